@@ -1,0 +1,110 @@
+"""Frozen messages passed between actors with tell() (pykka does not copy them)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+
+@dataclass(frozen=True, slots=True)
+class MdpFrames:
+    """Frames the broker sent to an in-process peer (peer view, no routing id)."""
+
+    frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAvailabilityChanged:
+    """A service went from no live worker to some, or back."""
+
+    service: bytes
+    available: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AttachLocal:
+    """Route the broker's frames for `peer_id` to `ref` (ask on the edge)."""
+
+    peer_id: bytes
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DetachLocal:
+    peer_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WatchServices:
+    """Tell `ref` every ServiceAvailabilityChanged, starting with the current ones."""
+
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GetStats:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GetOutboxEndpoint:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """The store committed (error None) or failed a batch submitted by this actor."""
+
+    token: int
+    error: BaseException | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Wake an actor for its timers."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCommand:
+    """A control command carried into the edge's I/O thread, answered by `result`."""
+
+    command: object
+    result: Future[object]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanged:
+    """A Clone key was set (body) or deleted (empty body) and published with `seq`."""
+
+    key: bytes
+    seq: int
+    body: bytes
+    props: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CloneSubscribe:
+    """Tell `ref` a KeyChanged for every published key starting with `prefix` (ask)."""
+
+    prefix: bytes
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CloneUnsubscribe:
+    """Stop every subscription of `ref` (ask)."""
+
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GetPublishEndpoint:
+    """Ask the Clone server for its inproc endpoint (for ClonePublisher)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetCloneEndpoints:
+    """Ask the Clone server for its bound snapshot/publisher/collector endpoints."""

@@ -1,0 +1,212 @@
+"""The supervisor: starts raspyd's parts in dependency order, restarts failed actors with
+backoff, and stops everything in reverse order without losing acknowledged data.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pykka
+import structlog
+import zmq
+
+from raspy.actors import edge as edge_mod
+from raspy.actors import messages as msgs
+from raspy.actors.outbox import Outbox
+from raspy.actors.worker import EchoWorkerActor, ServiceWorkerActor
+from raspy.clock import Clock, SystemClock
+from raspy.config import Config
+from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.stats import Stats
+from raspy.storage.store import Store
+
+log = structlog.get_logger(component="supervisor")
+
+_RESTART_INITIAL_S: Final = 1.0
+_RESTART_MAX_S: Final = 60.0
+_WATCH_INTERVAL_S: Final = 0.5
+
+
+def short_hostname(config: Config) -> str:
+    """The `<hostname>` of service names: the config's, or this machine's short name."""
+    return config.hostname or socket.gethostname().split(".")[0] or "raspy"
+
+
+@dataclass
+class Child:
+    """An actor the supervisor keeps alive."""
+
+    name: str
+    start: Callable[[], pykka.ActorRef[Any]]
+    ref: pykka.ActorRef[Any] | None = None
+    restarts: int = 0
+    next_restart_at: float = 0.0
+    backoff_s: float = _RESTART_INITIAL_S
+
+
+class StatsWorkerActor(ServiceWorkerActor):
+    """`<hostname>.stats`: the daemon's counters and gauges as one JSON object."""
+
+    def __init__(
+        self,
+        edge: pykka.ActorRef[Any],
+        outbox: Outbox,
+        service: bytes,
+        collect: Callable[[], dict[str, float]],
+    ) -> None:
+        super().__init__(edge, outbox, service, "stats")
+        self._collect = collect
+
+    def handle(self, body: list[bytes]) -> Sequence[bytes]:
+        return [b"200", json.dumps(self._collect(), sort_keys=True).encode()]
+
+
+@dataclass
+class Runtime:
+    """Everything raspyd started, for stop() and for tests."""
+
+    config: Config
+    hostname: str
+    context: zmq.Context[zmq.Socket[bytes]]
+    store: Store
+    stats: Stats
+    clock: Clock
+    edge: pykka.ActorRef[edge_mod.EdgeActor]
+    outbox: Outbox
+    mdp_endpoint: str
+    children: list[Child] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
+
+    def collect_stats(self) -> dict[str, float]:
+        merged = dict(self.stats.snapshot())
+        try:
+            merged.update(self.edge.ask(msgs.GetStats(), timeout=2))  # type: ignore[arg-type]  # edge answers a dict
+        except (pykka.ActorDeadError, TimeoutError):
+            merged["edge.alive"] = 0
+        merged.update({f"store.{k}": v for k, v in self.store.stats().items()})
+        return merged
+
+    def add_child(self, name: str, start: Callable[[], pykka.ActorRef[Any]]) -> None:
+        child = Child(name, start)
+        child.ref = start()
+        self.children.append(child)
+        log.info("component_started", component=name)
+
+    def watch(self) -> None:
+        """Restart children that died, with backoff (in a thread of its own)."""
+        self._watcher = threading.Thread(
+            target=self._watch_loop, name="raspy-supervisor", daemon=True
+        )
+        self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(_WATCH_INTERVAL_S):
+            now = self.clock.monotonic()
+            for child in self.children:
+                if child.ref is not None and child.ref.is_alive():
+                    continue
+                if now < child.next_restart_at:
+                    continue
+                if child.ref is not None:
+                    log.error("component_died", component=child.name)
+                    child.ref = None
+                    child.next_restart_at = now + child.backoff_s
+                    continue
+                try:
+                    child.ref = child.start()
+                    child.restarts += 1
+                    self.stats.incr(f"supervisor.restarts.{child.name}")
+                    log.warning(
+                        "component_restarted",
+                        component=child.name,
+                        count=child.restarts,
+                    )
+                    child.backoff_s = _RESTART_INITIAL_S
+                except Exception:  # keep supervising the others
+                    log.exception("component_restart_failed", component=child.name)
+                    child.backoff_s = min(child.backoff_s * 2, _RESTART_MAX_S)
+                    child.next_restart_at = now + child.backoff_s
+
+    def stop(self) -> None:
+        """Stop children (reverse order), then the edge (DISCONNECTs workers), then the store."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+        for child in reversed(self.children):
+            if child.ref is not None:
+                try:
+                    child.ref.stop(block=True, timeout=2)
+                except (pykka.ActorDeadError, TimeoutError):
+                    log.warning("component_stop_timed_out", component=child.name)
+        try:
+            self.edge.stop(block=True, timeout=3)
+        except (pykka.ActorDeadError, TimeoutError):
+            log.warning("component_stop_timed_out", component="edge")
+        self.store.close()
+        self.context.term()
+        log.info("daemon_stopped")
+
+
+def mdp_endpoint_for(config: Config) -> str:
+    return f"tcp://{config.network.bind}:{config.network.port_base}"
+
+
+def start(config: Config, *, clock: Clock | None = None) -> Runtime:
+    """Open the store, start the edge and every service; raises on any start failure."""
+    clock = clock or SystemClock()
+    stats = Stats()
+    hostname = short_hostname(config)
+    store = Store.open(config.data_dir, config.store)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        core = BrokerCore(BrokerSettings.from_config(config.broker))
+        settings = edge_mod.EdgeSettings(
+            mdp_endpoint=mdp_endpoint_for(config), linger_ms=config.network.linger_ms
+        )
+        edge_ref, endpoint, outbox = edge_mod.start_edge(
+            context, settings, core, clock, stats
+        )
+    except BaseException:
+        context.term()
+        store.close()
+        raise
+    runtime = Runtime(
+        config=config,
+        hostname=hostname,
+        context=context,
+        store=store,
+        stats=stats,
+        clock=clock,
+        edge=edge_ref,
+        outbox=outbox,
+        mdp_endpoint=endpoint,
+    )
+    try:
+        _start_services(runtime)
+    except BaseException:
+        runtime.stop()
+        raise
+    runtime.watch()
+    return runtime
+
+
+def _start_services(rt: Runtime) -> None:
+    host = rt.hostname
+    rt.add_child(
+        "echo",
+        lambda: EchoWorkerActor.start(
+            rt.edge, rt.outbox, f"{host}.echo".encode(), "echo"
+        ),
+    )
+    rt.add_child(
+        "stats",
+        lambda: StatsWorkerActor.start(
+            rt.edge, rt.outbox, f"{host}.stats".encode(), rt.collect_stats
+        ),
+    )

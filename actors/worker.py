@@ -1,0 +1,109 @@
+"""In-process MDP workers: an actor registers with the broker through the outbox.
+
+To clients and MMI they are indistinguishable from external workers; requests come
+by tell (MdpFrames), replies go back through the outbox. No sockets of their own
+except the outbox's per-thread PUSH.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.outbox import Outbox
+from raspy.cores.broker import LOCAL_PREFIX
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp
+
+log = structlog.get_logger(component="worker")
+
+
+def local_peer_id(name: str) -> bytes:
+    """An in-process peer id; the 0xff prefix never clashes with libzmq's ids."""
+    return LOCAL_PREFIX + name.encode("utf-8")
+
+
+class LocalWorker:
+    """One service endpoint of an actor, speaking MDP 0.2 over the outbox."""
+
+    def __init__(self, outbox: Outbox, peer_id: bytes, service: bytes) -> None:
+        self.outbox = outbox
+        self.peer_id = peer_id
+        self.service = service
+
+    def ready(self) -> None:
+        self._send(mdp.Ready(mdp.Version.V02, self.service))
+
+    def reply(
+        self, client: bytes, body: Sequence[bytes], *, final: bool = True
+    ) -> None:
+        self._send(mdp.WorkerReply(mdp.Version.V02, client, tuple(body), final))
+
+    def disconnect(self) -> None:
+        self._send(mdp.Disconnect(mdp.Version.V02))
+
+    @staticmethod
+    def decode(
+        frames: Sequence[bytes],
+    ) -> mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect:
+        return mdp.decode_at_worker(frames, mdp.Version.V02)
+
+    def _send(self, message: mdp.Ready | mdp.WorkerReply | mdp.Disconnect) -> None:
+        self.outbox.send_mdp(self.peer_id, mdp.encode(message))
+
+
+def attach(
+    edge: pykka.ActorRef[Any], worker: LocalWorker, ref: pykka.ActorRef[Any]
+) -> None:
+    """Route the broker's frames for this worker to `ref`, then send READY."""
+    edge.ask(msgs.AttachLocal(worker.peer_id, ref), timeout=5)
+    worker.ready()
+
+
+class ServiceWorkerActor(pykka.ThreadingActor):
+    """Base of single-service in-process workers: override handle()."""
+
+    def __init__(
+        self, edge: pykka.ActorRef[Any], outbox: Outbox, service: bytes, name: str
+    ) -> None:
+        super().__init__()
+        self._edge = edge
+        self.worker = LocalWorker(outbox, local_peer_id(name), service)
+
+    def on_start(self) -> None:
+        attach(self._edge, self.worker, self.actor_ref)
+
+    def on_stop(self) -> None:
+        self.worker.disconnect()
+        self.worker.outbox.close_for_this_thread()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.MdpFrames(frames=frames):
+                try:
+                    decoded = self.worker.decode(frames)
+                except MalformedMessage as exc:
+                    log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+                    return None
+                if isinstance(decoded, mdp.WorkerRequest):
+                    self.worker.reply(decoded.client, self.handle(list(decoded.body)))
+                elif isinstance(decoded, mdp.Disconnect):
+                    # The broker forgot us (e.g. it restarted its core): register again.
+                    self.worker.ready()
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def handle(self, body: list[bytes]) -> Sequence[bytes]:
+        raise NotImplementedError
+
+
+class EchoWorkerActor(ServiceWorkerActor):
+    """The built-in `<hostname>.echo` service: the reply is the request body."""
+
+    def handle(self, body: list[bytes]) -> Sequence[bytes]:
+        return body

@@ -1,0 +1,156 @@
+"""raspyd: the daemon's command line (composition root; the only place that wires it all)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from raspy import config as config_mod
+from raspy import log as log_mod
+from raspy.errors import ConfigError, StoreError, StoreLockedError
+
+_EXIT_USAGE = 2
+_EXIT_FAILURE = 1
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(_EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a port number, got {text!r}"
+        ) from None
+    if not 1 <= value <= 65532:
+        raise argparse.ArgumentTypeError(f"expected 1..65532 (4 ports), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="raspyd",
+        description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
+    )
+    parser.add_argument("--data-dir", help="store directory (created 0700)")
+    parser.add_argument(
+        "--port-base",
+        type=_port,
+        help="MDP port N; Clone uses N+1..N+3 (default 5514)",
+    )
+    parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument("--log-format", choices=("console", "json"))
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--allow-root", action="store_true", help="run even as root (not advised)"
+    )
+    return parser
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"raspyd: {message}", file=sys.stderr)
+    return status
+
+
+def load_config(args: argparse.Namespace) -> config_mod.Config:
+    """File (if any) then flags; raises ConfigError or OSError."""
+    text, source = "", "<defaults>"
+    if args.config:
+        source = args.config
+        text = Path(args.config).read_text(encoding="utf-8")
+    return config_mod.load(
+        text,
+        source,
+        data_dir=args.data_dir,
+        network__port_base=args.port_base,
+        network__bind=args.bind,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        allow_root=True if args.allow_root else None,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        return _fail(str(exc), _EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    if os.geteuid() == 0 and not cfg.allow_root:
+        return _fail(
+            "refusing to run as root; run as a normal user or pass --allow-root",
+            _EXIT_USAGE,
+        )
+    log_format = cfg.log_format if cfg.log_format != "auto" else "auto"
+    log_mod.configure(cfg.log_level, log_format)  # type: ignore[arg-type]  # validated by config
+    log = structlog.get_logger(component="raspyd")
+    try:
+        Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot create data dir {cfg.data_dir}: {exc.strerror}", 1)
+    if not _is_loopback(cfg.network.bind):
+        log.warning(
+            "listening_beyond_loopback_without_curve",
+            bind=cfg.network.bind,
+            reason="traffic is neither encrypted nor authenticated",
+        )
+    from raspy.actors import supervisor
+
+    try:
+        runtime = supervisor.start(cfg)
+    except StoreLockedError as exc:
+        return _fail(str(exc), _EXIT_USAGE)
+    except StoreError as exc:
+        return _fail(
+            f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "
+            "or move the data dir aside",
+            _EXIT_FAILURE,
+        )
+    except OSError as exc:
+        return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    log.info(
+        "daemon_started",
+        hostname=runtime.hostname,
+        endpoint=runtime.mdp_endpoint,
+        data_dir=cfg.data_dir,
+        pid=os.getpid(),
+    )
+    while not stop.wait(1.0):
+        pass
+    runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Configuration: TOML text + CLI flags -> frozen Config. Every default lives here.
+
+`load()` is pure: it never reads files or the environment. All problems are collected
+and raised together as one ConfigError naming source, key path and value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from raspy.errors import ConfigError, quote
+
+DEFAULT_PORT_BASE: Final = 5514
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    bind: str = "127.0.0.1"
+    port_base: int = DEFAULT_PORT_BASE
+    linger_ms: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    heartbeat_interval_s: float = 2.5
+    heartbeat_liveness: int = 3
+    busy_timeout_s: float = 900.0
+    request_ttl_s: float = 30.0
+    max_queue_per_service: int = 10_000
+    max_frames: int = 64
+    max_frame_bytes: int = 1024 * 1024
+    max_message_bytes: int = 4 * 1024 * 1024
+    accept_majortomo: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    map_size_initial_mb: int = 16
+    map_size_max_mb: int = 1024
+    max_value_bytes: int = 1024 * 1024
+    group_commit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TitanicConfig:
+    enabled: bool = True
+    max_body_bytes: int = 256 * 1024
+    retention_s: float = 0.0  # 0 = keep until titanic.close (RFC 9); raspy extension
+    dispatch_timeout_s: float = 10.0
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 60.0
+    max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
+    dispatch_window: int = 64  # attempts in flight per target service
+    service_workers: int = 64  # in-process workers per titanic.* service (group commit)
+
+
+@dataclass(frozen=True, slots=True)
+class CloneConfig:
+    enabled: bool = True
+    max_key_bytes: int = 255
+    max_value_bytes: int = 256 * 1024
+    hugz_interval_s: float = 1.0
+    snapshot_chunk: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FakeDeviceConfig:
+    name: str
+    kind: str = "sensor.temperature"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesConfig:
+    fake_enabled: bool = False
+    fake: tuple[dict[str, Any], ...] = ()
+    onewire_enabled: bool = False
+    onewire_base_dir: str = "/sys/bus/w1/devices"
+    onewire_poll_interval_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: str = "var/raspy"
+    hostname: str = ""
+    log_level: str = "info"
+    log_format: str = "auto"
+    allow_root: bool = False
+    network: NetworkConfig = NetworkConfig()
+    broker: BrokerConfig = BrokerConfig()
+    store: StoreConfig = StoreConfig()
+    titanic: TitanicConfig = TitanicConfig()
+    clone: CloneConfig = CloneConfig()
+    devices: DevicesConfig = DevicesConfig()
+
+
+_SECTIONS: Final[dict[str, type[Any]]] = {
+    "network": NetworkConfig,
+    "broker": BrokerConfig,
+    "store": StoreConfig,
+    "titanic": TitanicConfig,
+    "clone": CloneConfig,
+    "devices": DevicesConfig,
+}
+_TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+_LOG_FORMATS: Final = ("auto", "console", "json")
+
+
+def _check_type(value: object, expected: object) -> str | None:
+    """Return a reason if `value` does not fit the annotated type, else None."""
+    match expected:
+        case "bool":
+            ok = isinstance(value, bool)
+            want = "true or false"
+        case "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            want = "an integer"
+        case "float":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            want = "a number"
+        case "str":
+            ok = isinstance(value, str)
+            want = "a string"
+        case _:
+            ok = isinstance(value, list | tuple)
+            want = "a list"
+    return None if ok else f"expected {want}, got {quote(repr(value))}"
+
+
+def _build(
+    cls: type[Any], table: dict[str, Any], path: str, source: str, problems: list[str]
+) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{source}: {path}.{key}"
+        if key not in known:
+            problems.append(f"{where}: unknown setting")
+            continue
+        reason = _check_type(value, known[key].type)
+        if reason:
+            problems.append(f"{where}: {reason}")
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            problems.append(f"{where}: expected a value >= 0, got {value}")
+            continue
+        values[key] = tuple(value) if isinstance(value, list) else value
+        if known[key].type == "float":
+            values[key] = float(value)
+    return cls(**values)
+
+
+def load(text: str, source: str = "<config>", **overrides: Any) -> Config:
+    """Parse TOML text; `overrides` (CLI flags, dotted by `__`) beat the file."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from exc
+    return from_mapping(document, source, **overrides)
+
+
+def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Config:
+    """Build a Config from a parsed document; see load()."""
+    problems: list[str] = []
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition("__")
+        if key:
+            document.setdefault(section, {})[key] = value
+        else:
+            document[section] = value
+    top: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    for key, value in document.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                problems.append(f"{source}: {key}: expected a table")
+                continue
+            sections[key] = _build(_SECTIONS[key], value, key, source, problems)
+        elif key in _TOP_LEVEL:
+            expected = "bool" if key == "allow_root" else "str"
+            reason = _check_type(value, expected)
+            if reason:
+                problems.append(f"{source}: {key}: {reason}")
+            else:
+                top[key] = value
+        else:
+            problems.append(f"{source}: {key}: unknown setting")
+    if top.get("log_level", "info") not in _LOG_LEVELS:
+        problems.append(
+            f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "
+            f"got {quote(str(top['log_level']))}"
+        )
+    if top.get("log_format", "auto") not in _LOG_FORMATS:
+        problems.append(
+            f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
+            f"got {quote(str(top['log_format']))}"
+        )
+    network = sections.get("network")
+    if network is not None and not 1 <= network.port_base <= 65532:
+        problems.append(
+            f"{source}: network.port_base: expected 1..65532, got {network.port_base}"
+        )
+    broker = sections.get("broker")
+    if broker is not None and broker.heartbeat_interval_s <= 0:
+        problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
+    if broker is not None and broker.heartbeat_liveness < 1:
+        problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    if problems:
+        raise ConfigError(problems)
+    return Config(**top, **sections)

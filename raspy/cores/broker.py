@@ -1,0 +1,419 @@
+"""BrokerCore: the sans-IO Majordomo broker (MDP 0.1, RFC 18, majortomo; MMI).
+
+Frames and `now` (monotonic seconds) in, a list of outputs out; protocols.md §2.5-§2.8,
+§3.3-§3.6 and §4. No sockets, threads, clocks or logging here. Invariants: nothing is
+sent to a worker after its DISCONNECT or expiry; a worker is idle or busy with exactly
+one request; a service never has both queued requests and idle workers.
+
+Raspy choices beyond the spec:
+- A request whose worker expires, DISCONNECTs or is disconnected for a protocol error
+  before its FINAL/REPLY goes back to the front of its queue and is dispatched again
+  (issue 3, over §2.5.6). A 0.1 client's PARTIAL buffer restarts; a 0.2 or majortomo
+  client may have seen PARTIALs of the failed attempt and then gets the new attempt's
+  whole stream (PARTIALs already forwarded are never re-sent).
+- A request may wait in a queue until `request_ttl_s` after its first arrival, also
+  when re-queued; then it is dropped (`RequestDropped(expired)`), never dispatched.
+  A re-queued request may take its queue past `max_queue_per_service` (by at most
+  the number of workers): it was accepted already.
+- A busy worker has shown it heartbeats while busy (§2.6) once two HEARTBEATs came
+  in one busy period (one may have crossed the REQUEST on the wire); the flag stays
+  for as long as the worker is registered.
+- Unexpected messages are reported as `Rejected` too (reasons `unknown_worker`,
+  `unexpected_ready`, `unexpected_reply`, `unexpected_request`, `mmi_ready`,
+  `dialect_changed`), so they are counted and logged like invalid ones.
+- `shutdown()` sends DISCONNECT to external workers only: in-process workers are
+  stopped by their supervisor, and a DISCONNECT would make them register again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from raspy.config import BrokerConfig
+from raspy.cores.broker_output import (
+    BrokerOutput,
+    Rejected,
+    RequestDropped,
+    Send,
+    ServiceAvailability,
+    WorkerRegistered,
+    WorkerRemoved,
+)
+from raspy.cores.broker_state import LOCAL_PREFIX, Pending, Service, Worker
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp, mmi
+from raspy.protocol.frames import FrameLimits
+
+__all__ = [
+    "LOCAL_PREFIX",
+    "BrokerCore",
+    "BrokerOutput",
+    "BrokerSettings",
+    "Rejected",
+    "RequestDropped",
+    "Send",
+    "ServiceAvailability",
+    "WorkerRegistered",
+    "WorkerRemoved",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Timers and limits of a BrokerCore; seconds are monotonic."""
+
+    heartbeat_interval_s: float = 2.5
+    heartbeat_liveness: int = 3
+    busy_timeout_s: float = 900.0
+    request_ttl_s: float = 30.0
+    max_queue_per_service: int = 10_000
+    limits: FrameLimits = field(default_factory=FrameLimits)
+    accept_majortomo: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_interval_s", "busy_timeout_s", "request_ttl_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in ("heartbeat_liveness", "max_queue_per_service"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+    @classmethod
+    def from_config(cls, c: BrokerConfig) -> BrokerSettings:
+        """Settings from the [broker] section of the config."""
+        return cls(
+            heartbeat_interval_s=c.heartbeat_interval_s,
+            heartbeat_liveness=c.heartbeat_liveness,
+            busy_timeout_s=c.busy_timeout_s,
+            request_ttl_s=c.request_ttl_s,
+            max_queue_per_service=c.max_queue_per_service,
+            limits=FrameLimits(c.max_frames, c.max_frame_bytes, c.max_message_bytes),
+            accept_majortomo=c.accept_majortomo,
+        )
+
+
+_INF: Final = float("inf")
+_V01: Final = mdp.Version.V01
+_VERSION_SLOT: Final = {
+    mdp.Version.V01: 2,
+    mdp.Version.V02: 3,
+    mdp.Version.MAJORTOMO: 4,
+}
+
+
+class BrokerCore:
+    """Services, idle and busy workers, bounded request queues, heartbeats and MMI.
+
+    Not thread-safe: one owner (the edge's I/O thread) calls every method.
+    """
+
+    def __init__(self, settings: BrokerSettings | None = None) -> None:
+        settings = settings if settings is not None else BrokerSettings()
+        self._interval_s = settings.heartbeat_interval_s
+        self._silence_s = settings.heartbeat_interval_s * settings.heartbeat_liveness
+        self._busy_s = settings.busy_timeout_s
+        self._ttl_s = settings.request_ttl_s
+        self._max_queue = settings.max_queue_per_service
+        self._limits = settings.limits
+        self._majortomo = settings.accept_majortomo
+        self._services: dict[bytes, Service] = {}
+        self._workers: dict[bytes, Worker] = {}
+        self._next_at = _INF  # never later than any deadline; exact after on_tick
+        self._out: list[BrokerOutput] = []  # outputs of the call in progress
+        self._counts: dict[str, int] = dict.fromkeys(
+            ("requests", "replies", "partials", "mmi", "redispatched"), 0
+        )
+        self._counts.update(expired_workers=0, heartbeats_sent=0)
+
+    # ------------------------------------------------------------ inputs
+
+    def on_frames(
+        self, peer: bytes, frames: Sequence[bytes], now: float
+    ) -> list[BrokerOutput]:
+        """Handle one message from `peer` (routing id stripped); never raises."""
+        out = self._out = []
+        try:
+            self._limits.check("mdp", frames)
+            message = mdp.decode_at_broker(frames, accept_majortomo=self._majortomo)
+        except MalformedMessage as exc:
+            self._reject(peer, exc.reason, exc.detail, len(frames))
+            if (worker := self._workers.get(peer)) is not None:
+                self._disconnect(worker, "protocol_error", now)
+            return out
+        if isinstance(message, mdp.ClientRequest):
+            self._on_request(peer, message, now)
+            return out
+        worker = self._workers.get(peer)
+        if worker is None:
+            self._from_unknown(peer, message, len(frames), now)
+        elif message.version is not worker.version:
+            # §3.5: the dialect never changes for a registered worker
+            self._reject(peer, "dialect_changed", message.version, len(frames))
+            self._disconnect(worker, "protocol_error", now)
+        elif isinstance(message, mdp.WorkerReply):
+            if (pending := worker.request) is None or pending.client != message.client:
+                # §2.8: REPLY while idle or for another client: not forwarded
+                self._reject(peer, "unexpected_reply", "", len(frames))
+                self._disconnect(worker, "protocol_error", now)
+            else:
+                self._on_reply(worker, pending, message, now)
+        elif isinstance(message, mdp.Heartbeat):
+            if worker.heard_heartbeat(now):
+                self._at(now + self._silence_s)
+        elif isinstance(message, mdp.Disconnect):
+            self._forget(worker, "disconnect", now)
+        else:
+            # §2.7: a second READY, or a REQUEST sent by a worker
+            ready = isinstance(message, mdp.Ready)
+            reason = "unexpected_ready" if ready else "unexpected_request"
+            self._reject(peer, reason, "", len(frames))
+            self._disconnect(worker, "protocol_error", now)
+        return out
+
+    def on_tick(self, now: float) -> list[BrokerOutput]:
+        """Send due heartbeats, expire silent workers, drop requests past their TTL."""
+        out = self._out = []
+        for worker in list(self._workers.values()):
+            if worker.local:
+                continue  # in-process: never heartbeated, never expired
+            if now >= worker.expires_at(self._silence_s, self._busy_s):
+                self._counts["expired_workers"] += 1
+                self._forget(worker, "expired", now)  # §2.6 raspy: silently
+            elif now >= worker.last_sent_at + self._interval_s:
+                worker.last_sent_at = now
+                self._counts["heartbeats_sent"] += 1
+                out.append(Send(worker.id, mdp.heartbeat_frames(worker.version)))
+        for service in list(self._services.values()):
+            queue = service.queue
+            while queue and now - queue[0].arrived_at >= self._ttl_s:
+                self._drop(service, queue.popleft(), "expired")
+            self._tidy(service)
+        self._next_at = self._earliest()
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When on_tick next has work (maybe early, never late); None if never."""
+        return None if self._next_at == _INF else self._next_at
+
+    def shutdown(self) -> list[BrokerOutput]:
+        """DISCONNECT every external worker; forget all workers and queued requests."""
+        out = self._out = []
+        for worker in self._workers.values():
+            if not worker.local:
+                out.append(Send(worker.id, mdp.disconnect_frames(worker.version)))
+            out.append(WorkerRemoved(worker.service.name, worker.id, "shutdown"))
+        for service in self._services.values():
+            for pending in service.queue:
+                self._drop(service, pending, "shutdown")
+            if service.live:
+                out.append(ServiceAvailability(service.name, False))
+        self._workers.clear()
+        self._services.clear()
+        self._next_at = _INF
+        return out
+
+    # ------------------------------------------------------------ queries
+
+    def has_workers(self, service: bytes) -> bool:
+        """True if `service` has at least one live worker."""
+        record = self._services.get(service)
+        return record is not None and record.live > 0
+
+    def services(self) -> list[bytes]:
+        """Names of the services with live workers, sorted."""
+        return sorted(name for name, s in self._services.items() if s.live)
+
+    def worker_counts(self) -> dict[bytes, mmi.WorkerCounts]:
+        """Live workers per service: idle, busy, and by MDP version."""
+        rows: dict[bytes, list[int]] = {}
+        for worker in self._workers.values():
+            row = rows.setdefault(worker.service.name, [0, 0, 0, 0, 0])
+            row[0 if worker.request is None else 1] += 1
+            row[_VERSION_SLOT[worker.version]] += 1
+        return {name: mmi.WorkerCounts(*row) for name, row in rows.items()}
+
+    def stats(self) -> dict[str, int]:
+        """Counters since start (rejected.<reason>, dropped.<reason> too) and gauges."""
+        live = [s for s in self._services.values() if s.live]
+        return {
+            **self._counts,
+            "workers": len(self._workers),
+            "services": len(live),
+            "queued": sum(len(s.queue) for s in self._services.values()),
+        }
+
+    # ------------------------------------------------------------ requests
+
+    def _on_request(self, peer: bytes, request: mdp.ClientRequest, now: float) -> None:
+        name = request.service
+        if name[:4] == mmi.PREFIX:
+            self._on_mmi(peer, request)
+            return
+        self._counts["requests"] += 1
+        service = self._services.get(name)
+        if service is None:
+            service = self._services[name] = Service(name)
+        pending = Pending(peer, request, now)
+        queue = service.queue
+        if not queue and service.idle:  # fast path: straight to the LRU worker
+            self._assign(service.idle.popleft(), pending, now)
+        elif len(queue) >= self._max_queue:
+            self._drop(service, pending, "queue_full")
+        else:
+            queue.append(pending)
+            self._at(now + self._ttl_s)
+
+    def _on_mmi(self, peer: bytes, request: mdp.ClientRequest) -> None:
+        # §4 raspy: the name is the FIRST body frame
+        self._counts["mmi"] += 1
+        name = request.service
+        argument = request.body[0]
+        if name == mmi.SERVICE:
+            body = mmi.service_reply(self.has_workers(argument))
+        elif name == mmi.SERVICES:
+            body = mmi.services_reply(argument, self.services())
+        elif name == mmi.WORKERS:
+            body = mmi.workers_reply(argument, self.worker_counts())
+        else:
+            body = mmi.not_implemented_reply()
+        reply = mdp.client_reply_frames(request.version, name, body)
+        self._out.append(Send(peer, reply))
+
+    def _on_reply(
+        self, worker: Worker, pending: Pending, reply: mdp.WorkerReply, now: float
+    ) -> None:
+        worker.last_recv_at = now
+        service = worker.service
+        body = reply.body
+        if pending.version is _V01 and (not reply.final or pending.buffer is not None):
+            # §3.6 raspy: a 0.1 client gets all PARTIAL bodies and the FINAL in one
+            if pending.collect(body, self._limits):
+                self._drop(service, pending, "reply_overflow")
+            if not reply.final:
+                self._counts["partials"] += 1
+                return
+            body = () if pending.buffer is None else tuple(pending.buffer)
+        if not reply.final:
+            self._counts["partials"] += 1
+            frames = mdp.client_reply_frames(pending.version, service.name, body, False)
+            self._out.append(Send(pending.client, frames))
+            return
+        if not pending.failed:
+            self._counts["replies"] += 1
+            frames = mdp.client_reply_frames(pending.version, service.name, body)
+            self._out.append(Send(pending.client, frames))
+        worker.request = None
+        self._make_idle(worker, now)
+
+    def _dispatch(self, service: Service, now: float) -> None:
+        """§2.5.2: the oldest request to the worker idle longest."""
+        queue = service.queue
+        idle = service.idle
+        while queue and idle:
+            pending = queue.popleft()
+            if now - pending.arrived_at >= self._ttl_s:
+                self._drop(service, pending, "expired")
+            else:
+                self._assign(idle.popleft(), pending, now)
+
+    def _assign(self, worker: Worker, pending: Pending, now: float) -> None:
+        worker.start(pending, now)
+        frames = mdp.worker_request_frames(worker.version, pending.client, pending.body)
+        self._out.append(Send(worker.id, frames))
+
+    # ------------------------------------------------------------ workers
+
+    def _from_unknown(
+        self, peer: bytes, message: mdp.BrokerInbound, count: int, now: float
+    ) -> None:
+        if isinstance(message, mdp.Disconnect):
+            return  # §2.8: allowed, ignored
+        if isinstance(message, mdp.Ready) and not mmi.is_mmi(message.service):
+            self._register(peer, message, now)
+            return
+        # §2.8: READY for mmi.* (RFC 8 MUST), or HEARTBEAT/REPLY/PARTIAL/FINAL/REQUEST
+        # from an unknown peer
+        ready = isinstance(message, mdp.Ready)
+        reason = "mmi_ready" if ready else "unknown_worker"
+        self._reject(peer, reason, "" if ready else type(message).__name__, count)
+        self._out.append(Send(peer, mdp.disconnect_frames(message.version)))
+
+    def _register(self, peer: bytes, ready: mdp.Ready, now: float) -> None:
+        name = ready.service
+        service = self._services.get(name)
+        if service is None:
+            service = self._services[name] = Service(name)
+        worker = self._workers[peer] = Worker(peer, service, ready.version, now)
+        service.live += 1
+        self._out.append(WorkerRegistered(name, peer, ready.version))
+        if service.live == 1:
+            self._out.append(ServiceAvailability(name, True))
+        if not worker.local:
+            self._at(now + self._interval_s)
+        self._make_idle(worker, now)
+
+    def _make_idle(self, worker: Worker, now: float) -> None:
+        if not worker.local:
+            self._at(now + self._silence_s)
+        service = worker.service
+        service.idle.append(worker)
+        if service.queue:
+            self._dispatch(service, now)
+
+    def _disconnect(self, worker: Worker, reason: str, now: float) -> None:
+        """Send DISCONNECT in the worker's own dialect, then forget it."""
+        self._out.append(Send(worker.id, mdp.disconnect_frames(worker.version)))
+        self._forget(worker, reason, now)
+
+    def _forget(self, worker: Worker, reason: str, now: float) -> None:
+        del self._workers[worker.id]
+        service = worker.service
+        pending = worker.request
+        if pending is None:
+            service.idle.remove(worker)
+        service.live -= 1
+        self._out.append(WorkerRemoved(service.name, worker.id, reason))
+        if service.live == 0:
+            self._out.append(ServiceAvailability(service.name, False))
+        if pending is not None and not pending.failed:
+            # issue 3: send it again to another worker of the service
+            self._counts["redispatched"] += 1
+            pending.restart()
+            service.requeue(pending)
+            self._at(pending.arrived_at + self._ttl_s)
+            self._dispatch(service, now)
+        self._tidy(service)
+
+    def _tidy(self, service: Service) -> None:
+        """Forget a service with neither workers nor queued requests."""
+        if not service.live and not service.queue:
+            self._services.pop(service.name, None)
+
+    # ------------------------------------------------------------ timers, reports
+
+    def _earliest(self) -> float:
+        earliest = _INF
+        for worker in self._workers.values():
+            if not worker.local:
+                expires_at = worker.expires_at(self._silence_s, self._busy_s)
+                heartbeat_at = worker.last_sent_at + self._interval_s
+                earliest = min(earliest, expires_at, heartbeat_at)
+        for service in self._services.values():
+            if service.queue:
+                earliest = min(earliest, service.queue[0].arrived_at + self._ttl_s)
+        return earliest
+
+    def _at(self, deadline: float) -> None:
+        self._next_at = min(self._next_at, deadline)
+
+    def _reject(self, peer: bytes, reason: str, detail: str, frames: int) -> None:
+        key = f"rejected.{reason}"
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._out.append(Rejected(peer, reason, detail, frames))
+
+    def _drop(self, service: Service, pending: Pending, reason: str) -> None:
+        key = f"dropped.{reason}"
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._out.append(RequestDropped(service.name, pending.client, reason))

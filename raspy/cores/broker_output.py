@@ -1,0 +1,73 @@
+"""What BrokerCore returns: messages to send and events to count and log.
+
+Frozen values, no behaviour; re-exported by raspy.cores.broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raspy.protocol import mdp
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send `frames` (peer view) to `peer`."""
+
+    peer: bytes
+    frames: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An invalid or unexpected message was dropped; `frames` is its frame count."""
+
+    peer: bytes
+    reason: str
+    detail: str
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRegistered:
+    """A worker sent READY and now serves `service`."""
+
+    service: bytes
+    worker: bytes
+    version: mdp.Version
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRemoved:
+    """A worker is forgotten: disconnect, expired, protocol_error or shutdown."""
+
+    service: bytes
+    worker: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDropped:
+    """A request was dropped: expired, queue_full, reply_overflow or shutdown."""
+
+    service: bytes
+    client: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAvailability:
+    """A service went from 0 to 1 live workers (available) or from 1 to 0."""
+
+    service: bytes
+    available: bool
+
+
+BrokerOutput = (
+    Send
+    | Rejected
+    | WorkerRegistered
+    | WorkerRemoved
+    | RequestDropped
+    | ServiceAvailability
+)

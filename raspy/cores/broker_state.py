@@ -1,0 +1,144 @@
+"""The broker's tables: pending requests, services and workers (BrokerCore only).
+
+Mutable records with the small rules that touch one record at a time: deadlines
+(protocols.md §2.6), the 0.1 reply buffer (§3.6), queue order. No outputs, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+from raspy.protocol import mdp
+from raspy.protocol.frames import FrameLimits
+
+LOCAL_PREFIX: Final = b"\xff"
+"""In-process peers (actors) have ids starting with 0xff; libzmq ids start with 0x00."""
+
+
+class Pending:
+    """A client request, queued or running on a worker."""
+
+    __slots__ = (
+        "arrived_at",
+        "body",
+        "buffer",
+        "buffer_bytes",
+        "client",
+        "failed",
+        "version",
+    )
+
+    def __init__(self, client: bytes, request: mdp.ClientRequest, now: float) -> None:
+        self.client = client
+        self.version = request.version  # the client's: replies go out in it
+        self.body = request.body
+        self.arrived_at = now  # first arrival: the TTL counts from here, also re-queued
+        self.buffer: list[bytes] | None = None  # PARTIAL bodies for a 0.1 client
+        self.buffer_bytes = 0
+        self.failed = False  # the reply overflowed: discard the worker's output
+
+    def collect(self, body: tuple[bytes, ...], limits: FrameLimits) -> bool:
+        """§3.6 raspy: add reply frames for a 0.1 client; True if this overflowed."""
+        if self.failed:
+            return False
+        if self.buffer is None:
+            self.buffer = []
+        self.buffer.extend(body)
+        self.buffer_bytes += sum(map(len, body))
+        if (
+            len(self.buffer) > limits.max_frames
+            or self.buffer_bytes > limits.max_message_bytes
+        ):
+            self.failed = True
+            self.buffer = None
+            return True
+        return False
+
+    def restart(self) -> None:
+        """Forget the reply of a failed attempt before dispatching again."""
+        self.buffer = None
+        self.buffer_bytes = 0
+
+
+class Service:
+    """A service: its queue (oldest first) and idle workers (idle longest first)."""
+
+    __slots__ = ("idle", "live", "name", "queue")
+
+    def __init__(self, name: bytes) -> None:
+        self.name = name
+        self.queue: deque[Pending] = deque()
+        self.idle: deque[Worker] = deque()
+        self.live = 0  # registered workers, idle or busy
+
+    def requeue(self, pending: Pending) -> None:
+        """Put a request back at the front, keeping the queue ordered by arrival."""
+        index = 0
+        for queued in self.queue:
+            if queued.arrived_at > pending.arrived_at:
+                break
+            index += 1
+        self.queue.insert(index, pending)
+
+
+class Worker:
+    """A registered worker: idle (in its service's idle deque) or busy (request)."""
+
+    __slots__ = (
+        "busy_heartbeats",
+        "busy_since",
+        "heartbeats_when_busy",
+        "id",
+        "last_recv_at",
+        "last_sent_at",
+        "local",
+        "request",
+        "service",
+        "version",
+    )
+
+    def __init__(
+        self, routing_id: bytes, service: Service, version: mdp.Version, now: float
+    ) -> None:
+        self.id = routing_id
+        self.service = service
+        self.version = version
+        self.local = routing_id[:1] == LOCAL_PREFIX
+        self.request: Pending | None = None
+        self.busy_since = now
+        self.busy_heartbeats = 0
+        self.heartbeats_when_busy = False
+        self.last_recv_at = now
+        self.last_sent_at = now
+
+    def start(self, pending: Pending, now: float) -> None:
+        """Mark busy with `pending`, which is being sent to it now."""
+        self.request = pending
+        self.busy_since = now
+        self.busy_heartbeats = 0
+        self.last_sent_at = now
+
+    def heard_heartbeat(self, now: float) -> bool:
+        """Record a HEARTBEAT; True if it just proved it heartbeats while busy.
+
+        One HEARTBEAT may have crossed the REQUEST on the wire, so it takes two in
+        one busy period.
+        """
+        self.last_recv_at = now
+        if self.request is None or self.heartbeats_when_busy:
+            return False
+        self.busy_heartbeats += 1
+        self.heartbeats_when_busy = self.busy_heartbeats >= 2
+        return self.heartbeats_when_busy
+
+    def expires_at(self, silence_s: float, busy_timeout_s: float) -> float:
+        """§2.6 raspy: last message + liveness x interval, idle or heartbeating.
+
+        A busy worker not (yet) seen heartbeating while busy lives at least until
+        request start + busy_timeout_s.
+        """
+        silent_at = self.last_recv_at + silence_s
+        if self.request is None or self.heartbeats_when_busy:
+            return silent_at
+        return max(silent_at, self.busy_since + busy_timeout_s)

@@ -1,0 +1,88 @@
+"""Every deliberate raspy error derives from RaspyError (STYLE.md §4)."""
+
+from __future__ import annotations
+
+_QUOTE_LIMIT = 64
+
+
+def quote(value: bytes | str) -> str:
+    """Render an outside value for a message: at most 64 bytes, never raw control bytes."""
+    raw = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    shown = raw[:_QUOTE_LIMIT]
+    suffix = "…" if len(raw) > _QUOTE_LIMIT else ""
+    return (
+        repr(shown)[1:] + suffix
+        if isinstance(value, bytes)
+        else repr(shown.decode("utf-8", "replace")) + suffix
+    )
+
+
+class RaspyError(Exception):
+    """Base of every error raised on purpose by raspy."""
+
+
+class MalformedMessage(RaspyError):
+    """Frames that cannot be decoded: protocol, a stable reason token, a detail."""
+
+    def __init__(self, protocol: str, reason: str, detail: str = "") -> None:
+        self.protocol = protocol
+        self.reason = reason
+        self.detail = detail
+        text = f"{protocol}: {reason}"
+        super().__init__(f"{text}: {detail}" if detail else text)
+
+
+class PackingError(RaspyError):
+    """A msgpack value that is too large, too deep or not decodable."""
+
+
+class ConfigError(RaspyError):
+    """One or more configuration problems, each naming source, key path and value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class StoreError(RaspyError):
+    """The store cannot do what was asked (schema, lock, corruption, limits)."""
+
+
+class StoreFullError(StoreError):
+    """The map reached its configured maximum, or the disk is full."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the data dir for writing."""
+
+
+class ValueTooLargeError(StoreError):
+    """A key or value over the store's limits; nothing was written."""
+
+
+class DumpFormatError(RaspyError):
+    """A dump file that cannot be restored; names the line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {message}")
+
+
+class ScenarioError(RaspyError):
+    """A scenario document that is not valid; names the path inside it."""
+
+
+class DeviceError(RaspyError):
+    """A device config or command that is not valid, or a device that failed."""
+
+
+class ClientTimeout(RaspyError, TimeoutError):
+    """A client call got no answer within its timeout and retries."""
+
+
+class TitanicError(RaspyError):
+    """Titanic refused a call: 400 (unknown, do not retry) or 500 (retry later)."""
+
+    def __init__(self, status: bytes, message: str) -> None:
+        self.status = status
+        super().__init__(message)

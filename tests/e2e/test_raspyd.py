@@ -1,0 +1,135 @@
+"""The real raspyd process: the daemon contract of issue 3 (ports, refusals, signals)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.daemon import Daemon, hostname, running_daemon
+from support.zmqctx import checked_context, dealer, recv
+
+
+def _raspyd(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspyd", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def test_raspyd_answers_the_builtin_echo_service(tmp_path: Path) -> None:
+    """`<hostname>.echo` replies with the request body, to a 0.1 and a 0.2 client."""
+    with running_daemon(tmp_path / "data") as daemon, checked_context() as ctx:
+        client = dealer(ctx, daemon.endpoint)
+        try:
+            service = f"{hostname()}.echo".encode()
+            client.send_multipart([b"", b"MDPC01", service, b"hello"])
+            assert recv(client) == [b"", b"MDPC01", service, b"hello"]
+            client.send_multipart([b"MDPC02", b"\x01", service, b"hi"])
+            assert recv(client) == [b"MDPC02", b"\x03", service, b"hi"]
+        finally:
+            client.close()
+
+
+def test_raspyd_creates_the_data_dir_with_mode_0700(tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "fresh" / "data"):
+        mode = (tmp_path / "fresh" / "data").stat().st_mode & 0o777
+    assert mode == 0o700
+
+
+def test_second_raspyd_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    """One line naming the cause, exit status 2."""
+    with running_daemon(tmp_path / "data") as daemon:
+        other = Daemon(tmp_path / "data")
+        result = _raspyd(*other.args()[3:])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("raspyd: ")
+    assert "in use" in lines[0]
+    assert daemon.process is not None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port-base", "notaport"],
+        ["--port-base", "70000"],
+        ["--log-format", "xml"],
+        ["--no-such-flag"],
+    ],
+    ids=["port_not_a_number", "port_out_of_range", "bad_log_format", "unknown_flag"],
+)
+def test_bad_arguments_exit_2_with_a_message_and_start_nothing(
+    tmp_path: Path, args: list[str]
+) -> None:
+    result = _raspyd("--data-dir", str(tmp_path / "d"), "--allow-root", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("raspyd: ")
+    assert not (tmp_path / "d").exists()
+
+
+def test_bad_config_file_names_the_key_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "raspy.toml"
+    config.write_text("[broker]\nheartbeat_interval_s = -5\n", encoding="utf-8")
+    result = _raspyd(
+        "--data-dir", str(tmp_path / "d"), "--allow-root", "--config", str(config)
+    )
+    assert result.returncode == 2
+    assert f"{config}: broker.heartbeat_interval_s" in result.stderr
+
+
+def test_root_is_refused_without_allow_root(tmp_path: Path) -> None:
+    """As root: exit 2 naming the cause. As a normal user the daemon starts."""
+    daemon = Daemon(tmp_path / "d")
+    args = [a for a in daemon.args()[3:] if a != "--allow-root"]
+    if os.geteuid() == 0:
+        result = _raspyd(*args)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "raspyd: refusing to run as root; run as a normal user or pass --allow-root\n"
+        )
+        return
+    daemon.extra_args = ()
+    with subprocess.Popen([sys.executable, "-m", "raspy.cli.raspyd", *args]) as proc:
+        try:
+            assert proc.poll() is None
+        finally:
+            proc.kill()
+
+
+def test_sigterm_disconnects_workers_and_exits_0_within_2_s(tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "data") as daemon, checked_context() as ctx:
+        worker = dealer(ctx, daemon.endpoint)
+        try:
+            worker.send_multipart([b"MDPW02", b"\x01", b"job"])
+            probe = dealer(ctx, daemon.endpoint)
+            probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"job"])
+            assert recv(probe)[-1] == b"200"
+            probe.close()
+            started = time.monotonic()
+            status = daemon.terminate(timeout_s=5)
+            elapsed = time.monotonic() - started
+            assert status == 0
+            assert elapsed < 2.0
+            assert recv(worker) == [b"MDPW02", b"\x06"]
+        finally:
+            worker.close()
+
+
+def test_raspyd_survives_sigkill_and_restarts_on_the_same_data_dir(
+    tmp_path: Path,
+) -> None:
+    daemon = Daemon(tmp_path / "data").start()
+    try:
+        daemon.kill()
+        restarted = Daemon(tmp_path / "data", port_base=daemon.port_base).start()
+        restarted.kill()
+    finally:
+        daemon.kill()

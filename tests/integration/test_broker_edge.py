@@ -1,0 +1,161 @@
+"""The broker over real sockets: raw peers written from RFC 7, RFC 18 and RFC 8."""
+
+from __future__ import annotations
+
+import pytest
+import zmq
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+from support.zmqctx import dealer, recv
+
+from raspy.actors.messages import GetStats
+from raspy.actors.worker import EchoWorkerActor
+
+
+def _ready_worker(edge: EdgeHandle, frames: list[bytes]) -> zmq.Socket[bytes]:
+    worker = dealer(edge.context, edge.endpoint)
+    worker.send_multipart(frames)
+    return worker
+
+
+def _wait_service(edge: EdgeHandle, service: bytes) -> None:
+    """Poll mmi.service (RFC 8) until the service has a worker."""
+    probe = dealer(edge.context, edge.endpoint)
+    try:
+
+        def _has_worker() -> bool:
+            probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", service])
+            return recv(probe)[-1] == b"200"
+
+        wait_until(_has_worker, what=f"a worker for {service!r}")
+    finally:
+        probe.close()
+
+
+def test_rfc7_client_is_served_by_rfc7_worker_through_the_edge(
+    edge: EdgeHandle,
+) -> None:
+    """RFC 7 §client/worker: REQUEST goes to the worker with the client address, REPLY back."""
+    worker = _ready_worker(edge, [b"", b"MDPW01", b"\x01", b"echo"])
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        _wait_service(edge, b"echo")
+        client.send_multipart([b"", b"MDPC01", b"echo", b"hello", b"world"])
+        request = recv(worker)
+        assert request[:3] == [b"", b"MDPW01", b"\x02"]
+        assert request[4:] == [b"", b"hello", b"world"]
+        worker.send_multipart([b"", b"MDPW01", b"\x03", request[3], b"", b"HELLO"])
+        assert recv(client) == [b"", b"MDPC01", b"echo", b"HELLO"]
+    finally:
+        worker.close()
+        client.close()
+
+
+def test_rfc18_client_is_served_by_rfc7_worker_as_one_final(edge: EdgeHandle) -> None:
+    """protocols.md §3.6: a 0.1 REPLY becomes one 0.2 FINAL with the same body."""
+    worker = _ready_worker(edge, [b"", b"MDPW01", b"\x01", b"svc"])
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        _wait_service(edge, b"svc")
+        client.send_multipart([b"MDPC02", b"\x01", b"svc", b"x"])
+        request = recv(worker)
+        worker.send_multipart([b"", b"MDPW01", b"\x03", request[3], b"", b"y"])
+        assert recv(client) == [b"MDPC02", b"\x03", b"svc", b"y"]
+    finally:
+        worker.close()
+        client.close()
+
+
+def test_rfc7_client_gets_partials_and_final_of_rfc18_worker_in_one_reply(
+    edge: EdgeHandle,
+) -> None:
+    """protocols.md §3.6 raspy: PARTIAL bodies then the FINAL body, one 0.1 REPLY."""
+    worker = _ready_worker(edge, [b"MDPW02", b"\x01", b"parts"])
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        _wait_service(edge, b"parts")
+        client.send_multipart([b"", b"MDPC01", b"parts", b"q"])
+        request = recv(worker)
+        assert request[:2] == [b"MDPW02", b"\x02"]
+        address = request[2]
+        worker.send_multipart([b"MDPW02", b"\x03", address, b"", b"p1"])
+        worker.send_multipart([b"MDPW02", b"\x03", address, b"", b"p2"])
+        worker.send_multipart([b"MDPW02", b"\x04", address, b"", b"end"])
+        assert recv(client) == [b"", b"MDPC01", b"parts", b"p1", b"p2", b"end"]
+    finally:
+        worker.close()
+        client.close()
+
+
+def test_in_process_echo_worker_serves_every_dialect(edge: EdgeHandle) -> None:
+    """ARCHITECTURE.md: an actor worker is indistinguishable from an external one."""
+    EchoWorkerActor.start(edge.ref, edge.outbox, b"local.echo", "echo")
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        _wait_service(edge, b"local.echo")
+        client.send_multipart([b"", b"MDPC01", b"local.echo", b"a", b"b"])
+        assert recv(client) == [b"", b"MDPC01", b"local.echo", b"a", b"b"]
+        client.send_multipart([b"MDPC02", b"\x01", b"local.echo", b"c"])
+        assert recv(client) == [b"MDPC02", b"\x03", b"local.echo", b"c"]
+        client.send_multipart([b"", b"MDPC02", b"\x02", b"local.echo", b"d"])
+        assert recv(client) == [b"", b"MDPC02", b"\x04", b"d"]
+    finally:
+        client.close()
+
+
+def test_mmi_answers_404_for_unknown_and_501_for_unimplemented(
+    edge: EdgeHandle,
+) -> None:
+    """RFC 8 and protocols.md §4 table."""
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        client.send_multipart([b"", b"MDPC01", b"mmi.service", b"nobody"])
+        assert recv(client) == [b"", b"MDPC01", b"mmi.service", b"404"]
+        client.send_multipart([b"", b"MDPC01", b"mmi.foo", b"x"])
+        assert recv(client) == [b"", b"MDPC01", b"mmi.foo", b"501"]
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        [b""],
+        [b"HELLO"],
+        [b"MDPC01", b"svc", b"x"],
+        [b"", b"MDPW01", b"\x09"],
+        [b"MDPW02", b"\x05", b"extra"],
+        [b"", b"MDPC01", b"", b"x"],
+    ],
+    ids=["empty", "bad_header", "no_envelope", "bad_command", "extra", "empty_service"],
+)
+def test_broker_drops_garbage_and_keeps_serving(
+    edge: EdgeHandle, garbage: list[bytes]
+) -> None:
+    """protocols.md §2.8: invalid input is dropped and counted; nobody else notices."""
+    EchoWorkerActor.start(edge.ref, edge.outbox, b"e", "echo")
+    attacker = dealer(edge.context, edge.endpoint)
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        attacker.send_multipart(garbage)
+        _wait_service(edge, b"e")
+        client.send_multipart([b"MDPC02", b"\x01", b"e", b"still"])
+        assert recv(client) == [b"MDPC02", b"\x03", b"e", b"still"]
+        assert attacker.poll(100) == 0
+        stats = edge.ref.ask(GetStats(), timeout=5)
+        assert isinstance(stats, dict)
+        assert sum(v for k, v in stats.items() if k.startswith("broker.rejected")) >= 1
+    finally:
+        attacker.close()
+        client.close()
+
+
+def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> None:
+    """RFC 7: either side may DISCONNECT; raspyd does so on SIGTERM."""
+    worker = _ready_worker(edge, [b"MDPW02", b"\x01", b"bye"])
+    try:
+        _wait_service(edge, b"bye")
+        edge.ref.stop(block=True, timeout=5)
+        assert recv(worker) == [b"MDPW02", b"\x06"]
+    finally:
+        worker.close()

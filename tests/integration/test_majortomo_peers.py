@@ -1,0 +1,76 @@
+"""Interop (protocols.md §3.4, §9.2): majortomo's client and worker against our broker."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from majortomo import Client as MajortomoClient
+from majortomo import Worker as MajortomoWorker
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+from support.zmqctx import dealer, recv
+
+from raspy.actors.worker import EchoWorkerActor
+
+pytestmark = pytest.mark.interop
+
+
+def _service_ready(edge: EdgeHandle, service: bytes) -> bool:
+    probe = dealer(edge.context, edge.endpoint)
+    try:
+        probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", service])
+        return recv(probe)[-1] == b"200"
+    finally:
+        probe.close()
+
+
+def test_majortomo_client_is_served_by_in_process_worker(edge: EdgeHandle) -> None:
+    """The majortomo dialect: its REQUEST 0x02 and its FINAL 0x04 without service frame."""
+    EchoWorkerActor.start(edge.ref, edge.outbox, b"echo", "echo")
+    wait_until(lambda: _service_ready(edge, b"echo"), what="echo worker")
+    client = MajortomoClient(edge.endpoint, zmq_context=edge.context, zmq_linger=0)
+    try:
+        client.connect()
+        client.send(b"echo", b"hello", b"there")
+        assert client.recv_all_as_list(timeout=3) == [b"hello", b"there"]
+    finally:
+        client.close()  # type: ignore[no-untyped-call]  # majortomo is typed by comments only
+
+
+def test_majortomo_worker_serves_rfc7_and_rfc18_clients(edge: EdgeHandle) -> None:
+    """A majortomo worker registers (READY with delimiter) and answers clients of both versions."""
+    worker = MajortomoWorker(
+        edge.endpoint, b"upper", zmq_context=edge.context, zmq_linger=0
+    )
+    stop = threading.Event()
+
+    def serve() -> None:
+        worker.connect()
+        try:
+            while not stop.is_set():
+                try:
+                    client_address, body = worker.wait_for_request()
+                except Exception:  # noqa: BLE001  # majortomo raises on broker DISCONNECT/timeouts
+                    return
+                worker.send_reply_partial(client_address, [body[0].upper()])
+                worker.send_reply_final(client_address, [b"done"])
+        finally:
+            worker.close()  # type: ignore[no-untyped-call]  # majortomo is typed by comments only
+
+    thread = threading.Thread(target=serve, name="majortomo-worker")
+    thread.start()
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        wait_until(lambda: _service_ready(edge, b"upper"), what="majortomo worker")
+        client.send_multipart([b"MDPC02", b"\x01", b"upper", b"abc"])
+        assert recv(client) == [b"MDPC02", b"\x02", b"upper", b"ABC"]
+        assert recv(client) == [b"MDPC02", b"\x03", b"upper", b"done"]
+        stop.set()
+        client.send_multipart([b"", b"MDPC01", b"upper", b"xyz"])
+        assert recv(client) == [b"", b"MDPC01", b"upper", b"XYZ", b"done"]
+    finally:
+        stop.set()
+        client.close()
+        thread.join(timeout=10)
+        assert not thread.is_alive()

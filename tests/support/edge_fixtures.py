@@ -1,0 +1,53 @@
+"""Fixtures (a pytest plugin, see tests/conftest.py): a checked context and a running edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pykka
+import pytest
+import zmq
+
+from raspy.actors import edge as edge_mod
+from raspy.actors.outbox import Outbox
+from raspy.clock import SystemClock
+from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.stats import Stats
+from support.zmqctx import checked_context
+
+
+@dataclass
+class EdgeHandle:
+    ref: pykka.ActorRef[edge_mod.EdgeActor]
+    endpoint: str
+    outbox: Outbox
+    stats: Stats
+    context: zmq.Context[zmq.Socket[bytes]]
+
+
+@pytest.fixture
+def zmq_context() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
+    with checked_context() as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def broker_settings() -> BrokerSettings:
+    return BrokerSettings()
+
+
+@pytest.fixture
+def edge(
+    zmq_context: zmq.Context[zmq.Socket[bytes]], broker_settings: BrokerSettings
+) -> Iterator[EdgeHandle]:
+    stats = Stats()
+    ref, endpoint, outbox = edge_mod.start_edge(
+        zmq_context,
+        edge_mod.EdgeSettings("tcp://127.0.0.1:*", linger_ms=0),
+        BrokerCore(broker_settings),
+        SystemClock(),
+        stats,
+    )
+    yield EdgeHandle(ref, endpoint, outbox, stats, zmq_context)
+    pykka.ActorRegistry.stop_all(block=True, timeout=5)
