@@ -27,6 +27,8 @@ lint: $(VENV)/.stamp
 bench: $(VENV)/.stamp
 	$(PY) tools/bench_mdp.py
 	$(PY) tools/bench_store.py
+	$(PY) tools/bench_clone.py
+	$(PY) tools/bench_devices.py
 
 clean:
 	rm -rf $(VENV) .typecheck .hypothesis build *.egg-info var

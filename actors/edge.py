@@ -24,7 +24,7 @@ from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.transport.fastio import recv_nowait, send_nowait
+from raspy.transport.multipart import recv_frames, send_frames
 
 log = structlog.get_logger(component="edge")
 
@@ -157,7 +157,7 @@ class EdgeLoop:
         now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
-                frames = recv_nowait(router)
+                frames = recv_frames(router)
             except zmq.Again:
                 return
             self._apply(core.on_frames(frames[0], frames[1:], now), router)
@@ -169,7 +169,7 @@ class EdgeLoop:
         now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
-                message = recv_nowait(outbox)
+                message = recv_frames(outbox)
             except zmq.Again:
                 return
             if len(message) < 2 or message[0] != MDP_CHANNEL:
@@ -232,7 +232,7 @@ class EdgeLoop:
                     self._deliver_local(peer, out.frames)
                     continue
                 try:
-                    send_nowait(router, [peer, *out.frames])
+                    send_frames(router, [peer, *out.frames])
                 except zmq.Again:
                     self._stats.incr("edge.send_dropped")
             else:

@@ -4,6 +4,7 @@ backoff, and stops everything in reverse order without losing acknowledged data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -15,9 +16,12 @@ import pykka
 import structlog
 import zmq
 
+from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
+from raspy.actors.clone_server import ClonePublisher, start_clone_server
 from raspy.actors.outbox import Outbox
+from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor, ServiceWorkerActor
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
@@ -80,6 +84,8 @@ class Runtime:
     outbox: Outbox
     mdp_endpoint: str
     children: list[Child] = field(default_factory=list)
+    publisher: ClonePublisher | None = None
+    _children_lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
 
@@ -98,6 +104,48 @@ class Runtime:
         self.children.append(child)
         log.info("component_started", component=name)
 
+    def reload(self, new: Config) -> list[str]:
+        """Apply a new config: restart what changed; return the changed sections.
+
+        Titanic and the device services restart with their new sections. Sections
+        that own sockets or the store (network, broker, store, clone, data_dir) need
+        a daemon restart: they are logged and left as they are.
+        """
+        changed = [
+            f.name
+            for f in dataclasses.fields(Config)
+            if getattr(new, f.name) != getattr(self.config, f.name)
+        ]
+        live = {"titanic", "devices", "log_level", "log_format"}
+        fixed = [name for name in changed if name not in live]
+        if fixed:
+            log.warning("config_change_needs_restart", sections=fixed)
+        with self._children_lock:
+            self.config = dataclasses.replace(
+                self.config, titanic=new.titanic, devices=new.devices
+            )
+            if "titanic" in changed:
+                for child in self._stop_children(lambda name: name == "titanic"):
+                    self.add_child(child.name, child.start)
+            if "devices" in changed and self.publisher is not None:
+                self._stop_children(lambda name: name.startswith("devices."))
+                for name, start in devices_mod.start_devices(self, self.publisher):
+                    self.add_child(name, start)
+        log.info("config_reloaded", sections=changed)
+        return changed
+
+    def _stop_children(self, selected: Callable[[str], bool]) -> list[Child]:
+        """Stop and forget the selected children; return them."""
+        stopped = [child for child in self.children if selected(child.name)]
+        for child in stopped:
+            if child.ref is not None:
+                try:
+                    child.ref.stop(block=True, timeout=2)
+                except (pykka.ActorDeadError, TimeoutError):
+                    log.warning("component_stop_timed_out", component=child.name)
+        self.children = [c for c in self.children if c not in stopped]
+        return stopped
+
     def watch(self) -> None:
         """Restart children that died, with backoff (in a thread of its own)."""
         self._watcher = threading.Thread(
@@ -107,31 +155,35 @@ class Runtime:
 
     def _watch_loop(self) -> None:
         while not self._stop.wait(_WATCH_INTERVAL_S):
-            now = self.clock.monotonic()
-            for child in self.children:
-                if child.ref is not None and child.ref.is_alive():
-                    continue
-                if now < child.next_restart_at:
-                    continue
-                if child.ref is not None:
-                    log.error("component_died", component=child.name)
-                    child.ref = None
-                    child.next_restart_at = now + child.backoff_s
-                    continue
-                try:
-                    child.ref = child.start()
-                    child.restarts += 1
-                    self.stats.incr(f"supervisor.restarts.{child.name}")
-                    log.warning(
-                        "component_restarted",
-                        component=child.name,
-                        count=child.restarts,
-                    )
-                    child.backoff_s = _RESTART_INITIAL_S
-                except Exception:  # keep supervising the others
-                    log.exception("component_restart_failed", component=child.name)
-                    child.backoff_s = min(child.backoff_s * 2, _RESTART_MAX_S)
-                    child.next_restart_at = now + child.backoff_s
+            with self._children_lock:
+                self._restart_dead()
+
+    def _restart_dead(self) -> None:
+        now = self.clock.monotonic()
+        for child in self.children:
+            if child.ref is not None and child.ref.is_alive():
+                continue
+            if now < child.next_restart_at:
+                continue
+            if child.ref is not None:
+                log.error("component_died", component=child.name)
+                child.ref = None
+                child.next_restart_at = now + child.backoff_s
+                continue
+            try:
+                child.ref = child.start()
+                child.restarts += 1
+                self.stats.incr(f"supervisor.restarts.{child.name}")
+                log.warning(
+                    "component_restarted",
+                    component=child.name,
+                    count=child.restarts,
+                )
+                child.backoff_s = _RESTART_INITIAL_S
+            except Exception:  # keep supervising the others
+                log.exception("component_restart_failed", component=child.name)
+                child.backoff_s = min(child.backoff_s * 2, _RESTART_MAX_S)
+                child.next_restart_at = now + child.backoff_s
 
     def stop(self) -> None:
         """Stop children (reverse order), then the edge (DISCONNECTs workers), then the store."""
@@ -210,3 +262,36 @@ def _start_services(rt: Runtime) -> None:
             rt.edge, rt.outbox, f"{host}.stats".encode(), rt.collect_stats
         ),
     )
+    if rt.config.titanic.enabled:
+        rt.add_child(
+            "titanic",
+            lambda: start_titanic(
+                rt.edge, rt.outbox, rt.store, rt.config.titanic, rt.clock, rt.stats
+            ),
+        )
+    if rt.config.clone.enabled:
+        rt.add_child(
+            "clone",
+            lambda: start_clone_server(
+                rt.context,
+                rt.store,
+                rt.config.clone,
+                rt.config.network,
+                clock=rt.clock,
+                stats=rt.stats,
+            ),
+        )
+        _start_devices(rt)
+
+
+def _start_devices(rt: Runtime) -> None:
+    """Device services publish into the Clone tree through the server's inproc
+    publish endpoint."""
+    clone_ref = next(c.ref for c in rt.children if c.name == "clone")
+    assert clone_ref is not None
+    endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+    assert isinstance(endpoint, str)
+    publisher = ClonePublisher(rt.context, endpoint)
+    rt.publisher = publisher
+    for name, start in devices_mod.start_devices(rt, publisher):
+        rt.add_child(name, start)

@@ -80,6 +80,9 @@ class DevicesConfig:
     onewire_enabled: bool = False
     onewire_base_dir: str = "/sys/bus/w1/devices"
     onewire_poll_interval_s: float = 10.0
+    # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
+    # sensors found on the bus that are not listed are named by their id
+    onewire: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,27 @@ import structlog
 LogFormat = Literal["console", "json", "auto"]
 
 
+class _StderrLogger(structlog.PrintLogger):
+    """Writes to whatever sys.stderr is at the time of each event.
+
+    structlog's PrintLogger keeps the file it was made with; when that stream is
+    closed later (a test harness swapping stderr, a daemonised process), logging
+    would raise inside whatever thread was logging.
+    """
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+def _stderr_logger(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(
     level: str = "info", log_format: LogFormat = "auto", *, cache: bool = True
 ) -> None:
@@ -34,6 +55,6 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=cache,
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 import pykka
 import pytest
 
+from raspy import log
+
 pytest_plugins = ["support.edge_fixtures"]
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
@@ -20,6 +22,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = _FOLDER_MARKERS.get(folder)
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture(autouse=True)
+def _test_logging() -> None:
+    """Each test starts with the test log setup, whatever an earlier test configured."""
+    log.configure("info", "json", cache=False)
 
 
 @pytest.fixture(autouse=True)

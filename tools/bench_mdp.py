@@ -28,6 +28,8 @@ from pathlib import Path
 
 import zmq
 
+from raspy.transport.multipart import recv_frames, send_frames
+
 SERVICE = b"bench"
 _HERE = Path(__file__).resolve()
 
@@ -75,16 +77,16 @@ def run_worker(endpoint: str, mode: str, max_seconds: float) -> None:
         if sock.poll(250):
             while True:
                 try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                    frames = recv_frames(sock)
                 except zmq.Again:
                     break
                 if mode == "raw":
-                    sock.send_multipart(frames)
+                    send_frames(sock, frames)
                     continue
                 command = frames[2]
                 if command == b"\x02":
                     frames[2] = b"\x04"
-                    sock.send_multipart(frames)
+                    send_frames(sock, frames)
                 elif command == b"\x06":
                     return
         if mode == "mdp" and time.monotonic() >= next_hb:
@@ -109,7 +111,7 @@ def run_client(endpoint: str, mode: str, depth: int, count: int, size: int) -> N
     def send_one() -> None:
         nonlocal next_id
         sent_at[next_id] = time.perf_counter()
-        sock.send_multipart([*prefix, struct.pack(">Q", next_id) + pad])
+        send_frames(sock, [*prefix, struct.pack(">Q", next_id) + pad])
         next_id += 1
 
     started = time.perf_counter()
@@ -117,9 +119,12 @@ def run_client(endpoint: str, mode: str, depth: int, count: int, size: int) -> N
         send_one()
     deadline = time.monotonic() + 120
     while len(latencies) < count and time.monotonic() < deadline:
-        if not sock.poll(5000):
-            break
-        frames = sock.recv_multipart()
+        try:
+            frames = recv_frames(sock)
+        except zmq.Again:
+            if not sock.poll(5000):
+                break
+            continue
         now = time.perf_counter()
         (req_id,) = struct.unpack(">Q", frames[-1][:8])
         latencies.append(now - sent_at.pop(req_id))
@@ -169,6 +174,12 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kb(pid: int) -> int:
@@ -266,6 +277,7 @@ def scenario(
         procs = [_spawn("_worker", worker_ep, mode, "300") for _ in range(workers)]
         try:
             _wait_service(client_ep, mode)
+            cpu_before = _cpu_s(pid) if pid else 0.0
             started = time.perf_counter()
             runs = [
                 _spawn("_client", client_ep, mode, str(depth), str(count), str(size))
@@ -273,6 +285,7 @@ def scenario(
             ]
             results = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
             wall = time.perf_counter() - started
+            cpu = (_cpu_s(pid) - cpu_before) if pid else 0.0
         finally:
             for proc in procs:
                 _stop(proc)
@@ -287,6 +300,7 @@ def scenario(
         "expected": clients * count,
         "wall_s": wall,
         "rss_kb": rss,
+        "cpu_us_per_req": cpu / done * 1e6 if done else 0.0,
     }
 
 
@@ -309,9 +323,15 @@ def main() -> None:
         ("latency 4KiB", 1, 1, 1, 4096, int(4000 * scale)),
         ("throughput 16B", 4, 16, 2, 16, int(10000 * scale)),
         ("throughput 4KiB", 4, 16, 2, 4096, int(10000 * scale)),
+        # Not in the targets: enough workers that the broker, not the workers'
+        # one-request-at-a-time turnaround (MDP), is what limits the rate.
+        ("throughput 16B 8w", 4, 16, 8, 16, int(10000 * scale)),
     ]
     print(f"raspyd idle RSS: {idle_rss_kb() / 1024:.1f} MB")
-    header = f"{'scenario':<16} {'broker':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    header = (
+        f"{'scenario':<16} {'broker':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'broker CPU us/req':>18}"
+    )
     print(header)
     for name, clients, depth, workers, size, count in scenarios:
         figures = {}
@@ -322,7 +342,7 @@ def main() -> None:
             note = f"  LOST {lost}" if lost else ""
             print(
                 f"{name:<16} {kind:<10} {f['req_s']:>9.0f} {f['p50_ms']:>8.3f} "
-                f"{f['p99_ms']:>8.3f}{note}"
+                f"{f['p99_ms']:>8.3f} {f['cpu_us_per_req']:>18.1f}{note}"
             )
         ours = figures["raspy"]["req_s"]
         print(

@@ -10,11 +10,13 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import structlog
 
 from raspy import config as config_mod
 from raspy import log as log_mod
+from raspy.actors import supervisor as supervisor_mod
 from raspy.errors import ConfigError, StoreError, StoreLockedError
 
 _EXIT_USAGE = 2
@@ -117,10 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             bind=cfg.network.bind,
             reason="traffic is neither encrypted nor authenticated",
         )
-    from raspy.actors import supervisor
-
     try:
-        runtime = supervisor.start(cfg)
+        runtime = supervisor_mod.start(cfg)
     except StoreLockedError as exc:
         return _fail(str(exc), _EXIT_USAGE)
     except StoreError as exc:
@@ -132,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
     stop = threading.Event()
+    reload_requested = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            reload_requested.set()
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
     log.info(
         "daemon_started",
         hostname=runtime.hostname,
@@ -146,10 +150,28 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
-    while not stop.wait(1.0):
-        pass
+    while True:
+        while not stop.wait(1.0):
+            pass
+        if not reload_requested.is_set():
+            break
+        stop.clear()
+        reload_requested.clear()
+        _reload(args, runtime, log)
     runtime.stop()
     return 0
+
+
+def _reload(
+    args: argparse.Namespace, runtime: supervisor_mod.Runtime, log: Any
+) -> None:
+    """SIGHUP: read the config again; a bad one is logged and the old one kept."""
+    try:
+        new = load_config(args)
+    except (ConfigError, OSError) as exc:
+        log.error("config_reload_failed", reason=str(exc), path=args.config)
+        return
+    runtime.reload(new)
 
 
 if __name__ == "__main__":

@@ -300,12 +300,14 @@ class BrokerCore:
             frames = mdp.client_reply_frames(pending.version, service.name, body, False)
             self._out.append(Send(pending.client, frames))
             return
+        worker.request = None
+        # The worker's next request goes out before this reply: the worker's
+        # turnaround, not the broker, bounds MDP throughput (tools/bench_mdp.py).
+        self._make_idle(worker, now)
         if not pending.failed:
             self._counts["replies"] += 1
             frames = mdp.client_reply_frames(pending.version, service.name, body)
             self._out.append(Send(pending.client, frames))
-        worker.request = None
-        self._make_idle(worker, now)
 
     def _dispatch(self, service: Service, now: float) -> None:
         """§2.5.2: the oldest request to the worker idle longest."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import Daemon, hostname, mmi_service, running_daemon
+from support.wait import wait_until
 from support.zmqctx import checked_context, dealer, recv
 
 
@@ -133,3 +135,36 @@ def test_raspyd_survives_sigkill_and_restarts_on_the_same_data_dir(
         restarted.kill()
     finally:
         daemon.kill()
+
+
+def test_sighup_keeps_the_old_config_when_the_new_one_is_bad(tmp_path: Path) -> None:
+    """STYLE.md §4: a bad config on SIGHUP keeps the old one running."""
+    with running_daemon(tmp_path / "data", config_text="") as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        daemon.config_path.write_text("[titanic]\nmax_body_bytes = -1\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: "config_reload_failed" in daemon.log_text(),
+            what="the reload failure to be logged",
+        )
+        assert mmi_service(daemon.endpoint, f"{hostname()}.echo".encode()) == b"200"
+
+
+def test_sighup_starts_device_services_enabled_in_the_new_config(
+    tmp_path: Path,
+) -> None:
+    """The supervisor reloads on SIGHUP and restarts only what changed."""
+    with running_daemon(tmp_path / "data", config_text="") as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        service = f"{hostname()}.fake.devices".encode()
+        assert mmi_service(daemon.endpoint, service) == b"404"
+        daemon.config_path.write_text("[devices]\nfake_enabled = true\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: mmi_service(daemon.endpoint, service) == b"200",
+            what="the fake device service after SIGHUP",
+            timeout_s=10,
+        )
+        assert "config_reloaded" in daemon.log_text()

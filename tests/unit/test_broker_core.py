@@ -164,9 +164,10 @@ def test_requests_wait_for_a_worker_and_go_out_oldest_first(core: BrokerCore) ->
         ServiceAvailability(SVC, True),
         Send(W1, [b"", b"MDPW01", b"\x02", C1, b"", b"1"]),
     ]
+    # the worker's next request goes out first, then the reply
     assert core.on_frames(W1, reply(V01, C1, b"r1"), T0 + 2) == [
-        Send(C1, [b"", b"MDPC01", SVC, b"r1"]),
         Send(W1, [b"", b"MDPW01", b"\x02", C1, b"", b"2"]),
+        Send(C1, [b"", b"MDPC01", SVC, b"r1"]),
     ]
 
 

@@ -1,0 +1,118 @@
+"""The Clone server actor: starts and stops the Clone I/O thread (actors.clone_loop)
+and answers control asks; publishing in-process goes through ClonePublisher.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import structlog
+import zmq
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone_loop import STOP_FLUSH_S, CloneLoop, Stop
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.clock import Clock
+from raspy.config import CloneConfig, NetworkConfig
+from raspy.protocol import clone
+from raspy.stats import Stats
+from raspy.storage.store import Store
+
+log = structlog.get_logger(component="clone")
+
+__all__ = ["CloneLoop", "ClonePublisher", "CloneServerActor", "start_clone_server"]
+
+
+@dataclass(frozen=True, slots=True)
+class _IoFailed:
+    error: BaseException
+
+
+class CloneServerActor(pykka.ThreadingActor):
+    """Starts and stops the Clone I/O thread; answers control asks (never hot path)."""
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        store: Store,
+        config: CloneConfig,
+        endpoints: clone.Endpoints,
+        *,
+        clock: Clock,
+        stats: Stats,
+        linger_ms: int = 500,
+    ) -> None:
+        super().__init__()
+        self._loop = CloneLoop(
+            context,
+            store,
+            config,
+            endpoints,
+            clock=clock,
+            stats=stats,
+            linger_ms=linger_ms,
+            on_failure=self._io_failed,
+        )
+        self._thread = threading.Thread(
+            target=self._loop.run, name="raspy-clone-io", daemon=True
+        )
+
+    def _io_failed(self, error: BaseException) -> None:
+        try:
+            self.actor_ref.tell(_IoFailed(error))
+        except pykka.ActorDeadError:
+            return
+
+    def on_start(self) -> None:
+        self._thread.start()
+        if not self._loop.bound.wait(timeout=10) or self._loop.failure is not None:
+            raise RuntimeError(f"clone server did not start: {self._loop.failure}")
+
+    def on_stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call(Stop())
+        self._thread.join(timeout=STOP_FLUSH_S + 5)
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.GetPublishEndpoint():
+                return self._loop.publish_endpoint
+            case msgs.GetCloneEndpoints():
+                return self._loop.bound_endpoints
+            case msgs.CloneSubscribe() | msgs.CloneUnsubscribe() | msgs.GetStats():
+                return self._loop.call(message).result(timeout=5)
+            case msgs.Tick():
+                self._loop.call(message)
+                return None
+            case _IoFailed(error=error):
+                raise RuntimeError("clone I/O thread failed") from error
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+                return None
+
+
+def start_clone_server(
+    context: zmq.Context[zmq.Socket[bytes]],
+    store: Store,
+    config: CloneConfig,
+    network: NetworkConfig,
+    *,
+    clock: Clock,
+    stats: Stats,
+) -> pykka.ActorRef[CloneServerActor]:
+    """Start the server on the port base (snapshot N+1, PUB N+2, collector N+3)."""
+    endpoints = clone.Endpoints.from_port_base(network.bind, network.port_base)
+    ref = CloneServerActor.start(
+        context,
+        store,
+        config,
+        endpoints,
+        clock=clock,
+        stats=stats,
+        linger_ms=network.linger_ms,
+    )
+    ref.ask(msgs.GetCloneEndpoints(), timeout=10)  # raises if it failed to start
+    return ref

@@ -1,0 +1,196 @@
+"""Clone snapshots (protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
+
+Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe:
+the ROUTER has ROUTER_MANDATORY and a small SNDHWM, so a full peer gives EAGAIN and
+the entry waits for the next turn (§1.3: never dropped, never all in memory). Used
+only by the Clone I/O thread, which owns the ROUTER.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+import zmq
+
+from raspy.actors.clone_commit import kv_essentials
+from raspy.clock import Clock
+from raspy.errors import StoreError
+from raspy.protocol import clone
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.storage.store import ReadView, Store
+from raspy.storage.tables import LAST_SEQ_KEY, Table, decode_seq
+from raspy.transport.multipart import send_frames
+
+log = structlog.get_logger(component="clone")
+
+MAX_ACTIVE: Final = 32  # concurrent read txns (LMDB has 126 reader slots)
+MAX_WAITING: Final = 1024
+# A peer that reads nothing for this long loses its snapshot: its read txn must not
+# stay open, since the store grows its map only when no read txn is open (it waits
+# 30 s). Real monotonic time: this is about the peer's socket, not about ttl.
+STALL_LIMIT_S: Final = 10.0
+
+
+@dataclass
+class _Snapshot:
+    """One ICANHAZ? being answered."""
+
+    routing_id: bytes
+    subtree: bytes
+    view: ReadView
+    last_seq: int
+    after: bytes | None = None
+    outgoing: deque[list[bytes]] = field(default_factory=deque)
+    read_all: bool = False
+    finished: bool = False
+    blocked: bool = False
+    entries: int = 0
+    progress_at: float = field(default_factory=time.monotonic)
+
+
+class SnapshotStreamer:
+    """Snapshots in progress (at most MAX_ACTIVE at once, the rest wait in order)."""
+
+    def __init__(
+        self,
+        store: Store,
+        chunk: int,
+        stats: Stats,
+        clock: Clock,
+        limiter: LogRateLimiter,
+    ) -> None:
+        self._store = store
+        self._chunk = max(1, chunk)
+        self._stats = stats
+        self._clock = clock
+        self._limiter = limiter
+        self._active: list[_Snapshot] = []
+        self._waiting: deque[tuple[bytes, bytes]] = deque()
+        self.want_pollout = False
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def runnable(self) -> bool:
+        """True if some snapshot can send now (the loop should not sleep)."""
+        return bool(self._waiting) or any(not s.blocked for s in self._active)
+
+    def request(self, routing_id: bytes, subtree: bytes) -> bool:
+        """Queue a snapshot; False if too many are waiting (the caller counts it)."""
+        if len(self._waiting) >= MAX_WAITING:
+            return False
+        self._waiting.append((routing_id, subtree))
+        return True
+
+    def unblock(self) -> None:
+        """Retry the peers that were full: on POLLOUT or on the short timer."""
+        for snap in self._active:
+            snap.blocked = False
+
+    def advance(self, router: zmq.Socket[bytes]) -> None:
+        """Send up to one chunk per snapshot that is not blocked."""
+        self._start_waiting()
+        progressed = False
+        now = time.monotonic()
+        for snap in list(self._active):
+            if snap.blocked and now - snap.progress_at > STALL_LIMIT_S:
+                snap.finished = True
+                self._stats.incr("clone.snapshots.stalled")
+                if self._limiter.should_log((snap.routing_id, "stalled"), now):
+                    log.warning(
+                        "clone_snapshot_abandoned",
+                        peer=snap.routing_id.hex(),
+                        reason="stalled",
+                        count=snap.entries,
+                    )
+            elif not snap.blocked:
+                progressed |= self._send_chunk(snap, router)
+            if snap.finished:
+                snap.view.close()
+                self._active.remove(snap)
+        self._start_waiting()
+        # POLLOUT on a mandatory ROUTER means "some peer is writable", maybe not ours:
+        # wait for it only while it helped, else retry blocked peers on a short timer
+        self.want_pollout = progressed and any(s.blocked for s in self._active)
+        self._stats.gauge("clone.snapshots.active", len(self._active))
+
+    def close(self) -> None:
+        for snap in self._active:
+            snap.view.close()
+        self._active.clear()
+        self._waiting.clear()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and len(self._active) < MAX_ACTIVE:
+            routing_id, subtree = self._waiting.popleft()
+            view = self._store.read_view()
+            try:
+                # raspy (§6.3): KTHXBAI carries kv.meta last_seq read in the SAME txn
+                raw = view.get(Table.KV_META, LAST_SEQ_KEY)
+                last_seq = decode_seq(raw) if raw is not None else 0
+            except BaseException:
+                view.close()
+                raise
+            self._active.append(_Snapshot(routing_id, subtree, view, last_seq))
+            self._stats.incr("clone.snapshots.started")
+
+    def _send_chunk(self, snap: _Snapshot, router: zmq.Socket[bytes]) -> bool:
+        """Send up to one chunk; True if anything went out."""
+        sent = 0
+        while sent < self._chunk:
+            if not snap.outgoing and not self._refill(snap):
+                snap.finished = True
+                self._stats.incr("clone.snapshots.completed")
+                self._stats.incr("clone.snapshots.entries", snap.entries)
+                break
+            try:
+                send_frames(router, [snap.routing_id, *snap.outgoing[0]])
+            except zmq.Again:
+                snap.blocked = True  # the peer's pipe is at its HWM: keep the entry
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EHOSTUNREACH:
+                    raise
+                snap.finished = True  # the client went away
+                self._stats.incr("clone.snapshots.abandoned")
+                break
+            snap.outgoing.popleft()
+            sent += 1
+        if sent:
+            snap.progress_at = time.monotonic()
+        return sent > 0
+
+    def _refill(self, snap: _Snapshot) -> bool:
+        """Queue the next chunk of KVSYNCs (then KTHXBAI); False when all is sent."""
+        if snap.read_all:
+            return False
+        items = snap.view.iter_from(Table.KV, snap.subtree, snap.after, self._chunk)
+        for key, value in items:
+            try:
+                seq, body, _ = kv_essentials(value)
+            except StoreError as exc:
+                self._stats.incr("clone.snapshots.bad_record")
+                if self._limiter.should_log(("store", key), self._clock.monotonic()):
+                    log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
+                continue
+            # raspy (§6.3): KVSYNC carries the key's own sequence, no uuid/properties
+            snap.outgoing.append(clone.kvsync(key, seq, body))
+            snap.entries += 1
+        if len(items) == self._chunk:
+            snap.after = items[-1][0]
+        else:
+            snap.read_all = True
+            snap.outgoing.append(clone.kthxbai(snap.last_seq, snap.subtree))
+        return bool(snap.outgoing)

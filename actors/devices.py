@@ -1,0 +1,419 @@
+"""Device services in raspyd: one DeviceServiceActor per device-owning service.
+
+Each actor owns its Registry (raspy.devices.registry: one owner thread), answers
+`<hostname>.<service>.devices` (raspy.devices.service.handle) as an in-process MDP
+worker or, in raspy-poller, through HandleRequest asks, records what its
+DevicePollerActor reads and publishes it under `/device/<fullname>/` in the Clone tree.
+It never reads a device itself: reads block, and run on the poller's reader thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors import poller as poller_mod
+from raspy.actors.outbox import Outbox
+from raspy.actors.worker import LocalWorker, attach, local_peer_id
+from raspy.clock import Clock
+from raspy.config import DevicesConfig
+from raspy.devices import onewire, service, simulated
+from raspy.devices.reading import DEVICE_TREE, Reading, Status, tree_entries
+from raspy.devices.registry import Device, Registry
+from raspy.devices.template import JsonValue
+from raspy.errors import ConfigError, DeviceError, MalformedMessage, quote
+from raspy.protocol import mdp
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+
+if TYPE_CHECKING:
+    from raspy.actors.clone_publisher import ClonePublisher
+    from raspy.actors.supervisor import Runtime
+
+log = structlog.get_logger(component="devices")
+
+FAKE: Final = "fake"
+ONEWIRE: Final = "onewire"
+_STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
+_MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
+_MAX_INTERVAL_S: Final = 86400.0
+
+Discover = Callable[[Registry], list[dict[str, JsonValue]]]
+"""New device configs found on a service's bus; raises DeviceError if it cannot look."""
+
+
+class Publisher(Protocol):
+    """Where readings go: ClonePublisher in raspyd, a CloneClient in raspy-poller."""
+
+    def set(self, key: bytes, body: bytes) -> None: ...
+
+    def close_for_this_thread(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MdpLink:
+    """The edge and outbox an in-process device service registers through."""
+
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+
+
+@dataclass(frozen=True, slots=True)
+class HandleRequest:
+    """Answer one request body (ask): the reply frames `(status, json)`."""
+
+    body: tuple[bytes, ...]
+
+
+class TreeWriter:
+    """Writes readings as Clone entries: only those that changed since the last
+    write, and all four whenever the status changes (so a stale key heals).
+
+    A key the Clone tree refuses (over 255 bytes, §6.2) is counted and logged once;
+    the device's other entries still go out.
+    """
+
+    def __init__(self, publisher: Publisher, stats: Stats, service: str) -> None:
+        self._publisher = publisher
+        self._stats = stats
+        self._refused_stat = f"devices.{service}.keys_refused"
+        self._last: dict[str, bytes] = {}
+        self._refused: set[str] = set()
+
+    def write(self, fullname: str, reading: Reading) -> int:
+        """Publish `reading` of `fullname`; returns how many keys were sent."""
+        entries = tree_entries(fullname, reading)
+        last = self._last
+        status_key = f"{DEVICE_TREE}{fullname}/status"
+        every = last.get(status_key) != entries[status_key]
+        sent = 0
+        for key, body in entries.items():
+            if every or last.get(key) != body:
+                last[key] = body
+                try:
+                    self._publisher.set(key.encode("utf-8"), body)
+                except ValueError as exc:
+                    self._refuse(key, exc)
+                    continue
+                sent += 1
+        return sent
+
+    def _refuse(self, key: str, exc: ValueError) -> None:
+        self._stats.incr(self._refused_stat)
+        if key not in self._refused:
+            self._refused.add(key)
+            log.warning("device_key_refused", key=quote(key), reason=str(exc))
+
+
+class DeviceServiceActor(pykka.ThreadingActor):
+    """One device-owning service (`fake`, `onewire`): register, MDP worker, poller."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        publisher: Publisher,
+        *,
+        clock: Clock,
+        stats: Stats,
+        link: MdpLink | None = None,
+        discover: Discover | None = None,
+    ) -> None:
+        super().__init__()
+        self._registry = registry
+        self._publisher = publisher
+        self._tree = TreeWriter(publisher, stats, registry.service)
+        self._clock = clock
+        self._stats = stats
+        self._link = link
+        self._discover = discover
+        self._name = registry.service
+        self._worker: LocalWorker | None = None
+        if link is not None:
+            self._worker = LocalWorker(
+                link.outbox,
+                local_peer_id(registry.devices_service),
+                registry.devices_service.encode("utf-8"),
+            )
+        self._poller: pykka.ActorRef[Any] | None = None
+        # wall_ts of readings a command published: an older poll reading is stale
+        self._commanded: dict[str, float] = {}
+        self._limiter = LogRateLimiter()
+
+    # --- lifecycle --------------------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self._rescan()
+            self._poller = poller_mod.DevicePollerActor.start(
+                self._name,
+                self.actor_ref,
+                [_polled(d) for d in self._registry.devices()],
+                clock=self._clock,
+                stats=self._stats,
+            )
+            if self._link is not None and self._worker is not None:
+                attach(self._link.edge, self._worker, self.actor_ref)
+        except BaseException:
+            self._release()  # on_stop/on_failure are not called for a failed start
+            raise
+        log.info(
+            "device_service_started",
+            service=self._registry.devices_service,
+            count=len(self._registry.names()),
+        )
+
+    def on_stop(self) -> None:
+        if self._worker is not None:
+            self._worker.disconnect()
+        self._release()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Logged with its cause; the supervisor restarts the service from its config."""
+        log.error(
+            "device_service_failed",
+            service=self._registry.devices_service,
+            exc_info=(exception_type, exception_value, traceback),
+        )
+        self._release()
+
+    def _release(self) -> None:
+        if self._poller is not None:
+            try:
+                self._poller.stop(block=True, timeout=_STOP_TIMEOUT_S)
+            except (pykka.ActorDeadError, TimeoutError):
+                log.warning("device_poller_stop_timed_out", service=self._name)
+            self._poller = None
+        self._publisher.close_for_this_thread()
+        if self._link is not None:
+            self._link.outbox.close_for_this_thread()
+
+    # --- messages ---------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case poller_mod.DevicesRead(readings=readings):
+                self._on_readings(readings)
+            case msgs.MdpFrames(frames=frames):
+                self._on_mdp(frames)
+            case HandleRequest(body=body):
+                return self._handle(body)
+            case poller_mod.PollerFailed(bus=bus, error=error):
+                raise RuntimeError(f"device poller of {bus} failed") from error
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_mdp(self, frames: tuple[bytes, ...]) -> None:
+        assert self._worker is not None
+        try:
+            decoded = self._worker.decode(frames)
+        except MalformedMessage as exc:
+            self._stats.incr(f"devices.{self._name}.rejected.{exc.reason}")
+            if self._limiter.should_log(exc.reason, self._clock.monotonic()):
+                log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+            return
+        if isinstance(decoded, mdp.WorkerRequest):
+            self._worker.reply(decoded.client, self._handle(decoded.body))
+        elif isinstance(decoded, mdp.Disconnect):
+            self._worker.ready()  # the broker forgot us: register again
+
+    def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
+        handled = service.handle(self._registry, body, self._clock.wall())
+        self._stats.incr(f"devices.{self._name}.requests")
+        for effect in handled.effects:
+            self._apply(effect)
+        return handled.reply
+
+    def _apply(self, effect: service.Effect) -> None:
+        match effect:
+            case service.Publish(device=name, fullname=fullname, reading=reading):
+                self._commanded[name] = reading.wall_ts
+                self._tree.write(fullname, reading)
+            case service.PollRequested(device=name):
+                self._tell_poller(poller_mod.PollNow(name))
+            case service.ConfigChanged(device=name, config=config):
+                interval_s = config.real("poll_interval_s")
+                for each in (name, *(c.name for c in self._registry.children(name))):
+                    self._tell_poller(poller_mod.SetInterval(each, interval_s))
+            case service.RescanRequested():
+                found = self._rescan()
+                if found:
+                    self._tell_poller(
+                        poller_mod.AddDevices(tuple(_polled(d) for d in found))
+                    )
+
+    def _tell_poller(self, message: poller_mod.Command) -> None:
+        if self._poller is None:
+            return
+        try:
+            self._poller.tell(message)
+        except pykka.ActorDeadError as exc:  # the supervisor restarts the service
+            raise RuntimeError(f"device poller of {self._name} is gone") from exc
+
+    # --- readings ---------------------------------------------------------------------
+    def _on_readings(self, readings: tuple[tuple[str, Reading], ...]) -> None:
+        stats, name = self._stats, self._name
+        stats.incr(f"devices.{name}.reads", len(readings))
+        for device_name, taken in readings:
+            device = self._registry.find(device_name)
+            if device is None:
+                continue
+            commanded_at = self._commanded.pop(device_name, None)
+            if commanded_at is not None and taken.wall_ts < commanded_at:
+                stats.incr(f"devices.{name}.stale_readings")  # read before a command
+                continue
+            last, reading = device.last, taken
+            if reading.status is not Status.OK:
+                stats.incr(f"devices.{name}.read_errors")
+                if not reading.unit:
+                    reading = dataclasses.replace(taken, unit=_unit(device))
+            if device.record(reading):
+                _log_change(device, last, reading)
+            self._tree.write(device.fullname, reading)
+
+    def _rescan(self) -> list[Device]:
+        """Add what discovery finds; the new devices (sub-devices included)."""
+        if self._discover is None:
+            return []
+        try:
+            configs = self._discover(self._registry)
+            known = set(self._registry.names())
+            self._registry.add_all(configs)
+        except DeviceError as exc:
+            self._stats.incr(f"devices.{self._name}.rescan_failed")
+            log.warning("device_rescan_failed", service=self._name, reason=str(exc))
+            return []
+        found = [d for d in self._registry.devices() if d.name not in known]
+        if found:
+            log.info("devices_discovered", service=self._name, count=len(found))
+        return found
+
+
+def _polled(device: Device) -> poller_mod.PolledDevice:
+    return poller_mod.PolledDevice(
+        device.name, device.config.real("poll_interval_s"), device.read
+    )
+
+
+def _unit(device: Device) -> str:
+    unit = device.config.settings.get("unit")
+    return unit if isinstance(unit, str) else ""
+
+
+def _log_change(device: Device, last: Reading | None, reading: Reading) -> None:
+    """Once per status change (never per read); a first good reading is not news."""
+    if reading.status is not Status.OK:
+        log.warning(
+            "device_read_failed",
+            device=device.fullname,
+            status=reading.status.value,
+            detail=reading.detail,
+        )
+    elif last is not None:
+        log.info("device_recovered", device=device.fullname, status=last.status.value)
+
+
+# --- building the services from the config --------------------------------------------
+def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `fake` service's devices: the configured ones, else the built-in set.
+
+    Raises ConfigError naming the device, the field and the reason.
+    """
+    configs: list[object] = list(config.fake) or list(simulated.default_configs())
+    return _registry(hostname, FAKE, simulated.SimulatedFactory(), configs)
+
+
+def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `onewire` service's named sensors (more are discovered); ConfigError."""
+    configs: list[object] = [
+        {"oid": onewire.OID, "poll_interval_s": config.onewire_poll_interval_s, **c}
+        for c in config.onewire
+    ]
+    interval_s = config.onewire_poll_interval_s
+    if not _MIN_INTERVAL_S <= interval_s <= _MAX_INTERVAL_S:
+        raise ConfigError(
+            [
+                f"devices.onewire_poll_interval_s: expected {_MIN_INTERVAL_S}.."
+                f"{_MAX_INTERVAL_S} s, got {interval_s}"
+            ]
+        )
+    factory = onewire.OneWireFactory(config.onewire_base_dir)
+    return _registry(hostname, ONEWIRE, factory, configs)
+
+
+def onewire_discover(config: DevicesConfig) -> Discover:
+    """Discovery of the sensors on the configured bus, each named by its id."""
+    base_dir = Path(config.onewire_base_dir)
+    interval_s = config.onewire_poll_interval_s
+
+    def discover(registry: Registry) -> list[dict[str, JsonValue]]:
+        found = onewire.new_configs(onewire.discover(base_dir), registry)
+        return [{**c, "poll_interval_s": interval_s} for c in found]
+
+    return discover
+
+
+def _registry(
+    hostname: str,
+    name: str,
+    factory: simulated.SimulatedFactory | onewire.OneWireFactory,
+    configs: list[object],
+) -> Registry:
+    try:
+        registry = Registry(hostname, name, factory)
+        registry.add_all(configs)
+    except (DeviceError, ValueError) as exc:
+        raise ConfigError([f"devices.{name}: {exc}"]) from exc
+    return registry
+
+
+def start_devices(
+    runtime: Runtime, publisher: ClonePublisher
+) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
+    """Child specs of the enabled device services, for Runtime.add_child().
+
+    The device configs are checked here, once (ConfigError); every start() builds a
+    fresh register, so a restarted service begins from the config again.
+    """
+    config = runtime.config.devices
+    link = MdpLink(runtime.edge, runtime.outbox)
+    builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
+    if config.fake_enabled:
+        builders.append((FAKE, lambda: fake_registry(runtime.hostname, config), None))
+    if config.onewire_enabled:
+        builders.append(
+            (
+                ONEWIRE,
+                lambda: onewire_registry(runtime.hostname, config),
+                onewire_discover(config),
+            )
+        )
+    specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
+    for name, build, discover in builders:
+        build()
+
+        def start(
+            build: Callable[[], Registry] = build, discover: Discover | None = discover
+        ) -> pykka.ActorRef[Any]:
+            return DeviceServiceActor.start(
+                build(),
+                publisher,
+                clock=runtime.clock,
+                stats=runtime.stats,
+                link=link,
+                discover=discover,
+            )
+
+        specs.append((f"devices.{name}", start))
+    return specs

@@ -1,0 +1,500 @@
+"""TitanicActor: the Titanic services of raspyd (RFC 9; protocols.md §5.5, §5.6).
+
+A thin shell over TitanicCore. It serves `titanic.request`, `titanic.reply` and
+`titanic.close` as in-process MDP workers (several per service, so that a burst of
+requests shares group commits) and dispatches stored requests as an in-process MDP
+client, one client id ("slot") per attempt in flight. Writes go to the Store with
+submit(); the store's callback only tells this actor (it runs on the writer thread).
+Nothing is acknowledged before its commit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid as uuid_mod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.outbox import Outbox
+from raspy.actors.worker import LocalWorker, local_peer_id
+from raspy.clock import Clock
+from raspy.config import TitanicConfig
+from raspy.cores import titanic as core_mod
+from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
+from raspy.errors import MalformedMessage, PackingError, StoreError
+from raspy.protocol import mdp
+from raspy.protocol import titanic as tsp
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.storage import tables
+from raspy.storage.store import Delete, Op, Put, Store, Table
+
+log = structlog.get_logger(component="titanic")
+
+_ASK_TIMEOUT_S: Final = 5.0
+_TICK_MAX_WAIT_S: Final = 0.25  # the ticker re-reads the clock at least this often
+_UUID_POOL_BYTES: Final = 16 * 256  # one urandom call per 256 request ids
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFrames:
+    """The broker's frames for one of this actor's in-process peer ids."""
+
+    peer_id: bytes
+    frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Inspect:
+    """Ask (tests, stats): counts of known, pending and in-flight requests."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    """Submit the writes gathered in this turn (told to self after the first one)."""
+
+
+class UuidSource:
+    """Request ids as uuid4().hex (protocols.md §5.2 raspy), from pooled urandom bytes.
+
+    One system call per 256 ids instead of one per id; used by one actor thread.
+    """
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._offset = 0
+
+    def __call__(self) -> str:
+        if self._offset >= len(self._pool):
+            self._pool = os.urandom(_UUID_POOL_BYTES)
+            self._offset = 0
+        raw = bytearray(self._pool[self._offset : self._offset + 16])
+        self._offset += 16
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4 (RFC 4122 §4.4)
+        raw[8] = (raw[8] & 0x3F) | 0x80  # variant 10
+        return raw.hex()
+
+
+class _PeerRef(pykka.ActorRef[Any]):
+    """A ref for the edge's AttachLocal that tags MdpFrames with the peer id.
+
+    One actor owns many peer ids (its workers and dispatcher slots); MdpFrames alone
+    does not say which of them the broker addressed.
+    """
+
+    def __init__(self, actor: pykka.Actor, peer_id: bytes) -> None:
+        super().__init__(actor)
+        self._peer_id = peer_id
+
+    def tell(self, message: Any) -> None:
+        if isinstance(message, msgs.MdpFrames):
+            message = PeerFrames(self._peer_id, message.frames)
+        super().tell(message)
+
+
+class _Ticker:
+    """A thread that tells the actor Tick when the core's next deadline has come."""
+
+    def __init__(self, ref: pykka.ActorRef[Any], clock: Clock) -> None:
+        self._ref = ref
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._run, name="raspy-titanic-ticker", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def set(self, deadline: float | None) -> None:
+        with self._cond:
+            earlier = deadline is not None and (
+                self._deadline is None or deadline < self._deadline
+            )
+            self._deadline = deadline
+            if earlier:
+                self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while self._wait_due():
+            try:
+                self._ref.tell(msgs.Tick())
+            except pykka.ActorDeadError:
+                return
+
+    def _wait_due(self) -> bool:
+        with self._cond:
+            while not self._stopped:
+                deadline = self._deadline
+                if deadline is None:
+                    self._cond.wait(_TICK_MAX_WAIT_S)
+                    continue
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0:
+                    self._deadline = None  # the actor sets the next one
+                    return True
+                self._cond.wait(min(remaining, _TICK_MAX_WAIT_S))
+            return False
+
+
+class TitanicActor(pykka.ThreadingActor):
+    """Titanic inside raspyd; see the module docstring."""
+
+    def __init__(
+        self,
+        edge: pykka.ActorRef[Any],
+        outbox: Outbox,
+        store: Store,
+        config: TitanicConfig,
+        *,
+        clock: Clock,
+        stats: Stats,
+    ) -> None:
+        super().__init__()
+        self._edge = edge
+        self._outbox = outbox
+        self._store = store
+        self._config = config
+        self._clock = clock
+        self._stats = stats
+        self._core = TitanicCore(TitanicSettings.from_config(config), UuidSource())
+        # Group commit, first stage: one turn's writes become one submit (STYLE.md §6).
+        # With the store's group commit off, every Persist is a submit of its own.
+        self._gather = store.config.group_commit
+        self._gathered_ops: list[Op] = []
+        self._gathered_tokens: list[int] = []
+        self._flush_told = False
+        self._batches: dict[int, list[int]] = {}
+        self._next_batch = 1
+        # Slot ids are new for every instance: a late reply meant for an attempt of a
+        # previous instance must never be taken for one of ours.
+        self._slot_prefix = local_peer_id(f"titanic.{uuid_mod.uuid4().hex[:8]}.d")
+        self._slots: dict[bytes, int] = {}
+        self._workers: dict[bytes, LocalWorker] = {}
+        for service in tsp.SERVICES:
+            for index in range(max(1, config.service_workers)):
+                name = f"{service.decode()}.{index}"
+                worker = LocalWorker(outbox, local_peer_id(name), service)
+                self._workers[worker.peer_id] = worker
+        self._ticker = _Ticker(self.actor_ref, clock)
+        self._log_limiter = LogRateLimiter()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def on_start(self) -> None:
+        outputs = self._load()
+        for peer_id in self._workers:
+            self._attach(peer_id)
+        for worker in self._workers.values():
+            worker.ready()
+        self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        self._ticker.start()
+        self._run(outputs)
+        log.info(
+            "titanic_started",
+            count=self._core.known_count(),
+            pending=self._core.pending_count(),
+            workers=len(self._workers),
+        )
+
+    def on_stop(self) -> None:
+        self._ticker.stop()
+        for worker in self._workers.values():
+            worker.disconnect()
+        for peer_id in [*self._workers, *self._slots]:
+            try:
+                self._edge.tell(msgs.DetachLocal(peer_id))
+            except pykka.ActorDeadError:
+                break
+        self._outbox.close_for_this_thread()
+        log.info("titanic_stopped", pending=self._core.pending_count())
+
+    def _load(self) -> list[core_mod.Output]:
+        """Read every stored request and queue entry (§5.5.3)."""
+        requests: list[core_mod.StoredRequest] = []
+        for key, value in self._store.scan(Table.TITANIC_REQUESTS):
+            try:
+                record = tables.decode_titanic_request(value)
+                uuid = tsp.parse_uuid(key)
+            except (StoreError, MalformedMessage) as exc:
+                self._stats.incr("titanic.load_errors")
+                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
+                continue
+            requests.append(
+                core_mod.StoredRequest(
+                    uuid, record.service, record.body, record.created
+                )
+            )
+        queue: list[tuple[int, str]] = []
+        for key, _ in self._store.scan(Table.TITANIC_QUEUE):
+            try:
+                order, uuid_bytes = tables.decode_queue_key(key)
+            except StoreError as exc:
+                self._stats.incr("titanic.load_errors")
+                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
+                continue
+            queue.append((order, uuid_bytes.decode("ascii")))
+        return self._core.load(requests, queue, self._clock.monotonic())
+
+    def _attach(self, peer_id: bytes) -> None:
+        ref = _PeerRef(self, peer_id)
+        self._edge.ask(msgs.AttachLocal(peer_id, ref), timeout=_ASK_TIMEOUT_S)
+
+    # ------------------------------------------------------------ messages
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self._receive(message)
+        except Exception:  # an actor must not die of one message (STYLE.md §4)
+            self._stats.incr("titanic.errors")
+            log.exception("titanic_message_failed", kind=type(message).__name__)
+            return None
+
+    def _receive(self, message: Any) -> Any:
+        core = self._core
+        match message:
+            case PeerFrames(peer_id=peer_id, frames=frames):
+                self._on_frames(peer_id, frames)
+            case _Flush():
+                self._flush()
+            case msgs.Committed(token=batch, error=error):
+                self._on_batch_committed(batch, error)
+            case msgs.ServiceAvailabilityChanged(service=service, available=available):
+                self._run(core.on_service(service, available, self._now()))
+            case msgs.Tick():
+                self._run(core.on_tick(self._now(), self._clock.wall()))
+            case Inspect():
+                return {
+                    "known": core.known_count(),
+                    "pending": core.pending_count(),
+                    "in_flight": core.in_flight_count(),
+                }
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_frames(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
+        slot = self._slots.get(peer_id)
+        if slot is not None:
+            self._on_dispatch_reply(slot, frames)
+            return
+        worker = self._workers.get(peer_id)
+        if worker is None:
+            self._stats.incr("titanic.unroutable")
+            return
+        try:
+            decoded = worker.decode(frames)
+        except MalformedMessage as exc:
+            self._reject(peer_id, exc)
+            return
+        if isinstance(decoded, mdp.Disconnect):
+            worker.ready()  # the broker forgot this worker: register again
+            return
+        if not isinstance(decoded, mdp.WorkerRequest):
+            return
+        caller = Caller(peer_id, decoded.client)
+        core = self._core
+        if worker.service == tsp.REQUEST_SERVICE:
+            self._run(core.on_request(caller, decoded.body, self._clock.wall()))
+        elif worker.service == tsp.REPLY_SERVICE:
+            self._run(core.on_reply_query(caller, decoded.body, self._clock.wall()))
+        else:
+            self._run(core.on_close(caller, decoded.body))
+
+    def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
+        try:
+            reply = mdp.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            self._reject(self._slot_peer(slot), exc)
+            return
+        self._run(
+            self._core.on_dispatch_reply(
+                slot, reply.body, reply.final, self._now(), self._clock.wall()
+            )
+        )
+
+    # ------------------------------------------------------------ outputs
+
+    def _run(self, outputs: list[core_mod.Output]) -> None:
+        """Carry out the core's outputs; a failed submit feeds its result back."""
+        todo = deque(outputs)
+        while todo:
+            out = todo.popleft()
+            match out:
+                case core_mod.Answer(caller=caller, body=body):
+                    self._workers[caller.worker].reply(caller.client, body)
+                case core_mod.Persist(token=token, writes=writes):
+                    todo.extend(self._persist(token, writes))
+                case core_mod.Dispatch(slot=slot, service=service, body=body):
+                    self._stats.incr("titanic.dispatched")
+                    request = mdp.ClientRequest(mdp.Version.V02, service, body)
+                    self._outbox.send_mdp(self._slot_peer(slot), mdp.encode(request))
+                case core_mod.AnswerStored(caller=caller, uuid=uuid):
+                    self._answer_stored(caller, uuid)
+                case core_mod.OpenSlot(slot=slot):
+                    peer_id = self._slot_peer(slot)
+                    self._attach(peer_id)
+                    self._slots[peer_id] = slot
+                case core_mod.CloseSlot(slot=slot):
+                    peer_id = self._slot_peer(slot)
+                    self._slots.pop(peer_id, None)
+                    self._edge.tell(msgs.DetachLocal(peer_id))
+                case core_mod.Noted():
+                    self._note(out)
+        self._ticker.set(self._core.next_deadline())
+
+    def _persist(
+        self, token: int, writes: tuple[core_mod.Write, ...]
+    ) -> list[core_mod.Output]:
+        """Gather one Persist for this turn's submit; refuse it alone if invalid."""
+        try:
+            ops = [_op(write) for write in writes]
+            self._store.validate(ops)
+        except (StoreError, PackingError, ValueError) as exc:
+            log.error("titanic_commit_failed", reason=str(exc))
+            return self._core.on_committed(token, False, self._now())
+        self._gathered_ops.extend(ops)
+        self._gathered_tokens.append(token)
+        if not self._gather:
+            self._flush()
+        elif not self._flush_told:
+            self._flush_told = True
+            self.actor_ref.tell(_Flush())  # after what is already in the inbox
+        return []
+
+    def _flush(self) -> None:
+        """One submit (one transaction) for every write gathered since the last."""
+        self._flush_told = False
+        ops, tokens = self._gathered_ops, self._gathered_tokens
+        self._gathered_ops, self._gathered_tokens = [], []
+        if not tokens:
+            return
+        batch = self._next_batch
+        self._next_batch += 1
+        self._batches[batch] = tokens
+        try:
+            self._store.submit(ops, on_done=self._committed_callback(batch))
+        except (StoreError, ValueError) as exc:
+            self._on_batch_committed(batch, exc)
+
+    def _on_batch_committed(self, batch: int, error: BaseException | None) -> None:
+        if error is not None:
+            log.error("titanic_commit_failed", reason=str(error))
+        now = self._now()
+        outputs: list[core_mod.Output] = []
+        for token in self._batches.pop(batch, ()):
+            outputs.extend(self._core.on_committed(token, error is None, now))
+        self._run(outputs)
+
+    def _committed_callback(self, batch: int) -> Callable[[BaseException | None], None]:
+        ref = self.actor_ref
+
+        def on_done(error: BaseException | None) -> None:
+            # on the store's writer thread: only tell the actor
+            try:
+                ref.tell(msgs.Committed(batch, error))
+            except pykka.ActorDeadError:
+                log.warning("titanic_commit_unacknowledged", token=batch)
+
+        return on_done
+
+    def _answer_stored(self, caller: Caller, uuid: str) -> None:
+        worker = self._workers[caller.worker]
+        try:
+            raw = self._store.get(Table.TITANIC_REPLIES, uuid.encode("ascii"))
+            record = None if raw is None else tables.decode_titanic_reply(raw)
+        except StoreError as exc:
+            log.error("titanic_reply_unreadable", uuid=uuid, reason=str(exc))
+            record = None
+        if record is None:
+            # closed meanwhile, or the store failed: "retry later" (§5.3)
+            self._stats.incr("titanic.failed")
+            worker.reply(caller.client, [tsp.Status.ERROR.value])
+            return
+        worker.reply(caller.client, [tsp.Status.OK.value, *record.body])
+
+    def _note(self, noted: core_mod.Noted) -> None:
+        event = noted.event
+        self._stats.incr(f"titanic.{event}")
+        Event = core_mod.Event
+        if event is Event.FAILED:
+            log.error("titanic_request_failed", uuid=noted.uuid, reason=noted.reason)
+        elif event is Event.RETRIED:
+            log.warning(
+                "titanic_dispatch_timed_out", uuid=noted.uuid, reason=noted.reason
+            )
+        elif event is Event.EXPIRED:
+            log.info("titanic_request_expired", uuid=noted.uuid)
+        elif event is Event.REJECTED and self._log_limiter.should_log(
+            (event, noted.reason), self._now()
+        ):
+            log.warning("titanic_request_rejected", reason=noted.reason)
+
+    def _reject(self, peer_id: bytes, exc: MalformedMessage) -> None:
+        self._stats.incr(f"titanic.rejected.{exc.reason}")
+        if self._log_limiter.should_log((peer_id, exc.reason), self._now()):
+            log.warning(
+                "frame_rejected",
+                peer=peer_id.hex(),
+                reason=exc.reason,
+                detail=exc.detail,
+            )
+
+    def _slot_peer(self, slot: int) -> bytes:
+        return self._slot_prefix + str(slot).encode("ascii")
+
+    def _now(self) -> float:
+        return self._clock.monotonic()
+
+
+def _op(write: core_mod.Write) -> Op:
+    """The store operation for one of the core's writes (storage/tables.py)."""
+    match write:
+        case core_mod.PutRequest(
+            uuid=uuid, service=service, body=body, created=created
+        ):
+            record = tables.TitanicRequestRecord(service, body, created)
+            value = tables.encode_titanic_request(record)
+            return Put(Table.TITANIC_REQUESTS, uuid.encode("ascii"), value)
+        case core_mod.PutQueue(order=order, uuid=uuid):
+            key = uuid.encode("ascii")
+            return Put(Table.TITANIC_QUEUE, tables.queue_key(order, key), key)
+        case core_mod.PutReply(uuid=uuid, body=body, done=done):
+            value = tables.encode_titanic_reply(tables.TitanicReplyRecord(body, done))
+            return Put(Table.TITANIC_REPLIES, uuid.encode("ascii"), value)
+        case core_mod.DeleteRequest(uuid=uuid):
+            return Delete(Table.TITANIC_REQUESTS, uuid.encode("ascii"))
+        case core_mod.DeleteReply(uuid=uuid):
+            return Delete(Table.TITANIC_REPLIES, uuid.encode("ascii"))
+        case core_mod.DeleteQueue(order=order, uuid=uuid):
+            key = tables.queue_key(order, uuid.encode("ascii"))
+            return Delete(Table.TITANIC_QUEUE, key)
+    raise TypeError(f"not a Titanic write: {type(write).__name__}")
+
+
+def start_titanic(
+    edge: pykka.ActorRef[Any],
+    outbox: Outbox,
+    store: Store,
+    config: TitanicConfig,
+    clock: Clock,
+    stats: Stats,
+) -> pykka.ActorRef[TitanicActor]:
+    """Start Titanic: reload the store, register the workers, dispatch the pending."""
+    return TitanicActor.start(edge, outbox, store, config, clock=clock, stats=stats)

@@ -1,0 +1,334 @@
+"""raspy-kv: dump, restore and check the store of a data dir.
+
+Exit status: 0 ok, 1 data problem (or the data dir is in use), 2 usage error.
+Sub-commands set `run` (args -> exit status) with set_defaults; the live commands of
+raspy.cli.kv_live (ls, get, set, del, watch) are added when that module exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final
+
+from raspy import log as log_mod
+from raspy.config import StoreConfig
+from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
+from raspy.storage.check import Checker, validate_record
+from raspy.storage.dump import DumpWriter, Header, Record, parse, record_line_number
+from raspy.storage.schema import SCHEMA_VERSION
+from raspy.storage.store import Put, ReadView, Store, validate_ops
+from raspy.storage.tables import (
+    DATA_TABLES,
+    LAST_SEQ_KEY,
+    MAX_KEY_BYTES,
+    Table,
+    decode_seq,
+    encode_seq,
+)
+
+EXIT_OK: Final = 0
+EXIT_DATA: Final = 1
+EXIT_USAGE: Final = 2
+_CHUNK: Final = 1000
+
+
+class _Failure(Exception):
+    """One stderr line and an exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+class _Progress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int, stream: IO[str] | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._on = total > 0 and self._stream.isatty()
+        self._label, self._total, self._done = label, total, 0
+        self._every = max(1, total // 200)
+
+    def step(self, count: int = 1) -> None:
+        self._done += count
+        if self._on and (self._done % self._every == 0 or self._done >= self._total):
+            filled = 30 * self._done // self._total
+            self._stream.write(
+                f"\r{self._label} [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{self._done}/{self._total}"
+            )
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._on:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def _report(message: str, started: float, stream: IO[str]) -> None:
+    print(f"raspy-kv: {message} in {time.monotonic() - started:.2f} s", file=stream)
+
+
+def _open_readonly(data_dir: str) -> Store:
+    if not (Path(data_dir) / "data.mdb").is_file():
+        raise _Failure(f"no store in {data_dir}", EXIT_USAGE)
+    return Store.open(data_dir, readonly=True)
+
+
+def _records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a table in key order, in chunks, from one read txn."""
+    after: bytes | None = None
+    for _ in range(view.count(table) // _CHUNK + 1):
+        chunk = view.iter_from(table, b"", after, _CHUNK)
+        yield from chunk
+        if len(chunk) < _CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+@contextmanager
+def _output(name: str | None) -> Iterator[IO[bytes]]:
+    """stdout, or FILE written under a temp name, fsynced, then renamed."""
+    if name is None:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(name)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with temp.open("xb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        temp.replace(target)
+    except OSError as exc:
+        raise _Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _dump(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    tables = tuple(t for t in DATA_TABLES if not args.db or t.value in args.db)
+    store = _open_readonly(args.data_dir)
+    try:
+        with store.read_view() as view:
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            writer = DumpWriter(Header(store.schema_version, created, tables))
+            progress = _Progress("dump", sum(view.count(t) for t in tables))
+            with _output(args.output) as out:
+                out.write(writer.header_line())
+                for table in tables:
+                    for key, value in _records(view, table):
+                        out.write(writer.record_line(Record(table, key, value)))
+                        progress.step()
+                out.write(writer.end_line())
+            progress.close()
+    finally:
+        store.close()
+    _report(
+        f"dumped {writer.count} records from {len(tables)} dbs", started, sys.stderr
+    )
+    return EXIT_OK
+
+
+def _read_dump(file: str, verify_checksum: bool) -> tuple[Header, list[Put]]:
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise _Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+    try:
+        dump = parse(data, verify_checksum=verify_checksum)
+    except DumpFormatError as exc:
+        raise _Failure(f"{file} {exc}", EXIT_DATA) from exc
+    if dump.header.schema_version > SCHEMA_VERSION:
+        raise _Failure(
+            f"{file} line 1: schema version {dump.header.schema_version} is newer than "
+            f"this raspy supports ({SCHEMA_VERSION})",
+            EXIT_DATA,
+        )
+    return dump.header, [Put(r.table, r.key, r.value) for r in dump.records]
+
+
+def _keep_seq(
+    store: Store, ops: list[Put], cleared: tuple[Table, ...], file: str
+) -> None:
+    """A sequence number is never reused: never lower kv.meta last_seq by a restore."""
+    stored = store.get(Table.KV_META, LAST_SEQ_KEY)
+    restored = [
+        (i, op)
+        for i, op in enumerate(ops)
+        if op.table is Table.KV_META and op.key == LAST_SEQ_KEY
+    ]
+    if stored is None or not (restored or Table.KV_META in cleared):
+        return
+    dumped = 0
+    for index, op in restored:
+        try:
+            dumped = decode_seq(op.value)
+        except StoreError as exc:
+            line = record_line_number(index)
+            raise _Failure(f"{file} line {line}: {exc}", EXIT_DATA) from exc
+    if dumped < decode_seq(stored):
+        ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(decode_seq(stored))))
+
+
+def _validate(file: str, ops: list[Put], config: StoreConfig) -> None:
+    """Every record within the store's limits and decodable as its table says."""
+    progress = _Progress("restore", len(ops))
+    for index, op in enumerate(ops):
+        where = f"{file} line {record_line_number(index)}"
+        try:
+            validate_ops([op], MAX_KEY_BYTES, config.max_value_bytes)
+        except StoreError as exc:
+            raise _Failure(f"{where}: {exc}", EXIT_DATA) from exc
+        try:
+            validate_record(op.table, op.key, op.value)
+        except StoreError as exc:
+            what = f"{op.table} {quote(op.key)}: {exc}"
+            raise _Failure(f"{where}: {what}", EXIT_DATA) from exc
+        progress.step()
+    progress.close()
+
+
+def _restore(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    header, ops = _read_dump(args.file, not args.ignore_checksum)
+    config = StoreConfig()
+    _validate(args.file, ops, config)  # all of it before the data dir is touched
+    cleared = header.tables if args.replace else ()
+    try:
+        store = Store.open(args.data_dir, config)
+    except StoreLockedError as exc:
+        raise _Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+    try:
+        count = len(ops)
+        _keep_seq(store, ops, cleared, args.file)
+        store.restore(ops, clear=cleared, schema_version=header.schema_version)
+    finally:
+        store.close()
+    how = "replacing" if cleared else "into"
+    _report(
+        f"restored {count} records {how} {len(header.tables)} dbs", started, sys.stderr
+    )
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    store = _open_readonly(args.data_dir)
+    checker = Checker()
+    try:
+        with store.read_view() as view:
+            progress = _Progress("check", sum(view.count(t) for t in Table))
+            for table in Table:
+                for key, value in _records(view, table):
+                    checker.feed(table, key, value)
+                    progress.step()
+            progress.close()
+    finally:
+        store.close()
+    problems = checker.finish()
+    for problem in problems:
+        print(problem)
+    total = sum(checker.counts.values())
+    verdict = f"{len(problems)} problems" if problems else "ok"
+    _report(
+        f"checked {total} records in {len(Table)} dbs: {verdict}", started, sys.stdout
+    )
+    return EXIT_DATA if problems else EXIT_OK
+
+
+def _add_live_commands(subparsers: Any) -> None:
+    try:
+        live = importlib.import_module("raspy.cli.kv_live")
+    except ModuleNotFoundError as exc:
+        if exc.name != "raspy.cli.kv_live":
+            raise
+        return
+    live.add_live_commands(subparsers)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="raspy-kv",
+        description="Dump, restore and check a raspy store (offline or live).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    names = [t.value for t in DATA_TABLES]
+
+    dump = commands.add_parser("dump", help="write the store as text (works live)")
+    dump.add_argument("--data-dir", required=True, help="the store's directory")
+    dump.add_argument("-o", "--output", metavar="FILE", help="default: stdout")
+    dump.add_argument(
+        "--db",
+        nargs="+",
+        action="extend",
+        choices=names,
+        metavar="NAME",
+        help="only these",
+    )
+    dump.set_defaults(run=_dump)
+
+    restore = commands.add_parser("restore", help="write a dump back, all or nothing")
+    restore.add_argument("--data-dir", required=True, help="the store's directory")
+    restore.add_argument("file", metavar="FILE", help="a file written by dump")
+    restore.add_argument(
+        "--replace", action="store_true", help="first empty the dbs the dump holds"
+    )
+    restore.add_argument(
+        "--ignore-checksum", action="store_true", help="accept a hand-edited dump"
+    )
+    restore.set_defaults(run=_restore)
+
+    check = commands.add_parser("check", help="verify every record (works live)")
+    check.add_argument("--data-dir", required=True, help="the store's directory")
+    check.set_defaults(run=_check)
+
+    _add_live_commands(commands)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command without logging setup (for tests); returns the exit status."""
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: usage error (2) or --help (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except _Failure as exc:
+        print(f"raspy-kv: {exc}", file=sys.stderr)
+        return exc.status
+    except StoreError as exc:
+        print(f"raspy-kv: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except BrokenPipeError:  # e.g. `raspy-kv dump ... | head`: the reader left
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python exits
+        os.close(devnull)
+        return EXIT_DATA
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: warnings and errors are logged to stderr, results are printed."""
+    log_mod.configure("warning")
+    return run(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""raspy-kv live commands against a running raspyd's Clone server (protocols.md §6).
+
+`ls`/`get` take one snapshot; `set`/`del` wait until the server published the update;
+`watch` prints one line per change until Ctrl-C. Values print as text when they are
+printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer or no such key, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Final
+
+from raspy.client.clone import Change, CloneClient, fetch_snapshot
+from raspy.errors import ClientTimeout, MalformedMessage
+from raspy.protocol import clone
+
+DEFAULT_SERVER: Final = "127.0.0.1:5514"
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+
+
+def add_live_commands(subparsers: Any) -> None:
+    """Add ls, get, set, del and watch to raspy-kv's sub-command parsers."""
+    specs = [
+        ("ls", "list the keys under SUBTREE and their values", "subtree"),
+        ("get", "print the value of KEY", "key"),
+        ("set", "set KEY to VALUE and wait until it is published", "key"),
+        ("del", "delete KEY and wait until it is published", "key"),
+        ("watch", "print every change under SUBTREE until Ctrl-C", "subtree"),
+    ]
+    for name, help_text, operand in specs:
+        parser = subparsers.add_parser(name, help=help_text)
+        if operand == "subtree":
+            parser.add_argument("subtree", nargs="?", default="", metavar="SUBTREE")
+        else:
+            parser.add_argument("key", metavar="KEY")
+        if name == "set":
+            parser.add_argument("value", metavar="VALUE")
+            parser.add_argument(
+                "--ttl", type=float, metavar="SECONDS", help="ephemeral"
+            )
+        if name == "watch":
+            parser.add_argument(
+                "--count", type=int, metavar="N", help="stop after N changes"
+            )
+        parser.add_argument(
+            "--server",
+            default=DEFAULT_SERVER,
+            metavar="HOST:PORT-BASE",
+            help=f"raspyd's port base (default {DEFAULT_SERVER})",
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=5.0, metavar="SECONDS", help="default 5"
+        )
+        parser.set_defaults(run=run, live_command=name)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one live command; errors are one stderr line."""
+    try:
+        endpoints = clone.Endpoints.parse(args.server)
+        return _COMMANDS[args.live_command](args, endpoints)
+    except (ValueError, UnicodeEncodeError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except ClientTimeout as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"raspy-kv: {message}", file=sys.stderr)
+    return status
+
+
+def show(value: bytes) -> str:
+    """Printable UTF-8 as is, anything else as 0x-hex (so a line stays one line)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return text if text.isprintable() else "0x" + value.hex()
+
+
+def _key(text: str) -> bytes:
+    key = text.encode()
+    try:
+        clone.check_key(key)
+    except MalformedMessage as exc:
+        raise ValueError(exc.detail) from exc
+    return key
+
+
+def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
+    snap = fetch_snapshot(endpoints, args.subtree.encode(), timeout_s=args.timeout)
+    for key, body in sorted(snap.items.items()):
+        print(f"{show(key)} {show(body)}")
+    return EXIT_OK
+
+
+def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
+    key = _key(args.key)
+    snap = fetch_snapshot(endpoints, key, timeout_s=args.timeout)
+    body = snap.items.get(key)
+    if body is None:
+        return _fail(f"{args.key}: no such key", EXIT_FAILURE)
+    print(show(body))
+    return EXIT_OK
+
+
+def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
+    key, body = _key(args.key), args.value.encode()
+    if not body:
+        raise ValueError("VALUE is empty (an empty value deletes: use del)")
+    with CloneClient(endpoints, key) as client:
+        client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
+        print(f"{args.key} set (seq {client.seq})")
+    return EXIT_OK
+
+
+def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
+    key = _key(args.key)
+    with CloneClient(endpoints, key) as client:
+        client.delete(key, confirm_timeout_s=args.timeout)
+        print(f"{args.key} deleted (seq {client.seq})")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
+    with CloneClient(endpoints, args.subtree.encode()) as client:
+        client.wait_synced(args.timeout)
+        seen = 0
+        try:
+            for change in client.changes():
+                print(_line(change), flush=True)
+                seen += 1
+                if args.count is not None and seen >= args.count:
+                    break
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how watch ends
+    return EXIT_OK
+
+
+def _line(change: Change) -> str:
+    value = show(change.body) if change.body else "(deleted)"
+    return f"{change.seq} {show(change.key)} {value}"
+
+
+_COMMANDS: Final = {"ls": _ls, "get": _get, "set": _set, "del": _del, "watch": _watch}

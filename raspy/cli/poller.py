@@ -1,0 +1,208 @@
+"""raspy-poller: a device service and its pollers on another host, joined to a hub.
+
+    raspy-poller --connect tcp://HUB:PORT-BASE --service onewire|fake
+                 [--config FILE] [--hostname NAME]
+
+The service answers `<hostname>.<service>.devices` as an external MDP worker of the
+hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3),
+so several boards make one tree. The Clone client waits until the collector listens
+(protocols.md §1.6) and resends until the hub publishes each update (§6.4). SIGTERM
+or SIGINT ends it cleanly (exit 0); bad usage or config exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+import pykka
+import structlog
+import zmq
+
+from raspy import config as config_mod
+from raspy import log as log_mod
+from raspy.actors import devices
+from raspy.client.clone import CloneClient
+from raspy.client.mdp import Worker
+from raspy.clock import SystemClock
+from raspy.devices.reading import DEVICE_TREE
+from raspy.devices.registry import Registry
+from raspy.errors import ConfigError, RaspyError
+from raspy.protocol import clone
+from raspy.stats import Stats
+
+_EXIT_FAILURE: Final = 1
+_EXIT_USAGE: Final = 2
+_RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
+_ASK_TIMEOUT_S: Final = 5.0
+_STOP_TIMEOUT_S: Final = 10.0
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(_EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="raspy-poller",
+        description="Run a device service on this host for a raspyd hub.",
+    )
+    parser.add_argument(
+        "--connect", required=True, help="the hub, tcp://HOST:PORT-BASE"
+    )
+    parser.add_argument(
+        "--service", required=True, choices=(devices.ONEWIRE, devices.FAKE)
+    )
+    parser.add_argument("--config", help="TOML configuration file ([devices] table)")
+    parser.add_argument("--hostname", help="the <hostname> of service and device names")
+    parser.add_argument("--log-format", choices=("console", "json"))
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    return parser
+
+
+class _ClonePublisher:
+    """devices.Publisher over a CloneClient, used by the device service's thread.
+
+    While the hub is away (the client is not live) only the latest value of each key
+    is held, so memory stays bounded by the number of keys; it goes out, oldest key
+    first, with the next update once the client is live again.
+    """
+
+    def __init__(self, client: CloneClient) -> None:
+        self._client = client
+        self._held: dict[bytes, bytes] = {}
+
+    def set(self, key: bytes, body: bytes) -> None:
+        if not self._client.live:
+            self._held.pop(key, None)
+            self._held[key] = body
+            return
+        held, self._held = self._held, {}
+        for held_key, held_body in held.items():
+            self._client.set(held_key, held_body)
+        self._client.set(key, body)
+
+    def close_for_this_thread(self) -> None:
+        return None
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"raspy-poller: {message}", file=sys.stderr)
+    return status
+
+
+def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
+    """Config, register and hostname; raises ConfigError, OSError or ValueError."""
+    text, source = "", "<defaults>"
+    if args.config:
+        source = args.config
+        text = Path(args.config).read_text(encoding="utf-8")
+    cfg = config_mod.load(
+        text,
+        source,
+        hostname=args.hostname,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
+    hostname = cfg.hostname or socket.gethostname().split(".")[0] or "raspy"
+    build = (
+        devices.fake_registry
+        if args.service == devices.FAKE
+        else devices.onewire_registry
+    )
+    return cfg, build(hostname, cfg.devices), hostname
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg, registry, hostname = _load(args)
+    except (ConfigError, ValueError) as exc:
+        return _fail(str(exc), _EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    discover = (
+        devices.onewire_discover(cfg.devices)
+        if args.service == devices.ONEWIRE
+        else None
+    )
+    try:
+        return _run(args.connect, registry, discover, stop)
+    except RaspyError as exc:
+        return _fail(str(exc), _EXIT_FAILURE)
+    finally:
+        structlog.get_logger(component="raspy-poller").info(
+            "poller_stopped", hostname=hostname, service=args.service
+        )
+
+
+def _run(
+    hub: str,
+    registry: Registry,
+    discover: devices.Discover | None,
+    stop: threading.Event,
+) -> int:
+    log = structlog.get_logger(component="raspy-poller")
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
+    tree = CloneClient(hub, subtree, context=context)
+    service: pykka.ActorRef[Any] | None = None
+    worker: Worker | None = None
+    try:
+        service = devices.DeviceServiceActor.start(
+            registry,
+            _ClonePublisher(tree),
+            clock=SystemClock(),
+            stats=Stats(),
+            discover=discover,
+        )
+        worker = Worker(hub, registry.devices_service, context=context)
+        log.info("poller_started", service=registry.devices_service, hub=hub)
+        return _serve(worker, service, stop)
+    finally:
+        if worker is not None:
+            worker.close()
+        if service is not None and service.is_alive():
+            service.stop(block=True, timeout=_STOP_TIMEOUT_S)
+        tree.close()
+        context.term()
+
+
+def _serve(worker: Worker, service: pykka.ActorRef[Any], stop: threading.Event) -> int:
+    """Answer requests until `stop`; 1 if the device service died."""
+    while not stop.is_set():
+        if not service.is_alive():
+            return _fail("the device service failed (see the log)", _EXIT_FAILURE)
+        request = worker.recv(_RECV_WAIT_S)
+        if request is None:
+            continue
+        client, body = request
+        try:
+            reply = service.ask(
+                devices.HandleRequest(tuple(body)), timeout=_ASK_TIMEOUT_S
+            )
+        except (pykka.ActorDeadError, TimeoutError):
+            continue  # no answer: the client retries, or finds the service gone
+        assert isinstance(reply, tuple)  # (status, json), as HandleRequest answers
+        worker.reply(client, [bytes(frame) for frame in reply])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Clone client (RFC 12/CHP, protocols.md §6): a live local copy of a key subtree.
+
+`CloneClient` keeps a cache in step with the server from a background agent thread
+(raspy.client.clone_agent); `fetch_snapshot` is a one-shot read. Both take the server
+as "tcp://HOST:N" or "HOST:N", N the port base (snapshot at N+1, as raspyd binds).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+import structlog
+import zmq
+
+from raspy.client.clone_agent import Agent, Change, SetCommand, StopCommand
+from raspy.errors import ClientTimeout, MalformedMessage
+from raspy.protocol import clone
+from raspy.transport.sockets import Context, make_socket
+
+__all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
+
+log = structlog.get_logger(component="clone_client")
+
+_CLOSED: Final = object()
+
+
+def _check_subtree(subtree: bytes) -> None:
+    """A caller's bad subtree is a ValueError (STYLE.md §4), not a protocol error."""
+    try:
+        clone.check_subtree(subtree)
+    except MalformedMessage as exc:
+        raise ValueError(f"subtree {subtree!r}: {exc.detail}") from exc
+
+
+def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
+    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints."""
+    return (
+        server if isinstance(server, clone.Endpoints) else clone.Endpoints.parse(server)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A subtree at one point: `seq` is the server's sequence it reflects (§6.3)."""
+
+    seq: int
+    items: dict[bytes, bytes]
+
+
+def fetch_snapshot(
+    server: str | clone.Endpoints,
+    subtree: bytes = b"",
+    *,
+    timeout_s: float = 5.0,
+    context: Context | None = None,
+) -> Snapshot:
+    """ICANHAZ? once and read until KTHXBAI; ClientTimeout if the server goes quiet
+    for `timeout_s`. No subscription: the result may be stale at once."""
+    _check_subtree(subtree)
+    endpoints = server_endpoints(server)
+    ctx: Context = zmq.Context() if context is None else context
+    dealer = make_socket(ctx, zmq.DEALER, linger_ms=0)
+    try:
+        dealer.connect(endpoints.snapshot)
+        dealer.send_multipart(clone.encode_icanhaz(subtree))
+        items: dict[bytes, bytes] = {}
+        while True:
+            if not dealer.poll(int(timeout_s * 1000)):
+                raise ClientTimeout(
+                    f"no snapshot from {endpoints.snapshot} in {timeout_s} s"
+                )
+            try:
+                msg = clone.decode_kvmsg(dealer.recv_multipart())
+            except MalformedMessage as exc:
+                log.warning(
+                    "clone_message_rejected", peer="snapshot", reason=exc.reason
+                )
+                continue
+            if msg.key == clone.KTHXBAI:
+                return Snapshot(msg.seq, items)
+            if msg.body:
+                items[msg.key] = msg.body
+            else:
+                items.pop(msg.key, None)
+    finally:
+        dealer.close(linger=0)
+        if context is None:
+            ctx.term()
+
+
+class CloneClient:
+    """A live copy of one subtree (b"": the whole map) kept by an agent thread.
+
+    Reads (`get`, `items`) come from the local cache; writes go to the server and
+    show in the cache once the server publishes them. Callbacks and change iterators
+    see every change in sequence order, snapshot differences included.
+    """
+
+    def __init__(
+        self,
+        server: str | clone.Endpoints,
+        subtree: bytes = b"",
+        *,
+        context: Context | None = None,
+        server_ttl_s: float = 5.0,
+        resend_s: float = 2.0,
+        max_set_attempts: int = 5,
+    ) -> None:
+        _check_subtree(subtree)
+        if server_ttl_s <= 0 or resend_s <= 0 or max_set_attempts < 1:
+            raise ValueError("server_ttl_s and resend_s must be > 0, attempts >= 1")
+        self.endpoints = server_endpoints(server)
+        self.subtree = subtree
+        self._own_context = context is None
+        self._context: Context = zmq.Context() if context is None else context
+        self._callbacks: list[Callable[[Change], None]] = []
+        self._queues: list[queue.SimpleQueue[object]] = []
+        self._listeners_lock = threading.Lock()
+        self._closed = False
+        self._agent = Agent(
+            self._context,
+            self.endpoints,
+            subtree,
+            server_ttl_s=server_ttl_s,
+            resend_s=resend_s,
+            max_set_attempts=max_set_attempts,
+            emit=self._emit,
+        )
+        self._thread = threading.Thread(
+            target=self._agent.run, name="raspy-clone-client", daemon=True
+        )
+        self._thread.start()
+
+    # --- reads ------------------------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        """The cached value, or None."""
+        with self._agent.lock:
+            entry = self._agent.cache.get(key)
+        return None if entry is None else entry.body
+
+    def items(self, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """(key, value) of every cached key starting with prefix, in key order."""
+        with self._agent.lock:
+            found = [
+                (key, entry.body)
+                for key, entry in self._agent.cache.items()
+                if key.startswith(prefix)
+            ]
+        return sorted(found)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number the cache reflects."""
+        with self._agent.lock:
+            return self._agent.last_seq
+
+    @property
+    def live(self) -> bool:
+        """True while in step with the server (False during a (re-)snapshot)."""
+        with self._agent.lock:
+            return self._agent.live
+
+    def wait_synced(self, timeout_s: float = 5.0) -> None:
+        """Block until the first snapshot is complete; ClientTimeout otherwise."""
+        if not self._agent.synced.wait(timeout_s):
+            raise ClientTimeout(
+                f"no snapshot from {self.endpoints.snapshot} within {timeout_s} s"
+            )
+
+    def stats(self) -> dict[str, int]:
+        """Counters: snapshots, gaps, reconnects, rejected, resends, set_failed."""
+        return dict(self._agent.counts)
+
+    # --- writes (§6.4) ----------------------------------------------------------------
+    def set(
+        self,
+        key: bytes,
+        body: bytes,
+        *,
+        ttl_s: float | None = None,
+        props: Mapping[str, str] | None = None,
+        confirm_timeout_s: float | None = None,
+    ) -> None:
+        """Send a KVSET with a fresh UUID4; resent with the same UUID until the server
+        publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout)."""
+        if not body:
+            raise ValueError("an empty body means delete: use delete()")
+        self._send(key, body, ttl_s, props, confirm_timeout_s)
+
+    def delete(self, key: bytes, *, confirm_timeout_s: float | None = None) -> None:
+        """Delete a key (§6.4: a KVSET with an empty body)."""
+        self._send(key, b"", None, None, confirm_timeout_s)
+
+    def _send(
+        self,
+        key: bytes,
+        body: bytes,
+        ttl_s: float | None,
+        props: Mapping[str, str] | None,
+        confirm_timeout_s: float | None,
+    ) -> None:
+        if self._closed:
+            raise RuntimeError("clone client is closed")
+        try:
+            clone.check_key(key)
+        except MalformedMessage as exc:
+            raise ValueError(str(exc)) from exc
+        update_id = uuid.uuid4().bytes
+        frames = clone.kvset(key, body, update_id, tuple((props or {}).items()), ttl_s)
+        result: Future[None] = Future()
+        self._agent.commands.put(SetCommand(key, update_id, frames, result))
+        self._agent.wake.notify()
+        if confirm_timeout_s is not None:
+            try:
+                result.result(timeout=confirm_timeout_s)
+            except ClientTimeout:
+                raise  # the agent gave up (a TimeoutError too, so caught first)
+            except FutureTimeout:
+                raise ClientTimeout(
+                    f"update of {key!r} not confirmed within {confirm_timeout_s} s"
+                ) from None
+
+    # --- changes ----------------------------------------------------------------------
+    def on_change(self, callback: Callable[[Change], None]) -> None:
+        """Call `callback(change)` on the agent thread for every later change.
+
+        Keep it short; an exception is logged and the next change still comes.
+        """
+        with self._listeners_lock:
+            self._callbacks.append(callback)
+
+    def changes(self, timeout_s: float | None = None) -> Iterator[Change]:
+        """Changes from this call on (not from the first next()); the iterator ends
+        after `timeout_s` without a change (None: at close)."""
+        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        with self._listeners_lock:
+            self._queues.append(inbox)
+        return self._drain(inbox, timeout_s)
+
+    def _drain(
+        self, inbox: queue.SimpleQueue[object], timeout_s: float | None
+    ) -> Iterator[Change]:
+        try:
+            while not self._closed:
+                deadline = None if timeout_s is None else time.monotonic() + timeout_s
+                item = _next_item(inbox, deadline)
+                if item is None or item is _CLOSED:
+                    return
+                assert isinstance(item, Change)
+                yield item
+        finally:
+            with self._listeners_lock:
+                self._queues.remove(inbox)
+
+    def _emit(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        with self._listeners_lock:
+            callbacks, inboxes = list(self._callbacks), list(self._queues)
+        for change in changes:
+            for inbox in inboxes:
+                inbox.put(change)
+            for callback in callbacks:
+                try:
+                    callback(change)
+                except Exception:  # the application's bug must not stop the agent
+                    log.exception("clone_callback_failed", key=change.key.hex())
+
+    # --- lifetime ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the agent and close its sockets; unconfirmed sets fail."""
+        if self._closed:
+            return
+        self._closed = True
+        self._agent.commands.put(StopCommand())
+        self._agent.wake.notify()
+        self._thread.join(timeout=10)
+        self._agent.wake.close()
+        with self._listeners_lock:
+            for inbox in self._queues:
+                inbox.put(_CLOSED)
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> CloneClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _next_item(inbox: queue.SimpleQueue[object], deadline: float | None) -> object:
+    """The next item, or None at the deadline; wakes twice a second for Ctrl-C."""
+    while True:
+        wait_s = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+        if wait_s <= 0:
+            return None
+        try:
+            return inbox.get(timeout=wait_s)
+        except queue.Empty:
+            continue

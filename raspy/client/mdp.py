@@ -1,0 +1,249 @@
+"""Blocking MDP client and worker for external apps (RFC 7, RFC 18, majortomo dialect).
+
+Each object is used by one thread: the one that made it. Sockets come from
+raspy.transport.sockets; the protocol rules live in raspy.protocol.mdp and
+raspy.cores.worker.
+
+Client example (Lazy Pirate: timeout, new socket, resend)::
+
+    from raspy.client import Client, ClientTimeout
+
+    with Client("tcp://127.0.0.1:5514", timeout_s=2.5, retries=3) as client:
+        try:
+            body = client.request("pi-kitchen.echo", "hello", "world")
+        except ClientTimeout:
+            raise SystemExit("no answer")
+        for frame in body:
+            print(frame.decode())
+
+Worker example (heartbeats, reconnects and DISCONNECT are handled for you)::
+
+    import threading
+    from raspy.client import Worker
+
+    def upper(body: list[bytes]) -> list[bytes]:
+        return [frame.upper() for frame in body]
+
+    stop = threading.Event()  # set it from a signal handler to end serve()
+    with Worker("tcp://127.0.0.1:5514", "pi-kitchen.upper") as worker:
+        worker.serve(upper, stop=stop)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from types import TracebackType
+
+import structlog
+import zmq
+
+from raspy.client.link import service_name
+from raspy.client.worker import Worker, to_bytes
+from raspy.errors import ClientTimeout, MalformedMessage, quote
+from raspy.protocol import mdp
+from raspy.protocol.mdp import ClientReply, Version
+from raspy.ratelimit import LogRateLimiter
+from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
+
+__all__ = ["Client", "ClientReply", "Version", "Worker"]
+
+log = structlog.get_logger(component="mdp_client")
+
+
+class _NoReply(Exception):
+    """The reply timer of one attempt ran out."""
+
+
+class Client:
+    """A blocking MDP client on a DEALER socket; one request outstanding at a time.
+
+    Lazy Pirate (protocols.md §2.3): when no reply comes within `timeout_s`, the
+    socket is closed (linger 0), a new one is made and the request sent again, up to
+    `retries` sends in all (zguide's count: 3 means one send and two resends); then
+    ClientTimeout is raised. A resent request may run twice at the worker.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        version: Version = Version.V02,
+        timeout_s: float = 2.5,
+        retries: int = 3,
+        context: Context | None = None,
+        curve: CurveKeys | None = None,
+    ) -> None:
+        if timeout_s <= 0 or retries < 1:
+            raise ValueError("timeout_s must be > 0 and retries >= 1")
+        self.endpoint = endpoint
+        self.version = version
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._own_context = context is None
+        self._context: Context = zmq.Context() if context is None else context
+        self._curve = curve
+        self._socket: Socket | None = None
+        self._busy = False
+        self._closed = False
+        self._limiter = LogRateLimiter()
+
+    def request(self, service: bytes | str, *body: bytes | str) -> list[bytes]:
+        """Send one request; return every reply body frame in order.
+
+        In 0.2 and majortomo the PARTIAL bodies come first, then the FINAL body.
+        Raises ClientTimeout after `retries` sends without a complete reply, and
+        ValueError if there is no body frame (RFC 7 needs one).
+        """
+        name, frames = self._encode(service, body)
+        self._begin()
+        collected: list[bytes] | None = None
+        try:
+            for attempt in range(1, self.retries + 1):
+                sock = self._send(frames)
+                try:
+                    collected = self._collect(sock, name)
+                except _NoReply:
+                    self._retry(name, attempt)
+                else:
+                    return collected
+            raise self._timeout(name)
+        finally:
+            self._busy = False
+            if collected is None:
+                self._drop_socket()  # interrupted: a late reply must not leak
+
+    def request_parts(
+        self, service: bytes | str, *body: bytes | str
+    ) -> Iterator[ClientReply]:
+        """Send one request; yield each reply (PARTIALs, then the FINAL) as it comes.
+
+        The request is resent on timeout only while nothing has been yielded yet;
+        after that a timeout raises ClientTimeout at once. Leaving the loop early
+        discards the socket, so the next request starts clean.
+        """
+        name, frames = self._encode(service, body)
+        self._begin()
+        done = False
+        try:
+            for attempt in range(1, self.retries + 1):
+                sock = self._send(frames)
+                yielded = False
+                try:
+                    for reply in self._replies(sock, name):
+                        yielded = True
+                        yield reply
+                    done = True
+                    return
+                except _NoReply:
+                    if yielded:
+                        self._drop_socket()
+                        raise self._timeout(name) from None
+                    self._retry(name, attempt)
+            raise self._timeout(name)
+        finally:
+            self._busy = False
+            if not done:
+                self._drop_socket()
+
+    def close(self) -> None:
+        """Close the socket, and the context if this client made it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._drop_socket()
+        if self._own_context:
+            self._context.term()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _encode(
+        self, service: bytes | str, body: tuple[bytes | str, ...]
+    ) -> tuple[bytes, list[bytes]]:
+        name = to_bytes(service)
+        frames = tuple(to_bytes(frame) for frame in body)
+        if not name or not frames:
+            raise ValueError("a request needs a service name and a body frame")
+        return name, mdp.encode(mdp.ClientRequest(self.version, name, frames))
+
+    def _begin(self) -> None:
+        if self._closed:
+            raise ValueError("client is closed")
+        if self._busy:
+            raise ValueError("a request is still outstanding on this client")
+        self._busy = True
+
+    def _send(self, frames: list[bytes]) -> Socket:
+        sock = self._socket
+        if sock is None:
+            sock = connect_socket(
+                self._context, zmq.DEALER, self.endpoint, linger_ms=0, curve=self._curve
+            )
+            self._socket = sock
+        sock.send_multipart(frames)
+        return sock
+
+    def _collect(self, sock: Socket, service: bytes) -> list[bytes]:
+        collected: list[bytes] = []
+        for reply in self._replies(sock, service):
+            if reply.final and not collected:
+                return list(reply.body)
+            collected.extend(reply.body)
+        return collected
+
+    def _replies(self, sock: Socket, service: bytes) -> Iterator[ClientReply]:
+        """Replies to the request just sent, until FINAL; _NoReply on timeout."""
+        timeout_s = self.timeout_s
+        deadline = time.monotonic() + timeout_s
+        while True:
+            wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
+            if wait_ms <= 0 or not sock.poll(wait_ms):
+                raise _NoReply
+            frames = sock.recv_multipart()
+            try:
+                reply = mdp.decode_at_client(frames, self.version)
+            except MalformedMessage as exc:
+                self._rejected(exc.reason, len(frames))
+                continue
+            if reply.service and reply.service != service:
+                self._rejected("wrong_service", len(frames))
+                continue
+            yield reply
+            if reply.final:
+                return
+            deadline = time.monotonic() + timeout_s
+
+    def _retry(self, service: bytes, attempt: int) -> None:
+        self._drop_socket()
+        if attempt < self.retries:
+            log.warning(
+                "request_retried",
+                service=service_name(service),
+                count=attempt,
+                endpoint=self.endpoint,
+            )
+
+    def _timeout(self, service: bytes) -> ClientTimeout:
+        return ClientTimeout(
+            f"{self.endpoint}: no reply from service {quote(service)} "
+            f"after {self.retries} tries of {self.timeout_s}s"
+        )
+
+    def _rejected(self, reason: str, frames: int) -> None:
+        if self._limiter.should_log(reason, time.monotonic()):
+            log.warning("reply_rejected", reason=reason, frames=frames)
+
+    def _drop_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None

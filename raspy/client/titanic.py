@@ -1,0 +1,134 @@
+"""Blocking Titanic client (RFC 9/TSP; protocols.md §5): durable, disconnected requests.
+
+Built on raspy.client.mdp.Client; used by one thread, the one that made it. Example::
+
+    from raspy.client.titanic import TitanicClient
+
+    with TitanicClient("tcp://127.0.0.1:5514") as titanic:
+        uuid = titanic.submit("pi-kitchen.heating", "20")  # stored when it returns
+        # ... keep uuid somewhere durable; the worker may not even be running yet ...
+        body = titanic.wait(uuid, timeout_s=60)   # polls titanic.reply with backoff
+        titanic.close(uuid)                       # forget request and reply
+        print([frame.decode() for frame in body])
+
+A request may be executed more than once (§5.6): services reached through Titanic
+must be idempotent.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from raspy.client.mdp import Client
+from raspy.errors import ClientTimeout, TitanicError
+from raspy.protocol import titanic as tsp
+from raspy.protocol.mdp import Version
+from raspy.protocol.titanic import Status
+from raspy.transport.sockets import Context, CurveKeys
+
+
+def _to_bytes(value: bytes | str) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+class TitanicClient:
+    """Titanic's three services as calls; see the module docstring.
+
+    Raises ClientTimeout when the broker does not answer (after the MDP client's
+    retries) and TitanicError for a 400 or 500 where a result was expected.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        version: Version = Version.V02,
+        timeout_s: float = 2.5,
+        retries: int = 3,
+        context: Context | None = None,
+        curve: CurveKeys | None = None,
+    ) -> None:
+        self._client = Client(
+            endpoint,
+            version=version,
+            timeout_s=timeout_s,
+            retries=retries,
+            context=context,
+            curve=curve,
+        )
+
+    def submit(self, service: bytes | str, *body: bytes | str) -> str:
+        """Store a request for `service`; return its UUID once Titanic committed it.
+
+        Raises TitanicError with status 400 (malformed or too large: do not retry)
+        or 500 (the store failed: retry later).
+        """
+        frames = [_to_bytes(frame) for frame in body]
+        request = tsp.Request(_to_bytes(service), tuple(frames))
+        answer = self._call(tsp.REQUEST_SERVICE, tsp.encode_request(request))
+        if answer.status is not Status.OK:
+            raise TitanicError(
+                answer.status.value, f"titanic.request answered {answer.status.name}"
+            )
+        return tsp.accepted_uuid(answer)
+
+    def reply(self, uuid: str) -> tuple[bytes, list[bytes]]:
+        """The status (b"200", b"300", b"400", b"500") and, with 200, the reply."""
+        answer = self._call(tsp.REPLY_SERVICE, [uuid.encode("ascii")])
+        return answer.status.value, list(answer.payload)
+
+    def close(self, uuid: str) -> None:
+        """Forget request and reply; idempotent. Raises TitanicError on 400 or 500."""
+        answer = self._call(tsp.CLOSE_SERVICE, [uuid.encode("ascii")])
+        if answer.status is not Status.OK:
+            raise TitanicError(
+                answer.status.value, f"titanic.close answered {answer.status.name}"
+            )
+
+    def wait(
+        self,
+        uuid: str,
+        timeout_s: float,
+        poll_initial_s: float = 0.1,
+        poll_max_s: float = 2.0,
+    ) -> list[bytes]:
+        """Poll titanic.reply until the reply is there; return its body.
+
+        Waits poll_initial_s after the first 300 (or 500), doubling up to poll_max_s,
+        never past the deadline. Raises ClientTimeout at the deadline and TitanicError
+        on 400 (unknown UUID: waiting longer will not help).
+        """
+        if timeout_s <= 0 or poll_initial_s <= 0 or poll_max_s < poll_initial_s:
+            raise ValueError("need timeout_s > 0 and 0 < poll_initial_s <= poll_max_s")
+        deadline = time.monotonic() + timeout_s
+        delay_s = poll_initial_s
+        while True:
+            status, body = self.reply(uuid)
+            if status == Status.OK.value:
+                return body
+            if status == Status.UNKNOWN.value:
+                raise TitanicError(status, f"titanic.reply: {uuid} is unknown")
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                raise ClientTimeout(f"titanic: no reply for {uuid} in {timeout_s}s")
+            time.sleep(min(delay_s, remaining_s))
+            delay_s = min(delay_s * 2, poll_max_s)
+
+    def disconnect(self) -> None:
+        """Close the MDP client's socket (and its context if it made one)."""
+        self._client.close()
+
+    def __enter__(self) -> TitanicClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+    def _call(self, service: bytes, body: list[bytes]) -> tsp.Answer:
+        return tsp.decode_answer(self._client.request(service, *body))

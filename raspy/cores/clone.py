@@ -1,0 +1,256 @@
+"""CloneCore: sequence numbers, ephemeral deadlines and KVSET dedupe (protocols.md §6).
+
+Sans-IO: frames and `now` (monotonic seconds) in, outputs out. It holds no values (they
+live in the store), never reads a clock, never logs and never touches a socket.
+Invariant: every Accept carries the next sequence number; a number is never given twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.errors import MalformedMessage
+from raspy.protocol import clone
+
+DEFAULT_RECENT_UUIDS: Final = 10_000
+DEFAULT_MAX_VALUE_BYTES: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """An accepted change with its sequence number; an empty body is a delete (§6.4).
+
+    `ttl_s` is the relative ttl (None: permanent); server deletions have an empty
+    uuid and no properties (§6.6).
+    """
+
+    seq: int
+    key: bytes
+    uuid: bytes
+    props: clone.Props
+    body: bytes
+    ttl_s: float | None
+
+    @property
+    def is_delete(self) -> bool:
+        return not self.body
+
+    def kvpub(self) -> list[bytes]:
+        """The KVPUB: uuid, properties and body echoed unchanged (§6.4)."""
+        return clone.encode_kvmsg(
+            clone.KvMsg(self.key, self.seq, self.uuid, self.props, self.body)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Store this update, then publish it (durable before published)."""
+
+    update: Update
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Input dropped: a stable reason token and a detail for the log."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequested:
+    """A well-formed ICANHAZ? (§6.3): stream the subtree, then KTHXBAI."""
+
+    subtree: bytes
+
+
+CloneOutput = Accept | Rejected | SnapshotRequested
+
+
+def _with_ttl(props: clone.Props, ttl_s: float) -> clone.Props:
+    """Replace any ttl property by `ttl_s`; a bad ttl raises MalformedMessage."""
+    try:
+        text = clone.format_ttl(ttl_s)
+    except ValueError as exc:
+        raise MalformedMessage("clone", "bad_ttl", str(exc)) from exc
+    kept = tuple((n, v) for n, v in props if n != clone.TTL_PROPERTY)
+    return (*kept, (clone.TTL_PROPERTY, text))
+
+
+class CloneCore:
+    """The server's decisions; the shell stores, publishes and streams snapshots."""
+
+    def __init__(
+        self,
+        *,
+        max_key_bytes: int = clone.MAX_KEY_BYTES,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        recent_uuids: int = DEFAULT_RECENT_UUIDS,
+    ) -> None:
+        if recent_uuids < 1:
+            raise ValueError(f"recent_uuids must be >= 1, got {recent_uuids}")
+        self._max_key_bytes = max_key_bytes
+        self._max_value_bytes = max_value_bytes
+        self._recent_limit = recent_uuids
+        self._last_seq = 0
+        self._expires_at: dict[bytes, float] = {}
+        self._heap: list[tuple[float, bytes]] = []
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number given to an update (0: none yet)."""
+        return self._last_seq
+
+    @property
+    def ephemeral_count(self) -> int:
+        return len(self._expires_at)
+
+    def load(
+        self, last_seq: int, ephemeral_keys: Iterable[tuple[bytes, float]], now: float
+    ) -> None:
+        """Start from the store: its last sequence, its ephemeral keys and their ttl.
+
+        §6.6 (raspy): every persisted ephemeral key gets a fresh full ttl from `now`.
+        """
+        if last_seq < 0:
+            raise ValueError(f"last_seq must be >= 0, got {last_seq}")
+        self._last_seq = max(self._last_seq, last_seq)
+        self._expires_at.clear()
+        self._heap.clear()
+        for key, ttl_s in ephemeral_keys:
+            if ttl_s > 0:
+                self._set_deadline(key, now + ttl_s)
+
+    def on_kvset(self, frames: Sequence[bytes], now: float) -> list[CloneOutput]:
+        """A KVSET from the collector (§6.4)."""
+        try:
+            msg = clone.decode_kvset(frames, self._max_key_bytes)
+            ttl_s = clone.ttl_of(msg.props)
+        except MalformedMessage as exc:
+            return [Rejected(exc.reason, exc.detail)]
+        return self._accept(
+            key=msg.key,
+            body=msg.body,
+            props=msg.props,
+            ttl_s=ttl_s,
+            uuid=msg.uuid,
+            now=now,
+        )
+
+    def on_local_set(
+        self,
+        key: bytes,
+        body: bytes,
+        *,
+        props: clone.Props = (),
+        ttl_s: float | None = None,
+        uuid: bytes = b"",
+        now: float,
+    ) -> list[CloneOutput]:
+        """An in-process set (empty body: delete); `ttl_s` becomes the ttl property."""
+        try:
+            clone.check_key(key, self._max_key_bytes)
+            if uuid and len(uuid) != clone.UUID_BYTES:
+                raise MalformedMessage("clone", "bad_uuid", f"{len(uuid)} bytes")
+            if ttl_s is not None:
+                props = _with_ttl(props, ttl_s)
+            clone.decode_props(clone.encode_props(props))  # the wire's rules
+            ttl_s = clone.ttl_of(props)
+        except MalformedMessage as exc:
+            return [Rejected(exc.reason, exc.detail)]
+        except ValueError as exc:
+            return [Rejected("bad_properties", str(exc))]
+        return self._accept(
+            key=key, body=body, props=props, ttl_s=ttl_s, uuid=uuid, now=now
+        )
+
+    def _accept(
+        self,
+        *,
+        key: bytes,
+        body: bytes,
+        props: clone.Props,
+        ttl_s: float | None,
+        uuid: bytes,
+        now: float,
+    ) -> list[CloneOutput]:
+        if len(body) > self._max_value_bytes:
+            return [
+                Rejected("body_too_large", f"{len(body)} > {self._max_value_bytes}")
+            ]
+        if uuid:
+            if uuid in self._recent:
+                # §6.4 (raspy): a resent KVSET is applied once
+                return [Rejected("duplicate_uuid", uuid.hex())]
+            self._remember(uuid)
+        if body and ttl_s is not None:
+            self._set_deadline(key, now + ttl_s)
+        else:
+            # §6.6: a set without ttl (or ttl=0) is permanent; a delete ends the ttl
+            self._expires_at.pop(key, None)
+        return [Accept(self._next(key, uuid, props, body, ttl_s if body else None))]
+
+    def on_tick(self, now: float) -> list[CloneOutput]:
+        """Server deletions for ephemeral keys whose deadline has passed (§6.6)."""
+        out: list[CloneOutput] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            expires_at, key = heapq.heappop(heap)
+            if self._expires_at.get(key) != expires_at:
+                continue  # refreshed or deleted since: a stale heap entry
+            del self._expires_at[key]
+            out.append(Accept(self._next(key, b"", (), b"", None)))
+        return out
+
+    def on_icanhaz(self, frames: Sequence[bytes]) -> list[CloneOutput]:
+        """A snapshot request on the ROUTER, routing id stripped (§6.3)."""
+        try:
+            request = clone.decode_icanhaz(frames, self._max_key_bytes)
+        except MalformedMessage as exc:
+            return [Rejected(exc.reason, exc.detail)]
+        return [SnapshotRequested(request.subtree)]
+
+    def next_deadline(self) -> float | None:
+        """The earliest ephemeral deadline (monotonic s), or None."""
+        heap = self._heap
+        while heap and self._expires_at.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def hugz_frames(self) -> list[bytes]:
+        """The heartbeat to publish (§6.5): sequence eight zero bytes."""
+        return clone.hugz()
+
+    def forget(self, uuids: Iterable[bytes]) -> None:
+        """Updates that could not be stored: let their resends through again."""
+        for uuid in uuids:
+            self._recent.pop(uuid, None)
+
+    def _next(
+        self,
+        key: bytes,
+        uuid: bytes,
+        props: clone.Props,
+        body: bytes,
+        ttl_s: float | None,
+    ) -> Update:
+        self._last_seq += 1
+        return Update(self._last_seq, key, uuid, props, body, ttl_s)
+
+    def _set_deadline(self, key: bytes, expires_at: float) -> None:
+        self._expires_at[key] = expires_at
+        heapq.heappush(self._heap, (expires_at, key))
+        if len(self._heap) > 2 * len(self._expires_at) + 64:
+            # refreshes leave stale entries behind: rebuild from the live deadlines
+            self._heap = [(at, k) for k, at in self._expires_at.items()]
+            heapq.heapify(self._heap)
+
+    def _remember(self, uuid: bytes) -> None:
+        self._recent[uuid] = None
+        if len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)

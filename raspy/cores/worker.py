@@ -1,0 +1,251 @@
+"""WorkerCore: heartbeat and reconnect decisions of one MDP worker (protocols.md §2.6).
+
+Sans-IO: frames and `now` (monotonic seconds) in, outputs out. No sockets, threads,
+clocks or logging here; the shell (raspy.client.mdp.Worker) carries the outputs out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp
+from raspy.protocol.frames import FrameLimits
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Timers of a worker; protocols.md §2.6 raspy defaults."""
+
+    heartbeat_interval_s: float = 2.5
+    heartbeat_liveness: int = 3
+    reconnect_initial_s: float = 2.5
+    reconnect_max_s: float = 32.0
+    limits: FrameLimits = field(default_factory=FrameLimits)
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval_s <= 0 or self.heartbeat_liveness < 1:
+            raise ValueError("heartbeat interval must be > 0 and liveness >= 1")
+        if not 0 < self.reconnect_initial_s <= self.reconnect_max_s:
+            raise ValueError("reconnect delays must satisfy 0 < initial <= max")
+
+
+# ---------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Make a new socket and connect it; the old one is already closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send these frames (peer view) on the current socket."""
+
+    frames: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """Hand this request to the application."""
+
+    request: mdp.WorkerRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Close the socket now; a Connect follows after `after_s` (from on_tick).
+
+    reason: `disconnect` (the broker sent DISCONNECT) or `broker_silent`.
+    """
+
+    reason: str
+    after_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message from the broker that did not decode; it was dropped."""
+
+    reason: str
+    detail: str
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDropped:
+    """A reply that cannot be sent: its request belongs to a connection now gone.
+
+    reason: `not_connected` or `unknown_client`.
+    """
+
+    client: bytes
+    reason: str
+
+
+WorkerOutput = Connect | Send | Deliver | Reconnect | Rejected | ReplyDropped
+
+
+class WorkerState(enum.Enum):
+    CONNECTED = "connected"
+    WAITING = "waiting"  # for the reconnect delay to pass
+    CLOSED = "closed"
+
+
+_NEVER: Final = float("inf")
+
+
+class WorkerCore:
+    """One worker's connection life: READY, heartbeats, broker liveness, reconnects.
+
+    Rules (protocols.md §2.6, §2.7): a new socket and one READY per connection; a
+    HEARTBEAT when nothing was sent for one interval, idle or busy; the broker is
+    lost after `liveness` intervals without any valid message from it, then the
+    socket is closed and a new one made after a delay that starts at
+    `reconnect_initial_s` and doubles up to `reconnect_max_s` while the broker
+    stays silent. While a request is in progress the broker is not declared lost:
+    zguide's and majortomo's brokers heartbeat idle workers only (§2.6), and a
+    reply could not be delivered anyway. DISCONNECT from the broker: reconnect at
+    once (RFC 7), unless it is the broker's first word on this connection (a
+    refused READY), which waits the delay so a refusing broker is not hammered.
+    """
+
+    def __init__(
+        self,
+        service: bytes,
+        version: mdp.Version = mdp.Version.V02,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        if not service:
+            raise ValueError("a worker needs a service name")
+        self.service = service
+        self.version = version
+        self.settings = settings or WorkerSettings()
+        self._silence_s = (
+            self.settings.heartbeat_interval_s * self.settings.heartbeat_liveness
+        )
+        self._ready: Final = mdp.encode(mdp.Ready(version, service))
+        self._heartbeat: Final = mdp.encode(mdp.Heartbeat(version))
+        self.state = WorkerState.WAITING
+        self._reconnect_at = -_NEVER  # the first on_tick connects
+        self._delay_s = self.settings.reconnect_initial_s
+        self._broker_expires_at = _NEVER
+        self._next_heartbeat_at = _NEVER
+        self._heard = False  # any valid message from the broker on this connection
+        self._outstanding: dict[bytes, int] = {}  # client -> requests not yet final
+
+    @property
+    def busy(self) -> bool:
+        """True while a request delivered on this connection has no final reply."""
+        return bool(self._outstanding)
+
+    def next_deadline(self) -> float | None:
+        """Earliest monotonic time at which on_tick has work; None once closed."""
+        if self.state is WorkerState.CONNECTED:
+            if self._outstanding:
+                return self._next_heartbeat_at
+            return min(self._next_heartbeat_at, self._broker_expires_at)
+        if self.state is WorkerState.WAITING:
+            return self._reconnect_at
+        return None
+
+    def on_tick(self, now: float) -> list[WorkerOutput]:
+        """Heartbeat, broker expiry and reconnect, whichever is due."""
+        if self.state is WorkerState.WAITING:
+            return self._connect(now) if now >= self._reconnect_at else []
+        if self.state is WorkerState.CLOSED:
+            return []
+        if now >= self._broker_expires_at and not self._outstanding:
+            after_s = self._delay_s
+            self._delay_s = min(self._delay_s * 2, self.settings.reconnect_max_s)
+            return self._lose("broker_silent", after_s, now)
+        if now >= self._next_heartbeat_at:
+            self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+            return [Send(list(self._heartbeat))]
+        return []
+
+    def on_frames(self, frames: Sequence[bytes], now: float) -> list[WorkerOutput]:
+        """A message received on the current socket."""
+        if self.state is not WorkerState.CONNECTED:
+            return []
+        try:
+            self.settings.limits.check("mdp", frames)
+            message = mdp.decode_at_worker(frames, self.version)
+        except MalformedMessage as exc:
+            return [Rejected(exc.reason, exc.detail, len(frames))]
+        first_word = not self._heard
+        self._heard = True
+        if isinstance(message, mdp.Disconnect):
+            if first_word:
+                # A broker that refuses our READY (e.g. mmi.*) gets the growing delay.
+                after_s = self._delay_s
+                self._delay_s = min(self._delay_s * 2, self.settings.reconnect_max_s)
+                return self._lose("disconnect", after_s, now)
+            self._delay_s = self.settings.reconnect_initial_s
+            # RFC 7: after DISCONNECT, close the socket and start over on a new one.
+            return [*self._lose("disconnect", 0.0, now), *self._connect(now)]
+        self._delay_s = self.settings.reconnect_initial_s
+        self._broker_expires_at = now + self._silence_s
+        if isinstance(message, mdp.WorkerRequest):
+            self._outstanding[message.client] = (
+                self._outstanding.get(message.client, 0) + 1
+            )
+            return [Deliver(message)]
+        return []
+
+    def reply(
+        self, client: bytes, body: Sequence[bytes], now: float, *, final: bool = True
+    ) -> list[WorkerOutput]:
+        """Frames for a reply to `client`; final=False sends a PARTIAL (0.2 only).
+
+        Raises ValueError for an empty body, or a PARTIAL in MDP/0.1.
+        """
+        if not body:
+            raise ValueError("an MDP reply needs at least one body frame")
+        if not final and self.version is mdp.Version.V01:
+            raise ValueError("MDP/0.1 has no partial replies")
+        if self.state is not WorkerState.CONNECTED:
+            return [ReplyDropped(client, "not_connected")]
+        count = self._outstanding.get(client)
+        if count is None:
+            return [ReplyDropped(client, "unknown_client")]
+        if final:
+            if count > 1:
+                self._outstanding[client] = count - 1
+            else:
+                del self._outstanding[client]
+                if not self._outstanding:
+                    # §2.6: brokers heartbeat idle workers only (zguide, majortomo);
+                    # the silence that counts starts when we become idle again.
+                    self._broker_expires_at = max(
+                        self._broker_expires_at, now + self._silence_s
+                    )
+        self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+        message = mdp.WorkerReply(self.version, client, tuple(body), final)
+        return [Send(mdp.encode(message))]
+
+    def close(self) -> list[WorkerOutput]:
+        """Stop for good: DISCONNECT if connected (RFC 7 allows it at any time)."""
+        was_connected = self.state is WorkerState.CONNECTED
+        self.state = WorkerState.CLOSED
+        self._outstanding.clear()
+        return [Send(mdp.encode(mdp.Disconnect(self.version)))] if was_connected else []
+
+    def _connect(self, now: float) -> list[WorkerOutput]:
+        self.state = WorkerState.CONNECTED
+        self._heard = False
+        self._outstanding.clear()
+        self._broker_expires_at = now + self._silence_s
+        self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+        return [Connect(), Send(list(self._ready))]
+
+    def _lose(self, reason: str, after_s: float, now: float) -> list[WorkerOutput]:
+        self.state = WorkerState.WAITING
+        self._outstanding.clear()
+        self._broker_expires_at = _NEVER
+        self._next_heartbeat_at = _NEVER
+        self._reconnect_at = now + after_s
+        return [Reconnect(reason, after_s)]

@@ -1,0 +1,278 @@
+"""1-Wire thermometers (DS18B20 and relatives) read through the Linux sysfs tree.
+
+The `w1_slave` format is parsed here by a pure function, parse_w1_slave(); only
+read_w1_slave() and discover() touch files. w1thermsensor gives the table of sensor
+families (names, 12-bit format); raspy does not read through it, because its base
+directory is a class attribute shared by the whole process, it reports a CRC failure
+and an all-zero scratchpad as the same error, and it passes 127.9375 °C and about
+-110 °C off as temperatures. A sensor fault is a reading status, never an exception.
+
+How to enable 1-Wire on a Raspberry Pi:
+
+1. Wire each DS18B20: GND to ground, VDD to 3.3 V, DQ (data) to GPIO4 (pin 7), and
+   one 4.7 kΩ pull-up resistor between DQ and 3.3 V for the whole bus.
+2. Add `dtoverlay=w1-gpio` to /boot/config.txt (/boot/firmware/config.txt on
+   Raspberry Pi OS Bookworm; `dtoverlay=w1-gpio,gpiopin=N` for another pin), reboot.
+3. `ls /sys/bus/w1/devices/` lists one `28-xxxxxxxxxxxx` directory per sensor; `cat`
+   its `w1_slave` shows `... crc=.. YES` and `t=21375` (21.375 °C). raspy never loads
+   kernel modules itself (W1THERMSENSOR_NO_KERNEL_MODULE=1); the overlay does.
+
+A read takes 750 to 950 ms (the sensor converts while the kernel waits), so callers
+read off any thread that others wait for, and never let an error end the polling.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+from raspy.devices.reading import Reading, Status
+from raspy.devices.registry import Driver, Registry
+from raspy.devices.template import (
+    DeviceConfig,
+    FieldSpec,
+    JsonValue,
+    ValueSpec,
+    ValueType,
+)
+from raspy.errors import DeviceError, quote
+
+DEFAULT_BASE_DIR: Final = "/sys/bus/w1/devices"
+SLAVE_FILE: Final = "w1_slave"
+SENSOR_ID: Final = re.compile(r"([0-9a-f]{2})-[0-9a-f]{12}")
+OID: Final = "sensor.temperature"
+POWER_ON_C: Final = 85.0  # DS18B20 power-on reset value of the scratchpad
+RANGE_C: Final = (-55.0, 125.0)  # the datasheet range of the DS18x20 family
+_MAX_FILE_BYTES: Final = 4096
+_HEX_BYTES: Final = r"((?:[0-9a-fA-F]{2} ){9})"
+_CRC_LINE: Final = re.compile(_HEX_BYTES + r": crc=([0-9a-fA-F]{2}) (YES|NO)")
+_TEMP_LINE: Final = re.compile(_HEX_BYTES + r"t=(-?[0-9]{1,7})")
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A 1-Wire thermometer family: code (first byte of the id), name, 12-bit format."""
+
+    code: int
+    name: str
+    twelve_bit: bool
+
+
+@functools.cache
+def families() -> Mapping[int, Family]:
+    """The thermometer families w1thermsensor knows, by family code."""
+    # w1thermsensor runs modprobe on import unless told not to: raspy never loads
+    # kernel modules (that needs root; the w1-gpio overlay does it at boot).
+    os.environ["W1THERMSENSOR_NO_KERNEL_MODULE"] = "1"
+    from w1thermsensor import Sensor
+
+    return MappingProxyType(
+        {
+            int(member.value): Family(
+                int(member.value),
+                str(member.name),
+                bool(member.comply_12bit_standard()),
+            )
+            for member in Sensor
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class W1Result:
+    """What one `w1_slave` file says: a status, °C when OK, and a detail if not."""
+
+    status: Status
+    celsius: float | None = None
+    detail: str = ""
+
+
+def crc8(data: bytes) -> int:
+    """Dallas/Maxim CRC-8 (x^8 + x^5 + x^4 + 1, LSB first), as the scratchpad uses."""
+    crc = 0
+    for byte in data:
+        for bit in range(8):
+            mix = (crc ^ (byte >> bit)) & 1
+            crc >>= 1
+            if mix:
+                crc ^= 0x8C
+    return crc
+
+
+def classify(celsius: float) -> W1Result:
+    """A temperature as a result: the known bad values become their status."""
+    if celsius == POWER_ON_C:
+        return W1Result(
+            Status.POWER_ON_VALUE, None, "85 °C: no conversion since power-on"
+        )
+    if celsius > RANGE_C[1]:
+        return W1Result(Status.OUT_OF_RANGE, None, f"{celsius} °C above the range")
+    if celsius < RANGE_C[0]:
+        return W1Result(Status.UNPLUGGED, None, f"{celsius} °C below the range")
+    return W1Result(Status.OK, celsius)
+
+
+def parse_w1_slave(text: str, family_code: int) -> W1Result:
+    """Parse the two lines of a `w1_slave` file, e.g.
+
+        72 01 4b 46 7f ff 0e 10 57 : crc=57 YES
+        72 01 4b 46 7f ff 0e 10 57 t=23125
+
+    Pure; never raises. 12-bit families are decoded from the scratchpad bytes (1/16 °C,
+    two's complement, LSB first); others (DS18S20) from the kernel's `t=` (m°C).
+    """
+    if not text.strip():
+        return W1Result(Status.EMPTY, None, "empty file")
+    lines = text.splitlines()
+    crc_line = _CRC_LINE.fullmatch(lines[0].strip())
+    if crc_line is None:
+        return W1Result(Status.MALFORMED, None, f"line 1: {quote(lines[0])}")
+    scratchpad = bytes.fromhex(crc_line[1])
+    if crc_line[3] == "NO":
+        return W1Result(Status.CRC_ERROR, None, f"crc={crc_line[2]} NO")
+    if crc8(scratchpad[:8]) != scratchpad[8]:
+        return W1Result(Status.CRC_ERROR, None, "crc does not match the bytes")
+    if len(lines) < 2 or not lines[1].strip():
+        return W1Result(Status.EMPTY, None, "no temperature line")
+    temp_line = _TEMP_LINE.fullmatch(lines[1].strip())
+    if temp_line is None or bytes.fromhex(temp_line[1]) != scratchpad:
+        return W1Result(Status.MALFORMED, None, f"line 2: {quote(lines[1])}")
+    if scratchpad == bytes(9):
+        return W1Result(Status.ZERO_SCRATCHPAD, None, "all-zero scratchpad")
+    family = families().get(family_code)
+    if family is not None and family.twelve_bit:
+        celsius = int.from_bytes(scratchpad[:2], "little", signed=True) / 16.0
+    else:
+        celsius = int(temp_line[2]) / 1000.0
+    return classify(celsius)
+
+
+def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:
+    """Read and parse one sensor's file; blocks while the sensor converts. Never raises
+    for a fault: a vanished sensor is MISSING, another OS error UNREADABLE."""
+    path = base_dir / sensor_id / SLAVE_FILE
+    try:
+        with path.open("rb") as file:
+            raw = file.read(_MAX_FILE_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        return W1Result(Status.MISSING, None, f"{sensor_id} is gone from the bus")
+    except OSError as exc:
+        return W1Result(
+            Status.UNREADABLE, None, f"{type(exc).__name__}: {exc.strerror}"
+        )
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return W1Result(Status.MALFORMED, None, "not ASCII text")
+    return parse_w1_slave(text, int(sensor_id[:2], 16))
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSensor:
+    """A thermometer present on the bus: its id (e.g. `28-0316a2792aff`) and family."""
+
+    sensor_id: str
+    family: Family
+
+
+def discover(base_dir: Path) -> list[FoundSensor]:
+    """The thermometers under `base_dir`, sorted by id; DeviceError if unreadable."""
+    try:
+        names = [entry.name for entry in base_dir.iterdir()]
+    except OSError as exc:
+        raise DeviceError(
+            f"1-Wire: cannot list {base_dir}: {exc.strerror} "
+            "(is dtoverlay=w1-gpio in config.txt?)"
+        ) from exc
+    found = []
+    for name in sorted(names):
+        match = SENSOR_ID.fullmatch(name)
+        family = families().get(int(match[1], 16)) if match else None
+        if family is not None:
+            found.append(FoundSensor(name, family))
+    return found
+
+
+def new_configs(
+    found: list[FoundSensor], registry: Registry
+) -> list[dict[str, JsonValue]]:
+    """Configs for found sensors the registry does not have yet (named by their id)."""
+    known = {d.config.settings.get("sensor_id") for d in registry.devices()}
+    return [
+        {"name": sensor.sensor_id, "oid": OID, "sensor_id": sensor.sensor_id}
+        for sensor in found
+        if sensor.sensor_id not in known and registry.find(sensor.sensor_id) is None
+    ]
+
+
+def from_celsius(celsius: float, unit: str) -> float:
+    """°C in the unit of a sensor.temperature (°C, °F or K)."""
+    if unit == "°F":
+        return celsius * 9.0 / 5.0 + 32.0
+    if unit == "K":
+        return celsius + 273.15
+    return celsius
+
+
+class OneWireSensor:
+    """The driver of one thermometer; read-only; holds only the base directory."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self._base_dir = base_dir
+
+    def read(self, config: DeviceConfig, now: float) -> Reading:
+        result = read_w1_slave(self._base_dir, config.text("sensor_id"))
+        unit = config.text("unit")
+        if result.celsius is None:
+            return Reading.failed(result.status, unit, now, result.detail)
+        return Reading(from_celsius(result.celsius, unit), unit, Status.OK, now)
+
+    def execute(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> Reading:
+        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
+
+    def state(self) -> Mapping[str, JsonValue]:
+        return MappingProxyType({})
+
+    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
+        return None
+
+
+class OneWireFactory:
+    """Drivers for the `onewire` service: sensor.temperature with a sensor_id."""
+
+    def __init__(self, base_dir: str | Path = DEFAULT_BASE_DIR) -> None:
+        self.base_dir = Path(base_dir)
+
+    @property
+    def rescan_supported(self) -> bool:
+        return True
+
+    def fields(self, oid: str) -> tuple[FieldSpec, ...] | None:
+        if oid != OID:
+            return None
+        spec = ValueSpec(ValueType.STR, max_length=15)
+        return (
+            FieldSpec("sensor_id", spec, "1-Wire id, e.g. 28-0316a2792aff", None, True),
+        )
+
+    def problems(self, config: DeviceConfig) -> list[str]:
+        sensor_id = config.text("sensor_id")
+        match = SENSOR_ID.fullmatch(sensor_id)
+        if match is None or int(match[1], 16) not in families():
+            codes = ", ".join(f"{code:02x}" for code in sorted(families()))
+            return [
+                f"sensor_id: expected a thermometer id (family {codes}, 12 hex "
+                f"digits), got {quote(sensor_id)}"
+            ]
+        return []
+
+    def create(self, config: DeviceConfig) -> Driver:
+        return OneWireSensor(self.base_dir)

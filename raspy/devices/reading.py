@@ -1,0 +1,76 @@
+"""A device reading (value, unit, status, time) and its place in the Clone tree.
+
+Pure: no I/O. A reading whose status is not OK carries no value; a sensor fault is a
+status here, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from raspy.devices.template import JsonValue
+
+DEVICE_TREE: Final = "/device/"
+
+
+class Status(StrEnum):
+    """What a read found; everything but OK means `value` is None."""
+
+    OK = "ok"
+    CRC_ERROR = "crc_error"  # 1-Wire: the scratchpad CRC does not match
+    POWER_ON_VALUE = "power_on_value"  # DS18B20: 85 °C, no conversion happened
+    ZERO_SCRATCHPAD = "zero_scratchpad"  # all-zero bytes: 0 °C with a valid CRC
+    OUT_OF_RANGE = "out_of_range"  # above the sensor's range, e.g. 127.9375 °C
+    UNPLUGGED = "unplugged"  # below the sensor's range, about -110 °C
+    EMPTY = "empty"  # the device file is empty or cut short
+    MALFORMED = "malformed"  # the device file is not in the expected format
+    UNREADABLE = "unreadable"  # the device file exists but reading it failed
+    MISSING = "missing"  # the device vanished (unplugged from the bus)
+    ERROR = "error"  # any other device failure (the detail says which)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of a device at `wall_ts` (epoch s); `detail` explains a bad status."""
+
+    value: JsonValue
+    unit: str
+    status: Status
+    wall_ts: float
+    detail: str = ""
+
+    @classmethod
+    def failed(cls, status: Status, unit: str, wall_ts: float, detail: str) -> Reading:
+        assert status is not Status.OK
+        return cls(None, unit, status, wall_ts, detail)
+
+    def as_json(self) -> dict[str, JsonValue]:
+        """The reading as JSON-compatible data (device-service replies)."""
+        return {
+            "value": self.value,
+            "unit": self.unit,
+            "status": self.status.value,
+            "wall_ts": self.wall_ts,
+            "detail": self.detail,
+        }
+
+
+def _encode(value: JsonValue) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+
+
+def tree_entries(fullname: str, reading: Reading) -> dict[str, bytes]:
+    """Clone keys and values: `/device/<fullname>/value|unit|timestamp|status`.
+
+    Every value is JSON text, so none is ever empty (an empty Clone value deletes).
+    """
+    prefix = f"{DEVICE_TREE}{fullname}/"
+    return {
+        f"{prefix}value": _encode(reading.value),
+        f"{prefix}unit": _encode(reading.unit),
+        f"{prefix}timestamp": _encode(reading.wall_ts),
+        f"{prefix}status": _encode(reading.status.value),
+    }

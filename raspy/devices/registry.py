@@ -1,0 +1,272 @@
+"""The register of device instances of one service, and the driver seams.
+
+Pure except for what a driver's read() does (a 1-Wire read blocks on sysfs). The
+Registry is not thread-safe: one actor owns it; only Device.read() may run elsewhere.
+Full names follow ARCHITECTURE.md: `<hostname>.<service>.<device>[.<subdevice>]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final, Protocol
+
+from raspy.devices import kinds
+from raspy.devices.kinds import BUILTIN, KindRegister
+from raspy.devices.reading import Reading, Status
+from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
+from raspy.errors import DeviceError, quote
+
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class Driver(Protocol):
+    """What talks to (or simulates) one device; the config is passed on every call."""
+
+    def read(self, config: DeviceConfig, now: float) -> Reading:
+        """The main value at `now` (epoch s); a device fault is a status, not a raise.
+
+        May block (a DS18B20 read takes about 750 ms); raises only DeviceError.
+        """
+        ...
+
+    def execute(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> Reading:
+        """Run a writable command whose value was checked against its spec.
+
+        In memory only, never blocks. Returns the main value after it; raises
+        DeviceError if the device refuses.
+        """
+        ...
+
+    def state(self) -> Mapping[str, JsonValue]:
+        """Values of the readable commands held in memory (not sensor values)."""
+        ...
+
+    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
+        """Back to the initial state: the main value, or None if a read must tell.
+
+        In memory only; never raises.
+        """
+        ...
+
+
+class DriverFactory(Protocol):
+    """What a device-owning service (fake, onewire, ...) plugs into its Registry."""
+
+    @property
+    def rescan_supported(self) -> bool:
+        """Whether the service discovers devices on a bus (the `rescan` action)."""
+        ...
+
+    def fields(self, oid: str) -> tuple[FieldSpec, ...] | None:
+        """The driver's own config fields for `oid`; None if it has no such driver."""
+        ...
+
+    def problems(self, config: DeviceConfig) -> list[str]:
+        """Checks across fields, each as `field: reason`; empty if all is fine."""
+        ...
+
+    def create(self, config: DeviceConfig) -> Driver:
+        """A new driver in its initial state."""
+        ...
+
+
+def devices_service(hostname: str, service: str) -> str:
+    """The MDP service name of a device service: `<hostname>.<service>.devices`."""
+    return f"{hostname}.{service}.devices"
+
+
+class Device:
+    """One device: its kind, config, driver, last reading and error count."""
+
+    __slots__ = ("config", "driver", "errors", "fullname", "kind", "last", "parent")
+
+    def __init__(
+        self,
+        fullname: str,
+        kind: Kind,
+        config: DeviceConfig,
+        driver: Driver,
+        parent: str | None,
+    ) -> None:
+        self.fullname = fullname
+        self.kind = kind
+        self.config = config  # replaced whole by Registry.configure(), never mutated
+        self.driver = driver
+        self.parent = parent
+        self.last: Reading | None = None
+        self.errors = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def read(self, now: float) -> Reading:
+        """Read the device (may block; safe on any thread); never raises for a fault."""
+        config = self.config
+        try:
+            return self.driver.read(config, now)
+        except DeviceError as exc:
+            unit = config.settings.get("unit")
+            return Reading.failed(
+                Status.ERROR, unit if isinstance(unit, str) else "", now, str(exc)
+            )
+
+    def record(self, reading: Reading) -> bool:
+        """Keep `reading` as the last one; True if the status changed (log it then)."""
+        changed = self.last is None or self.last.status is not reading.status
+        if reading.status is not Status.OK:
+            self.errors += 1
+        self.last = reading
+        return changed
+
+    def clear(self) -> None:
+        """Forget the last reading and the error count (the `reset` action)."""
+        self.last = None
+        self.errors = 0
+
+
+def read(device: Device, now: float) -> Reading:
+    """Read `device` at `now` (epoch s); see Device.read()."""
+    return device.read(now)
+
+
+class Registry:
+    """The device instances of one service, by name (`<device>[.<subdevice>]`)."""
+
+    def __init__(
+        self,
+        hostname: str,
+        service: str,
+        factory: DriverFactory,
+        kind_register: KindRegister = BUILTIN,
+    ) -> None:
+        for what, value in (("hostname", hostname), ("service", service)):
+            if not _SEGMENT.fullmatch(value):
+                raise ValueError(f"{what} {value!r}: expected letters, digits, _ or -")
+        self.hostname = hostname
+        self.service = service
+        self.factory = factory
+        self.kinds = kind_register
+        self._devices: dict[str, Device] = {}
+
+    @property
+    def devices_service(self) -> str:
+        return devices_service(self.hostname, self.service)
+
+    def fullname(self, name: str) -> str:
+        return f"{self.hostname}.{self.service}.{name}"
+
+    def names(self) -> list[str]:
+        return sorted(self._devices)
+
+    def devices(self) -> list[Device]:
+        return [self._devices[name] for name in sorted(self._devices)]
+
+    def find(self, name: str) -> Device | None:
+        return self._devices.get(name)
+
+    def get(self, name: str) -> Device:
+        """The device called `name`; raises DeviceError if there is none."""
+        device = self._devices.get(name)
+        if device is None:
+            raise DeviceError(f"{self.service}: no device {quote(name)}")
+        return device
+
+    def children(self, name: str) -> list[Device]:
+        return [d for d in self.devices() if d.parent == name]
+
+    def _extra_fields(self, oid: str) -> tuple[FieldSpec, ...]:
+        return self.factory.fields(oid) or ()
+
+    def validate(self, config: object, *, replacing: str | None = None) -> DeviceConfig:
+        """Check a config for this service without adding it; DeviceError if bad."""
+        checked = kinds.validate(self.kinds, config, self._extra_fields)
+        label = f"device {quote(checked.name)}"
+        kind = self.kinds.get(checked.oid)
+        for oid in (checked.oid, *(sub.oid for sub in kind.subdevices)):
+            if self.factory.fields(oid) is None:
+                raise DeviceError(f"{label}: oid: {self.service} has no {oid} devices")
+        problems = [f"{label}: {p}" for p in self.factory.problems(checked)]
+        if checked.name in self._devices and checked.name != replacing:
+            problems.append(f"{label}: name: already used in {self.service}")
+        if problems:
+            raise DeviceError("; ".join(problems))
+        return checked
+
+    def add(self, config: object) -> Device:
+        """Validate and add one device (and its sub-devices); DeviceError if bad."""
+        return self.add_all([config])[0]
+
+    def add_all(self, configs: Sequence[object]) -> list[Device]:
+        """Validate every config, then add them all; nothing is added if one is bad."""
+        checked = [self.validate(config) for config in configs]
+        names = [c.name for c in checked]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise DeviceError(f"device {quote(twice[0])}: name: given twice")
+        return [self._insert(config) for config in checked]
+
+    def _insert(self, config: DeviceConfig) -> Device:
+        kind = self.kinds.get(config.oid)
+        device = self._make(kind, config, parent=None)
+        for sub in kind.subdevices:
+            sub_config = kinds.subdevice_config(
+                self.kinds, config, sub, self._extra_fields
+            )
+            self._make(self.kinds.get(sub.oid), sub_config, parent=config.name)
+        return device
+
+    def _make(self, kind: Kind, config: DeviceConfig, parent: str | None) -> Device:
+        device = Device(
+            self.fullname(config.name),
+            kind,
+            config,
+            self.factory.create(config),
+            parent,
+        )
+        self._devices[config.name] = device
+        return device
+
+    def remove(self, name: str) -> None:
+        """Remove a device and its sub-devices; DeviceError if unknown or a sub."""
+        device = self.get(name)
+        if device.parent is not None:
+            raise DeviceError(
+                f"device {quote(name)}: a sub-device; remove {device.parent}"
+            )
+        for child in self.children(name):
+            del self._devices[child.name]
+        del self._devices[name]
+
+    def configure(self, name: str, changes: object) -> DeviceConfig:
+        """Apply a partial config (fields to change) after validating the whole result.
+
+        Name and oid cannot change; a sub-device is configured through its parent.
+        Raises DeviceError, leaving the old config in place.
+        """
+        device = self.get(name)
+        label = f"device {quote(name)}"
+        if device.parent is not None:
+            raise DeviceError(f"{label}: a sub-device; configure {device.parent}")
+        if not isinstance(changes, Mapping):
+            raise DeviceError(f"{label}: config: expected an object of fields")
+        for key in ("name", "oid"):
+            if key in changes and changes[key] != getattr(device.config, key):
+                raise DeviceError(f"{label}: {key}: cannot be changed")
+        merged: dict[object, object] = dict(device.config.as_dict().items())
+        merged.update(changes.items())
+        config = self.validate(merged, replacing=name)
+        device.config = config
+        for sub in device.kind.subdevices:
+            child = self._devices[f"{name}.{sub.name}"]
+            child.config = kinds.subdevice_config(
+                self.kinds, config, sub, self._extra_fields
+            )
+        return config
+
+    def configs(self) -> list[dict[str, JsonValue]]:
+        """The configs of the top-level devices, as JSON-compatible data."""
+        return [d.config.as_dict() for d in self.devices() if d.parent is None]

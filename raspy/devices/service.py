@@ -1,0 +1,390 @@
+"""The device-service request handler: pure, JSON body in, `[status, json]` out.
+
+No sockets, no clock, no logging: handle() takes the service's Registry, the request
+body and `now` (epoch s), and returns the reply frames plus the side effects the
+owning actor must carry out (publish a value, poll a device, save a config, rescan).
+
+Device services (README section)
+================================
+
+Every device-owning service (`fake`, `onewire`, ...) answers MDP requests at
+`<hostname>.<service>.devices`. Find them all with the MMI service list and a name
+filter such as `*.devices`. A device's full name is
+`<hostname>.<service>.<device>[.<subdevice>]`; its live value is in the Clone tree
+under `/device/<fullname>/` (`value`, `unit`, `timestamp`, `status`, each JSON text).
+
+Request: one body frame, a UTF-8 JSON object of at most 64 KiB:
+
+    {"v": 1, "action": "<action>", "device": "<name>", "value": <JSON>}
+
+`v` is the vocabulary version, 1 here; a request of another version is refused with
+400 and never half-understood. `device` is the name inside the service (`attic`,
+`tv.volume`); `value` absent or null means "no value". No other keys are allowed.
+
+Reply: two frames, `[status, json]`. The status is ASCII:
+
+    200  ok                     {"v": 1, "action": ..., <result fields>}
+    400  bad request            {"v": 1, "action": ..., "error": <token>, "detail": ...}
+    404  unknown device         (same error shape; token "unknown_device")
+    500  device error           (same error shape; token "device_error")
+    501  unknown action         (same error shape; token "unknown_action")
+
+Actions (device: required, value: optional unless said):
+
+    list_keys   -> {"devices": [names, sorted; sub-devices as "tv.channel"]}
+    list        -> {"devices": [{"name", "fullname", "oid", "parent", "config",
+                                 "reading", "errors"}, ...]}
+    rescan      look for new devices on the bus (onewire); 501 where there is none
+                -> {"rescan": "requested"}
+    get         device -> {"device", "fullname", "reading", "errors"}
+                "reading" is the last one: {"value", "unit", "status", "wall_ts",
+                "detail"} or null before the first poll
+    set         device, value: write the device's main command (switch `state`,
+                dimmer `level`, ...) -> {"device", "reading"}
+    commands    device -> {"device", "oid", "commands": [{"name", "info",
+                "access": "rw"|"ro"|"wo", "type": "Bool"|"Int"|...|null,
+                "datasource": "GAUGE"|"COUNTER"|"DERIVE"|"ABSOLUTE"|null}, ...]}
+    config      device -> {"device", "config"}; with a value (an object of the
+                fields to change) -> the new config, checked whole first
+    log         device -> {"device", "log"}; value true|false sets it
+    poll        device: read it now and publish -> {"device", "poll": "requested"}
+    reset       device: clear its errors and return it (and its sub-devices) to the
+                initial state -> {"device", "reset": [names]}
+    <command>   any command of the device's kind (`on`, `off`, `toggle`, `level`,
+                `up`, `down`, `snapshot`, `power`, `mute`, ...):
+                a trigger takes no value -> {"device", "reading"};
+                with a value, writes it -> {"device", "reading"};
+                without, reads it -> {"device", "command", "value"}, or for the
+                main command {"device", "command", "reading"}
+
+Error tokens (400): bad_json, bad_request, unsupported_version, missing_device,
+unknown_field, takes_no_value, value_required, read_only, invalid_value,
+invalid_config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.devices.reading import Reading
+from raspy.devices.registry import Device, Registry
+from raspy.devices.template import (
+    CommandSpec,
+    DeviceConfig,
+    JsonValue,
+    normalise,
+    reason_against,
+    shown,
+)
+from raspy.errors import DeviceError, quote
+
+VERSION: Final = 1
+MAX_REQUEST_BYTES: Final = 64 * 1024
+OK: Final = b"200"
+BAD_REQUEST: Final = b"400"
+NOT_FOUND: Final = b"404"
+DEVICE_ERROR: Final = b"500"
+UNKNOWN_ACTION: Final = b"501"
+_KEYS: Final = frozenset({"v", "action", "device", "value"})
+_SERVICE_WIDE: Final = frozenset({"list_keys", "list", "rescan"})
+_MAX_NAME: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Put this reading of `device` into the Clone tree (reading.tree_entries())."""
+
+    device: str
+    fullname: str
+    reading: Reading
+
+
+@dataclass(frozen=True, slots=True)
+class PollRequested:
+    """Read `device` now (off the actor thread) and publish what comes."""
+
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """`device` has a new config: save it, and reschedule its poller."""
+
+    device: str
+    config: DeviceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RescanRequested:
+    """Look for new devices on the service's bus."""
+
+
+Effect = Publish | PollRequested | ConfigChanged | RescanRequested
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The reply frames `[status, json]` and the effects to carry out, in order."""
+
+    reply: tuple[bytes, bytes]
+    effects: tuple[Effect, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A well-formed request of vocabulary version 1 (`value` None: no value)."""
+
+    action: str
+    device: str | None
+    value: JsonValue
+
+
+def _encode(document: dict[str, JsonValue]) -> bytes:
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return text.encode("utf-8")
+
+
+def _ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:
+    return Handled(
+        (OK, _encode({"v": VERSION, "action": action, **fields})), tuple(effects)
+    )
+
+
+def _error(status: bytes, action: str | None, token: str, detail: str) -> Handled:
+    document: dict[str, JsonValue] = {
+        "v": VERSION,
+        "action": action,
+        "error": token,
+        "detail": detail,
+    }
+    return Handled((status, _encode(document)))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_request(body: Sequence[bytes]) -> Request | Handled:
+    """The request in `body`, or the 400 reply that refuses it."""
+    if len(body) != 1:
+        return _error(
+            BAD_REQUEST, None, "bad_request", f"expected 1 frame, got {len(body)}"
+        )
+    if len(body[0]) > MAX_REQUEST_BYTES:
+        return _error(
+            BAD_REQUEST, None, "bad_request", f"over {MAX_REQUEST_BYTES} bytes"
+        )
+    try:
+        document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return _error(BAD_REQUEST, None, "bad_json", quote(str(exc)))
+    if not isinstance(document, dict):
+        return _error(BAD_REQUEST, None, "bad_request", "expected a JSON object")
+    action = document.get("action")
+    if not isinstance(action, str) or len(action) > _MAX_NAME:
+        detail = f"action: expected a string of at most {_MAX_NAME} characters"
+        return _error(BAD_REQUEST, None, "bad_request", detail)
+    version = document.get("v")
+    if type(version) is not int or version != VERSION:
+        detail = f"v: expected {VERSION}, got {shown(version)}"
+        return _error(BAD_REQUEST, action, "unsupported_version", detail)
+    unknown = sorted(set(document) - _KEYS)
+    if unknown:
+        return _error(BAD_REQUEST, action, "unknown_field", quote(", ".join(unknown)))
+    device = document.get("device")
+    if device is not None and not isinstance(device, str):
+        return _error(BAD_REQUEST, action, "bad_request", "device: expected a string")
+    return Request(action, device, document.get("value"))
+
+
+def handle(registry: Registry, body: Sequence[bytes], now: float) -> Handled:
+    """Answer one device-service request (see the module docstring); never raises."""
+    request = parse_request(body)
+    if isinstance(request, Handled):
+        return request
+    action = request.action
+    if action in _SERVICE_WIDE:
+        if request.device is not None or request.value is not None:
+            return _error(
+                BAD_REQUEST, action, "bad_request", "takes no device or value"
+            )
+        return _service_wide(registry, action)
+    known = registry.kinds.command_names()
+    if action not in known and action not in ("get", "set", "commands"):
+        return _error(UNKNOWN_ACTION, action, "unknown_action", quote(action))
+    if request.device is None:
+        return _error(BAD_REQUEST, action, "missing_device", "device: required")
+    device = registry.find(request.device)
+    if device is None:
+        return _error(NOT_FOUND, action, "unknown_device", quote(request.device))
+    return _on_device(registry, device, request, now)
+
+
+def _service_wide(registry: Registry, action: str) -> Handled:
+    if action == "list_keys":
+        names: list[JsonValue] = [*registry.names()]
+        return _ok(action, devices=names)
+    if action == "list":
+        return _ok(action, devices=[_describe(d) for d in registry.devices()])
+    if not registry.factory.rescan_supported:
+        return _error(UNKNOWN_ACTION, action, "unknown_action", "no bus to rescan")
+    return _ok(action, [RescanRequested()], rescan="requested")
+
+
+def _describe(device: Device) -> JsonValue:
+    return {
+        "name": device.name,
+        "fullname": device.fullname,
+        "oid": device.config.oid,
+        "parent": device.parent,
+        "config": device.config.as_dict(),
+        "reading": _reading(device.last),
+        "errors": device.errors,
+    }
+
+
+def _reading(reading: Reading | None) -> JsonValue:
+    return None if reading is None else reading.as_json()
+
+
+def _on_device(
+    registry: Registry, device: Device, request: Request, now: float
+) -> Handled:
+    action, value, name = request.action, request.value, device.name
+    match action:
+        case "get":
+            if value is not None:
+                return _error(
+                    BAD_REQUEST, action, "takes_no_value", "get takes no value"
+                )
+            return _ok(
+                action,
+                device=name,
+                fullname=device.fullname,
+                reading=_reading(device.last),
+                errors=device.errors,
+            )
+        case "set":
+            main = device.kind.main_command
+            if value is None:
+                return _error(BAD_REQUEST, action, "value_required", "set: no value")
+            if not main.writable:
+                return _error(
+                    BAD_REQUEST, action, "read_only", f"{main.name}: read-only"
+                )
+            return _command(device, main, request, now)
+        case "commands":
+            commands = [_command_json(c) for c in device.kind.commands]
+            return _ok(action, device=name, oid=device.config.oid, commands=commands)
+        case "config" | "log":
+            return _configure(registry, device, request)
+        case "poll":
+            if value is not None:
+                return _error(
+                    BAD_REQUEST, action, "takes_no_value", "poll takes no value"
+                )
+            return _ok(action, [PollRequested(name)], device=name, poll="requested")
+        case "reset":
+            if value is not None:
+                return _error(
+                    BAD_REQUEST, action, "takes_no_value", "reset takes no value"
+                )
+            return _reset(registry, device, now)
+    command = device.kind.command(action)
+    if command is None:
+        detail = f"{quote(action)} is not a command of {device.config.oid}"
+        return _error(UNKNOWN_ACTION, action, "unknown_action", detail)
+    return _command(device, command, request, now)
+
+
+def _command_json(command: CommandSpec) -> JsonValue:
+    return {
+        "name": command.name,
+        "info": command.info,
+        "access": command.access.value,
+        "type": None if command.value is None else command.value.value_type.value,
+        "datasource": None if command.datasource is None else command.datasource.value,
+    }
+
+
+def _command(
+    device: Device, command: CommandSpec, request: Request, now: float
+) -> Handled:
+    action, value, name = request.action, request.value, device.name
+    if command.value is None:
+        if value is not None:
+            return _error(
+                BAD_REQUEST, action, "takes_no_value", f"{command.name}: a trigger"
+            )
+    elif value is None:
+        if not command.readable:
+            return _error(
+                BAD_REQUEST, action, "value_required", f"{command.name}: write-only"
+            )
+        return _read_command(device, command, action)
+    elif not command.writable:
+        return _error(BAD_REQUEST, action, "read_only", f"{command.name}: read-only")
+    else:
+        reason = reason_against(command.value, value)
+        if reason is not None:
+            return _error(
+                BAD_REQUEST, action, "invalid_value", f"{command.name}: {reason}"
+            )
+        value = normalise(command.value, value)
+    try:
+        reading = device.driver.execute(device.config, command.name, value, now)
+    except DeviceError as exc:
+        return _error(DEVICE_ERROR, action, "device_error", str(exc))
+    device.record(reading)
+    effects = [Publish(name, device.fullname, reading)]
+    return _ok(action, effects, device=name, reading=reading.as_json())
+
+
+def _read_command(device: Device, command: CommandSpec, action: str) -> Handled:
+    name = device.name
+    if command.name == device.kind.main:
+        return _ok(
+            action, device=name, command=command.name, reading=_reading(device.last)
+        )
+    state = device.driver.state()
+    if command.name not in state:
+        return _error(DEVICE_ERROR, action, "device_error", f"{command.name}: no value")
+    return _ok(action, device=name, command=command.name, value=state[command.name])
+
+
+def _configure(registry: Registry, device: Device, request: Request) -> Handled:
+    """The `config` and `log` actions: read, or change and report the new value."""
+    action, value, name = request.action, request.value, device.name
+    effects: list[Effect] = []
+    if value is not None:
+        if action == "log" and not isinstance(value, bool):
+            detail = "log: expected true or false"
+            return _error(BAD_REQUEST, action, "invalid_value", detail)
+        changes = {"log": value} if action == "log" else value
+        try:
+            config = registry.configure(name, changes)
+        except DeviceError as exc:
+            return _error(BAD_REQUEST, action, "invalid_config", str(exc))
+        effects.append(ConfigChanged(name, config))
+    current = device.config.as_dict()
+    if action == "log":
+        return _ok(action, effects, device=name, log=current["log"])
+    return _ok(action, effects, device=name, config=current)
+
+
+def _reset(registry: Registry, device: Device, now: float) -> Handled:
+    effects: list[Effect] = []
+    names: list[JsonValue] = []
+    for each in (device, *registry.children(device.name)):
+        each.clear()
+        names.append(each.name)
+        reading = each.driver.reset(each.config, now)
+        if reading is None:
+            effects.append(PollRequested(each.name))
+        else:
+            each.record(reading)
+            effects.append(Publish(each.name, each.fullname, reading))
+    return _ok("reset", effects, device=device.name, reset=names)

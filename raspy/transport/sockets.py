@@ -1,0 +1,85 @@
+"""Socket factory for client/ and actors/: every socket gets a bounded LINGER.
+
+Contexts are made by the caller and passed in; never zmq.Context.instance() here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import zmq
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Socket = zmq.Socket[bytes]
+
+DEFAULT_LINGER_MS: Final = 500
+_CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (protocols.md §8.1)
+
+
+@dataclass(frozen=True, slots=True)
+class CurveKeys:
+    """CURVE keys of one socket, Z85 text as bytes (protocols.md §8.2).
+
+    With `server_key` set the socket is a CURVE client of that server; without it,
+    the socket is a CURVE server.
+    """
+
+    public_key: bytes
+    secret_key: bytes
+    server_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        keys = {"public_key": self.public_key, "secret_key": self.secret_key}
+        if self.server_key is not None:
+            keys["server_key"] = self.server_key
+        for name, key in keys.items():
+            if len(key) != _CURVE_KEY_BYTES:
+                raise ValueError(
+                    f"{name}: expected {_CURVE_KEY_BYTES} Z85 bytes, got {len(key)}"
+                )
+
+
+def make_socket(
+    context: Context,
+    socket_type: int,
+    *,
+    linger_ms: int = DEFAULT_LINGER_MS,
+    curve: CurveKeys | None = None,
+) -> Socket:
+    """A new socket of `socket_type` with LINGER set, and CURVE keys if given.
+
+    Set options before connect() or bind(): CURVE applies only to later connections.
+    """
+    sock: Socket = context.socket(socket_type)
+    try:
+        sock.setsockopt(zmq.LINGER, linger_ms)
+        if curve is not None:
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, curve.public_key)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret_key)
+            if curve.server_key is None:
+                sock.setsockopt(zmq.CURVE_SERVER, 1)
+            else:
+                sock.setsockopt(zmq.CURVE_SERVERKEY, curve.server_key)
+    except zmq.ZMQError:
+        sock.close(linger=0)
+        raise
+    return sock
+
+
+def connect_socket(
+    context: Context,
+    socket_type: int,
+    endpoint: str,
+    *,
+    linger_ms: int = DEFAULT_LINGER_MS,
+    curve: CurveKeys | None = None,
+) -> Socket:
+    """make_socket() then connect(endpoint); a bad endpoint closes it and raises ZMQError."""
+    sock = make_socket(context, socket_type, linger_ms=linger_ms, curve=curve)
+    try:
+        sock.connect(endpoint)
+    except zmq.ZMQError:
+        sock.close(linger=0)
+        raise
+    return sock

@@ -1,0 +1,137 @@
+"""Consistency check of a store's records (pure: fed records, returns problems).
+
+Every record must decode with the encodings of raspy.storage.tables; kv.meta last_seq
+must be >= every kv seq; every titanic queue entry and reply needs its request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from raspy import packing
+from raspy.errors import PackingError, StoreError, quote
+from raspy.storage.schema import SCHEMA_VERSION
+from raspy.storage.tables import (
+    LAST_SEQ_KEY,
+    SCHEMA_VERSION_KEY,
+    Table,
+    decode_kv,
+    decode_queue_key,
+    decode_schema_version,
+    decode_seq,
+    decode_titanic_reply,
+    decode_titanic_request,
+    is_uuid32,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with one record (key None: with a table as a whole)."""
+
+    table: Table
+    key: bytes | None
+    message: str
+
+    def __str__(self) -> str:
+        where = (
+            self.table.value if self.key is None else f"{self.table} {quote(self.key)}"
+        )
+        return f"{where}: {self.message}"
+
+
+def _uuid(key: bytes) -> bytes:
+    if not is_uuid32(key):
+        raise StoreError("key is not a uuid32 (32 lowercase hex characters)")
+    return key
+
+
+def validate_record(table: Table, key: bytes, value: bytes) -> None:
+    """Raise StoreError unless the record decodes as its table says (alone)."""
+    match table:
+        case Table.META:
+            if key != SCHEMA_VERSION_KEY:
+                raise StoreError("unknown key")
+            if (version := decode_schema_version(value)) > SCHEMA_VERSION:
+                raise StoreError(f"schema version {version} is too new")
+        case Table.KV:
+            decode_kv(value)
+        case Table.KV_META:
+            if key != LAST_SEQ_KEY:
+                raise StoreError("unknown key")
+            decode_seq(value)
+        case Table.TITANIC_REQUESTS:
+            decode_titanic_request(value)
+            _uuid(key)
+        case Table.TITANIC_REPLIES:
+            decode_titanic_reply(value)
+            _uuid(key)
+        case Table.TITANIC_QUEUE:
+            if value != decode_queue_key(key)[1]:
+                raise StoreError(f"value {quote(value)} is not the key's uuid")
+        case Table.SCENARIO | Table.CRON:
+            try:
+                packing.unpack(value)
+            except PackingError as exc:
+                raise StoreError(f"not msgpack: {exc}") from exc
+
+
+@dataclass
+class Checker:
+    """Feed every record (any order) with feed(), then call finish()."""
+
+    counts: Counter[Table] = field(default_factory=Counter)
+    _problems: list[Problem] = field(default_factory=list)
+    _kv_seqs: list[tuple[int, bytes]] = field(default_factory=list)
+    _last_seq: int | None = None
+    _requests: set[bytes] = field(default_factory=set)
+    _replies: set[bytes] = field(default_factory=set)
+    _queued: Counter[bytes] = field(default_factory=Counter)
+
+    def feed(self, table: Table, key: bytes, value: bytes) -> None:
+        self.counts[table] += 1
+        try:
+            validate_record(table, key, value)
+        except StoreError as exc:
+            self._problems.append(Problem(table, key, str(exc)))
+            return
+        match table:
+            case Table.KV:
+                self._kv_seqs.append((decode_kv(value).seq, key))
+            case Table.KV_META:
+                self._last_seq = decode_seq(value)
+            case Table.TITANIC_REQUESTS:
+                self._requests.add(key)
+            case Table.TITANIC_REPLIES:
+                self._replies.add(key)
+            case Table.TITANIC_QUEUE:
+                self._queued[decode_queue_key(key)[1]] += 1
+
+    def finish(self) -> list[Problem]:
+        """Every problem found, record problems first, in feeding order."""
+        problems = list(self._problems)
+        if self._kv_seqs and self._last_seq is None:
+            problems.append(
+                Problem(Table.KV_META, None, "kv has records but no last_seq")
+            )
+        last = self._last_seq
+        if last is not None:
+            for seq, key in self._kv_seqs:
+                if seq > last:
+                    message = f"seq {seq} is above kv.meta last_seq {last}"
+                    problems.append(Problem(Table.KV, key, message))
+        for uuid in sorted(self._replies - self._requests):
+            problems.append(
+                Problem(Table.TITANIC_REPLIES, uuid, "reply without request")
+            )
+        for uuid, times in sorted(self._queued.items()):
+            if uuid not in self._requests:
+                problems.append(
+                    Problem(Table.TITANIC_QUEUE, uuid, "queued without request")
+                )
+            if times > 1:
+                problems.append(
+                    Problem(Table.TITANIC_QUEUE, uuid, f"queued {times} times")
+                )
+        return problems

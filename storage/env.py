@@ -1,0 +1,392 @@
+"""The one module that imports lmdb: environments, typed transactions, map growth.
+
+LMDB forbids opening one environment twice in a process, so every Store on a data dir
+shares one Environment here (by real path). Resizing the map needs no live read txn in
+this process: readers pass a gate that the resize closes (ARCHITECTURE.md pitfalls).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import lmdb
+import structlog
+
+from raspy.errors import StoreError, StoreFullError
+from raspy.storage.tables import Table
+
+log = structlog.get_logger(component="store")
+
+_MB: Final = 1024 * 1024
+_MAX_DBS: Final = 16
+_MAX_ATTEMPTS: Final = 64  # doublings from 1 MB exceed any map long before this
+_RESIZE_WAIT_S: Final = 30.0
+
+_registry_lock = threading.Lock()
+_registry: dict[str, Environment] = {}
+_forks = [0]  # bumped in every child after fork(): cheaper than getpid() per call
+
+
+def _after_fork_in_child() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _store_error(exc: BaseException, path: Path) -> StoreError:
+    text = str(exc)
+    if "No space left on device" in text:
+        return StoreFullError(f"store in {path}: disk full: {text}")
+    return StoreError(f"store in {path}: {type(exc).__name__}: {text}")
+
+
+class ReadTxn:
+    """One LMDB read transaction: a consistent snapshot. Close it promptly."""
+
+    def __init__(self, owner: Environment, txn: Any, thread: int) -> None:
+        self._owner = owner
+        self._txn = txn
+        self.thread = thread  # the thread that opened it, for the resize gate
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        db = self._owner.db(table)
+        if db is None:
+            return None
+        try:
+            value: bytes | None = self._txn.get(key, db=db)
+        except lmdb.Error as exc:
+            raise _store_error(exc, self._owner.path) from exc
+        return value
+
+    def count(self, table: Table) -> int:
+        db = self._owner.db(table)
+        if db is None:
+            return 0
+        entries: int = self._txn.stat(db)["entries"]
+        return entries
+
+    def range(
+        self, table: Table, start: bytes, prefix: bytes, skip: bytes | None, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """Up to `limit` items from key >= start while the key starts with prefix."""
+        db = self._owner.db(table)
+        found: list[tuple[bytes, bytes]] = []
+        if db is None or limit <= 0:
+            return found
+        try:
+            with self._txn.cursor(db=db) as cursor:
+                more = cursor.set_range(start)
+                while more:
+                    key: bytes = cursor.key()
+                    if not key.startswith(prefix):
+                        break
+                    if key != skip:
+                        found.append((key, cursor.value()))
+                        if len(found) >= limit:
+                            break
+                    more = cursor.next()
+        except lmdb.Error as exc:
+            raise _store_error(exc, self._owner.path) from exc
+        return found
+
+    def close(self) -> None:
+        self._txn.abort()
+
+
+class WriteTxn:
+    """One LMDB write transaction (writer thread only); implements schema.SchemaTxn."""
+
+    def __init__(self, owner: Environment, txn: Any) -> None:
+        self._dbs = owner.handles()
+        self._txn = txn
+
+    def _db(self, table: Table) -> Any:
+        return self._dbs[table]  # a writable environment has every table
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        value: bytes | None = self._txn.get(key, db=self._dbs[table])
+        return value
+
+    def put(self, table: Table, key: bytes, value: bytes) -> None:
+        # One key at a time: putmulti has been seen to store part of a batch silently.
+        self._txn.put(key, value, db=self._dbs[table])
+
+    def delete(self, table: Table, key: bytes) -> None:
+        self._txn.delete(key, db=self._dbs[table])
+
+    def clear(self, table: Table) -> None:
+        self._txn.drop(self._db(table), delete=False)
+
+    def items(self, table: Table) -> Iterator[tuple[bytes, bytes]]:
+        with self._txn.cursor(db=self._db(table)) as cursor:
+            yield from cursor.iternext(keys=True, values=True)
+
+
+class Environment:
+    """One LMDB environment for a data dir, shared by the Stores of this process."""
+
+    def __init__(self, path: Path, env: Any, *, writable: bool, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.writable = writable
+        self.pid = os.getpid()
+        self._fork = _forks[0]
+        self.map_grows = 0
+        self._env = env
+        self._dbs: dict[Table, Any] = {}
+        self._refs = 0
+        self._gate = threading.Condition()
+        self._readers = 0
+        self._resizing = False
+        self._depth: dict[int, int] = {}  # open read txns per thread ident
+        self.max_key_bytes: int = env.max_key_size()
+
+    # --- opening -----------------------------------------------------------------
+
+    def _open_tables(self, *, create: bool) -> None:
+        """Open the named databases that exist (and, with create, make the others)."""
+        with self.reading() as txn, txn.cursor() as cursor:
+            names = {bytes(key) for key in cursor.iternext(keys=True, values=False)}
+        wanted = [t for t in Table if create or t.value.encode() in names]
+        if not self.writable:
+            for table in wanted:
+                self._dbs[table] = self._env.open_db(table.value.encode(), create=False)
+            return
+
+        def open_all(txn: Any) -> None:
+            for table in wanted:
+                self._dbs[table] = self._env.open_db(
+                    table.value.encode(), txn=txn, create=create
+                )
+
+        self._write_raw(open_all)
+
+    def create_tables(self) -> None:
+        """Make every named database that is missing (writers only), in one txn."""
+        if len(self._dbs) < len(Table):
+            self._open_tables(create=True)
+
+    def db(self, table: Table) -> Any:
+        return self._dbs.get(table)
+
+    def handles(self) -> dict[Table, Any]:
+        return self._dbs
+
+    @property
+    def map_size(self) -> int:
+        size: int = self._env.info()["map_size"]
+        return size
+
+    def reader_check(self) -> int:
+        """Clear reader slots of dead processes; returns how many were cleared."""
+        cleared: int = self._env.reader_check()
+        return cleared
+
+    # --- reads ------------------------------------------------------------------
+
+    def _enter_read(self) -> int:
+        thread = threading.get_ident()
+        with self._gate:
+            # A thread that already reads must not wait for a resize that waits for it.
+            if not self._depth.get(thread):
+                self._gate.wait_for(lambda: not self._resizing)
+            self._depth[thread] = self._depth.get(thread, 0) + 1
+            self._readers += 1
+        return thread
+
+    def _leave_read(self, thread: int) -> None:
+        with self._gate:
+            self._depth[thread] -= 1
+            if not self._depth[thread]:
+                del self._depth[thread]
+            self._readers -= 1
+            self._gate.notify_all()
+
+    def begin_read(self) -> ReadTxn:
+        """A read txn inside the gate; end_read() it. Adopts a map grown elsewhere."""
+        for _ in range(3):
+            thread = self._enter_read()
+            try:
+                return ReadTxn(self, self._env.begin(write=False), thread)
+            except lmdb.MapResizedError:
+                self._leave_read(thread)
+                self.resize(0)  # another process grew the map: adopt its size
+            except lmdb.Error as exc:
+                self._leave_read(thread)
+                raise _store_error(exc, self.path) from exc
+            except BaseException:
+                self._leave_read(thread)
+                raise
+        raise StoreError(f"store in {self.path}: map keeps being resized; retry")
+
+    def end_read(self, txn: ReadTxn) -> None:
+        """Close a txn from begin_read(), from any thread."""
+        try:
+            txn.close()
+        finally:
+            self._leave_read(txn.thread)
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """The raw read txn, for this module only."""
+        txn = self.begin_read()
+        try:
+            yield txn._txn
+        finally:
+            self.end_read(txn)
+
+    # --- writes -----------------------------------------------------------------
+
+    def resize(self, new_size: int) -> None:
+        """set_mapsize once no read txn of this process is open (0: adopt the file)."""
+        with self._gate:
+            self._resizing = True
+            try:
+                if not self._gate.wait_for(
+                    lambda: self._readers == 0, timeout=_RESIZE_WAIT_S
+                ):
+                    raise StoreError(
+                        f"store in {self.path}: cannot grow the map while a read view "
+                        f"stays open for over {_RESIZE_WAIT_S:.0f} s"
+                    )
+                try:
+                    self._env.set_mapsize(new_size)
+                except lmdb.Error as exc:
+                    raise _store_error(exc, self.path) from exc
+            finally:
+                self._resizing = False
+                self._gate.notify_all()
+
+    def _grow(self) -> None:
+        max_bytes = self.max_bytes
+        current = self.map_size
+        if current >= max_bytes:
+            raise StoreFullError(
+                f"store in {self.path} is full: the map reached its maximum of "
+                f"{max_bytes // _MB} MB (store.map_size_max_mb)"
+            )
+        new_size = min(current * 2, max_bytes)
+        self.resize(new_size)
+        self.map_grows += 1
+        log.info(
+            "store_map_grown", path=str(self.path), size=new_size, previous=current
+        )
+
+    def _write_raw(
+        self,
+        apply: Callable[[Any], None],
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        for _ in range(_MAX_ATTEMPTS):
+            try:
+                txn = self._env.begin(write=True)
+            except lmdb.Error as exc:
+                raise _store_error(exc, self.path) from exc
+            try:
+                apply(txn)
+                if before_commit is not None:
+                    before_commit()
+                txn.commit()
+            except lmdb.MapFullError:
+                txn.abort()
+                self._grow()
+                continue
+            except lmdb.Error as exc:
+                txn.abort()
+                raise _store_error(exc, self.path) from exc
+            except BaseException:
+                txn.abort()
+                raise
+            return
+        raise StoreFullError(f"store in {self.path}: the map could not grow enough")
+
+    def write(
+        self,
+        apply: Callable[[WriteTxn], None],
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """Run `apply` in ONE write txn and commit it (synced unless not durable).
+
+        On MapFullError the map doubles (up to max_bytes) and the same apply runs again,
+        so `apply` must be a pure function of the txn. Raises StoreFullError past max.
+        `before_commit` runs (on this thread) after apply, before the blocking commit.
+        """
+        self._write_raw(lambda txn: apply(WriteTxn(self, txn)), before_commit)
+
+    # --- lifetime ---------------------------------------------------------------
+
+    def check_process(self) -> None:
+        if self._fork != _forks[0]:
+            raise StoreError(
+                f"store in {self.path} was opened in process {self.pid} and used after "
+                "fork(); open it again in the child"
+            )
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def acquire(
+    path: Path, *, readonly: bool, map_bytes: int, max_bytes: int, durable: bool
+) -> Environment:
+    """This process's Environment for `path`, opened if needed; release() it after."""
+    key = os.path.realpath(path)
+    with _registry_lock:
+        shared = _registry.get(key)
+        if shared is not None and shared.pid != os.getpid():
+            shared = None  # inherited through fork(): never touch it in the child
+        if shared is not None and not readonly and not shared.writable:
+            raise StoreError(f"store in {path} is open read-only in this process")
+        if shared is None:
+            shared = _open(path, readonly, map_bytes, max_bytes, durable=durable)
+            _registry[key] = shared
+        shared._refs += 1
+        return shared
+
+
+def release(shared: Environment) -> None:
+    with _registry_lock:
+        shared._refs -= 1
+        if shared._refs > 0:
+            return
+        key = os.path.realpath(shared.path)
+        if _registry.get(key) is shared:
+            del _registry[key]
+        shared.close()
+
+
+def _open(
+    path: Path, readonly: bool, map_bytes: int, max_bytes: int, *, durable: bool
+) -> Environment:
+    if readonly and not (path / "data.mdb").exists():
+        raise StoreError(f"no store in {path}")
+    try:
+        env = lmdb.open(
+            str(path),
+            map_size=map_bytes,
+            max_dbs=_MAX_DBS,
+            subdir=True,
+            readonly=readonly,
+            create=not readonly,
+            sync=durable,
+            metasync=durable,
+            lock=True,
+            readahead=False,
+            mode=0o600,
+        )
+    except lmdb.Error as exc:
+        raise StoreError(f"store in {path} cannot be opened: {exc}") from exc
+    shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
+    try:
+        shared._open_tables(create=False)
+    except BaseException:
+        env.close()
+        raise
+    return shared

@@ -1,0 +1,51 @@
+"""The data-dir write lock: one writing process per data dir (flock on DATA_DIR/lock).
+
+The kernel drops a flock when its holder dies, so a crashed raspyd never leaves a
+stale lock behind. The holder's pid is written into the file for the error message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Final
+
+from raspy.errors import StoreLockedError
+
+LOCK_NAME: Final = "lock"
+
+
+class DataDirLock:
+    """An exclusive, non-blocking lock on a data dir; freed by release() or exit."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self._fd: int | None = None
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise StoreLockedError(
+                f"data dir {data_dir} is in use by another process (pid {holder})"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Unlock and close; safe to call twice."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_pid(fd: int) -> str:
+    text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    return text if text.isdigit() else "unknown"

@@ -1,0 +1,400 @@
+"""Store: the LMDB environment of one data dir, its tables, and durable group commit.
+
+Reads are short read txns (consistent snapshots; they never block the writer). Every
+write goes through one writer thread; an acknowledged write is synced to disk. Never
+open a Store before fork() and use it in the child: open one in the child instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+import structlog
+
+from raspy.config import StoreConfig
+from raspy.errors import StoreError, ValueTooLargeError, quote
+from raspy.storage import env as env_mod
+from raspy.storage import schema
+from raspy.storage.lock import DataDirLock
+from raspy.storage.tables import (
+    DATA_TABLES,
+    SCHEMA_VERSION_KEY,
+    Table,
+    decode_schema_version,
+    encode_schema_version,
+)
+from raspy.storage.writer import Done, GroupWriter, Job
+
+__all__ = ["Delete", "Op", "Put", "ReadView", "Store", "Table"]
+
+log = structlog.get_logger(component="store")
+
+_MB: Final = 1024 * 1024
+_DEFAULT_CONFIG: Final = StoreConfig()
+_ALL: Final = 2**62  # "no limit" for scans: bounded by the table's size
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    table: Table
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    table: Table
+    key: bytes
+
+
+Op = Put | Delete
+_OP_TYPES: Final = (Put, Delete)
+
+
+def _apply_ops(txn: env_mod.WriteTxn, ops: Sequence[Op]) -> None:
+    for op in ops:
+        if isinstance(op, Put):
+            txn.put(op.table, op.key, op.value)
+        else:
+            txn.delete(op.table, op.key)
+
+
+class ReadView:
+    """ONE read transaction (a consistent snapshot); use from one thread at a time and
+    close it soon (it may be closed from another thread).
+
+    Do not commit() from the thread that holds a view: growing the map waits for it.
+    """
+
+    def __init__(self, shared: env_mod.Environment) -> None:
+        self._env = shared
+        self._txn: env_mod.ReadTxn | None = shared.begin_read()
+
+    def _open_txn(self) -> env_mod.ReadTxn:
+        if self._txn is None:
+            raise StoreError("read view is closed")
+        return self._txn
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        return self._open_txn().get(table, key)
+
+    def iter_from(
+        self, table: Table, prefix: bytes, after: bytes | None, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """The next `limit` items whose key starts with prefix and is > after."""
+        start = prefix if after is None else max(prefix, after)
+        return self._open_txn().range(table, start, prefix, after, limit)
+
+    def count(self, table: Table) -> int:
+        """Number of records in the table, in this snapshot."""
+        return self._open_txn().count(table)
+
+    def close(self) -> None:
+        if self._txn is not None:
+            txn, self._txn = self._txn, None
+            self._env.end_read(txn)
+
+    def __enter__(self) -> ReadView:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Store:
+    """One data dir's store; see the module docstring. Thread-safe."""
+
+    def __init__(
+        self,
+        shared: env_mod.Environment,
+        config: StoreConfig,
+        *,
+        lock: DataDirLock | None,
+        schema_version: int,
+    ) -> None:
+        """Use Store.open()."""
+        self._env = shared
+        self._lock = lock
+        self.config = config
+        self.path = shared.path
+        self.schema_version = schema_version
+        self.readonly = lock is None
+        self._writer: GroupWriter | None = None
+        if lock is not None:
+            self._writer = GroupWriter(shared, group_commit=config.group_commit)
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        config: StoreConfig = _DEFAULT_CONFIG,
+        *,
+        readonly: bool = False,
+        durable: bool = True,
+    ) -> Store:
+        """Open (and for a writer create, 0700) the store in data_dir.
+
+        A writer takes the data-dir lock (StoreLockedError if another process holds
+        it), migrates an older schema and starts the writer thread. A reader takes no
+        lock and works beside a running raspyd. A newer schema raises StoreError.
+        `durable=False` turns off fsync: for benchmarks only, never in raspyd.
+        """
+        path = Path(data_dir)
+        lock = None
+        if not readonly:
+            _make_data_dir(path)
+            lock = DataDirLock(path)
+        try:
+            shared = env_mod.acquire(
+                path,
+                readonly=readonly,
+                map_bytes=max(1, config.map_size_initial_mb) * _MB,
+                max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
+                durable=durable,
+            )
+            try:
+                version = _prepare(shared, readonly=readonly)
+                return cls(shared, config, lock=lock, schema_version=version)
+            except BaseException:
+                env_mod.release(shared)
+                raise
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    # --- reads ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store in {self.path} is closed")
+        self._env.check_process()
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        """The committed value, or None."""
+        with self.read_view() as view:
+            return view.get(table, key)
+
+    def scan(
+        self, table: Table, prefix: bytes = b"", limit: int | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """Items whose key starts with prefix, in key order, at most `limit`."""
+        with self.read_view() as view:
+            return view.iter_from(table, prefix, None, _ALL if limit is None else limit)
+
+    def read_view(self) -> ReadView:
+        """ONE read txn as a context manager (a snapshot across several reads)."""
+        self._check_open()
+        return ReadView(self._env)
+
+    # --- writes -----------------------------------------------------------------
+
+    @property
+    def max_key_bytes(self) -> int:
+        return self._env.max_key_bytes
+
+    def validate(self, ops: Sequence[Op]) -> None:
+        """Raise ValueTooLargeError for a key or value over the limits."""
+        validate_ops(ops, self.max_key_bytes, self.config.max_value_bytes)
+
+    def _live_writer(self) -> GroupWriter:
+        self._check_open()
+        if self._writer is None:
+            raise StoreError(f"store in {self.path} was opened read-only")
+        return self._writer
+
+    def submit(self, ops: Sequence[Op], on_done: Done | None = None) -> Future[None]:
+        """Queue ops for the next group commit, all in one txn.
+
+        The future resolves (and on_done(None) runs, on the writer thread) only after
+        the txn is synced; on failure both get the exception. Raises
+        ValueTooLargeError before queuing anything.
+        """
+        writer = self._live_writer()
+        frozen = tuple(ops)
+        self.validate(frozen)
+        future: Future[None] = Future()
+        writer.submit(
+            Job(lambda txn: _apply_ops(txn, frozen), len(frozen), future, on_done)
+        )
+        return future
+
+    def commit(self, ops: Sequence[Op]) -> None:
+        """Write ops in one txn, durable on return. Never from the writer thread."""
+        writer = self._live_writer()
+        if writer.in_writer_thread():
+            raise RuntimeError("Store.commit() from the writer thread would deadlock")
+        frozen = tuple(ops)
+        self.validate(frozen)
+        # A bare lock instead of a Future: one wake-up per blocked caller.
+        done = threading.Lock()
+        done.acquire()
+        outcome: list[BaseException | None] = []
+
+        def on_done(error: BaseException | None) -> None:
+            outcome.append(error)
+            done.release()
+
+        writer.submit(
+            Job(lambda txn: _apply_ops(txn, frozen), len(frozen), None, on_done)
+        )
+        done.acquire()
+        if outcome[0] is not None:
+            raise outcome[0]
+
+    def restore(
+        self,
+        ops: Sequence[Op],
+        *,
+        clear: Sequence[Table] = (),
+        schema_version: int = schema.SCHEMA_VERSION,
+    ) -> None:
+        """Clear tables, write ops and migrate them from schema_version: ONE txn.
+
+        For raspy-kv restore; blocks until durable. Either all of it or nothing.
+        """
+        writer = self._live_writer()
+        schema.check_supported(schema_version)
+        if any(table not in DATA_TABLES for table in clear):
+            raise ValueError("restore clears data tables only, never meta")
+        frozen, cleared = tuple(ops), tuple(clear)
+        self.validate(frozen)
+
+        def apply(txn: env_mod.WriteTxn) -> None:
+            for table in cleared:
+                txn.clear(table)
+            _apply_ops(txn, frozen)
+            schema.migrate(txn, schema_version)
+
+        future: Future[None] = Future()
+        writer.submit(Job(apply, len(frozen), future, None, alone=True))
+        future.result()
+
+    # --- lifetime ---------------------------------------------------------------
+
+    def stats(self) -> dict[str, float]:
+        """Counters (submits, batches, commits, ops, failed) and map gauges."""
+        counts: dict[str, float] = {}
+        if self._writer is not None:
+            counts.update(self._writer.counts())
+        counts["map_size"] = self._env.map_size if not self._closed else 0
+        counts["map_grows"] = self._env.map_grows
+        return counts
+
+    def close(self) -> None:
+        """Flush pending writes, stop the writer, close the env, release the lock.
+
+        In a child after fork() it only marks the store closed: the environment and
+        the lock belong to the parent.
+        """
+        if self._writer is not None and self._writer.in_writer_thread():
+            raise RuntimeError("Store.close() from the writer thread would deadlock")
+        with self._close_lock:
+            if self._closed:
+                return
+            if self._env.pid != os.getpid():
+                self._closed = True
+                return
+            if self._writer is not None:
+                self._writer.close()  # callbacks of the last batches may still read
+            self._closed = True
+            env_mod.release(self._env)
+            if self._lock is not None:
+                self._lock.release()
+        log.info("store_closed", path=str(self.path))
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) -> None:
+    """Raise ValueTooLargeError for a key or value over the limits (TypeError: misuse)."""
+    for op in ops:
+        if not isinstance(op, _OP_TYPES):
+            raise TypeError(f"expected Put or Delete, got {type(op).__name__}")
+        table: object = op.table  # checked at run time: callers may be untyped
+        key: object = op.key
+        if not isinstance(table, Table) or not isinstance(key, bytes):
+            raise TypeError("an op needs a Table and a bytes key")
+        if not 0 < len(key) <= max_key_bytes:
+            raise ValueTooLargeError(
+                f"key of {len(key)} bytes for {table}: LMDB keys are 1 to "
+                f"{max_key_bytes} bytes"
+            )
+        if isinstance(op, Put):
+            value: object = op.value
+            if not isinstance(value, bytes):
+                raise TypeError("a Put needs a bytes value")
+            if len(value) > max_value_bytes:
+                raise ValueTooLargeError(
+                    f"value of {len(value)} bytes for {table} key {quote(key)} is "
+                    f"over store.max_value_bytes ({max_value_bytes})"
+                )
+
+
+def _make_data_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
+def _prepare(shared: env_mod.Environment, *, readonly: bool) -> int:
+    """Clear stale readers, check the schema version, create tables, migrate."""
+    cleared = shared.reader_check()
+    if cleared:
+        log.warning("store_stale_readers_cleared", path=str(shared.path), count=cleared)
+    txn = shared.begin_read()
+    try:
+        stamp = txn.get(Table.META, SCHEMA_VERSION_KEY)
+        empty = all(txn.count(table) == 0 for table in Table)
+    finally:
+        shared.end_read(txn)
+    version = 0 if stamp is None else decode_schema_version(stamp)
+    schema.check_supported(version)
+    if not readonly:
+        shared.create_tables()
+    if readonly or version == schema.SCHEMA_VERSION:
+        log.info("store_opened", path=str(shared.path), schema_version=version)
+        return version
+
+    def migrate(txn: env_mod.WriteTxn) -> None:
+        schema.migrate(txn, version)
+        txn.put(
+            Table.META, SCHEMA_VERSION_KEY, encode_schema_version(schema.SCHEMA_VERSION)
+        )
+
+    shared.write(migrate)
+    if empty:
+        log.info(
+            "store_created", path=str(shared.path), schema_version=schema.SCHEMA_VERSION
+        )
+    else:
+        log.info(
+            "store_schema_migrated",
+            path=str(shared.path),
+            from_version=version,
+            to_version=schema.SCHEMA_VERSION,
+        )
+    return schema.SCHEMA_VERSION

@@ -1,0 +1,214 @@
+"""The store's named databases and the encodings of their records (pure: no lmdb here).
+
+Values are msgpack through raspy.packing. Decoders are strict: a record that does not
+have exactly the expected fields and types raises StoreError naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from raspy import packing
+from raspy.errors import PackingError, StoreError, quote
+
+MAX_KEY_BYTES: Final = 511  # LMDB's compiled-in key limit (mdb_env_get_maxkeysize)
+SEQ_MAX: Final = 2**64 - 1
+LAST_SEQ_KEY: Final = b"last_seq"  # kv.meta: the last sequence number given out
+SCHEMA_VERSION_KEY: Final = b"schema_version"  # meta
+_UUID32 = re.compile(rb"[0-9a-f]{32}")
+_QUEUE_KEY_BYTES: Final = 8 + 32
+
+
+class Table(StrEnum):
+    """The named databases of ARCHITECTURE.md "Storage"; the value is the LMDB name."""
+
+    META = "meta"
+    KV = "kv"
+    KV_META = "kv.meta"
+    TITANIC_REQUESTS = "titanic.requests"
+    TITANIC_REPLIES = "titanic.replies"
+    TITANIC_QUEUE = "titanic.queue"
+    SCENARIO = "scenario"
+    CRON = "cron"
+
+
+# Every table but meta is user data: dumped, restored and checked record by record.
+DATA_TABLES: Final = tuple(t for t in Table if t is not Table.META)
+
+
+@dataclass(frozen=True, slots=True)
+class KvRecord:
+    """One Clone key's stored state: the sequence of the update that last set it."""
+
+    seq: int
+    body: bytes
+    props: dict[str, str]
+    ttl: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TitanicRequestRecord:
+    """An accepted Titanic request: target service, body frames, wall-clock creation."""
+
+    service: bytes
+    body: tuple[bytes, ...]
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class TitanicReplyRecord:
+    """A stored Titanic reply: body frames and the wall-clock time it was stored."""
+
+    body: tuple[bytes, ...]
+    done: float
+
+
+def _unpack_map(data: bytes, what: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        value = packing.unpack(data)
+    except PackingError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise StoreError(f"{what}: expected a map, got {type(value).__name__}")
+    if sorted(value) != sorted(fields):
+        got = ", ".join(sorted(str(k) for k in value))
+        raise StoreError(f"{what}: expected fields {', '.join(fields)}, got {got}")
+    return value
+
+
+def _frames(value: object, what: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or not all(isinstance(f, bytes) for f in value):
+        raise StoreError(f"{what}: body: expected a list of byte strings")
+    return tuple(value)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StoreError(f"{what}: expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def encode_kv(
+    seq: int, body: bytes, props: Mapping[str, str], ttl: float | None
+) -> bytes:
+    """kv value: the Clone sequence, body, properties and ttl in seconds (or None)."""
+    if not 0 <= seq <= SEQ_MAX:
+        raise ValueError(f"sequence {seq} outside 0..2**64-1")
+    return packing.pack(
+        {
+            "seq": seq,
+            "body": bytes(body),
+            "props": dict(props),
+            "ttl": None if ttl is None else float(ttl),
+        }
+    )
+
+
+def decode_kv(data: bytes) -> KvRecord:
+    """Inverse of encode_kv; raises StoreError for anything else."""
+    what = "kv record"
+    value = _unpack_map(data, what, ("seq", "body", "props", "ttl"))
+    seq, body, props, ttl = value["seq"], value["body"], value["props"], value["ttl"]
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= SEQ_MAX:
+        raise StoreError(f"{what}: seq: expected an integer 0..2**64-1")
+    if not isinstance(body, bytes):
+        raise StoreError(f"{what}: body: expected bytes, got {type(body).__name__}")
+    if not isinstance(props, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in props.items()
+    ):
+        raise StoreError(f"{what}: props: expected a map of strings")
+    return KvRecord(
+        seq=seq,
+        body=body,
+        props=props,
+        ttl=None if ttl is None else _number(ttl, f"{what}: ttl"),
+    )
+
+
+def encode_seq(seq: int) -> bytes:
+    """kv.meta last_seq: 8-byte big-endian unsigned."""
+    if not 0 <= seq <= SEQ_MAX:
+        raise ValueError(f"sequence {seq} outside 0..2**64-1")
+    return seq.to_bytes(8, "big")
+
+
+def decode_seq(data: bytes) -> int:
+    if len(data) != 8:
+        raise StoreError(f"sequence: expected 8 bytes, got {len(data)}")
+    return int.from_bytes(data, "big")
+
+
+def is_uuid32(value: bytes) -> bool:
+    """A Titanic id: 32 lowercase hex characters as ASCII bytes (protocols.md)."""
+    return _UUID32.fullmatch(value) is not None
+
+
+def encode_titanic_request(record: TitanicRequestRecord) -> bytes:
+    return packing.pack(
+        {
+            "service": bytes(record.service),
+            "body": [bytes(f) for f in record.body],
+            "created": float(record.created),
+        }
+    )
+
+
+def decode_titanic_request(data: bytes) -> TitanicRequestRecord:
+    what = "titanic request"
+    value = _unpack_map(data, what, ("service", "body", "created"))
+    if not isinstance(value["service"], bytes):
+        raise StoreError(f"{what}: service: expected bytes")
+    return TitanicRequestRecord(
+        service=value["service"],
+        body=_frames(value["body"], what),
+        created=_number(value["created"], f"{what}: created"),
+    )
+
+
+def encode_titanic_reply(record: TitanicReplyRecord) -> bytes:
+    return packing.pack(
+        {"body": [bytes(f) for f in record.body], "done": float(record.done)}
+    )
+
+
+def decode_titanic_reply(data: bytes) -> TitanicReplyRecord:
+    what = "titanic reply"
+    value = _unpack_map(data, what, ("body", "done"))
+    return TitanicReplyRecord(
+        body=_frames(value["body"], what),
+        done=_number(value["done"], f"{what}: done"),
+    )
+
+
+def queue_key(counter: int, uuid: bytes) -> bytes:
+    """titanic.queue key: 8-byte big-endian enqueue counter + uuid32 (key order)."""
+    if not is_uuid32(uuid):
+        raise ValueError(f"not a uuid32: {uuid[:64]!r}")
+    return encode_seq(counter) + uuid
+
+
+def decode_queue_key(key: bytes) -> tuple[int, bytes]:
+    """Inverse of queue_key: (counter, uuid32); raises StoreError."""
+    if len(key) != _QUEUE_KEY_BYTES or not is_uuid32(key[8:]):
+        raise StoreError("titanic queue key: expected 8-byte counter + uuid32")
+    return int.from_bytes(key[:8], "big"), key[8:]
+
+
+def encode_schema_version(version: int) -> bytes:
+    return packing.pack(version)
+
+
+def decode_schema_version(data: bytes) -> int:
+    try:
+        value = packing.unpack(data)
+    except PackingError as exc:
+        raise StoreError(f"meta schema_version: {exc}") from exc
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StoreError(
+            f"meta schema_version: expected an integer >= 0, got {quote(repr(value))}"
+        )
+    return value

@@ -1,0 +1,193 @@
+"""The store's single writer thread: group commit, then acknowledge (never the reverse).
+
+Everything queued while one transaction commits goes into the next one. A future is
+resolved (and on_done called, on this thread) only after its transaction is synced:
+right away when nothing else is queued, else just before the next transaction's
+commit, so that the acknowledged threads run while the disk syncs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+
+from raspy.errors import StoreError
+from raspy.storage.env import Environment, WriteTxn
+
+log = structlog.get_logger(component="store")
+
+_READER_CHECK_INTERVAL_S: Final = 60.0
+
+Done = Callable[[BaseException | None], None]
+
+
+@dataclass(slots=True)  # not frozen: built once per write, on the hot path
+class Job:
+    """One submit(): its writes, how to report, and whether it may share a txn."""
+
+    apply: Callable[[WriteTxn], None]
+    ops: int
+    future: Future[None] | None  # None: on_done alone reports (Store.commit)
+    on_done: Done | None
+    alone: bool = False
+
+
+class GroupWriter:
+    """Owns every write transaction of one Environment; see the module docstring."""
+
+    def __init__(self, env: Environment, *, group_commit: bool) -> None:
+        self._env = env
+        self._group_commit = group_commit
+        self._cond = threading.Condition()
+        self._queue: deque[Job] = deque()
+        self._stopping = False
+        self._committed: list[Job] = []  # synced, not yet acknowledged (this thread)
+        self._counts = {"submits": 0, "batches": 0, "commits": 0, "ops": 0, "failed": 0}
+        self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
+        self._thread = threading.Thread(
+            target=self._run, name="raspy-store-writer", daemon=True
+        )
+        self._thread.start()
+
+    def in_writer_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._stopping:
+                raise StoreError(f"store in {self._env.path} is closed")
+            self._queue.append(job)
+            self._counts["submits"] += 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Write everything already queued, then stop the thread."""
+        if self.in_writer_thread():
+            raise RuntimeError("Store.close() called from the store's writer thread")
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join()
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._counts)
+
+    def _take(self) -> list[Job] | None:
+        """The next batch; [] when idle; None when stopped and drained."""
+        with self._cond:
+            if not self._queue:
+                if self._stopping:
+                    return None
+                if not self._committed:  # acknowledge before waiting, never after
+                    self._cond.wait(timeout=_READER_CHECK_INTERVAL_S)
+                return []
+            if not self._group_commit or self._queue[0].alone:
+                return [self._queue.popleft()]
+            batch: list[Job] = []
+            while self._queue and not self._queue[0].alone:
+                batch.append(self._queue.popleft())
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            if batch:
+                self._process(batch)
+            else:
+                self._acknowledge()
+            if time.monotonic() >= self._next_reader_check:
+                self._next_reader_check = time.monotonic() + _READER_CHECK_INTERVAL_S
+                self._check_readers()
+        self._acknowledge()  # stopped: the last batch
+
+    def _check_readers(self) -> None:
+        try:
+            cleared = self._env.reader_check()
+        except Exception:  # the loop must go on; the next check may succeed
+            log.exception("store_reader_check_failed", path=str(self._env.path))
+            return
+        if cleared:
+            log.warning(
+                "store_stale_readers_cleared", path=str(self._env.path), count=cleared
+            )
+
+    def _process(self, batch: list[Job]) -> None:
+        live: list[Job] = []
+        for job in batch:
+            if job.future is None or job.future.set_running_or_notify_cancel():
+                live.append(job)
+            else:  # cancelled before its txn began: nothing written
+                self._notify(job, CancelledError())
+        if not live:
+            return
+        self._bump("batches", 1)
+        error = self._write(live)
+        if error is None:
+            self._committed.extend(live)
+            return
+        self._acknowledge()
+        if len(live) == 1:
+            self._finish(live, error)
+        else:  # one bad group must not fail the others: write each alone
+            for job in live:
+                self._finish([job], self._write([job]))
+
+    def _acknowledge(self) -> None:
+        """Report every synced job not yet reported (before the next commit)."""
+        jobs, self._committed = self._committed, []
+        self._finish(jobs, None)
+
+    def _write(self, jobs: list[Job]) -> BaseException | None:
+        def apply(txn: WriteTxn) -> None:
+            for job in jobs:
+                job.apply(txn)
+
+        try:
+            self._env.write(apply, before_commit=self._acknowledge)
+        except StoreError as exc:  # reported to every submitter of the batch
+            log.error(
+                "store_batch_failed",
+                path=str(self._env.path),
+                count=len(jobs),
+                reason=str(exc),
+            )
+            return exc
+        except Exception as exc:  # a bug; still reported to every submitter
+            log.exception(
+                "store_batch_failed", path=str(self._env.path), count=len(jobs)
+            )
+            return exc
+        self._bump("commits", 1)
+        self._bump("ops", sum(job.ops for job in jobs))
+        return None
+
+    def _finish(self, jobs: list[Job], error: BaseException | None) -> None:
+        if error is not None:
+            self._bump("failed", len(jobs))
+        for job in jobs:  # on_done first: whoever waits on the future sees its effects
+            self._notify(job, error)
+            if job.future is None:
+                continue
+            if error is None:
+                job.future.set_result(None)
+            else:
+                job.future.set_exception(error)
+
+    def _notify(self, job: Job, error: BaseException | None) -> None:
+        if job.on_done is None:
+            return
+        try:
+            job.on_done(error)
+        except Exception:  # a submitter's callback must not stop the writer
+            log.exception("store_callback_failed", path=str(self._env.path))
+
+    def _bump(self, name: str, count: int) -> None:
+        with self._cond:
+            self._counts[name] += count

@@ -1,0 +1,174 @@
+"""A CHP client written from RFC 12 alone, on raw sockets, against raspy's server.
+
+Not our client library: this checks that we do not only test ourselves with ourselves.
+RFC 12/CHP: subscribe first, then ICANHAZ? on a DEALER, KVSYNC* then KTHXBAI, then
+apply KVPUBs newer than the snapshot; KVSET on a PUB to the collector; HUGZ keeps alive.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from support.clock import FakeClock
+from support.clonesrv import CloneServer, clone_server
+from support.wait import wait_until
+
+from raspy.config import StoreConfig
+from raspy.storage.store import Store
+
+Context = zmq.Context[zmq.Socket[bytes]]
+
+
+class RfcClient:
+    """RFC 12 client: SUB (subtree + HUGZ), DEALER (snapshot), PUB (updates)."""
+
+    def __init__(self, context: Context, server: CloneServer, subtree: bytes) -> None:
+        self.subtree = subtree
+        self.kvmap: dict[bytes, bytes] = {}
+        self.sequence = 0
+        self.hugz: list[list[bytes]] = []
+        self.subscriber = context.socket(zmq.SUB)
+        self.snapshot = context.socket(zmq.DEALER)
+        self.publisher = context.socket(zmq.PUB)
+        for sock in (self.subscriber, self.snapshot, self.publisher):
+            sock.setsockopt(zmq.LINGER, 0)
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, subtree)
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, b"HUGZ")
+        self.subscriber.connect(server.endpoints.publisher)
+        self.snapshot.connect(server.endpoints.snapshot)
+        self.publisher.connect(server.endpoints.collector)
+
+    def close(self) -> None:
+        for sock in (self.subscriber, self.snapshot, self.publisher):
+            sock.close()
+
+    def wait_for_hugz(self) -> None:
+        """The server is alive and our subscription reached it."""
+        while True:
+            assert self.subscriber.poll(3000), "no HUGZ from the server"
+            frames = self.subscriber.recv_multipart()
+            if frames[0] == b"HUGZ":
+                self.hugz.append(frames)
+                return
+
+    def get_snapshot(self) -> list[list[bytes]]:
+        """ICANHAZ? then KVSYNC until KTHXBAI; returns the raw messages."""
+        self.snapshot.send_multipart([b"ICANHAZ?", self.subtree])
+        messages: list[list[bytes]] = []
+        while True:
+            assert self.snapshot.poll(3000), "snapshot did not finish"
+            frames = self.snapshot.recv_multipart()
+            messages.append(frames)
+            key, sequence, _uuid, _properties, body = frames
+            if key == b"KTHXBAI":
+                self.sequence = struct.unpack("!Q", sequence)[0]
+                return messages
+            self.store(key, body)
+
+    def store(self, key: bytes, body: bytes) -> None:
+        if body:
+            self.kvmap[key] = body
+        else:
+            self.kvmap.pop(key, None)
+
+    def next_update(self) -> list[bytes]:
+        """Read the SUB until a KVPUB newer than what we hold; apply and return it."""
+        while True:
+            assert self.subscriber.poll(3000), "no update"
+            frames = self.subscriber.recv_multipart()
+            if frames[0] == b"HUGZ":
+                self.hugz.append(frames)
+                continue
+            key, sequence, _uuid, _properties, body = frames
+            number = struct.unpack("!Q", sequence)[0]
+            if number > self.sequence:
+                self.sequence = number
+                self.store(key, body)
+                return frames
+
+    def kvset(self, key: bytes, body: bytes, properties: bytes = b"") -> list[bytes]:
+        """Send a KVSET and resend it (same UUID) until it is published back."""
+        update_id = uuid.uuid4().bytes
+        kvset = [key, b"\x00" * 8, update_id, properties, body]
+        for _ in range(50):
+            self.publisher.send_multipart(kvset)
+            if self.subscriber.poll(200):
+                frames = self.next_update()
+                assert frames[2] == update_id
+                return frames
+        raise AssertionError("the KVSET never came back")
+
+
+@pytest.fixture
+def server(zmq_context: Context, tmp_path: Path) -> Iterator[CloneServer]:
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    try:
+        with clone_server(zmq_context, store, FakeClock()) as running:
+            running.publisher.set(b"/a", b"1")
+            running.publisher.set(b"/b/c", b"2")
+            wait_until(lambda: running.counter("clone.published") == 2, what="setup")
+            yield running
+    finally:
+        store.close()
+
+
+def test_rfc_client_reads_the_whole_map_and_its_own_updates(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """RFC 12: snapshot layout, HUGZ layout, KVSET echoed as KVPUB, delete by empty
+    value; raspy's choices (§9.3) do not break an RFC client."""
+    client = RfcClient(zmq_context, server, b"")
+    try:
+        client.wait_for_hugz()
+        assert client.get_snapshot() == [
+            [b"/a", b"\x00" * 7 + b"\x01", b"", b"", b"1"],
+            [b"/b/c", b"\x00" * 7 + b"\x02", b"", b"", b"2"],
+            [b"KTHXBAI", b"\x00" * 7 + b"\x02", b"", b"", b""],
+        ]
+        assert client.hugz[0] == [b"HUGZ", b"\x00" * 8, b"", b"", b""]
+        echoed = client.kvset(b"/x", b"on", b"ttl=5\n")
+        assert echoed[0:2] == [b"/x", b"\x00" * 7 + b"\x03"]
+        assert echoed[3:] == [b"ttl=5\n", b"on"]
+        client.kvset(b"/a", b"")
+        assert client.kvmap == {b"/b/c": b"2", b"/x": b"on"}
+        assert client.sequence == 4
+    finally:
+        client.close()
+
+
+def test_rfc_subtree_client_sees_only_its_subtree(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """RFC 12 subtrees: ICANHAZ? with a path, KTHXBAI echoes it, the SUB filters."""
+    client = RfcClient(zmq_context, server, b"/b/")
+    try:
+        client.wait_for_hugz()
+        assert client.get_snapshot() == [
+            [b"/b/c", b"\x00" * 7 + b"\x02", b"", b"", b"2"],
+            [b"KTHXBAI", b"\x00" * 7 + b"\x02", b"", b"", b"/b/"],
+        ]
+        server.publisher.set(b"/a", b"elsewhere")
+        server.publisher.set(b"/b/d", b"3")
+        assert client.next_update()[0::4] == [b"/b/d", b"3"]
+        assert client.kvmap == {b"/b/c": b"2", b"/b/d": b"3"}
+    finally:
+        client.close()
+
+
+def test_server_keeps_serving_after_an_old_style_one_frame_icanhaz(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """zguide model 2's one-frame ICANHAZ? is not RFC 12: dropped, counted; the next
+    well-formed request is answered."""
+    client = RfcClient(zmq_context, server, b"")
+    try:
+        client.snapshot.send_multipart([b"ICANHAZ?"])
+        assert client.get_snapshot()[-1][0] == b"KTHXBAI"
+        assert server.counter("clone.rejected.wrong_frame_count") == 1
+    finally:
+        client.close()

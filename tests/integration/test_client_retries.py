@@ -1,0 +1,231 @@
+"""Client against a raw ROUTER written from RFC 7 §client and RFC 18: Lazy Pirate.
+
+The test thread plays the broker; the client runs in a pool thread that makes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+from raspy.client import Client, ClientReply, ClientTimeout, Version
+
+Context = zmq.Context[zmq.Socket[bytes]]
+T = TypeVar("T")
+V01, V02, VMJ = Version.V01, Version.V02, Version.MAJORTOMO
+TIMEOUT_S = 0.3  # per try; short so the three-try cases stay fast
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[zmq.Socket[bytes], str]]:
+    sock: zmq.Socket[bytes] = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client") as executor:
+        yield executor
+
+
+def run_client(
+    pool: ThreadPoolExecutor,
+    ctx: Context,
+    endpoint: str,
+    version: Version,
+    call: Callable[[Client], T],
+) -> Future[T]:
+    def work() -> T:
+        with Client(endpoint, version=version, timeout_s=TIMEOUT_S, context=ctx) as c:
+            return call(c)
+
+    return pool.submit(work)
+
+
+def test_client_resends_on_a_new_socket_after_an_unanswered_try(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """§2.3 Lazy Pirate: no reply in time -> close, new socket, same request again."""
+    sock, endpoint = router
+    future = run_client(
+        pool, zmq_context, endpoint, V01, lambda c: c.request("echo", "hello")
+    )
+    first = recv(sock)
+    assert first[1:] == [b"", b"MDPC01", b"echo", b"hello"]
+    second = recv(sock)
+    assert second[1:] == first[1:]
+    assert second[0] != first[0]  # a new socket has a new routing id
+    sock.send_multipart([first[0], b"", b"MDPC01", b"echo", b"stale"])
+    sock.send_multipart([second[0], b"", b"MDPC01", b"echo", b"fresh"])
+    assert future.result(timeout=5) == [b"fresh"]
+
+
+@pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
+def test_client_raises_timeout_after_retries_sends_each_on_its_own_socket(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+    version: Version,
+) -> None:
+    """§2.3: give up after a number of tries (zguide: 3), raising ClientTimeout."""
+    sock, endpoint = router
+    future = run_client(
+        pool, zmq_context, endpoint, version, lambda c: c.request(b"nobody", b"x")
+    )
+    senders = {recv(sock)[0] for _ in range(3)}
+    with pytest.raises(ClientTimeout, match="after 3 tries"):
+        future.result(timeout=5)
+    assert len(senders) == 3
+    assert not sock.poll(0)
+
+
+Exchange = tuple[Version, list[bytes], list[list[bytes]]]  # request, then replies
+
+
+@pytest.mark.parametrize(
+    "exchange",
+    [
+        pytest.param(
+            (
+                V02,
+                [b"MDPC02", b"\x01", b"svc", b"q"],
+                [
+                    [b"MDPC02", b"\x02", b"svc", b"a"],
+                    [b"MDPC02", b"\x03", b"svc", b"b", b"c"],
+                ],
+            ),
+            id="rfc18",
+        ),
+        pytest.param(
+            (
+                VMJ,
+                [b"", b"MDPC02", b"\x02", b"svc", b"q"],
+                [
+                    [b"", b"MDPC02", b"\x03", b"a"],
+                    [b"", b"MDPC02", b"\x04", b"b", b"c"],
+                ],
+            ),
+            id="majortomo",
+        ),
+    ],
+)
+def test_client_collects_partials_then_final_in_order(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+    exchange: Exchange,
+) -> None:
+    """§3.3/§3.4: PARTIAL bodies, then the FINAL body, frames in arrival order."""
+    version, request_frames, replies = exchange
+    sock, endpoint = router
+    future = run_client(
+        pool, zmq_context, endpoint, version, lambda c: c.request("svc", "q")
+    )
+    peer, *frames = recv(sock)
+    assert frames == request_frames
+    for reply in replies:
+        sock.send_multipart([peer, *reply])
+    assert future.result(timeout=5) == [b"a", b"b", b"c"]
+
+
+def test_client_ignores_malformed_and_foreign_replies(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """§2.8: invalid input is dropped; a reply for another service is not ours."""
+    sock, endpoint = router
+    future = run_client(
+        pool, zmq_context, endpoint, V02, lambda c: c.request("svc", "q")
+    )
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"garbage"])
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"other", b"no"])
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"yes"])
+    assert future.result(timeout=5) == [b"yes"]
+
+
+def test_client_streams_parts_and_does_not_resend_once_a_part_arrived(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """§3.1: a resend after a PARTIAL would repeat it; the stream fails instead."""
+    sock, endpoint = router
+    parts: list[ClientReply] = []
+
+    def stream(client: Client) -> None:
+        parts.extend(client.request_parts("svc", "q"))
+
+    future = run_client(pool, zmq_context, endpoint, V02, stream)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    with pytest.raises(ClientTimeout):
+        future.result(timeout=5)
+    assert parts == [ClientReply(V02, b"svc", (b"a",), final=False)]
+    assert not sock.poll(0)
+
+
+def test_client_streams_parts_as_they_come(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """§3.3: each PARTIAL is handed over before the FINAL arrives."""
+    sock, endpoint = router
+    future = run_client(
+        pool, zmq_context, endpoint, V02, lambda c: list(c.request_parts("svc", "q"))
+    )
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"b"])
+    assert future.result(timeout=5) == [
+        ClientReply(V02, b"svc", (b"a",), final=False),
+        ClientReply(V02, b"svc", (b"b",), final=True),
+    ]
+
+
+def test_client_refuses_a_second_request_while_one_is_outstanding(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """§3.1: one request outstanding per client, exactly one FINAL per request."""
+    sock, endpoint = router
+
+    def overlap(client: Client) -> list[bytes]:
+        stream = client.request_parts("svc", "q")
+        first = next(stream)
+        with pytest.raises(ValueError, match="outstanding"):
+            client.request("svc", "again")
+        return [*first.body, *(b for part in stream for b in part.body)]
+
+    future = run_client(pool, zmq_context, endpoint, V02, overlap)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"b"])
+    assert future.result(timeout=5) == [b"a", b"b"]
+
+
+def test_client_refuses_a_request_without_body_and_use_after_close(
+    zmq_context: Context, router: tuple[zmq.Socket[bytes], str]
+) -> None:
+    """§2.3: a REQUEST has at least one body frame."""
+    _, endpoint = router
+    client = Client(endpoint, context=zmq_context)
+    with client, pytest.raises(ValueError, match="body frame"):
+        client.request("svc")
+    with pytest.raises(ValueError, match="closed"):
+        client.request("svc", "q")

@@ -1,0 +1,197 @@
+"""Interop (protocols.md §3.4, §9.2): our Client and Worker against majortomo's Broker.
+
+The broker runs in-process on tcp://127.0.0.1:*; both our peers speak the majortomo
+dialect. Each Worker is made in the thread that serves with it (one owner per socket).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+import pytest
+import zmq
+from majortomo.broker import Broker
+from support.wait import wait_until
+
+from raspy.client import Client, ClientReply, Version, Worker
+
+pytestmark = pytest.mark.interop
+
+Context = zmq.Context[zmq.Socket[bytes]]
+VMJ = Version.MAJORTOMO
+HEARTBEAT_S = 0.25  # both sides; majortomo's idle timeout is a multiple of it
+
+
+class _Broker(Broker):
+    """majortomo's Broker; reports where it bound, and closes its socket plainly."""
+
+    def __init__(self, context: Context, bind: str) -> None:
+        super().__init__(
+            bind=bind,
+            heartbeat_interval=HEARTBEAT_S,
+            heartbeat_timeout=HEARTBEAT_S * 8,
+            zmq_context=context,
+        )
+        self.bound = threading.Event()
+        self.endpoint = ""
+
+    def bind(self) -> None:
+        # A restarted broker binds the port its predecessor just closed; libzmq
+        # frees it asynchronously, so retry EADDRINUSE for a moment.
+        wait_until(self._try_bind, what="the previous broker's port to be freed")
+        self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.bound.set()
+
+    def _try_bind(self) -> bool:
+        try:
+            super().bind()  # type: ignore[no-untyped-call]  # majortomo: no annotation
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE:
+                raise
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        # majortomo 0.2.0 calls disconnect() on its bound endpoint, which raises
+        # ENOENT and leaves the socket open, so close it here instead.
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None  # type: ignore[assignment]  # majortomo's comment omits None
+
+
+@contextmanager
+def majortomo_broker(
+    context: Context, bind: str = "tcp://127.0.0.1:*"
+) -> Iterator[str]:
+    """Run majortomo's Broker in a thread; yield its endpoint; stop and join it."""
+    broker = _Broker(context, bind)
+    thread = threading.Thread(target=broker.run, name="majortomo-broker")
+    thread.start()
+    try:
+        assert broker.bound.wait(5), "majortomo broker did not bind"
+        yield broker.endpoint
+    finally:
+        broker.stop()  # type: ignore[no-untyped-call]  # majortomo: no annotation
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+@contextmanager
+def serving(
+    context: Context,
+    endpoint: str,
+    run: Callable[[Worker, threading.Event], None],
+    *,
+    heartbeat_while_busy: bool = True,
+) -> Iterator[None]:
+    """A majortomo-dialect Worker of `upper`, made and used in its own thread."""
+    stop = threading.Event()
+
+    def main() -> None:
+        with Worker(
+            endpoint,
+            "upper",
+            version=VMJ,
+            heartbeat_interval_s=HEARTBEAT_S,
+            heartbeat_liveness=4,
+            reconnect_initial_s=HEARTBEAT_S,
+            heartbeat_while_busy=heartbeat_while_busy,
+            linger_ms=0,
+            context=context,
+        ) as worker:
+            run(worker, stop)
+
+    thread = threading.Thread(target=main, name="test-worker")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def upper(body: Sequence[bytes]) -> list[bytes]:
+    return [frame.upper() for frame in body]
+
+
+def serve_upper(worker: Worker, stop: threading.Event) -> None:
+    worker.serve(upper, stop=stop)
+
+
+def client(context: Context, endpoint: str) -> Client:
+    return Client(endpoint, version=VMJ, timeout_s=1.0, retries=5, context=context)
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+def test_our_client_and_worker_talk_through_majortomo_broker(
+    zmq_context: Context, heartbeat_while_busy: bool
+) -> None:
+    """§3.4: REQUEST 0x02, worker FINAL 0x04, client FINAL 0x04 without service."""
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(
+            zmq_context,
+            endpoint,
+            serve_upper,
+            heartbeat_while_busy=heartbeat_while_busy,
+        ),
+        client(zmq_context, endpoint) as caller,
+    ):
+        assert caller.request("upper", "abc", b"d\xffe") == [b"ABC", b"D\xffE"]
+        assert caller.request(b"upper", b"x") == [b"X"]
+
+
+def test_partial_replies_cross_majortomo_broker_in_order(zmq_context: Context) -> None:
+    """§3.4: PARTIAL 0x03 then FINAL 0x04, both sides, bodies in arrival order."""
+
+    def stream(worker: Worker, stop: threading.Event) -> None:
+        while not stop.is_set():
+            request = worker.recv(timeout_s=0.05)
+            if request is not None:
+                sender, body = request
+                worker.reply(sender, [b"one", *body], final=False)
+                worker.reply(sender, [b"two"])
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(zmq_context, endpoint, stream),
+        client(zmq_context, endpoint) as caller,
+    ):
+        assert list(caller.request_parts("upper", "q")) == [
+            ClientReply(VMJ, b"", (b"one", b"q"), final=False),
+            ClientReply(VMJ, b"", (b"two",), final=True),
+        ]
+        assert caller.request("upper", "r") == [b"one", b"r", b"two"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+def test_our_worker_registers_again_after_majortomo_broker_restarts(
+    zmq_context: Context, heartbeat_while_busy: bool
+) -> None:
+    """§2.4/§2.6: the broker goes away and comes back; the worker sends a new READY.
+
+    The new broker knows nothing of the worker: a request gets through only if
+    the worker started over on a new socket (after DISCONNECT or broker silence).
+    """
+    with ExitStack() as workers:
+        with majortomo_broker(zmq_context) as endpoint:
+            workers.enter_context(
+                serving(
+                    zmq_context,
+                    endpoint,
+                    serve_upper,
+                    heartbeat_while_busy=heartbeat_while_busy,
+                )
+            )
+            with client(zmq_context, endpoint) as caller:
+                assert caller.request("upper", "before") == [b"BEFORE"]
+        with (
+            majortomo_broker(zmq_context, endpoint),
+            client(zmq_context, endpoint) as caller,
+        ):
+            assert caller.request("upper", "after") == [b"AFTER"]

@@ -1,0 +1,442 @@
+"""raspy.client.clone against a scripted CHP server and against the real one (§6)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from support.clock import FakeClock
+from support.clonesrv import CloneServer, clone_server
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy.cli import kv
+from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
+from raspy.config import CloneConfig, StoreConfig
+from raspy.errors import ClientTimeout
+from raspy.protocol import clone
+from raspy.storage.store import Store
+
+Context = zmq.Context[zmq.Socket[bytes]]
+
+
+class ScriptedServer:
+    """The server side of RFC 12 on raw sockets, driven step by step by the test."""
+
+    def __init__(self, context: Context) -> None:
+        self.router = context.socket(zmq.ROUTER)
+        self.pub = context.socket(zmq.PUB)
+        self.collector = context.socket(zmq.SUB)
+        self.collector.setsockopt(zmq.SUBSCRIBE, b"")
+        for sock in (self.router, self.pub, self.collector):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.bind("tcp://127.0.0.1:*")
+        self.endpoints = clone.Endpoints(
+            *(
+                s.getsockopt_string(zmq.LAST_ENDPOINT)
+                for s in (self.router, self.pub, self.collector)
+            )
+        )
+
+    def close(self) -> None:
+        for sock in (self.router, self.pub, self.collector):
+            sock.close()
+
+    def hugz(self, seq: int = 0) -> None:
+        self.pub.send_multipart([clone.HUGZ, clone.encode_seq(seq), b"", b"", b""])
+
+    def handshake(self) -> tuple[bytes, bytes]:
+        """HUGZ every 50 ms until an ICANHAZ? comes: (routing id, subtree)."""
+        for _ in range(100):
+            self.hugz()
+            self.collector.poll(0)  # §1.6: a bound SUB attaches peers only when used
+            if self.router.poll(50):
+                routing_id, command, subtree = self.router.recv_multipart()
+                assert command == clone.ICANHAZ
+                return routing_id, subtree
+        raise AssertionError("the client never asked for a snapshot")
+
+    def answer(
+        self, routing_id: bytes, entries: dict[bytes, tuple[int, bytes]], seq: int
+    ) -> None:
+        for key, (key_seq, body) in sorted(entries.items()):
+            self.router.send_multipart([routing_id, *clone.kvsync(key, key_seq, body)])
+        self.router.send_multipart([routing_id, *clone.kthxbai(seq, b"")])
+
+    def publish(self, key: bytes, seq: int, body: bytes, uuid: bytes = b"") -> None:
+        self.pub.send_multipart([key, clone.encode_seq(seq), uuid, b"", body])
+
+    def kvset(self, timeout_ms: int = 3000) -> list[bytes]:
+        assert self.collector.poll(timeout_ms), "no KVSET arrived"
+        return self.collector.recv_multipart()
+
+
+@pytest.fixture
+def scripted(zmq_context: Context) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(zmq_context)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def server(
+    zmq_context: Context, store: Store, clock: FakeClock
+) -> Iterator[CloneServer]:
+    with clone_server(zmq_context, store, clock) as running:
+        yield running
+
+
+def _client(
+    context: Context, server: clone.Endpoints | str, **kwargs: object
+) -> CloneClient:
+    return CloneClient(server, context=context, **kwargs)  # type: ignore[arg-type]  # test keywords
+
+
+def _synced(
+    scripted: ScriptedServer,
+    client: CloneClient,
+    state: dict[bytes, tuple[int, bytes]],
+    seq: int,
+) -> None:
+    routing_id, _ = scripted.handshake()
+    scripted.answer(routing_id, state, seq)
+    client.wait_synced(5)
+
+
+def test_updates_that_arrive_during_the_snapshot_apply_only_after_kthxbai(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.3 steps 3-4: KVPUBs wait while the snapshot is read; then only those with a
+    sequence above KTHXBAI's apply."""
+    client = _client(zmq_context, scripted.endpoints)
+    try:
+        routing_id, subtree = scripted.handshake()
+        assert subtree == b""
+        scripted.publish(b"/x", 4, b"already-in-snapshot")
+        scripted.publish(b"/y", 6, b"new")
+        scripted.answer(routing_id, {b"/x": (3, b"old"), b"/z": (5, b"z")}, seq=5)
+        client.wait_synced(5)
+        wait_until(lambda: client.seq == 6, what="the pending update applied")
+        assert client.items() == [(b"/x", b"old"), (b"/y", b"new"), (b"/z", b"z")]
+    finally:
+        client.close()
+
+
+def test_whole_map_client_takes_a_new_snapshot_on_a_sequence_gap(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.7: only a whole-map client can detect a lost update (seq != last + 1)."""
+    client = _client(zmq_context, scripted.endpoints)
+    seen: list[Change] = []
+    client.on_change(seen.append)
+    try:
+        _synced(scripted, client, {b"/a": (1, b"1")}, seq=1)
+        scripted.publish(b"/b", 2, b"2")
+        scripted.publish(b"/c", 4, b"4")  # 3 was lost
+        assert scripted.router.poll(3000), "no second ICANHAZ? after the gap"
+        routing_id, _, _ = scripted.router.recv_multipart()
+        scripted.answer(
+            routing_id, {b"/a": (1, b"1"), b"/c": (4, b"4"), b"/d": (3, b"3")}, 4
+        )
+        wait_until(lambda: client.live and client.seq == 4, what="the second snapshot")
+        assert client.items() == [(b"/a", b"1"), (b"/c", b"4"), (b"/d", b"3")]
+        assert client.stats()["gaps"] == 1
+        assert seen == [
+            Change(b"/a", 1, b"1", (), from_snapshot=True),
+            Change(b"/b", 2, b"2", ()),
+            Change(b"/b", 4, b"", (), from_snapshot=True),
+            Change(b"/c", 4, b"4", (), from_snapshot=True),
+            Change(b"/d", 3, b"3", (), from_snapshot=True),
+        ]
+    finally:
+        client.close()
+
+
+def test_subtree_client_accepts_sequence_jumps_and_never_applies_hugz(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.7: sequence numbers are global, so a subtree client sees gaps normally;
+    §6.5: HUGZ is never an update, whatever its sequence."""
+    client = _client(zmq_context, scripted.endpoints, subtree=b"/a/")
+    try:
+        routing_id, subtree = scripted.handshake()
+        assert subtree == b"/a/"
+        scripted.answer(routing_id, {}, seq=3)
+        client.wait_synced(5)
+        scripted.publish(b"/a/x", 10, b"x")
+        scripted.hugz(seq=99)
+        scripted.publish(b"/a/y", 20, b"y")
+        wait_until(lambda: client.seq == 20, what="both updates")
+        assert client.items() == [(b"/a/x", b"x"), (b"/a/y", b"y")]
+        assert not scripted.router.poll(300), "a subtree client must not re-snapshot"
+        assert client.get(clone.HUGZ) is None
+    finally:
+        client.close()
+
+
+def test_silent_server_makes_the_client_start_again_with_fresh_sockets(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.5: no KVPUB and no HUGZ for server_ttl_s -> reconnect, from step 1 of §6.3."""
+    client = _client(zmq_context, scripted.endpoints, server_ttl_s=0.3)
+    try:
+        _synced(scripted, client, {b"/gone": (1, b"1"), b"/kept": (2, b"2")}, seq=2)
+        wait_until(lambda: client.stats()["reconnects"] >= 1, what="a reconnect")
+        changes = client.changes(timeout_s=5)
+        routing_id, _ = scripted.handshake()
+        scripted.answer(routing_id, {b"/kept": (2, b"2"), b"/new": (3, b"3")}, seq=3)
+        assert [next(changes), next(changes)] == [
+            Change(b"/gone", 3, b"", (), from_snapshot=True),
+            Change(b"/new", 3, b"3", (), from_snapshot=True),
+        ]
+        assert client.items() == [(b"/kept", b"2"), (b"/new", b"3")]
+    finally:
+        client.close()
+
+
+def test_unconfirmed_set_is_resent_with_the_same_uuid_until_published(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.4 raspy: keep each KVSET until it comes back on the publisher; resend it
+    unchanged (same UUID) meanwhile; stop once it is seen."""
+    client = _client(zmq_context, scripted.endpoints, resend_s=0.2)
+    try:
+        _synced(scripted, client, {}, seq=0)
+        client.set(b"/k", b"v", ttl_s=30)
+        first = scripted.kvset()
+        assert first[0] == b"/k"
+        assert first[1:] == [bytes(8), first[2], b"ttl=30\n", b"v"]
+        assert len(first[2]) == 16
+        assert scripted.kvset() == first
+        scripted.publish(b"/k", 1, b"v", uuid=first[2])
+        wait_until(lambda: client.get(b"/k") == b"v", what="the update applied")
+        while scripted.collector.poll(400):  # a resend may have crossed the echo
+            assert scripted.collector.recv_multipart() == first
+        assert not scripted.collector.poll(400)
+        assert client.stats()["resends"] >= 1
+    finally:
+        client.close()
+
+
+def test_set_that_never_comes_back_fails_after_its_attempts(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.4: a writer cannot know its KVSET arrived; raspy gives up after N sends."""
+    client = _client(zmq_context, scripted.endpoints, resend_s=0.1, max_set_attempts=2)
+    failures: list[BaseException] = []
+
+    def confirmed_set() -> None:
+        try:
+            client.set(b"/k", b"v", confirm_timeout_s=5)
+        except ClientTimeout as exc:
+            failures.append(exc)
+
+    try:
+        _synced(scripted, client, {}, seq=0)
+        writer = threading.Thread(target=confirmed_set)
+        writer.start()
+        first = scripted.kvset()
+        assert scripted.kvset() == first
+        writer.join(timeout=10)
+        assert [str(exc) for exc in failures] == ["update of b'/k' never confirmed"]
+        assert client.stats()["set_failed"] == 1
+    finally:
+        client.close()
+
+
+def test_client_writes_reads_and_sees_ttl_expiry_through_the_real_server(
+    zmq_context: Context, server: CloneServer, clock: FakeClock
+) -> None:
+    """§6.4 and §6.6: set, confirm, read back; the server's expiry arrives as a delete."""
+    client = _client(zmq_context, server.endpoints)
+    seen: list[Change] = []
+    lock = threading.Lock()
+
+    def record(change: Change) -> None:
+        with lock:
+            seen.append(change)
+
+    client.on_change(record)
+    try:
+        client.wait_synced(5)
+        client.set(b"/e", b"on", ttl_s=30, confirm_timeout_s=5)
+        client.set(b"/p", b"1", props={"unit": "C"}, confirm_timeout_s=5)
+        assert client.items() == [(b"/e", b"on"), (b"/p", b"1")]
+        client.delete(b"/p", confirm_timeout_s=5)
+        clock.advance(30)
+        wait_until(lambda: client.get(b"/e") is None, what="the ttl delete")
+        with lock:
+            assert seen == [
+                Change(b"/e", 1, b"on", (("ttl", "30"),)),
+                Change(b"/p", 2, b"1", (("unit", "C"),)),
+                Change(b"/p", 3, b"", ()),
+                Change(b"/e", 4, b"", ()),
+            ]
+    finally:
+        client.close()
+
+
+def test_subtree_client_sees_only_its_subtree_from_another_clients_writes(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """§6.7: the snapshot and the subscription use the same prefix."""
+    writer = _client(zmq_context, server.endpoints)
+    reader = _client(zmq_context, server.endpoints, subtree=b"/device/")
+    try:
+        writer.wait_synced(5)
+        writer.set(b"/device/a", b"1", confirm_timeout_s=5)
+        writer.set(b"/event/x", b"2", confirm_timeout_s=5)
+        reader.wait_synced(5)
+        writer.set(b"/device/b", b"3", confirm_timeout_s=5)
+        wait_until(lambda: reader.seq == 3, what="the reader to catch up")
+        assert reader.items() == [(b"/device/a", b"1"), (b"/device/b", b"3")]
+        assert fetch_snapshot(
+            server.endpoints, b"/event/", context=zmq_context
+        ) == Snapshot(3, {b"/event/x": b"2"})
+        assert fetch_snapshot(server.endpoints, context=zmq_context).items == {
+            b"/device/a": b"1",
+            b"/event/x": b"2",
+            b"/device/b": b"3",
+        }
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_client_follows_a_restarted_server_and_the_sequence_keeps_growing(
+    zmq_context: Context, store: Store, clock: FakeClock
+) -> None:
+    """§6.5: the client reconnects after silence; ARCHITECTURE.md: the restarted
+    server never reuses a sequence number."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    config = CloneConfig(hugz_interval_s=0.1)
+    client = _client(zmq_context, f"127.0.0.1:{base}", server_ttl_s=0.5)
+    try:
+        with clone_server(
+            zmq_context, store, clock, config=config, endpoints=endpoints
+        ):
+            client.wait_synced(5)
+            client.set(b"/a", b"1", confirm_timeout_s=5)
+            client.set(b"/a", b"2", confirm_timeout_s=5)
+        wait_until(lambda: not client.live, what="the client to notice the silence")
+        with clone_server(
+            zmq_context, store, clock, config=config, endpoints=endpoints
+        ):
+            wait_until(lambda: client.live, what="the client to resync", timeout_s=10)
+            client.set(b"/b", b"3", confirm_timeout_s=5)
+            assert client.seq == 3
+            assert client.items() == [(b"/a", b"2"), (b"/b", b"3")]
+    finally:
+        client.close()
+
+
+def test_changes_iterator_ends_after_its_timeout_without_changes(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """The iterator API: changes in order, then the end after a quiet timeout."""
+    client = _client(zmq_context, server.endpoints)
+    try:
+        client.wait_synced(5)
+        changes = client.changes(timeout_s=0.3)
+        server.publisher.set(b"/a", b"1")
+        assert list(changes) == [Change(b"/a", 1, b"1", ())]
+    finally:
+        client.close()
+
+
+def test_client_refuses_keys_and_bodies_the_protocol_forbids(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """§6.2: keys are /-rooted; §6.4: an empty body means delete, so set() needs one."""
+    client = _client(zmq_context, server.endpoints)
+    try:
+        with pytest.raises(ValueError, match="not /-rooted"):
+            client.set(b"a", b"1")
+        with pytest.raises(ValueError, match="delete"):
+            client.set(b"/a", b"")
+    finally:
+        client.close()
+
+
+def test_fetch_snapshot_times_out_when_nothing_answers(zmq_context: Context) -> None:
+    """A one-shot read names the endpoint that did not answer."""
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", free_port_base())
+    with pytest.raises(ClientTimeout, match="no snapshot"):
+        fetch_snapshot(endpoints, timeout_s=0.2, context=zmq_context)
+
+
+def test_raspy_kv_live_commands_set_get_list_delete_and_watch(
+    zmq_context: Context,
+    store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 6: raspy-kv ls|get|set|del|watch against a running server."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    server_arg = ["--server", f"127.0.0.1:{base}"]
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        capsys.readouterr()  # the server's start-up log lines
+        assert kv.run(["set", "/dev/t", "21.5", "--ttl", "60", *server_arg]) == 0
+        assert kv.run(["set", "/dev/bin", "x", *server_arg]) == 0
+        assert kv.run(["get", "/dev/t", *server_arg]) == 0
+        srv.publisher.set(b"/dev/bin", b"\x00\xff")
+        wait_until(lambda: srv.counter("clone.published") == 3, what="binary value")
+        assert kv.run(["ls", "/dev/", *server_arg]) == 0
+        assert kv.run(["del", "/dev/t", *server_arg]) == 0
+        assert kv.run(["get", "/dev/t", *server_arg]) == 1
+        assert capsys.readouterr() == (
+            "/dev/t set (seq 1)\n/dev/bin set (seq 2)\n21.5\n"
+            "/dev/bin 0x00ff\n/dev/t 21.5\n/dev/t deleted (seq 4)\n",
+            "raspy-kv: /dev/t: no such key\n",
+        )
+        statuses: list[int] = []
+        watcher = threading.Thread(
+            target=lambda: statuses.append(
+                kv.run(["watch", "/w/", "--count", "1", *server_arg])
+            )
+        )
+        watcher.start()
+        for index in range(100):  # until the watcher, once synced, sees one
+            srv.publisher.set(b"/w/a", b"%d" % index)
+            watcher.join(timeout=0.1)
+            if not watcher.is_alive():
+                break
+        assert statuses == [0]
+        line = capsys.readouterr().out
+        seq, key, value = line.split()
+        assert (key, int(value) + 5) == ("/w/a", int(seq))
+
+
+def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """STYLE.md §4: exit 1 for a runtime failure, 2 for bad input; one stderr line."""
+    base = free_port_base()
+    assert kv.run(["ls", "--server", f"127.0.0.1:{base}", "--timeout", "0.2"]) == 1
+    assert kv.run(["set", "relative", "1"]) == 2
+    assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
+    assert capsys.readouterr().err == (
+        f"raspy-kv: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
+        "raspy-kv: key 'relative' is not /-rooted\n"
+        "raspy-kv: expected HOST:PORT-BASE, got 'nowhere'\n"
+    )

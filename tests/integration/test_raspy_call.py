@@ -1,0 +1,101 @@
+"""`raspy call` as a real process against a raw ROUTER playing the broker (RFC 18, RFC 7)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Router = zmq.Socket[bytes]
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
+    sock: Router = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+def start_call(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "raspy.cli.raspy", "call", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
+    try:
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, out, err
+
+
+def test_raspy_call_prints_each_reply_frame_on_its_own_line(
+    router: tuple[Router, str],
+) -> None:
+    """§3.3: the PARTIAL and FINAL bodies, one line per frame, repr if not UTF-8."""
+    sock, endpoint = router
+    process = start_call("--server", endpoint, "echo", "héllo", "x")
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames == [b"MDPC02", b"\x01", b"echo", "héllo".encode(), b"x"]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"echo", "héllo".encode()])
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"echo", b"\xff\x00", b"x"])
+    assert finish(process) == (0, "héllo\nb'\\xff\\x00'\nx\n".encode(), b"")
+
+
+def test_raspy_call_speaks_mdp01_and_sends_one_empty_frame_without_body(
+    router: tuple[Router, str],
+) -> None:
+    """§2.3: a 0.1 REQUEST needs a body frame; none given sends one empty frame."""
+    sock, endpoint = router
+    process = start_call("--server", endpoint, "--version", "0.1", "echo")
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames == [b"", b"MDPC01", b"echo", b""]
+    sock.send_multipart([peer, b"", b"MDPC01", b"echo", b"ok"])
+    assert finish(process) == (0, b"ok\n", b"")
+
+
+def test_raspy_call_exits_1_after_its_tries_time_out(
+    router: tuple[Router, str],
+) -> None:
+    """§2.3: two tries of 0.2 s, then a one-line error and exit status 1."""
+    sock, endpoint = router
+    process = start_call(
+        "--server", endpoint, "--timeout", "0.2", "--retries", "2", "nobody", "x"
+    )
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert err.decode().splitlines()[-1] == (
+        f"raspy: {endpoint}: no reply from service 'nobody' after 2 tries of 0.2s"
+    )
+    assert len({recv(sock)[0], recv(sock)[0]}) == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param([], id="no-service"),
+        pytest.param(["--timeout", "0", "svc"], id="zero-timeout"),
+        pytest.param(["--retries", "0", "svc"], id="zero-retries"),
+        pytest.param(["--version", "0.3", "svc"], id="unknown-version"),
+        pytest.param(["--server", "nowhere", "svc"], id="bad-endpoint"),
+    ],
+)
+def test_raspy_call_exits_2_on_bad_usage(args: list[str]) -> None:
+    """STYLE.md §4: bad usage or input is exit status 2 with a message on stderr."""
+    status, out, err = finish(start_call(*args))
+    assert (status, out) == (2, b"")
+    assert err.decode().strip().splitlines()[-1].startswith(("usage:", "raspy"))

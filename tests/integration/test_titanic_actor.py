@@ -1,0 +1,298 @@
+"""TitanicActor on a real edge, real LMDB and real sockets (protocols.md §5.5, §5.6)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.clock import FakeClock
+from support.edge_fixtures import EdgeHandle
+from support.titanic import RawWorker, TitanicHarness, open_store
+from support.wait import wait_until
+
+from raspy.cli import raspy as raspy_cli
+from raspy.client.mdp import Client, Worker
+from raspy.config import TitanicConfig
+from raspy.errors import TitanicError
+from raspy.stats import Stats
+from raspy.storage import tables
+from raspy.storage.store import Store, Table
+
+SVC = b"test.echo"
+
+
+def harness(edge: EdgeHandle, store: Store) -> TitanicHarness:
+    return TitanicHarness(
+        edge.ref, edge.outbox, edge.endpoint, edge.context, store, Stats()
+    )
+
+
+@pytest.fixture
+def titanic(edge: EdgeHandle, tmp_path: Path) -> Iterator[TitanicHarness]:
+    store = open_store(tmp_path / "store")
+    handle = harness(edge, store)
+    handle.start()
+    yield handle
+    handle.stop()
+    store.close()
+
+
+@pytest.fixture
+def worker(titanic: TitanicHarness) -> Iterator[RawWorker]:
+    raw = RawWorker(titanic.context, titanic.endpoint, SVC)
+    yield raw
+    raw.close()
+
+
+def test_request_and_queue_entry_are_stored_before_the_uuid_is_returned(
+    titanic: TitanicHarness,
+) -> None:
+    """§5.5.1: in one transaction write the request and its queue entry; then 200."""
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"hello", b"")
+        stored = titanic.store.get(Table.TITANIC_REQUESTS, uuid.encode())
+        assert stored is not None
+        record = tables.decode_titanic_request(stored)
+        assert (record.service, record.body) == (SVC, (b"hello", b""))
+        assert titanic.store.scan(Table.TITANIC_QUEUE) == [
+            (tables.queue_key(0, uuid.encode()), uuid.encode())
+        ]
+        assert client.reply(uuid) == (b"300", [])
+
+
+def test_pending_request_is_dispatched_when_a_worker_comes_and_its_reply_stored(
+    titanic: TitanicHarness,
+) -> None:
+    """§5.4 lifecycle with a worker that registers after the request was accepted."""
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"ping")
+        raw = RawWorker(titanic.context, titanic.endpoint, SVC)
+        try:
+            request = raw.request()
+            assert request.body == (b"ping",)
+            raw.reply(request.client, (b"pong", b""))
+            assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [b"pong", b""]
+        finally:
+            raw.close()
+        assert titanic.store.scan(Table.TITANIC_QUEUE) == []
+        assert client.wait(uuid, timeout_s=1) == [b"pong", b""]  # repeatable
+        client.close(uuid)
+        assert client.reply(uuid) == (b"400", [])
+        client.close(uuid)  # idempotent
+    for name in (Table.TITANIC_REQUESTS, Table.TITANIC_REPLIES, Table.TITANIC_QUEUE):
+        assert titanic.store.scan(name) == []
+    counts = {
+        name: titanic.stats.get(f"titanic.{name}")
+        for name in ("accepted", "dispatched", "retried", "done", "closed", "failed")
+    }
+    assert counts == {
+        "accepted": 1,
+        "dispatched": 1,
+        "retried": 0,
+        "done": 1,
+        "closed": 1,
+        "failed": 0,
+    }
+
+
+def test_partials_and_final_from_a_02_worker_are_stored_as_one_reply(
+    titanic: TitanicHarness, worker: RawWorker
+) -> None:
+    """§5.5.5: the stored reply is the PARTIAL bodies followed by the FINAL body."""
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"stream")
+        request = worker.request()
+        worker.reply(request.client, (b"a",), final=False)
+        worker.reply(request.client, (b"b", b"c"), final=False)
+        worker.reply(request.client, (b"d",))
+        body = client.wait(uuid, timeout_s=5, poll_initial_s=0.01)
+    assert body == [b"a", b"b", b"c", b"d"]
+
+
+def test_close_cancels_a_pending_request_and_its_late_reply_is_dropped(
+    titanic: TitanicHarness, worker: RawWorker
+) -> None:
+    """§5.4: closing a PENDING request cancels it; a reply after that is thrown away."""
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"x")
+        request = worker.request()
+        client.close(uuid)
+        worker.reply(request.client, (b"late",))
+        wait_until(
+            lambda: titanic.stats.get("titanic.reply_dropped") == 1,
+            what="the late reply to be dropped",
+        )
+        assert client.reply(uuid) == (b"400", [])
+    assert titanic.store.scan(Table.TITANIC_REQUESTS) == []
+    assert titanic.store.scan(Table.TITANIC_REPLIES) == []
+
+
+def test_dispatch_that_times_out_is_retried_and_the_late_reply_is_dropped(
+    titanic: TitanicHarness, worker: RawWorker
+) -> None:
+    """§5.5.2: on timeout, retry that UUID later with backoff."""
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"slow")
+        first = worker.request()
+        wait_until(
+            lambda: titanic.stats.get("titanic.dispatched") == 2,
+            what="a second attempt after the 2 s timeout",
+        )
+        worker.reply(first.client, (b"too late",))  # the broker then hands on the retry
+        second = worker.request()
+        assert second.body == first.body == (b"slow",)
+        assert second.client != first.client  # a fresh dispatcher slot
+        worker.reply(second.client, (b"on time",))
+        assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [b"on time"]
+    assert titanic.stats.get("titanic.retried") == 1
+    assert titanic.stats.get("titanic.dispatched") == 2
+
+
+def test_restart_reloads_the_queue_and_dispatches_oldest_first(
+    titanic: TitanicHarness,
+) -> None:
+    """§5.5.3: on start-up, everything still PENDING is dispatched again."""
+    with titanic.client() as client:
+        uuids = [client.submit(SVC, str(n).encode()) for n in range(3)]
+    titanic.stop()
+    titanic.start()
+    assert titanic.inspect() == {"known": 3, "pending": 3, "in_flight": 0}
+    raw = RawWorker(titanic.context, titanic.endpoint, SVC)
+    try:
+        seen = []
+        for _ in uuids:
+            request = raw.request()
+            seen.append(request.body)
+            raw.reply(request.client, request.body)
+    finally:
+        raw.close()
+    assert seen == [(b"0",), (b"1",), (b"2",)]
+    with titanic.client() as client:
+        for n, uuid in enumerate(uuids):
+            assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [
+                str(n).encode()
+            ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param([SVC], id="no-body-frame"),
+        pytest.param([b"", b"x"], id="empty-service"),
+        pytest.param([SVC, b"x" * 2000], id="over-max-body-bytes"),
+    ],
+)
+def test_malformed_or_oversize_request_is_answered_400_and_nothing_stored(
+    edge: EdgeHandle, tmp_path: Path, body: list[bytes]
+) -> None:
+    """§5.3 raspy: malformed → 400; issue 5: oversize → 400 and nothing stored."""
+    with open_store(tmp_path / "store") as store:
+        handle = harness(edge, store)
+        handle.start(TitanicConfig(service_workers=1, max_body_bytes=1000))
+        try:
+            with Client(edge.endpoint, context=edge.context) as client:
+                frames = client.request(b"titanic.request", *body)
+            assert frames == [b"400"]
+            assert store.scan(Table.TITANIC_REQUESTS) == []
+        finally:
+            handle.stop()
+
+
+def test_request_the_store_refuses_is_answered_500_and_nothing_stored(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """§5.5.1: a failed commit replies [b"500"] and stores nothing."""
+    with open_store(tmp_path / "store", max_value_bytes=1024) as store:
+        handle = harness(edge, store)
+        handle.start()
+        try:
+            with handle.client() as client:
+                with pytest.raises(TitanicError) as caught:
+                    client.submit(SVC, b"x" * 2000)
+                assert caught.value.status == b"500"
+                assert client.submit(SVC, b"small")  # the store still works
+            assert len(store.scan(Table.TITANIC_REQUESTS)) == 1
+            assert len(store.scan(Table.TITANIC_QUEUE)) == 1
+            assert handle.stats.get("titanic.failed") == 1
+        finally:
+            handle.stop()
+
+
+def test_commit_that_fails_in_the_writer_is_answered_500_and_nothing_stored(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """§5.5.1 with a full store: every 200 is stored, every 500 left nothing."""
+    with open_store(tmp_path / "store", map_size_max_mb=1) as store:
+        handle = harness(edge, store)
+        handle.start()
+        accepted: list[str] = []
+        refused = 0
+        statuses: set[bytes] = set()
+        try:
+            with handle.client() as client:
+                for n in range(12):
+                    try:
+                        accepted.append(client.submit(SVC, bytes([n]) * 150_000))
+                    except TitanicError as exc:
+                        refused += 1
+                        statuses.add(exc.status)
+            assert (refused > 0, statuses) == (True, {b"500"})
+            stored = [key.decode() for key, _ in store.scan(Table.TITANIC_REQUESTS)]
+            assert sorted(stored) == sorted(accepted)
+            assert len(store.scan(Table.TITANIC_QUEUE)) == len(accepted)
+        finally:
+            handle.stop()
+
+
+def test_retention_limit_answers_400_and_purges_never_closed_requests(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """Issue 5 raspy extension: after the retention limit titanic.reply answers 400."""
+    clock = FakeClock()
+    with open_store(tmp_path / "store") as store:
+        handle = harness(edge, store)
+        handle.start(TitanicConfig(service_workers=1, retention_s=3600.0), clock)
+        try:
+            with handle.client() as client:
+                uuid = client.submit(SVC, b"forgotten")
+                assert client.reply(uuid) == (b"300", [])
+                clock.advance(3600.0)
+                assert client.reply(uuid) == (b"400", [])
+                wait_until(
+                    lambda: store.scan(Table.TITANIC_REQUESTS) == [],
+                    what="the expired request to be purged",
+                )
+            assert store.scan(Table.TITANIC_QUEUE) == []
+            assert handle.stats.get("titanic.expired") == 1
+        finally:
+            handle.stop()
+
+
+def test_raspy_call_titanic_submits_waits_closes_and_prints_the_reply(
+    titanic: TitanicHarness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 5: `raspy call --titanic SERVICE BODY…` submits, waits, closes, prints."""
+    stop = threading.Event()
+
+    def serve() -> None:
+        with Worker(titanic.endpoint, SVC, context=titanic.context, linger_ms=0) as w:
+            w.serve(lambda body: [b"echo:" + body[0]], stop=stop)
+
+    thread = threading.Thread(target=serve, name="titanic-echo-worker")
+    thread.start()
+    try:
+        argv = ["call", "--titanic", "--server", titanic.endpoint, "--wait", "10"]
+        with Client(titanic.endpoint, context=titanic.context) as probe:
+            wait_until(
+                lambda: probe.request(b"mmi.service", SVC) == [b"200"],
+                what="the echo worker to register",
+            )
+        capsys.readouterr()  # drop what was logged before the command ran
+        status = raspy_cli.main([*argv, SVC.decode(), "hello"])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert (status, capsys.readouterr().out) == (0, "echo:hello\n")
+    assert titanic.store.scan(Table.TITANIC_REQUESTS) == []

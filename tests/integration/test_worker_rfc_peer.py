@@ -1,0 +1,198 @@
+"""Worker against a raw ROUTER written from RFC 7 §worker and RFC 18 (protocols.md §2.4).
+
+The test thread plays the broker and also calls the worker's recv/reply: with the
+I/O thread (the default) the worker keeps heartbeating in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+from raspy.client import Version, Worker
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Router = zmq.Socket[bytes]
+V01, V02, VMJ = Version.V01, Version.V02, Version.MAJORTOMO
+INTERVAL_S = 0.1
+C1 = b"\x00\x80\x00\x00\x01"
+
+READY = {
+    V01: [b"", b"MDPW01", b"\x01", b"svc"],
+    V02: [b"MDPW02", b"\x01", b"svc"],
+    VMJ: [b"", b"MDPW02", b"\x01", b"svc"],
+}
+HEARTBEAT = {
+    V01: [b"", b"MDPW01", b"\x04"],
+    V02: [b"MDPW02", b"\x05"],
+    VMJ: [b"", b"MDPW02", b"\x05"],
+}
+DISCONNECT = {
+    V01: [b"", b"MDPW01", b"\x05"],
+    V02: [b"MDPW02", b"\x06"],
+    VMJ: [b"", b"MDPW02", b"\x06"],
+}
+REQUEST = {
+    V01: [b"", b"MDPW01", b"\x02", C1, b"", b"hi"],
+    V02: [b"MDPW02", b"\x02", C1, b"", b"hi"],
+    VMJ: [b"", b"MDPW02", b"\x02", C1, b"", b"hi"],
+}
+FINAL = {
+    V01: [b"", b"MDPW01", b"\x03", C1, b"", b"HI"],
+    V02: [b"MDPW02", b"\x04", C1, b"", b"HI"],
+    VMJ: [b"", b"MDPW02", b"\x04", C1, b"", b"HI"],
+}
+VERSIONS = pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
+MODES = pytest.mark.parametrize("threaded", [True, False], ids=["io", "direct"])
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
+    sock: Router = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+def make_worker(
+    ctx: Context, endpoint: str, version: Version = V02, *, threaded: bool = True
+) -> Worker:
+    return Worker(
+        endpoint,
+        "svc",
+        version=version,
+        heartbeat_interval_s=INTERVAL_S,
+        reconnect_initial_s=INTERVAL_S,
+        heartbeat_while_busy=threaded,
+        linger_ms=100,
+        context=ctx,
+    )
+
+
+def next_other_than(router: Router, skip: list[bytes]) -> list[bytes]:
+    """The next message whose frames (after the routing id) are not `skip`."""
+    for _ in range(100):
+        message = recv(router)
+        if message[1:] != skip:
+            return message
+    raise AssertionError("only heartbeats arrived")
+
+
+@VERSIONS
+@MODES
+def test_worker_sends_ready_then_answers_request_in_its_version(
+    zmq_context: Context,
+    router: tuple[Router, str],
+    version: Version,
+    threaded: bool,
+) -> None:
+    """§2.4/§3.3/§3.4: READY once; REQUEST in, REPLY/FINAL out with the address."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint, version, threaded=threaded) as worker:
+        peer, *ready = recv(sock)
+        assert ready == READY[version]
+        sock.send_multipart([peer, *REQUEST[version]])
+        assert worker.recv(timeout_s=3) == (C1, [b"hi"])
+        worker.reply(C1, [b"HI"])
+        assert next_other_than(sock, HEARTBEAT[version]) == [peer, *FINAL[version]]
+    assert next_other_than(sock, HEARTBEAT[version]) == [peer, *DISCONNECT[version]]
+
+
+@pytest.mark.slow
+def test_worker_heartbeats_while_the_application_is_busy(
+    zmq_context: Context, router: tuple[Router, str]
+) -> None:
+    """§2.6 raspy: the worker's I/O thread heartbeats while a request is in progress."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint) as worker:
+        peer = recv(sock)[0]
+        sock.send_multipart([peer, *REQUEST[V02]])
+        assert worker.recv(timeout_s=3) == (C1, [b"hi"])
+        # Busy: no reply yet, and the broker says nothing, yet heartbeats go on.
+        assert [recv(sock) for _ in range(5)] == [[peer, *HEARTBEAT[V02]]] * 5
+        partial = [peer, b"MDPW02", b"\x03", C1, b"", b"half"]
+        worker.reply(C1, [b"half"], final=False)
+        assert next_other_than(sock, HEARTBEAT[V02]) == partial
+        worker.reply(C1, [b"HI"])
+        assert next_other_than(sock, HEARTBEAT[V02]) == [peer, *FINAL[V02]]
+
+
+@pytest.mark.slow
+@MODES
+def test_worker_starts_over_on_a_new_socket_after_disconnect(
+    zmq_context: Context, router: tuple[Router, str], threaded: bool
+) -> None:
+    """§2.4: after DISCONNECT, a new socket and a new READY."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint, threaded=threaded) as worker:
+        first = recv(sock)[0]
+        sock.send_multipart([first, *HEARTBEAT[V02]])
+        sock.send_multipart([first, *DISCONNECT[V02]])
+        worker.recv(timeout_s=0.2)  # a direct worker acts only inside recv()
+        again = next_other_than(sock, HEARTBEAT[V02])
+        assert again[1:] == READY[V02]
+        assert again[0] != first
+
+
+@pytest.mark.slow
+@MODES
+def test_worker_reconnects_when_the_broker_stays_silent(
+    zmq_context: Context, router: tuple[Router, str], threaded: bool
+) -> None:
+    """§2.6/§2.7: liveness x interval of silence, a delay, then a new socket + READY."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint, threaded=threaded) as worker:
+        first = recv(sock)[0]
+        worker.recv(timeout_s=1.0)  # 3 x 0.1 s of silence, then 0.1 s delay
+        again = next_other_than(sock, HEARTBEAT[V02])
+        assert again[1:] == READY[V02]
+        assert again[0] != first
+
+
+def test_worker_drops_a_reply_to_a_request_of_a_lost_connection(
+    zmq_context: Context, router: tuple[Router, str]
+) -> None:
+    """§2.4: the broker forgot the request when the worker reconnected."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint, threaded=False) as worker:
+        first = recv(sock)[0]
+        sock.send_multipart([first, *HEARTBEAT[V02]])
+        sock.send_multipart([first, *REQUEST[V02]])
+        sock.send_multipart([first, *DISCONNECT[V02]])
+        assert worker.recv(timeout_s=3) == (C1, [b"hi"])
+        worker.reply(C1, [b"late"])
+        again = next_other_than(sock, HEARTBEAT[V02])
+        assert again[1:] == READY[V02]
+    assert next_other_than(sock, HEARTBEAT[V02]) == [again[0], *DISCONNECT[V02]]
+
+
+def test_worker_serve_stops_after_max_requests_or_stop_event(
+    zmq_context: Context, router: tuple[Router, str]
+) -> None:
+    """serve(): the handler's return value is the FINAL body."""
+    sock, endpoint = router
+    with make_worker(zmq_context, endpoint) as worker:
+        peer = recv(sock)[0]
+        sock.send_multipart([peer, *REQUEST[V02]])
+        worker.serve(lambda body: [frame.upper() for frame in body], max_requests=1)
+        assert next_other_than(sock, HEARTBEAT[V02]) == [peer, *FINAL[V02]]
+
+
+def test_worker_refuses_partial_in_mdp01_and_empty_replies(
+    zmq_context: Context, router: tuple[Router, str]
+) -> None:
+    """§2.4: 0.1 has one REPLY, with at least one body frame."""
+    _, endpoint = router
+    with make_worker(zmq_context, endpoint, V01) as worker:
+        with pytest.raises(ValueError, match="no partial"):
+            worker.reply(C1, [b"x"], final=False)
+        with pytest.raises(ValueError, match="body frame"):
+            worker.reply(C1, [])
+    with pytest.raises(ValueError, match="closed"):
+        worker.recv(timeout_s=0)

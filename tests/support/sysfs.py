@@ -1,0 +1,84 @@
+"""A fake 1-Wire sysfs tree: real-format `w1_slave` files with correct CRC bytes.
+
+Layout as on a Pi: `<root>/bus/w1/devices/<id>` is a symlink to
+`<root>/devices/w1_bus_master1/<id>`, which holds `w1_slave`; the bus master has its
+own entry in the devices directory too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from raspy.devices.onewire import crc8
+
+POWER_ON_RAW = 0x0550  # 85 °C
+DS18B20 = 0x28
+DS18S20 = 0x10
+
+
+def scratchpad(raw: int, config: int = 0x7F) -> bytes:
+    """A DS18B20 scratchpad for a raw 1/16 °C count: 8 bytes and their CRC."""
+    body = bytearray(raw.to_bytes(2, "little", signed=True))
+    remain = 0x10 - (raw & 0x0F)  # COUNT_REMAIN, as real sensors report it
+    body += bytes([0x4B, 0x46, config, 0xFF, remain, 0x10])
+    return bytes(body) + bytes([crc8(bytes(body))])
+
+
+def raw_of(celsius: float) -> int:
+    """The raw 1/16 °C count of a temperature (which must be a multiple of 1/16)."""
+    raw = round(celsius * 16)
+    assert raw / 16 == celsius, celsius
+    return raw
+
+
+def w1_slave_text(
+    data: bytes, *, crc_ok: bool = True, t_milli: int | None = None
+) -> str:
+    """The two lines the kernel writes for 9 scratchpad bytes.
+
+    With crc_ok False the last byte is spoiled, so the kernel says NO. `t=` is the
+    kernel's m°C for a 12-bit family unless given.
+    """
+    if not crc_ok:
+        data = data[:8] + bytes([data[8] ^ 0xA5])
+    computed = crc8(data[:8])
+    verdict = "YES" if computed == data[8] else "NO"
+    hex_bytes = "".join(f"{b:02x} " for b in data)
+    if t_milli is None:
+        t_milli = int(int.from_bytes(data[:2], "little", signed=True) * 1000 / 16)
+    return f"{hex_bytes}: crc={computed:02x} {verdict}\n{hex_bytes}t={t_milli}\n"
+
+
+class FakeW1Tree:
+    """Builds and changes a sysfs tree under `root`; `base_dir` is what raspy reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.base_dir = root / "bus" / "w1" / "devices"
+        self._master = root / "devices" / "w1_bus_master1"
+        self.base_dir.mkdir(parents=True)
+        self._master.mkdir(parents=True)
+        (self.base_dir / "w1_bus_master1").symlink_to(self._master)
+
+    def add(self, sensor_id: str, text: str) -> None:
+        """Plug in a sensor whose `w1_slave` holds `text`."""
+        folder = self._master / sensor_id
+        folder.mkdir()
+        (folder / "w1_slave").write_text(text, encoding="ascii")
+        (self.base_dir / sensor_id).symlink_to(folder)
+
+    def add_celsius(self, sensor_id: str, celsius: float) -> None:
+        self.add(sensor_id, w1_slave_text(scratchpad(raw_of(celsius))))
+
+    def write(self, sensor_id: str, text: str) -> None:
+        """Replace what the sensor's `w1_slave` says."""
+        (self._master / sensor_id / "w1_slave").write_text(text, encoding="ascii")
+
+    def set_celsius(self, sensor_id: str, celsius: float) -> None:
+        self.write(sensor_id, w1_slave_text(scratchpad(raw_of(celsius))))
+
+    def remove(self, sensor_id: str) -> None:
+        """Unplug a sensor: its entry and folder vanish, as the kernel does."""
+        (self.base_dir / sensor_id).unlink()
+        shutil.rmtree(self._master / sensor_id)

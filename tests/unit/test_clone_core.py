@@ -1,0 +1,250 @@
+"""CloneCore with time passed in: sequence numbers, ttl, dedupe (protocols.md §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.cores.clone import Accept, CloneCore, Rejected, SnapshotRequested, Update
+from raspy.protocol import clone
+
+NOW = 1000.0
+UUID_A = b"A" * 16
+UUID_B = b"B" * 16
+
+
+def _kvset(
+    key: bytes, body: bytes, uuid: bytes = b"", props: bytes = b""
+) -> list[bytes]:
+    return [key, bytes(8), uuid, props, body]
+
+
+def _accepted(outputs: Sequence[object]) -> Update:
+    assert len(outputs) == 1
+    assert isinstance(outputs[0], Accept)
+    return outputs[0].update
+
+
+def test_first_update_gets_sequence_one_and_echoes_uuid_and_properties() -> None:
+    """§6.2 raspy: the first update gets 1; §6.4: UUID and properties echoed."""
+    core = CloneCore()
+    out = core.on_kvset(_kvset(b"/a", b"v", UUID_A, b"unit=C\n"), NOW)
+    assert out == [Accept(Update(1, b"/a", UUID_A, (("unit", "C"),), b"v", None))]
+    assert _accepted(out).kvpub() == [
+        b"/a",
+        clone.encode_seq(1),
+        UUID_A,
+        b"unit=C\n",
+        b"v",
+    ]
+
+
+def test_sequence_numbers_strictly_increase_across_sets_deletes_and_expiries() -> None:
+    """§6.4: published sequence numbers strictly increase; deletes are numbered."""
+    core = CloneCore()
+    seqs = [
+        _accepted(core.on_kvset(_kvset(b"/a", b"1", props=b"ttl=1\n"), NOW)).seq,
+        _accepted(core.on_kvset(_kvset(b"/missing", b""), NOW)).seq,
+        _accepted(core.on_local_set(b"/b", b"2", now=NOW)).seq,
+        _accepted(core.on_tick(NOW + 1)).seq,
+    ]
+    assert seqs == [1, 2, 3, 4]
+    assert core.last_seq == 4
+
+
+def test_restart_continues_after_the_stored_sequence() -> None:
+    """ARCHITECTURE.md: a sequence number is never reused, across restarts included."""
+    core = CloneCore()
+    core.load(41, [], NOW)
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"v"), NOW)).seq == 42
+
+
+def test_loading_an_older_sequence_never_moves_the_counter_back() -> None:
+    """§6.2 raspy: a number is never reused, even if load() is called late."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/a", b"v"), NOW)
+    core.load(0, [], NOW)
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"w"), NOW)).seq == 2
+
+
+def test_ephemeral_key_expires_as_a_server_deletion_after_its_ttl() -> None:
+    """§6.6: no new KVSET within ttl -> delete with empty UUID, properties and body."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/e", b"v", UUID_A, b"ttl=30\n"), NOW)
+    assert core.next_deadline() == NOW + 30
+    assert core.on_tick(NOW + 29.9) == []
+    assert core.on_tick(NOW + 30) == [Accept(Update(2, b"/e", b"", (), b"", None))]
+    assert core.next_deadline() is None
+    assert core.on_tick(NOW + 100) == []
+
+
+def test_refresh_replaces_the_deadline() -> None:
+    """§6.6: a later KVSET of the same key replaces the deadline."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/e", b"v", props=b"ttl=10\n"), NOW)
+    core.on_kvset(_kvset(b"/e", b"v", props=b"ttl=10\n"), NOW + 8)
+    assert core.on_tick(NOW + 12) == []
+    assert core.next_deadline() == NOW + 18
+    assert _accepted(core.on_tick(NOW + 18)).body == b""
+
+
+def test_set_without_ttl_or_with_ttl_zero_makes_the_key_permanent() -> None:
+    """§6.6: one without ttl, or with ttl=0, makes the key permanent again."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/e", b"v", props=b"ttl=5\n"), NOW)
+    core.on_kvset(_kvset(b"/e", b"v", props=b"ttl=0\n"), NOW + 1)
+    core.on_kvset(_kvset(b"/f", b"v", props=b"ttl=5\n"), NOW)
+    core.on_kvset(_kvset(b"/f", b"w"), NOW + 1)
+    assert core.next_deadline() is None
+    assert core.on_tick(NOW + 1000) == []
+
+
+def test_delete_ends_the_ttl_of_an_ephemeral_key() -> None:
+    """§6.6: a deleted key does not expire later (nothing to delete twice)."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/e", b"v", props=b"ttl=5\n"), NOW)
+    assert (
+        _accepted(core.on_kvset(_kvset(b"/e", b"", props=b"ttl=5\n"), NOW)).ttl_s
+        is None
+    )
+    assert core.on_tick(NOW + 10) == []
+
+
+def test_restart_gives_every_persisted_ephemeral_key_a_fresh_full_ttl() -> None:
+    """§6.6 raspy: after start-up every persisted ephemeral key gets its full ttl."""
+    core = CloneCore()
+    core.load(7, [(b"/a", 30.0), (b"/b", 5.0)], now=5000.0)
+    assert core.next_deadline() == 5005.0
+    assert core.on_tick(5005.0) == [Accept(Update(8, b"/b", b"", (), b"", None))]
+    assert core.on_tick(5030.0) == [Accept(Update(9, b"/a", b"", (), b"", None))]
+
+
+def test_resent_kvset_with_the_same_uuid_is_applied_once() -> None:
+    """§6.4 raspy: the server drops a KVSET whose UUID it published recently."""
+    core = CloneCore()
+    frames = _kvset(b"/a", b"v", UUID_A)
+    assert _accepted(core.on_kvset(frames, NOW)).seq == 1
+    assert core.on_kvset(frames, NOW) == [Rejected("duplicate_uuid", UUID_A.hex())]
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"v", UUID_B), NOW)).seq == 2
+    assert core.last_seq == 2
+
+
+def test_kvsets_without_uuid_are_never_deduplicated() -> None:
+    """§6.4: the UUID is optional; without it each KVSET is a new update."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/a", b"v"), NOW)
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"v"), NOW)).seq == 2
+
+
+def test_recent_uuid_set_is_bounded_and_forgets_the_oldest() -> None:
+    """§6.4 raspy: a bounded set of recent UUIDs."""
+    core = CloneCore(recent_uuids=2)
+    for index in range(3):
+        core.on_kvset(_kvset(b"/a", b"v", bytes([index]) * 16), NOW)
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"v", bytes([0]) * 16), NOW)).seq == 4
+    assert core.on_kvset(_kvset(b"/a", b"v", bytes([2]) * 16), NOW)[0] == Rejected(
+        "duplicate_uuid", (bytes([2]) * 16).hex()
+    )
+
+
+def test_forgotten_uuid_can_be_resent_after_a_failed_commit() -> None:
+    """A KVSET that never reached the store is applied when its resend arrives."""
+    core = CloneCore()
+    core.on_kvset(_kvset(b"/a", b"v", UUID_A), NOW)
+    core.forget([UUID_A])
+    assert _accepted(core.on_kvset(_kvset(b"/a", b"v", UUID_A), NOW)).seq == 2
+
+
+def test_invalid_kvset_is_rejected_and_takes_no_sequence_number() -> None:
+    """§6.4: an invalid KVSET is dropped and counted; no number is used."""
+    core = CloneCore(max_value_bytes=4)
+    assert core.on_kvset([b"/a", bytes(8)], NOW) == [
+        Rejected("wrong_frame_count", "2 frames")
+    ]
+    assert core.on_kvset(_kvset(b"/a", b"12345"), NOW) == [
+        Rejected("body_too_large", "5 > 4")
+    ]
+    assert core.on_kvset(_kvset(b"a", b"1"), NOW) == [
+        Rejected("bad_key", "key 'a' is not /-rooted")
+    ]
+    assert core.on_kvset(_kvset(b"/a", b"1", props=b"ttl=-3\n"), NOW) == [
+        Rejected("bad_ttl", "ttl='-3'")
+    ]
+    assert core.last_seq == 0
+
+
+def test_local_set_adds_ttl_as_a_property_so_clients_see_it() -> None:
+    """§6.6: on the wire ttl is relative seconds, sent as an integer."""
+    core = CloneCore()
+    update = _accepted(
+        core.on_local_set(b"/d", b"21", props=(("unit", "C"),), ttl_s=30, now=NOW)
+    )
+    assert update == Update(1, b"/d", b"", (("unit", "C"), ("ttl", "30")), b"21", 30.0)
+    assert core.next_deadline() == NOW + 30
+
+
+def test_local_set_with_bad_input_is_rejected() -> None:
+    """The in-process path keeps the wire's rules (§6.2, §6.6)."""
+    core = CloneCore()
+    assert core.on_local_set(b"x", b"v", now=NOW)[0] == Rejected(
+        "bad_key", "key 'x' is not /-rooted"
+    )
+    assert isinstance(core.on_local_set(b"/x", b"v", ttl_s=-1, now=NOW)[0], Rejected)
+    bad_props = core.on_local_set(b"/x", b"v", props=(("a=b", "v"),), now=NOW)
+    assert bad_props == [Rejected("bad_properties", "bad property name 'a=b'")]
+    assert core.last_seq == 0
+
+
+def test_icanhaz_requests_a_snapshot_of_its_subtree() -> None:
+    """§6.3: a well-formed ICANHAZ? is always answered."""
+    core = CloneCore()
+    assert core.on_icanhaz([b"ICANHAZ?", b"/device/"]) == [
+        SnapshotRequested(b"/device/")
+    ]
+    assert core.on_icanhaz([b"ICANHAZ?"]) == [Rejected("wrong_frame_count", "1 frames")]
+
+
+def test_hugz_carries_a_zero_sequence_whatever_the_counter() -> None:
+    """§6.5 raspy: HUGZ sequence is eight zero bytes."""
+    core = CloneCore()
+    core.load(99, [], NOW)
+    assert core.hugz_frames() == [b"HUGZ", bytes(8), b"", b"", b""]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"/a", b"/b", b"/c"]),
+            st.sampled_from([None, 0, 1, 5, 10]),
+            st.booleans(),
+            st.floats(0, 3),
+        ),
+        max_size=40,
+    )
+)
+def test_any_history_expires_each_ephemeral_key_exactly_at_its_last_deadline(
+    steps: list[tuple[bytes, int | None, bool, float]],
+) -> None:
+    """§6.6: the last KVSET of a key decides whether and when it expires."""
+    core = CloneCore()
+    now = NOW
+    expected: dict[bytes, float] = {}
+    for key, ttl, delete, pause in steps:
+        now += pause
+        for out in core.on_tick(now):
+            assert isinstance(out, Accept)
+            assert expected.pop(out.update.key) <= now
+        props = b"" if ttl is None else f"ttl={ttl}\n".encode()
+        core.on_kvset(_kvset(key, b"" if delete else b"v", props=props), now)
+        if delete or not ttl:
+            expected.pop(key, None)
+        else:
+            expected[key] = now + ttl
+    assert core.next_deadline() == (min(expected.values()) if expected else None)
+    expired = {
+        out.update.key for out in core.on_tick(now + 100) if isinstance(out, Accept)
+    }
+    assert expired == set(expected)

@@ -1,0 +1,255 @@
+"""1-Wire thermometers against a temporary sysfs tree of real-format files (issue 7)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support.sysfs import (
+    DS18B20,
+    DS18S20,
+    POWER_ON_RAW,
+    FakeW1Tree,
+    raw_of,
+    scratchpad,
+    w1_slave_text,
+)
+
+from raspy.devices import onewire
+from raspy.devices.onewire import (
+    FoundSensor,
+    OneWireFactory,
+    W1Result,
+    discover,
+    families,
+    new_configs,
+    parse_w1_slave,
+)
+from raspy.devices.reading import Reading, Status
+from raspy.devices.registry import Registry
+from raspy.errors import DeviceError
+
+NOW = 1_700_000_000.0
+ATTIC = "28-0316a2792aff"
+CELLAR = "28-000005e2fdc3"
+REAL_SAMPLE = (
+    "72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n"
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> FakeW1Tree:
+    return FakeW1Tree(tmp_path)
+
+
+def _registry(tree: FakeW1Tree) -> Registry:
+    registry = Registry("pi", "onewire", OneWireFactory(tree.base_dir))
+    registry.add_all(new_configs(discover(tree.base_dir), registry))
+    return registry
+
+
+def _poll(registry: Registry) -> dict[str, Reading]:
+    return {d.name: d.read(NOW) for d in registry.devices()}
+
+
+def test_fake_tree_writes_the_format_the_kernel_writes() -> None:
+    """The builder matches a w1_slave file read from a real DS18B20."""
+    assert w1_slave_text(scratchpad(0x0172)) == REAL_SAMPLE
+
+
+def test_w1thermsensor_supplies_the_family_table_without_loading_modules() -> None:
+    """Issue 7: w1thermsensor with W1THERMSENSOR_NO_KERNEL_MODULE=1 set first."""
+    table = families()
+    assert os.environ["W1THERMSENSOR_NO_KERNEL_MODULE"] == "1"
+    assert table[DS18B20] == onewire.Family(DS18B20, "DS18B20", twelve_bit=True)
+    assert table[DS18S20].twelve_bit is False
+
+
+def test_discovery_finds_thermometers_and_ignores_other_entries(
+    tree: FakeW1Tree,
+) -> None:
+    """Issue 7: sensors discovered at start; the bus master and non-thermometer
+    families (a DS2413 switch, a ghost 00- entry) are not sensors."""
+    tree.add_celsius(ATTIC, 21.375)
+    tree.add_celsius(CELLAR, 12.5)
+    tree.add("3a-000000123456", "")
+    tree.add("00-800000000000", "")
+    assert discover(tree.base_dir) == [
+        FoundSensor(CELLAR, families()[DS18B20]),
+        FoundSensor(ATTIC, families()[DS18B20]),
+    ]
+
+
+def test_missing_base_directory_is_a_device_error(tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="dtoverlay=w1-gpio"):
+        discover(tmp_path / "absent")
+
+
+def test_good_reading_is_ok_in_the_configured_unit(tree: FakeW1Tree) -> None:
+    """Issue 7 test: good reading."""
+    tree.add_celsius(ATTIC, 21.375)
+    registry = _registry(tree)
+    assert registry.names() == [ATTIC]
+    assert _poll(registry) == {ATTIC: Reading(21.375, "°C", Status.OK, NOW)}
+    registry.configure(ATTIC, {"unit": "°F"})
+    assert registry.get(ATTIC).read(NOW).value == pytest.approx(70.475)
+    registry.configure(ATTIC, {"unit": "K"})
+    assert registry.get(ATTIC).read(NOW).value == pytest.approx(294.525)
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "detail"),
+    [
+        pytest.param(
+            w1_slave_text(scratchpad(0x0172), crc_ok=False),
+            Status.CRC_ERROR,
+            "crc=57 NO",
+            id="crc-no",
+        ),
+        pytest.param(
+            w1_slave_text(scratchpad(POWER_ON_RAW)),
+            Status.POWER_ON_VALUE,
+            "85 °C: no conversion since power-on",
+            id="85C",
+        ),
+        pytest.param("", Status.EMPTY, "empty file", id="empty"),
+        pytest.param(
+            w1_slave_text(bytes(9)),
+            Status.ZERO_SCRATCHPAD,
+            "all-zero scratchpad",
+            id="zero-scratchpad",
+        ),
+        pytest.param(
+            w1_slave_text(scratchpad(0x07FF)),
+            Status.OUT_OF_RANGE,
+            "127.9375 °C above the range",
+            id="127.9375C",
+        ),
+        pytest.param(
+            w1_slave_text(scratchpad(raw_of(-110.0))),
+            Status.UNPLUGGED,
+            "-110.0 °C below the range",
+            id="minus-110C",
+        ),
+        pytest.param(
+            REAL_SAMPLE.splitlines()[0] + "\n",
+            Status.EMPTY,
+            "no temperature line",
+            id="cut-short",
+        ),
+        pytest.param("hello\n", Status.MALFORMED, "line 1: 'hello'", id="garbage"),
+    ],
+)
+def test_bad_reads_become_a_typed_status(
+    tree: FakeW1Tree, text: str, status: Status, detail: str
+) -> None:
+    """Issue 7 test: CRC NO, 85 °C, empty file (and the other DS18B20 pitfalls of
+    ARCHITECTURE.md) are a device status, not a crash."""
+    tree.add_celsius(ATTIC, 20.0)
+    registry = _registry(tree)
+    tree.write(ATTIC, text)
+    assert _poll(registry) == {ATTIC: Reading(None, "°C", status, NOW, detail)}
+
+
+def test_sensor_removed_mid_run_is_missing_and_the_others_still_read(
+    tree: FakeW1Tree,
+) -> None:
+    """Issue 7 test: sensor removed mid-run."""
+    tree.add_celsius(ATTIC, 21.0)
+    tree.add_celsius(CELLAR, 12.5)
+    registry = _registry(tree)
+    tree.remove(ATTIC)
+    assert _poll(registry) == {
+        ATTIC: Reading(
+            None, "°C", Status.MISSING, NOW, f"{ATTIC} is gone from the bus"
+        ),
+        CELLAR: Reading(12.5, "°C", Status.OK, NOW),
+    }
+
+
+def test_unreadable_file_is_unreadable(tree: FakeW1Tree) -> None:
+    """Issue 7: an unreadable file becomes a status (here w1_slave is a folder)."""
+    tree.add_celsius(ATTIC, 21.0)
+    registry = _registry(tree)
+    slave = tree.root / "devices" / "w1_bus_master1" / ATTIC / "w1_slave"
+    slave.unlink()
+    slave.mkdir()
+    reading = registry.get(ATTIC).read(NOW)
+    assert (reading.value, reading.status) == (None, Status.UNREADABLE)
+
+
+def test_non_ascii_bytes_are_malformed(tree: FakeW1Tree) -> None:
+    tree.add_celsius(ATTIC, 21.0)
+    registry = _registry(tree)
+    slave = tree.root / "devices" / "w1_bus_master1" / ATTIC / "w1_slave"
+    slave.write_bytes(b"\xff\xfe")
+    assert registry.get(ATTIC).read(NOW).status is Status.MALFORMED
+
+
+def test_rescan_adds_only_new_sensors(tree: FakeW1Tree) -> None:
+    """Issue 7: sensors discovered at start and on a rescan command."""
+    tree.add_celsius(ATTIC, 21.0)
+    registry = _registry(tree)
+    registry.configure(ATTIC, {"info": "attic"})
+    tree.add_celsius(CELLAR, 12.5)
+    added = registry.add_all(new_configs(discover(tree.base_dir), registry))
+    assert [d.name for d in added] == [CELLAR]
+    assert new_configs(discover(tree.base_dir), registry) == []
+
+
+def test_named_sensor_keeps_its_name_across_rescans(tree: FakeW1Tree) -> None:
+    tree.add_celsius(ATTIC, 21.0)
+    registry = Registry("pi", "onewire", OneWireFactory(tree.base_dir))
+    registry.add({"name": "attic", "oid": "sensor.temperature", "sensor_id": ATTIC})
+    assert new_configs(discover(tree.base_dir), registry) == []
+    assert registry.get("attic").read(NOW).value == 21.0
+
+
+def test_config_with_a_bad_sensor_id_is_refused(tree: FakeW1Tree) -> None:
+    registry = Registry("pi", "onewire", OneWireFactory(tree.base_dir))
+    with pytest.raises(DeviceError) as caught:
+        registry.add({"name": "t", "oid": "sensor.temperature", "sensor_id": "3a-1"})
+    assert str(caught.value) == (
+        "device 't': sensor_id: expected a thermometer id "
+        "(family 10, 22, 28, 3b, 42, 12 hex digits), got '3a-1'"
+    )
+    with pytest.raises(DeviceError, match="sensor_id: required"):
+        registry.add({"name": "t", "oid": "sensor.temperature"})
+
+
+def test_ds18s20_temperature_comes_from_the_kernel_t_value() -> None:
+    """DS18S20 (family 10) is not 12-bit: the kernel's t= carries the value."""
+    data = bytes([0x2E, 0x00, 0x4B, 0x46, 0xFF, 0xFF, 0x0C, 0x10])
+    text = w1_slave_text(data + bytes([onewire.crc8(data)]), t_milli=22750)
+    assert parse_w1_slave(text, DS18S20) == W1Result(Status.OK, 22.75)
+
+
+@given(raw=st.integers(-55 * 16, 125 * 16))
+def test_every_raw_count_in_range_reads_back_as_sixteenths(raw: int) -> None:
+    result = parse_w1_slave(w1_slave_text(scratchpad(raw)), DS18B20)
+    if raw == POWER_ON_RAW:
+        assert result.status is Status.POWER_ON_VALUE
+    else:
+        assert result == W1Result(Status.OK, raw / 16)
+
+
+@given(text=st.text(max_size=120) | st.just(REAL_SAMPLE))
+def test_any_text_parses_to_a_status_without_raising(text: str) -> None:
+    result = parse_w1_slave(text, DS18B20)
+    assert isinstance(result.status, Status)
+    assert (result.celsius is None) is (result.status is not Status.OK)
+
+
+@given(
+    data=st.binary(min_size=9, max_size=9),
+    drop=st.integers(0, 90),
+)
+def test_damaged_real_format_parses_to_a_status_without_raising(
+    data: bytes, drop: int
+) -> None:
+    text = w1_slave_text(data)
+    result = parse_w1_slave(text[:drop] + text[drop + 1 :], DS18B20)
+    assert (result.celsius is None) is (result.status is not Status.OK)

@@ -1,0 +1,238 @@
+"""Record encodings of the store's tables and the raspy-kv check rules (issue #4)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy import packing
+from raspy.errors import StoreError
+from raspy.storage.check import Checker, Problem
+from raspy.storage.tables import (
+    KvRecord,
+    Table,
+    TitanicReplyRecord,
+    TitanicRequestRecord,
+    decode_kv,
+    decode_queue_key,
+    decode_seq,
+    decode_titanic_reply,
+    decode_titanic_request,
+    encode_kv,
+    encode_schema_version,
+    encode_seq,
+    encode_titanic_reply,
+    encode_titanic_request,
+    queue_key,
+)
+
+UUID_A = b"0123456789abcdef0123456789abcdef"
+UUID_B = b"fedcba9876543210fedcba9876543210"
+frames = st.lists(st.binary(max_size=30), max_size=5).map(tuple)
+uuids = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32).map(str.encode)
+seqs = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+def test_kv_value_is_a_msgpack_map_of_seq_body_props_and_ttl() -> None:
+    """Storage brief: kv value = pack({"seq", "body", "props", "ttl"})."""
+    encoded = encode_kv(7, b"on", {"unit": "C"}, 30)
+    assert packing.unpack(encoded) == {
+        "seq": 7,
+        "body": b"on",
+        "props": {"unit": "C"},
+        "ttl": 30.0,
+    }
+    assert decode_kv(encoded) == KvRecord(7, b"on", {"unit": "C"}, 30.0)
+
+
+@given(
+    seqs,
+    st.binary(max_size=50),
+    st.dictionaries(st.text(), st.text(), max_size=3),
+    st.none() | st.floats(allow_nan=False),
+)
+def test_kv_records_round_trip(
+    seq: int, body: bytes, props: dict[str, str], ttl: float | None
+) -> None:
+    """Storage brief: decode_kv(encode_kv(...)) gives back every field."""
+    assert decode_kv(encode_kv(seq, body, props, ttl)) == KvRecord(
+        seq, body, props, ttl
+    )
+
+
+@given(st.binary(min_size=1, max_size=10), frames, st.floats(allow_nan=False), frames)
+def test_titanic_records_round_trip(
+    service: bytes, body: tuple[bytes, ...], when: float, reply: tuple[bytes, ...]
+) -> None:
+    """Storage brief: titanic.requests and titanic.replies values."""
+    request = TitanicRequestRecord(service, body, when)
+    assert decode_titanic_request(encode_titanic_request(request)) == request
+    answer = TitanicReplyRecord(reply, when)
+    assert decode_titanic_reply(encode_titanic_reply(answer)) == answer
+
+
+@given(seqs, uuids)
+def test_queue_keys_round_trip_and_sort_in_enqueue_order(
+    counter: int, uuid: bytes
+) -> None:
+    """Storage brief: queue key = 8-byte big-endian counter + uuid32 (order = key order)."""
+    key = queue_key(counter, uuid)
+    assert decode_queue_key(key) == (counter, uuid)
+    assert decode_seq(encode_seq(counter)) == counter
+    if counter < 2**64 - 1:
+        assert queue_key(counter + 1, UUID_A) > key
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=60))
+def test_arbitrary_bytes_decode_or_raise_store_error(data: bytes) -> None:
+    """Decoders are strict: anything else is a StoreError, never another exception."""
+    for decode in (
+        decode_kv,
+        decode_titanic_request,
+        decode_titanic_reply,
+        decode_seq,
+        decode_queue_key,
+    ):
+        with contextlib.suppress(StoreError):
+            decode(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(
+            packing.pack([1]), "kv record: expected a map, got list", id="list"
+        ),
+        pytest.param(
+            packing.pack({"seq": 1}),
+            "kv record: expected fields seq, body, props, ttl, got seq",
+            id="missing-fields",
+        ),
+        pytest.param(
+            packing.pack({"seq": -1, "body": b"", "props": {}, "ttl": None}),
+            "kv record: seq: expected an integer 0..2**64-1",
+            id="negative-seq",
+        ),
+        pytest.param(
+            packing.pack({"seq": 1, "body": "x", "props": {}, "ttl": None}),
+            "kv record: body: expected bytes, got str",
+            id="str-body",
+        ),
+        pytest.param(
+            packing.pack({"seq": 1, "body": b"", "props": {"a": 1}, "ttl": None}),
+            "kv record: props: expected a map of strings",
+            id="int-prop",
+        ),
+        pytest.param(
+            packing.pack({"seq": 1, "body": b"", "props": {}, "ttl": "1"}),
+            "kv record: ttl: expected a number, got str",
+            id="str-ttl",
+        ),
+    ],
+)
+def test_bad_kv_records_name_what_is_wrong(data: bytes, message: str) -> None:
+    """STYLE §4: an error says what, where, and what was found."""
+    with pytest.raises(StoreError) as caught:
+        decode_kv(data)
+    assert str(caught.value) == message
+
+
+def test_queue_key_refuses_an_id_that_is_not_uuid32() -> None:
+    """protocols.md: a Titanic id is 32 lowercase hex characters."""
+    with pytest.raises(ValueError, match="not a uuid32"):
+        queue_key(1, UUID_A.upper())
+
+
+def _check(records: list[tuple[Table, bytes, bytes]]) -> list[Problem]:
+    checker = Checker()
+    for table, key, value in records:
+        checker.feed(table, key, value)
+    return checker.finish()
+
+
+def _request() -> bytes:
+    return encode_titanic_request(TitanicRequestRecord(b"echo", (b"hi",), 1.0))
+
+
+def test_a_consistent_store_has_no_problems() -> None:
+    """Issue #4 check: every record decodes and the bookkeeping is consistent."""
+    assert (
+        _check(
+            [
+                (Table.META, b"schema_version", encode_schema_version(1)),
+                (Table.KV, b"/a", encode_kv(3, b"x", {}, None)),
+                (Table.KV_META, b"last_seq", encode_seq(4)),
+                (Table.TITANIC_REQUESTS, UUID_A, _request()),
+                (
+                    Table.TITANIC_REPLIES,
+                    UUID_A,
+                    encode_titanic_reply(TitanicReplyRecord((), 2)),
+                ),
+                (Table.TITANIC_REQUESTS, UUID_B, _request()),
+                (Table.TITANIC_QUEUE, queue_key(9, UUID_B), UUID_B),
+                (Table.SCENARIO, b"scenario.main.conf", packing.pack({"a": 1})),
+            ]
+        )
+        == []
+    )
+
+
+def test_check_reports_every_inconsistency() -> None:
+    """Issue #4 check: last_seq >= every kv seq; queue entries and replies need their
+    request; records decode; keys are what their table expects."""
+    assert _check(
+        [
+            (Table.META, b"other", b"\x01"),
+            (Table.KV, b"/a", encode_kv(3, b"x", {}, None)),
+            (Table.KV, b"/b", encode_kv(9, b"x", {}, None)),
+            (Table.KV, b"/c", b"\x01\x02"),
+            (Table.KV_META, b"last_seq", encode_seq(4)),
+            (Table.TITANIC_REQUESTS, b"short", _request()),
+            (
+                Table.TITANIC_REPLIES,
+                UUID_A,
+                encode_titanic_reply(TitanicReplyRecord((), 2)),
+            ),
+            (Table.TITANIC_QUEUE, queue_key(1, UUID_B), UUID_A),
+            (Table.TITANIC_QUEUE, queue_key(2, UUID_B), UUID_B),
+            (Table.TITANIC_QUEUE, queue_key(3, UUID_B), UUID_B),
+            (Table.CRON, b"job", b"\x01\x02"),
+        ]
+    ) == [
+        Problem(Table.META, b"other", "unknown key"),
+        Problem(
+            Table.KV,
+            b"/c",
+            "kv record: cannot unpack 2 bytes: unpack(b) received extra data.",
+        ),
+        Problem(
+            Table.TITANIC_REQUESTS,
+            b"short",
+            "key is not a uuid32 (32 lowercase hex characters)",
+        ),
+        Problem(
+            Table.TITANIC_QUEUE,
+            queue_key(1, UUID_B),
+            f"value '{UUID_A.decode()}' is not the key's uuid",
+        ),
+        Problem(
+            Table.CRON,
+            b"job",
+            "not msgpack: cannot unpack 2 bytes: unpack(b) received extra data.",
+        ),
+        Problem(Table.KV, b"/b", "seq 9 is above kv.meta last_seq 4"),
+        Problem(Table.TITANIC_REPLIES, UUID_A, "reply without request"),
+        Problem(Table.TITANIC_QUEUE, UUID_B, "queued without request"),
+        Problem(Table.TITANIC_QUEUE, UUID_B, "queued 2 times"),
+    ]
+
+
+def test_kv_records_without_last_seq_are_a_problem() -> None:
+    """ARCHITECTURE.md Storage: a sequence number is never reused, so kv needs one."""
+    problems = _check([(Table.KV, b"/a", encode_kv(1, b"x", {}, None))])
+    assert problems == [Problem(Table.KV_META, None, "kv has records but no last_seq")]
+    assert str(problems[0]) == "kv.meta: kv has records but no last_seq"

@@ -1,0 +1,386 @@
+"""Benchmark: raspyd's Clone server against Mosquitto with retained messages.
+
+One run, same machine, same client language (Python): updates/s at 10k and 100k keys
+(each update to its own key, end to end: sent, accepted, stored, published and
+received by a subscriber; at most WINDOW updates in flight), the time to read a full
+100k-key snapshot (Clone ICANHAZ? vs an MQTT subscribe to 100k retained topics), and
+each server's RSS before and after. Installs Mosquitto (Debian package) and paho-mqtt
+(into this venv) when missing; starts both servers on 127.0.0.1 and stops them.
+
+    .venv/bin/python tools/bench_clone.py [--keys 10000 100000] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import zmq
+
+from raspy.client.clone import fetch_snapshot
+from raspy.errors import ClientTimeout
+from raspy.protocol import clone
+from raspy.transport.multipart import recv_frames, send_frames
+
+WINDOW: Final = 5000  # updates in flight, for both servers
+VALUE: Final = b"%032d" % 7  # 32-byte values
+_MB: Final = 1024 * 1024
+
+
+# --- set-up ---------------------------------------------------------------------------
+
+
+def ensure_mosquitto() -> str:
+    path = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if path is None:
+        print("installing mosquitto (apt-get)...", flush=True)
+        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/bin"}
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "mosquitto"]
+        if subprocess.run(install, env=env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, check=True)
+            subprocess.run(install, env=env, check=True)
+        path = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if path is None:
+        raise SystemExit("bench_clone: mosquitto is not installed")
+    return path
+
+
+def ensure_paho() -> Any:
+    try:
+        return importlib.import_module("paho.mqtt.client")
+    except ModuleNotFoundError:
+        print("installing paho-mqtt (pip)...", flush=True)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "paho-mqtt>=2,<3"]
+        subprocess.run(pip, check=True)
+        return importlib.import_module("paho.mqtt.client")
+
+
+def free_port(span: int = 1) -> int:
+    """A port P with P..P+span-1 free a moment ago (the servers bind fixed ports)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + span <= 65535 and all(_free(base + i) for i in range(span)):
+            return base
+    raise SystemExit("bench_clone: no free ports on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def started(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process that is always stopped (SIGTERM, then SIGKILL) at the end."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench_clone: {what} did not come up")
+        threading.Event().wait(0.1)
+
+
+# --- Clone ------------------------------------------------------------------------------
+
+
+class CloneLoad:
+    """A raw CHP writer (XPUB -> collector) and reader (SUB <- publisher)."""
+
+    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], base: int) -> None:
+        self.endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+        self.sub = context.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.RCVHWM, 0)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"/bench/")
+        self.sub.setsockopt(zmq.SUBSCRIBE, clone.HUGZ)
+        self.sub.connect(self.endpoints.publisher)
+        self.writer = context.socket(zmq.XPUB)
+        self.writer.setsockopt(zmq.SNDHWM, 0)
+        self.writer.connect(self.endpoints.collector)
+        # protocols.md §1.6: the collector listens once its subscription arrives, and
+        # our SUB is live once a HUGZ comes through it
+        if not self.writer.poll(10_000) or not self.sub.poll(10_000):
+            raise SystemExit("bench_clone: the Clone sockets never connected")
+        self.writer.recv()
+
+    def close(self) -> None:
+        self.sub.close(linger=0)
+        self.writer.close(linger=0)
+
+    def updates(self, prefix: bytes, count: int) -> float:
+        """Seconds for `count` updates to distinct keys, end to end."""
+        keys = [b"/bench/%s/%07d" % (prefix, i) for i in range(count)]
+        sent = received = 0
+        started_at = time.perf_counter()
+        while received < count:
+            while sent < count and sent - received < WINDOW:
+                frames = clone.kvset(keys[sent], VALUE, uuid.uuid4().bytes)
+                send_frames(self.writer, frames, block=True)
+                sent += 1
+            if not self.sub.poll(10_000):
+                raise SystemExit(f"bench_clone: Clone stalled at {received}/{count}")
+            while True:
+                try:
+                    frames = recv_frames(self.sub)
+                except zmq.Again:
+                    break
+                received += frames[0] != clone.HUGZ
+        return time.perf_counter() - started_at
+
+    def snapshot(self, prefix: bytes, expected: int) -> float:
+        started_at = time.perf_counter()
+        snap = fetch_snapshot(self.endpoints, b"/bench/%s/" % prefix, timeout_s=30)
+        elapsed = time.perf_counter() - started_at
+        if len(snap.items) != expected:
+            raise SystemExit(f"bench_clone: snapshot had {len(snap.items)}/{expected}")
+        return elapsed
+
+
+# --- Mosquitto ------------------------------------------------------------------------------
+
+
+class MqttLoad:
+    """paho-mqtt publisher and subscriber (each with its network thread), QoS 0."""
+
+    def __init__(self, mqtt: Any, port: int) -> None:
+        self._mqtt = mqtt
+        self._port = port
+        self._cond = threading.Condition()
+        self.received = 0
+        self.sub = self._client("bench-sub", self._on_message)
+        self.sub.subscribe("bench/#", qos=0)
+        self.pub = self._client("bench-pub", None)
+
+    def _client(self, name: str, on_message: Callable[..., None] | None) -> Any:
+        client = self._mqtt.Client(
+            self._mqtt.CallbackAPIVersion.VERSION2, client_id=name, clean_session=True
+        )
+        client.max_queued_messages_set(0)
+        if on_message is not None:
+            client.on_message = on_message
+        client.connect("127.0.0.1", self._port)
+        client.loop_start()
+        return client
+
+    def _on_message(self, _client: Any, _userdata: Any, _message: Any) -> None:
+        with self._cond:
+            self.received += 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        for client in (self.pub, self.sub):
+            client.disconnect()
+            client.loop_stop()
+
+    def updates(self, prefix: str, count: int) -> float:
+        """Seconds for `count` retained publishes to distinct topics, end to end."""
+        topics = [f"bench/{prefix}/{i:07d}" for i in range(count)]
+        with self._cond:
+            base = self.received
+        started_at = time.perf_counter()
+        for index, topic in enumerate(topics):
+            with self._cond:
+                while index - (self.received - base) >= WINDOW:
+                    if not self._cond.wait(10):
+                        raise SystemExit("bench_clone: Mosquitto stalled")
+            self.pub.publish(topic, VALUE, qos=0, retain=True)
+        with self._cond:
+            while self.received - base < count:
+                if not self._cond.wait(10):
+                    raise SystemExit("bench_clone: Mosquitto stalled at the end")
+        return time.perf_counter() - started_at
+
+    def snapshot(self, prefix: str, expected: int) -> float:
+        """Seconds from SUBSCRIBE to the last of `expected` retained messages."""
+        done = threading.Event()
+        count = 0
+
+        def on_message(_client: Any, _userdata: Any, message: Any) -> None:
+            nonlocal count
+            if message.retain:
+                count += 1
+                if count == expected:
+                    done.set()
+
+        reader = self._client(f"bench-snap-{uuid.uuid4().hex[:8]}", on_message)
+        try:
+            started_at = time.perf_counter()
+            reader.subscribe(f"bench/{prefix}/#", qos=0)
+            if not done.wait(120):
+                raise SystemExit(f"bench_clone: MQTT snapshot had {count}/{expected}")
+            return time.perf_counter() - started_at
+        finally:
+            reader.disconnect()
+            reader.loop_stop()
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def run(key_counts: list[int], snapshots: int) -> dict[str, Any]:
+    mosquitto = ensure_mosquitto()
+    mqtt = ensure_paho()
+    results: dict[str, Any] = {"clone": {}, "mosquitto": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-clone-") as tmp:
+        tmpdir = Path(tmp)
+        mqtt_port = free_port()
+        config = tmpdir / "mosquitto.conf"
+        # no limits on what is queued for a slow reader, so that Mosquitto, like
+        # Clone, never drops part of a snapshot (its defaults drop QoS 0 messages)
+        config.write_text(
+            f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n"
+            "persistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n"
+            "queue_qos0_messages true\n"
+        )
+        base = free_port(4)
+        raspyd = [
+            sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(tmpdir / "data"),
+            "--port-base", str(base), "--log-format", "json", "--log-level", "warning",
+            "--allow-root",
+        ]  # fmt: skip
+        mosquitto_args = [mosquitto, "-c", str(config)]
+        with (
+            started(raspyd, tmpdir / "raspyd.log") as clone_proc,
+            started(mosquitto_args, tmpdir / "mosquitto.log") as mqtt_proc,
+        ):
+            endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+            wait_for(lambda: _clone_up(endpoints), "raspyd's Clone server")
+            wait_for(lambda: not _free(mqtt_port), "mosquitto")
+            context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+            clone_load = CloneLoad(context, base)
+            mqtt_load = MqttLoad(mqtt, mqtt_port)
+            try:
+                _measure(results, clone_proc.pid, mqtt_proc.pid, clone_load, mqtt_load,
+                         key_counts, snapshots)  # fmt: skip
+            finally:
+                clone_load.close()
+                mqtt_load.close()
+                context.term()
+    return results
+
+
+def _clone_up(endpoints: clone.Endpoints) -> bool:
+    try:
+        fetch_snapshot(endpoints, timeout_s=0.5)
+    except ClientTimeout:
+        return False
+    return True
+
+
+def _measure(
+    results: dict[str, Any],
+    clone_pid: int,
+    mqtt_pid: int,
+    clone_load: CloneLoad,
+    mqtt_load: MqttLoad,
+    key_counts: list[int],
+    snapshots: int,
+) -> None:
+    results["clone"]["rss_before_mb"] = rss_mb(clone_pid)
+    results["mosquitto"]["rss_before_mb"] = rss_mb(mqtt_pid)
+    pids = {"clone": clone_pid, "mosquitto": mqtt_pid}
+    loads: dict[str, Any] = {"clone": clone_load, "mosquitto": mqtt_load}
+    for count in key_counts:
+        name = f"{count // 1000}k"
+        for server, load in loads.items():
+            used = cpu_s(pids[server])
+            elapsed = load.updates(_prefix(server, name), count)
+            used = cpu_s(pids[server]) - used
+            results[server][f"updates_per_s_{name}"] = count / elapsed
+            results[server][f"server_cpu_us_per_update_{name}"] = used / count * 1e6
+            print(
+                f"{server:<10} {count:>7} updates: {count / elapsed:8.0f} /s, "
+                f"server CPU {used / count * 1e6:6.1f} µs/update",
+                flush=True,
+            )
+    biggest = max(key_counts)
+    name = f"{biggest // 1000}k"
+    for server, load in loads.items():
+        times, used = [], cpu_s(pids[server])
+        for _ in range(snapshots):
+            times.append(load.snapshot(_prefix(server, name), biggest))
+        used = (cpu_s(pids[server]) - used) / snapshots
+        results[server][f"snapshot_s_{name}"] = min(times)
+        results[server][f"snapshot_server_cpu_s_{name}"] = used
+        shown = ", ".join(f"{t:.2f}" for t in times)
+        print(
+            f"{server:<10} snapshot of {biggest}: best {min(times):.2f} s ({shown}), "
+            f"server CPU {used:.2f} s each",
+            flush=True,
+        )
+    results["clone"]["rss_after_mb"] = rss_mb(clone_pid)
+    results["mosquitto"]["rss_after_mb"] = rss_mb(mqtt_pid)
+    for server in ("clone", "mosquitto"):
+        row = results[server]
+        row["rss_growth_mb"] = row["rss_after_mb"] - row["rss_before_mb"]
+        print(
+            f"{server:<10} RSS {row['rss_before_mb']:.1f} -> {row['rss_after_mb']:.1f} MB"
+            f" (+{row['rss_growth_mb']:.1f})"
+        )
+
+
+def _prefix(server: str, name: str) -> Any:
+    return name.encode() if server == "clone" else name
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--snapshots", type=int, default=3, help="runs; best counts")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    results = run(args.keys, args.snapshots)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""Benchmark: N simulated devices polled every second by one raspyd (issue 7).
+
+Run:  .venv/bin/python tools/bench_devices.py [--devices 1000] [--seconds 60]
+
+Starts raspyd with a generated config of N `fake` sensors (poll_interval_s 1), lets it
+settle, then for a bounded window measures raspyd's CPU share of one core, its RSS
+growth, and the delay from each poll (the reading's `timestamp`, epoch s) to its
+arrival at a Clone subscriber (a SUB on the publisher, N+2), p50/p99/max. Targets:
+p99 <= 50 ms, CPU <= 25 % of one core, RSS growth <= 20 MB. Everything binds
+127.0.0.1; the raspyd started here is stopped here (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+TARGET_P99_MS = 50.0
+TARGET_CPU_PCT = 25.0
+TARGET_RSS_GROWTH_MB = 20.0
+
+
+def _free_base() -> int:
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + 4 >= 65535:
+            continue
+        taken = []
+        try:
+            for offset in range(4):
+                sock = socket.socket()
+                taken.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        finally:
+            for sock in taken:
+                sock.close()
+        return base
+    raise SystemExit("bench_devices: no free port range on 127.0.0.1")
+
+
+def _config(devices: int, interval_s: float) -> str:
+    lines = ['log_level = "warning"', "", "[devices]", "fake_enabled = true"]
+    for index in range(devices):
+        lines += [
+            "",
+            "[[devices.fake]]",
+            f'name = "s{index:04d}"',
+            'oid = "sensor.temperature"',
+            f"period_s = {60.0 + index % 240}",
+            f"poll_interval_s = {interval_s}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds (/proc/<pid>/stat fields 14, 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise SystemExit("bench_devices: no VmRSS")
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
+    return sorted_values[index]
+
+
+def _drain(sub: zmq.Socket[bytes], until: float, delays: list[float] | None) -> int:
+    """Read the publisher until `until`; record poll-to-arrival delays (ms)."""
+    received = 0
+    while (left_ms := int((until - time.monotonic()) * 1000)) > 0:
+        if not sub.poll(min(left_ms, 200)):
+            continue
+        for _ in range(10_000):
+            try:
+                frames = sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            arrived = time.time()
+            if not frames[0].endswith(b"/timestamp") or len(frames) != 5:
+                continue
+            received += 1
+            if delays is not None:
+                delays.append((arrived - json.loads(frames[4])) * 1000.0)
+    return received
+
+
+def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int:
+    base = _free_base()
+    with tempfile.TemporaryDirectory(prefix="raspy-bench-devices-") as scratch:
+        config = Path(scratch) / "bench.toml"
+        config.write_text(_config(devices, interval_s), encoding="utf-8")
+        log_path = Path(scratch) / "raspyd.log"
+        command = [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspyd",
+            "--data-dir",
+            str(Path(scratch) / "data"),
+            "--port-base",
+            str(base),
+            "--config",
+            str(config),
+            "--log-format",
+            "json",
+            "--allow-root",
+        ]
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sub = context.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.RCVHWM, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"/device/")
+        with log_path.open("wb") as log_file:
+            daemon = subprocess.Popen(
+                command, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        try:
+            sub.connect(f"tcp://127.0.0.1:{base + 2}")
+            if _drain(sub, time.monotonic() + 15.0, None) == 0:
+                print(log_path.read_text()[-2000:], file=sys.stderr)
+                raise SystemExit("bench_devices: no device updates from raspyd")
+            _drain(sub, time.monotonic() + warmup_s, None)
+            cpu0, rss0, wall0 = (
+                _cpu_s(daemon.pid),
+                _rss_mb(daemon.pid),
+                time.monotonic(),
+            )
+            delays: list[float] = []
+            received = _drain(sub, wall0 + seconds, delays)
+            cpu1, rss1, wall1 = (
+                _cpu_s(daemon.pid),
+                _rss_mb(daemon.pid),
+                time.monotonic(),
+            )
+        finally:
+            sub.close()
+            context.term()
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait(timeout=10)
+    delays.sort()
+    elapsed = wall1 - wall0
+    cpu_pct = (cpu1 - cpu0) / elapsed * 100.0
+    p50, p99 = _percentile(delays, 0.50), _percentile(delays, 0.99)
+    results = {
+        "devices": devices,
+        "poll_interval_s": interval_s,
+        "window_s": round(elapsed, 1),
+        "readings_per_s": round(received / elapsed, 1),
+        "expected_per_s": round(devices / interval_s, 1),
+        "delay_p50_ms": round(p50, 2),
+        "delay_p99_ms": round(p99, 2),
+        "delay_max_ms": round(delays[-1], 2),
+        "cpu_pct_of_one_core": round(cpu_pct, 1),
+        "rss_start_mb": round(rss0, 1),
+        "rss_growth_mb": round(rss1 - rss0, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(results, indent=2))
+    verdicts = {
+        "p99 delay": p99 <= TARGET_P99_MS,
+        "cpu": cpu_pct <= TARGET_CPU_PCT,
+        "rss growth": rss1 - rss0 <= TARGET_RSS_GROWTH_MB,
+    }
+    for name, ok in verdicts.items():
+        print(f"{name}: {'met' if ok else 'MISSED'}")
+    return 0  # a benchmark reports; it is not a timed test
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--interval", type=float, default=1.0, help="poll interval s")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
+    args = parser.parse_args()
+    return run(args.devices, args.interval, args.warmup, args.seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
