@@ -13,7 +13,7 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 	touch $@
 
 run: $(VENV)/.stamp
-	$(VENV)/bin/raspyd --data-dir var/raspy --config raspy/defaults/run.toml $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(VENV)/bin/raspyd --data-dir var/raspy --config raspy/defaults/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(VENV)/.stamp
 	$(PY) -m pytest -q $(PYTEST_ARGS)

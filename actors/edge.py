@@ -264,14 +264,17 @@ class EdgeLoop:
                         frames=count,
                     )
             case broker.WorkerRegistered(service=service, worker=worker, version=ver):
-                log.info(
+                # in-process workers come and go with their actors: debug only
+                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+                emit(
                     "worker_registered",
                     service=service.decode("ascii", "backslashreplace"),
                     worker=worker.hex(),
                     version=str(ver),
                 )
             case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
-                log.info(
+                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+                emit(
                     "worker_removed",
                     service=service.decode("ascii", "backslashreplace"),
                     worker=worker.hex(),

@@ -179,6 +179,8 @@ class PollSchedule:
             due = slot.due + slot.interval_s
             if due <= now:  # fell behind (a slow bus): skip the missed turns
                 due += (math.floor((now - due) / slot.interval_s) + 1) * slot.interval_s
+                if due <= now:  # the division rounded down one turn too many
+                    due += slot.interval_s
         else:
             due = now + self.backoff_s(slot.interval_s, slot.failures)
         self._push(name, slot, due)

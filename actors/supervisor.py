@@ -125,16 +125,14 @@ class Runtime:
                 self.config, titanic=new.titanic, devices=new.devices
             )
             if "titanic" in changed:
-                for child in self._stop_children(lambda name: name == "titanic"):
+                for child in self.stop_children(lambda name: name == "titanic"):
                     self.add_child(child.name, child.start)
-            if "devices" in changed and self.publisher is not None:
-                self._stop_children(lambda name: name.startswith("devices."))
-                for name, start in devices_mod.start_devices(self, self.publisher):
-                    self.add_child(name, start)
+            if "devices" in changed and self.config.clone.enabled:
+                _start_devices(self)
         log.info("config_reloaded", sections=changed)
         return changed
 
-    def _stop_children(self, selected: Callable[[str], bool]) -> list[Child]:
+    def stop_children(self, selected: Callable[[str], bool]) -> list[Child]:
         """Stop and forget the selected children; return them."""
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
@@ -160,7 +158,8 @@ class Runtime:
 
     def _restart_dead(self) -> None:
         now = self.clock.monotonic()
-        for child in self.children:
+        restarted: list[str] = []
+        for child in list(self.children):
             if child.ref is not None and child.ref.is_alive():
                 continue
             if now < child.next_restart_at:
@@ -172,6 +171,7 @@ class Runtime:
                 continue
             try:
                 child.ref = child.start()
+                restarted.append(child.name)
                 child.restarts += 1
                 self.stats.incr(f"supervisor.restarts.{child.name}")
                 log.warning(
@@ -184,6 +184,9 @@ class Runtime:
                 log.exception("component_restart_failed", component=child.name)
                 child.backoff_s = min(child.backoff_s * 2, _RESTART_MAX_S)
                 child.next_restart_at = now + child.backoff_s
+
+        if "clone" in restarted:
+            _start_devices(self)
 
     def stop(self) -> None:
         """Stop children (reverse order), then the edge (DISCONNECTs workers), then the store."""
@@ -286,11 +289,15 @@ def _start_services(rt: Runtime) -> None:
 
 def _start_devices(rt: Runtime) -> None:
     """Device services publish into the Clone tree through the server's inproc
-    publish endpoint."""
+    publish endpoint; a restarted Clone server binds a new one, and inproc peers do
+    not reconnect, so the device services are started again with a new publisher."""
     clone_ref = next(c.ref for c in rt.children if c.name == "clone")
     assert clone_ref is not None
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
     assert isinstance(endpoint, str)
+    rt.stop_children(lambda name: name.startswith("devices."))
+    if rt.publisher is not None:
+        rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
     for name, start in devices_mod.start_devices(rt, publisher):

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 import structlog
 
+from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, ValueTooLargeError, quote
 from raspy.storage import env as env_mod
@@ -66,7 +66,7 @@ def _apply_ops(txn: env_mod.WriteTxn, ops: Sequence[Op]) -> None:
             txn.delete(op.table, op.key)
 
 
-class ReadView:
+class ReadView(Closing):
     """ONE read transaction (a consistent snapshot); use from one thread at a time and
     close it soon (it may be closed from another thread).
 
@@ -101,19 +101,8 @@ class ReadView:
             txn, self._txn = self._txn, None
             self._env.end_read(txn)
 
-    def __enter__(self) -> ReadView:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class Store:
+class Store(Closing):
     """One data dir's store; see the module docstring. Thread-safe."""
 
     def __init__(
@@ -316,17 +305,6 @@ class Store:
             if self._lock is not None:
                 self._lock.release()
         log.info("store_closed", path=str(self.path))
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) -> None:

@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         runtime = supervisor_mod.start(cfg)
     except StoreLockedError as exc:
         return _fail(str(exc), _EXIT_USAGE)
+    except ConfigError as exc:
+        return _fail(f"{args.config or '<defaults>'}: {exc}", _EXIT_USAGE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Final
 
 import structlog
 import zmq
 
 from raspy.client.clone_agent import Agent, Change, SetCommand, StopCommand
+from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage
 from raspy.protocol import clone
 from raspy.transport.sockets import Context, make_socket
@@ -97,7 +97,7 @@ def fetch_snapshot(
             ctx.term()
 
 
-class CloneClient:
+class CloneClient(Closing):
     """A live copy of one subtree (b"": the whole map) kept by an agent thread.
 
     Reads (`get`, `items`) come from the local cache; writes go to the server and
@@ -290,17 +290,6 @@ class CloneClient:
                 inbox.put(_CLOSED)
         if self._own_context:
             self._context.term()
-
-    def __enter__(self) -> CloneClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _next_item(inbox: queue.SimpleQueue[object], deadline: float | None) -> object:

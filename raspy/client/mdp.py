@@ -34,13 +34,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from types import TracebackType
 
 import structlog
 import zmq
 
 from raspy.client.link import service_name
 from raspy.client.worker import Worker, to_bytes
+from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage, quote
 from raspy.protocol import mdp
 from raspy.protocol.mdp import ClientReply, Version
@@ -56,7 +56,7 @@ class _NoReply(Exception):
     """The reply timer of one attempt ran out."""
 
 
-class Client:
+class Client(Closing):
     """A blocking MDP client on a DEALER socket; one request outstanding at a time.
 
     Lazy Pirate (protocols.md §2.3): when no reply comes within `timeout_s`, the
@@ -155,17 +155,6 @@ class Client:
         self._drop_socket()
         if self._own_context:
             self._context.term()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _encode(
         self, service: bytes | str, body: tuple[bytes | str, ...]

@@ -13,13 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Final
 
 import structlog
 import zmq
 
 from raspy.client.link import WorkerLink, service_name
+from raspy.closing import Closing
 from raspy.cores.worker import WorkerCore, WorkerSettings
 from raspy.errors import RaspyError, quote
 from raspy.protocol import mdp
@@ -53,7 +53,7 @@ def to_bytes(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
-class Worker:
+class Worker(Closing):
     """A blocking MDP worker of one service on a DEALER socket.
 
     Heartbeats, broker liveness, reconnects (new socket + READY) and DISCONNECT are
@@ -189,17 +189,6 @@ class Worker:
                 log.error("worker_thread_stuck", service=service_name(self.service))
         if self._own_context:
             self._context.term()
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------ caller's thread
 
