@@ -244,7 +244,7 @@ class EdgeLoop:
             self._stats.incr("edge.local_unroutable")
             return
         try:
-            ref.tell(msgs.MdpFrames(tuple(frames)))
+            ref.tell(msgs.MdpFrames(tuple(frames), peer))
         except pykka.ActorDeadError:
             self._stats.incr("edge.local_dead")
             self._local.pop(peer, None)

@@ -11,9 +11,14 @@ import pykka
 
 @dataclass(frozen=True, slots=True)
 class MdpFrames:
-    """Frames the broker sent to an in-process peer (peer view, no routing id)."""
+    """Frames the broker sent to an in-process peer (peer view, no routing id).
+
+    `peer_id` says which peer was addressed: one actor may own several (Titanic's
+    workers and dispatcher slots).
+    """
 
     frames: tuple[bytes, ...]
+    peer_id: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,14 +44,6 @@ _UUID_POOL_BYTES: Final = 16 * 256  # one urandom call per 256 request ids
 
 
 @dataclass(frozen=True, slots=True)
-class PeerFrames:
-    """The broker's frames for one of this actor's in-process peer ids."""
-
-    peer_id: bytes
-    frames: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Inspect:
     """Ask (tests, stats): counts of known, pending and in-flight requests."""
 
@@ -80,23 +72,6 @@ class UuidSource:
         raw[6] = (raw[6] & 0x0F) | 0x40  # version 4 (RFC 4122 §4.4)
         raw[8] = (raw[8] & 0x3F) | 0x80  # variant 10
         return raw.hex()
-
-
-class _PeerRef(pykka.ActorRef[Any]):
-    """A ref for the edge's AttachLocal that tags MdpFrames with the peer id.
-
-    One actor owns many peer ids (its workers and dispatcher slots); MdpFrames alone
-    does not say which of them the broker addressed.
-    """
-
-    def __init__(self, actor: pykka.Actor, peer_id: bytes) -> None:
-        super().__init__(actor)
-        self._peer_id = peer_id
-
-    def tell(self, message: Any) -> None:
-        if isinstance(message, msgs.MdpFrames):
-            message = PeerFrames(self._peer_id, message.frames)
-        super().tell(message)
 
 
 class _Ticker:
@@ -253,7 +228,7 @@ class TitanicActor(pykka.ThreadingActor):
         return self._core.load(requests, queue, self._clock.monotonic())
 
     def _attach(self, peer_id: bytes) -> None:
-        ref = _PeerRef(self, peer_id)
+        ref = self.actor_ref
         self._edge.ask(msgs.AttachLocal(peer_id, ref), timeout=_ASK_TIMEOUT_S)
 
     # ------------------------------------------------------------ messages
@@ -269,7 +244,7 @@ class TitanicActor(pykka.ThreadingActor):
     def _receive(self, message: Any) -> Any:
         core = self._core
         match message:
-            case PeerFrames(peer_id=peer_id, frames=frames):
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
             case _Flush():
                 self._flush()

@@ -11,7 +11,7 @@ import pytest
 
 from raspy import log
 
-pytest_plugins = ["support.edge_fixtures"]
+pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
 

@@ -119,6 +119,19 @@ def main(argv: list[str] | None = None) -> int:
             bind=cfg.network.bind,
             reason="traffic is neither encrypted nor authenticated",
         )
+    # Handlers first: clients may see the broker before start() returns.
+    stop = threading.Event()
+    reload_requested = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            reload_requested.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
     try:
         runtime = supervisor_mod.start(cfg)
     except StoreLockedError as exc:
@@ -133,18 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     except OSError as exc:
         return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
-    stop = threading.Event()
-    reload_requested = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        if signum == signal.SIGHUP:
-            reload_requested.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
     log.info(
         "daemon_started",
         hostname=runtime.hostname,

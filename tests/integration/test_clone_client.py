@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import zmq
@@ -15,7 +14,7 @@ from support.wait import wait_until
 
 from raspy.cli import kv
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
-from raspy.config import CloneConfig, StoreConfig
+from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
 from raspy.storage.store import Store
@@ -79,26 +78,6 @@ def scripted(zmq_context: Context) -> Iterator[ScriptedServer]:
     server = ScriptedServer(zmq_context)
     yield server
     server.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def server(
-    zmq_context: Context, store: Store, clock: FakeClock
-) -> Iterator[CloneServer]:
-    with clone_server(zmq_context, store, clock) as running:
-        yield running
 
 
 def _client(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pykka
@@ -24,7 +22,7 @@ from support.wait import wait_until
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone_server import start_clone_server
-from raspy.config import CloneConfig, NetworkConfig, StoreConfig
+from raspy.config import CloneConfig, NetworkConfig
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
@@ -37,26 +35,6 @@ UUID_A = b"A" * 16
 
 def _seq(n: int) -> bytes:
     return clone.encode_seq(n)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def server(
-    zmq_context: Context, store: Store, clock: FakeClock
-) -> Iterator[CloneServer]:
-    with clone_server(zmq_context, store, clock) as running:
-        yield running
 
 
 def _publish(server: CloneServer, *updates: tuple[bytes, bytes]) -> None:

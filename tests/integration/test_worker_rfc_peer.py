@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
 from support.zmqctx import recv
 
 from raspy.client import Version, Worker
@@ -25,26 +26,8 @@ READY = {
     V02: [b"MDPW02", b"\x01", b"svc"],
     VMJ: [b"", b"MDPW02", b"\x01", b"svc"],
 }
-HEARTBEAT = {
-    V01: [b"", b"MDPW01", b"\x04"],
-    V02: [b"MDPW02", b"\x05"],
-    VMJ: [b"", b"MDPW02", b"\x05"],
-}
-DISCONNECT = {
-    V01: [b"", b"MDPW01", b"\x05"],
-    V02: [b"MDPW02", b"\x06"],
-    VMJ: [b"", b"MDPW02", b"\x06"],
-}
-REQUEST = {
-    V01: [b"", b"MDPW01", b"\x02", C1, b"", b"hi"],
-    V02: [b"MDPW02", b"\x02", C1, b"", b"hi"],
-    VMJ: [b"", b"MDPW02", b"\x02", C1, b"", b"hi"],
-}
-FINAL = {
-    V01: [b"", b"MDPW01", b"\x03", C1, b"", b"HI"],
-    V02: [b"MDPW02", b"\x04", C1, b"", b"HI"],
-    VMJ: [b"", b"MDPW02", b"\x04", C1, b"", b"HI"],
-}
+REQUEST = requests(b"hi")
+FINAL = finals(b"HI")
 VERSIONS = pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
 MODES = pytest.mark.parametrize("threaded", [True, False], ids=["io", "direct"])
 

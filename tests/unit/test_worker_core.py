@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
 
 from raspy.cores.worker import (
     Connect,
@@ -32,26 +33,8 @@ READY = {
     V02: [b"MDPW02", b"\x01", SVC],
     VMJ: [b"", b"MDPW02", b"\x01", SVC],
 }
-HEARTBEAT = {
-    V01: [b"", b"MDPW01", b"\x04"],
-    V02: [b"MDPW02", b"\x05"],
-    VMJ: [b"", b"MDPW02", b"\x05"],
-}
-DISCONNECT = {
-    V01: [b"", b"MDPW01", b"\x05"],
-    V02: [b"MDPW02", b"\x06"],
-    VMJ: [b"", b"MDPW02", b"\x06"],
-}
-REQUEST = {
-    V01: [b"", b"MDPW01", b"\x02", C1, b"", b"hello"],
-    V02: [b"MDPW02", b"\x02", C1, b"", b"hello"],
-    VMJ: [b"", b"MDPW02", b"\x02", C1, b"", b"hello"],
-}
-FINAL = {
-    V01: [b"", b"MDPW01", b"\x03", C1, b"", b"HELLO"],
-    V02: [b"MDPW02", b"\x04", C1, b"", b"HELLO"],
-    VMJ: [b"", b"MDPW02", b"\x04", C1, b"", b"HELLO"],
-}
+REQUEST = requests(b"hello")
+FINAL = finals(b"HELLO")
 VERSIONS = pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
 
 
