@@ -352,6 +352,14 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
     return _registry(hostname, ONEWIRE, factory, configs)
 
 
+def check_config(hostname: str, config: DevicesConfig) -> None:
+    """Validate the enabled services' device configs before anything starts; ConfigError."""
+    if config.fake_enabled:
+        fake_registry(hostname, config)
+    if config.onewire_enabled:
+        onewire_registry(hostname, config)
+
+
 def onewire_discover(config: DevicesConfig) -> Discover:
     """Discovery of the sensors on the configured bus, each named by its id."""
     base_dir = Path(config.onewire_base_dir)

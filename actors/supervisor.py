@@ -212,6 +212,11 @@ def mdp_endpoint_for(config: Config) -> str:
     return f"tcp://{config.network.bind}:{config.network.port_base}"
 
 
+def check_config(config: Config) -> None:
+    """What only the services can check (device configs), before anything starts."""
+    devices_mod.check_config(short_hostname(config), config.devices)
+
+
 def start(config: Config, *, clock: Clock | None = None) -> Runtime:
     """Open the store, start the edge and every service; raises on any start failure."""
     clock = clock or SystemClock()

@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), _EXIT_USAGE)
     except OSError as exc:
         return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    try:
+        supervisor_mod.check_config(cfg)
+    except ConfigError as exc:
+        return _fail(f"{args.config or '<defaults>'}: {exc}", _EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",

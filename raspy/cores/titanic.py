@@ -433,6 +433,10 @@ class TitanicCore:
         try:
             uuid = titanic.decode_close(body).uuid
         except MalformedMessage as exc:
+            if exc.reason == "bad_uuid":
+                # §5.2: not 32 hex characters is an unknown UUID, and closing an
+                # unknown UUID answers 200 (§5.4, idempotent).
+                return [Answer(caller, (Status.OK.value,))]
             return self._refuse(caller, exc.reason)
         entry = self._entries.get(uuid)
         if entry is None:

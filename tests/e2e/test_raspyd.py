@@ -168,3 +168,18 @@ def test_sighup_starts_device_services_enabled_in_the_new_config(
             timeout_s=10,
         )
         assert "config_reloaded" in daemon.log_text()
+
+
+def test_bad_device_config_exits_2_naming_file_device_and_field(tmp_path: Path) -> None:
+    """Bad input in the config: one message naming where, exit 2, nothing created."""
+    config = tmp_path / "raspy.toml"
+    config.write_text(
+        '[devices]\nfake_enabled = true\nfake = [{name = "x", oid = "nope"}]\n',
+        encoding="utf-8",
+    )
+    result = _raspyd(
+        "--data-dir", str(tmp_path / "d"), "--allow-root", "--config", str(config)
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"raspyd: {config}: devices.fake: device 'x': oid:")
+    assert not (tmp_path / "d").exists()

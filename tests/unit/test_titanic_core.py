@@ -130,15 +130,17 @@ def test_malformed_or_oversize_request_is_answered_400_and_not_stored(
     ]
 
 
-def test_reply_and_close_with_a_bad_uuid_are_answered_400() -> None:
-    """§5.2 raspy: anything not 32 hex characters is unknown (400)."""
+def test_a_bad_uuid_is_unknown_400_for_reply_and_200_for_close() -> None:
+    """§5.2 raspy: anything not 32 hex characters is an unknown UUID: titanic.reply
+    answers 400, titanic.close answers 200 as for any unknown UUID (§5.4)."""
     core = make_core()
     assert core.on_reply_query(REPLIER, [b"nope"], WALL) == [
         Noted(Event.REJECTED, "", "bad_uuid"),
         Answer(REPLIER, (b"400",)),
     ]
-    assert core.on_close(CLOSER, [b"nope"]) == [
-        Noted(Event.REJECTED, "", "bad_uuid"),
+    assert core.on_close(CLOSER, [b"nope"]) == [Answer(CLOSER, (b"200",))]
+    assert core.on_close(CLOSER, [b"a", b"b"]) == [
+        Noted(Event.REJECTED, "", "extra_frames"),
         Answer(CLOSER, (b"400",)),
     ]
 
