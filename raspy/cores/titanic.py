@@ -16,13 +16,56 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Final
 
 from raspy.config import TitanicConfig
+from raspy.cores.titanic_output import (
+    Answer,
+    AnswerStored,
+    Caller,
+    CloseSlot,
+    DeleteQueue,
+    DeleteReply,
+    DeleteRequest,
+    Dispatch,
+    Event,
+    Noted,
+    OpenSlot,
+    Output,
+    Persist,
+    PutQueue,
+    PutReply,
+    PutRequest,
+    StoredRequest,
+    Write,
+)
 from raspy.errors import MalformedMessage
 from raspy.protocol import titanic
 from raspy.protocol.titanic import Status
+
+__all__ = [
+    "Answer",
+    "AnswerStored",
+    "Caller",
+    "CloseSlot",
+    "DeleteQueue",
+    "DeleteReply",
+    "DeleteRequest",
+    "Dispatch",
+    "Event",
+    "Noted",
+    "OpenSlot",
+    "Output",
+    "Persist",
+    "PutQueue",
+    "PutReply",
+    "PutRequest",
+    "StoredRequest",
+    "TitanicCore",
+    "TitanicSettings",
+    "Write",
+]
 
 _MAX_SLOTS: Final = 4096  # dispatcher client ids alive at once (bounds edge routes)
 _DEFAULTS: Final = TitanicConfig()
@@ -53,146 +96,6 @@ class TitanicSettings:
             retry_max_s=c.retry_max_s,
             dispatch_window=max(1, c.dispatch_window),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who asked: the in-process worker that got the request, and the client address."""
-
-    worker: bytes
-    client: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRequest:
-    """A request as read back from the store at start-up."""
-
-    uuid: str
-    service: bytes
-    body: tuple[bytes, ...]
-    created: float  # wall_ts
-
-
-# ---------------------------------------------------------------- writes
-
-
-@dataclass(frozen=True, slots=True)
-class PutRequest:
-    uuid: str
-    service: bytes
-    body: tuple[bytes, ...]
-    created: float  # wall_ts
-
-
-@dataclass(frozen=True, slots=True)
-class PutQueue:
-    """Queue entry; dispatch order is `order` (oldest first)."""
-
-    order: int
-    uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class PutReply:
-    uuid: str
-    body: tuple[bytes, ...]
-    done: float  # wall_ts
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteRequest:
-    uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteReply:
-    uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteQueue:
-    order: int
-    uuid: str
-
-
-Write = PutRequest | PutQueue | PutReply | DeleteRequest | DeleteReply | DeleteQueue
-
-
-# ---------------------------------------------------------------- outputs
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """Reply to `caller` with these body frames (one FINAL)."""
-
-    caller: Caller
-    body: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerStored:
-    """Reply `[b"200", *stored reply]` to `caller` from the store; 500 if that fails."""
-
-    caller: Caller
-    uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class Persist:
-    """Commit these writes in one transaction, then call on_committed(token, ok)."""
-
-    token: int
-    writes: tuple[Write, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    """Send the request to `service` as a client on dispatcher slot `slot`."""
-
-    slot: int
-    uuid: str
-    service: bytes
-    body: tuple[bytes, ...]
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class OpenSlot:
-    """Make dispatcher slot `slot` routable before anything is dispatched on it."""
-
-    slot: int
-
-
-@dataclass(frozen=True, slots=True)
-class CloseSlot:
-    """Stop routing slot `slot` (its attempt timed out; a late reply is dropped)."""
-
-    slot: int
-
-
-class Event(StrEnum):
-    """What is counted in Stats as `titanic.<event>` and logged by the shell."""
-
-    ACCEPTED = "accepted"
-    RETRIED = "retried"
-    DONE = "done"
-    CLOSED = "closed"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-    REPLY_DROPPED = "reply_dropped"
-
-
-@dataclass(frozen=True, slots=True)
-class Noted:
-    """Something worth counting (and, for some events, logging)."""
-
-    event: Event
-    uuid: str = ""
-    reason: str = ""
-
-
-Output = Answer | AnswerStored | Persist | Dispatch | OpenSlot | CloseSlot | Noted
 
 
 # ---------------------------------------------------------------- internal state

@@ -1,0 +1,149 @@
+"""TitanicCore's inputs and outputs: who asked, what to write, what to answer.
+
+Frozen values only (protocols.md §5); the state machine is raspy.cores.titanic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked: the in-process worker that got the request, and the client address."""
+
+    worker: bytes
+    client: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A request as read back from the store at start-up."""
+
+    uuid: str
+    service: bytes
+    body: tuple[bytes, ...]
+    created: float  # wall_ts
+
+
+# ---------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True, slots=True)
+class PutRequest:
+    uuid: str
+    service: bytes
+    body: tuple[bytes, ...]
+    created: float  # wall_ts
+
+
+@dataclass(frozen=True, slots=True)
+class PutQueue:
+    """Queue entry; dispatch order is `order` (oldest first)."""
+
+    order: int
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutReply:
+    uuid: str
+    body: tuple[bytes, ...]
+    done: float  # wall_ts
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRequest:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteReply:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteQueue:
+    order: int
+    uuid: str
+
+
+Write = PutRequest | PutQueue | PutReply | DeleteRequest | DeleteReply | DeleteQueue
+
+
+# ---------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Reply to `caller` with these body frames (one FINAL)."""
+
+    caller: Caller
+    body: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerStored:
+    """Reply `[b"200", *stored reply]` to `caller` from the store; 500 if that fails."""
+
+    caller: Caller
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Commit these writes in one transaction, then call on_committed(token, ok)."""
+
+    token: int
+    writes: tuple[Write, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """Send the request to `service` as a client on dispatcher slot `slot`."""
+
+    slot: int
+    uuid: str
+    service: bytes
+    body: tuple[bytes, ...]
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSlot:
+    """Make dispatcher slot `slot` routable before anything is dispatched on it."""
+
+    slot: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSlot:
+    """Stop routing slot `slot` (its attempt timed out; a late reply is dropped)."""
+
+    slot: int
+
+
+class Event(StrEnum):
+    """What is counted in Stats as `titanic.<event>` and logged by the shell."""
+
+    ACCEPTED = "accepted"
+    RETRIED = "retried"
+    DONE = "done"
+    CLOSED = "closed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    REPLY_DROPPED = "reply_dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """Something worth counting (and, for some events, logging)."""
+
+    event: Event
+    uuid: str = ""
+    reason: str = ""
+
+
+Output = Answer | AnswerStored | Persist | Dispatch | OpenSlot | CloseSlot | Noted
