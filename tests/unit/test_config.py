@@ -1,0 +1,102 @@
+"""raspy.config: TOML + flags -> frozen Config; every problem named with source and key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy import config
+from raspy.errors import ConfigError
+
+
+def test_empty_text_gives_every_default() -> None:
+    assert config.load("") == config.Config()
+
+
+def test_file_values_override_defaults_and_flags_override_the_file() -> None:
+    text = '[network]\nport_base = 6000\nbind = "192.0.2.7"\n[broker]\nheartbeat_liveness = 5\n'
+    loaded = config.load(text, "raspy.toml", network__port_base=7000)
+    assert loaded.network == config.NetworkConfig(bind="192.0.2.7", port_base=7000)
+    assert loaded.broker.heartbeat_liveness == 5
+    assert loaded.broker.heartbeat_interval_s == 2.5
+
+
+def test_integers_are_accepted_where_seconds_are_expected() -> None:
+    loaded = config.load("[broker]\nheartbeat_interval_s = 3\n")
+    assert loaded.broker.heartbeat_interval_s == 3.0
+    assert isinstance(loaded.broker.heartbeat_interval_s, float)
+
+
+def test_every_problem_is_reported_at_once_with_source_key_and_value() -> None:
+    text = (
+        "[broker]\nheartbeat_interval_s = -5\nheartbeat_liveness = true\n"
+        "[titanic]\nnope = 1\n[attic]\nx = 1\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: broker.heartbeat_interval_s: expected a value >= 0, got -5",
+        "raspy.toml: broker.heartbeat_liveness: expected an integer, got 'True'",
+        "raspy.toml: titanic.nope: unknown setting",
+        "raspy.toml: attic: unknown setting",
+    ]
+
+
+def test_invalid_toml_names_the_source() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load("[broker\n", "raspy.toml")
+    assert caught.value.problems[0].startswith("raspy.toml: not valid TOML: ")
+
+
+def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load("[network]\nport_base = 65534\n", "f")
+    assert caught.value.problems == [
+        "f: network.port_base: expected 1..65532, got 65534"
+    ]
+
+
+def test_log_level_and_format_are_closed_sets() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load('log_level = "loud"\nlog_format = "xml"\n', "f")
+    assert caught.value.problems == [
+        "f: log_level: expected one of debug, info, warning, error, got 'loud'",
+        "f: log_format: expected one of auto, console, json, got 'xml'",
+    ]
+
+
+_SCALARS = st.one_of(
+    st.integers(-10, 10**6),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(),
+    st.text(max_size=10),
+    st.lists(st.integers(), max_size=3),
+)
+_KEYS = st.sampled_from(
+    ["port_base", "bind", "heartbeat_interval_s", "group_commit", "nope", "enabled"]
+)
+_SECTIONS = st.sampled_from(
+    ["network", "broker", "store", "titanic", "clone", "devices", "other"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_SECTIONS, st.dictionaries(_KEYS, _SCALARS, max_size=4), max_size=4)
+)
+def test_any_document_gives_a_config_or_a_config_error(
+    document: dict[str, Any],
+) -> None:
+    """Bad input anywhere is a typed error with a message, never another exception."""
+    problems: list[str] = []
+    loaded: config.Config | None = None
+    try:
+        loaded = config.from_mapping(document, "doc")
+    except ConfigError as exc:
+        problems = exc.problems
+    if loaded is None:
+        assert problems
+        assert all(problem.startswith("doc: ") for problem in problems)
