@@ -32,6 +32,7 @@ from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.sockets import CurveKeys, make_socket
 from raspy.transport.wakeup import Wakeup
 
 log = structlog.get_logger(component="clone")
@@ -69,6 +70,7 @@ class CloneLoop:
         stats: Stats,
         linger_ms: int = 500,
         on_failure: Callable[[BaseException], None] | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
         self.bound = threading.Event()
@@ -82,6 +84,7 @@ class CloneLoop:
         self._stats = stats
         self._linger_ms = linger_ms
         self._on_failure = on_failure
+        self._curve = curve  # server keys for the bound TCP sockets (§8.2)
         self._core = core_mod.CloneCore(
             max_key_bytes=config.max_key_bytes, max_value_bytes=config.max_value_bytes
         )
@@ -119,9 +122,10 @@ class CloneLoop:
             self._snapshots.close()
             self._wake.close()
 
-    def _socket(self, kind: int, **options: int) -> zmq.Socket[bytes]:
-        sock = self._context.socket(kind)
-        sock.setsockopt(zmq.LINGER, self._linger_ms)
+    def _socket(
+        self, kind: int, *, curve: CurveKeys | None = None, **options: int
+    ) -> zmq.Socket[bytes]:
+        sock = make_socket(self._context, kind, linger_ms=self._linger_ms, curve=curve)
         for name, value in options.items():
             sock.setsockopt(getattr(zmq, name), value)
         return sock
@@ -129,12 +133,17 @@ class CloneLoop:
     def _run(self) -> None:
         # §1.3: with ROUTER_MANDATORY a peer at its HWM gives EAGAIN, not a silent drop
         hwm = 2 * max(1, self._config.snapshot_chunk)
+        curve = self._curve  # TCP sockets only; the inproc PULL never uses CURVE
         router = self._socket(
-            zmq.ROUTER, ROUTER_MANDATORY=1, SNDHWM=hwm, MAXMSGSIZE=_MAX_MESSAGE_BYTES
+            zmq.ROUTER,
+            curve=curve,
+            ROUTER_MANDATORY=1,
+            SNDHWM=hwm,
+            MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        pub = self._socket(zmq.PUB, SNDHWM=_PUB_HWM)
+        pub = self._socket(zmq.PUB, curve=curve, SNDHWM=_PUB_HWM)
         collector = self._socket(
-            zmq.SUB, RCVHWM=_COLLECTOR_HWM, MAXMSGSIZE=_MAX_MESSAGE_BYTES
+            zmq.SUB, curve=curve, RCVHWM=_COLLECTOR_HWM, MAXMSGSIZE=_MAX_MESSAGE_BYTES
         )
         collector.setsockopt(zmq.SUBSCRIBE, b"")  # §6.1: subscribed to everything
         local = self._socket(zmq.PULL, RCVHWM=0)

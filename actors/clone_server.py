@@ -20,6 +20,7 @@ from raspy.config import CloneConfig, NetworkConfig
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
+from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="clone")
 
@@ -44,6 +45,7 @@ class CloneServerActor(pykka.ThreadingActor):
         clock: Clock,
         stats: Stats,
         linger_ms: int = 500,
+        curve: CurveKeys | None = None,
     ) -> None:
         super().__init__()
         self._loop = CloneLoop(
@@ -55,6 +57,7 @@ class CloneServerActor(pykka.ThreadingActor):
             stats=stats,
             linger_ms=linger_ms,
             on_failure=self._io_failed,
+            curve=curve,
         )
         self._thread = threading.Thread(
             target=self._loop.run, name="raspy-clone-io", daemon=True
@@ -102,8 +105,10 @@ def start_clone_server(
     *,
     clock: Clock,
     stats: Stats,
+    curve: CurveKeys | None = None,
 ) -> pykka.ActorRef[CloneServerActor]:
-    """Start the server on the port base (snapshot N+1, PUB N+2, collector N+3)."""
+    """Start the server on the port base (snapshot N+1, PUB N+2, collector N+3);
+    with `curve` (server keys) the three TCP sockets are CURVE servers."""
     endpoints = clone.Endpoints.from_port_base(network.bind, network.port_base)
     ref = CloneServerActor.start(
         context,
@@ -113,6 +118,7 @@ def start_clone_server(
         clock=clock,
         stats=stats,
         linger_ms=network.linger_ms,
+        curve=curve,
     )
     ref.ask(msgs.GetCloneEndpoints(), timeout=10)  # raises if it failed to start
     return ref

@@ -25,6 +25,7 @@ from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.sockets import CurveKeys, make_socket
 
 log = structlog.get_logger(component="edge")
 
@@ -39,6 +40,7 @@ class EdgeSettings:
 
     mdp_endpoint: str
     linger_ms: int = 500
+    curve: CurveKeys | None = None  # server keys: the ROUTER is a CURVE server (§8.2)
 
 
 class _Stop:
@@ -98,8 +100,12 @@ class EdgeLoop:
 
     def _run(self) -> None:
         ctx = self._context
-        router = ctx.socket(zmq.ROUTER)
-        router.setsockopt(zmq.LINGER, self._settings.linger_ms)
+        router = make_socket(  # CURVE options set here, before bind()
+            ctx,
+            zmq.ROUTER,
+            linger_ms=self._settings.linger_ms,
+            curve=self._settings.curve,
+        )
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # protocols.md §1.2
         router.setsockopt(zmq.SNDHWM, 10_000)
         router.setsockopt(zmq.RCVHWM, 10_000)

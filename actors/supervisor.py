@@ -28,6 +28,8 @@ from raspy.config import Config
 from raspy.cores.broker import BrokerCore, BrokerSettings
 from raspy.stats import Stats
 from raspy.storage.store import Store
+from raspy.transport.curve import CurveServer, start_curve_server
+from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="supervisor")
 
@@ -85,6 +87,7 @@ class Runtime:
     mdp_endpoint: str
     children: list[Child] = field(default_factory=list)
     publisher: ClonePublisher | None = None
+    curve: CurveServer | None = None  # ZAP allowlist + server keys, when configured
     _children_lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
@@ -204,8 +207,14 @@ class Runtime:
         except (pykka.ActorDeadError, TimeoutError):
             log.warning("component_stop_timed_out", component="edge")
         self.store.close()
+        if self.curve is not None:  # after the sockets close, before term (§8.2)
+            self.curve.stop()
         self.context.term()
         log.info("daemon_stopped")
+
+    @property
+    def curve_keys(self) -> CurveKeys | None:
+        return None if self.curve is None else self.curve.keys
 
 
 def mdp_endpoint_for(config: Config) -> str:
@@ -224,15 +233,23 @@ def start(config: Config, *, clock: Clock | None = None) -> Runtime:
     hostname = short_hostname(config)
     store = Store.open(config.data_dir, config.store)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    curve: CurveServer | None = None
     try:
+        if config.security.enabled:  # the ZAP handler first: before any bind (§8.2)
+            curve = start_curve_server(context, config.security)
+            log.info("curve_enabled", keys_dir=config.security.authorized_keys_dir)
         core = BrokerCore(BrokerSettings.from_config(config.broker))
         settings = edge_mod.EdgeSettings(
-            mdp_endpoint=mdp_endpoint_for(config), linger_ms=config.network.linger_ms
+            mdp_endpoint=mdp_endpoint_for(config),
+            linger_ms=config.network.linger_ms,
+            curve=None if curve is None else curve.keys,
         )
         edge_ref, endpoint, outbox = edge_mod.start_edge(
             context, settings, core, clock, stats
         )
     except BaseException:
+        if curve is not None:
+            curve.stop()
         context.term()
         store.close()
         raise
@@ -246,6 +263,7 @@ def start(config: Config, *, clock: Clock | None = None) -> Runtime:
         edge=edge_ref,
         outbox=outbox,
         mdp_endpoint=endpoint,
+        curve=curve,
     )
     try:
         _start_services(runtime)
@@ -287,6 +305,7 @@ def _start_services(rt: Runtime) -> None:
                 rt.config.network,
                 clock=rt.clock,
                 stats=rt.stats,
+                curve=rt.curve_keys,
             ),
         )
         _start_devices(rt)

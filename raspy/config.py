@@ -86,6 +86,23 @@ class DevicesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """CURVE on every bound TCP socket, with a ZAP allowlist (protocols.md §8).
+
+    Both empty: no CURVE (raspyd warns when it listens beyond loopback).
+    """
+
+    # zmq certificate with the server's public and secret key (`NAME.key_secret`)
+    curve_secret_key_file: str = ""
+    # folder of the allowed clients' public certificates (`*.key`)
+    authorized_keys_dir: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.curve_secret_key_file)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: str = "var/raspy"
     hostname: str = ""
@@ -98,6 +115,7 @@ class Config:
     titanic: TitanicConfig = TitanicConfig()
     clone: CloneConfig = CloneConfig()
     devices: DevicesConfig = DevicesConfig()
+    security: SecurityConfig = SecurityConfig()
 
 
 _SECTIONS: Final[dict[str, type[Any]]] = {
@@ -107,6 +125,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "titanic": TitanicConfig,
     "clone": CloneConfig,
     "devices": DevicesConfig,
+    "security": SecurityConfig,
 }
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
@@ -214,6 +233,14 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
         problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    security = sections.get("security")
+    if security is not None and (
+        bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
+    ):
+        problems.append(
+            f"{source}: security.curve_secret_key_file and "
+            "security.authorized_keys_dir: expected both set or both empty"
+        )
     if problems:
         raise ConfigError(problems)
     return Config(**top, **sections)

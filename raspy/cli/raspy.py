@@ -3,6 +3,9 @@
 `raspy call SERVICE [BODY...]` sends one MDP request and prints each reply body frame
 on its own line (UTF-8 where it decodes, else its Python repr). Exit status: 0 reply,
 1 no reply (timeout), 2 bad usage or input.
+
+`raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
+(public, to hand out) and DIR/NAME.key_secret (keep it private).
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import zmq
 
 from raspy.config import DEFAULT_PORT_BASE
-from raspy.errors import ClientTimeout
+from raspy.errors import ClientTimeout, ConfigError
 from raspy.protocol.mdp import Version
+from raspy.transport.sockets import CurveKeys
 
 _PROG = "raspy"
 DEFAULT_SERVER = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
@@ -91,7 +96,29 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="S",
         help="with --titanic: seconds to wait for the reply (default 60)",
     )
+    call.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help="the hub's public certificate (NAME.key): talk CURVE to it",
+    )
+    call.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="this client's secret certificate (NAME.key_secret); with --server-key",
+    )
     call.set_defaults(run=_call)
+
+
+def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser(
+        "keys",
+        help="make a CURVE key pair (zmq certificates)",
+        description="Write DIR/NAME.key (public) and DIR/NAME.key_secret (secret); "
+        "DIR is created 0700 if needed. Existing files are never overwritten.",
+    )
+    keys.add_argument("dir", metavar="DIR", help="folder for the certificates")
+    keys.add_argument("name", metavar="NAME", help="base name of the two files")
+    keys.set_defaults(run=_keys)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +127,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_call(commands)
+    _add_keys(commands)
     return parser
+
+
+def _keys(args: argparse.Namespace) -> int:
+    """`raspy keys DIR NAME`: a new key pair; refuses to overwrite (exit 2)."""
+    import zmq.auth
+
+    name: str = args.name
+    if not name or "/" in name or name in (".", ".."):
+        print(f"{_PROG}: keys: bad NAME {name!r}", file=sys.stderr)
+        return 2
+    folder = Path(args.dir)
+    public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
+    existing = [str(path) for path in (public, secret) if path.exists()]
+    if existing:
+        print(
+            f"{_PROG}: keys: refusing to overwrite {', '.join(existing)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        public_path, secret_path = zmq.auth.create_certificates(folder, name)
+    except OSError as exc:
+        print(f"{_PROG}: keys: cannot write to {folder}: {exc}", file=sys.stderr)
+        return 2
+    print(f"public: {public_path}")
+    print(f"secret: {secret_path}")
+    return 0
+
+
+def _client_curve(args: argparse.Namespace) -> CurveKeys | None:
+    """CurveKeys from --server-key and --client-cert; ConfigError naming a bad file."""
+    if args.server_key is None:
+        return None
+    from raspy.transport.curve import load_certificate_keys
+
+    server_public, _ = load_certificate_keys(args.server_key, need_secret=False)
+    public, secret = load_certificate_keys(args.client_cert, need_secret=True)
+    assert secret is not None
+    return CurveKeys(public, secret, server_key=server_public)
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -108,20 +176,28 @@ def _call(args: argparse.Namespace) -> int:
     from raspy.client.mdp import Client
 
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
+    try:
+        curve = _client_curve(args)
+    except ConfigError as exc:
+        print(f"{_PROG}: call: {exc}", file=sys.stderr)
+        return 2
     if args.titanic:
-        return _call_titanic(args, body)
+        return _call_titanic(args, body, curve)
     with Client(
         args.server,
         version=Version(args.version),
         timeout_s=args.timeout,
         retries=args.retries,
+        curve=curve,
     ) as client:
         reply = client.request(args.service, *body)
     _print_frames(reply)
     return 0
 
 
-def _call_titanic(args: argparse.Namespace, body: list[bytes]) -> int:
+def _call_titanic(
+    args: argparse.Namespace, body: list[bytes], curve: CurveKeys | None
+) -> int:
     """`raspy call --titanic`: submit, wait for the reply, close (protocols.md §5.4)."""
     from raspy.client.titanic import TitanicClient
     from raspy.errors import TitanicError
@@ -131,6 +207,7 @@ def _call_titanic(args: argparse.Namespace, body: list[bytes]) -> int:
         version=Version(args.version),
         timeout_s=args.timeout,
         retries=args.retries,
+        curve=curve,
     ) as titanic:
         try:
             uuid = titanic.submit(args.service, *body)
@@ -166,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `raspy`; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "call" and (args.server_key is None) != (
+        args.client_cert is None
+    ):
+        parser.error("call: --server-key and --client-cert go together")
     from raspy import log
 
     log.configure("warning")  # library warnings (e.g. retries) go to stderr

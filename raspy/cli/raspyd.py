@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         return _fail(f"cannot create data dir {cfg.data_dir}: {exc.strerror}", 1)
-    if not _is_loopback(cfg.network.bind):
+    if not cfg.security.enabled and not _is_loopback(cfg.network.bind):
         log.warning(
             "listening_beyond_loopback_without_curve",
             bind=cfg.network.bind,

@@ -112,9 +112,11 @@ def test_sigterm_disconnects_workers_and_exits_0_within_2_s(tmp_path: Path) -> N
         try:
             worker.send_multipart([b"MDPW02", b"\x01", b"job"])
             probe = dealer(ctx, daemon.endpoint)
-            probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"job"])
-            assert recv(probe)[-1] == b"200"
-            probe.close()
+            try:
+                probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"job"])
+                assert recv(probe)[-1] == b"200"
+            finally:
+                probe.close()
             started = time.monotonic()
             status = daemon.terminate(timeout_s=5)
             elapsed = time.monotonic() - started

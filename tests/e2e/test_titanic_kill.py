@@ -76,7 +76,15 @@ def serve_echo(endpoint: str, stop: threading.Event) -> None:
 
 def start_daemon(data_dir: Path, port_base: int) -> Daemon:
     daemon = Daemon(data_dir, port_base=port_base).start()
-    wait_until(lambda: titanic_ready(daemon.endpoint), what="titanic services")
+    try:
+        wait_until(
+            lambda: titanic_ready(daemon.endpoint),
+            what="titanic services",
+            timeout_s=20,
+        )
+    except AssertionError:
+        daemon.kill()
+        raise
     return daemon
 
 

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,8 +35,11 @@ class Daemon:
         port_base: int | None = None,
         config_text: str | None = None,
         extra_args: tuple[str, ...] = (),
+        ready: Callable[[str], bool] | None = None,
     ) -> None:
+        """`ready(endpoint)` replaces the plain MMI probe (e.g. a CURVE client)."""
         self.data_dir = data_dir
+        self.ready_probe = ready
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.port_base = port_base or free_port_base()
         self.config_path: Path | None = None
@@ -73,9 +76,13 @@ class Daemon:
             self.process = subprocess.Popen(
                 self.args(), stdout=log_file, stderr=subprocess.STDOUT
             )
-        wait_until(
-            self._ready, what="raspyd to answer mmi.service", timeout_s=timeout_s
-        )
+        try:
+            wait_until(
+                self._ready, what="raspyd to answer mmi.service", timeout_s=timeout_s
+            )
+        except AssertionError:
+            self.kill()  # never leave a daemon behind a failed start
+            raise
         return self
 
     def _ready(self) -> bool:
@@ -84,6 +91,8 @@ class Daemon:
             raise AssertionError(
                 f"raspyd exited with {self.process.returncode}: {self.log_text()[-2000:]}"
             )
+        if self.ready_probe is not None:
+            return self.ready_probe(self.endpoint)
         return mmi_service(self.endpoint, f"{hostname()}.echo".encode()) == b"200"
 
     def log_text(self) -> str:

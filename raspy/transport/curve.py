@@ -1,0 +1,91 @@
+"""CURVE for raspyd's bound TCP sockets: the server's keys and the ZAP allowlist.
+
+protocols.md §8.2: the authenticator runs on the same context as the sockets and
+is started before any of them binds; it is stopped after they close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from raspy.config import SecurityConfig
+from raspy.errors import ConfigError
+from raspy.transport.sockets import Context, CurveKeys
+
+__all__ = [
+    "CurveServer",
+    "load_certificate_keys",
+    "load_server_keys",
+    "start_curve_server",
+]
+
+
+def load_certificate_keys(
+    path: str, *, need_secret: bool
+) -> tuple[bytes, bytes | None]:
+    """(public, secret) of a zmq certificate file; ConfigError naming the file."""
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"{path}: cannot load CURVE certificate: {exc}"]) from exc
+    if need_secret and secret is None:
+        raise ConfigError(
+            [
+                f"{path}: no secret key in this certificate (a .key_secret file is needed)"
+            ]
+        )
+    try:
+        CurveKeys(public, secret or public)
+    except ValueError as exc:
+        raise ConfigError([f"{path}: bad CURVE key: {exc}"]) from exc
+    return public, secret
+
+
+def load_server_keys(security: SecurityConfig) -> CurveKeys:
+    """The server's CurveKeys from `security.curve_secret_key_file`."""
+    public, secret = load_certificate_keys(
+        security.curve_secret_key_file, need_secret=True
+    )
+    assert secret is not None
+    return CurveKeys(public, secret)
+
+
+@dataclass
+class CurveServer:
+    """The server keys to put on every bound TCP socket, and the running ZAP handler."""
+
+    keys: CurveKeys
+    authenticator: ThreadAuthenticator
+
+    def stop(self) -> None:
+        """After the sockets close, before the context terminates."""
+        if self.authenticator.is_alive():
+            self.authenticator.stop()
+
+
+def start_curve_server(context: Context, security: SecurityConfig) -> CurveServer:
+    """Load the keys and start the ZAP allowlist on `context`; ConfigError on bad files."""
+    keys = load_server_keys(security)
+    folder = Path(security.authorized_keys_dir)
+    if not folder.is_dir():
+        raise ConfigError(
+            [f"{security.authorized_keys_dir}: authorized_keys_dir is not a folder"]
+        )
+    authenticator = ThreadAuthenticator(context)
+    authenticator.start()
+    try:
+        authenticator.configure_curve(domain="*", location=str(folder))
+    except (OSError, ValueError) as exc:
+        authenticator.stop()
+        raise ConfigError(
+            [f"{security.authorized_keys_dir}: cannot load client keys: {exc}"]
+        ) from exc
+    except BaseException:
+        authenticator.stop()
+        raise
+    return CurveServer(keys, authenticator)

@@ -1,0 +1,71 @@
+"""[security] of the config and loading the server's CURVE certificate
+(ARCHITECTURE.md "Security model", protocols.md §8.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zmq.auth
+
+from raspy import config
+from raspy.errors import ConfigError
+from raspy.transport.curve import load_server_keys
+
+
+def test_security_is_off_by_default() -> None:
+    loaded = config.load("")
+    assert loaded.security == config.SecurityConfig()
+    assert not loaded.security.enabled
+
+
+def test_both_security_keys_set_turn_curve_on() -> None:
+    text = '[security]\ncurve_secret_key_file = "s.key_secret"\nauthorized_keys_dir = "k"\n'
+    loaded = config.load(text, "raspy.toml")
+    assert loaded.security == config.SecurityConfig("s.key_secret", "k")
+    assert loaded.security.enabled
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['curve_secret_key_file = "s.key_secret"', 'authorized_keys_dir = "k"'],
+)
+def test_only_one_security_key_set_is_refused_naming_both_keys(line: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(f"[security]\n{line}\n", "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: security.curve_secret_key_file and "
+        "security.authorized_keys_dir: expected both set or both empty"
+    ]
+
+
+def test_an_unknown_security_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"security\.curve_public: unknown setting"):
+        config.load('[security]\ncurve_public = "x"\n', "raspy.toml")
+
+
+def test_the_server_keys_load_from_a_secret_certificate(tmp_path: Path) -> None:
+    public, secret_file = zmq.auth.create_certificates(tmp_path, "hub")
+    keys = load_server_keys(config.SecurityConfig(secret_file, str(tmp_path)))
+    assert keys.public_key == zmq.auth.load_certificate(public)[0]
+    assert keys.server_key is None
+    assert zmq.curve_public(keys.secret_key) == keys.public_key
+
+
+def test_a_public_only_certificate_is_refused_naming_the_file(tmp_path: Path) -> None:
+    public, _ = zmq.auth.create_certificates(tmp_path, "hub")
+    with pytest.raises(ConfigError, match="no secret key") as caught:
+        load_server_keys(config.SecurityConfig(public, str(tmp_path)))
+    assert public in str(caught.value)
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_a_missing_or_bad_certificate_is_refused_naming_the_file(
+    tmp_path: Path, content: str | None
+) -> None:
+    path = tmp_path / "hub.key_secret"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_server_keys(config.SecurityConfig(str(path), str(tmp_path)))
+    assert str(path) in str(caught.value)
