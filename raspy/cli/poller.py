@@ -36,6 +36,8 @@ from raspy.devices.registry import Registry
 from raspy.errors import ConfigError, RaspyError
 from raspy.protocol import clone
 from raspy.stats import Stats
+from raspy.transport.curve import client_keys
+from raspy.transport.sockets import CurveKeys
 
 _EXIT_FAILURE: Final = 1
 _EXIT_USAGE: Final = 2
@@ -61,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--service", required=True, choices=(devices.ONEWIRE, devices.FAKE)
     )
     parser.add_argument("--config", help="TOML configuration file ([devices] table)")
+    parser.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help="the hub's public certificate (NAME.key): talk CURVE to it",
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="this poller's secret certificate (NAME.key_secret); with --server-key",
+    )
     parser.add_argument("--hostname", help="the <hostname> of service and device names")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -125,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg, registry, hostname = _load(args)
+        curve = client_keys(args.server_key, args.client_cert)
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc), _EXIT_USAGE)
     except OSError as exc:
@@ -143,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     try:
-        return _run(args.connect, registry, discover, stop)
+        return _run(args.connect, registry, discover, stop, curve)
     except RaspyError as exc:
         return _fail(str(exc), _EXIT_FAILURE)
     finally:
@@ -157,11 +170,12 @@ def _run(
     registry: Registry,
     discover: devices.Discover | None,
     stop: threading.Event,
+    curve: CurveKeys | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
-    tree = CloneClient(hub, subtree, context=context)
+    tree = CloneClient(hub, subtree, context=context, curve=curve)
     service: pykka.ActorRef[Any] | None = None
     worker: Worker | None = None
     try:
@@ -172,7 +186,7 @@ def _run(
             stats=Stats(),
             discover=discover,
         )
-        worker = Worker(hub, registry.devices_service, context=context)
+        worker = Worker(hub, registry.devices_service, context=context, curve=curve)
         log.info("poller_started", service=registry.devices_service, hub=hub)
         return _serve(worker, service, stop)
     finally:

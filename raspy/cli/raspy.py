@@ -161,14 +161,9 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _client_curve(args: argparse.Namespace) -> CurveKeys | None:
     """CurveKeys from --server-key and --client-cert; ConfigError naming a bad file."""
-    if args.server_key is None:
-        return None
-    from raspy.transport.curve import load_certificate_keys
+    from raspy.transport.curve import client_keys
 
-    server_public, _ = load_certificate_keys(args.server_key, need_secret=False)
-    public, secret = load_certificate_keys(args.client_cert, need_secret=True)
-    assert secret is not None
-    return CurveKeys(public, secret, server_key=server_public)
+    return client_keys(args.server_key, args.client_cert)
 
 
 def _call(args: argparse.Namespace) -> int:

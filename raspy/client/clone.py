@@ -24,7 +24,7 @@ from raspy.client.clone_agent import Agent, Change, SetCommand, StopCommand
 from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage
 from raspy.protocol import clone
-from raspy.transport.sockets import Context, make_socket
+from raspy.transport.sockets import Context, CurveKeys, make_socket
 
 __all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
 
@@ -62,13 +62,14 @@ def fetch_snapshot(
     *,
     timeout_s: float = 5.0,
     context: Context | None = None,
+    curve: CurveKeys | None = None,
 ) -> Snapshot:
     """ICANHAZ? once and read until KTHXBAI; ClientTimeout if the server goes quiet
     for `timeout_s`. No subscription: the result may be stale at once."""
     _check_subtree(subtree)
     endpoints = server_endpoints(server)
     ctx: Context = zmq.Context() if context is None else context
-    dealer = make_socket(ctx, zmq.DEALER, linger_ms=0)
+    dealer = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=curve)
     try:
         dealer.connect(endpoints.snapshot)
         dealer.send_multipart(clone.encode_icanhaz(subtree))
@@ -114,6 +115,7 @@ class CloneClient(Closing):
         server_ttl_s: float = 5.0,
         resend_s: float = 2.0,
         max_set_attempts: int = 5,
+        curve: CurveKeys | None = None,
     ) -> None:
         _check_subtree(subtree)
         if server_ttl_s <= 0 or resend_s <= 0 or max_set_attempts < 1:
@@ -134,6 +136,7 @@ class CloneClient(Closing):
             resend_s=resend_s,
             max_set_attempts=max_set_attempts,
             emit=self._emit,
+            curve=curve,
         )
         self._thread = threading.Thread(
             target=self._agent.run, name="raspy-clone-client", daemon=True

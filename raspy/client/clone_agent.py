@@ -27,7 +27,7 @@ from raspy.errors import ClientTimeout, MalformedMessage
 from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.multipart import recv_frames, send_frames
-from raspy.transport.sockets import Context, Socket, make_socket
+from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
 from raspy.transport.wakeup import Wakeup
 
 log = structlog.get_logger(component="clone_client")
@@ -94,6 +94,7 @@ class Agent:
         resend_s: float,
         max_set_attempts: int,
         emit: Callable[[list[Change]], None],
+        curve: CurveKeys | None = None,
     ) -> None:
         self.lock = threading.Lock()
         self.cache: dict[bytes, Entry] = {}
@@ -106,6 +107,7 @@ class Agent:
         self.commands: queue.SimpleQueue[SetCommand | StopCommand] = queue.SimpleQueue()
         self.wake = Wakeup()
         self._context = context
+        self._curve = curve  # client keys for a CURVE server (protocols.md §8.2)
         self._endpoints = endpoints
         self._subtree = subtree
         self._server_ttl_s = server_ttl_s
@@ -174,7 +176,7 @@ class Agent:
     # --- connection (§6.3 steps 1-2) --------------------------------------------------
     def _connect(self, now: float) -> None:
         self._close_sockets()
-        sub = make_socket(self._context, zmq.SUB, linger_ms=0)
+        sub = make_socket(self._context, zmq.SUB, linger_ms=0, curve=self._curve)
         sub.setsockopt(zmq.RCVHWM, _HWM)
         if self._subtree:
             sub.setsockopt(zmq.SUBSCRIBE, self._subtree)
@@ -182,7 +184,7 @@ class Agent:
         else:
             sub.setsockopt(zmq.SUBSCRIBE, b"")  # covers HUGZ too
         sub.connect(self._endpoints.publisher)
-        xpub = make_socket(self._context, zmq.XPUB, linger_ms=0)
+        xpub = make_socket(self._context, zmq.XPUB, linger_ms=0, curve=self._curve)
         xpub.setsockopt(zmq.SNDHWM, _HWM)
         xpub.connect(self._endpoints.collector)
         self._sub, self._xpub = sub, xpub
@@ -197,7 +199,7 @@ class Agent:
         """A fresh DEALER per snapshot: a late reply to an old one cannot mix in."""
         if self._dealer is not None:
             self._dealer.close(linger=0)
-        dealer = make_socket(self._context, zmq.DEALER, linger_ms=0)
+        dealer = make_socket(self._context, zmq.DEALER, linger_ms=0, curve=self._curve)
         dealer.connect(self._endpoints.snapshot)
         dealer.send_multipart(clone.encode_icanhaz(self._subtree))
         self._dealer = dealer

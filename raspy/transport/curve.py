@@ -89,3 +89,18 @@ def start_curve_server(context: Context, security: SecurityConfig) -> CurveServe
         authenticator.stop()
         raise
     return CurveServer(keys, authenticator)
+
+
+def client_keys(server_key: str | None, client_cert: str | None) -> CurveKeys | None:
+    """Client CurveKeys from the hub's public certificate and this client's secret one.
+
+    Both paths or neither (None: plain text). ConfigError names a missing or bad file.
+    """
+    if server_key is None and client_cert is None:
+        return None
+    if server_key is None or client_cert is None:
+        raise ConfigError(["--server-key and --client-cert go together"])
+    server_public, _ = load_certificate_keys(server_key, need_secret=False)
+    public, secret = load_certificate_keys(client_cert, need_secret=True)
+    assert secret is not None  # need_secret=True guarantees it
+    return CurveKeys(public, secret, server_key=server_public)

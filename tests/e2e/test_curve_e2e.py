@@ -3,6 +3,7 @@ client public keys (ARCHITECTURE.md "Security model", protocols.md §8.2)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,9 +14,10 @@ import pytest
 import zmq
 import zmq.auth
 from support.daemon import Daemon, hostname, running_daemon
+from support.wait import wait_until
 
 from raspy.cli import raspy as raspy_cli
-from raspy.client import Client, fetch_snapshot
+from raspy.client import Client, CloneClient, fetch_snapshot
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
 from raspy.transport.sockets import CurveKeys, make_socket
@@ -227,3 +229,76 @@ def test_raspyd_with_a_missing_server_certificate_exits_2_naming_it(
     )
     assert result.returncode == 2
     assert str(missing) in result.stderr
+
+
+def test_curve_clone_client_writes_and_sees_its_update_through_all_three_sockets(
+    tmp_path: Path, keys: Keys
+) -> None:
+    """§8.2: collector SUB and publisher PUB are CURVE servers too: a KVSET from an
+    authorized client is stored, published and seen in its own copy of the tree."""
+    with (
+        running_daemon(
+            tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
+        ) as daemon,
+        CloneClient(
+            clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base),
+            b"/secure/",
+            curve=keys.client_a,
+        ) as client,
+    ):
+        client.wait_synced(timeout_s=10)
+        client.set(b"/secure/door", b"locked", confirm_timeout_s=10)
+        snapshot = fetch_snapshot(
+            clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base),
+            b"/secure/",
+            curve=keys.client_a,
+        )
+        assert snapshot.items == {b"/secure/door": b"locked"}
+
+
+def test_raspy_poller_with_keys_publishes_into_a_curve_hub(
+    tmp_path: Path, keys: Keys
+) -> None:
+    """A second board joins a CURVE hub: raspy-poller --server-key --client-cert."""
+    with running_daemon(
+        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
+    ) as daemon:
+        endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
+        command = [
+            sys.executable,
+            "-m",
+            "raspy.cli.poller",
+            "--connect",
+            daemon.endpoint,
+            "--service",
+            "fake",
+            "--hostname",
+            "remotepi",
+            "--log-format",
+            "json",
+            "--server-key",
+            str(keys.server_public),
+            "--client-cert",
+            str(keys.client_a_secret),
+        ]
+        with (tmp_path / "poller.log").open("ab") as log_file:
+            poller = subprocess.Popen(
+                command, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        try:
+
+            def remote_values() -> bool:
+                snapshot = fetch_snapshot(
+                    endpoints, b"/device/remotepi.", timeout_s=2, curve=keys.client_a
+                )
+                return any(key.endswith(b"/value") for key in snapshot.items)
+
+            wait_until(
+                remote_values, what="the poller's values in the tree", timeout_s=20
+            )
+            poller.send_signal(signal.SIGTERM)
+            assert poller.wait(timeout=10) == 0
+        finally:
+            if poller.poll() is None:
+                poller.kill()
+                poller.wait(timeout=10)
