@@ -12,8 +12,9 @@ import sys
 from typing import Any, Final
 
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
-from raspy.errors import ClientTimeout, MalformedMessage
+from raspy.errors import ClientTimeout, ConfigError, MalformedMessage
 from raspy.protocol import clone
+from raspy.transport.curve import client_keys
 
 DEFAULT_SERVER: Final = "127.0.0.1:5514"
 EXIT_OK: Final = 0
@@ -54,6 +55,14 @@ def add_live_commands(subparsers: Any) -> None:
         parser.add_argument(
             "--timeout", type=float, default=5.0, metavar="SECONDS", help="default 5"
         )
+        parser.add_argument(
+            "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"
+        )
+        parser.add_argument(
+            "--client-cert",
+            metavar="FILE",
+            help="this client's secret certificate; with --server-key",
+        )
         parser.set_defaults(run=run, live_command=name)
 
 
@@ -61,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     """Run one live command; errors are one stderr line."""
     try:
         endpoints = clone.Endpoints.parse(args.server)
+        args.curve = client_keys(args.server_key, args.client_cert)
         return _COMMANDS[args.live_command](args, endpoints)
-    except (ValueError, UnicodeEncodeError) as exc:
+    except (ValueError, UnicodeEncodeError, ConfigError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ClientTimeout as exc:
         return _fail(str(exc), EXIT_FAILURE)
@@ -92,7 +102,9 @@ def _key(text: str) -> bytes:
 
 
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    snap = fetch_snapshot(endpoints, args.subtree.encode(), timeout_s=args.timeout)
+    snap = fetch_snapshot(
+        endpoints, args.subtree.encode(), timeout_s=args.timeout, curve=args.curve
+    )
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
     return EXIT_OK
@@ -100,7 +112,7 @@ def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
-    snap = fetch_snapshot(endpoints, key, timeout_s=args.timeout)
+    snap = fetch_snapshot(endpoints, key, timeout_s=args.timeout, curve=args.curve)
     body = snap.items.get(key)
     if body is None:
         return _fail(f"{args.key}: no such key", EXIT_FAILURE)
@@ -112,7 +124,7 @@ def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key, body = _key(args.key), args.value.encode()
     if not body:
         raise ValueError("VALUE is empty (an empty value deletes: use del)")
-    with CloneClient(endpoints, key) as client:
+    with CloneClient(endpoints, key, curve=args.curve) as client:
         client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
         print(f"{args.key} set (seq {client.seq})")
     return EXIT_OK
@@ -120,14 +132,14 @@ def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
-    with CloneClient(endpoints, key) as client:
+    with CloneClient(endpoints, key, curve=args.curve) as client:
         client.delete(key, confirm_timeout_s=args.timeout)
         print(f"{args.key} deleted (seq {client.seq})")
     return EXIT_OK
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    with CloneClient(endpoints, args.subtree.encode()) as client:
+    with CloneClient(endpoints, args.subtree.encode(), curve=args.curve) as client:
         client.wait_synced(args.timeout)
         seen = 0
         try:

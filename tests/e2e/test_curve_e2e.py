@@ -302,3 +302,33 @@ def test_raspy_poller_with_keys_publishes_into_a_curve_hub(
             if poller.poll() is None:
                 poller.kill()
                 poller.wait(timeout=10)
+
+
+def test_raspy_kv_live_commands_take_the_key_options(
+    tmp_path: Path, keys: Keys
+) -> None:
+    """raspy-kv set then get against a CURVE hub, with --server-key/--client-cert."""
+    with running_daemon(
+        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
+    ) as daemon:
+        common = [
+            "--server",
+            f"127.0.0.1:{daemon.port_base}",
+            "--server-key",
+            str(keys.server_public),
+            "--client-cert",
+            str(keys.client_a_secret),
+        ]
+
+        def kv(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "raspy.cli.kv", *args, *common],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+
+        assert kv("set", "/secure/window", "shut").returncode == 0
+        result = kv("get", "/secure/window")
+        assert (result.returncode, result.stdout) == (0, "shut\n")
