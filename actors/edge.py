@@ -245,7 +245,8 @@ class EdgeLoop:
                 self._report(out)
 
     def _deliver_local(self, peer: bytes, frames: list[bytes]) -> None:
-        ref = self._local.get(peer)
+        owner = peer.partition(msgs.ROUTE_SEPARATOR)[0]  # `name/sub` goes to `name`
+        ref = self._local.get(owner)
         if ref is None:
             self._stats.incr("edge.local_unroutable")
             return
@@ -253,12 +254,11 @@ class EdgeLoop:
             ref.tell(msgs.MdpFrames(tuple(frames), peer))
         except pykka.ActorDeadError:
             self._stats.incr("edge.local_dead")
-            self._local.pop(peer, None)
+            self._local.pop(owner, None)
 
     def _report(self, out: broker.BrokerOutput) -> None:
         match out:
             case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
-                self._stats.incr(f"broker.rejected.{reason}")
                 if self._log_limiter.should_log(
                     (peer, reason), self._clock.monotonic()
                 ):
@@ -287,7 +287,6 @@ class EdgeLoop:
                     reason=reason,
                 )
             case broker.RequestDropped(service=service, client=client, reason=reason):
-                self._stats.incr(f"broker.dropped.{reason}")
                 if self._log_limiter.should_log(
                     (service, reason), self._clock.monotonic()
                 ):

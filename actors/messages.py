@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import pykka
 
@@ -29,9 +29,13 @@ class ServiceAvailabilityChanged:
     available: bool
 
 
+ROUTE_SEPARATOR: Final = b"/"
+
+
 @dataclass(frozen=True, slots=True)
 class AttachLocal:
-    """Route the broker's frames for `peer_id` to `ref` (ask on the edge)."""
+    """Route the broker's frames for `peer_id`, and for every `peer_id/…`, to `ref`
+    (ask on the edge)."""
 
     peer_id: bytes
     ref: pykka.ActorRef[Any]

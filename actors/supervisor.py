@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import pykka
 import structlog
 import zmq
 
+from raspy import names
 from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
@@ -40,7 +40,7 @@ _WATCH_INTERVAL_S: Final = 0.5
 
 def short_hostname(config: Config) -> str:
     """The `<hostname>` of service names: the config's, or this machine's short name."""
-    return config.hostname or socket.gethostname().split(".")[0] or "raspy"
+    return names.short_hostname(config.hostname)
 
 
 @dataclass

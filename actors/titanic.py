@@ -10,6 +10,7 @@ Nothing is acknowledged before its commit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid as uuid_mod
@@ -159,13 +160,17 @@ class TitanicActor(pykka.ThreadingActor):
         self._next_batch = 1
         # Slot ids are new for every instance: a late reply meant for an attempt of a
         # previous instance must never be taken for one of ours.
-        self._slot_prefix = local_peer_id(f"titanic.{uuid_mod.uuid4().hex[:8]}.d")
+        # One route at the edge for every peer of this actor: `<owner>/<worker>` and
+        # `<owner>/d<slot>` (dispatcher slots come and go without asking the edge).
+        owner = f"titanic.{uuid_mod.uuid4().hex[:8]}"
+        self._owner = local_peer_id(owner)
+        self._slot_prefix = local_peer_id(owner, "d")
         self._slots: dict[bytes, int] = {}
         self._workers: dict[bytes, LocalWorker] = {}
         for service in tsp.SERVICES:
             for index in range(max(1, config.service_workers)):
                 name = f"{service.decode()}.{index}"
-                worker = LocalWorker(outbox, local_peer_id(name), service)
+                worker = LocalWorker(outbox, local_peer_id(owner, name), service)
                 self._workers[worker.peer_id] = worker
         self._ticker = _Ticker(self.actor_ref, clock)
         self._log_limiter = LogRateLimiter()
@@ -174,8 +179,9 @@ class TitanicActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         outputs = self._load()
-        for peer_id in self._workers:
-            self._attach(peer_id)
+        self._edge.ask(
+            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
         for worker in self._workers.values():
             worker.ready()
         self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
@@ -192,11 +198,8 @@ class TitanicActor(pykka.ThreadingActor):
         self._ticker.stop()
         for worker in self._workers.values():
             worker.disconnect()
-        for peer_id in [*self._workers, *self._slots]:
-            try:
-                self._edge.tell(msgs.DetachLocal(peer_id))
-            except pykka.ActorDeadError:
-                break
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._edge.tell(msgs.DetachLocal(self._owner))
         self._outbox.close_for_this_thread()
         log.info("titanic_stopped", pending=self._core.pending_count())
 
@@ -226,10 +229,6 @@ class TitanicActor(pykka.ThreadingActor):
                 continue
             queue.append((order, uuid_bytes.decode("ascii")))
         return self._core.load(requests, queue, self._clock.monotonic())
-
-    def _attach(self, peer_id: bytes) -> None:
-        ref = self.actor_ref
-        self._edge.ask(msgs.AttachLocal(peer_id, ref), timeout=_ASK_TIMEOUT_S)
 
     # ------------------------------------------------------------ messages
 
@@ -323,13 +322,10 @@ class TitanicActor(pykka.ThreadingActor):
                 case core_mod.AnswerStored(caller=caller, uuid=uuid):
                     self._answer_stored(caller, uuid)
                 case core_mod.OpenSlot(slot=slot):
-                    peer_id = self._slot_peer(slot)
-                    self._attach(peer_id)
-                    self._slots[peer_id] = slot
+                    self._slots[self._slot_peer(slot)] = slot
                 case core_mod.CloseSlot(slot=slot):
-                    peer_id = self._slot_peer(slot)
-                    self._slots.pop(peer_id, None)
-                    self._edge.tell(msgs.DetachLocal(peer_id))
+                    # a late reply to a retired slot reaches no slot: dropped
+                    self._slots.pop(self._slot_peer(slot), None)
                 case core_mod.Noted():
                     self._note(out)
         self._ticker.set(self._core.next_deadline())

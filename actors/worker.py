@@ -14,6 +14,7 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
+from raspy.actors.messages import ROUTE_SEPARATOR
 from raspy.actors.outbox import Outbox
 from raspy.cores.broker import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
@@ -22,9 +23,16 @@ from raspy.protocol import mdp
 log = structlog.get_logger(component="worker")
 
 
-def local_peer_id(name: str) -> bytes:
-    """An in-process peer id; the 0xff prefix never clashes with libzmq's ids."""
-    return LOCAL_PREFIX + name.encode("utf-8")
+def local_peer_id(name: str, sub: str = "") -> bytes:
+    """An in-process peer id; the 0xff prefix never clashes with libzmq's ids.
+
+    With `sub`, the id is `<name>/<sub>`: the edge routes it to whatever actor is
+    attached as `name`, so one actor can own many peers with one AttachLocal.
+    """
+    if "/" in name:
+        raise ValueError(f"an in-process peer name has no '/': {name!r}")
+    peer = LOCAL_PREFIX + name.encode("utf-8")
+    return peer + ROUTE_SEPARATOR + sub.encode("utf-8") if sub else peer
 
 
 class LocalWorker:

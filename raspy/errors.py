@@ -6,15 +6,16 @@ _QUOTE_LIMIT = 64
 
 
 def quote(value: bytes | str) -> str:
-    """Render an outside value for a message: at most 64 bytes, never raw control bytes."""
-    raw = value.encode("utf-8", "replace") if isinstance(value, str) else value
-    shown = raw[:_QUOTE_LIMIT]
-    suffix = "…" if len(raw) > _QUOTE_LIMIT else ""
-    return (
-        repr(shown)[1:] + suffix
-        if isinstance(value, bytes)
-        else repr(shown.decode("utf-8", "replace")) + suffix
-    )
+    """Render an outside value for a message: at most 64 bytes, never raw control bytes.
+
+    Bytes show as their repr without the b prefix ('ab\\x00'), text as its repr.
+    """
+    if isinstance(value, bytes):
+        shown = repr(value[:_QUOTE_LIMIT])[1:]
+        return shown + ("…" if len(value) > _QUOTE_LIMIT else "")
+    raw = value.encode("utf-8", "replace")
+    shown = repr(raw[:_QUOTE_LIMIT].decode("utf-8", "replace"))
+    return shown + ("…" if len(raw) > _QUOTE_LIMIT else "")
 
 
 class RaspyError(Exception):

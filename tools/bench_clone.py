@@ -16,10 +16,8 @@ import argparse
 import contextlib
 import importlib
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import zmq
+from benchproc import cpu_seconds, free_port, is_free, rss_mb
 
 from raspy.client.clone import fetch_snapshot
 from raspy.errors import ClientTimeout
@@ -68,39 +67,6 @@ def ensure_paho() -> Any:
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "paho-mqtt>=2,<3"]
         subprocess.run(pip, check=True)
         return importlib.import_module("paho.mqtt.client")
-
-
-def free_port(span: int = 1) -> int:
-    """A port P with P..P+span-1 free a moment ago (the servers bind fixed ports)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + span <= 65535 and all(_free(base + i) for i in range(span)):
-            return base
-    raise SystemExit("bench_clone: no free ports on 127.0.0.1")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @contextlib.contextmanager
@@ -292,7 +258,7 @@ def run(key_counts: list[int], snapshots: int) -> dict[str, Any]:
         ):
             endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
             wait_for(lambda: _clone_up(endpoints), "raspyd's Clone server")
-            wait_for(lambda: not _free(mqtt_port), "mosquitto")
+            wait_for(lambda: not is_free(mqtt_port), "mosquitto")
             context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
             clone_load = CloneLoad(context, base)
             mqtt_load = MqttLoad(mqtt, mqtt_port)
@@ -330,9 +296,9 @@ def _measure(
     for count in key_counts:
         name = f"{count // 1000}k"
         for server, load in loads.items():
-            used = cpu_s(pids[server])
+            used = cpu_seconds(pids[server])
             elapsed = load.updates(_prefix(server, name), count)
-            used = cpu_s(pids[server]) - used
+            used = cpu_seconds(pids[server]) - used
             results[server][f"updates_per_s_{name}"] = count / elapsed
             results[server][f"server_cpu_us_per_update_{name}"] = used / count * 1e6
             print(
@@ -343,10 +309,10 @@ def _measure(
     biggest = max(key_counts)
     name = f"{biggest // 1000}k"
     for server, load in loads.items():
-        times, used = [], cpu_s(pids[server])
+        times, used = [], cpu_seconds(pids[server])
         for _ in range(snapshots):
             times.append(load.snapshot(_prefix(server, name), biggest))
-        used = (cpu_s(pids[server]) - used) / snapshots
+        used = (cpu_seconds(pids[server]) - used) / snapshots
         results[server][f"snapshot_s_{name}"] = min(times)
         results[server][f"snapshot_server_cpu_s_{name}"] = used
         shown = ", ".join(f"{t:.2f}" for t in times)

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,32 +24,11 @@ import time
 from pathlib import Path
 
 import zmq
+from benchproc import cpu_seconds, free_port, rss_mb
 
 TARGET_P99_MS = 50.0
 TARGET_CPU_PCT = 25.0
 TARGET_RSS_GROWTH_MB = 20.0
-
-
-def _free_base() -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + 4 >= 65535:
-            continue
-        taken = []
-        try:
-            for offset in range(4):
-                sock = socket.socket()
-                taken.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        finally:
-            for sock in taken:
-                sock.close()
-        return base
-    raise SystemExit("bench_devices: no free port range on 127.0.0.1")
 
 
 def _config(devices: int, interval_s: float) -> str:
@@ -65,19 +43,6 @@ def _config(devices: int, interval_s: float) -> str:
             f"poll_interval_s = {interval_s}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a process, in seconds (/proc/<pid>/stat fields 14, 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise SystemExit("bench_devices: no VmRSS")
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -106,7 +71,7 @@ def _drain(sub: zmq.Socket[bytes], until: float, delays: list[float] | None) -> 
 
 
 def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int:
-    base = _free_base()
+    base = free_port(4)
     with tempfile.TemporaryDirectory(prefix="raspy-bench-devices-") as scratch:
         config = Path(scratch) / "bench.toml"
         config.write_text(_config(devices, interval_s), encoding="utf-8")
@@ -141,15 +106,15 @@ def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int
                 raise SystemExit("bench_devices: no device updates from raspyd")
             _drain(sub, time.monotonic() + warmup_s, None)
             cpu0, rss0, wall0 = (
-                _cpu_s(daemon.pid),
-                _rss_mb(daemon.pid),
+                cpu_seconds(daemon.pid),
+                rss_mb(daemon.pid),
                 time.monotonic(),
             )
             delays: list[float] = []
             received = _drain(sub, wall0 + seconds, delays)
             cpu1, rss1, wall1 = (
-                _cpu_s(daemon.pid),
-                _rss_mb(daemon.pid),
+                cpu_seconds(daemon.pid),
+                rss_mb(daemon.pid),
                 time.monotonic(),
             )
         finally:

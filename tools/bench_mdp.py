@@ -27,36 +27,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import zmq
+from benchproc import cpu_seconds, free_port, rss_mb
 
 from raspy.transport.multipart import recv_frames, send_frames
 
 SERVICE = b"bench"
 _HERE = Path(__file__).resolve()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _free_base() -> int:
-    while True:
-        base = _free_port()
-        if base + 4 >= 65535:
-            continue
-        try:
-            socks = []
-            for offset in range(4):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + offset))
-                socks.append(s)
-            for s in socks:
-                s.close()
-            return base
-        except OSError:
-            for s in socks:
-                s.close()
 
 
 # --------------------------------------------------------------------- child roles
@@ -176,24 +152,11 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 @contextmanager
 def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
     """Yield (client endpoint, worker endpoint, mode, pid) for a running broker."""
     if kind == "raw":
-        front, back = _free_port(), _free_port()
+        front, back = free_port(), free_port()
         proc = _spawn("_proxy", f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}")
         try:
             _wait_port(front)
@@ -202,7 +165,7 @@ def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
             _stop(proc)
         return
     if kind == "majortomo":
-        port = _free_port()
+        port = free_port()
         proc = _spawn("_majortomo", f"tcp://127.0.0.1:{port}")
         try:
             _wait_port(port)
@@ -211,7 +174,7 @@ def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
         finally:
             _stop(proc)
         return
-    base = _free_base()
+    base = free_port(4)
     with tempfile.TemporaryDirectory(prefix="raspy-bench-") as tmp:
         proc = subprocess.Popen(
             [
@@ -277,7 +240,7 @@ def scenario(
         procs = [_spawn("_worker", worker_ep, mode, "300") for _ in range(workers)]
         try:
             _wait_service(client_ep, mode)
-            cpu_before = _cpu_s(pid) if pid else 0.0
+            cpu_before = cpu_seconds(pid) if pid else 0.0
             started = time.perf_counter()
             runs = [
                 _spawn("_client", client_ep, mode, str(depth), str(count), str(size))
@@ -285,13 +248,13 @@ def scenario(
             ]
             results = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
             wall = time.perf_counter() - started
-            cpu = (_cpu_s(pid) - cpu_before) if pid else 0.0
+            cpu = (cpu_seconds(pid) - cpu_before) if pid else 0.0
         finally:
             for proc in procs:
                 _stop(proc)
         latencies = sorted(x for r in results for x in r["latencies"])
         done = len(latencies)
-        rss = _rss_kb(pid) if pid else 0
+        rss = rss_mb(pid) if pid else 0.0
     return {
         "req_s": done / max(r["elapsed"] for r in results) if done else 0.0,
         "p50_ms": latencies[done // 2] * 1000 if done else 0.0,
@@ -299,18 +262,18 @@ def scenario(
         "done": done,
         "expected": clients * count,
         "wall_s": wall,
-        "rss_kb": rss,
+        "rss_mb": rss,
         "cpu_us_per_req": cpu / done * 1e6 if done else 0.0,
     }
 
 
-def idle_rss_kb() -> int:
+def idle_rss_mb() -> float:
     with broker("raspy") as (_, __, ___, pid):
         time.sleep(
             2.0
         )  # a benchmark, not a test: let the daemon settle before reading RSS
         assert pid is not None
-        return _rss_kb(pid)
+        return rss_mb(pid)
 
 
 def main() -> None:
@@ -327,7 +290,7 @@ def main() -> None:
         # one-request-at-a-time turnaround (MDP), is what limits the rate.
         ("throughput 16B 8w", 4, 16, 8, 16, int(10000 * scale)),
     ]
-    print(f"raspyd idle RSS: {idle_rss_kb() / 1024:.1f} MB")
+    print(f"raspyd idle RSS: {idle_rss_mb():.1f} MB")
     header = (
         f"{'scenario':<16} {'broker':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'broker CPU us/req':>18}"

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,28 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
+from benchproc import free_port
+
+from raspy.names import short_hostname
 
 SERVICE = b"bench.titanic.echo"
 BODY = b"x" * 1024
 _HERE = Path(__file__).resolve()
 _DEADLINE_S = 300.0  # no phase may run longer than this
-
-
-def _free_port_base() -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + 4 >= 65535:
-            continue
-        try:
-            for offset in range(4):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range on 127.0.0.1")
 
 
 # --------------------------------------------------------------------- echo worker
@@ -126,7 +111,7 @@ def raspyd(
     ctx: zmq.Context[zmq.Socket[bytes]], root: Path, name: str, config: str, cmd: str
 ) -> Iterator[Daemon]:
     data_dir = root / name
-    port_base = _free_port_base()
+    port_base = free_port(4)
     config_path = root / f"{name}.toml"
     config_path.write_text(config, encoding="utf-8")
     args = [*cmd.split(), "--data-dir", str(data_dir), "--port-base", str(port_base)]
@@ -235,7 +220,7 @@ def drive(
 
 
 def stats_of(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> dict[str, float]:
-    host = socket.gethostname().split(".")[0] or "raspy"
+    host = short_hostname()
     phase = drive(ctx, endpoint, 1, [(f"{host}.stats".encode(), [b""])])
     body = phase.replies[0]
     if len(body) != 2 or body[0] != b"200":

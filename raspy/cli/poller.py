@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -27,6 +26,7 @@ import zmq
 
 from raspy import config as config_mod
 from raspy import log as log_mod
+from raspy import names
 from raspy.actors import devices
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
@@ -124,7 +124,7 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
         log_level=args.log_level,
     )
     clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
-    hostname = cfg.hostname or socket.gethostname().split(".")[0] or "raspy"
+    hostname = names.short_hostname(cfg.hostname)
     build = (
         devices.fake_registry
         if args.service == devices.FAKE

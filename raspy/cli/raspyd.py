@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             "refusing to run as root; run as a normal user or pass --allow-root",
             _EXIT_USAGE,
         )
-    log_format = cfg.log_format if cfg.log_format != "auto" else "auto"
-    log_mod.configure(cfg.log_level, log_format)  # type: ignore[arg-type]  # validated by config
+    log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
     log = structlog.get_logger(component="raspyd")
     try:
         Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +83,15 @@ def _ready_a(keys: Keys) -> Callable[[str], bool]:
     return ready
 
 
+@pytest.fixture
+def daemon(tmp_path: Path, keys: Keys) -> Iterator[Daemon]:
+    """raspyd with [security]: only client A's key is authorized."""
+    with running_daemon(
+        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
+    ) as started:
+        yield started
+
+
 def test_an_authorized_curve_client_gets_the_echo_reply_and_sigterm_exits_0(
     tmp_path: Path, keys: Keys
 ) -> None:
@@ -99,73 +108,64 @@ def test_an_authorized_curve_client_gets_the_echo_reply_and_sigterm_exits_0(
     assert "listening_beyond_loopback_without_curve" not in daemon.log_text()
 
 
-def test_unlisted_and_plain_clients_get_no_reply(tmp_path: Path, keys: Keys) -> None:
+def test_unlisted_and_plain_clients_get_no_reply(keys: Keys, daemon: Daemon) -> None:
     """§8.2: a key not in the folder never delivers a message; nor does plain text."""
-    with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-    ) as daemon:
-        with pytest.raises(ClientTimeout):
-            _echo(daemon.endpoint, keys.client_b, 0.5)
-        with pytest.raises(ClientTimeout):
-            _echo(daemon.endpoint, None, 0.5)
-        assert _echo(daemon.endpoint, keys.client_a, 2.0) == [b"hello"]
+    with pytest.raises(ClientTimeout):
+        _echo(daemon.endpoint, keys.client_b, 0.5)
+    with pytest.raises(ClientTimeout):
+        _echo(daemon.endpoint, None, 0.5)
+    assert _echo(daemon.endpoint, keys.client_a, 2.0) == [b"hello"]
 
 
 def test_clone_snapshot_works_for_an_authorized_curve_client_only(
-    tmp_path: Path, keys: Keys
+    keys: Keys, daemon: Daemon
 ) -> None:
     """§8.2: the Clone snapshot ROUTER is a CURVE server like the MDP ROUTER."""
-    with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-    ) as daemon:
-        endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        sock = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=keys.client_a)
-        try:
-            sock.connect(endpoints.snapshot)
-            sock.send_multipart(clone.encode_icanhaz(b""))
-            assert sock.poll(3000), "no snapshot for the authorized client"
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = make_socket(ctx, zmq.DEALER, linger_ms=0, curve=keys.client_a)
+    try:
+        sock.connect(endpoints.snapshot)
+        sock.send_multipart(clone.encode_icanhaz(b""))
+        assert sock.poll(3000), "no snapshot for the authorized client"
+        first = clone.decode_kvmsg(sock.recv_multipart())
+        while first.key != clone.KTHXBAI:
+            assert sock.poll(3000), "snapshot stopped before KTHXBAI"
             first = clone.decode_kvmsg(sock.recv_multipart())
-            while first.key != clone.KTHXBAI:
-                assert sock.poll(3000), "snapshot stopped before KTHXBAI"
-                first = clone.decode_kvmsg(sock.recv_multipart())
-        finally:
-            sock.close(linger=0)
-            ctx.term()
-        with pytest.raises(ClientTimeout):
-            fetch_snapshot(endpoints, timeout_s=0.5)
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+    with pytest.raises(ClientTimeout):
+        fetch_snapshot(endpoints, timeout_s=0.5)
 
 
 def test_raspy_call_with_server_key_and_client_cert_gets_the_reply(
-    tmp_path: Path, keys: Keys
+    keys: Keys, daemon: Daemon
 ) -> None:
-    with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-    ) as daemon:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.raspy",
-                "call",
-                f"{hostname()}.echo",
-                "hi",
-                "--server",
-                daemon.endpoint,
-                "--server-key",
-                str(keys.server_public),
-                "--client-cert",
-                str(keys.client_a_secret),
-                "--timeout",
-                "3",
-                "--retries",
-                "1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "call",
+            f"{hostname()}.echo",
+            "hi",
+            "--server",
+            daemon.endpoint,
+            "--server-key",
+            str(keys.server_public),
+            "--client-cert",
+            str(keys.client_a_secret),
+            "--timeout",
+            "3",
+            "--retries",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hi\n"
 
@@ -232,14 +232,11 @@ def test_raspyd_with_a_missing_server_certificate_exits_2_naming_it(
 
 
 def test_curve_clone_client_writes_and_sees_its_update_through_all_three_sockets(
-    tmp_path: Path, keys: Keys
+    keys: Keys, daemon: Daemon
 ) -> None:
     """§8.2: collector SUB and publisher PUB are CURVE servers too: a KVSET from an
     authorized client is stored, published and seen in its own copy of the tree."""
     with (
-        running_daemon(
-            tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-        ) as daemon,
         CloneClient(
             clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base),
             b"/secure/",
@@ -257,78 +254,68 @@ def test_curve_clone_client_writes_and_sees_its_update_through_all_three_sockets
 
 
 def test_raspy_poller_with_keys_publishes_into_a_curve_hub(
-    tmp_path: Path, keys: Keys
+    tmp_path: Path, keys: Keys, daemon: Daemon
 ) -> None:
     """A second board joins a CURVE hub: raspy-poller --server-key --client-cert."""
-    with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-    ) as daemon:
-        endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
-        command = [
-            sys.executable,
-            "-m",
-            "raspy.cli.poller",
-            "--connect",
-            daemon.endpoint,
-            "--service",
-            "fake",
-            "--hostname",
-            "remotepi",
-            "--log-format",
-            "json",
-            "--server-key",
-            str(keys.server_public),
-            "--client-cert",
-            str(keys.client_a_secret),
-        ]
-        with (tmp_path / "poller.log").open("ab") as log_file:
-            poller = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT
-            )
-        try:
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
+    command = [
+        sys.executable,
+        "-m",
+        "raspy.cli.poller",
+        "--connect",
+        daemon.endpoint,
+        "--service",
+        "fake",
+        "--hostname",
+        "remotepi",
+        "--log-format",
+        "json",
+        "--server-key",
+        str(keys.server_public),
+        "--client-cert",
+        str(keys.client_a_secret),
+    ]
+    with (tmp_path / "poller.log").open("ab") as log_file:
+        poller = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
 
-            def remote_values() -> bool:
-                snapshot = fetch_snapshot(
-                    endpoints, b"/device/remotepi.", timeout_s=2, curve=keys.client_a
-                )
-                return any(key.endswith(b"/value") for key in snapshot.items)
-
-            wait_until(
-                remote_values, what="the poller's values in the tree", timeout_s=20
+        def remote_values() -> bool:
+            snapshot = fetch_snapshot(
+                endpoints, b"/device/remotepi.", timeout_s=2, curve=keys.client_a
             )
-            poller.send_signal(signal.SIGTERM)
-            assert poller.wait(timeout=10) == 0
-        finally:
-            if poller.poll() is None:
-                poller.kill()
-                poller.wait(timeout=10)
+            return any(key.endswith(b"/value") for key in snapshot.items)
+
+        wait_until(remote_values, what="the poller's values in the tree", timeout_s=20)
+        poller.send_signal(signal.SIGTERM)
+        assert poller.wait(timeout=10) == 0
+    finally:
+        if poller.poll() is None:
+            poller.kill()
+            poller.wait(timeout=10)
 
 
 def test_raspy_kv_live_commands_take_the_key_options(
-    tmp_path: Path, keys: Keys
+    keys: Keys, daemon: Daemon
 ) -> None:
     """raspy-kv set then get against a CURVE hub, with --server-key/--client-cert."""
-    with running_daemon(
-        tmp_path / "data", config_text=keys.config_text, ready=_ready_a(keys)
-    ) as daemon:
-        common = [
-            "--server",
-            f"127.0.0.1:{daemon.port_base}",
-            "--server-key",
-            str(keys.server_public),
-            "--client-cert",
-            str(keys.client_a_secret),
-        ]
+    common = [
+        "--server",
+        f"127.0.0.1:{daemon.port_base}",
+        "--server-key",
+        str(keys.server_public),
+        "--client-cert",
+        str(keys.client_a_secret),
+    ]
 
-        def kv(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "raspy.cli.kv", *args, *common],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
+    def kv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "raspy.cli.kv", *args, *common],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
-        assert kv("set", "/secure/window", "shut").returncode == 0
-        result = kv("get", "/secure/window")
-        assert (result.returncode, result.stdout) == (0, "shut\n")
+    assert kv("set", "/secure/window", "shut").returncode == 0
+    result = kv("get", "/secure/window")
+    assert (result.returncode, result.stdout) == (0, "shut\n")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import queue
+
+import pykka
 import pytest
 import zmq
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
 
-from raspy.actors.messages import GetStats
-from raspy.actors.worker import EchoWorkerActor
+from raspy.actors.messages import AttachLocal, GetStats, MdpFrames
+from raspy.actors.worker import EchoWorkerActor, local_peer_id
 
 
 def _ready_worker(edge: EdgeHandle, frames: list[bytes]) -> zmq.Socket[bytes]:
@@ -159,3 +162,43 @@ def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> Non
         assert recv(worker) == [b"MDPW02", b"\x06"]
     finally:
         worker.close()
+
+
+class _Recorder(pykka.ThreadingActor):
+    """Records every message it is told (STYLE.md §7: a recording actor, not a Mock)."""
+
+    def __init__(self, inbox: queue.SimpleQueue[object]) -> None:
+        super().__init__()
+        self._inbox = inbox
+
+    def on_receive(self, message: object) -> None:
+        self._inbox.put(message)
+
+
+def test_one_attach_routes_every_sub_peer_of_an_actor_with_its_peer_id(
+    edge: EdgeHandle,
+) -> None:
+    """An actor attached as `name` gets the frames for `name/…` peers, each tagged with
+    the peer the broker addressed (how Titanic owns its workers and slots)."""
+    inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+    ref = _Recorder.start(inbox)
+    edge.ref.ask(AttachLocal(local_peer_id("owner"), ref), timeout=5)
+    worker = local_peer_id("owner", "w1")
+    edge.outbox.send_mdp(worker, [b"MDPW02", b"\x01", b"sub"])
+    client = dealer(edge.context, edge.endpoint)
+    try:
+        _wait_service(edge, b"sub")
+        client.send_multipart([b"MDPC02", b"\x01", b"sub", b"x"])
+        delivered = inbox.get(timeout=5)
+        assert isinstance(delivered, MdpFrames)
+        assert delivered.peer_id == worker
+        assert list(delivered.frames[:2]) == [b"MDPW02", b"\x02"]
+        assert delivered.frames[3:] == (b"", b"x")
+    finally:
+        client.close()
+        edge.outbox.close_for_this_thread()
+
+
+def test_an_in_process_peer_name_may_not_contain_the_route_separator() -> None:
+    with pytest.raises(ValueError, match="has no '/'"):
+        local_peer_id("a/b")

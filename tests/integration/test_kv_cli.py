@@ -6,13 +6,13 @@ import io
 import os
 import re
 import select
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from support.store_holder import holding_store
 
 from raspy import packing
 from raspy.cli import kv
@@ -129,19 +129,6 @@ def test_dump_to_stdout_with_selected_dbs(
     )
 
 
-HOLDER = """
-import sys
-from raspy import log
-from raspy.storage.store import Store, Put, Table
-log.configure("warning")
-store = Store.open(sys.argv[1])
-store.commit([Put(Table.CRON, b"held", b"1")])
-print("ready", flush=True)
-sys.stdin.readline()
-store.close()
-"""
-
-
 def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,14 +137,7 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
     data_dir = tmp_path / "a"
     make_store(data_dir)
     dump = write_dump(tmp_path / "x.dump", Header(1, "now", (Table.KV,)), ())
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(data_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as holder:
-        assert holder.stdout is not None
-        assert holder.stdin is not None
-        assert holder.stdout.readline() == b"ready\n"
+    with holding_store(data_dir, Table.CRON.value, b"held") as holder_pid:
         out_file = tmp_path / "live.dump"
         assert (
             run(["dump", "--data-dir", str(data_dir), "-o", str(out_file)], capsys)[0]
@@ -173,11 +153,8 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
             1,
             "",
             f"raspy-kv: data dir {data_dir} is in use by another process "
-            f"(pid {holder.pid}); stop raspyd before a restore\n",
+            f"(pid {holder_pid}); stop raspyd before a restore\n",
         )
-        holder.stdin.write(b"\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=10) == 0
 
 
 def _damaged(kind: str, good: bytes) -> bytes:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from support.store_holder import holding_store
 
 from raspy import packing
 from raspy.config import StoreConfig
@@ -283,41 +284,18 @@ def test_a_second_writer_in_this_process_is_refused(
     )
 
 
-HOLDER = """
-import sys
-from raspy import log
-from raspy.storage.store import Store, Put, Table
-log.configure("warning")
-store = Store.open(sys.argv[1])
-store.commit([Put(Table.KV, b"held", b"1")])
-print("ready", flush=True)
-sys.stdin.readline()
-store.close()
-"""
-
-
 def test_a_second_writer_in_another_process_is_refused_naming_its_pid(
     data_dir: Path,
 ) -> None:
     """Issue #4: a data dir held by another process is refused; a reader still works."""
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(data_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as holder:
-        assert holder.stdout is not None
-        assert holder.stdin is not None
-        assert holder.stdout.readline() == b"ready\n"
+    with holding_store(data_dir, Table.KV.value, b"held") as holder_pid:
         with pytest.raises(StoreLockedError) as caught:
             Store.open(data_dir, TINY)
         assert str(caught.value) == (
-            f"data dir {data_dir} is in use by another process (pid {holder.pid})"
+            f"data dir {data_dir} is in use by another process (pid {holder_pid})"
         )
         with Store.open(data_dir, readonly=True) as reader:
             assert reader.get(Table.KV, b"held") == b"1"
-        holder.stdin.write(b"\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=EVENT_TIMEOUT_S) == 0
     with Store.open(data_dir, TINY) as store:  # the lock went with the process
         assert store.get(Table.KV, b"held") == b"1"
 

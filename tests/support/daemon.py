@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,12 +16,13 @@ from pathlib import Path
 
 import zmq
 
+from raspy.names import short_hostname
 from support.net import free_port_base
 from support.wait import wait_until
 
 
 def hostname() -> str:
-    return socket.gethostname().split(".")[0] or "raspy"
+    return short_hostname()
 
 
 class Daemon:

@@ -1,0 +1,11 @@
+"""Routing names (ARCHITECTURE.md "Names and keys"): `<hostname>.<service>`."""
+
+from __future__ import annotations
+
+import socket
+
+
+def short_hostname(configured: str = "") -> str:
+    """The `<hostname>` of service and device names: the configured one, else this
+    machine's short name (up to the first dot)."""
+    return configured or socket.gethostname().split(".")[0] or "raspy"

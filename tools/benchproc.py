@@ -1,0 +1,42 @@
+"""What every benchmark needs of the machine: free loopback ports and a process's CPU
+and memory from /proc. Imported by the tools/bench_*.py scripts (not installed)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def free_port(span: int = 1) -> int:
+    """A port P with P..P+span-1 free on 127.0.0.1 a moment ago (servers bind fixed ports)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + span <= 65535 and all(is_free(base + i) for i in range(span)):
+            return base
+    raise SystemExit("no free ports on 127.0.0.1")
+
+
+def is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (/proc/PID/stat fields 14, 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set size (VmRSS) in MB; 0.0 if /proc does not say."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
