@@ -111,12 +111,10 @@ def test_sigterm_disconnects_workers_and_exits_0_within_2_s(tmp_path: Path) -> N
         worker = dealer(ctx, daemon.endpoint)
         try:
             worker.send_multipart([b"MDPW02", b"\x01", b"job"])
-            probe = dealer(ctx, daemon.endpoint)
-            try:
-                probe.send_multipart([b"MDPC02", b"\x01", b"mmi.service", b"job"])
-                assert recv(probe)[-1] == b"200"
-            finally:
-                probe.close()
+            wait_until(
+                lambda: mmi_service(daemon.endpoint, b"job") == b"200",
+                what="the worker's READY to reach the broker",
+            )
             started = time.monotonic()
             status = daemon.terminate(timeout_s=5)
             elapsed = time.monotonic() - started

@@ -110,7 +110,7 @@ class Daemon:
         return self.process.wait(timeout=timeout_s)
 
 
-def mmi_service(endpoint: str, service: bytes, timeout_ms: int = 300) -> bytes | None:
+def mmi_service(endpoint: str, service: bytes, timeout_ms: int = 2000) -> bytes | None:
     """One RFC 18 `mmi.service` request on a fresh DEALER; None when nothing answers."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
