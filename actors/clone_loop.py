@@ -22,11 +22,17 @@ import zmq
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone_commit import CommitPipeline, load_state
-from raspy.actors.clone_publisher import PUBLISH_CHANNEL, Subscribers
+from raspy.actors.clone_publisher import (
+    BATCH_CHANNEL,
+    PUBLISH_CHANNEL,
+    Subscribers,
+    unpack_batch,
+)
 from raspy.actors.clone_snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.config import CloneConfig
 from raspy.cores import clone as core_mod
+from raspy.errors import MalformedMessage
 from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -244,12 +250,25 @@ class CloneLoop:
             except zmq.Again:
                 return
             if peer == "local":
-                if frames[0] != PUBLISH_CHANNEL:
-                    self._reject(peer, core_mod.Rejected("bad_channel", ""))
-                    continue
-                frames = frames[1:]
-            self._take(core.on_kvset(frames, now), peer)
+                self._take(self._local_message(frames, now), peer)
+            else:
+                self._take(core.on_kvset(frames, now), peer)
         self._busy = True
+
+    def _local_message(
+        self, frames: list[bytes], now: float
+    ) -> list[core_mod.CloneOutput]:
+        """A ClonePublisher message: one KVSET, or a batch of plain sets."""
+        channel = frames[0]
+        if channel == PUBLISH_CHANNEL:
+            return self._core.on_kvset(frames[1:], now)
+        if channel == BATCH_CHANNEL and len(frames) == 2:
+            try:
+                entries = unpack_batch(frames[1])
+            except MalformedMessage as exc:
+                return [core_mod.Rejected(exc.reason, exc.detail)]
+            return self._core.on_local_batch(entries, now)
+        return [core_mod.Rejected("bad_channel", "")]
 
     def _drain_snapshot_requests(self, router: zmq.Socket[bytes]) -> None:
         for _ in range(_DRAIN_BATCH):

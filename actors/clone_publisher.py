@@ -2,25 +2,35 @@
 
 ClonePublisher: any thread pushes updates on its own inproc PUSH; the Clone I/O thread
 reads them like KVSETs from the collector (protocols.md §6.4), so they are numbered,
-stored and published the same way. Subscribers: actors told KeyChanged for a prefix.
+stored and published the same way. Plain sets (no properties, no ttl) from a device
+service's poll batch travel as one message holding them all, because the per-message
+cost, not the per-update one, dominates at a thousand readings a second.
+Subscribers: actors told KeyChanged for a prefix.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import pykka
 
+from raspy import packing
 from raspy.actors import messages as msgs
 from raspy.cores import clone as core_mod
-from raspy.errors import MalformedMessage
+from raspy.errors import MalformedMessage, PackingError
 from raspy.protocol import clone
 from raspy.transport.pushers import ThreadPushers
 
-# inproc message: [PUBLISH_CHANNEL, *KVSET frames] (the collector's five frames)
+# inproc messages: [PUBLISH_CHANNEL, *KVSET frames] (the collector's five frames), or
+# [BATCH_CHANNEL, msgpack [[key, body], ...]] for up to BATCH_LIMIT plain sets
 PUBLISH_CHANNEL: Final = b"S"
+BATCH_CHANNEL: Final = b"B"
+BATCH_LIMIT: Final = 1000
+
+Refused = list[tuple[bytes, str]]
+"""Keys a publisher would not send, each with the reason."""
 
 
 class ClonePublisher(ThreadPushers):
@@ -45,6 +55,43 @@ class ClonePublisher(ThreadPushers):
 
     def delete(self, key: bytes) -> None:
         self.set(key, b"")
+
+    def set_many(self, entries: Sequence[tuple[bytes, bytes]]) -> Refused:
+        """Queue plain sets (no properties, no ttl) in as few messages as possible;
+        the keys §6.2 forbids are left out and returned with the reason."""
+        refused: Refused = []
+        batch: list[tuple[bytes, bytes]] = []
+        for key, body in entries:
+            try:
+                clone.check_key(key)
+            except MalformedMessage as exc:
+                refused.append((key, str(exc)))
+                continue
+            batch.append((key, body))
+        for start in range(0, len(batch), BATCH_LIMIT):
+            self.send([BATCH_CHANNEL, packing.pack(batch[start : start + BATCH_LIMIT])])
+        return refused
+
+
+def unpack_batch(frame: bytes) -> list[tuple[bytes, bytes]]:
+    """The entries of a BATCH_CHANNEL message; MalformedMessage if it is not one."""
+    try:
+        entries = packing.unpack(frame)
+    except PackingError as exc:
+        raise MalformedMessage("clone", "bad_batch", str(exc)) from exc
+    if not isinstance(entries, list) or len(entries) > BATCH_LIMIT:
+        raise MalformedMessage("clone", "bad_batch", "not a list of entries")
+    out: list[tuple[bytes, bytes]] = []
+    for entry in entries:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or type(entry[0]) is not bytes
+            or type(entry[1]) is not bytes
+        ):
+            raise MalformedMessage("clone", "bad_batch", "an entry is not [key, body]")
+        out.append((entry[0], entry[1]))
+    return out
 
 
 class Subscribers:

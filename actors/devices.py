@@ -10,7 +10,7 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -53,7 +53,11 @@ Discover = Callable[[Registry], list[dict[str, JsonValue]]]
 class Publisher(Protocol):
     """Where readings go: ClonePublisher in raspyd, a CloneClient in raspy-poller."""
 
-    def set(self, key: bytes, body: bytes) -> None: ...
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        """Send plain sets; returns the refused keys with the reason."""
+        ...
 
     def close_for_this_thread(self) -> None: ...
 
@@ -90,27 +94,37 @@ class TreeWriter:
 
     def write(self, fullname: str, reading: Reading) -> int:
         """Publish `reading` of `fullname`; returns how many keys were sent."""
+        return self.write_all([(fullname, reading)])
+
+    def write_all(self, readings: Iterable[tuple[str, Reading]]) -> int:
+        """Publish several readings in one hand-over; returns how many keys were sent."""
+        batch: list[tuple[bytes, bytes]] = []
+        for fullname, reading in readings:
+            batch.extend(self._changed(fullname, reading))
+        if not batch:
+            return 0
+        refused = self._publisher.set_many(batch)
+        for key, reason in refused:
+            self._refuse(key.decode("utf-8", "replace"), reason)
+        return len(batch) - len(refused)
+
+    def _changed(self, fullname: str, reading: Reading) -> list[tuple[bytes, bytes]]:
         entries = tree_entries(fullname, reading)
         last = self._last
         status_key = f"{DEVICE_TREE}{fullname}/status"
         every = last.get(status_key) != entries[status_key]
-        sent = 0
+        changed: list[tuple[bytes, bytes]] = []
         for key, body in entries.items():
             if every or last.get(key) != body:
                 last[key] = body
-                try:
-                    self._publisher.set(key.encode("utf-8"), body)
-                except ValueError as exc:
-                    self._refuse(key, exc)
-                    continue
-                sent += 1
-        return sent
+                changed.append((key.encode("utf-8"), body))
+        return changed
 
-    def _refuse(self, key: str, exc: ValueError) -> None:
+    def _refuse(self, key: str, reason: str) -> None:
         self._stats.incr(self._refused_stat)
         if key not in self._refused:
             self._refused.add(key)
-            log.warning("device_key_refused", key=quote(key), reason=str(exc))
+            log.warning("device_key_refused", key=quote(key), reason=reason)
 
 
 class DeviceServiceActor(pykka.ThreadingActor):
@@ -265,6 +279,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _on_readings(self, readings: tuple[tuple[str, Reading], ...]) -> None:
         stats, name = self._stats, self._name
         stats.incr(f"devices.{name}.reads", len(readings))
+        published: list[tuple[str, Reading]] = []
         for device_name, taken in readings:
             device = self._registry.find(device_name)
             if device is None:
@@ -280,7 +295,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
                     reading = dataclasses.replace(taken, unit=_unit(device))
             if device.record(reading):
                 _log_change(device, last, reading)
-            self._tree.write(device.fullname, reading)
+            published.append((device.fullname, reading))
+        self._tree.write_all(published)
 
     def _rescan(self) -> list[Device]:
         """Add what discovery finds; the new devices (sub-devices included)."""

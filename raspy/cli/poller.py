@@ -16,6 +16,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final
@@ -33,7 +34,7 @@ from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
-from raspy.errors import ConfigError, RaspyError
+from raspy.errors import ConfigError, MalformedMessage, RaspyError
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.transport.curve import client_keys
@@ -91,15 +92,23 @@ class _ClonePublisher:
         self._client = client
         self._held: dict[bytes, bytes] = {}
 
-    def set(self, key: bytes, body: bytes) -> None:
-        if not self._client.live:
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        refused: list[tuple[bytes, str]] = []
+        for key, body in entries:
+            try:
+                clone.check_key(key)
+            except MalformedMessage as exc:
+                refused.append((key, str(exc)))
+                continue
             self._held.pop(key, None)
             self._held[key] = body
-            return
-        held, self._held = self._held, {}
-        for held_key, held_body in held.items():
-            self._client.set(held_key, held_body)
-        self._client.set(key, body)
+        if self._client.live:
+            held, self._held = self._held, {}
+            for held_key, held_body in held.items():
+                self._client.set(held_key, held_body)
+        return refused
 
     def close_for_this_thread(self) -> None:
         return None

@@ -169,6 +169,29 @@ class CloneCore:
             key=key, body=body, props=props, ttl_s=ttl_s, uuid=uuid, now=now
         )
 
+    def on_local_batch(
+        self, entries: Sequence[tuple[bytes, bytes]], now: float
+    ) -> list[CloneOutput]:
+        """In-process plain sets (no properties, no ttl), e.g. a poll batch's readings.
+
+        They carry an empty UUID, as the server's own deletions do (§6.6): they come
+        from inside the server, so there is no client to confirm and nothing to dedupe.
+        """
+        out: list[CloneOutput] = []
+        max_key_bytes = self._max_key_bytes
+        for key, body in entries:
+            try:
+                clone.check_key(key, max_key_bytes)
+            except MalformedMessage as exc:
+                out.append(Rejected(exc.reason, exc.detail))
+                continue
+            out.extend(
+                self._accept(
+                    key=key, body=body, props=(), ttl_s=None, uuid=b"", now=now
+                )
+            )
+        return out
+
     def _accept(
         self,
         *,

@@ -289,6 +289,50 @@ def test_publisher_refuses_a_key_outside_the_tree(server: CloneServer) -> None:
         server.publisher.set(b"device", b"1")
 
 
+def test_set_many_publishes_a_batch_in_order_and_returns_the_refused_keys(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """A device service's poll batch: one inproc message, numbered in order."""
+    sub = zmq_context.socket(zmq.SUB)
+    try:
+        sub.setsockopt(zmq.SUBSCRIBE, b"/")
+        sub.connect(server.endpoints.publisher)
+
+        def _probe_arrives() -> int:
+            _publish(server, (b"/probe", b"x"))
+            return sub.poll(50)
+
+        wait_until(_probe_arrives, what="the subscription to reach the publisher")
+        while sub.poll(50):
+            sub.recv_multipart()
+        before = server.counter("clone.published")
+        entries = [(b"/d/%04d" % i, b"%d" % i) for i in range(2500)]
+        refused = server.publisher.set_many([(b"bad", b"1"), *entries])
+        assert refused == [(b"bad", "clone: bad_key: key 'bad' is not /-rooted")]
+        got = [sub.recv_multipart() for _ in entries]
+        assert [(f[0], f[4]) for f in got] == entries
+        seqs = [clone.decode_seq(f[1]) for f in got]
+        assert seqs == list(range(seqs[0], seqs[0] + len(entries)))
+        assert server.counter("clone.published") == before + len(entries)
+    finally:
+        sub.close(linger=0)
+
+
+def test_a_malformed_local_batch_is_counted_and_dropped(server: CloneServer) -> None:
+    """Only our own code writes the inproc channel; still, bad bytes never stop it."""
+    server.publisher.send([b"B", b"\xc1"])
+    server.publisher.send([b"B", b"a", b"b"])
+    server.publisher.send([b"?", b"x"])
+    _publish(server, (b"/after", b"1"))
+    wait_until(
+        lambda: (
+            server.counter("clone.rejected.bad_batch") == 1
+            and server.counter("clone.rejected.bad_channel") == 2
+        ),
+        what="the bad local messages to be counted",
+    )
+
+
 @pytest.mark.timeout(120)
 def test_100k_key_snapshot_arrives_complete_beside_another_while_updates_flow(
     zmq_context: Context, store: Store, clock: FakeClock

@@ -248,3 +248,28 @@ def test_any_history_expires_each_ephemeral_key_exactly_at_its_last_deadline(
         out.update.key for out in core.on_tick(now + 100) if isinstance(out, Accept)
     }
     assert expired == set(expected)
+
+
+def test_local_batch_numbers_each_set_in_order_with_an_empty_uuid() -> None:
+    """A poll batch from inside the server: no client to confirm, so no UUID (§6.6)."""
+    core = CloneCore()
+    out = core.on_local_batch([(b"/d/a", b"1"), (b"/d/b", b"2"), (b"/d/a", b"")], NOW)
+    assert out == [
+        Accept(Update(1, b"/d/a", b"", (), b"1", None)),
+        Accept(Update(2, b"/d/b", b"", (), b"2", None)),
+        Accept(Update(3, b"/d/a", b"", (), b"", None)),
+    ]
+    assert _accepted([out[0]]).kvpub()[2] == b""
+
+
+def test_local_batch_rejects_a_bad_key_and_keeps_the_rest() -> None:
+    core = CloneCore(max_value_bytes=4)
+    out = core.on_local_batch(
+        [(b"no-slash", b"1"), (b"/ok", b"2"), (b"/big", b"12345")], NOW
+    )
+    assert [type(o) for o in out] == [Rejected, Accept, Rejected]
+    assert [o.reason for o in out if isinstance(o, Rejected)] == [
+        "bad_key",
+        "body_too_large",
+    ]
+    assert core.last_seq == 1

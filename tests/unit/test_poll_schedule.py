@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -158,10 +160,16 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []
 
-    def set(self, key: bytes, body: bytes) -> None:
-        if len(key) > 255:
-            raise ValueError(f"clone: key_too_long: {len(key)} bytes > 255")
-        self.sent.append((key, body))
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        refused: list[tuple[bytes, str]] = []
+        for key, body in entries:
+            if len(key) > 255:
+                refused.append((key, f"clone: key_too_long: {len(key)} bytes > 255"))
+            else:
+                self.sent.append((key, body))
+        return refused
 
     def close_for_this_thread(self) -> None:
         return None
