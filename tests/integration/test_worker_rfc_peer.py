@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import zmq
 from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
+from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.client import Version, Worker
@@ -147,11 +148,20 @@ def test_worker_drops_a_reply_to_a_request_of_a_lost_connection(
         first = recv(sock)[0]
         sock.send_multipart([first, *HEARTBEAT[V02]])
         sock.send_multipart([first, *REQUEST[V02]])
-        sock.send_multipart([first, *DISCONNECT[V02]])
         assert worker.recv(timeout_s=3) == (C1, [b"hi"])
-        worker.reply(C1, [b"late"])
-        again = next_other_than(sock, HEARTBEAT[V02])
-        assert again[1:] == READY[V02]
+        sock.send_multipart([first, *DISCONNECT[V02]])
+        seen: list[list[bytes]] = []
+
+        def _ready_again() -> bool:
+            worker.recv(timeout_s=0.05)  # the worker reads DISCONNECT, reconnects
+            while sock.poll(0):
+                seen.append(recv(sock))
+            return any(frames[1:] == READY[V02] for frames in seen)
+
+        wait_until(_ready_again, what="READY on a new connection after DISCONNECT")
+        again = next(frames for frames in seen if frames[1:] == READY[V02])
+        assert again[0] != first
+        worker.reply(C1, [b"late"])  # for the lost connection: dropped, not sent
     assert next_other_than(sock, HEARTBEAT[V02]) == [again[0], *DISCONNECT[V02]]
 
 
