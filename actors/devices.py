@@ -10,26 +10,27 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import pykka
 import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
+from raspy.actors.device_tree import Publisher, TreeWriter
 from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
 from raspy.devices import onewire, service, simulated
-from raspy.devices.reading import DEVICE_TREE, Reading, Status, tree_entries
+from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import JsonValue
-from raspy.errors import ConfigError, DeviceError, MalformedMessage, quote
+from raspy.errors import ConfigError, DeviceError, MalformedMessage
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -50,18 +51,6 @@ Discover = Callable[[Registry], list[dict[str, JsonValue]]]
 """New device configs found on a service's bus; raises DeviceError if it cannot look."""
 
 
-class Publisher(Protocol):
-    """Where readings go: ClonePublisher in raspyd, a CloneClient in raspy-poller."""
-
-    def set_many(
-        self, entries: Sequence[tuple[bytes, bytes]]
-    ) -> list[tuple[bytes, str]]:
-        """Send plain sets; returns the refused keys with the reason."""
-        ...
-
-    def close_for_this_thread(self) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class MdpLink:
     """The edge and outbox an in-process device service registers through."""
@@ -75,56 +64,6 @@ class HandleRequest:
     """Answer one request body (ask): the reply frames `(status, json)`."""
 
     body: tuple[bytes, ...]
-
-
-class TreeWriter:
-    """Writes readings as Clone entries: only those that changed since the last
-    write, and all four whenever the status changes (so a stale key heals).
-
-    A key the Clone tree refuses (over 255 bytes, §6.2) is counted and logged once;
-    the device's other entries still go out.
-    """
-
-    def __init__(self, publisher: Publisher, stats: Stats, service: str) -> None:
-        self._publisher = publisher
-        self._stats = stats
-        self._refused_stat = f"devices.{service}.keys_refused"
-        self._last: dict[str, bytes] = {}
-        self._refused: set[str] = set()
-
-    def write(self, fullname: str, reading: Reading) -> int:
-        """Publish `reading` of `fullname`; returns how many keys were sent."""
-        return self.write_all([(fullname, reading)])
-
-    def write_all(self, readings: Iterable[tuple[str, Reading]]) -> int:
-        """Publish several readings in one hand-over; returns how many keys were sent."""
-        batch: list[tuple[bytes, bytes]] = []
-        for fullname, reading in readings:
-            batch.extend(self._changed(fullname, reading))
-        if not batch:
-            return 0
-        refused = self._publisher.set_many(batch)
-        for key, reason in refused:
-            self._refuse(key.decode("utf-8", "replace"), reason)
-        return len(batch) - len(refused)
-
-    def _changed(self, fullname: str, reading: Reading) -> list[tuple[bytes, bytes]]:
-        entries = tree_entries(fullname, reading)
-        last = self._last
-        status_key = f"{DEVICE_TREE}{fullname}/status"
-        every = last.get(status_key) != entries[status_key]
-        changed: list[tuple[bytes, bytes]] = []
-        for key, body in entries.items():
-            if every or last.get(key) != body:
-                last[key] = body
-                changed.append((key.encode("utf-8"), body))
-        return changed
-
-    def _refuse(self, key: str, reason: str) -> None:
-        self._stats.incr(self._refused_stat)
-        if key not in self._refused:
-            self._refused.add(key)
-            log.warning("device_key_refused", key=quote(key), reason=reason)
 
 
 class DeviceServiceActor(pykka.ThreadingActor):

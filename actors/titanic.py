@@ -11,8 +11,6 @@ Nothing is acknowledged before its commit.
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
 import uuid as uuid_mod
 from collections import deque
 from collections.abc import Callable
@@ -24,13 +22,14 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors.outbox import Outbox
+from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import TitanicConfig
 from raspy.cores import titanic as core_mod
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
 from raspy.errors import MalformedMessage, PackingError, StoreError
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -40,8 +39,6 @@ from raspy.storage.store import Delete, Op, Put, Store, Table
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
-_TICK_MAX_WAIT_S: Final = 0.25  # the ticker re-reads the clock at least this often
-_UUID_POOL_BYTES: Final = 16 * 256  # one urandom call per 256 request ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,81 +49,6 @@ class Inspect:
 @dataclass(frozen=True, slots=True)
 class _Flush:
     """Submit the writes gathered in this turn (told to self after the first one)."""
-
-
-class UuidSource:
-    """Request ids as uuid4().hex (protocols.md §5.2 raspy), from pooled urandom bytes.
-
-    One system call per 256 ids instead of one per id; used by one actor thread.
-    """
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._offset = 0
-
-    def __call__(self) -> str:
-        if self._offset >= len(self._pool):
-            self._pool = os.urandom(_UUID_POOL_BYTES)
-            self._offset = 0
-        raw = bytearray(self._pool[self._offset : self._offset + 16])
-        self._offset += 16
-        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4 (RFC 4122 §4.4)
-        raw[8] = (raw[8] & 0x3F) | 0x80  # variant 10
-        return raw.hex()
-
-
-class _Ticker:
-    """A thread that tells the actor Tick when the core's next deadline has come."""
-
-    def __init__(self, ref: pykka.ActorRef[Any], clock: Clock) -> None:
-        self._ref = ref
-        self._clock = clock
-        self._cond = threading.Condition()
-        self._deadline: float | None = None
-        self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run, name="raspy-titanic-ticker", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def set(self, deadline: float | None) -> None:
-        with self._cond:
-            earlier = deadline is not None and (
-                self._deadline is None or deadline < self._deadline
-            )
-            self._deadline = deadline
-            if earlier:
-                self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        while self._wait_due():
-            try:
-                self._ref.tell(msgs.Tick())
-            except pykka.ActorDeadError:
-                return
-
-    def _wait_due(self) -> bool:
-        with self._cond:
-            while not self._stopped:
-                deadline = self._deadline
-                if deadline is None:
-                    self._cond.wait(_TICK_MAX_WAIT_S)
-                    continue
-                remaining = deadline - self._clock.monotonic()
-                if remaining <= 0:
-                    self._deadline = None  # the actor sets the next one
-                    return True
-                self._cond.wait(min(remaining, _TICK_MAX_WAIT_S))
-            return False
 
 
 class TitanicActor(pykka.ThreadingActor):
@@ -149,7 +71,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._config = config
         self._clock = clock
         self._stats = stats
-        self._core = TitanicCore(TitanicSettings.from_config(config), UuidSource())
+        self._core = TitanicCore(TitanicSettings.from_config(config), tsp.PooledUuids())
         # Group commit, first stage: one turn's writes become one submit (STYLE.md §6).
         # With the store's group commit off, every Persist is a submit of its own.
         self._gather = store.config.group_commit
@@ -172,7 +94,9 @@ class TitanicActor(pykka.ThreadingActor):
                 name = f"{service.decode()}.{index}"
                 worker = LocalWorker(outbox, local_peer_id(owner, name), service)
                 self._workers[worker.peer_id] = worker
-        self._ticker = _Ticker(self.actor_ref, clock)
+        self._ticker = DeadlineTicker(
+            self.actor_ref, clock, name="raspy-titanic-ticker"
+        )
         self._log_limiter = LogRateLimiter()
 
     # ------------------------------------------------------------ lifecycle
@@ -293,7 +217,7 @@ class TitanicActor(pykka.ThreadingActor):
 
     def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
         try:
-            reply = mdp.decode_at_client(frames, mdp.Version.V02)
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
         except MalformedMessage as exc:
             self._reject(self._slot_peer(slot), exc)
             return

@@ -18,7 +18,7 @@ from raspy.actors.messages import ROUTE_SEPARATOR
 from raspy.actors.outbox import Outbox
 from raspy.cores.broker import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 
 log = structlog.get_logger(component="worker")
 
@@ -58,7 +58,7 @@ class LocalWorker:
     def decode(
         frames: Sequence[bytes],
     ) -> mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect:
-        return mdp.decode_at_worker(frames, mdp.Version.V02)
+        return mdp_decode.decode_at_worker(frames, mdp.Version.V02)
 
     def _send(self, message: mdp.Ready | mdp.WorkerReply | mdp.Disconnect) -> None:
         self.outbox.send_mdp(self.peer_id, mdp.encode(message))

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _ClonePublisher:
-    """devices.Publisher over a CloneClient, used by the device service's thread.
+    """device_tree.Publisher over a CloneClient, used by the device service's thread.
 
     While the hub is away (the client is not live) only the latest value of each key
     is held, so memory stays bounded by the number of keys; it goes out, oldest key

@@ -42,7 +42,7 @@ from raspy.client.link import service_name
 from raspy.client.worker import Worker, to_bytes
 from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage, quote
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
@@ -200,7 +200,7 @@ class Client(Closing):
                 raise _NoReply
             frames = sock.recv_multipart()
             try:
-                reply = mdp.decode_at_client(frames, self.version)
+                reply = mdp_decode.decode_at_client(frames, self.version)
             except MalformedMessage as exc:
                 self._rejected(exc.reason, len(frames))
                 continue

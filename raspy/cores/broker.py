@@ -28,10 +28,8 @@ Raspy choices beyond the spec:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Final
 
-from raspy.config import BrokerConfig
 from raspy.cores.broker_output import (
     BrokerOutput,
     Rejected,
@@ -41,10 +39,10 @@ from raspy.cores.broker_output import (
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.cores.broker_state import LOCAL_PREFIX, Pending, Service, Worker
 from raspy.errors import MalformedMessage
-from raspy.protocol import mdp, mmi
-from raspy.protocol.frames import FrameLimits
+from raspy.protocol import mdp, mdp_decode, mmi
 
 __all__ = [
     "LOCAL_PREFIX",
@@ -58,40 +56,6 @@ __all__ = [
     "WorkerRegistered",
     "WorkerRemoved",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Timers and limits of a BrokerCore; seconds are monotonic."""
-
-    heartbeat_interval_s: float = 2.5
-    heartbeat_liveness: int = 3
-    busy_timeout_s: float = 900.0
-    request_ttl_s: float = 30.0
-    max_queue_per_service: int = 10_000
-    limits: FrameLimits = field(default_factory=FrameLimits)
-    accept_majortomo: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("heartbeat_interval_s", "busy_timeout_s", "request_ttl_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0")
-        for name in ("heartbeat_liveness", "max_queue_per_service"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-
-    @classmethod
-    def from_config(cls, c: BrokerConfig) -> BrokerSettings:
-        """Settings from the [broker] section of the config."""
-        return cls(
-            heartbeat_interval_s=c.heartbeat_interval_s,
-            heartbeat_liveness=c.heartbeat_liveness,
-            busy_timeout_s=c.busy_timeout_s,
-            request_ttl_s=c.request_ttl_s,
-            max_queue_per_service=c.max_queue_per_service,
-            limits=FrameLimits(c.max_frames, c.max_frame_bytes, c.max_message_bytes),
-            accept_majortomo=c.accept_majortomo,
-        )
 
 
 _INF: Final = float("inf")
@@ -136,7 +100,9 @@ class BrokerCore:
         out = self._out = []
         try:
             self._limits.check("mdp", frames)
-            message = mdp.decode_at_broker(frames, accept_majortomo=self._majortomo)
+            message = mdp_decode.decode_at_broker(
+                frames, accept_majortomo=self._majortomo
+            )
         except MalformedMessage as exc:
             self._reject(peer, exc.reason, exc.detail, len(frames))
             if (worker := self._workers.get(peer)) is not None:

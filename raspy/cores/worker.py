@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.frames import FrameLimits
 
 
@@ -173,7 +173,7 @@ class WorkerCore:
             return []
         try:
             self.settings.limits.check("mdp", frames)
-            message = mdp.decode_at_worker(frames, self.version)
+            message = mdp_decode.decode_at_worker(frames, self.version)
         except MalformedMessage as exc:
             return [Rejected(exc.reason, exc.detail, len(frames))]
         first_word = not self._heard

@@ -48,6 +48,14 @@ def _publish(server: CloneServer, *updates: tuple[bytes, bytes]) -> None:
     )
 
 
+def _rejected(server: CloneServer) -> float:
+    return sum(
+        value
+        for name, value in server.stats.snapshot().items()
+        if name.startswith("clone.rejected.")
+    )
+
+
 class Recorder(pykka.ThreadingActor):
     """Records every message told to it (a recording actor, not a mock)."""
 
@@ -220,6 +228,11 @@ def test_bad_input_on_collector_and_snapshot_is_counted_logged_once_and_dropped(
         with capture_logs() as logs:
             for frames in bad_kvsets:
                 writer.send_multipart(frames)
+            # the collector's rejections first: two sockets' messages have no order
+            wait_until(
+                lambda: _rejected(server) == len(bad_kvsets),
+                what="every bad KVSET to be counted",
+            )
             dealer.send_multipart([b"ICANHAZ?"])
             dealer.send_multipart([b"ICANHAZ", b""])
             dealer.send_multipart([b"ICANHAZ?", b"no-slash"])

@@ -14,7 +14,7 @@ from raspy.actors.titanic import Inspect, TitanicActor, start_titanic
 from raspy.client.titanic import TitanicClient
 from raspy.clock import Clock, SystemClock
 from raspy.config import StoreConfig, TitanicConfig
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from support.zmqctx import dealer, recv
@@ -83,7 +83,9 @@ class RawWorker:
     def request(self, timeout_ms: int = 5000) -> mdp.WorkerRequest:
         """The next REQUEST; the broker's HEARTBEATs are skipped."""
         while True:
-            decoded = mdp.decode_at_worker(recv(self.sock, timeout_ms), self.version)
+            decoded = mdp_decode.decode_at_worker(
+                recv(self.sock, timeout_ms), self.version
+            )
             if isinstance(decoded, mdp.WorkerRequest):
                 return decoded
             assert isinstance(decoded, mdp.Heartbeat)

@@ -24,7 +24,7 @@ from raspy.cores.broker import (
     WorkerRemoved,
 )
 from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.frames import FrameLimits
 
 W1 = b"\x00\x80\x00\x00\x11"
@@ -119,7 +119,7 @@ class Model:
     ) -> None:
         for version in mdp.Version:
             try:
-                command = mdp.decode_at_worker(frames, version)
+                command = mdp_decode.decode_at_worker(frames, version)
             except MalformedMessage:
                 continue
             if isinstance(command, mdp.Disconnect):
@@ -132,7 +132,7 @@ class Model:
         replies = []
         for version in mdp.Version:
             try:
-                replies.append(mdp.decode_at_client(frames, version))
+                replies.append(mdp_decode.decode_at_client(frames, version))
             except MalformedMessage:
                 continue
         assert replies, f"undecodable send {frames!r}"
@@ -195,7 +195,7 @@ def test_broker_survives_any_multi_peer_sequence_and_keeps_its_invariants(
 
 def _is_client_request(frames: list[bytes]) -> bool:
     try:
-        decoded = mdp.decode_at_broker(frames)
+        decoded = mdp_decode.decode_at_broker(frames)
     except MalformedMessage:
         return False
     return isinstance(decoded, mdp.ClientRequest)

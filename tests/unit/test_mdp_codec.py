@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
+from raspy.protocol import mdp, mdp_decode
 
 V01 = mdp.Version.V01
 V02 = mdp.Version.V02
@@ -237,7 +237,7 @@ def test_broker_decodes_every_example_message(
     frames: list[bytes], expected: mdp.BrokerInbound
 ) -> None:
     """protocols.md §2.3, §2.4, §3.3, §3.4, §4: each example decodes to its message."""
-    assert mdp.decode_at_broker(frames) == expected
+    assert mdp_decode.decode_at_broker(frames) == expected
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ def test_encoding_each_inbound_example_gives_its_exact_frames(
 def test_router_view_example_decodes_after_the_routing_id_is_stripped() -> None:
     """protocols.md §3.3: [C1, b'MDPC02', b'\\x01', SVC, b'hello']."""
     router_view = [C1, b"MDPC02", b"\x01", SVC, b"hello"]
-    assert mdp.decode_at_broker(router_view[1:]) == mdp.ClientRequest(
+    assert mdp_decode.decode_at_broker(router_view[1:]) == mdp.ClientRequest(
         V02, SVC, (b"hello",)
     )
 
@@ -282,7 +282,7 @@ def test_clients_decode_the_documented_replies(
     message: mdp.ClientReply, frames: list[bytes]
 ) -> None:
     """protocols.md §2.3, §3.3, §3.4: a client of each version reads its replies."""
-    assert mdp.decode_at_client(frames, message.version) == message
+    assert mdp_decode.decode_at_client(frames, message.version) == message
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_workers_decode_the_documented_broker_commands(
     message: mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect, frames: list[bytes]
 ) -> None:
     """protocols.md §2.4, §3.3, §3.4: a worker of each version reads broker commands."""
-    assert mdp.decode_at_worker(frames, message.version) == message
+    assert mdp_decode.decode_at_worker(frames, message.version) == message
 
 
 @pytest.mark.parametrize(
@@ -309,7 +309,7 @@ def test_broker_rejects_invalid_input_with_the_table_token(
 ) -> None:
     """protocols.md §2.8 (and §3.3 for 0.2): each invalid row raises its token."""
     with pytest.raises(MalformedMessage) as caught:
-        mdp.decode_at_broker(frames)
+        mdp_decode.decode_at_broker(frames)
     assert (caught.value.protocol, caught.value.reason) == ("mdp", reason)
 
 
@@ -323,7 +323,7 @@ def test_broker_rejects_invalid_input_with_the_table_token(
 def test_broker_refuses_majortomo_dialect_when_disabled(frames: list[bytes]) -> None:
     """protocols.md §3.5: delimited MDPC02/MDPW02 is majortomo only if enabled."""
     with pytest.raises(MalformedMessage) as caught:
-        mdp.decode_at_broker(frames, accept_majortomo=False)
+        mdp_decode.decode_at_broker(frames, accept_majortomo=False)
     assert caught.value.reason == "bad_envelope"
 
 
@@ -350,7 +350,7 @@ def test_client_rejects_replies_outside_its_version(
 ) -> None:
     """protocols.md §2.3, §3.3, §3.4: a client accepts only its own reply format."""
     with pytest.raises(MalformedMessage) as caught:
-        mdp.decode_at_client(frames, version)
+        mdp_decode.decode_at_client(frames, version)
     assert caught.value.reason == reason
 
 
@@ -396,7 +396,7 @@ def test_worker_rejects_commands_outside_its_version(
 ) -> None:
     """protocols.md §2.4, §3.3: a worker takes REQUEST, HEARTBEAT, DISCONNECT only."""
     with pytest.raises(MalformedMessage) as caught:
-        mdp.decode_at_worker(frames, version)
+        mdp_decode.decode_at_worker(frames, version)
     assert caught.value.reason == reason
 
 
@@ -466,13 +466,13 @@ def test_every_message_the_broker_receives_survives_a_round_trip(
     message: mdp.BrokerInbound,
 ) -> None:
     """protocols.md §3.5: decode_at_broker(encode(m)) == m, every type and version."""
-    assert mdp.decode_at_broker(mdp.encode(message)) == message
+    assert mdp_decode.decode_at_broker(mdp.encode(message)) == message
 
 
 @given(client_replies())
 def test_every_client_reply_survives_a_round_trip(message: mdp.ClientReply) -> None:
     """protocols.md §2.3, §3.3, §3.4: decode_at_client(encode(m)) == m."""
-    assert mdp.decode_at_client(mdp.encode(message), message.version) == message
+    assert mdp_decode.decode_at_client(mdp.encode(message), message.version) == message
 
 
 @given(worker_inbound)
@@ -480,7 +480,7 @@ def test_every_broker_command_survives_a_round_trip_at_the_worker(
     message: mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect,
 ) -> None:
     """protocols.md §2.4, §3.3, §3.4: decode_at_worker(encode(m)) == m."""
-    assert mdp.decode_at_worker(mdp.encode(message), message.version) == message
+    assert mdp_decode.decode_at_worker(mdp.encode(message), message.version) == message
 
 
 TOKENS = [
@@ -522,7 +522,7 @@ def test_arbitrary_frames_decode_at_the_broker_or_raise_malformed_message(
 ) -> None:
     """protocols.md §2.8: any frame list decodes or raises MalformedMessage, only."""
     _decodes_or_raises_malformed(
-        lambda f: mdp.decode_at_broker(f, accept_majortomo=majortomo), frames
+        lambda f: mdp_decode.decode_at_broker(f, accept_majortomo=majortomo), frames
     )
 
 
@@ -531,8 +531,12 @@ def test_arbitrary_frames_decode_at_clients_and_workers_or_raise_malformed_messa
     frames: list[bytes], version: mdp.Version
 ) -> None:
     """protocols.md §2.8: client and worker decoders fail only with MalformedMessage."""
-    _decodes_or_raises_malformed(lambda f: mdp.decode_at_client(f, version), frames)
-    _decodes_or_raises_malformed(lambda f: mdp.decode_at_worker(f, version), frames)
+    _decodes_or_raises_malformed(
+        lambda f: mdp_decode.decode_at_client(f, version), frames
+    )
+    _decodes_or_raises_malformed(
+        lambda f: mdp_decode.decode_at_worker(f, version), frames
+    )
 
 
 @st.composite
@@ -557,4 +561,4 @@ def test_mutated_valid_messages_decode_or_raise_malformed_message(
     frames: list[bytes],
 ) -> None:
     """STYLE.md §7 / protocols.md §2.8: a damaged message never raises anything else."""
-    _decodes_or_raises_malformed(mdp.decode_at_broker, frames)
+    _decodes_or_raises_malformed(mdp_decode.decode_at_broker, frames)

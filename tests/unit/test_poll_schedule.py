@@ -9,7 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from raspy.actors.devices import TreeWriter, fake_registry, onewire_registry
+from raspy.actors.device_tree import TreeWriter
+from raspy.actors.devices import fake_registry, onewire_registry
 from raspy.actors.poller import PolledDevice, PollSchedule, stagger
 from raspy.config import DevicesConfig
 from raspy.devices.reading import Reading, Status

@@ -8,10 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.actors.titanic import UuidSource
 from raspy.errors import MalformedMessage
 from raspy.protocol import titanic
-from raspy.protocol.titanic import Answer, Close, ReplyQuery, Request, Status
+from raspy.protocol.titanic import (
+    Answer,
+    Close,
+    PooledUuids,
+    ReplyQuery,
+    Request,
+    Status,
+)
 
 UUID = "0123456789abcdef0123456789abcdef"
 frames_st = st.lists(st.binary(max_size=40), max_size=6)
@@ -64,7 +70,7 @@ def test_generated_uuids_are_32_lowercase_hex_characters() -> None:
 
 def test_pooled_uuid_source_makes_distinct_version_4_ids() -> None:
     """§5.2 raspy: lowercase hex from UUID4, also when drawn from a random pool."""
-    source = UuidSource()
+    source = PooledUuids()
     made = [source() for _ in range(600)]  # crosses a pool refill
     assert len(set(made)) == len(made)
     for uuid in made:

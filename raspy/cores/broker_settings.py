@@ -1,0 +1,46 @@
+"""The broker's timers and limits, from the [broker] section of the config.
+
+Kept apart from BrokerCore so that the config layer and the edge can build settings
+without reading the core; protocols.md §2.6 (heartbeats) and §2.8 (limits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from raspy.config import BrokerConfig
+from raspy.protocol.frames import FrameLimits
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Timers and limits of a BrokerCore; seconds are monotonic."""
+
+    heartbeat_interval_s: float = 2.5
+    heartbeat_liveness: int = 3
+    busy_timeout_s: float = 900.0
+    request_ttl_s: float = 30.0
+    max_queue_per_service: int = 10_000
+    limits: FrameLimits = field(default_factory=FrameLimits)
+    accept_majortomo: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_interval_s", "busy_timeout_s", "request_ttl_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in ("heartbeat_liveness", "max_queue_per_service"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+    @classmethod
+    def from_config(cls, c: BrokerConfig) -> BrokerSettings:
+        """Settings from the [broker] section of the config."""
+        return cls(
+            heartbeat_interval_s=c.heartbeat_interval_s,
+            heartbeat_liveness=c.heartbeat_liveness,
+            busy_timeout_s=c.busy_timeout_s,
+            request_ttl_s=c.request_ttl_s,
+            max_queue_per_service=c.max_queue_per_service,
+            limits=FrameLimits(c.max_frames, c.max_frame_bytes, c.max_message_bytes),
+            accept_majortomo=c.accept_majortomo,
+        )
