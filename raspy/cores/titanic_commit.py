@@ -1,0 +1,56 @@
+"""Commits: the Persist tokens TitanicCore waits on, and what each write was for.
+
+Its own module because matching a store result (on_committed) to its cause is
+bookkeeping apart from the request lifecycle: a token is issued with each Persist and
+taken back, once, when the shell reports the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raspy.cores.titanic_entry import Entry
+from raspy.cores.titanic_output import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    caller: Caller
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReply:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Orphans:
+    count: int
+
+
+Commit = Accept | StoreReply | Delete | Orphans
+
+
+class Commits:
+    """Commits not reported yet, by token; tokens are never reused."""
+
+    def __init__(self) -> None:
+        self._next_token = 1
+        self._commits: dict[int, Commit] = {}
+
+    def add(self, commit: Commit) -> int:
+        """A new token for a Persist being handed to the shell."""
+        token = self._next_token
+        self._next_token += 1
+        self._commits[token] = commit
+        return token
+
+    def pop(self, token: int) -> Commit | None:
+        """What the Persist with this token was for; None if unknown."""
+        return self._commits.pop(token, None)

@@ -1,0 +1,40 @@
+"""TitanicSettings: the limits and timers TitanicCore runs with.
+
+Its own module so that the core and its dispatcher share one frozen value, and the
+defaults come from one place (raspy.config.TitanicConfig).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.config import TitanicConfig
+
+_DEFAULTS: Final = TitanicConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class TitanicSettings:
+    """Limits and timers; every default comes from raspy.config.TitanicConfig."""
+
+    max_body_bytes: int = _DEFAULTS.max_body_bytes
+    max_reply_bytes: int = _DEFAULTS.max_reply_bytes
+    retention_s: float = _DEFAULTS.retention_s  # 0: keep until titanic.close
+    dispatch_timeout_s: float = _DEFAULTS.dispatch_timeout_s
+    retry_initial_s: float = _DEFAULTS.retry_initial_s
+    retry_max_s: float = _DEFAULTS.retry_max_s
+    dispatch_window: int = _DEFAULTS.dispatch_window  # most in flight per service
+    retention_check_s: float = 1.0
+
+    @classmethod
+    def from_config(cls, c: TitanicConfig) -> TitanicSettings:
+        return cls(
+            max_body_bytes=c.max_body_bytes,
+            max_reply_bytes=c.max_reply_bytes,
+            retention_s=c.retention_s,
+            dispatch_timeout_s=c.dispatch_timeout_s,
+            retry_initial_s=c.retry_initial_s,
+            retry_max_s=c.retry_max_s,
+            dispatch_window=max(1, c.dispatch_window),
+        )
