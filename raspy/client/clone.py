@@ -115,11 +115,14 @@ class CloneClient(Closing):
         server_ttl_s: float = 5.0,
         resend_s: float = 2.0,
         max_set_attempts: int = 5,
+        max_unconfirmed: int = 10_000,
         curve: CurveKeys | None = None,
     ) -> None:
         _check_subtree(subtree)
         if server_ttl_s <= 0 or resend_s <= 0 or max_set_attempts < 1:
             raise ValueError("server_ttl_s and resend_s must be > 0, attempts >= 1")
+        if max_unconfirmed < 1:
+            raise ValueError(f"max_unconfirmed must be >= 1, got {max_unconfirmed}")
         self.endpoints = server_endpoints(server)
         self.subtree = subtree
         self._own_context = context is None
@@ -135,6 +138,7 @@ class CloneClient(Closing):
             server_ttl_s=server_ttl_s,
             resend_s=resend_s,
             max_set_attempts=max_set_attempts,
+            max_unconfirmed=max_unconfirmed,
             emit=self._emit,
             curve=curve,
         )
@@ -180,7 +184,8 @@ class CloneClient(Closing):
             )
 
     def stats(self) -> dict[str, int]:
-        """Counters: snapshots, gaps, reconnects, rejected, resends, set_failed."""
+        """Counters: snapshots, gaps, reconnects, rejected, resends, set_failed,
+        set_dropped (the oldest unconfirmed updates past `max_unconfirmed`)."""
         return dict(self._agent.counts)
 
     # --- writes (§6.4) ----------------------------------------------------------------

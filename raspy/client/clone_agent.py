@@ -94,6 +94,7 @@ class Agent:
         resend_s: float,
         max_set_attempts: int,
         emit: Callable[[list[Change]], None],
+        max_unconfirmed: int = 10_000,
         curve: CurveKeys | None = None,
     ) -> None:
         self.lock = threading.Lock()
@@ -102,7 +103,16 @@ class Agent:
         self.live = False
         self.synced = threading.Event()
         self.counts: dict[str, int] = dict.fromkeys(
-            ("snapshots", "gaps", "reconnects", "rejected", "resends", "set_failed"), 0
+            (
+                "snapshots",
+                "gaps",
+                "reconnects",
+                "rejected",
+                "resends",
+                "set_failed",
+                "set_dropped",
+            ),
+            0,
         )
         self.commands: queue.SimpleQueue[SetCommand | StopCommand] = queue.SimpleQueue()
         self.wake = Wakeup()
@@ -113,6 +123,7 @@ class Agent:
         self._server_ttl_s = server_ttl_s
         self._resend_s = resend_s
         self._max_set_attempts = max_set_attempts
+        self._max_unconfirmed = max_unconfirmed
         self._emit = emit
         self._limiter = LogRateLimiter()
         self._sub: Socket | None = None
@@ -335,6 +346,27 @@ class Agent:
                 self._stopping = True
             else:
                 self._sets[command.uuid] = _PendingSet(command)
+                if len(self._sets) > self._max_unconfirmed:
+                    self._drop_oldest_set()
+
+    def _drop_oldest_set(self) -> None:
+        """Memory stays bounded while the server is away: the oldest unconfirmed
+        update fails (its waiter gets ClientTimeout), counted and logged."""
+        uuid = next(iter(self._sets))
+        dropped = self._sets.pop(uuid)
+        self.counts["set_dropped"] += 1
+        if self._limiter.should_log("set_dropped", time.monotonic()):
+            log.warning(
+                "clone_update_dropped",
+                key=dropped.command.key.decode("utf-8", "replace"),
+                unconfirmed=self._max_unconfirmed,
+            )
+        dropped.command.result.set_exception(
+            ClientTimeout(
+                f"update of {dropped.command.key!r} dropped: more than "
+                f"{self._max_unconfirmed} updates unconfirmed"
+            )
+        )
 
     def _read_collector_subscriptions(self, xpub: Socket) -> None:
         """§1.6: the collector's subscription arrives as b'\\x01'; only then send."""

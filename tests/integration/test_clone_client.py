@@ -239,6 +239,32 @@ def test_set_that_never_comes_back_fails_after_its_attempts(
         client.close()
 
 
+def test_unconfirmed_updates_are_bounded_while_the_server_is_away(
+    zmq_context: Context,
+) -> None:
+    """Nothing listens: past max_unconfirmed the oldest update fails, memory stays
+    bounded, and a waiter on a dropped update gets ClientTimeout at once."""
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", free_port_base())
+    client = CloneClient(endpoints, context=zmq_context, max_unconfirmed=1)
+
+    def push_out_the_waiting_one() -> None:
+        # /first, queued after /k/0, pushed /k/0 out; /k/1 now pushes /first out
+        wait_until(lambda: client.stats()["set_dropped"] == 1, what="/k/0 dropped")
+        client.set(b"/k/1", b"v")
+
+    pusher = threading.Thread(target=push_out_the_waiting_one)
+    try:
+        client.set(b"/k/0", b"v")
+        pusher.start()
+        with pytest.raises(ClientTimeout, match=r"/first' dropped: more than 1 upd"):
+            client.set(b"/first", b"v", confirm_timeout_s=20)
+        pusher.join(timeout=10)
+        assert client.stats()["set_dropped"] == 2
+        assert client.stats()["set_failed"] == 0
+    finally:
+        client.close()
+
+
 def test_client_writes_reads_and_sees_ttl_expiry_through_the_real_server(
     zmq_context: Context, server: CloneServer, clock: FakeClock
 ) -> None:
