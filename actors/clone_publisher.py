@@ -59,15 +59,7 @@ class ClonePublisher(ThreadPushers):
     def set_many(self, entries: Sequence[tuple[bytes, bytes]]) -> Refused:
         """Queue plain sets (no properties, no ttl) in as few messages as possible;
         the keys §6.2 forbids are left out and returned with the reason."""
-        refused: Refused = []
-        batch: list[tuple[bytes, bytes]] = []
-        for key, body in entries:
-            try:
-                clone.check_key(key)
-            except MalformedMessage as exc:
-                refused.append((key, str(exc)))
-                continue
-            batch.append((key, body))
+        batch, refused = clone.split_by_key(entries)
         for start in range(0, len(batch), BATCH_LIMIT):
             self.send([BATCH_CHANNEL, packing.pack(batch[start : start + BATCH_LIMIT])])
         return refused

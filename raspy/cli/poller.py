@@ -34,7 +34,7 @@ from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
-from raspy.errors import ConfigError, MalformedMessage, RaspyError
+from raspy.errors import ConfigError, RaspyError
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.transport.curve import client_keys
@@ -95,13 +95,8 @@ class _ClonePublisher:
     def set_many(
         self, entries: Sequence[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, str]]:
-        refused: list[tuple[bytes, str]] = []
-        for key, body in entries:
-            try:
-                clone.check_key(key)
-            except MalformedMessage as exc:
-                refused.append((key, str(exc)))
-                continue
+        valid, refused = clone.split_by_key(entries)
+        for key, body in valid:
             self._held.pop(key, None)
             self._held[key] = body
         if self._client.live:

@@ -197,6 +197,22 @@ def check_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
         )
 
 
+def split_by_key(
+    entries: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, str]]]:
+    """(entries whose key §6.2 allows, [(refused key, reason)]), order kept."""
+    valid: list[tuple[bytes, bytes]] = []
+    refused: list[tuple[bytes, str]] = []
+    for key, body in entries:
+        try:
+            check_key(key)
+        except MalformedMessage as exc:
+            refused.append((key, str(exc)))
+            continue
+        valid.append((key, body))
+    return valid, refused
+
+
 def check_subtree(subtree: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
     """A subtree is empty (the whole map) or a /-rooted key prefix."""
     if subtree:
