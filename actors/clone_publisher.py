@@ -11,7 +11,7 @@ Subscribers: actors told KeyChanged for a prefix.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import pykka
@@ -28,6 +28,7 @@ from raspy.transport.pushers import ThreadPushers
 PUBLISH_CHANNEL: Final = b"S"
 BATCH_CHANNEL: Final = b"B"
 BATCH_LIMIT: Final = 1000
+BATCH_BYTES: Final = 1024 * 1024
 
 Refused = list[tuple[bytes, str]]
 """Keys a publisher would not send, each with the reason."""
@@ -59,10 +60,32 @@ class ClonePublisher(ThreadPushers):
     def set_many(self, entries: Sequence[tuple[bytes, bytes]]) -> Refused:
         """Queue plain sets (no properties, no ttl) in as few messages as possible;
         the keys §6.2 forbids are left out and returned with the reason."""
-        batch, refused = clone.split_by_key(entries)
-        for start in range(0, len(batch), BATCH_LIMIT):
-            self.send([BATCH_CHANNEL, packing.pack(batch[start : start + BATCH_LIMIT])])
+        valid, refused = clone.split_by_key(entries)
+        for chunk in _chunks(valid):
+            try:
+                packed = packing.pack(chunk)
+            except PackingError as exc:  # one entry alone over the packing limit
+                refused.extend((key, str(exc)) for key, _ in chunk)
+                continue
+            self.send([BATCH_CHANNEL, packed])
         return refused
+
+
+def _chunks(
+    entries: list[tuple[bytes, bytes]],
+) -> Iterator[list[tuple[bytes, bytes]]]:
+    """At most BATCH_LIMIT entries and about BATCH_BYTES per message."""
+    chunk: list[tuple[bytes, bytes]] = []
+    size = 0
+    for key, body in entries:
+        grows = len(key) + len(body)
+        if chunk and (len(chunk) == BATCH_LIMIT or size + grows > BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((key, body))
+        size += grows
+    if chunk:
+        yield chunk
 
 
 def unpack_batch(frame: bytes) -> list[tuple[bytes, bytes]]:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy import packing
-from raspy.actors.clone_publisher import BATCH_LIMIT, unpack_batch
+from raspy.actors.clone_publisher import BATCH_BYTES, BATCH_LIMIT, _chunks, unpack_batch
 from raspy.errors import MalformedMessage
 
 _ENTRIES = st.lists(
@@ -49,3 +49,27 @@ def test_any_bytes_unpack_or_raise_malformed_message(frame: bytes) -> None:
 def test_wrong_shapes_are_refused_with_bad_batch(value: object) -> None:
     with pytest.raises(MalformedMessage, match="bad_batch"):
         unpack_batch(packing.pack(value))
+
+
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=8), st.integers(0, 700_000)),
+        max_size=30,
+    )
+)
+def test_chunks_keep_order_count_and_size_bounds(
+    sizes: list[tuple[bytes, int]],
+) -> None:
+    """Every entry once, in order; a chunk over BATCH_BYTES holds a single entry."""
+    entries = [(key, bytes(size)) for key, size in sizes]
+    chunks = list(_chunks(entries))
+    assert [entry for chunk in chunks for entry in chunk] == entries
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= BATCH_LIMIT
+        size = sum(len(k) + len(v) for k, v in chunk)
+        assert size <= BATCH_BYTES or len(chunk) == 1
+
+
+def test_a_thousand_and_one_small_entries_take_two_messages() -> None:
+    entries = [(b"/k", b"v")] * (BATCH_LIMIT + 1)
+    assert [len(chunk) for chunk in _chunks(entries)] == [BATCH_LIMIT, 1]
