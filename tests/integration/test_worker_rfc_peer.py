@@ -68,6 +68,21 @@ def next_other_than(router: Router, skip: list[bytes]) -> list[bytes]:
     raise AssertionError("only heartbeats arrived")
 
 
+def ready_again(worker: Worker, router: Router) -> list[bytes]:
+    """Let the worker act (a direct worker acts only inside recv()) until it sends
+    READY on a new connection; that READY message, routing id first."""
+    seen: list[list[bytes]] = []
+
+    def _ready() -> bool:
+        worker.recv(timeout_s=0.05)
+        while router.poll(0):
+            seen.append(recv(router))
+        return any(frames[1:] == READY[V02] for frames in seen)
+
+    wait_until(_ready, what="READY on a new connection")
+    return next(frames for frames in seen if frames[1:] == READY[V02])
+
+
 @VERSIONS
 @MODES
 def test_worker_sends_ready_then_answers_request_in_its_version(
@@ -118,9 +133,7 @@ def test_worker_starts_over_on_a_new_socket_after_disconnect(
         first = recv(sock)[0]
         sock.send_multipart([first, *HEARTBEAT[V02]])
         sock.send_multipart([first, *DISCONNECT[V02]])
-        worker.recv(timeout_s=0.2)  # a direct worker acts only inside recv()
-        again = next_other_than(sock, HEARTBEAT[V02])
-        assert again[1:] == READY[V02]
+        again = ready_again(worker, sock)
         assert again[0] != first
 
 
@@ -133,9 +146,7 @@ def test_worker_reconnects_when_the_broker_stays_silent(
     sock, endpoint = router
     with make_worker(zmq_context, endpoint, threaded=threaded) as worker:
         first = recv(sock)[0]
-        worker.recv(timeout_s=1.0)  # 3 x 0.1 s of silence, then 0.1 s delay
-        again = next_other_than(sock, HEARTBEAT[V02])
-        assert again[1:] == READY[V02]
+        again = ready_again(worker, sock)  # 3 x 0.1 s of silence, then 0.1 s delay
         assert again[0] != first
 
 
@@ -150,16 +161,7 @@ def test_worker_drops_a_reply_to_a_request_of_a_lost_connection(
         sock.send_multipart([first, *REQUEST[V02]])
         assert worker.recv(timeout_s=3) == (C1, [b"hi"])
         sock.send_multipart([first, *DISCONNECT[V02]])
-        seen: list[list[bytes]] = []
-
-        def _ready_again() -> bool:
-            worker.recv(timeout_s=0.05)  # the worker reads DISCONNECT, reconnects
-            while sock.poll(0):
-                seen.append(recv(sock))
-            return any(frames[1:] == READY[V02] for frames in seen)
-
-        wait_until(_ready_again, what="READY on a new connection after DISCONNECT")
-        again = next(frames for frames in seen if frames[1:] == READY[V02])
+        again = ready_again(worker, sock)
         assert again[0] != first
         worker.reply(C1, [b"late"])  # for the lost connection: dropped, not sent
     assert next_other_than(sock, HEARTBEAT[V02]) == [again[0], *DISCONNECT[V02]]
