@@ -1,47 +1,32 @@
-"""The LMDB Store on a real data dir (issue #4, ARCHITECTURE.md "Storage", STYLE §6)."""
+"""The LMDB Store on a real data dir: reads, writes, map growth, limits and the writer
+thread's group commit (issue #4, ARCHITECTURE.md "Storage", STYLE §6)."""
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support.store_holder import holding_store
+from support.store_fixtures import (
+    EVENT_TIMEOUT_S,
+    MB,
+    TINY,
+    data_dir_fixture,  # noqa: F401  # fixture `data_dir`
+    store_fixture,  # noqa: F401  # fixture `store`
+)
 
 from raspy import packing
 from raspy.config import StoreConfig
 from raspy.errors import (
     StoreError,
     StoreFullError,
-    StoreLockedError,
     ValueTooLargeError,
 )
-from raspy.storage.lock import DataDirLock
 from raspy.storage.store import Delete, Put, Store, Table
-from raspy.storage.tables import LAST_SEQ_KEY, decode_seq, encode_kv, encode_seq
-
-MB = 1024 * 1024
-TINY = StoreConfig(map_size_initial_mb=1, map_size_max_mb=16)
-EVENT_TIMEOUT_S = 10.0
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[Store]:
-    opened = Store.open(data_dir, TINY)
-    yield opened
-    opened.close()
 
 
 class WriterGate:
@@ -272,138 +257,6 @@ def test_close_flushes_pending_writes_and_later_calls_fail(data_dir: Path) -> No
         assert len(again.scan(Table.KV)) == 200
 
 
-def test_a_second_writer_in_this_process_is_refused(
-    store: Store, data_dir: Path
-) -> None:
-    """Issue #4: two writers may not open the same data dir; the second gets a clear
-    error."""
-    with pytest.raises(StoreLockedError) as caught:
-        Store.open(data_dir, TINY)
-    assert str(caught.value) == (
-        f"data dir {data_dir} is in use by another process (pid {os.getpid()})"
-    )
-
-
-def test_a_second_writer_in_another_process_is_refused_naming_its_pid(
-    data_dir: Path,
-) -> None:
-    """Issue #4: a data dir held by another process is refused; a reader still works."""
-    with holding_store(data_dir, Table.KV.value, b"held") as holder_pid:
-        with pytest.raises(StoreLockedError) as caught:
-            Store.open(data_dir, TINY)
-        assert str(caught.value) == (
-            f"data dir {data_dir} is in use by another process (pid {holder_pid})"
-        )
-        with Store.open(data_dir, readonly=True) as reader:
-            assert reader.get(Table.KV, b"held") == b"1"
-    with Store.open(data_dir, TINY) as store:  # the lock went with the process
-        assert store.get(Table.KV, b"held") == b"1"
-
-
-GROWER = """
-import sys
-from raspy import log
-from raspy.config import StoreConfig
-from raspy.storage.store import Store, Put, Table
-log.configure("warning")
-with Store.open(sys.argv[1], StoreConfig(map_size_initial_mb=1)) as store:
-    store.commit([Put(Table.KV, b"%05d" % i, b"g" * 4000) for i in range(1000)])
-    print(int(store.stats()["map_size"]))
-"""
-
-
-def test_a_reader_adopts_a_map_grown_by_another_process(data_dir: Path) -> None:
-    """ARCHITECTURE.md pitfalls: start small and grow; readers elsewhere follow."""
-    with Store.open(data_dir, TINY) as store:
-        store.commit([Put(Table.KV, b"a", b"1")])
-    with Store.open(data_dir, TINY, readonly=True) as reader:
-        assert reader.stats()["map_size"] == 1 * MB
-        grower = subprocess.run(
-            [sys.executable, "-c", GROWER, str(data_dir)],
-            check=True,
-            capture_output=True,
-        )
-        grown_to = int(grower.stdout)
-        assert grown_to > 1 * MB
-        assert len(reader.scan(Table.KV)) == 1001
-        assert reader.stats()["map_size"] == grown_to
-
-
-def test_a_reader_shares_the_writers_environment_and_cannot_write(
-    store: Store, data_dir: Path
-) -> None:
-    """LMDB: never open one environment twice in a process; readers are read-only."""
-    store.commit([Put(Table.KV, b"k", b"v")])
-    with Store.open(data_dir, readonly=True) as reader:
-        assert reader.get(Table.KV, b"k") == b"v"
-        with pytest.raises(StoreError) as caught:
-            reader.submit([Put(Table.KV, b"k", b"w")])
-        assert str(caught.value) == f"store in {data_dir} was opened read-only"
-    assert store.get(Table.KV, b"k") == b"v"
-
-
-def test_a_store_from_a_newer_raspy_is_refused_unchanged(data_dir: Path) -> None:
-    """Issue #4: a store written by a newer raspy is refused with a message that says
-    which versions are involved."""
-    with Store.open(data_dir, TINY) as store:
-        store.commit([Put(Table.META, b"schema_version", packing.pack(7))])
-    before = (data_dir / "data.mdb").read_bytes()
-    message = (
-        "store schema version 7 is newer than this raspy supports (1); upgrade raspy, "
-        "or restore a dump into a new data dir"
-    )
-    for readonly in (False, True):
-        with pytest.raises(StoreError) as caught:
-            Store.open(data_dir, TINY, readonly=readonly)
-        assert str(caught.value) == message
-    assert (data_dir / "data.mdb").read_bytes() == before
-    DataDirLock(data_dir).release()  # the refused writer let go of the lock
-
-
-def test_a_version_0_store_is_migrated_to_1_by_its_registered_step(
-    data_dir: Path,
-) -> None:
-    """Issue #4: an older store is migrated by a registered step (0 -> 1: kv.meta
-    last_seq is raised to the highest kv seq, so no sequence number is reused)."""
-    with Store.open(data_dir, TINY) as store:
-        store.commit(
-            [
-                Put(Table.KV, b"/a", encode_kv(3, b"x", {}, None)),
-                Put(Table.KV, b"/b", encode_kv(8, b"y", {}, None)),
-                Delete(Table.META, b"schema_version"),  # as written before version 1
-                Delete(Table.KV_META, LAST_SEQ_KEY),
-            ]
-        )
-    with Store.open(data_dir, TINY, readonly=True) as old:
-        assert old.schema_version == 0
-    with capture_logs() as logs, Store.open(data_dir, TINY) as store:
-        assert store.schema_version == 1
-        assert store.get(Table.META, b"schema_version") == packing.pack(1)
-        assert decode_seq(store.get(Table.KV_META, LAST_SEQ_KEY) or b"") == 8
-    assert logs[0] == {
-        "event": "store_schema_migrated",
-        "log_level": "info",
-        "component": "store",
-        "path": str(data_dir),
-        "from_version": 0,
-        "to_version": 1,
-    }
-
-
-def test_the_migration_never_lowers_a_higher_last_seq(data_dir: Path) -> None:
-    """ARCHITECTURE.md: a sequence number is never reused."""
-    with Store.open(data_dir, TINY) as store:
-        store.commit(
-            [
-                Put(Table.KV, b"/a", encode_kv(3, b"x", {}, None)),
-                Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(50)),
-                Delete(Table.META, b"schema_version"),
-            ]
-        )
-    with Store.open(data_dir, TINY) as store:
-        assert store.get(Table.KV_META, LAST_SEQ_KEY) == encode_seq(50)
-
-
 def test_commit_from_the_writer_thread_is_refused_instead_of_deadlocking(
     store: Store,
 ) -> None:
@@ -440,42 +293,3 @@ def test_the_map_grows_only_after_open_read_views_close(data_dir: Path) -> None:
         assert future.result(timeout=EVENT_TIMEOUT_S) is None
         assert len(store.scan(Table.KV)) == 401
         assert store.stats()["map_grows"] >= 1
-
-
-READER = """
-import sys
-from raspy import log
-from raspy.storage.store import Store, Table
-log.configure("warning")
-store = Store.open(sys.argv[1], readonly=True)
-view = store.read_view()
-print("reading", flush=True)
-sys.stdin.readline()
-"""
-
-
-def test_a_reader_slot_left_by_a_killed_process_is_cleared_at_open(
-    store: Store, data_dir: Path
-) -> None:
-    """ARCHITECTURE.md pitfalls: a process killed inside a read txn keeps its reader
-    slot (while another process keeps the environment open) until reader_check();
-    every Store.open calls it (and the writer every minute)."""
-    store.commit([Put(Table.KV, b"k", b"v")])
-    with subprocess.Popen(
-        [sys.executable, "-c", READER, str(data_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as reader:
-        assert reader.stdout is not None
-        assert reader.stdout.readline() == b"reading\n"
-        reader.kill()
-        reader.wait(timeout=EVENT_TIMEOUT_S)
-    with capture_logs() as logs, Store.open(data_dir, readonly=True):
-        pass
-    assert logs[0] == {
-        "event": "store_stale_readers_cleared",
-        "log_level": "warning",
-        "component": "store",
-        "path": str(data_dir),
-        "count": 1,
-    }

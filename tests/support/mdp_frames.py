@@ -1,7 +1,7 @@
 """Worker-side MDP frames written out from protocols.md §2.4, §3.3 and §3.4 (peer view).
 
-Shared by the worker tests, so that the vectors are written once, from the spec, and
-never produced by the codec under test.
+Shared by the worker and codec tests, so that the vectors are written once, from the
+spec, and never produced by the codec under test.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from raspy.protocol.mdp import Version
 
 V01, V02, VMJ = Version.V01, Version.V02, Version.MAJORTOMO
 C1 = b"\x00\x80\x00\x00\x01"
+SVC = b"echo"
 
 HEARTBEAT = {
     V01: [b"", b"MDPW01", b"\x04"],

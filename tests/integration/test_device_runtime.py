@@ -1,0 +1,89 @@
+"""Device services in the daemon's runtime: started from the config and restarted by
+the supervisor when they fail (issue 7, ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+from support.device_services import HOST
+from support.device_services import tree_value as _value
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.actors.poller import PollerFailed
+from raspy.client.clone import CloneClient
+
+
+def _started_runtime(tmp_path: Path, text: str) -> supervisor.Runtime:
+    cfg = config_mod.load(
+        text,
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname=HOST,
+        network__port_base=free_port_base(),
+    )
+    return supervisor.start(cfg)
+
+
+def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> None:
+    """start_devices(): `fake` from the config, wired to the daemon's edge and tree."""
+    runtime = _started_runtime(
+        tmp_path,
+        '[devices]\nfake_enabled = true\n[[devices.fake]]\nname = "rtc"\n'
+        'oid = "clock.rtc"\npoll_interval_s = 0.5\n',
+    )
+    try:
+        names = [child.name for child in runtime.children]
+        assert names[-2:] == ["clone", "devices.fake"]
+        port_base = runtime.config.network.port_base
+        with CloneClient(f"tcp://127.0.0.1:{port_base}", b"/device/") as tree:
+
+            def rtc() -> Any:
+                return _value(tree, "testhost.fake.rtc")
+
+            seen = wait_until(rtc, what="the rtc in the tree")
+            wait_until(lambda: rtc() != seen, what="the rtc to change")
+    finally:
+        runtime.stop()
+
+
+def test_a_failed_device_service_is_restarted_by_the_supervisor(
+    tmp_path: Path,
+) -> None:
+    """ARCHITECTURE.md: an actor's failure is logged with its cause and the supervisor
+    restarts it; the restarted service polls and publishes again."""
+    runtime = _started_runtime(
+        tmp_path,
+        '[devices]\nfake_enabled = true\n[[devices.fake]]\nname = "rtc"\n'
+        'oid = "clock.rtc"\npoll_interval_s = 0.2\n',
+    )
+    try:
+        child = runtime.children[-1]
+        first = child.ref
+        assert first is not None
+        with capture_logs() as logs:
+            first.tell(PollerFailed("fake", OSError("reader thread lost")))
+            wait_until(
+                lambda: child.ref is not None and child.ref is not first,
+                what="the device service restarted",
+                timeout_s=10,
+            )
+        failed = [e for e in logs if e["event"] == "device_service_failed"]
+        assert [(e["service"], e["log_level"]) for e in failed] == [
+            ("testhost.fake.devices", "error")
+        ]
+        port_base = runtime.config.network.port_base
+        with CloneClient(f"tcp://127.0.0.1:{port_base}", b"/device/") as tree:
+            seen = wait_until(
+                lambda: _value(tree, "testhost.fake.rtc"), what="the rtc in the tree"
+            )
+            wait_until(
+                lambda: _value(tree, "testhost.fake.rtc") != seen,
+                what="the restarted service to publish",
+            )
+    finally:
+        runtime.stop()

@@ -1,0 +1,119 @@
+"""Device services of 1-Wire sensors over a real edge, Clone server and Store:
+discovery, faults as status, rescans and a missing bus (issue 7).
+
+Sensors are read from a temporary sysfs tree of real-format `w1_slave` files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.device_services import (
+    HOST,
+    START_WALL,
+    Services,
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+)
+from support.device_services import mdp_request as _request
+from support.device_services import tree_value as _value
+from support.device_services import wait_entry as _wait_entry
+from support.sysfs import FakeW1Tree, scratchpad, w1_slave_text
+
+from raspy.actors.devices import Discover, onewire_discover, onewire_registry
+from raspy.client.clone import CloneClient
+from raspy.clock import SystemClock
+from raspy.config import DevicesConfig
+from raspy.devices.registry import Registry
+
+SENSOR_A = "28-00000000000a"
+SENSOR_B = "28-00000000000b"
+SENSOR_C = "28-00000000000c"
+
+
+def _onewire(w1: FakeW1Tree, **settings: Any) -> tuple[Registry, Discover]:
+    config = DevicesConfig(
+        onewire_enabled=True,
+        onewire_base_dir=str(w1.base_dir),
+        onewire_poll_interval_s=1.0,
+        **settings,
+    )
+    return onewire_registry(HOST, config), onewire_discover(config)
+
+
+def test_onewire_sensors_are_discovered_and_faults_become_their_status(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """Issue 7: 1-Wire sensors are found at start; a good reading, CRC NO, the 85 °C
+    power-on value, an empty file and a sensor removed mid-run each show in the
+    tree, and the other sensors keep publishing."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 21.5)
+    w1.add(SENSOR_B, w1_slave_text(scratchpad(0x0150), crc_ok=False))
+    w1.add(SENSOR_C, w1_slave_text(scratchpad(0x0550)))  # 85 °C
+    clock = FakeClock(wall=START_WALL)
+    registry, discover = _onewire(
+        w1, onewire=({"name": "attic", "sensor_id": SENSOR_A},)
+    )
+    services.start(registry, clock, discover)
+    a, b, c = (
+        "testhost.onewire.attic",
+        f"testhost.onewire.{SENSOR_B}",
+        (f"testhost.onewire.{SENSOR_C}"),
+    )
+    _wait_entry(tree, b, "status", "crc_error")  # the first in name order
+    clock.advance(1.0)  # sensors found together are spread over a second
+    _wait_entry(tree, a, "value", 21.5)
+    _wait_entry(tree, c, "status", "power_on_value")
+    w1.remove(SENSOR_A)
+    w1.set_celsius(SENSOR_B, -3.25)
+    w1.write(SENSOR_C, "")
+    clock.advance(60.0)  # past every backoff
+    _wait_entry(tree, a, "status", "missing")
+    assert _value(tree, a) is None
+    _wait_entry(tree, b, "value", -3.25)
+    assert _value(tree, b, "status") == "ok"
+    _wait_entry(tree, c, "status", "empty")
+
+
+def test_the_rescan_action_finds_a_sensor_plugged_in_later(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover)
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 20.0)
+    w1.add_celsius(SENSOR_B, 18.0625)
+    status, reply = _request(services.edge, "testhost.onewire.devices", action="rescan")
+    assert (status, json.loads(reply)["rescan"]) == (b"200", "requested")
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_B}", "value", 18.0625)
+    status, reply = _request(
+        services.edge, "testhost.onewire.devices", action="list_keys"
+    )
+    assert json.loads(reply)["devices"] == [SENSOR_A, SENSOR_B]
+
+
+def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(
+    services: Services, tmp_path: Path
+) -> None:
+    """No w1-gpio overlay: discovery fails, which is logged, not fatal."""
+    config = DevicesConfig(
+        onewire_enabled=True, onewire_base_dir=str(tmp_path / "no-such-dir")
+    )
+    with capture_logs() as logs:
+        services.start(
+            onewire_registry(HOST, config), SystemClock(), onewire_discover(config)
+        )
+        status, reply = _request(
+            services.edge, "testhost.onewire.devices", action="list_keys"
+        )
+    assert (status, json.loads(reply)["devices"]) == (b"200", [])
+    assert [e["event"] for e in logs if e["event"] == "device_rescan_failed"] == [
+        "device_rescan_failed"
+    ]
