@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from raspy.cores.broker import LOCAL_PREFIX, BrokerOutput, Send
+import pytest
+
+from raspy.cores.broker import (
+    LOCAL_PREFIX,
+    BrokerCore,
+    BrokerOutput,
+    BrokerSettings,
+    Send,
+)
 from raspy.protocol import mdp
 
 V01 = mdp.Version.V01
@@ -41,3 +49,9 @@ def disconnect(version: mdp.Version) -> list[bytes]:
 
 def sends(outputs: list[BrokerOutput]) -> list[Send]:
     return [out for out in outputs if isinstance(out, Send)]
+
+
+@pytest.fixture(name="core")
+def core_fixture() -> BrokerCore:
+    """A BrokerCore with default settings."""
+    return BrokerCore(BrokerSettings())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from support.broker_frames import (
     C1,
     C2,
@@ -14,6 +13,7 @@ from support.broker_frames import (
     VMJ,
     W1,
     W2,
+    core_fixture,  # noqa: F401  # fixture `core`
     heartbeat,
     ready,
     reply,
@@ -30,12 +30,6 @@ from raspy.cores.broker import (
     WorkerRegistered,
     WorkerRemoved,
 )
-
-
-@pytest.fixture
-def core() -> BrokerCore:
-    return BrokerCore(BrokerSettings())
-
 
 # ---------------------------------------------------------------- dialogs
 

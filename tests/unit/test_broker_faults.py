@@ -13,6 +13,7 @@ from support.broker_frames import (
     VMJ,
     W1,
     W2,
+    core_fixture,  # noqa: F401  # fixture `core`
     disconnect,
     heartbeat,
     ready,
@@ -32,12 +33,6 @@ from raspy.cores.broker import (
 )
 from raspy.protocol import mdp
 from raspy.protocol.frames import FrameLimits
-
-
-@pytest.fixture
-def core() -> BrokerCore:
-    return BrokerCore(BrokerSettings())
-
 
 # ---------------------------------------------------------------- re-dispatch
 

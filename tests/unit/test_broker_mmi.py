@@ -16,6 +16,7 @@ from support.broker_frames import (
     VMJ,
     W1,
     W2,
+    core_fixture,  # noqa: F401  # fixture `core`
     ready,
     reply,
     request,
@@ -33,12 +34,6 @@ from raspy.cores.broker import (
     WorkerRemoved,
 )
 from raspy.protocol.frames import FrameLimits
-
-
-@pytest.fixture
-def core() -> BrokerCore:
-    return BrokerCore(BrokerSettings())
-
 
 # ---------------------------------------------------------------- MMI
 
