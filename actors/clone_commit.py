@@ -141,7 +141,7 @@ class CommitPipeline:
         self._batches.append(batch)
         try:
             ops = store_ops(updates)
-            self._store.submit(ops, on_done=functools.partial(self._committed, batch))
+            self._store.submit_then(ops, functools.partial(self._committed, batch))
         except (StoreError, ValueError) as exc:
             self._committed(batch, exc)
 

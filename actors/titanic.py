@@ -284,7 +284,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._next_batch += 1
         self._batches[batch] = tokens
         try:
-            self._store.submit(ops, on_done=self._committed_callback(batch))
+            self._store.submit_then(ops, self._committed_callback(batch))
         except (StoreError, ValueError) as exc:
             self._on_batch_committed(batch, exc)
 

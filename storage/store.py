@@ -213,14 +213,24 @@ class Store(Closing):
         the txn is synced; on failure both get the exception. Raises
         ValueTooLargeError before queuing anything.
         """
+        future: Future[None] = Future()
+        self._submit(ops, future, on_done)
+        return future
+
+    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+        """submit() for callers that only need the callback (the actors' hot paths):
+        no Future is made, which is a lock and a condition less per write."""
+        self._submit(ops, None, on_done)
+
+    def _submit(
+        self, ops: Sequence[Op], future: Future[None] | None, on_done: Done | None
+    ) -> None:
         writer = self._live_writer()
         frozen = tuple(ops)
         self.validate(frozen)
-        future: Future[None] = Future()
         writer.submit(
             Job(lambda txn: _apply_ops(txn, frozen), len(frozen), future, on_done)
         )
-        return future
 
     def commit(self, ops: Sequence[Op]) -> None:
         """Write ops in one txn, durable on return. Never from the writer thread."""

@@ -293,3 +293,22 @@ def test_the_map_grows_only_after_open_read_views_close(data_dir: Path) -> None:
         assert future.result(timeout=EVENT_TIMEOUT_S) is None
         assert len(store.scan(Table.KV)) == 401
         assert store.stats()["map_grows"] >= 1
+
+
+def test_submit_then_calls_back_after_the_commit_and_reports_a_refusal_at_once(
+    store: Store,
+) -> None:
+    """The actors' path: no Future, the callback alone reports (after the sync)."""
+    seen: list[tuple[BaseException | None, bytes | None]] = []
+    done = threading.Event()
+
+    def on_done(error: BaseException | None) -> None:
+        seen.append((error, store.get(Table.KV, b"then")))
+        done.set()
+
+    store.submit_then([Put(Table.KV, b"then", b"v")], on_done)
+    assert done.wait(EVENT_TIMEOUT_S)
+    assert seen == [(None, b"v")]
+    with pytest.raises(ValueTooLargeError):
+        store.submit_then([Put(Table.KV, b"k" * 600, b"v")], on_done)
+    assert len(seen) == 1
