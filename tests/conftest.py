@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pykka
 import pytest
+from hypothesis import settings
 
 from raspy import log
+
+# No per-example deadline: a loaded CI machine must not turn a slow example into a
+# failure. Every test still has its pytest-timeout.
+settings.register_profile("raspy", deadline=None)
+settings.load_profile("raspy")
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 
