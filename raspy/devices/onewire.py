@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Final
 
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver, Registry
+from raspy.devices.registry import Driver, ReadOnlySensor, Registry
 from raspy.devices.template import (
     DeviceConfig,
     FieldSpec,
@@ -220,7 +220,7 @@ def from_celsius(celsius: float, unit: str) -> float:
     return celsius
 
 
-class OneWireSensor:
+class OneWireSensor(ReadOnlySensor):
     """The driver of one thermometer; read-only; holds only the base directory."""
 
     def __init__(self, base_dir: Path) -> None:
@@ -232,17 +232,6 @@ class OneWireSensor:
         if result.celsius is None:
             return Reading.failed(result.status, unit, now, result.detail)
         return Reading(from_celsius(result.celsius, unit), unit, Status.OK, now)
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
-
-    def state(self) -> Mapping[str, JsonValue]:
-        return MappingProxyType({})
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        return None
 
 
 class OneWireFactory:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Final, Protocol
 
 from raspy.devices import kinds
@@ -18,6 +19,7 @@ from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote
 
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_NO_STATE: Final[Mapping[str, JsonValue]] = MappingProxyType({})
 
 
 class Driver(Protocol):
@@ -50,6 +52,22 @@ class Driver(Protocol):
         In memory only; never raises.
         """
         ...
+
+
+class ReadOnlySensor:
+    """The Driver parts every read-only sensor shares: no commands, no state, nothing
+    to reset. Subclasses give read()."""
+
+    def execute(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> Reading:
+        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
+
+    def state(self) -> Mapping[str, JsonValue]:
+        return _NO_STATE
+
+    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
+        return None
 
 
 class DriverFactory(Protocol):

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from raspy.devices.reading import Reading, Status
-from raspy.devices.registry import Driver
+from raspy.devices.registry import Driver, ReadOnlySensor
 from raspy.devices.template import (
     DeviceConfig,
     FieldSpec,
@@ -100,23 +100,12 @@ class Cycle:
         return self.low + (self.high - self.low) * rise
 
 
-class CyclicSensor:
+class CyclicSensor(ReadOnlySensor):
     """A sensor whose value follows its configured wave; read-only."""
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
         value = Cycle.from_config(config).value_at(now)
         return Reading(value, config.text("unit"), Status.OK, now)
-
-    def execute(
-        self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> Reading:
-        raise DeviceError(f"device {quote(config.name)}: {command}: read-only sensor")
-
-    def state(self) -> Mapping[str, JsonValue]:
-        return MappingProxyType({})
-
-    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
-        return None
 
 
 class SimulatedClock(CyclicSensor):
