@@ -234,11 +234,8 @@ class Store(Closing):
 
     def commit(self, ops: Sequence[Op]) -> None:
         """Write ops in one txn, durable on return. Never from the writer thread."""
-        writer = self._live_writer()
-        if writer.in_writer_thread():
+        if self._live_writer().in_writer_thread():
             raise RuntimeError("Store.commit() from the writer thread would deadlock")
-        frozen = tuple(ops)
-        self.validate(frozen)
         # A bare lock instead of a Future: one wake-up per blocked caller.
         done = threading.Lock()
         done.acquire()
@@ -248,9 +245,7 @@ class Store(Closing):
             outcome.append(error)
             done.release()
 
-        writer.submit(
-            Job(lambda txn: _apply_ops(txn, frozen), len(frozen), None, on_done)
-        )
+        self._submit(ops, None, on_done)
         done.acquire()
         if outcome[0] is not None:
             raise outcome[0]

@@ -96,13 +96,14 @@ class _ClonePublisher:
         self, entries: Sequence[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, str]]:
         valid, refused = clone.split_by_key(entries)
-        for key, body in valid:
-            self._held.pop(key, None)
-            self._held[key] = body
-        if self._client.live:
-            held, self._held = self._held, {}
-            for held_key, held_body in held.items():
-                self._client.set(held_key, held_body)
+        if not self._client.live:
+            for key, body in valid:
+                self._held.pop(key, None)
+                self._held[key] = body
+            return refused
+        held, self._held = self._held, {}
+        for key, body in [*held.items(), *valid]:
+            self._client.set(key, body)
         return refused
 
     def close_for_this_thread(self) -> None:

@@ -93,8 +93,8 @@ class Agent:
         server_ttl_s: float,
         resend_s: float,
         max_set_attempts: int,
+        max_unconfirmed: int,
         emit: Callable[[list[Change]], None],
-        max_unconfirmed: int = 10_000,
         curve: CurveKeys | None = None,
     ) -> None:
         self.lock = threading.Lock()
