@@ -17,7 +17,6 @@ import contextlib
 import importlib
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import zmq
-from benchproc import cpu_seconds, free_port, is_free, rss_mb
+from benchproc import cpu_seconds, free_port, is_free, rss_mb, stop
 
 from raspy.client.clone import fetch_snapshot
 from raspy.errors import ClientTimeout
@@ -78,12 +77,7 @@ def started(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
         yield process
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process, wait_s=15)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:

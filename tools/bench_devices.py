@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 import zmq
-from benchproc import cpu_seconds, free_port, rss_mb
+from benchproc import cpu_seconds, free_port, rss_mb, stop
 
 TARGET_P99_MS = 50.0
 TARGET_CPU_PCT = 25.0
@@ -120,12 +119,7 @@ def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int
         finally:
             sub.close()
             context.term()
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait(timeout=10)
+            stop(daemon, wait_s=20)
     delays.sort()
     elapsed = wall1 - wall0
     cpu_pct = (cpu1 - cpu0) / elapsed * 100.0

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import zmq
-from benchproc import cpu_seconds, free_port, rss_mb
+from benchproc import cpu_seconds, free_port, rss_mb, stop
 
 from raspy.transport.multipart import recv_frames, send_frames
 
@@ -142,16 +142,6 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextmanager
 def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
     """Yield (client endpoint, worker endpoint, mode, pid) for a running broker."""
@@ -162,7 +152,7 @@ def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
             _wait_port(front)
             yield f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}", "raw", proc.pid
         finally:
-            _stop(proc)
+            stop(proc, wait_s=5)
         return
     if kind == "majortomo":
         port = free_port()
@@ -172,7 +162,7 @@ def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
             endpoint = f"tcp://127.0.0.1:{port}"
             yield endpoint, endpoint, "mdp", proc.pid
         finally:
-            _stop(proc)
+            stop(proc, wait_s=5)
         return
     base = free_port(4)
     with tempfile.TemporaryDirectory(prefix="raspy-bench-") as tmp:
@@ -200,7 +190,7 @@ def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
             endpoint = f"tcp://127.0.0.1:{base}"
             yield endpoint, endpoint, "mdp", proc.pid
         finally:
-            _stop(proc)
+            stop(proc, wait_s=5)
 
 
 def _wait_port(port: int) -> None:
@@ -251,7 +241,7 @@ def scenario(
             cpu = (cpu_seconds(pid) - cpu_before) if pid else 0.0
         finally:
             for proc in procs:
-                _stop(proc)
+                stop(proc, wait_s=5)
         latencies = sorted(x for r in results for x in r["latencies"])
         done = len(latencies)
         rss = rss_mb(pid) if pid else 0.0

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
-from benchproc import free_port
+from benchproc import free_port, stop
 
 from raspy.names import short_hostname
 
@@ -125,12 +125,7 @@ def raspyd(
         _wait_for(ctx, endpoint, [b"titanic.request", b"titanic.reply"])
         yield Daemon(process, endpoint, data_dir)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, wait_s=20)
 
 
 @contextmanager
@@ -141,12 +136,7 @@ def echo_worker(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> Iterator[
         _wait_for(ctx, endpoint, [SERVICE])
         yield
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, wait_s=10)
 
 
 # --------------------------------------------------------------------- load

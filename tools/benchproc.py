@@ -1,10 +1,13 @@
-"""What every benchmark needs of the machine: free loopback ports and a process's CPU
-and memory from /proc. Imported by the tools/bench_*.py scripts (not installed)."""
+"""What every benchmark needs of the machine: free loopback ports, a process's CPU
+and memory from /proc, and stopping what it started. Imported by the tools/bench_*.py
+scripts (not installed)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 
@@ -40,3 +43,17 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def stop(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], wait_s: float
+) -> None:
+    """SIGTERM, then SIGKILL if it is still running after `wait_s`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
