@@ -71,16 +71,6 @@ class SnapshotRequested:
 CloneOutput = Accept | Rejected | SnapshotRequested
 
 
-def _with_ttl(props: clone.Props, ttl_s: float) -> clone.Props:
-    """Replace any ttl property by `ttl_s`; a bad ttl raises MalformedMessage."""
-    try:
-        text = clone.format_ttl(ttl_s)
-    except ValueError as exc:
-        raise MalformedMessage("clone", "bad_ttl", str(exc)) from exc
-    kept = tuple((n, v) for n, v in props if n != clone.TTL_PROPERTY)
-    return (*kept, (clone.TTL_PROPERTY, text))
-
-
 class CloneCore:
     """The server's decisions; the shell stores, publishes and streams snapshots."""
 
@@ -140,33 +130,6 @@ class CloneCore:
             ttl_s=ttl_s,
             uuid=msg.uuid,
             now=now,
-        )
-
-    def on_local_set(
-        self,
-        key: bytes,
-        body: bytes,
-        *,
-        props: clone.Props = (),
-        ttl_s: float | None = None,
-        uuid: bytes = b"",
-        now: float,
-    ) -> list[CloneOutput]:
-        """An in-process set (empty body: delete); `ttl_s` becomes the ttl property."""
-        try:
-            clone.check_key(key, self._max_key_bytes)
-            if uuid and len(uuid) != clone.UUID_BYTES:
-                raise MalformedMessage("clone", "bad_uuid", f"{len(uuid)} bytes")
-            if ttl_s is not None:
-                props = _with_ttl(props, ttl_s)
-            clone.decode_props(clone.encode_props(props))  # the wire's rules
-            ttl_s = clone.ttl_of(props)
-        except MalformedMessage as exc:
-            return [Rejected(exc.reason, exc.detail)]
-        except ValueError as exc:
-            return [Rejected("bad_properties", str(exc))]
-        return self._accept(
-            key=key, body=body, props=props, ttl_s=ttl_s, uuid=uuid, now=now
         )
 
     def on_local_batch(

@@ -47,7 +47,7 @@ def test_sequence_numbers_strictly_increase_across_sets_deletes_and_expiries() -
     seqs = [
         _accepted(core.on_kvset(_kvset(b"/a", b"1", props=b"ttl=1\n"), NOW)).seq,
         _accepted(core.on_kvset(_kvset(b"/missing", b""), NOW)).seq,
-        _accepted(core.on_local_set(b"/b", b"2", now=NOW)).seq,
+        _accepted(core.on_local_batch([(b"/b", b"2")], NOW)).seq,
         _accepted(core.on_tick(NOW + 1)).seq,
     ]
     assert seqs == [1, 2, 3, 4]
@@ -175,26 +175,13 @@ def test_invalid_kvset_is_rejected_and_takes_no_sequence_number() -> None:
     assert core.last_seq == 0
 
 
-def test_local_set_adds_ttl_as_a_property_so_clients_see_it() -> None:
-    """§6.6: on the wire ttl is relative seconds, sent as an integer."""
+def test_publisher_kvset_with_ttl_carries_it_as_a_property_so_clients_see_it() -> None:
+    """§6.6: on the wire ttl is relative seconds, sent as an integer (ClonePublisher)."""
     core = CloneCore()
-    update = _accepted(
-        core.on_local_set(b"/d", b"21", props=(("unit", "C"),), ttl_s=30, now=NOW)
-    )
+    frames = clone.kvset(b"/d", b"21", b"", (("unit", "C"),), ttl_s=30)
+    update = _accepted(core.on_kvset(frames, NOW))
     assert update == Update(1, b"/d", b"", (("unit", "C"), ("ttl", "30")), b"21", 30.0)
     assert core.next_deadline() == NOW + 30
-
-
-def test_local_set_with_bad_input_is_rejected() -> None:
-    """The in-process path keeps the wire's rules (§6.2, §6.6)."""
-    core = CloneCore()
-    assert core.on_local_set(b"x", b"v", now=NOW)[0] == Rejected(
-        "bad_key", "key 'x' is not /-rooted"
-    )
-    assert isinstance(core.on_local_set(b"/x", b"v", ttl_s=-1, now=NOW)[0], Rejected)
-    bad_props = core.on_local_set(b"/x", b"v", props=(("a=b", "v"),), now=NOW)
-    assert bad_props == [Rejected("bad_properties", "bad property name 'a=b'")]
-    assert core.last_seq == 0
 
 
 def test_icanhaz_requests_a_snapshot_of_its_subtree() -> None:
