@@ -1,0 +1,280 @@
+"""The scenario model: what a loaded scenario document is (frozen data, no behaviour).
+
+The loader (`rules.document`) builds these from YAML; the engine (`rules.engine`) runs
+them. Nothing here parses, evaluates or touches a clock. Times: `*_s` are seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, TypeAlias
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+
+NAME_PATTERN = r"[a-z0-9_-]{1,64}"
+
+
+class Mode(StrEnum):
+    """What a new trigger does while a run is going (as Home Assistant's modes)."""
+
+    SINGLE = "single"  # ignore it
+    RESTART = "restart"  # stop the run, start again
+    QUEUED = "queued"  # run after the current one, up to `max` waiting
+    PARALLEL = "parallel"  # run beside it, up to `max` at once
+
+
+class SunEvent(StrEnum):
+    SUNRISE = "sunrise"
+    SUNSET = "sunset"
+    DAWN = "dawn"
+    DUSK = "dusk"
+
+
+# --- expressions ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """What an expression may see. `kv` answers a key's JSON value (None if absent);
+    `sun` answers the wall time of a sun event on the day of `wall_ts` (None in polar
+    day or night)."""
+
+    wall_ts: float
+    tz: ZoneInfo
+    variables: Mapping[str, JsonValue]
+    trigger: Mapping[str, JsonValue]
+    kv: Callable[[str], JsonValue]
+    sun: Callable[[SunEvent, float], float | None]
+    host: str = ""
+
+
+class Expression(Protocol):
+    """A compiled, whitelisted expression (rules.expr); never Python's eval."""
+
+    @property
+    def source(self) -> str: ...
+
+    def evaluate(self, context: EvalContext) -> JsonValue:
+        """The value; raises ExpressionError (a ScenarioError) on a runtime fault."""
+        ...
+
+    def kv_keys(self) -> frozenset[str]:
+        """The literal keys it reads with kv(...): the engine re-checks on their change."""
+        ...
+
+
+# --- triggers ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class KvTrigger:
+    """A Clone key matching `pattern` (fnmatch glob) changed; value tests all optional.
+
+    `to`/`from_` compare the decoded JSON value for equality; `below`/`above` are strict
+    numeric bounds (a non-number never matches them). `for_s`: the match must hold that
+    long without a break before the trigger fires.
+    """
+
+    pattern: str
+    below: float | None = None
+    above: float | None = None
+    to: JsonValue = None
+    from_: JsonValue = None
+    has_to: bool = False  # `to: null` is a real test, so presence is explicit
+    has_from: bool = False
+    for_s: float = 0.0
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrigger:
+    """A Clone key under /event/ matching `pattern` was published."""
+
+    pattern: str
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CronTrigger:
+    """Five-field cron, local time of the core's timezone."""
+
+    expression: str
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AtTrigger:
+    """Every day at a local time of day, seconds since local midnight (e.g. 23:00)."""
+
+    seconds_of_day: int
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EveryTrigger:
+    interval_s: float
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SunTrigger:
+    event: SunEvent
+    offset_s: float = 0.0
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartupTrigger:
+    """When the scenario is loaded at daemon start (not on import or enable)."""
+
+    id: str = ""
+
+
+Trigger: TypeAlias = (
+    KvTrigger
+    | EventTrigger
+    | CronTrigger
+    | AtTrigger
+    | EveryTrigger
+    | SunTrigger
+    | StartupTrigger
+)
+TimeTrigger: TypeAlias = CronTrigger | AtTrigger | EveryTrigger | SunTrigger
+
+
+# --- actions ----------------------------------------------------------------------------
+# Strings in actions are templates: `{host}`, `{trigger.key}`, `{trigger.value}`,
+# `{now}` and variables are filled in at run time (rules.template), never str.format.
+@dataclass(frozen=True, slots=True)
+class DeviceAction:
+    """A command through `<host>.<svc>.devices`: `device` is `<host>.<svc>.<name>`."""
+
+    device: str
+    action: str
+    value: JsonValue = None
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SetAction:
+    """A Clone write; `value` is stored as its JSON text; ttl_s > 0 makes it ephemeral."""
+
+    key: str
+    value: JsonValue
+    ttl_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAction:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallAction:
+    """Any MDP service; `titanic` sends it durably through titanic.request."""
+
+    service: str
+    body: tuple[str, ...] = ()
+    titanic: bool = False
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitAction:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WaitUntilAction:
+    """Wait until `condition` holds; past `timeout_s` (None: forever) the run fails,
+    unless `continue_on_timeout`."""
+
+    condition: Expression
+    timeout_s: float | None = None
+    continue_on_timeout: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatAction:
+    """Exactly one of count / while_ / until is set."""
+
+    actions: tuple[Action, ...]
+    count: int | None = None
+    while_: Expression | None = None
+    until: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    condition: Expression
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChooseAction:
+    branches: tuple[Branch, ...]
+    otherwise: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventAction:
+    """Publish `key` (under /event/) with `value` (JSON; null → `true`)."""
+
+    key: str
+    value: JsonValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunAction:
+    scenario: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopAction:
+    scenario: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogAction:
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionAction:
+    """Stop the run quietly (not an error) when `condition` is false."""
+
+    condition: Expression
+
+
+Action: TypeAlias = (
+    DeviceAction
+    | SetAction
+    | DeleteAction
+    | CallAction
+    | WaitAction
+    | WaitUntilAction
+    | RepeatAction
+    | ChooseAction
+    | EventAction
+    | RunAction
+    | StopAction
+    | LogAction
+    | ConditionAction
+)
+
+
+# --- the scenario -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One loaded document. `source_text` is the document exactly as imported."""
+
+    name: str
+    triggers: tuple[Trigger, ...]
+    actions: tuple[Action, ...]
+    description: str = ""
+    enabled: bool = True
+    mode: Mode = Mode.SINGLE
+    max_runs: int = 10  # `max:` for queued/parallel
+    variables: Mapping[str, JsonValue] = field(default_factory=dict)
+    conditions: tuple[Expression, ...] = ()
+    source_text: str = ""
