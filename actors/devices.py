@@ -21,16 +21,17 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
+from raspy.actors.device_settings import DeviceSettings, overrides
 from raspy.actors.device_tree import Publisher, TreeWriter
 from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
-from raspy.devices import onewire, service, simulated
+from raspy.devices import gpio, gpio_pins, onewire, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
-from raspy.devices.template import JsonValue
-from raspy.errors import ConfigError, DeviceError, MalformedMessage
+from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.errors import ConfigError, DeviceError, MalformedMessage, StoreError
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -43,6 +44,7 @@ log = structlog.get_logger(component="devices")
 
 FAKE: Final = "fake"
 ONEWIRE: Final = "onewire"
+GPIO: Final = "gpio"
 _STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
 _MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
 _MAX_INTERVAL_S: Final = 86400.0
@@ -78,9 +80,15 @@ class DeviceServiceActor(pykka.ThreadingActor):
         stats: Stats,
         link: MdpLink | None = None,
         discover: Discover | None = None,
+        settings: DeviceSettings | None = None,
     ) -> None:
         super().__init__()
         self._registry = registry
+        self._settings = settings
+        # the config file's values, under what was changed over MDP (reset: back)
+        self._file_configs: dict[str, DeviceConfig] = {
+            d.name: d.config for d in registry.devices() if d.parent is None
+        }
         self._publisher = publisher
         self._tree = TreeWriter(publisher, stats, registry.service)
         self._clock = clock
@@ -104,10 +112,12 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._rescan()
+            self._apply_saved_configs()
+            self._started()
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
                 self.actor_ref,
-                [_polled(d) for d in self._registry.devices()],
+                self._polled_devices(),
                 clock=self._clock,
                 stats=self._stats,
             )
@@ -127,6 +137,43 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._worker.disconnect()
         self._release()
 
+    # --- hooks for services with hardware of their own (actors/gpio.py) --------------
+    def _started(self) -> None:
+        """After saved settings are applied, before polling starts."""
+
+    def _stopping(self) -> None:
+        """At a stop or a failure, after polling ended (release hardware here)."""
+
+    def _polled_devices(self) -> list[poller_mod.PolledDevice]:
+        return [_polled(d) for d in self._registry.devices()]
+
+    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+        """A reply that replaces the common handling of `request`, or None."""
+        return None
+
+    def _published(self, device: Device, reading: Reading) -> None:
+        """A command changed `device`; its reading was published."""
+
+    def _on_other(self, message: Any) -> bool:
+        """A message of the subclass's own; False if not one."""
+        return False
+
+    # --- settings that last -----------------------------------------------------------
+    def _apply_saved_configs(self) -> None:
+        if self._settings is None:
+            return
+        prefix = self._registry.fullname("")
+        for fullname, fields in self._settings.load(prefix).configs.items():
+            name = fullname[len(prefix) :]
+            if name not in self._file_configs:
+                continue  # a device gone from the config file
+            try:
+                self._registry.configure(name, fields)
+            except DeviceError as exc:
+                log.warning(
+                    "device_settings_not_applied", device=fullname, reason=str(exc)
+                )
+
     def on_failure(
         self,
         exception_type: type[BaseException] | None,
@@ -142,15 +189,19 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._release()
 
     def _release(self) -> None:
+        self._release_poller()
+        self._stopping()
+        self._publisher.close_for_this_thread()
+        if self._link is not None:
+            self._link.outbox.close_for_this_thread()
+
+    def _release_poller(self) -> None:
         if self._poller is not None:
             try:
                 self._poller.stop(block=True, timeout=_STOP_TIMEOUT_S)
             except (pykka.ActorDeadError, TimeoutError):
                 log.warning("device_poller_stop_timed_out", service=self._name)
             self._poller = None
-        self._publisher.close_for_this_thread()
-        if self._link is not None:
-            self._link.outbox.close_for_this_thread()
 
     # --- messages ---------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -163,6 +214,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 return self._handle(body)
             case poller_mod.PollerFailed(bus=bus, error=error):
                 raise RuntimeError(f"device poller of {bus} failed") from error
+            case _ if self._on_other(message):
+                pass
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -182,29 +235,90 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._worker.ready()  # the broker forgot us: register again
 
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
-        handled = service.handle(self._registry, body, self._clock.wall())
         self._stats.incr(f"devices.{self._name}.requests")
-        for effect in handled.effects:
-            self._apply(effect)
+        request = service.parse_request(body)
+        before: DeviceConfig | None = None
+        if isinstance(request, service.Request):
+            replaced = self._before_handle(request)
+            if replaced is not None:
+                return replaced
+            target = (
+                None
+                if request.device is None
+                else self._registry.resolve(request.device)
+            )
+            before = None if target is None else target.config
+        handled = service.handle(self._registry, body, self._clock.wall())
+        try:
+            for effect in handled.effects:
+                self._apply(effect)
+        except StoreError as exc:  # not stored, so not done: undo and say so
+            if before is not None:
+                self._registry.configure(before.name, before.as_dict())
+            self._stats.incr(f"devices.{self._name}.store_failed")
+            log.error("device_settings_not_stored", service=self._name, reason=str(exc))
+            return service.device_error("config", f"not stored: {exc}")
+        if (
+            isinstance(request, service.Request)
+            and request.action == "reset"
+            and handled.reply[0] == service.OK
+            and before is not None
+        ):
+            self._back_to_file(before.name)
         return handled.reply
+
+    def _back_to_file(self, name: str) -> None:
+        """`reset`: the config file's values again, and nothing stored over them."""
+        file_config = self._file_configs.get(name)
+        device = self._registry.find(name)
+        if file_config is None or device is None or device.config == file_config:
+            return
+        if self._settings is not None:
+            try:
+                self._settings.save_config(device.fullname, {}, self._clock.wall())
+            except StoreError as exc:
+                log.error(
+                    "device_settings_not_stored", service=self._name, reason=str(exc)
+                )
+                return
+        config = self._registry.configure(name, file_config.as_dict())
+        self._reschedule(name, config)
 
     def _apply(self, effect: service.Effect) -> None:
         match effect:
             case service.Publish(device=name, fullname=fullname, reading=reading):
                 self._commanded[name] = reading.wall_ts
                 self._tree.write(fullname, reading)
+                self._published(self._registry.get(name), reading)
             case service.PollRequested(device=name):
                 self._tell_poller(poller_mod.PollNow(name))
             case service.ConfigChanged(device=name, config=config):
-                interval_s = config.real("poll_interval_s")
-                for each in (name, *(c.name for c in self._registry.children(name))):
-                    self._tell_poller(poller_mod.SetInterval(each, interval_s))
+                self._save_config(name, config)
+                self._reschedule(name, config)
             case service.RescanRequested():
                 found = self._rescan()
                 if found:
                     self._tell_poller(
                         poller_mod.AddDevices(tuple(_polled(d) for d in found))
                     )
+
+    def _save_config(self, name: str, config: DeviceConfig) -> None:
+        """Durable before the request is answered; raises StoreError if not."""
+        file_config = self._file_configs.get(name)
+        if self._settings is None or file_config is None:
+            return
+        fullname = self._registry.fullname(name)
+        self._settings.save_config(
+            fullname, overrides(file_config, config), self._clock.wall()
+        )
+        log.info("device_settings_stored", device=fullname)
+
+    def _reschedule(self, name: str, config: DeviceConfig) -> None:
+        interval_s = config.real("poll_interval_s")
+        polled = {p.name for p in self._polled_devices()}
+        for each in (name, *(c.name for c in self._registry.children(name))):
+            if each in polled:
+                self._tell_poller(poller_mod.SetInterval(each, interval_s))
 
     def _tell_poller(self, message: poller_mod.Command) -> None:
         if self._poller is None:
@@ -307,12 +421,36 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
     return _registry(hostname, ONEWIRE, factory, configs)
 
 
+def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `gpio` service's devices from `[[devices.gpio]]`; ConfigError naming each
+    problem by its key (`devices.gpio[2].pin: ...`).
+
+    Pin names are checked against this board (mock: the mock board), or against the
+    40-pin header when the Pi's GPIO cannot be opened here.
+    """
+    kind = gpio_pins.PinFactoryKind(config.pin_factory)
+    try:
+        pins = gpio_pins.shared(kind)
+        resolve, board = pins.resolve, pins.board_name()
+    except DeviceError:
+        resolve, board = gpio_pins.reference_resolve, "40-pin header"
+    try:
+        registry = Registry(hostname, GPIO, gpio.GpioFactory())
+        configs = gpio.check_entries(registry.kinds, config.gpio, resolve, board)
+        registry.add_all(configs)
+    except (DeviceError, ValueError) as exc:
+        raise ConfigError([str(exc)]) from exc
+    return registry
+
+
 def check_config(hostname: str, config: DevicesConfig) -> None:
     """Validate the enabled services' device configs before anything starts; ConfigError."""
     if config.fake_enabled:
         fake_registry(hostname, config)
     if config.onewire_enabled:
         onewire_registry(hostname, config)
+    if config.gpio_enabled:
+        gpio_registry(hostname, config)
 
 
 def onewire_discover(config: DevicesConfig) -> Discover:
@@ -362,6 +500,7 @@ def start_devices(
                 onewire_discover(config),
             )
         )
+    settings = DeviceSettings(runtime.store)
     specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
     for name, build, discover in builders:
         build()
@@ -376,7 +515,41 @@ def start_devices(
                 stats=runtime.stats,
                 link=link,
                 discover=discover,
+                settings=settings,
             )
 
         specs.append((f"devices.{name}", start))
+    if config.gpio_enabled:
+        specs.append(
+            (f"devices.{GPIO}", _gpio_start(runtime, publisher, link, settings))
+        )
     return specs
+
+
+def _gpio_start(
+    runtime: Runtime, publisher: Publisher, link: MdpLink, settings: DeviceSettings
+) -> Callable[[], pykka.ActorRef[Any]]:
+    from raspy.actors.gpio import GpioServiceActor  # gpio imports this module
+
+    config = runtime.config.devices
+    gpio_registry(runtime.hostname, config)
+
+    def start() -> pykka.ActorRef[Any]:
+        try:
+            pins: gpio_pins.Pins | None = gpio_pins.shared(
+                gpio_pins.PinFactoryKind(config.pin_factory)
+            )
+        except DeviceError as exc:
+            log.error("gpio_unavailable", reason=str(exc))
+            pins = None
+        return GpioServiceActor.start(
+            gpio_registry(runtime.hostname, config),
+            publisher,
+            pins=pins,
+            clock=runtime.clock,
+            stats=runtime.stats,
+            link=link,
+            settings=settings,
+        )
+
+    return start

@@ -83,6 +83,15 @@ class DevicesConfig:
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id
     onewire: tuple[dict[str, Any], ...] = ()
+    # GPIO through gpiozero: [[devices.gpio]] tables of switch, dimmer, sensor.binary
+    gpio_enabled: bool = False
+    pin_factory: str = "default"  # "mock": gpiozero's mock pins (make run, tests)
+    gpio: tuple[dict[str, Any], ...] = ()
+    # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
+    rtc_enabled: bool = False
+    rtc_sysfs_dir: str = "/sys/class/rtc"
+    # /stats/<hostname>/clock/: the kernel's clock health, every this many s (0: off)
+    clock_health_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
+_PIN_FACTORIES: Final = ("default", "mock")
 
 
 def _check_type(value: object, expected: object) -> str | None:
@@ -233,6 +243,12 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
         problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    devices = sections.get("devices")
+    if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
+        problems.append(
+            f"{source}: devices.pin_factory: expected one of "
+            f"{', '.join(_PIN_FACTORIES)}, got {quote(devices.pin_factory)}"
+        )
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)

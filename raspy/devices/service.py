@@ -163,6 +163,21 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
     return Handled((status, _encode(document)))
 
 
+def device_error(action: str, detail: str) -> tuple[bytes, bytes]:
+    """A 500 reply (the device, or storing its settings, failed)."""
+    return _error(DEVICE_ERROR, action, "device_error", detail).reply
+
+
+def refused(status: bytes, action: str, token: str, detail: str) -> tuple[bytes, bytes]:
+    """An error reply of the vocabulary, for services with actions of their own."""
+    return _error(status, action, token, detail).reply
+
+
+def ok(action: str, **fields: JsonValue) -> tuple[bytes, bytes]:
+    """A 200 reply of the vocabulary, for services with actions of their own."""
+    return _ok(action, (), **fields).reply
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -217,7 +232,7 @@ def handle(registry: Registry, body: Sequence[bytes], now: float) -> Handled:
         return _error(UNKNOWN_ACTION, action, "unknown_action", quote(action))
     if request.device is None:
         return _error(BAD_REQUEST, action, "missing_device", "device: required")
-    device = registry.find(request.device)
+    device = registry.resolve(request.device)  # its name, or its friendly name
     if device is None:
         return _error(NOT_FOUND, action, "unknown_device", quote(request.device))
     return _on_device(registry, device, request, now)
