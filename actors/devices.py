@@ -27,7 +27,7 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
-from raspy.devices import gpio, gpio_pins, onewire, service, simulated
+from raspy.devices import gpio, gpio_pins, onewire, rtc, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig, JsonValue
@@ -45,6 +45,7 @@ log = structlog.get_logger(component="devices")
 FAKE: Final = "fake"
 ONEWIRE: Final = "onewire"
 GPIO: Final = "gpio"
+RTC: Final = "rtc"
 _STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
 _MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
 _MAX_INTERVAL_S: Final = 86400.0
@@ -443,6 +444,15 @@ def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
     return registry
 
 
+def rtc_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `rtc` service: the real-time clock `rtc0` of the sysfs directory."""
+    factory = rtc.RtcFactory(config.rtc_sysfs_dir)
+    configs: list[object] = [
+        {"name": "rtc0", "oid": rtc.OID, "rtc": "rtc0", "poll_interval_s": 60.0}
+    ]
+    return _registry(hostname, RTC, factory, configs)
+
+
 def check_config(hostname: str, config: DevicesConfig) -> None:
     """Validate the enabled services' device configs before anything starts; ConfigError."""
     if config.fake_enabled:
@@ -468,7 +478,7 @@ def onewire_discover(config: DevicesConfig) -> Discover:
 def _registry(
     hostname: str,
     name: str,
-    factory: simulated.SimulatedFactory | onewire.OneWireFactory,
+    factory: simulated.SimulatedFactory | onewire.OneWireFactory | rtc.RtcFactory,
     configs: list[object],
 ) -> Registry:
     try:
@@ -501,6 +511,8 @@ def start_devices(
             )
         )
     settings = DeviceSettings(runtime.store)
+    if config.rtc_enabled:
+        builders.append((RTC, lambda: rtc_registry(runtime.hostname, config), None))
     specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
     for name, build, discover in builders:
         build()
@@ -523,7 +535,29 @@ def start_devices(
         specs.append(
             (f"devices.{GPIO}", _gpio_start(runtime, publisher, link, settings))
         )
+    if config.clock_health_interval_s > 0:
+        specs.append(("devices.clock", _clock_health_start(runtime, publisher)))
     return specs
+
+
+def _clock_health_start(
+    runtime: Runtime, publisher: Publisher
+) -> Callable[[], pykka.ActorRef[Any]]:
+    from raspy.actors.clock_health import ClockHealthActor  # it imports this module
+
+    config = runtime.config.devices
+
+    def start() -> pykka.ActorRef[Any]:
+        return ClockHealthActor.start(
+            runtime.hostname,
+            publisher,
+            clock=runtime.clock,
+            stats=runtime.stats,
+            interval_s=config.clock_health_interval_s,
+            rtc_dir=Path(config.rtc_sysfs_dir),
+        )
+
+    return start
 
 
 def _gpio_start(

@@ -372,7 +372,10 @@ def _builtin() -> list[Kind]:
             "the real-time clock",
             fields=[_unit("s")],
             commands=[
-                CommandSpec("time", "seconds since the epoch", _RO, _real(), _GAUGE)
+                CommandSpec("time", "seconds since the epoch", _RO, _real(), _GAUGE),
+                CommandSpec(
+                    "drift", "the clock minus the system clock, s", _RO, _real()
+                ),
             ],
             main="time",
         ),
