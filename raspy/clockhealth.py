@@ -29,7 +29,7 @@ _CLOCK_STATES: Final = {
     4: "leap_done",
     5: "error",
 }
-_MICRO: Final = 1e-6
+_PER_SECOND: Final = 1_000_000.0  # the kernel counts microseconds
 
 
 class ClockSource(StrEnum):
@@ -73,8 +73,8 @@ def interpret(
         synchronised=synchronised,
         state=state,
         status=status,
-        max_error_s=max(0, max_error_us) * _MICRO,
-        estimated_error_s=max(0, esterror_us) * _MICRO,
+        max_error_s=max(0, max_error_us) / _PER_SECOND,
+        estimated_error_s=max(0, esterror_us) / _PER_SECOND,
     )
 
 

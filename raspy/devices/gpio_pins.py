@@ -103,11 +103,13 @@ class Pins:
             return self._kept.pop(pin, None)
 
     @classmethod
-    def mock(cls) -> Pins:
-        """gpiozero's MockFactory with PWM-capable pins (never a fake of our own)."""
-        from gpiozero.pins.mock import MockFactory, MockPWMPin
+    def mock(cls, *, pwm: bool = True) -> Pins:
+        """gpiozero's MockFactory with PWM-capable pins (never a fake of our own);
+        `pwm` False: plain mock pins, which refuse PWM as some boards' pins do."""
+        from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
-        return cls(MockFactory(pin_class=MockPWMPin), PinFactoryKind.MOCK)
+        pin_class = MockPWMPin if pwm else MockPin
+        return cls(MockFactory(pin_class=pin_class), PinFactoryKind.MOCK)
 
     @classmethod
     def default(cls) -> Pins:
