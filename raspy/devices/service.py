@@ -19,7 +19,8 @@ Request: one body frame, a UTF-8 JSON object of at most 64 KiB:
 
 `v` is the vocabulary version, 1 here; a request of another version is refused with
 400 and never half-understood. `device` is the name inside the service (`attic`,
-`tv.volume`); `value` absent or null means "no value". No other keys are allowed.
+`tv.volume`) or a device's `friendly_name` (a config field, unique in the service);
+`value` absent or null means "no value". No other keys are allowed.
 
 Reply: two frames, `[status, json]`. The status is ASCII:
 
@@ -45,11 +46,13 @@ Actions (device: required, value: optional unless said):
                 "access": "rw"|"ro"|"wo", "type": "Bool"|"Int"|...|null,
                 "datasource": "GAUGE"|"COUNTER"|"DERIVE"|"ABSOLUTE"|null}, ...]}
     config      device -> {"device", "config"}; with a value (an object of the
-                fields to change) -> the new config, checked whole first
+                fields to change) -> the new config, checked whole first; raspyd
+                stores it before it answers, and applies it again after a restart
     log         device -> {"device", "log"}; value true|false sets it
     poll        device: read it now and publish -> {"device", "poll": "requested"}
     reset       device: clear its errors and return it (and its sub-devices) to the
-                initial state -> {"device", "reset": [names]}
+                initial state, and its config to the config file's values
+                (raspyd forgets what `config` stored) -> {"device", "reset": [names]}
     <command>   any command of the device's kind (`on`, `off`, `toggle`, `level`,
                 `up`, `down`, `snapshot`, `power`, `mute`, ...):
                 a trigger takes no value -> {"device", "reading"};
