@@ -219,7 +219,8 @@ def run(
     print(json.dumps(results, indent=2))
     verdicts = {
         "p99 delay": p99 <= target_p99_ms,
-        "cpu": cpu_pct <= TARGET_CPU_PCT,
+        # the CPU target is the polled case's; the input case records it only
+        "cpu": inputs > 0 or cpu_pct <= TARGET_CPU_PCT,
         "rss growth": rss1 - rss0 <= TARGET_RSS_GROWTH_MB,
     }
     for name, ok in verdicts.items():
