@@ -256,10 +256,12 @@ class Registry:
         """Validate every config, then add them all; nothing is added if one is bad."""
         checked = [self.validate(config) for config in configs]
         names = [c.name for c in checked]
-        names += [
+        names += [  # a friendly name may not be another device's name either
             f
             for c in checked
-            if (f := c.settings.get("friendly_name")) and isinstance(f, str)
+            if (f := c.settings.get("friendly_name"))
+            and isinstance(f, str)
+            and f != c.name
         ]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
