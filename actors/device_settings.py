@@ -16,8 +16,9 @@ from typing import Final
 
 import structlog
 
+from raspy.devices.registry import Registry
 from raspy.devices.template import DeviceConfig, JsonValue
-from raspy.errors import StoreError
+from raspy.errors import DeviceError, StoreError
 from raspy.storage.store import Delete, Put, Store
 from raspy.storage.tables import (
     DEVICE_CONFIG_PREFIX,
@@ -93,3 +94,53 @@ class DeviceSettings:
         key = device_key(DEVICE_STATE_PREFIX, fullname)
         record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts)
         self._store.commit([Put(Table.DEVICE, key, record)])
+
+
+class ServiceSettings:
+    """One device service's view: the config file's values of its devices, and what
+    was changed over MDP on top of them (DeviceSettings None: nothing is stored, as in
+    raspy-poller). Used on the service actor's thread only."""
+
+    def __init__(self, registry: Registry, stored: DeviceSettings | None) -> None:
+        self._registry = registry
+        self.stored = stored
+        self._file_configs: dict[str, DeviceConfig] = {
+            d.name: d.config for d in registry.devices() if d.parent is None
+        }
+
+    def apply_saved(self) -> None:
+        """At start: what was stored goes over the file's values; a stored change the
+        file no longer allows is logged and left out."""
+        if self.stored is None:
+            return
+        prefix = self._registry.fullname("")
+        for fullname, fields in self.stored.load(prefix).configs.items():
+            name = fullname[len(prefix) :]
+            if name not in self._file_configs:
+                continue  # a device gone from the config file
+            try:
+                self._registry.configure(name, fields)
+            except DeviceError as exc:
+                log.warning(
+                    "device_settings_not_applied", device=fullname, reason=str(exc)
+                )
+
+    def save(self, name: str, config: DeviceConfig, wall_ts: float) -> None:
+        """Durable before the request is answered; raises StoreError if not."""
+        file_config = self._file_configs.get(name)
+        if self.stored is None or file_config is None:
+            return
+        fullname = self._registry.fullname(name)
+        self.stored.save_config(fullname, overrides(file_config, config), wall_ts)
+        log.info("device_settings_stored", device=fullname)
+
+    def back_to_file(self, name: str, wall_ts: float) -> DeviceConfig | None:
+        """`reset`: the file's values again, nothing stored over them; the new config,
+        or None if there was nothing to undo. Raises StoreError (nothing changed)."""
+        file_config = self._file_configs.get(name)
+        device = self._registry.find(name)
+        if file_config is None or device is None or device.config == file_config:
+            return None
+        if self.stored is not None:
+            self.stored.save_config(device.fullname, {}, wall_ts)
+        return self._registry.configure(name, file_config.as_dict())

@@ -21,13 +21,13 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
-from raspy.actors.device_settings import DeviceSettings, overrides
+from raspy.actors.device_settings import DeviceSettings, ServiceSettings
 from raspy.actors.device_tree import Publisher, TreeWriter
 from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
-from raspy.devices import gpio, gpio_pins, onewire, rtc, service, simulated
+from raspy.devices import onewire, rtc, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig, JsonValue
@@ -85,11 +85,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._registry = registry
-        self._settings = settings
         # the config file's values, under what was changed over MDP (reset: back)
-        self._file_configs: dict[str, DeviceConfig] = {
-            d.name: d.config for d in registry.devices() if d.parent is None
-        }
+        self._settings = ServiceSettings(registry, settings)
         self._publisher = publisher
         self._tree = TreeWriter(publisher, stats, registry.service)
         self._clock = clock
@@ -113,7 +110,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._rescan()
-            self._apply_saved_configs()
+            self._settings.apply_saved()
             self._started()
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
@@ -158,22 +155,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _on_other(self, message: Any) -> bool:
         """A message of the subclass's own; False if not one."""
         return False
-
-    # --- settings that last -----------------------------------------------------------
-    def _apply_saved_configs(self) -> None:
-        if self._settings is None:
-            return
-        prefix = self._registry.fullname("")
-        for fullname, fields in self._settings.load(prefix).configs.items():
-            name = fullname[len(prefix) :]
-            if name not in self._file_configs:
-                continue  # a device gone from the config file
-            try:
-                self._registry.configure(name, fields)
-            except DeviceError as exc:
-                log.warning(
-                    "device_settings_not_applied", device=fullname, reason=str(exc)
-                )
 
     def on_failure(
         self,
@@ -270,20 +251,13 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _back_to_file(self, name: str) -> None:
         """`reset`: the config file's values again, and nothing stored over them."""
-        file_config = self._file_configs.get(name)
-        device = self._registry.find(name)
-        if file_config is None or device is None or device.config == file_config:
+        try:
+            config = self._settings.back_to_file(name, self._clock.wall())
+        except StoreError as exc:
+            log.error("device_settings_not_stored", service=self._name, reason=str(exc))
             return
-        if self._settings is not None:
-            try:
-                self._settings.save_config(device.fullname, {}, self._clock.wall())
-            except StoreError as exc:
-                log.error(
-                    "device_settings_not_stored", service=self._name, reason=str(exc)
-                )
-                return
-        config = self._registry.configure(name, file_config.as_dict())
-        self._reschedule(name, config)
+        if config is not None:
+            self._reschedule(name, config)
 
     def _apply(self, effect: service.Effect) -> None:
         match effect:
@@ -294,7 +268,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             case service.PollRequested(device=name):
                 self._tell_poller(poller_mod.PollNow(name))
             case service.ConfigChanged(device=name, config=config):
-                self._save_config(name, config)
+                self._settings.save(name, config, self._clock.wall())
                 self._reschedule(name, config)
             case service.RescanRequested():
                 found = self._rescan()
@@ -302,17 +276,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
                     self._tell_poller(
                         poller_mod.AddDevices(tuple(_polled(d) for d in found))
                     )
-
-    def _save_config(self, name: str, config: DeviceConfig) -> None:
-        """Durable before the request is answered; raises StoreError if not."""
-        file_config = self._file_configs.get(name)
-        if self._settings is None or file_config is None:
-            return
-        fullname = self._registry.fullname(name)
-        self._settings.save_config(
-            fullname, overrides(file_config, config), self._clock.wall()
-        )
-        log.info("device_settings_stored", device=fullname)
 
     def _reschedule(self, name: str, config: DeviceConfig) -> None:
         interval_s = config.real("poll_interval_s")
@@ -401,7 +364,7 @@ def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
     Raises ConfigError naming the device, the field and the reason.
     """
     configs: list[object] = list(config.fake) or list(simulated.default_configs())
-    return _registry(hostname, FAKE, simulated.SimulatedFactory(), configs)
+    return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
 
 
 def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
@@ -419,38 +382,7 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
             ]
         )
     factory = onewire.OneWireFactory(config.onewire_base_dir)
-    return _registry(hostname, ONEWIRE, factory, configs)
-
-
-def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `gpio` service's devices from `[[devices.gpio]]`; ConfigError naming each
-    problem by its key (`devices.gpio[2].pin: ...`).
-
-    Pin names are checked against this board (mock: the mock board), or against the
-    40-pin header when the Pi's GPIO cannot be opened here.
-    """
-    kind = gpio_pins.PinFactoryKind(config.pin_factory)
-    try:
-        pins = gpio_pins.shared(kind)
-        resolve, board = pins.resolve, pins.board_name()
-    except DeviceError:
-        resolve, board = gpio_pins.reference_resolve, "40-pin header"
-    try:
-        registry = Registry(hostname, GPIO, gpio.GpioFactory())
-        configs = gpio.check_entries(registry.kinds, config.gpio, resolve, board)
-        registry.add_all(configs)
-    except (DeviceError, ValueError) as exc:
-        raise ConfigError([str(exc)]) from exc
-    return registry
-
-
-def rtc_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `rtc` service: the real-time clock `rtc0` of the sysfs directory."""
-    factory = rtc.RtcFactory(config.rtc_sysfs_dir)
-    configs: list[object] = [
-        {"name": "rtc0", "oid": rtc.OID, "rtc": "rtc0", "poll_interval_s": 60.0}
-    ]
-    return _registry(hostname, RTC, factory, configs)
+    return registry_of(hostname, ONEWIRE, factory, configs)
 
 
 def check_config(hostname: str, config: DevicesConfig) -> None:
@@ -460,7 +392,9 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
     if config.onewire_enabled:
         onewire_registry(hostname, config)
     if config.gpio_enabled:
-        gpio_registry(hostname, config)
+        from raspy.actors import hardware  # it builds on this module
+
+        hardware.gpio_registry(hostname, config)
 
 
 def onewire_discover(config: DevicesConfig) -> Discover:
@@ -475,7 +409,7 @@ def onewire_discover(config: DevicesConfig) -> Discover:
     return discover
 
 
-def _registry(
+def registry_of(
     hostname: str,
     name: str,
     factory: simulated.SimulatedFactory | onewire.OneWireFactory | rtc.RtcFactory,
@@ -511,8 +445,12 @@ def start_devices(
             )
         )
     settings = DeviceSettings(runtime.store)
+    from raspy.actors import hardware  # it builds on this module
+
     if config.rtc_enabled:
-        builders.append((RTC, lambda: rtc_registry(runtime.hostname, config), None))
+        builders.append(
+            (RTC, lambda: hardware.rtc_registry(runtime.hostname, config), None)
+        )
     specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
     for name, build, discover in builders:
         build()
@@ -533,57 +471,8 @@ def start_devices(
         specs.append((f"devices.{name}", start))
     if config.gpio_enabled:
         specs.append(
-            (f"devices.{GPIO}", _gpio_start(runtime, publisher, link, settings))
+            (f"devices.{GPIO}", hardware.gpio_start(runtime, publisher, link, settings))
         )
     if config.clock_health_interval_s > 0:
-        specs.append(("devices.clock", _clock_health_start(runtime, publisher)))
+        specs.append(("devices.clock", hardware.clock_health_start(runtime, publisher)))
     return specs
-
-
-def _clock_health_start(
-    runtime: Runtime, publisher: Publisher
-) -> Callable[[], pykka.ActorRef[Any]]:
-    from raspy.actors.clock_health import ClockHealthActor  # it imports this module
-
-    config = runtime.config.devices
-
-    def start() -> pykka.ActorRef[Any]:
-        return ClockHealthActor.start(
-            runtime.hostname,
-            publisher,
-            clock=runtime.clock,
-            stats=runtime.stats,
-            interval_s=config.clock_health_interval_s,
-            rtc_dir=Path(config.rtc_sysfs_dir),
-        )
-
-    return start
-
-
-def _gpio_start(
-    runtime: Runtime, publisher: Publisher, link: MdpLink, settings: DeviceSettings
-) -> Callable[[], pykka.ActorRef[Any]]:
-    from raspy.actors.gpio import GpioServiceActor  # gpio imports this module
-
-    config = runtime.config.devices
-    gpio_registry(runtime.hostname, config)
-
-    def start() -> pykka.ActorRef[Any]:
-        try:
-            pins: gpio_pins.Pins | None = gpio_pins.shared(
-                gpio_pins.PinFactoryKind(config.pin_factory)
-            )
-        except DeviceError as exc:
-            log.error("gpio_unavailable", reason=str(exc))
-            pins = None
-        return GpioServiceActor.start(
-            gpio_registry(runtime.hostname, config),
-            publisher,
-            pins=pins,
-            clock=runtime.clock,
-            stats=runtime.stats,
-            link=link,
-            settings=settings,
-        )
-
-    return start

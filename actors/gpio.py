@@ -110,7 +110,8 @@ class GpioServiceActor(DeviceServiceActor):
     def _started(self) -> None:
         self._alarm = Alarm(self.actor_ref, self._clock.monotonic)
         prefix = self._registry.fullname("")
-        states = {} if self._settings is None else self._settings.load(prefix).states
+        stored = self._settings.stored
+        states = {} if stored is None else stored.load(prefix).states
         for device in self._registry.devices():
             self._open(device, states.get(device.fullname))
         self._arm()
@@ -305,12 +306,11 @@ class GpioServiceActor(DeviceServiceActor):
     def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:
         """An output's state, durable (for initial = restore); a store failure is
         logged and counted: the pin has switched all the same."""
-        if self._settings is None:
+        stored = self._settings.stored
+        if stored is None:
             return
         try:
-            self._settings.save_state(
-                device.fullname, driver.value(), self._clock.wall()
-            )
+            stored.save_state(device.fullname, driver.value(), self._clock.wall())
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.state_not_stored")
             log.error(

@@ -24,8 +24,9 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
 from raspy.actors.device_settings import DeviceSettings
-from raspy.actors.devices import MdpLink, gpio_registry
+from raspy.actors.devices import MdpLink
 from raspy.actors.gpio import GpioServiceActor, pressed_key
+from raspy.actors.hardware import gpio_registry
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
