@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.kv_cli import run
 
@@ -103,3 +105,32 @@ def test_raspy_kv_dump_shows_the_device_table(
     )
     status, _, err = run(["check", "--data-dir", str(tmp_path / "data")], capsys)
     assert status == 0, err
+
+
+@given(st.binary(max_size=64), st.sampled_from([b"config/x", b"state/x", b"x"]))
+def test_any_bytes_decode_as_a_device_record_or_raise_a_store_error(
+    data: bytes, key: bytes
+) -> None:
+    try:
+        record = decode_device_record(key, data)
+    except StoreError:
+        return
+    assert isinstance(record.saved, float)
+
+
+@given(
+    st.sampled_from([DEVICE_CONFIG_PREFIX, DEVICE_STATE_PREFIX]),
+    st.dictionaries(
+        st.text(max_size=8),
+        st.integers(-(2**63), 2**63 - 1) | st.booleans(),
+        max_size=4,
+    ),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_device_records_round_trip(
+    prefix: bytes, fields: dict[str, int | bool], saved: float
+) -> None:
+    data = encode_device_record(prefix, fields, saved)
+    assert decode_device_record(prefix + b"pi.gpio.x", data) == DeviceRecord(
+        fields, saved
+    )
