@@ -17,6 +17,7 @@ unknown action (501).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -98,10 +99,20 @@ class Alarm:
 class GpioServiceActor(DeviceServiceActor):
     """The `gpio` service: see the module docstring."""
 
-    def __init__(self, *args: Any, pins: Pins | None, **kwargs: Any) -> None:
-        """`pins` None: the pin factory could not be made (every device shows it)."""
+    def __init__(
+        self,
+        *args: Any,
+        pins: Pins | None,
+        restarting: Callable[[], bool] = lambda: False,
+        **kwargs: Any,
+    ) -> None:
+        """`pins` None: the pin factory could not be made (every device shows it).
+        `restarting()` True at a stop: the daemon runs on (a reload, a restart after a
+        failure), so outputs stay as they are for the next start to adopt; on_stop
+        applies only when the daemon stops."""
         super().__init__(*args, **kwargs)
         self._pins = pins
+        self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
         self._alarm: Alarm | None = None
@@ -114,6 +125,9 @@ class GpioServiceActor(DeviceServiceActor):
         states = {} if stored is None else stored.load(prefix).states
         for device in self._registry.devices():
             self._open(device, states.get(device.fullname))
+        if self._pins is not None:
+            for pin in self._pins.release_kept():
+                log.warning("gpio_output_released", pin=pin, reason="not configured")
         self._arm()
 
     def _open(self, device: Device, stored: Any) -> None:
@@ -153,10 +167,11 @@ class GpioServiceActor(DeviceServiceActor):
         if self._alarm is not None:
             self._alarm.stop()
             self._alarm = None
+        restarting = self._restarting()
         for device in self._registry.devices():
             driver = device.driver
             if isinstance(driver, gpio.GpioOutput) and self._pins is not None:
-                driver.stop(self._pins, device.config)
+                driver.stop(self._pins, device.config, restarting=restarting)
             elif isinstance(driver, gpio.GpioInput):
                 driver.close()
 

@@ -96,6 +96,7 @@ def gpio_start(
             gpio_registry(runtime.hostname, config),
             publisher,
             pins=pins,
+            restarting=lambda: not runtime.stopping,
             clock=runtime.clock,
             stats=runtime.stats,
             link=link,

@@ -172,11 +172,14 @@ class GpioOutput:
             self._pin = None
         self._fault = "pin not opened"
 
-    def stop(self, pins: gpio_pins.Pins, config: DeviceConfig) -> None:
-        """A clean stop: off and released, or kept as it is (on_stop)."""
+    def stop(
+        self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False
+    ) -> None:
+        """A clean stop: off and released, or kept as it is (on_stop). A service
+        restarting inside the daemon keeps every output for its successor."""
         if self._pin is None:
             return
-        if OnStop(config.text("on_stop")) is OnStop.KEEP:
+        if restarting or OnStop(config.text("on_stop")) is OnStop.KEEP:
             pins.keep(self._pin)
             self._pin = None
             return

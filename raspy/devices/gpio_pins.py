@@ -7,6 +7,7 @@ device status and never an exception that ends an actor.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from enum import StrEnum
@@ -101,6 +102,17 @@ class Pins:
         """The output kept on `pin` by an earlier stop, or None."""
         with self._lock:
             return self._kept.pop(pin, None)
+
+    def release_kept(self) -> list[str]:
+        """Switch off and release the outputs kept but not adopted (a device gone
+        from the config after a reload); returns their pins."""
+        with self._lock:
+            kept, self._kept = list(self._kept.values()), {}
+        for output in kept:
+            with contextlib.suppress(DeviceError):  # release it whatever happens
+                output.value = 0
+            output.close()
+        return [output.pin for output in kept]
 
     @classmethod
     def mock(cls, *, pwm: bool = True) -> Pins:

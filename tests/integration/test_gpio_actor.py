@@ -51,12 +51,15 @@ class Gpio:
         self.stats = Stats()
         self.ref: pykka.ActorRef[Any] | None = None
 
-    def start(self, *entries: dict[str, Any]) -> pykka.ActorRef[Any]:
+    def start(
+        self, *entries: dict[str, Any], restarting: bool = False
+    ) -> pykka.ActorRef[Any]:
         config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
         self.ref = GpioServiceActor.start(
             gpio_registry(HOST, config),
             self.server.publisher,
             pins=self.pins,
+            restarting=lambda: restarting,
             clock=SystemClock(),
             stats=self.stats,
             link=MdpLink(self.edge.ref, self.edge.outbox),
@@ -153,6 +156,28 @@ def test_a_clean_stop_switches_off_unless_on_stop_is_keep(gpio: Gpio) -> None:
         assert gpio.request(action="on", device=device)[0] == b"200"
     gpio.stop()
     assert (gpio.pins.level("GPIO17"), gpio.pins.level("GPIO22")) == (False, True)
+
+
+def test_a_service_restarting_in_the_daemon_leaves_its_outputs_as_they_are(
+    gpio: Gpio,
+) -> None:
+    """A reload or a restart after a failure is not a stop of the daemon: on_stop
+    does not apply, and the next start adopts the pins; an output no longer in the
+    config is switched off and released."""
+    led = {"name": "led", "oid": "dimmer", "pin": 18}
+    gpio.start(RELAY, led, restarting=True)
+    gpio.request(action="on", device="relay")
+    gpio.request(action="level", device="led", value=70)
+    gpio.stop()
+    assert (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.7)
+    with capture_logs() as logs:
+        gpio.start(RELAY)  # the dimmer is gone from the config
+        status, reply = gpio.request(action="get", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", True)
+    assert (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.0)
+    assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+        "GPIO18"
+    ]
 
 
 def test_initial_restore_takes_the_state_stored_at_the_last_change(
