@@ -225,7 +225,7 @@ class CloneClient(Closing):
         if self._closed:
             raise RuntimeError("clone client is closed")
         try:
-            clone.check_key(key)
+            clone.check_path_key(key)
         except MalformedMessage as exc:
             raise ValueError(str(exc)) from exc
         update_id = uuid.uuid4().bytes
