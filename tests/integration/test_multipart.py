@@ -4,6 +4,7 @@ through the fast path (pyzmq's compiled methods) and the public fallback alike."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import zmq
@@ -25,8 +26,14 @@ IMPLEMENTATIONS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pair() -> Iterator[Pair]:
+    with _pair() as sockets:
+        yield sockets
+
+
+@contextmanager
+def _pair() -> Iterator[Pair]:
     ctx: Context = zmq.Context()
     push, pull = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
     pull.bind("inproc://multipart-test")
@@ -49,13 +56,13 @@ def calls(request: pytest.FixtureRequest) -> Calls:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.binary(max_size=300), min_size=1, max_size=12))
 def test_what_send_frames_sends_recv_frames_returns_whole(
-    pair: Pair, name: str, frames: list[bytes]
+    name: str, frames: list[bytes]
 ) -> None:
     send_frames, recv_frames = IMPLEMENTATIONS[name]
-    push, pull = pair
-    send_frames(push, frames)
-    assert pull.poll(2000)
-    assert recv_frames(pull) == frames
+    with _pair() as (push, pull):
+        send_frames(push, frames)
+        assert pull.poll(2000)
+        assert recv_frames(pull) == frames
 
 
 def test_messages_keep_their_boundaries_and_pyzmq_peers_agree(
