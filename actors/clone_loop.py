@@ -1,6 +1,6 @@
 """The Clone server's socket owner, on one I/O Runner: the CHP sockets and CloneCore.
 
-Snapshot ROUTER (N+1), publisher PUB (N+2), collector SUB (N+3) and an inproc PULL for
+Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3) and an inproc PULL for
 in-process publishes all belong to this thread (protocols.md §6). An update is stored
 with group commit before it is published, and publications go out in sequence order.
 No business logic here: CloneCore decides, this moves bytes and records.
@@ -8,6 +8,7 @@ No business logic here: CloneCore decides, this moves bytes and records.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ _BLOCKED_RETRY_S: Final = 0.002
 _PUB_HWM: Final = 100_000
 _COLLECTOR_HWM: Final = 20_000
 _MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
+_MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 STOP_FLUSH_S: Final = 5.0
 
 
@@ -101,6 +103,7 @@ class CloneLoop:
         self._pub: Socket | None = None
         self._pollout = False
         self._next_hugz = 0.0
+        self._last_hugz = -math.inf
         self._busy = False  # a drain stopped at its batch size: poll again at once
 
     # --- called from other threads ----------------------------------------------------
@@ -137,7 +140,8 @@ class CloneLoop:
             SNDHWM=hwm,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        pub = self._socket(zmq.PUB, curve=curve, SNDHWM=_PUB_HWM)
+        # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once
+        pub = self._socket(zmq.XPUB, curve=curve, SNDHWM=_PUB_HWM, XPUB_VERBOSE=1)
         collector = self._socket(
             zmq.SUB, curve=curve, RCVHWM=_COLLECTOR_HWM, MAXMSGSIZE=_MAX_MESSAGE_BYTES
         )
@@ -161,6 +165,7 @@ class CloneLoop:
             seq=self._core.last_seq,
         )
         runner.register(router, self._on_router)
+        runner.register(pub, self._on_subscriptions)
         runner.register(collector, lambda _: self._drain_kvsets(collector, "collector"))
         runner.register(local, lambda _: self._drain_kvsets(local, "local"))
 
@@ -197,7 +202,8 @@ class CloneLoop:
             # §6.5 raspy: every interval regardless of traffic. Paced by the real
             # monotonic clock: HUGZ feeds the peers' real timers, not ttl logic.
             pub.send_multipart(self._core.hugz_frames())
-            self._next_hugz = time.monotonic() + self._config.hugz_interval_s
+            self._last_hugz = time.monotonic()
+            self._next_hugz = self._last_hugz + self._config.hugz_interval_s
         self._commits.submit()
         self._publish_committed(pub)
         self._snapshots.advance(router)
@@ -224,6 +230,23 @@ class CloneLoop:
             self._drain_snapshot_requests(router)
         if events & zmq.POLLOUT:
             self._snapshots.unblock()
+
+    def _on_subscriptions(self, _events: int) -> None:
+        """§6.3 raspy: a client waits for a HUGZ to know its subscription is live.
+        Send one as soon as a subscription arrives instead of within the next
+        interval (at most one per _MIN_HUGZ_GAP_S, however many subscribe)."""
+        pub = self._pub
+        assert pub is not None
+        subscribed = False
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = recv_frames(pub)
+            except zmq.Again:
+                break
+            subscribed = subscribed or frames[0][:1] == b"\x01"
+        if subscribed:
+            soonest = max(time.monotonic(), self._last_hugz + _MIN_HUGZ_GAP_S)
+            self._next_hugz = min(self._next_hugz, soonest)
 
     def _drain_kvsets(self, sock: Socket, peer: str) -> None:
         core = self._core
