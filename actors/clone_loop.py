@@ -104,7 +104,8 @@ class CloneLoop:
         self._pollout = False
         self._next_hugz = 0.0
         self._last_hugz = -math.inf
-        self._busy = False  # a drain stopped at its batch size: poll again at once
+        self._busy = False  # a drain stopped at its batch size in this turn
+        self._poll_now = False  # ... so the next poll does not wait
 
     # --- called from other threads ----------------------------------------------------
     def call(self, command: object) -> Future[object]:
@@ -178,7 +179,7 @@ class CloneLoop:
 
     def next_deadline(self) -> float | None:
         now = self._clock.monotonic()
-        if self._busy or self._snapshots.runnable:
+        if self._poll_now or self._snapshots.runnable:
             return now
         # HUGZ is paced by the real monotonic clock, the rest by the core's clock
         deadline = now + (self._next_hugz - time.monotonic())
@@ -207,7 +208,7 @@ class CloneLoop:
         self._commits.submit()
         self._publish_committed(pub)
         self._snapshots.advance(router)
-        self._busy = False
+        self._poll_now, self._busy = self._busy, False
         pollout = self._snapshots.want_pollout
         if pollout != self._pollout:
             self._pollout = pollout
