@@ -8,6 +8,7 @@ never goes through pykka.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -172,58 +173,67 @@ class EdgeLoop:
             self._local.pop(owner, None)
 
     def _report(self, out: broker.BrokerOutput) -> None:
-        match out:
-            case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
-                if self._log_limiter.should_log(
-                    (peer, reason), self._clock.monotonic()
-                ):
-                    log.warning(
-                        "frame_rejected",
-                        peer=peer.hex(),
-                        reason=reason,
-                        detail=detail,
-                        frames=count,
-                    )
-            case broker.WorkerRegistered(service=service, worker=worker, version=ver):
-                # in-process workers come and go with their actors: debug only
-                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
-                emit(
-                    "worker_registered",
-                    service=service.decode("ascii", "backslashreplace"),
-                    worker=worker.hex(),
-                    version=str(ver),
+        if isinstance(out, broker.ServiceAvailability):
+            service, available = out.service, out.available
+            if available:
+                self._available.add(service)
+            else:
+                self._available.discard(service)
+            event = msgs.ServiceAvailabilityChanged(service, available)
+            for watcher in list(self._watchers):
+                try:
+                    watcher.tell(event)
+                except pykka.ActorDeadError:
+                    self._watchers.remove(watcher)
+            return
+        log_broker_output(out, self._log_limiter, self._clock.monotonic)
+
+
+def _service(name: bytes) -> str:
+    return name.decode("ascii", "backslashreplace")
+
+
+def log_broker_output(
+    out: broker.BrokerOutput, limiter: LogRateLimiter, monotonic: Callable[[], float]
+) -> None:
+    """Log what the broker reports; bad input at most once per (peer, reason) a
+    minute (STYLE.md §5); in-process workers come and go with their actors: debug."""
+    match out:
+        case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
+            if limiter.should_log((peer, reason), monotonic()):
+                log.warning(
+                    "frame_rejected",
+                    peer=peer.hex(),
+                    reason=reason,
+                    detail=detail,
+                    frames=count,
                 )
-            case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
-                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
-                emit(
-                    "worker_removed",
-                    service=service.decode("ascii", "backslashreplace"),
-                    worker=worker.hex(),
+        case broker.WorkerRegistered(service=service, worker=worker, version=ver):
+            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+            emit(
+                "worker_registered",
+                service=_service(service),
+                worker=worker.hex(),
+                version=str(ver),
+            )
+        case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
+            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+            emit(
+                "worker_removed",
+                service=_service(service),
+                worker=worker.hex(),
+                reason=reason,
+            )
+        case broker.RequestDropped(service=service, client=client, reason=reason):
+            if limiter.should_log((service, reason), monotonic()):
+                log.warning(
+                    "request_dropped",
+                    service=_service(service),
+                    client=client.hex(),
                     reason=reason,
                 )
-            case broker.RequestDropped(service=service, client=client, reason=reason):
-                if self._log_limiter.should_log(
-                    (service, reason), self._clock.monotonic()
-                ):
-                    log.warning(
-                        "request_dropped",
-                        service=service.decode("ascii", "backslashreplace"),
-                        client=client.hex(),
-                        reason=reason,
-                    )
-            case broker.ServiceAvailability(service=service, available=available):
-                if available:
-                    self._available.add(service)
-                else:
-                    self._available.discard(service)
-                event = msgs.ServiceAvailabilityChanged(service, available)
-                for watcher in list(self._watchers):
-                    try:
-                        watcher.tell(event)
-                    except pykka.ActorDeadError:
-                        self._watchers.remove(watcher)
-            case _:
-                log.warning("unexpected_broker_output", kind=type(out).__name__)
+        case _:
+            log.warning("unexpected_broker_output", kind=type(out).__name__)
 
 
 class EdgeActor(pykka.ThreadingActor):
