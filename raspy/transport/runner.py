@@ -174,6 +174,9 @@ class Runner:
             self.started.set()
             try:
                 self._owner.close()
+            except Exception:  # the loop's edge: its sockets may be half closed
+                self.count("close_failed")
+                log.exception("runner_close_failed", runner=self.name)
             finally:
                 self._fail_pending()
 

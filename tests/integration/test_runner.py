@@ -183,3 +183,26 @@ def test_runner_start_raises_when_the_owner_cannot_open(context: Context) -> Non
     runner.stop()
     assert owner.closed
     assert isinstance(runner.failure, OSError)
+
+
+class _FailingClose(_EchoOwner):
+    def close(self) -> None:
+        super().close()
+        raise OSError("disk gone")
+
+
+def test_a_failing_close_is_logged_and_counted_and_stop_returns(
+    context: Context,
+) -> None:
+    """The owner's last words failing must not leave callers or the thread hanging."""
+    stats = Stats()
+    owner = _FailingClose(context, "inproc://runner-close")
+    runner = Runner("closing", owner, stats=stats)
+    runner.start()
+    with capture_logs() as logs:
+        runner.stop()
+    assert not runner.alive
+    assert stats.get("closing.close_failed") == 1
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "runner_close_failed"
+    ]
