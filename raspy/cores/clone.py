@@ -144,7 +144,7 @@ class CloneCore:
         max_key_bytes = self._max_key_bytes
         for key, body in entries:
             try:
-                clone.check_key(key, max_key_bytes)
+                clone.check_path_key(key, max_key_bytes)
             except MalformedMessage as exc:
                 out.append(Rejected(exc.reason, exc.detail))
                 continue
