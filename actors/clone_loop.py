@@ -91,16 +91,27 @@ class CloneLoop:
         self._linger_ms = linger_ms
         self._on_failure = on_failure
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        wear = store.config  # issue 17: which subtrees are coalesced, and how often
+        coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
-            max_key_bytes=config.max_key_bytes, max_value_bytes=config.max_value_bytes
+            max_key_bytes=config.max_key_bytes,
+            max_value_bytes=config.max_value_bytes,
+            coalesced_prefixes=[p.encode() for p in coalesced],
         )
         self._wake = Wakeup()
         self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
-        self._commits = CommitPipeline(store, self._core, stats, self._wake)
+        self._commits = CommitPipeline(
+            store,
+            self._core,
+            stats,
+            self._wake,
+            coalesce_interval_s=wear.coalesce_interval_s,
+            seq_block=wear.seq_block,
+        )
         self._subscribers = Subscribers()
         self._limiter = LogRateLimiter()
         self._snapshots = SnapshotStreamer(
-            store, config.snapshot_chunk, stats, clock, self._limiter
+            store, config.snapshot_chunk, stats, clock, self._limiter, self._commits
         )
         self._next_hugz = 0.0
         self._busy = False
@@ -184,6 +195,7 @@ class CloneLoop:
         """Restore the sequence and the ephemeral keys (§6.6: fresh full ttl)."""
         last_seq, ephemeral = load_state(self._store, self._stats)
         self._core.load(last_seq, ephemeral, self._clock.monotonic())
+        self._commits.loaded(self._core.last_seq)
         self._stats.gauge("clone.last_seq", last_seq)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
@@ -227,6 +239,7 @@ class CloneLoop:
                 pub.send_multipart(core.hugz_frames())
                 self._next_hugz = time.monotonic() + self._config.hugz_interval_s
             self._commits.submit()
+            self._commits.tick(now)
             self._publish_committed(pub)
             snapshots.advance(router)
 
@@ -289,7 +302,7 @@ class CloneLoop:
     def _take(self, outputs: list[core_mod.CloneOutput], peer: str) -> None:
         for out in outputs:
             if isinstance(out, core_mod.Accept):
-                self._commits.accept(out.update)
+                self._commits.accept(out.update, coalesced=out.coalesced)
             elif isinstance(out, core_mod.Rejected):
                 self._reject(peer, out)
 
@@ -312,8 +325,10 @@ class CloneLoop:
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
     def _flush_on_stop(self, pub: zmq.Socket[bytes]) -> None:
-        """Publish what is still committing, so acknowledged data is not left unsaid."""
+        """Publish what is still committing, so acknowledged data is not left unsaid,
+        and write the coalesced values (issue 17: nothing is lost at a clean stop)."""
         self._commits.submit()
+        self._commits.flush()
         deadline = time.monotonic() + STOP_FLUSH_S
         poller = zmq.Poller()
         poller.register(self._wake.read_fd, zmq.POLLIN)

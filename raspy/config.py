@@ -42,6 +42,13 @@ class StoreConfig:
     map_size_max_mb: int = 1024
     max_value_bytes: int = 1024 * 1024
     group_commit: bool = True
+    # issue 17, the SD card's write budget: in-process plain sets (device readings,
+    # statistics) under these subtrees are published at once and written, latest
+    # value per key, in one group commit every coalesce_interval_s (0: all durable)
+    coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
+    coalesce_interval_s: float = 60.0
+    # sequence numbers reserved per stored high-water mark (coalesced updates)
+    seq_block: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +240,9 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
         problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    store = sections.get("store")
+    if store is not None:
+        problems.extend(_store_problems(store, source))
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
@@ -244,3 +254,16 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     if problems:
         raise ConfigError(problems)
     return Config(**top, **sections)
+
+
+def _store_problems(store: StoreConfig, source: str) -> list[str]:
+    problems: list[str] = []
+    if store.seq_block < 1:
+        problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
+    for prefix in store.coalesced_prefixes:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            problems.append(
+                f"{source}: store.coalesced_prefixes: expected key prefixes starting "
+                f"with /, got {quote(repr(prefix))}"
+            )
+    return problems
