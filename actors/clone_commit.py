@@ -218,7 +218,7 @@ class CommitPipeline:
             return
         if self._next_flush is None:
             self._next_flush = now + self._interval_s
-        if now >= self._next_flush:
+        if now >= self._next_flush and self._flushing is None:
             self._next_flush = now + self._interval_s
             self.flush()
 
