@@ -292,7 +292,9 @@ class CommitPipeline:
     def _failed(self, batch: _Batch) -> None:
         """Drop the durable updates of a failed batch; keep the coalesced ones."""
         durable = [u for u, c in batch.entries if not c]
-        coalesced = [(u, c) for u, c in batch.entries if c]
+        coalesced: list[tuple[core_mod.Update, bool]] = [
+            (u, c) for u, c in batch.entries if c
+        ]
         if durable:
             self._stats.incr("clone.commit_failed", len(durable))
             self._core.forget(u.uuid for u in durable if u.uuid)

@@ -260,10 +260,11 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
     problems: list[str] = []
     if store.seq_block < 1:
         problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
-    for prefix in store.coalesced_prefixes:
+    prefixes: tuple[object, ...] = store.coalesced_prefixes  # TOML: any item type
+    for prefix in prefixes:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             problems.append(
                 f"{source}: store.coalesced_prefixes: expected key prefixes starting "
-                f"with /, got {quote(repr(prefix))}"
+                f"with /, got {quote(str(prefix))}"
             )
     return problems
