@@ -198,6 +198,62 @@ def run(
     return 0  # a benchmark reports; it is not a timed test
 
 
+# (name, lmdb.open options, durable?) for the --lmdb probe
+_LMDB_MODES = (
+    ("sync+metasync (raspy)", {}, True),
+    ("metasync=False", {"metasync": False}, False),
+    ("writemap", {"writemap": True}, True),
+    # MDB_MAPASYNC: msync(MS_ASYNC), so a power cut may lose the last commits
+    ("writemap+map_async", {"writemap": True, "map_async": True}, False),
+    ("sync=False", {"sync": False}, False),
+)
+
+
+def lmdb_probe(scratch: Path, commits: int) -> int:
+    """Bytes the kernel writes per commit of one small Clone-sized update under each
+    LMDB mode (this process's /proc/self/io), and per update in one commit of many.
+
+    Imports lmdb itself: it measures options that Store deliberately does not expose.
+    """
+    import lmdb  # only this probe needs the library directly
+
+    print(f"LMDB modes, {commits} commits each, under {scratch} ({_fs_type(scratch)})")
+    value = b"x" * 120
+    for name, options, durable in _LMDB_MODES:
+        path = scratch / "lmdb-probe" / name.replace(" ", "_").replace("+", "_")
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        env = lmdb.open(str(path), map_size=64 * _MB, max_dbs=4, **options)
+        kv, meta = env.open_db(b"kv"), env.open_db(b"kv.meta")
+        keys = [b"/device/t%03d/value" % i for i in range(20)]
+        with env.begin(write=True) as txn:  # the keys exist, as in a running hub
+            for key in keys:
+                txn.put(key, value, db=kv)
+        env.sync(True)
+        io0 = _io(os.getpid())
+        for index in range(commits):
+            with env.begin(write=True) as txn:
+                txn.put(keys[index % len(keys)], value, db=kv)
+                txn.put(b"last_seq", index.to_bytes(8, "big"), db=meta)
+        env.sync(True)  # what the kernel still holds counts too
+        io1 = _io(os.getpid())
+        with env.begin(write=True) as txn:  # the same updates in one group commit
+            for index in range(commits):
+                txn.put(keys[index % len(keys)], value, db=kv)
+            txn.put(b"last_seq", commits.to_bytes(8, "big"), db=meta)
+        env.sync(True)
+        io2 = _io(os.getpid())
+        env.close()
+        each = (io1["write_bytes"] - io0["write_bytes"]) / commits
+        grouped = (io2["write_bytes"] - io1["write_bytes"]) / commits
+        print(
+            f"{name:>24}: {each / 1024:6.1f} kB per commit, "
+            f"{grouped / 1024:6.2f} kB per update in one commit; "
+            f"{'durable' if durable else 'NOT durable at a power cut'}"
+        )
+    return 0
+
+
 def _fs_type(path: Path) -> str:
     """The type of the filesystem holding `path`, from /proc/mounts (longest match)."""
     real = str(path.resolve())
@@ -224,7 +280,15 @@ def main() -> int:
         default=_ROOT / "var" / "bench-wear",
         help="where the data dirs go (a real disk)",
     )
+    parser.add_argument(
+        "--lmdb",
+        type=int,
+        metavar="COMMITS",
+        help="instead: probe LMDB's sync modes with this many commits each",
+    )
     args = parser.parse_args()
+    if args.lmdb is not None:
+        return lmdb_probe(args.scratch, min(args.lmdb, 5000))
     if args.seconds > 300 or args.warmup > 120:
         parser.error("keep it bounded: --seconds <= 300, --warmup <= 120")
     return run(args.sensors, args.interval, args.warmup, args.seconds, args.scratch)
