@@ -166,7 +166,13 @@ class CommitPipeline:
 
     @property
     def in_flight(self) -> bool:
-        return bool(self._batches or self._accepted or self._flushing)
+        """Something is accepted, being stored, or (coalesced) not yet written."""
+        return bool(
+            self._batches
+            or self._accepted
+            or self._flushing
+            or self.buffer.pending_count
+        )
 
     def accept(self, update: core_mod.Update, *, coalesced: bool = False) -> None:
         self._accepted.append((update, coalesced))

@@ -336,6 +336,7 @@ class CloneLoop:
             poller.poll(100)
             self._wake.drain()
             self._publish_committed(pub)
+            self._commits.flush()  # what came in while the last flush was stored
 
     # --- control ----------------------------------------------------------------------
     def _run_commands(self) -> None:

@@ -8,6 +8,7 @@ client writes stay durable; sequence numbers are reserved in blocks.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,5 +174,37 @@ def test_with_coalescing_off_readings_are_stored_before_published(
             _readings(running, (b"/device/a/value", b"1"))
             assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", {}, None)
             assert _mark(store) == 1
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_loses_its_client_write_but_not_the_readings_beside_it(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A store failure drops the durable update (never published, counted) while
+    the coalesced readings of the same turn go out once a stored mark covers them."""
+    config = StoreConfig(
+        map_size_initial_mb=1, coalesce_interval_s=INTERVAL_S, seq_block=BLOCK
+    )
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=1000))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            sub = subscriber(zmq_context, running.endpoints.publisher, b"/")
+            try:
+                running.publisher.set(b"/scenario/big", b"x" * 2000)
+                assert running.publisher.set_many([(b"/device/a/value", b"1")]) == []
+                frames = next_update(sub)
+                assert (frames[0], frames[4]) == (b"/device/a/value", b"1")
+                wait_until(
+                    lambda: running.counter("clone.commit_failed") == 1,
+                    what="the failed commit counted",
+                )
+                assert _mark(store) >= clone.decode_seq(frames[1])
+                assert snapshot(zmq_context, running.endpoints.snapshot, b"/") == [
+                    clone.kvsync(b"/device/a/value", clone.decode_seq(frames[1]), b"1"),
+                    clone.kthxbai(clone.decode_seq(frames[1]), b"/"),
+                ]
+            finally:
+                sub.close(linger=0)
     finally:
         store.close()
