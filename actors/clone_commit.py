@@ -1,9 +1,11 @@
-"""The Clone server's side of the store: durable before published (protocols.md §6.4).
+"""The Clone server's side of the store: durable before published (protocols.md §6.4),
+or coalesced: published at once, written latest-per-key once an interval (issue 17).
 
 Everything accepted in one I/O loop turn goes to the store in one submit; the store's
 writer thread reports back through a self-pipe (it never touches a ZeroMQ socket), and
-the I/O thread publishes committed batches strictly in sequence order. At start-up the
-stored sequence and ephemeral keys are read back (§6.6).
+the I/O thread publishes batches strictly in sequence order. kv.meta last_seq is a
+high-water mark: no number above it was ever given out, so a restart starts past it.
+At start-up the stored sequence and ephemeral keys are read back (§6.6).
 """
 
 from __future__ import annotations
