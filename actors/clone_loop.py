@@ -81,8 +81,12 @@ class CloneLoop:
         self._stats = stats
         self._linger_ms = linger_ms
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        wear = store.config  # issue 17: which subtrees are coalesced, and how often
+        coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
-            max_key_bytes=config.max_key_bytes, max_value_bytes=config.max_value_bytes
+            max_key_bytes=config.max_key_bytes,
+            max_value_bytes=config.max_value_bytes,
+            coalesced_prefixes=[p.encode() for p in coalesced],
         )
         self.runner = Runner(
             "clone",
@@ -92,11 +96,18 @@ class CloneLoop:
             max_poll_s=_MAX_POLL_S,
             on_failure=on_failure,
         )
-        self._commits = CommitPipeline(store, self._core, stats, self.runner.wakeup)
+        self._commits = CommitPipeline(
+            store,
+            self._core,
+            stats,
+            self.runner.wakeup,
+            coalesce_interval_s=wear.coalesce_interval_s,
+            seq_block=wear.seq_block,
+        )
         self._subscribers = Subscribers()
         self._limiter = LogRateLimiter()
         self._snapshots = SnapshotStreamer(
-            store, config.snapshot_chunk, stats, clock, self._limiter
+            store, config.snapshot_chunk, stats, clock, self._limiter, self._commits
         )
         self._sockets: list[Socket] = []
         self._router: Socket | None = None
@@ -174,6 +185,7 @@ class CloneLoop:
         """Restore the sequence and the ephemeral keys (§6.6: fresh full ttl)."""
         last_seq, ephemeral = load_state(self._store, self._stats)
         self._core.load(last_seq, ephemeral, self._clock.monotonic())
+        self._commits.loaded(self._core.last_seq)
         self._stats.gauge("clone.last_seq", last_seq)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
@@ -206,6 +218,7 @@ class CloneLoop:
             self._last_hugz = time.monotonic()
             self._next_hugz = self._last_hugz + self._config.hugz_interval_s
         self._commits.submit()
+        self._commits.tick(now)
         self._publish_committed(pub)
         self._snapshots.advance(router)
         self._poll_now, self._busy = self._busy, False
@@ -297,7 +310,7 @@ class CloneLoop:
     def _take(self, outputs: list[core_mod.CloneOutput], peer: str) -> None:
         for out in outputs:
             if isinstance(out, core_mod.Accept):
-                self._commits.accept(out.update)
+                self._commits.accept(out.update, coalesced=out.coalesced)
             elif isinstance(out, core_mod.Rejected):
                 self._reject(peer, out)
 
@@ -320,8 +333,10 @@ class CloneLoop:
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
     def _flush_on_stop(self, pub: Socket) -> None:
-        """Publish what is still committing, so acknowledged data is not left unsaid."""
+        """Publish what is still committing, so acknowledged data is not left unsaid,
+        and write the coalesced values (issue 17: nothing is lost at a clean stop)."""
         self._commits.submit()
+        self._commits.flush()
         deadline = time.monotonic() + STOP_FLUSH_S
         wake = self.runner.wakeup
         poller = zmq.Poller()
@@ -330,6 +345,7 @@ class CloneLoop:
             poller.poll(100)
             wake.drain()
             self._publish_committed(pub)
+            self._commits.flush()  # what came in while the last flush was stored
 
     # --- control ----------------------------------------------------------------------
     def execute(self, command: object) -> object:

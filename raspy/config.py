@@ -42,6 +42,13 @@ class StoreConfig:
     map_size_max_mb: int = 1024
     max_value_bytes: int = 1024 * 1024
     group_commit: bool = True
+    # issue 17, the SD card's write budget: in-process plain sets (device readings,
+    # statistics) under these subtrees are published at once and written, latest
+    # value per key, in one group commit every coalesce_interval_s (0: all durable)
+    coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
+    coalesce_interval_s: float = 60.0
+    # sequence numbers reserved per stored high-water mark (coalesced updates)
+    seq_block: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +256,9 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
             f"{source}: devices.pin_factory: expected one of "
             f"{', '.join(_PIN_FACTORIES)}, got {quote(devices.pin_factory)}"
         )
+    store = sections.get("store")
+    if store is not None:
+        problems.extend(_store_problems(store, source))
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
@@ -260,3 +270,17 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     if problems:
         raise ConfigError(problems)
     return Config(**top, **sections)
+
+
+def _store_problems(store: StoreConfig, source: str) -> list[str]:
+    problems: list[str] = []
+    if store.seq_block < 1:
+        problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
+    prefixes: tuple[object, ...] = store.coalesced_prefixes  # TOML: any item type
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            problems.append(
+                f"{source}: store.coalesced_prefixes: expected key prefixes starting "
+                f"with /, got {quote(str(prefix))}"
+            )
+    return problems
