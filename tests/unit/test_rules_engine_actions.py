@@ -9,6 +9,7 @@ from support.scenario_engine import Harness, harness, requests, scenario, sets
 from raspy.rules import engine, run
 from raspy.rules import model as m
 from raspy.rules.engine import State
+from raspy.rules.expr import compile_expression
 
 DOOR = "/event/door"
 LAMP = "hub.fake.lamp"
@@ -179,3 +180,125 @@ def test_an_error_is_left_behind_by_the_next_good_run() -> None:
     h.change(DOOR, 2)
     assert h.core.status.state is State.IDLE
     assert h.core.status.runs == 2
+
+
+# --- conditions and the actions that evaluate expressions --------------------------------
+def test_conditions_must_all_hold_for_a_trigger_to_start_a_run() -> None:
+    conditions = (
+        compile_expression("kv('/device/{host}.fake.lamp/value') == false"),
+        compile_expression("trigger.value == 'front'"),
+    )
+    h = harness(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions),
+        tree={"/device/hub.fake.lamp/value": True},
+    )
+    assert h.change(DOOR, "front")[0] == engine.Skipped("condition 1 is false")
+    h.tree["/device/hub.fake.lamp/value"] = False
+    assert h.change(DOOR, "back")[0] == engine.Skipped("condition 2 is false")
+    assert sets(h.change(DOOR, "front")) == [run.SetKey("/x", 1)]
+
+
+def test_a_condition_that_cannot_be_evaluated_puts_the_scenario_in_error() -> None:
+    conditions = (compile_expression("kv('/missing') > 3"),)
+    h = harness(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions)
+    )
+    outputs = h.change(DOOR, 1)
+    assert sets(outputs) == []
+    assert h.core.status.state is State.ERROR
+    error = (
+        "condition 1: expression \"kv('/missing') > 3\": "
+        "cannot compare null > 3 (at offset 15)"
+    )
+    assert h.core.status.last_error == error
+    assert engine.RunEnded(0, error) in outputs
+
+
+def test_choose_takes_the_first_branch_that_holds_else_the_otherwise() -> None:
+    choose = m.ChooseAction(
+        (
+            m.Branch(compile_expression("trigger.value == 1"), (m.SetAction("/x", 1),)),
+            m.Branch(compile_expression("trigger.value < 5"), (m.SetAction("/x", 2),)),
+        ),
+        otherwise=(m.SetAction("/x", 3),),
+    )
+    h = harness(scenario([choose], [m.EventTrigger(DOOR)]))
+    assert sets(h.change(DOOR, 1)) == [run.SetKey("/x", 1)]
+    assert sets(h.change(DOOR, 2)) == [run.SetKey("/x", 2)]
+    assert sets(h.change(DOOR, 9)) == [run.SetKey("/x", 3)]
+
+
+def test_a_false_condition_action_ends_the_run_quietly() -> None:
+    h, outputs = _fired(
+        m.RepeatAction(
+            (m.ConditionAction(compile_expression("trigger.value == 'back'")),),
+            count=2,
+        ),
+        m.SetAction("/x", 1),
+    )
+    assert sets(outputs) == []
+    assert h.state is State.IDLE
+    assert engine.RunEnded(1, None) in outputs
+
+
+def test_repeat_while_and_until_read_the_tree_each_turn() -> None:
+    count = "/count"
+    h = harness(
+        scenario(
+            [
+                m.RepeatAction(
+                    (m.SetAction("/tick", 1), m.WaitAction(1)),
+                    while_=compile_expression("kv('/count') < 3"),
+                ),
+                m.RepeatAction(
+                    (m.SetAction("/tock", 1),),
+                    until=compile_expression("true"),
+                ),
+            ],
+            [m.EventTrigger(DOOR)],
+        ),
+        tree={count: 0},
+    )
+    h.change(DOOR, 1)
+    for value in (1, 2, 3):
+        h.tree[count] = value
+        h.advance(1)
+    assert [s.key for s in sets(h.outputs)] == ["/tick"] * 3 + ["/tock"]
+
+
+def test_wait_until_resumes_when_the_tree_makes_it_true() -> None:
+    level = "/device/hub.fake.living/value"
+    h = harness(
+        scenario(
+            [
+                m.WaitUntilAction(compile_expression(f"kv('{level}') > target"), 60),
+                m.SetAction("/warm", True),
+            ],
+            [m.EventTrigger(DOOR)],
+            variables={"target": 19.5},
+        ),
+        tree={level: 18},
+    )
+    h.change(DOOR, 1)
+    assert h.core.next_deadline() == h.mono + 60
+    assert sets(h.change(level, 19)) == []
+    assert sets(h.change(level, 20)) == [run.SetKey("/warm", True)]
+
+
+def test_wait_until_fails_at_its_timeout_unless_told_to_go_on() -> None:
+    never = compile_expression("false")
+    h, _ = _fired(m.WaitUntilAction(never, 30), m.SetAction("/x", 1))
+    assert sets(h.advance(30)) == []
+    assert h.core.status.last_error == "wait_until 'false' timed out after 30s"
+    h2, _ = _fired(
+        m.WaitUntilAction(never, 30, continue_on_timeout=True), m.SetAction("/x", 1)
+    )
+    assert sets(h2.advance(30)) == [run.SetKey("/x", 1)]
+
+
+def test_an_expression_fault_in_an_action_fails_the_run() -> None:
+    h, _ = _fired(m.ConditionAction(compile_expression("1 / 0 == 1")))
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        "expression '1 / 0 == 1': division by zero in 1 / 0 (at offset 2)"
+    )
