@@ -319,7 +319,7 @@ class Parser:
         if function is None:
             raise Fault(f"unknown function '{token.text}'", token.offset)
         self._next()
-        args = self._items(")", function.max_args)
+        args = self._items(")", function.max_args + 1)
         if not function.min_args <= len(args) <= function.max_args:
             raise Fault(
                 f"{function.name}() takes {_arity(function.min_args, function.max_args)}, got {len(args)}",
