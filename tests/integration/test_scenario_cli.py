@@ -1,0 +1,178 @@
+"""`raspy scenario` as a real process against a raw ROUTER playing the broker and
+`<host>.core.scenario` (RFC 18; the service's JSON protocol of issue 11).
+
+Each test reads the exact request the CLI sends and answers it by hand, so what the
+CLI prints for every status is checked without a daemon (tests/e2e has the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Router = zmq.Socket[bytes]
+SERVICE = b"hub.core.scenario"
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
+    sock: Router = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", *args]
+    options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
+    return subprocess.Popen(
+        command + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def answer(sock: Router, status: bytes, body: object) -> dict[str, object]:
+    """Take one request for the scenario service, reply `[status, json]`; the
+    request's JSON object."""
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
+    assert len(frames) == 4
+    sock.send_multipart([peer, b"MDPC02", b"\x03", SERVICE, status, json.dumps(body).encode()])  # fmt: skip
+    request: dict[str, object] = json.loads(frames[3])
+    return request
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "list")
+    listing = [
+        {"name": "frost-lamp", "state": "idle", "enabled": True, "last_run": None,
+         "runs": 0, "description": "", "mode": "single", "last_trigger": None,
+         "last_error": None},
+    ]  # fmt: skip
+    assert answer(sock, b"200", listing) == {"v": 1, "action": "list"}
+    assert finish(process) == (
+        0,
+        "NAME        STATE  LAST RUN  RUNS\nfrost-lamp  idle   -            0\n",
+        "",
+    )
+
+
+def test_list_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "list", "--json")
+    answer(sock, b"200", [{"name": "a", "runs": 1}])
+    assert finish(process) == (
+        0,
+        '[\n  {\n    "name": "a",\n    "runs": 1\n  }\n]\n',
+        "",
+    )
+
+
+def test_show_of_an_unknown_name_prints_the_error_and_exits_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "show", "nope")
+    request = answer(sock, b"404", {"error": "no scenario 'nope'"})
+    assert request == {"v": 1, "action": "get", "name": "nope"}
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario show: 404: no scenario 'nope'\n",
+    )
+
+
+def test_export_of_one_name_writes_the_stored_text_byte_for_byte(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    stored = "# kept comment\nname: a   \ntriggers: [{startup: true}]  # no line break"
+    output = tmp_path / "a.yaml"
+    process = start(endpoint, "export", "a", "-o", str(output))
+    request = answer(sock, b"200", {"name": "a", "document": stored})
+    assert request == {"v": 1, "action": "get", "name": "a"}
+    assert finish(process) == (0, "", "")
+    assert output.read_bytes() == stored.encode()
+
+
+def test_export_of_everything_lists_then_writes_a_stream(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "export")
+    assert answer(sock, b"200", [{"name": "a"}, {"name": "b"}])["action"] == "list"
+    assert answer(sock, b"200", {"name": "a", "document": "name: a\n"})["name"] == "a"
+    assert answer(sock, b"200", {"name": "b", "document": "name: b"})["name"] == "b"
+    assert finish(process) == (0, "name: a\n---\nname: b\n", "")
+
+
+def test_state_verbs_go_on_past_a_refusal_and_exit_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "disable", "a", "ghost", "b")
+    requests = [
+        answer(sock, b"200", {"name": "a", "state": "disabled"}),
+        answer(sock, b"404", {"error": "no scenario 'ghost'"}),
+        answer(sock, b"200", {"name": "b", "state": "disabled"}),
+    ]
+    assert requests == [
+        {"v": 1, "action": "disable", "name": name} for name in ("a", "ghost", "b")
+    ]
+    assert finish(process) == (
+        1,
+        "a: disabled\nb: disabled\n",
+        "raspy scenario disable: ghost: 404: no scenario 'ghost'\n",
+    )
+
+
+def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "run", "a")
+    peer, *_ = recv(sock, timeout_ms=10_000)
+    sock.send_multipart([peer, b"MDPC02", b"\x03", SERVICE, b"200"])
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario run: hub.core.scenario: expected a reply [status, json], "
+        "got 1 frames\n",
+    )
+
+
+def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
+    _, endpoint = router
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raspy.cli.raspy", "scenario", "stop", "a",
+         "--server", endpoint, "--host", "hub", "--timeout", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario stop: {endpoint}: no reply from service "
+        "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running with [core] "
+        "enabled?)\n",
+    )
