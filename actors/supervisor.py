@@ -20,6 +20,7 @@ from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone_server import ClonePublisher, start_clone_server
+from raspy.actors.core import start_core
 from raspy.actors.outbox import Outbox
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor, ServiceWorkerActor
@@ -319,10 +320,11 @@ def _start_devices(rt: Runtime) -> None:
     assert clone_ref is not None
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
     assert isinstance(endpoint, str)
-    rt.stop_children(lambda name: name.startswith("devices."))
+    rt.stop_children(lambda name: name.startswith("devices.") or name == "core")
     if rt.publisher is not None:
         rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
     for name, start in devices_mod.start_devices(rt, publisher):
         rt.add_child(name, start)
+    start_core(rt)  # it uses this publisher and Clone server: started again with them
