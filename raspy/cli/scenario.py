@@ -145,7 +145,7 @@ def add_parser(commands: Commands) -> None:
 
 
 _STATE_VERBS: Final = {
-    "run": "start a run now",
+    "run": "start a run now (the mode applies; conditions are not checked)",
     "stop": "end the running run(s)",
     "enable": "turn on (kept across restarts)",
     "disable": "turn off (kept across restarts)",
