@@ -232,7 +232,9 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
         before = text[: exc.position]
         line = before.count("\n") + 1
         col = exc.position - (before.rfind("\n") + 1) + 1
-        return Problem(line, col, f"YAML: character {exc.character!r} is not allowed")
+        return Problem(
+            line, col, f"YAML: character U+{exc.character:04X} is not allowed"
+        )
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "not valid YAML"

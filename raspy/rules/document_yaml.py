@@ -232,7 +232,7 @@ class Checks:
             self.problem(
                 node,
                 path,
-                f"expected a whole number from {low} to {high}, got {shown(node)}",
+                f"expected a whole number from {low} to {high}, got {kind_of(node)}",
             )
             return None
         return value
@@ -295,10 +295,11 @@ class Checks:
                 return INVALID
             return {k: v for k, v in values.items() if not isinstance(v, _Invalid)}
         value = scalar(node)
-        if isinstance(value, _Invalid) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
+        if isinstance(value, _Invalid):
             self.problem(node, path, f"expected a JSON value, got {kind_of(node)}")
+            return INVALID
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, path, f"expected a finite number, got {kind_of(node)}")
             return INVALID
         return value
 
@@ -331,7 +332,7 @@ def is_text(node: yaml.Node) -> bool:
 
 
 def kind_of(node: yaml.Node) -> str:
-    """What a node is, for a message: 'a list', 'text', 'true', 'a number (5)'."""
+    """What a node is, for a message: a list, text 'x', true, null, 5, a number ..."""
     if node.tag in _SHORT_TAGS:
         return _SHORT_TAGS[node.tag]
     if node.tag not in _SCALAR_TAGS:
@@ -343,13 +344,8 @@ def kind_of(node: yaml.Node) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return f"a number ({shown(node)})"
-
-
-def shown(node: yaml.Node) -> str:
-    return (
-        quote(str(node.value)) if isinstance(node, yaml.ScalarNode) else kind_of(node)
-    )
+    raw = str(node.value)
+    return raw if len(raw) <= 24 else f"a number of {len(raw)} characters"
 
 
 def text_offset(node: yaml.Node, offset: int) -> int:
