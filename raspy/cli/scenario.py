@@ -307,6 +307,8 @@ def _import(args: argparse.Namespace) -> int:
         raise Failure(1, *problems, "nothing imported")
     done: list[str] = []
     with _Hub(args) as hub:
+        if not args.replace:
+            _refuse_stored_names(hub, named)
         for name, document in named.items():
             reply = hub.ask(
                 "import",
@@ -327,6 +329,20 @@ def _import(args: argparse.Namespace) -> int:
             print(f"{verb} {name} from {document.source}")
             done.append(name)
     return 0
+
+
+def _refuse_stored_names(hub: _Hub, named: dict[str, _Document]) -> None:
+    """Without --replace, a name the hub has already stops the import before it
+    starts (the hub refuses it too: this only keeps the files all or nothing)."""
+    stored = set(text.list_names(hub.need("list").body))
+    clashes = [
+        f"{document.source}: {name} is already stored on the hub (--replace "
+        "replaces it)"
+        for name, document in named.items()
+        if name in stored
+    ]
+    if clashes:
+        raise Failure(1, *clashes, "nothing imported")
 
 
 def _export(args: argparse.Namespace) -> int:
