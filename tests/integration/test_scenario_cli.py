@@ -176,3 +176,64 @@ def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
         "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running with [core] "
         "enabled?)\n",
     )
+
+
+def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    written = "# kept\nname: a\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n"
+    path.write_text(written, encoding="utf-8")
+    process = start(endpoint, "import", str(path))
+    assert answer(sock, b"200", [{"name": "b"}]) == {"v": 1, "action": "list"}
+    request = answer(sock, b"200", {"name": "a", "replaced": False})
+    assert request == {
+        "v": 1,
+        "action": "import",
+        "document": written,
+        "source": str(path),
+        "replace": False,
+    }
+    assert finish(process) == (0, f"imported a from {path}\n", "")
+
+
+def test_import_without_replace_stops_before_sending_a_stored_name(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "name: a\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n", encoding="utf-8"
+    )
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [{"name": "a"}])
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario import: {path}: a is already stored on the hub (--replace "
+        "replaces it)\nraspy scenario import: nothing imported\n",
+    )
+
+
+def test_a_stream_imports_each_document_and_a_refusal_names_the_file_line(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The hub's problems are about one document; the CLI shows them as lines of
+    the file, and says what was imported before the refusal."""
+    sock, endpoint = router
+    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(first + "---\n" + second, encoding="utf-8")
+    process = start(endpoint, "import", "--replace", str(path))
+    assert answer(sock, b"200", {"name": "a", "replaced": True})["document"] == first
+    refusal = {"error": "not a valid scenario", "problems": [f"{path}:2:3: refused"]}
+    assert answer(sock, b"400", refusal)["document"] == second
+    assert finish(process) == (
+        1,
+        f"replaced a from {path}\n",
+        f"raspy scenario import: b: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:6:3: refused\n"
+        "raspy scenario import: imported before this: a\n",
+    )
