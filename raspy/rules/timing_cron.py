@@ -45,9 +45,8 @@ class CronSchedule:
 
         Raises ValueError if none is found (only for instants near year 9999).
         """
-        start = label_of(after_ts, tz)
         try:
-            labels = croniter(self.expression, start)
+            labels = croniter(self.expression, label_of(after_ts, tz))
             for _ in range(_MAX_SKIPPED_LABELS):
                 fire = resolve(labels.get_next(datetime), tz)
                 if fire > after_ts:

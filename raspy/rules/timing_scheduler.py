@@ -170,12 +170,23 @@ class TimeScheduler:
 
     # --- internals --------------------------------------------------------------------
     def _next(self, trigger: TimeTrigger, after: float, anchor: float) -> float | None:
-        return next_fire(
-            trigger, after, tz=self._tz, location=self._location, anchor_ts=anchor
-        )
+        try:
+            return next_fire(
+                trigger, after, tz=self._tz, location=self._location, anchor_ts=anchor
+            )
+        except OverflowError as exc:  # a wall clock past what datetime can hold
+            raise ValueError(f"no fire after {after}: {exc}") from exc
+
+    def _next_or_park(self, job: _Job, after: float) -> float | None:
+        """The next fire of a job already accepted by add(); None (parked until the
+        next clock jump or add) when the wall clock is beyond the calendar."""
+        try:
+            return self._next(job.trigger, after, job.anchor_ts)
+        except ValueError:
+            return None
 
     def _fire_until(self, until_wall: float, now_wall: float) -> list[SchedulerOutput]:
-        """Fire every key due by `until_wall`; each continues after `now_wall`."""
+        """Fire every key due by `until_wall` once; each continues after `now_wall`."""
         fired: list[SchedulerOutput] = []
         while (top := self._top()) is not None and top <= until_wall:
             _, _, key = heapq.heappop(self._heap)
@@ -183,9 +194,9 @@ class TimeScheduler:
             assert job.next_wall is not None
             fired.append(Fired(key, job.next_wall))
             job.last_fired = job.next_wall
-            job.next_wall = self._next(
-                job.trigger, max(now_wall, job.last_fired), job.anchor_ts
-            )
+            # Past `until_wall` too, so no key fires twice in one call.
+            after = max(until_wall, now_wall, job.last_fired)
+            job.next_wall = self._next_or_park(job, after)
             self._push(key)
         return fired
 
@@ -194,7 +205,7 @@ class TimeScheduler:
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)
             )
-            job.next_wall = self._next(job.trigger, after, job.anchor_ts)
+            job.next_wall = self._next_or_park(job, after)
         self._rebuild()
 
     def _push(self, key: str) -> None:

@@ -305,6 +305,28 @@ def test_a_bad_record_is_refused_with_what_is_wrong(
     assert str(caught.value) == message
 
 
+@given(
+    st.one_of(st.binary(max_size=80), st.sampled_from([b"cron.a", b"cron.wake"])),
+    st.one_of(
+        st.binary(max_size=80),
+        st.dictionaries(
+            st.sampled_from(["v", "schedule", "enabled", "description", "x"]),
+            st.one_of(st.integers(), st.booleans(), st.text(max_size=12)),
+        ).map(packing.pack),
+    ),
+)
+def test_any_record_decodes_to_a_job_or_a_value_error(key: bytes, value: bytes) -> None:
+    problem = ""
+    try:
+        job = cron_jobs.decode_job(key, value)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        assert problem.startswith("cron record")
+    else:
+        assert cron_jobs.decode_job(cron_jobs.job_key(job.name), value) == job
+
+
 def test_the_event_body_names_the_job_and_both_instants_in_local_time() -> None:
     scheduled = datetime(2026, 6, 1, 5, 0, tzinfo=UTC).timestamp()
     body = cron_jobs.event_body(WAKE, scheduled, scheduled + 0.4, BERLIN)

@@ -179,3 +179,28 @@ def test_a_sun_trigger_with_no_event_for_a_year_is_parked() -> None:
     assert scheduler.add("set", SunTrigger(SunEvent.SUNSET), midsummer, M0) is None
     assert scheduler.next_deadline_mono() == M0 + 60  # only the jump check
     assert scheduler.due(midsummer + 60, M0 + 60) == []
+
+
+def test_a_key_overdue_when_the_clock_steps_back_fires_once() -> None:
+    scheduler = TimeScheduler(UTC_ZONE)
+    scheduler.add("tick", EveryTrigger(5.0), T0, M0)
+    # 10 s pass, two slots were due, and the clock stepped back a day meanwhile.
+    outputs = scheduler.due(T0 + 10 - 86_400, M0 + 10)
+    assert outputs == [ClockJumped(-86_400.0), Fired("tick", T0 + 5)]
+    # Past the instant it fired last; T0 + 10, folded into that late fire, was never
+    # fired, so it comes when the clock reaches it again.
+    assert scheduler.next_wall("tick") == T0 + 10
+
+
+def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns() -> (
+    None
+):
+    scheduler = TimeScheduler(UTC_ZONE)
+    scheduler.add("cron", CronTrigger("* * * * *"), T0, M0)
+    scheduler.add("tick", EveryTrigger(5.0), T0, M0)
+    absurd = 1e12  # year 33658: no datetime for it
+    assert scheduler.due(absurd, M0 + 1) == [ClockJumped(absurd - T0 - 1)]
+    assert scheduler.next_wall("cron") is None
+    assert scheduler.next_wall("tick") == absurd + 5 - (absurd - T0) % 5
+    assert scheduler.due(T0 + 2, M0 + 2) == [ClockJumped(T0 + 1 - absurd)]
+    assert scheduler.next_wall("cron") == _minute(1)
