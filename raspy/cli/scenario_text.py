@@ -93,6 +93,20 @@ def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def describe_trigger(trigger: JsonValue) -> str:
+    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value."""
+    if not isinstance(trigger, dict):
+        return cell(trigger or None)
+    parts = [cell(trigger.get("kind") or "?")]
+    if trigger.get("id"):
+        parts.append(f"({cell(trigger['id'])})")
+    if trigger.get("key"):
+        parts.append(cell(trigger["key"]))
+    if trigger.get("value") is not None:
+        parts += ["=", cell(_json(trigger["value"]))]
+    return " ".join(parts)
+
+
 def cell(value: JsonValue) -> str:
     """One line of printable text for a table cell or a `show` field."""
     text = "-" if value is None else value if isinstance(value, str) else _json(value)
@@ -155,7 +169,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("state", cell(entry.get("state"))),
         ("mode", cell(entry.get("mode"))),
         ("last run", describe_time(entry.get("last_run"), tz)),
-        ("last trigger", cell(entry.get("last_trigger") or None)),
+        ("last trigger", describe_trigger(entry.get("last_trigger"))),
         ("runs", cell(entry.get("runs", 0))),
         ("last error", cell(entry.get("last_error") or None)),
     ]

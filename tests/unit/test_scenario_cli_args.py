@@ -217,7 +217,9 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
     entry: dict[str, JsonValue] = {
         "name": "frost-lamp", "description": "Lamp on", "enabled": True,
         "state": "idle", "mode": "restart", "last_run": T_2026_12_03_13_30_UTC,
-        "last_trigger": "/device/h.fake.outdoor/value", "runs": 2, "last_error": "",
+        "last_trigger": {"kind": "kv", "id": "cold", "key": "/device/h.fake.outdoor/value",
+                         "value": -0.5, "from": 0.5},
+        "runs": 2, "last_error": "",
         "document": "# comment\nname: frost-lamp\n",
     }  # fmt: skip
     assert text.show_text(entry, UTC) == (
@@ -227,7 +229,7 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "state:        idle\n"
         "mode:         restart\n"
         "last run:     2026-12-03 13:30:00\n"
-        "last trigger: /device/h.fake.outdoor/value\n"
+        "last trigger: kv (cold) /device/h.fake.outdoor/value = -0.5\n"
         "runs:         2\n"
         "last error:   -\n"
         "\n"
@@ -237,6 +239,23 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
 
 
 # --- YAML streams -----------------------------------------------------------------------
+def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
+    triggers: list[JsonValue] = [
+        {"kind": "cron", "id": "", "key": None, "value": None, "from": None},
+        {"kind": "event", "id": "", "key": "/event/bell", "value": "front"},
+        {"kind": "manual"},
+        None,
+        "odd",
+    ]
+    assert [text.describe_trigger(trigger) for trigger in triggers] == [
+        "cron",
+        'event /event/bell = "front"',
+        "manual",
+        "-",
+        "odd",
+    ]
+
+
 def test_one_document_exports_byte_for_byte() -> None:
     assert text.join_stream(["name: a  # no final line break"]) == (
         "name: a  # no final line break"
