@@ -311,7 +311,12 @@ def test_a_bad_record_is_refused_with_what_is_wrong(
         st.binary(max_size=80),
         st.dictionaries(
             st.sampled_from(["v", "schedule", "enabled", "description", "x"]),
-            st.one_of(st.integers(-9, 9), st.booleans(), st.text(max_size=12)),
+            st.one_of(
+                st.integers(-9, 9),
+                st.booleans(),
+                st.text(max_size=12),
+                st.just("@daily"),
+            ),
         ).map(packing.pack),
     ),
 )
