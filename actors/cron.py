@@ -163,15 +163,22 @@ class CronActor(pykka.ThreadingActor):
                     fired.append((job.event_key.encode("utf-8"), body))
                     log.debug("cron_job_fired", job=name, scheduled=scheduled)
         if fired:
-            self._stats.incr("cron.fired", len(fired))
-            for key, reason in self._publisher.set_many(fired):
-                log.warning(
-                    "cron_event_refused",
-                    key=key.decode("utf-8", "replace"),
-                    reason=reason,
-                )
-                self._stats.incr("cron.events_refused")
+            self._publish(fired)
         self._rearm()
+
+    def _publish(self, fired: list[tuple[bytes, bytes]]) -> None:
+        self._stats.incr("cron.fired", len(fired))
+        try:
+            refused = self._publisher.set_many(fired)
+        except Exception:  # the edge of the actor: a lost event must not stop cron
+            log.exception("cron_publish_failed", count=len(fired))
+            self._stats.incr("cron.publish_failed")
+            return
+        for key, reason in refused:
+            log.warning(
+                "cron_event_refused", key=key.decode("utf-8", "replace"), reason=reason
+            )
+            self._stats.incr("cron.events_refused")
 
     def _on_frames(self, frames: Sequence[bytes]) -> None:
         if self._worker is None:

@@ -5,13 +5,14 @@ enabled or disabled across restarts; a clock jump is logged and fires nothing tw
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pykka
 import pytest
+import zmq
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.clonesrv import CloneServer
@@ -82,12 +83,15 @@ class Cron:
             self.ref = None
 
     def request(self, **document: Any) -> tuple[bytes, dict[str, Any]]:
-        body = json.dumps({"v": 1, **document})
-        with Client(
-            self.edge.endpoint, context=self.edge.context, timeout_s=3, retries=1
-        ) as client:
-            status, reply = client.request(SERVICE, body)
-        return status, json.loads(reply)
+        return _request(self.edge, **document)
+
+
+def _request(edge: EdgeHandle, **document: Any) -> tuple[bytes, dict[str, Any]]:
+    """One version-1 request to the cron service over MDP: status and decoded reply."""
+    body = json.dumps({"v": 1, **document})
+    with Client(edge.endpoint, context=edge.context, timeout_s=3, retries=1) as client:
+        status, reply = client.request(SERVICE, body)
+    return status, json.loads(reply)
 
 
 @pytest.fixture
@@ -220,3 +224,45 @@ def test_a_bad_stored_record_is_skipped_with_a_warning(
 
 def _put(key: bytes, value: bytes) -> Put:
     return Put(Table.CRON, key, value)
+
+
+class BrokenPublisher:
+    """A publisher whose Clone server went away (zmq refuses every send)."""
+
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        raise zmq.ZMQError(zmq.ENOTSOCK)
+
+    def close_for_this_thread(self) -> None:
+        pass
+
+
+def test_a_publish_that_fails_is_logged_and_cron_carries_on(
+    edge: EdgeHandle, store: Store, clock: SteppingClock
+) -> None:
+    stats = Stats()
+    start_cron(
+        edge=edge.ref,
+        outbox=edge.outbox,
+        store=store,
+        publisher=BrokenPublisher(),
+        hostname=HOST,
+        tz=UTC_ZONE,
+        clock=clock,
+        stats=stats,
+    )
+    assert _request(edge, action="add", name="ping", schedule="*/5 * * * *")[0] == (
+        b"200"
+    )
+    with capture_logs() as logs:
+        clock.advance(SLOT - clock.wall())
+        wait_until(
+            lambda: stats.get("cron.publish_failed") == 1, what="a failed publish"
+        )
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "cron_publish_failed"
+    ]
+    clock.advance(300)
+    wait_until(lambda: stats.get("cron.publish_failed") == 2, what="the next fire")
+    assert _request(edge, action="get", name="ping")[0] == b"200"
