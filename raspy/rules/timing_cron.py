@@ -9,6 +9,7 @@ and 02:00 CET), which that rule forbids, so it is never given one. Pure, no cloc
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -34,6 +35,27 @@ _MAX_SKIPPED_LABELS: Final = 10_000
 _PROBE_START: Final = datetime(2001, 1, 1)  # noqa: DTZ001 - a naive local label
 
 
+# Building a croniter parses the expression (about 4/5 of a next_after); each thread
+# keeps the ones it used and only moves them to a new start. Bounded: cleared when full.
+_CACHE_LIMIT: Final = 1024
+_per_thread = threading.local()
+
+
+def _labels_from(expression: str, start: datetime) -> croniter:
+    """A croniter over naive labels, positioned at `start` (this thread's own)."""
+    cache: dict[str, croniter] | None = getattr(_per_thread, "iterators", None)
+    if cache is None:
+        cache = _per_thread.iterators = {}
+    labels = cache.get(expression)
+    if labels is None:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        labels = cache[expression] = croniter(expression, start)
+    else:
+        labels.set_current(start, force=True)
+    return labels
+
+
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
     """A parsed cron expression (local time of whatever timezone is passed in)."""
@@ -46,7 +68,7 @@ class CronSchedule:
         Raises ValueError if none is found (only for instants near year 9999).
         """
         try:
-            labels = croniter(self.expression, label_of(after_ts, tz))
+            labels = _labels_from(self.expression, label_of(after_ts, tz))
             for _ in range(_MAX_SKIPPED_LABELS):
                 fire = resolve(labels.get_next(datetime), tz)
                 if fire > after_ts:
