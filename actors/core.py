@@ -26,6 +26,7 @@ from raspy.actors import scenario as scn
 from raspy.actors.clone_publisher import ClonePublisher
 from raspy.actors.core_service import CoreService
 from raspy.actors.core_tree import Routes, TreeView, decode, interest
+from raspy.actors.cron import start_cron
 from raspy.actors.outbox import Outbox
 from raspy.actors.scenario_store import ScenarioStore, StoredScenario
 from raspy.actors.shared_ticker import SharedTicker
@@ -48,6 +49,7 @@ log = structlog.get_logger(component="core")
 
 _ASK_TIMEOUT_S: Final = 5.0
 _STOP_TIMEOUT_S: Final = 5.0
+_CHILDREN: Final = ("core", "cron")  # the supervisor's names of what start_core starts
 
 
 @dataclass
@@ -412,9 +414,10 @@ def _stored_tree(store: Store) -> list[tuple[str, bytes]]:
 
 
 def start_core(rt: Runtime) -> None:
-    """(Re)start the core under the supervisor, after the Clone server and the device
-    services (it uses their publisher: a new Clone server means a new core)."""
-    rt.stop_children(lambda name: name == "core")
+    """(Re)start the core and the cron service under the supervisor, after the Clone
+    server and the device services: they use that publisher and Clone server, so a
+    new Clone server means a new core and cron."""
+    rt.stop_children(lambda name: name in _CHILDREN)
     if not rt.config.core.enabled or rt.publisher is None:
         return
 
@@ -427,4 +430,18 @@ def start_core(rt: Runtime) -> None:
         )
         return CoreActor.start(rt.hostname, rt.config.core, links)
 
+    def start_cron_service() -> pykka.ActorRef[Any]:
+        assert rt.publisher is not None
+        return start_cron(
+            edge=rt.edge,
+            outbox=rt.outbox,
+            store=rt.store,
+            publisher=rt.publisher,
+            hostname=rt.hostname,
+            tz=core_zone(rt.config.core),
+            clock=rt.clock,
+            stats=rt.stats,
+        )
+
     rt.add_child("core", start)
+    rt.add_child("cron", start_cron_service)

@@ -320,7 +320,7 @@ def _start_devices(rt: Runtime) -> None:
     assert clone_ref is not None
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
     assert isinstance(endpoint, str)
-    rt.stop_children(lambda name: name.startswith("devices.") or name == "core")
+    rt.stop_children(lambda n: n.startswith("devices.") or n in ("core", "cron"))
     if rt.publisher is not None:
         rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
