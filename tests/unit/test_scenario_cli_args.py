@@ -331,3 +331,30 @@ def test_any_text_splits_into_pieces_that_are_its_own_lines(source: str) -> None
         assert start >= end_of_previous
         assert source[start : start + len(piece.text)] == piece.text
         end_of_previous = start + len(piece.text)
+
+
+def _json_or_none(frame: bytes) -> tuple[bool, JsonValue]:
+    try:
+        return True, json.loads(frame.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return False, None
+
+
+@given(
+    st.lists(
+        st.one_of(st.binary(max_size=40), st.sampled_from([b"200", b"404", b"[]"])),
+        max_size=4,
+    )
+)
+def test_any_frames_decode_to_a_reply_or_a_reply_error(frames: list[bytes]) -> None:
+    """Two frames, three ASCII digits, JSON: a Reply; anything else: ReplyError."""
+    is_json, body = _json_or_none(frames[1]) if len(frames) == 2 else (False, None)
+    if is_json and len(frames[0]) == 3 and frames[0].isdigit():
+        reply = text.decode_reply(frames, "s")  # JSON text compared: NaN != NaN
+        assert (reply.status, json.dumps(reply.body)) == (
+            int(frames[0]),
+            json.dumps(body),
+        )
+    else:
+        with pytest.raises(text.ReplyError):
+            text.decode_reply(frames, "s")
