@@ -26,6 +26,7 @@ from raspy.names import short_hostname
 _PROG: Final = "raspy scenario"
 DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 DEFAULT_TIMEOUT_S: Final = 5.0
+MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
 _WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
 
@@ -183,9 +184,12 @@ def _read_documents(path: str) -> tuple[list[_Document], list[str]]:
     """Every document of a file, or the file's encoding problem; Failure(2) when it
     cannot be read at all."""
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        return [], [f"{path}:1:1: larger than {MAX_FILE_BYTES} bytes"]
     decoded, problem = text.decode_document(data, path)
     if decoded is None:
         return [], [problem or path]

@@ -115,6 +115,17 @@ def test_an_unreadable_file_is_a_usage_error(
     )  # fmt: skip
 
 
+def test_a_file_is_read_up_to_a_bound_then_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """/dev/zero never ends: validate reads a bounded prefix and names the file."""
+    status = main(["scenario", "validate", "/dev/zero"])
+    assert (status, capsys.readouterr()) == (
+        1,
+        (f"/dev/zero:1:1: larger than {cli.MAX_FILE_BYTES} bytes\n", ""),
+    )
+
+
 def test_the_service_is_the_short_host_name_dot_core_scenario() -> None:
     assert cli.service_name("hub") == "hub.core.scenario"
     assert cli.service_name(None) == f"{short_hostname()}.core.scenario"
