@@ -9,14 +9,10 @@ that cannot be read or written. Text formats live in raspy.cli.scenario_text.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Final, TypeAlias
 
+from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.devices.template import JsonValue
@@ -26,20 +22,10 @@ from raspy.names import short_hostname
 _PROG: Final = "raspy scenario"
 DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 DEFAULT_TIMEOUT_S: Final = 5.0
-MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
 _WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-class Failure(Exception):
-    """Lines for stderr and an exit status; raised by a command, printed by `run`."""
-
-    def __init__(self, status: int, *lines: str) -> None:
-        super().__init__(lines[0] if lines else "")
-        self.status = status
-        self.lines = lines
 
 
 # --- parser -----------------------------------------------------------------------------
@@ -162,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     command = f"{_PROG} {args.scenario_command}"
     try:
         status: int = args.scenario_run(args)
-    except Failure as failure:
+    except files.Failure as failure:
         for line in failure.lines:
             print(f"{command}: {line}", file=sys.stderr)
         return failure.status
@@ -172,70 +158,8 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-# --- local files ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Document:
-    source: str  # the file name as given
-    text: str
-    first_line: int  # 0-based line of the file where this document starts
-
-
-def _read_documents(path: str) -> tuple[list[_Document], list[str]]:
-    """Every document of a file, or the file's encoding problem; Failure(2) when it
-    cannot be read at all."""
-    try:
-        with Path(path).open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        return [], [f"{path}:1:1: larger than {MAX_FILE_BYTES} bytes"]
-    decoded, problem = text.decode_document(data, path)
-    if decoded is None:
-        return [], [problem or path]
-    pieces = text.split_stream(decoded)
-    return [_Document(path, piece.text, piece.first_line) for piece in pieces], []
-
-
-def _check(documents: Sequence[_Document]) -> tuple[list[str], dict[str, _Document]]:
-    """Every problem of every document (with file lines), and the good ones by name."""
-    from raspy.rules.document import load_scenario, validate_scenario
-
-    problems: list[str] = []
-    named: dict[str, _Document] = {}
-    for document in documents:
-        found = validate_scenario(document.text, document.source)
-        if found:
-            problems += [
-                text.shift_problem(p, document.source, document.first_line)
-                for p in found
-            ]
-            continue
-        name = load_scenario(document.text, document.source).name
-        if name in named:
-            line = document.first_line + 1
-            problems.append(
-                f"{document.source}:{line}:1: name {name!r} is also used in "
-                f"{named[name].source}"
-            )
-        else:
-            named[name] = document
-    return problems, named
-
-
-def _read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, _Document]]:
-    documents: list[_Document] = []
-    problems: list[str] = []
-    for path in paths:
-        found, unreadable = _read_documents(path)
-        documents += found
-        problems += unreadable
-    checked, named = _check(documents)
-    return problems + checked, named
-
-
 def _validate(args: argparse.Namespace) -> int:
-    problems, named = _read_all(args.files)
+    problems, named = files.read_all(args.files)
     for problem in problems:
         print(problem)
     if problems:
@@ -259,11 +183,11 @@ class _Hub:
         from raspy.transport.curve import client_keys
 
         if (args.server_key is None) != (args.client_cert is None):
-            raise Failure(2, "--server-key and --client-cert go together")
+            raise files.Failure(2, "--server-key and --client-cert go together")
         try:
             curve = client_keys(args.server_key, args.client_cert)
         except ConfigError as exc:
-            raise Failure(2, str(exc)) from None
+            raise files.Failure(2, str(exc)) from None
         self.service = service_name(args.host)
         self._timeout_s: float = args.timeout
         try:
@@ -274,7 +198,7 @@ class _Hub:
                 args.server, timeout_s=args.timeout, retries=_WRITE_RETRIES, curve=curve
             )
         except ValueError as exc:
-            raise Failure(2, str(exc)) from None
+            raise files.Failure(2, str(exc)) from None
 
     def __enter__(self) -> _Hub:
         return self
@@ -290,7 +214,7 @@ class _Hub:
         try:
             frames = client.request(self.service, text.request(action, **fields))
         except ClientTimeout as exc:
-            raise Failure(
+            raise files.Failure(
                 1, f"{exc} (is raspyd running with [core] enabled?)"
             ) from None
         return text.decode_reply(frames, self.service)
@@ -301,14 +225,14 @@ class _Hub:
         """Like ask; a refusal becomes Failure(1) with its error and problems."""
         reply = self.ask(action, write=write, **fields)
         if not reply.ok:
-            raise Failure(1, *text.refusal_lines(reply))
+            raise files.Failure(1, *text.refusal_lines(reply))
         return reply
 
 
 def _import(args: argparse.Namespace) -> int:
-    problems, named = _read_all(args.files)
+    problems, named = files.read_all(args.files)
     if problems:
-        raise Failure(1, *problems, "nothing imported")
+        raise files.Failure(1, *problems, "nothing imported")
     done: list[str] = []
     with _Hub(args) as hub:
         if not args.replace:
@@ -327,7 +251,7 @@ def _import(args: argparse.Namespace) -> int:
                     for line in text.refusal_lines(reply)
                 ]
                 imported = ", ".join(done) or "none"
-                raise Failure(1, f"{name}: {shifted[0]}", *shifted[1:],
+                raise files.Failure(1, f"{name}: {shifted[0]}", *shifted[1:],
                               f"imported before this: {imported}")  # fmt: skip
             verb = "replaced" if reply.field("replaced") is True else "imported"
             print(f"{verb} {name} from {document.source}")
@@ -335,7 +259,7 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse_stored_names(hub: _Hub, named: dict[str, _Document]) -> None:
+def _refuse_stored_names(hub: _Hub, named: dict[str, files.Document]) -> None:
     """Without --replace, a name the hub has already stops the import before it
     starts (the hub refuses it too: this only keeps the files all or nothing)."""
     stored = set(text.list_names(hub.need("list").body))
@@ -346,7 +270,7 @@ def _refuse_stored_names(hub: _Hub, named: dict[str, _Document]) -> None:
         if name in stored
     ]
     if clashes:
-        raise Failure(1, *clashes, "nothing imported")
+        raise files.Failure(1, *clashes, "nothing imported")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -359,28 +283,9 @@ def _export(args: argparse.Namespace) -> int:
                 raise text.ReplyError(f"{hub.service}: get {name}: no document")
             documents.append(document)
     if not documents:
-        raise Failure(1, "no scenarios to export")
-    _write_output(args.output, text.join_stream(documents).encode("utf-8"))
+        raise files.Failure(1, "no scenarios to export")
+    files.write_output(args.output, text.join_stream(documents).encode("utf-8"))
     return 0
-
-
-def _write_output(output: str | None, data: bytes) -> None:
-    """To stdout, or to a file through a temp file and a rename (never half written)."""
-    if output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    target = Path(output)
-    try:
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temp).replace(target)
-    except OSError as exc:
-        raise Failure(2, f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def _list(args: argparse.Namespace) -> int:

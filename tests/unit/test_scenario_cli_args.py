@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
+from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
 from raspy.devices.template import JsonValue
@@ -122,7 +123,7 @@ def test_a_file_is_read_up_to_a_bound_then_refused(
     status = main(["scenario", "validate", "/dev/zero"])
     assert (status, capsys.readouterr()) == (
         1,
-        (f"/dev/zero:1:1: larger than {cli.MAX_FILE_BYTES} bytes\n", ""),
+        (f"/dev/zero:1:1: larger than {files.MAX_FILE_BYTES} bytes\n", ""),
     )
 
 
