@@ -25,7 +25,14 @@ from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
 from raspy.actors.clone_publisher import ClonePublisher
 from raspy.actors.core_service import CoreService
-from raspy.actors.core_tree import Routes, TreeView, decode, interest
+from raspy.actors.core_tree import (
+    Routes,
+    TreeView,
+    decode,
+    interest,
+    status_from_tree,
+    stored_tree,
+)
 from raspy.actors.cron import start_cron
 from raspy.actors.outbox import Outbox
 from raspy.actors.scenario_store import ScenarioStore, StoredScenario
@@ -33,14 +40,13 @@ from raspy.actors.shared_ticker import SharedTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
-from raspy.errors import MalformedMessage, StoreError
+from raspy.errors import MalformedMessage
 from raspy.protocol import mdp
 from raspy.rules import engine, model
 from raspy.rules.engine import State, Status
 from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
 from raspy.stats import Stats
-from raspy.storage import tables
-from raspy.storage.store import Store, Table
+from raspy.storage.store import Store
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -108,7 +114,7 @@ class CoreActor(pykka.ThreadingActor):
         self.links.clone.ask(
             msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
         )
-        self.tree.seed(_stored_tree(self.links.store))
+        self.tree.seed(stored_tree(self.links.store))
         self.store.write_main_conf(
             {
                 "timezone": str(self.tz.key),
@@ -228,7 +234,7 @@ class CoreActor(pykka.ThreadingActor):
     ) -> Entry:
         """Load a stored record, start its actor if enabled, show its state."""
         scenario, error = self._service.load(record)
-        base = status or self._status_from_tree(record.name)
+        base = status or status_from_tree(self.tree, record.name)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
@@ -352,23 +358,6 @@ class CoreActor(pykka.ThreadingActor):
             for key in scn.status_entries(name, entry.status):
                 self.links.publisher.delete(key.encode("utf-8"))
 
-    def _status_from_tree(self, name: str) -> Status:
-        """What the tree kept from before a restart: runs, last run, trigger, error."""
-        kv = self.tree.kv
-        runs = kv(f"/scenario/{name}/runs")
-        last_run = kv(f"/scenario/{name}/last_run")
-        trigger = kv(f"/scenario/{name}/last_trigger")
-        error = kv(f"/scenario/{name}/last_error")
-        return Status(
-            State.IDLE,
-            runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
-            float(last_run)
-            if isinstance(last_run, int | float) and not isinstance(last_run, bool)
-            else None,
-            trigger if isinstance(trigger, dict) else None,
-            error if isinstance(error, str) else None,
-        )
-
     def _sun(self, event: model.SunEvent, wall_ts: float) -> float | None:
         from raspy.rules.sun import sun_time
 
@@ -399,18 +388,6 @@ def _with_state(status: Status, state: State) -> Status:
     return Status(
         state, status.runs, status.last_run, status.last_trigger, status.last_error
     )
-
-
-def _stored_tree(store: Store) -> list[tuple[str, bytes]]:
-    """The Clone tree as the store has it (the subscription brings what is newer)."""
-    items: list[tuple[str, bytes]] = []
-    for key, value in store.scan(Table.KV):
-        try:
-            record = tables.decode_kv(value)
-        except StoreError:
-            continue
-        items.append((key.decode("utf-8", "replace"), record.body))
-    return items
 
 
 def start_core(rt: Runtime) -> None:

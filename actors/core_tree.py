@@ -15,10 +15,14 @@ from typing import Any, Final
 import pykka
 
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
 from raspy.rules import model
+from raspy.rules.engine import State, Status
 from raspy.rules.model import Scenario
 from raspy.rules.template import TemplateError, render
 from raspy.rules.trigger_match import matcher
+from raspy.storage import tables
+from raspy.storage.store import Store, Table
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
 
@@ -56,9 +60,39 @@ class TreeView:
         return decode(self._bodies.get(key))
 
 
+def stored_tree(store: Store) -> list[tuple[str, bytes]]:
+    """The Clone tree as the store has it (the subscription brings what is newer)."""
+    items: list[tuple[str, bytes]] = []
+    for key, value in store.scan(Table.KV):
+        try:
+            record = tables.decode_kv(value)
+        except StoreError:
+            continue
+        items.append((key.decode("utf-8", "replace"), record.body))
+    return items
+
+
+def status_from_tree(tree: TreeView, name: str) -> Status:
+    """What the tree kept of a scenario from before a restart: runs, last run,
+    trigger and error (its state is the actor's to say)."""
+    runs = tree.kv(f"/scenario/{name}/runs")
+    last_run = tree.kv(f"/scenario/{name}/last_run")
+    trigger = tree.kv(f"/scenario/{name}/last_trigger")
+    error = tree.kv(f"/scenario/{name}/last_error")
+    return Status(
+        State.IDLE,
+        runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
+        float(last_run)
+        if isinstance(last_run, int | float) and not isinstance(last_run, bool)
+        else None,
+        trigger if isinstance(trigger, dict) else None,
+        error if isinstance(error, str) else None,
+    )
+
+
 def interest(scenario: Scenario, host: str) -> list[str]:
     """Globs of the keys a scenario reads: trigger patterns and the literal kv() keys
-    of its conditions and actions (`{host}` filled in)."""
+    of its conditions and actions (`{host}` and variables filled in)."""
     patterns = [
         t.pattern
         for t in scenario.triggers
@@ -67,10 +101,11 @@ def interest(scenario: Scenario, host: str) -> list[str]:
     keys: set[str] = set()
     for expression in _expressions(scenario):
         keys.update(expression.kv_keys())
+    names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     out: list[str] = []
     for text in [*patterns, *sorted(keys)]:
         try:
-            out.append(render(text, {"host": host}))
+            out.append(render(text, names))
         except TemplateError:  # a key made of other names: matched by no route
             continue
     return out
