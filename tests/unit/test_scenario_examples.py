@@ -4,6 +4,7 @@ accepts them."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -77,3 +78,18 @@ def test_raspy_scenario_validate_accepts_every_example(
         "".join(f"{path}: ok ({path.stem})\n" for path in EXAMPLES),
         "",
     )
+
+
+def _yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("doc", ["docs/scenarios.md", "README.md"])
+def test_every_yaml_example_in_the_docs_loads(doc: str) -> None:
+    """The documents the docs show are refused by nothing: the docs cannot rot."""
+    blocks = _yaml_blocks(DEFAULTS.parent.parent / doc)
+    assert blocks
+    assert {
+        f"{doc} block {index}": validate_scenario(block, doc)
+        for index, block in enumerate(blocks)
+    } == {f"{doc} block {index}": [] for index in range(len(blocks))}
