@@ -17,7 +17,7 @@ from raspy.errors import ScenarioError, quote
 from raspy.rules import model
 from raspy.rules.document_actions import read_actions
 from raspy.rules.document_triggers import read_triggers
-from raspy.rules.document_yaml import INVALID, Checks, Problem, compose, join
+from raspy.rules.document_yaml import Checks, Invalid, Problem, compose, join
 from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression
 from raspy.rules.template import BUILTIN_NAMES
 
@@ -27,6 +27,7 @@ MAX_DOCUMENT_BYTES: Final = 256 * 1024
 MAX_CONDITIONS: Final = 64
 MAX_VARIABLES: Final = 64
 MAX_RUNS: Final = 1000
+MAX_SHOWN: Final = 100  # problems listed in a message; DocumentError.problems has all
 TOP_KEYS: Final = (
     "name",
     "description",
@@ -59,7 +60,18 @@ class DocumentError(ScenarioError):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        return [f"{self.source}:{p.line}:{p.col}: {p.message}" for p in self.problems]
+        """One line per problem; past MAX_SHOWN, one last line counts the rest."""
+        shown = [
+            f"{self.source}:{p.line}:{p.col}: {p.message}"
+            for p in self.problems[:MAX_SHOWN]
+        ]
+        if len(self.problems) > MAX_SHOWN:
+            first = self.problems[MAX_SHOWN]
+            rest = len(self.problems) - MAX_SHOWN
+            shown.append(
+                f"{self.source}:{first.line}:{first.col}: and {rest} more problems"
+            )
+        return shown
 
 
 def validate_scenario(text: str, source: str = "<scenario>") -> list[str]:
@@ -199,8 +211,8 @@ def _variables(
         elif key in _RESERVED:
             checks.problem(key_node, "variables", f"{quote(key)} is a built-in name")
         value = checks.json(value_node, join("variables", key))
-        if value is not INVALID:
-            variables[key] = value  # type: ignore[assignment]  # INVALID excluded
+        if not isinstance(value, Invalid):
+            variables[key] = value
         else:
             variables[key] = None  # keeps the name known: no follow-up problems
     return variables

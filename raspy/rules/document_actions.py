@@ -11,8 +11,8 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
-from raspy.rules import model, template
-from raspy.rules.document_yaml import INVALID, Checks, join, kind_of, scalar
+from raspy.rules import model
+from raspy.rules.document_yaml import Checks, Invalid, join, kind_of, scalar
 from raspy.rules.duration import parse_duration
 
 KEYS: Final[dict[str, tuple[str, ...]]] = {
@@ -94,19 +94,13 @@ def _seconds(
     return seconds
 
 
-def _value(checks: Checks, entries: Entries, path: str, key: str) -> JsonValue | object:
-    """The JSON value under `key` (None without it), its strings checked as templates;
-    INVALID when it is bad."""
+def _value(
+    checks: Checks, entries: Entries, path: str, key: str
+) -> JsonValue | Invalid:
+    """The JSON value under `key` (None without it), its strings checked as templates."""
     if key not in entries:
         return None
-    node = entries[key][1]
-    value = checks.json(node, join(path, key))
-    if value is INVALID:
-        return INVALID
-    for text in template.value_strings(value):  # type: ignore[arg-type]  # INVALID excluded
-        if not checks.check_template(node, join(path, key), text):
-            return INVALID
-    return value
+    return checks.json(entries[key][1], join(path, key), templates=True)
 
 
 def _key(checks: Checks, node: yaml.Node, path: str, prefix: str) -> str | None:
@@ -131,7 +125,11 @@ def _device(
         )
         device = None
     if "action" not in entries:
-        checks.problem(node, path, "a device action needs action: (e.g. action: set)")
+        checks.problem(
+            entries["device"][0],
+            path,
+            "a device action needs action: (e.g. action: set)",
+        )
         return None
     action = checks.template(entries["action"][1], join(path, "action"))
     value = _value(checks, entries, path, "value")
@@ -139,11 +137,11 @@ def _device(
     if (
         device is None
         or action is None
-        or value is INVALID
+        or isinstance(value, Invalid)
         or not isinstance(timeout_s, float)
     ):
         return None
-    return model.DeviceAction(device, action, value, timeout_s)  # type: ignore[arg-type]  # INVALID excluded
+    return model.DeviceAction(device, action, value, timeout_s)
 
 
 def _set(
@@ -152,14 +150,16 @@ def _set(
     key = _key(checks, node, where, "/")
     if "value" not in entries:
         checks.problem(
-            node, path, "a set action needs value: (delete: KEY removes a key)"
+            entries["set"][0],
+            path,
+            "a set action needs value: (delete: KEY removes a key)",
         )
         return None
     value = _value(checks, entries, path, "value")
     ttl_s = _seconds(checks, entries, path, "ttl", 0.0)
-    if key is None or value is INVALID or not isinstance(ttl_s, float):
+    if key is None or isinstance(value, Invalid) or not isinstance(ttl_s, float):
         return None
-    return model.SetAction(key, value, ttl_s)  # type: ignore[arg-type]  # INVALID excluded
+    return model.SetAction(key, value, ttl_s)
 
 
 def _delete(
@@ -205,7 +205,7 @@ def _body(checks: Checks, node: yaml.Node, path: str) -> tuple[str, ...] | None:
     for index, item in enumerate(items):
         where = path if item is node else f"{path}[{index}]"
         value = checks.json(item, where)
-        if value is INVALID:
+        if isinstance(value, Invalid):
             return None
         if isinstance(value, str):
             if not checks.check_template(item, where, value):
@@ -311,9 +311,9 @@ def _event(
 ) -> model.Action | None:
     key = _key(checks, node, where, "/event/")
     value = _value(checks, entries, path, "value")
-    if key is None or value is INVALID:
+    if key is None or isinstance(value, Invalid):
         return None
-    return model.EventAction(key, value)  # type: ignore[arg-type]  # INVALID excluded
+    return model.EventAction(key, value)
 
 
 def _scenario_name(checks: Checks, node: yaml.Node, where: str) -> str | None:
@@ -349,7 +349,8 @@ def _log(
     level: str | None = "info"
     if "level" in entries:
         level_node = entries["level"][1]
-        level = scalar(level_node) if scalar(level_node) in LEVELS else None  # type: ignore[assignment]  # checked
+        raw = scalar(level_node)
+        level = raw if isinstance(raw, str) and raw in LEVELS else None
         if level is None:
             checks.problem(
                 level_node,

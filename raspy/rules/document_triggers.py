@@ -10,7 +10,7 @@ import yaml
 
 from raspy.errors import quote
 from raspy.rules import model
-from raspy.rules.document_yaml import INVALID, Checks, join, kind_of, scalar
+from raspy.rules.document_yaml import Checks, Invalid, join, kind_of, scalar
 from raspy.rules.duration import parse_duration, parse_offset
 
 KINDS: Final = ("kv", "cron", "at", "every", "sun", "event", "startup")
@@ -131,7 +131,7 @@ def _kv(
     for key in ("to", "from"):
         if key in entries:
             values[key] = checks.json(entries[key][1], join(path, key))
-            ok = ok and values[key] is not INVALID
+            ok = ok and not isinstance(values[key], Invalid)
     hold_s = 0.0
     if "for" in entries:
         parsed = checks.parsed(entries["for"][1], join(path, "for"), parse_duration)
@@ -140,14 +140,14 @@ def _kv(
     if not ok or pattern is None or trigger_id is None:
         return None
     to, from_ = values.get("to"), values.get("from")
-    assert to is not INVALID
-    assert from_ is not INVALID
+    assert not isinstance(to, Invalid)
+    assert not isinstance(from_, Invalid)
     return model.KvTrigger(
         pattern=pattern,
         below=below,
         above=above,
-        to=to,  # type: ignore[arg-type]  # INVALID excluded just above
-        from_=from_,  # type: ignore[arg-type]  # idem
+        to=to,
+        from_=from_,
         has_to="to" in values,
         has_from="from" in values,
         for_s=hold_s,

@@ -44,11 +44,11 @@ class Problem:
     message: str
 
 
-class _Invalid:
+class Invalid:
     """The result of a check that failed (its problem is already recorded)."""
 
 
-INVALID: Final = _Invalid()
+INVALID: Final = Invalid()
 
 
 class SafeComposer(yaml.SafeLoader):
@@ -192,12 +192,17 @@ class Checks:
         path: str,
         value: str,
         known: frozenset[str] | None = None,
+        *,
+        base: int | None = 0,
     ) -> bool:
+        """Whether `value` (at offset `base` of the node's text; None: unknown) is a
+        template naming only `known` (default: built-ins and variables)."""
         names = (template.BUILTIN_NAMES | self.variables) if known is None else known
         try:
             template.check(value, names)
         except template.TemplateError as exc:
-            self.problem(node, path, exc.reason, text_offset(node, exc.offset))
+            offset = 0 if base is None else text_offset(node, base + exc.offset)
+            self.problem(node, path, exc.reason, offset)
             return False
         return True
 
@@ -256,7 +261,7 @@ class Checks:
             return None
 
     def expression(self, node: yaml.Node, path: str) -> CompiledExpression | None:
-        source = self.text(node, path, limit=10_000)
+        source = self.text(node, path, limit=1 << 20)  # compile_expression bounds it
         if source is None:
             return None
         try:
@@ -264,47 +269,59 @@ class Checks:
         except ExpressionError as exc:
             self.problem(node, path, exc.reason, text_offset(node, exc.offset))
             return None
-        unknown = sorted(compiled.variable_names() - self.variables)
-        if unknown:
-            self.problem(
-                node,
-                path,
-                f"unknown variable{did_you_mean(unknown[0], self.variables)}",
+        for name, offset in compiled.variable_uses():
+            if name not in self.variables:
+                message = f"unknown variable{did_you_mean(name, self.variables)}"
+                self.problem(node, path, message, text_offset(node, offset))
+                return None
+        for key, offset in compiled.kv_literals():
+            # the key's template offsets hold inside the literal when it has no escapes
+            base = (
+                offset + 1
+                if source[offset + 1 : offset + 1 + len(key)] == key
+                else None
             )
-            return None
-        for key in sorted(compiled.kv_keys()):
-            if not self.check_template(node, path, key):
+            if not self.check_template(node, path, key, base=base):
                 return None
         return compiled
 
-    def json(self, node: yaml.Node, path: str) -> JsonValue | _Invalid:
-        """Any YAML value as JSON (mappings with text keys, finite numbers)."""
+    def json(
+        self, node: yaml.Node, path: str, *, templates: bool = False
+    ) -> JsonValue | Invalid:
+        """Any YAML value as JSON (mappings with text keys, finite numbers); with
+        `templates`, every string in it must be a good template."""
         if isinstance(node, yaml.SequenceNode):
             items = [
-                self.json(item, f"{path}[{i}]") for i, item in enumerate(node.value)
+                self.json(item, f"{path}[{i}]", templates=templates)
+                for i, item in enumerate(node.value)
             ]
-            if any(isinstance(item, _Invalid) for item in items):
+            if any(isinstance(item, Invalid) for item in items):
                 return INVALID
-            return [item for item in items if not isinstance(item, _Invalid)]
+            return [item for item in items if not isinstance(item, Invalid)]
         if isinstance(node, yaml.MappingNode):
             entries = self.mapping(node, path)
             if entries is None:
                 return INVALID
-            values = {k: self.json(v, join(path, k)) for k, (_, v) in entries.items()}
-            if any(isinstance(value, _Invalid) for value in values.values()):
+            values = {
+                k: self.json(v, join(path, k), templates=templates)
+                for k, (_, v) in entries.items()
+            }
+            if any(isinstance(value, Invalid) for value in values.values()):
                 return INVALID
-            return {k: v for k, v in values.items() if not isinstance(v, _Invalid)}
+            return {k: v for k, v in values.items() if not isinstance(v, Invalid)}
         value = scalar(node)
-        if isinstance(value, _Invalid):
+        if isinstance(value, Invalid):
             self.problem(node, path, f"expected a JSON value, got {kind_of(node)}")
             return INVALID
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(node, path, f"expected a finite number, got {kind_of(node)}")
             return INVALID
+        if templates and isinstance(value, str):
+            return value if self.check_template(node, path, value) else INVALID
         return value
 
 
-def scalar(node: yaml.Node) -> JsonValue | _Invalid:
+def scalar(node: yaml.Node) -> JsonValue | Invalid:
     """The value of a scalar of a safe tag; INVALID for anything else."""
     if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TAGS:
         return INVALID

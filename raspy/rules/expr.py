@@ -37,23 +37,26 @@ class ExpressionError(ScenarioError):
 class CompiledExpression:
     """A parsed expression (implements rules.model.Expression); immutable."""
 
-    __slots__ = ("_kv_keys", "_source", "_tree", "_variables")
+    __slots__ = ("_kv_keys", "_kv_literals", "_source", "_tree", "_variables")
 
     def __init__(self, source: str, tree: expr_nodes.Node) -> None:
         self._source = source
         self._tree = tree
         nodes = list(expr_nodes.walk(tree))
-        self._variables = frozenset(
-            node.name for node in nodes if isinstance(node, expr_nodes.Variable)
+        self._variables = tuple(
+            (node.name, node.offset)
+            for node in nodes
+            if isinstance(node, expr_nodes.Variable)
         )
-        self._kv_keys = frozenset(
-            node.args[0].value
+        self._kv_literals = tuple(
+            (node.args[0].value, node.args[0].offset)
             for node in nodes
             if isinstance(node, expr_nodes.Call)
             and node.function.name == "kv"
             and isinstance(node.args[0], expr_nodes.Literal)
             and isinstance(node.args[0].value, str)
         )
+        self._kv_keys = frozenset(key for key, _ in self._kv_literals)
 
     @property
     def source(self) -> str:
@@ -73,7 +76,15 @@ class CompiledExpression:
 
     def variable_names(self) -> frozenset[str]:
         """The variable names it reads (the loader checks them against `variables:`)."""
+        return frozenset(name for name, _ in self._variables)
+
+    def variable_uses(self) -> tuple[tuple[str, int], ...]:
+        """Each variable read with its offset in the source, in tree order."""
         return self._variables
+
+    def kv_literals(self) -> tuple[tuple[str, int], ...]:
+        """Each literal kv() key with the offset of its string literal (the quote)."""
+        return self._kv_literals
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self._source!r})"

@@ -230,13 +230,13 @@ CASES: list[tuple[str, str, list[str]]] = [
         "  - wait_until: 'true'\n    continue_on_timeout: 1\n",
         [
             "s.yaml:4:13: actions[0].device: expected <host>.<service>.<device> (e.g. {host}.fake.lamp), got 'lamp'",
-            "s.yaml:6:13: actions[1]: a device action needs action: (e.g. action: set)",
-            "s.yaml:7:10: actions[2]: a set action needs value: (delete: KEY removes a key)",
+            "s.yaml:6:5: actions[1]: a device action needs action: (e.g. action: set)",
+            "s.yaml:7:5: actions[2]: a set action needs value: (delete: KEY removes a key)",
             "s.yaml:8:10: actions[3].set: expected a key starting with /, got 'nokey'",
             "s.yaml:11:16: actions[4].body[1]: '{' starts no {name} field (write '{{' for a brace)",
             "s.yaml:12:11: actions[5].wait: expected a duration like 90s, 5m or 1h30m, got 'soon'",
             "s.yaml:13:21: actions[6].wait_until: expected a value, got the end",
-            "s.yaml:14:17: actions[7].wait_until: unknown variable 'tt' (did you mean 't'?)",
+            "s.yaml:14:18: actions[7].wait_until: unknown variable 'tt' (did you mean 't'?)",
             "s.yaml:15:21: actions[8].repeat.count: expected a whole number from 1 to 10000, got 0",
             "s.yaml:16:13: actions[9].repeat: a repeat needs exactly one of count, while, until",
             "s.yaml:17:14: actions[10].choose[0]: a choice needs then:",
@@ -335,5 +335,30 @@ def test_document_error_holds_every_problem_and_prints_one_per_line() -> None:
 def test_a_huge_expression_string_is_refused() -> None:
     text = "name: a\nconditions: ['" + "1+" * 6000 + "1']\n" + OK_ACTIONS
     assert validate_scenario(text, "s.yaml") == [
-        "s.yaml:2:14: conditions[0]: text longer than 10000 characters"
+        "s.yaml:2:1015: conditions[0]: the expression is longer than 1000 characters"
     ]
+
+
+def test_names_and_keys_in_expressions_are_checked_at_their_column() -> None:
+    text = (
+        "name: a\nvariables: {target: 1}\nconditions:\n"
+        "  - \"kv('/a') > targte\"\n"
+        "  - kv('/device/{host}.{room}/value') == 1\n"
+        "  - \"kv('/\\u0041{x}') == 1\"\n" + OK_ACTIONS
+    )
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:4:17: conditions[0]: unknown variable 'targte' (did you mean 'target'?)",
+        "s.yaml:5:24: conditions[1]: unknown name 'room'",
+        "s.yaml:6:5: conditions[2]: unknown name 'x'",
+    ]
+
+
+def test_a_flood_of_problems_is_listed_up_to_a_hundred() -> None:
+    text = "name: a\n" + "".join(f"k{i}: 1\n" for i in range(150)) + OK_ACTIONS
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(text, "s.yaml")
+    expected = [f"s.yaml:{i + 2}:1: unknown key 'k{i}'" for i in range(100)]
+    assert (len(caught.value.problems), caught.value.lines()) == (
+        150,
+        [*expected, "s.yaml:102:1: and 50 more problems"],
+    )
