@@ -20,7 +20,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, SunEvent
-from raspy.rules.template import context_names, render, render_value
+from raspy.rules.template import context_names, parse, render
 
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
@@ -157,14 +157,28 @@ class RunScope:
         return render(template, context_names(self.context()))
 
     def value(self, value: JsonValue) -> JsonValue:
-        """Every string inside the value is a template."""
-        return render_value(value, context_names(self.context()))
+        """Every string inside the value is a template; a string that is one field
+        alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
+        return _fill(value, context_names(self.context()))
 
     def holds(self, expression: Expression) -> bool:
         return bool(expression.evaluate(self.context()))
 
 
 Program: TypeAlias = Generator[Step, Resume, None]
+
+
+def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
+    if isinstance(value, str):
+        parts = parse(value)
+        if len(parts) == 1 and isinstance(parts[0], tuple) and parts[0][0] in names:
+            return names[parts[0][0]]
+        return render(value, names)
+    if isinstance(value, list):
+        return [_fill(item, names) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, names) for key, item in value.items()}
+    return value
 
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:

@@ -20,9 +20,18 @@ def _fired(*actions: m.Action, **fields: object) -> tuple[Harness, list[engine.O
     return h, h.change(DOOR, "front")
 
 
+def test_a_value_that_is_one_field_alone_keeps_its_json_type() -> None:
+    h = harness(
+        scenario([m.SetAction("/x", "{trigger.value}")], [m.EventTrigger(DOOR)])
+    )
+    assert sets(h.change(DOOR, 18.5)) == [run.SetKey("/x", 18.5)]
+    assert sets(h.change(DOOR, {"a": [1]})) == [run.SetKey("/x", {"a": [1]})]
+
+
 def test_simple_actions_are_effects_with_their_templates_filled_in() -> None:
     _, outputs = _fired(
-        m.SetAction("/scenario/{host}/door", {"at": "{trigger.value}"}, ttl_s=5),
+        m.SetAction("/scenario/{host}/door", {"at": "at {trigger.value}"}, ttl_s=5),
+        m.SetAction("/scenario/{host}/raw", ["{trigger.value}", "{trigger.from}"]),
         m.DeleteAction("/scenario/{host}/old"),
         m.EventAction("/event/seen/{trigger.value}"),
         m.EventAction("/event/level", 3),
@@ -35,7 +44,8 @@ def test_simple_actions_are_effects_with_their_templates_filled_in() -> None:
         o for o in outputs if not isinstance(o, engine.StatusChanged | engine.RunEnded)
     ]
     assert effects == [
-        run.SetKey("/scenario/hub/door", {"at": "front"}, 5),
+        run.SetKey("/scenario/hub/door", {"at": "at front"}, 5),
+        run.SetKey("/scenario/hub/raw", ["front", None]),
         run.DeleteKey("/scenario/hub/old"),
         run.PublishEvent("/event/seen/front", True),
         run.PublishEvent("/event/level", 3),
