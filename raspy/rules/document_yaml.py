@@ -112,25 +112,23 @@ class Checks:
     def mapping(
         self, node: yaml.Node, path: str
     ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """Entries by key (key node, value node); None (and a problem) if not a mapping
-        of text keys without duplicates."""
+        """Entries by key (key node, value node); None (and a problem) if not a
+        mapping. A key that is not text, or repeated, is a problem and left out, so
+        the rest is still checked."""
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, path, f"expected a mapping, got {kind_of(node)}")
             return None
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        ok = True
         for key_node, value_node in node.value:
             if not is_text(key_node):
                 self.problem(
                     key_node, path, f"a key must be text, got {kind_of(key_node)}"
                 )
-                ok = False
             elif key_node.value in entries:
                 self.problem(key_node, join(path, key_node.value), "duplicate key")
-                ok = False
             else:
                 entries[key_node.value] = (key_node, value_node)
-        return entries if ok else None
+        return entries
 
     def known_keys(
         self,

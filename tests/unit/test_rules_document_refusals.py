@@ -53,6 +53,15 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["s.yaml:2:1: name: duplicate key"],
     ),
     (
+        "duplicate and non-text keys do not hide other problems",
+        "name: a\nname: b\n1: x\nmode: x\n" + OK_ACTIONS,
+        [
+            "s.yaml:2:1: name: duplicate key",
+            "s.yaml:3:1: a key must be text, got 1",
+            "s.yaml:4:7: mode: expected one of single, restart, queued, parallel, got 'x'",
+        ],
+    ),
+    (
         "duplicate key in a value",
         "name: a\nactions: [{set: /a, value: {x: 1, x: 2}}]\n",
         ["s.yaml:2:35: actions[0].value.x: duplicate key"],
