@@ -16,8 +16,9 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
 from raspy.rules import model
 from raspy.rules.document_actions import read_actions
+from raspy.rules.document_checks import Checks, Problem, join
 from raspy.rules.document_triggers import read_triggers
-from raspy.rules.document_yaml import Checks, Invalid, Problem, compose, join
+from raspy.rules.document_yaml import Invalid, compose
 from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression
 from raspy.rules.template import BUILTIN_NAMES
 

@@ -12,7 +12,8 @@ import yaml
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import model
-from raspy.rules.document_yaml import Checks, Invalid, join, kind_of, scalar
+from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_yaml import INVALID, Invalid, kind_of, scalar
 from raspy.rules.duration import parse_duration
 
 KEYS: Final[dict[str, tuple[str, ...]]] = {
@@ -74,23 +75,23 @@ def read_action(checks: Checks, node: yaml.Node, path: str) -> model.Action | No
         )
         return None
     kind = kinds[0]
-    if not checks.known_keys(entries, path, (kind, *KEYS[kind])):
-        return None
-    return _READERS[kind](checks, entries, path, entries[kind][1], join(path, kind))
+    known = checks.known_keys(entries, path, (kind, *KEYS[kind]))
+    action = _READERS[kind](checks, entries, path, entries[kind][1], join(path, kind))
+    return action if known else None
 
 
 def _seconds(
-    checks: Checks, entries: Entries, path: str, key: str, default: float | None
-) -> float | bool | None:
-    """A positive duration under `key`, `default` without it; False when it is bad."""
+    checks: Checks, entries: Entries, path: str, key: str, default: float
+) -> float | Invalid:
+    """A positive duration under `key`, `default` without it."""
     if key not in entries:
         return default
     seconds = checks.parsed(entries[key][1], join(path, key), parse_duration)
     if seconds is None:
-        return False
+        return INVALID
     if seconds <= 0:
         checks.problem(entries[key][1], join(path, key), "expected a duration > 0")
-        return False
+        return INVALID
     return seconds
 
 
@@ -138,7 +139,7 @@ def _device(
         device is None
         or action is None
         or isinstance(value, Invalid)
-        or not isinstance(timeout_s, float)
+        or isinstance(timeout_s, Invalid)
     ):
         return None
     return model.DeviceAction(device, action, value, timeout_s)
@@ -157,7 +158,7 @@ def _set(
         return None
     value = _value(checks, entries, path, "value")
     ttl_s = _seconds(checks, entries, path, "ttl", 0.0)
-    if key is None or isinstance(value, Invalid) or not isinstance(ttl_s, float):
+    if key is None or isinstance(value, Invalid) or isinstance(ttl_s, Invalid):
         return None
     return model.SetAction(key, value, ttl_s)
 
@@ -186,7 +187,7 @@ def _call(
         service is None
         or body is None
         or titanic is None
-        or not isinstance(timeout_s, float)
+        or isinstance(timeout_s, Invalid)
     ):
         return None
     return model.CallAction(service, body, titanic, timeout_s)
@@ -228,16 +229,15 @@ def _wait_until(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     condition = checks.expression(node, where)
-    timeout_s = _seconds(checks, entries, path, "timeout", None)
+    timeout_s = _seconds(checks, entries, path, "timeout", -1.0)  # -1: none
     go_on: bool | None = False
     if "continue_on_timeout" in entries:
         go_on = checks.boolean(
             entries["continue_on_timeout"][1], join(path, "continue_on_timeout")
         )
-    if condition is None or timeout_s is False or go_on is None:
+    if condition is None or isinstance(timeout_s, Invalid) or go_on is None:
         return None
-    assert not isinstance(timeout_s, bool)
-    return model.WaitUntilAction(condition, timeout_s, go_on)
+    return model.WaitUntilAction(condition, None if timeout_s < 0 else timeout_s, go_on)
 
 
 def _repeat(

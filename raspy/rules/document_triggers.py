@@ -10,7 +10,8 @@ import yaml
 
 from raspy.errors import quote
 from raspy.rules import model
-from raspy.rules.document_yaml import Checks, Invalid, join, kind_of, scalar
+from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.duration import parse_duration, parse_offset
 
 KINDS: Final = ("kv", "cron", "at", "every", "sun", "event", "startup")
