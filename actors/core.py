@@ -262,14 +262,19 @@ class CoreActor(pykka.ThreadingActor):
         )
         status = _with_state(entry.status, State.IDLE)
         self.show(entry, status)
-        entry.ref = scn.ScenarioActor.start(
-            scenario,
-            self.settings,
-            links,
-            kv=self.tree.kv,
-            sun=self._sun,
-            status=status,
-        )
+        try:
+            entry.ref = scn.ScenarioActor.start(
+                scenario,
+                self.settings,
+                links,
+                kv=self.tree.kv,
+                sun=self._sun,
+                status=status,
+            )
+        except Exception as exc:  # this scenario fails, the others run
+            log.exception("scenario_start_failed", scenario=scenario.name)
+            self.show(entry, _with_state(status, State.ERROR, f"did not start: {exc}"))
+            return
         self.routes.add(scenario.name, entry.ref, interest(scenario, self.host))
         clock = self.links.clock
         for index, trigger in enumerate(scenario.triggers):
@@ -384,9 +389,13 @@ def core_zone(config: CoreConfig) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def _with_state(status: Status, state: State) -> Status:
+def _with_state(status: Status, state: State, error: str | None = None) -> Status:
     return Status(
-        state, status.runs, status.last_run, status.last_trigger, status.last_error
+        state,
+        status.runs,
+        status.last_run,
+        status.last_trigger,
+        error or status.last_error,
     )
 
 

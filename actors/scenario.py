@@ -130,9 +130,12 @@ class ScenarioActor(pykka.ThreadingActor):
         self._owner = local_peer_id(f"scenario.{uuid.uuid4().hex[:12]}")
 
     def on_start(self) -> None:
-        self._links.edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
+        try:
+            self._links.edge.ask(
+                msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+        except (pykka.ActorDeadError, TimeoutError):  # requests will time out: error
+            log.exception("scenario_attach_failed", scenario=self._name)
         self._apply([engine.StatusChanged(self._core.status)])
 
     def on_stop(self) -> None:
