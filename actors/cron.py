@@ -6,10 +6,10 @@ publishes `/event/cron/<job>` through the ClonePublisher, like a device reading.
 request handling is raspy.rules.cron_jobs (pure); a change is committed durably
 before the reply, and only then scheduled.
 
-Wiring (the core's start-up, once the Clone server's publisher exists):
-    start_cron(edge=rt.edge, outbox=rt.outbox, store=rt.store, publisher=publisher,
-               hostname=rt.hostname, tz=ZoneInfo(timezone), clock=rt.clock,
-               stats=rt.stats)
+Wiring (beside the core, and started again with it whenever the Clone publisher is new):
+    rt.add_child("core.cron", lambda: start_cron(edge=rt.edge, outbox=rt.outbox,
+        store=rt.store, publisher=rt.publisher, hostname=rt.hostname,
+        tz=core_zone(rt.config.core), clock=rt.clock, stats=rt.stats))
 """
 
 from __future__ import annotations
