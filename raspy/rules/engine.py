@@ -24,7 +24,6 @@ from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
 from raspy.rules.model import EvalContext, Mode, Scenario, SunEvent
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
-from raspy.rules.template import render
 
 RUNAWAY_WINDOW_S: Final = 60.0
 
@@ -86,14 +85,6 @@ class EngineSettings:
     step_limit: int = run_mod.DEFAULT_STEP_LIMIT
 
 
-@dataclass(slots=True)
-class _Hold:
-    """A kv trigger with `for:` whose test holds since some time."""
-
-    deadline: float
-    trigger: dict[str, JsonValue]
-
-
 class ScenarioCore:
     """One scenario's triggers, runs and state; see the module docstring."""
 
@@ -110,12 +101,7 @@ class ScenarioCore:
         self._settings = settings
         self._kv = kv
         self._sun = sun
-        self._patterns = [
-            (index, trigger, tm.glob(render(trigger.pattern, {"host": settings.host})))
-            for index, trigger in enumerate(scenario.triggers)
-            if isinstance(trigger, model.KvTrigger | model.EventTrigger)
-        ]
-        self._holds: dict[tuple[int, str], _Hold] = {}
+        self._watch = tm.KvWatch(scenario.triggers, settings.host)
         self._runs: dict[int, Run] = {}
         self._queue: deque[dict[str, JsonValue]] = deque()
         self._requests: dict[int, int] = {}  # request id -> run id
@@ -140,15 +126,8 @@ class ScenarioCore:
         for run in list(self._runs.values()):
             if isinstance(run.waiting, run_mod.AwaitChange):
                 self._advance(run, run_mod.Woken(), mono, wall, out)
-        for index, trigger, glob in self._patterns:
-            if not glob(key):
-                continue
-            if isinstance(trigger, model.EventTrigger):
-                if new is not None:
-                    data = tm.trigger_data("event", trigger.id, key=key, value=new)
-                    self._fire(data, mono, wall, out, check=True)
-            else:
-                self._on_kv_trigger(index, trigger, key, old, new, mono, wall, out)
+        for data in self._watch.on_change(key, old, new, mono):
+            self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
     def on_time(
@@ -208,10 +187,8 @@ class ScenarioCore:
                 if isinstance(waiting, SendRequest):
                     self._requests.pop(waiting.request_id, None)
                 self._advance(run, run_mod.TimedOut(), mono, wall, out)
-        for slot, hold in list(self._holds.items()):
-            if hold.deadline <= mono:
-                del self._holds[slot]
-                self._fire(hold.trigger, mono, wall, out, check=True)
+        for data in self._watch.due(mono):
+            self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
     def stop(self) -> list[Output]:
@@ -225,7 +202,8 @@ class ScenarioCore:
 
     # --- what the owner reads --------------------------------------------------------
     def next_deadline(self) -> float | None:
-        deadlines = [h.deadline for h in self._holds.values()]
+        hold = self._watch.next_deadline()
+        deadlines = [] if hold is None else [hold]
         for run in self._runs.values():
             if run.waiting is not None and run.waiting.deadline is not None:
                 deadlines.append(run.waiting.deadline)
@@ -254,33 +232,6 @@ class ScenarioCore:
         return len(self._runs)
 
     # --- triggers ----------------------------------------------------------------------
-    def _on_kv_trigger(
-        self,
-        index: int,
-        trigger: model.KvTrigger,
-        key: str,
-        old: JsonValue,
-        new: JsonValue,
-        mono: float,
-        wall: float,
-        out: list[Output],
-    ) -> None:
-        slot = (index, key)
-        hold = self._holds.get(slot)
-        if hold is not None:
-            if tm.holds(trigger, new):
-                hold.trigger["value"] = new
-            else:
-                del self._holds[slot]
-            return
-        if not tm.fires(trigger, old, new):
-            return
-        data = tm.trigger_data("kv", trigger.id, key=key, value=new, from_=old)
-        if trigger.for_s > 0:
-            self._holds[slot] = _Hold(mono + trigger.for_s, data)
-        else:
-            self._fire(data, mono, wall, out, check=True)
-
     def _fire(
         self,
         trigger: dict[str, JsonValue],
@@ -399,7 +350,7 @@ class ScenarioCore:
         for run in list(self._runs.values()):
             run.stop()
             self._end(run, out)
-        self._holds.clear()
+        self._watch.clear()
         self._disabled = True
         self._last_error = reason
         out.append(Disabled(reason))

@@ -1,13 +1,82 @@
-"""Which Clone changes fire a scenario's kv triggers, and the `trigger` a run sees (pure)."""
+"""Which Clone changes fire a scenario's kv and event triggers, `for:` holds included,
+and the `trigger` a run sees (pure: time passed in)."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
+from raspy.rules.template import render
+
+TriggerData = dict[str, JsonValue]
+
+
+@dataclass(slots=True)
+class _Hold:
+    """A kv trigger with `for:` whose test holds since some time."""
+
+    deadline: float
+    trigger: TriggerData
+
+
+class KvWatch:
+    """A scenario's kv and event triggers: changes in, what fires out."""
+
+    def __init__(self, triggers: Iterable[model.Trigger], host: str) -> None:
+        self._patterns = [
+            (index, trigger, glob(render(trigger.pattern, {"host": host})))
+            for index, trigger in enumerate(triggers)
+            if isinstance(trigger, model.KvTrigger | model.EventTrigger)
+        ]
+        self._holds: dict[tuple[int, str], _Hold] = {}
+
+    def on_change(
+        self, key: str, old: JsonValue, new: JsonValue, mono: float
+    ) -> list[TriggerData]:
+        """What fires now because `key` went from `old` to `new` (None: absent)."""
+        fired: list[TriggerData] = []
+        for index, trigger, wanted in self._patterns:
+            if not wanted(key):
+                continue
+            if isinstance(trigger, model.EventTrigger):
+                if new is not None:
+                    fired.append(trigger_data("event", trigger.id, key=key, value=new))
+                continue
+            slot = (index, key)
+            hold = self._holds.get(slot)
+            if hold is not None:
+                if holds(trigger, new):
+                    hold.trigger["value"] = new
+                else:
+                    del self._holds[slot]  # broken: starts again when it holds again
+                continue
+            if not fires(trigger, old, new):
+                continue
+            data = trigger_data("kv", trigger.id, key=key, value=new, from_=old)
+            if trigger.for_s > 0:
+                self._holds[slot] = _Hold(mono + trigger.for_s, data)
+            else:
+                fired.append(data)
+        return fired
+
+    def due(self, mono: float) -> list[TriggerData]:
+        """The `for:` holds that have held long enough (each fires once)."""
+        fired: list[TriggerData] = []
+        for slot, hold in list(self._holds.items()):
+            if hold.deadline <= mono:
+                del self._holds[slot]
+                fired.append(hold.trigger)
+        return fired
+
+    def next_deadline(self) -> float | None:
+        return min((h.deadline for h in self._holds.values()), default=None)
+
+    def clear(self) -> None:
+        self._holds.clear()
 
 
 def glob(pattern: str) -> Callable[[str], bool]:
@@ -70,6 +139,6 @@ def trigger_data(
     key: str | None = None,
     value: JsonValue = None,
     from_: JsonValue = None,
-) -> dict[str, JsonValue]:
+) -> TriggerData:
     """What `trigger.*` shows in templates and expressions."""
     return {"kind": kind, "id": trigger_id, "key": key, "value": value, "from": from_}
