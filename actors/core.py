@@ -11,12 +11,10 @@ kv(), schedules every time trigger on one TimeScheduler, writes `/scenario/<name
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import pykka
 import structlog
@@ -33,7 +31,6 @@ from raspy.actors.core_tree import (
     status_from_tree,
     stored_tree,
 )
-from raspy.actors.cron import start_cron
 from raspy.actors.outbox import Outbox
 from raspy.actors.scenario_store import ScenarioStore, StoredScenario
 from raspy.actors.shared_ticker import SharedTicker
@@ -48,14 +45,10 @@ from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
 from raspy.stats import Stats
 from raspy.storage.store import Store
 
-if TYPE_CHECKING:
-    from raspy.actors.supervisor import Runtime
-
 log = structlog.get_logger(component="core")
 
 _ASK_TIMEOUT_S: Final = 5.0
 _STOP_TIMEOUT_S: Final = 5.0
-_CHILDREN: Final = ("core", "cron")  # the supervisor's names of what start_core starts
 
 
 @dataclass
@@ -83,12 +76,14 @@ class CoreLinks:
 class CoreActor(pykka.ThreadingActor):
     """See the module docstring."""
 
-    def __init__(self, host: str, config: CoreConfig, links: CoreLinks) -> None:
+    def __init__(
+        self, host: str, config: CoreConfig, tz: ZoneInfo, links: CoreLinks
+    ) -> None:
         super().__init__()
         self.host = host
         self.config = config
         self.links = links
-        self.tz = core_zone(config)
+        self.tz = tz  # cron, at, sun and now() are in this zone
         self.location = (
             SunLocation(config.latitude, config.longitude, self.tz)
             if config.has_location
@@ -371,24 +366,6 @@ class CoreActor(pykka.ThreadingActor):
         )
 
 
-def core_zone(config: CoreConfig) -> ZoneInfo:
-    """[core] timezone, else this machine's zone (/etc/timezone, /etc/localtime), else UTC."""
-    if config.timezone:
-        return ZoneInfo(config.timezone)
-    candidates: list[str] = []
-    with contextlib.suppress(OSError, UnicodeError):
-        candidates.append(Path("/etc/timezone").read_text("utf-8").strip())
-    link = os.path.realpath("/etc/localtime")
-    if "/zoneinfo/" in link:
-        candidates.append(link.split("/zoneinfo/", 1)[1])
-    for name in candidates:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return ZoneInfo("UTC")
-
-
 def _with_state(status: Status, state: State, error: str | None = None) -> Status:
     return Status(
         state,
@@ -397,37 +374,3 @@ def _with_state(status: Status, state: State, error: str | None = None) -> Statu
         status.last_trigger,
         error or status.last_error,
     )
-
-
-def start_core(rt: Runtime) -> None:
-    """(Re)start the core and the cron service under the supervisor, after the Clone
-    server and the device services: they use that publisher and Clone server, so a
-    new Clone server means a new core and cron."""
-    rt.stop_children(lambda name: name in _CHILDREN)
-    if not rt.config.core.enabled or rt.publisher is None:
-        return
-
-    def start() -> pykka.ActorRef[Any]:
-        clone = next(c.ref for c in rt.children if c.name == "clone")
-        assert clone is not None
-        assert rt.publisher is not None
-        links = CoreLinks(
-            rt.edge, rt.outbox, rt.publisher, clone, rt.store, rt.clock, rt.stats
-        )
-        return CoreActor.start(rt.hostname, rt.config.core, links)
-
-    def start_cron_service() -> pykka.ActorRef[Any]:
-        assert rt.publisher is not None
-        return start_cron(
-            edge=rt.edge,
-            outbox=rt.outbox,
-            store=rt.store,
-            publisher=rt.publisher,
-            hostname=rt.hostname,
-            tz=core_zone(rt.config.core),
-            clock=rt.clock,
-            stats=rt.stats,
-        )
-
-    rt.add_child("core", start)
-    rt.add_child("cron", start_cron_service)

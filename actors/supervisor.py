@@ -20,7 +20,7 @@ from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone_server import ClonePublisher, start_clone_server
-from raspy.actors.core import start_core
+from raspy.actors.core_wiring import start_core
 from raspy.actors.outbox import Outbox
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor, ServiceWorkerActor

@@ -13,6 +13,7 @@ import pytest
 import zmq
 
 from raspy.actors.core import CoreActor, CoreLinks
+from raspy.actors.core_wiring import core_zone
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.config import CoreConfig
@@ -50,7 +51,7 @@ class Core:
             self.clock,
             Stats(),
         )
-        self.ref = CoreActor.start(HOST, self.config, links)
+        self.ref = CoreActor.start(HOST, self.config, core_zone(self.config), links)
         return self.ref
 
     def stop(self) -> None:
