@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from raspy.rules.duration import parse_duration, parse_offset
+from raspy.rules.duration import MAX_DURATION_S, parse_duration, parse_offset
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,20 @@ def test_parse_offset_refuses_garbage(value: object, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)) as caught:
         parse_offset(value)
     assert str(caught.value) == message
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("0123456789.dhms -+ e"), max_size=20)
+    | st.text(max_size=20)
+    | st.floats()
+    | st.integers()
+)
+def test_any_value_is_a_duration_or_a_value_error(value: object) -> None:
+    """Hypothesis: parse or ValueError; a duration is finite, ≥ 0 and at most 366d."""
+    for parse, low in ((parse_duration, 0.0), (parse_offset, -MAX_DURATION_S)):
+        try:
+            seconds = parse(value)
+        except ValueError:
+            continue
+        assert low <= seconds <= MAX_DURATION_S

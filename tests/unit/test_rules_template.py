@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.expr_context import make_context
 
 from raspy.devices.template import JsonValue
@@ -110,3 +112,27 @@ def test_context_names_hold_host_now_trigger_and_variables() -> None:
         "trigger.id": None,
         "trigger.kind": "kv",
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("{}ab.x_0 é"), max_size=30) | st.text(max_size=30)
+)
+def test_any_text_renders_or_raises_template_error(text: str) -> None:
+    """Hypothesis: a template renders to text or is refused with TemplateError."""
+    names: dict[str, JsonValue] = {"a": 1, "ab": "x", "a.b": None, "x_0": [True]}
+    refused: TemplateError | None = None
+    try:
+        render(text, names)
+    except TemplateError as error:
+        refused = error
+    if refused is None:
+        assert template_names(text) <= set(names)
+    else:
+        assert 0 <= refused.offset < len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=30))
+def test_text_without_braces_renders_as_itself(text: str) -> None:
+    assert render(text, {}) == text
