@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Final, TypeAlias
 
+import zmq
+
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.config import DEFAULT_PORT_BASE
@@ -155,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     except (ClientTimeout, text.ReplyError) as exc:
         print(f"{command}: {exc}", file=sys.stderr)
         return 1
+    except zmq.ZMQError as exc:  # an endpoint zmq cannot use
+        print(f"{command}: --server {args.server}: {exc}", file=sys.stderr)
+        return 2
     return status
 
 
@@ -189,7 +194,6 @@ class _Hub:
         except ConfigError as exc:
             raise files.Failure(2, str(exc)) from None
         self.service = service_name(args.host)
-        self._timeout_s: float = args.timeout
         try:
             self._reads = Client(
                 args.server, timeout_s=args.timeout, retries=_READ_RETRIES, curve=curve
@@ -251,8 +255,8 @@ def _import(args: argparse.Namespace) -> int:
                     for line in text.refusal_lines(reply)
                 ]
                 imported = ", ".join(done) or "none"
-                raise files.Failure(1, f"{name}: {shifted[0]}", *shifted[1:],
-                              f"imported before this: {imported}")  # fmt: skip
+                last = f"imported before this: {imported}"
+                raise files.Failure(1, f"{name}: {shifted[0]}", *shifted[1:], last)
             verb = "replaced" if reply.field("replaced") is True else "imported"
             print(f"{verb} {name} from {document.source}")
             done.append(name)

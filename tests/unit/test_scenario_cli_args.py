@@ -9,6 +9,7 @@ from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import zmq
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -102,6 +103,22 @@ def test_a_server_key_without_a_client_cert_is_refused_before_any_request(
     assert (status, capsys.readouterr()) == (
         2,
         ("", "raspy scenario list: --server-key and --client-cert go together\n"),
+    )
+
+
+def test_an_endpoint_zmq_cannot_use_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = context.socket(zmq.DEALER)
+    with pytest.raises(zmq.ZMQError) as zmq_says:
+        sock.connect("nonsense")  # what libzmq answers, in this version's words
+    sock.close(linger=0)
+    context.term()
+    status = main(["scenario", "list", "--server", "nonsense"])
+    assert (status, capsys.readouterr()) == (
+        2,
+        ("", f"raspy scenario list: --server nonsense: {zmq_says.value}\n"),
     )
 
 
