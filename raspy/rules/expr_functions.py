@@ -53,7 +53,7 @@ def _kv(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     if not isinstance(key, str):
         raise Fault(f"kv() needs a key string, got {describe(key)}")
     try:
-        rendered = template.render(key, template.context_names(context))
+        rendered = template.render_in(key, context)
     except template.TemplateError as exc:
         raise Fault(f"kv() key: {exc.reason}") from None
     return context.kv(rendered)

@@ -6,6 +6,7 @@ walks objects). `{{` and `}}` stand for literal braces; a field is a dotted name
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -37,6 +38,11 @@ class TemplateError(ScenarioError):
 
 def parse(text: str) -> list[str | tuple[str, int]]:
     """Literal parts (str) and fields ((name, offset)); raises TemplateError."""
+    return list(_parsed(text))
+
+
+@functools.lru_cache(maxsize=4096)  # the same few texts of loaded scenarios, again
+def _parsed(text: str) -> tuple[str | tuple[str, int], ...]:
     parts: list[str | tuple[str, int]] = []
     literal: list[str] = []
     position = 0
@@ -69,7 +75,7 @@ def parse(text: str) -> list[str | tuple[str, int]]:
             position += 1
     if literal:
         parts.append("".join(literal))
-    return parts
+    return tuple(parts)
 
 
 def template_names(text: str) -> set[str]:
@@ -87,7 +93,7 @@ def check(text: str, known: set[str] | frozenset[str]) -> None:
 def render(text: str, names: Mapping[str, JsonValue]) -> str:
     """Fill in fields from `names` (flat, dotted keys); non-strings as their JSON text."""
     out: list[str] = []
-    for part in parse(text):
+    for part in _parsed(text):
         if isinstance(part, str):
             out.append(part)
             continue
@@ -127,13 +133,42 @@ def as_text(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def render_in(text: str, context: EvalContext) -> str:
+    """render(text, context_names(context)), computing only the names it uses."""
+    if "{" not in text and "}" not in text:
+        return text
+    out: list[str] = []
+    for part in _parsed(text):
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        name, offset = part
+        if name == "host":
+            value: JsonValue = context.host
+        elif name == "now":
+            value = _now_text(context)
+        elif name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
+            value = context.trigger.get(name[8:])
+        elif name in context.variables:
+            value = context.variables[name]
+        else:
+            raise TemplateError(f"unknown name {quote(name)}", offset, text)
+        out.append(as_text(value))
+    return "".join(out)
+
+
+def _now_text(context: EvalContext) -> str:
+    return datetime.fromtimestamp(context.wall_ts, context.tz).isoformat(
+        timespec="seconds"
+    )
+
+
 def context_names(context: EvalContext) -> dict[str, JsonValue]:
     """The names a template sees at run time: host, now (local ISO time), trigger.*,
     variables (a variable never hides a built-in name)."""
     names: dict[str, JsonValue] = dict(context.variables)
     names["host"] = context.host
-    now = datetime.fromtimestamp(context.wall_ts, context.tz)
-    names["now"] = now.isoformat(timespec="seconds")
+    names["now"] = _now_text(context)
     for field in TRIGGER_FIELDS:
         names[f"trigger.{field}"] = context.trigger.get(field)
     return names

@@ -14,6 +14,7 @@ from raspy.rules.template import (
     check,
     context_names,
     render,
+    render_in,
     render_value,
     template_names,
 )
@@ -136,3 +137,24 @@ def test_any_text_renders_or_raises_template_error(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=30))
 def test_text_without_braces_renders_as_itself(text: str) -> None:
     assert render(text, {}) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{host}/{now}/{trigger.key}/{trigger.value}/{trigger.from}/{target}",
+        "plain",
+        "{{x}}",
+    ],
+)
+def test_render_in_a_context_equals_render_with_its_names(text: str) -> None:
+    context = make_context(
+        variables={"target": 19.5}, trigger={"key": "/k", "value": 3}
+    )
+    assert render_in(text, context) == render(text, context_names(context))
+
+
+def test_render_in_a_context_refuses_an_unknown_name() -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_in("a{nope}", make_context())
+    assert (caught.value.reason, caught.value.offset) == ("unknown name 'nope'", 1)
