@@ -112,7 +112,7 @@ def bare_rule(base: int, seconds: float) -> int:
             is_above = isinstance(value, int | float) and value > THRESHOLD
             if is_above and not above.get(frames[0], False):
                 name = frames[0][prefix:-6]
-                body = json.dumps(str(value)).encode()
+                body = json.dumps(value).encode()  # as the scenario's set writes it
                 pub.send_multipart(
                     clone.kvset(b"/bench/bare/" + name, body, uuid.uuid4().bytes)
                 )

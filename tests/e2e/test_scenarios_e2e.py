@@ -117,7 +117,7 @@ def test_an_imported_scenario_turns_a_device_change_into_its_actions(
     wait_until(lambda: value(tree, lamp) is False and value(tree, hall) == 20,
                what="the lamp off and the hall at 20 %")  # fmt: skip
     device(daemon, action="level", device="hall", value=80)
-    wait_until(lambda: value(tree, "/scenario/e2e-hall-lamp/seen") == "80",
+    wait_until(lambda: value(tree, "/scenario/e2e-hall-lamp/seen") == 80,
                what="the scenario's own key")  # fmt: skip
     wait_until(lambda: value(tree, lamp) is True, what="the lamp switched on")
     wait_until(lambda: value(tree, "/scenario/e2e-hall-lamp/state") == "idle",
@@ -194,7 +194,7 @@ def test_restart_keeps_enabled_and_disabled_scenarios(tmp_path: Path) -> None:
                        what="the disabled state in the tree")  # fmt: skip
             device(second, action="level", device="hall", value=20)
             device(second, action="level", device="hall", value=90)
-            wait_until(lambda: value(tree, "/scenario/e2e-on/seen") == "90",
+            wait_until(lambda: value(tree, "/scenario/e2e-on/seen") == 90,
                        what="the enabled scenario to act")  # fmt: skip
             assert value(tree, "/scenario/e2e-off/seen") is None
 
