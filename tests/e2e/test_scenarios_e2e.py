@@ -114,14 +114,20 @@ def test_an_imported_scenario_turns_a_device_change_into_its_actions(
     )
     device(daemon, action="off", device="lamp")
     device(daemon, action="level", device="hall", value=20)
-    wait_until(lambda: value(tree, lamp) is False and value(tree, hall) == 20,
-               what="the lamp off and the hall at 20 %")  # fmt: skip
+    wait_until(
+        lambda: value(tree, lamp) is False and value(tree, hall) == 20,
+        what="the lamp off and the hall at 20 %",
+    )
     device(daemon, action="level", device="hall", value=80)
-    wait_until(lambda: value(tree, "/scenario/e2e-hall-lamp/seen") == 80,
-               what="the scenario's own key")  # fmt: skip
+    wait_until(
+        lambda: value(tree, "/scenario/e2e-hall-lamp/seen") == 80,
+        what="the scenario's own key",
+    )
     wait_until(lambda: value(tree, lamp) is True, what="the lamp switched on")
-    wait_until(lambda: value(tree, "/scenario/e2e-hall-lamp/state") == "idle",
-               what="the run to end")  # fmt: skip
+    wait_until(
+        lambda: value(tree, "/scenario/e2e-hall-lamp/state") == "idle",
+        what="the run to end",
+    )
     assert value(tree, "/scenario/e2e-hall-lamp/runs") == 1
     status, entry = ask(daemon, "get", name="e2e-hall-lamp")
     assert (status, entry["state"], entry["runs"], entry["document"]) == (
@@ -158,9 +164,11 @@ def test_a_malformed_document_is_refused_with_its_line_and_the_stored_one_stays(
     assert scenario_cli(daemon, "import", "--replace", str(path)) == (
         1,
         "",
-        "".join(f"raspy scenario import: {line}\n"
-                for line in [*problems, "nothing imported"]),
-    )  # fmt: skip
+        "".join(
+            f"raspy scenario import: {line}\n"
+            for line in [*problems, "nothing imported"]
+        ),
+    )
     status, body = ask(daemon, "import", document=bad, source="bad.yaml", replace=True)
     assert (status, body["problems"]) == (b"400", validate_scenario(bad, "bad.yaml"))
     assert ask(daemon, "get", name="e2e-refused")[1]["document"] == good
@@ -190,12 +198,16 @@ def test_restart_keeps_enabled_and_disabled_scenarios(tmp_path: Path) -> None:
         )
         with CloneClient(second.endpoint) as tree:
             tree.wait_synced()
-            wait_until(lambda: value(tree, "/scenario/e2e-off/state") == "disabled",
-                       what="the disabled state in the tree")  # fmt: skip
+            wait_until(
+                lambda: value(tree, "/scenario/e2e-off/state") == "disabled",
+                what="the disabled state in the tree",
+            )
             device(second, action="level", device="hall", value=20)
             device(second, action="level", device="hall", value=90)
-            wait_until(lambda: value(tree, "/scenario/e2e-on/seen") == 90,
-                       what="the enabled scenario to act")  # fmt: skip
+            wait_until(
+                lambda: value(tree, "/scenario/e2e-on/seen") == 90,
+                what="the enabled scenario to act",
+            )
             assert value(tree, "/scenario/e2e-off/seen") is None
 
 

@@ -25,8 +25,10 @@ from raspy.errors import ClientTimeout
 CONFIG = '[devices]\nfake_enabled = false\n\n[core]\nenabled = true\ntimezone = "UTC"\n'
 NAMES = ("k-alpha", "k-beta", "k-gamma")
 ROUNDS = 3
-PADDING = "".join(f"# padding line {i:03d}: the stored text is the whole document\n"
-                  for i in range(40))  # fmt: skip
+PADDING = "".join(
+    f"# padding line {i:03d}: the stored text is the whole document\n"
+    for i in range(40)
+)
 
 
 def document(name: str, version: int) -> str:
@@ -61,8 +63,13 @@ class Importer:
             while not self.stopped.is_set() and self.count < 10_000:
                 name = NAMES[version % len(NAMES)]
                 self.in_flight[name] = version
-                body = {"v": 1, "action": "import", "replace": True,
-                        "document": document(name, version), "source": f"{name}.yaml"}  # fmt: skip
+                body = {
+                    "v": 1,
+                    "action": "import",
+                    "replace": True,
+                    "document": document(name, version),
+                    "source": f"{name}.yaml",
+                }
                 try:
                     status, _ = client.request(service, json.dumps(body))
                 except ClientTimeout:

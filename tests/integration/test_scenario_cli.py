@@ -47,7 +47,9 @@ def answer(sock: Router, status: bytes, body: object) -> dict[str, object]:
     peer, *frames = recv(sock, timeout_ms=10_000)
     assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
     assert len(frames) == 4
-    sock.send_multipart([peer, b"MDPC02", b"\x03", SERVICE, status, json.dumps(body).encode()])  # fmt: skip
+    sock.send_multipart(
+        [peer, b"MDPC02", b"\x03", SERVICE, status, json.dumps(body).encode()]
+    )
     request: dict[str, object] = json.loads(frames[3])
     return request
 
@@ -66,10 +68,18 @@ def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -
     sock, endpoint = router
     process = start(endpoint, "list")
     listing = [
-        {"name": "frost-lamp", "state": "idle", "enabled": True, "last_run": None,
-         "runs": 0, "description": "", "mode": "single", "last_trigger": None,
-         "last_error": None},
-    ]  # fmt: skip
+        {
+            "name": "frost-lamp",
+            "state": "idle",
+            "enabled": True,
+            "last_run": None,
+            "runs": 0,
+            "description": "",
+            "mode": "single",
+            "last_trigger": None,
+            "last_error": None,
+        },
+    ]
     assert answer(sock, b"200", listing) == {"v": 1, "action": "list"}
     assert finish(process) == (
         0,
@@ -165,10 +175,23 @@ def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
 def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
     _, endpoint = router
     process = subprocess.Popen(
-        [sys.executable, "-m", "raspy.cli.raspy", "scenario", "stop", "a",
-         "--server", endpoint, "--host", "hub", "--timeout", "0.3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "scenario",
+            "stop",
+            "a",
+            "--server",
+            endpoint,
+            "--host",
+            "hub",
+            "--timeout",
+            "0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert finish(process) == (
         1,
         "",

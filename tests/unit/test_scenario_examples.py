@@ -18,8 +18,8 @@ from raspy.rules.model import DeviceAction
 
 DEFAULTS = Path(raspy.__file__).parent / "defaults"
 EXAMPLES = sorted((DEFAULTS / "scenarios").glob("*.yaml"))
-SIMULATED = {entry["name"]: entry["oid"] for entry in tomllib.loads(
-    (DEFAULTS / "run.toml").read_text(encoding="utf-8"))["devices"]["fake"]}  # fmt: skip
+RUN_TOML = tomllib.loads((DEFAULTS / "run.toml").read_text(encoding="utf-8"))
+SIMULATED = {entry["name"]: entry["oid"] for entry in RUN_TOML["devices"]["fake"]}
 
 
 def test_run_toml_preloads_the_examples_folder_and_places_the_sun() -> None:
