@@ -387,3 +387,20 @@ def test_any_frames_decode_to_a_reply_or_a_reply_error(frames: list[bytes]) -> N
     else:
         with pytest.raises(text.ReplyError):
             text.decode_reply(frames, "s")
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_or_name_the_line_and_column_of_the_first_bad_byte(
+    data: bytes,
+) -> None:
+    try:
+        expected_text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        expected_text, bad = None, exc.start
+    decoded, problem = text.decode_document(data, "f")
+    if expected_text is not None:
+        assert (decoded, problem) == (expected_text, None)
+        return
+    line = data[:bad].count(b"\n") + 1
+    col = bad - data[:bad].rfind(b"\n")
+    assert (decoded, problem) == (None, f"f:{line}:{col}: not UTF-8 text")
