@@ -4,6 +4,9 @@ a DocumentError whose problems point inside the text; nothing else escapes."""
 
 from __future__ import annotations
 
+import json
+
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,3 +127,46 @@ def test_a_damaged_good_document_loads_or_raises_document_error(
             lines[line], lines[other] = lines[other], lines[line]
             text = "\n".join(lines)
     _check(text)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["", "1s", "-5m", "23:00", "sunset", "/a", "/event/x", "{host}",
+                       "{nope}", "x.y.z", "true", "kv('/a')", "1 +", "queued"])
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["kv", "wait", "if", "then", "count", "actions",
+                                       "value", "x"]), inner, max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+
+
+def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every place in a parsed document where a value sits."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*path, index))
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_any_value_anywhere_in_a_good_document_loads_or_raises_document_error(
+    data: st.DataObject,
+) -> None:
+    """Each key of the contract gets values of every JSON type and shape."""
+    document = yaml.safe_load(GOOD)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(document)))
+        parent = document
+        for step in path[:-1]:
+            parent = parent[step]
+        parent[path[-1]] = data.draw(JSON_VALUES)
+    _check(json.dumps(document))
