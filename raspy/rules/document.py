@@ -48,6 +48,7 @@ _RESERVED: Final = frozenset(
     | {name.partition(".")[0] for name in BUILTIN_NAMES}
     | FUNCTION_NAMES
 )
+_LINE_BREAK: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # as YAML counts lines
 _MODES: Final = ", ".join(mode.value for mode in model.Mode)
 
 
@@ -242,9 +243,9 @@ def _conditions(
 def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
     """A YAML syntax error as a problem at its mark (the first the parser gives)."""
     if isinstance(exc, yaml.reader.ReaderError):
-        before = text[: exc.position]
-        line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
+        breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
+        line = len(breaks) + 1
+        col = exc.position - (breaks[-1].end() if breaks else 0) + 1
         return Problem(
             line, col, f"YAML: character U+{exc.character:04X} is not allowed"
         )

@@ -5,6 +5,7 @@ a DocumentError whose problems point inside the text; nothing else escapes."""
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 from hypothesis import given, settings
@@ -73,7 +74,7 @@ def _check(text: str) -> None:
     if isinstance(outcome, model.Scenario):
         assert outcome.source_text == text
         return
-    lines = text.count("\n") + 2
+    lines = len(re.split("\r\n|[\n\r\x85\u2028\u2029]", text)) + 1  # YAML's breaks
     assert outcome.problems
     for problem in outcome.problems:
         assert 1 <= problem.line <= lines

@@ -122,6 +122,11 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["s.yaml:1:8: YAML: character U+0007 is not allowed"],
     ),
     (
+        "control character after other line breaks",
+        "a: 1\r\nb: 2\u2028c: [\x01]",
+        ["s.yaml:3:5: YAML: character U+0001 is not allowed"],
+    ),
+    (
         "two documents",
         "name: a\n---\nname: b\n",
         ["s.yaml:2:1: YAML: one document per text (a second '---' document found)"],
