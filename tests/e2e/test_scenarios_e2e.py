@@ -229,3 +229,41 @@ def test_make_run_starts_with_the_three_examples(tmp_path: Path) -> None:
             ["NAME", "STATE", "LAST", "RUN", "RUNS"],
             "",
         )
+
+
+def test_the_cli_drives_a_scenario_through_run_stop_disable_enable_and_delete(
+    daemon: Daemon, tree: CloneClient, tmp_path: Path
+) -> None:
+    """Each state verb of `raspy scenario` on the real service, seen in the tree."""
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "name: e2e-long\nmode: single\ntriggers:\n  - event: /event/e2e-long\n"
+        "actions:\n  - wait: 1h\n",
+        encoding="utf-8",
+    )
+    state_key = "/scenario/e2e-long/state"
+    assert scenario_cli(daemon, "import", str(path))[0] == 0
+    assert scenario_cli(daemon, "run", "e2e-long") == (0, "e2e-long: running\n", "")
+    wait_until(lambda: value(tree, state_key) == "running", what="a running run")
+    assert scenario_cli(daemon, "stop", "e2e-long") == (0, "e2e-long: idle\n", "")
+    wait_until(lambda: value(tree, state_key) == "idle", what="the run stopped")
+    assert scenario_cli(daemon, "disable", "e2e-long") == (
+        0,
+        "e2e-long: disabled\n",
+        "",
+    )
+    wait_until(lambda: value(tree, state_key) == "disabled", what="disabled")
+    code, out, _ = scenario_cli(daemon, "show", "e2e-long")
+    assert (code, out.splitlines()[2:4]) == (
+        0,
+        ["enabled:      no", "state:        disabled"],
+    )
+    assert scenario_cli(daemon, "enable", "e2e-long") == (0, "e2e-long: idle\n", "")
+    assert scenario_cli(daemon, "delete", "e2e-long")[:2] == (0, "e2e-long: deleted\n")
+    status, refusal = ask(daemon, "get", name="e2e-long")
+    assert scenario_cli(daemon, "show", "e2e-long") == (
+        1,
+        "",
+        f"raspy scenario show: 404: {refusal['error']}\n",
+    )
+    assert status == b"404"
