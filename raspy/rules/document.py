@@ -101,7 +101,7 @@ def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:
         raise DocumentError(source, [_yaml_problem(exc, text)]) from None
     if root is None:
         raise DocumentError(source, [Problem(1, 1, "the document is empty")])
-    checks = Checks()
+    checks = Checks(text)
     scenario = _read(checks, root, text)
     if checks.problems or scenario is None:
         raise DocumentError(

@@ -42,6 +42,7 @@ class Problem:
 class Checks:
     """The problems found so far, and what templates and expressions may name."""
 
+    document: str = ""  # the text, for columns inside values
     problems: list[Problem] = field(default_factory=list)
     variables: frozenset[str] = frozenset()
 
@@ -146,7 +147,11 @@ class Checks:
         try:
             template.check(value, names)
         except template.TemplateError as exc:
-            offset = 0 if base is None else text_offset(node, base + exc.offset)
+            offset = (
+                0
+                if base is None
+                else text_offset(node, base + exc.offset, self.document)
+            )
             self.problem(node, path, exc.reason, offset)
             return False
         return True
@@ -212,12 +217,16 @@ class Checks:
         try:
             compiled = compile_expression(source)
         except ExpressionError as exc:
-            self.problem(node, path, exc.reason, text_offset(node, exc.offset))
+            self.problem(
+                node, path, exc.reason, text_offset(node, exc.offset, self.document)
+            )
             return None
         for name, offset in compiled.variable_uses():
             if name not in self.variables:
                 message = f"unknown variable{did_you_mean(name, self.variables)}"
-                self.problem(node, path, message, text_offset(node, offset))
+                self.problem(
+                    node, path, message, text_offset(node, offset, self.document)
+                )
                 return None
         for key, offset in compiled.kv_literals():
             # the key's template offsets hold inside the literal when it has no escapes

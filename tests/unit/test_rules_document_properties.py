@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,7 +99,8 @@ def test_yamlish_text_loads_or_raises_document_error(text: str) -> None:
     _check(text)
 
 
-@settings(max_examples=400, deadline=None)
+@pytest.mark.timeout(120)  # ~10 s alone; a loaded machine is slower
+@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_a_damaged_good_document_loads_or_raises_document_error(
     data: st.DataObject,
@@ -157,7 +159,8 @@ def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, .
     return found
 
 
-@settings(max_examples=400, deadline=None)
+@pytest.mark.timeout(120)  # idem
+@settings(max_examples=250, deadline=None)
 @given(st.data())
 def test_any_value_anywhere_in_a_good_document_loads_or_raises_document_error(
     data: st.DataObject,
