@@ -64,6 +64,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class CoreLinks:
+    """What the core talks to; `publisher` is its own (closed when it stops)."""
+
     edge: pykka.ActorRef[Any]
     outbox: Outbox
     publisher: ClonePublisher
@@ -139,7 +141,7 @@ class CoreActor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
         self.links.outbox.close_for_this_thread()
-        self.links.publisher.close_for_this_thread()
+        self.links.publisher.close_all()  # the core's own: its scenario actors are done
         log.info("core_stopped")
 
     # --- messages -----------------------------------------------------------------------

@@ -320,11 +320,11 @@ def _start_devices(rt: Runtime) -> None:
     assert clone_ref is not None
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
     assert isinstance(endpoint, str)
-    rt.stop_children(lambda n: n.startswith("devices.") or n in ("core", "cron"))
+    rt.stop_children(lambda name: name.startswith("devices."))
     if rt.publisher is not None:
         rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
     for name, start in devices_mod.start_devices(rt, publisher):
         rt.add_child(name, start)
-    start_core(rt)  # it uses this publisher and Clone server: started again with them
+    start_core(rt)  # after the devices; a new Clone server means a new core

@@ -12,6 +12,8 @@ import pykka
 import pytest
 import zmq
 
+from raspy.actors import messages as msgs
+from raspy.actors.clone_publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.core_wiring import core_zone
 from raspy.client.clone import CloneClient
@@ -42,10 +44,12 @@ class Core:
     ref: pykka.ActorRef[Any] | None = None
 
     def start(self) -> pykka.ActorRef[Any]:
+        endpoint = self.server.ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+        assert isinstance(endpoint, str)
         links = CoreLinks(
             self.edge.ref,
             self.edge.outbox,
-            self.server.publisher,
+            ClonePublisher(self.edge.context, endpoint),
             self.server.ref,
             self.store,
             self.clock,
