@@ -9,6 +9,7 @@ that cannot be read or written. Text formats live in raspy.cli.scenario_text.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Final, TypeAlias
 
@@ -160,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     except zmq.ZMQError as exc:  # an endpoint zmq cannot use
         print(f"{command}: --server {args.server}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `| head`: the reader left; no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status
 
 
