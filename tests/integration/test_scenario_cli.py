@@ -260,3 +260,18 @@ def test_a_stream_imports_each_document_and_a_refusal_names_the_file_line(
         f"raspy scenario import: {path}:6:3: refused\n"
         "raspy scenario import: imported before this: a\n",
     )
+
+
+def test_a_reader_that_leaves_ends_export_with_1_and_no_traceback(
+    router: tuple[Router, str],
+) -> None:
+    """`raspy scenario export | head`: the pipe closes before the text is written."""
+    sock, endpoint = router
+    process = start(endpoint, "export", "big")
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the reply comes
+    answer(sock, b"200", {"name": "big", "document": "# pad\n" * 200_000})
+    assert process.stderr is not None
+    err = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=15), err) == (1, b"")
