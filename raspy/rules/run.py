@@ -17,7 +17,8 @@ from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError
+from raspy.errors import MalformedMessage, ScenarioError
+from raspy.protocol import clone
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, SunEvent
 from raspy.rules.template import context_names, parse, render
@@ -194,12 +195,12 @@ _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s):
-            yield SetKey(scope.text(key), scope.value(value), ttl_s)
+            yield SetKey(_key(scope, key), scope.value(value), ttl_s)
         case model.DeleteAction(key=key):
-            yield DeleteKey(scope.text(key))
+            yield DeleteKey(_key(scope, key))
         case model.EventAction(key=key, value=value):
             yield PublishEvent(
-                scope.text(key), True if value is None else scope.value(value)
+                _key(scope, key), True if value is None else scope.value(value)
             )
         case model.LogAction(message=message, level=level):
             yield Log(level, scope.text(message))
@@ -226,6 +227,16 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
         case model.RepeatAction():
             return (yield from _repeat(scope, action))
     return None
+
+
+def _key(scope: RunScope, template: str) -> str:
+    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
+    key = scope.text(template)
+    try:
+        clone.check_key(key.encode("utf-8"))
+    except MalformedMessage as exc:
+        raise RunFailed(f"key {key[:64]!r}: {exc.detail}") from None
+    return key
 
 
 def _block(

@@ -177,6 +177,12 @@ def test_a_bad_template_fails_the_run_with_its_reason() -> None:
     )
 
 
+def test_a_key_the_tree_would_refuse_fails_the_run() -> None:
+    h, outputs = _fired(m.SetAction("{trigger.value}/x", 1))
+    assert sets(outputs) == []
+    assert h.core.status.last_error == "key 'front/x': key 'front/x' is not /-rooted"
+
+
 def test_an_error_is_left_behind_by_the_next_good_run() -> None:
     h, _ = _fired(m.SetAction("/x/{nothing}", 1))
     assert h.state is State.ERROR
