@@ -21,7 +21,52 @@ from raspy.errors import MalformedMessage, ScenarioError
 from raspy.protocol import clone
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, SunEvent
+from raspy.rules.run_steps import (
+    Await,
+    AwaitChange,
+    DeleteKey,
+    Effect,
+    Log,
+    PublishEvent,
+    Reply,
+    Resume,
+    RunScenario,
+    SendRequest,
+    SetKey,
+    Sleep,
+    Step,
+    StopScenario,
+    TimedOut,
+    Woken,
+)
 from raspy.rules.template import context_names, parse, render
+
+__all__ = [
+    "DEFAULT_STEP_LIMIT",
+    "Await",
+    "AwaitChange",
+    "DeleteKey",
+    "Effect",
+    "Log",
+    "Program",
+    "PublishEvent",
+    "Reply",
+    "Resume",
+    "Run",
+    "RunClock",
+    "RunEnv",
+    "RunFailed",
+    "RunScenario",
+    "RunScope",
+    "SendRequest",
+    "SetKey",
+    "Sleep",
+    "Step",
+    "StopScenario",
+    "TimedOut",
+    "Woken",
+    "execute",
+]
 
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
@@ -29,90 +74,6 @@ TITANIC_SERVICE: Final = "titanic.request"
 
 class RunFailed(ScenarioError):
     """An action failed: the run stops and the scenario shows `reason`."""
-
-
-# --- effects: carried out at once, the run goes on ----------------------------------------
-@dataclass(frozen=True, slots=True)
-class SetKey:
-    key: str
-    value: JsonValue
-    ttl_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteKey:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class PublishEvent:
-    key: str
-    value: JsonValue
-
-
-@dataclass(frozen=True, slots=True)
-class Log:
-    level: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunScenario:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopScenario:
-    name: str
-
-
-Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | StopScenario
-
-
-# --- awaits: the run pauses until resumed ------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    deadline: float  # monotonic s
-
-
-@dataclass(frozen=True, slots=True)
-class SendRequest:
-    """An MDP request; resumed with Reply, or TimedOut once `deadline` passes."""
-
-    request_id: int
-    service: str
-    body: tuple[bytes, ...]
-    deadline: float
-
-
-@dataclass(frozen=True, slots=True)
-class AwaitChange:
-    """Resumed with Woken when a watched key changes, TimedOut at `deadline`."""
-
-    deadline: float | None
-
-
-Await: TypeAlias = Sleep | SendRequest | AwaitChange
-Step: TypeAlias = Effect | Await
-
-
-# --- what resumes a run ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Reply:
-    body: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TimedOut:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Woken:
-    pass
-
-
-Resume: TypeAlias = Reply | TimedOut | Woken | None
 
 
 @dataclass(slots=True)
