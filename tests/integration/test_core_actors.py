@@ -21,8 +21,11 @@ from support.device_services import (
 from support.wait import wait_until
 
 from raspy.actors.devices import fake_registry
+from raspy.actors.titanic import start_titanic
+from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
-from raspy.config import DevicesConfig
+from raspy.config import DevicesConfig, TitanicConfig
+from raspy.stats import Stats
 
 LIVING = f"/device/{HOST}.fake.living/value"
 HEAT = """\
@@ -215,3 +218,44 @@ actions:
     assert isinstance(error, str)
     assert error.startswith(f"device {HOST}.fake.lamp: set answered 400 invalid_value")
     wait_until(lambda: value(tree, "/scenario/lamp-bad/done") is None, what="no done")
+
+
+def test_calls_go_to_any_service_durably_through_titanic_or_time_out(
+    core: Core, tree: CloneClient
+) -> None:
+    EchoWorkerActor.start(
+        core.edge.ref, core.edge.outbox, f"{HOST}.echo".encode(), "echo"
+    )
+    start_titanic(
+        core.edge.ref,
+        core.edge.outbox,
+        core.store,
+        TitanicConfig(),
+        core.clock,
+        Stats(),
+    )
+    core.start()
+    calls = """\
+name: calls
+triggers: [{event: "/event/call"}]
+actions:
+  - call: "{host}.echo"
+    body: ["hello", "{trigger.value}"]
+  - call: "{host}.echo"
+    body: ["later"]
+    titanic: true
+  - set: /scenario/calls/done
+    value: "{trigger.value}"
+  - call: "{host}.nobody"
+    body: ["x"]
+    timeout: 2s
+"""
+    assert core.request("import", document=calls)[0] == b"200"
+    _publish(core, "/event/call", b'"one"')
+    wait_value(tree, "/scenario/calls/done", "one")
+    wait_value(tree, "/scenario/calls/state", "running")  # waiting for nobody
+    core.clock.advance(2)
+    wait_value(tree, "/scenario/calls/state", "error")
+    assert value(tree, "/scenario/calls/last_error") == (
+        f"{HOST}.nobody did not answer within 2s"
+    )
