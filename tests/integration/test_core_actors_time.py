@@ -1,5 +1,6 @@
 """The core over a real edge, Clone server and Store (issue 11): time triggers on the
-core's one scheduler, startup triggers, the runaway guard and the preload folder."""
+core's one scheduler, startup triggers, the runaway guard, the preload folder, and
+`run:`/`stop:` actions between scenarios."""
 
 from __future__ import annotations
 
@@ -106,3 +107,40 @@ def test_the_preload_folder_imports_what_is_not_stored_yet(
     )
     _, listed = core.request("list")
     assert [e["name"] for e in listed] == ["tick"]
+
+
+def test_run_and_stop_actions_reach_the_other_scenario(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    worker = """\
+name: worker
+triggers: [{event: "/event/never"}]
+actions:
+  - set: /scenario/worker/started
+    value: true
+  - wait: 1h
+"""
+    boss = """\
+name: boss
+triggers: [{event: "/event/boss"}]
+actions:
+  - choose:
+      - if: "trigger.value == 'start'"
+        then: [{run: worker}]
+    else: [{stop: worker}]
+"""
+    for document in (worker, boss):
+        assert core.request("import", document=document)[0] == b"200"
+    core.server.publisher.set(b"/event/boss", b'"start"')
+    wait_value(tree, "/scenario/worker/started", True)
+    wait_value(tree, "/scenario/worker/state", "running")
+    core.server.publisher.set(b"/event/boss", b'"stop"')
+    wait_value(tree, "/scenario/worker/state", "idle")
+    assert value(tree, "/scenario/worker/last_trigger") == {
+        "kind": "manual",
+        "id": "",
+        "key": None,
+        "value": None,
+        "from": None,
+    }
