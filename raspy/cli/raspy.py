@@ -17,6 +17,7 @@ from pathlib import Path
 
 import zmq
 
+from raspy.cli import scenario as scenario_cli
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ClientTimeout, ConfigError
 from raspy.protocol.mdp import Version
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_call(commands)
     _add_keys(commands)
+    scenario_cli.add_parser(commands)
     return parser
 
 
