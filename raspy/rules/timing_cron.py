@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -68,7 +68,10 @@ class CronSchedule:
         Raises ValueError if none is found (only for instants near year 9999).
         """
         try:
-            labels = _labels_from(self.expression, label_of(after_ts, tz))
+            # A minute early: label_of rounds to the microsecond, so an instant a hair
+            # before a whole minute would otherwise start the search past that minute.
+            start = label_of(after_ts, tz) - timedelta(minutes=1)
+            labels = _labels_from(self.expression, start)
             for _ in range(_MAX_SKIPPED_LABELS):
                 fire = resolve(labels.get_next(datetime), tz)
                 if fire > after_ts:

@@ -233,3 +233,13 @@ def test_resolve_and_iso_local_on_an_ordinary_day() -> None:
     assert iso_local(_berlin(2026, 6, 1, 8, 15), BERLIN) == "2026-06-01T08:15:00+02:00"
     with pytest.raises(ValueError, match="expected a naive local label"):
         resolve(label.replace(tzinfo=BERLIN), BERLIN)
+
+
+def test_cron_next_after_an_instant_a_hair_before_a_whole_minute_is_that_minute() -> (
+    None
+):
+    """fromtimestamp rounds 00:59:59.9999995 up to 01:00; the fire at 01:00 is still
+    strictly after it and must not be skipped."""
+    berlin = ZoneInfo("Europe/Berlin")
+    after = 1420070399.9999995  # 2015-01-01 00:59:59.9999995 CET
+    assert parse_cron("* * * * *").next_after(after, berlin) == 1420070400.0
