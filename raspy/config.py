@@ -103,6 +103,29 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorConfig:
+    """How raspyd restarts a part that crashed (the edge and the store excepted)."""
+
+    # first delay before restarting a crashed part; doubles on each crash in a row
+    restart_initial_s: float = 1.0
+    # the longest delay between two restarts of one part
+    restart_max_s: float = 60.0
+    # a part that stayed up this long starts again from restart_initial_s
+    stable_s: float = 30.0
+    # a part that crashes more often than this within restart_window_s is failed
+    max_restarts: int = 5
+    restart_window_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatsConfig:
+    """Per-service statistics, published into the Clone tree under /stats/."""
+
+    # seconds between two publications (one batched write each); 0 = never publish
+    publish_interval_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: str = "var/raspy"
     hostname: str = ""
@@ -116,6 +139,8 @@ class Config:
     clone: CloneConfig = CloneConfig()
     devices: DevicesConfig = DevicesConfig()
     security: SecurityConfig = SecurityConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    stats: StatsConfig = StatsConfig()
 
 
 _SECTIONS: Final[dict[str, type[Any]]] = {
@@ -126,6 +151,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "clone": CloneConfig,
     "devices": DevicesConfig,
     "security": SecurityConfig,
+    "supervisor": SupervisorConfig,
+    "stats": StatsConfig,
 }
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
@@ -241,6 +268,24 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
             f"{source}: security.curve_secret_key_file and "
             "security.authorized_keys_dir: expected both set or both empty"
         )
+    problems += _supervisor_problems(source, sections.get("supervisor"))
     if problems:
         raise ConfigError(problems)
     return Config(**top, **sections)
+
+
+def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:
+    if section is None:
+        return []
+    problems = []
+    if section.restart_initial_s <= 0:
+        problems.append(f"{source}: supervisor.restart_initial_s: expected seconds > 0")
+    if section.restart_max_s < section.restart_initial_s:
+        problems.append(
+            f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
+        )
+    if section.max_restarts < 1:
+        problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
+    if section.restart_window_s <= 0:
+        problems.append(f"{source}: supervisor.restart_window_s: expected seconds > 0")
+    return problems

@@ -21,6 +21,8 @@ from raspy.errors import ConfigError, StoreError, StoreLockedError
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
+# For tests: `edge` or `store` is stopped right after start, from inside the daemon.
+FAULT_ENV = "RASPYD_INJECT_FAULT"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -156,9 +158,28 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
+    return _serve(args, runtime, stop, reload_requested, log)
+
+
+def _serve(
+    args: argparse.Namespace,
+    runtime: supervisor_mod.Runtime,
+    stop: threading.Event,
+    reload_requested: threading.Event,
+    log: Any,
+) -> int:
+    """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads."""
+    fault = os.environ.get(FAULT_ENV)
+    if fault:  # tests: a part dies from inside, as a crash would
+        runtime.call(lambda: runtime.inject_fault(fault))
     while True:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(0.5):
+            if runtime.fatal is not None:
+                break
+        if runtime.fatal is not None:
+            log.error("daemon_failed", reason=runtime.fatal)
+            runtime.stop()
+            return _fail(runtime.fatal, _EXIT_FAILURE)
         if not reload_requested.is_set():
             break
         stop.clear()
@@ -174,6 +195,7 @@ def _reload(
     """SIGHUP: read the config again; a bad one is logged and the old one kept."""
     try:
         new = load_config(args)
+        supervisor_mod.check_config(new)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
         return
