@@ -14,11 +14,11 @@ restarted in place (every service holds them): when one dies it is `failed` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -33,13 +33,15 @@ from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone_server import ClonePublisher, start_clone_server
 from raspy.actors.outbox import Outbox
+from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
-from raspy.actors.worker import EchoWorkerActor, ServiceWorkerActor
+from raspy.actors.worker import EchoWorkerActor
 from raspy.backoff import BackoffPolicy
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config, SupervisorConfig
 from raspy.cores.broker import BrokerCore, BrokerSettings
 from raspy.cores.supervision import PartState, PartStatus, PartTracker, RestartPolicy
+from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
@@ -85,23 +87,6 @@ class Child:
         return self.tracker.restarts
 
 
-class StatsWorkerActor(ServiceWorkerActor):
-    """`<hostname>.stats`: the daemon's counters and gauges as one JSON object."""
-
-    def __init__(
-        self,
-        edge: pykka.ActorRef[Any],
-        outbox: Outbox,
-        service: bytes,
-        collect: Callable[[], dict[str, float]],
-    ) -> None:
-        super().__init__(edge, outbox, service, "stats")
-        self._collect = collect
-
-    def handle(self, body: list[bytes]) -> Sequence[bytes]:
-        return [b"200", json.dumps(self._collect(), sort_keys=True).encode()]
-
-
 @dataclass
 class Runtime:
     """Everything raspyd started, for stop() and for tests."""
@@ -140,6 +125,18 @@ class Runtime:
         merged.update({f"store.{k}": v for k, v in self.store.stats().items()})
         return merged
 
+    def statistics_snapshot(self) -> Snapshot:
+        """Statuses and every counter and gauge, for the per-service statistics."""
+        counters = self.stats.counters()
+        gauges = self.stats.gauges()
+        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):  # state says why
+            counters.update(self.edge.ask(msgs.GetStats(), timeout=2))  # type: ignore[arg-type]  # edge answers a dict
+        counters.update({f"store.{k}": int(v) for k, v in self.store.stats().items()})
+        return Snapshot(self.statuses, counters, gauges, self.clock.monotonic())
+
+    def clone_publish_endpoint(self) -> str | None:
+        return None if self.publisher is None else self.publisher.endpoint
+
     @property
     def policy(self) -> RestartPolicy:
         return restart_policy(self.config.supervisor)
@@ -164,6 +161,7 @@ class Runtime:
         else:
             log.info("component_started", component=name)
         self.children.append(child)
+        self._publish_statuses()
         return child
 
     def reload(self, new: Config) -> list[str]:
@@ -424,6 +422,7 @@ def start(config: Config, *, clock: Clock | None = None) -> Runtime:
         runtime.core_trackers[name] = PartTracker(
             name, runtime.policy, runtime.started_at, restartable=False
         )
+    runtime._publish_statuses()
     try:
         _start_services(runtime)
     except BaseException:
@@ -445,6 +444,19 @@ def _start_services(rt: Runtime) -> None:
         "stats",
         lambda: StatsWorkerActor.start(
             rt.edge, rt.outbox, f"{host}.stats".encode(), rt.collect_stats
+        ),
+    )
+    rt.add_child(
+        "statistics",
+        lambda: StatisticsActor.start(
+            rt.edge,
+            rt.outbox,
+            host,
+            rt.statistics_snapshot,
+            rt.clone_publish_endpoint,
+            rt.context,
+            rt.clock,
+            rt.config.stats.publish_interval_s,
         ),
     )
     if rt.config.titanic.enabled:

@@ -128,7 +128,41 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_call(commands)
     _add_keys(commands)
+    _add_status(commands)
     return parser
+
+
+def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = commands.add_parser(
+        "status",
+        help="a table of the hub's services: state, workers, uptime, restarts",
+        description="One line per supervised part of the hub: its state, workers, "
+        "uptime, restarts and its largest counters.",
+    )
+    status.add_argument(
+        "--server",
+        default=DEFAULT_SERVER,
+        help=f"broker endpoint (default {DEFAULT_SERVER})",
+    )
+    status.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=2.5,
+        metavar="S",
+        help="seconds to wait for each reply (default 2.5)",
+    )
+    status.set_defaults(run=_status, retries=1)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from raspy.cli import status
+    from raspy.client.mdp import Client
+
+    with Client(args.server, timeout_s=args.timeout, retries=args.retries) as client:
+        rows = status.collect(client)
+    for line in status.table(rows):
+        print(line)
+    return 0
 
 
 def _keys(args: argparse.Namespace) -> int:
