@@ -50,6 +50,8 @@ from raspy.transport.sockets import CurveKeys
 log = structlog.get_logger(component="supervisor")
 
 _WATCH_INTERVAL_S: Final = 0.2
+_HEALTHY_WITHIN_S: Final = 10.0
+_DOWN: Final = (PartState.RESTARTING, PartState.FAILED)
 EDGE: Final = "edge"
 STORE: Final = "store"
 # Sections a SIGHUP applies at once; every other change waits for a restart.
@@ -115,6 +117,7 @@ class Runtime:
     _announced_restart_keys: frozenset[str] = frozenset()
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+    _last_round_at: float = 0.0  # when the supervisor thread last looked at the parts
 
     def collect_stats(self) -> dict[str, float]:
         merged = dict(self.stats.snapshot())
@@ -229,6 +232,19 @@ class Runtime:
             self._check_core(now)
             self._check_children(now)
             self._publish_statuses()
+            self._last_round_at = now
+
+    def healthy(self) -> bool:
+        """Is the supervisor thread still going round, with no fatal failure?"""
+        recent = self.clock.monotonic() - self._last_round_at < _HEALTHY_WITHIN_S
+        alive = self._watcher is not None and self._watcher.is_alive()
+        return self.fatal is None and alive and recent
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS: all running, or the parts that are not."""
+        down = [f"{s.name} {s.state.value}" for s in self.statuses if s.state in _DOWN]
+        parts = len(self.statuses)
+        return f"{parts} parts running" if not down else "; ".join(down)
 
     def _run_requests(self) -> None:
         while True:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -18,6 +19,7 @@ from raspy import config as config_mod
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
 from raspy.errors import ConfigError, StoreError, StoreLockedError
+from raspy.sdnotify import Notifier
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
@@ -168,25 +170,47 @@ def _serve(
     reload_requested: threading.Event,
     log: Any,
 ) -> int:
-    """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads."""
+    """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads.
+
+    systemd hears READY once serving, WATCHDOG while the supervisor is working,
+    STATUS when the set of parts not running changes, STOPPING at the end."""
+    notifier = Notifier()
     fault = os.environ.get(FAULT_ENV)
     if fault:  # tests: a part dies from inside, as a crash would
         runtime.call(lambda: runtime.inject_fault(fault))
-    while True:
-        while not stop.wait(0.5):
+    notifier.ready(f"serving on {runtime.mdp_endpoint}")
+    watchdog = notifier.watchdog_interval_s
+    wake_s = 0.5 if watchdog is None else min(0.5, watchdog)
+    next_ping = 0.0
+    shown = ""
+    try:
+        while True:
+            while not stop.wait(wake_s) and runtime.fatal is None:
+                now = time.monotonic()
+                if watchdog is not None and now >= next_ping and runtime.healthy():
+                    notifier.watchdog()
+                    next_ping = now + watchdog
+                summary = runtime.summary()
+                if summary != shown:
+                    notifier.status(summary)
+                    shown = summary
             if runtime.fatal is not None:
+                log.error("daemon_failed", reason=runtime.fatal)
+                notifier.notify(stopping="1", status=runtime.fatal)
+                runtime.stop()
+                return _fail(runtime.fatal, _EXIT_FAILURE)
+            if not reload_requested.is_set():
                 break
-        if runtime.fatal is not None:
-            log.error("daemon_failed", reason=runtime.fatal)
-            runtime.stop()
-            return _fail(runtime.fatal, _EXIT_FAILURE)
-        if not reload_requested.is_set():
-            break
-        stop.clear()
-        reload_requested.clear()
-        _reload(args, runtime, log)
-    runtime.stop()
-    return 0
+            stop.clear()
+            reload_requested.clear()
+            notifier.reloading()
+            _reload(args, runtime, log)
+            notifier.ready(runtime.summary())
+        notifier.stopping()
+        runtime.stop()
+        return 0
+    finally:
+        notifier.close()
 
 
 def _reload(
