@@ -18,39 +18,68 @@ DEFAULT_PORT_BASE: Final = 5514
 
 @dataclass(frozen=True, slots=True)
 class NetworkConfig:
+    """Where raspyd listens: MDP on port_base, Clone on the three ports after it."""
+
+    # address to listen on; beyond loopback, set up [security] (CURVE) too
     bind: str = "127.0.0.1"
+    # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3
     port_base: int = DEFAULT_PORT_BASE
+    # milliseconds a closing socket may still spend sending queued messages
     linger_ms: int = 500
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
+    """The Majordomo broker: heartbeats, queues and message limits."""
+
+    # seconds between heartbeats to and from workers
     heartbeat_interval_s: float = 2.5
+    # heartbeats a worker may miss before it is dropped
     heartbeat_liveness: int = 3
+    # seconds a worker may work on one request before it is dropped
     busy_timeout_s: float = 900.0
+    # seconds a request may wait for a worker before it is dropped
     request_ttl_s: float = 30.0
+    # requests queued per service at most; more are refused
     max_queue_per_service: int = 10_000
+    # frames in one message at most
     max_frames: int = 64
+    # bytes in one frame at most
     max_frame_bytes: int = 1024 * 1024
+    # bytes in one message at most
     max_message_bytes: int = 4 * 1024 * 1024
+    # also speak the majortomo dialect of MDP to its clients and workers
     accept_majortomo: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
+    """The LMDB store in data_dir (Titanic requests and replies, the Clone tree)."""
+
+    # LMDB map size of a new store; it grows as needed
     map_size_initial_mb: int = 16
+    # the map never grows past this; writes then fail as "store full"
     map_size_max_mb: int = 1024
+    # bytes in one stored value at most
     max_value_bytes: int = 1024 * 1024
+    # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class TitanicConfig:
+    """Titanic: requests stored durably and delivered when their service is up."""
+
+    # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
+    # bytes of one stored request body at most
     max_body_bytes: int = 256 * 1024
     retention_s: float = 0.0  # 0 = keep until titanic.close (RFC 9); raspy extension
+    # seconds to wait for a service's reply before the attempt counts as failed
     dispatch_timeout_s: float = 10.0
+    # first delay before a failed delivery is tried again; doubles up to retry_max_s
     retry_initial_s: float = 1.0
+    # the longest delay between two delivery attempts
     retry_max_s: float = 60.0
     max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
     dispatch_window: int = 64  # attempts in flight per target service
@@ -59,10 +88,17 @@ class TitanicConfig:
 
 @dataclass(frozen=True, slots=True)
 class CloneConfig:
+    """The Clone key-value tree (snapshot, publisher and collector sockets)."""
+
+    # serve the Clone tree (and the device services that publish into it)
     enabled: bool = True
+    # bytes in one key at most
     max_key_bytes: int = 255
+    # bytes in one value at most
     max_value_bytes: int = 256 * 1024
+    # seconds between HUGZ heartbeats to subscribers when nothing changes
     hugz_interval_s: float = 1.0
+    # entries per snapshot message
     snapshot_chunk: int = 500
 
 
@@ -75,10 +111,17 @@ class FakeDeviceConfig:
 
 @dataclass(frozen=True, slots=True)
 class DevicesConfig:
+    """Device services: simulated devices, 1-Wire sensors."""
+
+    # serve the simulated devices listed in [[devices.fake]] (for trying raspy out)
     fake_enabled: bool = False
+    # simulated devices, e.g. {name = "rtc", oid = "clock.rtc", poll_interval_s = 1.0}
     fake: tuple[dict[str, Any], ...] = ()
+    # serve the 1-Wire temperature sensors found under onewire_base_dir
     onewire_enabled: bool = False
+    # where the kernel's w1 driver lists the sensors
     onewire_base_dir: str = "/sys/bus/w1/devices"
+    # seconds between two readings of every 1-Wire sensor
     onewire_poll_interval_s: float = 10.0
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id
@@ -114,6 +157,7 @@ class SupervisorConfig:
     stable_s: float = 30.0
     # a part that crashes more often than this within restart_window_s is failed
     max_restarts: int = 5
+    # seconds over which max_restarts is counted
     restart_window_s: float = 300.0
 
 
@@ -127,10 +171,17 @@ class StatsConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """raspyd's whole configuration: top-level keys, then one table per section."""
+
+    # the store's folder (created 0700); one raspyd per data dir
     data_dir: str = "var/raspy"
+    # the <hostname> in service names (<hostname>.echo); empty: this machine's name
     hostname: str = ""
+    # debug, info, warning or error
     log_level: str = "info"
+    # console, json (one object per line, for journald), or auto (console on a TTY)
     log_format: str = "auto"
+    # run even as root (not advised)
     allow_root: bool = False
     network: NetworkConfig = NetworkConfig()
     broker: BrokerConfig = BrokerConfig()

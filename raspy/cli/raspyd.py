@@ -16,8 +16,10 @@ from typing import Any
 import structlog
 
 from raspy import config as config_mod
+from raspy import config_doc
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
+from raspy.cli import version_line
 from raspy.errors import ConfigError, StoreError, StoreLockedError
 from raspy.sdnotify import Notifier
 
@@ -62,7 +64,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-root", action="store_true", help="run even as root (not advised)"
     )
+    parser.add_argument(
+        "--check-config",
+        metavar="FILE",
+        help="check FILE (with the other flags) and exit: 0 fine, 2 every problem",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration as commented TOML and exit",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="with --print-config: the configuration reference in Markdown",
+    )
+    parser.add_argument("--version", action="version", version=version_line("raspyd"))
     return parser
+
+
+def _check_config_file(args: argparse.Namespace) -> int:
+    """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
+    args.config = args.check_config
+    try:
+        cfg = load_config(args)
+        supervisor_mod.check_config(cfg)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            where = "" if problem.startswith(args.config) else f"{args.config}: "
+            print(f"raspyd: {where}{problem}", file=sys.stderr)
+        return _EXIT_USAGE
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    print(f"{args.config}: ok")
+    return 0
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    """`--print-config`: the effective configuration, or the reference (--markdown)."""
+    if args.markdown:
+        print(config_doc.render_markdown(), end="")
+        return 0
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        return _fail(str(exc), _EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    source = args.config or "the defaults"
+    print(
+        config_doc.render_toml(
+            cfg, f"raspyd's effective configuration: {source} and the flags."
+        ),
+        end="",
+    )
+    return 0
 
 
 def _fail(message: str, status: int) -> int:
@@ -99,6 +155,10 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check_config is not None:
+        return _check_config_file(args)
+    if args.print_config:
+        return _print_config(args)
     try:
         cfg = load_config(args)
     except ConfigError as exc:

@@ -7,12 +7,15 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from support.daemon import Daemon, mmi_service, running_daemon
 from support.wait import wait_until
 
+import raspy
+from raspy import config as config_mod
 from raspy.cli.raspyd import FAULT_ENV
 
 
@@ -72,3 +75,39 @@ def test_sighup_names_a_change_that_needs_a_restart_once(tmp_path: Path) -> None
             lambda: mmi_service(daemon.endpoint, b"titanic.request") == b"200",
             what="titanic back after its restart",
         )
+
+
+def _raspyd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspyd", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[titanic]\nmax_body_bytes = -1\nbogus = 1\n")
+    result = _raspyd("--check-config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"raspyd: {config}: titanic.max_body_bytes: expected a value >= 0, got -1",
+        f"raspyd: {config}: titanic.bogus: unknown setting",
+    ]
+    assert not (tmp_path / "var").exists()
+
+
+def test_check_config_accepts_the_shipped_example() -> None:
+    example = Path(raspy.__file__).parent / "defaults" / "raspyd.toml"
+    result = _raspyd("--check-config", str(example))
+    assert (result.returncode, result.stdout) == (0, f"{example}: ok\n")
+
+
+def test_print_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
+    result = _raspyd("--print-config", "--port-base", "6000")
+    assert result.returncode == 0
+    loaded = config_mod.load(result.stdout, "printed")
+    assert loaded.network.port_base == 6000
+    assert loaded == config_mod.load("", "defaults", network__port_base=6000)

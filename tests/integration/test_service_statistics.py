@@ -68,7 +68,9 @@ def test_a_failed_part_answers_500_with_the_reason(
         reply = client.request("testhost.bus.mmi", "status")
         return reply if reply[:2] == [b"500", b"failed"] else None
 
-    code, state, reason = wait_until(status, what="the bus to be failed")
+    reply = wait_until(status, what="the bus to be failed")
+    assert reply is not None
+    code, state, reason = reply
     assert (code, state) == (b"500", b"failed")
     assert b"2 crashes within" in reason
     assert client.request("testhost.bus.statistics", "get", "state") == [
