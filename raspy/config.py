@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from raspy.errors import ConfigError, quote
+from raspy.errors import ConfigError, shown
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -228,7 +228,7 @@ def _check_type(value: object, expected: object) -> str | None:
         case _:
             ok = isinstance(value, list | tuple)
             want = "a list"
-    return None if ok else f"expected {want}, got {quote(repr(value))}"
+    return None if ok else f"expected {want}, got {shown(value)}"
 
 
 def _build(
@@ -294,12 +294,12 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     if top.get("log_level", "info") not in _LOG_LEVELS:
         problems.append(
             f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "
-            f"got {quote(str(top['log_level']))}"
+            f"got {shown(top['log_level'])}"
         )
     if top.get("log_format", "auto") not in _LOG_FORMATS:
         problems.append(
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
-            f"got {quote(str(top['log_format']))}"
+            f"got {shown(top['log_format'])}"
         )
     network = sections.get("network")
     if network is not None and not 1 <= network.port_base <= 65532:

@@ -7,6 +7,8 @@ import platform
 
 from raspy import __version__
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
 
 def version_line(prog: str) -> str:
     """What `--version` prints: the tool, raspy's version and the Python it runs on."""

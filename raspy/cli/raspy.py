@@ -1,8 +1,10 @@
 """`raspy`: command-line client of a raspy hub (sub-commands).
 
 `raspy call SERVICE [BODY...]` sends one MDP request and prints each reply body frame
-on its own line (UTF-8 where it decodes, else its Python repr). Exit status: 0 reply,
-1 no reply (timeout), 2 bad usage or input.
+on its own line (UTF-8 where it decodes, else 0x-hex). Exit status: 0 reply, 1 no
+reply (timeout), 2 bad usage or input, 130 Ctrl-C.
+
+`raspy status` prints a table of the hub's supervised parts.
 
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
 (public, to hand out) and DIR/NAME.key_secret (keep it private).
@@ -11,14 +13,17 @@ on its own line (UTF-8 where it decodes, else its Python repr). Exit status: 0 r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import zmq
 
+from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
-from raspy.errors import ClientTimeout, ConfigError
+from raspy.errors import ClientTimeout, ConfigError, shown
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
 
@@ -26,13 +31,22 @@ _PROG = "raspy"
 DEFAULT_SERVER = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors in one line (`raspy call: argument --server: …`), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected seconds, got {shown(text)}"
+        ) from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(text)}")
     return value
 
 
@@ -40,19 +54,23 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a count, got {shown(text)}"
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {shown(text)}")
     return value
 
 
-def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     call = commands.add_parser(
         "call",
         help="send one MDP request and print the reply",
         description="Send one MDP request; print each reply body frame on a line.",
     )
-    call.add_argument("service", help="service name, e.g. <hostname>.echo")
+    call.add_argument(
+        "service", nargs="?", help="service name, e.g. <hostname>.echo (required)"
+    )
     call.add_argument(
         "body",
         nargs="*",
@@ -60,6 +78,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     call.add_argument(
         "--server",
+        type=endpoint_argument,
         default=DEFAULT_SERVER,
         help=f"broker endpoint (default {DEFAULT_SERVER})",
     )
@@ -109,7 +128,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     call.set_defaults(run=_call)
 
 
-def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_keys(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     keys = commands.add_parser(
         "keys",
         help="make a CURVE key pair (zmq certificates)",
@@ -122,17 +141,18 @@ def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=_PROG, description="Talk to a raspy hub over ZeroMQ."
+    parser = _ArgumentParser(prog=_PROG, description="Talk to a raspy hub over ZeroMQ.")
+    parser.add_argument("--version", action="version", version=version_line(_PROG))
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_ArgumentParser
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_call(commands)
     _add_keys(commands)
     _add_status(commands)
     return parser
 
 
-def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     status = commands.add_parser(
         "status",
         help="a table of the hub's services: state, workers, uptime, restarts",
@@ -141,6 +161,7 @@ def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     status.add_argument(
         "--server",
+        type=endpoint_argument,
         default=DEFAULT_SERVER,
         help=f"broker endpoint (default {DEFAULT_SERVER})",
     )
@@ -171,7 +192,7 @@ def _keys(args: argparse.Namespace) -> int:
 
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
-        print(f"{_PROG}: keys: bad NAME {name!r}", file=sys.stderr)
+        print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
         return 2
     folder = Path(args.dir)
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
@@ -182,12 +203,19 @@ def _keys(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    old_umask = os.umask(0o077)  # the secret file is never readable by others
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         public_path, secret_path = zmq.auth.create_certificates(folder, name)
+        os.chmod(secret_path, 0o600)
+        os.chmod(public_path, 0o644)
     except OSError as exc:
-        print(f"{_PROG}: keys: cannot write to {folder}: {exc}", file=sys.stderr)
+        print(
+            f"{_PROG}: keys: cannot write to {folder}: {exc.strerror}", file=sys.stderr
+        )
         return 2
+    finally:
+        os.umask(old_umask)
     print(f"public: {public_path}")
     print(f"secret: {secret_path}")
     return 0
@@ -204,6 +232,12 @@ def _call(args: argparse.Namespace) -> int:
     """Plain MDP request through the broker (`raspy call`)."""
     from raspy.client.mdp import Client
 
+    if not args.service:
+        print(
+            f"{_PROG}: call: SERVICE is required, e.g. raspy call <hostname>.echo hi",
+            file=sys.stderr,
+        )
+        return 2
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     try:
         curve = _client_curve(args)
@@ -243,8 +277,16 @@ def _call_titanic(
         except TitanicError as exc:
             print(f"{_PROG}: call: {exc}", file=sys.stderr)
             return 1
+        print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
         try:
             reply = titanic.wait(uuid, timeout_s=args.wait)
+        except KeyboardInterrupt:
+            print(
+                f"{_PROG}: interrupted; request {uuid} stays queued "
+                f"(ask again: raspy call titanic.reply {uuid})",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         except ClientTimeout:
             print(
                 f"{_PROG}: call: no reply within {args.wait:g}s; request {uuid} stays "
@@ -261,11 +303,12 @@ def _call_titanic(
 
 
 def _print_frames(frames: Sequence[bytes]) -> None:
+    """UTF-8 frames as text, any other as 0x-hex (one line each)."""
     for frame in frames:
         try:
             print(frame.decode("utf-8"))
         except UnicodeDecodeError:
-            print(repr(frame))
+            print("0x" + frame.hex())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,9 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("call: --server-key and --client-cert go together")
     from raspy import log
 
-    log.configure("warning")  # library warnings (e.g. retries) go to stderr
+    log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ClientTimeout as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 1
