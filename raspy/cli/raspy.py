@@ -272,15 +272,14 @@ def _call_titanic(
         retries=args.retries,
         curve=curve,
     ) as titanic:
+        uuid = ""
         try:
             uuid = titanic.submit(args.service, *body)
-        except TitanicError as exc:
-            print(f"{_PROG}: call: {exc}", file=sys.stderr)
-            return 1
-        print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
-        try:
+            print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
             reply = titanic.wait(uuid, timeout_s=args.wait)
         except KeyboardInterrupt:
+            if not uuid:
+                raise  # not stored: nothing to tell but that it was interrupted
             print(
                 f"{_PROG}: interrupted; request {uuid} stays queued "
                 f"(ask again: raspy call titanic.reply {uuid})",
@@ -288,6 +287,8 @@ def _call_titanic(
             )
             return EXIT_INTERRUPTED
         except ClientTimeout:
+            if not uuid:
+                raise  # Titanic itself did not answer: main() says so
             print(
                 f"{_PROG}: call: no reply within {args.wait:g}s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",

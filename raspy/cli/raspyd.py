@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import signal
@@ -13,7 +14,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pykka
 import structlog
+import zmq
 
 from raspy import config as config_mod
 from raspy import config_doc
@@ -21,6 +24,7 @@ from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
 from raspy.errors import ConfigError, StoreError, StoreLockedError
+from raspy.protocol import clone
 from raspy.sdnotify import Notifier
 
 _EXIT_USAGE = 2
@@ -144,6 +148,34 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     )
 
 
+def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
+    endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
+    if cfg.clone.enabled:
+        ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
+        endpoints += [ports.snapshot, ports.publisher, ports.collector]
+    return endpoints
+
+
+def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+    """Try every port before anything starts: a taken port is a runtime failure (1),
+    an address this host cannot listen on a usage error (2); one line each."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        for endpoint in _listen_endpoints(cfg):
+            sock = context.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
+                return f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}", status
+            finally:
+                sock.close(linger=0)
+    finally:
+        context.term()
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
@@ -179,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail(f"cannot create data dir {cfg.data_dir}: {exc.strerror}", 1)
+        return _fail(
+            f"cannot create data dir {cfg.data_dir}: {exc.strerror}", _EXIT_USAGE
+        )
+    problem = _unbindable(cfg)
+    if problem is not None:
+        return _fail(*problem)
     if not cfg.security.enabled and not _is_loopback(cfg.network.bind):
         log.warning(
             "listening_beyond_loopback_without_curve",
@@ -211,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             "or move the data dir aside",
             _EXIT_FAILURE,
         )
-    except OSError as exc:
+    except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
         return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
     log.info(
         "daemon_started",
