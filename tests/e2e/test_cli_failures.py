@@ -164,7 +164,7 @@ def _silent_router(endpoint: str) -> Iterator[zmq.Socket[bytes]]:
 def _interrupt(process: subprocess.Popen[str], waiting: Callable[[], bool]) -> str:
     """SIGINT once the process waits; return its stderr; it must end at once."""
     try:
-        wait_until(waiting, what="the command to wait", timeout_s=15)
+        wait_until(waiting, what="the command to wait", timeout_s=30)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=5)
     finally:
@@ -210,7 +210,9 @@ def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) 
                 text=True,
             )
             stderr = _interrupt(
-                process, lambda: any(_connected_to(base + n) for n in (1, 2, 3))
+                process,
+                lambda: process.poll() is not None
+                or any(_connected_to(base + n) for n in (1, 2, 3)),
             )
         finally:
             daemon.process.send_signal(signal.SIGCONT)
