@@ -36,11 +36,18 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
-from raspy.backoff import BackoffPolicy
 from raspy.clock import Clock, SystemClock
-from raspy.config import Config, SupervisorConfig
+from raspy.config import Config
 from raspy.cores.broker import BrokerCore, BrokerSettings
-from raspy.cores.supervision import PartState, PartStatus, PartTracker, RestartPolicy
+from raspy.cores.supervision import (
+    LIVE_SECTIONS,
+    PartState,
+    PartStatus,
+    PartTracker,
+    RestartPolicy,
+    changed_keys,
+    restart_policy,
+)
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -54,25 +61,11 @@ _HEALTHY_WITHIN_S: Final = 10.0
 _DOWN: Final = (PartState.RESTARTING, PartState.FAILED)
 EDGE: Final = "edge"
 STORE: Final = "store"
-# Sections a SIGHUP applies at once; every other change waits for a restart.
-LIVE_SECTIONS: Final = frozenset({"titanic", "devices"})
 
 
 def short_hostname(config: Config) -> str:
     """The `<hostname>` of service names: the config's, or this machine's short name."""
     return names.short_hostname(config.hostname)
-
-
-def restart_policy(config: SupervisorConfig) -> RestartPolicy:
-    return RestartPolicy(
-        BackoffPolicy(
-            initial_s=config.restart_initial_s,
-            max_s=config.restart_max_s,
-            stable_s=config.stable_s,
-        ),
-        max_restarts=config.max_restarts,
-        window_s=config.restart_window_s,
-    )
 
 
 @dataclass
@@ -365,24 +358,6 @@ def _stop_ref(name: str, ref: pykka.ActorRef[Any] | None) -> None:
         return
     except TimeoutError:
         log.warning("component_stop_timed_out", component=name)
-
-
-def changed_keys(old: Config, new: Config) -> list[str]:
-    """Dotted names of the settings that differ (`titanic.retention_s`, `hostname`)."""
-    changed: list[str] = []
-    for f in dataclasses.fields(Config):
-        before, after = getattr(old, f.name), getattr(new, f.name)
-        if before == after:
-            continue
-        if dataclasses.is_dataclass(before):
-            changed += [
-                f"{f.name}.{sub.name}"
-                for sub in dataclasses.fields(before)
-                if getattr(before, sub.name) != getattr(after, sub.name)
-            ]
-        else:
-            changed.append(f.name)
-    return changed
 
 
 def mdp_endpoint_for(config: Config) -> str:

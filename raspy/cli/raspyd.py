@@ -168,7 +168,10 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
                 status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
-                return f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}", status
+                return (
+                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
+                    status,
+                )
             finally:
                 sock.close(linger=0)
     finally:

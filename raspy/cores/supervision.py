@@ -9,11 +9,17 @@ each start is tried less and less often, and after `max_restarts` crashes within
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
+from raspy.config import Config, SupervisorConfig
+
+# Sections a SIGHUP applies at once; every other change waits for a restart.
+LIVE_SECTIONS: Final = frozenset({"titanic", "devices"})
 
 
 class PartState(enum.StrEnum):
@@ -147,3 +153,33 @@ class PartTracker:
         self._state = state
         self._since = now
         self._reason = reason
+
+
+def restart_policy(config: SupervisorConfig) -> RestartPolicy:
+    return RestartPolicy(
+        BackoffPolicy(
+            initial_s=config.restart_initial_s,
+            max_s=config.restart_max_s,
+            stable_s=config.stable_s,
+        ),
+        max_restarts=config.max_restarts,
+        window_s=config.restart_window_s,
+    )
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    """Dotted names of the settings that differ (`titanic.retention_s`, `hostname`)."""
+    changed: list[str] = []
+    for f in dataclasses.fields(Config):
+        before, after = getattr(old, f.name), getattr(new, f.name)
+        if before == after:
+            continue
+        if dataclasses.is_dataclass(before):
+            changed += [
+                f"{f.name}.{sub.name}"
+                for sub in dataclasses.fields(before)
+                if getattr(before, sub.name) != getattr(after, sub.name)
+            ]
+        else:
+            changed.append(f.name)
+    return changed

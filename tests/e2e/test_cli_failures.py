@@ -211,8 +211,10 @@ def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) 
             )
             stderr = _interrupt(
                 process,
-                lambda: process.poll() is not None
-                or any(_connected_to(base + n) for n in (1, 2, 3)),
+                lambda: (
+                    process.poll() is not None
+                    or any(_connected_to(base + n) for n in (1, 2, 3))
+                ),
             )
         finally:
             daemon.process.send_signal(signal.SIGCONT)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from raspy import config
 from raspy.backoff import BackoffPolicy
-from raspy.cores.supervision import PartState, PartTracker, RestartPolicy
+from raspy.cores.supervision import (
+    LIVE_SECTIONS,
+    PartState,
+    PartTracker,
+    RestartPolicy,
+    changed_keys,
+)
 
 POLICY = RestartPolicy(
     BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0),
@@ -91,3 +98,18 @@ def test_a_stopped_part_is_not_restarted() -> None:
 def test_a_policy_that_never_fails_a_part_is_refused() -> None:
     with pytest.raises(ValueError, match="max_restarts"):
         RestartPolicy(BackoffPolicy(initial_s=1.0, max_s=2.0), max_restarts=0)
+
+
+def test_changed_keys_names_each_changed_setting_with_its_section() -> None:
+    old = config.load("", "old")
+    new = config.load(
+        'hostname = "pi"\n[broker]\nheartbeat_liveness = 5\n[titanic]\nretention_s = 1.0\n',
+        "new",
+    )
+    assert changed_keys(old, new) == [
+        "hostname",
+        "broker.heartbeat_liveness",
+        "titanic.retention_s",
+    ]
+    assert changed_keys(old, old) == []
+    assert {"titanic", "devices"} == LIVE_SECTIONS
