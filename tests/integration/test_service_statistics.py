@@ -78,6 +78,12 @@ def test_a_failed_part_answers_500_with_the_reason(
         b"string",
         b"failed",
     ]
+    with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/bus/") as tree:
+        wait_until(
+            lambda: tree.get(b"/stats/testhost/bus/state") == b"failed",
+            what="the failed state under /stats/",
+        )
+        assert b"2 crashes within" in (tree.get(b"/stats/testhost/bus/reason") or b"")
 
 
 def test_statistics_list_get_and_all_over_mdp(
