@@ -170,18 +170,20 @@ def _interrupt(process: subprocess.Popen[str], waiting: Callable[[], bool]) -> s
     finally:
         process.kill()
         process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
     return stderr
 
 
 def _connected_to(port: int) -> bool:
     """Is some TCP connection to 127.0.0.1:`port` established (kernel's view)?"""
     wanted = f"0100007F:{port:04X}"
-    for table in ("/proc/net/tcp",):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[2] == wanted and fields[3] == "01":
-                return True
-    return False
+    lines = Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]
+    return any(
+        fields[2] == wanted and fields[3] == "01"
+        for fields in (line.split() for line in lines)
+    )
 
 
 @pytest.mark.parametrize(
