@@ -323,7 +323,10 @@ def _reload(
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
         return
-    runtime.reload(new)
+    try:
+        runtime.reload(new)
+    except TimeoutError:  # the supervisor is stuck: the watchdog will notice too
+        log.error("config_reload_timed_out", path=args.config)
 
 
 if __name__ == "__main__":
