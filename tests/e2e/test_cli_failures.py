@@ -186,6 +186,7 @@ def _connected_to(port: int) -> bool:
     )
 
 
+@pytest.mark.timeout(90)  # a daemon to start, then up to 30 s for the command to wait
 @pytest.mark.parametrize(
     "args",
     [["ls"], ["get", "/a"], ["set", "/a", "1"], ["del", "/a"]],
@@ -224,6 +225,7 @@ def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) 
     _assert_one_line(stderr, "raspy-kv", containing="interrupted")
 
 
+@pytest.mark.timeout(60)
 def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"
     with _silent_router(endpoint) as broker:
@@ -240,6 +242,7 @@ def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
     _assert_one_line(stderr, "raspy", containing="interrupted")
 
 
+@pytest.mark.timeout(90)
 def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(tmp_path: Path) -> None:
     with running_daemon(tmp_path / "data") as daemon:
         process = subprocess.Popen(

@@ -3,6 +3,8 @@ publication under /stats/ (issue 13)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,18 +127,22 @@ def test_statistics_are_published_in_one_batch_per_interval(
     assert 1 <= commits <= 3  # one per publication; a slow machine may see 2 or 3
 
 
-def test_raspy_status_prints_one_line_per_part(
-    runtime: supervisor.Runtime, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from raspy.cli import raspy
-
+def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> None:
     runtime.stats.incr("titanic.dispatched", 5)
     wait_until(
         lambda: mmi_service(runtime.mdp_endpoint, b"testhost.clone.mmi") == b"200",
         what="the statistics services of every part",
     )
-    assert raspy.main(["status", "--server", runtime.mdp_endpoint]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    endpoint = runtime.mdp_endpoint
+    result = subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
     assert lines[0].split() == [
         "SERVICE",
         "STATE",
