@@ -107,11 +107,18 @@ def test_a_part_that_crashes_later_is_restarted(runtime: supervisor.Runtime) -> 
     first = child.ref
     assert first is not None
     first.tell(Crash())
-    wait_until(
-        lambda: child.ref is not None and child.ref is not first and child.restarts,
-        what="the part restarted",
-    )
-    assert _state(runtime, "bus") is PartState.RUNNING
+
+    def running_again() -> bool:
+        status = runtime.status_of("bus")
+        return (
+            status is not None
+            and (status.state, status.restarts) == (PartState.RUNNING, 1)
+            and child.ref is not first
+        )
+
+    wait_until(running_again, what="the part restarted and shown running")
+    assert child.ref is not None
+    assert child.ref.is_alive()
 
 
 @pytest.mark.parametrize("part", ["edge", "store"])
@@ -120,7 +127,13 @@ def test_the_edge_or_the_store_failing_is_fatal(
 ) -> None:
     with capture_logs() as logs:
         runtime.call(lambda: runtime.inject_fault(part))
-        wait_until(runtime.fatal_event.is_set, what=f"the {part} failure")
+        wait_until(
+            lambda: (
+                runtime.fatal_event.is_set()
+                and _state(runtime, part) is PartState.FAILED
+            ),
+            what=f"the {part} failure, fatal and shown",
+        )
     assert runtime.fatal is not None
     assert runtime.fatal.startswith(f"{part} failed")
     assert _state(runtime, part) is PartState.FAILED
