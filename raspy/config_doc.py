@@ -42,8 +42,10 @@ class Key:
 
     @property
     def is_table_list(self) -> bool:
-        """A list of tables (`[[section.name]]`), e.g. devices.fake."""
-        return self.type.startswith("tuple[dict")
+        """A list of tables (`[[section.name]]`), e.g. devices.fake: a tuple of dicts
+        or of dataclasses (anything but a tuple of plain values)."""
+        plain = ("tuple[str", "tuple[int", "tuple[float", "tuple[bool")
+        return self.type.startswith("tuple[") and not self.type.startswith(plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +166,9 @@ def render_toml(config: Config, header: str = "") -> str:
             if key.is_table_list and value:
                 tables += ["", *_comment_block(key.help or NO_HELP)]
                 for item in value:
+                    table = item if isinstance(item, dict) else dataclasses.asdict(item)
                     tables += [f"[[{key.dotted}]]"]
-                    tables += [f"{k} = {toml_value(v)}" for k, v in item.items()]
+                    tables += [f"{k} = {toml_value(v)}" for k, v in table.items()]
                 continue
             out += ["", *_comment_block(key.help or NO_HELP)]
             if value == key.default:
