@@ -1,9 +1,11 @@
-"""The Clone server's side of the store: durable before published (protocols.md §6.4).
+"""The Clone server's side of the store: durable before published (protocols.md §6.4),
+or coalesced: published at once, written latest-per-key once an interval (issue 17).
 
 Everything accepted in one I/O loop turn goes to the store in one submit; the store's
 writer thread reports back through a self-pipe (it never touches a ZeroMQ socket), and
-the I/O thread publishes committed batches strictly in sequence order. At start-up the
-stored sequence and ephemeral keys are read back (§6.6).
+the I/O thread publishes batches strictly in sequence order. kv.meta last_seq is a
+high-water mark: no number above it was ever given out, so a restart starts past it.
+At start-up the stored sequence and ephemeral keys are read back (§6.6).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import structlog
 
 from raspy import packing
 from raspy.cores import clone as core_mod
+from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
 from raspy.errors import PackingError, StoreError
 from raspy.protocol import clone
 from raspy.stats import Stats
@@ -88,15 +91,27 @@ def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float
 
 @dataclass
 class _Batch:
-    """Updates submitted to the store in one call; published once committed."""
+    """Updates accepted in one loop turn; published once stored (or, for coalesced
+    ones only, once their sequence numbers are covered by a stored mark)."""
 
-    updates: list[core_mod.Update]
+    entries: list[tuple[core_mod.Update, bool]]  # (update, coalesced)
+    mark: int | None = None  # the high-water mark its transaction writes
     done: bool = False
     error: BaseException | None = None
 
 
-def store_ops(updates: list[core_mod.Update]) -> list[Op]:
-    """Put (or Delete) each key, then kv.meta last_seq: one transaction, §6.2 raspy."""
+@dataclass
+class _Flush:
+    """One group commit of coalesced values."""
+
+    updates: list[core_mod.Update]
+
+
+def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[Op]:
+    """Put (or Delete) each key, then kv.meta last_seq: one transaction, §6.2 raspy.
+
+    last_seq is the high-water mark: no sequence number above it was given out.
+    """
     ops: list[Op] = []
     for update in updates:
         if update.is_delete:
@@ -104,73 +119,212 @@ def store_ops(updates: list[core_mod.Update]) -> list[Op]:
         else:
             value = encode_kv(update.seq, update.body, dict(update.props), update.ttl_s)
             ops.append(Put(Table.KV, update.key, value))
-    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(updates[-1].seq)))
+    if mark is None:
+        mark = updates[-1].seq
+    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(mark)))
     return ops
 
 
 class CommitPipeline:
     """Accepted -> submitted -> committed -> released in order. I/O thread only,
-    except `_committed`, which the writer thread calls."""
+    except `_committed`, which the writer thread calls.
+
+    Durable updates are stored before they are released; coalesced ones go to the
+    CoalescingBuffer and are written, latest per key, by tick() every
+    `coalesce_interval_s` and by flush() at a clean stop (issue 17).
+    """
 
     def __init__(
-        self, store: Store, core: core_mod.CloneCore, stats: Stats, wake: Wakeup
+        self,
+        store: Store,
+        core: core_mod.CloneCore,
+        stats: Stats,
+        wake: Wakeup,
+        *,
+        coalesce_interval_s: float = 0.0,
+        seq_block: int = 1,
     ) -> None:
         self._store = store
         self._core = core
         self._stats = stats
         self._wake = wake
-        self._accepted: list[core_mod.Update] = []
+        self._interval_s = coalesce_interval_s
+        self._next_flush: float | None = None
+        self._flushing: _Flush | None = None
+        self.buffer = CoalescingBuffer()
+        self.blocks = SequenceBlocks(core.last_seq, seq_block)
+        self.published_seq = core.last_seq  # everything up to here went out
+        self._mark_submitted = core.last_seq
+        self._accepted: list[tuple[core_mod.Update, bool]] = []
         self._batches: deque[_Batch] = deque()
-        self._results: queue.SimpleQueue[tuple[_Batch, BaseException | None]] = (
-            queue.SimpleQueue()
-        )
+        self._results: queue.SimpleQueue[
+            tuple[_Batch | _Flush, BaseException | None]
+        ] = queue.SimpleQueue()
+
+    def loaded(self, last_seq: int) -> None:
+        """Start from the stored high-water mark (call once, after CloneCore.load)."""
+        self.blocks = SequenceBlocks(last_seq, self.blocks.block)
+        self.published_seq = self._mark_submitted = last_seq
 
     @property
     def in_flight(self) -> bool:
-        return bool(self._batches or self._accepted)
+        """Something is accepted, being stored, or (coalesced) not yet written."""
+        return bool(
+            self._batches
+            or self._accepted
+            or self._flushing
+            or self.buffer.pending_count
+        )
 
-    def accept(self, update: core_mod.Update) -> None:
-        self._accepted.append(update)
+    def accept(self, update: core_mod.Update, *, coalesced: bool = False) -> None:
+        self._accepted.append((update, coalesced))
+        self.blocks.cover(update.seq, coalesced=coalesced)
+        if coalesced:
+            self.buffer.accept(update)
+        else:
+            self.buffer.supersede(update)
 
     def submit(self) -> None:
-        """Group commit: everything accepted since the last call, in one submit."""
+        """Group commit: everything accepted since the last call, in one submit.
+
+        A turn of coalesced updates alone stores nothing, unless their numbers
+        need a new block (then only the mark is written before they go out).
+        """
         if not self._accepted:
             return
-        updates, self._accepted = self._accepted, []
-        batch = _Batch(updates)
+        batch = _Batch(self._accepted)
+        self._accepted = []
         self._batches.append(batch)
+        durable = [u for u, c in batch.entries if not c]
+        if durable or self.blocks.wanted > self._mark_submitted:
+            self._write(batch, durable)
+        else:
+            # covered by a stored mark, or by one being stored by an earlier batch
+            # (released in order after it; if that one fails, released() writes one)
+            batch.done = True
+
+    def _write(self, batch: _Batch, durable: list[core_mod.Update]) -> None:
+        batch.mark = self._mark_submitted = self.blocks.wanted
+        batch.done, batch.error = False, None
         try:
-            ops = store_ops(updates)
+            if durable:
+                ops = store_ops(durable, batch.mark)
+            else:
+                ops = [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(batch.mark))]
+                self._stats.incr("clone.seq_blocks")
             self._store.submit_then(ops, functools.partial(self._committed, batch))
         except (StoreError, ValueError) as exc:
             self._committed(batch, exc)
 
-    def _committed(self, batch: _Batch, error: BaseException | None) -> None:
+    def overlay(self, subtree: bytes) -> list[core_mod.Update]:
+        """Published coalesced updates not yet stored, for snapshots (key order)."""
+        return self.buffer.overlay(subtree)
+
+    def tick(self, now: float) -> None:
+        """Write the coalesced values once per interval (one group commit)."""
+        if self._interval_s <= 0:
+            return
+        if self._next_flush is None:
+            self._next_flush = now + self._interval_s
+        if now >= self._next_flush and self._flushing is None:
+            self._next_flush = now + self._interval_s
+            self.flush()
+
+    def flush(self) -> None:
+        """Submit the pending coalesced values now (unless a flush is in flight)."""
+        if self._flushing is not None or not self.buffer.pending_count:
+            return
+        flush = _Flush(self.buffer.take())
+        self._flushing = flush
+        try:
+            ops = store_ops(
+                flush.updates, max(self.blocks.wanted, flush.updates[-1].seq)
+            )
+            self._store.submit_then(ops, functools.partial(self._committed, flush))
+        except (StoreError, ValueError) as exc:
+            self._committed(flush, exc)
+
+    def _committed(self, job: _Batch | _Flush, error: BaseException | None) -> None:
         """Store.submit's on_done, on the writer thread: hand over, touch nothing."""
-        self._results.put((batch, error))
+        self._results.put((job, error))
         self._wake.notify()
 
-    def released(self) -> Iterator[core_mod.Update]:
-        """Committed updates in sequence order, each exactly once; failed batches are
-        logged, counted and their UUIDs forgotten so that a resend gets through."""
+    def _collect(self) -> None:
         while True:
             try:
-                batch, error = self._results.get_nowait()
+                job, error = self._results.get_nowait()
             except queue.Empty:
-                break
-            batch.done, batch.error = True, error
-        while self._batches and self._batches[0].done:
-            batch = self._batches.popleft()
-            if batch.error is None:
-                yield from batch.updates
-                self._stats.incr("clone.published", len(batch.updates))
-                self._stats.gauge("clone.last_seq", batch.updates[-1].seq)
+                return
+            if isinstance(job, _Flush):
+                self._flushed(job, error)
                 continue
-            self._stats.incr("clone.commit_failed", len(batch.updates))
-            self._core.forget(u.uuid for u in batch.updates if u.uuid)
+            job.done, job.error = True, error
+            if error is None and job.mark is not None:
+                self.blocks.confirm(job.mark)
+            elif error is not None:
+                self._mark_submitted = self.blocks.confirmed
+
+    def _flushed(self, flush: _Flush, error: BaseException | None) -> None:
+        self._flushing = None
+        if error is None:
+            self.buffer.written(flush.updates)
+            self._stats.incr("clone.coalesced.flushes")
+            self._stats.incr("clone.coalesced.written", len(flush.updates))
+            return
+        # the values stay published in memory; the next readings replace them
+        self._stats.incr("clone.coalesced.flush_failed", len(flush.updates))
+        log.error("clone_flush_failed", count=len(flush.updates), reason=str(error))
+
+    def released(self) -> Iterator[core_mod.Update]:
+        """Stored (or covered) updates in sequence order, each exactly once.
+
+        A failed transaction loses its durable updates: logged, counted and their
+        UUIDs forgotten so that a resend gets through. Its coalesced updates still go
+        out once a mark covers them; if storing that mark alone fails, they are lost.
+        """
+        self._collect()
+        while self._batches and self._batches[0].done:
+            batch = self._batches[0]
+            if batch.error is not None:
+                self._failed(batch)
+            if batch.entries and not self._covered(batch):
+                if batch.error is None:
+                    self._write(batch, [])  # store a mark for it first
+                    return
+                self._stats.incr("clone.coalesced.lost", len(batch.entries))
+                batch.entries = []
+            self._batches.popleft()
+            if batch.entries:
+                yield from self._release(batch)
+
+    def _failed(self, batch: _Batch) -> None:
+        """Drop the durable updates of a failed batch; keep the coalesced ones."""
+        durable = [u for u, c in batch.entries if not c]
+        coalesced: list[tuple[core_mod.Update, bool]] = [
+            (u, c) for u, c in batch.entries if c
+        ]
+        if durable:
+            self._stats.incr("clone.commit_failed", len(durable))
+            self._core.forget(u.uuid for u in durable if u.uuid)
             log.error(
                 "clone_commit_failed",
-                count=len(batch.updates),
-                seq=batch.updates[0].seq,
+                count=len(durable),
+                seq=durable[0].seq,
                 reason=str(batch.error),
             )
+            # one retry: a mark alone for the coalesced ones, then they are lost
+            batch.error = None if coalesced else batch.error
+        batch.entries = coalesced
+
+    def _covered(self, batch: _Batch) -> bool:
+        last = max((u.seq for u, c in batch.entries if c), default=0)
+        return self.blocks.covered(last)
+
+    def _release(self, batch: _Batch) -> Iterator[core_mod.Update]:
+        buffer = self.buffer
+        for update, coalesced in batch.entries:
+            buffer.released(update, coalesced=coalesced)
+            yield update
+        self.published_seq = batch.entries[-1][0].seq
+        self._stats.incr("clone.published", len(batch.entries))
+        self._stats.gauge("clone.last_seq", self.published_seq)

@@ -1,6 +1,6 @@
-"""The Clone server's I/O thread: it owns the CHP sockets and drives CloneCore.
+"""The Clone server's socket owner, on one I/O Runner: the CHP sockets and CloneCore.
 
-Snapshot ROUTER (N+1), publisher PUB (N+2), collector SUB (N+3) and an inproc PULL for
+Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3) and an inproc PULL for
 in-process publishes all belong to this thread (protocols.md §6). An update is stored
 with group commit before it is published, and publications go out in sequence order.
 No business logic here: CloneCore decides, this moves bytes and records.
@@ -9,12 +9,10 @@ No business logic here: CloneCore decides, this moves bytes and records.
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -38,8 +36,8 @@ from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.multipart import recv_frames, send_frames
-from raspy.transport.sockets import CurveKeys, make_socket
-from raspy.transport.wakeup import Wakeup
+from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.sockets import CurveKeys, Socket, make_socket
 
 log = structlog.get_logger(component="clone")
 
@@ -49,13 +47,8 @@ _BLOCKED_RETRY_S: Final = 0.002
 _PUB_HWM: Final = 100_000
 _COLLECTOR_HWM: Final = 20_000
 _MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
+_MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 STOP_FLUSH_S: Final = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Command:
-    command: object
-    result: Future[object]
 
 
 class Stop:
@@ -63,7 +56,7 @@ class Stop:
 
 
 class CloneLoop:
-    """The I/O thread's body. Only run() touches the sockets it creates."""
+    """The Runner owner of the CHP sockets. Only the runner's thread touches them."""
 
     def __init__(
         self,
@@ -79,9 +72,7 @@ class CloneLoop:
         curve: CurveKeys | None = None,
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
-        self.bound = threading.Event()
         self.bound_endpoints = endpoints
-        self.failure: BaseException | None = None
         self._context = context
         self._store = store
         self._config = config
@@ -89,54 +80,68 @@ class CloneLoop:
         self._clock = clock
         self._stats = stats
         self._linger_ms = linger_ms
-        self._on_failure = on_failure
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        wear = store.config  # issue 17: which subtrees are coalesced, and how often
+        coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
-            max_key_bytes=config.max_key_bytes, max_value_bytes=config.max_value_bytes
+            max_key_bytes=config.max_key_bytes,
+            max_value_bytes=config.max_value_bytes,
+            coalesced_prefixes=[p.encode() for p in coalesced],
         )
-        self._wake = Wakeup()
-        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
-        self._commits = CommitPipeline(store, self._core, stats, self._wake)
+        self.runner = Runner(
+            "clone",
+            self,
+            monotonic=clock.monotonic,
+            stats=stats,
+            max_poll_s=_MAX_POLL_S,
+            on_failure=on_failure,
+        )
+        self._commits = CommitPipeline(
+            store,
+            self._core,
+            stats,
+            self.runner.wakeup,
+            coalesce_interval_s=wear.coalesce_interval_s,
+            seq_block=wear.seq_block,
+        )
         self._subscribers = Subscribers()
         self._limiter = LogRateLimiter()
         self._snapshots = SnapshotStreamer(
-            store, config.snapshot_chunk, stats, clock, self._limiter
+            store, config.snapshot_chunk, stats, clock, self._limiter, self._commits
         )
+        self._sockets: list[Socket] = []
+        self._router: Socket | None = None
+        self._pub: Socket | None = None
+        self._pollout = False
         self._next_hugz = 0.0
-        self._busy = False
-        self._running = True
+        self._last_hugz = -math.inf
+        self._busy = False  # a drain stopped at its batch size in this turn
+        self._poll_now = False  # ... so the next poll does not wait
 
     # --- called from other threads ----------------------------------------------------
     def call(self, command: object) -> Future[object]:
         """Run a control command on the I/O thread; the future holds its answer."""
-        result: Future[object] = Future()
-        self._commands.put(_Command(command, result))
-        self._wake.notify()
-        return result
+        return self.runner.call(command)
 
-    # --- the I/O thread ---------------------------------------------------------------
-    def run(self) -> None:
-        try:
-            self._run()
-        except BaseException as exc:
-            self.failure = exc
-            self.bound.set()
-            log.exception("clone_server_failed")
-            if self._on_failure is not None:
-                self._on_failure(exc)
-        finally:
-            self._snapshots.close()
-            self._wake.close()
+    @property
+    def bound(self) -> threading.Event:
+        return self.runner.started
 
+    @property
+    def failure(self) -> BaseException | None:
+        return self.runner.failure
+
+    # --- the runner's thread ----------------------------------------------------------
     def _socket(
         self, kind: int, *, curve: CurveKeys | None = None, **options: int
-    ) -> zmq.Socket[bytes]:
+    ) -> Socket:
         sock = make_socket(self._context, kind, linger_ms=self._linger_ms, curve=curve)
+        self._sockets.append(sock)
         for name, value in options.items():
             sock.setsockopt(getattr(zmq, name), value)
         return sock
 
-    def _run(self) -> None:
+    def open(self, runner: Runner) -> None:
         # §1.3: with ROUTER_MANDATORY a peer at its HWM gives EAGAIN, not a silent drop
         hwm = 2 * max(1, self._config.snapshot_chunk)
         curve = self._curve  # TCP sockets only; the inproc PULL never uses CURVE
@@ -147,103 +152,119 @@ class CloneLoop:
             SNDHWM=hwm,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        pub = self._socket(zmq.PUB, curve=curve, SNDHWM=_PUB_HWM)
+        # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once
+        pub = self._socket(zmq.XPUB, curve=curve, SNDHWM=_PUB_HWM, XPUB_VERBOSE=1)
         collector = self._socket(
             zmq.SUB, curve=curve, RCVHWM=_COLLECTOR_HWM, MAXMSGSIZE=_MAX_MESSAGE_BYTES
         )
         collector.setsockopt(zmq.SUBSCRIBE, b"")  # §6.1: subscribed to everything
         local = self._socket(zmq.PULL, RCVHWM=0)
-        try:
-            local.bind(self.publish_endpoint)
-            self._load()
-            router.bind(self._endpoints.snapshot)
-            pub.bind(self._endpoints.publisher)
-            collector.bind(self._endpoints.collector)
-            self.bound_endpoints = clone.Endpoints(
-                *(
-                    s.getsockopt_string(zmq.LAST_ENDPOINT)
-                    for s in (router, pub, collector)
-                )
-            )
-            log.info(
-                "clone_bound",
-                snapshot=self.bound_endpoints.snapshot,
-                publisher=self.bound_endpoints.publisher,
-                collector=self.bound_endpoints.collector,
-                seq=self._core.last_seq,
-            )
-            self.bound.set()
-            self._loop(router, pub, collector, local)
-            self._flush_on_stop(pub)
-        finally:
-            for sock in (router, pub, collector):
-                sock.close(linger=self._linger_ms)
-            local.close(linger=0)
+        local.setsockopt(zmq.LINGER, 0)
+        local.bind(self.publish_endpoint)
+        self._load()
+        router.bind(self._endpoints.snapshot)
+        pub.bind(self._endpoints.publisher)
+        collector.bind(self._endpoints.collector)
+        self._router, self._pub = router, pub
+        self.bound_endpoints = clone.Endpoints(
+            *(s.getsockopt_string(zmq.LAST_ENDPOINT) for s in (router, pub, collector))
+        )
+        log.info(
+            "clone_bound",
+            snapshot=self.bound_endpoints.snapshot,
+            publisher=self.bound_endpoints.publisher,
+            collector=self.bound_endpoints.collector,
+            seq=self._core.last_seq,
+        )
+        runner.register(router, self._on_router)
+        runner.register(pub, self._on_subscriptions)
+        runner.register(collector, lambda _: self._drain_kvsets(collector, "collector"))
+        runner.register(local, lambda _: self._drain_kvsets(local, "local"))
 
     def _load(self) -> None:
         """Restore the sequence and the ephemeral keys (§6.6: fresh full ttl)."""
         last_seq, ephemeral = load_state(self._store, self._stats)
         self._core.load(last_seq, ephemeral, self._clock.monotonic())
+        self._commits.loaded(self._core.last_seq)
         self._stats.gauge("clone.last_seq", last_seq)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
-    def _loop(
-        self,
-        router: zmq.Socket[bytes],
-        pub: zmq.Socket[bytes],
-        collector: zmq.Socket[bytes],
-        local: zmq.Socket[bytes],
-    ) -> None:
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(collector, zmq.POLLIN)
-        poller.register(local, zmq.POLLIN)
-        poller.register(self._wake.read_fd, zmq.POLLIN)
-        core = self._core
-        snapshots = self._snapshots
-        while self._running:
-            pollout = snapshots.want_pollout
-            poller.modify(router, zmq.POLLIN | (zmq.POLLOUT if pollout else 0))
-            events = dict(poller.poll(self._poll_timeout_ms()))
-            now = self._clock.monotonic()
-            self._busy = False
-            if collector in events:
-                self._drain_kvsets(collector, "collector", now)
-            if local in events:
-                self._drain_kvsets(local, "local", now)
-            if events.get(router, 0) & zmq.POLLIN:
-                self._drain_snapshot_requests(router)
-            if not pollout or events.get(router, 0) & zmq.POLLOUT:
-                snapshots.unblock()
-            if self._wake.read_fd in events:
-                self._wake.drain()
-                self._run_commands()
-            deadline = core.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._take(core.on_tick(now), "ttl")
-            if time.monotonic() >= self._next_hugz:
-                # §6.5 raspy: every interval regardless of traffic. Paced by the real
-                # monotonic clock: HUGZ feeds the peers' real timers, not ttl logic.
-                pub.send_multipart(core.hugz_frames())
-                self._next_hugz = time.monotonic() + self._config.hugz_interval_s
-            self._commits.submit()
-            self._publish_committed(pub)
-            snapshots.advance(router)
-
-    def _poll_timeout_ms(self) -> int:
-        if self._busy or self._snapshots.runnable:
-            return 0
-        wait_s = min(_MAX_POLL_S, self._next_hugz - time.monotonic())
-        deadline = self._core.next_deadline()
-        if deadline is not None:
-            wait_s = min(wait_s, deadline - self._clock.monotonic())
+    def next_deadline(self) -> float | None:
+        now = self._clock.monotonic()
+        if self._poll_now or self._snapshots.runnable:
+            return now
+        # HUGZ is paced by the real monotonic clock, the rest by the core's clock
+        deadline = now + (self._next_hugz - time.monotonic())
+        core_deadline = self._core.next_deadline()
+        if core_deadline is not None:
+            deadline = min(deadline, core_deadline)
         if self._snapshots.active and not self._snapshots.want_pollout:
-            wait_s = min(wait_s, _BLOCKED_RETRY_S)
-        return max(0, math.ceil(wait_s * 1000))
+            deadline = min(deadline, now + _BLOCKED_RETRY_S)
+        return deadline
+
+    def on_turn(self, now: float) -> None:
+        router, pub = self._router, self._pub
+        assert router is not None
+        assert pub is not None
+        if not self._pollout:
+            self._snapshots.unblock()
+        deadline = self._core.next_deadline()
+        if deadline is not None and deadline <= now:
+            self._take(self._core.on_tick(now), "ttl")
+        if time.monotonic() >= self._next_hugz:
+            # §6.5 raspy: every interval regardless of traffic. Paced by the real
+            # monotonic clock: HUGZ feeds the peers' real timers, not ttl logic.
+            pub.send_multipart(self._core.hugz_frames())
+            self._last_hugz = time.monotonic()
+            self._next_hugz = self._last_hugz + self._config.hugz_interval_s
+        self._commits.submit()
+        self._commits.tick(now)
+        self._publish_committed(pub)
+        self._snapshots.advance(router)
+        self._poll_now, self._busy = self._busy, False
+        pollout = self._snapshots.want_pollout
+        if pollout != self._pollout:
+            self._pollout = pollout
+            self.runner.modify(router, zmq.POLLIN | (zmq.POLLOUT if pollout else 0))
+
+    def close(self) -> None:
+        try:
+            if self._pub is not None and self.runner.failure is None:
+                self._flush_on_stop(self._pub)
+        finally:
+            self._snapshots.close()
+            for sock in self._sockets:
+                sock.close()
 
     # --- input ------------------------------------------------------------------------
-    def _drain_kvsets(self, sock: zmq.Socket[bytes], peer: str, now: float) -> None:
+    def _on_router(self, events: int) -> None:
+        router = self._router
+        assert router is not None
+        if events & zmq.POLLIN:
+            self._drain_snapshot_requests(router)
+        if events & zmq.POLLOUT:
+            self._snapshots.unblock()
+
+    def _on_subscriptions(self, _events: int) -> None:
+        """§6.3 raspy: a client waits for a HUGZ to know its subscription is live.
+        Send one as soon as a subscription arrives instead of within the next
+        interval (at most one per _MIN_HUGZ_GAP_S, however many subscribe)."""
+        pub = self._pub
+        assert pub is not None
+        subscribed = False
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = recv_frames(pub)
+            except zmq.Again:
+                break
+            subscribed = subscribed or frames[0][:1] == b"\x01"
+        if subscribed:
+            soonest = max(time.monotonic(), self._last_hugz + _MIN_HUGZ_GAP_S)
+            self._next_hugz = min(self._next_hugz, soonest)
+
+    def _drain_kvsets(self, sock: Socket, peer: str) -> None:
         core = self._core
+        now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
                 frames = recv_frames(sock)
@@ -289,7 +310,7 @@ class CloneLoop:
     def _take(self, outputs: list[core_mod.CloneOutput], peer: str) -> None:
         for out in outputs:
             if isinstance(out, core_mod.Accept):
-                self._commits.accept(out.update)
+                self._commits.accept(out.update, coalesced=out.coalesced)
             elif isinstance(out, core_mod.Rejected):
                 self._reject(peer, out)
 
@@ -305,39 +326,29 @@ class CloneLoop:
             )
 
     # --- durable, then published ------------------------------------------------------
-    def _publish_committed(self, pub: zmq.Socket[bytes]) -> None:
+    def _publish_committed(self, pub: Socket) -> None:
         for update in self._commits.released():
             send_frames(pub, update.kvpub())  # a PUB never blocks: it drops (§1.3)
             self._subscribers.notify(update)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
 
-    def _flush_on_stop(self, pub: zmq.Socket[bytes]) -> None:
-        """Publish what is still committing, so acknowledged data is not left unsaid."""
+    def _flush_on_stop(self, pub: Socket) -> None:
+        """Publish what is still committing, so acknowledged data is not left unsaid,
+        and write the coalesced values (issue 17: nothing is lost at a clean stop)."""
         self._commits.submit()
+        self._commits.flush()
         deadline = time.monotonic() + STOP_FLUSH_S
+        wake = self.runner.wakeup
         poller = zmq.Poller()
-        poller.register(self._wake.read_fd, zmq.POLLIN)
+        poller.register(wake.read_fd, zmq.POLLIN)
         while self._commits.in_flight and time.monotonic() < deadline:
             poller.poll(100)
-            self._wake.drain()
+            wake.drain()
             self._publish_committed(pub)
+            self._commits.flush()  # what came in while the last flush was stored
 
     # --- control ----------------------------------------------------------------------
-    def _run_commands(self) -> None:
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                command.result.set_result(self._execute(command.command))
-            except Exception as exc:  # answer the caller, keep the loop alive
-                log.exception(
-                    "clone_command_failed", command=type(command.command).__name__
-                )
-                command.result.set_exception(exc)
-
-    def _execute(self, command: object) -> object:
+    def execute(self, command: object) -> object:
         match command:
             case msgs.CloneSubscribe(prefix=prefix, ref=ref):
                 self._subscribers.add(prefix, ref)
@@ -355,7 +366,7 @@ class CloneLoop:
                     "clone.snapshots.waiting": self._snapshots.waiting,
                 }
             case Stop():
-                self._running = False
+                self.runner.request_stop()
                 return None
             case _:
-                raise ValueError(f"unknown clone command {type(command).__name__}")
+                raise UnknownCommand("clone", command)

@@ -47,7 +47,7 @@ class ClonePublisher(ThreadPushers):
         """Queue an update (empty body: delete); ValueError for a key or property §6.2
         forbids. Published once stored; `ttl_s` makes the key ephemeral (§6.6)."""
         try:
-            clone.check_key(key)
+            clone.check_path_key(key)
         except MalformedMessage as exc:
             raise ValueError(str(exc)) from exc
         pairs = tuple((props or {}).items())

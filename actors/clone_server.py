@@ -1,10 +1,9 @@
-"""The Clone server actor: starts and stops the Clone I/O thread (actors.clone_loop)
+"""The Clone server actor: starts and stops the Clone runner (actors.clone_loop)
 and answers control asks; publishing in-process goes through ClonePublisher.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_loop import STOP_FLUSH_S, CloneLoop, Stop
+from raspy.actors.clone_loop import STOP_FLUSH_S, CloneLoop
 from raspy.actors.clone_publisher import ClonePublisher
 from raspy.clock import Clock
 from raspy.config import CloneConfig, NetworkConfig
@@ -59,9 +58,6 @@ class CloneServerActor(pykka.ThreadingActor):
             on_failure=self._io_failed,
             curve=curve,
         )
-        self._thread = threading.Thread(
-            target=self._loop.run, name="raspy-clone-io", daemon=True
-        )
 
     def _io_failed(self, error: BaseException) -> None:
         try:
@@ -70,14 +66,10 @@ class CloneServerActor(pykka.ThreadingActor):
             return
 
     def on_start(self) -> None:
-        self._thread.start()
-        if not self._loop.bound.wait(timeout=10) or self._loop.failure is not None:
-            raise RuntimeError(f"clone server did not start: {self._loop.failure}")
+        self._loop.runner.start()
 
     def on_stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call(Stop())
-        self._thread.join(timeout=STOP_FLUSH_S + 5)
+        self._loop.runner.stop(timeout_s=STOP_FLUSH_S + 5)
 
     def on_receive(self, message: Any) -> Any:
         match message:

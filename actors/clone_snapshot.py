@@ -1,6 +1,7 @@
 """Clone snapshots (protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
 
-Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe:
+Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe,
+with the published coalesced values not yet stored laid over it (issue 17):
 the ROUTER has ROUTER_MANDATORY and a small SNDHWM, so a full peer gives EAGAIN and
 the entry waits for the next turn (§1.3: never dropped, never all in memory). Used
 only by the Clone I/O thread, which owns the ROUTER.
@@ -12,19 +13,20 @@ import errno
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 import structlog
 import zmq
 
 from raspy.actors.clone_commit import kv_essentials
 from raspy.clock import Clock
+from raspy.cores.clone import Update
 from raspy.errors import StoreError
 from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import ReadView, Store
-from raspy.storage.tables import LAST_SEQ_KEY, Table, decode_seq
+from raspy.storage.tables import Table
 from raspy.transport.multipart import send_frames
 
 log = structlog.get_logger(component="clone")
@@ -37,6 +39,15 @@ MAX_WAITING: Final = 1024
 STALL_LIMIT_S: Final = 10.0
 
 
+class Pending(Protocol):
+    """What went out but may not be stored yet (actors.clone_commit.CommitPipeline)."""
+
+    @property
+    def published_seq(self) -> int: ...
+
+    def overlay(self, subtree: bytes) -> list[Update]: ...
+
+
 @dataclass
 class _Snapshot:
     """One ICANHAZ? being answered."""
@@ -45,6 +56,7 @@ class _Snapshot:
     subtree: bytes
     view: ReadView
     last_seq: int
+    overlay: deque[Update]
     after: bytes | None = None
     outgoing: deque[list[bytes]] = field(default_factory=deque)
     read_all: bool = False
@@ -64,8 +76,10 @@ class SnapshotStreamer:
         stats: Stats,
         clock: Clock,
         limiter: LogRateLimiter,
+        pending: Pending,
     ) -> None:
         self._store = store
+        self._pending = pending
         self._chunk = max(1, chunk)
         self._stats = stats
         self._clock = clock
@@ -135,15 +149,14 @@ class SnapshotStreamer:
     def _start_waiting(self) -> None:
         while self._waiting and len(self._active) < MAX_ACTIVE:
             routing_id, subtree = self._waiting.popleft()
+            # raspy (§6.3, issue 17): KTHXBAI carries the last sequence published
+            # before the txn began: every update up to it is in the txn (durable:
+            # stored before published) or in the overlay (coalesced, not yet stored);
+            # a few later ones may be too, and the client re-applies those
+            last_seq = self._pending.published_seq
+            overlay = deque(self._pending.overlay(subtree))
             view = self._store.read_view()
-            try:
-                # raspy (§6.3): KTHXBAI carries kv.meta last_seq read in the SAME txn
-                raw = view.get(Table.KV_META, LAST_SEQ_KEY)
-                last_seq = decode_seq(raw) if raw is not None else 0
-            except BaseException:
-                view.close()
-                raise
-            self._active.append(_Snapshot(routing_id, subtree, view, last_seq))
+            self._active.append(_Snapshot(routing_id, subtree, view, last_seq, overlay))
             self._stats.incr("clone.snapshots.started")
 
     def _send_chunk(self, snap: _Snapshot, router: zmq.Socket[bytes]) -> bool:
@@ -178,6 +191,7 @@ class SnapshotStreamer:
             return False
         items = snap.view.iter_from(Table.KV, snap.subtree, snap.after, self._chunk)
         for key, value in items:
+            self._overlay_before(snap, key)
             try:
                 seq, body, _ = kv_essentials(value)
             except StoreError as exc:
@@ -185,12 +199,30 @@ class SnapshotStreamer:
                 if self._limiter.should_log(("store", key), self._clock.monotonic()):
                     log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
                 continue
-            # raspy (§6.3): KVSYNC carries the key's own sequence, no uuid/properties
-            snap.outgoing.append(clone.kvsync(key, seq, body))
-            snap.entries += 1
+            if snap.overlay and snap.overlay[0].key == key:
+                newer = snap.overlay.popleft()
+                if newer.seq > seq:
+                    self._add(snap, newer.key, newer.seq, newer.body)
+                    continue
+            self._add(snap, key, seq, body)
         if len(items) == self._chunk:
             snap.after = items[-1][0]
         else:
+            self._overlay_before(snap, None)
             snap.read_all = True
             snap.outgoing.append(clone.kthxbai(snap.last_seq, snap.subtree))
         return bool(snap.outgoing)
+
+    def _overlay_before(self, snap: _Snapshot, key: bytes | None) -> None:
+        """Queue the overlay's keys that sort before `key` (None: all that is left)."""
+        overlay = snap.overlay
+        while overlay and (key is None or overlay[0].key < key):
+            update = overlay.popleft()
+            self._add(snap, update.key, update.seq, update.body)
+
+    def _add(self, snap: _Snapshot, key: bytes, seq: int, body: bytes) -> None:
+        if not body:
+            return  # a coalesced deletion not yet stored: the key is gone
+        # raspy (§6.3): KVSYNC carries the key's own sequence, no uuid/properties
+        snap.outgoing.append(clone.kvsync(key, seq, body))
+        snap.entries += 1

@@ -21,16 +21,17 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
+from raspy.actors.device_settings import DeviceSettings, ServiceSettings
 from raspy.actors.device_tree import Publisher, TreeWriter
 from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
-from raspy.devices import onewire, service, simulated
+from raspy.devices import onewire, rtc, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
-from raspy.devices.template import JsonValue
-from raspy.errors import ConfigError, DeviceError, MalformedMessage
+from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.errors import ConfigError, DeviceError, MalformedMessage, StoreError
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -43,6 +44,8 @@ log = structlog.get_logger(component="devices")
 
 FAKE: Final = "fake"
 ONEWIRE: Final = "onewire"
+GPIO: Final = "gpio"
+RTC: Final = "rtc"
 _STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
 _MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
 _MAX_INTERVAL_S: Final = 86400.0
@@ -78,9 +81,12 @@ class DeviceServiceActor(pykka.ThreadingActor):
         stats: Stats,
         link: MdpLink | None = None,
         discover: Discover | None = None,
+        settings: DeviceSettings | None = None,
     ) -> None:
         super().__init__()
         self._registry = registry
+        # the config file's values, under what was changed over MDP (reset: back)
+        self._settings = ServiceSettings(registry, settings)
         self._publisher = publisher
         self._tree = TreeWriter(publisher, stats, registry.service)
         self._clock = clock
@@ -104,10 +110,12 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._rescan()
+            self._settings.apply_saved()
+            self._started()
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
                 self.actor_ref,
-                [_polled(d) for d in self._registry.devices()],
+                self._polled_devices(),
                 clock=self._clock,
                 stats=self._stats,
             )
@@ -127,6 +135,27 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._worker.disconnect()
         self._release()
 
+    # --- hooks for services with hardware of their own (actors/gpio.py) --------------
+    def _started(self) -> None:
+        """After saved settings are applied, before polling starts."""
+
+    def _stopping(self) -> None:
+        """At a stop or a failure, after polling ended (release hardware here)."""
+
+    def _polled_devices(self) -> list[poller_mod.PolledDevice]:
+        return [_polled(d) for d in self._registry.devices()]
+
+    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+        """A reply that replaces the common handling of `request`, or None."""
+        return None
+
+    def _published(self, device: Device, reading: Reading) -> None:
+        """A command changed `device`; its reading was published."""
+
+    def _on_other(self, message: Any) -> bool:
+        """A message of the subclass's own; False if not one."""
+        return False
+
     def on_failure(
         self,
         exception_type: type[BaseException] | None,
@@ -142,15 +171,19 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._release()
 
     def _release(self) -> None:
+        self._release_poller()
+        self._stopping()
+        self._publisher.close_for_this_thread()
+        if self._link is not None:
+            self._link.outbox.close_for_this_thread()
+
+    def _release_poller(self) -> None:
         if self._poller is not None:
             try:
                 self._poller.stop(block=True, timeout=_STOP_TIMEOUT_S)
             except (pykka.ActorDeadError, TimeoutError):
                 log.warning("device_poller_stop_timed_out", service=self._name)
             self._poller = None
-        self._publisher.close_for_this_thread()
-        if self._link is not None:
-            self._link.outbox.close_for_this_thread()
 
     # --- messages ---------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -163,6 +196,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 return self._handle(body)
             case poller_mod.PollerFailed(bus=bus, error=error):
                 raise RuntimeError(f"device poller of {bus} failed") from error
+            case _ if self._on_other(message):
+                pass
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -182,29 +217,72 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._worker.ready()  # the broker forgot us: register again
 
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
-        handled = service.handle(self._registry, body, self._clock.wall())
         self._stats.incr(f"devices.{self._name}.requests")
-        for effect in handled.effects:
-            self._apply(effect)
+        request = service.parse_request(body)
+        before: DeviceConfig | None = None
+        if isinstance(request, service.Request):
+            replaced = self._before_handle(request)
+            if replaced is not None:
+                return replaced
+            target = (
+                None
+                if request.device is None
+                else self._registry.resolve(request.device)
+            )
+            before = None if target is None else target.config
+        handled = service.handle(self._registry, body, self._clock.wall())
+        try:
+            for effect in handled.effects:
+                self._apply(effect)
+        except StoreError as exc:  # not stored, so not done: undo and say so
+            if before is not None:
+                self._registry.configure(before.name, before.as_dict())
+            self._stats.incr(f"devices.{self._name}.store_failed")
+            log.error("device_settings_not_stored", service=self._name, reason=str(exc))
+            return service.device_error("config", f"not stored: {exc}")
+        if (
+            isinstance(request, service.Request)
+            and request.action == "reset"
+            and handled.reply[0] == service.OK
+            and before is not None
+        ):
+            self._back_to_file(before.name)
         return handled.reply
+
+    def _back_to_file(self, name: str) -> None:
+        """`reset`: the config file's values again, and nothing stored over them."""
+        try:
+            config = self._settings.back_to_file(name, self._clock.wall())
+        except StoreError as exc:
+            log.error("device_settings_not_stored", service=self._name, reason=str(exc))
+            return
+        if config is not None:
+            self._reschedule(name, config)
 
     def _apply(self, effect: service.Effect) -> None:
         match effect:
             case service.Publish(device=name, fullname=fullname, reading=reading):
                 self._commanded[name] = reading.wall_ts
                 self._tree.write(fullname, reading)
+                self._published(self._registry.get(name), reading)
             case service.PollRequested(device=name):
                 self._tell_poller(poller_mod.PollNow(name))
             case service.ConfigChanged(device=name, config=config):
-                interval_s = config.real("poll_interval_s")
-                for each in (name, *(c.name for c in self._registry.children(name))):
-                    self._tell_poller(poller_mod.SetInterval(each, interval_s))
+                self._settings.save(name, config, self._clock.wall())
+                self._reschedule(name, config)
             case service.RescanRequested():
                 found = self._rescan()
                 if found:
                     self._tell_poller(
                         poller_mod.AddDevices(tuple(_polled(d) for d in found))
                     )
+
+    def _reschedule(self, name: str, config: DeviceConfig) -> None:
+        interval_s = config.real("poll_interval_s")
+        polled = {p.name for p in self._polled_devices()}
+        for each in (name, *(c.name for c in self._registry.children(name))):
+            if each in polled:
+                self._tell_poller(poller_mod.SetInterval(each, interval_s))
 
     def _tell_poller(self, message: poller_mod.Command) -> None:
         if self._poller is None:
@@ -286,7 +364,7 @@ def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
     Raises ConfigError naming the device, the field and the reason.
     """
     configs: list[object] = list(config.fake) or list(simulated.default_configs())
-    return _registry(hostname, FAKE, simulated.SimulatedFactory(), configs)
+    return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
 
 
 def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
@@ -304,7 +382,7 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
             ]
         )
     factory = onewire.OneWireFactory(config.onewire_base_dir)
-    return _registry(hostname, ONEWIRE, factory, configs)
+    return registry_of(hostname, ONEWIRE, factory, configs)
 
 
 def check_config(hostname: str, config: DevicesConfig) -> None:
@@ -313,6 +391,10 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
         fake_registry(hostname, config)
     if config.onewire_enabled:
         onewire_registry(hostname, config)
+    if config.gpio_enabled:
+        from raspy.actors import hardware  # it builds on this module
+
+        hardware.gpio_registry(hostname, config)
 
 
 def onewire_discover(config: DevicesConfig) -> Discover:
@@ -327,10 +409,10 @@ def onewire_discover(config: DevicesConfig) -> Discover:
     return discover
 
 
-def _registry(
+def registry_of(
     hostname: str,
     name: str,
-    factory: simulated.SimulatedFactory | onewire.OneWireFactory,
+    factory: simulated.SimulatedFactory | onewire.OneWireFactory | rtc.RtcFactory,
     configs: list[object],
 ) -> Registry:
     try:
@@ -362,6 +444,13 @@ def start_devices(
                 onewire_discover(config),
             )
         )
+    settings = DeviceSettings(runtime.store)
+    from raspy.actors import hardware  # it builds on this module
+
+    if config.rtc_enabled:
+        builders.append(
+            (RTC, lambda: hardware.rtc_registry(runtime.hostname, config), None)
+        )
     specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
     for name, build, discover in builders:
         build()
@@ -376,7 +465,14 @@ def start_devices(
                 stats=runtime.stats,
                 link=link,
                 discover=discover,
+                settings=settings,
             )
 
         specs.append((f"devices.{name}", start))
+    if config.gpio_enabled:
+        specs.append(
+            (f"devices.{GPIO}", hardware.gpio_start(runtime, publisher, link, settings))
+        )
+    if config.clock_health_interval_s > 0:
+        specs.append(("devices.clock", hardware.clock_health_start(runtime, publisher)))
     return specs

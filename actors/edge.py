@@ -1,4 +1,4 @@
-"""The MDP edge: one I/O thread owns the broker's ROUTER and the inproc outbox.
+"""The MDP edge: the broker's ROUTER and the inproc outbox, on one I/O Runner.
 
 It moves frames between sockets and BrokerCore and holds no business logic. The pykka
 EdgeActor is the control shell (attach in-process peers, stats, stop); the hot path
@@ -8,9 +8,7 @@ never goes through pykka.
 from __future__ import annotations
 
 import itertools
-import queue
-import threading
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,12 +23,12 @@ from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import recv_frames, send_frames
-from raspy.transport.sockets import CurveKeys, make_socket
+from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.sockets import CurveKeys, Socket, make_socket
 
 log = structlog.get_logger(component="edge")
 
 _DRAIN_BATCH: Final = 256  # messages read from one socket per loop turn (fairness)
-_MAX_POLL_MS: Final = 1000
 _instance_ids = itertools.count(1)
 
 
@@ -43,12 +41,8 @@ class EdgeSettings:
     curve: CurveKeys | None = None  # server keys: the ROUTER is a CURVE server (§8.2)
 
 
-class _Stop:
-    pass
-
-
 class EdgeLoop:
-    """The I/O thread's body. Only run() touches the sockets it creates."""
+    """The Runner owner: BrokerCore between the ROUTER and the outbox PULL."""
 
     def __init__(
         self,
@@ -58,50 +52,23 @@ class EdgeLoop:
         clock: Clock,
         stats: Stats,
     ) -> None:
-        instance = next(_instance_ids)
-        self.outbox_endpoint = f"inproc://raspy-outbox-{id(self)}-{instance}"
-        self._wake_endpoint = f"inproc://raspy-edge-wake-{id(self)}-{instance}"
+        self.outbox_endpoint = f"inproc://raspy-outbox-{id(self)}-{next(_instance_ids)}"
+        self.bound_endpoint = ""
         self._context = context
         self._settings = settings
         self._core = core
         self._clock = clock
         self._stats = stats
-        self._commands: queue.SimpleQueue[msgs.EdgeCommand] = queue.SimpleQueue()
         self._local: dict[bytes, pykka.ActorRef[Any]] = {}
         self._watchers: list[pykka.ActorRef[Any]] = []
         self._available: set[bytes] = set()
         self._log_limiter = LogRateLimiter()
-        self.bound = threading.Event()
-        self.bound_endpoint = ""
-        self.failure: BaseException | None = None
-        self._running = True
+        self._router: Socket | None = None
+        self._outbox: Socket | None = None
 
-    # --- called from other threads -------------------------------------------------
-    def submit(self, command: object, wake: zmq.Socket[bytes]) -> Future[object]:
-        """Queue a control command; `wake` is the caller's own PAIR to this loop."""
-        result: Future[object] = Future()
-        self._commands.put(msgs.EdgeCommand(command, result))
-        wake.send(b"", copy=True)
-        return result
-
-    @property
-    def wake_endpoint(self) -> str:
-        return self._wake_endpoint
-
-    # --- the I/O thread --------------------------------------------------------------
-    def run(self) -> None:
-        try:
-            self._run()
-        except BaseException as exc:
-            self.failure = exc
-            self.bound.set()
-            log.exception("edge_failed")
-            raise
-
-    def _run(self) -> None:
-        ctx = self._context
-        router = make_socket(  # CURVE options set here, before bind()
-            ctx,
+    def open(self, runner: Runner) -> None:
+        router = self._router = make_socket(  # CURVE options set here, before bind()
+            self._context,
             zmq.ROUTER,
             linger_ms=self._settings.linger_ms,
             curve=self._settings.curve,
@@ -109,69 +76,44 @@ class EdgeLoop:
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # protocols.md §1.2
         router.setsockopt(zmq.SNDHWM, 10_000)
         router.setsockopt(zmq.RCVHWM, 10_000)
-        outbox = ctx.socket(zmq.PULL)
-        outbox.setsockopt(zmq.LINGER, 0)
+        outbox = self._outbox = make_socket(self._context, zmq.PULL, linger_ms=0)
         outbox.setsockopt(zmq.RCVHWM, 0)
-        wake = ctx.socket(zmq.PAIR)
-        wake.setsockopt(zmq.LINGER, 0)
-        try:
-            outbox.bind(self.outbox_endpoint)
-            wake.bind(self._wake_endpoint)
-            router.bind(self._settings.mdp_endpoint)
-            self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-            log.info("broker_bound", endpoint=self.bound_endpoint)
-            self.bound.set()
-            self._loop(router, outbox, wake)
-            self._apply(self._core.shutdown(), router)
-        finally:
-            router.close(linger=self._settings.linger_ms)
-            outbox.close(linger=0)
-            wake.close(linger=0)
+        outbox.bind(self.outbox_endpoint)
+        router.bind(self._settings.mdp_endpoint)
+        self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
+        log.info("broker_bound", endpoint=self.bound_endpoint)
+        runner.register(router, self._drain_router)
+        runner.register(outbox, self._drain_outbox)
 
-    def _loop(
-        self,
-        router: zmq.Socket[bytes],
-        outbox: zmq.Socket[bytes],
-        wake: zmq.Socket[bytes],
-    ) -> None:
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(outbox, zmq.POLLIN)
-        poller.register(wake, zmq.POLLIN)
-        core = self._core
-        monotonic = self._clock.monotonic
-        while self._running:
-            deadline = core.next_deadline()
-            now = monotonic()
-            timeout_ms = _MAX_POLL_MS
-            if deadline is not None:
-                timeout_ms = max(0, min(_MAX_POLL_MS, int((deadline - now) * 1000) + 1))
-            events = dict(poller.poll(timeout_ms))
-            if router in events:
-                self._drain_router(router)
-            if outbox in events:
-                self._drain_outbox(outbox, router)
-            if wake in events:
-                self._drain_commands(wake, router)
-            now = monotonic()
-            deadline = core.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._apply(core.on_tick(now), router)
+    def next_deadline(self) -> float | None:
+        return self._core.next_deadline()
 
-    def _drain_router(self, router: zmq.Socket[bytes]) -> None:
-        core = self._core
+    def on_turn(self, now: float) -> None:
+        deadline = self._core.next_deadline()
+        if deadline is not None and deadline <= now:
+            self._apply(self._core.on_tick(now))
+
+    def close(self) -> None:
+        if self._router is not None:
+            self._apply(self._core.shutdown())
+            self._router.close(linger=self._settings.linger_ms)
+        if self._outbox is not None:
+            self._outbox.close(linger=0)
+
+    def _drain_router(self, _events: int) -> None:
+        router, on_frames = self._router, self._core.on_frames
+        assert router is not None
         now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
                 frames = recv_frames(router)
             except zmq.Again:
                 return
-            self._apply(core.on_frames(frames[0], frames[1:], now), router)
+            self._apply(on_frames(frames[0], frames[1:], now))
 
-    def _drain_outbox(
-        self, outbox: zmq.Socket[bytes], router: zmq.Socket[bytes]
-    ) -> None:
-        core = self._core
+    def _drain_outbox(self, _events: int) -> None:
+        outbox, on_frames = self._outbox, self._core.on_frames
+        assert outbox is not None
         now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
@@ -181,28 +123,9 @@ class EdgeLoop:
             if len(message) < 2 or message[0] != MDP_CHANNEL:
                 self._stats.incr("edge.outbox.rejected")
                 continue
-            self._apply(core.on_frames(message[1], message[2:], now), router)
+            self._apply(on_frames(message[1], message[2:], now))
 
-    def _drain_commands(
-        self, wake: zmq.Socket[bytes], router: zmq.Socket[bytes]
-    ) -> None:
-        while True:
-            try:
-                wake.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                command.result.set_result(self._execute(command.command, router))
-            except Exception as exc:  # answer the caller, keep the loop alive
-                log.exception("edge_command_failed", command=type(command).__name__)
-                command.result.set_exception(exc)
-
-    def _execute(self, command: object, router: zmq.Socket[bytes]) -> object:
+    def execute(self, command: object) -> object:
         match command:
             case msgs.AttachLocal(peer_id=peer_id, ref=ref):
                 self._local[peer_id] = ref
@@ -216,21 +139,14 @@ class EdgeLoop:
                     ref.tell(msgs.ServiceAvailabilityChanged(service, True))
                 return None
             case msgs.GetStats():
-                merged: dict[str, float] = {
-                    f"broker.{name}": value
-                    for name, value in self._core.stats().items()
-                }
-                return merged
-            case _Stop():
-                self._running = False
-                return None
+                stats = self._core.stats()
+                return {f"broker.{name}": value for name, value in stats.items()}
             case _:
-                raise ValueError(f"unknown edge command {type(command).__name__}")
+                raise UnknownCommand("edge", command)
 
-    def _apply(
-        self, outputs: list[broker.BrokerOutput], router: zmq.Socket[bytes]
-    ) -> None:
-        send_type = broker.Send
+    def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
+        send_type, router = broker.Send, self._router
+        assert router is not None
         for out in outputs:
             if type(out) is send_type:
                 peer = out.peer
@@ -257,62 +173,71 @@ class EdgeLoop:
             self._local.pop(owner, None)
 
     def _report(self, out: broker.BrokerOutput) -> None:
-        match out:
-            case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
-                if self._log_limiter.should_log(
-                    (peer, reason), self._clock.monotonic()
-                ):
-                    log.warning(
-                        "frame_rejected",
-                        peer=peer.hex(),
-                        reason=reason,
-                        detail=detail,
-                        frames=count,
-                    )
-            case broker.WorkerRegistered(service=service, worker=worker, version=ver):
-                # in-process workers come and go with their actors: debug only
-                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
-                emit(
-                    "worker_registered",
-                    service=service.decode("ascii", "backslashreplace"),
-                    worker=worker.hex(),
-                    version=str(ver),
+        if isinstance(out, broker.ServiceAvailability):
+            service, available = out.service, out.available
+            if available:
+                self._available.add(service)
+            else:
+                self._available.discard(service)
+            event = msgs.ServiceAvailabilityChanged(service, available)
+            for watcher in list(self._watchers):
+                try:
+                    watcher.tell(event)
+                except pykka.ActorDeadError:
+                    self._watchers.remove(watcher)
+            return
+        log_broker_output(out, self._log_limiter, self._clock.monotonic)
+
+
+def _service(name: bytes) -> str:
+    return name.decode("ascii", "backslashreplace")
+
+
+def log_broker_output(
+    out: broker.BrokerOutput, limiter: LogRateLimiter, monotonic: Callable[[], float]
+) -> None:
+    """Log what the broker reports; bad input at most once per (peer, reason) a
+    minute (STYLE.md §5); in-process workers come and go with their actors: debug."""
+    match out:
+        case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
+            if limiter.should_log((peer, reason), monotonic()):
+                log.warning(
+                    "frame_rejected",
+                    peer=peer.hex(),
+                    reason=reason,
+                    detail=detail,
+                    frames=count,
                 )
-            case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
-                emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
-                emit(
-                    "worker_removed",
-                    service=service.decode("ascii", "backslashreplace"),
-                    worker=worker.hex(),
+        case broker.WorkerRegistered(service=service, worker=worker, version=ver):
+            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+            emit(
+                "worker_registered",
+                service=_service(service),
+                worker=worker.hex(),
+                version=str(ver),
+            )
+        case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
+            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+            emit(
+                "worker_removed",
+                service=_service(service),
+                worker=worker.hex(),
+                reason=reason,
+            )
+        case broker.RequestDropped(service=service, client=client, reason=reason):
+            if limiter.should_log((service, reason), monotonic()):
+                log.warning(
+                    "request_dropped",
+                    service=_service(service),
+                    client=client.hex(),
                     reason=reason,
                 )
-            case broker.RequestDropped(service=service, client=client, reason=reason):
-                if self._log_limiter.should_log(
-                    (service, reason), self._clock.monotonic()
-                ):
-                    log.warning(
-                        "request_dropped",
-                        service=service.decode("ascii", "backslashreplace"),
-                        client=client.hex(),
-                        reason=reason,
-                    )
-            case broker.ServiceAvailability(service=service, available=available):
-                if available:
-                    self._available.add(service)
-                else:
-                    self._available.discard(service)
-                event = msgs.ServiceAvailabilityChanged(service, available)
-                for watcher in list(self._watchers):
-                    try:
-                        watcher.tell(event)
-                    except pykka.ActorDeadError:
-                        self._watchers.remove(watcher)
-            case _:
-                log.warning("unexpected_broker_output", kind=type(out).__name__)
+        case _:
+            log.warning("unexpected_broker_output", kind=type(out).__name__)
 
 
 class EdgeActor(pykka.ThreadingActor):
-    """Starts and stops the I/O thread; answers control asks."""
+    """Starts and stops the edge's runner; answers control asks."""
 
     def __init__(
         self,
@@ -323,29 +248,17 @@ class EdgeActor(pykka.ThreadingActor):
         stats: Stats,
     ) -> None:
         super().__init__()
-        self._context = context
         self._loop = EdgeLoop(context, settings, core, clock, stats)
-        self._thread = threading.Thread(
-            target=self._loop.run, name="raspy-edge-io", daemon=True
+        self._runner = Runner(
+            "edge", self._loop, monotonic=clock.monotonic, stats=stats
         )
-        self._wake: zmq.Socket[bytes] | None = None
         self.outbox = Outbox(context, self._loop.outbox_endpoint)
 
     def on_start(self) -> None:
-        self._thread.start()
-        if not self._loop.bound.wait(timeout=10) or self._loop.failure is not None:
-            raise RuntimeError(f"edge did not bind: {self._loop.failure}")
-        wake = self._context.socket(zmq.PAIR)
-        wake.setsockopt(zmq.LINGER, 0)
-        wake.connect(self._loop.wake_endpoint)
-        self._wake = wake
+        self._runner.start()
 
     def on_stop(self) -> None:
-        if self._wake is not None and self._thread.is_alive():
-            self._loop.submit(_Stop(), self._wake).result(timeout=5)
-        self._thread.join(timeout=5)
-        if self._wake is not None:
-            self._wake.close(linger=0)
+        self._runner.stop()
         self.outbox.close_all()
 
     def on_receive(self, message: Any) -> Any:
@@ -358,8 +271,7 @@ class EdgeActor(pykka.ThreadingActor):
                 | msgs.WatchServices()
                 | (msgs.GetStats())
             ):
-                assert self._wake is not None
-                return self._loop.submit(message, self._wake).result(timeout=5)
+                return self._runner.call(message).result(timeout=5)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
                 return None
@@ -371,7 +283,7 @@ class EdgeActor(pykka.ThreadingActor):
     @property
     def io_alive(self) -> bool:
         """Whether the I/O thread still runs (the supervisor's liveness check)."""
-        return self._thread.is_alive()
+        return self._runner.alive
 
 
 def start_edge(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -74,14 +73,6 @@ class Committed:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Wake an actor for its timers."""
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeCommand:
-    """A control command carried into the edge's I/O thread, answered by `result`."""
-
-    command: object
-    result: Future[object]
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,6 +345,11 @@ class Runtime:
         log.info("daemon_stopped")
 
     @property
+    def stopping(self) -> bool:
+        """stop() has begun (device services then put outputs in their safe state)."""
+        return self._stop.is_set()
+
+    @property
     def curve_keys(self) -> CurveKeys | None:
         return None if self.curve is None else self.curve.keys
 

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from raspy.errors import ConfigError, shown
+from raspy.errors import ConfigError, quote, shown
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -64,6 +64,14 @@ class StoreConfig:
     max_value_bytes: int = 1024 * 1024
     # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
+    # issue 17, the SD card's write budget: in-process plain sets (device readings,
+    # statistics) under these subtrees are published at once and written, latest
+    # value per key, in one group commit every coalesce_interval_s (0: all durable)
+    coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
+    # seconds between two writes of the coalesced values (see coalesced_prefixes)
+    coalesce_interval_s: float = 60.0
+    # sequence numbers reserved per stored high-water mark (coalesced updates)
+    seq_block: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,17 @@ class DevicesConfig:
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id
     onewire: tuple[dict[str, Any], ...] = ()
+    # GPIO through gpiozero: [[devices.gpio]] tables of switch, dimmer, sensor.binary
+    gpio_enabled: bool = False
+    pin_factory: str = "default"  # "mock": gpiozero's mock pins (make run, tests)
+    # GPIO devices, e.g. {name = "relay", oid = "switch", pin = 17}
+    gpio: tuple[dict[str, Any], ...] = ()
+    # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
+    rtc_enabled: bool = False
+    # where the kernel lists the real-time clocks
+    rtc_sysfs_dir: str = "/sys/class/rtc"
+    # /stats/<hostname>/clock/: the kernel's clock health, every this many s (0: off)
+    clock_health_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +227,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
+_PIN_FACTORIES: Final = ("default", "mock")
 
 
 def _check_type(value: object, expected: object) -> str | None:
@@ -311,6 +331,15 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
         problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    devices = sections.get("devices")
+    if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
+        problems.append(
+            f"{source}: devices.pin_factory: expected one of "
+            f"{', '.join(_PIN_FACTORIES)}, got {quote(devices.pin_factory)}"
+        )
+    store = sections.get("store")
+    if store is not None:
+        problems.extend(_store_problems(store, source))
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
@@ -339,4 +368,18 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
         problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
     if section.restart_window_s <= 0:
         problems.append(f"{source}: supervisor.restart_window_s: expected seconds > 0")
+    return problems
+
+
+def _store_problems(store: StoreConfig, source: str) -> list[str]:
+    problems: list[str] = []
+    if store.seq_block < 1:
+        problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
+    prefixes: tuple[object, ...] = store.coalesced_prefixes  # TOML: any item type
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            problems.append(
+                f"{source}: store.coalesced_prefixes: expected key prefixes starting "
+                f"with /, got {quote(str(prefix))}"
+            )
     return problems

@@ -16,6 +16,7 @@ from raspy.storage.tables import (
     LAST_SEQ_KEY,
     SCHEMA_VERSION_KEY,
     Table,
+    decode_device_record,
     decode_kv,
     decode_queue_key,
     decode_schema_version,
@@ -70,6 +71,8 @@ def validate_record(table: Table, key: bytes, value: bytes) -> None:
         case Table.TITANIC_QUEUE:
             if value != decode_queue_key(key)[1]:
                 raise StoreError(f"value {quote(value)} is not the key's uuid")
+        case Table.DEVICE:
+            decode_device_record(key, value)
         case Table.SCENARIO | Table.CRON:
             try:
                 packing.unpack(value)

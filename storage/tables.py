@@ -34,6 +34,7 @@ class Table(StrEnum):
     TITANIC_QUEUE = "titanic.queue"
     SCENARIO = "scenario"
     CRON = "cron"
+    DEVICE = "device"  # device settings changed over MDP, outputs' last states
 
 
 # Every table but meta is user data: dumped, restored and checked record by record.
@@ -196,6 +197,48 @@ def decode_queue_key(key: bytes) -> tuple[int, bytes]:
     if len(key) != _QUEUE_KEY_BYTES or not is_uuid32(key[8:]):
         raise StoreError("titanic queue key: expected 8-byte counter + uuid32")
     return int.from_bytes(key[:8], "big"), key[8:]
+
+
+# device table keys: b"config/<fullname>" (settings over the file's) and
+# b"state/<fullname>" (an output's last state, for initial = "restore").
+DEVICE_CONFIG_PREFIX: Final = b"config/"
+DEVICE_STATE_PREFIX: Final = b"state/"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A device's stored settings (`fields`: the changed ones) or state (`value`),
+    and the wall-clock time it was saved."""
+
+    value: Any
+    saved: float
+
+
+def device_key(prefix: bytes, fullname: str) -> bytes:
+    return prefix + fullname.encode("utf-8")
+
+
+def encode_device_record(prefix: bytes, value: Any, saved: float) -> bytes:
+    """A device record: config (`fields`, a map) or state (`value`)."""
+    name = "fields" if prefix == DEVICE_CONFIG_PREFIX else "value"
+    return packing.pack({name: value, "saved": float(saved)})
+
+
+def decode_device_record(key: bytes, data: bytes) -> DeviceRecord:
+    """Inverse of encode_device_record for the record at `key`; raises StoreError."""
+    if key.startswith(DEVICE_CONFIG_PREFIX):
+        name = "fields"
+    elif key.startswith(DEVICE_STATE_PREFIX):
+        name = "value"
+    else:
+        raise StoreError("device key: expected config/ or state/ before the name")
+    what = f"device {name} record"
+    value = _unpack_map(data, what, (name, "saved"))
+    if name == "fields" and not (
+        isinstance(value[name], dict) and all(isinstance(k, str) for k in value[name])
+    ):
+        raise StoreError(f"{what}: fields: expected a map of strings to values")
+    return DeviceRecord(value[name], _number(value["saved"], f"{what}: saved"))
 
 
 def encode_schema_version(version: int) -> bytes:

@@ -1,13 +1,17 @@
-"""Markers by folder, and checked cleanup of actors and threads."""
+"""Markers by folder, and checked cleanup of actors, threads and ZeroMQ sockets."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pykka
 import pytest
+import zmq
 from hypothesis import settings
 
 from raspy import log
@@ -20,6 +24,8 @@ settings.load_profile("raspy")
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
+_OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
+_THREAD_GRACE_S: Final = 5.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,18 +42,42 @@ def _test_logging() -> None:
     log.configure("info", "json", cache=False)
 
 
+def _is_ours(thread: threading.Thread) -> bool:
+    """raspy's threads are daemon threads (a forgotten close() must not hang the
+    process), so the daemon flag cannot tell a leak: their names can."""
+    return not thread.daemon or thread.name.startswith(_OWN_THREAD_PREFIX)
+
+
+def _open_sockets() -> dict[int, zmq.Socket[bytes]]:
+    return {
+        id(obj): obj
+        for obj in gc.get_objects()
+        if isinstance(obj, zmq.Socket) and not obj.closed
+    }
+
+
 @pytest.fixture(autouse=True)
 def _actors_stopped() -> Iterator[None]:
-    """Every actor a test started is stopped, and no thread of ours outlives it."""
-    before = set(threading.enumerate())
+    """Every actor a test started is stopped, no thread of ours outlives it, and
+    no ZeroMQ socket it opened is left open."""
+    threads_before = set(threading.enumerate())
+    sockets_before = set(_open_sockets())
     yield
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
     leftover = [
         t
         for t in threading.enumerate()
-        if t not in before and t.is_alive() and not t.daemon
+        if t not in threads_before and t.is_alive() and _is_ours(t)
     ]
+    deadline = time.monotonic() + _THREAD_GRACE_S
     for thread in leftover:
-        thread.join(timeout=5)
-    still = [t.name for t in leftover if t.is_alive()]
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    still = sorted(t.name for t in leftover if t.is_alive())
     assert not still, f"threads outlived the test: {still}"
+    leaked = [
+        sock for key, sock in _open_sockets().items() if key not in sockets_before
+    ]
+    kinds = sorted(zmq.SocketType(int(sock.type)).name for sock in leaked)
+    for sock in leaked:
+        sock.close(linger=0)  # so that the next test's contexts can terminate
+    assert not kinds, f"ZeroMQ sockets left open by the test: {kinds}"

@@ -6,8 +6,15 @@ received by a subscriber; at most WINDOW updates in flight), the time to read a 
 100k-key snapshot (Clone ICANHAZ? vs an MQTT subscribe to 100k retained topics), and
 each server's RSS before and after. Installs Mosquitto (Debian package) and paho-mqtt
 (into this venv) when missing; starts both servers on 127.0.0.1 and stops them.
+`--no-mqtt` measures raspyd alone.
 
-    .venv/bin/python tools/bench_clone.py [--keys 10000 100000] [--json FILE]
+Then how long one confirmed write takes on an idle hub, median of `--sets` runs: a raw
+KVSET round trip on connected sockets (sent, stored, published, seen), `raspy-kv set`
+run in-process (connect, wait until the hub hears us, write, see it published, close)
+and as a new process (the same plus starting Python).
+
+    .venv/bin/python tools/bench_clone.py [--keys 10000 100000] [--no-mqtt]
+                                          [--sets 20] [--json FILE]
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +39,7 @@ from typing import Any, Final
 import zmq
 from benchproc import cpu_seconds, free_port, is_free, rss_mb, stop
 
+from raspy.cli import kv
 from raspy.client.clone import fetch_snapshot
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
@@ -134,6 +144,17 @@ class CloneLoad:
                 received += frames[0] != clone.HUGZ
         return time.perf_counter() - started_at
 
+    def round_trip(self, key: bytes) -> None:
+        """One KVSET on the connected writer, until its UUID comes back."""
+        update_id = uuid.uuid4().bytes
+        send_frames(self.writer, clone.kvset(key, VALUE, update_id), block=True)
+        while True:
+            if not self.sub.poll(10_000):
+                raise SystemExit("bench_clone: a KVSET never came back")
+            frames = recv_frames(self.sub)
+            if frames[0] != clone.HUGZ and frames[2] == update_id:
+                return
+
     def snapshot(self, prefix: bytes, expected: int) -> float:
         started_at = time.perf_counter()
         snap = fetch_snapshot(self.endpoints, b"/bench/%s/" % prefix, timeout_s=30)
@@ -224,10 +245,14 @@ class MqttLoad:
 # --- the run --------------------------------------------------------------------------------
 
 
-def run(key_counts: list[int], snapshots: int) -> dict[str, Any]:
-    mosquitto = ensure_mosquitto()
-    mqtt = ensure_paho()
-    results: dict[str, Any] = {"clone": {}, "mosquitto": {}}
+def run(
+    key_counts: list[int], snapshots: int, *, with_mqtt: bool, sets: int
+) -> dict[str, Any]:
+    mosquitto = ensure_mosquitto() if with_mqtt else ""
+    mqtt = ensure_paho() if with_mqtt else None
+    results: dict[str, Any] = {"clone": {}}
+    if with_mqtt:
+        results["mosquitto"] = {}
     with tempfile.TemporaryDirectory(prefix="bench-clone-") as tmp:
         tmpdir = Path(tmp)
         mqtt_port = free_port()
@@ -246,24 +271,67 @@ def run(key_counts: list[int], snapshots: int) -> dict[str, Any]:
             "--allow-root",
         ]  # fmt: skip
         mosquitto_args = [mosquitto, "-c", str(config)]
-        with (
-            started(raspyd, tmpdir / "raspyd.log") as clone_proc,
-            started(mosquitto_args, tmpdir / "mosquitto.log") as mqtt_proc,
-        ):
+        with contextlib.ExitStack() as stack:
+            clone_proc = stack.enter_context(started(raspyd, tmpdir / "raspyd.log"))
             endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
             wait_for(lambda: _clone_up(endpoints), "raspyd's Clone server")
-            wait_for(lambda: not is_free(mqtt_port), "mosquitto")
+            pids = {"clone": clone_proc.pid}
             context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+            stack.callback(context.term)
             clone_load = CloneLoad(context, base)
-            mqtt_load = MqttLoad(mqtt, mqtt_port)
-            try:
-                _measure(results, clone_proc.pid, mqtt_proc.pid, clone_load, mqtt_load,
-                         key_counts, snapshots)  # fmt: skip
-            finally:
-                clone_load.close()
-                mqtt_load.close()
-                context.term()
+            stack.callback(clone_load.close)
+            loads: dict[str, Any] = {"clone": clone_load}
+            if with_mqtt:
+                log = tmpdir / "mosquitto.log"
+                pids["mosquitto"] = stack.enter_context(
+                    started(mosquitto_args, log)
+                ).pid
+                wait_for(lambda: not is_free(mqtt_port), "mosquitto")
+                loads["mosquitto"] = MqttLoad(mqtt, mqtt_port)
+                stack.callback(loads["mosquitto"].close)
+            _measure(results, pids, loads, key_counts, snapshots)
+            if sets:
+                results["clone"].update(_set_latency(base, clone_load, sets))
     return results
+
+
+def _set_latency(base: int, load: CloneLoad, count: int) -> dict[str, float]:
+    """Median ms of a confirmed write: raw round trip, raspy-kv in-process and as a
+    new process, one after another on an otherwise idle hub."""
+    server = ["--server", f"127.0.0.1:{base}"]
+    raw, inproc, process = [], [], []
+    for i in range(count):
+        started_at = time.perf_counter()
+        load.round_trip(b"/bench/rtt/%d" % i)
+        raw.append(time.perf_counter() - started_at)
+        started_at = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = kv.main(["set", *server, f"/bench/cli/{i}", "on"])
+        inproc.append(time.perf_counter() - started_at)
+        if status != 0:
+            raise SystemExit(f"bench_clone: raspy-kv set exited {status}")
+        cli = [
+            sys.executable,
+            "-m",
+            "raspy.cli.kv",
+            "set",
+            *server,
+            f"/bench/p/{i}",
+            "1",
+        ]
+        started_at = time.perf_counter()
+        subprocess.run(cli, check=True, capture_output=True, timeout=30)
+        process.append(time.perf_counter() - started_at)
+    figures = {
+        "set_raw_round_trip_ms": statistics.median(raw) * 1000,
+        "set_raspy_kv_inprocess_ms": statistics.median(inproc) * 1000,
+        "set_raspy_kv_process_ms": statistics.median(process) * 1000,
+    }
+    for name, value in figures.items():
+        print(f"clone      {name}: {value:8.1f} (median of {count})", flush=True)
+    ratio = figures["set_raspy_kv_inprocess_ms"] / figures["set_raw_round_trip_ms"]
+    print(f"clone      raspy-kv set in-process / raw round trip: {ratio:.1f} x")
+    return figures
 
 
 def _clone_up(endpoints: clone.Endpoints) -> bool:
@@ -276,17 +344,13 @@ def _clone_up(endpoints: clone.Endpoints) -> bool:
 
 def _measure(
     results: dict[str, Any],
-    clone_pid: int,
-    mqtt_pid: int,
-    clone_load: CloneLoad,
-    mqtt_load: MqttLoad,
+    pids: dict[str, int],
+    loads: dict[str, Any],
     key_counts: list[int],
     snapshots: int,
 ) -> None:
-    results["clone"]["rss_before_mb"] = rss_mb(clone_pid)
-    results["mosquitto"]["rss_before_mb"] = rss_mb(mqtt_pid)
-    pids = {"clone": clone_pid, "mosquitto": mqtt_pid}
-    loads: dict[str, Any] = {"clone": clone_load, "mosquitto": mqtt_load}
+    for server, pid in pids.items():
+        results[server]["rss_before_mb"] = rss_mb(pid)
     for count in key_counts:
         name = f"{count // 1000}k"
         for server, load in loads.items():
@@ -315,9 +379,9 @@ def _measure(
             f"server CPU {used:.2f} s each",
             flush=True,
         )
-    results["clone"]["rss_after_mb"] = rss_mb(clone_pid)
-    results["mosquitto"]["rss_after_mb"] = rss_mb(mqtt_pid)
-    for server in ("clone", "mosquitto"):
+    for server, pid in pids.items():
+        results[server]["rss_after_mb"] = rss_mb(pid)
+    for server in pids:
         row = results[server]
         row["rss_growth_mb"] = row["rss_after_mb"] - row["rss_before_mb"]
         print(
@@ -334,9 +398,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--snapshots", type=int, default=3, help="runs; best counts")
+    parser.add_argument("--no-mqtt", action="store_true", help="raspyd alone")
+    parser.add_argument("--sets", type=int, default=20, help="confirmed writes timed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    results = run(args.keys, args.snapshots)
+    results = run(args.keys, args.snapshots, with_mqtt=not args.no_mqtt, sets=args.sets)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return 0

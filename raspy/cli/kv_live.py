@@ -95,7 +95,7 @@ def show(value: bytes) -> str:
 def _key(text: str) -> bytes:
     key = text.encode()
     try:
-        clone.check_key(key)
+        clone.check_path_key(key)
     except MalformedMessage as exc:
         raise ValueError(exc.detail) from exc
     return key

@@ -20,8 +20,9 @@ from typing import Final
 import structlog
 import zmq
 
-from raspy.client.clone_agent import Agent, Change, SetCommand, StopCommand
+from raspy.client.clone_agent import Agent, Change, SetCommand
 from raspy.closing import Closing
+from raspy.cores.clone_client import ClientSettings, CloneClientCore
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.sockets import Context, CurveKeys, make_socket
@@ -131,27 +132,32 @@ class CloneClient(Closing):
         self._queues: list[queue.SimpleQueue[object]] = []
         self._listeners_lock = threading.Lock()
         self._closed = False
-        self._agent = Agent(
-            self._context,
-            self.endpoints,
-            subtree,
+        settings = ClientSettings(
             server_ttl_s=server_ttl_s,
             resend_s=resend_s,
             max_set_attempts=max_set_attempts,
             max_unconfirmed=max_unconfirmed,
+        )
+        self._agent = Agent(
+            self._context,
+            self.endpoints,
+            CloneClientCore(subtree, settings),
             emit=self._emit,
             curve=curve,
         )
-        self._thread = threading.Thread(
-            target=self._agent.run, name="raspy-clone-client", daemon=True
-        )
-        self._thread.start()
+        try:
+            self._agent.runner.start()
+        except RuntimeError:
+            self._agent.runner.stop()
+            if self._own_context:
+                self._context.term()
+            raise
 
     # --- reads ------------------------------------------------------------------------
     def get(self, key: bytes) -> bytes | None:
         """The cached value, or None."""
         with self._agent.lock:
-            entry = self._agent.cache.get(key)
+            entry = self._agent.core.cache.get(key)
         return None if entry is None else entry.body
 
     def items(self, prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
@@ -159,7 +165,7 @@ class CloneClient(Closing):
         with self._agent.lock:
             found = [
                 (key, entry.body)
-                for key, entry in self._agent.cache.items()
+                for key, entry in self._agent.core.cache.items()
                 if key.startswith(prefix)
             ]
         return sorted(found)
@@ -168,13 +174,13 @@ class CloneClient(Closing):
     def seq(self) -> int:
         """The sequence number the cache reflects."""
         with self._agent.lock:
-            return self._agent.last_seq
+            return self._agent.core.last_seq
 
     @property
     def live(self) -> bool:
         """True while in step with the server (False during a (re-)snapshot)."""
         with self._agent.lock:
-            return self._agent.live
+            return self._agent.core.live
 
     def wait_synced(self, timeout_s: float = 5.0) -> None:
         """Block until the first snapshot is complete; ClientTimeout otherwise."""
@@ -186,7 +192,7 @@ class CloneClient(Closing):
     def stats(self) -> dict[str, int]:
         """Counters: snapshots, gaps, reconnects, rejected, resends, set_failed,
         set_dropped (the oldest unconfirmed updates past `max_unconfirmed`)."""
-        return dict(self._agent.counts)
+        return dict(self._agent.core.counts)
 
     # --- writes (§6.4) ----------------------------------------------------------------
     def set(
@@ -219,14 +225,14 @@ class CloneClient(Closing):
         if self._closed:
             raise RuntimeError("clone client is closed")
         try:
-            clone.check_key(key)
+            clone.check_path_key(key)
         except MalformedMessage as exc:
             raise ValueError(str(exc)) from exc
         update_id = uuid.uuid4().bytes
         frames = clone.kvset(key, body, update_id, tuple((props or {}).items()), ttl_s)
         result: Future[None] = Future()
-        self._agent.commands.put(SetCommand(key, update_id, frames, result))
-        self._agent.wake.notify()
+        taken = self._agent.runner.call(SetCommand(key, update_id, frames, result))
+        taken.add_done_callback(lambda done: _fail_if_not_taken(done, result))
         if confirm_timeout_s is not None:
             try:
                 result.result(timeout=confirm_timeout_s)
@@ -289,15 +295,20 @@ class CloneClient(Closing):
         if self._closed:
             return
         self._closed = True
-        self._agent.commands.put(StopCommand())
-        self._agent.wake.notify()
-        self._thread.join(timeout=10)
-        self._agent.wake.close()
+        self._agent.runner.stop(timeout_s=10)
         with self._listeners_lock:
             for inbox in self._queues:
                 inbox.put(_CLOSED)
         if self._own_context:
             self._context.term()
+
+
+def _fail_if_not_taken(taken: Future[object], result: Future[None]) -> None:
+    """The agent ended before it took the update: its waiter is told at once."""
+    if taken.exception() is not None and not result.done():
+        result.set_exception(
+            ClientTimeout("clone client closed before the update was confirmed")
+        )
 
 
 def _next_item(inbox: queue.SimpleQueue[object], deadline: float | None) -> object:

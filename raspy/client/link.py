@@ -1,7 +1,8 @@
 """WorkerLink: a worker's DEALER socket driven by its WorkerCore.
 
 Used only by the thread that made it (the socket's owner): the caller's thread, or
-the worker's I/O thread. It carries out the core's outputs and never blocks on a send.
+the worker's I/O runner (LinkOwner). It carries out the core's outputs and never
+blocks on a send.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import structlog
@@ -26,6 +28,7 @@ from raspy.cores.worker import (
 )
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
+from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
 
 log = structlog.get_logger(component="mdp_worker")
@@ -151,3 +154,54 @@ class WorkerLink:
         if self.socket is not None:
             self.socket.close(linger=0)
             self.socket = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A caller's reply, carried to the runner's thread (final=False: PARTIAL)."""
+
+    client: bytes
+    body: tuple[bytes, ...]
+    final: bool
+
+
+class LinkOwner:
+    """A WorkerLink on an I/O Runner: heartbeats go on while the caller is busy."""
+
+    def __init__(self, link: WorkerLink, linger_ms: int) -> None:
+        self._link = link
+        self._linger_ms = linger_ms
+        self._runner: Runner | None = None
+        self._polled: Socket | None = None
+
+    def open(self, runner: Runner) -> None:
+        self._runner = runner
+        self._link.tick()  # connect and send READY
+        self._watch_socket()
+
+    def next_deadline(self) -> float | None:
+        return self._link.core.next_deadline()
+
+    def on_turn(self, now: float) -> None:
+        self._link.tick()
+        self._watch_socket()
+
+    def execute(self, command: object) -> object:
+        if not isinstance(command, Reply):
+            raise UnknownCommand("worker", command)
+        self._link.reply(command.client, command.body, final=command.final)
+        return None
+
+    def close(self) -> None:
+        self._link.close(self._linger_ms)
+
+    def _watch_socket(self) -> None:
+        """A reconnect makes a new socket: poll that one instead of the old."""
+        sock, runner = self._link.socket, self._runner
+        if sock is self._polled or runner is None:
+            return
+        if self._polled is not None:
+            runner.unregister(self._polled)
+        self._polled = sock
+        if sock is not None:
+            runner.register(sock, lambda _events: self._link.on_readable())

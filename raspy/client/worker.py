@@ -1,14 +1,12 @@
 """The blocking MDP worker for external apps (RFC 7, RFC 18, majortomo dialect).
 
 Heartbeats, reconnects and DISCONNECT come from WorkerCore; the socket is owned by one
-thread, WorkerLink's. Imported by raspy.client.mdp, where its example lives.
+thread: the caller's, or the I/O runner's (raspy.client.link.LinkOwner). Imported by raspy.client.mdp, where its example lives.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import math
+import queue
 import threading
 import time
 from collections import deque
@@ -18,34 +16,20 @@ from typing import Final
 import structlog
 import zmq
 
-from raspy.client.link import WorkerLink, service_name
+from raspy.client.link import LinkOwner, Reply, WorkerLink
 from raspy.closing import Closing
 from raspy.cores.worker import WorkerCore, WorkerSettings
 from raspy.errors import RaspyError, quote
 from raspy.protocol import mdp
 from raspy.protocol.mdp import Version
-from raspy.transport.sockets import (
-    DEFAULT_LINGER_MS,
-    Context,
-    CurveKeys,
-    Socket,
-    make_socket,
-)
+from raspy.transport.runner import Runner
+from raspy.transport.sockets import DEFAULT_LINGER_MS, Context, CurveKeys
 
 log = structlog.get_logger(component="mdp_worker")
 
 _STOP_POLL_S: Final = 0.05  # how often serve() looks at its stop event
-_MAX_BATCH: Final = 256  # pipe messages handled per wake-up, so timers still run
 _PAUSE: Final = threading.Event()  # never set: a pause while no socket exists
 _JOIN_GRACE_S: Final = 5.0
-_PIPE_SEND_MS: Final = 5000  # a reply the I/O thread does not take by then: it is gone
-# Worker I/O thread <-> caller pipe (inproc PAIR), first frame:
-_REQUEST: Final = b"R"  # I/O -> caller: [R, client, *body]
-_FAILED: Final = b"E"  # I/O -> caller: [E], the I/O thread ended on an error
-_FINAL: Final = b"F"  # caller -> I/O: [F, client, *body]
-_PARTIAL: Final = b"P"  # caller -> I/O: [P, client, *body]
-_STOP: Final = b"X"  # caller -> I/O: [X], send DISCONNECT, close, end
-_pipe_ids = itertools.count(1)
 
 
 def to_bytes(value: bytes | str) -> bytes:
@@ -62,7 +46,8 @@ class Worker(Closing):
     heartbeats go on while a handler runs; requests and replies cross an inproc
     pipe. Without it the socket lives in the caller's thread, as in zguide's
     worker: a little faster, silent while busy (brokers then allow a busy worker
-    their long busy timeout). Use a Worker from the thread that made it.
+    their long busy timeout). Requests reach the caller through a queue, replies
+    the runner as commands. Use a Worker from the thread that made it.
     """
 
     def __init__(
@@ -97,8 +82,11 @@ class Worker(Closing):
         self._pending: deque[mdp.WorkerRequest] = deque()
         self._failure: BaseException | None = None
         self._link: WorkerLink | None = None
-        self._pipe: Socket | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: Runner | None = None
+        # from the runner: requests; None once it failed
+        self._requests: queue.SimpleQueue[mdp.WorkerRequest | None] = (
+            queue.SimpleQueue()
+        )
         if heartbeat_while_busy:
             self._start_io_thread(core, curve)
         else:
@@ -118,8 +106,8 @@ class Worker(Closing):
         Reply to it with reply(client, ...). Raises RaspyError if the I/O thread died.
         """
         self._check_usable()
-        if self._pipe is not None:
-            return self._recv_from_pipe(self._pipe, timeout_s)
+        if self._runner is not None:
+            return self._recv_from_runner(timeout_s)
         assert self._link is not None
         return self._recv_direct(self._link, timeout_s)
 
@@ -130,19 +118,16 @@ class Worker(Closing):
 
         A reply to a request received before a reconnect is dropped and logged:
         the broker has forgotten it. Raises ValueError for an empty body, and
-        RaspyError if the I/O thread died or took no reply for `_PIPE_SEND_MS`.
+        RaspyError if the I/O thread died.
         """
         self._check_usable()
         if not body:
             raise ValueError("an MDP reply needs at least one body frame")
         if not final and self.version is Version.V01:
             raise ValueError("MDP/0.1 has no partial replies")
-        if self._pipe is not None:
-            try:
-                self._pipe.send_multipart(
-                    [_FINAL if final else _PARTIAL, client, *body]
-                )
-            except zmq.Again:
+        if self._runner is not None:
+            done = self._runner.call(Reply(client, tuple(body), final))
+            if done.done() and done.exception() is not None:
                 raise self._thread_failed("takes no replies") from self._failure
         else:
             assert self._link is not None
@@ -180,13 +165,8 @@ class Worker(Closing):
         self._closed = True
         if self._link is not None:
             self._link.close(self._linger_ms)
-        if self._pipe is not None and self._thread is not None:
-            with contextlib.suppress(zmq.Again):  # the I/O thread may have ended
-                self._pipe.send_multipart([_STOP], zmq.NOBLOCK)
-            self._thread.join(timeout=self._linger_ms / 1000 + _JOIN_GRACE_S)
-            self._pipe.close(linger=0)
-            if self._thread.is_alive():
-                log.error("worker_thread_stuck", service=service_name(self.service))
+        if self._runner is not None:
+            self._runner.stop(timeout_s=self._linger_ms / 1000 + _JOIN_GRACE_S)
         if self._own_context:
             self._context.term()
 
@@ -212,32 +192,41 @@ class Worker(Closing):
             elif sock.poll(wait_ms):
                 link.on_readable()
 
-    # ------------------------------------------------------------ with I/O thread
+    # ------------------------------------------------------------ with I/O runner
 
     def _start_io_thread(self, core: WorkerCore, curve: CurveKeys | None) -> None:
-        endpoint = f"inproc://raspy-worker-{next(_pipe_ids)}"
-        pipe = make_socket(self._context, zmq.PAIR, linger_ms=0)
-        pipe.setsockopt(zmq.SNDTIMEO, _PIPE_SEND_MS)
-        pipe.bind(endpoint)
-        self._pipe = pipe
-        self._thread = threading.Thread(
-            target=self._io_main,
-            args=(endpoint, core, curve),
-            name="raspy-worker-io",
-            daemon=True,  # a forgotten close() must not keep the process alive
+        link = WorkerLink(
+            self._context, self.endpoint, core, self._requests.put, curve=curve
         )
-        self._thread.start()
+        runner = Runner(
+            "worker", LinkOwner(link, self._linger_ms), on_failure=self._io_failed
+        )
+        try:
+            runner.start()
+        except RuntimeError:
+            runner.stop()
+            if self._own_context:
+                self._context.term()
+            if isinstance(runner.failure, zmq.ZMQError):
+                raise runner.failure from None  # as the direct mode raises it
+            raise
+        self._runner = runner
 
-    def _recv_from_pipe(
-        self, pipe: Socket, timeout_s: float | None
+    def _io_failed(self, error: BaseException) -> None:
+        """On the runner's thread: the caller's next recv() or reply() raises."""
+        self._failure = error
+        self._requests.put(None)
+
+    def _recv_from_runner(
+        self, timeout_s: float | None
     ) -> tuple[bytes, list[bytes]] | None:
-        wait_ms = -1 if timeout_s is None else max(0, math.ceil(timeout_s * 1000))
-        if not pipe.poll(wait_ms):
+        try:
+            request = self._requests.get(timeout=timeout_s)
+        except queue.Empty:
             return None
-        frames = pipe.recv_multipart()
-        if frames[0] == _REQUEST:
-            return frames[1], frames[2:]
-        raise self._thread_failed("failed") from self._failure
+        if request is None:
+            raise self._thread_failed("failed") from self._failure
+        return request.client, list(request.body)
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -247,57 +236,3 @@ class Worker(Closing):
 
     def _thread_failed(self, what: str) -> RaspyError:
         return RaspyError(f"worker I/O thread of {quote(self.service)} {what}")
-
-    def _io_main(
-        self, endpoint: str, core: WorkerCore, curve: CurveKeys | None
-    ) -> None:
-        pipe = make_socket(self._context, zmq.PAIR, linger_ms=0)
-        pipe.connect(endpoint)
-
-        def deliver(request: mdp.WorkerRequest) -> None:
-            pipe.send_multipart([_REQUEST, request.client, *request.body])
-
-        link = WorkerLink(self._context, self.endpoint, core, deliver, curve=curve)
-        try:
-            self._io_loop(pipe, link)
-        except Exception as exc:  # the edge of a loop: log, report, end
-            log.exception("worker_thread_failed", service=service_name(self.service))
-            self._failure = exc
-            pipe.send_multipart([_FAILED])
-        finally:
-            link.close(self._linger_ms)
-            pipe.close(linger=0)
-
-    @staticmethod
-    def _io_loop(pipe: Socket, link: WorkerLink) -> None:
-        poller = zmq.Poller()
-        poller.register(pipe, zmq.POLLIN)
-        polled: Socket | None = None
-        link.tick()  # connect and send READY
-        while True:
-            if link.socket is not polled:
-                if polled is not None:
-                    poller.unregister(polled)
-                polled = link.socket
-                if polled is not None:
-                    poller.register(polled, zmq.POLLIN)
-            events = dict(poller.poll(link.wait_ms()))
-            if polled is not None and polled in events:
-                link.on_readable()
-            if pipe in events and not _from_caller(pipe, link):
-                return
-            link.tick()
-
-
-def _from_caller(pipe: Socket, link: WorkerLink) -> bool:
-    """Carry out the caller's replies; False once it asked to stop."""
-    for _ in range(_MAX_BATCH):
-        try:
-            frames = pipe.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return True
-        kind = frames[0]
-        if kind == _STOP:
-            return False
-        link.reply(frames[1], frames[2:], final=kind == _FINAL)
-    return True

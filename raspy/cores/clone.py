@@ -48,9 +48,11 @@ class Update:
 
 @dataclass(frozen=True, slots=True)
 class Accept:
-    """Store this update, then publish it (durable before published)."""
+    """Store this update, then publish it (durable before published); a coalesced
+    one is published at once and stored with the next group commit (issue 17)."""
 
     update: Update
+    coalesced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +82,15 @@ class CloneCore:
         max_key_bytes: int = clone.MAX_KEY_BYTES,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         recent_uuids: int = DEFAULT_RECENT_UUIDS,
+        coalesced_prefixes: Sequence[bytes] = (),
     ) -> None:
+        """`coalesced_prefixes`: subtrees whose in-process plain sets are coalesced."""
         if recent_uuids < 1:
             raise ValueError(f"recent_uuids must be >= 1, got {recent_uuids}")
         self._max_key_bytes = max_key_bytes
         self._max_value_bytes = max_value_bytes
         self._recent_limit = recent_uuids
+        self._coalesced_prefixes = tuple(coalesced_prefixes)
         self._last_seq = 0
         self._expires_at: dict[bytes, float] = {}
         self._heap: list[tuple[float, bytes]] = []
@@ -139,18 +144,27 @@ class CloneCore:
 
         They carry an empty UUID, as the server's own deletions do (§6.6): they come
         from inside the server, so there is no client to confirm and nothing to dedupe.
+        Under a coalesced prefix they are coalesced: no client waits for them, and the
+        next poll replaces them anyway (issue 17). Everything else is durable.
         """
         out: list[CloneOutput] = []
         max_key_bytes = self._max_key_bytes
+        prefixes = self._coalesced_prefixes
         for key, body in entries:
             try:
-                clone.check_key(key, max_key_bytes)
+                clone.check_path_key(key, max_key_bytes)
             except MalformedMessage as exc:
                 out.append(Rejected(exc.reason, exc.detail))
                 continue
             out.extend(
                 self._accept(
-                    key=key, body=body, props=(), ttl_s=None, uuid=b"", now=now
+                    key=key,
+                    body=body,
+                    props=(),
+                    ttl_s=None,
+                    uuid=b"",
+                    now=now,
+                    coalesced=key.startswith(prefixes),
                 )
             )
         return out
@@ -164,6 +178,7 @@ class CloneCore:
         ttl_s: float | None,
         uuid: bytes,
         now: float,
+        coalesced: bool = False,
     ) -> list[CloneOutput]:
         if len(body) > self._max_value_bytes:
             return [
@@ -179,7 +194,8 @@ class CloneCore:
         else:
             # §6.6: a set without ttl (or ttl=0) is permanent; a delete ends the ttl
             self._expires_at.pop(key, None)
-        return [Accept(self._next(key, uuid, props, body, ttl_s if body else None))]
+        update = self._next(key, uuid, props, body, ttl_s if body else None)
+        return [Accept(update, coalesced)]
 
     def on_tick(self, now: float) -> list[CloneOutput]:
         """Server deletions for ephemeral keys whose deadline has passed (§6.6)."""

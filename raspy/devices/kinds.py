@@ -35,6 +35,7 @@ from raspy.errors import DeviceError, quote
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # Actions of the device-service vocabulary that are not commands of a device
 # (raspy.devices.service); a kind's own command may not take one of these names.
+FRIENDLY_NAME_MAX: Final = 64
 SERVICE_ACTIONS: Final = frozenset(
     {"list_keys", "list", "get", "set", "commands", "rescan"}
 )
@@ -223,6 +224,12 @@ BASE: Final = Kind(
     info="every device",
     fields=(
         FieldSpec("info", _text(), "a label for people", ""),
+        FieldSpec(
+            "friendly_name",
+            _text(FRIENDLY_NAME_MAX),
+            "another name a request may use for the device (unique in its service)",
+            "",
+        ),
         _unit(""),
         _poll(10.0),
         FieldSpec("log", _BOOL, "keep a history of the values", default=False),
@@ -270,6 +277,12 @@ def _builtin() -> list[Kind]:
             fields=[_unit("°C", ("°C", "°F", "K"))],
         ),
         derive(sensor, "sensor.wind", "a wind speed sensor", fields=[_unit("m/s")]),
+        derive(
+            sensor,
+            "sensor.binary",
+            "an on/off input: a button, a door contact, a motion sensor",
+            commands=[CommandSpec("value", "true while active", _RO, _BOOL, _GAUGE)],
+        ),
         derive(
             sensor,
             "sensor.humidity",
@@ -359,7 +372,10 @@ def _builtin() -> list[Kind]:
             "the real-time clock",
             fields=[_unit("s")],
             commands=[
-                CommandSpec("time", "seconds since the epoch", _RO, _real(), _GAUGE)
+                CommandSpec("time", "seconds since the epoch", _RO, _real(), _GAUGE),
+                CommandSpec(
+                    "drift", "the clock minus the system clock, s", _RO, _real()
+                ),
             ],
             main="time",
         ),

@@ -186,6 +186,20 @@ class Registry:
     def find(self, name: str) -> Device | None:
         return self._devices.get(name)
 
+    def resolve(self, name: str) -> Device | None:
+        """The device whose name, or else whose friendly name, is `name`."""
+        device = self._devices.get(name)
+        if device is not None or not name:
+            return device
+        return next(
+            (
+                d
+                for d in self._devices.values()
+                if d.config.settings.get("friendly_name") == name
+            ),
+            None,
+        )
+
     def get(self, name: str) -> Device:
         """The device called `name`; raises DeviceError if there is none."""
         device = self._devices.get(name)
@@ -210,9 +224,29 @@ class Registry:
         problems = [f"{label}: {p}" for p in self.factory.problems(checked)]
         if checked.name in self._devices and checked.name != replacing:
             problems.append(f"{label}: name: already used in {self.service}")
+        problems.extend(
+            f"{label}: {p}" for p in self._friendly_name_problems(checked, replacing)
+        )
         if problems:
             raise DeviceError("; ".join(problems))
         return checked
+
+    def _friendly_name_problems(
+        self, config: DeviceConfig, replacing: str | None
+    ) -> list[str]:
+        """A friendly name must not be another device's name or friendly name."""
+        friendly = config.settings.get("friendly_name")
+        if not friendly:
+            return []
+        for other in self._devices.values():
+            if other.name in (config.name, replacing):
+                continue
+            if friendly in (other.name, other.config.settings.get("friendly_name")):
+                return [
+                    f"friendly_name: {quote(str(friendly))} is already used by "
+                    f"{quote(other.name)}"
+                ]
+        return []
 
     def add(self, config: object) -> Device:
         """Validate and add one device (and its sub-devices); DeviceError if bad."""
@@ -222,6 +256,13 @@ class Registry:
         """Validate every config, then add them all; nothing is added if one is bad."""
         checked = [self.validate(config) for config in configs]
         names = [c.name for c in checked]
+        names += [  # a friendly name may not be another device's name either
+            f
+            for c in checked
+            if (f := c.settings.get("friendly_name"))
+            and isinstance(f, str)
+            and f != c.name
+        ]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise DeviceError(f"device {quote(twice[0])}: name: given twice")

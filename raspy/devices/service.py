@@ -19,7 +19,8 @@ Request: one body frame, a UTF-8 JSON object of at most 64 KiB:
 
 `v` is the vocabulary version, 1 here; a request of another version is refused with
 400 and never half-understood. `device` is the name inside the service (`attic`,
-`tv.volume`); `value` absent or null means "no value". No other keys are allowed.
+`tv.volume`) or a device's `friendly_name` (a config field, unique in the service);
+`value` absent or null means "no value". No other keys are allowed.
 
 Reply: two frames, `[status, json]`. The status is ASCII:
 
@@ -45,11 +46,13 @@ Actions (device: required, value: optional unless said):
                 "access": "rw"|"ro"|"wo", "type": "Bool"|"Int"|...|null,
                 "datasource": "GAUGE"|"COUNTER"|"DERIVE"|"ABSOLUTE"|null}, ...]}
     config      device -> {"device", "config"}; with a value (an object of the
-                fields to change) -> the new config, checked whole first
+                fields to change) -> the new config, checked whole first; raspyd
+                stores it before it answers, and applies it again after a restart
     log         device -> {"device", "log"}; value true|false sets it
     poll        device: read it now and publish -> {"device", "poll": "requested"}
     reset       device: clear its errors and return it (and its sub-devices) to the
-                initial state -> {"device", "reset": [names]}
+                initial state, and its config to the config file's values
+                (raspyd forgets what `config` stored) -> {"device", "reset": [names]}
     <command>   any command of the device's kind (`on`, `off`, `toggle`, `level`,
                 `up`, `down`, `snapshot`, `power`, `mute`, ...):
                 a trigger takes no value -> {"device", "reading"};
@@ -163,6 +166,21 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
     return Handled((status, _encode(document)))
 
 
+def device_error(action: str, detail: str) -> tuple[bytes, bytes]:
+    """A 500 reply (the device, or storing its settings, failed)."""
+    return _error(DEVICE_ERROR, action, "device_error", detail).reply
+
+
+def refused(status: bytes, action: str, token: str, detail: str) -> tuple[bytes, bytes]:
+    """An error reply of the vocabulary, for services with actions of their own."""
+    return _error(status, action, token, detail).reply
+
+
+def ok(action: str, **fields: JsonValue) -> tuple[bytes, bytes]:
+    """A 200 reply of the vocabulary, for services with actions of their own."""
+    return _ok(action, (), **fields).reply
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
@@ -217,7 +235,7 @@ def handle(registry: Registry, body: Sequence[bytes], now: float) -> Handled:
         return _error(UNKNOWN_ACTION, action, "unknown_action", quote(action))
     if request.device is None:
         return _error(BAD_REQUEST, action, "missing_device", "device: required")
-    device = registry.find(request.device)
+    device = registry.resolve(request.device)  # its name, or its friendly name
     if device is None:
         return _error(NOT_FOUND, action, "unknown_device", quote(request.device))
     return _on_device(registry, device, request, now)

@@ -29,6 +29,7 @@ _MAX_TTL_CHARS: Final = 24
 MAX_TTL_S: Final = 1e9  # about 31 years; keeps deadlines finite
 _SEQ: Final = struct.Struct(">Q")  # §6.2: exactly 8 bytes, unsigned, big-endian
 ZERO_SEQ: Final = bytes(8)
+_LITERALS: Final = frozenset((KTHXBAI, HUGZ))
 
 Props = tuple[tuple[str, str], ...]
 
@@ -188,24 +189,35 @@ def ttl_of(props: Props) -> float | None:
 
 
 def check_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
-    """A raspy key: starts with `/`, at most `max_key_bytes` bytes."""
-    if not key.startswith(b"/"):
-        raise MalformedMessage(_PROTO, "bad_key", f"key {quote(key)} is not /-rooted")
+    """A key as RFC 12 has it (§6.2): non-empty, at most `max_key_bytes` bytes, and
+    not a command literal (it would read as KTHXBAI or HUGZ). The server's rule."""
+    if not key:
+        raise MalformedMessage(_PROTO, "bad_key", "empty key")
+    if key in _LITERALS:
+        raise MalformedMessage(_PROTO, "bad_key", f"key {quote(key)} is a command")
     if len(key) > max_key_bytes:
         raise MalformedMessage(
             _PROTO, "key_too_long", f"{len(key)} bytes > {max_key_bytes}"
         )
 
 
+def check_path_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
+    """A raspy key: an RFC key that also starts with `/` (raspy's own subtrees are
+    /-rooted by convention; raspy's clients and in-process writers keep to it)."""
+    if not key.startswith(b"/"):
+        raise MalformedMessage(_PROTO, "bad_key", f"key {quote(key)} is not /-rooted")
+    check_key(key, max_key_bytes)
+
+
 def split_by_key(
     entries: Iterable[tuple[bytes, bytes]],
 ) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, str]]]:
-    """(entries whose key §6.2 allows, [(refused key, reason)]), order kept."""
+    """(entries whose key is a raspy key, [(refused key, reason)]), order kept."""
     valid: list[tuple[bytes, bytes]] = []
     refused: list[tuple[bytes, str]] = []
     for key, body in entries:
         try:
-            check_key(key)
+            check_path_key(key)
         except MalformedMessage as exc:
             refused.append((key, str(exc)))
             continue
@@ -214,10 +226,10 @@ def split_by_key(
 
 
 def check_subtree(subtree: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
-    """A subtree is empty (the whole map) or a /-rooted key prefix."""
+    """A raspy client's subtree: empty (the whole map) or a /-rooted key prefix."""
     if subtree:
         try:
-            check_key(subtree, max_key_bytes)
+            check_path_key(subtree, max_key_bytes)
         except MalformedMessage as exc:
             raise MalformedMessage(_PROTO, "bad_subtree", exc.detail) from exc
 
@@ -246,7 +258,7 @@ def decode_kvmsg(frames: Sequence[bytes]) -> KvMsg:
 
 
 def decode_kvset(frames: Sequence[bytes], max_key_bytes: int = MAX_KEY_BYTES) -> KvMsg:
-    """A client's KVSET (§6.4): the five frames, a /-rooted key and a valid ttl."""
+    """A client's KVSET (§6.4): the five frames, an RFC key and a valid ttl."""
     msg = decode_kvmsg(frames)
     check_key(msg.key, max_key_bytes)
     ttl_of(msg.props)  # raises bad_ttl (§6.4: ttl must be a non-negative number)
@@ -287,11 +299,15 @@ def encode_icanhaz(subtree: bytes) -> list[bytes]:
 def decode_icanhaz(
     frames: Sequence[bytes], max_key_bytes: int = MAX_KEY_BYTES
 ) -> Icanhaz:
-    """Exactly two frames, `ICANHAZ?` then an empty or /-rooted subtree (§6.3)."""
+    """Exactly two frames, `ICANHAZ?` then a subtree (§6.3): any key prefix up to
+    `max_key_bytes`, empty for the whole map (RFC 12 asks nothing of its shape)."""
     if len(frames) != 2:
         raise MalformedMessage(_PROTO, "wrong_frame_count", f"{len(frames)} frames")
     if frames[0] != ICANHAZ:
         raise MalformedMessage(_PROTO, "bad_command", f"command {quote(frames[0])}")
     subtree = bytes(frames[1])
-    check_subtree(subtree, max_key_bytes)
+    if len(subtree) > max_key_bytes:
+        raise MalformedMessage(
+            _PROTO, "bad_subtree", f"{len(subtree)} bytes > {max_key_bytes}"
+        )
     return Icanhaz(subtree)

@@ -99,6 +99,7 @@ def test_device_services_are_found_with_mmi_services_and_a_glob(
     assert _request(daemon, "mmi.services", "*.devices") == [
         b"200",
         f"{hostname()}.fake.devices".encode(),
+        f"{hostname()}.gpio.devices".encode(),
     ]
 
 

@@ -172,3 +172,45 @@ def test_server_keeps_serving_after_an_old_style_one_frame_icanhaz(
         assert server.counter("clone.rejected.wrong_frame_count") == 1
     finally:
         client.close()
+
+
+def test_zguide_style_writer_keys_outside_any_path_are_accepted_and_published(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """§6.2: RFC 12 asks nothing of a key's shape. zguide's clonecli6 reads the
+    `/client/` subtree and writes keys like `8553` with a ttl; every write must be
+    numbered, published, stored and served in snapshots like any other."""
+    writer = RfcClient(zmq_context, server, b"/client/")
+    observer = RfcClient(zmq_context, server, b"")
+    try:
+        observer.wait_for_hugz()
+        observer.get_snapshot()
+        update_id = uuid.uuid4().bytes
+        kvset = [b"8553", b"\x00" * 8, update_id, b"ttl=30\n", b"421337"]
+        published: list[bytes] = []
+        for _ in range(50):  # resend (same UUID) until the collector has attached
+            writer.publisher.send_multipart(kvset)
+            while not published and observer.subscriber.poll(200):
+                frames = observer.subscriber.recv_multipart()
+                published = [] if frames[0] == b"HUGZ" else frames
+            if published:
+                break
+        assert published == [
+            b"8553",
+            b"\x00" * 7 + b"\x03",
+            update_id,
+            b"ttl=30\n",
+            b"421337",
+        ]
+        fresh = RfcClient(zmq_context, server, b"85")  # a subtree is a key prefix
+        try:
+            assert fresh.get_snapshot() == [
+                [b"8553", b"\x00" * 7 + b"\x03", b"", b"", b"421337"],
+                [b"KTHXBAI", b"\x00" * 7 + b"\x03", b"", b"", b"85"],
+            ]
+        finally:
+            fresh.close()
+        assert server.counter("clone.rejected.bad_key") == 0
+    finally:
+        writer.close()
+        observer.close()

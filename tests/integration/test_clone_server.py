@@ -214,7 +214,7 @@ def test_bad_input_on_collector_and_snapshot_is_counted_logged_once_and_dropped(
         [b"/a", bytes(4), b"", b"", b"v"],
         [b"/a", bytes(8), b"", b"novalue\n", b"v"],
         [b"/" + b"k" * 255, bytes(8), b"", b"", b"v"],
-        [b"a", bytes(8), b"", b"", b"v"],
+        [b"KTHXBAI", bytes(8), b"", b"", b"v"],
         [b"/a", bytes(8), b"", b"ttl=-1\n", b"v"],
         [b"/a", bytes(8), b"", b"", b"v" * (256 * 1024 + 1)],
         [b"/a", bytes(8), b"", b"", b"v", b"extra"],
@@ -235,7 +235,7 @@ def test_bad_input_on_collector_and_snapshot_is_counted_logged_once_and_dropped(
             )
             dealer.send_multipart([b"ICANHAZ?"])
             dealer.send_multipart([b"ICANHAZ", b""])
-            dealer.send_multipart([b"ICANHAZ?", b"no-slash"])
+            dealer.send_multipart([b"ICANHAZ?", b"/" * 256])
             _publish(server, (b"/ok", b"1"))
             dealer.send_multipart([b"ICANHAZ?", b"/ok"])
             assert dealer.recv_multipart() == [b"/ok", _seq(1), b"", b"", b"1"]
@@ -424,3 +424,23 @@ def test_start_clone_server_binds_snapshot_publisher_and_collector_above_the_por
         ]
     finally:
         ref.stop(block=True, timeout=15)
+
+
+def test_a_new_subscriber_gets_a_hugz_at_once_not_at_the_next_interval(
+    zmq_context: Context, store: Store
+) -> None:
+    """§6.3 raspy: clients wait for a HUGZ before ICANHAZ? and before writing; the
+    server sends one as soon as a subscription arrives (here the interval is an hour,
+    so only that early HUGZ can come within the wait)."""
+    hourly = CloneConfig(hugz_interval_s=3600.0)
+    with clone_server(zmq_context, store, FakeClock(), config=hourly) as running:
+        running.turn()  # the start-up HUGZ has gone, to nobody
+        sub = zmq_context.socket(zmq.SUB)
+        try:
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.SUBSCRIBE, clone.HUGZ)
+            sub.connect(running.endpoints.publisher)
+            assert sub.poll(5000), "no HUGZ for a new subscriber"
+            assert sub.recv_multipart() == clone.hugz()
+        finally:
+            sub.close()

@@ -38,7 +38,7 @@ def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> No
     )
     try:
         names = [child.name for child in runtime.children]
-        assert names[-2:] == ["clone", "devices.fake"]
+        assert names[-3:] == ["clone", "devices.fake", "devices.clock"]
         port_base = runtime.config.network.port_base
         with CloneClient(f"tcp://127.0.0.1:{port_base}", b"/device/") as tree:
 
@@ -62,7 +62,7 @@ def test_a_failed_device_service_is_restarted_by_the_supervisor(
         'oid = "clock.rtc"\npoll_interval_s = 0.2\n',
     )
     try:
-        child = runtime.children[-1]
+        child = next(c for c in runtime.children if c.name == "devices.fake")
         first = child.ref
         assert first is not None
         with capture_logs() as logs:

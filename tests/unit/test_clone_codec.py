@@ -90,8 +90,11 @@ def test_sequence_is_eight_bytes_unsigned_big_endian() -> None:
             [b"/a", bytes(8), b"", b"a=\xff\n", b"v"], "bad_properties", id="utf8"
         ),
         pytest.param([b"", bytes(8), b"", b"", b"v"], "bad_key", id="empty-key"),
-        pytest.param([b"a/b", bytes(8), b"", b"", b"v"], "bad_key", id="not-rooted"),
         pytest.param([b"HUGZ", bytes(8), b"", b"", b"v"], "bad_key", id="literal-key"),
+        pytest.param(
+            [b"KTHXBAI", bytes(8), b"", b"", b"v"], "bad_key", id="literal-kthxbai"
+        ),
+        pytest.param([b"k" * 256, bytes(8), b"", b"", b"v"], "key_too_long", id="256"),
         pytest.param(
             [b"/" * 256, bytes(8), b"", b"", b"v"], "key_too_long", id="key-256"
         ),
@@ -123,6 +126,31 @@ def test_invalid_kvset_is_rejected_with_its_reason(
 ) -> None:
     """§6.4: a bad shape, sequence, UUID, key, property or ttl makes a KVSET invalid."""
     assert _reason(frames) == reason
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(b"8553", id="zguide-clonecli6"),
+        pytest.param(b"a/b", id="not-rooted"),
+        pytest.param(b"HUGZILLA", id="literal-prefix"),
+        pytest.param(b"/device/x", id="raspy-path"),
+    ],
+)
+def test_kvset_accepts_any_key_rfc12_allows(key: bytes) -> None:
+    """§6.2: RFC 12 asks nothing of a key's shape; zguide's clients write `8553`."""
+    assert clone.decode_kvset([key, bytes(8), b"", b"", b"v"]).key == key
+
+
+def test_raspy_path_keys_are_rfc_keys_that_start_with_a_slash() -> None:
+    """§6.2: raspy's own keys are /-rooted paths, by convention of its writers."""
+    clone.check_path_key(b"/device/x")
+    with pytest.raises(MalformedMessage) as info:
+        clone.check_path_key(b"8553")
+    assert (info.value.reason, info.value.detail) == (
+        "bad_key",
+        "key '8553' is not /-rooted",
+    )
 
 
 def test_key_of_255_bytes_is_accepted() -> None:
@@ -215,6 +243,8 @@ def test_icanhaz_is_two_frames_with_the_question_mark() -> None:
     assert clone.decode_icanhaz([b"ICANHAZ?", b"/device/"]) == clone.Icanhaz(
         b"/device/"
     )
+    # RFC 12 asks nothing of a subtree's shape: any key prefix
+    assert clone.decode_icanhaz([b"ICANHAZ?", b"85"]) == clone.Icanhaz(b"85")
 
 
 @pytest.mark.parametrize(
@@ -223,7 +253,6 @@ def test_icanhaz_is_two_frames_with_the_question_mark() -> None:
         pytest.param([b"ICANHAZ?"], "wrong_frame_count", id="one-frame"),
         pytest.param([b"ICANHAZ?", b"", b""], "wrong_frame_count", id="three-frames"),
         pytest.param([b"ICANHAZ", b""], "bad_command", id="no-question-mark"),
-        pytest.param([b"ICANHAZ?", b"device"], "bad_subtree", id="not-rooted"),
         pytest.param([b"ICANHAZ?", b"/" * 256], "bad_subtree", id="too-long"),
     ],
 )

@@ -32,6 +32,7 @@ KIND_OIDS = [
     "media.tv.channel",
     "media.tv.volume",
     "sensor",
+    "sensor.binary",
     "sensor.humidity",
     "sensor.temperature",
     "sensor.wind",
@@ -51,6 +52,12 @@ def test_temperature_template_declares_fields_and_commands_with_metadata() -> No
     kind = BUILTIN.get("sensor.temperature")
     assert kind.fields == (
         FieldSpec("info", ValueSpec(ValueType.STR), "a label for people", ""),
+        FieldSpec(
+            "friendly_name",
+            ValueSpec(ValueType.STR, max_length=64),
+            "another name a request may use for the device (unique in its service)",
+            "",
+        ),
         FieldSpec(
             "unit",
             ValueSpec(ValueType.STR, max_length=16, choices=("°C", "°F", "K")),
@@ -110,7 +117,13 @@ def test_valid_config_gets_every_default_filled_in() -> None:
         "attic",
         "sensor.temperature",
         MappingProxyType(
-            {"info": "", "unit": "°C", "poll_interval_s": 10.0, "log": False}
+            {
+                "info": "",
+                "friendly_name": "",
+                "unit": "°C",
+                "poll_interval_s": 10.0,
+                "log": False,
+            }
         ),
     )
 

@@ -1,0 +1,154 @@
+"""Clock health in the tree: `/stats/<hostname>/clock/…`, from the kernel (adjtimex).
+
+One thread asks the kernel every interval and publishes `synchronised`,
+`estimated_error_s`, `max_error_s`, `source` and, with an RTC, `rtc_drift_s` (each
+JSON text) when they change. When the clock is not synchronised it says so in the log
+once, and again whenever that changes. It never stops the daemon: a failed call is a
+logged, counted state of its own (`source` "unknown").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors.device_tree import Publisher
+from raspy.clock import Clock
+from raspy.clockhealth import ClockHealth, ClockHealthError, read_kernel
+from raspy.devices import rtc
+from raspy.errors import DeviceError
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="clock")
+
+STATS_TREE: Final = "/stats/"
+_JOIN_S: Final = 2.0
+
+ReadKernel = Callable[[], ClockHealth]
+
+
+def health_entries(
+    hostname: str,
+    health: ClockHealth | None,
+    rtc_present: bool,
+    drift_s: float | None,
+) -> dict[str, bytes]:
+    """The `/stats/<hostname>/clock/` keys and JSON values (health None: unknown)."""
+    prefix = f"{STATS_TREE}{hostname}/clock/"
+    if health is None:
+        entries: dict[str, Any] = {"synchronised": None, "source": "unknown"}
+    else:
+        entries = {
+            "synchronised": health.synchronised,
+            "estimated_error_s": health.estimated_error_s,
+            "max_error_s": health.max_error_s,
+            "state": health.state,
+            "source": health.source(rtc_present).value,
+        }
+    if drift_s is not None:
+        entries["rtc_drift_s"] = round(drift_s, 3)
+    return {f"{prefix}{k}": json.dumps(v).encode() for k, v in entries.items()}
+
+
+class ClockHealthActor(pykka.ThreadingActor):
+    """Publishes clock health every `interval_s` from a thread of its own."""
+
+    def __init__(
+        self,
+        hostname: str,
+        publisher: Publisher,
+        *,
+        clock: Clock,
+        stats: Stats,
+        interval_s: float,
+        rtc_dir: Path,
+        read: ReadKernel = read_kernel,
+    ) -> None:
+        super().__init__()
+        self._hostname = hostname
+        self._publisher = publisher
+        self._clock = clock
+        self._stats = stats
+        self._interval_s = interval_s
+        self._rtc_dir = rtc_dir
+        self._read = read
+        self._done = threading.Event()
+        self._last: dict[str, bytes] = {}
+        self._synchronised: bool | None = None
+        self._thread = threading.Thread(
+            target=self._run, name="raspy-clock-health", daemon=True
+        )
+
+    def on_start(self) -> None:
+        self._thread.start()
+
+    def on_stop(self) -> None:
+        self._end()
+
+    def on_failure(self, *_: object) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=_JOIN_S)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.check()
+                if self._done.wait(self._interval_s):
+                    return
+        except Exception:  # the edge of the loop: logged; the supervisor restarts us
+            log.exception("clock_health_failed")
+            self._stats.incr("clock.health_failed")
+            self.actor_ref.stop(block=False)
+        finally:
+            self._publisher.close_for_this_thread()
+
+    def check(self) -> None:
+        """Ask the kernel (and the RTC) once; publish what changed."""
+        try:
+            health: ClockHealth | None = self._read()
+        except ClockHealthError as exc:
+            health = None
+            self._stats.incr("clock.adjtimex_failed")
+            log.warning("clock_health_unknown", reason=str(exc))
+        drift_s = self._rtc_drift()
+        self._note(health)
+        entries = health_entries(
+            self._hostname, health, (self._rtc_dir / "rtc0").exists(), drift_s
+        )
+        changed = [
+            (k.encode(), v) for k, v in entries.items() if self._last.get(k) != v
+        ]
+        if changed:
+            self._last.update(entries)
+            self._publisher.set_many(changed)
+
+    def _rtc_drift(self) -> float | None:
+        try:
+            sample = rtc.read_rtc(self._rtc_dir, "rtc0")
+        except DeviceError:
+            return None
+        return rtc.drift_s(sample, self._clock.wall())
+
+    def _note(self, health: ClockHealth | None) -> None:
+        synchronised = None if health is None else health.synchronised
+        if synchronised == self._synchronised:
+            return
+        self._synchronised = synchronised
+        if health is not None and not health.synchronised:
+            log.warning(
+                "clock_not_synchronised",
+                state=health.state,
+                max_error_s=health.max_error_s,
+                reason="times of cron jobs and scenarios may be wrong",
+            )
+        elif health is not None:
+            log.info("clock_synchronised", estimated_error_s=health.estimated_error_s)

@@ -1,0 +1,146 @@
+"""Device settings and output states that outlive the daemon, in the store's `device`
+table.
+
+A `config` change over MDP is stored as the fields that differ from the config file
+(the file's values stay the defaults underneath) and committed before the request is
+answered; `reset` deletes it. An output's state is committed when it changes (a user
+action, not a reading). Every write is one small durable commit on the caller's
+thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+
+from raspy.devices.registry import Registry
+from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.errors import DeviceError, StoreError
+from raspy.storage.store import Delete, Put, Store
+from raspy.storage.tables import (
+    DEVICE_CONFIG_PREFIX,
+    DEVICE_STATE_PREFIX,
+    Table,
+    decode_device_record,
+    device_key,
+    encode_device_record,
+)
+
+log = structlog.get_logger(component="devices")
+
+_IDENTITY: Final = ("name", "oid")
+
+
+def overrides(file_config: DeviceConfig, current: DeviceConfig) -> dict[str, JsonValue]:
+    """The fields of `current` that differ from the config file's."""
+    return {
+        key: value
+        for key, value in current.as_dict().items()
+        if key not in _IDENTITY and file_config.settings.get(key) != value
+    }
+
+
+@dataclass
+class Saved:
+    """What the store holds for one service: settings and states by full name."""
+
+    configs: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+    states: dict[str, JsonValue] = field(default_factory=dict)
+
+
+class DeviceSettings:
+    """The `device` table as seen by one device service (full names as keys)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def load(self, fullname_prefix: str) -> Saved:
+        """Everything stored for devices whose full name starts with the prefix; a
+        record that does not decode is logged and skipped (never fatal)."""
+        saved = Saved()
+        for prefix in (DEVICE_CONFIG_PREFIX, DEVICE_STATE_PREFIX):
+            start = device_key(prefix, fullname_prefix)
+            for key, data in self._store.scan(Table.DEVICE, start):
+                fullname = key[len(prefix) :].decode("utf-8", "replace")
+                try:
+                    record = decode_device_record(key, data)
+                except StoreError as exc:
+                    log.warning(
+                        "device_record_skipped", device=fullname, reason=str(exc)
+                    )
+                    continue
+                if prefix == DEVICE_CONFIG_PREFIX:
+                    saved.configs[fullname] = dict(record.value)
+                else:
+                    saved.states[fullname] = record.value
+        return saved
+
+    def save_config(
+        self, fullname: str, fields: Mapping[str, JsonValue], wall_ts: float
+    ) -> None:
+        """Durable on return (StoreError if not); no changed fields: deleted."""
+        key = device_key(DEVICE_CONFIG_PREFIX, fullname)
+        if not fields:
+            self._store.commit([Delete(Table.DEVICE, key)])
+            return
+        value = encode_device_record(DEVICE_CONFIG_PREFIX, dict(fields), wall_ts)
+        self._store.commit([Put(Table.DEVICE, key, value)])
+
+    def save_state(self, fullname: str, value: JsonValue, wall_ts: float) -> None:
+        """Durable on return; raises StoreError if not."""
+        key = device_key(DEVICE_STATE_PREFIX, fullname)
+        record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts)
+        self._store.commit([Put(Table.DEVICE, key, record)])
+
+
+class ServiceSettings:
+    """One device service's view: the config file's values of its devices, and what
+    was changed over MDP on top of them (DeviceSettings None: nothing is stored, as in
+    raspy-poller). Used on the service actor's thread only."""
+
+    def __init__(self, registry: Registry, stored: DeviceSettings | None) -> None:
+        self._registry = registry
+        self.stored = stored
+        self._file_configs: dict[str, DeviceConfig] = {
+            d.name: d.config for d in registry.devices() if d.parent is None
+        }
+
+    def apply_saved(self) -> None:
+        """At start: what was stored goes over the file's values; a stored change the
+        file no longer allows is logged and left out."""
+        if self.stored is None:
+            return
+        prefix = self._registry.fullname("")
+        for fullname, fields in self.stored.load(prefix).configs.items():
+            name = fullname[len(prefix) :]
+            if name not in self._file_configs:
+                continue  # a device gone from the config file
+            try:
+                self._registry.configure(name, fields)
+            except DeviceError as exc:
+                log.warning(
+                    "device_settings_not_applied", device=fullname, reason=str(exc)
+                )
+
+    def save(self, name: str, config: DeviceConfig, wall_ts: float) -> None:
+        """Durable before the request is answered; raises StoreError if not."""
+        file_config = self._file_configs.get(name)
+        if self.stored is None or file_config is None:
+            return
+        fullname = self._registry.fullname(name)
+        self.stored.save_config(fullname, overrides(file_config, config), wall_ts)
+        log.info("device_settings_stored", device=fullname)
+
+    def back_to_file(self, name: str, wall_ts: float) -> DeviceConfig | None:
+        """`reset`: the file's values again, nothing stored over them; the new config,
+        or None if there was nothing to undo. Raises StoreError (nothing changed)."""
+        file_config = self._file_configs.get(name)
+        device = self._registry.find(name)
+        if file_config is None or device is None or device.config == file_config:
+            return None
+        if self.stored is not None:
+            self.stored.save_config(device.fullname, {}, wall_ts)
+        return self._registry.configure(name, file_config.as_dict())

@@ -1,0 +1,338 @@
+"""The `gpio` device service: relays, PWM dimmers and binary inputs on the Pi's pins.
+
+A DeviceServiceActor whose drivers hold gpiozero devices (raspy.devices.gpio). Inputs
+are event-driven: gpiozero's edge callback tells this actor an InputEdge (it never
+touches the actor's state), which debounces it and publishes the value at once, with
+the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
+state at start (off, on, or the state last stored), are switched off after
+`max_on_s`, and at a clean stop are switched off or kept (`on_stop`).
+
+With `pin_factory = "mock"` only (make run, tests), the service takes one more
+action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
+drives the input's mock pin to its active level (false: inactive), as a wire would;
+the change then takes the same path as a real edge. Without mock pins, `drive` is an
+unknown action (501).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors import poller as poller_mod
+from raspy.actors.devices import DeviceServiceActor
+from raspy.devices import gpio, service
+from raspy.devices.gpio_logic import Debounce, DeviceClass, OnTimer
+from raspy.devices.gpio_pins import PinFactoryKind, Pins
+from raspy.devices.reading import Reading, Status
+from raspy.devices.registry import Device
+from raspy.errors import DeviceError, StoreError, quote
+
+log = structlog.get_logger(component="gpio")
+
+EVENT_TREE: Final = "/event/"
+_NO_PINS: Final = "no pin factory"
+
+
+@dataclass(frozen=True, slots=True)
+class InputEdge:
+    """An input changed (gpiozero's thread -> the actor); times of the edge."""
+
+    name: str
+    active: bool
+    monotonic: float
+    wall_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRang:
+    """A max-on or debounce deadline may have come."""
+
+
+class Alarm:
+    """One thread that tells the actor AlarmRang at the earliest deadline it is set to."""
+
+    def __init__(self, target: pykka.ActorRef[Any], monotonic: Any) -> None:
+        self._target = target
+        self._monotonic = monotonic
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="raspy-gpio-alarm", daemon=True
+        )
+        self._thread.start()
+
+    def set(self, deadline: float | None) -> None:
+        with self._cond:
+            self._deadline = deadline
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                left_s = self._deadline - self._monotonic()
+                if left_s > 0:
+                    self._cond.wait(left_s)
+                    continue
+                self._deadline = None
+                try:
+                    self._target.tell(AlarmRang())
+                except pykka.ActorDeadError:
+                    return
+
+
+class GpioServiceActor(DeviceServiceActor):
+    """The `gpio` service: see the module docstring."""
+
+    def __init__(
+        self,
+        *args: Any,
+        pins: Pins | None,
+        restarting: Callable[[], bool] = lambda: False,
+        **kwargs: Any,
+    ) -> None:
+        """`pins` None: the pin factory could not be made (every device shows it).
+        `restarting()` True at a stop: the daemon runs on (a reload, a restart after a
+        failure), so outputs stay as they are for the next start to adopt; on_stop
+        applies only when the daemon stops."""
+        super().__init__(*args, **kwargs)
+        self._pins = pins
+        self._restarting = restarting
+        self._debounce: dict[str, Debounce] = {}
+        self._on_timer = OnTimer()
+        self._alarm: Alarm | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+    def _started(self) -> None:
+        self._alarm = Alarm(self.actor_ref, self._clock.monotonic)
+        prefix = self._registry.fullname("")
+        stored = self._settings.stored
+        states = {} if stored is None else stored.load(prefix).states
+        for device in self._registry.devices():
+            self._open(device, states.get(device.fullname))
+        if self._pins is not None:
+            for pin in self._pins.release_kept():
+                log.warning("gpio_output_released", pin=pin, reason="not configured")
+        self._arm()
+
+    def _open(self, device: Device, stored: Any) -> None:
+        driver, pins, config = device.driver, self._pins, device.config
+        if pins is not None:
+            if isinstance(driver, gpio.GpioOutput):
+                driver.open(pins, config, stored)
+            elif isinstance(driver, gpio.GpioInput):
+                driver.open(pins, config, self._notifier(device.name))
+        now = self._clock.wall()
+        reading = (
+            device.read(now)
+            if pins is not None
+            else Reading.failed(Status.ERROR, config.text("unit"), now, _NO_PINS)
+        )
+        if reading.status is not Status.OK:
+            log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
+        elif isinstance(driver, gpio.GpioInput):
+            self._debounce[device.name] = Debounce(bool(reading.value))
+        elif isinstance(driver, gpio.GpioOutput):
+            self._track_on(device, driver)
+        device.record(reading)
+        self._tree.write(device.fullname, reading)
+
+    def _notifier(self, name: str) -> gpio.Notify:
+        target, clock = self.actor_ref, self._clock
+
+        def notify(active: bool) -> None:  # gpiozero's thread: tell, nothing else
+            try:
+                target.tell(InputEdge(name, active, clock.monotonic(), clock.wall()))
+            except pykka.ActorDeadError:
+                return
+
+        return notify
+
+    def _stopping(self) -> None:
+        if self._alarm is not None:
+            self._alarm.stop()
+            self._alarm = None
+        restarting = self._restarting()
+        for device in self._registry.devices():
+            driver = device.driver
+            if isinstance(driver, gpio.GpioOutput) and self._pins is not None:
+                driver.stop(self._pins, device.config, restarting=restarting)
+            elif isinstance(driver, gpio.GpioInput):
+                driver.close()
+
+    def _polled_devices(self) -> list[poller_mod.PolledDevice]:
+        """Outputs only (a slow check of the pin); inputs are edge-driven."""
+        return [
+            p
+            for p in super()._polled_devices()
+            if not isinstance(self._registry.get(p.name).driver, gpio.GpioInput)
+        ]
+
+    # --- messages ---------------------------------------------------------------------
+    def _on_other(self, message: Any) -> bool:
+        match message:
+            case InputEdge(name=name, active=active, monotonic=mono, wall_ts=wall_ts):
+                self._on_edge(name, active, mono, wall_ts)
+            case AlarmRang():
+                self._on_alarm()
+            case _:
+                return False
+        return True
+
+    def _on_edge(self, name: str, active: bool, mono: float, wall_ts: float) -> None:
+        device = self._registry.find(name)
+        debounce = self._debounce.get(name)
+        if device is None or debounce is None:
+            return
+        self._stats.incr(f"devices.{self._name}.edges")
+        bounce_s = device.config.real("bounce_time_s")
+        value = debounce.on_edge(active, bounce_s, mono)
+        if value is not None:
+            self._report(device, value, wall_ts)
+        elif debounce.settle_at() is not None:
+            self._stats.incr(f"devices.{self._name}.edges_held")
+            self._arm()
+
+    def _report(self, device: Device, active: bool, wall_ts: float) -> None:
+        reading = Reading(active, device.config.text("unit"), Status.OK, wall_ts)
+        device.record(reading)
+        self._tree.write(device.fullname, reading)
+        if active and device.config.text("device_class") == DeviceClass.BUTTON:
+            key = pressed_key(device.fullname).encode()
+            refused = self._publisher.set_many([(key, repr(wall_ts).encode())])
+            if refused:
+                self._stats.incr(f"devices.{self._name}.keys_refused")
+
+    def _on_alarm(self) -> None:
+        now = self._clock.monotonic()
+        for name in self._on_timer.due(now):
+            device = self._registry.find(name)
+            if device is not None:
+                self._switch_off_after_max_on(device)
+        for name, debounce in self._debounce.items():
+            device = self._registry.find(name)
+            if device is None:
+                continue
+            value = debounce.on_settle(device.config.real("bounce_time_s"), now)
+            if value is not None:
+                self._report(device, value, self._clock.wall())
+        self._arm()
+
+    def _switch_off_after_max_on(self, device: Device) -> None:
+        driver = device.driver
+        assert isinstance(driver, gpio.GpioOutput)
+        now = self._clock.wall()
+        try:
+            reading = driver.execute(device.config, "off", None, now)
+        except DeviceError as exc:
+            reading = Reading.failed(
+                Status.ERROR, device.config.text("unit"), now, str(exc)
+            )
+        self._stats.incr(f"devices.{self._name}.max_on_expired")
+        log.warning(
+            "device_switched_off_after_max_on",
+            device=device.fullname,
+            max_on_s=device.config.real("max_on_s"),
+            status=reading.status.value,
+        )
+        device.record(reading)
+        self._tree.write(device.fullname, reading)
+        if reading.status is Status.OK:
+            self._store_state(device, driver)
+
+    def _arm(self) -> None:
+        if self._alarm is None:
+            return
+        deadlines = [self._on_timer.next_deadline()]
+        deadlines += [d.settle_at() for d in self._debounce.values()]
+        due = [d for d in deadlines if d is not None]
+        self._alarm.set(min(due) if due else None)
+
+    # --- requests ---------------------------------------------------------------------
+    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+        pins = self._pins
+        mock = pins is not None and pins.kind is PinFactoryKind.MOCK
+        if request.action == "drive" and mock:
+            return self._drive(request)
+        if request.action == "config" and isinstance(request.value, dict):
+            device = (
+                None
+                if request.device is None
+                else self._registry.resolve(request.device)
+            )
+            if device is not None:
+                for key in sorted(gpio.FIXED_FIELDS & set(request.value)):
+                    if request.value[key] != device.config.settings.get(key):
+                        detail = f"{key}: fixed while running; change the config file"
+                        return service.refused(
+                            service.BAD_REQUEST, "config", "invalid_config", detail
+                        )
+        return None
+
+    def _drive(self, request: service.Request) -> tuple[bytes, bytes]:
+        """Mock pins only: drive an input's pin to its active (or inactive) level."""
+        device = (
+            None if request.device is None else self._registry.resolve(request.device)
+        )
+        if device is None or not isinstance(device.driver, gpio.GpioInput):
+            detail = f"{quote(request.device or '')}: not an input of this service"
+            return service.refused(service.NOT_FOUND, "drive", "unknown_device", detail)
+        if not isinstance(request.value, bool):
+            detail = "drive: expected true (active) or false"
+            return service.refused(
+                service.BAD_REQUEST, "drive", "invalid_value", detail
+            )
+        assert self._pins is not None
+        pull_up = device.config.flag("pull_up")
+        try:  # pull-up: active is low
+            self._pins.drive(device.config.text("pin"), request.value != pull_up)
+        except DeviceError as exc:
+            return service.device_error("drive", str(exc))
+        return service.ok("drive", device=device.name, value=request.value)
+
+    def _published(self, device: Device, reading: Reading) -> None:
+        driver = device.driver
+        if isinstance(driver, gpio.GpioOutput) and reading.status is Status.OK:
+            self._store_state(device, driver)
+            self._track_on(device, driver)
+
+    def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
+        max_on_s = device.config.real("max_on_s")
+        self._on_timer.switched(
+            device.name, driver.level > 0, max_on_s, self._clock.monotonic()
+        )
+        self._arm()
+
+    def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:
+        """An output's state, durable (for initial = restore); a store failure is
+        logged and counted: the pin has switched all the same."""
+        stored = self._settings.stored
+        if stored is None:
+            return
+        try:
+            stored.save_state(device.fullname, driver.value(), self._clock.wall())
+        except StoreError as exc:
+            self._stats.incr(f"devices.{self._name}.state_not_stored")
+            log.error(
+                "device_state_not_stored", device=device.fullname, reason=str(exc)
+            )
+
+
+def pressed_key(fullname: str) -> str:
+    """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
+    return f"{EVENT_TREE}{fullname}/pressed"

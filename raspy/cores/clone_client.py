@@ -1,0 +1,341 @@
+"""CloneClientCore: the client side of RFC 12/CHP (protocols.md §6.3-§6.7), sans-IO.
+
+Subscribe, wait for the first HUGZ (the subscription is live), ICANHAZ? on a fresh
+DEALER, KVSYNCs until KTHXBAI while updates wait, then apply updates newer than the
+snapshot. Silence for `server_ttl_s` reconnects with fresh sockets (§6.5); a whole-map
+client re-snapshots on a sequence gap (§6.7). KVSETs go out once the collector listens
+(§1.6) and are resent with the same UUID until seen on the publisher (§6.4), at most
+`max_unconfirmed` waiting. No sockets, no clock, no logging: time comes in, outputs go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from raspy.cores.clone_client_output import (
+    AskSnapshot,
+    Change,
+    Changed,
+    ClientOutput,
+    Confirmed,
+    Connect,
+    EndSnapshot,
+    Entry,
+    Failed,
+    GapDetected,
+    Reconnecting,
+    Rejected,
+    SendSet,
+    Synced,
+)
+from raspy.errors import MalformedMessage
+from raspy.protocol import clone
+
+__all__ = [
+    "COUNTS",
+    "AskSnapshot",
+    "Change",
+    "Changed",
+    "ClientOutput",
+    "ClientSettings",
+    "CloneClientCore",
+    "Confirmed",
+    "Connect",
+    "EndSnapshot",
+    "Entry",
+    "Failed",
+    "GapDetected",
+    "Phase",
+    "Reconnecting",
+    "Rejected",
+    "SendSet",
+    "Synced",
+]
+
+_SUBSCRIBED: Final = b"\x01"  # XPUB: a peer's subscribe message starts with it (§1.6)
+_UNSUBSCRIBED: Final = b"\x00"
+
+
+class Phase(Enum):
+    WAIT_HUGZ = "wait_hugz"
+    SNAPSHOT = "snapshot"
+    LIVE = "live"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    server_ttl_s: float = 5.0  # silence that declares the server dead (§6.5)
+    resend_s: float = 2.0  # an unconfirmed KVSET goes again after this (§6.4)
+    max_set_attempts: int = 5
+    max_unconfirmed: int = 10_000  # past it, the oldest unconfirmed update fails
+    max_pending_updates: int = 1_000_000  # buffered during a snapshot, then reconnect
+
+
+COUNTS: Final = (
+    "snapshots",
+    "gaps",
+    "reconnects",
+    "rejected",
+    "resends",
+    "set_failed",
+    "set_dropped",
+)
+
+
+@dataclass
+class _PendingSet:
+    key: bytes
+    frames: list[bytes]
+    sent_at: float | None = None
+    attempts: int = 0
+
+
+@dataclass
+class _Session:
+    """What one connection (fresh sockets) knows; a reconnect starts a new one."""
+
+    heard_at: float
+    phase: Phase = Phase.WAIT_HUGZ
+    snapshot_at: float = 0.0
+    snapshot: dict[bytes, Entry] = field(default_factory=dict)
+    pending: list[clone.KvMsg] = field(default_factory=list)
+    collector_listens: bool = False
+
+
+class CloneClientCore:
+    """One client session of one subtree (b"": the whole map). Not thread-safe."""
+
+    def __init__(self, subtree: bytes, settings: ClientSettings) -> None:
+        self.subtree = subtree
+        self.settings = settings
+        self.cache: dict[bytes, Entry] = {}
+        self.last_seq = 0
+        self.live = False
+        self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
+        self._session = _Session(heard_at=0.0)
+        self._sets: dict[bytes, _PendingSet] = {}
+
+    @property
+    def phase(self) -> Phase:
+        return self._session.phase
+
+    # --- connection (§6.3 steps 1-2, §6.5) ------------------------------------------
+    def start(self, now: float) -> list[ClientOutput]:
+        """The first connection."""
+        return [self._connect(now)]
+
+    def _connect(self, now: float) -> Connect:
+        self._session = _Session(heard_at=now)
+        for pending in self._sets.values():
+            pending.sent_at = None  # resend on the new connection, same UUID
+        if self.subtree:
+            return Connect((self.subtree, clone.HUGZ))
+        return Connect((b"",))  # covers HUGZ too
+
+    def _reconnect(self, reason: str, now: float) -> list[ClientOutput]:
+        self.counts["reconnects"] += 1
+        self.live = False
+        return [Reconnecting(reason, self.last_seq), self._connect(now)]
+
+    def _ask_snapshot(self, now: float) -> AskSnapshot:
+        session = self._session
+        session.phase = Phase.SNAPSHOT
+        session.snapshot = {}
+        session.snapshot_at = now
+        self.counts["snapshots"] += 1
+        return AskSnapshot(clone.encode_icanhaz(self.subtree))
+
+    def next_deadline(self) -> float | None:
+        """When on_tick() must run: server silence, a stalled snapshot, a resend."""
+        session, ttl_s = self._session, self.settings.server_ttl_s
+        deadline = session.heard_at + ttl_s
+        if session.phase is Phase.SNAPSHOT:
+            deadline = min(deadline, session.snapshot_at + ttl_s)
+        if self._can_send():
+            resend_s = self.settings.resend_s
+            for pending in self._sets.values():
+                if pending.sent_at is None:
+                    return min(deadline, 0.0)
+                deadline = min(deadline, pending.sent_at + resend_s)
+        return deadline
+
+    def on_tick(self, now: float) -> list[ClientOutput]:
+        session, ttl_s = self._session, self.settings.server_ttl_s
+        if now - session.heard_at >= ttl_s:
+            return self._reconnect("server_silent", now)  # §6.5: no KVPUB, no HUGZ
+        if session.phase is Phase.SNAPSHOT and now - session.snapshot_at >= ttl_s:
+            return self._reconnect("snapshot_stalled", now)
+        return self._send_due(now)
+
+    # --- the publisher (§6.3 step 4, §6.4, §6.5) ------------------------------------
+    def on_update(self, frames: Sequence[bytes], now: float) -> list[ClientOutput]:
+        """A message from the SUB: KVPUB or HUGZ."""
+        session = self._session
+        session.heard_at = now
+        msg = self._decode(frames, "publisher")
+        if isinstance(msg, Rejected):
+            return [msg]
+        out: list[ClientOutput] = []
+        if msg.key == clone.HUGZ:  # §6.5: never an update, whatever its seq
+            if session.phase is Phase.WAIT_HUGZ:
+                out.append(self._ask_snapshot(now))  # the subscription is live now
+                out += self._send_due(now)
+            return out
+        pending = self._sets.pop(msg.uuid, None) if msg.uuid else None
+        if pending is not None:
+            out.append(Confirmed(msg.uuid))
+        if session.phase is Phase.SNAPSHOT:
+            session.pending.append(msg)
+            if len(session.pending) > self.settings.max_pending_updates:
+                out += self._reconnect("pending_overflow", now)
+        elif session.phase is Phase.LIVE:
+            out += self._apply(msg, now)
+        # WAIT_HUGZ: older than the snapshot still to be asked for: drop
+        return out
+
+    def _apply(self, msg: clone.KvMsg, now: float) -> list[ClientOutput]:
+        if msg.seq <= self.last_seq:
+            return []  # the snapshot or an earlier KVPUB already had it
+        if not self.subtree and msg.seq != self.last_seq + 1:
+            # §6.7: only a whole-map client can tell a lost update from a filtered one
+            self.counts["gaps"] += 1
+            self.live = False
+            gap = GapDetected(msg.seq, self.last_seq)
+            ask = self._ask_snapshot(now)
+            self._session.pending = [msg]
+            return [gap, ask]
+        self.last_seq = msg.seq
+        if msg.body:
+            self.cache[msg.key] = Entry(msg.seq, msg.body, msg.props)
+        else:
+            self.cache.pop(msg.key, None)
+        return [Changed((Change(msg.key, msg.seq, msg.body, msg.props),))]
+
+    # --- the snapshot (§6.3 step 3) -------------------------------------------------
+    def on_snapshot(self, frames: Sequence[bytes], now: float) -> list[ClientOutput]:
+        """A message from the DEALER: KVSYNC or KTHXBAI."""
+        session = self._session
+        if session.phase is not Phase.SNAPSHOT:
+            return []  # a DEALER the shell has not closed yet: nothing asked
+        session.snapshot_at = now
+        msg = self._decode(frames, "snapshot")
+        if isinstance(msg, Rejected):
+            return [msg]
+        if msg.key == clone.KTHXBAI:
+            return self._finish_snapshot(msg.seq, now)
+        if msg.body:
+            session.snapshot[msg.key] = Entry(msg.seq, msg.body, msg.props)
+        else:
+            session.snapshot.pop(msg.key, None)
+        return []
+
+    def _finish_snapshot(self, seq: int, now: float) -> list[ClientOutput]:
+        session = self._session
+        old, self.cache = self.cache, session.snapshot
+        session.snapshot = {}
+        self.last_seq = seq
+        self.live = True
+        session.phase = Phase.LIVE
+        out: list[ClientOutput] = [EndSnapshot()]
+        changes = _diff(old, self.cache, seq)
+        if changes:
+            out.append(Changed(changes))
+        waiting, session.pending = session.pending, []
+        for msg in waiting:  # §6.3 step 4: only what the snapshot did not contain
+            if session.phase is Phase.LIVE:
+                out += self._apply(msg, now)
+            else:
+                session.pending.append(msg)  # a gap started a new snapshot
+        out.append(Synced())
+        return out
+
+    # --- writes (§6.4) --------------------------------------------------------------
+    def set(
+        self, key: bytes, uuid: bytes, frames: list[bytes], now: float
+    ) -> list[ClientOutput]:
+        """Queue a KVSET (`frames`, carrying `uuid`) until it is published."""
+        self._sets[uuid] = _PendingSet(key, frames)
+        out: list[ClientOutput] = []
+        limit = self.settings.max_unconfirmed
+        if len(self._sets) > limit:
+            # memory stays bounded while the server is away: the oldest fails
+            oldest = next(iter(self._sets))
+            dropped = self._sets.pop(oldest)
+            self.counts["set_dropped"] += 1
+            detail = (
+                f"update of {dropped.key!r} dropped: more than "
+                f"{limit} updates unconfirmed"
+            )
+            out.append(Failed(oldest, "dropped", detail))
+        return out + self._send_due(now)
+
+    def on_collector(self, frames: Sequence[bytes], now: float) -> list[ClientOutput]:
+        """A message from the XPUB: the collector's (un)subscription (§1.6)."""
+        if frames and frames[0][:1] in (_SUBSCRIBED, _UNSUBSCRIBED):
+            self._session.collector_listens = frames[0][:1] == _SUBSCRIBED
+        return self._send_due(now)
+
+    def _can_send(self) -> bool:
+        # both ways must be live: the collector hears us, and we hear the echo
+        session = self._session
+        return session.collector_listens and session.phase is not Phase.WAIT_HUGZ
+
+    def _send_due(self, now: float) -> list[ClientOutput]:
+        if not self._sets or not self._can_send():
+            return []
+        out: list[ClientOutput] = []
+        settings = self.settings
+        for uuid, pending in list(self._sets.items()):
+            if (
+                pending.sent_at is not None
+                and now - pending.sent_at < settings.resend_s
+            ):
+                continue
+            if pending.attempts >= settings.max_set_attempts:
+                del self._sets[uuid]
+                self.counts["set_failed"] += 1
+                detail = f"update of {pending.key!r} never confirmed"
+                out.append(Failed(uuid, "never_confirmed", detail))
+                continue
+            out.append(SendSet(uuid, pending.frames))
+            self.counts["resends"] += 1 if pending.attempts else 0
+            pending.attempts += 1
+            pending.sent_at = now
+            if not pending.key.startswith(self.subtree):
+                del self._sets[uuid]  # outside our subtree: its echo never reaches us
+                out.append(Confirmed(uuid))
+        return out
+
+    def close(self) -> list[ClientOutput]:
+        """Every unconfirmed update fails."""
+        detail = "clone client closed before the update was confirmed"
+        out: list[ClientOutput] = [
+            Failed(uuid, "closed", detail) for uuid in self._sets
+        ]
+        self._sets.clear()
+        return out
+
+    def _decode(self, frames: Sequence[bytes], where: str) -> clone.KvMsg | Rejected:
+        try:
+            return clone.decode_kvmsg(frames)
+        except MalformedMessage as exc:
+            self.counts["rejected"] += 1
+            return Rejected(where, exc.reason)
+
+
+def _diff(
+    old: dict[bytes, Entry], new: dict[bytes, Entry], seq: int
+) -> tuple[Change, ...]:
+    """What a snapshot changed in the cache, in key order (deletions included)."""
+    changes = [
+        Change(key, entry.seq, entry.body, entry.props, from_snapshot=True)
+        for key, entry in new.items()
+        if (prior := old.get(key)) is None or prior.body != entry.body
+    ]
+    changes += [
+        Change(key, seq, b"", (), from_snapshot=True) for key in old if key not in new
+    ]
+    return tuple(sorted(changes, key=lambda change: change.key))

@@ -1,0 +1,110 @@
+"""The Clone tree's write budget: coalesced readings and sequence blocks (issue 17).
+
+Pure: updates and `now` in, decisions out; no store, no clock, no logging here.
+`CoalescingBuffer` keeps the latest coalesced update per key until a group commit takes
+it; `SequenceBlocks` says when a high-water mark must be stored before a sequence number
+may be published, so that no number is ever given twice, even after a kill -9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from raspy.cores.clone import Update
+
+
+class SequenceBlocks:
+    """High-water marks of the sequence numbers, reserved a block at a time.
+
+    Invariant: a coalesced update is published only when its seq <= `confirmed`, a
+    mark that is on disk; after a crash the server starts past the stored mark, so a
+    published number is never reused. Durable updates carry the mark in their own
+    transaction (stored before published), so they need no block of their own.
+    """
+
+    def __init__(self, stored_mark: int, block: int) -> None:
+        if block < 1:
+            raise ValueError(f"block must be >= 1, got {block}")
+        if stored_mark < 0:
+            raise ValueError(f"stored_mark must be >= 0, got {stored_mark}")
+        self.block = block
+        self.confirmed = stored_mark  # synced to disk
+        self.wanted = stored_mark  # to be (or being) written
+
+    def cover(self, seq: int, *, coalesced: bool) -> None:
+        """Note a number given out; a coalesced one past the mark opens a new block."""
+        if coalesced and seq > self.wanted:
+            self.wanted = seq + self.block - 1
+        elif seq > self.wanted:
+            self.wanted = seq  # a durable update: stored with its own mark
+
+    def confirm(self, mark: int) -> None:
+        """A transaction holding `mark` was synced."""
+        self.confirmed = max(self.confirmed, mark)
+
+    def covered(self, seq: int) -> bool:
+        """True if `seq` may be published without storing anything first."""
+        return seq <= self.confirmed
+
+
+class CoalescingBuffer:
+    """Latest coalesced update per key: what to write next, and what was published.
+
+    `pending` is what the next group commit writes (latest per key, in accept order
+    = sequence order); a durable update of the same key takes its key out, because the
+    store must never see an older value after a newer one. `published` is the latest
+    coalesced update per key that subscribers were told and that the store may not
+    have yet: snapshots lay it over the store (the higher sequence of the two wins).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[bytes, Update] = {}
+        self._published: dict[bytes, Update] = {}
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    @property
+    def published_count(self) -> int:
+        return len(self._published)
+
+    def accept(self, update: Update) -> None:
+        """A coalesced update was given its number: it will be written."""
+        self._pending.pop(update.key, None)
+        self._pending[update.key] = update
+
+    def supersede(self, update: Update) -> None:
+        """A durable update was given its number: never write an older value after."""
+        self._pending.pop(update.key, None)
+
+    def released(self, update: Update, *, coalesced: bool) -> None:
+        """An update went out to subscribers (in sequence order)."""
+        if coalesced:
+            self._published[update.key] = update
+            return
+        shown = self._published.get(update.key)
+        if shown is not None and shown.seq < update.seq:
+            del self._published[update.key]  # the store holds it (or its deletion)
+
+    def take(self) -> list[Update]:
+        """Everything to write in the next group commit, in sequence order."""
+        taken = sorted(self._pending.values(), key=lambda u: u.seq)
+        self._pending = {}
+        return taken
+
+    def written(self, updates: Iterable[Update]) -> None:
+        """A group commit of these updates was synced: the store shows them now."""
+        for update in updates:
+            shown = self._published.get(update.key)
+            if shown is not None and shown.seq <= update.seq:
+                del self._published[update.key]
+
+    def overlay(self, subtree: bytes) -> list[Update]:
+        """The published coalesced updates under `subtree`, in key order."""
+        return sorted(
+            (u for k, u in self._published.items() if k.startswith(subtree)),
+            key=lambda u: u.key,
+        )

@@ -1,0 +1,414 @@
+"""GPIO devices of the `gpio` service: relays (switch), PWM dimmers, binary inputs.
+
+Drivers talk to pins only through raspy.devices.gpio_pins (gpiozero). A driver is made
+closed (a config can be checked without touching a pin) and opened by the service's
+actor; a pin that fails to open or to switch is a reading status and a 500 reply,
+never an exception out of the actor. check_entries() turns `[[devices.gpio]]` tables
+into configs, naming every problem by its key path (`devices.gpio[2].pin: ...`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Final
+
+from raspy.devices import gpio_pins
+from raspy.devices.gpio_logic import DeviceClass, Initial, OnStop, initial_level
+from raspy.devices.kinds import NAME_PATTERN, KindRegister
+from raspy.devices.reading import Reading, Status
+from raspy.devices.template import (
+    DeviceConfig,
+    FieldSpec,
+    JsonValue,
+    ValueSpec,
+    ValueType,
+    merge_fields,
+    normalise,
+    reason_against,
+    shown,
+)
+from raspy.errors import DeviceError, quote
+
+SWITCH: Final = "switch"
+DIMMER: Final = "dimmer"
+BINARY: Final = "sensor.binary"
+OUTPUTS: Final = frozenset({SWITCH, DIMMER})
+MAX_ON_LIMIT_S: Final = 7 * 86400.0
+# Fields that pick the pin and its wiring: fixed while the daemon runs (a config
+# change over MDP may not touch them; the config file may).
+FIXED_FIELDS: Final = frozenset(
+    {"pin", "active_high", "pull_up", "device_class", "frequency_hz"}
+)
+
+_PIN: Final = FieldSpec(
+    "pin",
+    ValueSpec(ValueType.STR, max_length=16),
+    "BCM number or gpiozero pin name (17, GPIO17, BOARD11)",
+    required=True,
+)
+_ACTIVE_HIGH: Final = FieldSpec(
+    "active_high", ValueSpec(ValueType.BOOL), "on drives the pin high", True
+)
+_OUTPUT: Final = (
+    _PIN,
+    _ACTIVE_HIGH,
+    FieldSpec(
+        "initial",
+        ValueSpec(ValueType.STR, choices=tuple(Initial)),
+        "state at start: off, on, or restore (the last stored)",
+        Initial.OFF.value,
+    ),
+    FieldSpec(
+        "on_stop",
+        ValueSpec(ValueType.STR, choices=tuple(OnStop)),
+        "at a clean stop: off, or keep (leave the pin alone)",
+        OnStop.OFF.value,
+    ),
+    FieldSpec(
+        "max_on_s",
+        ValueSpec(ValueType.REAL, 0.0, MAX_ON_LIMIT_S),
+        "switch off after this long on (0: no limit)",
+        0.0,
+    ),
+)
+_FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
+    {
+        SWITCH: _OUTPUT,
+        DIMMER: (
+            *_OUTPUT,
+            FieldSpec(
+                "frequency_hz",
+                ValueSpec(ValueType.REAL, 1.0, 100_000.0),
+                "PWM frequency",
+                100.0,
+            ),
+        ),
+        BINARY: (
+            _PIN,
+            FieldSpec(
+                "pull_up",
+                ValueSpec(ValueType.BOOL),
+                "internal pull-up (active low); false: pull-down (active high)",
+                True,
+            ),
+            FieldSpec(
+                "bounce_time_s",
+                ValueSpec(ValueType.REAL, 0.0, 1.0),
+                "edges this soon after a change are held (debounce)",
+                0.02,
+            ),
+            FieldSpec(
+                "device_class",
+                ValueSpec(ValueType.STR, choices=tuple(DeviceClass)),
+                "button, motion or door",
+                DeviceClass.BUTTON.value,
+            ),
+        ),
+    }
+)
+
+Notify = Callable[[bool], None]
+"""An input's edge: called on gpiozero's thread with the new logical level."""
+
+
+def _fault_reading(config: DeviceConfig, fault: str, now: float) -> Reading:
+    return Reading.failed(Status.ERROR, config.text("unit"), now, fault)
+
+
+class GpioOutput:
+    """A switch (OutputDevice, level 0/1) or a dimmer (PWMOutputDevice, 0..100 %)."""
+
+    def __init__(self, oid: str) -> None:
+        self.oid = oid
+        self.full = 100 if oid == DIMMER else 1
+        self._pin: gpio_pins.OutputPin | None = None
+        self._fault = "pin not opened"
+        self._level = 0
+        self._last_on = self.full
+
+    @property
+    def level(self) -> int:
+        return self._level
+
+    def open(
+        self, pins: gpio_pins.Pins, config: DeviceConfig, stored: JsonValue
+    ) -> None:
+        """Claim the pin at its initial level (see Initial); a failure is kept."""
+        self.close()
+        level = initial_level(Initial(config.text("initial")), stored, self.full)
+        kept = pins.adopt(config.text("pin"))
+        if kept is not None:  # a restart in this process: the pin never stopped
+            self._pin, self._fault = kept, ""
+            try:
+                self._level = round(kept.value * self.full)
+            except DeviceError as exc:
+                self._fault = str(exc)
+            return
+        try:
+            if self.oid == DIMMER:
+                self._pin = pins.pwm(
+                    config.text("pin"),
+                    active_high=config.flag("active_high"),
+                    frequency_hz=config.real("frequency_hz"),
+                    initial=level / self.full,
+                )
+            else:
+                self._pin = pins.output(
+                    config.text("pin"),
+                    active_high=config.flag("active_high"),
+                    initial=bool(level),
+                )
+        except DeviceError as exc:
+            self._fault = str(exc)
+            return
+        self._fault = ""
+        self._level = level
+
+    def close(self) -> None:
+        if self._pin is not None:
+            self._pin.close()
+            self._pin = None
+        self._fault = "pin not opened"
+
+    def stop(
+        self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False
+    ) -> None:
+        """A clean stop: off and released, or kept as it is (on_stop). A service
+        restarting inside the daemon keeps every output for its successor."""
+        if self._pin is None:
+            return
+        if restarting or OnStop(config.text("on_stop")) is OnStop.KEEP:
+            pins.keep(self._pin)
+            self._pin = None
+            return
+        with contextlib.suppress(DeviceError):  # a failing pin: release it anyway
+            self._pin.value = 0
+        self.close()
+
+    def value(self) -> JsonValue:
+        return self._level if self.oid == DIMMER else bool(self._level)
+
+    def read(self, config: DeviceConfig, now: float) -> Reading:
+        if self._pin is None:
+            return _fault_reading(config, self._fault, now)
+        try:
+            level = round(self._pin.value * self.full)
+        except DeviceError as exc:
+            return _fault_reading(config, str(exc), now)
+        self._level = level
+        return Reading(self.value(), config.text("unit"), Status.OK, now)
+
+    def execute(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> Reading:
+        match command:
+            case "on":
+                level = self._last_on
+            case "off":
+                level = 0
+            case "toggle":
+                level = 0 if self._level else self.full
+            case "state" if isinstance(value, bool):
+                level = self.full if value else 0
+            case "level" if isinstance(value, int) and not isinstance(value, bool):
+                level = value
+            case _:
+                raise DeviceError(
+                    f"device {quote(config.name)}: {command}: not supported"
+                )
+        self.apply(config, level)
+        return Reading(self.value(), config.text("unit"), Status.OK, now)
+
+    def apply(self, config: DeviceConfig, level: int) -> None:
+        """Drive the pin to `level`; DeviceError if the pin is not open or fails."""
+        if self._pin is None:
+            raise DeviceError(f"device {quote(config.name)}: {self._fault}")
+        self._pin.value = level / self.full
+        if level:
+            self._last_on = level
+        self._level = level
+
+    def state(self) -> Mapping[str, JsonValue]:
+        main = "level" if self.oid == DIMMER else "state"
+        return MappingProxyType({main: self.value()})
+
+    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
+        """Off (the safe state); never raises: a failing pin shows in the reading."""
+        try:
+            self.apply(config, 0)
+        except DeviceError as exc:
+            return _fault_reading(config, str(exc), now)
+        self._last_on = self.full
+        return Reading(self.value(), config.text("unit"), Status.OK, now)
+
+
+class GpioInput:
+    """A binary input (Button, or DigitalInputDevice for motion and door); read-only.
+
+    Edge-driven: the owner passes `notify` to open(); read() is for the first value.
+    """
+
+    def __init__(self) -> None:
+        self._pin: gpio_pins.InputPin | None = None
+        self._fault = "pin not opened"
+
+    def open(self, pins: gpio_pins.Pins, config: DeviceConfig, notify: Notify) -> None:
+        self.close()
+        try:
+            self._pin = pins.input(
+                config.text("pin"),
+                pull_up=config.flag("pull_up"),
+                button=config.text("device_class") == DeviceClass.BUTTON,
+                on_change=notify,
+            )
+        except DeviceError as exc:
+            self._fault = str(exc)
+            return
+        self._fault = ""
+
+    def close(self) -> None:
+        if self._pin is not None:
+            self._pin.close()
+            self._pin = None
+        self._fault = "pin not opened"
+
+    def read(self, config: DeviceConfig, now: float) -> Reading:
+        if self._pin is None:
+            return _fault_reading(config, self._fault, now)
+        try:
+            active = self._pin.active
+        except DeviceError as exc:
+            return _fault_reading(config, str(exc), now)
+        return Reading(active, config.text("unit"), Status.OK, now)
+
+    def execute(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> Reading:
+        raise DeviceError(f"device {quote(config.name)}: {command}: read-only input")
+
+    def state(self) -> Mapping[str, JsonValue]:
+        return MappingProxyType({})
+
+    def reset(self, config: DeviceConfig, now: float) -> Reading | None:
+        return None
+
+
+GpioDriver = GpioOutput | GpioInput
+
+
+class GpioFactory:
+    """Drivers for the `gpio` service: switch, dimmer and sensor.binary on pins."""
+
+    @property
+    def rescan_supported(self) -> bool:
+        return False
+
+    def fields(self, oid: str) -> tuple[FieldSpec, ...] | None:
+        return _FIELDS.get(oid)
+
+    def problems(self, config: DeviceConfig) -> list[str]:
+        return []
+
+    def create(self, config: DeviceConfig) -> GpioDriver:
+        if config.oid in OUTPUTS:
+            return GpioOutput(config.oid)
+        if config.oid == BINARY:
+            return GpioInput()
+        raise DeviceError(f"device {quote(config.name)}: no gpio {config.oid}")
+
+
+Resolve = Callable[[int | str], str | None]
+
+
+def check_entries(
+    kinds: KindRegister,
+    entries: Sequence[object],
+    resolve: Resolve,
+    board: str,
+    path: str = "devices.gpio",
+) -> list[dict[str, JsonValue]]:
+    """`[[devices.gpio]]` tables -> device configs with canonical pin names.
+
+    Checks each option's type against the kind's template, that the board has the
+    pin, and that no pin is used twice. Raises DeviceError listing every problem as
+    `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
+    """
+    problems: list[str] = []
+    configs: list[dict[str, JsonValue]] = []
+    used: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        where = f"{path}[{index}]"
+        config = _check_entry(kinds, entry, where, problems)
+        if config is None:
+            continue
+        pin = config.pop("pin")
+        assert isinstance(pin, int | str)
+        canonical = resolve(pin)
+        if canonical is None:
+            problems.append(
+                f"{where}.pin: the board ({board}) has no GPIO pin {shown(pin)}"
+            )
+            continue
+        if canonical in used:
+            problems.append(
+                f"{where}.pin: {canonical} is already used by {path}[{used[canonical]}]"
+            )
+            continue
+        used[canonical] = index
+        configs.append({**config, "pin": canonical})
+    if problems:
+        raise DeviceError("; ".join(problems))
+    return configs
+
+
+def _check_entry(
+    kinds: KindRegister, entry: object, where: str, problems: list[str]
+) -> dict[str, JsonValue] | None:
+    if not isinstance(entry, Mapping):
+        problems.append(f"{where}: expected a table, got {shown(entry)}")
+        return None
+    oid = entry.get("oid")
+    if oid not in _FIELDS:
+        problems.append(
+            f"{where}.oid: expected one of {', '.join(sorted(_FIELDS))}, got {shown(oid)}"
+        )
+        return None
+    assert isinstance(oid, str)
+    fields = merge_fields(kinds.get(oid).fields, _FIELDS[oid])
+    specs = {f.name: f.spec for f in fields if f.name != "pin"}
+    before = len(problems)
+    config: dict[str, JsonValue] = {}
+    for key, value in entry.items():
+        if key in ("oid", "pin"):
+            continue
+        if key == "name":
+            if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+                problems.append(
+                    f"{where}.name: expected 1-64 letters, digits, '_' or '-', "
+                    f"got {shown(value)}"
+                )
+            config["name"] = value if isinstance(value, str) else None
+            continue
+        spec = specs.get(key)
+        if spec is None:
+            problems.append(f"{where}.{key}: unknown option for {oid}")
+            continue
+        reason = reason_against(spec, value)
+        if reason is not None:
+            problems.append(f"{where}.{key}: {reason}")
+            continue
+        config[key] = normalise(spec, value)
+    if "name" not in entry:
+        problems.append(f"{where}.name: required")
+    if "pin" not in entry:
+        problems.append(f"{where}.pin: required")
+        return None
+    pin = entry["pin"]
+    if isinstance(pin, bool) or not isinstance(pin, int | str):
+        problems.append(
+            f"{where}.pin: expected a BCM number or a pin name, got {shown(pin)}"
+        )
+        return None
+    return {**config, "oid": oid, "pin": pin} if len(problems) == before else None

@@ -1,0 +1,134 @@
+"""The pure parts of GPIO devices: debouncing, the max-on timer, the state at start.
+
+No pins, no clock, no threads: every method takes `now` (monotonic s), so the tests
+drive time by hand.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from enum import StrEnum
+
+from raspy.devices.template import JsonValue
+
+
+class Initial(StrEnum):
+    """`initial`: the state an output takes when the daemon starts."""
+
+    OFF = "off"
+    ON = "on"
+    RESTORE = "restore"  # the last state stored before the stop or crash
+
+
+class OnStop(StrEnum):
+    """`on_stop`: what a clean stop does to an output."""
+
+    OFF = "off"
+    KEEP = "keep"  # raspy leaves the pin alone (not released, not switched)
+
+
+class DeviceClass(StrEnum):
+    """`device_class` of a binary input; a button also publishes `pressed` events."""
+
+    BUTTON = "button"
+    MOTION = "motion"
+    DOOR = "door"
+
+
+def initial_level(initial: Initial, stored: JsonValue, full: int) -> int:
+    """The level (0..full) an output starts at: `full` is 1 for a switch, 100 for a
+    dimmer; a stored state that is missing or out of range counts as off."""
+    if initial is Initial.ON:
+        return full
+    if initial is Initial.OFF:
+        return 0
+    if isinstance(stored, bool):
+        return full if stored else 0
+    if isinstance(stored, int) and 0 <= stored <= full:
+        return stored
+    return 0
+
+
+class Debounce:
+    """Leading-edge debouncing of one input.
+
+    The first change is reported at once (no added latency); edges within
+    `bounce_s` after a reported change are held, and when that window ends the level
+    then is reported if it differs from the last one reported. So a bouncing contact
+    gives one change, and the final level is never lost.
+    """
+
+    def __init__(self, reported: bool | None = None) -> None:
+        self.reported = reported
+        self._window_end = -math.inf
+        self._pending: bool | None = None
+
+    def on_edge(self, active: bool, bounce_s: float, now: float) -> bool | None:
+        """An edge at `now`; returns the value to report now, or None."""
+        if now >= self._window_end:
+            self._pending = None
+            if active == self.reported:
+                return None
+            return self._report(active, bounce_s, now)
+        self._pending = active
+        return None
+
+    def settle_at(self) -> float | None:
+        """When on_settle() has something to decide (monotonic s), or None."""
+        return self._window_end if self._pending is not None else None
+
+    def on_settle(self, bounce_s: float, now: float) -> bool | None:
+        """The window may have ended: the held level to report, or None."""
+        if self._pending is None or now < self._window_end:
+            return None
+        level, self._pending = self._pending, None
+        if level == self.reported:
+            return None
+        return self._report(level, bounce_s, now)
+
+    def _report(self, active: bool, bounce_s: float, now: float) -> bool:
+        self.reported = active
+        self._window_end = now + bounce_s
+        return active
+
+
+class OnTimer:
+    """Deadlines of outputs that must switch off after `max_on_s` of being on."""
+
+    def __init__(self) -> None:
+        self._expires: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def switched(self, name: str, on: bool, max_on_s: float, now: float) -> None:
+        """`name` is now on or off; a new `on` keeps the deadline of the first one
+        (being told "on" again does not extend the time)."""
+        if not on or max_on_s <= 0:
+            self._expires.pop(name, None)
+            return
+        if name in self._expires:
+            return
+        expires_at = now + max_on_s
+        self._expires[name] = expires_at
+        heapq.heappush(self._heap, (expires_at, name))
+
+    def forget(self, name: str) -> None:
+        self._expires.pop(name, None)
+
+    def due(self, now: float) -> list[str]:
+        """The outputs whose time is up at `now`; each is then forgotten."""
+        expired: list[str] = []
+        while self._heap and self._heap[0][0] <= now:
+            expires_at, name = heapq.heappop(self._heap)
+            if self._expires.get(name) == expires_at:
+                del self._expires[name]
+                expired.append(name)
+        return expired
+
+    def next_deadline(self) -> float | None:
+        while self._heap:
+            expires_at, name = self._heap[0]
+            if self._expires.get(name) == expires_at:
+                return expires_at
+            heapq.heappop(self._heap)
+        return None

@@ -1,0 +1,281 @@
+"""The one wrapper around gpiozero: pin factories, pin names, outputs, PWM and inputs.
+
+Nothing else in raspy imports gpiozero (it ships no types). Every gpiozero error
+becomes a DeviceError naming the pin and what gpiozero said, so a failing pin is a
+device status and never an exception that ends an actor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any, Final
+
+from raspy.errors import DeviceError, quote
+
+# The 40-pin board used to check pin names when the real board is unknown (a config
+# checked away from a Pi): every Pi since the B+ has this header.
+_REFERENCE_REVISION: Final = "a02082"  # Raspberry Pi 3 Model B
+
+
+class PinFactoryKind(StrEnum):
+    """`[devices] pin_factory`: mock pins (make run, tests) or the Pi's own GPIO."""
+
+    MOCK = "mock"
+    DEFAULT = "default"
+
+
+def _gpio_failure(what: str, exc: Exception) -> DeviceError:
+    return DeviceError(f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}")
+
+
+class OutputPin:
+    """An OutputDevice or PWMOutputDevice: value 0..1 (a switch uses 0 or 1)."""
+
+    def __init__(self, device: Any, pin: str) -> None:
+        self._device = device
+        self.pin = pin
+
+    @property
+    def value(self) -> float:
+        try:
+            return float(self._device.value)
+        except Exception as exc:  # gpiozero raises many types; all are a fault
+            raise _gpio_failure(self.pin, exc) from exc
+
+    @value.setter
+    def value(self, value: float) -> None:
+        try:
+            self._device.value = value
+        except Exception as exc:  # gpiozero raises many types; all are a fault
+            raise _gpio_failure(self.pin, exc) from exc
+
+    def close(self) -> None:
+        """Release the pin (gpiozero sets it back to an input); never raises."""
+        try:
+            self._device.close()
+        except Exception:  # noqa: BLE001  # closing a broken pin: nothing left to do
+            return
+
+
+class InputPin:
+    """A DigitalInputDevice or Button whose edges call `on_change(active)`."""
+
+    def __init__(self, device: Any, pin: str) -> None:
+        self._device = device
+        self.pin = pin
+
+    @property
+    def active(self) -> bool:
+        try:
+            return bool(self._device.is_active)
+        except Exception as exc:  # gpiozero raises many types; all are a fault
+            raise _gpio_failure(self.pin, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._device.when_activated = None
+            self._device.when_deactivated = None
+            self._device.close()
+        except Exception:  # noqa: BLE001  # closing a broken pin: nothing left to do
+            return
+
+
+class Pins:
+    """A gpiozero pin factory and the pins opened through it (thread-safe)."""
+
+    def __init__(self, factory: Any, kind: PinFactoryKind) -> None:
+        self._factory = factory
+        self.kind = kind
+        self._lock = threading.Lock()
+        self._kept: dict[str, OutputPin] = {}
+
+    def keep(self, output: OutputPin) -> None:
+        """Leave an output claimed at its level (on_stop = keep) for the next open in
+        this process to adopt; the kernel releases it when the process ends."""
+        with self._lock:
+            self._kept[output.pin] = output
+
+    def adopt(self, pin: str) -> OutputPin | None:
+        """The output kept on `pin` by an earlier stop, or None."""
+        with self._lock:
+            return self._kept.pop(pin, None)
+
+    def release_kept(self) -> list[str]:
+        """Switch off and release the outputs kept but not adopted (a device gone
+        from the config after a reload); returns their pins."""
+        with self._lock:
+            kept, self._kept = list(self._kept.values()), {}
+        for output in kept:
+            with contextlib.suppress(DeviceError):  # release it whatever happens
+                output.value = 0
+            output.close()
+        return [output.pin for output in kept]
+
+    @classmethod
+    def mock(cls, *, pwm: bool = True) -> Pins:
+        """gpiozero's MockFactory with PWM-capable pins (never a fake of our own);
+        `pwm` False: plain mock pins, which refuse PWM as some boards' pins do."""
+        from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
+
+        pin_class = MockPWMPin if pwm else MockPin
+        return cls(MockFactory(pin_class=pin_class), PinFactoryKind.MOCK)
+
+    @classmethod
+    def default(cls) -> Pins:
+        """The Pi's GPIO through lgpio (current Raspberry Pi OS), else RPi.GPIO.
+
+        Raises DeviceError naming why neither could load (e.g. not a Pi).
+        """
+        reasons = []
+        for module_name, class_name in (
+            ("gpiozero.pins.lgpio", "LGPIOFactory"),
+            ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+        ):
+            try:
+                module = __import__(module_name, fromlist=[class_name])
+                return cls(getattr(module, class_name)(), PinFactoryKind.DEFAULT)
+            except Exception as exc:  # noqa: BLE001  # each failure is a reason given
+                reasons.append(f"{class_name}: {type(exc).__name__}: {exc}")
+        raise DeviceError(f"no GPIO on this machine ({quote('; '.join(reasons))})")
+
+    @classmethod
+    def of_kind(cls, kind: PinFactoryKind) -> Pins:
+        return cls.mock() if kind is PinFactoryKind.MOCK else cls.default()
+
+    def board_name(self) -> str:
+        try:
+            return str(self._factory.board_info.model)
+        except Exception as exc:  # gpiozero raises many types; all are a fault
+            raise _gpio_failure("board", exc) from exc
+
+    def resolve(self, pin: int | str) -> str | None:
+        """The canonical name (`GPIO17`) of a BCM number or any gpiozero pin name
+        (`GPIO17`, `BCM17`, `BOARD11`, `J8:11`); None if the board has no such pin."""
+        return resolve_on(self._factory.board_info, pin)
+
+    def output(self, pin: str, *, active_high: bool, initial: bool) -> OutputPin:
+        from gpiozero import OutputDevice
+
+        with self._lock:
+            try:
+                device = OutputDevice(
+                    pin,
+                    active_high=active_high,
+                    initial_value=initial,
+                    pin_factory=self._factory,
+                )
+            except Exception as exc:  # gpiozero raises many types; all are a fault
+                raise _gpio_failure(pin, exc) from exc
+        return OutputPin(device, pin)
+
+    def pwm(
+        self, pin: str, *, active_high: bool, frequency_hz: float, initial: float
+    ) -> OutputPin:
+        from gpiozero import PWMOutputDevice
+
+        with self._lock:
+            try:
+                device = PWMOutputDevice(
+                    pin,
+                    active_high=active_high,
+                    initial_value=initial,
+                    frequency=frequency_hz,
+                    pin_factory=self._factory,
+                )
+            except Exception as exc:  # gpiozero raises many types; all are a fault
+                raise _gpio_failure(pin, exc) from exc
+        return OutputPin(device, pin)
+
+    def input(
+        self,
+        pin: str,
+        *,
+        pull_up: bool,
+        button: bool,
+        on_change: Callable[[bool], None],
+    ) -> InputPin:
+        """An edge-driven input: `on_change(active)` runs on gpiozero's thread.
+
+        No bounce time is given to gpiozero: raspy debounces itself, the same way
+        for every pin factory (gpiozero's mock pins ignore a bounce time).
+        """
+        from gpiozero import Button, DigitalInputDevice
+
+        make = Button if button else DigitalInputDevice
+        with self._lock:
+            try:
+                device = make(pin, pull_up=pull_up, pin_factory=self._factory)
+                device.when_activated = lambda: on_change(True)
+                device.when_deactivated = lambda: on_change(False)
+            except Exception as exc:  # gpiozero raises many types; all are a fault
+                raise _gpio_failure(pin, exc) from exc
+        return InputPin(device, pin)
+
+    def drive(self, pin: str, high: bool) -> None:
+        """Mock pins only: drive an input pin high or low, as a wire would."""
+        if self.kind is not PinFactoryKind.MOCK:
+            raise DeviceError(f"{pin}: only mock pins can be driven")
+        with self._lock:
+            try:
+                mock_pin = self._factory.pin(pin)
+                if high:
+                    mock_pin.drive_high()
+                else:
+                    mock_pin.drive_low()
+            except Exception as exc:  # gpiozero raises many types; all are a fault
+                raise _gpio_failure(pin, exc) from exc
+
+    def level(self, pin: str) -> bool:
+        """Mock pins only: the level of a pin (tests read outputs through it)."""
+        if self.kind is not PinFactoryKind.MOCK:
+            raise DeviceError(f"{pin}: only mock pins can be read back")
+        return bool(self._factory.pin(pin).state)
+
+    def frequency(self, pin: str) -> float | None:
+        """Mock pins only: the PWM frequency of a pin (None: not PWM)."""
+        if self.kind is not PinFactoryKind.MOCK:
+            raise DeviceError(f"{pin}: only mock pins can be read back")
+        value = self._factory.pin(pin).frequency
+        return None if value is None else float(value)
+
+    def duty(self, pin: str) -> float:
+        """Mock pins only: the PWM duty cycle (0..1) of a pin."""
+        if self.kind is not PinFactoryKind.MOCK:
+            raise DeviceError(f"{pin}: only mock pins can be read back")
+        return float(self._factory.pin(pin).state)
+
+
+_SHARED: dict[PinFactoryKind, Pins] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(kind: PinFactoryKind) -> Pins:
+    """The process's one pin factory of `kind` (a restarted service finds the pins it
+    kept); DeviceError if it cannot be made."""
+    with _SHARED_LOCK:
+        pins = _SHARED.get(kind)
+        if pins is None:
+            pins = _SHARED[kind] = Pins.of_kind(kind)
+        return pins
+
+
+def reference_resolve(pin: int | str) -> str | None:
+    """resolve() on the reference 40-pin board (for a config checked off a Pi)."""
+    from gpiozero.pins.pi import PiBoardInfo
+
+    return resolve_on(PiBoardInfo.from_revision(int(_REFERENCE_REVISION, 16)), pin)
+
+
+def resolve_on(board_info: Any, pin: int | str) -> str | None:
+    try:
+        found = list(board_info.find_pin(pin))
+    except Exception:  # noqa: BLE001  # gpiozero rejects odd names in several ways
+        return None
+    for _header, info in found:
+        name = str(info.name)
+        if name.startswith("GPIO"):
+            return name
+    return None

@@ -1,0 +1,114 @@
+"""Clock health in the tree and the log (issue 12): the kernel's answer is passed in
+as hardware would give it; the RTC is a sysfs directory of real-format files."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.rtc_sysfs import FakeRtcTree
+from support.wait import wait_until
+
+from raspy.actors.clock_health import ClockHealthActor, health_entries
+from raspy.clockhealth import ClockHealth, ClockHealthError, interpret
+from raspy.stats import Stats
+
+UNSYNCED = interpret(5, 0x0040, 16_000_000, 16_000_000)
+SYNCED = interpret(0, 0x2001, 400_000, 1_500)
+
+
+class RecordingPublisher:
+    """Keeps what the actor publishes (the Publisher seam of actors.device_tree)."""
+
+    def __init__(self) -> None:
+        self.sets: list[tuple[bytes, bytes]] = []
+        self.lock = threading.Lock()
+
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        with self.lock:
+            self.sets.extend(entries)
+        return []
+
+    def close_for_this_thread(self) -> None:
+        return
+
+    def latest(self) -> dict[bytes, bytes]:
+        with self.lock:
+            return dict(self.sets)
+
+
+def test_an_unsynchronised_clock_is_said_in_the_tree_and_logged_once(
+    tmp_path: Path,
+) -> None:
+    answers = [UNSYNCED, UNSYNCED, SYNCED]
+
+    def read() -> ClockHealth:  # the kernel: unsynchronised twice, then synchronised
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    rtc = FakeRtcTree(tmp_path / "class" / "rtc")
+    rtc.add("rtc0", 1_700_000_012)
+    publisher = RecordingPublisher()
+    with capture_logs() as logs:
+        ref = ClockHealthActor.start(
+            "pi",
+            publisher,
+            clock=FakeClock(wall=1_700_000_010.0),
+            stats=Stats(),
+            interval_s=0.05,
+            rtc_dir=rtc.root,
+            read=read,
+        )
+        wait_until(
+            lambda: publisher.latest().get(b"/stats/pi/clock/synchronised") == b"true",
+            what="the clock synchronised after two checks",
+        )
+        ref.stop(block=True, timeout=5)
+    assert [e["event"] for e in logs if e["event"].startswith("clock_")] == [
+        "clock_not_synchronised",
+        "clock_synchronised",
+    ]
+    first = health_entries("pi", UNSYNCED, rtc_present=True, drift_s=2.0)
+    assert publisher.sets[:6] == [(k.encode(), v) for k, v in first.items()]
+
+
+def test_the_entries_name_source_errors_and_drift() -> None:
+    assert health_entries("pi", SYNCED, False, -0.25) == {
+        "/stats/pi/clock/synchronised": b"true",
+        "/stats/pi/clock/estimated_error_s": b"0.0015",
+        "/stats/pi/clock/max_error_s": b"0.4",
+        "/stats/pi/clock/state": b'"ok"',
+        "/stats/pi/clock/source": b'"ntp"',
+        "/stats/pi/clock/rtc_drift_s": b"-0.25",
+    }
+    assert health_entries("pi", None, False, None) == {
+        "/stats/pi/clock/synchronised": b"null",
+        "/stats/pi/clock/source": b'"unknown"',
+    }
+
+
+def test_a_failing_kernel_call_is_published_as_unknown(tmp_path: Path) -> None:
+    def read() -> ClockHealth:
+        raise ClockHealthError("adjtimex: failed with errno 1")
+
+    publisher = RecordingPublisher()
+    stats = Stats()
+    ref = ClockHealthActor.start(
+        "pi",
+        publisher,
+        clock=FakeClock(),
+        stats=stats,
+        interval_s=10.0,
+        rtc_dir=tmp_path,
+        read=read,
+    )
+    wait_until(
+        lambda: publisher.latest().get(b"/stats/pi/clock/source") == b'"unknown"',
+        what="the unknown clock in the tree",
+    )
+    ref.stop(block=True, timeout=5)
+    assert stats.snapshot()["clock.adjtimex_failed"] == 1

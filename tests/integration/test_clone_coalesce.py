@@ -1,0 +1,210 @@
+"""Coalesced readings in the Clone server over a real store (issue 17).
+
+In-process readings under store.coalesced_prefixes are published at once, written
+latest-per-key when the interval ends (the server's clock) and at a clean stop;
+client writes stay durable; sequence numbers are reserved in blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import zmq
+from support.clock import FakeClock
+from support.clonesrv import (
+    CloneServer,
+    clone_server,
+    next_update,
+    snapshot,
+    subscriber,
+)
+from support.wait import wait_until
+
+from raspy.config import StoreConfig
+from raspy.protocol import clone
+from raspy.storage.store import Store
+from raspy.storage.tables import LAST_SEQ_KEY, KvRecord, Table, decode_kv, decode_seq
+
+Context = zmq.Context[zmq.Socket[bytes]]
+INTERVAL_S = 60.0
+BLOCK = 10
+
+
+def _open(path: Path, interval_s: float = INTERVAL_S) -> Store:
+    config = StoreConfig(
+        map_size_initial_mb=1, coalesce_interval_s=interval_s, seq_block=BLOCK
+    )
+    return Store.open(path, config)
+
+
+@pytest.fixture
+def wear_store(tmp_path: Path) -> Iterator[Store]:
+    opened = _open(tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def wear_server(
+    zmq_context: Context, wear_store: Store, clock: FakeClock
+) -> Iterator[CloneServer]:
+    with clone_server(zmq_context, wear_store, clock) as running:
+        yield running
+
+
+def _readings(server: CloneServer, *entries: tuple[bytes, bytes]) -> None:
+    before = server.counter("clone.published")
+    assert server.publisher.set_many(list(entries)) == []
+    wait_until(
+        lambda: server.counter("clone.published") == before + len(entries),
+        what=f"{len(entries)} readings published",
+    )
+
+
+def _stored(store: Store, key: bytes) -> KvRecord | None:
+    raw = store.get(Table.KV, key)
+    return None if raw is None else decode_kv(raw)
+
+
+def _mark(store: Store) -> int:
+    raw = store.get(Table.KV_META, LAST_SEQ_KEY)
+    return 0 if raw is None else decode_seq(raw)
+
+
+def test_readings_are_published_at_once_and_stored_when_the_interval_ends(
+    wear_server: CloneServer, wear_store: Store, clock: FakeClock
+) -> None:
+    """Issue 17: published at once, written as the latest value per key per interval;
+    the numbers they use are reserved (a stored mark) before they go out."""
+    _readings(wear_server, (b"/device/a/value", b"1"), (b"/device/b/value", b"2"))
+    _readings(wear_server, (b"/device/a/value", b"3"))
+    assert _stored(wear_store, b"/device/a/value") is None
+    assert _mark(wear_store) == BLOCK  # seq 1 opened the block 1..10
+    clock.advance(INTERVAL_S)
+    wait_until(
+        lambda: wear_server.counter("clone.coalesced.flushes") == 1,
+        what="one flush",
+    )
+    assert _stored(wear_store, b"/device/a/value") == KvRecord(3, b"3", {}, None)
+    assert _stored(wear_store, b"/device/b/value") == KvRecord(2, b"2", {}, None)
+    assert wear_server.counter("clone.coalesced.written") == 2
+
+
+def test_a_snapshot_holds_the_published_readings_not_yet_stored(
+    zmq_context: Context, wear_server: CloneServer, wear_store: Store
+) -> None:
+    """§6.3: KVSYNC per key with its own sequence, then KTHXBAI with the last one
+    published; the store has none of it yet."""
+    _readings(wear_server, (b"/device/a/value", b"1"), (b"/device/b/value", b"2"))
+    _readings(wear_server, (b"/device/a/value", b"3"), (b"/device/c/value", b""))
+    assert wear_store.scan(Table.KV) == []
+    assert snapshot(zmq_context, wear_server.endpoints.snapshot, b"/device/") == [
+        clone.kvsync(b"/device/a/value", 3, b"3"),
+        clone.kvsync(b"/device/b/value", 2, b"2"),
+        clone.kthxbai(4, b"/device/"),
+    ]
+
+
+def test_a_client_write_to_a_reading_is_stored_before_published_and_stays(
+    zmq_context: Context,
+    wear_server: CloneServer,
+    wear_store: Store,
+    clock: FakeClock,
+) -> None:
+    """A KVSET with a UUID is acknowledged by its publication: durable whatever the
+    subtree. The older coalesced value of that key is never written after it."""
+    sub = subscriber(zmq_context, wear_server.endpoints.publisher, b"/device/")
+    try:
+        _readings(wear_server, (b"/device/a/setpoint", b"old"))
+        next_update(sub)
+        wear_server.publisher.set(b"/device/a/setpoint", b"21")
+        frames = next_update(sub)
+        assert (frames[0], clone.decode_seq(frames[1]), frames[4]) == (
+            b"/device/a/setpoint",
+            2,
+            b"21",
+        )
+        assert _stored(wear_store, b"/device/a/setpoint") == KvRecord(
+            2, b"21", {}, None
+        )
+        clock.advance(INTERVAL_S)
+        wear_server.turn()
+        assert _stored(wear_store, b"/device/a/setpoint") == KvRecord(
+            2, b"21", {}, None
+        )
+        assert snapshot(zmq_context, wear_server.endpoints.snapshot, b"/device/") == [
+            clone.kvsync(b"/device/a/setpoint", 2, b"21"),
+            clone.kthxbai(2, b"/device/"),
+        ]
+    finally:
+        sub.close(linger=0)
+
+
+def test_a_clean_stop_writes_the_pending_readings_and_a_restart_starts_past_the_block(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Issue 17: nothing is lost at a clean stop; the next number is past the mark."""
+    store = _open(tmp_path / "data")
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/device/a/value", b"1"), (b"/stats/x", b"2"))
+        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", {}, None)
+        assert _stored(store, b"/stats/x") == KvRecord(2, b"2", {}, None)
+        with clone_server(zmq_context, store, clock) as again:
+            sub = subscriber(zmq_context, again.endpoints.publisher, b"/device/")
+            try:
+                _readings(again, (b"/device/a/value", b"5"))
+                assert clone.decode_seq(next_update(sub)[1]) == BLOCK + 1
+            finally:
+                sub.close(linger=0)
+    finally:
+        store.close()
+
+
+def test_with_coalescing_off_readings_are_stored_before_published(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """store.coalesce_interval_s = 0: every update durable, numbers not skipped."""
+    store = _open(tmp_path / "data", interval_s=0.0)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/device/a/value", b"1"))
+            assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", {}, None)
+            assert _mark(store) == 1
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_loses_its_client_write_but_not_the_readings_beside_it(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A store failure drops the durable update (never published, counted) while
+    the coalesced readings of the same turn go out once a stored mark covers them."""
+    config = StoreConfig(
+        map_size_initial_mb=1, coalesce_interval_s=INTERVAL_S, seq_block=BLOCK
+    )
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=1000))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            sub = subscriber(zmq_context, running.endpoints.publisher, b"/")
+            try:
+                running.publisher.set(b"/scenario/big", b"x" * 2000)
+                assert running.publisher.set_many([(b"/device/a/value", b"1")]) == []
+                frames = next_update(sub)
+                assert (frames[0], frames[4]) == (b"/device/a/value", b"1")
+                wait_until(
+                    lambda: running.counter("clone.commit_failed") == 1,
+                    what="the failed commit counted",
+                )
+                assert _mark(store) >= clone.decode_seq(frames[1])
+                assert snapshot(zmq_context, running.endpoints.snapshot, b"/") == [
+                    clone.kvsync(b"/device/a/value", clone.decode_seq(frames[1]), b"1"),
+                    clone.kthxbai(clone.decode_seq(frames[1]), b"/"),
+                ]
+            finally:
+                sub.close(linger=0)
+    finally:
+        store.close()

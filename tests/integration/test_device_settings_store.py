@@ -1,0 +1,136 @@
+"""Device settings and output states in the store's `device` table: saved, loaded,
+shown by `raspy-kv dump`, checked by `raspy-kv check` (issue 12)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
+from support.kv_cli import run
+
+from raspy.actors.device_settings import DeviceSettings, Saved, overrides
+from raspy.devices.kinds import BUILTIN, validate
+from raspy.errors import StoreError
+from raspy.storage import check
+from raspy.storage.store import Put, Store
+from raspy.storage.tables import (
+    DEVICE_CONFIG_PREFIX,
+    DEVICE_STATE_PREFIX,
+    DeviceRecord,
+    Table,
+    decode_device_record,
+    encode_device_record,
+)
+
+
+def test_settings_and_states_are_saved_and_loaded_by_service(store: Store) -> None:
+    settings = DeviceSettings(store)
+    settings.save_config("pi.gpio.relay", {"friendly_name": "Heater"}, 10.0)
+    settings.save_state("pi.gpio.relay", True, 11.0)
+    settings.save_state("pi.gpio.led", 40, 12.0)
+    settings.save_state("pi.fake.lamp", False, 13.0)
+    assert settings.load("pi.gpio.") == Saved(
+        configs={"pi.gpio.relay": {"friendly_name": "Heater"}},
+        states={"pi.gpio.led": 40, "pi.gpio.relay": True},
+    )
+    settings.save_config("pi.gpio.relay", {}, 14.0)  # nothing changed any more
+    assert settings.load("pi.gpio.").configs == {}
+
+
+def test_only_the_fields_that_differ_from_the_file_are_kept() -> None:
+    file_config = validate(BUILTIN, {"name": "lamp", "oid": "switch"})
+    current = validate(
+        BUILTIN, {"name": "lamp", "oid": "switch", "log": True, "info": ""}
+    )
+    assert overrides(file_config, current) == {"log": True}
+
+
+def test_a_record_that_does_not_decode_is_skipped_and_logged(store: Store) -> None:
+    store.commit([Put(Table.DEVICE, b"state/pi.gpio.relay", b"\xc1")])
+    with capture_logs() as logs:
+        assert DeviceSettings(store).load("pi.gpio.") == Saved()
+    assert [e["event"] for e in logs] == ["device_record_skipped"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (b"other/x", encode_device_record(DEVICE_STATE_PREFIX, 1, 0.0),
+         "device key: expected config/ or state/ before the name"),
+        (b"config/x", encode_device_record(DEVICE_CONFIG_PREFIX, [1], 0.0),
+         "device fields record: fields: expected a map of strings to values"),
+        (b"state/x", encode_device_record(DEVICE_CONFIG_PREFIX, {}, 0.0),
+         "device value record: expected fields value, saved, got fields, saved"),
+    ],
+    ids=["bad-prefix", "fields-not-a-map", "wrong-shape"],
+)  # fmt: skip
+def test_a_bad_device_record_is_a_store_error(
+    key: bytes, value: bytes, message: str
+) -> None:
+    with pytest.raises(StoreError) as caught:
+        decode_device_record(key, value)
+    assert str(caught.value) == message
+    checker = check.Checker()
+    checker.feed(Table.DEVICE, key, value)
+    assert checker.finish() == [check.Problem(Table.DEVICE, key, message)]
+
+
+def test_a_device_record_round_trips() -> None:
+    data = encode_device_record(DEVICE_CONFIG_PREFIX, {"log": True}, 5.0)
+    assert decode_device_record(b"config/pi.gpio.x", data) == DeviceRecord(
+        {"log": True}, 5.0
+    )
+
+
+def test_raspy_kv_dump_shows_the_device_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with capture_logs(), Store.open(tmp_path / "data") as store:
+        DeviceSettings(store).save_config("pi.gpio.relay", {"max_on_s": 60.0}, 7.0)
+    status, out, _ = run(["dump", "--data-dir", str(tmp_path / "data")], capsys)
+    lines = [json.loads(line) for line in out.splitlines()[1:-1]]  # no head, tail
+    assert (status, lines) == (
+        0,
+        [
+            {
+                "db": "device",
+                "key": "config/pi.gpio.relay",
+                "value": {"msgpack": {"fields": {"max_on_s": 60.0}, "saved": 7.0}},
+            }
+        ],
+    )
+    status, _, err = run(["check", "--data-dir", str(tmp_path / "data")], capsys)
+    assert status == 0, err
+
+
+@given(st.binary(max_size=64), st.sampled_from([b"config/x", b"state/x", b"x"]))
+def test_any_bytes_decode_as_a_device_record_or_raise_a_store_error(
+    data: bytes, key: bytes
+) -> None:
+    try:
+        record = decode_device_record(key, data)
+    except StoreError:
+        return
+    assert isinstance(record.saved, float)
+
+
+@given(
+    st.sampled_from([DEVICE_CONFIG_PREFIX, DEVICE_STATE_PREFIX]),
+    st.dictionaries(
+        st.text(max_size=8),
+        st.integers(-(2**63), 2**63 - 1) | st.booleans(),
+        max_size=4,
+    ),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_device_records_round_trip(
+    prefix: bytes, fields: dict[str, int | bool], saved: float
+) -> None:
+    data = encode_device_record(prefix, fields, saved)
+    assert decode_device_record(prefix + b"pi.gpio.x", data) == DeviceRecord(
+        fields, saved
+    )

@@ -1,0 +1,274 @@
+"""The `gpio` service over a real edge, Clone server and Store, on gpiozero's mock
+pins: edges into the tree, debounce, max_on_s, safe states, settings that last
+(issue 12)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+from structlog.testing import capture_logs
+from support.clonesrv import CloneServer
+from support.device_services import (
+    HOST,
+    server_fixture,  # noqa: F401  # fixture `server`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+)
+from support.device_services import mdp_request as _request
+from support.device_services import tree_value as _value
+from support.device_services import wait_entry as _wait_entry
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+
+from raspy.actors.device_settings import DeviceSettings
+from raspy.actors.devices import MdpLink
+from raspy.actors.gpio import GpioServiceActor, pressed_key
+from raspy.actors.hardware import gpio_registry
+from raspy.client.clone import CloneClient
+from raspy.clock import SystemClock
+from raspy.config import DevicesConfig
+from raspy.devices.gpio_pins import Pins
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.storage.tables import DEVICE_STATE_PREFIX, Table, device_key
+
+SERVICE = f"{HOST}.gpio.devices"
+RELAY = {"name": "relay", "oid": "switch", "pin": 17}
+BUTTON = {"name": "button", "oid": "sensor.binary", "pin": 27, "bounce_time_s": 0.0}
+
+
+class Gpio:
+    """Starts the gpio service on the edge and Clone server; stops it at the end."""
+
+    def __init__(self, edge: EdgeHandle, server: CloneServer, store: Store) -> None:
+        self.edge = edge
+        self.server = server
+        self.store = store
+        self.pins = Pins.mock()
+        self.stats = Stats()
+        self.ref: pykka.ActorRef[Any] | None = None
+
+    def start(
+        self, *entries: dict[str, Any], restarting: bool = False
+    ) -> pykka.ActorRef[Any]:
+        config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
+        self.ref = GpioServiceActor.start(
+            gpio_registry(HOST, config),
+            self.server.publisher,
+            pins=self.pins,
+            restarting=lambda: restarting,
+            clock=SystemClock(),
+            stats=self.stats,
+            link=MdpLink(self.edge.ref, self.edge.outbox),
+            settings=DeviceSettings(self.store),
+        )
+        return self.ref
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop(block=True, timeout=10)
+            self.ref = None
+
+    def request(self, **document: Any) -> tuple[bytes, Any]:
+        status, body = _request(self.edge, SERVICE, **document)
+        return status, json.loads(body)
+
+
+@pytest.fixture
+def gpio(edge: EdgeHandle, server: CloneServer, store: Store) -> Iterator[Gpio]:
+    running = Gpio(edge, server, store)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def events(zmq_context: Any, server: CloneServer) -> Iterator[CloneClient]:
+    client = CloneClient(server.endpoints, b"/event/", context=zmq_context)
+    client.wait_synced()
+    yield client
+    client.close()
+
+
+def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
+    gpio: Gpio, tree: CloneClient, events: CloneClient
+) -> None:
+    gpio.start(BUTTON)
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+    pressed_at = _value(tree, f"{HOST}.gpio.button", "timestamp")
+    wait_until(
+        lambda: (
+            events.get(pressed_key(f"{HOST}.gpio.button").encode())
+            == json.dumps(pressed_at).encode()
+        ),
+        what="the pressed event with the time of the edge",
+    )
+    gpio.pins.drive("GPIO27", high=True)
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+
+
+def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    gpio.start({**BUTTON, "name": "door", "device_class": "door", "bounce_time_s": 0.3})
+    _wait_entry(tree, f"{HOST}.gpio.door", "value", False)
+    for high in (False, True, False, True, False):  # ends active (low)
+        gpio.pins.drive("GPIO27", high=high)
+    _wait_entry(tree, f"{HOST}.gpio.door", "value", True)
+    gpio.pins.drive("GPIO27", high=True)  # within the window: held, then reported
+    _wait_entry(tree, f"{HOST}.gpio.door", "value", False, "the release after 0.3 s")
+    wait_until(
+        lambda: gpio.stats.snapshot().get("devices.gpio.edges_held", 0) >= 4,
+        what="the bounces counted as held",
+    )
+
+
+def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    gpio.start({**RELAY, "max_on_s": 0.3})
+    with capture_logs() as logs:
+        status, reply = gpio.request(action="on", device="relay")
+        assert (status, reply["reading"]["value"]) == (b"200", True)
+        assert gpio.pins.level("GPIO17") is True
+        wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
+    _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
+    assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
+        {
+            "component": "gpio",
+            "event": "device_switched_off_after_max_on",
+            "log_level": "warning",
+            "device": f"{HOST}.gpio.relay",
+            "max_on_s": 0.3,
+            "status": "ok",
+        }
+    ]
+
+
+def test_a_clean_stop_switches_off_unless_on_stop_is_keep(gpio: Gpio) -> None:
+    gpio.start(RELAY, {"name": "pump", "oid": "switch", "pin": 22, "on_stop": "keep"})
+    for device in ("relay", "pump"):
+        assert gpio.request(action="on", device=device)[0] == b"200"
+    gpio.stop()
+    assert (gpio.pins.level("GPIO17"), gpio.pins.level("GPIO22")) == (False, True)
+
+
+def test_a_service_restarting_in_the_daemon_leaves_its_outputs_as_they_are(
+    gpio: Gpio,
+) -> None:
+    """A reload or a restart after a failure is not a stop of the daemon: on_stop
+    does not apply, and the next start adopts the pins; an output no longer in the
+    config is switched off and released."""
+    led = {"name": "led", "oid": "dimmer", "pin": 18}
+    gpio.start(RELAY, led, restarting=True)
+    gpio.request(action="on", device="relay")
+    gpio.request(action="level", device="led", value=70)
+    gpio.stop()
+    assert (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.7)
+    with capture_logs() as logs:
+        gpio.start(RELAY)  # the dimmer is gone from the config
+        status, reply = gpio.request(action="get", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", True)
+    assert (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.0)
+    assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+        "GPIO18"
+    ]
+
+
+def test_initial_restore_takes_the_state_stored_at_the_last_change(
+    gpio: Gpio, store: Store
+) -> None:
+    relay = {**RELAY, "initial": "restore"}
+    gpio.start(relay, {"name": "led", "oid": "dimmer", "pin": 18, "initial": "restore"})
+    gpio.request(action="on", device="relay")
+    gpio.request(action="level", device="led", value=30)
+    assert store.get(Table.DEVICE, device_key(DEVICE_STATE_PREFIX, f"{HOST}.gpio.led"))
+    gpio.stop()  # on_stop "off": switched off, but the stored state stays
+    assert gpio.pins.level("GPIO17") is False
+    gpio.start(relay, {"name": "led", "oid": "dimmer", "pin": 18, "initial": "restore"})
+    wait_until(
+        lambda: (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.3),
+        what="the relay on and the dimmer at 30 % again",
+    )
+
+
+def test_a_failing_pin_shows_in_its_status_and_the_others_work(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    claimed = gpio.pins.output("GPIO17", active_high=True, initial=False)
+    gpio.start(RELAY, {**BUTTON, "pin": 5})
+    _wait_entry(tree, f"{HOST}.gpio.relay", "status", "error")
+    status, reply = gpio.request(action="on", device="relay")
+    assert (status, reply["error"]) == (b"500", "device_error")
+    gpio.pins.drive("GPIO5", high=False)
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+    claimed.close()
+
+
+def test_a_config_change_is_stored_before_the_reply_and_reset_returns_to_the_file(
+    gpio: Gpio, store: Store
+) -> None:
+    gpio.start(RELAY, BUTTON)
+    status, reply = gpio.request(
+        action="config",
+        device="relay",
+        value={"friendly_name": "Heater", "max_on_s": 900},
+    )
+    assert status == b"200"
+    record = store.get(Table.DEVICE, f"config/{HOST}.gpio.relay".encode())
+    assert record is not None  # stored when the reply came
+    gpio.stop()
+    gpio.start(RELAY, BUTTON)
+    status, reply = gpio.request(action="config", device="Heater")
+    assert (status, reply["device"], reply["config"]["max_on_s"]) == (
+        b"200",
+        "relay",
+        900.0,
+    )
+    assert gpio.request(action="reset", device="Heater")[0] == b"200"
+    status, reply = gpio.request(action="config", device="relay")
+    assert (reply["config"]["friendly_name"], reply["config"]["max_on_s"]) == ("", 0.0)
+    assert store.get(Table.DEVICE, f"config/{HOST}.gpio.relay".encode()) is None
+
+
+def test_a_duplicate_friendly_name_and_a_pin_change_are_refused_with_400(
+    gpio: Gpio,
+) -> None:
+    gpio.start(RELAY, BUTTON)
+    assert (
+        gpio.request(action="config", device="relay", value={"friendly_name": "x"})[0]
+        == b"200"
+    )
+    status, reply = gpio.request(
+        action="config", device="button", value={"friendly_name": "x"}
+    )
+    assert (status, reply["error"], reply["detail"]) == (
+        b"400",
+        "invalid_config",
+        "device 'button': friendly_name: 'x' is already used by 'relay'",
+    )
+    status, reply = gpio.request(
+        action="config", device="relay", value={"pin": "GPIO5"}
+    )
+    assert (status, reply["detail"]) == (
+        b"400",
+        "pin: fixed while running; change the config file",
+    )
+
+
+def test_drive_presses_a_mock_input_and_refuses_an_output(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    gpio.start(RELAY, BUTTON)
+    assert gpio.request(action="drive", device="button", value=True) == (
+        b"200",
+        {"v": 1, "action": "drive", "device": "button", "value": True},
+    )
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+    status, reply = gpio.request(action="drive", device="relay", value=True)
+    assert (status, reply["error"]) == (b"404", "unknown_device")

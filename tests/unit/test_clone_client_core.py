@@ -1,0 +1,397 @@
+"""CloneClientCore with time passed in, from RFC 12/CHP as protocols.md §6 writes it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.cores.clone_client import (
+    AskSnapshot,
+    Change,
+    Changed,
+    ClientSettings,
+    CloneClientCore,
+    Confirmed,
+    Connect,
+    EndSnapshot,
+    Entry,
+    Failed,
+    GapDetected,
+    Phase,
+    Reconnecting,
+    Rejected,
+    SendSet,
+    Synced,
+)
+from raspy.protocol import clone
+
+T0: Final = 1000.0
+SETTINGS: Final = ClientSettings(
+    server_ttl_s=5.0, resend_s=2.0, max_set_attempts=3, max_unconfirmed=2
+)
+SUBSCRIBED: Final = [b"\x01"]  # the collector's subscription, as an XPUB reads it
+U1: Final = b"\x01" * 16
+U2: Final = b"\x02" * 16
+U3: Final = b"\x03" * 16
+
+
+def kvpub(key: bytes, seq: int, body: bytes = b"v", uuid: bytes = b"") -> list[bytes]:
+    return clone.encode_kvmsg(clone.KvMsg(key, seq, uuid, (), body))
+
+
+def kvset(key: bytes, uuid: bytes, body: bytes = b"v") -> list[bytes]:
+    return clone.kvset(key, body, uuid)
+
+
+def synced_core(
+    subtree: bytes = b"", seq: int = 10, entries: dict[bytes, bytes] | None = None
+) -> CloneClientCore:
+    """A core past its first snapshot (KTHXBAI at `seq`) with `entries` cached."""
+    core = CloneClientCore(subtree, SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    for key, body in (entries or {}).items():
+        core.on_snapshot(clone.kvsync(key, 1, body), T0)
+    core.on_snapshot(clone.kthxbai(seq, subtree), T0)
+    assert core.phase is Phase.LIVE
+    return core
+
+
+# ---------------------------------------------------------------- §6.3 the snapshot
+
+
+def test_client_subscribes_to_its_subtree_and_to_hugz_first() -> None:
+    """§6.3 step 1: subscribe to `subtree` and to HUGZ before anything else."""
+    assert CloneClientCore(b"/device/", SETTINGS).start(T0) == [
+        Connect((b"/device/", b"HUGZ"))
+    ]
+
+
+def test_whole_map_client_subscribes_to_everything_which_covers_hugz() -> None:
+    """§6.3 step 1: for the empty subtree, b'' covers both."""
+    assert CloneClientCore(b"", SETTINGS).start(T0) == [Connect((b"",))]
+
+
+def test_client_asks_for_the_snapshot_only_after_the_first_hugz() -> None:
+    """§6.3 raspy: the first HUGZ proves the subscription live; then ICANHAZ?."""
+    core = CloneClientCore(b"/a/", SETTINGS)
+    core.start(T0)
+    assert core.on_update(kvpub(b"/a/x", 4), T0) == []  # older than any snapshot
+    assert core.on_update(clone.hugz(), T0 + 0.1) == [
+        AskSnapshot([b"ICANHAZ?", b"/a/"])
+    ]
+    assert core.phase is Phase.SNAPSHOT
+    assert core.on_update(clone.hugz(), T0 + 0.2) == []  # asked once
+
+
+def test_kthxbai_replaces_the_cache_and_reports_the_differences_in_key_order() -> None:
+    """§6.3 step 3: store every KVSYNC until KTHXBAI, whose sequence becomes `last`."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    assert core.on_snapshot(clone.kvsync(b"/b", 3, b"B"), T0) == []
+    assert core.on_snapshot(clone.kvsync(b"/a", 7, b"A"), T0) == []
+    assert core.on_snapshot(clone.kthxbai(9, b""), T0) == [
+        EndSnapshot(),
+        Changed(
+            (
+                Change(b"/a", 7, b"A", (), from_snapshot=True),
+                Change(b"/b", 3, b"B", (), from_snapshot=True),
+            )
+        ),
+        Synced(),
+    ]
+    assert core.cache == {b"/a": Entry(7, b"A", ()), b"/b": Entry(3, b"B", ())}
+    assert (core.last_seq, core.live) == (9, True)
+
+
+def test_updates_queued_during_the_snapshot_apply_only_if_newer_than_kthxbai() -> None:
+    """§6.3 step 4: apply a KVPUB only if its sequence is greater than `last`."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    assert core.on_update(kvpub(b"/old", 5, b"o"), T0) == []  # held, not applied
+    assert core.on_update(kvpub(b"/new", 6, b"n"), T0) == []
+    assert core.on_snapshot(clone.kvsync(b"/old", 5, b"o"), T0) == []
+    assert core.on_snapshot(clone.kthxbai(5, b""), T0) == [
+        EndSnapshot(),
+        Changed((Change(b"/old", 5, b"o", (), from_snapshot=True),)),
+        Changed((Change(b"/new", 6, b"n", ()),)),
+        Synced(),
+    ]
+    assert core.last_seq == 6
+
+
+def test_a_resnapshot_reports_keys_that_disappeared_as_deletions() -> None:
+    """§6.3: the new snapshot is the truth; what it lacks was deleted meanwhile."""
+    core = synced_core(seq=3, entries={b"/gone": b"x", b"/kept": b"k"})
+    core.on_update(kvpub(b"/k", 5), T0)  # a gap: re-snapshot
+    core.on_snapshot(clone.kvsync(b"/kept", 1, b"k"), T0)
+    outputs = core.on_snapshot(clone.kthxbai(8, b""), T0)
+    assert outputs == [
+        EndSnapshot(),
+        Changed((Change(b"/gone", 8, b"", (), from_snapshot=True),)),
+        Synced(),
+    ]
+
+
+def test_snapshot_messages_are_ignored_when_no_snapshot_was_asked() -> None:
+    """A late KVSYNC on a DEALER not yet closed changes nothing."""
+    core = synced_core(entries={b"/a": b"A"})
+    assert core.on_snapshot(clone.kvsync(b"/a", 2, b"late"), T0) == []
+    assert core.cache[b"/a"].body == b"A"
+
+
+# ---------------------------------------------------------------- §6.4 / §6.5 updates
+
+
+def test_a_kvpub_newer_than_last_is_applied_and_an_older_one_discarded() -> None:
+    """§6.4: a client discards any KVPUB whose sequence is not greater than `last`."""
+    core = synced_core(seq=10)
+    assert core.on_update(kvpub(b"/k", 11, b"new"), T0) == [
+        Changed((Change(b"/k", 11, b"new", ()),))
+    ]
+    assert core.on_update(kvpub(b"/k", 11, b"again"), T0) == []
+    assert core.on_update(kvpub(b"/k", 9, b"old"), T0) == []
+    assert core.cache == {b"/k": Entry(11, b"new", ())}
+
+
+def test_an_empty_value_deletes_the_key() -> None:
+    """§6.4: an empty value asks to delete the key."""
+    core = synced_core(seq=1, entries={b"/k": b"v"})
+    assert core.on_update(kvpub(b"/k", 2, b""), T0) == [
+        Changed((Change(b"/k", 2, b"", ()),))
+    ]
+    assert core.cache == {}
+
+
+def test_hugz_is_never_applied_as_a_key_whatever_its_sequence() -> None:
+    """§6.5: never treat HUGZ as an update, even with zguide's numbering."""
+    core = synced_core(seq=10)
+    assert core.on_update(kvpub(b"HUGZ", 11, b""), T0) == []
+    assert core.last_seq == 10
+
+
+def test_whole_map_client_resnapshots_on_a_sequence_gap() -> None:
+    """§6.7: only a whole-map client can detect lost updates (`seq == last + 1`)."""
+    core = synced_core(seq=10)
+    assert core.on_update(kvpub(b"/k", 12), T0) == [
+        GapDetected(12, 10),
+        AskSnapshot([b"ICANHAZ?", b""]),
+    ]
+    assert (core.live, core.phase) == (False, Phase.SNAPSHOT)
+    assert core.counts["gaps"] == 1
+    # the message that showed the gap is applied after the new snapshot if newer
+    outputs = core.on_snapshot(clone.kthxbai(11, b""), T0)
+    assert outputs == [EndSnapshot(), Changed((Change(b"/k", 12, b"v", ()),)), Synced()]
+
+
+def test_subtree_client_takes_gaps_as_normal() -> None:
+    """§6.7: sequence numbers are global, so a subtree client sees gaps."""
+    core = synced_core(subtree=b"/a/", seq=10)
+    assert core.on_update(kvpub(b"/a/k", 15), T0) == [
+        Changed((Change(b"/a/k", 15, b"v", ()),))
+    ]
+
+
+def test_malformed_messages_are_counted_and_dropped() -> None:
+    """§6.2: a sequence frame that is not 8 bytes makes the message invalid."""
+    core = synced_core(seq=1)
+    assert core.on_update([b"/k", b"\x01", b"", b"", b"v"], T0) == [
+        Rejected("publisher", "bad_sequence")
+    ]
+    assert core.counts["rejected"] == 1
+    assert core.last_seq == 1
+
+
+# ---------------------------------------------------------------- §6.5 liveness
+
+
+def test_silence_for_server_ttl_reconnects_with_fresh_sockets() -> None:
+    """§6.5: no KVPUB and no HUGZ for SERVER_TTL: start again from step 1."""
+    core = synced_core(seq=4)
+    assert core.next_deadline() == T0 + 5.0
+    assert core.on_tick(T0 + 4.9) == []
+    assert core.on_tick(T0 + 5.0) == [
+        Reconnecting("server_silent", 4),
+        Connect((b"",)),
+    ]
+    assert (core.live, core.phase) == (False, Phase.WAIT_HUGZ)
+    assert core.counts["reconnects"] == 1
+
+
+def test_hugz_keeps_the_server_alive() -> None:
+    """§6.5: any message from the server resets its timer."""
+    core = synced_core()
+    core.on_update(clone.hugz(), T0 + 4.0)
+    assert core.next_deadline() == T0 + 9.0
+    assert core.on_tick(T0 + 8.0) == []
+
+
+def test_a_stalled_snapshot_reconnects() -> None:
+    """A snapshot that stops for SERVER_TTL is asked again on fresh sockets."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    core.on_update(clone.hugz(), T0 + 4.0)  # the publisher lives, the snapshot not
+    assert core.on_tick(T0 + 5.0) == [
+        Reconnecting("snapshot_stalled", 0),
+        Connect((b"",)),
+    ]
+
+
+# ---------------------------------------------------------------- §6.4 writes
+
+
+def listening_core() -> CloneClientCore:
+    core = synced_core(subtree=b"/a/", seq=1)
+    core.on_collector(SUBSCRIBED, T0)
+    return core
+
+
+def test_a_kvset_waits_until_the_collector_listens() -> None:
+    """§1.6: a PUB drops what it sends before the subscription reaches it."""
+    core = synced_core(subtree=b"/a/", seq=1)
+    assert core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0) == []
+    assert core.on_collector(SUBSCRIBED, T0 + 0.1) == [SendSet(U1, kvset(b"/a/k", U1))]
+
+
+def test_a_kvset_waits_for_the_first_hugz_so_that_its_echo_can_be_heard() -> None:
+    """§6.4: a write is confirmed by its UUID on the publisher: that must be live."""
+    core = CloneClientCore(b"/a/", SETTINGS)
+    core.start(T0)
+    core.on_collector(SUBSCRIBED, T0)
+    assert core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0) == []
+    assert core.on_update(clone.hugz(), T0) == [
+        AskSnapshot([b"ICANHAZ?", b"/a/"]),
+        SendSet(U1, kvset(b"/a/k", U1)),
+    ]
+
+
+def test_a_kvset_is_confirmed_when_its_uuid_comes_back_on_the_publisher() -> None:
+    """§6.4: one KVPUB per accepted KVSET, with the client's UUID echoed."""
+    core = listening_core()
+    core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0)
+    assert core.on_update(kvpub(b"/a/k", 2, b"v", U1), T0) == [
+        Confirmed(U1),
+        Changed((Change(b"/a/k", 2, b"v", ()),)),
+    ]
+    assert core.on_tick(T0 + 10) == [
+        Reconnecting("server_silent", 2),
+        Connect((b"/a/", b"HUGZ")),
+    ]  # nothing is resent: it was confirmed
+
+
+def test_an_unconfirmed_kvset_is_resent_with_the_same_uuid_then_fails() -> None:
+    """§6.4 raspy: resend the same KVSET until it comes back; give up after N tries."""
+    core = listening_core()
+    frames = kvset(b"/a/k", U1)
+    assert core.set(b"/a/k", U1, frames, T0) == [SendSet(U1, frames)]
+    assert core.next_deadline() == T0 + 2.0
+    core.on_update(clone.hugz(), T0 + 1.9)
+    assert core.on_tick(T0 + 1.9) == []
+    assert core.on_tick(T0 + 2.0) == [SendSet(U1, frames)]
+    core.on_update(clone.hugz(), T0 + 4.0)
+    assert core.on_tick(T0 + 4.0) == [SendSet(U1, frames)]
+    core.on_update(clone.hugz(), T0 + 6.0)
+    assert core.on_tick(T0 + 6.0) == [
+        Failed(U1, "never_confirmed", "update of b'/a/k' never confirmed")
+    ]
+    assert (core.counts["resends"], core.counts["set_failed"]) == (2, 1)
+
+
+def test_a_reconnect_resends_unconfirmed_kvsets_on_the_new_connection() -> None:
+    """§6.4: the same UUID again, once the new connection's collector listens."""
+    core = listening_core()
+    frames = kvset(b"/a/k", U1)
+    core.set(b"/a/k", U1, frames, T0)
+    core.on_tick(T0 + 5.0)  # silent: reconnect
+    assert core.on_collector(SUBSCRIBED, T0 + 5.1) == []  # no HUGZ yet
+    assert core.on_update(clone.hugz(), T0 + 5.2) == [
+        AskSnapshot([b"ICANHAZ?", b"/a/"]),
+        SendSet(U1, frames),
+    ]
+
+
+def test_past_max_unconfirmed_the_oldest_update_fails() -> None:
+    """Memory stays bounded while the server is away (max_unconfirmed = 2 here)."""
+    core = synced_core(subtree=b"/a/", seq=1)  # the collector is not listening
+    core.set(b"/a/1", U1, kvset(b"/a/1", U1), T0)
+    core.set(b"/a/2", U2, kvset(b"/a/2", U2), T0)
+    assert core.set(b"/a/3", U3, kvset(b"/a/3", U3), T0) == [
+        Failed(
+            U1, "dropped", "update of b'/a/1' dropped: more than 2 updates unconfirmed"
+        )
+    ]
+    assert core.counts["set_dropped"] == 1
+    assert core.on_collector(SUBSCRIBED, T0) == [
+        SendSet(U2, kvset(b"/a/2", U2)),
+        SendSet(U3, kvset(b"/a/3", U3)),
+    ]
+
+
+def test_a_kvset_outside_the_subtree_is_confirmed_once_sent() -> None:
+    """§6.7: its echo never reaches a client subscribed to another subtree."""
+    core = listening_core()
+    frames = kvset(b"/b/k", U1)
+    assert core.set(b"/b/k", U1, frames, T0) == [SendSet(U1, frames), Confirmed(U1)]
+
+
+def test_closing_fails_every_unconfirmed_update() -> None:
+    core = synced_core(subtree=b"/a/", seq=1)
+    core.set(b"/a/1", U1, kvset(b"/a/1", U1), T0)
+    detail = "clone client closed before the update was confirmed"
+    assert core.close() == [Failed(U1, "closed", detail)]
+    assert core.close() == []
+
+
+def test_a_collector_that_unsubscribes_stops_the_sending() -> None:
+    """§1.6: b'\\x00' is an unsubscription: the collector went away."""
+    core = listening_core()
+    core.on_collector([b"\x00"], T0)
+    assert core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0) == []
+
+
+@pytest.mark.parametrize(
+    ("frames", "reason"),
+    [
+        pytest.param(
+            [b"/a/k", b"\x00" * 8, b"", b""], "wrong_frame_count", id="four-frames"
+        ),
+        pytest.param([b"", b"\x00" * 8, b"", b"", b""], "bad_key", id="empty-key"),
+    ],
+)
+def test_a_malformed_snapshot_message_is_rejected(
+    frames: list[bytes], reason: str
+) -> None:
+    """§6.2: every CHP message but ICANHAZ? has five frames and a key."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    assert core.on_snapshot(frames, T0) == [Rejected("snapshot", reason)]
+    assert core.phase is Phase.SNAPSHOT  # still waiting for KTHXBAI
+
+
+_FRAME = st.binary(max_size=20) | st.sampled_from([b"HUGZ", b"KTHXBAI", bytes(8)])
+
+
+@given(
+    messages=st.lists(
+        st.tuples(st.booleans(), st.lists(_FRAME, max_size=6)), max_size=30
+    )
+)
+def test_any_frames_from_either_socket_are_handled_or_rejected(
+    messages: list[tuple[bool, list[bytes]]],
+) -> None:
+    """§6.2: bad input is dropped with a reason, nothing raises; §6.4: an empty
+    value is never stored (it means delete)."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    for from_dealer, frames in messages:
+        step = core.on_snapshot if from_dealer else core.on_update
+        step(frames, T0)
+        assert all(entry.body for entry in core.cache.values())

@@ -1,0 +1,74 @@
+"""Friendly names: a request may name a device by its `friendly_name`; one friendly
+name per service (issue 12)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from raspy.devices import service
+from raspy.devices.registry import Registry
+from raspy.devices.simulated import SimulatedFactory
+from raspy.errors import DeviceError
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry("pi", "fake", SimulatedFactory())
+    registry.add_all(
+        [
+            {"name": "lamp", "oid": "switch", "friendly_name": "Hall light"},
+            {"name": "hall", "oid": "dimmer"},
+        ]
+    )
+    return registry
+
+
+def test_a_device_is_found_by_its_name_or_its_friendly_name(registry: Registry) -> None:
+    lamp = registry.get("lamp")
+    assert [registry.resolve(n) for n in ("lamp", "Hall light", "hall light", "")] == [
+        lamp,
+        lamp,
+        None,
+        None,
+    ]
+
+
+def test_a_request_may_use_the_friendly_name(registry: Registry) -> None:
+    body = json.dumps({"v": 1, "action": "on", "device": "Hall light"}).encode()
+    status, reply = service.handle(registry, [body], 5.0).reply
+    assert (status, json.loads(reply)["device"]) == (b"200", "lamp")
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"friendly_name": "Hall light"},
+         "device 'hall': friendly_name: 'Hall light' is already used by 'lamp'"),
+        ({"friendly_name": "lamp"},
+         "device 'hall': friendly_name: 'lamp' is already used by 'lamp'"),
+    ],
+    ids=["another-friendly-name", "another-device-name"],
+)  # fmt: skip
+def test_a_friendly_name_used_in_the_service_is_refused_with_400(
+    registry: Registry, changes: dict[str, str], detail: str
+) -> None:
+    body = json.dumps(
+        {"v": 1, "action": "config", "device": "hall", "value": changes}
+    ).encode()
+    status, reply = service.handle(registry, [body], 5.0).reply
+    assert (status, json.loads(reply)["detail"]) == (b"400", detail)
+    assert registry.get("hall").config.settings["friendly_name"] == ""
+
+
+def test_two_devices_of_one_file_with_one_friendly_name_are_refused() -> None:
+    registry = Registry("pi", "fake", SimulatedFactory())
+    with pytest.raises(DeviceError, match="'Lamp': name: given twice"):
+        registry.add_all(
+            [
+                {"name": "a", "oid": "switch", "friendly_name": "Lamp"},
+                {"name": "b", "oid": "switch", "friendly_name": "Lamp"},
+            ]
+        )
+    registry.add({"name": "c", "oid": "switch", "friendly_name": "c"})  # its own name

@@ -1,0 +1,292 @@
+"""GPIO drivers on gpiozero's own mock pins (MockFactory with PWM pins), and the
+checks of `[[devices.gpio]]` tables (issue 12)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.devices import gpio
+from raspy.devices.gpio_pins import Pins, reference_resolve
+from raspy.devices.kinds import BUILTIN, validate
+from raspy.devices.reading import Reading, Status
+from raspy.devices.template import DeviceConfig
+from raspy.errors import DeviceError
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def pins() -> Pins:
+    return Pins.mock()
+
+
+def _config(oid: str, **fields: Any) -> DeviceConfig:
+    return validate(
+        BUILTIN,
+        {"name": "d", "oid": oid, **fields},
+        lambda o: gpio.GpioFactory().fields(o) or (),
+    )
+
+
+@pytest.fixture
+def opened(pins: Pins) -> Iterator[list[gpio.GpioOutput | gpio.GpioInput]]:
+    drivers: list[gpio.GpioOutput | gpio.GpioInput] = []
+    yield drivers
+    for driver in drivers:
+        driver.close()
+
+
+def _output(
+    pins: Pins, opened: list[Any], config: DeviceConfig, stored: Any = None
+) -> gpio.GpioOutput:
+    driver = gpio.GpioOutput(config.oid)
+    driver.open(pins, config, stored)
+    opened.append(driver)
+    return driver
+
+
+def test_a_switch_drives_its_pin_high_when_on(pins: Pins, opened: list[Any]) -> None:
+    config = _config("switch", pin="GPIO17")
+    switch = _output(pins, opened, config)
+    assert pins.level("GPIO17") is False
+    assert switch.execute(config, "on", None, NOW) == Reading(True, "", Status.OK, NOW)
+    assert pins.level("GPIO17") is True
+    switch.execute(config, "toggle", None, NOW)
+    assert (pins.level("GPIO17"), switch.read(config, NOW).value) == (False, False)
+    switch.execute(config, "state", True, NOW)
+    assert pins.level("GPIO17") is True
+
+
+def test_an_active_low_relay_board_is_on_when_its_pin_is_low(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("switch", pin="GPIO22", active_high=False)
+    switch = _output(pins, opened, config)
+    assert pins.level("GPIO22") is True  # off: the relay's input is held high
+    switch.execute(config, "on", None, NOW)
+    assert pins.level("GPIO22") is False
+
+
+def test_a_dimmer_sets_the_pwm_duty_cycle_and_frequency(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("dimmer", pin="GPIO18", frequency_hz=200.0)
+    dimmer = _output(pins, opened, config)
+    assert dimmer.execute(config, "level", 40, NOW).value == 40
+    assert (pins.duty("GPIO18"), pins.frequency("GPIO18")) == (0.4, 200.0)
+    dimmer.execute(config, "off", None, NOW)
+    assert pins.duty("GPIO18") == 0.0
+    assert dimmer.execute(config, "on", None, NOW).value == 40  # the last level
+    assert dimmer.state() == {"level": 40}
+
+
+@pytest.mark.parametrize(
+    ("initial", "stored", "expected"),
+    [("off", True, False), ("on", None, True), ("restore", True, True),
+     ("restore", False, False), ("restore", None, False)],
+)  # fmt: skip
+def test_an_output_starts_off_on_or_as_stored(
+    pins: Pins, opened: list[Any], initial: str, stored: Any, expected: bool
+) -> None:
+    config = _config("switch", pin="GPIO23", initial=initial)
+    switch = _output(pins, opened, config, stored)
+    assert (pins.level("GPIO23"), switch.read(config, NOW).value) == (
+        expected,
+        expected,
+    )
+
+
+def test_on_stop_off_switches_off_and_releases_the_pin(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("switch", pin="GPIO24", initial="on")
+    switch = _output(pins, opened, config)
+    switch.stop(pins, config)
+    assert pins.level("GPIO24") is False
+    assert switch.read(config, NOW).status is Status.ERROR  # not open any more
+    again = _output(pins, opened, config)  # the pin is free again
+    assert again.read(config, NOW).value is True
+
+
+def test_on_stop_keep_leaves_the_pin_on_for_the_next_start_to_adopt(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("switch", pin="GPIO25", on_stop="keep")
+    switch = _output(pins, opened, config)
+    switch.execute(config, "on", None, NOW)
+    switch.stop(pins, config)
+    assert pins.level("GPIO25") is True
+    successor = _output(pins, opened, config)  # initial "off", but it never stopped
+    assert (successor.read(config, NOW).value, pins.level("GPIO25")) == (True, True)
+
+
+def test_a_pin_that_fails_to_open_is_a_status_and_a_device_error(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("switch", pin="GPIO5")
+    _output(pins, opened, config)
+    second = _output(pins, opened, config)  # gpiozero: GPIOPinInUse
+    reading = second.read(config, NOW)
+    assert (reading.status, reading.value) == (Status.ERROR, None)
+    assert reading.detail.startswith("GPIO5: GPIOPinInUse: ")
+    with pytest.raises(DeviceError, match="GPIOPinInUse"):
+        second.execute(config, "on", None, NOW)
+
+
+def test_a_pwm_pin_refused_by_the_factory_is_a_status(opened: list[Any]) -> None:
+    plain = Pins.mock(pwm=False)
+    config = _config("dimmer", pin="GPIO12")
+    dimmer = _output(plain, opened, config)
+    assert dimmer.read(config, NOW).detail == "GPIO12: PinPWMUnsupported: '-'"
+
+
+def test_an_input_reports_its_edges_with_the_logical_level(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("sensor.binary", pin="GPIO27")  # pull-up: pressed is low
+    seen: list[bool] = []
+    button = gpio.GpioInput()
+    button.open(pins, config, seen.append)
+    opened.append(button)
+    assert button.read(config, NOW).value is False
+    pins.drive("GPIO27", high=False)
+    pins.drive("GPIO27", high=True)
+    assert seen == [True, False]
+    with pytest.raises(DeviceError, match="read-only input"):
+        button.execute(config, "value", True, NOW)
+
+
+def test_a_pir_input_without_pull_up_is_active_high(
+    pins: Pins, opened: list[Any]
+) -> None:
+    config = _config("sensor.binary", pin="GPIO4", pull_up=False, device_class="motion")
+    seen: list[bool] = []
+    pir = gpio.GpioInput()
+    pir.open(pins, config, seen.append)
+    opened.append(pir)
+    pins.drive("GPIO4", high=True)
+    assert (seen, pir.read(config, NOW).value) == ([True], True)
+
+
+# --- [[devices.gpio]] tables ----------------------------------------------------------
+def _check(*entries: object) -> list[dict[str, Any]]:
+    return gpio.check_entries(BUILTIN, entries, reference_resolve, "40-pin header")
+
+
+def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
+    assert _check(
+        {"name": "relay", "oid": "switch", "pin": 17, "max_on_s": 60},
+        {"name": "led", "oid": "dimmer", "pin": "BOARD12"},
+        {"name": "pir", "oid": "sensor.binary", "pin": "BCM4", "pull_up": False},
+    ) == [
+        {"name": "relay", "oid": "switch", "pin": "GPIO17", "max_on_s": 60.0},
+        {"name": "led", "oid": "dimmer", "pin": "GPIO18"},
+        {"name": "pir", "oid": "sensor.binary", "pin": "GPIO4", "pull_up": False},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            [{"name": "a", "oid": "switch", "pin": 17},
+             {"name": "b", "oid": "switch", "pin": "BOARD11"}],
+            "devices.gpio[1].pin: GPIO17 is already used by devices.gpio[0]",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": 40}],
+            "devices.gpio[0].pin: the board (40-pin header) has no GPIO pin '40'",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": "BOARD1"}],
+            "devices.gpio[0].pin: the board (40-pin header) has no GPIO pin "
+            "\"'BOARD1'\"",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": 5, "active_high": "yes"}],
+            "devices.gpio[0].active_high: expected true or false, got \"'yes'\"",
+        ),
+        (
+            [{"name": "a", "oid": "dimmer", "pin": 5, "frequency_hz": 0}],
+            "devices.gpio[0].frequency_hz: expected a number in 1.0..100000.0, "
+            "got 0.0",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": 5, "bounce_time_s": 0.1}],
+            "devices.gpio[0].bounce_time_s: unknown option for switch",
+        ),
+        (
+            [{"name": "a", "oid": "sensor.binary", "pin": 5,
+              "device_class": "window"}],
+            "devices.gpio[0].device_class: expected one of button, motion, door, "
+            "got \"'window'\"",
+        ),
+        (
+            [{"name": "a", "oid": "switch"}],
+            "devices.gpio[0].pin: required",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": True}],
+            "devices.gpio[0].pin: expected a BCM number or a pin name, got 'True'",
+        ),
+        (
+            [{"oid": "sensor.temperature", "pin": 5, "name": "t"}],
+            "devices.gpio[0].oid: expected one of dimmer, sensor.binary, switch, "
+            "got \"'sensor.temperature'\"",
+        ),
+        (
+            [{"name": "a b", "oid": "switch", "pin": 5}],
+            "devices.gpio[0].name: expected 1-64 letters, digits, '_' or '-', "
+            "got \"'a b'\"",
+        ),
+    ],
+    ids=["pin-twice", "no-such-bcm", "power-pin", "wrong-type", "out-of-range",
+         "unknown-option", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
+         "bad-name"],
+)  # fmt: skip
+def test_a_bad_table_is_refused_naming_its_key(
+    entries: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(DeviceError) as caught:
+        _check(*entries)
+    assert str(caught.value) == message
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 60),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["GPIO17", "BOARD11", "switch", "dimmer", "sensor.binary"]),
+)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.dictionaries(
+                st.sampled_from(
+                    ["name", "oid", "pin", "active_high", "initial", "max_on_s",
+                     "pull_up", "bounce_time_s", "frequency_hz", "other"]
+                ),
+                _VALUES,
+                max_size=6,
+            ),
+            _VALUES,
+        ),
+        max_size=4,
+    )
+)  # fmt: skip
+def test_any_tables_give_configs_or_a_device_error(entries: list[object]) -> None:
+    try:
+        configs = _check(*entries)
+    except DeviceError:
+        return
+    pins = [c["pin"] for c in configs]
+    assert len(set(pins)) == len(pins)

@@ -1,0 +1,117 @@
+"""The pure parts of GPIO devices: debouncing, the max-on timer, the state at start
+(issue 12). Time is passed in by hand."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.devices.gpio_logic import Debounce, Initial, OnTimer, initial_level
+from raspy.devices.template import JsonValue
+
+
+def test_a_bouncing_contact_gives_one_change_at_its_first_edge() -> None:
+    debounce = Debounce(reported=False)
+    reported = [
+        debounce.on_edge(active, 0.02, now)
+        for active, now in ((True, 10.000), (False, 10.002), (True, 10.004))
+    ]
+    assert reported == [True, None, None]
+    assert debounce.settle_at() == pytest.approx(10.02)
+    assert debounce.on_settle(0.02, 10.02) is None  # it ended where it was reported
+
+
+def test_the_level_after_the_bounce_window_is_reported_if_it_differs() -> None:
+    """A short press: down and up within the window; the release is not lost."""
+    debounce = Debounce(reported=False)
+    assert debounce.on_edge(True, 0.05, 1.0) is True
+    assert debounce.on_edge(False, 0.05, 1.01) is None
+    assert debounce.on_settle(0.05, 1.04) is None  # the window has not ended
+    assert debounce.on_settle(0.05, 1.05) is False
+    assert debounce.settle_at() is None
+
+
+def test_without_a_bounce_time_every_change_is_reported() -> None:
+    debounce = Debounce(reported=False)
+    edges = [(True, 1.0), (False, 1.0), (True, 1.0), (True, 1.0)]
+    assert [debounce.on_edge(a, 0.0, t) for a, t in edges] == [True, False, True, None]
+
+
+def test_an_edge_to_the_level_already_reported_is_not_a_change() -> None:
+    debounce = Debounce(reported=True)
+    assert debounce.on_edge(True, 0.02, 5.0) is None
+    assert debounce.settle_at() is None
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.floats(min_value=0.0, max_value=0.1)),
+        max_size=40,
+    ),
+    st.floats(min_value=0.0, max_value=0.05),
+)
+def test_debounce_reports_only_changes_and_ends_at_the_last_level(
+    edges: list[tuple[bool, float]], bounce_s: float
+) -> None:
+    debounce = Debounce(reported=False)
+    now, last, reported = 0.0, False, [False]
+    for active, gap_s in edges:
+        now += gap_s
+        last = active
+        for value in (
+            debounce.on_settle(bounce_s, now),
+            debounce.on_edge(active, bounce_s, now),
+        ):
+            if value is not None:
+                assert value != reported[-1]
+                reported.append(value)
+    settled = debounce.on_settle(bounce_s, now + bounce_s + 1.0)
+    if settled is not None:
+        reported.append(settled)
+    assert reported[-1] == last
+
+
+def test_an_output_is_due_off_after_max_on_s_and_a_second_on_does_not_extend_it() -> (
+    None
+):
+    timer = OnTimer()
+    timer.switched("heater", True, 30.0, now=100.0)
+    timer.switched("heater", True, 30.0, now=120.0)
+    assert timer.next_deadline() == 130.0
+    assert timer.due(129.9) == []
+    assert timer.due(130.0) == ["heater"]
+    assert timer.due(200.0) == []
+    assert timer.next_deadline() is None
+
+
+def test_switching_off_or_no_limit_cancels_the_deadline() -> None:
+    timer = OnTimer()
+    timer.switched("pump", True, 10.0, now=0.0)
+    timer.switched("pump", False, 10.0, now=5.0)
+    timer.switched("fan", True, 0.0, now=0.0)  # 0: no limit
+    assert (timer.next_deadline(), timer.due(1000.0)) == (None, [])
+    timer.switched("pump", True, 10.0, now=20.0)  # a new deadline after an off
+    assert timer.due(30.0) == ["pump"]
+
+
+@pytest.mark.parametrize(
+    ("initial", "stored", "full", "expected"),
+    [
+        (Initial.OFF, True, 1, 0),
+        (Initial.ON, None, 1, 1),
+        (Initial.ON, None, 100, 100),
+        (Initial.RESTORE, True, 1, 1),
+        (Initial.RESTORE, False, 1, 0),
+        (Initial.RESTORE, 40, 100, 40),
+        (Initial.RESTORE, None, 1, 0),  # nothing stored: off
+        (Initial.RESTORE, 140, 100, 0),  # out of range: off
+        (Initial.RESTORE, "on", 1, 0),
+    ],
+    ids=["off", "on", "on-dimmer", "restore-on", "restore-off", "restore-level",
+         "restore-nothing", "restore-out-of-range", "restore-garbage"],
+)  # fmt: skip
+def test_initial_level_is_off_on_or_the_stored_state(
+    initial: Initial, stored: JsonValue, full: int, expected: int
+) -> None:
+    assert initial_level(initial, stored, full) == expected
