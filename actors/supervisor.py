@@ -111,6 +111,7 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     _last_round_at: float = 0.0  # when the supervisor thread last looked at the parts
+    _edge_proxy: Any = None
 
     def collect_stats(self) -> dict[str, float]:
         merged = dict(self.stats.snapshot())
@@ -266,7 +267,9 @@ class Runtime:
 
     def _edge_alive(self) -> bool:
         try:
-            return bool(self.edge.proxy().io_alive.get(timeout=2))
+            if self._edge_proxy is None:  # made once: a proxy inspects the actor
+                self._edge_proxy = self.edge.proxy()
+            return bool(self._edge_proxy.io_alive.get(timeout=2))
         except (pykka.ActorDeadError, TimeoutError):
             return False
 
