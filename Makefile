@@ -29,6 +29,7 @@ bench: $(VENV)/.stamp
 	$(PY) tools/bench_store.py
 	$(PY) tools/bench_clone.py
 	$(PY) tools/bench_devices.py
+	$(PY) tools/bench_core.py
 
 clean:
 	rm -rf $(VENV) .typecheck .hypothesis build *.egg-info var

@@ -10,6 +10,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from raspy.errors import ConfigError, quote, shown
 
@@ -189,6 +190,25 @@ class StatsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """The scenario engine (`<host>.core.scenario`)."""
+
+    # run the scenario engine and its cron and sun triggers
+    enabled: bool = True
+    timezone: str = ""  # IANA name; empty: this machine's zone, else UTC
+    # where sun triggers are computed; both 0 means "not set": sun triggers are refused
+    latitude: float = 0.0
+    # (with latitude) degrees east of Greenwich, negative west
+    longitude: float = 0.0
+    max_runs_per_minute: int = 60  # runaway guard: more disables the scenario
+    preload_dir: str = ""  # *.yaml imported at start when not yet stored
+
+    @property
+    def has_location(self) -> bool:
+        return (self.latitude, self.longitude) != (0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """raspyd's whole configuration: top-level keys, then one table per section."""
 
@@ -211,6 +231,7 @@ class Config:
     security: SecurityConfig = SecurityConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     stats: StatsConfig = StatsConfig()
+    core: CoreConfig = CoreConfig()
 
 
 _SECTIONS: Final[dict[str, type[Any]]] = {
@@ -223,7 +244,9 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "security": SecurityConfig,
     "supervisor": SupervisorConfig,
     "stats": StatsConfig,
+    "core": CoreConfig,
 }
+_SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
@@ -265,7 +288,12 @@ def _build(
         if reason:
             problems.append(f"{where}: {reason}")
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and value < 0
+            and f"{path}.{key}" not in _SIGNED
+        ):
             problems.append(f"{where}: expected a value >= 0, got {value}")
             continue
         values[key] = tuple(value) if isinstance(value, list) else value
@@ -321,6 +349,15 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
             f"got {shown(top['log_format'])}"
         )
+    problems.extend(_section_problems(sections, source))
+    if problems:
+        raise ConfigError(problems)
+    return Config(**top, **sections)
+
+
+def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
+    """Checks across the keys of one section (types were checked by _build)."""
+    problems: list[str] = []
     network = sections.get("network")
     if network is not None and not 1 <= network.port_base <= 65532:
         problems.append(
@@ -348,10 +385,11 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
             f"{source}: security.curve_secret_key_file and "
             "security.authorized_keys_dir: expected both set or both empty"
         )
+    core = sections.get("core")
+    if core is not None:
+        problems.extend(_core_problems(core, source))
     problems += _supervisor_problems(source, sections.get("supervisor"))
-    if problems:
-        raise ConfigError(problems)
-    return Config(**top, **sections)
+    return problems
 
 
 def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:
@@ -382,4 +420,27 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
                 f"{source}: store.coalesced_prefixes: expected key prefixes starting "
                 f"with /, got {quote(str(prefix))}"
             )
+    return problems
+
+
+def _core_problems(core: CoreConfig, source: str) -> list[str]:
+    problems: list[str] = []
+    if core.timezone:
+        try:
+            ZoneInfo(core.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                f"{source}: core.timezone: expected an IANA zone name such as "
+                f"Europe/Berlin, got {quote(core.timezone)}"
+            )
+    if not -90.0 <= core.latitude <= 90.0:
+        problems.append(
+            f"{source}: core.latitude: expected -90..90, got {core.latitude}"
+        )
+    if not -180.0 <= core.longitude <= 180.0:
+        problems.append(
+            f"{source}: core.longitude: expected -180..180, got {core.longitude}"
+        )
+    if core.max_runs_per_minute < 1:
+        problems.append(f"{source}: core.max_runs_per_minute: expected >= 1, got 0")
     return problems

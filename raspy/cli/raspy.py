@@ -17,10 +17,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import zmq
 
 from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli import scenario as scenario_cli
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ClientTimeout, ConfigError, shown
@@ -149,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_call(commands)
     _add_keys(commands)
     _add_status(commands)
+    scenario_cli.add_parser(
+        cast(scenario_cli.Commands, commands)
+    )  # one-line errors too
     return parser
 
 

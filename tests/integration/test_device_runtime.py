@@ -38,7 +38,7 @@ def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> No
     )
     try:
         names = [child.name for child in runtime.children]
-        assert names[-3:] == ["clone", "devices.fake", "devices.clock"]
+        assert names[-5:] == ["clone", "devices.fake", "devices.clock", "core", "cron"]
         port_base = runtime.config.network.port_base
         with CloneClient(f"tcp://127.0.0.1:{port_base}", b"/device/") as tree:
 

@@ -100,3 +100,38 @@ def test_any_document_gives_a_config_or_a_config_error(
     if loaded is None:
         assert problems
         assert all(problem.startswith("doc: ") for problem in problems)
+
+
+def test_core_section_defaults_and_values() -> None:
+    assert config.load("").core == config.CoreConfig()
+    text = (
+        '[core]\ntimezone = "Europe/Berlin"\nlatitude = -33.9\nlongitude = -18.4\n'
+        'max_runs_per_minute = 5\npreload_dir = "scenarios"\nenabled = false\n'
+    )
+    assert config.load(text).core == config.CoreConfig(
+        enabled=False,
+        timezone="Europe/Berlin",
+        latitude=-33.9,
+        longitude=-18.4,
+        max_runs_per_minute=5,
+        preload_dir="scenarios",
+    )
+    assert config.load(text).core.has_location
+    assert not config.CoreConfig().has_location
+
+
+def test_core_section_problems_name_file_key_and_value() -> None:
+    text = (
+        '[core]\ntimezone = "Mars/Olympus"\nlatitude = 91\nlongitude = -181\n'
+        "max_runs_per_minute = 0\nenabled = 1\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: core.enabled: expected true or false, got '1'",
+        "raspy.toml: core.timezone: expected an IANA zone name such as "
+        "Europe/Berlin, got 'Mars/Olympus'",
+        "raspy.toml: core.latitude: expected -90..90, got 91.0",
+        "raspy.toml: core.longitude: expected -180..180, got -181.0",
+        "raspy.toml: core.max_runs_per_minute: expected >= 1, got 0",
+    ]

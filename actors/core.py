@@ -1,0 +1,378 @@
+"""CoreActor: owns the scenario set, feeds the scenario actors, serves core.scenario.
+
+It loads the stored scenarios at start (and the preload folder's), runs one
+ScenarioActor per enabled scenario, follows the daemon's own Clone updates in-process
+(CloneSubscribe: no polling, no socket), keeps the latest values expressions read with
+kv(), schedules every time trigger on one TimeScheduler, writes `/scenario/<name>/…`
+(the only writer of those keys, so their order is kept) and answers
+`<host>.core.scenario` (rules.scenario_api). Nothing that fails here stops the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors import scenario as scn
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.core_service import CoreService
+from raspy.actors.core_tree import (
+    Routes,
+    TreeView,
+    decode,
+    interest,
+    status_from_tree,
+    stored_tree,
+)
+from raspy.actors.outbox import Outbox
+from raspy.actors.scenario_store import ScenarioStore, StoredScenario
+from raspy.actors.shared_ticker import SharedTicker
+from raspy.actors.worker import LocalWorker, attach, local_peer_id
+from raspy.clock import Clock
+from raspy.config import CoreConfig
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp
+from raspy.rules import engine, model
+from raspy.rules.engine import State, Status
+from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.stats import Stats
+from raspy.storage.store import Store
+
+log = structlog.get_logger(component="core")
+
+_ASK_TIMEOUT_S: Final = 5.0
+_STOP_TIMEOUT_S: Final = 5.0
+
+
+@dataclass
+class Entry:
+    """One stored scenario: its record, what it loaded as, its actor and state."""
+
+    stored: StoredScenario
+    scenario: model.Scenario | None  # None: the stored text no longer loads
+    status: Status
+    ref: pykka.ActorRef[Any] | None = None
+    written: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreLinks:
+    """What the core talks to; `publisher` is its own (closed when it stops)."""
+
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    publisher: ClonePublisher
+    clone: pykka.ActorRef[Any]
+    store: Store
+    clock: Clock
+    stats: Stats
+
+
+class CoreActor(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(
+        self, host: str, config: CoreConfig, tz: ZoneInfo, links: CoreLinks
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.config = config
+        self.links = links
+        self.tz = tz  # cron, at, sun and now() are in this zone
+        self.location = (
+            SunLocation(config.latitude, config.longitude, self.tz)
+            if config.has_location
+            else None
+        )
+        self.tree = TreeView()
+        self.routes = Routes()
+        self.entries: dict[str, Entry] = {}
+        self.store = ScenarioStore(links.store)
+        self.settings = engine.EngineSettings(host, self.tz, config.max_runs_per_minute)
+        self._scheduler = TimeScheduler(self.tz, self.location)
+        self._ticker = SharedTicker(links.clock)
+        self._worker = LocalWorker(
+            links.outbox,
+            local_peer_id(f"core.{uuid.uuid4().hex[:8]}"),
+            f"{host}.core.scenario".encode(),
+        )
+        self._service = CoreService(self)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def on_start(self) -> None:
+        self._ticker.start()
+        self.links.clone.ask(
+            msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        self.tree.seed(stored_tree(self.links.store))
+        self.store.write_main_conf(
+            {
+                "timezone": str(self.tz.key),
+                "latitude": self.config.latitude,
+                "longitude": self.config.longitude,
+                "max_runs_per_minute": self.config.max_runs_per_minute,
+            }
+        )
+        self._service.preload(self.config.preload_dir)
+        stored, problems = self.store.load()
+        for problem in problems:
+            log.error("scenario_record_unreadable", reason=problem)
+        for record in stored:
+            self.install(record, startup=True)
+        attach(self.links.edge, self._worker, self.actor_ref)
+        log.info("core_started", count=len(self.entries), timezone=str(self.tz.key))
+
+    def on_stop(self) -> None:
+        self._worker.disconnect()
+        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+            self.links.clone.ask(
+                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+        for name in list(self.entries):
+            self.stop_actor(name)
+        self._ticker.stop()
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
+        self.links.outbox.close_for_this_thread()
+        self.links.publisher.close_all()  # the core's own: its scenario actors are done
+        log.info("core_stopped")
+
+    # --- messages -----------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self._receive(message)
+        except Exception:  # the core outlives any one message (STYLE.md §4)
+            self.links.stats.incr("core.errors")
+            log.exception("core_message_failed", kind=type(message).__name__)
+            return None
+
+    def _receive(self, message: Any) -> Any:
+        match message:
+            case msgs.KeyChanged(key=key, body=body):
+                self._on_key(key, body)
+            case msgs.Tick():
+                self._on_time()
+            case msgs.MdpFrames(frames=frames):
+                self._on_request(frames)
+            case scn.StatusReported(name=name, status=status, ref=ref):
+                entry = self.entries.get(name)
+                if entry is not None and entry.ref == ref:
+                    self.show(entry, status)
+            case scn.RunRequested(name=name, by=by, stop=stop):
+                self._run_requested(name, by, stop)
+            case scn.RunawayDisabled(name=name, reason=reason):
+                self.set_enabled(name, False, reason=reason)
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_key(self, raw_key: bytes, body: bytes) -> None:
+        key = raw_key.decode("utf-8", "replace")
+        old = self.tree.update(key, body)
+        refs = self.routes.refs(key)
+        if not refs:
+            return
+        change = scn.KvChanged(key, decode(old), decode(body or None))
+        for ref in refs:
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.tell(change)
+
+    def _on_time(self) -> None:
+        clock = self.links.clock
+        for out in self._scheduler.due(clock.wall(), clock.monotonic()):
+            match out:
+                case ClockJumped(delta_s=delta_s):
+                    log.warning("clock_jumped", delta_s=round(delta_s, 3))
+                case Fired(key=key, scheduled_wall_ts=scheduled):
+                    name, _, index = key.rpartition("#")
+                    entry = self.entries.get(name)
+                    if entry is not None and entry.ref is not None:
+                        entry.ref.tell(scn.TimeFired(int(index), scheduled))
+        self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
+
+    def _on_request(self, frames: tuple[bytes, ...]) -> None:
+        try:
+            decoded = self._worker.decode(frames)
+        except MalformedMessage as exc:
+            self.links.stats.incr("core.rejected")
+            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+            return
+        if isinstance(decoded, mdp.WorkerRequest):
+            self._worker.reply(decoded.client, self._service.handle(list(decoded.body)))
+        elif isinstance(decoded, mdp.Disconnect):
+            self._worker.ready()  # the broker forgot us: register again
+
+    def _run_requested(self, name: str, by: str, stop: bool) -> None:
+        entry = self.entries.get(name)
+        if entry is None or entry.ref is None:
+            log.warning(
+                "scenario_run_refused",
+                scenario=name,
+                by=by,
+                reason="unknown or disabled",
+            )
+            return
+        entry.ref.tell(scn.StopRuns() if stop else scn.RunNow())
+
+    # --- the set (used by CoreService too) ------------------------------------------
+    def install(
+        self,
+        record: StoredScenario,
+        *,
+        startup: bool = False,
+        status: Status | None = None,
+    ) -> Entry:
+        """Load a stored record, start its actor if enabled, show its state."""
+        scenario, error = self._service.load(record)
+        base = status or status_from_tree(self.tree, record.name)
+        entry = Entry(record, scenario, base)
+        self.entries[record.name] = entry
+        if scenario is None:
+            self.show(
+                entry,
+                Status(State.ERROR, base.runs, base.last_run, base.last_trigger, error),
+            )
+        elif not record.enabled:
+            self.show(entry, _with_state(base, State.DISABLED))
+        else:
+            self._start_actor(entry, scenario, startup)
+        return entry
+
+    def _start_actor(
+        self, entry: Entry, scenario: model.Scenario, startup: bool
+    ) -> None:
+        links = scn.ScenarioLinks(
+            self.actor_ref,
+            self.links.edge,
+            self.links.outbox,
+            self.links.publisher,
+            self._ticker,
+            self.links.clock,
+            self.links.stats,
+        )
+        status = _with_state(entry.status, State.IDLE)
+        self.show(entry, status)
+        try:
+            entry.ref = scn.ScenarioActor.start(
+                scenario,
+                self.settings,
+                links,
+                kv=self.tree.kv,
+                sun=self._sun,
+                status=status,
+            )
+        except Exception as exc:  # this scenario fails, the others run
+            log.exception("scenario_start_failed", scenario=scenario.name)
+            self.show(entry, _with_state(status, State.ERROR, f"did not start: {exc}"))
+            return
+        self.routes.add(scenario.name, entry.ref, interest(scenario, self.host))
+        clock = self.links.clock
+        for index, trigger in enumerate(scenario.triggers):
+            if isinstance(
+                trigger,
+                model.CronTrigger
+                | model.AtTrigger
+                | model.EveryTrigger
+                | model.SunTrigger,
+            ):
+                try:
+                    self._scheduler.add(
+                        f"{scenario.name}#{index}",
+                        trigger,
+                        clock.wall(),
+                        clock.monotonic(),
+                    )
+                except ValueError as exc:
+                    log.error(
+                        "scenario_trigger_unscheduled",
+                        scenario=scenario.name,
+                        reason=str(exc),
+                    )
+        self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
+        if startup:
+            entry.ref.tell(scn.Startup())
+
+    def stop_actor(self, name: str) -> None:
+        entry = self.entries.get(name)
+        if entry is None or entry.ref is None:
+            return
+        ref, entry.ref = entry.ref, None
+        self.routes.remove(name)
+        if entry.scenario is not None:
+            for index in range(len(entry.scenario.triggers)):
+                self._scheduler.remove(f"{name}#{index}")
+        try:
+            ref.stop(block=True, timeout=_STOP_TIMEOUT_S)
+        except (pykka.ActorDeadError, TimeoutError):
+            log.warning("scenario_stop_timed_out", scenario=name)
+
+    def set_enabled(
+        self, name: str, enabled: bool, *, reason: str | None = None
+    ) -> Entry:
+        """Store the flag, start or stop the actor; `reason`: the runaway guard's."""
+        entry = self.entries[name]
+        self.store.set_enabled(name, enabled, self.links.clock.wall())
+        record = entry.stored
+        entry.stored = StoredScenario(
+            record.name,
+            record.code,
+            enabled,
+            record.mode,
+            record.imported_at,
+            self.links.clock.wall(),
+        )
+        if enabled and entry.ref is None and entry.scenario is not None:
+            self._start_actor(entry, entry.scenario, startup=False)
+        elif not enabled:
+            self.stop_actor(name)
+            status = _with_state(entry.status, State.DISABLED)
+            if reason is not None:
+                status = Status(
+                    State.DISABLED,
+                    status.runs,
+                    status.last_run,
+                    status.last_trigger,
+                    reason,
+                )
+            self.show(entry, status)
+        return entry
+
+    def show(self, entry: Entry, status: Status) -> None:
+        """Remember a scenario's state and write what changed under /scenario/<name>/."""
+        entry.status = status
+        for key, body in scn.status_entries(entry.stored.name, status).items():
+            if entry.written.get(key) != body:
+                entry.written[key] = body
+                self.links.publisher.set(key.encode("utf-8"), body)
+
+    def forget(self, name: str) -> None:
+        """Remove a deleted scenario's actor and tree keys."""
+        self.stop_actor(name)
+        entry = self.entries.pop(name, None)
+        if entry is not None:
+            for key in scn.status_entries(name, entry.status):
+                self.links.publisher.delete(key.encode("utf-8"))
+
+    def _sun(self, event: model.SunEvent, wall_ts: float) -> float | None:
+        from raspy.rules.sun import sun_time
+
+        return (
+            None if self.location is None else sun_time(event, wall_ts, self.location)
+        )
+
+
+def _with_state(status: Status, state: State, error: str | None = None) -> Status:
+    return Status(
+        state,
+        status.runs,
+        status.last_run,
+        status.last_trigger,
+        error or status.last_error,
+    )

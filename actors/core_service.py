@@ -1,0 +1,210 @@
+"""`<host>.core.scenario`: the CoreActor's requests (runs on the core's thread).
+
+Parsing and the reply shapes are in rules.scenario_api; here each action is carried
+out on the core's scenario set and store. Every store change is one commit before the
+reply; a refused document changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import structlog
+
+from raspy.actors import scenario as scn
+from raspy.actors.scenario_store import MAIN, StoredScenario
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError, StoreError
+from raspy.rules import model
+from raspy.rules import scenario_api as api
+from raspy.rules.engine import State, Status
+
+if TYPE_CHECKING:
+    from raspy.actors.core import CoreActor, Entry
+
+log = structlog.get_logger(component="core")
+
+_ASK_S: Final = 5.0
+_MAX_PRELOAD_BYTES: Final = 1024 * 1024
+
+
+class CoreService:
+    """The actions of core.scenario over a CoreActor's state."""
+
+    def __init__(self, core: CoreActor) -> None:
+        self._core = core
+
+    def handle(self, frames: list[bytes]) -> tuple[bytes, bytes]:
+        """Reply frames for one request; never raises."""
+        try:
+            try:
+                return self._dispatch(api.parse(frames))
+            except api.Refused as refused:
+                return refused.reply()
+        except Exception as exc:  # answer 500, keep serving
+            self._core.links.stats.incr("core.service.failed")
+            log.exception("core_request_failed")
+            return b"500", api.encode(
+                {"error": f"internal error: {type(exc).__name__}"}
+            )
+
+    def _dispatch(self, request: api.Request) -> tuple[bytes, bytes]:
+        core = self._core
+        match request.action:
+            case "list":
+                return api.ok([self._entry(e) for _, e in sorted(core.entries.items())])
+            case "validate":
+                scenario = self._checked(request.document, request.source)
+                return api.ok({"name": scenario.name})
+            case "import":
+                return self._import(request)
+        entry = core.entries.get(request.name)
+        if entry is None:
+            raise api.Refused(
+                b"404", {"error": f"no scenario named {request.name[:64]!r}"}
+            )
+        match request.action:
+            case "get":
+                return api.ok({**self._entry(entry), "document": entry.stored.code})
+            case "delete":
+                core.store.delete(request.name)
+                core.forget(request.name)
+                return api.ok({"name": request.name, "state": "deleted"})
+            case "enable" | "disable":
+                entry = core.set_enabled(request.name, request.action == "enable")
+            case "run":
+                if entry.ref is None:
+                    raise api.bad(
+                        f"scenario {request.name} is {entry.status.state.value}"
+                    )
+                core.show(entry, _status(entry.ref.ask(scn.RunNow(), timeout=_ASK_S)))
+            case "stop":
+                if entry.ref is not None:
+                    core.show(
+                        entry, _status(entry.ref.ask(scn.StopRuns(), timeout=_ASK_S))
+                    )
+        return api.ok({"name": request.name, "state": self._state(entry)})
+
+    def _import(self, request: api.Request) -> tuple[bytes, bytes]:
+        core = self._core
+        scenario = self._checked(request.document, request.source)
+        old = core.entries.get(scenario.name)
+        if old is not None and not request.replace:
+            raise api.bad(
+                f"a scenario named {scenario.name} exists (replace it with replace: true)",
+                problems=[
+                    f"{request.source}: name {scenario.name!r} is already stored"
+                ],
+            )
+        self._store(scenario, request.document)
+        return api.ok({"name": scenario.name, "replaced": old is not None})
+
+    def _store(self, scenario: model.Scenario, text: str) -> Entry:
+        core = self._core
+        wall = core.links.clock.wall()
+        core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
+        old = core.entries.get(scenario.name)
+        status = None if old is None else old.status
+        if old is not None:
+            core.stop_actor(scenario.name)
+        imported = wall if old is None else old.stored.imported_at
+        record = StoredScenario(
+            scenario.name, text, scenario.enabled, scenario.mode.value, imported, wall
+        )
+        return core.install(record, status=status)
+
+    def _checked(self, text: str, source: str) -> model.Scenario:
+        """The loaded document, or Refused 400 with every problem."""
+        from raspy.rules.document import DocumentError, load_scenario
+
+        try:
+            scenario = load_scenario(text, source)
+        except DocumentError as exc:
+            raise api.bad(
+                f"{source}: not a valid scenario", problems=list(exc.lines())
+            ) from None
+        problems: list[JsonValue] = []
+        if scenario.name == MAIN:
+            problems.append(
+                f"{source}: name {MAIN!r} is reserved for the core's records"
+            )
+        if not self._core.config.has_location and any(
+            isinstance(t, model.SunTrigger) for t in scenario.triggers
+        ):
+            problems.append(
+                f"{source}: a sun trigger needs [core] latitude and longitude in the config"
+            )
+        if problems:
+            raise api.bad(f"{source}: not a valid scenario", problems=problems)
+        return scenario
+
+    def load(self, record: StoredScenario) -> tuple[model.Scenario | None, str | None]:
+        """A stored text as a Scenario, or None and why it no longer loads."""
+        try:
+            return self._checked(record.code, f"scenario {record.name}"), None
+        except api.Refused as refused:
+            problems = refused.body.get("problems")
+            reason = (
+                "; ".join(str(p) for p in problems)
+                if isinstance(problems, list)
+                else ""
+            )
+            log.error("scenario_unloadable", scenario=record.name, reason=reason)
+            return None, reason[:500] or str(refused.body.get("error"))
+
+    def preload(self, folder: str) -> None:
+        """Import each `*.yaml` of `folder` whose name is not stored yet."""
+        if not folder:
+            return
+        stored = {record.name for record in self._core.store.load()[0]}
+        for path in sorted(Path(folder).glob("*.yaml")):
+            try:
+                data = path.read_bytes()
+                if len(data) > _MAX_PRELOAD_BYTES:
+                    raise ScenarioError(f"{path.name}: over {_MAX_PRELOAD_BYTES} bytes")
+                scenario = self._checked(data.decode("utf-8"), path.name)
+                if scenario.name in stored:
+                    continue
+                self._core.store.put(
+                    data.decode("utf-8"),
+                    scenario.enabled,
+                    scenario.mode.value,
+                    self._core.links.clock.wall(),
+                    scenario.name,
+                )
+                stored.add(scenario.name)
+                log.info("scenario_preloaded", scenario=scenario.name, path=path.name)
+            except api.Refused as refused:
+                log.error(
+                    "scenario_preload_refused", path=path.name, reason=str(refused.body)
+                )
+            except (OSError, UnicodeError, ScenarioError, StoreError) as exc:
+                log.error("scenario_preload_failed", path=path.name, reason=str(exc))
+
+    def _entry(self, entry: Entry) -> dict[str, JsonValue]:
+        status, scenario = entry.status, entry.scenario
+        return {
+            "name": entry.stored.name,
+            "description": "" if scenario is None else scenario.description,
+            "enabled": entry.stored.enabled,
+            "state": self._state(entry),
+            "mode": entry.stored.mode,
+            "last_run": status.last_run,
+            "last_trigger": None
+            if status.last_trigger is None
+            else dict(status.last_trigger),
+            "runs": status.runs,
+            "last_error": status.last_error,
+        }
+
+    @staticmethod
+    def _state(entry: Entry) -> str:
+        if not entry.stored.enabled:
+            return State.DISABLED.value
+        return entry.status.state.value
+
+
+def _status(answer: object) -> Status:
+    assert isinstance(answer, Status)
+    return answer

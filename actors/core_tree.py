@@ -1,0 +1,158 @@
+"""What the core knows of the Clone tree: the latest values, and who wants which key.
+
+TreeView is written by the CoreActor's thread only and read by scenario actors through
+kv() (a dict read; bodies are decoded on demand). Routes answers, per key, the
+scenario actors whose triggers or expressions read it; the answer is cached per key,
+because the same device keys change again and again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import pykka
+
+from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
+from raspy.rules import model
+from raspy.rules.engine import State, Status
+from raspy.rules.model import Scenario
+from raspy.rules.template import TemplateError, render
+from raspy.rules.trigger_match import matcher
+from raspy.storage import tables
+from raspy.storage.store import Store, Table
+
+_ROUTE_CACHE_LIMIT: Final = 50_000
+
+
+def decode(body: bytes | None) -> JsonValue:
+    """A tree body as its JSON value; a body that is not JSON is its text."""
+    if not body:
+        return None
+    try:
+        value: JsonValue = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    return value
+
+
+class TreeView:
+    """Latest bodies by key (one writer thread; readers see a whole dict entry)."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, bytes] = {}
+
+    def seed(self, items: Iterable[tuple[str, bytes]]) -> None:
+        for key, body in items:
+            self._bodies.setdefault(key, body)
+
+    def update(self, key: str, body: bytes) -> bytes | None:
+        """Set (empty body: delete) and return the previous body."""
+        if body:
+            old = self._bodies.get(key)
+            self._bodies[key] = body
+            return old
+        return self._bodies.pop(key, None)
+
+    def kv(self, key: str) -> JsonValue:
+        return decode(self._bodies.get(key))
+
+
+def stored_tree(store: Store) -> list[tuple[str, bytes]]:
+    """The Clone tree as the store has it (the subscription brings what is newer)."""
+    items: list[tuple[str, bytes]] = []
+    for key, value in store.scan(Table.KV):
+        try:
+            record = tables.decode_kv(value)
+        except StoreError:
+            continue
+        items.append((key.decode("utf-8", "replace"), record.body))
+    return items
+
+
+def status_from_tree(tree: TreeView, name: str) -> Status:
+    """What the tree kept of a scenario from before a restart: runs, last run,
+    trigger and error (its state is the actor's to say)."""
+    runs = tree.kv(f"/scenario/{name}/runs")
+    last_run = tree.kv(f"/scenario/{name}/last_run")
+    trigger = tree.kv(f"/scenario/{name}/last_trigger")
+    error = tree.kv(f"/scenario/{name}/last_error")
+    return Status(
+        State.IDLE,
+        runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
+        float(last_run)
+        if isinstance(last_run, int | float) and not isinstance(last_run, bool)
+        else None,
+        trigger if isinstance(trigger, dict) else None,
+        error if isinstance(error, str) else None,
+    )
+
+
+def interest(scenario: Scenario, host: str) -> list[str]:
+    """Globs of the keys a scenario reads: trigger patterns and the literal kv() keys
+    of its conditions and actions (`{host}` and variables filled in)."""
+    patterns = [
+        t.pattern
+        for t in scenario.triggers
+        if isinstance(t, model.KvTrigger | model.EventTrigger)
+    ]
+    keys: set[str] = set()
+    for expression in _expressions(scenario):
+        keys.update(expression.kv_keys())
+    names: dict[str, JsonValue] = {**scenario.variables, "host": host}
+    out: list[str] = []
+    for text in [*patterns, *sorted(keys)]:
+        try:
+            out.append(render(text, names))
+        except TemplateError:  # a key made of other names: matched by no route
+            continue
+    return out
+
+
+def _expressions(scenario: Scenario) -> list[model.Expression]:
+    found = list(scenario.conditions)
+    todo = list(scenario.actions)
+    while todo:
+        action = todo.pop()
+        match action:
+            case (
+                model.WaitUntilAction(condition=condition)
+                | model.ConditionAction(condition=condition)
+            ):
+                found.append(condition)
+            case model.RepeatAction(actions=actions, while_=while_, until=until):
+                found.extend(e for e in (while_, until) if e is not None)
+                todo.extend(actions)
+            case model.ChooseAction(branches=branches, otherwise=otherwise):
+                for branch in branches:
+                    found.append(branch.condition)
+                    todo.extend(branch.actions)
+                todo.extend(otherwise)
+    return found
+
+
+class Routes:
+    """Which scenario actors want a key (CoreActor thread only)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[pykka.ActorRef[Any], Callable[[str], bool]]] = {}
+        self._cache: dict[str, tuple[pykka.ActorRef[Any], ...]] = {}
+
+    def add(self, name: str, ref: pykka.ActorRef[Any], patterns: list[str]) -> None:
+        self._entries[name] = (ref, matcher(patterns))
+        self._cache.clear()
+
+    def remove(self, name: str) -> None:
+        if self._entries.pop(name, None) is not None:
+            self._cache.clear()
+
+    def refs(self, key: str) -> tuple[pykka.ActorRef[Any], ...]:
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= _ROUTE_CACHE_LIMIT:
+                self._cache.clear()
+            found = tuple(ref for ref, wants in self._entries.values() if wants(key))
+            self._cache[key] = found
+        return found

@@ -1,0 +1,101 @@
+"""The core in raspyd: the supervisor's one call (start_core) and the core's timezone.
+
+Kept apart from the actors so that supervision code needs only this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pykka
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.core import CoreActor, CoreLinks
+from raspy.actors.cron import start_cron
+from raspy.config import CoreConfig
+
+if TYPE_CHECKING:
+    from raspy.actors.supervisor import Runtime
+
+_CHILDREN: Final = ("core", "cron")  # the supervisor's names of what start_core starts
+
+
+def core_zone(config: CoreConfig) -> ZoneInfo:
+    """[core] timezone, else this machine's zone (/etc/timezone, /etc/localtime), else UTC."""
+    if config.timezone:
+        return ZoneInfo(config.timezone)
+    candidates: list[str] = []
+    with contextlib.suppress(OSError, UnicodeError):
+        candidates.append(Path("/etc/timezone").read_text("utf-8").strip())
+    link = os.path.realpath("/etc/localtime")
+    if "/zoneinfo/" in link:
+        candidates.append(link.split("/zoneinfo/", 1)[1])
+    for name in candidates:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
+
+
+@dataclass
+class _Start:
+    """The supervisor's start callable for the core or cron, bound to one Clone
+    server, with a publisher of its own on that server (rt.publisher belongs to the
+    device services and is replaced whenever they are)."""
+
+    rt: Runtime
+    name: str
+    clone: pykka.ActorRef[Any]
+    publisher: ClonePublisher
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        rt = self.rt
+        tz = core_zone(rt.config.core)
+        if self.name == "cron":
+            return start_cron(
+                edge=rt.edge,
+                outbox=rt.outbox,
+                store=rt.store,
+                publisher=self.publisher,
+                hostname=rt.hostname,
+                tz=tz,
+                clock=rt.clock,
+                stats=rt.stats,
+            )
+        links = CoreLinks(
+            rt.edge, rt.outbox, self.publisher, self.clone, rt.store, rt.clock, rt.stats
+        )
+        return CoreActor.start(rt.hostname, rt.config.core, tz, links)
+
+
+def start_core(rt: Runtime) -> None:
+    """Start the core and the cron service, after the Clone server and the device
+    services; called again whenever those are restarted. A new Clone server means a
+    new core and cron (the subscription and publisher were the old server's); the
+    same one leaves them running (a devices reload never stops a scenario's run)."""
+    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
+    current = next((c for c in rt.children if c.name == "core"), None)
+    if (
+        current is not None
+        and isinstance(current.start, _Start)
+        and current.start.clone is clone
+    ):
+        return
+    for child in rt.stop_children(lambda name: name in _CHILDREN):
+        if isinstance(child.start, _Start):
+            child.start.publisher.close_all()
+    if not rt.config.core.enabled or clone is None:
+        return
+    endpoint = clone.ask(msgs.GetPublishEndpoint(), timeout=5)
+    assert isinstance(endpoint, str)
+    for name in _CHILDREN:
+        rt.add_child(
+            name, _Start(rt, name, clone, ClonePublisher(rt.context, endpoint))
+        )

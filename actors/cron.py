@@ -1,0 +1,276 @@
+"""CronActor: the plain cron jobs of `<host>.core.cron`, fired into the Clone tree.
+
+It owns the jobs (kept in the store's `cron` table) and one TimeScheduler; a
+DeadlineTicker thread tells it Tick when the next fire or jump check is due. A fire
+publishes `/event/cron/<job>` through the ClonePublisher, like a device reading. The
+request handling is raspy.rules.cron_jobs (pure); a change is committed durably
+before the reply, and only then scheduled.
+
+Wiring (beside the core, and started again with it whenever the Clone publisher is new):
+    rt.add_child("core.cron", lambda: start_cron(edge=rt.edge, outbox=rt.outbox,
+        store=rt.store, publisher=rt.publisher, hostname=rt.hostname,
+        tz=core_zone(rt.config.core), clock=rt.clock, stats=rt.stats))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.device_tree import Publisher
+from raspy.actors.outbox import Outbox
+from raspy.actors.ticker import DeadlineTicker
+from raspy.actors.worker import LocalWorker, attach, local_peer_id
+from raspy.clock import Clock
+from raspy.errors import MalformedMessage, StoreError
+from raspy.protocol import mdp
+from raspy.rules import cron_jobs
+from raspy.rules.cron_jobs import CronJob, Deleted, Saved
+from raspy.rules.model import CronTrigger
+from raspy.rules.timing import ClockJumped, Fired, TimeScheduler
+from raspy.stats import Stats
+from raspy.storage.store import Delete, Op, Put, Store
+from raspy.storage.tables import Table
+
+log = structlog.get_logger(component="cron")
+
+SERVICE_SUFFIX: Final = "core.cron"
+_PEER_NAME: Final = "core.cron"
+
+
+class CronActor(pykka.ThreadingActor):
+    """Serves `<hostname>.core.cron` and publishes `/event/cron/<job>` on each fire."""
+
+    def __init__(
+        self,
+        *,
+        edge: pykka.ActorRef[Any] | None,
+        outbox: Outbox | None,
+        store: Store,
+        publisher: Publisher,
+        hostname: str,
+        tz: ZoneInfo,
+        clock: Clock,
+        stats: Stats,
+    ) -> None:
+        super().__init__()
+        self._edge = edge
+        self._store = store
+        self._publisher = publisher
+        self._tz = tz
+        self._clock = clock
+        self._stats = stats
+        self.service = f"{hostname}.{SERVICE_SUFFIX}"
+        self._worker: LocalWorker | None = None
+        if edge is not None and outbox is not None:
+            self._worker = LocalWorker(
+                outbox, local_peer_id(_PEER_NAME), self.service.encode("utf-8")
+            )
+        self._jobs: dict[str, CronJob] = {}
+        self._scheduler = TimeScheduler(tz)
+        self._ticker: DeadlineTicker | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+    def on_start(self) -> None:
+        try:
+            self._load()
+            self._ticker = DeadlineTicker(
+                self.actor_ref, self._clock, name="raspy-cron"
+            )
+            self._ticker.start()
+            self._rearm()
+            if self._edge is not None and self._worker is not None:
+                attach(self._edge, self._worker, self.actor_ref)
+        except BaseException:
+            self._release()  # on_stop/on_failure are not called for a failed start
+            raise
+        log.info("cron_started", service=self.service, count=len(self._jobs))
+
+    def on_stop(self) -> None:
+        if self._worker is not None:
+            self._worker.disconnect()
+        self._release()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        log.error(
+            "cron_failed",
+            service=self.service,
+            exc_info=(exception_type, exception_value, traceback),
+        )
+        self._release()
+
+    def _release(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self._publisher.close_for_this_thread()
+        if self._worker is not None:
+            self._worker.outbox.close_for_this_thread()
+
+    def _load(self) -> None:
+        """The stored jobs; a record that does not decode is skipped with a warning."""
+        now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
+        for key, value in self._store.scan(Table.CRON, cron_jobs.KEY_PREFIX):
+            try:
+                job = cron_jobs.decode_job(key, value)
+            except ValueError as exc:
+                log.warning(
+                    "cron_record_skipped",
+                    key=key.decode("utf-8", "replace"),
+                    reason=str(exc),
+                )
+                self._stats.incr("cron.records_skipped")
+                continue
+            self._jobs[job.name] = job
+            if job.enabled:
+                self._scheduler.add(
+                    job.name, CronTrigger(job.schedule), now_wall, now_mono
+                )
+
+    # --- messages ---------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.Tick():
+                self._on_tick()
+            case msgs.MdpFrames(frames=frames):
+                self._on_frames(frames)
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_tick(self) -> None:
+        now_wall = self._clock.wall()
+        fired: list[tuple[bytes, bytes]] = []
+        for output in self._scheduler.due(now_wall, self._clock.monotonic()):
+            match output:
+                case ClockJumped(delta_s=delta_s):
+                    log.warning("clock_jumped", delta_s=round(delta_s, 3))
+                    self._stats.incr("cron.clock_jumps")
+                case Fired(key=name, scheduled_wall_ts=scheduled):
+                    job = self._jobs[name]
+                    body = cron_jobs.event_body(job, scheduled, now_wall, self._tz)
+                    fired.append((job.event_key.encode("utf-8"), body))
+                    log.debug("cron_job_fired", job=name, scheduled=scheduled)
+        if fired:
+            self._publish(fired)
+        self._rearm()
+
+    def _publish(self, fired: list[tuple[bytes, bytes]]) -> None:
+        self._stats.incr("cron.fired", len(fired))
+        try:
+            refused = self._publisher.set_many(fired)
+        except Exception:  # the edge of the actor: a lost event must not stop cron
+            log.exception("cron_publish_failed", count=len(fired))
+            self._stats.incr("cron.publish_failed")
+            return
+        for key, reason in refused:
+            log.warning(
+                "cron_event_refused", key=key.decode("utf-8", "replace"), reason=reason
+            )
+            self._stats.incr("cron.events_refused")
+
+    def _on_frames(self, frames: Sequence[bytes]) -> None:
+        if self._worker is None:
+            return
+        try:
+            decoded = self._worker.decode(frames)
+        except MalformedMessage as exc:
+            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+            return
+        if isinstance(decoded, mdp.WorkerRequest):
+            self._worker.reply(decoded.client, self.handle(list(decoded.body)))
+        elif isinstance(decoded, mdp.Disconnect):
+            self._worker.ready()  # the broker forgot us: register again
+
+    def handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
+        """One request: commit its change durably, then schedule it, then the reply."""
+        now_wall = self._clock.wall()
+        handled = cron_jobs.handle(self._jobs, body, now_wall, self._tz)
+        if not handled.effects:
+            return handled.reply
+        ops: list[Op] = []
+        for effect in handled.effects:
+            match effect:
+                case Saved(job=job):
+                    ops.append(
+                        Put(
+                            Table.CRON,
+                            cron_jobs.job_key(job.name),
+                            cron_jobs.encode_job(job),
+                        )
+                    )
+                case Deleted(name=name):
+                    ops.append(Delete(Table.CRON, cron_jobs.job_key(name)))
+        try:
+            self._store.commit(ops)
+        except StoreError as exc:
+            log.warning("cron_store_failed", reason=str(exc))
+            self._stats.incr("cron.store_failed")
+            failed = cron_jobs.error(
+                cron_jobs.STORE_ERROR, handled.action, "store_error", str(exc)
+            )
+            return failed.reply
+        now_mono = self._clock.monotonic()
+        for effect in handled.effects:
+            match effect:
+                case Saved(job=job):
+                    self._jobs[job.name] = job
+                    if job.enabled:
+                        self._scheduler.add(
+                            job.name, CronTrigger(job.schedule), now_wall, now_mono
+                        )
+                    else:
+                        self._scheduler.remove(job.name)
+                case Deleted(name=name):
+                    self._jobs.pop(name, None)
+                    self._scheduler.remove(name)
+            log.info(
+                "cron_job_changed",
+                job=_name_of(effect),
+                effect=type(effect).__name__.lower(),
+            )
+        self._rearm()
+        return handled.reply
+
+    def _rearm(self) -> None:
+        if self._ticker is not None:
+            self._ticker.set(self._scheduler.next_deadline_mono())
+
+
+def _name_of(effect: Saved | Deleted) -> str:
+    return effect.job.name if isinstance(effect, Saved) else effect.name
+
+
+def start_cron(
+    *,
+    edge: pykka.ActorRef[Any],
+    outbox: Outbox,
+    store: Store,
+    publisher: Publisher,
+    hostname: str,
+    tz: ZoneInfo,
+    clock: Clock,
+    stats: Stats,
+) -> pykka.ActorRef[Any]:
+    """Start the cron service; returns once its jobs are loaded and it is registered."""
+    return CronActor.start(
+        edge=edge,
+        outbox=outbox,
+        store=store,
+        publisher=publisher,
+        hostname=hostname,
+        tz=tz,
+        clock=clock,
+        stats=stats,
+    )

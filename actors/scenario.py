@@ -1,0 +1,280 @@
+"""ScenarioActor: one enabled scenario, a thin shell over rules.engine.ScenarioCore.
+
+It gets the Clone changes it cares about and its time triggers from the CoreActor,
+writes Clone keys through the ClonePublisher, and sends MDP requests as an in-process
+client through the outbox (peer `<owner>/r<id>`; the edge routes the replies back
+here). It never asks the core (only tells), so the core may ask it. A failure inside
+is logged with its cause and the actor carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.outbox import Outbox
+from raspy.actors.shared_ticker import SharedTicker
+from raspy.actors.worker import local_peer_id
+from raspy.clock import Clock
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp, mdp_decode
+from raspy.rules import engine
+from raspy.rules import run as run_mod
+from raspy.rules.model import Scenario, SunEvent
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="scenario")
+
+_ASK_TIMEOUT_S: Final = 5.0
+STATE_KEYS: Final = ("state", "runs", "last_run", "last_trigger", "last_error")
+
+
+# --- messages (tell unless said) ---------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class KvChanged:
+    """A key the scenario reads changed; values are the decoded JSON (None: absent)."""
+
+    key: str
+    old: JsonValue
+    new: JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class TimeFired:
+    index: int
+    scheduled_wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunNow:
+    """Ask: a manual run; answers the Status."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopRuns:
+    """Ask: end every run now; answers the Status."""
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    """Fire the startup triggers (told once, at daemon start)."""
+
+
+# --- told to the core --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StatusReported:
+    """The scenario's state changed; the core writes it (from `ref`, still its actor)."""
+
+    name: str
+    status: engine.Status
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequested:
+    """A `run:` or `stop:` action of scenario `by` names scenario `name`."""
+
+    name: str
+    by: str
+    stop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunawayDisabled:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioLinks:
+    """What a scenario actor talks to."""
+
+    core: pykka.ActorRef[Any]
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    publisher: ClonePublisher
+    ticker: SharedTicker
+    clock: Clock
+    stats: Stats
+
+
+class ScenarioActor(pykka.ThreadingActor):
+    """One enabled scenario; see the module docstring."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: engine.EngineSettings,
+        links: ScenarioLinks,
+        *,
+        kv: Callable[[str], JsonValue],
+        sun: Callable[[SunEvent, float], float | None],
+        status: engine.Status | None = None,
+    ) -> None:
+        super().__init__()
+        self._name = scenario.name
+        self._links = links
+        self._core = engine.ScenarioCore(
+            scenario, settings, kv=kv, sun=sun, status=status
+        )
+        self._owner = local_peer_id(f"scenario.{uuid.uuid4().hex[:12]}")
+
+    def on_start(self) -> None:
+        try:
+            self._links.edge.ask(
+                msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+        except (pykka.ActorDeadError, TimeoutError):  # requests will time out: error
+            log.exception("scenario_attach_failed", scenario=self._name)
+        self._apply([engine.StatusChanged(self._core.status)])
+
+    def on_stop(self) -> None:
+        self._core.stop()  # what it would show is the core's to write (disabled, gone)
+        self._links.ticker.set(self.actor_ref, None)
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._links.edge.tell(msgs.DetachLocal(self._owner))
+        self._links.outbox.close_for_this_thread()
+        self._links.publisher.close_for_this_thread()
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self._receive(message)
+        except Exception:  # one bad turn never ends the scenario (STYLE.md §4)
+            self._links.stats.incr("core.scenario.errors")
+            log.exception(
+                "scenario_message_failed",
+                scenario=self._name,
+                kind=type(message).__name__,
+            )
+            return None
+
+    def _receive(self, message: Any) -> Any:
+        core, clock = self._core, self._links.clock
+        mono, wall = clock.monotonic(), clock.wall()
+        match message:
+            case KvChanged(key=key, old=old, new=new):
+                self._apply(core.on_kv(key, old, new, mono, wall))
+            case TimeFired(index=index, scheduled_wall=scheduled):
+                self._apply(core.on_time(index, scheduled, mono, wall))
+            case msgs.Tick():
+                self._apply(core.on_tick(mono, wall))
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                self._on_reply(peer_id, frames, mono, wall)
+            case Startup():
+                self._apply(core.on_startup(mono, wall))
+            case RunNow():
+                self._apply(core.run_now(mono, wall))
+                return core.status
+            case StopRuns():
+                self._apply(core.stop())
+                return core.status
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_reply(
+        self, peer_id: bytes, frames: tuple[bytes, ...], mono: float, wall: float
+    ) -> None:
+        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
+        if not tail.startswith(b"r") or not tail[1:].isdigit():
+            self._links.stats.incr("core.scenario.unroutable")
+            return
+        try:
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            log.warning("frame_rejected", scenario=self._name, reason=exc.reason)
+            return
+        if reply.final:
+            self._apply(self._core.on_reply(int(tail[1:]), reply.body, mono, wall))
+
+    # --- outputs ---------------------------------------------------------------------
+    def _apply(self, outputs: list[engine.Output]) -> None:
+        links = self._links
+        for out in outputs:
+            match out:
+                case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
+                    self._publish(key, value, ttl_s)
+                case run_mod.DeleteKey(key=key):
+                    self._publish(key, None)
+                case run_mod.PublishEvent(key=key, value=value):
+                    self._publish(key, value)
+                case run_mod.SendRequest(
+                    request_id=request_id, service=service, body=body
+                ):
+                    request = mdp.ClientRequest(
+                        mdp.Version.V02, service.encode("utf-8"), body
+                    )
+                    peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % request_id
+                    links.outbox.send_mdp(peer, mdp.encode(request))
+                case run_mod.Log(level=level, message=text):
+                    emit = log.warning if level in ("warning", "error") else log.info
+                    emit(
+                        "scenario_logged",
+                        scenario=self._name,
+                        level=level,
+                        message=text,
+                    )
+                case run_mod.RunScenario(name=name):
+                    links.core.tell(RunRequested(name, self._name))
+                case run_mod.StopScenario(name=name):
+                    links.core.tell(RunRequested(name, self._name, stop=True))
+                case engine.StatusChanged(status=status):
+                    links.core.tell(StatusReported(self._name, status, self.actor_ref))
+                case engine.Disabled(reason=reason):
+                    log.error("scenario_runaway", scenario=self._name, reason=reason)
+                    links.core.tell(RunawayDisabled(self._name, reason))
+                case engine.RunEnded(error=error) if error is not None:
+                    links.stats.incr("core.scenario.failed_runs")
+                    log.error("scenario_run_failed", scenario=self._name, reason=error)
+                case engine.RunEnded():
+                    links.stats.incr("core.scenario.runs")
+                case engine.Skipped(reason=reason):
+                    log.debug("scenario_skipped", scenario=self._name, reason=reason)
+        links.ticker.set(self.actor_ref, self._core.next_deadline())
+
+    def _publish(self, key: str, value: JsonValue, ttl_s: float = 0.0) -> None:
+        """A Clone write; a key the tree refuses fails only this write (logged)."""
+        body = (
+            b""
+            if value is None
+            else json.dumps(value, ensure_ascii=False).encode("utf-8")
+        )
+        try:
+            self._links.publisher.set(key.encode("utf-8"), body, ttl_s=ttl_s or None)
+        except ValueError as exc:
+            self._links.stats.incr("core.scenario.keys_refused")
+            log.warning(
+                "scenario_key_refused",
+                scenario=self._name,
+                key=key[:64],
+                reason=str(exc),
+            )
+
+
+def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
+    """`/scenario/<name>/<entry>` -> JSON body, for every state key."""
+    values: dict[str, JsonValue] = {
+        "state": status.state.value,
+        "runs": status.runs,
+        "last_run": status.last_run,
+        "last_trigger": None
+        if status.last_trigger is None
+        else dict(status.last_trigger),
+        "last_error": status.last_error,
+    }
+    return {
+        f"/scenario/{name}/{entry}": json.dumps(
+            values[entry], ensure_ascii=False
+        ).encode("utf-8")
+        for entry in STATE_KEYS
+    }

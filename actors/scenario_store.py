@@ -1,0 +1,149 @@
+"""The `scenario` table as the original stored it, one commit per change.
+
+Keys: `scenario.main.conf` (core settings, for people and dumps), `scenario.main.keys`
+(the sorted names), `scenario.<name>.conf` ({"enabled", "mode", "imported_at",
+"updated_at"}, epoch s) and `scenario.<name>.code` (the document text exactly as
+imported). Values are msgpack (raspy.packing), as `raspy-kv check` expects. An
+import, a replace, a delete or an enable is ONE transaction: after a kill -9 the old
+or the new version is there, never a mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+
+from raspy import packing
+from raspy.devices.template import JsonValue
+from raspy.errors import PackingError, StoreError
+from raspy.storage.store import Delete, Op, Put, Store, Table
+
+log = structlog.get_logger(component="core")
+
+MAIN: Final = "main"  # reserved: `scenario.main.*` holds the core's own records
+_PREFIX: Final = b"scenario."
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScenario:
+    name: str
+    code: str
+    enabled: bool
+    mode: str
+    imported_at: float
+    updated_at: float
+
+
+def _key(name: str, part: str) -> bytes:
+    return _PREFIX + name.encode("ascii") + b"." + part.encode("ascii")
+
+
+class ScenarioStore:
+    """Reads and writes the scenario table (any thread; each write one commit)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def load(self) -> tuple[list[StoredScenario], list[str]]:
+        """Every stored scenario, and the problems of records that cannot be read."""
+        problems: list[str] = []
+        records = dict(self._store.scan(Table.SCENARIO, _PREFIX))
+        names = self._names(records.get(_key(MAIN, "keys")), problems)
+        found: list[StoredScenario] = []
+        for name in names:
+            try:
+                found.append(_decode(name, records))
+            except (StoreError, PackingError, KeyError, UnicodeError) as exc:
+                problems.append(f"scenario {name}: unreadable record: {exc}")
+        return found, problems
+
+    def put(
+        self, code: str, enabled: bool, mode: str, now_wall: float, name: str
+    ) -> None:
+        """Store a new or replaced document with its conf and the name list: one txn."""
+        existing = self._conf(name)
+        imported = existing.get("imported_at", now_wall)
+        if isinstance(imported, bool) or not isinstance(imported, int | float):
+            imported = now_wall
+        conf = {
+            "enabled": enabled,
+            "mode": mode,
+            "imported_at": imported,
+            "updated_at": now_wall,
+        }
+        names = sorted({*self._current_names(), name})
+        self._store.commit(
+            [
+                Put(Table.SCENARIO, _key(name, "code"), packing.pack(code)),
+                Put(Table.SCENARIO, _key(name, "conf"), packing.pack(conf)),
+                Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)),
+            ]
+        )
+
+    def delete(self, name: str) -> None:
+        names = [n for n in self._current_names() if n != name]
+        ops: list[Op] = [
+            Delete(Table.SCENARIO, _key(name, "code")),
+            Delete(Table.SCENARIO, _key(name, "conf")),
+            Put(Table.SCENARIO, _key(MAIN, "keys"), packing.pack(names)),
+        ]
+        self._store.commit(ops)
+
+    def set_enabled(self, name: str, enabled: bool, now_wall: float) -> None:
+        conf = dict(self._conf(name))
+        conf.update(enabled=enabled, updated_at=now_wall)
+        self._store.commit(
+            [Put(Table.SCENARIO, _key(name, "conf"), packing.pack(conf))]
+        )
+
+    def write_main_conf(self, settings: Mapping[str, JsonValue]) -> None:
+        """The core's settings, written when they differ from the stored ones."""
+        value = packing.pack(dict(settings))
+        if self._store.get(Table.SCENARIO, _key(MAIN, "conf")) != value:
+            self._store.commit([Put(Table.SCENARIO, _key(MAIN, "conf"), value)])
+
+    # --- internals ------------------------------------------------------------------
+    def _current_names(self) -> list[str]:
+        return self._names(self._store.get(Table.SCENARIO, _key(MAIN, "keys")), [])
+
+    def _conf(self, name: str) -> dict[str, object]:
+        raw = self._store.get(Table.SCENARIO, _key(name, "conf"))
+        if raw is None:
+            return {}
+        value = packing.unpack(raw)
+        return value if isinstance(value, dict) else {}
+
+    @staticmethod
+    def _names(raw: bytes | None, problems: list[str]) -> list[str]:
+        if raw is None:
+            return []
+        try:
+            value = packing.unpack(raw)
+        except PackingError as exc:
+            problems.append(f"scenario.main.keys: {exc}")
+            return []
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            problems.append("scenario.main.keys: expected a list of names")
+            return []
+        return value
+
+
+def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
+    code = packing.unpack(records[_key(name, "code")])
+    conf = packing.unpack(records[_key(name, "conf")])
+    if not isinstance(code, str) or not isinstance(conf, dict):
+        raise StoreError("expected the text and a conf map")
+    enabled, mode = conf.get("enabled"), conf.get("mode")
+    if not isinstance(enabled, bool) or not isinstance(mode, str):
+        raise StoreError("conf: expected enabled (bool) and mode (str)")
+    return StoredScenario(
+        name,
+        code,
+        enabled,
+        mode,
+        float(conf.get("imported_at", 0.0)),
+        float(conf.get("updated_at", 0.0)),
+    )

@@ -1,0 +1,95 @@
+"""One thread that tells many actors Tick at their deadlines (the core's timer heap).
+
+A ticker thread per scenario would wake hundreds of threads for nothing; here every
+scenario actor (and the core) hands its next deadline to one heap. Each actor has at
+most one deadline: set() replaces it. The clock is re-read at least every
+_MAX_WAIT_S, so a test's FakeClock moving forward is seen.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from typing import Any, Final
+
+import pykka
+
+from raspy.actors import messages as msgs
+from raspy.clock import Clock
+
+_MAX_WAIT_S: Final = 0.25
+
+
+class SharedTicker:
+    """Tells each actor Tick once `clock` reaches the deadline it set last."""
+
+    def __init__(self, clock: Clock, *, name: str = "raspy-core-ticker") -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._deadlines: dict[str, float] = {}
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def set(self, ref: pykka.ActorRef[Any], deadline: float | None) -> None:
+        """Replace `ref`'s deadline (monotonic s on the clock); None forgets it."""
+        urn = ref.actor_urn
+        with self._cond:
+            if deadline is None:
+                self._deadlines.pop(urn, None)
+                self._refs.pop(urn, None)
+                return
+            if self._deadlines.get(urn) == deadline:
+                return
+            earlier = not self._heap or deadline < self._heap[0][0]
+            self._deadlines[urn] = deadline
+            self._refs[urn] = ref
+            heapq.heappush(self._heap, (deadline, next(self._order), urn))
+            if len(self._heap) > 4 * len(self._deadlines) + 64:  # drop stale entries
+                self._heap = [
+                    e for e in self._heap if self._deadlines.get(e[2]) == e[0]
+                ]
+                heapq.heapify(self._heap)
+            if earlier:
+                self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while True:
+            due = self._wait_due()
+            if due is None:
+                return
+            for ref in due:
+                try:
+                    ref.tell(msgs.Tick())
+                except pykka.ActorDeadError:
+                    continue
+
+    def _wait_due(self) -> list[pykka.ActorRef[Any]] | None:
+        with self._cond:
+            while not self._stopped:
+                now = self._clock.monotonic()
+                due: list[pykka.ActorRef[Any]] = []
+                heap = self._heap
+                while heap and heap[0][0] <= now:
+                    deadline, _, urn = heapq.heappop(heap)
+                    if self._deadlines.get(urn) == deadline:  # else replaced: stale
+                        del self._deadlines[urn]
+                        due.append(self._refs.pop(urn))
+                if due:
+                    return due
+                wait_s = _MAX_WAIT_S if not heap else min(heap[0][0] - now, _MAX_WAIT_S)
+                self._cond.wait(wait_s)
+            return None

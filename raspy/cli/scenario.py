@@ -1,0 +1,329 @@
+"""`raspy scenario …`: write, check and drive the hub's scenarios.
+
+`validate` checks files here with the hub's own loader (no daemon needed); every other
+command talks to `<host>.core.scenario` over MDP (one JSON frame each way). Exit
+status: 0 ok, 1 refused or no reply (every problem printed), 2 bad usage or a file
+that cannot be read or written. Text formats live in raspy.cli.scenario_text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Final, TypeAlias
+
+import zmq
+
+from raspy.cli import scenario_files as files
+from raspy.cli import scenario_text as text
+from raspy.config import DEFAULT_PORT_BASE
+from raspy.devices.template import JsonValue
+from raspy.errors import ClientTimeout, ConfigError
+from raspy.names import short_hostname
+
+_PROG: Final = "raspy scenario"
+DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
+DEFAULT_TIMEOUT_S: Final = 5.0
+_READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
+_WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+# --- parser -----------------------------------------------------------------------------
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value!r}")
+    return seconds
+
+
+def _hub_options() -> argparse.ArgumentParser:
+    """The options of every command that talks to the hub."""
+    hub = argparse.ArgumentParser(add_help=False)
+    hub.add_argument(
+        "--server",
+        default=DEFAULT_SERVER,
+        help=f"broker endpoint (default {DEFAULT_SERVER})",
+    )
+    hub.add_argument(
+        "--host",
+        metavar="NAME",
+        help="the hub's host name in service names (default: this machine's)",
+    )
+    hub.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    hub.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help="the hub's public certificate (NAME.key): talk CURVE to it",
+    )
+    hub.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="this client's secret certificate (NAME.key_secret); with --server-key",
+    )
+    return hub
+
+
+def add_parser(commands: Commands) -> None:
+    """Register `scenario` and its commands on `raspy`'s sub-command parser."""
+    scenario = commands.add_parser(
+        "scenario",
+        help="validate, import, export and drive scenarios",
+        description="Scenarios of a raspy hub (service <host>.core.scenario).",
+    )
+    scenario.set_defaults(run=run)
+    verbs = scenario.add_subparsers(
+        dest="scenario_command", required=True, metavar="COMMAND"
+    )
+    hub = _hub_options()
+    validate = verbs.add_parser(
+        "validate",
+        help="check scenario files here (no hub needed)",
+        description="Check each FILE with the hub's loader; print every problem as "
+        "FILE:LINE:COL: message. A file may hold several documents (a YAML stream).",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(scenario_run=_validate)
+    imports = verbs.add_parser(
+        "import",
+        parents=[hub],
+        help="store scenario files on the hub",
+        description="Check every FILE here first (nothing is sent if one is bad), then "
+        "store each document on the hub, exactly as written (comments kept).",
+    )
+    imports.add_argument("files", nargs="+", metavar="FILE")
+    imports.add_argument(
+        "--replace", action="store_true", help="replace scenarios of the same name"
+    )
+    imports.set_defaults(scenario_run=_import)
+    export = verbs.add_parser(
+        "export",
+        parents=[hub],
+        help="print stored scenarios exactly as imported",
+        description="One NAME: its document byte for byte. Several (or none: all): a "
+        "YAML stream, the documents separated by `---` lines, which `import` reads back.",
+    )
+    export.add_argument("names", nargs="*", metavar="NAME")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+    export.set_defaults(scenario_run=_export)
+    listing = verbs.add_parser(
+        "list", parents=[hub], help="a table: name, state, last run, runs"
+    )
+    listing.add_argument("--json", action="store_true", help="the reply as JSON")
+    listing.set_defaults(scenario_run=_list)
+    show = verbs.add_parser(
+        "show", parents=[hub], help="one scenario's state and document"
+    )
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--json", action="store_true", help="the reply as JSON")
+    show.set_defaults(scenario_run=_show)
+    for verb, summary in _STATE_VERBS.items():
+        command = verbs.add_parser(verb, parents=[hub], help=summary)
+        command.add_argument("names", nargs="+", metavar="NAME")
+        command.set_defaults(scenario_run=_state_verb)
+
+
+_STATE_VERBS: Final = {
+    "run": "start a run now (the mode applies; conditions are not checked)",
+    "stop": "end the running run(s)",
+    "enable": "turn on (kept across restarts)",
+    "disable": "turn off (kept across restarts)",
+    "delete": "remove from the hub",
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; print failures as stderr lines, never a traceback."""
+    from raspy import log
+
+    log.configure("error")  # a retry is no news here: the outcome is printed once
+    command = f"{_PROG} {args.scenario_command}"
+    try:
+        status: int = args.scenario_run(args)
+    except files.Failure as failure:
+        for line in failure.lines:
+            print(f"{command}: {line}", file=sys.stderr)
+        return failure.status
+    except (ClientTimeout, text.ReplyError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    except zmq.ZMQError as exc:  # an endpoint zmq cannot use
+        print(f"{command}: --server {args.server}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `| head`: the reader left; no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems, named = files.read_all(args.files)
+    for problem in problems:
+        print(problem)
+    if problems:
+        return 1
+    for name, document in named.items():
+        print(f"{document.source}: ok ({name})")
+    return 0
+
+
+# --- the hub ----------------------------------------------------------------------------
+def service_name(host: str | None) -> str:
+    """`<host>.core.scenario` (the short host name of this machine by default)."""
+    return f"{host or short_hostname()}.core.scenario"
+
+
+class _Hub:
+    """One MDP client to the scenario service, closed by `with`."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from raspy.client.mdp import Client
+        from raspy.transport.curve import client_keys
+
+        if (args.server_key is None) != (args.client_cert is None):
+            raise files.Failure(2, "--server-key and --client-cert go together")
+        try:
+            curve = client_keys(args.server_key, args.client_cert)
+        except ConfigError as exc:
+            raise files.Failure(2, str(exc)) from None
+        self.service = service_name(args.host)
+        try:
+            self._reads = Client(
+                args.server, timeout_s=args.timeout, retries=_READ_RETRIES, curve=curve
+            )
+            self._writes = Client(
+                args.server, timeout_s=args.timeout, retries=_WRITE_RETRIES, curve=curve
+            )
+        except ValueError as exc:
+            raise files.Failure(2, str(exc)) from None
+
+    def __enter__(self) -> _Hub:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._reads.close()
+        self._writes.close()
+
+    def ask(
+        self, action: str, *, write: bool = False, **fields: JsonValue
+    ) -> text.Reply:
+        client = self._writes if write else self._reads
+        try:
+            frames = client.request(self.service, text.request(action, **fields))
+        except ClientTimeout as exc:
+            raise files.Failure(
+                1, f"{exc} (is raspyd running with [core] enabled?)"
+            ) from None
+        return text.decode_reply(frames, self.service)
+
+    def need(
+        self, action: str, *, write: bool = False, **fields: JsonValue
+    ) -> text.Reply:
+        """Like ask; a refusal becomes Failure(1) with its error and problems."""
+        reply = self.ask(action, write=write, **fields)
+        if not reply.ok:
+            raise files.Failure(1, *text.refusal_lines(reply))
+        return reply
+
+
+def _import(args: argparse.Namespace) -> int:
+    problems, named = files.read_all(args.files)
+    if problems:
+        raise files.Failure(1, *problems, "nothing imported")
+    done: list[str] = []
+    with _Hub(args) as hub:
+        if not args.replace:
+            _refuse_stored_names(hub, named)
+        for name, document in named.items():
+            reply = hub.ask(
+                "import",
+                write=True,
+                document=document.text,
+                source=document.source,
+                replace=bool(args.replace),
+            )
+            if not reply.ok:
+                shifted = [
+                    text.shift_problem(line, document.source, document.first_line)
+                    for line in text.refusal_lines(reply)
+                ]
+                imported = ", ".join(done) or "none"
+                last = f"imported before this: {imported}"
+                raise files.Failure(1, f"{name}: {shifted[0]}", *shifted[1:], last)
+            verb = "replaced" if reply.field("replaced") is True else "imported"
+            print(f"{verb} {name} from {document.source}")
+            done.append(name)
+    return 0
+
+
+def _refuse_stored_names(hub: _Hub, named: dict[str, files.Document]) -> None:
+    """Without --replace, a name the hub has already stops the import before it
+    starts (the hub refuses it too: this only keeps the files all or nothing)."""
+    stored = set(text.list_names(hub.need("list").body))
+    clashes = [
+        f"{document.source}: {name} is already stored on the hub (--replace "
+        "replaces it)"
+        for name, document in named.items()
+        if name in stored
+    ]
+    if clashes:
+        raise files.Failure(1, *clashes, "nothing imported")
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _Hub(args) as hub:
+        names: list[str] = args.names or text.list_names(hub.need("list").body)
+        documents = []
+        for name in names:
+            document = hub.need("get", name=name).field("document")
+            if not isinstance(document, str):
+                raise text.ReplyError(f"{hub.service}: get {name}: no document")
+            documents.append(document)
+    if not documents:
+        raise files.Failure(1, "no scenarios to export")
+    files.write_output(args.output, text.join_stream(documents).encode("utf-8"))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _Hub(args) as hub:
+        body = hub.need("list").body
+    print(text.json_text(body) if args.json else text.list_table(body), end="")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _Hub(args) as hub:
+        body = hub.need("get", name=args.name).body
+    if not isinstance(body, dict):
+        raise text.ReplyError(f"get {args.name}: expected a JSON object")
+    print(text.json_text(body) if args.json else text.show_text(body), end="")
+    return 0
+
+
+def _state_verb(args: argparse.Namespace) -> int:
+    """run / stop / enable / disable / delete, for each NAME; goes on past a refusal."""
+    status = 0
+    with _Hub(args) as hub:
+        for name in args.names:
+            reply = hub.ask(args.scenario_command, write=True, name=name)
+            if reply.ok:
+                print(f"{name}: {text.cell(reply.field('state'))}")
+                continue
+            for line in text.refusal_lines(reply):
+                print(
+                    f"{_PROG} {args.scenario_command}: {name}: {line}", file=sys.stderr
+                )
+            status = 1
+    return status

@@ -1,0 +1,107 @@
+"""The files of `raspy scenario`: reading documents (a bounded read, UTF-8, YAML
+streams) and checking them with the hub's loader; writing an export whole or not at
+all. `Failure` carries the stderr lines and exit status of a command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from raspy.cli import scenario_text as text
+
+MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
+
+
+class Failure(Exception):
+    """Lines for stderr and an exit status; raised by a command, printed by `run`."""
+
+    def __init__(self, status: int, *lines: str) -> None:
+        super().__init__(lines[0] if lines else "")
+        self.status = status
+        self.lines = lines
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    source: str  # the file name as given
+    text: str
+    first_line: int  # 0-based line of the file where this document starts
+
+
+def _read_documents(path: str) -> tuple[list[Document], list[str]]:
+    """Every document of a file, or the file's encoding problem; Failure(2) when it
+    cannot be read at all."""
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise Failure(2, f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        return [], [f"{path}:1:1: larger than {MAX_FILE_BYTES} bytes"]
+    decoded, problem = text.decode_document(data, path)
+    if decoded is None:
+        return [], [problem or path]
+    pieces = text.split_stream(decoded)
+    return [Document(path, piece.text, piece.first_line) for piece in pieces], []
+
+
+def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document]]:
+    """Every problem of every document (with file lines), and the good ones by name."""
+    from raspy.rules.document import load_scenario, validate_scenario
+
+    problems: list[str] = []
+    named: dict[str, Document] = {}
+    for document in documents:
+        found = validate_scenario(document.text, document.source)
+        if found:
+            problems += [
+                text.shift_problem(p, document.source, document.first_line)
+                for p in found
+            ]
+            continue
+        name = load_scenario(document.text, document.source).name
+        if name in named:
+            line = document.first_line + 1
+            problems.append(
+                f"{document.source}:{line}:1: name {name!r} is also used in "
+                f"{named[name].source}"
+            )
+        else:
+            named[name] = document
+    return problems, named
+
+
+def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:
+    documents: list[Document] = []
+    problems: list[str] = []
+    for path in paths:
+        found, unreadable = _read_documents(path)
+        documents += found
+        problems += unreadable
+    checked, named = _check(documents)
+    return problems + checked, named
+
+
+def write_output(output: str | None, data: bytes) -> None:
+    """To stdout, or to a file through a temp file and a rename (never half written)."""
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        Path(temp).replace(target)
+    except OSError as exc:
+        raise Failure(2, f"cannot write {output}: {exc.strerror or exc}") from None

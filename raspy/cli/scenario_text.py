@@ -1,0 +1,256 @@
+"""The text of `raspy scenario`: requests, replies, the list table, `show`, YAML streams.
+
+Pure: no sockets, no files, no clock (times are formatted in the zone passed in).
+raspy.cli.scenario does the I/O around it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import RaspyError, quote
+
+PROTOCOL_VERSION: Final = 1
+STREAM_SEPARATOR: Final = "---\n"
+# YAML: a `---` at column 0 always starts a new document (block scalars are indented).
+_SEPARATOR_LINE: Final = re.compile(r"---[ \t]*(#.*)?\r?\n?")
+_PROBLEM: Final = re.compile(r"(?P<line>\d+):(?P<col>\d+): (?P<message>.*)", re.DOTALL)
+_COLUMNS: Final = ("NAME", "STATE", "LAST RUN", "RUNS")
+
+
+class ReplyError(RaspyError):
+    """A reply of the scenario service that does not follow its protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """`[status, json]` of `<host>.core.scenario`."""
+
+    status: int
+    body: JsonValue
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    def field(self, name: str) -> JsonValue:
+        """A field of an object body; None when absent or the body is not an object."""
+        return self.body.get(name) if isinstance(self.body, dict) else None
+
+
+def request(action: str, **fields: JsonValue) -> str:
+    """One request frame: `{"v": 1, "action": …, …}` as JSON text."""
+    return json.dumps(
+        {"v": PROTOCOL_VERSION, "action": action, **fields}, ensure_ascii=False
+    )
+
+
+def decode_reply(frames: Sequence[bytes], service: str) -> Reply:
+    """The status and JSON body; ReplyError naming the service when they are not."""
+    if len(frames) != 2:
+        raise ReplyError(
+            f"{service}: expected a reply [status, json], got {len(frames)} frames"
+        )
+    status_frame, body_frame = frames
+    if len(status_frame) != 3 or not status_frame.isdigit():
+        raise ReplyError(f"{service}: bad status {quote(status_frame)}")
+    try:
+        body: JsonValue = json.loads(body_frame.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ReplyError(f"{service}: reply is not JSON: {quote(body_frame)}") from None
+    return Reply(int(status_frame), body)
+
+
+def refusal_lines(reply: Reply) -> list[str]:
+    """What a non-200 reply says: its error, then each problem on its own line."""
+    error = reply.field("error")
+    lines = [f"{reply.status}: {error if isinstance(error, str) else reply.body}"]
+    problems = reply.field("problems")
+    if isinstance(problems, list):
+        lines += [str(problem) for problem in problems]
+    return lines
+
+
+# --- times and cells --------------------------------------------------------------------
+def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
+    """An epoch time as local `YYYY-MM-DD HH:MM:SS` (in `tz`; None: this machine's
+    zone); text as it is; nothing as `-`."""
+    if value is None or value in ("", 0):
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return cell(value)
+    try:
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return cell(value)
+    local = moment.astimezone(tz) if tz is not None else moment.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def describe_trigger(trigger: JsonValue) -> str:
+    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value."""
+    if not isinstance(trigger, dict):
+        return cell(trigger or None)
+    parts = [cell(trigger.get("kind") or "?")]
+    if trigger.get("id"):
+        parts.append(f"({cell(trigger['id'])})")
+    if trigger.get("key"):
+        parts.append(cell(trigger["key"]))
+    if trigger.get("value") is not None:
+        parts += ["=", cell(_json(trigger["value"]))]
+    return " ".join(parts)
+
+
+def cell(value: JsonValue) -> str:
+    """One line of printable text for a table cell or a `show` field."""
+    text = "-" if value is None else value if isinstance(value, str) else _json(value)
+    return "".join(ch if ch.isprintable() else "?" for ch in text) or "-"
+
+
+def _json(value: JsonValue) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_text(value: JsonValue) -> str:
+    """A reply body for scripts: indented JSON and a final line break."""
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _entries(listing: JsonValue) -> list[dict[str, JsonValue]]:
+    if not isinstance(listing, list) or not all(isinstance(e, dict) for e in listing):
+        raise ReplyError(f"list: expected a JSON list of objects, got {cell(listing)}")
+    return [entry for entry in listing if isinstance(entry, dict)]
+
+
+def list_table(listing: JsonValue, tz: tzinfo | None = None) -> str:
+    """The `list` reply as a table: name, state, last run, runs (one line each)."""
+    rows = [
+        (
+            cell(entry.get("name")),
+            cell(entry.get("state")),
+            describe_time(entry.get("last_run"), tz),
+            cell(entry.get("runs", 0)),
+        )
+        for entry in _entries(listing)
+    ]
+    widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(4)]
+    lines = [
+        "  ".join(
+            (
+                name.ljust(widths[0]),
+                state.ljust(widths[1]),
+                last.ljust(widths[2]),
+                runs.rjust(widths[3]),
+            )
+        ).rstrip()
+        for name, state, last, runs in [_COLUMNS, *rows]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def list_names(listing: JsonValue) -> list[str]:
+    """The names in a `list` reply, in its order."""
+    return [str(entry.get("name")) for entry in _entries(listing)]
+
+
+def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
+    """A `get` reply for people: its fields, a blank line, then the document as stored."""
+    enabled = entry.get("enabled")
+    fields = [
+        ("name", cell(entry.get("name"))),
+        ("description", cell(entry.get("description") or None)),
+        ("enabled", "yes" if enabled is True else "no" if enabled is False else "-"),
+        ("state", cell(entry.get("state"))),
+        ("mode", cell(entry.get("mode"))),
+        ("last run", describe_time(entry.get("last_run"), tz)),
+        ("last trigger", describe_trigger(entry.get("last_trigger"))),
+        ("runs", cell(entry.get("runs", 0))),
+        ("last error", cell(entry.get("last_error") or None)),
+    ]
+    head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)
+    document = entry.get("document")
+    if not isinstance(document, str):
+        return head
+    return head + "\n" + document + ("" if document.endswith("\n") else "\n")
+
+
+# --- YAML streams -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One document of a file; `first_line` (0-based) is where it starts in the file."""
+
+    text: str
+    first_line: int
+
+
+def join_stream(documents: Sequence[str]) -> str:
+    """One document exactly as given; several as a YAML stream, `---` between them
+    (a line break is added to a document that does not end with one)."""
+    if len(documents) == 1:
+        return documents[0]
+    return STREAM_SEPARATOR.join(
+        text if text.endswith("\n") else text + "\n" for text in documents
+    )
+
+
+def split_stream(text: str) -> list[Piece]:
+    """The documents of a file: the whole text when it has no `---` line, else the
+    text between those lines that is more than blanks and comments."""
+    lines = _lines(text)
+    if not any(is_separator(line) for line in lines):
+        return [Piece(text, 0)]
+    pieces: list[Piece] = []
+    start, chunk = 0, list[str]()
+    for number, line in enumerate([*lines, "---\n"]):
+        if is_separator(line):
+            if _has_content(chunk):
+                pieces.append(Piece("".join(chunk), start))
+            start, chunk = number + 1, []
+        else:
+            chunk.append(line)
+    return pieces
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a text, each with its `\n` (other breaks stay inside a line)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+def is_separator(line: str) -> bool:
+    """A `---` line (a comment may follow): where a YAML document starts."""
+    return _SEPARATOR_LINE.fullmatch(line) is not None
+
+
+def _has_content(lines: Sequence[str]) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
+
+
+def shift_problem(problem: str, source: str, line_offset: int) -> str:
+    """`source:line:col: message` of a document inside a stream, as a line of the file."""
+    prefix = f"{source}:"
+    if line_offset == 0 or not problem.startswith(prefix):
+        return problem
+    found = _PROBLEM.fullmatch(problem[len(prefix) :])
+    if found is None:
+        return problem
+    line = int(found["line"]) + line_offset
+    return f"{prefix}{line}:{found['col']}: {found['message']}"
+
+
+def decode_document(data: bytes, source: str) -> tuple[str | None, str | None]:
+    """(text, None) for UTF-8, else (None, `source:line:col: not UTF-8 text`)."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, f"{source}:{line}:{col}: not UTF-8 text"

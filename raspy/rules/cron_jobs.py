@@ -1,0 +1,323 @@
+"""Plain cron jobs and the `<host>.core.cron` request handler: pure, JSON in, effects out.
+
+No sockets, no clock, no store: handle() takes the jobs as they are, the request body,
+`now` (epoch s) and the timezone, and returns the reply `[status, json]` plus what the
+owning actor must do, in order (make a change durable, then schedule it, then reply).
+
+`<host>.core.cron` (README section)
+===================================
+
+A cron job publishes `/event/cron/<name>` in the Clone tree each time its schedule
+fires; the value is JSON `{"job": name, "scheduled": ISO-8601 local time with offset,
+"fired": the same for when it was published}`. Schedules are five-field cron (or
+`@daily`, `@hourly`, ...) in the local time of the `[core]` timezone; the DST rule of
+`raspy.rules.timing` applies. Jobs live in the store's `cron` table (`cron.<name>`)
+and survive restarts, enabled or disabled as they were left; a fire missed while
+raspyd was down is not made up.
+
+Request: one body frame, a UTF-8 JSON object of at most 64 KiB:
+
+    {"v": 1, "action": "<action>", "name": "<job>", "schedule": "<cron>",
+     "description": "<text>", "enabled": true|false, "replace": true|false}
+
+Reply: `[status, json]`; 200 `{"v": 1, "action", <result>}`, otherwise
+`{"v": 1, "action", "error": <token>, "detail"}` with 400 (bad request), 404
+(`unknown_job`), 500 (`store_error`, said by the actor) or 501 (`unknown_action`).
+
+    list      -> {"jobs": [job, ...]} sorted by name
+    get       name -> {"job": job}
+    add       name, schedule [, description, enabled (default true), replace]
+              -> {"job": job}; an existing name is refused unless replace is true
+    delete    name -> {"deleted": name}
+    enable    name -> {"job": job}      (also when it already was)
+    disable   name -> {"job": job}
+
+A job: {"name", "schedule", "enabled", "description", "next"}; `next` is the next fire
+(ISO-8601 local) or null when disabled. Names match [a-z0-9_-]{1,64}.
+
+Error tokens (400): bad_json, bad_request, unsupported_version, unknown_field,
+missing_name, bad_name, missing_schedule, bad_schedule, bad_description, bad_flag,
+job_exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from raspy import packing
+from raspy.devices.template import JsonValue, shown
+from raspy.errors import PackingError, quote
+from raspy.rules.model import NAME_PATTERN
+from raspy.rules.timing import iso_local, parse_cron
+
+VERSION: Final = 1
+MAX_REQUEST_BYTES: Final = 64 * 1024
+MAX_DESCRIPTION_CHARS: Final = 256
+OK: Final = b"200"
+BAD_REQUEST: Final = b"400"
+NOT_FOUND: Final = b"404"
+STORE_ERROR: Final = b"500"
+UNKNOWN_ACTION: Final = b"501"
+EVENT_PREFIX: Final = "/event/cron/"
+KEY_PREFIX: Final = b"cron."
+_NAME: Final = re.compile(NAME_PATTERN)
+_KEYS: Final = frozenset(
+    {"v", "action", "name", "schedule", "description", "enabled", "replace"}
+)
+_ACTIONS: Final = ("list", "get", "add", "delete", "enable", "disable")
+_MAX_ACTION_CHARS: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CronJob:
+    """A named schedule that publishes `/event/cron/<name>`; schedule is normalised."""
+
+    name: str
+    schedule: str
+    enabled: bool = True
+    description: str = ""
+
+    @property
+    def event_key(self) -> str:
+        return f"{EVENT_PREFIX}{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """Store `job` (one durable commit), then schedule it if enabled, else unschedule."""
+
+    job: CronJob
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """Delete job `name` from the store (one durable commit), then unschedule it."""
+
+    name: str
+
+
+Effect = Saved | Deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The reply frames and the effects to carry out before sending it."""
+
+    action: str | None
+    reply: tuple[bytes, bytes]
+    effects: tuple[Effect, ...] = ()
+
+
+# --- the store record ---------------------------------------------------------------
+def job_key(name: str) -> bytes:
+    """The job's key in the store's `cron` table."""
+    return KEY_PREFIX + name.encode("utf-8")
+
+
+def encode_job(job: CronJob) -> bytes:
+    return packing.pack(
+        {
+            "v": VERSION,
+            "schedule": job.schedule,
+            "enabled": job.enabled,
+            "description": job.description,
+        }
+    )
+
+
+def decode_job(key: bytes, data: bytes) -> CronJob:
+    """The job stored under `key`; ValueError naming what is wrong with the record."""
+    what = f"cron record {quote(key)}"
+    name = key.removeprefix(KEY_PREFIX).decode("utf-8", "replace")
+    if not key.startswith(KEY_PREFIX) or not _NAME.fullmatch(name):
+        raise ValueError(f"{what}: expected a key cron.<name>")
+    try:
+        value = packing.unpack(data)
+    except PackingError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
+    fields = ("description", "enabled", "schedule", "v")
+    if not isinstance(value, dict) or sorted(value) != list(fields):
+        raise ValueError(f"{what}: expected a map of {', '.join(fields)}")
+    if value["v"] != VERSION:
+        raise ValueError(f"{what}: v: expected {VERSION}, got {shown(value['v'])}")
+    schedule, enabled, description = (
+        value["schedule"],
+        value["enabled"],
+        value["description"],
+    )
+    if not isinstance(enabled, bool) or not isinstance(description, str):
+        raise ValueError(f"{what}: enabled or description of the wrong type")
+    if not isinstance(schedule, str):
+        raise ValueError(f"{what}: schedule: expected a string")
+    try:
+        parse_cron(schedule)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
+    return CronJob(name, schedule, enabled, description)
+
+
+def event_body(
+    job: CronJob, scheduled_wall_ts: float, fired_wall_ts: float, tz: ZoneInfo
+) -> bytes:
+    """The JSON value published at `/event/cron/<name>` for one fire."""
+    document: dict[str, JsonValue] = {
+        "job": job.name,
+        "scheduled": iso_local(scheduled_wall_ts, tz),
+        "fired": iso_local(fired_wall_ts, tz),
+    }
+    return _encode(document)
+
+
+# --- requests -----------------------------------------------------------------------
+def _encode(document: Mapping[str, JsonValue]) -> bytes:
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return text.encode("utf-8")
+
+
+def ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:
+    reply = (OK, _encode({"v": VERSION, "action": action, **fields}))
+    return Handled(action, reply, tuple(effects))
+
+
+def error(status: bytes, action: str | None, token: str, detail: str) -> Handled:
+    document: dict[str, JsonValue] = {
+        "v": VERSION,
+        "action": action,
+        "error": token,
+        "detail": detail,
+    }
+    return Handled(action, (status, _encode(document)))
+
+
+def describe(job: CronJob, now_wall: float, tz: ZoneInfo) -> JsonValue:
+    """A job as the service shows it, with its next fire after `now_wall`."""
+    next_text: str | None = None
+    if job.enabled:
+        next_text = iso_local(parse_cron(job.schedule).next_after(now_wall, tz), tz)
+    return {
+        "name": job.name,
+        "schedule": job.schedule,
+        "enabled": job.enabled,
+        "description": job.description,
+        "next": next_text,
+    }
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse(body: Sequence[bytes]) -> dict[str, JsonValue] | Handled:
+    if len(body) != 1:
+        return error(
+            BAD_REQUEST, None, "bad_request", f"expected 1 frame, got {len(body)}"
+        )
+    if len(body[0]) > MAX_REQUEST_BYTES:
+        return error(
+            BAD_REQUEST, None, "bad_request", f"over {MAX_REQUEST_BYTES} bytes"
+        )
+    try:
+        document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return error(BAD_REQUEST, None, "bad_json", quote(str(exc)))
+    if not isinstance(document, dict):
+        return error(BAD_REQUEST, None, "bad_request", "expected a JSON object")
+    action = document.get("action")
+    if not isinstance(action, str) or len(action) > _MAX_ACTION_CHARS:
+        detail = f"action: expected a string of at most {_MAX_ACTION_CHARS} characters"
+        return error(BAD_REQUEST, None, "bad_request", detail)
+    version = document.get("v")
+    if type(version) is not int or version != VERSION:
+        detail = f"v: expected {VERSION}, got {shown(version)}"
+        return error(BAD_REQUEST, action, "unsupported_version", detail)
+    unknown = sorted(set(document) - _KEYS)
+    if unknown:
+        return error(BAD_REQUEST, action, "unknown_field", quote(", ".join(unknown)))
+    return document
+
+
+def handle(
+    jobs: Mapping[str, CronJob], body: Sequence[bytes], now_wall: float, tz: ZoneInfo
+) -> Handled:
+    """Answer one `<host>.core.cron` request (see the module docstring); never raises."""
+    document = _parse(body)
+    if isinstance(document, Handled):
+        return document
+    action = str(document["action"])
+    if action not in _ACTIONS:
+        return error(UNKNOWN_ACTION, action, "unknown_action", quote(action))
+    allowed = {"v", "action"} | _FIELDS_OF[action]
+    extra = sorted(set(document) - allowed)
+    if extra:
+        detail = f"{action} takes no {', '.join(extra)}"
+        return error(BAD_REQUEST, action, "bad_request", detail)
+    if action == "list":
+        listed = [describe(jobs[name], now_wall, tz) for name in sorted(jobs)]
+        return ok(action, jobs=listed)
+    name = document.get("name")
+    if name is None:
+        return error(BAD_REQUEST, action, "missing_name", "name: required")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        detail = f"name: expected {NAME_PATTERN}, got {shown(name)}"
+        return error(BAD_REQUEST, action, "bad_name", detail)
+    if action == "add":
+        return _add(jobs, document, name, now_wall, tz)
+    job = jobs.get(name)
+    if job is None:
+        return error(NOT_FOUND, action, "unknown_job", quote(name))
+    match action:
+        case "get":
+            return ok(action, job=describe(job, now_wall, tz))
+        case "delete":
+            return ok(action, [Deleted(name)], deleted=name)
+    changed = CronJob(job.name, job.schedule, action == "enable", job.description)
+    return ok(action, [Saved(changed)], job=describe(changed, now_wall, tz))
+
+
+_FIELDS_OF: Final[dict[str, frozenset[str]]] = {
+    "list": frozenset(),
+    "get": frozenset({"name"}),
+    "add": frozenset({"name", "schedule", "description", "enabled", "replace"}),
+    "delete": frozenset({"name"}),
+    "enable": frozenset({"name"}),
+    "disable": frozenset({"name"}),
+}
+
+
+def _add(
+    jobs: Mapping[str, CronJob],
+    document: Mapping[str, JsonValue],
+    name: str,
+    now_wall: float,
+    tz: ZoneInfo,
+) -> Handled:
+    action = "add"
+    schedule = document.get("schedule")
+    if schedule is None:
+        return error(BAD_REQUEST, action, "missing_schedule", "schedule: required")
+    if not isinstance(schedule, str):
+        detail = f"schedule: expected a string, got {shown(schedule)}"
+        return error(BAD_REQUEST, action, "bad_schedule", detail)
+    try:
+        parsed = parse_cron(schedule)
+    except ValueError as exc:
+        return error(BAD_REQUEST, action, "bad_schedule", str(exc))
+    description = document.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
+        detail = f"description: expected a string of at most {MAX_DESCRIPTION_CHARS} characters"
+        return error(BAD_REQUEST, action, "bad_description", detail)
+    enabled = document.get("enabled", True)
+    replace = document.get("replace", False)
+    if not isinstance(enabled, bool) or not isinstance(replace, bool):
+        detail = "enabled, replace: expected true or false"
+        return error(BAD_REQUEST, action, "bad_flag", detail)
+    if name in jobs and not replace:
+        detail = f"{quote(name)} exists; delete it first or add with replace: true"
+        return error(BAD_REQUEST, action, "job_exists", detail)
+    job = CronJob(name, parsed.expression, enabled, description)
+    return ok(action, [Saved(job)], job=describe(job, now_wall, tz))

@@ -1,0 +1,260 @@
+"""Scenario documents (YAML, JSON as its subset) -> rules.model.Scenario.
+
+Safe loading only: PyYAML composes nodes (no tags constructed, aliases refused, depth
+and size bounded); this module and its document_* helpers read them, collecting every
+problem with its line and column. A document is accepted whole or refused whole.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import yaml
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError, quote
+from raspy.rules import model
+from raspy.rules.document_actions import read_actions
+from raspy.rules.document_checks import Checks, Problem, join
+from raspy.rules.document_triggers import read_triggers
+from raspy.rules.document_yaml import Invalid, compose
+from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression
+from raspy.rules.template import BUILTIN_NAMES
+
+__all__ = ["DocumentError", "Problem", "load_scenario", "validate_scenario"]
+
+MAX_DOCUMENT_BYTES: Final = 256 * 1024
+MAX_CONDITIONS: Final = 64
+MAX_VARIABLES: Final = 64
+MAX_RUNS: Final = 1000
+MAX_SHOWN: Final = 100  # problems listed in a message; DocumentError.problems has all
+TOP_KEYS: Final = (
+    "name",
+    "description",
+    "enabled",
+    "mode",
+    "max",
+    "variables",
+    "triggers",
+    "conditions",
+    "actions",
+)
+_NAME: Final = re.compile(model.NAME_PATTERN)
+_VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+_RESERVED: Final = frozenset(
+    {"trigger", "true", "false", "null", "True", "False", "None"}
+    | {"and", "or", "not", "if", "else", "in"}
+    | {name.partition(".")[0] for name in BUILTIN_NAMES}
+    | FUNCTION_NAMES
+)
+_LINE_BREAK: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # as YAML counts lines
+_MODES: Final = ", ".join(mode.value for mode in model.Mode)
+
+
+class DocumentError(ScenarioError):
+    """A document refused whole; `problems` holds each one (line and col 1-based), and
+    str() is every problem on its own line as `source:line:col: what is wrong`."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = sorted(problems)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line per problem; past MAX_SHOWN, one last line counts the rest."""
+        shown = [
+            f"{self.source}:{p.line}:{p.col}: {p.message}"
+            for p in self.problems[:MAX_SHOWN]
+        ]
+        if len(self.problems) > MAX_SHOWN:
+            first = self.problems[MAX_SHOWN]
+            rest = len(self.problems) - MAX_SHOWN
+            shown.append(
+                f"{self.source}:{first.line}:{first.col}: and {rest} more problems"
+            )
+        return shown
+
+
+def validate_scenario(text: str, source: str = "<scenario>") -> list[str]:
+    """Every problem of the document as `source:line:col: message`; [] when it is good."""
+    try:
+        load_scenario(text, source)
+    except DocumentError as exc:
+        return exc.lines()
+    return []
+
+
+def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:
+    """The scenario of a document; raises DocumentError naming every problem."""
+    if not isinstance(text, str):
+        raise TypeError(f"a scenario document is text, got {type(text).__name__}")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentError(
+            source,
+            [Problem(1, 1, f"the document is larger than 256 KiB ({size} bytes)")],
+        )
+    try:
+        root = compose(text)
+    except yaml.YAMLError as exc:
+        raise DocumentError(source, [_yaml_problem(exc, text)]) from None
+    if root is None:
+        raise DocumentError(source, [Problem(1, 1, "the document is empty")])
+    checks = Checks(text)
+    scenario = _read(checks, root, text)
+    if checks.problems or scenario is None:
+        raise DocumentError(
+            source, checks.problems or [Problem(1, 1, "not a scenario")]
+        )
+    return scenario
+
+
+def _read(checks: Checks, root: yaml.Node, text: str) -> model.Scenario | None:
+    entries = checks.mapping(root, "")
+    if entries is None:
+        return None
+    checks.known_keys(entries, "", TOP_KEYS)
+    for key in ("name", "actions"):
+        if key not in entries:
+            checks.problem(root, "", f"missing key {quote(key)}")
+    name = _name(checks, entries)
+    description = ""
+    if "description" in entries:
+        description = (
+            checks.text(entries["description"][1], "description", limit=4096) or ""
+        )
+    enabled: bool | None = True
+    if "enabled" in entries:
+        enabled = checks.boolean(entries["enabled"][1], "enabled")
+    mode, max_runs = _mode(checks, entries)
+    variables = _variables(checks, entries)
+    checks.variables = frozenset(variables)
+    triggers: list[model.Trigger] = []
+    if "triggers" in entries:
+        triggers = read_triggers(checks, entries["triggers"][1], "triggers")
+    conditions = _conditions(checks, entries)
+    actions: tuple[model.Action, ...] | None = None
+    if "actions" in entries:
+        actions = read_actions(checks, entries["actions"][1], "actions", empty_ok=False)
+    if checks.problems or name is None or enabled is None or mode is None:
+        return None
+    if max_runs is None or actions is None:
+        return None
+    return model.Scenario(
+        name=name,
+        triggers=tuple(triggers),
+        actions=actions,
+        description=description,
+        enabled=enabled,
+        mode=mode,
+        max_runs=max_runs,
+        variables=variables,
+        conditions=conditions,
+        source_text=text,
+    )
+
+
+def _name(
+    checks: Checks, entries: dict[str, tuple[yaml.Node, yaml.Node]]
+) -> str | None:
+    if "name" not in entries:
+        return None
+    return checks.pattern_text(
+        entries["name"][1],
+        "name",
+        model.NAME_PATTERN,
+        f"a name matching {model.NAME_PATTERN}",
+    )
+
+
+def _mode(
+    checks: Checks, entries: dict[str, tuple[yaml.Node, yaml.Node]]
+) -> tuple[model.Mode | None, int | None]:
+    mode: model.Mode | None = model.Mode.SINGLE
+    if "mode" in entries:
+        node = entries["mode"][1]
+        text = checks.text(node, "mode", limit=16)
+        if text is not None and text not in {m.value for m in model.Mode}:
+            checks.problem(node, "mode", f"expected one of {_MODES}, got {quote(text)}")
+        mode = model.Mode(text) if text in {m.value for m in model.Mode} else None
+    if "max" not in entries:
+        return mode, 10
+    key_node, node = entries["max"]
+    if mode is not None and mode not in (model.Mode.QUEUED, model.Mode.PARALLEL):
+        checks.problem(
+            key_node, "max", f"only for mode queued or parallel (mode is {mode.value})"
+        )
+        return mode, None
+    return mode, checks.integer(node, "max", 1, MAX_RUNS)
+
+
+def _variables(
+    checks: Checks, entries: dict[str, tuple[yaml.Node, yaml.Node]]
+) -> dict[str, JsonValue]:
+    if "variables" not in entries:
+        return {}
+    node = entries["variables"][1]
+    found = checks.mapping(node, "variables")
+    if found is None:
+        return {}
+    if len(found) > MAX_VARIABLES:
+        checks.problem(
+            node, "variables", f"at most {MAX_VARIABLES} variables, got {len(found)}"
+        )
+    variables: dict[str, JsonValue] = {}
+    for key, (key_node, value_node) in found.items():
+        if not _VARIABLE.fullmatch(key):
+            checks.problem(
+                key_node,
+                "variables",
+                f"a variable name is a word ([A-Za-z_][A-Za-z0-9_]*), got {quote(key)}",
+            )
+        elif key in _RESERVED:
+            checks.problem(key_node, "variables", f"{quote(key)} is a built-in name")
+        value = checks.json(value_node, join("variables", key))
+        if not isinstance(value, Invalid):
+            variables[key] = value
+        else:
+            variables[key] = None  # keeps the name known: no follow-up problems
+    return variables
+
+
+def _conditions(
+    checks: Checks, entries: dict[str, tuple[yaml.Node, yaml.Node]]
+) -> tuple[CompiledExpression, ...]:
+    if "conditions" not in entries:
+        return ()
+    node = entries["conditions"][1]
+    items = (
+        [node]
+        if isinstance(node, yaml.ScalarNode)
+        else checks.sequence(node, "conditions", MAX_CONDITIONS)
+    )
+    compiled = []
+    for index, item in enumerate(items or ()):
+        where = "conditions" if item is node else f"conditions[{index}]"
+        expression = checks.expression(item, where)
+        if expression is not None:
+            compiled.append(expression)
+    return tuple(compiled)
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
+    """A YAML syntax error as a problem at its mark (the first the parser gives)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
+        line = len(breaks) + 1
+        col = exc.position - (breaks[-1].end() if breaks else 0) + 1
+        return Problem(
+            line, col, f"YAML: character U+{exc.character:04X} is not allowed"
+        )
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "not valid YAML"
+        if "single document" in (exc.context or ""):
+            message = "one document per text (a second '---' document found)"
+        if mark is not None:
+            return Problem(mark.line + 1, mark.column + 1, f"YAML: {message}")
+        return Problem(1, 1, f"YAML: {message}")
+    return Problem(1, 1, f"YAML: {exc}")

@@ -1,0 +1,386 @@
+"""The `actions:` of a scenario document -> rules.model actions (problems recorded in
+Checks). Strings the engine fills in are checked as templates here, at load."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Final
+
+import yaml
+
+from raspy.devices.template import JsonValue
+from raspy.errors import quote
+from raspy.rules import model
+from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_yaml import INVALID, Invalid, kind_of, scalar
+from raspy.rules.duration import parse_duration
+
+KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "device": ("action", "value", "timeout"),
+    "set": ("value", "ttl"),
+    "delete": (),
+    "call": ("body", "titanic", "timeout"),
+    "wait": (),
+    "wait_until": ("timeout", "continue_on_timeout"),
+    "repeat": (),
+    "choose": ("else",),
+    "event": ("value",),
+    "run": (),
+    "stop": (),
+    "log": ("level",),
+    "condition": (),
+}
+KINDS: Final = tuple(KEYS)
+MAX_ACTIONS: Final = 200
+MAX_COUNT: Final = 10_000
+MAX_FRAMES: Final = 16
+LEVELS: Final = ("debug", "info", "warning", "error")
+_NAME: Final = re.compile(model.NAME_PATTERN)
+
+Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def read_actions(
+    checks: Checks, node: yaml.Node, path: str, *, empty_ok: bool = True
+) -> tuple[model.Action, ...] | None:
+    items = checks.sequence(node, path, MAX_ACTIONS)
+    if items is None:
+        return None
+    if not items and not empty_ok:
+        checks.problem(node, path, "expected at least one action")
+        return None
+    actions = [
+        read_action(checks, item, f"{path}[{i}]") for i, item in enumerate(items)
+    ]
+    if any(action is None for action in actions):
+        return None
+    return tuple(action for action in actions if action is not None)
+
+
+def read_action(checks: Checks, node: yaml.Node, path: str) -> model.Action | None:
+    entries = checks.mapping(node, path)
+    if entries is None:
+        return None
+    kinds = [key for key in entries if key in KINDS]
+    if not kinds:
+        every_key = (*KINDS, *{k for extra in KEYS.values() for k in extra})
+        if checks.known_keys(entries, path, every_key):
+            checks.problem(node, path, f"an action needs one of {', '.join(KINDS)}")
+        return None
+    if len(kinds) > 1:
+        key_node = entries[kinds[1]][0]
+        checks.problem(
+            key_node, path, f"one kind per action, got {kinds[0]} and {kinds[1]}"
+        )
+        return None
+    kind = kinds[0]
+    known = checks.known_keys(entries, path, (kind, *KEYS[kind]))
+    action = _READERS[kind](checks, entries, path, entries[kind][1], join(path, kind))
+    return action if known else None
+
+
+def _seconds(
+    checks: Checks, entries: Entries, path: str, key: str, default: float
+) -> float | Invalid:
+    """A positive duration under `key`, `default` without it."""
+    if key not in entries:
+        return default
+    seconds = checks.parsed(entries[key][1], join(path, key), parse_duration)
+    if seconds is None:
+        return INVALID
+    if seconds <= 0:
+        checks.problem(entries[key][1], join(path, key), "expected a duration > 0")
+        return INVALID
+    return seconds
+
+
+def _value(
+    checks: Checks, entries: Entries, path: str, key: str
+) -> JsonValue | Invalid:
+    """The JSON value under `key` (None without it), its strings checked as templates."""
+    if key not in entries:
+        return None
+    return checks.json(entries[key][1], join(path, key), templates=True)
+
+
+def _key(checks: Checks, node: yaml.Node, path: str, prefix: str) -> str | None:
+    key = checks.template(node, path)
+    if key is not None and not key.startswith(prefix):
+        checks.problem(
+            node, path, f"expected a key starting with {prefix}, got {quote(key)}"
+        )
+        return None
+    return key
+
+
+def _device(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    device = checks.template(node, where)
+    if device is not None and len([p for p in device.split(".", 2) if p]) < 3:
+        checks.problem(
+            node,
+            where,
+            f"expected <host>.<service>.<device> (e.g. {{host}}.fake.lamp), got {quote(device)}",
+        )
+        device = None
+    if "action" not in entries:
+        checks.problem(
+            entries["device"][0],
+            path,
+            "a device action needs action: (e.g. action: set)",
+        )
+        return None
+    action = checks.template(entries["action"][1], join(path, "action"))
+    value = _value(checks, entries, path, "value")
+    timeout_s = _seconds(checks, entries, path, "timeout", 5.0)
+    if (
+        device is None
+        or action is None
+        or isinstance(value, Invalid)
+        or isinstance(timeout_s, Invalid)
+    ):
+        return None
+    return model.DeviceAction(device, action, value, timeout_s)
+
+
+def _set(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    key = _key(checks, node, where, "/")
+    if "value" not in entries:
+        checks.problem(
+            entries["set"][0],
+            path,
+            "a set action needs value: (delete: KEY removes a key)",
+        )
+        return None
+    value = _value(checks, entries, path, "value")
+    ttl_s = _seconds(checks, entries, path, "ttl", 0.0)
+    if key is None or isinstance(value, Invalid) or isinstance(ttl_s, Invalid):
+        return None
+    return model.SetAction(key, value, ttl_s)
+
+
+def _delete(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    key = _key(checks, node, where, "/")
+    return None if key is None else model.DeleteAction(key)
+
+
+def _call(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    service = checks.template(node, where)
+    body = (
+        _body(checks, entries["body"][1], join(path, "body"))
+        if "body" in entries
+        else ()
+    )
+    titanic: bool | None = False
+    if "titanic" in entries:
+        titanic = checks.boolean(entries["titanic"][1], join(path, "titanic"))
+    timeout_s = _seconds(checks, entries, path, "timeout", 5.0)
+    if (
+        service is None
+        or body is None
+        or titanic is None
+        or isinstance(timeout_s, Invalid)
+    ):
+        return None
+    return model.CallAction(service, body, titanic, timeout_s)
+
+
+def _body(checks: Checks, node: yaml.Node, path: str) -> tuple[str, ...] | None:
+    """Frames: text is a template; a list, mapping or number is sent as its JSON text."""
+    items = (
+        [node]
+        if isinstance(node, yaml.ScalarNode)
+        else checks.sequence(node, path, MAX_FRAMES)
+    )
+    if items is None:
+        return None
+    frames: list[str] = []
+    for index, item in enumerate(items):
+        where = path if item is node else f"{path}[{index}]"
+        value = checks.json(item, where)
+        if isinstance(value, Invalid):
+            return None
+        if isinstance(value, str):
+            if not checks.check_template(item, where, value):
+                return None
+            frames.append(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            frames.append(text.replace("{", "{{").replace("}", "}}"))
+    return tuple(frames)
+
+
+def _wait(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    seconds = checks.parsed(node, where, parse_duration)
+    return None if seconds is None else model.WaitAction(seconds)
+
+
+def _wait_until(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    condition = checks.expression(node, where)
+    timeout_s = _seconds(checks, entries, path, "timeout", -1.0)  # -1: none
+    go_on: bool | None = False
+    if "continue_on_timeout" in entries:
+        go_on = checks.boolean(
+            entries["continue_on_timeout"][1], join(path, "continue_on_timeout")
+        )
+    if condition is None or isinstance(timeout_s, Invalid) or go_on is None:
+        return None
+    return model.WaitUntilAction(condition, None if timeout_s < 0 else timeout_s, go_on)
+
+
+def _repeat(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    entries = checks.mapping(node, where)
+    if entries is None or not checks.known_keys(
+        entries, where, ("count", "while", "until", "actions")
+    ):
+        return None
+    how = [key for key in ("count", "while", "until") if key in entries]
+    if len(how) != 1:
+        checks.problem(node, where, "a repeat needs exactly one of count, while, until")
+        return None
+    if "actions" not in entries:
+        checks.problem(node, where, "a repeat needs actions:")
+        return None
+    actions = read_actions(
+        checks, entries["actions"][1], join(where, "actions"), empty_ok=False
+    )
+    value_node = entries[how[0]][1]
+    if how[0] == "count":
+        count = checks.integer(value_node, join(where, "count"), 1, MAX_COUNT)
+        if count is None or actions is None:
+            return None
+        return model.RepeatAction(actions, count=count)
+    condition = checks.expression(value_node, join(where, how[0]))
+    if condition is None or actions is None:
+        return None
+    if how[0] == "while":
+        return model.RepeatAction(actions, while_=condition)
+    return model.RepeatAction(actions, until=condition)
+
+
+def _choose(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    items = checks.sequence(node, where, MAX_ACTIONS)
+    branches: list[model.Branch] = []
+    ok = items is not None
+    for index, item in enumerate(items or ()):
+        branch = _branch(checks, item, f"{where}[{index}]")
+        ok = ok and branch is not None
+        if branch is not None:
+            branches.append(branch)
+    otherwise: tuple[model.Action, ...] | None = ()
+    if "else" in entries:
+        otherwise = read_actions(checks, entries["else"][1], join(path, "else"))
+    if not ok or otherwise is None:
+        return None
+    return model.ChooseAction(tuple(branches), otherwise)
+
+
+def _branch(checks: Checks, node: yaml.Node, path: str) -> model.Branch | None:
+    entries = checks.mapping(node, path)
+    if entries is None or not checks.known_keys(entries, path, ("if", "then")):
+        return None
+    missing = [key for key in ("if", "then") if key not in entries]
+    if missing:
+        checks.problem(node, path, f"a choice needs {missing[0]}:")
+        return None
+    condition = checks.expression(entries["if"][1], join(path, "if"))
+    actions = read_actions(checks, entries["then"][1], join(path, "then"))
+    if condition is None or actions is None:
+        return None
+    return model.Branch(condition, actions)
+
+
+def _event(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    key = _key(checks, node, where, "/event/")
+    value = _value(checks, entries, path, "value")
+    if key is None or isinstance(value, Invalid):
+        return None
+    return model.EventAction(key, value)
+
+
+def _scenario_name(checks: Checks, node: yaml.Node, where: str) -> str | None:
+    name = checks.template(node, where)
+    if name is not None and "{" not in name and not _NAME.fullmatch(name):
+        checks.problem(
+            node,
+            where,
+            f"expected a scenario name ({model.NAME_PATTERN}), got {quote(name)}",
+        )
+        return None
+    return name
+
+
+def _run(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    name = _scenario_name(checks, node, where)
+    return None if name is None else model.RunAction(name)
+
+
+def _stop(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    name = _scenario_name(checks, node, where)
+    return None if name is None else model.StopAction(name)
+
+
+def _log(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    message = checks.template(node, where)
+    level: str | None = "info"
+    if "level" in entries:
+        level_node = entries["level"][1]
+        raw = scalar(level_node)
+        level = raw if isinstance(raw, str) and raw in LEVELS else None
+        if level is None:
+            checks.problem(
+                level_node,
+                join(path, "level"),
+                f"expected one of {', '.join(LEVELS)}, got {kind_of(level_node)}",
+            )
+    if message is None or level is None:
+        return None
+    return model.LogAction(message, level)
+
+
+def _condition(
+    checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    condition = checks.expression(node, where)
+    return None if condition is None else model.ConditionAction(condition)
+
+
+_READERS: Final = {
+    "device": _device,
+    "set": _set,
+    "delete": _delete,
+    "call": _call,
+    "wait": _wait,
+    "wait_until": _wait_until,
+    "repeat": _repeat,
+    "choose": _choose,
+    "event": _event,
+    "run": _run,
+    "stop": _stop,
+    "log": _log,
+    "condition": _condition,
+}

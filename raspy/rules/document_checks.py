@@ -1,0 +1,288 @@
+"""The checks every part of the scenario loader shares (shapes, types, keys,
+templates, expressions), each problem recorded with its line and column, never
+raised: the loader reports all of them at once."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import yaml
+
+from raspy.devices.template import JsonValue
+from raspy.errors import quote
+from raspy.rules import template
+from raspy.rules.document_yaml import (
+    INVALID,
+    Invalid,
+    is_text,
+    kind_of,
+    scalar,
+    text_offset,
+)
+from raspy.rules.expr import CompiledExpression, ExpressionError, compile_expression
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with a document; line and col are 1-based."""
+
+    line: int
+    col: int
+    message: str
+
+
+@dataclass(slots=True)
+class Checks:
+    """The problems found so far, and what templates and expressions may name."""
+
+    document: str = ""  # the text, for columns inside values
+    problems: list[Problem] = field(default_factory=list)
+    variables: frozenset[str] = frozenset()
+
+    # --- recording --------------------------------------------------------------------
+    def problem(
+        self, node: yaml.Node, path: str, message: str, offset: int = 0
+    ) -> None:
+        line = node.start_mark.line + 1
+        col = node.start_mark.column + 1 + offset
+        self.problems.append(
+            Problem(line, col, f"{path}: {message}" if path else message)
+        )
+
+    # --- shapes -----------------------------------------------------------------------
+    def mapping(
+        self, node: yaml.Node, path: str
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+        """Entries by key (key node, value node); None (and a problem) if not a
+        mapping. A key that is not text, or repeated, is a problem and left out, so
+        the rest is still checked."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"expected a mapping, got {kind_of(node)}")
+            return None
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            if not is_text(key_node):
+                self.problem(
+                    key_node, path, f"a key must be text, got {kind_of(key_node)}"
+                )
+            elif key_node.value in entries:
+                self.problem(key_node, join(path, key_node.value), "duplicate key")
+            else:
+                entries[key_node.value] = (key_node, value_node)
+        return entries
+
+    def known_keys(
+        self,
+        entries: dict[str, tuple[yaml.Node, yaml.Node]],
+        path: str,
+        allowed: Iterable[str],
+    ) -> bool:
+        allowed = tuple(allowed)
+        ok = True
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                self.problem(key_node, path, f"unknown key{did_you_mean(key, allowed)}")
+                ok = False
+        return ok
+
+    def sequence(
+        self, node: yaml.Node, path: str, limit: int
+    ) -> list[yaml.Node] | None:
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, f"expected a list, got {kind_of(node)}")
+            return None
+        if len(node.value) > limit:
+            self.problem(node, path, f"at most {limit} items, got {len(node.value)}")
+            return None
+        items: list[yaml.Node] = node.value
+        return items
+
+    # --- scalars ----------------------------------------------------------------------
+    def text(self, node: yaml.Node, path: str, *, limit: int = 1024) -> str | None:
+        if not is_text(node):
+            self.problem(node, path, f"expected text, got {kind_of(node)}")
+            return None
+        value: str = node.value
+        if len(value) > limit:
+            self.problem(node, path, f"text longer than {limit} characters")
+            return None
+        return value
+
+    def pattern_text(
+        self, node: yaml.Node, path: str, pattern: str, what: str
+    ) -> str | None:
+        value = self.text(node, path)
+        if value is not None and not re.fullmatch(pattern, value):
+            self.problem(node, path, f"expected {what}, got {quote(value)}")
+            return None
+        return value
+
+    def template(
+        self, node: yaml.Node, path: str, known: frozenset[str] | None = None
+    ) -> str | None:
+        value = self.text(node, path)
+        if value is not None and not self.check_template(node, path, value, known):
+            return None
+        return value
+
+    def check_template(
+        self,
+        node: yaml.Node,
+        path: str,
+        value: str,
+        known: frozenset[str] | None = None,
+        *,
+        base: int | None = 0,
+    ) -> bool:
+        """Whether `value` (at offset `base` of the node's text; None: unknown) is a
+        template naming only `known` (default: built-ins and variables)."""
+        names = (template.BUILTIN_NAMES | self.variables) if known is None else known
+        try:
+            template.check(value, names)
+        except template.TemplateError as exc:
+            offset = (
+                0
+                if base is None
+                else text_offset(node, base + exc.offset, self.document)
+            )
+            self.problem(node, path, exc.reason, offset)
+            return False
+        return True
+
+    def boolean(self, node: yaml.Node, path: str) -> bool | None:
+        value = scalar(node)
+        if not isinstance(value, bool):
+            self.problem(node, path, f"expected true or false, got {kind_of(node)}")
+            return None
+        return value
+
+    def number(self, node: yaml.Node, path: str) -> float | None:
+        value = scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(node, path, f"expected a number, got {kind_of(node)}")
+            return None
+        if not math.isfinite(value):
+            self.problem(node, path, f"expected a finite number, got {node.value}")
+            return None
+        try:
+            return float(value)
+        except OverflowError:
+            self.problem(node, path, "number out of range")
+            return None
+
+    def integer(self, node: yaml.Node, path: str, low: int, high: int) -> int | None:
+        value = scalar(node)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not low <= value <= high
+        ):
+            self.problem(
+                node,
+                path,
+                f"expected a whole number from {low} to {high}, got {kind_of(node)}",
+            )
+            return None
+        return value
+
+    def parsed(
+        self,
+        node: yaml.Node,
+        path: str,
+        parse: Callable[[object], T],
+        *,
+        raw: bool = False,
+    ) -> T | None:
+        """`parse` of the scalar (its raw text when `raw`); its ValueError is the problem."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, path, f"expected a value, got {kind_of(node)}")
+            return None
+        try:
+            return parse(node.value if raw else scalar(node))
+        except ValueError as exc:
+            self.problem(node, path, str(exc))
+            return None
+
+    def expression(self, node: yaml.Node, path: str) -> CompiledExpression | None:
+        source = self.text(node, path, limit=1 << 20)  # compile_expression bounds it
+        if source is None:
+            return None
+        try:
+            compiled = compile_expression(source)
+        except ExpressionError as exc:
+            self.problem(
+                node, path, exc.reason, text_offset(node, exc.offset, self.document)
+            )
+            return None
+        for name, offset in compiled.variable_uses():
+            if name not in self.variables:
+                message = f"unknown variable{did_you_mean(name, self.variables)}"
+                self.problem(
+                    node, path, message, text_offset(node, offset, self.document)
+                )
+                return None
+        for key, offset in compiled.kv_literals():
+            # the key's template offsets hold inside the literal when it has no escapes
+            base = (
+                offset + 1
+                if source[offset + 1 : offset + 1 + len(key)] == key
+                else None
+            )
+            if not self.check_template(node, path, key, base=base):
+                return None
+        return compiled
+
+    def json(
+        self, node: yaml.Node, path: str, *, templates: bool = False
+    ) -> JsonValue | Invalid:
+        """Any YAML value as JSON (mappings with text keys, finite numbers); with
+        `templates`, every string in it must be a good template."""
+        if isinstance(node, yaml.SequenceNode):
+            items = [
+                self.json(item, f"{path}[{i}]", templates=templates)
+                for i, item in enumerate(node.value)
+            ]
+            if any(isinstance(item, Invalid) for item in items):
+                return INVALID
+            return [item for item in items if not isinstance(item, Invalid)]
+        if isinstance(node, yaml.MappingNode):
+            entries = self.mapping(node, path)
+            if entries is None:
+                return INVALID
+            values = {
+                k: self.json(v, join(path, k), templates=templates)
+                for k, (_, v) in entries.items()
+            }
+            if any(isinstance(value, Invalid) for value in values.values()):
+                return INVALID
+            return {k: v for k, v in values.items() if not isinstance(v, Invalid)}
+        value = scalar(node)
+        if isinstance(value, Invalid):
+            self.problem(node, path, f"expected a JSON value, got {kind_of(node)}")
+            return INVALID
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, path, f"expected a finite number, got {kind_of(node)}")
+            return INVALID
+        if templates and isinstance(value, str):
+            return value if self.check_template(node, path, value) else INVALID
+        return value
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return (
+        f" {quote(word)} (did you mean {quote(close[0])}?)"
+        if close
+        else f" {quote(word)}"
+    )

@@ -1,0 +1,142 @@
+"""YAML for scenario documents: safe composing into located nodes, and reading
+scalars. Only PyYAML's SafeLoader composes; nothing is constructed by PyYAML, so no
+tag can build a Python object. Aliases, foreign tags and deep nesting are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from raspy.devices.template import JsonValue
+from raspy.errors import quote
+
+MAX_DEPTH: Final = 32
+_TAG: Final = "tag:yaml.org,2002:"
+_TEXT_TAGS: Final = frozenset(
+    f"{_TAG}{name}" for name in ("str", "timestamp", "merge", "value")
+)
+_SCALAR_TAGS: Final = _TEXT_TAGS | {
+    f"{_TAG}{name}" for name in ("int", "float", "bool", "null")
+}
+_ALLOWED_TAGS: Final = _SCALAR_TAGS | {f"{_TAG}seq", f"{_TAG}map"}
+_SHORT_TAGS: Final = {f"{_TAG}seq": "a list", f"{_TAG}map": "a mapping"}
+_CONSTRUCTOR: Final = SafeConstructor()  # only its scalar readers are used: no state
+
+
+class Invalid:
+    """The result of a check that failed (its problem is already recorded)."""
+
+
+INVALID: Final = Invalid()
+
+
+class SafeComposer(yaml.SafeLoader):
+    """SafeLoader's composer, refusing aliases (no billion laughs), foreign tags and
+    deep nesting.
+
+    Pure Python on purpose: libyaml's parser is about 4x faster but accepts some
+    texts PyYAML refuses (tabs, `?` keys), so a document would pass or fail
+    depending on how PyYAML was built on each machine.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in stubs
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", event.start_mark
+            )
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in stubs
+            raise yaml.composer.ComposerError(
+                None, None, f"nesting deeper than {MAX_DEPTH} levels", event.start_mark
+            )
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if node is not None and node.tag not in _ALLOWED_TAGS:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the tag {_short(node.tag)} is not allowed",
+                node.start_mark,
+            )
+        return node
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The node tree of a single-document YAML text; raises yaml.YAMLError."""
+    loader = SafeComposer(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def scalar(node: yaml.Node) -> JsonValue | Invalid:
+    """The value of a scalar of a safe tag; INVALID for anything else."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TAGS:
+        return INVALID
+    constructor = _CONSTRUCTOR
+    tag = node.tag.removeprefix(_TAG)
+    try:
+        if tag == "null":
+            return None
+        if tag == "bool":
+            value: JsonValue = constructor.construct_yaml_bool(node)
+        elif tag == "int":
+            value = constructor.construct_yaml_int(node)
+        elif tag == "float":
+            value = constructor.construct_yaml_float(node)
+        else:  # str, and timestamps stay the text as written
+            value = str(node.value)
+    except ValueError:  # an int past Python's digit limit
+        return INVALID
+    return value
+
+
+def is_text(node: yaml.Node) -> bool:
+    """A string scalar: quoted, or plain text that YAML resolves to str."""
+    return isinstance(node, yaml.ScalarNode) and node.tag in _TEXT_TAGS
+
+
+def kind_of(node: yaml.Node) -> str:
+    """What a node is, for a message: a list, text 'x', true, null, 5, a number ..."""
+    if node.tag in _SHORT_TAGS:
+        return _SHORT_TAGS[node.tag]
+    if node.tag not in _SCALAR_TAGS:
+        return f"the tag {_short(node.tag)}"
+    if is_text(node):
+        return f"text {quote(node.value)}"
+    value = scalar(node)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    raw = str(node.value)
+    return raw if len(raw) <= 24 else f"a number of {len(raw)} characters"
+
+
+def text_offset(node: yaml.Node, offset: int, text: str) -> int:
+    """Columns from the node's start to `offset` in its value, where the value sits on
+    one line of `text` as written (plain, or quoted without escapes); else 0."""
+    start, end = node.start_mark, node.end_mark
+    if not isinstance(node, yaml.ScalarNode) or start.line != end.line:
+        return 0
+    written = text[start.index : end.index]
+    if node.style in (None, "") and written == node.value:
+        return offset
+    if node.style in ("'", '"') and written[1:-1] == node.value:
+        return offset + 1
+    return 0
+
+
+def _short(tag: str) -> str:
+    shown = f"!!{tag.removeprefix(_TAG)}" if tag.startswith(_TAG) else tag
+    return quote(shown)

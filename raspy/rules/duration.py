@@ -1,0 +1,103 @@
+"""Durations in scenario documents: `90s`, `5m`, `1h30m`, `2d`, `1.5s` or a number.
+
+Pure parsing; raises ValueError with the text that was found. Units go from large to
+small, each at most once (`1h 5m`, never `5m 1h`); spaces between parts are allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+from raspy.errors import quote
+
+MAX_DURATION_S: Final = 366 * 86_400.0  # a year: nothing in a house waits longer
+_UNITS: Final = {"d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_ORDER: Final = ("d", "h", "m", "s", "ms")
+_PART: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)\s*", re.ASCII)
+_NUMBER: Final = re.compile(r"\s*\d+(?:\.\d+)?\s*", re.ASCII)
+
+
+def parse_duration(value: object) -> float:
+    """Seconds of a duration ≥ 0; raises ValueError naming what was found."""
+    return _checked(_magnitude(value, signed=False), value)
+
+
+def parse_offset(value: object) -> float:
+    """Seconds of a signed offset (`-15m`, `+1h`, `30s`, -900), e.g. for sun triggers."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in ("-", "+"):
+            try:
+                seconds = _checked(_magnitude(text[1:], signed=True), value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"expected an offset like -15m or 30s, got {quote(value)}"
+                ) from exc
+            return -seconds if text[0] == "-" else seconds
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return -_checked(float(-value), value)
+    return parse_duration(value)
+
+
+def _magnitude(value: object, *, signed: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(
+            f"expected a duration like 90s, 5m or 1h30m, got {_shown(value)}"
+        )
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a finite duration, got {value}")
+        if value < 0:
+            raise ValueError(f"expected a duration ≥ 0, got {value}")
+        if value > MAX_DURATION_S:
+            raise ValueError(f"duration too long (at most 366d), got {value}")
+        return float(value)
+    return _parse_text(value, signed=signed)
+
+
+def _parse_text(text: str, *, signed: bool) -> float:
+    if not text.strip():
+        raise ValueError("expected a duration like 90s, 5m or 1h30m, got ''")
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    if text.strip().startswith("-") and not signed:
+        raise ValueError(f"expected a duration ≥ 0, got {quote(text)}")
+    total = 0.0
+    position = 0
+    last_rank = -1
+    while position < len(text):
+        match = _PART.match(text, position)
+        if match is None:
+            raise ValueError(
+                f"expected a duration like 90s, 5m or 1h30m, got {quote(text)}"
+            )
+        rank = _ORDER.index(match.group(2))
+        if rank <= last_rank:
+            raise ValueError(
+                f"duration units go from large to small, each once (d h m s ms), "
+                f"got {quote(text)}"
+            )
+        last_rank = rank
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    return total
+
+
+def _checked(seconds: float, value: object) -> float:
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+        raise ValueError(f"duration too long (at most 366d), got {_shown(value)}")
+    return seconds
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return quote(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return f"a {type(value).__name__}"

@@ -1,0 +1,363 @@
+"""The engine of one scenario: triggers in; runs, effects and state out (pure).
+
+No sockets, no threads, no clock: every call takes `mono` (monotonic s, deadlines) and
+`wall` (epoch s, what `now()` sees). Modes behave as Home Assistant's: `single` ignores
+a trigger while a run goes on, `restart` stops the run and starts again, `queued` runs
+one after another with at most `max` running or waiting, `parallel` runs up to `max`
+at once. More than `max_runs_per_minute` starts in a minute disable the scenario.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, TypeAlias
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+from raspy.rules import model
+from raspy.rules import run as run_mod
+from raspy.rules import trigger_match as tm
+from raspy.rules.model import EvalContext, Mode, Scenario, SunEvent
+from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
+
+RUNAWAY_WINDOW_S: Final = 60.0
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    DISABLED = "disabled"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What `/scenario/<name>/…` shows; last_run is epoch seconds."""
+
+    state: State
+    runs: int = 0
+    last_run: float | None = None
+    last_trigger: Mapping[str, JsonValue] | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    """The runaway guard stopped the scenario; its owner should store it disabled."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """A run ended: `error` is None when it finished (or stopped) cleanly. Run id 0:
+    no run started because a condition could not be evaluated (`error` says why)."""
+
+    run_id: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A trigger started no run: conditions false, or the mode's limit reached."""
+
+    reason: str
+
+
+Output: TypeAlias = Effect | SendRequest | StatusChanged | Disabled | RunEnded | Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    host: str
+    tz: ZoneInfo
+    max_runs_per_minute: int = 60
+    step_limit: int = run_mod.DEFAULT_STEP_LIMIT
+
+
+class ScenarioCore:
+    """One scenario's triggers, runs and state; see the module docstring."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        settings: EngineSettings,
+        *,
+        kv: Callable[[str], JsonValue],
+        sun: Callable[[SunEvent, float], float | None],
+        status: Status | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self._settings = settings
+        self._kv = kv
+        self._sun = sun
+        self._watch = tm.KvWatch(scenario.triggers, settings.host)
+        self._runs: dict[int, Run] = {}
+        self._queue: deque[dict[str, JsonValue]] = deque()
+        self._requests: dict[int, int] = {}  # request id -> run id
+        self._starts: deque[float] = deque()
+        self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._disabled = False
+        base = status or Status(State.IDLE)
+        self._runs_total = base.runs
+        self._last_run = base.last_run
+        self._last_trigger = base.last_trigger
+        self._last_error = base.last_error
+        self._failed = False
+        self._shown: Status | None = None
+
+    # --- inputs --------------------------------------------------------------------
+    def on_kv(
+        self, key: str, old: JsonValue, new: JsonValue, mono: float, wall: float
+    ) -> list[Output]:
+        """A Clone key changed (`new` None: deleted); `old` is what the tree held."""
+        out: list[Output] = []
+        for run in list(self._runs.values()):
+            if isinstance(run.waiting, run_mod.AwaitChange):
+                self._advance(run, run_mod.Woken(), mono, wall, out)
+        for data in self._watch.on_change(key, old, new, mono):
+            self._fire(data, mono, wall, out, check=True)
+        return self._finish(out)
+
+    def on_time(
+        self, index: int, scheduled_wall: float, mono: float, wall: float
+    ) -> list[Output]:
+        """Time trigger `index` (cron, at, every, sun) is due since `scheduled_wall`."""
+        trigger = self.scenario.triggers[index]
+        kind = type(trigger).__name__.removesuffix("Trigger").lower()
+        data = tm.trigger_data(kind, getattr(trigger, "id", ""), value=scheduled_wall)
+        out: list[Output] = []
+        self._fire(data, mono, wall, out, check=True)
+        return self._finish(out)
+
+    def on_startup(self, mono: float, wall: float) -> list[Output]:
+        """The daemon started with this scenario loaded: fire its startup triggers."""
+        out: list[Output] = []
+        for trigger in self.scenario.triggers:
+            if isinstance(trigger, model.StartupTrigger):
+                self._fire(
+                    tm.trigger_data("startup", trigger.id), mono, wall, out, check=True
+                )
+        return self._finish(out)
+
+    def run_now(self, mono: float, wall: float) -> list[Output]:
+        """A manual run: the mode applies, the conditions are not checked."""
+        out: list[Output] = []
+        self._fire(tm.trigger_data("manual", ""), mono, wall, out, check=False)
+        return self._finish(out)
+
+    def on_reply(
+        self, request_id: int, body: tuple[bytes, ...], mono: float, wall: float
+    ) -> list[Output]:
+        """The answer to a SendRequest; a late one (run gone or timed out) is dropped."""
+        out: list[Output] = []
+        run = self._runs.get(self._requests.pop(request_id, 0))
+        waiting = None if run is None else run.waiting
+        if (
+            run is not None
+            and isinstance(waiting, SendRequest)
+            and waiting.request_id == request_id
+        ):
+            self._advance(run, run_mod.Reply(body), mono, wall, out)
+        return self._finish(out)
+
+    def on_tick(self, mono: float, wall: float) -> list[Output]:
+        """Deadlines: sleeps, request and wait timeouts, `for:` holds."""
+        out: list[Output] = []
+        for run in list(self._runs.values()):
+            waiting = run.waiting
+            if isinstance(waiting, run_mod.Sleep) and waiting.deadline <= mono:
+                self._advance(run, None, mono, wall, out)
+            elif (
+                isinstance(waiting, SendRequest | run_mod.AwaitChange)
+                and waiting.deadline is not None
+                and waiting.deadline <= mono
+            ):
+                if isinstance(waiting, SendRequest):
+                    self._requests.pop(waiting.request_id, None)
+                self._advance(run, run_mod.TimedOut(), mono, wall, out)
+        for data in self._watch.due(mono):
+            self._fire(data, mono, wall, out, check=True)
+        return self._finish(out)
+
+    def stop(self) -> list[Output]:
+        """End every run now and forget the queued ones (a `stop` request)."""
+        out: list[Output] = []
+        self._queue.clear()
+        for run in list(self._runs.values()):
+            run.stop()
+            self._end(run, out)
+        return self._finish(out)
+
+    # --- what the owner reads --------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        hold = self._watch.next_deadline()
+        deadlines = [] if hold is None else [hold]
+        for run in self._runs.values():
+            if run.waiting is not None and run.waiting.deadline is not None:
+                deadlines.append(run.waiting.deadline)
+        return min(deadlines, default=None)
+
+    @property
+    def status(self) -> Status:
+        if self._disabled:
+            state = State.DISABLED
+        elif self._runs or self._queue:
+            state = State.RUNNING
+        elif self._failed:
+            state = State.ERROR
+        else:
+            state = State.IDLE
+        return Status(
+            state,
+            self._runs_total,
+            self._last_run,
+            self._last_trigger,
+            self._last_error,
+        )
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    # --- triggers ----------------------------------------------------------------------
+    def _fire(
+        self,
+        trigger: dict[str, JsonValue],
+        mono: float,
+        wall: float,
+        out: list[Output],
+        *,
+        check: bool,
+    ) -> None:
+        if self._disabled:
+            return
+        if check and not self._conditions_hold(trigger, wall, out):
+            return
+        scenario = self.scenario
+        busy = len(self._runs)
+        if busy and scenario.mode is Mode.SINGLE:
+            out.append(Skipped("already running (mode single)"))
+            return
+        if busy and scenario.mode is Mode.RESTART:
+            for run in list(self._runs.values()):
+                run.stop()
+                self._end(run, out)
+        if busy and scenario.mode is Mode.QUEUED:
+            if busy + len(self._queue) >= scenario.max_runs:
+                out.append(Skipped(f"queue full (max {scenario.max_runs})"))
+            else:
+                self._queue.append(trigger)
+            return
+        if scenario.mode is Mode.PARALLEL and busy >= scenario.max_runs:
+            out.append(Skipped(f"{busy} runs going (max {scenario.max_runs})"))
+            return
+        self._start(trigger, mono, wall, out)
+
+    def _conditions_hold(
+        self, trigger: dict[str, JsonValue], wall: float, out: list[Output]
+    ) -> bool:
+        context = EvalContext(
+            wall_ts=wall,
+            tz=self._settings.tz,
+            variables=self.scenario.variables,
+            trigger=trigger,
+            kv=self._kv,
+            sun=self._sun,
+            host=self._settings.host,
+        )
+        for number, condition in enumerate(self.scenario.conditions, 1):
+            try:
+                if not condition.evaluate(context):
+                    out.append(Skipped(f"condition {number} is false"))
+                    return False
+            except ScenarioError as exc:
+                self._failed = True
+                self._last_error = f"condition {number}: {exc}"[:500]
+                out.append(RunEnded(0, self._last_error))
+                return False
+        return True
+
+    # --- runs ----------------------------------------------------------------------
+    def _start(
+        self, trigger: dict[str, JsonValue], mono: float, wall: float, out: list[Output]
+    ) -> None:
+        limit = self._settings.max_runs_per_minute
+        starts = self._starts
+        while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:
+            starts.popleft()
+        if len(starts) >= limit:
+            self._disable(f"runaway: more than {limit} runs in a minute; disabled", out)
+            return
+        starts.append(mono)
+        run_id = next(self._ids)
+        env = RunEnv(
+            self._settings.host,
+            self._settings.tz,
+            self._kv,
+            self._sun,
+            lambda: next(self._request_ids),
+        )
+        scope = RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
+        program = run_mod.execute(scope, self.scenario.actions)
+        run = Run(run_id, scope, program, step_limit=self._settings.step_limit)
+        self._runs[run_id] = run
+        self._runs_total += 1
+        self._last_run = wall
+        self._last_trigger = dict(trigger)
+        self._failed = False
+        self._advance(run, None, mono, wall, out)
+
+    def _advance(
+        self,
+        run: Run,
+        resume: run_mod.Resume,
+        mono: float,
+        wall: float,
+        out: list[Output],
+    ) -> None:
+        out.extend(run.advance(resume, mono, wall))
+        waiting = run.waiting
+        if isinstance(waiting, SendRequest):
+            self._requests[waiting.request_id] = run.run_id
+            out.append(waiting)
+        if run.done:
+            self._end(run, out)
+            if self._queue and not self._runs and not self._disabled:
+                self._start(self._queue.popleft(), mono, wall, out)
+
+    def _end(self, run: Run, out: list[Output]) -> None:
+        self._runs.pop(run.run_id, None)
+        self._requests = {r: i for r, i in self._requests.items() if i != run.run_id}
+        if run.error is not None:
+            self._failed = True
+            self._last_error = run.error
+        out.append(RunEnded(run.run_id, run.error))
+
+    def _disable(self, reason: str, out: list[Output]) -> None:
+        self._queue.clear()
+        for run in list(self._runs.values()):
+            run.stop()
+            self._end(run, out)
+        self._watch.clear()
+        self._disabled = True
+        self._last_error = reason
+        out.append(Disabled(reason))
+
+    def _finish(self, out: list[Output]) -> list[Output]:
+        status = self.status
+        if status != self._shown:
+            self._shown = status
+            out.append(StatusChanged(status))
+        return out

@@ -1,0 +1,114 @@
+"""Safe expressions for scenario conditions: compile once, evaluate against a context.
+
+User text goes through our own tokenizer and parser (rules.expr_parser) into a tree of
+allowed nodes only; nothing here calls eval, exec, compile or Python's parser.
+Values are JSON values; the functions are the allow-list of rules.expr_functions.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError, quote
+from raspy.rules import expr_nodes
+from raspy.rules.expr_functions import FUNCTIONS
+from raspy.rules.expr_parser import Parser
+from raspy.rules.expr_values import Fault
+from raspy.rules.model import EvalContext
+
+MAX_SOURCE: Final = 1_000
+FUNCTION_NAMES: Final = frozenset(FUNCTIONS)
+
+
+class ExpressionError(ScenarioError):
+    """An expression that does not compile, or faulted while evaluated.
+
+    `reason` says what is wrong, `offset` where (0-based character in `source`).
+    """
+
+    def __init__(self, reason: str, offset: int, source: str) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.source = source
+        super().__init__(f"expression {quote(source)}: {reason} (at offset {offset})")
+
+
+class CompiledExpression:
+    """A parsed expression (implements rules.model.Expression); immutable."""
+
+    __slots__ = ("_kv_keys", "_kv_literals", "_source", "_tree", "_variables")
+
+    def __init__(self, source: str, tree: expr_nodes.Node) -> None:
+        self._source = source
+        self._tree = tree
+        nodes = list(expr_nodes.walk(tree))
+        self._variables = tuple(
+            (node.name, node.offset)
+            for node in nodes
+            if isinstance(node, expr_nodes.Variable)
+        )
+        self._kv_literals = tuple(
+            (node.args[0].value, node.args[0].offset)
+            for node in nodes
+            if isinstance(node, expr_nodes.Call)
+            and node.function.name == "kv"
+            and isinstance(node.args[0], expr_nodes.Literal)
+            and isinstance(node.args[0].value, str)
+        )
+        self._kv_keys = frozenset(key for key, _ in self._kv_literals)
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def evaluate(self, context: EvalContext) -> JsonValue:
+        """The value; raises ExpressionError on a runtime fault (type, zero, unknown)."""
+        try:
+            return self._tree.evaluate(context)
+        except Fault as fault:
+            offset = 0 if fault.offset is None else fault.offset
+            raise ExpressionError(fault.reason, offset, self._source) from None
+
+    def kv_keys(self) -> frozenset[str]:
+        """The literal keys of kv(...) calls, as written (templates like {host} kept)."""
+        return self._kv_keys
+
+    def variable_names(self) -> frozenset[str]:
+        """The variable names it reads (the loader checks them against `variables:`)."""
+        return frozenset(name for name, _ in self._variables)
+
+    def variable_uses(self) -> tuple[tuple[str, int], ...]:
+        """Each variable read with its offset in the source, in tree order."""
+        return self._variables
+
+    def kv_literals(self) -> tuple[tuple[str, int], ...]:
+        """Each literal kv() key with the offset of its string literal (the quote)."""
+        return self._kv_literals
+
+    def __repr__(self) -> str:
+        return f"CompiledExpression({self._source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CompiledExpression) and other._source == self._source
+
+    def __hash__(self) -> int:
+        return hash(self._source)
+
+
+def compile_expression(text: str) -> CompiledExpression:
+    """Parse `text` into an expression; raises ExpressionError naming the offset."""
+    if not isinstance(text, str):
+        raise TypeError(f"an expression is text, got {type(text).__name__}")
+    if len(text) > MAX_SOURCE:
+        raise ExpressionError(
+            f"the expression is longer than {MAX_SOURCE} characters", MAX_SOURCE, text
+        )
+    if not text.strip():
+        raise ExpressionError("the expression is empty", 0, text)
+    try:
+        tree = Parser(text).parse()
+    except Fault as fault:
+        offset = 0 if fault.offset is None else fault.offset
+        raise ExpressionError(fault.reason, offset, text) from None
+    return CompiledExpression(text, tree)

@@ -1,0 +1,214 @@
+"""The only functions an expression may call (an allow-list), and their checks.
+
+Clock-based functions read `context.wall_ts` in `context.tz`: nothing here reads a clock.
+Functions raise expr_values.Fault; the calling node adds the offset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.rules import template
+from raspy.rules.expr_values import Fault, checked_number, describe, is_number, number
+from raspy.rules.model import EvalContext, SunEvent
+
+_CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
+_SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """`check` sees the literal arguments at compile time (None where not literal)."""
+
+    name: str
+    min_args: int
+    max_args: int
+    run: Callable[[EvalContext, Sequence[JsonValue]], JsonValue]
+    check: Callable[[int, JsonValue], None] | None = None
+
+
+def seconds_of_day(text: JsonValue, what: str) -> int:
+    """ "HH:MM" or "HH:MM:SS" as seconds since midnight, or a Fault."""
+    match = _CLOCK.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise Fault(
+            f"{what} needs a time like '06:30' or '23:15:00', got {describe(text)}"
+        )
+    hours, minutes, seconds = match.group(1, 2, 3)
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
+
+
+def _local(context: EvalContext) -> datetime:
+    return datetime.fromtimestamp(context.wall_ts, context.tz)
+
+
+def _kv(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    key = args[0]
+    if not isinstance(key, str):
+        raise Fault(f"kv() needs a key string, got {describe(key)}")
+    try:
+        rendered = template.render_in(key, context)
+    except template.TemplateError as exc:
+        raise Fault(f"kv() key: {exc.reason}") from None
+    return context.kv(rendered)
+
+
+def _check_kv(_index: int, key: JsonValue) -> None:
+    if not isinstance(key, str):
+        raise Fault(f"kv() needs a key string, got {describe(key)}")
+    try:
+        template.parse(key)
+    except template.TemplateError as exc:
+        raise Fault(f"kv() key: {exc.reason}") from None
+
+
+def _between(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    start = seconds_of_day(args[0], "between()")
+    end = seconds_of_day(args[1], "between()")
+    local = _local(context)
+    now = local.hour * 3600 + local.minute * 60 + local.second
+    if start <= end:
+        return start <= now < end
+    return now >= start or now < end  # the window wraps midnight
+
+
+def _sun(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    return context.sun(_sun_event(args[0]), context.wall_ts)
+
+
+def _sun_event(value: JsonValue) -> SunEvent:
+    if isinstance(value, str) and value in SunEvent.__members__.values():
+        return SunEvent(value)
+    raise Fault(f"sun() needs one of {_SUN_EVENTS}, got {describe(value)}")
+
+
+def _check_sun(_index: int, value: JsonValue) -> None:
+    _sun_event(value)
+
+
+def _check_clock(_index: int, value: JsonValue) -> None:
+    seconds_of_day(value, "between()")
+
+
+def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    value = number(args[0], "round()")
+    if len(args) == 1:
+        try:
+            return checked_number(round(value))
+        except (OverflowError, ValueError):
+            raise Fault("the result is out of range") from None
+    digits = args[1]
+    if (
+        not isinstance(digits, int)
+        or isinstance(digits, bool)
+        or not -15 <= digits <= 15
+    ):
+        raise Fault(f"round() needs digits from -15 to 15, got {describe(digits)}")
+    return checked_number(round(value, digits))
+
+
+def _int(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    value = args[0]
+    if isinstance(value, str):
+        try:
+            if len(value) > 40:
+                raise ValueError(value)
+            return checked_number(int(value.strip()))
+        except ValueError:
+            raise Fault(f"int() cannot read {describe(value)}") from None
+    whole = number(value, "int()")
+    if isinstance(whole, float) and not math.isfinite(whole):
+        raise Fault("int() needs a finite number")
+    return checked_number(int(whole))
+
+
+def _float(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    value = args[0]
+    if isinstance(value, str):
+        try:
+            if len(value) > 400:
+                raise ValueError(value)
+            return checked_number(float(value.strip()))
+        except (ValueError, OverflowError):
+            raise Fault(f"float() cannot read {describe(value)}") from None
+        except Fault:
+            raise Fault(f"float() cannot read {describe(value)}") from None
+    try:
+        return checked_number(float(number(value, "float()")))
+    except OverflowError:
+        raise Fault("the result is out of range") from None
+
+
+def _len(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    value = args[0]
+    if isinstance(value, str | list | dict):
+        return len(value)
+    raise Fault(f"len() needs a string, list or object, got {describe(value)}")
+
+
+def _extreme(name: str) -> Callable[[EvalContext, Sequence[JsonValue]], JsonValue]:
+    pick = min if name == "min" else max
+
+    def run(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+        items = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+        if not items:
+            raise Fault(f"{name}() of an empty list")
+        if all(is_number(item) for item in items):
+            return pick(number(item, name) for item in items)
+        if all(isinstance(item, str) for item in items):
+            return pick(str(item) for item in items)
+        raise Fault(f"{name}() needs all numbers or all strings")
+
+    return run
+
+
+def _abs(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    return checked_number(abs(number(args[0], "abs()")))
+
+
+def _str(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    return template.as_text(args[0])
+
+
+def _now(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
+    return context.wall_ts
+
+
+def _weekday(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
+    return _local(context).isoweekday()
+
+
+def _hour(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
+    return _local(context).hour
+
+
+def _minute(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
+    return _local(context).minute
+
+
+FUNCTIONS: Final[dict[str, Function]] = {
+    f.name: f
+    for f in (
+        Function("kv", 1, 1, _kv, _check_kv),
+        Function("now", 0, 0, _now),
+        Function("between", 2, 2, _between, _check_clock),
+        Function("weekday", 0, 0, _weekday),
+        Function("hour", 0, 0, _hour),
+        Function("minute", 0, 0, _minute),
+        Function("sun", 1, 1, _sun, _check_sun),
+        Function("abs", 1, 1, _abs),
+        Function("min", 1, 16, _extreme("min")),
+        Function("max", 1, 16, _extreme("max")),
+        Function("round", 1, 2, _round),
+        Function("int", 1, 1, _int),
+        Function("float", 1, 1, _float),
+        Function("str", 1, 1, _str),
+        Function("len", 1, 1, _len),
+    )
+}

@@ -1,0 +1,380 @@
+"""A small recursive-descent parser for scenario expressions (never Python's parser).
+
+Grammar (loosest first), with Python's precedence:
+  expr := or ['if' or 'else' expr];  or := and ('or' and)*;  and := not ('and' not)*
+  not := 'not' not | cmp;  cmp := sum (('=='|'!='|'<'|'<='|'>'|'>='|'in'|'not' 'in') sum)*
+  sum := term (('+'|'-') term)*;  term := unary (('*'|'/'|'//'|'%') unary)*
+  unary := ('-'|'+') unary | atom
+  atom := NUMBER | STRING | true|false|null (or True|False|None) | NAME | NAME '(' args ')'
+        | 'trigger' '.' FIELD | '(' expr ')' | '[' items ']'
+Bounded: nesting depth and node count; raises expr_values.Fault with an offset.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.rules import expr_nodes as n
+from raspy.rules.expr_functions import FUNCTIONS
+from raspy.rules.expr_values import INT_LIMIT, Fault
+from raspy.rules.template import TRIGGER_FIELDS
+
+MAX_DEPTH: Final = 32
+MAX_NODES: Final = 256
+MAX_LIST: Final = 64
+
+_NUMBER: Final = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_OPERATORS: Final = (
+    "==", "!=", "<=", ">=", "//", "**", ":=",
+    "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", "=",
+)  # fmt: skip
+_REFUSED: Final = {
+    "**": "'**' is not allowed",
+    ":=": "':=' is not allowed",
+    "=": "'=' is not allowed (write == to compare)",
+}
+_ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+_CONSTANTS: Final[dict[str, JsonValue]] = {
+    "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
+}  # fmt: skip
+_WORDS: Final = frozenset({"and", "or", "not", "if", "else", "in"})
+_COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # "number", "string", "name", "word", "op", "end"
+    text: str
+    offset: int
+    value: JsonValue = None
+
+
+def tokenize(source: str) -> list[Token]:
+    tokens: list[Token] = []
+    position = 0
+    while position < len(source):
+        char = source[position]
+        if char in " \t\r\n":
+            position += 1
+        elif char.isascii() and (
+            char.isdigit() or (char == "." and _NUMBER.match(source, position))
+        ):
+            tokens.append(_number(source, position))
+            position += len(tokens[-1].text)
+        elif char in "'\"":
+            token = _string(source, position)
+            tokens.append(token)
+            position += len(token.text)
+        elif match := _NAME.match(source, position):
+            word = match.group()
+            kind = "word" if word in _WORDS else "name"
+            field = (
+                len(tokens) >= 2
+                and tokens[-1].text == "."
+                and tokens[-2].text == "trigger"
+            )
+            if field:
+                kind = "name"  # trigger.from: a field name, not the keyword
+            elif word not in _CONSTANTS and kind == "name" and keyword.iskeyword(word):
+                raise Fault(f"'{word}' is not allowed", position)
+            tokens.append(Token(kind, word, position))
+            position = match.end()
+        else:
+            operator = next(
+                (op for op in _OPERATORS if source.startswith(op, position)), None
+            )
+            if operator is None:
+                raise Fault(f"unexpected character {char!r}", position)
+            if operator in _REFUSED:
+                raise Fault(_REFUSED[operator], position)
+            tokens.append(Token("op", operator, position))
+            position += len(operator)
+    tokens.append(Token("end", "", len(source)))
+    return tokens
+
+
+def _number(source: str, position: int) -> Token:
+    match = _NUMBER.match(source, position)
+    assert match is not None
+    text = match.group()
+    end = match.end()
+    if end < len(source) and (source[end].isalnum() or source[end] == "_"):
+        raise Fault(f"bad number {source[position : end + 1]!r}", position)
+    if "." in text or match.group(2):
+        value: JsonValue = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise Fault(f"number {text[:20]!r} is out of range", position)
+    else:
+        value = int(text)
+        if value > INT_LIMIT:
+            raise Fault(f"number {text[:20]!r} is out of range (±2**63)", position)
+    return Token("number", text, position, value)
+
+
+def _string(source: str, position: int) -> Token:
+    quote = source[position]
+    chars: list[str] = []
+    index = position + 1
+    while index < len(source):
+        char = source[index]
+        if char == quote:
+            return Token(
+                "string", source[position : index + 1], position, "".join(chars)
+            )
+        if char == "\\":
+            escape = source[index + 1 : index + 2]
+            if escape == "u" and re.fullmatch(
+                r"[0-9a-fA-F]{4}", source[index + 2 : index + 6]
+            ):
+                chars.append(chr(int(source[index + 2 : index + 6], 16)))
+                index += 6
+                continue
+            if escape not in _ESCAPES:
+                raise Fault(f"unknown escape '\\{escape}' in a string", index)
+            chars.append(_ESCAPES[escape])
+            index += 2
+            continue
+        chars.append(char)
+        index += 1
+    raise Fault("a string that never ends", position)
+
+
+class Parser:
+    def __init__(self, source: str) -> None:
+        self._tokens = tokenize(source)
+        self._index = 0
+        self._depth = 0
+        self._nodes = 0
+
+    def parse(self) -> n.Node:
+        node = self._expression()
+        token = self._peek()
+        if token.kind != "end":
+            raise Fault(f"unexpected {_shown(token)}", token.offset)
+        return node
+
+    # --- helpers --------------------------------------------------------------------
+    def _peek(self, ahead: int = 0) -> Token:
+        return self._tokens[min(self._index + ahead, len(self._tokens) - 1)]
+
+    def _next(self) -> Token:
+        token = self._peek()
+        self._index += 1
+        return token
+
+    def _at(self, text: str) -> bool:
+        token = self._peek()
+        return token.kind in ("op", "word") and token.text == text
+
+    def _expect(self, text: str) -> Token:
+        token = self._peek()
+        if not self._at(text):
+            raise Fault(f"expected '{text}', got {_shown(token)}", token.offset)
+        return self._next()
+
+    def _count(self) -> None:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise Fault(
+                f"the expression is too large (over {MAX_NODES} parts)",
+                self._peek().offset,
+            )
+
+    # --- grammar --------------------------------------------------------------------
+    def _expression(self) -> n.Node:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise Fault(
+                f"the expression nests too deep (over {MAX_DEPTH})", self._peek().offset
+            )
+        node = self._or()
+        if self._at("if"):
+            offset = self._next().offset
+            condition = self._or()
+            self._expect("else")
+            self._count()
+            node = n.Conditional(offset, node, condition, self._expression())
+        self._depth -= 1
+        return node
+
+    def _or(self) -> n.Node:
+        node = self._and()
+        while self._at("or"):
+            offset = self._next().offset
+            self._count()
+            node = n.Logic(offset, "or", node, self._and())
+        return node
+
+    def _and(self) -> n.Node:
+        node = self._not()
+        while self._at("and"):
+            offset = self._next().offset
+            self._count()
+            node = n.Logic(offset, "and", node, self._not())
+        return node
+
+    def _not(self) -> n.Node:
+        if self._at("not"):
+            offset = self._next().offset
+            self._count()
+            return n.Not(offset, self._nested(self._not))
+        return self._comparison()
+
+    def _comparison(self) -> n.Node:
+        first = self._sum()
+        rest: list[tuple[str, int, n.Node]] = []
+        while True:
+            token = self._peek()
+            if (token.kind == "op" and token.text in _COMPARISONS) or self._at("in"):
+                self._next()
+                operator = token.text
+            elif (
+                self._at("not")
+                and self._peek(1).kind == "word"
+                and self._peek(1).text == "in"
+            ):
+                self._index += 2
+                operator = "not in"
+            else:
+                break
+            self._count()
+            rest.append((operator, token.offset, self._sum()))
+        return n.Comparison(first_offset(first), first, tuple(rest)) if rest else first
+
+    def _sum(self) -> n.Node:
+        node = self._term()
+        while self._at("+") or self._at("-"):
+            token = self._next()
+            self._count()
+            node = n.Arithmetic(token.offset, token.text, node, self._term())
+        return node
+
+    def _term(self) -> n.Node:
+        node = self._unary()
+        while any(self._at(op) for op in ("*", "/", "//", "%")):
+            token = self._next()
+            self._count()
+            node = n.Arithmetic(token.offset, token.text, node, self._unary())
+        return node
+
+    def _unary(self) -> n.Node:
+        if self._at("-") or self._at("+"):
+            token = self._next()
+            self._count()
+            return n.Negative(
+                token.offset, -1 if token.text == "-" else 1, self._nested(self._unary)
+            )
+        return self._atom()
+
+    def _nested(self, rule: Callable[[], n.Node]) -> n.Node:
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise Fault(
+                f"the expression nests too deep (over {MAX_DEPTH})", self._peek().offset
+            )
+        node = rule()
+        self._depth -= 1
+        return node
+
+    def _atom(self) -> n.Node:
+        token = self._next()
+        self._count()
+        if token.kind in ("number", "string"):
+            node: n.Node = n.Literal(token.offset, token.value)
+        elif token.kind == "name":
+            node = self._name(token)
+        elif token.kind == "op" and token.text == "(":
+            if self._at(")"):
+                raise Fault("empty parentheses '()'", token.offset)
+            node = self._expression()
+            self._expect(")")
+        elif token.kind == "op" and token.text == "[":
+            node = n.ListOf(token.offset, self._items("]", MAX_LIST))
+        else:
+            what = "the end" if token.kind == "end" else _shown(token)
+            raise Fault(f"expected a value, got {what}", token.offset)
+        return self._refuse_postfix(node)
+
+    def _name(self, token: Token) -> n.Node:
+        if token.text in _CONSTANTS:
+            return n.Literal(token.offset, _CONSTANTS[token.text])
+        if token.text == "trigger":
+            self._expect(".")
+            field = self._next()
+            if field.kind not in ("name", "word") or field.text not in TRIGGER_FIELDS:
+                raise Fault(
+                    f"trigger has only the fields {', '.join(TRIGGER_FIELDS)}, got {_shown(field)}",
+                    field.offset,
+                )
+            return n.TriggerField(token.offset, field.text)
+        if not self._at("("):
+            return n.Variable(token.offset, token.text)
+        function = FUNCTIONS.get(token.text)
+        if function is None:
+            raise Fault(f"unknown function '{token.text}'", token.offset)
+        self._next()
+        args = self._items(")", function.max_args + 1)
+        if not function.min_args <= len(args) <= function.max_args:
+            raise Fault(
+                f"{function.name}() takes {_arity(function.min_args, function.max_args)}, got {len(args)}",
+                token.offset,
+            )
+        if function.check is not None:
+            for index, arg in enumerate(args):
+                if isinstance(arg, n.Literal):
+                    try:
+                        function.check(index, arg.value)
+                    except Fault as fault:
+                        raise Fault(fault.reason, arg.offset) from None
+        return n.Call(token.offset, function, args)
+
+    def _items(self, closer: str, limit: int) -> tuple[n.Node, ...]:
+        items: list[n.Node] = []
+        while not self._at(closer):
+            if len(items) >= limit:
+                raise Fault(f"too many items (at most {limit})", self._peek().offset)
+            items.append(self._expression())
+            if not self._at(closer):
+                self._expect(",")
+        self._next()
+        return tuple(items)
+
+    def _refuse_postfix(self, node: n.Node) -> n.Node:
+        token = self._peek()
+        if token.kind == "op" and token.text == "[":
+            raise Fault("subscripts are not allowed", token.offset)
+        if token.kind == "op" and token.text == ".":
+            raise Fault(
+                "attribute access is not allowed (only trigger.<field>)", token.offset
+            )
+        if token.kind == "op" and token.text == "(":
+            raise Fault("only the listed functions may be called", token.offset)
+        return node
+
+
+def first_offset(node: n.Node) -> int:
+    """Where a node's text starts (its leftmost leaf)."""
+    children = node.children()
+    return (
+        min([node.offset, *(first_offset(child) for child in children)])
+        if children
+        else node.offset
+    )
+
+
+def _arity(low: int, high: int) -> str:
+    if low == high:
+        return f"{low} argument" + ("" if low == 1 else "s")
+    return f"{low} to {high} arguments"
+
+
+def _shown(token: Token) -> str:
+    if token.kind == "end":
+        return "the end"
+    return repr(token.text[:20])

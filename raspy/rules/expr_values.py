@@ -1,0 +1,143 @@
+"""Values of the expression language (JSON values) and the operators on them.
+
+Types are strict as in JSON, not as in Python: true is not 1, "a" < 1 is a fault, and
+no number ever becomes infinite, NaN or an integer past ±2**63. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError, quote
+
+INT_LIMIT: Final = 2**63
+MAX_STRING: Final = 65_536
+
+
+class Fault(ScenarioError):
+    """A fault inside an expression; rules.expr turns it into an ExpressionError.
+    `offset` is None until the node that saw it fills it in."""
+
+    def __init__(self, reason: str, offset: int | None = None) -> None:
+        self.reason = reason
+        self.offset = offset
+        super().__init__(reason)
+
+
+def is_number(value: JsonValue) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def describe(value: JsonValue) -> str:
+    """A value for a message: its kind and (for scalars) its text, quoted and bounded."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if abs(value) < 1e15 else "a large number"
+    if isinstance(value, str):
+        return quote(value)
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def checked_number(value: int | float) -> int | float:
+    """The number if it is a JSON-safe one, else a Fault."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Fault("the result is not a finite number")
+    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
+        raise Fault("the result is out of range (±2**63)")
+    return value
+
+
+def number(value: JsonValue, what: str) -> int | float:
+    """The value as a number (not a bool), or a Fault naming what needed one."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise Fault(f"{what} needs a number, got {describe(value)}")
+
+
+def same(left: JsonValue, right: JsonValue) -> bool:
+    """JSON equality: 1 == 1.0, but true != 1 and "1" != 1."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if is_number(left) and is_number(right):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(same, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(
+            same(v, right[k]) for k, v in left.items()
+        )
+    return type(left) is type(right) and left == right
+
+
+def compare(operator: str, left: JsonValue, right: JsonValue) -> bool:
+    """One comparison; ordering only between two numbers or two strings."""
+    if operator == "==":
+        return same(left, right)
+    if operator == "!=":
+        return not same(left, right)
+    if operator in ("in", "not in"):
+        found = contains(right, left)
+        return found if operator == "in" else not found
+    if not (is_number(left) and is_number(right)) and not (
+        isinstance(left, str) and isinstance(right, str)
+    ):
+        raise Fault(f"cannot compare {describe(left)} {operator} {describe(right)}")
+    assert isinstance(left, int | float | str)
+    assert isinstance(right, int | float | str)
+    if operator == "<":
+        return left < right  # type: ignore[operator]  # both numbers or both strings
+    if operator == "<=":
+        return left <= right  # type: ignore[operator]  # idem
+    if operator == ">":
+        return left > right  # type: ignore[operator]  # idem
+    return left >= right  # type: ignore[operator]  # idem
+
+
+def contains(container: JsonValue, item: JsonValue) -> bool:
+    if isinstance(container, str):
+        if not isinstance(item, str):
+            raise Fault(f"'in' a string needs a string, got {describe(item)}")
+        return item in container
+    if isinstance(container, list):
+        return any(same(item, element) for element in container)
+    raise Fault(
+        f"'in' needs a string or a list on the right, got {describe(container)}"
+    )
+
+
+def arithmetic(operator: str, left: JsonValue, right: JsonValue) -> JsonValue:
+    """+ - * / // % on numbers; + also joins two strings (at most 64 KiB)."""
+    if operator == "+" and isinstance(left, str) and isinstance(right, str):
+        if len(left) + len(right) > MAX_STRING:
+            raise Fault(f"the joined string is longer than {MAX_STRING} characters")
+        return left + right
+    a = number(left, f"'{operator}'")
+    b = number(right, f"'{operator}'")
+    try:
+        if operator == "+":
+            result = a + b
+        elif operator == "-":
+            result = a - b
+        elif operator == "*":
+            result = a * b
+        elif operator == "/":
+            result = a / b
+        elif operator == "//":
+            result = a // b
+        else:
+            result = a % b
+    except ZeroDivisionError:
+        raise Fault(f"division by zero in {describe(left)} {operator} 0") from None
+    except OverflowError:
+        raise Fault("the result is out of range") from None
+    return checked_number(result)
+
+
+def truthy(value: JsonValue) -> bool:
+    """Python's truth of a JSON value: null, false, 0, "", [] and {} are false."""
+    return bool(value)

@@ -1,0 +1,366 @@
+"""One run of a scenario's actions: a resumable interpreter (pure: no I/O, no clock).
+
+A run is a generator that yields what it needs done. Effects (set a key, publish an
+event, log, run or stop another scenario) are carried out by the owner at once; awaits
+(a sleep, an MDP request, a wait for a key change) pause the run until the owner
+resumes it with what happened. Time is passed in through `RunClock` before each step.
+A run that takes more than `step_limit` steps without pausing fails: a `repeat` with
+no wait in it cannot hold its actor forever.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, TypeAlias
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage, ScenarioError
+from raspy.protocol import clone
+from raspy.rules import model
+from raspy.rules.model import EvalContext, Expression, SunEvent
+from raspy.rules.run_steps import (
+    Await,
+    AwaitChange,
+    DeleteKey,
+    Effect,
+    Log,
+    PublishEvent,
+    Reply,
+    Resume,
+    RunScenario,
+    SendRequest,
+    SetKey,
+    Sleep,
+    Step,
+    StopScenario,
+    TimedOut,
+    Woken,
+)
+from raspy.rules.template import context_names, parse, render
+
+__all__ = [
+    "DEFAULT_STEP_LIMIT",
+    "Await",
+    "AwaitChange",
+    "DeleteKey",
+    "Effect",
+    "Log",
+    "Program",
+    "PublishEvent",
+    "Reply",
+    "Resume",
+    "Run",
+    "RunClock",
+    "RunEnv",
+    "RunFailed",
+    "RunScenario",
+    "RunScope",
+    "SendRequest",
+    "SetKey",
+    "Sleep",
+    "Step",
+    "StopScenario",
+    "TimedOut",
+    "Woken",
+    "execute",
+]
+
+DEFAULT_STEP_LIMIT: Final = 10_000
+TITANIC_SERVICE: Final = "titanic.request"
+
+
+class RunFailed(ScenarioError):
+    """An action failed: the run stops and the scenario shows `reason`."""
+
+
+@dataclass(slots=True)
+class RunClock:
+    """The time a run sees; the owner sets it before every step."""
+
+    mono: float
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnv:
+    """What the run reads outside itself (the owner's tree, sun table, ids)."""
+
+    host: str
+    tz: ZoneInfo
+    kv: Callable[[str], JsonValue]
+    sun: Callable[[SunEvent, float], float | None]
+    next_request_id: Callable[[], int]
+
+
+@dataclass(slots=True)
+class RunScope:
+    """One run's inputs: the trigger, the variables, the clock."""
+
+    env: RunEnv
+    clock: RunClock
+    trigger: Mapping[str, JsonValue]
+    variables: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def context(self) -> EvalContext:
+        return EvalContext(
+            wall_ts=self.clock.wall,
+            tz=self.env.tz,
+            variables=self.variables,
+            trigger=self.trigger,
+            kv=self.env.kv,
+            sun=self.env.sun,
+            host=self.env.host,
+        )
+
+    def text(self, template: str) -> str:
+        return render(template, context_names(self.context()))
+
+    def value(self, value: JsonValue) -> JsonValue:
+        """Every string inside the value is a template; a string that is one field
+        alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
+        return _fill(value, context_names(self.context()))
+
+    def holds(self, expression: Expression) -> bool:
+        return bool(expression.evaluate(self.context()))
+
+
+Program: TypeAlias = Generator[Step, Resume, None]
+
+
+def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
+    if isinstance(value, str):
+        parts = parse(value)
+        if len(parts) == 1 and isinstance(parts[0], tuple) and parts[0][0] in names:
+            return names[parts[0][0]]
+        return render(value, names)
+    if isinstance(value, list):
+        return [_fill(item, names) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, names) for key, item in value.items()}
+    return value
+
+
+def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:
+    """The run's body: the actions in order (ScenarioError ends it)."""
+    for action in actions:
+        if (yield from _one(scope, action)) is _QUIET_STOP:
+            return
+
+
+_QUIET_STOP: Final = object()  # a `condition` action that did not hold
+
+
+def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
+    match action:
+        case model.SetAction(key=key, value=value, ttl_s=ttl_s):
+            yield SetKey(_key(scope, key), scope.value(value), ttl_s)
+        case model.DeleteAction(key=key):
+            yield DeleteKey(_key(scope, key))
+        case model.EventAction(key=key, value=value):
+            yield PublishEvent(
+                _key(scope, key), True if value is None else scope.value(value)
+            )
+        case model.LogAction(message=message, level=level):
+            yield Log(level, scope.text(message))
+        case model.RunAction(scenario=name):
+            yield RunScenario(scope.text(name))
+        case model.StopAction(scenario=name):
+            yield StopScenario(scope.text(name))
+        case model.WaitAction(seconds=seconds):
+            yield Sleep(scope.clock.mono + seconds)
+        case model.DeviceAction():
+            yield from _device(scope, action)
+        case model.CallAction():
+            yield from _call(scope, action)
+        case model.WaitUntilAction():
+            yield from _wait_until(scope, action)
+        case model.ConditionAction(condition=condition):
+            if not scope.holds(condition):
+                return _QUIET_STOP
+        case model.ChooseAction(branches=branches, otherwise=otherwise):
+            chosen = next(
+                (b.actions for b in branches if scope.holds(b.condition)), otherwise
+            )
+            return (yield from _block(scope, chosen))
+        case model.RepeatAction():
+            return (yield from _repeat(scope, action))
+    return None
+
+
+def _key(scope: RunScope, template: str) -> str:
+    """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
+    key = scope.text(template)
+    try:
+        clone.check_key(key.encode("utf-8"))
+    except MalformedMessage as exc:
+        raise RunFailed(f"key {key[:64]!r}: {exc.detail}") from None
+    return key
+
+
+def _block(
+    scope: RunScope, actions: tuple[model.Action, ...]
+) -> Generator[Step, Resume, object]:
+    for action in actions:
+        if (yield from _one(scope, action)) is _QUIET_STOP:
+            return _QUIET_STOP
+    return None
+
+
+def _repeat(
+    scope: RunScope, action: model.RepeatAction
+) -> Generator[Step, Resume, object]:
+    index = 0
+    while True:
+        if action.count is not None and index >= action.count:
+            return None
+        if action.while_ is not None and not scope.holds(action.while_):
+            return None
+        index += 1
+        if (yield from _block(scope, action.actions)) is _QUIET_STOP:
+            return _QUIET_STOP
+        if action.until is not None and scope.holds(action.until):
+            return None
+
+
+def _device(
+    scope: RunScope, action: model.DeviceAction
+) -> Generator[Step, Resume, None]:
+    fullname = scope.text(action.device)
+    host, _, rest = fullname.partition(".")
+    service, _, device = rest.partition(".")
+    if not (host and service and device):
+        raise RunFailed(f"device {fullname!r}: expected <host>.<service>.<device>")
+    request: dict[str, JsonValue] = {
+        "v": 1,
+        "action": scope.text(action.action),
+        "device": device,
+    }
+    if action.value is not None:
+        request["value"] = scope.value(action.value)
+    body = (json.dumps(request).encode("utf-8"),)
+    reply = yield from _request(
+        scope, f"{host}.{service}.devices", body, action.timeout_s
+    )
+    status = reply[0] if reply else b""
+    if status != b"200":
+        raise RunFailed(
+            f"device {fullname}: {action.action} answered {_describe(reply)}"
+        )
+
+
+def _call(scope: RunScope, action: model.CallAction) -> Generator[Step, Resume, None]:
+    service = scope.text(action.service)
+    body = tuple(scope.text(frame).encode("utf-8") for frame in action.body)
+    if action.titanic:
+        reply = yield from _request(
+            scope, TITANIC_SERVICE, (service.encode("utf-8"), *body), action.timeout_s
+        )
+        if not reply or reply[0] != b"200":
+            raise RunFailed(
+                f"titanic refused the call to {service}: {_describe(reply)}"
+            )
+        return
+    reply = yield from _request(scope, service, body, action.timeout_s)
+    # a reply whose first frame is an error status (4xx/5xx) is a failure
+    if (
+        reply
+        and len(reply[0]) == 3
+        and reply[0][:1] in (b"4", b"5")
+        and reply[0].isdigit()
+    ):
+        raise RunFailed(f"call {service} answered {_describe(reply)}")
+
+
+def _request(
+    scope: RunScope, service: str, body: tuple[bytes, ...], timeout_s: float
+) -> Generator[Step, Resume, tuple[bytes, ...]]:
+    deadline = scope.clock.mono + timeout_s
+    answer = yield SendRequest(scope.env.next_request_id(), service, body, deadline)
+    if isinstance(answer, Reply):
+        return answer.body
+    raise RunFailed(f"{service} did not answer within {timeout_s:g}s")
+
+
+def _wait_until(
+    scope: RunScope, action: model.WaitUntilAction
+) -> Generator[Step, Resume, None]:
+    deadline = None if action.timeout_s is None else scope.clock.mono + action.timeout_s
+    while not scope.holds(action.condition):
+        if isinstance((yield AwaitChange(deadline)), TimedOut):
+            if action.continue_on_timeout:
+                return
+            raise RunFailed(
+                f"wait_until {action.condition.source!r} timed out after {action.timeout_s:g}s"
+            )
+
+
+def _describe(reply: tuple[bytes, ...]) -> str:
+    """A reply shown in a reason: its status and, for JSON errors, the token."""
+    if not reply:
+        return "an empty reply"
+    status = reply[0].decode("utf-8", "replace")[:16]
+    if len(reply) > 1:
+        try:
+            detail = json.loads(reply[1])
+        except ValueError:
+            return status
+        if isinstance(detail, dict) and "error" in detail:
+            extra = f" ({detail['detail']})" if detail.get("detail") else ""
+            return f"{status} {detail['error']}{extra}"[:160]
+    return status
+
+
+class Run:
+    """Drives one program: steps it until it awaits, ends or fails.
+
+    `waiting` is what the run waits for; `done` says it ended, `error` why it failed.
+    """
+
+    def __init__(
+        self, run_id: int, scope: RunScope, program: Program, *, step_limit: int
+    ) -> None:
+        self.run_id = run_id
+        self.scope = scope
+        self.waiting: Await | None = None
+        self.done = False
+        self.error: str | None = None
+        self._program = program
+        self._step_limit = step_limit
+
+    def advance(self, resume: Resume, mono: float, wall: float) -> list[Effect]:
+        """Resume the run (None to start it); the effects it asked for meanwhile."""
+        self.scope.clock.mono, self.scope.clock.wall = mono, wall
+        self.waiting = None
+        effects: list[Effect] = []
+        try:
+            for _ in range(self._step_limit):
+                step = self._program.send(resume)
+                resume = None
+                if isinstance(step, Sleep | SendRequest | AwaitChange):
+                    self.waiting = step
+                    return effects
+                effects.append(step)
+            self._fail(f"more than {self._step_limit} steps without a wait; stopped")
+        except StopIteration:
+            self.done = True
+        except ScenarioError as exc:
+            self._fail(str(exc))
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            # a value the actions could not handle (bad JSON value, overflow)
+            self._fail(f"{type(exc).__name__}: {exc}")
+        return effects
+
+    def stop(self) -> None:
+        """End the run where it is (GeneratorExit in the program)."""
+        self._program.close()
+        self.done = True
+        self.waiting = None
+
+    def _fail(self, reason: str) -> None:
+        self._program.close()
+        self.done = True
+        self.waiting = None
+        self.error = reason[:500]

@@ -1,0 +1,96 @@
+"""What a run yields and what resumes it (frozen data; rules.run drives them).
+
+Effects are carried out at once and the run goes on; awaits pause the run until the
+owner resumes it with a Reply, TimedOut or Woken (None resumes an effect or a Sleep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from raspy.devices.template import JsonValue
+
+
+# --- effects: carried out at once, the run goes on ----------------------------------------
+@dataclass(frozen=True, slots=True)
+class SetKey:
+    key: str
+    value: JsonValue
+    ttl_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteKey:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishEvent:
+    key: str
+    value: JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunScenario:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopScenario:
+    name: str
+
+
+Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | StopScenario
+
+
+# --- awaits: the run pauses until resumed ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    deadline: float  # monotonic s
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """An MDP request; resumed with Reply, or TimedOut once `deadline` passes."""
+
+    request_id: int
+    service: str
+    body: tuple[bytes, ...]
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitChange:
+    """Resumed with Woken when a watched key changes, TimedOut at `deadline`."""
+
+    deadline: float | None
+
+
+Await: TypeAlias = Sleep | SendRequest | AwaitChange
+Step: TypeAlias = Effect | Await
+
+
+# --- what resumes a run ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Reply:
+    body: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Woken:
+    pass
+
+
+Resume: TypeAlias = Reply | TimedOut | Woken | None

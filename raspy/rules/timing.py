@@ -1,0 +1,61 @@
+"""Time triggers: cron, at, every and sun; when they fire next, and one scheduler heap.
+
+Pure: every function takes the instant it reasons about (epoch s) and the timezone;
+nothing here reads a clock, sleeps or starts a thread. The parts live in `timing_*`
+modules and `sun`; this module is the one to import.
+
+The DST rule (cron and `at`; local wall-clock time of the core's timezone)
+---------------------------------------------------------------------------
+- A local time that does not exist (skipped when the clocks go forward) fires once, at
+  the first instant after the gap: `30 2 * * *` in Europe/Berlin on the spring day fires
+  at 03:00 CEST; in America/New_York at 03:00 EDT. Several skipped times (`*/15 2 * *
+  *`) and a real time right after the gap (`0 2,3 * * *`) all collapse into that one
+  fire.
+- A local time that occurs twice (when the clocks go back) fires once, at its first
+  occurrence (the summer-time one): 01:30 in New York fires at 01:30 EDT, never again
+  at 01:30 EST.
+- So a cron job fires at most once per wall-clock label. An hourly job (`0 * * * *`)
+  fires 23 times on the spring day (02:00 becomes 03:00, which is also 03:00's own
+  fire) and 24 times on the autumn day (the repeated hour fires only in its first
+  pass). A job by the minute pauses for the repeated hour. Jobs that must follow real
+  elapsed time use `every`, a fixed grid of real seconds from an anchor.
+- croniter is only asked about naive local labels: given a timezone, croniter 7 fires a
+  repeated autumn hour twice.
+- Sun events are instants (astral) on the local date they happen; an offset is real
+  seconds added to them, so DST never moves or repeats them; in polar day or night the
+  event does not happen (None).
+
+Downtime and clock jumps: see `timing_scheduler` (no late fires, a jump is reported
+as ClockJumped and never fires a key twice).
+"""
+
+from __future__ import annotations
+
+from raspy.rules.sun import SunLocation, next_sun, sun_time
+from raspy.rules.timing_cron import CronSchedule, parse_cron
+from raspy.rules.timing_fire import next_at, next_every, next_fire
+from raspy.rules.timing_local import iso_local, label_of, resolve
+from raspy.rules.timing_scheduler import (
+    ClockJumped,
+    Fired,
+    SchedulerOutput,
+    TimeScheduler,
+)
+
+__all__ = [
+    "ClockJumped",
+    "CronSchedule",
+    "Fired",
+    "SchedulerOutput",
+    "SunLocation",
+    "TimeScheduler",
+    "iso_local",
+    "label_of",
+    "next_at",
+    "next_every",
+    "next_fire",
+    "next_sun",
+    "parse_cron",
+    "resolve",
+    "sun_time",
+]

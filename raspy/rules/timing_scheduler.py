@@ -1,0 +1,231 @@
+"""TimeScheduler: one heap of time triggers; sans-IO (both clocks passed in, no threads).
+
+The shell sleeps until `next_deadline_mono()` on its monotonic clock, then calls
+`due(now_wall, now_mono)` and acts on what comes back. Fire times are wall-clock
+instants (cron, at and sun are about the wall clock); the monotonic clock only turns
+them into a sleep and exposes wall-clock steps.
+
+Rules (see also `raspy.rules.timing`):
+- No late fires after downtime: a key's first fire is computed from `now` when it is
+  added; with `catch_up=True` and the instant it last fired, one missed fire is
+  delivered at once instead.
+- A wake-up that comes late fires each overdue key once, then continues after `now`.
+- A clock jump is a wall step of more than `jump_threshold_s` against the monotonic
+  clock between two `due` calls. It comes out as ClockJumped(delta_s). Keys due
+  before the step (by the old wall time) still fire; every other key's next fire is
+  computed again from the new wall time, so slots skipped by a forward step are never
+  fired late.
+- A key never fires the same instant twice, nor an earlier one than it fired last:
+  after a backward step it waits for its first instant past the one it fired last.
+- Sleeps are capped at `max_sleep_s`, so a step is seen within that time even when
+  the next fire is far away.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from raspy.rules.model import TimeTrigger
+from raspy.rules.sun import SunLocation
+from raspy.rules.timing_fire import next_fire
+
+DEFAULT_JUMP_THRESHOLD_S: Final = 1.0
+DEFAULT_MAX_SLEEP_S: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """`key` fires now for its instant `scheduled_wall_ts` (epoch s)."""
+
+    key: str
+    scheduled_wall_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClockJumped:
+    """The wall clock stepped by `delta_s` (positive: forward) against monotonic."""
+
+    delta_s: float
+
+
+SchedulerOutput = Fired | ClockJumped
+
+
+@dataclass(slots=True)
+class _Job:
+    trigger: TimeTrigger
+    anchor_ts: float
+    next_wall: float | None
+    last_fired: float | None
+    generation: int
+
+
+class TimeScheduler:
+    """Time triggers by key; the earliest next fire is at the top of one heap."""
+
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        location: SunLocation | None = None,
+        *,
+        jump_threshold_s: float = DEFAULT_JUMP_THRESHOLD_S,
+        max_sleep_s: float = DEFAULT_MAX_SLEEP_S,
+    ) -> None:
+        if not jump_threshold_s > 0 or not max_sleep_s > 0:
+            raise ValueError("jump_threshold_s and max_sleep_s must be > 0")
+        self._tz = tz
+        self._location = location
+        self._jump_threshold_s = jump_threshold_s
+        self._max_sleep_s = max_sleep_s
+        self._jobs: dict[str, _Job] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._sequence = 0
+        # The last (wall, monotonic) pair seen by due(): jumps are measured from it.
+        self._reference: tuple[float, float] | None = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def next_wall(self, key: str) -> float | None:
+        """The next fire of `key` (epoch s), None if it has none or is unknown."""
+        job = self._jobs.get(key)
+        return None if job is None else job.next_wall
+
+    def add(
+        self,
+        key: str,
+        trigger: TimeTrigger,
+        now_wall: float,
+        now_mono: float,
+        *,
+        anchor_ts: float | None = None,
+        catch_up: bool = False,
+        last_fired_ts: float | None = None,
+    ) -> float | None:
+        """Schedule `key` (replacing it if present); returns its first fire or None.
+
+        `anchor_ts` (default `now_wall`) is the grid origin of an `every` trigger.
+        With `catch_up` and `last_fired_ts`, a fire missed since then comes at once.
+        Raises ValueError for a trigger that cannot be scheduled; nothing changes then.
+        """
+        if self._reference is None or not self._jobs:
+            self._reference = (now_wall, now_mono)
+        previous = self._jobs.get(key)
+        last = previous.last_fired if previous is not None else None
+        if last_fired_ts is not None:
+            last = last_fired_ts if last is None else max(last, last_fired_ts)
+        anchor = now_wall if anchor_ts is None else anchor_ts
+        after = now_wall if last is None else max(now_wall, last)
+        if catch_up and last is not None:
+            missed = self._next(trigger, last, anchor)
+            if missed is not None and missed <= now_wall:
+                after = last
+        first = self._next(trigger, after, anchor)
+        self._sequence += 1
+        self._jobs[key] = _Job(trigger, anchor, first, last, self._sequence)
+        self._push(key)
+        return first
+
+    def remove(self, key: str) -> bool:
+        """Forget `key`; False if it was not scheduled."""
+        removed = self._jobs.pop(key, None) is not None
+        if len(self._heap) > 2 * len(self._jobs) + 16:
+            self._rebuild()
+        return removed
+
+    def next_deadline_mono(self) -> float | None:
+        """When the shell should call due(), on its monotonic clock; None: no keys."""
+        if not self._jobs or self._reference is None:
+            return None
+        wall, mono = self._reference
+        wake = mono + self._max_sleep_s
+        top = self._top()
+        if top is not None:
+            wake = min(wake, mono + (top - wall))
+        return wake
+
+    def due(self, now_wall: float, now_mono: float) -> list[SchedulerOutput]:
+        """What fires at `now`: ClockJumped first if the wall clock stepped, then the
+        fires in order of their instants."""
+        outputs: list[SchedulerOutput] = []
+        expected = now_wall
+        if self._reference is not None:
+            wall, mono = self._reference
+            expected = wall + (now_mono - mono)
+        self._reference = (now_wall, now_mono)
+        delta = now_wall - expected
+        if abs(delta) > self._jump_threshold_s:
+            outputs.append(ClockJumped(delta))
+            outputs.extend(self._fire_until(expected, now_wall))
+            self._recompute(now_wall)
+        else:
+            outputs.extend(self._fire_until(now_wall, now_wall))
+        return outputs
+
+    # --- internals --------------------------------------------------------------------
+    def _next(self, trigger: TimeTrigger, after: float, anchor: float) -> float | None:
+        try:
+            return next_fire(
+                trigger, after, tz=self._tz, location=self._location, anchor_ts=anchor
+            )
+        except OverflowError as exc:  # a wall clock past what datetime can hold
+            raise ValueError(f"no fire after {after}: {exc}") from exc
+
+    def _next_or_park(self, job: _Job, after: float) -> float | None:
+        """The next fire of a job already accepted by add(); None (parked until the
+        next clock jump or add) when the wall clock is beyond the calendar."""
+        try:
+            return self._next(job.trigger, after, job.anchor_ts)
+        except ValueError:
+            return None
+
+    def _fire_until(self, until_wall: float, now_wall: float) -> list[SchedulerOutput]:
+        """Fire every key due by `until_wall` once; each continues after `now_wall`."""
+        fired: list[SchedulerOutput] = []
+        while (top := self._top()) is not None and top <= until_wall:
+            _, _, key = heapq.heappop(self._heap)
+            job = self._jobs[key]
+            assert job.next_wall is not None
+            fired.append(Fired(key, job.next_wall))
+            job.last_fired = job.next_wall
+            # Past `until_wall` too, so no key fires twice in one call.
+            after = max(until_wall, now_wall, job.last_fired)
+            job.next_wall = self._next_or_park(job, after)
+            self._push(key)
+        return fired
+
+    def _recompute(self, now_wall: float) -> None:
+        for job in self._jobs.values():
+            after = (
+                now_wall if job.last_fired is None else max(now_wall, job.last_fired)
+            )
+            job.next_wall = self._next_or_park(job, after)
+        self._rebuild()
+
+    def _push(self, key: str) -> None:
+        job = self._jobs[key]
+        self._sequence += 1
+        job.generation = self._sequence
+        if job.next_wall is not None:
+            heapq.heappush(self._heap, (job.next_wall, job.generation, key))
+
+    def _rebuild(self) -> None:
+        self._heap = []
+        for key in self._jobs:
+            self._push(key)
+
+    def _top(self) -> float | None:
+        """The earliest live next fire, dropping stale heap entries on the way."""
+        while self._heap:
+            wall, generation, key = self._heap[0]
+            job = self._jobs.get(key)
+            if job is not None and job.generation == generation:
+                return wall
+            heapq.heappop(self._heap)
+        return None

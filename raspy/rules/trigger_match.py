@@ -1,0 +1,144 @@
+"""Which Clone changes fire a scenario's kv and event triggers, `for:` holds included,
+and the `trigger` a run sees (pure: time passed in)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from raspy.devices.template import JsonValue
+from raspy.rules import model
+from raspy.rules.template import render
+
+TriggerData = dict[str, JsonValue]
+
+
+@dataclass(slots=True)
+class _Hold:
+    """A kv trigger with `for:` whose test holds since some time."""
+
+    deadline: float
+    trigger: TriggerData
+
+
+class KvWatch:
+    """A scenario's kv and event triggers: changes in, what fires out."""
+
+    def __init__(self, triggers: Iterable[model.Trigger], host: str) -> None:
+        self._patterns = [
+            (index, trigger, glob(render(trigger.pattern, {"host": host})))
+            for index, trigger in enumerate(triggers)
+            if isinstance(trigger, model.KvTrigger | model.EventTrigger)
+        ]
+        self._holds: dict[tuple[int, str], _Hold] = {}
+
+    def on_change(
+        self, key: str, old: JsonValue, new: JsonValue, mono: float
+    ) -> list[TriggerData]:
+        """What fires now because `key` went from `old` to `new` (None: absent)."""
+        fired: list[TriggerData] = []
+        for index, trigger, wanted in self._patterns:
+            if not wanted(key):
+                continue
+            if isinstance(trigger, model.EventTrigger):
+                if new is not None:
+                    fired.append(trigger_data("event", trigger.id, key=key, value=new))
+                continue
+            slot = (index, key)
+            hold = self._holds.get(slot)
+            if hold is not None:
+                if holds(trigger, new):
+                    hold.trigger["value"] = new
+                else:
+                    del self._holds[slot]  # broken: starts again when it holds again
+                continue
+            if not fires(trigger, old, new):
+                continue
+            data = trigger_data("kv", trigger.id, key=key, value=new, from_=old)
+            if trigger.for_s > 0:
+                self._holds[slot] = _Hold(mono + trigger.for_s, data)
+            else:
+                fired.append(data)
+        return fired
+
+    def due(self, mono: float) -> list[TriggerData]:
+        """The `for:` holds that have held long enough (each fires once)."""
+        fired: list[TriggerData] = []
+        for slot, hold in list(self._holds.items()):
+            if hold.deadline <= mono:
+                del self._holds[slot]
+                fired.append(hold.trigger)
+        return fired
+
+    def next_deadline(self) -> float | None:
+        return min((h.deadline for h in self._holds.values()), default=None)
+
+    def clear(self) -> None:
+        self._holds.clear()
+
+
+def glob(pattern: str) -> Callable[[str], bool]:
+    match = re.compile(fnmatch.translate(pattern)).match
+    return lambda key: match(key) is not None
+
+
+def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """One test for several globs (the owner's routing of keys to scenarios)."""
+    joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
+    if not joined:
+        return lambda key: False
+    match = re.compile(joined).match
+    return lambda key: match(key) is not None
+
+
+def same(a: JsonValue, b: JsonValue) -> bool:
+    """JSON equality: true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    return a == b
+
+
+def as_number(value: JsonValue) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def holds(trigger: model.KvTrigger, value: JsonValue) -> bool:
+    """The value part of the test (`to`, `below`, `above`): what `for:` needs to keep."""
+    if trigger.has_to and not same(value, trigger.to):
+        return False
+    if trigger.below is None and trigger.above is None:
+        return True
+    number = as_number(value)
+    if number is None:
+        return False
+    if trigger.below is not None and not number < trigger.below:
+        return False
+    return trigger.above is None or number > trigger.above
+
+
+def fires(trigger: model.KvTrigger, old: JsonValue, new: JsonValue) -> bool:
+    """A change fires when it enters the test: a bound is crossed into, `to` is
+    reached, `from` was left; a trigger with no test fires on any change of value."""
+    if trigger.has_from and not same(old, trigger.from_):
+        return False
+    if not holds(trigger, new):
+        return False
+    if trigger.below is not None or trigger.above is not None:
+        return not holds(trigger, old)
+    return not same(old, new)
+
+
+def trigger_data(
+    kind: str,
+    trigger_id: str,
+    *,
+    key: str | None = None,
+    value: JsonValue = None,
+    from_: JsonValue = None,
+) -> TriggerData:
+    """What `trigger.*` shows in templates and expressions."""
+    return {"kind": kind, "id": trigger_id, "key": key, "value": value, "from": from_}

@@ -1,0 +1,261 @@
+"""The core over a real edge, Clone server and Store (issue 11): import over MDP, a
+key change runs the actions, state in the tree, restarts keep enabled/disabled, a
+device command reaches a real fake-device service."""
+
+from __future__ import annotations
+
+from support.clock import FakeClock
+from support.core_actors import (
+    HOST,
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    Services,
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.wait import wait_until
+
+from raspy.actors.devices import fake_registry
+from raspy.actors.titanic import start_titanic
+from raspy.actors.worker import EchoWorkerActor
+from raspy.client.clone import CloneClient
+from raspy.config import DevicesConfig, TitanicConfig
+from raspy.stats import Stats
+
+LIVING = f"/device/{HOST}.fake.living/value"
+HEAT = """\
+# heater on when the living room is cold
+name: heat
+description: Heater on when cold
+triggers:
+  - kv: "/device/*.fake.living/value"
+    below: 19.5
+actions:
+  - set: /scenario/heat/note
+    value: "cold at {trigger.value}"
+"""
+
+
+def _publish(core: Core, key: str, body: bytes) -> None:
+    core.server.publisher.set(key.encode(), body)
+
+
+def test_an_imported_scenario_acts_on_a_key_change_and_shows_its_state(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=HEAT, source="heat.yaml") == (
+        b"200",
+        {"name": "heat", "replaced": False},
+    )
+    wait_value(tree, "/scenario/heat/state", "idle")
+    _publish(core, LIVING, b"18.5")
+    wait_value(tree, "/scenario/heat/note", "cold at 18.5")
+    wait_value(tree, "/scenario/heat/runs", 1)
+    assert value(tree, "/scenario/heat/last_trigger") == {
+        "kind": "kv",
+        "id": "",
+        "key": LIVING,
+        "value": 18.5,
+        "from": None,
+    }
+    assert value(tree, "/scenario/heat/last_run") == core.clock.wall()
+    status, listed = core.request("list")
+    assert (status, listed) == (
+        b"200",
+        [
+            {
+                "name": "heat",
+                "description": "Heater on when cold",
+                "enabled": True,
+                "state": "idle",
+                "mode": "single",
+                "last_run": core.clock.wall(),
+                "last_trigger": value(tree, "/scenario/heat/last_trigger"),
+                "runs": 1,
+                "last_error": None,
+            }
+        ],
+    )
+    status, got = core.request("get", name="heat")
+    assert (status, got["document"]) == (b"200", HEAT)
+
+
+def test_enabled_and_disabled_survive_a_restart_of_the_core(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    other = HEAT.replace("name: heat", "name: other")
+    assert core.request("import", document=HEAT)[0] == b"200"
+    assert core.request("import", document=other)[0] == b"200"
+    assert core.request("disable", name="other") == (
+        b"200",
+        {"name": "other", "state": "disabled"},
+    )
+    core.stop()
+    core.start()
+    _, listed = core.request("list")
+    assert [(e["name"], e["enabled"], e["state"]) for e in listed] == [
+        ("heat", True, "idle"),
+        ("other", False, "disabled"),
+    ]
+    wait_value(tree, "/scenario/other/state", "disabled")
+    _publish(core, LIVING, b"10")
+    wait_value(tree, "/scenario/heat/note", "cold at 10")
+    assert core.request("enable", name="other") == (
+        b"200",
+        {"name": "other", "state": "idle"},
+    )
+
+
+def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(
+    core: Core,
+) -> None:
+    core.start()
+    core.request("import", document=HEAT)
+    broken = HEAT.replace("below: 19.5", "below: cold")
+    status, reply = core.request(
+        "import", document=broken, source="heat.yaml", replace=True
+    )
+    assert status == b"400"
+    assert reply["problems"][0].startswith("heat.yaml:6:")
+    assert core.request("get", name="heat")[1]["document"] == HEAT
+    status, reply = core.request("import", document=HEAT, source="heat.yaml")
+    assert (status, reply["problems"]) == (
+        b"400",
+        ["heat.yaml: name 'heat' is already stored"],
+    )
+    assert core.request("validate", document=HEAT) == (b"200", {"name": "heat"})
+
+
+def test_unknown_names_actions_and_malformed_requests_get_their_status(
+    core: Core,
+) -> None:
+    core.start()
+    assert core.request("get", name="nope") == (
+        b"404",
+        {"error": "no scenario named 'nope'"},
+    )
+    assert core.request("fly")[0] == b"501"
+    assert core.request("list", name="x")[0] == b"400"
+    sun = HEAT.replace(
+        'kv: "/device/*.fake.living/value"\n    below: 19.5', "sun: sunset"
+    )
+    status, reply = core.request("import", document=sun, source="sun.yaml")
+    assert (status, reply["problems"]) == (
+        b"400",
+        ["sun.yaml: a sun trigger needs [core] latitude and longitude in the config"],
+    )
+
+
+def test_stop_ends_a_run_in_the_middle_of_a_wait(core: Core, tree: CloneClient) -> None:
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+  - set: /scenario/slow/done
+    value: true
+"""
+    core.request("import", document=waiting)
+    assert core.request("run", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "running"},
+    )
+    wait_value(tree, "/scenario/slow/state", "running")
+    assert core.request("stop", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "idle"},
+    )
+    wait_value(tree, "/scenario/slow/state", "idle")
+    core.clock.advance(3600)
+    assert core.request("delete", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "deleted"},
+    )
+    wait_value(tree, "/scenario/slow/state", None)
+    assert value(tree, "/scenario/slow/done") is None
+
+
+def test_a_device_action_commands_a_real_fake_device_service(
+    core: Core, services: Services, tree: CloneClient
+) -> None:
+    services.start(
+        fake_registry(
+            HOST,
+            DevicesConfig(fake_enabled=True, fake=({"name": "lamp", "oid": "switch"},)),
+        ),
+        FakeClock(),
+    )
+    core.start()
+    lamp = """\
+name: lamp-on
+triggers: [{event: "/event/dark"}]
+actions:
+  - device: "{host}.fake.lamp"
+    action: set
+    value: true
+  - set: /scenario/lamp-on/done
+    value: true
+"""
+    assert core.request("import", document=lamp)[0] == b"200"
+    _publish(core, "/event/dark", b"true")
+    wait_value(tree, f"/device/{HOST}.fake.lamp/value", True)
+    wait_value(tree, "/scenario/lamp-on/done", True)
+    failing = lamp.replace("value: true\n  - set", "value: 7\n  - set").replace(
+        "lamp-on", "lamp-bad"
+    )
+    assert core.request("import", document=failing)[0] == b"200"
+    _publish(core, "/event/dark", b"true")
+    wait_value(tree, "/scenario/lamp-bad/state", "error")
+    error = value(tree, "/scenario/lamp-bad/last_error")
+    assert isinstance(error, str)
+    assert error.startswith(f"device {HOST}.fake.lamp: set answered 400 invalid_value")
+    wait_until(lambda: value(tree, "/scenario/lamp-bad/done") is None, what="no done")
+
+
+def test_calls_go_to_any_service_durably_through_titanic_or_time_out(
+    core: Core, tree: CloneClient
+) -> None:
+    EchoWorkerActor.start(
+        core.edge.ref, core.edge.outbox, f"{HOST}.echo".encode(), "echo"
+    )
+    start_titanic(
+        core.edge.ref,
+        core.edge.outbox,
+        core.store,
+        TitanicConfig(),
+        core.clock,
+        Stats(),
+    )
+    core.start()
+    calls = """\
+name: calls
+triggers: [{event: "/event/call"}]
+actions:
+  - call: "{host}.echo"
+    body: ["hello", "{trigger.value}"]
+  - call: "{host}.echo"
+    body: ["later"]
+    titanic: true
+  - set: /scenario/calls/done
+    value: "{trigger.value}"
+  - call: "{host}.nobody"
+    body: ["x"]
+    timeout: 2s
+"""
+    assert core.request("import", document=calls)[0] == b"200"
+    _publish(core, "/event/call", b'"one"')
+    wait_value(tree, "/scenario/calls/done", "one")
+    wait_value(tree, "/scenario/calls/state", "running")  # waiting for nobody
+    core.clock.advance(2)
+    wait_value(tree, "/scenario/calls/state", "error")
+    assert value(tree, "/scenario/calls/last_error") == (
+        f"{HOST}.nobody did not answer within 2s"
+    )

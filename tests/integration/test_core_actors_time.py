@@ -1,0 +1,146 @@
+"""The core over a real edge, Clone server and Store (issue 11): time triggers on the
+core's one scheduler, startup triggers, the runaway guard, the preload folder, and
+`run:`/`stop:` actions between scenarios."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from support.core_actors import (
+    Core,
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.wait import wait_until
+
+from raspy.client.clone import CloneClient
+
+TICK = """\
+name: tick
+triggers: [{every: 10s}]
+actions:
+  - set: /scenario/tick/at
+    value: "{trigger.kind} {trigger.value}"
+"""
+HELLO = """\
+name: hello
+triggers: [{startup: true}]
+actions:
+  - event: /event/hello
+"""
+LOOP = """\
+name: loop
+triggers: [{event: "/event/go"}]
+actions:
+  - log: "go {trigger.value}"
+"""
+
+
+def test_an_every_trigger_fires_on_the_core_clock(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=TICK)[0] == b"200"
+    start = core.clock.wall()
+    wait_value(tree, "/scenario/tick/state", "idle")
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/runs", 1)
+    assert value(tree, "/scenario/tick/at") == f"every {start + 10}"  # the grid
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/runs", 2)
+
+
+def test_startup_triggers_fire_when_the_core_starts_not_on_import(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=HELLO)[0] == b"200"
+    wait_value(tree, "/scenario/hello/state", "idle")
+    assert value(tree, "/event/hello") is None
+    core.stop()
+    core.start()
+    wait_value(tree, "/event/hello", True)
+    wait_value(tree, "/scenario/hello/runs", 1)
+
+
+def test_the_runaway_guard_disables_the_scenario_and_it_stays_disabled(
+    core: Core, tree: CloneClient
+) -> None:
+    core.config = dataclasses.replace(core.config, max_runs_per_minute=2)
+    core.start()
+    assert core.request("import", document=LOOP)[0] == b"200"
+    for count in (1, 2):
+        core.server.publisher.set(b"/event/go", str(count).encode())
+        wait_value(tree, "/scenario/loop/runs", count)
+    core.server.publisher.set(b"/event/go", b"3")
+    wait_value(tree, "/scenario/loop/state", "disabled")
+    reason = "runaway: more than 2 runs in a minute; disabled"
+    wait_value(tree, "/scenario/loop/last_error", reason)
+    core.stop()
+    core.start()
+    _, listed = core.request("list")
+    assert [(e["enabled"], e["state"], e["last_error"]) for e in listed] == [
+        (False, "disabled", reason)
+    ]
+
+
+def test_the_preload_folder_imports_what_is_not_stored_yet(
+    core: Core, tmp_path: Path
+) -> None:
+    folder = tmp_path / "preload"
+    folder.mkdir()
+    (folder / "tick.yaml").write_text(TICK)
+    (folder / "broken.yaml").write_text("name: [\n")
+    core.config = dataclasses.replace(core.config, preload_dir=str(folder))
+    core.start()
+    assert core.request("get", name="tick")[1]["document"] == TICK
+    core.stop()
+    (folder / "tick.yaml").write_text(TICK + "# changed\n")
+    core.start()
+    wait_until(
+        lambda: core.request("get", name="tick")[1]["document"] == TICK,
+        what="the stored tick kept",
+    )
+    _, listed = core.request("list")
+    assert [e["name"] for e in listed] == ["tick"]
+
+
+def test_run_and_stop_actions_reach_the_other_scenario(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    worker = """\
+name: worker
+triggers: [{event: "/event/never"}]
+actions:
+  - set: /scenario/worker/started
+    value: true
+  - wait: 1h
+"""
+    boss = """\
+name: boss
+triggers: [{event: "/event/boss"}]
+actions:
+  - choose:
+      - if: "trigger.value == 'start'"
+        then: [{run: worker}]
+    else: [{stop: worker}]
+"""
+    for document in (worker, boss):
+        assert core.request("import", document=document)[0] == b"200"
+    core.server.publisher.set(b"/event/boss", b'"start"')
+    wait_value(tree, "/scenario/worker/started", True)
+    wait_value(tree, "/scenario/worker/state", "running")
+    core.server.publisher.set(b"/event/boss", b'"stop"')
+    wait_value(tree, "/scenario/worker/state", "idle")
+    assert value(tree, "/scenario/worker/last_trigger") == {
+        "kind": "manual",
+        "id": "",
+        "key": None,
+        "value": None,
+        "from": None,
+    }

@@ -1,0 +1,110 @@
+"""What the core keeps of the tree and who gets which key (core_tree), and the one
+ticker thread every scenario shares (shared_ticker), with real actors."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+from support.clock import FakeClock
+from support.wait import wait_until
+
+from raspy.actors import messages as msgs
+from raspy.actors.core_tree import Routes, TreeView, decode, interest
+from raspy.actors.shared_ticker import SharedTicker
+from raspy.rules import model as m
+from raspy.rules.expr import compile_expression
+
+
+class Recorder(pykka.ThreadingActor):
+    """Counts the Ticks it is told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0
+        self.lock = threading.Lock()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, msgs.Tick):
+            with self.lock:
+                self.ticks += 1
+        return self.ticks
+
+
+def _ticks(ref: pykka.ActorRef[Any]) -> int:
+    answer = ref.ask("count", timeout=5)
+    assert isinstance(answer, int)
+    return answer
+
+
+def test_tree_bodies_decode_as_json_or_text_and_deletes_return_the_old_body() -> None:
+    tree = TreeView()
+    tree.seed([("/a", b"1"), ("/b", b"not json")])
+    assert (tree.kv("/a"), tree.kv("/b"), tree.kv("/c")) == (1, "not json", None)
+    assert tree.update("/a", b'{"x": true}') == b"1"
+    assert tree.kv("/a") == {"x": True}
+    assert tree.update("/a", b"") == b'{"x": true}'
+    assert tree.kv("/a") is None
+    assert decode(None) is None
+
+
+def test_interest_covers_trigger_globs_and_every_literal_kv_key() -> None:
+    scenario = m.Scenario(
+        name="s",
+        triggers=(
+            m.KvTrigger("/device/{host}.fake.*/value"),
+            m.EventTrigger("/event/*"),
+        ),
+        actions=(
+            m.ChooseAction(
+                (m.Branch(compile_expression("kv('/x/{room}') > 1"), ()),),
+                otherwise=(m.WaitUntilAction(compile_expression("kv('/y') == 2")),),
+            ),
+        ),
+        variables={"room": "hall"},
+        conditions=(compile_expression("kv('/z/{trigger.key}') == 1"),),
+    )
+    assert interest(scenario, "hub") == [
+        "/device/hub.fake.*/value",
+        "/event/*",
+        "/x/hall",
+        "/y",
+    ]
+
+
+def test_routes_answer_the_scenarios_whose_globs_match_a_key() -> None:
+    one = Recorder.start()
+    two = Recorder.start()
+    routes = Routes()
+    routes.add("one", one, ["/device/*/value"])
+    routes.add("two", two, ["/device/hub.fake.t1/value", "/event/*"])
+    assert routes.refs("/device/hub.fake.t1/value") == (one, two)
+    assert routes.refs("/event/bell") == (two,)
+    assert routes.refs("/other") == ()
+    routes.remove("two")
+    assert routes.refs("/device/hub.fake.t1/value") == (one,)
+
+
+def test_the_shared_ticker_tells_each_actor_once_at_its_latest_deadline() -> None:
+    clock = FakeClock()
+    ticker = SharedTicker(clock, name="test-ticker")
+    ticker.start()
+    first, second = Recorder.start(), Recorder.start()
+    try:
+        ticker.set(first, clock.monotonic() + 5)
+        ticker.set(first, clock.monotonic() + 10)  # replaces the 5 s one
+        ticker.set(second, clock.monotonic() + 5)
+        clock.advance(5)
+        wait_until(lambda: _ticks(second) == 1, what="second ticked")
+        assert _ticks(first) == 0
+        clock.advance(5)
+        wait_until(lambda: _ticks(first) == 1, what="first ticked")
+        ticker.set(second, clock.monotonic() + 1)
+        ticker.set(second, None)  # forgotten
+        clock.advance(2)
+        ticker.set(first, clock.monotonic())
+        wait_until(lambda: _ticks(first) == 2, what="first ticked again")
+        assert _ticks(second) == 1
+    finally:
+        ticker.stop()

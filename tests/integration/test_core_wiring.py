@@ -1,0 +1,81 @@
+"""The core in the daemon's runtime (issue 11): started after the device services,
+left running by a devices reload, started again with a new Clone server."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pykka
+from support.device_services import HOST
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.client.mdp import Client
+
+
+def _runtime(tmp_path: Path, text: str = "") -> supervisor.Runtime:
+    cfg = config_mod.load(
+        text,
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname=HOST,
+        network__port_base=free_port_base(),
+    )
+    return supervisor.start(cfg)
+
+
+def _ref(runtime: supervisor.Runtime, name: str) -> pykka.ActorRef[Any] | None:
+    return next((c.ref for c in runtime.children if c.name == name), None)
+
+
+def _listed(runtime: supervisor.Runtime) -> list[bytes]:
+    with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+        return client.request(f"{HOST}.core.scenario", '{"v": 1, "action": "list"}')
+
+
+def test_a_devices_reload_leaves_the_core_running(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    try:
+        core, cron = _ref(runtime, "core"), _ref(runtime, "cron")
+        assert core is not None
+        assert cron is not None
+        new = dataclasses.replace(
+            runtime.config,
+            devices=dataclasses.replace(runtime.config.devices, fake_enabled=True),
+        )
+        assert runtime.reload(new) == ["devices"]
+        assert (_ref(runtime, "core"), _ref(runtime, "cron")) == (core, cron)
+        assert core.is_alive()
+        assert _listed(runtime) == [b"200", b"[]"]
+    finally:
+        runtime.stop()
+
+
+def test_a_new_clone_server_brings_a_new_core(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    try:
+        core, clone = _ref(runtime, "core"), _ref(runtime, "clone")
+        assert core is not None
+        assert clone is not None
+        clone.stop(block=True, timeout=10)
+        wait_until(
+            lambda: _ref(runtime, "core") not in (None, core),
+            what="the core started again with the new Clone server",
+            timeout_s=15,
+        )
+        assert not core.is_alive()
+        assert _listed(runtime) == [b"200", b"[]"]
+    finally:
+        runtime.stop()
+
+
+def test_core_disabled_in_the_config_starts_no_core(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, "[core]\nenabled = false\n")
+    try:
+        assert (_ref(runtime, "core"), _ref(runtime, "cron")) == (None, None)
+    finally:
+        runtime.stop()

@@ -1,0 +1,268 @@
+"""`<host>.core.cron` over a real edge, Clone server and Store, on a FakeClock (issue
+11: cron jobs publish `/event/cron/<job>`, are stored in the `cron` table, and stay
+enabled or disabled across restarts; a clock jump is logged and fires nothing twice)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pykka
+import pytest
+import zmq
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.clonesrv import CloneServer
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+
+from raspy.actors.cron import start_cron
+from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
+from raspy.config import StoreConfig
+from raspy.rules import cron_jobs
+from raspy.stats import Stats
+from raspy.storage.store import Put, Store
+from raspy.storage.tables import Table
+
+HOST = "testhost"
+SERVICE = f"{HOST}.core.cron"
+UTC_ZONE = ZoneInfo("UTC")
+# FakeClock's default wall: 2023-11-14 22:13:20 UTC; the next */5 slot is 22:15:00.
+SLOT = 1_700_000_100.0
+
+
+class SteppingClock(FakeClock):
+    """A FakeClock whose wall clock can also step alone, as NTP steps it."""
+
+    def step_wall(self, seconds: float) -> None:
+        self._wall += seconds
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def tree(zmq_context: Any, server: CloneServer) -> Iterator[CloneClient]:
+    client = CloneClient(server.endpoints, b"/event/cron/", context=zmq_context)
+    client.wait_synced()
+    yield client
+    client.close()
+
+
+class Cron:
+    """Starts (and restarts) the cron actor; sends it requests over MDP."""
+
+    def __init__(
+        self, edge: EdgeHandle, server: CloneServer, store: Store, clock: FakeClock
+    ) -> None:
+        self.edge, self.server, self.store, self.clock = edge, server, store, clock
+        self.stats = Stats()
+        self.ref: pykka.ActorRef[Any] | None = None
+
+    def start(self, store: Store | None = None) -> None:
+        self.ref = start_cron(
+            edge=self.edge.ref,
+            outbox=self.edge.outbox,
+            store=self.store if store is None else store,
+            publisher=self.server.publisher,
+            hostname=HOST,
+            tz=UTC_ZONE,
+            clock=self.clock,
+            stats=self.stats,
+        )
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop(block=True, timeout=10)
+            self.ref = None
+
+    def request(self, **document: Any) -> tuple[bytes, dict[str, Any]]:
+        return _request(self.edge, **document)
+
+
+def _request(edge: EdgeHandle, **document: Any) -> tuple[bytes, dict[str, Any]]:
+    """One version-1 request to the cron service over MDP: status and decoded reply."""
+    body = json.dumps({"v": 1, **document})
+    with Client(edge.endpoint, context=edge.context, timeout_s=3, retries=1) as client:
+        status, reply = client.request(SERVICE, body)
+    return status, json.loads(reply)
+
+
+@pytest.fixture
+def cron(
+    edge: EdgeHandle, server: CloneServer, store: Store, clock: SteppingClock
+) -> Iterator[Cron]:
+    running = Cron(edge, server, store, clock)
+    yield running
+    running.stop()
+
+
+def _event(tree: CloneClient, name: str) -> Any:
+    body = tree.get(f"/event/cron/{name}".encode())
+    return None if body is None else json.loads(body)
+
+
+def _wait_event(tree: CloneClient, name: str, expected: object) -> None:
+    wait_until(lambda: _event(tree, name) == expected, what=f"{name} event {expected}")
+
+
+def _fire(name: str, scheduled: str, fired: str | None = None) -> dict[str, str]:
+    return {"job": name, "scheduled": scheduled, "fired": fired or scheduled}
+
+
+def test_a_job_added_over_mdp_publishes_its_event_when_the_clock_reaches_it(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    cron.start()
+    status, reply = cron.request(action="add", name="ping", schedule="*/5 * * * *")
+    assert (status, reply["job"]["next"]) == (b"200", "2023-11-14T22:15:00+00:00")
+    clock.advance(SLOT - clock.wall() - 1)
+    assert _event(tree, "ping") is None
+    clock.advance(1.5)
+    _wait_event(tree, "ping", _fire("ping", "2023-11-14T22:15:00+00:00"))
+    clock.advance(300)
+    _wait_event(tree, "ping", _fire("ping", "2023-11-14T22:20:00+00:00"))
+    assert cron.stats.get("cron.fired") == 2
+
+
+def test_jobs_survive_a_restart_enabled_or_disabled_as_left(
+    cron: Cron, tree: CloneClient, clock: SteppingClock, store: Store
+) -> None:
+    cron.start()
+    for name in ("on", "off", "gone"):
+        assert cron.request(action="add", name=name, schedule="*/5 * * * *")[0] == (
+            b"200"
+        )
+    assert cron.request(action="disable", name="off")[0] == b"200"
+    assert cron.request(action="delete", name="gone")[0] == b"200"
+    assert [key for key, _ in store.scan(Table.CRON)] == [b"cron.off", b"cron.on"]
+    cron.stop()
+    cron.start()
+    status, reply = cron.request(action="list")
+    assert status == b"200"
+    assert [(j["name"], j["enabled"]) for j in reply["jobs"]] == [
+        ("off", False),
+        ("on", True),
+    ]
+    clock.advance(SLOT - clock.wall())
+    _wait_event(tree, "on", _fire("on", "2023-11-14T22:15:00+00:00"))
+    assert _event(tree, "off") is None
+    assert cron.request(action="enable", name="off")[0] == b"200"
+    clock.advance(300)
+    _wait_event(tree, "off", _fire("off", "2023-11-14T22:20:00+00:00"))
+
+
+def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    cron.start()
+    assert cron.request(action="add", name="ping", schedule="*/5 * * * *")[0] == b"200"
+    with capture_logs() as logs:
+        clock.step_wall(3600.0)  # NTP: an hour forward, twelve slots skipped
+        clock.advance(60.0)  # the jump check (at most a minute of sleep) comes
+        wait_until(
+            lambda: cron.stats.get("cron.clock_jumps") == 1, what="the jump noticed"
+        )
+    jumps = [entry for entry in logs if entry["event"] == "clock_jumped"]
+    assert jumps == [
+        {
+            "component": "cron",
+            "event": "clock_jumped",
+            "delta_s": 3600.0,
+            "log_level": "warning",
+        }
+    ]
+    assert _event(tree, "ping") is None
+    assert cron.stats.get("cron.fired") == 0
+    clock.advance(SLOT + 3600 - clock.wall())  # the next slot on the new time
+    _wait_event(tree, "ping", _fire("ping", "2023-11-14T23:15:00+00:00"))
+    assert cron.stats.get("cron.fired") == 1
+
+
+def test_a_change_the_store_cannot_take_is_refused_and_not_applied(
+    cron: Cron, tmp_path: Path
+) -> None:
+    own = Store.open(tmp_path / "cron", StoreConfig(map_size_initial_mb=1))
+    cron.start(own)
+    own.close()
+    status, reply = cron.request(action="add", name="ping", schedule="@daily")
+    assert (status, reply["error"]) == (b"500", "store_error")
+    assert cron.request(action="list")[1]["jobs"] == []
+
+
+def test_a_bad_stored_record_is_skipped_with_a_warning(
+    cron: Cron, store: Store
+) -> None:
+    good = cron_jobs.CronJob("good", "@hourly")
+    store.commit(
+        [
+            _put(b"cron.good", cron_jobs.encode_job(good)),
+            _put(b"cron.bad", b"\xc1not msgpack"),
+        ]
+    )
+    with capture_logs() as logs:
+        cron.start()
+        listed = cron.request(action="list")[1]["jobs"]  # after on_start, in order
+    assert [j["name"] for j in listed] == ["good"]
+    skipped = [entry for entry in logs if entry["event"] == "cron_record_skipped"]
+    assert skipped == [
+        {
+            "component": "cron",
+            "event": "cron_record_skipped",
+            "key": "cron.bad",
+            "reason": "cron record 'cron.bad': cannot unpack 12 bytes: ",
+            "log_level": "warning",
+        }
+    ]
+
+
+def _put(key: bytes, value: bytes) -> Put:
+    return Put(Table.CRON, key, value)
+
+
+class BrokenPublisher:
+    """A publisher whose Clone server went away (zmq refuses every send)."""
+
+    def set_many(
+        self, entries: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, str]]:
+        raise zmq.ZMQError(zmq.ENOTSOCK)
+
+    def close_for_this_thread(self) -> None:
+        pass
+
+
+def test_a_publish_that_fails_is_logged_and_cron_carries_on(
+    edge: EdgeHandle, store: Store, clock: SteppingClock
+) -> None:
+    stats = Stats()
+    start_cron(
+        edge=edge.ref,
+        outbox=edge.outbox,
+        store=store,
+        publisher=BrokenPublisher(),
+        hostname=HOST,
+        tz=UTC_ZONE,
+        clock=clock,
+        stats=stats,
+    )
+    assert _request(edge, action="add", name="ping", schedule="*/5 * * * *")[0] == (
+        b"200"
+    )
+    with capture_logs() as logs:
+        clock.advance(SLOT - clock.wall())
+        wait_until(
+            lambda: stats.get("cron.publish_failed") == 1, what="a failed publish"
+        )
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "cron_publish_failed"
+    ]
+    clock.advance(300)
+    wait_until(lambda: stats.get("cron.publish_failed") == 2, what="the next fire")
+    assert _request(edge, action="get", name="ping")[0] == b"200"

@@ -1,0 +1,277 @@
+"""`raspy scenario` as a real process against a raw ROUTER playing the broker and
+`<host>.core.scenario` (RFC 18; the service's JSON protocol of issue 11).
+
+Each test reads the exact request the CLI sends and answers it by hand, so what the
+CLI prints for every status is checked without a daemon (tests/e2e has the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Router = zmq.Socket[bytes]
+SERVICE = b"hub.core.scenario"
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
+    sock: Router = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", *args]
+    options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
+    return subprocess.Popen(
+        command + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def answer(sock: Router, status: bytes, body: object) -> dict[str, object]:
+    """Take one request for the scenario service, reply `[status, json]`; the
+    request's JSON object."""
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
+    assert len(frames) == 4
+    sock.send_multipart(
+        [peer, b"MDPC02", b"\x03", SERVICE, status, json.dumps(body).encode()]
+    )
+    request: dict[str, object] = json.loads(frames[3])
+    return request
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "list")
+    listing = [
+        {
+            "name": "frost-lamp",
+            "state": "idle",
+            "enabled": True,
+            "last_run": None,
+            "runs": 0,
+            "description": "",
+            "mode": "single",
+            "last_trigger": None,
+            "last_error": None,
+        },
+    ]
+    assert answer(sock, b"200", listing) == {"v": 1, "action": "list"}
+    assert finish(process) == (
+        0,
+        "NAME        STATE  LAST RUN  RUNS\nfrost-lamp  idle   -            0\n",
+        "",
+    )
+
+
+def test_list_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "list", "--json")
+    answer(sock, b"200", [{"name": "a", "runs": 1}])
+    assert finish(process) == (
+        0,
+        '[\n  {\n    "name": "a",\n    "runs": 1\n  }\n]\n',
+        "",
+    )
+
+
+def test_show_of_an_unknown_name_prints_the_error_and_exits_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "show", "nope")
+    request = answer(sock, b"404", {"error": "no scenario 'nope'"})
+    assert request == {"v": 1, "action": "get", "name": "nope"}
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario show: 404: no scenario 'nope'\n",
+    )
+
+
+def test_export_of_one_name_writes_the_stored_text_byte_for_byte(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    stored = "# kept comment\nname: a   \ntriggers: [{startup: true}]  # no line break"
+    output = tmp_path / "a.yaml"
+    process = start(endpoint, "export", "a", "-o", str(output))
+    request = answer(sock, b"200", {"name": "a", "document": stored})
+    assert request == {"v": 1, "action": "get", "name": "a"}
+    assert finish(process) == (0, "", "")
+    assert output.read_bytes() == stored.encode()
+
+
+def test_export_of_everything_lists_then_writes_a_stream(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "export")
+    assert answer(sock, b"200", [{"name": "a"}, {"name": "b"}])["action"] == "list"
+    assert answer(sock, b"200", {"name": "a", "document": "name: a\n"})["name"] == "a"
+    assert answer(sock, b"200", {"name": "b", "document": "name: b"})["name"] == "b"
+    assert finish(process) == (0, "name: a\n---\nname: b\n", "")
+
+
+def test_state_verbs_go_on_past_a_refusal_and_exit_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "disable", "a", "ghost", "b")
+    requests = [
+        answer(sock, b"200", {"name": "a", "state": "disabled"}),
+        answer(sock, b"404", {"error": "no scenario 'ghost'"}),
+        answer(sock, b"200", {"name": "b", "state": "disabled"}),
+    ]
+    assert requests == [
+        {"v": 1, "action": "disable", "name": name} for name in ("a", "ghost", "b")
+    ]
+    assert finish(process) == (
+        1,
+        "a: disabled\nb: disabled\n",
+        "raspy scenario disable: ghost: 404: no scenario 'ghost'\n",
+    )
+
+
+def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "run", "a")
+    peer, *_ = recv(sock, timeout_ms=10_000)
+    sock.send_multipart([peer, b"MDPC02", b"\x03", SERVICE, b"200"])
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario run: hub.core.scenario: expected a reply [status, json], "
+        "got 1 frames\n",
+    )
+
+
+def test_no_reply_is_one_line_and_exit_1(router: tuple[Router, str]) -> None:
+    _, endpoint = router
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "scenario",
+            "stop",
+            "a",
+            "--server",
+            endpoint,
+            "--host",
+            "hub",
+            "--timeout",
+            "0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario stop: {endpoint}: no reply from service "
+        "'hub.core.scenario' after 1 tries of 0.3s (is raspyd running with [core] "
+        "enabled?)\n",
+    )
+
+
+def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    written = "# kept\nname: a\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n"
+    path.write_text(written, encoding="utf-8")
+    process = start(endpoint, "import", str(path))
+    assert answer(sock, b"200", [{"name": "b"}]) == {"v": 1, "action": "list"}
+    request = answer(sock, b"200", {"name": "a", "replaced": False})
+    assert request == {
+        "v": 1,
+        "action": "import",
+        "document": written,
+        "source": str(path),
+        "replace": False,
+    }
+    assert finish(process) == (0, f"imported a from {path}\n", "")
+
+
+def test_import_without_replace_stops_before_sending_a_stored_name(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    sock, endpoint = router
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "name: a\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n", encoding="utf-8"
+    )
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [{"name": "a"}])
+    assert finish(process) == (
+        1,
+        "",
+        f"raspy scenario import: {path}: a is already stored on the hub (--replace "
+        "replaces it)\nraspy scenario import: nothing imported\n",
+    )
+
+
+def test_a_stream_imports_each_document_and_a_refusal_names_the_file_line(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The hub's problems are about one document; the CLI shows them as lines of
+    the file, and says what was imported before the refusal."""
+    sock, endpoint = router
+    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    second = "name: b\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(first + "---\n" + second, encoding="utf-8")
+    process = start(endpoint, "import", "--replace", str(path))
+    assert answer(sock, b"200", {"name": "a", "replaced": True})["document"] == first
+    refusal = {"error": "not a valid scenario", "problems": [f"{path}:2:3: refused"]}
+    assert answer(sock, b"400", refusal)["document"] == second
+    assert finish(process) == (
+        1,
+        f"replaced a from {path}\n",
+        f"raspy scenario import: b: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:6:3: refused\n"
+        "raspy scenario import: imported before this: a\n",
+    )
+
+
+def test_a_reader_that_leaves_ends_export_with_1_and_no_traceback(
+    router: tuple[Router, str],
+) -> None:
+    """`raspy scenario export | head`: the pipe closes before the text is written."""
+    sock, endpoint = router
+    process = start(endpoint, "export", "big")
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the reply comes
+    answer(sock, b"200", {"name": "big", "document": "# pad\n" * 200_000})
+    assert process.stderr is not None
+    err = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=15), err) == (1, b"")

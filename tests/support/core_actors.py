@@ -1,0 +1,98 @@
+"""A CoreActor on a real edge, Clone server and Store, for the core actor tests
+(tests/integration/test_core_actors*.py): fixtures found by name, MDP and tree helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+import pytest
+import zmq
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.core import CoreActor, CoreLinks
+from raspy.actors.core_wiring import core_zone
+from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
+from raspy.config import CoreConfig
+from raspy.devices.template import JsonValue
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from support.clock import FakeClock
+from support.clonesrv import CloneServer
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+
+Context = zmq.Context[zmq.Socket[bytes]]
+HOST = "testhost"
+SERVICE = f"{HOST}.core.scenario"
+
+
+@dataclass
+class Core:
+    """Starts and stops CoreActors on one edge, Clone server and store."""
+
+    edge: EdgeHandle
+    server: CloneServer
+    store: Store
+    clock: FakeClock
+    config: CoreConfig = field(default_factory=lambda: CoreConfig(timezone="UTC"))
+    ref: pykka.ActorRef[Any] | None = None
+
+    def start(self) -> pykka.ActorRef[Any]:
+        endpoint = self.server.ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+        assert isinstance(endpoint, str)
+        links = CoreLinks(
+            self.edge.ref,
+            self.edge.outbox,
+            ClonePublisher(self.edge.context, endpoint),
+            self.server.ref,
+            self.store,
+            self.clock,
+            Stats(),
+        )
+        self.ref = CoreActor.start(HOST, self.config, core_zone(self.config), links)
+        return self.ref
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop(block=True, timeout=10)
+            self.ref = None
+
+    def request(self, action: str, **fields: JsonValue) -> tuple[bytes, Any]:
+        """One core.scenario request over MDP: (status, decoded JSON)."""
+        body = json.dumps({"v": 1, "action": action, **fields})
+        with Client(
+            self.edge.endpoint, context=self.edge.context, timeout_s=5, retries=1
+        ) as client:
+            status, reply = client.request(SERVICE, body)
+        return status, json.loads(reply)
+
+
+@pytest.fixture(name="core")
+def core_fixture(edge: EdgeHandle, server: CloneServer, store: Store) -> Iterator[Core]:
+    running = Core(edge, server, store, FakeClock())
+    yield running
+    running.stop()
+
+
+@pytest.fixture(name="tree")
+def tree_fixture(zmq_context: Context, server: CloneServer) -> Iterator[CloneClient]:
+    """A Clone client of the whole tree, synced."""
+    client = CloneClient(server.endpoints, b"/", context=zmq_context)
+    client.wait_synced()
+    yield client
+    client.close()
+
+
+def value(tree: CloneClient, key: str) -> JsonValue:
+    body = tree.get(key.encode())
+    return None if not body else json.loads(body)
+
+
+def wait_value(tree: CloneClient, key: str, expected: JsonValue) -> None:
+    wait_until(lambda: value(tree, key) == expected, what=f"{key} == {expected!r}")

@@ -1,0 +1,44 @@
+"""An EvalContext for expression and template tests: fixed wall time, Europe/Berlin,
+a dict-backed Clone tree and a sun table (no astral, no clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+from raspy.rules.model import EvalContext, SunEvent
+
+BERLIN = ZoneInfo("Europe/Berlin")
+# Thursday 2026-12-03 14:05:30 in Berlin (UTC+1): 13:05:30 UTC
+WALL_TS = 1_796_303_130.0
+SUNSET_TS = 1_796_312_400.0  # 16:40 local
+
+
+def make_context(
+    *,
+    wall_ts: float = WALL_TS,
+    tree: Mapping[str, JsonValue] | None = None,
+    variables: Mapping[str, JsonValue] | None = None,
+    trigger: Mapping[str, JsonValue] | None = None,
+    sun: Mapping[SunEvent, float | None] | None = None,
+    host: str = "pi",
+) -> EvalContext:
+    kv_tree = dict(tree or {})
+    sun_table = dict(sun if sun is not None else {SunEvent.SUNSET: SUNSET_TS})
+
+    def read_kv(key: str) -> JsonValue:
+        return kv_tree.get(key)
+
+    def read_sun(event: SunEvent, _wall_ts: float) -> float | None:
+        return sun_table.get(event)
+
+    return EvalContext(
+        wall_ts=wall_ts,
+        tz=BERLIN,
+        variables=dict(variables or {}),
+        trigger=dict(trigger or {}),
+        kv=read_kv,
+        sun=read_sun,
+        host=host,
+    )

@@ -1,0 +1,102 @@
+"""A ScenarioCore on a dict tree and a hand-moved clock, for the engine tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+from raspy.rules import engine, run
+from raspy.rules import model as m
+from raspy.rules.model import SunEvent
+
+HOST = "hub"
+UTC_ZONE = ZoneInfo("UTC")
+START_MONO = 100.0
+START_WALL = 1_700_000_000.0
+
+
+def no_sun(event: SunEvent, wall_ts: float) -> float | None:
+    return None
+
+
+def scenario(
+    actions: Sequence[m.Action] = (),
+    triggers: Sequence[m.Trigger] = (),
+    **fields: object,
+) -> m.Scenario:
+    return m.Scenario(
+        name="test",
+        triggers=tuple(triggers),
+        actions=tuple(actions),
+        **fields,  # type: ignore[arg-type]  # test shorthand
+    )
+
+
+@dataclass
+class Harness:
+    """Drives one ScenarioCore: a tree, a clock, and every output it gave."""
+
+    core: engine.ScenarioCore
+    tree: dict[str, JsonValue]
+    mono: float = START_MONO
+    wall: float = START_WALL
+    outputs: list[engine.Output] = field(default_factory=list)
+
+    def feed(self, outputs: list[engine.Output]) -> list[engine.Output]:
+        self.outputs.extend(outputs)
+        return outputs
+
+    def change(self, key: str, value: JsonValue) -> list[engine.Output]:
+        old = self.tree.get(key)
+        if value is None:
+            self.tree.pop(key, None)
+        else:
+            self.tree[key] = value
+        return self.feed(self.core.on_kv(key, old, value, self.mono, self.wall))
+
+    def advance(self, seconds: float) -> list[engine.Output]:
+        self.mono += seconds
+        self.wall += seconds
+        return self.feed(self.core.on_tick(self.mono, self.wall))
+
+    def run_now(self) -> list[engine.Output]:
+        return self.feed(self.core.run_now(self.mono, self.wall))
+
+    def reply(self, request: run.SendRequest, *body: bytes) -> list[engine.Output]:
+        return self.feed(
+            self.core.on_reply(request.request_id, body, self.mono, self.wall)
+        )
+
+    def of(self, kind: type[object]) -> list[object]:
+        return [out for out in self.outputs if isinstance(out, kind)]
+
+    @property
+    def state(self) -> engine.State:
+        return self.core.status.state
+
+
+def harness(
+    scn: m.Scenario,
+    *,
+    tree: dict[str, JsonValue] | None = None,
+    max_runs_per_minute: int = 60,
+    step_limit: int = run.DEFAULT_STEP_LIMIT,
+) -> Harness:
+    values: dict[str, JsonValue] = {} if tree is None else tree
+    core = engine.ScenarioCore(
+        scn,
+        engine.EngineSettings(HOST, UTC_ZONE, max_runs_per_minute, step_limit),
+        kv=values.get,
+        sun=no_sun,
+    )
+    return Harness(core, values)
+
+
+def sets(outputs: Sequence[object]) -> list[run.SetKey]:
+    return [out for out in outputs if isinstance(out, run.SetKey)]
+
+
+def requests(outputs: Sequence[object]) -> list[run.SendRequest]:
+    return [out for out in outputs if isinstance(out, run.SendRequest)]

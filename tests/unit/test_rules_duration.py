@@ -1,0 +1,107 @@
+"""Durations of scenario documents (issue #11: `90s`, `5m`, `1h30m` or seconds)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.rules.duration import MAX_DURATION_S, parse_duration, parse_offset
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("2d", 172_800.0),
+        ("1h 5m", 3900.0),
+        ("1.5s", 1.5),
+        ("250ms", 0.25),
+        ("1m 30s 500ms", 90.5),
+        (" 10m ", 600.0),
+        ("90", 90.0),
+        ("0", 0.0),
+        (60, 60.0),
+        (0.5, 0.5),
+        ("366d", 366 * 86_400.0),
+    ],
+)
+def test_parse_duration_gives_seconds(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "expected a duration like 90s, 5m or 1h30m, got ''"),
+        ("   ", "expected a duration like 90s, 5m or 1h30m, got ''"),
+        ("soon", "expected a duration like 90s, 5m or 1h30m, got 'soon'"),
+        ("5 minutes", "expected a duration like 90s, 5m or 1h30m, got '5 minutes'"),
+        ("-5m", "expected a duration ≥ 0, got '-5m'"),
+        (-1, "expected a duration ≥ 0, got -1"),
+        (float("nan"), "expected a finite duration, got nan"),
+        (float("inf"), "expected a finite duration, got inf"),
+        (True, "expected a duration like 90s, 5m or 1h30m, got true"),
+        (None, "expected a duration like 90s, 5m or 1h30m, got null"),
+        ([1], "expected a duration like 90s, 5m or 1h30m, got a list"),
+        (
+            "5m1h",
+            "duration units go from large to small, each once (d h m s ms), got '5m1h'",
+        ),
+        (
+            "1m1m",
+            "duration units go from large to small, each once (d h m s ms), got '1m1m'",
+        ),
+        ("367d", "duration too long (at most 366d), got '367d'"),
+        (10**400, f"duration too long (at most 366d), got {10**400}"),
+        ("1" * 400 + "s", "duration too long (at most 366d), got '" + "1" * 64 + "'…"),
+    ],
+)
+def test_parse_duration_refuses_with_what_it_found(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        parse_duration(value)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("-15m", -900.0), ("+1h", 3600.0), ("30s", 30.0), (-900, -900.0), (0, 0.0)],
+)
+def test_parse_offset_accepts_a_sign(value: object, seconds: float) -> None:
+    assert parse_offset(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-", "expected an offset like -15m or 30s, got '-'"),
+        ("--5m", "expected an offset like -15m or 30s, got '--5m'"),
+        ("-soon", "expected an offset like -15m or 30s, got '-soon'"),
+        ("-400d", "expected an offset like -15m or 30s, got '-400d'"),
+    ],
+)
+def test_parse_offset_refuses_garbage(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        parse_offset(value)
+    assert str(caught.value) == message
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("0123456789.dhms -+ e"), max_size=20)
+    | st.text(max_size=20)
+    | st.floats()
+    | st.integers()
+)
+def test_any_value_is_a_duration_or_a_value_error(value: object) -> None:
+    """Hypothesis: parse or ValueError; a duration is finite, ≥ 0 and at most 366d."""
+    for parse, low in ((parse_duration, 0.0), (parse_offset, -MAX_DURATION_S)):
+        try:
+            seconds = parse(value)
+        except ValueError:
+            continue
+        assert low <= seconds <= MAX_DURATION_S

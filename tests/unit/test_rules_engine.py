@@ -1,0 +1,205 @@
+"""ScenarioCore: triggers, `for:`, modes, stop and the runaway guard (clock passed in)."""
+
+from __future__ import annotations
+
+from support.scenario_engine import START_WALL, harness, scenario, sets
+
+from raspy.rules import engine, run
+from raspy.rules import model as m
+from raspy.rules.engine import State
+
+LIVING = "/device/hub.fake.living/value"
+MARK = m.SetAction("/scenario/test/mark", "{trigger.kind}:{trigger.value}")
+SLEEP = m.WaitAction(10.0)
+
+
+def _kv(**fields: object) -> m.KvTrigger:
+    return m.KvTrigger(pattern="/device/*.fake.living/value", **fields)  # type: ignore[arg-type]  # test shorthand
+
+
+def test_below_fires_when_the_value_crosses_into_the_range_only() -> None:
+    h = harness(scenario([MARK], [_kv(below=19.5)]))
+    assert sets(h.change(LIVING, 20.0)) == []
+    assert sets(h.change(LIVING, 19.0)) == [
+        run.SetKey("/scenario/test/mark", "kv:19.0")
+    ]
+    assert sets(h.change(LIVING, 18.0)) == []  # still below: no new crossing
+    h.change(LIVING, 21.0)
+    assert sets(h.change(LIVING, 17.5)) == [
+        run.SetKey("/scenario/test/mark", "kv:17.5")
+    ]
+
+
+def test_above_and_below_together_are_a_band_and_a_non_number_never_matches() -> None:
+    h = harness(scenario([MARK], [_kv(above=10, below=20)]))
+    assert sets(h.change(LIVING, "15")) == []
+    assert sets(h.change(LIVING, 25)) == []
+    assert sets(h.change(LIVING, 15)) == [run.SetKey("/scenario/test/mark", "kv:15")]
+
+
+def test_to_and_from_compare_json_values_strictly() -> None:
+    h = harness(
+        scenario([MARK], [_kv(to=True, has_to=True, from_=False, has_from=True)])
+    )
+    h.change(LIVING, 1)
+    assert sets(h.change(LIVING, True)) == []  # from 1, not from false
+    h.change(LIVING, False)
+    assert sets(h.change(LIVING, True)) == [
+        run.SetKey("/scenario/test/mark", "kv:true")
+    ]
+
+
+def test_a_trigger_without_tests_fires_on_every_change_of_value_but_not_a_repeat() -> (
+    None
+):
+    h = harness(scenario([MARK], [_kv()]))
+    assert len(sets(h.change(LIVING, 1))) == 1
+    assert sets(h.change(LIVING, 1)) == []
+    assert len(sets(h.change(LIVING, 2))) == 1
+
+
+def test_a_key_outside_the_glob_never_fires() -> None:
+    h = harness(scenario([MARK], [_kv()]))
+    assert sets(h.change("/device/hub.fake.attic/value", 1)) == []
+
+
+def test_for_fires_once_the_test_held_that_long() -> None:
+    h = harness(scenario([MARK], [_kv(below=19.5, for_s=60)]))
+    h.change(LIVING, 19.0)
+    assert h.core.next_deadline() == 160.0
+    assert sets(h.advance(59)) == []
+    h.change(LIVING, 18.5)  # still holding: the same hold, the latest value
+    assert sets(h.advance(1)) == [run.SetKey("/scenario/test/mark", "kv:18.5")]
+    assert sets(h.advance(120)) == []  # fired once
+
+
+def test_for_is_broken_when_the_test_stops_holding_and_starts_again() -> None:
+    h = harness(scenario([MARK], [_kv(below=19.5, for_s=60)]))
+    h.change(LIVING, 19.0)
+    h.advance(30)
+    h.change(LIVING, 20.0)  # broken
+    assert h.core.next_deadline() is None
+    assert sets(h.advance(60)) == []
+    h.change(LIVING, 19.0)  # held again from here
+    assert sets(h.advance(59)) == []
+    assert len(sets(h.advance(1))) == 1
+
+
+def test_event_trigger_fires_on_every_publish_not_on_a_delete() -> None:
+    trigger = m.EventTrigger("/event/doorbell/*", id="bell")
+    h = harness(scenario([MARK], [trigger]))
+    assert sets(h.change("/event/doorbell/front", True)) == [
+        run.SetKey("/scenario/test/mark", "event:true")
+    ]
+    assert len(sets(h.change("/event/doorbell/front", True))) == 1  # same value again
+    assert sets(h.change("/event/doorbell/front", None)) == []
+    assert sets(h.change("/event/other", True)) == []
+
+
+def test_time_and_startup_triggers_name_their_kind() -> None:
+    h = harness(scenario([MARK], [m.CronTrigger("0 7 * * *"), m.StartupTrigger()]))
+    outputs = h.feed(h.core.on_time(0, START_WALL, h.mono, h.wall))
+    assert sets(outputs) == [run.SetKey("/scenario/test/mark", f"cron:{START_WALL}")]
+    outputs = h.feed(h.core.on_startup(h.mono, h.wall))
+    assert sets(outputs) == [run.SetKey("/scenario/test/mark", "startup:null")]
+
+
+def test_status_counts_runs_and_remembers_the_last_trigger() -> None:
+    h = harness(scenario([MARK], [_kv()]))
+    h.change(LIVING, 5)
+    assert h.core.status == engine.Status(
+        State.IDLE,
+        runs=1,
+        last_run=START_WALL,
+        last_trigger={
+            "kind": "kv",
+            "id": "",
+            "key": LIVING,
+            "value": 5,
+            "from": None,
+        },
+    )
+    assert isinstance(h.outputs[-1], engine.StatusChanged)
+
+
+# --- modes -------------------------------------------------------------------------------
+def test_single_ignores_a_trigger_while_running() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()]))
+    h.change(LIVING, 1)
+    assert h.change(LIVING, 2)[0] == engine.Skipped("already running (mode single)")
+    assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
+    assert h.state is State.IDLE
+
+
+def test_restart_stops_the_run_and_starts_again() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.RESTART))
+    h.change(LIVING, 1)
+    h.advance(5)
+    h.change(LIVING, 2)
+    assert sets(h.advance(5)) == []  # the first run's wait ended with it
+    assert sets(h.advance(5)) == [run.SetKey("/scenario/test/mark", "kv:2")]
+    assert h.core.status.runs == 2
+
+
+def test_queued_runs_one_after_another_up_to_max() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.QUEUED, max_runs=2))
+    h.change(LIVING, 1)
+    h.change(LIVING, 2)  # queued
+    assert h.change(LIVING, 3)[0] == engine.Skipped("queue full (max 2)")
+    assert h.core.running == 1
+    assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
+    assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:2")]
+    assert h.state is State.IDLE
+
+
+def test_parallel_runs_side_by_side_up_to_max() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.PARALLEL, max_runs=2))
+    h.change(LIVING, 1)
+    h.change(LIVING, 2)
+    assert h.change(LIVING, 3)[0] == engine.Skipped("2 runs going (max 2)")
+    assert h.core.running == 2
+    assert sets(h.advance(10)) == [
+        run.SetKey("/scenario/test/mark", "kv:1"),
+        run.SetKey("/scenario/test/mark", "kv:2"),
+    ]
+
+
+def test_stop_ends_a_run_in_the_middle_of_a_wait() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.QUEUED))
+    h.change(LIVING, 1)
+    h.change(LIVING, 2)
+    assert h.core.running == 1
+    stopped = h.feed(h.core.stop())
+    assert stopped[0] == engine.RunEnded(1, None)
+    assert h.state is State.IDLE
+    assert h.core.next_deadline() is None
+    assert sets(h.advance(60)) == []
+
+
+def test_manual_run_skips_conditions_and_follows_the_mode() -> None:
+    h = harness(scenario([SLEEP, MARK], [_kv()]))
+    h.run_now()
+    assert h.run_now()[0] == engine.Skipped("already running (mode single)")
+    assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "manual:null")]
+
+
+def test_runaway_guard_disables_past_the_runs_a_minute() -> None:
+    h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=3)
+    for value in range(3):
+        h.change(LIVING, value)
+        h.advance(1)
+    outputs = h.change(LIVING, 99)
+    reason = "runaway: more than 3 runs in a minute; disabled"
+    assert engine.Disabled(reason) in outputs
+    assert h.core.status.state is State.DISABLED
+    assert h.core.status.last_error == reason
+    assert sets(h.change(LIVING, 100)) == []
+
+
+def test_runaway_guard_forgets_runs_older_than_a_minute() -> None:
+    h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=2)
+    for value in range(6):
+        h.change(LIVING, value)
+        h.advance(31)
+    assert h.state is State.IDLE
+    assert h.core.status.runs == 6

@@ -1,0 +1,320 @@
+"""The action interpreter through ScenarioCore: every action, failures, the step limit."""
+
+from __future__ import annotations
+
+import json
+
+from support.scenario_engine import Harness, harness, requests, scenario, sets
+
+from raspy.rules import engine, run
+from raspy.rules import model as m
+from raspy.rules.engine import State
+from raspy.rules.expr import compile_expression
+
+DOOR = "/event/door"
+LAMP = "hub.fake.lamp"
+
+
+def _fired(*actions: m.Action, **fields: object) -> tuple[Harness, list[engine.Output]]:
+    h = harness(scenario(actions, [m.EventTrigger(DOOR)], **fields))
+    return h, h.change(DOOR, "front")
+
+
+def test_a_value_that_is_one_field_alone_keeps_its_json_type() -> None:
+    h = harness(
+        scenario([m.SetAction("/x", "{trigger.value}")], [m.EventTrigger(DOOR)])
+    )
+    assert sets(h.change(DOOR, 18.5)) == [run.SetKey("/x", 18.5)]
+    assert sets(h.change(DOOR, {"a": [1]})) == [run.SetKey("/x", {"a": [1]})]
+
+
+def test_simple_actions_are_effects_with_their_templates_filled_in() -> None:
+    _, outputs = _fired(
+        m.SetAction("/scenario/{host}/door", {"at": "at {trigger.value}"}, ttl_s=5),
+        m.SetAction("/scenario/{host}/raw", ["{trigger.value}", "{trigger.from}"]),
+        m.DeleteAction("/scenario/{host}/old"),
+        m.EventAction("/event/seen/{trigger.value}"),
+        m.EventAction("/event/level", 3),
+        m.LogAction("door {trigger.value} on {host}", level="warning"),
+        m.RunAction("other"),
+        m.StopAction("third"),
+        variables={"unused": 1},
+    )
+    effects = [
+        o for o in outputs if not isinstance(o, engine.StatusChanged | engine.RunEnded)
+    ]
+    assert effects == [
+        run.SetKey("/scenario/hub/door", {"at": "at front"}, 5),
+        run.SetKey("/scenario/hub/raw", ["front", None]),
+        run.DeleteKey("/scenario/hub/old"),
+        run.PublishEvent("/event/seen/front", True),
+        run.PublishEvent("/event/level", 3),
+        run.Log("warning", "door front on hub"),
+        run.RunScenario("other"),
+        run.StopScenario("third"),
+    ]
+
+
+def test_device_action_sends_the_devices_vocabulary_and_goes_on_after_200() -> None:
+    h, outputs = _fired(
+        m.DeviceAction("{host}.fake.lamp", "set", True),
+        m.SetAction("/scenario/test/after", 1),
+    )
+    [request] = requests(outputs)
+    assert request.service == "hub.fake.devices"
+    assert json.loads(request.body[0]) == {
+        "v": 1,
+        "action": "set",
+        "device": "lamp",
+        "value": True,
+    }
+    assert request.deadline == h.mono + 5.0
+    assert sets(h.reply(request, b"200", b"{}")) == [
+        run.SetKey("/scenario/test/after", 1)
+    ]
+    assert h.state is State.IDLE
+
+
+def test_a_device_error_stops_the_run_and_puts_the_scenario_in_error() -> None:
+    h, outputs = _fired(m.DeviceAction(LAMP, "set", 7), m.SetAction("/x", 1))
+    [request] = requests(outputs)
+    body = json.dumps({"v": 1, "error": "invalid_value", "detail": "expected a bool"})
+    outputs = h.reply(request, b"400", body.encode())
+    reason = f"device {LAMP}: set answered 400 invalid_value (expected a bool)"
+    assert engine.RunEnded(1, reason) in outputs
+    assert sets(outputs) == []
+    assert h.core.status.state is State.ERROR
+    assert h.core.status.last_error == reason
+
+
+def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
+    h, outputs = _fired(m.DeviceAction(LAMP, "on", timeout_s=2))
+    [request] = requests(outputs)
+    assert h.advance(1.9) == []
+    h.advance(0.1)
+    assert h.core.status.last_error == "hub.fake.devices did not answer within 2s"
+    assert h.reply(request, b"200") == []  # late: dropped
+
+
+def test_a_device_name_without_a_service_fails_the_run() -> None:
+    h, _ = _fired(m.DeviceAction("lamp", "on"))
+    assert h.core.status.last_error == (
+        "device 'lamp': expected <host>.<service>.<device>"
+    )
+
+
+def test_call_sends_the_body_and_fails_on_an_error_status() -> None:
+    h, outputs = _fired(m.CallAction("{host}.echo", ("hello", "{trigger.value}")))
+    [request] = requests(outputs)
+    assert (request.service, request.body) == ("hub.echo", (b"hello", b"front"))
+    h.reply(request, b"hello", b"front")
+    assert h.state is State.IDLE
+    h.change(DOOR, "back")
+    [second] = requests(h.outputs)[1:]
+    h.reply(second, b"503")
+    assert h.core.status.last_error == "call hub.echo answered 503"
+
+
+def test_a_titanic_call_is_done_once_titanic_accepted_it() -> None:
+    h, outputs = _fired(m.CallAction("hub.echo", ("hi",), titanic=True))
+    [request] = requests(outputs)
+    assert (request.service, request.body) == ("titanic.request", (b"hub.echo", b"hi"))
+    h.reply(request, b"200", b"0" * 32)
+    assert h.state is State.IDLE
+    h.change(DOOR, "back")
+    h.reply(requests(h.outputs)[1], b"400")
+    assert h.core.status.last_error == "titanic refused the call to hub.echo: 400"
+
+
+def test_wait_pauses_the_run_until_its_deadline() -> None:
+    h, outputs = _fired(m.WaitAction(5), m.SetAction("/x", 1))
+    assert sets(outputs) == []
+    assert h.core.next_deadline() == h.mono + 5
+    assert sets(h.advance(4.99)) == []
+    assert sets(h.advance(0.01)) == [run.SetKey("/x", 1)]
+
+
+def test_repeat_count_runs_its_actions_that_many_times() -> None:
+    _, outputs = _fired(m.RepeatAction((m.SetAction("/x", 1),), count=3))
+    assert sets(outputs) == [run.SetKey("/x", 1)] * 3
+
+
+def test_a_repeat_without_a_wait_is_stopped_by_the_step_limit() -> None:
+    h = harness(
+        scenario(
+            [m.RepeatAction((m.SetAction("/x", 1),), count=1_000_000)],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=500,
+    )
+    outputs = h.change(DOOR, 1)
+    assert len(sets(outputs)) == 500  # what it did before the limit stands
+    assert h.core.status.last_error == "more than 500 steps without a wait; stopped"
+    assert h.state is State.ERROR
+
+
+def test_a_repeat_with_a_wait_is_not_limited() -> None:
+    h = harness(
+        scenario(
+            [m.RepeatAction((m.SetAction("/x", 1), m.WaitAction(1)), count=20)],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=5,
+    )
+    h.change(DOOR, 1)
+    for _ in range(20):
+        h.advance(1)
+    assert len(sets(h.outputs)) == 20
+    assert h.state is State.IDLE
+
+
+def test_a_bad_template_fails_the_run_with_its_reason() -> None:
+    h, _ = _fired(m.SetAction("/x/{nothing}", 1))
+    assert h.state is State.ERROR
+    assert (
+        h.core.status.last_error
+        == "unknown name 'nothing' (at offset 3 of '/x/{nothing}')"
+    )
+
+
+def test_a_key_the_tree_would_refuse_fails_the_run() -> None:
+    h, outputs = _fired(m.SetAction("{trigger.value}/x", 1))
+    assert sets(outputs) == []
+    assert h.core.status.last_error == "key 'front/x': key 'front/x' is not /-rooted"
+
+
+def test_an_error_is_left_behind_by_the_next_good_run() -> None:
+    h, _ = _fired(m.SetAction("/x/{nothing}", 1))
+    assert h.state is State.ERROR
+    h.core = engine.ScenarioCore(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)]),
+        engine.EngineSettings("hub", h.core._settings.tz),
+        kv=h.tree.get,
+        sun=lambda event, wall: None,
+        status=h.core.status,
+    )
+    h.change(DOOR, 2)
+    assert h.core.status.state is State.IDLE
+    assert h.core.status.runs == 2
+
+
+# --- conditions and the actions that evaluate expressions --------------------------------
+def test_conditions_must_all_hold_for_a_trigger_to_start_a_run() -> None:
+    conditions = (
+        compile_expression("kv('/device/{host}.fake.lamp/value') == false"),
+        compile_expression("trigger.value == 'front'"),
+    )
+    h = harness(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions),
+        tree={"/device/hub.fake.lamp/value": True},
+    )
+    assert h.change(DOOR, "front")[0] == engine.Skipped("condition 1 is false")
+    h.tree["/device/hub.fake.lamp/value"] = False
+    assert h.change(DOOR, "back")[0] == engine.Skipped("condition 2 is false")
+    assert sets(h.change(DOOR, "front")) == [run.SetKey("/x", 1)]
+
+
+def test_a_condition_that_cannot_be_evaluated_puts_the_scenario_in_error() -> None:
+    conditions = (compile_expression("kv('/missing') > 3"),)
+    h = harness(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions)
+    )
+    outputs = h.change(DOOR, 1)
+    assert sets(outputs) == []
+    assert h.core.status.state is State.ERROR
+    error = (
+        "condition 1: expression \"kv('/missing') > 3\": "
+        "cannot compare null > 3 (at offset 15)"
+    )
+    assert h.core.status.last_error == error
+    assert engine.RunEnded(0, error) in outputs
+
+
+def test_choose_takes_the_first_branch_that_holds_else_the_otherwise() -> None:
+    choose = m.ChooseAction(
+        (
+            m.Branch(compile_expression("trigger.value == 1"), (m.SetAction("/x", 1),)),
+            m.Branch(compile_expression("trigger.value < 5"), (m.SetAction("/x", 2),)),
+        ),
+        otherwise=(m.SetAction("/x", 3),),
+    )
+    h = harness(scenario([choose], [m.EventTrigger(DOOR)]))
+    assert sets(h.change(DOOR, 1)) == [run.SetKey("/x", 1)]
+    assert sets(h.change(DOOR, 2)) == [run.SetKey("/x", 2)]
+    assert sets(h.change(DOOR, 9)) == [run.SetKey("/x", 3)]
+
+
+def test_a_false_condition_action_ends_the_run_quietly() -> None:
+    h, outputs = _fired(
+        m.RepeatAction(
+            (m.ConditionAction(compile_expression("trigger.value == 'back'")),),
+            count=2,
+        ),
+        m.SetAction("/x", 1),
+    )
+    assert sets(outputs) == []
+    assert h.state is State.IDLE
+    assert engine.RunEnded(1, None) in outputs
+
+
+def test_repeat_while_and_until_read_the_tree_each_turn() -> None:
+    count = "/count"
+    h = harness(
+        scenario(
+            [
+                m.RepeatAction(
+                    (m.SetAction("/tick", 1), m.WaitAction(1)),
+                    while_=compile_expression("kv('/count') < 3"),
+                ),
+                m.RepeatAction(
+                    (m.SetAction("/tock", 1),),
+                    until=compile_expression("true"),
+                ),
+            ],
+            [m.EventTrigger(DOOR)],
+        ),
+        tree={count: 0},
+    )
+    h.change(DOOR, 1)
+    for value in (1, 2, 3):
+        h.tree[count] = value
+        h.advance(1)
+    assert [s.key for s in sets(h.outputs)] == ["/tick"] * 3 + ["/tock"]
+
+
+def test_wait_until_resumes_when_the_tree_makes_it_true() -> None:
+    level = "/device/hub.fake.living/value"
+    h = harness(
+        scenario(
+            [
+                m.WaitUntilAction(compile_expression(f"kv('{level}') > target"), 60),
+                m.SetAction("/warm", True),
+            ],
+            [m.EventTrigger(DOOR)],
+            variables={"target": 19.5},
+        ),
+        tree={level: 18},
+    )
+    h.change(DOOR, 1)
+    assert h.core.next_deadline() == h.mono + 60
+    assert sets(h.change(level, 19)) == []
+    assert sets(h.change(level, 20)) == [run.SetKey("/warm", True)]
+
+
+def test_wait_until_fails_at_its_timeout_unless_told_to_go_on() -> None:
+    never = compile_expression("false")
+    h, _ = _fired(m.WaitUntilAction(never, 30), m.SetAction("/x", 1))
+    assert sets(h.advance(30)) == []
+    assert h.core.status.last_error == "wait_until 'false' timed out after 30s"
+    h2, _ = _fired(
+        m.WaitUntilAction(never, 30, continue_on_timeout=True), m.SetAction("/x", 1)
+    )
+    assert sets(h2.advance(30)) == [run.SetKey("/x", 1)]
+
+
+def test_an_expression_fault_in_an_action_fails_the_run() -> None:
+    h, _ = _fired(m.ConditionAction(compile_expression("1 / 0 == 1")))
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        "expression '1 / 0 == 1': division by zero in 1 / 0 (at offset 2)"
+    )

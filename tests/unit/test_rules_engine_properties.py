@@ -1,0 +1,69 @@
+"""ScenarioCore under any sequence of changes, ticks, replies, manual runs and stops:
+it never raises, never runs more than its mode allows, and leaves no deadline behind
+that a tick should have handled."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from support.scenario_engine import harness, requests, scenario
+
+from raspy.rules import engine
+from raspy.rules import model as m
+
+KEY = "/device/hub.fake.t/value"
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-50, 50),
+    st.floats(-50, 50, allow_nan=False),
+    st.text(max_size=3),
+)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), values),
+        st.tuples(st.just("tick"), st.floats(0, 30)),
+        st.tuples(st.just("reply"), st.sampled_from([b"200", b"500"])),
+        st.tuples(st.just("stop"), st.none()),
+        st.tuples(st.just("manual"), st.none()),
+    ),
+    max_size=40,
+)
+
+
+@given(
+    steps,
+    st.sampled_from(list(m.Mode)),
+    st.integers(1, 3),
+    st.floats(0, 20),
+)
+def test_any_sequence_keeps_the_engine_within_its_mode(
+    sequence: list[tuple[str, object]], mode: m.Mode, max_runs: int, for_s: float
+) -> None:
+    trigger = m.KvTrigger(KEY, below=10.0, above=-10.0, for_s=for_s)
+    actions = (
+        m.WaitAction(5),
+        m.CallAction("hub.echo", ("x",), timeout_s=3),
+        m.SetAction("/out", "{trigger.value}"),
+    )
+    h = harness(
+        scenario(actions, [trigger], mode=mode, max_runs=max_runs),
+        max_runs_per_minute=1000,
+    )
+    limit = max_runs if mode is m.Mode.PARALLEL else 1
+    for kind, argument in sequence:
+        if kind == "set":
+            h.change(KEY, argument)  # type: ignore[arg-type]  # a JSON value
+        elif kind == "tick":
+            h.advance(argument)  # type: ignore[arg-type]  # seconds
+        elif kind == "reply":
+            for request in requests(h.outputs):
+                h.reply(request, argument)  # type: ignore[arg-type]  # a status
+        elif kind == "stop":
+            h.feed(h.core.stop())
+        else:
+            h.run_now()
+        assert h.core.running <= limit
+        deadline = h.core.next_deadline()
+        assert deadline is None or deadline >= h.mono
+    assert [o for o in h.outputs if isinstance(o, engine.Disabled)] == []

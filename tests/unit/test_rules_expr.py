@@ -1,0 +1,317 @@
+"""Scenario expressions (issue #11): a whitelisted grammar with literals, variables,
+`trigger.<field>`, comparisons, and/or/not, arithmetic and the allow-listed functions;
+every refusal is an ExpressionError with the offset of what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from support.expr_context import SUNSET_TS, WALL_TS, make_context
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+from raspy.rules.expr import ExpressionError, compile_expression
+from raspy.rules.model import EvalContext, SunEvent
+
+TREE: dict[str, JsonValue] = {
+    "/device/pi.fake.lamp/value": False,
+    "/device/pi.fake.living/value": 18.5,
+    "/device/pi.fake.name/value": "hall",
+}
+CONTEXT = make_context(
+    tree=TREE,
+    variables={"target": 19.5, "room": "living", "limit": 3},
+    trigger={
+        "key": "/device/pi.fake.living/value",
+        "value": 18.5,
+        "from": 20,
+        "id": "cold",
+        "kind": "kv",
+    },
+)
+
+
+def value_of(text: str, context: EvalContext = CONTEXT) -> JsonValue:
+    return compile_expression(text).evaluate(context)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", 1),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ('"text"', "text"),
+        ("'a\\'b\\n\\u00e9'", "a'b\né"),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("True and not False", True),
+        ("None", None),
+        ("[1, 'a', null]", [1, "a", None]),
+        ("[]", []),
+        ("target", 19.5),
+        ("trigger.key", "/device/pi.fake.living/value"),
+        ("trigger.value", 18.5),
+        ("trigger.from", 20),
+        ("trigger.id", "cold"),
+        ("trigger.kind", "kv"),
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("7 / 2", 3.5),
+        ("7 // 2", 3),
+        ("-7 % 3", 2),
+        ("- -2", 2),
+        ("+2", 2),
+        ("'ab' + 'cd'", "abcd"),
+        ("1 < 2 < 3", True),
+        ("3 > 2 > 2", False),
+        ("1 == 1.0", True),
+        ("true == 1", False),
+        ("'1' != 1", True),
+        ("[1, true] == [1, true]", True),
+        ("'b' >= 'a'", True),
+        ("2 in [1, 2]", True),
+        ("true in [1]", False),
+        ("'iv' in room", True),
+        ("3 not in [1, 2]", True),
+        ("0 or 'x'", "x"),
+        ("0 and 'x'", 0),
+        ("not 0", True),
+        ("'yes' if limit > 2 else 'no'", "yes"),
+        ("1 if false else 2 if false else 3", 3),
+        ("kv('/device/{host}.fake.lamp/value') == false", True),
+        ("kv('/device/pi.fake.{room}/value') < target", True),
+        ("kv('/absent')", None),
+        ("kv(trigger.key)", 18.5),
+        ("now()", WALL_TS),
+        ("between('06:00', '23:30')", True),
+        ("between('14:05:30', '14:05:31')", True),
+        ("between('14:05:31', '15:00')", False),
+        ("between('22:00', '06:00')", False),
+        ("between('14:00', '02:00')", True),
+        ("between('12:00', '12:00')", False),
+        ("weekday()", 4),
+        ("hour()", 14),
+        ("minute()", 5),
+        ("sun('sunset')", SUNSET_TS),
+        ("sun('sunrise')", None),
+        ("abs(-2.5)", 2.5),
+        ("min(3, 1, 2)", 1),
+        ("max([1, 4, 2])", 4),
+        ("min('b', 'a')", "a"),
+        ("round(2.567, 1)", 2.6),
+        ("round(2.5)", 2),
+        ("int('42')", 42),
+        ("int(3.9)", 3),
+        ("float('2.5')", 2.5),
+        ("str(true) + str(1.5) + str(null)", "true1.5null"),
+        ("len('abc') + len([1])", 4),
+    ],
+)
+def test_expression_evaluates_to_its_json_value(text: str, value: JsonValue) -> None:
+    assert value_of(text) == value
+
+
+def test_between_wraps_midnight_in_local_time() -> None:
+    late = make_context(wall_ts=WALL_TS + 9 * 3600)  # 23:05:30 local
+    assert [value_of(t, late) for t in ("between('22:00', '06:00')", "hour()")] == [
+        True,
+        23,
+    ]
+
+
+def test_weekday_follows_the_local_date_not_utc() -> None:
+    # 23:30 UTC on Thursday is 00:30 on Friday in Berlin
+    friday = make_context(wall_ts=WALL_TS + 10 * 3600 + 24.5 * 60)
+    assert (value_of("weekday()", friday), value_of("hour()", friday)) == (5, 0)
+
+
+def test_sun_passes_the_event_and_the_context_time() -> None:
+    seen: list[tuple[SunEvent, float]] = []
+
+    def sun(event: SunEvent, wall_ts: float) -> float | None:
+        seen.append((event, wall_ts))
+        return 1.0
+
+    context = EvalContext(
+        wall_ts=5.0, tz=CONTEXT.tz, variables={}, trigger={}, kv=CONTEXT.kv, sun=sun
+    )
+    assert (value_of("sun('dusk')", context), seen) == (1.0, [(SunEvent.DUSK, 5.0)])
+
+
+def test_expression_reports_source_literal_kv_keys_and_variables() -> None:
+    expression = compile_expression(
+        "kv('/device/{host}.a/value') > target and kv(trigger.key) != kv('/b') or limit"
+    )
+    assert (
+        expression.source,
+        expression.kv_keys(),
+        expression.variable_names(),
+    ) == (
+        "kv('/device/{host}.a/value') > target and kv(trigger.key) != kv('/b') or limit",
+        frozenset({"/device/{host}.a/value", "/b"}),
+        frozenset({"target", "limit"}),
+    )
+
+
+def test_expression_error_is_a_scenario_error_naming_the_expression() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        value_of("'a' < 1")
+    assert (
+        str(caught.value)
+        == "expression \"'a' < 1\": cannot compare 'a' < 1 (at offset 4)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "offset"),
+    [
+        ("", "the expression is empty", 0),
+        ("  ", "the expression is empty", 0),
+        ("x" * 1001, "the expression is longer than 1000 characters", 1000),
+        ("1 +", "expected a value, got the end", 3),
+        ("(1", "expected ')', got the end", 2),
+        ("1 2", "unexpected '2'", 2),
+        ("a = 1", "'=' is not allowed (write == to compare)", 2),
+        ("(a := 1)", "':=' is not allowed", 3),
+        ("9**9**9", "'**' is not allowed", 1),
+        ("__import__('os')", "unknown function '__import__'", 0),
+        ("open('/etc/passwd')", "unknown function 'open'", 0),
+        ("().__class__.__bases__", "empty parentheses '()'", 0),
+        ("kv.__globals__", "attribute access is not allowed (only trigger.<field>)", 2),
+        ("target.real", "attribute access is not allowed (only trigger.<field>)", 6),
+        ("'a'.upper()", "attribute access is not allowed (only trigger.<field>)", 3),
+        ("kv('/a').x", "attribute access is not allowed (only trigger.<field>)", 8),
+        ("[1, 2][0]", "subscripts are not allowed", 6),
+        ("kv('/a')[0]", "subscripts are not allowed", 8),
+        ("target(1)", "unknown function 'target'", 0),
+        ("now()()", "only the listed functions may be called", 5),
+        ("lambda: 1", "'lambda' is not allowed", 0),
+        ("[x for x in y]", "'for' is not allowed", 3),
+        ("x is None", "'is' is not allowed", 2),
+        ("import os", "'import' is not allowed", 0),
+        ("f'{x}'", "unexpected \"'{x}'\"", 1),
+        ("{1: 2}", "unexpected character '{'", 0),
+        ("a; b", "unexpected character ';'", 1),
+        ("`x`", "unexpected character '`'", 0),
+        ("é", "unexpected character 'é'", 0),
+        ("'open", "a string that never ends", 0),
+        ("'\\x41'", "unknown escape '\\x' in a string", 1),
+        ("1abc", "bad number '1a'", 0),
+        ("1e999", "number '1e999' is out of range", 0),
+        (
+            "99999999999999999999",
+            "number '99999999999999999999' is out of range (±2**63)",
+            0,
+        ),
+        ("trigger", "expected '.', got the end", 7),
+        (
+            "trigger.__class__",
+            "trigger has only the fields key, value, from, id, kind, got '__class__'",
+            8,
+        ),
+        ("trigger.key.x", "attribute access is not allowed (only trigger.<field>)", 11),
+        ("now(1)", "now() takes 0 arguments, got 1", 0),
+        ("kv()", "kv() takes 1 argument, got 0", 0),
+        ("round(1, 2, 3)", "round() takes 1 to 2 arguments, got 3", 0),
+        ("kv(1)", "kv() needs a key string, got 1", 3),
+        (
+            "kv('/{0.__class__}')",
+            "kv() key: '{' starts no {name} field (write '{{' for a brace)",
+            3,
+        ),
+        (
+            "between('6', '7')",
+            "between() needs a time like '06:30' or '23:15:00', got '6'",
+            8,
+        ),
+        (
+            "between('06:00', '24:00')",
+            "between() needs a time like '06:30' or '23:15:00', got '24:00'",
+            17,
+        ),
+        (
+            "sun('noon')",
+            "sun() needs one of sunrise, sunset, dawn, dusk, got 'noon'",
+            4,
+        ),
+        ("(" * 40 + "1" + ")" * 40, "the expression nests too deep (over 32)", 32),
+        ("not " * 40 + "1", "the expression nests too deep (over 32)", 128),
+        ("-" * 40 + "1", "the expression nests too deep (over 32)", 32),
+        ("[" * 40 + "]" * 40, "the expression nests too deep (over 32)", 32),
+        ("+".join(["1"] * 300), "the expression is too large (over 256 parts)", 257),
+        ("[" + ",".join(["1"] * 65) + "]", "too many items (at most 64)", 129),
+    ],
+)
+def test_compile_refuses_with_reason_and_offset(
+    text: str, reason: str, offset: int
+) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(text)
+    assert (caught.value.reason, caught.value.offset, caught.value.source) == (
+        reason,
+        offset,
+        text,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "offset"),
+    [
+        ("'a' < 1", "cannot compare 'a' < 1", 4),
+        ("null > 1", "cannot compare null > 1", 5),
+        ("1 / 0", "division by zero in 1 / 0", 2),
+        ("1 // 0", "division by zero in 1 // 0", 2),
+        ("5 % 0", "division by zero in 5 % 0", 2),
+        ("unknown + 1", "unknown variable 'unknown'", 0),
+        ("'a' + 1", "'+' needs a number, got 'a'", 4),
+        ("true + 1", "'+' needs a number, got true", 5),
+        ("-room", "unary '-' needs a number, got 'living'", 0),
+        ("1 in 'abc'", "'in' a string needs a string, got 1", 2),
+        ("1 in 2", "'in' needs a string or a list on the right, got 2", 2),
+        ("kv(limit)", "kv() needs a key string, got 3", 0),
+        ("kv('/{nope}')", "kv() key: unknown name 'nope'", 0),
+        (
+            "between(room, '07:00')",
+            "between() needs a time like '06:30' or '23:15:00', got 'living'",
+            0,
+        ),
+        (
+            "sun(room)",
+            "sun() needs one of sunrise, sunset, dawn, dusk, got 'living'",
+            0,
+        ),
+        ("int('x')", "int() cannot read 'x'", 0),
+        ("float('nan')", "float() cannot read 'nan'", 0),
+        ("float('1e999')", "float() cannot read '1e999'", 0),
+        ("abs('x')", "abs() needs a number, got 'x'", 0),
+        ("min(1, 'a')", "min() needs all numbers or all strings", 0),
+        ("max([])", "max() of an empty list", 0),
+        ("len(1)", "len() needs a string, list or object, got 1", 0),
+        ("round(1.5, 99)", "round() needs digits from -15 to 15, got 99", 0),
+        ("9223372036854775807 * 4", "the result is out of range (±2**63)", 20),
+        ("1e308 * 10", "the result is not a finite number", 6),
+    ],
+)
+def test_evaluate_faults_are_expression_errors(
+    text: str, reason: str, offset: int
+) -> None:
+    expression = compile_expression(text)
+    with pytest.raises(ExpressionError) as caught:
+        expression.evaluate(CONTEXT)
+    assert (caught.value.reason, caught.value.offset, caught.value.source) == (
+        reason,
+        offset,
+        text,
+    )
+
+
+def test_joined_strings_are_bounded() -> None:
+    big = make_context(variables={"s": "x" * 40_000})
+    with pytest.raises(ExpressionError) as caught:
+        value_of("s + s", big)
+    assert caught.value.reason == "the joined string is longer than 65536 characters"
+
+
+def test_and_or_short_circuit_past_a_fault() -> None:
+    assert [value_of("false and 1 / 0"), value_of("true or unknown")] == [False, True]

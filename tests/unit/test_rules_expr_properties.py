@@ -1,0 +1,105 @@
+"""Properties of the expression language (issue #11 "hypothesis on the expression
+parser"): any text compiles or raises ExpressionError; a compiled expression evaluates
+to a JSON value or raises ExpressionError; nothing else ever escapes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.expr_context import make_context
+
+from raspy.devices.template import JsonValue
+from raspy.rules.expr import ExpressionError, compile_expression
+
+CONTEXT = make_context(
+    tree={"/a": 1, "/b": "text", "/c": [1, 2], "/d": None, "/e": 1e308, "/f": {"x": 1}},
+    variables={"n": 3, "s": "abc", "l": [1, "a"], "z": 0, "f": 2.5, "t": True},
+    trigger={"key": "/a", "value": 1, "from": None, "id": "", "kind": "kv"},
+)
+
+PIECES = [
+    "1", "0", "-", "+", "*", "/", "//", "%", "(", ")", "[", "]", ",", ".", " ", "'a'",
+    '"/a"', "2.5", "1e308", "9223372036854775807", "true", "false", "null", "None",
+    "and", "or", "not", "if", "else", "in", "==", "!=", "<", "<=", ">", ">=", "n", "s",
+    "l", "z", "f", "t", "x", "trigger", "key", "value", "from", "kv", "now", "between",
+    "weekday", "sun", "abs", "min", "max", "round", "int", "float", "str", "len", "hour",
+    "minute", "'06:00'", "'sunset'", "'{host}'", "'/{n}'", "**", "=", "lambda", "__class__",
+    "'\\u00e9'", "{", "}", ":",
+]  # fmt: skip
+
+LEAVES = st.sampled_from(
+    ["1", "0", "2.5", "-3", "'a'", "''", "true", "false", "null", "n", "s", "l", "z", "f",
+     "t", "trigger.key", "trigger.value", "trigger.from", "now()", "weekday()", "hour()",
+     "kv('/a')", "kv('/b')", "kv('/c')", "kv('/d')", "kv('/e')", "kv('/f')",
+     "sun('sunset')", "sun('dawn')", "between('06:00', '22:00')", "[1, 'a']", "[]"]
+)  # fmt: skip
+BINARY = st.sampled_from(
+    ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "in", "not in",
+     "and", "or"]
+)  # fmt: skip
+UNARY_CALLS = st.sampled_from(
+    ["abs", "int", "float", "str", "len", "round", "min", "max", "not ", "-"]
+)
+
+
+def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, BINARY, children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(UNARY_CALLS, children).map(
+            lambda t: f"({t[0]}{t[1]})" if t[0] in ("not ", "-") else f"{t[0]}({t[1]})"
+        ),
+        st.tuples(children, children, children).map(
+            lambda t: f"({t[0]} if {t[1]} else {t[2]})"
+        ),
+    )
+
+
+WELL_FORMED = st.recursive(LEAVES, _combine, max_leaves=20)
+
+
+def _is_json(value: JsonValue) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, list):
+        return all(_is_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(_is_json(item) for item in value.values())
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def _compile_and_run(text: str) -> None:
+    """Compile and evaluate; every ExpressionError must point inside the text."""
+    error: ExpressionError | None = None
+    try:
+        expression = compile_expression(text)
+        assert expression.source == text
+        value = expression.evaluate(CONTEXT)
+    except ExpressionError as caught:
+        error = caught
+    if error is not None:
+        assert 0 <= error.offset <= len(text)
+        return
+    assert _is_json(value), value
+    json.dumps(value, allow_nan=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_compiles_or_raises_expression_error(text: str) -> None:
+    _compile_and_run(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=25).map("".join))
+def test_expression_like_text_compiles_or_raises_expression_error(text: str) -> None:
+    _compile_and_run(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(WELL_FORMED)
+def test_well_formed_expressions_compile_and_evaluate_or_fault(text: str) -> None:
+    compile_expression(text)
+    _compile_and_run(text)

@@ -1,0 +1,160 @@
+"""Templates in scenario strings (issue #11: `{host}`, `{trigger.value}`, variables,
+`{now}`), parsed by our own code, never str.format."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.expr_context import make_context
+
+from raspy.devices.template import JsonValue
+from raspy.rules.template import (
+    TemplateError,
+    check,
+    context_names,
+    render,
+    render_in,
+    render_value,
+    template_names,
+)
+
+NAMES: dict[str, JsonValue] = {
+    "host": "pi",
+    "trigger.value": 19.5,
+    "trigger.key": "/device/pi.fake.living/value",
+    "on": True,
+    "nothing": None,
+    "items": [1, "a"],
+    "word": "hello",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [
+        ("{host}.fake.lamp", "pi.fake.lamp"),
+        ("living is {trigger.value} °C", "living is 19.5 °C"),
+        ("{trigger.key}", "/device/pi.fake.living/value"),
+        ("{on}/{nothing}/{items}", 'true/null/[1,"a"]'),
+        ("{{literal}} {word}", "{literal} hello"),
+        ("{{{word}}}", "{hello}"),
+        ("no fields", "no fields"),
+        ("", ""),
+    ],
+)
+def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> None:
+    assert render(text, NAMES) == rendered
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "offset"),
+    [
+        ("{missing}", "unknown name 'missing'", 0),
+        ("ab {0.__class__}", "'{' starts no {name} field (write '{{' for a brace)", 3),
+        ("{word.__class__.__mro__}", "unknown name 'word.__class__.__mro__'", 0),
+        ("{}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host!r}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host:>10}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("x}", "a lone '}' (write '}}' for a brace)", 1),
+    ],
+)
+def test_render_refuses_bad_or_unknown_fields(
+    text: str, reason: str, offset: int
+) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render(text, NAMES)
+    assert (caught.value.reason, caught.value.offset) == (reason, offset)
+
+
+def test_template_error_message_names_the_text() -> None:
+    with pytest.raises(TemplateError) as caught:
+        render("a {nope}", NAMES)
+    assert str(caught.value) == "unknown name 'nope' (at offset 2 of 'a {nope}')"
+
+
+def test_template_names_lists_the_fields() -> None:
+    assert template_names("{host}.{trigger.key}/{x}{{y}}") == {
+        "host",
+        "trigger.key",
+        "x",
+    }
+
+
+def test_check_refuses_the_first_unknown_name() -> None:
+    check("{host} {a}", {"host", "a"})
+    with pytest.raises(TemplateError) as caught:
+        check("{host} {b}", {"host", "a"})
+    assert (caught.value.reason, caught.value.offset) == ("unknown name 'b'", 7)
+
+
+def test_render_value_renders_every_string_inside() -> None:
+    value: JsonValue = {"{host}": ["{word}", 1, {"k": "{on}"}], "n": None}
+    assert render_value(value, NAMES) == {
+        "{host}": ["hello", 1, {"k": "true"}],
+        "n": None,
+    }
+
+
+def test_context_names_hold_host_now_trigger_and_variables() -> None:
+    context = make_context(
+        variables={"target": 19.5, "host": "shadowed"},
+        trigger={"key": "/k", "value": 3, "kind": "kv"},
+    )
+    assert context_names(context) == {
+        "target": 19.5,
+        "host": "pi",
+        "now": "2026-12-03T14:05:30+01:00",
+        "trigger.key": "/k",
+        "trigger.value": 3,
+        "trigger.from": None,
+        "trigger.id": None,
+        "trigger.kind": "kv",
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("{}ab.x_0 é"), max_size=30) | st.text(max_size=30)
+)
+def test_any_text_renders_or_raises_template_error(text: str) -> None:
+    """Hypothesis: a template renders to text or is refused with TemplateError."""
+    names: dict[str, JsonValue] = {"a": 1, "ab": "x", "a.b": None, "x_0": [True]}
+    refused: TemplateError | None = None
+    try:
+        render(text, names)
+    except TemplateError as error:
+        refused = error
+    if refused is None:
+        assert template_names(text) <= set(names)
+    else:
+        assert 0 <= refused.offset < len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=30))
+def test_text_without_braces_renders_as_itself(text: str) -> None:
+    assert render(text, {}) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{host}/{now}/{trigger.key}/{trigger.value}/{trigger.from}/{target}",
+        "plain",
+        "{{x}}",
+    ],
+)
+def test_render_in_a_context_equals_render_with_its_names(text: str) -> None:
+    context = make_context(
+        variables={"target": 19.5}, trigger={"key": "/k", "value": 3}
+    )
+    assert render_in(text, context) == render(text, context_names(context))
+
+
+def test_render_in_a_context_refuses_an_unknown_name() -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_in("a{nope}", make_context())
+    assert (caught.value.reason, caught.value.offset) == ("unknown name 'nope'", 1)

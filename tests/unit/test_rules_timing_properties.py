@@ -1,0 +1,193 @@
+"""Hypothesis on raspy.rules.timing: parse_cron gives a schedule or ValueError, nothing
+else; a schedule's next fire is after the instant, a match in local time (or the end of
+the gap that swallowed one) and the first such; the scheduler never fires a key twice
+for one instant, whatever the clock does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.rules.model import (
+    AtTrigger,
+    CronTrigger,
+    EveryTrigger,
+    SunEvent,
+    SunTrigger,
+    TimeTrigger,
+)
+from raspy.rules.timing import (
+    ClockJumped,
+    CronSchedule,
+    Fired,
+    SunLocation,
+    TimeScheduler,
+    label_of,
+    parse_cron,
+    resolve,
+)
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",  # a 30-minute DST change
+    "Asia/Kolkata",
+    "UTC",
+]
+INSTANTS = st.floats(
+    min_value=datetime(2000, 1, 1, tzinfo=UTC).timestamp(),
+    max_value=datetime(2060, 1, 1, tzinfo=UTC).timestamp(),
+)
+
+
+def _field(low: int, high: int) -> st.SearchStrategy[str]:
+    number = st.integers(low, high).map(str)
+    ranged = st.tuples(st.integers(low, high), st.integers(low, high)).map(
+        lambda pair: f"{min(pair)}-{max(pair)}"
+    )
+    stepped = st.tuples(st.sampled_from(["*", f"{low}-{high}"]), st.integers(1, 9)).map(
+        lambda pair: f"{pair[0]}/{pair[1]}"
+    )
+    single = st.one_of(st.just("*"), number, ranged, stepped)
+    return st.lists(single, min_size=1, max_size=3).map(",".join)
+
+
+CRON = st.tuples(
+    _field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 6)
+).map(" ".join)
+CRON_ALPHABET = st.text(
+    alphabet="0123456789*/,-# @LW?abcdefhijlmnorstuvwy\t", max_size=40
+)
+
+
+@given(st.one_of(st.text(max_size=60), CRON_ALPHABET, CRON))
+def test_parse_cron_gives_a_schedule_or_a_value_error(text: str) -> None:
+    problem = ""
+    try:
+        schedule = parse_cron(text)
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        assert problem.startswith("cron")
+        assert "\n" not in problem
+    else:
+        assert isinstance(schedule, CronSchedule)
+
+
+def _gap_labels(fire: float, tz: ZoneInfo) -> list[datetime]:
+    """The labels skipped by a spring change ending at `fire` (none otherwise)."""
+    before, after = label_of(fire - 1, tz), label_of(fire, tz)
+    gap_start = before + timedelta(seconds=1)
+    labels, label = [], gap_start
+    while label < after:
+        labels.append(label)
+        label += timedelta(minutes=1)
+    return labels
+
+
+@settings(max_examples=100)
+@given(CRON, INSTANTS, st.sampled_from(ZONES))
+def test_next_after_is_later_and_a_local_match_or_the_end_of_its_gap(
+    expression: str, after: float, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    schedule = parse_cron(expression)
+    fire = schedule.next_after(after, tz)
+    assert fire > after
+    label = label_of(fire, tz)
+    assert label.second == 0
+    matched = schedule.matches(label) or any(
+        schedule.matches(skipped) for skipped in _gap_labels(fire, tz)
+    )
+    assert matched
+    assert resolve(label, tz) == fire  # a first occurrence, never a repeat
+    # The first one: no earlier instant after `after` fires (checked when near).
+    if fire - after <= 6 * 3600:
+        minute = (int(after) // 60 + 1) * 60
+        while minute < fire:
+            earlier = label_of(minute, tz)
+            if schedule.matches(earlier):
+                assert resolve(earlier, tz) != minute
+            minute += 60
+
+
+@settings(max_examples=25)
+@given(
+    st.sampled_from(["*/10 * * * *", "0 * * * *", "*/7 1-3 * * *", "30 1,2 * * *"]),
+    INSTANTS,
+    st.sampled_from(ZONES),
+)
+def test_without_jumps_the_scheduler_fires_exactly_the_schedule(
+    expression: str, start: float, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    scheduler = TimeScheduler(tz)
+    scheduler.add("job", CronTrigger(expression), start, 0.0)
+    expected, at = [], start
+    end = start + 86_400
+    schedule = parse_cron(expression)
+    while (at := schedule.next_after(at, tz)) <= end:
+        expected.append(at)
+    fired: list[float] = []
+    now = start
+    while now < end:
+        deadline = scheduler.next_deadline_mono()
+        assert deadline is not None
+        now = min(start + deadline, end)
+        for output in scheduler.due(now, now - start):
+            assert isinstance(output, Fired)
+            fired.append(output.scheduled_wall_ts)
+    assert fired == expected
+
+
+TRIGGERS: list[TimeTrigger] = [
+    CronTrigger("* * * * *"),
+    CronTrigger("0 * * * *"),
+    CronTrigger("30 2 * * *"),
+    AtTrigger(2 * 3600 + 1800),
+    EveryTrigger(45.0),
+    SunTrigger(SunEvent.SUNSET, -900.0),
+]
+STEP = st.tuples(
+    st.floats(min_value=0.0, max_value=5000.0),  # monotonic progress
+    st.one_of(
+        st.just(0.0),
+        st.floats(min_value=-0.5, max_value=0.5),  # slew, under the threshold
+        st.floats(min_value=-200_000.0, max_value=200_000.0),  # a step
+    ),
+)
+
+
+@settings(max_examples=150)
+@given(INSTANTS, st.sampled_from(ZONES), st.lists(STEP, max_size=60))
+def test_the_scheduler_never_fires_a_key_twice_for_one_instant_under_clock_jumps(
+    start: float, zone: str, steps: list[tuple[float, float]]
+) -> None:
+    tz = ZoneInfo(zone)
+    scheduler = TimeScheduler(tz, SunLocation(52.52, 13.40, tz))
+    for index, trigger in enumerate(TRIGGERS):
+        scheduler.add(f"k{index}", trigger, start, 0.0)
+    wall, mono = start, 0.0
+    last: dict[str, float] = {}
+    for progress, jump in steps:
+        mono += progress
+        unjumped = wall + progress
+        wall = unjumped + jump
+        outputs = scheduler.due(wall, mono)
+        jumped = bool(outputs) and isinstance(outputs[0], ClockJumped)
+        keys = [o.key for o in outputs if isinstance(o, Fired)]
+        assert len(keys) == len(set(keys))  # an overdue key fires once per call
+        for output in outputs:
+            if isinstance(output, ClockJumped):
+                continue
+            # Slots reached only by a step are never fired late.
+            assert output.scheduled_wall_ts <= (unjumped if jumped else wall)
+            previous = last.get(output.key)
+            assert previous is None or output.scheduled_wall_ts > previous
+            last[output.key] = output.scheduled_wall_ts
+        deadline = scheduler.next_deadline_mono()
+        assert deadline is not None
+        assert deadline <= mono + 60.0

@@ -1,0 +1,95 @@
+"""The example scenarios `make run` preloads (issue 11: "make run starts with three
+example scenarios on the simulated devices") load, and `raspy scenario validate`
+accepts them."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import raspy
+from raspy import config
+from raspy.cli.raspy import main
+from raspy.rules.document import load_scenario, validate_scenario
+from raspy.rules.model import DeviceAction
+
+DEFAULTS = Path(raspy.__file__).parent / "defaults"
+EXAMPLES = sorted((DEFAULTS / "scenarios").glob("*.yaml"))
+RUN_TOML = tomllib.loads((DEFAULTS / "run.toml").read_text(encoding="utf-8"))
+SIMULATED = {entry["name"]: entry["oid"] for entry in RUN_TOML["devices"]["fake"]}
+
+
+def test_run_toml_preloads_the_examples_folder_and_places_the_sun() -> None:
+    core = config.load((DEFAULTS / "run.toml").read_text(encoding="utf-8")).core
+    assert (core.enabled, core.has_location, core.timezone != "") == (True, True, True)
+    # make run starts raspyd in the repository's root, where raspy/ is
+    assert DEFAULTS.parent.parent / core.preload_dir == DEFAULTS / "scenarios"
+    assert [path.stem for path in EXAMPLES] == [
+        "frost-lamp",
+        "hall-sunset",
+        "weekday-wakeup",
+    ]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_every_example_loads_under_its_file_name(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert validate_scenario(text, path.name) == []
+    scenario = load_scenario(text, path.name)
+    assert (scenario.name, scenario.source_text, scenario.enabled) == (
+        path.stem,
+        text,
+        True,
+    )
+
+
+def _device_actions(actions: tuple[object, ...]) -> list[DeviceAction]:
+    found: list[DeviceAction] = []
+    for action in actions:
+        if isinstance(action, DeviceAction):
+            found.append(action)
+        for nested in ("actions", "otherwise"):
+            found += _device_actions(getattr(action, nested, ()))
+        for branch in getattr(action, "branches", ()):
+            found += _device_actions(branch.actions)
+    return found
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_examples_command_simulated_devices_of_run_toml(path: Path) -> None:
+    scenario = load_scenario(path.read_text(encoding="utf-8"), path.name)
+    for action in _device_actions(scenario.actions):
+        host, service, name = action.device.split(".")
+        assert (host, service, SIMULATED.get(name) in ("switch", "dimmer")) == (
+            "{host}",
+            "fake",
+            True,
+        )
+
+
+def test_raspy_scenario_validate_accepts_every_example(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["scenario", "validate", *map(str, EXAMPLES)]) == 0
+    assert capsys.readouterr() == (
+        "".join(f"{path}: ok ({path.stem})\n" for path in EXAMPLES),
+        "",
+    )
+
+
+def _yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("doc", ["docs/scenarios.md", "README.md"])
+def test_every_yaml_example_in_the_docs_loads(doc: str) -> None:
+    """The documents the docs show are refused by nothing: the docs cannot rot."""
+    blocks = _yaml_blocks(DEFAULTS.parent.parent / doc)
+    assert blocks
+    assert {
+        f"{doc} block {index}": validate_scenario(block, doc)
+        for index, block in enumerate(blocks)
+    } == {f"{doc} block {index}": [] for index in range(len(blocks))}
