@@ -128,7 +128,7 @@ def test_core_section_problems_name_file_key_and_value() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load(text, "raspy.toml")
     assert caught.value.problems == [
-        "raspy.toml: core.enabled: expected true or false, got '1'",
+        "raspy.toml: core.enabled: expected true or false, got 1",
         "raspy.toml: core.timezone: expected an IANA zone name such as "
         "Europe/Berlin, got 'Mars/Olympus'",
         "raspy.toml: core.latitude: expected -90..90, got 91.0",
