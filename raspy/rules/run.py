@@ -194,7 +194,7 @@ def _key(scope: RunScope, template: str) -> str:
     """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
     key = scope.text(template)
     try:
-        clone.check_key(key.encode("utf-8"))
+        clone.check_path_key(key.encode("utf-8"))
     except MalformedMessage as exc:
         raise RunFailed(f"key {key[:64]!r}: {exc.detail}") from None
     return key
