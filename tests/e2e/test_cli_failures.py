@@ -164,7 +164,7 @@ def _silent_router(endpoint: str) -> Iterator[zmq.Socket[bytes]]:
 def _interrupt(process: subprocess.Popen[str], waiting: Callable[[], bool]) -> str:
     """SIGINT once the process waits; return its stderr; it must end at once."""
     try:
-        wait_until(waiting, what="the command to wait", timeout_s=30)
+        wait_until(waiting, what="the command to wait", timeout_s=60)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=5)
     finally:
@@ -186,7 +186,7 @@ def _connected_to(port: int) -> bool:
     )
 
 
-@pytest.mark.timeout(90)  # a daemon to start, then up to 30 s for the command to wait
+@pytest.mark.timeout(120)  # a daemon to start, then up to 60 s for the command to wait
 @pytest.mark.parametrize(
     "args",
     [["ls"], ["get", "/a"], ["set", "/a", "1"], ["del", "/a"]],
@@ -225,7 +225,7 @@ def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) 
     _assert_one_line(stderr, "raspy-kv", containing="interrupted")
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"
     with _silent_router(endpoint) as broker:
@@ -242,7 +242,7 @@ def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
     _assert_one_line(stderr, "raspy", containing="interrupted")
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(tmp_path: Path) -> None:
     with running_daemon(tmp_path / "data") as daemon:
         process = subprocess.Popen(
