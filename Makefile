@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean install-service
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,24 @@ bench: $(VENV)/.stamp
 
 clean:
 	rm -rf $(VENV) .typecheck .hypothesis build *.egg-info var
+
+# Production install on a Pi (as root): raspy into $(PREFIX) (its own venv), the
+# `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists), the systemd unit
+# (Type=notify, watchdog, hardening), enabled and started. State: /var/lib/raspy.
+PREFIX ?= /opt/raspy
+UNIT_DIR ?= /etc/systemd/system
+install-service:
+	@test "$$(id -u)" = 0 || { echo "install-service: run as root (sudo make install-service)" >&2; exit 2; }
+	$(PYTHON) -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install --quiet .
+	getent group raspy >/dev/null || groupadd --system raspy
+	id -u raspy >/dev/null 2>&1 || useradd --system --gid raspy --home-dir /var/lib/raspy --no-create-home --shell /usr/sbin/nologin raspy
+	install -d -m 0755 /etc/raspy
+	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
+	install -d -m 0755 $(PREFIX)/share/doc/raspy
+	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
+	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
+	$(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
+	systemctl daemon-reload
+	systemctl enable --now raspyd.service
+	@echo "raspyd installed: systemctl status raspyd; journalctl -u raspyd -f"

@@ -280,6 +280,11 @@ class EdgeActor(pykka.ThreadingActor):
     def endpoint(self) -> str:
         return self._loop.bound_endpoint
 
+    @property
+    def io_alive(self) -> bool:
+        """Whether the I/O thread still runs (the supervisor's liveness check)."""
+        return self._runner.alive
+
 
 def start_edge(
     context: zmq.Context[zmq.Socket[bytes]],

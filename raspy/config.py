@@ -12,41 +12,64 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.errors import ConfigError, quote
+from raspy.errors import ConfigError, quote, shown
 
 DEFAULT_PORT_BASE: Final = 5514
 
 
 @dataclass(frozen=True, slots=True)
 class NetworkConfig:
+    """Where raspyd listens: MDP on port_base, Clone on the three ports after it."""
+
+    # address to listen on; beyond loopback, set up [security] (CURVE) too
     bind: str = "127.0.0.1"
+    # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3
     port_base: int = DEFAULT_PORT_BASE
+    # milliseconds a closing socket may still spend sending queued messages
     linger_ms: int = 500
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
+    """The Majordomo broker: heartbeats, queues and message limits."""
+
+    # seconds between heartbeats to and from workers
     heartbeat_interval_s: float = 2.5
+    # heartbeats a worker may miss before it is dropped
     heartbeat_liveness: int = 3
+    # seconds a worker may work on one request before it is dropped
     busy_timeout_s: float = 900.0
+    # seconds a request may wait for a worker before it is dropped
     request_ttl_s: float = 30.0
+    # requests queued per service at most; more are refused
     max_queue_per_service: int = 10_000
+    # frames in one message at most
     max_frames: int = 64
+    # bytes in one frame at most
     max_frame_bytes: int = 1024 * 1024
+    # bytes in one message at most
     max_message_bytes: int = 4 * 1024 * 1024
+    # also speak the majortomo dialect of MDP to its clients and workers
     accept_majortomo: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
+    """The LMDB store in data_dir (Titanic requests and replies, the Clone tree)."""
+
+    # LMDB map size of a new store; it grows as needed
     map_size_initial_mb: int = 16
+    # the map never grows past this; writes then fail as "store full"
     map_size_max_mb: int = 1024
+    # bytes in one stored value at most
     max_value_bytes: int = 1024 * 1024
+    # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
     # issue 17, the SD card's write budget: in-process plain sets (device readings,
     # statistics) under these subtrees are published at once and written, latest
     # value per key, in one group commit every coalesce_interval_s (0: all durable)
     coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
+    # seconds between two writes of the coalesced values (see coalesced_prefixes)
     coalesce_interval_s: float = 60.0
     # sequence numbers reserved per stored high-water mark (coalesced updates)
     seq_block: int = 10_000
@@ -54,11 +77,18 @@ class StoreConfig:
 
 @dataclass(frozen=True, slots=True)
 class TitanicConfig:
+    """Titanic: requests stored durably and delivered when their service is up."""
+
+    # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
+    # bytes of one stored request body at most
     max_body_bytes: int = 256 * 1024
     retention_s: float = 0.0  # 0 = keep until titanic.close (RFC 9); raspy extension
+    # seconds to wait for a service's reply before the attempt counts as failed
     dispatch_timeout_s: float = 10.0
+    # first delay before a failed delivery is tried again; doubles up to retry_max_s
     retry_initial_s: float = 1.0
+    # the longest delay between two delivery attempts
     retry_max_s: float = 60.0
     max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
     dispatch_window: int = 64  # attempts in flight per target service
@@ -67,10 +97,17 @@ class TitanicConfig:
 
 @dataclass(frozen=True, slots=True)
 class CloneConfig:
+    """The Clone key-value tree (snapshot, publisher and collector sockets)."""
+
+    # serve the Clone tree (and the device services that publish into it)
     enabled: bool = True
+    # bytes in one key at most
     max_key_bytes: int = 255
+    # bytes in one value at most
     max_value_bytes: int = 256 * 1024
+    # seconds between HUGZ heartbeats to subscribers when nothing changes
     hugz_interval_s: float = 1.0
+    # entries per snapshot message
     snapshot_chunk: int = 500
 
 
@@ -83,10 +120,17 @@ class FakeDeviceConfig:
 
 @dataclass(frozen=True, slots=True)
 class DevicesConfig:
+    """Device services: simulated devices, 1-Wire sensors."""
+
+    # serve the simulated devices listed in [[devices.fake]] (for trying raspy out)
     fake_enabled: bool = False
+    # simulated devices, e.g. {name = "rtc", oid = "clock.rtc", poll_interval_s = 1.0}
     fake: tuple[dict[str, Any], ...] = ()
+    # serve the 1-Wire temperature sensors found under onewire_base_dir
     onewire_enabled: bool = False
+    # where the kernel's w1 driver lists the sensors
     onewire_base_dir: str = "/sys/bus/w1/devices"
+    # seconds between two readings of every 1-Wire sensor
     onewire_poll_interval_s: float = 10.0
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id
@@ -94,9 +138,11 @@ class DevicesConfig:
     # GPIO through gpiozero: [[devices.gpio]] tables of switch, dimmer, sensor.binary
     gpio_enabled: bool = False
     pin_factory: str = "default"  # "mock": gpiozero's mock pins (make run, tests)
+    # GPIO devices, e.g. {name = "relay", oid = "switch", pin = 17}
     gpio: tuple[dict[str, Any], ...] = ()
     # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
     rtc_enabled: bool = False
+    # where the kernel lists the real-time clocks
     rtc_sysfs_dir: str = "/sys/class/rtc"
     # /stats/<hostname>/clock/: the kernel's clock health, every this many s (0: off)
     clock_health_interval_s: float = 10.0
@@ -120,13 +166,39 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorConfig:
+    """How raspyd restarts a part that crashed (the edge and the store excepted)."""
+
+    # first delay before restarting a crashed part; doubles on each crash in a row
+    restart_initial_s: float = 1.0
+    # the longest delay between two restarts of one part
+    restart_max_s: float = 60.0
+    # a part that stayed up this long starts again from restart_initial_s
+    stable_s: float = 30.0
+    # a part that crashes more often than this within restart_window_s is failed
+    max_restarts: int = 5
+    # seconds over which max_restarts is counted
+    restart_window_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatsConfig:
+    """Per-service statistics, published into the Clone tree under /stats/."""
+
+    # seconds between two publications (one batched write each); 0 = never publish
+    publish_interval_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class CoreConfig:
     """The scenario engine (`<host>.core.scenario`)."""
 
+    # run the scenario engine and its cron and sun triggers
     enabled: bool = True
     timezone: str = ""  # IANA name; empty: this machine's zone, else UTC
     # where sun triggers are computed; both 0 means "not set": sun triggers are refused
     latitude: float = 0.0
+    # (with latitude) degrees east of Greenwich, negative west
     longitude: float = 0.0
     max_runs_per_minute: int = 60  # runaway guard: more disables the scenario
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
@@ -138,10 +210,17 @@ class CoreConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """raspyd's whole configuration: top-level keys, then one table per section."""
+
+    # the store's folder (created 0700); one raspyd per data dir
     data_dir: str = "var/raspy"
+    # the <hostname> in service names (<hostname>.echo); empty: this machine's name
     hostname: str = ""
+    # debug, info, warning or error
     log_level: str = "info"
+    # console, json (one object per line, for journald), or auto (console on a TTY)
     log_format: str = "auto"
+    # run even as root (not advised)
     allow_root: bool = False
     network: NetworkConfig = NetworkConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -150,6 +229,8 @@ class Config:
     clone: CloneConfig = CloneConfig()
     devices: DevicesConfig = DevicesConfig()
     security: SecurityConfig = SecurityConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    stats: StatsConfig = StatsConfig()
     core: CoreConfig = CoreConfig()
 
 
@@ -161,6 +242,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "clone": CloneConfig,
     "devices": DevicesConfig,
     "security": SecurityConfig,
+    "supervisor": SupervisorConfig,
+    "stats": StatsConfig,
     "core": CoreConfig,
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
@@ -188,7 +271,7 @@ def _check_type(value: object, expected: object) -> str | None:
         case _:
             ok = isinstance(value, list | tuple)
             want = "a list"
-    return None if ok else f"expected {want}, got {quote(repr(value))}"
+    return None if ok else f"expected {want}, got {shown(value)}"
 
 
 def _build(
@@ -259,12 +342,12 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     if top.get("log_level", "info") not in _LOG_LEVELS:
         problems.append(
             f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "
-            f"got {quote(str(top['log_level']))}"
+            f"got {shown(top['log_level'])}"
         )
     if top.get("log_format", "auto") not in _LOG_FORMATS:
         problems.append(
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
-            f"got {quote(str(top['log_format']))}"
+            f"got {shown(top['log_format'])}"
         )
     problems.extend(_section_problems(sections, source))
     if problems:
@@ -305,6 +388,24 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     core = sections.get("core")
     if core is not None:
         problems.extend(_core_problems(core, source))
+    problems += _supervisor_problems(source, sections.get("supervisor"))
+    return problems
+
+
+def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:
+    if section is None:
+        return []
+    problems = []
+    if section.restart_initial_s <= 0:
+        problems.append(f"{source}: supervisor.restart_initial_s: expected seconds > 0")
+    if section.restart_max_s < section.restart_initial_s:
+        problems.append(
+            f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
+        )
+    if section.max_restarts < 1:
+        problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
+    if section.restart_window_s <= 0:
+        problems.append(f"{source}: supervisor.restart_window_s: expected seconds > 0")
     return problems
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 _QUOTE_LIMIT = 64
 
 
@@ -16,6 +18,37 @@ def quote(value: bytes | str) -> str:
     raw = value.encode("utf-8", "replace")
     shown = repr(raw[:_QUOTE_LIMIT].decode("utf-8", "replace"))
     return shown + ("…" if len(raw) > _QUOTE_LIMIT else "")
+
+
+def shown(value: object) -> str:
+    """Render an outside value for a user's message, with no Python repr in it.
+
+    Text (and bytes that are printable UTF-8) in double quotes, JSON-escaped, cut at
+    64 bytes; other bytes as 0x-hex; true/false; numbers as they are; anything else
+    as JSON.
+    """
+    if isinstance(value, bytes):
+        raw_bytes = value
+        try:
+            value = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            more = "…" if len(raw_bytes) > _QUOTE_LIMIT else ""
+            return "0x" + raw_bytes[:_QUOTE_LIMIT].hex() + more
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "replace")
+        text = raw[:_QUOTE_LIMIT].decode("utf-8", "ignore")
+        return json.dumps(text, ensure_ascii=False) + (
+            "…" if len(raw) > _QUOTE_LIMIT else ""
+        )
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        text = type(value).__name__
+    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
 
 
 class RaspyError(Exception):

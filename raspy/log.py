@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Literal, TextIO
 
 import structlog
 
@@ -28,6 +28,18 @@ class _StderrLogger(structlog.PrintLogger):
     fatal = failure = err = error = critical = exception = msg
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # its stream is a property here
+    """A logging handler writing to whatever sys.stderr is at the time (as above)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        return
+
+
 def _stderr_logger(*_args: object) -> _StderrLogger:
     return _StderrLogger()
 
@@ -44,6 +56,7 @@ def configure(
         if use_console
         else structlog.processors.JSONRenderer()
     )
+    _route_stdlib_logging(renderer, level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -58,3 +71,28 @@ def configure(
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=cache,
     )
+
+
+def _route_stdlib_logging(renderer: structlog.typing.Processor, level: str) -> None:
+    """Records of libraries that use `logging` (pykka reports a dead actor there) go
+    out through the same renderer: one JSON object per line for journald, not a bare
+    traceback."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = (
+        logging.StreamHandler()
+    )  # sys.stderr, looked up when each record is written
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.getLevelNamesMapping()[level.upper()])

@@ -31,6 +31,14 @@ class Stats:
                 return self._gauges[name]
             return self._counters.get(name, 0)
 
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    def gauges(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._gauges)
+
     def snapshot(self) -> dict[str, float]:
         with self._lock:
             merged: dict[str, float] = dict(self._counters)

@@ -280,6 +280,10 @@ class Store(Closing):
 
     # --- lifetime ---------------------------------------------------------------
 
+    def is_alive(self) -> bool:
+        """Open, and its writer thread running (the supervisor's liveness check)."""
+        return not self._closed and (self._writer is None or self._writer.is_alive())
+
     def stats(self) -> dict[str, float]:
         """Counters (submits, batches, commits, ops, failed) and map gauges."""
         counts: dict[str, float] = {}

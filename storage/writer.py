@@ -56,6 +56,9 @@ class GroupWriter:
         )
         self._thread.start()
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def in_writer_thread(self) -> bool:
         return threading.current_thread() is self._thread
 

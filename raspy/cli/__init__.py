@@ -1,0 +1,15 @@
+"""The command-line tools. Their shared contract: one line naming what is wrong, exit 2
+for bad usage or input, 1 for a runtime failure, 130 on Ctrl-C; never a traceback."""
+
+from __future__ import annotations
+
+import platform
+
+from raspy import __version__
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+def version_line(prog: str) -> str:
+    """What `--version` prints: the tool, raspy's version and the Python it runs on."""
+    return f"{prog} {__version__} (Python {platform.python_version()})"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from raspy import log as log_mod
+from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.config import StoreConfig
 from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
 from raspy.storage.check import Checker, validate_record
@@ -267,6 +268,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="raspy-kv",
         description="Dump, restore and check a raspy store (offline or live).",
     )
+    parser.add_argument("--version", action="version", version=version_line("raspy-kv"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = [t.value for t in DATA_TABLES]
 
@@ -311,6 +313,9 @@ def run(argv: list[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.run
     try:
         return command(args)
+    except KeyboardInterrupt:
+        print("raspy-kv: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except _Failure as exc:
         print(f"raspy-kv: {exc}", file=sys.stderr)
         return exc.status
@@ -326,7 +331,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: warnings and errors are logged to stderr, results are printed."""
-    log_mod.configure("warning")
+    log_mod.configure("error")  # client retries: one line at the end, not warnings
     return run(argv)
 
 

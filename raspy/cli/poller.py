@@ -29,6 +29,8 @@ from raspy import config as config_mod
 from raspy import log as log_mod
 from raspy import names
 from raspy.actors import devices
+from raspy.cli import version_line
+from raspy.cli.endpoints import port_base_argument
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
@@ -58,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a device service on this host for a raspyd hub.",
     )
     parser.add_argument(
-        "--connect", required=True, help="the hub, tcp://HOST:PORT-BASE"
+        "--connect",
+        required=True,
+        type=port_base_argument,
+        help="the hub, tcp://HOST:PORT-BASE",
     )
     parser.add_argument(
         "--service", required=True, choices=(devices.ONEWIRE, devices.FAKE)
@@ -77,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hostname", help="the <hostname> of service and device names")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    parser.add_argument(
+        "--version", action="version", version=version_line("raspy-poller")
+    )
     return parser
 
 

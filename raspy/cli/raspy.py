@@ -1,8 +1,10 @@
 """`raspy`: command-line client of a raspy hub (sub-commands).
 
 `raspy call SERVICE [BODY...]` sends one MDP request and prints each reply body frame
-on its own line (UTF-8 where it decodes, else its Python repr). Exit status: 0 reply,
-1 no reply (timeout), 2 bad usage or input.
+on its own line (UTF-8 where it decodes, else 0x-hex). Exit status: 0 reply, 1 no
+reply (timeout), 2 bad usage or input, 130 Ctrl-C.
+
+`raspy status` prints a table of the hub's supervised parts.
 
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
 (public, to hand out) and DIR/NAME.key_secret (keep it private).
@@ -11,15 +13,19 @@ on its own line (UTF-8 where it decodes, else its Python repr). Exit status: 0 r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import zmq
 
+from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.cli import scenario as scenario_cli
+from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
-from raspy.errors import ClientTimeout, ConfigError
+from raspy.errors import ClientTimeout, ConfigError, shown
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
 
@@ -27,13 +33,22 @@ _PROG = "raspy"
 DEFAULT_SERVER = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors in one line (`raspy call: argument --server: …`), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected seconds, got {shown(text)}"
+        ) from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(text)}")
     return value
 
 
@@ -41,19 +56,23 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a count, got {shown(text)}"
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {shown(text)}")
     return value
 
 
-def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     call = commands.add_parser(
         "call",
         help="send one MDP request and print the reply",
         description="Send one MDP request; print each reply body frame on a line.",
     )
-    call.add_argument("service", help="service name, e.g. <hostname>.echo")
+    call.add_argument(
+        "service", nargs="?", help="service name, e.g. <hostname>.echo (required)"
+    )
     call.add_argument(
         "body",
         nargs="*",
@@ -61,6 +80,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     call.add_argument(
         "--server",
+        type=endpoint_argument,
         default=DEFAULT_SERVER,
         help=f"broker endpoint (default {DEFAULT_SERVER})",
     )
@@ -110,7 +130,7 @@ def _add_call(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     call.set_defaults(run=_call)
 
 
-def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_keys(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     keys = commands.add_parser(
         "keys",
         help="make a CURVE key pair (zmq certificates)",
@@ -123,14 +143,52 @@ def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=_PROG, description="Talk to a raspy hub over ZeroMQ."
+    parser = _ArgumentParser(prog=_PROG, description="Talk to a raspy hub over ZeroMQ.")
+    parser.add_argument("--version", action="version", version=version_line(_PROG))
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_ArgumentParser
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_call(commands)
     _add_keys(commands)
-    scenario_cli.add_parser(commands)
+    _add_status(commands)
+    scenario_cli.add_parser(
+        cast(scenario_cli.Commands, commands)
+    )  # one-line errors too
     return parser
+
+
+def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
+    status = commands.add_parser(
+        "status",
+        help="a table of the hub's services: state, workers, uptime, restarts",
+        description="One line per supervised part of the hub: its state, workers, "
+        "uptime, restarts and its largest counters.",
+    )
+    status.add_argument(
+        "--server",
+        type=endpoint_argument,
+        default=DEFAULT_SERVER,
+        help=f"broker endpoint (default {DEFAULT_SERVER})",
+    )
+    status.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=2.5,
+        metavar="S",
+        help="seconds to wait for each reply (default 2.5)",
+    )
+    status.set_defaults(run=_status, retries=1)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from raspy.cli import status
+    from raspy.client.mdp import Client
+
+    with Client(args.server, timeout_s=args.timeout, retries=args.retries) as client:
+        rows = status.collect(client)
+    for line in status.table(rows):
+        print(line)
+    return 0
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -139,7 +197,7 @@ def _keys(args: argparse.Namespace) -> int:
 
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
-        print(f"{_PROG}: keys: bad NAME {name!r}", file=sys.stderr)
+        print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
         return 2
     folder = Path(args.dir)
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
@@ -150,12 +208,19 @@ def _keys(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    old_umask = os.umask(0o077)  # the secret file is never readable by others
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         public_path, secret_path = zmq.auth.create_certificates(folder, name)
+        os.chmod(secret_path, 0o600)
+        os.chmod(public_path, 0o644)
     except OSError as exc:
-        print(f"{_PROG}: keys: cannot write to {folder}: {exc}", file=sys.stderr)
+        print(
+            f"{_PROG}: keys: cannot write to {folder}: {exc.strerror}", file=sys.stderr
+        )
         return 2
+    finally:
+        os.umask(old_umask)
     print(f"public: {public_path}")
     print(f"secret: {secret_path}")
     return 0
@@ -172,6 +237,12 @@ def _call(args: argparse.Namespace) -> int:
     """Plain MDP request through the broker (`raspy call`)."""
     from raspy.client.mdp import Client
 
+    if not args.service:
+        print(
+            f"{_PROG}: call: SERVICE is required, e.g. raspy call <hostname>.echo hi",
+            file=sys.stderr,
+        )
+        return 2
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     try:
         curve = _client_curve(args)
@@ -206,14 +277,23 @@ def _call_titanic(
         retries=args.retries,
         curve=curve,
     ) as titanic:
+        uuid = ""
         try:
             uuid = titanic.submit(args.service, *body)
-        except TitanicError as exc:
-            print(f"{_PROG}: call: {exc}", file=sys.stderr)
-            return 1
-        try:
+            print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
             reply = titanic.wait(uuid, timeout_s=args.wait)
+        except KeyboardInterrupt:
+            if not uuid:
+                raise  # not stored: nothing to tell but that it was interrupted
+            print(
+                f"{_PROG}: interrupted; request {uuid} stays queued "
+                f"(ask again: raspy call titanic.reply {uuid})",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
         except ClientTimeout:
+            if not uuid:
+                raise  # Titanic itself did not answer: main() says so
             print(
                 f"{_PROG}: call: no reply within {args.wait:g}s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",
@@ -229,11 +309,12 @@ def _call_titanic(
 
 
 def _print_frames(frames: Sequence[bytes]) -> None:
+    """UTF-8 frames as text, any other as 0x-hex (one line each)."""
     for frame in frames:
         try:
             print(frame.decode("utf-8"))
         except UnicodeDecodeError:
-            print(repr(frame))
+            print("0x" + frame.hex())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,9 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("call: --server-key and --client-cert go together")
     from raspy import log
 
-    log.configure("warning")  # library warnings (e.g. retries) go to stderr
+    log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ClientTimeout as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 1

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import pykka
 import structlog
+import zmq
 
 from raspy import config as config_mod
+from raspy import config_doc
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
+from raspy.cli import version_line
 from raspy.errors import ConfigError, StoreError, StoreLockedError
+from raspy.protocol import clone
+from raspy.sdnotify import Notifier
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
+# For tests: `edge` or `store` is stopped right after start, from inside the daemon.
+FAULT_ENV = "RASPYD_INJECT_FAULT"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -58,7 +68,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-root", action="store_true", help="run even as root (not advised)"
     )
+    parser.add_argument(
+        "--check-config",
+        metavar="FILE",
+        help="check FILE (with the other flags) and exit: 0 fine, 2 every problem",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration as commented TOML and exit",
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="with --print-config: the configuration reference in Markdown",
+    )
+    parser.add_argument("--version", action="version", version=version_line("raspyd"))
     return parser
+
+
+def _check_config_file(args: argparse.Namespace) -> int:
+    """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
+    args.config = args.check_config
+    try:
+        cfg = load_config(args)
+        supervisor_mod.check_config(cfg)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            where = "" if problem.startswith(args.config) else f"{args.config}: "
+            print(f"raspyd: {where}{problem}", file=sys.stderr)
+        return _EXIT_USAGE
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    print(f"{args.config}: ok")
+    return 0
+
+
+def _print_config(args: argparse.Namespace) -> int:
+    """`--print-config`: the effective configuration, or the reference (--markdown)."""
+    if args.markdown:
+        print(config_doc.render_markdown(), end="")
+        return 0
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        return _fail(str(exc), _EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    source = args.config or "the defaults"
+    print(
+        config_doc.render_toml(
+            cfg, f"raspyd's effective configuration: {source} and the flags."
+        ),
+        end="",
+    )
+    return 0
 
 
 def _fail(message: str, status: int) -> int:
@@ -84,6 +148,37 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     )
 
 
+def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
+    endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
+    if cfg.clone.enabled:
+        ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
+        endpoints += [ports.snapshot, ports.publisher, ports.collector]
+    return endpoints
+
+
+def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+    """Try every port before anything starts: a taken port is a runtime failure (1),
+    an address this host cannot listen on a usage error (2); one line each."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        for endpoint in _listen_endpoints(cfg):
+            sock = context.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
+                return (
+                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
+                    status,
+                )
+            finally:
+                sock.close(linger=0)
+    finally:
+        context.term()
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True
@@ -95,6 +190,10 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check_config is not None:
+        return _check_config_file(args)
+    if args.print_config:
+        return _print_config(args)
     try:
         cfg = load_config(args)
     except ConfigError as exc:
@@ -115,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail(f"cannot create data dir {cfg.data_dir}: {exc.strerror}", 1)
+        return _fail(
+            f"cannot create data dir {cfg.data_dir}: {exc.strerror}", _EXIT_USAGE
+        )
+    problem = _unbindable(cfg)
+    if problem is not None:
+        return _fail(*problem)
     if not cfg.security.enabled and not _is_loopback(cfg.network.bind):
         log.warning(
             "listening_beyond_loopback_without_curve",
@@ -147,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             "or move the data dir aside",
             _EXIT_FAILURE,
         )
-    except OSError as exc:
+    except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
         return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
     log.info(
         "daemon_started",
@@ -156,16 +260,57 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
-    while True:
-        while not stop.wait(1.0):
-            pass
-        if not reload_requested.is_set():
-            break
-        stop.clear()
-        reload_requested.clear()
-        _reload(args, runtime, log)
-    runtime.stop()
-    return 0
+    return _serve(args, runtime, stop, reload_requested, log)
+
+
+def _serve(
+    args: argparse.Namespace,
+    runtime: supervisor_mod.Runtime,
+    stop: threading.Event,
+    reload_requested: threading.Event,
+    log: Any,
+) -> int:
+    """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads.
+
+    systemd hears READY once serving, WATCHDOG while the supervisor is working,
+    STATUS when the set of parts not running changes, STOPPING at the end."""
+    notifier = Notifier()
+    fault = os.environ.get(FAULT_ENV)
+    if fault:  # tests: a part dies from inside, as a crash would
+        runtime.call(lambda: runtime.inject_fault(fault))
+    notifier.ready(f"serving on {runtime.mdp_endpoint}")
+    watchdog = notifier.watchdog_interval_s
+    wake_s = 0.5 if watchdog is None else min(0.5, watchdog)
+    next_ping = 0.0
+    shown = ""
+    try:
+        while True:
+            while not stop.wait(wake_s) and runtime.fatal is None:
+                now = time.monotonic()
+                if watchdog is not None and now >= next_ping and runtime.healthy():
+                    notifier.watchdog()
+                    next_ping = now + watchdog
+                summary = runtime.summary()
+                if summary != shown:
+                    notifier.status(summary)
+                    shown = summary
+            if runtime.fatal is not None:
+                log.error("daemon_failed", reason=runtime.fatal)
+                notifier.notify(stopping="1", status=runtime.fatal)
+                runtime.stop()
+                return _fail(runtime.fatal, _EXIT_FAILURE)
+            if not reload_requested.is_set():
+                break
+            stop.clear()
+            reload_requested.clear()
+            notifier.reloading()
+            _reload(args, runtime, log)
+            notifier.ready(runtime.summary())
+        notifier.stopping()
+        runtime.stop()
+        return 0
+    finally:
+        notifier.close()
 
 
 def _reload(
@@ -174,10 +319,14 @@ def _reload(
     """SIGHUP: read the config again; a bad one is logged and the old one kept."""
     try:
         new = load_config(args)
+        supervisor_mod.check_config(new)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
         return
-    runtime.reload(new)
+    try:
+        runtime.reload(new)
+    except TimeoutError:  # the supervisor is stuck: the watchdog will notice too
+        log.error("config_reload_timed_out", path=args.config)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import zmq
 from raspy.client.clone_agent import Agent, Change, SetCommand
 from raspy.closing import Closing
 from raspy.cores.clone_client import ClientSettings, CloneClientCore
-from raspy.errors import ClientTimeout, MalformedMessage
+from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.sockets import Context, CurveKeys, make_socket
 
@@ -39,7 +39,7 @@ def _check_subtree(subtree: bytes) -> None:
     try:
         clone.check_subtree(subtree)
     except MalformedMessage as exc:
-        raise ValueError(f"subtree {subtree!r}: {exc.detail}") from exc
+        raise ValueError(f"subtree {shown(subtree)}: {exc.detail}") from exc
 
 
 def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
@@ -240,7 +240,7 @@ class CloneClient(Closing):
                 raise  # the agent gave up (a TimeoutError too, so caught first)
             except FutureTimeout:
                 raise ClientTimeout(
-                    f"update of {key!r} not confirmed within {confirm_timeout_s} s"
+                    f"update of {shown(key)} not confirmed within {confirm_timeout_s} s"
                 ) from None
 
     # --- changes ----------------------------------------------------------------------

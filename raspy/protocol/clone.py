@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.errors import MalformedMessage, quote
+from raspy.errors import MalformedMessage, quote, shown
 
 _PROTO: Final = "clone"
 
@@ -81,7 +81,7 @@ class Endpoints:
         address = text.removeprefix("tcp://")
         host, sep, port = address.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise ValueError(f"expected HOST:PORT-BASE, got {text!r}")
+            raise ValueError(f"expected HOST:PORT-BASE, got {shown(text)}")
         return cls.from_port_base(host.strip("[]"), int(port))
 
 

@@ -47,7 +47,7 @@ def test_a_devices_reload_leaves_the_core_running(tmp_path: Path) -> None:
             runtime.config,
             devices=dataclasses.replace(runtime.config.devices, fake_enabled=True),
         )
-        assert runtime.reload(new) == ["devices"]
+        assert runtime.reload(new) == ["devices.fake_enabled"]
         assert (_ref(runtime, "core"), _ref(runtime, "cron")) == (core, cron)
         assert core.is_alive()
         assert _listed(runtime) == [b"200", b"[]"]

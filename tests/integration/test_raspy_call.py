@@ -46,14 +46,14 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
 def test_raspy_call_prints_each_reply_frame_on_its_own_line(
     router: tuple[Router, str],
 ) -> None:
-    """§3.3: the PARTIAL and FINAL bodies, one line per frame, repr if not UTF-8."""
+    """§3.3: the PARTIAL and FINAL bodies, one line per frame, 0x-hex if not UTF-8."""
     sock, endpoint = router
     process = start_call("--server", endpoint, "echo", "héllo", "x")
     peer, *frames = recv(sock, timeout_ms=10_000)
     assert frames == [b"MDPC02", b"\x01", b"echo", "héllo".encode(), b"x"]
     sock.send_multipart([peer, b"MDPC02", b"\x02", b"echo", "héllo".encode()])
     sock.send_multipart([peer, b"MDPC02", b"\x03", b"echo", b"\xff\x00", b"x"])
-    assert finish(process) == (0, "héllo\nb'\\xff\\x00'\nx\n".encode(), b"")
+    assert finish(process) == (0, "héllo\n0xff00\nx\n".encode(), b"")
 
 
 def test_raspy_call_speaks_mdp01_and_sends_one_empty_frame_without_body(

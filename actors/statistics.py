@@ -1,0 +1,186 @@
+"""The statistics actor: answers `<host>.<svc>.statistics` and `<host>.<svc>.mmi` for
+every supervised part, and publishes the values under `/stats/` once per interval.
+
+One actor owns all these in-process workers (peer ids `statistics/<svc>.<kind>`); it
+follows the supervisor's snapshot once a second, so parts started later (a SIGHUP that
+enables devices) get their services too. A publication is one batch, of the values
+that changed since the last one: one store write per interval, not one per change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import pykka
+import structlog
+import zmq
+
+from raspy import service_stats
+from raspy.actors import messages as msgs
+from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.outbox import Outbox
+from raspy.actors.ticker import DeadlineTicker
+from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
+from raspy.clock import Clock
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp
+
+log = structlog.get_logger(component="statistics")
+
+_PEER: Final = "statistics"
+_SYNC_INTERVAL_S: Final = 1.0
+_KINDS: Final = ("statistics", "mmi")
+
+
+class StatisticsActor(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(  # the runtime's parts, passed in one by one
+        self,
+        edge: pykka.ActorRef[Any],
+        outbox: Outbox,
+        host: str,
+        snapshot: Callable[[], service_stats.Snapshot],
+        publish_endpoint: Callable[[], str | None],
+        context: zmq.Context[zmq.Socket[bytes]],
+        clock: Clock,
+        publish_interval_s: float,
+    ) -> None:
+        super().__init__()
+        self._edge = edge
+        self._outbox = outbox
+        self._host = host
+        self._snapshot = snapshot
+        self._publish_endpoint = publish_endpoint
+        self._context = context
+        self._clock = clock
+        self._interval_s = publish_interval_s
+        self._workers: dict[bytes, tuple[str, str, LocalWorker]] = {}
+        self._publisher: ClonePublisher | None = None
+        self._published: dict[bytes, bytes] = {}
+        self._next_publish = clock.monotonic() + publish_interval_s
+        self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-stats-tick")
+
+    def on_start(self) -> None:
+        self._edge.ask(
+            msgs.AttachLocal(local_peer_id(_PEER), self.actor_ref), timeout=5
+        )
+        self._sync(self._snapshot())
+        self._ticker.start()
+        self._ticker.set(self._clock.monotonic() + _SYNC_INTERVAL_S)
+
+    def on_stop(self) -> None:
+        self._ticker.stop()
+        for _part, _kind, worker in self._workers.values():
+            worker.disconnect()
+        self._outbox.close_for_this_thread()
+        if self._publisher is not None:
+            self._publisher.close_all()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                self._on_frames(peer_id, frames)
+            case msgs.Tick():
+                self._on_tick()
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_tick(self) -> None:
+        now = self._clock.monotonic()
+        snapshot = self._snapshot()
+        self._sync(snapshot)
+        if self._interval_s > 0 and now >= self._next_publish:
+            self._next_publish = now + self._interval_s
+            self._publish(snapshot)
+        self._ticker.set(now + _SYNC_INTERVAL_S)
+
+    def _sync(self, snapshot: service_stats.Snapshot) -> None:
+        """A worker pair for every part in the snapshot; none for parts gone."""
+        wanted = {status.name for status in snapshot.statuses}
+        for peer, (part, _kind, worker) in list(self._workers.items()):
+            if part not in wanted:
+                worker.disconnect()
+                del self._workers[peer]
+        known = {part for part, _kind, _worker in self._workers.values()}
+        for part in sorted(wanted - known):
+            for kind in _KINDS:
+                peer = local_peer_id(_PEER, f"{part}.{kind}")
+                service = f"{self._host}.{part}.{kind}".encode()
+                worker = LocalWorker(self._outbox, peer, service)
+                self._workers[peer] = (part, kind, worker)
+                worker.ready()
+
+    def _on_frames(self, peer_id: bytes, frames: Sequence[bytes]) -> None:
+        entry = self._workers.get(peer_id)
+        if entry is None:
+            return
+        part, kind, worker = entry
+        try:
+            decoded = worker.decode(frames)
+        except MalformedMessage as exc:
+            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+            return
+        if isinstance(decoded, mdp.Disconnect):
+            worker.ready()  # the broker forgot us: register again
+            return
+        if not isinstance(decoded, mdp.WorkerRequest):
+            return
+        snapshot = self._snapshot()
+        if kind == "mmi":
+            status = next((s for s in snapshot.statuses if s.name == part), None)
+            reply = service_stats.mmi_reply(status, decoded.body)
+        else:
+            values = service_stats.service_values(snapshot, part)
+            reply = service_stats.statistics_reply(values, decoded.body)
+        worker.reply(decoded.client, reply)
+
+    def _publish(self, snapshot: service_stats.Snapshot) -> None:
+        publisher = self._current_publisher()
+        if publisher is None:
+            return
+        values = {
+            status.name: service_stats.service_values(snapshot, status.name)
+            for status in snapshot.statuses
+        }
+        changed = [
+            (key, body)
+            for key, body in service_stats.tree_entries(self._host, values)
+            if self._published.get(key, b"") != body
+        ]
+        if not changed:
+            return
+        refused = publisher.set_many(changed)  # one batch: one store write
+        self._published.update(changed)
+        for key, reason in refused:
+            log.warning("stats_key_refused", key=key.decode(), reason=reason)
+
+    def _current_publisher(self) -> ClonePublisher | None:
+        endpoint = self._publish_endpoint()
+        if self._publisher is not None and self._publisher.endpoint != endpoint:
+            self._publisher.close_all()
+            self._publisher = None
+            self._published.clear()  # a new Clone server: publish everything again
+        if self._publisher is None and endpoint is not None:
+            self._publisher = ClonePublisher(self._context, endpoint)
+        return self._publisher
+
+
+class StatsWorkerActor(ServiceWorkerActor):
+    """`<hostname>.stats`: the daemon's counters and gauges as one JSON object."""
+
+    def __init__(
+        self,
+        edge: pykka.ActorRef[Any],
+        outbox: Outbox,
+        service: bytes,
+        collect: Callable[[], dict[str, float]],
+    ) -> None:
+        super().__init__(edge, outbox, service, "stats")
+        self._collect = collect
+
+    def handle(self, body: list[bytes]) -> Sequence[bytes]:
+        return [b"200", json.dumps(self._collect(), sort_keys=True).encode()]

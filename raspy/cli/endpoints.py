@@ -1,0 +1,38 @@
+"""Endpoint arguments, checked before any socket sees them: a bad one is a usage error
+naming what was expected, not a ZMQError (or a worker thread dying) later."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from raspy.errors import shown
+
+_TCP = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})")
+
+
+def tcp_endpoint(text: str, *, max_port: int = 65535, port: str = "PORT") -> str:
+    """`tcp://HOST:PORT`, as it is; ValueError naming what is wrong otherwise."""
+    match = _TCP.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected tcp://HOST:{port}, got {shown(text)}")
+    number = int(match["port"])
+    if not 1 <= number <= max_port:
+        raise ValueError(f"expected a {port} 1..{max_port}, got {shown(text)}")
+    return text
+
+
+def endpoint_argument(text: str) -> str:
+    """argparse type of --server: tcp://HOST:PORT."""
+    try:
+        return tcp_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def port_base_argument(text: str) -> str:
+    """argparse type of a hub's address: tcp://HOST:PORT-BASE (MDP N, Clone N+1..N+3)."""
+    try:
+        return tcp_endpoint(text, max_port=65532, port="PORT-BASE")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

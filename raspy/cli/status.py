@@ -1,0 +1,130 @@
+"""`raspy status`: one line per supervised part of every hub the broker knows.
+
+It finds the parts by their `<host>.<part>.mmi` services (mmi.services), asks each
+`<host>.<part>.statistics` for all its values, and counts the broker's workers of the
+services whose names carry the part's name (mmi.workers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from raspy.client.mdp import Client
+
+_SUPERVISION = frozenset({"state", "reason", "restarts", "uptime_s"})
+_SHOWN_COUNTERS = 3
+_OWN_SERVICES = (".mmi", ".statistics")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    host: str
+    part: str
+    state: str
+    workers: int
+    uptime_s: float
+    restarts: int
+    counters: tuple[tuple[str, int | float], ...]
+    reason: str
+
+
+def collect(client: Client) -> list[Row]:
+    """Ask the broker and every part; raises ClientTimeout if the hub does not answer."""
+    services = client.request("mmi.services", "*.mmi")
+    workers_reply = client.request("mmi.workers", "*")
+    workers: dict[str, Any] = (
+        json.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
+    )
+    rows: list[Row] = []
+    for raw in services[1:]:
+        host, _, rest = raw.decode("utf-8", "replace").partition(".")
+        part = rest.removesuffix(".mmi")
+        reply = client.request(f"{host}.{part}.statistics", "all")
+        values = json.loads(reply[1]) if reply[:1] == [b"200"] else {}
+        rows.append(_row(host, part, values, _workers_of(host, part, workers)))
+    return rows
+
+
+def _workers_of(host: str, part: str, workers: Mapping[str, Any]) -> int:
+    """Live workers of the services named after the part (not its own status ones)."""
+    word = part.rsplit(".", 1)[-1]
+    total = 0
+    for service, counts in workers.items():
+        if service.endswith(_OWN_SERVICES):
+            continue
+        names = service.removeprefix(f"{host}.").split(".")
+        if word in names:
+            total += int(counts["idle"]) + int(counts["busy"])
+    return total
+
+
+def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
+    def value(name: str, default: Any) -> Any:
+        return values.get(name, {}).get("value", default)
+
+    if part == "edge":
+        workers = int(value("workers", workers))
+    counters = sorted(
+        (
+            (name, entry["value"])
+            for name, entry in values.items()
+            if entry["type"] == "counter"
+            and name not in _SUPERVISION
+            and entry["value"]
+        ),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return Row(
+        host=host,
+        part=part,
+        state=str(value("state", "unknown")),
+        workers=workers,
+        uptime_s=float(value("uptime_s", 0.0)),
+        restarts=int(value("restarts", 0)),
+        counters=tuple(counters[:_SHOWN_COUNTERS]),
+        reason=str(value("reason", "")),
+    )
+
+
+def _uptime(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s"
+
+
+def table(rows: Sequence[Row]) -> list[str]:
+    """Aligned text lines: a header, then one line per part."""
+    header = ("SERVICE", "STATE", "WORKERS", "UPTIME", "RESTARTS", "COUNTERS")
+    lines: list[tuple[str, ...]] = [header]
+    for row in rows:
+        shown = ", ".join(f"{name}={count}" for name, count in row.counters)
+        if row.reason:
+            shown = f"{shown}; {row.reason}" if shown else row.reason
+        lines.append(
+            (
+                f"{row.host}.{row.part}",
+                row.state,
+                str(row.workers),
+                _uptime(row.uptime_s) if row.state == "running" else "-",
+                str(row.restarts),
+                shown,
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return [
+        "  ".join(
+            [
+                *(cell.ljust(width) for cell, width in zip(line, widths, strict=False)),
+                line[-1],
+            ]
+        ).rstrip()
+        for line in lines
+    ]

@@ -1,0 +1,185 @@
+"""The supervisor's decisions, without threads or actors: when a crashed part is tried
+again, and when it has crashed too often and is `failed`. Time is passed in.
+
+One PartTracker per part. Restarts back off exponentially (raspy.backoff); the delay
+only resets once the part has stayed up `stable_s`, so a part that dies right after
+each start is tried less and less often, and after `max_restarts` crashes within
+`window_s` it is given up (`failed`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.backoff import Backoff, BackoffPolicy
+from raspy.config import Config, SupervisorConfig
+
+# Sections a SIGHUP applies at once; every other change waits for a restart.
+LIVE_SECTIONS: Final = frozenset({"titanic", "devices"})
+
+
+class PartState(enum.StrEnum):
+    RUNNING = "running"
+    RESTARTING = "restarting"  # crashed; the next start is due at `next_try_at`
+    FAILED = "failed"  # crashed too often, or a part that cannot be restarted in place
+    STOPPED = "stopped"  # stopped on purpose (shutdown, reload)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """How a part is restarted; `max_restarts` crashes within `window_s` make it failed."""
+
+    backoff: BackoffPolicy
+    max_restarts: int = 5
+    window_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_restarts < 1 or self.window_s <= 0:
+            raise ValueError(
+                f"restart policy: need max_restarts >= 1 and window_s > 0, got {self}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PartStatus:
+    """A snapshot of one part, for MMI, statistics, `raspy status` and the log."""
+
+    name: str
+    state: PartState
+    restarts: int  # successful restarts since raspyd started
+    since: float  # monotonic time of the last state change
+    reason: str = ""  # why it is restarting or failed
+    next_try_at: float | None = None
+
+
+class PartTracker:
+    """The life of one part: running → restarting (backoff) → running … or failed."""
+
+    def __init__(
+        self,
+        name: str,
+        policy: RestartPolicy,
+        now: float,
+        *,
+        restartable: bool = True,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.restartable = restartable
+        self._backoff = Backoff(policy.backoff)
+        self._crashes: deque[float] = deque()
+        self._state = PartState.RUNNING
+        self._since = now
+        self._reason = ""
+        self._next_try_at: float | None = None
+        self._restarts = 0
+        self._backoff.succeeded(now)
+
+    @property
+    def state(self) -> PartState:
+        return self._state
+
+    @property
+    def restarts(self) -> int:
+        return self._restarts
+
+    @property
+    def failures_in_a_row(self) -> int:
+        return self._backoff.failures
+
+    def started(self, now: float) -> None:
+        """A (re)start succeeded at `now`."""
+        if self._state is PartState.RESTARTING:
+            self._restarts += 1
+        self._set(PartState.RUNNING, now, "")
+        self._next_try_at = None
+        self._backoff.succeeded(now)
+
+    def crashed(self, now: float, reason: str) -> PartState:
+        """The part died, or its start raised; return the state it is in now."""
+        if self._state in (PartState.FAILED, PartState.STOPPED):
+            return self._state
+        self._crashes.append(now)
+        while self._crashes and self._crashes[0] < now - self.policy.window_s:
+            self._crashes.popleft()
+        if not self.restartable:
+            self._set(PartState.FAILED, now, f"{reason} (cannot be restarted in place)")
+        elif len(self._crashes) > self.policy.max_restarts:
+            self._set(
+                PartState.FAILED,
+                now,
+                f"{reason} ({len(self._crashes)} crashes within "
+                f"{self.policy.window_s:g} s)",
+            )
+        else:
+            self._next_try_at = self._backoff.failed(now)
+            self._set(PartState.RESTARTING, now, reason)
+            return self._state
+        self._next_try_at = None
+        return self._state
+
+    def stopped(self, now: float) -> None:
+        self._set(PartState.STOPPED, now, "")
+        self._next_try_at = None
+
+    def due(self, now: float) -> bool:
+        """Is a restart due at `now`?"""
+        return (
+            self._state is PartState.RESTARTING
+            and self._next_try_at is not None
+            and now >= self._next_try_at
+        )
+
+    def tick(self, now: float) -> None:
+        """Let the backoff reset once the part has stayed up long enough."""
+        if self._state is PartState.RUNNING:
+            self._backoff.check_stable(now)
+
+    def status(self) -> PartStatus:
+        return PartStatus(
+            name=self.name,
+            state=self._state,
+            restarts=self._restarts,
+            since=self._since,
+            reason=self._reason,
+            next_try_at=self._next_try_at,
+        )
+
+    def _set(self, state: PartState, now: float, reason: str) -> None:
+        self._state = state
+        self._since = now
+        self._reason = reason
+
+
+def restart_policy(config: SupervisorConfig) -> RestartPolicy:
+    return RestartPolicy(
+        BackoffPolicy(
+            initial_s=config.restart_initial_s,
+            max_s=config.restart_max_s,
+            stable_s=config.stable_s,
+        ),
+        max_restarts=config.max_restarts,
+        window_s=config.restart_window_s,
+    )
+
+
+def changed_keys(old: Config, new: Config) -> list[str]:
+    """Dotted names of the settings that differ (`titanic.retention_s`, `hostname`)."""
+    changed: list[str] = []
+    for f in dataclasses.fields(Config):
+        before, after = getattr(old, f.name), getattr(new, f.name)
+        if before == after:
+            continue
+        if dataclasses.is_dataclass(before):
+            changed += [
+                f"{f.name}.{sub.name}"
+                for sub in dataclasses.fields(before)
+                if getattr(before, sub.name) != getattr(after, sub.name)
+            ]
+        else:
+            changed.append(f.name)
+    return changed

@@ -1,0 +1,280 @@
+"""Every failure a user can cause on a CLI: one line on stderr naming what is wrong,
+the status of the CLI contract (2 usage, 1 runtime, 130 Ctrl-C), no traceback, no
+hang. Real processes; Ctrl-C is a real SIGINT while the command waits."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import zmq
+from support.daemon import running_daemon
+from support.net import free_port_base
+from support.wait import wait_until
+
+_MODULES = {
+    "raspyd": "raspy.cli.raspyd",
+    "raspy": "raspy.cli.raspy",
+    "raspy-kv": "raspy.cli.kv",
+    "raspy-poller": "raspy.cli.poller",
+}
+
+
+def _command(tool: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", _MODULES[tool], *args]
+
+
+def _assert_one_line(stderr: str, tool: str, *, containing: str) -> None:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"{tool}"), lines[0]
+    assert containing in lines[0]
+
+
+def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _command(tool, *args), capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+UNREACHABLE = f"tcp://127.0.0.1:{free_port_base()}"
+KV_UNREACHABLE = UNREACHABLE.removeprefix("tcp://")
+
+# (tool, arguments, status, what the line says); {tmp} is the test's folder
+TABLE = [
+    # bad endpoint
+    ("raspy", ["call", "x.echo", "--server", "127.0.0.1:5514"], 2, "tcp://HOST:PORT"),
+    ("raspy", ["status", "--server", "tcp://127.0.0.1:99999"], 2, "PORT 1..65535"),
+    ("raspy-kv", ["ls", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    ("raspy-kv", ["get", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    ("raspy-kv", ["set", "/a", "1", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    ("raspy-kv", ["del", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    (
+        "raspy-poller",
+        ["--connect", "127.0.0.1:5514", "--service", "fake"],
+        2,
+        "tcp://HOST:PORT-BASE",
+    ),
+    (
+        "raspyd",
+        ["--data-dir", "{tmp}/d", "--bind", "192.0.2.1", "--allow-root"],
+        2,
+        "cannot listen on tcp://192.0.2.1:",
+    ),
+    # unreachable server
+    (
+        "raspy",
+        [
+            "call",
+            "x.echo",
+            "--server",
+            UNREACHABLE,
+            "--timeout",
+            "0.2",
+            "--retries",
+            "2",
+        ],
+        1,
+        "no reply",
+    ),
+    ("raspy", ["status", "--server", UNREACHABLE, "--timeout", "0.2"], 1, "no reply"),
+    ("raspy-kv", ["ls", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, "no snap"),
+    ("raspy-kv", ["get", "/a", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, ""),
+    # bad input and bad files
+    ("raspy", ["call"], 2, "SERVICE is required"),
+    ("raspy", ["call", "x", "--timeout", "ten"], 2, 'got "ten"'),
+    (
+        "raspy",
+        ["call", "x", "--server-key", "{tmp}/no.key", "--client-cert", "{tmp}/no.ks"],
+        2,
+        "no.key",
+    ),
+    ("raspyd", ["--config", "{tmp}/missing.toml"], 2, "cannot read config"),
+    ("raspyd", ["--check-config", "{tmp}/missing.toml"], 2, "cannot read config"),
+    ("raspyd", ["--data-dir", "/proc/no/such", "--allow-root"], 2, "data dir"),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--config", "{tmp}/no.toml"],
+        2,
+        "cannot read config",
+    ),
+    ("raspy-kv", ["restore", "--data-dir", "{tmp}/d", "{tmp}/no.dump"], 2, "no.dump"),
+    ("raspy-kv", ["dump", "--data-dir", "{tmp}/nothing"], 2, "no store"),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "status", "says"),
+    TABLE,
+    ids=[f"{row[0]}-{'-'.join(row[1][:2])}-{n}" for n, row in enumerate(TABLE)],
+)
+def test_a_bad_input_gives_one_line_and_the_contract_status(
+    tmp_path: Path, tool: str, args: list[str], status: int, says: str
+) -> None:
+    result = _run(tool, *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    assert result.returncode == status, result.stderr
+    _assert_one_line(result.stderr, tool, containing=says)
+
+
+def test_raspyd_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
+    base = free_port_base()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 2))
+        taken.listen()
+        result = _run(
+            "raspyd", "--data-dir", str(tmp_path / "d"), "--port-base", str(base),
+            "--allow-root",
+        )  # fmt: skip
+    assert result.returncode == 1
+    _assert_one_line(
+        result.stderr,
+        "raspyd",
+        containing=f"cannot listen on tcp://127.0.0.1:{base + 2}: Address already in use",
+    )
+
+
+@pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])
+def test_every_cli_has_version(tool: str) -> None:
+    result = _run(tool, "--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"{tool} 0.")
+
+
+@contextmanager
+def _silent_router(endpoint: str) -> Iterator[zmq.Socket[bytes]]:
+    """A server that takes requests and never answers."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    try:
+        yield sock
+    finally:
+        sock.close(linger=0)
+        context.term()
+
+
+def _interrupt(process: subprocess.Popen[str], waiting: Callable[[], bool]) -> str:
+    """SIGINT once the process waits; return its stderr; it must end at once."""
+    try:
+        wait_until(waiting, what="the command to wait", timeout_s=60)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=5)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    return stderr
+
+
+def _connected_to(port: int) -> bool:
+    """Is some TCP connection to 127.0.0.1:`port` established (kernel's view)?"""
+    wanted = f"0100007F:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]
+    return any(
+        fields[2] == wanted and fields[3] == "01"
+        for fields in (line.split() for line in lines)
+    )
+
+
+@pytest.mark.timeout(120)  # a daemon to start, then up to 60 s for the command to wait
+@pytest.mark.parametrize(
+    "args",
+    [["ls"], ["get", "/a"], ["set", "/a", "1"], ["del", "/a"]],
+    ids=lambda args: args[0],
+)
+def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) -> None:
+    """The hub hangs (SIGSTOP): its ports still accept, nothing answers."""
+    with running_daemon(tmp_path / "data") as daemon:
+        assert daemon.process is not None
+        base = daemon.port_base
+        daemon.process.send_signal(signal.SIGSTOP)
+        try:
+            process = subprocess.Popen(
+                _command(
+                    "raspy-kv",
+                    *args,
+                    "--server",
+                    f"127.0.0.1:{base}",
+                    "--timeout",
+                    "60",
+                ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            stderr = _interrupt(
+                process,
+                lambda: (
+                    process.poll() is not None
+                    or any(_connected_to(base + n) for n in (1, 2, 3))
+                ),
+            )
+        finally:
+            daemon.process.send_signal(signal.SIGCONT)
+    assert process.returncode == 130
+    _assert_one_line(stderr, "raspy-kv", containing="interrupted")
+
+
+@pytest.mark.timeout(90)
+def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    with _silent_router(endpoint) as broker:
+        process = subprocess.Popen(
+            _command(
+                "raspy", "call", "x.echo", "hi", "--server", endpoint, "--timeout", "60"
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stderr = _interrupt(process, lambda: bool(broker.poll(10)))
+    assert process.returncode == 130
+    _assert_one_line(stderr, "raspy", containing="interrupted")
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "data") as daemon:
+        process = subprocess.Popen(
+            _command(
+                "raspy",
+                "call",
+                "--titanic",
+                "nobody.here",
+                "hi",
+                "--server",
+                daemon.endpoint,
+                "--wait",
+                "60",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None
+        first: list[str] = []
+
+        def stored() -> bool:
+            assert process.stderr is not None
+            first.append(process.stderr.readline())
+            return "stored as Titanic request" in first[-1]
+
+        stderr = _interrupt(process, stored)
+    assert process.returncode == 130
+    uuid = first[-1].strip().rsplit(" ", 1)[-1]
+    assert len(uuid) == 32
+    assert "Traceback" not in stderr
+    assert stderr.splitlines() == [
+        f"raspy: interrupted; request {uuid} stays queued "
+        f"(ask again: raspy call titanic.reply {uuid})"
+    ]

@@ -1,0 +1,113 @@
+"""The real raspyd under supervision: a failed edge or store ends it non-zero (so that
+systemd restarts it); SIGHUP applies what it can and names the rest once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.daemon import Daemon, mmi_service, running_daemon
+from support.wait import wait_until
+
+import raspy
+from raspy import config as config_mod
+from raspy.cli.raspyd import FAULT_ENV
+
+
+@pytest.mark.parametrize("part", ["edge", "store"])
+def test_a_failed_edge_or_store_ends_raspyd_with_status_1(
+    tmp_path: Path, part: str
+) -> None:
+    daemon = Daemon(tmp_path / "data")
+    with daemon.log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            daemon.args(),
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**os.environ, FAULT_ENV: part},
+        )
+    try:
+        status = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert status == 1
+    lines = daemon.log_text().splitlines()
+    assert lines[-1].startswith(f"raspyd: {part} failed")
+    events = [json.loads(line) for line in lines[:-1] if line.startswith("{")]
+    failed = [e for e in events if e["event"] == "component_failed"]
+    assert [e["component"] for e in failed] == [part]
+    assert "Traceback" not in daemon.log_text()
+
+
+def _events(daemon: Daemon, name: str) -> list[dict[str, object]]:
+    return [
+        event
+        for line in daemon.log_text().splitlines()
+        if line.startswith("{") and (event := json.loads(line))["event"] == name
+    ]
+
+
+def test_sighup_names_a_change_that_needs_a_restart_once(tmp_path: Path) -> None:
+    with running_daemon(tmp_path / "data", config_text="") as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        daemon.config_path.write_text(
+            "[broker]\nheartbeat_liveness = 5\n[titanic]\nretention_s = 60.0\n"
+        )
+        for reloads in (1, 2):
+            daemon.process.send_signal(signal.SIGHUP)
+            wait_until(
+                lambda: len(_events(daemon, "config_reloaded")) == reloads,  # noqa: B023  # called at once
+                what=f"reload {reloads}",
+                timeout_s=10,
+            )
+        named = _events(daemon, "config_change_needs_restart")
+        assert [e["keys"] for e in named] == [["broker.heartbeat_liveness"]]
+        first, second = _events(daemon, "config_reloaded")
+        assert first["applied"] == ["titanic"]
+        assert second["keys"] == ["broker.heartbeat_liveness"]  # titanic now applied
+        wait_until(
+            lambda: mmi_service(daemon.endpoint, b"titanic.request") == b"200",
+            what="titanic back after its restart",
+        )
+
+
+def _raspyd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspyd", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[titanic]\nmax_body_bytes = -1\nbogus = 1\n")
+    result = _raspyd("--check-config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"raspyd: {config}: titanic.max_body_bytes: expected a value >= 0, got -1",
+        f"raspyd: {config}: titanic.bogus: unknown setting",
+    ]
+    assert not (tmp_path / "var").exists()
+
+
+def test_check_config_accepts_the_shipped_example() -> None:
+    example = Path(raspy.__file__).parent / "defaults" / "raspyd.toml"
+    result = _raspyd("--check-config", str(example))
+    assert (result.returncode, result.stdout) == (0, f"{example}: ok\n")
+
+
+def test_print_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
+    result = _raspyd("--print-config", "--port-base", "6000")
+    assert result.returncode == 0
+    loaded = config_mod.load(result.stdout, "printed")
+    assert loaded.network.port_base == 6000
+    assert loaded == config_mod.load("", "defaults", network__port_base=6000)

@@ -1,0 +1,174 @@
+"""`<host>.<svc>.statistics` and `<host>.<svc>.mmi` over real MDP, and the batched
+publication under /stats/ (issue 13)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pykka
+import pytest
+from support.daemon import mmi_service
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
+
+CONFIG = (
+    "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.1\nmax_restarts = 1\n"
+    "[stats]\npublish_interval_s = 0.5\n"
+)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    cfg = config_mod.load(
+        CONFIG,
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture
+def client(runtime: supervisor.Runtime) -> Iterator[Client]:
+    with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as mdp:
+        yield mdp
+
+
+class RefusesToStart(pykka.ThreadingActor):
+    def on_start(self) -> None:
+        raise OSError("no such bus")
+
+
+def test_every_part_answers_its_mmi_status(client: Client) -> None:
+    wait_until(
+        lambda: client.request("mmi.service", "testhost.clone.mmi") == [b"200"],
+        what="the statistics services of every part",
+    )
+    for part in ("edge", "store", "echo", "titanic", "clone", "statistics"):
+        assert client.request(f"testhost.{part}.mmi", "status") == [b"200", b"running"]
+
+
+def test_a_failed_part_answers_500_with_the_reason(
+    runtime: supervisor.Runtime, client: Client
+) -> None:
+    runtime.call(lambda: runtime.add_child("bus", RefusesToStart.start))
+
+    def status() -> list[bytes] | None:
+        reply = client.request("testhost.bus.mmi", "status")
+        return reply if reply[:2] == [b"500", b"failed"] else None
+
+    reply = wait_until(status, what="the bus to be failed")
+    assert reply is not None
+    code, state, reason = reply
+    assert (code, state) == (b"500", b"failed")
+    assert b"2 crashes within" in reason
+    assert client.request("testhost.bus.statistics", "get", "state") == [
+        b"200",
+        b"string",
+        b"failed",
+    ]
+    with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/bus/") as tree:
+        wait_until(
+            lambda: tree.get(b"/stats/testhost/bus/state") == b"failed",
+            what="the failed state under /stats/",
+        )
+        assert b"2 crashes within" in (tree.get(b"/stats/testhost/bus/reason") or b"")
+
+
+def test_statistics_list_get_and_all_over_mdp(
+    runtime: supervisor.Runtime, client: Client
+) -> None:
+    runtime.stats.incr("titanic.dispatched", 2**32 + 3)
+    keys = client.request("testhost.titanic.statistics", "list_keys")
+    assert keys[0] == b"200"
+    assert {b"dispatched", b"restarts", b"state", b"uptime_s"} <= set(keys[1:])
+    assert client.request("testhost.titanic.statistics", "get", "dispatched") == [
+        b"200",
+        b"counter",
+        b"3",
+    ]
+    code, document = client.request("testhost.edge.statistics", "all")
+    assert code == b"200"
+    assert b'"requests"' in document
+
+
+def test_statistics_are_published_in_one_batch_per_interval(
+    runtime: supervisor.Runtime,
+) -> None:
+    """10 000 counter changes between two publications make one update of that key,
+    not 10 000: the values that changed go out once per interval, as one batch (and
+    the store writes /stats/ coalesced)."""
+    endpoint = runtime.mdp_endpoint
+    with CloneClient(endpoint, b"/stats/testhost/") as tree:
+        wait_until(
+            lambda: tree.get(b"/stats/testhost/edge/state") == b"running",
+            what="the first publication",
+        )
+        seq_before = tree.seq
+        commits_before = runtime.store.stats()["commits"]
+        for _ in range(10_000):
+            runtime.stats.incr("echo.hits")
+        wait_until(
+            lambda: tree.get(b"/stats/testhost/echo/hits") == b"10000",
+            what="the counter in the tree",
+        )
+        updates = tree.seq - seq_before
+        commits = runtime.store.stats()["commits"] - commits_before
+    # each publication: the uptimes and a few counters of eight parts, not 10 000
+    assert updates < 100
+    assert commits <= 3
+
+
+def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> None:
+    runtime.stats.incr("titanic.dispatched", 5)
+    wait_until(
+        lambda: mmi_service(runtime.mdp_endpoint, b"testhost.clone.mmi") == b"200",
+        what="the statistics services of every part",
+    )
+    endpoint = runtime.mdp_endpoint
+    result = subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "SERVICE",
+        "STATE",
+        "WORKERS",
+        "UPTIME",
+        "RESTARTS",
+        "COUNTERS",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) >= {
+        "testhost.edge",
+        "testhost.store",
+        "testhost.echo",
+        "testhost.titanic",
+        "testhost.clone",
+    }
+    titanic = rows["testhost.titanic"]
+    assert titanic[1:3] == [
+        "running",
+        "192",
+    ]  # 64 in-process workers for each of 3 services
+    assert titanic[4] == "0"
+    assert "dispatched=5" in titanic[5]
+    assert rows["testhost.echo"][2] == "1"

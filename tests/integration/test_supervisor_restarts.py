@@ -1,0 +1,141 @@
+"""The supervisor keeps parts alive in a real runtime: backoff, `failed`, and the edge
+or the store failing makes the runtime fatal (issue 13)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+from structlog.testing import capture_logs
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.cores.supervision import PartState
+
+FAST = (
+    "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.4\nstable_s = 2.0\n"
+    "max_restarts = 3\nrestart_window_s = 60.0\n"
+)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    cfg = config_mod.load(
+        FAST + "[clone]\nenabled = false\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+class RefusesToStart(pykka.ThreadingActor):
+    def on_start(self) -> None:
+        raise OSError("no such bus")
+
+
+class Crash:
+    pass
+
+
+class CrashesRightAfterStart(pykka.ThreadingActor):
+    def on_start(self) -> None:
+        self.actor_ref.tell(Crash())
+
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("lost the bus")
+
+
+class CrashesWhenTold(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("lost the bus")
+
+
+def _state(rt: supervisor.Runtime, name: str) -> PartState | None:
+    status = rt.status_of(name)
+    return None if status is None else status.state
+
+
+def test_a_part_that_crashes_at_start_is_retried_then_failed(
+    runtime: supervisor.Runtime,
+) -> None:
+    with capture_logs() as logs:
+        runtime.call(lambda: runtime.add_child("bus", RefusesToStart.start))
+        wait_until(
+            lambda: _state(runtime, "bus") is PartState.FAILED,
+            what="the part to be failed",
+        )
+    died = [e for e in logs if e["event"] == "component_died"]
+    assert [e["retry_in_s"] for e in died] == [0.05, 0.1, 0.2]
+    failed = [e for e in logs if e["event"] == "component_failed"]
+    assert len(failed) == 1
+    assert "4 crashes within 60 s" in failed[0]["reason"]
+    assert runtime.fatal is None  # an ordinary part does not stop the daemon
+    assert _state(runtime, "echo") is PartState.RUNNING
+
+
+def test_a_part_that_crashes_right_after_start_backs_off_then_fails(
+    runtime: supervisor.Runtime,
+) -> None:
+    with capture_logs() as logs:
+        runtime.call(lambda: runtime.add_child("bus", CrashesRightAfterStart.start))
+        wait_until(
+            lambda: _state(runtime, "bus") is PartState.FAILED,
+            what="the part to be failed",
+        )
+    died = [e["retry_in_s"] for e in logs if e["event"] == "component_died"]
+    assert died == [0.05, 0.1, 0.2]  # never back to 0.05: it never stayed up
+    status = runtime.status_of("bus")
+    assert status is not None
+    assert status.restarts == 3
+    assert "4 crashes within 60 s" in status.reason
+
+
+def test_a_part_that_crashes_later_is_restarted(runtime: supervisor.Runtime) -> None:
+    child = runtime.call(lambda: runtime.add_child("bus", CrashesWhenTold.start))
+    assert isinstance(child, supervisor.Child)
+    first = child.ref
+    assert first is not None
+    first.tell(Crash())
+
+    def running_again() -> bool:
+        status = runtime.status_of("bus")
+        return (
+            status is not None
+            and (status.state, status.restarts) == (PartState.RUNNING, 1)
+            and child.ref is not first
+        )
+
+    wait_until(running_again, what="the part restarted and shown running")
+    assert child.ref is not None
+    assert child.ref.is_alive()
+
+
+@pytest.mark.parametrize("part", ["edge", "store"])
+def test_the_edge_or_the_store_failing_is_fatal(
+    runtime: supervisor.Runtime, part: str
+) -> None:
+    with capture_logs() as logs:
+        runtime.call(lambda: runtime.inject_fault(part))
+        wait_until(
+            lambda: (
+                runtime.fatal_event.is_set()
+                and _state(runtime, part) is PartState.FAILED
+            ),
+            what=f"the {part} failure, fatal and shown",
+        )
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith(f"{part} failed")
+    assert _state(runtime, part) is PartState.FAILED
+    failed = [e for e in logs if e["event"] == "component_failed"]
+    assert [e["component"] for e in failed] == [part]
