@@ -1,4 +1,4 @@
-"""The Clone server's side of the store: durable before published (protocols.md §6.4),
+"""The Clone server's side of the store: durable before published (docs/protocols.md §6.4),
 or coalesced: published at once, written latest-per-key once an interval (issue 17).
 
 Everything accepted in one I/O loop turn goes to the store in one submit; the store's

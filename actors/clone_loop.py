@@ -1,7 +1,7 @@
 """The Clone server's socket owner, on one I/O Runner: the CHP sockets and CloneCore.
 
 Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3) and an inproc PULL for
-in-process publishes all belong to this thread (protocols.md §6). An update is stored
+in-process publishes all belong to this thread (docs/protocols.md §6). An update is stored
 with group commit before it is published, and publications go out in sequence order.
 No business logic here: CloneCore decides, this moves bytes and records.
 """
@@ -315,7 +315,7 @@ class CloneLoop:
                 self._reject(peer, out)
 
     def _reject(self, peer: str, out: core_mod.Rejected) -> None:
-        """Counted every time, logged once per (peer, reason) a minute (STYLE.md §5)."""
+        """Counted every time, logged once per (peer, reason) a minute (docs/style.md §5)."""
         if out.reason == "duplicate_uuid":
             self._stats.incr("clone.duplicates")  # a resend (§6.4): expected, not bad
             return

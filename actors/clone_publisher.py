@@ -1,7 +1,7 @@
 """The Clone tree's in-process API: publish and subscribe without TCP.
 
 ClonePublisher: any thread pushes updates on its own inproc PUSH; the Clone I/O thread
-reads them like KVSETs from the collector (protocols.md §6.4), so they are numbered,
+reads them like KVSETs from the collector (docs/protocols.md §6.4), so they are numbered,
 stored and published the same way. Plain sets (no properties, no ttl) from a device
 service's poll batch travel as one message holding them all, because the per-message
 cost, not the per-update one, dominates at a thousand readings a second.

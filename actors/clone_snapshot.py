@@ -1,4 +1,4 @@
-"""Clone snapshots (protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
+"""Clone snapshots (docs/protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
 
 Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe,
 with the published coalesced values not yet stored laid over it (issue 17):

@@ -148,7 +148,7 @@ class CoreActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         try:
             return self._receive(message)
-        except Exception:  # the core outlives any one message (STYLE.md §4)
+        except Exception:  # the core outlives any one message (docs/style.md §4)
             self.links.stats.incr("core.errors")
             log.exception("core_message_failed", kind=type(message).__name__)
             return None

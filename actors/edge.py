@@ -73,7 +73,7 @@ class EdgeLoop:
             linger_ms=self._settings.linger_ms,
             curve=self._settings.curve,
         )
-        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # protocols.md §1.2
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
         router.setsockopt(zmq.SNDHWM, 10_000)
         router.setsockopt(zmq.RCVHWM, 10_000)
         outbox = self._outbox = make_socket(self._context, zmq.PULL, linger_ms=0)
@@ -197,7 +197,7 @@ def log_broker_output(
     out: broker.BrokerOutput, limiter: LogRateLimiter, monotonic: Callable[[], float]
 ) -> None:
     """Log what the broker reports; bad input at most once per (peer, reason) a
-    minute (STYLE.md §5); in-process workers come and go with their actors: debug."""
+    minute (docs/style.md §5); in-process workers come and go with their actors: debug."""
     match out:
         case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
             if limiter.should_log((peer, reason), monotonic()):

@@ -149,7 +149,7 @@ class ScenarioActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         try:
             return self._receive(message)
-        except Exception:  # one bad turn never ends the scenario (STYLE.md §4)
+        except Exception:  # one bad turn never ends the scenario (docs/style.md §4)
             self._links.stats.incr("core.scenario.errors")
             log.exception(
                 "scenario_message_failed",

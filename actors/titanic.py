@@ -1,4 +1,4 @@
-"""TitanicActor: the Titanic services of raspyd (RFC 9; protocols.md §5.5, §5.6).
+"""TitanicActor: the Titanic services of raspyd (RFC 9; docs/protocols.md §5.5, §5.6).
 
 A thin shell over TitanicCore. It serves `titanic.request`, `titanic.reply` and
 `titanic.close` as in-process MDP workers (several per service, so that a burst of
@@ -72,7 +72,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._clock = clock
         self._stats = stats
         self._core = TitanicCore(TitanicSettings.from_config(config), tsp.PooledUuids())
-        # Group commit, first stage: one turn's writes become one submit (STYLE.md §6).
+        # Group commit, first stage: one turn's writes become one submit (docs/style.md §6).
         # With the store's group commit off, every Persist is a submit of its own.
         self._gather = store.config.group_commit
         self._gathered_ops: list[Op] = []
@@ -159,7 +159,7 @@ class TitanicActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         try:
             return self._receive(message)
-        except Exception:  # an actor must not die of one message (STYLE.md §4)
+        except Exception:  # an actor must not die of one message (docs/style.md §4)
             self._stats.incr("titanic.errors")
             log.exception("titanic_message_failed", kind=type(message).__name__)
             return None

@@ -150,7 +150,7 @@ class DevicesConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    """CURVE on every bound TCP socket, with a ZAP allowlist (protocols.md §8).
+    """CURVE on every bound TCP socket, with a ZAP allowlist (docs/protocols.md §8).
 
     Both empty: no CURVE (raspyd warns when it listens beyond loopback).
     """

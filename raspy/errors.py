@@ -1,4 +1,4 @@
-"""Every deliberate raspy error derives from RaspyError (STYLE.md §4)."""
+"""Every deliberate raspy error derives from RaspyError (docs/style.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""structlog setup: called only by entry points and tests (STYLE.md §5)."""
+"""structlog setup: called only by entry points and tests (docs/style.md §5)."""
 
 from __future__ import annotations
 

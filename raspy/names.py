@@ -1,4 +1,4 @@
-"""Routing names (ARCHITECTURE.md "Names and keys"): `<hostname>.<service>`."""
+"""Routing names (docs/architecture.md "Names and keys"): `<hostname>.<service>`."""
 
 from __future__ import annotations
 

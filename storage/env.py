@@ -2,7 +2,7 @@
 
 LMDB forbids opening one environment twice in a process, so every Store on a data dir
 shares one Environment here (by real path). Resizing the map needs no live read txn in
-this process: readers pass a gate that the resize closes (ARCHITECTURE.md pitfalls).
+this process: readers pass a gate that the resize closes (docs/architecture.md pitfalls).
 """
 
 from __future__ import annotations

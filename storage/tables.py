@@ -24,7 +24,7 @@ _QUEUE_KEY_BYTES: Final = 8 + 32
 
 
 class Table(StrEnum):
-    """The named databases of ARCHITECTURE.md "Storage"; the value is the LMDB name."""
+    """The named databases of docs/architecture.md "Storage"; the value is the LMDB name."""
 
     META = "meta"
     KV = "kv"
@@ -144,7 +144,7 @@ def decode_seq(data: bytes) -> int:
 
 
 def is_uuid32(value: bytes) -> bool:
-    """A Titanic id: 32 lowercase hex characters as ASCII bytes (protocols.md)."""
+    """A Titanic id: 32 lowercase hex characters as ASCII bytes (docs/protocols.md)."""
     return _UUID32.fullmatch(value) is not None
 
 

@@ -114,7 +114,7 @@ class CloneLoad:
         self.writer = context.socket(zmq.XPUB)
         self.writer.setsockopt(zmq.SNDHWM, 0)
         self.writer.connect(self.endpoints.collector)
-        # protocols.md §1.6: the collector listens once its subscription arrives, and
+        # docs/protocols.md §1.6: the collector listens once its subscription arrives, and
         # our SUB is live once a HUGZ comes through it
         if not self.writer.poll(10_000) or not self.sub.poll(10_000):
             raise SystemExit("bench_clone: the Clone sockets never connected")

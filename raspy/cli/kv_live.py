@@ -1,4 +1,4 @@
-"""raspy-kv live commands against a running raspyd's Clone server (protocols.md §6).
+"""raspy-kv live commands against a running raspyd's Clone server (docs/protocols.md §6).
 
 `ls`/`get` take one snapshot; `set`/`del` wait until the server published the update;
 `watch` prints one line per change until Ctrl-C. Values print as text when they are

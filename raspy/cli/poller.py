@@ -6,7 +6,7 @@
 The service answers `<hostname>.<service>.devices` as an external MDP worker of the
 hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3),
 so several boards make one tree. The Clone client waits until the collector listens
-(protocols.md §1.6) and resends until the hub publishes each update (§6.4). SIGTERM
+(docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). SIGTERM
 or SIGINT ends it cleanly (exit 0); bad usage or config exits 2.
 """
 

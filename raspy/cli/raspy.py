@@ -266,7 +266,7 @@ def _call(args: argparse.Namespace) -> int:
 def _call_titanic(
     args: argparse.Namespace, body: list[bytes], curve: CurveKeys | None
 ) -> int:
-    """`raspy call --titanic`: submit, wait for the reply, close (protocols.md §5.4)."""
+    """`raspy call --titanic`: submit, wait for the reply, close (docs/protocols.md §5.4)."""
     from raspy.client.titanic import TitanicClient
     from raspy.errors import TitanicError
 

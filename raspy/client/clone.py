@@ -1,4 +1,4 @@
-"""Clone client (RFC 12/CHP, protocols.md §6): a live local copy of a key subtree.
+"""Clone client (RFC 12/CHP, docs/protocols.md §6): a live local copy of a key subtree.
 
 `CloneClient` keeps a cache in step with the server from a background agent thread
 (raspy.client.clone_agent); `fetch_snapshot` is a one-shot read. Both take the server
@@ -35,7 +35,7 @@ _CLOSED: Final = object()
 
 
 def _check_subtree(subtree: bytes) -> None:
-    """A caller's bad subtree is a ValueError (STYLE.md §4), not a protocol error."""
+    """A caller's bad subtree is a ValueError (docs/style.md §4), not a protocol error."""
     try:
         clone.check_subtree(subtree)
     except MalformedMessage as exc:

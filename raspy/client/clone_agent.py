@@ -1,7 +1,7 @@
 """The Clone client's agent: the socket owner of its SUB, DEALER and XPUB, on a Runner.
 
 A thin shell over CloneClientCore (raspy.cores.clone_client), which holds the whole
-protocol (protocols.md §6.3-§6.7). The cache lives in the core; the shell calls the
+protocol (docs/protocols.md §6.3-§6.7). The cache lives in the core; the shell calls the
 core under `lock`, so other threads may read the cache under it.
 """
 
@@ -62,7 +62,7 @@ class Agent:
         self._context = context
         self._endpoints = endpoints
         self._emit = emit
-        self._curve = curve  # client keys for a CURVE server (protocols.md §8.2)
+        self._curve = curve  # client keys for a CURVE server (docs/protocols.md §8.2)
         self._limiter = LogRateLimiter()
         self._sockets: dict[str, Socket] = {}  # "sub", "xpub", "dealer"
         self._results: dict[bytes, Future[None]] = {}

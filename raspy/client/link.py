@@ -37,7 +37,7 @@ _MAX_BATCH: Final = 256  # messages drained per wake-up, so timers still run
 
 
 def service_name(service: bytes) -> str:
-    """A service name for logs: ASCII in practice (protocols.md §1.8), never raw."""
+    """A service name for logs: ASCII in practice (docs/protocols.md §1.8), never raw."""
     return service[:64].decode("ascii", "backslashreplace")
 
 

@@ -59,7 +59,7 @@ class _NoReply(Exception):
 class Client(Closing):
     """A blocking MDP client on a DEALER socket; one request outstanding at a time.
 
-    Lazy Pirate (protocols.md §2.3): when no reply comes within `timeout_s`, the
+    Lazy Pirate (docs/protocols.md §2.3): when no reply comes within `timeout_s`, the
     socket is closed (linger 0), a new one is made and the request sent again, up to
     `retries` sends in all (zguide's count: 3 means one send and two resends); then
     ClientTimeout is raised. A resent request may run twice at the worker.

@@ -1,4 +1,4 @@
-"""Blocking Titanic client (RFC 9/TSP; protocols.md §5): durable, disconnected requests.
+"""Blocking Titanic client (RFC 9/TSP; docs/protocols.md §5): durable, disconnected requests.
 
 Built on raspy.client.mdp.Client; used by one thread, the one that made it. Example::
 

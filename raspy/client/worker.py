@@ -41,7 +41,7 @@ class Worker(Closing):
     """A blocking MDP worker of one service on a DEALER socket.
 
     Heartbeats, broker liveness, reconnects (new socket + READY) and DISCONNECT are
-    handled by WorkerCore (protocols.md §2.6, §2.7). With `heartbeat_while_busy`
+    handled by WorkerCore (docs/protocols.md §2.6, §2.7). With `heartbeat_while_busy`
     (the default, raspy's rule in §2.6) an I/O thread owns the socket, so
     heartbeats go on while a handler runs; requests and replies cross an inproc
     pipe. Without it the socket lives in the caller's thread, as in zguide's

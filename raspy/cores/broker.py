@@ -1,6 +1,6 @@
 """BrokerCore: the sans-IO Majordomo broker (MDP 0.1, RFC 18, majortomo; MMI).
 
-Frames and `now` (monotonic seconds) in, a list of outputs out; protocols.md §2.5-§2.8,
+Frames and `now` (monotonic seconds) in, a list of outputs out; docs/protocols.md §2.5-§2.8,
 §3.3-§3.6 and §4. No sockets, threads, clocks or logging here. Invariants: nothing is
 sent to a worker after its DISCONNECT or expiry; a worker is idle or busy with exactly
 one request; a service never has both queued requests and idle workers.

@@ -1,7 +1,7 @@
 """The broker's timers and limits, from the [broker] section of the config.
 
 Kept apart from BrokerCore so that the config layer and the edge can build settings
-without reading the core; protocols.md §2.6 (heartbeats) and §2.8 (limits).
+without reading the core; docs/protocols.md §2.6 (heartbeats) and §2.8 (limits).
 """
 
 from __future__ import annotations

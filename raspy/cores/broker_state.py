@@ -1,7 +1,7 @@
 """The broker's tables: pending requests, services and workers (BrokerCore only).
 
 Mutable records with the small rules that touch one record at a time: deadlines
-(protocols.md §2.6), the 0.1 reply buffer (§3.6), queue order. No outputs, no I/O.
+(docs/protocols.md §2.6), the 0.1 reply buffer (§3.6), queue order. No outputs, no I/O.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CloneCore: sequence numbers, ephemeral deadlines and KVSET dedupe (protocols.md §6).
+"""CloneCore: sequence numbers, ephemeral deadlines and KVSET dedupe (docs/protocols.md §6).
 
 Sans-IO: frames and `now` (monotonic seconds) in, outputs out. It holds no values (they
 live in the store), never reads a clock, never logs and never touches a socket.

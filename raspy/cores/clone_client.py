@@ -1,4 +1,4 @@
-"""CloneClientCore: the client side of RFC 12/CHP (protocols.md §6.3-§6.7), sans-IO.
+"""CloneClientCore: the client side of RFC 12/CHP (docs/protocols.md §6.3-§6.7), sans-IO.
 
 Subscribe, wait for the first HUGZ (the subscription is live), ICANHAZ? on a fresh
 DEALER, KVSYNCs until KTHXBAI while updates wait, then apply updates newer than the

@@ -1,4 +1,4 @@
-"""TitanicCore: Titanic's durable request lifecycle (RFC 9; protocols.md §5.4-§5.6).
+"""TitanicCore: Titanic's durable request lifecycle (RFC 9; docs/protocols.md §5.4-§5.6).
 
 Sans-IO: decoded bodies and events in, with time passed in; outputs say what to store,
 what to dispatch and what to answer. No sockets, threads, store or logging here. A

@@ -5,7 +5,7 @@ lifecycle in TitanicCore: per-service ready heaps, the backoff heap, attempts in
 flight with their timeouts, dispatcher slots and per-service windows. Entries are
 shared with the core, which adds and removes them.
 
-Invariants: an entry has at most one attempt in flight (protocols.md §5.5.2); ready
+Invariants: an entry has at most one attempt in flight (docs/protocols.md §5.5.2); ready
 entries go out oldest first, only to available services. Attempts in flight per
 service start at 4, grow by one per reply up to dispatch_window and halve on a timeout.
 Heap items are never removed in place: an entry's ticket is bumped on every

@@ -1,6 +1,6 @@
 """TitanicCore's inputs and outputs: who asked, what to write, what to answer.
 
-Frozen values only (protocols.md §5); the state machine is raspy.cores.titanic.
+Frozen values only (docs/protocols.md §5); the state machine is raspy.cores.titanic.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""WorkerCore: heartbeat and reconnect decisions of one MDP worker (protocols.md §2.6).
+"""WorkerCore: heartbeat and reconnect decisions of one MDP worker (docs/protocols.md §2.6).
 
 Sans-IO: frames and `now` (monotonic seconds) in, outputs out. No sockets, threads,
 clocks or logging here; the shell (raspy.client.mdp.Worker) carries the outputs out.
@@ -18,7 +18,7 @@ from raspy.protocol.frames import FrameLimits
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    """Timers of a worker; protocols.md §2.6 raspy defaults."""
+    """Timers of a worker; docs/protocols.md §2.6 raspy defaults."""
 
     heartbeat_interval_s: float = 2.5
     heartbeat_liveness: int = 3
@@ -101,7 +101,7 @@ _NEVER: Final = float("inf")
 class WorkerCore:
     """One worker's connection life: READY, heartbeats, broker liveness, reconnects.
 
-    Rules (protocols.md §2.6, §2.7): a new socket and one READY per connection; a
+    Rules (docs/protocols.md §2.6, §2.7): a new socket and one READY per connection; a
     HEARTBEAT when nothing was sent for one interval, idle or busy; the broker is
     lost after `liveness` intervals without any valid message from it, then the
     socket is closed and a new one made after a delay that starts at

@@ -2,7 +2,7 @@
 
 Pure except for what a driver's read() does (a 1-Wire read blocks on sysfs). The
 Registry is not thread-safe: one actor owns it; only Device.read() may run elsewhere.
-Full names follow ARCHITECTURE.md: `<hostname>.<service>.<device>[.<subdevice>]`.
+Full names follow docs/architecture.md: `<hostname>.<service>.<device>[.<subdevice>]`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Clustered Hashmap Protocol codec (RFC 12/CHP), protocols.md §6.
+"""Clustered Hashmap Protocol codec (RFC 12/CHP), docs/protocols.md §6.
 
 Frames (peer view, routing id stripped) <-> frozen dataclasses. Pure: no state, no I/O.
 Every check of §6.2-§6.4 and §6.6 lives here and raises MalformedMessage("clone", ...).

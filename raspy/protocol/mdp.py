@@ -1,6 +1,6 @@
 """Majordomo codecs: MDP/0.1 (RFC 7), MDP/0.2 (RFC 18) and the majortomo dialect.
 
-Frames in peer view (routing id already stripped) <-> frozen dataclasses; protocols.md
+Frames in peer view (routing id already stripped) <-> frozen dataclasses; docs/protocols.md
 §2-§3. Pure functions on the broker's hot path: no state, no I/O, no regexes.
 """
 
@@ -13,14 +13,14 @@ from typing import Final
 
 
 class Version(StrEnum):
-    """An MDP version, or the majortomo 0.2.0 dialect of 0.2 (protocols.md §3.4)."""
+    """An MDP version, or the majortomo 0.2.0 dialect of 0.2 (docs/protocols.md §3.4)."""
 
     V01 = "0.1"
     V02 = "0.2"
     MAJORTOMO = "majortomo"
 
 
-# protocols.md §2.2 and §3.2
+# docs/protocols.md §2.2 and §3.2
 C_CLIENT01: Final = b"MDPC01"
 W_WORKER01: Final = b"MDPW01"
 C_CLIENT02: Final = b"MDPC02"

@@ -1,7 +1,7 @@
 """Majordomo decoders: frames (peer view) -> the dataclasses of raspy.protocol.mdp.
 
 One decoder per receiving side, for MDP/0.1 (RFC 7), MDP/0.2 (RFC 18) and the majortomo
-dialect; protocols.md §2-§3.5. Anything malformed raises MalformedMessage with a stable
+dialect; docs/protocols.md §2-§3.5. Anything malformed raises MalformedMessage with a stable
 reason token. Pure functions on the broker's hot path: no state, no I/O, no regexes.
 """
 

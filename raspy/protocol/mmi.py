@@ -1,6 +1,6 @@
 """MMI (RFC 8): service names the broker answers itself, and their reply bodies.
 
-Pure helpers, no state and no I/O (protocols.md §4). Every reply body opens with a
+Pure helpers, no state and no I/O (docs/protocols.md §4). Every reply body opens with a
 three-digit status frame: b"200" ok, b"400" bad request, b"404" not found,
 b"501" not implemented.
 

@@ -1,4 +1,4 @@
-"""Titanic Service Protocol (RFC 9/TSP) bodies and status frames; protocols.md §5.
+"""Titanic Service Protocol (RFC 9/TSP) bodies and status frames; docs/protocols.md §5.
 
 Pure: MDP body frames <-> frozen dataclasses. No state, no I/O. The MDP envelope
 (header, service frame) is the MDP codec's business; this module sees only bodies.
@@ -46,7 +46,7 @@ def new_uuid() -> str:
 
 
 class PooledUuids:
-    """Request ids as uuid4().hex (protocols.md §5.2 raspy), from pooled urandom bytes.
+    """Request ids as uuid4().hex (docs/protocols.md §5.2 raspy), from pooled urandom bytes.
 
     One system call per 256 ids instead of one per id; used by one actor thread.
     """

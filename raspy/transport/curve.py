@@ -1,6 +1,6 @@
 """CURVE for raspyd's bound TCP sockets: the server's keys and the ZAP allowlist.
 
-protocols.md §8.2: the authenticator runs on the same context as the sockets and
+docs/protocols.md §8.2: the authenticator runs on the same context as the sockets and
 is started before any of them binds; it is stopped after they close.
 """
 

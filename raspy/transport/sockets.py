@@ -14,12 +14,12 @@ Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
 
 DEFAULT_LINGER_MS: Final = 500
-_CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (protocols.md §8.1)
+_CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (docs/protocols.md §8.1)
 
 
 @dataclass(frozen=True, slots=True)
 class CurveKeys:
-    """CURVE keys of one socket, Z85 text as bytes (protocols.md §8.2).
+    """CURVE keys of one socket, Z85 text as bytes (docs/protocols.md §8.2).
 
     With `server_key` set the socket is a CURVE client of that server; without it,
     the socket is a CURVE server.

@@ -1,4 +1,4 @@
-"""Clone in the real raspyd through SIGKILL (issue 6; protocols.md §6.4, ARCHITECTURE.md).
+"""Clone in the real raspyd through SIGKILL (issue 6; docs/protocols.md §6.4, docs/architecture.md).
 
 Updates flow while raspyd is killed. After the restart the snapshot must hold every
 update that had been published (durable before published), and the next update must

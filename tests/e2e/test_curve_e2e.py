@@ -1,5 +1,5 @@
 """raspyd with [security]: CURVE on every bound TCP socket and a ZAP allowlist of
-client public keys (ARCHITECTURE.md "Security model", protocols.md §8.2)."""
+client public keys (docs/architecture.md "Security model", docs/protocols.md §8.2)."""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ def test_raspy_poller_started_before_the_hub_publishes_once_the_hub_is_up(
     tmp_path: Path,
 ) -> None:
     """A second board may boot first: its readings wait (latest per key) until the
-    hub's collector listens (protocols.md §1.6), then show in the tree."""
+    hub's collector listens (docs/protocols.md §1.6), then show in the tree."""
     hub = Daemon(tmp_path / "data", port_base=free_port_base())
     args = ("--service", "fake", "--hostname", "early-board")
     with _poller(hub, tmp_path / "poller.log", *args) as process:

@@ -1,6 +1,6 @@
 """The real raspyd under a storm of malformed input on every socket it binds.
 
-README "bad input anywhere" and protocols.md §2.8, §5.3, §6.4: frames that are not
+README "bad input anywhere" and docs/protocols.md §2.8, §5.3, §6.4: frames that are not
 what a protocol allows are dropped and counted, or answered with a status; nothing
 crashes, nothing is logged as an unexpected exception, and every service still works
 afterwards. The storm is random but seeded, bounded by count, and stays on 127.0.0.1.

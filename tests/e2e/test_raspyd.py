@@ -127,7 +127,7 @@ def test_sigterm_disconnects_workers_and_exits_0(tmp_path: Path) -> None:
 def test_raspyd_survives_sigkill_and_restarts_with_what_it_confirmed(
     tmp_path: Path,
 ) -> None:
-    """ARCHITECTURE.md: what a client was told is stored survives a power cut (here
+    """docs/architecture.md: what a client was told is stored survives a power cut (here
     SIGKILL), and a sequence number is never reused after it."""
     daemon = Daemon(tmp_path / "data").start()
     try:
@@ -152,7 +152,7 @@ def test_raspyd_survives_sigkill_and_restarts_with_what_it_confirmed(
 
 
 def test_sighup_keeps_the_old_config_when_the_new_one_is_bad(tmp_path: Path) -> None:
-    """STYLE.md §4: a bad config on SIGHUP keeps the old one running."""
+    """docs/style.md §4: a bad config on SIGHUP keeps the old one running."""
     with running_daemon(tmp_path / "data", config_text="") as daemon:
         assert daemon.config_path is not None
         assert daemon.process is not None

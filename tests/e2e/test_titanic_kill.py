@@ -1,4 +1,4 @@
-"""Titanic in the real raspyd through SIGKILL (issue 5; protocols.md §5.5, §5.6).
+"""Titanic in the real raspyd through SIGKILL (issue 5; docs/protocols.md §5.5, §5.6).
 
 Bursts from several clients are cut by SIGKILL at random moments, twenty times. After
 every restart each UUID answered 200 must still be known, and each reply seen before

@@ -55,7 +55,7 @@ def test_rfc7_client_is_served_by_rfc7_worker_through_the_edge(
 
 
 def test_rfc18_client_is_served_by_rfc7_worker_as_one_final(edge: EdgeHandle) -> None:
-    """protocols.md §3.6: a 0.1 REPLY becomes one 0.2 FINAL with the same body."""
+    """docs/protocols.md §3.6: a 0.1 REPLY becomes one 0.2 FINAL with the same body."""
     worker = _ready_worker(edge, [b"", b"MDPW01", b"\x01", b"svc"])
     client = dealer(edge.context, edge.endpoint)
     try:
@@ -72,7 +72,7 @@ def test_rfc18_client_is_served_by_rfc7_worker_as_one_final(edge: EdgeHandle) ->
 def test_rfc7_client_gets_partials_and_final_of_rfc18_worker_in_one_reply(
     edge: EdgeHandle,
 ) -> None:
-    """protocols.md §3.6 raspy: PARTIAL bodies then the FINAL body, one 0.1 REPLY."""
+    """docs/protocols.md §3.6 raspy: PARTIAL bodies then the FINAL body, one 0.1 REPLY."""
     worker = _ready_worker(edge, [b"MDPW02", b"\x01", b"parts"])
     client = dealer(edge.context, edge.endpoint)
     try:
@@ -91,7 +91,7 @@ def test_rfc7_client_gets_partials_and_final_of_rfc18_worker_in_one_reply(
 
 
 def test_in_process_echo_worker_serves_every_dialect(edge: EdgeHandle) -> None:
-    """ARCHITECTURE.md: an actor worker is indistinguishable from an external one."""
+    """docs/architecture.md: an actor worker is indistinguishable from an external one."""
     EchoWorkerActor.start(edge.ref, edge.outbox, b"local.echo", "echo")
     client = dealer(edge.context, edge.endpoint)
     try:
@@ -109,7 +109,7 @@ def test_in_process_echo_worker_serves_every_dialect(edge: EdgeHandle) -> None:
 def test_mmi_answers_404_for_unknown_and_501_for_unimplemented(
     edge: EdgeHandle,
 ) -> None:
-    """RFC 8 and protocols.md §4 table."""
+    """RFC 8 and docs/protocols.md §4 table."""
     client = dealer(edge.context, edge.endpoint)
     try:
         client.send_multipart([b"", b"MDPC01", b"mmi.service", b"nobody"])
@@ -135,7 +135,7 @@ def test_mmi_answers_404_for_unknown_and_501_for_unimplemented(
 def test_broker_drops_garbage_and_keeps_serving(
     edge: EdgeHandle, garbage: list[bytes]
 ) -> None:
-    """protocols.md §2.8: invalid input is dropped and counted; nobody else notices."""
+    """docs/protocols.md §2.8: invalid input is dropped and counted; nobody else notices."""
     EchoWorkerActor.start(edge.ref, edge.outbox, b"e", "echo")
     attacker = dealer(edge.context, edge.endpoint)
     client = dealer(edge.context, edge.endpoint)
@@ -165,7 +165,7 @@ def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> Non
 
 
 class _Recorder(pykka.ThreadingActor):
-    """Records every message it is told (STYLE.md §7: a recording actor, not a Mock)."""
+    """Records every message it is told (docs/style.md §7: a recording actor, not a Mock)."""
 
     def __init__(self, inbox: queue.SimpleQueue[object]) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""Interop (protocols.md §3.4, §9.2): our Client and Worker against majortomo's Broker.
+"""Interop (docs/protocols.md §3.4, §9.2): our Client and Worker against majortomo's Broker.
 
 The broker runs in-process on tcp://127.0.0.1:*; both our peers speak the majortomo
 dialect. Each Worker is made in the thread that serves with it (one owner per socket).

@@ -342,7 +342,7 @@ def test_subtree_client_sees_only_its_subtree_from_another_clients_writes(
 def test_client_follows_a_restarted_server_and_the_sequence_keeps_growing(
     zmq_context: Context, store: Store, clock: FakeClock
 ) -> None:
-    """§6.5: the client reconnects after silence; ARCHITECTURE.md: the restarted
+    """§6.5: the client reconnects after silence; docs/architecture.md: the restarted
     server never reuses a sequence number."""
     base = free_port_base()
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
@@ -457,7 +457,7 @@ def test_raspy_kv_live_commands_set_get_list_delete_and_watch(
 def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """STYLE.md §4: exit 1 for a runtime failure, 2 for bad input; one stderr line."""
+    """docs/style.md §4: exit 1 for a runtime failure, 2 for bad input; one stderr line."""
     base = free_port_base()
     assert kv.run(["ls", "--server", f"127.0.0.1:{base}", "--timeout", "0.2"]) == 1
     assert kv.run(["set", "relative", "1"]) == 2

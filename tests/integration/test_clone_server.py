@@ -1,4 +1,4 @@
-"""The Clone server over real sockets and a real store (protocols.md §6)."""
+"""The Clone server over real sockets and a real store (docs/protocols.md §6)."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_ephemeral_key_expires_as_a_published_delete_on_the_servers_clock(
 def test_restarted_server_continues_the_sequence_and_gives_ttl_keys_a_fresh_ttl(
     zmq_context: Context, store: Store, clock: FakeClock
 ) -> None:
-    """ARCHITECTURE.md: a sequence number is never reused across restarts; §6.6 raspy:
+    """docs/architecture.md: a sequence number is never reused across restarts; §6.6 raspy:
     persisted ephemeral keys get a fresh full ttl when the server is ready."""
     with clone_server(zmq_context, store, clock) as first:
         first.publisher.set(b"/e", b"on", ttl_s=30)
@@ -207,7 +207,7 @@ def test_restarted_server_continues_the_sequence_and_gives_ttl_keys_a_fresh_ttl(
 def test_bad_input_on_collector_and_snapshot_is_counted_logged_once_and_dropped(
     zmq_context: Context, server: CloneServer
 ) -> None:
-    """§6.4 and ARCHITECTURE.md: bad input is logged (once per peer and reason a
+    """§6.4 and docs/architecture.md: bad input is logged (once per peer and reason a
     minute), counted and dropped; the server keeps serving."""
     bad_kvsets = [
         [b"/a", bytes(8), b"", b""],
@@ -406,7 +406,7 @@ def test_100k_key_snapshot_arrives_complete_beside_another_while_updates_flow(
 def test_start_clone_server_binds_snapshot_publisher_and_collector_above_the_port_base(
     zmq_context: Context, store: Store, clock: FakeClock
 ) -> None:
-    """ARCHITECTURE.md: Clone snapshot at N+1, publisher at N+2, collector at N+3."""
+    """docs/architecture.md: Clone snapshot at N+1, publisher at N+2, collector at N+3."""
     base = free_port_base()
     ref = start_clone_server(
         zmq_context,

@@ -1,5 +1,5 @@
 """Device services in the daemon's runtime: started from the config and restarted by
-the supervisor when they fail (issue 7, ARCHITECTURE.md)."""
+the supervisor when they fail (issue 7, docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> No
 def test_a_failed_device_service_is_restarted_by_the_supervisor(
     tmp_path: Path,
 ) -> None:
-    """ARCHITECTURE.md: an actor's failure is logged with its cause and the supervisor
+    """docs/architecture.md: an actor's failure is logged with its cause and the supervisor
     restarts it; the restarted service polls and publishes again."""
     runtime = _started_runtime(
         tmp_path,

@@ -158,7 +158,7 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
 def test_restore_never_lowers_the_last_sequence_number(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """ARCHITECTURE.md: a sequence number is never reused, even after a restore."""
+    """docs/architecture.md: a sequence number is never reused, even after a restore."""
     data_dir = tmp_path / "a"
     make_store(data_dir, [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(90))])
     dump = write_dump(

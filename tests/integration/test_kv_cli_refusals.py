@@ -1,6 +1,6 @@
 """raspy-kv refusing bad input on real data dirs: damaged dumps, records that cannot be
 stored, newer schemas, check's problem report and usage errors (issue #4 "raspy-kv",
-STYLE §4)."""
+docs/style.md §4)."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def test_check_reports_each_problem_and_exits_1(
 def test_usage_errors_exit_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    """Issue #4: exit statuses 0 ok, 1 data problem, 2 usage error; STYLE §4."""
+    """Issue #4: exit statuses 0 ok, 1 data problem, 2 usage error; docs/style.md §4."""
     argv = [str(tmp_path / a) if a in ("DIR", "FILE") else a for a in argv]
     message = message.replace("DIR", str(tmp_path / "DIR"))
     message = message.replace("FILE", str(tmp_path / "FILE"))

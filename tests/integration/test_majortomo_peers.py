@@ -1,4 +1,4 @@
-"""Interop (protocols.md §3.4, §9.2): majortomo's client and worker against our broker."""
+"""Interop (docs/protocols.md §3.4, §9.2): majortomo's client and worker against our broker."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     ],
 )
 def test_raspy_call_exits_2_on_bad_usage(args: list[str]) -> None:
-    """STYLE.md §4: bad usage or input is exit status 2 with a message on stderr."""
+    """docs/style.md §4: bad usage or input is exit status 2 with a message on stderr."""
     status, out, err = finish(start_call(*args))
     assert (status, out) == (2, b"")
     assert err.decode().strip().splitlines()[-1].startswith(("usage:", "raspy"))

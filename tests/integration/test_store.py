@@ -1,5 +1,5 @@
 """The LMDB Store on a real data dir: reads, writes, map growth, limits and the writer
-thread's group commit (issue #4, ARCHITECTURE.md "Storage", STYLE §6)."""
+thread's group commit (issue #4, docs/architecture.md "Storage", docs/style.md §6)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class WriterGate:
 
 
 def test_a_new_store_has_a_0700_data_dir_and_schema_version_1(data_dir: Path) -> None:
-    """ARCHITECTURE.md: data dir created 0700; issue #4: schema version in meta."""
+    """docs/architecture.md: data dir created 0700; issue #4: schema version in meta."""
     with Store.open(data_dir, TINY) as store:
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
         assert store.schema_version == 1
@@ -53,7 +53,7 @@ def test_a_new_store_has_a_0700_data_dir_and_schema_version_1(data_dir: Path) ->
 
 
 def test_committed_writes_are_read_back_by_get_scan_and_read_view(store: Store) -> None:
-    """STYLE §6: get, scan(table, prefix, limit) as a list, read_view().iter_from."""
+    """docs/style.md §6: get, scan(table, prefix, limit) as a list, read_view().iter_from."""
     store.commit(
         [Put(Table.KV, k, k.upper()) for k in (b"/a/1", b"/a/2", b"/a/3", b"/b")]
     )
@@ -233,7 +233,7 @@ def test_without_group_commit_each_submit_is_its_own_transaction(
 
 
 def test_a_future_cancelled_before_its_transaction_is_not_written(store: Store) -> None:
-    """STYLE §6: never acknowledge something not committed, nor write the cancelled."""
+    """docs/style.md §6: never acknowledge something not committed, nor write the cancelled."""
     gate = WriterGate(store)
     errors: list[BaseException | None] = []
     future = store.submit([Put(Table.KV, b"no", b"x")], errors.append)
@@ -278,7 +278,7 @@ def test_commit_from_the_writer_thread_is_refused_instead_of_deadlocking(
 
 
 def test_the_map_grows_only_after_open_read_views_close(data_dir: Path) -> None:
-    """ARCHITECTURE.md pitfalls: resizing needs no open read txn in this process, so
+    """docs/architecture.md pitfalls: resizing needs no open read txn in this process, so
     growth waits for read views (here closed from another thread) and then goes on."""
     with Store.open(data_dir, TINY) as store:
         store.commit([Put(Table.KV, b"before", b"1")])

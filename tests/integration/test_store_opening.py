@@ -1,5 +1,5 @@
 """Opening the LMDB Store: the data-dir lock, readers beside a writer (in this and in
-other processes) and schema versions (issue #4, ARCHITECTURE.md pitfalls)."""
+other processes) and schema versions (issue #4, docs/architecture.md pitfalls)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ with Store.open(sys.argv[1], StoreConfig(map_size_initial_mb=1)) as store:
 
 
 def test_a_reader_adopts_a_map_grown_by_another_process(data_dir: Path) -> None:
-    """ARCHITECTURE.md pitfalls: start small and grow; readers elsewhere follow."""
+    """docs/architecture.md pitfalls: start small and grow; readers elsewhere follow."""
     with Store.open(data_dir, TINY) as store:
         store.commit([Put(Table.KV, b"a", b"1")])
     with Store.open(data_dir, TINY, readonly=True) as reader:
@@ -145,7 +145,7 @@ def test_a_version_0_store_is_migrated_to_1_by_its_registered_step(
 
 
 def test_the_migration_never_lowers_a_higher_last_seq(data_dir: Path) -> None:
-    """ARCHITECTURE.md: a sequence number is never reused."""
+    """docs/architecture.md: a sequence number is never reused."""
     with Store.open(data_dir, TINY) as store:
         store.commit(
             [
@@ -173,7 +173,7 @@ sys.stdin.readline()
 def test_a_reader_slot_left_by_a_killed_process_is_cleared_at_open(
     store: Store, data_dir: Path
 ) -> None:
-    """ARCHITECTURE.md pitfalls: a process killed inside a read txn keeps its reader
+    """docs/architecture.md pitfalls: a process killed inside a read txn keeps its reader
     slot (while another process keeps the environment open) until reader_check();
     every Store.open calls it (and the writer every minute)."""
     store.commit([Put(Table.KV, b"k", b"v")])

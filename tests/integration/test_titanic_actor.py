@@ -1,4 +1,4 @@
-"""TitanicActor on a real edge, real LMDB and real sockets (protocols.md §5.5, §5.6)."""
+"""TitanicActor on a real edge, real LMDB and real sockets (docs/protocols.md §5.5, §5.6)."""
 
 from __future__ import annotations
 

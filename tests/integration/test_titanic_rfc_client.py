@@ -1,4 +1,4 @@
-"""Foreign Titanic clients against raspy's Titanic (protocols.md §5.4, §9.4).
+"""Foreign Titanic clients against raspy's Titanic (docs/protocols.md §5.4, §9.4).
 
 One is written here from RFC 9's client flow over an MDP/0.1 REQ socket (what zguide's
 ticlient.py does with mdcliapi.py); the other is majortomo's own client.

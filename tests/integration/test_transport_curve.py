@@ -1,4 +1,4 @@
-"""make_socket with CURVE keys (protocols.md §8.2): client and worker reach a CURVE server."""
+"""make_socket with CURVE keys (docs/protocols.md §8.2): client and worker reach a CURVE server."""
 
 from __future__ import annotations
 

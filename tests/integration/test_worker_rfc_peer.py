@@ -1,4 +1,4 @@
-"""Worker against a raw ROUTER written from RFC 7 §worker and RFC 18 (protocols.md §2.4).
+"""Worker against a raw ROUTER written from RFC 7 §worker and RFC 18 (docs/protocols.md §2.4).
 
 The test thread plays the broker and also calls the worker's recv/reply: with the
 I/O thread (the default) the worker keeps heartbeating in between.

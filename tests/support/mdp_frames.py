@@ -1,4 +1,4 @@
-"""Worker-side MDP frames written out from protocols.md §2.4, §3.3 and §3.4 (peer view).
+"""Worker-side MDP frames written out from docs/protocols.md §2.4, §3.3 and §3.4 (peer view).
 
 Shared by the worker and codec tests, so that the vectors are written once, from the
 spec, and never produced by the codec under test.

@@ -1,4 +1,4 @@
-"""BrokerCore dialogs and heartbeats with time passed in (protocols.md §2.5-§2.7, §3.3-§3.6)."""
+"""BrokerCore dialogs and heartbeats with time passed in (docs/protocols.md §2.5-§2.7, §3.3-§3.6)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from raspy.cores.broker import (
 
 
 def test_v01_client_and_v01_worker_follow_the_classic_dialog(core: BrokerCore) -> None:
-    """protocols.md §2.5 steps 1-4: READY, REQUEST dispatched, REPLY forwarded."""
+    """docs/protocols.md §2.5 steps 1-4: READY, REQUEST dispatched, REPLY forwarded."""
     assert core.on_frames(W1, ready(V01), T0) == [
         WorkerRegistered(SVC, W1, V01),
         ServiceAvailability(SVC, True),
@@ -51,7 +51,7 @@ def test_v01_client_and_v01_worker_follow_the_classic_dialog(core: BrokerCore) -
 def test_v02_partials_are_forwarded_at_once_and_final_ends_the_request(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §3.3: PARTIAL forwarded as client PARTIAL, FINAL as FINAL."""
+    """docs/protocols.md §3.3: PARTIAL forwarded as client PARTIAL, FINAL as FINAL."""
     core.on_frames(W1, ready(V02), T0)
     assert core.on_frames(C1, request(V02, b"q"), T0) == [
         Send(W1, [b"MDPW02", b"\x02", C1, b"", b"q"])
@@ -71,7 +71,7 @@ def test_v02_partials_are_forwarded_at_once_and_final_ends_the_request(
 def test_v01_client_gets_one_reply_with_all_partial_bodies_of_a_v02_worker(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §3.6 raspy: PARTIAL bodies buffered, then one 0.1 REPLY."""
+    """docs/protocols.md §3.6 raspy: PARTIAL bodies buffered, then one 0.1 REPLY."""
     core.on_frames(W1, ready(V02), T0)
     assert core.on_frames(C1, request(V01, b"q"), T0) == [
         Send(W1, [b"MDPW02", b"\x02", C1, b"", b"q"])
@@ -84,7 +84,7 @@ def test_v01_client_gets_one_reply_with_all_partial_bodies_of_a_v02_worker(
 
 
 def test_v02_client_gets_a_final_from_a_v01_worker_reply(core: BrokerCore) -> None:
-    """protocols.md §3.6: a worker REPLY becomes one client FINAL with the same body."""
+    """docs/protocols.md §3.6: a worker REPLY becomes one client FINAL with the same body."""
     core.on_frames(W1, ready(V01), T0)
     assert core.on_frames(C1, request(V02, b"q"), T0) == [
         Send(W1, [b"", b"MDPW01", b"\x02", C1, b"", b"q"])
@@ -97,7 +97,7 @@ def test_v02_client_gets_a_final_from_a_v01_worker_reply(core: BrokerCore) -> No
 def test_majortomo_client_is_served_by_an_rfc18_worker_in_its_own_dialect(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §3.4, §3.6: replies to majortomo carry no service frame."""
+    """docs/protocols.md §3.4, §3.6: replies to majortomo carry no service frame."""
     core.on_frames(W1, ready(V02), T0)
     assert core.on_frames(C1, [b"", b"MDPC02", b"\x02", SVC, b"q"], T0) == [
         Send(W1, [b"MDPW02", b"\x02", C1, b"", b"q"])
@@ -111,7 +111,7 @@ def test_majortomo_client_is_served_by_an_rfc18_worker_in_its_own_dialect(
 
 
 def test_rfc18_client_is_served_by_a_majortomo_worker(core: BrokerCore) -> None:
-    """protocols.md §3.4, §3.5: the worker is always answered in its dialect."""
+    """docs/protocols.md §3.4, §3.5: the worker is always answered in its dialect."""
     core.on_frames(W1, [b"", b"MDPW02", b"\x01", SVC], T0)
     assert core.on_frames(C1, request(V02, b"q"), T0) == [
         Send(W1, [b"", b"MDPW02", b"\x02", C1, b"", b"q"])
@@ -122,7 +122,7 @@ def test_rfc18_client_is_served_by_a_majortomo_worker(core: BrokerCore) -> None:
 
 
 def test_requests_wait_for_a_worker_and_go_out_oldest_first(core: BrokerCore) -> None:
-    """protocols.md §2.5 steps 1, 2, 4; a DEALER client may queue several requests."""
+    """docs/protocols.md §2.5 steps 1, 2, 4; a DEALER client may queue several requests."""
     assert core.on_frames(C1, request(V01, b"1"), T0) == []
     assert core.on_frames(C1, request(V01, b"2"), T0) == []
     assert core.on_frames(W1, ready(V01), T0 + 1) == [
@@ -138,7 +138,7 @@ def test_requests_wait_for_a_worker_and_go_out_oldest_first(core: BrokerCore) ->
 
 
 def test_dispatch_picks_the_worker_idle_longest(core: BrokerCore) -> None:
-    """protocols.md §2.5 step 2: least recently used idle worker first."""
+    """docs/protocols.md §2.5 step 2: least recently used idle worker first."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(W2, ready(V02), T0 + 1)
     assert sends(core.on_frames(C1, request(V02, b"a"), T0 + 2))[0].peer == W1
@@ -153,7 +153,7 @@ def test_dispatch_picks_the_worker_idle_longest(core: BrokerCore) -> None:
 def test_broker_heartbeats_a_worker_it_sent_nothing_for_one_interval(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.6 raspy: HEARTBEAT when nothing was sent for one interval."""
+    """docs/protocols.md §2.6 raspy: HEARTBEAT when nothing was sent for one interval."""
     core.on_frames(W1, ready(V01), T0)
     assert core.next_deadline() == T0 + 2.5
     assert core.on_tick(T0 + 2.4) == []
@@ -162,7 +162,7 @@ def test_broker_heartbeats_a_worker_it_sent_nothing_for_one_interval(
 
 
 def test_broker_heartbeats_busy_workers_too_in_their_dialect(core: BrokerCore) -> None:
-    """protocols.md §2.6 raspy: idle or busy, each worker in its own dialect."""
+    """docs/protocols.md §2.6 raspy: idle or busy, each worker in its own dialect."""
     core.on_frames(W1, [b"", b"MDPW02", b"\x01", SVC], T0)
     core.on_frames(C1, request(V02, b"q"), T0 + 1)
     core.on_frames(W1, heartbeat(VMJ), T0 + 2)
@@ -170,7 +170,7 @@ def test_broker_heartbeats_busy_workers_too_in_their_dialect(core: BrokerCore) -
 
 
 def test_sending_a_request_postpones_the_next_heartbeat(core: BrokerCore) -> None:
-    """protocols.md §2.6: re-arm the heartbeat from the time something was sent."""
+    """docs/protocols.md §2.6: re-arm the heartbeat from the time something was sent."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V02, b"q"), T0 + 2)
     core.on_frames(W1, reply(V02, C1, b"r"), T0 + 2.2)
@@ -179,7 +179,7 @@ def test_sending_a_request_postpones_the_next_heartbeat(core: BrokerCore) -> Non
 
 
 def test_broker_expires_worker_after_three_missed_heartbeats(core: BrokerCore) -> None:
-    """protocols.md §2.6: liveness 3 x 2.5 s; expiry is silent (no DISCONNECT)."""
+    """docs/protocols.md §2.6: liveness 3 x 2.5 s; expiry is silent (no DISCONNECT)."""
     core.on_frames(W1, ready(V01), T0)
     core.on_frames(W1, heartbeat(V01), T0 + 2)
     assert core.on_tick(T0 + 2.5) == [Send(W1, [b"", b"MDPW01", b"\x04"])]
@@ -195,7 +195,7 @@ def test_broker_expires_worker_after_three_missed_heartbeats(core: BrokerCore) -
 
 
 def test_a_worker_that_heartbeats_is_never_expired(core: BrokerCore) -> None:
-    """protocols.md §2.5 step 5: HEARTBEAT refreshes the worker's deadline."""
+    """docs/protocols.md §2.5 step 5: HEARTBEAT refreshes the worker's deadline."""
     core.on_frames(W1, ready(V02), T0)
     for step in range(1, 20):
         now = T0 + step * 2.5
@@ -207,7 +207,7 @@ def test_a_worker_that_heartbeats_is_never_expired(core: BrokerCore) -> None:
 def test_busy_worker_that_never_heartbeats_lives_until_busy_timeout(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.6 raspy: request start + busy_timeout_s (900 s).
+    """docs/protocols.md §2.6 raspy: request start + busy_timeout_s (900 s).
 
     The lost request is older than request_ttl_s by then, so it is dropped.
     """
@@ -224,7 +224,7 @@ def test_busy_worker_that_never_heartbeats_lives_until_busy_timeout(
 def test_one_heartbeat_crossing_the_request_keeps_the_busy_timeout(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.6 raspy: one HEARTBEAT may have crossed the REQUEST in flight."""
+    """docs/protocols.md §2.6 raspy: one HEARTBEAT may have crossed the REQUEST in flight."""
     core.on_frames(W1, ready(V01), T0)
     core.on_frames(C1, request(V01, b"job"), T0 + 1)
     core.on_frames(W1, heartbeat(V01), T0 + 1.1)
@@ -234,7 +234,7 @@ def test_one_heartbeat_crossing_the_request_keeps_the_busy_timeout(
 def test_busy_worker_that_heartbeats_while_busy_expires_after_liveness(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.6 raspy: once seen heartbeating while busy, liveness applies."""
+    """docs/protocols.md §2.6 raspy: once seen heartbeating while busy, liveness applies."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V02, b"job"), T0 + 1)
     core.on_frames(W1, heartbeat(V02), T0 + 2)
@@ -249,7 +249,7 @@ def test_busy_worker_that_heartbeats_while_busy_expires_after_liveness(
 
 
 def test_a_partial_refreshes_a_busy_worker_deadline() -> None:
-    """protocols.md §3.3: a PARTIAL keeps the worker busy and refreshes its deadline."""
+    """docs/protocols.md §3.3: a PARTIAL keeps the worker busy and refreshes its deadline."""
     settings = BrokerSettings(busy_timeout_s=10.0)
     core = BrokerCore(settings)
     core.on_frames(W1, ready(V02), T0)

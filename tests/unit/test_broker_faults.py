@@ -109,7 +109,7 @@ def test_v02_client_sees_the_whole_stream_of_the_second_attempt(
 
 
 def test_nothing_is_sent_to_a_worker_after_its_disconnect(core: BrokerCore) -> None:
-    """protocols.md §2.4: after DISCONNECT the broker sends nothing more to it."""
+    """docs/protocols.md §2.4: after DISCONNECT the broker sends nothing more to it."""
     core.on_frames(W1, ready(V01), T0)
     core.on_frames(W1, disconnect(V01), T0 + 1)
     assert core.on_frames(C1, request(V01, b"x"), T0 + 2) == []
@@ -121,7 +121,7 @@ def test_nothing_is_sent_to_a_worker_after_its_disconnect(core: BrokerCore) -> N
 def test_a_worker_that_comes_back_after_expiry_is_told_to_disconnect(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.6 raspy: its next message comes from an unknown peer."""
+    """docs/protocols.md §2.6 raspy: its next message comes from an unknown peer."""
     core.on_frames(W1, ready(V02), T0)
     core.on_tick(T0 + 7.5)
     assert core.on_frames(W1, heartbeat(V02), T0 + 8) == [
@@ -149,7 +149,7 @@ def test_a_worker_that_comes_back_after_expiry_is_told_to_disconnect(
 def test_unknown_peer_heartbeat_or_reply_gets_disconnect_in_its_dialect(
     core: BrokerCore, frames: list[bytes], disconnect_frames: list[bytes]
 ) -> None:
-    """protocols.md §2.8: HEARTBEAT, REPLY, PARTIAL or FINAL from an unknown peer."""
+    """docs/protocols.md §2.8: HEARTBEAT, REPLY, PARTIAL or FINAL from an unknown peer."""
     outputs = core.on_frames(W1, frames, T0)
     assert sends(outputs) == [Send(W1, disconnect_frames)]
     assert [type(out) for out in outputs] == [Rejected, Send]
@@ -158,7 +158,7 @@ def test_unknown_peer_heartbeat_or_reply_gets_disconnect_in_its_dialect(
 def test_request_command_from_an_unknown_peer_gets_disconnect(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.8: a valid but unexpected worker command from an unknown peer."""
+    """docs/protocols.md §2.8: a valid but unexpected worker command from an unknown peer."""
     frames = mdp.encode(mdp.WorkerRequest(V02, C1, (b"x",)))
     assert core.on_frames(W1, frames, T0) == [
         Rejected(W1, "unknown_worker", "WorkerRequest", 5),
@@ -167,7 +167,7 @@ def test_request_command_from_an_unknown_peer_gets_disconnect(
 
 
 def test_disconnect_from_an_unknown_peer_is_ignored(core: BrokerCore) -> None:
-    """protocols.md §2.8: DISCONNECT from an unknown peer is allowed, ignored."""
+    """docs/protocols.md §2.8: DISCONNECT from an unknown peer is allowed, ignored."""
     assert core.on_frames(W1, disconnect(V02), T0) == []
 
 
@@ -175,7 +175,7 @@ def test_disconnect_from_an_unknown_peer_is_ignored(core: BrokerCore) -> None:
 def test_ready_for_an_mmi_service_is_refused(
     core: BrokerCore, version: mdp.Version
 ) -> None:
-    """protocols.md §2.8, §4: RFC 8 MUST; DISCONNECT and do not register."""
+    """docs/protocols.md §2.8, §4: RFC 8 MUST; DISCONNECT and do not register."""
     outputs = core.on_frames(W1, ready(version, b"mmi.service"), T0)
     assert outputs == [
         Rejected(W1, "mmi_ready", "", len(ready(version))),
@@ -187,7 +187,7 @@ def test_ready_for_an_mmi_service_is_refused(
 def test_second_ready_from_a_registered_worker_disconnects_it(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.7, §2.8: READY from a registered worker: DISCONNECT, forget."""
+    """docs/protocols.md §2.7, §2.8: READY from a registered worker: DISCONNECT, forget."""
     core.on_frames(W1, ready(V01), T0)
     assert core.on_frames(W1, ready(V01, b"other"), T0 + 1) == [
         Rejected(W1, "unexpected_ready", "", 4),
@@ -198,7 +198,7 @@ def test_second_ready_from_a_registered_worker_disconnects_it(
 
 
 def test_reply_from_an_idle_worker_is_not_forwarded(core: BrokerCore) -> None:
-    """protocols.md §2.8: REPLY from an idle worker: DISCONNECT, forget."""
+    """docs/protocols.md §2.8: REPLY from an idle worker: DISCONNECT, forget."""
     core.on_frames(W1, ready(V02), T0)
     assert core.on_frames(W1, reply(V02, C1, b"x"), T0) == [
         Rejected(W1, "unexpected_reply", "", 5),
@@ -211,7 +211,7 @@ def test_reply_from_an_idle_worker_is_not_forwarded(core: BrokerCore) -> None:
 def test_reply_for_another_client_is_not_forwarded_and_the_request_survives(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.8: REPLY for another client: DISCONNECT, forget; re-queued."""
+    """docs/protocols.md §2.8: REPLY for another client: DISCONNECT, forget; re-queued."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(W2, ready(V02), T0)
     core.on_frames(C1, request(V02, b"q"), T0)
@@ -224,7 +224,7 @@ def test_reply_for_another_client_is_not_forwarded_and_the_request_survives(
 
 
 def test_request_command_sent_by_a_worker_disconnects_it(core: BrokerCore) -> None:
-    """protocols.md §2.8: REQUEST (0x02) sent by a worker: DISCONNECT, forget."""
+    """docs/protocols.md §2.8: REQUEST (0x02) sent by a worker: DISCONNECT, forget."""
     core.on_frames(W1, ready(V01), T0)
     frames = mdp.encode(mdp.WorkerRequest(V01, C1, (b"x",)))
     assert core.on_frames(W1, frames, T0) == [
@@ -238,7 +238,7 @@ def test_request_command_sent_by_a_worker_disconnects_it(core: BrokerCore) -> No
 def test_invalid_message_from_a_registered_worker_disconnects_it(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.8 raspy: DISCONNECT a registered worker that sends garbage."""
+    """docs/protocols.md §2.8 raspy: DISCONNECT a registered worker that sends garbage."""
     core.on_frames(W1, ready(V01), T0)
     outputs = core.on_frames(W1, [b"", b"MDPW01", b"\x09"], T0)
     assert outputs == [
@@ -272,7 +272,7 @@ def test_invalid_message_from_a_registered_worker_disconnects_it(
 def test_invalid_input_from_an_unknown_peer_is_only_rejected(
     core: BrokerCore, frames: list[bytes], reason: str
 ) -> None:
-    """protocols.md §2.8 raspy: never answer an unknown peer's garbage."""
+    """docs/protocols.md §2.8 raspy: never answer an unknown peer's garbage."""
     outputs = core.on_frames(C1, frames, T0)
     assert [(type(out), getattr(out, "reason", None)) for out in outputs] == [
         (Rejected, reason)
@@ -291,7 +291,7 @@ def test_oversized_frame_is_rejected_by_the_limits() -> None:
 def test_worker_that_switches_dialect_is_disconnected_in_its_own(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §3.5: DISCONNECT in the dialect it registered with."""
+    """docs/protocols.md §3.5: DISCONNECT in the dialect it registered with."""
     core.on_frames(W1, ready(V02), T0)
     assert core.on_frames(W1, heartbeat(VMJ), T0) == [
         Rejected(W1, "dialect_changed", "majortomo", 3),

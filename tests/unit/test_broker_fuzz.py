@@ -165,7 +165,7 @@ def check_deadline_is_never_late(core: BrokerCore, now: float) -> None:
 def test_broker_survives_any_multi_peer_sequence_and_keeps_its_invariants(
     sequence: list[Step],
 ) -> None:
-    """protocols.md §2.7, §2.8: nothing stops the broker or reaches a lost worker."""
+    """docs/protocols.md §2.7, §2.8: nothing stops the broker or reaches a lost worker."""
     core = BrokerCore(SETTINGS)
     model = Model()
     now = 100.0

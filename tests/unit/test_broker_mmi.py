@@ -1,4 +1,4 @@
-"""BrokerCore's MMI (protocols.md §4), bounds, lifecycle, settings and stats."""
+"""BrokerCore's MMI (docs/protocols.md §4), bounds, lifecycle, settings and stats."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ from raspy.protocol.frames import FrameLimits
 def test_mmi_requests_get_the_documented_replies(
     core: BrokerCore, frames: list[bytes], expected: list[bytes]
 ) -> None:
-    """protocols.md §4 table: 200/404/501 in all three dialects, one body frame."""
+    """docs/protocols.md §4 table: 200/404/501 in all three dialects, one body frame."""
     core.on_frames(W1, ready(V01), T0)
     assert core.on_frames(C1, frames, T0) == [Send(C1, expected)]
 
@@ -109,7 +109,7 @@ def test_mmi_requests_get_the_documented_replies(
 def test_mmi_service_counts_busy_and_local_workers_but_not_expired_ones(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §4 raspy: registered, not expired workers, idle or busy."""
+    """docs/protocols.md §4 raspy: registered, not expired workers, idle or busy."""
     ask = request(V01, b"echo", service=b"mmi.service")
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V02, b"job"), T0)
@@ -179,7 +179,7 @@ def test_a_request_beyond_the_queue_bound_is_dropped() -> None:
 
 
 def test_a_request_waiting_longer_than_its_ttl_is_dropped(core: BrokerCore) -> None:
-    """protocols.md §2.5 step 8 raspy: drop after request_ttl_s (30 s), counted."""
+    """docs/protocols.md §2.5 step 8 raspy: drop after request_ttl_s (30 s), counted."""
     core.on_frames(C1, request(V01, b"1"), T0)
     core.on_frames(C2, request(V01, b"2"), T0 + 10)
     assert core.next_deadline() == T0 + 30
@@ -194,7 +194,7 @@ def test_a_request_waiting_longer_than_its_ttl_is_dropped(core: BrokerCore) -> N
 def test_an_expired_request_is_not_dispatched_even_before_the_tick(
     core: BrokerCore,
 ) -> None:
-    """protocols.md §2.5 step 8: past its TTL, a queued copy is only a duplicate."""
+    """docs/protocols.md §2.5 step 8: past its TTL, a queued copy is only a duplicate."""
     core.on_frames(C1, request(V01, b"old"), T0)
     core.on_frames(C2, request(V01, b"new"), T0 + 20)
     assert core.on_frames(W1, ready(V01), T0 + 31) == [
@@ -206,7 +206,7 @@ def test_an_expired_request_is_not_dispatched_even_before_the_tick(
 
 
 def test_a_v01_reply_over_the_limits_is_dropped_and_the_worker_freed() -> None:
-    """protocols.md §3.6: on overflow the request fails, the client gets nothing."""
+    """docs/protocols.md §3.6: on overflow the request fails, the client gets nothing."""
     core = BrokerCore(BrokerSettings(limits=FrameLimits(max_frames=8)))
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V01, b"q"), T0)
@@ -284,13 +284,13 @@ def test_settings_come_from_the_broker_config() -> None:
 def test_settings_refuse_values_that_would_stop_the_timers(
     field: dict[str, float],
 ) -> None:
-    """STYLE.md §4: misuse by a caller raises ValueError."""
+    """docs/style.md §4: misuse by a caller raises ValueError."""
     with pytest.raises(ValueError, match=next(iter(field))):
         BrokerSettings(**field)  # type: ignore[arg-type]  # one field at a time
 
 
 def test_majortomo_dialect_can_be_refused() -> None:
-    """protocols.md §3.5: the majortomo dialect only if enabled."""
+    """docs/protocols.md §3.5: the majortomo dialect only if enabled."""
     core = BrokerCore(BrokerSettings(accept_majortomo=False))
     outputs = core.on_frames(W1, [b"", b"MDPW02", b"\x01", SVC], T0)
     assert [type(out) for out in outputs] == [Rejected]

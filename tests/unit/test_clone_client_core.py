@@ -1,4 +1,4 @@
-"""CloneClientCore with time passed in, from RFC 12/CHP as protocols.md §6 writes it."""
+"""CloneClientCore with time passed in, from RFC 12/CHP as docs/protocols.md §6 writes it."""
 
 from __future__ import annotations
 

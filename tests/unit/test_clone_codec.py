@@ -1,4 +1,4 @@
-"""The CHP codec (RFC 12/CHP) against protocols.md §6.2-§6.6."""
+"""The CHP codec (RFC 12/CHP) against docs/protocols.md §6.2-§6.6."""
 
 from __future__ import annotations
 
@@ -266,7 +266,7 @@ def test_invalid_icanhaz_is_rejected_with_its_reason(
 
 
 def test_endpoints_follow_the_port_base() -> None:
-    """§6.1 and ARCHITECTURE.md: snapshot N+1, publisher N+2, collector N+3."""
+    """§6.1 and docs/architecture.md: snapshot N+1, publisher N+2, collector N+3."""
     assert clone.Endpoints.parse("127.0.0.1:5514") == clone.Endpoints(
         "tcp://127.0.0.1:5515", "tcp://127.0.0.1:5516", "tcp://127.0.0.1:5517"
     )
@@ -307,7 +307,7 @@ def test_any_formatted_ttl_parses_back_within_a_microsecond(ttl_s: float) -> Non
 def test_arbitrary_frames_decode_or_raise_malformed_message(
     frames: list[bytes],
 ) -> None:
-    """STYLE.md §7: any input is a message or a MalformedMessage, nothing else."""
+    """docs/style.md §7: any input is a message or a MalformedMessage, nothing else."""
     for decode in (clone.decode_kvmsg, clone.decode_kvset, clone.decode_icanhaz):
         outcome = _outcome(decode, frames)
         assert not isinstance(outcome, MalformedMessage) or outcome.protocol == "clone"
@@ -317,7 +317,7 @@ def test_arbitrary_frames_decode_or_raise_malformed_message(
 def test_a_valid_message_with_one_frame_changed_decodes_or_raises_malformed(
     msg: clone.KvMsg, data: st.DataObject
 ) -> None:
-    """STYLE.md §7: frames dropped, added or flipped never escape as another error."""
+    """docs/style.md §7: frames dropped, added or flipped never escape as another error."""
     frames = clone.encode_kvmsg(msg)
     index = data.draw(st.integers(0, len(frames) - 1))
     action = data.draw(st.sampled_from(["drop", "add", "flip"]))

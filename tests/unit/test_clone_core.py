@@ -1,4 +1,4 @@
-"""CloneCore with time passed in: sequence numbers, ttl, dedupe (protocols.md §6)."""
+"""CloneCore with time passed in: sequence numbers, ttl, dedupe (docs/protocols.md §6)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_sequence_numbers_strictly_increase_across_sets_deletes_and_expiries() -
 
 
 def test_restart_continues_after_the_stored_sequence() -> None:
-    """ARCHITECTURE.md: a sequence number is never reused, across restarts included."""
+    """docs/architecture.md: a sequence number is never reused, across restarts included."""
     core = CloneCore()
     core.load(41, [], NOW)
     assert _accepted(core.on_kvset(_kvset(b"/a", b"v"), NOW)).seq == 42

@@ -22,7 +22,7 @@ def registry() -> Registry:
 
 
 def test_full_names_follow_hostname_service_device(registry: Registry) -> None:
-    """ARCHITECTURE.md: a device's full name is <hostname>.<service>.<device>."""
+    """docs/architecture.md: a device's full name is <hostname>.<service>.<device>."""
     device = registry.add({"name": "attic", "oid": "sensor.temperature"})
     assert device.fullname == "pi-kitchen.fake.attic"
     assert registry.devices_service == "pi-kitchen.fake.devices"
@@ -61,7 +61,7 @@ def test_device_name_is_unique_per_service(registry: Registry) -> None:
 
 
 def test_add_all_adds_nothing_when_one_config_is_bad(registry: Registry) -> None:
-    """STYLE.md §4: all or nothing; validate the whole input before changing."""
+    """docs/style.md §4: all or nothing; validate the whole input before changing."""
     with pytest.raises(DeviceError):
         registry.add_all(
             [
@@ -166,7 +166,7 @@ def test_record_reports_status_changes_and_counts_errors(registry: Registry) -> 
 
 
 def test_hostname_with_a_dot_is_refused() -> None:
-    """ARCHITECTURE.md: dots separate the parts of a full name."""
+    """docs/architecture.md: dots separate the parts of a full name."""
     with pytest.raises(ValueError, match="hostname"):
         Registry("pi.local", "fake", SimulatedFactory())
 

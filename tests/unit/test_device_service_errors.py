@@ -213,7 +213,7 @@ def test_invalid_config_change_is_refused_and_changes_nothing(
 
 
 class _JammedRelay:
-    """A switch whose relay is stuck: hardware faked, as STYLE.md §7 allows."""
+    """A switch whose relay is stuck: hardware faked, as docs/style.md §7 allows."""
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
         return Reading(False, "", Status.OK, now)

@@ -1,4 +1,4 @@
-"""MDP codecs: the byte vectors of protocols.md §2-§4, decoded and encoded both ways."""
+"""MDP codecs: the byte vectors of docs/protocols.md §2-§4, decoded and encoded both ways."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ BROKER_OUTBOUND = [
 def test_broker_decodes_every_example_message(
     frames: list[bytes], expected: mdp.BrokerInbound
 ) -> None:
-    """protocols.md §2.3, §2.4, §3.3, §3.4, §4: each example decodes to its message."""
+    """docs/protocols.md §2.3, §2.4, §3.3, §3.4, §4: each example decodes to its message."""
     assert mdp_decode.decode_at_broker(frames) == expected
 
 
@@ -189,12 +189,12 @@ def test_broker_decodes_every_example_message(
 def test_encoding_each_inbound_example_gives_its_exact_frames(
     frames: list[bytes], expected: mdp.BrokerInbound
 ) -> None:
-    """protocols.md §2-§4: encoding is the inverse of decoding, byte for byte."""
+    """docs/protocols.md §2-§4: encoding is the inverse of decoding, byte for byte."""
     assert mdp.encode(expected) == frames
 
 
 def test_router_view_example_decodes_after_the_routing_id_is_stripped() -> None:
-    """protocols.md §3.3: [C1, b'MDPC02', b'\\x01', SVC, b'hello']."""
+    """docs/protocols.md §3.3: [C1, b'MDPC02', b'\\x01', SVC, b'hello']."""
     router_view = [C1, b"MDPC02", b"\x01", SVC, b"hello"]
     assert mdp_decode.decode_at_broker(router_view[1:]) == mdp.ClientRequest(
         V02, SVC, (b"hello",)
@@ -208,7 +208,7 @@ def test_router_view_example_decodes_after_the_routing_id_is_stripped() -> None:
 def test_broker_messages_encode_to_the_documented_frames(
     message: mdp.Message, frames: list[bytes]
 ) -> None:
-    """protocols.md §2.3, §2.4, §3.3, §3.4, §4: broker -> peer frames."""
+    """docs/protocols.md §2.3, §2.4, §3.3, §3.4, §4: broker -> peer frames."""
     assert mdp.encode(message) == frames
 
 
@@ -223,7 +223,7 @@ def test_broker_messages_encode_to_the_documented_frames(
 def test_clients_decode_the_documented_replies(
     message: mdp.ClientReply, frames: list[bytes]
 ) -> None:
-    """protocols.md §2.3, §3.3, §3.4: a client of each version reads its replies."""
+    """docs/protocols.md §2.3, §3.3, §3.4: a client of each version reads its replies."""
     assert mdp_decode.decode_at_client(frames, message.version) == message
 
 
@@ -238,5 +238,5 @@ def test_clients_decode_the_documented_replies(
 def test_workers_decode_the_documented_broker_commands(
     message: mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect, frames: list[bytes]
 ) -> None:
-    """protocols.md §2.4, §3.3, §3.4: a worker of each version reads broker commands."""
+    """docs/protocols.md §2.4, §3.3, §3.4: a worker of each version reads broker commands."""
     assert mdp_decode.decode_at_worker(frames, message.version) == message

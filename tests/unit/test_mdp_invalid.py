@@ -1,4 +1,4 @@
-"""MDP codecs refuse what protocols.md §2-§4 does not allow: the §2.8 table, the §3.5
+"""MDP codecs refuse what docs/protocols.md §2-§4 does not allow: the §2.8 table, the §3.5
 dialect switch, each side's own version, and messages that cannot be encoded."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ INVALID_AT_BROKER = [
 def test_broker_rejects_invalid_input_with_the_table_token(
     frames: list[bytes], reason: str
 ) -> None:
-    """protocols.md §2.8 (and §3.3 for 0.2): each invalid row raises its token."""
+    """docs/protocols.md §2.8 (and §3.3 for 0.2): each invalid row raises its token."""
     with pytest.raises(MalformedMessage) as caught:
         mdp_decode.decode_at_broker(frames)
     assert (caught.value.protocol, caught.value.reason) == ("mdp", reason)
@@ -79,7 +79,7 @@ def test_broker_rejects_invalid_input_with_the_table_token(
     ],
 )
 def test_broker_refuses_majortomo_dialect_when_disabled(frames: list[bytes]) -> None:
-    """protocols.md §3.5: delimited MDPC02/MDPW02 is majortomo only if enabled."""
+    """docs/protocols.md §3.5: delimited MDPC02/MDPW02 is majortomo only if enabled."""
     with pytest.raises(MalformedMessage) as caught:
         mdp_decode.decode_at_broker(frames, accept_majortomo=False)
     assert caught.value.reason == "bad_envelope"
@@ -106,7 +106,7 @@ INVALID_AT_CLIENT = [
 def test_client_rejects_replies_outside_its_version(
     version: mdp.Version, frames: list[bytes], reason: str
 ) -> None:
-    """protocols.md §2.3, §3.3, §3.4: a client accepts only its own reply format."""
+    """docs/protocols.md §2.3, §3.3, §3.4: a client accepts only its own reply format."""
     with pytest.raises(MalformedMessage) as caught:
         mdp_decode.decode_at_client(frames, version)
     assert caught.value.reason == reason
@@ -152,7 +152,7 @@ INVALID_AT_WORKER = [
 def test_worker_rejects_commands_outside_its_version(
     version: mdp.Version, frames: list[bytes], reason: str
 ) -> None:
-    """protocols.md §2.4, §3.3: a worker takes REQUEST, HEARTBEAT, DISCONNECT only."""
+    """docs/protocols.md §2.4, §3.3: a worker takes REQUEST, HEARTBEAT, DISCONNECT only."""
     with pytest.raises(MalformedMessage) as caught:
         mdp_decode.decode_at_worker(frames, version)
     assert caught.value.reason == reason
@@ -176,6 +176,6 @@ def test_worker_rejects_commands_outside_its_version(
 def test_encoding_a_message_that_cannot_be_valid_raises_value_error(
     message: mdp.Message,
 ) -> None:
-    """protocols.md §2.3, §2.4, §3.1: no empty body or service; 0.1 is final."""
+    """docs/protocols.md §2.3, §2.4, §3.1: no empty body or service; 0.1 is final."""
     with pytest.raises(ValueError, match=r"MDP|READY"):
         mdp.encode(message)

@@ -1,4 +1,4 @@
-"""MDP codecs under hypothesis: round trips and fuzzed frames (protocols.md §2-§4)."""
+"""MDP codecs under hypothesis: round trips and fuzzed frames (docs/protocols.md §2-§4)."""
 
 from __future__ import annotations
 
@@ -51,13 +51,13 @@ worker_inbound = st.one_of(
 def test_every_message_the_broker_receives_survives_a_round_trip(
     message: mdp.BrokerInbound,
 ) -> None:
-    """protocols.md §3.5: decode_at_broker(encode(m)) == m, every type and version."""
+    """docs/protocols.md §3.5: decode_at_broker(encode(m)) == m, every type and version."""
     assert mdp_decode.decode_at_broker(mdp.encode(message)) == message
 
 
 @given(client_replies())
 def test_every_client_reply_survives_a_round_trip(message: mdp.ClientReply) -> None:
-    """protocols.md §2.3, §3.3, §3.4: decode_at_client(encode(m)) == m."""
+    """docs/protocols.md §2.3, §3.3, §3.4: decode_at_client(encode(m)) == m."""
     assert mdp_decode.decode_at_client(mdp.encode(message), message.version) == message
 
 
@@ -65,7 +65,7 @@ def test_every_client_reply_survives_a_round_trip(message: mdp.ClientReply) -> N
 def test_every_broker_command_survives_a_round_trip_at_the_worker(
     message: mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect,
 ) -> None:
-    """protocols.md §2.4, §3.3, §3.4: decode_at_worker(encode(m)) == m."""
+    """docs/protocols.md §2.4, §3.3, §3.4: decode_at_worker(encode(m)) == m."""
     assert mdp_decode.decode_at_worker(mdp.encode(message), message.version) == message
 
 
@@ -106,7 +106,7 @@ def _decodes_or_raises_malformed(
 def test_arbitrary_frames_decode_at_the_broker_or_raise_malformed_message(
     frames: list[bytes], majortomo: bool
 ) -> None:
-    """protocols.md §2.8: any frame list decodes or raises MalformedMessage, only."""
+    """docs/protocols.md §2.8: any frame list decodes or raises MalformedMessage, only."""
     _decodes_or_raises_malformed(
         lambda f: mdp_decode.decode_at_broker(f, accept_majortomo=majortomo), frames
     )
@@ -116,7 +116,7 @@ def test_arbitrary_frames_decode_at_the_broker_or_raise_malformed_message(
 def test_arbitrary_frames_decode_at_clients_and_workers_or_raise_malformed_message(
     frames: list[bytes], version: mdp.Version
 ) -> None:
-    """protocols.md §2.8: client and worker decoders fail only with MalformedMessage."""
+    """docs/protocols.md §2.8: client and worker decoders fail only with MalformedMessage."""
     _decodes_or_raises_malformed(
         lambda f: mdp_decode.decode_at_client(f, version), frames
     )
@@ -146,5 +146,5 @@ def mutated(draw: st.DrawFn) -> list[bytes]:
 def test_mutated_valid_messages_decode_or_raise_malformed_message(
     frames: list[bytes],
 ) -> None:
-    """STYLE.md §7 / protocols.md §2.8: a damaged message never raises anything else."""
+    """docs/style.md §7 / docs/protocols.md §2.8: a damaged message never raises anything else."""
     _decodes_or_raises_malformed(mdp_decode.decode_at_broker, frames)

@@ -26,17 +26,17 @@ from raspy.protocol import mmi
 def test_the_mmi_namespace_is_the_five_byte_prefix(
     service: bytes, expected: bool
 ) -> None:
-    """protocols.md §4: every name starting with b'mmi.' is the broker's own."""
+    """docs/protocols.md §4: every name starting with b'mmi.' is the broker's own."""
     assert mmi.is_mmi(service) is expected
 
 
 def test_mmi_service_answers_200_or_404_in_one_frame() -> None:
-    """protocols.md §4: the reply body is one frame, bare three ASCII digits."""
+    """docs/protocols.md §4: the reply body is one frame, bare three ASCII digits."""
     assert (mmi.service_reply(True), mmi.service_reply(False)) == ((b"200",), (b"404",))
 
 
 def test_other_mmi_names_are_answered_501() -> None:
-    """protocols.md §4: any other mmi.* name is answered 501."""
+    """docs/protocols.md §4: any other mmi.* name is answered 501."""
     assert mmi.not_implemented_reply() == (b"501",)
 
 

@@ -147,7 +147,7 @@ def test_bad_reads_become_a_typed_status(
     tree: FakeW1Tree, text: str, status: Status, detail: str
 ) -> None:
     """Issue 7 test: CRC NO, 85 °C, empty file (and the other DS18B20 pitfalls of
-    ARCHITECTURE.md) are a device status, not a crash."""
+    docs/architecture.md) are a device status, not a crash."""
     tree.add_celsius(ATTIC, 20.0)
     registry = _registry(tree)
     tree.write(ATTIC, text)

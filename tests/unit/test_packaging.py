@@ -1,4 +1,4 @@
-"""setup.cfg names every package (STYLE.md §1: `find:` ignores the folder mapping)."""
+"""setup.cfg names every package (docs/style.md §1: `find:` ignores the folder mapping)."""
 
 from __future__ import annotations
 

@@ -156,7 +156,7 @@ def test_devices_added_together_are_spread_over_at_most_a_second() -> None:
 
 class RecordingPublisher:
     """Records what a TreeWriter publishes (a real object, not a mock); refuses
-    keys over 255 bytes as ClonePublisher does (protocols.md §6.2)."""
+    keys over 255 bytes as ClonePublisher does (docs/protocols.md §6.2)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []

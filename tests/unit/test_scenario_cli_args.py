@@ -89,7 +89,7 @@ def test_state_verbs_take_one_or_more_names(verb: str) -> None:
     ],
 )  # fmt: skip
 def test_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """STYLE.md §4: bad usage is exit status 2 with a message on stderr."""
+    """docs/style.md §4: bad usage is exit status 2 with a message on stderr."""
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2

@@ -1,5 +1,5 @@
 """[security] of the config and loading the server's CURVE certificate
-(ARCHITECTURE.md "Security model", protocols.md §8.2)."""
+(docs/architecture.md "Security model", docs/protocols.md §8.2)."""
 
 from __future__ import annotations
 

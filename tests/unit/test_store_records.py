@@ -135,14 +135,14 @@ def test_arbitrary_bytes_decode_or_raise_store_error(data: bytes) -> None:
     ],
 )
 def test_bad_kv_records_name_what_is_wrong(data: bytes, message: str) -> None:
-    """STYLE §4: an error says what, where, and what was found."""
+    """docs/style.md §4: an error says what, where, and what was found."""
     with pytest.raises(StoreError) as caught:
         decode_kv(data)
     assert str(caught.value) == message
 
 
 def test_queue_key_refuses_an_id_that_is_not_uuid32() -> None:
-    """protocols.md: a Titanic id is 32 lowercase hex characters."""
+    """docs/protocols.md: a Titanic id is 32 lowercase hex characters."""
     with pytest.raises(ValueError, match="not a uuid32"):
         queue_key(1, UUID_A.upper())
 
@@ -232,7 +232,7 @@ def test_check_reports_every_inconsistency() -> None:
 
 
 def test_kv_records_without_last_seq_are_a_problem() -> None:
-    """ARCHITECTURE.md Storage: a sequence number is never reused, so kv needs one."""
+    """docs/architecture.md Storage: a sequence number is never reused, so kv needs one."""
     problems = _check([(Table.KV, b"/a", encode_kv(1, b"x", {}, None))])
     assert problems == [Problem(Table.KV_META, None, "kv has records but no last_seq")]
     assert str(problems[0]) == "kv.meta: kv has records but no last_seq"

@@ -1,4 +1,4 @@
-"""Titanic bodies and status frames (protocols.md §5.2, §5.3)."""
+"""Titanic bodies and status frames (docs/protocols.md §5.2, §5.3)."""
 
 from __future__ import annotations
 

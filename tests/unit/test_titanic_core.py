@@ -1,5 +1,5 @@
 """TitanicCore's request lifecycle with time passed in: accept, reply, close, restart
-and retention (protocols.md §5.4-§5.6, issue 5)."""
+and retention (docs/protocols.md §5.4-§5.6, issue 5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """TitanicCore's dispatcher with time passed in: oldest first, per-service windows,
-timeouts and backoff (protocols.md §5.5.2, §5.6)."""
+timeouts and backoff (docs/protocols.md §5.5.2, §5.6)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ SVC = b"echo"
 C1 = b"\x00\x80\x00\x00\x01"
 T0 = 1000.0
 
-# protocols.md §2.4 (0.1), §3.3 (RFC 18) and §3.4 (majortomo), peer view
+# docs/protocols.md §2.4 (0.1), §3.3 (RFC 18) and §3.4 (majortomo), peer view
 READY = {
     V01: [b"", b"MDPW01", b"\x01", SVC],
     V02: [b"MDPW02", b"\x01", SVC],
@@ -223,7 +223,7 @@ def test_worker_rejects_malformed_broker_message_without_counting_it_alive(
 
 
 def test_worker_rejects_messages_over_frame_limits() -> None:
-    """ARCHITECTURE.md: every decoder has limits."""
+    """docs/architecture.md: every decoder has limits."""
     core = WorkerCore(SVC, V02, WorkerSettings(limits=FrameLimits(max_frames=4)))
     core.on_tick(T0)
     frames = [b"MDPW02", b"\x02", C1, b"", b"a", b"b"]
