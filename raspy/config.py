@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.errors import ConfigError, quote, shown
+from raspy.errors import ConfigError, shown
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -372,7 +372,7 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
         problems.append(
             f"{source}: devices.pin_factory: expected one of "
-            f"{', '.join(_PIN_FACTORIES)}, got {quote(devices.pin_factory)}"
+            f"{', '.join(_PIN_FACTORIES)}, got {shown(devices.pin_factory)}"
         )
     store = sections.get("store")
     if store is not None:
@@ -418,7 +418,7 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             problems.append(
                 f"{source}: store.coalesced_prefixes: expected key prefixes starting "
-                f"with /, got {quote(str(prefix))}"
+                f"with /, got {shown(prefix)}"
             )
     return problems
 
@@ -431,7 +431,7 @@ def _core_problems(core: CoreConfig, source: str) -> list[str]:
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(
                 f"{source}: core.timezone: expected an IANA zone name such as "
-                f"Europe/Berlin, got {quote(core.timezone)}"
+                f"Europe/Berlin, got {shown(core.timezone)}"
             )
     if not -90.0 <= core.latitude <= 90.0:
         problems.append(

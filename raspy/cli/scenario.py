@@ -17,9 +17,10 @@ import zmq
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
+from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.devices.template import JsonValue
-from raspy.errors import ClientTimeout, ConfigError
+from raspy.errors import ClientTimeout, ConfigError, shown
 from raspy.names import short_hostname
 
 _PROG: Final = "raspy scenario"
@@ -36,9 +37,11 @@ def _seconds(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected seconds, got {shown(value)}"
+        ) from None
     if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(value)}")
     return seconds
 
 
@@ -48,6 +51,7 @@ def _hub_options() -> argparse.ArgumentParser:
     hub.add_argument(
         "--server",
         default=DEFAULT_SERVER,
+        type=endpoint_argument,
         help=f"broker endpoint (default {DEFAULT_SERVER})",
     )
     hub.add_argument(

@@ -31,7 +31,7 @@ from raspy.cores.clone_client_output import (
     SendSet,
     Synced,
 )
-from raspy.errors import MalformedMessage
+from raspy.errors import MalformedMessage, shown
 from raspy.protocol import clone
 
 __all__ = [
@@ -266,7 +266,7 @@ class CloneClientCore:
             dropped = self._sets.pop(oldest)
             self.counts["set_dropped"] += 1
             detail = (
-                f"update of {dropped.key!r} dropped: more than "
+                f"update of {shown(dropped.key)} dropped: more than "
                 f"{limit} updates unconfirmed"
             )
             out.append(Failed(oldest, "dropped", detail))
@@ -297,7 +297,7 @@ class CloneClientCore:
             if pending.attempts >= settings.max_set_attempts:
                 del self._sets[uuid]
                 self.counts["set_failed"] += 1
-                detail = f"update of {pending.key!r} never confirmed"
+                detail = f"update of {shown(pending.key)} never confirmed"
                 out.append(Failed(uuid, "never_confirmed", detail))
                 continue
             out.append(SendSet(uuid, pending.frames))

@@ -17,7 +17,7 @@ from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage, ScenarioError
+from raspy.errors import MalformedMessage, ScenarioError, shown
 from raspy.protocol import clone
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, SunEvent
@@ -196,7 +196,7 @@ def _key(scope: RunScope, template: str) -> str:
     try:
         clone.check_path_key(key.encode("utf-8"))
     except MalformedMessage as exc:
-        raise RunFailed(f"key {key[:64]!r}: {exc.detail}") from None
+        raise RunFailed(f"key {shown(key)}: {exc.detail}") from None
     return key
 
 
@@ -232,7 +232,7 @@ def _device(
     host, _, rest = fullname.partition(".")
     service, _, device = rest.partition(".")
     if not (host and service and device):
-        raise RunFailed(f"device {fullname!r}: expected <host>.<service>.<device>")
+        raise RunFailed(f"device {shown(fullname)}: expected <host>.<service>.<device>")
     request: dict[str, JsonValue] = {
         "v": 1,
         "action": scope.text(action.action),
@@ -293,7 +293,7 @@ def _wait_until(
             if action.continue_on_timeout:
                 return
             raise RunFailed(
-                f"wait_until {action.condition.source!r} timed out after {action.timeout_s:g}s"
+                f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
 
 

@@ -298,7 +298,7 @@ def test_an_unconfirmed_kvset_is_resent_with_the_same_uuid_then_fails() -> None:
     assert core.on_tick(T0 + 4.0) == [SendSet(U1, frames)]
     core.on_update(clone.hugz(), T0 + 6.0)
     assert core.on_tick(T0 + 6.0) == [
-        Failed(U1, "never_confirmed", "update of b'/a/k' never confirmed")
+        Failed(U1, "never_confirmed", 'update of "/a/k" never confirmed')
     ]
     assert (core.counts["resends"], core.counts["set_failed"]) == (2, 1)
 
@@ -323,7 +323,7 @@ def test_past_max_unconfirmed_the_oldest_update_fails() -> None:
     core.set(b"/a/2", U2, kvset(b"/a/2", U2), T0)
     assert core.set(b"/a/3", U3, kvset(b"/a/3", U3), T0) == [
         Failed(
-            U1, "dropped", "update of b'/a/1' dropped: more than 2 updates unconfirmed"
+            U1, "dropped", 'update of "/a/1" dropped: more than 2 updates unconfirmed'
         )
     ]
     assert core.counts["set_dropped"] == 1

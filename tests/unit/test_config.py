@@ -130,7 +130,7 @@ def test_core_section_problems_name_file_key_and_value() -> None:
     assert caught.value.problems == [
         "raspy.toml: core.enabled: expected true or false, got 1",
         "raspy.toml: core.timezone: expected an IANA zone name such as "
-        "Europe/Berlin, got 'Mars/Olympus'",
+        'Europe/Berlin, got "Mars/Olympus"',
         "raspy.toml: core.latitude: expected -90..90, got 91.0",
         "raspy.toml: core.longitude: expected -180..180, got -181.0",
         "raspy.toml: core.max_runs_per_minute: expected >= 1, got 0",

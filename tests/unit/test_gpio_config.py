@@ -31,7 +31,7 @@ def test_an_unknown_pin_factory_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load('[devices]\npin_factory = "pigpio"\n', "raspy.toml")
     assert caught.value.problems == [
-        "raspy.toml: devices.pin_factory: expected one of default, mock, got 'pigpio'"
+        'raspy.toml: devices.pin_factory: expected one of default, mock, got "pigpio"'
     ]
 
 

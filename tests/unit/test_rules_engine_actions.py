@@ -99,7 +99,7 @@ def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
 def test_a_device_name_without_a_service_fails_the_run() -> None:
     h, _ = _fired(m.DeviceAction("lamp", "on"))
     assert h.core.status.last_error == (
-        "device 'lamp': expected <host>.<service>.<device>"
+        'device "lamp": expected <host>.<service>.<device>'
     )
 
 
@@ -180,7 +180,7 @@ def test_a_bad_template_fails_the_run_with_its_reason() -> None:
 def test_a_key_the_tree_would_refuse_fails_the_run() -> None:
     h, outputs = _fired(m.SetAction("{trigger.value}/x", 1))
     assert sets(outputs) == []
-    assert h.core.status.last_error == "key 'front/x': key 'front/x' is not /-rooted"
+    assert h.core.status.last_error == "key \"front/x\": key 'front/x' is not /-rooted"
 
 
 def test_an_error_is_left_behind_by_the_next_good_run() -> None:
@@ -305,7 +305,7 @@ def test_wait_until_fails_at_its_timeout_unless_told_to_go_on() -> None:
     never = compile_expression("false")
     h, _ = _fired(m.WaitUntilAction(never, 30), m.SetAction("/x", 1))
     assert sets(h.advance(30)) == []
-    assert h.core.status.last_error == "wait_until 'false' timed out after 30s"
+    assert h.core.status.last_error == 'wait_until "false" timed out after 30s'
     h2, _ = _fired(
         m.WaitUntilAction(never, 30, continue_on_timeout=True), m.SetAction("/x", 1)
     )

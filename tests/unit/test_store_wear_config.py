@@ -39,7 +39,7 @@ def test_a_bad_prefix_and_a_zero_block_are_refused_together() -> None:
     assert caught.value.problems == [
         "raspy.toml: store.seq_block: expected >= 1, got 0",
         "raspy.toml: store.coalesced_prefixes: expected key prefixes starting with "
-        "/, got 'device/'",
+        '/, got "device/"',
         "raspy.toml: store.coalesced_prefixes: expected key prefixes starting with "
-        "/, got '3'",
+        "/, got 3",
     ]
