@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pykka
 import pytest
@@ -48,12 +48,22 @@ def _is_ours(thread: threading.Thread) -> bool:
     return not thread.daemon or thread.name.startswith(_OWN_THREAD_PREFIX)
 
 
-def _open_sockets() -> dict[int, zmq.Socket[bytes]]:
-    return {
-        id(obj): obj
-        for obj in gc.get_objects()
-        if isinstance(obj, zmq.Socket) and not obj.closed
-    }
+# Every socket made while the suite runs, weakly: the leak guard needs the open ones,
+# and scanning gc.get_objects() after each test cost minutes over the suite.
+_SOCKETS: weakref.WeakSet[zmq.Socket[Any]] = weakref.WeakSet()
+_socket_init = zmq.Socket.__init__
+
+
+def _registered_init(self: zmq.Socket[Any], *args: Any, **kwargs: Any) -> None:
+    _socket_init(self, *args, **kwargs)
+    _SOCKETS.add(self)
+
+
+zmq.Socket.__init__ = _registered_init  # type: ignore[method-assign]  # observe only
+
+
+def _open_sockets() -> dict[int, zmq.Socket[Any]]:
+    return {id(sock): sock for sock in list(_SOCKETS) if not sock.closed}
 
 
 @pytest.fixture(autouse=True)

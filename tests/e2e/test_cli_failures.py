@@ -163,8 +163,15 @@ def _silent_router(endpoint: str) -> Iterator[zmq.Socket[bytes]]:
 
 def _interrupt(process: subprocess.Popen[str], waiting: Callable[[], bool]) -> str:
     """SIGINT once the process waits; return its stderr; it must end at once."""
+
+    def waiting_or_ended() -> bool:
+        if process.poll() is not None:  # ended before it waited: say how
+            _, early = process.communicate(timeout=5)
+            raise AssertionError(f"exited {process.returncode} first: {early!r}")
+        return waiting()
+
     try:
-        wait_until(waiting, what="the command to wait", timeout_s=60)
+        wait_until(waiting_or_ended, what="the command to wait", timeout_s=60)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=5)
     finally:
