@@ -72,6 +72,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.devices import request_body
 from raspy.devices.reading import Reading
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import (
@@ -80,12 +81,11 @@ from raspy.devices.template import (
     JsonValue,
     normalise,
     reason_against,
-    shown,
 )
 from raspy.errors import DeviceError, quote
 
-VERSION: Final = 1
-MAX_REQUEST_BYTES: Final = 64 * 1024
+VERSION: Final = request_body.VERSION
+MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
 OK: Final = b"200"
 BAD_REQUEST: Final = b"400"
 NOT_FOUND: Final = b"404"
@@ -93,7 +93,6 @@ DEVICE_ERROR: Final = b"500"
 UNKNOWN_ACTION: Final = b"501"
 _KEYS: Final = frozenset({"v", "action", "device", "value"})
 _SERVICE_WIDE: Final = frozenset({"list_keys", "list", "rescan"})
-_MAX_NAME: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,37 +180,13 @@ def ok(action: str, **fields: JsonValue) -> tuple[bytes, bytes]:
     return _ok(action, (), **fields).reply
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_request(body: Sequence[bytes]) -> Request | Handled:
     """The request in `body`, or the 400 reply that refuses it."""
-    if len(body) != 1:
-        return _error(
-            BAD_REQUEST, None, "bad_request", f"expected 1 frame, got {len(body)}"
-        )
-    if len(body[0]) > MAX_REQUEST_BYTES:
-        return _error(
-            BAD_REQUEST, None, "bad_request", f"over {MAX_REQUEST_BYTES} bytes"
-        )
-    try:
-        document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return _error(BAD_REQUEST, None, "bad_json", quote(str(exc)))
-    if not isinstance(document, dict):
-        return _error(BAD_REQUEST, None, "bad_request", "expected a JSON object")
-    action = document.get("action")
-    if not isinstance(action, str) or len(action) > _MAX_NAME:
-        detail = f"action: expected a string of at most {_MAX_NAME} characters"
-        return _error(BAD_REQUEST, None, "bad_request", detail)
-    version = document.get("v")
-    if type(version) is not int or version != VERSION:
-        detail = f"v: expected {VERSION}, got {shown(version)}"
-        return _error(BAD_REQUEST, action, "unsupported_version", detail)
-    unknown = sorted(set(document) - _KEYS)
-    if unknown:
-        return _error(BAD_REQUEST, action, "unknown_field", quote(", ".join(unknown)))
+    parsed = request_body.parse(body, _KEYS)
+    if isinstance(parsed, request_body.Refusal):
+        return _error(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
+    document = parsed
+    action = str(document["action"])
     device = document.get("device")
     if device is not None and not isinstance(device, str):
         return _error(BAD_REQUEST, action, "bad_request", "device: expected a string")

@@ -50,13 +50,14 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from raspy import packing
+from raspy.devices import request_body
 from raspy.devices.template import JsonValue, shown
 from raspy.errors import PackingError, quote
 from raspy.rules.model import NAME_PATTERN
 from raspy.rules.timing import iso_local, parse_cron
 
-VERSION: Final = 1
-MAX_REQUEST_BYTES: Final = 64 * 1024
+VERSION: Final = request_body.VERSION
+MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
 MAX_DESCRIPTION_CHARS: Final = 256
 OK: Final = b"200"
 BAD_REQUEST: Final = b"400"
@@ -70,7 +71,6 @@ _KEYS: Final = frozenset(
     {"v", "action", "name", "schedule", "description", "enabled", "replace"}
 )
 _ACTIONS: Final = ("list", "get", "add", "delete", "enable", "disable")
-_MAX_ACTION_CHARS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,37 +208,11 @@ def describe(job: CronJob, now_wall: float, tz: ZoneInfo) -> JsonValue:
     }
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _parse(body: Sequence[bytes]) -> dict[str, JsonValue] | Handled:
-    if len(body) != 1:
-        return error(
-            BAD_REQUEST, None, "bad_request", f"expected 1 frame, got {len(body)}"
-        )
-    if len(body[0]) > MAX_REQUEST_BYTES:
-        return error(
-            BAD_REQUEST, None, "bad_request", f"over {MAX_REQUEST_BYTES} bytes"
-        )
-    try:
-        document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return error(BAD_REQUEST, None, "bad_json", quote(str(exc)))
-    if not isinstance(document, dict):
-        return error(BAD_REQUEST, None, "bad_request", "expected a JSON object")
-    action = document.get("action")
-    if not isinstance(action, str) or len(action) > _MAX_ACTION_CHARS:
-        detail = f"action: expected a string of at most {_MAX_ACTION_CHARS} characters"
-        return error(BAD_REQUEST, None, "bad_request", detail)
-    version = document.get("v")
-    if type(version) is not int or version != VERSION:
-        detail = f"v: expected {VERSION}, got {shown(version)}"
-        return error(BAD_REQUEST, action, "unsupported_version", detail)
-    unknown = sorted(set(document) - _KEYS)
-    if unknown:
-        return error(BAD_REQUEST, action, "unknown_field", quote(", ".join(unknown)))
-    return document
+    parsed = request_body.parse(body, _KEYS)
+    if isinstance(parsed, request_body.Refusal):
+        return error(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
+    return parsed
 
 
 def handle(

@@ -212,7 +212,7 @@ def test_bad_requests_are_refused_with_a_token_and_detail(
             "'Expecting property name enclosed in double quotes: line 1 column'…",
         ),
         ([b"[]"], "bad_request", "expected a JSON object"),
-        ([b'{"action": "list"}'], "unsupported_version", "v: expected 1, got 'None'"),
+        ([b'{"action": "list"}'], "unsupported_version", "v: expected 1, got null"),
         (
             [b'{"v": 1}'],
             "bad_request",

@@ -138,17 +138,17 @@ def test_bad_requests_get_the_status_of_the_original(
         ),
         pytest.param(
             [b'{"action": "list"}'],
-            _error(b"400", "list", "unsupported_version", "v: expected 1, got 'None'"),
+            _error(b"400", "list", "unsupported_version", "v: expected 1, got null"),
             id="no-version",
         ),
         pytest.param(
             [b'{"v": 2, "action": "list"}'],
-            _error(b"400", "list", "unsupported_version", "v: expected 1, got '2'"),
+            _error(b"400", "list", "unsupported_version", "v: expected 1, got 2"),
             id="version-2",
         ),
         pytest.param(
             [b'{"v": true, "action": "list"}'],
-            _error(b"400", "list", "unsupported_version", "v: expected 1, got 'True'"),
+            _error(b"400", "list", "unsupported_version", "v: expected 1, got true"),
             id="version-true",
         ),
         pytest.param(
