@@ -23,6 +23,7 @@ import zmq
 
 from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.cli import scenario as scenario_cli
+from raspy.cli.arguments import seconds_argument
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ClientTimeout, ConfigError, shown
@@ -38,18 +39,6 @@ class _ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
         self.exit(2, f"{self.prog}: {message}\n")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected seconds, got {shown(text)}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(text)}")
-    return value
 
 
 def _positive_int(text: str) -> int:
@@ -86,7 +75,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     )
     call.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=seconds_argument,
         default=2.5,
         metavar="S",
         help="seconds to wait for each reply (default 2.5)",
@@ -112,7 +101,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     )
     call.add_argument(
         "--wait",
-        type=_positive_float,
+        type=seconds_argument,
         default=60.0,
         metavar="S",
         help="with --titanic: seconds to wait for the reply (default 60)",
@@ -172,7 +161,7 @@ def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     )
     status.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=seconds_argument,
         default=2.5,
         metavar="S",
         help="seconds to wait for each reply (default 2.5)",

@@ -17,10 +17,11 @@ import zmq
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
+from raspy.cli.arguments import seconds_argument
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.devices.template import JsonValue
-from raspy.errors import ClientTimeout, ConfigError, shown
+from raspy.errors import ClientTimeout, ConfigError
 from raspy.names import short_hostname
 
 _PROG: Final = "raspy scenario"
@@ -33,18 +34,6 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 # --- parser -----------------------------------------------------------------------------
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected seconds, got {shown(value)}"
-        ) from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(value)}")
-    return seconds
-
-
 def _hub_options() -> argparse.ArgumentParser:
     """The options of every command that talks to the hub."""
     hub = argparse.ArgumentParser(add_help=False)
@@ -61,7 +50,7 @@ def _hub_options() -> argparse.ArgumentParser:
     )
     hub.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds_argument,
         default=DEFAULT_TIMEOUT_S,
         metavar="S",
         help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT_S:g})",
