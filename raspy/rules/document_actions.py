@@ -62,19 +62,10 @@ def read_action(checks: Checks, node: yaml.Node, path: str) -> model.Action | No
     entries = checks.mapping(node, path)
     if entries is None:
         return None
-    kinds = [key for key in entries if key in KINDS]
-    if not kinds:
-        every_key = (*KINDS, *{k for extra in KEYS.values() for k in extra})
-        if checks.known_keys(entries, path, every_key):
-            checks.problem(node, path, f"an action needs one of {', '.join(KINDS)}")
+    extras = {k for extra in KEYS.values() for k in extra}
+    kind = checks.kind(node, entries, path, KINDS, extras, "an action")
+    if kind is None:
         return None
-    if len(kinds) > 1:
-        key_node = entries[kinds[1]][0]
-        checks.problem(
-            key_node, path, f"one kind per action, got {kinds[0]} and {kinds[1]}"
-        )
-        return None
-    kind = kinds[0]
     known = checks.known_keys(entries, path, (kind, *KEYS[kind]))
     action = _READERS[kind](checks, entries, path, entries[kind][1], join(path, kind))
     return action if known else None

@@ -92,6 +92,33 @@ class Checks:
                 ok = False
         return ok
 
+    def kind(
+        self,
+        node: yaml.Node,
+        entries: dict[str, tuple[yaml.Node, yaml.Node]],
+        path: str,
+        kinds: tuple[str, ...],
+        other_keys: Iterable[str],
+        what: str,
+    ) -> str | None:
+        """The one key of `kinds` that says what an entry is (a trigger's `cron`, an
+        action's `set`); None and a problem when there is none or more than one.
+        `what` names the entry with its article ("a trigger")."""
+        found = [key for key in entries if key in kinds]
+        if not found:
+            if self.known_keys(entries, path, (*kinds, *other_keys)):
+                self.problem(node, path, f"{what} needs one of {', '.join(kinds)}")
+            return None
+        if len(found) > 1:
+            noun = what.split(" ", 1)[1]
+            self.problem(
+                entries[found[1]][0],
+                path,
+                f"one kind per {noun}, got {found[0]} and {found[1]}",
+            )
+            return None
+        return found[0]
+
     def sequence(
         self, node: yaml.Node, path: str, limit: int
     ) -> list[yaml.Node] | None:

@@ -43,19 +43,10 @@ def read_trigger(checks: Checks, node: yaml.Node, path: str) -> model.Trigger | 
     entries = checks.mapping(node, path)
     if entries is None:
         return None
-    kinds = [key for key in entries if key in KINDS]
-    if not kinds:
-        every_key = (*KINDS, *{k for extra in _EXTRA.values() for k in extra})
-        if checks.known_keys(entries, path, every_key):
-            checks.problem(node, path, f"a trigger needs one of {', '.join(KINDS)}")
+    extras = {k for extra in _EXTRA.values() for k in extra}
+    kind = checks.kind(node, entries, path, KINDS, extras, "a trigger")
+    if kind is None:
         return None
-    if len(kinds) > 1:
-        key_node = entries[kinds[1]][0]
-        checks.problem(
-            key_node, path, f"one kind per trigger, got {kinds[0]} and {kinds[1]}"
-        )
-        return None
-    kind = kinds[0]
     known = checks.known_keys(entries, path, (kind, *_EXTRA.get(kind, ("id",))))
     checked_id = _id(checks, entries, path)
     trigger_id = checked_id or ""
