@@ -219,18 +219,16 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         self._stats.incr(f"devices.{self._name}.requests")
         request = service.parse_request(body)
-        before: DeviceConfig | None = None
-        if isinstance(request, service.Request):
-            replaced = self._before_handle(request)
-            if replaced is not None:
-                return replaced
-            target = (
-                None
-                if request.device is None
-                else self._registry.resolve(request.device)
-            )
-            before = None if target is None else target.config
-        handled = service.handle(self._registry, body, self._clock.wall())
+        if isinstance(request, service.Handled):
+            return request.reply
+        replaced = self._before_handle(request)
+        if replaced is not None:
+            return replaced
+        target = (
+            None if request.device is None else self._registry.resolve(request.device)
+        )
+        before = None if target is None else target.config
+        handled = service.handle_request(self._registry, request, self._clock.wall())
         try:
             for effect in handled.effects:
                 self._apply(effect)
@@ -240,12 +238,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
             return service.device_error("config", f"not stored: {exc}")
-        if (
-            isinstance(request, service.Request)
-            and request.action == "reset"
-            and handled.reply[0] == service.OK
-            and before is not None
-        ):
+        if request.action == "reset" and handled.reply[0] == service.OK and before:
             self._back_to_file(before.name)
         return handled.reply
 

@@ -198,6 +198,11 @@ def handle(registry: Registry, body: Sequence[bytes], now: float) -> Handled:
     request = parse_request(body)
     if isinstance(request, Handled):
         return request
+    return handle_request(registry, request, now)
+
+
+def handle_request(registry: Registry, request: Request, now: float) -> Handled:
+    """Answer a request parse_request() accepted; never raises."""
     action = request.action
     if action in _SERVICE_WIDE:
         if request.device is not None or request.value is not None:
