@@ -37,8 +37,6 @@ from raspy.actors.shared_ticker import SharedTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
-from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
 from raspy.rules import engine, model
 from raspy.rules.engine import State, Status
 from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
@@ -198,16 +196,12 @@ class CoreActor(pykka.ThreadingActor):
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
 
     def _on_request(self, frames: tuple[bytes, ...]) -> None:
-        try:
-            decoded = self._worker.decode(frames)
-        except MalformedMessage as exc:
+        rejected = self._worker.serve(frames, self._service.handle)
+        if rejected is not None:
             self.links.stats.incr("core.rejected")
-            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
-            return
-        if isinstance(decoded, mdp.WorkerRequest):
-            self._worker.reply(decoded.client, self._service.handle(list(decoded.body)))
-        elif isinstance(decoded, mdp.Disconnect):
-            self._worker.ready()  # the broker forgot us: register again
+            log.warning(
+                "frame_rejected", reason=rejected.reason, detail=rejected.detail
+            )
 
     def _run_requested(self, name: str, by: str, stop: bool) -> None:
         entry = self.entries.get(name)

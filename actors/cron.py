@@ -28,8 +28,7 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
-from raspy.errors import MalformedMessage, StoreError
-from raspy.protocol import mdp
+from raspy.errors import StoreError
 from raspy.rules import cron_jobs
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
 from raspy.rules.model import CronTrigger
@@ -183,15 +182,11 @@ class CronActor(pykka.ThreadingActor):
     def _on_frames(self, frames: Sequence[bytes]) -> None:
         if self._worker is None:
             return
-        try:
-            decoded = self._worker.decode(frames)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
-            return
-        if isinstance(decoded, mdp.WorkerRequest):
-            self._worker.reply(decoded.client, self.handle(list(decoded.body)))
-        elif isinstance(decoded, mdp.Disconnect):
-            self._worker.ready()  # the broker forgot us: register again
+        rejected = self._worker.serve(frames, self.handle)
+        if rejected is not None:
+            log.warning(
+                "frame_rejected", reason=rejected.reason, detail=rejected.detail
+            )
 
     def handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         """One request: commit its change durably, then schedule it, then the reply."""

@@ -31,8 +31,7 @@ from raspy.devices import onewire, rtc, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig, JsonValue
-from raspy.errors import ConfigError, DeviceError, MalformedMessage, StoreError
-from raspy.protocol import mdp
+from raspy.errors import ConfigError, DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 
@@ -204,17 +203,11 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _on_mdp(self, frames: tuple[bytes, ...]) -> None:
         assert self._worker is not None
-        try:
-            decoded = self._worker.decode(frames)
-        except MalformedMessage as exc:
+        exc = self._worker.serve(frames, self._handle)
+        if exc is not None:
             self._stats.incr(f"devices.{self._name}.rejected.{exc.reason}")
             if self._limiter.should_log(exc.reason, self._clock.monotonic()):
                 log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
-            return
-        if isinstance(decoded, mdp.WorkerRequest):
-            self._worker.reply(decoded.client, self._handle(decoded.body))
-        elif isinstance(decoded, mdp.Disconnect):
-            self._worker.ready()  # the broker forgot us: register again
 
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         self._stats.incr(f"devices.{self._name}.requests")

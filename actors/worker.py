@@ -7,7 +7,7 @@ except the outbox's per-thread PUSH.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pykka
@@ -60,6 +60,22 @@ class LocalWorker:
     ) -> mdp.WorkerRequest | mdp.Heartbeat | mdp.Disconnect:
         return mdp_decode.decode_at_worker(frames, mdp.Version.V02)
 
+    def serve(
+        self, frames: Sequence[bytes], handle: Callable[[list[bytes]], Sequence[bytes]]
+    ) -> MalformedMessage | None:
+        """Answer a REQUEST with handle(body); register again after a DISCONNECT (the
+        broker forgot us). Malformed frames are returned for the caller to count and
+        log; heartbeats need nothing."""
+        try:
+            decoded = self.decode(frames)
+        except MalformedMessage as exc:
+            return exc
+        if isinstance(decoded, mdp.WorkerRequest):
+            self.reply(decoded.client, handle(list(decoded.body)))
+        elif isinstance(decoded, mdp.Disconnect):
+            self.ready()
+        return None
+
     def _send(self, message: mdp.Ready | mdp.WorkerReply | mdp.Disconnect) -> None:
         self.outbox.send_mdp(self.peer_id, mdp.encode(message))
 
@@ -92,16 +108,11 @@ class ServiceWorkerActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         match message:
             case msgs.MdpFrames(frames=frames):
-                try:
-                    decoded = self.worker.decode(frames)
-                except MalformedMessage as exc:
-                    log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
-                    return None
-                if isinstance(decoded, mdp.WorkerRequest):
-                    self.worker.reply(decoded.client, self.handle(list(decoded.body)))
-                elif isinstance(decoded, mdp.Disconnect):
-                    # The broker forgot us (e.g. it restarted its core): register again.
-                    self.worker.ready()
+                rejected = self.worker.serve(frames, self.handle)
+                if rejected is not None:
+                    log.warning(
+                        "frame_rejected", reason=rejected.reason, detail=rejected.detail
+                    )
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None

@@ -67,10 +67,6 @@ class CoalescingBuffer:
     def pending_count(self) -> int:
         return len(self._pending)
 
-    @property
-    def published_count(self) -> int:
-        return len(self._published)
-
     def accept(self, update: Update) -> None:
         """A coalesced update was given its number: it will be written."""
         self._pending.pop(update.key, None)
