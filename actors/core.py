@@ -118,8 +118,10 @@ class CoreActor(pykka.ThreadingActor):
                 "max_runs_per_minute": self.config.max_runs_per_minute,
             }
         )
-        self._service.preload(self.config.preload_dir)
         stored, problems = self.store.load()
+        names = {record.name for record in stored}
+        if self._service.preload(self.config.preload_dir, names):
+            stored, problems = self.store.load()  # the first start: with the examples
         for problem in problems:
             log.error("scenario_record_unreadable", reason=problem)
         for record in stored:

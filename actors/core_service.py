@@ -153,11 +153,13 @@ class CoreService:
             log.error("scenario_unloadable", scenario=record.name, reason=reason)
             return None, reason[:500] or str(refused.body.get("error"))
 
-    def preload(self, folder: str) -> None:
-        """Import each `*.yaml` of `folder` whose name is not stored yet."""
+    def preload(self, folder: str, stored: set[str]) -> int:
+        """Import each `*.yaml` of `folder` whose name is not in `stored` yet; return
+        how many were stored."""
         if not folder:
-            return
-        stored = {record.name for record in self._core.store.load()[0]}
+            return 0
+        stored = set(stored)
+        added = 0
         for path in sorted(Path(folder).glob("*.yaml")):
             try:
                 data = path.read_bytes()
@@ -174,6 +176,7 @@ class CoreService:
                     scenario.name,
                 )
                 stored.add(scenario.name)
+                added += 1
                 log.info("scenario_preloaded", scenario=scenario.name, path=path.name)
             except api.Refused as refused:
                 log.error(
@@ -181,6 +184,7 @@ class CoreService:
                 )
             except (OSError, UnicodeError, ScenarioError, StoreError) as exc:
                 log.error("scenario_preload_failed", path=path.name, reason=str(exc))
+        return added
 
     def _entry(self, entry: Entry) -> dict[str, JsonValue]:
         status, scenario = entry.status, entry.scenario
