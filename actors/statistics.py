@@ -24,6 +24,7 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
 from raspy.clock import Clock
+from raspy.cores.supervision import PartStatus
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp
 
@@ -43,6 +44,7 @@ class StatisticsActor(pykka.ThreadingActor):
         outbox: Outbox,
         host: str,
         snapshot: Callable[[], service_stats.Snapshot],
+        statuses: Callable[[], tuple[PartStatus, ...]],
         publish_endpoint: Callable[[], str | None],
         context: zmq.Context[zmq.Socket[bytes]],
         clock: Clock,
@@ -52,7 +54,8 @@ class StatisticsActor(pykka.ThreadingActor):
         self._edge = edge
         self._outbox = outbox
         self._host = host
-        self._snapshot = snapshot
+        self._snapshot = snapshot  # every counter: an ask to the edge, so only on use
+        self._statuses = statuses
         self._publish_endpoint = publish_endpoint
         self._context = context
         self._clock = clock
@@ -67,7 +70,7 @@ class StatisticsActor(pykka.ThreadingActor):
         self._edge.ask(
             msgs.AttachLocal(local_peer_id(_PEER), self.actor_ref), timeout=5
         )
-        self._sync(self._snapshot())
+        self._sync(self._statuses())
         self._ticker.start()
         self._ticker.set(self._clock.monotonic() + _SYNC_INTERVAL_S)
 
@@ -91,16 +94,15 @@ class StatisticsActor(pykka.ThreadingActor):
 
     def _on_tick(self) -> None:
         now = self._clock.monotonic()
-        snapshot = self._snapshot()
-        self._sync(snapshot)
+        self._sync(self._statuses())
         if self._interval_s > 0 and now >= self._next_publish:
             self._next_publish = now + self._interval_s
-            self._publish(snapshot)
+            self._publish(self._snapshot())
         self._ticker.set(now + _SYNC_INTERVAL_S)
 
-    def _sync(self, snapshot: service_stats.Snapshot) -> None:
-        """A worker pair for every part in the snapshot; none for parts gone."""
-        wanted = {status.name for status in snapshot.statuses}
+    def _sync(self, statuses: tuple[PartStatus, ...]) -> None:
+        """A worker pair for every part; none for parts gone."""
+        wanted = {status.name for status in statuses}
         for peer, (part, _kind, worker) in list(self._workers.items()):
             if part not in wanted:
                 worker.disconnect()
@@ -129,12 +131,11 @@ class StatisticsActor(pykka.ThreadingActor):
             return
         if not isinstance(decoded, mdp.WorkerRequest):
             return
-        snapshot = self._snapshot()
         if kind == "mmi":
-            status = next((s for s in snapshot.statuses if s.name == part), None)
+            status = next((s for s in self._statuses() if s.name == part), None)
             reply = service_stats.mmi_reply(status, decoded.body)
         else:
-            values = service_stats.service_values(snapshot, part)
+            values = service_stats.service_values(self._snapshot(), part)
             reply = service_stats.statistics_reply(values, decoded.body)
         worker.reply(decoded.client, reply)
 

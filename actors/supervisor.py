@@ -453,6 +453,7 @@ def _start_services(rt: Runtime) -> None:
             rt.outbox,
             host,
             rt.statistics_snapshot,
+            lambda: rt.statuses,
             rt.clone_publish_endpoint,
             rt.context,
             rt.clock,
