@@ -25,8 +25,6 @@ from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
 from raspy.clock import Clock
 from raspy.cores.supervision import PartStatus
-from raspy.errors import MalformedMessage
-from raspy.protocol import mdp
 
 log = structlog.get_logger(component="statistics")
 
@@ -121,23 +119,18 @@ class StatisticsActor(pykka.ThreadingActor):
         if entry is None:
             return
         part, kind, worker = entry
-        try:
-            decoded = worker.decode(frames)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
-            return
-        if isinstance(decoded, mdp.Disconnect):
-            worker.ready()  # the broker forgot us: register again
-            return
-        if not isinstance(decoded, mdp.WorkerRequest):
-            return
+        rejected = worker.serve(frames, lambda body: self._answer(part, kind, body))
+        if rejected is not None:
+            log.warning(
+                "frame_rejected", reason=rejected.reason, detail=rejected.detail
+            )
+
+    def _answer(self, part: str, kind: str, body: list[bytes]) -> list[bytes]:
         if kind == "mmi":
             status = next((s for s in self._statuses() if s.name == part), None)
-            reply = service_stats.mmi_reply(status, decoded.body)
-        else:
-            values = service_stats.service_values(self._snapshot(), part)
-            reply = service_stats.statistics_reply(values, decoded.body)
-        worker.reply(decoded.client, reply)
+            return service_stats.mmi_reply(status, body)
+        values = service_stats.service_values(self._snapshot(), part)
+        return service_stats.statistics_reply(values, body)
 
     def _publish(self, snapshot: service_stats.Snapshot) -> None:
         publisher = self._current_publisher()
