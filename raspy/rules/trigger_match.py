@@ -28,7 +28,7 @@ class KvWatch:
 
     def __init__(self, triggers: Iterable[model.Trigger], host: str) -> None:
         self._patterns = [
-            (index, trigger, glob(render(trigger.pattern, {"host": host})))
+            (index, trigger, matcher([render(trigger.pattern, {"host": host})]))
             for index, trigger in enumerate(triggers)
             if isinstance(trigger, model.KvTrigger | model.EventTrigger)
         ]
@@ -77,11 +77,6 @@ class KvWatch:
 
     def clear(self) -> None:
         self._holds.clear()
-
-
-def glob(pattern: str) -> Callable[[str], bool]:
-    match = re.compile(fnmatch.translate(pattern)).match
-    return lambda key: match(key) is not None
 
 
 def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
