@@ -11,6 +11,7 @@ kv(), schedules every time trigger on one TimeScheduler, writes `/scenario/<name
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -231,10 +232,7 @@ class CoreActor(pykka.ThreadingActor):
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
-            self.show(
-                entry,
-                Status(State.ERROR, base.runs, base.last_run, base.last_trigger, error),
-            )
+            self.show(entry, _with_state(base, State.ERROR, error))
         elif not record.enabled:
             self.show(entry, _with_state(base, State.DISABLED))
         else:
@@ -328,16 +326,7 @@ class CoreActor(pykka.ThreadingActor):
             self._start_actor(entry, entry.scenario, startup=False)
         elif not enabled:
             self.stop_actor(name)
-            status = _with_state(entry.status, State.DISABLED)
-            if reason is not None:
-                status = Status(
-                    State.DISABLED,
-                    status.runs,
-                    status.last_run,
-                    status.last_trigger,
-                    reason,
-                )
-            self.show(entry, status)
+            self.show(entry, _with_state(entry.status, State.DISABLED, reason))
         return entry
 
     def show(self, entry: Entry, status: Status) -> None:
@@ -365,10 +354,7 @@ class CoreActor(pykka.ThreadingActor):
 
 
 def _with_state(status: Status, state: State, error: str | None = None) -> Status:
-    return Status(
-        state,
-        status.runs,
-        status.last_run,
-        status.last_trigger,
-        error or status.last_error,
+    """The same counters in another state; `error` (if any) replaces the last one."""
+    return dataclasses.replace(
+        status, state=state, last_error=error or status.last_error
     )
