@@ -209,6 +209,96 @@ class CoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """The value recorder (`<host>.logger.history`): bounded round-robin tiers."""
+
+    # record the values of every device whose `log` flag is true
+    enabled: bool = True
+    # seconds between two history writes (one group commit each); a kill -9 loses
+    # at most this much
+    flush_interval_s: float = 60.0
+    # tiers as "STEP:SPAN" (s, m, h, d, y): raw points at most one per STEP kept for
+    # SPAN, then min/avg/max buckets of STEP kept for SPAN
+    tiers: tuple[str, ...] = ("10s:48h", "5m:30d", "1h:5y")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """The web face: live dashboard, history graphs, scenarios, services."""
+
+    # serve the web face at port_base + 4
+    enabled: bool = False
+    # address to listen on; beyond loopback only with a login configured
+    bind: str = "127.0.0.1"
+    # file holding the hash of the web password; empty: token login only
+    password_hash_file: str = ""
+    # seconds a login session lasts
+    session_s: float = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """The MQTT bridge with Home Assistant discovery (off by default)."""
+
+    # bridge the device tree to an MQTT broker
+    enabled: bool = False
+    # the MQTT broker's host name or address
+    host: str = "127.0.0.1"
+    # the MQTT broker's port
+    port: int = 1883
+    # MQTT user name; empty: none
+    username: str = ""
+    # MQTT password (prefer password_file)
+    password: str = ""
+    # file holding the MQTT password
+    password_file: str = ""
+    # connect with TLS
+    tls: bool = False
+    # CA certificate file for TLS; empty: the system's CAs
+    tls_ca_file: str = ""
+    # client certificate file for TLS; empty: none
+    tls_cert_file: str = ""
+    # client key file for TLS; empty: none
+    tls_key_file: str = ""
+    # MQTT client id; empty: raspy-<hostname>
+    client_id: str = ""
+    # first level of every topic raspy publishes
+    base_topic: str = "raspy"
+    # Home Assistant's discovery prefix; empty: no discovery
+    discovery_prefix: str = "homeassistant"
+    # QoS of state messages (0, 1 or 2)
+    qos: int = 1
+    # which tree keys go out (globs)
+    subtrees: tuple[str, ...] = ("/device/*",)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """The memory budget: what any client can make raspyd hold, in bytes."""
+
+    # bytes queued in the broker for one service
+    broker_queue_bytes_per_service: int = 16 * 1024 * 1024
+    # bytes queued in the broker for all services together
+    broker_queue_bytes_total: int = 64 * 1024 * 1024
+    # requests queued for one service (a generous count; bytes bound first)
+    broker_queue_requests_per_service: int = 200_000
+    # services the broker knows at once
+    max_services: int = 1_000
+    # workers connected at once
+    max_workers: int = 1_000
+    # Titanic requests pending (accepted, not yet closed)
+    titanic_pending_requests: int = 50_000
+    # bytes of Titanic request bodies pending
+    titanic_pending_bytes: int = 64 * 1024 * 1024
+    # bytes queued for one Clone subscriber before it is cut off
+    clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
+    # seconds a snapshot may keep its read view open in all
+    snapshot_max_s: float = 60.0
+    # log lines per second per event name before "suppressed" summaries
+    log_events_per_s: int = 20
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """raspyd's whole configuration: top-level keys, then one table per section."""
 
@@ -232,6 +322,10 @@ class Config:
     supervisor: SupervisorConfig = SupervisorConfig()
     stats: StatsConfig = StatsConfig()
     core: CoreConfig = CoreConfig()
+    history: HistoryConfig = HistoryConfig()
+    http: HttpConfig = HttpConfig()
+    mqtt: MqttConfig = MqttConfig()
+    limits: LimitsConfig = LimitsConfig()
 
 
 _SECTIONS: Final[dict[str, type[Any]]] = {
@@ -245,6 +339,10 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "supervisor": SupervisorConfig,
     "stats": StatsConfig,
     "core": CoreConfig,
+    "history": HistoryConfig,
+    "http": HttpConfig,
+    "mqtt": MqttConfig,
+    "limits": LimitsConfig,
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
