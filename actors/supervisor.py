@@ -390,7 +390,7 @@ def start(config: Config, *, clock: Clock | None = None) -> Runtime:
         if config.security.enabled:  # the ZAP handler first: before any bind (§8.2)
             curve = start_curve_server(context, config.security)
             log.info("curve_enabled", keys_dir=config.security.authorized_keys_dir)
-        core = BrokerCore(BrokerSettings.from_config(config.broker))
+        core = BrokerCore(BrokerSettings.from_config(config.broker, config.limits))
         settings = edge_mod.EdgeSettings(
             mdp_endpoint=mdp_endpoint_for(config),
             linger_ms=config.network.linger_ms,

@@ -276,15 +276,18 @@ class MqttConfig:
 class LimitsConfig:
     """The memory budget: what any client can make raspyd hold, in bytes."""
 
-    # bytes queued in the broker for one service
-    broker_queue_bytes_per_service: int = 16 * 1024 * 1024
-    # bytes queued in the broker for all services together
-    broker_queue_bytes_total: int = 64 * 1024 * 1024
-    # requests queued for one service (a generous count; bytes bound first)
+    # bytes queued in the broker for one service: payload plus ~300 bytes a request
+    # for the objects around it (100,000 small pipelined requests fit); more dropped
+    broker_queue_bytes_per_service: int = 48 * 1024 * 1024
+    # bytes queued in the broker for all services together (counted as above)
+    broker_queue_bytes_total: int = 96 * 1024 * 1024
+    # requests queued for one service (a generous count; supersedes
+    # broker.max_queue_per_service)
     broker_queue_requests_per_service: int = 200_000
-    # services the broker knows at once
+    # services the broker knows at once (with workers or queued requests); a request
+    # to a new one over this is dropped, a worker for a new one gets DISCONNECT
     max_services: int = 1_000
-    # workers connected at once
+    # external workers registered at once; one more gets DISCONNECT
     max_workers: int = 1_000
     # Titanic requests pending (accepted, not yet closed)
     titanic_pending_requests: int = 50_000
@@ -294,7 +297,8 @@ class LimitsConfig:
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
     # seconds a snapshot may keep its read view open in all
     snapshot_max_s: float = 60.0
-    # log lines per second per event name before "suppressed" summaries
+    # log lines per second per event name; past it one "log_suppressed" line a
+    # second per event name says how many were left out (0: no budget)
     log_events_per_s: int = 20
 
 
@@ -487,7 +491,26 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if core is not None:
         problems.extend(_core_problems(core, source))
     problems += _supervisor_problems(source, sections.get("supervisor"))
+    problems += _limits_problems(source, sections.get("limits"))
     return problems
+
+
+def _limits_problems(source: str, section: LimitsConfig | None) -> list[str]:
+    """The broker's budgets and caps must let at least one request or worker in."""
+    if section is None:
+        return []
+    names = (
+        "broker_queue_bytes_per_service",
+        "broker_queue_bytes_total",
+        "broker_queue_requests_per_service",
+        "max_services",
+        "max_workers",
+    )
+    return [
+        f"{source}: limits.{name}: expected >= 1, got 0"
+        for name in names
+        if getattr(section, name) < 1
+    ]
 
 
 def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:

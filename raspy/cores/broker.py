@@ -13,8 +13,16 @@ Raspy choices beyond the spec:
   whole stream (PARTIALs already forwarded are never re-sent).
 - A request may wait in a queue until `request_ttl_s` after its first arrival, also
   when re-queued; then it is dropped (`RequestDropped(expired)`), never dispatched.
-  A re-queued request may take its queue past `max_queue_per_service` (by at most
-  the number of workers): it was accepted already.
+- Memory is bounded (issue 18): queued requests in bytes per service and in total
+  (`Pending.size`), plus a request count per service; over them a new request is
+  dropped (`queue_full`, `queue_total_full`). A re-queued request may take a queue
+  past them (by at most the number of workers): it was accepted already.
+- At most `max_services` services (with workers or queued requests) and
+  `max_workers` external workers: a request to one more service is dropped
+  (`too_many_services`; MDP has no error reply, so the client's timeout tells it, as
+  for an expired request), a READY over either cap is answered with DISCONNECT and
+  rejected (`too_many_services`, `too_many_workers`). In-process workers are raspyd's
+  own services and are never refused.
 - A busy worker has shown it heartbeats while busy (§2.6) once two HEARTBEATs came
   in one busy period (one may have crossed the REQUEST on the wire); the flag stays
   for as long as the worker is registered.
@@ -80,6 +88,12 @@ class BrokerCore:
         self._busy_s = settings.busy_timeout_s
         self._ttl_s = settings.request_ttl_s
         self._max_queue = settings.max_queue_per_service
+        self._queue_bytes = settings.queue_bytes_per_service
+        self._total_bytes = settings.queue_bytes_total
+        self._max_services = settings.max_services
+        self._max_workers = settings.max_workers
+        self._queued_bytes = 0  # all services' queued_bytes
+        self._external_workers = 0
         self._limits = settings.limits
         self._majortomo = settings.accept_majortomo
         self._services: dict[bytes, Service] = {}
@@ -154,7 +168,7 @@ class BrokerCore:
         for service in list(self._services.values()):
             queue = service.queue
             while queue and now - queue[0].arrived_at >= self._ttl_s:
-                self._drop(service, queue.popleft(), "expired")
+                self._drop(service, self._pop(service), "expired")
             self._tidy(service)
         self._next_at = self._earliest()
         return out
@@ -177,6 +191,7 @@ class BrokerCore:
                 out.append(ServiceAvailability(service.name, False))
         self._workers.clear()
         self._services.clear()
+        self._queued_bytes = self._external_workers = 0
         self._next_at = _INF
         return out
 
@@ -208,6 +223,7 @@ class BrokerCore:
             "workers": len(self._workers),
             "services": len(live),
             "queued": sum(len(s.queue) for s in self._services.values()),
+            "queued_bytes": self._queued_bytes,
         }
 
     # ------------------------------------------------------------ requests
@@ -219,17 +235,39 @@ class BrokerCore:
             return
         self._counts["requests"] += 1
         service = self._services.get(name)
-        if service is None:
-            service = self._services[name] = Service(name)
         pending = Pending(peer, request, now)
+        if service is None:
+            if len(self._services) >= self._max_services:
+                self._drop(Service(name), pending, "too_many_services")
+                return
+            service = self._services[name] = Service(name)
         queue = service.queue
         if not queue and service.idle:  # fast path: straight to the LRU worker
             self._assign(service.idle.popleft(), pending, now)
-        elif len(queue) >= self._max_queue:
-            self._drop(service, pending, "queue_full")
+            return
+        reason = self._over_budget(service, pending.size)
+        if reason:
+            self._drop(service, pending, reason)
+            self._tidy(service)
         else:
-            queue.append(pending)
+            service.push(pending)
+            self._queued_bytes += pending.size
             self._at(now + self._ttl_s)
+
+    def _over_budget(self, service: Service, size: int) -> str:
+        """Why one more request of `size` bytes may not be queued; '' if it may."""
+        if len(service.queue) >= self._max_queue:
+            return "queue_full"
+        if service.queued_bytes + size > self._queue_bytes:
+            return "queue_full"
+        if self._queued_bytes + size > self._total_bytes:
+            return "queue_total_full"
+        return ""
+
+    def _pop(self, service: Service) -> Pending:
+        pending = service.pop()
+        self._queued_bytes -= pending.size
+        return pending
 
     def _on_mmi(self, peer: bytes, request: mdp.ClientRequest) -> None:
         # §4 raspy: the name is the FIRST body frame
@@ -280,7 +318,7 @@ class BrokerCore:
         queue = service.queue
         idle = service.idle
         while queue and idle:
-            pending = queue.popleft()
+            pending = self._pop(service)
             if now - pending.arrived_at >= self._ttl_s:
                 self._drop(service, pending, "expired")
             else:
@@ -299,7 +337,12 @@ class BrokerCore:
         if isinstance(message, mdp.Disconnect):
             return  # §2.8: allowed, ignored
         if isinstance(message, mdp.Ready) and not mmi.is_mmi(message.service):
-            self._register(peer, message, now)
+            reason = self._over_cap(peer, message.service)
+            if reason:
+                self._reject(peer, reason, "", count)
+                self._out.append(Send(peer, mdp.disconnect_frames(message.version)))
+            else:
+                self._register(peer, message, now)
             return
         # §2.8: READY for mmi.* (RFC 8 MUST), or HEARTBEAT/REPLY/PARTIAL/FINAL/REQUEST
         # from an unknown peer
@@ -308,6 +351,16 @@ class BrokerCore:
         self._reject(peer, reason, "" if ready else type(message).__name__, count)
         self._out.append(Send(peer, mdp.disconnect_frames(message.version)))
 
+    def _over_cap(self, peer: bytes, name: bytes) -> str:
+        """Why an external worker may not register for `name`; '' if it may."""
+        if peer[:1] == LOCAL_PREFIX:
+            return ""  # raspyd's own services always come up
+        if self._external_workers >= self._max_workers:
+            return "too_many_workers"
+        if name not in self._services and len(self._services) >= self._max_services:
+            return "too_many_services"
+        return ""
+
     def _register(self, peer: bytes, ready: mdp.Ready, now: float) -> None:
         name = ready.service
         service = self._services.get(name)
@@ -315,6 +368,8 @@ class BrokerCore:
             service = self._services[name] = Service(name)
         worker = self._workers[peer] = Worker(peer, service, ready.version, now)
         service.live += 1
+        if not worker.local:
+            self._external_workers += 1
         self._out.append(WorkerRegistered(name, peer, ready.version))
         if service.live == 1:
             self._out.append(ServiceAvailability(name, True))
@@ -337,6 +392,8 @@ class BrokerCore:
 
     def _forget(self, worker: Worker, reason: str, now: float) -> None:
         del self._workers[worker.id]
+        if not worker.local:
+            self._external_workers -= 1
         service = worker.service
         pending = worker.request
         if pending is None:
@@ -350,6 +407,7 @@ class BrokerCore:
             self._counts["redispatched"] += 1
             pending.restart()
             service.requeue(pending)
+            self._queued_bytes += pending.size
             self._at(pending.arrived_at + self._ttl_s)
             self._dispatch(service, now)
         self._tidy(service)

@@ -48,7 +48,8 @@ class WorkerRemoved:
 
 @dataclass(frozen=True, slots=True)
 class RequestDropped:
-    """A request was dropped: expired, queue_full, reply_overflow or shutdown."""
+    """A request was dropped: expired, queue_full, queue_total_full,
+    too_many_services, reply_overflow or shutdown."""
 
     service: bytes
     client: bytes

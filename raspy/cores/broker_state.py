@@ -15,6 +15,12 @@ from raspy.protocol.frames import FrameLimits
 LOCAL_PREFIX: Final = b"\xff"
 """In-process peers (actors) have ids starting with 0xff; libzmq ids start with 0x00."""
 
+# What a queued request costs beyond its bytes, measured with tracemalloc on CPython
+# 3.11 (the Pending, its body tuple, the client id): ~200 bytes plus ~35 per frame.
+# Charged so that the byte budgets bound memory, not only payload.
+REQUEST_OVERHEAD_BYTES: Final = 256
+FRAME_OVERHEAD_BYTES: Final = 40
+
 
 class Pending:
     """A client request, queued or running on a worker."""
@@ -26,13 +32,21 @@ class Pending:
         "buffer_bytes",
         "client",
         "failed",
+        "size",
         "version",
     )
 
     def __init__(self, client: bytes, request: mdp.ClientRequest, now: float) -> None:
         self.client = client
         self.version = request.version  # the client's: replies go out in it
-        self.body = request.body
+        self.body = body = request.body
+        # bytes charged to the queue budgets while it waits (docs/protocols.md §2.5.8)
+        self.size = (
+            REQUEST_OVERHEAD_BYTES
+            + len(client)
+            + sum(map(len, body))
+            + FRAME_OVERHEAD_BYTES * len(body)
+        )
         self.arrived_at = now  # first arrival: the TTL counts from here, also re-queued
         self.buffer: list[bytes] | None = None  # PARTIAL bodies for a 0.1 client
         self.buffer_bytes = 0
@@ -62,15 +76,30 @@ class Pending:
 
 
 class Service:
-    """A service: its queue (oldest first) and idle workers (idle longest first)."""
+    """A service: its queue (oldest first) and idle workers (idle longest first).
 
-    __slots__ = ("idle", "live", "name", "queue")
+    Change the queue only through push, pop and requeue: they keep `queued_bytes`.
+    """
+
+    __slots__ = ("idle", "live", "name", "queue", "queued_bytes")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
         self.queue: deque[Pending] = deque()
+        self.queued_bytes = 0  # sum of the queued requests' sizes
         self.idle: deque[Worker] = deque()
         self.live = 0  # registered workers, idle or busy
+
+    def push(self, pending: Pending) -> None:
+        """Queue a new request at the back."""
+        self.queue.append(pending)
+        self.queued_bytes += pending.size
+
+    def pop(self) -> Pending:
+        """Take the oldest queued request."""
+        pending = self.queue.popleft()
+        self.queued_bytes -= pending.size
+        return pending
 
     def requeue(self, pending: Pending) -> None:
         """Put a request back at the front, keeping the queue ordered by arrival."""
@@ -80,6 +109,7 @@ class Service:
                 break
             index += 1
         self.queue.insert(index, pending)
+        self.queued_bytes += pending.size
 
 
 class Worker:

@@ -40,6 +40,10 @@ SETTINGS = BrokerSettings(
     busy_timeout_s=5.0,
     request_ttl_s=4.0,
     max_queue_per_service=3,
+    queue_bytes_per_service=900,  # about three small requests (Pending.size)
+    queue_bytes_total=1500,
+    max_services=2,
+    max_workers=2,
     limits=FrameLimits(max_frames=10, max_frame_bytes=64, max_message_bytes=256),
 )
 
@@ -146,6 +150,10 @@ def check_counts(core: BrokerCore, model: Model) -> None:
         model.workers
     )
     assert core.stats()["workers"] == len(model.workers)
+    external = [w for w in model.workers if w[:1] != LOCAL_PREFIX]
+    assert len(external) <= SETTINGS.max_workers
+    assert core.stats()["queued_bytes"] >= 0
+    assert (core.stats()["queued"] == 0) is (core.stats()["queued_bytes"] == 0)
     live = sorted({service for service, _ in model.workers.values()})
     assert core.services() == live
     for service in SERVICES:
@@ -187,6 +195,7 @@ def test_broker_survives_any_multi_peer_sequence_and_keeps_its_invariants(
     check_counts(core, model)
     assert all(worker[:1] == LOCAL_PREFIX for worker in model.workers)
     assert core.stats()["queued"] == 0
+    assert core.stats()["queued_bytes"] == 0
     assert core.next_deadline() is None
     model.apply(core.shutdown(), None, shutdown=True)
     assert model.workers == {}

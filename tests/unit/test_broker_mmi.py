@@ -22,7 +22,7 @@ from support.broker_frames import (
     request,
 )
 
-from raspy.config import BrokerConfig
+from raspy.config import BrokerConfig, LimitsConfig
 from raspy.cores.broker import (
     BrokerCore,
     BrokerSettings,
@@ -247,8 +247,9 @@ def test_shutdown_disconnects_every_external_worker_in_its_dialect(
     assert core.next_deadline() is None
 
 
-def test_settings_come_from_the_broker_config() -> None:
-    """raspy.config.BrokerConfig: every field maps to BrokerSettings."""
+def test_settings_come_from_the_broker_config_and_the_limits() -> None:
+    """raspy.config.BrokerConfig and the broker's part of LimitsConfig (issue 18) map
+    to BrokerSettings; the queue count comes from [limits] only."""
     config = BrokerConfig(
         heartbeat_interval_s=1.0,
         heartbeat_liveness=5,
@@ -260,12 +261,23 @@ def test_settings_come_from_the_broker_config() -> None:
         max_message_bytes=1000,
         accept_majortomo=False,
     )
-    assert BrokerSettings.from_config(config) == BrokerSettings(
+    limits = LimitsConfig(
+        broker_queue_bytes_per_service=1000,
+        broker_queue_bytes_total=2000,
+        broker_queue_requests_per_service=11,
+        max_services=12,
+        max_workers=13,
+    )
+    assert BrokerSettings.from_config(config, limits) == BrokerSettings(
         heartbeat_interval_s=1.0,
         heartbeat_liveness=5,
         busy_timeout_s=60.0,
         request_ttl_s=10.0,
-        max_queue_per_service=7,
+        max_queue_per_service=11,
+        queue_bytes_per_service=1000,
+        queue_bytes_total=2000,
+        max_services=12,
+        max_workers=13,
         limits=FrameLimits(9, 100, 1000),
         accept_majortomo=False,
     )
@@ -279,6 +291,10 @@ def test_settings_come_from_the_broker_config() -> None:
         {"busy_timeout_s": -1.0},
         {"request_ttl_s": 0.0},
         {"max_queue_per_service": 0},
+        {"queue_bytes_per_service": 0},
+        {"queue_bytes_total": 0},
+        {"max_services": 0},
+        {"max_workers": 0},
     ],
 )
 def test_settings_refuse_values_that_would_stop_the_timers(
@@ -315,5 +331,6 @@ def test_stats_count_requests_replies_and_workers(core: BrokerCore) -> None:
         "workers": 1,
         "services": 1,
         "queued": 0,
+        "queued_bytes": 0,
         "rejected.bad_header": 1,
     }

@@ -1,0 +1,140 @@
+"""BrokerCore's memory budget (issue 18): queues in bytes, caps on services and workers."""
+
+from __future__ import annotations
+
+from support.broker_frames import C1, C2, L1, SVC, T0, V01, V02, W1, W2, ready, request
+
+from raspy.cores.broker import (
+    BrokerCore,
+    BrokerSettings,
+    Rejected,
+    RequestDropped,
+    Send,
+    ServiceAvailability,
+    WorkerRegistered,
+)
+from raspy.cores.broker_state import FRAME_OVERHEAD_BYTES, REQUEST_OVERHEAD_BYTES
+from raspy.protocol import mdp
+
+W3 = b"\x00\x80\x00\x00\x13"
+# what one request of a 100-byte body from C1 is charged (Pending.size)
+SIZE_100 = REQUEST_OVERHEAD_BYTES + len(C1) + 100 + FRAME_OVERHEAD_BYTES
+
+
+def test_a_request_is_charged_its_bytes_and_the_objects_around_it() -> None:
+    """Issue 18: the budgets bound memory, so a tiny request still costs its overhead."""
+    core = BrokerCore()
+    core.on_frames(C1, request(V01, b"x" * 100), T0)
+    assert core.stats()["queued_bytes"] == SIZE_100
+
+
+def test_a_service_queue_is_bounded_in_bytes() -> None:
+    """Issue 18: over queue_bytes_per_service a new request is dropped, counted."""
+    core = BrokerCore(BrokerSettings(queue_bytes_per_service=2 * SIZE_100))
+    assert core.on_frames(C1, request(V01, b"x" * 100), T0) == []
+    assert core.on_frames(C1, request(V01, b"x" * 100), T0) == []
+    assert core.on_frames(C2, request(V01, b"x" * 100), T0) == [
+        RequestDropped(SVC, C2, "queue_full")
+    ]
+    stats = core.stats()
+    assert (stats["queued"], stats["queued_bytes"]) == (2, 2 * SIZE_100)
+    assert stats["dropped.queue_full"] == 1
+
+
+def test_all_queues_together_are_bounded_in_bytes() -> None:
+    """Issue 18: over queue_bytes_total a request to any service is dropped."""
+    core = BrokerCore(BrokerSettings(queue_bytes_total=2 * SIZE_100))
+    core.on_frames(C1, request(V01, b"x" * 100, service=b"a"), T0)
+    core.on_frames(C1, request(V01, b"x" * 100, service=b"b"), T0)
+    assert core.on_frames(C2, request(V01, b"x" * 100, service=b"c"), T0) == [
+        RequestDropped(b"c", C2, "queue_total_full")
+    ]
+    assert core.stats()["services"] == 0
+    assert core.stats()["dropped.queue_total_full"] == 1
+    # the refused service left nothing behind: a worker for it finds no request
+    assert core.on_frames(W1, ready(V02, b"c"), T0) == [
+        WorkerRegistered(b"c", W1, V02),
+        ServiceAvailability(b"c", True),
+    ]
+
+
+def test_dispatched_and_expired_requests_give_their_bytes_back() -> None:
+    """Issue 18: a request leaves the budget when it goes to a worker or expires."""
+    core = BrokerCore(BrokerSettings(queue_bytes_total=SIZE_100))
+    core.on_frames(C1, request(V01, b"x" * 100), T0)
+    core.on_frames(W1, ready(V02), T0)
+    assert core.stats()["queued_bytes"] == 0
+    core.on_frames(C1, request(V01, b"x" * 100, service=b"other"), T0)
+    core.on_tick(T0 + 30)
+    assert core.stats()["queued_bytes"] == 0
+    assert core.on_frames(C2, request(V01, b"x" * 100, service=b"other"), T0 + 30) == []
+
+
+def test_the_request_count_is_a_backstop_for_tiny_requests() -> None:
+    """Issue 18: a generous count per service as well as the bytes."""
+    core = BrokerCore(BrokerSettings(max_queue_per_service=1))
+    core.on_frames(C1, request(V01, b""), T0)
+    assert core.on_frames(C1, request(V01, b""), T0) == [
+        RequestDropped(SVC, C1, "queue_full")
+    ]
+
+
+def test_a_request_to_one_service_too_many_is_dropped_and_counted() -> None:
+    """Issue 18, docs/protocols.md §2.5.8: MDP has no error reply; the client's own
+    timeout tells it, as for an expired request. Known services still queue."""
+    core = BrokerCore(BrokerSettings(max_services=2))
+    core.on_frames(C1, request(V01, b"1", service=b"a"), T0)
+    core.on_frames(W1, ready(V02, b"b"), T0)
+    assert core.on_frames(C2, request(V01, b"1", service=b"c"), T0) == [
+        RequestDropped(b"c", C2, "too_many_services")
+    ]
+    assert core.on_frames(C2, request(V01, b"2", service=b"a"), T0) == []
+    assert core.stats()["dropped.too_many_services"] == 1
+    assert core.stats()["queued"] == 2
+
+
+def test_a_worker_over_the_worker_cap_gets_disconnect() -> None:
+    """Issue 18: a worker over max_workers is rejected (counted) and told DISCONNECT,
+    in its own dialect; it is never registered."""
+    core = BrokerCore(BrokerSettings(max_workers=1))
+    core.on_frames(W1, ready(V02), T0)
+    assert core.on_frames(W2, ready(V01), T0) == [
+        Rejected(W2, "too_many_workers", "", 4),
+        Send(W2, mdp.disconnect_frames(V01)),
+    ]
+    assert core.stats()["rejected.too_many_workers"] == 1
+    assert core.stats()["workers"] == 1
+
+
+def test_a_worker_for_one_service_too_many_gets_disconnect() -> None:
+    """Issue 18: a READY that would create a service over max_services is refused;
+    a worker for a known service is not."""
+    core = BrokerCore(BrokerSettings(max_services=1))
+    core.on_frames(W1, ready(V02, b"a"), T0)
+    assert core.on_frames(W2, ready(V02, b"b"), T0) == [
+        Rejected(W2, "too_many_services", "", 3),
+        Send(W2, mdp.disconnect_frames(V02)),
+    ]
+    assert core.on_frames(W3, ready(V02, b"a"), T0) == [WorkerRegistered(b"a", W3, V02)]
+
+
+def test_a_forgotten_worker_frees_its_place() -> None:
+    """Issue 18: the cap counts registered workers, not every one ever seen."""
+    core = BrokerCore(BrokerSettings(max_workers=1))
+    core.on_frames(W1, ready(V02), T0)
+    core.on_frames(W1, mdp.encode(mdp.Disconnect(V02)), T0)
+    assert core.on_frames(W2, ready(V02), T0) == [
+        WorkerRegistered(SVC, W2, V02),
+        ServiceAvailability(SVC, True),
+    ]
+
+
+def test_in_process_workers_are_never_refused() -> None:
+    """Issue 18: raspyd's own services come up whatever outside workers did."""
+    core = BrokerCore(BrokerSettings(max_workers=1, max_services=1))
+    core.on_frames(W1, ready(V02, b"outside"), T0)
+    assert core.on_frames(L1, ready(V02), T0) == [
+        WorkerRegistered(SVC, L1, V02),
+        ServiceAvailability(SVC, True),
+    ]
+    assert core.stats()["workers"] == 2
