@@ -153,7 +153,13 @@ class CloneLoop:
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
         # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once
-        pub = self._socket(zmq.XPUB, curve=curve, SNDHWM=_PUB_HWM, XPUB_VERBOSE=1)
+        pub = self._socket(
+            zmq.XPUB,
+            curve=curve,
+            SNDHWM=_PUB_HWM,
+            XPUB_VERBOSE=1,
+            MAXMSGSIZE=_MAX_MESSAGE_BYTES,  # issue 18: subscriptions are small
+        )
         collector = self._socket(
             zmq.SUB, curve=curve, RCVHWM=_COLLECTOR_HWM, MAXMSGSIZE=_MAX_MESSAGE_BYTES
         )

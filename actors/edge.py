@@ -20,6 +20,7 @@ from raspy.actors import messages as msgs
 from raspy.actors.outbox import MDP_CHANNEL, Outbox
 from raspy.clock import Clock
 from raspy.cores import broker
+from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import recv_frames, send_frames
@@ -39,6 +40,9 @@ class EdgeSettings:
     mdp_endpoint: str
     linger_ms: int = 500
     curve: CurveKeys | None = None  # server keys: the ROUTER is a CURVE server (§8.2)
+    # ZMQ_MAXMSGSIZE (per frame): libzmq drops a connection that sends a bigger frame
+    # before reading it whole (issue 18); broker.max_frame_bytes
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 
 
 class EdgeLoop:
@@ -76,6 +80,7 @@ class EdgeLoop:
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
         router.setsockopt(zmq.SNDHWM, 10_000)
         router.setsockopt(zmq.RCVHWM, 10_000)
+        router.setsockopt(zmq.MAXMSGSIZE, self._settings.max_frame_bytes)
         outbox = self._outbox = make_socket(self._context, zmq.PULL, linger_ms=0)
         outbox.setsockopt(zmq.RCVHWM, 0)
         outbox.bind(self.outbox_endpoint)

@@ -395,6 +395,7 @@ def start(config: Config, *, clock: Clock | None = None) -> Runtime:
             mdp_endpoint=mdp_endpoint_for(config),
             linger_ms=config.network.linger_ms,
             curve=None if curve is None else curve.keys,
+            max_frame_bytes=config.broker.max_frame_bytes,
         )
         edge_ref, endpoint, outbox = edge_mod.start_edge(
             context, settings, core, clock, stats

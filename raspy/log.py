@@ -4,11 +4,71 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+import threading
+import time
+from collections.abc import MutableMapping
+from typing import Any, Final, Literal, TextIO
 
 import structlog
 
+from raspy.ratelimit import EventBudget
+
 LogFormat = Literal["console", "json", "auto"]
+
+DEFAULT_EVENTS_PER_S: Final = 20  # limits.log_events_per_s
+
+
+class _Budget:
+    """The structlog processor that keeps every event name within its budget.
+
+    Thread-safe (any thread logs). A dropped event raises DropEvent; the summary of
+    a window that left events out is logged as `log_suppressed` at the next event
+    of any name, or by flush_suppressed(), which raspyd calls twice a second.
+    """
+
+    def __init__(self, per_s: int) -> None:
+        self._budget = EventBudget(per_s)
+        self._lock = threading.Lock()
+        self._local = threading.local()  # set while this thread logs a summary
+
+    def __call__(
+        self, _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if getattr(self._local, "summarising", False):
+            return event_dict  # at most one summary per name and window
+        now = time.monotonic()
+        with self._lock:
+            admitted = self._budget.admit(str(event_dict.get("event")), now)
+            ended = self._budget.due(now)
+        if ended:
+            self._summarise(ended)
+        if not admitted:
+            raise structlog.DropEvent
+        return event_dict
+
+    def flush(self) -> None:
+        with self._lock:
+            ended = self._budget.due(time.monotonic())
+        if ended:
+            self._summarise(ended)
+
+    def _summarise(self, ended: list[tuple[str, int]]) -> None:
+        self._local.summarising = True
+        try:
+            log = structlog.get_logger(component="log")  # the current configuration
+            for name, count in ended:
+                log.warning("log_suppressed", suppressed_event=name, count=count)
+        finally:
+            self._local.summarising = False
+
+
+_budget: _Budget | None = None
+
+
+def flush_suppressed() -> None:
+    """Log the `log_suppressed` summaries of windows that have ended (if any)."""
+    if _budget is not None:
+        _budget.flush()
 
 
 class _StderrLogger(structlog.PrintLogger):
@@ -45,9 +105,15 @@ def _stderr_logger(*_args: object) -> _StderrLogger:
 
 
 def configure(
-    level: str = "info", log_format: LogFormat = "auto", *, cache: bool = True
+    level: str = "info",
+    log_format: LogFormat = "auto",
+    *,
+    cache: bool = True,
+    events_per_s: int = DEFAULT_EVENTS_PER_S,
 ) -> None:
-    """Console renderer on a TTY, one JSON object per line otherwise."""
+    """Console renderer on a TTY, one JSON object per line otherwise; at most
+    `events_per_s` lines a second per event name (0: no budget), issue 18."""
+    global _budget  # noqa: PLW0603  # one logging setup per process
     use_console = log_format == "console" or (
         log_format == "auto" and sys.stderr.isatty()
     )
@@ -57,8 +123,11 @@ def configure(
         else structlog.processors.JSONRenderer()
     )
     _route_stdlib_logging(renderer, level)
+    _budget = _Budget(events_per_s) if events_per_s > 0 else None
+    budget: list[structlog.typing.Processor] = [] if _budget is None else [_budget]
     structlog.configure(
         processors=[
+            *budget,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -29,3 +29,56 @@ class LogRateLimiter:
         while len(self._last) > self._max_keys:
             self._last.popitem(last=False)
         return True
+
+
+class EventBudget:
+    """At most `per_window` events of one name in each window; the rest are counted.
+
+    Issue 18: the per-key limiter above bounds one peer's noise, this bounds the total,
+    so no input can make raspy write more than a few kB/s of log. A window starts with
+    the first event of its name; the number left out in a window that has ended comes
+    back from due() once, for one summary line.
+    """
+
+    def __init__(
+        self, per_window: int, window_s: float = 1.0, max_names: int = _MAX_KEYS
+    ) -> None:
+        self._per_window = per_window
+        self._window_s = window_s
+        self._max_names = max_names
+        # name -> [window start, admitted in it, left out of it]
+        self._windows: OrderedDict[str, list[float]] = OrderedDict()
+        self._suppressing: set[str] = set()  # names with a count to report
+        self._ended: list[tuple[str, int]] = []
+
+    def admit(self, name: str, now: float) -> bool:
+        """True if this event may be written."""
+        window = self._windows.get(name)
+        if window is None or now - window[0] >= self._window_s:
+            if window is not None and window[2]:
+                self._ended.append((name, int(window[2])))
+                self._suppressing.discard(name)
+            window = self._windows[name] = [now, 0, 0]
+            self._windows.move_to_end(name)
+            while len(self._windows) > self._max_names:
+                old, dropped = self._windows.popitem(last=False)
+                if dropped[2]:
+                    self._ended.append((old, int(dropped[2])))
+                    self._suppressing.discard(old)
+        if window[1] < self._per_window:
+            window[1] += 1
+            return True
+        window[2] += 1
+        self._suppressing.add(name)
+        return False
+
+    def due(self, now: float) -> list[tuple[str, int]]:
+        """(name, count left out) of every window with suppressed events that ended."""
+        ended, self._ended = self._ended, []
+        for name in list(self._suppressing):
+            window = self._windows[name]
+            if now - window[0] >= self._window_s:
+                ended.append((name, int(window[2])))
+                window[2] = 0
+                self._suppressing.discard(name)
+        return ended

@@ -7,6 +7,7 @@ import errno
 import ipaddress
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -188,6 +189,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _tighten_data_dir(path: Path, log: Any) -> None:
+    """Issue 18: the store is nobody else's business. A data dir that the group or
+    others may use is warned about and set to 0700; OSError if that is not allowed."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "data_dir_permissions_tightened",
+            path=str(path),
+            mode=f"{mode:04o}",
+            now="0700",
+        )
+        path.chmod(0o700)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check_config is not None:
@@ -209,13 +224,24 @@ def main(argv: list[str] | None = None) -> int:
             "refusing to run as root; run as a normal user or pass --allow-root",
             _EXIT_USAGE,
         )
-    log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
+    log_mod.configure(
+        cfg.log_level,
+        cfg.log_format,  # type: ignore[arg-type]  # validated by config
+        events_per_s=cfg.limits.log_events_per_s,
+    )
     log = structlog.get_logger(component="raspyd")
     try:
         Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         return _fail(
             f"cannot create data dir {cfg.data_dir}: {exc.strerror}", _EXIT_USAGE
+        )
+    try:
+        _tighten_data_dir(Path(cfg.data_dir), log)
+    except OSError as exc:
+        return _fail(
+            f"cannot make data dir {cfg.data_dir} private (0700): {exc.strerror}",
+            _EXIT_USAGE,
         )
     problem = _unbindable(cfg)
     if problem is not None:
@@ -287,6 +313,7 @@ def _serve(
         while True:
             while not stop.wait(wake_s) and runtime.fatal is None:
                 now = time.monotonic()
+                log_mod.flush_suppressed()
                 if watchdog is not None and now >= next_ping and runtime.healthy():
                     notifier.watchdog()
                     next_ping = now + watchdog

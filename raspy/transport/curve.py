@@ -1,21 +1,28 @@
 """CURVE for raspyd's bound TCP sockets: the server's keys and the ZAP allowlist.
 
 docs/protocols.md §8.2: the authenticator runs on the same context as the sockets and
-is started before any of them binds; it is stopped after they close.
+is started before any of them binds; it is stopped after they close. A refused client
+is logged (issue 18): once a minute per address and key, within the log budget.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 from raspy.config import SecurityConfig
 from raspy.errors import ConfigError
+from raspy.ratelimit import LogRateLimiter
 from raspy.transport.sockets import Context, CurveKeys
+
+log = structlog.get_logger(component="curve")
 
 __all__ = [
     "CurveServer",
@@ -55,6 +62,48 @@ def load_server_keys(security: SecurityConfig) -> CurveKeys:
     return CurveKeys(public, secret)
 
 
+class _LoggingAuthenticator(ThreadAuthenticator):
+    """pyzmq's ZAP handler, telling what it refuses (it only says so at debug level).
+
+    Runs in the authenticator's own thread: one ZAP request at a time, so the request
+    being answered is the one handle_zap_message last saw.
+    """
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self.refused = 0  # every refusal, logged or not
+        self._limiter = LogRateLimiter()
+        self._clock = time.monotonic
+        self._peer = ""
+        self._client_key = ""
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        # RFC 27: version, request id, domain, address, identity, mechanism, *creds
+        self._peer = msg[3].decode("ascii", "replace")[:64] if len(msg) > 3 else ""
+        key = msg[6] if len(msg) > 6 and msg[5] == b"CURVE" else b""
+        self._client_key = z85.encode(key).decode() if len(key) == 32 else key.hex()
+        await super().handle_zap_message(msg)
+
+    def _send_zap_reply(
+        self,
+        request_id: bytes,
+        status_code: bytes,
+        status_text: bytes,
+        user_id: str = "anonymous",
+    ) -> None:
+        if status_code != b"200":
+            self.refused += 1
+            if self._limiter.should_log((self._peer, self._client_key), self._clock()):
+                log.warning(
+                    "curve_client_refused",
+                    peer=self._peer,
+                    client_key=self._client_key,
+                    reason=status_text.decode("ascii", "replace")[:64],
+                    count=self.refused,
+                )
+        super()._send_zap_reply(request_id, status_code, status_text, user_id)
+
+
 @dataclass
 class CurveServer:
     """The server keys to put on every bound TCP socket, and the running ZAP handler."""
@@ -76,7 +125,7 @@ def start_curve_server(context: Context, security: SecurityConfig) -> CurveServe
         raise ConfigError(
             [f"{security.authorized_keys_dir}: authorized_keys_dir is not a folder"]
         )
-    authenticator = ThreadAuthenticator(context)
+    authenticator = _LoggingAuthenticator(context)
     authenticator.start()
     try:
         authenticator.configure_curve(domain="*", location=str(folder))
