@@ -11,8 +11,12 @@ Raspy choices beyond the spec:
   (issue 3, over §2.5.6). A 0.1 client's PARTIAL buffer restarts; a 0.2 or majortomo
   client may have seen PARTIALs of the failed attempt and then gets the new attempt's
   whole stream (PARTIALs already forwarded are never re-sent).
-- A request may wait in a queue until `request_ttl_s` after its first arrival, also
-  when re-queued; then it is dropped (`RequestDropped(expired)`), never dispatched.
+- A queued request expires (`RequestDropped(expired)`, never dispatched) once
+  `request_ttl_s` has passed since both its first arrival (also when re-queued) and
+  its service's last dispatch: a queue that a live worker keeps draining does not
+  expire, so a client that pipelines 100,000 requests is served whole however slow
+  the worker (issue 18; zguide's broker never expires), while requests for a service
+  with no worker, or one stuck on a request, are dropped as before.
 - Memory is bounded (issue 18): queued requests in bytes per service and in total
   (`Pending.size`), plus a request count per service; over them a new request is
   dropped (`queue_full`, `queue_total_full`). A re-queued request may take a queue
@@ -167,7 +171,7 @@ class BrokerCore:
                 out.append(Send(worker.id, mdp.heartbeat_frames(worker.version)))
         for service in list(self._services.values()):
             queue = service.queue
-            while queue and now - queue[0].arrived_at >= self._ttl_s:
+            while queue and now >= service.expires_at(queue[0], self._ttl_s):
                 self._drop(service, self._pop(service), "expired")
             self._tidy(service)
         self._next_at = self._earliest()
@@ -319,10 +323,11 @@ class BrokerCore:
         idle = service.idle
         while queue and idle:
             pending = self._pop(service)
-            if now - pending.arrived_at >= self._ttl_s:
+            if now >= service.expires_at(pending, self._ttl_s):
                 self._drop(service, pending, "expired")
             else:
                 self._assign(idle.popleft(), pending, now)
+                service.dispatched_at = now
 
     def _assign(self, worker: Worker, pending: Pending, now: float) -> None:
         worker.start(pending, now)
@@ -408,7 +413,7 @@ class BrokerCore:
             pending.restart()
             service.requeue(pending)
             self._queued_bytes += pending.size
-            self._at(pending.arrived_at + self._ttl_s)
+            self._at(service.expires_at(pending, self._ttl_s))
             self._dispatch(service, now)
         self._tidy(service)
 
@@ -428,7 +433,8 @@ class BrokerCore:
                 earliest = min(earliest, expires_at, heartbeat_at)
         for service in self._services.values():
             if service.queue:
-                earliest = min(earliest, service.queue[0].arrived_at + self._ttl_s)
+                expires_at = service.expires_at(service.queue[0], self._ttl_s)
+                earliest = min(earliest, expires_at)
         return earliest
 
     def _at(self, deadline: float) -> None:

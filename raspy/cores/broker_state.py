@@ -6,6 +6,7 @@ Mutable records with the small rules that touch one record at a time: deadlines
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Final
 
@@ -81,14 +82,19 @@ class Service:
     Change the queue only through push, pop and requeue: they keep `queued_bytes`.
     """
 
-    __slots__ = ("idle", "live", "name", "queue", "queued_bytes")
+    __slots__ = ("dispatched_at", "idle", "live", "name", "queue", "queued_bytes")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
+        self.dispatched_at = -math.inf  # when a queued request last went to a worker
         self.queue: deque[Pending] = deque()
         self.queued_bytes = 0  # sum of the queued requests' sizes
         self.idle: deque[Worker] = deque()
         self.live = 0  # registered workers, idle or busy
+
+    def expires_at(self, pending: Pending, ttl_s: float) -> float:
+        """§2.5.8 raspy: TTL after its arrival and after the queue last moved."""
+        return max(pending.arrived_at, self.dispatched_at) + ttl_s
 
     def push(self, pending: Pending) -> None:
         """Queue a new request at the back."""

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from support.broker_frames import C1, C2, L1, SVC, T0, V01, V02, W1, W2, ready, request
+from support.broker_frames import (
+    C1,
+    C2,
+    L1,
+    SVC,
+    T0,
+    V01,
+    V02,
+    W1,
+    W2,
+    ready,
+    reply,
+    request,
+)
 
 from raspy.cores.broker import (
     BrokerCore,
@@ -138,3 +151,30 @@ def test_in_process_workers_are_never_refused() -> None:
         ServiceAvailability(SVC, True),
     ]
     assert core.stats()["workers"] == 2
+
+
+def test_a_queue_that_a_worker_keeps_draining_does_not_expire() -> None:
+    """Issue 18, docs/protocols.md §2.5.8: a pipelined burst longer than the TTL to
+    serve is served whole; the TTL counts from the queue's last dispatch too."""
+    core = BrokerCore(BrokerSettings(request_ttl_s=30.0))
+    core.on_frames(W1, ready(V02), T0)
+    for index in range(4):
+        core.on_frames(C1, request(V01, b"%d" % index), T0)
+    now = T0
+    for index in range(4):
+        now += 20.0  # each reply takes 20 s: the last request waits 60 s in all
+        dropped = [o for o in core.on_tick(now) if isinstance(o, RequestDropped)]
+        assert dropped == []
+        outputs = core.on_frames(W1, reply(V02, C1, b"%d" % index), now)
+        assert [type(out) for out in outputs] == [Send] * (2 if index < 3 else 1)
+    assert core.stats()["replies"] == 4
+
+
+def test_a_queue_behind_a_stuck_worker_still_expires() -> None:
+    """docs/protocols.md §2.5.8: no dispatch for request_ttl_s drops what waits."""
+    core = BrokerCore(BrokerSettings(request_ttl_s=30.0))
+    core.on_frames(W1, ready(V02), T0)
+    core.on_frames(C1, request(V01, b"running"), T0)
+    core.on_frames(C2, request(V01, b"waiting"), T0 + 1)
+    dropped = [o for o in core.on_tick(T0 + 31) if isinstance(o, RequestDropped)]
+    assert dropped == [RequestDropped(SVC, C2, "expired")]
