@@ -52,7 +52,7 @@ def string(value: str) -> StatValue:
 # are named after the broker core it runs.
 _PREFIXES: dict[str, tuple[str, ...]] = {"edge": ("broker.", "edge.")}
 # Values of the broker core and the store that go up and down.
-_GAUGE_NAMES = frozenset({"workers", "services", "queued", "map_size"})
+_GAUGE_NAMES = frozenset({"workers", "services", "queued", "queued_bytes", "map_size"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class Row:
     peak_rss_mb: float
     log_bytes: int
     log_lines: int
+    log_seconds: float  # from the probe's start until the log was read
     refusals: dict[str, int]
     echo_ok: bool
 
@@ -352,6 +353,7 @@ def run(name: str, probe: Probe, seconds: float) -> Row:
             refusals = _settled_refusals(target.mdp)
             peak = _peak_rss_mb(target.pid)
             written = log_path.read_bytes()[log_start:]
+            log_seconds = time.monotonic() - started
         return Row(
             name,
             sent,
@@ -359,6 +361,7 @@ def run(name: str, probe: Probe, seconds: float) -> Row:
             peak,
             len(written),
             written.count(b"\n"),
+            log_seconds,
             refusals,
             echo_ok,
         )
@@ -373,9 +376,10 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # many_workers
     names = args.only or list(PROBES)
     print(
-        "| probe | sent | s | peak RSS MB | log bytes | log lines | refusals | echo |"
+        "| probe | sent | s | peak RSS MB | log bytes | log lines | log B/s "
+        "| refusals | echo |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     worst = 0.0
     for name in names:
         row = run(name, PROBES[name], args.seconds)
@@ -383,7 +387,8 @@ def main() -> None:
         refusals = ", ".join(f"{k} {v:,}" for k, v in row.refusals.items()) or "-"
         print(
             f"| {row.probe} | {row.sent} | {row.seconds:.1f} | {row.peak_rss_mb:.1f} "
-            f"| {row.log_bytes:,} | {row.log_lines:,} | {refusals} "
+            f"| {row.log_bytes:,} | {row.log_lines:,} "
+            f"| {row.log_bytes / row.log_seconds:,.0f} | {refusals} "
             f"| {'yes' if row.echo_ok else 'NO'} |",
             flush=True,
         )
