@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import Daemon, hostname, mmi_service, running_daemon
 from support.wait import wait_until
 
 from raspy.client import Client
@@ -92,11 +92,11 @@ def test_requests_to_too_many_services_are_dropped_counted_and_logged_in_budget(
     flood = [(b"flood.%d" % index, b"x") for index in range(5000)]
     send_requests(context, daemon.endpoint, flood)
 
-    def settled() -> dict[str, int] | None:
+    def settled() -> dict[str, int]:
         stats = edge_statistics(daemon.endpoint)
         refused = stats.get("dropped.too_many_services", 0)
         refused -= before.get("dropped.too_many_services", 0)
-        return stats if refused + stats["queued"] >= len(flood) else None
+        return stats if refused + stats["queued"] >= len(flood) else {}
 
     stats = wait_until(settled, what="every request counted", timeout_s=60)
     refused = stats["dropped.too_many_services"] - before.get(
@@ -106,7 +106,6 @@ def test_requests_to_too_many_services_are_dropped_counted_and_logged_in_budget(
     assert refused >= len(flood) - 200
     assert echo_works(daemon.endpoint)
 
-    elapsed_s = time.monotonic() - started
     events = wait_until(
         lambda: [
             e
@@ -133,10 +132,10 @@ def test_a_service_queue_is_bounded_in_bytes(daemon: Daemon, context: Context) -
     before = edge_statistics(daemon.endpoint)
     send_requests(context, daemon.endpoint, [(b"bytes.one", b"x" * 10240)] * 20)
 
-    def counted() -> dict[str, int] | None:
+    def counted() -> dict[str, int]:
         stats = edge_statistics(daemon.endpoint)
         full = stats.get("dropped.queue_full", 0) - before.get("dropped.queue_full", 0)
-        return stats if full >= 14 else None
+        return stats if full >= 14 else {}
 
     stats = wait_until(counted, what="queue_full counted", timeout_s=30)
     assert stats["dropped.queue_full"] - before.get("dropped.queue_full", 0) == 14
@@ -153,10 +152,10 @@ def test_all_queues_together_are_bounded_in_bytes(
     requests = [(b"total.%d" % (index % 10), b"x" * 10240) for index in range(60)]
     send_requests(context, daemon.endpoint, requests)
 
-    def counted() -> dict[str, int] | None:
+    def counted() -> dict[str, int]:
         stats = edge_statistics(daemon.endpoint)
         full = stats.get("dropped.queue_total_full", 0)
-        return stats if full > before.get("dropped.queue_total_full", 0) else None
+        return stats if full > before.get("dropped.queue_total_full", 0) else {}
 
     stats = wait_until(counted, what="queue_total_full counted", timeout_s=30)
     assert stats["queued_bytes"] <= 262144
@@ -249,7 +248,7 @@ def test_a_pipelined_burst_of_100000_requests_is_served_whole(
             sock.connect(started.endpoint)
             for index in range(count):
                 sock.send_multipart([b"", b"MDPC01", b"burst", b"%d" % index])
-            replies = set()
+            replies: set[bytes] = set()
             while len(replies) < count and sock.poll(60_000):
                 frames = sock.recv_multipart()
                 assert frames[:3] == [b"", b"MDPC01", b"burst"]
@@ -262,8 +261,6 @@ def test_a_pipelined_burst_of_100000_requests_is_served_whole(
 
 
 def _has_service(endpoint: str, service: bytes) -> bool:
-    from support.daemon import mmi_service
-
     return mmi_service(endpoint, service) == b"200"
 
 
