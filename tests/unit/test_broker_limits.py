@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from support.broker_frames import (
     C1,
     C2,
@@ -17,6 +18,7 @@ from support.broker_frames import (
     request,
 )
 
+from raspy import config
 from raspy.cores.broker import (
     BrokerCore,
     BrokerSettings,
@@ -27,6 +29,7 @@ from raspy.cores.broker import (
     WorkerRegistered,
 )
 from raspy.cores.broker_state import FRAME_OVERHEAD_BYTES, REQUEST_OVERHEAD_BYTES
+from raspy.errors import ConfigError
 from raspy.protocol import mdp
 
 W3 = b"\x00\x80\x00\x00\x13"
@@ -178,3 +181,14 @@ def test_a_queue_behind_a_stuck_worker_still_expires() -> None:
     core.on_frames(C2, request(V01, b"waiting"), T0 + 1)
     dropped = [o for o in core.on_tick(T0 + 31) if isinstance(o, RequestDropped)]
     assert dropped == [RequestDropped(SVC, C2, "expired")]
+
+
+def test_a_config_whose_broker_caps_let_nothing_in_is_refused() -> None:
+    """docs/style.md §4: one ConfigError naming each key (0 would refuse everything)."""
+    text = "[limits]\nmax_workers = 0\nbroker_queue_bytes_total = 0\n"
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspyd.toml")
+    assert caught.value.problems == [
+        "raspyd.toml: limits.broker_queue_bytes_total: expected >= 1, got 0",
+        "raspyd.toml: limits.max_workers: expected >= 1, got 0",
+    ]
