@@ -195,7 +195,9 @@ class EdgeLoop:
 
 
 def _service(name: bytes) -> str:
-    return name.decode("ascii", "backslashreplace")
+    """At most 64 bytes of a peer's service name: a line's size is bounded too."""
+    shown = name[:64].decode("ascii", "backslashreplace")
+    return shown + ("…" if len(name) > 64 else "")
 
 
 def log_broker_output(

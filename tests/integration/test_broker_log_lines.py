@@ -1,0 +1,28 @@
+"""What the edge logs of the broker's refusals stays small (issue 18): a peer's service
+name is cut at 64 bytes, so the log budget in lines is a budget in bytes too."""
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from raspy.actors.edge import log_broker_output
+from raspy.cores.broker import RequestDropped
+from raspy.ratelimit import LogRateLimiter
+
+CLIENT = b"\x00\x80\x00\x00\x01"
+
+
+def test_a_huge_service_name_is_cut_in_the_log_line() -> None:
+    dropped = RequestDropped(b"s" * 1_000_000, CLIENT, "too_many_services")
+    with capture_logs() as logs:
+        log_broker_output(dropped, LogRateLimiter(), lambda: 0.0)
+    assert logs == [
+        {
+            "component": "edge",
+            "event": "request_dropped",
+            "service": "s" * 64 + "…",
+            "client": CLIENT.hex(),
+            "reason": "too_many_services",
+            "log_level": "warning",
+        }
+    ]
