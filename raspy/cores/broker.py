@@ -26,7 +26,9 @@ Raspy choices beyond the spec:
   (`too_many_services`; MDP has no error reply, so the client's timeout tells it, as
   for an expired request), a READY over either cap is answered with DISCONNECT and
   rejected (`too_many_services`, `too_many_workers`). In-process workers are raspyd's
-  own services and are never refused.
+  own services and are never refused. A service name is at most MAX_SERVICE_BYTES: a
+  longer one in a request or READY is rejected (`service_too_long`; a READY also gets
+  DISCONNECT), so a thousand services cannot hold a gigabyte of names.
 - A busy worker has shown it heartbeats while busy (§2.6) once two HEARTBEATs came
   in one busy period (one may have crossed the REQUEST on the wire); the flag stays
   for as long as the worker is registered.
@@ -58,6 +60,7 @@ from raspy.protocol import mdp, mdp_decode, mmi
 
 __all__ = [
     "LOCAL_PREFIX",
+    "MAX_SERVICE_BYTES",
     "BrokerCore",
     "BrokerOutput",
     "BrokerSettings",
@@ -70,6 +73,7 @@ __all__ = [
 ]
 
 
+MAX_SERVICE_BYTES: Final = 255
 _INF: Final = float("inf")
 _V01: Final = mdp.Version.V01
 _VERSION_SLOT: Final = {
@@ -127,7 +131,10 @@ class BrokerCore:
                 self._disconnect(worker, "protocol_error", now)
             return out
         if isinstance(message, mdp.ClientRequest):
-            self._on_request(peer, message, now)
+            if len(message.service) > MAX_SERVICE_BYTES:
+                self._reject(peer, "service_too_long", "", len(frames))
+            else:
+                self._on_request(peer, message, now)
             return out
         worker = self._workers.get(peer)
         if worker is None:
@@ -360,6 +367,8 @@ class BrokerCore:
         """Why an external worker may not register for `name`; '' if it may."""
         if peer[:1] == LOCAL_PREFIX:
             return ""  # raspyd's own services always come up
+        if len(name) > MAX_SERVICE_BYTES:
+            return "service_too_long"
         if self._external_workers >= self._max_workers:
             return "too_many_workers"
         if name not in self._services and len(self._services) >= self._max_services:

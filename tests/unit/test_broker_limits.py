@@ -20,6 +20,7 @@ from support.broker_frames import (
 
 from raspy import config
 from raspy.cores.broker import (
+    MAX_SERVICE_BYTES,
     BrokerCore,
     BrokerSettings,
     Rejected,
@@ -192,3 +193,21 @@ def test_a_config_whose_broker_caps_let_nothing_in_is_refused() -> None:
         "raspyd.toml: limits.broker_queue_bytes_total: expected >= 1, got 0",
         "raspyd.toml: limits.max_workers: expected >= 1, got 0",
     ]
+
+
+def test_a_service_name_over_255_bytes_is_rejected() -> None:
+    """Issue 18: names are held as long as their service; a request with a longer one
+    is dropped unanswered, a READY with one is told DISCONNECT; both counted."""
+    core = BrokerCore()
+    long_name = b"s" * (MAX_SERVICE_BYTES + 1)
+    assert core.on_frames(C1, request(V01, b"x", service=long_name), T0) == [
+        Rejected(C1, "service_too_long", "", 4)
+    ]
+    assert core.on_frames(W1, ready(V02, long_name), T0) == [
+        Rejected(W1, "service_too_long", "", 3),
+        Send(W1, mdp.disconnect_frames(V02)),
+    ]
+    assert core.stats()["rejected.service_too_long"] == 2
+    assert core.stats()["services"] == 0
+    name = b"s" * MAX_SERVICE_BYTES
+    assert core.on_frames(C1, request(V01, b"x", service=name), T0) == []
