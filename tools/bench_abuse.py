@@ -114,6 +114,14 @@ def big_requests(context: Context, target: Target, deadline: float) -> str:
     return f"{sent:,} x 1000 KiB requests to one service"
 
 
+def long_service_names(context: Context, target: Target, deadline: float) -> str:
+    """3,000 requests, each to its own service with a 1000 KiB name."""
+    name = b"n" * (1000 * 1024 - 8)
+    messages = ([b"", b"MDPC01", name + b"%08d" % i, b"x"] for i in range(3000))
+    sent = _pipeline(context, target.mdp, messages, deadline)
+    return f"{sent:,} requests to services with 1000 KiB names"
+
+
 def big_frames(context: Context, target: Target, deadline: float) -> str:
     """50 MB frames, each on a new connection (libzmq drops the one that sent it)."""
     body = b"x" * (50 * 1000 * 1000)
@@ -251,6 +259,7 @@ def slow_reading_subscriber(context: Context, target: Target, deadline: float) -
 PROBES: dict[str, Probe] = {
     "distinct_services": distinct_services,
     "big_requests": big_requests,
+    "long_service_names": long_service_names,
     "big_frames": big_frames,
     "many_workers": many_workers,
     "titanic_flood": titanic_flood,
