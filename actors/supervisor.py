@@ -130,6 +130,8 @@ class Runtime:
         with contextlib.suppress(pykka.ActorDeadError, TimeoutError):  # state says why
             counters.update(self.edge.ask(msgs.GetStats(), timeout=2))  # type: ignore[arg-type]  # edge answers a dict
         counters.update({f"store.{k}": int(v) for k, v in self.store.stats().items()})
+        if self.curve is not None:  # issue 18: refused CURVE clients, shown by the edge
+            counters["edge.curve_refused"] = self.curve.refused
         return Snapshot(self.statuses, counters, gauges, self.clock.monotonic())
 
     def clone_publish_endpoint(self) -> str | None:

@@ -109,7 +109,12 @@ class CurveServer:
     """The server keys to put on every bound TCP socket, and the running ZAP handler."""
 
     keys: CurveKeys
-    authenticator: ThreadAuthenticator
+    authenticator: _LoggingAuthenticator
+
+    @property
+    def refused(self) -> int:
+        """ZAP refusals since start (a client retrying its handshake adds each try)."""
+        return self.authenticator.refused
 
     def stop(self) -> None:
         """After the sockets close, before the context terminates."""

@@ -61,12 +61,17 @@ def test_a_refused_curve_client_is_logged_once_and_others_are_served(
             with pytest.raises(ClientTimeout):
                 _echo(daemon.endpoint, client_b, 0.5)
         assert _echo(daemon.endpoint, client_a, 2.0) == [b"hello"]
+        with Client(daemon.endpoint, timeout_s=5.0, retries=1, curve=client_a) as c:
+            code, document = c.request(f"{hostname()}.edge.statistics", "all")
+        refused = json.loads(document)["curve_refused"]
         logged = [
             json.loads(line)
             for line in daemon.log_text().splitlines()
             if line.startswith("{")
         ]
     events = [e for e in logged if e["event"] == "curve_client_refused"]
+    assert (code, refused["type"]) == (b"200", "counter")
+    assert refused["value"] >= 3  # one per handshake at least
     assert [(e["peer"], e["client_key"], e["reason"]) for e in events] == [
         ("127.0.0.1", client_b.public_key.decode(), "Unknown key")
     ]
