@@ -41,8 +41,6 @@ class BrokerConfig:
     busy_timeout_s: float = 900.0
     # seconds a request may wait for a worker before it is dropped
     request_ttl_s: float = 30.0
-    # requests queued per service at most; more are refused
-    max_queue_per_service: int = 10_000
     # frames in one message at most
     max_frames: int = 64
     # bytes in one frame at most
@@ -281,8 +279,7 @@ class LimitsConfig:
     broker_queue_bytes_per_service: int = 48 * 1024 * 1024
     # bytes queued in the broker for all services together (counted as above)
     broker_queue_bytes_total: int = 96 * 1024 * 1024
-    # requests queued for one service (a generous count; supersedes
-    # broker.max_queue_per_service)
+    # requests queued for one service (a generous count; the bytes bind first)
     broker_queue_requests_per_service: int = 200_000
     # services the broker knows at once (with workers or queued requests); a request
     # to a new one over this is dropped, a worker for a new one gets DISCONNECT

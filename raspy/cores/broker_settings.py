@@ -56,8 +56,7 @@ class BrokerSettings:
     ) -> BrokerSettings:
         """Settings from the [broker] section and the broker's part of [limits].
 
-        The queue count comes from `limits.broker_queue_requests_per_service`;
-        `broker.max_queue_per_service` is superseded by it (issue 18).
+        The queue count comes from `limits.broker_queue_requests_per_service`.
         """
         return cls(
             heartbeat_interval_s=c.heartbeat_interval_s,

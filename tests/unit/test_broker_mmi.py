@@ -255,7 +255,6 @@ def test_settings_come_from_the_broker_config_and_the_limits() -> None:
         heartbeat_liveness=5,
         busy_timeout_s=60.0,
         request_ttl_s=10.0,
-        max_queue_per_service=7,
         max_frames=9,
         max_frame_bytes=100,
         max_message_bytes=1000,
