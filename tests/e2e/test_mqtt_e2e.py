@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.daemon import Daemon, hostname, running_daemon
 from support.mosquitto import Mosquitto, Watcher, running_mosquitto
 from support.wait import wait_until
@@ -154,4 +153,5 @@ def test_malformed_commands_are_answered_on_result_and_the_daemon_keeps_serving(
     assert missing["reply"]["error"] == "unknown_device"
     watcher.publish(topic("lamp", "set"), b"true")
     watcher.wait_for(topic("lamp", "value"), b"true")
-    assert daemon.process is not None and daemon.process.poll() is None
+    assert daemon.process is not None
+    assert daemon.process.poll() is None
