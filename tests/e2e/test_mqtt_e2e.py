@@ -12,45 +12,15 @@ from pathlib import Path
 
 import pytest
 from support.daemon import Daemon, hostname, running_daemon
-from support.mosquitto import Mosquitto, Watcher, running_mosquitto
+from support.mosquitto import (
+    BASE,
+    Mosquitto,
+    Watcher,
+    bridge_config,
+    running_mosquitto,
+    topic,
+)
 from support.wait import wait_until
-
-BASE = "raspy-test"
-
-
-def bridge_config(broker: Mosquitto, extra: str = "") -> str:
-    return f"""
-[devices]
-fake_enabled = true
-gpio_enabled = true
-pin_factory = "mock"
-
-[[devices.fake]]
-name = "lamp"
-oid = "switch"
-poll_interval_s = 30.0
-
-[[devices.fake]]
-name = "attic"
-oid = "sensor.temperature"
-poll_interval_s = 0.5
-
-[[devices.gpio]]
-name = "relay"
-oid = "switch"
-pin = 17
-
-[mqtt]
-enabled = true
-host = "127.0.0.1"
-port = {broker.port}
-base_topic = "{BASE}"
-{extra}
-"""
-
-
-def topic(device: str, leaf: str, *, service: str = "fake") -> str:
-    return f"{BASE}/{hostname()}/{service}/{device}/{leaf}"
 
 
 @pytest.fixture

@@ -23,11 +23,50 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from support.daemon import hostname
 from support.net import free_port_base
 from support.wait import wait_until
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 PASSWD = Path("/usr/bin/mosquitto_passwd")
+
+
+BASE = "raspy-test"
+
+
+def bridge_config(broker: Mosquitto, extra: str = "") -> str:
+    return f"""
+[devices]
+fake_enabled = true
+gpio_enabled = true
+pin_factory = "mock"
+
+[[devices.fake]]
+name = "lamp"
+oid = "switch"
+poll_interval_s = 30.0
+
+[[devices.fake]]
+name = "attic"
+oid = "sensor.temperature"
+poll_interval_s = 0.5
+
+[[devices.gpio]]
+name = "relay"
+oid = "switch"
+pin = 17
+
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {broker.port}
+base_topic = "{BASE}"
+{extra}
+"""
+
+
+def topic(device: str, leaf: str, *, service: str = "fake") -> str:
+    return f"{BASE}/{hostname()}/{service}/{device}/{leaf}"
 
 
 @dataclass(frozen=True)
