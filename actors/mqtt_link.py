@@ -109,14 +109,21 @@ class MqttLink:
         self._next_misc_at = 0.0
         self._inflight = 0
         self._busy = False
+        self._wake_sent = (
+            False  # set by submit(), cleared by the runner before draining
+        )
         self.runner = Runner(
             "mqtt", self, monotonic=monotonic, stats=stats, on_failure=on_failure
         )
 
     # --- any thread -------------------------------------------------------------------
     def submit(self, event: Event) -> None:
+        """Queue an event; the wake-up pipe is written only when the runner may be
+        asleep (it clears the flag before it drains), not once per event."""
         self._events.put(event)
-        self.runner.wakeup.notify()
+        if not self._wake_sent:
+            self._wake_sent = True
+            self.runner.wakeup.notify()
 
     # --- the runner's thread ----------------------------------------------------------
     def open(self, runner: Runner) -> None:
@@ -182,6 +189,7 @@ class MqttLink:
 
     def _drain_events(self, now: float) -> None:
         core = self.core
+        self._wake_sent = False
         for _ in range(EVENTS_PER_TURN):
             try:
                 event = self._events.get_nowait()

@@ -32,6 +32,7 @@ from raspy.mqtt.topics import (
 REQUEST_TIMEOUT_S: Final = 10.0
 MAX_PENDING: Final = 256
 DEVICES_SUFFIX: Final = ".devices"
+MAX_CACHED_TOPICS: Final = 100_000
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
 
 
@@ -94,6 +95,7 @@ class BridgeCore:
         self.topics = settings.topics
         self.buffer = CoalescingBuffer(settings.max_buffered)
         self.mirror: dict[str, bytes] = {}  # retained topic -> payload, as sent last
+        self._topic_of: dict[str, str] = {}  # key -> topic: the same keys change again
         self._known = _Known()
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
@@ -110,10 +112,14 @@ class BridgeCore:
         """A tree key was set (or deleted: empty body)."""
         outputs: list[Output] = []
         if self.settings.exposed(key):
-            try:
-                topic = self.topics.state_topic(key)
-            except MalformedMessage as exc:
-                return [Refused(exc.reason, exc.detail)]
+            topic = self._topic_of.get(key)
+            if topic is None:
+                try:
+                    topic = self.topics.state_topic(key)
+                except MalformedMessage as exc:
+                    return [Refused(exc.reason, exc.detail)]
+                if len(self._topic_of) < MAX_CACHED_TOPICS:
+                    self._topic_of[key] = topic
             self._retain(topic, body)
             device = device_of_key(key)
             if device is not None:
