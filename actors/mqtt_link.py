@@ -186,6 +186,7 @@ class MqttLink:
             self._backoff.check_stable(now)
             self._flush()
         self._stats.gauge("mqtt.buffered", len(self.core.buffer))
+        self._stats.gauge("mqtt.dropped", self.core.buffer.dropped)
 
     def _drain_events(self, now: float) -> None:
         core = self.core
