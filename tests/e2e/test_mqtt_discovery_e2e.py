@@ -281,6 +281,7 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                     what="seven discovery configs",
                     timeout_s=20,
                 )
+                assert by_id is not None
                 for name, payload in _configs(watcher).items():
                     assert schema_problems(name, payload) == [], name
                 status = f"{BASE}/{host}/status"

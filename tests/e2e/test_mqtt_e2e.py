@@ -46,6 +46,7 @@ def result_of(watcher: Watcher, result_topic: str) -> dict[str, object]:
     body = wait_until(
         lambda: watcher.get(result_topic), what=f"a result on {result_topic}"
     )
+    assert body is not None
     document = json.loads(body)
     assert isinstance(document, dict)
     return document

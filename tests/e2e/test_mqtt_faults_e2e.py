@@ -172,6 +172,7 @@ def test_a_device_outside_command_devices_is_refused_on_result(tmp_path: Path) -
                 watcher.publish(topic("relay", "set", service="gpio"), b"true")
                 result_topic = topic("relay", "result", service="gpio")
                 body = wait_until(lambda: watcher.get(result_topic), what="a result")
+                assert body is not None
                 assert json.loads(body) == {
                     "v": 1,
                     "action": "set",
