@@ -135,7 +135,9 @@ class MqttLink:
             protocol=paho.MQTTv311,
         )
         client.connect_timeout = CONNECT_TIMEOUT_S
-        client.max_inflight_messages_set(MAX_INFLIGHT)
+        # 0: paho's own limit off. With one, every PUBACK makes paho scan all the
+        # messages it holds (O(n) per ack); MAX_INFLIGHT bounds what it is handed.
+        client.max_inflight_messages_set(0)
         client.will_set(self.core.topics.availability, OFFLINE, qos=1, retain=True)
         if config.username:
             client.username_pw_set(config.username, self._password or None)

@@ -10,7 +10,8 @@ window it measures, in one process: the delay from each poll (the reading's
 its arrival at a Clone subscriber (a SUB on the publisher, N+2) for comparison;
 p50/p99/max; and raspyd's CPU. The bridge's CPU per bridged update is the CPU with
 the bridge minus the CPU without it, over the updates the MQTT subscriber got.
-Target: 1,000 updates/s bridged with p99 <= 50 ms. Everything it starts it stops.
+Target: 1,000 updates/s bridged with p99 <= 50 ms. `--qos` sets the bridge's QoS
+(1 by default, as in raspyd); the subscriber takes QoS 0. Everything it starts it stops.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,15 @@ TARGET_P99_MS = 50.0
 BASE = "bench"
 
 
-def _config(devices: int, interval_s: float, mqtt_port: int | None) -> str:
+def _config(
+    devices: int, interval_s: float, mqtt_port: int | None, qos: int = 1
+) -> str:
     lines = ['log_level = "warning"', "", "[devices]", "fake_enabled = true"]
     lines += ["clock_health_interval_s = 0.0", "", "[core]", "enabled = false"]
     lines += ["", "[stats]", "publish_interval_s = 0.0"]
     if mqtt_port is not None:
         lines += ["", "[mqtt]", "enabled = true", f"port = {mqtt_port}"]
-        lines += [f'base_topic = "{BASE}"', 'discovery_prefix = ""']
+        lines += [f'base_topic = "{BASE}"', 'discovery_prefix = ""', f"qos = {qos}"]
     for index in range(devices):
         lines += ["", "[[devices.fake]]", f'name = "s{index:04d}"']
         lines += ['oid = "sensor.temperature"', f"period_s = {60.0 + index % 240}"]
@@ -58,61 +60,89 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 class MqttWatch:
-    """A paho subscriber on its own thread: arrival minus the reading's timestamp."""
+    """A paho subscriber driven by the bench's one poller (no thread of its own):
+    arrival minus the reading's timestamp, next to the Clone SUB's."""
 
     def __init__(self, port: int) -> None:
         self.delays: list[float] = []
         self.recording = False
         self.received = 0
-        self._lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(f"{BASE}/+/+/+/timestamp", qos=0)
-        self.client.loop_start()
+        sock = self.client.socket()
+        assert sock is not None
+        self.fd = sock.fileno()
 
     def _on_message(self, _c: Any, _u: Any, message: paho.MQTTMessage) -> None:
         arrived = time.time()
         if not self.recording or message.retain:
             return
-        with self._lock:
-            self.received += 1
-            self.delays.append((arrived - float(message.payload)) * 1000.0)
+        self.received += 1
+        self.delays.append((arrived - float(message.payload)) * 1000.0)
+
+    def on_events(self, events: int) -> None:
+        if events & zmq.POLLIN:
+            self.client.loop_read(1000)
+        if self.client.want_write():
+            self.client.loop_write()
+        self.client.loop_misc()
 
     def close(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        self.client.loop_write()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
 
-def _drain_clone(
-    sub: zmq.Socket[bytes], until: float, delays: list[float] | None
-) -> int:
+def _drain(
+    sub: zmq.Socket[bytes], watch: MqttWatch | None, until: float,
+    delays: list[float] | None,
+) -> int:  # fmt: skip
+    """Read the Clone publisher (and the MQTT socket) until `until`; the Clone delays
+    go to `delays`, the MQTT ones to the watch (when it records)."""
+    poller = zmq.Poller()
+    poller.register(sub, zmq.POLLIN)
+    if watch is not None:
+        poller.register(watch.fd, zmq.POLLIN)
     received = 0
     while (left_ms := int((until - time.monotonic()) * 1000)) > 0:
-        if not sub.poll(min(left_ms, 200)):
+        for target, events in poller.poll(min(left_ms, 200)):
+            if target is sub:
+                received += _read_clone(sub, delays)
+            elif watch is not None:
+                watch.on_events(events)
+        if watch is not None:
+            watch.on_events(0)
+    return received
+
+
+def _read_clone(sub: zmq.Socket[bytes], delays: list[float] | None) -> int:
+    received = 0
+    for _ in range(10_000):
+        try:
+            frames = sub.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        arrived = time.time()
+        if len(frames) != 5 or not frames[0].endswith(b"/timestamp"):
             continue
-        for _ in range(10_000):
-            try:
-                frames = sub.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            arrived = time.time()
-            if len(frames) != 5 or not frames[0].endswith(b"/timestamp"):
-                continue
-            received += 1
-            if delays is not None:
-                delays.append((arrived - json.loads(frames[4])) * 1000.0)
+        received += 1
+        if delays is not None:
+            delays.append((arrived - json.loads(frames[4])) * 1000.0)
     return received
 
 
 def _phase(
     scratch: Path, devices: int, interval_s: float, warmup_s: float, seconds: float,
-    mqtt_port: int | None,
+    mqtt_port: int | None, qos: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     base = free_port(4)
     name = "bridge" if mqtt_port is not None else "baseline"
     config = scratch / f"{name}.toml"
-    config.write_text(_config(devices, interval_s, mqtt_port), encoding="utf-8")
+    config.write_text(_config(devices, interval_s, mqtt_port, qos), encoding="utf-8")
     command = [sys.executable, "-m", "raspy.cli.raspyd", "--data-dir",
                str(scratch / f"data-{name}"), "--port-base", str(base), "--config",
                str(config), "--log-format", "json", "--allow-root"]  # fmt: skip
@@ -127,15 +157,15 @@ def _phase(
         daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         sub.connect(f"tcp://127.0.0.1:{base + 2}")
-        if _drain_clone(sub, time.monotonic() + 20.0, None) == 0:
+        if _drain(sub, watch, time.monotonic() + 20.0, None) == 0:
             print(log_path.read_text()[-2000:], file=sys.stderr)
             raise SystemExit("bench_mqtt: no device updates from raspyd")
-        _drain_clone(sub, time.monotonic() + warmup_s, None)
+        _drain(sub, watch, time.monotonic() + warmup_s, None)
         clone_delays: list[float] = []
         if watch is not None:
             watch.recording = True
         cpu0, wall0 = cpu_seconds(daemon.pid), time.monotonic()
-        clone_received = _drain_clone(sub, wall0 + seconds, clone_delays)
+        clone_received = _drain(sub, watch, wall0 + seconds, clone_delays)
         cpu1, wall1 = cpu_seconds(daemon.pid), time.monotonic()
         if watch is not None:
             watch.recording = False
@@ -167,7 +197,9 @@ def _phase(
     return result
 
 
-def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int:
+def run(
+    devices: int, interval_s: float, warmup_s: float, seconds: float, qos: int
+) -> int:
     with tempfile.TemporaryDirectory(prefix="raspy-bench-mqtt-") as folder:
         scratch = Path(folder)
         port = free_port()
@@ -184,7 +216,7 @@ def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int
         )
         try:
             baseline = _phase(scratch, devices, interval_s, warmup_s, seconds, None)
-            bridged = _phase(scratch, devices, interval_s, warmup_s, seconds, port)
+            bridged = _phase(scratch, devices, interval_s, warmup_s, seconds, port, qos)
         finally:
             stop(broker, wait_s=5)
     extra_cpu_s = bridged["cpu_s"] - baseline["cpu_s"] * (
@@ -195,6 +227,7 @@ def run(devices: int, interval_s: float, warmup_s: float, seconds: float) -> int
     results = {
         "devices": devices,
         "poll_interval_s": interval_s,
+        "bridge_qos": qos,
         "expected_updates_per_s": round(devices / interval_s, 1),
         "baseline_without_bridge": baseline,
         "with_bridge": bridged,
@@ -222,10 +255,11 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval s")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--qos", type=int, default=1, choices=(0, 1, 2))
     args = parser.parse_args()
     if args.devices < 1 or args.interval <= 0 or args.seconds <= 0:
         parser.error("--devices >= 1, --interval > 0, --seconds > 0")
-    return run(args.devices, args.interval, args.warmup, args.seconds)
+    return run(args.devices, args.interval, args.warmup, args.seconds, args.qos)
 
 
 if __name__ == "__main__":
