@@ -252,11 +252,11 @@ class MqttLink:
         self._next_misc_at = now + MISC_INTERVAL_S
         log.debug("mqtt_connecting", host=config.host, port=config.port)
 
-    def _connect_failed(self, now: float, reason: str) -> None:
+    def _connect_failed(self, now: float, reason: str, *, logged: bool = False) -> None:
         self._connecting = False
         self._next_try_at = self._backoff.failed(now)
         self._stats.incr("mqtt.connect_failed")
-        if self._limiter.should_log(("connect", reason), now):
+        if not logged and self._limiter.should_log(("connect", reason), now):
             log.warning(
                 "mqtt_connect_failed",
                 host=self.config.host,
@@ -277,14 +277,18 @@ class MqttLink:
         now = self._monotonic()
         if reason.is_failure:
             self._stats.incr("mqtt.connect_refused")
-            log.error(
-                "mqtt_connect_refused",
-                host=self.config.host,
-                port=self.config.port,
-                reason=str(reason),
-                username=self.config.username or None,
-            )
-            self._connect_failed(now, f"refused: {reason}")
+            if self._limiter.should_log(("refused", str(reason)), now):
+                log.error(
+                    "mqtt_connect_refused",
+                    host=self.config.host,
+                    port=self.config.port,
+                    reason=str(reason),
+                    username=self.config.username or None,
+                    retry_in_s=round(
+                        self._backoff.policy.delay_s(self._backoff.failures + 1), 3
+                    ),
+                )
+            self._connect_failed(now, f"refused: {reason}", logged=True)
             return
         self._connected, self._connecting = True, False
         self._inflight = 0
