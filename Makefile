@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-service
+.PHONY: run test lint bench clean install-service mosquitto
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 run: $(VENV)/.stamp
 	$(VENV)/bin/raspyd --data-dir var/raspy --config raspy/defaults/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-test: $(VENV)/.stamp
+# The MQTT bridge's tests start a real Mosquitto (Debian package `mosquitto`).
+mosquitto:
+	@if [ ! -x /usr/sbin/mosquitto ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto >/dev/null \
+			|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto >/dev/null; }; \
+		else \
+			echo "make: the MQTT tests need Mosquitto: sudo apt-get install mosquitto" >&2; exit 2; \
+		fi; \
+	fi
+
+test: $(VENV)/.stamp mosquitto
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp

@@ -7,6 +7,7 @@ and raised together as one ConfigError naming source, key path and value.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -266,8 +267,14 @@ class MqttConfig:
     discovery_prefix: str = "homeassistant"
     # QoS of state messages (0, 1 or 2)
     qos: int = 1
-    # which tree keys go out (globs)
+    # which tree keys go out (globs; `*` also matches `/`)
     subtrees: tuple[str, ...] = ("/device/*",)
+    # devices MQTT may command, as globs of full names (`pi.gpio.*`); empty: none
+    command_devices: tuple[str, ...] = ("*",)
+    # a Home Assistant button per scenario, and `…/scenario/<name>/run` runs it
+    scenario_buttons: bool = True
+    # messages held while the broker is away (latest per topic); the oldest go first
+    buffer_max_messages: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +496,47 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
         problems.extend(_core_problems(core, source))
     problems += _supervisor_problems(source, sections.get("supervisor"))
     problems += _limits_problems(source, sections.get("limits"))
+    problems += _mqtt_problems(source, sections.get("mqtt"))
+    return problems
+
+
+_MQTT_LEVEL: Final = re.compile(r"[^/+#\x00]+")
+
+
+def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
+    if section is None:
+        return []
+    where = f"{source}: mqtt"
+    problems = []
+    if not 1 <= section.port <= 65535:
+        problems.append(f"{where}.port: expected 1..65535, got {section.port}")
+    if section.qos not in (0, 1, 2):
+        problems.append(f"{where}.qos: expected 0, 1 or 2, got {section.qos}")
+    if section.password and section.password_file:
+        problems.append(f"{where}.password and password_file: expected one of them")
+    if section.buffer_max_messages < 1:
+        problems.append(f"{where}.buffer_max_messages: expected >= 1")
+    for key in ("base_topic", "discovery_prefix"):
+        value = getattr(section, key)
+        if (value or key == "base_topic") and not all(
+            _MQTT_LEVEL.fullmatch(level) for level in value.split("/")
+        ):
+            problems.append(
+                f"{where}.{key}: expected topic levels without +, # or empty ones, "
+                f"got {shown(value)}"
+            )
+    subtrees: tuple[object, ...] = section.subtrees  # TOML: any item type
+    for glob in subtrees:
+        if not isinstance(glob, str) or not glob.startswith("/"):
+            problems.append(
+                f"{where}.subtrees: expected globs starting with /, got {shown(glob)}"
+            )
+    devices: tuple[object, ...] = section.command_devices
+    for glob in devices:
+        if not isinstance(glob, str) or not glob:
+            problems.append(
+                f"{where}.command_devices: expected globs, got {shown(glob)}"
+            )
     return problems
 
 

@@ -1,0 +1,230 @@
+"""The MQTT bridge in raspyd: a thin actor between the daemon and the MQTT link.
+
+It follows the Clone tree in-process (CloneSubscribe: KeyChanged), is an in-process
+MDP client of the device services and the scenario service (its replies come back as
+MdpFrames), watches which services are up (for discovery), and hands all of it to the
+MqttLink, whose runner thread owns the MQTT socket and the BridgeCore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pykka
+import structlog
+
+from raspy import __version__
+from raspy.actors import messages as msgs
+from raspy.actors.core_tree import stored_tree
+from raspy.actors.mqtt_link import MqttLink, Replied, Seed, ServiceUp, TreeChanged
+from raspy.actors.outbox import Outbox
+from raspy.actors.worker import local_peer_id
+from raspy.clock import Clock
+from raspy.config import MqttConfig
+from raspy.devices.kinds import BUILTIN
+from raspy.errors import ConfigError, MalformedMessage
+from raspy.mqtt.core import BridgeCore, BridgeSettings
+from raspy.mqtt.discovery import Discovery
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
+from raspy.protocol import mdp, mdp_decode
+from raspy.stats import Stats
+from raspy.storage.store import Store
+
+if TYPE_CHECKING:
+    from raspy.actors.supervisor import Runtime
+
+log = structlog.get_logger(component="mqtt")
+
+_ASK_TIMEOUT_S: Final = 5.0
+CHILD: Final = "mqtt"
+
+
+@dataclass(frozen=True, slots=True)
+class _IoFailed:
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLinks:
+    """What the bridge talks to inside raspyd."""
+
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    clone: pykka.ActorRef[Any]
+    store: Store
+    clock: Clock
+    stats: Stats
+
+
+def read_password(config: MqttConfig) -> str:
+    """The password, from the config or its file (first line); ConfigError if unreadable."""
+    if not config.password_file:
+        return config.password
+    try:
+        text = Path(config.password_file).read_text("utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(
+            [f"mqtt.password_file: cannot read {config.password_file}: {exc}"]
+        ) from exc
+    return text.splitlines()[0] if text else ""
+
+
+def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
+    """The core's settings from [mqtt]; every command of every built-in kind is bridged."""
+    topics = TopicMap(config.base_topic, host)
+    commandable = GlobFilter(config.command_devices)
+    discovery = (
+        Discovery(
+            config.discovery_prefix,
+            topics,
+            qos=config.qos,
+            sw_version=__version__,
+            commandable=commandable,
+        )
+        if config.discovery_prefix
+        else None
+    )
+    return BridgeSettings(
+        topics=topics,
+        exposed=GlobFilter(config.subtrees, rooted=True),
+        commandable=commandable,
+        actions=BUILTIN.command_names() | {"set"},
+        discovery=discovery,
+        scenario_buttons=config.scenario_buttons,
+        max_buffered=config.buffer_max_messages,
+    )
+
+
+class MqttBridgeActor(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(self, config: MqttConfig, host: str, links: BridgeLinks) -> None:
+        super().__init__()
+        self._config = config
+        self._host = host
+        self._links = links
+        self._peer = local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
+        self._wanted = GlobFilter(config.subtrees, rooted=True)
+        core = BridgeCore(bridge_settings(config, host))
+        self.link = MqttLink(
+            config,
+            core,
+            client_id=config.client_id or f"raspy-{host}",
+            password=read_password(config),
+            outbox=links.outbox,
+            peer_id=self._peer,
+            monotonic=links.clock.monotonic,
+            stats=links.stats,
+            on_failure=self._io_failed,
+        )
+
+    def _io_failed(self, error: BaseException) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_IoFailed(error))
+
+    def on_start(self) -> None:
+        links = self._links
+        self.link.runner.start()
+        links.edge.ask(
+            msgs.AttachLocal(self._peer, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        links.clone.ask(
+            msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        items = tuple(
+            (key, body) for key, body in stored_tree(links.store) if self._wants(key)
+        )
+        self.link.submit(Seed(items))
+        links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        config = self._config
+        log.info(
+            "mqtt_bridge_started",
+            host=config.host,
+            port=config.port,
+            tls=config.tls,
+            base_topic=config.base_topic,
+            count=len(items),
+        )
+
+    def _wants(self, key: str) -> bool:
+        return self._wanted(key) or key.startswith(SCENARIO_PREFIX)
+
+    def on_stop(self) -> None:
+        links = self._links
+        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+            links.clone.ask(
+                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+        with contextlib.suppress(pykka.ActorDeadError):
+            links.edge.tell(msgs.DetachLocal(self._peer))
+        self.link.runner.stop()
+        log.info("mqtt_bridge_stopped")
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.KeyChanged(key=raw_key, body=body):
+                key = raw_key.decode("utf-8", "replace")
+                if self._wants(key):
+                    self.link.submit(TreeChanged(key, body))
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                self._on_reply(peer_id, frames)
+            case msgs.ServiceAvailabilityChanged(service=service, available=True):
+                self.link.submit(ServiceUp(service.decode("utf-8", "replace")))
+            case msgs.ServiceAvailabilityChanged():
+                pass
+            case _IoFailed(error=error):
+                raise RuntimeError("mqtt I/O thread failed") from error
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
+        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
+        if not tail.startswith(b"r") or not tail[1:].isdigit():
+            self._links.stats.incr("mqtt.unroutable")
+            return
+        try:
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            self._links.stats.incr(f"mqtt.rejected.{exc.reason}")
+            return
+        if reply.final:
+            self.link.submit(Replied(int(tail[1:]), tuple(reply.body)))
+
+
+@dataclass
+class _Start:
+    """The supervisor's start callable, bound to one Clone server."""
+
+    rt: Runtime
+    clone: pykka.ActorRef[Any]
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        rt = self.rt
+        links = BridgeLinks(
+            rt.edge, rt.outbox, self.clone, rt.store, rt.clock, rt.stats
+        )
+        return MqttBridgeActor.start(rt.config.mqtt, rt.hostname, links)
+
+
+def start_mqtt(rt: Runtime) -> None:
+    """Start the bridge when [mqtt] enabled, before the device services (so it hears
+    their first readings); again with a new Clone server, else left running."""
+    if not rt.config.mqtt.enabled:
+        return
+    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
+    current = next((c for c in rt.children if c.name == CHILD), None)
+    if (
+        current is not None
+        and isinstance(current.start, _Start)
+        and current.start.clone is clone
+    ):
+        return
+    rt.stop_children(lambda name: name == CHILD)
+    if clone is not None:
+        rt.add_child(CHILD, _Start(rt, clone))

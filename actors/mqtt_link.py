@@ -1,0 +1,391 @@
+"""The MQTT bridge's socket owner: paho's client on its own I/O Runner thread.
+
+paho runs in its "external loop" mode: the runner polls the client's socket, and this
+thread alone calls loop_read/loop_write/loop_misc, publish and (re)connect, so the
+socket has one owner. Tree changes, MDP replies and service news come in through
+submit() (a queue and the runner's wake-up pipe); BridgeCore decides, this moves bytes.
+Reconnects follow raspy.backoff; a slow or absent broker never blocks another thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import paho.mqtt.client as paho
+import structlog
+import zmq
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from raspy.actors.outbox import Outbox
+from raspy.backoff import Backoff, BackoffPolicy
+from raspy.config import MqttConfig
+from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
+from raspy.protocol import mdp
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.transport.runner import Runner, UnknownCommand
+
+log = structlog.get_logger(component="mqtt")
+
+KEEPALIVE_S: Final = 30
+MAX_INFLIGHT: Final = 1000  # messages handed to paho and not yet acknowledged
+TAKE_PER_TURN: Final = 500
+EVENTS_PER_TURN: Final = 5000
+MISC_INTERVAL_S: Final = 1.0
+CONNECT_TIMEOUT_S: Final = 5.0
+RECONNECT: Final = BackoffPolicy(initial_s=0.5, max_s=60.0, stable_s=30.0)
+ONLINE: Final = b"online"
+OFFLINE: Final = b"offline"
+
+
+# --- what the bridge actor submits -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Seed:
+    items: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeChanged:
+    key: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUp:
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    request_id: int
+    body: tuple[bytes, ...]
+
+
+Event = Seed | TreeChanged | ServiceUp | Replied
+
+
+@dataclass(frozen=True, slots=True)
+class GetLinkStats:
+    """A control command: the link's state for tests and statistics."""
+
+
+class MqttLink:
+    """The Runner owner of the MQTT connection (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        core: BridgeCore,
+        *,
+        client_id: str,
+        password: str,
+        outbox: Outbox,
+        peer_id: bytes,
+        monotonic: Callable[[], float],
+        stats: Stats,
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.core = core
+        self._client_id = client_id
+        self._password = password
+        self._outbox = outbox
+        self._peer_id = peer_id
+        self._monotonic = monotonic
+        self._stats = stats
+        self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._backoff = Backoff(RECONNECT)
+        self._limiter = LogRateLimiter()
+        self._client: paho.Client | None = None
+        self._fd: int | None = None
+        self._connected = False
+        self._connecting = False
+        self._next_try_at = 0.0
+        self._next_misc_at = 0.0
+        self._inflight = 0
+        self._busy = False
+        self._wake_sent = (
+            False  # set by submit(), cleared by the runner before draining
+        )
+        self.runner = Runner(
+            "mqtt", self, monotonic=monotonic, stats=stats, on_failure=on_failure
+        )
+
+    # --- any thread -------------------------------------------------------------------
+    def submit(self, event: Event) -> None:
+        """Queue an event; the wake-up pipe is written only when the runner may be
+        asleep (it clears the flag before it drains), not once per event."""
+        self._events.put(event)
+        if not self._wake_sent:
+            self._wake_sent = True
+            self.runner.wakeup.notify()
+
+    # --- the runner's thread ----------------------------------------------------------
+    def open(self, runner: Runner) -> None:
+        config = self.config
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._client_id,
+            clean_session=True,
+            protocol=paho.MQTTv311,
+        )
+        client.connect_timeout = CONNECT_TIMEOUT_S
+        # 0: paho's own limit off. With one, every PUBACK makes paho scan all the
+        # messages it holds (O(n) per ack); MAX_INFLIGHT bounds what it is handed.
+        client.max_inflight_messages_set(0)
+        client.will_set(self.core.topics.availability, OFFLINE, qos=1, retain=True)
+        if config.username:
+            client.username_pw_set(config.username, self._password or None)
+        if config.tls:
+            client.tls_set(
+                ca_certs=config.tls_ca_file or None,
+                certfile=config.tls_cert_file or None,
+                keyfile=config.tls_key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        client.connect_async(config.host, config.port, keepalive=KEEPALIVE_S)
+        self._client = client
+        self._runner = runner
+
+    def next_deadline(self) -> float | None:
+        now = self._monotonic()
+        if self._busy:
+            return now
+        deadlines = [self.core.next_deadline()]
+        if self._connected:
+            deadlines.append(self._next_misc_at)
+        elif not self._connecting:
+            deadlines.append(self._next_try_at)
+        else:
+            deadlines.append(self._next_misc_at)
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def on_turn(self, now: float) -> None:
+        self._busy = False
+        self._drain_events(now)
+        self._apply(self.core.tick(now))
+        client = self._client
+        assert client is not None
+        if not self._connected and not self._connecting and now >= self._next_try_at:
+            self._connect(now)
+        if (self._connected or self._connecting) and now >= self._next_misc_at:
+            self._next_misc_at = now + MISC_INTERVAL_S
+            client.loop_misc()  # keepalive pings; notices a dead broker
+        if self._connected:
+            self._backoff.check_stable(now)
+            self._flush()
+        self._stats.gauge("mqtt.buffered", len(self.core.buffer))
+        self._stats.gauge("mqtt.dropped", self.core.buffer.dropped)
+
+    def _drain_events(self, now: float) -> None:
+        core = self.core
+        self._wake_sent = False
+        for _ in range(EVENTS_PER_TURN):
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            match event:
+                case TreeChanged(key=key, body=body):
+                    self._apply(core.key_changed(key, body, now))
+                case Replied(request_id=request_id, body=body):
+                    self._apply(core.reply(request_id, list(body), now))
+                case ServiceUp(service=service):
+                    self._apply(core.service_available(service, now))
+                case Seed(items=items):
+                    self._apply(core.seed(list(items), now))
+        self._busy = True  # more are waiting: the next poll does not sleep
+
+    def _apply(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            match out:
+                case SendRequest(request_id=request_id, service=service, body=body):
+                    request = mdp.ClientRequest(
+                        mdp.Version.V02, service.encode("utf-8"), (body,)
+                    )
+                    peer = self._peer_id + b"/r%d" % request_id
+                    self._outbox.send_mdp(peer, mdp.encode(request))
+                case Refused(reason=reason, detail=detail):
+                    self._stats.incr(f"mqtt.refused.{reason}")
+                    if self._limiter.should_log(reason, self._monotonic()):
+                        log.warning("mqtt_input_refused", reason=reason, detail=detail)
+
+    def _flush(self) -> None:
+        client = self._client
+        assert client is not None
+        room = min(MAX_INFLIGHT - self._inflight, TAKE_PER_TURN)
+        if room <= 0:
+            return
+        qos = self.config.qos
+        for message in self.core.buffer.take(room):
+            self._inflight += 1
+            client.publish(
+                message.topic, message.payload, qos=qos, retain=message.retain
+            )
+            self._stats.incr("mqtt.published")
+        if len(self.core.buffer) and self._inflight < MAX_INFLIGHT:
+            self._busy = True
+
+    def _connect(self, now: float) -> None:
+        client = self._client
+        assert client is not None
+        config = self.config
+        try:
+            client.reconnect()  # blocks at most CONNECT_TIMEOUT_S (this thread only)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._connect_failed(now, f"{type(exc).__name__}: {exc}")
+            return
+        self._connecting = True
+        self._next_misc_at = now + MISC_INTERVAL_S
+        log.debug("mqtt_connecting", host=config.host, port=config.port)
+
+    def _connect_failed(self, now: float, reason: str, *, logged: bool = False) -> None:
+        self._connecting = False
+        self._next_try_at = self._backoff.failed(now)
+        self._stats.incr("mqtt.connect_failed")
+        if not logged and self._limiter.should_log(("connect", reason), now):
+            log.warning(
+                "mqtt_connect_failed",
+                host=self.config.host,
+                port=self.config.port,
+                reason=reason,
+                retry_in_s=round(self._next_try_at - now, 3),
+            )
+
+    # --- paho's callbacks (this thread, inside loop_read/loop_write/reconnect) --------
+    def _on_connect(
+        self,
+        client: paho.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason: ReasonCode,
+        _p: Any,
+    ) -> None:
+        now = self._monotonic()
+        if reason.is_failure:
+            self._stats.incr("mqtt.connect_refused")
+            if self._limiter.should_log(("refused", str(reason)), now):
+                log.error(
+                    "mqtt_connect_refused",
+                    host=self.config.host,
+                    port=self.config.port,
+                    reason=str(reason),
+                    username=self.config.username or None,
+                    retry_in_s=round(
+                        self._backoff.policy.delay_s(self._backoff.failures + 1), 3
+                    ),
+                )
+            self._connect_failed(now, f"refused: {reason}", logged=True)
+            return
+        self._connected, self._connecting = True, False
+        self._inflight = 0
+        self._backoff.succeeded(now)
+        client.publish(self.core.topics.availability, ONLINE, qos=1, retain=True)
+        filters = self.core.topics.command_filters(self.core.settings.actions)
+        client.subscribe([(topic, 1) for topic in filters])
+        self.core.connected()
+        self._busy = True
+        log.info("mqtt_connected", host=self.config.host, port=self.config.port)
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
+    ) -> None:
+        now = self._monotonic()
+        if self._connecting:
+            self._connect_failed(now, f"closed: {reason}")
+            return
+        if not self._connected:
+            return  # refused at CONNACK: counted and logged there
+        self._connected = False
+        self._next_try_at = self._backoff.failed(now)
+        self._stats.incr("mqtt.disconnects")
+        log.warning(
+            "mqtt_disconnected",
+            reason=str(reason),
+            retry_in_s=round(self._next_try_at - now, 3),
+        )
+
+    def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+        self._stats.incr("mqtt.commands")
+        self._apply(
+            self.core.command(message.topic, bytes(message.payload), self._monotonic())
+        )
+        self._busy = True  # a result may wait in the buffer
+
+    def _on_publish(
+        self, _c: paho.Client, _u: Any, _mid: int, _reason: Any, _p: Any
+    ) -> None:
+        self._inflight = max(0, self._inflight - 1)
+
+    def _on_socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
+        self._fd = sock.fileno()
+        self._runner.register(self._fd, self._on_socket_events)
+
+    def _on_socket_close(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            self._runner.unregister(self._fd)
+            self._fd = None
+
+    def _on_register_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            self._runner.modify(self._fd, zmq.POLLIN | zmq.POLLOUT)
+
+    def _on_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        if self._fd is not None:
+            self._runner.modify(self._fd, zmq.POLLIN)
+
+    def _on_socket_events(self, events: int) -> None:
+        client = self._client
+        assert client is not None
+        if events & zmq.POLLIN:
+            client.loop_read()
+            sock = client.socket()
+            pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+            if pending is not None and pending() > 0:
+                self._busy = True
+                client.loop_read()
+        if events & zmq.POLLOUT and self._fd is not None:
+            client.loop_write()
+
+    # --- control ----------------------------------------------------------------------
+    def execute(self, command: object) -> object:
+        if isinstance(command, GetLinkStats):
+            return {
+                "connected": self._connected,
+                "buffered": len(self.core.buffer),
+                "inflight": self._inflight,
+                "dropped": self.core.buffer.dropped,
+            }
+        raise UnknownCommand("mqtt", command)
+
+    def close(self) -> None:
+        """A clean goodbye: `offline` (the will is only for a lost connection)."""
+        client = self._client
+        try:
+            if client is not None and self._connected:
+                client.publish(
+                    self.core.topics.availability, OFFLINE, qos=0, retain=True
+                )
+                client.disconnect()
+                client.loop_write()
+        finally:
+            if client is not None and self._fd is not None:
+                self._on_socket_close(client, None, None)
+            if client is not None:
+                sock = client.socket()
+                if sock is not None:
+                    sock.close()
+            self._outbox.close_for_this_thread()

@@ -1,0 +1,310 @@
+"""BridgeCore: the MQTT bridge's decisions, sans-IO (time passed in, nothing sent).
+
+It mirrors the exposed part of the Clone tree as retained topics, keeps the Home
+Assistant discovery configs in step with what the device services list, turns command
+messages into device-service (or scenario) requests and their replies into `…/result`
+messages. Outgoing MQTT messages wait in one CoalescingBuffer that the shell drains
+while the broker is there; a (re)connect queues the whole mirror again, so a broker
+that lost its retained messages gets the latest values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage
+from raspy.mqtt import payload as payloads
+from raspy.mqtt.buffer import CoalescingBuffer, Message
+from raspy.mqtt.discovery import Discovery, device_infos
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.topics import (
+    DeviceTarget,
+    ScenarioTarget,
+    Target,
+    TopicMap,
+    device_of_key,
+    scenario_of_key,
+)
+
+REQUEST_TIMEOUT_S: Final = 10.0
+MAX_PENDING: Final = 256
+DEVICES_SUFFIX: Final = ".devices"
+MAX_CACHED_TOPICS: Final = 100_000
+ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Send `body` to MDP service `service`; the reply comes back as `request_id`."""
+
+    request_id: int
+    service: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A command or key the bridge would not handle (count it; log it rate-limited)."""
+
+    reason: str
+    detail: str
+
+
+Output = SendRequest | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    expires_at: float
+    target: Target | None  # None: a `list` request for discovery
+    action: str
+    service: str
+
+
+@dataclass
+class BridgeSettings:
+    topics: TopicMap
+    exposed: GlobFilter  # tree keys that go out
+    commandable: GlobFilter  # device full names MQTT may command
+    actions: frozenset[str]  # command actions bridged (set + the kinds' commands)
+    discovery: Discovery | None
+    scenario_buttons: bool
+    max_buffered: int
+
+
+@dataclass
+class _Known:
+    """Discovery bookkeeping: what was announced, per service and per scenario."""
+
+    by_service: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # fullname->topic
+    scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
+    listing: set[str] = field(default_factory=set)  # services asked, not yet answered
+    listed: set[str] = field(default_factory=set)
+
+
+class BridgeCore:
+    """See the module docstring. One owner thread; every method is quick."""
+
+    def __init__(self, settings: BridgeSettings) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.buffer = CoalescingBuffer(settings.max_buffered)
+        self.mirror: dict[str, bytes] = {}  # retained topic -> payload, as sent last
+        self._topic_of: dict[str, str] = {}  # key -> topic: the same keys change again
+        self._known = _Known()
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 0
+
+    # --- the tree -------------------------------------------------------------------
+    def seed(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
+        """The tree as stored at start (the subscription brings what is newer)."""
+        outputs: list[Output] = []
+        for key, body in items:
+            outputs += self.key_changed(key, body, now)
+        return outputs
+
+    def key_changed(self, key: str, body: bytes, now: float) -> list[Output]:
+        """A tree key was set (or deleted: empty body)."""
+        outputs: list[Output] = []
+        if self.settings.exposed(key):
+            topic = self._topic_of.get(key)
+            if topic is None:
+                try:
+                    topic = self.topics.state_topic(key)
+                except MalformedMessage as exc:
+                    return [Refused(exc.reason, exc.detail)]
+                if len(self._topic_of) < MAX_CACHED_TOPICS:
+                    self._topic_of[key] = topic
+            self._retain(topic, body)
+            device = device_of_key(key)
+            if device is not None:
+                outputs += self._device_key(device[0], device[1], body, now)
+        scenario = scenario_of_key(key)
+        if scenario is not None and scenario[1] == "state":
+            self._scenario_key(scenario[0], body)
+        return outputs
+
+    def _retain(self, topic: str, body: bytes) -> None:
+        if body:
+            if self.mirror.get(topic) == body:
+                return
+            self.mirror[topic] = body
+        elif self.mirror.pop(topic, None) is None:
+            return
+        self.buffer.put(Message(topic, body))
+
+    def _device_key(
+        self, fullname: str, leaf: str, body: bytes, now: float
+    ) -> list[Output]:
+        discovery = self.settings.discovery
+        if discovery is None:
+            return []
+        service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
+        if leaf == "value" and not body:
+            announced = self._known.by_service.get(service, {})
+            topic = announced.pop(fullname, None)
+            if topic is not None:
+                self._retain(topic, b"")
+            return []
+        known = self._known
+        if service in known.listed or service in known.listing:
+            return []
+        return self._list(service, now)
+
+    def _scenario_key(self, name: str, body: bytes) -> None:
+        discovery = self.settings.discovery
+        if discovery is None or not self.settings.scenario_buttons:
+            return
+        scenarios = self._known.scenarios
+        if body and name not in scenarios:
+            entry = discovery.scenario_entry(name)
+            scenarios[name] = entry.topic
+            self._retain(entry.topic, entry.payload())
+        elif not body and name in scenarios:
+            self._retain(scenarios.pop(name), b"")
+
+    # --- discovery ------------------------------------------------------------------
+    def service_available(self, service: str, now: float) -> list[Output]:
+        """An MDP service got a worker; a devices service is listed (again)."""
+        if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
+            return []
+        name = service[: -len(DEVICES_SUFFIX)]
+        if name.count(".") != 1 or name in self._known.listing:
+            return []
+        return self._list(name, now)
+
+    def _list(self, service: str, now: float) -> list[Output]:
+        self._known.listing.add(service)
+        body = json.dumps({"v": 1, "action": "list"}).encode()
+        return self._request(None, "list", f"{service}{DEVICES_SUFFIX}", body, now)
+
+    def _listed(self, service: str, reply: JsonValue) -> list[Output]:
+        discovery = self.settings.discovery
+        infos = device_infos(reply)
+        if discovery is None or infos is None:
+            return [Refused("bad_list_reply", service)]
+        self._known.listed.add(service)
+        announced = self._known.by_service.setdefault(service, {})
+        current: dict[str, str] = {}
+        for info in infos:
+            if not self.settings.exposed(f"/device/{info.fullname}/value"):
+                continue
+            entry = discovery.device_entry(info)
+            if entry is None:
+                continue
+            current[info.fullname] = entry.topic
+            self._retain(entry.topic, entry.payload())
+        for fullname, topic in announced.items():
+            if current.get(fullname) != topic:
+                self._retain(topic, b"")  # removed: its config goes (empty retained)
+        self._known.by_service[service] = current
+        return []
+
+    # --- commands -------------------------------------------------------------------
+    def command(self, topic: str, payload: bytes, now: float) -> list[Output]:
+        """A message on a command topic: a request, or a refusal on `…/result`."""
+        try:
+            target = self.topics.parse_command(topic)
+        except MalformedMessage as exc:
+            return [Refused(exc.reason, exc.detail)]
+        action = target.action if isinstance(target, DeviceTarget) else "run"
+        refusal = self._refusal(target)
+        if refusal is not None:
+            return self._answer(target, action, *refusal)
+        try:
+            value = payloads.parse_command(payload)
+        except MalformedMessage as exc:
+            return self._answer(target, action, 400, exc.reason, exc.detail)
+        if len(self._pending) >= MAX_PENDING:
+            return self._answer(target, action, 503, "busy", "too many commands")
+        if isinstance(target, ScenarioTarget):
+            document: dict[str, JsonValue] = {
+                "v": 1,
+                "action": "run",
+                "name": target.name,
+            }
+            service = target.service
+        else:
+            document = {"v": 1, "action": action, "device": target.device}
+            if value is not None:
+                document["value"] = value
+            service = target.devices_service
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return self._request(target, action, service, body, now)
+
+    def _refusal(self, target: Target) -> tuple[int, str, str] | None:
+        settings = self.settings
+        if isinstance(target, ScenarioTarget):
+            if not settings.scenario_buttons or target.host != self.topics.host:
+                return 403, "forbidden", "scenarios are not run over MQTT here"
+            return None
+        if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
+            return 403, "forbidden", f"{target.action} is not bridged"
+        exposed = settings.exposed(f"/device/{target.fullname}/value")
+        if not exposed or not settings.commandable(target.fullname):
+            return 403, "forbidden", f"{target.fullname} takes no MQTT commands"
+        return None
+
+    def _answer(
+        self, target: Target, action: str, status: int, token: str, detail: str
+    ) -> list[Output]:
+        body = payloads.result_payload(action, status, payloads.refusal(token, detail))
+        self.buffer.put(Message(self.topics.result_topic(target), body, retain=False))
+        return [Refused(token, detail)]
+
+    def _request(
+        self, target: Target | None, action: str, service: str, body: bytes, now: float
+    ) -> list[Output]:
+        self._next_id += 1
+        expires_at = now + REQUEST_TIMEOUT_S
+        self._pending[self._next_id] = _Pending(expires_at, target, action, service)
+        return [SendRequest(self._next_id, service, body)]
+
+    def reply(self, request_id: int, frames: list[bytes], now: float) -> list[Output]:
+        """A service answered request `request_id` (frames: `[status, json]`)."""
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            return []  # timed out already
+        status_text = frames[0].decode("ascii", "replace") if frames else ""
+        status = int(status_text) if status_text.isdigit() else 502
+        reply = payloads.decode_reply(frames[1]) if len(frames) > 1 else None
+        if pending.target is None:
+            service = pending.service[: -len(DEVICES_SUFFIX)]
+            self._known.listing.discard(service)
+            if status != 200:
+                return [Refused("list_failed", f"{pending.service}: {status}")]
+            return self._listed(service, reply)
+        result = payloads.result_payload(pending.action, status, reply)
+        topic = self.topics.result_topic(pending.target)
+        self.buffer.put(Message(topic, result, retain=False))
+        return []
+
+    def tick(self, now: float) -> list[Output]:
+        """Requests with no reply in time: a 504 on `…/result`."""
+        outputs: list[Output] = []
+        for request_id, pending in list(self._pending.items()):
+            if pending.expires_at > now:
+                continue
+            del self._pending[request_id]
+            if pending.target is None:
+                self._known.listing.discard(pending.service[: -len(DEVICES_SUFFIX)])
+                continue
+            outputs += self._answer(
+                pending.target, pending.action, 504, "timeout", pending.service
+            )
+        return outputs
+
+    def next_deadline(self) -> float | None:
+        return min((p.expires_at for p in self._pending.values()), default=None)
+
+    # --- the broker -----------------------------------------------------------------
+    def connected(self) -> None:
+        """The broker is (back): queue every retained message again (it may have
+        lost them); what is already queued is newer and keeps its place."""
+        for topic, body in self.mirror.items():
+            self.buffer.put_if_absent(Message(topic, body))

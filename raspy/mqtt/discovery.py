@@ -1,0 +1,191 @@
+"""Home Assistant MQTT discovery: one retained config message per device (pure).
+
+`<prefix>/<component>/<node_id>/<object_id>/config`, with the fields Home Assistant
+documents for each component: temperature and humidity sensors are `sensor`s with
+device_class, unit and state_class; a switch a `switch`; a dimmer a `light` with
+brightness (0..100, through `…/set`); a binary input a `binary_sensor`; a scenario a
+`button` that runs it. Every entry names the bridge's availability topic. An empty
+retained message at the same topic removes the entity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.mqtt.topics import RUN, TopicMap
+
+MANUFACTURER: Final = "raspy"
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
+# Kinds (oid) whose values are numbers Home Assistant can chart
+_SENSOR_CLASSES: Final = {
+    "sensor.temperature": "temperature",
+    "sensor.humidity": "humidity",
+    "sensor.wind": "wind_speed",
+    "sensor": None,
+}
+# The dimmer's level (0 = off) as the light's on/off state
+_LEVEL_STATE: Final = "{{ 'ON' if (value_json | int(0)) > 0 else '0' }}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A discovery config: its topic and JSON document."""
+
+    topic: str
+    config: Mapping[str, JsonValue]
+
+    def payload(self) -> bytes:
+        return json.dumps(self.config, ensure_ascii=False, sort_keys=True).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What discovery needs of a device (from its service's `list` reply)."""
+
+    fullname: str
+    oid: str
+    label: str  # its friendly name, info, or name
+    unit: str
+
+
+class Discovery:
+    """Discovery configs under `prefix` for the topics of `topics`."""
+
+    def __init__(
+        self,
+        prefix: str,
+        topics: TopicMap,
+        *,
+        qos: int,
+        sw_version: str,
+        commandable: Callable[[str], bool],
+    ) -> None:
+        self.prefix = prefix
+        self.topics = topics
+        self.qos = qos
+        self.sw_version = sw_version
+        self.commandable = commandable
+
+    def topic(self, component: str, unique: str) -> str:
+        """`<prefix>/<component>/<node_id>/<object_id>/config`; node and object ids
+        keep to [A-Za-z0-9_-] (the hash keeps object ids of similar names apart)."""
+        node_id = _UNSAFE.sub("_", self.topics.host)
+        digest = hashlib.sha256(unique.encode("utf-8")).hexdigest()[:8]
+        object_id = f"{_UNSAFE.sub('_', unique)}_{digest}"
+        return f"{self.prefix}/{component}/{node_id}/{object_id}/config"
+
+    def _common(
+        self, unique_id: str, device_name: str, model: str
+    ) -> dict[str, JsonValue]:
+        return {
+            "unique_id": unique_id,
+            "name": None,  # the entity is the device: Home Assistant shows its name
+            "availability_topic": self.topics.availability,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "qos": self.qos,
+            "device": {
+                "identifiers": [unique_id],
+                "name": device_name,
+                "manufacturer": MANUFACTURER,
+                "model": model,
+                "sw_version": self.sw_version,
+            },
+            "origin": {"name": MANUFACTURER, "sw_version": self.sw_version},
+        }
+
+    def device_entry(self, info: DeviceInfo) -> Entry | None:
+        """The config of a device, or None for a kind Home Assistant is not shown."""
+        unique_id = f"raspy.{info.fullname}"
+        value = self.topics.device_topic(info.fullname, "value")
+        command = self.topics.device_topic(info.fullname, "set")
+        config = self._common(unique_id, info.label, info.oid)
+        commandable = self.commandable(info.fullname)
+        oid = info.oid
+        if oid == "switch" and not commandable:
+            oid = "sensor.binary"
+        if oid == "dimmer" and not commandable:
+            oid, info = "sensor", DeviceInfo(info.fullname, oid, info.label, "%")
+        if oid in _SENSOR_CLASSES:
+            component = "sensor"
+            config["state_topic"] = value
+            config["value_template"] = "{{ value_json }}"
+            config["state_class"] = "measurement"
+            device_class = _SENSOR_CLASSES[oid]
+            if device_class is not None:
+                config["device_class"] = device_class
+            if info.unit:
+                config["unit_of_measurement"] = info.unit
+        elif oid == "sensor.binary":
+            component = "binary_sensor"
+            config.update(state_topic=value, payload_on="true", payload_off="false")
+        elif oid == "switch":
+            component = "switch"
+            config.update(
+                state_topic=value,
+                command_topic=command,
+                payload_on="true",
+                payload_off="false",
+                state_on="true",
+                state_off="false",
+            )
+        elif oid == "dimmer":
+            component = "light"
+            config.update(
+                schema="default",
+                state_topic=value,
+                state_value_template=_LEVEL_STATE,
+                command_topic=command,
+                payload_off="0",
+                on_command_type="brightness",
+                brightness_state_topic=value,
+                brightness_command_topic=command,
+                brightness_scale=100,
+            )
+        else:
+            return None
+        return Entry(self.topic(component, unique_id), config)
+
+    def scenario_entry(self, name: str) -> Entry:
+        """A button that runs scenario `name` (`…/scenario/<name>/run`)."""
+        unique_id = f"raspy.{self.topics.host}.scenario.{name}"
+        config = self._common(unique_id, name, "scenario")
+        config["command_topic"] = self.topics.scenario_topic(name, RUN)
+        config["payload_press"] = "PRESS"
+        return Entry(self.topic("button", unique_id), config)
+
+
+def device_infos(reply: JsonValue) -> list[DeviceInfo] | None:
+    """The devices of a devices service's `list` reply; None if it is not one."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("devices"), list):
+        return None
+    devices = reply["devices"]
+    assert isinstance(devices, list)
+    infos: list[DeviceInfo] = []
+    for item in devices:
+        if not isinstance(item, dict):
+            continue
+        fullname, oid, name = item.get("fullname"), item.get("oid"), item.get("name")
+        config = item.get("config")
+        if not (isinstance(fullname, str) and isinstance(oid, str)):
+            continue
+        settings = config if isinstance(config, dict) else {}
+        label = next(
+            (
+                text
+                for text in (settings.get("friendly_name"), settings.get("info"), name)
+                if isinstance(text, str) and text
+            ),
+            fullname,
+        )
+        unit = settings.get("unit")
+        infos.append(
+            DeviceInfo(fullname, oid, label, unit if isinstance(unit, str) else "")
+        )
+    return infos

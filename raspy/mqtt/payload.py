@@ -1,0 +1,72 @@
+"""MQTT payloads: command payloads in, result payloads out (pure).
+
+State messages carry the tree's value as it is (JSON text: `21.5`, `true`, `"°C"`).
+A command payload is JSON (`true`, `42`, `"text"`, `{...}`), or `ON`/`OFF` (any
+case: true/false), or bare text (a string); empty means "no value". Anything else
+(not UTF-8, too long, NaN) raises MalformedMessage("mqtt", ...).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage, quote
+
+MAX_COMMAND_BYTES: Final = 64 * 1024
+_SWITCH_WORDS: Final = {"on": True, "off": False}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_command(payload: bytes) -> JsonValue:
+    """The value of a command payload (None: no value)."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise MalformedMessage(
+            "mqtt", "payload_too_long", f"{len(payload)} > {MAX_COMMAND_BYTES} bytes"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessage("mqtt", "bad_payload", "not UTF-8") from exc
+    stripped = text.strip()
+    if not stripped:
+        return None
+    word = _SWITCH_WORDS.get(stripped.lower())
+    if word is not None:
+        return word
+    try:
+        value: JsonValue = json.loads(stripped, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise MalformedMessage("mqtt", "bad_payload", "nested too deep") from exc
+    except ValueError:
+        if stripped[:1] in '[{"':
+            raise MalformedMessage(
+                "mqtt", "bad_payload", f"not JSON: {quote(stripped)}"
+            ) from None
+        return stripped
+    return value
+
+
+def result_payload(action: str, status: int, body: JsonValue) -> bytes:
+    """`…/result`: `{"v": 1, "action", "status", "reply"}`, the MDP status as a
+    number and the service's JSON reply (or the bridge's own refusal)."""
+    document = {"v": 1, "action": action, "status": status, "reply": body}
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def refusal(token: str, detail: str) -> dict[str, JsonValue]:
+    """The reply of a command the bridge refused itself (same shape as a service's)."""
+    return {"error": token, "detail": detail}
+
+
+def decode_reply(body: bytes) -> JsonValue:
+    """A service's JSON reply frame; text that is not JSON is kept as text."""
+    try:
+        value: JsonValue = json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")
+    return value

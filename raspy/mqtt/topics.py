@@ -1,0 +1,167 @@
+"""Tree keys <-> MQTT topics, and command topics -> what they ask (pure).
+
+`/device/<host>.<svc>.<device>/<field>` is published at `<base>/<host>/<svc>/<device>/<field>`;
+any other key `/<a>/<b>/...` at `<base>/<bridge host>/<a>/<b>/...`. A command arrives at
+`<base>/<host>/<svc>/<device>/<action>` (`set` or a kind's command) or, for a scenario,
+`<base>/<host>/scenario/<name>/run`. Bad input raises MalformedMessage("mqtt", ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.errors import MalformedMessage, quote
+
+DEVICE_PREFIX: Final = "/device/"
+SCENARIO_PREFIX: Final = "/scenario/"
+SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this name
+STATE_FIELDS: Final = frozenset({"value", "unit", "status", "timestamp"})
+RESULT: Final = "result"
+STATUS: Final = "status"
+RUN: Final = "run"
+MAX_TOPIC_BYTES: Final = 1024
+_LEVEL: Final = re.compile(r"[^/+#\x00]+")  # one MQTT topic level we may publish
+
+
+def _malformed(reason: str, detail: str) -> MalformedMessage:
+    return MalformedMessage("mqtt", reason, detail)
+
+
+def check_base(base: str) -> str:
+    """A base topic: levels without wildcards, no leading or trailing '/'."""
+    if not base or not all(_LEVEL.fullmatch(level) for level in base.split("/")):
+        raise _malformed("bad_base_topic", quote(base))
+    return base
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTarget:
+    """A command for `<host>.<service>.devices` about `device`."""
+
+    host: str
+    service: str
+    device: str
+    action: str
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.host}.{self.service}.{self.device}"
+
+    @property
+    def devices_service(self) -> str:
+        return f"{self.host}.{self.service}.devices"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioTarget:
+    """Run scenario `name` through `<host>.core.scenario`."""
+
+    host: str
+    name: str
+
+    @property
+    def service(self) -> str:
+        return f"{self.host}.core.scenario"
+
+
+Target = DeviceTarget | ScenarioTarget
+
+
+class TopicMap:
+    """Topics under one base topic, for the bridge running on `host`."""
+
+    def __init__(self, base: str, host: str) -> None:
+        self.base = check_base(base)
+        self.host = host
+        self._levels = len(self.base.split("/"))
+
+    @property
+    def availability(self) -> str:
+        """`<base>/<host>/status`: the last will (offline) and online once connected."""
+        return f"{self.base}/{self.host}/{STATUS}"
+
+    def state_topic(self, key: str) -> str:
+        """The topic of a tree key; MalformedMessage if it has no topic."""
+        if key.startswith(DEVICE_PREFIX):
+            fullname, _, field = key[len(DEVICE_PREFIX) :].partition("/")
+            host, service, device = _split_fullname(fullname, key)
+            levels = [host, service, device, *field.split("/")]
+        elif key.startswith("/"):
+            levels = [self.host, *key[1:].split("/")]
+        else:
+            raise _malformed("bad_key", quote(key))
+        if not all(_LEVEL.fullmatch(level) for level in levels):
+            raise _malformed("bad_key", quote(key))
+        topic = "/".join([self.base, *levels])
+        if len(topic.encode("utf-8")) > MAX_TOPIC_BYTES:
+            raise _malformed("topic_too_long", quote(key))
+        return topic
+
+    def device_topic(self, fullname: str, leaf: str) -> str:
+        """`<base>/<host>/<svc>/<device>/<leaf>` of a device's full name."""
+        return self.state_topic(f"{DEVICE_PREFIX}{fullname}/{leaf}")
+
+    def scenario_topic(self, name: str, leaf: str) -> str:
+        return self.state_topic(f"{SCENARIO_PREFIX}{name}/{leaf}")
+
+    def parse_command(self, topic: str) -> Target:
+        """What a command topic asks; MalformedMessage if it is not one."""
+        levels = topic.split("/")
+        if levels[: self._levels] != self.base.split("/"):
+            raise _malformed("not_under_base", quote(topic))
+        rest = levels[self._levels :]
+        if len(rest) != 4 or not all(_LEVEL.fullmatch(level) for level in rest):
+            raise _malformed("bad_command_topic", quote(topic))
+        host, service, name, action = rest
+        if service == SCENARIO_SEGMENT:
+            if action != RUN:
+                raise _malformed("unknown_scenario_action", quote(action))
+            return ScenarioTarget(host, name)
+        if action in STATE_FIELDS or action in (RESULT, STATUS):
+            raise _malformed("not_a_command", quote(topic))
+        if "." in host or "." in service:
+            raise _malformed("bad_command_topic", quote(topic))
+        return DeviceTarget(host, service, name, action)
+
+    def result_topic(self, target: Target) -> str:
+        if isinstance(target, ScenarioTarget):
+            return (
+                f"{self.base}/{target.host}/{SCENARIO_SEGMENT}/{target.name}/{RESULT}"
+            )
+        return f"{self.base}/{target.host}/{target.service}/{target.device}/{RESULT}"
+
+    def command_filters(self, actions: frozenset[str]) -> list[str]:
+        """Subscriptions for the command topics of `actions` (never a state field,
+        so the bridge is not sent back its own state messages)."""
+        wanted = sorted(actions - STATE_FIELDS - {RESULT, STATUS})
+        filters = [f"{self.base}/+/+/+/{action}" for action in wanted]
+        return [*filters, f"{self.base}/+/{SCENARIO_SEGMENT}/+/{RUN}"]
+
+
+def _split_fullname(fullname: str, key: str) -> tuple[str, str, str]:
+    host, service, device = [*fullname.split(".", 2), "", ""][:3]
+    if not host or not service or not device:
+        raise _malformed("bad_device_key", quote(key))
+    return host, service, device
+
+
+def device_of_key(key: str) -> tuple[str, str] | None:
+    """`(fullname, field)` of a `/device/<fullname>/<field>` key, else None."""
+    if not key.startswith(DEVICE_PREFIX):
+        return None
+    fullname, slash, field = key[len(DEVICE_PREFIX) :].partition("/")
+    if not slash or not field or fullname.count(".") < 2:
+        return None
+    return fullname, field
+
+
+def scenario_of_key(key: str) -> tuple[str, str] | None:
+    """`(name, field)` of a `/scenario/<name>/<field>` key, else None."""
+    if not key.startswith(SCENARIO_PREFIX):
+        return None
+    name, slash, field = key[len(SCENARIO_PREFIX) :].partition("/")
+    if not slash or not name or not field:
+        return None
+    return name, field

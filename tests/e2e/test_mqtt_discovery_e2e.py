@@ -1,0 +1,337 @@
+"""Issue 16: Home Assistant MQTT discovery, checked field by field against the schema
+Home Assistant documents for each component (written here from its MQTT docs: the
+discovery topic, the entity fields every MQTT platform takes, and the fields of
+sensor, binary_sensor, switch, light (default schema) and button).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+from support.daemon import hostname, running_daemon
+from support.mosquitto import BASE, bridge_config, running_mosquitto, topic
+from support.wait import wait_until
+
+PREFIX: Final = "homeassistant"
+# `<discovery_prefix>/<component>/[<node_id>/]<object_id>/config`; node_id and
+# object_id: only letters, digits, underscore and hyphen
+TOPIC: Final = re.compile(
+    r"homeassistant/(?P<component>[a-z_]+)/(?:[a-zA-Z0-9_-]+/)?[a-zA-Z0-9_-]+/config"
+)
+STR, INT, BOOL, LIST, MAP = "string", "integer", "boolean", "list", "map"
+NULLABLE_STR: Final = "string or null"
+
+# The fields every MQTT entity platform documents (availability, device, naming, ...)
+ENTITY: Final = {
+    "availability_topic": STR,
+    "availability_mode": STR,
+    "availability_template": STR,
+    "payload_available": STR,
+    "payload_not_available": STR,
+    "device": MAP,
+    "enabled_by_default": BOOL,
+    "encoding": STR,
+    "entity_category": STR,
+    "entity_picture": STR,
+    "icon": STR,
+    "json_attributes_template": STR,
+    "json_attributes_topic": STR,
+    "name": NULLABLE_STR,
+    "object_id": STR,
+    "default_entity_id": STR,
+    "qos": INT,
+    "unique_id": STR,
+    "origin": MAP,  # discovery payloads: the application that sent them
+}
+DEVICE: Final = {
+    "configuration_url": STR,
+    "connections": LIST,
+    "hw_version": STR,
+    "identifiers": LIST,
+    "manufacturer": STR,
+    "model": STR,
+    "model_id": STR,
+    "name": STR,
+    "serial_number": STR,
+    "suggested_area": STR,
+    "sw_version": STR,
+    "via_device": STR,
+}
+ORIGIN: Final = {"name": STR, "sw_version": STR, "support_url": STR}
+COMPONENTS: Final[dict[str, dict[str, Any]]] = {
+    "sensor": {
+        "required": {"state_topic"},
+        "fields": {
+            "state_topic": STR,
+            "device_class": STR,
+            "state_class": STR,
+            "unit_of_measurement": STR,
+            "value_template": STR,
+            "expire_after": INT,
+            "force_update": BOOL,
+            "last_reset_value_template": STR,
+            "suggested_display_precision": INT,
+            "options": LIST,
+        },
+        "enums": {"state_class": {"measurement", "total", "total_increasing"}},
+    },
+    "binary_sensor": {
+        "required": {"state_topic"},
+        "fields": {
+            "state_topic": STR,
+            "payload_on": STR,
+            "payload_off": STR,
+            "device_class": STR,
+            "value_template": STR,
+            "expire_after": INT,
+            "force_update": BOOL,
+            "off_delay": INT,
+        },
+        "enums": {},
+    },
+    "switch": {
+        "required": {"command_topic"},
+        "fields": {
+            "command_topic": STR,
+            "command_template": STR,
+            "state_topic": STR,
+            "payload_on": STR,
+            "payload_off": STR,
+            "state_on": STR,
+            "state_off": STR,
+            "optimistic": BOOL,
+            "retain": BOOL,
+            "value_template": STR,
+            "device_class": STR,
+        },
+        "enums": {"device_class": {"outlet", "switch"}},
+    },
+    "light": {
+        "required": {"command_topic"},
+        "fields": {
+            "schema": STR,
+            "command_topic": STR,
+            "state_topic": STR,
+            "state_value_template": STR,
+            "payload_on": STR,
+            "payload_off": STR,
+            "on_command_type": STR,
+            "brightness_command_topic": STR,
+            "brightness_command_template": STR,
+            "brightness_scale": INT,
+            "brightness_state_topic": STR,
+            "brightness_value_template": STR,
+            "optimistic": BOOL,
+            "retain": BOOL,
+        },
+        "enums": {
+            "schema": {"default"},
+            "on_command_type": {"last", "first", "brightness"},
+        },
+    },
+    "button": {
+        "required": {"command_topic"},
+        "fields": {
+            "command_topic": STR,
+            "command_template": STR,
+            "payload_press": STR,
+            "device_class": STR,
+            "retain": BOOL,
+        },
+        "enums": {"device_class": {"identify", "restart", "update"}},
+    },
+}
+# sensor device classes and the units Home Assistant accepts with them
+SENSOR_UNITS: Final = {
+    "temperature": {"°C", "°F", "K"},
+    "humidity": {"%"},
+    "wind_speed": {"m/s", "km/h", "mph", "kn", "ft/s", "Beaufort"},
+}
+
+
+def _type_ok(value: object, expected: str) -> bool:
+    match expected:
+        case "string":
+            return isinstance(value, str)
+        case "string or null":
+            return value is None or isinstance(value, str)
+        case "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "boolean":
+            return isinstance(value, bool)
+        case "list":
+            return isinstance(value, list)
+        case _:
+            return isinstance(value, dict)
+
+
+def schema_problems(topic_name: str, config: dict[str, Any]) -> list[str]:
+    """Everything in one discovery message that Home Assistant's docs do not allow."""
+    match = TOPIC.fullmatch(topic_name)
+    if match is None:
+        return [f"{topic_name}: not a discovery topic"]
+    component = match["component"]
+    if component not in COMPONENTS:
+        return [f"{topic_name}: component {component} not checked here"]
+    schema = COMPONENTS[component]
+    fields = {**ENTITY, **schema["fields"]}
+    problems = [f"{k}: required" for k in schema["required"] if k not in config]
+    for key, value in config.items():
+        if key not in fields:
+            problems.append(f"{key}: not a documented {component} field")
+        elif not _type_ok(value, fields[key]):
+            problems.append(f"{key}: expected a {fields[key]}, got {value!r}")
+    for key, allowed in schema["enums"].items():
+        if key in config and config[key] not in allowed:
+            problems.append(f"{key}: {config[key]!r} not one of {sorted(allowed)}")
+    if config.get("qos", 0) not in (0, 1, 2):
+        problems.append(f"qos: {config['qos']}")
+    for key, value in config.items():
+        if key.endswith("_topic") and ("+" in value or "#" in value):
+            problems.append(f"{key}: a wildcard in {value}")
+    device = config.get("device", {})
+    for key, value in device.items():
+        if key not in DEVICE or not _type_ok(value, DEVICE[key]):
+            problems.append(f"device.{key}: undocumented or mistyped: {value!r}")
+    if "device" in config and not (
+        device.get("identifiers") or device.get("connections")
+    ):
+        problems.append("device: needs identifiers or connections")
+    for key, value in config.get("origin", {}).items():
+        if key not in ORIGIN or not _type_ok(value, ORIGIN[key]):
+            problems.append(f"origin.{key}: undocumented or mistyped: {value!r}")
+    if "origin" in config and "name" not in config["origin"]:
+        problems.append("origin.name: required")
+    if component == "sensor" and config.get("device_class") in SENSOR_UNITS:
+        units = SENSOR_UNITS[config["device_class"]]
+        if config.get("unit_of_measurement") not in units:
+            problems.append(f"unit_of_measurement: {config.get('unit_of_measurement')}")
+    return problems
+
+
+SCENARIO = """\
+name: porch-light
+description: Lamp on, by hand (a button in Home Assistant)
+triggers:
+  - kv: "/device/{host}.fake.nothing/value"
+    above: 1000
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+"""
+
+
+def discovery_config(broker_config: str, scenarios: Path, *, bathroom: bool) -> str:
+    bath = (
+        '[[devices.fake]]\nname = "bathroom"\noid = "sensor.humidity"\n'
+        if bathroom
+        else ""
+    )
+    gpio = '[[devices.gpio]]\nname = "button"\noid = "sensor.binary"\npin = 27\n'
+    more = f"""
+[[devices.fake]]
+name = "hall"
+oid = "dimmer"
+
+[[devices.fake]]
+name = "tv"
+oid = "media.tv"
+
+{bath}
+{gpio}
+[core]
+preload_dir = "{scenarios}"
+"""
+    head, _, mqtt = broker_config.partition("[mqtt]")
+    return f"{head}{more}\n[mqtt]{mqtt}"
+
+
+def _configs(watcher: Any) -> dict[str, dict[str, Any]]:
+    with watcher._lock:
+        latest = dict(watcher.latest)
+    return {t: json.loads(p) for t, p in latest.items() if p and t.startswith(PREFIX)}
+
+
+@pytest.mark.timeout(90)
+def test_discovery_configs_follow_home_assistants_schema_field_by_field(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: one retained config per device, with the documented fields, and
+    a removed device's config removed (an empty retained message)."""
+    host = hostname()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "porch-light.yaml").write_text(SCENARIO, encoding="utf-8")
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        config = discovery_config(bridge_config(broker), scenarios, bathroom=True)
+        with running_daemon(tmp_path / "data", config_text=config) as daemon:
+            watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
+            try:
+                by_id = wait_until(
+                    lambda: (
+                        {c["unique_id"]: c for c in _configs(watcher).values()}
+                        if len(_configs(watcher)) >= 7
+                        else None
+                    ),
+                    what="seven discovery configs",
+                    timeout_s=20,
+                )
+                assert by_id is not None
+                for name, payload in _configs(watcher).items():
+                    assert schema_problems(name, payload) == [], name
+                status = f"{BASE}/{host}/status"
+                for entry in by_id.values():
+                    assert entry["availability_topic"] == status
+                    assert entry["device"]["manufacturer"] == "raspy"
+                attic = by_id[f"raspy.{host}.fake.attic"]
+                assert attic["device_class"] == "temperature"
+                assert attic["unit_of_measurement"] == "°C"
+                assert attic["state_class"] == "measurement"
+                assert attic["state_topic"] == topic("attic", "value")
+                assert attic["device"]["model"] == "sensor.temperature"
+                bath = by_id[f"raspy.{host}.fake.bathroom"]
+                assert (bath["device_class"], bath["unit_of_measurement"]) == (
+                    "humidity",
+                    "%",
+                )
+                lamp = by_id[f"raspy.{host}.fake.lamp"]
+                assert lamp["command_topic"] == topic("lamp", "set")
+                assert lamp["state_topic"] == topic("lamp", "value")
+                assert (lamp["payload_on"], lamp["state_on"]) == ("true", "true")
+                hall = by_id[f"raspy.{host}.fake.hall"]
+                assert hall["brightness_command_topic"] == topic("hall", "set")
+                assert hall["brightness_scale"] == 100
+                button = by_id[f"raspy.{host}.gpio.button"]
+                assert button["state_topic"] == topic("button", "value", service="gpio")
+                porch = by_id[f"raspy.{host}.scenario.porch-light"]
+                assert (
+                    porch["command_topic"] == f"{BASE}/{host}/scenario/porch-light/run"
+                )
+                assert f"raspy.{host}.fake.tv" not in by_id  # no component fits a TV
+                relay = by_id[f"raspy.{host}.gpio.relay"]
+                # the button runs the scenario, which switches the lamp on
+                watcher.publish(porch["command_topic"], b"PRESS")
+                watcher.wait_for(topic("lamp", "value"), b"true")
+                # the light: brightness 40 through …/set, as Home Assistant sends it
+                watcher.publish(hall["brightness_command_topic"], b"40")
+                watcher.wait_for(topic("hall", "value"), b"40")
+                assert relay["command_topic"] == topic("relay", "set", service="gpio")
+                bath_topic = next(
+                    t
+                    for t, c in _configs(watcher).items()
+                    if c["unique_id"] == bath["unique_id"]
+                )
+                assert daemon.config_path is not None
+                assert daemon.process is not None
+                daemon.config_path.write_text(
+                    discovery_config(bridge_config(broker), scenarios, bathroom=False)
+                )
+                daemon.process.send_signal(signal.SIGHUP)
+                watcher.wait_for(bath_topic, b"", timeout_s=20)
+            finally:
+                watcher.close()

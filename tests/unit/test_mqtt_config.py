@@ -1,0 +1,64 @@
+"""Issue 16: the [mqtt] section's checks, and the subtree/command globs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy import config
+from raspy.errors import ConfigError, MalformedMessage
+from raspy.mqtt.filters import GlobFilter
+
+
+def test_the_bridge_is_off_by_default_with_home_assistant_defaults() -> None:
+    mqtt = config.load("").mqtt
+    assert (mqtt.enabled, mqtt.base_topic, mqtt.discovery_prefix) == (
+        False,
+        "raspy",
+        "homeassistant",
+    )
+    assert mqtt.subtrees == ("/device/*",)
+
+
+def test_bad_mqtt_settings_are_all_named_at_once() -> None:
+    text = """
+[mqtt]
+port = 70000
+qos = 3
+password = "x"
+password_file = "/etc/raspy/mqtt"
+base_topic = "home/#"
+subtrees = ["device/*"]
+"""
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspyd.toml")
+    assert caught.value.problems == [
+        "raspyd.toml: mqtt.port: expected 1..65535, got 70000",
+        "raspyd.toml: mqtt.qos: expected 0, 1 or 2, got 3",
+        "raspyd.toml: mqtt.password and password_file: expected one of them",
+        "raspyd.toml: mqtt.base_topic: expected topic levels without +, # or empty "
+        'ones, got "home/#"',
+        'raspyd.toml: mqtt.subtrees: expected globs starting with /, got "device/*"',
+    ]
+
+
+def test_globs_cover_subtrees_and_full_names() -> None:
+    exposed = GlobFilter(["/device/pi.fake.*", "/scenario/*/state"], rooted=True)
+    assert exposed("/device/pi.fake.lamp/value")
+    assert exposed("/scenario/frost/state")
+    assert not exposed("/device/pi.gpio.relay/value")
+    assert not GlobFilter([])("/device/x")
+    with pytest.raises(MalformedMessage):
+        GlobFilter(["device/*"], rooted=True)
+
+
+@given(st.lists(st.text(max_size=20), max_size=4), st.text(max_size=40))
+def test_any_globs_build_a_filter_or_raise_malformed(
+    globs: list[str], name: str
+) -> None:
+    try:
+        matches = GlobFilter(globs, rooted=True)
+    except MalformedMessage:
+        return
+    assert matches(name) in (True, False)

@@ -1,0 +1,217 @@
+"""Issue 16: the bridge's decisions (raspy.mqtt.core.BridgeCore), sans-IO."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.mqtt.buffer import CoalescingBuffer, Message
+from raspy.mqtt.core import (
+    REQUEST_TIMEOUT_S,
+    BridgeCore,
+    BridgeSettings,
+    Refused,
+    SendRequest,
+)
+from raspy.mqtt.discovery import Discovery
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.topics import TopicMap
+
+NOW = 1000.0
+LAMP = "/device/pi.fake.lamp/value"
+
+
+def make_core(
+    *, subtrees: tuple[str, ...] = ("/device/*",), commandable: str = "*",
+    max_buffered: int = 1000, discovery: bool = True,
+) -> BridgeCore:  # fmt: skip
+    topics = TopicMap("raspy", "pi")
+    allowed = GlobFilter([commandable])
+    return BridgeCore(
+        BridgeSettings(
+            topics=topics,
+            exposed=GlobFilter(subtrees, rooted=True),
+            commandable=allowed,
+            actions=frozenset({"set", "on", "off", "toggle", "config"}),
+            discovery=Discovery(
+                "homeassistant", topics, qos=1, sw_version="0.1.0", commandable=allowed
+            )
+            if discovery
+            else None,
+            scenario_buttons=True,
+            max_buffered=max_buffered,
+        )
+    )
+
+
+def drain(core: BridgeCore) -> list[Message]:
+    return core.buffer.take(10_000)
+
+
+def test_an_exposed_key_is_queued_retained_and_a_same_value_is_not_sent_again() -> None:
+    core = make_core(discovery=False)
+    assert core.key_changed(LAMP, b"true", NOW) == []
+    core.key_changed(LAMP, b"true", NOW)
+    core.key_changed("/stats/pi/x", b"1", NOW)  # not exposed
+    assert drain(core) == [Message("raspy/pi/fake/lamp/value", b"true")]
+
+
+def test_a_deleted_key_clears_its_retained_message() -> None:
+    core = make_core(discovery=False)
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    core.key_changed(LAMP, b"", NOW)
+    assert drain(core) == [Message("raspy/pi/fake/lamp/value", b"")]
+    core.key_changed(LAMP, b"", NOW)  # already gone: nothing more
+    assert drain(core) == []
+
+
+def test_a_new_device_service_is_listed_once_for_discovery() -> None:
+    core = make_core()
+    outputs = core.key_changed(LAMP, b"true", NOW)
+    assert outputs == [SendRequest(1, "pi.fake.devices", b'{"v": 1, "action": "list"}')]
+    assert core.key_changed("/device/pi.fake.attic/value", b"1", NOW) == []
+
+
+def _list_reply(*devices: tuple[str, str]) -> list[bytes]:
+    items = [
+        {"name": name, "fullname": f"pi.fake.{name}", "oid": oid, "config": {}}
+        for name, oid in devices
+    ]
+    return [b"200", json.dumps({"v": 1, "action": "list", "devices": items}).encode()]
+
+
+def test_listed_devices_get_configs_and_a_removed_one_an_empty_config() -> None:
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    core.reply(1, _list_reply(("lamp", "switch"), ("hall", "dimmer")), NOW)
+    configs = {m.topic: m.payload for m in drain(core)}
+    assert len(configs) == 2
+    lamp_topic = next(t for t, p in configs.items() if b"pi.fake.lamp" in p)
+    assert lamp_topic.startswith("homeassistant/switch/pi/")
+    assert core.service_available("pi.fake.devices", NOW) == [
+        SendRequest(2, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    ]
+    core.reply(2, _list_reply(("hall", "dimmer")), NOW)
+    assert drain(core) == [Message(lamp_topic, b"")]
+
+
+def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
+    core = make_core(discovery=False)
+    core.key_changed(LAMP, b"false", NOW)
+    drain(core)
+    outputs = core.command("raspy/pi/fake/lamp/set", b"ON", NOW)
+    body = json.dumps({"v": 1, "action": "set", "device": "lamp", "value": True})
+    assert outputs == [SendRequest(1, "pi.fake.devices", body.encode())]
+    core.reply(1, [b"200", b'{"v": 1, "device": "lamp"}'], NOW)
+    result = drain(core)
+    assert result == [
+        Message(
+            "raspy/pi/fake/lamp/result",
+            b'{"action": "set", "reply": {"device": "lamp", "v": 1}, "status": 200, '
+            b'"v": 1}',
+            retain=False,
+        )
+    ]
+
+
+def test_unauthorised_and_admin_commands_are_refused_with_403() -> None:
+    core = make_core(discovery=False, commandable="pi.gpio.*")
+    assert core.command("raspy/pi/fake/lamp/set", b"true", NOW) == [
+        Refused("forbidden", "pi.fake.lamp takes no MQTT commands")
+    ]
+    core2 = make_core(discovery=False)
+    assert core2.command("raspy/pi/fake/lamp/config", b"{}", NOW) == [
+        Refused("forbidden", "config is not bridged")
+    ]
+    statuses = [json.loads(m.payload)["status"] for m in drain(core) + drain(core2)]
+    assert statuses == [403, 403]
+
+
+def test_a_command_without_a_reply_is_answered_504_after_the_timeout() -> None:
+    core = make_core(discovery=False)
+    core.command("raspy/pi/fake/lamp/toggle", b"", NOW)
+    assert core.next_deadline() == NOW + REQUEST_TIMEOUT_S
+    assert core.tick(NOW + 1) == []
+    assert core.tick(NOW + REQUEST_TIMEOUT_S) == [Refused("timeout", "pi.fake.devices")]
+    (message,) = drain(core)
+    assert json.loads(message.payload)["status"] == 504
+    assert core.reply(1, [b"200", b"{}"], NOW + 11) == []  # too late: forgotten
+
+
+def test_a_reconnect_queues_every_retained_message_again_newest_kept() -> None:
+    core = make_core(discovery=False)
+    core.key_changed(LAMP, b"true", NOW)
+    core.key_changed("/device/pi.fake.attic/value", b"20", NOW)
+    drain(core)
+    core.key_changed("/device/pi.fake.attic/value", b"21", NOW)
+    core.connected()
+    assert drain(core) == [
+        Message("raspy/pi/fake/attic/value", b"21"),
+        Message("raspy/pi/fake/lamp/value", b"true"),
+    ]
+
+
+def test_scenarios_get_a_button_and_lose_it_when_deleted() -> None:
+    core = make_core(subtrees=())
+    core.key_changed("/scenario/frost/state", b'"idle"', NOW)
+    (config,) = drain(core)
+    assert config.topic.startswith("homeassistant/button/pi/")
+    document = json.loads(config.payload)
+    assert document["command_topic"] == "raspy/pi/scenario/frost/run"
+    assert core.command("raspy/pi/scenario/frost/run", b"PRESS", NOW) == [
+        SendRequest(
+            1, "pi.core.scenario", b'{"v": 1, "action": "run", "name": "frost"}'
+        )
+    ]
+    core.key_changed("/scenario/frost/state", b"", NOW)
+    assert drain(core) == [Message(config.topic, b"")]
+
+
+def test_the_buffer_keeps_the_latest_per_topic_in_first_queued_order() -> None:
+    buffer = CoalescingBuffer(2)
+    buffer.put(Message("a", b"1"))
+    buffer.put(Message("b", b"1"))
+    buffer.put(Message("a", b"2"))
+    assert buffer.take(10) == [Message("a", b"2"), Message("b", b"1")]
+    buffer.put(Message("a", b"3"))
+    buffer.put(Message("b", b"3"))
+    buffer.put(Message("c", b"3"))  # full: the oldest goes
+    assert buffer.dropped == 1
+    assert buffer.take(10) == [Message("b", b"3"), Message("c", b"3")]
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.binary(max_size=4))))
+def test_the_buffer_is_bounded_and_holds_each_topics_latest(
+    updates: list[tuple[str, bytes]],
+) -> None:
+    buffer = CoalescingBuffer(5)
+    latest: dict[str, bytes] = {}
+    for topic, payload in updates:
+        buffer.put(Message(topic, payload))
+        latest[topic] = payload
+        assert len(buffer) <= 5
+    for message in buffer.take(100):
+        assert latest[message.topic] == message.payload
+
+
+@given(st.text(max_size=100), st.binary(max_size=100))
+def test_any_command_message_is_a_request_or_a_refusal(
+    topic: str, payload: bytes
+) -> None:
+    """Nothing that arrives on the broker makes the core raise."""
+    core = make_core(discovery=False)
+    for out in core.command(topic, payload, NOW):
+        assert isinstance(out, SendRequest | Refused)
+
+
+@given(st.lists(st.binary(max_size=50), max_size=3))
+def test_any_reply_frames_are_taken(frames: list[bytes]) -> None:
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)  # request 1: a list
+    core.command("raspy/pi/fake/lamp/set", b"true", NOW)  # request 2: a command
+    core.reply(1, frames, NOW)
+    core.reply(2, frames, NOW)

@@ -1,0 +1,88 @@
+"""Issue 16: command payloads in, result payloads out (raspy.mqtt.payload)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.errors import MalformedMessage
+from raspy.mqtt.payload import MAX_COMMAND_BYTES, parse_command, result_payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "value"),
+    [
+        (b"", None),
+        (b"  ", None),
+        (b"true", True),
+        (b"ON", True),
+        (b"off", False),
+        (b"42", 42),
+        (b"21.5", 21.5),
+        (b'"text"', "text"),
+        (b"hello world", "hello world"),
+        (b"NaN", "NaN"),
+        (b'{"level": 3}', {"level": 3}),
+    ],
+    ids=["empty", "blank", "json-true", "ON", "off", "int", "real", "json-str",
+         "bare-text", "nan-is-text", "object"],
+)  # fmt: skip
+def test_command_payloads_give_their_value(payload: bytes, value: object) -> None:
+    assert parse_command(payload) == value
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\xff\xfe", "bad_payload"),
+        (b'{"a": ', "bad_payload"),
+        (b"[1, 2", "bad_payload"),
+        (b"1" * (MAX_COMMAND_BYTES + 1), "payload_too_long"),
+    ],
+    ids=["not-utf8", "cut-object", "cut-list", "too-long"],
+)
+def test_bad_payloads_raise_malformed_with_a_reason(
+    payload: bytes, reason: str
+) -> None:
+    with pytest.raises(MalformedMessage) as caught:
+        parse_command(payload)
+    assert caught.value.reason == reason
+
+
+def test_a_result_is_json_with_the_mdp_status_as_a_number() -> None:
+    body = result_payload("set", 200, {"device": "lamp"})
+    assert json.loads(body) == {
+        "v": 1,
+        "action": "set",
+        "status": 200,
+        "reply": {"device": "lamp"},
+    }
+
+
+@given(st.binary(max_size=2000))
+def test_any_payload_parses_or_raises_malformed(payload: bytes) -> None:
+    try:
+        value = parse_command(payload)
+    except MalformedMessage:
+        return
+    json.dumps(value, allow_nan=False)  # always JSON the devices service can take
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@given(_JSON)
+def test_json_values_come_back_as_sent(value: object) -> None:
+    payload = json.dumps(value).encode()
+    parsed = parse_command(payload)
+    assert parsed == value
