@@ -134,6 +134,7 @@ class Event(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    OVER_QUOTA = "over_quota"  # refused with 500: [limits] titanic_pending_*
     REPLY_DROPPED = "reply_dropped"
 
 
