@@ -236,7 +236,9 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
         state = self.core.state_of(uuid)
         if isinstance(out, AnswerStored):
             assert state in (State.DONE, State.CLOSING_DONE)
-        elif out.body == (b"300",):
+            return
+        assert isinstance(out, Answer)
+        if out.body == (b"300",):
             assert uuid in self.requests
             assert uuid not in self.replies
         else:
