@@ -17,7 +17,7 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import MDP_CHANNEL, Outbox
+from raspy.actors.outbox import LOCAL_REPLY_CHANNEL, MDP_CHANNEL, Outbox
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
@@ -65,6 +65,9 @@ class EdgeLoop:
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._outbox: Socket | None = None
+        # local handlers (msgs.HandleLocally): service -> ref, and this turn's batches
+        self._handlers: dict[bytes, pykka.ActorRef[Any]] = {}
+        self._handed: dict[bytes, list[tuple[bytes, Any]]] = {}
 
     def open(self, runner: Runner) -> None:
         router = self._router = make_socket(  # CURVE options set here, before bind()
@@ -104,12 +107,16 @@ class EdgeLoop:
         router, on_frames = self._router, self._core.on_frames
         assert router is not None
         now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                frames = recv_frames(router)
-            except zmq.Again:
-                return
-            self._apply(on_frames(frames[0], frames[1:], now))
+        try:
+            for _ in range(_DRAIN_BATCH):
+                try:
+                    frames = recv_frames(router)
+                except zmq.Again:
+                    return
+                self._apply(on_frames(frames[0], frames[1:], now))
+        finally:
+            if self._handed:
+                self._hand_over()
 
     def _drain_outbox(self, _events: int) -> None:
         outbox, on_frames = self._outbox, self._core.on_frames
@@ -121,6 +128,9 @@ class EdgeLoop:
             except zmq.Again:
                 return
             if len(message) < 2 or message[0] != MDP_CHANNEL:
+                if len(message) > 3 and message[0] == LOCAL_REPLY_CHANNEL:
+                    self._send_local_reply(message)
+                    continue
                 self._stats.incr("edge.outbox.rejected")
                 continue
             self._apply(on_frames(message[1], message[2:], now))
@@ -137,6 +147,13 @@ class EdgeLoop:
                 self._watchers.append(ref)
                 for service in sorted(self._available):
                     ref.tell(msgs.ServiceAvailabilityChanged(service, True))
+                return None
+            case msgs.HandleLocally(service=service, ref=ref, capacity=capacity):
+                if ref is None:
+                    self._handlers.pop(service, None)
+                else:
+                    self._handlers[service] = ref
+                self._core.handle_locally(service, capacity if ref is not None else 0)
                 return None
             case msgs.GetStats():
                 stats = self._core.stats()
@@ -157,8 +174,39 @@ class EdgeLoop:
                     send_frames(router, [peer, *out.frames])
                 except zmq.Again:
                     self._stats.incr("edge.send_dropped")
+            elif type(out) is broker.LocalRequest:
+                request = out.request
+                self._handed.setdefault(request.service, []).append(
+                    (out.client, request)
+                )
             else:
                 self._report(out)
+
+    # ------------------------------------------------------------ local handlers
+
+    def _hand_over(self) -> None:
+        """One tell per handler per drain turn, with every request it got."""
+        handed, self._handed = self._handed, {}
+        for service, requests in handed.items():
+            ref = self._handlers.get(service)
+            try:
+                if ref is None:
+                    raise pykka.ActorDeadError(service)
+                ref.tell(msgs.LocalRequests(service, tuple(requests)))
+            except pykka.ActorDeadError:
+                self._stats.incr("edge.local_unroutable", len(requests))
+                for _ in requests:
+                    self._core.local_answered(service)
+
+    def _send_local_reply(self, message: list[bytes]) -> None:
+        """[R, service, client, *frames] from a local handler: straight to the client."""
+        self._core.local_answered(message[1])
+        router = self._router
+        assert router is not None
+        try:
+            send_frames(router, message[2:])
+        except zmq.Again:
+            self._stats.incr("edge.send_dropped")
 
     def _deliver_local(self, peer: bytes, frames: list[bytes]) -> None:
         owner = peer.partition(msgs.ROUTE_SEPARATOR)[0]  # `name/sub` goes to `name`
@@ -268,6 +316,7 @@ class EdgeActor(pykka.ThreadingActor):
             case (
                 msgs.AttachLocal()
                 | msgs.DetachLocal()
+                | msgs.HandleLocally()
                 | msgs.WatchServices()
                 | (msgs.GetStats())
             ):

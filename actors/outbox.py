@@ -7,6 +7,8 @@ from typing import Final
 from raspy.transport.pushers import ThreadPushers
 
 MDP_CHANNEL: Final = b"M"
+# [channel, service, client id, *client reply frames]: a local handler's answer
+LOCAL_REPLY_CHANNEL: Final = b"R"
 
 
 class Outbox(ThreadPushers):
@@ -15,3 +17,9 @@ class Outbox(ThreadPushers):
     def send_mdp(self, peer_id: bytes, frames: list[bytes]) -> None:
         """Frames from an in-process MDP peer (worker or client) to the broker."""
         self.send([MDP_CHANNEL, peer_id, *frames])
+
+    def send_local_reply(
+        self, service: bytes, client: bytes, frames: list[bytes]
+    ) -> None:
+        """A local handler's answer to a client (msgs.HandleLocally), sent as it is."""
+        self.send([LOCAL_REPLY_CHANNEL, service, client, *frames])

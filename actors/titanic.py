@@ -1,11 +1,13 @@
 """TitanicActor: the Titanic services of raspyd (RFC 9; docs/protocols.md §5.5, §5.6).
 
-A thin shell over TitanicCore. It serves `titanic.request`, `titanic.reply` and
-`titanic.close` as in-process MDP workers (several per service, so that a burst of
-requests shares group commits) and dispatches stored requests as an in-process MDP
-client, one client id ("slot") per attempt in flight. Writes go to the Store with
-submit(); the store's callback only tells this actor (it runs on the writer thread).
-Nothing is acknowledged before its commit.
+A thin shell over TitanicCore. The broker hands `titanic.request`, `titanic.reply`
+and `titanic.close` to it directly (msgs.HandleLocally: up to handler_capacity per
+service at once, one tell per edge turn, answers straight back to the client through
+the outbox); past that capacity they queue for its in-process MDP workers (several per
+service, which also make the services visible to MMI). It dispatches stored requests
+as an in-process MDP client, one client id ("slot") per attempt in flight. One turn's
+writes go to the Store in one submit_then(); the store's callback only tells this
+actor (it runs on the writer thread). Nothing is acknowledged before its commit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import uuid as uuid_mod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,7 +27,7 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
-from raspy.config import TitanicConfig
+from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
 from raspy.errors import MalformedMessage, PackingError, StoreError
@@ -63,6 +65,7 @@ class TitanicActor(pykka.ThreadingActor):
         *,
         clock: Clock,
         stats: Stats,
+        limits: LimitsConfig | None = None,
     ) -> None:
         super().__init__()
         self._edge = edge
@@ -71,7 +74,8 @@ class TitanicActor(pykka.ThreadingActor):
         self._config = config
         self._clock = clock
         self._stats = stats
-        self._core = TitanicCore(TitanicSettings.from_config(config), tsp.PooledUuids())
+        settings = TitanicSettings.from_config(config, limits or LimitsConfig())
+        self._core = TitanicCore(settings, tsp.PooledUuids())
         # Group commit, first stage: one turn's writes become one submit (docs/style.md §6).
         # With the store's group commit off, every Persist is a submit of its own.
         self._gather = store.config.group_commit
@@ -98,6 +102,7 @@ class TitanicActor(pykka.ThreadingActor):
             self.actor_ref, clock, name="raspy-titanic-ticker"
         )
         self._log_limiter = LogRateLimiter()
+        self._handler_capacity = max(0, config.handler_capacity)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -109,6 +114,9 @@ class TitanicActor(pykka.ThreadingActor):
         for worker in self._workers.values():
             worker.ready()
         self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        for service in tsp.SERVICES:
+            handle = msgs.HandleLocally(service, self.actor_ref, self._handler_capacity)
+            self._edge.ask(handle, timeout=_ASK_TIMEOUT_S)
         self._ticker.start()
         self._run(outputs)
         log.info(
@@ -123,6 +131,8 @@ class TitanicActor(pykka.ThreadingActor):
         for worker in self._workers.values():
             worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError):
+            for service in tsp.SERVICES:
+                self._edge.tell(msgs.HandleLocally(service, None))
             self._edge.tell(msgs.DetachLocal(self._owner))
         self._outbox.close_for_this_thread()
         log.info("titanic_stopped", pending=self._core.pending_count())
@@ -167,6 +177,8 @@ class TitanicActor(pykka.ThreadingActor):
     def _receive(self, message: Any) -> Any:
         core = self._core
         match message:
+            case msgs.LocalRequests(service=service, requests=requests):
+                self._on_local_requests(service, requests)
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
             case _Flush():
@@ -207,13 +219,41 @@ class TitanicActor(pykka.ThreadingActor):
         if not isinstance(decoded, mdp.WorkerRequest):
             return
         caller = Caller(peer_id, decoded.client)
+        self._stats.incr("titanic.via_workers")
+        self._run(self._serve(worker.service, caller, decoded.body))
+
+    def _on_local_requests(
+        self, service: bytes, requests: tuple[tuple[bytes, mdp.ClientRequest], ...]
+    ) -> None:
+        """A batch from the edge: one pass, one submit for all its writes."""
+        self._stats.incr("titanic.handed", len(requests))
+        outputs: list[core_mod.Output] = []
+        for client, request in requests:
+            caller = Caller(b"", client, request.version, service)
+            outputs.extend(self._serve(service, caller, request.body))
+        self._flush_told = True  # the flush below covers this batch
+        try:
+            self._run(outputs)
+        finally:
+            self._flush()
+
+    def _serve(
+        self, service: bytes, caller: Caller, body: tuple[bytes, ...]
+    ) -> list[core_mod.Output]:
         core = self._core
-        if worker.service == tsp.REQUEST_SERVICE:
-            self._run(core.on_request(caller, decoded.body, self._clock.wall()))
-        elif worker.service == tsp.REPLY_SERVICE:
-            self._run(core.on_reply_query(caller, decoded.body, self._clock.wall()))
-        else:
-            self._run(core.on_close(caller, decoded.body))
+        if service == tsp.REQUEST_SERVICE:
+            return core.on_request(caller, body, self._clock.wall())
+        if service == tsp.REPLY_SERVICE:
+            return core.on_reply_query(caller, body, self._clock.wall())
+        return core.on_close(caller, body)
+
+    def _answer(self, caller: Caller, body: Sequence[bytes]) -> None:
+        if caller.worker:
+            self._workers[caller.worker].reply(caller.client, body)
+            return
+        version = mdp.Version(caller.version)
+        frames = mdp.client_reply_frames(version, caller.service, tuple(body), True)
+        self._outbox.send_local_reply(caller.service, caller.client, frames)
 
     def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
         try:
@@ -236,7 +276,7 @@ class TitanicActor(pykka.ThreadingActor):
             out = todo.popleft()
             match out:
                 case core_mod.Answer(caller=caller, body=body):
-                    self._workers[caller.worker].reply(caller.client, body)
+                    self._answer(caller, body)
                 case core_mod.Persist(token=token, writes=writes):
                     todo.extend(self._persist(token, writes))
                 case core_mod.Dispatch(slot=slot, service=service, body=body):
@@ -310,7 +350,6 @@ class TitanicActor(pykka.ThreadingActor):
         return on_done
 
     def _answer_stored(self, caller: Caller, uuid: str) -> None:
-        worker = self._workers[caller.worker]
         try:
             raw = self._store.get(Table.TITANIC_REPLIES, uuid.encode("ascii"))
             record = None if raw is None else tables.decode_titanic_reply(raw)
@@ -320,9 +359,9 @@ class TitanicActor(pykka.ThreadingActor):
         if record is None:
             # closed meanwhile, or the store failed: "retry later" (§5.3)
             self._stats.incr("titanic.failed")
-            worker.reply(caller.client, [tsp.Status.ERROR.value])
+            self._answer(caller, [tsp.Status.ERROR.value])
             return
-        worker.reply(caller.client, [tsp.Status.OK.value, *record.body])
+        self._answer(caller, [tsp.Status.OK.value, *record.body])
 
     def _note(self, noted: core_mod.Noted) -> None:
         event = noted.event
@@ -340,6 +379,17 @@ class TitanicActor(pykka.ThreadingActor):
             (event, noted.reason), self._now()
         ):
             log.warning("titanic_request_rejected", reason=noted.reason)
+        elif event is Event.OVER_QUOTA and self._log_limiter.should_log(
+            (event, noted.reason), self._now()
+        ):
+            requests, size = self._core.quota_usage()
+            log.warning(
+                "titanic_over_quota",
+                limit=noted.reason,
+                requests=requests,
+                bytes=size,
+                refused=self._stats.get(f"titanic.{event}"),
+            )
 
     def _reject(self, peer_id: bytes, exc: MalformedMessage) -> None:
         self._stats.incr(f"titanic.rejected.{exc.reason}")
@@ -390,6 +440,10 @@ def start_titanic(
     config: TitanicConfig,
     clock: Clock,
     stats: Stats,
+    *,
+    limits: LimitsConfig | None = None,
 ) -> pykka.ActorRef[TitanicActor]:
     """Start Titanic: reload the store, register the workers, dispatch the pending."""
-    return TitanicActor.start(edge, outbox, store, config, clock=clock, stats=stats)
+    return TitanicActor.start(
+        edge, outbox, store, config, clock=clock, stats=stats, limits=limits
+    )

@@ -11,10 +11,16 @@ from enum import StrEnum
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asked: the in-process worker that got the request, and the client address."""
+    """Who asked: the in-process worker that got the request, and the client address.
+
+    A request handed over by the broker without a worker has worker b"", and the
+    client's MDP `version` and the titanic.* `service` it asked, to answer it directly.
+    """
 
     worker: bytes
     client: bytes
+    version: str = ""
+    service: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
