@@ -128,8 +128,8 @@ class EdgeLoop:
             except zmq.Again:
                 return
             if len(message) < 2 or message[0] != MDP_CHANNEL:
-                if len(message) > 3 and message[0] == LOCAL_REPLY_CHANNEL:
-                    self._send_local_reply(message)
+                if message and message[0] == LOCAL_REPLY_CHANNEL:
+                    self._send_local_replies(message)
                     continue
                 self._stats.incr("edge.outbox.rejected")
                 continue
@@ -198,15 +198,24 @@ class EdgeLoop:
                 for _ in requests:
                     self._core.local_answered(service)
 
-    def _send_local_reply(self, message: list[bytes]) -> None:
-        """[R, service, client, *frames] from a local handler: straight to the client."""
-        self._core.local_answered(message[1])
-        router = self._router
+    def _send_local_replies(self, message: list[bytes]) -> None:
+        """[R, *(service, client, count, *frames)] from a local handler: each answer
+        straight to its client."""
+        router, answered = self._router, self._core.local_answered
         assert router is not None
-        try:
-            send_frames(router, message[2:])
-        except zmq.Again:
-            self._stats.incr("edge.send_dropped")
+        index, end = 1, len(message)
+        while index + 3 <= end:
+            service, client, count = message[index : index + 3]
+            start = index + 3
+            index = start + (int(count) if count.isdigit() else end)
+            if index > end:
+                self._stats.incr("edge.outbox.rejected")
+                return
+            answered(service)
+            try:
+                send_frames(router, [client, *message[start:index]])
+            except zmq.Again:
+                self._stats.incr("edge.send_dropped")
 
     def _deliver_local(self, peer: bytes, frames: list[bytes]) -> None:
         owner = peer.partition(msgs.ROUTE_SEPARATOR)[0]  # `name/sub` goes to `name`

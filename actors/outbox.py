@@ -7,7 +7,8 @@ from typing import Final
 from raspy.transport.pushers import ThreadPushers
 
 MDP_CHANNEL: Final = b"M"
-# [channel, service, client id, *client reply frames]: a local handler's answer
+# [channel, *(service, client id, frame count, *client reply frames)]: a local
+# handler's answers (msgs.HandleLocally), several in one message
 LOCAL_REPLY_CHANNEL: Final = b"R"
 
 
@@ -18,8 +19,6 @@ class Outbox(ThreadPushers):
         """Frames from an in-process MDP peer (worker or client) to the broker."""
         self.send([MDP_CHANNEL, peer_id, *frames])
 
-    def send_local_reply(
-        self, service: bytes, client: bytes, frames: list[bytes]
-    ) -> None:
-        """A local handler's answer to a client (msgs.HandleLocally), sent as it is."""
-        self.send([LOCAL_REPLY_CHANNEL, service, client, *frames])
+    def send_local_replies(self, records: list[bytes]) -> None:
+        """A local handler's answers: `records` as LOCAL_REPLY_CHANNEL describes."""
+        self.send([LOCAL_REPLY_CHANNEL, *records])

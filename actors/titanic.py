@@ -103,6 +103,7 @@ class TitanicActor(pykka.ThreadingActor):
         )
         self._log_limiter = LogRateLimiter()
         self._handler_capacity = max(0, config.handler_capacity)
+        self._local_replies: list[bytes] = []  # answers gathered in one _run
 
     # ------------------------------------------------------------ lifecycle
 
@@ -248,12 +249,15 @@ class TitanicActor(pykka.ThreadingActor):
         return core.on_close(caller, body)
 
     def _answer(self, caller: Caller, body: Sequence[bytes]) -> None:
-        if caller.worker:
+        if caller.version is None:
             self._workers[caller.worker].reply(caller.client, body)
             return
-        version = mdp.Version(caller.version)
-        frames = mdp.client_reply_frames(version, caller.service, tuple(body), True)
-        self._outbox.send_local_reply(caller.service, caller.client, frames)
+        frames = mdp.client_reply_frames(
+            caller.version, caller.service, tuple(body), True
+        )
+        records = self._local_replies
+        records += (caller.service, caller.client, b"%d" % len(frames))
+        records += frames
 
     def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
         try:
@@ -292,6 +296,9 @@ class TitanicActor(pykka.ThreadingActor):
                     self._slots.pop(self._slot_peer(slot), None)
                 case core_mod.Noted():
                     self._note(out)
+        if self._local_replies:
+            records, self._local_replies = self._local_replies, []
+            self._outbox.send_local_replies(records)
         self._ticker.set(self._core.next_deadline())
 
     def _persist(
@@ -331,11 +338,8 @@ class TitanicActor(pykka.ThreadingActor):
     def _on_batch_committed(self, batch: int, error: BaseException | None) -> None:
         if error is not None:
             log.error("titanic_commit_failed", reason=str(error))
-        now = self._now()
-        outputs: list[core_mod.Output] = []
-        for token in self._batches.pop(batch, ()):
-            outputs.extend(self._core.on_committed(token, error is None, now))
-        self._run(outputs)
+        tokens = self._batches.pop(batch, [])
+        self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
 
     def _committed_callback(self, batch: int) -> Callable[[BaseException | None], None]:
         ref = self.actor_ref

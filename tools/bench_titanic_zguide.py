@@ -7,9 +7,11 @@ for this bench: three synchronous MDP/0.1 workers in threads (`titanic.request`,
 `<dir>/<uuid>.req` (not fsynced) and its UUID handed to the main thread over an inproc
 pipe, which appends `-<uuid>` to `<dir>/queue` and then walks the whole queue: for each
 pending line, `mmi.service`, then the request with a 1 s timeout and one try; a reply
-is pickled to `<dir>/<uuid>.rep` and the line marked `+`. (zguide's seek bug, which
-marks the last line instead, is not copied.) Bounded: it stops on SIGTERM or after
-`max_seconds`.
+is pickled to `<dir>/<uuid>.rep` and a line marked `+` the way titanic.py does it:
+seeking back from the end of the file after readlines(), which marks the last line,
+so earlier requests are sent again on every pass (the bug docs/protocols.md §5.5
+measured; kept, since it is what the reference does). Bounded: it stops on SIGTERM or
+after `max_seconds`.
 
 Run (by the bench):  python tools/bench_titanic_zguide.py ENDPOINT DIR MAX_SECONDS
 """
@@ -158,16 +160,15 @@ def run(endpoint: str, folder: Path, max_seconds: float) -> None:
 def _dispatch(client: _Client, folder: Path, queue: Path) -> None:
     """The brute-force dispatcher: every pending line of the queue, every time."""
     with queue.open("r+b") as f:
-        offset = 0
         for line in f.readlines():
             if line[:1] == b"-":
                 uuid = line[1:].rstrip().decode()
                 if _deliver(client, folder, uuid):
+                    # titanic.py's arithmetic: back from where readlines() left off
                     here = f.tell()
-                    f.seek(offset)
+                    f.seek(here - len(line))
                     f.write(b"+")
                     f.seek(here)
-            offset += len(line)
 
 
 def _deliver(client: _Client, folder: Path, uuid: str) -> bool:

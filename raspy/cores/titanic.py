@@ -247,6 +247,21 @@ class TitanicCore:
 
     def on_committed(self, token: int, ok: bool, now: float) -> list[Output]:
         """The shell committed (ok) or failed the Persist with this token."""
+        out = self._committed(token, ok, now)
+        self._dispatcher.pump(now, out)
+        return out
+
+    def on_batch_committed(
+        self, tokens: Sequence[int], ok: bool, now: float
+    ) -> list[Output]:
+        """on_committed for every token of one transaction; the dispatch pump once."""
+        out: list[Output] = []
+        for token in tokens:
+            out.extend(self._committed(token, ok, now))
+        self._dispatcher.pump(now, out)
+        return out
+
+    def _committed(self, token: int, ok: bool, now: float) -> list[Output]:
         commit = self._commits.pop(token)
         out: list[Output] = []
         match commit:
@@ -279,7 +294,6 @@ class TitanicCore:
         self._dispatcher.queue(uuid, commit.service, commit.body, entry.order)
         out.append(Noted(Event.ACCEPTED, uuid))
         out.append(Answer(commit.caller, (Status.OK.value, uuid.encode())))
-        self._dispatcher.pump(now, out)
 
     def _reply_committed(
         self, uuid: str, ok: bool, now: float, out: list[Output]

@@ -319,9 +319,11 @@ class Dispatcher:
     def _oldest_ready(self) -> Job | None:
         """The oldest ready job of an available service with room in its window."""
         best: tuple[int, str] | None = None
-        for service in self._available:
-            heap = self._ready.get(service)
-            if not heap or self._flying.get(service, 0) >= self._window(service):
+        available = self._available
+        for service, heap in list(self._ready.items()):
+            if service not in available:
+                continue
+            if self._flying.get(service, 0) >= self._window(service):
                 continue
             while heap and not self._ticket_current(heap[0][1], heap[0][2]):
                 heapq.heappop(heap)

@@ -22,6 +22,8 @@ from raspy.cores.titanic_output import Caller
 
 
 class State(Enum):
+    __hash__ = object.__hash__  # members are singletons: identity, not Enum's by name
+
     ACCEPTING = "accepting"  # request commit running; UUID not given out yet
     PENDING = "pending"  # stored, waiting for its service's reply
     STORING = "storing"  # reply being committed
@@ -33,6 +35,8 @@ class State(Enum):
 
 
 class Trigger(Enum):
+    __hash__ = object.__hash__
+
     ACCEPT_COMMITTED = "accept_committed"
     ACCEPT_FAILED = "accept_failed"
     REPLY_RECEIVED = "reply_received"  # a FINAL from the service, for this request

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from raspy.protocol import mdp
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -19,7 +21,7 @@ class Caller:
 
     worker: bytes
     client: bytes
-    version: str = ""
+    version: mdp.Version | None = None
     service: bytes = b""
 
 
