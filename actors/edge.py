@@ -122,18 +122,22 @@ class EdgeLoop:
         outbox, on_frames = self._outbox, self._core.on_frames
         assert outbox is not None
         now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                message = recv_frames(outbox)
-            except zmq.Again:
-                return
-            if len(message) < 2 or message[0] != MDP_CHANNEL:
-                if message and message[0] == LOCAL_REPLY_CHANNEL:
-                    self._send_local_replies(message)
+        try:
+            for _ in range(_DRAIN_BATCH):
+                try:
+                    message = recv_frames(outbox)
+                except zmq.Again:
+                    return
+                if len(message) < 2 or message[0] != MDP_CHANNEL:
+                    if message and message[0] == LOCAL_REPLY_CHANNEL:
+                        self._send_local_replies(message)
+                        continue
+                    self._stats.incr("edge.outbox.rejected")
                     continue
-                self._stats.incr("edge.outbox.rejected")
-                continue
-            self._apply(on_frames(message[1], message[2:], now))
+                self._apply(on_frames(message[1], message[2:], now))
+        finally:
+            if self._handed:
+                self._hand_over()  # in-process clients ask titanic.* too
 
     def execute(self, command: object) -> object:
         match command:
@@ -212,6 +216,9 @@ class EdgeLoop:
                 self._stats.incr("edge.outbox.rejected")
                 return
             answered(service)
+            if client[:1] == broker.LOCAL_PREFIX:
+                self._deliver_local(client, message[start:index])
+                continue
             try:
                 send_frames(router, [client, *message[start:index]])
             except zmq.Again:

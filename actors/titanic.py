@@ -30,7 +30,12 @@ from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
-from raspy.errors import MalformedMessage, PackingError, StoreError
+from raspy.errors import (
+    MalformedMessage,
+    PackingError,
+    StoreError,
+    ValueTooLargeError,
+)
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
 from raspy.ratelimit import LogRateLimiter
@@ -41,6 +46,10 @@ from raspy.storage.store import Delete, Op, Put, Store, Table
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
+# counted, never logged: added up once per run of outputs
+_QUIET_EVENTS: Final = frozenset(
+    {core_mod.Event.ACCEPTED, core_mod.Event.DONE, core_mod.Event.CLOSED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._log_limiter = LogRateLimiter()
         self._handler_capacity = max(0, config.handler_capacity)
         self._local_replies: list[bytes] = []  # answers gathered in one _run
+        self._max_value_bytes = store.config.max_value_bytes
 
     # ------------------------------------------------------------ lifecycle
 
@@ -276,9 +286,12 @@ class TitanicActor(pykka.ThreadingActor):
     def _run(self, outputs: list[core_mod.Output]) -> None:
         """Carry out the core's outputs; a failed submit feeds its result back."""
         todo = deque(outputs)
+        counted: dict[str, int] = {}  # quiet events, counted once per run
         while todo:
             out = todo.popleft()
             match out:
+                case core_mod.Noted(event=event) if event in _QUIET_EVENTS:
+                    counted[event] = counted.get(event, 0) + 1
                 case core_mod.Answer(caller=caller, body=body):
                     self._answer(caller, body)
                 case core_mod.Persist(token=token, writes=writes):
@@ -296,6 +309,8 @@ class TitanicActor(pykka.ThreadingActor):
                     self._slots.pop(self._slot_peer(slot), None)
                 case core_mod.Noted():
                     self._note(out)
+        for name, count in counted.items():
+            self._stats.incr(f"titanic.{name}", count)
         if self._local_replies:
             records, self._local_replies = self._local_replies, []
             self._outbox.send_local_replies(records)
@@ -307,7 +322,13 @@ class TitanicActor(pykka.ThreadingActor):
         """Gather one Persist for this turn's submit; refuse it alone if invalid."""
         try:
             ops = [_op(write) for write in writes]
-            self._store.validate(ops)
+            # keys are ours (UUIDs, queue keys): only a value can be too large
+            for op in ops:
+                if type(op) is Put and len(op.value) > self._max_value_bytes:
+                    raise ValueTooLargeError(
+                        f"value of {len(op.value)} bytes for {op.table} is over "
+                        f"store.max_value_bytes ({self._max_value_bytes})"
+                    )
         except (StoreError, PackingError, ValueError) as exc:
             log.error("titanic_commit_failed", reason=str(exc))
             return self._core.on_committed(token, False, self._now())
