@@ -68,6 +68,8 @@ class EdgeLoop:
         # local handlers (msgs.HandleLocally): service -> ref, and this turn's batches
         self._handlers: dict[bytes, pykka.ActorRef[Any]] = {}
         self._handed: dict[bytes, list[tuple[bytes, Any]]] = {}
+        self._batched: set[bytes] = set()  # owners attached with batched=True
+        self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
 
     def open(self, runner: Runner) -> None:
         router = self._router = make_socket(  # CURVE options set here, before bind()
@@ -95,6 +97,8 @@ class EdgeLoop:
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
             self._apply(self._core.on_tick(now))
+            if self._deliveries:
+                self._hand_over()
 
     def close(self) -> None:
         if self._router is not None:
@@ -115,7 +119,7 @@ class EdgeLoop:
                     return
                 self._apply(on_frames(frames[0], frames[1:], now))
         finally:
-            if self._handed:
+            if self._handed or self._deliveries:
                 self._hand_over()
 
     def _drain_outbox(self, _events: int) -> None:
@@ -136,16 +140,19 @@ class EdgeLoop:
                     continue
                 self._apply(on_frames(message[1], message[2:], now))
         finally:
-            if self._handed:
+            if self._handed or self._deliveries:
                 self._hand_over()  # in-process clients ask titanic.* too
 
     def execute(self, command: object) -> object:
         match command:
-            case msgs.AttachLocal(peer_id=peer_id, ref=ref):
+            case msgs.AttachLocal(peer_id=peer_id, ref=ref, batched=batched):
                 self._local[peer_id] = ref
+                if batched:
+                    self._batched.add(peer_id)
                 return None
             case msgs.DetachLocal(peer_id=peer_id):
                 self._local.pop(peer_id, None)
+                self._batched.discard(peer_id)
                 return None
             case msgs.WatchServices(ref=ref):
                 self._watchers.append(ref)
@@ -189,7 +196,17 @@ class EdgeLoop:
     # ------------------------------------------------------------ local handlers
 
     def _hand_over(self) -> None:
-        """One tell per handler per drain turn, with every request it got."""
+        """One tell per handler per drain turn, with every request it got; one per
+        batched owner with every message for its peers."""
+        deliveries, self._deliveries = self._deliveries, {}
+        for owner, messages in deliveries.items():
+            ref = self._local.get(owner)
+            try:
+                if ref is not None:
+                    ref.tell(msgs.MdpFramesBatch(tuple(messages)))
+            except pykka.ActorDeadError:
+                self._stats.incr("edge.local_dead")
+                self._local.pop(owner, None)
         handed, self._handed = self._handed, {}
         for service, requests in handed.items():
             ref = self._handlers.get(service)
@@ -229,6 +246,10 @@ class EdgeLoop:
         ref = self._local.get(owner)
         if ref is None:
             self._stats.incr("edge.local_unroutable")
+            return
+        if owner in self._batched:
+            batch = self._deliveries.setdefault(owner, [])
+            batch.append(msgs.MdpFrames(tuple(frames), peer))
             return
         try:
             ref.tell(msgs.MdpFrames(tuple(frames), peer))

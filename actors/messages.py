@@ -40,6 +40,8 @@ class AttachLocal:
 
     peer_id: bytes
     ref: pykka.ActorRef[Any]
+    # deliver what one edge turn brings as one MdpFramesBatch (Titanic's dispatch)
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +131,10 @@ class LocalRequests:
 
     service: bytes
     requests: tuple[tuple[bytes, mdp.ClientRequest], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MdpFramesBatch:
+    """MdpFrames for peers of one owner attached with batched=True, in arrival order."""
+
+    messages: tuple[MdpFrames, ...]

@@ -120,7 +120,8 @@ class TitanicActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         outputs = self._load()
         self._edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            msgs.AttachLocal(self._owner, self.actor_ref, batched=True),
+            timeout=_ASK_TIMEOUT_S,
         )
         for worker in self._workers.values():
             worker.ready()
@@ -190,6 +191,13 @@ class TitanicActor(pykka.ThreadingActor):
         match message:
             case msgs.LocalRequests(service=service, requests=requests):
                 self._on_local_requests(service, requests)
+            case msgs.MdpFramesBatch(messages=messages):
+                self._flush_told = True  # the flush below covers the whole batch
+                try:
+                    for one in messages:
+                        self._on_frames(one.peer_id, one.frames)
+                finally:
+                    self._flush()
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
             case _Flush():
