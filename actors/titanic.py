@@ -29,6 +29,7 @@ from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
+from raspy.cores import titanic_records as records
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
 from raspy.errors import (
     MalformedMessage,
@@ -41,7 +42,7 @@ from raspy.protocol import titanic as tsp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage import tables
-from raspy.storage.store import Delete, Op, Put, Store, Table
+from raspy.storage.store import Op, Put, Store, Table
 
 log = structlog.get_logger(component="titanic")
 
@@ -151,29 +152,13 @@ class TitanicActor(pykka.ThreadingActor):
 
     def _load(self) -> list[core_mod.Output]:
         """Read every stored request and queue entry (§5.5.3)."""
-        requests: list[core_mod.StoredRequest] = []
-        for key, value in self._store.scan(Table.TITANIC_REQUESTS):
-            try:
-                record = tables.decode_titanic_request(value)
-                uuid = tsp.parse_uuid(key)
-            except (StoreError, MalformedMessage) as exc:
-                self._stats.incr("titanic.load_errors")
-                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
-                continue
-            requests.append(
-                core_mod.StoredRequest(
-                    uuid, record.service, record.body, record.created
-                )
-            )
-        queue: list[tuple[int, str]] = []
-        for key, _ in self._store.scan(Table.TITANIC_QUEUE):
-            try:
-                order, uuid_bytes = tables.decode_queue_key(key)
-            except StoreError as exc:
-                self._stats.incr("titanic.load_errors")
-                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
-                continue
-            queue.append((order, uuid_bytes.decode("ascii")))
+        requests, bad = records.stored_requests(
+            self._store.scan(Table.TITANIC_REQUESTS)
+        )
+        queue, bad_keys = records.queue_entries(self._store.scan(Table.TITANIC_QUEUE))
+        for key, reason in [*bad, *bad_keys]:
+            self._stats.incr("titanic.load_errors")
+            log.error("titanic_record_unreadable", key=key.hex(), reason=reason)
         return self._core.load(requests, queue, self._clock.monotonic())
 
     # ------------------------------------------------------------ messages
@@ -329,7 +314,7 @@ class TitanicActor(pykka.ThreadingActor):
     ) -> list[core_mod.Output]:
         """Gather one Persist for this turn's submit; refuse it alone if invalid."""
         try:
-            ops = [_op(write) for write in writes]
+            ops = [records.store_op(write) for write in writes]
             # keys are ours (UUIDs, queue keys): only a value can be too large
             for op in ops:
                 if type(op) is Put and len(op.value) > self._max_value_bytes:
@@ -439,31 +424,6 @@ class TitanicActor(pykka.ThreadingActor):
 
     def _now(self) -> float:
         return self._clock.monotonic()
-
-
-def _op(write: core_mod.Write) -> Op:
-    """The store operation for one of the core's writes (storage/tables.py)."""
-    match write:
-        case core_mod.PutRequest(
-            uuid=uuid, service=service, body=body, created=created
-        ):
-            record = tables.TitanicRequestRecord(service, body, created)
-            value = tables.encode_titanic_request(record)
-            return Put(Table.TITANIC_REQUESTS, uuid.encode("ascii"), value)
-        case core_mod.PutQueue(order=order, uuid=uuid):
-            key = uuid.encode("ascii")
-            return Put(Table.TITANIC_QUEUE, tables.queue_key(order, key), key)
-        case core_mod.PutReply(uuid=uuid, body=body, done=done):
-            value = tables.encode_titanic_reply(tables.TitanicReplyRecord(body, done))
-            return Put(Table.TITANIC_REPLIES, uuid.encode("ascii"), value)
-        case core_mod.DeleteRequest(uuid=uuid):
-            return Delete(Table.TITANIC_REQUESTS, uuid.encode("ascii"))
-        case core_mod.DeleteReply(uuid=uuid):
-            return Delete(Table.TITANIC_REPLIES, uuid.encode("ascii"))
-        case core_mod.DeleteQueue(order=order, uuid=uuid):
-            key = tables.queue_key(order, uuid.encode("ascii"))
-            return Delete(Table.TITANIC_QUEUE, key)
-    raise TypeError(f"not a Titanic write: {type(write).__name__}")
 
 
 def start_titanic(
