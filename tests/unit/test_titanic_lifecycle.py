@@ -192,6 +192,19 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
             self.apply(persist)
         self.run(self.core.on_committed(persist.token, ok, self.now))
 
+    @precondition(lambda self: len(self.submitted) > 1)
+    @rule(count=st.integers(2, 6), ok=st.booleans())
+    def commit_together(self, count: int, ok: bool) -> None:
+        """The store's group commit: several submits in one transaction."""
+        batch = [
+            self.submitted.popleft() for _ in range(min(count, len(self.submitted)))
+        ]
+        if ok:
+            for persist in batch:
+                self.apply(persist)
+        tokens = [persist.token for persist in batch]
+        self.run(self.core.on_batch_committed(tokens, ok, self.now))
+
     @rule(service=st.sampled_from(SERVICES), up=st.booleans())
     def service_changes(self, service: bytes, up: bool) -> None:
         if up:
