@@ -17,7 +17,12 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import LOCAL_REPLY_CHANNEL, MDP_CHANNEL, Outbox
+from raspy.actors.outbox import (
+    LOCAL_REPLY_CHANNEL,
+    MDP_BATCH_CHANNEL,
+    MDP_CHANNEL,
+    Outbox,
+)
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
@@ -136,6 +141,9 @@ class EdgeLoop:
                     if message and message[0] == LOCAL_REPLY_CHANNEL:
                         self._send_local_replies(message)
                         continue
+                    if message and message[0] == MDP_BATCH_CHANNEL:
+                        self._apply_batch(message, now)
+                        continue
                     self._stats.incr("edge.outbox.rejected")
                     continue
                 self._apply(on_frames(message[1], message[2:], now))
@@ -218,6 +226,19 @@ class EdgeLoop:
                 self._stats.incr("edge.local_unroutable", len(requests))
                 for _ in requests:
                     self._core.local_answered(service)
+
+    def _apply_batch(self, message: list[bytes], now: float) -> None:
+        """[N, *(peer, count, *frames)]: each message as if it came on MDP_CHANNEL."""
+        on_frames = self._core.on_frames
+        index, end = 1, len(message)
+        while index + 2 <= end:
+            peer, count = message[index], message[index + 1]
+            start = index + 2
+            index = start + (int(count) if count.isdigit() else end)
+            if index > end:
+                self._stats.incr("edge.outbox.rejected")
+                return
+            self._apply(on_frames(peer, message[start:index], now))
 
     def _send_local_replies(self, message: list[bytes]) -> None:
         """[R, *(service, client, count, *frames)] from a local handler: each answer

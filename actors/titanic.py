@@ -280,6 +280,7 @@ class TitanicActor(pykka.ThreadingActor):
         """Carry out the core's outputs; a failed submit feeds its result back."""
         todo = deque(outputs)
         counted: dict[str, int] = {}  # quiet events, counted once per run
+        dispatches: list[bytes] = []  # sent in one outbox message (MDP_BATCH_CHANNEL)
         while todo:
             out = todo.popleft()
             match out:
@@ -290,9 +291,11 @@ class TitanicActor(pykka.ThreadingActor):
                 case core_mod.Persist(token=token, writes=writes):
                     todo.extend(self._persist(token, writes))
                 case core_mod.Dispatch(slot=slot, service=service, body=body):
-                    self._stats.incr("titanic.dispatched")
+                    counted["dispatched"] = counted.get("dispatched", 0) + 1
                     request = mdp.ClientRequest(mdp.Version.V02, service, body)
-                    self._outbox.send_mdp(self._slot_peer(slot), mdp.encode(request))
+                    frames = mdp.encode(request)
+                    dispatches += (self._slot_peer(slot), b"%d" % len(frames))
+                    dispatches += frames
                 case core_mod.AnswerStored(caller=caller, uuid=uuid):
                     self._answer_stored(caller, uuid)
                 case core_mod.OpenSlot(slot=slot):
@@ -304,6 +307,8 @@ class TitanicActor(pykka.ThreadingActor):
                     self._note(out)
         for name, count in counted.items():
             self._stats.incr(f"titanic.{name}", count)
+        if dispatches:
+            self._outbox.send_mdp_batch(dispatches)
         if self._local_replies:
             records, self._local_replies = self._local_replies, []
             self._outbox.send_local_replies(records)
