@@ -17,7 +17,12 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import MDP_CHANNEL, Outbox
+from raspy.actors.outbox import (
+    LOCAL_REPLY_CHANNEL,
+    MDP_BATCH_CHANNEL,
+    MDP_CHANNEL,
+    Outbox,
+)
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
@@ -69,6 +74,11 @@ class EdgeLoop:
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._outbox: Socket | None = None
+        # local handlers (msgs.HandleLocally): service -> ref, and this turn's batches
+        self._handlers: dict[bytes, pykka.ActorRef[Any]] = {}
+        self._handed: dict[bytes, list[tuple[bytes, Any]]] = {}
+        self._batched: set[bytes] = set()  # owners attached with batched=True
+        self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
 
     def open(self, runner: Runner) -> None:
         router = self._router = make_socket(  # CURVE options set here, before bind()
@@ -97,6 +107,8 @@ class EdgeLoop:
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
             self._apply(self._core.on_tick(now))
+            if self._deliveries:
+                self._hand_over()
 
     def close(self) -> None:
         if self._router is not None:
@@ -109,39 +121,63 @@ class EdgeLoop:
         router, on_frames = self._router, self._core.on_frames
         assert router is not None
         now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                frames = recv_frames(router)
-            except zmq.Again:
-                return
-            self._apply(on_frames(frames[0], frames[1:], now))
+        try:
+            for _ in range(_DRAIN_BATCH):
+                try:
+                    frames = recv_frames(router)
+                except zmq.Again:
+                    return
+                self._apply(on_frames(frames[0], frames[1:], now))
+        finally:
+            if self._handed or self._deliveries:
+                self._hand_over()
 
     def _drain_outbox(self, _events: int) -> None:
         outbox, on_frames = self._outbox, self._core.on_frames
         assert outbox is not None
         now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                message = recv_frames(outbox)
-            except zmq.Again:
-                return
-            if len(message) < 2 or message[0] != MDP_CHANNEL:
-                self._stats.incr("edge.outbox.rejected")
-                continue
-            self._apply(on_frames(message[1], message[2:], now))
+        try:
+            for _ in range(_DRAIN_BATCH):
+                try:
+                    message = recv_frames(outbox)
+                except zmq.Again:
+                    return
+                if len(message) < 2 or message[0] != MDP_CHANNEL:
+                    if message and message[0] == LOCAL_REPLY_CHANNEL:
+                        self._send_local_replies(message)
+                        continue
+                    if message and message[0] == MDP_BATCH_CHANNEL:
+                        self._apply_batch(message, now)
+                        continue
+                    self._stats.incr("edge.outbox.rejected")
+                    continue
+                self._apply(on_frames(message[1], message[2:], now))
+        finally:
+            if self._handed or self._deliveries:
+                self._hand_over()  # in-process clients ask titanic.* too
 
     def execute(self, command: object) -> object:
         match command:
-            case msgs.AttachLocal(peer_id=peer_id, ref=ref):
+            case msgs.AttachLocal(peer_id=peer_id, ref=ref, batched=batched):
                 self._local[peer_id] = ref
+                if batched:
+                    self._batched.add(peer_id)
                 return None
             case msgs.DetachLocal(peer_id=peer_id):
                 self._local.pop(peer_id, None)
+                self._batched.discard(peer_id)
                 return None
             case msgs.WatchServices(ref=ref):
                 self._watchers.append(ref)
                 for service in sorted(self._available):
                     ref.tell(msgs.ServiceAvailabilityChanged(service, True))
+                return None
+            case msgs.HandleLocally(service=service, ref=ref, capacity=capacity):
+                if ref is None:
+                    self._handlers.pop(service, None)
+                else:
+                    self._handlers[service] = ref
+                self._core.handle_locally(service, capacity if ref is not None else 0)
                 return None
             case msgs.GetStats():
                 stats = self._core.stats()
@@ -162,14 +198,84 @@ class EdgeLoop:
                     send_frames(router, [peer, *out.frames])
                 except zmq.Again:
                     self._stats.incr("edge.send_dropped")
+            elif type(out) is broker.LocalRequest:
+                request = out.request
+                self._handed.setdefault(request.service, []).append(
+                    (out.client, request)
+                )
             else:
                 self._report(out)
+
+    # ------------------------------------------------------------ local handlers
+
+    def _hand_over(self) -> None:
+        """One tell per handler per drain turn, with every request it got; one per
+        batched owner with every message for its peers."""
+        deliveries, self._deliveries = self._deliveries, {}
+        for owner, messages in deliveries.items():
+            ref = self._local.get(owner)
+            try:
+                if ref is not None:
+                    ref.tell(msgs.MdpFramesBatch(tuple(messages)))
+            except pykka.ActorDeadError:
+                self._stats.incr("edge.local_dead")
+                self._local.pop(owner, None)
+        handed, self._handed = self._handed, {}
+        for service, requests in handed.items():
+            ref = self._handlers.get(service)
+            try:
+                if ref is None:
+                    raise pykka.ActorDeadError(service)
+                ref.tell(msgs.LocalRequests(service, tuple(requests)))
+            except pykka.ActorDeadError:
+                self._stats.incr("edge.local_unroutable", len(requests))
+                for _ in requests:
+                    self._core.local_answered(service)
+
+    def _apply_batch(self, message: list[bytes], now: float) -> None:
+        """[N, *(peer, count, *frames)]: each message as if it came on MDP_CHANNEL."""
+        on_frames = self._core.on_frames
+        index, end = 1, len(message)
+        while index + 2 <= end:
+            peer, count = message[index], message[index + 1]
+            start = index + 2
+            index = start + (int(count) if count.isdigit() else end)
+            if index > end:
+                self._stats.incr("edge.outbox.rejected")
+                return
+            self._apply(on_frames(peer, message[start:index], now))
+
+    def _send_local_replies(self, message: list[bytes]) -> None:
+        """[R, *(service, client, count, *frames)] from a local handler: each answer
+        straight to its client."""
+        router, answered = self._router, self._core.local_answered
+        assert router is not None
+        index, end = 1, len(message)
+        while index + 3 <= end:
+            service, client, count = message[index : index + 3]
+            start = index + 3
+            index = start + (int(count) if count.isdigit() else end)
+            if index > end:
+                self._stats.incr("edge.outbox.rejected")
+                return
+            answered(service)
+            if client[:1] == broker.LOCAL_PREFIX:
+                self._deliver_local(client, message[start:index])
+                continue
+            try:
+                send_frames(router, [client, *message[start:index]])
+            except zmq.Again:
+                self._stats.incr("edge.send_dropped")
 
     def _deliver_local(self, peer: bytes, frames: list[bytes]) -> None:
         owner = peer.partition(msgs.ROUTE_SEPARATOR)[0]  # `name/sub` goes to `name`
         ref = self._local.get(owner)
         if ref is None:
             self._stats.incr("edge.local_unroutable")
+            return
+        if owner in self._batched:
+            batch = self._deliveries.setdefault(owner, [])
+            batch.append(msgs.MdpFrames(tuple(frames), peer))
             return
         try:
             ref.tell(msgs.MdpFrames(tuple(frames), peer))
@@ -275,6 +381,7 @@ class EdgeActor(pykka.ThreadingActor):
             case (
                 msgs.AttachLocal()
                 | msgs.DetachLocal()
+                | msgs.HandleLocally()
                 | msgs.WatchServices()
                 | (msgs.GetStats())
             ):

@@ -7,6 +7,8 @@ from typing import Any, Final
 
 import pykka
 
+from raspy.protocol import mdp
+
 
 @dataclass(frozen=True, slots=True)
 class MdpFrames:
@@ -38,6 +40,8 @@ class AttachLocal:
 
     peer_id: bytes
     ref: pykka.ActorRef[Any]
+    # deliver what one edge turn brings as one MdpFramesBatch (Titanic's dispatch)
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +112,29 @@ class GetPublishEndpoint:
 @dataclass(frozen=True, slots=True)
 class GetCloneEndpoints:
     """Ask the Clone server for its bound snapshot/publisher/collector endpoints."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandleLocally:
+    """Hand client requests for `service` to `ref` as LocalRequests batches, up to
+    `capacity` unanswered at once (ask on the edge); ref None stops it. The handler
+    answers through the outbox on LOCAL_REPLY_CHANNEL."""
+
+    service: bytes
+    ref: pykka.ActorRef[Any] | None
+    capacity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRequests:
+    """Client requests for `service` handed over by the edge: (client id, request)."""
+
+    service: bytes
+    requests: tuple[tuple[bytes, mdp.ClientRequest], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MdpFramesBatch:
+    """MdpFrames for peers of one owner attached with batched=True, in arrival order."""
+
+    messages: tuple[MdpFrames, ...]

@@ -487,7 +487,13 @@ def _add_titanic(rt: Runtime) -> None:
     rt.add_child(
         "titanic",
         lambda: start_titanic(
-            rt.edge, rt.outbox, rt.store, rt.config.titanic, rt.clock, rt.stats
+            rt.edge,
+            rt.outbox,
+            rt.store,
+            rt.config.titanic,
+            rt.clock,
+            rt.stats,
+            limits=rt.config.limits,
         ),
         critical=True,
     )

@@ -1,11 +1,13 @@
 """TitanicActor: the Titanic services of raspyd (RFC 9; docs/protocols.md §5.5, §5.6).
 
-A thin shell over TitanicCore. It serves `titanic.request`, `titanic.reply` and
-`titanic.close` as in-process MDP workers (several per service, so that a burst of
-requests shares group commits) and dispatches stored requests as an in-process MDP
-client, one client id ("slot") per attempt in flight. Writes go to the Store with
-submit(); the store's callback only tells this actor (it runs on the writer thread).
-Nothing is acknowledged before its commit.
+A thin shell over TitanicCore. The broker hands `titanic.request`, `titanic.reply`
+and `titanic.close` to it directly (msgs.HandleLocally: up to handler_capacity per
+service at once, one tell per edge turn, answers straight back to the client through
+the outbox); past that capacity they queue for its in-process MDP workers (several per
+service, which also make the services visible to MMI). It dispatches stored requests
+as an in-process MDP client, one client id ("slot") per attempt in flight. One turn's
+writes go to the Store in one submit_then(); the store's callback only tells this
+actor (it runs on the writer thread). Nothing is acknowledged before its commit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import uuid as uuid_mod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,20 +27,30 @@ from raspy.actors.outbox import Outbox
 from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
-from raspy.config import TitanicConfig
+from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
+from raspy.cores import titanic_records as records
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
-from raspy.errors import MalformedMessage, PackingError, StoreError
+from raspy.errors import (
+    MalformedMessage,
+    PackingError,
+    StoreError,
+    ValueTooLargeError,
+)
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage import tables
-from raspy.storage.store import Delete, Op, Put, Store, Table
+from raspy.storage.store import Op, Put, Store, Table
 
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
+# counted, never logged: added up once per run of outputs
+_QUIET_EVENTS: Final = frozenset(
+    {core_mod.Event.ACCEPTED, core_mod.Event.DONE, core_mod.Event.CLOSED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,7 @@ class TitanicActor(pykka.ThreadingActor):
         *,
         clock: Clock,
         stats: Stats,
+        limits: LimitsConfig | None = None,
     ) -> None:
         super().__init__()
         self._edge = edge
@@ -71,7 +84,8 @@ class TitanicActor(pykka.ThreadingActor):
         self._config = config
         self._clock = clock
         self._stats = stats
-        self._core = TitanicCore(TitanicSettings.from_config(config), tsp.PooledUuids())
+        settings = TitanicSettings.from_config(config, limits or LimitsConfig())
+        self._core = TitanicCore(settings, tsp.PooledUuids())
         # Group commit, first stage: one turn's writes become one submit (docs/style.md §6).
         # With the store's group commit off, every Persist is a submit of its own.
         self._gather = store.config.group_commit
@@ -98,17 +112,24 @@ class TitanicActor(pykka.ThreadingActor):
             self.actor_ref, clock, name="raspy-titanic-ticker"
         )
         self._log_limiter = LogRateLimiter()
+        self._handler_capacity = max(0, config.handler_capacity)
+        self._local_replies: list[bytes] = []  # answers gathered in one _run
+        self._max_value_bytes = store.config.max_value_bytes
 
     # ------------------------------------------------------------ lifecycle
 
     def on_start(self) -> None:
         outputs = self._load()
         self._edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            msgs.AttachLocal(self._owner, self.actor_ref, batched=True),
+            timeout=_ASK_TIMEOUT_S,
         )
         for worker in self._workers.values():
             worker.ready()
         self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        for service in tsp.SERVICES:
+            handle = msgs.HandleLocally(service, self.actor_ref, self._handler_capacity)
+            self._edge.ask(handle, timeout=_ASK_TIMEOUT_S)
         self._ticker.start()
         self._run(outputs)
         log.info(
@@ -123,35 +144,21 @@ class TitanicActor(pykka.ThreadingActor):
         for worker in self._workers.values():
             worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError):
+            for service in tsp.SERVICES:
+                self._edge.tell(msgs.HandleLocally(service, None))
             self._edge.tell(msgs.DetachLocal(self._owner))
         self._outbox.close_for_this_thread()
         log.info("titanic_stopped", pending=self._core.pending_count())
 
     def _load(self) -> list[core_mod.Output]:
         """Read every stored request and queue entry (§5.5.3)."""
-        requests: list[core_mod.StoredRequest] = []
-        for key, value in self._store.scan(Table.TITANIC_REQUESTS):
-            try:
-                record = tables.decode_titanic_request(value)
-                uuid = tsp.parse_uuid(key)
-            except (StoreError, MalformedMessage) as exc:
-                self._stats.incr("titanic.load_errors")
-                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
-                continue
-            requests.append(
-                core_mod.StoredRequest(
-                    uuid, record.service, record.body, record.created
-                )
-            )
-        queue: list[tuple[int, str]] = []
-        for key, _ in self._store.scan(Table.TITANIC_QUEUE):
-            try:
-                order, uuid_bytes = tables.decode_queue_key(key)
-            except StoreError as exc:
-                self._stats.incr("titanic.load_errors")
-                log.error("titanic_record_unreadable", key=key.hex(), reason=str(exc))
-                continue
-            queue.append((order, uuid_bytes.decode("ascii")))
+        requests, bad = records.stored_requests(
+            self._store.scan(Table.TITANIC_REQUESTS)
+        )
+        queue, bad_keys = records.queue_entries(self._store.scan(Table.TITANIC_QUEUE))
+        for key, reason in [*bad, *bad_keys]:
+            self._stats.incr("titanic.load_errors")
+            log.error("titanic_record_unreadable", key=key.hex(), reason=reason)
         return self._core.load(requests, queue, self._clock.monotonic())
 
     # ------------------------------------------------------------ messages
@@ -167,6 +174,15 @@ class TitanicActor(pykka.ThreadingActor):
     def _receive(self, message: Any) -> Any:
         core = self._core
         match message:
+            case msgs.LocalRequests(service=service, requests=requests):
+                self._on_local_requests(service, requests)
+            case msgs.MdpFramesBatch(messages=messages):
+                self._flush_told = True  # the flush below covers the whole batch
+                try:
+                    for one in messages:
+                        self._on_frames(one.peer_id, one.frames)
+                finally:
+                    self._flush()
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
             case _Flush():
@@ -207,13 +223,44 @@ class TitanicActor(pykka.ThreadingActor):
         if not isinstance(decoded, mdp.WorkerRequest):
             return
         caller = Caller(peer_id, decoded.client)
+        self._stats.incr("titanic.via_workers")
+        self._run(self._serve(worker.service, caller, decoded.body))
+
+    def _on_local_requests(
+        self, service: bytes, requests: tuple[tuple[bytes, mdp.ClientRequest], ...]
+    ) -> None:
+        """A batch from the edge: one pass, one submit for all its writes."""
+        self._stats.incr("titanic.handed", len(requests))
+        outputs: list[core_mod.Output] = []
+        for client, request in requests:
+            caller = Caller(b"", client, request.version, service)
+            outputs.extend(self._serve(service, caller, request.body))
+        self._flush_told = True  # the flush below covers this batch
+        try:
+            self._run(outputs)
+        finally:
+            self._flush()
+
+    def _serve(
+        self, service: bytes, caller: Caller, body: tuple[bytes, ...]
+    ) -> list[core_mod.Output]:
         core = self._core
-        if worker.service == tsp.REQUEST_SERVICE:
-            self._run(core.on_request(caller, decoded.body, self._clock.wall()))
-        elif worker.service == tsp.REPLY_SERVICE:
-            self._run(core.on_reply_query(caller, decoded.body, self._clock.wall()))
-        else:
-            self._run(core.on_close(caller, decoded.body))
+        if service == tsp.REQUEST_SERVICE:
+            return core.on_request(caller, body, self._clock.wall())
+        if service == tsp.REPLY_SERVICE:
+            return core.on_reply_query(caller, body, self._clock.wall())
+        return core.on_close(caller, body)
+
+    def _answer(self, caller: Caller, body: Sequence[bytes]) -> None:
+        if caller.version is None:
+            self._workers[caller.worker].reply(caller.client, body)
+            return
+        frames = mdp.client_reply_frames(
+            caller.version, caller.service, tuple(body), True
+        )
+        records = self._local_replies
+        records += (caller.service, caller.client, b"%d" % len(frames))
+        records += frames
 
     def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
         try:
@@ -232,17 +279,23 @@ class TitanicActor(pykka.ThreadingActor):
     def _run(self, outputs: list[core_mod.Output]) -> None:
         """Carry out the core's outputs; a failed submit feeds its result back."""
         todo = deque(outputs)
+        counted: dict[str, int] = {}  # quiet events, counted once per run
+        dispatches: list[bytes] = []  # sent in one outbox message (MDP_BATCH_CHANNEL)
         while todo:
             out = todo.popleft()
             match out:
+                case core_mod.Noted(event=event) if event in _QUIET_EVENTS:
+                    counted[event] = counted.get(event, 0) + 1
                 case core_mod.Answer(caller=caller, body=body):
-                    self._workers[caller.worker].reply(caller.client, body)
+                    self._answer(caller, body)
                 case core_mod.Persist(token=token, writes=writes):
                     todo.extend(self._persist(token, writes))
                 case core_mod.Dispatch(slot=slot, service=service, body=body):
-                    self._stats.incr("titanic.dispatched")
+                    counted["dispatched"] = counted.get("dispatched", 0) + 1
                     request = mdp.ClientRequest(mdp.Version.V02, service, body)
-                    self._outbox.send_mdp(self._slot_peer(slot), mdp.encode(request))
+                    frames = mdp.encode(request)
+                    dispatches += (self._slot_peer(slot), b"%d" % len(frames))
+                    dispatches += frames
                 case core_mod.AnswerStored(caller=caller, uuid=uuid):
                     self._answer_stored(caller, uuid)
                 case core_mod.OpenSlot(slot=slot):
@@ -252,6 +305,13 @@ class TitanicActor(pykka.ThreadingActor):
                     self._slots.pop(self._slot_peer(slot), None)
                 case core_mod.Noted():
                     self._note(out)
+        for name, count in counted.items():
+            self._stats.incr(f"titanic.{name}", count)
+        if dispatches:
+            self._outbox.send_mdp_batch(dispatches)
+        if self._local_replies:
+            records, self._local_replies = self._local_replies, []
+            self._outbox.send_local_replies(records)
         self._ticker.set(self._core.next_deadline())
 
     def _persist(
@@ -259,8 +319,14 @@ class TitanicActor(pykka.ThreadingActor):
     ) -> list[core_mod.Output]:
         """Gather one Persist for this turn's submit; refuse it alone if invalid."""
         try:
-            ops = [_op(write) for write in writes]
-            self._store.validate(ops)
+            ops = [records.store_op(write) for write in writes]
+            # keys are ours (UUIDs, queue keys): only a value can be too large
+            for op in ops:
+                if type(op) is Put and len(op.value) > self._max_value_bytes:
+                    raise ValueTooLargeError(
+                        f"value of {len(op.value)} bytes for {op.table} is over "
+                        f"store.max_value_bytes ({self._max_value_bytes})"
+                    )
         except (StoreError, PackingError, ValueError) as exc:
             log.error("titanic_commit_failed", reason=str(exc))
             return self._core.on_committed(token, False, self._now())
@@ -291,11 +357,8 @@ class TitanicActor(pykka.ThreadingActor):
     def _on_batch_committed(self, batch: int, error: BaseException | None) -> None:
         if error is not None:
             log.error("titanic_commit_failed", reason=str(error))
-        now = self._now()
-        outputs: list[core_mod.Output] = []
-        for token in self._batches.pop(batch, ()):
-            outputs.extend(self._core.on_committed(token, error is None, now))
-        self._run(outputs)
+        tokens = self._batches.pop(batch, [])
+        self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
 
     def _committed_callback(self, batch: int) -> Callable[[BaseException | None], None]:
         ref = self.actor_ref
@@ -310,7 +373,6 @@ class TitanicActor(pykka.ThreadingActor):
         return on_done
 
     def _answer_stored(self, caller: Caller, uuid: str) -> None:
-        worker = self._workers[caller.worker]
         try:
             raw = self._store.get(Table.TITANIC_REPLIES, uuid.encode("ascii"))
             record = None if raw is None else tables.decode_titanic_reply(raw)
@@ -320,9 +382,9 @@ class TitanicActor(pykka.ThreadingActor):
         if record is None:
             # closed meanwhile, or the store failed: "retry later" (§5.3)
             self._stats.incr("titanic.failed")
-            worker.reply(caller.client, [tsp.Status.ERROR.value])
+            self._answer(caller, [tsp.Status.ERROR.value])
             return
-        worker.reply(caller.client, [tsp.Status.OK.value, *record.body])
+        self._answer(caller, [tsp.Status.OK.value, *record.body])
 
     def _note(self, noted: core_mod.Noted) -> None:
         event = noted.event
@@ -340,6 +402,17 @@ class TitanicActor(pykka.ThreadingActor):
             (event, noted.reason), self._now()
         ):
             log.warning("titanic_request_rejected", reason=noted.reason)
+        elif event is Event.OVER_QUOTA and self._log_limiter.should_log(
+            (event, noted.reason), self._now()
+        ):
+            requests, size = self._core.quota_usage()
+            log.warning(
+                "titanic_over_quota",
+                limit=noted.reason,
+                requests=requests,
+                bytes=size,
+                refused=self._stats.get(f"titanic.{event}"),
+            )
 
     def _reject(self, peer_id: bytes, exc: MalformedMessage) -> None:
         self._stats.incr(f"titanic.rejected.{exc.reason}")
@@ -358,31 +431,6 @@ class TitanicActor(pykka.ThreadingActor):
         return self._clock.monotonic()
 
 
-def _op(write: core_mod.Write) -> Op:
-    """The store operation for one of the core's writes (storage/tables.py)."""
-    match write:
-        case core_mod.PutRequest(
-            uuid=uuid, service=service, body=body, created=created
-        ):
-            record = tables.TitanicRequestRecord(service, body, created)
-            value = tables.encode_titanic_request(record)
-            return Put(Table.TITANIC_REQUESTS, uuid.encode("ascii"), value)
-        case core_mod.PutQueue(order=order, uuid=uuid):
-            key = uuid.encode("ascii")
-            return Put(Table.TITANIC_QUEUE, tables.queue_key(order, key), key)
-        case core_mod.PutReply(uuid=uuid, body=body, done=done):
-            value = tables.encode_titanic_reply(tables.TitanicReplyRecord(body, done))
-            return Put(Table.TITANIC_REPLIES, uuid.encode("ascii"), value)
-        case core_mod.DeleteRequest(uuid=uuid):
-            return Delete(Table.TITANIC_REQUESTS, uuid.encode("ascii"))
-        case core_mod.DeleteReply(uuid=uuid):
-            return Delete(Table.TITANIC_REPLIES, uuid.encode("ascii"))
-        case core_mod.DeleteQueue(order=order, uuid=uuid):
-            key = tables.queue_key(order, uuid.encode("ascii"))
-            return Delete(Table.TITANIC_QUEUE, key)
-    raise TypeError(f"not a Titanic write: {type(write).__name__}")
-
-
 def start_titanic(
     edge: pykka.ActorRef[Any],
     outbox: Outbox,
@@ -390,6 +438,10 @@ def start_titanic(
     config: TitanicConfig,
     clock: Clock,
     stats: Stats,
+    *,
+    limits: LimitsConfig | None = None,
 ) -> pykka.ActorRef[TitanicActor]:
     """Start Titanic: reload the store, register the workers, dispatch the pending."""
-    return TitanicActor.start(edge, outbox, store, config, clock=clock, stats=stats)
+    return TitanicActor.start(
+        edge, outbox, store, config, clock=clock, stats=stats, limits=limits
+    )

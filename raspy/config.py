@@ -92,6 +92,9 @@ class TitanicConfig:
     max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
     dispatch_window: int = 64  # attempts in flight per target service
     service_workers: int = 64  # in-process workers per titanic.* service (group commit)
+    # titanic.* requests the broker hands to Titanic at once, per service, without a
+    # worker in between; past that they queue for the service_workers
+    handler_capacity: int = 1024
 
 
 @dataclass(frozen=True, slots=True)

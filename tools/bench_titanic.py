@@ -10,8 +10,11 @@ the daemon's titanic.done count; each is then checked through titanic.reply), an
 close/s; plus accepted/s on a raspyd with no worker yet
 (the accept path alone). The same load then runs against another raspyd
 whose config says `[store] group_commit = false` (one synced commit per request), for
-the ratio. Every loop is bounded by a count and a deadline; everything binds 127.0.0.1;
-every process started here is stopped here.
+the ratio. Last, the reference: zguide's titanic.py design (tools/bench_titanic_zguide.py)
+behind a raspyd with its own Titanic off, the same load: accepted/s and the ratio.
+raspyd's CPU per accepted request (user + system, from /proc) is printed too: less
+sensitive than a rate to a shared machine. Every loop is bounded by a count and a
+deadline; everything binds 127.0.0.1; every process started here is stopped here.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from raspy.names import short_hostname
 SERVICE = b"bench.titanic.echo"
 BODY = b"x" * 1024
 _HERE = Path(__file__).resolve()
+_ZGUIDE = _HERE.parent / "bench_titanic_zguide.py"
+_TITANIC = [b"titanic.request", b"titanic.reply"]
 _DEADLINE_S = 300.0  # no phase may run longer than this
 
 
@@ -106,9 +111,20 @@ def _wait_for(
             raise RuntimeError(f"raspyd at {endpoint} never offered {services}")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def raspyd(
-    ctx: zmq.Context[zmq.Socket[bytes]], root: Path, name: str, config: str, cmd: str
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    root: Path,
+    name: str,
+    config: str,
+    cmd: str,
+    services: list[bytes] = _TITANIC,
 ) -> Iterator[Daemon]:
     data_dir = root / name
     port_base = free_port(4)
@@ -122,7 +138,7 @@ def raspyd(
         process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
     endpoint = f"tcp://127.0.0.1:{port_base}"
     try:
-        _wait_for(ctx, endpoint, [b"titanic.request", b"titanic.reply"])
+        _wait_for(ctx, endpoint, services)
         yield Daemon(process, endpoint, data_dir)
     finally:
         stop(process, wait_s=20)
@@ -135,6 +151,19 @@ def echo_worker(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> Iterator[
     try:
         _wait_for(ctx, endpoint, [SERVICE])
         yield
+    finally:
+        stop(process, wait_s=10)
+
+
+@contextmanager
+def zguide_titanic(
+    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, folder: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    args = [sys.executable, str(_ZGUIDE), endpoint, str(folder), str(_DEADLINE_S)]
+    process = subprocess.Popen(args)
+    try:
+        _wait_for(ctx, endpoint, _TITANIC)
+        yield process
     finally:
         stop(process, wait_s=10)
 
@@ -226,6 +255,21 @@ class Result:
     end_to_end_s: float
     close: Phase
     stats: dict[str, float]
+    cpu_us: float  # raspyd CPU per accepted request, during the accept phase
+
+
+def accept_phase(
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    endpoint: str,
+    pid: int,
+    concurrency: int,
+    count: int,
+) -> tuple[Phase, float]:
+    """Submit `count` requests; the phase, and CPU µs per request of process `pid`."""
+    submit = [(b"titanic.request", [SERVICE, BODY])] * count
+    before = cpu_s(pid)
+    phase = drive(ctx, endpoint, concurrency, submit)
+    return phase, (cpu_s(pid) - before) / max(count, 1) * 1e6
 
 
 def run_load(
@@ -237,8 +281,8 @@ def run_load(
     log: Callable[[str], None],
 ) -> Result:
     first_sent = time.perf_counter()
-    submit = [(b"titanic.request", [SERVICE, BODY]) for _ in range(count)]
-    accept = drive(ctx, daemon.endpoint, concurrency, submit)
+    pid = daemon.process.pid
+    accept, cpu_us = accept_phase(ctx, daemon.endpoint, pid, concurrency, count)
     uuids = []
     for body in accept.replies:
         if len(body) != 2 or body[0] != b"200":
@@ -263,11 +307,16 @@ def run_load(
     )
     if any(body != [b"200"] for body in close.replies):
         raise RuntimeError("a titanic.close was not answered 200")
-    return Result(label, accept, end_to_end, close, stats_of(ctx, daemon.endpoint))
+    stats = stats_of(ctx, daemon.endpoint)
+    return Result(label, accept, end_to_end, close, stats, cpu_us)
 
 
 def report(
-    results: list[Result], accept_only: Phase, clients: int, inflight: int
+    results: list[Result],
+    accept_only: tuple[Phase, float],
+    zguide: tuple[Phase, float] | None,
+    clients: int,
+    inflight: int,
 ) -> None:
     print()
     print(
@@ -276,10 +325,10 @@ def report(
     )
     header = (
         "| store | requests | accepted/s | accept p50 ms | accept p99 ms | "
-        "end-to-end s | close/s | commits | ops/commit |"
+        "end-to-end s | close/s | commits | ops/commit | CPU µs/accept |"
     )
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for r in results:
         commits = r.stats.get("store.commits", 0.0)
         ops = r.stats.get("store.ops", 0.0)
@@ -288,19 +337,28 @@ def report(
             f"| {r.label} | {r.accept.count} | {r.accept.rate():,.0f} | "
             f"{r.accept.percentile_ms(0.5):.2f} | {r.accept.percentile_ms(0.99):.2f} | "
             f"{r.end_to_end_s:.2f} | {r.close.rate():,.0f} | {commits:,.0f} | "
-            f"{per_commit:.1f} |"
+            f"{per_commit:.1f} | {r.cpu_us:.0f} |"
         )
-    print(
-        f"| group commit, no worker yet (accept only) | {accept_only.count} | "
-        f"{accept_only.rate():,.0f} | {accept_only.percentile_ms(0.5):.2f} | "
-        f"{accept_only.percentile_ms(0.99):.2f} | - | - | - | - |"
-    )
+    rows = [("group commit, no worker yet (accept only)", accept_only)]
+    if zguide is not None:
+        rows.append(("zguide titanic.py design (reference)", zguide))
+    for label, (phase, cpu_us) in rows:
+        print(
+            f"| {label} | {phase.count} | {phase.rate():,.0f} | "
+            f"{phase.percentile_ms(0.5):.2f} | {phase.percentile_ms(0.99):.2f} | "
+            f"- | - | - | - | {cpu_us:.0f} |"
+        )
     if len(results) == 2 and results[1].accept.rate() > 0:
         ratio = results[0].accept.rate() / results[1].accept.rate()
         close_ratio = results[0].close.rate() / max(results[1].close.rate(), 1e-9)
         print(
             f"\ngroup commit / one commit per request: accepted/s x{ratio:.1f}, "
             f"close/s x{close_ratio:.1f}"
+        )
+    if zguide is not None and results and zguide[0].rate() > 0:
+        ratio = results[0].accept.rate() / zguide[0].rate()
+        print(
+            f"group commit (worker connected) / zguide design: accepted/s x{ratio:.1f}"
         )
 
 
@@ -314,6 +372,12 @@ def main() -> int:
         type=int,
         default=3_000,
         help="requests for the one-commit-per-request run",
+    )
+    parser.add_argument(
+        "--requests-zguide",
+        type=int,
+        default=3_000,
+        help="requests for the zguide reference (0: skip it)",
     )
     parser.add_argument(
         "--raspyd",
@@ -344,9 +408,11 @@ def main() -> int:
                 ),
             ]
             with raspyd(ctx, root, "accept", runs[0][1], args.raspyd) as daemon:
-                submit = [(b"titanic.request", [SERVICE, BODY])] * args.requests
-                accept_only = drive(ctx, daemon.endpoint, concurrency, submit)
-                log(f"accept only: {accept_only.rate():,.0f}/s")
+                pid = daemon.process.pid
+                accept_only = accept_phase(
+                    ctx, daemon.endpoint, pid, concurrency, args.requests
+                )
+                log(f"accept only: {accept_only[0].rate():,.0f}/s")
             for label, config, count in runs:
                 name = label.split()[0]
                 with (
@@ -356,9 +422,22 @@ def main() -> int:
                     results.append(
                         run_load(ctx, daemon, label, count, concurrency, log)
                     )
+            zguide = None
+            if args.requests_zguide > 0:
+                off = "[titanic]\nenabled = false\n"
+                echo = f"{short_hostname()}.echo".encode()
+                with (
+                    raspyd(ctx, root, "broker", off, args.raspyd, [echo]) as daemon,
+                    echo_worker(ctx, daemon.endpoint),
+                    zguide_titanic(ctx, daemon.endpoint, root / "zguide") as ref,
+                ):
+                    zguide = accept_phase(
+                        ctx, daemon.endpoint, ref.pid, concurrency, args.requests_zguide
+                    )
+                    log(f"zguide design: accepted at {zguide[0].rate():,.0f}/s")
     finally:
         ctx.term()
-    report(results, accept_only, args.clients, args.inflight)
+    report(results, accept_only, zguide, args.clients, args.inflight)
     return 0
 
 

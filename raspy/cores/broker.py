@@ -37,6 +37,9 @@ Raspy choices beyond the spec:
   `dialect_changed`), so they are counted and logged like invalid ones.
 - `shutdown()` sends DISCONNECT to external workers only: in-process workers are
   stopped by their supervisor, and a DISCONNECT would make them register again.
+- In-process handlers (`handle_locally`, Titanic): up to `capacity` requests for such
+  a service at once go straight to its handler (LocalRequest), one hop instead of a
+  worker round trip; past that they queue for its registered workers as usual.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from typing import Final
 
 from raspy.cores.broker_output import (
     BrokerOutput,
+    LocalRequest,
     Rejected,
     RequestDropped,
     Send,
@@ -64,6 +68,7 @@ __all__ = [
     "BrokerCore",
     "BrokerOutput",
     "BrokerSettings",
+    "LocalRequest",
     "Rejected",
     "RequestDropped",
     "Send",
@@ -112,6 +117,7 @@ class BrokerCore:
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
         self._counts.update(expired_workers=0, heartbeats_sent=0)
+        self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ inputs
 
@@ -237,6 +243,22 @@ class BrokerCore:
             "queued_bytes": self._queued_bytes,
         }
 
+    # ------------------------------------------------------------ in-process handlers
+
+    def handle_locally(self, service: bytes, capacity: int) -> None:
+        """Hand requests for `service` to its in-process handler, `capacity` at once
+        (0: no handler; requests go to workers only). Resets the count handed."""
+        if capacity > 0:
+            self._handlers[service] = [capacity, 0]
+        else:
+            self._handlers.pop(service, None)
+
+    def local_answered(self, service: bytes) -> None:
+        """The handler answered one of the requests handed to it."""
+        handler = self._handlers.get(service)
+        if handler is not None and handler[1] > 0:
+            handler[1] -= 1
+
     # ------------------------------------------------------------ requests
 
     def _on_request(self, peer: bytes, request: mdp.ClientRequest, now: float) -> None:
@@ -245,6 +267,11 @@ class BrokerCore:
             self._on_mmi(peer, request)
             return
         self._counts["requests"] += 1
+        handler = self._handlers.get(name)
+        if handler is not None and handler[1] < handler[0]:
+            handler[1] += 1
+            self._out.append(LocalRequest(peer, request))
+            return
         service = self._services.get(name)
         pending = Pending(peer, request, now)
         if service is None:

@@ -64,8 +64,18 @@ class ServiceAvailability:
     available: bool
 
 
+@dataclass(frozen=True, slots=True)
+class LocalRequest:
+    """Hand `request` from `client` to the in-process handler of its service (no
+    worker in between); the handler answers the client itself (handle_locally)."""
+
+    client: bytes
+    request: mdp.ClientRequest
+
+
 BrokerOutput = (
     Send
+    | LocalRequest
     | Rejected
     | WorkerRegistered
     | WorkerRemoved

@@ -5,11 +5,17 @@ what to dispatch and what to answer. No sockets, threads, store or logging here.
 write is only described (Persist); the shell commits it and calls on_committed(), and
 nothing is acknowledged before that (§5.5.1 "accepted means stored").
 
-Invariant: a reply that arrives for an entry that is no longer pending is dropped
-(§5.4 close cancels). This module routes each input; the parts, one job each, are in
-titanic_output (inputs and outputs, re-exported here), titanic_settings, titanic_entry
-(one request's record), titanic_dispatch (what goes out when, attempts in flight),
-titanic_retention (purging old requests) and titanic_commit (Persist tokens).
+A request's state changes only through the life cycle's transition table
+(titanic_lifecycle: states, triggers, TRANSITIONS, owned by one Requests object); a
+reply that arrives for a request that is no longer pending is dropped (§5.4 close
+cancels). This module routes each input; the parts, one job each, are in
+titanic_output (inputs and outputs, re-exported here), titanic_settings,
+titanic_lifecycle, titanic_dispatch (what goes out when, attempts in flight; its own
+jobs), titanic_retention (purging old requests) and titanic_commit (Persist tokens).
+
+Quota (raspy extension, [limits]): requests not yet closed are bounded by count and
+by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
+"retry later") at once, stores nothing, and is noted as Event.OVER_QUOTA.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
 from raspy.cores.titanic_dispatch import Dispatcher
-from raspy.cores.titanic_entry import Entry, State, Where
+from raspy.cores.titanic_lifecycle import (
+    CLOSING,
+    REPLY_READY,
+    Entry,
+    Requests,
+    State,
+    Trigger,
+)
 from raspy.cores.titanic_output import (
     Answer,
     AnswerStored,
@@ -79,23 +92,34 @@ class TitanicCore:
     ) -> None:
         self._settings = settings or TitanicSettings()
         self._new_uuid = new_uuid
-        self._entries: dict[str, Entry] = {}
+        self._requests = Requests()
         self._next_order = 0
         self._commits = Commits()
-        self._dispatcher = Dispatcher(self._entries, self._settings)
-        self._retention = Retention(self._entries, self._settings)
+        self._dispatcher = Dispatcher(self._settings)
+        self._retention = Retention(self._settings)
         self._loaded = False
 
     # ------------------------------------------------------------ queries
 
     def pending_count(self) -> int:
-        return sum(1 for e in self._entries.values() if e.state is not State.DONE)
+        """Requests given out whose reply is not stored yet."""
+        return self._requests.unanswered_count()
 
     def known_count(self) -> int:
-        return len(self._entries)
+        """Requests given out and not yet closed (or purged)."""
+        return self._requests.visible_count()
+
+    def quota_usage(self) -> tuple[int, int]:
+        """(requests, body bytes) held against the quota, accepts in commit included."""
+        return len(self._requests), self._requests.total_bytes()
 
     def in_flight_count(self) -> int:
         return self._dispatcher.in_flight_count()
+
+    def state_of(self, uuid: str) -> State:
+        """The life-cycle state of a request (GONE if unknown); for tests and stats."""
+        entry = self._requests.get(uuid)
+        return State.GONE if entry is None else entry.state
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic time at which on_tick has work, if any."""
@@ -120,9 +144,10 @@ class TitanicCore:
 
         `queue` holds (order, uuid) entries; a request without one is done. A queue
         entry whose request is missing is deleted (the store invariant says it cannot
-        exist). Call once, before any other input.
+        exist). Call once, before any other input. The quota does not refuse what
+        is stored already: it only holds back new requests.
         """
-        if self._loaded or self._entries:
+        if self._loaded or len(self._requests):
             raise ValueError("TitanicCore.load() must come first and only once")
         self._loaded = True
         orders: dict[str, int] = {}
@@ -137,13 +162,12 @@ class TitanicCore:
         for uuid in sorted(by_uuid, key=lambda u: (orders.get(u, -1), u)):
             record = by_uuid[uuid]
             queued = orders.get(uuid)
-            entry = Entry(uuid, record.service, record.body, record.created, queued)
-            if queued is None:
-                entry.state = entry.prev = State.DONE
-                entry.body = ()
-            self._add(entry)
+            size = sum(len(frame) for frame in record.body) + len(record.service)
+            state = State.DONE if queued is None else State.PENDING
+            self._requests.add(Entry(uuid, record.created, queued, size, state))
+            self._retention.track(uuid, record.created)
             if queued is not None:
-                self._dispatcher.make_ready(entry)
+                self._dispatcher.queue(uuid, record.service, record.body, queued)
         self._retention.start(now)
         if not orphans:
             return []
@@ -163,11 +187,17 @@ class TitanicCore:
         size = sum(len(frame) for frame in body)
         if size > self._settings.max_body_bytes:
             return self._refuse(caller, "too_large")
+        settings = self._settings
+        requests = self._requests
+        if len(requests) >= settings.pending_requests:
+            return self._over_quota(caller, "requests")
+        if requests.total_bytes() + size > settings.pending_bytes:
+            return self._over_quota(caller, "bytes")
         uuid = self._new_uuid()
         order = self._next_order
         self._next_order += 1
-        entry = Entry(uuid, request.service, request.body, wall, order)
-        token = self._commits.add(Accept(caller, entry))
+        requests.add(Entry(uuid, wall, order, size, State.ACCEPTING))
+        token = self._commits.add(Accept(caller, uuid, request.service, request.body))
         writes = (
             PutRequest(uuid, request.service, request.body, wall),
             PutQueue(order, uuid),
@@ -182,11 +212,14 @@ class TitanicCore:
             uuid = titanic.decode_reply_query(body).uuid
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
-        entry = self._entries.get(uuid)
-        if entry is None or self._retention.expired(entry, wall):
+        entry = self._requests.get(uuid)
+        if (
+            entry is None
+            or entry.state is State.ACCEPTING
+            or self._retention.expired(entry.created, wall)
+        ):
             return [Answer(caller, (Status.UNKNOWN.value,))]
-        state = entry.prev if entry.state is State.CLOSING else entry.state
-        if state is State.DONE:
+        if entry.state in REPLY_READY:
             return [AnswerStored(caller, uuid)]
         return [Answer(caller, (Status.PENDING.value,))]
 
@@ -200,31 +233,40 @@ class TitanicCore:
                 # unknown UUID answers 200 (§5.4, idempotent).
                 return [Answer(caller, (Status.OK.value,))]
             return self._refuse(caller, exc.reason)
-        entry = self._entries.get(uuid)
-        if entry is None:
+        entry = self._requests.get(uuid)
+        closing = entry is not None and entry.state in CLOSING
+        if entry is None or self._requests.fire(uuid, Trigger.CLOSE) is None:
+            # unknown, or its UUID not given out yet (ACCEPTING): nothing to close
             return [Answer(caller, (Status.OK.value,))]
-        if entry.state is State.CLOSING:
-            entry.closers.append(caller)
-            return []
-        return self._delete(entry, caller)
+        entry.closers.append(caller)
+        if closing:
+            return []  # joins the deletion under way
+        return self._delete(entry)
 
     # ------------------------------------------------------------ store results
 
     def on_committed(self, token: int, ok: bool, now: float) -> list[Output]:
         """The shell committed (ok) or failed the Persist with this token."""
+        out = self._committed(token, ok, now)
+        self._dispatcher.pump(now, out)
+        return out
+
+    def on_batch_committed(
+        self, tokens: Sequence[int], ok: bool, now: float
+    ) -> list[Output]:
+        """on_committed for every token of one transaction; the dispatch pump once."""
+        out: list[Output] = []
+        for token in tokens:
+            out.extend(self._committed(token, ok, now))
+        self._dispatcher.pump(now, out)
+        return out
+
+    def _committed(self, token: int, ok: bool, now: float) -> list[Output]:
         commit = self._commits.pop(token)
         out: list[Output] = []
         match commit:
-            case Accept(caller=caller, entry=entry):
-                if not ok:
-                    out.append(Noted(Event.FAILED, entry.uuid, "accept_commit"))
-                    out.append(Answer(caller, (Status.ERROR.value,)))
-                    return out
-                self._add(entry)
-                self._dispatcher.make_ready(entry)
-                out.append(Noted(Event.ACCEPTED, entry.uuid))
-                out.append(Answer(caller, (Status.OK.value, entry.uuid.encode())))
-                self._dispatcher.pump(now, out)
+            case Accept():
+                self._accept_committed(commit, ok, now, out)
             case StoreReply(uuid=uuid):
                 self._reply_committed(uuid, ok, now, out)
             case Delete(uuid=uuid):
@@ -236,52 +278,61 @@ class TitanicCore:
                 raise ValueError(f"unknown commit token {token}")
         return out
 
+    def _accept_committed(
+        self, commit: Accept, ok: bool, now: float, out: list[Output]
+    ) -> None:
+        uuid = commit.uuid
+        if not ok:
+            self._requests.fire(uuid, Trigger.ACCEPT_FAILED)
+            out.append(Noted(Event.FAILED, uuid, "accept_commit"))
+            out.append(Answer(commit.caller, (Status.ERROR.value,)))
+            return
+        entry = self._requests.fire(uuid, Trigger.ACCEPT_COMMITTED)
+        assert entry is not None
+        assert entry.order is not None
+        self._retention.track(uuid, entry.created)
+        self._dispatcher.queue(uuid, commit.service, commit.body, entry.order)
+        out.append(Noted(Event.ACCEPTED, uuid))
+        out.append(Answer(commit.caller, (Status.OK.value, uuid.encode())))
+
     def _reply_committed(
         self, uuid: str, ok: bool, now: float, out: list[Output]
     ) -> None:
-        entry = self._entries.get(uuid)
+        trigger = Trigger.REPLY_COMMITTED if ok else Trigger.REPLY_FAILED
+        entry = self._requests.fire(uuid, trigger)
         if entry is None:
             return
-        if entry.state is State.CLOSING:
-            entry.reply_stored = entry.reply_stored or ok
-            return
-        if ok:
-            entry.state = State.DONE
-            entry.reply_stored = True
-            entry.body = ()
+        if entry.state is State.DONE:
             entry.order = None
+            self._dispatcher.forget(uuid)
             out.append(Noted(Event.DONE, uuid))
-            return
-        out.append(Noted(Event.FAILED, uuid, "reply_commit"))
-        entry.state = State.PENDING
-        self._dispatcher.retry_later(entry, now)
+        elif entry.state is State.CLOSING_DONE:
+            entry.order = None
+            self._dispatcher.forget(uuid)
+        elif entry.state is State.PENDING:
+            out.append(Noted(Event.FAILED, uuid, "reply_commit"))
+            self._dispatcher.retry_later(uuid, now)
+        # CLOSING_PENDING: its deletion is committing; a failed one resumes it
 
     def _delete_committed(
         self, uuid: str, ok: bool, now: float, out: list[Output]
     ) -> None:
-        entry = self._entries.get(uuid)
+        trigger = Trigger.DELETE_COMMITTED if ok else Trigger.DELETE_FAILED
+        entry = self._requests.fire(uuid, trigger)
         if entry is None:
             return
         closers, entry.closers = entry.closers, []
-        if ok:
-            del self._entries[uuid]
-            if entry.where is Where.FLIGHT:
-                entry.where = Where.NOWHERE  # its reply will be dropped
+        if entry.state is State.GONE:
+            self._dispatcher.forget(uuid)  # a reply still to come will be dropped
             out.append(Noted(Event.CLOSED if closers else Event.EXPIRED, uuid))
             out.extend(Answer(c, (Status.OK.value,)) for c in closers)
             return
         out.append(Noted(Event.FAILED, uuid, "delete_commit"))
         out.extend(Answer(c, (Status.ERROR.value,)) for c in closers)
-        if entry.prev is State.DONE or entry.reply_stored:
-            entry.state = State.DONE
-            entry.order = None
-            entry.body = () if entry.reply_stored else entry.body
-        else:
-            entry.state = State.PENDING
-            if entry.where is Where.NOWHERE:
-                self._dispatcher.retry_later(entry, now)
+        if entry.state is State.PENDING:
+            self._dispatcher.resume(uuid, now)
         if not closers:
-            self._retention.track_again(entry)  # a failed purge
+            self._retention.track_again(uuid, entry.created)  # a failed purge
 
     # ------------------------------------------------------------ dispatcher
 
@@ -307,11 +358,10 @@ class TitanicCore:
         flight = self._dispatcher.receive(slot, body, final, now, out)
         if flight is None:
             return out
-        entry = self._entries.get(flight.uuid)
-        if entry is None or entry.state is not State.PENDING:
+        entry = self._requests.fire(flight.uuid, Trigger.REPLY_RECEIVED)
+        if entry is None:
             out.append(Noted(Event.REPLY_DROPPED, flight.uuid, "not_pending"))
         else:
-            entry.state = State.STORING
             assert entry.order is not None
             token = self._commits.add(StoreReply(entry.uuid))
             writes = (
@@ -327,7 +377,7 @@ class TitanicCore:
         out: list[Output] = []
         self._dispatcher.expire(now, out)
         if self._retention.due(now):
-            out.extend(self._retention.purge(wall, self._purge))
+            out.extend(self._retention.purge(wall, self._expire))
         self._dispatcher.pump(now, out)
         return out
 
@@ -340,19 +390,27 @@ class TitanicCore:
             Answer(caller, (Status.UNKNOWN.value,)),
         ]
 
-    def _add(self, entry: Entry) -> None:
-        self._entries[entry.uuid] = entry
-        self._retention.track(entry)
+    def _over_quota(self, caller: Caller, what: str) -> list[Output]:
+        # §5.3: 500 is the only code that means "retry later"; 400 would tell the
+        # client to give the request up, and RFC 9 allows no code of our own
+        return [
+            Noted(Event.OVER_QUOTA, "", what),
+            Answer(caller, (Status.ERROR.value,)),
+        ]
 
-    def _purge(self, entry: Entry) -> list[Output]:
-        return self._delete(entry, None)
+    def _expire(self, uuid: str, out: list[Output]) -> bool:
+        """Retention's purge of one request; False if it must wait (reply storing)."""
+        entry = self._requests.get(uuid)
+        if entry is None or entry.state in CLOSING:
+            return True  # closed meanwhile, or already being deleted
+        if self._requests.fire(uuid, Trigger.EXPIRE) is None:
+            return False  # STORING: purged at a later check, after its commit
+        out.extend(self._delete(entry))
+        return True
 
-    def _delete(self, entry: Entry, caller: Caller | None) -> list[Output]:
-        entry.prev = entry.state
-        entry.state = State.CLOSING
-        if caller is not None:
-            entry.closers.append(caller)
-        self._dispatcher.withdraw(entry)
+    def _delete(self, entry: Entry) -> list[Output]:
+        """Describe the deletion of a request that has just entered a CLOSING state."""
+        self._dispatcher.hold(entry.uuid)
         writes: list[Write] = [DeleteRequest(entry.uuid), DeleteReply(entry.uuid)]
         if entry.order is not None:
             writes.append(DeleteQueue(entry.order, entry.uuid))

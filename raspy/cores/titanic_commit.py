@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raspy.cores.titanic_entry import Entry
 from raspy.cores.titanic_output import Caller
 
 
 @dataclass(frozen=True, slots=True)
 class Accept:
+    """A request's first commit: who to answer, and what to dispatch once stored."""
+
     caller: Caller
-    entry: Entry
+    uuid: str
+    service: bytes
+    body: tuple[bytes, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,16 @@
 
 Its own module because dispatch is bookkeeping of its own, apart from the request
 lifecycle in TitanicCore: per-service ready heaps, the backoff heap, attempts in
-flight with their timeouts, dispatcher slots and per-service windows. Entries are
-shared with the core, which adds and removes them.
+flight with their timeouts, dispatcher slots and per-service windows. It keeps a Job
+per request it may still send (the core says when: queue, hold, resume, forget); it
+never reads or changes a request's life-cycle state (raspy.cores.titanic_lifecycle).
 
 Invariants: an entry has at most one attempt in flight (docs/protocols.md §5.5.2); ready
 entries go out oldest first, only to available services. Attempts in flight per
 service start at 4, grow by one per reply up to dispatch_window and halve on a timeout.
-Heap items are never removed in place: an entry's ticket is bumped on every
+Heap items are never removed in place: a job's ticket is bumped on every
 (re)schedule, and items with an old ticket are skipped when they reach the top.
+Retries back off with raspy.backoff (retry_initial_s doubling up to retry_max_s).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 
-from raspy.cores.titanic_entry import Entry, State, Where
+from raspy.backoff import Backoff, BackoffPolicy
 from raspy.cores.titanic_output import (
     CloseSlot,
     Dispatch,
@@ -34,6 +37,47 @@ _MAX_SLOTS: Final = 4096  # dispatcher client ids alive at once (bounds edge rou
 _START_WINDOW: Final = 4  # attempts in flight to a service before any reply came back
 
 
+class Where(Enum):
+    NOWHERE = 0  # held, backing off not yet scheduled, or its reply is being stored
+    READY = 1  # in its service's ready heap
+    WAITING = 2  # in the backoff heap
+    FLIGHT = 3  # an attempt is out
+
+
+class Job:
+    """What the dispatcher needs to send one request, and where it is now."""
+
+    __slots__ = (
+        "attempts",
+        "backoff",
+        "body",
+        "held",
+        "order",
+        "service",
+        "ticket",
+        "uuid",
+        "where",
+    )
+
+    def __init__(
+        self,
+        uuid: str,
+        service: bytes,
+        body: tuple[bytes, ...],
+        order: int,
+        policy: BackoffPolicy,
+    ) -> None:
+        self.uuid = uuid
+        self.service = service
+        self.body = body
+        self.order = order
+        self.where = Where.NOWHERE
+        self.held = False  # a deletion is committing: send nothing, retry nothing
+        self.ticket = 0  # bumped on every (re)schedule; stale heap items are skipped
+        self.attempts = 0
+        self.backoff = Backoff(policy)
+
+
 @dataclass(slots=True)
 class Flight:
     """One attempt in flight on a slot; PARTIAL bodies gather in `parts`."""
@@ -46,11 +90,13 @@ class Flight:
 
 
 class Dispatcher:
-    """Ready and backing-off entries, attempts in flight, slots and windows."""
+    """Ready and backing-off jobs, attempts in flight, slots and windows."""
 
-    def __init__(self, entries: dict[str, Entry], settings: TitanicSettings) -> None:
-        self._entries = entries  # TitanicCore's: the same dict, never copied
+    def __init__(self, settings: TitanicSettings) -> None:
         self._settings = settings
+        initial = max(settings.retry_initial_s, 1e-3)
+        self._policy = BackoffPolicy(initial, max(settings.retry_max_s, initial))
+        self._jobs: dict[str, Job] = {}
         self._available: set[bytes] = set()
         self._ready: dict[
             bytes, list[tuple[int, str, int]]
@@ -71,6 +117,9 @@ class Dispatcher:
     def in_flight_count(self) -> int:
         return len(self._flights)
 
+    def job_count(self) -> int:
+        return len(self._jobs)
+
     def next_deadline(self) -> float | None:
         """The earliest attempt timeout or end of a backoff, if any."""
         candidates: list[float] = []
@@ -86,7 +135,51 @@ class Dispatcher:
             candidates.append(waiting[0][0])
         return min(candidates) if candidates else None
 
-    # ------------------------------------------------------------ scheduling
+    # ------------------------------------------------------------ what the core says
+
+    def queue(
+        self, uuid: str, service: bytes, body: tuple[bytes, ...], order: int
+    ) -> None:
+        """A request became pending: send it when its service can take it."""
+        job = Job(uuid, service, body, order, self._policy)
+        self._jobs[uuid] = job
+        self._make_ready(job)
+
+    def hold(self, uuid: str) -> None:
+        """A deletion is committing: take the job out of the queues (an attempt stays)."""
+        job = self._jobs.get(uuid)
+        if job is None:
+            return
+        job.held = True
+        if job.where in (Where.READY, Where.WAITING):
+            job.where = Where.NOWHERE  # its heap items go stale
+            job.ticket += 1
+
+    def resume(self, uuid: str, now: float) -> None:
+        """The deletion failed: the request is pending again; retried after a backoff."""
+        job = self._jobs.get(uuid)
+        if job is None:
+            return
+        job.held = False
+        if job.where is Where.NOWHERE:
+            self.retry_later(uuid, now)
+
+    def retry_later(self, uuid: str, now: float) -> None:
+        """Send the request again once its backoff has run out."""
+        job = self._jobs.get(uuid)
+        if job is None or job.held:
+            return
+        at = job.backoff.failed(now)
+        job.ticket += 1
+        job.where = Where.WAITING
+        heapq.heappush(self._waiting, (at, job.order, job.uuid, job.ticket))
+
+    def forget(self, uuid: str) -> None:
+        """The reply is stored or the request deleted: nothing more to send."""
+        job = self._jobs.pop(uuid, None)
+        if job is not None:
+            job.ticket += 1
+            job.where = Where.NOWHERE
 
     def set_available(
         self, service: bytes, available: bool, now: float, out: list[Output]
@@ -96,31 +189,6 @@ class Dispatcher:
             self.pump(now, out)
         else:
             self._available.discard(service)
-
-    def make_ready(self, entry: Entry) -> None:
-        assert entry.order is not None
-        entry.ticket += 1
-        entry.where = Where.READY
-        heap = self._ready.setdefault(entry.service, [])
-        heapq.heappush(heap, (entry.order, entry.uuid, entry.ticket))
-
-    def retry_later(self, entry: Entry, now: float) -> None:
-        settings = self._settings
-        if entry.backoff_s <= 0:
-            entry.backoff_s = settings.retry_initial_s
-        else:
-            entry.backoff_s = min(entry.backoff_s * 2, settings.retry_max_s)
-        assert entry.order is not None
-        entry.ticket += 1
-        entry.where = Where.WAITING
-        at = now + entry.backoff_s
-        heapq.heappush(self._waiting, (at, entry.order, entry.uuid, entry.ticket))
-
-    def withdraw(self, entry: Entry) -> None:
-        """Take a ready or backing-off entry out of the queues (an attempt stays)."""
-        if entry.where in (Where.READY, Where.WAITING):
-            entry.where = Where.NOWHERE  # its heap items go stale
-            entry.ticket += 1
 
     # ------------------------------------------------------------ attempts
 
@@ -135,7 +203,7 @@ class Dispatcher:
         """Gather a PARTIAL or FINAL; the attempt, ended, once its FINAL came in.
 
         None while more is to come, for an unknown slot, and for a reply past
-        max_reply_bytes (the attempt is dropped and the entry retried later).
+        max_reply_bytes (the attempt is dropped and the request retried later).
         """
         flight = self._flights.get(slot)
         if flight is None:
@@ -146,9 +214,7 @@ class Dispatcher:
         if flight.size > self._settings.max_reply_bytes:
             self._end_flight(slot, flight, retire=True, out=out)
             out.append(Noted(Event.FAILED, flight.uuid, "reply_too_large"))
-            entry = self._entries.get(flight.uuid)
-            if entry is not None and entry.state is State.PENDING:
-                self.retry_later(entry, now)
+            self.retry_later(flight.uuid, now)
             self.pump(now, out)
             return None
         if not final:
@@ -171,45 +237,49 @@ class Dispatcher:
             # a slow service gets fewer attempts queued at once, so that requests
             # waiting in the broker's queue do not time out and run twice
             self._windows[flight.service] = max(1, self._window(flight.service) // 2)
-            entry = self._entries.get(flight.uuid)
-            if entry is not None and entry.state is State.PENDING:
-                self.retry_later(entry, now)
-                reason = f"timeout attempt={entry.attempts} after_s={entry.backoff_s:g}"
-                out.append(Noted(Event.RETRIED, entry.uuid, reason))
+            job = self._jobs.get(flight.uuid)
+            if job is not None and not job.held:
+                self.retry_later(job.uuid, now)
+                delay = job.backoff.current_s
+                reason = f"timeout attempt={job.attempts} after_s={delay:g}"
+                out.append(Noted(Event.RETRIED, job.uuid, reason))
         waiting = self._waiting
         while waiting and waiting[0][0] <= now:
             _, _, uuid, ticket = heapq.heappop(waiting)
             if self._ticket_current(uuid, ticket):
-                self.make_ready(self._entries[uuid])
+                self._make_ready(self._jobs[uuid])
 
     def pump(self, now: float, out: list[Output]) -> None:
-        """Dispatch ready entries, oldest first, while slots and windows allow."""
-        while (entry := self._oldest_ready()) is not None:
+        """Dispatch ready jobs, oldest first, while slots and windows allow."""
+        while (job := self._oldest_ready()) is not None:
             slot = self._take_slot(out)
             if slot is None:
                 return
-            heapq.heappop(self._ready[entry.service])
-            entry.where = Where.FLIGHT
-            entry.attempts += 1
+            heapq.heappop(self._ready[job.service])
+            job.where = Where.FLIGHT
+            job.attempts += 1
             seq = self._next_flight
             self._next_flight += 1
-            self._flights[slot] = Flight(seq, entry.uuid, entry.service, [])
-            self._flying[entry.service] = self._flying.get(entry.service, 0) + 1
+            self._flights[slot] = Flight(seq, job.uuid, job.service, [])
+            self._flying[job.service] = self._flying.get(job.service, 0) + 1
             deadline = now + self._settings.dispatch_timeout_s
             heapq.heappush(self._deadlines, (deadline, slot, seq))
-            out.append(
-                Dispatch(slot, entry.uuid, entry.service, entry.body, entry.attempts)
-            )
+            out.append(Dispatch(slot, job.uuid, job.service, job.body, job.attempts))
 
     # ------------------------------------------------------------ helpers
 
+    def _make_ready(self, job: Job) -> None:
+        job.ticket += 1
+        job.where = Where.READY
+        heap = self._ready.setdefault(job.service, [])
+        heapq.heappush(heap, (job.order, job.uuid, job.ticket))
+
     def _ticket_current(self, uuid: str, ticket: int) -> bool:
-        entry = self._entries.get(uuid)
+        job = self._jobs.get(uuid)
         return (
-            entry is not None
-            and entry.ticket == ticket
-            and entry.state is State.PENDING
-            and entry.where in (Where.READY, Where.WAITING)
+            job is not None
+            and job.ticket == ticket
+            and job.where in (Where.READY, Where.WAITING)
         )
 
     def _flight_current(self, slot: int, seq: int) -> bool:
@@ -221,9 +291,9 @@ class Dispatcher:
     ) -> None:
         del self._flights[slot]
         self._flying[flight.service] -= 1
-        entry = self._entries.get(flight.uuid)
-        if entry is not None and entry.where is Where.FLIGHT:
-            entry.where = Where.NOWHERE
+        job = self._jobs.get(flight.uuid)
+        if job is not None and job.where is Where.FLIGHT:
+            job.where = Where.NOWHERE
         if retire:
             # a late reply could still come on this slot: never reuse it
             out.append(CloseSlot(slot))
@@ -246,12 +316,14 @@ class Dispatcher:
         out.append(OpenSlot(slot))
         return slot
 
-    def _oldest_ready(self) -> Entry | None:
-        """The oldest ready entry of an available service with room in its window."""
+    def _oldest_ready(self) -> Job | None:
+        """The oldest ready job of an available service with room in its window."""
         best: tuple[int, str] | None = None
-        for service in self._available:
-            heap = self._ready.get(service)
-            if not heap or self._flying.get(service, 0) >= self._window(service):
+        available = self._available
+        for service, heap in list(self._ready.items()):
+            if service not in available:
+                continue
+            if self._flying.get(service, 0) >= self._window(service):
                 continue
             while heap and not self._ticket_current(heap[0][1], heap[0][2]):
                 heapq.heappop(heap)
@@ -260,4 +332,4 @@ class Dispatcher:
                 continue
             if best is None or heap[0][0] < best[0]:
                 best = (heap[0][0], heap[0][1])
-        return None if best is None else self._entries[best[1]]
+        return None if best is None else self._jobs[best[1]]

@@ -8,13 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from raspy.protocol import mdp
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asked: the in-process worker that got the request, and the client address."""
+    """Who asked: the in-process worker that got the request, and the client address.
+
+    A request handed over by the broker without a worker has worker b"", and the
+    client's MDP `version` and the titanic.* `service` it asked, to answer it directly.
+    """
 
     worker: bytes
     client: bytes
+    version: mdp.Version | None = None
+    service: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,7 @@ class Event(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    OVER_QUOTA = "over_quota"  # refused with 500: [limits] titanic_pending_*
     REPLY_DROPPED = "reply_dropped"
 
 

@@ -1,7 +1,7 @@
 """TitanicSettings: the limits and timers TitanicCore runs with.
 
 Its own module so that the core and its dispatcher share one frozen value, and the
-defaults come from one place (raspy.config.TitanicConfig).
+defaults come from one place (raspy.config: TitanicConfig, LimitsConfig).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.config import TitanicConfig
+from raspy.config import LimitsConfig, TitanicConfig
 
 _DEFAULTS: Final = TitanicConfig()
+_LIMITS: Final = LimitsConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +27,17 @@ class TitanicSettings:
     retry_max_s: float = _DEFAULTS.retry_max_s
     dispatch_window: int = _DEFAULTS.dispatch_window  # most in flight per service
     retention_check_s: float = 1.0
+    # quota: requests not yet closed, and their request body bytes ([limits])
+    pending_requests: int = _LIMITS.titanic_pending_requests
+    pending_bytes: int = _LIMITS.titanic_pending_bytes
 
     @classmethod
-    def from_config(cls, c: TitanicConfig) -> TitanicSettings:
+    def from_config(
+        cls, c: TitanicConfig, limits: LimitsConfig = _LIMITS
+    ) -> TitanicSettings:
         return cls(
+            pending_requests=limits.titanic_pending_requests,
+            pending_bytes=limits.titanic_pending_bytes,
             max_body_bytes=c.max_body_bytes,
             max_reply_bytes=c.max_reply_bytes,
             retention_s=c.retention_s,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 from support.clock import FakeClock
 from support.edge_fixtures import EdgeHandle
 from support.titanic import RawWorker, TitanicHarness, open_store
@@ -296,3 +297,48 @@ def test_raspy_call_titanic_submits_waits_closes_and_prints_the_reply(
         thread.join(timeout=5)
     assert (status, capsys.readouterr().out) == (0, "echo:hello\n")
     assert titanic.store.scan(Table.TITANIC_REQUESTS) == []
+
+
+@pytest.mark.parametrize(
+    ("capacity", "overflow"), [(1024, False), (1, True)], ids=["handed", "overflow"]
+)
+def test_requests_past_the_handler_capacity_queue_for_the_workers(
+    edge: EdgeHandle, tmp_path: Path, capacity: int, overflow: bool
+) -> None:
+    """The broker hands titanic.* to Titanic directly up to handler_capacity at once;
+    the rest queue for its MDP workers. Either way: 200 + UUID after the commit, and
+    the client's own MDP version in the reply (0.1 on REQ, 0.2 on DEALER)."""
+    store = open_store(tmp_path / "store")
+    handle = harness(edge, store)
+    handle.start(TitanicConfig(service_workers=2, handler_capacity=capacity))
+    handle.inspect()  # answered after on_start: the handler is registered
+    sockets = [edge.context.socket(zmq.DEALER) for _ in range(24)]
+    try:
+        for n, sock in enumerate(sockets):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(edge.endpoint)
+            body = [SVC, str(n).encode()]
+            if n % 2:
+                sock.send_multipart([b"MDPC02", b"\x01", b"titanic.request", *body])
+            else:
+                sock.send_multipart([b"", b"MDPC01", b"titanic.request", *body])
+        uuids = []
+        for n, sock in enumerate(sockets):
+            assert sock.poll(5000)
+            frames = sock.recv_multipart()
+            if n % 2:
+                assert frames[:3] == [b"MDPC02", b"\x03", b"titanic.request"]
+            else:
+                assert frames[:3] == [b"", b"MDPC01", b"titanic.request"]
+            assert frames[-2] == b"200"
+            uuids.append(frames[-1])
+        assert len(set(uuids)) == len(sockets)
+        for uuid in uuids:
+            assert store.get(Table.TITANIC_REQUESTS, uuid) is not None
+        assert handle.stats.get("titanic.handed") > 0
+        assert (handle.stats.get("titanic.via_workers") > 0) is overflow
+    finally:
+        for sock in sockets:
+            sock.close(linger=0)
+        handle.stop()
+        store.close()
