@@ -260,6 +260,9 @@ class HistoryActor(pykka.ThreadingActor):
         if self._logged.get(name) != logged:
             log.info("history_devices_logged", service=name.decode(), count=len(logged))
         self._logged[name] = logged
+        self.links.stats.gauge(
+            "history.logged_devices", sum(len(names) for names in self._logged.values())
+        )
 
     # --- storage ------------------------------------------------------------------------
     def _stored(self, row: RowId) -> Bucket | None:
