@@ -104,8 +104,10 @@ def recorder_fixture(
     config = DevicesConfig(fake_enabled=True, fake=_SENSORS)
     services.start(fake_registry(HOST, config), SystemClock())
     # the sensors' first readings come before the recorder, their next in an hour
-    for name in (ATTIC, CELLAR):
-        wait_until(lambda n=name: tree_value(tree, n) is not None, what=f"{name} read")
+    wait_until(
+        lambda: None not in (tree_value(tree, ATTIC), tree_value(tree, CELLAR)),
+        what="the sensors' first readings",
+    )
     running = Recorder(edge, server, store)
     running.start()
     running.wait_logged(1)
