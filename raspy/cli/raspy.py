@@ -6,6 +6,9 @@ reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy status` prints a table of the hub's supervised parts.
 
+`raspy history KEY --since 24h` prints a device's recorded values (or draws them with
+`--plot FILE.svg|png`).
+
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
 (public, to hand out) and DIR/NAME.key_secret (keep it private).
 """
@@ -22,6 +25,7 @@ from typing import cast
 import zmq
 
 from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli.arguments import seconds_argument
 from raspy.cli.endpoints import endpoint_argument
@@ -143,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_cli.add_parser(
         cast(scenario_cli.Commands, commands)
     )  # one-line errors too
+    history_cli.add_parser(cast(history_cli.Commands, commands))
     return parser
 
 
