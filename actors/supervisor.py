@@ -36,6 +36,8 @@ from raspy.actors.core_wiring import start_core
 from raspy.actors.outbox import Outbox
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
+from raspy.actors.web import check_config as check_web_config
+from raspy.actors.web import start_web
 from raspy.actors.worker import EchoWorkerActor
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
@@ -299,6 +301,7 @@ class Runtime:
         )
         if child.name == "clone":
             _start_devices(self)
+            start_web(self)  # the live pages follow the new Clone server
 
     def _crashed(self, child: Child, now: float, reason: str) -> None:
         state = child.tracker.crashed(now, reason)
@@ -376,6 +379,7 @@ def mdp_endpoint_for(config: Config) -> str:
 def check_config(config: Config) -> None:
     """What only the services can check (device configs), before anything starts."""
     devices_mod.check_config(short_hostname(config), config.devices)
+    check_web_config(config)
 
 
 def start(config: Config, *, clock: Clock | None = None) -> Runtime:
@@ -477,6 +481,7 @@ def _start_services(rt: Runtime) -> None:
             critical=True,
         )
         _start_devices(rt)
+    start_web(rt)  # last: its pages ask the services started above
 
 
 def _add_titanic(rt: Runtime) -> None:

@@ -6,6 +6,8 @@ reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy status` prints a table of the hub's supervised parts.
 
+`raspy web-token` prints a new login token for the web face (docs/web.md).
+
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
 (public, to hand out) and DIR/NAME.key_secret (keep it private).
 """
@@ -23,6 +25,7 @@ import zmq
 
 from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.cli import scenario as scenario_cli
+from raspy.cli import web_token as web_token_cli
 from raspy.cli.arguments import seconds_argument
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
@@ -143,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_cli.add_parser(
         cast(scenario_cli.Commands, commands)
     )  # one-line errors too
+    web_token_cli.add_parsers(commands)
     return parser
 
 
