@@ -1,0 +1,240 @@
+"""The layout of a history chart: points in, shapes in pixel coordinates out.
+
+Pure and shared by the SVG and PNG writers, so both draw the same picture: axes,
+grid, time labels (UTC), value labels with the unit, the min..max band and the
+average line. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+Point = Sequence[float]  # [t, avg, min, max]
+XY = tuple[float, float]
+
+MARGIN_LEFT: Final = 64
+MARGIN_RIGHT: Final = 16
+MARGIN_TOP: Final = 28
+MARGIN_BOTTOM: Final = 36
+MIN_WIDTH: Final = 160
+MIN_HEIGHT: Final = 100
+MAX_SIDE: Final = 4000
+MAX_VALUE: Final = 1e15  # beyond: not a reading (and spans would overflow)
+MAX_TIME_S: Final = 1e11  # epoch s; time.gmtime fails far beyond
+AXIS_COLOUR: Final = "#444444"
+GRID_COLOUR: Final = "#dddddd"
+BAND_COLOUR: Final = "#9ec5e8"
+LINE_COLOUR: Final = "#1f5fa8"
+TEXT_COLOUR: Final = "#222222"
+BACKGROUND: Final = "#ffffff"
+# a gap in the data wider than this many typical steps breaks the line
+GAP_STEPS: Final = 3.0
+_TIME_STEPS_S: Final = (
+    60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600,
+    86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400,
+    365 * 86400, 2 * 365 * 86400, 5 * 365 * 86400,
+)  # fmt: skip
+_MAX_TIME_TICKS: Final = 8
+_MAX_VALUE_TICKS: Final = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A straight line from `start` to `end`."""
+
+    start: XY
+    end: XY
+    colour: str
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Polyline:
+    """A connected line through `points` (at least two)."""
+
+    points: tuple[XY, ...]
+    colour: str
+    width: float
+
+
+@dataclass(frozen=True, slots=True)
+class Polygon:
+    """A filled closed shape (the min..max band of one unbroken run)."""
+
+    points: tuple[XY, ...]
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """Text whose baseline starts (anchor "start"), centres or ends at `at`."""
+
+    at: XY
+    text: str
+    anchor: str
+    size: int
+
+
+Shape = Segment | Polyline | Polygon | Label
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Everything to draw, back to front, on a `width` x `height` canvas."""
+
+    width: int
+    height: int
+    shapes: tuple[Shape, ...]
+
+
+def _finite(points: Sequence[Point]) -> list[tuple[float, float, float, float]]:
+    """The drawable points, sorted: four finite numbers of a sane magnitude."""
+    kept = []
+    for point in points:
+        if len(point) < 4:
+            continue
+        t, avg, low, high = (float(v) for v in point[:4])
+        if abs(t) < MAX_TIME_S and all(abs(v) < MAX_VALUE for v in (avg, low, high)):
+            kept.append((t, avg, min(low, avg, high), max(low, avg, high)))
+    kept.sort()
+    return kept
+
+
+def _runs(
+    points: list[tuple[float, float, float, float]],
+) -> list[list[tuple[float, float, float, float]]]:
+    """The points split where the data has a gap (no line drawn across it)."""
+    if len(points) < 2:
+        return [points] if points else []
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(points))
+    typical = steps[len(steps) // 2] or 1.0
+    runs = [[points[0]]]
+    for previous, point in itertools.pairwise(points):
+        if point[0] - previous[0] > GAP_STEPS * typical:
+            runs.append([])
+        runs[-1].append(point)
+    return runs
+
+
+def _time_step(span_s: float) -> int:
+    for step in _TIME_STEPS_S:
+        if span_s / step <= _MAX_TIME_TICKS:
+            return step
+    return _TIME_STEPS_S[-1]
+
+
+def _time_text(t: float, step_s: int) -> str:
+    moment = time.gmtime(t)
+    if step_s >= 365 * 86400:
+        return time.strftime("%Y", moment)
+    if step_s >= 30 * 86400:
+        return time.strftime("%Y-%m", moment)
+    if step_s >= 86400 or (moment.tm_hour == 0 and moment.tm_min == 0):
+        return time.strftime("%m-%d", moment)
+    return time.strftime("%H:%M", moment)
+
+
+def _tick_indices(low: float, high: float, step: float) -> range:
+    """The multiples of `step` within low..high, as indices (never more than 20:
+    adding a step to a float that dwarfs it would not advance)."""
+    first, last = math.ceil(low / step), math.floor(high / step)
+    return range(first, min(last, first + 20) + 1)
+
+
+def _value_step(span: float) -> float:
+    raw = span / _MAX_VALUE_TICKS
+    power = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if raw <= factor * power:
+            return factor * power
+    return 10.0 * power
+
+
+def _value_text(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    text = f"{value:.{decimals}f}"
+    return "0" if text in {"-0", "-0.0", "-0.00"} else text
+
+
+def _value_range(
+    points: list[tuple[float, float, float, float]],
+) -> tuple[float, float]:
+    low = min(p[2] for p in points)
+    high = max(p[3] for p in points)
+    if high - low < 1e-9 * max(1.0, abs(high)):
+        pad = max(1.0, abs(high) * 0.05)
+        return low - pad, high + pad
+    pad = (high - low) * 0.05
+    return low - pad, high + pad
+
+
+def layout(
+    points: Sequence[Point], *, title: str, unit: str, width: int, height: int
+) -> Chart:
+    """The shapes of the chart of `points` ([t, avg, min, max], t epoch s)."""
+    width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
+    height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
+    left, right = MARGIN_LEFT, width - MARGIN_RIGHT
+    top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
+    shapes: list[Shape] = [Label((left, 18), title, "start", 14)]
+    data = _finite(points)
+    axes = [
+        Segment((left, top), (left, bottom), AXIS_COLOUR, 1),
+        Segment((left, bottom), (right, bottom), AXIS_COLOUR, 1),
+    ]
+    if not data:
+        shapes += axes
+        shapes.append(
+            Label(((left + right) / 2, (top + bottom) / 2), "no data", "middle", 12)
+        )
+        return Chart(width, height, tuple(shapes))
+    t_start, t_end = data[0][0], data[-1][0]
+    if t_end - t_start < 1:
+        t_start, t_end = t_start - 30, t_end + 30
+    v_low, v_high = _value_range(data)
+
+    def x_of(t: float) -> float:
+        return left + (t - t_start) / (t_end - t_start) * (right - left)
+
+    def y_of(v: float) -> float:
+        return bottom - (v - v_low) / (v_high - v_low) * (bottom - top)
+
+    value_step = _value_step(v_high - v_low)
+    for index in _tick_indices(v_low, v_high, value_step):
+        tick = index * value_step
+        y = y_of(tick)
+        shapes.append(Segment((left, y), (right, y), GRID_COLOUR, 1))
+        shapes.append(
+            Label((left - 6, y + 4), _value_text(tick, value_step), "end", 11)
+        )
+    time_step = _time_step(t_end - t_start)
+    for index in _tick_indices(t_start, t_end, time_step):
+        x = x_of(index * time_step)
+        shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))
+        shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))
+        text = _time_text(index * time_step, time_step)
+        shapes.append(Label((x, bottom + 16), text, "middle", 11))
+    shapes.append(Label((left - 6, top - 10), unit, "end", 11))
+    shapes.append(Label((right, height - 4), "UTC", "end", 10))
+    for run in _runs(data):
+        if len(run) == 1:
+            t, avg, _low, _high = run[0]
+            x = x_of(t)
+            shapes.append(
+                Segment((x - 2, y_of(avg)), (x + 2, y_of(avg)), LINE_COLOUR, 2)
+            )
+            continue
+        upper = tuple((x_of(p[0]), y_of(p[3])) for p in run)
+        lower = tuple((x_of(p[0]), y_of(p[2])) for p in reversed(run))
+        if any(p[2] != p[3] for p in run):
+            shapes.append(Polygon(upper + lower, BAND_COLOUR))
+        shapes.append(
+            Polyline(tuple((x_of(p[0]), y_of(p[1])) for p in run), LINE_COLOUR, 1.5)
+        )
+    shapes += axes
+    return Chart(width, height, tuple(shapes))

@@ -1,0 +1,81 @@
+"""The history chart as SVG text: self-contained (no scripts, no external
+resources, no fonts to fetch), every piece of text escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+from raspy.history.chart import (
+    BACKGROUND,
+    TEXT_COLOUR,
+    Label,
+    Point,
+    Polygon,
+    Polyline,
+    Segment,
+    Shape,
+    layout,
+)
+
+_FONT = "sans-serif"
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _path(points: Sequence[tuple[float, float]]) -> str:
+    return " ".join(f"{_number(x)},{_number(y)}" for x, y in points)
+
+
+def _text(value: str) -> str:
+    # control characters are not allowed in XML 1.0 text at all
+    cleaned = "".join(c if c >= " " or c in "\t" else " " for c in value)
+    return escape(cleaned)
+
+
+def _element(shape: Shape) -> str:
+    match shape:
+        case Segment(start=(x1, y1), end=(x2, y2), colour=colour, width=width):
+            return (
+                f'<line x1="{_number(x1)}" y1="{_number(y1)}" x2="{_number(x2)}" '
+                f'y2="{_number(y2)}" stroke="{colour}" stroke-width="{width}"/>'
+            )
+        case Polyline(points=points, colour=colour, width=width):
+            return (
+                f'<polyline points="{_path(points)}" fill="none" stroke="{colour}" '
+                f'stroke-width="{width}" stroke-linejoin="round"/>'
+            )
+        case Polygon(points=points, colour=colour):
+            return f'<polygon points="{_path(points)}" fill="{colour}" stroke="none"/>'
+        case Label(at=(x, y), text=text, anchor=anchor, size=size):
+            return (
+                f'<text x="{_number(x)}" y="{_number(y)}" text-anchor={quoteattr(anchor)} '
+                f'font-size="{size}">{_text(text)}</text>'
+            )
+    raise TypeError(type(shape).__name__)
+
+
+def svg_chart(
+    points: Sequence[Point],
+    *,
+    title: str,
+    unit: str,
+    width: int = 800,
+    height: int = 300,
+) -> str:
+    """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
+    the min..max band, the average line, time (UTC) and value axes, the unit.
+    """
+    chart = layout(points, title=title, unit=unit, width=width, height=height)
+    body = "\n".join(_element(shape) for shape in chart.shapes)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width}" '
+        f'height="{chart.height}" viewBox="0 0 {chart.width} {chart.height}" '
+        f'role="img" font-family="{_FONT}" fill="{TEXT_COLOUR}">\n'
+        f"<title>{_text(title)}</title>\n"
+        f'<rect width="100%" height="100%" fill="{BACKGROUND}"/>\n'
+        f"{body}\n</svg>\n"
+    )

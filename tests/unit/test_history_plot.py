@@ -1,0 +1,95 @@
+"""The history chart's SVG: well-formed, self-contained, text escaped, data drawn."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.history.plot import svg_chart
+
+_SVG = "{http://www.w3.org/2000/svg}"
+_DAY = 86400.0
+_START = 1_780_012_800.0  # 2026-05-29 00:00 UTC: no clock in these tests
+
+
+def _parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)  # noqa: S314 -- our own output, not outside data
+
+
+def _tags(svg: str, tag: str) -> list[ET.Element]:
+    return list(_parse(svg).iter(f"{_SVG}{tag}"))
+
+
+def _day_of_points() -> list[list[float]]:
+    return [
+        [_START + i * 300, 20.0 + i % 7, 19.0 + i % 7, 21.0 + i % 7] for i in range(288)
+    ]
+
+
+def test_svg_chart_draws_the_band_and_the_average_line_of_every_point() -> None:
+    svg = svg_chart(_day_of_points(), title="attic", unit="°C")
+    (band,) = _tags(svg, "polygon")
+    (line,) = _tags(svg, "polyline")
+    assert len(line.attrib["points"].split()) == 288
+    assert len(band.attrib["points"].split()) == 2 * 288
+    texts = [t.text for t in _tags(svg, "text")]
+    assert texts[0] == "attic"
+    assert "°C" in texts
+    assert "UTC" in texts
+
+
+def test_svg_chart_labels_a_day_every_three_hours_and_midnight_with_the_date() -> None:
+    svg = svg_chart(_day_of_points(), title="t", unit="W")
+    labels = [t.text for t in _tags(svg, "text")]
+    hours = ["05-29", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00"]
+    assert labels[-len(hours) - 2 : -2] == hours
+
+
+def test_svg_chart_breaks_the_line_across_a_gap() -> None:
+    points = _day_of_points()
+    del points[100:200]
+    svg = svg_chart(points, title="t", unit="")
+    assert [len(p.attrib["points"].split()) for p in _tags(svg, "polyline")] == [
+        100,
+        88,
+    ]
+
+
+def test_svg_chart_escapes_title_and_unit_and_fetches_nothing() -> None:
+    hostile = '<script>alert("x")</script> & <a href="http://example.invalid">'
+    svg = svg_chart(_day_of_points(), title=hostile, unit=hostile + "\x00")
+    root = _parse(svg)
+    assert not list(root.iter(f"{_SVG}script"))
+    assert not list(root.iter(f"{_SVG}a"))
+    assert [t.text for t in _tags(svg, "title")] == [hostile]
+    attributes = [(k, v) for e in root.iter() for k, v in e.attrib.items()]
+    assert [k for k, v in attributes if "href" in k or "url(" in v or "//" in v] == []
+
+
+def test_svg_chart_of_no_points_says_so() -> None:
+    svg = svg_chart([], title="empty", unit="°C")
+    assert [t.text for t in _tags(svg, "text")] == ["empty", "no data"]
+
+
+def test_svg_chart_of_one_flat_point_still_has_a_value_axis() -> None:
+    svg = svg_chart([[_START, 5.0, 5.0, 5.0]], title="one", unit="%")
+    assert not _tags(svg, "polygon")
+    assert len(_tags(svg, "line")) > 2
+
+
+_number = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@given(
+    st.lists(st.lists(_number, min_size=0, max_size=5), max_size=40),
+    st.text(max_size=30),
+    st.integers(min_value=-10, max_value=5000),
+)
+def test_svg_chart_is_well_formed_xml_for_any_points_and_text(
+    points: list[list[float]], title: str, width: int
+) -> None:
+    svg = svg_chart(points, title=title, unit=title, width=width, height=width)
+    root = _parse(svg)
+    assert root.tag == f"{_SVG}svg"
