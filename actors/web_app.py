@@ -201,14 +201,16 @@ async def login_submit(request: Request, backend: Backend) -> Response:
         samesite="strict",
         secure=False,  # plain HTTP on the LAN: a Secure cookie would never be sent
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(
+        LOGIN_COOKIE, path="/login", httponly=True, samesite="strict"
+    )
     return response
 
 
 async def logout(request: Request, backend: Backend, session: Session) -> Response:
     backend.sessions.drop(session.sid)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

@@ -134,7 +134,7 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
     if not history.points:
         return pages.Graph(span, problem="No points in this range yet.")
     svg = svg_chart(
-        [list(point) for point in history.points],
+        history.points,
         title=f"{row.fullname} ({span}, {history.tier})",
         unit=row.unit,
     )

@@ -487,6 +487,20 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if core is not None:
         problems.extend(_core_problems(core, source))
     problems += _supervisor_problems(source, sections.get("supervisor"))
+    problems += _http_problems(source, sections.get("http"))
+    return problems
+
+
+def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
+    """[http] alone; "beyond loopback only with a login" needs the data dir's files,
+    so raspy.actors.web.check_config says it before raspyd starts."""
+    if section is None:
+        return []
+    problems = []
+    if not section.bind:
+        problems.append(f"{source}: http.bind: expected an address, got \"\"")
+    if section.session_s <= 0:
+        problems.append(f"{source}: http.session_s: expected seconds > 0")
     return problems
 
 
