@@ -36,6 +36,9 @@ SESSION_COOKIE: Final = "raspy_session"
 LOGIN_COOKIE: Final = "raspy_login"
 REQUEST_TIMEOUT_S: Final = 5.0
 KEEPALIVE_S: Final = 15.0
+# at most one batch per browser this often: changes in between are coalesced (the
+# latest value per key), so 20 browsers cost the daemon little whatever the poll rate
+BATCH_INTERVAL_S: Final = 0.25
 _STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript"}
 _SECURITY_HEADERS: Final = {
     # no inline script, nothing from elsewhere; inline styles only for the SVG charts
@@ -256,6 +259,7 @@ async def _stream(
             chunk = client.take()
             if chunk:
                 yield chunk
+                await asyncio.sleep(BATCH_INTERVAL_S)
     finally:
         hub.leave(client)
 
