@@ -498,7 +498,7 @@ def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
         return []
     problems = []
     if not section.bind:
-        problems.append(f"{source}: http.bind: expected an address, got \"\"")
+        problems.append(f'{source}: http.bind: expected an address, got ""')
     if section.session_s <= 0:
         problems.append(f"{source}: http.session_s: expected seconds > 0")
     return problems

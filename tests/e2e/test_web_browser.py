@@ -101,7 +101,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=CONFIG)
     try:
         running = Hub(daemon.start(timeout_s=30), token)
-        wait_until(lambda: _answers(running), what="the web face to listen", timeout_s=15)
+        wait_until(
+            lambda: _answers(running), what="the web face to listen", timeout_s=15
+        )
         yield running
     finally:
         daemon.kill()

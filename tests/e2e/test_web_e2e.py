@@ -145,6 +145,7 @@ def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
     try:
         daemon.start(timeout_s=30)
         form = wait_until(lambda: _get(port, "/login"), what="the login form")
+        assert form is not None
         login_cookie = form.cookies[0].split(";")[0]
         match = re.search(r'name="csrf" value="([^"]+)"', form.body)
         assert match is not None

@@ -57,7 +57,7 @@ def test_a_device_list_becomes_rows_sorted_by_name() -> None:
 
 
 def test_a_refusal_names_the_service_and_its_detail() -> None:
-    with pytest.raises(ReplyError, match=".") as caught:
+    with pytest.raises(ReplyError, match=r".") as caught:
         models.devices("h.fake", reply({"error": "x", "detail": "boom"}, b"500"))
     assert str(caught.value) == "h.fake.devices: answered '500': 'boom'"
 
