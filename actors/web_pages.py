@@ -133,12 +133,15 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
         return pages.Graph(span, problem=str(exc))
     if not history.points:
         return pages.Graph(span, problem="No points in this range yet.")
-    svg = svg_chart(
-        history.points,
-        title=f"{row.fullname} ({span}, {history.tier})",
-        unit=row.unit,
+    title = f"{row.fullname} ({span}, {history.tier})"
+    return pages.Graph(
+        span,
+        svg=svg_chart(history.points, title=title, unit=row.unit),
+        svg_narrow=svg_chart(
+            history.points, title=title, unit=row.unit, width=400, height=260
+        ),
+        points=len(history.points),
     )
-    return pages.Graph(span, svg=svg, points=len(history.points))
 
 
 async def device_command(

@@ -84,7 +84,8 @@ class Graph:
     """The device page's graph: the chosen range, the SVG or why there is none."""
 
     span: str
-    svg: str = ""
+    svg: str = ""  # desktop width
+    svg_narrow: str = ""  # phone width: its text stays readable
     problem: str = ""
     points: int = 0
 
@@ -96,7 +97,11 @@ def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
         f"{current if span == graph.span else ''}>{esc(span)}</a>"
         for span in RANGES
     )
-    chart = graph.svg if graph.svg else notice(graph.problem or "No points yet.")
+    chart = (
+        f'<div class="wide">{graph.svg}</div><div class="narrow">{graph.svg_narrow}</div>'
+        if graph.svg
+        else notice(graph.problem or "No points yet.")
+    )
     record = (
         f'<button type="button" class="switch" role="switch" data-action="log" '
         f'aria-checked="{"true" if row.logged else "false"}" '
@@ -181,7 +186,11 @@ def _stats_details(part: PartStats, *, opened: bool = False) -> str:
         )
     )
     flag = " open" if opened else ""
-    return f"<details{flag}><summary>{esc(part.part)}</summary>{body}</details>"
+    state = next((r.value for r in part.rows if r.name == "state"), "")
+    shown = (
+        f' <span class="state state-{esc(state)}">{esc(state)}</span>' if state else ""
+    )
+    return f"<details{flag}><summary>{esc(part.part)}{shown}</summary>{body}</details>"
 
 
 def titanic_body(
@@ -189,21 +198,14 @@ def titanic_body(
 ) -> str:
     out = [f'<p class="count">{total} request{"s" if total != 1 else ""} waiting.</p>']
     if entries:
-        out.append(
-            table(
-                ("#", "Request", "Service", "Stored", "Frames"),
-                [
-                    (
-                        str(e.position),
-                        f"<code>{esc(e.uuid)}</code>",
-                        esc(e.service),
-                        esc(show_time(e.created, now)),
-                        str(e.frames),
-                    )
-                    for e in entries
-                ],
-            )
+        items = "".join(
+            f'<li class="queued"><div class="head"><span class="name">#{e.position} '
+            f"{esc(e.service)}</span><time>{esc(show_time(e.created, now))}</time></div>"
+            f'<code class="uuid">{esc(e.uuid)}</code> '
+            f'<span class="sub">{e.frames} frame{"s" if e.frames != 1 else ""}</span></li>'
+            for e in entries
         )
+        out.append(f'<ul class="queue">{items}</ul>')
         if total > len(entries):
             out.append(notice(f"Showing the first {len(entries)}."))
     if stats is not None:
