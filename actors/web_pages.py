@@ -34,7 +34,8 @@ def _page(
     document = html.page(
         title, body, csrf=session.csrf, active=active, host=backend.hostname, live=live
     )
-    return HTMLResponse(document, status_code=status)
+    # a lone surrogate from a reply's JSON becomes "?" rather than a failed page
+    return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
 
 
 async def _ask(backend: Backend, service: str, *body: bytes) -> list[bytes]:

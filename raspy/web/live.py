@@ -30,7 +30,8 @@ def frame(event: str, data: str, *, event_id: str | None = None) -> bytes:
             raise ValueError("an event id is one line without NUL")
         lines.append(f"id: {event_id}")
     lines += [f"data: {line}" for line in data.replace("\r\n", "\n").split("\n")]
-    return ("\n".join(lines) + "\n\n").encode("utf-8")
+    # a lone surrogate (JSON allows "\ud800") becomes "?": the stream never breaks
+    return ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
 
 
 def comment(text: str = "") -> bytes:

@@ -30,9 +30,20 @@ def test_an_event_is_its_name_then_its_data_lines_then_a_blank_line() -> None:
     )
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters="\r"), max_size=200))
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r", blacklist_categories=["Cs"]),
+        max_size=200,
+    )
+)
 def test_any_data_reads_back_unchanged(data: str) -> None:
     assert parse_events(frame("kv", data)) == [("kv", data)]
+
+
+def test_a_value_with_a_lone_surrogate_is_sent_with_a_replacement() -> None:
+    hub = LiveHub()
+    hub.publish([("/device/h.f.a/value", b'"\\ud800x"')])
+    assert hub.join(Wakes()).take() == b'event: kv\ndata: {"/device/h.f.a/value":"?x"}\n\n'
 
 
 @pytest.mark.parametrize("name", ["a\nb", "a\rb"])
