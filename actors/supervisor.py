@@ -33,6 +33,7 @@ from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone_server import ClonePublisher, start_clone_server
 from raspy.actors.core_wiring import start_core
+from raspy.actors.history import start_history_child
 from raspy.actors.outbox import Outbox
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
@@ -511,3 +512,4 @@ def _start_devices(rt: Runtime) -> None:
     for name, start in devices_mod.start_devices(rt, publisher):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core
+    start_history_child(rt)  # [history]: the value recorder, idem

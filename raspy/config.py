@@ -13,6 +13,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from raspy.errors import ConfigError, shown
+from raspy.history.tiers import parse_tiers
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -487,7 +488,28 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if core is not None:
         problems.extend(_core_problems(core, source))
     problems += _supervisor_problems(source, sections.get("supervisor"))
+    problems += _history_problems(source, sections.get("history"))
     problems += _http_problems(source, sections.get("http"))
+    return problems
+
+
+def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:
+    if section is None:
+        return []
+    problems = []
+    if not 0 < section.flush_interval_s <= 3600:
+        problems.append(
+            f"{source}: history.flush_interval_s: expected seconds in 0..3600, "
+            f"got {section.flush_interval_s}"
+        )
+    tiers: tuple[object, ...] = section.tiers  # TOML: any item type
+    if not all(isinstance(spec, str) for spec in tiers):
+        problems.append(f"{source}: history.tiers: expected a list of strings")
+    else:
+        try:
+            parse_tiers(section.tiers)
+        except ValueError as exc:
+            problems.append(f"{source}: history.tiers: {exc}")
     return problems
 
 

@@ -24,6 +24,7 @@ from raspy.storage.tables import (
     decode_titanic_reply,
     decode_titanic_request,
     is_uuid32,
+    validate_history_record,
 )
 
 
@@ -73,6 +74,8 @@ def validate_record(table: Table, key: bytes, value: bytes) -> None:
                 raise StoreError(f"value {quote(value)} is not the key's uuid")
         case Table.DEVICE:
             decode_device_record(key, value)
+        case Table.HISTORY:
+            validate_history_record(key, value)
         case Table.SCENARIO | Table.CRON:
             try:
                 packing.unpack(value)

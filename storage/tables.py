@@ -35,6 +35,7 @@ class Table(StrEnum):
     SCENARIO = "scenario"
     CRON = "cron"
     DEVICE = "device"  # device settings changed over MDP, outputs' last states
+    HISTORY = "history"  # recorded values in round-robin tiers (raspy.history)
 
 
 # Every table but meta is user data: dumped, restored and checked record by record.
@@ -255,3 +256,83 @@ def decode_schema_version(data: bytes) -> int:
             f"meta schema_version: expected an integer >= 0, got {quote(repr(value))}"
         )
     return value
+
+
+# history table keys: b"d" + step_s (4 bytes) + slot (4 bytes) + Clone key, a bucket
+# (overwritten in place when its slot comes round again), and b"k" + Clone key, the
+# recorded keys. Ordered by (step, slot, key) rather than (key, ...): one flush then
+# dirties a few adjacent pages for all keys instead of a few pages per key, which is
+# what the SD card sees (docs/history.md, docs/PERFORMANCE.md).
+HISTORY_ROW_PREFIX: Final = b"d"
+HISTORY_KEY_PREFIX: Final = b"k"
+_HISTORY_ROW_HEAD: Final = 1 + 4 + 4
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A stored bucket: raw (`count` 1) or the min/sum/max of `count` samples."""
+
+    t: float
+    count: int
+    total: float
+    low: float
+    high: float
+
+
+def history_row_key(step_s: int, slot: int, key: str) -> bytes:
+    return (
+        HISTORY_ROW_PREFIX
+        + step_s.to_bytes(4, "big")
+        + slot.to_bytes(4, "big")
+        + key.encode("utf-8")
+    )
+
+
+def decode_history_row_key(data: bytes) -> tuple[int, int, str]:
+    """Inverse of history_row_key: (step_s, slot, key); raises StoreError."""
+    if len(data) <= _HISTORY_ROW_HEAD or not data.startswith(HISTORY_ROW_PREFIX):
+        raise StoreError("history key: expected d + step + slot + key")
+    try:
+        key = data[_HISTORY_ROW_HEAD:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError("history key: the Clone key is not UTF-8") from exc
+    return int.from_bytes(data[1:5], "big"), int.from_bytes(data[5:9], "big"), key
+
+
+def encode_history_row(row: HistoryRow) -> bytes:
+    """[t, value] for a raw point (the common row, kept small), else
+    [t, count, total, low, high]."""
+    if row.count == 1 and row.low == row.high == row.total:
+        return packing.pack([row.t, row.total])
+    return packing.pack([row.t, row.count, row.total, row.low, row.high])
+
+
+def decode_history_row(data: bytes) -> HistoryRow:
+    """Inverse of encode_history_row; raises StoreError."""
+    what = "history row"
+    try:
+        value = packing.unpack(data)
+    except PackingError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
+    if not isinstance(value, list) or len(value) not in (2, 5):
+        raise StoreError(f"{what}: expected a list of 2 or 5 numbers")
+    numbers = [_number(item, what) for item in value]
+    if len(numbers) == 2:
+        t, only = numbers
+        return HistoryRow(t, 1, only, only, only)
+    count = value[1]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise StoreError(f"{what}: count: expected an integer >= 1")
+    return HistoryRow(numbers[0], count, numbers[2], numbers[3], numbers[4])
+
+
+def validate_history_record(key: bytes, value: bytes) -> None:
+    """Raise StoreError unless `key`/`value` is a history row or a recorded key."""
+    if key.startswith(HISTORY_KEY_PREFIX):
+        try:
+            key[1:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StoreError("history key: the Clone key is not UTF-8") from exc
+        return
+    decode_history_row_key(key)
+    decode_history_row(value)

@@ -8,6 +8,9 @@ reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy web-token` prints a new login token for the web face (docs/web.md).
 
+`raspy history KEY --since 24h` prints a device's recorded values (or draws them with
+`--plot FILE.svg|png`).
+
 `raspy keys DIR NAME` writes a CURVE key pair as zmq certificates: DIR/NAME.key
 (public, to hand out) and DIR/NAME.key_secret (keep it private).
 """
@@ -24,6 +27,7 @@ from typing import cast
 import zmq
 
 from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
 from raspy.cli.arguments import seconds_argument
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_cli.add_parser(
         cast(scenario_cli.Commands, commands)
     )  # one-line errors too
+    history_cli.add_parser(cast(history_cli.Commands, commands))
     web_token_cli.add_parsers(commands)
     return parser
 

@@ -1,0 +1,378 @@
+"""HistoryActor: records the values of logged devices and answers
+`<host>.logger.history`.
+
+It follows the daemon's own Clone updates in-process (CloneSubscribe on `/device/`,
+no socket), keeps the values of devices whose `log` flag is true in the pure
+Recorder, and writes the rows of one interval as ONE group-committed transaction
+every `flush_interval_s` and at a clean stop: a kill -9 loses at most one interval.
+Which devices are logged it learns from the device services themselves: every
+LOG_REFRESH_S (and when one appears) it sends each `*.devices` service a `list`
+request through the broker, in-process, so a flag changed at run time (the `log`
+action, `config`, `reset`) is followed within seconds, sub-devices included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.outbox import Outbox
+from raspy.actors.ticker import DeadlineTicker
+from raspy.actors.worker import LocalWorker, attach, local_peer_id
+from raspy.clock import Clock
+from raspy.config import HistoryConfig
+from raspy.errors import MalformedMessage, StoreError
+from raspy.history import query, service
+from raspy.history.recorder import Bucket, Recorder, RowId
+from raspy.history.tiers import Tier, parse_tiers
+from raspy.protocol import mdp, mdp_decode
+from raspy.stats import Stats
+from raspy.storage.store import Put, ReadView, Store
+from raspy.storage.tables import (
+    HISTORY_KEY_PREFIX,
+    HistoryRow,
+    Table,
+    decode_history_row,
+    encode_history_row,
+    history_row_key,
+)
+
+if TYPE_CHECKING:
+    from raspy.actors.supervisor import Runtime
+
+log = structlog.get_logger(component="history")
+
+CHILD_NAME: Final = "history"
+
+LOG_REFRESH_S: Final = 5.0
+_ASK_TIMEOUT_S: Final = 5.0
+_DEVICE_PREFIX: Final = b"/device/"
+_VALUE_SUFFIX: Final = b"/value"
+_DEVICES_SUFFIX: Final = b".devices"
+_LIST_BODY: Final = b'{"v": 1, "action": "list"}'
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLinks:
+    """What the history actor talks to."""
+
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    clone: pykka.ActorRef[Any]
+    store: Store
+    clock: Clock
+    stats: Stats
+
+
+def logged_devices(reply: tuple[bytes, ...]) -> set[str] | None:
+    """The full names whose `log` is true in a devices `list` reply, None if the
+    reply is not a 200 list."""
+    if len(reply) != 2 or reply[0] != b"200":
+        return None
+    try:
+        document = json.loads(reply[1])
+    except (UnicodeDecodeError, ValueError):
+        return None
+    devices = document.get("devices") if isinstance(document, dict) else None
+    if not isinstance(devices, list):
+        return None
+    names: set[str] = set()
+    for device in devices:
+        if not isinstance(device, dict):
+            continue
+        config, fullname = device.get("config"), device.get("fullname")
+        if (
+            isinstance(fullname, str)
+            and isinstance(config, dict)
+            and config.get("log") is True
+        ):
+            names.add(fullname)
+    return names
+
+
+def sample_value(body: bytes) -> float | None:
+    """A Clone `/value` body (JSON text) as a number to record: numbers as they are,
+    true/false as 1/0 (a switch's graph), anything else None."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+class HistoryActor(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(self, host: str, config: HistoryConfig, links: HistoryLinks) -> None:
+        super().__init__()
+        self.links = links
+        self.tiers: tuple[Tier, ...] = parse_tiers(config.tiers)
+        self.flush_interval_s = config.flush_interval_s
+        self.recorder = Recorder(self.tiers)
+        self.recorded: set[str] = set()
+        self._new_keys: set[str] = set()
+        self._logged: dict[bytes, set[str]] = {}  # device service -> logged names
+        self._services: set[bytes] = set()
+        self._requests: dict[bytes, bytes] = {}  # client peer -> service asked
+        self._request_count = 0
+        self._owner = local_peer_id(f"history.{uuid.uuid4().hex[:8]}")
+        self._worker = LocalWorker(
+            links.outbox,
+            local_peer_id(f"history.worker.{uuid.uuid4().hex[:8]}"),
+            f"{host}.logger.history".encode(),
+        )
+        self._ticker = DeadlineTicker(self.actor_ref, links.clock, name="raspy-history")
+        now = links.clock.monotonic()
+        self._next_flush = now + self.flush_interval_s
+        self._next_refresh = now
+
+    # --- lifecycle ----------------------------------------------------------------
+    def on_start(self) -> None:
+        store = self.links.store
+        for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
+            self.recorded.add(key[1:].decode("utf-8", "replace"))
+        self._ticker.start()
+        self.links.clone.ask(
+            msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        self.links.edge.ask(
+            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        attach(self.links.edge, self._worker, self.actor_ref)
+        self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        self._set_deadline()
+        log.info("history_started", keys=len(self.recorded), tiers=len(self.tiers))
+
+    def on_stop(self) -> None:
+        self._flush()  # a clean stop loses nothing
+        self._ticker.stop()
+        self._worker.disconnect()
+        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+            self.links.clone.ask(
+                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
+            self.links.edge.tell(msgs.DetachLocal(self._owner))
+        self.links.outbox.close_for_this_thread()
+        log.info("history_stopped", keys=len(self.recorded))
+
+    # --- messages -----------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        try:
+            return self._receive(message)
+        except Exception:  # the recorder outlives any one message (style §4)
+            self.links.stats.incr("history.errors")
+            log.exception("history_message_failed", kind=type(message).__name__)
+            return None
+
+    def _receive(self, message: Any) -> Any:
+        match message:
+            case msgs.KeyChanged(key=key, body=body):
+                self._on_key(key, body)
+            case msgs.Tick():
+                self._on_tick()
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                if peer_id == self._worker.peer_id:
+                    self._on_request(frames)
+                else:
+                    self._on_reply(peer_id, frames)
+            case msgs.ServiceAvailabilityChanged(service=name, available=available):
+                self._on_service(name, available)
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _on_key(self, raw_key: bytes, body: bytes) -> None:
+        if not raw_key.endswith(_VALUE_SUFFIX) or not body:
+            return
+        fullname = raw_key[len(_DEVICE_PREFIX) : -len(_VALUE_SUFFIX)].decode(
+            "utf-8", "replace"
+        )
+        if not any(fullname in names for names in self._logged.values()):
+            return
+        value = sample_value(body)
+        if value is None:
+            return
+        key = raw_key.decode("utf-8")
+        if key not in self.recorded:
+            self.recorded.add(key)
+            self._new_keys.add(key)
+        self.recorder.record(key, self.links.clock.wall(), value, self._stored)
+        self.links.stats.incr("history.samples")
+
+    def _on_tick(self) -> None:
+        now = self.links.clock.monotonic()
+        if now >= self._next_flush:
+            self._next_flush = now + self.flush_interval_s
+            self._flush()
+        if now >= self._next_refresh:
+            self._next_refresh = now + LOG_REFRESH_S
+            for name in sorted(self._services):
+                self._ask_devices(name)
+        self._set_deadline()
+
+    def _set_deadline(self) -> None:
+        self._ticker.set(min(self._next_flush, self._next_refresh))
+
+    # --- which devices are logged -----------------------------------------------------
+    def _on_service(self, name: bytes, available: bool) -> None:
+        if not name.endswith(_DEVICES_SUFFIX):
+            return
+        if available:
+            self._services.add(name)
+            self._ask_devices(name)
+        else:
+            self._services.discard(name)
+            self._logged.pop(name, None)
+
+    def _ask_devices(self, name: bytes) -> None:
+        self._request_count += 1
+        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % self._request_count
+        self._requests[peer] = name
+        request = mdp.ClientRequest(mdp.Version.V02, name, (_LIST_BODY,))
+        self.links.outbox.send_mdp(peer, mdp.encode(request))
+
+    def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
+        name = self._requests.pop(peer_id, None)
+        if name is None:
+            return  # an answer to a request of an earlier refresh round: the next comes
+        try:
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            log.warning("frame_rejected", service=name.decode(), reason=exc.reason)
+            return
+        logged = logged_devices(reply.body)
+        if logged is None:
+            log.warning("device_list_refused", service=name.decode())
+            return
+        if self._logged.get(name) != logged:
+            log.info("history_devices_logged", service=name.decode(), count=len(logged))
+        self._logged[name] = logged
+        self.links.stats.gauge(
+            "history.logged_devices", sum(len(names) for names in self._logged.values())
+        )
+
+    # --- storage ------------------------------------------------------------------------
+    def _stored(self, row: RowId) -> Bucket | None:
+        data = self.links.store.get(
+            Table.HISTORY, history_row_key(row.step_s, row.slot, row.key)
+        )
+        return None if data is None else _bucket(data)
+
+    def _flush(self) -> None:
+        rows = self.recorder.take_pending()
+        new_keys, self._new_keys = sorted(self._new_keys), set()
+        if not rows and not new_keys:
+            return
+        ops = [
+            Put(Table.HISTORY, HISTORY_KEY_PREFIX + key.encode("utf-8"), b"\xc0")
+            for key in new_keys
+        ]
+        for row, bucket in rows:
+            value = encode_history_row(
+                HistoryRow(
+                    bucket.t, bucket.count, bucket.total, bucket.low, bucket.high
+                )
+            )
+            ops.append(
+                Put(
+                    Table.HISTORY, history_row_key(row.step_s, row.slot, row.key), value
+                )
+            )
+        try:
+            self.links.store.commit(ops)
+        except StoreError as exc:  # kept for the next interval, never dropped
+            self.recorder.restore_pending(rows)
+            self._new_keys.update(new_keys)
+            self.links.stats.incr("history.flush_failed")
+            log.error("history_flush_failed", reason=str(exc), count=len(rows))
+            return
+        self.links.stats.incr("history.flushes")
+        log.debug("history_flushed", count=len(rows))
+
+    # --- the service --------------------------------------------------------------------
+    def _on_request(self, frames: tuple[bytes, ...]) -> None:
+        rejected = self._worker.serve(frames, self._handle)
+        if rejected is not None:
+            self.links.stats.incr("history.rejected")
+            log.warning(
+                "frame_rejected", reason=rejected.reason, detail=rejected.detail
+            )
+
+    def _handle(self, body: list[bytes]) -> tuple[bytes, bytes]:
+        with self.links.store.read_view() as view:
+            return service.handle(
+                body,
+                self.links.clock.wall(),
+                self.tiers,
+                self.recorded,
+                lambda key: self._fetcher(view, key),
+            )
+
+    def _fetcher(self, view: ReadView, key: str) -> query.Fetch:
+        def fetch(tier: Tier, slot: int) -> Bucket | None:
+            pending = self.recorder.pending(RowId(key, tier.step_s, slot))
+            if pending is not None:
+                return pending
+            data = view.get(Table.HISTORY, history_row_key(tier.step_s, slot, key))
+            return None if data is None else _bucket(data)
+
+        return fetch
+
+
+def _bucket(data: bytes) -> Bucket | None:
+    try:
+        row = decode_history_row(data)
+    except StoreError:
+        return None  # a damaged row reads as a gap; `raspy-kv check` names it
+    return Bucket(row.t, row.count, row.total, row.low, row.high)
+
+
+def start_history(
+    host: str, config: HistoryConfig, links: HistoryLinks
+) -> pykka.ActorRef[Any]:
+    """Start the recorder (the supervisor's one call)."""
+    return HistoryActor.start(host, config, links)
+
+
+@dataclass
+class _Start:
+    """The supervisor's start callable, bound to one Clone server."""
+
+    rt: Runtime
+    clone: pykka.ActorRef[Any]
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        rt = self.rt
+        links = HistoryLinks(
+            rt.edge, rt.outbox, self.clone, rt.store, rt.clock, rt.stats
+        )
+        return start_history(rt.hostname, rt.config.history, links)
+
+
+def start_history_child(rt: Runtime) -> None:
+    """Start the recorder after the Clone server (called again whenever that one is
+    restarted: a new server means a new subscription, so a new recorder)."""
+    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
+    current = next((c for c in rt.children if c.name == CHILD_NAME), None)
+    if (
+        current is not None
+        and isinstance(current.start, _Start)
+        and current.start.clone is clone
+    ):
+        return
+    rt.stop_children(lambda name: name == CHILD_NAME)
+    if rt.config.history.enabled and clone is not None:
+        rt.add_child(CHILD_NAME, _Start(rt, clone))

@@ -1,0 +1,235 @@
+"""`raspy history KEY --since 24h`: a device's recorded values, as text, JSON, or a
+chart (`--plot FILE.svg|FILE.png`), from the hub's `<host>.logger.history`.
+
+KEY is a Clone key (`/device/<host>.<svc>.<dev>/value`) or a device's full name.
+--since/--until take a duration back from now (`24h`, `7d`), epoch seconds, or an
+ISO date (`2026-05-29T06:00`, local time unless it names a zone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import zmq
+
+from raspy.cli.arguments import seconds_argument
+from raspy.cli.endpoints import endpoint_argument
+from raspy.config import DEFAULT_PORT_BASE
+from raspy.errors import ClientTimeout, ConfigError, shown
+from raspy.history.tiers import parse_duration
+
+_PROG: Final = "raspy history"
+DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
+_PLOT_SUFFIXES: Final = (".svg", ".png")
+
+
+class Commands(Protocol):
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
+
+
+def when(text: str, now: float) -> float:
+    """Epoch seconds of a --since/--until value; ValueError naming what it expected."""
+    text = text.strip()
+    if text == "now":
+        return now
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return float(text) if text.replace(".", "", 1).isdigit() else _iso(text)
+    except ValueError:
+        raise ValueError(
+            f"expected a duration back from now (24h, 7d), epoch seconds or an ISO "
+            f"date, got {shown(text)}"
+        ) from None
+
+
+def _iso(text: str) -> float:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a naive date is this machine's local time
+    return moment.timestamp()
+
+
+def add_parser(commands: Commands) -> None:
+    """Register `history` on `raspy`'s sub-command parser."""
+    history = commands.add_parser(
+        "history",
+        help="recorded values of a device: text, JSON or a chart",
+        description="Ask the hub's <host>.logger.history for the values of KEY "
+        "between --since and --until; the tier (raw, 5-minute, hourly, ...) is "
+        "chosen by the range unless --resolution names one.",
+    )
+    history.add_argument(
+        "key", metavar="KEY", help="a Clone key (/device/<name>/value) or a device name"
+    )
+    history.add_argument(
+        "--since", default="24h", help="start: 24h, 7d, epoch s, ISO date (default 24h)"
+    )
+    history.add_argument("--until", default="now", help="end, same forms (default now)")
+    history.add_argument(
+        "--resolution",
+        default="auto",
+        help="auto (default) or a tier's step, e.g. 10s, 5m, 1h",
+    )
+    history.add_argument(
+        "--plot", metavar="FILE", help="write a chart to FILE.svg or FILE.png"
+    )
+    history.add_argument("--unit", default="", help="unit shown on the chart")
+    history.add_argument(
+        "--json", action="store_true", help="print the service's JSON reply"
+    )
+    history.add_argument(
+        "--server",
+        type=endpoint_argument,
+        default=DEFAULT_SERVER,
+        help=f"broker endpoint (default {DEFAULT_SERVER})",
+    )
+    history.add_argument(
+        "--host",
+        metavar="NAME",
+        help="the hub's host name in service names (default: this machine's)",
+    )
+    history.add_argument(
+        "--timeout",
+        type=seconds_argument,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for the reply (default 5)",
+    )
+    history.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help="the hub's public certificate (NAME.key): talk CURVE to it",
+    )
+    history.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help="this client's secret certificate (NAME.key_secret); with --server-key",
+    )
+    history.set_defaults(run=run)
+
+
+class _Refused(Exception):
+    """A failure to print as one line, with the exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _request(args: argparse.Namespace) -> dict[str, Any]:
+    now = time.time()
+    try:
+        since = when(args.since, now)
+        until = when(args.until, now)
+    except ValueError as exc:
+        raise _Refused(2, str(exc)) from None
+    if args.plot and not args.plot.lower().endswith(_PLOT_SUFFIXES):
+        raise _Refused(
+            2, f"--plot: expected a FILE ending in .svg or .png, got {shown(args.plot)}"
+        )
+    if since >= until:
+        raise _Refused(2, "--since: expected a time before --until")
+    return {
+        "v": 1,
+        "action": "history",
+        "key": args.key,
+        "since": since,
+        "until": until,
+        "resolution": args.resolution,
+    }
+
+
+def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
+    from raspy.client.mdp import Client
+    from raspy.names import short_hostname
+    from raspy.transport.curve import client_keys
+
+    if (args.server_key is None) != (args.client_cert is None):
+        raise _Refused(2, "--server-key and --client-cert go together")
+    try:
+        curve = client_keys(args.server_key, args.client_cert)
+    except ConfigError as exc:
+        raise _Refused(2, str(exc)) from None
+    service = f"{args.host or short_hostname()}.logger.history"
+    body = json.dumps(document).encode("utf-8")
+    with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
+        try:
+            frames = client.request(service, body)
+        except ClientTimeout:
+            raise _Refused(
+                1, f"no reply from {service} at {args.server} within {args.timeout:g}s"
+            ) from None
+    try:
+        status, reply = frames[0], json.loads(frames[1])
+    except (IndexError, ValueError):
+        raise _Refused(1, f"{service} sent a reply that is not its JSON") from None
+    if status != b"200":
+        token = reply.get("error", "error") if isinstance(reply, dict) else "error"
+        detail = reply.get("detail", "") if isinstance(reply, dict) else ""
+        raise _Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
+    if not isinstance(reply, dict) or not isinstance(reply.get("points"), list):
+        raise _Refused(1, f"{service} sent a reply without points")
+    return reply
+
+
+def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
+    from raspy.history.plot import svg_chart
+    from raspy.history.png import png_chart
+
+    title = f"{reply['key']} ({reply['tier']})"
+    points = reply["points"]
+    if path.lower().endswith(".png"):
+        data = png_chart(points, title=title, unit=unit)
+    else:
+        data = svg_chart(points, title=title, unit=unit).encode("utf-8")
+    target = Path(path)
+    try:  # all or nothing: a temp file in the same folder, then rename
+        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, target)
+    except OSError as exc:
+        raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
+
+
+def _text(reply: dict[str, Any]) -> list[str]:
+    lines = [
+        f"# {reply['key']}: tier {reply['tier']}, a point every {reply['step_s']} s, "
+        f"{len(reply['points'])} points (time, avg, min, max)"
+    ]
+    for t, avg, low, high in reply["points"]:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+        lines.append(f"{stamp}  {avg:.6g}  {low:.6g}  {high:.6g}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """`raspy history`: 0 points printed, 1 hub failure, 2 bad input."""
+    try:
+        reply = _ask(args, _request(args))
+        if args.plot:
+            _plot(args.plot, reply, args.unit)
+        if args.json:
+            print(json.dumps(reply))
+        elif not args.plot:
+            print("\n".join(_text(reply)))
+        else:
+            print(f"{args.plot}: {len(reply['points'])} points")
+    except _Refused as exc:
+        print(f"{_PROG}: {exc}", file=sys.stderr)
+        return exc.status
+    except zmq.ZMQError as exc:
+        print(f"{_PROG}: --server {args.server}: {exc}", file=sys.stderr)
+        return 2
+    return 0

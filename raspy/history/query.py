@@ -1,0 +1,113 @@
+"""The history query: which tier answers a range, which slots to read, and the
+merging of buckets down to at most MAX_POINTS points. Pure: rows come from a
+passed-in fetch, `now` is passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.history.recorder import Bucket
+from raspy.history.tiers import Tier, parse_duration
+
+MAX_POINTS: Final = 1000
+AUTO: Final = "auto"
+
+Fetch = Callable[[Tier, int], Bucket | None]  # (tier, slot) -> the stored bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The points of a range from `tier`, merged into steps of `step_s`."""
+
+    tier: Tier
+    step_s: int
+    since: float
+    until: float
+    points: list[list[float]]
+
+
+def choose_tier(
+    tiers: Sequence[Tier], since: float, now: float, resolution: str
+) -> Tier:
+    """`auto`: the finest tier that still keeps `since` (else the coarsest);
+    otherwise the tier named by its step ("5m"). ValueError for another name."""
+    if resolution == AUTO:
+        for tier in tiers:
+            if tier.oldest_start(now) <= since:
+                return tier
+        return tiers[-1]
+    try:
+        step_s = parse_duration(resolution)
+    except ValueError:
+        step_s = 0
+    for tier in tiers:
+        if tier.step_s == step_s:
+            return tier
+    names = ", ".join([AUTO, *(tier.name for tier in tiers)])
+    raise ValueError(f"expected one of {names}")
+
+
+def _collect(
+    tier: Tier, since: float, until: float, now: float, fetch: Fetch
+) -> list[Bucket]:
+    """The buckets of `tier` whose time is in since..until, oldest first; a slot
+    still holding an older lap's bucket (or another tier layout's) is skipped."""
+    first = max(tier.start_of(since), tier.oldest_start(now))
+    last = tier.start_of(min(until, now))
+    found: list[Bucket] = []
+    for start in range(first, last + 1, tier.step_s):
+        bucket = fetch(tier, tier.slot_of(start))
+        if (
+            bucket is not None
+            and tier.start_of(bucket.t) == start
+            and since <= bucket.t <= until
+        ):
+            found.append(bucket)
+    return found
+
+
+def _merge(buckets: list[Bucket], step_s: int) -> list[list[float]]:
+    """Buckets merged by steps of `step_s` (weighted average, min of mins, max of
+    maxes), each at its step's start."""
+    merged: list[Bucket] = []
+    for bucket in buckets:
+        start = float(int(bucket.t // step_s) * step_s)
+        last = merged[-1] if merged else None
+        if last is not None and last.t == start:
+            merged[-1] = Bucket(
+                start,
+                last.count + bucket.count,
+                last.total + bucket.total,
+                min(last.low, bucket.low),
+                max(last.high, bucket.high),
+            )
+        else:
+            merged.append(
+                Bucket(start, bucket.count, bucket.total, bucket.low, bucket.high)
+            )
+    return [bucket.point() for bucket in merged]
+
+
+def run(
+    tiers: Sequence[Tier],
+    since: float,
+    until: float,
+    now: float,
+    resolution: str,
+    fetch: Fetch,
+) -> Answer:
+    """Answer one query; ValueError for an unknown resolution (since < until is the
+    caller's check)."""
+    tier = choose_tier(tiers, since, now, resolution)
+    buckets = _collect(tier, since, until, now, fetch)
+    first = max(tier.start_of(since), tier.oldest_start(now))
+    steps = max(1, (tier.start_of(min(until, now)) - first) // tier.step_s + 1)
+    factor = max(1, math.ceil(steps / MAX_POINTS))
+    if factor == 1:
+        return Answer(tier, tier.step_s, since, until, [b.point() for b in buckets])
+    step_s = tier.step_s * factor
+    return Answer(tier, step_s, since, until, _merge(buckets, step_s))

@@ -1,0 +1,124 @@
+"""The recorder core: samples in, rows to write out (one batch per flush).
+
+Each (key, tier) has one open bucket in memory: the raw tier keeps the latest sample
+of the step, the others add it to their min/sum/max. Every change marks the bucket's
+row (key, step, slot) pending; take_pending() hands the rows of one flush over and
+forgets them, so a flush rewrites each touched slot once, in place. Pure: the stored
+row of a bucket opened before a restart comes from a passed-in lookup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.history.tiers import Tier
+
+MAX_PENDING_ROWS: Final = 200_000  # beyond: flush early (memory stays bounded)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One slot's content: raw (count 1: the sample's time and value) or the
+    aggregate of `count` samples of the step starting at `t`."""
+
+    t: float
+    count: int
+    total: float
+    low: float
+    high: float
+
+    @staticmethod
+    def of(t: float, value: float) -> Bucket:
+        return Bucket(t, 1, value, value, value)
+
+    @property
+    def avg(self) -> float:
+        return self.total / self.count
+
+    def plus(self, value: float) -> Bucket:
+        return Bucket(
+            self.t,
+            self.count + 1,
+            self.total + value,
+            min(self.low, value),
+            max(self.high, value),
+        )
+
+    def point(self) -> list[float]:
+        """[t, avg, min, max], as the history service answers."""
+        return [self.t, self.avg, self.low, self.high]
+
+
+@dataclass(frozen=True, slots=True)
+class RowId:
+    """Where a bucket is stored: the key, its tier's step and the slot."""
+
+    key: str
+    step_s: int
+    slot: int
+
+
+Lookup = Callable[[RowId], Bucket | None]
+
+
+class Recorder:
+    """See the module docstring. Not thread-safe: one owner (the history actor)."""
+
+    def __init__(self, tiers: Sequence[Tier]) -> None:
+        self.tiers = tuple(tiers)
+        self._open: dict[tuple[str, int], Bucket] = {}
+        self._pending: dict[RowId, Bucket] = {}
+        self.dropped = 0  # samples older than their open bucket (the clock went back)
+
+    def record(self, key: str, t: float, value: float, stored: Lookup) -> None:
+        """Add one sample; `stored` is asked once per (key, tier) after a start, so a
+        bucket half-filled before a restart goes on where it was."""
+        if not (math.isfinite(t) and math.isfinite(value)):
+            self.dropped += 1
+            return
+        for tier in self.tiers:
+            row = RowId(key, tier.step_s, tier.slot_of(t))
+            start = tier.start_of(t)
+            current = self._open.get((key, tier.step_s))
+            if current is None and not tier.raw:
+                current = stored(row)
+            if current is not None and tier.start_of(current.t) > start:
+                self.dropped += 1
+                continue
+            if tier.raw:
+                if current is not None and current.t > t:
+                    self.dropped += 1
+                    continue
+                bucket = Bucket.of(t, value)
+            elif current is not None and tier.start_of(current.t) == start:
+                bucket = current.plus(value)
+            else:
+                bucket = Bucket.of(float(start), value)
+            self._open[(key, tier.step_s)] = bucket
+            self._pending[row] = bucket
+
+    def pending(self, row: RowId) -> Bucket | None:
+        """The not yet written bucket of `row` (queries see it before the flush)."""
+        return self._pending.get(row)
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def take_pending(self) -> list[tuple[RowId, Bucket]]:
+        """The rows of one flush, in key order, and forget them."""
+        rows = sorted(self._pending.items(), key=lambda item: _order(item[0]))
+        self._pending = {}
+        return rows
+
+    def restore_pending(self, rows: Sequence[tuple[RowId, Bucket]]) -> None:
+        """A flush failed: put its rows back, under any newer ones."""
+        for row, bucket in rows:
+            self._pending.setdefault(row, bucket)
+
+
+def _order(row: RowId) -> tuple[int, int, str]:
+    return (row.step_s, row.slot, row.key)

@@ -1,0 +1,125 @@
+"""The `<host>.logger.history` request handler: pure, one JSON frame in,
+`[status, json]` out, in the devices service's envelope and error shape.
+
+Requests (see docs/history.md):
+
+    {"v": 1, "action": "history", "key": "/device/<fullname>/value" | "<fullname>",
+     "since": <epoch s>, "until": <epoch s> | null, "resolution": "auto" | "<step>"}
+    {"v": 1, "action": "keys"}
+
+200 {"v", "action": "history", "key", "tier", "step_s", "since", "until",
+     "points": [[t, avg, min, max], ...]}  |  {"v", "action": "keys", "keys": [...]}
+400 bad_request / bad_json / unknown_field / unsupported_version, 404 unknown_key,
+501 unknown_action: {"v", "action", "error", "detail"}.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Collection, Sequence
+from typing import Final
+
+from raspy.devices import request_body
+from raspy.devices.template import JsonValue
+from raspy.errors import shown
+from raspy.history import query
+from raspy.history.tiers import Tier
+
+VERSION: Final = request_body.VERSION
+OK: Final = b"200"
+BAD_REQUEST: Final = b"400"
+NOT_FOUND: Final = b"404"
+UNKNOWN_ACTION: Final = b"501"
+DEVICE_TREE: Final = "/device/"
+_KEYS: Final = frozenset({"v", "action", "key", "since", "until", "resolution"})
+_MAX_KEY_CHARS: Final = 255
+
+Reply = tuple[bytes, bytes]
+
+
+def _encode(document: dict[str, JsonValue]) -> bytes:
+    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    return text.encode("utf-8")
+
+
+def _error(status: bytes, action: str | None, token: str, detail: str) -> Reply:
+    return status, _encode(
+        {"v": VERSION, "action": action, "error": token, "detail": detail}
+    )
+
+
+def value_key(key: str) -> str:
+    """The Clone key a request names: a key as is, a device full name's `/value`."""
+    return key if key.startswith("/") else f"{DEVICE_TREE}{key}/value"
+
+
+def _time(document: dict[str, JsonValue], name: str, default: float | None) -> float:
+    value = document.get(name)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
+    if not math.isfinite(value) or not 0 <= value < 1e11:
+        raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
+    return float(value)
+
+
+def handle(
+    body: Sequence[bytes],
+    now: float,
+    tiers: Sequence[Tier],
+    recorded: Collection[str],
+    fetch: Callable[[str], query.Fetch],
+) -> Reply:
+    """Answer one request; never raises. `recorded`: the keys with history;
+    `fetch(key)` reads that key's rows."""
+    parsed = request_body.parse(body, _KEYS)
+    if isinstance(parsed, request_body.Refusal):
+        return _error(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
+    action = str(parsed["action"])
+    if action == "keys":
+        extra = sorted(set(parsed) - {"v", "action"})
+        if extra:
+            return _error(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
+        keys: list[JsonValue] = list(sorted(recorded))
+        return OK, _encode({"v": VERSION, "action": action, "keys": keys})
+    if action != "history":
+        return _error(UNKNOWN_ACTION, action, "unknown_action", shown(action))
+    key = parsed.get("key")
+    if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
+        detail = f"key: expected a Clone key or a device name, got {shown(key)}"
+        return _error(BAD_REQUEST, action, "bad_request", detail)
+    resolution = parsed.get("resolution", query.AUTO)
+    try:
+        since = _time(parsed, "since", None)
+        until = _time(parsed, "until", now)
+        if not isinstance(resolution, str):
+            raise ValueError(f"resolution: expected a string, got {shown(resolution)}")
+        if since >= until:
+            raise ValueError(f"since: expected before until ({since} >= {until})")
+        try:
+            query.choose_tier(tiers, since, now, resolution)
+        except ValueError as exc:
+            raise ValueError(f"resolution: {exc}, got {shown(resolution)}") from None
+    except ValueError as exc:
+        return _error(BAD_REQUEST, action, "bad_request", str(exc))
+    full_key = value_key(key)
+    if full_key not in recorded:
+        return _error(
+            NOT_FOUND, action, "unknown_key", f"no history for {shown(full_key)}"
+        )
+    answer = query.run(tiers, since, until, now, resolution, fetch(full_key))
+    points: list[JsonValue] = [list(p) for p in answer.points]
+    return OK, _encode(
+        {
+            "v": VERSION,
+            "action": action,
+            "key": full_key,
+            "tier": answer.tier.name,
+            "step_s": answer.step_s,
+            "since": since,
+            "until": until,
+            "points": points,
+        }
+    )

@@ -1,0 +1,197 @@
+"""The value recorder in the real raspyd: a kill -9 loses at most one flush interval;
+`raspy history` prints the points, draws SVG and PNG charts, and refuses bad input
+in one line."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.daemon import Daemon, hostname, running_daemon
+from support.wait import wait_until
+
+from raspy.client.mdp import Client
+
+_FLUSH_S = 2.0
+_CONFIG = f"""
+[devices]
+fake_enabled = true
+
+[[devices.fake]]
+name = "attic"
+oid = "sensor.temperature"
+period_s = 60.0
+min = 10.0
+max = 20.0
+poll_interval_s = 0.5
+log = true
+
+[[devices.fake]]
+name = "cellar"
+oid = "sensor.temperature"
+poll_interval_s = 0.5
+
+[history]
+flush_interval_s = {_FLUSH_S}
+tiers = ["1s:1h", "1m:1d"]
+"""
+_ATTIC = f"{hostname()}.fake.attic"
+
+
+def _history(daemon: Daemon, since: float) -> list[list[float]]:
+    """The attic's points since `since` ([] before its first one is recorded)."""
+    body = json.dumps({"v": 1, "action": "history", "key": _ATTIC, "since": since})
+    with Client(daemon.endpoint, timeout_s=3, retries=2) as client:
+        status, reply = client.request(f"{hostname()}.logger.history", body)
+    if status == b"404":
+        return []
+    assert status == b"200", reply
+    points: list[list[float]] = json.loads(reply)["points"]
+    return points
+
+
+def _steps(points: list[list[float]]) -> set[int]:
+    return {int(p[0]) for p in points}
+
+
+@pytest.mark.timeout(90)
+def test_a_kill_9_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    started = time.time()
+    with running_daemon(data, config_text=_CONFIG) as daemon:
+        wait_until(
+            lambda: len(_history(daemon, started)) >= 4 * _FLUSH_S,
+            what="a few flush intervals of points",
+            timeout_s=30,
+        )
+        before = _steps(_history(daemon, started))
+        killed_at = time.time()
+        daemon.kill()
+    with running_daemon(data, config_text=_CONFIG) as daemon:
+        after = _steps(_history(daemon, started))
+    lost = sorted(before - after)
+    kept = before & after
+    assert len(kept) >= 2 * _FLUSH_S, (sorted(before), sorted(after))
+    # a flush is due every interval; allow one second for the step's own length
+    assert [t for t in lost if t < killed_at - _FLUSH_S - 1.0] == [], lost
+
+
+@pytest.fixture(scope="module", name="hub")
+def hub_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(
+        tmp_path_factory.mktemp("history") / "data", config_text=_CONFIG
+    ) as daemon:
+        started = time.time()
+        wait_until(
+            lambda: len(_history(daemon, started - 60)) >= 3,
+            what="three points",
+            timeout_s=20,
+        )
+        yield daemon
+
+
+def _raspy(hub: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "history", *args]
+    return subprocess.run(
+        [*command, "--server", hub.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_raspy_history_prints_the_points(hub: Daemon) -> None:
+    done = _raspy(hub, _ATTIC, "--since", "30m")
+    assert (done.returncode, done.stderr) == (0, "")
+    header, *rows = done.stdout.splitlines()
+    assert header == (
+        f"# /device/{_ATTIC}/value: tier 1s, a point every 2 s, {len(rows)} points "
+        "(time, avg, min, max)"
+    )
+    assert len(rows) >= 1
+    for row in rows:
+        day, clock, *values = row.split()
+        time.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S")
+        avg, low, high = (float(v) for v in values)
+        assert 10.0 <= low <= avg <= high <= 20.0
+
+
+def test_raspy_history_json_is_the_service_reply(hub: Daemon) -> None:
+    done = _raspy(hub, _ATTIC, "--since", "10m", "--resolution", "1s", "--json")
+    reply: dict[str, Any] = json.loads(done.stdout)
+    assert (reply["tier"], reply["step_s"], reply["key"]) == (
+        "1s",
+        1,
+        f"/device/{_ATTIC}/value",
+    )
+
+
+def test_raspy_history_plots_an_svg(hub: Daemon, tmp_path: Path) -> None:
+    path = tmp_path / "attic.svg"
+    done = _raspy(hub, _ATTIC, "--since", "10m", "--plot", str(path), "--unit", "°C")
+    assert done.returncode == 0, done.stderr
+    root = ET.fromstring(path.read_text("utf-8"))  # noqa: S314 -- our own output
+    svg = "{http://www.w3.org/2000/svg}"
+    lines = list(root.iter(f"{svg}polyline"))
+    assert len(lines) >= 1
+    assert "°C" in [t.text for t in root.iter(f"{svg}text")]
+
+
+def test_raspy_history_plots_a_png(hub: Daemon, tmp_path: Path) -> None:
+    path = tmp_path / "attic.png"
+    done = _raspy(hub, _ATTIC, "--since", "10m", "--plot", str(path))
+    assert done.returncode == 0, done.stderr
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert (length, kind, width, height, depth, colour) == (13, b"IHDR", 800, 300, 8, 2)
+    idat_length = struct.unpack(">I", data[33:37])[0]
+    assert data[37:41] == b"IDAT"
+    pixels = zlib.decompress(data[41 : 41 + idat_length])
+    assert len(pixels) == height * (1 + width * 3)
+    assert data[-8:-4] == b"IEND"
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (("pi.fake.nowhere",), 2, 'raspy history: no history for "/device/pi.fake.nowhere/value" (unknown_key)'),
+        ((_ATTIC, "--since", "yesterday"), 2, 'raspy history: expected a duration back from now (24h, 7d), epoch seconds or an ISO date, got "yesterday"'),
+        ((_ATTIC, "--resolution", "2m"), 2, 'raspy history: resolution: expected one of auto, 1s, 1m, got "2m" (bad_request)'),
+        ((_ATTIC, "--plot", "chart.gif"), 2, 'raspy history: --plot: expected a FILE ending in .svg or .png, got "chart.gif"'),
+        ((_ATTIC, "--plot", "/nonexistent-dir/chart.svg"), 1, "raspy history: --plot: cannot write /nonexistent-dir/chart.svg: No such file or directory"),
+    ],
+    ids=["unknown-key", "bad-since", "bad-resolution", "bad-suffix", "unwritable"],
+)  # fmt: skip
+def test_raspy_history_refuses_bad_input_in_one_line(
+    hub: Daemon, args: tuple[str, ...], status: int, message: str
+) -> None:
+    done = _raspy(hub, *args)
+    assert (done.returncode, done.stderr, done.stdout) == (status, message + "\n", "")
+
+
+def test_raspy_history_without_a_hub_says_so(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "history", _ATTIC]
+    done = subprocess.run(
+        [*command, "--server", "tcp://127.0.0.1:9", "--timeout", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"raspy history: no reply from {hostname()}.logger.history at "
+        "tcp://127.0.0.1:9 within 0.3s\n"
+    )

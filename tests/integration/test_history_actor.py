@@ -1,0 +1,177 @@
+"""The history actor over a real edge, Clone server, device service and LMDB store:
+it records the logged devices only, follows the `log` flag set at run time, answers
+`<host>.logger.history` over MDP, and keeps its history across a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+from support.clock import FakeClock
+from support.clonesrv import CloneServer
+from support.device_services import (
+    HOST,
+    Services,
+    mdp_request,
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    tree_value,
+)
+from support.edge_fixtures import EdgeHandle
+from support.wait import wait_until
+
+from raspy.actors.devices import fake_registry
+from raspy.actors.history import LOG_REFRESH_S, HistoryActor, HistoryLinks
+from raspy.client.clone import CloneClient
+from raspy.clock import SystemClock
+from raspy.config import DevicesConfig, HistoryConfig
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.storage.tables import HISTORY_ROW_PREFIX, Table
+
+SERVICE = f"{HOST}.logger.history"
+ATTIC = f"{HOST}.fake.attic"
+CELLAR = f"{HOST}.fake.cellar"
+T0 = 1_780_012_800.0  # 2026-05-29 00:00 UTC, a multiple of every step
+_FLUSH_S = 60.0
+_CONFIG = HistoryConfig(flush_interval_s=_FLUSH_S, tiers=("10s:1h", "1m:1d"))
+_SENSORS = (
+    {"name": "attic", "oid": "sensor.temperature", "log": True, "poll_interval_s": 3600.0},
+    {"name": "cellar", "oid": "sensor.temperature", "poll_interval_s": 3600.0},
+)  # fmt: skip
+
+
+class Recorder:
+    """Starts and stops HistoryActors on one edge, Clone server and store."""
+
+    def __init__(self, edge: EdgeHandle, server: CloneServer, store: Store) -> None:
+        self.edge, self.server, self.store = edge, server, store
+        self.clock = FakeClock(wall=T0)
+        self.stats = Stats()
+        self.ref: pykka.ActorRef[Any] | None = None
+
+    def start(self) -> None:
+        self.stats = Stats()  # this actor's counters only
+        links = HistoryLinks(
+            self.edge.ref,
+            self.edge.outbox,
+            self.server.ref,
+            self.store,
+            self.clock,
+            self.stats,
+        )
+        self.ref = HistoryActor.start(HOST, _CONFIG, links)
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop(block=True, timeout=10)
+            self.ref = None
+
+    def wait_logged(self, count: int) -> None:
+        wait_until(
+            lambda: self.stats.get("history.logged_devices") == count,
+            what=f"{count} logged devices",
+        )
+
+    def publish(self, fullname: str, value: float, at: float) -> None:
+        """A reading at wall time `at`; returns once the actor has taken it."""
+        self.clock.advance(at - self.clock.wall())
+        before = self.stats.get("history.samples")
+        key = f"/device/{fullname}/value".encode()
+        self.server.publisher.set(key, json.dumps(value).encode())
+        wait_until(lambda: self.stats.get("history.samples") > before, what="a sample")
+
+    def history(self, **fields: Any) -> tuple[bytes, Any]:
+        status, body = mdp_request(self.edge, SERVICE, action="history", **fields)
+        return status, json.loads(body)
+
+    def rows(self) -> int:
+        return len(self.store.scan(Table.HISTORY, HISTORY_ROW_PREFIX))
+
+
+@pytest.fixture(name="recorder")
+def recorder_fixture(
+    edge: EdgeHandle,
+    server: CloneServer,
+    store: Store,
+    services: Services,
+    tree: CloneClient,
+) -> Iterator[Recorder]:
+    config = DevicesConfig(fake_enabled=True, fake=_SENSORS)
+    services.start(fake_registry(HOST, config), SystemClock())
+    # the sensors' first readings come before the recorder, their next in an hour
+    wait_until(
+        lambda: None not in (tree_value(tree, ATTIC), tree_value(tree, CELLAR)),
+        what="the sensors' first readings",
+    )
+    running = Recorder(edge, server, store)
+    running.start()
+    running.wait_logged(1)
+    yield running
+    running.stop()
+
+
+def _points(recorder: Recorder, since: float, **fields: Any) -> list[list[float]]:
+    status, reply = recorder.history(key=ATTIC, since=since, **fields)
+    assert status == b"200", reply
+    return list(reply["points"])
+
+
+def test_logged_values_are_answered_before_and_after_the_flush(
+    recorder: Recorder,
+) -> None:
+    for i, value in enumerate((20.0, 21.0, 23.0)):
+        recorder.publish(ATTIC, value, T0 + 10 * i)
+    expected = [[T0, 20.0, 20.0, 20.0], [T0 + 10, 21.0, 21.0, 21.0],
+                [T0 + 20, 23.0, 23.0, 23.0]]  # fmt: skip
+    assert _points(recorder, T0 - 60) == expected
+    assert recorder.rows() == 0  # not yet written: the flush interval is not over
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 4, what="one flush of 3 raw + 1 bucket")
+    assert _points(recorder, T0 - 60) == expected
+    assert _points(recorder, T0 - 60, resolution="1m") == [[T0, 64 / 3, 20.0, 23.0]]
+
+
+def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
+    recorder: Recorder, edge: EdgeHandle
+) -> None:
+    recorder.publish(ATTIC, 20.0, T0)
+    recorder.server.publisher.set(f"/device/{CELLAR}/value".encode(), b"11.5")
+    status, reply = recorder.history(key=CELLAR, since=T0 - 60)
+    assert (status, reply["error"]) == (b"404", "unknown_key")
+    status, body = mdp_request(
+        edge, f"{HOST}.fake.devices", action="log", device="cellar", value=True
+    )
+    assert status == b"200", body
+    recorder.clock.advance(LOG_REFRESH_S)  # the recorder asks the services again
+    recorder.wait_logged(2)
+    recorder.publish(CELLAR, 12.5, T0 + 10)
+    status, reply = recorder.history(key=CELLAR, since=T0 - 60)
+    assert (status, reply["points"]) == (b"200", [[T0 + 10, 12.5, 12.5, 12.5]])
+    status, body = mdp_request(edge, SERVICE, action="keys")
+    assert json.loads(body)["keys"] == [
+        f"/device/{ATTIC}/value",
+        f"/device/{CELLAR}/value",
+    ]
+
+
+def test_history_survives_a_restart_and_buckets_go_on_where_they_were(
+    recorder: Recorder,
+) -> None:
+    recorder.publish(ATTIC, 10.0, T0 + 5)
+    recorder.publish(ATTIC, 20.0, T0 + 15)
+    recorder.stop()  # a clean stop writes what is pending
+    assert recorder.rows() == 3
+    recorder.start()
+    recorder.wait_logged(1)
+    recorder.publish(ATTIC, 30.0, T0 + 25)
+    assert _points(recorder, T0 - 60) == [
+        [T0 + 5, 10.0, 10.0, 10.0],
+        [T0 + 15, 20.0, 20.0, 20.0],
+        [T0 + 25, 30.0, 30.0, 30.0],
+    ]
+    assert _points(recorder, T0 - 60, resolution="1m") == [[T0, 20.0, 10.0, 30.0]]

@@ -1,0 +1,98 @@
+"""The history query: tier chosen by range or resolution, slots read, merging."""
+
+from __future__ import annotations
+
+import pytest
+
+from raspy.history import query
+from raspy.history.recorder import Bucket, Recorder, RowId
+from raspy.history.tiers import Tier, parse_tiers
+
+_KEY = "/device/pi.fake.attic/value"
+_T0 = 1_780_012_800.0
+_TIERS = parse_tiers(("10s:48h", "5m:30d", "1h:5y"))
+_HOUR = 3600.0
+_DAY = 86400.0
+
+
+def _recorded(
+    start: float, end: float, every_s: float, modulo: int = 10
+) -> dict[RowId, Bucket]:
+    """The rows a recorder writes for a sample every `every_s` from start to end
+    (value: the sample's index modulo `modulo`)."""
+    recorder = Recorder(_TIERS)
+    table: dict[RowId, Bucket] = {}
+    t, index = start, 0
+    while t < end:
+        recorder.record(_KEY, t, float(index % modulo), table.get)
+        t, index = t + every_s, index + 1
+    table.update(recorder.take_pending())
+    return table
+
+
+def _fetch(table: dict[RowId, Bucket]) -> query.Fetch:
+    return lambda tier, slot: table.get(RowId(_KEY, tier.step_s, slot))
+
+
+@pytest.mark.parametrize(
+    ("since_ago_s", "resolution", "tier"),
+    [
+        (_HOUR, "auto", "10s"),
+        (47 * _HOUR, "auto", "10s"),
+        (3 * _DAY, "auto", "5m"),
+        (29 * _DAY, "auto", "5m"),
+        (365 * _DAY, "auto", "1h"),
+        (20 * 365 * _DAY, "auto", "1h"),
+        (_HOUR, "1h", "1h"),
+        (_HOUR, "300s", "5m"),
+    ],
+    ids=["1h", "47h", "3d", "29d", "1y", "20y-coarsest", "explicit-1h", "300s-is-5m"],
+)
+def test_the_tier_is_the_finest_that_keeps_since(
+    since_ago_s: float, resolution: str, tier: str
+) -> None:
+    now = _T0 + 100 * _DAY
+    assert query.choose_tier(_TIERS, now - since_ago_s, now, resolution).name == tier
+
+
+def test_an_unknown_resolution_names_the_ones_there_are() -> None:
+    with pytest.raises(ValueError, match=r"^expected one of auto, 10s, 5m, 1h$"):
+        query.choose_tier(_TIERS, _T0, _T0 + 1, "2m")
+
+
+def test_a_day_of_raw_points_is_merged_to_at_most_a_thousand() -> None:
+    now = _T0 + _DAY
+    table = _recorded(_T0, now, 10)
+    answer = query.run(_TIERS, _T0, now, now, "auto", _fetch(table))
+    assert (answer.tier.name, answer.step_s) == ("10s", 90)
+    assert len(answer.points) == 960
+    assert answer.points[0] == [_T0, 4.0, 0.0, 8.0]  # samples 0..8 of 90 s
+    assert [p[0] for p in answer.points] == [_T0 + 90 * i for i in range(960)]
+
+
+def test_an_hour_of_raw_points_comes_back_as_recorded() -> None:
+    now = _T0 + _DAY
+    table = _recorded(_T0, now, 10)
+    answer = query.run(_TIERS, now - _HOUR, now, now, "auto", _fetch(table))
+    assert (answer.tier.name, answer.step_s, len(answer.points)) == ("10s", 10, 360)
+    assert answer.points[0] == [now - _HOUR, 0.0, 0.0, 0.0]  # sample 8280 % 10
+
+
+def test_a_week_is_read_from_the_five_minute_buckets() -> None:
+    now = _T0 + 8 * _DAY
+    table = _recorded(_T0, now, 60, modulo=15)
+    answer = query.run(_TIERS, now - 7 * _DAY, now, now, "auto", _fetch(table))
+    assert (answer.tier.name, answer.step_s) == ("5m", 900)
+    assert len(answer.points) == 672
+    assert {tuple(p[1:]) for p in answer.points} == {(7.0, 0.0, 14.0)}
+
+
+def test_slots_of_an_older_lap_are_not_shown() -> None:
+    """Raw slots from more than 48 h ago still hold old points until overwritten;
+    a query never returns them as if they were recent."""
+    tier = Tier(10, 60, raw=True)
+    table = {RowId(_KEY, 10, s): Bucket.of(_T0 + 10 * s, 1.0) for s in range(6)}
+    now = _T0 + 85  # the slots of 60..80 s still hold the points of 0..20 s
+    answer = query.run((tier,), _T0, now, now, "auto", _fetch(table))
+    assert answer.points == [[_T0 + 30, 1.0, 1.0, 1.0], [_T0 + 40, 1.0, 1.0, 1.0],
+                             [_T0 + 50, 1.0, 1.0, 1.0]]  # fmt: skip

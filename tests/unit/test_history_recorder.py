@@ -1,0 +1,92 @@
+"""The recorder core: raw points and buckets, rollover in place, the row bound."""
+
+from __future__ import annotations
+
+from raspy.history.recorder import Bucket, Recorder, RowId
+from raspy.history.tiers import Tier, max_rows, parse_tiers
+
+_KEY = "/device/pi.fake.attic/value"
+_T0 = 1_780_012_800.0  # a fixed epoch, a multiple of every step here
+_SMALL = (Tier(10, 60, raw=True), Tier(60, 600, raw=False))  # 6 and 10 slots
+
+
+def _nothing_stored(row: RowId) -> Bucket | None:
+    return None
+
+
+def test_raw_keeps_the_latest_sample_of_a_step_and_buckets_aggregate() -> None:
+    recorder = Recorder(_SMALL)
+    for offset, value in ((0, 20.0), (4, 22.0), (10, 18.0), (30, 25.0)):
+        recorder.record(_KEY, _T0 + offset, value, _nothing_stored)
+    assert recorder.take_pending() == [
+        (RowId(_KEY, 10, 0), Bucket.of(_T0 + 4, 22.0)),
+        (RowId(_KEY, 10, 1), Bucket.of(_T0 + 10, 18.0)),
+        (RowId(_KEY, 10, 3), Bucket.of(_T0 + 30, 25.0)),
+        (RowId(_KEY, 60, 0), Bucket(_T0, 4, 85.0, 18.0, 25.0)),
+    ]
+    assert recorder.take_pending() == []
+
+
+def test_a_bucket_rolls_over_into_the_next_slot_and_wraps_in_place() -> None:
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 59, 1.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 60, 2.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 600, 3.0, _nothing_stored)  # one lap later: slot 0
+    rows = dict(recorder.take_pending())
+    assert {row: b for row, b in rows.items() if row.step_s == 60} == {
+        RowId(_KEY, 60, 0): Bucket(_T0 + 600, 1, 3.0, 3.0, 3.0),
+        RowId(_KEY, 60, 1): Bucket(_T0 + 60, 1, 2.0, 2.0, 2.0),
+    }
+
+
+def test_a_bucket_half_filled_before_a_restart_goes_on_from_the_stored_row() -> None:
+    stored = {RowId(_KEY, 60, 0): Bucket(_T0, 3, 30.0, 9.0, 11.0)}
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 40, 13.0, stored.get)
+    assert dict(recorder.take_pending())[RowId(_KEY, 60, 0)] == Bucket(
+        _T0, 4, 43.0, 9.0, 13.0
+    )
+
+
+def test_a_stored_row_of_an_older_lap_is_not_merged() -> None:
+    stored = {RowId(_KEY, 60, 0): Bucket(_T0 - 600, 3, 30.0, 9.0, 11.0)}
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 40, 13.0, stored.get)
+    assert dict(recorder.take_pending())[RowId(_KEY, 60, 0)] == Bucket.of(_T0, 13.0)
+
+
+def test_samples_from_before_the_open_bucket_are_dropped_and_counted() -> None:
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 120, 1.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 5, 2.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 121, float("nan"), _nothing_stored)
+    assert recorder.dropped == 3  # raw and bucket tier of the old one, and the NaN
+    assert [b for _, b in recorder.take_pending()] == [
+        Bucket.of(_T0 + 120, 1.0),
+        Bucket.of(_T0 + 120, 1.0),
+    ]
+
+
+def test_a_keys_rows_never_exceed_the_bound_whatever_the_uptime() -> None:
+    """Three simulated years, a sample every 30 minutes, flushed daily, with tiers
+    scaled to that rate (the arithmetic is the same): the rows stay within the sum
+    of the slots, every slot is rewritten in place, the newest buckets are whole."""
+    tiers = parse_tiers(("30m:1d", "2h:30d", "1d:1y"))
+    recorder = Recorder(tiers)
+    table: dict[RowId, Bucket] = {}
+    t = _T0
+    for _day in range(3 * 365):
+        for sample in range(48):
+            recorder.record(_KEY, t + sample * 1800 + 7, float(sample % 4), table.get)
+        table.update(recorder.take_pending())
+        t += 86400
+    assert len(table) == max_rows(tiers) == 48 + 360 + 365
+    newest = {
+        step: max(b.t for r, b in table.items() if r.step_s == step)
+        for step in (1800, 7200, 86400)
+    }
+    assert newest == {1800: t - 1800 + 7, 7200: t - 7200, 86400: t - 86400}
+    two_hourly = {
+        (b.count, b.total, b.low, b.high) for r, b in table.items() if r.step_s == 7200
+    }
+    assert two_hourly == {(4, 6.0, 0.0, 3.0)}

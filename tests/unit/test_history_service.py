@@ -1,0 +1,145 @@
+"""The `<host>.logger.history` handler: replies and refusals in the devices
+service's envelope; any body gets a reply, never an exception."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.history import query, service
+from raspy.history.recorder import Bucket
+from raspy.history.tiers import Tier, parse_tiers
+
+_KEY = "/device/pi.fake.attic/value"
+_T0 = 1_780_012_800.0
+_TIERS = parse_tiers(("10s:48h", "5m:30d", "1h:5y"))
+_NOW = _T0 + 3600
+
+
+def _fetch(key: str) -> query.Fetch:
+    def fetch(tier: Tier, slot: int) -> Bucket | None:
+        t = _T0 + slot * tier.step_s - tier.slot_of(_T0) * tier.step_s
+        return Bucket.of(t, 21.5) if key == _KEY and tier.raw and t <= _NOW else None
+
+    return fetch
+
+
+def _ask(document: Any) -> tuple[bytes, Any]:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch)
+    return status, json.loads(reply)
+
+
+def test_history_of_a_device_name_answers_its_value_keys_raw_points() -> None:
+    status, reply = _ask(
+        {"v": 1, "action": "history", "key": "pi.fake.attic", "since": _NOW - 60}
+    )
+    assert status == b"200"
+    assert reply == {
+        "v": 1,
+        "action": "history",
+        "key": _KEY,
+        "tier": "10s",
+        "step_s": 10,
+        "since": _NOW - 60,
+        "until": _NOW,
+        "points": [[_NOW - 60 + 10 * i, 21.5, 21.5, 21.5] for i in range(7)],
+    }
+
+
+def test_keys_lists_the_recorded_keys() -> None:
+    assert _ask({"v": 1, "action": "keys"}) == (
+        b"200",
+        {"v": 1, "action": "keys", "keys": [_KEY]},
+    )
+
+
+def _error(
+    status: bytes, action: str | None, token: str, detail: str
+) -> tuple[bytes, Any]:
+    return status, {"v": 1, "action": action, "error": token, "detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (b"{", _error(b"400", None, "bad_json", "'Expecting property name enclosed in double quotes: line 1 column'…")),
+        ({"v": 1, "action": "history", "key": _KEY, "since": 1, "x": 2},
+         _error(b"400", "history", "unknown_field", "'x'")),
+        ({"v": 1, "action": "keys", "key": _KEY}, _error(b"400", "keys", "unknown_field", "key")),
+        ({"v": 2, "action": "history"}, _error(b"400", "history", "unsupported_version", "v: expected 1, got 2")),
+        ({"v": 1, "action": "history", "since": 1},
+         _error(b"400", "history", "bad_request", "key: expected a Clone key or a device name, got null")),
+        ({"v": 1, "action": "history", "key": _KEY},
+         _error(b"400", "history", "bad_request", "since: expected epoch seconds, got null")),
+        ({"v": 1, "action": "history", "key": _KEY, "since": True},
+         _error(b"400", "history", "bad_request", "since: expected epoch seconds, got true")),
+        ({"v": 1, "action": "history", "key": _KEY, "since": _NOW, "until": _NOW - 1},
+         _error(b"400", "history", "bad_request", "since: expected before until (1780016400.0 >= 1780016399.0)")),
+        ({"v": 1, "action": "history", "key": _KEY, "since": 1, "resolution": "2m"},
+         _error(b"400", "history", "bad_request", 'resolution: expected one of auto, 10s, 5m, 1h, got "2m"')),
+        ({"v": 1, "action": "history", "key": _KEY, "since": 1, "resolution": 5},
+         _error(b"400", "history", "bad_request", "resolution: expected a string, got 5")),
+        ({"v": 1, "action": "history", "key": "pi.fake.cellar", "since": 1},
+         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.cellar/value"')),
+        ({"v": 1, "action": "erase"}, _error(b"501", "erase", "unknown_action", '"erase"')),
+    ],
+    ids=["bad-json", "unknown-field", "keys-extra", "version", "no-key", "no-since",
+         "bool-since", "empty-range", "bad-resolution", "number-resolution",
+         "unknown-key", "unknown-action"],
+)  # fmt: skip
+def test_bad_requests_are_refused_with_a_token_and_a_detail(
+    document: Any, expected: tuple[bytes, Any]
+) -> None:
+    assert _ask(document) == expected
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "v": st.sampled_from([1, 1, 2, "1"]),
+        "action": st.sampled_from(["history", "keys", "x"]) | st.text(max_size=4),
+        "key": st.sampled_from([_KEY, "pi.fake.attic", "/x"]) | _JSON,
+        "since": st.floats(allow_nan=False) | st.integers() | _JSON,
+        "until": st.floats(allow_nan=False) | st.none() | _JSON,
+        "resolution": st.sampled_from(["auto", "10s", "1h", "1d"]) | _JSON,
+    },
+)
+
+
+@given(st.one_of(_FIELDS.map(lambda d: json.dumps(d).encode()), st.binary(max_size=64)))
+def test_any_body_gets_a_status_and_a_json_object(body: bytes) -> None:
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch)
+    document = json.loads(reply)
+    assert status in {b"200", b"400", b"404", b"501"}
+    assert document["v"] == 1
+    if status == b"200":
+        assert set(document) in (
+            {"v", "action", "keys"},
+            {"v", "action", "key", "tier", "step_s", "since", "until", "points"},
+        )
+        assert len(document.get("points", ())) <= query.MAX_POINTS + 1
+    else:
+        assert set(document) == {"v", "action", "error", "detail"}
+
+
+@given(st.lists(st.binary(max_size=8), max_size=3).filter(lambda f: len(f) != 1))
+def test_a_request_of_other_than_one_frame_is_refused(frames: list[bytes]) -> None:
+    status, reply = service.handle(frames, _NOW, _TIERS, {_KEY}, _fetch)
+    assert (status, json.loads(reply)["error"]) == (b"400", "bad_request")
