@@ -16,7 +16,12 @@ from urllib.parse import quote as url_quote
 from raspy.web.html import esc, notice, post_button, show_time, show_value, table
 from raspy.web.models import DeviceRow, ScenarioRow, StatRow, TitanicEntry, WorkerCount
 
-RANGES: Final = {"24h": 24 * 3600.0, "7d": 7 * 24 * 3600.0, "1y": 365 * 24 * 3600.0}
+RANGES: Final = {
+    "1h": 3600.0,  # the last hour in detail (a fresh sensor's first points too)
+    "24h": 24 * 3600.0,
+    "7d": 7 * 24 * 3600.0,
+    "1y": 365 * 24 * 3600.0,
+}
 _SWITCHES: Final = frozenset({"switch"})
 _DIMMERS: Final = frozenset({"dimmer"})
 

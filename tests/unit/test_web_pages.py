@@ -78,11 +78,12 @@ def test_hostile_text_everywhere_is_escaped() -> None:
     ] * 4
 
 
-def test_the_device_page_links_the_three_ranges_and_marks_the_chosen_one() -> None:
+def test_the_device_page_links_the_ranges_and_marks_the_chosen_one() -> None:
     body = pages.device_body(row(), pages.Graph("7d", svg="<svg></svg>", points=3), NOW)
     ranges = body[body.index('<nav class="ranges"') : body.index("</nav>") + 6]
     assert ranges == (
         '<nav class="ranges" aria-label="range">'
+        '<a href="/device/h.fake.lamp?range=1h">1h</a>'
         '<a href="/device/h.fake.lamp?range=24h">24h</a>'
         '<a href="/device/h.fake.lamp?range=7d" aria-current="page">7d</a>'
         '<a href="/device/h.fake.lamp?range=1y">1y</a></nav>'
