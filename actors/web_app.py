@@ -290,6 +290,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/logout", logout, methods=("POST",)),
         route("/", p.devices_page),
         route("/device/{fullname}", p.device_page),
+        route("/device/{fullname}/chart.svg", p.chart),
         route("/scenarios", p.scenarios_page),
         route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
         route("/services", p.services_page),

@@ -116,32 +116,56 @@ async def device_page(request: Request, backend: Backend, session: Session) -> R
     return _page(backend, session, row.name, body, "/", live=True)
 
 
+async def _history(backend: Backend, fullname: str, span: str) -> models.History:
+    """The device's recorded values over the range; ReplyError says why not."""
+    service = f"{backend.hostname}.logger.history"
+    if not await backend.available(service):
+        raise ReplyError(service, "history is off: enable [history] in the config")
+    now = backend.clock.wall()
+    body = forms.history_request(fullname, now - pages.RANGES[span], None)
+    return models.history(await _ask(backend, service, body))
+
+
 async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
+    """The chart is its own request (the browser fetches only the size it shows,
+    drawn once); the page only says when there is no history service."""
     service = f"{backend.hostname}.logger.history"
     try:
-        from raspy.history.plot import svg_chart
-    except ImportError:
-        return pages.Graph(span, problem="This hub has no history module.")
-    try:
         if not await backend.available(service):
-            return pages.Graph(
-                span, problem="History is off: enable [history] in raspyd's config."
-            )
-        now = backend.clock.wall()
-        body = forms.history_request(row.fullname, now - pages.RANGES[span], None)
-        history = models.history(await _ask(backend, service, body))
+            return pages.Graph(span, problem="History is off: enable [history].")
+    except TimeoutError:
+        return pages.Graph(span, problem=f"{service}: no reply")
+    return pages.Graph(span, unit=row.unit)
+
+
+_CHART_SIZES = {"800": (800, 300), "400": (400, 260)}
+
+
+async def chart(request: Request, backend: Backend, session: Session) -> Response:
+    """`/device/<name>/chart.svg?range=&width=&unit=`: the history graph as SVG."""
+    from raspy.history.plot import svg_chart
+
+    fullname = request.path_params["fullname"]
+    span = request.query_params.get("range", "24h")
+    size = _CHART_SIZES.get(request.query_params.get("width", "800"))
+    unit = request.query_params.get("unit", "")[:32]
+    if span not in pages.RANGES or size is None:
+        return Response("bad range or width", 400, media_type="text/plain")
+    try:
+        history = await _history(backend, fullname, span)
     except ReplyError as exc:
-        return pages.Graph(span, problem=str(exc))
-    if not history.points:
-        return pages.Graph(span, problem="No points in this range yet.")
-    title = f"{row.fullname} ({span}, {history.tier})"
-    return pages.Graph(
-        span,
-        svg=svg_chart(history.points, title=title, unit=row.unit),
-        svg_narrow=svg_chart(
-            history.points, title=title, unit=row.unit, width=400, height=260
-        ),
-        points=len(history.points),
+        return Response(str(exc), 503, media_type="text/plain")
+    svg = svg_chart(
+        history.points,
+        title=f"{fullname} ({span}, {history.tier})",
+        unit=unit,
+        width=size[0],
+        height=size[1],
+    )
+    return Response(
+        svg.encode("utf-8", "replace"),
+        media_type="image/svg+xml",
+        headers={"X-History-Points": str(len(history.points))},
     )
 
 

@@ -10,8 +10,8 @@ logs in with a token from `raspy web-token`, then in one run:
    `--clients` Server-Sent-Events streams open (each reading every event, as the
    live page does). Target: the clients add < 5 % of one core.
 2. graph page: `--graphs` requests of one sensor's device page with its 7-day graph
-   (the daemon's history of the sensor is seeded with 7 days of points first, when
-   the history module offers a way to); median and max time to the last byte.
+   (the sensor's history is seeded first with 7 days of one sample a minute, written
+   to the store as the history actor would); median and max time to the last byte.
    Target: <= 200 ms.
 
 Everything binds 127.0.0.1; every loop is bounded; the raspyd started here is stopped
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import platform
 import re
 import socket
@@ -35,7 +36,18 @@ from pathlib import Path
 
 from benchproc import cpu_seconds, free_port, stop
 
+from raspy.config import HistoryConfig
+from raspy.history.recorder import Recorder
+from raspy.history.tiers import parse_tiers
 from raspy.names import short_hostname
+from raspy.storage.store import Put, Store
+from raspy.storage.tables import (
+    HISTORY_KEY_PREFIX,
+    HistoryRow,
+    Table,
+    encode_history_row,
+    history_row_key,
+)
 
 TARGET_ADDED_CPU_PCT = 5.0
 TARGET_GRAPH_MS = 200.0
@@ -142,32 +154,70 @@ def _cpu_pct(pid: int, seconds: float) -> float:
 
 
 def _graph_times(port: int, cookie: str, fullname: str, count: int) -> list[float]:
-    times = []
+    """What a browser waits for to show the graph: the page, then its chart."""
+    times, page_times = [], []
     for _ in range(count):
         start = time.perf_counter()
         status, _, page = _exchange(
             port, "GET", f"/device/{fullname}?range=7d", cookie=cookie
         )
+        page_times.append((time.perf_counter() - start) * 1000)
+        match = re.search(rb'srcset="([^"]+)"', page)
+        if status != 200 or match is None:
+            raise SystemExit(f"graph page answered {status} without a chart")
+        chart_path = match.group(1).decode().replace("&amp;", "&")
+        status, _, svg = _exchange(port, "GET", chart_path, cookie=cookie)
         times.append((time.perf_counter() - start) * 1000)
-        if status != 200:
-            raise SystemExit(f"graph page answered {status}")
-    points = re.search(rb'data-points="(\d+)"', page)
+        if status != 200 or not svg.startswith(b"<svg"):
+            raise SystemExit(f"chart answered {status}")
     print(
-        f"graph page: {points.group(1).decode() if points else '?'} points on the 7-day graph"
+        f"graph page alone: median {statistics.median(page_times):.1f} ms; its chart "
+        f"alone: median {statistics.median(t - p for t, p in zip(times, page_times, strict=True)):.1f} ms"
     )
+    points = _chart_points(port, cookie, chart_path)
+    print(f"graph page: {points} points on the 7-day chart")
     return times
 
 
-def _seed_history(data_dir: Path, fullname: str) -> None:
-    """Seven days of one point a minute, when the history module can write them."""
+def _chart_points(port: int, cookie: str, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        from raspy.history import seed  # type: ignore[attr-defined]  # optional
-    except ImportError:
-        print(
-            "graph page: no history seeding available; the graph has what was recorded"
+        connection.request("GET", path, headers={"Cookie": cookie})
+        response = connection.getresponse()
+        response.read()
+        return int(response.getheader("X-History-Points") or 0)
+    finally:
+        connection.close()
+
+
+def _seed_history(data_dir: Path, fullname: str, now: float) -> int:
+    """Seven days of one sample a minute for the sensor, written to the store the
+    way the history actor flushes them (raw, 5-minute and 1-hour tiers)."""
+    key = f"/device/{fullname}/value"
+    recorder = Recorder(parse_tiers(HistoryConfig().tiers))
+    start = now - 7 * 24 * 3600
+    samples = 7 * 24 * 60
+    for index in range(samples):
+        t = start + index * 60.0
+        recorder.record(key, t, 6.0 + 8.0 * math.sin(t / 14_400), lambda _row: None)
+    ops: list[Put] = [Put(Table.HISTORY, HISTORY_KEY_PREFIX + key.encode(), b"\xc0")]
+    for row, bucket in recorder.take_pending():
+        value = HistoryRow(
+            bucket.t, bucket.count, bucket.total, bucket.low, bucket.high
         )
-        return
-    seed.seven_days(data_dir, f"/device/{fullname}/value")
+        ops.append(
+            Put(
+                Table.HISTORY,
+                history_row_key(row.step_s, row.slot, row.key),
+                encode_history_row(value),
+            )
+        )
+    store = Store.open(data_dir)
+    try:
+        store.commit(ops)
+    finally:
+        store.close()
+    return samples
 
 
 def main() -> int:
@@ -183,7 +233,8 @@ def main() -> int:
         data_dir = Path(tmp) / "data"
         config = Path(tmp) / "raspyd.toml"
         config.write_text(_config(), encoding="utf-8")
-        _seed_history(data_dir, fullname)
+        seeded = _seed_history(data_dir, fullname, time.time())
+        print(f"graph page: {seeded} samples (7 days, one a minute) seeded")
         token = subprocess.run(
             [
                 sys.executable,
@@ -245,7 +296,7 @@ def main() -> int:
     )
     median, worst = statistics.median(times), max(times)
     print(
-        f"graph page (7 d): median {median:.1f} ms, max {worst:.1f} ms over "
+        f"graph page + its chart (7 d): median {median:.1f} ms, max {worst:.1f} ms over "
         f"{len(times)} requests (target <= {TARGET_GRAPH_MS:g} ms)"
     )
     ok = added < TARGET_ADDED_CPU_PCT and median <= TARGET_GRAPH_MS

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Final
 from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
 
 from raspy.web.html import esc, notice, post_button, show_time, show_value, table
 from raspy.web.models import DeviceRow, ScenarioRow, StatRow, TitanicEntry, WorkerCount
@@ -89,10 +90,25 @@ class Graph:
     """The device page's graph: the chosen range, the SVG or why there is none."""
 
     span: str
-    svg: str = ""  # desktop width
-    svg_narrow: str = ""  # phone width: its text stays readable
     problem: str = ""
-    points: int = 0
+    unit: str = ""
+
+
+def chart_href(fullname: str, span: str, width: int, unit: str) -> str:
+    query = urlencode({"range": span, "width": width, "unit": unit})
+    return f"/device/{url_quote(fullname, safe='')}/chart.svg?{query}"
+
+
+def _picture(row: DeviceRow, graph: Graph) -> str:
+    """The chart at phone size, or desktop size from 48 rem up: the browser fetches
+    only the one it shows, drawn with text that stays readable at that size."""
+    wide = chart_href(row.fullname, graph.span, 800, graph.unit)
+    narrow = chart_href(row.fullname, graph.span, 400, graph.unit)
+    return (
+        f'<picture><source media="(min-width: 48rem)" srcset="{esc(wide)}">'
+        f'<img src="{esc(narrow)}" alt="history of {esc(row.fullname)}" '
+        'width="400" height="260"></picture>'
+    )
 
 
 def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
@@ -102,11 +118,7 @@ def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
         f"{current if span == graph.span else ''}>{esc(span)}</a>"
         for span in RANGES
     )
-    chart = (
-        f'<div class="wide">{graph.svg}</div><div class="narrow">{graph.svg_narrow}</div>'
-        if graph.svg
-        else notice(graph.problem or "No points yet.")
-    )
+    chart = notice(graph.problem) if graph.problem else _picture(row, graph)
     record = (
         f'<button type="button" class="switch" role="switch" data-action="log" '
         f'aria-checked="{"true" if row.logged else "false"}" '
@@ -118,7 +130,7 @@ def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
         f'<dl class="facts"><dt>Full name</dt><dd>{esc(row.fullname)}</dd>'
         f"<dt>Kind</dt><dd>{esc(row.oid)}</dd></dl>"
         f'<h2>History</h2><nav class="ranges" aria-label="range">{ranges}</nav>'
-        f'<figure class="chart" data-points="{graph.points}">{chart}</figure>'
+        f'<figure class="chart">{chart}</figure>'
         f'<p class="record">{record}<span>Record this device\'s history '
         "(its <code>log</code> setting)</span>"
         '<span class="error" role="alert"></span></p>'

@@ -79,7 +79,7 @@ def test_hostile_text_everywhere_is_escaped() -> None:
 
 
 def test_the_device_page_links_the_ranges_and_marks_the_chosen_one() -> None:
-    body = pages.device_body(row(), pages.Graph("7d", svg="<svg></svg>", points=3), NOW)
+    body = pages.device_body(row(), pages.Graph("7d"), NOW)
     ranges = body[body.index('<nav class="ranges"') : body.index("</nav>") + 6]
     assert ranges == (
         '<nav class="ranges" aria-label="range">'
@@ -94,6 +94,19 @@ def test_a_device_without_history_says_why() -> None:
     body = pages.device_body(row(), pages.Graph("24h", problem="History is off."), NOW)
     figure = body[body.index("<figure") : body.index("</figure>") + 9]
     assert figure == (
-        '<figure class="chart" data-points="0">'
+        '<figure class="chart">'
         '<p class="notice" role="status">History is off.</p></figure>'
+    )
+
+
+def test_the_graph_is_a_picture_of_two_sizes_of_the_chart() -> None:
+    body = pages.device_body(row(), pages.Graph("7d", unit="°C"), NOW)
+    figure = body[body.index("<figure") : body.index("</figure>") + 9]
+    assert figure == (
+        '<figure class="chart"><picture>'
+        '<source media="(min-width: 48rem)" srcset="/device/h.fake.lamp/chart.svg?'
+        'range=7d&amp;width=800&amp;unit=%C2%B0C">'
+        '<img src="/device/h.fake.lamp/chart.svg?range=7d&amp;width=400&amp;'
+        'unit=%C2%B0C" alt="history of h.fake.lamp" width="400" height="260">'
+        "</picture></figure>"
     )
