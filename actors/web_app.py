@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Final
 
+import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import (
@@ -27,10 +28,13 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from raspy.clock import Clock
+from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.login import LoginThrottle, Session, Sessions, csrf_ok, verify
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
+
+log = structlog.get_logger(component="web")
 
 SESSION_COOKIE: Final = "raspy_session"
 LOGIN_COOKIE: Final = "raspy_login"
@@ -46,7 +50,9 @@ _SECURITY_HEADERS: Final = {
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
+    # on form POSTs, and the same-origin check could not tell them from a foreign one
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -78,6 +84,8 @@ class Backend:
     session_s: float
     clock: Clock
     sessions: Sessions = field(init=False)
+    # one message per session for the page a POST redirects to (never in the URL)
+    flashes: dict[str, str] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def __post_init__(self) -> None:
@@ -106,8 +114,14 @@ class Backend:
         )
 
     def check_secret(self, secret: str) -> bool:
-        """Any configured login matches (scrypt: run off the loop)."""
-        return any(verify(secret, expected) for expected in self.logins.hashes())
+        """Any configured login matches (scrypt: run off the loop). A hash file made
+        unreadable since the start logs why and lets nobody in."""
+        try:
+            hashes = self.logins.hashes()
+        except ConfigError as exc:
+            log.error("web_login_unusable", reason=str(exc))
+            return False
+        return any(verify(secret, expected) for expected in hashes)
 
 
 def secure(response: Response, *, cache: bool = False) -> Response:
@@ -184,7 +198,9 @@ async def login_submit(request: Request, backend: Backend) -> Response:
         return _login_page(str(exc), status=400)
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     supplied = fields.get("csrf", "")
-    if not cookie or not secrets.compare_digest(cookie, supplied):
+    if not cookie or not secrets.compare_digest(
+        cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+    ):
         return _login_page("The form expired; try again.", status=403)
     now = backend.clock.monotonic()
     if not backend.throttle.allowed(now):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from urllib.parse import quote as url_quote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -203,7 +202,7 @@ async def scenarios_page(
     request: Request, backend: Backend, session: Session
 ) -> Response:
     service = f"{backend.hostname}.core.scenario"
-    message = request.query_params.get("message", "")
+    message = backend.flashes.pop(session.sid, "")
     try:
         if not await backend.available(service):
             raise ReplyError(service, "no worker: is [core] enabled?")
@@ -234,9 +233,10 @@ async def scenario_action(
         message = f"{action}: {name} done"
     except (forms.FormError, ReplyError, ValueError, AttributeError) as exc:
         message = f"failed: {action} {name}: {exc}"
-    return RedirectResponse(
-        "/scenarios?message=" + url_quote(message[:300]), status_code=303
-    )
+    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
+        backend.flashes.clear()
+    backend.flashes[session.sid] = message[:300]
+    return RedirectResponse("/scenarios", status_code=303)
 
 
 async def services_page(

@@ -267,6 +267,38 @@ def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     )
 
 
+def test_a_scenario_is_disabled_and_enabled_again_from_its_page(
+    browser: Browser, hub: Hub
+) -> None:
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/scenarios")
+    card = page.locator("li.scenario", has_text="frost-lamp")
+    with page.expect_navigation():
+        card.get_by_role("button", name="Disable").click()
+    after_disable = (
+        page.text_content("p.notice"),
+        card.locator(".state").text_content(),
+    )
+    with page.expect_navigation():
+        card.get_by_role("button", name="Enable").click()
+    after_enable = page.text_content("p.notice")
+    page.context.close()
+    assert (after_disable, after_enable) == (
+        ("disable: frost-lamp done", "disabled"),
+        "enable: frost-lamp done",
+    )
+
+
+def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
+    page = logged_in(browser, hub)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
+    page.goto(f"{hub.base}/services")
+    landed = page.url
+    page.context.close()
+    assert landed == f"{hub.base}/login"
+
+
 def _pages(hub: Hub) -> dict[str, str]:
     return {
         "devices": "/",

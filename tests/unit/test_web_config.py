@@ -10,7 +10,11 @@ from raspy.errors import ConfigError
 
 def test_http_defaults_are_off_and_loopback() -> None:
     http = config.load("").http
-    assert (http.enabled, http.bind, http.password_hash_file) == (False, "127.0.0.1", "")
+    assert (http.enabled, http.bind, http.password_hash_file) == (
+        False,
+        "127.0.0.1",
+        "",
+    )
 
 
 def test_an_empty_bind_and_a_zero_session_are_refused_together() -> None:

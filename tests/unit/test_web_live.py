@@ -43,7 +43,9 @@ def test_any_data_reads_back_unchanged(data: str) -> None:
 def test_a_value_with_a_lone_surrogate_is_sent_with_a_replacement() -> None:
     hub = LiveHub()
     hub.publish([("/device/h.f.a/value", b'"\\ud800x"')])
-    assert hub.join(Wakes()).take() == b'event: kv\ndata: {"/device/h.f.a/value":"?x"}\n\n'
+    assert (
+        hub.join(Wakes()).take() == b'event: kv\ndata: {"/device/h.f.a/value":"?x"}\n\n'
+    )
 
 
 @pytest.mark.parametrize("name", ["a\nb", "a\rb"])
