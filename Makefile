@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-service mosquitto
+.PHONY: run test lint bench clean install-service mosquitto chromium
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,15 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
+# make run serves the web face too: run.toml plus [http] enabled (var/run.toml), and a
+# fresh login token each time
 run: $(VENV)/.stamp
-	$(VENV)/bin/raspyd --data-dir var/raspy --config raspy/defaults/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
+	@mkdir -p var && cat raspy/defaults/run.toml > var/run.toml && \
+	  printf '\n[http]\nenabled = true\n' >> var/run.toml
+	@token=$$($(VENV)/bin/raspy web-token --data-dir var/raspy 2>/dev/null) && \
+	  echo "raspy web face: http://127.0.0.1:5518/ - log in with the token $$token" && \
+	  echo "(a new token any time: $(VENV)/bin/raspy web-token --data-dir var/raspy)"
+	$(VENV)/bin/raspyd --data-dir var/raspy --config var/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The MQTT bridge's tests start a real Mosquitto (Debian package `mosquitto`).
 mosquitto:
@@ -26,8 +33,22 @@ mosquitto:
 		fi; \
 	fi
 
-test: $(VENV)/.stamp mosquitto
+test: $(VENV)/.stamp mosquitto chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium (Playwright never downloads one): as root
+# it is installed when missing (bounded, non-interactive); otherwise we say how.
+APT_TIMEOUT ?= 900
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: installing Debian's chromium for the browser tests"; \
+	    timeout $(APT_TIMEOUT) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive timeout $(APT_TIMEOUT) apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: the browser tests need Debian's chromium; run: sudo apt-get install chromium" >&2; \
+	    exit 1; \
+	  fi; }
 
 lint: $(VENV)/.stamp
 	$(PY) -m ruff format --check . && $(PY) -m ruff check .

@@ -38,6 +38,8 @@ from raspy.actors.mqtt_bridge import start_mqtt
 from raspy.actors.outbox import Outbox
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
+from raspy.actors.web import check_config as check_web_config
+from raspy.actors.web import start_web
 from raspy.actors.worker import EchoWorkerActor
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
@@ -303,6 +305,7 @@ class Runtime:
         )
         if child.name == "clone":
             _start_devices(self)
+            start_web(self)  # the live pages follow the new Clone server
 
     def _crashed(self, child: Child, now: float, reason: str) -> None:
         state = child.tracker.crashed(now, reason)
@@ -380,6 +383,7 @@ def mdp_endpoint_for(config: Config) -> str:
 def check_config(config: Config) -> None:
     """What only the services can check (device configs), before anything starts."""
     devices_mod.check_config(short_hostname(config), config.devices)
+    check_web_config(config)
 
 
 def start(config: Config, *, clock: Clock | None = None) -> Runtime:
@@ -482,6 +486,7 @@ def _start_services(rt: Runtime) -> None:
             critical=True,
         )
         _start_devices(rt)
+    start_web(rt)  # last: its pages ask the services started above
 
 
 def _add_titanic(rt: Runtime) -> None:

@@ -502,6 +502,7 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
     problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
     problems += _history_problems(source, sections.get("history"))
+    problems += _http_problems(source, sections.get("http"))
     return problems
 
 
@@ -581,6 +582,19 @@ def _limits_problems(source: str, section: LimitsConfig | None) -> list[str]:
         for name in names
         if getattr(section, name) < 1
     ]
+
+
+def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
+    """[http] alone; "beyond loopback only with a login" needs the data dir's files,
+    so raspy.actors.web.check_config says it before raspyd starts."""
+    if section is None:
+        return []
+    problems = []
+    if not section.bind:
+        problems.append(f'{source}: http.bind: expected an address, got ""')
+    if section.session_s <= 0:
+        problems.append(f"{source}: http.session_s: expected seconds > 0")
+    return problems
 
 
 def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:

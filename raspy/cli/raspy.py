@@ -6,6 +6,8 @@ reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy status` prints a table of the hub's supervised parts.
 
+`raspy web-token` prints a new login token for the web face (docs/web.md).
+
 `raspy history KEY --since 24h` prints a device's recorded values (or draws them with
 `--plot FILE.svg|png`).
 
@@ -27,6 +29,7 @@ import zmq
 from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
+from raspy.cli import web_token as web_token_cli
 from raspy.cli.arguments import seconds_argument
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         cast(scenario_cli.Commands, commands)
     )  # one-line errors too
     history_cli.add_parser(cast(history_cli.Commands, commands))
+    web_token_cli.add_parsers(commands)
     return parser
 
 

@@ -1,0 +1,313 @@
+"""The web face in raspyd: WebActor (the ZeroMQ side) and WebServer (the HTTP thread).
+
+WebActor is an in-process MDP client like the scenario actors: it sends requests
+through the outbox as peer `<owner>/r<id>` and the edge routes the replies back here;
+it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling).
+WebServer (raspy.actors.web_server) runs uvicorn on an asyncio loop in its own
+thread; it owns the listening socket and every connection. The two meet only through
+pykka tell() (HTTP -> actor, with a concurrent Future to answer) and
+loop.call_soon_threadsafe (actor -> HTTP, the tree changes for the live pages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import pykka
+import structlog
+
+from raspy.actors import messages as msgs
+from raspy.actors.core_tree import stored_tree
+from raspy.actors.outbox import Outbox
+from raspy.actors.web_app import Backend, ReadTitanic, ServiceRequest, build_app
+from raspy.actors.web_server import WebServer, bind_socket
+from raspy.actors.worker import local_peer_id
+from raspy.clock import Clock
+from raspy.config import Config
+from raspy.errors import ConfigError, MalformedMessage, StoreError
+from raspy.protocol import mdp, mdp_decode
+from raspy.stats import Stats
+from raspy.storage import tables
+from raspy.storage.store import Store, Table
+from raspy.web.live import LIVE_PREFIXES, is_live
+from raspy.web.login_files import LoginFiles
+from raspy.web.models import TitanicEntry
+
+if TYPE_CHECKING:
+    from raspy.actors.supervisor import Runtime
+
+log = structlog.get_logger(component="web")
+
+_ASK_TIMEOUT_S: Final = 5.0
+_PENDING_SWEEP: Final = 64  # sweep answered/abandoned futures past this many
+WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 4
+
+
+@dataclass(frozen=True, slots=True)
+class _HttpFailed:
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    bind: str
+    port: int
+    hostname: str
+    session_s: float
+    logins: LoginFiles
+
+
+@dataclass(frozen=True, slots=True)
+class WebLinks:
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    clone: pykka.ActorRef[Any] | None
+    store: Store
+    clock: Clock
+    stats: Stats
+
+
+class WebActor(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(
+        self, settings: WebSettings, links: WebLinks, sock: socket.socket
+    ) -> None:
+        super().__init__()
+        self._sock = sock  # bound by the caller: a taken port fails the start there
+        self._settings = settings
+        self._links = links
+        self._owner = local_peer_id(f"web.{uuid.uuid4().hex[:12]}")
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Future[list[bytes]]] = {}
+        self._server: WebServer | None = None
+
+    def on_start(self) -> None:
+        links, settings = self._links, self._settings
+        backend = Backend(
+            hostname=settings.hostname,
+            tell=self.actor_ref.tell,
+            logins=settings.logins,
+            session_s=settings.session_s,
+            clock=links.clock,
+        )
+        server = self._server = WebServer(
+            lambda hub: build_app(backend, hub), self._sock
+        )
+        server.on_failure = self._http_failed
+        try:
+            self._connect(server)
+        except BaseException:
+            self._release()  # pykka calls neither on_stop nor on_failure here
+            raise
+        log.info("web_started", endpoint=f"http://{settings.bind}:{settings.port}/")
+
+    def _connect(self, server: WebServer) -> None:
+        links = self._links
+        links.edge.ask(
+            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        if links.clone is not None:
+            for prefix in LIVE_PREFIXES:
+                links.clone.ask(
+                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
+                    timeout=_ASK_TIMEOUT_S,
+                )
+            stored = [(k, body) for k, body in stored_tree(links.store) if is_live(k)]
+            server.feed(stored, seed=True)
+        server.start()
+
+    def _http_failed(self, error: BaseException) -> None:
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(_HttpFailed(error))
+
+    def on_stop(self) -> None:
+        self._release()
+        log.info("web_stopped")
+
+    def on_failure(self, *_exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Stop the HTTP thread, close the socket, leave the broker and the tree."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        self._sock.close()
+        links = self._links
+        if links.clone is not None:
+            with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+                links.clone.ask(
+                    msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+                )
+        with contextlib.suppress(pykka.ActorDeadError):
+            links.edge.tell(msgs.DetachLocal(self._owner))
+        links.outbox.close_for_this_thread()
+        for result in self._pending.values():
+            result.cancel()
+        self._pending.clear()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case msgs.KeyChanged(key=key, body=body):
+                if self._server is not None:
+                    self._server.feed([(key.decode("utf-8", "replace"), body)])
+            case ServiceRequest(service=service, body=body, result=result):
+                self._send(service, body, result)
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                self._on_reply(peer_id, frames)
+            case ReadTitanic(limit=limit, result=result):
+                _answer(result, lambda: titanic_queue(self._links.store, limit))
+            case _HttpFailed(error=error):
+                raise RuntimeError("web server thread failed") from error
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+        return None
+
+    def _send(
+        self, service: bytes, body: tuple[bytes, ...], result: Future[list[bytes]]
+    ) -> None:
+        if len(self._pending) > _PENDING_SWEEP:
+            self._pending = {k: f for k, f in self._pending.items() if not f.done()}
+        request_id = next(self._ids)
+        self._pending[request_id] = result
+        request = mdp.ClientRequest(mdp.Version.V02, service, body)
+        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % request_id
+        self._links.outbox.send_mdp(peer, mdp.encode(request))
+
+    def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
+        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
+        if not tail.startswith(b"r") or not tail[1:].isdigit():
+            self._links.stats.incr("web.unroutable")
+            return
+        try:
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            log.warning("frame_rejected", reason=exc.reason)
+            return
+        if not reply.final:
+            return
+        result = self._pending.pop(int(tail[1:]), None)
+        if result is not None:
+            with contextlib.suppress(InvalidStateError):  # the page gave up waiting
+                result.set_result(list(reply.body))
+
+
+def _answer(result: Future[Any], work: Callable[[], Any]) -> None:
+    try:
+        value = work()
+    except (StoreError, OSError) as exc:
+        with contextlib.suppress(InvalidStateError):
+            result.set_exception(exc)
+        return
+    with contextlib.suppress(InvalidStateError):
+        result.set_result(value)
+
+
+def titanic_queue(store: Store, limit: int) -> tuple[int, list[TitanicEntry]]:
+    """How many requests wait in Titanic's queue, and the first `limit` of them
+    (one read view: a consistent picture)."""
+    entries: list[TitanicEntry] = []
+    with store.read_view() as view:
+        total = view.count(Table.TITANIC_QUEUE)
+        queued = view.iter_from(Table.TITANIC_QUEUE, b"", None, limit)
+        for position, (key, _) in enumerate(queued, 1):
+            _, raw_uuid = tables.decode_queue_key(key)
+            data = view.get(Table.TITANIC_REQUESTS, raw_uuid)
+            if data is None:
+                continue
+            record = tables.decode_titanic_request(data)
+            entries.append(
+                TitanicEntry(
+                    position,
+                    raw_uuid.decode("ascii"),
+                    record.service.decode("utf-8", "replace"),
+                    record.created,
+                    len(record.body),
+                )
+            )
+    return total, entries
+
+
+def check_config(config: Config) -> None:
+    """[http]: beyond loopback only with a login configured; the hash files readable."""
+    http = config.http
+    if not http.enabled:
+        return
+    logins = LoginFiles(config.data_dir, http.password_hash_file)
+    if http.password_hash_file and not logins.password_file_exists():
+        raise ConfigError(
+            [
+                f"http.password_hash_file: {http.password_hash_file}: no such file "
+                "(make it with raspy web-password FILE)"
+            ]
+        )
+    if not is_loopback(http.bind) and not logins.configured():
+        raise ConfigError(
+            [
+                f"http.bind: {http.bind} is beyond loopback and no login is "
+                "configured: run `raspy web-token --data-dir "
+                f"{config.data_dir}` or set http.password_hash_file"
+            ]
+        )
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class _WebStart:
+    """The supervisor's start callable for the web face, bound to one Clone server."""
+
+    settings: WebSettings
+    links: WebLinks
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        sock = bind_socket(self.settings.bind, self.settings.port)
+        try:
+            return WebActor.start(self.settings, self.links, sock)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def start_web(rt: Runtime) -> None:
+    """Start the web face when [http] enabled; called again after the Clone server
+    restarts (the live pages need a subscription on the new one)."""
+    config = rt.config
+    if not config.http.enabled:
+        return
+    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
+    current = next((c for c in rt.children if c.name == "web"), None)
+    if (
+        current is not None
+        and isinstance(current.start, _WebStart)
+        and current.start.links.clone is clone
+    ):
+        return
+    rt.stop_children(lambda name: name == "web")
+    settings = WebSettings(
+        bind=config.http.bind,
+        port=config.network.port_base + WEB_PORT_OFFSET,
+        hostname=rt.hostname,
+        session_s=config.http.session_s,
+        logins=LoginFiles(config.data_dir, config.http.password_hash_file),
+    )
+    links = WebLinks(rt.edge, rt.outbox, clone, rt.store, rt.clock, rt.stats)
+    # the first start fails raspyd (a taken port is said at once); later ones retry
+    rt.add_child("web", _WebStart(settings, links), critical=current is None)

@@ -1,0 +1,317 @@
+"""The web face's HTTP side: Starlette routes on the web server's asyncio loop.
+
+Handlers never touch ZeroMQ: a service request is told to the WebActor with a
+concurrent Future (Backend.request) and awaited here. Every route but /login and
+/static needs a session: pages redirect to /login, /api and /events answer 401.
+Every change is a POST carrying the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Final
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+
+from raspy.clock import Clock
+from raspy.errors import ConfigError
+from raspy.web import forms, html, live
+from raspy.web.login import LoginThrottle, Session, Sessions, csrf_ok, verify
+from raspy.web.login_files import LoginFiles
+from raspy.web.models import TitanicEntry
+
+log = structlog.get_logger(component="web")
+
+SESSION_COOKIE: Final = "raspy_session"
+LOGIN_COOKIE: Final = "raspy_login"
+REQUEST_TIMEOUT_S: Final = 5.0
+KEEPALIVE_S: Final = 15.0
+# at most one batch per browser this often: changes in between are coalesced (the
+# latest value per key), so 20 browsers cost the daemon little whatever the poll rate
+BATCH_INTERVAL_S: Final = 0.25
+_STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript"}
+_SECURITY_HEADERS: Final = {
+    # no inline script, nothing from elsewhere; inline styles only for the SVG charts
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
+    # on form POSTs, and the same-origin check could not tell them from a foreign one
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequest:
+    """Told to the WebActor: send an MDP request; `result` gets the reply frames."""
+
+    service: bytes
+    body: tuple[bytes, ...]
+    result: Future[list[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadTitanic:
+    """Told to the WebActor: the first `limit` queue entries; `result`: (total, them)."""
+
+    limit: int
+    result: Future[tuple[int, list[TitanicEntry]]]
+
+
+@dataclass
+class Backend:
+    """What the handlers reach: the actor (by tell), the logins, the clock."""
+
+    hostname: str
+    tell: Callable[[object], None]
+    logins: LoginFiles
+    session_s: float
+    clock: Clock
+    sessions: Sessions = field(init=False)
+    # one message per session for the page a POST redirects to (never in the URL)
+    flashes: dict[str, str] = field(default_factory=dict)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.session_s)
+
+    async def request(self, service: str, *body: bytes) -> list[bytes]:
+        """One MDP request through the broker; TimeoutError after a few seconds."""
+        result: Future[list[bytes]] = Future()
+        self.tell(ServiceRequest(service.encode("utf-8"), tuple(body), result))
+        return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
+
+    async def available(self, service: str) -> bool:
+        """Does the service have a live worker (mmi.service)? Asked before a request
+        that would otherwise wait in the broker until it times out."""
+        reply = await self.request("mmi.service", service.encode("utf-8"))
+        return reply[:1] == [b"200"]
+
+    async def titanic(self, limit: int) -> tuple[int, list[TitanicEntry]]:
+        result: Future[tuple[int, list[TitanicEntry]]] = Future()
+        self.tell(ReadTitanic(limit, result))
+        return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.get(
+            request.cookies.get(SESSION_COOKIE), self.clock.monotonic()
+        )
+
+    def check_secret(self, secret: str) -> bool:
+        """Any configured login matches (scrypt: run off the loop). A hash file made
+        unreadable since the start logs why and lets nobody in."""
+        try:
+            hashes = self.logins.hashes()
+        except ConfigError as exc:
+            log.error("web_login_unusable", reason=str(exc))
+            return False
+        return any(verify(secret, expected) for expected in hashes)
+
+
+def secure(response: Response, *, cache: bool = False) -> Response:
+    response.headers.update(_SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "private, max-age=3600" if cache else "no-store"
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    """A POST whose Origin (when the browser sends one) is this server."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+Handler = Callable[[Request, Backend, Session], Awaitable[Response]]
+
+
+def page_route(
+    backend: Backend, handler: Handler, *, api: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: no session -> /login (pages) or 401 (api); POSTs need the
+    same origin and the CSRF token (form field `csrf` or header X-CSRF-Token)."""
+
+    async def endpoint(request: Request) -> Response:
+        session = backend.session(request)
+        if session is None:
+            if api:
+                return secure(
+                    JSONResponse({"error": "login required"}, status_code=401)
+                )
+            return secure(RedirectResponse("/login", status_code=303))
+        if request.method == "POST":
+            supplied = request.headers.get("x-csrf-token")
+            if supplied is None:
+                try:
+                    supplied = forms.parse_form(await request.body()).get("csrf")
+                except forms.FormError:
+                    supplied = None
+            if not _same_origin(request) or not csrf_ok(session, supplied):
+                return secure(Response("CSRF check failed", status_code=403))
+        return secure(await handler(request, backend, session))
+
+    return endpoint
+
+
+async def login_form(request: Request, backend: Backend) -> Response:
+    if backend.session(request) is not None:
+        return secure(RedirectResponse("/", status_code=303))
+    return _login_page("", status=200)
+
+
+def _login_page(message: str, *, status: int) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = secure(
+        Response(html.login_page(token, message), status, media_type="text/html")
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+async def login_submit(request: Request, backend: Backend) -> Response:
+    try:
+        fields = forms.parse_form(await request.body())
+    except forms.FormError as exc:
+        return _login_page(str(exc), status=400)
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    supplied = fields.get("csrf", "")
+    if not cookie or not secrets.compare_digest(
+        cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+    ):
+        return _login_page("The form expired; try again.", status=403)
+    now = backend.clock.monotonic()
+    if not backend.throttle.allowed(now):
+        return _login_page("Too many failed logins; wait a minute.", status=429)
+    secret = fields.get("secret", "")
+    if not await asyncio.to_thread(backend.check_secret, secret):
+        backend.throttle.failed(now)
+        return _login_page("Wrong token or password.", status=401)
+    session = backend.sessions.create(now)
+    response = secure(RedirectResponse("/", status_code=303))
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.sid,
+        max_age=int(backend.session_s),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=False,  # plain HTTP on the LAN: a Secure cookie would never be sent
+    )
+    response.delete_cookie(
+        LOGIN_COOKIE, path="/login", httponly=True, samesite="strict"
+    )
+    return response
+
+
+async def logout(request: Request, backend: Backend, session: Session) -> Response:
+    backend.sessions.drop(session.sid)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in _STATIC:
+        return secure(Response("not found", 404))
+    text = resources.files("raspy.web").joinpath("static", name).read_bytes()
+    return secure(Response(text, media_type=_STATIC[name]), cache=True)
+
+
+def events_route(backend: Backend, hub: live.LiveHub) -> Handler:
+    async def events(request: Request, backend: Backend, session: Session) -> Response:
+        return StreamingResponse(
+            _stream(backend, hub, session.sid),
+            media_type="text/event-stream",
+            headers={"X-Accel-Buffering": "no"},
+        )
+
+    return events
+
+
+async def _stream(
+    backend: Backend, hub: live.LiveHub, sid: str
+) -> AsyncIterator[bytes]:
+    """The live values: the current ones first, then each batch of changes."""
+    woken = asyncio.Event()
+    client = hub.join(woken.set)
+    try:
+        yield live.retry()
+        while not hub.closed:
+            try:
+                await asyncio.wait_for(woken.wait(), KEEPALIVE_S)
+            except TimeoutError:
+                if backend.sessions.get(sid, backend.clock.monotonic()) is None:
+                    return  # logged out or expired: the browser gets 401 next time
+                yield live.comment("ping")
+                continue
+            woken.clear()
+            if client.overflowed:
+                yield live.frame("reload", "{}")
+                return
+            chunk = client.take()
+            if chunk:
+                yield chunk
+                await asyncio.sleep(BATCH_INTERVAL_S)
+    finally:
+        hub.leave(client)
+
+
+def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
+    """The ASGI application (the page handlers are in raspy.actors.web_pages)."""
+    from raspy.actors import web_pages as p
+
+    def route(
+        path: str,
+        handler: Handler,
+        *,
+        methods: tuple[str, ...] = ("GET",),
+        api: bool = False,
+    ) -> Route:
+        return Route(path, page_route(backend, handler, api=api), methods=list(methods))
+
+    async def login_get(request: Request) -> Response:
+        return await login_form(request, backend)
+
+    async def login_post(request: Request) -> Response:
+        return await login_submit(request, backend)
+
+    routes: list[Any] = [
+        Route("/login", login_get, methods=["GET"]),
+        Route("/login", login_post, methods=["POST"]),
+        Route("/static/{name}", static, methods=["GET"]),
+        route("/logout", logout, methods=("POST",)),
+        route("/", p.devices_page),
+        route("/device/{fullname}", p.device_page),
+        route("/device/{fullname}/chart.svg", p.chart),
+        route("/scenarios", p.scenarios_page),
+        route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
+        route("/services", p.services_page),
+        route("/titanic", p.titanic_page),
+        route("/events", events_route(backend, hub), api=True),
+        route("/api/device", p.device_command, methods=("POST",), api=True),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,286 @@
+"""The web face's page handlers: ask the services, parse (raspy.web.models), render
+(raspy.web.pages). A service that does not answer is a line on the page, never a
+500: the rest of the page still shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from raspy.actors.web_app import Backend
+from raspy.web import forms, html, models, pages
+from raspy.web.login import Session
+from raspy.web.models import DeviceRow, ReplyError
+
+_TITANIC_SHOWN = 100
+
+
+def _page(
+    backend: Backend,
+    session: Session,
+    title: str,
+    body: str,
+    active: str,
+    *,
+    live: bool = False,
+    status: int = 200,
+) -> Response:
+    document = html.page(
+        title, body, csrf=session.csrf, active=active, host=backend.hostname, live=live
+    )
+    # a lone surrogate from a reply's JSON becomes "?" rather than a failed page
+    return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
+
+
+async def _ask(backend: Backend, service: str, *body: bytes) -> list[bytes]:
+    """A request that raises ReplyError (with the service named) on a time-out."""
+    try:
+        return await backend.request(service, *body)
+    except TimeoutError:
+        raise ReplyError(service, "no reply within a few seconds") from None
+
+
+async def _device_rows(
+    backend: Backend, services: Sequence[str]
+) -> tuple[list[DeviceRow], list[str]]:
+    async def one(service: str) -> list[DeviceRow]:
+        frames = await _ask(backend, service, forms.list_request())
+        return models.devices(service.removesuffix(forms.DEVICES_SUFFIX), frames)
+
+    rows: list[DeviceRow] = []
+    problems: list[str] = []
+    for result in await asyncio.gather(
+        *(one(s) for s in services), return_exceptions=True
+    ):
+        if isinstance(result, ReplyError):
+            problems.append(str(result))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            rows += result
+    return rows, problems
+
+
+async def devices_page(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    try:
+        services = models.service_names(
+            await _ask(backend, "mmi.services", b"*.devices")
+        )
+    except ReplyError as exc:
+        services, problems = [], [str(exc)]
+    else:
+        problems = []
+    rows, more = await _device_rows(backend, services)
+    body = pages.devices_body(rows, problems + more, backend.clock.wall())
+    return _page(backend, session, "Devices", body, "/", live=True)
+
+
+def _device_service(fullname: str) -> str:
+    """`<host>.<svc>.devices` of a device full name `<host>.<svc>.<dev>[.<sub>]`."""
+    parts = fullname.split(".")
+    if len(parts) < 3 or not all(parts):
+        raise forms.FormError(f"not a device full name: {fullname[:64]!r}")
+    return f"{parts[0]}.{parts[1]}{forms.DEVICES_SUFFIX}"
+
+
+async def device_page(request: Request, backend: Backend, session: Session) -> Response:
+    fullname = request.path_params["fullname"]
+    span = request.query_params.get("range", "24h")
+    if span not in pages.RANGES:
+        span = "24h"
+    try:
+        rows, problems = await _device_rows(backend, [_device_service(fullname)])
+    except forms.FormError as exc:
+        rows, problems = [], [str(exc)]
+    row = next((r for r in rows if r.fullname == fullname), None)
+    if row is None:
+        text = "; ".join(problems) or f"no device {fullname[:64]!r}"
+        return _page(
+            backend,
+            session,
+            "Unknown device",
+            html.notice(text, error=True),
+            "/",
+            status=404,
+        )
+    graph = await _graph(backend, row, span)
+    body = pages.device_body(row, graph, backend.clock.wall())
+    return _page(backend, session, row.name, body, "/", live=True)
+
+
+async def _history(backend: Backend, fullname: str, span: str) -> models.History:
+    """The device's recorded values over the range; ReplyError says why not."""
+    service = f"{backend.hostname}.logger.history"
+    if not await backend.available(service):
+        raise ReplyError(service, "history is off: enable [history] in the config")
+    now = backend.clock.wall()
+    body = forms.history_request(fullname, now - pages.RANGES[span], None)
+    return models.history(await _ask(backend, service, body))
+
+
+async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
+    """The chart is its own request (the browser fetches only the size it shows,
+    drawn once); the page only says when there is no history service."""
+    service = f"{backend.hostname}.logger.history"
+    try:
+        if not await backend.available(service):
+            return pages.Graph(span, problem="History is off: enable [history].")
+    except TimeoutError:
+        return pages.Graph(span, problem=f"{service}: no reply")
+    return pages.Graph(span, unit=row.unit)
+
+
+_CHART_SIZES = {"800": (800, 300), "400": (400, 260)}
+
+
+async def chart(request: Request, backend: Backend, session: Session) -> Response:
+    """`/device/<name>/chart.svg?range=&width=&unit=`: the history graph as SVG."""
+    from raspy.history.plot import svg_chart
+
+    fullname = request.path_params["fullname"]
+    span = request.query_params.get("range", "24h")
+    size = _CHART_SIZES.get(request.query_params.get("width", "800"))
+    unit = request.query_params.get("unit", "")[:32]
+    if span not in pages.RANGES or size is None:
+        return Response("bad range or width", 400, media_type="text/plain")
+    try:
+        history = await _history(backend, fullname, span)
+    except ReplyError as exc:
+        return Response(str(exc), 503, media_type="text/plain")
+    svg = svg_chart(
+        history.points,
+        title=f"{fullname} ({span}, {history.tier})",
+        unit=unit,
+        width=size[0],
+        height=size[1],
+    )
+    return Response(
+        svg.encode("utf-8", "replace"),
+        media_type="image/svg+xml",
+        headers={"X-History-Points": str(len(history.points))},
+    )
+
+
+async def device_command(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    """app.js's switch and slider: the devices service's reply, or why it failed."""
+    try:
+        command = forms.parse_device_command(await request.body())
+    except forms.FormError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    try:
+        frames = await _ask(backend, command.service, command.request_body())
+    except ReplyError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=504)
+    try:
+        reply = json.loads(frames[1]) if len(frames) == 2 else None
+    except ValueError:
+        reply = None
+    if frames[:1] != [b"200"] or not isinstance(reply, dict):
+        detail = (
+            reply.get("detail") or reply.get("error")
+            if isinstance(reply, dict)
+            else None
+        )
+        status = frames[0].decode("ascii", "replace") if frames else "?"
+        return JSONResponse(
+            {"error": f"{command.device}: {detail or 'refused'} ({status})"},
+            status_code=502,
+        )
+    return JSONResponse({"ok": True, "reply": reply})
+
+
+async def scenarios_page(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    service = f"{backend.hostname}.core.scenario"
+    message = backend.flashes.pop(session.sid, "")
+    try:
+        if not await backend.available(service):
+            raise ReplyError(service, "no worker: is [core] enabled?")
+        rows = models.scenarios(
+            await _ask(backend, service, b'{"v": 1, "action": "list"}')
+        )
+    except ReplyError as exc:
+        body = html.notice(str(exc), error=True)
+    else:
+        body = pages.scenarios_body(rows, session.csrf, backend.clock.wall())
+    if message:
+        body = html.notice(message, error=message.startswith("failed")) + body
+    return _page(backend, session, "Scenarios", body, "/scenarios", live=True)
+
+
+async def scenario_action(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    name, action = request.path_params["name"], request.path_params["action"]
+    service = f"{backend.hostname}.core.scenario"
+    try:
+        frames = await _ask(backend, service, forms.scenario_request(action, name))
+        if frames[:1] != [b"200"]:
+            detail = (
+                json.loads(frames[1]).get("error", "refused") if len(frames) > 1 else ""
+            )
+            raise ReplyError(service, str(detail))
+        message = f"{action}: {name} done"
+    except (forms.FormError, ReplyError, ValueError, AttributeError) as exc:
+        message = f"failed: {action} {name}: {exc}"
+    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
+        backend.flashes.clear()
+    backend.flashes[session.sid] = message[:300]
+    return RedirectResponse("/scenarios", status_code=303)
+
+
+async def services_page(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    problems: list[str] = []
+    workers: list[models.WorkerCount] = []
+    parts: list[str] = []
+    try:
+        workers = models.workers(await _ask(backend, "mmi.workers", b"*"))
+        parts = [
+            name.removesuffix(".mmi")
+            for name in models.service_names(
+                await _ask(backend, "mmi.services", b"*.mmi")
+            )
+        ]
+    except ReplyError as exc:
+        problems.append(str(exc))
+    stats = await asyncio.gather(*(_part_stats(backend, part) for part in parts))
+    body = pages.services_body(workers, stats, problems)
+    return _page(backend, session, "Services", body, "/services")
+
+
+async def _part_stats(backend: Backend, part: str) -> pages.PartStats:
+    try:
+        frames = await _ask(backend, f"{part}.statistics", b"all")
+        return pages.PartStats(part, models.statistics(part, frames))
+    except ReplyError as exc:
+        return pages.PartStats(part, [], str(exc))
+
+
+async def titanic_page(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    try:
+        total, entries = await backend.titanic(_TITANIC_SHOWN)
+        problem = ""
+    except (TimeoutError, OSError, ValueError) as exc:
+        total, entries, problem = 0, [], f"cannot read the queue: {exc}"
+    part = f"{backend.hostname}.titanic"
+    stats = None
+    if await backend.available(f"{part}.statistics"):
+        stats = await _part_stats(backend, part)
+    body = pages.titanic_body(entries, total, stats, backend.clock.wall())
+    if problem:
+        body = html.notice(problem, error=True) + body
+    return _page(backend, session, "Titanic queue", body, "/titanic")

@@ -1,0 +1,135 @@
+"""The web face's HTTP thread: uvicorn (Starlette on h11) on its own asyncio loop.
+
+It owns the listening socket and every connection and touches no ZeroMQ socket. Tree
+changes from the WebActor reach its LiveHub through feed() (any thread), drained in
+batches on the loop with call_soon_threadsafe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+import structlog
+import uvicorn
+
+from raspy.web.live import LiveHub
+
+log = structlog.get_logger(component="web")
+
+_START_TIMEOUT_S: Final = 10.0
+_STOP_TIMEOUT_S: Final = 5.0
+
+
+class WebServer:
+    """uvicorn on its own thread and loop; tree changes reach its LiveHub in batches."""
+
+    def __init__(self, app_for: Callable[[LiveHub], Any], sock: socket.socket) -> None:
+        self.hub = LiveHub()
+        self._sock = sock
+        self._app_for = app_for
+        self._lock = threading.Lock()
+        self._queued: list[tuple[bool, list[tuple[str, bytes]]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: uvicorn.Server | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._main, name="raspy-web-http", daemon=True
+        )
+        self.failure: BaseException | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._started.wait(_START_TIMEOUT_S) or self.failure is not None:
+            raise RuntimeError(f"web server did not start: {self.failure}")
+
+    def stop(self) -> None:
+        loop, server = self._loop, self._server
+        if server is not None:
+            server.should_exit = True
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(self.hub.close)
+        self._thread.join(_STOP_TIMEOUT_S)
+        if self._thread.is_alive():
+            log.error("web_server_stuck")
+        self._sock.close()
+
+    def feed(self, changes: list[tuple[str, bytes]], *, seed: bool = False) -> None:
+        """Any thread: queue changes for the hub; one wake-up per batch, not per key."""
+        with self._lock:
+            self._queued.append((seed, changes))
+            first = len(self._queued) == 1
+        loop = self._loop
+        if first and loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            queued, self._queued = self._queued, []
+        for seed, changes in queued:
+            if seed:
+                self.hub.seed(changes)
+            else:
+                self.hub.publish(changes)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # uvicorn may sys.exit(): report it
+            self.failure = exc
+            log.exception("web_server_failed")
+            if self.on_failure is not None:
+                self.on_failure(exc)
+        finally:
+            self._started.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._drain()
+        config = uvicorn.Config(
+            self._app_for(self.hub),
+            http="h11",
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            limit_concurrency=256,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started and not serving.done():
+            await asyncio.sleep(
+                0.01
+            )  # uvicorn has no start event; a short bounded wait
+        self._started.set()
+        await serving
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port fails the start."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise RuntimeError(
+            f"web face cannot listen on {host}:{port}: {exc.strerror}"
+        ) from exc
+    return sock

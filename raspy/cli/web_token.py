@@ -1,0 +1,92 @@
+"""`raspy web-token` and `raspy web-password`: the web face's two logins.
+
+web-token makes a new random token, prints it once and keeps only its scrypt hash in
+the data dir (file `web-token`, 0600; the previous token stops working). web-password
+reads a password (twice on a terminal, else one line of standard input) and writes
+its hash to FILE for `[http] password_hash_file`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
+from raspy.web.login_files import token_path, write_private
+
+_PROG = "raspy"
+MIN_PASSWORD_CHARS = 8
+
+
+def add_parsers(commands: Any) -> None:
+    """Add both sub-commands to `raspy`'s sub-parsers."""
+    token = commands.add_parser(
+        "web-token",
+        help="make a new login token for the web face",
+        description="Print a new web login token; its hash goes to DATA_DIR/web-token "
+        "(0600). The previous token stops working.",
+    )
+    token.add_argument(
+        "--data-dir", default="var/raspy", help="raspyd's data dir (default var/raspy)"
+    )
+    token.set_defaults(run=_token)
+    password = commands.add_parser(
+        "web-password",
+        help="hash a web password into FILE ([http] password_hash_file)",
+        description="Read a password (asked twice on a terminal, else one line of "
+        "standard input) and write its scrypt hash to FILE (0600).",
+    )
+    password.add_argument("file", metavar="FILE", help="where the hash goes")
+    password.set_defaults(run=_password)
+
+
+def _token(args: argparse.Namespace) -> int:
+    path = token_path(args.data_dir)
+    token = new_token()
+    try:
+        write_private(path, hash_secret(token).line() + "\n")
+    except OSError as exc:
+        print(
+            f"{_PROG}: web-token: cannot write {path}: {exc.strerror}", file=sys.stderr
+        )
+        return 2
+    print(token)
+    print(f"{_PROG}: web-token: its hash is in {path}; log in with it", file=sys.stderr)
+    return 0
+
+
+def _read_password() -> str | None:
+    if sys.stdin.isatty():
+        first = getpass.getpass("web password: ")
+        if getpass.getpass("again: ") != first:
+            print(f"{_PROG}: web-password: the two differ", file=sys.stderr)
+            return None
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _password(args: argparse.Namespace) -> int:
+    password = _read_password()
+    if password is None:
+        return 2
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_SECRET_CHARS:
+        print(
+            f"{_PROG}: web-password: expected {MIN_PASSWORD_CHARS}.."
+            f"{MAX_SECRET_CHARS} characters, got {len(password)}",
+            file=sys.stderr,
+        )
+        return 2
+    path = Path(args.file)
+    try:
+        write_private(path, hash_secret(password).line() + "\n")
+    except OSError as exc:
+        print(
+            f"{_PROG}: web-password: cannot write {path}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{_PROG}: web-password: hash written to {path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,127 @@
+"""HTML building blocks: escaping, value formatting and the page frame (pure).
+
+Every piece of outside text goes through esc() (or attr() inside attributes); the
+page functions never put a value into markup any other way.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Sequence
+from typing import Final
+
+NAV: Final = (
+    ("/", "Devices"),
+    ("/scenarios", "Scenarios"),
+    ("/services", "Services"),
+    ("/titanic", "Titanic"),
+)
+
+
+def esc(value: object) -> str:
+    """Text for element content or a quoted attribute: & < > " ' escaped."""
+    return html.escape(str(value), quote=True)
+
+
+def show_value(value: object) -> str:
+    """A reading as a person reads it: on/off, at most two decimals, a dash for none."""
+    if value is None:
+        return "\u2013"  # an en dash: no value yet
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, int | str):
+        return str(value)
+    return "…"  # a structured value: the device page lists its commands
+
+
+def show_time(wall_ts: float | None, now: float) -> str:
+    """Epoch seconds as UTC time of day, with the date when not today."""
+    if wall_ts is None:
+        return "never"
+    stamp = time.gmtime(wall_ts)
+    if time.gmtime(now)[:3] == stamp[:3]:
+        return time.strftime("%H:%M:%S UTC", stamp)
+    return time.strftime("%Y-%m-%d %H:%M UTC", stamp)
+
+
+def hidden_csrf(csrf: str) -> str:
+    return f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+
+
+def post_button(action: str, label: str, csrf: str, *, css: str = "") -> str:
+    """A one-button form: every change is a POST with the session's CSRF token."""
+    klass = f' class="{esc(css)}"' if css else ""
+    return (
+        f'<form method="post" action="{esc(action)}" class="inline">'
+        f'{hidden_csrf(csrf)}<button type="submit"{klass}>{esc(label)}</button></form>'
+    )
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, css: str = ""
+) -> str:
+    """A table whose cells are already HTML (the caller escaped them)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    klass = f' class="{esc(css)}"' if css else ""
+    return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def notice(text: str, *, error: bool = False) -> str:
+    css = "notice error" if error else "notice"
+    return f'<p class="{css}" role="{"alert" if error else "status"}">{esc(text)}</p>'
+
+
+def page(
+    title: str, body: str, *, csrf: str, active: str, host: str, live: bool = False
+) -> str:
+    """The whole document: head, navigation (with log-out), the body HTML."""
+    current = ' aria-current="page"'
+    links = "".join(
+        f'<a href="{href}"{current if href == active else ""}>{label}</a>'
+        for href, label in NAV
+    )
+    live_attr = ' data-live="1"' if live else ""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="csrf-token" content="{esc(csrf)}">'
+        f"<title>{esc(title)} · raspy {esc(host)}</title>"
+        '<link rel="stylesheet" href="/static/app.css">'
+        '<script src="/static/app.js" defer></script>'
+        f"</head><body{live_attr}>"
+        f'<header><span class="brand">raspy <small>{esc(host)}</small></span>'
+        f"<nav>{links}</nav>"
+        f"{post_button('/logout', 'Log out', csrf, css='quiet')}</header>"
+        f"<main><h1>{esc(title)}</h1>{body}</main></body></html>"
+    )
+
+
+def login_page(login_csrf: str, message: str = "") -> str:
+    """The login form (the only page served without a session)."""
+    shown = notice(message, error=True) if message else ""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Log in · raspy</title>"
+        '<link rel="stylesheet" href="/static/app.css"></head><body class="login">'
+        "<main><h1>raspy</h1>"
+        f"{shown}"
+        '<form method="post" action="/login" class="login-form">'
+        f"{hidden_csrf(login_csrf)}"
+        '<label for="secret">Token or password</label>'
+        '<input id="secret" name="secret" type="password" autocomplete="current-password" required autofocus>'
+        '<button type="submit">Log in</button></form>'
+        '<p class="hint">Make a token on the hub with <code>raspy web-token</code>.</p>'
+        "</main></body></html>"
+    )

@@ -1,0 +1,145 @@
+"""Live values for the browsers: Server-Sent Events framing and the fan-out hub.
+
+Pure: the hub is fed tree changes and tells each client's `wake` callback that it
+has something to send; whoever owns the connection takes the batch and writes it.
+A slow browser never grows memory: its pending changes are coalesced per key (the
+latest value wins), so a client holds at most one entry per key it may see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from raspy.devices.template import JsonValue
+
+LIVE_PREFIXES: Final = ("/device/", "/scenario/")
+MAX_PENDING_KEYS: Final = 20_000
+RETRY_MS: Final = 2000  # how soon a browser reconnects after the stream ends
+
+
+def frame(event: str, data: str, *, event_id: str | None = None) -> bytes:
+    """One SSE event (WHATWG HTML §9.2): each data line prefixed, a blank line after."""
+    if "\n" in event or "\r" in event:
+        raise ValueError("an event name is one line")
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        if "\n" in event_id or "\r" in event_id or "\0" in event_id:
+            raise ValueError("an event id is one line without NUL")
+        lines.append(f"id: {event_id}")
+    lines += [f"data: {line}" for line in data.replace("\r\n", "\n").split("\n")]
+    # a lone surrogate (JSON allows "\ud800") becomes "?": the stream never breaks
+    return ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
+
+
+def comment(text: str = "") -> bytes:
+    """A comment line: keeps the connection alive, the browser ignores it."""
+    return f": {text}\n\n".encode()
+
+
+def retry(ms: int = RETRY_MS) -> bytes:
+    return f"retry: {ms}\n\n".encode()
+
+
+def decode_body(body: bytes) -> JsonValue:
+    """A tree body as its JSON value; a body that is not JSON is shown as its text."""
+    if not body:
+        return None
+    try:
+        value: JsonValue = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    return value
+
+
+def is_live(key: str) -> bool:
+    return key.startswith(LIVE_PREFIXES)
+
+
+def _fragment(key: str, body: bytes) -> str:
+    """`"key": value` as JSON, made once per change and shared by every client."""
+    return (
+        json.dumps(key, ensure_ascii=False)
+        + ":"
+        + json.dumps(decode_body(body), ensure_ascii=False)
+    )
+
+
+@dataclass
+class LiveClient:
+    """One browser's stream: what it has not been sent yet (latest per key)."""
+
+    wake: Callable[[], None]
+    pending: dict[str, str] = field(default_factory=dict)
+    overflowed: bool = False
+
+    def take(self) -> bytes:
+        """The pending changes as one `kv` event (empty bytes: nothing to send)."""
+        if not self.pending:
+            return b""
+        data = "{" + ",".join(self.pending.values()) + "}"
+        self.pending = {}
+        return frame("kv", data)
+
+
+class LiveHub:
+    """Fans tree changes out to the connected clients; one thread uses it."""
+
+    def __init__(self, max_pending_keys: int = MAX_PENDING_KEYS) -> None:
+        self._clients: list[LiveClient] = []
+        self._current: dict[str, str] = {}  # the latest fragment of every live key
+        self._max_pending_keys = max_pending_keys
+        self.closed = False
+
+    def seed(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Values read from the store at start; what the subscription brought wins."""
+        for key, body in items:
+            if is_live(key) and body and key not in self._current:
+                self._current[key] = _fragment(key, body)
+
+    def join(self, wake: Callable[[], None]) -> LiveClient:
+        """A new client; its first batch is the current value of every live key."""
+        client = LiveClient(wake, dict(self._current))
+        self._clients.append(client)
+        if client.pending:
+            wake()
+        return client
+
+    def leave(self, client: LiveClient) -> None:
+        if client in self._clients:
+            self._clients.remove(client)
+
+    def publish(self, changes: Iterable[tuple[str, bytes]]) -> None:
+        """Queue `changes` (key, body; empty body: deleted) for every client."""
+        fragments: list[tuple[str, str]] = []
+        for key, body in changes:
+            if not is_live(key):
+                continue
+            text = _fragment(key, body)
+            fragments.append((key, text))
+            if body:
+                self._current[key] = text
+            else:
+                self._current.pop(key, None)
+        if not fragments:
+            return
+        for client in self._clients:
+            was_idle = not client.pending
+            for key, text in fragments:
+                client.pending[key] = text
+            if len(client.pending) > self._max_pending_keys:
+                client.pending = {}
+                client.overflowed = True  # it reloads the page: a fresh snapshot
+            if was_idle or client.overflowed:
+                client.wake()
+
+    def close(self) -> None:
+        """The server is stopping: every client ends its stream."""
+        self.closed = True
+        for client in self._clients:
+            client.wake()
+
+    def __len__(self) -> int:
+        return len(self._clients)

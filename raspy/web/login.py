@@ -1,0 +1,166 @@
+"""Web logins: scrypt hashes of the token and password, sessions, CSRF, throttling.
+
+Pure: no files, no clock (time is passed in), no sockets. The hash format is one
+line `scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>`, made with the standard library's
+hashlib.scrypt; the token file and the password hash file both hold one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.errors import shown
+
+SCHEME: Final = "scrypt"
+# scrypt cost: 16 MiB and ~50 ms per check on a Pi 4: slow for a guesser, fine for
+# a person logging in (RFC 7914 §2 names N=2^14, r=8, p=1 for interactive use)
+_N: Final = 2**14
+_R: Final = 8
+_P: Final = 1
+_MAX_N: Final = 2**20  # refuse hashes that would make a check take minutes
+_SALT_BYTES: Final = 16
+_HASH_BYTES: Final = 32
+_MAXMEM: Final = 64 * 1024 * 1024
+TOKEN_BYTES: Final = 24  # 192 bits, as text 32 characters
+MAX_SECRET_CHARS: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SecretHash:
+    """A parsed hash line: the scrypt parameters, the salt and the derived key."""
+
+    n: int
+    r: int
+    p: int
+    salt: bytes
+    digest: bytes
+
+    def line(self) -> str:
+        salt = base64.b64encode(self.salt).decode("ascii")
+        digest = base64.b64encode(self.digest).decode("ascii")
+        return f"{SCHEME}${self.n}${self.r}${self.p}${salt}${digest}"
+
+
+def _derive(secret: str, salt: bytes, n: int, r: int, p: int, size: int) -> bytes:
+    return hashlib.scrypt(
+        secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=size
+    )
+
+
+def hash_secret(secret: str, salt: bytes | None = None) -> SecretHash:
+    """The scrypt hash of a token or password; raises ValueError for an empty one."""
+    if not secret or len(secret) > MAX_SECRET_CHARS:
+        raise ValueError(f"expected 1..{MAX_SECRET_CHARS} characters")
+    salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
+    return SecretHash(_N, _R, _P, salt, _derive(secret, salt, _N, _R, _P, _HASH_BYTES))
+
+
+def parse_hash(text: str) -> SecretHash:
+    """A hash line as written by hash_secret(); raises ValueError saying what is wrong."""
+    fields = text.strip().split("$")
+    if len(fields) != 6 or fields[0] != SCHEME:
+        raise ValueError(f"expected scrypt$N$r$p$salt$hash, got {shown(text[:64])}")
+    try:
+        n, r, p = int(fields[1]), int(fields[2]), int(fields[3])
+        salt = base64.b64decode(fields[4], validate=True)
+        digest = base64.b64decode(fields[5], validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError(f"bad number or base64 in the hash: {exc}") from None
+    if not (2 <= n <= _MAX_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
+        raise ValueError(f"scrypt parameters out of range: n={n} r={r} p={p}")
+    if not 8 <= len(salt) <= 64 or not 16 <= len(digest) <= 64:
+        raise ValueError("salt or hash of an unexpected length")
+    if 128 * r * (n + p + 2) > _MAXMEM:
+        raise ValueError(f"scrypt parameters need too much memory: n={n} r={r}")
+    return SecretHash(n, r, p, salt, digest)
+
+
+def verify(secret: str, expected: SecretHash) -> bool:
+    """Does `secret` hash to `expected`? Compared in constant time."""
+    if not secret or len(secret) > MAX_SECRET_CHARS:
+        return False
+    derived = _derive(
+        secret, expected.salt, expected.n, expected.r, expected.p, len(expected.digest)
+    )
+    return hmac.compare_digest(derived, expected.digest)
+
+
+def new_token() -> str:
+    """A fresh login token for `raspy web-token` (URL-safe text)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in browser: its cookie value, its CSRF token, when it ends (mono s)."""
+
+    sid: str
+    csrf: str
+    expires_at: float
+
+
+class Sessions:
+    """Live sessions by cookie value, at most `limit` (the oldest go first)."""
+
+    def __init__(self, lifetime_s: float, limit: int = 1000) -> None:
+        self._lifetime_s = lifetime_s
+        self._limit = limit
+        self._by_sid: OrderedDict[str, Session] = OrderedDict()
+
+    def create(self, now: float) -> Session:
+        session = Session(
+            secrets.token_urlsafe(32), secrets.token_urlsafe(24), now + self._lifetime_s
+        )
+        self._by_sid[session.sid] = session
+        while len(self._by_sid) > self._limit:
+            self._by_sid.popitem(last=False)
+        return session
+
+    def get(self, sid: str | None, now: float) -> Session | None:
+        """The live session of this cookie value, or None (expired ones are dropped)."""
+        if not sid:
+            return None
+        session = self._by_sid.get(sid)
+        if session is None:
+            return None
+        if session.expires_at <= now:
+            del self._by_sid[sid]
+            return None
+        return session
+
+    def drop(self, sid: str) -> None:
+        self._by_sid.pop(sid, None)
+
+    def __len__(self) -> int:
+        return len(self._by_sid)
+
+
+def csrf_ok(session: Session, supplied: str | None) -> bool:
+    """The synchronizer-token check: the form's or header's token is the session's."""
+    return bool(supplied) and hmac.compare_digest(
+        session.csrf.encode("ascii"), (supplied or "").encode("utf-8", "replace")
+    )
+
+
+class LoginThrottle:
+    """At most `attempts` failed logins per `window_s` in all; then refuse until the
+    window has passed (scrypt already costs a guesser; this caps the rate)."""
+
+    def __init__(self, attempts: int = 10, window_s: float = 60.0) -> None:
+        self._attempts = attempts
+        self._window_s = window_s
+        self._failures: list[float] = []
+
+    def allowed(self, now: float) -> bool:
+        self._failures = [t for t in self._failures if now - t < self._window_s]
+        return len(self._failures) < self._attempts
+
+    def failed(self, now: float) -> None:
+        self._failures.append(now)

@@ -1,0 +1,73 @@
+"""Where the web logins live on disk: the token's hash in the data dir, the password's
+hash in `[http] password_hash_file`. Files are written whole (temp, fsync, rename)
+and private (0600); a missing file means "no such login", a bad one is a ConfigError.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from raspy.errors import ConfigError
+from raspy.web.login import SecretHash, parse_hash
+
+# in the data dir: the hash of `raspy web-token`'s token (a file name, not a secret)
+TOKEN_FILE: Final = "web-token"  # noqa: S105
+
+
+def token_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / TOKEN_FILE
+
+
+def read_hash(path: Path, what: str) -> SecretHash | None:
+    """The hash in `path`; None when the file does not exist; ConfigError if bad."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{what} {path}: cannot read: {exc}"]) from None
+    try:
+        return parse_hash(text)
+    except ValueError as exc:
+        raise ConfigError([f"{what} {path}: {exc}"]) from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, mode 0600, all or nothing."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+class LoginFiles:
+    """The two hashes a login is checked against, read again at every attempt (a
+    new `raspy web-token` works at once, without a restart)."""
+
+    def __init__(self, data_dir: str | Path, password_hash_file: str) -> None:
+        self.token_file = token_path(data_dir)
+        self.password_file = Path(password_hash_file) if password_hash_file else None
+
+    def hashes(self) -> list[SecretHash]:
+        found = [read_hash(self.token_file, "web token hash")]
+        if self.password_file is not None:
+            found.append(read_hash(self.password_file, "[http] password_hash_file"))
+        return [h for h in found if h is not None]
+
+    def password_file_exists(self) -> bool:
+        return self.password_file is not None and self.password_file.exists()
+
+    def configured(self) -> bool:
+        """Is any login possible? (raises ConfigError for a file that is bad)."""
+        return bool(self.hashes())

@@ -1,0 +1,239 @@
+"""What the web pages show, parsed from the services' replies (pure).
+
+Each parser takes the reply frames of one service and returns typed rows, or raises
+ReplyError naming the service and what was wrong; a page shows that line instead of
+the table. Nothing here trusts a reply's shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from raspy.errors import RaspyError, quote
+
+_MAX_ROWS: Final = 10_000
+
+
+class ReplyError(RaspyError):
+    """A service's reply that the web face cannot use (status or shape)."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        self.service = service
+        self.detail = detail
+        super().__init__(f"{service}: {detail}")
+
+
+def _json(service: str, frames: Sequence[bytes]) -> Any:
+    """The JSON body of a `[200, json]` reply; ReplyError for anything else."""
+    if len(frames) < 2:
+        raise ReplyError(service, f"expected [status, json], got {len(frames)} frames")
+    try:
+        body = json.loads(frames[1])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReplyError(service, f"not JSON: {quote(str(exc))}") from None
+    if frames[0] != b"200":
+        detail = (
+            body.get("detail") or body.get("error") if isinstance(body, dict) else ""
+        )
+        raise ReplyError(
+            service, f"answered {quote(frames[0])}: {quote(str(detail or body))}"
+        )
+    return body
+
+
+def _text(value: object, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One device as the devices service lists it."""
+
+    service: str  # `<host>.<svc>`: the group on the page
+    name: str  # inside the service, e.g. `lamp` or `tv.volume`
+    fullname: str
+    oid: str
+    value: object
+    unit: str
+    status: str
+    wall_ts: float | None
+    logged: bool
+
+    @property
+    def key(self) -> str:
+        return f"/device/{self.fullname}/"
+
+
+def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
+    """The `list` reply of `<service>.devices`, sorted by name."""
+    body = _json(f"{service}.devices", frames)
+    items = body.get("devices") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ReplyError(f"{service}.devices", "expected {devices: [...]}")
+    rows = []
+    for item in items[:_MAX_ROWS]:
+        if not isinstance(item, dict):
+            raise ReplyError(f"{service}.devices", "expected device objects")
+        name, fullname = _text(item.get("name")), _text(item.get("fullname"))
+        if not name or not fullname:
+            raise ReplyError(f"{service}.devices", "a device without a name")
+        reading = item.get("reading")
+        reading = reading if isinstance(reading, dict) else {}
+        config = item.get("config")
+        config = config if isinstance(config, dict) else {}
+        rows.append(
+            DeviceRow(
+                service=service,
+                name=name,
+                fullname=fullname,
+                oid=_text(item.get("oid")),
+                value=reading.get("value"),
+                unit=_text(reading.get("unit")),
+                status=_text(reading.get("status"), "unknown"),
+                wall_ts=_number(reading.get("wall_ts")),
+                logged=config.get("log") is True,
+            )
+        )
+    return sorted(rows, key=lambda row: row.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRow:
+    name: str
+    description: str
+    enabled: bool
+    state: str
+    last_run: float | None
+    runs: int
+    last_error: str
+
+
+def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
+    """The `list` reply of `<host>.core.scenario`."""
+    body = _json("core.scenario", frames)
+    if not isinstance(body, list):
+        raise ReplyError("core.scenario", "expected a list of scenarios")
+    rows = []
+    for item in body[:_MAX_ROWS]:
+        if not isinstance(item, dict) or not _text(item.get("name")):
+            raise ReplyError("core.scenario", "expected scenario objects with a name")
+        runs = item.get("runs")
+        rows.append(
+            ScenarioRow(
+                name=_text(item.get("name")),
+                description=_text(item.get("description")),
+                enabled=item.get("enabled") is True,
+                state=_text(item.get("state"), "unknown"),
+                last_run=_number(item.get("last_run")),
+                runs=runs
+                if isinstance(runs, int) and not isinstance(runs, bool)
+                else 0,
+                last_error=_text(item.get("last_error")),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCount:
+    service: str
+    idle: int
+    busy: int
+
+
+def workers(frames: Sequence[bytes]) -> list[WorkerCount]:
+    """The `mmi.workers` reply: live workers per service, sorted by service."""
+    body = _json("mmi.workers", frames)
+    if not isinstance(body, dict):
+        raise ReplyError("mmi.workers", "expected an object")
+    rows = []
+    for service, counts in sorted(body.items())[:_MAX_ROWS]:
+        if not isinstance(counts, dict):
+            raise ReplyError("mmi.workers", "expected counts per service")
+        idle, busy = counts.get("idle"), counts.get("busy")
+        rows.append(
+            WorkerCount(
+                service,
+                idle if isinstance(idle, int) else 0,
+                busy if isinstance(busy, int) else 0,
+            )
+        )
+    return rows
+
+
+def service_names(frames: Sequence[bytes]) -> list[str]:
+    """The `mmi.services` reply: `200` then one frame per service."""
+    if not frames or frames[0] != b"200":
+        raise ReplyError(
+            "mmi.services", f"answered {quote(frames[0] if frames else b'')}"
+        )
+    return [frame.decode("utf-8", "replace") for frame in frames[1 : _MAX_ROWS + 1]]
+
+
+@dataclass(frozen=True, slots=True)
+class StatRow:
+    name: str
+    kind: str
+    value: str
+
+
+def statistics(part: str, frames: Sequence[bytes]) -> list[StatRow]:
+    """A `<host>.<part>.statistics` reply to `all`: name -> {type, value}."""
+    body = _json(f"{part}.statistics", frames)
+    if not isinstance(body, dict):
+        raise ReplyError(f"{part}.statistics", "expected an object")
+    rows = []
+    for name, entry in sorted(body.items())[:_MAX_ROWS]:
+        if not isinstance(entry, dict):
+            raise ReplyError(f"{part}.statistics", "expected {type, value} entries")
+        value = entry.get("value")
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        rows.append(StatRow(name, _text(entry.get("type")), shown))
+    return rows
+
+
+Point = tuple[float, float, float, float]  # t (epoch s), avg, min, max
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    key: str
+    tier: str
+    points: list[Point]
+
+
+def history(frames: Sequence[bytes]) -> History:
+    """A `<host>.logger.history` reply to `history`."""
+    body = _json("logger.history", frames)
+    points = body.get("points") if isinstance(body, dict) else None
+    if not isinstance(points, list):
+        raise ReplyError("logger.history", "expected {points: [...]}")
+    parsed: list[Point] = []
+    for point in points[: _MAX_ROWS * 10]:
+        numbers = [_number(x) for x in point] if isinstance(point, list) else [None]
+        if len(numbers) != 4 or any(x is None for x in numbers):
+            raise ReplyError("logger.history", "expected [t, avg, min, max] points")
+        t, avg, low, high = (float(x or 0.0) for x in numbers)
+        parsed.append((t, avg, low, high))
+    return History(_text(body.get("key")), _text(body.get("tier")), parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class TitanicEntry:
+    """A request waiting in Titanic's queue (read from the store)."""
+
+    position: int
+    uuid: str
+    service: str
+    created: float
+    frames: int

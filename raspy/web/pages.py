@@ -1,0 +1,230 @@
+"""The pages' bodies from typed rows (pure: rows and `now` in, HTML out).
+
+Live elements carry `data-key` (the Clone key they show); app.js updates them from
+the `/events` stream. Controls carry the devices service and device name; app.js
+posts their commands to `/api/device` with the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Final
+from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
+
+from raspy.web.html import esc, notice, post_button, show_time, show_value, table
+from raspy.web.models import DeviceRow, ScenarioRow, StatRow, TitanicEntry, WorkerCount
+
+RANGES: Final = {
+    "1h": 3600.0,  # the last hour in detail (a fresh sensor's first points too)
+    "24h": 24 * 3600.0,
+    "7d": 7 * 24 * 3600.0,
+    "1y": 365 * 24 * 3600.0,
+}
+_SWITCHES: Final = frozenset({"switch"})
+_DIMMERS: Final = frozenset({"dimmer"})
+
+
+def device_href(fullname: str, span: str = "") -> str:
+    path = "/device/" + url_quote(fullname, safe="")
+    return f"{path}?range={span}" if span else path
+
+
+def _control(row: DeviceRow) -> str:
+    """A switch to press or a slider to drag, for the kinds that take them."""
+    common = (
+        f'data-service="{esc(row.service)}.devices" data-device="{esc(row.name)}" '
+        f'data-key="{esc(row.key)}value"'
+    )
+    if row.oid in _SWITCHES:
+        on = row.value is True
+        return (
+            f'<button type="button" class="switch" role="switch" '
+            f'aria-checked="{"true" if on else "false"}" aria-label="{esc(row.name)}" '
+            f"{common}><span></span></button>"
+        )
+    if row.oid in _DIMMERS:
+        level = row.value if isinstance(row.value, int | float) else 0
+        return (
+            f'<input type="range" class="dimmer" min="0" max="100" step="1" '
+            f'value="{esc(round(float(level)))}" aria-label="{esc(row.name)} level" {common}>'
+        )
+    return ""
+
+
+def _device_item(row: DeviceRow, now: float) -> str:
+    key = esc(row.key)
+    return (
+        f'<li class="device status-{esc(row.status)}" data-status-key="{key}status">'
+        f'<a class="name" href="{esc(device_href(row.fullname))}">{esc(row.name)}</a>'
+        f'<span class="reading"><span class="value" data-key="{key}value">'
+        f"{esc(show_value(row.value))}</span> "
+        f'<span class="unit" data-key="{key}unit">{esc(row.unit)}</span></span>'
+        f'<span class="meta"><span class="status" data-key="{key}status">'
+        f'{esc(row.status)}</span> <time data-key="{key}timestamp">'
+        f"{esc(show_time(row.wall_ts, now))}</time></span>"
+        f'{_control(row)}<span class="error" role="alert"></span></li>'
+    )
+
+
+def devices_body(rows: Sequence[DeviceRow], problems: Sequence[str], now: float) -> str:
+    """Devices grouped by service (the `<host>.<svc>` of their full names)."""
+    parts = [notice(problem, error=True) for problem in problems]
+    if not rows and not problems:
+        parts.append(notice("No device service answers (enable one in [devices])."))
+    for service, group in groupby(
+        sorted(rows, key=lambda r: r.service), lambda r: r.service
+    ):
+        items = "".join(_device_item(row, now) for row in group)
+        parts.append(
+            f'<section class="group"><h2>{esc(service)}</h2>'
+            f'<ul class="devices">{items}</ul></section>'
+        )
+    return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The device page's graph: the chosen range, the SVG or why there is none."""
+
+    span: str
+    problem: str = ""
+    unit: str = ""
+
+
+def chart_href(fullname: str, span: str, width: int, unit: str) -> str:
+    query = urlencode({"range": span, "width": width, "unit": unit})
+    return f"/device/{url_quote(fullname, safe='')}/chart.svg?{query}"
+
+
+def _picture(row: DeviceRow, graph: Graph) -> str:
+    """The chart at phone size, or desktop size from 48 rem up: the browser fetches
+    only the one it shows, drawn with text that stays readable at that size."""
+    wide = chart_href(row.fullname, graph.span, 800, graph.unit)
+    narrow = chart_href(row.fullname, graph.span, 400, graph.unit)
+    return (
+        f'<picture><source media="(min-width: 48rem)" srcset="{esc(wide)}">'
+        f'<img src="{esc(narrow)}" alt="history of {esc(row.fullname)}" '
+        'width="400" height="260"></picture>'
+    )
+
+
+def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
+    current = ' aria-current="page"'
+    ranges = "".join(
+        f'<a href="{esc(device_href(row.fullname, span))}"'
+        f"{current if span == graph.span else ''}>{esc(span)}</a>"
+        for span in RANGES
+    )
+    chart = notice(graph.problem) if graph.problem else _picture(row, graph)
+    record = (
+        f'<button type="button" class="switch" role="switch" data-action="log" '
+        f'aria-checked="{"true" if row.logged else "false"}" '
+        f'aria-label="record history" data-service="{esc(row.service)}.devices" '
+        f'data-device="{esc(row.name)}"><span></span></button>'
+    )
+    return (
+        f'<ul class="devices single">{_device_item(row, now)}</ul>'
+        f'<dl class="facts"><dt>Full name</dt><dd>{esc(row.fullname)}</dd>'
+        f"<dt>Kind</dt><dd>{esc(row.oid)}</dd></dl>"
+        f'<h2>History</h2><nav class="ranges" aria-label="range">{ranges}</nav>'
+        f'<figure class="chart">{chart}</figure>'
+        f'<p class="record">{record}<span>Record this device\'s history '
+        "(its <code>log</code> setting)</span>"
+        '<span class="error" role="alert"></span></p>'
+    )
+
+
+def scenarios_body(rows: Sequence[ScenarioRow], csrf: str, now: float) -> str:
+    """One card per scenario: state, last run, runs, last error and its buttons."""
+    if not rows:
+        return notice("No scenarios stored (import some with raspy scenario import).")
+    cards = []
+    for row in rows:
+        base = "/scenarios/" + url_quote(row.name, safe="")
+        key = f"/scenario/{esc(row.name)}/"
+        toggle = (
+            post_button(f"{base}/disable", "Disable", csrf)
+            if row.enabled
+            else post_button(f"{base}/enable", "Enable", csrf)
+        )
+        cards.append(
+            f'<li class="scenario"><div class="head"><span class="name">'
+            f"{esc(row.name)}</span>"
+            f'<span class="state state-{esc(row.state)}" data-key="{key}state">'
+            f"{esc(row.state)}</span></div>"
+            f'<p class="sub">{esc(row.description)}</p>'
+            f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
+            f"{esc(show_time(row.last_run, now))}</time></dd>"
+            f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
+            f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
+            f"{esc(show_value(row.last_error or None))}</dd></dl>"
+            f'<div class="actions">{toggle}{post_button(f"{base}/run", "Run", csrf)}'
+            "</div></li>"
+        )
+    return f'<ul class="scenarios">{"".join(cards)}</ul>'
+
+
+@dataclass(frozen=True, slots=True)
+class PartStats:
+    """One supervised part: its statistics rows or why they are missing."""
+
+    part: str
+    rows: Sequence[StatRow]
+    problem: str = ""
+
+
+def services_body(
+    workers: Sequence[WorkerCount], parts: Sequence[PartStats], problems: Sequence[str]
+) -> str:
+    out = [notice(problem, error=True) for problem in problems]
+    out.append("<h2>Services and workers</h2>")
+    out.append(
+        table(
+            ("Service", "Idle", "Busy"),
+            [(esc(w.service), str(w.idle), str(w.busy)) for w in workers],
+        )
+    )
+    out.append("<h2>Statistics</h2>")
+    out += [_stats_details(part) for part in parts]
+    return "".join(out)
+
+
+def _stats_details(part: PartStats, *, opened: bool = False) -> str:
+    body = (
+        notice(part.problem, error=True)
+        if part.problem
+        else table(
+            ("Name", "Type", "Value"),
+            [(esc(r.name), esc(r.kind), esc(r.value)) for r in part.rows],
+            css="stats",
+        )
+    )
+    flag = " open" if opened else ""
+    state = next((r.value for r in part.rows if r.name == "state"), "")
+    shown = (
+        f' <span class="state state-{esc(state)}">{esc(state)}</span>' if state else ""
+    )
+    return f"<details{flag}><summary>{esc(part.part)}{shown}</summary>{body}</details>"
+
+
+def titanic_body(
+    entries: Sequence[TitanicEntry], total: int, stats: PartStats | None, now: float
+) -> str:
+    out = [f'<p class="count">{total} request{"s" if total != 1 else ""} waiting.</p>']
+    if entries:
+        items = "".join(
+            f'<li class="queued"><div class="head"><span class="name">#{e.position} '
+            f"{esc(e.service)}</span><time>{esc(show_time(e.created, now))}</time></div>"
+            f'<code class="uuid">{esc(e.uuid)}</code> '
+            f'<span class="sub">{e.frames} frame{"s" if e.frames != 1 else ""}</span></li>'
+            for e in entries
+        )
+        out.append(f'<ul class="queue">{items}</ul>')
+        if total > len(entries):
+            out.append(notice(f"Showing the first {len(entries)}."))
+    if stats is not None:
+        out.append(_stats_details(stats, opened=True))
+    return "".join(out)

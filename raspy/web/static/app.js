@@ -1,0 +1,99 @@
+// raspy web face: live values from /events (Server-Sent Events, no polling),
+// switches and sliders posting to /api/device with the session's CSRF token.
+"use strict";
+
+(function () {
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
+
+  function show(value) {
+    if (value === null || value === undefined) return "–";
+    if (value === true) return "on";
+    if (value === false) return "off";
+    if (typeof value === "number") {
+      return Number.isInteger(value) ? String(value) : value.toFixed(2).replace(/\.?0+$/, "");
+    }
+    if (typeof value === "string") return value;
+    return "…";
+  }
+
+  function showTime(epochS) {
+    if (typeof epochS !== "number") return "never";
+    const when = new Date(epochS * 1000);
+    const now = new Date();
+    const iso = when.toISOString();
+    if (iso.slice(0, 10) === now.toISOString().slice(0, 10)) return iso.slice(11, 19) + " UTC";
+    return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
+  }
+
+  function apply(key, value) {
+    document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
+      if (el.classList.contains("switch")) {
+        el.setAttribute("aria-checked", value === true ? "true" : "false");
+      } else if (el.classList.contains("dimmer")) {
+        if (document.activeElement !== el && typeof value === "number") el.value = String(Math.round(value));
+      } else if (el.tagName === "TIME") {
+        el.textContent = showTime(value);
+      } else {
+        el.textContent = show(value);
+      }
+    });
+    if (key.endsWith("/status")) {
+      document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
+        el.className = el.className.replace(/\bstatus-\S+/, "status-" + String(value));
+      });
+    }
+  }
+
+  function connect() {
+    const source = new EventSource("/events");
+    source.addEventListener("kv", function (event) {
+      const changes = JSON.parse(event.data);
+      Object.keys(changes).forEach(function (key) { apply(key, changes[key]); });
+      document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    });
+    source.addEventListener("reload", function () { window.location.reload(); });
+  }
+
+  function errorBox(el) {
+    const item = el.closest("li, p");
+    return item ? item.querySelector(".error") : null;
+  }
+
+  function send(el, action, value) {
+    const box = errorBox(el);
+    if (box) box.textContent = "";
+    const body = { service: el.dataset.service, device: el.dataset.device, action: action };
+    if (value !== undefined) body.value = value;
+    return fetch("/api/device", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.json().then(function (reply) {
+        if (!response.ok) throw new Error(reply.error || ("HTTP " + response.status));
+        const answer = reply.reply || {};
+        if (answer.reading && "value" in answer.reading && el.dataset.key) {
+          apply(el.dataset.key, answer.reading.value);
+        }
+        if (typeof answer.log === "boolean") el.setAttribute("aria-checked", String(answer.log));
+      });
+    }).catch(function (error) {
+      if (box) box.textContent = String(error.message || error);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    const el = event.target.closest("button.switch");
+    if (!el) return;
+    send(el, el.dataset.action || "set", el.getAttribute("aria-checked") !== "true");
+  });
+
+  document.addEventListener("change", function (event) {
+    const el = event.target;
+    if (el.classList && el.classList.contains("dimmer")) send(el, "set", Number(el.value));
+  });
+
+  if (document.body.dataset.live === "1" && window.EventSource) connect();
+})();

@@ -1,0 +1,338 @@
+"""The web face in a real Chromium (Debian's `chromium`, driven by Playwright's Python
+API; Playwright never downloads a browser here), against the real raspyd with
+`[http] enabled`, simulated devices and a gpio relay on mock pins (issue 14).
+
+One raspyd serves the module; each test has its own browser. Screenshots of every page at desktop
+(1280 px) and phone (390 px) width go to the pytest tmp dir.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from support.daemon import Daemon, hostname
+from support.net import free_port_base
+from support.wait import wait_until
+
+import raspy
+from raspy.client.clone import CloneClient
+
+SCENARIOS = Path(raspy.__file__).parent / "defaults" / "scenarios"
+CONFIG = f"""
+[devices]
+fake_enabled = true
+gpio_enabled = true
+pin_factory = "mock"
+
+[[devices.fake]]
+name = "outdoor"
+oid = "sensor.temperature"
+period_s = 20.0
+min = -2.0
+max = 14.0
+poll_interval_s = 0.5
+log = true
+
+[[devices.fake]]
+name = "hall"
+oid = "dimmer"
+poll_interval_s = 10.0
+
+[[devices.gpio]]
+name = "relay"
+oid = "switch"
+pin = 17
+
+[core]
+enabled = true
+timezone = "UTC"
+preload_dir = "{SCENARIOS}"
+
+[history]
+enabled = true
+flush_interval_s = 1.0
+tiers = ["1s:2h", "5m:30d", "1h:5y"]  # raw points each second for the last hour
+
+[http]
+enabled = true
+"""
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+pytestmark = pytest.mark.timeout(180)
+
+
+class Hub:
+    """The running raspyd, its web address and a login token."""
+
+    def __init__(self, daemon: Daemon, token: str) -> None:
+        self.daemon = daemon
+        self.token = token
+        self.port = daemon.port_base + 4
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def key(self, device: str, entry: str = "value") -> str:
+        return f"/device/{hostname()}.{device}/{entry}"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    data_dir = tmp_path_factory.mktemp("web") / "data"
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "web-token",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=CONFIG)
+    try:
+        running = Hub(daemon.start(timeout_s=30), token)
+        wait_until(
+            lambda: _answers(running), what="the web face to listen", timeout_s=15
+        )
+        yield running
+    finally:
+        daemon.kill()
+
+
+def _answers(hub: Hub) -> bool:
+    try:
+        plain_request(hub, "GET", "/login")
+    except ConnectionRefusedError:
+        return False
+    return True
+
+
+@pytest.fixture  # per test: Playwright's loop and its executor threads end with it
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: `make test` installs it as root"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def logged_in(browser: Browser, hub: Hub, width: str = "desktop") -> Page:
+    w, h = WIDTHS[width]
+    page = browser.new_context(viewport={"width": w, "height": h}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{hub.base}/login")
+    page.fill("#secret", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.base}/")
+    return page
+
+
+def plain_request(hub: Hub, method: str, path: str, **headers: str) -> tuple[int, str]:
+    """One request without any cookie; redirects are not followed."""
+    connection = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+    try:
+        connection.request(
+            method, path, body=b"" if method == "POST" else None, headers=headers
+        )
+        response = connection.getresponse()
+        return response.status, response.getheader("location") or ""
+    finally:
+        connection.close()
+
+
+def test_a_request_without_login_is_refused(hub: Hub) -> None:
+    """Pages send to the login form; the API and the live stream answer 401."""
+    assert [
+        plain_request(hub, "GET", "/"),
+        plain_request(hub, "GET", f"/device/{hostname()}.fake.outdoor"),
+        plain_request(hub, "GET", "/events"),
+        plain_request(hub, "POST", "/api/device"),
+        plain_request(hub, "POST", "/scenarios/frost-lamp/run"),
+    ] == [(303, "/login"), (303, "/login"), (401, ""), (401, ""), (303, "/login")]
+
+
+def test_a_wrong_token_gets_the_form_again(browser: Browser, hub: Hub) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{hub.base}/login")
+    page.fill("#secret", "not-the-token")
+    page.click("button[type=submit]")
+    assert (page.url, page.text_content("p.notice")) == (
+        f"{hub.base}/login",
+        "Wrong token or password.",
+    )
+    page.context.close()
+
+
+def test_a_change_without_the_csrf_token_is_refused(browser: Browser, hub: Hub) -> None:
+    page = logged_in(browser, hub)
+    status = page.evaluate(
+        """async () => (await fetch('/api/device', {method: 'POST', body: '{}',
+            headers: {'Content-Type': 'application/json'}})).status"""
+    )
+    page.context.close()
+    assert status == 403
+
+
+def test_the_devices_page_loads_after_login(browser: Browser, hub: Hub) -> None:
+    page = logged_in(browser, hub)
+    groups = page.locator("section.group h2").all_text_contents()
+    page.context.close()
+    assert groups == [f"{hostname()}.fake", f"{hostname()}.gpio"]
+
+
+def test_a_sensor_value_changes_on_the_screen_without_a_reload(
+    browser: Browser, hub: Hub
+) -> None:
+    page = logged_in(browser, hub)
+    selector = f'[data-key="{hub.key("fake.outdoor")}"]'
+    page.evaluate("window.sameDocument = true")
+    first = page.text_content(selector)
+    page.wait_for_function(
+        "([sel, first]) => document.querySelector(sel).textContent !== first",
+        arg=[selector, first],
+    )
+    still_same_document = page.evaluate("window.sameDocument === true")
+    page.context.close()
+    assert still_same_document
+
+
+def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:
+    key = hub.key("gpio.relay").encode()
+    with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
+        tree.wait_synced()
+        before = json.loads(tree.get(key) or b"null")
+        page = logged_in(browser, hub, "phone")
+        switch = page.locator(f'button.switch[data-key="{key.decode()}"]')
+        switch.click()
+        after = wait_until(
+            lambda: (v := json.loads(tree.get(key) or b"null")) != before and [v],
+            what="the relay's value to change in the tree",
+            timeout_s=10,
+        )
+        page.wait_for_function(
+            "([sel, want]) => document.querySelector(sel).getAttribute('aria-checked') === want",
+            arg=[f'button.switch[data-key="{key.decode()}"]', json.dumps(after[0])],
+        )
+        page.context.close()
+    assert (before, after) == (False, [True])
+
+
+def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
+    """The last hour's graph of the logged sensor fills up as it is recorded (the
+    24-hour one merges a fresh sensor's minutes into one point)."""
+    page = logged_in(browser, hub)
+    url = f"{hub.base}/device/{hostname()}.fake.outdoor?range=1h"
+
+    page.goto(url)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('figure.chart img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    drawn = urlsplit(
+        page.evaluate("document.querySelector('figure.chart img').currentSrc")
+    )
+    chart = f"{drawn.path}?{drawn.query}"
+
+    def points() -> int:
+        count = int(
+            page.evaluate(
+                "async (u) => (await fetch(u)).headers.get('X-History-Points')", chart
+            )
+        )
+        return count if count >= 3 else 0
+
+    count = wait_until(points, what="3 history points on the chart", timeout_s=30)
+    page.context.close()
+    assert (count >= 3, drawn.path, parse_qs(drawn.query)) == (
+        True,
+        f"/device/{hostname()}.fake.outdoor/chart.svg",
+        {"range": ["1h"], "width": ["800"], "unit": ["°C"]},
+    )
+
+
+def test_a_scenario_is_disabled_and_enabled_again_from_its_page(
+    browser: Browser, hub: Hub
+) -> None:
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/scenarios")
+    card = page.locator("li.scenario", has_text="frost-lamp")
+    with page.expect_navigation():
+        card.get_by_role("button", name="Disable").click()
+    after_disable = (
+        page.text_content("p.notice"),
+        card.locator(".state").text_content(),
+    )
+    with page.expect_navigation():
+        card.get_by_role("button", name="Enable").click()
+    after_enable = page.text_content("p.notice")
+    page.context.close()
+    assert (after_disable, after_enable) == (
+        ("disable: frost-lamp done", "disabled"),
+        "enable: frost-lamp done",
+    )
+
+
+def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
+    page = logged_in(browser, hub)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
+    page.goto(f"{hub.base}/services")
+    landed = page.url
+    page.context.close()
+    assert landed == f"{hub.base}/login"
+
+
+def _pages(hub: Hub) -> dict[str, str]:
+    return {
+        "devices": "/",
+        "device": f"/device/{hostname()}.fake.outdoor?range=1h",
+        "scenarios": "/scenarios",
+        "services": "/services",
+        "titanic": "/titanic",
+    }
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
+    browser: Browser, hub: Hub, width: str, tmp_path: Path
+) -> None:
+    """Readable at 390 px: no page scrolls sideways, and switches are big enough to
+    press (at least 40 x 32 px)."""
+    page = logged_in(browser, hub, width)
+    too_wide: dict[str, Any] = {}
+    for name, path in _pages(hub).items():
+        page.goto(hub.base + path)  # waits for the load event
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        if overflow > 0:
+            too_wide[name] = overflow
+        page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+    page.goto(hub.base + "/")
+    switches = page.locator("button.switch").all()
+    boxes = [box for switch in switches if (box := switch.bounding_box())]
+    small = [b for b in boxes if b["width"] < 40 or b["height"] < 32]
+    page.context.close()
+    saved = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert (too_wide, small, saved) == (
+        {},
+        [],
+        sorted(f"{name}-{width}.png" for name in _pages(hub)),
+    )

@@ -1,0 +1,204 @@
+"""The web face's setup in the real raspyd and CLI, without a browser (issue 14):
+no listening beyond loopback without a login, a taken port said at start, the token
+and password commands, a password login over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.daemon import Daemon
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy.web.login import parse_hash, verify
+
+
+def raspy_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def raspyd(
+    data_dir: Path, config: Path, port_base: int
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspyd",
+            "--data-dir",
+            str(data_dir),
+            "--port-base",
+            str(port_base),
+            "--config",
+            str(config),
+            "--allow-root",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_raspyd_refuses_to_serve_beyond_loopback_without_a_login(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text('[http]\nenabled = true\nbind = "0.0.0.0"\n', encoding="utf-8")
+    data_dir = tmp_path / "data"
+    done = raspyd(data_dir, config, free_port_base(5))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"raspyd: {config}: http.bind: 0.0.0.0 is beyond loopback and no login is "
+        f"configured: run `raspy web-token --data-dir {data_dir}` or set "
+        "http.password_hash_file\n",
+    )
+
+
+def test_a_missing_password_hash_file_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    missing = tmp_path / "nope.hash"
+    config.write_text(
+        f'[http]\nenabled = true\npassword_hash_file = "{missing}"\n', encoding="utf-8"
+    )
+    done = raspyd(tmp_path / "data", config, free_port_base(5))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"raspyd: {config}: http.password_hash_file: {missing}: no such file "
+        "(make it with raspy web-password FILE)\n",
+    )
+
+
+def test_a_taken_web_port_stops_raspyd_at_start(tmp_path: Path) -> None:
+    base = free_port_base(5)
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[http]\nenabled = true\n", encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 4))
+        taken.listen(1)
+        done = raspyd(tmp_path / "data", config, base)
+    assert (done.returncode, done.stderr.splitlines()[-1] + "\n") == (
+        1,
+        f"raspyd: cannot start: web face cannot listen on 127.0.0.1:{base + 4}: "
+        "Address already in use\n",
+    )
+
+
+def test_web_token_prints_a_token_and_keeps_only_its_hash_private(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    done = raspy_cli("web-token", "--data-dir", str(data_dir))
+    token = done.stdout.strip()
+    stored = (data_dir / "web-token").read_text(encoding="utf-8")
+    mode = stat.S_IMODE(os.stat(data_dir / "web-token").st_mode)
+    assert (
+        done.returncode,
+        mode,
+        token in stored,
+        verify(token, parse_hash(stored)),
+    ) == (
+        0,
+        0o600,
+        False,
+        True,
+    )
+
+
+def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) -> None:
+    target = tmp_path / "web.hash"
+    short = raspy_cli("web-password", str(target), stdin="short\n")
+    good = raspy_cli("web-password", str(target), stdin="a long enough one\n")
+    stored = parse_hash(target.read_text(encoding="utf-8"))
+    assert (
+        short.returncode,
+        short.stderr,
+        good.returncode,
+        verify("a long enough one", stored),
+    ) == (2, "raspy: web-password: expected 8..1024 characters, got 5\n", 0, True)
+
+
+def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
+    tmp_path: Path,
+) -> None:
+    password_file = tmp_path / "web.hash"
+    raspy_cli("web-password", str(password_file), stdin="kitchen-light-42\n")
+    config = f'[http]\nenabled = true\npassword_hash_file = "{password_file}"\n'
+    daemon = Daemon(tmp_path / "data", port_base=free_port_base(5), config_text=config)
+    port = daemon.port_base + 4
+    try:
+        daemon.start(timeout_s=30)
+        form = wait_until(lambda: _get(port, "/login"), what="the login form")
+        assert form is not None
+        login_cookie = form.cookies[0].split(";")[0]
+        match = re.search(r'name="csrf" value="([^"]+)"', form.body)
+        assert match is not None
+        body = f"csrf={match.group(1)}&secret=kitchen-light-42"
+        answer = _post(port, "/login", body, login_cookie)
+    finally:
+        daemon.kill()
+    cookie = next(c for c in answer.cookies if c.startswith("raspy_session="))
+    flags = sorted(part.strip().lower() for part in cookie.split(";")[1:])
+    assert (answer.status, answer.location, flags) == (
+        303,
+        "/",
+        ["httponly", "max-age=604800", "path=/", "samesite=strict"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    location: str
+    cookies: list[str]
+    body: str
+
+
+def _exchange(
+    port: int, method: str, path: str, body: bytes | None, **headers: str
+) -> Answer:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return Answer(
+            response.status,
+            response.getheader("location") or "",
+            response.headers.get_all("set-cookie") or [],
+            response.read().decode("utf-8"),
+        )
+    finally:
+        connection.close()
+
+
+def _get(port: int, path: str) -> Answer | None:
+    try:
+        return _exchange(port, "GET", path, None)
+    except ConnectionRefusedError:
+        return None
+
+
+def _post(port: int, path: str, body: str, cookie: str) -> Answer:
+    return _exchange(
+        port,
+        "POST",
+        path,
+        body.encode(),
+        **{"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )

@@ -1,0 +1,134 @@
+"""Live values for browsers (raspy.web.live): SSE framing and the coalescing hub."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.web.live import LiveHub, comment, decode_body, frame, retry
+
+
+def parse_events(stream: bytes) -> list[tuple[str, str]]:
+    """A small reader of the WHATWG event-stream format (event name and data)."""
+    events = []
+    for block in stream.decode("utf-8").split("\n\n")[:-1]:
+        name, data = "message", []
+        for line in block.split("\n"):
+            field, _, value = line.partition(": ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        events.append((name, "\n".join(data)))
+    return events
+
+
+def test_an_event_is_its_name_then_its_data_lines_then_a_blank_line() -> None:
+    assert (
+        frame("kv", "a\nb", event_id="7") == b"event: kv\nid: 7\ndata: a\ndata: b\n\n"
+    )
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r", blacklist_categories=["Cs"]),
+        max_size=200,
+    )
+)
+def test_any_data_reads_back_unchanged(data: str) -> None:
+    assert parse_events(frame("kv", data)) == [("kv", data)]
+
+
+def test_a_value_with_a_lone_surrogate_is_sent_with_a_replacement() -> None:
+    hub = LiveHub()
+    hub.publish([("/device/h.f.a/value", b'"\\ud800x"')])
+    assert (
+        hub.join(Wakes()).take() == b'event: kv\ndata: {"/device/h.f.a/value":"?x"}\n\n'
+    )
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\rb"])
+def test_an_event_name_of_two_lines_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="one line"):
+        frame(name, "x")
+
+
+def test_comments_and_retry_are_single_fields() -> None:
+    assert (comment("ping"), retry(1500)) == (b": ping\n\n", b"retry: 1500\n\n")
+
+
+def test_a_body_that_is_not_json_is_shown_as_text() -> None:
+    assert [decode_body(b"21.5"), decode_body(b"\xffx"), decode_body(b"")] == [
+        21.5,
+        "\ufffdx",
+        None,
+    ]
+
+
+class Wakes:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def test_a_new_client_first_gets_every_current_live_value() -> None:
+    hub = LiveHub()
+    hub.seed([("/device/h.f.a/value", b"1"), ("/stats/h/x", b"2")])
+    hub.publish([("/device/h.f.b/value", b"true")])
+    wakes = Wakes()
+    client = hub.join(wakes)
+    assert (wakes.count, client.take()) == (
+        1,
+        b'event: kv\ndata: {"/device/h.f.a/value":1,"/device/h.f.b/value":true}\n\n',
+    )
+
+
+def test_a_published_change_beats_an_older_stored_value() -> None:
+    hub = LiveHub()
+    hub.publish([("/device/h.f.a/value", b"2")])
+    hub.seed([("/device/h.f.a/value", b"1")])
+    assert hub.join(Wakes()).take() == b'event: kv\ndata: {"/device/h.f.a/value":2}\n\n'
+
+
+def test_a_slow_client_gets_only_the_latest_value_of_each_key() -> None:
+    hub = LiveHub()
+    wakes = Wakes()
+    client = hub.join(wakes)
+    for value in (b"1", b"2", b"3"):
+        hub.publish([("/device/h.f.a/value", value), ("/other", b"9")])
+    assert (wakes.count, client.take(), client.take()) == (
+        1,
+        b'event: kv\ndata: {"/device/h.f.a/value":3}\n\n',
+        b"",
+    )
+
+
+def test_a_deleted_key_is_sent_as_null_and_forgotten() -> None:
+    hub = LiveHub()
+    hub.publish([("/scenario/s/state", b'"idle"')])
+    first = hub.join(Wakes())
+    hub.publish([("/scenario/s/state", b"")])
+    assert (first.take(), hub.join(Wakes()).take()) == (
+        b'event: kv\ndata: {"/scenario/s/state":null}\n\n',
+        b"",
+    )
+
+
+def test_a_client_that_falls_too_far_behind_is_told_to_reload() -> None:
+    hub = LiveHub(max_pending_keys=2)
+    client = hub.join(Wakes())
+    hub.publish([(f"/device/h.f.d{i}/value", b"1") for i in range(3)])
+    assert (client.overflowed, client.take()) == (True, b"")
+
+
+def test_a_client_that_left_gets_nothing_more_and_close_wakes_the_rest() -> None:
+    hub = LiveHub()
+    gone, staying = Wakes(), Wakes()
+    hub.leave(hub.join(gone))
+    hub.join(staying)
+    hub.publish([("/device/h.f.a/value", b"1")])
+    hub.close()
+    assert (gone.count, staying.count, hub.closed, len(hub)) == (0, 2, True, 1)

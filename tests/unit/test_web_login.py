@@ -1,0 +1,150 @@
+"""Web logins (raspy.web.login): scrypt hashes, sessions, CSRF tokens, throttling."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.web.login import (
+    LoginThrottle,
+    SecretHash,
+    Sessions,
+    csrf_ok,
+    hash_secret,
+    new_token,
+    parse_hash,
+    verify,
+)
+
+SALT = bytes(range(16))
+
+
+def test_a_hash_verifies_its_secret_and_nothing_else() -> None:
+    hashed = hash_secret("correct horse", SALT)
+    assert (verify("correct horse", hashed), verify("correct hors", hashed)) == (
+        True,
+        False,
+    )
+
+
+def test_a_hash_line_parses_back_to_the_same_hash() -> None:
+    hashed = hash_secret("tok", SALT)
+    assert parse_hash(hashed.line() + "\n") == hashed
+
+
+def test_the_hash_line_names_scrypt_and_its_parameters() -> None:
+    assert hash_secret("tok", SALT).line().split("$")[:4] == [
+        "scrypt",
+        "16384",
+        "8",
+        "1",
+    ]
+
+
+def test_two_hashes_of_one_secret_differ_by_their_salt() -> None:
+    assert hash_secret("same").line() != hash_secret("same").line()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        pytest.param("", 'expected scrypt$N$r$p$salt$hash, got ""', id="empty"),
+        pytest.param(
+            "bcrypt$1$2$3$4$5",
+            'expected scrypt$N$r$p$salt$hash, got "bcrypt$1$2$3$4$5"',
+            id="scheme",
+        ),
+        pytest.param(
+            "scrypt$3$8$1$AAAAAAAAAAA=$AAAAAAAAAAAAAAAAAAAAAA==",
+            "scrypt parameters out of range: n=3 r=8 p=1",
+            id="n-not-power-of-two",
+        ),
+        pytest.param(
+            "scrypt$16384$8$1$AA==$AAAAAAAAAAAAAAAAAAAAAA==",
+            "salt or hash of an unexpected length",
+            id="short-salt",
+        ),
+    ],
+)
+def test_a_bad_hash_line_is_refused_with_its_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=r".") as caught:
+        parse_hash(text)
+    assert str(caught.value) == reason
+
+
+@given(st.text(max_size=120))
+def test_any_text_parses_as_a_hash_or_raises_value_error(text: str) -> None:
+    try:
+        result = parse_hash(text)
+    except ValueError:
+        return
+    assert isinstance(result, SecretHash)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_any_secret_verifies_against_its_own_hash(secret: str) -> None:
+    assert verify(secret, hash_secret(secret, SALT))
+
+
+def test_an_empty_secret_is_never_hashed_nor_accepted() -> None:
+    with pytest.raises(ValueError, match=r"expected 1\.\.1024 characters"):
+        hash_secret("")
+    assert verify("", hash_secret("x", SALT)) is False
+
+
+def test_new_tokens_are_long_and_distinct() -> None:
+    first, second = new_token(), new_token()
+    assert (len(first), first != second) == (32, True)
+
+
+def test_a_session_lives_until_its_lifetime_has_passed() -> None:
+    sessions = Sessions(lifetime_s=60.0)
+    session = sessions.create(now=100.0)
+    assert (sessions.get(session.sid, 159.9), sessions.get(session.sid, 160.0)) == (
+        session,
+        None,
+    )
+    assert len(sessions) == 0  # the expired one is dropped
+
+
+def test_an_unknown_or_missing_cookie_has_no_session() -> None:
+    sessions = Sessions(lifetime_s=60.0)
+    sessions.create(now=0.0)
+    assert (sessions.get("nope", 1.0), sessions.get(None, 1.0)) == (None, None)
+
+
+def test_sessions_past_the_limit_drop_the_oldest() -> None:
+    sessions = Sessions(lifetime_s=60.0, limit=2)
+    first, second, third = (sessions.create(now=float(i)) for i in range(3))
+    assert [sessions.get(s.sid, 3.0) for s in (first, second, third)] == [
+        None,
+        second,
+        third,
+    ]
+
+
+def test_a_dropped_session_is_gone() -> None:
+    sessions = Sessions(lifetime_s=60.0)
+    session = sessions.create(now=0.0)
+    sessions.drop(session.sid)
+    assert sessions.get(session.sid, 1.0) is None
+
+
+def test_csrf_accepts_only_the_sessions_own_token() -> None:
+    session = Sessions(lifetime_s=60.0).create(now=0.0)
+    assert [
+        csrf_ok(session, session.csrf),
+        csrf_ok(session, session.csrf + "x"),
+        csrf_ok(session, ""),
+        csrf_ok(session, None),
+        csrf_ok(session, "é"),
+    ] == [True, False, False, False, False]
+
+
+def test_the_throttle_refuses_after_too_many_failures_until_the_window_passes() -> None:
+    throttle = LoginThrottle(attempts=2, window_s=60.0)
+    throttle.failed(0.0)
+    throttle.failed(1.0)
+    assert [throttle.allowed(30.0), throttle.allowed(61.0)] == [False, True]

@@ -1,0 +1,132 @@
+"""Service replies as the web pages' rows (raspy.web.models): parsed or ReplyError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.web import models
+from raspy.web.models import DeviceRow, ReplyError, ScenarioRow, StatRow, WorkerCount
+
+LAMP = {
+    "name": "lamp",
+    "fullname": "h.fake.lamp",
+    "oid": "switch",
+    "parent": None,
+    "config": {"name": "lamp", "oid": "switch", "log": True},
+    "reading": {
+        "value": True,
+        "unit": "",
+        "status": "ok",
+        "wall_ts": 5.0,
+        "detail": "",
+    },
+    "errors": 0,
+}
+
+
+def reply(value: object, status: bytes = b"200") -> list[bytes]:
+    return [status, json.dumps(value).encode()]
+
+
+def test_a_device_list_becomes_rows_sorted_by_name() -> None:
+    fresh = {
+        **LAMP,
+        "name": "attic",
+        "fullname": "h.fake.attic",
+        "reading": None,
+        "config": {},
+    }
+    assert models.devices("h.fake", reply({"devices": [LAMP, fresh]})) == [
+        DeviceRow(
+            "h.fake",
+            "attic",
+            "h.fake.attic",
+            "switch",
+            None,
+            "",
+            "unknown",
+            None,
+            False,
+        ),
+        DeviceRow("h.fake", "lamp", "h.fake.lamp", "switch", True, "", "ok", 5.0, True),
+    ]
+
+
+def test_a_refusal_names_the_service_and_its_detail() -> None:
+    with pytest.raises(ReplyError, match=r".") as caught:
+        models.devices("h.fake", reply({"error": "x", "detail": "boom"}, b"500"))
+    assert str(caught.value) == "h.fake.devices: answered '500': 'boom'"
+
+
+def test_scenarios_workers_services_and_statistics_parse() -> None:
+    scenario = {
+        "name": "s",
+        "description": "d",
+        "enabled": True,
+        "state": "idle",
+        "mode": "single",
+        "last_run": None,
+        "last_trigger": None,
+        "runs": 2,
+        "last_error": None,
+    }
+    assert (
+        models.scenarios(reply([scenario])),
+        models.workers(reply({"h.echo": {"busy": 1, "idle": 2, "versions": {}}})),
+        models.service_names([b"200", b"h.fake.devices"]),
+        models.statistics(
+            "h.edge", reply({"requests": {"type": "counter", "value": 3}})
+        ),
+    ) == (
+        [ScenarioRow("s", "d", True, "idle", None, 2, "")],
+        [WorkerCount("h.echo", 2, 1)],
+        ["h.fake.devices"],
+        [StatRow("requests", "counter", "3")],
+    )
+
+
+def test_history_points_parse_and_bad_points_are_refused() -> None:
+    good = {
+        "v": 1,
+        "key": "/device/h.f.a/value",
+        "tier": "raw",
+        "points": [[1, 2, 2, 2]],
+    }
+    assert models.history(reply(good)) == models.History(
+        "/device/h.f.a/value", "raw", [(1.0, 2.0, 2.0, 2.0)]
+    )
+    with pytest.raises(ReplyError, match="expected \\[t, avg, min, max\\] points"):
+        models.history(reply({**good, "points": [[1, 2, "x", 2]]}))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+frames = st.lists(st.binary(max_size=40), max_size=3) | st.tuples(
+    st.sampled_from([b"200", b"404"]), json_values.map(lambda v: json.dumps(v).encode())
+).map(list)
+
+
+@given(frames)
+def test_any_reply_parses_or_raises_reply_error(reply_frames: list[bytes]) -> None:
+    for parse in (
+        lambda f: models.devices("h.f", f),
+        models.scenarios,
+        models.workers,
+        models.service_names,
+        lambda f: models.statistics("h.x", f),
+        models.history,
+    ):
+        try:
+            parse(reply_frames)
+        except ReplyError:
+            continue

@@ -1,0 +1,112 @@
+"""Page HTML (raspy.web.html, raspy.web.pages): outside text is always escaped,
+controls carry what app.js needs, values read as a person reads them."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.web import html, pages
+from raspy.web.models import DeviceRow, ScenarioRow
+
+NOW = 1_800_000_000.0
+EVIL = '<script>alert("x")</script>&\''
+
+
+def row(name: str = "lamp", oid: str = "switch", value: object = True) -> DeviceRow:
+    return DeviceRow("h.fake", name, f"h.fake.{name}", oid, value, "", "ok", NOW, False)
+
+
+def test_a_post_button_is_a_form_with_the_csrf_token() -> None:
+    assert html.post_button("/logout", "Log out", 'a"b') == (
+        '<form method="post" action="/logout" class="inline">'
+        '<input type="hidden" name="csrf" value="a&quot;b">'
+        '<button type="submit">Log out</button></form>'
+    )
+
+
+def test_values_read_as_a_person_reads_them() -> None:
+    assert [
+        html.show_value(v) for v in (None, True, False, 21.456, 20.0, 7, "x", [1])
+    ] == ["\u2013", "on", "off", "21.46", "20", "7", "x", "\u2026"]
+
+
+def test_times_show_the_date_only_when_not_today() -> None:
+    assert [
+        html.show_time(NOW - 60, NOW),
+        html.show_time(NOW - 3 * 86400, NOW),
+        html.show_time(None, NOW),
+    ] == ["07:59:00 UTC", "2027-01-12 08:00 UTC", "never"]
+
+
+def test_a_switch_is_a_button_with_its_state_service_device_and_key() -> None:
+    assert pages._control(row()) == (
+        '<button type="button" class="switch" role="switch" aria-checked="true" '
+        'aria-label="lamp" data-service="h.fake.devices" data-device="lamp" '
+        'data-key="/device/h.fake.lamp/value"><span></span></button>'
+    )
+
+
+def test_a_dimmer_is_a_slider_at_its_level_and_a_sensor_has_no_control() -> None:
+    assert (
+        pages._control(row("hall", "dimmer", 40.4)),
+        pages._control(row("t", "sensor.temperature", 2.0)),
+    ) == (
+        '<input type="range" class="dimmer" min="0" max="100" step="1" value="40" '
+        'aria-label="hall level" data-service="h.fake.devices" data-device="hall" '
+        'data-key="/device/h.fake.hall/value">',
+        "",
+    )
+
+
+@given(st.text(max_size=40))
+def test_no_device_name_or_value_reaches_the_page_unescaped(text: str) -> None:
+    body = pages.devices_body([row(text or "x", "dimmer", text)], [text], NOW)
+    assert "<script" not in body.replace("&lt;script", "")
+
+
+def test_hostile_text_everywhere_is_escaped() -> None:
+    scenario = ScenarioRow(EVIL, EVIL, True, EVIL, None, 1, EVIL)
+    bodies = [
+        pages.devices_body([row(EVIL, "switch", EVIL)], [EVIL], NOW),
+        pages.scenarios_body([scenario], EVIL, NOW),
+        html.page(EVIL, "", csrf=EVIL, active="/", host=EVIL),
+        html.login_page(EVIL, EVIL),
+    ]
+    assert [("<script>" in body, "&lt;script&gt;" in body) for body in bodies] == [
+        (False, True)
+    ] * 4
+
+
+def test_the_device_page_links_the_ranges_and_marks_the_chosen_one() -> None:
+    body = pages.device_body(row(), pages.Graph("7d"), NOW)
+    ranges = body[body.index('<nav class="ranges"') : body.index("</nav>") + 6]
+    assert ranges == (
+        '<nav class="ranges" aria-label="range">'
+        '<a href="/device/h.fake.lamp?range=1h">1h</a>'
+        '<a href="/device/h.fake.lamp?range=24h">24h</a>'
+        '<a href="/device/h.fake.lamp?range=7d" aria-current="page">7d</a>'
+        '<a href="/device/h.fake.lamp?range=1y">1y</a></nav>'
+    )
+
+
+def test_a_device_without_history_says_why() -> None:
+    body = pages.device_body(row(), pages.Graph("24h", problem="History is off."), NOW)
+    figure = body[body.index("<figure") : body.index("</figure>") + 9]
+    assert figure == (
+        '<figure class="chart">'
+        '<p class="notice" role="status">History is off.</p></figure>'
+    )
+
+
+def test_the_graph_is_a_picture_of_two_sizes_of_the_chart() -> None:
+    body = pages.device_body(row(), pages.Graph("7d", unit="°C"), NOW)
+    figure = body[body.index("<figure") : body.index("</figure>") + 9]
+    assert figure == (
+        '<figure class="chart"><picture>'
+        '<source media="(min-width: 48rem)" srcset="/device/h.fake.lamp/chart.svg?'
+        'range=7d&amp;width=800&amp;unit=%C2%B0C">'
+        '<img src="/device/h.fake.lamp/chart.svg?range=7d&amp;width=400&amp;'
+        'unit=%C2%B0C" alt="history of h.fake.lamp" width="400" height="260">'
+        "</picture></figure>"
+    )
