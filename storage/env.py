@@ -17,7 +17,8 @@ from typing import Any, Final
 import lmdb
 import structlog
 
-from raspy.errors import StoreError, StoreFullError
+from raspy.errors import StoreDamagedError, StoreError, StoreFullError
+from raspy.storage import damage
 from raspy.storage.tables import Table
 
 log = structlog.get_logger(component="store")
@@ -39,11 +40,28 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# What LMDB says when it meets a damaged page at run time (the open-time checks
+# passed, so the damage is new): the store is then no longer trusted (see `damage`).
+_DAMAGE_ERRORS: Final = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
+_damaged: dict[str, str] = {}  # realpath -> the first damage seen, for the supervisor
+
+
 def _store_error(exc: BaseException, path: Path) -> StoreError:
     text = str(exc)
     if "No space left on device" in text:
         return StoreFullError(f"store in {path}: disk full: {text}")
+    if isinstance(exc, _DAMAGE_ERRORS):
+        message = f"store in {path}: {type(exc).__name__}: {text}; " + damage.advice(
+            path
+        )
+        _damaged.setdefault(os.path.realpath(path), message)
+        return StoreDamagedError(message)
     return StoreError(f"store in {path}: {type(exc).__name__}: {text}")
+
+
+def damage_seen(path: Path) -> str | None:
+    """The first damage LMDB reported in this process for the store in `path`."""
+    return _damaged.get(os.path.realpath(path))
 
 
 class ReadTxn:
@@ -334,7 +352,13 @@ class Environment:
 
 
 def acquire(
-    path: Path, *, readonly: bool, map_bytes: int, max_bytes: int, durable: bool
+    path: Path,
+    *,
+    readonly: bool,
+    map_bytes: int,
+    max_bytes: int,
+    durable: bool,
+    deep_check: bool = True,
 ) -> Environment:
     """This process's Environment for `path`, opened if needed; release() it after."""
     key = os.path.realpath(path)
@@ -345,7 +369,9 @@ def acquire(
         if shared is not None and not readonly and not shared.writable:
             raise StoreError(f"store in {path} is open read-only in this process")
         if shared is None:
-            shared = _open(path, readonly, map_bytes, max_bytes, durable=durable)
+            shared = _open(
+                path, readonly, map_bytes, max_bytes, durable=durable, deep=deep_check
+            )
             _registry[key] = shared
         shared._refs += 1
         return shared
@@ -363,10 +389,18 @@ def release(shared: Environment) -> None:
 
 
 def _open(
-    path: Path, readonly: bool, map_bytes: int, max_bytes: int, *, durable: bool
+    path: Path,
+    readonly: bool,
+    map_bytes: int,
+    max_bytes: int,
+    *,
+    durable: bool,
+    deep: bool,
 ) -> Environment:
-    if readonly and not (path / "data.mdb").exists():
+    """Check the file (never mapped before it passes), then open it with LMDB."""
+    if readonly and damage.data_file_absent(path):
         raise StoreError(f"no store in {path}")
+    damage.check_data_file(path, deep=deep)
     try:
         env = lmdb.open(
             str(path),
