@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from raspy.errors import StoreDamagedError, quote
@@ -169,6 +169,7 @@ class WalkReport:
     pages: int = 0
     databases: int = 0
     entries: int = 0
+    owners: dict[int, bytes] = field(default_factory=dict)  # page -> database name
 
 
 @dataclass
@@ -194,8 +195,8 @@ class Walker:
     def __init__(self, meta: Meta, read_page: ReadPage) -> None:
         self._meta = meta
         self._read = read_page
-        self._seen: set[int] = set()
         self._databases: list[tuple[bytes, DbRecord]] = []
+        self._owner = b""  # the database being walked
         self.report = WalkReport()
 
     def walk(self) -> WalkReport:
@@ -205,16 +206,16 @@ class Walker:
             self._tree(*self._databases.pop())
         return self.report
 
-    def _page(self, pgno: int, what: str, count: int = 1) -> bytes:
+    def _page(self, pgno: int, what: str, owner: bytes, count: int = 1) -> bytes:
         last = self._meta.last_page
         if pgno < 2 or pgno + count - 1 > last:
             raise StoreDamagedError(
                 f"{what}: page {pgno} (+{count - 1}) is outside pages 2..{last}"
             )
         for number in range(pgno, pgno + count):
-            if number in self._seen:
+            if number in self.report.owners:
                 raise StoreDamagedError(f"{what}: page {number} is used twice")
-            self._seen.add(number)
+            self.report.owners[number] = owner
         data = self._read(pgno, 1)
         if len(data) < self._meta.page_bytes:
             raise StoreDamagedError(f"{what}: page {pgno} is past the end of the file")
@@ -226,12 +227,13 @@ class Walker:
         self.report.databases += 1
         if db.root == NO_PAGE:
             return  # parse_meta / _leaf_node checked that it claims no entries
+        self._owner = name
         tally = _Tally()
         order = _key_order(db.flags)
         stack: list[_Visit] = [_Visit(db.root, 1, None, None)]
         while stack:
             visit = stack.pop()
-            page = self._page(visit.pgno, where)
+            page = self._page(visit.pgno, where, name)
             stack.extend(self._one_page(where, db, page, visit, tally, order))
         expected = (db.branch_pages, db.leaf_pages, db.overflow_pages)
         found = (tally.branch, tally.leaf, tally.overflow)
@@ -260,7 +262,9 @@ class Walker:
         number, _, flags, lower, upper = _PAGE_HEADER.unpack_from(page, 0)
         here = f"{where} page {visit.pgno}"
         if number != visit.pgno:
-            raise StoreDamagedError(f"{here}: its header says page {number}")
+            raise StoreDamagedError(
+                f"{here}: its header says page {number} (garbage, or a page out of place)"
+            )
         kind = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META)
         leaf = visit.depth == db.depth
         if kind != (P_LEAF if leaf else P_BRANCH):
@@ -284,13 +288,9 @@ class Walker:
                 raise StoreDamagedError(f"{here}: node {index}'s key runs off the page")
             raw_key = page[key_at : key_at + key_bytes]
             key = order(raw_key)
-            if index or leaf:  # a branch's first key is never compared
-                if not _within(key, visit.low, visit.high) or (
-                    keys and key <= keys[-1]
-                ):
-                    raise StoreDamagedError(
-                        f"{here}: node {index}'s key is out of order"
-                    )
+            compared = index or leaf  # a branch's first key is never compared
+            if compared and not _in_order(key, visit, keys):
+                raise StoreDamagedError(f"{here}: node {index}'s key is out of order")
             keys.append(key)
             if leaf:
                 node = _Node(
@@ -327,7 +327,7 @@ class Walker:
             if node.data_at + 8 > size:
                 raise StoreDamagedError(f"{what}: its data runs off the page")
             first = _U64.unpack_from(page, node.data_at)[0]
-            self._overflow(what, first, node.data_bytes, tally)
+            self._overflow(what, first, node.data_bytes, tally, self._owner)
             return
         if node.data_at + node.data_bytes > size:
             raise StoreDamagedError(f"{what}: its data runs off the page")
@@ -340,7 +340,9 @@ class Walker:
             _check_root(what, quote(node.key), record, self._meta.last_page)
             self._databases.append((node.key, record))
 
-    def _overflow(self, what: str, first: int, data_bytes: int, tally: _Tally) -> None:
+    def _overflow(
+        self, what: str, first: int, data_bytes: int, tally: _Tally, owner: bytes
+    ) -> None:
         size = self._meta.page_bytes
         inside = 2 <= first <= self._meta.last_page
         head = self._read(first, 1) if inside else b""
@@ -358,7 +360,7 @@ class Walker:
             raise StoreDamagedError(
                 f"{what}: {data_bytes} bytes do not fit its {pages} overflow pages"
             )
-        self._page(first, what, pages)
+        self._page(first, what, owner, pages)
         tally.overflow += pages
 
 
@@ -379,8 +381,11 @@ class _Node:
     flags: int
 
 
-def _within(key: Any, low: Any, high: Any) -> bool:
-    return (low is None or key >= low) and (high is None or key < high)
+def _in_order(key: Any, visit: _Visit, keys: list[Any]) -> bool:
+    """Within the bounds the parent gave, and after the page's previous key."""
+    low, high = visit.low, visit.high
+    within = (low is None or key >= low) and (high is None or key < high)
+    return within and (not keys or key > keys[-1])
 
 
 def walk(meta: Meta, read_page: ReadPage) -> WalkReport:

@@ -299,6 +299,11 @@ class Store(Closing):
         """Open, and its writer thread running (the supervisor's liveness check)."""
         return not self._closed and (self._writer is None or self._writer.is_alive())
 
+    def damage(self) -> str | None:
+        """The damage LMDB reported at run time in this process, if any: the store
+        is then no longer trusted (raspyd stops; see storage.damage)."""
+        return env_mod.damage_seen(self.path)
+
     def stats(self) -> dict[str, float]:
         """Counters (submits, batches, commits, ops, failed) and map gauges."""
         counts: dict[str, float] = {}
