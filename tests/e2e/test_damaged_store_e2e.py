@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.daemon import running_daemon
 from support.damaged_store import (
     Damage,
     copy_store,
@@ -25,7 +26,6 @@ from support.damaged_store import (
     truncate_to_half,
     zero_meta_pages,
 )
-from support.daemon import running_daemon
 
 from raspy.storage.damage import DATA_FILE
 

@@ -14,13 +14,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from support.daemon import running_daemon
-from support.net import free_port_base
-
 from raspy.client.clone import CloneClient
 from raspy.client.titanic import TitanicClient
 from raspy.storage import lmdb_file
 from raspy.storage.damage import DATA_FILE, check_data_file
+from support.daemon import running_daemon
+from support.net import free_port_base
 
 KEYS = 300
 REQUESTS = 40
