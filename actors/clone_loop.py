@@ -28,7 +28,7 @@ from raspy.actors.clone_publisher import (
 )
 from raspy.actors.clone_snapshot import SnapshotStreamer
 from raspy.clock import Clock
-from raspy.config import CloneConfig
+from raspy.config import CloneConfig, LimitsConfig
 from raspy.cores import clone as core_mod
 from raspy.errors import MalformedMessage
 from raspy.protocol import clone
@@ -70,6 +70,7 @@ class CloneLoop:
         linger_ms: int = 500,
         on_failure: Callable[[BaseException], None] | None = None,
         curve: CurveKeys | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
         self.bound_endpoints = endpoints
@@ -81,6 +82,7 @@ class CloneLoop:
         self._stats = stats
         self._linger_ms = linger_ms
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        self._limits = limits or LimitsConfig()
         wear = store.config  # issue 17: which subtrees are coalesced, and how often
         coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
@@ -107,7 +109,13 @@ class CloneLoop:
         self._subscribers = Subscribers()
         self._limiter = LogRateLimiter()
         self._snapshots = SnapshotStreamer(
-            store, config.snapshot_chunk, stats, clock, self._limiter, self._commits
+            store,
+            config.snapshot_chunk,
+            stats,
+            clock,
+            self._limiter,
+            self._commits,
+            max_s=self._limits.snapshot_max_s,
         )
         self._sockets: list[Socket] = []
         self._router: Socket | None = None

@@ -486,6 +486,7 @@ def _start_services(rt: Runtime) -> None:
                 clock=rt.clock,
                 stats=rt.stats,
                 curve=rt.curve_keys,
+                limits=rt.config.limits,
             ),
             critical=True,
         )

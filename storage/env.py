@@ -27,6 +27,9 @@ _MB: Final = 1024 * 1024
 _MAX_DBS: Final = 16
 _MAX_ATTEMPTS: Final = 64  # doublings from 1 MB exceed any map long before this
 _RESIZE_WAIT_S: Final = 30.0
+# Issue 18: the map doubles ahead of need once this share of it is used, at a moment
+# when no read txn is open, so a write seldom meets MapFullError (and its wait).
+GROW_AHEAD_AT: Final = 0.75
 
 _registry_lock = threading.Lock()
 _registry: dict[str, Environment] = {}
@@ -164,6 +167,7 @@ class Environment:
         self._resizing = False
         self._depth: dict[int, int] = {}  # open read txns per thread ident
         self.max_key_bytes: int = env.max_key_size()
+        self._page_bytes: int = env.stat()["psize"]
 
     # --- opening -----------------------------------------------------------------
 
@@ -261,6 +265,37 @@ class Environment:
 
     # --- writes -----------------------------------------------------------------
 
+    @property
+    def resize_waiting(self) -> bool:
+        """A resize waits for the read txns of this process to close."""
+        return self._resizing
+
+    def grow_ahead(self) -> bool:
+        """Double the map now if GROW_AHEAD_AT of it is used and no read txn is open
+        (never waits: else the next call tries again). Writer thread, between txns."""
+        info = self._env.info()
+        current: int = info["map_size"]
+        used = (info["last_pgno"] + 1) * self._page_bytes
+        if used < current * GROW_AHEAD_AT or current >= self.max_bytes:
+            return False
+        with self._gate:  # held: no read txn can begin while the map changes
+            if self._readers:
+                return False
+            new_size = min(current * 2, self.max_bytes)
+            try:
+                self._env.set_mapsize(new_size)
+            except lmdb.Error as exc:
+                raise _store_error(exc, self.path) from exc
+        self.map_grows += 1
+        log.info(
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="ahead",
+        )
+        return True
+
     def resize(self, new_size: int) -> None:
         """set_mapsize once no read txn of this process is open (0: adopt the file)."""
         with self._gate:
@@ -293,7 +328,11 @@ class Environment:
         self.resize(new_size)
         self.map_grows += 1
         log.info(
-            "store_map_grown", path=str(self.path), size=new_size, previous=current
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="full",
         )
 
     def _write_raw(

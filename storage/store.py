@@ -299,6 +299,11 @@ class Store(Closing):
         """Open, and its writer thread running (the supervisor's liveness check)."""
         return not self._closed and (self._writer is None or self._writer.is_alive())
 
+    def growth_waiting(self) -> bool:
+        """The map must grow and waits for this process's read views to close: a
+        long reader (a Clone snapshot) should close its view now and start again."""
+        return self._env.resize_waiting
+
     def damage(self) -> str | None:
         """The damage LMDB reported at run time in this process, if any: the store
         is then no longer trusted (raspyd stops; see storage.damage)."""
