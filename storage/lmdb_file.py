@@ -278,27 +278,35 @@ class Walker:
         count = (lower - PAGE_HEADER_BYTES) // 2
         children: list[int] = []
         keys: list[Any] = []
-        for index in range(count):
-            offset = _U16.unpack_from(page, PAGE_HEADER_BYTES + 2 * index)[0]
+        unpack_node = _NODE.unpack_from
+        low, high = visit.low, visit.high
+        offsets = struct.unpack_from(f"<{count}H", page, PAGE_HEADER_BYTES)
+        for index, offset in enumerate(offsets):
             if offset < upper or offset + _NODE_HEADER_BYTES > size or offset % 2:
                 raise StoreDamagedError(f"{here}: node {index} at offset {offset}")
-            lo, hi, node_flags, key_bytes = _NODE.unpack_from(page, offset)
+            lo, hi, node_flags, key_bytes = unpack_node(page, offset)
             key_at = offset + _NODE_HEADER_BYTES
-            if key_at + key_bytes > size:
+            data_at = key_at + key_bytes
+            if data_at > size:
                 raise StoreDamagedError(f"{here}: node {index}'s key runs off the page")
-            raw_key = page[key_at : key_at + key_bytes]
+            raw_key = page[key_at:data_at]
             key = order(raw_key)
-            compared = index or leaf  # a branch's first key is never compared
-            if compared and not _in_order(key, visit, keys):
+            if (index or leaf) and not (  # a branch's first key is never compared
+                (low is None or key >= low)
+                and (high is None or key < high)
+                and (not keys or key > keys[-1])
+            ):
                 raise StoreDamagedError(f"{here}: node {index}'s key is out of order")
             keys.append(key)
-            if leaf:
-                node = _Node(
-                    index, raw_key, key_at + key_bytes, lo | hi << 16, node_flags
-                )
-                self._leaf_node(here, page, node, tally)
-            else:
+            if not leaf:
                 children.append(lo | hi << 16 | node_flags << 32)
+            elif node_flags:  # big, a database record, or duplicates
+                node = _Node(index, raw_key, data_at, lo | hi << 16, node_flags)
+                self._leaf_node(here, page, node, tally)
+            elif data_at + (lo | hi << 16) > size:
+                raise StoreDamagedError(
+                    f"{here} node {index}: its data runs off the page"
+                )
         if leaf:
             tally.leaf += 1
             tally.entries += count
@@ -379,13 +387,6 @@ class _Node:
     data_at: int
     data_bytes: int
     flags: int
-
-
-def _in_order(key: Any, visit: _Visit, keys: list[Any]) -> bool:
-    """Within the bounds the parent gave, and after the page's previous key."""
-    low, high = visit.low, visit.high
-    within = (low is None or key >= low) and (high is None or key < high)
-    return within and (not keys or key > keys[-1])
 
 
 def walk(meta: Meta, read_page: ReadPage) -> WalkReport:
