@@ -157,11 +157,14 @@ def test_our_clone_client_cut_off_while_stopped_recovers_by_a_new_snapshot(
                 child.stdin.flush()  # type: ignore[union-attr]  # checked above
                 return child.stdout.readline().split()  # type: ignore[union-attr]  # checked above
 
+            def caught_up() -> list[str] | None:
+                state = child_state()
+                return state if state[1] == expected.hexdigest() else None
+
             state = wait_until(
-                lambda: (s := child_state())[1] == expected.hexdigest() and s,
-                what="the paused client to catch up",
-                timeout_s=30.0,
+                caught_up, what="the paused client to catch up", timeout_s=30.0
             )
+            assert state is not None
             assert int(state[0]) == 1001
             assert int(state[2]) >= 1  # it saw a sequence gap: it was cut off
         finally:
