@@ -169,7 +169,8 @@ class WalkReport:
     pages: int = 0
     databases: int = 0
     entries: int = 0
-    owners: dict[int, bytes] = field(default_factory=dict)  # page -> database name
+    # page -> database name, when asked for (tools and tests that damage one part)
+    owners: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -192,9 +193,13 @@ def _key_order(flags: int) -> Callable[[bytes], object]:
 class Walker:
     """Walks every tree of one meta page's snapshot: walk() or StoreDamagedError."""
 
-    def __init__(self, meta: Meta, read_page: ReadPage) -> None:
+    def __init__(
+        self, meta: Meta, read_page: ReadPage, *, record_owners: bool = False
+    ) -> None:
         self._meta = meta
         self._read = read_page
+        self._seen = bytearray(meta.last_page + 1)  # a byte a page: small, bounded
+        self._record_owners = record_owners
         self._databases: list[tuple[bytes, DbRecord]] = []
         self._owner = b""  # the database being walked
         self.report = WalkReport()
@@ -213,9 +218,11 @@ class Walker:
                 f"{what}: page {pgno} (+{count - 1}) is outside pages 2..{last}"
             )
         for number in range(pgno, pgno + count):
-            if number in self.report.owners:
+            if self._seen[number]:
                 raise StoreDamagedError(f"{what}: page {number} is used twice")
-            self.report.owners[number] = owner
+            self._seen[number] = 1
+            if self._record_owners:
+                self.report.owners[number] = owner
         data = self._read(pgno, 1)
         if len(data) < self._meta.page_bytes:
             raise StoreDamagedError(f"{what}: page {pgno} is past the end of the file")
@@ -389,6 +396,6 @@ class _Node:
     flags: int
 
 
-def walk(meta: Meta, read_page: ReadPage) -> WalkReport:
+def walk(meta: Meta, read_page: ReadPage, *, record_owners: bool = False) -> WalkReport:
     """Every page of every tree in meta's snapshot checked; StoreDamagedError if not."""
-    return Walker(meta, read_page).walk()
+    return Walker(meta, read_page, record_owners=record_owners).walk()

@@ -64,7 +64,7 @@ def page_owners(data_dir: Path) -> tuple[int, dict[int, bytes]]:
             file.seek(pgno * size)
             return file.read(count * size)
 
-        report = lmdb_file.walk(meta, read)
+        report = lmdb_file.walk(meta, read, record_owners=True)
     return size, report.owners
 
 

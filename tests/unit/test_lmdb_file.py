@@ -58,7 +58,9 @@ def _walk(data: bytes) -> lmdb_file.WalkReport:
     meta = lmdb_file.current_meta(data[: lmdb_file.META_BYTES], _reader(data))
     lmdb_file.check_length(meta, len(data))
     return lmdb_file.walk(
-        meta, lambda no, n: data[no * meta.page_bytes : (no + n) * meta.page_bytes]
+        meta,
+        lambda no, n: data[no * meta.page_bytes : (no + n) * meta.page_bytes],
+        record_owners=True,
     )
 
 
