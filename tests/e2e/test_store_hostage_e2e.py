@@ -27,6 +27,9 @@ map_size_initial_mb = 1
 
 [limits]
 snapshot_max_s = 3.0
+# this test is about readers of the store, not the publisher's budget: the writer,
+# subscribed to what it writes, must not be cut off by its own burst
+clone_subscriber_queue_bytes = 268435456
 """
 KEYS = 3000  # 12 MB: more than the socket buffers hold; 40 s at 80 messages a second
 FILL = 4096
