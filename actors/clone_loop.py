@@ -22,13 +22,17 @@ from raspy.actors import messages as msgs
 from raspy.actors.clone_commit import CommitPipeline, load_state
 from raspy.actors.clone_publisher import (
     BATCH_CHANNEL,
+    HEARTBEAT_IVL_MS,
+    HEARTBEAT_TIMEOUT_MS,
     PUBLISH_CHANNEL,
+    SubscriberQueueLimit,
     Subscribers,
+    release_freed_memory,
     unpack_batch,
 )
 from raspy.actors.clone_snapshot import SnapshotStreamer
 from raspy.clock import Clock
-from raspy.config import CloneConfig
+from raspy.config import CloneConfig, LimitsConfig
 from raspy.cores import clone as core_mod
 from raspy.errors import MalformedMessage
 from raspy.protocol import clone
@@ -44,7 +48,7 @@ log = structlog.get_logger(component="clone")
 _DRAIN_BATCH: Final = 1000  # messages read from one socket per loop turn
 _MAX_POLL_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
 _BLOCKED_RETRY_S: Final = 0.002
-_PUB_HWM: Final = 100_000
+_TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
 _COLLECTOR_HWM: Final = 20_000
 _MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 _MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
@@ -70,6 +74,7 @@ class CloneLoop:
         linger_ms: int = 500,
         on_failure: Callable[[BaseException], None] | None = None,
         curve: CurveKeys | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
         self.bound_endpoints = endpoints
@@ -81,6 +86,7 @@ class CloneLoop:
         self._stats = stats
         self._linger_ms = linger_ms
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        self._limits = limits or LimitsConfig()
         wear = store.config  # issue 17: which subtrees are coalesced, and how often
         coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
@@ -107,11 +113,21 @@ class CloneLoop:
         self._subscribers = Subscribers()
         self._limiter = LogRateLimiter()
         self._snapshots = SnapshotStreamer(
-            store, config.snapshot_chunk, stats, clock, self._limiter, self._commits
+            store,
+            config.snapshot_chunk,
+            stats,
+            clock,
+            self._limiter,
+            self._commits,
+            max_s=self._limits.snapshot_max_s,
         )
         self._sockets: list[Socket] = []
         self._router: Socket | None = None
         self._pub: Socket | None = None
+        self._queue_limit = SubscriberQueueLimit(
+            self._limits.clone_subscriber_queue_bytes, time.monotonic()
+        )
+        self._trim_at: float | None = None  # when freed memory is next handed back
         self._pollout = False
         self._next_hugz = 0.0
         self._last_hugz = -math.inf
@@ -152,12 +168,21 @@ class CloneLoop:
             SNDHWM=hwm,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once
+        # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once; a
+        # queue bounded in bytes (clone_publisher: SubscriberQueueLimit) and a leave
+        # shows too (VERBOSER), and heartbeats cut off a peer that reads nothing
+        # libzmq gives a new connection the SNDHWM the socket had when it was bound:
+        # the one for the largest message here, until its subscription shows (below)
         pub = self._socket(
             zmq.XPUB,
             curve=curve,
-            SNDHWM=_PUB_HWM,
-            XPUB_VERBOSE=1,
+            SNDHWM=self._queue_limit.hwm_for_largest(
+                self._config.max_key_bytes + self._config.max_value_bytes
+            ),
+            XPUB_VERBOSER=1,
+            XPUB_NODROP=1,
+            HEARTBEAT_IVL=HEARTBEAT_IVL_MS,
+            HEARTBEAT_TIMEOUT=HEARTBEAT_TIMEOUT_MS,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,  # issue 18: subscriptions are small
         )
         collector = self._socket(
@@ -220,12 +245,15 @@ class CloneLoop:
         if time.monotonic() >= self._next_hugz:
             # §6.5 raspy: every interval regardless of traffic. Paced by the real
             # monotonic clock: HUGZ feeds the peers' real timers, not ttl logic.
-            pub.send_multipart(self._core.hugz_frames())
+            self._send_pub(pub, self._core.hugz_frames())
             self._last_hugz = time.monotonic()
             self._next_hugz = self._last_hugz + self._config.hugz_interval_s
         self._commits.submit()
         self._commits.tick(now)
         self._publish_committed(pub)
+        if self._trim_at is not None and time.monotonic() >= self._trim_at:
+            self._trim_at = None
+            release_freed_memory()
         self._snapshots.advance(router)
         self._poll_now, self._busy = self._busy, False
         pollout = self._snapshots.want_pollout
@@ -257,14 +285,18 @@ class CloneLoop:
         interval (at most one per _MIN_HUGZ_GAP_S, however many subscribe)."""
         pub = self._pub
         assert pub is not None
-        subscribed = False
+        subscribed = left = False
         for _ in range(_DRAIN_BATCH):
             try:
                 frames = recv_frames(pub)
             except zmq.Again:
                 break
             subscribed = subscribed or frames[0][:1] == b"\x01"
-        if subscribed:
+            left = left or frames[0][:1] == b"\x00"
+        if left and self._trim_at is None:  # its queue was freed: hand the heap back
+            self._trim_at = time.monotonic() + _TRIM_GAP_S
+        if subscribed:  # libzmq applies a set SNDHWM to every connection it has
+            pub.setsockopt(zmq.SNDHWM, self._queue_limit.hwm)
             soonest = max(time.monotonic(), self._last_hugz + _MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
 
@@ -334,9 +366,33 @@ class CloneLoop:
     # --- durable, then published ------------------------------------------------------
     def _publish_committed(self, pub: Socket) -> None:
         for update in self._commits.released():
-            send_frames(pub, update.kvpub())  # a PUB never blocks: it drops (§1.3)
+            self._send_pub(pub, update.kvpub())
             self._subscribers.notify(update)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)
+
+    def _send_pub(self, pub: Socket, frames: list[bytes]) -> None:
+        """Send to every subscriber with room (never blocks, §1.3); a subscriber whose
+        queue just reached its byte budget misses it and is counted and logged."""
+        hwm = self._queue_limit.on_message(sum(map(len, frames)), time.monotonic())
+        if hwm is not None:
+            pub.setsockopt(zmq.SNDHWM, hwm)  # libzmq applies it to every pipe
+            self._stats.gauge("clone.publisher.hwm", hwm)
+        try:
+            send_frames(pub, frames)
+        except zmq.Again:  # XPUB_NODROP: some subscriber's queue is full
+            self._stats.incr("clone.subscribers.cut_off")
+            if self._limiter.should_log(("publisher", "cut_off"), time.monotonic()):
+                log.warning(
+                    "clone_subscriber_cut_off",
+                    reason="queue_full",
+                    limit_bytes=self._limits.clone_subscriber_queue_bytes,
+                    hwm=self._queue_limit.hwm,
+                )
+            pub.setsockopt(zmq.XPUB_NODROP, 0)
+            try:
+                send_frames(pub, frames)  # the others get it; the full one misses it
+            finally:
+                pub.setsockopt(zmq.XPUB_NODROP, 1)
 
     def _flush_on_stop(self, pub: Socket) -> None:
         """Publish what is still committing, so acknowledged data is not left unsaid,

@@ -10,6 +10,7 @@ Subscribers: actors told KeyChanged for a prefix.
 
 from __future__ import annotations
 
+import ctypes
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -132,3 +133,80 @@ class Subscribers:
                     ref.tell(event)
                 except pykka.ActorDeadError:
                     self._entries.remove((prefix, ref))
+
+
+# --- the XPUB's queue per subscriber, bounded in bytes (issue 18) ---------------------
+#
+# ZeroMQ counts a subscriber's queue in messages (SNDHWM), never in bytes, and XPUB
+# says nothing of whom it drops for. So:
+# - SNDHWM = [limits] clone_subscriber_queue_bytes // the largest message published
+#   lately, lowered at once before a bigger message goes out, raised again only when
+#   no such message came for a whole window: a queue holds about the budget (at most
+#   twice, while the limit comes down), whatever the value sizes;
+# - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN:
+#   counted (clone.subscribers.cut_off) and logged (rate-limited), then the message is
+#   sent again without NODROP, so the others get it and the full one misses it: its
+#   next update shows a sequence gap, and a CHP client asks for a snapshot (RFC 12);
+# - libzmq gives a new connection the SNDHWM of bind time, and applies a changed one
+#   to the connections it has: the socket is bound with the limit for the largest
+#   message, and the current limit is set again whenever a subscription arrives;
+# - ZMTP heartbeats cut a subscriber off that reads nothing at all, which frees its
+#   queue; after a subscriber leaves, freed heap is handed back to the system.
+
+MIN_HWM: Final = 16
+MAX_HWM: Final = 100_000
+MESSAGE_FLOOR_BYTES: Final = 64  # budget // this is the limit for tiny messages
+SIZE_WINDOW_S: Final = 10.0
+HEARTBEAT_IVL_MS: Final = 5_000
+HEARTBEAT_TIMEOUT_MS: Final = 20_000
+
+
+class SubscriberQueueLimit:
+    """The SNDHWM that keeps one subscriber's queue within a byte budget (pure)."""
+
+    def __init__(self, budget_bytes: int, now: float) -> None:
+        if budget_bytes <= 0:
+            raise ValueError(f"budget_bytes must be > 0, got {budget_bytes}")
+        self._budget = budget_bytes
+        self._largest = MESSAGE_FLOOR_BYTES  # in this window
+        self._previous = MESSAGE_FLOOR_BYTES  # in the window before
+        self._window_ends = now + SIZE_WINDOW_S
+        self.hwm = self._limit(MESSAGE_FLOOR_BYTES)
+
+    def _limit(self, size: int) -> int:
+        return max(MIN_HWM, min(MAX_HWM, self._budget // max(size, 1)))
+
+    def hwm_for_largest(self, size: int) -> int:
+        """The SNDHWM that holds the budget even if every message is `size` bytes."""
+        return self._limit(size)
+
+    def on_message(self, size: int, now: float) -> int | None:
+        """Before sending `size` bytes: the new SNDHWM to set, or None (unchanged)."""
+        if now >= self._window_ends:
+            self._previous, self._largest = self._largest, MESSAGE_FLOOR_BYTES
+            self._window_ends = now + SIZE_WINDOW_S
+        self._largest = max(self._largest, size)
+        wanted = self._limit(max(self._largest, self._previous))
+        if wanted == self.hwm:
+            return None
+        self.hwm = wanted
+        return wanted
+
+
+def release_freed_memory() -> bool:
+    """Give the heap's free pages back to the system (glibc); False where unknown."""
+    trim = _MALLOC_TRIM[0]
+    if trim is None:
+        return False
+    return bool(trim(0))
+
+
+def _find_malloc_trim() -> Any:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to hand back
+        return None
+
+
+_MALLOC_TRIM: Final = [_find_malloc_trim()]

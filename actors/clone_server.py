@@ -15,7 +15,7 @@ from raspy.actors import messages as msgs
 from raspy.actors.clone_loop import STOP_FLUSH_S, CloneLoop
 from raspy.actors.clone_publisher import ClonePublisher
 from raspy.clock import Clock
-from raspy.config import CloneConfig, NetworkConfig
+from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -45,6 +45,7 @@ class CloneServerActor(pykka.ThreadingActor):
         stats: Stats,
         linger_ms: int = 500,
         curve: CurveKeys | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         super().__init__()
         self._loop = CloneLoop(
@@ -57,6 +58,7 @@ class CloneServerActor(pykka.ThreadingActor):
             linger_ms=linger_ms,
             on_failure=self._io_failed,
             curve=curve,
+            limits=limits,
         )
 
     def _io_failed(self, error: BaseException) -> None:
@@ -98,6 +100,7 @@ def start_clone_server(
     clock: Clock,
     stats: Stats,
     curve: CurveKeys | None = None,
+    limits: LimitsConfig | None = None,
 ) -> pykka.ActorRef[CloneServerActor]:
     """Start the server on the port base (snapshot N+1, PUB N+2, collector N+3);
     with `curve` (server keys) the three TCP sockets are CURVE servers."""
@@ -111,6 +114,7 @@ def start_clone_server(
         stats=stats,
         linger_ms=network.linger_ms,
         curve=curve,
+        limits=limits,
     )
     ref.ask(msgs.GetCloneEndpoints(), timeout=10)  # raises if it failed to start
     return ref

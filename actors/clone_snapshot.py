@@ -37,6 +37,10 @@ MAX_WAITING: Final = 1024
 # stay open, since the store grows its map only when no read txn is open (it waits
 # 30 s). Real monotonic time: this is about the peer's socket, not about ttl.
 STALL_LIMIT_S: Final = 10.0
+# Issue 18: a peer that reads, but slowly, is cut off after [limits] snapshot_max_s
+# in all, and every view is closed at once when the store waits to grow its map:
+# no client holds the writes hostage. The client asks again (§6.3: ICANHAZ?).
+DEFAULT_MAX_S: Final = 60.0
 
 
 class Pending(Protocol):
@@ -64,6 +68,7 @@ class _Snapshot:
     blocked: bool = False
     entries: int = 0
     progress_at: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class SnapshotStreamer:
@@ -77,8 +82,10 @@ class SnapshotStreamer:
         clock: Clock,
         limiter: LogRateLimiter,
         pending: Pending,
+        max_s: float = DEFAULT_MAX_S,
     ) -> None:
         self._store = store
+        self._max_s = max_s
         self._pending = pending
         self._chunk = max(1, chunk)
         self._stats = stats
@@ -118,17 +125,11 @@ class SnapshotStreamer:
         self._start_waiting()
         progressed = False
         now = time.monotonic()
+        growing = self._store.growth_waiting()
         for snap in list(self._active):
-            if snap.blocked and now - snap.progress_at > STALL_LIMIT_S:
-                snap.finished = True
-                self._stats.incr("clone.snapshots.stalled")
-                if self._limiter.should_log((snap.routing_id, "stalled"), now):
-                    log.warning(
-                        "clone_snapshot_abandoned",
-                        peer=snap.routing_id.hex(),
-                        reason="stalled",
-                        count=snap.entries,
-                    )
+            reason = self._cut_off_reason(snap, now, growing)
+            if reason is not None:
+                self._abandon(snap, reason, now)
             elif not snap.blocked:
                 progressed |= self._send_chunk(snap, router)
             if snap.finished:
@@ -139,6 +140,27 @@ class SnapshotStreamer:
         # wait for it only while it helped, else retry blocked peers on a short timer
         self.want_pollout = progressed and any(s.blocked for s in self._active)
         self._stats.gauge("clone.snapshots.active", len(self._active))
+
+    def _cut_off_reason(self, snap: _Snapshot, now: float, growing: bool) -> str | None:
+        if growing:
+            return "store_growing"
+        if now - snap.started_at > self._max_s:
+            return "too_long"
+        if snap.blocked and now - snap.progress_at > STALL_LIMIT_S:
+            return "stalled"
+        return None
+
+    def _abandon(self, snap: _Snapshot, reason: str, now: float) -> None:
+        """Close its view now; counted, logged once per (peer, reason) a minute."""
+        snap.finished = True
+        self._stats.incr(f"clone.snapshots.{reason}")
+        if self._limiter.should_log((snap.routing_id, reason), now):
+            log.warning(
+                "clone_snapshot_abandoned",
+                peer=snap.routing_id.hex(),
+                reason=reason,
+                count=snap.entries,
+            )
 
     def close(self) -> None:
         for snap in self._active:

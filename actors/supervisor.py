@@ -231,7 +231,8 @@ class Runtime:
             self._run_requests()
             now = self.clock.monotonic()
             self._check_core(now)
-            self._check_children(now)
+            if self.fatal is None:  # raspyd is stopping: restart nothing
+                self._check_children(now)
             self._publish_statuses()
             self._last_round_at = now
 
@@ -259,12 +260,17 @@ class Runtime:
                 done.set_exception(exc)
 
     def _check_core(self, now: float) -> None:
-        alive = {EDGE: self._edge_alive(), STORE: self.store.is_alive()}
+        # a damaged store fails every part that reads it: fatal, never a restart loop
+        damage = self.store.damage()
+        alive = {
+            EDGE: self._edge_alive(),
+            STORE: damage is None and self.store.is_alive(),
+        }
         for name, ok in alive.items():
             tracker = self.core_trackers[name]
             if ok or tracker.state is not PartState.RUNNING:
                 continue
-            tracker.crashed(now, f"the {name} stopped")
+            tracker.crashed(now, damage or f"the {name} stopped")
             reason = tracker.status().reason
             log.error("component_failed", component=name, reason=reason)
             self.stats.incr(f"supervisor.failed.{name}")
@@ -386,12 +392,19 @@ def check_config(config: Config) -> None:
     check_web_config(config)
 
 
-def start(config: Config, *, clock: Clock | None = None) -> Runtime:
-    """Open the store, start the edge and every service; raises on any start failure."""
+def start(
+    config: Config, *, clock: Clock | None = None, init_store: bool = False
+) -> Runtime:
+    """Open the store, start the edge and every service; raises on any start failure.
+
+    The store is checked page by page and record by record before anything writes to
+    it; `init_store` allows a new store where one was lost (raspyd --init)."""
     clock = clock or SystemClock()
     stats = Stats()
     hostname = short_hostname(config)
-    store = Store.open(config.data_dir, config.store)
+    store = Store.open(
+        config.data_dir, config.store, init=init_store, check_records=True
+    )
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     curve: CurveServer | None = None
     try:
@@ -482,6 +495,7 @@ def _start_services(rt: Runtime) -> None:
                 clock=rt.clock,
                 stats=rt.stats,
                 curve=rt.curve_keys,
+                limits=rt.config.limits,
             ),
             critical=True,
         )

@@ -90,6 +90,11 @@ class StoreLockedError(StoreError):
     """Another process holds the data dir for writing."""
 
 
+class StoreDamagedError(StoreError):
+    """The data file is damaged, or missing from a data dir that held a store;
+    nothing was written to it."""
+
+
 class ValueTooLargeError(StoreError):
     """A key or value over the store's limits; nothing was written."""
 

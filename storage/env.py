@@ -17,7 +17,8 @@ from typing import Any, Final
 import lmdb
 import structlog
 
-from raspy.errors import StoreError, StoreFullError
+from raspy.errors import StoreDamagedError, StoreError, StoreFullError
+from raspy.storage import damage
 from raspy.storage.tables import Table
 
 log = structlog.get_logger(component="store")
@@ -26,6 +27,9 @@ _MB: Final = 1024 * 1024
 _MAX_DBS: Final = 16
 _MAX_ATTEMPTS: Final = 64  # doublings from 1 MB exceed any map long before this
 _RESIZE_WAIT_S: Final = 30.0
+# Issue 18: the map doubles ahead of need once this share of it is used, at a moment
+# when no read txn is open, so a write seldom meets MapFullError (and its wait).
+GROW_AHEAD_AT: Final = 0.75
 
 _registry_lock = threading.Lock()
 _registry: dict[str, Environment] = {}
@@ -39,11 +43,28 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# What LMDB says when it meets a damaged page at run time (the open-time checks
+# passed, so the damage is new): the store is then no longer trusted (see `damage`).
+_DAMAGE_ERRORS: Final = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
+_damaged: dict[str, str] = {}  # realpath -> the first damage seen, for the supervisor
+
+
 def _store_error(exc: BaseException, path: Path) -> StoreError:
     text = str(exc)
     if "No space left on device" in text:
         return StoreFullError(f"store in {path}: disk full: {text}")
+    if isinstance(exc, _DAMAGE_ERRORS):
+        message = f"store in {path}: {type(exc).__name__}: {text}; " + damage.advice(
+            path
+        )
+        _damaged.setdefault(os.path.realpath(path), message)
+        return StoreDamagedError(message)
     return StoreError(f"store in {path}: {type(exc).__name__}: {text}")
+
+
+def damage_seen(path: Path) -> str | None:
+    """The first damage LMDB reported in this process for the store in `path`."""
+    return _damaged.get(os.path.realpath(path))
 
 
 class ReadTxn:
@@ -146,6 +167,7 @@ class Environment:
         self._resizing = False
         self._depth: dict[int, int] = {}  # open read txns per thread ident
         self.max_key_bytes: int = env.max_key_size()
+        self._page_bytes: int = env.stat()["psize"]
 
     # --- opening -----------------------------------------------------------------
 
@@ -243,6 +265,37 @@ class Environment:
 
     # --- writes -----------------------------------------------------------------
 
+    @property
+    def resize_waiting(self) -> bool:
+        """A resize waits for the read txns of this process to close."""
+        return self._resizing
+
+    def grow_ahead(self) -> bool:
+        """Double the map now if GROW_AHEAD_AT of it is used and no read txn is open
+        (never waits: else the next call tries again). Writer thread, between txns."""
+        info = self._env.info()
+        current: int = info["map_size"]
+        used = (info["last_pgno"] + 1) * self._page_bytes
+        if used < current * GROW_AHEAD_AT or current >= self.max_bytes:
+            return False
+        with self._gate:  # held: no read txn can begin while the map changes
+            if self._readers:
+                return False
+            new_size = min(current * 2, self.max_bytes)
+            try:
+                self._env.set_mapsize(new_size)
+            except lmdb.Error as exc:
+                raise _store_error(exc, self.path) from exc
+        self.map_grows += 1
+        log.info(
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="ahead",
+        )
+        return True
+
     def resize(self, new_size: int) -> None:
         """set_mapsize once no read txn of this process is open (0: adopt the file)."""
         with self._gate:
@@ -275,7 +328,11 @@ class Environment:
         self.resize(new_size)
         self.map_grows += 1
         log.info(
-            "store_map_grown", path=str(self.path), size=new_size, previous=current
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="full",
         )
 
     def _write_raw(
@@ -334,7 +391,13 @@ class Environment:
 
 
 def acquire(
-    path: Path, *, readonly: bool, map_bytes: int, max_bytes: int, durable: bool
+    path: Path,
+    *,
+    readonly: bool,
+    map_bytes: int,
+    max_bytes: int,
+    durable: bool,
+    deep_check: bool = True,
 ) -> Environment:
     """This process's Environment for `path`, opened if needed; release() it after."""
     key = os.path.realpath(path)
@@ -345,7 +408,9 @@ def acquire(
         if shared is not None and not readonly and not shared.writable:
             raise StoreError(f"store in {path} is open read-only in this process")
         if shared is None:
-            shared = _open(path, readonly, map_bytes, max_bytes, durable=durable)
+            shared = _open(
+                path, readonly, map_bytes, max_bytes, durable=durable, deep=deep_check
+            )
             _registry[key] = shared
         shared._refs += 1
         return shared
@@ -363,10 +428,18 @@ def release(shared: Environment) -> None:
 
 
 def _open(
-    path: Path, readonly: bool, map_bytes: int, max_bytes: int, *, durable: bool
+    path: Path,
+    readonly: bool,
+    map_bytes: int,
+    max_bytes: int,
+    *,
+    durable: bool,
+    deep: bool,
 ) -> Environment:
-    if readonly and not (path / "data.mdb").exists():
+    """Check the file (never mapped before it passes), then open it with LMDB."""
+    if readonly and damage.data_file_absent(path):
         raise StoreError(f"no store in {path}")
+    damage.check_data_file(path, deep=deep)
     try:
         env = lmdb.open(
             str(path),

@@ -49,3 +49,18 @@ class DataDirLock:
 def _read_pid(fd: int) -> str:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return text if text.isdigit() else "unknown"
+
+
+def writer_present(data_dir: Path) -> bool:
+    """Does a process hold the data dir's write lock now (a running raspyd)?"""
+    try:
+        fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # no lock file: no writer ever ran here, or it is unreadable
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock taken above
+    return False

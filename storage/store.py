@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,9 @@ import structlog
 from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, ValueTooLargeError, quote
+from raspy.storage import damage, schema
 from raspy.storage import env as env_mod
-from raspy.storage import schema
-from raspy.storage.lock import DataDirLock
+from raspy.storage.lock import DataDirLock, writer_present
 from raspy.storage.tables import (
     DATA_TABLES,
     SCHEMA_VERSION_KEY,
@@ -39,6 +39,7 @@ log = structlog.get_logger(component="store")
 _MB: Final = 1024 * 1024
 _DEFAULT_CONFIG: Final = StoreConfig()
 _ALL: Final = 2**62  # "no limit" for scans: bounded by the table's size
+_CHECK_CHUNK: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class Store(Closing):
         *,
         readonly: bool = False,
         durable: bool = True,
+        init: bool = False,
+        check_records: bool = False,
     ) -> Store:
         """Open (and for a writer create, 0700) the store in data_dir.
 
@@ -141,6 +144,11 @@ class Store(Closing):
         it), migrates an older schema and starts the writer thread. A reader takes no
         lock and works beside a running raspyd. A newer schema raises StoreError.
         `durable=False` turns off fsync: for benchmarks only, never in raspyd.
+
+        Nothing is mapped or written before the file passes storage.damage's checks
+        (every page is walked unless another process writes it), and a writer
+        refuses a data dir whose store is gone unless `init` (StoreDamagedError).
+        `check_records` (raspyd) also decodes every record before any write.
         """
         path = Path(data_dir)
         lock = None
@@ -148,15 +156,22 @@ class Store(Closing):
             _make_data_dir(path)
             lock = DataDirLock(path)
         try:
+            if lock is not None:
+                damage.refuse_lost_store(path, init=init)
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
                 map_bytes=max(1, config.map_size_initial_mb) * _MB,
                 max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
                 durable=durable,
+                deep_check=lock is not None or not writer_present(path),
             )
             try:
-                version = _prepare(shared, readonly=readonly)
+                version = _prepare(
+                    shared, readonly=readonly, check_records=check_records
+                )
+                if lock is not None:
+                    damage.write_marker(path)
                 return cls(shared, config, lock=lock, schema_version=version)
             except BaseException:
                 env_mod.release(shared)
@@ -284,6 +299,16 @@ class Store(Closing):
         """Open, and its writer thread running (the supervisor's liveness check)."""
         return not self._closed and (self._writer is None or self._writer.is_alive())
 
+    def growth_waiting(self) -> bool:
+        """The map must grow and waits for this process's read views to close: a
+        long reader (a Clone snapshot) should close its view now and start again."""
+        return self._env.resize_waiting
+
+    def damage(self) -> str | None:
+        """The damage LMDB reported at run time in this process, if any: the store
+        is then no longer trusted (raspyd stops; see storage.damage)."""
+        return env_mod.damage_seen(self.path)
+
     def stats(self) -> dict[str, float]:
         """Counters (submits, batches, commits, ops, failed) and map gauges."""
         counts: dict[str, float] = {}
@@ -347,8 +372,21 @@ def _make_data_dir(path: Path) -> None:
         path.chmod(0o700)  # mkdir's mode is masked by the umask
 
 
-def _prepare(shared: env_mod.Environment, *, readonly: bool) -> int:
-    """Clear stale readers, check the schema version, create tables, migrate."""
+def _every_record(txn: env_mod.ReadTxn, table: Table) -> Iterator[tuple[bytes, bytes]]:
+    after: bytes | None = None
+    while True:
+        chunk = txn.range(table, after or b"", b"", after, _CHECK_CHUNK)
+        yield from chunk
+        if len(chunk) < _CHECK_CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+def _prepare(
+    shared: env_mod.Environment, *, readonly: bool, check_records: bool
+) -> int:
+    """Clear stale readers, check the schema version (and every record if asked),
+    all read-only; only then create tables and migrate."""
     cleared = shared.reader_check()
     if cleared:
         log.warning("store_stale_readers_cleared", path=str(shared.path), count=cleared)
@@ -356,6 +394,8 @@ def _prepare(shared: env_mod.Environment, *, readonly: bool) -> int:
     try:
         stamp = txn.get(Table.META, SCHEMA_VERSION_KEY)
         empty = all(txn.count(table) == 0 for table in Table)
+        if check_records:
+            damage.check_records(shared.path, lambda t: _every_record(txn, t))
     finally:
         shared.end_read(txn)
     version = 0 if stamp is None else decode_schema_version(stamp)

@@ -169,7 +169,17 @@ class GroupWriter:
             return exc
         self._bump("commits", 1)
         self._bump("ops", sum(job.ops for job in jobs))
+        self._grow_ahead()
         return None
+
+    def _grow_ahead(self) -> None:
+        """Issue 18: grow the map before a write needs it (never waits for readers)."""
+        try:
+            self._env.grow_ahead()
+        except StoreError as exc:  # the next MapFullError grows it, or says why not
+            log.error(
+                "store_map_growth_failed", path=str(self._env.path), reason=str(exc)
+            )
 
     def _finish(self, jobs: list[Job], error: BaseException | None) -> None:
         if error is not None:

@@ -22,6 +22,7 @@ from raspy import log as log_mod
 from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.config import StoreConfig
 from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
+from raspy.storage import damage
 from raspy.storage.check import Checker, validate_record
 from raspy.storage.dump import DumpWriter, Header, Record, parse, record_line_number
 from raspy.storage.schema import SCHEMA_VERSION
@@ -84,7 +85,11 @@ def _report(message: str, started: float, stream: IO[str]) -> None:
 
 
 def _open_readonly(data_dir: str) -> Store:
-    if not (Path(data_dir) / "data.mdb").is_file():
+    """The store, read-only: its file is checked before it is mapped (storage.damage)."""
+    path = Path(data_dir)
+    if damage.data_file_absent(path):
+        if damage.held_a_store(path):  # it was lost: a data problem, not a typo
+            damage.refuse_lost_store(path, init=False)
         raise _Failure(f"no store in {data_dir}", EXIT_USAGE)
     return Store.open(data_dir, readonly=True)
 

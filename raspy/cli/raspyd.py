@@ -24,7 +24,7 @@ from raspy import config_doc
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
-from raspy.errors import ConfigError, StoreError, StoreLockedError
+from raspy.errors import ConfigError, StoreDamagedError, StoreError, StoreLockedError
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
 
@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(
         "--allow-root", action="store_true", help="run even as root (not advised)"
+    )
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="start an empty store in a data dir whose data.mdb is missing or empty "
+        "(refused without it: docs/recovery.md)",
     )
     parser.add_argument(
         "--check-config",
@@ -266,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     try:
-        runtime = supervisor_mod.start(cfg)
+        runtime = supervisor_mod.start(cfg, init_store=args.init)
     except StoreLockedError as exc:
         return _fail(str(exc), _EXIT_USAGE)
+    except StoreDamagedError as exc:  # its message names the file and what helps
+        return _fail(str(exc), _EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", _EXIT_USAGE)
     except StoreError as exc:

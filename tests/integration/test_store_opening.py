@@ -80,7 +80,8 @@ def test_a_reader_adopts_a_map_grown_by_another_process(data_dir: Path) -> None:
         grown_to = int(grower.stdout)
         assert grown_to > 1 * MB
         assert len(reader.scan(Table.KV)) == 1001
-        assert reader.stats()["map_size"] == grown_to
+        # the size the file records; the grower may have grown ahead since (issue 18)
+        assert 1 * MB < reader.stats()["map_size"] <= grown_to
 
 
 def test_a_reader_shares_the_writers_environment_and_cannot_write(

@@ -1,0 +1,161 @@
+"""Checks a store must pass before LMDB maps it, and before anything writes to it.
+
+- The data file against its meta pages (storage.lmdb_file), read with pread, never
+  mapped: a truncated or overwritten file is named, never a SIGBUS.
+- Every page of every tree, when no other process writes the file.
+- A data dir that held a store (its marker file is there) whose data file is gone or
+  empty is refused, unless the caller asks for a new store (raspyd --init).
+- Every record decodes as its table says (a read-only pass, before any write).
+Every refusal raises StoreDamagedError and leaves the file byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from raspy import packing
+from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
+from raspy.storage import lmdb_file
+from raspy.storage.check import validate_record
+from raspy.storage.tables import Table
+
+DATA_FILE: Final = "data.mdb"
+LMDB_LOCK_FILE: Final = "lock.mdb"
+MARKER_FILE: Final = "raspy.store"
+_MARKER_TEXT: Final = (
+    "This data dir holds a raspy store (data.mdb). raspyd refuses to start without\n"
+    "it; restore a dump with `raspy-kv restore`, or pass `raspyd --init` to begin\n"
+    "with an empty store.\n"
+)
+
+RecordSource = Callable[[Table], Iterator[tuple[bytes, bytes]]]
+
+
+def advice(data_dir: Path) -> str:
+    """What helps, for the end of a refusal's one line."""
+    return (
+        f"inspect it with `raspy-kv check --data-dir {data_dir}`, then restore a dump "
+        f"(`raspy-kv restore`) into a new data dir or move {data_dir} aside"
+    )
+
+
+def held_a_store(data_dir: Path) -> bool:
+    """Did a store live here (our marker, or LMDB's own lock file)?"""
+    return (data_dir / MARKER_FILE).exists() or (data_dir / LMDB_LOCK_FILE).exists()
+
+
+def data_file_absent(data_dir: Path) -> bool:
+    """No data file, or an empty one: LMDB would quietly start a new store."""
+    try:
+        return (data_dir / DATA_FILE).stat().st_size == 0
+    except FileNotFoundError:
+        return True
+
+
+def refuse_lost_store(data_dir: Path, *, init: bool) -> None:
+    """A data dir that held a store but whose data file is gone or empty: refused
+    unless `init` (the user asked for a new, empty store)."""
+    if init or not data_file_absent(data_dir) or not held_a_store(data_dir):
+        return
+    path = data_dir / DATA_FILE
+    what = "is empty (0 bytes)" if path.exists() else "is missing"
+    raise StoreDamagedError(
+        f"{path} {what}, but {data_dir} held a store ({MARKER_FILE} or "
+        f"{LMDB_LOCK_FILE} is there): restore a dump with `raspy-kv restore "
+        f"--data-dir {data_dir} FILE`, or start raspyd with --init for an empty store"
+    )
+
+
+def write_marker(data_dir: Path) -> None:
+    """Mark the data dir as holding a store (temp file, fsync, rename)."""
+    marker = data_dir / MARKER_FILE
+    if marker.exists():
+        return
+    temp = data_dir / f".{MARKER_FILE}.{os.getpid()}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, _MARKER_TEXT.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    temp.replace(marker)
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[int]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
+    """The current meta page of data_dir's data file (None: no file, or empty).
+
+    Raises StoreDamagedError naming the file and what is wrong. `deep` walks every
+    page too: only when no other process writes the file (it would change under us).
+    """
+    path = data_dir / DATA_FILE
+    if data_file_absent(data_dir):
+        return None
+    with _opened(path) as fd:
+        try:
+            size = os.fstat(fd).st_size
+            head = os.pread(fd, lmdb_file.META_BYTES, 0)
+            meta = lmdb_file.current_meta(head, lambda at, n: os.pread(fd, n, at))
+            lmdb_file.check_length(meta, size)
+            if deep:
+                page = meta.page_bytes
+                lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
+        except StoreDamagedError as exc:
+            raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    return meta
+
+
+_KV_FIELDS: Final = frozenset({"seq", "body", "props", "ttl"})
+
+
+def _plain_kv(value: bytes) -> bool:
+    """The usual kv record, checked quickly (the Clone tree is most of a store);
+    anything else goes through validate_record, which names the problem."""
+    try:
+        record = packing.unpack(value)
+    except PackingError:
+        return False
+    if not isinstance(record, dict) or record.keys() != _KV_FIELDS:
+        return False
+    seq, props, ttl = record["seq"], record["props"], record["ttl"]
+    return (
+        type(seq) is int
+        and 0 <= seq < 2**64
+        and type(record["body"]) is bytes
+        and (ttl is None or type(ttl) is float)
+        and type(props) is dict
+        and all(type(k) is str and type(v) is str for k, v in props.items())
+    )
+
+
+def check_records(data_dir: Path, records: RecordSource) -> None:
+    """Every record decodes as its table says; the first that does not is named."""
+    for table in Table:
+        quick = _plain_kv if table is Table.KV else None
+        for key, value in records(table):
+            if quick is not None and quick(value):
+                continue
+            try:
+                validate_record(table, key, value)
+            except StoreError as exc:
+                raise StoreDamagedError(
+                    f"{data_dir / DATA_FILE}: {table} record {quote(key)} is "
+                    f"unreadable: {exc}; {advice(data_dir)}"
+                ) from None
