@@ -17,12 +17,12 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import MDP_CHANNEL, Outbox
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.outbox import MDP_CHANNEL, Outbox
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import CurveKeys, Socket, make_socket
 

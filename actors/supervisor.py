@@ -31,9 +31,8 @@ from raspy import names
 from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
-from raspy.actors.clone_server import ClonePublisher, start_clone_server
-from raspy.actors.core_wiring import start_core
-from raspy.actors.outbox import Outbox
+from raspy.actors.clone.server import ClonePublisher, start_clone_server
+from raspy.actors.core.wiring import start_core
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
@@ -53,6 +52,7 @@ from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
+from raspy.transport.outbox import Outbox
 from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="supervisor")

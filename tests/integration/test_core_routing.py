@@ -11,10 +11,10 @@ from support.clock import FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors.core_tree import Routes, TreeView, decode, interest
-from raspy.actors.shared_ticker import SharedTicker
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
+from raspy.rules.tree_view import Routes, TreeView, decode, interest
+from raspy.ticker import SharedTicker
 
 
 class Recorder(pykka.ThreadingActor):

@@ -6,7 +6,7 @@ import pytest
 
 from raspy import config
 from raspy.actors.devices import check_config
-from raspy.actors.hardware import gpio_registry
+from raspy.actors.devices.hardware import gpio_registry
 from raspy.errors import ConfigError
 
 

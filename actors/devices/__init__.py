@@ -21,9 +21,6 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
-from raspy.actors.device_settings import DeviceSettings, ServiceSettings
-from raspy.actors.device_tree import Publisher, TreeWriter
-from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import DevicesConfig
@@ -31,12 +28,15 @@ from raspy.devices import onewire, rtc, service, simulated
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.devices.tree import Publisher, TreeWriter
 from raspy.errors import ConfigError, DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
+from raspy.storage.device_settings import DeviceSettings, ServiceSettings
+from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
-    from raspy.actors.clone_publisher import ClonePublisher
+    from raspy.actors.clone.publisher import ClonePublisher
     from raspy.actors.supervisor import Runtime
 
 log = structlog.get_logger(component="devices")
@@ -378,7 +378,7 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
     if config.onewire_enabled:
         onewire_registry(hostname, config)
     if config.gpio_enabled:
-        from raspy.actors import hardware  # it builds on this module
+        from raspy.actors.devices import hardware  # it builds on this module
 
         hardware.gpio_registry(hostname, config)
 
@@ -431,7 +431,7 @@ def start_devices(
             )
         )
     settings = DeviceSettings(runtime.store)
-    from raspy.actors import hardware  # it builds on this module
+    from raspy.actors.devices import hardware  # it builds on this module
 
     if config.rtc_enabled:
         builders.append(

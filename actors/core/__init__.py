@@ -22,9 +22,15 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
-from raspy.actors.clone_publisher import ClonePublisher
-from raspy.actors.core_service import CoreService
-from raspy.actors.core_tree import (
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.core.service import CoreService
+from raspy.actors.worker import LocalWorker, attach, local_peer_id
+from raspy.clock import Clock
+from raspy.config import CoreConfig
+from raspy.rules import engine, model
+from raspy.rules.engine import State, Status
+from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.rules.tree_view import (
     Routes,
     TreeView,
     decode,
@@ -32,17 +38,11 @@ from raspy.actors.core_tree import (
     status_from_tree,
     stored_tree,
 )
-from raspy.actors.outbox import Outbox
-from raspy.actors.scenario_store import ScenarioStore, StoredScenario
-from raspy.actors.shared_ticker import SharedTicker
-from raspy.actors.worker import LocalWorker, attach, local_peer_id
-from raspy.clock import Clock
-from raspy.config import CoreConfig
-from raspy.rules import engine, model
-from raspy.rules.engine import State, Status
-from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
 from raspy.stats import Stats
+from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.storage.store import Store
+from raspy.ticker import SharedTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="core")
 

@@ -19,14 +19,14 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_commit import CommitPipeline, load_state
-from raspy.actors.clone_publisher import (
+from raspy.actors.clone.commit import CommitPipeline, load_state
+from raspy.actors.clone.publisher import (
     BATCH_CHANNEL,
     PUBLISH_CHANNEL,
     Subscribers,
     unpack_batch,
 )
-from raspy.actors.clone_snapshot import SnapshotStreamer
+from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.config import CloneConfig
 from raspy.cores import clone as core_mod

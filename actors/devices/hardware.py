@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import pykka
 import structlog
 
-from raspy.actors.device_settings import DeviceSettings
-from raspy.actors.device_tree import Publisher
 from raspy.actors.devices import GPIO, RTC, MdpLink, registry_of
 from raspy.config import DevicesConfig
 from raspy.devices import gpio, gpio_pins, rtc
 from raspy.devices.registry import Registry
+from raspy.devices.tree import Publisher
 from raspy.errors import ConfigError, DeviceError
+from raspy.storage.device_settings import DeviceSettings
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
