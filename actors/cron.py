@@ -23,7 +23,6 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices.tree import Publisher
@@ -35,6 +34,7 @@ from raspy.rules.timing import ClockJumped, Fired, TimeScheduler
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
 from raspy.storage.tables import Table
+from raspy.ticker import DeadlineTicker
 from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="cron")
