@@ -28,11 +28,11 @@ import structlog
 import zmq
 
 from raspy import names
-from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import ClonePublisher, start_clone_server
 from raspy.actors.core.wiring import start_core
+from raspy.actors.devices import hardware
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
@@ -48,6 +48,7 @@ from raspy.cores.supervision import (
     changed_keys,
     restart_policy,
 )
+from raspy.devices import registries
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -375,7 +376,7 @@ def mdp_endpoint_for(config: Config) -> str:
 
 def check_config(config: Config) -> None:
     """What only the services can check (device configs), before anything starts."""
-    devices_mod.check_config(short_hostname(config), config.devices)
+    registries.check_config(short_hostname(config), config.devices)
 
 
 def start(config: Config, *, clock: Clock | None = None) -> Runtime:
@@ -503,6 +504,6 @@ def _start_devices(rt: Runtime) -> None:
         rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
-    for name, start in devices_mod.start_devices(rt, publisher):
+    for name, start in hardware.start_devices(rt, publisher):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core

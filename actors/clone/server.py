@@ -1,4 +1,4 @@
-"""The Clone server actor: starts and stops the Clone runner (actors.clone_loop)
+"""The Clone server actor: starts and stops the Clone runner (raspy.actors.clone.loop)
 and answers control asks; publishing in-process goes through ClonePublisher.
 """
 

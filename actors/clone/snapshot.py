@@ -40,7 +40,7 @@ STALL_LIMIT_S: Final = 10.0
 
 
 class Pending(Protocol):
-    """What went out but may not be stored yet (actors.clone_commit.CommitPipeline)."""
+    """What went out but may not be stored yet (raspy.actors.clone.commit.CommitPipeline)."""
 
     @property
     def published_seq(self) -> int: ...

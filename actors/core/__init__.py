@@ -36,10 +36,9 @@ from raspy.rules.tree_view import (
     decode,
     interest,
     status_from_tree,
-    stored_tree,
 )
 from raspy.stats import Stats
-from raspy.storage.scenario_store import ScenarioStore, StoredScenario
+from raspy.storage.scenario_store import ScenarioStore, StoredScenario, stored_tree
 from raspy.storage.store import Store
 from raspy.ticker import SharedTicker
 from raspy.transport.outbox import Outbox
@@ -91,7 +90,7 @@ class CoreActor(pykka.ThreadingActor):
             else None
         )
         self.tree = TreeView()
-        self.routes = Routes()
+        self.routes: Routes[pykka.ActorRef[Any]] = Routes()
         self.entries: dict[str, Entry] = {}
         self.store = ScenarioStore(links.store)
         self.settings = engine.EngineSettings(host, self.tz, config.max_runs_per_minute)

@@ -1,5 +1,6 @@
-"""The hardware services built from `[devices]`: `gpio` (gpiozero), `rtc` (sysfs) and
-the clock health publisher, as child specs for the supervisor (via start_devices()).
+"""The device services built from `[devices]` as child specs for the supervisor
+(start_devices()): `fake`, `onewire`, `rtc` (DeviceServiceActor), `gpio` (gpiozero)
+and the clock health publisher. Their registers come from raspy.devices.registries.
 """
 
 from __future__ import annotations
@@ -11,49 +12,30 @@ from typing import TYPE_CHECKING, Any
 import pykka
 import structlog
 
-from raspy.actors.devices import GPIO, RTC, MdpLink, registry_of
-from raspy.config import DevicesConfig
-from raspy.devices import gpio, gpio_pins, rtc
+from raspy.actors.devices import DeviceServiceActor, MdpLink
+from raspy.devices import gpio_pins
+from raspy.devices.registries import (
+    FAKE,
+    GPIO,
+    ONEWIRE,
+    RTC,
+    Discover,
+    fake_registry,
+    gpio_registry,
+    onewire_discover,
+    onewire_registry,
+    rtc_registry,
+)
 from raspy.devices.registry import Registry
 from raspy.devices.tree import Publisher
-from raspy.errors import ConfigError, DeviceError
+from raspy.errors import DeviceError
 from raspy.storage.device_settings import DeviceSettings
 
 if TYPE_CHECKING:
+    from raspy.actors.clone.publisher import ClonePublisher
     from raspy.actors.supervisor import Runtime
 
 log = structlog.get_logger(component="devices")
-
-
-def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `gpio` service's devices from `[[devices.gpio]]`; ConfigError naming each
-    problem by its key (`devices.gpio[2].pin: ...`).
-
-    Pin names are checked against this board (mock: the mock board), or against the
-    40-pin header when the Pi's GPIO cannot be opened here.
-    """
-    kind = gpio_pins.PinFactoryKind(config.pin_factory)
-    try:
-        pins = gpio_pins.shared(kind)
-        resolve, board = pins.resolve, pins.board_name()
-    except DeviceError:
-        resolve, board = gpio_pins.reference_resolve, "40-pin header"
-    try:
-        registry = Registry(hostname, GPIO, gpio.GpioFactory())
-        configs = gpio.check_entries(registry.kinds, config.gpio, resolve, board)
-        registry.add_all(configs)
-    except (DeviceError, ValueError) as exc:
-        raise ConfigError([str(exc)]) from exc
-    return registry
-
-
-def rtc_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `rtc` service: the real-time clock `rtc0` of the sysfs directory."""
-    factory = rtc.RtcFactory(config.rtc_sysfs_dir)
-    configs: list[object] = [
-        {"name": "rtc0", "oid": rtc.OID, "rtc": "rtc0", "poll_interval_s": 60.0}
-    ]
-    return registry_of(hostname, RTC, factory, configs)
 
 
 def clock_health_start(
@@ -104,3 +86,54 @@ def gpio_start(
         )
 
     return start
+
+
+def start_devices(
+    runtime: Runtime, publisher: ClonePublisher
+) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
+    """Child specs of the enabled device services, for Runtime.add_child().
+
+    The device configs are checked here, once (ConfigError); every start() builds a
+    fresh register, so a restarted service begins from the config again.
+    """
+    config = runtime.config.devices
+    link = MdpLink(runtime.edge, runtime.outbox)
+    builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
+    if config.fake_enabled:
+        builders.append((FAKE, lambda: fake_registry(runtime.hostname, config), None))
+    if config.onewire_enabled:
+        builders.append(
+            (
+                ONEWIRE,
+                lambda: onewire_registry(runtime.hostname, config),
+                onewire_discover(config),
+            )
+        )
+    settings = DeviceSettings(runtime.store)
+    if config.rtc_enabled:
+        builders.append((RTC, lambda: rtc_registry(runtime.hostname, config), None))
+    specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
+    for name, build, discover in builders:
+        build()
+
+        def start(
+            build: Callable[[], Registry] = build, discover: Discover | None = discover
+        ) -> pykka.ActorRef[Any]:
+            return DeviceServiceActor.start(
+                build(),
+                publisher,
+                clock=runtime.clock,
+                stats=runtime.stats,
+                link=link,
+                discover=discover,
+                settings=settings,
+            )
+
+        specs.append((f"devices.{name}", start))
+    if config.gpio_enabled:
+        specs.append(
+            (f"devices.{GPIO}", gpio_start(runtime, publisher, link, settings))
+        )
+    if config.clock_health_interval_s > 0:
+        specs.append(("devices.clock", clock_health_start(runtime, publisher)))
+    return specs

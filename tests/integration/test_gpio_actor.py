@@ -24,12 +24,12 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
 from raspy.actors.devices import MdpLink
-from raspy.actors.devices.hardware import gpio_registry
 from raspy.actors.gpio import GpioServiceActor, pressed_key
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.gpio_pins import Pins
+from raspy.devices.registries import gpio_registry
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store

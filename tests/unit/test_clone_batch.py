@@ -1,4 +1,4 @@
-"""The in-process batch message of ClonePublisher (actors/clone_publisher.py)."""
+"""The in-process batch message of ClonePublisher (actors/clone/publisher.py)."""
 
 from __future__ import annotations
 
