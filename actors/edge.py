@@ -21,7 +21,7 @@ from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.multipart import drain, send_frames
 from raspy.transport.outbox import MDP_CHANNEL, Outbox
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import CurveKeys, Socket, make_socket
@@ -65,6 +65,7 @@ class EdgeLoop:
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._outbox: Socket | None = None
+        self._now = 0.0  # of the drain in progress
 
     def open(self, runner: Runner) -> None:
         router = self._router = make_socket(  # CURVE options set here, before bind()
@@ -101,29 +102,23 @@ class EdgeLoop:
             self._outbox.close(linger=0)
 
     def _drain_router(self, _events: int) -> None:
-        router, on_frames = self._router, self._core.on_frames
-        assert router is not None
-        now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                frames = recv_frames(router)
-            except zmq.Again:
-                return
-            self._apply(on_frames(frames[0], frames[1:], now))
+        assert self._router is not None
+        self._now = self._clock.monotonic()
+        drain(self._router, self._from_router, _DRAIN_BATCH)
+
+    def _from_router(self, frames: list[bytes]) -> None:
+        self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
 
     def _drain_outbox(self, _events: int) -> None:
-        outbox, on_frames = self._outbox, self._core.on_frames
-        assert outbox is not None
-        now = self._clock.monotonic()
-        for _ in range(_DRAIN_BATCH):
-            try:
-                message = recv_frames(outbox)
-            except zmq.Again:
-                return
-            if len(message) < 2 or message[0] != MDP_CHANNEL:
-                self._stats.incr("edge.outbox.rejected")
-                continue
-            self._apply(on_frames(message[1], message[2:], now))
+        assert self._outbox is not None
+        self._now = self._clock.monotonic()
+        drain(self._outbox, self._from_outbox, _DRAIN_BATCH)
+
+    def _from_outbox(self, message: list[bytes]) -> None:
+        if len(message) < 2 or message[0] != MDP_CHANNEL:
+            self._stats.incr("edge.outbox.rejected")
+            return
+        self._apply(self._core.on_frames(message[1], message[2:], self._now))
 
     def execute(self, command: object) -> object:
         match command:
