@@ -7,7 +7,9 @@ an old one is never rewritten twice):
 - dotted names anywhere (`raspy.actors.outbox` -> `raspy.transport.outbox`), whole
   names only (`raspy.actors.core` does not match `raspy.actors.core_tree`);
 - `from raspy.actors import outbox [as x]` -> `from raspy.transport import outbox [as x]`,
-  one module per line (a line naming several modules is reported, not rewritten).
+  and names that moved between modules (`from M import a, b`: split by destination);
+  a parenthesised import over several lines naming a moved name is reported instead.
+Run `ruff check --select I --fix` afterwards to sort the imports again.
 """
 
 from __future__ import annotations
@@ -34,31 +36,45 @@ def read_moves(path: Path) -> dict[str, str]:
 
 
 def rewrite(text: str, moves: dict[str, str]) -> tuple[str, list[str]]:
-    """The text with every moved module renamed, and the lines left for a person."""
+    """The text with every moved module and name renamed, and the lines left for a
+    person (imports in parentheses over several lines that name a moved name)."""
     problems: list[str] = []
-    from_form = re.compile(r"^(\s*)from (\S+) import (\w+)(\s+as\s+\w+)?(\s*(#.*)?)$")
+    from_form = re.compile(r"^(\s*)from ([\w.]+) import ([^()#]+?)(\s*#.*)?$")
 
     def from_line(line: str) -> str:
         match = from_form.match(line)
         if match is None:
             return line
-        indent, package, name, alias, tail = match.group(1, 2, 3, 4, 5)
-        new = moves.get(f"{package}.{name}")
-        if new is None:
+        indent, package, names, tail = match.group(1, 2, 3, 4)
+        groups: dict[str, list[str]] = {}
+        for item in names.split(","):
+            name, _, alias = item.strip().partition(" as ")
+            new = moves.get(f"{package}.{name}")
+            if new is None:
+                groups.setdefault(package, []).append(item.strip())
+                continue
+            new_package, _, new_name = new.rpartition(".")
+            alias = alias or ("" if new_name == name else name)
+            groups.setdefault(new_package, []).append(
+                f"{new_name} as {alias}" if alias else new_name
+            )
+        if list(groups) == [package]:
             return line
-        new_package, _, new_name = new.rpartition(".")
-        alias = alias or ("" if new_name == name else f" as {name}")
-        return f"{indent}from {new_package} import {new_name}{alias}{tail or ''}"
+        lines = [f"{indent}from {p} import {', '.join(n)}" for p, n in groups.items()]
+        lines[0] += tail or ""
+        return "\n".join(lines)
 
     lines = [from_line(line) for line in text.split("\n")]
-    for line in lines:
-        names = re.match(r"^\s*from (\S+) import (.+,.+)$", line)
-        if names and any(
-            f"{names.group(1)}.{n.strip().split()[0]}" in moves
-            for n in names.group(2).strip("()").split(",")
-            if n.strip()
-        ):
-            problems.append(line.strip())
+    for number, line in enumerate(lines):
+        opened = re.match(r"^\s*from ([\w.]+) import \($", line)
+        if opened is None:
+            continue
+        for inner in lines[number + 1 :]:
+            if inner.strip().startswith(")"):
+                break
+            name = inner.strip().rstrip(",").partition(" as ")[0]
+            if f"{opened.group(1)}.{name}" in moves:
+                problems.append(f"{line.strip()} ... {name}")
     pattern = re.compile(
         r"(?<![\w.])("
         + "|".join(re.escape(old) for old in sorted(moves, key=len, reverse=True))
