@@ -35,7 +35,7 @@ from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import Store
-from raspy.transport.multipart import drain, recv_frames, send_frames
+from raspy.transport.multipart import recv_frames, send_frames
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import CurveKeys, Socket, make_socket
 
@@ -117,7 +117,6 @@ class CloneLoop:
         self._last_hugz = -math.inf
         self._busy = False  # a drain stopped at its batch size in this turn
         self._poll_now = False  # ... so the next poll does not wait
-        self._now = 0.0  # of the drain in progress
 
     # --- called from other threads ----------------------------------------------------
     def call(self, command: object) -> Future[object]:
@@ -264,16 +263,18 @@ class CloneLoop:
             self._next_hugz = min(self._next_hugz, soonest)
 
     def _drain_kvsets(self, sock: Socket, peer: str) -> None:
-        self._now = self._clock.monotonic()
-        handle = self._local_kvset if peer == "local" else self._collector_kvset
-        if drain(sock, handle, _DRAIN_BATCH) >= _DRAIN_BATCH:
-            self._busy = True
-
-    def _collector_kvset(self, frames: list[bytes]) -> None:
-        self._take(self._core.on_kvset(frames, self._now), "collector")
-
-    def _local_kvset(self, frames: list[bytes]) -> None:
-        self._take(self._local_message(frames, self._now), "local")
+        core = self._core
+        now = self._clock.monotonic()
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = recv_frames(sock)
+            except zmq.Again:
+                return
+            if peer == "local":
+                self._take(self._local_message(frames, now), peer)
+            else:
+                self._take(core.on_kvset(frames, now), peer)
+        self._busy = True
 
     def _local_message(
         self, frames: list[bytes], now: float
@@ -291,18 +292,20 @@ class CloneLoop:
         return [core_mod.Rejected("bad_channel", "")]
 
     def _drain_snapshot_requests(self, router: zmq.Socket[bytes]) -> None:
-        if drain(router, self._snapshot_request, _DRAIN_BATCH) >= _DRAIN_BATCH:
-            self._busy = True
-
-    def _snapshot_request(self, frames: list[bytes]) -> None:
-        routing_id = frames[0]
-        for out in self._core.on_icanhaz(frames[1:]):
-            if isinstance(out, core_mod.SnapshotRequested):
-                if not self._snapshots.request(routing_id, out.subtree):
-                    rejected = core_mod.Rejected("snapshot_queue_full", "")
-                    self._reject(routing_id.hex(), rejected)
-            else:
-                self._take([out], routing_id.hex())
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = recv_frames(router)
+            except zmq.Again:
+                return
+            routing_id = frames[0]
+            for out in self._core.on_icanhaz(frames[1:]):
+                if isinstance(out, core_mod.SnapshotRequested):
+                    if not self._snapshots.request(routing_id, out.subtree):
+                        rejected = core_mod.Rejected("snapshot_queue_full", "")
+                        self._reject(routing_id.hex(), rejected)
+                else:
+                    self._take([out], routing_id.hex())
+        self._busy = True
 
     def _take(self, outputs: list[core_mod.CloneOutput], peer: str) -> None:
         for out in outputs:
