@@ -18,10 +18,10 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy.actors.device_tree import Publisher
 from raspy.clock import Clock
 from raspy.clockhealth import ClockHealth, ClockHealthError, read_kernel
 from raspy.devices import rtc
+from raspy.devices.tree import Publisher
 from raspy.errors import DeviceError
 from raspy.stats import Stats
 

@@ -23,11 +23,9 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.device_tree import Publisher
-from raspy.actors.outbox import Outbox
-from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
+from raspy.devices.tree import Publisher
 from raspy.errors import StoreError
 from raspy.rules import cron_jobs
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
@@ -36,6 +34,8 @@ from raspy.rules.timing import ClockJumped, Fired, TimeScheduler
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
 from raspy.storage.tables import Table
+from raspy.ticker import DeadlineTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="cron")
 

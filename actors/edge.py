@@ -17,18 +17,18 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import (
-    LOCAL_REPLY_CHANNEL,
-    MDP_BATCH_CHANNEL,
-    MDP_CHANNEL,
-    Outbox,
-)
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.multipart import drain, send_frames
+from raspy.transport.outbox import (
+    LOCAL_REPLY_CHANNEL,
+    MDP_BATCH_CHANNEL,
+    MDP_CHANNEL,
+    Outbox,
+)
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import CurveKeys, Socket, make_socket
 
@@ -79,6 +79,7 @@ class EdgeLoop:
         self._handed: dict[bytes, list[tuple[bytes, Any]]] = {}
         self._batched: set[bytes] = set()  # owners attached with batched=True
         self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
+        self._now = 0.0  # of the drain in progress
 
     def open(self, runner: Runner) -> None:
         router = self._router = make_socket(  # CURVE options set here, before bind()
@@ -118,43 +119,35 @@ class EdgeLoop:
             self._outbox.close(linger=0)
 
     def _drain_router(self, _events: int) -> None:
-        router, on_frames = self._router, self._core.on_frames
-        assert router is not None
-        now = self._clock.monotonic()
+        assert self._router is not None
+        self._now = self._clock.monotonic()
         try:
-            for _ in range(_DRAIN_BATCH):
-                try:
-                    frames = recv_frames(router)
-                except zmq.Again:
-                    return
-                self._apply(on_frames(frames[0], frames[1:], now))
+            drain(self._router, self._from_router, _DRAIN_BATCH)
         finally:
             if self._handed or self._deliveries:
                 self._hand_over()
 
+    def _from_router(self, frames: list[bytes]) -> None:
+        self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
+
     def _drain_outbox(self, _events: int) -> None:
-        outbox, on_frames = self._outbox, self._core.on_frames
-        assert outbox is not None
-        now = self._clock.monotonic()
+        assert self._outbox is not None
+        self._now = self._clock.monotonic()
         try:
-            for _ in range(_DRAIN_BATCH):
-                try:
-                    message = recv_frames(outbox)
-                except zmq.Again:
-                    return
-                if len(message) < 2 or message[0] != MDP_CHANNEL:
-                    if message and message[0] == LOCAL_REPLY_CHANNEL:
-                        self._send_local_replies(message)
-                        continue
-                    if message and message[0] == MDP_BATCH_CHANNEL:
-                        self._apply_batch(message, now)
-                        continue
-                    self._stats.incr("edge.outbox.rejected")
-                    continue
-                self._apply(on_frames(message[1], message[2:], now))
+            drain(self._outbox, self._from_outbox, _DRAIN_BATCH)
         finally:
             if self._handed or self._deliveries:
                 self._hand_over()  # in-process clients ask titanic.* too
+
+    def _from_outbox(self, message: list[bytes]) -> None:
+        if len(message) >= 2 and message[0] == MDP_CHANNEL:
+            self._apply(self._core.on_frames(message[1], message[2:], self._now))
+        elif message and message[0] == LOCAL_REPLY_CHANNEL:
+            self._send_local_replies(message)
+        elif message and message[0] == MDP_BATCH_CHANNEL:
+            self._apply_batch(message, self._now)
+        else:
+            self._stats.incr("edge.outbox.rejected")
 
     def execute(self, command: object) -> object:
         match command:

@@ -23,8 +23,6 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import Outbox
-from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import HistoryConfig
@@ -43,6 +41,8 @@ from raspy.storage.tables import (
     encode_history_row,
     history_row_key,
 )
+from raspy.ticker import DeadlineTicker
+from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime

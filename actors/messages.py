@@ -7,7 +7,11 @@ from typing import Any, Final
 
 import pykka
 
+from raspy import ticker
 from raspy.protocol import mdp
+
+Tick = ticker.Tick
+"""Wake an actor for its timers (told by raspy.ticker's threads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +76,6 @@ class Committed:
 
     token: int
     error: BaseException | None = field(default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Wake an actor for its timers."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,7 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
-from raspy.actors.core_tree import stored_tree
 from raspy.actors.mqtt_link import MqttLink, Replied, Seed, ServiceUp, TreeChanged
-from raspy.actors.outbox import Outbox
 from raspy.actors.worker import local_peer_id
 from raspy.clock import Clock
 from raspy.config import MqttConfig
@@ -33,7 +31,9 @@ from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats
+from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store
+from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime

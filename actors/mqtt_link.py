@@ -21,13 +21,13 @@ import zmq
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from raspy.actors.outbox import Outbox
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.config import MqttConfig
 from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
+from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner, UnknownCommand
 
 log = structlog.get_logger(component="mqtt")

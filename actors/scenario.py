@@ -20,9 +20,7 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_publisher import ClonePublisher
-from raspy.actors.outbox import Outbox
-from raspy.actors.shared_ticker import SharedTicker
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import local_peer_id
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
@@ -32,6 +30,8 @@ from raspy.rules import engine
 from raspy.rules import run as run_mod
 from raspy.rules.model import Scenario, SunEvent
 from raspy.stats import Stats
+from raspy.ticker import SharedTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="scenario")
 

@@ -19,12 +19,12 @@ import zmq
 
 from raspy import service_stats
 from raspy.actors import messages as msgs
-from raspy.actors.clone_publisher import ClonePublisher
-from raspy.actors.outbox import Outbox
-from raspy.actors.ticker import DeadlineTicker
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
 from raspy.clock import Clock
 from raspy.cores.supervision import PartStatus
+from raspy.ticker import DeadlineTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="statistics")
 

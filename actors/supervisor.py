@@ -28,14 +28,13 @@ import structlog
 import zmq
 
 from raspy import names
-from raspy.actors import devices as devices_mod
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
-from raspy.actors.clone_server import ClonePublisher, start_clone_server
-from raspy.actors.core_wiring import start_core
+from raspy.actors.clone.server import ClonePublisher, start_clone_server
+from raspy.actors.core.wiring import start_core
+from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
 from raspy.actors.mqtt_bridge import start_mqtt
-from raspy.actors.outbox import Outbox
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.web import check_config as check_web_config
@@ -53,10 +52,12 @@ from raspy.cores.supervision import (
     changed_keys,
     restart_policy,
 )
+from raspy.devices import registries
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
+from raspy.transport.outbox import Outbox
 from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="supervisor")
@@ -388,7 +389,7 @@ def mdp_endpoint_for(config: Config) -> str:
 
 def check_config(config: Config) -> None:
     """What only the services can check (device configs), before anything starts."""
-    devices_mod.check_config(short_hostname(config), config.devices)
+    registries.check_config(short_hostname(config), config.devices)
     check_web_config(config)
 
 
@@ -534,7 +535,7 @@ def _start_devices(rt: Runtime) -> None:
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
     start_mqtt(rt)  # before the devices: it hears their first readings
-    for name, start in devices_mod.start_devices(rt, publisher):
+    for name, start in hardware.start_devices(rt, publisher):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core
     start_history_child(rt)  # [history]: the value recorder, idem

@@ -23,8 +23,6 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.outbox import Outbox
-from raspy.actors.ticker import DeadlineTicker
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
@@ -43,6 +41,8 @@ from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.store import Op, Put, Store, Table
+from raspy.ticker import DeadlineTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="titanic")
 

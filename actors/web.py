@@ -24,8 +24,6 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.core_tree import stored_tree
-from raspy.actors.outbox import Outbox
 from raspy.actors.web_app import Backend, ReadTitanic, ServiceRequest, build_app
 from raspy.actors.web_server import WebServer, bind_socket
 from raspy.actors.worker import local_peer_id
@@ -35,7 +33,9 @@ from raspy.errors import ConfigError, MalformedMessage, StoreError
 from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats
 from raspy.storage import tables
+from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store, Table
+from raspy.transport.outbox import Outbox
 from raspy.web.live import LIVE_PREFIXES, is_live
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry

@@ -15,10 +15,10 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors.messages import ROUTE_SEPARATOR
-from raspy.actors.outbox import Outbox
 from raspy.cores.broker import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="worker")
 

@@ -34,6 +34,7 @@ from raspy.cli.endpoints import port_base_argument
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
+from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
 from raspy.errors import ConfigError, RaspyError
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub, tcp://HOST:PORT-BASE",
     )
     parser.add_argument(
-        "--service", required=True, choices=(devices.ONEWIRE, devices.FAKE)
+        "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
     )
     parser.add_argument("--config", help="TOML configuration file ([devices] table)")
     parser.add_argument(
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _ClonePublisher:
-    """device_tree.Publisher over a CloneClient, used by the device service's thread.
+    """raspy.devices.tree.Publisher over a CloneClient, used by the device service's thread.
 
     While the hub is away (the client is not live) only the latest value of each key
     is held, so memory stays bounded by the number of keys; it goes out, oldest key
@@ -139,9 +140,9 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
     clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
     hostname = names.short_hostname(cfg.hostname)
     build = (
-        devices.fake_registry
-        if args.service == devices.FAKE
-        else devices.onewire_registry
+        registries.fake_registry
+        if args.service == registries.FAKE
+        else registries.onewire_registry
     )
     return cfg, build(hostname, cfg.devices), hostname
 
@@ -164,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     discover = (
-        devices.onewire_discover(cfg.devices)
-        if args.service == devices.ONEWIRE
+        registries.onewire_discover(cfg.devices)
+        if args.service == registries.ONEWIRE
         else None
     )
     try:
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(
     hub: str,
     registry: Registry,
-    discover: devices.Discover | None,
+    discover: registries.Discover | None,
     stop: threading.Event,
     curve: CurveKeys | None = None,
 ) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from raspy.backoff import Backoff, BackoffPolicy
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.frames import FrameLimits
@@ -131,7 +132,11 @@ class WorkerCore:
         self._heartbeat: Final = mdp.encode(mdp.Heartbeat(version))
         self.state = WorkerState.WAITING
         self._reconnect_at = -_NEVER  # the first on_tick connects
-        self._delay_s = self.settings.reconnect_initial_s
+        self._reconnects = Backoff(
+            BackoffPolicy(
+                self.settings.reconnect_initial_s, self.settings.reconnect_max_s
+            )
+        )
         self._broker_expires_at = _NEVER
         self._next_heartbeat_at = _NEVER
         self._heard = False  # any valid message from the broker on this connection
@@ -159,9 +164,7 @@ class WorkerCore:
         if self.state is WorkerState.CLOSED:
             return []
         if now >= self._broker_expires_at and not self._outstanding:
-            after_s = self._delay_s
-            self._delay_s = min(self._delay_s * 2, self.settings.reconnect_max_s)
-            return self._lose("broker_silent", after_s, now)
+            return self._lose("broker_silent", self._next_delay_s(now), now)
         if now >= self._next_heartbeat_at:
             self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
             return [Send(list(self._heartbeat))]
@@ -181,13 +184,11 @@ class WorkerCore:
         if isinstance(message, mdp.Disconnect):
             if first_word:
                 # A broker that refuses our READY (e.g. mmi.*) gets the growing delay.
-                after_s = self._delay_s
-                self._delay_s = min(self._delay_s * 2, self.settings.reconnect_max_s)
-                return self._lose("disconnect", after_s, now)
-            self._delay_s = self.settings.reconnect_initial_s
+                return self._lose("disconnect", self._next_delay_s(now), now)
+            self._reconnects.reset()
             # RFC 7: after DISCONNECT, close the socket and start over on a new one.
             return [*self._lose("disconnect", 0.0, now), *self._connect(now)]
-        self._delay_s = self.settings.reconnect_initial_s
+        self._reconnects.reset()
         self._broker_expires_at = now + self._silence_s
         if isinstance(message, mdp.WorkerRequest):
             self._outstanding[message.client] = (
@@ -241,6 +242,11 @@ class WorkerCore:
         self._broker_expires_at = now + self._silence_s
         self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
         return [Connect(), Send(list(self._ready))]
+
+    def _next_delay_s(self, now: float) -> float:
+        """The reconnect delay: reconnect_initial_s, doubling up to reconnect_max_s."""
+        self._reconnects.failed(now)
+        return self._reconnects.current_s
 
     def _lose(self, reason: str, after_s: float, now: float) -> list[WorkerOutput]:
         self.state = WorkerState.WAITING

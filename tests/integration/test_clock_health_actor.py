@@ -21,7 +21,7 @@ SYNCED = interpret(0, 0x2001, 400_000, 1_500)
 
 
 class RecordingPublisher:
-    """Keeps what the actor publishes (the Publisher seam of actors.device_tree)."""
+    """Keeps what the actor publishes (the Publisher seam of raspy.devices.tree)."""
 
     def __init__(self) -> None:
         self.sets: list[tuple[bytes, bytes]] = []

@@ -21,7 +21,7 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_server import start_clone_server
+from raspy.actors.clone.server import start_clone_server
 from raspy.config import CloneConfig, NetworkConfig
 from raspy.protocol import clone
 from raspy.stats import Stats

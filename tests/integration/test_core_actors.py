@@ -20,11 +20,11 @@ from support.device_services import (
 )
 from support.wait import wait_until
 
-from raspy.actors.devices import fake_registry
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
+from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
 
 LIVING = f"/device/{HOST}.fake.living/value"

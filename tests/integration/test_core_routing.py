@@ -1,5 +1,5 @@
 """What the core keeps of the tree and who gets which key (core_tree), and the one
-ticker thread every scenario shares (shared_ticker), with real actors."""
+ticker thread every scenario shares (raspy.ticker), with real actors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from support.clock import FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors.core_tree import Routes, TreeView, decode, interest
-from raspy.actors.shared_ticker import SharedTicker
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
+from raspy.rules.tree_view import Routes, TreeView, decode, interest
+from raspy.ticker import SharedTicker
 
 
 class Recorder(pykka.ThreadingActor):
@@ -76,7 +76,7 @@ def test_interest_covers_trigger_globs_and_every_literal_kv_key() -> None:
 def test_routes_answer_the_scenarios_whose_globs_match_a_key() -> None:
     one = Recorder.start()
     two = Recorder.start()
-    routes = Routes()
+    routes: Routes[pykka.ActorRef[Any]] = Routes()
     routes.add("one", one, ["/device/*/value"])
     routes.add("two", two, ["/device/hub.fake.t1/value", "/event/*"])
     assert routes.refs("/device/hub.fake.t1/value") == (one, two)

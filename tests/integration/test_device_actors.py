@@ -25,11 +25,11 @@ from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
 from support.wait import wait_until
 
-from raspy.actors.devices import fake_registry
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.reading import Reading
+from raspy.devices.registries import fake_registry
 from raspy.devices.registry import Driver, Registry
 from raspy.devices.simulated import Cycle, SimulatedFactory, Wave
 from raspy.devices.template import DeviceConfig, JsonValue

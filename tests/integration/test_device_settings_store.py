@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.kv_cli import run
 
-from raspy.actors.device_settings import DeviceSettings, Saved, overrides
 from raspy.devices.kinds import BUILTIN, validate
 from raspy.errors import StoreError
 from raspy.storage import check
+from raspy.storage.device_settings import DeviceSettings, Saved, overrides
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import (
     DEVICE_CONFIG_PREFIX,

@@ -23,15 +23,15 @@ from support.device_services import wait_entry as _wait_entry
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
-from raspy.actors.device_settings import DeviceSettings
 from raspy.actors.devices import MdpLink
 from raspy.actors.gpio import GpioServiceActor, pressed_key
-from raspy.actors.hardware import gpio_registry
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.gpio_pins import Pins
+from raspy.devices.registries import gpio_registry
 from raspy.stats import Stats
+from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 from raspy.storage.tables import DEVICE_STATE_PREFIX, Table, device_key
 

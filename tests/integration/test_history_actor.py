@@ -24,11 +24,11 @@ from support.device_services import (
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
-from raspy.actors.devices import fake_registry
 from raspy.actors.history import LOG_REFRESH_S, HistoryActor, HistoryLinks
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
+from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.storage.tables import HISTORY_ROW_PREFIX, Table

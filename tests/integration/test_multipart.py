@@ -24,6 +24,7 @@ IMPLEMENTATIONS = {
     "fast": multipart.fast_calls(_COMPILED),
     "public": (multipart.public_send_frames, multipart.public_recv_frames),
 }
+DRAINS = {"fast": multipart.fast_drain(_COMPILED), "public": multipart.public_drain}
 
 
 @pytest.fixture
@@ -108,6 +109,44 @@ def test_send_frames_raises_again_when_no_peer_takes_it_and_sends_nothing(
         push.close(linger=0)
         pull.close(linger=0)
         ctx.term()
+
+
+@pytest.mark.parametrize("name", sorted(DRAINS))
+def test_drain_hands_over_each_queued_message_whole_up_to_the_limit(
+    pair: Pair, name: str
+) -> None:
+    drain = DRAINS[name]
+    push, pull = pair
+    sent = [[b"m%d" % i, b"", b"x" * i] for i in range(5)]
+    for frames in sent:
+        push.send_multipart(frames)
+    assert pull.poll(2000)
+    got: list[list[bytes]] = []
+    assert drain(pull, got.append, 3) == 3
+    assert drain(pull, got.append, 10) == 2
+    assert got == sent
+    assert drain(pull, got.append, 10) == 0  # nothing queued: no wait, no zmq.Again
+    assert len(got) == 5
+
+
+@pytest.mark.parametrize("name", sorted(DRAINS))
+def test_drain_stops_when_the_queue_is_empty_and_resumes_on_the_next_message(
+    pair: Pair, name: str
+) -> None:
+    drain = DRAINS[name]
+    push, pull = pair
+    got: list[list[bytes]] = []
+    push.send_multipart([b"one"])
+    assert pull.poll(2000)
+    assert drain(pull, got.append, 100) == 1
+    push.send_multipart([b"two", b"parts"])
+    assert pull.poll(2000)
+    assert drain(pull, got.append, 100) == 1
+    assert got == [[b"one"], [b"two", b"parts"]]
+
+
+def test_this_install_drains_through_the_fast_path() -> None:
+    assert multipart.drain is not multipart.public_drain
 
 
 @pytest.mark.parametrize(

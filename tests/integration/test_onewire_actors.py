@@ -25,10 +25,10 @@ from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
 from support.sysfs import FakeW1Tree, scratchpad, w1_slave_text
 
-from raspy.actors.devices import Discover, onewire_discover, onewire_registry
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
+from raspy.devices.registries import Discover, onewire_discover, onewire_registry
 from raspy.devices.registry import Registry
 
 SENSOR_A = "28-00000000000a"

@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 from support.kv_cli import records, run
 
 from raspy import packing
-from raspy.actors.scenario_store import ScenarioStore, StoredScenario
 from raspy.config import StoreConfig
+from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.storage.store import Put, Store, Table
 
 TEXT = "# kept as written\nname: heat  # trailing comment\n\ttriggers: []\n"

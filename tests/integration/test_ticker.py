@@ -13,7 +13,7 @@ from support.clock import FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.actors.ticker import DeadlineTicker
+from raspy.ticker import DeadlineTicker
 
 
 class TickCounter(pykka.ThreadingActor):

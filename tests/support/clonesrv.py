@@ -14,7 +14,7 @@ import pykka
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_server import ClonePublisher, CloneServerActor
+from raspy.actors.clone.server import ClonePublisher, CloneServerActor
 from raspy.clock import Clock
 from raspy.config import CloneConfig
 from raspy.protocol import clone

@@ -13,9 +13,9 @@ import pytest
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
-from raspy.actors.core_wiring import core_zone
+from raspy.actors.core.wiring import core_zone
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.config import CoreConfig

@@ -12,10 +12,11 @@ import pykka
 import pytest
 import zmq
 
-from raspy.actors.devices import DeviceServiceActor, Discover, MdpLink
+from raspy.actors.devices import DeviceServiceActor, MdpLink
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.clock import Clock, SystemClock
+from raspy.devices.registries import Discover
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
 from raspy.stats import Stats

@@ -10,10 +10,10 @@ import pytest
 import zmq
 
 from raspy.actors import edge as edge_mod
-from raspy.actors.outbox import Outbox
 from raspy.clock import SystemClock
 from raspy.cores.broker import BrokerCore, BrokerSettings
 from raspy.stats import Stats
+from raspy.transport.outbox import Outbox
 from support.zmqctx import checked_context
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pykka
 import zmq
 
-from raspy.actors.outbox import Outbox
 from raspy.actors.titanic import Inspect, TitanicActor, start_titanic
 from raspy.client.titanic import TitanicClient
 from raspy.clock import Clock, SystemClock
@@ -17,6 +16,7 @@ from raspy.config import StoreConfig, TitanicConfig
 from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats
 from raspy.storage.store import Store
+from raspy.transport.outbox import Outbox
 from support.zmqctx import dealer, recv
 
 TEST_CONFIG = TitanicConfig(

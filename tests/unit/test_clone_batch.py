@@ -1,4 +1,4 @@
-"""The in-process batch message of ClonePublisher (actors/clone_publisher.py)."""
+"""The in-process batch message of ClonePublisher (actors/clone/publisher.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy import packing
-from raspy.actors.clone_publisher import BATCH_BYTES, BATCH_LIMIT, _chunks, unpack_batch
+from raspy.actors.clone.publisher import BATCH_BYTES, BATCH_LIMIT, _chunks, unpack_batch
 from raspy.errors import MalformedMessage
 
 _ENTRIES = st.lists(

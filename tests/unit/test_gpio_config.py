@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from raspy import config
-from raspy.actors.devices import check_config
-from raspy.actors.hardware import gpio_registry
+from raspy.devices.registries import check_config, gpio_registry
 from raspy.errors import ConfigError
 
 

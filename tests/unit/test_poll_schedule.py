@@ -9,11 +9,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from raspy.actors.device_tree import TreeWriter
-from raspy.actors.devices import fake_registry, onewire_registry
-from raspy.actors.poller import PolledDevice, PollSchedule, stagger
+from raspy.actors.poller import PolledDevice
 from raspy.config import DevicesConfig
+from raspy.devices.poll_schedule import PollSchedule, stagger
 from raspy.devices.reading import Reading, Status
+from raspy.devices.registries import fake_registry, onewire_registry
+from raspy.devices.tree import TreeWriter
 from raspy.errors import ConfigError
 from raspy.stats import Stats
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raspy.actors.clone_publisher import (
+from raspy.actors.clone.publisher import (
     MAX_HWM,
     MIN_HWM,
     SIZE_WINDOW_S,

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from raspy.actors import scenario as scn
-from raspy.actors.scenario_store import MAIN, StoredScenario
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError
 from raspy.rules import model
 from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
+from raspy.storage.scenario_store import MAIN, StoredScenario
 
 if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry

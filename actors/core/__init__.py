@@ -22,27 +22,26 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
-from raspy.actors.clone_publisher import ClonePublisher
-from raspy.actors.core_service import CoreService
-from raspy.actors.core_tree import (
-    Routes,
-    TreeView,
-    decode,
-    interest,
-    status_from_tree,
-    stored_tree,
-)
-from raspy.actors.outbox import Outbox
-from raspy.actors.scenario_store import ScenarioStore, StoredScenario
-from raspy.actors.shared_ticker import SharedTicker
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.core.service import CoreService
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.rules import engine, model
 from raspy.rules.engine import State, Status
 from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.rules.tree_view import (
+    Routes,
+    TreeView,
+    decode,
+    interest,
+    status_from_tree,
+)
 from raspy.stats import Stats
+from raspy.storage.scenario_store import ScenarioStore, StoredScenario, stored_tree
 from raspy.storage.store import Store
+from raspy.ticker import SharedTicker
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="core")
 
@@ -91,7 +90,7 @@ class CoreActor(pykka.ThreadingActor):
             else None
         )
         self.tree = TreeView()
-        self.routes = Routes()
+        self.routes: Routes[pykka.ActorRef[Any]] = Routes()
         self.entries: dict[str, Entry] = {}
         self.store = ScenarioStore(links.store)
         self.settings = engine.EngineSettings(host, self.tz, config.max_runs_per_minute)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pykka
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig

@@ -20,6 +20,7 @@ from raspy import packing
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
 from raspy.storage.store import Delete, Op, Put, Store, Table
+from raspy.storage.tables import decode_kv
 
 log = structlog.get_logger(component="core")
 
@@ -147,3 +148,15 @@ def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
         float(conf.get("imported_at", 0.0)),
         float(conf.get("updated_at", 0.0)),
     )
+
+
+def stored_tree(store: Store) -> list[tuple[str, bytes]]:
+    """The Clone tree as the store has it (the subscription brings what is newer)."""
+    items: list[tuple[str, bytes]] = []
+    for key, value in store.scan(Table.KV):
+        try:
+            record = decode_kv(value)
+        except StoreError:
+            continue
+        items.append((key.decode("utf-8", "replace"), record.body))
+    return items

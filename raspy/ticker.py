@@ -1,9 +1,11 @@
-"""One thread that tells many actors Tick at their deadlines (the core's timer heap).
+"""Threads that tell actors Tick at their deadlines: an actor cannot sleep in its
+message loop without delaying its messages, so the waiting happens here.
 
-A ticker thread per scenario would wake hundreds of threads for nothing; here every
-scenario actor (and the core) hands its next deadline to one heap. Each actor has at
-most one deadline: set() replaces it. The clock is re-read at least every
-_MAX_WAIT_S, so a test's FakeClock moving forward is seen.
+SharedTicker: one thread and one heap for many actors (a ticker thread per scenario
+would wake hundreds of threads for nothing). DeadlineTicker: the same for one actor,
+on a thread of its own. Each actor has at most one deadline (monotonic s on the
+clock): set() replaces it, and after its Tick the actor sets the next one. The clock
+is re-read at least every _MAX_WAIT_S, so a test's FakeClock moving forward is seen.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
 
-from raspy.actors import messages as msgs
 from raspy.clock import Clock
 
 _MAX_WAIT_S: Final = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Wake an actor for its timers."""
 
 
 class SharedTicker:
@@ -73,7 +80,7 @@ class SharedTicker:
                 return
             for ref in due:
                 try:
-                    ref.tell(msgs.Tick())
+                    ref.tell(Tick())
                 except pykka.ActorDeadError:
                     continue
 
@@ -93,3 +100,20 @@ class SharedTicker:
                 wait_s = _MAX_WAIT_S if not heap else min(heap[0][0] - now, _MAX_WAIT_S)
                 self._cond.wait(wait_s)
             return None
+
+
+class DeadlineTicker:
+    """Tells `ref` Tick once `clock` reaches the deadline given last to set()."""
+
+    def __init__(self, ref: pykka.ActorRef[Any], clock: Clock, *, name: str) -> None:
+        self._ref = ref
+        self._ticker = SharedTicker(clock, name=name)
+
+    def start(self) -> None:
+        self._ticker.start()
+
+    def set(self, deadline: float | None) -> None:
+        self._ticker.set(self._ref, deadline)
+
+    def stop(self) -> None:
+        self._ticker.stop()

@@ -1,4 +1,4 @@
-"""The Clone server actor: starts and stops the Clone runner (actors.clone_loop)
+"""The Clone server actor: starts and stops the Clone runner (raspy.actors.clone.loop)
 and answers control asks; publishing in-process goes through ClonePublisher.
 """
 
@@ -12,8 +12,8 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_loop import STOP_FLUSH_S, CloneLoop
-from raspy.actors.clone_publisher import ClonePublisher
+from raspy.actors.clone.loop import STOP_FLUSH_S, CloneLoop
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.protocol import clone

@@ -10,47 +10,33 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pykka
 import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
-from raspy.actors.device_settings import DeviceSettings, ServiceSettings
-from raspy.actors.device_tree import Publisher, TreeWriter
-from raspy.actors.outbox import Outbox
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
-from raspy.config import DevicesConfig
-from raspy.devices import onewire, rtc, service, simulated
+from raspy.devices import service
 from raspy.devices.reading import Reading, Status
+from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
-from raspy.devices.template import DeviceConfig, JsonValue
-from raspy.errors import ConfigError, DeviceError, StoreError
+from raspy.devices.template import DeviceConfig
+from raspy.devices.tree import Publisher, TreeWriter
+from raspy.errors import DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-
-if TYPE_CHECKING:
-    from raspy.actors.clone_publisher import ClonePublisher
-    from raspy.actors.supervisor import Runtime
+from raspy.storage.device_settings import DeviceSettings, ServiceSettings
+from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="devices")
 
-FAKE: Final = "fake"
-ONEWIRE: Final = "onewire"
-GPIO: Final = "gpio"
-RTC: Final = "rtc"
 _STOP_TIMEOUT_S: Final = 8.0  # the poller may be inside a 1-Wire read
-_MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
-_MAX_INTERVAL_S: Final = 86400.0
-
-Discover = Callable[[Registry], list[dict[str, JsonValue]]]
-"""New device configs found on a service's bus; raises DeviceError if it cannot look."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,124 +327,3 @@ def _log_change(device: Device, last: Reading | None, reading: Reading) -> None:
         )
     elif last is not None:
         log.info("device_recovered", device=device.fullname, status=last.status.value)
-
-
-# --- building the services from the config --------------------------------------------
-def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `fake` service's devices: the configured ones, else the built-in set.
-
-    Raises ConfigError naming the device, the field and the reason.
-    """
-    configs: list[object] = list(config.fake) or list(simulated.default_configs())
-    return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
-
-
-def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
-    """The `onewire` service's named sensors (more are discovered); ConfigError."""
-    configs: list[object] = [
-        {"oid": onewire.OID, "poll_interval_s": config.onewire_poll_interval_s, **c}
-        for c in config.onewire
-    ]
-    interval_s = config.onewire_poll_interval_s
-    if not _MIN_INTERVAL_S <= interval_s <= _MAX_INTERVAL_S:
-        raise ConfigError(
-            [
-                f"devices.onewire_poll_interval_s: expected {_MIN_INTERVAL_S}.."
-                f"{_MAX_INTERVAL_S} s, got {interval_s}"
-            ]
-        )
-    factory = onewire.OneWireFactory(config.onewire_base_dir)
-    return registry_of(hostname, ONEWIRE, factory, configs)
-
-
-def check_config(hostname: str, config: DevicesConfig) -> None:
-    """Validate the enabled services' device configs before anything starts; ConfigError."""
-    if config.fake_enabled:
-        fake_registry(hostname, config)
-    if config.onewire_enabled:
-        onewire_registry(hostname, config)
-    if config.gpio_enabled:
-        from raspy.actors import hardware  # it builds on this module
-
-        hardware.gpio_registry(hostname, config)
-
-
-def onewire_discover(config: DevicesConfig) -> Discover:
-    """Discovery of the sensors on the configured bus, each named by its id."""
-    base_dir = Path(config.onewire_base_dir)
-    interval_s = config.onewire_poll_interval_s
-
-    def discover(registry: Registry) -> list[dict[str, JsonValue]]:
-        found = onewire.new_configs(onewire.discover(base_dir), registry)
-        return [{**c, "poll_interval_s": interval_s} for c in found]
-
-    return discover
-
-
-def registry_of(
-    hostname: str,
-    name: str,
-    factory: simulated.SimulatedFactory | onewire.OneWireFactory | rtc.RtcFactory,
-    configs: list[object],
-) -> Registry:
-    try:
-        registry = Registry(hostname, name, factory)
-        registry.add_all(configs)
-    except (DeviceError, ValueError) as exc:
-        raise ConfigError([f"devices.{name}: {exc}"]) from exc
-    return registry
-
-
-def start_devices(
-    runtime: Runtime, publisher: ClonePublisher
-) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
-    """Child specs of the enabled device services, for Runtime.add_child().
-
-    The device configs are checked here, once (ConfigError); every start() builds a
-    fresh register, so a restarted service begins from the config again.
-    """
-    config = runtime.config.devices
-    link = MdpLink(runtime.edge, runtime.outbox)
-    builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
-    if config.fake_enabled:
-        builders.append((FAKE, lambda: fake_registry(runtime.hostname, config), None))
-    if config.onewire_enabled:
-        builders.append(
-            (
-                ONEWIRE,
-                lambda: onewire_registry(runtime.hostname, config),
-                onewire_discover(config),
-            )
-        )
-    settings = DeviceSettings(runtime.store)
-    from raspy.actors import hardware  # it builds on this module
-
-    if config.rtc_enabled:
-        builders.append(
-            (RTC, lambda: hardware.rtc_registry(runtime.hostname, config), None)
-        )
-    specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
-    for name, build, discover in builders:
-        build()
-
-        def start(
-            build: Callable[[], Registry] = build, discover: Discover | None = discover
-        ) -> pykka.ActorRef[Any]:
-            return DeviceServiceActor.start(
-                build(),
-                publisher,
-                clock=runtime.clock,
-                stats=runtime.stats,
-                link=link,
-                discover=discover,
-                settings=settings,
-            )
-
-        specs.append((f"devices.{name}", start))
-    if config.gpio_enabled:
-        specs.append(
-            (f"devices.{GPIO}", hardware.gpio_start(runtime, publisher, link, settings))
-        )
-    if config.clock_health_interval_s > 0:
-        specs.append(("devices.clock", hardware.clock_health_start(runtime, publisher)))
-    return specs

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, Final
-
-import pykka
+from typing import Final, Generic, TypeVar
 
 from raspy.devices.template import JsonValue
-from raspy.errors import StoreError
 from raspy.rules import model
 from raspy.rules.engine import State, Status
 from raspy.rules.model import Scenario
 from raspy.rules.template import TemplateError, render
 from raspy.rules.trigger_match import matcher
-from raspy.storage import tables
-from raspy.storage.store import Store, Table
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
+Target = TypeVar("Target")
 
 
 def decode(body: bytes | None) -> JsonValue:
@@ -58,18 +54,6 @@ class TreeView:
 
     def kv(self, key: str) -> JsonValue:
         return decode(self._bodies.get(key))
-
-
-def stored_tree(store: Store) -> list[tuple[str, bytes]]:
-    """The Clone tree as the store has it (the subscription brings what is newer)."""
-    items: list[tuple[str, bytes]] = []
-    for key, value in store.scan(Table.KV):
-        try:
-            record = tables.decode_kv(value)
-        except StoreError:
-            continue
-        items.append((key.decode("utf-8", "replace"), record.body))
-    return items
 
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
@@ -133,14 +117,14 @@ def _expressions(scenario: Scenario) -> list[model.Expression]:
     return found
 
 
-class Routes:
-    """Which scenario actors want a key (CoreActor thread only)."""
+class Routes(Generic[Target]):
+    """Which scenario actors (`Target`: their refs) want a key (one thread only)."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[pykka.ActorRef[Any], Callable[[str], bool]]] = {}
-        self._cache: dict[str, tuple[pykka.ActorRef[Any], ...]] = {}
+        self._entries: dict[str, tuple[Target, Callable[[str], bool]]] = {}
+        self._cache: dict[str, tuple[Target, ...]] = {}
 
-    def add(self, name: str, ref: pykka.ActorRef[Any], patterns: list[str]) -> None:
+    def add(self, name: str, ref: Target, patterns: list[str]) -> None:
         self._entries[name] = (ref, matcher(patterns))
         self._cache.clear()
 
@@ -148,7 +132,7 @@ class Routes:
         if self._entries.pop(name, None) is not None:
             self._cache.clear()
 
-    def refs(self, key: str) -> tuple[pykka.ActorRef[Any], ...]:
+    def refs(self, key: str) -> tuple[Target, ...]:
         found = self._cache.get(key)
         if found is None:
             if len(self._cache) >= _ROUTE_CACHE_LIMIT:

@@ -18,7 +18,7 @@ from typing import Final, Protocol
 import structlog
 import zmq
 
-from raspy.actors.clone_commit import kv_essentials
+from raspy.actors.clone.commit import kv_essentials
 from raspy.clock import Clock
 from raspy.cores.clone import Update
 from raspy.errors import StoreError
@@ -44,7 +44,7 @@ DEFAULT_MAX_S: Final = 60.0
 
 
 class Pending(Protocol):
-    """What went out but may not be stored yet (actors.clone_commit.CommitPipeline)."""
+    """What went out but may not be stored yet (raspy.actors.clone.commit.CommitPipeline)."""
 
     @property
     def published_seq(self) -> int: ...

@@ -19,8 +19,8 @@ import structlog
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.clone_commit import CommitPipeline, load_state
-from raspy.actors.clone_publisher import (
+from raspy.actors.clone.commit import CommitPipeline, load_state
+from raspy.actors.clone.publisher import (
     BATCH_CHANNEL,
     HEARTBEAT_IVL_MS,
     HEARTBEAT_TIMEOUT_MS,
@@ -30,7 +30,7 @@ from raspy.actors.clone_publisher import (
     release_freed_memory,
     unpack_batch,
 )
-from raspy.actors.clone_snapshot import SnapshotStreamer
+from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
 from raspy.cores import clone as core_mod

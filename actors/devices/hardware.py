@@ -1,0 +1,139 @@
+"""The device services built from `[devices]` as child specs for the supervisor
+(start_devices()): `fake`, `onewire`, `rtc` (DeviceServiceActor), `gpio` (gpiozero)
+and the clock health publisher. Their registers come from raspy.devices.registries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pykka
+import structlog
+
+from raspy.actors.devices import DeviceServiceActor, MdpLink
+from raspy.devices import gpio_pins
+from raspy.devices.registries import (
+    FAKE,
+    GPIO,
+    ONEWIRE,
+    RTC,
+    Discover,
+    fake_registry,
+    gpio_registry,
+    onewire_discover,
+    onewire_registry,
+    rtc_registry,
+)
+from raspy.devices.registry import Registry
+from raspy.devices.tree import Publisher
+from raspy.errors import DeviceError
+from raspy.storage.device_settings import DeviceSettings
+
+if TYPE_CHECKING:
+    from raspy.actors.clone.publisher import ClonePublisher
+    from raspy.actors.supervisor import Runtime
+
+log = structlog.get_logger(component="devices")
+
+
+def clock_health_start(
+    runtime: Runtime, publisher: Publisher
+) -> Callable[[], pykka.ActorRef[Any]]:
+    from raspy.actors.clock_health import ClockHealthActor
+
+    config = runtime.config.devices
+
+    def start() -> pykka.ActorRef[Any]:
+        return ClockHealthActor.start(
+            runtime.hostname,
+            publisher,
+            clock=runtime.clock,
+            stats=runtime.stats,
+            interval_s=config.clock_health_interval_s,
+            rtc_dir=Path(config.rtc_sysfs_dir),
+        )
+
+    return start
+
+
+def gpio_start(
+    runtime: Runtime, publisher: Publisher, link: MdpLink, settings: DeviceSettings
+) -> Callable[[], pykka.ActorRef[Any]]:
+    from raspy.actors.gpio import GpioServiceActor
+
+    config = runtime.config.devices
+    gpio_registry(runtime.hostname, config)
+
+    def start() -> pykka.ActorRef[Any]:
+        try:
+            pins: gpio_pins.Pins | None = gpio_pins.shared(
+                gpio_pins.PinFactoryKind(config.pin_factory)
+            )
+        except DeviceError as exc:
+            log.error("gpio_unavailable", reason=str(exc))
+            pins = None
+        return GpioServiceActor.start(
+            gpio_registry(runtime.hostname, config),
+            publisher,
+            pins=pins,
+            restarting=lambda: not runtime.stopping,
+            clock=runtime.clock,
+            stats=runtime.stats,
+            link=link,
+            settings=settings,
+        )
+
+    return start
+
+
+def start_devices(
+    runtime: Runtime, publisher: ClonePublisher
+) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
+    """Child specs of the enabled device services, for Runtime.add_child().
+
+    The device configs are checked here, once (ConfigError); every start() builds a
+    fresh register, so a restarted service begins from the config again.
+    """
+    config = runtime.config.devices
+    link = MdpLink(runtime.edge, runtime.outbox)
+    builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
+    if config.fake_enabled:
+        builders.append((FAKE, lambda: fake_registry(runtime.hostname, config), None))
+    if config.onewire_enabled:
+        builders.append(
+            (
+                ONEWIRE,
+                lambda: onewire_registry(runtime.hostname, config),
+                onewire_discover(config),
+            )
+        )
+    settings = DeviceSettings(runtime.store)
+    if config.rtc_enabled:
+        builders.append((RTC, lambda: rtc_registry(runtime.hostname, config), None))
+    specs: list[tuple[str, Callable[[], pykka.ActorRef[Any]]]] = []
+    for name, build, discover in builders:
+        build()
+
+        def start(
+            build: Callable[[], Registry] = build, discover: Discover | None = discover
+        ) -> pykka.ActorRef[Any]:
+            return DeviceServiceActor.start(
+                build(),
+                publisher,
+                clock=runtime.clock,
+                stats=runtime.stats,
+                link=link,
+                discover=discover,
+                settings=settings,
+            )
+
+        specs.append((f"devices.{name}", start))
+    if config.gpio_enabled:
+        specs.append(
+            (f"devices.{GPIO}", gpio_start(runtime, publisher, link, settings))
+        )
+    if config.clock_health_interval_s > 0:
+        specs.append(("devices.clock", clock_health_start(runtime, publisher)))
+    return specs

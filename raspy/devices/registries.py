@@ -1,0 +1,120 @@
+"""Each device service's register, built from `[devices]`: `fake`, `onewire`, `gpio`
+and `rtc`. Pure apart from what a factory reads when a device is added; every problem
+is a ConfigError naming the key. raspyd's services and raspy-poller both build here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from raspy.config import DevicesConfig
+from raspy.devices import gpio, gpio_pins, onewire, rtc, simulated
+from raspy.devices.registry import Registry
+from raspy.devices.template import JsonValue
+from raspy.errors import ConfigError, DeviceError
+
+FAKE: Final = "fake"
+ONEWIRE: Final = "onewire"
+GPIO: Final = "gpio"
+RTC: Final = "rtc"
+_MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
+_MAX_INTERVAL_S: Final = 86400.0
+
+Discover = Callable[[Registry], list[dict[str, JsonValue]]]
+"""New device configs found on a service's bus; raises DeviceError if it cannot look."""
+
+
+def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `fake` service's devices: the configured ones, else the built-in set.
+
+    Raises ConfigError naming the device, the field and the reason.
+    """
+    configs: list[object] = list(config.fake) or list(simulated.default_configs())
+    return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
+
+
+def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `onewire` service's named sensors (more are discovered); ConfigError."""
+    configs: list[object] = [
+        {"oid": onewire.OID, "poll_interval_s": config.onewire_poll_interval_s, **c}
+        for c in config.onewire
+    ]
+    interval_s = config.onewire_poll_interval_s
+    if not _MIN_INTERVAL_S <= interval_s <= _MAX_INTERVAL_S:
+        raise ConfigError(
+            [
+                f"devices.onewire_poll_interval_s: expected {_MIN_INTERVAL_S}.."
+                f"{_MAX_INTERVAL_S} s, got {interval_s}"
+            ]
+        )
+    factory = onewire.OneWireFactory(config.onewire_base_dir)
+    return registry_of(hostname, ONEWIRE, factory, configs)
+
+
+def check_config(hostname: str, config: DevicesConfig) -> None:
+    """Validate the enabled services' device configs before anything starts; ConfigError."""
+    if config.fake_enabled:
+        fake_registry(hostname, config)
+    if config.onewire_enabled:
+        onewire_registry(hostname, config)
+    if config.gpio_enabled:
+        gpio_registry(hostname, config)
+
+
+def onewire_discover(config: DevicesConfig) -> Discover:
+    """Discovery of the sensors on the configured bus, each named by its id."""
+    base_dir = Path(config.onewire_base_dir)
+    interval_s = config.onewire_poll_interval_s
+
+    def discover(registry: Registry) -> list[dict[str, JsonValue]]:
+        found = onewire.new_configs(onewire.discover(base_dir), registry)
+        return [{**c, "poll_interval_s": interval_s} for c in found]
+
+    return discover
+
+
+def registry_of(
+    hostname: str,
+    name: str,
+    factory: simulated.SimulatedFactory | onewire.OneWireFactory | rtc.RtcFactory,
+    configs: list[object],
+) -> Registry:
+    try:
+        registry = Registry(hostname, name, factory)
+        registry.add_all(configs)
+    except (DeviceError, ValueError) as exc:
+        raise ConfigError([f"devices.{name}: {exc}"]) from exc
+    return registry
+
+
+def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `gpio` service's devices from `[[devices.gpio]]`; ConfigError naming each
+    problem by its key (`devices.gpio[2].pin: ...`).
+
+    Pin names are checked against this board (mock: the mock board), or against the
+    40-pin header when the Pi's GPIO cannot be opened here.
+    """
+    kind = gpio_pins.PinFactoryKind(config.pin_factory)
+    try:
+        pins = gpio_pins.shared(kind)
+        resolve, board = pins.resolve, pins.board_name()
+    except DeviceError:
+        resolve, board = gpio_pins.reference_resolve, "40-pin header"
+    try:
+        registry = Registry(hostname, GPIO, gpio.GpioFactory())
+        configs = gpio.check_entries(registry.kinds, config.gpio, resolve, board)
+        registry.add_all(configs)
+    except (DeviceError, ValueError) as exc:
+        raise ConfigError([str(exc)]) from exc
+    return registry
+
+
+def rtc_registry(hostname: str, config: DevicesConfig) -> Registry:
+    """The `rtc` service: the real-time clock `rtc0` of the sysfs directory."""
+    factory = rtc.RtcFactory(config.rtc_sysfs_dir)
+    configs: list[object] = [
+        {"name": "rtc0", "oid": rtc.OID, "rtc": "rtc0", "poll_interval_s": 60.0}
+    ]
+    return registry_of(hostname, RTC, factory, configs)
