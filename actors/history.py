@@ -238,6 +238,9 @@ class HistoryActor(pykka.ThreadingActor):
             self._logged.pop(name, None)
 
     def _ask_devices(self, name: bytes) -> None:
+        # one question a service at a time: an unanswered one is forgotten, so a
+        # service that never answers cannot grow the table
+        self._requests = {p: s for p, s in self._requests.items() if s != name}
         self._request_count += 1
         peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % self._request_count
         self._requests[peer] = name

@@ -6,7 +6,9 @@ have exactly the expected fields and types raises StoreError naming what is wron
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -266,6 +268,8 @@ def decode_schema_version(data: bytes) -> int:
 HISTORY_ROW_PREFIX: Final = b"d"
 HISTORY_KEY_PREFIX: Final = b"k"
 _HISTORY_ROW_HEAD: Final = 1 + 4 + 4
+_RAW_ROW: Final = struct.Struct(">dd")
+_BUCKET_ROW: Final = struct.Struct(">dIddd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,30 +304,28 @@ def decode_history_row_key(data: bytes) -> tuple[int, int, str]:
 
 
 def encode_history_row(row: HistoryRow) -> bytes:
-    """[t, value] for a raw point (the common row, kept small), else
-    [t, count, total, low, high]."""
+    """Fixed binary, not msgpack: 16 bytes (t, value) for a raw point, the common row,
+    else 36 (t, count, total, low, high). Small rows are fewer pages per flush, and
+    struct decodes a 7-day query's 2016 rows many times faster."""
     if row.count == 1 and row.low == row.high == row.total:
-        return packing.pack([row.t, row.total])
-    return packing.pack([row.t, row.count, row.total, row.low, row.high])
+        return _RAW_ROW.pack(row.t, row.total)
+    return _BUCKET_ROW.pack(row.t, row.count, row.total, row.low, row.high)
 
 
 def decode_history_row(data: bytes) -> HistoryRow:
     """Inverse of encode_history_row; raises StoreError."""
-    what = "history row"
-    try:
-        value = packing.unpack(data)
-    except PackingError as exc:
-        raise StoreError(f"{what}: {exc}") from exc
-    if not isinstance(value, list) or len(value) not in (2, 5):
-        raise StoreError(f"{what}: expected a list of 2 or 5 numbers")
-    numbers = [_number(item, what) for item in value]
-    if len(numbers) == 2:
-        t, only = numbers
-        return HistoryRow(t, 1, only, only, only)
-    count = value[1]
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise StoreError(f"{what}: count: expected an integer >= 1")
-    return HistoryRow(numbers[0], count, numbers[2], numbers[3], numbers[4])
+    if len(data) == _RAW_ROW.size:
+        t, value = _RAW_ROW.unpack(data)
+        row = HistoryRow(t, 1, value, value, value)
+    elif len(data) == _BUCKET_ROW.size:
+        row = HistoryRow(*_BUCKET_ROW.unpack(data))
+        if row.count < 1:
+            raise StoreError("history row: count: expected an integer >= 1")
+    else:
+        raise StoreError(f"history row: expected 16 or 36 bytes, got {len(data)}")
+    if not all(map(math.isfinite, (row.t, row.total, row.low, row.high))):
+        raise StoreError("history row: expected finite numbers")
+    return row
 
 
 def validate_history_record(key: bytes, value: bytes) -> None:

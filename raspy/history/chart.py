@@ -156,9 +156,11 @@ def _value_step(span: float) -> float:
 
 
 def _value_text(value: float, step: float) -> str:
-    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    """The tick's value with as many decimals as the step has (2.5 -> one)."""
+    shown = f"{step:.6g}"
+    decimals = len(shown.partition(".")[2]) if "e" not in shown else 6
     text = f"{value:.{decimals}f}"
-    return "0" if text in {"-0", "-0.0", "-0.00"} else text
+    return "0" if float(text) == 0 else text
 
 
 def _value_range(
@@ -219,7 +221,7 @@ def layout(
         shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))
         text = _time_text(index * time_step, time_step)
         shapes.append(Label((x, bottom + 16), text, "middle", 11))
-    shapes.append(Label((left - 6, top - 10), unit, "end", 11))
+    shapes.append(Label((right, 18), unit, "end", 12))
     shapes.append(Label((right, height - 4), "UTC", "end", 10))
     for run in _runs(data):
         if len(run) == 1:

@@ -38,7 +38,14 @@ def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> No
     )
     try:
         names = [child.name for child in runtime.children]
-        assert names[-5:] == ["clone", "devices.fake", "devices.clock", "core", "cron"]
+        assert names[-6:] == [
+            "clone",
+            "devices.fake",
+            "devices.clock",
+            "core",
+            "cron",
+            "history",
+        ]
         port_base = runtime.config.network.port_base
         with CloneClient(f"tcp://127.0.0.1:{port_base}", b"/device/") as tree:
 

@@ -93,3 +93,10 @@ def test_svg_chart_is_well_formed_xml_for_any_points_and_text(
     svg = svg_chart(points, title=title, unit=title, width=width, height=width)
     root = _parse(svg)
     assert root.tag == f"{_SVG}svg"
+
+
+def test_value_ticks_show_the_decimals_of_their_step() -> None:
+    values = [10.0 + i / 10 for i in range(136)]  # 10.0 .. 23.5: a tick every 2.5
+    points = [[_START + 60 * i, v, v, v] for i, v in enumerate(values)]
+    labels = [t.text for t in _tags(svg_chart(points, title="t", unit="°C"), "text")]
+    assert labels[1:7] == ["10.0", "12.5", "15.0", "17.5", "20.0", "22.5"]
