@@ -142,7 +142,6 @@ class HistoryActor(pykka.ThreadingActor):
         store = self.links.store
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
-        self._ticker.start()
         self.links.clone.ask(
             msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
         )
@@ -151,6 +150,7 @@ class HistoryActor(pykka.ThreadingActor):
         )
         attach(self.links.edge, self._worker, self.actor_ref)
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        self._ticker.start()  # last: an ask above that fails leaves no thread behind
         self._set_deadline()
         log.info("history_started", keys=len(self.recorded), tiers=len(self.tiers))
 

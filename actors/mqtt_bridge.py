@@ -130,17 +130,23 @@ class MqttBridgeActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         links = self._links
         self.link.runner.start()
-        links.edge.ask(
-            msgs.AttachLocal(self._peer, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
-        links.clone.ask(
-            msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
-        items = tuple(
-            (key, body) for key, body in stored_tree(links.store) if self._wants(key)
-        )
-        self.link.submit(Seed(items))
-        links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        try:
+            links.edge.ask(
+                msgs.AttachLocal(self._peer, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+            links.clone.ask(
+                msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
+            )
+            items = tuple(
+                (key, body)
+                for key, body in stored_tree(links.store)
+                if self._wants(key)
+            )
+            self.link.submit(Seed(items))
+            links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+        except BaseException:
+            self.link.runner.stop()  # pykka calls neither on_stop nor on_failure here
+            raise
         config = self._config
         log.info(
             "mqtt_bridge_started",
