@@ -7,6 +7,7 @@ as "tcp://HOST:N" or "HOST:N", N the port base (snapshot at N+1, as raspyd binds
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ from raspy.closing import Closing
 from raspy.cores.clone_client import ClientSettings, CloneClientCore
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.protocol import clone
-from raspy.transport.sockets import Context, CurveKeys, make_socket
+from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
 
 __all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
 
@@ -76,7 +77,7 @@ def fetch_snapshot(
         dealer.send_multipart(clone.encode_icanhaz(subtree))
         items: dict[bytes, bytes] = {}
         while True:
-            if not dealer.poll(int(timeout_s * 1000)):
+            if not _poll_in_slices(dealer, timeout_s):
                 raise ClientTimeout(
                     f"no snapshot from {endpoints.snapshot} in {timeout_s} s"
                 )
@@ -184,7 +185,11 @@ class CloneClient(Closing):
 
     def wait_synced(self, timeout_s: float = 5.0) -> None:
         """Block until the first snapshot is complete; ClientTimeout otherwise."""
-        if not self._agent.synced.wait(timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while not self._agent.synced.wait(min(0.5, deadline - time.monotonic())):
+            if time.monotonic() >= deadline:
+                break  # in slices: Ctrl-C is seen within half a second
+        if not self._agent.synced.is_set():
             raise ClientTimeout(
                 f"no snapshot from {self.endpoints.snapshot} within {timeout_s} s"
             )
@@ -309,6 +314,18 @@ def _fail_if_not_taken(taken: Future[object], result: Future[None]) -> None:
         result.set_exception(
             ClientTimeout("clone client closed before the update was confirmed")
         )
+
+
+def _poll_in_slices(sock: Socket, timeout_s: float) -> bool:
+    """Poll for input until `timeout_s`, half a second at a time, so a Ctrl-C that
+    lands just before a poll starts (Python only sets a flag) is seen soon."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
+        if wait_ms <= 0:
+            return False
+        if sock.poll(min(wait_ms, 500)):
+            return True
 
 
 def _next_item(inbox: queue.SimpleQueue[object], deadline: float | None) -> object:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from typing import Final
 
 import structlog
 import zmq
@@ -50,6 +51,8 @@ from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
 __all__ = ["Client", "ClientReply", "Version", "Worker"]
 
 log = structlog.get_logger(component="mdp_client")
+
+_POLL_SLICE_MS: Final = 200  # longest wait in one poll call (see _replies)
 
 
 class _NoReply(Exception):
@@ -196,8 +199,12 @@ class Client(Closing):
         deadline = time.monotonic() + timeout_s
         while True:
             wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
-            if wait_ms <= 0 or not sock.poll(wait_ms):
+            if wait_ms <= 0:
                 raise _NoReply
+            # in slices: a Ctrl-C that lands just before the poll starts (Python only
+            # sets a flag) is then seen within one slice, not after the whole timeout
+            if not sock.poll(min(wait_ms, _POLL_SLICE_MS)):
+                continue
             frames = sock.recv_multipart()
             try:
                 reply = mdp_decode.decode_at_client(frames, self.version)
