@@ -22,8 +22,6 @@ from raspy.actors import messages as msgs
 from raspy.actors.clone.commit import CommitPipeline, load_state
 from raspy.actors.clone.publisher import (
     BATCH_CHANNEL,
-    HEARTBEAT_IVL_MS,
-    HEARTBEAT_TIMEOUT_MS,
     PUBLISH_CHANNEL,
     SubscriberQueueLimit,
     Subscribers,
@@ -170,7 +168,7 @@ class CloneLoop:
         )
         # XPUB: a new subscriber's subscription shows, and gets a HUGZ at once; a
         # queue bounded in bytes (clone_publisher: SubscriberQueueLimit) and a leave
-        # shows too (VERBOSER), and heartbeats cut off a peer that reads nothing
+        # shows too (VERBOSER)
         # libzmq gives a new connection the SNDHWM the socket had when it was bound:
         # the one for the largest message here, until its subscription shows (below)
         pub = self._socket(
@@ -181,8 +179,6 @@ class CloneLoop:
             ),
             XPUB_VERBOSER=1,
             XPUB_NODROP=1,
-            HEARTBEAT_IVL=HEARTBEAT_IVL_MS,
-            HEARTBEAT_TIMEOUT=HEARTBEAT_TIMEOUT_MS,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,  # issue 18: subscriptions are small
         )
         collector = self._socket(

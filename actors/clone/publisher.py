@@ -150,15 +150,15 @@ class Subscribers:
 # - libzmq gives a new connection the SNDHWM of bind time, and applies a changed one
 #   to the connections it has: the socket is bound with the limit for the largest
 #   message, and the current limit is set again whenever a subscription arrives;
-# - ZMTP heartbeats cut a subscriber off that reads nothing at all, which frees its
-#   queue; after a subscriber leaves, freed heap is handed back to the system.
+# - no ZMTP heartbeats on the XPUB: libzmq 4.3.x has open crashes with heartbeats on
+#   PUB/XPUB sockets (a segfault in its I/O thread was seen here); a subscriber that
+#   reads nothing keeps at most its byte budget until it leaves; after a subscriber
+#   leaves, freed heap is handed back to the system.
 
 MIN_HWM: Final = 16
 MAX_HWM: Final = 100_000
 MESSAGE_FLOOR_BYTES: Final = 64  # budget // this is the limit for tiny messages
 SIZE_WINDOW_S: Final = 10.0
-HEARTBEAT_IVL_MS: Final = 5_000
-HEARTBEAT_TIMEOUT_MS: Final = 20_000
 
 
 class SubscriberQueueLimit:
