@@ -185,6 +185,8 @@ class MqttBridgeActor(pykka.ThreadingActor):
                 pass
             case _IoFailed(error=error):
                 raise RuntimeError("mqtt I/O thread failed") from error
+            case _Started():
+                return True  # asked once on_start is done (see _Start)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -203,6 +205,11 @@ class MqttBridgeActor(pykka.ThreadingActor):
             self.link.submit(Replied(int(tail[1:]), tuple(reply.body)))
 
 
+@dataclass(frozen=True)
+class _Started:
+    """Asked right after start: answered once on_start has subscribed."""
+
+
 @dataclass
 class _Start:
     """The supervisor's start callable, bound to one Clone server."""
@@ -215,7 +222,11 @@ class _Start:
         links = BridgeLinks(
             rt.edge, rt.outbox, self.clone, rt.store, rt.clock, rt.stats
         )
-        return MqttBridgeActor.start(rt.config.mqtt, rt.hostname, links)
+        ref = MqttBridgeActor.start(rt.config.mqtt, rt.hostname, links)
+        # pykka runs on_start in the actor's thread: wait for its Clone subscription,
+        # so the device services started next cannot publish a first reading unheard
+        ref.ask(_Started(), timeout=_ASK_TIMEOUT_S)
+        return ref
 
 
 def start_mqtt(rt: Runtime) -> None:
