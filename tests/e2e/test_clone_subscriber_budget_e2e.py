@@ -76,7 +76,9 @@ def _publish(daemon: Daemon, prefix: bytes, count: int) -> dict[bytes, bytes]:
         for index in range(count):
             key = prefix + b"%05d" % index
             written[key] = bytes([index % 256]) * BIG
-            confirm = 10.0 if index % 100 == 99 or index == count - 1 else None
+            # a confirmation comes once the writer's own snapshot is in (16 MB after
+            # the first burst, while the resumed client takes one too): generous
+            confirm = 30.0 if index % 100 == 99 or index == count - 1 else None
             writer.set(key, written[key], confirm_timeout_s=confirm)
     return written
 
