@@ -297,8 +297,9 @@ class LimitsConfig:
     max_services: int = 1_000
     # external workers registered at once; one more gets DISCONNECT
     max_workers: int = 1_000
-    # Titanic requests pending (accepted, not yet closed)
-    titanic_pending_requests: int = 50_000
+    # Titanic requests pending (accepted, not yet closed); each holds a few KiB of
+    # memory besides its body, so this bounds RSS on a 1 GB Pi
+    titanic_pending_requests: int = 20_000
     # bytes of Titanic request bodies pending
     titanic_pending_bytes: int = 64 * 1024 * 1024
     # bytes queued for one Clone subscriber before it is cut off
