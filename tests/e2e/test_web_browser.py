@@ -275,10 +275,18 @@ def test_a_scenario_is_disabled_and_enabled_again_from_its_page(
     card = page.locator("li.scenario", has_text="frost-lamp")
     with page.expect_navigation():
         card.get_by_role("button", name="Disable").click()
-    after_disable = (
-        page.text_content("p.notice"),
-        card.locator(".state").text_content(),
-    )
+    notice = page.text_content("p.notice")
+
+    def shown_state() -> str | None:
+        # the page mirrors the tree: the new state arrives by Clone a moment after
+        # the command's answer, so a reload may still show the one before
+        state = card.locator(".state").text_content()
+        if state != "disabled":
+            page.reload()
+            return None
+        return state
+
+    after_disable = (notice, wait_until(shown_state, what="disabled", timeout_s=10))
     with page.expect_navigation():
         card.get_by_role("button", name="Enable").click()
     after_enable = page.text_content("p.notice")
