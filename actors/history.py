@@ -23,16 +23,14 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.worker import LocalWorker, attach, local_peer_id
-from raspy.clock import Clock
+from raspy.actors.worker import LocalWorker, PeerLinks, attach, local_peer_id
 from raspy.config import HistoryConfig
 from raspy.errors import MalformedMessage, StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.protocol import mdp, mdp_decode
-from raspy.stats import Stats
-from raspy.storage.store import Put, ReadView, Store
+from raspy.storage.store import Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     HistoryRow,
@@ -42,7 +40,6 @@ from raspy.storage.tables import (
     history_row_key,
 )
 from raspy.ticker import DeadlineTicker
-from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -59,16 +56,7 @@ _DEVICES_SUFFIX: Final = b".devices"
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryLinks:
-    """What the history actor talks to."""
-
-    edge: pykka.ActorRef[Any]
-    outbox: Outbox
-    clone: pykka.ActorRef[Any]
-    store: Store
-    clock: Clock
-    stats: Stats
+HistoryLinks = PeerLinks  # what the history actor talks to
 
 
 def logged_devices(reply: tuple[bytes, ...]) -> set[str] | None:

@@ -20,8 +20,7 @@ import structlog
 from raspy import __version__
 from raspy.actors import messages as msgs
 from raspy.actors.mqtt_link import MqttLink, Replied, Seed, ServiceUp, TreeChanged
-from raspy.actors.worker import local_peer_id
-from raspy.clock import Clock
+from raspy.actors.worker import PeerLinks, local_peer_id
 from raspy.config import MqttConfig
 from raspy.devices.kinds import BUILTIN
 from raspy.errors import ConfigError, MalformedMessage
@@ -30,10 +29,7 @@ from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.protocol import mdp, mdp_decode
-from raspy.stats import Stats
 from raspy.storage.scenario_store import stored_tree
-from raspy.storage.store import Store
-from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -49,16 +45,7 @@ class _IoFailed:
     error: BaseException
 
 
-@dataclass(frozen=True, slots=True)
-class BridgeLinks:
-    """What the bridge talks to inside raspyd."""
-
-    edge: pykka.ActorRef[Any]
-    outbox: Outbox
-    clone: pykka.ActorRef[Any]
-    store: Store
-    clock: Clock
-    stats: Stats
+BridgeLinks = PeerLinks  # what the bridge talks to inside raspyd
 
 
 def read_password(config: MqttConfig) -> str:

@@ -8,6 +8,7 @@ except the outbox's per-thread PUSH.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -15,12 +16,28 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors.messages import ROUTE_SEPARATOR
+from raspy.clock import Clock
 from raspy.cores.broker import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
+from raspy.stats import Stats
+from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="worker")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLinks:
+    """What an in-process peer of the edge that follows the tree talks to (the
+    history recorder, the MQTT bridge)."""
+
+    edge: pykka.ActorRef[Any]
+    outbox: Outbox
+    clone: pykka.ActorRef[Any]
+    store: Store
+    clock: Clock
+    stats: Stats
 
 
 def local_peer_id(name: str, sub: str = "") -> bytes:
