@@ -7,7 +7,6 @@ never goes through pykka.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,7 +34,6 @@ from raspy.transport.sockets import CurveKeys, Socket, make_socket
 log = structlog.get_logger(component="edge")
 
 _DRAIN_BATCH: Final = 256  # messages read from one socket per loop turn (fairness)
-_instance_ids = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +59,7 @@ class EdgeLoop:
         clock: Clock,
         stats: Stats,
     ) -> None:
-        self.outbox_endpoint = f"inproc://raspy-outbox-{id(self)}-{next(_instance_ids)}"
+        self.outbox = Outbox()
         self.bound_endpoint = ""
         self._context = context
         self._settings = settings
@@ -73,7 +71,6 @@ class EdgeLoop:
         self._available: set[bytes] = set()
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
-        self._outbox: Socket | None = None
         # local handlers (msgs.HandleLocally): service -> ref, and this turn's batches
         self._handlers: dict[bytes, pykka.ActorRef[Any]] = {}
         self._handed: dict[bytes, list[tuple[bytes, Any]]] = {}
@@ -92,14 +89,11 @@ class EdgeLoop:
         router.setsockopt(zmq.SNDHWM, 10_000)
         router.setsockopt(zmq.RCVHWM, 10_000)
         router.setsockopt(zmq.MAXMSGSIZE, self._settings.max_frame_bytes)
-        outbox = self._outbox = make_socket(self._context, zmq.PULL, linger_ms=0)
-        outbox.setsockopt(zmq.RCVHWM, 0)
-        outbox.bind(self.outbox_endpoint)
         router.bind(self._settings.mdp_endpoint)
         self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         log.info("broker_bound", endpoint=self.bound_endpoint)
         runner.register(router, self._drain_router)
-        runner.register(outbox, self._drain_outbox)
+        runner.register(self.outbox.read_fd, self._drain_outbox)
 
     def next_deadline(self) -> float | None:
         return self._core.next_deadline()
@@ -115,8 +109,6 @@ class EdgeLoop:
         if self._router is not None:
             self._apply(self._core.shutdown())
             self._router.close(linger=self._settings.linger_ms)
-        if self._outbox is not None:
-            self._outbox.close(linger=0)
 
     def _drain_router(self, _events: int) -> None:
         assert self._router is not None
@@ -131,10 +123,9 @@ class EdgeLoop:
         self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
 
     def _drain_outbox(self, _events: int) -> None:
-        assert self._outbox is not None
         self._now = self._clock.monotonic()
         try:
-            drain(self._outbox, self._from_outbox, _DRAIN_BATCH)
+            self.outbox.drain(self._from_outbox, _DRAIN_BATCH)
         finally:
             if self._handed or self._deliveries:
                 self._hand_over()  # in-process clients ask titanic.* too
@@ -358,19 +349,17 @@ class EdgeActor(pykka.ThreadingActor):
         self._runner = Runner(
             "edge", self._loop, monotonic=clock.monotonic, stats=stats
         )
-        self.outbox = Outbox(context, self._loop.outbox_endpoint)
+        self.outbox = self._loop.outbox
 
     def on_start(self) -> None:
         self._runner.start()
 
     def on_stop(self) -> None:
         self._runner.stop()
-        self.outbox.close_all()
+        self.outbox.close()
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case msgs.GetOutboxEndpoint():
-                return self._loop.outbox_endpoint
             case (
                 msgs.AttachLocal()
                 | msgs.DetachLocal()

@@ -66,11 +66,6 @@ class GetStats:
 
 
 @dataclass(frozen=True, slots=True)
-class GetOutboxEndpoint:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class Committed:
     """The store committed (error None) or failed a batch submitted by this actor."""
 

@@ -1,0 +1,129 @@
+"""The edge's in-memory outbox: every message arrives once, in order, and the reader
+is woken whenever it may be asleep with messages waiting (never left asleep)."""
+
+from __future__ import annotations
+
+import select
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raspy.transport.outbox import (
+    LOCAL_REPLY_CHANNEL,
+    MDP_BATCH_CHANNEL,
+    MDP_CHANNEL,
+    Outbox,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _readable(outbox: Outbox, timeout_s: float = 0.0) -> bool:
+    ready, _, _ = select.select([outbox.read_fd], [], [], timeout_s)
+    return bool(ready)
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    box = Outbox()
+    yield box
+    box.close()
+
+
+def test_a_message_keeps_its_channel_and_frames_and_wakes_the_reader(
+    outbox: Outbox,
+) -> None:
+    assert not _readable(outbox)
+    outbox.send_mdp(b"peer", [b"MDPW02", b"\x01", b"svc"])
+    outbox.send_local_replies([b"svc", b"client", b"1", b"body"])
+    outbox.send_mdp_batch([b"peer", b"1", b"frame"])
+    assert _readable(outbox)
+    got: list[list[bytes]] = []
+    assert outbox.drain(got.append, 10) == 3
+    assert got == [
+        [MDP_CHANNEL, b"peer", b"MDPW02", b"\x01", b"svc"],
+        [LOCAL_REPLY_CHANNEL, b"svc", b"client", b"1", b"body"],
+        [MDP_BATCH_CHANNEL, b"peer", b"1", b"frame"],
+    ]
+    assert not _readable(outbox)  # nothing left: the reader may sleep
+
+
+def test_a_burst_costs_one_wake_up_and_a_later_message_wakes_again(
+    outbox: Outbox,
+) -> None:
+    for index in range(100):
+        outbox.send([b"M", b"%d" % index])
+    got: list[list[bytes]] = []
+    outbox.drain(got.append, 1000)
+    assert len(got) == 100
+    assert not _readable(outbox)
+    outbox.send([b"M", b"late"])
+    assert _readable(outbox)
+
+
+def test_a_drain_stopped_by_its_limit_leaves_the_reader_woken(outbox: Outbox) -> None:
+    for index in range(5):
+        outbox.send([b"M", b"%d" % index])
+    got: list[list[bytes]] = []
+    assert outbox.drain(got.append, 2) == 2
+    assert _readable(outbox)  # the rest is read on the next turn, without a new send
+    assert outbox.drain(got.append, 2) == 2
+    assert outbox.drain(got.append, 2) == 1
+    assert [m[1] for m in got] == [b"0", b"1", b"2", b"3", b"4"]
+    assert not _readable(outbox)
+
+
+def test_send_copies_the_frames_it_is_given(outbox: Outbox) -> None:
+    frames = [b"M", b"peer", b"x"]
+    outbox.send(frames)
+    frames.append(b"changed later")
+    got: list[list[bytes]] = []
+    outbox.drain(got.append, 10)
+    assert got == [[b"M", b"peer", b"x"]]
+
+
+def test_after_close_messages_are_dropped_quietly() -> None:
+    box = Outbox()
+    box.close()
+    box.send([b"M", b"peer"])
+    box.send_mdp(b"peer", [b"x"])
+    got: list[list[bytes]] = []
+    assert box.drain(got.append, 10) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    senders=st.integers(min_value=1, max_value=4),
+    per_sender=st.integers(min_value=1, max_value=400),
+    limit=st.integers(min_value=1, max_value=64),
+)
+def test_concurrent_senders_lose_nothing_and_keep_each_senders_order(
+    senders: int, per_sender: int, limit: int
+) -> None:
+    """The reader sleeps in select() as the edge sleeps in its poller; it must be
+    woken for every message (a lost wake-up would leave it asleep till the deadline)."""
+    box = Outbox()
+    got: list[list[bytes]] = []
+    total = senders * per_sender
+
+    def send_all(sender: int) -> None:
+        for index in range(per_sender):
+            box.send([b"M", b"%d" % sender, b"%d" % index])
+
+    threads = [threading.Thread(target=send_all, args=(n,)) for n in range(senders)]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(got) < total:
+            assert _readable(box, timeout_s=5.0), f"asleep with {len(got)}/{total} read"
+            box.drain(got.append, limit)
+    finally:
+        for thread in threads:
+            thread.join(10)
+        box.close()
+    for sender in range(senders):
+        order = [int(m[2]) for m in got if m[1] == b"%d" % sender]
+        assert order == list(range(per_sender))
