@@ -26,6 +26,25 @@ LOCAL_REPLY_CHANNEL: Final = b"R"
 MDP_BATCH_CHANNEL: Final = b"N"
 
 
+Record = tuple[list[bytes], list[bytes]]  # (the record's fields, its frames)
+
+
+def split_records(message: list[bytes], head: int) -> tuple[list[Record], bool]:
+    """`[channel, *(head - 1 fields, count, *frames)]` as (fields, frames) records,
+    and whether the whole message was well formed (records after a bad one are lost)."""
+    records: list[Record] = []
+    index, end = 1, len(message)
+    while index + head <= end:
+        count = message[index + head - 1]
+        start = index + head
+        stop = start + (int(count) if count.isdigit() else end)
+        if stop > end:
+            return records, False
+        records.append((message[index : start - 1], message[start:stop]))
+        index = stop
+    return records, index == end
+
+
 class Outbox:
     """Messages `[channel, peer_id, *frames]` from any thread to the edge's thread."""
 

@@ -16,6 +16,7 @@ from raspy.transport.outbox import (
     MDP_BATCH_CHANNEL,
     MDP_CHANNEL,
     Outbox,
+    split_records,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -127,3 +128,44 @@ def test_concurrent_senders_lose_nothing_and_keep_each_senders_order(
     for sender in range(senders):
         order = [int(m[2]) for m in got if m[1] == b"%d" % sender]
         assert order == list(range(per_sender))
+
+
+_frame = st.binary(max_size=8)
+
+
+@settings(max_examples=200)
+@given(
+    records=st.lists(
+        st.tuples(st.lists(_frame, min_size=2, max_size=2), st.lists(_frame)),
+        max_size=6,
+    )
+)
+def test_records_written_as_the_channels_say_are_read_back_whole(
+    records: list[tuple[list[bytes], list[bytes]]],
+) -> None:
+    message = [LOCAL_REPLY_CHANNEL]
+    for fields, frames in records:
+        message += [*fields, b"%d" % len(frames), *frames]
+    assert split_records(message, 3) == (records, True)
+
+
+@settings(max_examples=300)
+@given(message=st.lists(_frame, max_size=12), head=st.integers(2, 3))
+def test_any_message_splits_without_raising_and_a_bad_one_is_flagged(
+    message: list[bytes], head: int
+) -> None:
+    records, whole = split_records([MDP_BATCH_CHANNEL, *message], head)
+    index = 0
+    for fields, frames in records:  # the good records are the message's prefix
+        assert fields == message[index : index + head - 1]
+        index += head
+        assert frames == message[index : index + len(frames)]
+        index += len(frames)
+    assert index <= len(message)
+    assert whole == (index == len(message))
+
+
+def test_a_count_past_the_end_ends_the_records_there() -> None:
+    message = [MDP_BATCH_CHANNEL, b"p1", b"1", b"a", b"p2", b"5", b"b"]
+    assert split_records(message, 2) == ([([b"p1"], [b"a"])], False)
+    assert split_records([MDP_BATCH_CHANNEL, b"p1", b"x", b"a"], 2) == ([], False)

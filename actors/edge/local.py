@@ -1,0 +1,124 @@
+"""The edge's in-process side: pykka actors that are MDP peers or local handlers.
+
+Runs on the edge's I/O thread. What the broker sends to an in-process peer, and the
+`titanic.*` requests it hands to a local handler, are gathered during one drain turn
+and told once per actor at its end (flush), so an actor gets one message per turn,
+not one per request. Who watches service availability is kept here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from raspy.actors import messages as msgs
+from raspy.cores import broker
+from raspy.protocol import mdp
+from raspy.stats import Stats
+
+Ref = pykka.ActorRef[Any]
+
+
+class LocalPeers:
+    """Routes to in-process actors; see the module docstring."""
+
+    def __init__(self, core: broker.BrokerCore, stats: Stats) -> None:
+        self._core = core
+        self._stats = stats
+        self._owners: dict[bytes, Ref] = {}  # route `owner` serves `owner/anything`
+        self._batched: set[bytes] = set()  # owners attached with batched=True
+        self._handlers: dict[bytes, Ref] = {}  # service -> local handler
+        self._watchers: list[Ref] = []
+        self._available: set[bytes] = set()
+        self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
+        self._handed: dict[bytes, list[tuple[bytes, mdp.ClientRequest]]] = {}
+
+    @property
+    def pending(self) -> bool:
+        """Something gathered this turn waits for flush()."""
+        return bool(self._deliveries or self._handed)
+
+    def command(self, command: object) -> bool:
+        """Carry out a control command of the edge; False if it is not one of ours."""
+        match command:
+            case msgs.AttachLocal(peer_id=peer_id, ref=ref, batched=batched):
+                self._owners[peer_id] = ref
+                if batched:
+                    self._batched.add(peer_id)
+            case msgs.DetachLocal(peer_id=peer_id):
+                self._owners.pop(peer_id, None)
+                self._batched.discard(peer_id)
+            case msgs.WatchServices(ref=ref):
+                self._watchers.append(ref)
+                for service in sorted(self._available):
+                    ref.tell(msgs.ServiceAvailabilityChanged(service, True))
+            case msgs.HandleLocally(service=service, ref=ref, capacity=capacity):
+                if ref is None:
+                    self._handlers.pop(service, None)
+                else:
+                    self._handlers[service] = ref
+                self._core.handle_locally(service, capacity if ref is not None else 0)
+            case _:
+                return False
+        return True
+
+    def deliver(self, peer: bytes, frames: list[bytes]) -> None:
+        """Frames the broker sends to the in-process peer `peer` (`owner/sub`)."""
+        owner = peer.partition(msgs.ROUTE_SEPARATOR)[0]
+        ref = self._owners.get(owner)
+        if ref is None:
+            self._stats.incr("edge.local_unroutable")
+            return
+        if owner in self._batched:
+            self._deliveries.setdefault(owner, []).append(
+                msgs.MdpFrames(tuple(frames), peer)
+            )
+            return
+        try:
+            ref.tell(msgs.MdpFrames(tuple(frames), peer))
+        except pykka.ActorDeadError:
+            self._stats.incr("edge.local_dead")
+            self._owners.pop(owner, None)
+
+    def hand(self, request: broker.LocalRequest) -> None:
+        """A request the broker gives to the service's local handler."""
+        service = request.request.service
+        self._handed.setdefault(service, []).append((request.client, request.request))
+
+    def flush(self) -> None:
+        """One tell per batched owner and per handler with what this turn gathered."""
+        deliveries, self._deliveries = self._deliveries, {}
+        for owner, messages in deliveries.items():
+            ref = self._owners.get(owner)
+            try:
+                if ref is not None:
+                    ref.tell(msgs.MdpFramesBatch(tuple(messages)))
+            except pykka.ActorDeadError:
+                self._stats.incr("edge.local_dead")
+                self._owners.pop(owner, None)
+        handed, self._handed = self._handed, {}
+        for service, requests in handed.items():
+            ref = self._handlers.get(service)
+            try:
+                if ref is None:
+                    raise pykka.ActorDeadError(service)
+                ref.tell(msgs.LocalRequests(service, tuple(requests)))
+            except pykka.ActorDeadError:
+                # nobody will answer them: the broker stops counting them as handed
+                self._stats.incr("edge.local_unroutable", len(requests))
+                for _ in requests:
+                    self._core.local_answered(service)
+
+    def availability(self, service: bytes, available: bool) -> None:
+        """Tell every watcher that `service` gained or lost its last worker."""
+        if available:
+            self._available.add(service)
+        else:
+            self._available.discard(service)
+        event = msgs.ServiceAvailabilityChanged(service, available)
+        for watcher in list(self._watchers):
+            try:
+                watcher.tell(event)
+            except pykka.ActorDeadError:
+                self._watchers.remove(watcher)

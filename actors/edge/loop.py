@@ -1,0 +1,187 @@
+"""The edge's socket owner: BrokerCore between the MDP ROUTER and the outbox.
+
+It moves frames between the ROUTER, the outbox and BrokerCore and holds no business
+logic: the broker decides (raspy/cores/broker.py), in-process actors are reached
+through LocalPeers, logging is broker_log's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import zmq
+
+from raspy.actors import messages as msgs
+from raspy.actors.edge.broker_log import log, log_broker_output
+from raspy.actors.edge.local import LocalPeers
+from raspy.clock import Clock
+from raspy.cores import broker
+from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.transport.multipart import drain, send_frames
+from raspy.transport.outbox import (
+    LOCAL_REPLY_CHANNEL,
+    MDP_BATCH_CHANNEL,
+    MDP_CHANNEL,
+    Outbox,
+    split_records,
+)
+from raspy.transport.runner import Runner, UnknownCommand
+from raspy.transport.sockets import CurveKeys, Socket, make_socket
+
+_DRAIN_BATCH: Final = 256  # messages read from one source per loop turn (fairness)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    """Where the edge listens and how it closes."""
+
+    mdp_endpoint: str
+    linger_ms: int = 500
+    curve: CurveKeys | None = None  # server keys: the ROUTER is a CURVE server (§8.2)
+    # ZMQ_MAXMSGSIZE (per frame): libzmq drops a connection that sends a bigger frame
+    # before reading it whole (issue 18); broker.max_frame_bytes
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+
+
+class EdgeLoop:
+    """The Runner owner of the ROUTER and the outbox (see the module docstring)."""
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        settings: EdgeSettings,
+        core: broker.BrokerCore,
+        clock: Clock,
+        stats: Stats,
+    ) -> None:
+        self.outbox = Outbox()
+        self.bound_endpoint = ""
+        self._context = context
+        self._settings = settings
+        self._core = core
+        self._clock = clock
+        self._stats = stats
+        self._local = LocalPeers(core, stats)
+        self._log_limiter = LogRateLimiter()
+        self._router: Socket | None = None
+        self._now = 0.0  # of the drain in progress
+
+    def open(self, runner: Runner) -> None:
+        router = self._router = make_socket(  # CURVE options set here, before bind()
+            self._context,
+            zmq.ROUTER,
+            linger_ms=self._settings.linger_ms,
+            curve=self._settings.curve,
+        )
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
+        router.setsockopt(zmq.SNDHWM, 10_000)
+        router.setsockopt(zmq.RCVHWM, 10_000)
+        router.setsockopt(zmq.MAXMSGSIZE, self._settings.max_frame_bytes)
+        router.bind(self._settings.mdp_endpoint)
+        self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
+        log.info("broker_bound", endpoint=self.bound_endpoint)
+        runner.register(router, self._drain_router)
+        runner.register(self.outbox.read_fd, self._drain_outbox)
+
+    def next_deadline(self) -> float | None:
+        return self._core.next_deadline()
+
+    def on_turn(self, now: float) -> None:
+        deadline = self._core.next_deadline()
+        if deadline is not None and deadline <= now:
+            self._apply(self._core.on_tick(now))
+            self._local.flush()
+
+    def close(self) -> None:
+        if self._router is not None:
+            self._apply(self._core.shutdown())
+            self._router.close(linger=self._settings.linger_ms)
+
+    def execute(self, command: object) -> object:
+        if isinstance(command, msgs.GetStats):
+            return {
+                f"broker.{name}": value for name, value in self._core.stats().items()
+            }
+        if not self._local.command(command):
+            raise UnknownCommand("edge", command)
+        return None
+
+    # ------------------------------------------------------------ sources
+    def _drain_router(self, _events: int) -> None:
+        assert self._router is not None
+        self._now = self._clock.monotonic()
+        try:
+            drain(self._router, self._from_router, _DRAIN_BATCH)
+        finally:
+            if self._local.pending:
+                self._local.flush()
+
+    def _from_router(self, frames: list[bytes]) -> None:
+        self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
+
+    def _drain_outbox(self, _events: int) -> None:
+        self._now = self._clock.monotonic()
+        try:
+            self.outbox.drain(self._from_outbox, _DRAIN_BATCH)
+        finally:
+            if self._local.pending:
+                self._local.flush()  # in-process clients ask titanic.* too
+
+    def _from_outbox(self, message: list[bytes]) -> None:
+        channel = message[0] if message else b""
+        if channel == MDP_CHANNEL and len(message) >= 2:
+            self._apply(self._core.on_frames(message[1], message[2:], self._now))
+        elif channel == LOCAL_REPLY_CHANNEL:
+            self._send_local_replies(message)
+        elif channel == MDP_BATCH_CHANNEL:
+            self._apply_batch(message)
+        else:
+            self._stats.incr("edge.outbox.rejected")
+
+    # ------------------------------------------------------------ outputs
+    def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
+        send_type, router = broker.Send, self._router
+        assert router is not None
+        for out in outputs:
+            if type(out) is send_type:
+                if out.peer[:1] == broker.LOCAL_PREFIX:
+                    self._local.deliver(out.peer, out.frames)
+                else:
+                    self._send(out.peer, out.frames)
+            elif type(out) is broker.LocalRequest:
+                self._local.hand(out)
+            elif isinstance(out, broker.ServiceAvailability):
+                self._local.availability(out.service, out.available)
+            else:
+                log_broker_output(out, self._log_limiter, self._clock.monotonic)
+
+    def _send(self, peer: bytes, frames: list[bytes]) -> None:
+        assert self._router is not None
+        try:
+            send_frames(self._router, [peer, *frames])
+        except zmq.Again:
+            self._stats.incr("edge.send_dropped")
+
+    def _apply_batch(self, message: list[bytes]) -> None:
+        """[N, *(peer, count, *frames)]: each message as if it came on MDP_CHANNEL."""
+        records, whole = split_records(message, 2)
+        if not whole:
+            self._stats.incr("edge.outbox.rejected")
+        for peer, frames in records:
+            self._apply(self._core.on_frames(peer[0], frames, self._now))
+
+    def _send_local_replies(self, message: list[bytes]) -> None:
+        """[R, *(service, client, count, *frames)] from a local handler: each answer
+        straight to its client."""
+        records, whole = split_records(message, 3)
+        if not whole:
+            self._stats.incr("edge.outbox.rejected")
+        for (service, client), frames in records:
+            self._core.local_answered(service)
+            if client[:1] == broker.LOCAL_PREFIX:
+                self._local.deliver(client, frames)
+            else:
+                self._send(client, frames)
