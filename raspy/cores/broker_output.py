@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from raspy.protocol import mdp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Send:
     """Send `frames` (peer view) to `peer`."""
 
@@ -64,7 +64,7 @@ class ServiceAvailability:
     available: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class LocalRequest:
     """Hand `request` from `client` to the in-process handler of its service (no
     worker in between); the handler answers the client itself (handle_locally)."""

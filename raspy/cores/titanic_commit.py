@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from raspy.cores.titanic_output import Caller
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Accept:
     """A request's first commit: who to answer, and what to dispatch once stored."""
 
@@ -22,7 +22,7 @@ class Accept:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class StoreReply:
     uuid: str
 

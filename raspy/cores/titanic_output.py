@@ -38,7 +38,7 @@ class StoredRequest:
 # ---------------------------------------------------------------- writes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class PutRequest:
     uuid: str
     service: bytes
@@ -46,7 +46,7 @@ class PutRequest:
     created: float  # wall_ts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class PutQueue:
     """Queue entry; dispatch order is `order` (oldest first)."""
 
@@ -54,7 +54,7 @@ class PutQueue:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class PutReply:
     uuid: str
     body: tuple[bytes, ...]
@@ -71,7 +71,7 @@ class DeleteReply:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class DeleteQueue:
     order: int
     uuid: str
@@ -83,7 +83,7 @@ Write = PutRequest | PutQueue | PutReply | DeleteRequest | DeleteReply | DeleteQ
 # ---------------------------------------------------------------- outputs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Answer:
     """Reply to `caller` with these body frames (one FINAL)."""
 
@@ -91,7 +91,7 @@ class Answer:
     body: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class AnswerStored:
     """Reply `[b"200", *stored reply]` to `caller` from the store; 500 if that fails."""
 
@@ -99,7 +99,7 @@ class AnswerStored:
     uuid: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Persist:
     """Commit these writes in one transaction, then call on_committed(token, ok)."""
 
@@ -107,7 +107,7 @@ class Persist:
     writes: tuple[Write, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Dispatch:
     """Send the request to `service` as a client on dispatcher slot `slot`."""
 
@@ -146,7 +146,7 @@ class Event(StrEnum):
     REPLY_DROPPED = "reply_dropped"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request (hot path)
 class Noted:
     """Something worth counting (and, for some events, logging)."""
 
