@@ -179,8 +179,7 @@ class TitanicActor(pykka.ThreadingActor):
             case msgs.MdpFramesBatch(messages=messages):
                 self._flush_told = True  # the flush below covers the whole batch
                 try:
-                    for one in messages:
-                        self._on_frames(one.peer_id, one.frames)
+                    self._on_batch(messages)
                 finally:
                     self._flush()
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
@@ -203,10 +202,29 @@ class TitanicActor(pykka.ThreadingActor):
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
 
+    def _on_batch(self, messages: Sequence[msgs.MdpFrames]) -> None:
+        """One edge turn's messages: the dispatch replies among them in one core call
+        (one dispatch pump, one outbox message for the next dispatches)."""
+        replies: list[tuple[int, tuple[bytes, ...], bool]] = []
+        for one in messages:
+            slot = self._slots.get(one.peer_id)
+            if slot is None:
+                self._on_frames(one.peer_id, one.frames)
+                continue
+            try:
+                reply = mdp_decode.decode_at_client(one.frames, mdp.Version.V02)
+            except MalformedMessage as exc:
+                self._reject(one.peer_id, exc)
+                continue
+            replies.append((slot, reply.body, reply.final))
+        if replies:
+            now, wall = self._now(), self._clock.wall()
+            self._run(self._core.on_dispatch_replies(replies, now, wall))
+
     def _on_frames(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
         slot = self._slots.get(peer_id)
         if slot is not None:
-            self._on_dispatch_reply(slot, frames)
+            self._on_batch((msgs.MdpFrames(frames, peer_id),))
             return
         worker = self._workers.get(peer_id)
         if worker is None:
@@ -261,18 +279,6 @@ class TitanicActor(pykka.ThreadingActor):
         records = self._local_replies
         records += (caller.service, caller.client, b"%d" % len(frames))
         records += frames
-
-    def _on_dispatch_reply(self, slot: int, frames: tuple[bytes, ...]) -> None:
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            self._reject(self._slot_peer(slot), exc)
-            return
-        self._run(
-            self._core.on_dispatch_reply(
-                slot, reply.body, reply.final, self._now(), self._clock.wall()
-            )
-        )
 
     # ------------------------------------------------------------ outputs
 

@@ -354,23 +354,44 @@ class TitanicCore:
 
         PARTIAL bodies are kept and stored followed by the FINAL body.
         """
+        return self.on_dispatch_replies(((slot, body, final),), now, wall)
+
+    def on_dispatch_replies(
+        self,
+        replies: Sequence[tuple[int, Sequence[bytes], bool]],
+        now: float,
+        wall: float,
+    ) -> list[Output]:
+        """on_dispatch_reply for each (slot, body, final), in order; the pump once."""
         out: list[Output] = []
+        for slot, body, final in replies:
+            self._dispatch_reply(slot, body, final, now, wall, out)
+        self._dispatcher.pump(now, out)
+        return out
+
+    def _dispatch_reply(
+        self,
+        slot: int,
+        body: Sequence[bytes],
+        final: bool,
+        now: float,
+        wall: float,
+        out: list[Output],
+    ) -> None:
         flight = self._dispatcher.receive(slot, body, final, now, out)
         if flight is None:
-            return out
+            return
         entry = self._requests.fire(flight.uuid, Trigger.REPLY_RECEIVED)
         if entry is None:
             out.append(Noted(Event.REPLY_DROPPED, flight.uuid, "not_pending"))
-        else:
-            assert entry.order is not None
-            token = self._commits.add(StoreReply(entry.uuid))
-            writes = (
-                PutReply(entry.uuid, tuple(flight.parts), wall),
-                DeleteQueue(entry.order, entry.uuid),
-            )
-            out.append(Persist(token, writes))
-        self._dispatcher.pump(now, out)
-        return out
+            return
+        assert entry.order is not None
+        token = self._commits.add(StoreReply(entry.uuid))
+        writes = (
+            PutReply(entry.uuid, tuple(flight.parts), wall),
+            DeleteQueue(entry.order, entry.uuid),
+        )
+        out.append(Persist(token, writes))
 
     def on_tick(self, now: float, wall: float) -> list[Output]:
         """Timeouts (retry with backoff), backoffs that ended, and retention."""

@@ -310,3 +310,38 @@ def test_oversize_reply_is_not_stored_and_the_request_is_retried() -> None:
         Noted(Event.FAILED, uuid, "reply_too_large"),
     ]
     assert reply_status(core, uuid) == (b"300",)
+
+
+def _two_in_flight_one_waiting(core: TitanicCore) -> list[str]:
+    uuids = [accept(core, [b"q%d" % n]) for n in range(3)]
+    opened = core.on_service(SVC, True, 1.0)
+    assert only(opened, Dispatch) == [
+        Dispatch(0, uuids[0], SVC, (b"q0",), 1),
+        Dispatch(1, uuids[1], SVC, (b"q1",), 1),
+    ]
+    return uuids
+
+
+def test_replies_of_one_turn_store_as_one_by_one_and_refill_the_window_once() -> None:
+    """Two FINALs in one call: the same writes, in order, as two calls would give;
+    the one waiting request is dispatched once, after both (window of 2)."""
+    single, batched = make_core(dispatch_window=2), make_core(dispatch_window=2)
+    uuids = _two_in_flight_one_waiting(single)
+    assert _two_in_flight_one_waiting(batched) == uuids
+    one_by_one = [
+        *single.on_dispatch_reply(0, [b"r0"], True, 2.0, WALL),
+        *single.on_dispatch_reply(1, [b"r1"], True, 2.0, WALL),
+    ]
+    together = batched.on_dispatch_replies(
+        [(0, [b"r0"], True), (1, [b"r1"], True)], 2.0, WALL
+    )
+    persisted = [out for out in together if isinstance(out, Persist)]
+    expected = [out for out in one_by_one if isinstance(out, Persist)]
+    assert [p.writes for p in persisted] == [p.writes for p in expected]
+    assert [p.writes for p in persisted] == [
+        (PutReply(uuids[0], (b"r0",), WALL), DeleteQueue(0, uuids[0])),
+        (PutReply(uuids[1], (b"r1",), WALL), DeleteQueue(1, uuids[1])),
+    ]
+    dispatched = [out for out in together if isinstance(out, Dispatch)]
+    assert [d.uuid for d in dispatched] == [uuids[2]]
+    assert together.index(dispatched[0]) > together.index(persisted[-1])
