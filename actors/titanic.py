@@ -33,14 +33,14 @@ from raspy.errors import (
     MalformedMessage,
     PackingError,
     StoreError,
-    ValueTooLargeError,
 )
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage import tables
-from raspy.storage.store import Op, Put, Store, Table
+from raspy.storage.store import Store, Table
+from raspy.storage.turn_writes import TurnWrites
 from raspy.ticker import DeadlineTicker
 from raspy.transport.outbox import Outbox
 
@@ -86,14 +86,12 @@ class TitanicActor(pykka.ThreadingActor):
         self._stats = stats
         settings = TitanicSettings.from_config(config, limits or LimitsConfig())
         self._core = TitanicCore(settings, tsp.PooledUuids())
-        # Group commit, first stage: one turn's writes become one submit (docs/style.md §6).
-        # With the store's group commit off, every Persist is a submit of its own.
-        self._gather = store.config.group_commit
-        self._gathered_ops: list[Op] = []
-        self._gathered_tokens: list[int] = []
-        self._flush_told = False
-        self._batches: dict[int, list[int]] = {}
-        self._next_batch = 1
+        # Group commit, first stage: one turn's writes become one submit.
+        self._writes = TurnWrites(
+            store,
+            self._committed_callback(),
+            request_flush=lambda: self.actor_ref.tell(_Flush()),
+        )
         # Slot ids are new for every instance: a late reply meant for an attempt of a
         # previous instance must never be taken for one of ours.
         # One route at the edge for every peer of this actor: `<owner>/<worker>` and
@@ -114,7 +112,6 @@ class TitanicActor(pykka.ThreadingActor):
         self._log_limiter = LogRateLimiter()
         self._handler_capacity = max(0, config.handler_capacity)
         self._local_replies: list[bytes] = []  # answers gathered in one _run
-        self._max_value_bytes = store.config.max_value_bytes
 
     # ------------------------------------------------------------ lifecycle
 
@@ -177,15 +174,15 @@ class TitanicActor(pykka.ThreadingActor):
             case msgs.LocalRequests(service=service, requests=requests):
                 self._on_local_requests(service, requests)
             case msgs.MdpFramesBatch(messages=messages):
-                self._flush_told = True  # the flush below covers the whole batch
+                self._writes.covered()  # the flush below covers the whole batch
                 try:
                     self._on_batch(messages)
                 finally:
-                    self._flush()
+                    self._writes.flush()
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_frames(peer_id, frames)
             case _Flush():
-                self._flush()
+                self._writes.flush()
             case msgs.Committed(token=batch, error=error):
                 self._on_batch_committed(batch, error)
             case msgs.ServiceAvailabilityChanged(service=service, available=available):
@@ -253,11 +250,11 @@ class TitanicActor(pykka.ThreadingActor):
         for client, request in requests:
             caller = Caller(b"", client, request.version, service)
             outputs.extend(self._serve(service, caller, request.body))
-        self._flush_told = True  # the flush below covers this batch
+        self._writes.covered()  # the flush below covers this batch
         try:
             self._run(outputs)
         finally:
-            self._flush()
+            self._writes.flush()
 
     def _serve(
         self, service: bytes, caller: Caller, body: tuple[bytes, ...]
@@ -325,51 +322,22 @@ class TitanicActor(pykka.ThreadingActor):
     ) -> list[core_mod.Output]:
         """Gather one Persist for this turn's submit; refuse it alone if invalid."""
         try:
-            ops = [records.store_op(write) for write in writes]
-            # keys are ours (UUIDs, queue keys): only a value can be too large
-            for op in ops:
-                if type(op) is Put and len(op.value) > self._max_value_bytes:
-                    raise ValueTooLargeError(
-                        f"value of {len(op.value)} bytes for {op.table} is over "
-                        f"store.max_value_bytes ({self._max_value_bytes})"
-                    )
+            self._writes.add(token, [records.store_op(write) for write in writes])
         except (StoreError, PackingError, ValueError) as exc:
             log.error("titanic_commit_failed", reason=str(exc))
             return self._core.on_committed(token, False, self._now())
-        self._gathered_ops.extend(ops)
-        self._gathered_tokens.append(token)
-        if not self._gather:
-            self._flush()
-        elif not self._flush_told:
-            self._flush_told = True
-            self.actor_ref.tell(_Flush())  # after what is already in the inbox
         return []
-
-    def _flush(self) -> None:
-        """One submit (one transaction) for every write gathered since the last."""
-        self._flush_told = False
-        ops, tokens = self._gathered_ops, self._gathered_tokens
-        self._gathered_ops, self._gathered_tokens = [], []
-        if not tokens:
-            return
-        batch = self._next_batch
-        self._next_batch += 1
-        self._batches[batch] = tokens
-        try:
-            self._store.submit_then(ops, self._committed_callback(batch))
-        except (StoreError, ValueError) as exc:
-            self._on_batch_committed(batch, exc)
 
     def _on_batch_committed(self, batch: int, error: BaseException | None) -> None:
         if error is not None:
             log.error("titanic_commit_failed", reason=str(error))
-        tokens = self._batches.pop(batch, [])
+        tokens = self._writes.tokens_of(batch)
         self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
 
-    def _committed_callback(self, batch: int) -> Callable[[BaseException | None], None]:
+    def _committed_callback(self) -> Callable[[int, BaseException | None], None]:
         ref = self.actor_ref
 
-        def on_done(error: BaseException | None) -> None:
+        def on_done(batch: int, error: BaseException | None) -> None:
             # on the store's writer thread: only tell the actor
             try:
                 ref.tell(msgs.Committed(batch, error))
