@@ -35,18 +35,29 @@ def _frames(count: int) -> list[bytes]:
 
 def _run(
     send: Callable[[], None],
-    consume_until: Callable[[int], None],
+    readable: zmq.Socket[bytes] | int,
+    drain_turn: Callable[[Callable[[list[bytes]], object]], object],
     messages: int,
 ) -> tuple[float, float, float]:
-    """(producer CPU µs/message, consumer CPU µs/message, messages/s)."""
-    result: dict[str, float] = {}
+    """(producer CPU µs/message, consumer CPU µs/message, messages/s): the consumer
+    sleeps in a zmq.Poller on `readable`, as the edge does, and drains a turn."""
+    poller = zmq.Poller()
+    poller.register(readable, zmq.POLLIN)
+    seen = [0]
+    consumer_cpu: list[float] = []
 
-    def consumer() -> None:
+    def handle(_message: list[bytes]) -> None:
+        seen[0] += 1
+
+    def consume() -> None:
         start = time.thread_time()
-        consume_until(messages)
-        result["consumer"] = time.thread_time() - start
+        deadline = time.monotonic() + _DEADLINE_S
+        while seen[0] < messages and time.monotonic() < deadline:
+            if poller.poll(100):
+                drain_turn(handle)
+        consumer_cpu.append(time.thread_time() - start)
 
-    thread = threading.Thread(target=consumer, name="bench-consumer")
+    thread = threading.Thread(target=consume, name="bench-consumer")
     wall = time.perf_counter()
     thread.start()
     start = time.thread_time()
@@ -55,30 +66,19 @@ def _run(
     producer = time.thread_time() - start
     thread.join(_DEADLINE_S)
     wall = time.perf_counter() - wall
-    return (
-        producer / messages * 1e6,
-        result.get("consumer", float("nan")) / messages * 1e6,
-        messages / wall,
-    )
+    consumer = consumer_cpu[0] if consumer_cpu else float("nan")
+    return producer / messages * 1e6, consumer / messages * 1e6, messages / wall
 
 
 def outbox_case(messages: int, frames: list[bytes]) -> tuple[float, float, float]:
     outbox = Outbox()
-    poller = zmq.Poller()
-    poller.register(outbox.read_fd, zmq.POLLIN)
-    seen = [0]
-
-    def handle(_message: list[bytes]) -> None:
-        seen[0] += 1
-
-    def consume(total: int) -> None:
-        deadline = time.monotonic() + _DEADLINE_S
-        while seen[0] < total and time.monotonic() < deadline:
-            if poller.poll(100):
-                outbox.drain(handle, _TURN)
-
     try:
-        return _run(lambda: outbox.send_local_replies(list(frames)), consume, messages)
+        return _run(
+            lambda: outbox.send_local_replies(list(frames)),
+            outbox.read_fd,
+            lambda handle: outbox.drain(handle, _TURN),
+            messages,
+        )
     finally:
         outbox.close()
 
@@ -92,22 +92,14 @@ def push_pull_case(
     push = context.socket(zmq.PUSH)
     push.setsockopt(zmq.SNDHWM, 0)
     push.connect("inproc://bench-outbox")
-    poller = zmq.Poller()
-    poller.register(pull, zmq.POLLIN)
-    seen = [0]
-
-    def handle(_message: list[bytes]) -> None:
-        seen[0] += 1
-
-    def consume(total: int) -> None:
-        deadline = time.monotonic() + _DEADLINE_S
-        while seen[0] < total and time.monotonic() < deadline:
-            if poller.poll(100):
-                drain(pull, handle, _TURN)
-
     message = [b"R", *frames]
     try:
-        return _run(lambda: send_frames(push, message, block=True), consume, messages)
+        return _run(
+            lambda: send_frames(push, message, block=True),
+            pull,
+            lambda handle: drain(pull, handle, _TURN),
+            messages,
+        )
     finally:
         push.close(linger=0)
         pull.close(linger=0)
