@@ -139,8 +139,8 @@ class Runtime:
         enabled: bool = True,
         critical: bool = False,
     ) -> None:
-        """(Re)start child `name` bound to the running Clone server, unless it already
-        is; stop it if it is disabled or the server is down."""
+        """Start child `name` bound to the running Clone server, unless it already
+        is (raspy.child_set.ChildSet.follow)."""
         self._children.follow(
             name, CLONE, start_with, enabled=enabled, critical=critical
         )

@@ -103,8 +103,9 @@ class ChildSet:
         enabled: bool = True,
         critical: bool = False,
     ) -> None:
-        """(Re)start child `name` bound to the running `leader`, unless it already is;
-        stop it if it is disabled or the leader is down."""
+        """Start child `name` bound to the running `leader`, unless it already is:
+        one bound to a replaced leader is stopped, and (if `enabled`) started again
+        with the new one; while the leader is down there is none."""
         ref = self.ref_of(leader)
         current = self.named(name)
         if (
