@@ -27,6 +27,7 @@ import zmq
 
 from raspy.actors import edge as edge_mod
 from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.worker import PeerLinks
 from raspy.child_set import ActorStart, Child, ChildSet, report_failed, stop_actor
 from raspy.clock import Clock
 from raspy.config import Config
@@ -130,6 +131,12 @@ class Runtime:
     def ref_of(self, name: str) -> pykka.ActorRef[Any] | None:
         """The running actor of child `name`; None while it is down or absent."""
         return self._children.ref_of(name)
+
+    def peer_links(self, clone: pykka.ActorRef[Any]) -> PeerLinks:
+        """What an in-process follower of the tree on `clone` talks to."""
+        return PeerLinks(
+            self.edge, self.outbox, clone, self.store, self.clock, self.stats
+        )
 
     def follow_clone(
         self,

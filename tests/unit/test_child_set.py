@@ -75,14 +75,15 @@ def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: Set) -> None:
     _crash(child)
     with capture_logs() as logs:
         parts.round_after(0.1)
-        assert child.ref is None
+        assert parts.children.ref_of("bus") is None
         assert child.tracker.state is PartState.RESTARTING
         parts.round_after(0.5)
-        assert child.ref is None  # 1 s backoff: not yet
+        assert parts.children.ref_of("bus") is None  # 1 s backoff: not yet
         parts.round_after(0.5)
-    assert child.ref is not None
-    assert child.ref is not first
-    assert child.ref.is_alive()
+    again = parts.children.ref_of("bus")
+    assert again is not None
+    assert again is not first
+    assert again.is_alive()
     assert (child.tracker.state, child.restarts) == (PartState.RUNNING, 1)
     assert parts.restarted == ["bus"]
     assert parts.stats.snapshot()["supervisor.restarts.bus"] == 1
