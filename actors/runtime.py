@@ -212,11 +212,11 @@ class Runtime:
     def _check_core(self, now: float) -> None:
         # a damaged store fails every part that reads it: fatal, never a restart loop
         damage = self.store.damage()
-        down = {
-            EDGE: None if self._edge_alive() else f"the {EDGE} stopped",
-            STORE: None
-            if damage is None and self.store.is_alive()
-            else damage or f"the {STORE} stopped",
+        edge_up = self._edge_alive()
+        store_up = damage is None and self.store.is_alive()
+        down = {  # why each is down; None: it is up
+            EDGE: None if edge_up else f"the {EDGE} stopped",
+            STORE: None if store_up else damage or f"the {STORE} stopped",
         }
         for name, reason in down.items():
             decision = supervision.supervise(self.core_trackers[name], reason, now)
