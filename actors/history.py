@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
@@ -338,32 +337,11 @@ def start_history(
     return HistoryActor.start(host, config, links)
 
 
-@dataclass
-class _Start:
-    """The supervisor's start callable, bound to one Clone server."""
-
-    rt: Runtime
-    clone: pykka.ActorRef[Any]
-
-    def __call__(self) -> pykka.ActorRef[Any]:
-        rt = self.rt
-        links = HistoryLinks(
-            rt.edge, rt.outbox, self.clone, rt.store, rt.clock, rt.stats
-        )
-        return start_history(rt.hostname, rt.config.history, links)
-
-
 def start_history_child(rt: Runtime) -> None:
     """Start the recorder after the Clone server (called again whenever that one is
     restarted: a new server means a new subscription, so a new recorder)."""
-    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
-    current = next((c for c in rt.children if c.name == CHILD_NAME), None)
-    if (
-        current is not None
-        and isinstance(current.start, _Start)
-        and current.start.clone is clone
-    ):
-        return
-    rt.stop_children(lambda name: name == CHILD_NAME)
-    if rt.config.history.enabled and clone is not None:
-        rt.add_child(CHILD_NAME, _Start(rt, clone))
+
+    def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        return start_history(rt.hostname, rt.config.history, rt.peer_links(clone))
+
+    rt.follow_clone(CHILD_NAME, start, enabled=rt.config.history.enabled)

@@ -173,7 +173,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
             case _IoFailed(error=error):
                 raise RuntimeError("mqtt I/O thread failed") from error
             case _Started():
-                return True  # asked once on_start is done (see _Start)
+                return True  # asked once on_start is done (see start_mqtt)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
@@ -197,38 +197,15 @@ class _Started:
     """Asked right after start: answered once on_start has subscribed."""
 
 
-@dataclass
-class _Start:
-    """The supervisor's start callable, bound to one Clone server."""
+def start_mqtt(rt: Runtime) -> None:
+    """Start the bridge when [mqtt] enabled, before the device services (so it hears
+    their first readings); again with a new Clone server, else left running."""
 
-    rt: Runtime
-    clone: pykka.ActorRef[Any]
-
-    def __call__(self) -> pykka.ActorRef[Any]:
-        rt = self.rt
-        links = BridgeLinks(
-            rt.edge, rt.outbox, self.clone, rt.store, rt.clock, rt.stats
-        )
-        ref = MqttBridgeActor.start(rt.config.mqtt, rt.hostname, links)
+    def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        ref = MqttBridgeActor.start(rt.config.mqtt, rt.hostname, rt.peer_links(clone))
         # pykka runs on_start in the actor's thread: wait for its Clone subscription,
         # so the device services started next cannot publish a first reading unheard
         ref.ask(_Started(), timeout=_ASK_TIMEOUT_S)
         return ref
 
-
-def start_mqtt(rt: Runtime) -> None:
-    """Start the bridge when [mqtt] enabled, before the device services (so it hears
-    their first readings); again with a new Clone server, else left running."""
-    if not rt.config.mqtt.enabled:
-        return
-    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
-    current = next((c for c in rt.children if c.name == CHILD), None)
-    if (
-        current is not None
-        and isinstance(current.start, _Start)
-        and current.start.clone is clone
-    ):
-        return
-    rt.stop_children(lambda name: name == CHILD)
-    if clone is not None:
-        rt.add_child(CHILD, _Start(rt, clone))
+    rt.follow_clone(CHILD, start, enabled=rt.config.mqtt.enabled)

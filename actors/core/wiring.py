@@ -80,7 +80,7 @@ def start_core(rt: Runtime) -> None:
     services; called again whenever those are restarted. A new Clone server means a
     new core and cron (the subscription and publisher were the old server's); the
     same one leaves them running (a devices reload never stops a scenario's run)."""
-    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
+    clone = rt.ref_of("clone")
     current = next((c for c in rt.children if c.name == "core"), None)
     if (
         current is not None

@@ -1,10 +1,12 @@
 """The supervisor's decisions, without threads or actors: when a crashed part is tried
-again, and when it has crashed too often and is `failed`. Time is passed in.
+again, when it has crashed too often and is `failed`, and what a reload changes.
+Time is passed in; the supervisor (raspy.actors.runtime) observes and acts.
 
 One PartTracker per part. Restarts back off exponentially (raspy.backoff); the delay
 only resets once the part has stayed up `stable_s`, so a part that dies right after
 each start is tried less and less often, and after `max_restarts` crashes within
-`window_s` it is given up (`failed`).
+`window_s` it is given up (`failed`). Each supervision round asks supervise() about
+every part and acts on the Decision it returns.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +30,9 @@ class PartState(enum.StrEnum):
     RESTARTING = "restarting"  # crashed; the next start is due at `next_try_at`
     FAILED = "failed"  # crashed too often, or a part that cannot be restarted in place
     STOPPED = "stopped"  # stopped on purpose (shutdown, reload)
+
+
+_DOWN: Final = (PartState.RESTARTING, PartState.FAILED)  # what the summary names
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,3 +189,103 @@ def changed_keys(old: Config, new: Config) -> list[str]:
         else:
             changed.append(f.name)
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """Start the part again now: its backoff delay is over."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Died:
+    """The part crashed (or its start raised); it is tried again in `retry_in_s`."""
+
+    name: str
+    reason: str
+    retry_in_s: float
+    failures_in_a_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The part is given up; `fatal` when it cannot be restarted in place (the edge,
+    the store), so raspyd must exit and be restarted whole."""
+
+    name: str
+    reason: str
+    fatal: bool
+
+
+Decision = Restart | Died | Failed
+
+
+def on_crash(tracker: PartTracker, now: float, reason: str) -> Died | Failed:
+    """The part died, or its start raised: restart it later, or give it up."""
+    state = tracker.crashed(now, reason)
+    status = tracker.status()
+    if state is PartState.FAILED:
+        return Failed(tracker.name, status.reason, fatal=not tracker.restartable)
+    return Died(
+        tracker.name,
+        reason,
+        retry_in_s=(status.next_try_at or now) - now,
+        failures_in_a_row=tracker.failures_in_a_row,
+    )
+
+
+def supervise(
+    tracker: PartTracker, down_reason: str | None, now: float
+) -> Decision | None:
+    """One supervision round for one part; `down_reason` says why it was seen down
+    (None: it is up). A part that is not running is only looked at for its restart."""
+    if tracker.state is PartState.RUNNING:
+        if down_reason is None:
+            tracker.tick(now)
+            return None
+        return on_crash(tracker, now, down_reason)
+    return Restart(tracker.name) if tracker.due(now) else None
+
+
+def summary(statuses: Iterable[PartStatus]) -> str:
+    """One line for systemd's STATUS: all running, or the parts that are not."""
+    statuses = tuple(statuses)
+    down = [f"{s.name} {s.state.value}" for s in statuses if s.state in _DOWN]
+    return f"{len(statuses)} parts running" if not down else "; ".join(down)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadPlan:
+    """What a SIGHUP with a new, valid config changes."""
+
+    changed: tuple[str, ...]  # every changed setting, dotted
+    needs_restart: frozenset[str]  # changed settings only a daemon restart applies
+    announce: bool  # needs_restart is not what was said last time: say it
+    live: frozenset[str]  # the sections applied now (within LIVE_SECTIONS)
+    config: Config  # the running config with the live sections taken from the new one
+    restart_titanic: bool  # stop Titanic; start it again if it is enabled
+    restart_devices: bool  # start the device services again (the Clone server runs)
+
+
+def plan_reload(running: Config, new: Config, announced: frozenset[str]) -> ReloadPlan:
+    """Decide a reload; `announced` is what the last reload said needs a restart, so
+    the same file sent twice names those settings once."""
+    changed = changed_keys(running, new)
+    sections = {key.split(".")[0] for key in changed}
+    needs_restart = frozenset(
+        key for key in changed if key.split(".")[0] not in LIVE_SECTIONS
+    )
+    live = frozenset(sections & LIVE_SECTIONS)
+    config = dataclasses.replace(
+        running, **{section: getattr(new, section) for section in live}
+    )
+    return ReloadPlan(
+        changed=tuple(changed),
+        needs_restart=needs_restart,
+        announce=bool(needs_restart) and needs_restart != announced,
+        live=live,
+        config=config,
+        restart_titanic="titanic" in live,
+        restart_devices="devices" in live and config.clone.enabled,
+    )

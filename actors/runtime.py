@@ -1,0 +1,279 @@
+"""The supervisor's runtime: everything raspyd started, kept alive by one thread.
+
+It is a plain object with one owner, not an actor: after watch() only its own
+`raspy-supervisor` thread (raspy.owner_thread) changes the parts: the supervision
+rounds, and the SIGHUP reloads and changes other threads queue to it and wait for;
+everyone else reads the immutable snapshot of statuses it publishes. A pykka actor
+would need a timer it does not have, and its own failure would need supervising; a
+thread that only observes, asks raspy.cores.supervision what to do, and calls
+start()/stop() cannot crash on a part's behalf. The children are raspy.child_set's.
+The edge and the store cannot be restarted in place (every service holds them): when
+one dies it is `failed` and `fatal` is set, and raspyd exits non-zero so that systemd
+restarts the whole daemon. What is started, and in which order, is the start-up's job
+(raspy.actors.supervisor); it hands this object the start-ups a restart or a reload
+repeats (Wiring).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pykka
+import structlog
+import zmq
+
+from raspy.actors import edge as edge_mod
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.worker import PeerLinks
+from raspy.child_set import ActorStart, Child, ChildSet, report_failed, stop_actor
+from raspy.clock import Clock
+from raspy.config import Config
+from raspy.cores import supervision
+from raspy.cores.supervision import (
+    Failed,
+    PartStatus,
+    PartTracker,
+    RestartPolicy,
+    restart_policy,
+)
+from raspy.owner_thread import OwnerThread
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.transport.curve import CurveServer
+from raspy.transport.outbox import Outbox
+from raspy.transport.sockets import CurveKeys
+
+log = structlog.get_logger(component="supervisor")
+
+_WATCH_INTERVAL_S: Final = 0.2
+_HEALTHY_WITHIN_S: Final = 10.0
+EDGE: Final = "edge"
+STORE: Final = "store"
+CLONE: Final = "clone"
+
+__all__ = ["CLONE", "EDGE", "STORE", "ActorStart", "Child", "Runtime", "Wiring"]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The start-ups a restart or a reload repeats, from raspy.actors.supervisor
+    (which imports every actor; this module does not)."""
+
+    add_titanic: Callable[[Runtime], None]
+    start_devices: Callable[[Runtime], None]  # the device services and their followers
+    clone_restarted: Callable[[Runtime], None]  # everything bound to the Clone server
+
+
+@dataclass
+class Runtime:
+    """Everything raspyd started, for stop() and for tests."""
+
+    config: Config
+    hostname: str
+    context: zmq.Context[zmq.Socket[bytes]]
+    store: Store
+    stats: Stats
+    clock: Clock
+    edge: pykka.ActorRef[edge_mod.EdgeActor]
+    outbox: Outbox
+    mdp_endpoint: str
+    wiring: Wiring
+    publisher: ClonePublisher | None = None
+    curve: CurveServer | None = None  # ZAP allowlist + server keys, when configured
+    # why raspyd must exit (the edge or the store failed); None while all is well
+    fatal: str | None = None
+    started_at: float = 0.0
+    core_trackers: dict[str, PartTracker] = field(default_factory=dict)
+    statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
+    fatal_event: threading.Event = field(default_factory=threading.Event)
+    _announced_restart_keys: frozenset[str] = frozenset()
+    _edge_proxy: Any = None
+    _owner: OwnerThread = field(init=False)
+    _children: ChildSet = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._owner = OwnerThread(
+            "raspy-supervisor", _WATCH_INTERVAL_S, self._round, self.clock
+        )
+        self._children = ChildSet(
+            lambda: self.policy, self.clock, self.stats, self._restarted
+        )
+
+    @property
+    def children(self) -> list[Child]:
+        """The supervised parts in start order (the edge and the store are not)."""
+        return self._children.children
+
+    @property
+    def policy(self) -> RestartPolicy:
+        return restart_policy(self.config.supervisor)
+
+    def track_core_parts(self) -> None:
+        """The store and the edge: watched, never restarted in place."""
+        for name in (STORE, EDGE):
+            self.core_trackers[name] = PartTracker(
+                name, self.policy, self.started_at, restartable=False
+            )
+        self._publish_statuses()
+
+    def add_child(
+        self, name: str, start: ActorStart, *, critical: bool = False
+    ) -> Child:
+        """Start a part and supervise it. If its first start raises, a `critical`
+        part raises (raspyd does not start); any other is retried with backoff."""
+        child = self._children.add(name, start, critical=critical)
+        self._publish_statuses()
+        return child
+
+    def ref_of(self, name: str) -> pykka.ActorRef[Any] | None:
+        """The running actor of child `name`; None while it is down or absent."""
+        return self._children.ref_of(name)
+
+    def peer_links(self, clone: pykka.ActorRef[Any]) -> PeerLinks:
+        """What an in-process follower of the tree on `clone` talks to."""
+        return PeerLinks(
+            self.edge, self.outbox, clone, self.store, self.clock, self.stats
+        )
+
+    def follow_clone(
+        self,
+        name: str,
+        start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]],
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+    ) -> None:
+        """Start child `name` bound to the running Clone server, unless it already
+        is (raspy.child_set.ChildSet.follow)."""
+        self._children.follow(
+            name, CLONE, start_with, enabled=enabled, critical=critical
+        )
+
+    def reload(self, new: Config) -> list[str]:
+        """Apply a new, valid config in the supervisor thread; return the changed keys.
+
+        Titanic and the device services restart with their new sections. Every other
+        change needs a daemon restart: it is named once in the log (a second SIGHUP
+        with the same file does not log it again) and left as it is.
+        """
+        result = self.call(lambda: self._reload(new))
+        assert isinstance(result, list)
+        return result
+
+    def call(self, work: Callable[[], object], timeout_s: float = 30.0) -> object:
+        """Run `work` in the supervisor thread (the parts' one owner); wait for it."""
+        return self._owner.call(work, timeout_s)
+
+    def _reload(self, new: Config) -> list[str]:
+        plan = supervision.plan_reload(self.config, new, self._announced_restart_keys)
+        if plan.announce:
+            log.warning("config_change_needs_restart", keys=sorted(plan.needs_restart))
+        self._announced_restart_keys = plan.needs_restart
+        self.config = plan.config
+        if plan.restart_titanic:
+            for child in self.stop_children(lambda name: name == "titanic"):
+                if self.config.titanic.enabled:
+                    self.add_child(child.name, child.start)
+            if self.config.titanic.enabled and self._children.named("titanic") is None:
+                self.wiring.add_titanic(self)
+        if plan.restart_devices:
+            self.wiring.start_devices(self)
+        changed = list(plan.changed)
+        log.info("config_reloaded", keys=changed, applied=sorted(plan.live))
+        self._publish_statuses()
+        return changed
+
+    def stop_children(self, selected: Callable[[str], bool]) -> list[Child]:
+        """Stop and forget the selected children; return them."""
+        return self._children.stop(selected)
+
+    def watch(self) -> None:
+        """Supervise from now on, in the supervisor thread."""
+        self._publish_statuses()
+        self._owner.start()
+
+    def _round(self, now: float) -> None:
+        self._check_core(now)
+        if self.fatal is None:  # raspyd is stopping: restart nothing
+            self._children.check(now)
+        self._publish_statuses()
+
+    def healthy(self) -> bool:
+        """Is the supervisor thread still going round, with no fatal failure?"""
+        return self.fatal is None and self._owner.going_round(_HEALTHY_WITHIN_S)
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS: all running, or the parts that are not."""
+        return supervision.summary(self.statuses)
+
+    def _check_core(self, now: float) -> None:
+        # a damaged store fails every part that reads it: fatal, never a restart loop
+        damage = self.store.damage()
+        edge_up = self._edge_alive()
+        store_up = damage is None and self.store.is_alive()
+        down = {  # why each is down; None: it is up
+            EDGE: None if edge_up else f"the {EDGE} stopped",
+            STORE: None if store_up else damage or f"the {STORE} stopped",
+        }
+        for name, reason in down.items():
+            decision = supervision.supervise(self.core_trackers[name], reason, now)
+            if isinstance(decision, Failed):
+                self._failed(decision)
+
+    def _edge_alive(self) -> bool:
+        try:
+            if self._edge_proxy is None:  # made once: a proxy inspects the actor
+                self._edge_proxy = self.edge.proxy()
+            return bool(self._edge_proxy.io_alive.get(timeout=2))
+        except (pykka.ActorDeadError, TimeoutError):
+            return False
+
+    def _restarted(self, child: Child) -> None:
+        if child.name == CLONE:
+            self.wiring.clone_restarted(self)
+
+    def _failed(self, decision: Failed) -> None:
+        report_failed(decision, self.stats)
+        if decision.fatal and self.fatal is None:
+            self.fatal = f"{decision.name} failed: {decision.reason}"
+            self.fatal_event.set()
+
+    def _publish_statuses(self) -> None:
+        trackers = [*self.core_trackers.values()]
+        trackers += [child.tracker for child in self.children]
+        self.statuses = tuple(tracker.status() for tracker in trackers)
+
+    def status_of(self, name: str) -> PartStatus | None:
+        return next((s for s in self.statuses if s.name == name), None)
+
+    def inject_fault(self, part: str) -> None:
+        """Stop the edge or the store from inside, as a crash would (tests only)."""
+        if part == EDGE:
+            stop_actor(EDGE, self.edge)
+        elif part == STORE:
+            self.store.close()
+        else:
+            raise ValueError(f"no fault to inject into {part}")
+
+    def stop(self) -> None:
+        """Stop children (reverse order), then the edge (DISCONNECTs workers), then the store."""
+        self._owner.stop()
+        self._children.stop_all()
+        stop_actor(EDGE, self.edge)
+        self.store.close()
+        if self.curve is not None:  # after the sockets close, before term (§8.2)
+            self.curve.stop()
+        self.context.term()
+        log.info("daemon_stopped")
+
+    @property
+    def stopping(self) -> bool:
+        """stop() has begun (device services then put outputs in their safe state)."""
+        return self._owner.stopping
+
+    @property
+    def curve_keys(self) -> CurveKeys | None:
+        return None if self.curve is None else self.curve.keys

@@ -1,0 +1,190 @@
+"""The supervisor's children: named actors, each with its start and its PartTracker,
+started, watched and restarted by one owner thread (raspyd's supervisor).
+
+What to do about a part (restart now, later, or give up) is raspy.cores.supervision's
+decision; this module observes the actors, acts on the decisions and says what it did
+in the log and the counters. It knows no actor of raspy: a part is a start callable
+that returns a pykka ActorRef, so it is tested with plain pykka actors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+import structlog
+
+from raspy.clock import Clock
+from raspy.cores import supervision
+from raspy.cores.supervision import Died, Failed, PartTracker, Restart, RestartPolicy
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="supervisor")
+
+ActorStart = Callable[[], pykka.ActorRef[Any]]
+
+
+@dataclass
+class Child:
+    """A part the supervisor keeps alive; `ref` is None while it is down."""
+
+    name: str
+    start: ActorStart
+    tracker: PartTracker
+    ref: pykka.ActorRef[Any] | None = None
+
+    @property
+    def restarts(self) -> int:
+        return self.tracker.restarts
+
+
+@dataclass
+class Follower:
+    """A child's start bound to its leader's actor (the Clone server): it is started
+    again only when the leader is replaced, whose subscriptions it held."""
+
+    leader: pykka.ActorRef[Any]
+    start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
+
+    def __call__(self) -> pykka.ActorRef[Any]:
+        return self.start_with(self.leader)
+
+
+class ChildSet:
+    """The children in start order; used by one thread only (the supervisor's)."""
+
+    def __init__(
+        self,
+        policy: Callable[[], RestartPolicy],
+        clock: Clock,
+        stats: Stats,
+        restarted: Callable[[Child], None],
+    ) -> None:
+        self.children: list[Child] = []
+        self._policy = policy
+        self._clock = clock
+        self._stats = stats
+        self._restarted = restarted
+
+    def add(self, name: str, start: ActorStart, *, critical: bool = False) -> Child:
+        """Start a part and supervise it. If its first start raises, a `critical`
+        part raises (raspyd does not start); any other is retried with backoff."""
+        now = self._clock.monotonic()
+        child = Child(name, start, PartTracker(name, self._policy(), now))
+        try:
+            child.ref = start()
+        except Exception as exc:
+            if critical:
+                raise
+            self._report(
+                supervision.on_crash(child.tracker, now, f"start failed: {exc}")
+            )
+        else:
+            log.info("component_started", component=name)
+        self.children.append(child)
+        return child
+
+    def named(self, name: str) -> Child | None:
+        return next((child for child in self.children if child.name == name), None)
+
+    def ref_of(self, name: str) -> pykka.ActorRef[Any] | None:
+        """The running actor of child `name`; None while it is down or absent."""
+        child = self.named(name)
+        return None if child is None else child.ref
+
+    def follow(
+        self,
+        name: str,
+        leader: str,
+        start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]],
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+    ) -> None:
+        """Start child `name` bound to the running `leader`, unless it already is:
+        one bound to a replaced leader is stopped, and (if `enabled`) started again
+        with the new one; while the leader is down there is none."""
+        ref = self.ref_of(leader)
+        current = self.named(name)
+        if (
+            current is not None
+            and isinstance(current.start, Follower)
+            and current.start.leader is ref
+        ):
+            return
+        self.stop(lambda each: each == name)
+        if enabled and ref is not None:
+            self.add(name, Follower(ref, start_with), critical=critical)
+
+    def stop(self, selected: Callable[[str], bool]) -> list[Child]:
+        """Stop and forget the selected children; return them."""
+        stopped = [child for child in self.children if selected(child.name)]
+        for child in stopped:
+            stop_actor(child.name, child.ref)
+        self.children = [c for c in self.children if c not in stopped]
+        return stopped
+
+    def stop_all(self) -> None:
+        """Stop every child, the last started first (they are kept, for statuses)."""
+        for child in reversed(self.children):
+            stop_actor(child.name, child.ref)
+
+    def check(self, now: float) -> None:
+        """One supervision round: restart what is due, notice what died."""
+        for child in list(self.children):
+            up = child.ref is not None and child.ref.is_alive()
+            decision = supervision.supervise(
+                child.tracker, None if up else "stopped unexpectedly", now
+            )
+            if isinstance(decision, Restart):
+                self._restart(child, now)
+            elif decision is not None:
+                child.ref = None
+                self._report(decision)
+
+    def _restart(self, child: Child, now: float) -> None:
+        try:
+            child.ref = child.start()
+        except Exception as exc:  # noqa: BLE001  # a part's start may raise anything
+            self._report(
+                supervision.on_crash(child.tracker, now, f"start failed: {exc}")
+            )
+            return
+        child.tracker.started(now)
+        self._stats.incr(f"supervisor.restarts.{child.name}")
+        log.warning(
+            "component_restarted", component=child.name, count=child.tracker.restarts
+        )
+        self._restarted(child)
+
+    def _report(self, decision: Died | Failed) -> None:
+        if isinstance(decision, Failed):
+            report_failed(decision, self._stats)
+            return
+        log.error(
+            "component_died",
+            component=decision.name,
+            reason=decision.reason,
+            retry_in_s=round(decision.retry_in_s, 3),
+            failures_in_a_row=decision.failures_in_a_row,
+        )
+
+
+def report_failed(decision: Failed, stats: Stats) -> None:
+    """A part given up, in the log and the counters."""
+    stats.incr(f"supervisor.failed.{decision.name}")
+    log.error("component_failed", component=decision.name, reason=decision.reason)
+
+
+def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> None:
+    """Stop a part's actor, waiting a little; a part that does not stop is named."""
+    if ref is None:
+        return
+    try:
+        ref.stop(block=True, timeout=3)
+    except pykka.ActorDeadError:
+        return
+    except TimeoutError:
+        log.warning("component_stop_timed_out", component=name)

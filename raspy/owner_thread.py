@@ -1,0 +1,82 @@
+"""A thread that owns some state: it runs a round every `interval_s`, and the work
+other threads queue to it (call()) just before the next round, so that the state has
+one writer and needs no lock. raspyd's supervisor is one: its rounds watch the
+parts; SIGHUP reloads and tests' changes are queued to it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from raspy.clock import Clock
+
+
+class OwnerThread:
+    """One named daemon thread: queued work first, then round(now), every interval."""
+
+    def __init__(
+        self,
+        name: str,
+        interval_s: float,
+        round_: Callable[[float], None],
+        clock: Clock,
+    ) -> None:
+        self.name = name
+        self._interval_s = interval_s
+        self._round = round_
+        self._clock = clock
+        self._requests: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]]
+        self._requests = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_round_at = 0.0  # monotonic time of the last round's start
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def call(self, work: Callable[[], object], timeout_s: float = 30.0) -> object:
+        """Run `work` in the owner thread; wait for its result (or its exception).
+
+        After stop() the work still runs, in the stopping thread, at the end of stop().
+        """
+        done: Future[object] = Future()
+        self._requests.put((work, done))
+        return done.result(timeout=timeout_s)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """No more rounds; the work queued so far still runs (nobody waits for ever)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+        self._run_requests()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def going_round(self, within_s: float) -> bool:
+        """Is the thread alive, with a round begun within the last `within_s`?"""
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and self._clock.monotonic() - self._last_round_at < within_s
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._run_requests()
+            now = self._clock.monotonic()
+            self._round(now)
+            self._last_round_at = now
+
+    def _run_requests(self) -> None:
+        while True:
+            try:
+                work, done = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.set_result(work())
+            except Exception as exc:  # noqa: BLE001  # the caller gets it; the rounds go on
+                done.set_exception(exc)

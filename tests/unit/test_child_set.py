@@ -1,0 +1,149 @@
+"""The supervisor's children (raspy.child_set) with plain pykka actors, rounds driven
+by the test on a fake clock: start, notice a death, restart when due, give up,
+follow a leader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.wait import wait_until
+
+from raspy.backoff import BackoffPolicy
+from raspy.child_set import Child, ChildSet
+from raspy.cores.supervision import PartState, RestartPolicy
+from raspy.stats import Stats
+
+POLICY = RestartPolicy(
+    BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0),
+    max_restarts=2,
+    window_s=100.0,
+)
+
+
+class Crash:
+    pass
+
+
+class Part(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        raise RuntimeError("lost the bus")
+
+
+def _refuses() -> pykka.ActorRef[Any]:
+    raise OSError("no such bus")
+
+
+class Set:
+    def __init__(self) -> None:
+        self.clock = FakeClock(monotonic=0.0)
+        self.stats = Stats()
+        self.restarted: list[str] = []
+        self.children = ChildSet(
+            lambda: POLICY,
+            self.clock,
+            self.stats,
+            lambda child: self.restarted.append(child.name),
+        )
+
+    def round_after(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.children.check(self.clock.monotonic())
+
+
+@pytest.fixture
+def parts() -> Iterator[Set]:
+    made = Set()
+    yield made
+    made.children.stop_all()
+
+
+def _crash(child: Child) -> None:
+    ref = child.ref
+    assert ref is not None
+    ref.tell(Crash())
+    wait_until(lambda: not ref.is_alive(), what="the actor dead")
+
+
+def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: Set) -> None:
+    child = parts.children.add("bus", Part.start)
+    first = child.ref
+    _crash(child)
+    with capture_logs() as logs:
+        parts.round_after(0.1)
+        assert parts.children.ref_of("bus") is None
+        assert child.tracker.state is PartState.RESTARTING
+        parts.round_after(0.5)
+        assert parts.children.ref_of("bus") is None  # 1 s backoff: not yet
+        parts.round_after(0.5)
+    again = parts.children.ref_of("bus")
+    assert again is not None
+    assert again is not first
+    assert again.is_alive()
+    assert (child.tracker.state, child.restarts) == (PartState.RUNNING, 1)
+    assert parts.restarted == ["bus"]
+    assert parts.stats.snapshot()["supervisor.restarts.bus"] == 1
+    events = [(e["event"], e.get("retry_in_s")) for e in logs]
+    assert events == [("component_died", 1.0), ("component_restarted", None)]
+
+
+def test_a_part_whose_start_keeps_failing_is_given_up(parts: Set) -> None:
+    with capture_logs() as logs:
+        child = parts.children.add("bus", _refuses)
+        for _ in range(4):
+            parts.round_after(10.0)
+    assert child.tracker.state is PartState.FAILED
+    assert child.ref is None
+    failed = [e for e in logs if e["event"] == "component_failed"]
+    assert len(failed) == 1
+    assert failed[0]["reason"].startswith("start failed: no such bus")
+    assert parts.stats.snapshot()["supervisor.failed.bus"] == 1
+    assert parts.restarted == []
+
+
+def test_a_critical_part_whose_first_start_fails_raises(parts: Set) -> None:
+    with pytest.raises(OSError, match="no such bus"):
+        parts.children.add("bus", _refuses, critical=True)
+    assert parts.children.children == []
+
+
+def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) -> None:
+    leader = parts.children.add("clone", Part.start)
+    started_with: list[pykka.ActorRef[Any]] = []
+
+    def follower(ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        started_with.append(ref)
+        return Part.start()
+
+    parts.children.follow("web", "clone", follower)
+    parts.children.follow("web", "clone", follower)  # same leader: left running
+    first = leader.ref
+    assert started_with == [first]
+    _crash(leader)
+    parts.round_after(0.1)
+    parts.children.follow("web", "clone", follower)  # the leader is down: stopped
+    assert parts.children.named("web") is None
+    parts.round_after(1.0)
+    assert parts.restarted == ["clone"]
+    parts.children.follow("web", "clone", follower)
+    assert leader.ref is not first
+    assert started_with == [first, leader.ref]
+    parts.children.follow("mqtt", "clone", follower, enabled=False)
+    assert [c.name for c in parts.children.children] == ["clone", "web"]
+
+
+def test_stop_forgets_the_selected_children_and_stops_their_actors(
+    parts: Set,
+) -> None:
+    kept = parts.children.add("echo", Part.start)
+    gone = parts.children.add("devices.fake", Part.start)
+    ref = gone.ref
+    assert parts.children.stop(lambda name: name.startswith("devices.")) == [gone]
+    assert ref is not None
+    assert not ref.is_alive()
+    assert parts.children.children == [kept]
+    assert parts.children.ref_of("echo") is kept.ref

@@ -1,0 +1,106 @@
+"""The thread that owns the supervisor's state (raspy.owner_thread): queued work and
+rounds run in it, one at a time; the clock is a fake one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from support.clock import FakeClock
+from support.wait import wait_until
+
+from raspy.owner_thread import OwnerThread
+
+_NAME = "raspy-test-owner"
+
+
+class Rounds:
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str]] = []
+
+    def __call__(self, now: float) -> None:
+        self.seen.append((now, threading.current_thread().name))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(monotonic=100.0)
+
+
+@pytest.fixture
+def rounds() -> Rounds:
+    return Rounds()
+
+
+@pytest.fixture
+def owner(clock: FakeClock, rounds: Rounds) -> Iterator[OwnerThread]:
+    thread = OwnerThread(_NAME, 0.01, rounds, clock)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+def test_rounds_run_in_the_owner_thread_with_the_clocks_time(
+    owner: OwnerThread, rounds: Rounds
+) -> None:
+    wait_until(lambda: rounds.seen, what="a first round")
+    assert rounds.seen[0] == (100.0, _NAME)
+
+
+def test_queued_work_runs_in_the_owner_thread_and_returns_its_result(
+    owner: OwnerThread,
+) -> None:
+    assert owner.call(lambda: threading.current_thread().name) == _NAME
+
+
+def test_the_caller_gets_the_works_exception_and_the_rounds_go_on(
+    owner: OwnerThread, rounds: Rounds
+) -> None:
+    def fails() -> object:
+        raise ValueError("no such part")
+
+    with pytest.raises(ValueError, match="no such part"):
+        owner.call(fails)
+    count = len(rounds.seen)
+    wait_until(lambda: len(rounds.seen) > count, what="another round")
+
+
+def test_a_thread_stuck_in_work_is_not_going_round_once_its_last_round_is_old(
+    owner: OwnerThread, clock: FakeClock
+) -> None:
+    wait_until(lambda: owner.going_round(10.0), what="a round")
+    entered, release = threading.Event(), threading.Event()
+
+    def hangs() -> object:
+        entered.set()
+        return release.wait(timeout=10)
+
+    stuck = threading.Thread(target=lambda: owner.call(hangs))
+    stuck.start()
+    wait_until(entered.is_set, what="the work running")
+    clock.advance(9.0)
+    assert owner.going_round(10.0)
+    clock.advance(2.0)
+    assert not owner.going_round(10.0)  # no round while the work hangs
+    release.set()
+    stuck.join(timeout=5)
+    wait_until(lambda: owner.going_round(10.0), what="the rounds going again")
+
+
+def test_a_stopped_thread_is_not_going_round_and_still_runs_late_work(
+    clock: FakeClock, rounds: Rounds
+) -> None:
+    thread = OwnerThread(_NAME, 60.0, rounds, clock)  # no round within the test
+    assert not thread.going_round(10.0)  # not started
+    thread.start()
+    results: list[object] = []
+    caller = threading.Thread(target=lambda: results.append(thread.call(lambda: 7)))
+    caller.start()
+    wait_until(lambda: not thread._requests.empty(), what="the work queued")
+    thread.stop()
+    caller.join(timeout=5)
+    assert results == [7]
+    assert thread.stopping
+    assert not thread.going_round(10.0)
+    assert rounds.seen == []
