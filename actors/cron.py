@@ -114,8 +114,6 @@ class CronActor(pykka.ThreadingActor):
             self._ticker.stop()
             self._ticker = None
         self._publisher.close_for_this_thread()
-        if self._worker is not None:
-            self._worker.outbox.close_for_this_thread()
 
     def _load(self) -> None:
         """The stored jobs; a record that does not decode is skipped with a warning."""

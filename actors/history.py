@@ -152,7 +152,6 @@ class HistoryActor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
             self.links.edge.tell(msgs.DetachLocal(self._owner))
-        self.links.outbox.close_for_this_thread()
         log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------

@@ -388,4 +388,3 @@ class MqttLink:
                 sock = client.socket()
                 if sock is not None:
                     sock.close()
-            self._outbox.close_for_this_thread()

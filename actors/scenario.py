@@ -143,7 +143,6 @@ class ScenarioActor(pykka.ThreadingActor):
         self._links.ticker.set(self.actor_ref, None)
         with contextlib.suppress(pykka.ActorDeadError):
             self._links.edge.tell(msgs.DetachLocal(self._owner))
-        self._links.outbox.close_for_this_thread()
         self._links.publisher.close_for_this_thread()
 
     def on_receive(self, message: Any) -> Any:

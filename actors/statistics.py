@@ -76,7 +76,6 @@ class StatisticsActor(pykka.ThreadingActor):
         self._ticker.stop()
         for _part, _kind, worker in self._workers.values():
             worker.disconnect()
-        self._outbox.close_for_this_thread()
         if self._publisher is not None:
             self._publisher.close_all()
 

@@ -149,7 +149,6 @@ class WebActor(pykka.ThreadingActor):
                 )
         with contextlib.suppress(pykka.ActorDeadError):
             links.edge.tell(msgs.DetachLocal(self._owner))
-        links.outbox.close_for_this_thread()
         for result in self._pending.values():
             result.cancel()
         self._pending.clear()

@@ -120,7 +120,6 @@ class ServiceWorkerActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self.worker.disconnect()
-        self.worker.outbox.close_for_this_thread()
 
     def on_receive(self, message: Any) -> Any:
         match message:

@@ -159,8 +159,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._release_poller()
         self._stopping()
         self._publisher.close_for_this_thread()
-        if self._link is not None:
-            self._link.outbox.close_for_this_thread()
 
     def _release_poller(self) -> None:
         if self._poller is not None:

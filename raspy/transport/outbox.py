@@ -117,9 +117,6 @@ class Outbox:
             self._wakeup.notify()
         return count
 
-    def close_for_this_thread(self) -> None:
-        """Nothing is held per thread (kept: every in-process peer calls it on stop)."""
-
     def close(self) -> None:
         """The edge is gone: later messages are dropped, the pipe is closed."""
         self._closed = True

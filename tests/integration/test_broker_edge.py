@@ -196,7 +196,6 @@ def test_one_attach_routes_every_sub_peer_of_an_actor_with_its_peer_id(
         assert delivered.frames[3:] == (b"", b"x")
     finally:
         client.close()
-        edge.outbox.close_for_this_thread()
 
 
 def test_an_in_process_peer_name_may_not_contain_the_route_separator() -> None:
