@@ -48,7 +48,8 @@ class EdgeActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._runner.stop()
-        self.outbox.close()
+        if not self._runner.alive:  # a stuck loop still polls the outbox's pipe
+            self.outbox.close()
 
     def on_receive(self, message: Any) -> Any:
         match message:
