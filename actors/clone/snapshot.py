@@ -18,7 +18,7 @@ from typing import Final, Protocol
 import structlog
 import zmq
 
-from raspy.actors.clone.commit import kv_essentials
+from raspy.actors.clone.records import kv_essentials
 from raspy.clock import Clock
 from raspy.cores.clone import Update
 from raspy.errors import StoreError
