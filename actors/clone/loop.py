@@ -2,15 +2,13 @@
 
 Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3) and an inproc PULL for
 in-process publishes belong to this thread. It only moves bytes: CloneCore decides on
-input, ClonePacing on timing, CommitPipeline stores before it publishes (in order).
+input, ClonePacing on timers and flow, CommitPipeline stores before it releases.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Final
 
 import structlog
@@ -37,15 +35,11 @@ log = structlog.get_logger(component="clone")
 _DRAIN_BATCH: Final = 1000  # messages read from one socket per loop turn
 _MAX_POLL_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
 _COLLECTOR_HWM: Final = 20_000
-_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
+_MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024  # issue 18: also bounds subscriptions
 STOP_FLUSH_S: Final = 5.0
 _QUEUE_FULL: Final = core_mod.Rejected("snapshot_queue_full", "")
 
-Step = Callable[[list[bytes], float], None]
-
-
-class Stop:
-    """End the loop (after publishing what is still being committed)."""
+Outputs = list[core_mod.CloneOutput]
 
 
 class CloneLoop:
@@ -67,16 +61,15 @@ class CloneLoop:
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
         self.bound_endpoints = endpoints
-        self._context, self._config, self._endpoints = context, config, endpoints
-        self._clock, self._stats, self._linger_ms = clock, stats, linger_ms
-        self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        self._context, self._config, self._clock = context, config, clock
+        self._stats, self._linger_ms, self._curve = stats, linger_ms, curve
         self._limits = limits = limits or LimitsConfig()
-        wear = store.config  # issue 17: which subtrees are coalesced, and how often
+        wear = store.config  # issue 17: which subtrees are coalesced
         coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
         self._core = core_mod.CloneCore(
             max_key_bytes=config.max_key_bytes,
             max_value_bytes=config.max_value_bytes,
-            coalesced_prefixes=[p.encode() for p in coalesced],
+            coalesced_prefixes=[prefix.encode() for prefix in coalesced],
         )
         self.runner = Runner(
             "clone",
@@ -87,7 +80,7 @@ class CloneLoop:
             on_failure=on_failure,
         )
         self._commits = CommitPipeline(store, self._core, stats, self.runner.wakeup)
-        self._limiter = LogRateLimiter()
+        self._limiter = LogRateLimiter()  # shared: one log line per (peer, reason)
         self._snapshots = SnapshotStreamer(
             store,
             config.snapshot_chunk,
@@ -103,83 +96,51 @@ class CloneLoop:
             time.monotonic(),
         )
         self._subscribers = Subscribers()
-        self._sockets: list[Socket] = []
+        self._sockets: list[Socket] = []  # PULL, ROUTER, XPUB, SUB
         self._pollout = False
 
-    # --- called from other threads ----------------------------------------------------
-    def call(self, command: object) -> Future[object]:
-        """Run a control command on the I/O thread; the future holds its answer."""
-        return self.runner.call(command)
-
-    @property
-    def bound(self) -> threading.Event:
-        return self.runner.started
-
-    @property
-    def failure(self) -> BaseException | None:
-        return self.runner.failure
-
-    # --- the runner's thread ----------------------------------------------------------
-    def _socket(
-        self, kind: int, endpoint: str, reader: Step | None, **options: int | bytes
-    ) -> Socket:
-        curve = None if endpoint.startswith("inproc:") else self._curve  # §8.2: TCP
-        sock = make_socket(self._context, kind, linger_ms=self._linger_ms, curve=curve)
-        self._sockets.append(sock)
-        for name, value in options.items():
-            sock.setsockopt(getattr(zmq, name), value)
-        sock.bind(endpoint)
-        if reader is not None:
-            self.runner.register(sock, lambda _: self._drain(sock, reader))
-        return sock
-
+    # --- the Runner's owner -----------------------------------------------------------
     def open(self, runner: Runner) -> None:
-        core, endpoints, config = self._core, self._endpoints, self._config
-        self._socket(
-            zmq.PULL, self.publish_endpoint, self._on_local, RCVHWM=0, LINGER=0
-        )
+        config, endpoints, core = self._config, self.bound_endpoints, self._core
+        local = self._socket(zmq.PULL, self.publish_endpoint, RCVHWM=0, LINGER=0)
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
         # §1.3: with ROUTER_MANDATORY a peer at its HWM gives EAGAIN, not a silent drop
-        self._router = router = self._socket(
+        self._router = self._socket(
             zmq.ROUTER,
             endpoints.snapshot,
-            None,
             ROUTER_MANDATORY=1,
             SNDHWM=2 * max(1, config.snapshot_chunk),
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        # XPUB: subscriptions and leaves show (VERBOSER); a new connection gets the
-        # SNDHWM of bind time, so bind with the one for the largest message (issue 18)
+        # XPUB_VERBOSER: subscriptions and leaves show; libzmq gives a new connection the
+        # SNDHWM of bind time, so the one for the largest message (issue 18)
         largest = config.max_key_bytes + config.max_value_bytes
         self._pub = self._socket(
             zmq.XPUB,
             endpoints.publisher,
-            None,
             SNDHWM=self._pacing.queue_limit.hwm_for_largest(largest),
             XPUB_VERBOSER=1,
             XPUB_NODROP=1,
-            MAXMSGSIZE=_MAX_MESSAGE_BYTES,  # issue 18: subscriptions are small
+            MAXMSGSIZE=_MAX_MESSAGE_BYTES,
         )
-        self._socket(
+        collector = self._socket(
             zmq.SUB,
             endpoints.collector,
-            lambda frames, now: self._carry_out(
-                core.on_kvset(frames, now), "collector"
-            ),
             RCVHWM=_COLLECTOR_HWM,
             MAXMSGSIZE=_MAX_MESSAGE_BYTES,
             SUBSCRIBE=b"",  # §6.1: subscribed to everything
         )
-        runner.register(router, self._on_router)
+        self._reader(local, "local", core.on_local)
+        self._reader(collector, "collector", core.on_kvset)
+        runner.register(self._router, self._on_router)
         runner.register(self._pub, self._on_notices)
-        self.bound_endpoints = bound = clone.Endpoints(
-            *(s.getsockopt_string(zmq.LAST_ENDPOINT) for s in self._sockets[1:])
-        )
+        bound = [s.getsockopt_string(zmq.LAST_ENDPOINT) for s in self._sockets[1:]]
+        self.bound_endpoints = clone.Endpoints(*bound)
         log.info(
             "clone_bound",
-            snapshot=bound.snapshot,
-            publisher=bound.publisher,
-            collector=bound.collector,
+            snapshot=bound[0],
+            publisher=bound[1],
+            collector=bound[2],
             seq=last_seq,
         )
 
@@ -198,7 +159,7 @@ class CloneLoop:
             self._snapshots.unblock()
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
-            self._carry_out(self._core.on_tick(now), "ttl")
+            self._apply(self._core.on_tick(now), "ttl")
         due = self._pacing.on_turn(time.monotonic())
         if due.hugz:
             self._send_pub(self._core.hugz_frames())
@@ -208,45 +169,73 @@ class CloneLoop:
         if due.trim:
             release_freed_memory()
         self._snapshots.advance(self._router)
-        pollout = self._snapshots.want_pollout
-        if pollout != self._pollout:
-            self._pollout = pollout
-            self.runner.modify(
-                self._router, zmq.POLLIN | (zmq.POLLOUT if pollout else 0)
-            )
+        if self._snapshots.want_pollout != self._pollout:
+            self._pollout = not self._pollout
+            events = zmq.POLLIN | (zmq.POLLOUT if self._pollout else 0)
+            self.runner.modify(self._router, events)
+
+    def execute(self, command: object) -> object:
+        match command:
+            case msgs.CloneSubscribe(prefix=prefix, ref=ref):
+                self._subscribers.add(prefix, ref)
+            case msgs.CloneUnsubscribe(ref=ref):
+                self._subscribers.remove(ref)
+            case msgs.GetStats():
+                return {
+                    "clone.last_seq": self._core.last_seq,
+                    "clone.ephemeral_keys": self._core.ephemeral_count,
+                    **self._snapshots.stats(),
+                }
+            case msgs.Tick():
+                pass
+            case _:
+                raise UnknownCommand("clone", command)
+        return None
 
     def close(self) -> None:
         try:
-            if self._sockets and self.runner.failure is None:
+            if self.runner.failure is None:  # opened: publish what is still stored
                 self._commits.finish(self._publish_committed, STOP_FLUSH_S)
         finally:
             self._snapshots.close()
             for sock in self._sockets:
                 sock.close()
 
-    # --- input ------------------------------------------------------------------------
-    def _drain(self, sock: Socket, reader: Step) -> None:
+    # --- sockets ----------------------------------------------------------------------
+    def _socket(self, kind: int, endpoint: str, **options: int | bytes) -> Socket:
+        curve = None if endpoint.startswith("inproc:") else self._curve  # §8.2: TCP
+        sock = make_socket(self._context, kind, linger_ms=self._linger_ms, curve=curve)
+        self._sockets.append(sock)
+        for name, value in options.items():
+            sock.setsockopt(getattr(zmq, name), value)
+        sock.bind(endpoint)
+        return sock
+
+    def _reader(self, sock: Socket, peer: str, step: Callable[..., Outputs]) -> None:
+        def take(frames: list[bytes], now: float) -> None:
+            self._apply(step(frames, now), peer)
+
+        self.runner.register(sock, lambda _: self._drain(sock, take))
+
+    def _drain(self, sock: Socket, step: Callable[[list[bytes], float], None]) -> None:
+        """Up to _DRAIN_BATCH messages a turn; then the next poll does not wait."""
         now = self._clock.monotonic()
         for _ in range(_DRAIN_BATCH):
             try:
                 frames = recv_frames(sock)
             except zmq.Again:
                 return
-            reader(frames, now)
+            step(frames, now)
         self._pacing.drained_full()
-
-    def _on_local(self, frames: list[bytes], now: float) -> None:
-        self._carry_out(self._core.on_local(frames, now), "local")
 
     def _on_router(self, events: int) -> None:
         if events & zmq.POLLIN:
             self._drain(self._router, self._on_icanhaz)
-        if events & zmq.POLLOUT:
+        if events & zmq.POLLOUT:  # some snapshot peer has room again
             self._snapshots.unblock()
 
     def _on_icanhaz(self, frames: list[bytes], _now: float) -> None:
-        routing_id = frames[0]
-        self._carry_out(self._core.on_icanhaz(frames[1:]), routing_id.hex(), routing_id)
+        self._apply(self._core.on_icanhaz(frames[1:]), frames[0].hex(), frames[0])
 
     def _on_notices(self, _events: int) -> None:
         notices = []
@@ -259,16 +248,15 @@ class CloneLoop:
         if hwm is not None:  # libzmq applies a set SNDHWM to every connection
             self._pub.setsockopt(zmq.SNDHWM, hwm)
 
-    def _carry_out(
-        self, outputs: list[core_mod.CloneOutput], peer: str, routing_id: bytes = b""
-    ) -> None:
+    def _apply(self, outputs: Outputs, peer: str, routing_id: bytes = b"") -> None:
         for out in outputs:
             if isinstance(out, core_mod.Accept):
                 self._commits.accept(out.update, coalesced=out.coalesced)
-            elif isinstance(out, core_mod.Rejected):
+            elif isinstance(out, core_mod.SnapshotRequested):
+                if not self._snapshots.request(routing_id, out.subtree):
+                    self._rejected(peer, _QUEUE_FULL)
+            else:
                 self._rejected(peer, out)
-            elif not self._snapshots.request(routing_id, out.subtree):
-                self._rejected(peer, _QUEUE_FULL)
 
     def _rejected(self, peer: str, out: core_mod.Rejected) -> None:
         """Counted every time, logged once per (peer, reason) a minute (docs/style.md §5)."""
@@ -279,7 +267,6 @@ class CloneLoop:
                 "clone_input_rejected", peer=peer, reason=out.reason, detail=out.detail
             )
 
-    # --- durable, then published ------------------------------------------------------
     def _publish_committed(self) -> None:
         for update in self._commits.released():
             self._send_pub(update.kvpub())
@@ -310,25 +297,3 @@ class CloneLoop:
                 send_frames(pub, frames)  # the others get it; the full one misses it
             finally:
                 pub.setsockopt(zmq.XPUB_NODROP, 1)
-
-    # --- control ----------------------------------------------------------------------
-    def execute(self, command: object) -> object:
-        match command:
-            case msgs.CloneSubscribe(prefix=prefix, ref=ref):
-                self._subscribers.add(prefix, ref)
-            case msgs.CloneUnsubscribe(ref=ref):
-                self._subscribers.remove(ref)
-            case msgs.GetStats():
-                return {
-                    "clone.last_seq": self._core.last_seq,
-                    "clone.ephemeral_keys": self._core.ephemeral_count,
-                    "clone.snapshots.active": self._snapshots.active,
-                    "clone.snapshots.waiting": self._snapshots.waiting,
-                }
-            case Stop():
-                self.runner.request_stop()
-            case msgs.Tick():
-                pass
-            case _:
-                raise UnknownCommand("clone", command)
-        return None

@@ -103,6 +103,12 @@ class SnapshotStreamer:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def stats(self) -> dict[str, int]:
+        return {
+            "clone.snapshots.active": len(self._active),
+            "clone.snapshots.waiting": len(self._waiting),
+        }
+
     @property
     def runnable(self) -> bool:
         """True if some snapshot can send now (the loop should not sleep)."""
