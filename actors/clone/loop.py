@@ -61,8 +61,9 @@ class CloneLoop:
     ) -> None:
         self.publish_endpoint = f"inproc://raspy-clone-publish-{id(self):x}"
         self.bound_endpoints = endpoints
-        self._context, self._config, self._clock = context, config, clock
-        self._stats, self._linger_ms, self._curve = stats, linger_ms, curve
+        self._context, self._config, self._endpoints = context, config, endpoints
+        self._clock, self._stats, self._linger_ms = clock, stats, linger_ms
+        self._curve = curve  # server keys for the bound TCP sockets (§8.2)
         self._limits = limits = limits or LimitsConfig()
         wear = store.config  # issue 17: which subtrees are coalesced
         coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
@@ -101,7 +102,7 @@ class CloneLoop:
 
     # --- the Runner's owner -----------------------------------------------------------
     def open(self, runner: Runner) -> None:
-        config, endpoints, core = self._config, self.bound_endpoints, self._core
+        config, endpoints, core = self._config, self._endpoints, self._core
         local = self._socket(zmq.PULL, self.publish_endpoint, RCVHWM=0, LINGER=0)
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
         # §1.3: with ROUTER_MANDATORY a peer at its HWM gives EAGAIN, not a silent drop
@@ -151,7 +152,7 @@ class CloneLoop:
             time.monotonic(),
             ttl_deadline=self._core.next_deadline(),
             sending=snapshots.runnable,
-            retry_blocked=bool(snapshots.active) and not snapshots.want_pollout,
+            retry_blocked=snapshots.retry_on_timer,
         )
 
     def on_turn(self, now: float) -> None:

@@ -95,14 +95,6 @@ class SnapshotStreamer:
         self._waiting: deque[tuple[bytes, bytes]] = deque()
         self.want_pollout = False
 
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
     def stats(self) -> dict[str, int]:
         return {
             "clone.snapshots.active": len(self._active),
@@ -113,6 +105,12 @@ class SnapshotStreamer:
     def runnable(self) -> bool:
         """True if some snapshot can send now (the loop should not sleep)."""
         return bool(self._waiting) or any(not s.blocked for s in self._active)
+
+    @property
+    def retry_on_timer(self) -> bool:
+        """Snapshots are active but no POLLOUT is awaited: blocked peers are tried
+        again on a short timer."""
+        return bool(self._active) and not self.want_pollout
 
     def request(self, routing_id: bytes, subtree: bytes) -> bool:
         """Queue a snapshot; False if too many are waiting (the caller counts it)."""
