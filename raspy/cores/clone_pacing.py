@@ -37,8 +37,6 @@ class ClonePacing:
     def __init__(
         self, hugz_interval_s: float, queue_budget_bytes: int, now: float
     ) -> None:
-        if hugz_interval_s <= 0:
-            raise ValueError(f"hugz_interval_s must be > 0, got {hugz_interval_s}")
         self.queue_limit = SubscriberQueueLimit(queue_budget_bytes, now)
         self._cut_off_log = LogRateLimiter()
         self._interval_s = hugz_interval_s
