@@ -45,12 +45,13 @@ class SnapshotContent:
     def add_record(self, key: bytes, seq: int, body: bytes) -> None:
         """A stored record of the subtree; records come in key order."""
         overlay = self._overlay
-        self._overlay_before(key)
-        if overlay and overlay[0].key == key:
-            newer = overlay.popleft()
-            if newer.seq > seq:
-                self._add(newer.key, newer.seq, newer.body)
-                return
+        if overlay:  # the common case has none: one call per record, no more
+            self._overlay_before(key)
+            if overlay and overlay[0].key == key:
+                newer = overlay.popleft()
+                if newer.seq > seq:
+                    self._add(newer.key, newer.seq, newer.body)
+                    return
         self._add(key, seq, body)
 
     def end(self) -> None:
