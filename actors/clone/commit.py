@@ -12,81 +12,24 @@ from __future__ import annotations
 
 import functools
 import queue
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
 
 import structlog
+import zmq
 
-from raspy import packing
+from raspy.actors.clone.records import load_state, store_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
-from raspy.errors import PackingError, StoreError
-from raspy.protocol import clone
+from raspy.errors import StoreError
 from raspy.stats import Stats
-from raspy.storage.store import Delete, Op, Put, Store
-from raspy.storage.tables import (
-    LAST_SEQ_KEY,
-    Table,
-    decode_kv,
-    decode_seq,
-    encode_kv,
-    encode_seq,
-)
+from raspy.storage.store import Put, Store
+from raspy.storage.tables import LAST_SEQ_KEY, Table, encode_seq
 from raspy.transport.wakeup import Wakeup
 
 log = structlog.get_logger(component="clone")
-
-_LOAD_CHUNK: Final = 1000
-
-
-def kv_essentials(value: bytes) -> tuple[int, bytes, float | None]:
-    """(seq, body, ttl) of a kv record: a quick check of the fields the Clone server
-    needs (a snapshot reads every record); anything unusual goes through decode_kv,
-    which raises StoreError naming the problem."""
-    try:
-        record = packing.unpack(value)
-    except PackingError:
-        record = None
-    if isinstance(record, dict) and len(record) == 4:
-        seq, body, ttl = record.get("seq"), record.get("body"), record.get("ttl")
-        if (
-            type(seq) is int
-            and 0 <= seq <= clone.MAX_SEQ
-            and type(body) is bytes
-            and (ttl is None or type(ttl) is float)
-        ):
-            return seq, body, ttl
-    full = decode_kv(value)
-    return full.seq, full.body, full.ttl
-
-
-def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float]]]:
-    """The last sequence given out (kv.meta, or higher in kv) and every ephemeral key
-    with its ttl; unreadable records are logged, counted and skipped."""
-    last_seq = 0
-    ephemeral: list[tuple[bytes, float]] = []
-    with store.read_view() as view:
-        raw = view.get(Table.KV_META, LAST_SEQ_KEY)
-        if raw is not None:
-            last_seq = decode_seq(raw)
-        after: bytes | None = None
-        while True:
-            items = view.iter_from(Table.KV, b"", after, _LOAD_CHUNK)
-            for key, value in items:
-                try:
-                    seq, _, ttl_s = kv_essentials(value)
-                except StoreError as exc:
-                    stats.incr("clone.load.bad_record")
-                    log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
-                    continue
-                last_seq = max(last_seq, seq)
-                if ttl_s:
-                    ephemeral.append((key, ttl_s))
-            if len(items) < _LOAD_CHUNK:
-                return last_seq, ephemeral
-            after = items[-1][0]
 
 
 @dataclass
@@ -107,24 +50,6 @@ class _Flush:
     updates: list[core_mod.Update]
 
 
-def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[Op]:
-    """Put (or Delete) each key, then kv.meta last_seq: one transaction, §6.2 raspy.
-
-    last_seq is the high-water mark: no sequence number above it was given out.
-    """
-    ops: list[Op] = []
-    for update in updates:
-        if update.is_delete:
-            ops.append(Delete(Table.KV, update.key))
-        else:
-            value = encode_kv(update.seq, update.body, dict(update.props), update.ttl_s)
-            ops.append(Put(Table.KV, update.key, value))
-    if mark is None:
-        mark = updates[-1].seq
-    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(mark)))
-    return ops
-
-
 class CommitPipeline:
     """Accepted -> submitted -> committed -> released in order. I/O thread only,
     except `_committed`, which the writer thread calls.
@@ -140,19 +65,18 @@ class CommitPipeline:
         core: core_mod.CloneCore,
         stats: Stats,
         wake: Wakeup,
-        *,
-        coalesce_interval_s: float = 0.0,
-        seq_block: int = 1,
     ) -> None:
+        """How often coalesced values are written, and the block of sequence numbers
+        reserved at a time, come from the store's config (issue 17)."""
         self._store = store
         self._core = core
         self._stats = stats
         self._wake = wake
-        self._interval_s = coalesce_interval_s
+        self._interval_s = store.config.coalesce_interval_s
         self._next_flush: float | None = None
         self._flushing: _Flush | None = None
         self.buffer = CoalescingBuffer()
-        self.blocks = SequenceBlocks(core.last_seq, seq_block)
+        self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
         self.published_seq = core.last_seq  # everything up to here went out
         self._mark_submitted = core.last_seq
         self._accepted: list[tuple[core_mod.Update, bool]] = []
@@ -161,10 +85,31 @@ class CommitPipeline:
             tuple[_Batch | _Flush, BaseException | None]
         ] = queue.SimpleQueue()
 
-    def loaded(self, last_seq: int) -> None:
-        """Start from the stored high-water mark (call once, after CloneCore.load)."""
-        self.blocks = SequenceBlocks(last_seq, self.blocks.block)
-        self.published_seq = self._mark_submitted = last_seq
+    def load(self, now: float) -> int:
+        """Restore the sequence and the ephemeral keys (§6.6: a fresh full ttl from
+        `now`) into the core, and start from the stored high-water mark; call once."""
+        last_seq, ephemeral = load_state(self._store, self._stats)
+        core = self._core
+        core.load(last_seq, ephemeral, now)
+        self.blocks = SequenceBlocks(core.last_seq, self.blocks.block)
+        self.published_seq = self._mark_submitted = core.last_seq
+        self._stats.gauge("clone.last_seq", last_seq)
+        self._stats.gauge("clone.ephemeral_keys", core.ephemeral_count)
+        return core.last_seq
+
+    def finish(self, publish: Callable[[], None], limit_s: float) -> None:
+        """At a clean stop: store what was accepted and the coalesced values (issue 17:
+        nothing is lost), calling `publish` as batches are stored, for up to `limit_s`."""
+        self.submit()
+        self.flush()
+        deadline = time.monotonic() + limit_s
+        poller = zmq.Poller()
+        poller.register(self._wake.read_fd, zmq.POLLIN)
+        while self.in_flight and time.monotonic() < deadline:
+            poller.poll(100)
+            self._wake.drain()
+            publish()
+            self.flush()  # what came in while the last flush was stored
 
     @property
     def in_flight(self) -> bool:

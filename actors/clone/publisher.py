@@ -5,14 +5,15 @@ reads them like KVSETs from the collector (docs/protocols.md §6.4), so they are
 stored and published the same way. Plain sets (no properties, no ttl) from a device
 service's poll batch travel as one message holding them all, because the per-message
 cost, not the per-update one, dominates at a thousand readings a second.
-Subscribers: actors told KeyChanged for a prefix.
+Subscribers: actors told KeyChanged for a prefix. The envelope is
+raspy.protocol.clone_local; the XPUB's queue limit is raspy.cores.clone_pacing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import pykka
@@ -20,16 +21,27 @@ import pykka
 from raspy import packing
 from raspy.actors import messages as msgs
 from raspy.cores import clone as core_mod
+from raspy.cores.clone_pacing import (
+    MAX_HWM,
+    MIN_HWM,
+    SIZE_WINDOW_S,
+    SubscriberQueueLimit,
+)
 from raspy.errors import MalformedMessage, PackingError
 from raspy.protocol import clone
+from raspy.protocol.clone_local import BATCH_CHANNEL, PUBLISH_CHANNEL, chunks
 from raspy.transport.pushers import ThreadPushers
 
-# inproc messages: [PUBLISH_CHANNEL, *KVSET frames] (the collector's five frames), or
-# [BATCH_CHANNEL, msgpack [[key, body], ...]] for up to BATCH_LIMIT plain sets
-PUBLISH_CHANNEL: Final = b"S"
-BATCH_CHANNEL: Final = b"B"
-BATCH_LIMIT: Final = 1000
-BATCH_BYTES: Final = 1024 * 1024
+__all__ = [
+    "MAX_HWM",
+    "MIN_HWM",
+    "SIZE_WINDOW_S",
+    "ClonePublisher",
+    "Refused",
+    "SubscriberQueueLimit",
+    "Subscribers",
+    "release_freed_memory",
+]
 
 Refused = list[tuple[bytes, str]]
 """Keys a publisher would not send, each with the reason."""
@@ -62,7 +74,7 @@ class ClonePublisher(ThreadPushers):
         """Queue plain sets (no properties, no ttl) in as few messages as possible;
         the keys §6.2 forbids are left out and returned with the reason."""
         valid, refused = clone.split_by_key(entries)
-        for chunk in _chunks(valid):
+        for chunk in chunks(valid):
             try:
                 packed = packing.pack(chunk)
             except PackingError as exc:  # one entry alone over the packing limit
@@ -70,44 +82,6 @@ class ClonePublisher(ThreadPushers):
                 continue
             self.send([BATCH_CHANNEL, packed])
         return refused
-
-
-def _chunks(
-    entries: list[tuple[bytes, bytes]],
-) -> Iterator[list[tuple[bytes, bytes]]]:
-    """At most BATCH_LIMIT entries and about BATCH_BYTES per message."""
-    chunk: list[tuple[bytes, bytes]] = []
-    size = 0
-    for key, body in entries:
-        grows = len(key) + len(body)
-        if chunk and (len(chunk) == BATCH_LIMIT or size + grows > BATCH_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append((key, body))
-        size += grows
-    if chunk:
-        yield chunk
-
-
-def unpack_batch(frame: bytes) -> list[tuple[bytes, bytes]]:
-    """The entries of a BATCH_CHANNEL message; MalformedMessage if it is not one."""
-    try:
-        entries = packing.unpack(frame)
-    except PackingError as exc:
-        raise MalformedMessage("clone", "bad_batch", str(exc)) from exc
-    if not isinstance(entries, list) or len(entries) > BATCH_LIMIT:
-        raise MalformedMessage("clone", "bad_batch", "not a list of entries")
-    out: list[tuple[bytes, bytes]] = []
-    for entry in entries:
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 2
-            or type(entry[0]) is not bytes
-            or type(entry[1]) is not bytes
-        ):
-            raise MalformedMessage("clone", "bad_batch", "an entry is not [key, body]")
-        out.append((entry[0], entry[1]))
-    return out
 
 
 class Subscribers:
@@ -133,64 +107,6 @@ class Subscribers:
                     ref.tell(event)
                 except pykka.ActorDeadError:
                     self._entries.remove((prefix, ref))
-
-
-# --- the XPUB's queue per subscriber, bounded in bytes (issue 18) ---------------------
-#
-# ZeroMQ counts a subscriber's queue in messages (SNDHWM), never in bytes, and XPUB
-# says nothing of whom it drops for. So:
-# - SNDHWM = [limits] clone_subscriber_queue_bytes // the largest message published
-#   lately, lowered at once before a bigger message goes out, raised again only when
-#   no such message came for a whole window: a queue holds about the budget (at most
-#   twice, while the limit comes down), whatever the value sizes;
-# - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN:
-#   counted (clone.subscribers.cut_off) and logged (rate-limited), then the message is
-#   sent again without NODROP, so the others get it and the full one misses it: its
-#   next update shows a sequence gap, and a CHP client asks for a snapshot (RFC 12);
-# - libzmq gives a new connection the SNDHWM of bind time, and applies a changed one
-#   to the connections it has: the socket is bound with the limit for the largest
-#   message, and the current limit is set again whenever a subscription arrives;
-# - no ZMTP heartbeats on the XPUB: libzmq 4.3.x has open crashes with heartbeats on
-#   PUB/XPUB sockets (a segfault in its I/O thread was seen here); a subscriber that
-#   reads nothing keeps at most its byte budget until it leaves; after a subscriber
-#   leaves, freed heap is handed back to the system.
-
-MIN_HWM: Final = 16
-MAX_HWM: Final = 100_000
-MESSAGE_FLOOR_BYTES: Final = 64  # budget // this is the limit for tiny messages
-SIZE_WINDOW_S: Final = 10.0
-
-
-class SubscriberQueueLimit:
-    """The SNDHWM that keeps one subscriber's queue within a byte budget (pure)."""
-
-    def __init__(self, budget_bytes: int, now: float) -> None:
-        if budget_bytes <= 0:
-            raise ValueError(f"budget_bytes must be > 0, got {budget_bytes}")
-        self._budget = budget_bytes
-        self._largest = MESSAGE_FLOOR_BYTES  # in this window
-        self._previous = MESSAGE_FLOOR_BYTES  # in the window before
-        self._window_ends = now + SIZE_WINDOW_S
-        self.hwm = self._limit(MESSAGE_FLOOR_BYTES)
-
-    def _limit(self, size: int) -> int:
-        return max(MIN_HWM, min(MAX_HWM, self._budget // max(size, 1)))
-
-    def hwm_for_largest(self, size: int) -> int:
-        """The SNDHWM that holds the budget even if every message is `size` bytes."""
-        return self._limit(size)
-
-    def on_message(self, size: int, now: float) -> int | None:
-        """Before sending `size` bytes: the new SNDHWM to set, or None (unchanged)."""
-        if now >= self._window_ends:
-            self._previous, self._largest = self._largest, MESSAGE_FLOOR_BYTES
-            self._window_ends = now + SIZE_WINDOW_S
-        self._largest = max(self._largest, size)
-        wanted = self._limit(max(self._largest, self._previous))
-        if wanted == self.hwm:
-            return None
-        self.hwm = wanted
-        return wanted
 
 
 def release_freed_memory() -> bool:

@@ -80,9 +80,9 @@ class CloneServerActor(pykka.ThreadingActor):
             case msgs.GetCloneEndpoints():
                 return self._loop.bound_endpoints
             case msgs.CloneSubscribe() | msgs.CloneUnsubscribe() | msgs.GetStats():
-                return self._loop.call(message).result(timeout=5)
+                return self._loop.runner.call(message).result(timeout=5)
             case msgs.Tick():
-                self._loop.call(message)
+                self._loop.runner.call(message)
                 return None
             case _IoFailed(error=error):
                 raise RuntimeError("clone I/O thread failed") from error

@@ -1,10 +1,10 @@
 """Clone snapshots (docs/protocols.md §6.3): KVSYNC per key of a subtree, then KTHXBAI.
 
-Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe,
-with the published coalesced values not yet stored laid over it (issue 17):
-the ROUTER has ROUTER_MANDATORY and a small SNDHWM, so a full peer gives EAGAIN and
-the entry waits for the next turn (§1.3: never dropped, never all in memory). Used
-only by the Clone I/O thread, which owns the ROUTER.
+Each snapshot streams from ONE read transaction in chunks, paced by the peer's pipe;
+what it sends and when it is cut off are raspy.cores.clone_snapshot's to say. The
+ROUTER has ROUTER_MANDATORY and a small SNDHWM, so a full peer gives EAGAIN and the
+entry waits for the next turn (§1.3: never dropped, never all in memory). Used only by
+the Clone I/O thread, which owns the ROUTER.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Final, Protocol
 import structlog
 import zmq
 
-from raspy.actors.clone.commit import kv_essentials
+from raspy.actors.clone.records import kv_essentials
 from raspy.clock import Clock
 from raspy.cores.clone import Update
+from raspy.cores.clone_snapshot import DEFAULT_MAX_S, SnapshotContent, cut_off_reason
 from raspy.errors import StoreError
-from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage.store import ReadView, Store
@@ -33,14 +33,6 @@ log = structlog.get_logger(component="clone")
 
 MAX_ACTIVE: Final = 32  # concurrent read txns (LMDB has 126 reader slots)
 MAX_WAITING: Final = 1024
-# A peer that reads nothing for this long loses its snapshot: its read txn must not
-# stay open, since the store grows its map only when no read txn is open (it waits
-# 30 s). Real monotonic time: this is about the peer's socket, not about ttl.
-STALL_LIMIT_S: Final = 10.0
-# Issue 18: a peer that reads, but slowly, is cut off after [limits] snapshot_max_s
-# in all, and every view is closed at once when the store waits to grow its map:
-# no client holds the writes hostage. The client asks again (§6.3: ICANHAZ?).
-DEFAULT_MAX_S: Final = 60.0
 
 
 class Pending(Protocol):
@@ -57,16 +49,11 @@ class _Snapshot:
     """One ICANHAZ? being answered."""
 
     routing_id: bytes
-    subtree: bytes
     view: ReadView
-    last_seq: int
-    overlay: deque[Update]
-    after: bytes | None = None
-    outgoing: deque[list[bytes]] = field(default_factory=deque)
-    read_all: bool = False
+    content: SnapshotContent
+    after: bytes | None = None  # the last key read from the view
     finished: bool = False
     blocked: bool = False
-    entries: int = 0
     progress_at: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.monotonic)
 
@@ -95,18 +82,22 @@ class SnapshotStreamer:
         self._waiting: deque[tuple[bytes, bytes]] = deque()
         self.want_pollout = False
 
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiting)
+    def stats(self) -> dict[str, int]:
+        return {
+            "clone.snapshots.active": len(self._active),
+            "clone.snapshots.waiting": len(self._waiting),
+        }
 
     @property
     def runnable(self) -> bool:
         """True if some snapshot can send now (the loop should not sleep)."""
         return bool(self._waiting) or any(not s.blocked for s in self._active)
+
+    @property
+    def retry_on_timer(self) -> bool:
+        """Snapshots are active but no POLLOUT is awaited: blocked peers are tried
+        again on a short timer."""
+        return bool(self._active) and not self.want_pollout
 
     def request(self, routing_id: bytes, subtree: bytes) -> bool:
         """Queue a snapshot; False if too many are waiting (the caller counts it)."""
@@ -127,7 +118,14 @@ class SnapshotStreamer:
         now = time.monotonic()
         growing = self._store.growth_waiting()
         for snap in list(self._active):
-            reason = self._cut_off_reason(snap, now, growing)
+            reason = cut_off_reason(
+                now=now,
+                started_at=snap.started_at,
+                progress_at=snap.progress_at,
+                blocked=snap.blocked,
+                store_growing=growing,
+                max_s=self._max_s,
+            )
             if reason is not None:
                 self._abandon(snap, reason, now)
             elif not snap.blocked:
@@ -141,15 +139,6 @@ class SnapshotStreamer:
         self.want_pollout = progressed and any(s.blocked for s in self._active)
         self._stats.gauge("clone.snapshots.active", len(self._active))
 
-    def _cut_off_reason(self, snap: _Snapshot, now: float, growing: bool) -> str | None:
-        if growing:
-            return "store_growing"
-        if now - snap.started_at > self._max_s:
-            return "too_long"
-        if snap.blocked and now - snap.progress_at > STALL_LIMIT_S:
-            return "stalled"
-        return None
-
     def _abandon(self, snap: _Snapshot, reason: str, now: float) -> None:
         """Close its view now; counted, logged once per (peer, reason) a minute."""
         snap.finished = True
@@ -159,7 +148,7 @@ class SnapshotStreamer:
                 "clone_snapshot_abandoned",
                 peer=snap.routing_id.hex(),
                 reason=reason,
-                count=snap.entries,
+                count=snap.content.entries,
             )
 
     def close(self) -> None:
@@ -176,22 +165,24 @@ class SnapshotStreamer:
             # stored before published) or in the overlay (coalesced, not yet stored);
             # a few later ones may be too, and the client re-applies those
             last_seq = self._pending.published_seq
-            overlay = deque(self._pending.overlay(subtree))
+            overlay = self._pending.overlay(subtree)
             view = self._store.read_view()
-            self._active.append(_Snapshot(routing_id, subtree, view, last_seq, overlay))
+            content = SnapshotContent(subtree, last_seq, overlay)
+            self._active.append(_Snapshot(routing_id, view, content))
             self._stats.incr("clone.snapshots.started")
 
     def _send_chunk(self, snap: _Snapshot, router: zmq.Socket[bytes]) -> bool:
         """Send up to one chunk; True if anything went out."""
         sent = 0
+        outgoing = snap.content.outgoing
         while sent < self._chunk:
-            if not snap.outgoing and not self._refill(snap):
+            if not outgoing and not self._refill(snap):
                 snap.finished = True
                 self._stats.incr("clone.snapshots.completed")
-                self._stats.incr("clone.snapshots.entries", snap.entries)
+                self._stats.incr("clone.snapshots.entries", snap.content.entries)
                 break
             try:
-                send_frames(router, [snap.routing_id, *snap.outgoing[0]])
+                send_frames(router, [snap.routing_id, *outgoing[0]])
             except zmq.Again:
                 snap.blocked = True  # the peer's pipe is at its HWM: keep the entry
                 break
@@ -201,7 +192,7 @@ class SnapshotStreamer:
                 snap.finished = True  # the client went away
                 self._stats.incr("clone.snapshots.abandoned")
                 break
-            snap.outgoing.popleft()
+            outgoing.popleft()
             sent += 1
         if sent:
             snap.progress_at = time.monotonic()
@@ -209,11 +200,12 @@ class SnapshotStreamer:
 
     def _refill(self, snap: _Snapshot) -> bool:
         """Queue the next chunk of KVSYNCs (then KTHXBAI); False when all is sent."""
-        if snap.read_all:
+        content = snap.content
+        if content.ended:
             return False
-        items = snap.view.iter_from(Table.KV, snap.subtree, snap.after, self._chunk)
+        items = snap.view.iter_from(Table.KV, content.subtree, snap.after, self._chunk)
+        add = content.add_record
         for key, value in items:
-            self._overlay_before(snap, key)
             try:
                 seq, body, _ = kv_essentials(value)
             except StoreError as exc:
@@ -221,30 +213,9 @@ class SnapshotStreamer:
                 if self._limiter.should_log(("store", key), self._clock.monotonic()):
                     log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
                 continue
-            if snap.overlay and snap.overlay[0].key == key:
-                newer = snap.overlay.popleft()
-                if newer.seq > seq:
-                    self._add(snap, newer.key, newer.seq, newer.body)
-                    continue
-            self._add(snap, key, seq, body)
+            add(key, seq, body)
         if len(items) == self._chunk:
             snap.after = items[-1][0]
         else:
-            self._overlay_before(snap, None)
-            snap.read_all = True
-            snap.outgoing.append(clone.kthxbai(snap.last_seq, snap.subtree))
-        return bool(snap.outgoing)
-
-    def _overlay_before(self, snap: _Snapshot, key: bytes | None) -> None:
-        """Queue the overlay's keys that sort before `key` (None: all that is left)."""
-        overlay = snap.overlay
-        while overlay and (key is None or overlay[0].key < key):
-            update = overlay.popleft()
-            self._add(snap, update.key, update.seq, update.body)
-
-    def _add(self, snap: _Snapshot, key: bytes, seq: int, body: bytes) -> None:
-        if not body:
-            return  # a coalesced deletion not yet stored: the key is gone
-        # raspy (§6.3): KVSYNC carries the key's own sequence, no uuid/properties
-        snap.outgoing.append(clone.kvsync(key, seq, body))
-        snap.entries += 1
+            content.end()
+        return bool(content.outgoing)

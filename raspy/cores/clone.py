@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from raspy.errors import MalformedMessage
-from raspy.protocol import clone
+from raspy.protocol import clone, clone_local
 
 DEFAULT_RECENT_UUIDS: Final = 10_000
 DEFAULT_MAX_VALUE_BYTES: Final = 256 * 1024
+DUPLICATE_UUID: Final = "duplicate_uuid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,18 @@ class Rejected:
 
     reason: str
     detail: str
+
+    @property
+    def counter(self) -> str:
+        """The statistic it counts; a resend (§6.4 raspy) is expected, not bad input."""
+        if self.reason == DUPLICATE_UUID:
+            return "clone.duplicates"
+        return f"clone.rejected.{self.reason}"
+
+    @property
+    def worth_logging(self) -> bool:
+        """Bad input is logged (rate-limited by the shell); a resend is not."""
+        return self.reason != DUPLICATE_UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +150,16 @@ class CloneCore:
             now=now,
         )
 
+    def on_local(self, frames: Sequence[bytes], now: float) -> list[CloneOutput]:
+        """A ClonePublisher message (raspy.protocol.clone_local): a KVSET, or a batch."""
+        try:
+            message = clone_local.decode_local(frames)
+        except MalformedMessage as exc:
+            return [Rejected(exc.reason, exc.detail)]
+        if isinstance(message, clone_local.LocalKvset):
+            return self.on_kvset(message.frames, now)
+        return self.on_local_batch(message.entries, now)
+
     def on_local_batch(
         self, entries: Sequence[tuple[bytes, bytes]], now: float
     ) -> list[CloneOutput]:
@@ -187,7 +210,7 @@ class CloneCore:
         if uuid:
             if uuid in self._recent:
                 # §6.4 (raspy): a resent KVSET is applied once
-                return [Rejected("duplicate_uuid", uuid.hex())]
+                return [Rejected(DUPLICATE_UUID, uuid.hex())]
             self._remember(uuid)
         if body and ttl_s is not None:
             self._set_deadline(key, now + ttl_s)

@@ -1,4 +1,4 @@
-"""The in-process batch message of ClonePublisher (actors/clone/publisher.py)."""
+"""The in-process batch message of ClonePublisher (raspy/protocol/clone_local.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy import packing
-from raspy.actors.clone.publisher import BATCH_BYTES, BATCH_LIMIT, _chunks, unpack_batch
 from raspy.errors import MalformedMessage
+from raspy.protocol.clone_local import BATCH_BYTES, BATCH_LIMIT, chunks, unpack_batch
 
 _ENTRIES = st.lists(
     st.tuples(st.binary(max_size=40), st.binary(max_size=40)), max_size=50
@@ -62,9 +62,9 @@ def test_chunks_keep_order_count_and_size_bounds(
 ) -> None:
     """Every entry once, in order; a chunk over BATCH_BYTES holds a single entry."""
     entries = [(key, bytes(size)) for key, size in sizes]
-    chunks = list(_chunks(entries))
-    assert [entry for chunk in chunks for entry in chunk] == entries
-    for chunk in chunks:
+    messages = list(chunks(entries))
+    assert [entry for chunk in messages for entry in chunk] == entries
+    for chunk in messages:
         assert 1 <= len(chunk) <= BATCH_LIMIT
         size = sum(len(k) + len(v) for k, v in chunk)
         assert size <= BATCH_BYTES or len(chunk) == 1
@@ -72,4 +72,4 @@ def test_chunks_keep_order_count_and_size_bounds(
 
 def test_a_thousand_and_one_small_entries_take_two_messages() -> None:
     entries = [(b"/k", b"v")] * (BATCH_LIMIT + 1)
-    assert [len(chunk) for chunk in _chunks(entries)] == [BATCH_LIMIT, 1]
+    assert [len(chunk) for chunk in chunks(entries)] == [BATCH_LIMIT, 1]

@@ -1,0 +1,97 @@
+"""The kv records the Clone server reads and writes (docs/protocols.md §6.2, §6.6).
+
+A snapshot reads every record, so `kv_essentials` checks only the fields the server
+needs; `load_state` restores the sequence and the ephemeral keys at start-up; `store_ops`
+is one group commit's transaction. No sockets here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+
+from raspy import packing
+from raspy.cores import clone as core_mod
+from raspy.errors import PackingError, StoreError
+from raspy.protocol import clone
+from raspy.stats import Stats
+from raspy.storage.store import Delete, Op, Put, Store
+from raspy.storage.tables import (
+    LAST_SEQ_KEY,
+    Table,
+    decode_kv,
+    decode_seq,
+    encode_kv,
+    encode_seq,
+)
+
+log = structlog.get_logger(component="clone")
+
+_LOAD_CHUNK: Final = 1000
+
+
+def kv_essentials(value: bytes) -> tuple[int, bytes, float | None]:
+    """(seq, body, ttl) of a kv record: a quick check of the fields the Clone server
+    needs (a snapshot reads every record); anything unusual goes through decode_kv,
+    which raises StoreError naming the problem."""
+    try:
+        record = packing.unpack(value)
+    except PackingError:
+        record = None
+    if isinstance(record, dict) and len(record) == 4:
+        seq, body, ttl = record.get("seq"), record.get("body"), record.get("ttl")
+        if (
+            type(seq) is int
+            and 0 <= seq <= clone.MAX_SEQ
+            and type(body) is bytes
+            and (ttl is None or type(ttl) is float)
+        ):
+            return seq, body, ttl
+    full = decode_kv(value)
+    return full.seq, full.body, full.ttl
+
+
+def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float]]]:
+    """The last sequence given out (kv.meta, or higher in kv) and every ephemeral key
+    with its ttl; unreadable records are logged, counted and skipped."""
+    last_seq = 0
+    ephemeral: list[tuple[bytes, float]] = []
+    with store.read_view() as view:
+        raw = view.get(Table.KV_META, LAST_SEQ_KEY)
+        if raw is not None:
+            last_seq = decode_seq(raw)
+        after: bytes | None = None
+        while True:
+            items = view.iter_from(Table.KV, b"", after, _LOAD_CHUNK)
+            for key, value in items:
+                try:
+                    seq, _, ttl_s = kv_essentials(value)
+                except StoreError as exc:
+                    stats.incr("clone.load.bad_record")
+                    log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
+                    continue
+                last_seq = max(last_seq, seq)
+                if ttl_s:
+                    ephemeral.append((key, ttl_s))
+            if len(items) < _LOAD_CHUNK:
+                return last_seq, ephemeral
+            after = items[-1][0]
+
+
+def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[Op]:
+    """Put (or Delete) each key, then kv.meta last_seq: one transaction, §6.2 raspy.
+
+    last_seq is the high-water mark: no sequence number above it was given out.
+    """
+    ops: list[Op] = []
+    for update in updates:
+        if update.is_delete:
+            ops.append(Delete(Table.KV, update.key))
+        else:
+            value = encode_kv(update.seq, update.body, dict(update.props), update.ttl_s)
+            ops.append(Put(Table.KV, update.key, value))
+    if mark is None:
+        mark = updates[-1].seq
+    ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(mark)))
+    return ops

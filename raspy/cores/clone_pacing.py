@@ -1,0 +1,176 @@
+"""The Clone server's timing and its publisher's flow control (docs/protocols.md §6.5).
+
+Pure: `now` (monotonic seconds) in, decisions out; no socket, no clock, no logging.
+`ClonePacing` says when a HUGZ is due, when freed heap is handed back, how long the I/O
+loop may sleep, which SNDHWM keeps each subscriber's queue within its byte budget
+(`SubscriberQueueLimit`, issue 18) and when a subscriber cut off is worth a log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.ratelimit import LogRateLimiter
+
+MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
+TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
+BLOCKED_RETRY_S: Final = 0.002  # a snapshot peer that was full is tried again then
+# libzmq's XPUB notices (XPUB_VERBOSER): b"\x01" + topic on subscribe, b"\x00" on leave
+SUBSCRIBED: Final = 1
+UNSUBSCRIBED: Final = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What a loop turn must do besides moving input: send a HUGZ, hand heap back."""
+
+    hugz: bool
+    trim: bool
+
+
+class ClonePacing:
+    """The Clone loop's own timers, all on the real monotonic clock: HUGZ feeds the
+    peers' real timers and the heap is the process's, neither is about ttl."""
+
+    def __init__(
+        self, hugz_interval_s: float, queue_budget_bytes: int, now: float
+    ) -> None:
+        self.queue_limit = SubscriberQueueLimit(queue_budget_bytes, now)
+        self._cut_off_log = LogRateLimiter()
+        self._interval_s = hugz_interval_s
+        self._next_hugz = 0.0  # the first turn sends one
+        self._last_hugz: float | None = None
+        self._trim_at: float | None = None
+        self._busy = False  # a drain stopped at its batch size in this turn
+        self._poll_now = False  # ... so the next poll does not wait
+
+    def on_notices(self, notices: Iterable[bytes], now: float) -> int | None:
+        """The XPUB's subscription notices; the SNDHWM to set again if someone
+        subscribed (libzmq gives a new connection the SNDHWM of bind time), else None.
+
+        §6.3 raspy: a client waits for a HUGZ to know its subscription is live, so
+        one goes out as soon as a subscription arrives instead of within the next
+        interval (at most one per MIN_HUGZ_GAP_S, however many subscribe). After a
+        leave, its freed queue is handed back to the system within TRIM_GAP_S.
+        """
+        subscribed = left = False
+        for notice in notices:
+            kind = notice[0] if notice else None
+            subscribed = subscribed or kind == SUBSCRIBED
+            left = left or kind == UNSUBSCRIBED
+        if left and self._trim_at is None:
+            self._trim_at = now + TRIM_GAP_S
+        if subscribed:
+            last = self._last_hugz
+            soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
+            self._next_hugz = min(self._next_hugz, soonest)
+            return self.queue_limit.hwm
+        return None
+
+    def before_send(self, size: int, now: float) -> int | None:
+        """Before publishing `size` bytes: the new SNDHWM to set, or None."""
+        return self.queue_limit.on_message(size, now)
+
+    def cut_off(self, now: float) -> bool:
+        """A subscriber's queue was full (counted every time): True once a minute,
+        when it is worth a log line."""
+        return self._cut_off_log.should_log("cut_off", now)
+
+    def drained_full(self) -> None:
+        """A drain stopped at its batch size: more input may be waiting."""
+        self._busy = True
+
+    def on_turn(self, now: float) -> Due:
+        """§6.5 raspy: a HUGZ every interval regardless of traffic."""
+        hugz = now >= self._next_hugz
+        if hugz:
+            self._last_hugz = now
+            self._next_hugz = now + self._interval_s
+        trim = self._trim_at is not None and now >= self._trim_at
+        if trim:
+            self._trim_at = None
+        self._poll_now, self._busy = self._busy, False
+        return Due(hugz, trim)
+
+    def next_deadline(
+        self,
+        now: float,
+        real_now: float,
+        *,
+        ttl_deadline: float | None,
+        sending: bool,
+        retry_blocked: bool,
+    ) -> float:
+        """When the loop must turn next, on the loop's clock (`now`).
+
+        `sending`: some snapshot can send at once; `retry_blocked`: snapshot peers are
+        full and no POLLOUT is awaited, so they are tried again shortly.
+        """
+        if self._poll_now or sending:
+            return now
+        deadline = now + (self._next_hugz - real_now)
+        if ttl_deadline is not None:
+            deadline = min(deadline, ttl_deadline)
+        if retry_blocked:
+            deadline = min(deadline, now + BLOCKED_RETRY_S)
+        return deadline
+
+
+# --- the XPUB's queue per subscriber, bounded in bytes (issue 18) ---------------------
+#
+# ZeroMQ counts a subscriber's queue in messages (SNDHWM), never in bytes, and XPUB
+# says nothing of whom it drops for. So:
+# - SNDHWM = [limits] clone_subscriber_queue_bytes // the largest message published
+#   lately, lowered at once before a bigger message goes out, raised again only when
+#   no such message came for a whole window: a queue holds about the budget (at most
+#   twice, while the limit comes down), whatever the value sizes;
+# - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN:
+#   counted (clone.subscribers.cut_off) and logged (rate-limited), then the message is
+#   sent again without NODROP, so the others get it and the full one misses it: its
+#   next update shows a sequence gap, and a CHP client asks for a snapshot (RFC 12);
+# - libzmq gives a new connection the SNDHWM of bind time, and applies a changed one
+#   to the connections it has: the socket is bound with the limit for the largest
+#   message, and the current limit is set again whenever a subscription arrives;
+# - no ZMTP heartbeats on the XPUB: libzmq 4.3.x has open crashes with heartbeats on
+#   PUB/XPUB sockets (a segfault in its I/O thread was seen here); a subscriber that
+#   reads nothing keeps at most its byte budget until it leaves; after a subscriber
+#   leaves, freed heap is handed back to the system.
+
+MIN_HWM: Final = 16
+MAX_HWM: Final = 100_000
+MESSAGE_FLOOR_BYTES: Final = 64  # budget // this is the limit for tiny messages
+SIZE_WINDOW_S: Final = 10.0
+
+
+class SubscriberQueueLimit:
+    """The SNDHWM that keeps one subscriber's queue within a byte budget (pure)."""
+
+    def __init__(self, budget_bytes: int, now: float) -> None:
+        if budget_bytes <= 0:
+            raise ValueError(f"budget_bytes must be > 0, got {budget_bytes}")
+        self._budget = budget_bytes
+        self._largest = MESSAGE_FLOOR_BYTES  # in this window
+        self._previous = MESSAGE_FLOOR_BYTES  # in the window before
+        self._window_ends = now + SIZE_WINDOW_S
+        self.hwm = self._limit(MESSAGE_FLOOR_BYTES)
+
+    def _limit(self, size: int) -> int:
+        return max(MIN_HWM, min(MAX_HWM, self._budget // max(size, 1)))
+
+    def hwm_for_largest(self, size: int) -> int:
+        """The SNDHWM that holds the budget even if every message is `size` bytes."""
+        return self._limit(size)
+
+    def on_message(self, size: int, now: float) -> int | None:
+        """Before sending `size` bytes: the new SNDHWM to set, or None (unchanged)."""
+        if now >= self._window_ends:
+            self._previous, self._largest = self._largest, MESSAGE_FLOOR_BYTES
+            self._window_ends = now + SIZE_WINDOW_S
+        self._largest = max(self._largest, size)
+        wanted = self._limit(max(self._largest, self._previous))
+        if wanted == self.hwm:
+            return None
+        self.hwm = wanted
+        return wanted

@@ -1,0 +1,97 @@
+"""What one Clone snapshot sends (docs/protocols.md §6.3) and when it is cut off.
+
+Pure: store records and `now` in, frames and decisions out; no store, no socket, no
+clock. The store's records of a subtree come in key order, a chunk at a time; the
+published coalesced values not yet stored (issue 17) are laid over them, the higher
+sequence of a key winning, and a deletion among them hides the key. KTHXBAI comes
+last, exactly once, whatever the subtree holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Final
+
+from raspy.cores.clone import Update
+from raspy.protocol import clone
+
+# A peer that reads nothing for this long loses its snapshot: its read txn must not
+# stay open, since the store grows its map only when no read txn is open (it waits
+# 30 s). Real monotonic time: this is about the peer's socket, not about ttl.
+STALL_LIMIT_S: Final = 10.0
+# Issue 18: a peer that reads, but slowly, is cut off after [limits] snapshot_max_s
+# in all, and every view is closed at once when the store waits to grow its map:
+# no client holds the writes hostage. The client asks again (§6.3: ICANHAZ?).
+DEFAULT_MAX_S: Final = 60.0
+
+
+class SnapshotContent:
+    """The KVSYNCs and the KTHXBAI of one ICANHAZ?, queued in `outgoing` in order."""
+
+    def __init__(
+        self, subtree: bytes, last_seq: int, overlay: Iterable[Update]
+    ) -> None:
+        """`last_seq`: the last sequence published before the store's view was taken
+        (raspy §6.3, issue 17): every update up to it is in the view (durable: stored
+        before published) or in `overlay` (coalesced, not yet stored, in key order)."""
+        self.subtree = subtree
+        self.outgoing: deque[list[bytes]] = deque()
+        self.entries = 0  # KVSYNCs queued
+        self.ended = False  # KTHXBAI queued
+        self._last_seq = last_seq
+        self._overlay = deque(overlay)
+
+    def add_record(self, key: bytes, seq: int, body: bytes) -> None:
+        """A stored record of the subtree; records come in key order."""
+        overlay = self._overlay
+        if overlay:  # the common case has none: one call per record, no more
+            self._overlay_before(key)
+            if overlay and overlay[0].key == key:
+                newer = overlay.popleft()
+                if newer.seq > seq:
+                    self._add(newer.key, newer.seq, newer.body)
+                    return
+        self._add(key, seq, body)
+
+    def end(self) -> None:
+        """The store has no more records: the rest of the overlay, then KTHXBAI."""
+        if self.ended:
+            return
+        self._overlay_before(None)
+        self.outgoing.append(clone.kthxbai(self._last_seq, self.subtree))
+        self.ended = True
+
+    def _overlay_before(self, key: bytes | None) -> None:
+        """Queue the overlay's keys that sort before `key` (None: all that is left)."""
+        overlay = self._overlay
+        while overlay and (key is None or overlay[0].key < key):
+            update = overlay.popleft()
+            self._add(update.key, update.seq, update.body)
+
+    def _add(self, key: bytes, seq: int, body: bytes) -> None:
+        if not body:
+            return  # a coalesced deletion not yet stored: the key is gone
+        # raspy (§6.3): KVSYNC carries the key's own sequence, no uuid or properties
+        self.outgoing.append(clone.kvsync(key, seq, body))
+        self.entries += 1
+
+
+def cut_off_reason(
+    *,
+    now: float,
+    started_at: float,
+    progress_at: float,
+    blocked: bool,
+    store_growing: bool,
+    max_s: float = DEFAULT_MAX_S,
+) -> str | None:
+    """Why a snapshot in progress must end now (issue 18), or None: the store waits
+    to grow its map, the snapshot took over `max_s`, or its peer stalled."""
+    if store_growing:
+        return "store_growing"
+    if now - started_at > max_s:
+        return "too_long"
+    if blocked and now - progress_at > STALL_LIMIT_S:
+        return "stalled"
+    return None
