@@ -479,6 +479,10 @@ def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
         problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
+    clone_section = sections.get("clone")
+    if clone_section is not None and not clone_section.hugz_interval_s > 0:
+        # 0 would have the server send HUGZ without a pause (docs/protocols.md §6.5)
+        problems.append(f"{source}: clone.hugz_interval_s: expected seconds > 0")
     devices = sections.get("devices")
     if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
         problems.append(

@@ -59,6 +59,14 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
     ]
 
 
+def test_a_zero_hugz_interval_is_refused() -> None:
+    """0 would have the Clone server send HUGZ without a pause."""
+    with pytest.raises(ConfigError) as caught:
+        config.load("[clone]\nhugz_interval_s = 0\n", "f")
+    assert caught.value.problems == ["f: clone.hugz_interval_s: expected seconds > 0"]
+    assert config.load("[clone]\nhugz_interval_s = 0.5\n").clone.hugz_interval_s == 0.5
+
+
 def test_log_level_and_format_are_closed_sets() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load('log_level = "loud"\nlog_format = "xml"\n', "f")
