@@ -60,7 +60,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class HeavyFilesTogether(LoadFileScheduling):  # type: ignore[misc]  # untyped
+    class HeavyFilesTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
             return "heavy" if Path(scope).name in _HEAVY_FILES else scope
