@@ -4,8 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 # two workers (the machines have 2 cores; e2e tests mostly wait on their daemons); a
-# file's tests stay in one worker, so a module's daemon or browser starts once, and
-# the heavy kill/burst files share one worker (tests/conftest.py groups them)
+# file's tests stay in one worker, so a module's daemon or browser starts once
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint bench clean install-service mosquitto chromium

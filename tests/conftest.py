@@ -28,44 +28,12 @@ _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
 _THREAD_GRACE_S: Final = 5.0
 
 
-# Kill loops, bursts and floods that load the disk and both cores: what they prove
-# depends on timing, so with pytest-xdist (make test: -n 2 --dist loadfile) one worker
-# runs these files one after another, never two of them at once.
-_HEAVY_FILES: Final = frozenset(
-    {
-        "test_wear_kill.py",
-        "test_titanic_kill.py",
-        "test_scenarios_kill.py",
-        "test_store_hostage_e2e.py",
-        "test_clone_subscriber_budget_e2e.py",
-        "test_limits_e2e.py",
-        "test_history_e2e.py",
-        "test_store_crash.py",
-    }
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         folder = Path(str(item.fspath)).parent.name
         marker = _FOLDER_MARKERS.get(folder)
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
-
-
-@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, when it is installed
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """--dist loadfile, with the heavy files as one unit of work."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class HeavyFilesTogether(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            scope = super()._split_scope(nodeid)
-            return "heavy" if Path(scope).name in _HEAVY_FILES else scope
-
-    return HeavyFilesTogether(config, log)
 
 
 @pytest.fixture(autouse=True)
