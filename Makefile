@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-# two workers (the machines have 2 cores; e2e tests mostly wait on their daemons); a
-# file's tests stay in one worker, so a module's daemon or browser starts once
-PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint bench clean install-service mosquitto chromium
 
@@ -37,7 +34,7 @@ mosquitto:
 	fi
 
 test: $(VENV)/.stamp mosquitto chromium
-	$(PY) -m pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium (Playwright never downloads one): as root
 # it is installed when missing (bounded, non-interactive); otherwise we say how.
