@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.daemon import running_daemon
+from support.daemon import Daemon, running_daemon
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -110,10 +110,16 @@ TABLE = [
 ]
 
 
+def _id_args(args: list[str]) -> str:
+    """The same test ids in every run (pytest-xdist's workers must agree on them):
+    the free port chosen at import time is left out."""
+    return "-".join(arg.replace(UNREACHABLE, "UNREACHABLE") for arg in args[:2])
+
+
 @pytest.mark.parametrize(
     ("tool", "args", "status", "says"),
     TABLE,
-    ids=[f"{row[0]}-{'-'.join(row[1][:2])}-{n}" for n, row in enumerate(TABLE)],
+    ids=[f"{row[0]}-{_id_args(row[1])}-{n}" for n, row in enumerate(TABLE)],
 )
 def test_a_bad_input_gives_one_line_and_the_contract_status(
     tmp_path: Path, tool: str, args: list[str], status: int, says: str
@@ -193,41 +199,48 @@ def _connected_to(port: int) -> bool:
     )
 
 
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One raspyd for the Ctrl-C tests: each leaves it running (a SIGSTOP is always
+    followed by a SIGCONT), and what one queued concerns no other."""
+    with running_daemon(tmp_path_factory.mktemp("hub") / "data") as daemon:
+        yield daemon
+
+
 @pytest.mark.timeout(120)  # a daemon to start, then up to 60 s for the command to wait
 @pytest.mark.parametrize(
     "args",
     [["ls"], ["get", "/a"], ["set", "/a", "1"], ["del", "/a"]],
     ids=lambda args: args[0],
 )
-def test_ctrl_c_while_raspy_kv_waits_exits_130(tmp_path: Path, args: list[str]) -> None:
+def test_ctrl_c_while_raspy_kv_waits_exits_130(hub: Daemon, args: list[str]) -> None:
     """The hub hangs (SIGSTOP): its ports still accept, nothing answers."""
-    with running_daemon(tmp_path / "data") as daemon:
-        assert daemon.process is not None
-        base = daemon.port_base
-        daemon.process.send_signal(signal.SIGSTOP)
-        try:
-            process = subprocess.Popen(
-                _command(
-                    "raspy-kv",
-                    *args,
-                    "--server",
-                    f"127.0.0.1:{base}",
-                    "--timeout",
-                    "60",
-                ),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            stderr = _interrupt(
-                process,
-                lambda: (
-                    process.poll() is not None
-                    or any(_connected_to(base + n) for n in (1, 2, 3))
-                ),
-            )
-        finally:
-            daemon.process.send_signal(signal.SIGCONT)
+    assert hub.process is not None
+    base = hub.port_base
+    hub.process.send_signal(signal.SIGSTOP)
+    try:
+        process = subprocess.Popen(
+            _command(
+                "raspy-kv",
+                *args,
+                "--server",
+                f"127.0.0.1:{base}",
+                "--timeout",
+                "60",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stderr = _interrupt(
+            process,
+            lambda: (
+                process.poll() is not None
+                or any(_connected_to(base + n) for n in (1, 2, 3))
+            ),
+        )
+    finally:
+        hub.process.send_signal(signal.SIGCONT)
     assert process.returncode == 130
     _assert_one_line(stderr, "raspy-kv", containing="interrupted")
 
@@ -250,33 +263,33 @@ def test_ctrl_c_while_raspy_call_waits_exits_130() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(tmp_path: Path) -> None:
-    with running_daemon(tmp_path / "data") as daemon:
-        process = subprocess.Popen(
-            _command(
-                "raspy",
-                "call",
-                "--titanic",
-                "nobody.here",
-                "hi",
-                "--server",
-                daemon.endpoint,
-                "--wait",
-                "60",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(hub: Daemon) -> None:
+    assert hub.process is not None
+    process = subprocess.Popen(
+        _command(
+            "raspy",
+            "call",
+            "--titanic",
+            "nobody.here",
+            "hi",
+            "--server",
+            hub.endpoint,
+            "--wait",
+            "60",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    first: list[str] = []
+
+    def stored() -> bool:
         assert process.stderr is not None
-        first: list[str] = []
+        first.append(process.stderr.readline())
+        return "stored as Titanic request" in first[-1]
 
-        def stored() -> bool:
-            assert process.stderr is not None
-            first.append(process.stderr.readline())
-            return "stored as Titanic request" in first[-1]
-
-        stderr = _interrupt(process, stored)
+    stderr = _interrupt(process, stored)
     assert process.returncode == 130
     uuid = first[-1].strip().rsplit(" ", 1)[-1]
     assert len(uuid) == 32

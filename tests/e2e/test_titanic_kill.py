@@ -56,8 +56,9 @@ def titanic_ready(endpoint: str) -> bool:
 def submit_burst(
     endpoint: str, ledger: Ledger, prefix: str, stop: threading.Event
 ) -> None:
-    """Submit until stopped or the daemon is gone; record every 200 + UUID."""
-    with TitanicClient(endpoint, timeout_s=1.0, retries=1) as client:
+    """Submit until stopped or the daemon is gone; record every 200 + UUID. The
+    timeout is how long a submit in flight at the kill keeps the cycle waiting."""
+    with TitanicClient(endpoint, timeout_s=0.5, retries=1) as client:
         for n in range(20_000):
             if stop.is_set():
                 return

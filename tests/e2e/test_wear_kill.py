@@ -30,7 +30,7 @@ from raspy.storage.tables import LAST_SEQ_KEY, Table, decode_kv, decode_seq
 
 CYCLES = 20
 SENSORS = 4
-INTERVAL_S = 1.0
+INTERVAL_S = 0.5  # short: more flushes per cycle, and shorter runs show the age
 BLOCK = 40  # small, so that kills land on both sides of a block's end
 # a flush is due INTERVAL_S after the last one and starts within a loop turn (0.25 s);
 # the margin covers that and its fsync on a shared, loaded disk
@@ -227,7 +227,7 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_write_and_no_number(
         try:
             floor = _check_snapshot(daemon, at_kill, seen.highest)
             killed_at = _run_then_kill(
-                daemon, seen, floor, cycle, rng.uniform(0.3, 4.0)
+                daemon, seen, floor, cycle, rng.uniform(0.3, 3.0)
             )
         finally:
             daemon.kill()

@@ -2,8 +2,9 @@
 API; Playwright never downloads a browser here), against the real raspyd with
 `[http] enabled`, simulated devices and a gpio relay on mock pins (issue 14).
 
-One raspyd serves the module; each test has its own browser. Screenshots of every page at desktop
-(1280 px) and phone (390 px) width go to the pytest tmp dir.
+One raspyd and one browser serve the module; each test has its own browser context.
+Screenshots of every page at desktop (1280 px) and phone (390 px) width go to the
+pytest tmp dir.
 """
 
 from __future__ import annotations
@@ -119,8 +120,10 @@ def _answers(hub: Hub) -> bool:
     return True
 
 
-@pytest.fixture  # per test: Playwright's loop and its executor threads end with it
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the module (each test works in its own context, with its own
+    cookies); it is up before a test's thread and socket snapshot, and ends after."""
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is needed: `make test` installs it as root"
     with sync_playwright() as playwright:
@@ -332,7 +335,10 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
         )
         if overflow > 0:
             too_wide[name] = overflow
-        page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+        # bytes, written here: a path= would start Playwright's executor threads,
+        # which live as long as the module's browser
+        shot = page.screenshot(full_page=True)
+        (tmp_path / f"{name}-{width}.png").write_bytes(shot)
     page.goto(hub.base + "/")
     switches = page.locator("button.switch").all()
     boxes = [box for switch in switches if (box := switch.bounding_box())]
