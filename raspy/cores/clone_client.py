@@ -117,6 +117,7 @@ class CloneClientCore:
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
         self._session = _Session(heard_at=0.0)
         self._sets: dict[bytes, _PendingSet] = {}
+        self._echoed: list[bytes] = []  # published by the server, not yet in the cache
 
     @property
     def phase(self) -> Phase:
@@ -184,9 +185,7 @@ class CloneClientCore:
                 out.append(self._ask_snapshot(now))  # the subscription is live now
                 out += self._send_due(now)
             return out
-        pending = self._sets.pop(msg.uuid, None) if msg.uuid else None
-        if pending is not None:
-            out.append(Confirmed(msg.uuid))
+        ours = msg.uuid and self._sets.pop(msg.uuid, None) is not None
         if session.phase is Phase.SNAPSHOT:
             session.pending.append(msg)
             if len(session.pending) > self.settings.max_pending_updates:
@@ -194,6 +193,13 @@ class CloneClientCore:
         elif session.phase is Phase.LIVE:
             out += self._apply(msg, now)
         # WAIT_HUGZ: older than the snapshot still to be asked for: drop
+        if ours:
+            # read-your-writes: confirmed once the cache holds it (live), else once
+            # the snapshot under way (which the server's copy will be in) is applied
+            if self.live:
+                out.append(Confirmed(msg.uuid))
+            else:
+                self._echoed.append(msg.uuid)
         return out
 
     def _apply(self, msg: clone.KvMsg, now: float) -> list[ClientOutput]:
@@ -249,6 +255,9 @@ class CloneClientCore:
                 out += self._apply(msg, now)
             else:
                 session.pending.append(msg)  # a gap started a new snapshot
+        if session.phase is Phase.LIVE and self._echoed:
+            out += [Confirmed(uuid) for uuid in self._echoed]
+            self._echoed = []
         out.append(Synced())
         return out
 
@@ -316,6 +325,9 @@ class CloneClientCore:
             Failed(uuid, "closed", detail) for uuid in self._sets
         ]
         self._sets.clear()
+        # the server published these: stored, though this cache never showed them
+        out += [Confirmed(uuid) for uuid in self._echoed]
+        self._echoed = []
         return out
 
     def _decode(self, frames: Sequence[bytes], where: str) -> clone.KvMsg | Rejected:

@@ -272,17 +272,41 @@ def test_a_kvset_waits_for_the_first_hugz_so_that_its_echo_can_be_heard() -> Non
 
 
 def test_a_kvset_is_confirmed_when_its_uuid_comes_back_on_the_publisher() -> None:
-    """§6.4: one KVPUB per accepted KVSET, with the client's UUID echoed."""
+    """§6.4: one KVPUB per accepted KVSET, with the client's UUID echoed; confirmed
+    after the cache holds it, so a read right after the write sees it."""
     core = listening_core()
     core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0)
     assert core.on_update(kvpub(b"/a/k", 2, b"v", U1), T0) == [
-        Confirmed(U1),
         Changed((Change(b"/a/k", 2, b"v", ()),)),
+        Confirmed(U1),
     ]
     assert core.on_tick(T0 + 10) == [
         Reconnecting("server_silent", 2),
         Connect((b"/a/", b"HUGZ")),
     ]  # nothing is resent: it was confirmed
+
+
+def test_a_kvset_echoed_during_the_snapshot_is_confirmed_once_the_cache_has_it() -> (
+    None
+):
+    """§6.3 step 4 holds a KVPUB back while the snapshot comes in: its own KVSET is
+    confirmed only after the snapshot and the held-back updates are applied (the
+    client's sequence number and cache then show it), never before."""
+    core = CloneClientCore(b"/a/", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)  # the snapshot is asked for
+    core.on_collector(SUBSCRIBED, T0)
+    assert core.set(b"/a/k", U1, kvset(b"/a/k", U1), T0) == [
+        SendSet(U1, kvset(b"/a/k", U1))
+    ]
+    assert core.on_update(kvpub(b"/a/k", 5, b"mine", U1), T0) == []  # held back
+    assert core.on_snapshot(clone.kvsync(b"/a/j", 3, b"old"), T0) == []
+    out = core.on_snapshot(clone.kthxbai(4, b"/a/"), T0)
+    assert Confirmed(U1) in out
+    confirmed_at = out.index(Confirmed(U1))
+    assert Changed((Change(b"/a/k", 5, b"mine", ()),)) in out[:confirmed_at]
+    assert (core.last_seq, core.cache[b"/a/k"].body) == (5, b"mine")
+    assert core.on_tick(T0 + 3.0) == []  # confirmed: not resent
 
 
 def test_an_unconfirmed_kvset_is_resent_with_the_same_uuid_then_fails() -> None:
