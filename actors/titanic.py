@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import uuid as uuid_mod
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -89,7 +89,7 @@ class TitanicActor(pykka.ThreadingActor):
         # Group commit, first stage: one turn's writes become one submit.
         self._writes = TurnWrites(
             store,
-            self._committed_callback(),
+            self._tell_committed,
             request_flush=lambda: self.actor_ref.tell(_Flush()),
         )
         # Slot ids are new for every instance: a late reply meant for an attempt of a
@@ -173,13 +173,9 @@ class TitanicActor(pykka.ThreadingActor):
             case msgs.LocalRequests(service=service, requests=requests):
                 self._on_local_requests(service, requests)
             case msgs.MdpFramesBatch(messages=messages):
-                self._writes.covered()  # the flush below covers the whole batch
-                try:
-                    self._on_batch(messages)
-                finally:
-                    self._writes.flush()
-            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
-                self._on_frames(peer_id, frames)
+                self._on_batch(messages)
+            case msgs.MdpFrames():
+                self._on_batch((message,))
             case _Flush():
                 self._writes.flush()
             case msgs.Committed(token=batch, error=error):
@@ -200,28 +196,31 @@ class TitanicActor(pykka.ThreadingActor):
 
     def _on_batch(self, messages: Sequence[msgs.MdpFrames]) -> None:
         """One edge turn's messages: the dispatch replies among them in one core call
-        (one dispatch pump, one outbox message for the next dispatches)."""
-        replies: list[tuple[int, tuple[bytes, ...], bool]] = []
-        for one in messages:
-            slot = self._slots.get(one.peer_id)
-            if slot is None:
-                self._on_frames(one.peer_id, one.frames)
-                continue
-            try:
-                reply = mdp_decode.decode_at_client(one.frames, mdp.Version.V02)
-            except MalformedMessage as exc:
-                self._reject(one.peer_id, exc)
-                continue
-            replies.append((slot, reply.body, reply.final))
-        if replies:
-            now, wall = self._now(), self._clock.wall()
-            self._run(self._core.on_dispatch_replies(replies, now, wall))
+        (one dispatch pump, one outbox message for the next dispatches), every write
+        in one submit."""
+        self._writes.covered()  # the flush below covers the whole batch
+        try:
+            replies: list[tuple[int, tuple[bytes, ...], bool]] = []
+            for one in messages:
+                slot = self._slots.get(one.peer_id)
+                if slot is None:
+                    self._on_worker_frames(one.peer_id, one.frames)
+                    continue
+                try:
+                    reply = mdp_decode.decode_at_client(one.frames, mdp.Version.V02)
+                except MalformedMessage as exc:
+                    self._reject(one.peer_id, exc)
+                    continue
+                replies.append((slot, reply.body, reply.final))
+            if replies:
+                now, wall = self._now(), self._clock.wall()
+                self._run(self._core.on_dispatch_replies(replies, now, wall))
+        finally:
+            self._writes.flush()
 
-    def _on_frames(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        slot = self._slots.get(peer_id)
-        if slot is not None:
-            self._on_batch((msgs.MdpFrames(frames, peer_id),))
-            return
+    def _on_worker_frames(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
+        """A request for one of the in-process titanic.* workers (past the capacity
+        the broker hands over directly)."""
         worker = self._workers.get(peer_id)
         if worker is None:
             self._stats.incr("titanic.unroutable")
@@ -333,17 +332,12 @@ class TitanicActor(pykka.ThreadingActor):
         tokens = self._writes.tokens_of(batch)
         self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
 
-    def _committed_callback(self) -> Callable[[int, BaseException | None], None]:
-        ref = self.actor_ref
-
-        def on_done(batch: int, error: BaseException | None) -> None:
-            # on the store's writer thread: only tell the actor
-            try:
-                ref.tell(msgs.Committed(batch, error))
-            except pykka.ActorDeadError:
-                log.warning("titanic_commit_unacknowledged", token=batch)
-
-        return on_done
+    def _tell_committed(self, batch: int, error: BaseException | None) -> None:
+        """On the store's writer thread: only tell the actor."""
+        try:
+            self.actor_ref.tell(msgs.Committed(batch, error))
+        except pykka.ActorDeadError:
+            log.warning("titanic_commit_unacknowledged", token=batch)
 
     def _answer_stored(self, caller: Caller, uuid: str) -> None:
         try:

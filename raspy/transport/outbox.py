@@ -64,12 +64,7 @@ class Outbox:
 
     def send(self, frames: Sequence[bytes]) -> None:
         """Queue one message; never waits. After close() the message is dropped."""
-        if self._closed:
-            return
-        self._messages.append(list(frames))
-        if not self._woken:
-            self._woken = True
-            self._wakeup.notify()
+        self._append(list(frames))
 
     def send_mdp(self, peer_id: bytes, frames: list[bytes]) -> None:
         """Frames from an in-process MDP peer (worker or client) to the broker."""
