@@ -34,11 +34,6 @@ class LocalPeers:
         self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
         self._handed: dict[bytes, list[tuple[bytes, mdp.ClientRequest]]] = {}
 
-    @property
-    def pending(self) -> bool:
-        """Something gathered this turn waits for flush()."""
-        return bool(self._deliveries or self._handed)
-
     def command(self, command: object) -> bool:
         """Carry out a control command of the edge; False if it is not one of ours."""
         match command:
@@ -88,6 +83,8 @@ class LocalPeers:
 
     def flush(self) -> None:
         """One tell per batched owner and per handler with what this turn gathered."""
+        if not self._deliveries and not self._handed:
+            return
         deliveries, self._deliveries = self._deliveries, {}
         for owner, messages in deliveries.items():
             ref = self._owners.get(owner)

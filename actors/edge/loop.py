@@ -116,8 +116,7 @@ class EdgeLoop:
         try:
             drain(self._router, self._from_router, _DRAIN_BATCH)
         finally:
-            if self._local.pending:
-                self._local.flush()
+            self._local.flush()
 
     def _from_router(self, frames: list[bytes]) -> None:
         self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
@@ -127,8 +126,7 @@ class EdgeLoop:
         try:
             self.outbox.drain(self._from_outbox, _DRAIN_BATCH)
         finally:
-            if self._local.pending:
-                self._local.flush()  # in-process clients ask titanic.* too
+            self._local.flush()  # in-process clients ask titanic.* too
 
     def _from_outbox(self, message: list[bytes]) -> None:
         channel = message[0] if message else b""
@@ -143,8 +141,7 @@ class EdgeLoop:
 
     # ------------------------------------------------------------ outputs
     def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
-        send_type, router = broker.Send, self._router
-        assert router is not None
+        send_type = broker.Send
         for out in outputs:
             if type(out) is send_type:
                 if out.peer[:1] == broker.LOCAL_PREFIX:
