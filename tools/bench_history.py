@@ -31,8 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_wear import _fs_type, _io, _wait_for_readings
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, fs_type, proc_io, stop, wait_for_readings
 
 from raspy.client.mdp import Client
 from raspy.config import StoreConfig
@@ -163,13 +162,13 @@ def measure(
     with log_path.open("wb") as log_file:
         daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        if not _wait_for_readings(base, 20.0):
+        if not wait_for_readings(base, 20.0):
             print(log_path.read_text()[-2000:], file=sys.stderr)
             raise SystemExit("bench_history: no device readings from raspyd")
         time.sleep(warmup_s)  # a benchmark, not a test: let start-up writes settle
-        io0, cpu0, t0 = _io(daemon.pid), cpu_seconds(daemon.pid), time.monotonic()
+        io0, cpu0, t0 = proc_io(daemon.pid), cpu_seconds(daemon.pid), time.monotonic()
         time.sleep(seconds)
-        io1, cpu1, t1 = _io(daemon.pid), cpu_seconds(daemon.pid), time.monotonic()
+        io1, cpu1, t1 = proc_io(daemon.pid), cpu_seconds(daemon.pid), time.monotonic()
         timings = _query_ms(base, 7) if history else []
     finally:
         stop(daemon, wait_s=20)
@@ -206,7 +205,7 @@ def main() -> int:
             "keep it bounded: --seconds <= 600, --warmup <= 120, 1..200 sensors"
         )
     print(
-        f"data dirs under {args.scratch} (filesystem: {_fs_type(args.scratch.parent)})"
+        f"data dirs under {args.scratch} (filesystem: {fs_type(args.scratch.parent)})"
     )
     off = measure(False, args.sensors, args.scratch, args.warmup, args.seconds)
     print(json.dumps(off))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
-from benchproc import free_port, stop
+from benchproc import cpu_seconds, free_port, stop
 
 from raspy.names import short_hostname
 
@@ -109,12 +109,6 @@ def _wait_for(
     while not all(_mmi(ctx, endpoint, s) == b"200" for s in services):
         if time.monotonic() > deadline:
             raise RuntimeError(f"raspyd at {endpoint} never offered {services}")
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -267,9 +261,9 @@ def accept_phase(
 ) -> tuple[Phase, float]:
     """Submit `count` requests; the phase, and CPU µs per request of process `pid`."""
     submit = [(b"titanic.request", [SERVICE, BODY])] * count
-    before = cpu_s(pid)
+    before = cpu_seconds(pid)
     phase = drive(ctx, endpoint, concurrency, submit)
-    return phase, (cpu_s(pid) - before) / max(count, 1) * 1e6
+    return phase, (cpu_seconds(pid) - before) / max(count, 1) * 1e6
 
 
 def run_load(

@@ -26,8 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import zmq
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, fs_type, proc_io, stop, wait_for_readings
 
 TARGET_MB_PER_H = 5.0
 TARGET_CPU_PCT = 1.0
@@ -54,25 +53,6 @@ def _config(case: Case, interval_s: float) -> str:
             f"poll_interval_s = {interval_s}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def _io(pid: int) -> dict[str, int]:
-    """/proc/PID/io as numbers (rchar, wchar, ..., write_bytes)."""
-    text = Path(f"/proc/{pid}/io").read_text()
-    return {k: int(v) for k, v in (line.split(": ") for line in text.splitlines())}
-
-
-def _wait_for_readings(base: int, timeout_s: float) -> bool:
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    sub = context.socket(zmq.SUB)
-    try:
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.SUBSCRIBE, b"/device/")
-        sub.connect(f"tcp://127.0.0.1:{base + 2}")
-        return bool(sub.poll(int(timeout_s * 1000)))
-    finally:
-        sub.close()
-        context.term()
 
 
 def measure(
@@ -103,19 +83,19 @@ def measure(
     with log_path.open("wb") as log_file:
         daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        if not _wait_for_readings(base, 20.0):
+        if not wait_for_readings(base, 20.0):
             print(log_path.read_text()[-2000:], file=sys.stderr)
             raise SystemExit("bench_wear: no device readings from raspyd")
         time.sleep(warmup_s)  # a benchmark, not a test: let start-up writes settle
         io0, cpu0, log0, t0 = (
-            _io(daemon.pid),
+            proc_io(daemon.pid),
             cpu_seconds(daemon.pid),
             log_path.stat().st_size,
             time.monotonic(),
         )
         time.sleep(seconds)
         io1, cpu1, log1, t1 = (
-            _io(daemon.pid),
+            proc_io(daemon.pid),
             cpu_seconds(daemon.pid),
             log_path.stat().st_size,
             time.monotonic(),
@@ -150,7 +130,7 @@ def run(
     seconds: float,
     scratch: Path,
 ) -> int:
-    print(f"data dirs under {scratch} (filesystem: {_fs_type(scratch)})")
+    print(f"data dirs under {scratch} (filesystem: {fs_type(scratch)})")
     rows: list[dict[str, float]] = []
     for count in sensors:
         for coalesced in (False, True):
@@ -223,7 +203,7 @@ def lmdb_probe(scratch: Path, commits: int) -> int:
     """
     import lmdb  # only this probe needs the library directly
 
-    print(f"LMDB modes, {commits} commits each, under {scratch} ({_fs_type(scratch)})")
+    print(f"LMDB modes, {commits} commits each, under {scratch} ({fs_type(scratch)})")
     value = b"x" * 120
     for name, options, durable in _LMDB_MODES:
         path = scratch / "lmdb-probe" / name.replace(" ", "_").replace("+", "_")
@@ -236,19 +216,19 @@ def lmdb_probe(scratch: Path, commits: int) -> int:
             for key in keys:
                 txn.put(key, value, db=kv)
         env.sync(True)
-        io0 = _io(os.getpid())
+        io0 = proc_io(os.getpid())
         for index in range(commits):
             with env.begin(write=True) as txn:
                 txn.put(keys[index % len(keys)], value, db=kv)
                 txn.put(b"last_seq", index.to_bytes(8, "big"), db=meta)
         env.sync(True)  # what the kernel still holds counts too
-        io1 = _io(os.getpid())
+        io1 = proc_io(os.getpid())
         with env.begin(write=True) as txn:  # the same updates in one group commit
             for index in range(commits):
                 txn.put(keys[index % len(keys)], value, db=kv)
             txn.put(b"last_seq", commits.to_bytes(8, "big"), db=meta)
         env.sync(True)
-        io2 = _io(os.getpid())
+        io2 = proc_io(os.getpid())
         env.close()
         each = (io1["write_bytes"] - io0["write_bytes"]) / commits
         grouped = (io2["write_bytes"] - io1["write_bytes"]) / commits
@@ -258,20 +238,6 @@ def lmdb_probe(scratch: Path, commits: int) -> int:
             f"{'durable' if durable else 'NOT durable at a power cut'}"
         )
     return 0
-
-
-def _fs_type(path: Path) -> str:
-    """The type of the filesystem holding `path`, from /proc/mounts (longest match)."""
-    real = str(path.resolve())
-    best, kind = "", "unknown"
-    for line in Path("/proc/mounts").read_text().splitlines():
-        fields = line.split()
-        mount = fields[1]
-        if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(
-            mount
-        ) > len(best):
-            best, kind = mount, fields[2]
-    return kind
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
-"""What every benchmark needs of the machine: free loopback ports, a process's CPU
-and memory from /proc, and stopping what it started. Imported by the tools/bench_*.py
+"""What every benchmark needs of the machine: free loopback ports, a process's CPU,
+memory and I/O from /proc, the filesystem under a path, a raspyd's first device
+reading, and stopping what it started. Imported by the tools/bench_*.py
 scripts (not installed)."""
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+
+import zmq
 
 
 def free_port(span: int = 1) -> int:
@@ -57,3 +60,37 @@ def stop(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def proc_io(pid: int) -> dict[str, int]:
+    """/proc/PID/io as numbers (rchar, wchar, ..., write_bytes)."""
+    text = Path(f"/proc/{pid}/io").read_text()
+    return {k: int(v) for k, v in (line.split(": ") for line in text.splitlines())}
+
+
+def fs_type(path: Path) -> str:
+    """The type of the filesystem holding `path`, from /proc/mounts (longest match)."""
+    real = str(path.resolve())
+    best, kind = "", "unknown"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        mount = fields[1]
+        if (real == mount or real.startswith(mount.rstrip("/") + "/")) and len(
+            mount
+        ) > len(best):
+            best, kind = mount, fields[2]
+    return kind
+
+
+def wait_for_readings(base: int, timeout_s: float) -> bool:
+    """Whether the raspyd at port base `base` publishes a /device/ update in time."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    try:
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"/device/")
+        sub.connect(f"tcp://127.0.0.1:{base + 2}")
+        return bool(sub.poll(int(timeout_s * 1000)))
+    finally:
+        sub.close()
+        context.term()
