@@ -7,14 +7,14 @@ and raised together as one ConfigError naming source, key path and value.
 from __future__ import annotations
 
 import dataclasses
-import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.errors import ConfigError, shown
+from raspy.errors import ConfigError, MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
+from raspy.mqtt import topics
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -531,9 +531,6 @@ def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:
     return problems
 
 
-_MQTT_LEVEL: Final = re.compile(r"[^/+#\x00]+")
-
-
 def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
     if section is None:
         return []
@@ -549,9 +546,11 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         problems.append(f"{where}.buffer_max_messages: expected >= 1")
     for key in ("base_topic", "discovery_prefix"):
         value = getattr(section, key)
-        if (value or key == "base_topic") and not all(
-            _MQTT_LEVEL.fullmatch(level) for level in value.split("/")
-        ):
+        if not value and key == "discovery_prefix":
+            continue  # empty: no Home Assistant discovery
+        try:
+            topics.check_base(value)
+        except MalformedMessage:
             problems.append(
                 f"{where}.{key}: expected topic levels without +, # or empty ones, "
                 f"got {shown(value)}"
@@ -583,7 +582,7 @@ def _limits_problems(source: str, section: LimitsConfig | None) -> list[str]:
         "max_workers",
     )
     return [
-        f"{source}: limits.{name}: expected >= 1, got 0"
+        f"{source}: limits.{name}: expected >= 1, got {getattr(section, name)}"
         for name in names
         if getattr(section, name) < 1
     ]

@@ -162,7 +162,7 @@ class TitanicCore:
         for uuid in sorted(by_uuid, key=lambda u: (orders.get(u, -1), u)):
             record = by_uuid[uuid]
             queued = orders.get(uuid)
-            size = sum(len(frame) for frame in record.body) + len(record.service)
+            size = request_size(record.service, record.body)
             state = State.DONE if queued is None else State.PENDING
             self._requests.add(Entry(uuid, record.created, queued, size, state))
             self._retention.track(uuid, record.created)
@@ -184,7 +184,7 @@ class TitanicCore:
             request = titanic.decode_request(body)
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
-        size = sum(len(frame) for frame in body)
+        size = request_size(request.service, request.body)
         if size > self._settings.max_body_bytes:
             return self._refuse(caller, "too_large")
         settings = self._settings
@@ -436,3 +436,9 @@ class TitanicCore:
         if entry.order is not None:
             writes.append(DeleteQueue(entry.order, entry.uuid))
         return [Persist(self._commits.add(Delete(entry.uuid)), tuple(writes))]
+
+
+def request_size(service: bytes, body: Sequence[bytes]) -> int:
+    """A request's bytes as max_body_bytes and the pending-bytes quota count them:
+    the target service and its body frames, as it came in and as it is stored."""
+    return len(service) + sum(len(frame) for frame in body)

@@ -117,9 +117,6 @@ class Dispatcher:
     def in_flight_count(self) -> int:
         return len(self._flights)
 
-    def job_count(self) -> int:
-        return len(self._jobs)
-
     def next_deadline(self) -> float | None:
         """The earliest attempt timeout or end of a backoff, if any."""
         candidates: list[float] = []
@@ -320,7 +317,8 @@ class Dispatcher:
         """The oldest ready job of an available service with room in its window."""
         best: tuple[int, str] | None = None
         available = self._available
-        for service, heap in list(self._ready.items()):
+        emptied: list[bytes] = []
+        for service, heap in self._ready.items():
             if service not in available:
                 continue
             if self._flying.get(service, 0) >= self._window(service):
@@ -328,8 +326,9 @@ class Dispatcher:
             while heap and not self._ticket_current(heap[0][1], heap[0][2]):
                 heapq.heappop(heap)
             if not heap:
-                del self._ready[service]
-                continue
-            if best is None or heap[0][0] < best[0]:
+                emptied.append(service)
+            elif best is None or heap[0][0] < best[0]:
                 best = (heap[0][0], heap[0][1])
+        for service in emptied:
+            del self._ready[service]
         return None if best is None else self._jobs[best[1]]

@@ -19,6 +19,7 @@ WALL = 1_700_000_000.0
 SVC = b"echo"
 CALLER = Caller(b"\xfftitanic.request.0", b"\x00client")
 CLOSER = Caller(b"\xfftitanic.close.0", b"\x00client")
+REPLIER = Caller(b"\xfftitanic.reply.0", b"\x00client")
 
 
 def uuid_of(n: int) -> str:

@@ -7,6 +7,7 @@ import pytest
 from support.titanic_core_calls import (
     CALLER,
     CLOSER,
+    REPLIER,
     SVC,
     WALL,
     accept,
@@ -35,8 +36,6 @@ from raspy.cores.titanic import (
     StoredRequest,
     TitanicCore,
 )
-
-REPLIER = Caller(b"\xfftitanic.reply.0", b"\x00client")
 
 
 def reply_status(core: TitanicCore, uuid: str, wall: float = WALL) -> object:

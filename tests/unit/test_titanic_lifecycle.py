@@ -16,12 +16,11 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from support.titanic_core_calls import CALLER, CLOSER, WALL, make_core
+from support.titanic_core_calls import CALLER, CLOSER, REPLIER, WALL, make_core
 
 from raspy.cores.titanic import (
     Answer,
     AnswerStored,
-    Caller,
     CloseSlot,
     DeleteQueue,
     DeleteReply,
@@ -38,7 +37,6 @@ from raspy.cores.titanic import (
 )
 from raspy.cores.titanic_lifecycle import TRANSITIONS, State, Trigger
 
-REPLIER = Caller(b"\xfftitanic.reply.0", b"\x00client")
 SERVICES = (b"svc.a", b"svc.b")
 WINDOW = 3
 RETENTION_S = 50.0
