@@ -288,8 +288,7 @@ class BrokerCore:
             self._drop(service, pending, reason)
             self._tidy(service)
         else:
-            service.push(pending)
-            self._queued_bytes += pending.size
+            self._push(service, pending)
             self._at(now + self._ttl_s)
 
     def _over_budget(self, service: Service, size: int) -> str:
@@ -301,6 +300,17 @@ class BrokerCore:
         if self._queued_bytes + size > self._total_bytes:
             return "queue_total_full"
         return ""
+
+    # the queues change only here, so that the total of all services' bytes follows
+    def _push(
+        self, service: Service, pending: Pending, *, requeue: bool = False
+    ) -> None:
+        """Queue at the back (a new request) or at the front (one to send again)."""
+        if requeue:
+            service.requeue(pending)
+        else:
+            service.push(pending)
+        self._queued_bytes += pending.size
 
     def _pop(self, service: Service) -> Pending:
         pending = service.pop()
@@ -447,8 +457,7 @@ class BrokerCore:
             # issue 3: send it again to another worker of the service
             self._counts["redispatched"] += 1
             pending.restart()
-            service.requeue(pending)
-            self._queued_bytes += pending.size
+            self._push(service, pending, requeue=True)
             self._at(service.expires_at(pending, self._ttl_s))
             self._dispatch(service, now)
         self._tidy(service)
