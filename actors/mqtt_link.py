@@ -164,13 +164,9 @@ class MqttLink:
         now = self._monotonic()
         if self._busy:
             return now
-        deadlines = [self.core.next_deadline()]
-        if self._connected:
-            deadlines.append(self._next_misc_at)
-        elif not self._connecting:
-            deadlines.append(self._next_try_at)
-        else:
-            deadlines.append(self._next_misc_at)
+        waiting = self._connected or self._connecting
+        link = self._next_misc_at if waiting else self._next_try_at
+        deadlines = (self.core.next_deadline(), link)
         return min((d for d in deadlines if d is not None), default=None)
 
     def on_turn(self, now: float) -> None:

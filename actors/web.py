@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pykka
 import structlog
 
+from raspy import names
 from raspy.actors import messages as msgs
 from raspy.actors.web_app import Backend, ReadTitanic, ServiceRequest, build_app
 from raspy.actors.web_server import WebServer, bind_socket
@@ -248,7 +249,7 @@ def check_config(config: Config) -> None:
                 "(make it with raspy web-password FILE)"
             ]
         )
-    if not is_loopback(http.bind) and not logins.configured():
+    if not names.is_loopback(http.bind) and not logins.configured():
         raise ConfigError(
             [
                 f"http.bind: {http.bind} is beyond loopback and no login is "
@@ -256,17 +257,6 @@ def check_config(config: Config) -> None:
                 f"{config.data_dir}` or set http.password_hash_file"
             ]
         )
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass

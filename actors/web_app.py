@@ -9,6 +9,7 @@ Every change is a POST carrying the session's CSRF token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
@@ -237,11 +238,16 @@ async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _STATIC:
         return secure(Response("not found", 404))
-    text = resources.files("raspy.web").joinpath("static", name).read_bytes()
-    return secure(Response(text, media_type=_STATIC[name]), cache=True)
+    return secure(Response(_static_bytes(name), media_type=_STATIC[name]), cache=True)
 
 
-def events_route(backend: Backend, hub: live.LiveHub) -> Handler:
+@functools.cache
+def _static_bytes(name: str) -> bytes:
+    """A static file's content, read from the package once."""
+    return resources.files("raspy.web").joinpath("static", name).read_bytes()
+
+
+def events_route(hub: live.LiveHub) -> Handler:
     async def events(request: Request, backend: Backend, session: Session) -> Response:
         return StreamingResponse(
             _stream(backend, hub, session.sid),
@@ -311,7 +317,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
         route("/services", p.services_page),
         route("/titanic", p.titanic_page),
-        route("/events", events_route(backend, hub), api=True),
+        route("/events", events_route(hub), api=True),
         route("/api/device", p.device_command, methods=("POST",), api=True),
     ]
     return Starlette(routes=routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 
@@ -9,3 +10,13 @@ def short_hostname(configured: str = "") -> str:
     """The `<hostname>` of service and device names: the configured one, else this
     machine's short name (up to the first dot)."""
     return configured or socket.gethostname().split(".")[0] or "raspy"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is this machine only ("localhost" or a loopback IP)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

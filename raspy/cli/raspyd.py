@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import os
 import signal
 import stat
@@ -20,7 +19,7 @@ import structlog
 import zmq
 
 from raspy import config as config_mod
-from raspy import config_doc
+from raspy import config_doc, names
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
@@ -186,15 +185,6 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
     return None
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _tighten_data_dir(path: Path, log: Any) -> None:
     """Issue 18: the store is nobody else's business. A data dir that the group or
     others may use is warned about and set to 0700; OSError if that is not allowed."""
@@ -252,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     problem = _unbindable(cfg)
     if problem is not None:
         return _fail(*problem)
-    if not cfg.security.enabled and not _is_loopback(cfg.network.bind):
+    bind = cfg.network.bind or "localhost"  # empty: the default, loopback
+    if not cfg.security.enabled and not names.is_loopback(bind):
         log.warning(
             "listening_beyond_loopback_without_curve",
             bind=cfg.network.bind,

@@ -170,7 +170,9 @@ def device_error(action: str, detail: str) -> tuple[bytes, bytes]:
     return _error(DEVICE_ERROR, action, "device_error", detail).reply
 
 
-def refused(status: bytes, action: str, token: str, detail: str) -> tuple[bytes, bytes]:
+def refused(
+    status: bytes, action: str | None, token: str, detail: str
+) -> tuple[bytes, bytes]:
     """An error reply of the vocabulary, for services with actions of their own."""
     return _error(status, action, token, detail).reply
 

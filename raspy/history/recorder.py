@@ -12,11 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from raspy.history.tiers import Tier
-
-MAX_PENDING_ROWS: Final = 200_000  # beyond: flush early (memory stays bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +100,6 @@ class Recorder:
     def pending(self, row: RowId) -> Bucket | None:
         """The not yet written bucket of `row` (queries see it before the flush)."""
         return self._pending.get(row)
-
-    @property
-    def pending_count(self) -> int:
-        return len(self._pending)
 
     def take_pending(self) -> list[tuple[RowId, Bucket]]:
         """The rows of one flush, in key order, and forget them."""

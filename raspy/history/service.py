@@ -15,12 +15,12 @@ Requests (see docs/history.md):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
 from raspy.devices import request_body
+from raspy.devices.service import ok, refused
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.history import query
@@ -36,17 +36,6 @@ _KEYS: Final = frozenset({"v", "action", "key", "since", "until", "resolution"})
 _MAX_KEY_CHARS: Final = 255
 
 Reply = tuple[bytes, bytes]
-
-
-def _encode(document: dict[str, JsonValue]) -> bytes:
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
-    return text.encode("utf-8")
-
-
-def _error(status: bytes, action: str | None, token: str, detail: str) -> Reply:
-    return status, _encode(
-        {"v": VERSION, "action": action, "error": token, "detail": detail}
-    )
 
 
 def value_key(key: str) -> str:
@@ -76,20 +65,20 @@ def handle(
     `fetch(key)` reads that key's rows."""
     parsed = request_body.parse(body, _KEYS)
     if isinstance(parsed, request_body.Refusal):
-        return _error(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
+        return refused(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
     action = str(parsed["action"])
     if action == "keys":
         extra = sorted(set(parsed) - {"v", "action"})
         if extra:
-            return _error(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
+            return refused(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
         keys: list[JsonValue] = list(sorted(recorded))
-        return OK, _encode({"v": VERSION, "action": action, "keys": keys})
+        return ok(action, keys=keys)
     if action != "history":
-        return _error(UNKNOWN_ACTION, action, "unknown_action", shown(action))
+        return refused(UNKNOWN_ACTION, action, "unknown_action", shown(action))
     key = parsed.get("key")
     if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
         detail = f"key: expected a Clone key or a device name, got {shown(key)}"
-        return _error(BAD_REQUEST, action, "bad_request", detail)
+        return refused(BAD_REQUEST, action, "bad_request", detail)
     resolution = parsed.get("resolution", query.AUTO)
     try:
         since = _time(parsed, "since", None)
@@ -103,23 +92,20 @@ def handle(
         except ValueError as exc:
             raise ValueError(f"resolution: {exc}, got {shown(resolution)}") from None
     except ValueError as exc:
-        return _error(BAD_REQUEST, action, "bad_request", str(exc))
+        return refused(BAD_REQUEST, action, "bad_request", str(exc))
     full_key = value_key(key)
     if full_key not in recorded:
-        return _error(
+        return refused(
             NOT_FOUND, action, "unknown_key", f"no history for {shown(full_key)}"
         )
     answer = query.run(tiers, since, until, now, resolution, fetch(full_key))
     points: list[JsonValue] = [list(p) for p in answer.points]
-    return OK, _encode(
-        {
-            "v": VERSION,
-            "action": action,
-            "key": full_key,
-            "tier": answer.tier.name,
-            "step_s": answer.step_s,
-            "since": since,
-            "until": until,
-            "points": points,
-        }
+    return ok(
+        action,
+        key=full_key,
+        tier=answer.tier.name,
+        step_s=answer.step_s,
+        since=since,
+        until=until,
+        points=points,
     )
