@@ -41,11 +41,9 @@ def _quota_log_lines(log_text: str) -> int:
 def test_over_the_count_quota_requests_get_500_until_one_is_closed(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "raspyd.toml"
-    config.write_text(_config(requests=5, size=1_000_000), encoding="utf-8")
-    extra = ("--config", str(config))
+    config = _config(requests=5, size=1_000_000)
     with (
-        running_daemon(tmp_path / "data", extra_args=extra) as daemon,
+        running_daemon(tmp_path / "data", config_text=config) as daemon,
         Client(daemon.endpoint, timeout_s=5, retries=1) as client,
     ):
         uuids = []
@@ -74,11 +72,9 @@ def test_over_the_count_quota_requests_get_500_until_one_is_closed(
 def test_over_the_byte_quota_a_large_request_is_refused_and_a_small_one_fits(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "raspyd.toml"
-    config.write_text(_config(requests=1000, size=10_000), encoding="utf-8")
-    extra = ("--config", str(config))
+    config = _config(requests=1000, size=10_000)
     with (
-        running_daemon(tmp_path / "data", extra_args=extra) as daemon,
+        running_daemon(tmp_path / "data", config_text=config) as daemon,
         Client(daemon.endpoint, timeout_s=5, retries=1) as client,
     ):
         kib = b"k" * 1024
