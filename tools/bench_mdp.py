@@ -2,6 +2,11 @@
 
 Run:  .venv/bin/python tools/bench_mdp.py [--quick]
 
+A fourth reference, "pyfwd", does zmq.proxy's job (ROUTER in front, DEALER behind,
+frames passed through untouched) in a Python loop with the same compiled send/receive
+calls and drain as raspyd's edge, and no MDP logic at all. It is the floor of any
+pure-Python broker on pyzmq: what a broker can reach if its own logic cost nothing.
+
 Every broker gets the same external worker processes and client processes (raw DEALER
 sockets; the MDP brokers are spoken to in the majortomo dialect, which both accept).
 Scenarios: latency-bound (1 client, depth 1, 1 worker) and throughput (4 clients x 16
@@ -22,14 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import zmq
 from benchproc import cpu_seconds, free_port, rss_mb, stop
 
-from raspy.transport.multipart import recv_frames, send_frames
+from raspy.transport.multipart import drain, recv_frames, send_frames
 
 SERVICE = b"bench"
 _HERE = Path(__file__).resolve()
@@ -122,6 +127,35 @@ def run_proxy(front: str, back: str) -> None:
     zmq.proxy(frontend, backend)
 
 
+def run_python_forwarder(front: str, back: str) -> None:
+    """The raw proxy's job in Python: poll both sockets, pass each message through."""
+    ctx = zmq.Context()
+    frontend = ctx.socket(zmq.ROUTER)
+    backend = ctx.socket(zmq.DEALER)
+    frontend.bind(front)
+    backend.bind(back)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    poller = zmq.Poller()
+    poller.register(frontend, zmq.POLLIN)
+    poller.register(backend, zmq.POLLIN)
+
+    def to(sock: zmq.Socket[bytes]) -> Callable[[list[bytes]], None]:
+        def forward(frames: list[bytes]) -> None:
+            # not contextlib.suppress: a context manager per message on the path measured
+            try:  # noqa: SIM105
+                send_frames(sock, frames)
+            except zmq.Again:  # no peer yet: the warm-up asks again
+                pass
+
+        return forward
+
+    to_back, to_front = to(backend), to(frontend)
+    deadline = time.monotonic() + 600  # bounded, like every loop here
+    while time.monotonic() < deadline:
+        for sock, _ in poller.poll(1000):
+            drain(sock, to_back if sock is frontend else to_front, 256)
+
+
 def run_majortomo(endpoint: str) -> None:
     from majortomo.broker import Broker
 
@@ -145,9 +179,13 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
 @contextmanager
 def broker(kind: str) -> Iterator[tuple[str, str, str, int | None]]:
     """Yield (client endpoint, worker endpoint, mode, pid) for a running broker."""
-    if kind == "raw":
+    if kind in ("raw", "pyfwd"):
         front, back = free_port(), free_port()
-        proc = _spawn("_proxy", f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}")
+        proc = _spawn(
+            "_proxy" if kind == "raw" else "_pyfwd",
+            f"tcp://127.0.0.1:{front}",
+            f"tcp://127.0.0.1:{back}",
+        )
         try:
             _wait_port(front)
             yield f"tcp://127.0.0.1:{front}", f"tcp://127.0.0.1:{back}", "raw", proc.pid
@@ -288,7 +326,7 @@ def main() -> None:
     print(header)
     for name, clients, depth, workers, size, count in scenarios:
         figures = {}
-        for kind in ("raw", "majortomo", "raspy"):
+        for kind in ("raw", "pyfwd", "majortomo", "raspy"):
             figures[kind] = scenario(kind, clients, depth, workers, size, count)
             f = figures[kind]
             lost = f["expected"] - f["done"]
@@ -298,9 +336,14 @@ def main() -> None:
                 f"{f['p99_ms']:>8.3f} {f['cpu_us_per_req']:>18.1f}{note}"
             )
         ours = figures["raspy"]["req_s"]
+        raw, fwd, major = (figures[k] for k in ("raw", "pyfwd", "majortomo"))
         print(
-            f"{name:<16} ratios: raspy/raw = {ours / figures['raw']['req_s']:.2f}, "
-            f"raspy/majortomo = {ours / figures['majortomo']['req_s']:.2f}"
+            f"{name:<16} ratios: raspy/raw = {ours / raw['req_s']:.2f}, "
+            f"pyfwd/raw = {fwd['req_s'] / raw['req_s']:.2f}, "
+            f"raspy/majortomo = {ours / major['req_s']:.2f}; CPU/req vs majortomo: "
+            f"raspy {figures['raspy']['cpu_us_per_req'] / major['cpu_us_per_req']:.2f}, "
+            f"pyfwd {fwd['cpu_us_per_req'] / major['cpu_us_per_req']:.2f}, "
+            f"raw {raw['cpu_us_per_req'] / major['cpu_us_per_req']:.2f}"
         )
 
 
@@ -313,6 +356,8 @@ if __name__ == "__main__":
             run_client(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]))
         elif role == "_proxy":
             run_proxy(rest[0], rest[1])
+        elif role == "_pyfwd":
+            run_python_forwarder(rest[0], rest[1])
         elif role == "_majortomo":
             run_majortomo(rest[0])
     else:
