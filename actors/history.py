@@ -22,13 +22,20 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.worker import LocalWorker, PeerLinks, attach, local_peer_id
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    LocalWorker,
+    PeerLinks,
+    RejectedReply,
+    attach,
+    local_peer_id,
+)
 from raspy.config import HistoryConfig
-from raspy.errors import MalformedMessage, StoreError
+from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
-from raspy.protocol import mdp, mdp_decode
 from raspy.storage.store import Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
@@ -111,9 +118,12 @@ class HistoryActor(pykka.ThreadingActor):
         self._new_keys: set[str] = set()
         self._logged: dict[bytes, set[str]] = {}  # device service -> logged names
         self._services: set[bytes] = set()
-        self._requests: dict[bytes, bytes] = {}  # client peer -> service asked
-        self._request_count = 0
-        self._owner = local_peer_id(f"history.{uuid.uuid4().hex[:8]}")
+        # request -> the devices service asked; unanswered by the next round: forgotten
+        self._client: LocalClient[bytes] = LocalClient(
+            links.outbox,
+            local_peer_id(f"history.{uuid.uuid4().hex[:8]}"),
+            timeout_s=LOG_REFRESH_S,
+        )
         self._worker = LocalWorker(
             links.outbox,
             local_peer_id(f"history.worker.{uuid.uuid4().hex[:8]}"),
@@ -132,9 +142,7 @@ class HistoryActor(pykka.ThreadingActor):
         self.links.clone.ask(
             msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
         )
-        self.links.edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
+        self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         attach(self.links.edge, self._worker, self.actor_ref)
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         self._ticker.start()  # last: an ask above that fails leaves no thread behind
@@ -151,7 +159,7 @@ class HistoryActor(pykka.ThreadingActor):
             )
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
-            self.links.edge.tell(msgs.DetachLocal(self._owner))
+        self._client.detach(self.links.edge)
         log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------
@@ -200,6 +208,7 @@ class HistoryActor(pykka.ThreadingActor):
 
     def _on_tick(self) -> None:
         now = self.links.clock.monotonic()
+        self._client.expire(now)
         if now >= self._next_flush:
             self._next_flush = now + self.flush_interval_s
             self._flush()
@@ -226,23 +235,25 @@ class HistoryActor(pykka.ThreadingActor):
     def _ask_devices(self, name: bytes) -> None:
         # one question a service at a time: an unanswered one is forgotten, so a
         # service that never answers cannot grow the table
-        self._requests = {p: s for p, s in self._requests.items() if s != name}
-        self._request_count += 1
-        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % self._request_count
-        self._requests[peer] = name
-        request = mdp.ClientRequest(mdp.Version.V02, name, (_LIST_BODY,))
-        self.links.outbox.send_mdp(peer, mdp.encode(request))
+        self._client.forget(lambda asked: asked == name)
+        self._client.request(name, (_LIST_BODY,), name, self.links.clock.monotonic())
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        name = self._requests.pop(peer_id, None)
-        if name is None:
-            return  # an answer to a request of an earlier refresh round: the next comes
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", service=name.decode(), reason=exc.reason)
-            return
-        logged = logged_devices(reply.body)
+        # an answer to a request of an earlier refresh round is dropped: the next comes
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                name = self._client.take(request_id)
+                if name is not None:
+                    self._on_device_list(name, body)
+            case RejectedReply(request_id=request_id, error=error):
+                name = self._client.take(request_id)
+                if name is not None:
+                    log.warning(
+                        "frame_rejected", service=name.decode(), reason=error.reason
+                    )
+
+    def _on_device_list(self, name: bytes, body: tuple[bytes, ...]) -> None:
+        logged = logged_devices(body)
         if logged is None:
             log.warning("device_list_refused", service=name.decode())
             return

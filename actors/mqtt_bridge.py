@@ -20,15 +20,21 @@ import structlog
 from raspy import __version__
 from raspy.actors import messages as msgs
 from raspy.actors.mqtt_link import MqttLink, Replied, Seed, ServiceUp, TreeChanged
-from raspy.actors.worker import PeerLinks, local_peer_id
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    PeerLinks,
+    RejectedReply,
+    UnroutableReply,
+    local_peer_id,
+)
 from raspy.config import MqttConfig
 from raspy.devices.kinds import BUILTIN
-from raspy.errors import ConfigError, MalformedMessage
+from raspy.errors import ConfigError
 from raspy.mqtt.core import BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
-from raspy.protocol import mdp, mdp_decode
 from raspy.storage.scenario_store import stored_tree
 
 if TYPE_CHECKING:
@@ -95,7 +101,10 @@ class MqttBridgeActor(pykka.ThreadingActor):
         self._config = config
         self._host = host
         self._links = links
-        self._peer = local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
+        # the link's thread sends, this one reads the replies: BridgeCore keeps them
+        self._client: LocalClient[None] = LocalClient(
+            links.outbox, local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
+        )
         self._wanted = GlobFilter(config.subtrees, rooted=True)
         core = BridgeCore(bridge_settings(config, host))
         self.link = MqttLink(
@@ -103,8 +112,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
             core,
             client_id=config.client_id or f"raspy-{host}",
             password=read_password(config),
-            outbox=links.outbox,
-            peer_id=self._peer,
+            mdp_client=self._client,
             monotonic=links.clock.monotonic,
             stats=links.stats,
             on_failure=self._io_failed,
@@ -118,9 +126,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
         links = self._links
         self.link.runner.start()
         try:
-            links.edge.ask(
-                msgs.AttachLocal(self._peer, self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
+            self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
             links.clone.ask(
                 msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
@@ -153,8 +159,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
             links.clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.DetachLocal(self._peer))
+        self._client.detach(links.edge)
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 
@@ -179,17 +184,13 @@ class MqttBridgeActor(pykka.ThreadingActor):
         return None
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
-        if not tail.startswith(b"r") or not tail[1:].isdigit():
-            self._links.stats.incr("mqtt.unroutable")
-            return
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            self._links.stats.incr(f"mqtt.rejected.{exc.reason}")
-            return
-        if reply.final:
-            self.link.submit(Replied(int(tail[1:]), tuple(reply.body)))
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                self.link.submit(Replied(request_id, body))
+            case UnroutableReply():
+                self._links.stats.incr("mqtt.unroutable")
+            case RejectedReply(error=error):
+                self._links.stats.incr(f"mqtt.rejected.{error.reason}")
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,12 @@ import zmq
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from raspy.actors.worker import LocalClient
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.config import MqttConfig
 from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
-from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner, UnknownCommand
 
 log = structlog.get_logger(component="mqtt")
@@ -84,8 +83,7 @@ class MqttLink:
         *,
         client_id: str,
         password: str,
-        outbox: Outbox,
-        peer_id: bytes,
+        mdp_client: LocalClient[None],
         monotonic: Callable[[], float],
         stats: Stats,
         on_failure: Callable[[BaseException], None] | None = None,
@@ -94,8 +92,7 @@ class MqttLink:
         self.core = core
         self._client_id = client_id
         self._password = password
-        self._outbox = outbox
-        self._peer_id = peer_id
+        self._mdp = mdp_client  # BridgeCore keeps the requests: send() only
         self._monotonic = monotonic
         self._stats = stats
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -209,11 +206,7 @@ class MqttLink:
         for out in outputs:
             match out:
                 case SendRequest(request_id=request_id, service=service, body=body):
-                    request = mdp.ClientRequest(
-                        mdp.Version.V02, service.encode("utf-8"), (body,)
-                    )
-                    peer = self._peer_id + b"/r%d" % request_id
-                    self._outbox.send_mdp(peer, mdp.encode(request))
+                    self._mdp.send(request_id, service.encode("utf-8"), (body,))
                 case Refused(reason=reason, detail=detail):
                     self._stats.incr(f"mqtt.refused.{reason}")
                     if self._limiter.should_log(reason, self._monotonic()):

@@ -12,7 +12,6 @@ loop.call_soon_threadsafe (actor -> HTTP, the tree changes for the live pages).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import socket
 import uuid
 from collections.abc import Callable
@@ -25,13 +24,24 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
-from raspy.actors.web_app import Backend, ReadTitanic, ServiceRequest, build_app
+from raspy.actors.web_app import (
+    REQUEST_TIMEOUT_S,
+    Backend,
+    ReadTitanic,
+    ServiceRequest,
+    build_app,
+)
 from raspy.actors.web_server import WebServer, bind_socket
-from raspy.actors.worker import local_peer_id
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    RejectedReply,
+    UnroutableReply,
+    local_peer_id,
+)
 from raspy.clock import Clock
 from raspy.config import Config
-from raspy.errors import ConfigError, MalformedMessage, StoreError
-from raspy.protocol import mdp, mdp_decode
+from raspy.errors import ConfigError, StoreError
 from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.scenario_store import stored_tree
@@ -47,7 +57,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="web")
 
 _ASK_TIMEOUT_S: Final = 5.0
-_PENDING_SWEEP: Final = 64  # sweep answered/abandoned futures past this many
 WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 4
 
 
@@ -85,9 +94,12 @@ class WebActor(pykka.ThreadingActor):
         self._sock = sock  # bound by the caller: a taken port fails the start there
         self._settings = settings
         self._links = links
-        self._owner = local_peer_id(f"web.{uuid.uuid4().hex[:12]}")
-        self._ids = itertools.count(1)
-        self._pending: dict[int, Future[list[bytes]]] = {}
+        # a page waits REQUEST_TIMEOUT_S for its answer, then gives up its future
+        self._client: LocalClient[Future[list[bytes]]] = LocalClient(
+            links.outbox,
+            local_peer_id(f"web.{uuid.uuid4().hex[:12]}"),
+            timeout_s=REQUEST_TIMEOUT_S,
+        )
         self._server: WebServer | None = None
 
     def on_start(self) -> None:
@@ -112,9 +124,7 @@ class WebActor(pykka.ThreadingActor):
 
     def _connect(self, server: WebServer) -> None:
         links = self._links
-        links.edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
+        self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         if links.clone is not None:
             for prefix in LIVE_PREFIXES:
                 links.clone.ask(
@@ -148,11 +158,9 @@ class WebActor(pykka.ThreadingActor):
                 links.clone.ask(
                     msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
                 )
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.DetachLocal(self._owner))
-        for result in self._pending.values():
+        self._client.detach(links.edge)
+        for result in self._client.forget(lambda _: True):
             result.cancel()
-        self._pending.clear()
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -174,30 +182,22 @@ class WebActor(pykka.ThreadingActor):
     def _send(
         self, service: bytes, body: tuple[bytes, ...], result: Future[list[bytes]]
     ) -> None:
-        if len(self._pending) > _PENDING_SWEEP:
-            self._pending = {k: f for k, f in self._pending.items() if not f.done()}
-        request_id = next(self._ids)
-        self._pending[request_id] = result
-        request = mdp.ClientRequest(mdp.Version.V02, service, body)
-        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % request_id
-        self._links.outbox.send_mdp(peer, mdp.encode(request))
+        now = self._links.clock.monotonic()
+        for abandoned in self._client.expire(now):
+            abandoned.cancel()  # the page gave up waiting already
+        self._client.request(service, body, result, now)
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
-        if not tail.startswith(b"r") or not tail[1:].isdigit():
-            self._links.stats.incr("web.unroutable")
-            return
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", reason=exc.reason)
-            return
-        if not reply.final:
-            return
-        result = self._pending.pop(int(tail[1:]), None)
-        if result is not None:
-            with contextlib.suppress(InvalidStateError):  # the page gave up waiting
-                result.set_result(list(reply.body))
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                result = self._client.take(request_id)
+                if result is not None:
+                    with contextlib.suppress(InvalidStateError):  # the page gave up
+                        result.set_result(list(body))
+            case UnroutableReply():
+                self._links.stats.incr("web.unroutable")
+            case RejectedReply(error=error):
+                log.warning("frame_rejected", reason=error.reason)
 
 
 def _answer(result: Future[Any], work: Callable[[], Any]) -> None:
