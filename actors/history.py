@@ -111,6 +111,7 @@ class HistoryActor(pykka.ThreadingActor):
     def __init__(self, host: str, config: HistoryConfig, links: HistoryLinks) -> None:
         super().__init__()
         self.links = links
+        self._clone = links.tree()
         self.tiers: tuple[Tier, ...] = parse_tiers(config.tiers)
         self.flush_interval_s = config.flush_interval_s
         self.recorder = Recorder(self.tiers)
@@ -139,7 +140,7 @@ class HistoryActor(pykka.ThreadingActor):
         store = self.links.store
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
-        self.links.clone.ask(
+        self._clone.ask(
             msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
         )
         self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
@@ -154,7 +155,7 @@ class HistoryActor(pykka.ThreadingActor):
         self._ticker.stop()
         self._worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            self.links.clone.ask(
+            self._clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
         with contextlib.suppress(pykka.ActorDeadError):

@@ -101,6 +101,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
         self._config = config
         self._host = host
         self._links = links
+        self._clone = links.tree()
         # the link's thread sends, this one reads the replies: BridgeCore keeps them
         self._client: LocalClient[None] = LocalClient(
             links.outbox, local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
@@ -127,7 +128,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
         self.link.runner.start()
         try:
             self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
-            links.clone.ask(
+            self._clone.ask(
                 msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
             items = tuple(
@@ -156,7 +157,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         links = self._links
         with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            links.clone.ask(
+            self._clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
         self._client.detach(links.edge)

@@ -35,18 +35,16 @@ from raspy.actors.web_server import WebServer, bind_socket
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,
+    PeerLinks,
     RejectedReply,
     UnroutableReply,
     local_peer_id,
 )
-from raspy.clock import Clock
 from raspy.config import Config
 from raspy.errors import ConfigError, StoreError
-from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store, Table
-from raspy.transport.outbox import Outbox
 from raspy.web.live import LIVE_PREFIXES, is_live
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
@@ -57,6 +55,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="web")
 
 _ASK_TIMEOUT_S: Final = 5.0
+CHILD: Final = "web"
 WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 4
 
 
@@ -74,21 +73,11 @@ class WebSettings:
     logins: LoginFiles
 
 
-@dataclass(frozen=True, slots=True)
-class WebLinks:
-    edge: pykka.ActorRef[Any]
-    outbox: Outbox
-    clone: pykka.ActorRef[Any] | None
-    store: Store
-    clock: Clock
-    stats: Stats
-
-
 class WebActor(pykka.ThreadingActor):
     """See the module docstring."""
 
     def __init__(
-        self, settings: WebSettings, links: WebLinks, sock: socket.socket
+        self, settings: WebSettings, links: PeerLinks, sock: socket.socket
     ) -> None:
         super().__init__()
         self._sock = sock  # bound by the caller: a taken port fails the start there
@@ -259,37 +248,14 @@ def check_config(config: Config) -> None:
         )
 
 
-@dataclass
-class _WebStart:
-    """The supervisor's start callable for the web face, bound to one Clone server."""
-
-    settings: WebSettings
-    links: WebLinks
-
-    def __call__(self) -> pykka.ActorRef[Any]:
-        sock = bind_socket(self.settings.bind, self.settings.port)
-        try:
-            return WebActor.start(self.settings, self.links, sock)
-        except BaseException:
-            sock.close()
-            raise
-
-
 def start_web(rt: Runtime) -> None:
-    """Start the web face when [http] enabled; called again after the Clone server
-    restarts (the live pages need a subscription on the new one)."""
+    """Start the web face when [http] enabled, with or without a Clone server; again
+    after the Clone server restarts (the live pages need a subscription on the new
+    one). Its first start fails raspyd (a taken port is said at once); a later one is
+    retried."""
     config = rt.config
     if not config.http.enabled:
         return
-    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
-    current = next((c for c in rt.children if c.name == "web"), None)
-    if (
-        current is not None
-        and isinstance(current.start, _WebStart)
-        and current.start.links.clone is clone
-    ):
-        return
-    rt.stop_children(lambda name: name == "web")
     settings = WebSettings(
         bind=config.http.bind,
         port=config.network.port_base + WEB_PORT_OFFSET,
@@ -297,6 +263,13 @@ def start_web(rt: Runtime) -> None:
         session_s=config.http.session_s,
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
     )
-    links = WebLinks(rt.edge, rt.outbox, clone, rt.store, rt.clock, rt.stats)
-    # the first start fails raspyd (a taken port is said at once); later ones retry
-    rt.add_child("web", _WebStart(settings, links), critical=current is None)
+
+    def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:
+        sock = bind_socket(settings.bind, settings.port)
+        try:
+            return WebActor.start(settings, rt.peer_links(clone), sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    rt.follow_clone(CHILD, start, critical=True, without_leader=True)

@@ -35,14 +35,21 @@ REQUEST_MARK: Final = b"r"  # a client's request peer: `<owner>/r<request id>`
 @dataclass(frozen=True, slots=True)
 class PeerLinks:
     """What an in-process peer of the edge that follows the tree talks to (the
-    history recorder, the MQTT bridge)."""
+    history recorder, the MQTT bridge, the web face). `clone` is None only for the
+    web face of a daemon without a Clone server."""
 
     edge: pykka.ActorRef[Any]
     outbox: Outbox
-    clone: pykka.ActorRef[Any]
+    clone: pykka.ActorRef[Any] | None
     store: Store
     clock: Clock
     stats: Stats
+
+    def tree(self) -> pykka.ActorRef[Any]:
+        """The Clone server, for a peer that cannot run without one (ValueError)."""
+        if self.clone is None:
+            raise ValueError("this peer follows the Clone tree: no Clone server given")
+        return self.clone
 
 
 def local_peer_id(name: str, sub: str = "") -> bytes:
