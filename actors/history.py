@@ -32,6 +32,7 @@ from raspy.actors.worker import (
     local_peer_id,
 )
 from raspy.config import HistoryConfig
+from raspy.devices.reading import DEVICE_TREE, VALUE_FIELD, device_of_key
 from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
@@ -56,8 +57,6 @@ CHILD_NAME: Final = "history"
 
 LOG_REFRESH_S: Final = 5.0
 _ASK_TIMEOUT_S: Final = 5.0
-_DEVICE_PREFIX: Final = b"/device/"
-_VALUE_SUFFIX: Final = b"/value"
 _DEVICES_SUFFIX: Final = b".devices"
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
 
@@ -141,7 +140,8 @@ class HistoryActor(pykka.ThreadingActor):
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
         self._clone.ask(
-            msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
+            msgs.CloneSubscribe(DEVICE_TREE.encode(), self.actor_ref),
+            timeout=_ASK_TIMEOUT_S,
         )
         self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         attach(self.links.edge, self._worker, self.actor_ref)
@@ -190,17 +190,17 @@ class HistoryActor(pykka.ThreadingActor):
         return None
 
     def _on_key(self, raw_key: bytes, body: bytes) -> None:
-        if not raw_key.endswith(_VALUE_SUFFIX) or not body:
+        if not body:
             return
-        fullname = raw_key[len(_DEVICE_PREFIX) : -len(_VALUE_SUFFIX)].decode(
-            "utf-8", "replace"
-        )
-        if not any(fullname in names for names in self._logged.values()):
+        key = raw_key.decode("utf-8", "replace")
+        device = device_of_key(key)
+        if device is None or device[1] != VALUE_FIELD:
+            return
+        if not any(device[0] in names for names in self._logged.values()):
             return
         value = sample_value(body)
         if value is None:
             return
-        key = raw_key.decode("utf-8")
         if key not in self.recorded:
             self.recorded.add(key)
             self._new_keys.add(key)
