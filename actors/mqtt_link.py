@@ -105,6 +105,7 @@ class MqttLink:
         self._next_try_at = 0.0
         self._next_misc_at = 0.0
         self._inflight = 0
+        self._tree_changes = 0  # TreeChanged handled (what the subscription brought)
         self._busy = False
         self._wake_sent = (
             False  # set by submit(), cleared by the runner before draining
@@ -193,6 +194,7 @@ class MqttLink:
                 return
             match event:
                 case TreeChanged(key=key, body=body):
+                    self._tree_changes += 1
                     self._apply(core.key_changed(key, body, now))
                 case Replied(request_id=request_id, body=body):
                     self._apply(core.reply(request_id, list(body), now))
@@ -357,6 +359,7 @@ class MqttLink:
                 "buffered": len(self.core.buffer),
                 "inflight": self._inflight,
                 "dropped": self.core.buffer.dropped,
+                "tree_changes": self._tree_changes,
             }
         raise UnknownCommand("mqtt", command)
 
