@@ -2,7 +2,9 @@
 
 WebActor is an in-process MDP client like the scenario actors: it sends requests
 through the outbox as peer `<owner>/r<id>` and the edge routes the replies back here;
-it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling).
+it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling)
+and the services' comings and goings (WatchServices), so that a page need not ask
+the broker whether an announced service is there.
 WebServer (raspy.actors.web_server) runs uvicorn on an asyncio loop in its own
 thread; it owns the listening socket and every connection. The two meet only through
 pykka tell() (HTTP -> actor, with a concurrent Future to answer) and
@@ -90,10 +92,11 @@ class WebActor(pykka.ThreadingActor):
             timeout_s=REQUEST_TIMEOUT_S,
         )
         self._server: WebServer | None = None
+        self._backend: Backend | None = None
 
     def on_start(self) -> None:
         links, settings = self._links, self._settings
-        backend = Backend(
+        backend = self._backend = Backend(
             hostname=settings.hostname,
             tell=self.actor_ref.tell,
             logins=settings.logins,
@@ -114,6 +117,7 @@ class WebActor(pykka.ThreadingActor):
     def _connect(self, server: WebServer) -> None:
         links = self._links
         self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
+        links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
             for prefix in LIVE_PREFIXES:
                 links.clone.ask(
@@ -160,6 +164,8 @@ class WebActor(pykka.ThreadingActor):
                 self._send(service, body, result)
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames)
+            case msgs.ServiceAvailabilityChanged(service=service, available=up):
+                self._service_changed(service.decode("utf-8", "replace"), up)
             case ReadTitanic(limit=limit, result=result):
                 _answer(result, lambda: titanic_queue(self._links.store, limit))
             case _HttpFailed(error=error):
@@ -167,6 +173,12 @@ class WebActor(pykka.ThreadingActor):
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
+
+    def _service_changed(self, service: str, available: bool) -> None:
+        backend = self._backend
+        if backend is not None:
+            live = backend.live_services
+            backend.live_services = live | {service} if available else live - {service}
 
     def _send(
         self, service: bytes, body: tuple[bytes, ...], result: Future[list[bytes]]
