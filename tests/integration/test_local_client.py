@@ -231,6 +231,7 @@ def test_send_uses_the_callers_id_and_keeps_nothing(harness: Harness) -> None:
     delivered = harness.next_reply()
     assert delivered.peer_id == client.owner + b"/r41"
     assert client.reply(*_frames(delivered)) == LocalReply(41, (b"ok",))
+    assert client.take(41) is None  # not in the table: a core's id is the core's
 
 
 def test_request_needs_a_timeout(edge: EdgeHandle) -> None:
