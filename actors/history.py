@@ -22,13 +22,21 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.worker import LocalWorker, PeerLinks, attach, local_peer_id
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    LocalWorker,
+    PeerLinks,
+    RejectedReply,
+    attach,
+    local_peer_id,
+)
 from raspy.config import HistoryConfig
-from raspy.errors import MalformedMessage, StoreError
+from raspy.devices.reading import DEVICE_TREE, VALUE_FIELD, device_of_key
+from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
-from raspy.protocol import mdp, mdp_decode
 from raspy.storage.store import Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
@@ -49,8 +57,6 @@ CHILD_NAME: Final = "history"
 
 LOG_REFRESH_S: Final = 5.0
 _ASK_TIMEOUT_S: Final = 5.0
-_DEVICE_PREFIX: Final = b"/device/"
-_VALUE_SUFFIX: Final = b"/value"
 _DEVICES_SUFFIX: Final = b".devices"
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
 
@@ -104,6 +110,7 @@ class HistoryActor(pykka.ThreadingActor):
     def __init__(self, host: str, config: HistoryConfig, links: HistoryLinks) -> None:
         super().__init__()
         self.links = links
+        self._clone = links.tree()
         self.tiers: tuple[Tier, ...] = parse_tiers(config.tiers)
         self.flush_interval_s = config.flush_interval_s
         self.recorder = Recorder(self.tiers)
@@ -111,9 +118,12 @@ class HistoryActor(pykka.ThreadingActor):
         self._new_keys: set[str] = set()
         self._logged: dict[bytes, set[str]] = {}  # device service -> logged names
         self._services: set[bytes] = set()
-        self._requests: dict[bytes, bytes] = {}  # client peer -> service asked
-        self._request_count = 0
-        self._owner = local_peer_id(f"history.{uuid.uuid4().hex[:8]}")
+        # request -> the devices service asked; unanswered by the next round: forgotten
+        self._client: LocalClient[bytes] = LocalClient(
+            links.outbox,
+            local_peer_id(f"history.{uuid.uuid4().hex[:8]}"),
+            timeout_s=LOG_REFRESH_S,
+        )
         self._worker = LocalWorker(
             links.outbox,
             local_peer_id(f"history.worker.{uuid.uuid4().hex[:8]}"),
@@ -129,12 +139,11 @@ class HistoryActor(pykka.ThreadingActor):
         store = self.links.store
         for key, _ in store.scan(Table.HISTORY, HISTORY_KEY_PREFIX):
             self.recorded.add(key[1:].decode("utf-8", "replace"))
-        self.links.clone.ask(
-            msgs.CloneSubscribe(_DEVICE_PREFIX, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        self._clone.ask(
+            msgs.CloneSubscribe(DEVICE_TREE.encode(), self.actor_ref),
+            timeout=_ASK_TIMEOUT_S,
         )
-        self.links.edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
+        self._client.attach(self.links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         attach(self.links.edge, self._worker, self.actor_ref)
         self.links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         self._ticker.start()  # last: an ask above that fails leaves no thread behind
@@ -146,12 +155,12 @@ class HistoryActor(pykka.ThreadingActor):
         self._ticker.stop()
         self._worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            self.links.clone.ask(
+            self._clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
-            self.links.edge.tell(msgs.DetachLocal(self._owner))
+        self._client.detach(self.links.edge)
         log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------
@@ -181,17 +190,17 @@ class HistoryActor(pykka.ThreadingActor):
         return None
 
     def _on_key(self, raw_key: bytes, body: bytes) -> None:
-        if not raw_key.endswith(_VALUE_SUFFIX) or not body:
+        if not body:
             return
-        fullname = raw_key[len(_DEVICE_PREFIX) : -len(_VALUE_SUFFIX)].decode(
-            "utf-8", "replace"
-        )
-        if not any(fullname in names for names in self._logged.values()):
+        key = raw_key.decode("utf-8", "replace")
+        device = device_of_key(key)
+        if device is None or device[1] != VALUE_FIELD:
+            return
+        if not any(device[0] in names for names in self._logged.values()):
             return
         value = sample_value(body)
         if value is None:
             return
-        key = raw_key.decode("utf-8")
         if key not in self.recorded:
             self.recorded.add(key)
             self._new_keys.add(key)
@@ -200,6 +209,7 @@ class HistoryActor(pykka.ThreadingActor):
 
     def _on_tick(self) -> None:
         now = self.links.clock.monotonic()
+        self._client.expire(now)
         if now >= self._next_flush:
             self._next_flush = now + self.flush_interval_s
             self._flush()
@@ -226,23 +236,25 @@ class HistoryActor(pykka.ThreadingActor):
     def _ask_devices(self, name: bytes) -> None:
         # one question a service at a time: an unanswered one is forgotten, so a
         # service that never answers cannot grow the table
-        self._requests = {p: s for p, s in self._requests.items() if s != name}
-        self._request_count += 1
-        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % self._request_count
-        self._requests[peer] = name
-        request = mdp.ClientRequest(mdp.Version.V02, name, (_LIST_BODY,))
-        self.links.outbox.send_mdp(peer, mdp.encode(request))
+        self._client.forget(lambda asked: asked == name)
+        self._client.request(name, (_LIST_BODY,), name, self.links.clock.monotonic())
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        name = self._requests.pop(peer_id, None)
-        if name is None:
-            return  # an answer to a request of an earlier refresh round: the next comes
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", service=name.decode(), reason=exc.reason)
-            return
-        logged = logged_devices(reply.body)
+        # an answer to a request of an earlier refresh round is dropped: the next comes
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                name = self._client.take(request_id)
+                if name is not None:
+                    self._on_device_list(name, body)
+            case RejectedReply(request_id=request_id, error=error):
+                name = self._client.take(request_id)
+                if name is not None:
+                    log.warning(
+                        "frame_rejected", service=name.decode(), reason=error.reason
+                    )
+
+    def _on_device_list(self, name: bytes, body: tuple[bytes, ...]) -> None:
+        logged = logged_devices(body)
         if logged is None:
             log.warning("device_list_refused", service=name.decode())
             return

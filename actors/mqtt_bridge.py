@@ -1,9 +1,10 @@
 """The MQTT bridge in raspyd: a thin actor between the daemon and the MQTT link.
 
-It follows the Clone tree in-process (CloneSubscribe: KeyChanged), is an in-process
-MDP client of the device services and the scenario service (its replies come back as
-MdpFrames), watches which services are up (for discovery), and hands all of it to the
-MqttLink, whose runner thread owns the MQTT socket and the BridgeCore.
+It follows the Clone tree in-process (CloneSubscribe: KeyChanged) under the fixed
+prefixes of its subtrees (BridgeCore checks each key against the subtrees' globs), is
+an in-process MDP client of the device services and the scenario service (its replies
+come back as MdpFrames), watches which services are up (for discovery), and hands all
+of it to the MqttLink, whose runner thread owns the MQTT socket and the BridgeCore.
 """
 
 from __future__ import annotations
@@ -19,16 +20,29 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
-from raspy.actors.mqtt_link import MqttLink, Replied, Seed, ServiceUp, TreeChanged
-from raspy.actors.worker import PeerLinks, local_peer_id
+from raspy.actors.mqtt_link import (
+    GetLinkStats,
+    MqttLink,
+    Replied,
+    Seed,
+    ServiceUp,
+    TreeChanged,
+)
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    PeerLinks,
+    RejectedReply,
+    UnroutableReply,
+    local_peer_id,
+)
 from raspy.config import MqttConfig
 from raspy.devices.kinds import BUILTIN
-from raspy.errors import ConfigError, MalformedMessage
+from raspy.errors import ConfigError
 from raspy.mqtt.core import BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
-from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.filters import GlobFilter, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
-from raspy.protocol import mdp, mdp_decode
 from raspy.storage.scenario_store import stored_tree
 
 if TYPE_CHECKING:
@@ -95,16 +109,24 @@ class MqttBridgeActor(pykka.ThreadingActor):
         self._config = config
         self._host = host
         self._links = links
-        self._peer = local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
-        self._wanted = GlobFilter(config.subtrees, rooted=True)
-        core = BridgeCore(bridge_settings(config, host))
+        self._clone = links.tree()
+        # the link's thread sends, this one reads the replies: BridgeCore keeps them
+        self._client: LocalClient[None] = LocalClient(
+            links.outbox, local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
+        )
+        settings = bridge_settings(config, host)
+        # the subtrees' fixed prefixes, and the scenarios' states (discovery's
+        # buttons): what may matter; BridgeCore decides what goes out
+        self._prefixes = minimal_prefixes(
+            [*settings.exposed.prefixes(), SCENARIO_PREFIX]
+        )
+        core = BridgeCore(settings)
         self.link = MqttLink(
             config,
             core,
             client_id=config.client_id or f"raspy-{host}",
             password=read_password(config),
-            outbox=links.outbox,
-            peer_id=self._peer,
+            mdp_client=self._client,
             monotonic=links.clock.monotonic,
             stats=links.stats,
             on_failure=self._io_failed,
@@ -118,16 +140,16 @@ class MqttBridgeActor(pykka.ThreadingActor):
         links = self._links
         self.link.runner.start()
         try:
-            links.edge.ask(
-                msgs.AttachLocal(self._peer, self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
-            links.clone.ask(
-                msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
+            self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
+            for prefix in self._prefixes:
+                self._clone.ask(
+                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
+                    timeout=_ASK_TIMEOUT_S,
+                )
             items = tuple(
                 (key, body)
                 for key, body in stored_tree(links.store)
-                if self._wants(key)
+                if key.startswith(self._prefixes)
             )
             self.link.submit(Seed(items))
             links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
@@ -144,17 +166,13 @@ class MqttBridgeActor(pykka.ThreadingActor):
             count=len(items),
         )
 
-    def _wants(self, key: str) -> bool:
-        return self._wanted(key) or key.startswith(SCENARIO_PREFIX)
-
     def on_stop(self) -> None:
         links = self._links
         with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            links.clone.ask(
+            self._clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.DetachLocal(self._peer))
+        self._client.detach(links.edge)
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 
@@ -162,8 +180,7 @@ class MqttBridgeActor(pykka.ThreadingActor):
         match message:
             case msgs.KeyChanged(key=raw_key, body=body):
                 key = raw_key.decode("utf-8", "replace")
-                if self._wants(key):
-                    self.link.submit(TreeChanged(key, body))
+                self.link.submit(TreeChanged(key, body))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames)
             case msgs.ServiceAvailabilityChanged(service=service, available=True):
@@ -172,28 +189,26 @@ class MqttBridgeActor(pykka.ThreadingActor):
                 pass
             case _IoFailed(error=error):
                 raise RuntimeError("mqtt I/O thread failed") from error
-            case _Started():
+            case Started():
                 return True  # asked once on_start is done (see start_mqtt)
+            case GetLinkStats():  # control (tests, statistics): ask
+                return self.link.runner.call(message).result(timeout=_ASK_TIMEOUT_S)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
-        if not tail.startswith(b"r") or not tail[1:].isdigit():
-            self._links.stats.incr("mqtt.unroutable")
-            return
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            self._links.stats.incr(f"mqtt.rejected.{exc.reason}")
-            return
-        if reply.final:
-            self.link.submit(Replied(int(tail[1:]), tuple(reply.body)))
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                self.link.submit(Replied(request_id, body))
+            case UnroutableReply():
+                self._links.stats.incr("mqtt.unroutable")
+            case RejectedReply(error=error):
+                self._links.stats.incr(f"mqtt.rejected.{error.reason}")
 
 
 @dataclass(frozen=True)
-class _Started:
+class Started:
     """Asked right after start: answered once on_start has subscribed."""
 
 
@@ -205,7 +220,7 @@ def start_mqtt(rt: Runtime) -> None:
         ref = MqttBridgeActor.start(rt.config.mqtt, rt.hostname, rt.peer_links(clone))
         # pykka runs on_start in the actor's thread: wait for its Clone subscription,
         # so the device services started next cannot publish a first reading unheard
-        ref.ask(_Started(), timeout=_ASK_TIMEOUT_S)
+        ref.ask(Started(), timeout=_ASK_TIMEOUT_S)
         return ref
 
     rt.follow_clone(CHILD, start, enabled=rt.config.mqtt.enabled)

@@ -21,13 +21,12 @@ import zmq
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from raspy.actors.worker import LocalClient
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.config import MqttConfig
 from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
-from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner, UnknownCommand
 
 log = structlog.get_logger(component="mqtt")
@@ -84,8 +83,7 @@ class MqttLink:
         *,
         client_id: str,
         password: str,
-        outbox: Outbox,
-        peer_id: bytes,
+        mdp_client: LocalClient[None],
         monotonic: Callable[[], float],
         stats: Stats,
         on_failure: Callable[[BaseException], None] | None = None,
@@ -94,8 +92,7 @@ class MqttLink:
         self.core = core
         self._client_id = client_id
         self._password = password
-        self._outbox = outbox
-        self._peer_id = peer_id
+        self._mdp = mdp_client  # BridgeCore keeps the requests: send() only
         self._monotonic = monotonic
         self._stats = stats
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -108,6 +105,7 @@ class MqttLink:
         self._next_try_at = 0.0
         self._next_misc_at = 0.0
         self._inflight = 0
+        self._tree_changes = 0  # TreeChanged handled (what the subscription brought)
         self._busy = False
         self._wake_sent = (
             False  # set by submit(), cleared by the runner before draining
@@ -196,6 +194,7 @@ class MqttLink:
                 return
             match event:
                 case TreeChanged(key=key, body=body):
+                    self._tree_changes += 1
                     self._apply(core.key_changed(key, body, now))
                 case Replied(request_id=request_id, body=body):
                     self._apply(core.reply(request_id, list(body), now))
@@ -209,11 +208,7 @@ class MqttLink:
         for out in outputs:
             match out:
                 case SendRequest(request_id=request_id, service=service, body=body):
-                    request = mdp.ClientRequest(
-                        mdp.Version.V02, service.encode("utf-8"), (body,)
-                    )
-                    peer = self._peer_id + b"/r%d" % request_id
-                    self._outbox.send_mdp(peer, mdp.encode(request))
+                    self._mdp.send(request_id, service.encode("utf-8"), (body,))
                 case Refused(reason=reason, detail=detail):
                     self._stats.incr(f"mqtt.refused.{reason}")
                     if self._limiter.should_log(reason, self._monotonic()):
@@ -364,6 +359,7 @@ class MqttLink:
                 "buffered": len(self.core.buffer),
                 "inflight": self._inflight,
                 "dropped": self.core.buffer.dropped,
+                "tree_changes": self._tree_changes,
             }
         raise UnknownCommand("mqtt", command)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, cast, overload
 
 import pykka
 import structlog
@@ -28,7 +28,15 @@ import zmq
 from raspy.actors import edge as edge_mod
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import PeerLinks
-from raspy.child_set import ActorStart, Child, ChildSet, report_failed, stop_actor
+from raspy.child_set import (
+    ActorStart,
+    Child,
+    ChildSet,
+    LeaderStart,
+    OptionalLeaderStart,
+    report_failed,
+    stop_actor,
+)
 from raspy.clock import Clock
 from raspy.config import Config
 from raspy.cores import supervision
@@ -132,25 +140,59 @@ class Runtime:
         """The running actor of child `name`; None while it is down or absent."""
         return self._children.ref_of(name)
 
-    def peer_links(self, clone: pykka.ActorRef[Any]) -> PeerLinks:
+    def peer_links(self, clone: pykka.ActorRef[Any] | None) -> PeerLinks:
         """What an in-process follower of the tree on `clone` talks to."""
         return PeerLinks(
             self.edge, self.outbox, clone, self.store, self.clock, self.stats
         )
 
+    @overload
     def follow_clone(
         self,
         name: str,
-        start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]],
+        start_with: LeaderStart,
         *,
         enabled: bool = True,
         critical: bool = False,
+        without_leader: Literal[False] = False,
+    ) -> None: ...
+
+    @overload
+    def follow_clone(
+        self,
+        name: str,
+        start_with: OptionalLeaderStart,
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+        without_leader: Literal[True],
+    ) -> None: ...
+
+    def follow_clone(
+        self,
+        name: str,
+        start_with: LeaderStart | OptionalLeaderStart,
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+        without_leader: bool = False,
     ) -> None:
-        """Start child `name` bound to the running Clone server, unless it already
-        is (raspy.child_set.ChildSet.follow)."""
-        self._children.follow(
-            name, CLONE, start_with, enabled=enabled, critical=critical
-        )
+        """Start child `name` bound to the running Clone server (or, `without_leader`,
+        to its absence), unless it already is (raspy.child_set.ChildSet.follow)."""
+        if without_leader:  # the overloads pair start_with with the option
+            start = cast(OptionalLeaderStart, start_with)
+            self._children.follow(
+                name,
+                CLONE,
+                start,
+                enabled=enabled,
+                critical=critical,
+                without_leader=True,
+            )
+        else:
+            self._children.follow(
+                name, CLONE, start_with, enabled=enabled, critical=critical
+            )
 
     def reload(self, new: Config) -> list[str]:
         """Apply a new, valid config in the supervisor thread; return the changed keys.

@@ -9,7 +9,6 @@ is logged with its cause and the actor carries on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -21,11 +20,15 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
-from raspy.actors.worker import local_peer_id
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    RejectedReply,
+    UnroutableReply,
+    local_peer_id,
+)
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage
-from raspy.protocol import mdp, mdp_decode
 from raspy.rules import engine
 from raspy.rules import run as run_mod
 from raspy.rules.model import Scenario, SunEvent
@@ -127,13 +130,14 @@ class ScenarioActor(pykka.ThreadingActor):
         self._core = engine.ScenarioCore(
             scenario, settings, kv=kv, sun=sun, status=status
         )
-        self._owner = local_peer_id(f"scenario.{uuid.uuid4().hex[:12]}")
+        # the engine keeps its requests and their deadlines: ids are its own
+        self._client: LocalClient[None] = LocalClient(
+            links.outbox, local_peer_id(f"scenario.{uuid.uuid4().hex[:12]}")
+        )
 
     def on_start(self) -> None:
         try:
-            self._links.edge.ask(
-                msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
+            self._client.attach(self._links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         except (pykka.ActorDeadError, TimeoutError):  # requests will time out: error
             log.exception("scenario_attach_failed", scenario=self._name)
         self._apply([engine.StatusChanged(self._core.status)])
@@ -141,8 +145,7 @@ class ScenarioActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         self._core.stop()  # what it would show is the core's to write (disabled, gone)
         self._links.ticker.set(self.actor_ref, None)
-        with contextlib.suppress(pykka.ActorDeadError):
-            self._links.edge.tell(msgs.DetachLocal(self._owner))
+        self._client.detach(self._links.edge)
         self._links.publisher.close_for_this_thread()
 
     def on_receive(self, message: Any) -> Any:
@@ -184,17 +187,13 @@ class ScenarioActor(pykka.ThreadingActor):
     def _on_reply(
         self, peer_id: bytes, frames: tuple[bytes, ...], mono: float, wall: float
     ) -> None:
-        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
-        if not tail.startswith(b"r") or not tail[1:].isdigit():
-            self._links.stats.incr("core.scenario.unroutable")
-            return
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", scenario=self._name, reason=exc.reason)
-            return
-        if reply.final:
-            self._apply(self._core.on_reply(int(tail[1:]), reply.body, mono, wall))
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                self._apply(self._core.on_reply(request_id, body, mono, wall))
+            case UnroutableReply():
+                self._links.stats.incr("core.scenario.unroutable")
+            case RejectedReply(error=error):
+                log.warning("frame_rejected", scenario=self._name, reason=error.reason)
 
     # --- outputs ---------------------------------------------------------------------
     def _apply(self, outputs: list[engine.Output]) -> None:
@@ -210,11 +209,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 case run_mod.SendRequest(
                     request_id=request_id, service=service, body=body
                 ):
-                    request = mdp.ClientRequest(
-                        mdp.Version.V02, service.encode("utf-8"), body
-                    )
-                    peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % request_id
-                    links.outbox.send_mdp(peer, mdp.encode(request))
+                    self._client.send(request_id, service.encode("utf-8"), body)
                 case run_mod.Log(level=level, message=text):
                     emit = log.warning if level in ("warning", "error") else log.info
                     emit(

@@ -2,7 +2,9 @@
 
 WebActor is an in-process MDP client like the scenario actors: it sends requests
 through the outbox as peer `<owner>/r<id>` and the edge routes the replies back here;
-it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling).
+it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling)
+and the services' comings and goings (WatchServices), so that a page need not ask
+the broker whether an announced service is there.
 WebServer (raspy.actors.web_server) runs uvicorn on an asyncio loop in its own
 thread; it owns the listening socket and every connection. The two meet only through
 pykka tell() (HTTP -> actor, with a concurrent Future to answer) and
@@ -12,7 +14,6 @@ loop.call_soon_threadsafe (actor -> HTTP, the tree changes for the live pages).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import socket
 import uuid
 from collections.abc import Callable
@@ -25,18 +26,27 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
-from raspy.actors.web_app import Backend, ReadTitanic, ServiceRequest, build_app
+from raspy.actors.web_app import (
+    REQUEST_TIMEOUT_S,
+    Backend,
+    ReadTitanic,
+    ServiceRequest,
+    build_app,
+)
 from raspy.actors.web_server import WebServer, bind_socket
-from raspy.actors.worker import local_peer_id
-from raspy.clock import Clock
+from raspy.actors.worker import (
+    LocalClient,
+    LocalReply,
+    PeerLinks,
+    RejectedReply,
+    UnroutableReply,
+    local_peer_id,
+)
 from raspy.config import Config
-from raspy.errors import ConfigError, MalformedMessage, StoreError
-from raspy.protocol import mdp, mdp_decode
-from raspy.stats import Stats
+from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
 from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store, Table
-from raspy.transport.outbox import Outbox
 from raspy.web.live import LIVE_PREFIXES, is_live
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
@@ -47,7 +57,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(component="web")
 
 _ASK_TIMEOUT_S: Final = 5.0
-_PENDING_SWEEP: Final = 64  # sweep answered/abandoned futures past this many
+CHILD: Final = "web"
 WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 4
 
 
@@ -65,34 +75,28 @@ class WebSettings:
     logins: LoginFiles
 
 
-@dataclass(frozen=True, slots=True)
-class WebLinks:
-    edge: pykka.ActorRef[Any]
-    outbox: Outbox
-    clone: pykka.ActorRef[Any] | None
-    store: Store
-    clock: Clock
-    stats: Stats
-
-
 class WebActor(pykka.ThreadingActor):
     """See the module docstring."""
 
     def __init__(
-        self, settings: WebSettings, links: WebLinks, sock: socket.socket
+        self, settings: WebSettings, links: PeerLinks, sock: socket.socket
     ) -> None:
         super().__init__()
         self._sock = sock  # bound by the caller: a taken port fails the start there
         self._settings = settings
         self._links = links
-        self._owner = local_peer_id(f"web.{uuid.uuid4().hex[:12]}")
-        self._ids = itertools.count(1)
-        self._pending: dict[int, Future[list[bytes]]] = {}
+        # a page waits REQUEST_TIMEOUT_S for its answer, then gives up its future
+        self._client: LocalClient[Future[list[bytes]]] = LocalClient(
+            links.outbox,
+            local_peer_id(f"web.{uuid.uuid4().hex[:12]}"),
+            timeout_s=REQUEST_TIMEOUT_S,
+        )
         self._server: WebServer | None = None
+        self._backend: Backend | None = None
 
     def on_start(self) -> None:
         links, settings = self._links, self._settings
-        backend = Backend(
+        backend = self._backend = Backend(
             hostname=settings.hostname,
             tell=self.actor_ref.tell,
             logins=settings.logins,
@@ -112,9 +116,8 @@ class WebActor(pykka.ThreadingActor):
 
     def _connect(self, server: WebServer) -> None:
         links = self._links
-        links.edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
-        )
+        self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
+        links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
             for prefix in LIVE_PREFIXES:
                 links.clone.ask(
@@ -148,11 +151,9 @@ class WebActor(pykka.ThreadingActor):
                 links.clone.ask(
                     msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
                 )
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.DetachLocal(self._owner))
-        for result in self._pending.values():
+        self._client.detach(links.edge)
+        for result in self._client.forget(lambda _: True):
             result.cancel()
-        self._pending.clear()
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -163,6 +164,8 @@ class WebActor(pykka.ThreadingActor):
                 self._send(service, body, result)
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames)
+            case msgs.ServiceAvailabilityChanged(service=service, available=up):
+                self._service_changed(service.decode("utf-8", "replace"), up)
             case ReadTitanic(limit=limit, result=result):
                 _answer(result, lambda: titanic_queue(self._links.store, limit))
             case _HttpFailed(error=error):
@@ -171,33 +174,31 @@ class WebActor(pykka.ThreadingActor):
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
 
+    def _service_changed(self, service: str, available: bool) -> None:
+        backend = self._backend
+        if backend is not None:
+            live = backend.live_services
+            backend.live_services = live | {service} if available else live - {service}
+
     def _send(
         self, service: bytes, body: tuple[bytes, ...], result: Future[list[bytes]]
     ) -> None:
-        if len(self._pending) > _PENDING_SWEEP:
-            self._pending = {k: f for k, f in self._pending.items() if not f.done()}
-        request_id = next(self._ids)
-        self._pending[request_id] = result
-        request = mdp.ClientRequest(mdp.Version.V02, service, body)
-        peer = self._owner + msgs.ROUTE_SEPARATOR + b"r%d" % request_id
-        self._links.outbox.send_mdp(peer, mdp.encode(request))
+        now = self._links.clock.monotonic()
+        for abandoned in self._client.expire(now):
+            abandoned.cancel()  # the page gave up waiting already
+        self._client.request(service, body, result, now)
 
     def _on_reply(self, peer_id: bytes, frames: tuple[bytes, ...]) -> None:
-        _, _, tail = peer_id.rpartition(msgs.ROUTE_SEPARATOR)
-        if not tail.startswith(b"r") or not tail[1:].isdigit():
-            self._links.stats.incr("web.unroutable")
-            return
-        try:
-            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
-        except MalformedMessage as exc:
-            log.warning("frame_rejected", reason=exc.reason)
-            return
-        if not reply.final:
-            return
-        result = self._pending.pop(int(tail[1:]), None)
-        if result is not None:
-            with contextlib.suppress(InvalidStateError):  # the page gave up waiting
-                result.set_result(list(reply.body))
+        match self._client.reply(peer_id, frames):
+            case LocalReply(request_id=request_id, body=body):
+                result = self._client.take(request_id)
+                if result is not None:
+                    with contextlib.suppress(InvalidStateError):  # the page gave up
+                        result.set_result(list(body))
+            case UnroutableReply():
+                self._links.stats.incr("web.unroutable")
+            case RejectedReply(error=error):
+                log.warning("frame_rejected", reason=error.reason)
 
 
 def _answer(result: Future[Any], work: Callable[[], Any]) -> None:
@@ -259,37 +260,14 @@ def check_config(config: Config) -> None:
         )
 
 
-@dataclass
-class _WebStart:
-    """The supervisor's start callable for the web face, bound to one Clone server."""
-
-    settings: WebSettings
-    links: WebLinks
-
-    def __call__(self) -> pykka.ActorRef[Any]:
-        sock = bind_socket(self.settings.bind, self.settings.port)
-        try:
-            return WebActor.start(self.settings, self.links, sock)
-        except BaseException:
-            sock.close()
-            raise
-
-
 def start_web(rt: Runtime) -> None:
-    """Start the web face when [http] enabled; called again after the Clone server
-    restarts (the live pages need a subscription on the new one)."""
+    """Start the web face when [http] enabled, with or without a Clone server; again
+    after the Clone server restarts (the live pages need a subscription on the new
+    one). Its first start fails raspyd (a taken port is said at once); a later one is
+    retried."""
     config = rt.config
     if not config.http.enabled:
         return
-    clone = next((c.ref for c in rt.children if c.name == "clone"), None)
-    current = next((c for c in rt.children if c.name == "web"), None)
-    if (
-        current is not None
-        and isinstance(current.start, _WebStart)
-        and current.start.links.clone is clone
-    ):
-        return
-    rt.stop_children(lambda name: name == "web")
     settings = WebSettings(
         bind=config.http.bind,
         port=config.network.port_base + WEB_PORT_OFFSET,
@@ -297,6 +275,13 @@ def start_web(rt: Runtime) -> None:
         session_s=config.http.session_s,
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
     )
-    links = WebLinks(rt.edge, rt.outbox, clone, rt.store, rt.clock, rt.stats)
-    # the first start fails raspyd (a taken port is said at once); later ones retry
-    rt.add_child("web", _WebStart(settings, links), critical=current is None)
+
+    def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:
+        sock = bind_socket(settings.bind, settings.port)
+        try:
+            return WebActor.start(settings, rt.peer_links(clone), sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    rt.follow_clone(CHILD, start, critical=True, without_leader=True)

@@ -88,6 +88,9 @@ class Backend:
     # one message per session for the page a POST redirects to (never in the URL)
     flashes: dict[str, str] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # the services with a live worker, as the broker announced them (WatchServices);
+    # replaced whole by the WebActor's thread, read here
+    live_services: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)
@@ -99,8 +102,12 @@ class Backend:
         return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
     async def available(self, service: str) -> bool:
-        """Does the service have a live worker (mmi.service)? Asked before a request
-        that would otherwise wait in the broker until it times out."""
+        """Does the service have a live worker? Asked before a request that would
+        otherwise wait in the broker until it times out. One the broker announced
+        is taken at its word, with no round trip (a page, then its chart); any other
+        is asked (mmi.service): an announcement may still be on its way."""
+        if service in self.live_services:
+            return True
         reply = await self.request("mmi.service", service.encode("utf-8"))
         return reply[:1] == [b"200"]
 

@@ -55,9 +55,10 @@ class WebServer:
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already ended
                 loop.call_soon_threadsafe(self.hub.close)
-        self._thread.join(_STOP_TIMEOUT_S)
-        if self._thread.is_alive():
-            log.error("web_server_stuck")
+        if self._thread.ident is not None:  # started (a failed start may not have)
+            self._thread.join(_STOP_TIMEOUT_S)
+            if self._thread.is_alive():
+                log.error("web_server_stuck")
         self._sock.close()
 
     def feed(self, changes: list[tuple[str, bytes]], *, seed: bool = False) -> None:

@@ -1,15 +1,17 @@
-"""In-process MDP workers: an actor registers with the broker through the outbox.
+"""In-process MDP peers: workers (an actor registers with the broker through the
+outbox) and clients (an actor sends requests through the outbox).
 
-To clients and MMI they are indistinguishable from external workers; requests come
-by tell (MdpFrames), replies go back through the outbox. No sockets of their own
-except the outbox's per-thread PUSH.
+To clients and MMI the workers are indistinguishable from external ones; requests
+come by tell (MdpFrames), replies go back through the outbox. A client's replies come
+back by tell too, to the actor attached as its owner. No sockets of their own.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Generic, TypeVar
 
 import pykka
 import structlog
@@ -26,18 +28,28 @@ from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="worker")
 
+T = TypeVar("T")
+REQUEST_MARK: Final = b"r"  # a client's request peer: `<owner>/r<request id>`
+
 
 @dataclass(frozen=True, slots=True)
 class PeerLinks:
     """What an in-process peer of the edge that follows the tree talks to (the
-    history recorder, the MQTT bridge)."""
+    history recorder, the MQTT bridge, the web face). `clone` is None only for the
+    web face of a daemon without a Clone server."""
 
     edge: pykka.ActorRef[Any]
     outbox: Outbox
-    clone: pykka.ActorRef[Any]
+    clone: pykka.ActorRef[Any] | None
     store: Store
     clock: Clock
     stats: Stats
+
+    def tree(self) -> pykka.ActorRef[Any]:
+        """The Clone server, for a peer that cannot run without one (ValueError)."""
+        if self.clone is None:
+            raise ValueError("this peer follows the Clone tree: no Clone server given")
+        return self.clone
 
 
 def local_peer_id(name: str, sub: str = "") -> bytes:
@@ -142,3 +154,128 @@ class EchoWorkerActor(ServiceWorkerActor):
 
     def handle(self, body: list[bytes]) -> Sequence[bytes]:
         return body
+
+
+# --- in-process clients ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LocalReply:
+    """The final reply to request `request_id`."""
+
+    request_id: int
+    body: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UnroutableReply:
+    """Frames for a peer of the owner that names no request of this client."""
+
+    peer_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedReply:
+    """Frames for request `request_id` that are not an MDP 0.2 reply."""
+
+    request_id: int
+    error: MalformedMessage
+
+
+# None: a PARTIAL reply (MDP 0.2), nothing to do until the FINAL
+ReplyOutcome = LocalReply | UnroutableReply | RejectedReply | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending(Generic[T]):
+    context: T
+    expires_at: float
+
+
+class LocalClient(Generic[T]):
+    """An in-process MDP 0.2 client of the actor attached as `owner`.
+
+    A request goes out through the outbox as peer `<owner>/r<id>`; the edge routes
+    the reply to the owner, which hands it to reply(). The id comes either from a
+    core that keeps its own table of requests (send()), or from this client
+    (request(): `context` is kept until take() or, `timeout_s` after the request,
+    expire() hands it back, so an unanswered request leaves nothing behind); one
+    client uses one of the two. send() and reply() keep no state (any thread); the
+    table is for one thread.
+    """
+
+    def __init__(
+        self, outbox: Outbox, owner: bytes, *, timeout_s: float | None = None
+    ) -> None:
+        self.outbox = outbox
+        self.owner = owner
+        self.timeout_s = timeout_s
+        self._next_id = 0
+        # in request order, so in deadline order: timeout_s is the same for all
+        self._pending: dict[int, _Pending[T]] = {}
+
+    def attach(
+        self, edge: pykka.ActorRef[Any], ref: pykka.ActorRef[Any], timeout_s: float
+    ) -> None:
+        """Route the replies to `ref` (ask on the edge)."""
+        edge.ask(msgs.AttachLocal(self.owner, ref), timeout=timeout_s)
+
+    def detach(self, edge: pykka.ActorRef[Any]) -> None:
+        """Stop routing the replies (a stopped edge has nothing to forget)."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            edge.tell(msgs.DetachLocal(self.owner))
+
+    def send(self, request_id: int, service: bytes, body: Sequence[bytes]) -> None:
+        """Send a request under an id the caller keeps track of."""
+        request = mdp.ClientRequest(mdp.Version.V02, service, tuple(body))
+        peer = self.owner + ROUTE_SEPARATOR + REQUEST_MARK + b"%d" % request_id
+        self.outbox.send_mdp(peer, mdp.encode(request))
+
+    def request(
+        self, service: bytes, body: Sequence[bytes], context: T, now: float
+    ) -> int:
+        """Send a request, keep `context` until its reply or expiry; return its id.
+        `now`: monotonic s."""
+        if self.timeout_s is None:
+            raise ValueError("request() needs a client made with timeout_s")
+        self._next_id += 1
+        self._pending[self._next_id] = _Pending(context, now + self.timeout_s)
+        self.send(self._next_id, service, body)
+        return self._next_id
+
+    def reply(self, peer_id: bytes, frames: Sequence[bytes]) -> ReplyOutcome:
+        """What frames the edge routed to `peer_id` are: a final reply to a request,
+        frames naming no request, frames that are no reply, or None (a PARTIAL)."""
+        _, _, tail = peer_id.rpartition(ROUTE_SEPARATOR)
+        digits = tail[len(REQUEST_MARK) :]
+        if not tail.startswith(REQUEST_MARK) or not digits.isdigit():
+            return UnroutableReply(peer_id)
+        request_id = int(digits)
+        try:
+            reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+        except MalformedMessage as exc:
+            return RejectedReply(request_id, exc)
+        return LocalReply(request_id, reply.body) if reply.final else None
+
+    def take(self, request_id: int) -> T | None:
+        """The context of a request still waiting, which waits no more; None for a
+        late or unknown id."""
+        pending = self._pending.pop(request_id, None)
+        return None if pending is None else pending.context
+
+    def expire(self, now: float) -> list[T]:
+        """The contexts of the requests unanswered for timeout_s, forgotten."""
+        expired: list[T] = []
+        for request_id, pending in list(self._pending.items()):
+            if pending.expires_at > now:
+                break
+            del self._pending[request_id]
+            expired.append(pending.context)
+        return expired
+
+    def forget(self, selected: Callable[[T], bool]) -> list[T]:
+        """Forget the waiting requests whose context is selected; return those."""
+        chosen = [i for i, p in self._pending.items() if selected(p.context)]
+        return [self._pending.pop(request_id).context for request_id in chosen]
+
+    def waiting(self) -> int:
+        """How many requests wait for a reply."""
+        return len(self._pending)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import pykka
 import structlog
@@ -24,6 +24,9 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="supervisor")
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
+LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
+# a follower that also runs while its leader is absent or down (given None then)
+OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
 
 
 @dataclass
@@ -42,11 +45,12 @@ class Child:
 
 @dataclass
 class Follower:
-    """A child's start bound to its leader's actor (the Clone server): it is started
-    again only when the leader is replaced, whose subscriptions it held."""
+    """A child's start bound to its leader's actor (the Clone server), or to its
+    absence (None): it is started again only when the leader is replaced, whose
+    subscriptions it held."""
 
-    leader: pykka.ActorRef[Any]
-    start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
+    leader: pykka.ActorRef[Any] | None
+    start_with: OptionalLeaderStart
 
     def __call__(self) -> pykka.ActorRef[Any]:
         return self.start_with(self.leader)
@@ -94,18 +98,45 @@ class ChildSet:
         child = self.named(name)
         return None if child is None else child.ref
 
+    @overload
     def follow(
         self,
         name: str,
         leader: str,
-        start_with: Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]],
+        start_with: LeaderStart,
         *,
         enabled: bool = True,
         critical: bool = False,
+        without_leader: Literal[False] = False,
+    ) -> None: ...
+
+    @overload
+    def follow(
+        self,
+        name: str,
+        leader: str,
+        start_with: OptionalLeaderStart,
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+        without_leader: Literal[True],
+    ) -> None: ...
+
+    def follow(
+        self,
+        name: str,
+        leader: str,
+        start_with: LeaderStart | OptionalLeaderStart,
+        *,
+        enabled: bool = True,
+        critical: bool = False,
+        without_leader: bool = False,
     ) -> None:
         """Start child `name` bound to the running `leader`, unless it already is:
         one bound to a replaced leader is stopped, and (if `enabled`) started again
-        with the new one; while the leader is down there is none."""
+        with the new one. While the leader is absent or down there is none, unless
+        `without_leader`: then it runs bound to None. `critical`: only its first
+        start raises (a start after a new leader is retried with backoff)."""
         ref = self.ref_of(leader)
         current = self.named(name)
         if (
@@ -115,8 +146,10 @@ class ChildSet:
         ):
             return
         self.stop(lambda each: each == name)
-        if enabled and ref is not None:
-            self.add(name, Follower(ref, start_with), critical=critical)
+        if enabled and (ref is not None or without_leader):
+            # without `without_leader`, start_with is only ever given a running leader
+            start = cast(OptionalLeaderStart, start_with)
+            self.add(name, Follower(ref, start), critical=critical and current is None)
 
     def stop(self, selected: Callable[[str], bool]) -> list[Child]:
         """Stop and forget the selected children; return them."""
@@ -134,6 +167,8 @@ class ChildSet:
     def check(self, now: float) -> None:
         """One supervision round: restart what is due, notice what died."""
         for child in list(self.children):
+            if not any(each is child for each in self.children):
+                continue  # replaced in this round (a restarted leader's followers)
             up = child.ref is not None and child.ref.is_alive()
             decision = supervision.supervise(
                 child.tracker, None if up else "stopped unexpectedly", now

@@ -13,7 +13,29 @@ from typing import Final
 
 from raspy.devices.template import JsonValue
 
-DEVICE_TREE: Final = "/device/"
+DEVICE_TREE: Final = "/device/"  # a device's keys: /device/<fullname>/<field>
+VALUE_FIELD: Final = "value"
+
+
+def value_key(fullname: str, field: str = VALUE_FIELD) -> str:
+    """The Clone key of a device's field, `/device/<fullname>/<field>`."""
+    return f"{DEVICE_TREE}{fullname}/{field}"
+
+
+def device_of_key(key: str) -> tuple[str, str] | None:
+    """`(fullname, field)` of a device key; None for any other key of the tree.
+
+    A device's full name is `<host>.<svc>.<device>[.<sub>...]`, no part empty; the
+    field is what follows its `/` (never empty, `/` allowed). Not an error: most
+    keys of the tree are not device keys, and the callers pass those over.
+    """
+    if not key.startswith(DEVICE_TREE):
+        return None
+    fullname, slash, field = key[len(DEVICE_TREE) :].partition("/")
+    parts = fullname.split(".")
+    if not slash or not field or len(parts) < 3 or not all(parts):
+        return None
+    return fullname, field
 
 
 class Status(StrEnum):
@@ -67,10 +89,9 @@ def tree_entries(fullname: str, reading: Reading) -> dict[str, bytes]:
 
     Every value is JSON text, so none is ever empty (an empty Clone value deletes).
     """
-    prefix = f"{DEVICE_TREE}{fullname}/"
     return {
-        f"{prefix}value": _encode(reading.value),
-        f"{prefix}unit": _encode(reading.unit),
-        f"{prefix}timestamp": _encode(reading.wall_ts),
-        f"{prefix}status": _encode(reading.status.value),
+        value_key(fullname): _encode(reading.value),
+        value_key(fullname, "unit"): _encode(reading.unit),
+        value_key(fullname, "timestamp"): _encode(reading.wall_ts),
+        value_key(fullname, "status"): _encode(reading.status.value),
     }

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from typing import Final
 
-from raspy.devices import request_body
+from raspy.devices import reading, request_body
 from raspy.devices.service import ok, refused
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
@@ -31,7 +31,6 @@ OK: Final = b"200"
 BAD_REQUEST: Final = b"400"
 NOT_FOUND: Final = b"404"
 UNKNOWN_ACTION: Final = b"501"
-DEVICE_TREE: Final = "/device/"
 _KEYS: Final = frozenset({"v", "action", "key", "since", "until", "resolution"})
 _MAX_KEY_CHARS: Final = 255
 
@@ -40,7 +39,7 @@ Reply = tuple[bytes, bytes]
 
 def value_key(key: str) -> str:
     """The Clone key a request names: a key as is, a device full name's `/value`."""
-    return key if key.startswith("/") else f"{DEVICE_TREE}{key}/value"
+    return key if key.startswith("/") else reading.value_key(key)
 
 
 def _time(document: dict[str, JsonValue], name: str, default: float | None) -> float:

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Final
 
+from raspy.devices.reading import device_of_key, value_key
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage
 from raspy.mqtt import payload as payloads
@@ -25,7 +26,6 @@ from raspy.mqtt.topics import (
     ScenarioTarget,
     Target,
     TopicMap,
-    device_of_key,
     scenario_of_key,
 )
 
@@ -192,7 +192,7 @@ class BridgeCore:
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, str] = {}
         for info in infos:
-            if not self.settings.exposed(f"/device/{info.fullname}/value"):
+            if not self.settings.exposed(value_key(info.fullname)):
                 continue
             entry = discovery.device_entry(info)
             if entry is None:
@@ -245,7 +245,7 @@ class BridgeCore:
             return None
         if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
             return 403, "forbidden", f"{target.action} is not bridged"
-        exposed = settings.exposed(f"/device/{target.fullname}/value")
+        exposed = settings.exposed(value_key(target.fullname))
         if not exposed or not settings.commandable(target.fullname):
             return 403, "forbidden", f"{target.fullname} takes no MQTT commands"
         return None

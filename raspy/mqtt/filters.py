@@ -9,8 +9,27 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from raspy.errors import MalformedMessage, quote
+
+_WILDCARDS: Final = "*?["  # what fnmatch gives a meaning; the rest is literal
+
+
+def fixed_prefix(glob: str) -> str:
+    """The literal start of a glob: every name it matches starts with it."""
+    cuts = [i for i in (glob.find(char) for char in _WILDCARDS) if i >= 0]
+    return glob[: min(cuts, default=len(glob))]
+
+
+def minimal_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """The prefixes that no other one covers (a shorter one they start with), sorted:
+    what a subscription by prefix needs, each name received once."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes), key=len):
+        if not any(prefix.startswith(shorter) for shorter in kept):
+            kept.append(prefix)
+    return tuple(sorted(kept))
 
 
 class GlobFilter:
@@ -24,6 +43,10 @@ class GlobFilter:
         joined = "|".join(fnmatch.translate(glob) for glob in self.globs)
         self._pattern = re.compile(joined) if joined else None
         self._cache: dict[str, bool] = {}
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The fewest prefixes that every name any glob matches starts with."""
+        return minimal_prefixes(fixed_prefix(glob) for glob in self.globs)
 
     def __call__(self, name: str) -> bool:
         known = self._cache.get(name)

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.devices.reading import DEVICE_TREE, device_of_key, value_key
 from raspy.errors import MalformedMessage, quote
 
-DEVICE_PREFIX: Final = "/device/"
 SCENARIO_PREFIX: Final = "/scenario/"
 SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this name
 STATE_FIELDS: Final = frozenset({"value", "unit", "status", "timestamp"})
@@ -84,9 +84,12 @@ class TopicMap:
 
     def state_topic(self, key: str) -> str:
         """The topic of a tree key; MalformedMessage if it has no topic."""
-        if key.startswith(DEVICE_PREFIX):
-            fullname, _, field = key[len(DEVICE_PREFIX) :].partition("/")
-            host, service, device = _split_fullname(fullname, key)
+        if key.startswith(DEVICE_TREE):
+            device_key = device_of_key(key)
+            if device_key is None:
+                raise _malformed("bad_device_key", quote(key))
+            fullname, field = device_key
+            host, service, device = fullname.split(".", 2)
             levels = [host, service, device, *field.split("/")]
         elif key.startswith("/"):
             levels = [self.host, *key[1:].split("/")]
@@ -101,7 +104,7 @@ class TopicMap:
 
     def device_topic(self, fullname: str, leaf: str) -> str:
         """`<base>/<host>/<svc>/<device>/<leaf>` of a device's full name."""
-        return self.state_topic(f"{DEVICE_PREFIX}{fullname}/{leaf}")
+        return self.state_topic(value_key(fullname, leaf))
 
     def scenario_topic(self, name: str, leaf: str) -> str:
         return self.state_topic(f"{SCENARIO_PREFIX}{name}/{leaf}")
@@ -138,23 +141,6 @@ class TopicMap:
         wanted = sorted(actions - STATE_FIELDS - {RESULT, STATUS})
         filters = [f"{self.base}/+/+/+/{action}" for action in wanted]
         return [*filters, f"{self.base}/+/{SCENARIO_SEGMENT}/+/{RUN}"]
-
-
-def _split_fullname(fullname: str, key: str) -> tuple[str, str, str]:
-    host, service, device = [*fullname.split(".", 2), "", ""][:3]
-    if not host or not service or not device:
-        raise _malformed("bad_device_key", quote(key))
-    return host, service, device
-
-
-def device_of_key(key: str) -> tuple[str, str] | None:
-    """`(fullname, field)` of a `/device/<fullname>/<field>` key, else None."""
-    if not key.startswith(DEVICE_PREFIX):
-        return None
-    fullname, slash, field = key[len(DEVICE_PREFIX) :].partition("/")
-    if not slash or not field or fullname.count(".") < 2:
-        return None
-    return fullname, field
 
 
 def scenario_of_key(key: str) -> tuple[str, str] | None:

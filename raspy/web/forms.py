@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
+from raspy.devices.reading import value_key
 from raspy.errors import RaspyError, quote
 
 MAX_FORM_BYTES: Final = 8 * 1024
@@ -114,7 +115,7 @@ def history_request(fullname: str, since: float, until: float | None) -> bytes:
     document = {
         "v": 1,
         "action": "history",
-        "key": f"/device/{fullname}/value",
+        "key": value_key(fullname),
         "since": since,
         "until": until,
         "resolution": "auto",

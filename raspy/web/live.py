@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 
-LIVE_PREFIXES: Final = ("/device/", "/scenario/")
+LIVE_PREFIXES: Final = (DEVICE_TREE, "/scenario/")
 MAX_PENDING_KEYS: Final = 20_000
 RETRY_MS: Final = 2000  # how soon a browser reconnects after the stream ends
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from raspy.devices.reading import DEVICE_TREE
 from raspy.errors import RaspyError, quote
 
 _MAX_ROWS: Final = 10_000
@@ -71,7 +72,7 @@ class DeviceRow:
 
     @property
     def key(self) -> str:
-        return f"/device/{self.fullname}/"
+        return f"{DEVICE_TREE}{self.fullname}/"
 
 
 def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.devices.reading import device_of_key
 from raspy.errors import MalformedMessage
-from raspy.mqtt.topics import DeviceTarget, ScenarioTarget, TopicMap, device_of_key
+from raspy.mqtt.topics import DeviceTarget, ScenarioTarget, TopicMap
 
 TOPICS = TopicMap("home/raspy", "pi")
 

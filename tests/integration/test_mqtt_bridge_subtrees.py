@@ -1,0 +1,129 @@
+"""The MQTT bridge follows only the fixed prefixes of its subtrees in a real Clone
+server (and `/scenario/`, for the scenarios' buttons), and BridgeCore alone checks
+each key against the subtrees' globs; a real Mosquitto shows what goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+from support.clonesrv import CloneServer
+from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.edge_fixtures import EdgeHandle
+from support.mosquitto import Mosquitto, Watcher, running_mosquitto
+from support.wait import wait_until
+
+from raspy.actors.mqtt_bridge import MqttBridgeActor, Started
+from raspy.actors.mqtt_link import GetLinkStats
+from raspy.actors.worker import PeerLinks
+from raspy.clock import SystemClock
+from raspy.config import MqttConfig
+from raspy.stats import Stats
+from raspy.storage.scenario_store import stored_tree
+from raspy.storage.store import Store
+
+BASE = "subtrees"
+HOST = "pi"
+SUBTREES = ("/device/pi.fake.*", "/stats/up*/count")
+
+
+class Bridge:
+    """A bridge actor on the edge, the Clone server and the store, its MQTT watcher."""
+
+    def __init__(self, edge: EdgeHandle, server: CloneServer, store: Store) -> None:
+        self.edge, self.server, self.store = edge, server, store
+        self.ref: pykka.ActorRef[Any] | None = None
+
+    def start(self, broker: Mosquitto) -> None:
+        config = MqttConfig(
+            enabled=True,
+            port=broker.port,
+            base_topic=BASE,
+            discovery_prefix="",
+            subtrees=SUBTREES,
+        )
+        links = PeerLinks(
+            self.edge.ref,
+            self.edge.outbox,
+            self.server.ref,
+            self.store,
+            SystemClock(),
+            Stats(),
+        )
+        self.ref = MqttBridgeActor.start(config, HOST, links)
+        self.ref.ask(Started(), timeout=5)  # subscribed
+
+    def tree_changes(self) -> object:
+        assert self.ref is not None
+        stats = self.ref.ask(GetLinkStats(), timeout=5)
+        assert isinstance(stats, dict)
+        return stats["tree_changes"]
+
+    def set(self, *items: tuple[str, bytes]) -> None:
+        for key, body in items:
+            self.server.publisher.set(key.encode(), body)
+
+    def stop(self) -> None:
+        if self.ref is not None:
+            self.ref.stop(block=True, timeout=10)
+
+
+@pytest.fixture
+def bridge(edge: EdgeHandle, server: CloneServer, store: Store) -> Iterator[Bridge]:
+    made = Bridge(edge, server, store)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+@pytest.fixture
+def watcher(mosquitto: Mosquitto) -> Iterator[Watcher]:
+    made = mosquitto.watcher(f"{BASE}/#")
+    yield made
+    made.close()
+
+
+def _topic(*levels: str) -> str:
+    return "/".join((BASE, *levels))
+
+
+@pytest.mark.timeout(60)
+def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher, store: Store
+) -> None:
+    bridge.set(("/device/pi.fake.attic/value", b"21.5"), ("/event/boot", b"1"))
+    wait_until(
+        lambda: len(stored_tree(store)) == 2, what="the keys stored before the start"
+    )
+    bridge.start(mosquitto)
+    watcher.wait_for(_topic(HOST, "status"), b"online")
+    watcher.wait_for(_topic("pi", "fake", "attic", "value"), b"21.5")  # the seed
+    assert bridge.tree_changes() == 0
+    bridge.set(
+        ("/device/pi.other.x/value", b"1"),  # outside every prefix
+        ("/device/pi.fakes/value", b"2"),
+        ("/stats/down", b"3"),
+        ("/event/tick", b"4"),
+        ("/stats/upper/other", b"5"),  # under /stats/up, not the glob: the core says
+        ("/scenario/wake/state", b'"idle"'),  # the scenarios' states: followed
+        ("/stats/upper/count", b"6"),
+        ("/device/pi.fake.lamp/value", b"true"),  # the last: when it is out, all are
+    )
+    watcher.wait_for(_topic("pi", "fake", "lamp", "value"), b"true")
+    assert watcher.get(_topic(HOST, "stats", "upper", "count")) == b"6"
+    assert bridge.tree_changes() == 4  # the Clone server notifies in order
+    published = {message.topic for message in watcher.messages}
+    assert published == {
+        _topic(HOST, "status"),
+        _topic("pi", "fake", "attic", "value"),
+        _topic(HOST, "stats", "upper", "count"),
+        _topic("pi", "fake", "lamp", "value"),
+    }

@@ -1,0 +1,150 @@
+"""The web face's history chart in a real runtime, logged in over HTTP: with the
+history service up the device page and its chart ask the broker nothing about it
+(the WebActor watches the services), and with no history service the chart says
+why at once (503), as the device page does."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import messages as msgs
+from raspy.actors import supervisor
+from raspy.actors.web import WEB_PORT_OFFSET
+from raspy.web.login import hash_secret
+from raspy.web.login_files import token_path, write_private
+
+HOST = "testhost"
+TOKEN = "a-token-for-the-test"  # noqa: S105  # a test login, hashed below
+ATTIC = f"{HOST}.fake.attic"
+CHART = f"/device/{ATTIC}/chart.svg?range=24h&width=800"
+DEVICES = (
+    "[devices]\nfake_enabled = true\n[[devices.fake]]\n"
+    'name = "attic"\noid = "sensor.temperature"\nlog = true\npoll_interval_s = 0.2\n'
+)
+WEB = "[http]\nenabled = true\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    content_type: str
+    cookies: list[str]
+    body: str
+
+
+class Browser:
+    """Plain HTTP to the web face, with the cookies of one login."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie = ""
+
+    def exchange(self, method: str, path: str, body: str = "") -> Answer:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            return Answer(
+                response.status,
+                response.getheader("content-type") or "",
+                response.headers.get_all("set-cookie") or [],
+                response.read().decode("utf-8"),
+            )
+        finally:
+            connection.close()
+
+    def log_in(self) -> None:
+        form = self.exchange("GET", "/login")
+        self.cookie = form.cookies[0].split(";")[0]
+        match = re.search(r'name="csrf" value="([^"]+)"', form.body)
+        assert match is not None
+        answer = self.exchange(
+            "POST", "/login", f"csrf={match.group(1)}&secret={TOKEN}"
+        )
+        assert answer.status == 303
+        session = next(c for c in answer.cookies if c.startswith("raspy_session="))
+        self.cookie = session.split(";")[0]
+
+
+Start = Callable[[str], tuple[supervisor.Runtime, Browser]]
+
+
+@pytest.fixture
+def start_runtime(tmp_path: Path) -> Iterator[Start]:
+    started: list[supervisor.Runtime] = []
+
+    def start(extra: str) -> tuple[supervisor.Runtime, Browser]:
+        data_dir = tmp_path / "data"
+        write_private(token_path(data_dir), hash_secret(TOKEN).line() + "\n")
+        cfg = config_mod.load(
+            DEVICES + WEB + extra,
+            "test.toml",
+            data_dir=str(data_dir),
+            hostname=HOST,
+            network__port_base=free_port_base(5),
+        )
+        rt = supervisor.start(cfg)
+        started.append(rt)
+        browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
+        browser.log_in()
+        return rt, browser
+
+    yield start
+    for rt in started:
+        rt.stop()
+
+
+def _mmi_requests(rt: supervisor.Runtime) -> float:
+    stats = rt.edge.ask(msgs.GetStats(), timeout=5)
+    assert isinstance(stats, dict)
+    return float(stats["broker.mmi"])
+
+
+@pytest.mark.timeout(60)
+def test_with_history_up_the_page_and_its_chart_ask_no_mmi(
+    start_runtime: Start,
+) -> None:
+    rt, browser = start_runtime("[history]\nenabled = true\n")
+    wait_until(
+        lambda: browser.exchange("GET", CHART).status == 200,
+        what="the sensor's chart (its values recorded)",
+    )
+    before = _mmi_requests(rt)
+    page = browser.exchange("GET", f"/device/{ATTIC}")
+    chart = browser.exchange("GET", CHART)
+    assert (page.status, chart.status, chart.content_type) == (
+        200,
+        200,
+        "image/svg+xml",
+    )
+    assert _mmi_requests(rt) == before
+
+
+@pytest.mark.timeout(60)
+def test_without_history_the_chart_says_history_is_off(start_runtime: Start) -> None:
+    rt, browser = start_runtime("[history]\nenabled = false\n")
+    before = _mmi_requests(rt)
+    chart = browser.exchange("GET", CHART)
+    assert (chart.status, chart.content_type, chart.body) == (
+        503,
+        "text/plain; charset=utf-8",
+        f"{HOST}.logger.history: history is off: enable [history] in the config",
+    )
+    assert _mmi_requests(rt) == before + 1  # not announced: the broker is asked
+    page = browser.exchange("GET", f"/device/{ATTIC}")
+    assert (page.status, "History is off: enable [history]." in page.body) == (
+        200,
+        True,
+    )

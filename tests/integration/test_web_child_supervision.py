@@ -1,0 +1,110 @@
+"""The web face as a supervised child of a real runtime: it runs with or without a
+Clone server, follows a restarted Clone server, and is restarted when it stops
+unexpectedly (raspy.actors.web.start_web over ChildSet.follow)."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.actors.web import WEB_PORT_OFFSET
+from raspy.child_set import Follower
+from raspy.cores.supervision import PartState
+
+FAST = (
+    "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.4\nstable_s = 2.0\n"
+    "max_restarts = 3\nrestart_window_s = 60.0\n"
+)
+WEB = "[http]\nenabled = true\n"
+
+Start = Callable[[str], supervisor.Runtime]
+
+
+@pytest.fixture
+def start_runtime(tmp_path: Path) -> Iterator[Start]:
+    started: list[supervisor.Runtime] = []
+
+    def start(extra: str) -> supervisor.Runtime:
+        cfg = config_mod.load(
+            FAST + WEB + extra,
+            "test.toml",
+            data_dir=str(tmp_path / "data"),
+            hostname="testhost",
+            network__port_base=free_port_base(5),
+        )
+        started.append(supervisor.start(cfg))
+        return started[-1]
+
+    yield start
+    for rt in started:
+        rt.stop()
+
+
+def _login_page_status(rt: supervisor.Runtime) -> int:
+    port = rt.config.network.port_base + WEB_PORT_OFFSET
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/login")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _web_leader(rt: supervisor.Runtime) -> pykka.ActorRef[Any] | None:
+    web = next(child for child in rt.children if child.name == "web")
+    assert isinstance(web.start, Follower)
+    return web.start.leader
+
+
+def _running(rt: supervisor.Runtime, name: str, restarts: int) -> bool:
+    status = rt.status_of(name)
+    return status is not None and (status.state, status.restarts) == (
+        PartState.RUNNING,
+        restarts,
+    )
+
+
+def test_the_web_face_runs_without_a_clone_server(start_runtime: Start) -> None:
+    rt = start_runtime("[clone]\nenabled = false\n")
+    assert _web_leader(rt) is None
+    assert _login_page_status(rt) == 200
+
+
+def test_the_web_face_follows_a_restarted_clone_server(start_runtime: Start) -> None:
+    rt = start_runtime("")
+    first = rt.ref_of("clone")
+    assert first is not None
+    assert _web_leader(rt) is first
+    assert _login_page_status(rt) == 200  # started: subscribed to the first server
+    first.stop(block=True, timeout=5)  # not through the supervisor: a crash to it
+    wait_until(lambda: _running(rt, "clone", 1), what="the Clone server restarted")
+    wait_until(
+        lambda: _web_leader(rt) is rt.ref_of("clone"),
+        what="the web face bound to the new Clone server",
+    )
+    assert _web_leader(rt) is not first
+    assert _running(rt, "web", 0)  # started anew, not restarted after a crash
+    assert _login_page_status(rt) == 200
+
+
+def test_a_stopped_web_face_is_restarted_with_the_same_clone_server(
+    start_runtime: Start,
+) -> None:
+    rt = start_runtime("")
+    clone = rt.ref_of("clone")
+    web = rt.ref_of("web")
+    assert web is not None
+    web.stop(block=True, timeout=5)
+    wait_until(lambda: _running(rt, "web", 1), what="the web face restarted")
+    assert rt.ref_of("web") is not web
+    assert _web_leader(rt) is clone
+    assert _login_page_status(rt) == 200
