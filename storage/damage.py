@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy import packing
+from raspy.atomic_file import write_atomic
 from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
 from raspy.storage import lmdb_file
 from raspy.storage.check import validate_record
@@ -71,18 +72,11 @@ def refuse_lost_store(data_dir: Path, *, init: bool) -> None:
 
 
 def write_marker(data_dir: Path) -> None:
-    """Mark the data dir as holding a store (temp file, fsync, rename)."""
+    """Mark the data dir as holding a store (written all or nothing)."""
     marker = data_dir / MARKER_FILE
     if marker.exists():
         return
-    temp = data_dir / f".{MARKER_FILE}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, _MARKER_TEXT.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    temp.replace(marker)
+    write_atomic(marker, _MARKER_TEXT.encode(), mode=0o600)
 
 
 @contextmanager

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import zmq
 
+from raspy.atomic_file import write_atomic
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.errors import ClientTimeout, shown
 from raspy.history.tiers import parse_duration
@@ -160,12 +158,8 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
         data = png_chart(points, title=title, unit=unit)
     else:
         data = svg_chart(points, title=title, unit=unit).encode("utf-8")
-    target = Path(path)
-    try:  # all or nothing: a temp file in the same folder, then rename
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, target)
+    try:
+        write_atomic(path, data)
     except OSError as exc:
         raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
 
