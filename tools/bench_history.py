@@ -39,11 +39,11 @@ from raspy.history.tiers import parse_tiers
 from raspy.names import short_hostname
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import (
-    HISTORY_KEY_PREFIX,
     HistoryRow,
     Table,
     encode_history_row,
     history_row_key,
+    recorded_key_record,
 )
 
 TARGET_MB_PER_H = 5.0
@@ -77,8 +77,7 @@ def prefill(data: Path, sensors: int, now: float) -> int:
     """Every slot of every tier of every sensor, ending now; returns the rows.
     Written in key order, in commits of 100 000 rows."""
     ops: list[Put] = [
-        Put(Table.HISTORY, HISTORY_KEY_PREFIX + _key(i).encode(), b"\xc0")
-        for i in range(sensors)
+        Put(Table.HISTORY, *recorded_key_record(_key(i))) for i in range(sensors)
     ]
     for tier in parse_tiers(_TIERS):
         last = tier.start_of(now) - tier.step_s
