@@ -6,7 +6,6 @@ import argparse
 import errno
 import os
 import signal
-import stat
 import sys
 import threading
 import time
@@ -23,7 +22,13 @@ from raspy import config_doc, names
 from raspy import log as log_mod
 from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
-from raspy.errors import ConfigError, StoreDamagedError, StoreError, StoreLockedError
+from raspy.errors import (
+    ConfigError,
+    DataDirError,
+    StoreDamagedError,
+    StoreError,
+    StoreLockedError,
+)
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
 
@@ -185,20 +190,6 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
     return None
 
 
-def _tighten_data_dir(path: Path, log: Any) -> None:
-    """Issue 18: the store is nobody else's business. A data dir that the group or
-    others may use is warned about and set to 0700; OSError if that is not allowed."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning(
-            "data_dir_permissions_tightened",
-            path=str(path),
-            mode=f"{mode:04o}",
-            now="0700",
-        )
-        path.chmod(0o700)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check_config is not None:
@@ -226,19 +217,6 @@ def main(argv: list[str] | None = None) -> int:
         events_per_s=cfg.limits.log_events_per_s,
     )
     log = structlog.get_logger(component="raspyd")
-    try:
-        Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        return _fail(
-            f"cannot create data dir {cfg.data_dir}: {exc.strerror}", _EXIT_USAGE
-        )
-    try:
-        _tighten_data_dir(Path(cfg.data_dir), log)
-    except OSError as exc:
-        return _fail(
-            f"cannot make data dir {cfg.data_dir} private (0700): {exc.strerror}",
-            _EXIT_USAGE,
-        )
     problem = _unbindable(cfg)
     if problem is not None:
         return _fail(*problem)
@@ -264,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _on_signal)
     try:
         runtime = supervisor_mod.start(cfg, init_store=args.init)
-    except StoreLockedError as exc:
+    except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), _EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
         return _fail(str(exc), _EXIT_FAILURE)
