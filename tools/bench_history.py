@@ -26,12 +26,19 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, fs_type, proc_io, stop, wait_for_readings
+from benchproc import (
+    cpu_seconds,
+    free_port,
+    fs_type,
+    proc_io,
+    start_raspyd,
+    stop,
+    wait_for_readings,
+)
 
 from raspy.client.mdp import Client
 from raspy.config import StoreConfig
@@ -153,13 +160,7 @@ def measure(
     config = work / "raspyd.toml"
     config.write_text(_config(sensors, history), encoding="utf-8")
     log_path = work / "raspyd.log"
-    command = [
-        sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(work / "data"),
-        "--port-base", str(base), "--config", str(config), "--log-format", "json",
-        "--allow-root",
-    ]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    daemon = start_raspyd(work / "data", base, config=config, log_path=log_path)
     try:
         if not wait_for_readings(base, 20.0):
             print(log_path.read_text()[-2000:], file=sys.stderr)

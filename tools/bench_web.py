@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, start_raspyd, stop
 
 from raspy.config import HistoryConfig
 from raspy.history.recorder import Recorder
@@ -245,22 +245,7 @@ def main() -> int:
             text=True,
             timeout=60,
         ).stdout.strip()
-        daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.raspyd",
-                "--data-dir",
-                str(data_dir),
-                "--port-base",
-                str(base),
-                "--config",
-                str(config),
-                "--allow-root",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        daemon = start_raspyd(data_dir, base, config=config, log_format=None)
         stop_event = threading.Event()
         streams: list[Stream] = []
         try:
