@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 import structlog
@@ -20,7 +20,6 @@ import zmq
 from raspy import config as config_mod
 from raspy import config_doc, names
 from raspy import log as log_mod
-from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
 from raspy.errors import (
     ConfigError,
@@ -31,6 +30,11 @@ from raspy.errors import (
 )
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
+
+# The supervisor pulls in every actor and core: imported where it is needed, so
+# --help, --version and --print-config answer without it.
+if TYPE_CHECKING:
+    from raspy.actors import supervisor as supervisor_mod
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
@@ -100,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_config_file(args: argparse.Namespace) -> int:
     """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
+    from raspy.actors import supervisor as supervisor_mod
+
     args.config = args.check_config
     try:
         cfg = load_config(args)
@@ -160,6 +166,8 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
 
 
 def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
+    from raspy.actors import supervisor as supervisor_mod
+
     endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
     if cfg.clone.enabled:
         ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
@@ -196,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config_file(args)
     if args.print_config:
         return _print_config(args)
+    from raspy.actors import supervisor as supervisor_mod
+
     try:
         cfg = load_config(args)
     except ConfigError as exc:
@@ -321,6 +331,8 @@ def _reload(
     args: argparse.Namespace, runtime: supervisor_mod.Runtime, log: Any
 ) -> None:
     """SIGHUP: read the config again; a bad one is logged and the old one kept."""
+    from raspy.actors import supervisor as supervisor_mod
+
     try:
         new = load_config(args)
         supervisor_mod.check_config(new)
