@@ -108,12 +108,12 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
             lmdb_file.check_length(meta, size)
             if deep:
                 page = meta.page_bytes
-                # no readahead, and the cache handed back after: the walk reads each
-                # page once, and a cache it filled with large blocks would make each
-                # later 4 KB page write cost a large block's write-back (SD card)
+                # no readahead (this fd only): the walk reads each page once. The
+                # pages it reads stay cached: the record check and the services' loads
+                # read them next (dropping them doubled the disk reads at start-up,
+                # docs/PERFORMANCE.md "Issue 15: the page walk's cache")
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
                 lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except StoreDamagedError as exc:
             raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
         except OSError as exc:
