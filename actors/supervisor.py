@@ -20,12 +20,9 @@ from raspy.actors.clone.server import ClonePublisher, start_clone_server
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
-from raspy.actors.mqtt_bridge import start_mqtt
 from raspy.actors.runtime import CLONE, EDGE, STORE, Child, Runtime, Wiring
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
-from raspy.actors.web import check_config as check_web_config
-from raspy.actors.web import start_web
 from raspy.actors.worker import EchoWorkerActor
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
@@ -64,7 +61,10 @@ def mdp_endpoint_for(config: Config) -> str:
 def check_config(config: Config) -> None:
     """What only the services can check (device configs), before anything starts."""
     registries.check_config(short_hostname(config), config.devices)
-    check_web_config(config)
+    if config.http.enabled:  # the web face (starlette, uvicorn) only when used
+        from raspy.actors.web import check_config as check_web_config
+
+        check_web_config(config)
 
 
 def start(
@@ -172,7 +172,7 @@ def _start_services(rt: Runtime) -> None:
             critical=True,
         )
         _start_devices(rt)
-    start_web(rt)  # last: its pages ask the services started above
+    _start_web(rt)  # last: its pages ask the services started above
 
 
 def _add_titanic(rt: Runtime) -> None:
@@ -205,7 +205,10 @@ def _start_devices(rt: Runtime) -> None:
         rt.publisher.close_all()
     publisher = ClonePublisher(rt.context, endpoint)
     rt.publisher = publisher
-    start_mqtt(rt)  # before the devices: it hears their first readings
+    if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
+        from raspy.actors.mqtt_bridge import start_mqtt
+
+        start_mqtt(rt)  # before the devices: it hears their first readings
     for name, start in hardware.start_devices(rt, publisher):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core
@@ -214,7 +217,15 @@ def _start_devices(rt: Runtime) -> None:
 
 def _clone_restarted(rt: Runtime) -> None:
     _start_devices(rt)
-    start_web(rt)  # the live pages follow the new Clone server
+    _start_web(rt)  # the live pages follow the new Clone server
+
+
+def _start_web(rt: Runtime) -> None:
+    """[http] enabled (a restart-only key): the web face, imported only then."""
+    if rt.config.http.enabled:
+        from raspy.actors.web import start_web
+
+        start_web(rt)
 
 
 _WIRING: Final = Wiring(

@@ -90,6 +90,10 @@ class StoreLockedError(StoreError):
     """Another process holds the data dir for writing."""
 
 
+class DataDirError(StoreError):
+    """The data dir cannot be created or made private (0700)."""
+
+
 class StoreDamagedError(StoreError):
     """The data file is damaged, or missing from a data dir that held a store;
     nothing was written to it."""

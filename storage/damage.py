@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy import packing
+from raspy.atomic_file import write_atomic
 from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
 from raspy.storage import lmdb_file
 from raspy.storage.check import validate_record
@@ -71,18 +72,11 @@ def refuse_lost_store(data_dir: Path, *, init: bool) -> None:
 
 
 def write_marker(data_dir: Path) -> None:
-    """Mark the data dir as holding a store (temp file, fsync, rename)."""
+    """Mark the data dir as holding a store (written all or nothing)."""
     marker = data_dir / MARKER_FILE
     if marker.exists():
         return
-    temp = data_dir / f".{MARKER_FILE}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, _MARKER_TEXT.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    temp.replace(marker)
+    write_atomic(marker, _MARKER_TEXT.encode(), mode=0o600)
 
 
 @contextmanager
@@ -114,12 +108,12 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
             lmdb_file.check_length(meta, size)
             if deep:
                 page = meta.page_bytes
-                # no readahead, and the cache handed back after: the walk reads each
-                # page once, and a cache it filled with large blocks would make each
-                # later 4 KB page write cost a large block's write-back (SD card)
+                # no readahead (this fd only): the walk reads each page once. The
+                # pages it reads stay cached: the record check and the services' loads
+                # read them next (dropping them doubled the disk reads at start-up,
+                # docs/PERFORMANCE.md "Issue 15: the page walk's cache")
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
                 lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except StoreDamagedError as exc:
             raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
         except OSError as exc:

@@ -8,6 +8,7 @@ open a Store before fork() and use it in the child: open one in the child instea
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -19,7 +20,7 @@ import structlog
 
 from raspy.closing import Closing
 from raspy.config import StoreConfig
-from raspy.errors import StoreError, ValueTooLargeError, quote
+from raspy.errors import DataDirError, StoreError, ValueTooLargeError, quote
 from raspy.storage import damage, schema
 from raspy.storage import env as env_mod
 from raspy.storage.lock import DataDirLock, writer_present
@@ -367,9 +368,29 @@ def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) ->
 
 
 def _make_data_dir(path: Path) -> None:
-    if not path.is_dir():
+    """The store is nobody else's business (issue 18): a new data dir is made 0700,
+    and one that the group or others may use is warned about and set to 0700."""
+    try:
+        created = not path.is_dir()
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.chmod(0o700)  # mkdir's mode is masked by the umask
+    except OSError as exc:
+        raise DataDirError(f"cannot create data dir {path}: {exc.strerror}") from exc
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if created:
+            path.chmod(0o700)  # mkdir's mode is masked by the umask
+        elif mode & 0o077:
+            log.warning(
+                "data_dir_permissions_tightened",
+                path=str(path),
+                mode=f"{mode:04o}",
+                now="0700",
+            )
+            path.chmod(0o700)
+    except OSError as exc:
+        raise DataDirError(
+            f"cannot make data dir {path} private (0700): {exc.strerror}"
+        ) from exc
 
 
 def _every_record(txn: env_mod.ReadTxn, table: Table) -> Iterator[tuple[bytes, bytes]]:

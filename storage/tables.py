@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from raspy import packing
 from raspy.errors import PackingError, StoreError, quote
+from raspy.history.recorder import Bucket
 
 MAX_KEY_BYTES: Final = 511  # LMDB's compiled-in key limit (mdb_env_get_maxkeysize)
 SEQ_MAX: Final = 2**64 - 1
@@ -272,15 +273,15 @@ _RAW_ROW: Final = struct.Struct(">dd")
 _BUCKET_ROW: Final = struct.Struct(">dIddd")
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    """A stored bucket: raw (`count` 1) or the min/sum/max of `count` samples."""
+# a stored bucket is the recorder's Bucket: raw (`count` 1) or the min/sum/max of
+# `count` samples; one type in memory and on disk, so nothing copies it field by field
+HistoryRow = Bucket
+RECORDED_KEY_VALUE: Final = b"\xc0"  # msgpack nil: the record's key says it all
 
-    t: float
-    count: int
-    total: float
-    low: float
-    high: float
+
+def recorded_key_record(key: str) -> tuple[bytes, bytes]:
+    """The (key, value) of the record that says `key` has history."""
+    return HISTORY_KEY_PREFIX + key.encode("utf-8"), RECORDED_KEY_VALUE
 
 
 def history_row_key(step_s: int, slot: int, key: str) -> bytes:

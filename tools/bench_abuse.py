@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchproc import free_port, stop  # tools/ is not a package
+from benchproc import free_port, start_raspyd, stop  # tools/ is not a package
 
 from raspy.client import Client, ClientTimeout
 from raspy.names import short_hostname
@@ -273,21 +272,7 @@ def raspyd(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], Target, Path
     """A raspyd on the default config with its own data dir and ports."""
     port_base = free_port(4)
     log_path = folder / "raspyd.log"
-    args = [
-        sys.executable,
-        "-m",
-        "raspy.cli.raspyd",
-        "--data-dir",
-        str(folder / "data"),
-        "--port-base",
-        str(port_base),
-        "--log-format",
-        "json",
-    ]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    with log_path.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    process = start_raspyd(folder / "data", port_base, log_path=log_path)
     target = Target(
         process.pid,
         f"tcp://127.0.0.1:{port_base}",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Final
 
 import zmq
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, start_raspyd, stop
 
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout, MalformedMessage
@@ -186,13 +186,9 @@ class Observer:
 def _raspyd(scratch: Path, base: int, config: str) -> Iterator[subprocess.Popen[bytes]]:
     config_path = scratch / "bench.toml"
     config_path.write_text(config, encoding="utf-8")
-    command = [
-        sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(scratch / "data"),
-        "--port-base", str(base), "--config", str(config_path), "--log-format", "json",
-        "--allow-root",
-    ]  # fmt: skip
-    with (scratch / "raspyd.log").open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    process = start_raspyd(
+        scratch / "data", base, config=config_path, log_path=scratch / "raspyd.log"
+    )
     try:
         yield process
     finally:

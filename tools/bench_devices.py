@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 
 import zmq
-from benchproc import cpu_seconds, free_port, rss_mb, stop
+from benchproc import cpu_seconds, free_port, rss_mb, start_raspyd, stop
 
 from raspy.client.mdp import Client
 from raspy.names import short_hostname
@@ -136,29 +135,14 @@ def run(
         text = _input_config(inputs) if inputs else _config(devices, interval_s)
         config.write_text(text, encoding="utf-8")
         log_path = Path(scratch) / "raspyd.log"
-        command = [
-            sys.executable,
-            "-m",
-            "raspy.cli.raspyd",
-            "--data-dir",
-            str(Path(scratch) / "data"),
-            "--port-base",
-            str(base),
-            "--config",
-            str(config),
-            "--log-format",
-            "json",
-            "--allow-root",
-        ]
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         sub = context.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.RCVHWM, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"/device/")
-        with log_path.open("wb") as log_file:
-            daemon = subprocess.Popen(
-                command, stdout=log_file, stderr=subprocess.STDOUT
-            )
+        daemon = start_raspyd(
+            Path(scratch) / "data", base, config=config, log_path=log_path
+        )
         toggler: threading.Thread | None = None
         try:
             sub.connect(f"tcp://127.0.0.1:{base + 2}")

@@ -26,12 +26,19 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, fs_type, proc_io, stop, wait_for_readings
+from benchproc import (
+    cpu_seconds,
+    free_port,
+    fs_type,
+    proc_io,
+    start_raspyd,
+    stop,
+    wait_for_readings,
+)
 
 from raspy.client.mdp import Client
 from raspy.config import StoreConfig
@@ -39,11 +46,11 @@ from raspy.history.tiers import parse_tiers
 from raspy.names import short_hostname
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import (
-    HISTORY_KEY_PREFIX,
     HistoryRow,
     Table,
     encode_history_row,
     history_row_key,
+    recorded_key_record,
 )
 
 TARGET_MB_PER_H = 5.0
@@ -77,8 +84,7 @@ def prefill(data: Path, sensors: int, now: float) -> int:
     """Every slot of every tier of every sensor, ending now; returns the rows.
     Written in key order, in commits of 100 000 rows."""
     ops: list[Put] = [
-        Put(Table.HISTORY, HISTORY_KEY_PREFIX + _key(i).encode(), b"\xc0")
-        for i in range(sensors)
+        Put(Table.HISTORY, *recorded_key_record(_key(i))) for i in range(sensors)
     ]
     for tier in parse_tiers(_TIERS):
         last = tier.start_of(now) - tier.step_s
@@ -154,13 +160,7 @@ def measure(
     config = work / "raspyd.toml"
     config.write_text(_config(sensors, history), encoding="utf-8")
     log_path = work / "raspyd.log"
-    command = [
-        sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(work / "data"),
-        "--port-base", str(base), "--config", str(config), "--log-format", "json",
-        "--allow-root",
-    ]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    daemon = start_raspyd(work / "data", base, config=config, log_path=log_path)
     try:
         if not wait_for_readings(base, 20.0):
             print(log_path.read_text()[-2000:], file=sys.stderr)

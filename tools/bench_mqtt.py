@@ -29,7 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import zmq
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, start_raspyd, stop
 from paho.mqtt.enums import CallbackAPIVersion
 
 TARGET_P99_MS = 50.0
@@ -143,9 +143,6 @@ def _phase(
     name = "bridge" if mqtt_port is not None else "baseline"
     config = scratch / f"{name}.toml"
     config.write_text(_config(devices, interval_s, mqtt_port, qos), encoding="utf-8")
-    command = [sys.executable, "-m", "raspy.cli.raspyd", "--data-dir",
-               str(scratch / f"data-{name}"), "--port-base", str(base), "--config",
-               str(config), "--log-format", "json", "--allow-root"]  # fmt: skip
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
@@ -153,8 +150,9 @@ def _phase(
     sub.setsockopt(zmq.SUBSCRIBE, b"/device/")
     watch = MqttWatch(mqtt_port) if mqtt_port is not None else None
     log_path = scratch / f"raspyd-{name}.log"
-    with log_path.open("wb") as log_file:
-        daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    daemon = start_raspyd(
+        scratch / f"data-{name}", base, config=config, log_path=log_path
+    )
     try:
         sub.connect(f"tcp://127.0.0.1:{base + 2}")
         if _drain(sub, watch, time.monotonic() + 20.0, None) == 0:

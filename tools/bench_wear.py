@@ -20,13 +20,20 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, fs_type, proc_io, stop, wait_for_readings
+from benchproc import (
+    cpu_seconds,
+    free_port,
+    fs_type,
+    proc_io,
+    start_raspyd,
+    stop,
+    wait_for_readings,
+)
 
 TARGET_MB_PER_H = 5.0
 TARGET_CPU_PCT = 1.0
@@ -66,22 +73,7 @@ def measure(
     config = work / "raspyd.toml"
     config.write_text(_config(case, interval_s), encoding="utf-8")
     log_path = work / "raspyd.log"
-    command = [
-        sys.executable,
-        "-m",
-        "raspy.cli.raspyd",
-        "--data-dir",
-        str(work / "data"),
-        "--port-base",
-        str(base),
-        "--config",
-        str(config),
-        "--log-format",
-        "json",
-        "--allow-root",
-    ]
-    with log_path.open("wb") as log_file:
-        daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    daemon = start_raspyd(work / "data", base, config=config, log_path=log_path)
     try:
         if not wait_for_readings(base, 20.0):
             print(log_path.read_text()[-2000:], file=sys.stderr)

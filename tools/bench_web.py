@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, stop
+from benchproc import cpu_seconds, free_port, start_raspyd, stop
 
 from raspy.config import HistoryConfig
 from raspy.history.recorder import Recorder
@@ -42,11 +42,10 @@ from raspy.history.tiers import parse_tiers
 from raspy.names import short_hostname
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import (
-    HISTORY_KEY_PREFIX,
-    HistoryRow,
     Table,
     encode_history_row,
     history_row_key,
+    recorded_key_record,
 )
 
 TARGET_ADDED_CPU_PCT = 5.0
@@ -200,16 +199,13 @@ def _seed_history(data_dir: Path, fullname: str, now: float) -> int:
     for index in range(samples):
         t = start + index * 60.0
         recorder.record(key, t, 6.0 + 8.0 * math.sin(t / 14_400), lambda _row: None)
-    ops: list[Put] = [Put(Table.HISTORY, HISTORY_KEY_PREFIX + key.encode(), b"\xc0")]
+    ops: list[Put] = [Put(Table.HISTORY, *recorded_key_record(key))]
     for row, bucket in recorder.take_pending():
-        value = HistoryRow(
-            bucket.t, bucket.count, bucket.total, bucket.low, bucket.high
-        )
         ops.append(
             Put(
                 Table.HISTORY,
                 history_row_key(row.step_s, row.slot, row.key),
-                encode_history_row(value),
+                encode_history_row(bucket),
             )
         )
     store = Store.open(data_dir)
@@ -249,22 +245,7 @@ def main() -> int:
             text=True,
             timeout=60,
         ).stdout.strip()
-        daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "raspy.cli.raspyd",
-                "--data-dir",
-                str(data_dir),
-                "--port-base",
-                str(base),
-                "--config",
-                str(config),
-                "--allow-root",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        daemon = start_raspyd(data_dir, base, config=config, log_format=None)
         stop_event = threading.Event()
         streams: list[Stream] = []
         try:

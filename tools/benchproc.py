@@ -1,6 +1,6 @@
-"""What every benchmark needs of the machine: free loopback ports, a process's CPU,
-memory and I/O from /proc, the filesystem under a path, a raspyd's first device
-reading, and stopping what it started. Imported by the tools/bench_*.py
+"""What every benchmark needs of the machine: free loopback ports, a raspyd of its
+own, a process's CPU, memory and I/O from /proc, the filesystem under a path, a
+raspyd's first device reading, and stopping what it started. Imported by the tools/bench_*.py
 scripts (not installed)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import zmq
@@ -32,6 +33,32 @@ def is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def start_raspyd(
+    data_dir: Path,
+    port_base: int,
+    *,
+    config: Path | None = None,
+    log_path: Path | None = None,
+    log_format: str | None = "json",
+) -> subprocess.Popen[bytes]:
+    """raspyd as a child of this Python (127.0.0.1 by default, its own data dir and
+    port base), its output to `log_path` (None: discarded). Stop it with stop()."""
+    command = [
+        sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(data_dir),
+        "--port-base", str(port_base), "--allow-root",
+    ]  # fmt: skip
+    if config is not None:
+        command += ["--config", str(config)]
+    if log_format is not None:
+        command += ["--log-format", log_format]
+    if log_path is None:
+        return subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
 
 
 def cpu_seconds(pid: int) -> float:

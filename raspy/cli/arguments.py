@@ -1,10 +1,24 @@
-"""argparse types shared by the command-line tools: a bad value is one usage line."""
+"""Options and argparse types shared by the command-line tools: a bad value is one
+usage line, and every tool that talks to the hub spells its options the same way."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Final
 
-from raspy.errors import shown
+from raspy.cli.endpoints import endpoint_argument
+from raspy.config import DEFAULT_PORT_BASE
+from raspy.errors import ConfigError, shown
+
+if TYPE_CHECKING:
+    from raspy.transport.sockets import CurveKeys
+
+DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
+DEFAULT_TIMEOUT_S: Final = 5.0
+
+
+class CurveOptionError(ValueError):
+    """--server-key/--client-cert unusable: the one line to print (exit status 2)."""
 
 
 def seconds_argument(text: str) -> float:
@@ -18,3 +32,71 @@ def seconds_argument(text: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(text)}")
     return seconds
+
+
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    """--server: the broker endpoint, checked before any socket sees it."""
+    parser.add_argument(
+        "--server",
+        type=endpoint_argument,
+        default=DEFAULT_SERVER,
+        help=f"broker endpoint (default {DEFAULT_SERVER})",
+    )
+
+
+def add_curve_options(
+    parser: argparse.ArgumentParser, *, owner: str = "this client's"
+) -> None:
+    """--server-key and --client-cert (see client_curve for the pairing check)."""
+    parser.add_argument(
+        "--server-key",
+        metavar="FILE",
+        help="the hub's public certificate (NAME.key): talk CURVE to it",
+    )
+    parser.add_argument(
+        "--client-cert",
+        metavar="FILE",
+        help=f"{owner} secret certificate (NAME.key_secret); with --server-key",
+    )
+
+
+def add_hub_options(
+    parser: argparse.ArgumentParser,
+    *,
+    timeout_help: str = "seconds to wait for each reply",
+) -> None:
+    """The options of a command that asks a hub service: --server, --host,
+    --timeout, and the CURVE pair."""
+    add_server_option(parser)
+    parser.add_argument(
+        "--host",
+        metavar="NAME",
+        help="the hub's host name in service names (default: this machine's)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds_argument,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"{timeout_help} (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    add_curve_options(parser)
+
+
+def check_curve_pair(args: argparse.Namespace) -> None:
+    """CurveOptionError unless --server-key and --client-cert are both given or
+    neither is."""
+    if (args.server_key is None) != (args.client_cert is None):
+        raise CurveOptionError("--server-key and --client-cert go together")
+
+
+def client_curve(args: argparse.Namespace) -> CurveKeys | None:
+    """The client's CurveKeys from --server-key/--client-cert (None: plain text);
+    CurveOptionError names a lone option or a missing or bad certificate file."""
+    from raspy.transport.curve import client_keys  # zmq.auth: only when asked
+
+    check_curve_pair(args)
+    try:
+        return client_keys(args.server_key, args.client_cert)
+    except ConfigError as exc:
+        raise CurveOptionError(str(exc)) from None

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final, Protocol
 
 import zmq
 
-from raspy.cli.arguments import seconds_argument
-from raspy.cli.endpoints import endpoint_argument
-from raspy.config import DEFAULT_PORT_BASE
-from raspy.errors import ClientTimeout, ConfigError, shown
+from raspy.atomic_file import write_atomic
+from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
+from raspy.errors import ClientTimeout, shown
 from raspy.history.tiers import parse_duration
 
 _PROG: Final = "raspy history"
-DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
 
 
@@ -88,34 +83,7 @@ def add_parser(commands: Commands) -> None:
     history.add_argument(
         "--json", action="store_true", help="print the service's JSON reply"
     )
-    history.add_argument(
-        "--server",
-        type=endpoint_argument,
-        default=DEFAULT_SERVER,
-        help=f"broker endpoint (default {DEFAULT_SERVER})",
-    )
-    history.add_argument(
-        "--host",
-        metavar="NAME",
-        help="the hub's host name in service names (default: this machine's)",
-    )
-    history.add_argument(
-        "--timeout",
-        type=seconds_argument,
-        default=5.0,
-        metavar="S",
-        help="seconds to wait for the reply (default 5)",
-    )
-    history.add_argument(
-        "--server-key",
-        metavar="FILE",
-        help="the hub's public certificate (NAME.key): talk CURVE to it",
-    )
-    history.add_argument(
-        "--client-cert",
-        metavar="FILE",
-        help="this client's secret certificate (NAME.key_secret); with --server-key",
-    )
+    add_hub_options(history, timeout_help="seconds to wait for the reply")
     history.set_defaults(run=run)
 
 
@@ -153,13 +121,10 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
 def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     from raspy.client.mdp import Client
     from raspy.names import short_hostname
-    from raspy.transport.curve import client_keys
 
-    if (args.server_key is None) != (args.client_cert is None):
-        raise _Refused(2, "--server-key and --client-cert go together")
     try:
-        curve = client_keys(args.server_key, args.client_cert)
-    except ConfigError as exc:
+        curve = client_curve(args)
+    except CurveOptionError as exc:
         raise _Refused(2, str(exc)) from None
     service = f"{args.host or short_hostname()}.logger.history"
     body = json.dumps(document).encode("utf-8")
@@ -193,12 +158,8 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
         data = png_chart(points, title=title, unit=unit)
     else:
         data = svg_chart(points, title=title, unit=unit).encode("utf-8")
-    target = Path(path)
-    try:  # all or nothing: a temp file in the same folder, then rename
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, target)
+    try:
+        write_atomic(path, data)
     except OSError as exc:
         raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
 

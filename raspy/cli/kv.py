@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from raspy import log as log_mod
+from raspy.atomic_file import atomic_writer
 from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.config import StoreConfig
 from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
@@ -112,18 +113,11 @@ def _output(name: str | None) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(name)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with temp.open("xb") as out:
+        with atomic_writer(name) as out:
             yield out
-            out.flush()
-            os.fsync(out.fileno())
-        temp.replace(target)
     except OSError as exc:
         raise _Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _dump(args: argparse.Namespace) -> int:

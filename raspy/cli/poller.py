@@ -30,6 +30,7 @@ from raspy import log as log_mod
 from raspy import names
 from raspy.actors import devices
 from raspy.cli import version_line
+from raspy.cli.arguments import add_curve_options
 from raspy.cli.endpoints import port_base_argument
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
@@ -70,16 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
     )
     parser.add_argument("--config", help="TOML configuration file ([devices] table)")
-    parser.add_argument(
-        "--server-key",
-        metavar="FILE",
-        help="the hub's public certificate (NAME.key): talk CURVE to it",
-    )
-    parser.add_argument(
-        "--client-cert",
-        metavar="FILE",
-        help="this poller's secret certificate (NAME.key_secret); with --server-key",
-    )
+    add_curve_options(parser, owner="this poller's")
     parser.add_argument("--hostname", help="the <hostname> of service and device names")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))

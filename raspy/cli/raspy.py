@@ -30,15 +30,19 @@ from raspy.cli import EXIT_INTERRUPTED, version_line
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
-from raspy.cli.arguments import seconds_argument
-from raspy.cli.endpoints import endpoint_argument
-from raspy.config import DEFAULT_PORT_BASE
-from raspy.errors import ClientTimeout, ConfigError, shown
+from raspy.cli.arguments import (
+    CurveOptionError,
+    add_curve_options,
+    add_server_option,
+    check_curve_pair,
+    client_curve,
+    seconds_argument,
+)
+from raspy.errors import ClientTimeout, shown
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
 
 _PROG = "raspy"
-DEFAULT_SERVER = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -74,12 +78,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
         nargs="*",
         help="body frames (UTF-8); none sends one empty frame",
     )
-    call.add_argument(
-        "--server",
-        type=endpoint_argument,
-        default=DEFAULT_SERVER,
-        help=f"broker endpoint (default {DEFAULT_SERVER})",
-    )
+    add_server_option(call)
     call.add_argument(
         "--timeout",
         type=seconds_argument,
@@ -113,16 +112,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
         metavar="S",
         help="with --titanic: seconds to wait for the reply (default 60)",
     )
-    call.add_argument(
-        "--server-key",
-        metavar="FILE",
-        help="the hub's public certificate (NAME.key): talk CURVE to it",
-    )
-    call.add_argument(
-        "--client-cert",
-        metavar="FILE",
-        help="this client's secret certificate (NAME.key_secret); with --server-key",
-    )
+    add_curve_options(call)
     call.set_defaults(run=_call)
 
 
@@ -162,12 +152,7 @@ def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
         description="One line per supervised part of the hub: its state, workers, "
         "uptime, restarts and its largest counters.",
     )
-    status.add_argument(
-        "--server",
-        type=endpoint_argument,
-        default=DEFAULT_SERVER,
-        help=f"broker endpoint (default {DEFAULT_SERVER})",
-    )
+    add_server_option(status)
     status.add_argument(
         "--timeout",
         type=seconds_argument,
@@ -224,13 +209,6 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client_curve(args: argparse.Namespace) -> CurveKeys | None:
-    """CurveKeys from --server-key and --client-cert; ConfigError naming a bad file."""
-    from raspy.transport.curve import client_keys
-
-    return client_keys(args.server_key, args.client_cert)
-
-
 def _call(args: argparse.Namespace) -> int:
     """Plain MDP request through the broker (`raspy call`)."""
     from raspy.client.mdp import Client
@@ -243,8 +221,8 @@ def _call(args: argparse.Namespace) -> int:
         return 2
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     try:
-        curve = _client_curve(args)
-    except ConfigError as exc:
+        curve = client_curve(args)
+    except CurveOptionError as exc:
         print(f"{_PROG}: call: {exc}", file=sys.stderr)
         return 2
     if args.titanic:
@@ -319,10 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `raspy`; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "call" and (args.server_key is None) != (
-        args.client_cert is None
-    ):
-        parser.error("call: --server-key and --client-cert go together")
+    if args.command == "call":
+        try:
+            check_curve_pair(args)
+        except CurveOptionError as exc:
+            parser.error(f"call: {exc}")
     from raspy import log
 
     log.configure("error")  # retries are the client's business: one line at the end

@@ -6,13 +6,12 @@ import argparse
 import errno
 import os
 import signal
-import stat
 import sys
 import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 import structlog
@@ -21,11 +20,21 @@ import zmq
 from raspy import config as config_mod
 from raspy import config_doc, names
 from raspy import log as log_mod
-from raspy.actors import supervisor as supervisor_mod
 from raspy.cli import version_line
-from raspy.errors import ConfigError, StoreDamagedError, StoreError, StoreLockedError
+from raspy.errors import (
+    ConfigError,
+    DataDirError,
+    StoreDamagedError,
+    StoreError,
+    StoreLockedError,
+)
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
+
+# The supervisor pulls in every actor and core: imported where it is needed, so
+# --help, --version and --print-config answer without it.
+if TYPE_CHECKING:
+    from raspy.actors import supervisor as supervisor_mod
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
@@ -95,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_config_file(args: argparse.Namespace) -> int:
     """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
+    from raspy.actors import supervisor as supervisor_mod
+
     args.config = args.check_config
     try:
         cfg = load_config(args)
@@ -155,6 +166,8 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
 
 
 def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
+    from raspy.actors import supervisor as supervisor_mod
+
     endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
     if cfg.clone.enabled:
         ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
@@ -185,26 +198,14 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
     return None
 
 
-def _tighten_data_dir(path: Path, log: Any) -> None:
-    """Issue 18: the store is nobody else's business. A data dir that the group or
-    others may use is warned about and set to 0700; OSError if that is not allowed."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning(
-            "data_dir_permissions_tightened",
-            path=str(path),
-            mode=f"{mode:04o}",
-            now="0700",
-        )
-        path.chmod(0o700)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check_config is not None:
         return _check_config_file(args)
     if args.print_config:
         return _print_config(args)
+    from raspy.actors import supervisor as supervisor_mod
+
     try:
         cfg = load_config(args)
     except ConfigError as exc:
@@ -226,19 +227,6 @@ def main(argv: list[str] | None = None) -> int:
         events_per_s=cfg.limits.log_events_per_s,
     )
     log = structlog.get_logger(component="raspyd")
-    try:
-        Path(cfg.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        return _fail(
-            f"cannot create data dir {cfg.data_dir}: {exc.strerror}", _EXIT_USAGE
-        )
-    try:
-        _tighten_data_dir(Path(cfg.data_dir), log)
-    except OSError as exc:
-        return _fail(
-            f"cannot make data dir {cfg.data_dir} private (0700): {exc.strerror}",
-            _EXIT_USAGE,
-        )
     problem = _unbindable(cfg)
     if problem is not None:
         return _fail(*problem)
@@ -264,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _on_signal)
     try:
         runtime = supervisor_mod.start(cfg, init_store=args.init)
-    except StoreLockedError as exc:
+    except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), _EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
         return _fail(str(exc), _EXIT_FAILURE)
@@ -343,6 +331,8 @@ def _reload(
     args: argparse.Namespace, runtime: supervisor_mod.Runtime, log: Any
 ) -> None:
     """SIGHUP: read the config again; a bad one is logged and the old one kept."""
+    from raspy.actors import supervisor as supervisor_mod
+
     try:
         new = load_config(args)
         supervisor_mod.check_config(new)

@@ -17,16 +17,12 @@ import zmq
 
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
-from raspy.cli.arguments import seconds_argument
-from raspy.cli.endpoints import endpoint_argument
-from raspy.config import DEFAULT_PORT_BASE
+from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.devices.template import JsonValue
-from raspy.errors import ClientTimeout, ConfigError
+from raspy.errors import ClientTimeout
 from raspy.names import short_hostname
 
 _PROG: Final = "raspy scenario"
-DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
-DEFAULT_TIMEOUT_S: Final = 5.0
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
 _WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
 
@@ -37,34 +33,7 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def _hub_options() -> argparse.ArgumentParser:
     """The options of every command that talks to the hub."""
     hub = argparse.ArgumentParser(add_help=False)
-    hub.add_argument(
-        "--server",
-        default=DEFAULT_SERVER,
-        type=endpoint_argument,
-        help=f"broker endpoint (default {DEFAULT_SERVER})",
-    )
-    hub.add_argument(
-        "--host",
-        metavar="NAME",
-        help="the hub's host name in service names (default: this machine's)",
-    )
-    hub.add_argument(
-        "--timeout",
-        type=seconds_argument,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"seconds to wait for each reply (default {DEFAULT_TIMEOUT_S:g})",
-    )
-    hub.add_argument(
-        "--server-key",
-        metavar="FILE",
-        help="the hub's public certificate (NAME.key): talk CURVE to it",
-    )
-    hub.add_argument(
-        "--client-cert",
-        metavar="FILE",
-        help="this client's secret certificate (NAME.key_secret); with --server-key",
-    )
+    add_hub_options(hub)
     return hub
 
 
@@ -182,13 +151,10 @@ class _Hub:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from raspy.client.mdp import Client
-        from raspy.transport.curve import client_keys
 
-        if (args.server_key is None) != (args.client_cert is None):
-            raise files.Failure(2, "--server-key and --client-cert go together")
         try:
-            curve = client_keys(args.server_key, args.client_cert)
-        except ConfigError as exc:
+            curve = client_curve(args)
+        except CurveOptionError as exc:
             raise files.Failure(2, str(exc)) from None
         self.service = service_name(args.host)
         try:

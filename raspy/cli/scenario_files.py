@@ -5,14 +5,13 @@ all. `Failure` carries the stderr lines and exit status of a command.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from raspy.atomic_file import write_atomic
 from raspy.cli import scenario_text as text
 
 MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
@@ -95,13 +94,7 @@ def write_output(output: str | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = Path(output)
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temp).replace(target)
+        write_atomic(output, data)
     except OSError as exc:
         raise Failure(2, f"cannot write {output}: {exc.strerror or exc}") from None

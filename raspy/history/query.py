@@ -51,15 +51,21 @@ def choose_tier(
     raise ValueError(f"expected one of {names}")
 
 
-def _collect(
-    tier: Tier, since: float, until: float, now: float, fetch: Fetch
-) -> list[Bucket]:
-    """The buckets of `tier` whose time is in since..until, oldest first; a slot
-    still holding an older lap's bucket (or another tier layout's) is skipped."""
+def _step_starts(tier: Tier, since: float, until: float, now: float) -> range:
+    """The starts of the steps of `tier` in since..until that it still keeps."""
     first = max(tier.start_of(since), tier.oldest_start(now))
     last = tier.start_of(min(until, now))
+    return range(first, last + 1, tier.step_s)
+
+
+def _collect(
+    tier: Tier, starts: range, since: float, until: float, fetch: Fetch
+) -> list[Bucket]:
+    """The buckets of `tier` at `starts` whose time is in since..until, oldest first;
+    a slot still holding an older lap's bucket (or another tier layout's) is
+    skipped."""
     found: list[Bucket] = []
-    for start in range(first, last + 1, tier.step_s):
+    for start in starts:
         bucket = fetch(tier, tier.slot_of(start))
         if (
             bucket is not None
@@ -92,21 +98,12 @@ def _merge(buckets: list[Bucket], step_s: int) -> list[list[float]]:
     return [bucket.point() for bucket in merged]
 
 
-def run(
-    tiers: Sequence[Tier],
-    since: float,
-    until: float,
-    now: float,
-    resolution: str,
-    fetch: Fetch,
-) -> Answer:
-    """Answer one query; ValueError for an unknown resolution (since < until is the
-    caller's check)."""
-    tier = choose_tier(tiers, since, now, resolution)
-    buckets = _collect(tier, since, until, now, fetch)
-    first = max(tier.start_of(since), tier.oldest_start(now))
-    steps = max(1, (tier.start_of(min(until, now)) - first) // tier.step_s + 1)
-    factor = max(1, math.ceil(steps / MAX_POINTS))
+def run(tier: Tier, since: float, until: float, now: float, fetch: Fetch) -> Answer:
+    """Answer one query from `tier` (see choose_tier); since < until is the caller's
+    check."""
+    starts = _step_starts(tier, since, until, now)
+    buckets = _collect(tier, starts, since, until, fetch)
+    factor = max(1, math.ceil(len(starts) / MAX_POINTS))
     if factor == 1:
         return Answer(tier, tier.step_s, since, until, [b.point() for b in buckets])
     step_s = tier.step_s * factor

@@ -87,7 +87,7 @@ def handle(
         if since >= until:
             raise ValueError(f"since: expected before until ({since} >= {until})")
         try:
-            query.choose_tier(tiers, since, now, resolution)
+            tier = query.choose_tier(tiers, since, now, resolution)
         except ValueError as exc:
             raise ValueError(f"resolution: {exc}, got {shown(resolution)}") from None
     except ValueError as exc:
@@ -97,7 +97,7 @@ def handle(
         return refused(
             NOT_FOUND, action, "unknown_key", f"no history for {shown(full_key)}"
         )
-    answer = query.run(tiers, since, until, now, resolution, fetch(full_key))
+    answer = query.run(tier, since, until, now, fetch(full_key))
     points: list[JsonValue] = [list(p) for p in answer.points]
     return ok(
         action,

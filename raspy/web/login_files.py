@@ -5,11 +5,10 @@ and private (0600); a missing file means "no such login", a bad one is a ConfigE
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Final
 
+from raspy.atomic_file import write_atomic
 from raspy.errors import ConfigError
 from raspy.web.login import SecretHash, parse_hash
 
@@ -38,17 +37,7 @@ def read_hash(path: Path, what: str) -> SecretHash | None:
 def write_private(path: Path, text: str) -> None:
     """Replace `path` with `text`, mode 0600, all or nothing."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
 class LoginFiles:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import pytest
+import zmq.auth
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.cli.arguments import seconds_argument
+from raspy.cli.arguments import (
+    DEFAULT_SERVER,
+    DEFAULT_TIMEOUT_S,
+    CurveOptionError,
+    add_hub_options,
+    client_curve,
+    seconds_argument,
+)
 
 
 @pytest.mark.parametrize(
@@ -38,3 +47,63 @@ def test_any_text_gives_seconds_above_zero_or_a_usage_error(text: str) -> None:
     except argparse.ArgumentTypeError:
         return
     assert seconds > 0 or math.isinf(seconds)
+
+
+# --- the hub options and the CURVE pair, shared by `raspy history`, `raspy scenario`,
+# `raspy call` ---------------------------------------------------------------------------
+def hub_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="t")
+    add_hub_options(parser)
+    return parser
+
+
+def test_hub_options_default_to_the_local_hub_and_no_curve() -> None:
+    args = hub_parser().parse_args([])
+    assert (
+        args.server, args.host, args.timeout, args.server_key, args.client_cert
+    ) == (DEFAULT_SERVER, None, DEFAULT_TIMEOUT_S, None, None)  # fmt: skip
+    assert DEFAULT_SERVER == "tcp://127.0.0.1:5514"
+    assert client_curve(args) is None
+
+
+@pytest.mark.parametrize(
+    "argv", [["--server-key", "hub.key"], ["--client-cert", "me.key_secret"]]
+)
+def test_one_curve_option_alone_is_refused(argv: list[str]) -> None:
+    args = hub_parser().parse_args(argv)
+    with pytest.raises(CurveOptionError) as refused:
+        client_curve(args)
+    assert str(refused.value) == "--server-key and --client-cert go together"
+
+
+def test_a_missing_certificate_is_refused_naming_the_file(tmp_path: Path) -> None:
+    missing = str(tmp_path / "absent.key")
+    args = hub_parser().parse_args(
+        ["--server-key", missing, "--client-cert", missing + "_secret"]
+    )
+    with pytest.raises(CurveOptionError) as refused:
+        client_curve(args)
+    assert "absent.key" in str(refused.value)
+
+
+def test_the_curve_pair_loads_the_hub_key_and_this_clients_keys(
+    tmp_path: Path,
+) -> None:
+    hub_public, _ = zmq.auth.create_certificates(str(tmp_path), "hub")
+    _, me_secret = zmq.auth.create_certificates(str(tmp_path), "me")
+    args = hub_parser().parse_args(
+        ["--server-key", hub_public, "--client-cert", me_secret]
+    )
+    keys = client_curve(args)
+    assert keys is not None
+    assert keys.server_key == zmq.auth.load_certificate(hub_public)[0]
+    assert (keys.public_key, keys.secret_key) == zmq.auth.load_certificate(me_secret)
+
+
+def test_a_bad_server_endpoint_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        hub_parser().parse_args(["--server", "localhost"])
+    assert exited.value.code == 2
+    assert "argument --server" in capsys.readouterr().err

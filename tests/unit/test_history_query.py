@@ -60,10 +60,19 @@ def test_an_unknown_resolution_names_the_ones_there_are() -> None:
         query.choose_tier(_TIERS, _T0, _T0 + 1, "2m")
 
 
+def _auto(
+    tiers: tuple[Tier, ...], since: float, until: float, now: float, fetch: query.Fetch
+) -> query.Answer:
+    """A query with resolution auto, as the service makes it."""
+    return query.run(
+        query.choose_tier(tiers, since, now, query.AUTO), since, until, now, fetch
+    )
+
+
 def test_a_day_of_raw_points_is_merged_to_at_most_a_thousand() -> None:
     now = _T0 + _DAY
     table = _recorded(_T0, now, 10)
-    answer = query.run(_TIERS, _T0, now, now, "auto", _fetch(table))
+    answer = _auto(_TIERS, _T0, now, now, _fetch(table))
     assert (answer.tier.name, answer.step_s) == ("10s", 90)
     assert len(answer.points) == 960
     assert answer.points[0] == [_T0, 4.0, 0.0, 8.0]  # samples 0..8 of 90 s
@@ -73,7 +82,7 @@ def test_a_day_of_raw_points_is_merged_to_at_most_a_thousand() -> None:
 def test_an_hour_of_raw_points_comes_back_as_recorded() -> None:
     now = _T0 + _DAY
     table = _recorded(_T0, now, 10)
-    answer = query.run(_TIERS, now - _HOUR, now, now, "auto", _fetch(table))
+    answer = _auto(_TIERS, now - _HOUR, now, now, _fetch(table))
     assert (answer.tier.name, answer.step_s, len(answer.points)) == ("10s", 10, 360)
     assert answer.points[0] == [now - _HOUR, 0.0, 0.0, 0.0]  # sample 8280 % 10
 
@@ -81,7 +90,7 @@ def test_an_hour_of_raw_points_comes_back_as_recorded() -> None:
 def test_a_week_is_read_from_the_five_minute_buckets() -> None:
     now = _T0 + 8 * _DAY
     table = _recorded(_T0, now, 60, modulo=15)
-    answer = query.run(_TIERS, now - 7 * _DAY, now, now, "auto", _fetch(table))
+    answer = _auto(_TIERS, now - 7 * _DAY, now, now, _fetch(table))
     assert (answer.tier.name, answer.step_s) == ("5m", 900)
     assert len(answer.points) == 672
     assert {tuple(p[1:]) for p in answer.points} == {(7.0, 0.0, 14.0)}
@@ -93,6 +102,6 @@ def test_slots_of_an_older_lap_are_not_shown() -> None:
     tier = Tier(10, 60, raw=True)
     table = {RowId(_KEY, 10, s): Bucket.of(_T0 + 10 * s, 1.0) for s in range(6)}
     now = _T0 + 85  # the slots of 60..80 s still hold the points of 0..20 s
-    answer = query.run((tier,), _T0, now, now, "auto", _fetch(table))
+    answer = _auto((tier,), _T0, now, now, _fetch(table))
     assert answer.points == [[_T0 + 30, 1.0, 1.0, 1.0], [_T0 + 40, 1.0, 1.0, 1.0],
                              [_T0 + 50, 1.0, 1.0, 1.0]]  # fmt: skip

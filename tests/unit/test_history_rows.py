@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.errors import StoreError
+from raspy.history.recorder import Bucket
 from raspy.storage.check import validate_record
 from raspy.storage.tables import (
     HistoryRow,
@@ -19,6 +20,7 @@ from raspy.storage.tables import (
     decode_history_row_key,
     encode_history_row,
     history_row_key,
+    recorded_key_record,
 )
 
 _FINITE = st.floats(allow_nan=False, allow_infinity=False)
@@ -77,3 +79,15 @@ def test_any_record_is_valid_or_a_store_error(key: bytes, value: bytes) -> None:
 def test_bad_records_are_named(key: bytes, value: bytes, message: str) -> None:
     with pytest.raises(StoreError, match=f"^{re.escape(message)}$"):
         validate_record(Table.HISTORY, key, value)
+
+
+def test_the_recorded_key_record_is_the_prefixed_key_and_a_valid_record() -> None:
+    key, value = recorded_key_record("/device/hub.fake.t1/value")
+    assert (key, value) == (b"k/device/hub.fake.t1/value", b"\xc0")
+    validate_record(Table.HISTORY, key, value)
+
+
+def test_a_stored_row_reads_back_as_the_recorders_bucket() -> None:
+    row = decode_history_row(encode_history_row(Bucket(300.0, 2, 5.0, 2.0, 3.0)))
+    assert isinstance(row, Bucket)
+    assert row.point() == [300.0, 2.5, 2.0, 3.0]

@@ -1,0 +1,71 @@
+"""raspy.atomic_file: a file is replaced whole or not at all, and no temp file is left."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from raspy.atomic_file import atomic_writer, write_atomic
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_a_new_file_holds_the_data_and_no_temp_file_is_left(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "out.svg", b"<svg/>")
+    assert (tmp_path / "out.svg").read_bytes() == b"<svg/>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.svg"]
+
+
+def test_an_existing_file_is_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "dump.txt"
+    path.write_bytes(b"old content, longer than the new one\n")
+    with atomic_writer(path) as out:
+        out.write(b"new ")
+        out.write(b"lines\n")
+    assert path.read_bytes() == b"new lines\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dump.txt"]
+
+
+def test_the_mode_is_the_new_files_mode(tmp_path: Path) -> None:
+    path = tmp_path / "web-token"
+    path.write_bytes(b"old")
+    path.chmod(0o644)
+    write_atomic(path, b"secret hash\n", mode=0o600)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_error_while_writing_leaves_the_old_file_and_no_temp_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_bytes(b"old: kept\n")
+
+    def write_half() -> None:
+        with atomic_writer(path) as out:
+            out.write(b"half of the new ")
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        write_half()
+    assert path.read_bytes() == b"old: kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenarios.yaml"]
+
+
+def test_a_failed_rename_leaves_the_target_and_no_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "chart.png"
+    target.mkdir()  # a directory cannot be replaced by a file
+    (target / "inside").write_bytes(b"kept")
+    with pytest.raises(IsADirectoryError):
+        write_atomic(target, b"png")
+    assert (target / "inside").read_bytes() == b"kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png"]
+
+
+def test_a_missing_directory_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        write_atomic(tmp_path / "absent" / "out.txt", b"data")
+    assert list(tmp_path.iterdir()) == []
