@@ -40,11 +40,11 @@ from raspy.history.tiers import Tier, parse_tiers
 from raspy.storage.store import Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
-    HistoryRow,
     Table,
     decode_history_row,
     encode_history_row,
     history_row_key,
+    recorded_key_record,
 )
 from raspy.ticker import DeadlineTicker
 
@@ -277,16 +277,9 @@ class HistoryActor(pykka.ThreadingActor):
         new_keys, self._new_keys = sorted(self._new_keys), set()
         if not rows and not new_keys:
             return
-        ops = [
-            Put(Table.HISTORY, HISTORY_KEY_PREFIX + key.encode("utf-8"), b"\xc0")
-            for key in new_keys
-        ]
+        ops = [Put(Table.HISTORY, *recorded_key_record(key)) for key in new_keys]
         for row, bucket in rows:
-            value = encode_history_row(
-                HistoryRow(
-                    bucket.t, bucket.count, bucket.total, bucket.low, bucket.high
-                )
-            )
+            value = encode_history_row(bucket)  # a Bucket is the stored row type
             ops.append(
                 Put(
                     Table.HISTORY, history_row_key(row.step_s, row.slot, row.key), value
@@ -338,7 +331,7 @@ def _bucket(data: bytes) -> Bucket | None:
         row = decode_history_row(data)
     except StoreError:
         return None  # a damaged row reads as a gap; `raspy-kv check` names it
-    return Bucket(row.t, row.count, row.total, row.low, row.high)
+    return row
 
 
 def start_history(
