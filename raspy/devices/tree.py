@@ -12,7 +12,7 @@ from typing import Protocol
 
 import structlog
 
-from raspy.devices.reading import DEVICE_TREE, Reading, tree_entries
+from raspy.devices.reading import Reading, tree_entries, value_key
 from raspy.errors import quote
 from raspy.stats import Stats
 
@@ -65,7 +65,7 @@ class TreeWriter:
     def _changed(self, fullname: str, reading: Reading) -> list[tuple[bytes, bytes]]:
         entries = tree_entries(fullname, reading)
         last = self._last
-        status_key = f"{DEVICE_TREE}{fullname}/status"
+        status_key = value_key(fullname, "status")
         every = last.get(status_key) != entries[status_key]
         changed: list[tuple[bytes, bytes]] = []
         for key, body in entries.items():
