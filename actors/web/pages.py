@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from raspy.actors.web_app import Backend
+from raspy.actors.web.app import Backend
 from raspy.web import forms, html, models, pages
 from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError

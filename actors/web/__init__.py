@@ -5,7 +5,7 @@ through the outbox as peer `<owner>/r<id>` and the edge routes the replies back 
 it follows the daemon's own Clone updates (CloneSubscribe, no socket, no polling)
 and the services' comings and goings (WatchServices), so that a page need not ask
 the broker whether an announced service is there.
-WebServer (raspy.actors.web_server) runs uvicorn on an asyncio loop in its own
+WebServer (raspy.actors.web.server) runs uvicorn on an asyncio loop in its own
 thread; it owns the listening socket and every connection. The two meet only through
 pykka tell() (HTTP -> actor, with a concurrent Future to answer) and
 loop.call_soon_threadsafe (actor -> HTTP, the tree changes for the live pages).
@@ -26,14 +26,14 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
-from raspy.actors.web_app import (
+from raspy.actors.web.app import (
     REQUEST_TIMEOUT_S,
     Backend,
     ReadTitanic,
     ServiceRequest,
     build_app,
 )
-from raspy.actors.web_server import WebServer, bind_socket
+from raspy.actors.web.server import WebServer, bind_socket
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,

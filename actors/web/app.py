@@ -294,8 +294,8 @@ async def _stream(
 
 
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
-    """The ASGI application (the page handlers are in raspy.actors.web_pages)."""
-    from raspy.actors import web_pages as p
+    """The ASGI application (the page handlers are in raspy.actors.web.pages)."""
+    from raspy.actors.web import pages as p
 
     def route(
         path: str,
