@@ -35,6 +35,7 @@ from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
+from raspy.transport.outbox import Outbox
 
 __all__ = [
     "EDGE",
@@ -148,7 +149,7 @@ def _start_services(rt: Runtime) -> None:
             host,
             lambda: _statistics_snapshot(rt),
             lambda: rt.statuses,
-            lambda: None if rt.publisher is None else rt.publisher.endpoint,
+            lambda: None if rt.publisher is None else rt.publisher.outbox,
             rt.context,
             rt.clock,
             rt.config.stats.publish_interval_s,
@@ -199,11 +200,11 @@ def _start_devices(rt: Runtime) -> None:
     if clone_ref is None:
         return  # the Clone server is down: started again when it is back
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
-    assert isinstance(endpoint, str)
+    assert isinstance(endpoint, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
     if rt.publisher is not None:
         rt.publisher.close_all()
-    publisher = ClonePublisher(rt.context, endpoint)
+    publisher = ClonePublisher(endpoint)
     rt.publisher = publisher
     start_mqtt(rt)  # before the devices: it hears their first readings
     for name, start in hardware.start_devices(rt, publisher):
