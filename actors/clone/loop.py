@@ -33,7 +33,7 @@ from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="clone")
 
-_MAX_POLL_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
+MAX_POLL_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
 STOP_FLUSH_S: Final = 5.0
 
 
@@ -56,6 +56,7 @@ class CloneLoop:
         on_failure: Callable[[BaseException], None] | None = None,
         curve: CurveKeys | None = None,
         limits: LimitsConfig | None = None,
+        max_poll_s: float = MAX_POLL_S,
     ) -> None:
         self.outbox = Outbox()  # in-process publishes, from any thread
         self.bound_endpoints = endpoints
@@ -68,7 +69,7 @@ class CloneLoop:
             self,
             monotonic=clock.monotonic,
             stats=stats,
-            max_poll_s=_MAX_POLL_S,
+            max_poll_s=max_poll_s,
             on_failure=on_failure,
         )
         self._parts = parts = CloneParts.build(
