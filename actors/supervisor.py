@@ -193,9 +193,9 @@ def _add_titanic(rt: Runtime) -> None:
 
 
 def _start_devices(rt: Runtime) -> None:
-    """Device services publish into the Clone tree through the server's inproc
-    publish endpoint; a restarted Clone server binds a new one, and inproc peers do
-    not reconnect, so the device services are started again with a new publisher."""
+    """Device services publish into the Clone tree through the server's outbox; a
+    restarted Clone server has a new one, and what goes to the old one is dropped,
+    so the device services are started again with a new publisher."""
     clone_ref = rt.ref_of(CLONE)
     if clone_ref is None:
         return  # the Clone server is down: started again when it is back
