@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import zmq
 from support.net import free_port_base
+from support.wait import wait_until
 
 from raspy.actors.clone.sockets import (
     COLLECTOR_HWM,
@@ -52,6 +53,17 @@ def test_the_three_are_bound_where_asked_with_the_protocol_options(
     assert all(s.closed for s in (socks.router, socks.publisher, socks.collector))
 
 
+def _binds(context: Context, endpoint: str) -> bool:
+    sock = context.socket(zmq.ROUTER)
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError:
+        return False
+    finally:
+        sock.close(linger=0)
+    return True
+
+
 def test_a_bind_that_fails_closes_the_sockets_already_made(
     zmq_context: Context,
 ) -> None:
@@ -74,10 +86,10 @@ def test_a_bind_that_fails_closes_the_sockets_already_made(
                 linger_ms=0,
                 curve=None,
             )
-        again = zmq_context.socket(zmq.ROUTER)  # the ROUTER's port is free again
-        try:
-            again.bind(f"tcp://127.0.0.1:{base}")
-        finally:
-            again.close(linger=0)
+        # closed: its port is free again (libzmq closes a listener asynchronously)
+        wait_until(
+            lambda: _binds(zmq_context, f"tcp://127.0.0.1:{base}"),
+            what="the ROUTER's port to be free again",
+        )
     finally:
         taken.close()
