@@ -43,7 +43,7 @@ class StatisticsActor(pykka.ThreadingActor):
         host: str,
         snapshot: Callable[[], service_stats.Snapshot],
         statuses: Callable[[], tuple[PartStatus, ...]],
-        publish_endpoint: Callable[[], str | None],
+        publish_endpoint: Callable[[], Outbox | None],  # the Clone server's
         context: zmq.Context[zmq.Socket[bytes]],
         clock: Clock,
         publish_interval_s: float,
@@ -153,12 +153,12 @@ class StatisticsActor(pykka.ThreadingActor):
 
     def _current_publisher(self) -> ClonePublisher | None:
         endpoint = self._publish_endpoint()
-        if self._publisher is not None and self._publisher.endpoint != endpoint:
+        if self._publisher is not None and self._publisher.outbox is not endpoint:
             self._publisher.close_all()
             self._publisher = None
             self._published.clear()  # a new Clone server: publish everything again
         if self._publisher is None and endpoint is not None:
-            self._publisher = ClonePublisher(self._context, endpoint)
+            self._publisher = ClonePublisher(endpoint)
         return self._publisher
 
 

@@ -32,6 +32,7 @@ from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer, start_curve_server
+from raspy.transport.outbox import Outbox
 
 __all__ = [
     "EDGE",
@@ -148,7 +149,7 @@ def _start_services(rt: Runtime) -> None:
             host,
             lambda: _statistics_snapshot(rt),
             lambda: rt.statuses,
-            lambda: None if rt.publisher is None else rt.publisher.endpoint,
+            lambda: None if rt.publisher is None else rt.publisher.outbox,
             rt.context,
             rt.clock,
             rt.config.stats.publish_interval_s,
@@ -192,18 +193,18 @@ def _add_titanic(rt: Runtime) -> None:
 
 
 def _start_devices(rt: Runtime) -> None:
-    """Device services publish into the Clone tree through the server's inproc
-    publish endpoint; a restarted Clone server binds a new one, and inproc peers do
-    not reconnect, so the device services are started again with a new publisher."""
+    """Device services publish into the Clone tree through the server's outbox; a
+    restarted Clone server has a new one, and what goes to the old one is dropped,
+    so the device services are started again with a new publisher."""
     clone_ref = rt.ref_of(CLONE)
     if clone_ref is None:
         return  # the Clone server is down: started again when it is back
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
-    assert isinstance(endpoint, str)
+    assert isinstance(endpoint, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
     if rt.publisher is not None:
         rt.publisher.close_all()
-    publisher = ClonePublisher(rt.context, endpoint)
+    publisher = ClonePublisher(endpoint)
     rt.publisher = publisher
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
         from raspy.actors.mqtt_bridge import start_mqtt

@@ -13,8 +13,11 @@ KVSET round trip on connected sockets (sent, stored, published, seen), `raspy-kv
 run in-process (connect, wait until the hub hears us, write, see it published, close)
 and as a new process (the same plus starting Python).
 
+Last, in-process publishes (ClonePublisher) into a Clone server in this process,
+`--inproc` updates per case (bench_clone_inproc.py; 0 skips them).
+
     .venv/bin/python tools/bench_clone.py [--keys 10000 100000] [--no-mqtt]
-                                          [--sets 20] [--json FILE]
+                                          [--sets 20] [--inproc 20000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import bench_clone_inproc
 import zmq
 from benchproc import cpu_seconds, free_port, is_free, rss_mb, stop
 
@@ -400,9 +404,14 @@ def main() -> int:
     parser.add_argument("--snapshots", type=int, default=3, help="runs; best counts")
     parser.add_argument("--no-mqtt", action="store_true", help="raspyd alone")
     parser.add_argument("--sets", type=int, default=20, help="confirmed writes timed")
+    parser.add_argument("--inproc", type=int, default=20_000, help="updates a case")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     results = run(args.keys, args.snapshots, with_mqtt=not args.no_mqtt, sets=args.sets)
+    if args.inproc > 0:
+        inproc = bench_clone_inproc.run(args.inproc, rounds=3)
+        bench_clone_inproc.report(inproc, None)
+        results["clone"].update(inproc)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return 0

@@ -1,10 +1,11 @@
 """The Clone tree's in-process API: publish and subscribe without TCP.
 
-ClonePublisher: any thread pushes updates on its own inproc PUSH; the Clone I/O thread
-reads them like KVSETs from the collector (docs/protocols.md §6.4), so they are numbered,
-stored and published the same way. Plain sets (no properties, no ttl) from a device
-service's poll batch travel as one message holding them all, because the per-message
-cost, not the per-update one, dominates at a thousand readings a second.
+ClonePublisher: any thread appends updates to the Clone loop's outbox, in memory (no
+socket, nothing per thread); the Clone I/O thread reads them like KVSETs from the
+collector (docs/protocols.md §6.4), so they are numbered, stored and published the same
+way, in the order each thread sent them. Plain sets (no properties, no ttl) from a
+device service's poll batch travel as one message holding them all, because the
+per-message cost, not the per-update one, dominates at a thousand readings a second.
 Subscribers: actors told KeyChanged for a prefix. The envelope is
 raspy.protocol.clone_local; the XPUB's queue limit is raspy.cores.clone_pacing.
 """
@@ -30,7 +31,7 @@ from raspy.cores.clone_pacing import (
 from raspy.errors import MalformedMessage, PackingError
 from raspy.protocol import clone
 from raspy.protocol.clone_local import BATCH_CHANNEL, PUBLISH_CHANNEL, chunks
-from raspy.transport.pushers import ThreadPushers
+from raspy.transport.outbox import Outbox
 
 __all__ = [
     "MAX_HWM",
@@ -47,8 +48,18 @@ Refused = list[tuple[bytes, str]]
 """Keys a publisher would not send, each with the reason."""
 
 
-class ClonePublisher(ThreadPushers):
-    """Publish updates from any thread of raspyd, without TCP (a PUSH per thread)."""
+class ClonePublisher:
+    """Publish updates from any thread of raspyd, without TCP: into the Clone loop's
+    outbox (CloneLoop.outbox, which the server answers msgs.GetPublishEndpoint with).
+    Once that server has stopped, what is published is dropped: a restarted server
+    has a new outbox, so its users get a new publisher."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    def send(self, frames: Sequence[bytes]) -> None:
+        """Queue one raw message (raspy.protocol.clone_local); never waits."""
+        self.outbox.send(frames)
 
     def set(
         self,
@@ -82,6 +93,13 @@ class ClonePublisher(ThreadPushers):
                 continue
             self.send([BATCH_CHANNEL, packed])
         return refused
+
+    def close_for_this_thread(self) -> None:
+        """Nothing to close: a thread holds no socket of its own (kept for the
+        publishers' common interface, raspy.devices.tree)."""
+
+    def close_all(self) -> None:
+        """Nothing to close: the outbox is the Clone loop's, closed when it stops."""
 
 
 class Subscribers:

@@ -76,7 +76,7 @@ class CloneServerActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         match message:
             case msgs.GetPublishEndpoint():
-                return self._loop.publish_endpoint
+                return self._loop.outbox  # what a ClonePublisher appends to
             case msgs.GetCloneEndpoints():
                 return self._loop.bound_endpoints
             case msgs.CloneSubscribe() | msgs.CloneUnsubscribe() | msgs.GetStats():

@@ -19,6 +19,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig
+from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -94,8 +95,6 @@ def start_core(rt: Runtime) -> None:
     if not rt.config.core.enabled or clone is None:
         return
     endpoint = clone.ask(msgs.GetPublishEndpoint(), timeout=5)
-    assert isinstance(endpoint, str)
+    assert isinstance(endpoint, Outbox)
     for name in _CHILDREN:
-        rt.add_child(
-            name, _Start(rt, name, clone, ClonePublisher(rt.context, endpoint))
-        )
+        rt.add_child(name, _Start(rt, name, clone, ClonePublisher(endpoint)))

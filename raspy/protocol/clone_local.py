@@ -1,6 +1,6 @@
 """The in-process envelope between ClonePublisher and the Clone server (no TCP).
 
-A message on the server's inproc PULL is [PUBLISH_CHANNEL, *KVSET frames] (the
+A message in the server's outbox is [PUBLISH_CHANNEL, *KVSET frames] (the
 collector's five frames, docs/protocols.md §6.4) or [BATCH_CHANNEL, msgpack
 [[key, body], ...]] for up to BATCH_LIMIT plain sets: at a thousand readings a second
 the per-message cost, not the per-update one, dominates. Pure: no state, no I/O.
@@ -38,7 +38,7 @@ class LocalBatch:
 
 
 def decode_local(frames: Sequence[bytes]) -> LocalKvset | LocalBatch:
-    """The message on the inproc PULL; MalformedMessage if it is none of the two."""
+    """A message from the outbox; MalformedMessage if it is none of the two."""
     channel = frames[0] if frames else b""
     if channel == PUBLISH_CHANNEL:
         return LocalKvset(frames[1:])

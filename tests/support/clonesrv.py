@@ -20,6 +20,7 @@ from raspy.config import CloneConfig
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
+from raspy.transport.outbox import Outbox
 
 ANY_PORT = clone.Endpoints(
     "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
@@ -62,8 +63,8 @@ def clone_server(
         bound = ref.ask(msgs.GetCloneEndpoints(), timeout=10)
         assert isinstance(bound, clone.Endpoints)
         publish_endpoint = ref.ask(msgs.GetPublishEndpoint(), timeout=5)
-        assert isinstance(publish_endpoint, str)
-        publisher = ClonePublisher(context, publish_endpoint)
+        assert isinstance(publish_endpoint, Outbox)
+        publisher = ClonePublisher(publish_endpoint)
         yield CloneServer(ref, bound, publisher, stats)
     finally:
         if publisher is not None:

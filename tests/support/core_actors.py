@@ -22,6 +22,7 @@ from raspy.config import CoreConfig
 from raspy.devices.template import JsonValue
 from raspy.stats import Stats
 from raspy.storage.store import Store
+from raspy.transport.outbox import Outbox
 from support.clock import FakeClock
 from support.clonesrv import CloneServer
 from support.edge_fixtures import EdgeHandle
@@ -45,11 +46,11 @@ class Core:
 
     def start(self) -> pykka.ActorRef[Any]:
         endpoint = self.server.ref.ask(msgs.GetPublishEndpoint(), timeout=5)
-        assert isinstance(endpoint, str)
+        assert isinstance(endpoint, Outbox)
         links = CoreLinks(
             self.edge.ref,
             self.edge.outbox,
-            ClonePublisher(self.edge.context, endpoint),
+            ClonePublisher(endpoint),
             self.server.ref,
             self.store,
             self.clock,

@@ -1,0 +1,118 @@
+"""The Clone server's input side: what the collector, the snapshot ROUTER and the
+in-process outbox bring is handed to CloneCore, and what the core decides is carried
+out: accepted updates to the commit pipeline (stored, then published), snapshot
+requests to the streamer, refusals counted and logged, rate-limited. Each source is
+read at most DRAIN_BATCH messages a turn, so none starves the others. Clone I/O
+thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import structlog
+
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.actors.clone.snapshot import SnapshotStreamer
+from raspy.clock import Clock
+from raspy.cores import clone as core_mod
+from raspy.cores.clone_pacing import ClonePacing
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.transport.multipart import drain
+from raspy.transport.outbox import Outbox
+from raspy.transport.runner import Runner
+from raspy.transport.sockets import Socket
+
+log = structlog.get_logger(component="clone")
+
+DRAIN_BATCH: Final = 1000  # messages read from one source per loop turn
+_QUEUE_FULL: Final = core_mod.Rejected("snapshot_queue_full", "")
+
+Outputs = list[core_mod.CloneOutput]
+Step = Callable[[Sequence[bytes], float], Outputs]  # a CloneCore input method
+Handler = Callable[[int], None]  # a Runner handler: called with the poll events
+
+
+class CloneIntake:
+    """Sources into CloneCore, and the core's decisions carried out."""
+
+    def __init__(
+        self,
+        core: core_mod.CloneCore,
+        commits: CommitPipeline,
+        snapshots: SnapshotStreamer,
+        pacing: ClonePacing,
+        clock: Clock,
+        stats: Stats,
+        limiter: LogRateLimiter,
+    ) -> None:
+        self._core = core
+        self._commits = commits
+        self._snapshots = snapshots
+        self._pacing = pacing
+        self._clock = clock
+        self._stats = stats
+        self._limiter = limiter  # shared: one log line per (peer, reason)
+
+    def register(self, runner: Runner, collector: Socket, outbox: Outbox) -> None:
+        """Read the collector's KVSETs (§6.4) and in-process publishes on `runner`."""
+        on_kvset = self._core.on_kvset
+        runner.register(collector, self.socket_reader(collector, "collector", on_kvset))
+        runner.register(outbox.read_fd, self.outbox_reader(outbox))
+
+    def socket_reader(self, sock: Socket, peer: str, step: Step) -> Handler:
+        """A handler that reads `sock` into `step`, refusals logged under `peer`."""
+
+        def on_readable(_events: int) -> None:
+            now = self._clock.monotonic()
+            self._full(
+                drain(sock, lambda f: self.apply(step(f, now), peer), DRAIN_BATCH)
+            )
+
+        return on_readable
+
+    def outbox_reader(self, outbox: Outbox) -> Handler:
+        """A handler that reads in-process publishes (ClonePublisher) into the core."""
+        on_local = self._core.on_local
+
+        def on_readable(_events: int) -> None:
+            now = self._clock.monotonic()
+            taken = outbox.drain(
+                lambda m: self.apply(on_local(m, now), "local"), DRAIN_BATCH
+            )
+            self._full(taken)
+
+        return on_readable
+
+    def read_snapshot_requests(self, router: Socket) -> None:
+        """ICANHAZ? on the ROUTER; each peer's refusals logged under its id in hex."""
+        drained = drain(router, self._on_icanhaz, DRAIN_BATCH)
+        self._full(drained)
+
+    def _on_icanhaz(self, frames: list[bytes]) -> None:
+        self.apply(self._core.on_icanhaz(frames[1:]), frames[0].hex(), frames[0])
+
+    def _full(self, count: int) -> None:
+        if count >= DRAIN_BATCH:  # more may wait: the next poll does not sleep
+            self._pacing.drained_full()
+
+    def apply(self, outputs: Outputs, peer: str, routing_id: bytes = b"") -> None:
+        for out in outputs:
+            if isinstance(out, core_mod.Accept):
+                self._commits.accept(out.update, coalesced=out.coalesced)
+            elif isinstance(out, core_mod.SnapshotRequested):
+                if not self._snapshots.request(routing_id, out.subtree):
+                    self._rejected(peer, _QUEUE_FULL)
+            else:
+                self._rejected(peer, out)
+
+    def _rejected(self, peer: str, out: core_mod.Rejected) -> None:
+        """Counted every time, logged once per (peer, reason) a minute (docs/style.md §5)."""
+        self._stats.incr(out.counter)
+        now = self._clock.monotonic()
+        if out.worth_logging and self._limiter.should_log((peer, out.reason), now):
+            log.warning(
+                "clone_input_rejected", peer=peer, reason=out.reason, detail=out.detail
+            )

@@ -1,0 +1,70 @@
+"""The Clone server's pieces, built from its config: what CloneLoop moves bytes
+between. Built before the sockets exist; only the Clone I/O thread uses them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.actors.clone.intake import CloneIntake
+from raspy.actors.clone.snapshot import SnapshotStreamer
+from raspy.clock import Clock
+from raspy.config import CloneConfig, LimitsConfig
+from raspy.cores import clone as core_mod
+from raspy.cores.clone_pacing import ClonePacing
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.transport.wakeup import Wakeup
+
+
+@dataclass(frozen=True, slots=True)
+class CloneParts:
+    """CloneCore decides, CommitPipeline stores before it releases, SnapshotStreamer
+    answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core."""
+
+    core: core_mod.CloneCore
+    commits: CommitPipeline
+    snapshots: SnapshotStreamer
+    pacing: ClonePacing
+    intake: CloneIntake
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        config: CloneConfig,
+        limits: LimitsConfig,
+        *,
+        clock: Clock,
+        stats: Stats,
+        wakeup: Wakeup,
+    ) -> CloneParts:
+        """`wakeup`: the loop's, poked by the store's writer thread on a commit."""
+        wear = store.config  # issue 17: which subtrees are coalesced
+        coalesced = wear.coalesced_prefixes if wear.coalesce_interval_s > 0 else ()
+        core = core_mod.CloneCore(
+            max_key_bytes=config.max_key_bytes,
+            max_value_bytes=config.max_value_bytes,
+            coalesced_prefixes=[prefix.encode() for prefix in coalesced],
+        )
+        commits = CommitPipeline(store, core, stats, wakeup)
+        limiter = LogRateLimiter()  # shared: one log line per (peer, reason)
+        snapshots = SnapshotStreamer(
+            store,
+            config.snapshot_chunk,
+            stats,
+            clock,
+            limiter,
+            commits,
+            max_s=limits.snapshot_max_s,
+        )
+        pacing = ClonePacing(
+            config.hugz_interval_s,
+            limits.clone_subscriber_queue_bytes,
+            time.monotonic(),  # HUGZ and heap on the real clock, whatever `clock` is
+        )
+        intake = CloneIntake(core, commits, snapshots, pacing, clock, stats, limiter)
+        return cls(core, commits, snapshots, pacing, intake)

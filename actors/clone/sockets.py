@@ -1,0 +1,99 @@
+"""The Clone server's three bound sockets (docs/protocols.md §6.1), made with the
+options the protocol and the limits need, on the thread that will own them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import zmq
+
+from raspy.config import CloneConfig
+from raspy.protocol import clone
+from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+
+COLLECTOR_HWM: Final = 20_000
+MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024  # issue 18: also bounds subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class CloneSockets:
+    """Snapshot ROUTER (N+1), publisher XPUB (N+2), collector SUB (N+3)."""
+
+    router: Socket
+    publisher: Socket
+    collector: Socket
+
+    @property
+    def endpoints(self) -> clone.Endpoints:
+        """Where they are bound (a port given as * resolved)."""
+        return clone.Endpoints(
+            *(
+                sock.getsockopt_string(zmq.LAST_ENDPOINT)
+                for sock in (self.router, self.publisher, self.collector)
+            )
+        )
+
+    def close(self) -> None:
+        for sock in (self.router, self.publisher, self.collector):
+            sock.close()
+
+
+def bind_clone_sockets(
+    context: Context,
+    config: CloneConfig,
+    endpoints: clone.Endpoints,
+    *,
+    publisher_hwm: int,
+    linger_ms: int,
+    curve: CurveKeys | None,
+) -> CloneSockets:
+    """Make and bind the three; if one fails, those made are closed and it raises.
+
+    `publisher_hwm`: the XPUB's SNDHWM at bind time, which libzmq gives every new
+    connection, so the one for the largest message (issue 18). `curve`: server keys
+    for the TCP endpoints (§8.2).
+    """
+    made: list[Socket] = []
+
+    def bound(kind: int, endpoint: str, **options: int | bytes) -> Socket:
+        keys = None if endpoint.startswith("inproc:") else curve
+        sock = make_socket(context, kind, linger_ms=linger_ms, curve=keys)
+        made.append(sock)
+        for name, value in options.items():
+            sock.setsockopt(getattr(zmq, name), value)
+        sock.bind(endpoint)
+        return sock
+
+    try:
+        return CloneSockets(
+            # §1.3: with ROUTER_MANDATORY a full peer gives EAGAIN, not a silent drop
+            router=bound(
+                zmq.ROUTER,
+                endpoints.snapshot,
+                ROUTER_MANDATORY=1,
+                SNDHWM=2 * max(1, config.snapshot_chunk),
+                MAXMSGSIZE=MAX_MESSAGE_BYTES,
+            ),
+            # XPUB_VERBOSER: subscriptions and leaves show (ClonePacing hears them)
+            publisher=bound(
+                zmq.XPUB,
+                endpoints.publisher,
+                SNDHWM=publisher_hwm,
+                XPUB_VERBOSER=1,
+                XPUB_NODROP=1,
+                MAXMSGSIZE=MAX_MESSAGE_BYTES,
+            ),
+            collector=bound(
+                zmq.SUB,
+                endpoints.collector,
+                RCVHWM=COLLECTOR_HWM,
+                MAXMSGSIZE=MAX_MESSAGE_BYTES,
+                SUBSCRIBE=b"",  # §6.1: subscribed to everything
+            ),
+        )
+    except BaseException:
+        for sock in made:
+            sock.close()
+        raise

@@ -1,0 +1,135 @@
+"""CloneIntake (actors/clone/intake.py): sources read in bounded batches into
+CloneCore, and what it decides carried out, over a real store and real sockets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zmq
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.wait import wait_until
+
+from raspy.actors.clone.intake import DRAIN_BATCH
+from raspy.actors.clone.parts import CloneParts
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.clone.snapshot import MAX_WAITING
+from raspy.config import CloneConfig, LimitsConfig, StoreConfig
+from raspy.cores import clone as core_mod
+from raspy.protocol import clone
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.transport.outbox import Outbox
+from raspy.transport.wakeup import Wakeup
+
+Context = zmq.Context[zmq.Socket[bytes]]
+
+
+@pytest.fixture
+def stats() -> Stats:
+    return Stats()
+
+
+@pytest.fixture
+def parts(tmp_path: Path, stats: Stats) -> Iterator[CloneParts]:
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    wakeup = Wakeup()
+    try:
+        built = CloneParts.build(
+            store,
+            CloneConfig(),
+            LimitsConfig(),
+            clock=FakeClock(),
+            stats=stats,
+            wakeup=wakeup,
+        )
+        built.commits.load(0.0)
+        yield built
+    finally:
+        wakeup.close()
+        store.close()
+
+
+def _readable(fd: int) -> bool:
+    poller = zmq.Poller()
+    poller.register(fd, zmq.POLLIN)
+    return bool(poller.poll(0))
+
+
+def test_the_outbox_is_read_a_batch_a_turn_and_the_next_poll_does_not_wait(
+    parts: CloneParts, stats: Stats
+) -> None:
+    outbox = Outbox()
+    try:
+        publisher = ClonePublisher(outbox)
+        for i in range(DRAIN_BATCH + 5):
+            publisher.set(b"/k/%d" % i, b"v")
+        publisher.send([b"?", b"x"])  # only our code writes it; still never fatal
+        read = parts.intake.outbox_reader(outbox)
+
+        read(zmq.POLLIN)
+        assert parts.core.last_seq == DRAIN_BATCH
+        assert _readable(outbox.read_fd)  # the rest wakes the loop again
+        parts.pacing.on_turn(100.0)
+        assert (
+            parts.pacing.next_deadline(
+                7.0, 100.0, ttl_deadline=None, sending=False, retry_blocked=False
+            )
+            == 7.0
+        )  # at once: more input may wait
+
+        read(zmq.POLLIN)
+        assert parts.core.last_seq == DRAIN_BATCH + 5
+        assert stats.get("clone.rejected.bad_channel") == 1
+        assert not _readable(outbox.read_fd)
+        parts.pacing.on_turn(100.0)
+        assert (
+            parts.pacing.next_deadline(
+                7.0, 100.0, ttl_deadline=None, sending=False, retry_blocked=False
+            )
+            > 7.0
+        )
+    finally:
+        outbox.close()
+
+
+def test_collector_input_goes_to_the_core_and_refusals_are_counted_and_logged(
+    zmq_context: Context, parts: CloneParts, stats: Stats
+) -> None:
+    pull = zmq_context.socket(zmq.PULL)
+    push = zmq_context.socket(zmq.PUSH)
+    try:
+        pull.bind("inproc://clone-intake-test")
+        push.connect("inproc://clone-intake-test")
+        good = clone.kvset(b"/a", b"1", uuid.uuid4().bytes, (), None)
+        push.send_multipart(good)
+        push.send_multipart([b"KVSET", b"junk"])
+        push.send_multipart(good)  # the same UUID again: a resend, not logged
+        read = parts.intake.socket_reader(pull, "collector", parts.core.on_kvset)
+        with capture_logs() as logs:
+            wait_until(lambda: pull.poll(0), what="the collector's input")
+            read(zmq.POLLIN)
+        assert parts.core.last_seq == 1
+        assert stats.get("clone.duplicates") == 1
+        rejected = [e for e in logs if e["event"] == "clone_input_rejected"]
+        assert [(e["peer"], e["log_level"]) for e in rejected] == [
+            ("collector", "warning")
+        ]
+        assert stats.get(f"clone.rejected.{rejected[0]['reason']}") == 1
+    finally:
+        push.close(linger=0)
+        pull.close(linger=0)
+
+
+def test_snapshot_requests_past_the_waiting_limit_are_refused_as_queue_full(
+    parts: CloneParts, stats: Stats
+) -> None:
+    requests = [core_mod.SnapshotRequested(b"/")] * (MAX_WAITING + 1)
+    with capture_logs() as logs:
+        parts.intake.apply(list(requests), "ab12", b"\xab\x12")
+    assert stats.get("clone.rejected.snapshot_queue_full") == 1
+    assert parts.snapshots.stats()["clone.snapshots.waiting"] == MAX_WAITING
+    assert [(e["event"], e["peer"]) for e in logs] == [("clone_input_rejected", "ab12")]
