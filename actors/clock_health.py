@@ -108,8 +108,6 @@ class ClockHealthActor(pykka.ThreadingActor):
             log.exception("clock_health_failed")
             self._stats.incr("clock.health_failed")
             self.actor_ref.stop(block=False)
-        finally:
-            self._publisher.close_for_this_thread()
 
     def check(self) -> None:
         """Ask the kernel (and the RTC) once; publish what changed."""

@@ -113,7 +113,6 @@ class CronActor(pykka.ThreadingActor):
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
-        self._publisher.close_for_this_thread()
 
     def _load(self) -> None:
         """The stored jobs; a record that does not decode is skipped with a warning."""

@@ -100,7 +100,8 @@ class CloneUnsubscribe:
 
 @dataclass(frozen=True, slots=True)
 class GetPublishEndpoint:
-    """Ask the Clone server for its inproc endpoint (for ClonePublisher)."""
+    """Ask the Clone server for the outbox its in-process publishers write to
+    (ClonePublisher)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,6 @@ class ScenarioActor(pykka.ThreadingActor):
         self._core.stop()  # what it would show is the core's to write (disabled, gone)
         self._links.ticker.set(self.actor_ref, None)
         self._client.detach(self._links.edge)
-        self._links.publisher.close_for_this_thread()
 
     def on_receive(self, message: Any) -> Any:
         try:

@@ -76,8 +76,6 @@ class StatisticsActor(pykka.ThreadingActor):
         self._ticker.stop()
         for _part, _kind, worker in self._workers.values():
             worker.disconnect()
-        if self._publisher is not None:
-            self._publisher.close_all()
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -154,7 +152,6 @@ class StatisticsActor(pykka.ThreadingActor):
     def _current_publisher(self) -> ClonePublisher | None:
         endpoint = self._publish_endpoint()
         if self._publisher is not None and self._publisher.outbox is not endpoint:
-            self._publisher.close_all()
             self._publisher = None
             self._published.clear()  # a new Clone server: publish everything again
         if self._publisher is None and endpoint is not None:

@@ -202,8 +202,6 @@ def _start_devices(rt: Runtime) -> None:
     endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
     assert isinstance(endpoint, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
-    if rt.publisher is not None:
-        rt.publisher.close_all()
     publisher = ClonePublisher(endpoint)
     rt.publisher = publisher
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used

@@ -138,7 +138,6 @@ def run(count: int, rounds: int) -> dict[str, float]:
                             best[name] = figures
             finally:
                 sub.close()
-                publisher.close_all()
         finally:
             ref.stop(block=True, timeout=20)
             store.close()

@@ -94,13 +94,6 @@ class ClonePublisher:
             self.send([BATCH_CHANNEL, packed])
         return refused
 
-    def close_for_this_thread(self) -> None:
-        """Nothing to close: a thread holds no socket of its own (kept for the
-        publishers' common interface, raspy.devices.tree)."""
-
-    def close_all(self) -> None:
-        """Nothing to close: the outbox is the Clone loop's, closed when it stops."""
-
 
 class Subscribers:
     """Actors subscribed to key prefixes (Clone I/O thread only)."""

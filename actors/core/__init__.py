@@ -140,7 +140,6 @@ class CoreActor(pykka.ThreadingActor):
         self._ticker.stop()
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
-        self.links.publisher.close_all()  # the core's own: its scenario actors are done
         log.info("core_stopped")
 
     # --- messages -----------------------------------------------------------------------

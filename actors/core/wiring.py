@@ -89,9 +89,7 @@ def start_core(rt: Runtime) -> None:
         and current.start.clone is clone
     ):
         return
-    for child in rt.stop_children(lambda name: name in _CHILDREN):
-        if isinstance(child.start, _Start):
-            child.start.publisher.close_all()
+    rt.stop_children(lambda name: name in _CHILDREN)
     if not rt.config.core.enabled or clone is None:
         return
     endpoint = clone.ask(msgs.GetPublishEndpoint(), timeout=5)

@@ -158,7 +158,6 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _release(self) -> None:
         self._release_poller()
         self._stopping()
-        self._publisher.close_for_this_thread()
 
     def _release_poller(self) -> None:
         if self._poller is not None:

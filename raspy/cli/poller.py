@@ -107,9 +107,6 @@ class _ClonePublisher:
             self._client.set(key, body)
         return refused
 
-    def close_for_this_thread(self) -> None:
-        return None
-
 
 def _fail(message: str, status: int) -> int:
     print(f"raspy-poller: {message}", file=sys.stderr)

@@ -28,8 +28,6 @@ class Publisher(Protocol):
         """Send plain sets; returns the refused keys with the reason."""
         ...
 
-    def close_for_this_thread(self) -> None: ...
-
 
 class TreeWriter:
     """Writes readings as Clone entries: only those that changed since the last

@@ -34,9 +34,6 @@ class RecordingPublisher:
             self.sets.extend(entries)
         return []
 
-    def close_for_this_thread(self) -> None:
-        return
-
     def latest(self) -> dict[bytes, bytes]:
         with self.lock:
             return dict(self.sets)

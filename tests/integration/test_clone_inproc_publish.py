@@ -113,7 +113,5 @@ def test_a_publish_after_the_server_stopped_is_dropped_quietly(
         publisher = ClonePublisher(loop.outbox)
     publisher.set(b"/late", b"1")
     assert publisher.set_many([(b"/late/2", b"2")]) == []
-    publisher.close_for_this_thread()
-    publisher.close_all()
     with pytest.raises(ValueError, match="not /-rooted"):
         publisher.set(b"late", b"1")  # still checked: a caller's mistake is raised

@@ -234,9 +234,6 @@ class BrokenPublisher:
     ) -> list[tuple[bytes, str]]:
         raise zmq.ZMQError(zmq.ENOTSOCK)
 
-    def close_for_this_thread(self) -> None:
-        pass
-
 
 def test_a_publish_that_fails_is_logged_and_cron_carries_on(
     edge: EdgeHandle, store: Store, clock: SteppingClock

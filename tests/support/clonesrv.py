@@ -58,7 +58,6 @@ def clone_server(
     ref = CloneServerActor.start(
         context, store, config, endpoints, clock=clock, stats=stats, linger_ms=0
     )
-    publisher: ClonePublisher | None = None
     try:
         bound = ref.ask(msgs.GetCloneEndpoints(), timeout=10)
         assert isinstance(bound, clone.Endpoints)
@@ -67,8 +66,6 @@ def clone_server(
         publisher = ClonePublisher(publish_endpoint)
         yield CloneServer(ref, bound, publisher, stats)
     finally:
-        if publisher is not None:
-            publisher.close_all()
         ref.stop(block=True, timeout=15)
 
 

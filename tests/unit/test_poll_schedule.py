@@ -173,9 +173,6 @@ class RecordingPublisher:
                 self.sent.append((key, body))
         return refused
 
-    def close_for_this_thread(self) -> None:
-        return None
-
 
 def test_tree_writer_sends_changed_entries_and_all_four_on_a_status_change() -> None:
     """Issue 7: `/device/<fullname>/value` plus unit, timestamp, status."""
