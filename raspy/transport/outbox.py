@@ -1,12 +1,14 @@
-"""The outbox: any thread hands messages to the edge's I/O thread, in memory.
+"""The outbox: any thread hands messages to a socket owner's I/O thread, in memory.
 
-A message is a list of frames, `[channel, ...]` (the channels below). It is appended
-to a deque and the edge takes it by reference: no frame is copied or received one by
-one, which an inproc PUSH/PULL pair cost per frame on both sides (about a third of the
-edge thread's time under Titanic's load, by the profile). The edge is woken through a
-self-pipe only when it may be asleep: the first message after it last looked wakes it,
-the rest of a burst rides along. Unbounded, as the PUSH/PULL pair with HWM 0 was:
-callers are in-process actors whose own inboxes bound them.
+Two owners read one: the broker edge (in-process MDP peers, channels below) and the
+Clone server (in-process publishes, its own channels). A message is a list of frames,
+`[channel, ...]`. It is appended to a deque and the owner takes it by reference: no
+frame is copied or received one by one, which an inproc PUSH/PULL pair cost per frame
+on both sides (about a third of the edge thread's time under Titanic's load, by the
+profile). The owner is woken through a self-pipe only when it may be asleep: the first
+message after it last looked wakes it, the rest of a burst rides along. Unbounded, as
+the PUSH/PULL pairs with HWM 0 were: callers are in-process actors whose own inboxes
+bound them.
 """
 
 from __future__ import annotations
@@ -46,20 +48,20 @@ def split_records(message: list[bytes], head: int) -> tuple[list[Record], bool]:
 
 
 class Outbox:
-    """Messages `[channel, peer_id, *frames]` from any thread to the edge's thread."""
+    """Messages `[channel, ...]` from any thread to one owner's I/O thread."""
 
     def __init__(self) -> None:
         self._messages: deque[list[bytes]] = deque()
         self._wakeup = Wakeup()
-        # True from a wake-up until the edge looks: later senders need not wake it.
-        # Cleared by the edge before it reads, so a message appended after that read
-        # began either is read in it or wakes the edge again (never lost).
+        # True from a wake-up until the owner looks: later senders need not wake it.
+        # Cleared by the owner before it reads, so a message appended after that read
+        # began either is read in it or wakes the owner again (never lost).
         self._woken = False
         self._closed = False
 
     @property
     def read_fd(self) -> int:
-        """Register with the edge's poller: readable when messages wait."""
+        """Register with the owner's poller: readable when messages wait."""
         return self._wakeup.read_fd
 
     def send(self, frames: Sequence[bytes]) -> None:
@@ -90,9 +92,9 @@ class Outbox:
             self._wakeup.notify()
 
     def drain(self, handle: Callable[[list[bytes]], object], limit: int) -> int:
-        """On the edge's thread: handle(message) for at most `limit` queued messages.
+        """On the owner's thread: handle(message) for at most `limit` queued messages.
 
-        If more are left, the edge is woken again, so the next poll returns at once.
+        If more are left, the owner is woken again, so the next poll returns at once.
         """
         if self._closed:
             return 0
@@ -113,7 +115,7 @@ class Outbox:
         return count
 
     def close(self) -> None:
-        """The edge is gone: later messages are dropped, the pipe is closed."""
+        """The owner is gone: later messages are dropped, the pipe is closed."""
         self._closed = True
         self._messages.clear()
         self._wakeup.close()
