@@ -117,24 +117,26 @@ def run_client(endpoint: str, mode: str, depth: int, count: int, size: int) -> N
     ctx.term()
 
 
-def run_proxy(front: str, back: str) -> None:
-    ctx = zmq.Context()
+def _proxy_sockets(
+    front: str, back: str
+) -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    """A bound ROUTER (clients) and DEALER (workers); SIGTERM ends the process."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     frontend = ctx.socket(zmq.ROUTER)
     backend = ctx.socket(zmq.DEALER)
     frontend.bind(front)
     backend.bind(back)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    zmq.proxy(frontend, backend)
+    return frontend, backend
+
+
+def run_proxy(front: str, back: str) -> None:
+    zmq.proxy(*_proxy_sockets(front, back))
 
 
 def run_python_forwarder(front: str, back: str) -> None:
     """The raw proxy's job in Python: poll both sockets, pass each message through."""
-    ctx = zmq.Context()
-    frontend = ctx.socket(zmq.ROUTER)
-    backend = ctx.socket(zmq.DEALER)
-    frontend.bind(front)
-    backend.bind(back)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    frontend, backend = _proxy_sockets(front, back)
     poller = zmq.Poller()
     poller.register(frontend, zmq.POLLIN)
     poller.register(backend, zmq.POLLIN)
