@@ -108,13 +108,14 @@ def _records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
 
 @contextmanager
 def _output(name: str | None) -> Iterator[IO[bytes]]:
-    """stdout, or FILE written under a temp name, fsynced, then renamed."""
+    """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed."""
     if name is None:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     try:
-        with atomic_writer(name) as out:
+        # the whole store: private, as the data dir it comes from is (0700)
+        with atomic_writer(name, mode=0o600) as out:
             yield out
     except OSError as exc:
         raise _Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc

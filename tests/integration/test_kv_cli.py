@@ -8,6 +8,7 @@ import io
 import os
 import re
 import select
+import stat
 import sys
 from pathlib import Path
 
@@ -61,6 +62,25 @@ def test_dump_then_restore_into_a_new_data_dir_gives_the_same_records(
         one.records, key=lambda r: (DATA_TABLES.index(r.table), r.key)
     )
     assert list(one.records) == expected_order
+
+
+def test_a_dump_file_is_private_like_the_data_dir_it_comes_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole store is in a dump: only its owner may read it (0600), whatever the
+    umask, and no temp file is left beside it."""
+    make_store(tmp_path / "a")
+    out_file = tmp_path / "private.dump"
+    old_umask = os.umask(0o022)
+    try:
+        status = run(
+            ["dump", "--data-dir", str(tmp_path / "a"), "-o", str(out_file)], capsys
+        )[0]
+    finally:
+        os.umask(old_umask)
+    assert status == 0
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "private.dump"]
 
 
 def test_dump_to_stdout_with_selected_dbs(
