@@ -263,12 +263,13 @@ class LocalClient(Generic[T]):
 
     def expire(self, now: float) -> list[T]:
         """The contexts of the requests unanswered for timeout_s, forgotten."""
-        due: list[int] = []
-        for request_id, pending in self._pending.items():  # oldest first
+        expired: list[T] = []
+        for request_id, pending in list(self._pending.items()):
             if pending.expires_at > now:
                 break
-            due.append(request_id)
-        return [self._pending.pop(request_id).context for request_id in due]
+            del self._pending[request_id]
+            expired.append(pending.context)
+        return expired
 
     def forget(self, selected: Callable[[T], bool]) -> list[T]:
         """Forget the waiting requests whose context is selected; return those."""
