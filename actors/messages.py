@@ -99,7 +99,7 @@ class CloneUnsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
-class GetPublishEndpoint:
+class GetPublishOutbox:
     """Ask the Clone server for the outbox its in-process publishers write to
     (ClonePublisher)."""
 

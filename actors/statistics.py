@@ -43,7 +43,7 @@ class StatisticsActor(pykka.ThreadingActor):
         host: str,
         snapshot: Callable[[], service_stats.Snapshot],
         statuses: Callable[[], tuple[PartStatus, ...]],
-        publish_endpoint: Callable[[], Outbox | None],  # the Clone server's
+        publish_outbox: Callable[[], Outbox | None],  # the Clone server's
         context: zmq.Context[zmq.Socket[bytes]],
         clock: Clock,
         publish_interval_s: float,
@@ -54,7 +54,7 @@ class StatisticsActor(pykka.ThreadingActor):
         self._host = host
         self._snapshot = snapshot  # every counter: an ask to the edge, so only on use
         self._statuses = statuses
-        self._publish_endpoint = publish_endpoint
+        self._publish_outbox = publish_outbox
         self._context = context
         self._clock = clock
         self._interval_s = publish_interval_s
@@ -150,7 +150,7 @@ class StatisticsActor(pykka.ThreadingActor):
             log.warning("stats_key_refused", key=key.decode(), reason=reason)
 
     def _current_publisher(self) -> ClonePublisher | None:
-        endpoint = self._publish_endpoint()
+        endpoint = self._publish_outbox()
         if self._publisher is not None and self._publisher.outbox is not endpoint:
             self._publisher = None
             self._published.clear()  # a new Clone server: publish everything again

@@ -199,7 +199,7 @@ def _start_devices(rt: Runtime) -> None:
     clone_ref = rt.ref_of(CLONE)
     if clone_ref is None:
         return  # the Clone server is down: started again when it is back
-    endpoint = clone_ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+    endpoint = clone_ref.ask(msgs.GetPublishOutbox(), timeout=5)
     assert isinstance(endpoint, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
     publisher = ClonePublisher(endpoint)

@@ -48,7 +48,7 @@ Publish = Callable[[Any, list[tuple[bytes, bytes]]], None]
 def publisher_of(ref: Any, context: Context) -> Any:
     """A ClonePublisher on the server: on its outbox, or, in the code before issue 15,
     on its inproc endpoint (so that one script measures both)."""
-    where = ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+    where = ref.ask(msgs.GetPublishOutbox(), timeout=5)
     if isinstance(where, str):
         return cast(Any, ClonePublisher)(context, where)
     return ClonePublisher(where)

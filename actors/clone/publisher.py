@@ -50,7 +50,7 @@ Refused = list[tuple[bytes, str]]
 
 class ClonePublisher:
     """Publish updates from any thread of raspyd, without TCP: into the Clone loop's
-    outbox (CloneLoop.outbox, which the server answers msgs.GetPublishEndpoint with).
+    outbox (CloneLoop.outbox, which the server answers msgs.GetPublishOutbox with).
     Once that server has stopped, what is published is dropped: a restarted server
     has a new outbox, so its users get a new publisher."""
 

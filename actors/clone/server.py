@@ -75,7 +75,7 @@ class CloneServerActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case msgs.GetPublishEndpoint():
+            case msgs.GetPublishOutbox():
                 return self._loop.outbox  # what a ClonePublisher appends to
             case msgs.GetCloneEndpoints():
                 return self._loop.bound_endpoints

@@ -61,9 +61,9 @@ def clone_server(
     try:
         bound = ref.ask(msgs.GetCloneEndpoints(), timeout=10)
         assert isinstance(bound, clone.Endpoints)
-        publish_endpoint = ref.ask(msgs.GetPublishEndpoint(), timeout=5)
-        assert isinstance(publish_endpoint, Outbox)
-        publisher = ClonePublisher(publish_endpoint)
+        publish_outbox = ref.ask(msgs.GetPublishOutbox(), timeout=5)
+        assert isinstance(publish_outbox, Outbox)
+        publisher = ClonePublisher(publish_outbox)
         yield CloneServer(ref, bound, publisher, stats)
     finally:
         ref.stop(block=True, timeout=15)

@@ -45,7 +45,7 @@ class Core:
     ref: pykka.ActorRef[Any] | None = None
 
     def start(self) -> pykka.ActorRef[Any]:
-        endpoint = self.server.ref.ask(msgs.GetPublishEndpoint(), timeout=5)
+        endpoint = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
         assert isinstance(endpoint, Outbox)
         links = CoreLinks(
             self.edge.ref,
