@@ -106,8 +106,9 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most
     max_key_bytes: int = 255
-    # bytes in one value at most
-    max_value_bytes: int = 256 * 1024
+    # bytes in one value at most; with [limits] clone_subscriber_queue_bytes it sets
+    # how many updates a subscriber's queue holds (the budget // the largest update)
+    max_value_bytes: int = 64 * 1024
     # seconds between HUGZ heartbeats to subscribers when nothing changes
     hugz_interval_s: float = 1.0
     # entries per snapshot message
@@ -302,7 +303,8 @@ class LimitsConfig:
     titanic_pending_requests: int = 20_000
     # bytes of Titanic request bodies pending
     titanic_pending_bytes: int = 64 * 1024 * 1024
-    # bytes queued for one Clone subscriber before it is cut off
+    # bytes queued for one Clone subscriber before it is cut off (see [clone]
+    # max_value_bytes)
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
     # seconds a snapshot may keep its read view open in all
     snapshot_max_s: float = 60.0

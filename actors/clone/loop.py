@@ -24,6 +24,7 @@ from raspy.actors.clone.sockets import CloneSockets, bind_clone_sockets
 from raspy.actors.clone.xpub import XpubSender
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
+from raspy.cores.clone_pacing import publisher_hwm
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -84,17 +85,19 @@ class CloneLoop:
     def open(self, runner: Runner) -> None:
         config, parts = self._config, self._parts
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
-        largest = config.max_key_bytes + config.max_value_bytes  # issue 18
+        budget = self._limits.clone_subscriber_queue_bytes  # issue 18
+        largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
+        hwm = publisher_hwm(budget, largest)
         socks = self._socks = bind_clone_sockets(
             self._context,
             config,
             self._endpoints,
-            publisher_hwm=self._pacing.queue_limit.hwm_for_largest(largest),
+            publisher_hwm=hwm,
             linger_ms=self._linger_ms,
             curve=self._curve,
         )
-        budget = self._limits.clone_subscriber_queue_bytes
-        self._xpub = XpubSender(socks.publisher, self._pacing, self._stats, budget)
+        self._stats.gauge("clone.publisher.hwm", hwm)
+        self._xpub = XpubSender(socks.publisher, self._pacing, self._stats, budget, hwm)
         self._router = SnapshotRouter(
             socks.router, parts.snapshots, parts.intake, runner
         )
@@ -116,14 +119,16 @@ class CloneLoop:
             time.monotonic(),
             ttl_deadline=self._core.next_deadline(),
             sending=snapshots.runnable,
-            retry_blocked=snapshots.retry_on_timer,
+            retry_blocked=snapshots.retry_on_timer or self._xpub.waiting,
         )
 
     def on_turn(self, now: float) -> None:
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
             self._parts.intake.apply(self._core.on_tick(now), "ttl")
-        due = self._pacing.on_turn(time.monotonic())
+        real_now = time.monotonic()
+        self._xpub.flush(real_now)
+        due = self._pacing.on_turn(real_now)
         if due.hugz:
             self._xpub.send(self._core.hugz_frames())
         self._commits.submit()
@@ -157,6 +162,7 @@ class CloneLoop:
         try:
             if self.runner.failure is None:  # opened: publish what is still stored
                 self._commits.finish(self._publish_committed, STOP_FLUSH_S)
+                self._xpub.flush(time.monotonic(), stopping=True)
         finally:
             self.outbox.close()
             self._parts.snapshots.close()

@@ -4,7 +4,6 @@ between. Built before the sockets exist; only the Clone I/O thread uses them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from raspy.actors.clone.commit import CommitPipeline
@@ -62,9 +61,7 @@ class CloneParts:
             max_s=limits.snapshot_max_s,
         )
         pacing = ClonePacing(
-            config.hugz_interval_s,
-            limits.clone_subscriber_queue_bytes,
-            time.monotonic(),  # HUGZ and heap on the real clock, whatever `clock` is
+            config.hugz_interval_s, limits.clone_subscriber_queue_bytes
         )
         intake = CloneIntake(core, commits, snapshots, pacing, clock, stats, limiter)
         return cls(core, commits, snapshots, pacing, intake)

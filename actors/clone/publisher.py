@@ -7,7 +7,7 @@ way, in the order each thread sent them. Plain sets (no properties, no ttl) from
 device service's poll batch travel as one message holding them all, because the
 per-message cost, not the per-update one, dominates at a thousand readings a second.
 Subscribers: actors told KeyChanged for a prefix. The envelope is
-raspy.protocol.clone_local; the XPUB's queue limit is raspy.cores.clone_pacing.
+raspy.protocol.clone_local.
 """
 
 from __future__ import annotations
@@ -22,24 +22,14 @@ import pykka
 from raspy import packing
 from raspy.actors import messages as msgs
 from raspy.cores import clone as core_mod
-from raspy.cores.clone_pacing import (
-    MAX_HWM,
-    MIN_HWM,
-    SIZE_WINDOW_S,
-    SubscriberQueueLimit,
-)
 from raspy.errors import MalformedMessage, PackingError
 from raspy.protocol import clone
 from raspy.protocol.clone_local import BATCH_CHANNEL, PUBLISH_CHANNEL, chunks
 from raspy.transport.outbox import Outbox
 
 __all__ = [
-    "MAX_HWM",
-    "MIN_HWM",
-    "SIZE_WINDOW_S",
     "ClonePublisher",
     "Refused",
-    "SubscriberQueueLimit",
     "Subscribers",
     "release_freed_memory",
 ]

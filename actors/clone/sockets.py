@@ -51,9 +51,9 @@ def bind_clone_sockets(
 ) -> CloneSockets:
     """Make and bind the three; if one fails, those made are closed and it raises.
 
-    `publisher_hwm`: the XPUB's SNDHWM at bind time, which libzmq gives every new
-    connection, so the one for the largest message (issue 18). `curve`: server keys
-    for the TCP endpoints (§8.2).
+    `publisher_hwm`: the XPUB's SNDHWM, set before bind and never changed
+    (raspy.cores.clone_pacing says why). `curve`: server keys for the TCP endpoints
+    (§8.2).
     """
     made: list[Socket] = []
 

@@ -1,14 +1,20 @@
 """The Clone server's publisher socket (docs/protocols.md §6.5): an XPUB that never
 blocks and keeps each subscriber's queue within its byte budget (issue 18).
 
-ClonePacing (raspy.cores.clone_pacing) says which SNDHWM holds the budget and when a
-cut-off is worth a log line; this class sets it on the socket, sends, and reads the
-subscription notices that XPUB_VERBOSER shows. Clone I/O thread only.
+The socket is bound with the SNDHWM that holds the budget (raspy.cores.clone_pacing
+says why it never changes). A subscriber whose queue is full is waited for a moment,
+as its queue may only look full: the socket hears of a subscriber's reads from the
+I/O thread, and while a burst goes out it listens only every millisecond or so. What
+is published meanwhile waits here, in order. One still full after the wait is cut off
+(it misses what does not fit, and its next update shows the sequence gap that sends
+a CHP client for a snapshot, RFC 12). ClonePacing decides when waiting is over and
+when a cut-off is worth a log line. Clone I/O thread only.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import structlog
 import zmq
@@ -27,42 +33,88 @@ class XpubSender:
     """Sends on the bound XPUB (XPUB_NODROP set) and follows its subscriptions."""
 
     def __init__(
-        self, sock: Socket, pacing: ClonePacing, stats: Stats, budget_bytes: int
+        self,
+        sock: Socket,
+        pacing: ClonePacing,
+        stats: Stats,
+        budget_bytes: int,
+        hwm: int,
     ) -> None:
         self.socket = sock
         self._pacing = pacing
         self._stats = stats
         self._budget_bytes = budget_bytes  # for the cut-off log line
+        self._hwm = hwm  # ... the socket's SNDHWM, set before bind
+        self._waiting: deque[list[bytes]] = deque()
+        self._waiting_bytes = 0
+        self._full_since: float | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Messages wait for a full subscriber: the loop must turn again soon."""
+        return bool(self._waiting)
 
     def on_notices(self, _events: int) -> None:
-        """Subscribe and leave notices: a HUGZ soon, the SNDHWM set again."""
+        """Subscribe and leave notices: a HUGZ soon, heap handed back later."""
         notices: list[bytes] = []
         drain(self.socket, lambda frames: notices.append(frames[0]), _NOTICE_BATCH)
-        hwm = self._pacing.on_notices(notices, time.monotonic())
-        if hwm is not None:  # libzmq applies a set SNDHWM to every connection
-            self.socket.setsockopt(zmq.SNDHWM, hwm)
+        self._pacing.on_notices(notices, time.monotonic())
 
     def send(self, frames: list[bytes]) -> None:
-        """Send to every subscriber with room (never blocks, §1.3); a subscriber whose
-        queue just reached its byte budget misses it and is counted and logged."""
-        pub, now = self.socket, time.monotonic()
-        hwm = self._pacing.before_send(sum(map(len, frames)), now)
-        if hwm is not None:
-            pub.setsockopt(zmq.SNDHWM, hwm)  # libzmq applies it to every pipe
-            self._stats.gauge("clone.publisher.hwm", hwm)
+        """Publish to every subscriber, in order, never blocking (§1.3)."""
+        if not self._waiting and self._sent(frames):
+            return
+        self._waiting.append(frames)
+        self._waiting_bytes += sum(map(len, frames))
+        if self._full_since is None:
+            self._full_since = time.monotonic()
+
+    def flush(self, now: float, *, stopping: bool = False) -> None:
+        """Send what waits; a subscriber still full when ClonePacing says the wait is
+        over (or `stopping`) is cut off. Called every loop turn."""
+        waiting = self._waiting
+        while waiting:
+            frames = waiting[0]
+            if self._sent(frames):
+                self._full_since = None
+            else:
+                since = now if self._full_since is None else self._full_since
+                self._full_since = since
+                over = self._pacing.stop_waiting(since, self._waiting_bytes, now)
+                if not (over or stopping):
+                    return
+                self._cut_off(frames, now)
+                self._full_since = None
+            waiting.popleft()
+            self._waiting_bytes -= sum(map(len, frames))
+
+    def _sent(self, frames: list[bytes]) -> bool:
+        """Sent to all, or False if a subscriber's queue is full (XPUB_NODROP)."""
+        pub = self.socket
         try:
             send_frames(pub, frames)
-        except zmq.Again:  # XPUB_NODROP: some subscriber's queue is full
-            self._stats.incr("clone.subscribers.cut_off")
-            if self._pacing.cut_off(now):
-                log.warning(
-                    "clone_subscriber_cut_off",
-                    reason="queue_full",
-                    limit_bytes=self._budget_bytes,
-                    hwm=self._pacing.queue_limit.hwm,
-                )
-            pub.setsockopt(zmq.XPUB_NODROP, 0)
+        except zmq.Again:
+            pub.getsockopt(zmq.EVENTS)  # the socket hears of the reads made since
             try:
-                send_frames(pub, frames)  # the others get it; the full one misses it
-            finally:
-                pub.setsockopt(zmq.XPUB_NODROP, 1)
+                send_frames(pub, frames)
+            except zmq.Again:
+                return False
+        return True
+
+    def _cut_off(self, frames: list[bytes], now: float) -> None:
+        """The full subscriber misses this message, the others get it; libzmq then
+        skips that subscriber until it reads again."""
+        self._stats.incr("clone.subscribers.cut_off")
+        if self._pacing.cut_off(now):
+            log.warning(
+                "clone_subscriber_cut_off",
+                reason="queue_full",
+                limit_bytes=self._budget_bytes,
+                hwm=self._hwm,
+            )
+        pub = self.socket
+        pub.setsockopt(zmq.XPUB_NODROP, 0)
+        try:
+            send_frames(pub, frames)
+        finally:
+            pub.setsockopt(zmq.XPUB_NODROP, 1)

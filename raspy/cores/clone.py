@@ -17,7 +17,7 @@ from raspy.errors import MalformedMessage
 from raspy.protocol import clone, clone_local
 
 DEFAULT_RECENT_UUIDS: Final = 10_000
-DEFAULT_MAX_VALUE_BYTES: Final = 256 * 1024
+DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024
 DUPLICATE_UUID: Final = "duplicate_uuid"
 
 

@@ -2,8 +2,8 @@
 
 Pure: `now` (monotonic seconds) in, decisions out; no socket, no clock, no logging.
 `ClonePacing` says when a HUGZ is due, when freed heap is handed back, how long the I/O
-loop may sleep, which SNDHWM keeps each subscriber's queue within its byte budget
-(`SubscriberQueueLimit`, issue 18) and when a subscriber cut off is worth a log line.
+loop may sleep and when a subscriber cut off is worth a log line; `publisher_hwm`, which
+SNDHWM keeps each subscriber's queue within its byte budget (issue 18).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from raspy.ratelimit import LogRateLimiter
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
 BLOCKED_RETRY_S: Final = 0.002  # a snapshot peer that was full is tried again then
+# ... and a full subscriber, waited for this long at most before it is cut off
+FULL_SUBSCRIBER_WAIT_S: Final = 0.1
 # libzmq's XPUB notices (XPUB_VERBOSER): b"\x01" + topic on subscribe, b"\x00" on leave
 SUBSCRIBED: Final = 1
 UNSUBSCRIBED: Final = 0
@@ -34,10 +36,8 @@ class ClonePacing:
     """The Clone loop's own timers, all on the real monotonic clock: HUGZ feeds the
     peers' real timers and the heap is the process's, neither is about ttl."""
 
-    def __init__(
-        self, hugz_interval_s: float, queue_budget_bytes: int, now: float
-    ) -> None:
-        self.queue_limit = SubscriberQueueLimit(queue_budget_bytes, now)
+    def __init__(self, hugz_interval_s: float, queue_budget_bytes: int) -> None:
+        self._queue_budget_bytes = queue_budget_bytes
         self._cut_off_log = LogRateLimiter()
         self._interval_s = hugz_interval_s
         self._next_hugz = 0.0  # the first turn sends one
@@ -46,9 +46,8 @@ class ClonePacing:
         self._busy = False  # a drain stopped at its batch size in this turn
         self._poll_now = False  # ... so the next poll does not wait
 
-    def on_notices(self, notices: Iterable[bytes], now: float) -> int | None:
-        """The XPUB's subscription notices; the SNDHWM to set again if someone
-        subscribed (libzmq gives a new connection the SNDHWM of bind time), else None.
+    def on_notices(self, notices: Iterable[bytes], now: float) -> None:
+        """The XPUB's subscription notices.
 
         §6.3 raspy: a client waits for a HUGZ to know its subscription is live, so
         one goes out as soon as a subscription arrives instead of within the next
@@ -66,12 +65,17 @@ class ClonePacing:
             last = self._last_hugz
             soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
-            return self.queue_limit.hwm
-        return None
 
-    def before_send(self, size: int, now: float) -> int | None:
-        """Before publishing `size` bytes: the new SNDHWM to set, or None."""
-        return self.queue_limit.on_message(size, now)
+    def stop_waiting(self, full_since: float, waiting_bytes: int, now: float) -> bool:
+        """A subscriber's queue is full (since `full_since`) and `waiting_bytes` wait
+        for it: True when it is to be cut off. A queue that only looked full (the
+        socket hears of reads late in a burst) empties within milliseconds; waiting
+        longer, or for more than one queue's worth, would let one subscriber hold up
+        the others or raspyd's memory."""
+        return (
+            now - full_since >= FULL_SUBSCRIBER_WAIT_S
+            or waiting_bytes >= self._queue_budget_bytes
+        )
 
     def cut_off(self, now: float) -> bool:
         """A subscriber's queue was full (counted every time): True once a minute,
@@ -105,8 +109,9 @@ class ClonePacing:
     ) -> float:
         """When the loop must turn next, on the loop's clock (`now`).
 
-        `sending`: some snapshot can send at once; `retry_blocked`: snapshot peers are
-        full and no POLLOUT is awaited, so they are tried again shortly.
+        `sending`: some snapshot can send at once; `retry_blocked`: snapshot peers or
+        a subscriber are full and no POLLOUT is awaited, so they are tried again
+        shortly.
         """
         if self._poll_now or sending:
             return now
@@ -122,55 +127,33 @@ class ClonePacing:
 #
 # ZeroMQ counts a subscriber's queue in messages (SNDHWM), never in bytes, and XPUB
 # says nothing of whom it drops for. So:
-# - SNDHWM = [limits] clone_subscriber_queue_bytes // the largest message published
-#   lately, lowered at once before a bigger message goes out, raised again only when
-#   no such message came for a whole window: a queue holds about the budget (at most
-#   twice, while the limit comes down), whatever the value sizes;
+# - SNDHWM = [limits] clone_subscriber_queue_bytes // the largest message the server
+#   can publish (the key, value and properties limits): a queue holds at most the
+#   budget, whatever the value sizes;
+# - the SNDHWM is set once, before bind, and never again: libzmq 4.3 gives a changed
+#   SNDHWM to the I/O side of every pipe the socket still lists, including one whose
+#   subscriber has just left and whose I/O side is already freed, and its I/O thread
+#   then crashes (a use after free, reproduced with subscribers coming and going);
+#   tests/integration/test_clone_subscriber_churn.py keeps that case;
 # - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN:
 #   counted (clone.subscribers.cut_off) and logged (rate-limited), then the message is
 #   sent again without NODROP, so the others get it and the full one misses it: its
 #   next update shows a sequence gap, and a CHP client asks for a snapshot (RFC 12);
-# - libzmq gives a new connection the SNDHWM of bind time, and applies a changed one
-#   to the connections it has: the socket is bound with the limit for the largest
-#   message, and the current limit is set again whenever a subscription arrives;
 # - no ZMTP heartbeats on the XPUB: libzmq 4.3.x has open crashes with heartbeats on
 #   PUB/XPUB sockets (a segfault in its I/O thread was seen here); a subscriber that
 #   reads nothing keeps at most its byte budget until it leaves; after a subscriber
 #   leaves, freed heap is handed back to the system.
 
-MIN_HWM: Final = 16
+MIN_HWM: Final = 16  # even a budget under 16 of the largest messages queues this many
 MAX_HWM: Final = 100_000
-MESSAGE_FLOOR_BYTES: Final = 64  # budget // this is the limit for tiny messages
-SIZE_WINDOW_S: Final = 10.0
 
 
-class SubscriberQueueLimit:
-    """The SNDHWM that keeps one subscriber's queue within a byte budget (pure)."""
-
-    def __init__(self, budget_bytes: int, now: float) -> None:
-        if budget_bytes <= 0:
-            raise ValueError(f"budget_bytes must be > 0, got {budget_bytes}")
-        self._budget = budget_bytes
-        self._largest = MESSAGE_FLOOR_BYTES  # in this window
-        self._previous = MESSAGE_FLOOR_BYTES  # in the window before
-        self._window_ends = now + SIZE_WINDOW_S
-        self.hwm = self._limit(MESSAGE_FLOOR_BYTES)
-
-    def _limit(self, size: int) -> int:
-        return max(MIN_HWM, min(MAX_HWM, self._budget // max(size, 1)))
-
-    def hwm_for_largest(self, size: int) -> int:
-        """The SNDHWM that holds the budget even if every message is `size` bytes."""
-        return self._limit(size)
-
-    def on_message(self, size: int, now: float) -> int | None:
-        """Before sending `size` bytes: the new SNDHWM to set, or None (unchanged)."""
-        if now >= self._window_ends:
-            self._previous, self._largest = self._largest, MESSAGE_FLOOR_BYTES
-            self._window_ends = now + SIZE_WINDOW_S
-        self._largest = max(self._largest, size)
-        wanted = self._limit(max(self._largest, self._previous))
-        if wanted == self.hwm:
-            return None
-        self.hwm = wanted
-        return wanted
+def publisher_hwm(budget_bytes: int, largest_message_bytes: int) -> int:
+    """The XPUB's SNDHWM: as many of the largest messages as fit the byte budget."""
+    if budget_bytes <= 0:
+        raise ValueError(f"budget_bytes must be > 0, got {budget_bytes}")
+    if largest_message_bytes <= 0:
+        raise ValueError(
+            f"largest_message_bytes must be > 0, got {largest_message_bytes}"
+        )
+    return max(MIN_HWM, min(MAX_HWM, budget_bytes // largest_message_bytes))

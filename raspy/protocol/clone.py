@@ -34,6 +34,11 @@ _LITERALS: Final = frozenset((KTHXBAI, HUGZ))
 Props = tuple[tuple[str, str], ...]
 
 
+def max_kvmsg_bytes(max_key_bytes: int, max_value_bytes: int) -> int:
+    """The bytes of the largest KVMSG a server with these limits can publish."""
+    return max_key_bytes + _SEQ.size + UUID_BYTES + MAX_PROPS_BYTES + max_value_bytes
+
+
 @dataclass(frozen=True, slots=True)
 class KvMsg:
     """The five-frame message (§6.2): KVSYNC, KVPUB, KVSET, KTHXBAI or HUGZ.

@@ -2,7 +2,7 @@
 
 docs/protocols.md §6.5: HUGZ once an interval regardless of traffic; §6.3 (raspy): a
 client waits for a HUGZ to know its subscription is live, so a new subscription brings
-the next one forward. Issue 18: the XPUB's SNDHWM is set again when someone subscribes.
+the next one forward.
 """
 
 from __future__ import annotations
@@ -14,21 +14,21 @@ from hypothesis import strategies as st
 
 from raspy.cores.clone_pacing import (
     BLOCKED_RETRY_S,
-    MAX_HWM,
+    FULL_SUBSCRIBER_WAIT_S,
     MIN_HUGZ_GAP_S,
     TRIM_GAP_S,
     ClonePacing,
     Due,
 )
 
-BUDGET = 8 * 1024 * 1024
 T0 = 100.0
+BUDGET = 8 * 1024 * 1024
 SUBSCRIBE = b"\x01/device/"
 LEAVE = b"\x00/device/"
 
 
 def _pacing(interval_s: float = 1.0) -> ClonePacing:
-    return ClonePacing(interval_s, BUDGET, T0)
+    return ClonePacing(interval_s, BUDGET)
 
 
 def _hugz_times(pacing: ClonePacing, times: list[float]) -> list[float]:
@@ -48,7 +48,7 @@ def test_a_subscription_brings_the_next_hugz_forward() -> None:
     """§6.3 raspy: the new subscriber hears a HUGZ at once, not within the interval."""
     pacing = _pacing()
     pacing.on_turn(T0)
-    assert pacing.on_notices([SUBSCRIBE], T0 + 0.3) == MAX_HWM
+    pacing.on_notices([SUBSCRIBE], T0 + 0.3)
     assert pacing.on_turn(T0 + 0.3) == Due(hugz=True, trim=False)
 
 
@@ -60,10 +60,10 @@ def test_early_hugz_come_at_most_once_per_gap_however_many_subscribe() -> None:
     assert _hugz_times(pacing, [T0 + MIN_HUGZ_GAP_S]) == [T0 + MIN_HUGZ_GAP_S]
 
 
-def test_a_leave_or_an_empty_notice_brings_no_hugz_and_no_hwm() -> None:
+def test_a_leave_or_an_empty_notice_brings_no_hugz() -> None:
     pacing = _pacing()
     pacing.on_turn(T0)
-    assert pacing.on_notices([LEAVE, b""], T0 + 0.2) is None
+    pacing.on_notices([LEAVE, b""], T0 + 0.2)
     assert pacing.on_turn(T0 + 0.5) == Due(hugz=False, trim=False)
 
 
@@ -77,13 +77,12 @@ def test_freed_heap_is_handed_back_once_a_gap_after_the_first_leave() -> None:
     assert pacing.on_turn(T0 + TRIM_GAP_S + 1).trim is False
 
 
-def test_the_hwm_set_again_on_a_subscription_is_the_current_one() -> None:
-    """Issue 18: libzmq gives a new connection the SNDHWM of bind time."""
+def test_a_full_subscriber_is_waited_for_a_moment_or_one_queue_of_bytes() -> None:
     pacing = _pacing()
-    lowered = pacing.before_send(64 * 1024, T0)
-    assert lowered == BUDGET // (64 * 1024)
-    assert pacing.on_notices([SUBSCRIBE], T0 + 1) == lowered
-    assert pacing.before_send(64, T0 + 1) is None  # still the largest seen lately
+    assert pacing.stop_waiting(T0, 100, T0 + FULL_SUBSCRIBER_WAIT_S * 0.99) is False
+    assert pacing.stop_waiting(T0, 100, T0 + FULL_SUBSCRIBER_WAIT_S * 1.01) is True
+    assert pacing.stop_waiting(T0, BUDGET - 1, T0) is False
+    assert pacing.stop_waiting(T0, BUDGET, T0) is True
 
 
 def test_a_cut_off_is_worth_a_log_line_once_a_minute() -> None:
