@@ -11,6 +11,7 @@ from support.zmqctx import ContextLeftOpen, checked_context
 
 
 def test_checked_context_terminates_once_every_socket_is_closed() -> None:
+    """A context whose sockets are all closed terminates within the timeout."""
     with checked_context(term_timeout_s=5.0) as ctx:
         ctx.socket(zmq.DEALER).close(linger=0)
     assert ctx.closed
@@ -32,6 +33,8 @@ def _leave_two_sockets_open(
 
 
 def test_a_socket_left_open_is_named_and_the_hung_term_is_left_alone() -> None:
+    """The error names each open socket and the thread that made it; the context
+    is not destroyed under the term still running (libzmq aborts on that)."""
     made: list[zmq.Socket[bytes]] = []
     contexts: list[zmq.Context[zmq.Socket[bytes]]] = []
     with pytest.raises(ContextLeftOpen) as caught:

@@ -63,6 +63,7 @@ def _kill_zap_thread(ctx: Context, server: CurveServer) -> None:
 def test_stop_closes_the_zap_sockets_so_the_context_terminates(
     context: Context, security: SecurityConfig
 ) -> None:
+    """§8.2: the authenticator is stopped after the sockets close, before term."""
     server = start_curve_server(context, security)
     server.stop()
     server.stop()  # idempotent
@@ -74,6 +75,8 @@ def test_stop_closes_the_zap_sockets_so_the_context_terminates(
 def test_stop_closes_the_zap_sockets_even_after_the_thread_died(
     context: Context, security: SecurityConfig
 ) -> None:
+    """§8.2 as above, when the ZAP thread is already gone: its pipe end and the ZAP
+    socket are still open, and only stop() can close them."""
     server = start_curve_server(context, security)
     _kill_zap_thread(context, server)
     server.stop()
