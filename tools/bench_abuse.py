@@ -66,6 +66,11 @@ class Row:
 Probe = Callable[[Context, Target, float], str]  # -> what was sent
 
 
+class ThreadStuck(RuntimeError):
+    """A probe's thread did not end: it still owns a socket, so nobody else may
+    close it, nor destroy or terminate the context under it."""
+
+
 def _sender(context: Context, endpoint: str) -> Socket:
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -234,24 +239,35 @@ def never_reading_subscriber(context: Context, target: Target, deadline: float) 
 
 def slow_reading_subscriber(context: Context, target: Target, deadline: float) -> str:
     """A Clone subscriber reading 80 messages a second while updates go out."""
-    sub = _subscriber(context, target)
     stop_reading = threading.Event()
+    subscribed = threading.Event()
     read = [0]
 
-    def reader() -> None:
-        while not stop_reading.wait(1 / 80):
-            if sub.poll(0):
-                sub.recv_multipart()
-                read[0] += 1
+    def reader() -> None:  # owns its SUB: made, read and closed on this thread
+        sub = _subscriber(context, target)
+        try:
+            subscribed.set()
+            while not stop_reading.wait(1 / 80):
+                if sub.poll(0):
+                    sub.recv_multipart()
+                    read[0] += 1
+        finally:
+            sub.close()
 
-    thread = threading.Thread(target=reader, daemon=True)
+    thread = threading.Thread(target=reader, name="slow-reader", daemon=True)
     thread.start()
     try:
+        if not subscribed.wait(10):
+            raise SystemExit("bench_abuse: the slow reader did not subscribe")
         sent = _publish_updates(context, target, deadline, 20_000)
     finally:
         stop_reading.set()
         thread.join(timeout=5)
-        sub.close()
+        if thread.is_alive():
+            raise ThreadStuck(
+                "the slow reader did not stop within 5 s; its socket and the context "
+                "are left open"
+            )
     return f"{sent:,} x 16 KiB updates, 1 subscriber read {read[0]:,}"
 
 
@@ -338,10 +354,15 @@ def run(name: str, probe: Probe, seconds: float) -> Row:
             log_start = log_path.stat().st_size
             context: Context = zmq.Context()
             started = time.monotonic()
+            stuck = False
             try:
                 sent = probe(context, target, started + seconds)
+            except ThreadStuck:
+                stuck = True
+                raise
             finally:
-                context.destroy(linger=0)
+                if not stuck:  # the probes' sockets are the main thread's by now
+                    context.destroy(linger=0)
             elapsed = time.monotonic() - started
             echo_ok = _echo_ok(target.mdp, 10.0)
             refusals = _settled_refusals(target.mdp)

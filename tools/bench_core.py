@@ -126,46 +126,68 @@ def bare_rule(base: int, seconds: float) -> int:
 
 # --- the observer ------------------------------------------------------------------------
 class Observer:
-    """Arrival times (monotonic s) of dimmer readings and of both rules' writes."""
+    """Arrival times (monotonic s) of dimmer readings and of both rules' writes.
+
+    Its thread owns its SUB (made, read and closed there); others only signal it.
+    """
 
     def __init__(self, context: zmq.Context[Socket], base: int) -> None:
         self.readings: dict[tuple[str, str], float] = {}
         self.writes: dict[str, dict[tuple[str, str], float]] = {"scn": {}, "bare": {}}
-        self._sub = context.socket(zmq.SUB)
-        self._sub.setsockopt(zmq.LINGER, 0)
-        self._sub.setsockopt(zmq.RCVHWM, 0)
-        for prefix in (f"/device/{HOST}.fake.d", "/bench/"):
-            self._sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
-        self._sub.connect(f"tcp://127.0.0.1:{base + 2}")
+        self._context = context
+        self._endpoint = f"tcp://127.0.0.1:{base + 2}"
+        self._subscribed = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="observer")
+        self._thread = threading.Thread(target=self._run, name="observer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        if not self._subscribed.wait(10):
+            raise SystemExit("bench_core: the observer did not start")
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Stop the thread (it closes its socket); False if it did not end in time,
+        its socket then left open and the context not to be terminated."""
         self._stop.set()
-        self._thread.join(timeout=10)
-        self._sub.close()
+        self._thread.join(timeout=timeout_s)
+        if self._thread.is_alive():
+            print(
+                f"bench_core: the observer did not stop within {timeout_s} s; "
+                "its socket is left open",
+                file=sys.stderr,
+            )
+            return False
+        return True
 
     def _run(self) -> None:
+        sub = self._context.socket(zmq.SUB)
+        try:
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVHWM, 0)
+            for prefix in (f"/device/{HOST}.fake.d", "/bench/"):
+                sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+            sub.connect(self._endpoint)
+            self._subscribed.set()
+            while not self._stop.is_set():
+                if sub.poll(100):
+                    self._record(sub.recv_multipart())
+        finally:
+            sub.close()
+
+    def _record(self, frames: list[bytes]) -> None:
+        arrived = time.monotonic()
         device_prefix = len(f"/device/{HOST}.fake.")
-        while not self._stop.is_set():
-            if not self._sub.poll(100):
-                continue
-            frames = self._sub.recv_multipart()
-            arrived = time.monotonic()
-            try:
-                msg = clone.decode_kvmsg(frames)
-                value = json.loads(msg.body) if msg.body else None
-            except (MalformedMessage, ValueError):
-                continue
-            key = msg.key.decode()
-            if key.startswith("/device/") and key.endswith("/value"):
-                self.readings.setdefault((key[device_prefix:-6], str(value)), arrived)
-            elif key.startswith("/bench/"):
-                _, _, rule, name = key.split("/", 3)
-                self.writes.get(rule, {}).setdefault((name, str(value)), arrived)
+        try:
+            msg = clone.decode_kvmsg(frames)
+            value = json.loads(msg.body) if msg.body else None
+        except (MalformedMessage, ValueError):
+            return
+        key = msg.key.decode()
+        if key.startswith("/device/") and key.endswith("/value"):
+            self.readings.setdefault((key[device_prefix:-6], str(value)), arrived)
+        elif key.startswith("/bench/"):
+            _, _, rule, name = key.split("/", 3)
+            self.writes.get(rule, {}).setdefault((name, str(value)), arrived)
 
     def latencies_ms(self, rule: str) -> tuple[list[float], int]:
         """Reading → write delays of one rule, and how many crossings it missed."""
@@ -268,6 +290,7 @@ def _latency(
     context: zmq.Context[Socket] = zmq.Context()
     observer = Observer(context, base)
     observer.start()
+    observer_stopped = False
     bare_seconds = 60.0 + 2.0 * crossings / rate
     bare = subprocess.Popen(
         [sys.executable, __file__, "--bare", str(base), "--seconds", str(bare_seconds)]
@@ -283,9 +306,12 @@ def _latency(
         ):
             time.sleep(0.05)
     finally:
-        observer.close()
-        context.term()
+        observer_stopped = observer.close()
+        if observer_stopped:  # else its socket is open: term() would hang
+            context.term()
         stop(bare, wait_s=5)
+    if not observer_stopped:
+        raise SystemExit("bench_core: the observer thread is stuck")
     results: dict[str, object] = {
         "crossings": crossings,
         "rate_per_s": round(crossings / elapsed, 1),

@@ -27,6 +27,11 @@ _DEADLINE_S = 60.0
 _TURN = 256
 
 
+class ConsumerStuck(RuntimeError):
+    """The consumer thread did not end: what it polls stays open, and its context
+    is not terminated (it would wait for ever)."""
+
+
 def _frames(count: int) -> list[bytes]:
     return [b"titanic.request", b"\x00\x8b\x45\x67\x89", b"%d" % (count - 3)] + [
         b"x" * 16 for _ in range(count - 3)
@@ -65,6 +70,8 @@ def _run(
         send()
     producer = time.thread_time() - start
     thread.join(_DEADLINE_S)
+    if thread.is_alive():  # it still polls `readable`: nobody else may close it
+        raise ConsumerStuck(f"the consumer did not end within {_DEADLINE_S} s")
     wall = time.perf_counter() - wall
     consumer = consumer_cpu[0] if consumer_cpu else float("nan")
     return producer / messages * 1e6, consumer / messages * 1e6, messages / wall
@@ -72,6 +79,7 @@ def _run(
 
 def outbox_case(messages: int, frames: list[bytes]) -> tuple[float, float, float]:
     outbox = Outbox()
+    stuck = False
     try:
         return _run(
             lambda: outbox.send_local_replies(list(frames)),
@@ -79,8 +87,12 @@ def outbox_case(messages: int, frames: list[bytes]) -> tuple[float, float, float
             lambda handle: outbox.drain(handle, _TURN),
             messages,
         )
+    except ConsumerStuck:
+        stuck = True
+        raise
     finally:
-        outbox.close()
+        if not stuck:  # else the consumer still polls the outbox's pipe
+            outbox.close()
 
 
 def push_pull_case(
@@ -93,6 +105,7 @@ def push_pull_case(
     push.setsockopt(zmq.SNDHWM, 0)
     push.connect("inproc://bench-outbox")
     message = [b"R", *frames]
+    stuck = False
     try:
         return _run(
             lambda: send_frames(push, message, block=True),
@@ -100,9 +113,13 @@ def push_pull_case(
             lambda handle: drain(pull, handle, _TURN),
             messages,
         )
+    except ConsumerStuck:
+        stuck = True
+        raise
     finally:
         push.close(linger=0)
-        pull.close(linger=0)
+        if not stuck:  # the consumer has ended: its PULL is ours again
+            pull.close(linger=0)
 
 
 def main() -> int:

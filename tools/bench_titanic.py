@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,21 +64,25 @@ def run_worker(endpoint: str, max_seconds: float) -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
-    while not stop and time.monotonic() < deadline:
-        if sock.poll(200):
-            for _ in range(1000):
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if len(frames) >= 5 and frames[1] == b"\x02":  # REQUEST: echo the body
-                    sock.send_multipart([b"MDPW02", b"\x04", *frames[2:]])
-        if time.monotonic() >= next_heartbeat:
-            sock.send_multipart([b"MDPW02", b"\x05"])
-            next_heartbeat = time.monotonic() + 1.0
-    sock.send_multipart([b"MDPW02", b"\x06"])
-    sock.close(linger=100)
-    ctx.term()
+    try:
+        while not stop and time.monotonic() < deadline:
+            if sock.poll(200):
+                for _ in range(1000):
+                    try:
+                        frames = sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if len(frames) >= 5 and frames[1] == b"\x02":  # REQUEST: echo
+                        sock.send_multipart([b"MDPW02", b"\x04", *frames[2:]])
+            if time.monotonic() >= next_heartbeat:
+                sock.send_multipart([b"MDPW02", b"\x05"])
+                next_heartbeat = time.monotonic() + 1.0
+        # last words only (DISCONNECT): the broker forgets a silent worker anyway
+        with suppress(zmq.ZMQError):
+            sock.send_multipart([b"MDPW02", b"\x06"], zmq.NOBLOCK)
+    finally:
+        sock.close(linger=100)
+        ctx.term()
 
 
 # --------------------------------------------------------------------- processes

@@ -18,6 +18,7 @@ Run (by the bench):  python tools/bench_titanic_zguide.py ENDPOINT DIR MAX_SECON
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -44,23 +45,27 @@ def _worker(
     stop: threading.Event,
 ) -> None:
     """A synchronous MDP/0.1 worker (REQUEST in, REPLY out, heartbeats when idle)."""
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    sock.send_multipart([b"", _W01, b"\x01", service])
-    next_heartbeat = time.monotonic() + _HEARTBEAT_S
-    while not stop.is_set():
-        if sock.poll(200):
-            frames = sock.recv_multipart()
-            if len(frames) >= 6 and frames[2] == b"\x02":
-                client, body = frames[3], frames[5:]
-                reply = handle(body)
-                sock.send_multipart([b"", _W01, b"\x03", client, b"", *reply])
-        if time.monotonic() >= next_heartbeat:
-            sock.send_multipart([b"", _W01, b"\x04"])
-            next_heartbeat = time.monotonic() + _HEARTBEAT_S
-    sock.send_multipart([b"", _W01, b"\x05"])
-    sock.close(linger=100)
+    sock = ctx.socket(zmq.DEALER)  # this thread's: closed here, whatever happens
+    try:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+        sock.send_multipart([b"", _W01, b"\x01", service])
+        next_heartbeat = time.monotonic() + _HEARTBEAT_S
+        while not stop.is_set():
+            if sock.poll(200):
+                frames = sock.recv_multipart()
+                if len(frames) >= 6 and frames[2] == b"\x02":
+                    client, body = frames[3], frames[5:]
+                    reply = handle(body)
+                    sock.send_multipart([b"", _W01, b"\x03", client, b"", *reply])
+            if time.monotonic() >= next_heartbeat:
+                sock.send_multipart([b"", _W01, b"\x04"])
+                next_heartbeat = time.monotonic() + _HEARTBEAT_S
+        # last words only (DISCONNECT): the broker forgets a silent worker anyway
+        with contextlib.suppress(zmq.ZMQError):
+            sock.send_multipart([b"", _W01, b"\x05"], zmq.NOBLOCK)
+    finally:
+        sock.close(linger=100)
 
 
 class _Client:
@@ -153,6 +158,10 @@ def run(endpoint: str, folder: Path, max_seconds: float) -> None:
             thread.join(timeout=5)
         client.close()
         pipe_in.close(linger=0)
+        if any(thread.is_alive() for thread in threads):
+            # a stuck worker owns its socket and may still use pipe_out: neither is
+            # closed from here, and term() would wait for them for ever
+            raise SystemExit("bench_titanic_zguide: a worker thread did not stop")
         pipe_out.close(linger=0)
         ctx.term()
 

@@ -96,9 +96,15 @@ class EdgeLoop:
             self._local.flush()
 
     def close(self) -> None:
+        """Last words (DISCONNECT to every worker), then the ROUTER closes whatever
+        they met: an open socket would hang the context's term() for ever."""
         if self._router is not None:
-            self._apply(self._core.shutdown())
-            self._router.close(linger=self._settings.linger_ms)
+            try:
+                self._apply(self._core.shutdown())
+            except zmq.ZMQError as exc:  # e.g. ETERM: the context is terminating
+                log.debug("last_words_dropped", reason=str(exc))
+            finally:
+                self._router.close(linger=self._settings.linger_ms)
 
     def execute(self, command: object) -> object:
         if isinstance(command, msgs.GetStats):

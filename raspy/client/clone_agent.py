@@ -85,11 +85,13 @@ class Agent:
         return None
 
     def close(self) -> None:
-        with self.lock:
-            outputs = self.core.close()
-        self._carry_out(outputs)
-        for name in list(self._sockets):
-            self._close(name)
+        try:
+            with self.lock:
+                outputs = self.core.close()
+            self._carry_out(outputs)
+        finally:  # whatever the last outputs met: an open socket hangs term()
+            for name in list(self._sockets):
+                self._close(name)
 
     # --- sockets ------------------------------------------------------------------------
     def _call(

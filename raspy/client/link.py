@@ -94,11 +94,16 @@ class WorkerLink:
         self._apply(self.core.reply(client, body, time.monotonic(), final=final))
 
     def close(self, linger_ms: int) -> None:
-        """DISCONNECT if connected, then close with a bounded linger."""
-        self._apply(self.core.close())
-        if self.socket is not None:
-            self.socket.close(linger=linger_ms)
-            self.socket = None
+        """DISCONNECT if connected, then close with a bounded linger, whatever the
+        DISCONNECT met: an open socket would hang the context's term() for ever."""
+        try:
+            self._apply(self.core.close())
+        except zmq.ZMQError as exc:  # e.g. ETERM: the context is terminating
+            log.debug("last_words_dropped", reason=str(exc))
+        finally:
+            if self.socket is not None:
+                self.socket.close(linger=linger_ms)
+                self.socket = None
 
     def _apply(self, outputs: list[WorkerOutput]) -> None:
         for out in outputs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import structlog
 import zmq
@@ -23,6 +24,8 @@ from raspy.ratelimit import LogRateLimiter
 from raspy.transport.sockets import Context, CurveKeys
 
 log = structlog.get_logger(component="curve")
+
+_STOP_TIMEOUT_S: Final = 5.0  # for the ZAP thread to end once told
 
 __all__ = [
     "CurveServer",
@@ -103,6 +106,32 @@ class _LoggingAuthenticator(ThreadAuthenticator):
                 )
         super()._send_zap_reply(request_id, status_code, status_text, user_id)
 
+    def stop(self) -> None:
+        """End the thread, then close the pipe and the ZAP socket; idempotent.
+
+        They close even when the thread died first, and whatever the TERMINATE met
+        (pyzmq's stop() sends it blocking and closes nothing if that raises): an open
+        socket would hang the context's term() for ever. A thread that does not end
+        keeps its sockets (they are its own): that is logged, not forced.
+        """
+        thread, pipe = self.thread, self.pipe
+        if self.is_alive():
+            try:
+                pipe.send(b"TERMINATE", zmq.NOBLOCK)
+            except zmq.ZMQError as exc:  # e.g. ETERM: the context is terminating
+                log.debug("zap_terminate_unsent", reason=str(exc))
+            thread.join(_STOP_TIMEOUT_S)
+            if thread.is_alive():
+                log.error("zap_thread_stuck", timeout_s=_STOP_TIMEOUT_S)
+                return
+        self.thread = None  # type: ignore[assignment]  # pyzmq's own "stopped" value
+        self.pipe = None  # type: ignore[assignment]  # so super().stop() skips it
+        try:
+            if pipe is not None:
+                pipe.close(linger=0)
+        finally:
+            super().stop()  # closes the ZAP socket
+
 
 @dataclass
 class CurveServer:
@@ -117,9 +146,8 @@ class CurveServer:
         return self.authenticator.refused
 
     def stop(self) -> None:
-        """After the sockets close, before the context terminates."""
-        if self.authenticator.is_alive():
-            self.authenticator.stop()
+        """After the sockets close, before the context terminates; idempotent."""
+        self.authenticator.stop()
 
 
 def start_curve_server(context: Context, security: SecurityConfig) -> CurveServer:

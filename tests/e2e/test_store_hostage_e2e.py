@@ -40,31 +40,42 @@ _PACE = threading.Event()  # never set: the slow reader's pause between messages
 
 @contextmanager
 def slow_snapshot_reader(endpoint: str, stop: threading.Event) -> Iterator[list[int]]:
-    """A DEALER that asks for the whole tree and reads ~80 messages a second."""
+    """A DEALER that asks for the whole tree and reads ~80 messages a second.
+
+    The reader's thread owns the DEALER (made, read and closed there): this thread
+    only signals it and joins, and leaves socket and context alone if it is stuck.
+    """
     received = [0]
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.RCVHWM, 10)
-    dealer.setsockopt(zmq.RCVBUF, 4096)
-    dealer.setsockopt(zmq.LINGER, 0)
-    dealer.connect(endpoint)
-    dealer.send_multipart(clone.encode_icanhaz(b""))
 
     def read() -> None:
-        while not stop.is_set():
-            if dealer.poll(100):
-                dealer.recv_multipart()
-                received[0] += 1
-                _PACE.wait(1 / 80)
+        dealer = context.socket(zmq.DEALER)
+        try:
+            dealer.setsockopt(zmq.RCVHWM, 10)
+            dealer.setsockopt(zmq.RCVBUF, 4096)
+            dealer.setsockopt(zmq.LINGER, 0)
+            dealer.connect(endpoint)
+            dealer.send_multipart(clone.encode_icanhaz(b""))
+            while not stop.is_set():
+                if dealer.poll(100):
+                    dealer.recv_multipart()
+                    received[0] += 1
+                    _PACE.wait(1 / 80)
+        finally:
+            dealer.close()
 
-    thread = threading.Thread(target=read, daemon=True)
+    thread = threading.Thread(target=read, name="slow-reader", daemon=True)
     thread.start()
     try:
         yield received
     finally:
         stop.set()
         thread.join(timeout=5)
-        dealer.close()
+        if thread.is_alive():
+            raise AssertionError(
+                "the slow reader did not stop within 5 s; its socket and context "
+                "are left open"
+            )
         context.term()
 
 

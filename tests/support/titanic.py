@@ -95,5 +95,8 @@ class RawWorker:
         self.sock.send_multipart(mdp.encode(reply))
 
     def close(self) -> None:
-        self.sock.send_multipart(mdp.encode(mdp.Disconnect(self.version)))
-        self.sock.close(linger=0)
+        """DISCONNECT, then close the socket whatever the DISCONNECT met."""
+        try:
+            self.sock.send_multipart(mdp.encode(mdp.Disconnect(self.version)))
+        finally:
+            self.sock.close(linger=0)

@@ -1,31 +1,88 @@
-"""A ZeroMQ context whose termination is checked: an open socket fails the test."""
+"""A ZeroMQ context whose termination is checked: an open socket fails the test.
+
+A term that does not finish is left running on its own thread: the context is never
+destroyed under it (libzmq aborts when a socket is closed while another thread is
+inside zmq_ctx_term), and the error names the sockets still open.
+"""
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Final
 
 import zmq
 
+TERM_TIMEOUT_S: Final = 5.0
+
+
+class ContextLeftOpen(AssertionError):
+    """term() did not finish in time; `terminating` is the thread still inside it."""
+
+    def __init__(
+        self, open_sockets: list[str], terminating: threading.Thread, timeout_s: float
+    ) -> None:
+        named = ", ".join(open_sockets) or "none made through this context"
+        super().__init__(
+            f"ZeroMQ context term did not finish within {timeout_s}s: sockets left "
+            f"open: {named} (the context is left to thread {terminating.name}, "
+            "which terminates it once they close)"
+        )
+        self.open_sockets = open_sockets
+        self.terminating = terminating
+
+
+class RecordingContext(zmq.Context[zmq.Socket[bytes]]):
+    """A context that knows its open sockets and the thread that made each one,
+    without asking libzmq about a socket another thread may be using."""
+
+    _open: weakref.WeakKeyDictionary[zmq.Socket[Any], str]
+    _open_lock: threading.Lock
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._open = weakref.WeakKeyDictionary()
+        self._open_lock = threading.Lock()
+
+    # pyzmq's own bookkeeping hooks: socket() adds, Socket.close() (by whatever
+    # path: ours, destroy(), garbage collection) removes
+    def _add_socket(self, socket: Any) -> None:
+        super()._add_socket(socket)
+        made = f"{zmq.SocketType(socket.type).name} made by {_thread_name()}"
+        with self._open_lock:
+            self._open[socket] = made
+
+    def _rm_socket(self, socket: Any) -> None:
+        super()._rm_socket(socket)
+        with self._open_lock:
+            self._open.pop(socket, None)
+
+    def open_sockets(self) -> list[str]:
+        with self._open_lock:
+            return sorted(self._open.values())
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name
+
 
 @contextmanager
-def checked_context() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+def checked_context(
+    *, term_timeout_s: float = TERM_TIMEOUT_S
+) -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
+    """A context terminated on exit; ContextLeftOpen if a socket keeps it open."""
+    ctx = RecordingContext()
     try:
         yield ctx
     finally:
-        done = threading.Event()
-
-        def _term() -> None:
-            ctx.term()
-            done.set()
-
-        closer = threading.Thread(target=_term, name="ctx-term", daemon=True)
-        closer.start()
-        if not done.wait(5):
-            ctx.destroy(linger=0)
-            raise AssertionError("a ZeroMQ socket was left open (context.term hung)")
+        terminating = threading.Thread(target=ctx.term, name="ctx-term", daemon=True)
+        terminating.start()
+        terminating.join(term_timeout_s)
+        if terminating.is_alive():
+            # never destroy() here: closing sockets under a running term aborts libzmq
+            raise ContextLeftOpen(ctx.open_sockets(), terminating, term_timeout_s)
 
 
 def dealer(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
