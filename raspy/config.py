@@ -218,9 +218,10 @@ class HistoryConfig:
 
     # record the values of every device whose `log` flag is true
     enabled: bool = True
-    # seconds between two history writes (one group commit each); a kill -9 loses
-    # at most this much
-    flush_interval_s: float = 60.0
+    # seconds between two history writes (one group commit each); a kill -9 or a
+    # power cut loses at most this much of the graphs (a clean stop writes all);
+    # each write costs the SD card about the same whatever its length
+    flush_interval_s: float = 300.0
     # tiers as "STEP:SPAN" (s, m, h, d, y): raw points at most one per STEP kept for
     # SPAN, then min/avg/max buckets of STEP kept for SPAN
     tiers: tuple[str, ...] = ("10s:48h", "5m:30d", "1h:5y")
