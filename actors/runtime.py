@@ -58,6 +58,7 @@ log = structlog.get_logger(component="supervisor")
 
 _WATCH_INTERVAL_S: Final = 0.2
 _HEALTHY_WITHIN_S: Final = 10.0
+_TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
 EDGE: Final = "edge"
 STORE: Final = "store"
 CLONE: Final = "clone"
@@ -308,7 +309,14 @@ class Runtime:
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
-        self.context.term()
+        terminating = threading.Thread(
+            target=self.context.term, name="context-term", daemon=True
+        )
+        terminating.start()
+        terminating.join(_TERM_TIMEOUT_S)
+        if terminating.is_alive():  # "runner_stuck" said whose socket is still open
+            log.error("context_term_stuck", waited_s=_TERM_TIMEOUT_S)
+            return
         log.info("daemon_stopped")
 
     @property

@@ -199,10 +199,10 @@ def _start_devices(rt: Runtime) -> None:
     clone_ref = rt.ref_of(CLONE)
     if clone_ref is None:
         return  # the Clone server is down: started again when it is back
-    endpoint = clone_ref.ask(msgs.GetPublishOutbox(), timeout=5)
-    assert isinstance(endpoint, Outbox)
+    publish_outbox = clone_ref.ask(msgs.GetPublishOutbox(), timeout=5)
+    assert isinstance(publish_outbox, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
-    publisher = ClonePublisher(endpoint)
+    publisher = ClonePublisher(publish_outbox)
     rt.publisher = publisher
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
         from raspy.actors.mqtt_bridge import start_mqtt

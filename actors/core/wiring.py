@@ -92,7 +92,7 @@ def start_core(rt: Runtime) -> None:
     rt.stop_children(lambda name: name in _CHILDREN)
     if not rt.config.core.enabled or clone is None:
         return
-    endpoint = clone.ask(msgs.GetPublishOutbox(), timeout=5)
-    assert isinstance(endpoint, Outbox)
+    publish_outbox = clone.ask(msgs.GetPublishOutbox(), timeout=5)
+    assert isinstance(publish_outbox, Outbox)
     for name in _CHILDREN:
-        rt.add_child(name, _Start(rt, name, clone, ClonePublisher(endpoint)))
+        rt.add_child(name, _Start(rt, name, clone, ClonePublisher(publish_outbox)))

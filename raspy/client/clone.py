@@ -149,8 +149,7 @@ class CloneClient(Closing):
         try:
             self._agent.runner.start()
         except RuntimeError:
-            self._agent.runner.stop()
-            if self._own_context:
+            if self._agent.runner.stop() and self._own_context:
                 self._context.term()
             raise
 
@@ -300,11 +299,11 @@ class CloneClient(Closing):
         if self._closed:
             return
         self._closed = True
-        self._agent.runner.stop(timeout_s=10)
+        stopped = self._agent.runner.stop(timeout_s=10)
         with self._listeners_lock:
             for inbox in self._queues:
                 inbox.put(_CLOSED)
-        if self._own_context:
+        if self._own_context and stopped:  # a stuck agent's sockets keep it open
             self._context.term()
 
 

@@ -165,9 +165,10 @@ class Worker(Closing):
         self._closed = True
         if self._link is not None:
             self._link.close(self._linger_ms)
-        if self._runner is not None:
-            self._runner.stop(timeout_s=self._linger_ms / 1000 + _JOIN_GRACE_S)
-        if self._own_context:
+        stopped = self._runner is None or self._runner.stop(
+            timeout_s=self._linger_ms / 1000 + _JOIN_GRACE_S
+        )
+        if self._own_context and stopped:  # a stuck runner's socket keeps it open
             self._context.term()
 
     # ------------------------------------------------------------ caller's thread
@@ -204,8 +205,7 @@ class Worker(Closing):
         try:
             runner.start()
         except RuntimeError:
-            runner.stop()
-            if self._own_context:
+            if runner.stop() and self._own_context:
                 self._context.term()
             if isinstance(runner.failure, zmq.ZMQError):
                 raise runner.failure from None  # as the direct mode raises it

@@ -121,15 +121,18 @@ class Runner:
         self.wakeup.notify()
         return result
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """End the loop (the owner's close() runs) and join the thread."""
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """End the loop (the owner's close() runs) and join the thread; False if the
+        thread is stuck: its sockets are still open, so their context must not be
+        terminated (term() would wait for them forever)."""
         if self._thread.is_alive():
             self.call(_Stop())
             self._thread.join(timeout=timeout_s)
             if self._thread.is_alive():
                 log.error("runner_stuck", runner=self.name)
-                return  # its poller still holds the pipe: leave it open
+                return False  # its poller still holds the pipe: leave it open
         self.wakeup.close()
+        return True
 
     @property
     def alive(self) -> bool:

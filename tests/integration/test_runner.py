@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -55,6 +56,8 @@ class _EchoOwner:
                 raise RuntimeError(why)
             case "ping":
                 return "pong"
+            case ("block", threading.Event() as release):  # a stuck loop
+                return release.wait(10)
             case _:
                 raise UnknownCommand("echo", command)
 
@@ -206,3 +209,19 @@ def test_a_failing_close_is_logged_and_counted_and_stop_returns(
     assert [e["event"] for e in logs if e["log_level"] == "error"] == [
         "runner_close_failed"
     ]
+
+
+def test_a_stuck_runner_says_so_and_its_socket_is_left_open(context: Context) -> None:
+    """stop() is False while the thread is stuck (the caller must not term() the
+    context: it would wait for the open socket forever), True once it has ended."""
+    release = threading.Event()
+    runner, owner = _started(context, Stats())
+    stuck = runner.call(("block", release))
+    with capture_logs() as logs:
+        assert runner.stop(timeout_s=0.2) is False
+    assert [e["event"] for e in logs] == ["runner_stuck"]
+    assert not owner.closed
+    release.set()
+    assert stuck.result(timeout=5) is True
+    assert runner.stop(timeout_s=5) is True
+    assert owner.closed

@@ -45,12 +45,12 @@ class Core:
     ref: pykka.ActorRef[Any] | None = None
 
     def start(self) -> pykka.ActorRef[Any]:
-        endpoint = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
-        assert isinstance(endpoint, Outbox)
+        publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
+        assert isinstance(publish_outbox, Outbox)
         links = CoreLinks(
             self.edge.ref,
             self.edge.outbox,
-            ClonePublisher(endpoint),
+            ClonePublisher(publish_outbox),
             self.server.ref,
             self.store,
             self.clock,
