@@ -301,8 +301,9 @@ class Runtime:
         else:
             raise ValueError(f"no fault to inject into {part}")
 
-    def stop(self) -> None:
-        """Stop children (reverse order), then the edge (DISCONNECTs workers), then the store."""
+    def stop(self) -> bool:
+        """Stop children (reverse order), then the edge (DISCONNECTs workers), then the
+        store; False if a socket owner never ended (its context is left open)."""
         self._owner.stop()
         self._children.stop_all()
         stop_actor(EDGE, self.edge)
@@ -316,8 +317,9 @@ class Runtime:
         terminating.join(_TERM_TIMEOUT_S)
         if terminating.is_alive():  # "runner_stuck" said whose socket is still open
             log.error("context_term_stuck", waited_s=_TERM_TIMEOUT_S)
-            return
+            return False
         log.info("daemon_stopped")
+        return True
 
     @property
     def stopping(self) -> bool:

@@ -88,6 +88,14 @@ class CloneLoop:
         budget = self._limits.clone_subscriber_queue_bytes  # issue 18
         largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
         hwm = publisher_hwm(budget, largest)
+        if hwm * largest > budget:  # MIN_HWM: the values are too large for the budget
+            log.warning(
+                "clone_subscriber_queue_over_budget",
+                queue_bytes=hwm * largest,
+                limit_bytes=budget,
+                hint="raise [limits] clone_subscriber_queue_bytes or lower "
+                "[clone] max_value_bytes",
+            )
         socks = self._socks = bind_clone_sockets(
             self._context,
             config,

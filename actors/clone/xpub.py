@@ -19,7 +19,7 @@ from collections import deque
 import structlog
 import zmq
 
-from raspy.cores.clone_pacing import ClonePacing
+from raspy.cores.clone_pacing import ClonePacing, message_cost
 from raspy.stats import Stats
 from raspy.transport.multipart import drain, send_frames
 from raspy.transport.sockets import Socket
@@ -45,9 +45,9 @@ class XpubSender:
         self._stats = stats
         self._budget_bytes = budget_bytes  # for the cut-off log line
         self._hwm = hwm  # ... the socket's SNDHWM, set before bind
-        self._waiting: deque[list[bytes]] = deque()
+        # (when it was published, its frames, what it costs in memory), oldest first
+        self._waiting: deque[tuple[float, list[bytes], int]] = deque()
         self._waiting_bytes = 0
-        self._full_since: float | None = None
 
     @property
     def waiting(self) -> bool:
@@ -64,29 +64,26 @@ class XpubSender:
         """Publish to every subscriber, in order, never blocking (§1.3)."""
         if not self._waiting and self._sent(frames):
             return
-        self._waiting.append(frames)
-        self._waiting_bytes += sum(map(len, frames))
-        if self._full_since is None:
-            self._full_since = time.monotonic()
+        now = time.monotonic()
+        cost = message_cost(frames)
+        self._waiting.append((now, frames, cost))
+        self._waiting_bytes += cost
+        if self._pacing.stop_waiting(now, self._waiting_bytes, now):
+            self.flush(now)  # a queue's worth waits: no more, whatever the time
 
     def flush(self, now: float, *, stopping: bool = False) -> None:
         """Send what waits; a subscriber still full when ClonePacing says the wait is
         over (or `stopping`) is cut off. Called every loop turn."""
         waiting = self._waiting
         while waiting:
-            frames = waiting[0]
-            if self._sent(frames):
-                self._full_since = None
-            else:
-                since = now if self._full_since is None else self._full_since
-                self._full_since = since
-                over = self._pacing.stop_waiting(since, self._waiting_bytes, now)
+            queued_at, frames, cost = waiting[0]
+            if not self._sent(frames):
+                over = self._pacing.stop_waiting(queued_at, self._waiting_bytes, now)
                 if not (over or stopping):
                     return
                 self._cut_off(frames, now)
-                self._full_since = None
             waiting.popleft()
-            self._waiting_bytes -= sum(map(len, frames))
+            self._waiting_bytes -= cost
 
     def _sent(self, frames: list[bytes]) -> bool:
         """Sent to all, or False if a subscriber's queue is full (XPUB_NODROP)."""

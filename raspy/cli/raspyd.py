@@ -321,7 +321,8 @@ def _serve(
             _reload(args, runtime, log)
             notifier.ready(runtime.summary())
         notifier.stopping()
-        runtime.stop()
+        if not runtime.stop():  # logged: a part of raspyd never ended
+            return _EXIT_FAILURE
         return 0
     finally:
         notifier.close()

@@ -8,7 +8,7 @@ SNDHWM keeps each subscriber's queue within its byte budget (issue 18).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,14 +66,15 @@ class ClonePacing:
             soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
 
-    def stop_waiting(self, full_since: float, waiting_bytes: int, now: float) -> bool:
-        """A subscriber's queue is full (since `full_since`) and `waiting_bytes` wait
-        for it: True when it is to be cut off. A queue that only looked full (the
-        socket hears of reads late in a burst) empties within milliseconds; waiting
-        longer, or for more than one queue's worth, would let one subscriber hold up
-        the others or raspyd's memory."""
+    def stop_waiting(self, queued_at: float, waiting_bytes: int, now: float) -> bool:
+        """A subscriber's queue is full, the oldest message waiting for it was
+        published at `queued_at`, and all that waits costs `waiting_bytes`
+        (message_cost): True when that subscriber is to be cut off. A queue that only
+        looked full (the socket hears of reads late in a burst) empties within
+        milliseconds; waiting longer, or for more than one queue's worth, would let
+        one subscriber hold up the others or raspyd's memory."""
         return (
-            now - full_since >= FULL_SUBSCRIBER_WAIT_S
+            now - queued_at >= FULL_SUBSCRIBER_WAIT_S
             or waiting_bytes >= self._queue_budget_bytes
         )
 
@@ -144,6 +145,9 @@ class ClonePacing:
 #   reads nothing keeps at most its byte budget until it leaves; after a subscriber
 #   leaves, freed heap is handed back to the system.
 
+# what a waiting message costs in memory besides its bytes (a tuple, a list, bytes
+# objects: about 250 bytes for a five-frame message, measured)
+MESSAGE_OVERHEAD_BYTES: Final = 256
 MIN_HWM: Final = 16  # even a budget under 16 of the largest messages queues this many
 MAX_HWM: Final = 100_000
 
@@ -157,3 +161,8 @@ def publisher_hwm(budget_bytes: int, largest_message_bytes: int) -> int:
             f"largest_message_bytes must be > 0, got {largest_message_bytes}"
         )
     return max(MIN_HWM, min(MAX_HWM, budget_bytes // largest_message_bytes))
+
+
+def message_cost(frames: Sequence[bytes]) -> int:
+    """What a message held in memory costs: its bytes and the objects around them."""
+    return MESSAGE_OVERHEAD_BYTES + sum(map(len, frames))

@@ -13,7 +13,12 @@ from structlog.testing import capture_logs
 from support.wait import wait_until
 
 from raspy.actors.clone.xpub import XpubSender
-from raspy.cores.clone_pacing import MIN_HWM, ClonePacing, publisher_hwm
+from raspy.cores.clone_pacing import (
+    FULL_SUBSCRIBER_WAIT_S,
+    MIN_HWM,
+    ClonePacing,
+    publisher_hwm,
+)
 from raspy.stats import Stats
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -153,3 +158,67 @@ def test_a_burst_to_a_subscriber_that_keeps_up_cuts_nobody_off(
         pub.close()
     assert stats.get("clone.subscribers.cut_off") == 0
     assert received == sent
+
+
+def test_every_subscriber_that_fills_is_cut_off_and_counted(
+    zmq_context: Context, xpub: zmq.Socket[bytes]
+) -> None:
+    """After a cut-off the sender is back on XPUB_NODROP: the next subscriber that
+    fills is noticed (and counted) too, not dropped from silently."""
+    stats = Stats()
+    sender = XpubSender(xpub, ClonePacing(3600.0, BUDGET), stats, BUDGET, HWM)
+    reader, first = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
+    second = None
+    try:
+        for index in range(100):
+            sender.send([b"/k", b"%d" % index])
+            _flush(sender)
+        assert stats.get("clone.subscribers.cut_off") == 1
+        second = _sub(zmq_context, sender, 1)
+        for index in range(100, 200):
+            sender.send([b"/k", b"%d" % index])
+            _flush(sender)
+        assert stats.get("clone.subscribers.cut_off") == 2
+    finally:
+        for sub in (reader, first, second):
+            if sub is not None:
+                sub.close()
+
+
+def _waits(sender: XpubSender) -> bool:
+    """sender.waiting, read afresh (mypy keeps a narrowed property across calls)."""
+    return sender.waiting
+
+
+def test_a_slow_reader_is_waited_for_from_the_oldest_waiting_message_on(
+    zmq_context: Context, xpub: zmq.Socket[bytes]
+) -> None:
+    """A reader that takes a little now and then lets some messages out, but the wait
+    is counted from when the oldest waiting message was published: it is cut off
+    FULL_SUBSCRIBER_WAIT_S after that, so it never holds the others up for longer."""
+    stats, budget = Stats(), 8 * 1024 * 1024  # the time binds, not the bytes
+    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, budget, HWM)
+    reader, slow = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
+    started = time.monotonic()
+    try:
+        for index in range(200):
+            sender.send([b"/k", b"%d" % index])
+        assert _waits(sender)  # `slow` is full
+        while slow.poll(0):  # it reads what it has, and room comes back ...
+            slow.recv_multipart()
+        sender.flush(started + FULL_SUBSCRIBER_WAIT_S * 0.9)
+        assert _waits(sender)  # ... some went out and it is full again
+        assert stats.get("clone.subscribers.cut_off") == 0
+        # later, but less than the wait after the progress just made: what waits
+        # has waited long enough, counted from when it was published (the burst
+        # above took milliseconds, far less than half the wait)
+        sender.flush(started + FULL_SUBSCRIBER_WAIT_S * 1.5)
+        assert not _waits(sender)
+        assert stats.get("clone.subscribers.cut_off") == 1
+        received = []
+        while reader.poll(0):
+            received.append(reader.recv_multipart())
+    finally:
+        reader.close()
+        slow.close()
+    assert received == [[b"/k", b"%d" % index] for index in range(200)]
