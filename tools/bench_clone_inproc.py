@@ -37,6 +37,7 @@ from raspy.storage.store import Store
 THREADS: Final = 4
 BATCH: Final = 100
 RECEIVE_TIMEOUT_MS: Final = 20_000  # per message: a lost update ends the run
+ROUND_TIMEOUT_S: Final = 120.0
 ANY_PORT: Final = clone.Endpoints(
     "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
 )
@@ -103,10 +104,13 @@ def _round(
     cpu, started = time.process_time(), time.perf_counter()
     for worker in workers:
         worker.start()
-    got = 0
-    while got < expected:
-        if not sub.poll(RECEIVE_TIMEOUT_MS):
-            raise SystemExit(f"bench_clone_inproc: {name}: {got}/{expected} arrived")
+    got, deadline = 0, time.monotonic() + ROUND_TIMEOUT_S
+    while got < expected:  # HUGZ keep coming: the deadline is for the whole round
+        if not sub.poll(RECEIVE_TIMEOUT_MS) or time.monotonic() > deadline:
+            raise SystemExit(
+                f"bench_clone_inproc: {name}: {got}/{expected} arrived (a subscriber "
+                "the server cut off misses the rest)"
+            )
         if sub.recv_multipart()[0] != clone.HUGZ:
             got += 1
     elapsed = time.perf_counter() - started

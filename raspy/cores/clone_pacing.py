@@ -17,8 +17,10 @@ from raspy.ratelimit import LogRateLimiter
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
 BLOCKED_RETRY_S: Final = 0.002  # a snapshot peer that was full is tried again then
-# ... and a full subscriber, waited for this long at most before it is cut off
-FULL_SUBSCRIBER_WAIT_S: Final = 0.1
+# ... and a full subscriber, waited for this long at most before it is cut off: a
+# healthy one empties its queue as soon as the I/O threads get a core (on a loaded
+# Pi, up to some 100 ms); while it waits, so do the other subscribers
+FULL_SUBSCRIBER_WAIT_S: Final = 0.5
 # libzmq's XPUB notices (XPUB_VERBOSER): b"\x01" + topic on subscribe, b"\x00" on leave
 SUBSCRIBED: Final = 1
 UNSUBSCRIBED: Final = 0
