@@ -48,6 +48,7 @@ class XpubSender:
         # (when it was published, its frames, what it costs in memory), oldest first
         self._waiting: deque[tuple[float, list[bytes], int]] = deque()
         self._waiting_bytes = 0
+        self._progress_at = 0.0  # when a waiting message last went out
 
     @property
     def waiting(self) -> bool:
@@ -65,10 +66,12 @@ class XpubSender:
         if not self._waiting and self._sent(frames):
             return
         now = time.monotonic()
+        if not self._waiting:
+            self._progress_at = now  # the wait begins
         cost = message_cost(frames)
         self._waiting.append((now, frames, cost))
         self._waiting_bytes += cost
-        if self._pacing.stop_waiting(now, self._waiting_bytes, now):
+        if self._pacing.stop_waiting(now, now, self._waiting_bytes, now):
             self.flush(now)  # a queue's worth waits: no more, whatever the time
 
     def flush(self, now: float, *, stopping: bool = False) -> None:
@@ -77,11 +80,16 @@ class XpubSender:
         waiting = self._waiting
         while waiting:
             queued_at, frames, cost = waiting[0]
-            if not self._sent(frames):
-                over = self._pacing.stop_waiting(queued_at, self._waiting_bytes, now)
+            if self._sent(frames):
+                self._progress_at = now
+            else:
+                over = self._pacing.stop_waiting(
+                    queued_at, self._progress_at, self._waiting_bytes, now
+                )
                 if not (over or stopping):
                     return
                 self._cut_off(frames, now)
+                self._progress_at = now
             waiting.popleft()
             self._waiting_bytes -= cost
 

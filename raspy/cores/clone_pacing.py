@@ -17,10 +17,13 @@ from raspy.ratelimit import LogRateLimiter
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
 BLOCKED_RETRY_S: Final = 0.002  # a snapshot peer that was full is tried again then
-# ... and a full subscriber, waited for this long at most before it is cut off: a
-# healthy one empties its queue as soon as the I/O threads get a core (on a loaded
-# Pi, up to some 100 ms); while it waits, so do the other subscribers
+# A full subscriber is waited for while it reads on (a healthy one empties its queue
+# as soon as the I/O threads get a core, on a loaded Pi within some 100 ms): it is cut
+# off after this long without taking a message ...
 FULL_SUBSCRIBER_WAIT_S: Final = 0.5
+# ... or once what waits for it is this old: one that reads, but slower than what is
+# published, holds the others up no longer (a burst may outrun a healthy one a while)
+MAX_SUBSCRIBER_LAG_S: Final = 5.0
 # libzmq's XPUB notices (XPUB_VERBOSER): b"\x01" + topic on subscribe, b"\x00" on leave
 SUBSCRIBED: Final = 1
 UNSUBSCRIBED: Final = 0
@@ -68,15 +71,17 @@ class ClonePacing:
             soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
 
-    def stop_waiting(self, queued_at: float, waiting_bytes: int, now: float) -> bool:
-        """A subscriber's queue is full, the oldest message waiting for it was
-        published at `queued_at`, and all that waits costs `waiting_bytes`
-        (message_cost): True when that subscriber is to be cut off. A queue that only
-        looked full (the socket hears of reads late in a burst) empties within
-        milliseconds; waiting longer, or for more than one queue's worth, would let
-        one subscriber hold up the others or raspyd's memory."""
+    def stop_waiting(
+        self, queued_at: float, progress_at: float, waiting_bytes: int, now: float
+    ) -> bool:
+        """A subscriber's queue is full: the oldest message waiting for it was
+        published at `queued_at`, the last one went out at `progress_at`, and all
+        that waits costs `waiting_bytes` (message_cost). True when that subscriber
+        is to be cut off: it took nothing for FULL_SUBSCRIBER_WAIT_S, it lags
+        MAX_SUBSCRIBER_LAG_S behind, or a queue's worth waits for it."""
         return (
-            now - queued_at >= FULL_SUBSCRIBER_WAIT_S
+            now - progress_at >= FULL_SUBSCRIBER_WAIT_S
+            or now - queued_at >= MAX_SUBSCRIBER_LAG_S
             or waiting_bytes >= self._queue_budget_bytes
         )
 

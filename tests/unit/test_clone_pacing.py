@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from raspy.cores.clone_pacing import (
     BLOCKED_RETRY_S,
     FULL_SUBSCRIBER_WAIT_S,
+    MAX_SUBSCRIBER_LAG_S,
     MIN_HUGZ_GAP_S,
     TRIM_GAP_S,
     ClonePacing,
@@ -77,12 +78,16 @@ def test_freed_heap_is_handed_back_once_a_gap_after_the_first_leave() -> None:
     assert pacing.on_turn(T0 + TRIM_GAP_S + 1).trim is False
 
 
-def test_a_full_subscriber_is_waited_for_a_moment_or_one_queue_of_bytes() -> None:
+def test_a_full_subscriber_is_waited_for_while_it_reads_on_within_bounds() -> None:
     pacing = _pacing()
-    assert pacing.stop_waiting(T0, 100, T0 + FULL_SUBSCRIBER_WAIT_S * 0.99) is False
-    assert pacing.stop_waiting(T0, 100, T0 + FULL_SUBSCRIBER_WAIT_S * 1.01) is True
-    assert pacing.stop_waiting(T0, BUDGET - 1, T0) is False
-    assert pacing.stop_waiting(T0, BUDGET, T0) is True
+    wait, lag = FULL_SUBSCRIBER_WAIT_S, MAX_SUBSCRIBER_LAG_S
+    assert pacing.stop_waiting(T0, T0, 100, T0 + wait * 0.99) is False
+    assert pacing.stop_waiting(T0, T0, 100, T0 + wait * 1.01) is True  # no progress
+    progress = T0 + lag - wait / 2  # it reads on ...
+    assert pacing.stop_waiting(T0, progress, 100, T0 + lag * 0.99) is False
+    assert pacing.stop_waiting(T0, progress, 100, T0 + lag * 1.01) is True  # too slow
+    assert pacing.stop_waiting(T0, T0, BUDGET - 1, T0) is False
+    assert pacing.stop_waiting(T0, T0, BUDGET, T0) is True
 
 
 def test_a_cut_off_is_worth_a_log_line_once_a_minute() -> None:
