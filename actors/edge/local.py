@@ -112,7 +112,8 @@ class LocalPeers:
 
     @property
     def watcher_count(self) -> int:
-        """How many actors are told of service availability (edge.watchers)."""
+        """How many actors are told of service availability (an actor that stops
+        says UnwatchServices; one that dies is dropped at the next event)."""
         return len(self._watchers)
 
     def availability(self, service: bytes, available: bool) -> None:
