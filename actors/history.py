@@ -160,6 +160,7 @@ class HistoryActor(pykka.ThreadingActor):
             )
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
+            self.links.edge.tell(msgs.UnwatchServices(self.actor_ref))
         self._client.detach(self.links.edge)
         log.info("history_stopped", keys=len(self.recorded))
 

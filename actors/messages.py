@@ -61,6 +61,13 @@ class WatchServices:
 
 
 @dataclass(frozen=True, slots=True)
+class UnwatchServices:
+    """Tell `ref` no more (its actor stops; WatchServices again on a restart)."""
+
+    ref: pykka.ActorRef[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class GetStats:
     pass
 

@@ -173,6 +173,8 @@ class MqttBridgeActor(pykka.ThreadingActor):
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
         self._client.detach(links.edge)
+        with contextlib.suppress(pykka.ActorDeadError):
+            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 

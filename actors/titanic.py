@@ -144,6 +144,7 @@ class TitanicActor(pykka.ThreadingActor):
             for service in tsp.SERVICES:
                 self._edge.tell(msgs.HandleLocally(service, None))
             self._edge.tell(msgs.DetachLocal(self._owner))
+            self._edge.tell(msgs.UnwatchServices(self.actor_ref))
         log.info("titanic_stopped", pending=self._core.pending_count())
 
     def _load(self) -> list[core_mod.Output]:

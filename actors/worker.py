@@ -263,13 +263,12 @@ class LocalClient(Generic[T]):
 
     def expire(self, now: float) -> list[T]:
         """The contexts of the requests unanswered for timeout_s, forgotten."""
-        expired: list[T] = []
-        for request_id, pending in list(self._pending.items()):
+        due: list[int] = []
+        for request_id, pending in self._pending.items():  # oldest first
             if pending.expires_at > now:
                 break
-            del self._pending[request_id]
-            expired.append(pending.context)
-        return expired
+            due.append(request_id)
+        return [self._pending.pop(request_id).context for request_id in due]
 
     def forget(self, selected: Callable[[T], bool]) -> list[T]:
         """Forget the waiting requests whose context is selected; return those."""

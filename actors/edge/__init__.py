@@ -58,6 +58,7 @@ class EdgeActor(pykka.ThreadingActor):
                 | msgs.DetachLocal()
                 | msgs.HandleLocally()
                 | msgs.WatchServices()
+                | msgs.UnwatchServices()
                 | (msgs.GetStats())
             ):
                 return self._runner.call(message).result(timeout=5)

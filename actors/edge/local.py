@@ -48,6 +48,9 @@ class LocalPeers:
                 self._watchers.append(ref)
                 for service in sorted(self._available):
                     ref.tell(msgs.ServiceAvailabilityChanged(service, True))
+            case msgs.UnwatchServices(ref=ref):
+                urn = ref.actor_urn
+                self._watchers = [w for w in self._watchers if w.actor_urn != urn]
             case msgs.HandleLocally(service=service, ref=ref, capacity=capacity):
                 if ref is None:
                     self._handlers.pop(service, None)
@@ -106,6 +109,12 @@ class LocalPeers:
                 self._stats.incr("edge.local_unroutable", len(requests))
                 for _ in requests:
                     self._core.local_answered(service)
+
+    @property
+    def watcher_count(self) -> int:
+        """How many actors are told of service availability (an actor that stops
+        says UnwatchServices; one that dies is dropped at the next event)."""
+        return len(self._watchers)
 
     def availability(self, service: bytes, available: bool) -> None:
         """Tell every watcher that `service` gained or lost its last worker."""

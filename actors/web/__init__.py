@@ -152,6 +152,8 @@ class WebActor(pykka.ThreadingActor):
                     msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
                 )
         self._client.detach(links.edge)
+        with contextlib.suppress(pykka.ActorDeadError):
+            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
         for result in self._client.forget(lambda _: True):
             result.cancel()
 

@@ -130,7 +130,11 @@ def test_each_reply_is_matched_to_its_request_among_several_in_flight(
     harness: Harness,
 ) -> None:
     """RFC 18: replies carry no request id but the peer's; three requests in flight
-    are answered in reverse order, and each reply finds its own context."""
+    are answered in reverse order, and each reply finds its own context.
+
+    Each answer waits for the reply before it: the three come from three workers, so
+    three connections, and the broker's ROUTER reads its connections in turn (fair
+    queuing), not in the order messages were sent on them."""
     client = harness.client
     ids = {
         name: client.request(SERVICE, [name.encode()], name, now=100.0)
@@ -139,10 +143,9 @@ def test_each_reply_is_matched_to_its_request_among_several_in_flight(
     assert sorted(ids.values()) == [1, 2, 3]
     requests = sorted((harness.take_request() for _ in ids), key=lambda r: r.body)
     assert [r.body for r in requests] == [[b"first"], [b"second"], [b"third"]]
+    matched = []
     for request in reversed(requests):
         harness.answer(request, b"200", request.body[0].upper())
-    matched = []
-    for _ in ids:
         reply = client.reply(*_frames(harness.next_reply()))
         assert isinstance(reply, LocalReply)
         matched.append((client.take(reply.request_id), reply.body))
