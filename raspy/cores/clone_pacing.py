@@ -16,7 +16,9 @@ from raspy.ratelimit import LogRateLimiter
 
 MIN_HUGZ_GAP_S: Final = 0.01  # a subscription's early HUGZ: at most 100 a second
 TRIM_GAP_S: Final = 10.0  # heap handed back at most this often after subscribers left
-BLOCKED_RETRY_S: Final = 0.002  # a snapshot peer that was full is tried again then
+# a snapshot peer or a subscriber that was full is tried again then (a subscriber's
+# queue of 119 updates empties within milliseconds when it keeps up)
+BLOCKED_RETRY_S: Final = 0.0005
 # A full subscriber is waited for while it reads on (a healthy one empties its queue
 # as soon as the I/O threads get a core, on a loaded Pi within some 100 ms): it is cut
 # off after this long without taking a message ...
