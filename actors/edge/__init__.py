@@ -53,12 +53,15 @@ class EdgeActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         match message:
+            case msgs.DetachLocal() | msgs.UnwatchServices():
+                # told by an actor that stops: nobody waits for the answer, and an
+                # I/O thread that is busy or gone must not fail (and stop) the edge
+                self._runner.call(message)
+                return None
             case (
                 msgs.AttachLocal()
-                | msgs.DetachLocal()
                 | msgs.HandleLocally()
                 | msgs.WatchServices()
-                | msgs.UnwatchServices()
                 | (msgs.GetStats())
             ):
                 return self._runner.call(message).result(timeout=5)

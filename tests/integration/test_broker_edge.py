@@ -11,7 +11,14 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
 
-from raspy.actors.messages import AttachLocal, GetStats, MdpFrames
+from raspy.actors.edge import EdgeActor
+from raspy.actors.messages import (
+    AttachLocal,
+    DetachLocal,
+    GetStats,
+    MdpFrames,
+    UnwatchServices,
+)
 from raspy.actors.worker import EchoWorkerActor, local_peer_id
 
 
@@ -201,3 +208,17 @@ def test_one_attach_routes_every_sub_peer_of_an_actor_with_its_peer_id(
 def test_an_in_process_peer_name_may_not_contain_the_route_separator() -> None:
     with pytest.raises(ValueError, match="has no '/'"):
         local_peer_id("a/b")
+
+
+def test_a_told_detach_or_unwatch_never_stops_the_edge(edge: EdgeHandle) -> None:
+    """Actors tell DetachLocal and UnwatchServices as they stop, and nobody waits for
+    the answer: even with the edge's I/O thread gone (as if stuck or failed), the
+    edge actor takes them and goes on answering its supervisor."""
+    actor = edge.ref._actor_weakref()  # fault injection: end its I/O thread
+    assert isinstance(actor, EdgeActor)
+    actor._runner.stop()
+    edge.ref.tell(DetachLocal(b"gone"))
+    edge.ref.tell(UnwatchServices(edge.ref))
+    assert edge.ref.ask("still there?", timeout=5) is None  # logged as unexpected
+    assert edge.ref.is_alive()
+    assert actor.io_alive is False
