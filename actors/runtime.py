@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, cast, overload
+from typing import Any, Final
 
 import pykka
 import structlog
@@ -147,7 +147,6 @@ class Runtime:
             self.edge, self.outbox, clone, self.store, self.clock, self.stats
         )
 
-    @overload
     def follow_clone(
         self,
         name: str,
@@ -155,45 +154,21 @@ class Runtime:
         *,
         enabled: bool = True,
         critical: bool = False,
-        without_leader: Literal[False] = False,
-    ) -> None: ...
-
-    @overload
-    def follow_clone(
-        self,
-        name: str,
-        start_with: OptionalLeaderStart,
-        *,
-        enabled: bool = True,
-        critical: bool = False,
-        without_leader: Literal[True],
-    ) -> None: ...
-
-    def follow_clone(
-        self,
-        name: str,
-        start_with: LeaderStart | OptionalLeaderStart,
-        *,
-        enabled: bool = True,
-        critical: bool = False,
-        without_leader: bool = False,
     ) -> None:
-        """Start child `name` bound to the running Clone server (or, `without_leader`,
-        to its absence), unless it already is (raspy.child_set.ChildSet.follow)."""
-        if without_leader:  # the overloads pair start_with with the option
-            start = cast(OptionalLeaderStart, start_with)
-            self._children.follow(
-                name,
-                CLONE,
-                start,
-                enabled=enabled,
-                critical=critical,
-                without_leader=True,
-            )
-        else:
-            self._children.follow(
-                name, CLONE, start_with, enabled=enabled, critical=critical
-            )
+        """Start child `name` bound to the running Clone server, unless it already
+        is; stopped while there is none (raspy.child_set.ChildSet.follow)."""
+        self._children.follow(
+            name, CLONE, start_with, enabled=enabled, critical=critical
+        )
+
+    def follow_clone_or_none(
+        self, name: str, start_with: OptionalLeaderStart, *, critical: bool = False
+    ) -> None:
+        """As follow_clone, but also run while there is no Clone server (started
+        with None): the web face serves its pages without the tree."""
+        self._children.follow(
+            name, CLONE, start_with, critical=critical, without_leader=True
+        )
 
     def reload(self, new: Config) -> list[str]:
         """Apply a new, valid config in the supervisor thread; return the changed keys.

@@ -286,4 +286,4 @@ def start_web(rt: Runtime) -> None:
             sock.close()
             raise
 
-    rt.follow_clone(CHILD, start, critical=True, without_leader=True)
+    rt.follow_clone_or_none(CHILD, start, critical=True)
