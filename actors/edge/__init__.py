@@ -53,7 +53,11 @@ class EdgeActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case msgs.DetachLocal() | msgs.UnwatchServices():
+            case (
+                msgs.DetachLocal()
+                | msgs.UnwatchServices()
+                | msgs.HandleLocally(ref=None)
+            ):
                 # told by an actor that stops: nobody waits for the answer, and an
                 # I/O thread that is busy or gone must not fail (and stop) the edge
                 self._runner.call(message)

@@ -16,6 +16,7 @@ from raspy.actors.messages import (
     AttachLocal,
     DetachLocal,
     GetStats,
+    HandleLocally,
     MdpFrames,
     UnwatchServices,
 )
@@ -211,14 +212,15 @@ def test_an_in_process_peer_name_may_not_contain_the_route_separator() -> None:
 
 
 def test_a_told_detach_or_unwatch_never_stops_the_edge(edge: EdgeHandle) -> None:
-    """Actors tell DetachLocal and UnwatchServices as they stop, and nobody waits for
-    the answer: even with the edge's I/O thread gone (as if stuck or failed), the
+    """Actors tell DetachLocal, UnwatchServices and HandleLocally(ref=None) as they
+    stop, and nobody waits for the answer: even with the edge's I/O thread gone (as if stuck or failed), the
     edge actor takes them and goes on answering its supervisor."""
     actor = edge.ref._actor_weakref()  # fault injection: end its I/O thread
     assert isinstance(actor, EdgeActor)
     actor._runner.stop()
     edge.ref.tell(DetachLocal(b"gone"))
     edge.ref.tell(UnwatchServices(edge.ref))
+    edge.ref.tell(HandleLocally(b"titanic.request", None))
     assert edge.ref.ask("still there?", timeout=5) is None  # logged as unexpected
     assert edge.ref.is_alive()
     assert actor.io_alive is False
