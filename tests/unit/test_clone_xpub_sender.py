@@ -226,3 +226,27 @@ def test_a_reader_slower_than_the_publisher_is_cut_off_once_it_lags_too_far(
         reader.close()
         slow.close()
     assert received == [[b"/k", b"%d" % index] for index in range(200)]
+
+
+def test_at_stop_what_waits_goes_out_at_once_and_the_full_one_is_cut_off(
+    zmq_context: Context, xpub: zmq.Socket[bytes]
+) -> None:
+    """The Clone loop's close flushes with stopping=True: no wait is left to run."""
+    stats, budget = Stats(), 8 * 1024 * 1024
+    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, budget, HWM)
+    reader, idle = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
+    sent = [[b"/k", b"%d" % index] for index in range(100)]
+    try:
+        for frames in sent:
+            sender.send(frames)
+        assert _waits(sender)
+        sender.flush(time.monotonic(), stopping=True)
+        assert not _waits(sender)
+        received = []
+        while reader.poll(0):
+            received.append(reader.recv_multipart())
+    finally:
+        reader.close()
+        idle.close()
+    assert received == sent
+    assert stats.get("clone.subscribers.cut_off") == 1
