@@ -90,7 +90,7 @@ class CloneLoop:
         hwm = publisher_hwm(budget, largest)
         if hwm * largest > budget:  # MIN_HWM: the values are too large for the budget
             log.warning(
-                "clone_subscriber_queue_over_budget",
+                "clone_queue_budget_exceeded",
                 queue_bytes=hwm * largest,
                 limit_bytes=budget,
                 hint="raise [limits] clone_subscriber_queue_bytes or lower "

@@ -1,14 +1,7 @@
 """The Clone server's publisher socket (docs/protocols.md §6.5): an XPUB that never
-blocks and keeps each subscriber's queue within its byte budget (issue 18).
-
-The socket is bound with the SNDHWM that holds the budget (raspy.cores.clone_pacing
-says why it never changes). A subscriber whose queue is full is waited for a moment,
-as its queue may only look full: the socket hears of a subscriber's reads from the
-I/O thread, and while a burst goes out it listens only every millisecond or so. What
-is published meanwhile waits here, in order. One still full after the wait is cut off
-(it misses what does not fit, and its next update shows the sequence gap that sends
-a CHP client for a snapshot, RFC 12). ClonePacing decides when waiting is over and
-when a cut-off is worth a log line. Clone I/O thread only.
+blocks and keeps each subscriber's queue within its byte budget (issue 18). A full
+queue may only look full, so what is published waits here, in order, until ClonePacing
+says to cut that subscriber off (the policy and its reasons: raspy.cores.clone_pacing).
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ FULL_SUBSCRIBER_WAIT_S: Final = 0.5
 # ... or once what waits for it is this old: one that reads, but slower than what is
 # published, holds the others up no longer (a burst may outrun a healthy one a while)
 MAX_SUBSCRIBER_LAG_S: Final = 5.0
+# For this long after a cut-off, the lag allowed is FULL_SUBSCRIBER_WAIT_S: libzmq
+# takes a cut-off subscriber back once it reads again, and a slow one would hold the
+# others up to MAX_SUBSCRIBER_LAG_S again and again
+CUT_OFF_HOLDOFF_S: Final = 30.0
 # libzmq's XPUB notices (XPUB_VERBOSER): b"\x01" + topic on subscribe, b"\x00" on leave
 SUBSCRIBED: Final = 1
 UNSUBSCRIBED: Final = 0
@@ -46,6 +50,7 @@ class ClonePacing:
     def __init__(self, hugz_interval_s: float, queue_budget_bytes: int) -> None:
         self._queue_budget_bytes = queue_budget_bytes
         self._cut_off_log = LogRateLimiter()
+        self._short_lag_until = 0.0  # CUT_OFF_HOLDOFF_S after the last cut-off
         self._interval_s = hugz_interval_s
         self._next_hugz = 0.0  # the first turn sends one
         self._last_hugz: float | None = None
@@ -80,16 +85,20 @@ class ClonePacing:
         published at `queued_at`, the last one went out at `progress_at`, and all
         that waits costs `waiting_bytes` (message_cost). True when that subscriber
         is to be cut off: it took nothing for FULL_SUBSCRIBER_WAIT_S, it lags
-        MAX_SUBSCRIBER_LAG_S behind, or a queue's worth waits for it."""
+        MAX_SUBSCRIBER_LAG_S behind (FULL_SUBSCRIBER_WAIT_S within CUT_OFF_HOLDOFF_S
+        of a cut-off), or a queue's worth waits for it."""
+        short = now < self._short_lag_until
+        lag_s = FULL_SUBSCRIBER_WAIT_S if short else MAX_SUBSCRIBER_LAG_S
         return (
             now - progress_at >= FULL_SUBSCRIBER_WAIT_S
-            or now - queued_at >= MAX_SUBSCRIBER_LAG_S
+            or now - queued_at >= lag_s
             or waiting_bytes >= self._queue_budget_bytes
         )
 
     def cut_off(self, now: float) -> bool:
-        """A subscriber's queue was full (counted every time): True once a minute,
-        when it is worth a log line."""
+        """A subscriber was cut off (counted every time): the lag allowed is short
+        for CUT_OFF_HOLDOFF_S; True once a minute, when it is worth a log line."""
+        self._short_lag_until = now + CUT_OFF_HOLDOFF_S
         return self._cut_off_log.should_log("cut_off", now)
 
     def drained_full(self) -> None:
@@ -145,10 +154,16 @@ class ClonePacing:
 #   subscriber has just left and whose I/O side is already freed, and its I/O thread
 #   then crashes (a use after free, reproduced with subscribers coming and going);
 #   tests/integration/test_clone_subscriber_churn.py keeps that case;
-# - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN:
-#   counted (clone.subscribers.cut_off) and logged (rate-limited), then the message is
-#   sent again without NODROP, so the others get it and the full one misses it: its
-#   next update shows a sequence gap, and a CHP client asks for a snapshot (RFC 12);
+# - XPUB_NODROP turns the moment a subscriber's queue reaches its limit into EAGAIN.
+#   A queue of ~100 often only looks full: the socket hears of a subscriber's reads
+#   from the I/O thread about once a millisecond in a burst. So the socket is made to
+#   catch up (ZMQ_EVENTS) and tried again; if still full, what is published waits in
+#   the publisher, in order, and is tried again every BLOCKED_RETRY_S, until
+#   ClonePacing.stop_waiting says the subscriber is cut off: counted
+#   (clone.subscribers.cut_off) and logged (rate-limited), the message sent again
+#   without NODROP, so the others get it and the full one misses it: its next update
+#   shows a sequence gap, and a CHP client asks for a snapshot (RFC 12). A subscriber
+#   therefore holds up to about twice its budget: its queue and what waits for it;
 # - no ZMTP heartbeats on the XPUB: libzmq 4.3.x has open crashes with heartbeats on
 #   PUB/XPUB sockets (a segfault in its I/O thread was seen here); a subscriber that
 #   reads nothing keeps at most its byte budget until it leaves; after a subscriber

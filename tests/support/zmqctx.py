@@ -34,6 +34,12 @@ class ContextLeftOpen(AssertionError):
         self.terminating = terminating
 
 
+# RecordingContext follows sockets through pyzmq's own (private) bookkeeping hooks;
+# a pyzmq without them must be noticed here, not as a silent empty list later
+assert hasattr(zmq.Context, "_add_socket"), "pyzmq's Context._add_socket is gone"
+assert hasattr(zmq.Context, "_rm_socket"), "pyzmq's Context._rm_socket is gone"
+
+
 class RecordingContext(zmq.Context[zmq.Socket[bytes]]):
     """A context that knows its open sockets and the thread that made each one,
     without asking libzmq about a socket another thread may be using."""

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from raspy.cores.clone_pacing import (
     BLOCKED_RETRY_S,
+    CUT_OFF_HOLDOFF_S,
     FULL_SUBSCRIBER_WAIT_S,
     MAX_SUBSCRIBER_LAG_S,
     MIN_HUGZ_GAP_S,
@@ -88,6 +89,19 @@ def test_a_full_subscriber_is_waited_for_while_it_reads_on_within_bounds() -> No
     assert pacing.stop_waiting(T0, progress, 100, T0 + lag * 1.01) is True  # too slow
     assert pacing.stop_waiting(T0, T0, BUDGET - 1, T0) is False
     assert pacing.stop_waiting(T0, T0, BUDGET, T0) is True
+
+
+def test_after_a_cut_off_the_lag_allowed_is_short_for_a_while() -> None:
+    """libzmq takes a cut-off subscriber back once it reads again: a slow one would
+    hold the others up at every refill, so for CUT_OFF_HOLDOFF_S a subscriber that
+    reads on may lag FULL_SUBSCRIBER_WAIT_S only, not MAX_SUBSCRIBER_LAG_S."""
+    pacing, wait = _pacing(), FULL_SUBSCRIBER_WAIT_S
+    assert pacing.stop_waiting(T0, T0 + 1.0, 100, T0 + 1.0) is False  # lag 1 s: fine
+    pacing.cut_off(T0)
+    assert pacing.stop_waiting(T0, T0 + wait * 0.9, 100, T0 + wait * 0.9) is False
+    assert pacing.stop_waiting(T0, T0 + 1.0, 100, T0 + 1.0) is True  # reads, lags
+    later = T0 + CUT_OFF_HOLDOFF_S
+    assert pacing.stop_waiting(later, later + 1.0, 100, later + 1.0) is False
 
 
 def test_a_cut_off_is_worth_a_log_line_once_a_minute() -> None:
