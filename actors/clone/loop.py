@@ -64,7 +64,7 @@ class CloneLoop:
         self._context, self._config, self._endpoints = context, config, endpoints
         self._clock, self._stats, self._linger_ms = clock, stats, linger_ms
         self._curve = curve  # server keys for the bound TCP sockets (§8.2)
-        self._limits = limits = limits or LimitsConfig()
+        limits = limits or LimitsConfig()
         self.runner = Runner(
             "clone",
             self,
@@ -85,7 +85,7 @@ class CloneLoop:
     def open(self, runner: Runner) -> None:
         config, parts = self._config, self._parts
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
-        budget = self._limits.clone_subscriber_queue_bytes  # issue 18
+        budget = self._pacing.queue_budget_bytes  # issue 18
         largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
         hwm = publisher_hwm(budget, largest)
         if hwm * largest > budget:  # MIN_HWM: the values are too large for the budget
@@ -105,7 +105,7 @@ class CloneLoop:
             curve=self._curve,
         )
         self._stats.gauge("clone.publisher.hwm", hwm)
-        self._xpub = XpubSender(socks.publisher, self._pacing, self._stats, budget, hwm)
+        self._xpub = XpubSender(socks.publisher, self._pacing, self._stats, hwm)
         self._router = SnapshotRouter(
             socks.router, parts.snapshots, parts.intake, runner
         )

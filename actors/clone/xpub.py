@@ -30,14 +30,12 @@ class XpubSender:
         sock: Socket,
         pacing: ClonePacing,
         stats: Stats,
-        budget_bytes: int,
         hwm: int,
     ) -> None:
         self.socket = sock
         self._pacing = pacing
         self._stats = stats
-        self._budget_bytes = budget_bytes  # for the cut-off log line
-        self._hwm = hwm  # ... the socket's SNDHWM, set before bind
+        self._hwm = hwm  # the socket's SNDHWM, set before bind (for the log line)
         # (when it was published, its frames, what it costs in memory), oldest first
         self._waiting: deque[tuple[float, list[bytes], int]] = deque()
         self._waiting_bytes = 0
@@ -64,8 +62,8 @@ class XpubSender:
         cost = message_cost(frames)
         self._waiting.append((now, frames, cost))
         self._waiting_bytes += cost
-        if self._pacing.stop_waiting(now, now, self._waiting_bytes, now):
-            self.flush(now)  # a queue's worth waits: no more, whatever the time
+        if self._pacing.holds_a_queue(self._waiting_bytes):
+            self.flush(now)  # cuts the full subscriber off, however short the wait
 
     def flush(self, now: float, *, stopping: bool = False) -> None:
         """Send what waits; a subscriber still full when ClonePacing says the wait is
@@ -107,7 +105,7 @@ class XpubSender:
             log.warning(
                 "clone_subscriber_cut_off",
                 reason="queue_full",
-                limit_bytes=self._budget_bytes,
+                limit_bytes=self._pacing.queue_budget_bytes,
                 hwm=self._hwm,
             )
         pub = self.socket

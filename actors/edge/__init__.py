@@ -47,8 +47,7 @@ class EdgeActor(pykka.ThreadingActor):
         self._runner.start()
 
     def on_stop(self) -> None:
-        self._runner.stop()
-        if not self._runner.alive:  # a stuck loop still polls the outbox's pipe
+        if self._runner.stop():  # a stuck loop still polls the outbox's pipe
             self.outbox.close()
 
     def on_receive(self, message: Any) -> Any:

@@ -48,7 +48,7 @@ class ClonePacing:
     peers' real timers and the heap is the process's, neither is about ttl."""
 
     def __init__(self, hugz_interval_s: float, queue_budget_bytes: int) -> None:
-        self._queue_budget_bytes = queue_budget_bytes
+        self.queue_budget_bytes = queue_budget_bytes  # per subscriber (issue 18)
         self._cut_off_log = LogRateLimiter()
         self._short_lag_until = 0.0  # CUT_OFF_HOLDOFF_S after the last cut-off
         self._interval_s = hugz_interval_s
@@ -78,6 +78,11 @@ class ClonePacing:
             soonest = now if last is None else max(now, last + MIN_HUGZ_GAP_S)
             self._next_hugz = min(self._next_hugz, soonest)
 
+    def holds_a_queue(self, waiting_bytes: int) -> bool:
+        """What waits for a full subscriber (message_cost) is a whole queue's worth:
+        raspyd holds no more for it, however short the wait was."""
+        return waiting_bytes >= self.queue_budget_bytes
+
     def stop_waiting(
         self, queued_at: float, progress_at: float, waiting_bytes: int, now: float
     ) -> bool:
@@ -92,7 +97,7 @@ class ClonePacing:
         return (
             now - progress_at >= FULL_SUBSCRIBER_WAIT_S
             or now - queued_at >= lag_s
-            or waiting_bytes >= self._queue_budget_bytes
+            or self.holds_a_queue(waiting_bytes)
         )
 
     def cut_off(self, now: float) -> bool:

@@ -71,7 +71,7 @@ def test_a_subscription_brings_a_hugz_forward_and_leaves_the_hwm_as_bound(
     half closed then): a subscription changes nothing but the next HUGZ."""
     pacing = ClonePacing(3600.0, BUDGET)
     assert pacing.on_turn(time.monotonic()).hugz  # the first; the next in an hour
-    sender = XpubSender(xpub, pacing, Stats(), BUDGET, HWM)
+    sender = XpubSender(xpub, pacing, Stats(), HWM)
     sub = _sub(zmq_context, sender, 1)
     try:
         assert xpub.getsockopt(zmq.SNDHWM) == HWM == MIN_HWM
@@ -89,7 +89,7 @@ def test_a_full_subscriber_misses_messages_and_the_others_get_every_one(
 ) -> None:
     stats = Stats()
     pacing = ClonePacing(3600.0, BUDGET)
-    sender = XpubSender(xpub, pacing, stats, BUDGET, HWM)
+    sender = XpubSender(xpub, pacing, stats, HWM)
     reader, idle = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
     sent = [[b"/k", b"%d" % i] for i in range(200)]
     try:
@@ -131,7 +131,7 @@ def test_a_burst_to_a_subscriber_that_keeps_up_cuts_nobody_off(
     pub.setsockopt(zmq.XPUB_NODROP, 1)
     pub.bind("tcp://127.0.0.1:*")
     stats, budget = Stats(), 8 * 1024 * 1024  # what waits is far under a queue's worth
-    sender = XpubSender(pub, ClonePacing(3600.0, budget), stats, budget, HWM)
+    sender = XpubSender(pub, ClonePacing(3600.0, budget), stats, HWM)
     sub = zmq_context.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -167,7 +167,7 @@ def test_every_subscriber_that_fills_is_cut_off_and_counted(
     """After a cut-off the sender is back on XPUB_NODROP: the next subscriber that
     fills is noticed (and counted) too, not dropped from silently."""
     stats = Stats()
-    sender = XpubSender(xpub, ClonePacing(3600.0, BUDGET), stats, BUDGET, HWM)
+    sender = XpubSender(xpub, ClonePacing(3600.0, BUDGET), stats, HWM)
     reader, first = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
     second = None
     try:
@@ -202,7 +202,7 @@ def test_a_reader_slower_than_the_publisher_is_cut_off_once_it_lags_too_far(
     """A reader that takes a little now and then is waited for, but only until what
     waits for it is MAX_SUBSCRIBER_LAG_S old: it never holds the others up longer."""
     stats, budget = Stats(), 8 * 1024 * 1024  # the time binds, not the bytes
-    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, budget, HWM)
+    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, HWM)
     reader, slow = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
     started = time.monotonic()
     try:
@@ -233,7 +233,7 @@ def test_at_stop_what_waits_goes_out_at_once_and_the_full_one_is_cut_off(
 ) -> None:
     """The Clone loop's close flushes with stopping=True: no wait is left to run."""
     stats, budget = Stats(), 8 * 1024 * 1024
-    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, budget, HWM)
+    sender = XpubSender(xpub, ClonePacing(3600.0, budget), stats, HWM)
     reader, idle = _sub(zmq_context, sender, 0), _sub(zmq_context, sender, 1)
     sent = [[b"/k", b"%d" % index] for index in range(100)]
     try:
