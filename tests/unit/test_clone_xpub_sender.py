@@ -53,6 +53,14 @@ def _sub(context: Context, sender: XpubSender, rcvhwm: int) -> zmq.Socket[bytes]
     return sub
 
 
+def _queued(sub: zmq.Socket[bytes]) -> list[list[bytes]]:
+    """Every message waiting on `sub` now, in order."""
+    messages = []
+    while sub.poll(0):
+        messages.append(sub.recv_multipart())
+    return messages
+
+
 def _flush(sender: XpubSender) -> None:
     """Turn as the Clone loop does until nothing waits (a full subscriber is cut
     off within FULL_SUBSCRIBER_WAIT_S)."""
@@ -101,9 +109,7 @@ def test_a_full_subscriber_misses_messages_and_the_others_get_every_one(
                 wait_until(lambda: reader.poll(0), what="the reader's message")
                 received.append(reader.recv_multipart())
         missed = stats.get("clone.subscribers.cut_off")
-        idle_got = []
-        while idle.poll(0):
-            idle_got.append(idle.recv_multipart())
+        idle_got = _queued(idle)
     finally:
         reader.close()
         idle.close()
@@ -144,13 +150,11 @@ def test_a_burst_to_a_subscriber_that_keeps_up_cuts_nobody_off(
         for frames in sent:
             sender.send(frames)
             sender.flush(time.monotonic())
-            while sub.poll(0):  # a reader that keeps up, between two turns
-                received.append(sub.recv_multipart())
+            received += _queued(sub)  # a reader that keeps up, between two turns
         _flush(sender)
 
         def all_received() -> bool:
-            while sub.poll(0):
-                received.append(sub.recv_multipart())
+            received.extend(_queued(sub))
             return len(received) >= len(sent)
 
         wait_until(all_received, what="every message of the burst")
@@ -191,11 +195,6 @@ def _waits(sender: XpubSender) -> bool:
     return sender.waiting
 
 
-def _read_all(sub: zmq.Socket[bytes]) -> None:
-    while sub.poll(0):
-        sub.recv_multipart()
-
-
 def test_a_reader_slower_than_the_publisher_is_cut_off_once_it_lags_too_far(
     zmq_context: Context, xpub: zmq.Socket[bytes]
 ) -> None:
@@ -209,19 +208,17 @@ def test_a_reader_slower_than_the_publisher_is_cut_off_once_it_lags_too_far(
         for index in range(200):
             sender.send([b"/k", b"%d" % index])
         assert _waits(sender)  # `slow` is full
-        _read_all(slow)  # it reads what it has, and room comes back
+        _queued(slow)  # it reads what it has, and room comes back
         sender.flush(started + MAX_SUBSCRIBER_LAG_S - FULL_SUBSCRIBER_WAIT_S / 2)
         assert _waits(sender)  # some went out, it is full again: no cut-off yet
         assert stats.get("clone.subscribers.cut_off") == 0
-        _read_all(slow)
+        _queued(slow)
         sender.flush(started + MAX_SUBSCRIBER_LAG_S + 0.9)  # progress made, too late
         # it read on, but the oldest waiting message (the burst took milliseconds)
         # is older than the lag allows
         assert not _waits(sender)
         assert stats.get("clone.subscribers.cut_off") == 1
-        received = []
-        while reader.poll(0):
-            received.append(reader.recv_multipart())
+        received = _queued(reader)
     finally:
         reader.close()
         slow.close()
@@ -242,9 +239,7 @@ def test_at_stop_what_waits_goes_out_at_once_and_the_full_one_is_cut_off(
         assert _waits(sender)
         sender.flush(time.monotonic(), stopping=True)
         assert not _waits(sender)
-        received = []
-        while reader.poll(0):
-            received.append(reader.recv_multipart())
+        received = _queued(reader)
     finally:
         reader.close()
         idle.close()
