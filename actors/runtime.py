@@ -52,7 +52,7 @@ from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.curve import CurveServer
 from raspy.transport.outbox import Outbox
-from raspy.transport.sockets import CurveKeys
+from raspy.transport.sockets import CurveKeys, term_within
 
 log = structlog.get_logger(component="supervisor")
 
@@ -285,12 +285,8 @@ class Runtime:
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
-        terminating = threading.Thread(
-            target=self.context.term, name="context-term", daemon=True
-        )
-        terminating.start()
-        terminating.join(_TERM_TIMEOUT_S)
-        if terminating.is_alive():  # "runner_stuck" said whose socket is still open
+        if term_within(self.context, _TERM_TIMEOUT_S) is not None:
+            # "runner_stuck" said whose socket is still open
             log.error("context_term_stuck", waited_s=_TERM_TIMEOUT_S)
             return False
         log.info("daemon_stopped")

@@ -5,6 +5,7 @@ Contexts are made by the caller and passed in; never zmq.Context.instance() here
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,3 +84,16 @@ def connect_socket(
         sock.close(linger=0)
         raise
     return sock
+
+
+def term_within(
+    context: zmq.Context[zmq.Socket[bytes]], timeout_s: float
+) -> threading.Thread | None:
+    """Terminate `context` on a thread of its own, waiting at most `timeout_s`: None
+    once it is done, else the thread still inside term(). A socket some owner never
+    closed keeps term() waiting for ever, and the context must then be left alone
+    (closing sockets under a running term() aborts libzmq)."""
+    terminating = threading.Thread(target=context.term, name="ctx-term", daemon=True)
+    terminating.start()
+    terminating.join(timeout_s)
+    return terminating if terminating.is_alive() else None

@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import zmq
 
+from raspy.transport.sockets import term_within
+
 TERM_TIMEOUT_S: Final = 5.0
 
 
@@ -83,10 +85,8 @@ def checked_context(
     try:
         yield ctx
     finally:
-        terminating = threading.Thread(target=ctx.term, name="ctx-term", daemon=True)
-        terminating.start()
-        terminating.join(term_timeout_s)
-        if terminating.is_alive():
+        terminating = term_within(ctx, term_timeout_s)
+        if terminating is not None:
             # never destroy() here: closing sockets under a running term aborts libzmq
             raise ContextLeftOpen(ctx.open_sockets(), terminating, term_timeout_s)
 
