@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import zmq
-from benchproc import cpu_seconds, free_port, rss_mb, stop
+from benchproc import cpu_seconds, free_port, libzmq_io_cpu_seconds, rss_mb, stop
 
 from raspy.transport.multipart import drain, recv_frames, send_frames
 
@@ -271,6 +271,7 @@ def scenario(
         try:
             _wait_service(client_ep, mode)
             cpu_before = cpu_seconds(pid) if pid else 0.0
+            io_before = libzmq_io_cpu_seconds(pid) if pid else 0.0
             started = time.perf_counter()
             runs = [
                 _spawn("_client", client_ep, mode, str(depth), str(count), str(size))
@@ -279,6 +280,7 @@ def scenario(
             results = [json.loads(run.communicate(timeout=300)[0]) for run in runs]
             wall = time.perf_counter() - started
             cpu = (cpu_seconds(pid) - cpu_before) if pid else 0.0
+            io_cpu = (libzmq_io_cpu_seconds(pid) - io_before) if pid else 0.0
         finally:
             for proc in procs:
                 stop(proc, wait_s=5)
@@ -294,6 +296,7 @@ def scenario(
         "wall_s": wall,
         "rss_mb": rss,
         "cpu_us_per_req": cpu / done * 1e6 if done else 0.0,
+        "io_us_per_req": io_cpu / done * 1e6 if done else 0.0,
     }
 
 
@@ -323,7 +326,7 @@ def main() -> None:
     print(f"raspyd idle RSS: {idle_rss_mb():.1f} MB")
     header = (
         f"{'scenario':<16} {'broker':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'broker CPU us/req':>18}"
+        f" {'broker CPU us/req':>18} {'of it libzmq I/O':>17}"
     )
     print(header)
     for name, clients, depth, workers, size, count in scenarios:
@@ -335,7 +338,8 @@ def main() -> None:
             note = f"  LOST {lost}" if lost else ""
             print(
                 f"{name:<16} {kind:<10} {f['req_s']:>9.0f} {f['p50_ms']:>8.3f} "
-                f"{f['p99_ms']:>8.3f} {f['cpu_us_per_req']:>18.1f}{note}"
+                f"{f['p99_ms']:>8.3f} {f['cpu_us_per_req']:>18.1f}"
+                f" {f['io_us_per_req']:>17.1f}{note}"
             )
         ours = figures["raspy"]["req_s"]
         raw, fwd, major = (figures[k] for k in ("raw", "pyfwd", "majortomo"))

@@ -7,32 +7,25 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import zmq
 
+# the tests' port picker (tests/support/net.py), one copy for both
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support import net
+
+is_free = net.is_free  # bench_clone waits for Mosquitto's port with it
+
 
 def free_port(span: int = 1) -> int:
-    """A port P with P..P+span-1 free on 127.0.0.1 a moment ago (servers bind fixed ports)."""
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + span <= 65535 and all(is_free(base + i) for i in range(span)):
-            return base
-    raise SystemExit("no free ports on 127.0.0.1")
-
-
-def is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    """A port P with P..P+span-1 free on 127.0.0.1 a moment ago (servers bind fixed
+    ports). Drawn below the kernel's ephemeral range, as the tests do: a port that
+    bind(0) hands out can be taken by any outgoing connection before the server binds
+    it."""
+    return net.free_port_base(span)
 
 
 def start_raspyd(
@@ -65,6 +58,22 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used (/proc/PID/stat fields 14, 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def libzmq_io_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the process's libzmq I/O threads (named ZMQbg/IO/N by libzmq):
+    the TCP work that is the same in every broker, apart from its own thread's."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended between the listing and the read
+            continue
+        if name.startswith("ZMQbg/IO"):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:

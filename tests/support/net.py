@@ -23,7 +23,7 @@ def free_port_base(span: int = 4) -> int:
     highest = _ephemeral_floor() - span
     for _ in range(50):
         base = _CHOOSE.randint(_LOWEST, highest)
-        if all(_is_free(base + offset) for offset in range(span)):
+        if all(is_free(base + offset) for offset in range(span)):
             return base
     raise AssertionError("no free port range found on 127.0.0.1")
 
@@ -38,7 +38,7 @@ def _ephemeral_floor() -> int:
     return floor if floor > _LOWEST + 1_000 else 32_768
 
 
-def _is_free(port: int) -> bool:
+def is_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))
