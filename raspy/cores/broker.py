@@ -116,7 +116,9 @@ class BrokerCore:
         self._counts: dict[str, int] = dict.fromkeys(
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
-        self._counts.update(expired_workers=0, heartbeats_sent=0)
+        self._counts.update(
+            expired_workers=0, heartbeats_sent=0, heartbeats_received=0
+        )
         self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ inputs
@@ -157,6 +159,7 @@ class BrokerCore:
             else:
                 self._on_reply(worker, pending, message, now)
         elif isinstance(message, mdp.Heartbeat):
+            self._counts["heartbeats_received"] += 1
             if worker.heard_heartbeat(now):
                 self._at(now + self._silence_s)
         elif isinstance(message, mdp.Disconnect):
