@@ -34,7 +34,7 @@ INTERVAL_S = 0.2
 CONFIG = f"""
 [broker]
 heartbeat_interval_s = {INTERVAL_S}
-heartbeat_liveness = 10
+heartbeat_liveness = 15
 """
 
 
@@ -61,7 +61,7 @@ def test_raspyd_serves_every_dialect_on_one_service_heartbeats_and_expires_worke
     tmp_path: Path,
 ) -> None:
     """The daemon as a whole: §3.6 mixing, §2.6 heartbeats at the configured interval
-    and expiry after liveness x interval (2 s) of silence, RFC 8 codes, and on SIGTERM a
+    and expiry after liveness x interval (3 s) of silence, RFC 8 codes, and on SIGTERM a
     DISCONNECT to each worker in its own dialect."""
     echo = f"{hostname()}.echo".encode()
     with (
@@ -106,11 +106,15 @@ def test_raspyd_serves_every_dialect_on_one_service_heartbeats_and_expires_worke
             silent = dealers.open(endpoint)
             silent.send_multipart(ready(V02, b"solo"))
             wait_until(
-                lambda: _pump(workers) and mmi_service(ctx, endpoint, b"solo") == b"200",
+                lambda: (
+                    _pump(workers) and mmi_service(ctx, endpoint, b"solo") == b"200"
+                ),
                 what="the silent worker's READY",
             )
             wait_until(
-                lambda: _pump(workers) and mmi_service(ctx, endpoint, b"solo") == b"404",
+                lambda: (
+                    _pump(workers) and mmi_service(ctx, endpoint, b"solo") == b"404"
+                ),
                 what="the silent worker to expire",
             )
             silent.send_multipart(heartbeat(V02))

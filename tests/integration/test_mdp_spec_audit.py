@@ -150,7 +150,7 @@ def test_workers_of_every_dialect_share_one_service_and_are_used_least_recent_fi
         address, body = split_request(worker_dialect, recv(workers[worker_dialect]))
         assert body == [client_dialect.encode()]
         addresses.append(address)
-    for (client_dialect, worker_dialect), address in zip(pairs, addresses, strict=True):
+    for (_, worker_dialect), address in zip(pairs, addresses, strict=True):
         worker = workers[worker_dialect]
         if worker_dialect != V01:
             worker.send_multipart(partial(worker_dialect, address, b"part"))
@@ -296,7 +296,13 @@ def _unexpected_cases() -> list[tuple[str, str]]:
     return [
         (dialect, case)
         for dialect in DIALECTS
-        for case in ("second_ready", "reply_while_idle", "reply_to_other", "request")
+        for case in (
+            "second_ready",
+            "second_ready_busy",
+            "reply_while_idle",
+            "reply_to_other",
+            "request",
+        )
     ]
 
 
@@ -316,6 +322,10 @@ def test_valid_but_unexpected_command_gets_disconnect_then_silence(
         worker.send_multipart(final(dialect, client_id, b"stray"))
     elif case == "request":
         worker.send_multipart(worker_command(dialect, "request", client_id, b"", b"x"))
+    elif case == "second_ready_busy":  # crashes zguide's broker (§2.9)
+        client.send_multipart(client_request(V02, b"strict", b"job"))
+        split_request(dialect, recv(worker))
+        worker.send_multipart(ready(dialect, b"strict"))
     else:
         client.send_multipart(client_request(V02, b"strict", b"job"))
         split_request(dialect, recv(worker))
@@ -325,6 +335,20 @@ def test_valid_but_unexpected_command_gets_disconnect_then_silence(
     worker.send_multipart(heartbeat(dialect))  # from an unknown peer now
     assert recv(worker) == disconnect(dialect)
     assert nothing_within(client)
+
+
+@pytest.mark.parametrize(
+    ("registered", "switched"), [(V01, V02), (V02, VMJ), (VMJ, V01)]
+)
+def test_a_worker_that_switches_dialect_gets_disconnect_in_its_own(
+    edge: EdgeHandle, dealers: Dealers, registered: str, switched: str
+) -> None:
+    """docs/protocols.md §3.5: the dialect never changes for a registered worker; one
+    that switches is sent DISCONNECT in the dialect it registered with."""
+    worker = _registered(edge, dealers, registered, b"fickle")
+    worker.send_multipart(heartbeat(switched))
+    assert recv(worker) == disconnect(registered)
+    wait_status(edge.context, edge.endpoint, b"fickle", b"404")
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -56,7 +56,7 @@ def serving(
                 context=context,
             ) as worker:
                 run(worker, stop)
-        except BaseException as exc:  # reported by the test thread
+        except Exception as exc:  # noqa: BLE001  # reported by the test thread
             failures.append(exc)
 
     thread = threading.Thread(target=main, name="test-worker")
@@ -207,7 +207,8 @@ def test_our_worker_registers_again_after_the_broker_expired_it(
             return mmi_service(clocked.context, endpoint, b"lapse") == b"200"
 
         wait_until(registered_again, what="the worker to register again")
-        assert clocked.stats()["broker.rejected.unknown_worker"] == before + 1
+        # it was told DISCONNECT for a HEARTBEAT sent after its expiry
+        assert clocked.stats()["broker.rejected.unknown_worker"] > before
         client = clocked.context.socket(zmq.DEALER)
         client.setsockopt(zmq.LINGER, 0)
         try:
@@ -216,6 +217,7 @@ def test_our_worker_registers_again_after_the_broker_expired_it(
             request = wait_until(
                 lambda: worker.recv(timeout_s=0.05), what="the request"
             )
+            assert request is not None
             worker.reply(request[0], [b"y"])
             assert client.poll(3000)
             assert client.recv_multipart() == [b"MDPC02", b"\x03", b"lapse", b"y"]

@@ -123,7 +123,7 @@ def wait_status(ctx: Context, endpoint: str, service: bytes, status: bytes) -> N
     )
 
 
-def nothing_within(sock: zmq.Socket[bytes], timeout_ms: int = 200) -> bool:
+def nothing_within(sock: zmq.Socket[bytes], timeout_ms: int = 100) -> bool:
     """True if no message is waiting or arrives within timeout_ms.
 
     Only used after a round trip through the broker has shown that anything it
