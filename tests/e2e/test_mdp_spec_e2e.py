@@ -61,8 +61,8 @@ def test_raspyd_serves_every_dialect_on_one_service_heartbeats_and_expires_worke
     tmp_path: Path,
 ) -> None:
     """The daemon as a whole: §3.6 mixing, §2.6 heartbeats at the configured interval
-    and expiry after liveness x interval (3 s) of silence, RFC 8 codes, and on SIGTERM a
-    DISCONNECT to each worker in its own dialect."""
+    and expiry after liveness x interval (3 s) of silence, RFC 8 codes, §2.8 garbage,
+    and on SIGTERM a DISCONNECT to each worker in its own dialect."""
     echo = f"{hostname()}.echo".encode()
     with (
         running_daemon(tmp_path / "data", config_text=CONFIG) as daemon,
@@ -128,6 +128,18 @@ def test_raspyd_serves_every_dialect_on_one_service_heartbeats_and_expires_worke
             assert recv(client) == client_final(V02, b"mixed", b"done")
             _pump(workers)
             wait_status(ctx, endpoint, b"mixed", b"200")
+            # §2.8: garbage from a registered worker gets DISCONNECT in its dialect;
+            # from an unknown peer it gets nothing, and the daemon goes on serving
+            garbled = dealers.open(endpoint)
+            garbled.send_multipart(ready(VMJ, b"junk"))
+            wait_status(ctx, endpoint, b"junk", b"200")
+            garbled.send_multipart([b"", b"MDPW02", b"\x09"])
+            assert _drain_to_disconnect(garbled, VMJ)
+            stranger = dealers.open(endpoint)
+            stranger.send_multipart([b"HELLO", b"MDPC02"])
+            wait_status(ctx, endpoint, b"junk", b"404")
+            assert stranger.poll(100) == 0
+            _pump(workers)
             assert daemon.terminate(timeout_s=10) == 0
             for dialect, worker in workers.items():
                 assert _drain_to_disconnect(worker, dialect)
