@@ -28,7 +28,8 @@ Raspy choices beyond the spec:
   rejected (`too_many_services`, `too_many_workers`). In-process workers are raspyd's
   own services and are never refused. A service name is at most MAX_SERVICE_BYTES: a
   longer one in a request or READY is rejected (`service_too_long`; a READY also gets
-  DISCONNECT), so a thousand services cannot hold a gigabyte of names.
+  DISCONNECT), so a thousand services cannot hold a gigabyte of names. An mmi.* name
+  is never kept, so any length is answered (RFC 8: 501 if unknown).
 - A busy worker has shown it heartbeats while busy (§2.6) once two HEARTBEATs came
   in one busy period (one may have crossed the REQUEST on the wire); the flag stays
   for as long as the worker is registered.
@@ -116,9 +117,7 @@ class BrokerCore:
         self._counts: dict[str, int] = dict.fromkeys(
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
-        self._counts.update(
-            expired_workers=0, heartbeats_sent=0, heartbeats_received=0
-        )
+        self._counts.update(expired_workers=0, heartbeats_sent=0, heartbeats_received=0)
         self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ inputs
@@ -139,7 +138,10 @@ class BrokerCore:
                 self._disconnect(worker, "protocol_error", now)
             return out
         if isinstance(message, mdp.ClientRequest):
-            if len(message.service) > MAX_SERVICE_BYTES:
+            service = message.service
+            # RFC 8: every mmi.* name is answered, 501 if unknown; only the names the
+            # broker keeps (queues) are capped
+            if len(service) > MAX_SERVICE_BYTES and service[:4] != mmi.PREFIX:
                 self._reject(peer, "service_too_long", "", len(frames))
             else:
                 self._on_request(peer, message, now)

@@ -192,6 +192,18 @@ def test_mmi_replies_in_the_client_dialect_200_404_and_501(
         assert recv(client) == client_final(dialect, service, status)
 
 
+def test_any_unimplemented_mmi_name_gets_501_however_long(
+    edge: EdgeHandle, dealers: Dealers
+) -> None:
+    """RFC 8: any unimplemented service in the mmi. namespace MUST result in a reply
+    501; the broker's cap on service names (memory for names it keeps) does not apply
+    to a name it answers itself and never stores."""
+    client = dealers.open(edge.endpoint)
+    name = b"mmi." + b"x" * 300
+    client.send_multipart(client_request(V01, name, b"x"))
+    assert recv(client) == client_final(V01, name, b"501")
+
+
 def test_mmi_service_reads_the_first_body_frame_and_answers_one_frame(
     edge: EdgeHandle, dealers: Dealers
 ) -> None:
