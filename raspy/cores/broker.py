@@ -122,10 +122,29 @@ class BrokerCore:
 
     # ------------------------------------------------------------ inputs
 
+    def on_router_frames(
+        self, peer: bytes, frames: Sequence[bytes], now: float
+    ) -> list[BrokerOutput]:
+        """on_frames for a message that came in on the ROUTER, from a network peer.
+
+        libzmq lets a peer choose its routing id; one starting with LOCAL_PREFIX
+        would pass for an in-process peer (never heartbeated or expired, uncapped,
+        answered through the outbox) and could DISCONNECT raspyd's own workers, so
+        it is rejected (`local_id`) without a reply.
+        """
+        if peer[:1] == LOCAL_PREFIX:
+            out = self._out = []
+            self._reject(peer, "local_id", "", len(frames))
+            return out
+        return self.on_frames(peer, frames, now)
+
     def on_frames(
         self, peer: bytes, frames: Sequence[bytes], now: float
     ) -> list[BrokerOutput]:
-        """Handle one message from `peer` (routing id stripped); never raises."""
+        """Handle one message from `peer` (routing id stripped); never raises.
+
+        Also in-process peers' messages; a network peer's go through
+        on_router_frames."""
         out = self._out = []
         try:
             self._limits.check("mdp", frames)
