@@ -225,3 +225,19 @@ def test_our_worker_registers_again_after_the_broker_expired_it(
             client.close()
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+def test_our_worker_refuses_a_service_in_the_mmi_namespace(
+    edge: EdgeHandle, heartbeat_while_busy: bool
+) -> None:
+    """RFC 8 Namespace: a broker MUST disconnect a worker that registers an mmi.*
+    name, so such a worker could only retry for ever; it is refused at once."""
+    with pytest.raises(ValueError, match="mmi"):
+        Worker(
+            edge.endpoint,
+            "mmi.service",
+            heartbeat_while_busy=heartbeat_while_busy,
+            context=edge.context,
+        )
+    assert mmi_service(edge.context, edge.endpoint, b"mmi.service") == b"404"
