@@ -16,10 +16,12 @@ from support.mdp_spec import (
     V01,
     V02,
     VMJ,
+    Context,
     Dealers,
     client_final,
     client_partial,
     client_request,
+    clocked_edge,
     disconnect,
     final,
     heartbeat,
@@ -34,6 +36,7 @@ from support.mdp_spec import (
 from support.zmqctx import recv
 
 from raspy.actors.messages import GetStats
+from raspy.cores.broker import BrokerSettings
 
 
 @pytest.fixture
@@ -469,3 +472,24 @@ def test_invalid_message_from_an_unknown_peer_is_dropped_unanswered(
     stats = edge.ref.ask(GetStats(), timeout=5)
     assert isinstance(stats, dict)
     assert sum(v for k, v in stats.items() if k.startswith("broker.rejected.")) == 1
+
+
+def test_majortomo_dialect_is_invalid_input_when_refused_by_config(
+    zmq_context: Context,
+) -> None:
+    """docs/protocols.md §3.5: delimited MDPC02/MDPW02 is the majortomo dialect only if
+    enabled, else invalid: dropped unanswered, while RFC 18 peers are still served."""
+    made = Dealers(zmq_context)
+    with clocked_edge(zmq_context, BrokerSettings(accept_majortomo=False)) as broker:
+        try:
+            outsider = made.open(broker.endpoint)
+            outsider.send_multipart(ready(VMJ, b"dialect"))
+            outsider.send_multipart(client_request(VMJ, b"mmi.service", b"dialect"))
+            worker = made.open(broker.endpoint)
+            worker.send_multipart(ready(V02, b"rfc"))
+            wait_status(zmq_context, broker.endpoint, b"rfc", b"200")
+            assert mmi_service(zmq_context, broker.endpoint, b"dialect") == b"404"
+            assert nothing_within(outsider)
+            assert broker.stats()["broker.rejected.bad_envelope"] == 2
+        finally:
+            made.close_all()
