@@ -241,3 +241,15 @@ def test_our_worker_refuses_a_service_in_the_mmi_namespace(
             context=edge.context,
         )
     assert mmi_service(edge.context, edge.endpoint, b"mmi.service") == b"404"
+
+
+def test_a_worker_that_cannot_connect_raises_the_error_and_logs_no_close_failure(
+    zmq_context: Context, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RFC 7: the worker sends DISCONNECT only on a connection it opened; with none
+    (a bad endpoint) there are no last words to send, and closing is not a failure."""
+    with pytest.raises(zmq.ZMQError):
+        Worker("tcp://no such endpoint", "svc", context=zmq_context)
+    _, err = capsys.readouterr()
+    assert "runner_failed" in err  # the I/O thread reported the connect error
+    assert "runner_close_failed" not in err
