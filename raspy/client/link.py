@@ -97,7 +97,9 @@ class WorkerLink:
         """DISCONNECT if connected, then close with a bounded linger, whatever the
         DISCONNECT met: an open socket would hang the context's term() for ever."""
         try:
-            self._apply(self.core.close())
+            last_words = self.core.close()
+            if self.socket is not None:  # none if the connect itself failed
+                self._apply(last_words)
         except zmq.ZMQError as exc:  # e.g. ETERM: the context is terminating
             log.debug("last_words_dropped", reason=str(exc))
         finally:

@@ -28,7 +28,8 @@ Raspy choices beyond the spec:
   rejected (`too_many_services`, `too_many_workers`). In-process workers are raspyd's
   own services and are never refused. A service name is at most MAX_SERVICE_BYTES: a
   longer one in a request or READY is rejected (`service_too_long`; a READY also gets
-  DISCONNECT), so a thousand services cannot hold a gigabyte of names.
+  DISCONNECT), so a thousand services cannot hold a gigabyte of names. An mmi.* name
+  is never kept, so any length is answered (RFC 8: 501 if unknown).
 - A busy worker has shown it heartbeats while busy (§2.6) once two HEARTBEATs came
   in one busy period (one may have crossed the REQUEST on the wire); the flag stays
   for as long as the worker is registered.
@@ -116,15 +117,34 @@ class BrokerCore:
         self._counts: dict[str, int] = dict.fromkeys(
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
-        self._counts.update(expired_workers=0, heartbeats_sent=0)
+        self._counts.update(expired_workers=0, heartbeats_sent=0, heartbeats_received=0)
         self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ inputs
 
+    def on_router_frames(
+        self, peer: bytes, frames: Sequence[bytes], now: float
+    ) -> list[BrokerOutput]:
+        """on_frames for a message that came in on the ROUTER, from a network peer.
+
+        libzmq lets a peer choose its routing id; one starting with LOCAL_PREFIX
+        would pass for an in-process peer (never heartbeated or expired, uncapped,
+        answered through the outbox) and could DISCONNECT raspyd's own workers, so
+        it is rejected (`local_id`) without a reply.
+        """
+        if peer[:1] == LOCAL_PREFIX:
+            out = self._out = []
+            self._reject(peer, "local_id", "", len(frames))
+            return out
+        return self.on_frames(peer, frames, now)
+
     def on_frames(
         self, peer: bytes, frames: Sequence[bytes], now: float
     ) -> list[BrokerOutput]:
-        """Handle one message from `peer` (routing id stripped); never raises."""
+        """Handle one message from `peer` (routing id stripped); never raises.
+
+        Also in-process peers' messages; a network peer's go through
+        on_router_frames."""
         out = self._out = []
         try:
             self._limits.check("mdp", frames)
@@ -137,7 +157,10 @@ class BrokerCore:
                 self._disconnect(worker, "protocol_error", now)
             return out
         if isinstance(message, mdp.ClientRequest):
-            if len(message.service) > MAX_SERVICE_BYTES:
+            service = message.service
+            # RFC 8: every mmi.* name is answered, 501 if unknown; only the names the
+            # broker keeps (queues) are capped
+            if len(service) > MAX_SERVICE_BYTES and service[:4] != mmi.PREFIX:
                 self._reject(peer, "service_too_long", "", len(frames))
             else:
                 self._on_request(peer, message, now)
@@ -157,6 +180,7 @@ class BrokerCore:
             else:
                 self._on_reply(worker, pending, message, now)
         elif isinstance(message, mdp.Heartbeat):
+            self._counts["heartbeats_received"] += 1
             if worker.heard_heartbeat(now):
                 self._at(now + self._silence_s)
         elif isinstance(message, mdp.Disconnect):

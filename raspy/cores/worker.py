@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
-from raspy.errors import MalformedMessage
-from raspy.protocol import mdp, mdp_decode
+from raspy.errors import MalformedMessage, quote
+from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.protocol.frames import FrameLimits
 
 
@@ -122,6 +122,11 @@ class WorkerCore:
     ) -> None:
         if not service:
             raise ValueError("a worker needs a service name")
+        if service[:4] == mmi.PREFIX:
+            # RFC 8: the broker MUST disconnect it; it could only retry for ever
+            raise ValueError(
+                f"worker service {quote(service)}: mmi.* names belong to the broker"
+            )
         self.service = service
         self.version = version
         self.settings = settings or WorkerSettings()

@@ -17,6 +17,7 @@ from support.broker_frames import (
     W1,
     W2,
     core_fixture,  # noqa: F401  # fixture `core`
+    heartbeat,
     ready,
     reply,
     request,
@@ -316,6 +317,7 @@ def test_stats_count_requests_replies_and_workers(core: BrokerCore) -> None:
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V02, b"q"), T0)
     core.on_frames(W1, reply(V02, C1, b"p", final=False), T0)
+    core.on_frames(W1, heartbeat(V02), T0)
     core.on_frames(W1, reply(V02, C1, b"f"), T0)
     core.on_frames(C1, request(V02, b"echo", service=b"mmi.service"), T0)
     core.on_frames(C1, [b"junk"], T0)
@@ -327,6 +329,7 @@ def test_stats_count_requests_replies_and_workers(core: BrokerCore) -> None:
         "redispatched": 0,
         "expired_workers": 0,
         "heartbeats_sent": 0,
+        "heartbeats_received": 1,
         "workers": 1,
         "services": 1,
         "queued": 0,
