@@ -185,6 +185,10 @@ class CloneClientCore:
                 out.append(self._ask_snapshot(now))  # the subscription is live now
                 out += self._send_due(now)
             return out
+        if not msg.key.startswith(self.subtree):
+            # §1.5: the HUGZ subscription is a byte prefix, so keys such as HUGZILLA
+            # come through too; §6.7: they are not part of this subtree's copy
+            return out
         ours = msg.uuid and self._sets.pop(msg.uuid, None) is not None
         if session.phase is Phase.SNAPSHOT:
             session.pending.append(msg)
