@@ -203,6 +203,9 @@ class SnapshotStreamer:
         content = snap.content
         if content.ended:
             return False
+        if len(content.subtree) > self._store.max_key_bytes:
+            content.end()  # §6.3: longer than any stored key, it matches none
+            return True
         items = snap.view.iter_from(Table.KV, content.subtree, snap.after, self._chunk)
         add = content.add_record
         for key, value in items:

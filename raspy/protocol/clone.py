@@ -301,18 +301,12 @@ def encode_icanhaz(subtree: bytes) -> list[bytes]:
     return [ICANHAZ, subtree]
 
 
-def decode_icanhaz(
-    frames: Sequence[bytes], max_key_bytes: int = MAX_KEY_BYTES
-) -> Icanhaz:
-    """Exactly two frames, `ICANHAZ?` then a subtree (§6.3): any key prefix up to
-    `max_key_bytes`, empty for the whole map (RFC 12 asks nothing of its shape)."""
+def decode_icanhaz(frames: Sequence[bytes]) -> Icanhaz:
+    """Exactly two frames, `ICANHAZ?` then a subtree (§6.3): any key prefix, empty for
+    the whole map. RFC 12 asks nothing of its shape or length, and the server must
+    answer every request: one longer than any key simply matches none."""
     if len(frames) != 2:
         raise MalformedMessage(_PROTO, "wrong_frame_count", f"{len(frames)} frames")
     if frames[0] != ICANHAZ:
         raise MalformedMessage(_PROTO, "bad_command", f"command {quote(frames[0])}")
-    subtree = bytes(frames[1])
-    if len(subtree) > max_key_bytes:
-        raise MalformedMessage(
-            _PROTO, "bad_subtree", f"{len(subtree)} bytes > {max_key_bytes}"
-        )
-    return Icanhaz(subtree)
+    return Icanhaz(bytes(frames[1]))

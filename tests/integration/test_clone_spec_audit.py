@@ -61,6 +61,24 @@ def test_icanhaz_on_an_empty_map_is_answered_with_kthxbai_alone(
     ]
 
 
+def test_icanhaz_with_a_subtree_longer_than_any_key_is_answered_too(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """RFC 12: the server MUST answer every ICANHAZ?; a subtree is any key prefix and
+    RFC 12 sets no length (§6.3). One longer than any key matches none: KTHXBAI alone,
+    the subtree echoed; the server keeps serving."""
+    server.publisher.set(b"/a", b"1")
+    wait_until(lambda: server.counter("clone.published") == 1, what="one set")
+    for subtree in (b"/" + b"x" * 300 + b"/", b"/a" * 2000):
+        assert snapshot(zmq_context, server.endpoints.snapshot, subtree) == [
+            [b"KTHXBAI", seq(1), b"", b"", subtree]
+        ]
+    assert snapshot(zmq_context, server.endpoints.snapshot, b"/a") == [
+        [b"/a", seq(1), b"", b"", b"1"],
+        [b"KTHXBAI", seq(1), b"", b"", b"/a"],
+    ]
+
+
 def test_kvset_sequence_frame_has_no_significance_the_server_numbers_it(
     server: CloneServer, writer: zmq.Socket[bytes], sub: zmq.Socket[bytes]
 ) -> None:
