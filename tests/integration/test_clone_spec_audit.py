@@ -192,6 +192,26 @@ def test_a_kvset_refreshes_the_ttl_and_ttl_zero_makes_the_key_permanent(
     ]
 
 
+@pytest.mark.parametrize(
+    "ttl",
+    [b"99999999999", b"30.000000000000000000000000001", b"0030"],
+    ids=["over-31-years", "long-fraction", "leading-zeros"],
+)
+def test_any_non_negative_decimal_ttl_is_accepted(
+    server: CloneServer,
+    writer: zmq.Socket[bytes],
+    sub: zmq.Socket[bytes],
+    ttl: bytes,
+) -> None:
+    """RFC 12: the server SHOULD accept a ttl in seconds; §6.4 drops a KVSET only when
+    its ttl is not a non-negative number, and §6.6 takes any decimal integer or
+    fraction: none of these is refused (a ttl past raspy's longest is clamped)."""
+    update_id = uuid.uuid4().bytes
+    properties = b"ttl=" + ttl + b"\n"
+    writer.send_multipart([b"/long", ZERO, update_id, properties, b"v"])
+    assert next_update(sub) == [b"/long", seq(1), update_id, properties, b"v"]
+
+
 def test_hugz_keep_coming_every_interval_while_updates_flow(
     server: CloneServer, sub: zmq.Socket[bytes]
 ) -> None:
