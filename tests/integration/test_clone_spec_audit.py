@@ -7,6 +7,7 @@ own Clone client or codec to build what goes on the wire.
 
 from __future__ import annotations
 
+import random
 import struct
 import uuid
 from collections.abc import Iterator
@@ -297,3 +298,113 @@ def test_each_snapshot_goes_only_to_the_peer_that_asked(
     finally:
         for dealer in dealers:
             dealer.close()
+
+
+class ZguideStyleAgent:
+    """What zguide's model-6 client agent (clone.py, as clonecli6 drives it) does on
+    the wire: SUB to its subtree and HUGZ, ICANHAZ? at once, snapshot into its map
+    until KTHXBAI, then every message whose sequence is above the last (which drops
+    HUGZ with raspy's zero sequence); writes on a PUB, sequence 0 packed signed, a
+    fresh UUID each, an integer ttl, and stored locally at once."""
+
+    def __init__(self, context: Context, server: CloneServer, subtree: bytes) -> None:
+        self.subtree = subtree
+        self.kvmap: dict[bytes, bytes] = {}
+        self.sequence = 0
+        self.hugz = 0
+        self.subscriber = context.socket(zmq.SUB)
+        self.snapshot = context.socket(zmq.DEALER)
+        self.publisher = context.socket(zmq.PUB)
+        for sock in (self.subscriber, self.snapshot, self.publisher):
+            sock.setsockopt(zmq.LINGER, 0)
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, subtree)
+        self.subscriber.setsockopt(zmq.SUBSCRIBE, b"HUGZ")
+        self.subscriber.connect(server.endpoints.publisher)
+        self.snapshot.connect(server.endpoints.snapshot)
+        self.publisher.connect(server.endpoints.collector)
+        self.snapshot.send_multipart([b"ICANHAZ?", subtree])
+        while True:
+            assert self.snapshot.poll(5000), "the snapshot did not finish"
+            key, sequence, _uuid, _properties, body = self.snapshot.recv_multipart()
+            if key == b"KTHXBAI":
+                self.sequence = struct.unpack("!q", sequence)[0]
+                break
+            self.store(key, body)
+
+    def close(self) -> None:
+        for sock in (self.subscriber, self.snapshot, self.publisher):
+            sock.close()
+
+    def store(self, key: bytes, body: bytes) -> None:
+        if body:
+            self.kvmap[key] = body
+        else:
+            self.kvmap.pop(key, None)
+
+    def pump(self) -> int:
+        """Apply what waits on the SUB; returns the last sequence."""
+        while self.subscriber.poll(0):
+            key, sequence, _uuid, _properties, body = self.subscriber.recv_multipart()
+            number = struct.unpack("!q", sequence)[0]
+            self.hugz += key == b"HUGZ"
+            if number > self.sequence:
+                self.sequence = number
+                self.store(key, body)
+        return self.sequence
+
+    def set(self, key: bytes, value: bytes, ttl: int = 0) -> None:
+        self.store(key, value)
+        properties = b"ttl=%d\n" % ttl if ttl else b""
+        kvset = [key, struct.pack("!q", 0), uuid.uuid4().bytes, properties, value]
+        self.publisher.send_multipart(kvset)
+
+
+def test_zguide_style_agents_write_read_and_see_ttl_expiry_through_the_server(
+    zmq_context: Context, server: CloneServer, clock: FakeClock
+) -> None:
+    """RFC 12 end to end with zguide's client behaviour (§6.9, §9.3): a clonecli6-like
+    writer (subtree /client/, keys such as `8553`, ttl 0-30 s) and a whole-map
+    observer; the observer's map always equals a fresh snapshot, expiries included,
+    and a HUGZ is never taken for an update."""
+    observer = ZguideStyleAgent(zmq_context, server, b"")
+    writer = ZguideStyleAgent(zmq_context, server, b"/client/")
+    try:
+        wait_until(lambda: observer.pump() >= 0 and observer.hugz, what="a HUGZ")
+
+        def probe_published() -> bool:  # §1.6: the writer's PUB may not be heard yet
+            writer.set(b"probe", b"1")
+            return server.counter("clone.published") > 0
+
+        wait_until(probe_published, what="the writer's first KVSET")
+        rng = random.Random(12)
+        for _ in range(20):
+            key = b"%d" % rng.randint(1, 10_000)
+            writer.set(key, b"%d" % rng.randint(1, 1_000_000), rng.randint(0, 30))
+
+        def observer_caught_up() -> bool:
+            published = int(server.counter("clone.published"))
+            return (
+                observer.pump() == published
+                and server.counter("clone.last_seq") == published
+            )
+
+        def fresh_snapshot() -> dict[bytes, bytes]:
+            messages = snapshot(zmq_context, server.endpoints.snapshot)
+            return {frames[0]: frames[4] for frames in messages[:-1]}
+
+        wait_until(
+            lambda: observer.pump() >= 20 + 1 and observer_caught_up(),
+            what="the observer to see every write",
+        )
+        assert observer.kvmap == fresh_snapshot()
+        permanent = len(observer.kvmap)
+        clock.advance(31)
+        wait_until(
+            lambda: observer_caught_up() and len(observer.kvmap) < permanent,
+            what="the ephemeral keys to expire",
+        )
+        assert observer.kvmap == fresh_snapshot()
+        assert b"HUGZ" not in observer.kvmap
+    finally:
+        writer.close()
+        observer.close()
