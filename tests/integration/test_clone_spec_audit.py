@@ -300,6 +300,38 @@ def test_each_snapshot_goes_only_to_the_peer_that_asked(
             dealer.close()
 
 
+def test_two_icanhaz_from_one_peer_get_two_whole_snapshots_one_after_the_other(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """RFC 12: each ICANHAZ? is answered by its KVSYNCs then its KTHXBAI. A peer that
+    asks again before the first answer is over (zguide's clone.py asks twice when the
+    server is slow) gets the two answers in order, not interleaved, however many
+    chunks (`clone.snapshot_chunk`) each one takes."""
+    keys = [b"/k/%04d" % index for index in range(1200)]
+    server.publisher.set_many([(key, b"v") for key in keys])
+    server.publisher.set(b"/other", b"w")
+    wait_until(lambda: server.counter("clone.published") == 1201, what="the sets")
+    dealer = zmq_context.socket(zmq.DEALER)
+    try:
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(server.endpoints.snapshot)
+        dealer.send_multipart([b"ICANHAZ?", b"/k/"])
+        dealer.send_multipart([b"ICANHAZ?", b""])
+        answers: list[list[bytes]] = [[], []]
+        for answer in answers:
+            while not answer or answer[-1] != b"KTHXBAI":
+                assert dealer.poll(5000), "a snapshot did not finish"
+                frames = dealer.recv_multipart()
+                answer.append(frames[0])
+                if frames[0] == b"KTHXBAI":
+                    answer.append(frames[4])
+                    break
+        assert answers[0] == [*keys, b"KTHXBAI", b"/k/"]
+        assert answers[1] == [*keys, b"/other", b"KTHXBAI", b""]
+    finally:
+        dealer.close()
+
+
 class ZguideStyleAgent:
     """What zguide's model-6 client agent (clone.py, as clonecli6 drives it) does on
     the wire: SUB to its subtree and HUGZ, ICANHAZ? at once, snapshot into its map
