@@ -210,3 +210,33 @@ def test_the_three_services_are_registered_for_mmi(client: Mdp01Client) -> None:
             lambda s=service: client.call(b"mmi.service", s) == [b"200"],
             what=f"mmi.service {service!r} to answer 200",
         )
+
+
+def test_every_answered_request_is_marked_done_not_only_the_last(
+    titanic: TitanicHarness, client: Mdp01Client
+) -> None:
+    """§5.5 (zguide titanic.py marks only the queue's last line done, so earlier
+    requests are sent again and again): each reply is stored with its own request
+    and leaves the queue, across a restart too (§5.5.3 reloads only the pending)."""
+    bodies = [b"first", b"second", b"third"]
+    ids = [submit(client, body) for body in bodies]
+    worker = RawWorker(titanic.context, titanic.endpoint, SVC, mdp.Version.V01)
+    try:
+        for body in bodies:
+            request = worker.request()
+            assert request.body == (body,)
+            worker.reply(request.client, (b"re: " + body,))
+        for request_id, body in zip(ids, bodies, strict=True):
+            assert wait_until(
+                lambda rid=request_id: (
+                    (answer := client.call(b"titanic.reply", rid))[0] == b"200"
+                    and answer
+                ),
+                what="each reply to be stored",
+            ) == [b"200", b"re: " + body]
+        assert titanic.inspect() == {"known": 3, "pending": 0, "in_flight": 0}
+        titanic.stop()
+        titanic.start()
+        assert titanic.inspect() == {"known": 3, "pending": 0, "in_flight": 0}
+    finally:
+        worker.close()
