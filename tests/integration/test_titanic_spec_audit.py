@@ -7,6 +7,7 @@ worker is a raw MDP/0.1 worker as zguide's mdwrkapi.py is. docs/protocols.md §5
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -81,6 +82,19 @@ def client(titanic: TitanicHarness) -> Iterator[Mdp01Client]:
     made.close()
 
 
+def stored_reply(client: Mdp01Client, request_id: bytes) -> list[bytes] | None:
+    """titanic.reply's answer once it is 200, else None (300: ask again)."""
+    answer = client.call(b"titanic.reply", request_id)
+    return answer if answer[0] == b"200" else None
+
+
+def has_a_worker(client: Mdp01Client, service: bytes) -> bool:
+    """RFC 8 mmi.service: 200 if the service has a worker, 404 if not."""
+    answer = client.call(b"mmi.service", service)
+    assert answer in ([b"200"], [b"404"])
+    return answer == [b"200"]
+
+
 def submit(client: Mdp01Client, *body: bytes) -> bytes:
     status, request_id = client.call(b"titanic.request", SVC, *body)
     assert status == b"200"
@@ -134,10 +148,7 @@ def test_reply_is_300_until_a_worker_arriving_later_answers_then_200_with_its_fr
         assert request.body == body
         worker.reply(request.client, (b"done", b"", b"\x00\x01"))
         assert wait_until(
-            lambda: (
-                (answer := client.call(b"titanic.reply", request_id))[0] == b"200"
-                and answer
-            ),
+            functools.partial(stored_reply, client, request_id),
             what="titanic.reply to answer 200",
         ) == [b"200", b"done", b"", b"\x00\x01"]
     finally:
@@ -207,7 +218,7 @@ def test_the_three_services_are_registered_for_mmi(client: Mdp01Client) -> None:
     titanic.close; RFC 8: mmi.service answers 200 for a service with a worker."""
     for service in (b"titanic.request", b"titanic.reply", b"titanic.close"):
         wait_until(
-            lambda s=service: client.call(b"mmi.service", s) == [b"200"],
+            functools.partial(has_a_worker, client, service),
             what=f"mmi.service {service!r} to answer 200",
         )
 
@@ -228,10 +239,7 @@ def test_every_answered_request_is_marked_done_not_only_the_last(
             worker.reply(request.client, (b"re: " + body,))
         for request_id, body in zip(ids, bodies, strict=True):
             assert wait_until(
-                lambda rid=request_id: (
-                    (answer := client.call(b"titanic.reply", rid))[0] == b"200"
-                    and answer
-                ),
+                functools.partial(stored_reply, client, request_id),
                 what="each reply to be stored",
             ) == [b"200", b"re: " + body]
         assert titanic.inspect() == {"known": 3, "pending": 0, "in_flight": 0}
