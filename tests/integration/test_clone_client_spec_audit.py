@@ -65,10 +65,16 @@ class ZguideStyleServer:
             [b"HUGZ", seq(sequence), uuid.uuid4().bytes, b"", b""]
         )
 
-    def icanhaz(self) -> tuple[bytes, list[bytes]]:
-        """Keep sending HUGZ until a snapshot request comes; (routing id, frames)."""
+    def icanhaz(
+        self, heartbeat: list[bytes] | None = None
+    ) -> tuple[bytes, list[bytes]]:
+        """Keep publishing HUGZ (or `heartbeat`) until a snapshot request comes;
+        (routing id, frames)."""
         for _ in range(50):
-            self.hugz(7)
+            if heartbeat is None:
+                self.hugz(7)
+            else:
+                self.publisher.send_multipart(heartbeat)
             if self.router.poll(100):
                 routing_id, *frames = self.router.recv_multipart()
                 return routing_id, frames
@@ -192,5 +198,27 @@ def test_client_kvset_frames_are_the_rfc12_shape(
         assert (key, sequence, properties, value) == (b"/client/x", ZERO, b"", b"")
         assert len(delete_id) == 16
         assert delete_id != set_id
+    finally:
+        client.close()
+
+
+def test_client_asks_for_its_snapshot_when_updates_flow_without_hugz(
+    zmq_context: Context, server: ZguideStyleServer
+) -> None:
+    """RFC 12: the client MUST start with an ICANHAZ?, and a server SHOULD send HUGZ
+    only in the absence of other updates. A KVPUB proves the subscription live as
+    well as a HUGZ does (§6.3 raspy waits for one of them), so a busy server that
+    sends no HUGZ still gets the snapshot request."""
+    client = CloneClient(server.endpoints, context=zmq_context, server_ttl_s=30)
+    try:
+        busy = [b"/busy", seq(7), b"", b"", b"1"]
+        routing_id, request = server.icanhaz(heartbeat=busy)
+        assert request == [b"ICANHAZ?", b""]
+        server.router.send_multipart([routing_id, b"/busy", seq(7), b"", b"", b"1"])
+        server.router.send_multipart([routing_id, b"KTHXBAI", seq(7), b"", b"", b""])
+        client.wait_synced()
+        server.publisher.send_multipart([b"/busy", seq(8), b"", b"", b"2"])
+        wait_until(lambda: client.get(b"/busy") == b"2", what="the next KVPUB")
+        assert client.stats()["snapshots"] == 1
     finally:
         client.close()
