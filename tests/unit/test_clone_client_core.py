@@ -78,8 +78,7 @@ def test_whole_map_client_subscribes_to_everything_which_covers_hugz() -> None:
 def test_client_asks_for_the_snapshot_only_after_the_first_hugz() -> None:
     """§6.3 raspy: the first HUGZ proves the subscription live; then ICANHAZ?."""
     core = CloneClientCore(b"/a/", SETTINGS)
-    core.start(T0)
-    assert core.phase is Phase.WAIT_HUGZ
+    assert core.start(T0) == [Connect((b"/a/", b"HUGZ"))]  # phase WAIT_HUGZ
     assert core.on_update(clone.hugz(), T0 + 0.1) == [
         AskSnapshot([b"ICANHAZ?", b"/a/"])
     ]
