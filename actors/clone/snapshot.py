@@ -90,8 +90,15 @@ class SnapshotStreamer:
 
     @property
     def runnable(self) -> bool:
-        """True if some snapshot can send now (the loop should not sleep)."""
-        return bool(self._waiting) or any(not s.blocked for s in self._active)
+        """True if some snapshot can send or start now (the loop should not sleep);
+        a request held behind its peer's snapshot in progress cannot."""
+        active = self._active
+        if any(not s.blocked for s in active):
+            return True
+        if not self._waiting or len(active) >= MAX_ACTIVE:
+            return False
+        busy = {s.routing_id for s in active}
+        return any(routing_id not in busy for routing_id, _ in self._waiting)
 
     @property
     def retry_on_timer(self) -> bool:
@@ -158,8 +165,20 @@ class SnapshotStreamer:
         self._waiting.clear()
 
     def _start_waiting(self) -> None:
-        while self._waiting and len(self._active) < MAX_ACTIVE:
-            routing_id, subtree = self._waiting.popleft()
+        """Start waiting requests in order, at most one at a time per peer: RFC 12
+        answers each ICANHAZ? with its KVSYNCs then its KTHXBAI, so a peer's second
+        request waits until its first answer has ended (never interleaved)."""
+        waiting = self._waiting
+        if not waiting or len(self._active) >= MAX_ACTIVE:
+            return
+        busy = {snap.routing_id for snap in self._active}
+        held: deque[tuple[bytes, bytes]] = deque()
+        while waiting and len(self._active) < MAX_ACTIVE:
+            routing_id, subtree = waiting.popleft()
+            if routing_id in busy:
+                held.append((routing_id, subtree))
+                continue
+            busy.add(routing_id)
             # raspy (§6.3, issue 17): KTHXBAI carries the last sequence published
             # before the txn began: every update up to it is in the txn (durable:
             # stored before published) or in the overlay (coalesced, not yet stored);
@@ -170,6 +189,8 @@ class SnapshotStreamer:
             content = SnapshotContent(subtree, last_seq, overlay)
             self._active.append(_Snapshot(routing_id, view, content))
             self._stats.incr("clone.snapshots.started")
+        held.extend(waiting)  # the held ones first: the order of arrival is kept
+        self._waiting = held
 
     def _send_chunk(self, snap: _Snapshot, router: zmq.Socket[bytes]) -> bool:
         """Send up to one chunk; True if anything went out."""
@@ -203,6 +224,9 @@ class SnapshotStreamer:
         content = snap.content
         if content.ended:
             return False
+        if len(content.subtree) > self._store.max_key_bytes:
+            content.end()  # §6.3: longer than any stored key, it matches none
+            return True
         items = snap.view.iter_from(Table.KV, content.subtree, snap.after, self._chunk)
         add = content.add_record
         for key, value in items:

@@ -235,7 +235,7 @@ class CloneCore:
     def on_icanhaz(self, frames: Sequence[bytes]) -> list[CloneOutput]:
         """A snapshot request on the ROUTER, routing id stripped (§6.3)."""
         try:
-            request = clone.decode_icanhaz(frames, self._max_key_bytes)
+            request = clone.decode_icanhaz(frames)
         except MalformedMessage as exc:
             return [Rejected(exc.reason, exc.detail)]
         return [SnapshotRequested(request.subtree)]

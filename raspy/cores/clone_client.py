@@ -1,6 +1,6 @@
 """CloneClientCore: the client side of RFC 12/CHP (docs/protocols.md §6.3-§6.7), sans-IO.
 
-Subscribe, wait for the first HUGZ (the subscription is live), ICANHAZ? on a fresh
+Subscribe, wait for the first HUGZ or KVPUB (the subscription is live), ICANHAZ? on a fresh
 DEALER, KVSYNCs until KTHXBAI while updates wait, then apply updates newer than the
 snapshot. Silence for `server_ttl_s` reconnects with fresh sockets (§6.5); a whole-map
 client re-snapshots on a sequence gap (§6.7). KVSETs go out once the collector listens
@@ -180,10 +180,16 @@ class CloneClientCore:
         if isinstance(msg, Rejected):
             return [msg]
         out: list[ClientOutput] = []
+        if session.phase is Phase.WAIT_HUGZ:
+            # §6.3 raspy: a HUGZ, or a KVPUB from a server that sends HUGZ only when
+            # idle (RFC 12), proves the subscription live: now ask for the snapshot
+            out.append(self._ask_snapshot(now))
+            out += self._send_due(now)
         if msg.key == clone.HUGZ:  # §6.5: never an update, whatever its seq
-            if session.phase is Phase.WAIT_HUGZ:
-                out.append(self._ask_snapshot(now))  # the subscription is live now
-                out += self._send_due(now)
+            return out
+        if not msg.key.startswith(self.subtree):
+            # §1.5: the HUGZ subscription is a byte prefix, so keys such as HUGZILLA
+            # come through too; §6.7: they are not part of this subtree's copy
             return out
         ours = msg.uuid and self._sets.pop(msg.uuid, None) is not None
         if session.phase is Phase.SNAPSHOT:
@@ -192,7 +198,6 @@ class CloneClientCore:
                 out += self._reconnect("pending_overflow", now)
         elif session.phase is Phase.LIVE:
             out += self._apply(msg, now)
-        # WAIT_HUGZ: older than the snapshot still to be asked for: drop
         if ours:
             # read-your-writes: confirmed once the cache holds it (live), else once
             # the snapshot under way (which the server's copy will be in) is applied

@@ -25,7 +25,6 @@ MAX_PROPS_BYTES: Final = 4096  # raspy: properties are a few short name=value li
 MAX_SEQ: Final = 2**64 - 1
 UUID_BYTES: Final = 16
 TTL_PROPERTY: Final = "ttl"
-_MAX_TTL_CHARS: Final = 24
 MAX_TTL_S: Final = 1e9  # about 31 years; keeps deadlines finite
 _SEQ: Final = struct.Struct(">Q")  # §6.2: exactly 8 bytes, unsigned, big-endian
 ZERO_SEQ: Final = bytes(8)
@@ -157,18 +156,21 @@ def prop(props: Props, name: str) -> str | None:
 
 
 def parse_ttl(text: str) -> float:
-    """§6.6: a non-negative decimal integer or fraction of seconds (0 = permanent)."""
+    """§6.6: a non-negative decimal integer or fraction of seconds (0 = permanent).
+
+    Any length the properties frame holds; over MAX_TTL_S it is clamped (§6.4 drops
+    only what is not a non-negative number), so that deadlines stay finite.
+    """
     whole, _, fraction = text.partition(".")
     valid = (
         text.isascii()  # isdigit() alone admits digits such as '²'
-        and len(text) <= _MAX_TTL_CHARS
         and bool(whole or fraction)
         and (not whole or whole.isdigit())
         and (not fraction or fraction.isdigit())
     )
-    if not valid or float(text) > MAX_TTL_S:
+    if not valid:
         raise MalformedMessage(_PROTO, "bad_ttl", f"ttl={quote(text)}")
-    return float(text)
+    return min(float(text), MAX_TTL_S)
 
 
 def format_ttl(ttl_s: float) -> str:
@@ -301,18 +303,12 @@ def encode_icanhaz(subtree: bytes) -> list[bytes]:
     return [ICANHAZ, subtree]
 
 
-def decode_icanhaz(
-    frames: Sequence[bytes], max_key_bytes: int = MAX_KEY_BYTES
-) -> Icanhaz:
-    """Exactly two frames, `ICANHAZ?` then a subtree (§6.3): any key prefix up to
-    `max_key_bytes`, empty for the whole map (RFC 12 asks nothing of its shape)."""
+def decode_icanhaz(frames: Sequence[bytes]) -> Icanhaz:
+    """Exactly two frames, `ICANHAZ?` then a subtree (§6.3): any key prefix, empty for
+    the whole map. RFC 12 asks nothing of its shape or length, and the server must
+    answer every request: one longer than any key simply matches none."""
     if len(frames) != 2:
         raise MalformedMessage(_PROTO, "wrong_frame_count", f"{len(frames)} frames")
     if frames[0] != ICANHAZ:
         raise MalformedMessage(_PROTO, "bad_command", f"command {quote(frames[0])}")
-    subtree = bytes(frames[1])
-    if len(subtree) > max_key_bytes:
-        raise MalformedMessage(
-            _PROTO, "bad_subtree", f"{len(subtree)} bytes > {max_key_bytes}"
-        )
-    return Icanhaz(subtree)
+    return Icanhaz(bytes(frames[1]))

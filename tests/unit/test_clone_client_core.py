@@ -78,13 +78,24 @@ def test_whole_map_client_subscribes_to_everything_which_covers_hugz() -> None:
 def test_client_asks_for_the_snapshot_only_after_the_first_hugz() -> None:
     """§6.3 raspy: the first HUGZ proves the subscription live; then ICANHAZ?."""
     core = CloneClientCore(b"/a/", SETTINGS)
-    core.start(T0)
-    assert core.on_update(kvpub(b"/a/x", 4), T0) == []  # older than any snapshot
+    assert core.start(T0) == [Connect((b"/a/", b"HUGZ"))]  # phase WAIT_HUGZ
     assert core.on_update(clone.hugz(), T0 + 0.1) == [
         AskSnapshot([b"ICANHAZ?", b"/a/"])
     ]
     assert core.phase is Phase.SNAPSHOT
     assert core.on_update(clone.hugz(), T0 + 0.2) == []  # asked once
+
+
+def test_a_kvpub_proves_the_subscription_live_as_a_hugz_does() -> None:
+    """RFC 12: a server may send HUGZ only when idle; §6.3 raspy: the first KVPUB
+    also proves the subscription live. It is older than the snapshot then asked
+    for, so it is applied only if KTHXBAI is older still."""
+    core = CloneClientCore(b"/a/", SETTINGS)
+    core.start(T0)
+    assert core.on_update(kvpub(b"/a/x", 4), T0) == [AskSnapshot([b"ICANHAZ?", b"/a/"])]
+    assert core.on_update(clone.hugz(), T0 + 0.1) == []  # asked once
+    core.on_snapshot(clone.kthxbai(4, b"/a/"), T0 + 0.2)
+    assert core.cache == {}
 
 
 def test_kthxbai_replaces_the_cache_and_reports_the_differences_in_key_order() -> None:
