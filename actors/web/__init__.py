@@ -26,6 +26,7 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
+from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
     REQUEST_TIMEOUT_S,
     Backend,
@@ -75,13 +76,14 @@ class WebSettings:
     logins: LoginFiles
 
 
-class WebActor(pykka.ThreadingActor):
-    """See the module docstring."""
+class WebActor(SteadyActor):
+    """See the module docstring. A told message that fails is counted and logged
+    (SteadyActor); only its HTTP thread's failure stops it (then it is restarted)."""
 
     def __init__(
         self, settings: WebSettings, links: PeerLinks, sock: socket.socket
     ) -> None:
-        super().__init__()
+        super().__init__("web", links.stats, links.clock.monotonic)
         self._sock = sock  # bound by the caller: a taken port fails the start there
         self._settings = settings
         self._links = links
@@ -157,7 +159,7 @@ class WebActor(pykka.ThreadingActor):
         for result in self._client.forget(lambda _: True):
             result.cancel()
 
-    def on_receive(self, message: Any) -> Any:
+    def receive(self, message: Any) -> Any:
         match message:
             case msgs.KeyChanged(key=key, body=body):
                 if self._server is not None:
@@ -170,8 +172,8 @@ class WebActor(pykka.ThreadingActor):
                 self._service_changed(service.decode("utf-8", "replace"), up)
             case ReadTitanic(limit=limit, result=result):
                 _answer(result, lambda: titanic_queue(self._links.store, limit))
-            case _HttpFailed(error=error):
-                raise RuntimeError("web server thread failed") from error
+            case _HttpFailed():  # logged by its thread (web_server_failed)
+                self.stop()
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
