@@ -19,6 +19,7 @@ import pykka
 import structlog
 
 from raspy import __version__
+from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.mqtt_link import (
     GetLinkStats,
@@ -169,14 +170,7 @@ class MqttBridgeActor(SteadyActor):
         )
 
     def on_stop(self) -> None:
-        links = self._links
-        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            self._clone.ask(
-                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
-        self._client.detach(links.edge)
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
+        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 

@@ -25,6 +25,7 @@ import pykka
 import structlog
 
 from raspy import names
+from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
@@ -147,15 +148,7 @@ class WebActor(SteadyActor):
         if server is not None:
             server.stop()
         self._sock.close()
-        links = self._links
-        if links.clone is not None:
-            with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-                links.clone.ask(
-                    msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-                )
-        self._client.detach(links.edge)
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
+        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
         for result in self._client.forget(lambda _: True):
             result.cancel()
 
