@@ -144,13 +144,13 @@ class WebActor(SteadyActor):
 
     def _release(self) -> None:
         """Stop the HTTP thread, close the socket, leave the broker and the tree."""
+        for result in self._client.forget(lambda _: True):
+            result.cancel()  # no reply can reach a stopping actor: end them now
         server, self._server = self._server, None
         if server is not None:
             server.stop()
         self._sock.close()
         follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
-        for result in self._client.forget(lambda _: True):
-            result.cancel()
 
     def receive(self, message: Any) -> Any:
         match message:
