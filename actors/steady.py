@@ -5,7 +5,8 @@ told there is nobody to hand it to, and pykka stops the actor: for the edge, the
 broker. on_receive is not told which it was, and pykka has no public way to know, so
 the inbox notes it as the actor thread takes each message out (the envelope's
 `reply_to`, pykka's own ask/tell mark). An envelope without that mark (a pykka that
-changed) is taken as asked: the actor then behaves as plain pykka, and says so once.
+changed), or an inbox pykka did not make through its `_create_actor_inbox` hook, is
+taken as asked: the actor then behaves as plain pykka, and says so.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class SteadyActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         inbox = self.actor_inbox
-        assert isinstance(inbox, AskNotingInbox)
-        self._inbox = inbox
+        self._inbox = inbox if isinstance(inbox, AskNotingInbox) else None
+        if self._inbox is None:  # a pykka that makes its inbox some other way
+            log.error("pykka_inbox_unrecognised", kind=type(inbox).__name__)
         self._steady_name = name
         self._steady_stats = stats
         self._monotonic = monotonic
@@ -75,8 +77,9 @@ class SteadyActor(pykka.ThreadingActor):
 
     @property
     def handling_ask(self) -> bool:
-        """Whether the message in hand was asked (someone waits for the answer)."""
-        return self._inbox.asked
+        """Whether the message in hand was asked (someone waits for the answer);
+        always True when the inbox cannot tell (then the actor is plain pykka)."""
+        return self._inbox is None or self._inbox.asked
 
     def receive(self, message: Any) -> Any:
         """Handle one message; the return value answers an ask."""

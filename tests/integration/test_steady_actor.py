@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 from typing import Any
 
 import pykka
@@ -98,12 +99,43 @@ def test_an_envelope_without_pykkas_mark_is_taken_as_asked() -> None:
     ]
 
 
+def test_an_inbox_pykka_did_not_make_through_the_hook_means_plain_pykka() -> None:
+    """The feature check: a pykka that stops calling `_create_actor_inbox` (played
+    here by a subclass that undoes the hook) gives an actor that a failed tell
+    stops, as plain pykka does, and says so at construction."""
+
+    class _Unhooked(_Fragile):
+        @staticmethod
+        def _create_actor_inbox() -> Any:
+            return queue.Queue()
+
+    with capture_logs() as logs:
+        ref = _Unhooked.start("unhooked", Stats())
+    assert logs == [
+        {
+            "event": "pykka_inbox_unrecognised",
+            "log_level": "error",
+            "component": "actor",
+            "kind": "Queue",
+        }
+    ]
+    with pytest.raises(ValueError, match="bad message"):
+        ref.ask("bad", timeout=5)
+    ref.tell("bad")
+    wait_until(lambda: not ref.is_alive(), what="the actor stopped, as pykka does")
+
+
+def _understood(actor: SteadyActor) -> bool:
+    inbox = actor.actor_inbox
+    return isinstance(inbox, AskNotingInbox) and inbox.understood
+
+
 def test_pykkas_envelopes_carry_the_mark() -> None:
     """The installed pykka puts envelopes with `reply_to` in the inbox."""
 
     class _Watching(SteadyActor):
         def receive(self, message: Any) -> Any:
-            return (self.handling_ask, self._inbox.understood)
+            return (self.handling_ask, _understood(self))
 
     ref = _Watching.start("watching", Stats())
     assert ref.ask("asked?", timeout=5) == (True, True)
@@ -117,7 +149,7 @@ def test_pykkas_envelopes_carry_the_mark() -> None:
 
     class _Relay(SteadyActor):
         def receive(self, message: Any) -> Any:
-            recorder.tell((self.handling_ask, self._inbox.understood))
+            recorder.tell((self.handling_ask, _understood(self)))
 
     relay = _Relay.start("relay", Stats())
     relay.tell("told?")
