@@ -71,7 +71,7 @@ class SteadyActor(pykka.ThreadingActor):
             log.error("pykka_inbox_unrecognised", kind=type(inbox).__name__)
         self._steady_name = name
         self._steady_stats = stats
-        self._monotonic = monotonic
+        self._steady_monotonic = monotonic
         self._told_log_limiter = LogRateLimiter()
         self._told_log_lock = threading.Lock()  # told_failed runs on other threads too
 
@@ -100,7 +100,7 @@ class SteadyActor(pykka.ThreadingActor):
         kind = type(message).__name__
         with self._told_log_lock:
             due = self._told_log_limiter.should_log(
-                (kind, type(error).__name__), self._monotonic()
+                (kind, type(error).__name__), self._steady_monotonic()
             )
         if due:
             log.error(
