@@ -13,7 +13,6 @@ action, `config`, `reset`) is followed within seconds, sub-devices included.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from typing import TYPE_CHECKING, Any, Final
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pykka
 import structlog
 
+from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.worker import (
     LocalClient,
@@ -154,14 +154,9 @@ class HistoryActor(pykka.ThreadingActor):
         self._flush()  # a clean stop loses nothing
         self._ticker.stop()
         self._worker.disconnect()
-        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            self._clone.ask(
-                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
-            self.links.edge.tell(msgs.UnwatchServices(self.actor_ref))
-        self._client.detach(self.links.edge)
+        follower_stop.leave(
+            self.links, self.actor_ref, [self._worker.peer_id, self._client.owner]
+        )
         log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------

@@ -19,6 +19,7 @@ import pykka
 import structlog
 
 from raspy import __version__
+from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.mqtt_link import (
     GetLinkStats,
@@ -28,6 +29,7 @@ from raspy.actors.mqtt_link import (
     ServiceUp,
     TreeChanged,
 )
+from raspy.actors.steady import SteadyActor
 from raspy.actors.worker import (
     LocalClient,
     LocalReply,
@@ -101,11 +103,12 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
     )
 
 
-class MqttBridgeActor(pykka.ThreadingActor):
-    """See the module docstring."""
+class MqttBridgeActor(SteadyActor):
+    """See the module docstring. A told message that fails is counted and logged
+    (SteadyActor); only its link thread's failure stops it (then it is restarted)."""
 
     def __init__(self, config: MqttConfig, host: str, links: BridgeLinks) -> None:
-        super().__init__()
+        super().__init__("mqtt", links.stats, links.clock.monotonic)
         self._config = config
         self._host = host
         self._links = links
@@ -167,18 +170,11 @@ class MqttBridgeActor(pykka.ThreadingActor):
         )
 
     def on_stop(self) -> None:
-        links = self._links
-        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-            self._clone.ask(
-                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-            )
-        self._client.detach(links.edge)
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
+        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 
-    def on_receive(self, message: Any) -> Any:
+    def receive(self, message: Any) -> Any:
         match message:
             case msgs.KeyChanged(key=raw_key, body=body):
                 key = raw_key.decode("utf-8", "replace")
@@ -189,8 +185,8 @@ class MqttBridgeActor(pykka.ThreadingActor):
                 self.link.submit(ServiceUp(service.decode("utf-8", "replace")))
             case msgs.ServiceAvailabilityChanged():
                 pass
-            case _IoFailed(error=error):
-                raise RuntimeError("mqtt I/O thread failed") from error
+            case _IoFailed():  # logged by its runner (runner_failed)
+                self.stop()
             case Started():
                 return True  # asked once on_start is done (see start_mqtt)
             case GetLinkStats():  # control (tests, statistics): ask

@@ -58,7 +58,7 @@ log = structlog.get_logger(component="supervisor")
 
 _WATCH_INTERVAL_S: Final = 0.2
 _HEALTHY_WITHIN_S: Final = 10.0
-_TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
+TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
 EDGE: Final = "edge"
 STORE: Final = "store"
 CLONE: Final = "clone"
@@ -285,9 +285,9 @@ class Runtime:
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
-        if term_within(self.context, _TERM_TIMEOUT_S) is not None:
+        if term_within(self.context, TERM_TIMEOUT_S) is not None:
             # "runner_stuck" said whose socket is still open
-            log.error("context_term_stuck", waited_s=_TERM_TIMEOUT_S)
+            log.error("context_term_stuck", waited_s=TERM_TIMEOUT_S)
             return False
         log.info("daemon_stopped")
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast, overload
+from typing import Any, Final, Literal, cast, overload
 
 import pykka
 import structlog
@@ -22,6 +22,8 @@ from raspy.cores.supervision import Died, Failed, PartTracker, Restart, RestartP
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
+
+STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
@@ -214,11 +216,12 @@ def report_failed(decision: Failed, stats: Stats) -> None:
 
 
 def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> None:
-    """Stop a part's actor, waiting a little; a part that does not stop is named."""
+    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; one that does not stop in
+    time is named (and a part started in its place may find what it held taken)."""
     if ref is None:
         return
     try:
-        ref.stop(block=True, timeout=3)
+        ref.stop(block=True, timeout=STOP_TIMEOUT_S)
     except pykka.ActorDeadError:
         return
     except TimeoutError:

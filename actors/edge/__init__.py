@@ -5,7 +5,9 @@ in-process peers (local.py), and the pykka EdgeActor, the control shell around t
 
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import Future
+from functools import partial
+from typing import Any, Final
 
 import pykka
 import structlog
@@ -14,6 +16,7 @@ import zmq
 from raspy.actors import messages as msgs
 from raspy.actors.edge.broker_log import log_broker_output
 from raspy.actors.edge.loop import EdgeLoop, EdgeSettings
+from raspy.actors.steady import SteadyActor
 from raspy.clock import Clock
 from raspy.cores import broker
 from raspy.stats import Stats
@@ -24,9 +27,25 @@ __all__ = ["EdgeActor", "EdgeLoop", "EdgeSettings", "log_broker_output", "start_
 
 log = structlog.get_logger(component="edge")
 
+_ASK_TIMEOUT_S: Final = 5.0
+# what the I/O thread carries out (EdgeLoop.execute); anything else is logged here
+_COMMANDS: Final = (
+    msgs.AttachLocal,
+    msgs.DetachLocal,
+    msgs.WatchServices,
+    msgs.UnwatchServices,
+    msgs.HandleLocally,
+    msgs.GetStats,
+)
 
-class EdgeActor(pykka.ThreadingActor):
-    """Starts and stops the edge's runner; answers control asks."""
+
+class EdgeActor(SteadyActor):
+    """Starts and stops the edge's runner; hands the control commands to it.
+
+    A told command goes to the I/O thread without waiting: a failure there (the
+    thread busy, stuck or gone, a dead watcher) is counted and logged, and never
+    stops the edge. An asked one waits for the I/O thread's answer or exception.
+    """
 
     def __init__(
         self,
@@ -36,7 +55,7 @@ class EdgeActor(pykka.ThreadingActor):
         clock: Clock,
         stats: Stats,
     ) -> None:
-        super().__init__()
+        super().__init__("edge", stats, clock.monotonic)
         self._loop = EdgeLoop(context, settings, core, clock, stats)
         self._runner = Runner(
             "edge", self._loop, monotonic=clock.monotonic, stats=stats
@@ -50,27 +69,20 @@ class EdgeActor(pykka.ThreadingActor):
         if self._runner.stop():  # a stuck loop still polls the outbox's pipe
             self.outbox.close()
 
-    def on_receive(self, message: Any) -> Any:
-        match message:
-            case (
-                msgs.DetachLocal()
-                | msgs.UnwatchServices()
-                | msgs.HandleLocally(ref=None)
-            ):
-                # told by an actor that stops: nobody waits for the answer, and an
-                # I/O thread that is busy or gone must not fail (and stop) the edge
-                self._runner.call(message)
-                return None
-            case (
-                msgs.AttachLocal()
-                | msgs.HandleLocally()
-                | msgs.WatchServices()
-                | (msgs.GetStats())
-            ):
-                return self._runner.call(message).result(timeout=5)
-            case _:
-                log.warning("unexpected_message", kind=type(message).__name__)
-                return None
+    def receive(self, message: Any) -> Any:
+        if not isinstance(message, _COMMANDS):
+            log.warning("unexpected_message", kind=type(message).__name__)
+            return None
+        answer = self._runner.call(message)
+        if self.handling_ask:
+            return answer.result(timeout=_ASK_TIMEOUT_S)
+        answer.add_done_callback(partial(self._told_done, message))
+        return None
+
+    def _told_done(self, message: object, answer: Future[object]) -> None:
+        error = answer.exception()
+        if error is not None:
+            self.told_failed(message, error)
 
     @property
     def endpoint(self) -> str:

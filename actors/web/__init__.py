@@ -25,7 +25,9 @@ import pykka
 import structlog
 
 from raspy import names
+from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
+from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
     REQUEST_TIMEOUT_S,
     Backend,
@@ -75,13 +77,14 @@ class WebSettings:
     logins: LoginFiles
 
 
-class WebActor(pykka.ThreadingActor):
-    """See the module docstring."""
+class WebActor(SteadyActor):
+    """See the module docstring. A told message that fails is counted and logged
+    (SteadyActor); only its HTTP thread's failure stops it (then it is restarted)."""
 
     def __init__(
         self, settings: WebSettings, links: PeerLinks, sock: socket.socket
     ) -> None:
-        super().__init__()
+        super().__init__("web", links.stats, links.clock.monotonic)
         self._sock = sock  # bound by the caller: a taken port fails the start there
         self._settings = settings
         self._links = links
@@ -141,23 +144,15 @@ class WebActor(pykka.ThreadingActor):
 
     def _release(self) -> None:
         """Stop the HTTP thread, close the socket, leave the broker and the tree."""
+        for result in self._client.forget(lambda _: True):
+            result.cancel()  # no reply can reach a stopping actor: end them now
         server, self._server = self._server, None
         if server is not None:
             server.stop()
         self._sock.close()
-        links = self._links
-        if links.clone is not None:
-            with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
-                links.clone.ask(
-                    msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
-                )
-        self._client.detach(links.edge)
-        with contextlib.suppress(pykka.ActorDeadError):
-            links.edge.tell(msgs.UnwatchServices(self.actor_ref))
-        for result in self._client.forget(lambda _: True):
-            result.cancel()
+        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
 
-    def on_receive(self, message: Any) -> Any:
+    def receive(self, message: Any) -> Any:
         match message:
             case msgs.KeyChanged(key=key, body=body):
                 if self._server is not None:
@@ -170,8 +165,8 @@ class WebActor(pykka.ThreadingActor):
                 self._service_changed(service.decode("utf-8", "replace"), up)
             case ReadTitanic(limit=limit, result=result):
                 _answer(result, lambda: titanic_queue(self._links.store, limit))
-            case _HttpFailed(error=error):
-                raise RuntimeError("web server thread failed") from error
+            case _HttpFailed():  # logged by its thread (web_server_failed)
+                self.stop()
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None

@@ -22,7 +22,14 @@ from raspy.web.live import LiveHub
 log = structlog.get_logger(component="web")
 
 _START_TIMEOUT_S: Final = 10.0
-_STOP_TIMEOUT_S: Final = 5.0
+# The stop fits in the supervisor's (raspy.child_set.STOP_TIMEOUT_S, 3 s), so that a
+# restarted web face finds its port free: requests in flight get _GRACE_S (uvicorn's
+# graceful shutdown, then they are cancelled), uvicorn is then forced, and a loop that
+# still has not ended is stuck: the listening socket is closed under it.
+_GRACE_S: Final = 1  # uvicorn types it int
+_FORCE_AFTER_S: Final = _GRACE_S + 0.5
+_GIVE_UP_AFTER_S: Final = 0.5
+STOP_BUDGET_S: Final = _FORCE_AFTER_S + _GIVE_UP_AFTER_S
 
 
 class WebServer:
@@ -49,6 +56,7 @@ class WebServer:
             raise RuntimeError(f"web server did not start: {self.failure}")
 
     def stop(self) -> None:
+        """End serving within STOP_BUDGET_S; the port is free when this returns."""
         loop, server = self._loop, self._server
         if server is not None:
             server.should_exit = True
@@ -56,10 +64,15 @@ class WebServer:
             with contextlib.suppress(RuntimeError):  # the loop has already ended
                 loop.call_soon_threadsafe(self.hub.close)
         if self._thread.ident is not None:  # started (a failed start may not have)
-            self._thread.join(_STOP_TIMEOUT_S)
+            self._thread.join(_FORCE_AFTER_S)
+            if self._thread.is_alive() and server is not None:
+                server.force_exit = True  # skip what is left of the graceful part
+                self._thread.join(_GIVE_UP_AFTER_S)
             if self._thread.is_alive():
-                log.error("web_server_stuck")
-        self._sock.close()
+                log.error("web_server_stuck", waited_s=STOP_BUDGET_S)
+                _stop_listening(self._sock)  # its loop closes it, if it ever ends
+                return
+        self._sock.close()  # uvicorn has closed it already
 
     def feed(self, changes: list[tuple[str, bytes]], *, seed: bool = False) -> None:
         """Any thread: queue changes for the hub; one wake-up per batch, not per key."""
@@ -107,7 +120,7 @@ class WebServer:
             proxy_headers=False,
             limit_concurrency=256,
             timeout_keep_alive=5,
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=_GRACE_S,
         )
         self._server = uvicorn.Server(config)
         serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
@@ -117,6 +130,16 @@ class WebServer:
             )  # uvicorn has no start event; a short bounded wait
         self._started.set()
         await serving
+
+
+def _stop_listening(sock: socket.socket) -> None:
+    """Free the port of a listening socket that a stuck loop still polls: on Linux
+    shutdown() ends the listener and leaves the descriptor valid for its owner
+    (closing it would pull it from under the loop); elsewhere, close it."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        sock.close()
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
