@@ -85,10 +85,10 @@ def test_a_forward_jump_is_reported_and_skipped_slots_are_not_fired_late() -> No
         scheduler.next_wall("daily")
         == datetime(2026, 6, 2, 7, 0, tzinfo=UTC).timestamp()
     )
-    tick = scheduler.next_wall("tick")
-    assert tick is not None
-    assert now_wall < tick <= now_wall + 600
-    assert scheduler.next_deadline_mono() == now_mono + (tick - now_wall)
+    # `every` follows real time: its slot 600 s after the add (wall 660, 580 s ahead
+    # of the clock just before the step) moves with the step.
+    assert scheduler.next_wall("tick") == now_wall + 580
+    assert scheduler.next_deadline_mono() == now_mono + 60  # the cap: jump checks
 
 
 def test_a_key_due_before_a_forward_jump_still_fires_once() -> None:
@@ -187,9 +187,9 @@ def test_a_key_overdue_when_the_clock_steps_back_fires_once() -> None:
     # 10 s pass, two slots were due, and the clock stepped back a day meanwhile.
     outputs = scheduler.due(T0 + 10 - 86_400, M0 + 10)
     assert outputs == [ClockJumped(-86_400.0), Fired("tick", T0 + 5)]
-    # Past the instant it fired last; T0 + 10, folded into that late fire, was never
-    # fired, so it comes when the clock reaches it again.
-    assert scheduler.next_wall("tick") == T0 + 10
+    # `every` follows real time: its grid moves with the step, and the slot at T0 + 10
+    # (now, folded into that late fire) is done; the next one is 5 real seconds on.
+    assert scheduler.next_wall("tick") == T0 + 15 - 86_400
 
 
 def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns() -> (
@@ -201,6 +201,6 @@ def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns()
     absurd = 1e12  # year 33658: no datetime for it
     assert scheduler.due(absurd, M0 + 1) == [ClockJumped(absurd - T0 - 1)]
     assert scheduler.next_wall("cron") is None
-    assert scheduler.next_wall("tick") == absurd + 5 - (absurd - T0) % 5
+    assert scheduler.next_wall("tick") == absurd + 4  # T0 + 5, moved by the step
     assert scheduler.due(T0 + 2, M0 + 2) == [ClockJumped(T0 + 1 - absurd)]
     assert scheduler.next_wall("cron") == _minute(1)
