@@ -31,7 +31,7 @@ as ClockJumped and never fires a key twice).
 
 from __future__ import annotations
 
-from raspy.rules.sun import SunLocation, next_sun, sun_time
+from raspy.rules.sun import SunLocation, absent_days, next_sun, sun_time
 from raspy.rules.timing_cron import CronSchedule, parse_cron
 from raspy.rules.timing_fire import next_at, next_every, next_fire
 from raspy.rules.timing_local import iso_local, label_of, resolve
@@ -49,6 +49,7 @@ __all__ = [
     "SchedulerOutput",
     "SunLocation",
     "TimeScheduler",
+    "absent_days",
     "iso_local",
     "label_of",
     "next_at",

@@ -3,7 +3,7 @@ reported and never firing a key twice; both clocks passed in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -172,11 +172,15 @@ def test_a_trigger_that_cannot_be_scheduled_changes_nothing() -> None:
     assert scheduler.next_deadline_mono() is None
 
 
-def test_a_sun_trigger_with_no_event_for_a_year_is_parked() -> None:
+def test_a_sun_trigger_months_away_at_the_pole_only_wakes_for_jump_checks() -> None:
+    """Near the pole the sun sets once a year, at the September equinox: the key waits
+    for it (no busy loop, no crash); the shell only wakes for the jump checks."""
     pole = SunLocation(89.9, 0.0, UTC_ZONE)
     scheduler = TimeScheduler(UTC_ZONE, pole)
     midsummer = datetime(2026, 6, 21, tzinfo=UTC).timestamp()
-    assert scheduler.add("set", SunTrigger(SunEvent.SUNSET), midsummer, M0) is None
+    first = scheduler.add("set", SunTrigger(SunEvent.SUNSET), midsummer, M0)
+    assert first is not None
+    assert datetime.fromtimestamp(first, UTC).date() == date(2026, 9, 24)
     assert scheduler.next_deadline_mono() == M0 + 60  # only the jump check
     assert scheduler.due(midsummer + 60, M0 + 60) == []
 
