@@ -88,3 +88,22 @@ def test_an_at_time_in_the_repeated_hour_fires_once_in_its_first_pass(
     assert value(tree, "/scenario/night/runs") == 1
     assert value(tree, "/scenario/night/at") == _berlin(10, 25, 2, 30)
     assert _berlin(10, 25, 2, 30, fold=1) - _berlin(10, 25, 2, 30) == 3600
+
+
+@pytest.mark.parametrize("berlin_core", [_berlin(6, 1, 2, 0)], indirect=True)
+def test_a_time_passed_while_the_core_was_down_is_not_fired_late(
+    berlin_core: Core, tree: CloneClient
+) -> None:
+    """Stopped at 02:00, started again at 03:00: the 02:30 of that night is not made
+    up; the next night's 02:30 fires, once, even when the core wakes late for it."""
+    core = berlin_core
+    _import_both(core, tree)
+    core.stop()
+    core.clock.advance(3600)
+    core.start()
+    assert core.request("list")[0] == b"200"  # answered once the start is done
+    _walk(core, tree, 40)
+    assert value(tree, "/scenario/night/at") is None
+    core.clock.advance(24 * 3600)  # one wake-up, far past the next 02:30
+    wait_value(tree, "/scenario/night/at", _berlin(6, 2, 2, 30))
+    wait_value(tree, "/scenario/night/runs", 1)
