@@ -32,10 +32,12 @@ MAX_SEARCH_DAYS: Final = 370
 
 _SAMPLE_STEP_S: Final = 600.0
 # astral's own sunrise is taken as a guess and checked this close (it is right to
-# seconds except near polar day and night, where the day is sampled instead).
-_CHECK_S: Final = 120.0
-# Two crossings the same way are nearly a day apart (a day's drift is under an hour).
-_APART_S: Final = 18 * 3600.0
+# a second or two except near polar day and night, where the day is sampled instead).
+_CHECK_S: Final = 30.0
+# Two crossings the same way in one local day are nearly a day apart (an event drifts
+# by well under an hour a day, so they are over 23 h apart in at most 25 h): both
+# lie this close to the day's ends.
+_EDGE_S: Final = 2 * 3600.0
 _RESOLUTION_S: Final = 1.0
 # Degrees of margin when a day is skipped from its noon and midnight altitudes alone:
 # more than the sun's declination moves in a day (0.4°).
@@ -104,8 +106,6 @@ def _crossings(event: SunEvent, day: date, location: SunLocation) -> list[float]
     """The instants (epoch s) of `event` on the local `day`, in order (mostly one)."""
     altitude, rising = _EVENTS[event]
     observer = astral.Observer(location.latitude, location.longitude, 0.0)
-    if not _may_cross(observer, day, altitude):
-        return []
     midnight = datetime.combine(day, datetime.min.time())
     start = resolve(midnight, location.tz)
     end = resolve(midnight + timedelta(days=1), location.tz)
@@ -119,11 +119,16 @@ def _crossings(event: SunEvent, day: date, location: SunLocation) -> list[float]
         if above(low) != rising and above(high) == rising:
             moment = _bisect(above, low, high, rising)
             if start <= moment < end:
-                # Another crossing the same way the same day (a long local day near
-                # polar day: sunsets at 00:14 and 23:56) is far from this one.
-                before = _scan(above, rising, start, moment - _APART_S)
-                after = _scan(above, rising, moment + _APART_S, end)
+                # Another crossing the same way the same day (near polar day:
+                # sunsets at 00:14 and 23:56) is at the day's other end.
+                before = after = []
+                if end - moment < _EDGE_S:
+                    before = _scan(above, rising, start, start + _EDGE_S)
+                if moment - start < _EDGE_S:
+                    after = _scan(above, rising, end - _EDGE_S, end)
                 return [*before, moment, *after]
+    if not _may_cross(observer, day, altitude):
+        return []
     return _scan(above, rising, start, end)
 
 

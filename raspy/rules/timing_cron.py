@@ -37,6 +37,7 @@ _ALLOWED: Final = re.compile(r"[0-9A-Za-z*/,\-?#]+")
 # schedule that matches at all.
 _MAX_SKIPPED_LABELS: Final = 10_000
 # Far enough that every accepted expression has a match after it (29 Feb: 8 years).
+_TWO_DAYS_S: Final = 2 * 86_400.0
 _PROBE_START: Final = datetime(2001, 1, 1)  # noqa: DTZ001 - a naive local label
 
 
@@ -89,7 +90,7 @@ class CronSchedule:
         """
         try:
             first = self._first_pass_after(after_ts, tz)
-            if not self.repeats_with_the_clock:
+            if not self.repeats_with_the_clock or not _repeat_near(after_ts, first, tz):
                 return first
             second = self._second_pass_after(after_ts, tz)
         except (CroniterError, OverflowError, ValueError) as exc:
@@ -133,6 +134,20 @@ class CronSchedule:
     def matches(self, label: datetime) -> bool:
         """Whether the naive local `label` (to the minute) is one of the schedule's."""
         return bool(croniter.match(self.expression, label))
+
+
+def _repeat_near(after_ts: float, first: float, tz: ZoneInfo) -> bool:
+    """Whether a second pass of a repeated hour may come before `first`: `after_ts`
+    is in a repeated hour, or the clocks go back before `first` (two offsets suffice
+    over two days: no zone changes twice in that time)."""
+    if first - after_ts > _TWO_DAYS_S:
+        return True
+    earlier, later = _occurrences(label_of(after_ts, tz), tz)
+    if later > earlier:
+        return True
+    before = datetime.fromtimestamp(after_ts, tz).utcoffset()
+    then = datetime.fromtimestamp(first, tz).utcoffset()
+    return before is not None and then is not None and then < before
 
 
 def _occurrences(label: datetime, tz: ZoneInfo) -> tuple[float, float]:
