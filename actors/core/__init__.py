@@ -191,16 +191,18 @@ class CoreActor(pykka.ThreadingActor):
 
     def _on_time(self) -> None:
         clock = self.links.clock
+        jumped = False  # the days between a fire and the next say nothing then
         for out in self._scheduler.due(clock.wall(), clock.monotonic()):
             match out:
                 case ClockJumped(delta_s=delta_s):
                     log.warning("clock_jumped", delta_s=round(delta_s, 3))
+                    jumped = True
                 case Fired(key=key, scheduled_wall_ts=scheduled):
                     name, _, index = key.rpartition("#")
                     entry = self.entries.get(name)
                     if entry is not None and entry.ref is not None:
                         entry.ref.tell(scn.TimeFired(int(index), scheduled))
-                    if entry is not None and entry.scenario is not None:
+                    if not jumped and entry is not None and entry.scenario is not None:
                         trigger = entry.scenario.triggers[int(index)]
                         self._say_absent_sun(name, key, trigger, scheduled)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
