@@ -8,6 +8,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +82,27 @@ def test_a_fixed_time_fires_once_a_day_around_any_dst_change(
     days = [label_of(f, tz).date() for f in fires]
     assert days == [first_day + timedelta(days=n) for n in range(3)][: len(days)]
     assert len(fires) >= 2  # three local days (less two hours): two or three fires
+
+
+@pytest.mark.parametrize(
+    ("expression", "follows"),
+    [
+        ("*/15 * * * *", True),
+        ("* * * * *", True),
+        ("0 * * * *", True),
+        ("0 */2 * * *", True),
+        ("*/20 1,2 * * *", True),
+        ("@hourly", True),
+        ("30 2 * * *", False),
+        ("0,30 2 * * *", False),
+        ("0-59/15 2 * * *", False),
+        ("@daily", False),
+        ("@weekly", False),
+    ],
+)
+def test_a_star_in_the_minute_or_hour_field_makes_a_job_follow_the_clock(
+    expression: str, follows: bool
+) -> None:
+    """Debian's cron rule: only `*` fields (not ranges) make a job follow the clock
+    through a repeated hour; the rest are fixed times, fired once."""
+    assert parse_cron(expression).repeats_with_the_clock is follows
