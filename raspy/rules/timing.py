@@ -21,12 +21,14 @@ The DST rule (cron and `at`; local wall-clock time of the core's timezone)
   Jobs that must follow real elapsed time exactly use `every`.
 - croniter is only asked about naive local labels (given a timezone, croniter 7
   decides the repeated hour on its own).
-- Sun events are instants (astral) on the local date they happen; an offset is real
-  seconds added to them, so DST never moves or repeats them; in polar day or night the
-  event does not happen (None).
+- Sun events are instants (the sun's altitude crossing the event's) on the local date
+  they happen; an offset is real seconds added to them, so DST never moves or repeats
+  them; in polar day or night the event does not happen (None), and `absent_days`
+  names the days a trigger skips.
 
-Downtime and clock jumps: see `timing_scheduler` (no late fires, a jump is reported
-as ClockJumped and never fires a key twice).
+Downtime and clock jumps: see `timing_scheduler` (no late fires; a jump is reported
+as ClockJumped; `every` follows real time; after a step back of up to 3 h no time
+fires twice, after a larger one the triggers go on from the new time at once).
 """
 
 from __future__ import annotations
