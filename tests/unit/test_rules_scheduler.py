@@ -1,5 +1,5 @@
 """TimeScheduler (issue 11): one heap, no late fires after downtime, clock jumps
-reported and never firing a key twice; both clocks passed in."""
+reported, no key fired twice after a small step back; both clocks passed in."""
 
 from __future__ import annotations
 

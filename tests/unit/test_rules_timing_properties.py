@@ -1,7 +1,8 @@
 """Hypothesis on raspy.rules.timing: parse_cron gives a schedule or ValueError, nothing
 else; a schedule's next fire is after the instant, a match in local time (or the end of
-the gap that swallowed one) and the first such; the scheduler never fires a key twice
-for one instant, whatever the clock does."""
+the gap that swallowed one) and the first such; whatever the clock does, the
+scheduler fires no key twice for one instant (save after a step back of over 3 h)
+and never leaves a key waiting for the old time to come back."""
 
 from __future__ import annotations
 
