@@ -29,7 +29,14 @@ from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.rules import engine, model
 from raspy.rules.engine import State, Status
-from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.rules.timing import (
+    ClockJumped,
+    Fired,
+    SunLocation,
+    TimeScheduler,
+    absent_days,
+    iso_local,
+)
 from raspy.rules.tree_view import (
     Routes,
     TreeView,
@@ -184,16 +191,40 @@ class CoreActor(pykka.ThreadingActor):
 
     def _on_time(self) -> None:
         clock = self.links.clock
+        jumped = False  # the days between a fire and the next say nothing then
         for out in self._scheduler.due(clock.wall(), clock.monotonic()):
             match out:
                 case ClockJumped(delta_s=delta_s):
                     log.warning("clock_jumped", delta_s=round(delta_s, 3))
+                    jumped = True
                 case Fired(key=key, scheduled_wall_ts=scheduled):
                     name, _, index = key.rpartition("#")
                     entry = self.entries.get(name)
                     if entry is not None and entry.ref is not None:
                         entry.ref.tell(scn.TimeFired(int(index), scheduled))
+                    if not jumped and entry is not None and entry.scenario is not None:
+                        trigger = entry.scenario.triggers[int(index)]
+                        self._say_absent_sun(name, key, trigger, scheduled)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
+
+    def _say_absent_sun(
+        self, name: str, key: str, trigger: model.Trigger, after_ts: float
+    ) -> None:
+        """Log once the days a sun trigger will not fire (polar day or night), when
+        its next fire is computed, so the silence is not taken for a fault."""
+        upcoming = self._scheduler.next_wall(key)
+        if not isinstance(trigger, model.SunTrigger) or upcoming is None:
+            return
+        absent = absent_days(trigger.offset_s, after_ts, upcoming, self.tz)
+        if absent is not None:
+            log.info(
+                "sun_event_absent",
+                scenario=name,
+                sun=trigger.event.value,
+                first_day=absent[0].isoformat(),
+                last_day=absent[1].isoformat(),
+                next=iso_local(upcoming, self.tz),
+            )
 
     def _on_request(self, frames: tuple[bytes, ...]) -> None:
         rejected = self._worker.serve(frames, self._service.handle)
@@ -273,19 +304,17 @@ class CoreActor(pykka.ThreadingActor):
                 | model.EveryTrigger
                 | model.SunTrigger,
             ):
+                key, now_wall = f"{scenario.name}#{index}", clock.wall()
                 try:
-                    self._scheduler.add(
-                        f"{scenario.name}#{index}",
-                        trigger,
-                        clock.wall(),
-                        clock.monotonic(),
-                    )
+                    self._scheduler.add(key, trigger, now_wall, clock.monotonic())
                 except ValueError as exc:
                     log.error(
                         "scenario_trigger_unscheduled",
                         scenario=scenario.name,
                         reason=str(exc),
                     )
+                    continue
+                self._say_absent_sun(scenario.name, key, trigger, now_wall)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
         if startup:
             entry.ref.tell(scn.Startup())

@@ -1,17 +1,23 @@
-"""Sunrise, sunset, dawn and dusk at a place, through astral; pure, time passed in.
+"""Sunrise, sunset, dawn and dusk at a place; pure, time passed in.
 
-An event belongs to the local date (in the place's timezone) on which it happens. Dawn
-and dusk are civil (sun 6° below the horizon). An offset is real seconds added to the
-event's instant, so `sunset - 15m` is never moved by a DST change; the event itself is
-an instant and never falls in a gap or a repeat. In polar day or night the event does
-not happen on that date: None, never an exception.
+An event is the instant the sun's centre crosses the event's altitude (astral's
+elevation and refraction, the altitudes astral's own sunrise uses: -0.833° for sunrise
+and sunset, civil -6° for dawn and dusk), found by sampling each local day every
+10 minutes and bisecting to the second. astral's closed-form sunrise is only a guess,
+checked against the altitude: at high latitudes, near polar day and night, it misses
+events or is minutes off (a sunset at 00:30 after a long day, found by neither day). An event belongs to the local date (in the
+place's timezone) on which it happens. An offset is real seconds added to the
+event's instant, so `sunset - 15m` is never moved by a DST change. In polar day or
+night the event does not happen on that date: None, never an exception. A rise or set
+shorter than the sampling step (the sun grazing the horizon on the last day before a
+polar night) is missed, both crossings together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -19,13 +25,42 @@ import astral
 import astral.sun
 
 from raspy.rules.model import SunEvent
-from raspy.rules.timing_local import label_of
+from raspy.rules.timing_local import label_of, resolve
 
 # More than a polar night at any latitude: past it, an event is taken as never.
 MAX_SEARCH_DAYS: Final = 370
 
-_Astral = Callable[..., datetime]
-_FUNCTIONS: Final[dict[SunEvent, _Astral]] = {
+_SAMPLE_STEP_S: Final = 600.0
+# astral's own sunrise is taken as a guess and checked this close (it is right to
+# a second or two except near polar day and night, where the day is sampled instead).
+_CHECK_S: Final = 30.0
+# Two crossings the same way in one local day are nearly a day apart (an event drifts
+# by well under an hour a day, so they are over 23 h apart in at most 25 h): both
+# lie this close to the day's ends.
+_EDGE_S: Final = 2 * 3600.0
+_RESOLUTION_S: Final = 1.0
+# Degrees of margin when a day is skipped from its noon and midnight altitudes alone:
+# more than the sun's declination moves in a day (0.4°).
+_SKIP_MARGIN_DEG: Final = 1.0
+
+
+def _altitude_of(zenith: float) -> float:
+    """The geometric altitude at which astral sees the sun at `zenith` (refraction)."""
+    return -(zenith - 90.0 + astral.refraction_at_zenith(zenith))
+
+
+_HORIZON: Final = 90.0 + astral.sun.SUN_APPARENT_RADIUS
+_CIVIL: Final = 96.0
+# Each event: the altitude crossed and whether the sun rises through it.
+_EVENTS: Final[dict[SunEvent, tuple[float, bool]]] = {
+    SunEvent.SUNRISE: (_altitude_of(_HORIZON), True),
+    SunEvent.SUNSET: (_altitude_of(_HORIZON), False),
+    SunEvent.DAWN: (_altitude_of(_CIVIL), True),
+    SunEvent.DUSK: (_altitude_of(_CIVIL), False),
+}
+
+
+_ASTRAL: Final[dict[SunEvent, Callable[..., datetime]]] = {
     SunEvent.SUNRISE: astral.sun.sunrise,
     SunEvent.SUNSET: astral.sun.sunset,
     SunEvent.DAWN: astral.sun.dawn,
@@ -48,18 +83,101 @@ class SunLocation:
             raise ValueError(f"longitude: expected -180..180, got {self.longitude}")
 
 
-def _event_on(event: SunEvent, day: date, location: SunLocation) -> float | None:
+def _height(observer: astral.Observer, wall_ts: float) -> float:
+    moment = datetime.fromtimestamp(wall_ts, UTC)
+    return float(astral.sun.elevation(observer, moment, with_refraction=False))
+
+
+def _may_cross(observer: astral.Observer, day: date, altitude: float) -> bool:
+    """False when the sun stays clearly above or below `altitude` all of `day` (its
+    highest is near the solar noon, its lowest near a solar midnight): polar days
+    and nights are skipped without sampling them."""
+    noon = astral.sun.noon(observer, day).timestamp()
+    highest = _height(observer, noon)
+    lowest = min(
+        _height(observer, astral.sun.midnight(observer, day + timedelta(n)).timestamp())
+        for n in (0, 1)
+    )
+    margin = _SKIP_MARGIN_DEG
+    return highest > altitude - margin and lowest < altitude + margin
+
+
+def _crossings(event: SunEvent, day: date, location: SunLocation) -> list[float]:
+    """The instants (epoch s) of `event` on the local `day`, in order (mostly one)."""
+    altitude, rising = _EVENTS[event]
     observer = astral.Observer(location.latitude, location.longitude, 0.0)
-    zone: tzinfo = location.tz
+    midnight = datetime.combine(day, datetime.min.time())
+    start = resolve(midnight, location.tz)
+    end = resolve(midnight + timedelta(days=1), location.tz)
+
+    def above(ts: float) -> bool:
+        return _height(observer, ts) >= altitude
+
+    hint = _astral_hint(event, observer, day)
+    if hint is not None:  # checked: the altitude is crossed within _CHECK_S of it
+        low, high = hint - _CHECK_S, hint + _CHECK_S
+        if above(low) != rising and above(high) == rising:
+            moment = _bisect(above, low, high, rising)
+            if start <= moment < end:
+                # Another crossing the same way the same day (near polar day:
+                # sunsets at 00:14 and 23:56) is at the day's other end.
+                before = after = []
+                if end - moment < _EDGE_S:
+                    before = _scan(above, rising, start, start + _EDGE_S)
+                if moment - start < _EDGE_S:
+                    after = _scan(above, rising, end - _EDGE_S, end)
+                return [*before, moment, *after]
+    if not _may_cross(observer, day, altitude):
+        return []
+    return _scan(above, rising, start, end)
+
+
+def _scan(
+    above: Callable[[float], bool], rising: bool, start: float, end: float
+) -> list[float]:
+    """The crossings in [start, end), from samples every _SAMPLE_STEP_S."""
+    found: list[float] = []
+    if end <= start:
+        return found
+    # From one step before, so a crossing right at `start` is not lost between two
+    # windows; each crossing belongs to the window its instant is in.
+    low, low_above = start - _SAMPLE_STEP_S, above(start - _SAMPLE_STEP_S)
+    while low < end:
+        high = min(low + _SAMPLE_STEP_S, end)
+        high_above = above(high)
+        if high_above != low_above and high_above == rising:
+            moment = _bisect(above, low, high, rising)
+            if start <= moment < end:
+                found.append(moment)
+        low, low_above = high, high_above
+    return found
+
+
+def _astral_hint(event: SunEvent, observer: astral.Observer, day: date) -> float | None:
+    """astral's closed-form instant of `event` for `day`, as a first guess only."""
     try:
-        moment = _FUNCTIONS[event](observer, date=day, tzinfo=zone)
-    except ValueError:  # astral: the sun never crosses that depression on that day
+        return _ASTRAL[event](observer, date=day).timestamp()
+    except ValueError:  # polar day or night, or astral's search failed near one
         return None
-    # astral already searches the neighbouring day when the UTC date differs; check
-    # once more so an event is never given to the wrong local date.
-    if moment.astimezone(location.tz).date() != day:
-        return None
-    return moment.timestamp()
+
+
+def _bisect(
+    above: Callable[[float], bool], low: float, high: float, rising: bool
+) -> float:
+    """The first whole-resolution instant in (low, high] on the far side."""
+    while high - low > _RESOLUTION_S:
+        middle = (low + high) / 2
+        if above(middle) == rising:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _event_on(event: SunEvent, day: date, location: SunLocation) -> float | None:
+    """The first `event` on the local `day` (epoch s), None if it does not happen."""
+    found = _crossings(event, day, location)
+    return found[0] if found else None
 
 
 def sun_time(event: SunEvent, wall_ts: float, location: SunLocation) -> float | None:
@@ -75,8 +193,21 @@ def next_sun(
     # Fires grow with the date, so start on the day whose event could be the first.
     day = label_of(after_ts - offset_s, location.tz).date() - timedelta(days=1)
     for _ in range(MAX_SEARCH_DAYS):
-        moment = _event_on(event, day, location)
-        if moment is not None and moment + offset_s > after_ts:
-            return moment + offset_s
+        for moment in _crossings(event, day, location):
+            if moment + offset_s > after_ts:
+                return moment + offset_s
         day += timedelta(days=1)
     return None
+
+
+def absent_days(
+    offset_s: float, after_ts: float, fire_ts: float, tz: ZoneInfo
+) -> tuple[date, date] | None:
+    """The local dates (first, last) on which a sun trigger does not fire between a
+    fire (or a start) at `after_ts` and its next fire at `fire_ts`, if any: the days
+    of a polar day or night, to be said once rather than found missing."""
+    last_day = label_of(after_ts - offset_s, tz).date()
+    next_day = label_of(fire_ts - offset_s, tz).date()
+    if (next_day - last_day).days < 2:
+        return None
+    return last_day + timedelta(days=1), next_day - timedelta(days=1)

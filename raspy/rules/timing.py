@@ -12,26 +12,28 @@ The DST rule (cron and `at`; local wall-clock time of the core's timezone)
   *`) and a real time right after the gap (`0 2,3 * * *`) all collapse into that one
   fire.
 - A local time that occurs twice (when the clocks go back) fires once, at its first
-  occurrence (the summer-time one): 01:30 in New York fires at 01:30 EDT, never again
-  at 01:30 EST.
-- So a cron job fires at most once per wall-clock label. An hourly job (`0 * * * *`)
-  fires 23 times on the spring day (02:00 becomes 03:00, which is also 03:00's own
-  fire) and 24 times on the autumn day (the repeated hour fires only in its first
-  pass). A job by the minute pauses for the repeated hour. Jobs that must follow real
-  elapsed time use `every`, a fixed grid of real seconds from an anchor.
-- croniter is only asked about naive local labels: given a timezone, croniter 7 fires a
-  repeated autumn hour twice.
-- Sun events are instants (astral) on the local date they happen; an offset is real
-  seconds added to them, so DST never moves or repeats them; in polar day or night the
-  event does not happen (None).
+  occurrence (the summer-time one), for `at` and for a cron job at fixed times
+  (`30 1 * * *`): 01:30 in New York fires at 01:30 EDT, never again at 01:30 EST.
+- A cron job with `*` in its minute or hour field (`*/15 * * * *`, `0 * * * *`,
+  `@hourly`) follows the clock through both passes of the repeated hour, as Debian's
+  cron does, so it keeps its cadence in real time: every 15 minutes, every real hour
+  (25 fires on the autumn day, 23 on the spring day, where 02:00 is 03:00's fire).
+  Jobs that must follow real elapsed time exactly use `every`.
+- croniter is only asked about naive local labels (given a timezone, croniter 7
+  decides the repeated hour on its own).
+- Sun events are instants (the sun's altitude crossing the event's) on the local date
+  they happen; an offset is real seconds added to them, so DST never moves or repeats
+  them; in polar day or night the event does not happen (None), and `absent_days`
+  names the days a trigger skips.
 
-Downtime and clock jumps: see `timing_scheduler` (no late fires, a jump is reported
-as ClockJumped and never fires a key twice).
+Downtime and clock jumps: see `timing_scheduler` (no late fires; a jump is reported
+as ClockJumped; `every` follows real time; after a step back of up to 3 h no time
+fires twice, after a larger one the triggers go on from the new time at once).
 """
 
 from __future__ import annotations
 
-from raspy.rules.sun import SunLocation, next_sun, sun_time
+from raspy.rules.sun import SunLocation, absent_days, next_sun, sun_time
 from raspy.rules.timing_cron import CronSchedule, parse_cron
 from raspy.rules.timing_fire import next_at, next_every, next_fire
 from raspy.rules.timing_local import iso_local, label_of, resolve
@@ -49,6 +51,7 @@ __all__ = [
     "SchedulerOutput",
     "SunLocation",
     "TimeScheduler",
+    "absent_days",
     "iso_local",
     "label_of",
     "next_at",

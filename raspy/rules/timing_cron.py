@@ -1,9 +1,14 @@
 """Five-field cron expressions: parse once, then the next fire after an instant.
 
 croniter does the calendar arithmetic on naive local labels only; the labels are
-turned into instants by `timing_local.resolve`, which carries the DST rule. Given a
-timezone-aware start, croniter 7 itself fires a repeated autumn hour twice (02:00 CEST
-and 02:00 CET), which that rule forbids, so it is never given one. Pure, no clock.
+turned into instants by `timing_local.resolve`, which carries the DST rule. croniter is
+never given a timezone-aware start (croniter 7 then decides the repeated hour on its
+own). Pure, no clock.
+
+The repeated hour (autumn), as Debian's cron does: a job at fixed times (`30 2 * * *`)
+fires at the first occurrence of its label only; a job with `*` in its minute or hour
+field (`*/15 * * * *`, `0 * * * *`, `@hourly`) follows the clock through both passes,
+so it keeps its cadence in real time (every 15 minutes, every real hour).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ _ALLOWED: Final = re.compile(r"[0-9A-Za-z*/,\-?#]+")
 # schedule that matches at all.
 _MAX_SKIPPED_LABELS: Final = 10_000
 # Far enough that every accepted expression has a match after it (29 Feb: 8 years).
+_TWO_DAYS_S: Final = 2 * 86_400.0
 _PROBE_START: Final = datetime(2001, 1, 1)  # noqa: DTZ001 - a naive local label
 
 
@@ -56,11 +62,26 @@ def _labels_from(expression: str, start: datetime) -> croniter:
     return labels
 
 
+def _follows_the_clock(expression: str) -> bool:
+    """Whether the minute or hour field is a wildcard (`*`, `*/15`): such a job fires
+    in both passes of a repeated hour."""
+    if expression.startswith("@"):
+        return expression == "@hourly"
+    minute, hour = expression.split(" ")[:2]
+    return minute.startswith("*") or hour.startswith("*")
+
+
 @dataclass(frozen=True, slots=True)
 class CronSchedule:
     """A parsed cron expression (local time of whatever timezone is passed in)."""
 
     expression: str
+
+    @property
+    def repeats_with_the_clock(self) -> bool:
+        """True: fires in both passes of a repeated autumn hour (a `*` minute or
+        hour field); False: a fixed-time job, fired at a label's first pass only."""
+        return _follows_the_clock(self.expression)
 
     def next_after(self, after_ts: float, tz: ZoneInfo) -> float:
         """The first fire strictly after `after_ts` (epoch s), per the DST rule.
@@ -68,21 +89,74 @@ class CronSchedule:
         Raises ValueError if none is found (only for instants near year 9999).
         """
         try:
-            # A minute early: label_of rounds to the microsecond, so an instant a hair
-            # before a whole minute would otherwise start the search past that minute.
-            start = label_of(after_ts, tz) - timedelta(minutes=1)
-            labels = _labels_from(self.expression, start)
-            for _ in range(_MAX_SKIPPED_LABELS):
-                fire = resolve(labels.get_next(datetime), tz)
-                if fire > after_ts:
-                    return fire
+            first = self._first_pass_after(after_ts, tz)
+            if not self.repeats_with_the_clock or not _repeat_near(after_ts, first, tz):
+                return first
+            second = self._second_pass_after(after_ts, tz)
         except (CroniterError, OverflowError, ValueError) as exc:
             raise ValueError(f"cron {quote(self.expression)}: {exc}") from exc
-        raise ValueError(f"cron {quote(self.expression)}: no fire after {after_ts}")
+        return first if second is None else min(first, second)
+
+    def _first_pass_after(self, after_ts: float, tz: ZoneInfo) -> float:
+        """The first label's instant (first occurrence, or end of its gap) > after."""
+        # A minute early: label_of rounds to the microsecond, so an instant a hair
+        # before a whole minute would otherwise start the search past that minute.
+        start = label_of(after_ts, tz) - timedelta(minutes=1)
+        labels = _labels_from(self.expression, start)
+        for _ in range(_MAX_SKIPPED_LABELS):
+            fire = resolve(labels.get_next(datetime), tz)
+            if fire > after_ts:
+                return fire
+        raise ValueError(f"no fire after {after_ts}")
+
+    def _second_pass_after(self, after_ts: float, tz: ZoneInfo) -> float | None:
+        """The first second occurrence of a repeated label > after, if it comes before
+        the next first-pass fire; None otherwise.
+
+        The labels are searched from the label of `after_ts`, or, when `after_ts` lies
+        in the first pass of a repeated hour, from the start of that hour's labels
+        (their second pass is still ahead)."""
+        label = label_of(after_ts, tz)
+        earlier, later = _occurrences(label, tz)
+        start = label - timedelta(minutes=1)
+        if after_ts < later:  # in the first pass: the repeat's labels all come again
+            start -= timedelta(seconds=later - earlier)
+        labels = _labels_from(self.expression, start)
+        for _ in range(_MAX_SKIPPED_LABELS):
+            candidate = labels.get_next(datetime)
+            earlier, later = _occurrences(candidate, tz)
+            if later > after_ts and later > earlier:
+                return later
+            if resolve(candidate, tz) > after_ts:
+                return None  # the first pass comes first from here on
+        return None
 
     def matches(self, label: datetime) -> bool:
         """Whether the naive local `label` (to the minute) is one of the schedule's."""
         return bool(croniter.match(self.expression, label))
+
+
+def _repeat_near(after_ts: float, first: float, tz: ZoneInfo) -> bool:
+    """Whether a second pass of a repeated hour may come before `first`: `after_ts`
+    is in a repeated hour, or the clocks go back before `first` (two offsets suffice
+    over two days: no zone changes twice in that time)."""
+    if first - after_ts > _TWO_DAYS_S:
+        return True
+    earlier, later = _occurrences(label_of(after_ts, tz), tz)
+    if later > earlier:
+        return True
+    before = datetime.fromtimestamp(after_ts, tz).utcoffset()
+    then = datetime.fromtimestamp(first, tz).utcoffset()
+    return before is not None and then is not None and then < before
+
+
+def _occurrences(label: datetime, tz: ZoneInfo) -> tuple[float, float]:
+    """The instants of a naive label read with the offset before and after a change
+    (PEP 495 folds): equal for an ordinary label, later > earlier for a repeated one
+    (in a gap, later < earlier: not a repeat)."""
+    earlier = label.replace(tzinfo=tz, fold=0).timestamp()
+    later = label.replace(tzinfo=tz, fold=1).timestamp()
+    return earlier, later
 
 
 def parse_cron(text: str) -> CronSchedule:

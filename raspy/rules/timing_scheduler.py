@@ -12,11 +12,19 @@ Rules (see also `raspy.rules.timing`):
 - A wake-up that comes late fires each overdue key once, then continues after `now`.
 - A clock jump is a wall step of more than `jump_threshold_s` against the monotonic
   clock between two `due` calls. It comes out as ClockJumped(delta_s). Keys due
-  before the step (by the old wall time) still fire; every other key's next fire is
-  computed again from the new wall time, so slots skipped by a forward step are never
-  fired late.
-- A key never fires the same instant twice, nor an earlier one than it fired last:
-  after a backward step it waits for its first instant past the one it fired last.
+  before the step (by the old wall time) still fire, once; then:
+  - `every` keys follow real elapsed time: their grid moves with the step, so the
+    next fire comes `interval` real seconds after the last one, whatever the step;
+  - calendar keys (cron, at, sun) compute their next fire again from the new wall
+    time, so slots skipped by a forward step are never fired late (no catch-up).
+- A calendar key never fires the instant it fired last again, nor an earlier one,
+  as long as that instant is at most `REPEAT_GUARD_S` (3 h) ahead of the new wall
+  time: after a small step back (a correction of minutes, as NTP makes) a daily
+  07:00 already fired waits for tomorrow. A larger step back is taken as the
+  correction of a clock that was wrong (a Pi without an RTC that booted at a saved
+  time ahead): the key starts again from the new time and never stalls until the
+  old time comes back (a job already fired by the wrong clock may then fire again
+  at the right one).
 - Sleeps are capped at `max_sleep_s`, so a step is seen within that time even when
   the next fire is far away.
 """
@@ -28,12 +36,16 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from raspy.rules.model import TimeTrigger
+from raspy.rules.model import EveryTrigger, TimeTrigger
 from raspy.rules.sun import SunLocation
 from raspy.rules.timing_fire import next_fire
 
 DEFAULT_JUMP_THRESHOLD_S: Final = 1.0
 DEFAULT_MAX_SLEEP_S: Final = 60.0
+# The largest step back after which a key still refuses the instants it fired (as
+# Debian's cron takes a step of under 3 h for a DST-sized change, a larger one for
+# a correction).
+REPEAT_GUARD_S: Final = 3 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +133,7 @@ class TimeScheduler:
         if last_fired_ts is not None:
             last = last_fired_ts if last is None else max(last, last_fired_ts)
         anchor = now_wall if anchor_ts is None else anchor_ts
+        last = _guarded(last, now_wall)
         after = now_wall if last is None else max(now_wall, last)
         if catch_up and last is not None:
             missed = self._next(trigger, last, anchor)
@@ -163,7 +176,7 @@ class TimeScheduler:
         if abs(delta) > self._jump_threshold_s:
             outputs.append(ClockJumped(delta))
             outputs.extend(self._fire_until(expected, now_wall))
-            self._recompute(now_wall)
+            self._after_step(now_wall, delta)
         else:
             outputs.extend(self._fire_until(now_wall, now_wall))
         return outputs
@@ -200,8 +213,14 @@ class TimeScheduler:
             self._push(key)
         return fired
 
-    def _recompute(self, now_wall: float) -> None:
+    def _after_step(self, now_wall: float, delta_s: float) -> None:
+        """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
         for job in self._jobs.values():
+            if isinstance(job.trigger, EveryTrigger):  # real time: the grid moves
+                job.anchor_ts += delta_s
+                if job.last_fired is not None:
+                    job.last_fired += delta_s
+            job.last_fired = _guarded(job.last_fired, now_wall)
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)
             )
@@ -229,3 +248,11 @@ class TimeScheduler:
                 return wall
             heapq.heappop(self._heap)
         return None
+
+
+def _guarded(last_fired: float | None, now_wall: float) -> float | None:
+    """The last fire a key must not repeat: forgotten when it lies more than
+    REPEAT_GUARD_S ahead of `now_wall` (a wall clock that was wrong, now corrected)."""
+    if last_fired is not None and last_fired - now_wall > REPEAT_GUARD_S:
+        return None
+    return last_fired

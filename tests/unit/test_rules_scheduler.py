@@ -1,9 +1,9 @@
 """TimeScheduler (issue 11): one heap, no late fires after downtime, clock jumps
-reported and never firing a key twice; both clocks passed in."""
+reported, no key fired twice after a small step back; both clocks passed in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -85,10 +85,10 @@ def test_a_forward_jump_is_reported_and_skipped_slots_are_not_fired_late() -> No
         scheduler.next_wall("daily")
         == datetime(2026, 6, 2, 7, 0, tzinfo=UTC).timestamp()
     )
-    tick = scheduler.next_wall("tick")
-    assert tick is not None
-    assert now_wall < tick <= now_wall + 600
-    assert scheduler.next_deadline_mono() == now_mono + (tick - now_wall)
+    # `every` follows real time: its slot 600 s after the add (wall 660, 580 s ahead
+    # of the clock just before the step) moves with the step.
+    assert scheduler.next_wall("tick") == now_wall + 580
+    assert scheduler.next_deadline_mono() == now_mono + 60  # the cap: jump checks
 
 
 def test_a_key_due_before_a_forward_jump_still_fires_once() -> None:
@@ -172,11 +172,15 @@ def test_a_trigger_that_cannot_be_scheduled_changes_nothing() -> None:
     assert scheduler.next_deadline_mono() is None
 
 
-def test_a_sun_trigger_with_no_event_for_a_year_is_parked() -> None:
+def test_a_sun_trigger_months_away_at_the_pole_only_wakes_for_jump_checks() -> None:
+    """Near the pole the sun sets once a year, at the September equinox: the key waits
+    for it (no busy loop, no crash); the shell only wakes for the jump checks."""
     pole = SunLocation(89.9, 0.0, UTC_ZONE)
     scheduler = TimeScheduler(UTC_ZONE, pole)
     midsummer = datetime(2026, 6, 21, tzinfo=UTC).timestamp()
-    assert scheduler.add("set", SunTrigger(SunEvent.SUNSET), midsummer, M0) is None
+    first = scheduler.add("set", SunTrigger(SunEvent.SUNSET), midsummer, M0)
+    assert first is not None
+    assert datetime.fromtimestamp(first, UTC).date() == date(2026, 9, 24)
     assert scheduler.next_deadline_mono() == M0 + 60  # only the jump check
     assert scheduler.due(midsummer + 60, M0 + 60) == []
 
@@ -187,9 +191,9 @@ def test_a_key_overdue_when_the_clock_steps_back_fires_once() -> None:
     # 10 s pass, two slots were due, and the clock stepped back a day meanwhile.
     outputs = scheduler.due(T0 + 10 - 86_400, M0 + 10)
     assert outputs == [ClockJumped(-86_400.0), Fired("tick", T0 + 5)]
-    # Past the instant it fired last; T0 + 10, folded into that late fire, was never
-    # fired, so it comes when the clock reaches it again.
-    assert scheduler.next_wall("tick") == T0 + 10
+    # `every` follows real time: its grid moves with the step, and the slot at T0 + 10
+    # (now, folded into that late fire) is done; the next one is 5 real seconds on.
+    assert scheduler.next_wall("tick") == T0 + 15 - 86_400
 
 
 def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns() -> (
@@ -201,6 +205,6 @@ def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns()
     absurd = 1e12  # year 33658: no datetime for it
     assert scheduler.due(absurd, M0 + 1) == [ClockJumped(absurd - T0 - 1)]
     assert scheduler.next_wall("cron") is None
-    assert scheduler.next_wall("tick") == absurd + 5 - (absurd - T0) % 5
+    assert scheduler.next_wall("tick") == absurd + 4  # T0 + 5, moved by the step
     assert scheduler.due(T0 + 2, M0 + 2) == [ClockJumped(T0 + 1 - absurd)]
     assert scheduler.next_wall("cron") == _minute(1)

@@ -1,6 +1,8 @@
 """The DST rule of raspy.rules.timing for cron, `at` and sun + offset (issue 11: "a
 local time that does not exist fires once at the first instant after it; a repeated
-hour fires once"), in Europe/Berlin and America/New_York, both transitions of 2026."""
+hour fires once" for fixed times; a `*` minute or hour field keeps its real-time
+cadence, as Debian's cron), in Europe/Berlin and America/New_York, both transitions of
+2026."""
 
 from __future__ import annotations
 
@@ -152,30 +154,50 @@ def test_a_daily_cron_time_in_the_repeated_hour_fires_only_at_its_first_occurren
 
 
 @pytest.mark.parametrize("night", AUTUMN)
-def test_an_hourly_cron_fires_once_per_wall_label_on_the_autumn_day(
+def test_an_hourly_cron_fires_once_per_real_hour_on_the_autumn_day(
     night: Night,
 ) -> None:
+    """`0 * * * *` has `*` in its hour field: it follows the clock through both passes
+    of the repeated hour (as Debian's cron), so it fires every real hour, 25 times."""
     tz = night.tz
     start, end = _day_bounds(night)
     assert end - start == 25 * 3600
     fires = _fires("0 * * * *", start - 1, end, tz)
-    labels = [label_of(f, tz).hour for f in fires]
-    assert labels == list(range(24))
-    # The repeated hour's label fires in its first pass; the second pass is silent.
+    assert fires == [start + 3600 * n for n in range(25)]
     repeated = night.local(night.hour).timestamp()
-    assert repeated in fires
-    assert repeated + 3600 not in fires
+    assert [label_of(f, tz).hour for f in fires].count(night.hour) == 2
+    assert {repeated, repeated + 3600} <= set(fires)
 
 
 @pytest.mark.parametrize("night", AUTUMN)
-def test_a_minute_cron_pauses_for_the_second_pass_of_the_repeated_hour(
+@pytest.mark.parametrize("expression", ["*/15 * * * *", "0-59/15 * * * *", "@hourly"])
+def test_a_wildcard_cron_keeps_its_real_time_cadence_through_the_repeated_hour(
+    night: Night, expression: str
+) -> None:
+    step = 3600 if expression == "@hourly" else 900
+    start, end = _day_bounds(night)
+    fires = _fires(expression, start - 1, end, night.tz)
+    assert fires == [start + step * n for n in range(int((end - start) / step))]
+
+
+@pytest.mark.parametrize("night", AUTUMN)
+def test_a_minute_cron_fires_every_minute_of_both_passes_of_the_repeated_hour(
     night: Night,
 ) -> None:
     tz = night.tz
     last_first_pass = night.local(night.hour, 59).timestamp()
     fire = parse_cron("* * * * *").next_after(last_first_pass, tz)
-    assert fire == last_first_pass + 60 + 3600  # the hour after, in winter time
-    assert label_of(fire, tz).hour == night.hour + 1
+    assert fire == last_first_pass + 60  # the repeated hour's second pass begins
+    assert label_of(fire, tz) == label_of(night.local(night.hour).timestamp(), tz)
+
+
+@pytest.mark.parametrize("night", AUTUMN)
+def test_fixed_minutes_in_the_repeated_hour_fire_once_each(night: Night) -> None:
+    """`0,30 H * * *` names fixed times: each label fires at its first pass only."""
+    start, end = _day_bounds(night)
+    fires = _fires(f"0,30 {night.hour} * * *", start, end, night.tz)
+    first = night.local(night.hour).timestamp()
+    assert fires == [first, first + 1800]
 
 
 @pytest.mark.parametrize("night", AUTUMN)
@@ -221,7 +243,7 @@ def test_sun_with_an_offset_fires_once_per_local_day_in_real_seconds_over_dst(
 
 # --- the scheduler over a whole DST day --------------------------------------------
 @pytest.mark.parametrize("night", BOTH)
-def test_the_scheduler_walking_minute_by_minute_fires_each_hourly_label_once(
+def test_the_scheduler_walking_minute_by_minute_fires_hourly_once_per_real_hour(
     night: Night,
 ) -> None:
     tz = night.tz
@@ -235,6 +257,6 @@ def test_the_scheduler_walking_minute_by_minute_fires_each_hourly_label_once(
         for output in scheduler.due(now, now - (start - 30)):
             assert isinstance(output, Fired)
             fired.append(output.scheduled_wall_ts)
-    labels = [label_of(f, tz) for f in fired]
-    assert len(labels) == len(set(labels))
-    assert len(fired) == (23 if night in (BERLIN_SPRING, NEW_YORK_SPRING) else 24)
+    # One fire per real hour: 23 on the spring day, 25 on the autumn day.
+    assert fired == [start + 3600 * n for n in range(round((end - start) / 3600))]
+    assert len(fired) == (23 if night in (BERLIN_SPRING, NEW_YORK_SPRING) else 25)

@@ -1,7 +1,8 @@
 """Hypothesis on raspy.rules.timing: parse_cron gives a schedule or ValueError, nothing
 else; a schedule's next fire is after the instant, a match in local time (or the end of
-the gap that swallowed one) and the first such; the scheduler never fires a key twice
-for one instant, whatever the clock does."""
+the gap that swallowed one) and the first such; whatever the clock does, the
+scheduler fires no key twice for one instant (save after a step back of over 3 h)
+and never leaves a key waiting for the old time to come back."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from raspy.rules.timing import (
     parse_cron,
     resolve,
 )
+from raspy.rules.timing_scheduler import REPEAT_GUARD_S
 
 ZONES = [
     "Europe/Berlin",
@@ -151,6 +153,17 @@ TRIGGERS: list[TimeTrigger] = [
     EveryTrigger(45.0),
     SunTrigger(SunEvent.SUNSET, -900.0),
 ]
+# How far ahead of the wall clock each key's next fire may be: its period, plus the
+# guard against repeating an instant after a step back of up to 3 h.
+LONGEST_WAITS_S = [
+    REPEAT_GUARD_S + 60,
+    REPEAT_GUARD_S + 3600,
+    REPEAT_GUARD_S + 86_400 + 3600,
+    REPEAT_GUARD_S + 86_400 + 3600,
+    45.0 + 1.0,  # a slew under the jump threshold is not followed
+    REPEAT_GUARD_S + 2 * 86_400,
+]
+EVERY_KEY = "k4"  # follows real time: its grid moves with a step
 STEP = st.tuples(
     st.floats(min_value=0.0, max_value=5000.0),  # monotonic progress
     st.one_of(
@@ -163,7 +176,7 @@ STEP = st.tuples(
 
 @settings(max_examples=150)
 @given(INSTANTS, st.sampled_from(ZONES), st.lists(STEP, max_size=60))
-def test_the_scheduler_never_fires_a_key_twice_for_one_instant_under_clock_jumps(
+def test_under_clock_jumps_no_key_repeats_an_instant_nor_waits_for_the_old_time(
     start: float, zone: str, steps: list[tuple[float, float]]
 ) -> None:
     tz = ZoneInfo(zone)
@@ -188,6 +201,16 @@ def test_the_scheduler_never_fires_a_key_twice_for_one_instant_under_clock_jumps
             previous = last.get(output.key)
             assert previous is None or output.scheduled_wall_ts > previous
             last[output.key] = output.scheduled_wall_ts
+        if jumped:  # what a key must not repeat after the step
+            last = {
+                key: at + jump if key == EVERY_KEY else at
+                for key, at in last.items()
+                if key == EVERY_KEY or at - wall <= REPEAT_GUARD_S
+            }
         deadline = scheduler.next_deadline_mono()
         assert deadline is not None
         assert deadline <= mono + 60.0
+        for index, longest_wait_s in enumerate(LONGEST_WAITS_S):
+            upcoming = scheduler.next_wall(f"k{index}")
+            assert upcoming is not None
+            assert upcoming - wall <= longest_wait_s  # never stalled by a step back

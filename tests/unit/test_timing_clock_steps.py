@@ -1,0 +1,117 @@
+"""TimeScheduler when the wall clock steps, as on a Pi without an RTC: it boots at 1970
+or at the time saved at the last shutdown, then NTP steps it by days, forward or back.
+
+What a household expects: no flood of missed fires after a step forward (none is made
+up), no trigger stalled until the old time comes back after a step back, and a time
+already fired not fired again after a correction of a few minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from raspy.rules.model import AtTrigger, CronTrigger, EveryTrigger, SunEvent, SunTrigger
+from raspy.rules.timing import ClockJumped, Fired, SunLocation, TimeScheduler
+from raspy.rules.timing_scheduler import REPEAT_GUARD_S
+
+BERLIN = ZoneInfo("Europe/Berlin")
+HOME = SunLocation(52.52, 13.40, BERLIN)
+SEVEN = 7 * 3600
+
+
+def _berlin(day: int, hour: int, minute: int = 0) -> float:
+    """An instant in Berlin in June 2026 (summer time all month)."""
+    return datetime(2026, 6, day, hour, minute, tzinfo=BERLIN).timestamp()
+
+
+def _household(wall: float, mono: float) -> TimeScheduler:
+    scheduler = TimeScheduler(BERLIN, HOME)
+    scheduler.add("wake", AtTrigger(SEVEN), wall, mono)
+    scheduler.add("quarter", CronTrigger("*/15 * * * *"), wall, mono)
+    scheduler.add("tick", EveryTrigger(600.0), wall, mono)
+    scheduler.add("dusk", SunTrigger(SunEvent.SUNSET, -900.0), wall, mono)
+    return scheduler
+
+
+def test_a_boot_at_1970_then_ntp_fires_at_most_what_was_due_and_no_missed_slot() -> (
+    None
+):
+    """The 56 years skipped are not made up: one ClockJumped, the keys due by the old
+    clock (the tick 10 min after boot, the quarter at 01:15 in 1970) fire once, then
+    every key waits for its next instant after the true time."""
+    boot_wall, boot_mono = 0.0, 12.0  # 01:00 in Berlin on 1 Jan 1970
+    scheduler = _household(boot_wall, boot_mono)
+    assert scheduler.due(boot_wall + 60, boot_mono + 60) == []
+    true_now = _berlin(10, 9, 5)
+    mono = boot_mono + 60 * 16  # 16 min after boot: the 01:15 quarter was due
+    outputs = scheduler.due(true_now, mono)
+    assert outputs == [
+        ClockJumped(true_now - (boot_wall + 60 * 16)),
+        Fired("tick", 600.0),
+        Fired("quarter", 900.0),
+    ]
+    assert scheduler.next_wall("wake") == _berlin(11, 7)
+    assert scheduler.next_wall("quarter") == _berlin(10, 9, 15)
+    assert scheduler.next_wall("tick") == true_now + 240  # 20 real min after boot
+    dusk = scheduler.next_wall("dusk")
+    assert dusk is not None
+    assert _berlin(10, 21) < dusk < _berlin(10, 22)  # sunset 21:3x, minus 15 min
+    # After the step, each fires once at its time, and nothing else fires.
+    assert scheduler.due(_berlin(10, 9, 15), mono + 600) == [
+        Fired("tick", true_now + 240),
+        Fired("quarter", _berlin(10, 9, 15)),
+    ]
+
+
+def test_a_clock_days_ahead_corrected_back_does_not_stall_the_triggers() -> None:
+    """A Pi booted at a saved time three days ahead fires 07:00 by that clock; NTP
+    then steps it back. The real 07:00 of tomorrow still fires, and the quarter and
+    every-10-minutes triggers go on at once, not in three days."""
+    wrong, mono = _berlin(13, 6, 58), 100.0
+    scheduler = _household(wrong, mono)
+    outputs = scheduler.due(_berlin(13, 7), mono + 120)
+    assert outputs == [Fired("wake", _berlin(13, 7)), Fired("quarter", _berlin(13, 7))]
+    true_now, mono = _berlin(10, 6, 2), mono + 180  # NTP: it is the 10th at 06:02
+    outputs = scheduler.due(true_now, mono)
+    assert outputs == [ClockJumped(true_now - (_berlin(13, 7) + 60))]
+    assert scheduler.next_wall("wake") == _berlin(10, 7)  # today's, not the 14th's
+    assert scheduler.next_wall("quarter") == _berlin(10, 6, 15)
+    assert scheduler.next_wall("tick") == true_now + 420  # 600 real s after the add
+    dusk = scheduler.next_wall("dusk")
+    assert dusk is not None
+    assert _berlin(10, 21) < dusk < _berlin(10, 22)
+
+
+def test_a_correction_of_minutes_back_never_fires_the_same_time_twice() -> None:
+    """07:00 fired, then NTP steps the clock back 5 minutes: 07:00 comes round again on
+    the wall clock, but it is not fired again; `every` keeps its real cadence."""
+    start, mono = _berlin(10, 6, 55), 100.0
+    scheduler = _household(start, mono)
+    assert scheduler.due(_berlin(10, 7), mono + 300) == [
+        Fired("wake", _berlin(10, 7)),
+        Fired("quarter", _berlin(10, 7)),
+    ]
+    back = _berlin(10, 6, 55)
+    assert scheduler.due(back, mono + 301) == [ClockJumped(-301.0)]
+    assert scheduler.next_wall("wake") == _berlin(11, 7)
+    assert scheduler.next_wall("quarter") == _berlin(10, 7, 15)
+    assert scheduler.next_wall("tick") == back + 299  # 600 real s after the add
+    # Walking the wall clock past 07:00 again: only the tick fires.
+    fired = scheduler.due(_berlin(10, 7, 5), mono + 301 + 600)
+    assert fired == [Fired("tick", back + 299)]
+
+
+def test_the_guard_against_repeats_covers_a_step_back_of_up_to_three_hours() -> None:
+    """A daily time fired less than REPEAT_GUARD_S ahead of the corrected clock is not
+    fired again; one fired further ahead is taken as fired by a wrong clock."""
+    for step_s, expected in (
+        (REPEAT_GUARD_S - 60, _berlin(11, 7)),
+        (REPEAT_GUARD_S + 60, _berlin(10, 7)),
+    ):
+        scheduler = TimeScheduler(BERLIN)
+        scheduler.add("wake", AtTrigger(SEVEN), _berlin(10, 6, 59), 0.0)
+        assert scheduler.due(_berlin(10, 7), 60.0) == [Fired("wake", _berlin(10, 7))]
+        outputs = scheduler.due(_berlin(10, 7) + 1 - step_s, 61.0)
+        assert outputs == [ClockJumped(-step_s)]
+        assert scheduler.next_wall("wake") == expected
