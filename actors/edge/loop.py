@@ -125,7 +125,7 @@ class EdgeLoop:
             self._local.flush()
 
     def _from_router(self, frames: list[bytes]) -> None:
-        self._apply(self._core.on_frames(frames[0], frames[1:], self._now))
+        self._apply(self._core.on_router_frames(frames[0], frames[1:], self._now))
 
     def _drain_outbox(self, _events: int) -> None:
         self._now = self._clock.monotonic()

@@ -493,3 +493,24 @@ def test_majortomo_dialect_is_invalid_input_when_refused_by_config(
             assert broker.stats()["broker.rejected.bad_envelope"] == 2
         finally:
             made.close_all()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_network_peer_posing_with_the_in_process_prefix_is_rejected(
+    edge: EdgeHandle, dealers: Dealers, dialect: str
+) -> None:
+    """A DEALER may choose its routing id; one starting with 0xff (the in-process
+    prefix) must not pass for an in-process peer: its READY registers nothing and
+    its DISCONNECT removes nothing, and it is counted as rejected.local_id."""
+    worker = _registered(edge, dealers, V02, b"echo")
+    poser = dealers.open(edge.endpoint, routing_id=b"\xffecho")
+    poser.send_multipart(ready(dialect, b"posed"))
+    poser.send_multipart(disconnect(dialect))
+    _round_trip(edge, dealers)
+    assert mmi_service(edge.context, edge.endpoint, b"posed") == b"404"
+    assert mmi_service(edge.context, edge.endpoint, b"echo") == b"200"
+    assert nothing_within(poser, 50)
+    assert nothing_within(worker, 0)
+    stats = edge.ref.ask(GetStats(), timeout=5)
+    assert isinstance(stats, dict)
+    assert stats.get("broker.rejected.local_id") == 2

@@ -191,8 +191,9 @@ class Dealers:
         self._ctx = ctx
         self._made: list[zmq.Socket[bytes]] = []
 
-    def open(self, endpoint: str) -> zmq.Socket[bytes]:
-        sock = dealer(self._ctx, endpoint)
+    def open(self, endpoint: str, routing_id: bytes = b"") -> zmq.Socket[bytes]:
+        """A connected DEALER; routing_id, if given, is the one the peer chooses."""
+        sock = dealer(self._ctx, endpoint, routing_id)
         self._made.append(sock)
         return sock
 

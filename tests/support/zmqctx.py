@@ -91,9 +91,13 @@ def checked_context(
             raise ContextLeftOpen(ctx.open_sockets(), terminating, term_timeout_s)
 
 
-def dealer(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
+def dealer(
+    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, routing_id: bytes = b""
+) -> zmq.Socket[bytes]:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if routing_id:
+        sock.setsockopt(zmq.ROUTING_ID, routing_id)
     sock.connect(endpoint)
     return sock
 
