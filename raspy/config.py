@@ -1,7 +1,8 @@
 """Configuration: TOML text + CLI flags -> frozen Config. Every default lives here.
 
-`load()` is pure: it never reads files or the environment. All problems are collected
-and raised together as one ConfigError naming source, key path and value.
+`load()` is pure: it never reads files or the environment (`read_file()` reads one).
+All problems are collected and raised together as one ConfigError naming source, key
+path and value.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -414,6 +416,19 @@ def _build(
         if known[key].type == "float":
             values[key] = float(value)
     return cls(**values)
+
+
+def read_file(path: str) -> str:
+    """The text of a config file; raises OSError, or ConfigError if it is not UTF-8
+    (TOML is UTF-8 only), naming the file and the byte."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            [f"{path}: line {line}: not UTF-8 text (byte {data[exc.start]:#04x})"]
+        ) from None
 
 
 def load(text: str, source: str = "<config>", **overrides: Any) -> Config:

@@ -3,7 +3,9 @@ for bad usage or input, 1 for a runtime failure, 130 on Ctrl-C; never a tracebac
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 
 from raspy import __version__
 
@@ -13,3 +15,12 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 def version_line(prog: str) -> str:
     """What `--version` prints: the tool, raspy's version and the Python it runs on."""
     return f"{prog} {__version__} (Python {platform.python_version()})"
+
+
+def reader_left() -> int:
+    """After a BrokenPipeError on stdout (`raspy … | head`): point stdout at /dev/null
+    so Python's flush at exit raises nothing more, and give the runtime failure status."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1

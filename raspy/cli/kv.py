@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from typing import IO, Any, Final
 
 from raspy import log as log_mod
 from raspy.atomic_file import atomic_writer
-from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
 from raspy.config import StoreConfig
 from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
 from raspy.storage import damage
@@ -323,9 +322,7 @@ def run(argv: list[str] | None = None) -> int:
         print(f"raspy-kv: {exc}", file=sys.stderr)
         return EXIT_DATA
     except BrokenPipeError:  # e.g. `raspy-kv dump ... | head`: the reader left
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python exits
-        os.close(devnull)
+        reader_left()
         return EXIT_DATA
 
 

@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
@@ -118,7 +117,7 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
-        text = Path(args.config).read_text(encoding="utf-8")
+        text = config_mod.read_file(args.config)
     cfg = config_mod.load(
         text,
         source,

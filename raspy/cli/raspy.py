@@ -26,7 +26,7 @@ from typing import cast
 
 import zmq
 
-from raspy.cli import EXIT_INTERRUPTED, version_line
+from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
@@ -307,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
+        sys.stdout.flush()  # a reader that left shows here, not at interpreter exit
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -316,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, zmq.ZMQError) as exc:
         print(f"{_PROG}: {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `raspy call … | head -1`: the reader left
+        return reader_left()
     return status
 
 

@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +151,7 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
-        text = Path(args.config).read_text(encoding="utf-8")
+        text = config_mod.read_file(args.config)
     return config_mod.load(
         text,
         source,
@@ -204,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config_file(args)
     if args.print_config:
         return _print_config(args)
+    if args.markdown:
+        return _fail("--markdown goes with --print-config", _EXIT_USAGE)
     from raspy.actors import supervisor as supervisor_mod
 
     try:
@@ -339,6 +340,9 @@ def _reload(
         supervisor_mod.check_config(new)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)
+        return
+    except Exception as exc:  # a reload must never end the daemon's main loop
+        log.exception("config_reload_failed", reason=repr(exc), path=args.config)
         return
     try:
         runtime.reload(new)

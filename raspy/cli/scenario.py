@@ -9,12 +9,12 @@ that cannot be read or written. Text formats live in raspy.cli.scenario_text.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Final, TypeAlias
 
 import zmq
 
+from raspy.cli import reader_left
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
@@ -124,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{command}: --server {args.server}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `| head`: the reader left; no traceback at exit either
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return reader_left()
     return status
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.daemon import Daemon, running_daemon
+from support.daemon import Daemon, hostname, running_daemon
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -298,3 +298,36 @@ def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(hub: Daemon) -> No
         f"raspy: interrupted; request {uuid} stays queued "
         f"(ask again: raspy call titanic.reply {uuid})"
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("raspy", ["call", "{echo}", "a", "b", "c"]),
+        ("raspy", ["status"]),
+        ("raspy", ["scenario", "list"]),
+        ("raspy-kv", ["ls"]),
+    ],
+    ids=["call", "status", "scenario-list", "kv-ls"],
+)
+def test_a_reader_that_left_gives_no_traceback(
+    hub: Daemon, tool: str, args: list[str]
+) -> None:
+    """`raspy call … | head -1`: the pipe is closed before the command writes."""
+    server = hub.endpoint if tool == "raspy" else f"127.0.0.1:{hub.port_base}"
+    echo = f"{hostname()}.echo"
+    process = subprocess.Popen(
+        _command(tool, *(a.replace("{echo}", echo) for a in args), "--server", server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader leaves before the first line
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert stderr == ""

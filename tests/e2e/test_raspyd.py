@@ -151,18 +151,29 @@ def test_raspyd_survives_sigkill_and_restarts_with_what_it_confirmed(
         daemon.kill()
 
 
-def test_sighup_keeps_the_old_config_when_the_new_one_is_bad(tmp_path: Path) -> None:
-    """docs/style.md §4: a bad config on SIGHUP keeps the old one running."""
+@pytest.mark.parametrize(
+    "bad",
+    [b"[titanic]\nmax_body_bytes = -1\n", b"# caf\xe9 in Latin-1\n[titanic]\n"],
+    ids=["bad-value", "not-utf8"],
+)
+def test_sighup_keeps_the_old_config_when_the_new_one_is_bad(
+    tmp_path: Path, bad: bytes
+) -> None:
+    """docs/style.md §4: a bad config on SIGHUP keeps the old one running, and the
+    daemon still stops cleanly on SIGTERM (a file that is not UTF-8 once ended its
+    main loop, leaving only SIGKILL)."""
     with running_daemon(tmp_path / "data", config_text="") as daemon:
         assert daemon.config_path is not None
         assert daemon.process is not None
-        daemon.config_path.write_text("[titanic]\nmax_body_bytes = -1\n")
+        daemon.config_path.write_bytes(bad)
         daemon.process.send_signal(signal.SIGHUP)
         wait_until(
             lambda: "config_reload_failed" in daemon.log_text(),
             what="the reload failure to be logged",
         )
         assert mmi_service(daemon.endpoint, f"{hostname()}.echo".encode()) == b"200"
+        assert daemon.terminate(timeout_s=15) == 0
+        assert "Traceback" not in daemon.log_text()
 
 
 def test_sighup_starts_device_services_enabled_in_the_new_config(

@@ -99,6 +99,27 @@ def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_bytes(b"[titanic]\n# caf\xe9\n")
+    for flag in ("--check-config", "--config"):
+        result = _raspyd(flag, str(config), "--data-dir", str(tmp_path / "var"))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"raspyd: {config}: line 2: not UTF-8 text (byte 0xe9)\n"
+        ), flag
+    assert not (tmp_path / "var").exists()
+
+
+def test_markdown_without_print_config_is_refused(tmp_path: Path) -> None:
+    result = _raspyd("--markdown", "--data-dir", str(tmp_path / "var"))
+    assert (result.returncode, result.stderr) == (
+        2,
+        "raspyd: --markdown goes with --print-config\n",
+    )
+    assert not (tmp_path / "var").exists()
+
+
 def test_check_config_accepts_the_shipped_example() -> None:
     example = Path(raspy.__file__).parent / "defaults" / "raspyd.toml"
     result = _raspyd("--check-config", str(example))
