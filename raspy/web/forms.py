@@ -59,7 +59,7 @@ class DeviceCommand:
     service: str  # `<host>.<svc>.devices`
     device: str
     action: str
-    value: bool | float | None
+    value: bool | int | float | None  # an int stays one: a dimmer takes only ints
 
     def request_body(self) -> bytes:
         """The devices service's request (raspy.devices.service's envelope)."""
@@ -93,10 +93,12 @@ def parse_device_command(body: bytes) -> DeviceCommand:
     if action not in DEVICE_ACTIONS:
         raise FormError(f"action: expected one of {', '.join(sorted(DEVICE_ACTIONS))}")
     value = document.get("value")
-    if value is not None and not isinstance(value, bool):
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            raise FormError("value: expected true, false, a number or null")
-        value = float(value)
+    if (
+        value is not None
+        and not isinstance(value, bool)
+        and (not isinstance(value, int | float) or not math.isfinite(value))
+    ):
+        raise FormError("value: expected true, false, a number or null")
     return DeviceCommand(
         service, _name(document.get("device"), "device"), action, value
     )

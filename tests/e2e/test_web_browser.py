@@ -237,6 +237,27 @@ def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) 
     assert (before, after) == (False, [True])
 
 
+def test_moving_the_dimmer_slider_sets_its_level_in_the_tree(
+    browser: Browser, hub: Hub
+) -> None:
+    key = hub.key("fake.hall")
+    with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
+        tree.wait_synced()
+        page = logged_in(browser, hub)
+        page.evaluate(
+            """(sel) => { const el = document.querySelector(sel); el.value = "55";
+                el.dispatchEvent(new Event("change", {bubbles: true})); }""",
+            f'input.dimmer[data-key="{key}"]',
+        )
+        level = wait_until(
+            lambda: (v := json.loads(tree.get(key.encode()) or b"null")) == 55 and [v],
+            what="the hall dimmer at 55 in the tree",
+            timeout_s=10,
+        )
+        page.context.close()
+    assert level == [55]
+
+
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     """The last hour's graph of the logged sensor fills up as it is recorded (the
     24-hour one merges a fresh sensor's minutes into one point)."""

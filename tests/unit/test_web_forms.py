@@ -69,8 +69,8 @@ def test_a_slider_value_is_a_number_and_a_trigger_has_none() -> None:
     off = parse_device_command(
         b'{"service": "h.f.devices", "device": "hall", "action": "off"}'
     )
-    assert (level.value, json.loads(off.request_body())) == (
-        40.0,
+    assert (level.request_body(), json.loads(off.request_body())) == (
+        b'{"v": 1, "action": "set", "device": "hall", "value": 40}',  # not 40.0
         {"v": 1, "action": "off", "device": "hall"},
     )
 
