@@ -7,6 +7,7 @@ reply; a refused document changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -17,6 +18,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError
 from raspy.rules import model
 from raspy.rules import scenario_api as api
+from raspy.rules.document import states_enabled
 from raspy.rules.engine import State, Status
 from raspy.storage.scenario_store import MAIN, StoredScenario
 
@@ -97,6 +99,9 @@ class CoreService:
                     f"{request.source}: name {scenario.name!r} is already stored"
                 ],
             )
+        if old is not None and not states_enabled(request.document):
+            # a document without `enabled:` replaces the text, not the user's choice
+            scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
         self._store(scenario, request.document)
         return api.ok({"name": scenario.name, "replaced": old is not None})
 

@@ -85,6 +85,16 @@ def validate_scenario(text: str, source: str = "<scenario>") -> list[str]:
     return []
 
 
+def states_enabled(text: str) -> bool:
+    """Does this (valid) document say `enabled:` itself? A replacing import that does
+    not keeps the stored scenario's enabled state."""
+    root = compose(text)
+    return isinstance(root, yaml.MappingNode) and any(
+        isinstance(key, yaml.ScalarNode) and key.value == "enabled"
+        for key, _ in root.value
+    )
+
+
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:
     """The scenario of a document; raises DocumentError naming every problem."""
     if not isinstance(text, str):

@@ -112,6 +112,29 @@ def test_enabled_and_disabled_survive_a_restart_of_the_core(
     )
 
 
+def test_a_replacing_import_keeps_disabled_unless_the_document_says_enabled(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    assert core.request("import", document=HEAT)[0] == b"200"
+    assert core.request("disable", name="heat")[0] == b"200"
+    edited = HEAT.replace("Heater on when cold", "Heater on when chilly")
+    assert core.request("import", document=edited, replace=True) == (
+        b"200",
+        {"name": "heat", "replaced": True},
+    )
+    got = core.request("get", name="heat")[1]
+    assert (got["enabled"], got["document"]) == (False, edited)
+    wait_value(tree, "/scenario/heat/state", "disabled")
+    core.stop()
+    core.start()  # the stored record says disabled too
+    assert core.request("get", name="heat")[1]["enabled"] is False
+    stated = edited.replace("name: heat", "name: heat\nenabled: true")
+    assert core.request("import", document=stated, replace=True)[0] == b"200"
+    assert core.request("get", name="heat")[1]["enabled"] is True
+    wait_value(tree, "/scenario/heat/state", "idle")
+
+
 def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(
     core: Core,
 ) -> None:
