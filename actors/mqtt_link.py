@@ -312,7 +312,12 @@ class MqttLink:
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         self._stats.incr("mqtt.commands")
         self._apply(
-            self.core.command(message.topic, bytes(message.payload), self._monotonic())
+            self.core.command(
+                message.topic,
+                bytes(message.payload),
+                self._monotonic(),
+                retained=bool(message.retain),
+            )
         )
         self._busy = True  # a result may wait in the buffer
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from raspy.devices.reading import device_of_key, value_key
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage
+from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.discovery import Discovery, device_infos
@@ -118,6 +118,10 @@ class BridgeCore:
                     topic = self.topics.state_topic(key)
                 except MalformedMessage as exc:
                     return [Refused(exc.reason, exc.detail)]
+                if self.topics.is_command(topic, self.settings.actions):
+                    # e.g. /device/<h>.<svc>.lamp/set: retained there, it would
+                    # switch the lamp again at every (re)subscription
+                    return [Refused("key_on_command_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._retain(topic, body)
@@ -206,8 +210,15 @@ class BridgeCore:
         return []
 
     # --- commands -------------------------------------------------------------------
-    def command(self, topic: str, payload: bytes, now: float) -> list[Output]:
-        """A message on a command topic: a request, or a refusal on `…/result`."""
+    def command(
+        self, topic: str, payload: bytes, now: float, *, retained: bool = False
+    ) -> list[Output]:
+        """A message on a command topic: a request, or a refusal on `…/result`.
+
+        A retained message is an old command the broker replays on subscribing: it
+        is refused, not run again at every restart of the bridge."""
+        if retained:
+            return [Refused("retained_command", quote(topic))]
         try:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:

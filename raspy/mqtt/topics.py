@@ -135,6 +135,16 @@ class TopicMap:
             )
         return f"{self.base}/{target.host}/{target.service}/{target.device}/{RESULT}"
 
+    def is_command(self, topic: str, actions: frozenset[str]) -> bool:
+        """Does `topic` match one of command_filters(actions)? A tree key published
+        there would come back to the bridge as a command."""
+        rest = topic.split("/")[self._levels :]
+        if len(rest) != 4:
+            return False
+        if rest[1] == SCENARIO_SEGMENT and rest[3] == RUN:
+            return True
+        return rest[3] in actions and rest[3] not in STATE_FIELDS | {RESULT, STATUS}
+
     def command_filters(self, actions: frozenset[str]) -> list[str]:
         """Subscriptions for the command topics of `actions` (never a state field,
         so the bridge is not sent back its own state messages)."""

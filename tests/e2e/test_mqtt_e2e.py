@@ -126,3 +126,20 @@ def test_malformed_commands_are_answered_on_result_and_the_daemon_keeps_serving(
     watcher.wait_for(topic("lamp", "value"), b"true")
     assert daemon.process is not None
     assert daemon.process.poll() is None
+
+
+@pytest.mark.timeout(90)
+def test_a_retained_command_does_not_switch_the_lamp_when_the_bridge_starts(
+    tmp_path: Path, broker: Mosquitto, watcher: Watcher
+) -> None:
+    """Someone published `…/lamp/set true` retained: Mosquitto replays it to every new
+    subscriber, so without a rule the lamp would switch on at every restart."""
+    watcher.publish(topic("lamp", "set"), b"true", retain=True)
+    with running_daemon(tmp_path / "data", config_text=bridge_config(broker)):
+        watcher.wait_for(topic("lamp", "value"), b"false")
+        relay = topic("relay", "value", service="gpio")
+        watcher.wait_for(relay, b"false")
+        watcher.publish(topic("relay", "toggle", service="gpio"), b"")  # a live one
+        watcher.wait_for(relay, b"true")  # ... came after the retained replay
+        assert watcher.get(topic("lamp", "value")) == b"false"
+        assert watcher.get(topic("lamp", "result")) is None

@@ -215,3 +215,43 @@ def test_any_reply_frames_are_taken(frames: list[bytes]) -> None:
     core.command("raspy/pi/fake/lamp/set", b"true", NOW)  # request 2: a command
     core.reply(1, frames, NOW)
     core.reply(2, frames, NOW)
+
+
+def test_a_tree_key_on_a_command_topic_is_not_published() -> None:
+    """/device/<h>.<svc>.lamp/set or /scenario/<n>/run retained would come back to
+    the bridge as a command at every subscription."""
+    core = make_core(subtrees=("/device/*", "/scenario/*", "/event/*"), discovery=False)
+    refused = [
+        core.key_changed(key, b"true", NOW)
+        for key in (
+            "/device/pi.fake.lamp/set",
+            "/device/pi.fake.lamp/toggle",
+            "/scenario/heat/run",
+            "/event/door/on",
+        )
+    ]
+    assert [[r.reason for r in out if isinstance(r, Refused)] for out in refused] == [
+        ["key_on_command_topic"]
+    ] * 4
+    for key in ("/scenario/heat/state", "/event/door/pressed", LAMP):
+        core.key_changed(key, b"1", NOW)
+    assert [m.topic for m in drain(core)] == [
+        "raspy/pi/scenario/heat/state",
+        "raspy/pi/event/door/pressed",
+        "raspy/pi/fake/lamp/value",
+    ]
+
+
+def test_a_retained_command_is_refused_not_run() -> None:
+    """The broker replays retained messages on subscribing: a command retained by
+    someone would switch the lamp at every restart of the bridge."""
+    core = make_core(discovery=False)
+    core.key_changed(LAMP, b"false", NOW)
+    drain(core)
+    outputs = core.command("raspy/pi/fake/lamp/set", b"ON", NOW, retained=True)
+    assert [type(o) for o in outputs] == [Refused]
+    assert outputs[0].reason == "retained_command"  # type: ignore[union-attr]
+    assert drain(core) == []
+    assert isinstance(
+        core.command("raspy/pi/fake/lamp/set", b"ON", NOW)[0], SendRequest
+    )
