@@ -53,6 +53,7 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="core")
 
 _ASK_TIMEOUT_S: Final = 5.0
+LOST_RUN_ERROR: Final = "a run was cut short by a stop of raspyd; it was not resumed"
 _STOP_TIMEOUT_S: Final = 5.0
 
 
@@ -257,6 +258,8 @@ class CoreActor(pykka.ThreadingActor):
         """Load a stored record, start its actor if enabled, show its state."""
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
+        if startup and self.tree.kv(f"/scenario/{record.name}/state") == "running":
+            base = self._run_lost(record.name, base)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
@@ -266,6 +269,13 @@ class CoreActor(pykka.ThreadingActor):
         else:
             self._start_actor(entry, scenario, startup)
         return entry
+
+    def _run_lost(self, name: str, status: Status) -> Status:
+        """The tree says a run was under way when raspyd stopped: its remaining
+        actions (a delay, a wait) are not resumed, so say so once."""
+        self.links.stats.incr("core.runs_lost")
+        log.warning("scenario_run_lost", scenario=name, last_run=status.last_run)
+        return dataclasses.replace(status, last_error=LOST_RUN_ERROR)
 
     def _start_actor(
         self, entry: Entry, scenario: model.Scenario, startup: bool

@@ -20,6 +20,7 @@ from support.device_services import (
 )
 from support.wait import wait_until
 
+from raspy.actors.core import LOST_RUN_ERROR
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
@@ -133,6 +134,24 @@ def test_a_replacing_import_keeps_disabled_unless_the_document_says_enabled(
     assert core.request("import", document=stated, replace=True)[0] == b"200"
     assert core.request("get", name="heat")[1]["enabled"] is True
     wait_value(tree, "/scenario/heat/state", "idle")
+
+
+def test_a_run_cut_short_by_a_stop_is_named_after_the_restart(
+    core: Core, tree: CloneClient
+) -> None:
+    """What waited in memory is not resumed (docs/scenarios.md), but not silently:
+    the next start logs scenario_run_lost and shows it as the last error."""
+    core.start()
+    slow = "name: slow\nactions:\n  - wait: 1h\n  - set: /scenario/slow/note\n    value: done\n"
+    assert core.request("import", document=slow)[0] == b"200"
+    assert core.request("run", name="slow")[0] == b"200"
+    wait_value(tree, "/scenario/slow/state", "running")
+    core.stop()
+    assert value(tree, "/scenario/slow/state") == "running"  # the stop cut it short
+    core.start()
+    wait_value(tree, "/scenario/slow/state", "idle")
+    wait_value(tree, "/scenario/slow/last_error", LOST_RUN_ERROR)
+    assert core.request("get", name="slow")[1]["last_error"] == LOST_RUN_ERROR
 
 
 def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(
