@@ -211,7 +211,8 @@ def _restore(args: argparse.Namespace) -> int:
     _validate(args.file, ops, config)  # all of it before the data dir is touched
     cleared = header.tables if args.replace else ()
     try:
-        store = Store.open(args.data_dir, config)
+        # init: a restore is the way back for a data dir whose data.mdb was lost
+        store = Store.open(args.data_dir, config, init=True)
     except StoreLockedError as exc:
         raise _Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
     try:

@@ -7,6 +7,8 @@ each test copies it and damages the copy.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,29 @@ def test_raspyd_init_never_replaces_a_damaged_file(
     result = run_raspyd(data_dir, "--init")
     assert (result.returncode, len(result.stderr.splitlines())) == (1, 1)
     assert digest(data_dir / DATA_FILE) == damaged
+
+
+@pytest.mark.parametrize("damage", [empty_data_file, missing_data_file])
+def test_the_advised_restore_brings_back_a_lost_store(
+    pristine: Path, tmp_path: Path, damage: Damage
+) -> None:
+    """raspyd's refusal says `raspy-kv restore --data-dir D FILE`: that command works
+    on the very data dir it refused (it once refused it too)."""
+    dump = tmp_path / "backup.dump"
+    kv = [sys.executable, "-m", "raspy.cli.kv"]
+    made = subprocess.run(
+        [*kv, "dump", "--data-dir", str(pristine), "-o", str(dump)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    data_dir, _ = _damaged(pristine, tmp_path, damage)
+    advised = run_raspyd(data_dir).stderr
+    assert f"raspy-kv restore --data-dir {data_dir} FILE" in advised
+    restored = subprocess.run(
+        [*kv, "restore", "--data-dir", str(data_dir), str(dump)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    assert run_kv_check(data_dir).returncode == 0
+    with running_daemon(data_dir) as daemon:
+        assert daemon.terminate() == 0
