@@ -28,9 +28,7 @@ class DataDirLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise StoreLockedError(
-                f"data dir {data_dir} is in use by another process (pid {holder})"
-            ) from None
+            raise StoreLockedError(in_use(data_dir, holder)) from None
         except BaseException:
             os.close(fd)
             raise
@@ -46,6 +44,10 @@ class DataDirLock:
             os.close(fd)
 
 
+def in_use(data_dir: Path, holder: str) -> str:
+    return f"data dir {data_dir} is in use by another process (pid {holder})"
+
+
 def _read_pid(fd: int) -> str:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return text if text.isdigit() else "unknown"
@@ -53,14 +55,19 @@ def _read_pid(fd: int) -> str:
 
 def writer_present(data_dir: Path) -> bool:
     """Does a process hold the data dir's write lock now (a running raspyd)?"""
+    return lock_holder(data_dir) is not None
+
+
+def lock_holder(data_dir: Path) -> str | None:
+    """The pid (or "unknown") of the process holding the write lock now; None if free."""
     try:
         fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return False  # no lock file: no writer ever ran here, or it is unreadable
+        return None  # no lock file: no writer ever ran here, or it is unreadable
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        return _read_pid(fd)
     finally:
         os.close(fd)  # closing drops the shared lock taken above
-    return False
+    return None

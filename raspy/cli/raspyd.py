@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from raspy.errors import (
 )
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
+from raspy.storage.lock import in_use, lock_holder
 
 # The supervisor pulls in every actor and core: imported where it is needed, so
 # --help, --version and --print-config answer without it.
@@ -228,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         events_per_s=cfg.limits.log_events_per_s,
     )
     log = structlog.get_logger(component="raspyd")
+    holder = lock_holder(Path(cfg.data_dir))
+    if holder is not None:  # before the ports, which that raspyd holds too
+        return _fail(in_use(Path(cfg.data_dir), holder), _EXIT_USAGE)
     problem = _unbindable(cfg)
     if problem is not None:
         return _fail(*problem)

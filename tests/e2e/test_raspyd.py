@@ -46,17 +46,22 @@ def test_raspyd_creates_the_data_dir_with_mode_0700(tmp_path: Path) -> None:
     assert mode == 0o700
 
 
-def test_second_raspyd_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
-    """One line naming the cause, exit status 2."""
+@pytest.mark.parametrize("ports", ["other-ports", "same-ports"])
+def test_second_raspyd_on_the_same_data_dir_is_refused(
+    tmp_path: Path, ports: str
+) -> None:
+    """One line naming the cause and the holder, exit status 2; the same command
+    run twice (same ports too) once said "Address already in use" with status 1."""
     with running_daemon(tmp_path / "data") as daemon:
-        other = Daemon(tmp_path / "data")
+        assert daemon.process is not None
+        same = daemon.port_base if ports == "same-ports" else None
+        other = Daemon(tmp_path / "data", port_base=same)
         result = _raspyd(*other.args()[3:])
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("raspyd: ")
-    assert "in use" in lines[0]
-    assert daemon.process is not None
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"raspyd: data dir {tmp_path / 'data'} is in use by another process "
+            f"(pid {daemon.process.pid})\n"
+        )
 
 
 @pytest.mark.parametrize(
