@@ -8,10 +8,12 @@ printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer or no such key, 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Final
 
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
+from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage
 from raspy.protocol import clone
 from raspy.transport.curve import client_keys
@@ -93,7 +95,7 @@ def show(value: bytes) -> str:
 
 
 def _key(text: str) -> bytes:
-    key = text.encode()
+    key = os.fsencode(text)  # the argument's bytes, as the shell passed them
     try:
         clone.check_path_key(key)
     except MalformedMessage as exc:
@@ -121,18 +123,34 @@ def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    key, body = _key(args.key), args.value.encode()
+    key, body = _key(args.key), os.fsencode(args.value)
     if not body:
         raise ValueError("VALUE is empty (an empty value deletes: use del)")
     with CloneClient(endpoints, key, curve=args.curve) as client:
-        client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
+        client.wait_synced(args.timeout)  # unreachable: said here, not as a refusal
+        try:
+            client.set(key, body, ttl_s=args.ttl, confirm_timeout_s=args.timeout)
+        except ClientTimeout:
+            return _fail(_not_taken(args.key, len(body)), EXIT_FAILURE)
         print(f"{args.key} set (seq {client.seq})")
     return EXIT_OK
+
+
+def _not_taken(key: str, size: int) -> str:
+    """The hub answered the snapshot but published no update: it dropped it."""
+    return (
+        f"{key}: the hub did not take the update (value {size} bytes; it drops values "
+        f"over its [clone] max_value_bytes, {CloneConfig().max_value_bytes} by default; "
+        "its log says why: clone_input_rejected)"
+    )
 
 
 def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
     with CloneClient(endpoints, key, curve=args.curve) as client:
+        client.wait_synced(args.timeout)
+        if client.get(key) is None:
+            return _fail(f"{args.key}: no such key", EXIT_FAILURE)
         client.delete(key, confirm_timeout_s=args.timeout)
         print(f"{args.key} deleted (seq {client.seq})")
     return EXIT_OK

@@ -467,3 +467,32 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
         "raspy-kv: key 'relative' is not /-rooted\n"
         'raspy-kv: expected HOST:PORT-BASE, got "nowhere"\n'
     )
+
+
+def test_raspy_kv_set_and_del_say_why_nothing_happened(
+    zmq_context: Context,
+    store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A value the hub drops is not 'no answer'; a del of a key that is not there is
+    not 'deleted'; an argument that is not UTF-8 is taken as the bytes the shell gave."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    server = ["--server", f"127.0.0.1:{base}", "--timeout", "1"]
+    config = CloneConfig(hugz_interval_s=0.1, max_value_bytes=8)
+    with clone_server(zmq_context, store, clock, config=config, endpoints=endpoints):
+        capsys.readouterr()
+        assert kv.run(["set", "/k/big", "0123456789", *server]) == 1
+        assert kv.run(["del", "/k/never", *server]) == 1
+        assert kv.run(["set", "/k/latin", "caf\udce9", *server]) == 0  # b"caf\xe9"
+        assert kv.run(["get", "/k/latin", *server]) == 0
+        out, err = capsys.readouterr()
+    assert out == "/k/latin set (seq 1)\n0x636166e9\n"
+    messages = [line for line in err.splitlines() if not line.startswith("{")]
+    assert messages == [
+        "raspy-kv: /k/big: the hub did not take the update (value 10 bytes; it drops "
+        "values over its [clone] max_value_bytes, 65536 by default; its log says why: "
+        "clone_input_rejected)",
+        "raspy-kv: /k/never: no such key",
+    ]
