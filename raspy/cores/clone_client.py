@@ -5,7 +5,9 @@ DEALER, KVSYNCs until KTHXBAI while updates wait, then apply updates newer than 
 snapshot. Silence for `server_ttl_s` reconnects with fresh sockets (§6.5); a whole-map
 client re-snapshots on a sequence gap (§6.7). KVSETs go out once the collector listens
 (§1.6) and are resent with the same UUID until seen on the publisher (§6.4), at most
-`max_unconfirmed` waiting. No sockets, no clock, no logging: time comes in, outputs go.
+`max_unconfirmed` waiting; the first resend while live also asks a snapshot, which
+confirms an update whose echo was lost if it holds the value written. No sockets, no
+clock, no logging: time comes in, outputs go.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class _PendingSet:
     frames: list[bytes]
     sent_at: float | None = None
     attempts: int = 0
+    resynced: bool = False  # a snapshot was asked because its echo was late
 
 
 @dataclass
@@ -263,7 +266,23 @@ class CloneClientCore:
         if session.phase is Phase.LIVE and self._echoed:
             out += [Confirmed(uuid) for uuid in self._echoed]
             self._echoed = []
+        if session.phase is Phase.LIVE:
+            out += self._confirmed_by_snapshot()
         out.append(Synced())
+        return out
+
+    def _confirmed_by_snapshot(self) -> list[ClientOutput]:
+        """Resent updates whose echo never came but whose value the snapshot holds
+        (read-your-writes: the server's copy is what was written)."""
+        out: list[ClientOutput] = []
+        for uuid, pending in list(self._sets.items()):
+            if not pending.resynced:
+                continue
+            body = pending.frames[-1]  # KVSET: key, seq, uuid, properties, body
+            entry = self.cache.get(pending.key)
+            if (entry.body == body) if entry is not None else not body:
+                del self._sets[uuid]
+                out.append(Confirmed(uuid))
         return out
 
     # --- writes (§6.4) --------------------------------------------------------------
@@ -321,7 +340,20 @@ class CloneClientCore:
             if not pending.key.startswith(self.subtree):
                 del self._sets[uuid]  # outside our subtree: its echo never reaches us
                 out.append(Confirmed(uuid))
+            elif pending.attempts > 1 and not pending.resynced:
+                out += self._resync(pending, now)
         return out
+
+    def _resync(self, pending: _PendingSet, now: float) -> list[ClientOutput]:
+        """A resend while live: the echo may have been lost (a server cuts off a
+        subscriber that falls behind, and when that update is the last one for a
+        while no gap shows it); a resent KVSET the server already applied is dropped
+        as a duplicate, so only a snapshot can tell. Once per update."""
+        pending.resynced = True
+        if self._session.phase is not Phase.LIVE:
+            return []  # a snapshot is under way (or to come): it will tell
+        self.live = False
+        return [self._ask_snapshot(now)]
 
     def close(self) -> list[ClientOutput]:
         """Every unconfirmed update fails."""

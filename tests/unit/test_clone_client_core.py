@@ -328,7 +328,11 @@ def test_an_unconfirmed_kvset_is_resent_with_the_same_uuid_then_fails() -> None:
     assert core.next_deadline() == T0 + 2.0
     core.on_update(clone.hugz(), T0 + 1.9)
     assert core.on_tick(T0 + 1.9) == []
-    assert core.on_tick(T0 + 2.0) == [SendSet(U1, frames)]
+    assert core.on_tick(T0 + 2.0) == [
+        SendSet(U1, frames),
+        AskSnapshot([b"ICANHAZ?", b"/a/"]),  # the first resend: was the echo lost?
+    ]
+    core.on_snapshot(clone.kthxbai(20, b"/a/"), T0 + 2.1)  # not in the snapshot
     core.on_update(clone.hugz(), T0 + 4.0)
     assert core.on_tick(T0 + 4.0) == [SendSet(U1, frames)]
     core.on_update(clone.hugz(), T0 + 6.0)
@@ -336,6 +340,45 @@ def test_an_unconfirmed_kvset_is_resent_with_the_same_uuid_then_fails() -> None:
         Failed(U1, "never_confirmed", 'update of "/a/k" never confirmed')
     ]
     assert (core.counts["resends"], core.counts["set_failed"]) == (2, 1)
+
+
+def test_a_resent_kvset_whose_echo_was_lost_is_confirmed_by_the_snapshot() -> None:
+    """A server cuts off a subscriber that falls behind; when the update it missed is
+    the last one for a while, no gap shows it and the resends are dropped as
+    duplicates: the snapshot asked at the first resend holds the value written."""
+    core = listening_core()
+    frames = kvset(b"/a/k", U1, b"new")
+    core.set(b"/a/k", U1, frames, T0)
+    assert core.on_tick(T0 + 2.0) == [
+        SendSet(U1, frames),
+        AskSnapshot([b"ICANHAZ?", b"/a/"]),
+    ]
+    assert core.on_tick(T0 + 2.1) == []  # one snapshot per update, not per turn
+    core.on_snapshot(clone.kvsync(b"/a/k", 7, b"new"), T0 + 2.2)
+    out = core.on_snapshot(clone.kthxbai(7, b"/a/"), T0 + 2.2)
+    assert Confirmed(U1) in out
+    assert core.on_tick(T0 + 4.5) == []  # confirmed: no more resends
+    assert core.counts["snapshots"] == 2
+
+
+def test_a_resent_kvset_is_not_confirmed_by_a_snapshot_holding_another_value() -> None:
+    core = listening_core()
+    frames = kvset(b"/a/k", U1, b"new")
+    core.set(b"/a/k", U1, frames, T0)
+    core.on_tick(T0 + 2.0)
+    core.on_snapshot(clone.kvsync(b"/a/k", 7, b"old"), T0 + 2.2)
+    out = core.on_snapshot(clone.kthxbai(7, b"/a/"), T0 + 2.2)
+    assert Confirmed(U1) not in out
+    core.on_update(clone.hugz(), T0 + 4.0)
+    assert core.on_tick(T0 + 4.0) == [SendSet(U1, frames)]  # resent, no new snapshot
+
+
+def test_a_resent_delete_is_confirmed_by_a_snapshot_without_the_key() -> None:
+    core = listening_core()
+    frames = kvset(b"/a/k", U1, b"")
+    core.set(b"/a/k", U1, frames, T0)
+    core.on_tick(T0 + 2.0)
+    assert Confirmed(U1) in core.on_snapshot(clone.kthxbai(7, b"/a/"), T0 + 2.2)
 
 
 def test_a_reconnect_resends_unconfirmed_kvsets_on_the_new_connection() -> None:
