@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from raspy import packing
 from raspy.errors import PackingError, StoreError, quote
+from raspy.storage.scenario_records import validate_record as validate_scenario_record
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.tables import (
     LAST_SEQ_KEY,
@@ -76,7 +77,9 @@ def validate_record(table: Table, key: bytes, value: bytes) -> None:
             decode_device_record(key, value)
         case Table.HISTORY:
             validate_history_record(key, value)
-        case Table.SCENARIO | Table.CRON:
+        case Table.SCENARIO:
+            validate_scenario_record(key, value)
+        case Table.CRON:
             try:
                 packing.unpack(value)
             except PackingError as exc:

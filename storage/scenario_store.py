@@ -12,20 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
 
 import structlog
 
 from raspy import packing
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
+from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
 from raspy.storage.store import Delete, Op, Put, Store, Table
 from raspy.storage.tables import decode_kv
 
 log = structlog.get_logger(component="core")
-
-MAIN: Final = "main"  # reserved: `scenario.main.*` holds the core's own records
-_PREFIX: Final = b"scenario."
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +36,7 @@ class StoredScenario:
 
 
 def _key(name: str, part: str) -> bytes:
-    return _PREFIX + name.encode("ascii") + b"." + part.encode("ascii")
+    return PREFIX + name.encode("ascii") + b"." + part.encode("ascii")
 
 
 class ScenarioStore:
@@ -51,7 +48,7 @@ class ScenarioStore:
     def load(self) -> tuple[list[StoredScenario], list[str]]:
         """Every stored scenario, and the problems of records that cannot be read."""
         problems: list[str] = []
-        records = dict(self._store.scan(Table.SCENARIO, _PREFIX))
+        records = dict(self._store.scan(Table.SCENARIO, PREFIX))
         names = self._names(records.get(_key(MAIN, "keys")), problems)
         found: list[StoredScenario] = []
         for name in names:
@@ -134,20 +131,12 @@ class ScenarioStore:
 
 def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
     code = packing.unpack(records[_key(name, "code")])
-    conf = packing.unpack(records[_key(name, "conf")])
-    if not isinstance(code, str) or not isinstance(conf, dict):
-        raise StoreError("expected the text and a conf map")
-    enabled, mode = conf.get("enabled"), conf.get("mode")
-    if not isinstance(enabled, bool) or not isinstance(mode, str):
-        raise StoreError("conf: expected enabled (bool) and mode (str)")
-    return StoredScenario(
-        name,
-        code,
-        enabled,
-        mode,
-        float(conf.get("imported_at", 0.0)),
-        float(conf.get("updated_at", 0.0)),
+    if not isinstance(code, str):
+        raise StoreError("expected the document's text")
+    enabled, mode, imported_at, updated_at = conf_fields(
+        packing.unpack(records[_key(name, "conf")])
     )
+    return StoredScenario(name, code, enabled, mode, imported_at, updated_at)
 
 
 def stored_tree(store: Store) -> list[tuple[str, bytes]]:

@@ -20,7 +20,8 @@ from raspy.rules import model
 from raspy.rules import scenario_api as api
 from raspy.rules.document import states_enabled
 from raspy.rules.engine import State, Status
-from raspy.storage.scenario_store import MAIN, StoredScenario
+from raspy.storage.scenario_records import MAIN
+from raspy.storage.scenario_store import StoredScenario
 
 if TYPE_CHECKING:
     from raspy.actors.core import CoreActor, Entry

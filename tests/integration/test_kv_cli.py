@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from support.kv_cli import CONTENT, TIME, UUID, make_store, records, run, write_dump
 from support.store_holder import holding_store
 
+from raspy import packing
 from raspy.cli import kv
 from raspy.storage.dump import Dump, Header, Record, parse
 from raspy.storage.store import Put, Table
@@ -139,6 +140,9 @@ def test_dump_and_check_work_beside_a_running_writer_and_restore_is_refused(
         )
 
 
+OLD, NEW, MORE = (packing.pack(f"name: {n}\n") for n in ("old", "new", "more"))
+
+
 def test_restore_replace_empties_only_the_dbs_the_dump_holds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,11 +150,14 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
     the dump's records are merged in."""
     data_dir = tmp_path / "a"
     make_store(
-        data_dir, [Put(Table.SCENARIO, b"old", b"1"), Put(Table.CRON, b"c", b"2")]
+        data_dir,
+        [Put(Table.SCENARIO, b"scenario.old.code", OLD), Put(Table.CRON, b"c", b"2")],
     )
     only_new = Header(1, "now", (Table.SCENARIO,))
     dump = write_dump(
-        tmp_path / "new.dump", only_new, (Record(Table.SCENARIO, b"new", b"3"),)
+        tmp_path / "new.dump",
+        only_new,
+        (Record(Table.SCENARIO, b"scenario.new.code", NEW),),
     )
     argv = ["restore", "--data-dir", str(data_dir)]
     status, _, err = run([*argv, "--replace", str(dump)], capsys)
@@ -160,17 +167,19 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
     )
     assert records(data_dir) == {
         (Table.META, b"schema_version"): encode_schema_version(1),
-        (Table.SCENARIO, b"new"): b"3",
+        (Table.SCENARIO, b"scenario.new.code"): NEW,
         (Table.CRON, b"c"): b"2",
     }
     more = write_dump(
-        tmp_path / "more.dump", only_new, (Record(Table.SCENARIO, b"more", b"4"),)
+        tmp_path / "more.dump",
+        only_new,
+        (Record(Table.SCENARIO, b"scenario.more.code", MORE),),
     )
     assert run([*argv, str(more)], capsys)[0] == 0
     assert records(data_dir) == {
         (Table.META, b"schema_version"): encode_schema_version(1),
-        (Table.SCENARIO, b"more"): b"4",
-        (Table.SCENARIO, b"new"): b"3",
+        (Table.SCENARIO, b"scenario.more.code"): MORE,
+        (Table.SCENARIO, b"scenario.new.code"): NEW,
         (Table.CRON, b"c"): b"2",
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from support.kv_cli import CONTENT, TIME, UUID, make_store, records, run, write_dump
 
+from raspy import packing
 from raspy.config import StoreConfig
 from raspy.errors import quote
 from raspy.storage.dump import Header, Record
@@ -98,12 +99,57 @@ def test_a_record_that_cannot_be_stored_is_refused_before_anything_is_written(
     dump = write_dump(
         tmp_path / "bad.dump",
         Header(1, "now", DATA_TABLES),
-        (Record(Table.SCENARIO, b"fine", b"1"), record),
+        (Record(Table.SCENARIO, b"scenario.fine.code", packing.pack("text")), record),
     )
     status, _, err = run(
         ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
     )
     assert (status, err) == (1, f"raspy-kv: {dump} line 3: {message}\n")
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (b"heat", "x", "expected a key scenario.<name>.<code|conf|keys>"),
+        (b"scenario.heat.code", 42, "expected the document's text"),
+        (
+            b"scenario.heat.conf",
+            {"enabled": "yes", "mode": "single"},
+            "conf: expected enabled (true or false) and mode "
+            "(parallel, queued, restart, single)",
+        ),
+        (
+            b"scenario.heat.conf",
+            {"enabled": True, "mode": "single", "updated_at": "today"},
+            "conf: imported_at and updated_at must be epoch seconds",
+        ),
+        (b"scenario.main.keys", ["heat", 7], "expected a list of names"),
+        (b"scenario.heat.script", "x", "unknown part 'script'"),
+    ],
+)
+def test_a_hand_edited_scenario_record_the_hub_cannot_read_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: bytes,
+    value: object,
+    message: str,
+) -> None:
+    """--ignore-checksum accepts a hand-edited dump, not records the hub would then
+    log as unreadable at every start: each is named with its line."""
+    dump = write_dump(
+        tmp_path / "edited.dump",
+        Header(1, "now", DATA_TABLES),
+        (Record(Table.SCENARIO, key, packing.pack(value)),),
+    )
+    status, _, err = run(
+        ["restore", "--ignore-checksum", "--data-dir", str(tmp_path / "a"), str(dump)],
+        capsys,
+    )
+    assert (status, err) == (
+        1,
+        f"raspy-kv: {dump} line 2: scenario {quote(key)}: {message}\n",
+    )
     assert not (tmp_path / "a").exists()
 
 

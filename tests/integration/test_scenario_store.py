@@ -74,9 +74,7 @@ def test_an_unreadable_record_is_named_and_the_others_load(tmp_path: Path) -> No
         store.commit([Put(Table.SCENARIO, b"scenario.cold.conf", packing.pack([1]))])
         loaded, problems = table.load()
         assert [s.name for s in loaded] == ["heat"]
-        assert problems == [
-            "scenario cold: unreadable record: expected the text and a conf map"
-        ]
+        assert problems == ["scenario cold: unreadable record: conf: expected a map"]
 
 
 def test_raspy_kv_dump_and_restore_carry_the_scenario_table(
