@@ -258,8 +258,19 @@ def _int_field(obj: dict[str, Any], name: str, number: int) -> int:
     return value
 
 
-def _parse_header(line: bytes) -> Header:
-    obj = _object(line, 1)
+def _parse_header_line(line: bytes) -> Header:
+    """The first line; a file that does not start like a dump (binary, another text,
+    other JSON) is "not a dump", not a damaged or truncated one."""
+    try:
+        obj = _object(line, 1)
+    except DumpFormatError:
+        if FORMAT_NAME.encode() in line[:64]:
+            raise  # a dump's header, damaged: say how
+        raise DumpFormatError(1, f"not a {FORMAT_NAME} file (no header)") from None
+    return _parse_header(obj)
+
+
+def _parse_header(obj: dict[str, Any]) -> Header:
     if obj.get("format") != FORMAT_NAME:
         raise DumpFormatError(1, f"not a {FORMAT_NAME} file (no header)")
     version = _int_field(obj, "format_version", 1)
@@ -329,10 +340,10 @@ def parse(data: bytes, *, verify_checksum: bool = True) -> Dump:
     if not data:
         raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
     lines = data.split(b"\n")
+    header = _parse_header_line(lines[0])  # a file of another kind is named as such
     if lines[-1]:
         raise DumpFormatError(len(lines), "last line has no newline: file truncated")
     lines.pop()
-    header = _parse_header(lines[0])
     digest = hashlib.sha256()
     digest.update(lines[0] + b"\n")
     records: list[Record] = []

@@ -89,6 +89,18 @@ def _header(**fields: object) -> dict[str, object]:
             id="not-a-dump",
         ),
         pytest.param(
+            b"\x7fELF\x02\x01\x01\x00\x00\x00\xd0\x06",
+            1,
+            "not a raspy-kv-dump file (no header)",
+            id="a-binary-file",  # was "last line has no newline: file truncated"
+        ),
+        pytest.param(
+            b"# a scenario, not a dump\nname: x\n",
+            1,
+            "not a raspy-kv-dump file (no header)",
+            id="a-text-file",
+        ),
+        pytest.param(
             _replace_line(1, _header(dbs=["meta"])),
             1,
             "unknown database 'meta'",
@@ -174,9 +186,11 @@ def _header(**fields: object) -> dict[str, object]:
             "end line counts 3 records, the file has 2",
             id="count-mismatch",
         ),
-        pytest.param(b"[1]\n", 1, "expected a JSON object", id="header-not-object"),
         pytest.param(
-            b'{"format": NaN}\n',
+            b"[1]\n", 1, "not a raspy-kv-dump file (no header)", id="header-not-object"
+        ),
+        pytest.param(
+            b'{"format": "raspy-kv-dump", "format_version": NaN}\n',
             1,
             "not valid JSON: NaN is not allowed",
             id="nan-constant",
