@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final
 import pykka
 import structlog
 
-from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.worker import (
     LocalClient,
@@ -29,6 +28,7 @@ from raspy.actors.worker import (
     PeerLinks,
     RejectedReply,
     attach,
+    leave,
     local_peer_id,
 )
 from raspy.config import HistoryConfig
@@ -154,9 +154,7 @@ class HistoryActor(pykka.ThreadingActor):
         self._flush()  # a clean stop loses nothing
         self._ticker.stop()
         self._worker.disconnect()
-        follower_stop.leave(
-            self.links, self.actor_ref, [self._worker.peer_id, self._client.owner]
-        )
+        leave(self.links, self.actor_ref, [self._worker.peer_id, self._client.owner])
         log.info("history_stopped", keys=len(self.recorded))
 
     # --- messages -----------------------------------------------------------------

@@ -205,7 +205,7 @@ def _start_devices(rt: Runtime) -> None:
     publisher = ClonePublisher(publish_outbox)
     rt.publisher = publisher
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
-        from raspy.actors.mqtt_bridge import start_mqtt
+        from raspy.actors.mqtt import start_mqtt
 
         start_mqtt(rt)  # before the devices: it hears their first readings
     for name, start in hardware.start_devices(rt, publisher):

@@ -29,6 +29,7 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="worker")
 
 T = TypeVar("T")
+_LEAVE_ASK_S: Final = 5.0
 REQUEST_MARK: Final = b"r"  # a client's request peer: `<owner>/r<request id>`
 
 
@@ -115,6 +116,22 @@ def attach(
     """Route the broker's frames for this worker to `ref`, then send READY."""
     edge.ask(msgs.AttachLocal(worker.peer_id, ref), timeout=5)
     worker.ready()
+
+
+def leave(
+    links: PeerLinks, ref: pykka.ActorRef[Any], peer_ids: Sequence[bytes]
+) -> None:
+    """What a follower of the tree (web face, MQTT bridge, history) says as it stops:
+    unsubscribe `ref` from the Clone server (asked: no update reaches it after),
+    detach its in-process peers `peer_ids` and end its service watch (told: nothing
+    here waits for the edge). Best effort: a part that has gone has nothing to forget."""
+    if links.clone is not None:
+        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+            links.clone.ask(msgs.CloneUnsubscribe(ref), timeout=_LEAVE_ASK_S)
+    with contextlib.suppress(pykka.ActorDeadError):
+        for peer_id in peer_ids:
+            links.edge.tell(msgs.DetachLocal(peer_id))
+        links.edge.tell(msgs.UnwatchServices(ref))
 
 
 class ServiceWorkerActor(pykka.ThreadingActor):

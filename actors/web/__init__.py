@@ -25,7 +25,6 @@ import pykka
 import structlog
 
 from raspy import names
-from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
@@ -42,6 +41,7 @@ from raspy.actors.worker import (
     PeerLinks,
     RejectedReply,
     UnroutableReply,
+    leave,
     local_peer_id,
 )
 from raspy.config import Config
@@ -150,7 +150,7 @@ class WebActor(SteadyActor):
         if server is not None:
             server.stop()
         self._sock.close()
-        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
+        leave(self._links, self.actor_ref, [self._client.owner])
 
     def receive(self, message: Any) -> Any:
         match message:

@@ -19,7 +19,7 @@ from support.store_fixtures import (
 from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors.history import HistoryActor
-from raspy.actors.mqtt_bridge import MqttBridgeActor
+from raspy.actors.mqtt import MqttBridgeActor
 from raspy.actors.web import WebActor, WebSettings
 from raspy.actors.web.server import bind_socket
 from raspy.actors.worker import PeerLinks

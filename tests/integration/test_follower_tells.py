@@ -14,7 +14,8 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy import config as config_mod
-from raspy.actors import mqtt_bridge, supervisor
+from raspy.actors import mqtt as mqtt_bridge
+from raspy.actors import supervisor
 from raspy.actors import web as web_mod
 from raspy.actors.messages import ServiceAvailabilityChanged
 from raspy.actors.web import WEB_PORT_OFFSET

@@ -16,8 +16,8 @@ from support.edge_fixtures import EdgeHandle
 from support.mosquitto import Mosquitto, Watcher, running_mosquitto
 from support.wait import wait_until
 
-from raspy.actors.mqtt_bridge import MqttBridgeActor, Started
-from raspy.actors.mqtt_link import GetLinkStats
+from raspy.actors.mqtt import MqttBridgeActor, Started
+from raspy.actors.mqtt.link import GetLinkStats
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
 from raspy.config import MqttConfig

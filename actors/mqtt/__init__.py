@@ -19,9 +19,8 @@ import pykka
 import structlog
 
 from raspy import __version__
-from raspy.actors import follower_stop
 from raspy.actors import messages as msgs
-from raspy.actors.mqtt_link import (
+from raspy.actors.mqtt.link import (
     GetLinkStats,
     MqttLink,
     Replied,
@@ -36,6 +35,7 @@ from raspy.actors.worker import (
     PeerLinks,
     RejectedReply,
     UnroutableReply,
+    leave,
     local_peer_id,
 )
 from raspy.config import MqttConfig
@@ -170,7 +170,7 @@ class MqttBridgeActor(SteadyActor):
         )
 
     def on_stop(self) -> None:
-        follower_stop.leave(self._links, self.actor_ref, [self._client.owner])
+        leave(self._links, self.actor_ref, [self._client.owner])
         self.link.runner.stop()
         log.info("mqtt_bridge_stopped")
 
