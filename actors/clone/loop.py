@@ -20,11 +20,14 @@ from raspy.actors import messages as msgs
 from raspy.actors.clone.parts import CloneParts
 from raspy.actors.clone.publisher import Subscribers, release_freed_memory
 from raspy.actors.clone.router import SnapshotRouter
-from raspy.actors.clone.sockets import CloneSockets, bind_clone_sockets
+from raspy.actors.clone.sockets import (
+    CloneSockets,
+    bind_clone_sockets,
+    checked_publisher_hwm,
+)
 from raspy.actors.clone.xpub import XpubSender
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
-from raspy.cores.clone_pacing import publisher_hwm
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -85,17 +88,7 @@ class CloneLoop:
     def open(self, runner: Runner) -> None:
         config, parts = self._config, self._parts
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
-        budget = self._pacing.queue_budget_bytes  # issue 18
-        largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
-        hwm = publisher_hwm(budget, largest)
-        if hwm * largest > budget:  # MIN_HWM: the values are too large for the budget
-            log.warning(
-                "clone_queue_budget_exceeded",
-                queue_bytes=hwm * largest,
-                limit_bytes=budget,
-                hint="raise [limits] clone_subscriber_queue_bytes or lower "
-                "[clone] max_value_bytes",
-            )
+        hwm = checked_publisher_hwm(config, self._pacing.queue_budget_bytes)
         socks = self._socks = bind_clone_sockets(
             self._context,
             config,

@@ -7,11 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import structlog
 import zmq
 
 from raspy.config import CloneConfig
+from raspy.cores.clone_pacing import publisher_hwm
 from raspy.protocol import clone
 from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+
+log = structlog.get_logger(component="clone")
 
 COLLECTOR_HWM: Final = 20_000
 MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024  # issue 18: also bounds subscriptions
@@ -38,6 +42,22 @@ class CloneSockets:
     def close(self) -> None:
         for sock in (self.router, self.publisher, self.collector):
             sock.close()
+
+
+def checked_publisher_hwm(config: CloneConfig, budget_bytes: int) -> int:
+    """The XPUB's SNDHWM for a subscriber's byte budget (issue 18); logged when even
+    the smallest queue of the largest updates is over it."""
+    largest = clone.max_kvmsg_bytes(config.max_key_bytes, config.max_value_bytes)
+    hwm = publisher_hwm(budget_bytes, largest)
+    if hwm * largest > budget_bytes:  # MIN_HWM: the values are too large for it
+        log.warning(
+            "clone_queue_budget_exceeded",
+            queue_bytes=hwm * largest,
+            limit_bytes=budget_bytes,
+            hint="raise [limits] clone_subscriber_queue_bytes or lower "
+            "[clone] max_value_bytes",
+        )
+    return hwm
 
 
 def bind_clone_sockets(

@@ -15,7 +15,8 @@ import zmq
 
 from raspy.actors import messages as msgs
 from raspy.actors.edge.broker_log import log_broker_output
-from raspy.actors.edge.loop import EdgeLoop, EdgeSettings
+from raspy.actors.edge.loop import EdgeLoop
+from raspy.actors.edge.router import EdgeSettings
 from raspy.actors.steady import SteadyActor
 from raspy.clock import Clock
 from raspy.cores import broker

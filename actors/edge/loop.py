@@ -7,7 +7,6 @@ through LocalPeers, logging is broker_log's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import zmq
@@ -15,9 +14,9 @@ import zmq
 from raspy.actors import messages as msgs
 from raspy.actors.edge.broker_log import log, log_broker_output
 from raspy.actors.edge.local import LocalPeers
+from raspy.actors.edge.router import EdgeSettings, bind_router
 from raspy.clock import Clock
 from raspy.cores import broker
-from raspy.protocol.frames import DEFAULT_MAX_FRAME_BYTES
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import drain, send_frames
@@ -29,21 +28,9 @@ from raspy.transport.outbox import (
     split_records,
 )
 from raspy.transport.runner import Runner, UnknownCommand
-from raspy.transport.sockets import CurveKeys, Socket, make_socket
+from raspy.transport.sockets import Socket
 
 _DRAIN_BATCH: Final = 256  # messages read from one source per loop turn (fairness)
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeSettings:
-    """Where the edge listens and how it closes."""
-
-    mdp_endpoint: str
-    linger_ms: int = 500
-    curve: CurveKeys | None = None  # server keys: the ROUTER is a CURVE server (§8.2)
-    # ZMQ_MAXMSGSIZE (per frame): libzmq drops a connection that sends a bigger frame
-    # before reading it whole (issue 18); broker.max_frame_bytes
-    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
 
 
 class EdgeLoop:
@@ -70,17 +57,7 @@ class EdgeLoop:
         self._now = 0.0  # of the drain in progress
 
     def open(self, runner: Runner) -> None:
-        router = self._router = make_socket(  # CURVE options set here, before bind()
-            self._context,
-            zmq.ROUTER,
-            linger_ms=self._settings.linger_ms,
-            curve=self._settings.curve,
-        )
-        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
-        router.setsockopt(zmq.SNDHWM, 10_000)
-        router.setsockopt(zmq.RCVHWM, 10_000)
-        router.setsockopt(zmq.MAXMSGSIZE, self._settings.max_frame_bytes)
-        router.bind(self._settings.mdp_endpoint)
+        router = self._router = bind_router(self._context, self._settings)
         self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         log.info("broker_bound", endpoint=self.bound_endpoint)
         runner.register(router, self._drain_router)
