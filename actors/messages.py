@@ -73,6 +73,12 @@ class GetStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Settle:
+    """Asked of the edge: answered once everything the outbox held (the in-process
+    workers' READYs) has reached the broker, so a start is complete when it returns."""
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
     """The store committed (error None) or failed a batch submitted by this actor."""
 

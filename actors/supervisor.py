@@ -48,6 +48,7 @@ __all__ = [
 log = structlog.get_logger(component="supervisor")
 
 _ASK_TIMEOUT_S: Final = 2.0
+_SETTLE_TIMEOUT_S: Final = 5.0
 
 
 def short_hostname(config: Config) -> str:
@@ -120,6 +121,9 @@ def start(
     runtime.track_core_parts()
     try:
         _start_services(runtime)
+        # every service's READY is in the broker before the daemon says it started:
+        # a client's first mmi.service gets 200, not a 404 from a READY in flight
+        edge_ref.ask(msgs.Settle(), timeout=_SETTLE_TIMEOUT_S)
     except BaseException:
         runtime.stop()
         raise

@@ -1,0 +1,52 @@
+"""A start is complete when the edge answers Settle: the READYs in-process workers
+wrote to the outbox before it have reached the broker (a client's first mmi.service
+right after raspyd said it started got 404 while a READY was still in the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import zmq
+from support.clock import FakeClock
+
+from raspy.actors import messages as msgs
+from raspy.actors.edge import EdgeLoop, EdgeSettings
+from raspy.actors.worker import local_peer_id
+from raspy.cores.broker import BrokerCore, Send
+from raspy.protocol import mdp
+from raspy.stats import Stats
+
+
+class _Registrations:
+    """The runner's register() only: the test turns the loop by hand."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Callable[[int], None]] = []
+
+    def register(self, _source: object, handler: Callable[[int], None]) -> None:
+        self.handlers.append(handler)
+
+
+def _mmi_status(core: BrokerCore, service: bytes) -> bytes:
+    out = core.on_frames(b"probe", [b"MDPC02", b"\x01", b"mmi.service", service], 0.0)
+    sends = [o for o in out if isinstance(o, Send)]
+    assert len(sends) == 1
+    return sends[0].frames[-1]
+
+
+def test_settle_answers_after_the_readys_in_the_outbox_reached_the_broker(
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    core = BrokerCore()
+    loop = EdgeLoop(
+        zmq_context, EdgeSettings("tcp://127.0.0.1:*"), core, FakeClock(), Stats()
+    )
+    loop.open(_Registrations())  # type: ignore[arg-type]  # register() is all it uses
+    try:
+        ready = mdp.encode(mdp.Ready(mdp.Version.V02, b"svc"))
+        loop.outbox.send_mdp(local_peer_id("svc"), ready)
+        assert _mmi_status(core, b"svc") == b"404"  # still in the outbox
+        assert loop.execute(msgs.Settle()) is None
+        assert _mmi_status(core, b"svc") == b"200"
+    finally:
+        loop.close()
