@@ -24,8 +24,10 @@ BLOCKED_RETRY_S: Final = 0.0005
 # off after this long without taking a message ...
 FULL_SUBSCRIBER_WAIT_S: Final = 0.5
 # ... or once what waits for it is this old: one that reads, but slower than what is
-# published, holds the others up no longer (a burst may outrun a healthy one a while)
-MAX_SUBSCRIBER_LAG_S: Final = 5.0
+# published, holds the others up no longer (a burst may outrun a healthy one a while).
+# Half a client's dead-server limit (5 s, §6.5): a HUGZ waits in the same line, so a
+# wait near that limit would make the others reconnect.
+MAX_SUBSCRIBER_LAG_S: Final = 2.5
 # For this long after a cut-off, the lag allowed is FULL_SUBSCRIBER_WAIT_S: libzmq
 # takes a cut-off subscriber back once it reads again, and a slow one would hold the
 # others up to MAX_SUBSCRIBER_LAG_S again and again
