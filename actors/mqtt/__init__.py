@@ -20,14 +20,14 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
-from raspy.actors.mqtt.link import (
+from raspy.actors.mqtt.events import (
     GetLinkStats,
-    MqttLink,
     Replied,
     Seed,
     ServiceUp,
     TreeChanged,
 )
+from raspy.actors.mqtt.link import MqttLink
 from raspy.actors.steady import SteadyActor
 from raspy.actors.worker import (
     LocalClient,

@@ -12,15 +12,22 @@ from __future__ import annotations
 import queue
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import paho.mqtt.client as paho
 import structlog
 import zmq
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from raspy.actors.mqtt.client import OFFLINE, ONLINE, make_client
+from raspy.actors.mqtt.events import (
+    Event,
+    GetLinkStats,
+    Replied,
+    Seed,
+    ServiceUp,
+    TreeChanged,
+)
 from raspy.actors.worker import LocalClient
 from raspy.backoff import Backoff, BackoffPolicy
 from raspy.config import MqttConfig
@@ -36,41 +43,7 @@ MAX_INFLIGHT: Final = 1000  # messages handed to paho and not yet acknowledged
 TAKE_PER_TURN: Final = 500
 EVENTS_PER_TURN: Final = 5000
 MISC_INTERVAL_S: Final = 1.0
-CONNECT_TIMEOUT_S: Final = 5.0
 RECONNECT: Final = BackoffPolicy(initial_s=0.5, max_s=60.0, stable_s=30.0)
-ONLINE: Final = b"online"
-OFFLINE: Final = b"offline"
-
-
-# --- what the bridge actor submits -----------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Seed:
-    items: tuple[tuple[str, bytes], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TreeChanged:
-    key: str
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceUp:
-    service: str
-
-
-@dataclass(frozen=True, slots=True)
-class Replied:
-    request_id: int
-    body: tuple[bytes, ...]
-
-
-Event = Seed | TreeChanged | ServiceUp | Replied
-
-
-@dataclass(frozen=True, slots=True)
-class GetLinkStats:
-    """A control command: the link's state for tests and statistics."""
 
 
 class MqttLink:
@@ -126,26 +99,9 @@ class MqttLink:
     # --- the runner's thread ----------------------------------------------------------
     def open(self, runner: Runner) -> None:
         config = self.config
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            clean_session=True,
-            protocol=paho.MQTTv311,
+        client = make_client(
+            config, self._client_id, self._password, self.core.topics.availability
         )
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        # 0: paho's own limit off. With one, every PUBACK makes paho scan all the
-        # messages it holds (O(n) per ack); MAX_INFLIGHT bounds what it is handed.
-        client.max_inflight_messages_set(0)
-        client.will_set(self.core.topics.availability, OFFLINE, qos=1, retain=True)
-        if config.username:
-            client.username_pw_set(config.username, self._password or None)
-        if config.tls:
-            client.tls_set(
-                ca_certs=config.tls_ca_file or None,
-                certfile=config.tls_cert_file or None,
-                keyfile=config.tls_key_file or None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -17,7 +17,7 @@ from support.mosquitto import Mosquitto, Watcher, running_mosquitto
 from support.wait import wait_until
 
 from raspy.actors.mqtt import MqttBridgeActor, Started
-from raspy.actors.mqtt.link import GetLinkStats
+from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
 from raspy.config import MqttConfig
