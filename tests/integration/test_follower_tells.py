@@ -4,16 +4,15 @@ part goes on as the same actor, not stopped and restarted by the supervisor."""
 
 from __future__ import annotations
 
-import http.client
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.net import free_port_base
+from support.runtimes import Start, login_page_status, runtimes
 from support.wait import wait_until
 
-from raspy import config as config_mod
 from raspy.actors import mqtt as mqtt_bridge
 from raspy.actors import supervisor
 from raspy.actors import web as web_mod
@@ -21,30 +20,15 @@ from raspy.actors.messages import ServiceAvailabilityChanged
 from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.cores.supervision import PartState
 
-Start = Callable[[str], supervisor.Runtime]
-
 # a bad service name: .decode() fails in the part's on_receive
 _BAD: Any = "not-bytes"
 
 
 @pytest.fixture
 def start_runtime(tmp_path: Path) -> Iterator[Start]:
-    started: list[supervisor.Runtime] = []
-
-    def start(extra: str) -> supervisor.Runtime:
-        cfg = config_mod.load(
-            "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.2\n" + extra,
-            "test.toml",
-            data_dir=str(tmp_path / "data"),
-            hostname="testhost",
-            network__port_base=free_port_base(5),
-        )
-        started.append(supervisor.start(cfg))
-        return started[-1]
-
-    yield start
-    for rt in started:
-        rt.stop()
+    prelude = "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.2\n"
+    with runtimes(tmp_path / "data", prelude) as start:
+        yield start
 
 
 def _running_once(rt: supervisor.Runtime, name: str) -> bool:
@@ -56,13 +40,7 @@ def _running_once(rt: supervisor.Runtime, name: str) -> bool:
 
 
 def _login_page_status(rt: supervisor.Runtime) -> int:
-    port = rt.config.network.port_base + WEB_PORT_OFFSET
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/login")
-        return connection.getresponse().status
-    finally:
-        connection.close()
+    return login_page_status(rt.config.network.port_base + WEB_PORT_OFFSET)
 
 
 def test_a_failed_tell_does_not_stop_the_web_face(start_runtime: Start) -> None:

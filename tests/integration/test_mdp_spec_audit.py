@@ -29,6 +29,7 @@ from support.mdp_spec import (
     nothing_within,
     partial,
     ready,
+    registered,
     split_request,
     wait_status,
     worker_command,
@@ -49,10 +50,7 @@ def dealers(edge: EdgeHandle) -> Iterator[Dealers]:
 def _registered(
     edge: EdgeHandle, dealers: Dealers, dialect: str, service: bytes
 ) -> zmq.Socket[bytes]:
-    worker = dealers.open(edge.endpoint)
-    worker.send_multipart(ready(dialect, service))
-    wait_status(edge.context, edge.endpoint, service, b"200")
-    return worker
+    return registered(edge.context, edge.endpoint, dealers, dialect, service)
 
 
 def _round_trip(edge: EdgeHandle, dealers: Dealers) -> None:

@@ -28,6 +28,7 @@ from support.mdp_spec import (
     mmi_service,
     nothing_within,
     ready,
+    registered,
     split_request,
     wait_status,
 )
@@ -63,10 +64,7 @@ def dealers(zmq_context: Context) -> Iterator[Dealers]:
 def _registered(
     broker: ClockedEdge, dealers: Dealers, dialect: str, service: bytes
 ) -> zmq.Socket[bytes]:
-    worker = dealers.open(broker.endpoint)
-    worker.send_multipart(ready(dialect, service))
-    wait_status(broker.context, broker.endpoint, service, b"200")
-    return worker
+    return registered(broker.context, broker.endpoint, dealers, dialect, service)
 
 
 def _status(broker: ClockedEdge, service: bytes) -> bytes:

@@ -9,18 +9,16 @@ test reads them in that thread, between two rounds (Runtime.call): never half-wa
 
 from __future__ import annotations
 
-import http.client
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
-from support.net import free_port_base
+from support.runtimes import Start, login_page_status, runtimes
 from support.wait import wait_until
 
-from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.child_set import Follower
@@ -32,27 +30,11 @@ FAST = (
 )
 WEB = "[http]\nenabled = true\n"
 
-Start = Callable[[str], supervisor.Runtime]
-
 
 @pytest.fixture
 def start_runtime(tmp_path: Path) -> Iterator[Start]:
-    started: list[supervisor.Runtime] = []
-
-    def start(extra: str) -> supervisor.Runtime:
-        cfg = config_mod.load(
-            FAST + WEB + extra,
-            "test.toml",
-            data_dir=str(tmp_path / "data"),
-            hostname="testhost",
-            network__port_base=free_port_base(5),
-        )
-        started.append(supervisor.start(cfg))
-        return started[-1]
-
-    yield start
-    for rt in started:
-        rt.stop()
+    with runtimes(tmp_path / "data", FAST + WEB) as start:
+        yield start
 
 
 @dataclass(frozen=True)
@@ -85,13 +67,7 @@ def _web_face(rt: supervisor.Runtime) -> WebFace:
 
 
 def _login_page_status(rt: supervisor.Runtime) -> int:
-    port = rt.config.network.port_base + WEB_PORT_OFFSET
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/login")
-        return connection.getresponse().status
-    finally:
-        connection.close()
+    return login_page_status(rt.config.network.port_base + WEB_PORT_OFFSET)
 
 
 def _running(rt: supervisor.Runtime, name: str, restarts: int) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 from support.net import free_port_base
+from support.runtimes import login_page_status
 from support.wait import wait_until
 
 from raspy import config as config_mod
@@ -126,15 +127,6 @@ def _restarted_with_new_clone(rt: supervisor.Runtime, old_ref: Any) -> bool:
     )
 
 
-def _login_page_status(port: int) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/login")
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
 @pytest.mark.timeout(60)
 def test_a_web_face_restarted_under_open_connections_binds_at_first_try(
     runtime: supervisor.Runtime,
@@ -159,7 +151,7 @@ def test_a_web_face_restarted_under_open_connections_binds_at_first_try(
             in {"component_stop_timed_out", "component_died", "web_server_stuck"}
         ]
         assert trouble == []
-        assert _login_page_status(port) == 200
+        assert login_page_status(port) == 200
     finally:
         stream.close()
         half_sent.close()

@@ -201,3 +201,14 @@ class Dealers:
         for sock in self._made:
             sock.close(linger=0)
         self._made.clear()
+
+
+def registered(
+    ctx: Context, endpoint: str, dealers: Dealers, dialect: str, service: bytes
+) -> zmq.Socket[bytes]:
+    """A DEALER worker of `dialect` that sent READY for `service`, once the broker
+    answers mmi.service with 200 for it."""
+    worker = dealers.open(endpoint)
+    worker.send_multipart(ready(dialect, service))
+    wait_status(ctx, endpoint, service, b"200")
+    return worker
