@@ -238,8 +238,12 @@ def reason_against(spec: ValueSpec, value: object) -> str | None:
         case ValueType.BYTE | ValueType.INT:
             if not isinstance(value, int) or isinstance(value, bool):
                 return f"expected an integer, got {got}"
-            if spec.value_type is ValueType.BYTE and not 0 <= value <= 255:
-                return f"expected a byte (0..255), got {value}"
+            if spec.value_type is ValueType.BYTE:
+                # the spec's own bounds when it has them (a dimmer's 0..100), so the
+                # message says the range actually enforced
+                low = 0 if spec.minimum is None else max(0, spec.minimum)
+                high = 255 if spec.maximum is None else min(255, spec.maximum)
+                return _number_reason(low, high, value, "an integer")
             if not -_INT_LIMIT < value < _INT_LIMIT:
                 return f"expected a 64-bit integer, got {got}"
             return _number_reason(spec.minimum, spec.maximum, value, "an integer")

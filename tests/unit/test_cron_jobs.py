@@ -135,7 +135,7 @@ def test_an_unknown_job_is_404(action: str) -> None:
             {"action": "add", "name": "Bad Name", "schedule": "@daily"},
             b"400",
             "bad_name",
-            "name: expected [a-z0-9_-]{1,64}, got \"Bad Name\"",
+            'name: expected [a-z0-9_-]{1,64}, got "Bad Name"',
         ),
         (
             {"action": "add", "name": "x"},

@@ -145,7 +145,7 @@ def test_integer_given_for_a_real_field_is_stored_as_a_float() -> None:
         pytest.param(
             {"name": "a.b", "oid": "switch"},
             "device 'a.b': name: expected 1-64 letters, digits, '_' or '-' starting "
-            "with a letter or digit, got \"a.b\"",
+            'with a letter or digit, got "a.b"',
             id="dotted-name",
         ),
         pytest.param({"name": "lamp"}, "device 'lamp': oid: required", id="no-oid"),
@@ -162,8 +162,7 @@ def test_integer_given_for_a_real_field_is_stored_as_a_float() -> None:
         ),
         pytest.param(
             {"name": "attic", "oid": "sensor", "poll_interval_s": -5},
-            "device 'attic': poll_interval_s: expected a number in 0.1..86400, "
-            "got -5",
+            "device 'attic': poll_interval_s: expected a number in 0.1..86400, got -5",
             id="negative-interval",
         ),
         pytest.param(

@@ -63,6 +63,26 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
             id="level-too-high",
         ),
         pytest.param(
+            {"action": "level", "device": "hall", "value": 300},
+            _error(
+                b"400",
+                "level",
+                "invalid_value",
+                "level: expected an integer in 0..100, got 300",
+            ),
+            id="level-over-a-byte-says-the-dimmer-range",
+        ),
+        pytest.param(
+            {"action": "set", "device": "hall", "value": -1},
+            _error(
+                b"400",
+                "set",
+                "invalid_value",
+                "level: expected an integer in 0..100, got -1",
+            ),
+            id="level-below-0",
+        ),
+        pytest.param(
             {"action": "level", "device": "hall", "value": "abc"},
             _error(
                 b"400",
