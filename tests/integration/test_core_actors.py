@@ -169,7 +169,13 @@ def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(
     status, reply = core.request("import", document=HEAT, source="heat.yaml")
     assert (status, reply["problems"]) == (
         b"400",
-        ["heat.yaml: name 'heat' is already stored"],
+        ["heat.yaml:2:7: name: 'heat' is already stored"],
+    )
+    main = HEAT.replace("name: heat", "name: main")
+    status, reply = core.request("import", document=main, source="main.yaml")
+    assert (status, reply["problems"]) == (
+        b"400",
+        ["main.yaml:2:7: name: 'main' is reserved for the core's records"],
     )
     assert core.request("validate", document=HEAT) == (b"200", {"name": "heat"})
 
@@ -190,7 +196,10 @@ def test_unknown_names_actions_and_malformed_requests_get_their_status(
     status, reply = core.request("import", document=sun, source="sun.yaml")
     assert (status, reply["problems"]) == (
         b"400",
-        ["sun.yaml: a sun trigger needs [core] latitude and longitude in the config"],
+        [
+            "sun.yaml:5:10: triggers[0].sun: a sun trigger needs [core] latitude and "
+            "longitude in the config"
+        ],
     )
 
 
