@@ -80,7 +80,14 @@ class CoreService:
                     raise api.bad(
                         f"scenario {request.name} is {entry.status.state.value}"
                     )
-                core.show(entry, _status(entry.ref.ask(scn.RunNow(), timeout=_ASK_S)))
+                answer = entry.ref.ask(scn.RunNow(), timeout=_ASK_S)
+                assert isinstance(answer, scn.RunAnswer)
+                core.show(entry, answer.status)
+                if answer.not_started is not None:
+                    # the mode kept it from starting: done as asked, so 200, but
+                    # saying so (the state alone reads as if this run started)
+                    reply = {"name": request.name, "state": self._state(entry)}
+                    return api.ok({**reply, "not_started": answer.not_started})
             case "stop":
                 if entry.ref is not None:
                     core.show(

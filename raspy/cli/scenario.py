@@ -274,6 +274,16 @@ def _state_verb(args: argparse.Namespace) -> int:
     with _Hub(args) as hub:
         for name in args.names:
             reply = hub.ask(args.scenario_command, write=True, name=name)
+            not_started = reply.field("not_started")
+            if reply.ok and isinstance(not_started, str):
+                # its mode kept the run from starting: say so, and exit 1
+                print(
+                    f"{_PROG} {args.scenario_command}: {name}: not started: "
+                    f"{text.cell(not_started)} (state {text.cell(reply.field('state'))})",
+                    file=sys.stderr,
+                )
+                status = 1
+                continue
             if reply.ok:
                 print(f"{name}: {text.cell(reply.field('state'))}")
                 continue

@@ -233,6 +233,37 @@ actions:
     assert value(tree, "/scenario/slow/done") is None
 
 
+def test_a_run_of_a_single_scenario_under_way_says_it_did_not_start(
+    core: Core, tree: CloneClient
+) -> None:
+    """Mode single ignores a run while one goes on; the reply said only "running",
+    as if this run had started."""
+    core.start()
+    waiting = """\
+name: slow
+mode: single
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    assert core.request("run", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "running"},
+    )
+    wait_value(tree, "/scenario/slow/state", "running")
+    assert core.request("run", name="slow") == (
+        b"200",
+        {
+            "name": "slow",
+            "state": "running",
+            "not_started": "a run is under way (mode single)",
+        },
+    )
+    assert core.request("get", name="slow")[1]["runs"] == 1
+    core.request("stop", name="slow")
+
+
 def test_a_device_action_commands_a_real_fake_device_service(
     core: Core, services: Services, tree: CloneClient
 ) -> None:

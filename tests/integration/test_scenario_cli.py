@@ -157,6 +157,23 @@ def test_state_verbs_go_on_past_a_refusal_and_exit_1(
     )
 
 
+def test_a_run_its_mode_did_not_start_is_said_on_stderr_and_exits_1(
+    router: tuple[Router, str],
+) -> None:
+    """Was `a: running` on stdout and exit 0, as if the run had started."""
+    sock, endpoint = router
+    process = start(endpoint, "run", "a", "b")
+    not_started = "a run is under way (mode single)"
+    answer(sock, b"200", {"name": "a", "state": "running", "not_started": not_started})
+    answer(sock, b"200", {"name": "b", "state": "running"})
+    assert finish(process) == (
+        1,
+        "b: running\n",
+        "raspy scenario run: a: not started: a run is under way (mode single) "
+        "(state running)\n",
+    )
+
+
 def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
     router: tuple[Router, str],
 ) -> None:
