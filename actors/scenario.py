@@ -60,7 +60,16 @@ class TimeFired:
 
 @dataclass(frozen=True, slots=True)
 class RunNow:
-    """Ask: a manual run; answers the Status."""
+    """Ask: a manual run; answers a RunAnswer."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunAnswer:
+    """The Status after a manual run, and why no run started when the mode kept it
+    from starting (None: it started, or was queued)."""
+
+    status: engine.Status
+    not_started: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +183,10 @@ class ScenarioActor(pykka.ThreadingActor):
             case Startup():
                 self._apply(core.on_startup(mono, wall))
             case RunNow():
-                self._apply(core.run_now(mono, wall))
-                return core.status
+                outputs = core.run_now(mono, wall)
+                self._apply(outputs)
+                skipped = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
+                return RunAnswer(core.status, skipped[0] if skipped else None)
             case StopRuns():
                 self._apply(core.stop())
                 return core.status

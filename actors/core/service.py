@@ -15,10 +15,10 @@ import structlog
 
 from raspy.actors import scenario as scn
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError, StoreError
+from raspy.errors import ScenarioError, StoreError, quote
 from raspy.rules import model
 from raspy.rules import scenario_api as api
-from raspy.rules.document import states_enabled
+from raspy.rules.document import place, states_enabled
 from raspy.rules.engine import State, Status
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
@@ -65,7 +65,7 @@ class CoreService:
         entry = core.entries.get(request.name)
         if entry is None:
             raise api.Refused(
-                b"404", {"error": f"no scenario named {request.name[:64]!r}"}
+                b"404", {"error": f"no scenario named {quote(request.name)}"}
             )
         match request.action:
             case "get":
@@ -81,7 +81,14 @@ class CoreService:
                     raise api.bad(
                         f"scenario {request.name} is {entry.status.state.value}"
                     )
-                core.show(entry, _status(entry.ref.ask(scn.RunNow(), timeout=_ASK_S)))
+                answer = entry.ref.ask(scn.RunNow(), timeout=_ASK_S)
+                assert isinstance(answer, scn.RunAnswer)
+                core.show(entry, answer.status)
+                if answer.not_started is not None:
+                    # the mode kept it from starting: done as asked, so 200, but
+                    # saying so (the state alone reads as if this run started)
+                    reply = {"name": request.name, "state": self._state(entry)}
+                    return api.ok({**reply, "not_started": answer.not_started})
             case "stop":
                 if entry.ref is not None:
                     core.show(
@@ -97,7 +104,12 @@ class CoreService:
             raise api.bad(
                 f"a scenario named {scenario.name} exists (replace it with replace: true)",
                 problems=[
-                    f"{request.source}: name {scenario.name!r} is already stored"
+                    _at(
+                        request.source,
+                        request.document,
+                        "name",
+                        f"{quote(scenario.name)} is already stored",
+                    )
                 ],
             )
         if old is not None and not states_enabled(request.document):
@@ -133,13 +145,24 @@ class CoreService:
         problems: list[JsonValue] = []
         if scenario.name == MAIN:
             problems.append(
-                f"{source}: name {MAIN!r} is reserved for the core's records"
+                _at(
+                    source,
+                    text,
+                    "name",
+                    f"{quote(MAIN)} is reserved for the core's records",
+                )
             )
         if not self._core.config.has_location and any(
             isinstance(t, model.SunTrigger) for t in scenario.triggers
         ):
             problems.append(
-                f"{source}: a sun trigger needs [core] latitude and longitude in the config"
+                _at(
+                    source,
+                    text,
+                    "triggers",
+                    "a sun trigger needs [core] latitude and longitude in the config",
+                    inner="sun",
+                )
             )
         if problems:
             raise api.bad(f"{source}: not a valid scenario", problems=problems)
@@ -213,6 +236,15 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> str:
+    """A hub-side problem as the document checks write theirs:
+    `source:line:col: path: message`, at the value it is about."""
+    path, line, col = place(text, key, inner)
+    return (
+        f"{source}:{line}:{col}: {path}: {message}" if path else f"{source}: {message}"
+    )
 
 
 def _status(answer: object) -> Status:

@@ -212,13 +212,11 @@ def _import(args: argparse.Namespace) -> int:
                 replace=bool(args.replace),
             )
             if not reply.ok:
-                shifted = [
-                    text.shift_problem(line, document.source, document.first_line)
-                    for line in text.refusal_lines(reply)
-                ]
                 imported = ", ".join(done) or "none"
-                last = f"imported before this: {imported}"
-                raise files.Failure(1, f"{name}: {shifted[0]}", *shifted[1:], last)
+                lines = text.import_refusal(
+                    reply, name, document.source, document.first_line
+                )
+                raise files.Failure(1, *lines, f"imported before this: {imported}")
             verb = "replaced" if reply.field("replaced") is True else "imported"
             print(f"{verb} {name} from {document.source}")
             done.append(name)
@@ -230,8 +228,8 @@ def _refuse_stored_names(hub: _Hub, named: dict[str, files.Document]) -> None:
     starts (the hub refuses it too: this only keeps the files all or nothing)."""
     stored = set(text.list_names(hub.need("list").body))
     clashes = [
-        f"{document.source}: {name} is already stored on the hub (--replace "
-        "replaces it)"
+        f"{files.name_place(document)}: {name} is already stored on the hub "
+        "(--replace replaces it)"
         for name, document in named.items()
         if name in stored
     ]
@@ -276,6 +274,16 @@ def _state_verb(args: argparse.Namespace) -> int:
     with _Hub(args) as hub:
         for name in args.names:
             reply = hub.ask(args.scenario_command, write=True, name=name)
+            not_started = reply.field("not_started")
+            if reply.ok and isinstance(not_started, str):
+                # its mode kept the run from starting: say so, and exit 1
+                print(
+                    f"{_PROG} {args.scenario_command}: {name}: not started: "
+                    f"{text.cell(not_started)} (state {text.cell(reply.field('state'))})",
+                    file=sys.stderr,
+                )
+                status = 1
+                continue
             if reply.ok:
                 print(f"{name}: {text.cell(reply.field('state'))}")
                 continue

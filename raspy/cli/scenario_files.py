@@ -13,6 +13,7 @@ from typing import Final
 
 from raspy.atomic_file import write_atomic
 from raspy.cli import scenario_text as text
+from raspy.errors import quote
 
 MAX_FILE_BYTES: Final = 1024 * 1024  # the service takes no larger request
 
@@ -66,14 +67,21 @@ def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document
             continue
         name = load_scenario(document.text, document.source).name
         if name in named:
-            line = document.first_line + 1
             problems.append(
-                f"{document.source}:{line}:1: name {name!r} is also used in "
-                f"{named[name].source}"
+                f"{name_place(document)}: {quote(name)} is also used in "
+                f"{name_place(named[name])}"
             )
         else:
             named[name] = document
     return problems, named
+
+
+def name_place(document: Document) -> str:
+    """`file:line:col: name` of a valid document's name, as a line of its file."""
+    from raspy.rules.document import place
+
+    path, line, col = place(document.text, "name")
+    return f"{document.source}:{line + document.first_line}:{col}: {path or 'name'}"
 
 
 def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:

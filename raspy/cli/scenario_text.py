@@ -77,6 +77,25 @@ def refusal_lines(reply: Reply) -> list[str]:
     return lines
 
 
+def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> list[str]:
+    """The hub's refusal of one document, each line naming the file: the error at the
+    document's first line (which document of a stream), then each problem as a line
+    of the file (one without a place gets the document's)."""
+    document = f"{source}:{first_line + 1}:1"
+    error, *problems = refusal_lines(reply)
+    error = error.replace(f": {source}: ", ": ", 1)
+    lines = [f"{document}: {name}: {error}"]
+    for problem in problems:
+        placed = problem.startswith(f"{source}:") and _PROBLEM.fullmatch(
+            problem[len(source) + 1 :]
+        )
+        if placed:
+            lines.append(shift_problem(problem, source, first_line))
+        else:
+            lines.append(f"{document}: {problem.removeprefix(f'{source}: ')}")
+    return lines
+
+
 # --- times and cells --------------------------------------------------------------------
 def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     """An epoch time as local `YYYY-MM-DD HH:MM:SS` (in `tz`; None: this machine's

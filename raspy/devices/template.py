@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
 
-from raspy.errors import quote
+from raspy.errors import shown as shown_value
 
 JsonValue: TypeAlias = (
     "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -176,12 +176,20 @@ def _copy_any(value: object) -> JsonValue:
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
-def _number_reason(spec: ValueSpec, value: float, kind: str) -> str | None:
-    low, high = spec.minimum, spec.maximum
+def _number_reason(
+    low: float | None, high: float | None, value: float, kind: str
+) -> str | None:
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"{'' if low is None else low}..{'' if high is None else high}"
-        return f"expected {kind} in {bounds}, got {value!r}"
+        bounds = f"{_bound(low)}..{_bound(high)}"
+        return f"expected {kind} in {bounds}, got {shown_value(value)}"
     return None
+
+
+def _bound(limit: float | None) -> str:
+    """A limit as a user writes it: 100, not 100.0 (a Real's limits are floats)."""
+    if limit is None:
+        return ""
+    return str(int(limit)) if float(limit).is_integer() else str(limit)
 
 
 def _json_reason(value: object, depth: int = 0) -> str | None:
@@ -210,59 +218,59 @@ def _json_reason(value: object, depth: int = 0) -> str | None:
 
 
 def shown(value: object) -> str:
-    """An outside value for a message: quoted and cut short; containers by size."""
+    """An outside value for a message as JSON (text quoted once, true, null), cut
+    short; containers by size."""
     if isinstance(value, list | dict):
         return f"{'a list' if isinstance(value, list) else 'an object'} of {len(value)}"
-    return quote(repr(value))
+    return shown_value(value)
 
 
 def reason_against(spec: ValueSpec, value: object) -> str | None:
     """Why `value` does not fit `spec`, or None if it does (then use normalise())."""
-    if isinstance(value, list | dict) and spec.value_type not in (
-        ValueType.LIST,
-        ValueType.DICT,
-    ):
-        return f"expected {spec.value_type.value}, got {shown(value)}"
-    shown_value = shown(value)
+    got = shown(value)
     match spec.value_type:
         case ValueType.BOOL:
             return (
                 None
                 if isinstance(value, bool)
-                else f"expected true or false, got {shown_value}"
+                else f"expected true or false, got {got}"
             )
         case ValueType.BYTE | ValueType.INT:
             if not isinstance(value, int) or isinstance(value, bool):
-                return f"expected an integer, got {shown_value}"
-            if spec.value_type is ValueType.BYTE and not 0 <= value <= 255:
-                return f"expected a byte (0..255), got {value}"
+                return f"expected an integer, got {got}"
+            if spec.value_type is ValueType.BYTE:
+                # the spec's own bounds when it has them (a dimmer's 0..100), so the
+                # message says the range actually enforced
+                low = 0 if spec.minimum is None else max(0, spec.minimum)
+                high = 255 if spec.maximum is None else min(255, spec.maximum)
+                return _number_reason(low, high, value, "an integer")
             if not -_INT_LIMIT < value < _INT_LIMIT:
-                return f"expected a 64-bit integer, got {shown_value}"
-            return _number_reason(spec, value, "an integer")
+                return f"expected a 64-bit integer, got {got}"
+            return _number_reason(spec.minimum, spec.maximum, value, "an integer")
         case ValueType.REAL:
             if not isinstance(value, int | float) or isinstance(value, bool):
-                return f"expected a number, got {shown_value}"
+                return f"expected a number, got {got}"
             if not math.isfinite(value) or abs(value) >= _INT_LIMIT:
-                return f"expected a finite number below 2**63, got {shown_value}"
-            return _number_reason(spec, float(value), "a number")
+                return f"expected a finite number below 2**63, got {got}"
+            return _number_reason(spec.minimum, spec.maximum, value, "a number")
         case ValueType.STR:
             if not isinstance(value, str):
-                return f"expected a string, got {shown_value}"
+                return f"expected a string, got {got}"
             if len(value) > spec.max_length:
                 return (
                     f"expected at most {spec.max_length} characters, got {len(value)}"
                 )
             if spec.choices and value not in spec.choices:
-                return f"expected one of {', '.join(spec.choices)}, got {shown_value}"
+                return f"expected one of {', '.join(spec.choices)}, got {got}"
             return None
         case ValueType.LIST:
             if not isinstance(value, list):
-                return f"expected a list, got {shown_value}"
+                return f"expected a list, got {got}"
             reason = _json_reason(value)
             return None if reason is None else f"expected JSON data, got {reason}"
         case ValueType.DICT:
             if not isinstance(value, dict):
-                return f"expected an object, got {shown_value}"
+                return f"expected an object, got {got}"
             reason = _json_reason(value)
             return None if reason is None else f"expected JSON data, got {reason}"
 

@@ -22,7 +22,13 @@ from raspy.rules.document_yaml import Invalid, compose
 from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression
 from raspy.rules.template import BUILTIN_NAMES
 
-__all__ = ["DocumentError", "Problem", "load_scenario", "validate_scenario"]
+__all__ = [
+    "DocumentError",
+    "Problem",
+    "load_scenario",
+    "place",
+    "validate_scenario",
+]
 
 MAX_DOCUMENT_BYTES: Final = 256 * 1024
 MAX_CONDITIONS: Final = 64
@@ -93,6 +99,27 @@ def states_enabled(text: str) -> bool:
         isinstance(key, yaml.ScalarNode) and key.value == "enabled"
         for key, _ in root.value
     )
+
+
+def place(text: str, key: str, inner: str = "") -> tuple[str, int, int]:
+    """Where a valid document holds top-level `key`'s value (with `inner`: the value of
+    `inner` in the first item of that list holding it), as (path, line, col), for a
+    check made past the document (the hub's); ("", 1, 1) when it is not there."""
+    root = compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return "", 1, 1
+    node = next((v for k, v in root.value if k.value == key), None)
+    if node is None:
+        return "", 1, 1
+    path = key
+    if inner and isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            if isinstance(item, yaml.MappingNode):
+                found = next((v for k, v in item.value if k.value == inner), None)
+                if found is not None:
+                    node, path = found, f"{key}[{index}].{inner}"
+                    break
+    return path, node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:

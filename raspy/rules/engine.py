@@ -248,7 +248,7 @@ class ScenarioCore:
         scenario = self.scenario
         busy = len(self._runs)
         if busy and scenario.mode is Mode.SINGLE:
-            out.append(Skipped("already running (mode single)"))
+            out.append(Skipped("a run is under way (mode single)"))
             return
         if busy and scenario.mode is Mode.RESTART:
             for run in list(self._runs.values()):

@@ -140,9 +140,9 @@ def test_the_clock_health_is_in_the_stats_tree(tmp_path: Path) -> None:
         ('name = "pump"\noid = "switch"\npin = "GPIO17"',
          "devices.gpio[2].pin: GPIO17 is already used by devices.gpio[0]"),
         ('name = "pump"\noid = "switch"\npin = 99',
-         "devices.gpio[2].pin: the board (3B) has no GPIO pin '99'"),
+         "devices.gpio[2].pin: the board (3B) has no GPIO pin 99"),
         ('name = "pump"\noid = "switch"\npin = 5\nmax_on_s = "long"',
-         "devices.gpio[2].max_on_s: expected a number, got \"'long'\""),
+         "devices.gpio[2].max_on_s: expected a number, got \"long\""),
     ],
     ids=["pin-twice", "no-such-pin", "wrong-type"],
 )  # fmt: skip

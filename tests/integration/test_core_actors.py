@@ -169,7 +169,13 @@ def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(
     status, reply = core.request("import", document=HEAT, source="heat.yaml")
     assert (status, reply["problems"]) == (
         b"400",
-        ["heat.yaml: name 'heat' is already stored"],
+        ["heat.yaml:2:7: name: 'heat' is already stored"],
+    )
+    main = HEAT.replace("name: heat", "name: main")
+    status, reply = core.request("import", document=main, source="main.yaml")
+    assert (status, reply["problems"]) == (
+        b"400",
+        ["main.yaml:2:7: name: 'main' is reserved for the core's records"],
     )
     assert core.request("validate", document=HEAT) == (b"200", {"name": "heat"})
 
@@ -190,7 +196,10 @@ def test_unknown_names_actions_and_malformed_requests_get_their_status(
     status, reply = core.request("import", document=sun, source="sun.yaml")
     assert (status, reply["problems"]) == (
         b"400",
-        ["sun.yaml: a sun trigger needs [core] latitude and longitude in the config"],
+        [
+            "sun.yaml:5:10: triggers[0].sun: a sun trigger needs [core] latitude and "
+            "longitude in the config"
+        ],
     )
 
 
@@ -222,6 +231,37 @@ actions:
     )
     wait_value(tree, "/scenario/slow/state", None)
     assert value(tree, "/scenario/slow/done") is None
+
+
+def test_a_run_of_a_single_scenario_under_way_says_it_did_not_start(
+    core: Core, tree: CloneClient
+) -> None:
+    """Mode single ignores a run while one goes on; the reply said only "running",
+    as if this run had started."""
+    core.start()
+    waiting = """\
+name: slow
+mode: single
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    assert core.request("run", name="slow") == (
+        b"200",
+        {"name": "slow", "state": "running"},
+    )
+    wait_value(tree, "/scenario/slow/state", "running")
+    assert core.request("run", name="slow") == (
+        b"200",
+        {
+            "name": "slow",
+            "state": "running",
+            "not_started": "a run is under way (mode single)",
+        },
+    )
+    assert core.request("get", name="slow")[1]["runs"] == 1
+    core.request("stop", name="slow")
 
 
 def test_a_device_action_commands_a_real_fake_device_service(

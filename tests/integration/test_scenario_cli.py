@@ -157,6 +157,23 @@ def test_state_verbs_go_on_past_a_refusal_and_exit_1(
     )
 
 
+def test_a_run_its_mode_did_not_start_is_said_on_stderr_and_exits_1(
+    router: tuple[Router, str],
+) -> None:
+    """Was `a: running` on stdout and exit 0, as if the run had started."""
+    sock, endpoint = router
+    process = start(endpoint, "run", "a", "b")
+    not_started = "a run is under way (mode single)"
+    answer(sock, b"200", {"name": "a", "state": "running", "not_started": not_started})
+    answer(sock, b"200", {"name": "b", "state": "running"})
+    assert finish(process) == (
+        1,
+        "b: running\n",
+        "raspy scenario run: a: not started: a run is under way (mode single) "
+        "(state running)\n",
+    )
+
+
 def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
     router: tuple[Router, str],
 ) -> None:
@@ -234,8 +251,8 @@ def test_import_without_replace_stops_before_sending_a_stored_name(
     assert finish(process) == (
         1,
         "",
-        f"raspy scenario import: {path}: a is already stored on the hub (--replace "
-        "replaces it)\nraspy scenario import: nothing imported\n",
+        f"raspy scenario import: {path}:1:7: name: a is already stored on the hub "
+        "(--replace replaces it)\nraspy scenario import: nothing imported\n",
     )
 
 
@@ -256,9 +273,75 @@ def test_a_stream_imports_each_document_and_a_refusal_names_the_file_line(
     assert finish(process) == (
         1,
         f"replaced a from {path}\n",
-        f"raspy scenario import: b: 400: not a valid scenario\n"
+        f"raspy scenario import: {path}:5:1: b: 400: not a valid scenario\n"
         f"raspy scenario import: {path}:6:3: refused\n"
         "raspy scenario import: imported before this: a\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("refusal", "lines"),
+    [
+        pytest.param(
+            {
+                "error": "{path}: not a valid scenario",
+                "problems": [
+                    "{path}:1:7: name: 'main' is reserved for the core's records"
+                ],
+            },
+            [
+                "{path}:5:1: main: 400: not a valid scenario",
+                "{path}:5:7: name: 'main' is reserved for the core's records",
+            ],
+            id="reserved-name",
+        ),
+        pytest.param(
+            {
+                "error": "a scenario named main exists (replace it with replace: true)",
+                "problems": ["{path}:1:7: name: 'main' is already stored"],
+            },
+            [
+                "{path}:5:1: main: 400: a scenario named main exists (replace it with "
+                "replace: true)",
+                "{path}:5:7: name: 'main' is already stored",
+            ],
+            id="stored-meanwhile",
+        ),
+        pytest.param(
+            {"error": "{path}: not a valid scenario", "problems": ["{path}: no place"]},
+            [
+                "{path}:5:1: main: 400: not a valid scenario",
+                "{path}:5:1: no place",
+            ],
+            id="a-problem-without-a-place",
+        ),
+    ],
+)
+def test_a_hub_refusal_names_the_file_and_the_document_on_every_line(
+    router: tuple[Router, str],
+    tmp_path: Path,
+    refusal: dict[str, object],
+    lines: list[str],
+) -> None:
+    """Checks the hub makes past the document (a reserved name, a name stored since
+    the list) come back about one document: each line names the file, and the line
+    of that document in a stream."""
+    sock, endpoint = router
+    first = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    second = "name: main\ntriggers: [{startup: true}]\nactions: [{log: b}]\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(first + "---\n" + second, encoding="utf-8")
+    process = start(endpoint, "import", str(path))
+    answer(sock, b"200", [])
+    answer(sock, b"200", {"name": "a", "replaced": False})
+    filled = json.loads(json.dumps(refusal).replace("{path}", str(path)))
+    assert answer(sock, b"400", filled)["document"] == second
+    expected = [line.replace("{path}", str(path)) for line in lines]
+    assert finish(process) == (
+        1,
+        f"imported a from {path}\n",
+        "".join(f"raspy scenario import: {line}\n" for line in expected)
+        + "raspy scenario import: imported before this: a\n",
     )
 
 

@@ -135,7 +135,7 @@ def test_an_unknown_job_is_404(action: str) -> None:
             {"action": "add", "name": "Bad Name", "schedule": "@daily"},
             b"400",
             "bad_name",
-            "name: expected [a-z0-9_-]{1,64}, got \"'Bad Name'\"",
+            'name: expected [a-z0-9_-]{1,64}, got "Bad Name"',
         ),
         (
             {"action": "add", "name": "x"},
@@ -153,7 +153,7 @@ def test_an_unknown_job_is_404(action: str) -> None:
             {"action": "add", "name": "x", "schedule": 7},
             b"400",
             "bad_schedule",
-            "schedule: expected a string, got '7'",
+            "schedule: expected a string, got 7",
         ),
         (
             {"action": "add", "name": "x", "schedule": "@daily", "enabled": "yes"},
@@ -277,7 +277,7 @@ def test_a_job_round_trips_through_its_store_record() -> None:
         (
             b"cron.wake",
             {"v": 2, "schedule": "@daily", "enabled": True, "description": ""},
-            "cron record 'cron.wake': v: expected 1, got '2'",
+            "cron record 'cron.wake': v: expected 1, got 2",
         ),
         (
             b"cron.wake",

@@ -63,6 +63,53 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
             id="level-too-high",
         ),
         pytest.param(
+            {"action": "level", "device": "hall", "value": 300},
+            _error(
+                b"400",
+                "level",
+                "invalid_value",
+                "level: expected an integer in 0..100, got 300",
+            ),
+            id="level-over-a-byte-says-the-dimmer-range",
+        ),
+        pytest.param(
+            {"action": "set", "device": "hall", "value": -1},
+            _error(
+                b"400",
+                "set",
+                "invalid_value",
+                "level: expected an integer in 0..100, got -1",
+            ),
+            id="level-below-0",
+        ),
+        pytest.param(
+            {"action": "level", "device": "hall", "value": "abc"},
+            _error(
+                b"400",
+                "level",
+                "invalid_value",
+                'level: expected an integer, got "abc"',
+            ),
+            id="level-text-quoted-once",
+        ),
+        pytest.param(
+            {"action": "level", "device": "hall", "value": True},
+            _error(
+                b"400", "level", "invalid_value", "level: expected an integer, got true"
+            ),
+            id="level-bool-as-json",
+        ),
+        pytest.param(
+            {"action": "state", "device": "lamp", "value": "on"},
+            _error(
+                b"400",
+                "state",
+                "invalid_value",
+                'state: expected true or false, got "on"',
+            ),
+            id="state-text-quoted-once",
+        ),
+        pytest.param(
             {"action": "get", "device": "ghost"},
             _error(b"404", "get", "unknown_device", "'ghost'"),
             id="unknown-device",
@@ -184,7 +231,7 @@ def test_deeply_nested_value_is_refused_as_a_bad_config(registry: Registry) -> N
         b"400",
         "config",
         "invalid_config",
-        "device 'lamp': info: expected Str, got a list of 1",
+        "device 'lamp': info: expected a string, got a list of 1",
     )
 
 

@@ -44,5 +44,5 @@ def test_a_bad_gpio_table_is_a_config_error_through_check_config() -> None:
     with pytest.raises(ConfigError) as caught:
         check_config("pi", loaded.devices)
     assert caught.value.problems == [
-        "devices.gpio[1].frequency_hz: expected a number, got \"'x'\""
+        'devices.gpio[1].frequency_hz: expected a number, got "x"'
     ]

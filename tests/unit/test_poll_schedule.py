@@ -223,7 +223,7 @@ def test_a_bad_fake_device_config_is_a_config_error_naming_device_and_field() ->
         fake_registry("host", config)
     assert caught.value.problems == [
         "devices.fake: device 'attic': period_s: expected a number in "
-        "1.0..31622400.0, got -1.0"
+        "1..31622400, got -1.0"
     ]
 
 

@@ -126,7 +126,7 @@ def test_status_counts_runs_and_remembers_the_last_trigger() -> None:
 def test_single_ignores_a_trigger_while_running() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()]))
     h.change(LIVING, 1)
-    assert h.change(LIVING, 2)[0] == engine.Skipped("already running (mode single)")
+    assert h.change(LIVING, 2)[0] == engine.Skipped("a run is under way (mode single)")
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
     assert h.state is State.IDLE
 
@@ -179,7 +179,7 @@ def test_stop_ends_a_run_in_the_middle_of_a_wait() -> None:
 def test_manual_run_skips_conditions_and_follows_the_mode() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()]))
     h.run_now()
-    assert h.run_now()[0] == engine.Skipped("already running (mode single)")
+    assert h.run_now()[0] == engine.Skipped("a run is under way (mode single)")
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "manual:null")]
 
 

@@ -128,6 +128,21 @@ def test_an_unreadable_file_is_a_usage_error(
     )  # fmt: skip
 
 
+def test_a_name_used_twice_names_both_places_of_the_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was `FILE:5:1: name 'a' is also used in FILE`: the column of the document's
+    start and no line for the first use."""
+    one = "name: a\ntriggers: [{startup: true}]\nactions: [{log: a}]\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(one + "---\n" + "# again\n" + one, encoding="utf-8")
+    status = main(["scenario", "validate", str(path)])
+    assert (status, capsys.readouterr()) == (
+        1,
+        (f"{path}:6:7: name: 'a' is also used in {path}:1:7: name\n", ""),
+    )
+
+
 def test_a_file_is_read_up_to_a_bound_then_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

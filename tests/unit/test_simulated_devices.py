@@ -88,7 +88,7 @@ def test_sensor_defaults_depend_on_the_kind(registry: Registry) -> None:
     with pytest.raises(DeviceError) as caught:
         registry.add({"name": "odd", "oid": "sensor.humidity", "max": 120})
     assert str(caught.value) == (
-        "device 'odd': max: expected a number in 0.0..100.0, got 120.0"
+        "device 'odd': max: expected a number in 0..100, got 120"
     )
 
 
