@@ -99,6 +99,25 @@ def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_a_bad_file_value_is_named_though_a_flag_replaces_it(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text('[network]\nport_base = "x"\n')
+    for flag in ("--check-config", "--config"):
+        result = _raspyd(
+            flag,
+            str(config),
+            "--port-base",
+            "6000",
+            "--data-dir",
+            str(tmp_path / "var"),
+        )
+        assert (result.returncode, result.stderr) == (
+            2,
+            f'raspyd: {config}: network.port_base: expected an integer, got "x"\n',
+        ), flag
+    assert not (tmp_path / "var").exists()
+
+
 def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
     config = tmp_path / "raspyd.toml"
     config.write_bytes(b"[titanic]\n# caf\xe9\n")
