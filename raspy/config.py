@@ -1,6 +1,7 @@
 """Configuration: TOML text + CLI flags -> frozen Config. Every default lives here.
 
-`load()` is pure: it never reads files or the environment (`read_file()` reads one).
+`load()` is pure: it never reads files or the environment (`read_file()` reads one;
+raspy.config_files looks at the files and folders a config names).
 All problems are collected and raised together as one ConfigError naming source, key
 path and value.
 """
