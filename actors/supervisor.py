@@ -13,7 +13,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import names
+from raspy import config_files, names
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import ClonePublisher, start_clone_server
@@ -28,6 +28,7 @@ from raspy.clock import Clock, SystemClock
 from raspy.config import Config
 from raspy.cores.broker import BrokerCore, BrokerSettings
 from raspy.devices import registries
+from raspy.errors import ConfigError
 from raspy.service_stats import Snapshot
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -61,12 +62,25 @@ def mdp_endpoint_for(config: Config) -> str:
 
 
 def check_config(config: Config) -> None:
-    """What only the services can check (device configs), before anything starts."""
-    registries.check_config(short_hostname(config), config.devices)
-    if config.http.enabled:  # the web face (starlette, uvicorn) only when used
+    """What load() cannot check, before anything starts: the files and folders the
+    config names (raspy.config_files), and what only the services can check (device
+    configs, the web face's login). `raspyd --check-config`, the start and a SIGHUP
+    reload all call this, so they agree; raises one ConfigError naming every problem."""
+    problems = config_files.problems(config)
+    try:
+        registries.check_config(short_hostname(config), config.devices)
+    except ConfigError as exc:
+        problems += exc.problems
+    if config.http.enabled and not any(p.startswith("http.") for p in problems):
+        # the web face (starlette, uvicorn) only when used; it reads the login files
         from raspy.actors.web import check_config as check_web_config
 
-        check_web_config(config)
+        try:
+            check_web_config(config)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
 
 
 def start(

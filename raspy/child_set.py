@@ -73,12 +73,18 @@ class ChildSet:
         self._clock = clock
         self._stats = stats
         self._restarted = restarted
+        # restarts of the parts stopped and forgotten, by name: a part started again
+        # in their place (a new Clone server's followers, a reload) goes on counting
+        self._restarts_before: dict[str, int] = {}
 
     def add(self, name: str, start: ActorStart, *, critical: bool = False) -> Child:
         """Start a part and supervise it. If its first start raises, a `critical`
         part raises (raspyd does not start); any other is retried with backoff."""
         now = self._clock.monotonic()
-        child = Child(name, start, PartTracker(name, self._policy(), now))
+        tracker = PartTracker(
+            name, self._policy(), now, restarts=self._restarts_before.get(name, 0)
+        )
+        child = Child(name, start, tracker)
         try:
             child.ref = start()
         except Exception as exc:
@@ -158,6 +164,7 @@ class ChildSet:
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
             stop_actor(child.name, child.ref)
+            self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped
 

@@ -1,6 +1,7 @@
 """Configuration: TOML text + CLI flags -> frozen Config. Every default lives here.
 
-`load()` is pure: it never reads files or the environment (`read_file()` reads one).
+`load()` is pure: it never reads files or the environment (`read_file()` reads one;
+raspy.config_files looks at the files and folders a config names).
 All problems are collected and raised together as one ConfigError naming source, key
 path and value.
 """
@@ -441,16 +442,33 @@ def load(text: str, source: str = "<config>", **overrides: Any) -> Config:
 
 
 def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Config:
-    """Build a Config from a parsed document; see load()."""
-    problems: list[str] = []
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
+    """Build a Config from a parsed document; see load().
+
+    The document is checked alone first, so a bad value in it is named even where a
+    flag replaces it (the start and `raspyd --check-config FILE` agree about the
+    file); a valid one is then checked again with the flags merged in. `document`
+    itself is left as it was.
+    """
+    config = _validated(document, source)
+    flags = {dotted: value for dotted, value in overrides.items() if value is not None}
+    if not flags:
+        return config
+    merged = {
+        key: dict(value) if isinstance(value, dict) else value
+        for key, value in document.items()
+    }
+    for dotted, value in flags.items():
         section, _, key = dotted.partition("__")
         if key:
-            document.setdefault(section, {})[key] = value
+            merged.setdefault(section, {})[key] = value  # a table: the file is valid
         else:
-            document[section] = value
+            merged[section] = value
+    return _validated(merged, source)
+
+
+def _validated(document: dict[str, Any], source: str) -> Config:
+    """The Config of one document, or a ConfigError with all of its problems."""
+    problems: list[str] = []
     top: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     for key, value in document.items():

@@ -235,18 +235,12 @@ def titanic_queue(store: Store, limit: int) -> tuple[int, list[TitanicEntry]]:
 
 
 def check_config(config: Config) -> None:
-    """[http]: beyond loopback only with a login configured; the hash files readable."""
+    """[http]: beyond loopback only with a login configured (password_hash_file
+    itself is checked by raspy.config_files, before this)."""
     http = config.http
     if not http.enabled:
         return
     logins = LoginFiles(config.data_dir, http.password_hash_file)
-    if http.password_hash_file and not logins.password_file_exists():
-        raise ConfigError(
-            [
-                f"http.password_hash_file: {http.password_hash_file}: no such file "
-                "(make it with raspy web-password FILE)"
-            ]
-        )
     if not names.is_loopback(http.bind) and not logins.configured():
         raise ConfigError(
             [

@@ -72,7 +72,10 @@ class PartTracker:
         now: float,
         *,
         restartable: bool = True,
+        restarts: int = 0,
     ) -> None:
+        """`restarts`: those of the part this one replaces (the same name), so the
+        count goes on since raspyd started."""
         self.name = name
         self.policy = policy
         self.restartable = restartable
@@ -82,7 +85,7 @@ class PartTracker:
         self._since = now
         self._reason = ""
         self._next_try_at: float | None = None
-        self._restarts = 0
+        self._restarts = restarts
         self._backoff.succeeded(now)
 
     @property

@@ -54,9 +54,6 @@ class LoginFiles:
             found.append(read_hash(self.password_file, "[http] password_hash_file"))
         return [h for h in found if h is not None]
 
-    def password_file_exists(self) -> bool:
-        return self.password_file is not None and self.password_file.exists()
-
     def configured(self) -> bool:
         """Is any login possible? (raises ConfigError for a file that is bad)."""
         return bool(self.hashes())

@@ -99,6 +99,74 @@ def test_check_config_names_every_problem_and_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_a_bad_file_value_is_named_though_a_flag_replaces_it(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text('[network]\nport_base = "x"\n')
+    for flag in ("--check-config", "--config"):
+        result = _raspyd(
+            flag,
+            str(config),
+            "--port-base",
+            "6000",
+            "--data-dir",
+            str(tmp_path / "var"),
+        )
+        assert (result.returncode, result.stderr) == (
+            2,
+            f'raspyd: {config}: network.port_base: expected an integer, got "x"\n',
+        ), flag
+    assert not (tmp_path / "var").exists()
+
+
+def test_check_config_and_the_start_name_every_missing_file(tmp_path: Path) -> None:
+    """Files and folders the daemon reads at start (docs/configuration.md): named by
+    --check-config as by the start, before the data dir is made."""
+    config = tmp_path / "raspyd.toml"
+    scenarios, password, ca = (tmp_path / name for name in ("scenarios", "pw", "ca"))
+    config.write_text(
+        f'[core]\npreload_dir = "{scenarios}"\n'
+        f'[mqtt]\nenabled = true\npassword_file = "{password}"\n'
+        f'tls = true\ntls_ca_file = "{ca}"\n'
+    )
+    problems = [
+        f"raspyd: {config}: core.preload_dir: {scenarios}: no such folder",
+        f"raspyd: {config}: mqtt.password_file: {password}: no such file",
+        f"raspyd: {config}: mqtt.tls_ca_file: {ca}: no such file",
+    ]
+    checked = _raspyd("--check-config", str(config))
+    assert (checked.returncode, checked.stderr.splitlines()) == (2, problems)
+    started = _raspyd("--config", str(config), "--data-dir", str(tmp_path / "var"))
+    assert (started.returncode, started.stderr) == (
+        2,
+        f"raspyd: {config}: "
+        + "; ".join(line.removeprefix(f"raspyd: {config}: ") for line in problems)
+        + "\n",
+    )
+    assert not (tmp_path / "var").exists()
+
+
+def test_sighup_keeps_the_running_config_when_a_named_folder_is_missing(
+    tmp_path: Path,
+) -> None:
+    with running_daemon(tmp_path / "data", config_text="") as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        missing = tmp_path / "scenarios"
+        daemon.config_path.write_text(
+            f'[titanic]\nretention_s = 60.0\n[core]\npreload_dir = "{missing}"\n'
+        )
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: _events(daemon, "config_reload_failed"),
+            what="the reload refused",
+            timeout_s=10,
+        )
+        (failed,) = _events(daemon, "config_reload_failed")
+        assert failed["reason"] == f"core.preload_dir: {missing}: no such folder"
+        assert _events(daemon, "config_reloaded") == []
+        assert daemon.process.poll() is None
+
+
 def test_a_config_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
     config = tmp_path / "raspyd.toml"
     config.write_bytes(b"[titanic]\n# caf\xe9\n")

@@ -3,7 +3,10 @@ or the store failing makes the runtime fatal (issue 13)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +142,64 @@ def test_the_edge_or_the_store_failing_is_fatal(
     assert _state(runtime, part) is PartState.FAILED
     failed = [e for e in logs if e["event"] == "component_failed"]
     assert [e["component"] for e in failed] == [part]
+
+
+def _stop_part(rt: supervisor.Runtime, name: str) -> None:
+    """Stop a part's actor from outside, as a crash would; wait until it is back."""
+    ref = rt.ref_of(name)
+    assert ref is not None
+    ref.stop()
+
+    def back() -> bool:
+        status = rt.status_of(name)
+        again = rt.ref_of(name)
+        return (
+            status is not None
+            and status.state is PartState.RUNNING
+            and again is not None
+            and again is not ref
+        )
+
+    wait_until(back, what=f"{name} running again")
+
+
+def _status_restarts(endpoint: str) -> dict[str, str]:
+    """The RESTARTS column of `raspy status`, by part."""
+    result = subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    return {row[0].removeprefix("testhost."): row[4] for row in rows}
+
+
+def test_raspy_status_counts_restarts_across_a_new_clone_server_and_a_reload(
+    tmp_path: Path,
+) -> None:
+    """A device service that crashed once, then was started again for a new Clone
+    server (and Titanic for a reload), showed RESTARTS 0 again."""
+    cfg = config_mod.load(
+        FAST + "[devices]\nfake_enabled = true\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        _stop_part(rt, "devices.fake")
+        _stop_part(rt, "titanic")
+        _stop_part(rt, "clone")  # its followers and the devices start anew
+        rt.reload(replace(cfg, titanic=replace(cfg.titanic, retention_s=60.0)))
+        wanted = {"clone": "1", "devices.fake": "1", "titanic": "1", "echo": "0"}
+
+        def shown() -> bool:
+            restarts = _status_restarts(rt.mdp_endpoint)
+            return {part: restarts.get(part) for part in wanted} == wanted
+
+        wait_until(shown, what=f"raspy status to show {wanted}", timeout_s=20)
+    finally:
+        rt.stop()

@@ -147,3 +147,33 @@ def test_stop_forgets_the_selected_children_and_stops_their_actors(
     assert not ref.is_alive()
     assert parts.children.children == [kept]
     assert parts.children.ref_of("echo") is kept.ref
+
+
+def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
+    parts: Set,
+) -> None:
+    """`raspy status` shows restarts since raspyd started: a follower replaced after
+    its leader's restart, or a part a reload starts again, goes on counting (it used
+    to begin at 0 again)."""
+    leader = parts.children.add("clone", Part.start)
+    parts.children.follow("web", "clone", lambda _leader: Part.start())
+    web = parts.children.named("web")
+    assert web is not None
+    _crash(web)
+    parts.round_after(0.1)
+    parts.round_after(1.0)
+    assert (web.tracker.state, web.restarts) == (PartState.RUNNING, 1)
+    _crash(leader)
+    parts.round_after(0.1)
+    parts.round_after(1.0)
+    parts.children.follow("web", "clone", lambda _leader: Part.start())
+    again = parts.children.named("web")
+    assert again is not None
+    assert again is not web
+    assert (again.tracker.state, again.restarts) == (PartState.RUNNING, 1)
+    assert [(c.name, c.restarts) for c in parts.children.children] == [
+        ("clone", 1),
+        ("web", 1),
+    ]
+    parts.children.stop(lambda name: name == "clone")
+    assert parts.children.add("clone", Part.start).restarts == 1

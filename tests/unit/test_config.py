@@ -24,6 +24,41 @@ def test_file_values_override_defaults_and_flags_override_the_file() -> None:
     assert loaded.broker.heartbeat_interval_s == 2.5
 
 
+def test_a_bad_value_in_the_file_is_named_even_where_a_flag_replaces_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(
+            '[network]\nport_base = "x"\n', "raspy.toml", network__port_base=6000
+        )
+    assert caught.value.problems == [
+        'raspy.toml: network.port_base: expected an integer, got "x"'
+    ]
+
+
+def test_a_section_that_is_not_a_table_is_named_when_a_flag_sets_one_of_its_keys() -> (
+    None
+):
+    """The flag used to be merged into the file's value (an int), which raised."""
+    with pytest.raises(ConfigError) as caught:
+        config.load("network = 5\n", "raspy.toml", network__port_base=6000)
+    assert caught.value.problems == ["raspy.toml: network: expected a table"]
+
+
+def test_flags_leave_the_parsed_document_as_it_was() -> None:
+    document: dict[str, Any] = {"network": {"bind": "192.0.2.7"}}
+    loaded = config.from_mapping(document, "doc", network__port_base=7000, data_dir="d")
+    assert loaded.network == config.NetworkConfig(bind="192.0.2.7", port_base=7000)
+    assert loaded.data_dir == "d"
+    assert document == {"network": {"bind": "192.0.2.7"}}
+
+
+def test_a_bad_flag_is_named_once_the_file_is_valid() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load("", "raspy.toml", log_level="loud")
+    assert caught.value.problems == [
+        'raspy.toml: log_level: expected one of debug, info, warning, error, got "loud"'
+    ]
+
+
 def test_integers_are_accepted_where_seconds_are_expected() -> None:
     loaded = config.load("[broker]\nheartbeat_interval_s = 3\n")
     assert loaded.broker.heartbeat_interval_s == 3.0

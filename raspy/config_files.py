@@ -1,0 +1,159 @@
+"""The files and folders a Config names, read as raspyd reads them when it starts.
+
+raspy.config.load() never touches the file system; this is where a config meets it.
+`raspyd --check-config`, the start and a SIGHUP reload all ask here, so a file that
+checks fine starts, and one that would fail or quietly do less is named first. It only
+reads: it never creates or repairs anything, and never logs.
+
+Left out on purpose: the data dir (raspyd makes it, and the store says what is wrong
+with it), and the device buses under /sys (they come and go with the hardware and
+its overlays; the device services report them as they poll).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+import zmq.auth
+
+from raspy.config import Config, MqttConfig, SecurityConfig
+from raspy.errors import ConfigError
+from raspy.transport.curve import load_server_keys
+from raspy.web.login_files import read_hash
+
+
+def problems(config: Config) -> list[str]:
+    """One `section.key: PATH: why` line per file or folder an enabled part would
+    miss at start; empty when all of them can be read."""
+    found: list[str] = []
+    if config.core.enabled and config.core.preload_dir:
+        # a missing folder would import no scenario, without a word
+        found += _folder("core.preload_dir", config.core.preload_dir)
+    if config.security.enabled:
+        found += _curve(config.security)
+    if config.mqtt.enabled:
+        found += _mqtt(config.mqtt)
+    if config.http.enabled and config.http.password_hash_file:
+        found += _password_hash(config.http.password_hash_file)
+    return found
+
+
+def _why(exc: OSError, *, folder: bool) -> str:
+    """The reason in words, without Python's repr of the path."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such folder" if folder else "no such file"
+    if isinstance(exc, NotADirectoryError):
+        return "not a folder"
+    if isinstance(exc, IsADirectoryError):
+        return "a folder, not a file"
+    return f"cannot read it: {(exc.strerror or str(exc)).lower()}"
+
+
+def _folder(key: str, path: str) -> list[str]:
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        return [f"{key}: {path}: {_why(exc, folder=True)}"]
+    return []
+
+
+def _file(key: str, path: str) -> list[str]:
+    try:
+        with Path(path).open("rb"):
+            pass
+    except OSError as exc:
+        return [f"{key}: {path}: {_why(exc, folder=False)}"]
+    return []
+
+
+def _curve(security: SecurityConfig) -> list[str]:
+    """The server certificate and the allowed clients' folder, loaded as
+    raspy.transport.curve.start_curve_server loads them."""
+    key = "security.curve_secret_key_file"
+    found = _file(key, security.curve_secret_key_file)
+    if not found:
+        try:
+            load_server_keys(security)
+        except ConfigError as exc:
+            found += [f"{key}: {problem}" for problem in exc.problems]
+    keys_dir = "security.authorized_keys_dir"
+    folder = _folder(keys_dir, security.authorized_keys_dir)
+    if not folder:
+        try:
+            zmq.auth.load_certificates(security.authorized_keys_dir)
+        except (OSError, ValueError) as exc:
+            folder = [
+                f"{keys_dir}: {security.authorized_keys_dir}: "
+                f"cannot load client keys: {exc}"
+            ]
+    return found + folder
+
+
+def _mqtt(mqtt: MqttConfig) -> list[str]:
+    found: list[str] = []
+    if mqtt.password_file:
+        key = "mqtt.password_file"
+        try:
+            Path(mqtt.password_file).read_text("utf-8")
+        except OSError as exc:
+            found.append(f"{key}: {mqtt.password_file}: {_why(exc, folder=False)}")
+        except UnicodeDecodeError:
+            found.append(f"{key}: {mqtt.password_file}: not UTF-8 text")
+    if mqtt.tls:
+        found += _tls(mqtt)
+    return found
+
+
+def _no_password() -> bytes:
+    """An encrypted client key: refused here, as raspyd (no terminal) cannot ask."""
+    return b""
+
+
+def _tls(mqtt: MqttConfig) -> list[str]:
+    """The TLS files, loaded the way paho's tls_set() loads them when the bridge
+    connects (there a bad one ends the bridge, again at each restart)."""
+    named = {
+        "mqtt.tls_ca_file": mqtt.tls_ca_file,
+        "mqtt.tls_cert_file": mqtt.tls_cert_file,
+        "mqtt.tls_key_file": mqtt.tls_key_file,
+    }
+    found = [p for key, path in named.items() if path for p in _file(key, path)]
+    if found:
+        return found
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if mqtt.tls_ca_file:
+        try:
+            context.load_verify_locations(mqtt.tls_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            found.append(
+                f"mqtt.tls_ca_file: {mqtt.tls_ca_file}: not a CA certificate: {exc}"
+            )
+    if mqtt.tls_cert_file:
+        try:
+            context.load_cert_chain(
+                mqtt.tls_cert_file, mqtt.tls_key_file or None, password=_no_password
+            )
+        except (OSError, ssl.SSLError) as exc:
+            found.append(
+                f"mqtt.tls_cert_file: {mqtt.tls_cert_file}: not a certificate with "
+                f"its unencrypted key: {exc}"
+            )
+    return found
+
+
+def _password_hash(path: str) -> list[str]:
+    """The web password's hash, read as a login reads it (a bad file would refuse
+    every password login)."""
+    key = "http.password_hash_file"
+    if not Path(path).exists():
+        return [f"{key}: {path}: no such file (make it with raspy web-password FILE)"]
+    found = _file(key, path)
+    if not found:
+        try:
+            read_hash(Path(path), key)
+        except ConfigError as exc:  # "<key> <path>: why"
+            found = [f"{key}: {p.removeprefix(key + ' ')}" for p in exc.problems]
+    return found
