@@ -79,7 +79,11 @@ class StopRuns:
 
 @dataclass(frozen=True, slots=True)
 class Startup:
-    """Fire the startup triggers (told once, at daemon start)."""
+    """Fire the startup triggers and resume `for:` holds from `current`, the tree's
+    values of the keys the scenario's `for:` triggers watch (told once, at daemon
+    start)."""
+
+    current: tuple[tuple[str, JsonValue], ...] = ()
 
 
 # --- told to the core --------------------------------------------------------------------
@@ -180,8 +184,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(core.on_tick(mono, wall))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames, mono, wall)
-            case Startup():
-                self._apply(core.on_startup(mono, wall))
+            case Startup(current=current):
+                self._apply(core.on_startup(mono, wall, current))
             case RunNow():
                 outputs = core.run_now(mono, wall)
                 self._apply(outputs)

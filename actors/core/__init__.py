@@ -44,6 +44,7 @@ from raspy.rules.tree_view import (
     interest,
     status_from_tree,
 )
+from raspy.rules.trigger_match import hold_patterns
 from raspy.stats import Stats
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario, stored_tree
 from raspy.storage.store import Store
@@ -327,7 +328,9 @@ class CoreActor(pykka.ThreadingActor):
                 self._say_absent_sun(scenario.name, key, trigger, now_wall)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
         if startup:
-            entry.ref.tell(scn.Startup())
+            # what the `for:` triggers watch, as the tree had it at the stop
+            patterns = hold_patterns(scenario.triggers, self.host)
+            entry.ref.tell(scn.Startup(self.tree.matching(patterns)))
 
     def stop_actor(self, name: str) -> None:
         entry = self.entries.get(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeAlias
@@ -141,8 +141,15 @@ class ScenarioCore:
         self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
-    def on_startup(self, mono: float, wall: float) -> list[Output]:
-        """The daemon started with this scenario loaded: fire its startup triggers."""
+    def on_startup(
+        self,
+        mono: float,
+        wall: float,
+        current: Iterable[tuple[str, JsonValue]] = (),
+    ) -> list[Output]:
+        """The daemon started with this scenario loaded: `for:` holds resume from the
+        tree's `current` values (KvWatch.resume), startup triggers fire."""
+        self._watch.resume(current, mono)
         out: list[Output] = []
         for trigger in self.scenario.triggers:
             if isinstance(trigger, model.StartupTrigger):

@@ -55,6 +55,15 @@ class TreeView:
     def kv(self, key: str) -> JsonValue:
         return decode(self._bodies.get(key))
 
+    def matching(self, patterns: Iterable[str]) -> tuple[tuple[str, JsonValue], ...]:
+        """(key, value) of every key one of the globs matches, in key order."""
+        wanted = matcher(patterns)
+        return tuple(
+            (key, decode(body))
+            for key, body in sorted(self._bodies.items())
+            if wanted(key)
+        )
+
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
     """What the tree kept of a scenario from before a restart: runs, last run,

@@ -63,6 +63,31 @@ class KvWatch:
                 fired.append(data)
         return fired
 
+    def resume(self, current: Iterable[tuple[str, JsonValue]], mono: float) -> None:
+        """At a daemon start: a `for:` test that the tree's value already meets starts
+        holding now. The change into it came before the stop and its time is lost, so
+        the whole duration runs from the start (a door left open across a restart
+        still fires "open for 10 minutes"). Not for a trigger with `from:` (the value
+        before is unknown) nor one without a test (it fires on a change)."""
+        current = list(current)
+        for index, trigger, wanted in self._patterns:
+            if not (
+                isinstance(trigger, model.KvTrigger)
+                and trigger.for_s > 0
+                and not trigger.has_from
+                and (
+                    trigger.has_to
+                    or trigger.below is not None
+                    or trigger.above is not None
+                )
+            ):
+                continue
+            for key, value in current:
+                slot = (index, key)
+                if slot not in self._holds and wanted(key) and holds(trigger, value):
+                    data = trigger_data("kv", trigger.id, key=key, value=value)
+                    self._holds[slot] = _Hold(mono + trigger.for_s, data)
+
     def due(self, mono: float) -> list[TriggerData]:
         """The `for:` holds that have held long enough (each fires once)."""
         fired: list[TriggerData] = []
@@ -77,6 +102,15 @@ class KvWatch:
 
     def clear(self) -> None:
         self._holds.clear()
+
+
+def hold_patterns(triggers: Iterable[model.Trigger], host: str) -> list[str]:
+    """The globs of the `for:` triggers: the keys whose values KvWatch.resume wants."""
+    return [
+        render(trigger.pattern, {"host": host})
+        for trigger in triggers
+        if isinstance(trigger, model.KvTrigger) and trigger.for_s > 0
+    ]
 
 
 def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:

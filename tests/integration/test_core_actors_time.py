@@ -18,6 +18,7 @@ from support.device_services import server_fixture  # noqa: F401  # fixture `ser
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
+from raspy.storage.scenario_store import stored_tree
 
 TICK = """\
 name: tick
@@ -142,3 +143,42 @@ actions:
         "/scenario/worker/last_trigger",
         {"kind": "manual", "id": "", "key": None, "value": None, "from": None},
     )
+
+
+DOOR_KEY = "/device/testhost.fake.door/value"
+DOOR = """\
+name: door
+triggers:
+  - kv: "/device/*.fake.door/value"
+    to: true
+    for: 10m
+actions:
+  - set: /scenario/door/note
+    value: "open: {trigger.value}"
+"""
+
+
+def test_a_for_hold_under_way_at_a_stop_holds_again_from_the_next_start(
+    core: Core, tree: CloneClient
+) -> None:
+    """A door left open across a restart still fires "open for 10 minutes": the
+    whole 10 minutes from the start (the time before the stop is not known)."""
+    core.start()
+    assert core.request("import", document=DOOR)[0] == b"200"
+    wait_value(tree, "/scenario/door/state", "idle")
+    core.server.publisher.set(DOOR_KEY.encode(), b"true")
+    wait_value(tree, "/device/testhost.fake.door/value", True)
+    wait_until(  # the next core reads the tree from the store
+        lambda: (DOOR_KEY, b"true") in stored_tree(core.store),
+        what="the door's value stored",
+    )
+    core.clock.advance(300)  # half way, then the stop
+    core.stop()
+    core.start()
+    # the scenario actor answers `stop` after the Startup told before it: resumed
+    assert core.request("stop", name="door")[0] == b"200"
+    core.clock.advance(599)
+    assert value(tree, "/scenario/door/note") is None
+    core.clock.advance(1)
+    wait_value(tree, "/scenario/door/note", "open: true")
+    assert value(tree, "/scenario/door/runs") == 1

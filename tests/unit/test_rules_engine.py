@@ -85,6 +85,34 @@ def test_for_is_broken_when_the_test_stops_holding_and_starts_again() -> None:
     assert len(sets(h.advance(1))) == 1
 
 
+def test_a_for_hold_resumes_at_startup_from_the_trees_value() -> None:
+    """A test met when the daemon stopped (a door left open) holds again from the
+    start: it fires after the whole duration, unless it breaks first."""
+    h = harness(scenario([MARK], [_kv(below=19.5, for_s=60)]))
+    h.feed(h.core.on_startup(h.mono, h.wall, [(LIVING, 18.0)]))
+    assert sets(h.advance(59)) == []
+    assert sets(h.advance(1)) == [run.SetKey("/scenario/test/mark", "kv:18.0")]
+    broken = harness(scenario([MARK], [_kv(below=19.5, for_s=60)]))
+    broken.feed(broken.core.on_startup(broken.mono, broken.wall, [(LIVING, 18.0)]))
+    broken.change(LIVING, 20.0)
+    assert sets(broken.advance(120)) == []
+
+
+def test_startup_resumes_no_hold_that_needs_the_value_before_or_a_change() -> None:
+    for trigger in (
+        _kv(below=19.5, for_s=60, has_from=True, from_=21.0),  # before: unknown
+        _kv(for_s=60),  # no test: fires on a change, and there was none
+        _kv(below=19.5),  # no for: a start is no crossing
+    ):
+        h = harness(scenario([MARK], [trigger]))
+        h.feed(h.core.on_startup(h.mono, h.wall, [(LIVING, 18.0)]))
+        assert h.core.next_deadline() is None, trigger
+        assert sets(h.advance(120)) == [], trigger
+    outside = harness(scenario([MARK], [_kv(below=19.5, for_s=60)]))
+    outside.feed(outside.core.on_startup(outside.mono, outside.wall, [(LIVING, 25)]))
+    assert outside.core.next_deadline() is None
+
+
 def test_event_trigger_fires_on_every_publish_not_on_a_delete() -> None:
     trigger = m.EventTrigger("/event/doorbell/*", id="bell")
     h = harness(scenario([MARK], [trigger]))
