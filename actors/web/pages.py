@@ -230,7 +230,13 @@ async def scenario_action(
                 json.loads(frames[1]).get("error", "refused") if len(frames) > 1 else ""
             )
             raise ReplyError(service, str(detail))
-        message = f"{action}: {name} done"
+        reply = json.loads(frames[1]) if len(frames) > 1 else {}
+        not_started = reply.get("not_started") if isinstance(reply, dict) else None
+        message = (
+            f"{action}: {name} not started: {not_started}"
+            if not_started
+            else f"{action}: {name} done"
+        )
     except (forms.FormError, ReplyError, ValueError, AttributeError) as exc:
         message = f"failed: {action} {name}: {exc}"
     if len(backend.flashes) > len(backend.sessions):  # of sessions that ended

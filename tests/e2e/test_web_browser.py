@@ -27,6 +27,7 @@ from support.wait import wait_until
 
 import raspy
 from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
 
 SCENARIOS = Path(raspy.__file__).parent / "defaults" / "scenarios"
 CONFIG = f"""
@@ -319,6 +320,37 @@ def test_a_scenario_is_disabled_and_enabled_again_from_its_page(
         ("disable: frost-lamp done", "disabled"),
         "enable: frost-lamp done",
     )
+
+
+def _scenario_request(hub: Hub, **fields: str) -> bytes:
+    body = json.dumps({"v": 1, **fields})
+    with Client(hub.daemon.endpoint, timeout_s=5, retries=1) as client:
+        status, _ = client.request(f"{hostname()}.core.scenario", body)
+    return status
+
+
+def test_run_pressed_while_a_single_scenario_runs_says_it_did_not_start(
+    browser: Browser, hub: Hub
+) -> None:
+    document = "name: slow-run\nactions:\n  - wait: 1h\n"
+    assert _scenario_request(hub, action="import", document=document) == b"200"
+    try:
+        page = logged_in(browser, hub)
+        notices = []
+        for _ in range(2):
+            page.goto(f"{hub.base}/scenarios")
+            card = page.locator("li.scenario", has_text="slow-run")
+            with page.expect_navigation():
+                card.get_by_role("button", name="Run").click()
+            notices.append(page.text_content("p.notice"))
+        page.context.close()
+    finally:
+        _scenario_request(hub, action="stop", name="slow-run")
+        _scenario_request(hub, action="delete", name="slow-run")
+    assert notices == [
+        "run: slow-run done",
+        "run: slow-run not started: a run is under way (mode single)",
+    ]
 
 
 def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
