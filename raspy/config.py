@@ -13,11 +13,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from raspy.errors import ConfigError, MalformedMessage, shown
-from raspy.history.tiers import parse_tiers
-from raspy.mqtt import topics
+from raspy.config_checks import section_problems
+from raspy.errors import ConfigError, shown
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -367,7 +365,6 @@ _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
-_PIN_FACTORIES: Final = ("default", "mock")
 
 
 def _check_type(value: object, expected: object) -> str | None:
@@ -496,196 +493,7 @@ def _validated(document: dict[str, Any], source: str) -> Config:
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
             f"got {shown(top['log_format'])}"
         )
-    problems.extend(_section_problems(sections, source))
+    problems.extend(section_problems(sections, source))
     if problems:
         raise ConfigError(problems)
     return Config(**top, **sections)
-
-
-def _section_problems(sections: dict[str, Any], source: str) -> list[str]:
-    """Checks across the keys of one section (types were checked by _build)."""
-    problems: list[str] = []
-    network = sections.get("network")
-    if network is not None and not 1 <= network.port_base <= 65532:
-        problems.append(
-            f"{source}: network.port_base: expected 1..65532, got {network.port_base}"
-        )
-    broker = sections.get("broker")
-    if broker is not None and broker.heartbeat_interval_s <= 0:
-        problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
-    if broker is not None and broker.heartbeat_liveness < 1:
-        problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
-    clone_section = sections.get("clone")
-    if clone_section is not None and not clone_section.hugz_interval_s > 0:
-        # 0 would have the server send HUGZ without a pause (docs/protocols.md §6.5)
-        problems.append(f"{source}: clone.hugz_interval_s: expected seconds > 0")
-    devices = sections.get("devices")
-    if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
-        problems.append(
-            f"{source}: devices.pin_factory: expected one of "
-            f"{', '.join(_PIN_FACTORIES)}, got {shown(devices.pin_factory)}"
-        )
-    store = sections.get("store")
-    if store is not None:
-        problems.extend(_store_problems(store, source))
-    security = sections.get("security")
-    if security is not None and (
-        bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
-    ):
-        problems.append(
-            f"{source}: security.curve_secret_key_file and "
-            "security.authorized_keys_dir: expected both set or both empty"
-        )
-    core = sections.get("core")
-    if core is not None:
-        problems.extend(_core_problems(core, source))
-    problems += _supervisor_problems(source, sections.get("supervisor"))
-    problems += _limits_problems(source, sections.get("limits"))
-    problems += _mqtt_problems(source, sections.get("mqtt"))
-    problems += _history_problems(source, sections.get("history"))
-    problems += _http_problems(source, sections.get("http"))
-    return problems
-
-
-def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:
-    if section is None:
-        return []
-    problems = []
-    if not 0 < section.flush_interval_s <= 3600:
-        problems.append(
-            f"{source}: history.flush_interval_s: expected seconds in 0..3600, "
-            f"got {section.flush_interval_s}"
-        )
-    tiers: tuple[object, ...] = section.tiers  # TOML: any item type
-    if not all(isinstance(spec, str) for spec in tiers):
-        problems.append(f"{source}: history.tiers: expected a list of strings")
-    else:
-        try:
-            parse_tiers(section.tiers)
-        except ValueError as exc:
-            problems.append(f"{source}: history.tiers: {exc}")
-    return problems
-
-
-def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
-    if section is None:
-        return []
-    where = f"{source}: mqtt"
-    problems = []
-    if not 1 <= section.port <= 65535:
-        problems.append(f"{where}.port: expected 1..65535, got {section.port}")
-    if section.qos not in (0, 1, 2):
-        problems.append(f"{where}.qos: expected 0, 1 or 2, got {section.qos}")
-    if section.password and section.password_file:
-        problems.append(f"{where}.password and password_file: expected one of them")
-    if section.buffer_max_messages < 1:
-        problems.append(f"{where}.buffer_max_messages: expected >= 1")
-    for key in ("base_topic", "discovery_prefix"):
-        value = getattr(section, key)
-        if not value and key == "discovery_prefix":
-            continue  # empty: no Home Assistant discovery
-        try:
-            topics.check_base(value)
-        except MalformedMessage:
-            problems.append(
-                f"{where}.{key}: expected topic levels without +, # or empty ones, "
-                f"got {shown(value)}"
-            )
-    subtrees: tuple[object, ...] = section.subtrees  # TOML: any item type
-    for glob in subtrees:
-        if not isinstance(glob, str) or not glob.startswith("/"):
-            problems.append(
-                f"{where}.subtrees: expected globs starting with /, got {shown(glob)}"
-            )
-    devices: tuple[object, ...] = section.command_devices
-    for glob in devices:
-        if not isinstance(glob, str) or not glob:
-            problems.append(
-                f"{where}.command_devices: expected globs, got {shown(glob)}"
-            )
-    return problems
-
-
-def _limits_problems(source: str, section: LimitsConfig | None) -> list[str]:
-    """The broker's budgets and caps must let at least one request or worker in."""
-    if section is None:
-        return []
-    names = (
-        "broker_queue_bytes_per_service",
-        "broker_queue_bytes_total",
-        "broker_queue_requests_per_service",
-        "max_services",
-        "max_workers",
-    )
-    return [
-        f"{source}: limits.{name}: expected >= 1, got {getattr(section, name)}"
-        for name in names
-        if getattr(section, name) < 1
-    ]
-
-
-def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
-    """[http] alone; "beyond loopback only with a login" needs the data dir's files,
-    so raspy.actors.web.check_config says it before raspyd starts."""
-    if section is None:
-        return []
-    problems = []
-    if not section.bind:
-        problems.append(f'{source}: http.bind: expected an address, got ""')
-    if section.session_s <= 0:
-        problems.append(f"{source}: http.session_s: expected seconds > 0")
-    return problems
-
-
-def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[str]:
-    if section is None:
-        return []
-    problems = []
-    if section.restart_initial_s <= 0:
-        problems.append(f"{source}: supervisor.restart_initial_s: expected seconds > 0")
-    if section.restart_max_s < section.restart_initial_s:
-        problems.append(
-            f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
-        )
-    if section.max_restarts < 1:
-        problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
-    if section.restart_window_s <= 0:
-        problems.append(f"{source}: supervisor.restart_window_s: expected seconds > 0")
-    return problems
-
-
-def _store_problems(store: StoreConfig, source: str) -> list[str]:
-    problems: list[str] = []
-    if store.seq_block < 1:
-        problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
-    prefixes: tuple[object, ...] = store.coalesced_prefixes  # TOML: any item type
-    for prefix in prefixes:
-        if not isinstance(prefix, str) or not prefix.startswith("/"):
-            problems.append(
-                f"{source}: store.coalesced_prefixes: expected key prefixes starting "
-                f"with /, got {shown(prefix)}"
-            )
-    return problems
-
-
-def _core_problems(core: CoreConfig, source: str) -> list[str]:
-    problems: list[str] = []
-    if core.timezone:
-        try:
-            ZoneInfo(core.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(
-                f"{source}: core.timezone: expected an IANA zone name such as "
-                f"Europe/Berlin, got {shown(core.timezone)}"
-            )
-    if not -90.0 <= core.latitude <= 90.0:
-        problems.append(
-            f"{source}: core.latitude: expected -90..90, got {core.latitude}"
-        )
-    if not -180.0 <= core.longitude <= 180.0:
-        problems.append(
-            f"{source}: core.longitude: expected -180..180, got {core.longitude}"
-        )
-    if core.max_runs_per_minute < 1:
-        problems.append(f"{source}: core.max_runs_per_minute: expected >= 1, got 0")
-    return problems
