@@ -53,7 +53,7 @@ def data_file_absent(data_dir: Path) -> bool:
     """No data file, or an empty one: LMDB would quietly start a new store."""
     try:
         return (data_dir / DATA_FILE).stat().st_size == 0
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the data dir may be a file
         return True
 
 

@@ -107,6 +107,7 @@ TABLE = [
     ),
     ("raspy-kv", ["restore", "--data-dir", "{tmp}/d", "{tmp}/no.dump"], 2, "no.dump"),
     ("raspy-kv", ["dump", "--data-dir", "{tmp}/nothing"], 2, "no store"),
+    ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "no store"),
 ]
 
 
