@@ -9,6 +9,7 @@ path and value.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,8 +378,13 @@ def _check_type(value: object, expected: object) -> str | None:
             ok = isinstance(value, int) and not isinstance(value, bool)
             want = "an integer"
         case "float":
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            want = "a number"
+            # nan or inf would pass every later range check (nan < x is false)
+            ok = (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+            want = "a finite number"
         case "str":
             ok = isinstance(value, str)
             want = "a string"

@@ -21,6 +21,9 @@ class CurveOptionError(ValueError):
     """--server-key/--client-cert unusable: the one line to print (exit status 2)."""
 
 
+MAX_SECONDS: Final = 365 * 24 * 3600.0
+
+
 def seconds_argument(text: str) -> float:
     """A duration in seconds, > 0 (e.g. --timeout)."""
     try:
@@ -29,8 +32,10 @@ def seconds_argument(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected seconds, got {shown(text)}"
         ) from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {shown(text)}")
+    if not 0 < seconds <= MAX_SECONDS:  # nan fails too; inf would overflow a poll
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0, at most {MAX_SECONDS:.0f} (a year), got {shown(text)}"
+        )
     return seconds
 
 

@@ -25,9 +25,11 @@ from raspy.cli.arguments import (
     ("text", "message"),
     [
         ("ten", 'expected seconds, got "ten"'),
-        ("0", 'expected seconds > 0, got "0"'),
-        ("-1.5", 'expected seconds > 0, got "-1.5"'),
-        ("nan", 'expected seconds > 0, got "nan"'),
+        ("0", 'expected seconds > 0, at most 31536000 (a year), got "0"'),
+        ("-1.5", 'expected seconds > 0, at most 31536000 (a year), got "-1.5"'),
+        ("nan", 'expected seconds > 0, at most 31536000 (a year), got "nan"'),
+        ("1e400", 'expected seconds > 0, at most 31536000 (a year), got "1e400"'),
+        ("inf", 'expected seconds > 0, at most 31536000 (a year), got "inf"'),
     ],
 )
 def test_bad_seconds_are_refused_naming_the_value(text: str, message: str) -> None:

@@ -178,3 +178,19 @@ def test_core_section_problems_name_file_key_and_value() -> None:
         "raspy.toml: core.longitude: expected -180..180, got -181.0",
         "raspy.toml: core.max_runs_per_minute: expected >= 1, got 0",
     ]
+
+
+@pytest.mark.parametrize("number", ["nan", "inf", "-inf"])
+def test_a_float_setting_must_be_finite(number: str) -> None:
+    """nan passed every range check after it (nan <= 0 is false): a nan heartbeat
+    or an inf HUGZ interval was accepted and broke the daemon at run time."""
+    text = (
+        f"[broker]\nheartbeat_interval_s = {number}\n"
+        f"[clone]\nhugz_interval_s = {number}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "f")
+    assert caught.value.problems == [
+        f"f: broker.heartbeat_interval_s: expected a finite number, got {number}",
+        f"f: clone.hugz_interval_s: expected a finite number, got {number}",
+    ]
