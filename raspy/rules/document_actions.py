@@ -165,6 +165,9 @@ def _call(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     service = checks.template(node, where)
+    if service is not None and not service.strip():
+        checks.problem(node, where, "expected a service name such as {host}.echo")
+        service = None
     body = (
         _body(checks, entries["body"][1], join(path, "body"))
         if "body" in entries

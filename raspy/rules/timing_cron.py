@@ -194,6 +194,24 @@ def parse_cron(text: str) -> CronSchedule:
     try:
         croniter(expression, _PROBE_START).get_next(datetime)
     except (CroniterError, OverflowError, ValueError, KeyError, IndexError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise ValueError(f"cron {quote(expression)}: {quote(reason)}") from exc
+        reason = _said(str(exc) or type(exc).__name__, expression)
+        raise ValueError(f"cron {quote(expression)}: {reason}") from exc
     return CronSchedule(expression)
+
+
+_FIELD_NAMES: Final = ("minute", "hour", "day", "month", "weekday")
+_STEP: Final = re.compile(r"step '([^']*)' in field (\d)")
+_RANGES: Final = "minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7"
+
+
+def _said(reason: str, expression: str) -> str:
+    """croniter's reason in raspy's words (it writes `[expr] ... field 0 ...`)."""
+    if "failed to find next date" in reason:
+        return "it never matches a date (such as 31 February)"
+    step = _STEP.search(reason)
+    if step is not None and int(step.group(2)) < len(_FIELD_NAMES):
+        field = _FIELD_NAMES[int(step.group(2))]
+        return f"{field} field: step {quote(step.group(1))} is not allowed"
+    if "out of range" in reason:
+        return f"a value is out of range ({_RANGES})"
+    return reason.removeprefix(f"[{expression}]").strip() or "not a cron expression"

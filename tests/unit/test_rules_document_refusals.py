@@ -241,7 +241,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "  - set: /a\n    value: '{nope}'\n"
         "  - repeat: {count: 2}\n"
         "  - call: x\n    timeout: 0s\n"
-        "  - wait_until: 'true'\n    continue_on_timeout: 1\n",
+        "  - wait_until: 'true'\n    continue_on_timeout: 1\n"
+        "  - call: ' '\n",
         [
             "s.yaml:4:13: actions[0].device: expected <host>.<service>.<device> (e.g. {host}.fake.lamp), got 'lamp'",
             "s.yaml:6:5: actions[1]: a device action needs action: (e.g. action: set)",
@@ -269,6 +270,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:31:13: actions[21].repeat: a repeat needs actions:",
             "s.yaml:33:14: actions[22].timeout: expected a duration > 0",
             "s.yaml:35:26: actions[23].continue_on_timeout: expected true or false, got 1",
+            "s.yaml:36:11: actions[24].call: expected a service name such as {host}.echo",
         ],
     ),
     (

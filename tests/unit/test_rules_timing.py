@@ -76,14 +76,19 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
             "@midnight, @monthly, @weekly, @yearly",
         ),
         ("0 0 * * $", "cron '0 0 * * $': field 5: unexpected character in '$'"),
-        ("0 0 31 2 *", "cron '0 0 31 2 *': 'failed to find next date'"),
+        (
+            "0 0 31 2 *",
+            "cron '0 0 31 2 *': it never matches a date (such as 31 February)",
+        ),
         (
             "60 * * * *",
-            "cron '60 * * * *': '[60 * * * *] is not acceptable, out of range'",
+            "cron '60 * * * *': a value is out of range (minute 0-59, hour 0-23, "
+            "day 1-31, month 1-12, weekday 0-7)",
         ),
+        ("*/0 * * * *", "cron '*/0 * * * *': minute field: step '0' is not allowed"),
         ("x" * 201, "cron: over 200 characters"),
     ],
-    ids=["empty", "four", "six", "reboot", "dollar", "never", "range", "long"],
+    ids=["empty", "four", "six", "reboot", "dollar", "never", "range", "step", "long"],
 )
 def test_parse_cron_refuses_bad_expressions_with_one_line(
     text: str, message: str
