@@ -70,6 +70,7 @@ class RunAnswer:
 
     status: engine.Status
     not_started: str | None = None
+    queued: int | None = None  # mode queued: the run waits, this many waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,12 @@ class ScenarioActor(pykka.ThreadingActor):
                 outputs = core.run_now(mono, wall)
                 self._apply(outputs)
                 skipped = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
-                return RunAnswer(core.status, skipped[0] if skipped else None)
+                queued = [o.waiting for o in outputs if isinstance(o, engine.Queued)]
+                return RunAnswer(
+                    core.status,
+                    skipped[0] if skipped else None,
+                    queued[0] if queued else None,
+                )
             case StopRuns():
                 self._apply(core.stop())
                 return core.status
@@ -248,6 +254,8 @@ class ScenarioActor(pykka.ThreadingActor):
                     links.stats.incr("core.scenario.runs")
                 case engine.Skipped(reason=reason):
                     log.debug("scenario_skipped", scenario=self._name, reason=reason)
+                case engine.Queued(waiting=waiting):
+                    log.debug("scenario_queued", scenario=self._name, waiting=waiting)
         links.ticker.set(self.actor_ref, self._core.next_deadline())
 
     def _publish(self, key: str, value: JsonValue, ttl_s: float = 0.0) -> None:

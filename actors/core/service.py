@@ -84,11 +84,13 @@ class CoreService:
                 answer = entry.ref.ask(scn.RunNow(), timeout=_ASK_S)
                 assert isinstance(answer, scn.RunAnswer)
                 core.show(entry, answer.status)
+                reply = {"name": request.name, "state": self._state(entry)}
                 if answer.not_started is not None:
                     # the mode kept it from starting: done as asked, so 200, but
                     # saying so (the state alone reads as if this run started)
-                    reply = {"name": request.name, "state": self._state(entry)}
                     return api.ok({**reply, "not_started": answer.not_started})
+                if answer.queued is not None:  # it waits its turn (mode queued)
+                    return api.ok({**reply, "queued": answer.queued})
             case "stop":
                 if entry.ref is not None:
                     core.show(

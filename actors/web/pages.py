@@ -231,12 +231,13 @@ async def scenario_action(
             )
             raise ReplyError(service, str(detail))
         reply = json.loads(frames[1]) if len(frames) > 1 else {}
-        not_started = reply.get("not_started") if isinstance(reply, dict) else None
-        message = (
-            f"{action}: {name} not started: {not_started}"
-            if not_started
-            else f"{action}: {name} done"
-        )
+        reply = reply if isinstance(reply, dict) else {}
+        if reply.get("not_started"):
+            message = f"{action}: {name} not started: {reply['not_started']}"
+        elif isinstance(reply.get("queued"), int):
+            message = f"{action}: {name} queued ({reply['queued']} waiting)"
+        else:
+            message = f"{action}: {name} done"
     except (forms.FormError, ReplyError, ValueError, AttributeError) as exc:
         message = f"failed: {action} {name}: {exc}"
     if len(backend.flashes) > len(backend.sessions):  # of sessions that ended

@@ -284,6 +284,10 @@ def _state_verb(args: argparse.Namespace) -> int:
                 )
                 status = 1
                 continue
+            queued = reply.field("queued")
+            if reply.ok and isinstance(queued, int):
+                print(f"{name}: queued ({queued} waiting)")
+                continue
             if reply.ok:
                 print(f"{name}: {text.cell(reply.field('state'))}")
                 continue

@@ -74,7 +74,16 @@ class Skipped:
     reason: str
 
 
-Output: TypeAlias = Effect | SendRequest | StatusChanged | Disabled | RunEnded | Skipped
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A trigger's run waits its turn (mode queued); `waiting` runs wait now."""
+
+    waiting: int
+
+
+Output: TypeAlias = (
+    Effect | SendRequest | StatusChanged | Disabled | RunEnded | Skipped | Queued
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +275,7 @@ class ScenarioCore:
                 out.append(Skipped(f"queue full (max {scenario.max_runs})"))
             else:
                 self._queue.append(trigger)
+                out.append(Queued(len(self._queue)))
             return
         if scenario.mode is Mode.PARALLEL and busy >= scenario.max_runs:
             out.append(Skipped(f"{busy} runs going (max {scenario.max_runs})"))

@@ -12,7 +12,8 @@ scenario), 501 (unknown action) or 500 (internal failure).
 
 `run` answers 200 also when its mode starts no run (single with a run under way, a full
 queue, parallel at max): the request was carried out as the mode says, and the reply
-has "not_started": why.
+has "not_started": why. A run that waits its turn (mode queued) has "queued": how many
+wait.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch
 s or null), "last_trigger", "runs", "last_error"}. `run` starts a manual run: the

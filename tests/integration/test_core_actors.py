@@ -264,6 +264,26 @@ actions:
     core.request("stop", name="slow")
 
 
+def test_a_run_that_waits_its_turn_says_it_is_queued(
+    core: Core, tree: CloneClient
+) -> None:
+    """Mode queued: the second and third runs wait; the reply says how many wait
+    (it read as if each had started)."""
+    core.start()
+    waiting = "name: line\nmode: queued\nactions:\n  - wait: 1h\n"
+    core.request("import", document=waiting)
+    assert core.request("run", name="line") == (
+        b"200",
+        {"name": "line", "state": "running"},
+    )
+    for waiting_now in (1, 2):
+        assert core.request("run", name="line") == (
+            b"200",
+            {"name": "line", "state": "running", "queued": waiting_now},
+        )
+    core.request("stop", name="line")
+
+
 def test_a_device_action_commands_a_real_fake_device_service(
     core: Core, services: Services, tree: CloneClient
 ) -> None:

@@ -174,6 +174,13 @@ def test_a_run_its_mode_did_not_start_is_said_on_stderr_and_exits_1(
     )
 
 
+def test_a_queued_run_is_said_with_how_many_wait(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "run", "a")
+    answer(sock, b"200", {"name": "a", "state": "running", "queued": 2})
+    assert finish(process) == (0, "a: queued (2 waiting)\n", "")
+
+
 def test_a_reply_that_is_not_the_protocol_is_one_line_and_exit_1(
     router: tuple[Router, str],
 ) -> None:
