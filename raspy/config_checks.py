@@ -102,6 +102,12 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         problems.append(f"{where}.password and password_file: expected one of them")
     if section.buffer_max_messages < 1:
         problems.append(f"{where}.buffer_max_messages: expected >= 1")
+    if bool(section.tls_cert_file) != bool(section.tls_key_file):
+        # the MQTT library ignores a key without a certificate (and the reverse
+        # fails at every connect): a client certificate needs both
+        problems.append(
+            f"{where}.tls_cert_file and tls_key_file: expected both set or both empty"
+        )
     for key in ("base_topic", "discovery_prefix"):
         value = getattr(section, key)
         if not value and key == "discovery_prefix":

@@ -28,6 +28,7 @@ port = 70000
 qos = 3
 password = "x"
 password_file = "/etc/raspy/mqtt"
+tls_key_file = "/etc/raspy/mqtt.key"
 base_topic = "home/#"
 subtrees = ["device/*"]
 """
@@ -37,6 +38,8 @@ subtrees = ["device/*"]
         "raspyd.toml: mqtt.port: expected 1..65535, got 70000",
         "raspyd.toml: mqtt.qos: expected 0, 1 or 2, got 3",
         "raspyd.toml: mqtt.password and password_file: expected one of them",
+        "raspyd.toml: mqtt.tls_cert_file and tls_key_file: expected both set or "
+        "both empty",
         "raspyd.toml: mqtt.base_topic: expected topic levels without +, # or empty "
         'ones, got "home/#"',
         'raspyd.toml: mqtt.subtrees: expected globs starting with /, got "device/*"',
