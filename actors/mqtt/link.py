@@ -29,9 +29,10 @@ from raspy.actors.mqtt.events import (
     TreeChanged,
 )
 from raspy.actors.worker import LocalClient
-from raspy.backoff import Backoff, BackoffPolicy
+from raspy.backoff import BackoffPolicy
 from raspy.config import MqttConfig
 from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
+from raspy.mqtt.session import MqttSession, Phase
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.runner import Runner, UnknownCommand
@@ -69,15 +70,12 @@ class MqttLink:
         self._monotonic = monotonic
         self._stats = stats
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._backoff = Backoff(RECONNECT)
+        self._session = MqttSession(
+            RECONNECT, max_inflight=MAX_INFLIGHT, misc_interval_s=MISC_INTERVAL_S
+        )
         self._limiter = LogRateLimiter()
         self._client: paho.Client | None = None
         self._fd: int | None = None
-        self._connected = False
-        self._connecting = False
-        self._next_try_at = 0.0
-        self._next_misc_at = 0.0
-        self._inflight = 0
         self._tree_changes = 0  # TreeChanged handled (what the subscription brought)
         self._busy = False
         self._wake_sent = (
@@ -118,10 +116,9 @@ class MqttLink:
         now = self._monotonic()
         if self._busy:
             return now
-        waiting = self._connected or self._connecting
-        link = self._next_misc_at if waiting else self._next_try_at
-        deadlines = (self.core.next_deadline(), link)
-        return min((d for d in deadlines if d is not None), default=None)
+        core = self.core.next_deadline()
+        link = self._session.next_deadline()
+        return link if core is None else min(core, link)
 
     def on_turn(self, now: float) -> None:
         self._busy = False
@@ -129,14 +126,13 @@ class MqttLink:
         self._apply(self.core.tick(now))
         client = self._client
         assert client is not None
-        if not self._connected and not self._connecting and now >= self._next_try_at:
+        session = self._session
+        if session.connect_due(now):
             self._connect(now)
-        if (self._connected or self._connecting) and now >= self._next_misc_at:
-            self._next_misc_at = now + MISC_INTERVAL_S
+        if session.misc_due(now):
             client.loop_misc()  # keepalive pings; notices a dead broker
-        if self._connected:
-            self._backoff.check_stable(now)
-            self._flush()
+        session.stable(now)
+        self._flush()
         self._stats.gauge("mqtt.buffered", len(self.core.buffer))
         self._stats.gauge("mqtt.dropped", self.core.buffer.dropped)
 
@@ -173,17 +169,17 @@ class MqttLink:
     def _flush(self) -> None:
         client = self._client
         assert client is not None
-        room = min(MAX_INFLIGHT - self._inflight, TAKE_PER_TURN)
-        if room <= 0:
+        room = self._session.room(TAKE_PER_TURN)
+        if room == 0:
             return
         qos = self.config.qos
         for message in self.core.buffer.take(room):
-            self._inflight += 1
+            self._session.handed(1)
             client.publish(
                 message.topic, message.payload, qos=qos, retain=message.retain
             )
             self._stats.incr("mqtt.published")
-        if len(self.core.buffer) and self._inflight < MAX_INFLIGHT:
+        if len(self.core.buffer) and not self._session.full:
             self._busy = True
 
     def _connect(self, now: float) -> None:
@@ -195,13 +191,11 @@ class MqttLink:
         except (OSError, ssl.SSLError, ValueError) as exc:
             self._connect_failed(now, f"{type(exc).__name__}: {exc}")
             return
-        self._connecting = True
-        self._next_misc_at = now + MISC_INTERVAL_S
+        self._session.connecting(now)
         log.debug("mqtt_connecting", host=config.host, port=config.port)
 
     def _connect_failed(self, now: float, reason: str, *, logged: bool = False) -> None:
-        self._connecting = False
-        self._next_try_at = self._backoff.failed(now)
+        retry_in_s = self._session.failed(now)
         self._stats.incr("mqtt.connect_failed")
         if not logged and self._limiter.should_log(("connect", reason), now):
             log.warning(
@@ -209,7 +203,7 @@ class MqttLink:
                 host=self.config.host,
                 port=self.config.port,
                 reason=reason,
-                retry_in_s=round(self._next_try_at - now, 3),
+                retry_in_s=round(retry_in_s, 3),
             )
 
     # --- paho's callbacks (this thread, inside loop_read/loop_write/reconnect) --------
@@ -231,15 +225,11 @@ class MqttLink:
                     port=self.config.port,
                     reason=str(reason),
                     username=self.config.username or None,
-                    retry_in_s=round(
-                        self._backoff.policy.delay_s(self._backoff.failures + 1), 3
-                    ),
+                    retry_in_s=round(self._session.next_delay_s(), 3),
                 )
             self._connect_failed(now, f"refused: {reason}", logged=True)
             return
-        self._connected, self._connecting = True, False
-        self._inflight = 0
-        self._backoff.succeeded(now)
+        self._session.connected(now)
         client.publish(self.core.topics.availability, ONLINE, qos=1, retain=True)
         filters = self.core.topics.command_filters(self.core.settings.actions)
         client.subscribe([(topic, 1) for topic in filters])
@@ -251,19 +241,15 @@ class MqttLink:
         self, _c: paho.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any
     ) -> None:
         now = self._monotonic()
-        if self._connecting:
+        phase = self._session.phase
+        if phase is Phase.CONNECTING:
             self._connect_failed(now, f"closed: {reason}")
-            return
-        if not self._connected:
-            return  # refused at CONNACK: counted and logged there
-        self._connected = False
-        self._next_try_at = self._backoff.failed(now)
-        self._stats.incr("mqtt.disconnects")
-        log.warning(
-            "mqtt_disconnected",
-            reason=str(reason),
-            retry_in_s=round(self._next_try_at - now, 3),
-        )
+        elif phase is Phase.UP:  # DOWN: refused at CONNACK, counted and logged there
+            retry_in_s = self._session.failed(now)
+            self._stats.incr("mqtt.disconnects")
+            log.warning(
+                "mqtt_disconnected", reason=str(reason), retry_in_s=round(retry_in_s, 3)
+            )
 
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         self._stats.incr("mqtt.commands")
@@ -280,7 +266,7 @@ class MqttLink:
     def _on_publish(
         self, _c: paho.Client, _u: Any, _mid: int, _reason: Any, _p: Any
     ) -> None:
-        self._inflight = max(0, self._inflight - 1)
+        self._session.acknowledged()
 
     def _on_socket_open(self, _c: paho.Client, _u: Any, sock: Any) -> None:
         self._fd = sock.fileno()
@@ -316,9 +302,9 @@ class MqttLink:
     def execute(self, command: object) -> object:
         if isinstance(command, GetLinkStats):
             return {
-                "connected": self._connected,
+                "connected": self._session.up,
                 "buffered": len(self.core.buffer),
-                "inflight": self._inflight,
+                "inflight": self._session.inflight,
                 "dropped": self.core.buffer.dropped,
                 "tree_changes": self._tree_changes,
             }
@@ -328,7 +314,7 @@ class MqttLink:
         """A clean goodbye: `offline` (the will is only for a lost connection)."""
         client = self._client
         try:
-            if client is not None and self._connected:
+            if client is not None and self._session.up:
                 client.publish(
                     self.core.topics.availability, OFFLINE, qos=0, retain=True
                 )
