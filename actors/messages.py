@@ -74,8 +74,9 @@ class GetStats:
 
 @dataclass(frozen=True, slots=True)
 class Settle:
-    """Asked of the edge: answered once everything the outbox held (the in-process
-    workers' READYs) has reached the broker, so a start is complete when it returns."""
+    """Asked at the end of a start. The statistics actor registers every part's
+    services now (not at its next second); the edge answers once everything the outbox
+    held (the in-process workers' READYs) has reached the broker."""
 
 
 @dataclass(frozen=True, slots=True)

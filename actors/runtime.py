@@ -160,6 +160,7 @@ class Runtime:
         self._children.follow(
             name, CLONE, start_with, enabled=enabled, critical=critical
         )
+        self._publish_statuses()
 
     def follow_clone_or_none(
         self, name: str, start_with: OptionalLeaderStart, *, critical: bool = False
@@ -169,6 +170,7 @@ class Runtime:
         self._children.follow(
             name, CLONE, start_with, critical=critical, without_leader=True
         )
+        self._publish_statuses()
 
     def reload(self, new: Config) -> list[str]:
         """Apply a new, valid config in the supervisor thread; return the changed keys.

@@ -83,6 +83,8 @@ class StatisticsActor(pykka.ThreadingActor):
                 self._on_frames(peer_id, frames)
             case msgs.Tick():
                 self._on_tick()
+            case msgs.Settle():  # the start is ending: every part's services now
+                self._sync(self._statuses())
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None

@@ -136,7 +136,11 @@ def start(
     try:
         _start_services(runtime)
         # every service's READY is in the broker before the daemon says it started:
-        # a client's first mmi.service gets 200, not a 404 from a READY in flight
+        # a client's first mmi.service gets 200, not a 404 from a READY in flight;
+        # the parts' own .mmi/.statistics services (raspy status) included
+        statistics = runtime.ref_of("statistics")
+        if statistics is not None:
+            statistics.ask(msgs.Settle(), timeout=_SETTLE_TIMEOUT_S)
         edge_ref.ask(msgs.Settle(), timeout=_SETTLE_TIMEOUT_S)
     except BaseException:
         runtime.stop()

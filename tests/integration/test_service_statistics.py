@@ -47,6 +47,16 @@ def client(runtime: supervisor.Runtime) -> Iterator[Client]:
         yield mdp
 
 
+def test_every_part_answers_its_mmi_status_as_soon_as_the_start_returns(
+    runtime: supervisor.Runtime,
+) -> None:
+    """No wait: a start is complete when it returns (`raspy status` right after
+    raspyd said it started listed only the parts registered in the first second)."""
+    for part in sorted(status.name for status in runtime.statuses):
+        service = f"testhost.{part}.mmi".encode()
+        assert mmi_service(runtime.mdp_endpoint, service) == b"200", part
+
+
 class RefusesToStart(pykka.ThreadingActor):
     def on_start(self) -> None:
         raise OSError("no such bus")
