@@ -6,32 +6,20 @@ ticlient.py does with mdcliapi.py); the other is majortomo's own client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import zmq
 from majortomo import Client as MajortomoClient
-from support.edge_fixtures import EdgeHandle
-from support.titanic import RawWorker, TitanicHarness, open_store
+from support.titanic import (  # noqa: F401  # fixture `titanic`
+    RawWorker,
+    TitanicHarness,
+    titanic_fixture,
+)
 from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.protocol import mdp
-from raspy.stats import Stats
 
 SVC = b"rfc.echo"
-
-
-@pytest.fixture
-def titanic(edge: EdgeHandle, tmp_path: Path) -> Iterator[TitanicHarness]:
-    with open_store(tmp_path / "store") as store:
-        handle = TitanicHarness(
-            edge.ref, edge.outbox, edge.endpoint, edge.context, store, Stats()
-        )
-        handle.start()
-        yield handle
-        handle.stop()
 
 
 class Rfc7Client:

@@ -11,32 +11,22 @@ import functools
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import zmq
-from support.edge_fixtures import EdgeHandle
-from support.titanic import RawWorker, TitanicHarness, open_store
+from support.titanic import (  # noqa: F401  # fixture `titanic`
+    RawWorker,
+    TitanicHarness,
+    titanic_fixture,
+)
 from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.protocol import mdp
-from raspy.stats import Stats
 
 Context = zmq.Context[zmq.Socket[bytes]]
 SVC = b"audit.echo"
 UUID32 = re.compile(rb"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def titanic(edge: EdgeHandle, tmp_path: Path) -> Iterator[TitanicHarness]:
-    with open_store(tmp_path / "store") as store:
-        handle = TitanicHarness(
-            edge.ref, edge.outbox, edge.endpoint, edge.context, store, Stats()
-        )
-        handle.start()
-        yield handle
-        handle.stop()
 
 
 class Mdp01Client:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pykka
+import pytest
 import zmq
 
 from raspy.actors.titanic import Inspect, TitanicActor, start_titanic
@@ -17,6 +19,7 @@ from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
+from support.edge_fixtures import EdgeHandle
 from support.zmqctx import dealer, recv
 
 TEST_CONFIG = TitanicConfig(
@@ -100,3 +103,15 @@ class RawWorker:
             self.sock.send_multipart(mdp.encode(mdp.Disconnect(self.version)))
         finally:
             self.sock.close(linger=0)
+
+
+@pytest.fixture(name="titanic")
+def titanic_fixture(edge: EdgeHandle, tmp_path: Path) -> Iterator[TitanicHarness]:
+    """A Titanic actor on the test's edge (fixture `edge`) and a store of its own."""
+    with open_store(tmp_path / "store") as store:
+        handle = TitanicHarness(
+            edge.ref, edge.outbox, edge.endpoint, edge.context, store, Stats()
+        )
+        handle.start()
+        yield handle
+        handle.stop()
