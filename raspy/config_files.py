@@ -21,7 +21,6 @@ import zmq.auth
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError
 from raspy.transport.curve import load_server_keys
-from raspy.web.login_files import read_hash
 
 
 def problems(config: Config) -> list[str]:
@@ -147,6 +146,8 @@ def _tls(mqtt: MqttConfig) -> list[str]:
 def _password_hash(path: str) -> list[str]:
     """The web password's hash, read as a login reads it (a bad file would refuse
     every password login)."""
+    from raspy.web.login_files import read_hash  # the web face's: only if used
+
     key = "http.password_hash_file"
     if not Path(path).exists():
         return [f"{key}: {path}: no such file (make it with raspy web-password FILE)"]

@@ -18,7 +18,6 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError, quote
 from raspy.rules import model
 from raspy.rules import scenario_api as api
-from raspy.rules.document import place, states_enabled
 from raspy.rules.engine import State, Status
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
@@ -114,6 +113,8 @@ class CoreService:
                     )
                 ],
             )
+        from raspy.rules.document import states_enabled  # loaded with the parser
+
         if old is not None and not states_enabled(request.document):
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
@@ -243,6 +244,8 @@ class CoreService:
 def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> str:
     """A hub-side problem as the document checks write theirs:
     `source:line:col: path: message`, at the value it is about."""
+    from raspy.rules.document import place  # the parser: loaded on first use only
+
     path, line, col = place(text, key, inner)
     return (
         f"{source}:{line}:{col}: {path}: {message}" if path else f"{source}: {message}"
