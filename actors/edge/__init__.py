@@ -37,6 +37,7 @@ _COMMANDS: Final = (
     msgs.UnwatchServices,
     msgs.HandleLocally,
     msgs.GetStats,
+    msgs.Settle,
 )
 
 

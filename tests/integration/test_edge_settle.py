@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import zmq
+from structlog.testing import capture_logs
 from support.clock import FakeClock
+from support.edge_fixtures import EdgeHandle
+from support.mdp_spec import mmi_service
 
 from raspy.actors import messages as msgs
 from raspy.actors.edge import EdgeLoop, EdgeSettings
@@ -50,3 +53,15 @@ def test_settle_answers_after_the_readys_in_the_outbox_reached_the_broker(
         assert _mmi_status(core, b"svc") == b"200"
     finally:
         loop.close()
+
+
+def test_the_edge_actor_carries_settle_to_its_loop(edge: EdgeHandle) -> None:
+    """The supervisor asks the EdgeActor, not the loop: Settle must reach the loop
+    (it was dropped as an unexpected message, so the start waited for nothing)."""
+    with capture_logs() as logs:
+        edge.outbox.send_mdp(
+            local_peer_id("late"), mdp.encode(mdp.Ready(mdp.Version.V02, b"late"))
+        )
+        assert edge.ref.ask(msgs.Settle(), timeout=5) is None
+    assert mmi_service(edge.context, edge.endpoint, b"late") == b"200"
+    assert [log["event"] for log in logs if log["log_level"] == "warning"] == []
