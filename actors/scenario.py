@@ -45,11 +45,13 @@ STATE_KEYS: Final = ("state", "runs", "last_run", "last_trigger", "last_error")
 # --- messages (tell unless said) ---------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class KvChanged:
-    """A key the scenario reads changed; values are the decoded JSON (None: absent)."""
+    """A key the scenario reads changed; values are the decoded JSON (None: absent
+    or null; `deleted` tells them apart)."""
 
     key: str
     old: JsonValue
     new: JsonValue
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +179,8 @@ class ScenarioActor(pykka.ThreadingActor):
         core, clock = self._core, self._links.clock
         mono, wall = clock.monotonic(), clock.wall()
         match message:
-            case KvChanged(key=key, old=old, new=new):
-                self._apply(core.on_kv(key, old, new, mono, wall))
+            case KvChanged(key=key, old=old, new=new, deleted=deleted):
+                self._apply(core.on_kv(key, old, new, mono, wall, deleted=deleted))
             case TimeFired(index=index, scheduled_wall=scheduled):
                 self._apply(core.on_time(index, scheduled, mono, wall))
             case msgs.Tick():
@@ -223,7 +225,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
                     self._publish(key, value, ttl_s)
                 case run_mod.DeleteKey(key=key):
-                    self._publish(key, None)
+                    self._publish(key, None, delete=True)
                 case run_mod.PublishEvent(key=key, value=value):
                     self._publish(key, value)
                 case run_mod.SendRequest(
@@ -258,13 +260,12 @@ class ScenarioActor(pykka.ThreadingActor):
                     log.debug("scenario_queued", scenario=self._name, waiting=waiting)
         links.ticker.set(self.actor_ref, self._core.next_deadline())
 
-    def _publish(self, key: str, value: JsonValue, ttl_s: float = 0.0) -> None:
-        """A Clone write; a key the tree refuses fails only this write (logged)."""
-        body = (
-            b""
-            if value is None
-            else json.dumps(value, ensure_ascii=False).encode("utf-8")
-        )
+    def _publish(
+        self, key: str, value: JsonValue, ttl_s: float = 0.0, *, delete: bool = False
+    ) -> None:
+        """A Clone write (`value` None is JSON null; only `delete` deletes); a key
+        the tree refuses fails only this write (logged)."""
+        body = b"" if delete else json.dumps(value, ensure_ascii=False).encode("utf-8")
         try:
             self._links.publisher.set(key.encode("utf-8"), body, ttl_s=ttl_s or None)
         except ValueError as exc:

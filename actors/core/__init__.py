@@ -28,6 +28,7 @@ from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.rules import engine, model
+from raspy.rules import run as run_mod
 from raspy.rules.engine import State, Status
 from raspy.rules.timing import (
     ClockJumped,
@@ -86,7 +87,13 @@ class CoreActor(pykka.ThreadingActor):
     """See the module docstring."""
 
     def __init__(
-        self, host: str, config: CoreConfig, tz: ZoneInfo, links: CoreLinks
+        self,
+        host: str,
+        config: CoreConfig,
+        tz: ZoneInfo,
+        links: CoreLinks,
+        *,
+        max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         super().__init__()
         self.host = host
@@ -102,7 +109,12 @@ class CoreActor(pykka.ThreadingActor):
         self.routes: Routes[pykka.ActorRef[Any]] = Routes()
         self.entries: dict[str, Entry] = {}
         self.store = ScenarioStore(links.store)
-        self.settings = engine.EngineSettings(host, self.tz, config.max_runs_per_minute)
+        self.settings = engine.EngineSettings(
+            host,
+            self.tz,
+            config.max_runs_per_minute,
+            max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
+        )
         self._scheduler = TimeScheduler(self.tz, self.location)
         self._ticker = SharedTicker(links.clock)
         self._worker = LocalWorker(
@@ -186,7 +198,7 @@ class CoreActor(pykka.ThreadingActor):
         refs = self.routes.refs(key)
         if not refs:
             return
-        change = scn.KvChanged(key, decode(old), decode(body or None))
+        change = scn.KvChanged(key, decode(old), decode(body or None), not body)
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(change)

@@ -73,7 +73,13 @@ class _Start:
         links = CoreLinks(
             rt.edge, rt.outbox, self.publisher, self.clone, rt.store, rt.clock, rt.stats
         )
-        return CoreActor.start(rt.hostname, rt.config.core, tz, links)
+        return CoreActor.start(
+            rt.hostname,
+            rt.config.core,
+            tz,
+            links,
+            max_value_bytes=rt.config.clone.max_value_bytes,
+        )
 
 
 def start_core(rt: Runtime) -> None:

@@ -92,6 +92,7 @@ class EngineSettings:
     tz: ZoneInfo
     max_runs_per_minute: int = 60
     step_limit: int = run_mod.DEFAULT_STEP_LIMIT
+    max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
 
 
 class ScenarioCore:
@@ -128,14 +129,23 @@ class ScenarioCore:
 
     # --- inputs --------------------------------------------------------------------
     def on_kv(
-        self, key: str, old: JsonValue, new: JsonValue, mono: float, wall: float
+        self,
+        key: str,
+        old: JsonValue,
+        new: JsonValue,
+        mono: float,
+        wall: float,
+        *,
+        deleted: bool | None = None,
     ) -> list[Output]:
-        """A Clone key changed (`new` None: deleted); `old` is what the tree held."""
+        """A Clone key changed; `old` is what the tree held. `deleted` None: a `new`
+        of None means deleted (a JSON null is a value when deleted is False)."""
         out: list[Output] = []
         for run in list(self._runs.values()):
             if isinstance(run.waiting, run_mod.AwaitChange):
                 self._advance(run, run_mod.Woken(), mono, wall, out)
-        for data in self._watch.on_change(key, old, new, mono):
+        gone = new is None if deleted is None else deleted
+        for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
@@ -325,6 +335,7 @@ class ScenarioCore:
             self._kv,
             self._sun,
             lambda: next(self._request_ids),
+            self._settings.max_value_bytes,
         )
         scope = RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
         program = run_mod.execute(scope, self.scenario.actions)

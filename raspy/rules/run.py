@@ -68,6 +68,7 @@ __all__ = [
     "execute",
 ]
 
+DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -93,6 +94,7 @@ class RunEnv:
     kv: Callable[[str], JsonValue]
     sun: Callable[[SunEvent, float], float | None]
     next_request_id: Callable[[], int]
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES  # the tree's ([clone]) limit
 
 
 @dataclass(slots=True)
@@ -156,13 +158,13 @@ _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s):
-            yield SetKey(_key(scope, key), scope.value(value), ttl_s)
+            filled = _fitting(scope, _key(scope, key), scope.value(value))
+            yield SetKey(filled[0], filled[1], ttl_s)
         case model.DeleteAction(key=key):
             yield DeleteKey(_key(scope, key))
         case model.EventAction(key=key, value=value):
-            yield PublishEvent(
-                _key(scope, key), True if value is None else scope.value(value)
-            )
+            event = True if value is None else scope.value(value)
+            yield PublishEvent(*_fitting(scope, _key(scope, key), event))
         case model.LogAction(message=message, level=level):
             yield Log(level, scope.text(message))
         case model.RunAction(scenario=name):
@@ -188,6 +190,19 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
         case model.RepeatAction():
             return (yield from _repeat(scope, action))
     return None
+
+
+def _fitting(scope: RunScope, key: str, value: JsonValue) -> tuple[str, JsonValue]:
+    """(key, value), or RunFailed when the tree would drop the value as too large
+    (the server refuses it after the fact, and the run would look successful)."""
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    limit = scope.env.max_value_bytes
+    if size > limit:
+        raise RunFailed(
+            f"key {shown(key)}: a value of {size} bytes is over [clone] "
+            f"max_value_bytes ({limit})"
+        )
+    return key, value
 
 
 def _key(scope: RunScope, template: str) -> str:

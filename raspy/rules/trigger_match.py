@@ -35,15 +35,24 @@ class KvWatch:
         self._holds: dict[tuple[int, str], _Hold] = {}
 
     def on_change(
-        self, key: str, old: JsonValue, new: JsonValue, mono: float
+        self,
+        key: str,
+        old: JsonValue,
+        new: JsonValue,
+        mono: float,
+        *,
+        deleted: bool | None = None,
     ) -> list[TriggerData]:
-        """What fires now because `key` went from `old` to `new` (None: absent)."""
+        """What fires now because `key` went from `old` to `new` (None: absent, or a
+        JSON null when `deleted` is False: an event published with null fires)."""
+        if deleted is None:
+            deleted = new is None
         fired: list[TriggerData] = []
         for index, trigger, wanted in self._patterns:
             if not wanted(key):
                 continue
             if isinstance(trigger, model.EventTrigger):
-                if new is not None:
+                if not deleted:
                     fired.append(trigger_data("event", trigger.id, key=key, value=new))
                 continue
             slot = (index, key)

@@ -360,3 +360,35 @@ actions:
     wait_value(
         tree, "/scenario/calls/last_error", f"{HOST}.nobody did not answer within 2s"
     )
+
+
+def test_null_is_a_value_a_set_stores_it_and_an_event_with_it_fires(
+    core: Core, tree: CloneClient
+) -> None:
+    """A manual run has trigger.value null: `set` with it deleted the key and
+    `event` with it published nothing, while the run counted as a success."""
+    core.start()
+    writer = """\
+name: writer
+actions:
+  - set: /test/nullset
+    value: "{trigger.value}"
+  - event: /event/nulltest
+    value: "{trigger.value}"
+"""
+    listener = """\
+name: listener
+triggers: [{event: /event/nulltest}]
+actions:
+  - set: /test/heard
+    value: "heard {trigger.value}"
+"""
+    for document in (writer, listener):
+        assert core.request("import", document=document)[0] == b"200"
+    core.server.publisher.set(b"/test/nullset", b"1")
+    wait_value(tree, "/test/nullset", 1)
+    wait_value(tree, "/scenario/listener/state", "idle")
+    assert core.request("run", name="writer")[0] == b"200"
+    wait_value(tree, "/test/heard", "heard null")
+    assert tree.get(b"/test/nullset") == b"null"
+    assert value(tree, "/scenario/writer/last_error") is None

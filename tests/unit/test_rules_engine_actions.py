@@ -318,3 +318,24 @@ def test_an_expression_fault_in_an_action_fails_the_run() -> None:
     assert h.core.status.last_error == (
         "expression '1 / 0 == 1': division by zero in 1 / 0 (at offset 2)"
     )
+
+
+def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
+    """The tree drops a value over [clone] max_value_bytes after the fact: the run
+    fails at the set, so it is not reported as a success with the key missing."""
+    big = "x" * (64 * 1024)
+    h, outputs = _fired(m.SetAction("/big", big), m.SetAction("/after", 1))
+    assert sets(outputs) == []
+    assert h.core.status.last_error == (
+        'key "/big": a value of 65538 bytes is over [clone] max_value_bytes (65536)'
+    )
+    h2, outputs = _fired(m.EventAction("/event/big", big))
+    assert h2.core.status.last_error is not None
+    assert "/event/big" in h2.core.status.last_error
+
+
+def test_set_and_event_with_null_write_json_null() -> None:
+    """null is a value: the effect carries it (the actor stores b"null"); only the
+    delete action deletes."""
+    _, outputs = _fired(m.SetAction("/n", None), m.EventAction("/event/n", None))
+    assert sets(outputs) == [run.SetKey("/n", None, 0.0)]
