@@ -176,12 +176,7 @@ class CoreService:
         try:
             return self._checked(record.code, f"scenario {record.name}"), None
         except api.Refused as refused:
-            problems = refused.body.get("problems")
-            reason = (
-                "; ".join(str(p) for p in problems)
-                if isinstance(problems, list)
-                else ""
-            )
+            reason = _refusal_text(refused, problems_only=True)
             log.error("scenario_unloadable", scenario=record.name, reason=reason)
             return None, reason[:500] or str(refused.body.get("error"))
 
@@ -212,7 +207,9 @@ class CoreService:
                 log.info("scenario_preloaded", scenario=scenario.name, path=path.name)
             except api.Refused as refused:
                 log.error(
-                    "scenario_preload_refused", path=path.name, reason=str(refused.body)
+                    "scenario_preload_refused",
+                    path=path.name,
+                    reason=_refusal_text(refused),
                 )
             except (OSError, UnicodeError, ScenarioError, StoreError) as exc:
                 log.error("scenario_preload_failed", path=path.name, reason=str(exc))
@@ -239,6 +236,14 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:
+    """A refusal for a log line: its problems, one after another (not a dict)."""
+    problems = refused.body.get("problems")
+    if isinstance(problems, list) and problems:
+        return "; ".join(str(p) for p in problems)
+    return "" if problems_only else str(refused.body.get("error", "refused"))
 
 
 def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from structlog.testing import capture_logs
 from support.core_actors import (
     Core,
     core_fixture,  # noqa: F401  # fixture `core`
@@ -108,6 +109,28 @@ def test_the_preload_folder_imports_what_is_not_stored_yet(
     )
     _, listed = core.request("list")
     assert [e["name"] for e in listed] == ["tick"]
+
+
+def test_a_refused_preload_is_logged_with_its_problem_lines(
+    core: Core, tmp_path: Path
+) -> None:
+    """Was the reply's dict repr: "{'error': ..., 'problems': [...]}"."""
+    folder = tmp_path / "preload"
+    folder.mkdir()
+    (folder / "dusk.yaml").write_text(
+        "name: dusk\ntriggers:\n  - sun: sunset\nactions:\n  - log: dusk\n"
+    )
+    core.config = dataclasses.replace(core.config, preload_dir=str(folder))
+    with capture_logs() as logs:
+        core.start()
+        refused = wait_until(
+            lambda: [e for e in logs if e["event"] == "scenario_preload_refused"],
+            what="the refusal logged",
+        )
+    assert refused[0]["reason"] == (
+        "dusk.yaml:3:10: triggers[0].sun: a sun trigger needs [core] latitude and "
+        "longitude in the config"
+    )
 
 
 def test_run_and_stop_actions_reach_the_other_scenario(
