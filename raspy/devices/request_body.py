@@ -42,7 +42,7 @@ def parse(
     try:
         document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return Refusal(None, "bad_json", quote(str(exc)))
+        return Refusal(None, "bad_json", str(exc)[:200])
     if not isinstance(document, dict):
         return Refusal(None, "bad_request", "expected a JSON object")
     action = document.get("action")

@@ -214,12 +214,19 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
         return _service_wide(registry, action)
     known = registry.kinds.command_names()
     if action not in known and action not in ("get", "set", "commands"):
-        return _error(UNKNOWN_ACTION, action, "unknown_action", quote(action))
+        return _error(
+            UNKNOWN_ACTION, action, "unknown_action", f"no action {quote(action)} here"
+        )
     if request.device is None:
         return _error(BAD_REQUEST, action, "missing_device", "device: required")
     device = registry.resolve(request.device)  # its name, or its friendly name
     if device is None:
-        return _error(NOT_FOUND, action, "unknown_device", quote(request.device))
+        return _error(
+            NOT_FOUND,
+            action,
+            "unknown_device",
+            f"no device {quote(request.device)} here",
+        )
     return _on_device(registry, device, request, now)
 
 

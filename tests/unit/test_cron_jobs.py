@@ -209,7 +209,8 @@ def test_bad_requests_are_refused_with_a_token_and_detail(
         (
             [b"{"],
             "bad_json",
-            "'Expecting property name enclosed in double quotes: line 1 column'…",
+            "Expecting property name enclosed in double quotes: line 1 column 2 "
+            "(char 1)",
         ),
         ([b"[]"], "bad_request", "expected a JSON object"),
         ([b'{"action": "list"}'], "unsupported_version", "v: expected 1, got null"),

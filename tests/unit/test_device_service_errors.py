@@ -111,7 +111,7 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
         ),
         pytest.param(
             {"action": "get", "device": "ghost"},
-            _error(b"404", "get", "unknown_device", "'ghost'"),
+            _error(b"404", "get", "unknown_device", "no device 'ghost' here"),
             id="unknown-device",
         ),
         pytest.param(
@@ -121,7 +121,7 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
         ),
         pytest.param(
             {"action": "fly", "device": "lamp"},
-            _error(b"501", "fly", "unknown_action", "'fly'"),
+            _error(b"501", "fly", "unknown_action", "no action 'fly' here"),
             id="unknown-action",
         ),
         pytest.param(
