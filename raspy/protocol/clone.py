@@ -204,7 +204,9 @@ def check_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
         raise MalformedMessage(_PROTO, "bad_key", f"key {quote(key)} is a command")
     if len(key) > max_key_bytes:
         raise MalformedMessage(
-            _PROTO, "key_too_long", f"{len(key)} bytes > {max_key_bytes}"
+            _PROTO,
+            "key_too_long",
+            f"key of {len(key)} bytes (at most {max_key_bytes})",
         )
 
 

@@ -168,7 +168,9 @@ class RecordingPublisher:
         refused: list[tuple[bytes, str]] = []
         for key, body in entries:
             if len(key) > 255:
-                refused.append((key, f"clone: key_too_long: {len(key)} bytes > 255"))
+                refused.append(
+                    (key, f"clone: key_too_long: key of {len(key)} bytes (at most 255)")
+                )
             else:
                 self.sent.append((key, body))
         return refused
