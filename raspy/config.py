@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,6 +365,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
+# the <hostname> of every service and device name (raspy.devices.registry's rule)
+_HOSTNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
 
@@ -498,6 +501,12 @@ def _validated(document: dict[str, Any], source: str) -> Config:
         problems.append(
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
             f"got {shown(top['log_format'])}"
+        )
+    hostname = top.get("hostname", "")
+    if hostname and not _HOSTNAME.fullmatch(hostname):
+        problems.append(
+            f"{source}: hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
+            f"starting with a letter or digit, got {shown(hostname)}"
         )
     problems.extend(section_problems(sections, source))
     if problems:

@@ -3,6 +3,7 @@ ranges, settings that go together, values that must name something known."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     )
 
 _PIN_FACTORIES: Final = ("default", "mock")
+# what ZeroMQ takes in tcp://ADDRESS:PORT: *, an IPv4 or IPv6 literal, a name
+_BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
 
 def section_problems(sections: dict[str, Any], source: str) -> list[str]:
@@ -31,6 +34,11 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if network is not None and not 1 <= network.port_base <= 65532:
         problems.append(
             f"{source}: network.port_base: expected 1..65532, got {network.port_base}"
+        )
+    if network is not None and network.bind and not _BIND.fullmatch(network.bind):
+        problems.append(
+            f"{source}: network.bind: expected an IP address, a host or interface "
+            f"name, or *, got {shown(network.bind)}"
         )
     broker = sections.get("broker")
     if broker is not None and broker.heartbeat_interval_s <= 0:

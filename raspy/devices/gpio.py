@@ -386,7 +386,7 @@ def _check_entry(
         if key == "name":
             if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 problems.append(
-                    f"{where}.name: expected 1-64 letters, digits, '_' or '-', "
+                    f"{where}.name: expected 1-64 ASCII letters, digits, '_' or '-', "
                     f"got {shown(value)}"
                 )
             config["name"] = value if isinstance(value, str) else None

@@ -109,7 +109,7 @@ def _identity_problems(
         problems.append(f"{label}: name: required")
     elif not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         problems.append(
-            f"{label}: name: expected 1-64 letters, digits, '_' or '-' "
+            f"{label}: name: expected 1-64 ASCII letters, digits, '_' or '-' "
             f"starting with a letter or digit, got {shown(name)}"
         )
     if oid is None:

@@ -163,7 +163,9 @@ class Registry:
     ) -> None:
         for what, value in (("hostname", hostname), ("service", service)):
             if not _SEGMENT.fullmatch(value):
-                raise ValueError(f"{what} {value!r}: expected letters, digits, _ or -")
+                raise ValueError(
+                    f"{what} {value!r}: expected ASCII letters, digits, _ or -"
+                )
         self.hostname = hostname
         self.service = service
         self.factory = factory

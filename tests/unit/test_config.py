@@ -194,3 +194,35 @@ def test_a_float_setting_must_be_finite(number: str) -> None:
         f"f: broker.heartbeat_interval_s: expected a finite number, got {number}",
         f"f: clone.hugz_interval_s: expected a finite number, got {number}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            'hostname = "my host"\n',
+            "f: hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
+            'starting with a letter or digit, got "my host"',
+        ),
+        (
+            '[network]\nbind = "not an ip"\n',
+            "f: network.bind: expected an IP address, a host or interface name, "
+            'or *, got "not an ip"',
+        ),
+    ],
+    ids=["hostname", "bind"],
+)
+def test_names_the_start_would_trip_on_are_refused_here(
+    text: str, problem: str
+) -> None:
+    """A hostname with a space was named by the device check as `devices.fake:
+    hostname …` (and only once the rest was fixed); a bind address with spaces passed
+    and raspyd failed at start with 'No such device'."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "f")
+    assert caught.value.problems == [problem]
+
+
+@pytest.mark.parametrize("bind", ["*", "127.0.0.1", "::1", "eth0", "pi.local", ""])
+def test_usual_bind_addresses_pass(bind: str) -> None:
+    assert config.load(f'[network]\nbind = "{bind}"\n', "f").network.bind == bind

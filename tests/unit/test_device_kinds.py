@@ -144,7 +144,7 @@ def test_integer_given_for_a_real_field_is_stored_as_a_float() -> None:
         ),
         pytest.param(
             {"name": "a.b", "oid": "switch"},
-            "device 'a.b': name: expected 1-64 letters, digits, '_' or '-' starting "
+            "device 'a.b': name: expected 1-64 ASCII letters, digits, '_' or '-' starting "
             'with a letter or digit, got "a.b"',
             id="dotted-name",
         ),

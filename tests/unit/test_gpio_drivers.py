@@ -241,7 +241,7 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
         ),
         (
             [{"name": "a b", "oid": "switch", "pin": 5}],
-            "devices.gpio[0].name: expected 1-64 letters, digits, '_' or '-', "
+            "devices.gpio[0].name: expected 1-64 ASCII letters, digits, '_' or '-', "
             "got \"a b\"",
         ),
     ],
