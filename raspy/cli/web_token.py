@@ -81,7 +81,7 @@ def _password(args: argparse.Namespace) -> int:
         return 2
     path = Path(args.file)
     try:
-        write_private(path, hash_secret(password).line() + "\n")
+        write_private(path, hash_secret(password).line() + "\n", make_folder=False)
     except OSError as exc:
         print(
             f"{_PROG}: web-password: cannot write {path}: {exc.strerror}",

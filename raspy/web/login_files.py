@@ -34,9 +34,12 @@ def read_hash(path: Path, what: str) -> SecretHash | None:
         raise ConfigError([f"{what} {path}: {exc}"]) from None
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, mode 0600, all or nothing."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+def write_private(path: Path, text: str, *, make_folder: bool = True) -> None:
+    """Replace `path` with `text`, mode 0600, all or nothing. `make_folder`: its
+    folder (a data dir raspyd has not made yet) may be made, never the ones above it:
+    a mistyped path fails instead of growing a tree nobody reads."""
+    if make_folder:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
     write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 

@@ -134,6 +134,26 @@ def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) 
     ) == (2, "raspy: web-password: expected 8..1024 characters, got 5\n", 0, True)
 
 
+def test_a_mistyped_folder_is_refused_not_made(tmp_path: Path) -> None:
+    """Both wrote into folders they made, parents and all (a token nobody reads)."""
+    token = raspy_cli("web-token", "--data-dir", str(tmp_path / "no" / "data"))
+    password = raspy_cli(
+        "web-password", str(tmp_path / "nodir" / "web.hash"), stdin="long enough 1\n"
+    )
+    assert (token.returncode, token.stdout, token.stderr) == (
+        2,
+        "",
+        f"raspy: web-token: cannot write {tmp_path}/no/data/web-token: "
+        "No such file or directory\n",
+    )
+    assert (password.returncode, password.stderr) == (
+        2,
+        f"raspy: web-password: cannot write {tmp_path}/nodir/web.hash: "
+        "No such file or directory\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
     tmp_path: Path,
 ) -> None:
