@@ -164,10 +164,14 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
         raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
 
 
+def _count(points: list[Any]) -> str:
+    return "1 point" if len(points) == 1 else f"{len(points)} points"
+
+
 def _text(reply: dict[str, Any]) -> list[str]:
     lines = [
         f"# {reply['key']}: tier {reply['tier']}, a point every {reply['step_s']} s, "
-        f"{len(reply['points'])} points (time, avg, min, max)"
+        f"{_count(reply['points'])} (time, avg, min, max)"
     ]
     for t, avg, low, high in reply["points"]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
@@ -186,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         elif not args.plot:
             print("\n".join(_text(reply)))
         else:
-            print(f"{args.plot}: {len(reply['points'])} points")
+            print(f"{args.plot}: {_count(reply['points'])}")
     except _Refused as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return exc.status
