@@ -54,7 +54,7 @@ KEYS = frozenset({"v", "action", "name"})
         ),
         pytest.param(
             [b'{"v": 1, "action": "x", "n": NaN}'],
-            Refusal(None, "bad_json", "'NaN is not JSON'"),
+            Refusal(None, "bad_json", "NaN is not JSON"),
             id="nan",
         ),
     ],
