@@ -270,6 +270,9 @@ def _choose(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     items = checks.sequence(node, where, MAX_ACTIONS)
+    if items == []:  # as an empty repeat is: nothing to choose from is a mistake
+        checks.problem(node, where, "a choose needs at least one if/then choice")
+        items = None
     branches: list[model.Branch] = []
     ok = items is not None
     for index, item in enumerate(items or ()):

@@ -242,7 +242,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         "  - repeat: {count: 2}\n"
         "  - call: x\n    timeout: 0s\n"
         "  - wait_until: 'true'\n    continue_on_timeout: 1\n"
-        "  - call: ' '\n",
+        "  - call: ' '\n"
+        "  - choose: []\n",
         [
             "s.yaml:4:13: actions[0].device: expected <host>.<service>.<device> (e.g. {host}.fake.lamp), got 'lamp'",
             "s.yaml:6:5: actions[1]: a device action needs action: (e.g. action: set)",
@@ -271,6 +272,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:33:14: actions[22].timeout: expected a duration > 0",
             "s.yaml:35:26: actions[23].continue_on_timeout: expected true or false, got 1",
             "s.yaml:36:11: actions[24].call: expected a service name such as {host}.echo",
+            "s.yaml:37:13: actions[25].choose: a choose needs at least one if/then choice",
         ],
     ),
     (
