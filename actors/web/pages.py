@@ -129,6 +129,10 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
     """The chart is its own request (the browser fetches only the size it shows,
     drawn once); the page only says when there is no history service."""
     service = f"{backend.hostname}.logger.history"
+    if not row.logged:  # no chart to fetch: it would be a broken image
+        return pages.Graph(
+            span, problem="No history recorded: set log = true for this device."
+        )
     try:
         if not await backend.available(service):
             return pages.Graph(span, problem="History is off: enable [history].")

@@ -148,3 +148,24 @@ def test_without_history_the_chart_says_history_is_off(start_runtime: Start) -> 
         200,
         True,
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_device_that_records_nothing_gets_a_note_not_a_broken_chart(
+    start_runtime: Start,
+) -> None:
+    """The page embedded chart.svg, which answered 503: a broken image."""
+    _, browser = start_runtime(
+        '[[devices.fake]]\nname = "cellar"\noid = "sensor.temperature"\n'
+        "[history]\nenabled = true\n"
+    )
+    page = wait_until(
+        lambda: (
+            (p := browser.exchange("GET", f"/device/{HOST}.fake.cellar"))
+            and p.status == 200
+            and p
+        ),
+        what="the cellar's page",
+    )
+    assert "No history recorded: set log = true for this device." in page.body
+    assert "chart.svg" not in page.body
