@@ -159,13 +159,12 @@ def test_a_device_that_records_nothing_gets_a_note_not_a_broken_chart(
         '[[devices.fake]]\nname = "cellar"\noid = "sensor.temperature"\n'
         "[history]\nenabled = true\n"
     )
-    page = wait_until(
-        lambda: (
-            (p := browser.exchange("GET", f"/device/{HOST}.fake.cellar"))
-            and p.status == 200
-            and p
-        ),
-        what="the cellar's page",
-    )
-    assert "No history recorded: set log = true for this device." in page.body
-    assert "chart.svg" not in page.body
+    pages: list[Answer] = []
+
+    def served() -> bool:
+        pages.append(browser.exchange("GET", f"/device/{HOST}.fake.cellar"))
+        return pages[-1].status == 200
+
+    wait_until(served, what="the cellar's page")
+    assert "No history recorded: set log = true for this device." in pages[-1].body
+    assert "chart.svg" not in pages[-1].body
