@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
@@ -26,6 +27,7 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
+from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
     REQUEST_TIMEOUT_S,
@@ -75,6 +77,7 @@ class WebSettings:
     hostname: str
     session_s: float
     logins: LoginFiles
+    zone: tzinfo = UTC  # the hub's ([core] timezone)
 
 
 class WebActor(SteadyActor):
@@ -105,6 +108,7 @@ class WebActor(SteadyActor):
             logins=settings.logins,
             session_s=settings.session_s,
             clock=links.clock,
+            zone=settings.zone,
         )
         server = self._server = WebServer(
             lambda hub: build_app(backend, hub), self._sock
@@ -265,6 +269,7 @@ def start_web(rt: Runtime) -> None:
         hostname=rt.hostname,
         session_s=config.http.session_s,
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
+        zone=core_zone(config.core),
     )
 
     def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:

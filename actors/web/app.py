@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from importlib import resources
 from typing import Any, Final
 
@@ -84,6 +85,7 @@ class Backend:
     logins: LoginFiles
     session_s: float
     clock: Clock
+    zone: tzinfo = UTC  # the hub's ([core] timezone): times on the pages
     sessions: Sessions = field(init=False)
     # one message per session for the page a POST redirects to (never in the URL)
     flashes: dict[str, str] = field(default_factory=dict)

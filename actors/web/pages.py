@@ -31,7 +31,13 @@ def _page(
     status: int = 200,
 ) -> Response:
     document = html.page(
-        title, body, csrf=session.csrf, active=active, host=backend.hostname, live=live
+        title,
+        body,
+        csrf=session.csrf,
+        active=active,
+        host=backend.hostname,
+        live=live,
+        zone=str(backend.zone),
     )
     # a lone surrogate from a reply's JSON becomes "?" rather than a failed page
     return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
@@ -78,7 +84,7 @@ async def devices_page(
     else:
         problems = []
     rows, more = await _device_rows(backend, services)
-    body = pages.devices_body(rows, problems + more, backend.clock.wall())
+    body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
     return _page(backend, session, "Devices", body, "/", live=True)
 
 
@@ -111,7 +117,7 @@ async def device_page(request: Request, backend: Backend, session: Session) -> R
             status=404,
         )
     graph = await _graph(backend, row, span)
-    body = pages.device_body(row, graph, backend.clock.wall())
+    body = pages.device_body(row, graph, backend.clock.wall(), backend.zone)
     return _page(backend, session, row.name, body, "/", live=True)
 
 
@@ -216,7 +222,9 @@ async def scenarios_page(
     except ReplyError as exc:
         body = html.notice(str(exc), error=True)
     else:
-        body = pages.scenarios_body(rows, session.csrf, backend.clock.wall())
+        body = pages.scenarios_body(
+            rows, session.csrf, backend.clock.wall(), backend.zone
+        )
     if message:
         body = html.notice(message, error=message.startswith("failed")) + body
     return _page(backend, session, "Scenarios", body, "/scenarios", live=True)
@@ -291,7 +299,7 @@ async def titanic_page(
     stats = None
     if await backend.available(f"{part}.statistics"):
         stats = await _part_stats(backend, part)
-    body = pages.titanic_body(entries, total, stats, backend.clock.wall())
+    body = pages.titanic_body(entries, total, stats, backend.clock.wall(), backend.zone)
     if problem:
         body = html.notice(problem, error=True) + body
     return _page(backend, session, "Titanic queue", body, "/titanic")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import html
 import math
-import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 NAV: Final = (
@@ -40,14 +40,15 @@ def show_value(value: object) -> str:
     return "…"  # a structured value: the device page lists its commands
 
 
-def show_time(wall_ts: float | None, now: float) -> str:
-    """Epoch seconds as UTC time of day, with the date when not today."""
+def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:
+    """Epoch seconds as time of day in the hub's `zone` (the scenarios' zone, said
+    once on every page), with the date when not today."""
     if wall_ts is None:
         return "never"
-    stamp = time.gmtime(wall_ts)
-    if time.gmtime(now)[:3] == stamp[:3]:
-        return time.strftime("%H:%M:%S UTC", stamp)
-    return time.strftime("%Y-%m-%d %H:%M UTC", stamp)
+    stamp = datetime.fromtimestamp(wall_ts, zone)
+    if datetime.fromtimestamp(now, zone).date() == stamp.date():
+        return stamp.strftime("%H:%M:%S")
+    return stamp.strftime("%Y-%m-%d %H:%M")
 
 
 def hidden_csrf(csrf: str) -> str:
@@ -81,7 +82,14 @@ def notice(text: str, *, error: bool = False) -> str:
 
 
 def page(
-    title: str, body: str, *, csrf: str, active: str, host: str, live: bool = False
+    title: str,
+    body: str,
+    *,
+    csrf: str,
+    active: str,
+    host: str,
+    live: bool = False,
+    zone: str = "UTC",
 ) -> str:
     """The whole document: head, navigation (with log-out), the body HTML."""
     current = ' aria-current="page"'
@@ -98,11 +106,12 @@ def page(
         f"<title>{esc(title)} · raspy {esc(host)}</title>"
         '<link rel="stylesheet" href="/static/app.css">'
         '<script src="/static/app.js" defer></script>'
-        f"</head><body{live_attr}>"
+        f'</head><body{live_attr} data-tz="{esc(zone)}">'
         f'<header><span class="brand">raspy <small>{esc(host)}</small></span>'
         f"<nav>{links}</nav>"
         f"{post_button('/logout', 'Log out', csrf, css='quiet')}</header>"
-        f"<main><h1>{esc(title)}</h1>{body}</main></body></html>"
+        f"<main><h1>{esc(title)}</h1>{body}</main>"
+        f'<footer class="zone">Times in {esc(zone)}</footer></body></html>'
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from itertools import groupby
 from typing import Final
 from urllib.parse import quote as url_quote
@@ -54,7 +55,7 @@ def _control(row: DeviceRow) -> str:
     return ""
 
 
-def _device_item(row: DeviceRow, now: float) -> str:
+def _device_item(row: DeviceRow, now: float, zone: tzinfo = UTC) -> str:
     key = esc(row.key)
     return (
         f'<li class="device status-{esc(row.status)}" data-status-key="{key}status">'
@@ -64,12 +65,17 @@ def _device_item(row: DeviceRow, now: float) -> str:
         f'<span class="unit" data-key="{key}unit">{esc(row.unit)}</span></span>'
         f'<span class="meta"><span class="status" data-key="{key}status">'
         f'{esc(row.status)}</span> <time data-key="{key}timestamp">'
-        f"{esc(show_time(row.wall_ts, now))}</time></span>"
+        f"{esc(show_time(row.wall_ts, now, zone))}</time></span>"
         f'{_control(row)}<span class="error" role="alert"></span></li>'
     )
 
 
-def devices_body(rows: Sequence[DeviceRow], problems: Sequence[str], now: float) -> str:
+def devices_body(
+    rows: Sequence[DeviceRow],
+    problems: Sequence[str],
+    now: float,
+    zone: tzinfo = UTC,
+) -> str:
     """Devices grouped by service (the `<host>.<svc>` of their full names)."""
     parts = [notice(problem, error=True) for problem in problems]
     if not rows and not problems:
@@ -77,7 +83,7 @@ def devices_body(rows: Sequence[DeviceRow], problems: Sequence[str], now: float)
     for service, group in groupby(
         sorted(rows, key=lambda r: r.service), lambda r: r.service
     ):
-        items = "".join(_device_item(row, now) for row in group)
+        items = "".join(_device_item(row, now, zone) for row in group)
         parts.append(
             f'<section class="group"><h2>{esc(service)}</h2>'
             f'<ul class="devices">{items}</ul></section>'
@@ -111,7 +117,7 @@ def _picture(row: DeviceRow, graph: Graph) -> str:
     )
 
 
-def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
+def device_body(row: DeviceRow, graph: Graph, now: float, zone: tzinfo = UTC) -> str:
     current = ' aria-current="page"'
     ranges = "".join(
         f'<a href="{esc(device_href(row.fullname, span))}"'
@@ -126,7 +132,7 @@ def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
         f'data-device="{esc(row.name)}"><span></span></button>'
     )
     return (
-        f'<ul class="devices single">{_device_item(row, now)}</ul>'
+        f'<ul class="devices single">{_device_item(row, now, zone)}</ul>'
         f'<dl class="facts"><dt>Full name</dt><dd>{esc(row.fullname)}</dd>'
         f"<dt>Kind</dt><dd>{esc(row.oid)}</dd></dl>"
         f'<h2>History</h2><nav class="ranges" aria-label="range">{ranges}</nav>'
@@ -137,7 +143,9 @@ def device_body(row: DeviceRow, graph: Graph, now: float) -> str:
     )
 
 
-def scenarios_body(rows: Sequence[ScenarioRow], csrf: str, now: float) -> str:
+def scenarios_body(
+    rows: Sequence[ScenarioRow], csrf: str, now: float, zone: tzinfo = UTC
+) -> str:
     """One card per scenario: state, last run, runs, last error and its buttons."""
     if not rows:
         return notice("No scenarios stored (import some with raspy scenario import).")
@@ -157,7 +165,7 @@ def scenarios_body(rows: Sequence[ScenarioRow], csrf: str, now: float) -> str:
             f"{esc(row.state)}</span></div>"
             f'<p class="sub">{esc(row.description)}</p>'
             f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
-            f"{esc(show_time(row.last_run, now))}</time></dd>"
+            f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
             f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
             f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
             f"{esc(show_value(row.last_error or None))}</dd></dl>"
@@ -211,13 +219,17 @@ def _stats_details(part: PartStats, *, opened: bool = False) -> str:
 
 
 def titanic_body(
-    entries: Sequence[TitanicEntry], total: int, stats: PartStats | None, now: float
+    entries: Sequence[TitanicEntry],
+    total: int,
+    stats: PartStats | None,
+    now: float,
+    zone: tzinfo = UTC,
 ) -> str:
     out = [f'<p class="count">{total} request{"s" if total != 1 else ""} waiting.</p>']
     if entries:
         items = "".join(
             f'<li class="queued"><div class="head"><span class="name">#{e.position} '
-            f"{esc(e.service)}</span><time>{esc(show_time(e.created, now))}</time></div>"
+            f"{esc(e.service)}</span><time>{esc(show_time(e.created, now, zone))}</time></div>"
             f'<code class="uuid">{esc(e.uuid)}</code> '
             f'<span class="sub">{e.frames} frame{"s" if e.frames != 1 else ""}</span></li>'
             for e in entries

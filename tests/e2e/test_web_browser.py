@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -206,15 +207,22 @@ def test_a_sensor_value_changes_on_the_screen_without_a_reload(
 ) -> None:
     page = logged_in(browser, hub)
     selector = f'[data-key="{hub.key("fake.outdoor")}"]'
+    stamp_selector = f'[data-key="{hub.key("fake.outdoor", "timestamp")}"]'
     page.evaluate("window.sameDocument = true")
-    first = page.text_content(selector)
-    page.wait_for_function(
-        "([sel, first]) => document.querySelector(sel).textContent !== first",
-        arg=[selector, first],
-    )
+    first, first_stamp = page.text_content(selector), page.text_content(stamp_selector)
+    for sel, before in ((selector, first), (stamp_selector, first_stamp)):
+        page.wait_for_function(
+            "([sel, first]) => document.querySelector(sel).textContent !== first",
+            arg=[sel, before],
+        )
     still_same_document = page.evaluate("window.sameDocument === true")
+    stamp = page.text_content(stamp_selector)
+    zone_note = page.text_content("footer.zone")
     page.context.close()
     assert still_same_document
+    # the live update writes the time as the server does, in the zone the page names
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", stamp or ""), stamp
+    assert zone_note == "Times in UTC"
 
 
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:

@@ -3,6 +3,8 @@ controls carry what app.js needs, values read as a person reads them."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,7 +38,19 @@ def test_times_show_the_date_only_when_not_today() -> None:
         html.show_time(NOW - 60, NOW),
         html.show_time(NOW - 3 * 86400, NOW),
         html.show_time(None, NOW),
-    ] == ["07:59:00 UTC", "2027-01-12 08:00 UTC", "never"]
+    ] == ["07:59:00", "2027-01-12 08:00", "never"]
+
+
+def test_times_are_in_the_hubs_zone_which_every_page_names() -> None:
+    """They were UTC whatever [core] timezone said: a 06:30 wake-up in New York
+    showed as 11:30 on the web face."""
+    new_york = ZoneInfo("America/New_York")
+    assert html.show_time(NOW - 60, NOW, new_york) == "02:59:00"
+    document = html.page(
+        "T", "", csrf="c", active="/", host="h", zone="America/New_York"
+    )
+    assert 'data-tz="America/New_York"' in document
+    assert "Times in America/New_York" in document
 
 
 def test_a_switch_is_a_button_with_its_state_service_device_and_key() -> None:

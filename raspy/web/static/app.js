@@ -17,13 +17,18 @@
     return "…";
   }
 
+  // times in the hub's zone (the page says which), as the server writes them
+  const ZONE = document.body.dataset.tz || "UTC";
+  const DAY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
+  const CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+
   function showTime(epochS) {
     if (typeof epochS !== "number") return "never";
     const when = new Date(epochS * 1000);
-    const now = new Date();
-    const iso = when.toISOString();
-    if (iso.slice(0, 10) === now.toISOString().slice(0, 10)) return iso.slice(11, 19) + " UTC";
-    return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
+    const day = DAY.format(when);
+    const clock = CLOCK.format(when);
+    if (day === DAY.format(new Date())) return clock;
+    return day + " " + clock.slice(0, 5);
   }
 
   function apply(key, value) {
