@@ -10,7 +10,7 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -23,7 +23,7 @@ from raspy.actors import poller as poller_mod
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices import service
-from raspy.devices.reading import Reading, Status
+from raspy.devices.reading import DEVICE_TREE, Reading, Status, device_of_key
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig
@@ -67,8 +67,11 @@ class DeviceServiceActor(pykka.ThreadingActor):
         link: MdpLink | None = None,
         discover: Discover | None = None,
         settings: DeviceSettings | None = None,
+        stored_keys: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         super().__init__()
+        # the tree's keys as stored: readings of devices gone are deleted at start
+        self._stored_keys = stored_keys
         self._registry = registry
         # the config file's values, under what was changed over MDP (reset: back)
         self._settings = ServiceSettings(registry, settings)
@@ -95,6 +98,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._rescan()
+            self._forget_gone()
             self._settings.apply_saved()
             self._started()
             self._poller = poller_mod.DevicePollerActor.start(
@@ -283,6 +287,30 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 _log_change(device, last, reading)
             published.append((device.fullname, reading))
         self._tree.write_all(published)
+
+    def _forget_gone(self) -> None:
+        """Delete the readings of this service's devices that are no longer there (an
+        entry removed from the config, a sensor gone at a restart): a scenario, the
+        web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""
+        if self._stored_keys is None:
+            return
+        registry = self._registry
+        prefix = f"{DEVICE_TREE}{registry.hostname}.{registry.service}."
+        known = set(registry.names())
+        gone: dict[str, str] = {}  # key -> the device's full name
+        for key in self._stored_keys():
+            found = device_of_key(key) if key.startswith(prefix) else None
+            if found is not None and found[0].split(".", 2)[2] not in known:
+                gone[key] = found[0]
+        if not gone:
+            return
+        self._publisher.set_many([(key.encode("utf-8"), b"") for key in sorted(gone)])
+        self._stats.incr(f"devices.{self._name}.forgotten", len(gone))
+        log.info(
+            "device_readings_forgotten",
+            service=registry.devices_service,
+            devices=sorted(set(gone.values())),
+        )
 
     def _rescan(self) -> list[Device]:
         """Add what discovery finds; the new devices (sub-devices included)."""

@@ -30,6 +30,7 @@ from raspy.devices.registry import Registry
 from raspy.devices.tree import Publisher
 from raspy.errors import DeviceError
 from raspy.storage.device_settings import DeviceSettings
+from raspy.storage.scenario_store import stored_tree
 
 if TYPE_CHECKING:
     from raspy.actors.clone.publisher import ClonePublisher
@@ -83,6 +84,7 @@ def gpio_start(
             stats=runtime.stats,
             link=link,
             settings=settings,
+            stored_keys=lambda: (key for key, _ in stored_tree(runtime.store)),
         )
 
     return start
@@ -127,6 +129,7 @@ def start_devices(
                 link=link,
                 discover=discover,
                 settings=settings,
+                stored_keys=lambda: (key for key, _ in stored_tree(runtime.store)),
             )
 
         specs.append((f"devices.{name}", start))

@@ -213,3 +213,36 @@ def test_bad_device_config_exits_2_naming_file_device_and_field(tmp_path: Path) 
     assert result.returncode == 2
     assert result.stderr.startswith(f"raspyd: {config}: devices.fake: device 'x': oid:")
     assert not (tmp_path / "d").exists()
+
+
+def test_a_device_removed_from_the_config_leaves_the_tree(tmp_path: Path) -> None:
+    """Its readings stayed with status "ok" for ever (and retained on MQTT), so a
+    scenario read a fresh-looking value from a device that was gone."""
+    devices = (
+        "[store]\ncoalesce_interval_s = 0\n[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "hall"\noid = "sensor.temperature"\n'
+    )
+    cellar = '[[devices.fake]]\nname = "cellar"\noid = "sensor.temperature"\n'
+    prefix = f"/device/{hostname()}.fake.".encode()
+    with running_daemon(tmp_path / "data", config_text=devices + cellar) as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        with CloneClient(daemon.endpoint, prefix) as tree:
+            tree.wait_synced(10)
+            wait_until(
+                lambda: tree.get(prefix + b"cellar/status") == b'"ok"'
+                and tree.get(prefix + b"hall/status") == b'"ok"',
+                what="both readings",
+            )
+            # published means stored here (coalesce_interval_s = 0; by default a
+            # reading reaches the store within a minute, and at every clean stop)
+            daemon.config_path.write_text(devices)
+            daemon.process.send_signal(signal.SIGHUP)
+            wait_until(
+                lambda: tree.get(prefix + b"cellar/status") is None,
+                what="the cellar's keys deleted",
+                timeout_s=10,
+            )
+            assert tree.get(prefix + b"cellar/value") is None
+            assert tree.get(prefix + b"hall/status") == b'"ok"'
+        assert "device_readings_forgotten" in daemon.log_text()
