@@ -230,8 +230,10 @@ def test_a_device_removed_from_the_config_leaves_the_tree(tmp_path: Path) -> Non
         with CloneClient(daemon.endpoint, prefix) as tree:
             tree.wait_synced(10)
             wait_until(
-                lambda: tree.get(prefix + b"cellar/status") == b'"ok"'
-                and tree.get(prefix + b"hall/status") == b'"ok"',
+                lambda: (
+                    tree.get(prefix + b"cellar/status") == b'"ok"'
+                    and tree.get(prefix + b"hall/status") == b'"ok"'
+                ),
                 what="both readings",
             )
             # published means stored here (coalesce_interval_s = 0; by default a
