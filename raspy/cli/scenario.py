@@ -180,10 +180,22 @@ class _Hub:
         try:
             frames = client.request(self.service, text.request(action, **fields))
         except ClientTimeout as exc:
-            raise files.Failure(
-                1, f"{exc} (is raspyd running with [core] enabled?)"
-            ) from None
+            raise files.Failure(1, self._why_silent(exc)) from None
         return text.decode_reply(frames, self.service)
+
+    def _why_silent(self, exc: ClientTimeout) -> str:
+        """No reply: a hub without that service (a wrong --host, [core] off) answers
+        MMI, a hub that is down does not."""
+        try:
+            known = self._reads.request("mmi.service", self.service)
+        except ClientTimeout:
+            return f"{exc} (is raspyd running with [core] enabled?)"
+        if known[:1] == [b"404"]:
+            return (
+                f"the hub has no {self.service} (a wrong --host, or [core] not "
+                "enabled there)"
+            )
+        return f"{exc} (the hub has {self.service} but it did not answer)"
 
     def need(
         self, action: str, *, write: bool = False, **fields: JsonValue

@@ -365,3 +365,28 @@ def test_a_reader_that_leaves_ends_export_with_1_and_no_traceback(
     err = process.stderr.read()
     process.stderr.close()
     assert (process.wait(timeout=15), err) == (1, b"")
+
+
+def test_a_hub_without_the_scenario_service_is_named_as_such(
+    router: tuple[Router, str],
+) -> None:
+    """A wrong --host (or [core] off) waited for every try and then asked whether
+    raspyd was running; the broker knows better (mmi.service answers 404)."""
+    sock, endpoint = router
+    command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", "list"]
+    options = ["--server", endpoint, "--host", "hub", "--timeout", "0.3"]
+    process = subprocess.Popen(
+        command + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    for _ in range(10):  # the tries of the scenario request go unanswered
+        peer, *frames = recv(sock, timeout_ms=10_000)
+        if frames[2] == b"mmi.service":
+            assert frames[3] == SERVICE
+            sock.send_multipart([peer, b"MDPC02", b"\x03", b"mmi.service", b"404"])
+            break
+    assert finish(process) == (
+        1,
+        "",
+        "raspy scenario list: the hub has no hub.core.scenario (a wrong --host, or "
+        "[core] not enabled there)\n",
+    )
