@@ -472,8 +472,35 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     return _validated(merged, source)
 
 
+def best_effort(
+    text: str, source: str, **overrides: Any
+) -> tuple[Config | None, list[str]]:
+    """Every problem of a config text, and a Config of what in it is valid (None if
+    it is not TOML): `raspyd --check-config` checks that one further (devices, files)
+    so that it names every problem at once, not a stage at a time."""
+    try:
+        return load(text, source, **overrides), []
+    except ConfigError as exc:
+        problems = exc.problems
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None, problems
+    config, _ = _assemble(document, source)
+    return config, problems
+
+
 def _validated(document: dict[str, Any], source: str) -> Config:
     """The Config of one document, or a ConfigError with all of its problems."""
+    config, problems = _assemble(document, source)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]:
+    """A Config of what is valid in `document` (defaults for the rest), and every
+    problem found."""
     problems: list[str] = []
     top: dict[str, Any] = {}
     sections: dict[str, Any] = {}
@@ -495,20 +522,18 @@ def _validated(document: dict[str, Any], source: str) -> Config:
     if top.get("log_level", "info") not in _LOG_LEVELS:
         problems.append(
             f"{source}: log_level: expected one of {', '.join(_LOG_LEVELS)}, "
-            f"got {shown(top['log_level'])}"
+            f"got {shown(top.pop('log_level'))}"
         )
     if top.get("log_format", "auto") not in _LOG_FORMATS:
         problems.append(
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
-            f"got {shown(top['log_format'])}"
+            f"got {shown(top.pop('log_format'))}"
         )
     hostname = top.get("hostname", "")
     if hostname and not _HOSTNAME.fullmatch(hostname):
         problems.append(
             f"{source}: hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
-            f"starting with a letter or digit, got {shown(hostname)}"
+            f"starting with a letter or digit, got {shown(top.pop('hostname'))}"
         )
     problems.extend(section_problems(sections, source))
-    if problems:
-        raise ConfigError(problems)
-    return Config(**top, **sections)
+    return Config(**top, **sections), problems

@@ -109,15 +109,22 @@ def _check_config_file(args: argparse.Namespace) -> int:
 
     args.config = args.check_config
     try:
-        cfg = load_config(args)
-        supervisor_mod.check_config(cfg)
+        text = config_mod.read_file(args.config)
+        cfg, problems = config_mod.best_effort(text, args.config, **_overrides(args))
+        if cfg is not None:  # what is valid, checked further: every problem at once
+            try:
+                supervisor_mod.check_config(cfg)
+            except ConfigError as exc:
+                problems += [p for p in exc.problems if p not in problems]
     except ConfigError as exc:
-        for problem in exc.problems:
-            where = "" if problem.startswith(args.config) else f"{args.config}: "
-            print(f"raspyd: {where}{problem}", file=sys.stderr)
-        return _EXIT_USAGE
+        problems = exc.problems
     except OSError as exc:
         return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
+    for problem in problems:
+        where = "" if problem.startswith(args.config) else f"{args.config}: "
+        print(f"raspyd: {where}{problem}", file=sys.stderr)
+    if problems:
+        return _EXIT_USAGE
     print(f"{args.config}: ok")
     return 0
 
@@ -154,16 +161,19 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     if args.config:
         source = args.config
         text = config_mod.read_file(args.config)
-    return config_mod.load(
-        text,
-        source,
-        data_dir=args.data_dir,
-        network__port_base=args.port_base,
-        network__bind=args.bind,
-        log_format=args.log_format,
-        log_level=args.log_level,
-        allow_root=True if args.allow_root else None,
-    )
+    return config_mod.load(text, source, **_overrides(args))
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that replace config values (None: not given)."""
+    return {
+        "data_dir": args.data_dir,
+        "network__port_base": args.port_base,
+        "network__bind": args.bind,
+        "log_format": args.log_format,
+        "log_level": args.log_level,
+        "allow_root": True if args.allow_root else None,
+    }
 
 
 def _listen_endpoints(cfg: config_mod.Config) -> list[str]:

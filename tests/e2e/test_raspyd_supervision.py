@@ -188,6 +188,29 @@ def test_markdown_without_print_config_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
 
 
+def test_check_config_names_file_device_and_folder_problems_in_one_run(
+    tmp_path: Path,
+) -> None:
+    """It named them a stage at a time: the file's values, then (once those were
+    fixed) the device entries and the folders."""
+    config = tmp_path / "raspyd.toml"
+    config.write_text(
+        "[mqtt]\nport = 70000\n[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "a"\noid = "sensor.bogus"\n'
+        f'[core]\nenabled = true\npreload_dir = "{tmp_path}/none"\n'
+    )
+    result = _raspyd("--check-config", str(config))
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert lines[0] == f"raspyd: {config}: mqtt.port: expected 1..65535, got 70000"
+    assert (
+        lines[1]
+        == f"raspyd: {config}: core.preload_dir: {tmp_path}/none: no such folder"
+    )
+    assert lines[2].startswith(f"raspyd: {config}: devices.fake: device 'a': oid:")
+    assert len(lines) == 3
+
+
 def test_check_config_accepts_the_shipped_example() -> None:
     example = Path(raspy.__file__).parent / "defaults" / "raspyd.toml"
     result = _raspyd("--check-config", str(example))
