@@ -10,6 +10,7 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -23,7 +24,13 @@ from raspy.actors import poller as poller_mod
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices import service
-from raspy.devices.reading import DEVICE_TREE, Reading, Status, device_of_key
+from raspy.devices.reading import (
+    DEVICE_TREE,
+    Reading,
+    Status,
+    device_of_key,
+    value_key,
+)
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig
@@ -67,11 +74,14 @@ class DeviceServiceActor(pykka.ThreadingActor):
         link: MdpLink | None = None,
         discover: Discover | None = None,
         settings: DeviceSettings | None = None,
-        stored_keys: Callable[[], Iterable[str]] | None = None,
+        stored: Callable[[], Iterable[tuple[str, bytes]]] | None = None,
+        resume_outputs: bool = False,
     ) -> None:
         super().__init__()
-        # the tree's keys as stored: readings of devices gone are deleted at start
-        self._stored_keys = stored_keys
+        # the tree as stored: readings of devices gone are deleted at start, and (for
+        # simulated devices) outputs take their last value again
+        self._stored = stored
+        self._resume_outputs = resume_outputs
         self._registry = registry
         # the config file's values, under what was changed over MDP (reset: back)
         self._settings = ServiceSettings(registry, settings)
@@ -100,6 +110,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._rescan()
             self._forget_gone()
             self._settings.apply_saved()
+            self._resume()
             self._started()
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
@@ -292,13 +303,13 @@ class DeviceServiceActor(pykka.ThreadingActor):
         """Delete the readings of this service's devices that are no longer there (an
         entry removed from the config, a sensor gone at a restart): a scenario, the
         web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""
-        if self._stored_keys is None:
+        if self._stored is None:
             return
         registry = self._registry
         prefix = f"{DEVICE_TREE}{registry.hostname}.{registry.service}."
         known = set(registry.names())
         gone: dict[str, str] = {}  # key -> the device's full name
-        for key in self._stored_keys():
+        for key, _ in self._stored():
             found = device_of_key(key) if key.startswith(prefix) else None
             if found is not None and found[0].split(".", 2)[2] not in known:
                 gone[key] = found[0]
@@ -311,6 +322,28 @@ class DeviceServiceActor(pykka.ThreadingActor):
             service=registry.devices_service,
             devices=sorted(set(gone.values())),
         )
+
+    def _resume(self) -> None:
+        """Simulated outputs (a switch, a dimmer) take the value they had before a
+        restart or a reload, as a real relay keeps its state (GPIO: initial =
+        restore); sensors refuse the set and keep polling."""
+        if self._stored is None or not self._resume_outputs:
+            return
+        values = dict(self._stored())
+        now = self._clock.wall()
+        for device in self._registry.devices():
+            body = values.get(value_key(device.fullname))
+            if not body:
+                continue
+            try:
+                value = json.loads(body)
+            except ValueError:
+                continue
+            request = service.Request("set", device.name, value)
+            handled = service.handle_request(self._registry, request, now)
+            if handled.reply[0] == service.OK:
+                for effect in handled.effects:
+                    self._apply(effect)
 
     def _rescan(self) -> list[Device]:
         """Add what discovery finds; the new devices (sub-devices included)."""

@@ -84,7 +84,7 @@ def gpio_start(
             stats=runtime.stats,
             link=link,
             settings=settings,
-            stored_keys=lambda: (key for key, _ in stored_tree(runtime.store)),
+            stored=lambda: stored_tree(runtime.store),
         )
 
     return start
@@ -119,7 +119,9 @@ def start_devices(
         build()
 
         def start(
-            build: Callable[[], Registry] = build, discover: Discover | None = discover
+            build: Callable[[], Registry] = build,
+            discover: Discover | None = discover,
+            simulated: bool = name == FAKE,
         ) -> pykka.ActorRef[Any]:
             return DeviceServiceActor.start(
                 build(),
@@ -129,7 +131,8 @@ def start_devices(
                 link=link,
                 discover=discover,
                 settings=settings,
-                stored_keys=lambda: (key for key, _ in stored_tree(runtime.store)),
+                stored=lambda: stored_tree(runtime.store),
+                resume_outputs=simulated,  # simulated outputs keep state like a relay
             )
 
         specs.append((f"devices.{name}", start))

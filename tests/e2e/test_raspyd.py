@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from support.wait import wait_until
 from support.zmqctx import checked_context, dealer, recv
 
 from raspy.client.clone import CloneClient, fetch_snapshot
+from raspy.client.mdp import Client
 
 
 def _raspyd(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess[str]:
@@ -240,11 +242,57 @@ def test_a_device_removed_from_the_config_leaves_the_tree(tmp_path: Path) -> Non
             # reading reaches the store within a minute, and at every clean stop)
             daemon.config_path.write_text(devices)
             daemon.process.send_signal(signal.SIGHUP)
-            wait_until(
-                lambda: tree.get(prefix + b"cellar/status") is None,
+            wait_until(  # one batch of deletes, seen one key after another
+                lambda: (
+                    tree.get(prefix + b"cellar/status") is None
+                    and tree.get(prefix + b"cellar/value") is None
+                ),
                 what="the cellar's keys deleted",
                 timeout_s=10,
             )
-            assert tree.get(prefix + b"cellar/value") is None
             assert tree.get(prefix + b"hall/status") == b'"ok"'
         assert "device_readings_forgotten" in daemon.log_text()
+
+
+def test_a_simulated_output_keeps_its_value_across_a_devices_reload(
+    tmp_path: Path,
+) -> None:
+    """The hall dimmer went back to 0 whenever anything under [devices] changed
+    (GPIO outputs keep theirs: initial = restore)."""
+    devices = (
+        "[store]\ncoalesce_interval_s = 0\n[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "hall"\noid = "dimmer"\npoll_interval_s = 0.2\n'
+    )
+    value = f"/device/{hostname()}.fake.hall/value".encode()
+    stamp = f"/device/{hostname()}.fake.hall/timestamp".encode()
+    with running_daemon(tmp_path / "data", config_text=devices) as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
+            body = json.dumps({"v": 1, "action": "set", "device": "hall", "value": 40})
+            service = f"{hostname()}.fake.devices"
+            assert client.request(service, body)[0] == b"200"
+        with CloneClient(daemon.endpoint, value.rsplit(b"/", 1)[0]) as tree:
+            seen: list[bytes] = []
+            tree.on_change(lambda change: seen.append(change.body))
+            tree.wait_synced(10)
+            wait_until(lambda: tree.get(value) == b"40", what="the hall at 40")
+            seen.clear()  # from here on
+            daemon.config_path.write_text(
+                devices + '[[devices.fake]]\nname = "porch"\noid = "switch"\n'
+            )
+            daemon.process.send_signal(signal.SIGHUP)
+            wait_until(
+                lambda: (
+                    "device_service_started" in daemon.log_text()
+                    and daemon.log_text().count("device_service_started") >= 2
+                ),
+                what="the fake service started again",
+                timeout_s=10,
+            )
+            before = tree.get(stamp)
+            wait_until(  # a reading of the new service, polled every 0.2 s
+                lambda: tree.get(stamp) != before, what="a new reading of the hall"
+            )
+            assert tree.get(value) == b"40"
+            assert b"0" not in seen  # not even for a moment
