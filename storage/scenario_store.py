@@ -139,10 +139,11 @@ def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
     return StoredScenario(name, code, enabled, mode, imported_at, updated_at)
 
 
-def stored_tree(store: Store) -> list[tuple[str, bytes]]:
-    """The Clone tree as the store has it (the subscription brings what is newer)."""
+def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
+    """The Clone tree as the store has it (the subscription brings what is newer),
+    or the part of it under `prefix`."""
     items: list[tuple[str, bytes]] = []
-    for key, value in store.scan(Table.KV):
+    for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
         try:
             record = decode_kv(value)
         except StoreError:

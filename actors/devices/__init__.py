@@ -74,12 +74,12 @@ class DeviceServiceActor(pykka.ThreadingActor):
         link: MdpLink | None = None,
         discover: Discover | None = None,
         settings: DeviceSettings | None = None,
-        stored: Callable[[], Iterable[tuple[str, bytes]]] | None = None,
+        stored: Callable[[str], Iterable[tuple[str, bytes]]] | None = None,
         resume_outputs: bool = False,
     ) -> None:
         super().__init__()
-        # the tree as stored: readings of devices gone are deleted at start, and (for
-        # simulated devices) outputs take their last value again
+        # the tree as stored, under a prefix: readings of devices gone are deleted at
+        # start, and (for simulated devices) outputs take their last value again
         self._stored = stored
         self._resume_outputs = resume_outputs
         self._registry = registry
@@ -108,9 +108,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._rescan()
-            self._forget_gone()
+            stored = self._stored_readings()
+            self._forget_gone(stored)
             self._settings.apply_saved()
-            self._resume()
+            self._resume(stored)
             self._started()
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
@@ -299,18 +300,24 @@ class DeviceServiceActor(pykka.ThreadingActor):
             published.append((device.fullname, reading))
         self._tree.write_all(published)
 
-    def _forget_gone(self) -> None:
+    def _stored_readings(self) -> dict[str, bytes]:
+        """This service's keys as the store has them, read once per start."""
+        if self._stored is None:
+            return {}
+        registry = self._registry
+        return dict(
+            self._stored(f"{DEVICE_TREE}{registry.hostname}.{registry.service}.")
+        )
+
+    def _forget_gone(self, stored: dict[str, bytes]) -> None:
         """Delete the readings of this service's devices that are no longer there (an
         entry removed from the config, a sensor gone at a restart): a scenario, the
         web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""
-        if self._stored is None:
-            return
         registry = self._registry
-        prefix = f"{DEVICE_TREE}{registry.hostname}.{registry.service}."
         known = set(registry.names())
         gone: dict[str, str] = {}  # key -> the device's full name
-        for key, _ in self._stored():
-            found = device_of_key(key) if key.startswith(prefix) else None
+        for key in stored:
+            found = device_of_key(key)
             if found is not None and found[0].split(".", 2)[2] not in known:
                 gone[key] = found[0]
         if not gone:
@@ -323,16 +330,15 @@ class DeviceServiceActor(pykka.ThreadingActor):
             devices=sorted(set(gone.values())),
         )
 
-    def _resume(self) -> None:
+    def _resume(self, stored: dict[str, bytes]) -> None:
         """Simulated outputs (a switch, a dimmer) take the value they had before a
         restart or a reload, as a real relay keeps its state (GPIO: initial =
         restore); sensors refuse the set and keep polling."""
-        if self._stored is None or not self._resume_outputs:
+        if not self._resume_outputs:
             return
-        values = dict(self._stored())
         now = self._clock.wall()
         for device in self._registry.devices():
-            body = values.get(value_key(device.fullname))
+            body = stored.get(value_key(device.fullname))
             if not body:
                 continue
             try:

@@ -84,7 +84,7 @@ def gpio_start(
             stats=runtime.stats,
             link=link,
             settings=settings,
-            stored=lambda: stored_tree(runtime.store),
+            stored=lambda prefix: stored_tree(runtime.store, prefix),
         )
 
     return start
@@ -131,7 +131,7 @@ def start_devices(
                 link=link,
                 discover=discover,
                 settings=settings,
-                stored=lambda: stored_tree(runtime.store),
+                stored=lambda prefix: stored_tree(runtime.store, prefix),
                 resume_outputs=simulated,  # simulated outputs keep state like a relay
             )
 
