@@ -113,9 +113,7 @@ class CoreService:
                     )
                 ],
             )
-        from raspy.rules.document import states_enabled  # loaded with the parser
-
-        if old is not None and not states_enabled(request.document):
+        if old is not None and not _states(request.document, "enabled"):
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
         self._store(scenario, request.document)
@@ -244,6 +242,13 @@ def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:
     if isinstance(problems, list) and problems:
         return "; ".join(str(p) for p in problems)
     return "" if problems_only else str(refused.body.get("error", "refused"))
+
+
+def _states(text: str, key: str) -> bool:
+    """Does the (valid) document say top-level `key` itself?"""
+    from raspy.rules.document import place  # the parser: loaded on first use only
+
+    return place(text, key)[0] == key
 
 
 def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> str:

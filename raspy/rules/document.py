@@ -91,16 +91,6 @@ def validate_scenario(text: str, source: str = "<scenario>") -> list[str]:
     return []
 
 
-def states_enabled(text: str) -> bool:
-    """Does this (valid) document say `enabled:` itself? A replacing import that does
-    not keeps the stored scenario's enabled state."""
-    root = compose(text)
-    return isinstance(root, yaml.MappingNode) and any(
-        isinstance(key, yaml.ScalarNode) and key.value == "enabled"
-        for key, _ in root.value
-    )
-
-
 def place(text: str, key: str, inner: str = "") -> tuple[str, int, int]:
     """Where a valid document holds top-level `key`'s value (with `inner`: the value of
     `inner` in the first item of that list holding it), as (path, line, col), for a
