@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Final
 
 from raspy.config_checks import section_problems
 from raspy.errors import ConfigError, shown
+from raspy.names import NAME_SEGMENT
 
 DEFAULT_PORT_BASE: Final = 5514
 
@@ -365,8 +365,6 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
-# the <hostname> of every service and device name (raspy.devices.registry's rule)
-_HOSTNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")
 
@@ -530,7 +528,7 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             f"got {shown(top.pop('log_format'))}"
         )
     hostname = top.get("hostname", "")
-    if hostname and not _HOSTNAME.fullmatch(hostname):
+    if hostname and not NAME_SEGMENT.fullmatch(hostname):  # every name's first part
         problems.append(
             f"{source}: hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
             f"starting with a letter or digit, got {shown(top.pop('hostname'))}"

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+from typing import Final
+
+# one part of a routing name: the <hostname> and <service> of `<host>.<service>...`
+NAME_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def short_hostname(configured: str = "") -> str:

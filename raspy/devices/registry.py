@@ -7,7 +7,6 @@ Full names follow docs/architecture.md: `<hostname>.<service>.<device>[.<subdevi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -17,8 +16,8 @@ from raspy.devices.kinds import BUILTIN, KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote
+from raspy.names import NAME_SEGMENT
 
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _NO_STATE: Final[Mapping[str, JsonValue]] = MappingProxyType({})
 
 
@@ -162,7 +161,7 @@ class Registry:
         kind_register: KindRegister = BUILTIN,
     ) -> None:
         for what, value in (("hostname", hostname), ("service", service)):
-            if not _SEGMENT.fullmatch(value):
+            if not NAME_SEGMENT.fullmatch(value):
                 raise ValueError(
                     f"{what} {value!r}: expected ASCII letters, digits, _ or -"
                 )
