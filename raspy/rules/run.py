@@ -158,13 +158,14 @@ _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s):
-            filled = _fitting(scope, _key(scope, key), scope.value(value))
-            yield SetKey(filled[0], filled[1], ttl_s)
+            target = _key(scope, key)
+            yield SetKey(target, _fitting(scope, target, scope.value(value)), ttl_s)
         case model.DeleteAction(key=key):
             yield DeleteKey(_key(scope, key))
         case model.EventAction(key=key, value=value):
+            target = _key(scope, key)
             event = True if value is None else scope.value(value)
-            yield PublishEvent(*_fitting(scope, _key(scope, key), event))
+            yield PublishEvent(target, _fitting(scope, target, event))
         case model.LogAction(message=message, level=level):
             yield Log(level, scope.text(message))
         case model.RunAction(scenario=name):
@@ -192,17 +193,21 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
     return None
 
 
-def _fitting(scope: RunScope, key: str, value: JsonValue) -> tuple[str, JsonValue]:
-    """(key, value), or RunFailed when the tree would drop the value as too large
-    (the server refuses it after the fact, and the run would look successful)."""
-    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+def _fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
+    """`value`, or RunFailed when the tree would drop it as too large (the server
+    refuses it after the fact, and the run would look successful)."""
     limit = scope.env.max_value_bytes
+    if not isinstance(value, str | list | dict):
+        return value  # a number, true, false or null: a few bytes
+    if isinstance(value, str) and 6 * len(value) + 2 <= limit:
+        return value  # even all \uXXXX escapes fit: no need to encode it here
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
     if size > limit:
         raise RunFailed(
             f"key {shown(key)}: a value of {size} bytes is over [clone] "
             f"max_value_bytes ({limit})"
         )
-    return key, value
+    return value
 
 
 def _key(scope: RunScope, template: str) -> str:
