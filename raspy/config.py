@@ -438,11 +438,14 @@ def read_file(path: str) -> str:
 
 def load(text: str, source: str = "<config>", **overrides: Any) -> Config:
     """Parse TOML text; `overrides` (CLI flags, dotted by `__`) beat the file."""
+    return from_mapping(_parsed(text, source), source, **overrides)
+
+
+def _parsed(text: str, source: str) -> dict[str, Any]:
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from exc
-    return from_mapping(document, source, **overrides)
 
 
 def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Config:
@@ -477,15 +480,13 @@ def best_effort(
     it is not TOML): `raspyd --check-config` checks that one further (devices, files)
     so that it names every problem at once, not a stage at a time."""
     try:
-        return load(text, source, **overrides), []
+        document = _parsed(text, source)
     except ConfigError as exc:
-        problems = exc.problems
+        return None, exc.problems
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return None, problems
-    config, _ = _assemble(document, source)
-    return config, problems
+        return from_mapping(document, source, **overrides), []
+    except ConfigError as exc:  # what is valid in the file alone, checked further
+        return _assemble(document, source)[0], exc.problems
 
 
 def _validated(document: dict[str, Any], source: str) -> Config:
