@@ -41,12 +41,10 @@ class KvWatch:
         new: JsonValue,
         mono: float,
         *,
-        deleted: bool | None = None,
+        deleted: bool,
     ) -> list[TriggerData]:
         """What fires now because `key` went from `old` to `new` (None: absent, or a
-        JSON null when `deleted` is False: an event published with null fires)."""
-        if deleted is None:
-            deleted = new is None
+        JSON null when not `deleted`: an event published with null fires)."""
         fired: list[TriggerData] = []
         for index, trigger, wanted in self._patterns:
             if not wanted(key):
