@@ -237,20 +237,17 @@ async def scenario_action(
     service = f"{backend.hostname}.core.scenario"
     try:
         frames = await _ask(backend, service, forms.scenario_request(action, name))
-        if frames[:1] != [b"200"]:
-            detail = (
-                json.loads(frames[1]).get("error", "refused") if len(frames) > 1 else ""
-            )
-            raise ReplyError(service, str(detail))
         reply = json.loads(frames[1]) if len(frames) > 1 else {}
         reply = reply if isinstance(reply, dict) else {}
+        if frames[:1] != [b"200"]:
+            raise ReplyError(service, str(reply.get("error", "refused")))
         if reply.get("not_started"):
             message = f"{action}: {name} not started: {reply['not_started']}"
         elif isinstance(reply.get("queued"), int):
             message = f"{action}: {name} queued ({reply['queued']} waiting)"
         else:
             message = f"{action}: {name} done"
-    except (forms.FormError, ReplyError, ValueError, AttributeError) as exc:
+    except (forms.FormError, ReplyError, ValueError) as exc:
         message = f"failed: {action} {name}: {exc}"
     if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
         backend.flashes.clear()
