@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, clone_server
+from support.clonesrv import ChpSockets, CloneServer, clone_server
 from support.wait import wait_until
 
 from raspy.config import StoreConfig
@@ -32,16 +32,10 @@ class RfcClient:
         self.kvmap: dict[bytes, bytes] = {}
         self.sequence = 0
         self.hugz: list[list[bytes]] = []
-        self.subscriber = context.socket(zmq.SUB)
-        self.snapshot = context.socket(zmq.DEALER)
-        self.publisher = context.socket(zmq.PUB)
-        for sock in (self.subscriber, self.snapshot, self.publisher):
-            sock.setsockopt(zmq.LINGER, 0)
-        self.subscriber.setsockopt(zmq.SUBSCRIBE, subtree)
-        self.subscriber.setsockopt(zmq.SUBSCRIBE, b"HUGZ")
-        self.subscriber.connect(server.endpoints.publisher)
-        self.snapshot.connect(server.endpoints.snapshot)
-        self.publisher.connect(server.endpoints.collector)
+        sockets = ChpSockets.connect(context, server, subtree)
+        self.subscriber = sockets.subscriber
+        self.snapshot = sockets.snapshot
+        self.publisher = sockets.publisher
 
     def close(self) -> None:
         for sock in (self.subscriber, self.snapshot, self.publisher):

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, next_update, snapshot, subscriber
+from support.clonesrv import (
+    ChpSockets,
+    CloneServer,
+    next_update,
+    snapshot,
+    subscriber,
+)
 from support.wait import wait_until
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -344,16 +350,10 @@ class ZguideStyleAgent:
         self.kvmap: dict[bytes, bytes] = {}
         self.sequence = 0
         self.hugz = 0
-        self.subscriber = context.socket(zmq.SUB)
-        self.snapshot = context.socket(zmq.DEALER)
-        self.publisher = context.socket(zmq.PUB)
-        for sock in (self.subscriber, self.snapshot, self.publisher):
-            sock.setsockopt(zmq.LINGER, 0)
-        self.subscriber.setsockopt(zmq.SUBSCRIBE, subtree)
-        self.subscriber.setsockopt(zmq.SUBSCRIBE, b"HUGZ")
-        self.subscriber.connect(server.endpoints.publisher)
-        self.snapshot.connect(server.endpoints.snapshot)
-        self.publisher.connect(server.endpoints.collector)
+        sockets = ChpSockets.connect(context, server, subtree)
+        self.subscriber = sockets.subscriber
+        self.snapshot = sockets.snapshot
+        self.publisher = sockets.publisher
         self.snapshot.send_multipart([b"ICANHAZ?", subtree])
         while True:
             assert self.snapshot.poll(5000), "the snapshot did not finish"

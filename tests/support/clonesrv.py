@@ -44,6 +44,38 @@ class CloneServer:
             self.ref.ask(msgs.GetStats(), timeout=5)
 
 
+@dataclass
+class ChpSockets:
+    """A raw clone agent's three sockets (zguide model 6 style): a SUB on the
+    publisher (its subtree and HUGZ), a DEALER on the snapshot port, a PUB on the
+    collector; every one with linger 0."""
+
+    subscriber: zmq.Socket[bytes]
+    snapshot: zmq.Socket[bytes]
+    publisher: zmq.Socket[bytes]
+
+    @classmethod
+    def connect(
+        cls,
+        context: zmq.Context[zmq.Socket[bytes]],
+        server: CloneServer,
+        subtree: bytes,
+    ) -> ChpSockets:
+        made = cls(
+            context.socket(zmq.SUB),
+            context.socket(zmq.DEALER),
+            context.socket(zmq.PUB),
+        )
+        for sock in (made.subscriber, made.snapshot, made.publisher):
+            sock.setsockopt(zmq.LINGER, 0)
+        made.subscriber.setsockopt(zmq.SUBSCRIBE, subtree)
+        made.subscriber.setsockopt(zmq.SUBSCRIBE, b"HUGZ")
+        made.subscriber.connect(server.endpoints.publisher)
+        made.snapshot.connect(server.endpoints.snapshot)
+        made.publisher.connect(server.endpoints.collector)
+        return made
+
+
 @contextmanager
 def clone_server(
     context: zmq.Context[zmq.Socket[bytes]],
