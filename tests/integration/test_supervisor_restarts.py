@@ -14,6 +14,7 @@ import pykka
 import pytest
 from structlog.testing import capture_logs
 from support.net import free_port_base
+from support.runtimes import runtimes
 from support.wait import wait_until
 
 from raspy import config as config_mod
@@ -181,15 +182,9 @@ def test_raspy_status_counts_restarts_across_a_new_clone_server_and_a_reload(
 ) -> None:
     """A device service that crashed once, then was started again for a new Clone
     server (and Titanic for a reload), showed RESTARTS 0 again."""
-    cfg = config_mod.load(
-        FAST + "[devices]\nfake_enabled = true\n",
-        "test.toml",
-        data_dir=str(tmp_path / "data"),
-        hostname="testhost",
-        network__port_base=free_port_base(),
-    )
-    rt = supervisor.start(cfg)
-    try:
+    with runtimes(tmp_path / "data", FAST) as start:
+        rt = start("[devices]\nfake_enabled = true\n")
+        cfg = rt.config
         _stop_part(rt, "devices.fake")
         _stop_part(rt, "titanic")
         _stop_part(rt, "clone")  # its followers and the devices start anew
@@ -201,5 +196,3 @@ def test_raspy_status_counts_restarts_across_a_new_clone_server_and_a_reload(
             return {part: restarts.get(part) for part in wanted} == wanted
 
         wait_until(shown, what=f"raspy status to show {wanted}", timeout_s=20)
-    finally:
-        rt.stop()
