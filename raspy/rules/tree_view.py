@@ -56,13 +56,14 @@ class TreeView:
         return decode(self._bodies.get(key))
 
     def matching(self, patterns: Iterable[str]) -> tuple[tuple[str, JsonValue], ...]:
-        """(key, value) of every key one of the globs matches, in key order."""
+        """(key, value) of every key one of the globs matches, in key order (most
+        scenarios have no `for:` trigger: no glob, nothing to go through)."""
+        patterns = list(patterns)
+        if not patterns:
+            return ()
         wanted = matcher(patterns)
-        return tuple(
-            (key, decode(body))
-            for key, body in sorted(self._bodies.items())
-            if wanted(key)
-        )
+        found = sorted(key for key in self._bodies if wanted(key))
+        return tuple((key, decode(self._bodies[key])) for key in found)
 
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
