@@ -150,9 +150,9 @@ class MqttBridgeActor(SteadyActor):
                     timeout=_ASK_TIMEOUT_S,
                 )
             items = tuple(
-                (key, body)
-                for key, body in stored_tree(links.store)
-                if key.startswith(self._prefixes)
+                item
+                for prefix in self._prefixes
+                for item in stored_tree(links.store, prefix)
             )
             self.link.submit(Seed(items))
             links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)

@@ -51,7 +51,7 @@ from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
 from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store, Table
-from raspy.web.live import LIVE_PREFIXES, is_live
+from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
 
@@ -131,7 +131,11 @@ class WebActor(SteadyActor):
                     msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
                     timeout=_ASK_TIMEOUT_S,
                 )
-            stored = [(k, body) for k, body in stored_tree(links.store) if is_live(k)]
+            stored = [
+                item
+                for prefix in LIVE_PREFIXES
+                for item in stored_tree(links.store, prefix)
+            ]
             server.feed(stored, seed=True)
         server.start()
 
