@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Protocol
 
 import zmq
@@ -177,10 +177,11 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
 
     title = f"{reply['key']} ({reply['tier']})"
     points = reply["points"]
+    zone = datetime.now().astimezone().tzinfo or UTC  # this machine's, as the text
     if path.lower().endswith(".png"):
-        data = png_chart(points, title=title, unit=unit)
+        data = png_chart(points, title=title, unit=unit, zone=zone)
     else:
-        data = svg_chart(points, title=title, unit=unit).encode("utf-8")
+        data = svg_chart(points, title=title, unit=unit, zone=zone).encode("utf-8")
     try:
         write_atomic(path, data)
     except OSError as exc:
