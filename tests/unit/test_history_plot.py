@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
