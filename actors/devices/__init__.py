@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -59,6 +59,21 @@ class HandleRequest:
     """Answer one request body (ask): the reply frames `(status, json)`."""
 
     body: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetGone:
+    """raspy-poller: the hub's copy of this service's subtree, once its Clone client
+    has the snapshot; the readings of devices no longer here are deleted, as the
+    in-hub service does at start with `stored`."""
+
+    tree: Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Republish:
+    """raspy-poller: back with the hub after a loss; send every current reading in
+    full, since the hub may have marked them offline meanwhile."""
 
 
 class DeviceServiceActor(pykka.ThreadingActor):
@@ -192,6 +207,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 self._on_mdp(frames)
             case HandleRequest(body=body):
                 return self._handle(body)
+            case ForgetGone(tree=tree):
+                self._forget_gone(tree)
+            case Republish():
+                self._republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
                 raise RuntimeError(f"device poller of {bus} failed") from error
             case _ if self._on_other(message):
@@ -309,7 +328,17 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._stored(f"{DEVICE_TREE}{registry.hostname}.{registry.service}.")
         )
 
-    def _forget_gone(self, stored: dict[str, bytes]) -> None:
+    def _republish(self) -> None:
+        self._tree.forget()
+        current = [(d.fullname, d.last) for d in self._registry.devices()]
+        count = self._tree.write_all((f, r) for f, r in current if r is not None)
+        log.info(
+            "device_readings_republished",
+            service=self._registry.devices_service,
+            count=count,
+        )
+
+    def _forget_gone(self, stored: Mapping[str, bytes]) -> None:
         """Delete the readings of this service's devices that are no longer there (an
         entry removed from the config, a sensor gone at a restart): a scenario, the
         web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""
