@@ -93,8 +93,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         resume_outputs: bool = False,
     ) -> None:
         super().__init__()
-        # the tree as stored, under a prefix: readings of devices gone are deleted at
-        # start, and (for simulated devices) outputs take their last value again
+        # the tree under a prefix as it is at start (raspyd: the store with the
+        # coalesced values not yet written laid over it): readings of devices gone
+        # are deleted, and (for simulated devices) outputs take their last value
+        # again; raspy-poller has none and sends ForgetGone once it has the hub's
         self._stored = stored
         self._resume_outputs = resume_outputs
         self._registry = registry
@@ -320,7 +322,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._tree.write_all(published)
 
     def _stored_readings(self) -> dict[str, bytes]:
-        """This service's keys as the store has them, read once per start."""
+        """This service's keys as the tree has them, read once per start."""
         if self._stored is None:
             return {}
         registry = self._registry

@@ -6,8 +6,13 @@
 The service answers `<hostname>.<service>.devices` as an external MDP worker of the
 hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3),
 so several boards make one tree. The Clone client waits until the collector listens
-(docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). SIGTERM
-or SIGINT ends it cleanly (exit 0); bad usage or config exits 2.
+(docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). Once
+it has the hub's copy of its subtree, the readings of devices no longer here are
+deleted; after a loss of the hub every reading is sent again in full (the hub marks
+the readings of a board it has not heard for `[devices] offline_after_s` offline).
+SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
+grace at once, and nothing is marked before it ends, so a restart costs no write;
+bad usage or config exits 2.
 """
 
 from __future__ import annotations
@@ -227,9 +232,9 @@ class _HubWatch:
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
         if sessions != self._sessions:
-            if self._sessions:  # the first session: nothing was lost yet
-                service.tell(devices.Republish())
             self._sessions = sessions
+            if sessions > 1:  # the first session: nothing was lost yet
+                service.tell(devices.Republish())
 
 
 def _serve(

@@ -175,3 +175,33 @@ def test_a_board_that_was_away_sends_its_readings_again_in_full(
         assert _field(tree, attic, "value") is not None
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_board_that_died_while_the_hub_was_down_is_marked_after_its_start(
+    tmp_path: Path,
+) -> None:
+    """No worker ever registers to lose: the hub finds the board's readings in its
+    tree at start and gives the board the grace from then."""
+    attic = f"{BOARD}.fake.attic"
+    config = tmp_path / "poller.toml"
+    config.write_text("[devices]\n" + ATTIC, encoding="utf-8")
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        with (
+            CloneClient(daemon.endpoint, b"/device/") as tree,
+            _poller(daemon, config, tmp_path / "poller.log") as process,
+        ):
+            tree.wait_synced(10)
+            wait_until(
+                lambda: _status(tree, attic) == "ok", what="the attic ok", timeout_s=15
+            )
+            daemon.kill()  # a power cut of the house: the hub first, then the board
+            process.kill()
+        daemon.start()
+        with CloneClient(daemon.endpoint, b"/device/") as tree:
+            tree.wait_synced(10)
+            wait_until(
+                lambda: _status(tree, attic) == "offline",
+                what="the attic offline",
+                timeout_s=15,
+            )
