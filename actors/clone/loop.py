@@ -145,6 +145,8 @@ class CloneLoop:
                 self._subscribers.add(prefix, ref)
             case msgs.CloneUnsubscribe(ref=ref):
                 self._subscribers.remove(ref)
+            case msgs.GetUnstored(prefix=prefix):
+                return self._commits.overlay(prefix)
             case msgs.GetStats():
                 return {
                     "clone.last_seq": self._core.last_seq,

@@ -145,6 +145,9 @@ class WorkerCore:
         self._broker_expires_at = _NEVER
         self._next_heartbeat_at = _NEVER
         self._heard = False  # any valid message from the broker on this connection
+        # connections on which the broker spoke first with anything but DISCONNECT:
+        # it took our READY (a caller sees a new session after a loss by this count)
+        self.sessions = 0
         self._outstanding: dict[bytes, int] = {}  # client -> requests not yet final
 
     @property
@@ -194,6 +197,8 @@ class WorkerCore:
             # RFC 7: after DISCONNECT, close the socket and start over on a new one.
             return [*self._lose("disconnect", 0.0, now), *self._connect(now)]
         self._reconnects.reset()
+        if first_word:
+            self.sessions += 1
         self._broker_expires_at = now + self._silence_s
         if isinstance(message, mdp.WorkerRequest):
             self._outstanding[message.client] = (

@@ -165,6 +165,24 @@ def test_worker_reconnects_at_once_on_disconnect(version: mdp.Version) -> None:
     assert core.state is WorkerState.CONNECTED
 
 
+def test_a_session_counts_once_the_broker_speaks_on_a_new_connection() -> None:
+    """raspy-poller resends its readings when a new session follows a loss: the
+    broker took the READY once it says anything but DISCONNECT first."""
+    core = connected()
+    assert core.sessions == 0  # READY sent, nothing heard yet
+    core.on_frames(HEARTBEAT[V02], T0 + 1)
+    core.on_frames(HEARTBEAT[V02], T0 + 2)
+    assert core.sessions == 1
+    core.on_frames(DISCONNECT[V02], T0 + 3)  # reconnects at once
+    assert core.sessions == 1
+    core.on_frames(REQUEST[V02], T0 + 4)
+    assert core.sessions == 2
+    core.on_tick(T0 + 100)  # silent broker: lost, then a READY that is refused
+    core.on_tick(T0 + 200)
+    core.on_frames(DISCONNECT[V02], T0 + 200.1)
+    assert core.sessions == 2
+
+
 def test_worker_waits_before_retrying_when_broker_refuses_ready() -> None:
     """§2.8: READY refused (e.g. mmi.*) is a DISCONNECT as the broker's first word."""
     core = connected()
