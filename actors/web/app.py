@@ -314,12 +314,15 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def login_post(request: Request) -> Response:
         return await login_submit(request, backend)
 
+    async def devices(request: Request, backend: Backend, session: Session) -> Response:
+        return await p.devices_page(request, backend, session, tree=hub.values)
+
     routes: list[Any] = [
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/static/{name}", static, methods=["GET"]),
         route("/logout", logout, methods=("POST",)),
-        route("/", p.devices_page),
+        route("/", devices),
         route("/device/{fullname}", p.device_page),
         route("/device/{fullname}/chart.svg", p.chart),
         route("/scenarios", p.scenarios_page),

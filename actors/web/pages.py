@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from raspy.actors.web.app import Backend
+from raspy.devices.reading import DEVICE_TREE
 from raspy.web import forms, html, models, pages
 from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
@@ -73,8 +74,13 @@ async def _device_rows(
 
 
 async def devices_page(
-    request: Request, backend: Backend, session: Session
+    request: Request,
+    backend: Backend,
+    session: Session,
+    tree: Callable[[str], Mapping[str, object]] | None = None,
 ) -> Response:
+    """The devices of every served `*.devices` service, and, from `tree` (the live
+    values), those of a service no worker serves now (a remote board gone)."""
     try:
         services = models.service_names(
             await _ask(backend, "mmi.services", b"*.devices")
@@ -84,6 +90,8 @@ async def devices_page(
     else:
         problems = []
     rows, more = await _device_rows(backend, services)
+    if tree is not None and not problems:  # the broker said which are served
+        rows += models.unserved_rows(tree(DEVICE_TREE), set(services))
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
     return _page(backend, session, "Devices", body, "/", live=True)
 

@@ -100,6 +100,15 @@ class LiveHub:
             if is_live(key) and body and key not in self._current:
                 self._current[key] = _fragment(key, body)
 
+    def values(self, prefix: str) -> dict[str, JsonValue]:
+        """The current value of every live key under `prefix` (a page's first view)."""
+        fragments = [
+            text for key, text in self._current.items() if key.startswith(prefix)
+        ]
+        found = json.loads("{" + ",".join(fragments) + "}")
+        assert isinstance(found, dict)  # fragments are `"key": value` pairs
+        return found
+
     def join(self, wake: Callable[[], None]) -> LiveClient:
         """A new client; its first batch is the current value of every live key."""
         client = LiveClient(wake, dict(self._current))

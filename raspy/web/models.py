@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from raspy.devices.reading import DEVICE_TREE
+from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.errors import RaspyError, quote
 
 _MAX_ROWS: Final = 10_000
@@ -106,6 +106,41 @@ def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
             )
         )
     return sorted(rows, key=lambda row: row.name)
+
+
+def unserved_rows(
+    tree: Mapping[str, object], served: Collection[str]
+) -> list[DeviceRow]:
+    """Devices in the tree whose `<host>.<svc>.devices` is not among `served` (a
+    remote board gone: its readings stay, marked offline once the hub's grace
+    ends), from their keys alone; sorted by full name."""
+    fields: dict[str, dict[str, object]] = {}
+    for key, value in tree.items():
+        found = device_of_key(key)
+        if found is None:
+            continue
+        fullname, field = found
+        host, service, name = fullname.split(".", 2)
+        if f"{host}.{service}.devices" not in served:
+            fields.setdefault(fullname, {})[field] = value
+    rows = []
+    for fullname in sorted(fields)[:_MAX_ROWS]:
+        host, service, name = fullname.split(".", 2)
+        known = fields[fullname]
+        rows.append(
+            DeviceRow(
+                service=f"{host}.{service}",
+                name=name,
+                fullname=fullname,
+                oid="",  # unknown without its service: no switch to press
+                value=known.get("value"),
+                unit=_text(known.get("unit")),
+                status=_text(known.get("status"), "unknown"),
+                wall_ts=_number(known.get("timestamp")),
+                logged=False,
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,25 +5,20 @@ why at once (503), as the device page does."""
 
 from __future__ import annotations
 
-import http.client
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support.net import free_port_base
 from support.wait import wait_until
+from support.web_browser import Answer, Browser, allow_login
 
 from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
-from raspy.web.login import hash_secret
-from raspy.web.login_files import token_path, write_private
 
 HOST = "testhost"
-TOKEN = "a-token-for-the-test"  # noqa: S105  # a test login, hashed below
 ATTIC = f"{HOST}.fake.attic"
 CHART = f"/device/{ATTIC}/chart.svg?range=24h&width=800"
 DEVICES = (
@@ -31,51 +26,6 @@ DEVICES = (
     'name = "attic"\noid = "sensor.temperature"\nlog = true\npoll_interval_s = 0.2\n'
 )
 WEB = "[http]\nenabled = true\n"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    content_type: str
-    cookies: list[str]
-    body: str
-
-
-class Browser:
-    """Plain HTTP to the web face, with the cookies of one login."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.cookie = ""
-
-    def exchange(self, method: str, path: str, body: str = "") -> Answer:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        if method == "POST":
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            connection.request(method, path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            return Answer(
-                response.status,
-                response.getheader("content-type") or "",
-                response.headers.get_all("set-cookie") or [],
-                response.read().decode("utf-8"),
-            )
-        finally:
-            connection.close()
-
-    def log_in(self) -> None:
-        form = self.exchange("GET", "/login")
-        self.cookie = form.cookies[0].split(";")[0]
-        match = re.search(r'name="csrf" value="([^"]+)"', form.body)
-        assert match is not None
-        answer = self.exchange(
-            "POST", "/login", f"csrf={match.group(1)}&secret={TOKEN}"
-        )
-        assert answer.status == 303
-        session = next(c for c in answer.cookies if c.startswith("raspy_session="))
-        self.cookie = session.split(";")[0]
 
 
 Start = Callable[[str], tuple[supervisor.Runtime, Browser]]
@@ -87,7 +37,7 @@ def start_runtime(tmp_path: Path) -> Iterator[Start]:
 
     def start(extra: str) -> tuple[supervisor.Runtime, Browser]:
         data_dir = tmp_path / "data"
-        write_private(token_path(data_dir), hash_secret(TOKEN).line() + "\n")
+        allow_login(data_dir)
         cfg = config_mod.load(
             DEVICES + WEB + extra,
             "test.toml",

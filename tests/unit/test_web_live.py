@@ -132,3 +132,15 @@ def test_a_client_that_left_gets_nothing_more_and_close_wakes_the_rest() -> None
     hub.publish([("/device/h.f.a/value", b"1")])
     hub.close()
     assert (gone.count, staying.count, hub.closed, len(hub)) == (0, 2, True, 1)
+
+
+def test_values_give_the_current_value_of_each_live_key_under_a_prefix() -> None:
+    hub = LiveHub()
+    hub.seed([("/device/a/value", b"1.5"), ("/scenario/s/state", b'"idle"')])
+    hub.publish([("/device/b/value", b"not json"), ("/device/a/value", b"2")])
+    hub.publish([("/device/c/value", b"3"), ("/device/c/value", b"")])  # deleted
+    assert hub.values("/device/") == {
+        "/device/a/value": 2,
+        "/device/b/value": "not json",
+    }
+    assert hub.values("/scenario/") == {"/scenario/s/state": "idle"}

@@ -130,3 +130,50 @@ def test_any_reply_parses_or_raises_reply_error(reply_frames: list[bytes]) -> No
             parse(reply_frames)
         except ReplyError:
             continue
+
+
+def test_unserved_rows_come_from_the_tree_for_services_no_worker_serves() -> None:
+    tree: dict[str, object] = {
+        "/device/pi.fake.attic/value": 20.5,  # served: its service lists it
+        "/device/board.fake.cellar/value": None,
+        "/device/board.fake.cellar/unit": "%",
+        "/device/board.fake.cellar/status": "offline",
+        "/device/board.fake.cellar/timestamp": 1e9,
+        "/device/board.fake.tv.volume/value": 3,
+        "/device/board.fake.tv.volume/status": ["not", "text"],
+        "/scenario/x/state": "idle",
+        "/device/no-dots/value": 1,
+    }
+    rows = models.unserved_rows(tree, {"pi.fake.devices"})
+    assert rows == [
+        DeviceRow(
+            "board.fake",
+            "cellar",
+            "board.fake.cellar",
+            "",
+            None,
+            "%",
+            "offline",
+            1e9,
+            False,
+        ),
+        DeviceRow(
+            "board.fake",
+            "tv.volume",
+            "board.fake.tv.volume",
+            "",
+            3,
+            "",
+            "unknown",
+            None,
+            False,
+        ),
+    ]
+    assert models.unserved_rows(tree, {"pi.fake.devices", "board.fake.devices"}) == []
+
+
+@given(st.dictionaries(st.text(max_size=40), st.none() | st.floats() | st.text()))
+def test_unserved_rows_take_any_tree(tree: dict[str, object]) -> None:
+    for row in models.unserved_rows(tree, set()):
+        assert row.key.startswith("/device/")
+        assert row.oid == ""

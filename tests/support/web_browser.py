@@ -1,0 +1,63 @@
+"""Plain HTTP to a running web face, logged in with a token (integration tests)."""
+
+from __future__ import annotations
+
+import http.client
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from raspy.web.login import hash_secret
+from raspy.web.login_files import token_path, write_private
+
+TOKEN = "a-token-for-the-test"  # noqa: S105  # a test login, hashed below
+
+
+def allow_login(data_dir: Path) -> None:
+    """Make TOKEN the data dir's web login token (before the runtime starts)."""
+    write_private(token_path(data_dir), hash_secret(TOKEN).line() + "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    content_type: str
+    cookies: list[str]
+    body: str
+
+
+class Browser:
+    """Plain HTTP to the web face, with the cookies of one login."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookie = ""
+
+    def exchange(self, method: str, path: str, body: str = "") -> Answer:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            return Answer(
+                response.status,
+                response.getheader("content-type") or "",
+                response.headers.get_all("set-cookie") or [],
+                response.read().decode("utf-8"),
+            )
+        finally:
+            connection.close()
+
+    def log_in(self) -> None:
+        form = self.exchange("GET", "/login")
+        self.cookie = form.cookies[0].split(";")[0]
+        match = re.search(r'name="csrf" value="([^"]+)"', form.body)
+        assert match is not None
+        answer = self.exchange(
+            "POST", "/login", f"csrf={match.group(1)}&secret={TOKEN}"
+        )
+        assert answer.status == 303
+        session = next(c for c in answer.cookies if c.startswith("raspy_session="))
+        self.cookie = session.split(";")[0]
