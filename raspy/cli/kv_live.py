@@ -44,6 +44,13 @@ def add_live_commands(subparsers: Any) -> None:
             parser.add_argument(
                 "--ttl", type=float, metavar="SECONDS", help="ephemeral"
             )
+        if name == "del":
+            parser.add_argument(
+                "--subtree",
+                action="store_true",
+                help="delete every key that starts with KEY (a retired board's "
+                "readings: /device/<host>.<svc>.)",
+            )
         if name == "watch":
             parser.add_argument(
                 "--count", type=int, metavar="N", help="stop after N changes"
@@ -149,10 +156,16 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
     with CloneClient(endpoints, key, curve=args.curve) as client:
         client.wait_synced(args.timeout)
-        if client.get(key) is None:
-            return _fail(f"{args.key}: no such key", EXIT_FAILURE)
-        client.delete(key, confirm_timeout_s=args.timeout)
-        print(f"{args.key} deleted (seq {client.seq})")
+        keys = [found for found, _ in client.items()] if args.subtree else [key]
+        if not keys or client.get(keys[0]) is None:
+            what = "no key under it" if args.subtree else "no such key"
+            return _fail(f"{args.key}: {what}", EXIT_FAILURE)
+        for found in keys:  # each confirmed before the next: none left half-done
+            client.delete(found, confirm_timeout_s=args.timeout)
+        if args.subtree:
+            print(f"{len(keys)} keys under {args.key} deleted (seq {client.seq})")
+        else:
+            print(f"{args.key} deleted (seq {client.seq})")
     return EXIT_OK
 
 

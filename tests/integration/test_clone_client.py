@@ -499,3 +499,34 @@ def test_raspy_kv_set_and_del_say_why_nothing_happened(
         "clone_input_rejected)",
         "raspy-kv: /k/never: no such key",
     ]
+
+
+def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
+    zmq_context: Context,
+    store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A retired board's readings go in one command; a key beside the prefix stays."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    server = ["--server", f"127.0.0.1:{base}"]
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        for key in (
+            b"/device/b.f.x/value",
+            b"/device/b.f.x/unit",
+            b"/device/b.g.y/value",
+        ):
+            srv.publisher.set(key, b"1")
+        wait_until(lambda: srv.counter("clone.published") == 3, what="the keys")
+        capsys.readouterr()
+        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 0
+        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 1
+        assert kv.run(["ls", "/device/", *server]) == 0
+        out, err = capsys.readouterr()
+    assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
+    messages = [line for line in err.splitlines() if not line.startswith("{")]
+    assert messages == ["raspy-kv: /device/b.f.: no key under it"]
