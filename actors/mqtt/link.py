@@ -128,9 +128,8 @@ class MqttLink:
 
     def message(self, topic: str, payload: bytes, retained: bool) -> None:
         self._log.command()
-        self._apply(
-            self.core.command(topic, payload, self._monotonic(), retained=retained)
-        )
+        now = self._monotonic()
+        self._apply(self.core.command(topic, payload, now, retained=retained))
         self._busy = True  # a result may wait in the buffer
 
     def acknowledged(self) -> None:
