@@ -119,6 +119,14 @@ class GetPublishOutbox:
 
 
 @dataclass(frozen=True, slots=True)
+class GetUnstored:
+    """Ask the Clone server for the published coalesced updates under `prefix` that
+    the store may not hold yet (storage.scenario_store.live_tree lays them over it)."""
+
+    prefix: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class GetCloneEndpoints:
     """Ask the Clone server for its bound snapshot/publisher/collector endpoints."""
 

@@ -7,6 +7,7 @@ Runtime (raspy.actors.runtime), which this module re-exports for its users.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Final
 
 import pykka
@@ -16,7 +17,7 @@ import zmq
 from raspy import config_files, names
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
-from raspy.actors.clone.server import ClonePublisher, start_clone_server
+from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_server
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
@@ -230,7 +231,8 @@ def _start_devices(rt: Runtime) -> None:
         from raspy.actors.mqtt import start_mqtt
 
         start_mqtt(rt)  # before the devices: it hears their first readings
-    for name, start in hardware.start_devices(rt, publisher):
+    tree = functools.partial(read_tree, clone_ref, rt.store)
+    for name, start in hardware.start_devices(rt, publisher, tree):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core
     start_history_child(rt)  # [history]: the value recorder, idem

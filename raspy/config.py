@@ -153,6 +153,12 @@ class DevicesConfig:
     rtc_sysfs_dir: str = "/sys/class/rtc"
     # /stats/<hostname>/clock/: the kernel's clock health, every this many s (0: off)
     clock_health_interval_s: float = 10.0
+    # seconds a remote device service (raspy-poller) may be without its MDP worker
+    # before the hub marks its readings offline (value null); 0: never. The broker
+    # gives a silent worker up after heartbeat_liveness intervals (raspy-poller's
+    # even while busy: it shows that it heartbeats then), others after
+    # broker.busy_timeout_s if a request was waiting at it
+    offline_after_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ or the new version is there, never a mix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import structlog
 
 from raspy import packing
+from raspy.cores.clone import Update
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
 from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
@@ -150,3 +151,29 @@ def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
             continue
         items.append((key.decode("utf-8", "replace"), record.body))
     return items
+
+
+def live_tree(
+    store: Store, prefix: str, unstored: Iterable[Update]
+) -> list[tuple[str, bytes]]:
+    """The tree under `prefix` as subscribers see it: the store's records with the
+    published coalesced updates it may not have yet laid over them (the Clone
+    server's GetUnstored; the higher sequence of a key wins and a deletion among
+    them hides the key), in key order. Ask for `unstored` before this reads the
+    store: a record written since is then at least as new."""
+    newest: dict[bytes, tuple[int, bytes]] = {}
+    for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
+        try:
+            record = decode_kv(value)
+        except StoreError:
+            continue
+        newest[key] = (record.seq, record.body)
+    for update in unstored:
+        known = newest.get(update.key)
+        if known is None or update.seq > known[0]:
+            newest[update.key] = (update.seq, update.body)
+    return [
+        (key.decode("utf-8", "replace"), body)
+        for key, (_, body) in sorted(newest.items())
+        if body
+    ]

@@ -126,6 +126,8 @@ class CloneLoop:
                 self._parts.subscribers.add(prefix, ref)
             case msgs.CloneUnsubscribe(ref=ref):
                 self._parts.subscribers.remove(ref)
+            case msgs.GetUnstored(prefix=prefix):
+                return self._commits.overlay(prefix)
             case msgs.GetStats():
                 return self._parts.stats()
             case msgs.Tick():

@@ -5,7 +5,7 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pykka
 import structlog
@@ -16,14 +16,24 @@ from raspy.actors.clone.loop import STOP_FLUSH_S, CloneLoop
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
+from raspy.cores.clone import Update
 from raspy.protocol import clone
 from raspy.stats import Stats
+from raspy.storage.scenario_store import live_tree
 from raspy.storage.store import Store
 from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="clone")
 
-__all__ = ["CloneLoop", "ClonePublisher", "CloneServerActor", "start_clone_server"]
+__all__ = [
+    "CloneLoop",
+    "ClonePublisher",
+    "CloneServerActor",
+    "read_tree",
+    "start_clone_server",
+]
+
+_ASK_TIMEOUT_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,12 @@ class CloneServerActor(pykka.ThreadingActor):
                 return self._loop.outbox  # what a ClonePublisher appends to
             case msgs.GetCloneEndpoints():
                 return self._loop.bound_endpoints
-            case msgs.CloneSubscribe() | msgs.CloneUnsubscribe() | msgs.GetStats():
+            case (
+                msgs.CloneSubscribe()
+                | msgs.CloneUnsubscribe()
+                | msgs.GetStats()
+                | msgs.GetUnstored()
+            ):
                 return self._loop.runner.call(message).result(timeout=5)
             case msgs.Tick():
                 self._loop.runner.call(message)
@@ -89,6 +104,25 @@ class CloneServerActor(pykka.ThreadingActor):
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
                 return None
+
+
+def read_tree(
+    clone_ref: pykka.ActorRef[Any] | None, store: Store, prefix: str
+) -> list[tuple[str, bytes]]:
+    """The live tree under `prefix` (key order), for a part that reads it once at
+    start: the store alone lacks the coalesced values of the last interval (a device
+    that came and went within it). Without the server, the store as it is."""
+    unstored: list[Update] = []
+    if clone_ref is not None:
+        try:
+            answer = clone_ref.ask(
+                msgs.GetUnstored(prefix.encode("utf-8")), timeout=_ASK_TIMEOUT_S
+            )
+            assert isinstance(answer, list)  # CommitPipeline.overlay's
+            unstored = answer
+        except (pykka.ActorDeadError, TimeoutError) as exc:
+            log.warning("clone_unstored_unknown", prefix=prefix, reason=repr(exc))
+    return live_tree(store, prefix, unstored)
 
 
 def start_clone_server(

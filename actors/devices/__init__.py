@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -61,6 +61,21 @@ class HandleRequest:
     body: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ForgetGone:
+    """raspy-poller: the hub's copy of this service's subtree, once its Clone client
+    has the snapshot; the readings of devices no longer here are deleted, as the
+    in-hub service does at start with `stored`."""
+
+    tree: Mapping[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Republish:
+    """raspy-poller: back with the hub after a loss; send every current reading in
+    full, since the hub may have marked them offline meanwhile."""
+
+
 class DeviceServiceActor(pykka.ThreadingActor):
     """One device-owning service (`fake`, `onewire`): register, MDP worker, poller."""
 
@@ -78,8 +93,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         resume_outputs: bool = False,
     ) -> None:
         super().__init__()
-        # the tree as stored, under a prefix: readings of devices gone are deleted at
-        # start, and (for simulated devices) outputs take their last value again
+        # the tree under a prefix as it is at start (raspyd: the store with the
+        # coalesced values not yet written laid over it): readings of devices gone
+        # are deleted, and (for simulated devices) outputs take their last value
+        # again; raspy-poller has none and sends ForgetGone once it has the hub's
         self._stored = stored
         self._resume_outputs = resume_outputs
         self._registry = registry
@@ -192,6 +209,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 self._on_mdp(frames)
             case HandleRequest(body=body):
                 return self._handle(body)
+            case ForgetGone(tree=tree):
+                self._forget_gone(tree)
+            case Republish():
+                self._republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
                 raise RuntimeError(f"device poller of {bus} failed") from error
             case _ if self._on_other(message):
@@ -301,7 +322,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._tree.write_all(published)
 
     def _stored_readings(self) -> dict[str, bytes]:
-        """This service's keys as the store has them, read once per start."""
+        """This service's keys as the tree has them, read once per start."""
         if self._stored is None:
             return {}
         registry = self._registry
@@ -309,7 +330,17 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._stored(f"{DEVICE_TREE}{registry.hostname}.{registry.service}.")
         )
 
-    def _forget_gone(self, stored: dict[str, bytes]) -> None:
+    def _republish(self) -> None:
+        self._tree.forget()
+        current = [(d.fullname, d.last) for d in self._registry.devices()]
+        count = self._tree.write_all((f, r) for f, r in current if r is not None)
+        log.info(
+            "device_readings_republished",
+            service=self._registry.devices_service,
+            count=count,
+        )
+
+    def _forget_gone(self, stored: Mapping[str, bytes]) -> None:
         """Delete the readings of this service's devices that are no longer there (an
         entry removed from the config, a sensor gone at a restart): a scenario, the
         web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""

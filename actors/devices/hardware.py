@@ -13,7 +13,9 @@ import pykka
 import structlog
 
 from raspy.actors.devices import DeviceServiceActor, MdpLink
+from raspy.actors.devices.offline import OfflineMarkerActor
 from raspy.devices import gpio_pins
+from raspy.devices.offline import OfflineWatch
 from raspy.devices.registries import (
     FAKE,
     GPIO,
@@ -30,7 +32,6 @@ from raspy.devices.registry import Registry
 from raspy.devices.tree import Publisher
 from raspy.errors import DeviceError
 from raspy.storage.device_settings import DeviceSettings
-from raspy.storage.scenario_store import stored_tree
 
 if TYPE_CHECKING:
     from raspy.actors.clone.publisher import ClonePublisher
@@ -59,8 +60,16 @@ def clock_health_start(
     return start
 
 
+ReadTree = Callable[[str], list[tuple[str, bytes]]]
+"""The live tree under a prefix (raspy.actors.clone.server.read_tree)."""
+
+
 def gpio_start(
-    runtime: Runtime, publisher: Publisher, link: MdpLink, settings: DeviceSettings
+    runtime: Runtime,
+    publisher: Publisher,
+    link: MdpLink,
+    settings: DeviceSettings,
+    read_tree: ReadTree,
 ) -> Callable[[], pykka.ActorRef[Any]]:
     from raspy.actors.gpio import GpioServiceActor
 
@@ -84,19 +93,21 @@ def gpio_start(
             stats=runtime.stats,
             link=link,
             settings=settings,
-            stored=lambda prefix: stored_tree(runtime.store, prefix),
+            stored=read_tree,
         )
 
     return start
 
 
 def start_devices(
-    runtime: Runtime, publisher: ClonePublisher
+    runtime: Runtime, publisher: ClonePublisher, read_tree: ReadTree
 ) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
     """Child specs of the enabled device services, for Runtime.add_child().
 
     The device configs are checked here, once (ConfigError); every start() builds a
-    fresh register, so a restarted service begins from the config again.
+    fresh register, so a restarted service begins from the config again. Each reads
+    its subtree of the live tree at start (`read_tree`): the readings of devices gone
+    are deleted, simulated outputs take their value again.
     """
     config = runtime.config.devices
     link = MdpLink(runtime.edge, runtime.outbox)
@@ -131,15 +142,44 @@ def start_devices(
                 link=link,
                 discover=discover,
                 settings=settings,
-                stored=lambda prefix: stored_tree(runtime.store, prefix),
+                stored=read_tree,
                 resume_outputs=simulated,  # simulated outputs keep state like a relay
             )
 
         specs.append((f"devices.{name}", start))
     if config.gpio_enabled:
         specs.append(
-            (f"devices.{GPIO}", gpio_start(runtime, publisher, link, settings))
+            (
+                f"devices.{GPIO}",
+                gpio_start(runtime, publisher, link, settings, read_tree),
+            )
         )
     if config.clock_health_interval_s > 0:
         specs.append(("devices.clock", clock_health_start(runtime, publisher)))
+    if config.offline_after_s > 0:
+        hosted = [name for name, _, _ in builders]
+        hosted += [GPIO] if config.gpio_enabled else []
+        start_marker = offline_start(runtime, publisher, read_tree, hosted)
+        specs.append(("devices.offline", start_marker))
     return specs
+
+
+def offline_start(
+    runtime: Runtime, publisher: Publisher, read_tree: ReadTree, hosted: list[str]
+) -> Callable[[], pykka.ActorRef[Any]]:
+    """The marker of remote readings gone stale (actors/devices/offline.py); the
+    services this hub hosts (`hosted`, their <svc>) are never marked."""
+    names = [f"{runtime.hostname}.{svc}.devices" for svc in hosted]
+    grace_s = runtime.config.devices.offline_after_s
+
+    def start() -> pykka.ActorRef[Any]:
+        return OfflineMarkerActor.start(
+            OfflineWatch(grace_s, names),
+            publisher,
+            read_tree,
+            runtime.edge,
+            clock=runtime.clock,
+            stats=runtime.stats,
+        )
+
+    return start

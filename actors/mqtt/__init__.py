@@ -76,6 +76,7 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
     """The core's settings from [mqtt]; every command of every built-in kind is bridged."""
     topics = TopicMap(config.base_topic, host)
     commandable = GlobFilter(config.command_devices)
+    exposed = GlobFilter(config.subtrees, rooted=True)
     discovery = (
         Discovery(
             config.discovery_prefix,
@@ -83,13 +84,14 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
             qos=config.qos,
             sw_version=__version__,
             commandable=commandable,
+            exposed=exposed,
         )
         if config.discovery_prefix
         else None
     )
     return BridgeSettings(
         topics=topics,
-        exposed=GlobFilter(config.subtrees, rooted=True),
+        exposed=exposed,
         commandable=commandable,
         actions=BUILTIN.command_names() | {"set"},
         discovery=discovery,

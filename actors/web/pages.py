@@ -170,6 +170,7 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         unit=unit,
         width=size[0],
         height=size[1],
+        zone=backend.zone,
     )
     return Response(
         svg.encode("utf-8", "replace"),

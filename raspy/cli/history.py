@@ -3,7 +3,9 @@ chart (`--plot FILE.svg|FILE.png`), from the hub's `<host>.logger.history`.
 
 KEY is a Clone key (`/device/<host>.<svc>.<dev>/value`) or a device's full name.
 --since/--until take a duration back from now (`24h`, `7d`), epoch seconds, or an
-ISO date (`2026-05-29T06:00`, local time unless it names a zone).
+ISO date (`2026-05-29T06:00`, this machine's local time unless it names a zone, as
+the times printed do: `2026-05-29 06:00:00 +02:00`). Points print in this machine's
+zone with their UTC offset (raspy.cli.time_text): the hub's zone is not in its reply.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Protocol
 
 import zmq
 
 from raspy.atomic_file import write_atomic
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
+from raspy.cli.time_text import wall_text
 from raspy.errors import ClientTimeout, shown
 from raspy.history.tiers import parse_duration
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
+_FIELDS: Final = ("key", "tier", "step_s")  # besides points: what the text prints
 
 
 class Commands(Protocol):
@@ -62,13 +66,19 @@ def add_parser(commands: Commands) -> None:
         help="recorded values of a device: text, JSON or a chart",
         description="Ask the hub's <host>.logger.history for the values of KEY "
         "between --since and --until; the tier (raw, 5-minute, hourly, ...) is "
-        "chosen by the range unless --resolution names one.",
+        "chosen by the range unless --resolution names one. Times are read and "
+        "printed in this machine's zone (set TZ for another); a printed time names "
+        "its UTC offset, and an ISO date may name one too.",
     )
     history.add_argument(
         "key", metavar="KEY", help="a Clone key (/device/<name>/value) or a device name"
     )
     history.add_argument(
-        "--since", default="24h", help="start: 24h, 7d, epoch s, ISO date (default 24h)"
+        "--since",
+        default="24h",
+        help="start: a duration back from now (24h, 7d), epoch s, or an ISO date in "
+        "this machine's local time unless it names a zone (2026-05-29T06:00, "
+        "'2026-05-29 06:00:00 +02:00'); default 24h",
     )
     history.add_argument("--until", default="now", help="end, same forms (default now)")
     history.add_argument(
@@ -145,7 +155,20 @@ def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
         raise _Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
     if not isinstance(reply, dict) or not isinstance(reply.get("points"), list):
         raise _Refused(1, f"{service} sent a reply without points")
+    missing = [name for name in _FIELDS if name not in reply]
+    if missing:
+        raise _Refused(1, f"{service} sent a reply without {', '.join(missing)}")
+    if not all(_is_point(point) for point in reply["points"]):
+        raise _Refused(1, f"{service} sent a point that is not [t, avg, min, max]")
     return reply
+
+
+def _is_point(point: object) -> bool:
+    return (
+        isinstance(point, list)
+        and len(point) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+    )
 
 
 def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
@@ -154,10 +177,11 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
 
     title = f"{reply['key']} ({reply['tier']})"
     points = reply["points"]
+    zone = datetime.now().astimezone().tzinfo or UTC  # this machine's, as the text
     if path.lower().endswith(".png"):
-        data = png_chart(points, title=title, unit=unit)
+        data = png_chart(points, title=title, unit=unit, zone=zone)
     else:
-        data = svg_chart(points, title=title, unit=unit).encode("utf-8")
+        data = svg_chart(points, title=title, unit=unit, zone=zone).encode("utf-8")
     try:
         write_atomic(path, data)
     except OSError as exc:
@@ -168,14 +192,14 @@ def _count(points: list[Any]) -> str:
     return "1 point" if len(points) == 1 else f"{len(points)} points"
 
 
-def _text(reply: dict[str, Any]) -> list[str]:
+def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
+    """The points as lines, their times in `zone` (None: this machine's)."""
     lines = [
         f"# {reply['key']}: tier {reply['tier']}, a point every {reply['step_s']} s, "
         f"{_count(reply['points'])} (time, avg, min, max)"
     ]
     for t, avg, low, high in reply["points"]:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-        lines.append(f"{stamp}  {avg:.6g}  {low:.6g}  {high:.6g}")
+        lines.append(f"{wall_text(t, zone)}  {avg:.6g}  {low:.6g}  {high:.6g}")
     return lines
 
 

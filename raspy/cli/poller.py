@@ -6,8 +6,13 @@
 The service answers `<hostname>.<service>.devices` as an external MDP worker of the
 hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3),
 so several boards make one tree. The Clone client waits until the collector listens
-(docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). SIGTERM
-or SIGINT ends it cleanly (exit 0); bad usage or config exits 2.
+(docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). Once
+it has the hub's copy of its subtree, the readings of devices no longer here are
+deleted; after a loss of the hub every reading is sent again in full (the hub marks
+the readings of a board it has not heard for `[devices] offline_after_s` offline).
+SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
+grace at once, and nothing is marked before it ends, so a restart costs no write;
+bad usage or config exits 2.
 """
 
 from __future__ import annotations
@@ -103,7 +108,10 @@ class _ClonePublisher:
             return refused
         held, self._held = self._held, {}
         for key, body in [*held.items(), *valid]:
-            self._client.set(key, body)
+            if body:
+                self._client.set(key, body)
+            else:  # the readings of a device gone (ForgetGone)
+                self._client.delete(key)
         return refused
 
 
@@ -190,21 +198,56 @@ def _run(
         )
         worker = Worker(hub, registry.devices_service, context=context, curve=curve)
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        return _serve(worker, service, stop)
+        return _serve(worker, service, _HubWatch(tree, worker, service), stop)
     finally:
         if worker is not None:
-            worker.close()
+            worker.close()  # DISCONNECT: the hub's offline grace starts now
         if service is not None and service.is_alive():
             service.stop(block=True, timeout=_STOP_TIMEOUT_S)
         tree.close()
         context.term()
 
 
-def _serve(worker: Worker, service: pykka.ActorRef[Any], stop: threading.Event) -> int:
+class _HubWatch:
+    """What the device service is told as the hub comes and goes, looked at between
+    requests: the hub's copy of its subtree once the Clone client has its first
+    snapshot (readings of devices gone are deleted, as raspyd does at start), and
+    every new MDP session after the first (all readings sent again in full: while
+    this board was away the hub may have marked them offline)."""
+
+    def __init__(
+        self, tree: CloneClient, worker: Worker, service: pykka.ActorRef[Any]
+    ) -> None:
+        self._tree = tree
+        self._worker = worker
+        self._service = service
+        self._synced = False
+        self._sessions = 0
+
+    def check(self) -> None:
+        tree, service = self._tree, self._service
+        if not self._synced and tree.live:
+            self._synced = True
+            copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
+            service.tell(devices.ForgetGone(copy))
+        sessions = self._worker.sessions
+        if sessions != self._sessions:
+            self._sessions = sessions
+            if sessions > 1:  # the first session: nothing was lost yet
+                service.tell(devices.Republish())
+
+
+def _serve(
+    worker: Worker,
+    service: pykka.ActorRef[Any],
+    hub: _HubWatch,
+    stop: threading.Event,
+) -> int:
     """Answer requests until `stop`; 1 if the device service died."""
     while not stop.is_set():
         if not service.is_alive():
             return _fail("the device service failed (see the log)", _EXIT_FAILURE)
+        hub.check()
         request = worker.recv(_RECV_WAIT_S)
         if request is None:
             continue

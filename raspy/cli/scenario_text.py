@@ -10,9 +10,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import Final
 
+from raspy.cli.time_text import wall_text
 from raspy.devices.template import JsonValue
 from raspy.errors import RaspyError, quote
 
@@ -98,18 +99,13 @@ def import_refusal(reply: Reply, name: str, source: str, first_line: int) -> lis
 
 # --- times and cells --------------------------------------------------------------------
 def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
-    """An epoch time as local `YYYY-MM-DD HH:MM:SS` (in `tz`; None: this machine's
-    zone); text as it is; nothing as `-`."""
+    """An epoch time as `YYYY-MM-DD HH:MM:SS ±HH:MM` (in `tz`; None: this machine's
+    zone; see raspy.cli.time_text); text as it is; nothing as `-`."""
     if value is None or value in ("", 0):
         return "-"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return cell(value)
-    try:
-        moment = datetime.fromtimestamp(value, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return cell(value)
-    local = moment.astimezone(tz) if tz is not None else moment.astimezone()
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    return wall_text(value, tz)
 
 
 def describe_trigger(trigger: JsonValue) -> str:

@@ -70,8 +70,10 @@ class Worker(Closing):
             heartbeat_liveness=heartbeat_liveness,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
+            heartbeats_while_busy=heartbeat_while_busy,
         )
         core = WorkerCore(to_bytes(service), version, settings)
+        self._core = core
         self.endpoint = endpoint
         self.service = core.service
         self.version = version
@@ -99,6 +101,14 @@ class Worker(Closing):
                 if self._own_context:
                     self._context.term()
                 raise
+
+    @property
+    def sessions(self) -> int:
+        """How many connections the broker has taken this worker on (it spoke first
+        with anything but DISCONNECT): one more after each loss and reconnect, so a
+        caller can resend what the hub may have lost or marked stale meanwhile. Any
+        thread may read it."""
+        return self._core.sessions
 
     def recv(self, timeout_s: float | None = None) -> tuple[bytes, list[bytes]] | None:
         """The next request as (client, body), or None after `timeout_s` (None: wait).

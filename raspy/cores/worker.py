@@ -26,6 +26,11 @@ class WorkerSettings:
     reconnect_initial_s: float = 2.5
     reconnect_max_s: float = 32.0
     limits: FrameLimits = field(default_factory=FrameLimits)
+    # heartbeats go on while a handler runs (an I/O thread owns the socket): shown
+    # to the broker at the first request of each connection (§2.6), so that a
+    # worker that dies busy is given up after liveness x interval, not the busy
+    # timeout
+    heartbeats_while_busy: bool = False
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s <= 0 or self.heartbeat_liveness < 1:
@@ -145,7 +150,11 @@ class WorkerCore:
         self._broker_expires_at = _NEVER
         self._next_heartbeat_at = _NEVER
         self._heard = False  # any valid message from the broker on this connection
+        # connections on which the broker spoke first with anything but DISCONNECT:
+        # it took our READY (a caller sees a new session after a loss by this count)
+        self.sessions = 0
         self._outstanding: dict[bytes, int] = {}  # client -> requests not yet final
+        self._shown_busy_heartbeats = False  # on this connection
 
     @property
     def busy(self) -> bool:
@@ -194,13 +203,25 @@ class WorkerCore:
             # RFC 7: after DISCONNECT, close the socket and start over on a new one.
             return [*self._lose("disconnect", 0.0, now), *self._connect(now)]
         self._reconnects.reset()
+        if first_word:
+            self.sessions += 1
         self._broker_expires_at = now + self._silence_s
         if isinstance(message, mdp.WorkerRequest):
             self._outstanding[message.client] = (
                 self._outstanding.get(message.client, 0) + 1
             )
+            if self.settings.heartbeats_while_busy and not self._shown_busy_heartbeats:
+                return [*self._show_busy_heartbeats(now), Deliver(message)]
             return [Deliver(message)]
         return []
+
+    def _show_busy_heartbeats(self, now: float) -> list[WorkerOutput]:
+        """§2.6 raspy: a broker trusts a busy worker's heartbeats once two came in one
+        busy period (one may have crossed the REQUEST); sent before the handler runs,
+        both arrive while this request is the worker's."""
+        self._shown_busy_heartbeats = True
+        self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+        return [Send(list(self._heartbeat)), Send(list(self._heartbeat))]
 
     def reply(
         self, client: bytes, body: Sequence[bytes], now: float, *, final: bool = True
@@ -243,6 +264,7 @@ class WorkerCore:
     def _connect(self, now: float) -> list[WorkerOutput]:
         self.state = WorkerState.CONNECTED
         self._heard = False
+        self._shown_busy_heartbeats = False  # a new connection is a new worker
         self._outstanding.clear()
         self._broker_expires_at = now + self._silence_s
         self._next_heartbeat_at = now + self.settings.heartbeat_interval_s

@@ -52,6 +52,9 @@ class Status(StrEnum):
     UNREADABLE = "unreadable"  # the device file exists but reading it failed
     MISSING = "missing"  # the device vanished (unplugged from the bus)
     ERROR = "error"  # any other device failure (the detail says which)
+    # written by the hub, not read: the remote service (raspy-poller) that owns the
+    # device has had no MDP worker for `[devices] offline_after_s`
+    OFFLINE = "offline"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,10 @@ _SENSORS: Final[dict[str, tuple[float, float, float | None, float | None]]] = {
     "sensor.wind": (0.0, 12.0, 0.0, None),
 }
 MAX_PERIOD_S: Final = 366 * 86400.0
+# a real sensor reads in steps (a DS18B20 in 1/16 °C); 0.01 keeps the simulated
+# values short in logs, messages and MQTT rather than 1.1963839213053369
+DEFAULT_RESOLUTION: Final = 0.01
+MAX_RESOLUTION: Final = 1000.0
 
 
 def _sensor_fields(oid: str) -> tuple[FieldSpec, ...]:
@@ -66,6 +70,12 @@ def _sensor_fields(oid: str) -> tuple[FieldSpec, ...]:
             "shift in time",
             0.0,
         ),
+        FieldSpec(
+            "resolution",
+            ValueSpec(ValueType.REAL, 0.0, MAX_RESOLUTION),
+            "step between readings, as a real sensor has one (0: none)",
+            DEFAULT_RESOLUTION,
+        ),
     )
 
 
@@ -79,6 +89,7 @@ class Cycle:
     low: float
     high: float
     phase_s: float = 0.0
+    resolution: float = 0.0  # readings are multiples of it, within min..max; 0: any
 
     @classmethod
     def from_config(cls, config: DeviceConfig) -> Cycle:
@@ -88,6 +99,7 @@ class Cycle:
             config.real("min"),
             config.real("max"),
             config.real("phase_s"),
+            config.real("resolution"),
         )
 
     def value_at(self, now: float) -> float:
@@ -97,7 +109,12 @@ class Cycle:
             rise = 2.0 * fraction if fraction <= 0.5 else 2.0 * (1.0 - fraction)
         else:
             rise = fraction
-        return self.low + (self.high - self.low) * rise
+        value = self.low + (self.high - self.low) * rise
+        if self.resolution <= 0.0:
+            return value
+        # round(…, 10) drops the float noise of the product (119 * 0.01)
+        stepped = round(round(value / self.resolution) * self.resolution, 10)
+        return min(max(stepped, self.low), self.high)
 
 
 class CyclicSensor(ReadOnlySensor):

@@ -60,6 +60,13 @@ class TreeWriter:
             self._refuse(key.decode("utf-8", "replace"), reason)
         return len(batch) - len(refused)
 
+    def forget(self) -> None:
+        """Forget what was sent: the next write of each device sends all its keys.
+
+        raspy-poller calls it when it is back with the hub after a loss, since the
+        hub may have marked its readings offline meanwhile (raspy.devices.offline)."""
+        self._last.clear()
+
     def _changed(self, fullname: str, reading: Reading) -> list[tuple[bytes, bytes]]:
         entries = tree_entries(fullname, reading)
         last = self._last

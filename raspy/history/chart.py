@@ -1,7 +1,7 @@
 """The layout of a history chart: points in, shapes in pixel coordinates out.
 
 Pure and shared by the SVG and PNG writers, so both draw the same picture: axes,
-grid, time labels (UTC), value labels with the unit, the min..max band and the
+grid, time labels (in the zone passed, named on the chart), value labels with the unit, the min..max band and the
 average line. No I/O, no clock.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Final
 
 Point = Sequence[float]  # [t, avg, min, max]
@@ -25,7 +25,9 @@ MIN_WIDTH: Final = 160
 MIN_HEIGHT: Final = 100
 MAX_SIDE: Final = 4000
 MAX_VALUE: Final = 1e15  # beyond: not a reading (and spans would overflow)
-MAX_TIME_S: Final = 1e11  # epoch s; time.gmtime fails far beyond
+# epoch s a calendar date holds in any zone (years 2 to 5138): datetime fails beyond
+MIN_TIME_S: Final = -6.2e10
+MAX_TIME_S: Final = 1e11
 AXIS_COLOUR: Final = "#444444"
 GRID_COLOUR: Final = "#dddddd"
 BAND_COLOUR: Final = "#9ec5e8"
@@ -99,7 +101,9 @@ def _finite(points: Sequence[Point]) -> list[tuple[float, float, float, float]]:
         if len(point) < 4:
             continue
         t, avg, low, high = (float(v) for v in point[:4])
-        if abs(t) < MAX_TIME_S and all(abs(v) < MAX_VALUE for v in (avg, low, high)):
+        if MIN_TIME_S < t < MAX_TIME_S and all(
+            abs(v) < MAX_VALUE for v in (avg, low, high)
+        ):
             kept.append((t, avg, min(low, avg, high), max(low, avg, high)))
     kept.sort()
     return kept
@@ -128,15 +132,21 @@ def _time_step(span_s: float) -> int:
     return _TIME_STEPS_S[-1]
 
 
-def _time_text(t: float, step_s: int) -> str:
-    moment = time.gmtime(t)
+def _time_text(t: float, step_s: int, zone: tzinfo) -> str:
+    moment = datetime.fromtimestamp(t, zone)
     if step_s >= 365 * 86400:
-        return time.strftime("%Y", moment)
+        return moment.strftime("%Y")
     if step_s >= 30 * 86400:
-        return time.strftime("%Y-%m", moment)
-    if step_s >= 86400 or (moment.tm_hour == 0 and moment.tm_min == 0):
-        return time.strftime("%m-%d", moment)
-    return time.strftime("%H:%M", moment)
+        return moment.strftime("%Y-%m")
+    if step_s >= 86400 or (moment.hour == 0 and moment.minute == 0):
+        return moment.strftime("%m-%d")
+    return moment.strftime("%H:%M")
+
+
+def _offset_s(t: float, zone: tzinfo) -> float:
+    """The zone's UTC offset at `t`: ticks fall on its hours and midnights."""
+    offset = datetime.fromtimestamp(t, zone).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
 
 
 def _tick_indices(low: float, high: float, step: float) -> range:
@@ -176,9 +186,16 @@ def _value_range(
 
 
 def layout(
-    points: Sequence[Point], *, title: str, unit: str, width: int, height: int
+    points: Sequence[Point],
+    *,
+    title: str,
+    unit: str,
+    width: int,
+    height: int,
+    zone: tzinfo = UTC,
 ) -> Chart:
-    """The shapes of the chart of `points` ([t, avg, min, max], t epoch s)."""
+    """The shapes of the chart of `points` ([t, avg, min, max], t epoch s), its time
+    axis in `zone` (named under it)."""
     width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
     height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
@@ -215,14 +232,16 @@ def layout(
             Label((left - 6, y + 4), _value_text(tick, value_step), "end", 11)
         )
     time_step = _time_step(t_end - t_start)
-    for index in _tick_indices(t_start, t_end, time_step):
-        x = x_of(index * time_step)
+    offset = _offset_s(t_start, zone)
+    for index in _tick_indices(t_start + offset, t_end + offset, time_step):
+        tick = index * time_step - offset
+        x = x_of(tick)
         shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))
         shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))
-        text = _time_text(index * time_step, time_step)
+        text = _time_text(tick, time_step, zone)
         shapes.append(Label((x, bottom + 16), text, "middle", 11))
     shapes.append(Label((right, 18), unit, "end", 12))
-    shapes.append(Label((right, height - 4), "UTC", "end", 10))
+    shapes.append(Label((right, height - 4), str(zone), "end", 10))
     for run in _runs(data):
         if len(run) == 1:
             t, avg, _low, _high = run[0]

@@ -5,6 +5,7 @@ resources, no fonts to fetch), every piece of text escaped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from xml.sax.saxutils import escape, quoteattr
 
 from raspy.history.chart import (
@@ -65,11 +66,14 @@ def svg_chart(
     unit: str,
     width: int = 800,
     height: int = 300,
+    zone: tzinfo = UTC,
 ) -> str:
     """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
-    the min..max band, the average line, time (UTC) and value axes, the unit.
+    the min..max band, the average line, time (in `zone`) and value axes, the unit.
     """
-    chart = layout(points, title=title, unit=unit, width=width, height=height)
+    chart = layout(
+        points, title=title, unit=unit, width=width, height=height, zone=zone
+    )
     body = "\n".join(_element(shape) for shape in chart.shapes)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{chart.width}" '

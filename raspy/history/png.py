@@ -11,6 +11,7 @@ import math
 import struct
 import zlib
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from typing import Final
 
 from raspy.history.chart import (
@@ -156,9 +157,12 @@ def png_chart(
     unit: str,
     width: int = 800,
     height: int = 300,
+    zone: tzinfo = UTC,
 ) -> bytes:
     """The chart of svg_chart() as PNG bytes (text in a small pixel font)."""
-    chart = layout(points, title=title, unit=unit, width=width, height=height)
+    chart = layout(
+        points, title=title, unit=unit, width=width, height=height, zone=zone
+    )
     canvas = _Canvas(chart.width, chart.height, BACKGROUND)
     text_colour = _rgb(TEXT_COLOUR)
     for shape in chart.shapes:

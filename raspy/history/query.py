@@ -1,6 +1,9 @@
 """The history query: which tier answers a range, which slots to read, and the
 merging of buckets down to at most MAX_POINTS points. Pure: rows come from a
 passed-in fetch, `now` is passed in.
+
+Every point lies in since..until and is dated at the first bucket it holds: only
+buckets dated in the range are read, and merging never dates a point earlier.
 """
 
 from __future__ import annotations
@@ -76,26 +79,30 @@ def _collect(
     return found
 
 
-def _merge(buckets: list[Bucket], step_s: int) -> list[list[float]]:
-    """Buckets merged by steps of `step_s` (weighted average, min of mins, max of
-    maxes), each at its step's start."""
+def merge(buckets: Sequence[Bucket], step_s: int) -> list[Bucket]:
+    """Buckets (oldest first) merged by steps of `step_s`: counts and totals added
+    (so the average is weighted), min of mins, max of maxes.
+
+    A merged bucket is dated at the first bucket it holds, not at its step's start:
+    that start may lie before `since` and before the first sample it summarises (a
+    query since 10:17 showed a point at 10:00). Where the data is unbroken, a step's
+    first bucket is at its start (raw points: within one tier step of it), so the
+    points stay about `step_s` apart, as the chart's gap test expects.
+    """
     merged: list[Bucket] = []
     for bucket in buckets:
-        start = float(int(bucket.t // step_s) * step_s)
         last = merged[-1] if merged else None
-        if last is not None and last.t == start:
+        if last is not None and last.t // step_s == bucket.t // step_s:
             merged[-1] = Bucket(
-                start,
+                last.t,
                 last.count + bucket.count,
                 last.total + bucket.total,
                 min(last.low, bucket.low),
                 max(last.high, bucket.high),
             )
         else:
-            merged.append(
-                Bucket(start, bucket.count, bucket.total, bucket.low, bucket.high)
-            )
-    return [bucket.point() for bucket in merged]
+            merged.append(bucket)
+    return merged
 
 
 def run(tier: Tier, since: float, until: float, now: float, fetch: Fetch) -> Answer:
@@ -107,4 +114,5 @@ def run(tier: Tier, since: float, until: float, now: float, fetch: Fetch) -> Ans
     if factor == 1:
         return Answer(tier, tier.step_s, since, until, [b.point() for b in buckets])
     step_s = tier.step_s * factor
-    return Answer(tier, step_s, since, until, _merge(buckets, step_s))
+    points = [bucket.point() for bucket in merge(buckets, step_s)]
+    return Answer(tier, step_s, since, until, points)

@@ -39,7 +39,7 @@ from raspy.rules.run_steps import (
     TimedOut,
     Woken,
 )
-from raspy.rules.template import context_names, parse, render
+from raspy.rules.template import Field, context_names, parse, render
 
 __all__ = [
     "DEFAULT_STEP_LIMIT",
@@ -135,8 +135,9 @@ Program: TypeAlias = Generator[Step, Resume, None]
 def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
     if isinstance(value, str):
         parts = parse(value)
-        if len(parts) == 1 and isinstance(parts[0], tuple) and parts[0][0] in names:
-            return names[parts[0][0]]
+        field = parts[0] if len(parts) == 1 else None
+        if isinstance(field, Field) and field.name in names:
+            return field.kept(names[field.name])
         return render(value, names)
     if isinstance(value, list):
         return [_fill(item, names) for item in value]

@@ -1,7 +1,8 @@
 """Templates in scenario strings: `{host}`, `{now}`, `{trigger.value}`, `{variable}`.
 
 A tiny parser of our own: user text never reaches str.format (whose `{0.__class__}`
-walks objects). `{{` and `}}` stand for literal braces; a field is a dotted name only.
+walks objects). `{{` and `}}` stand for literal braces; a field is a dotted name,
+optionally with `:.Nf` (a number with N decimals: a DS18B20's 21.0625 as 21.1).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
@@ -24,6 +25,38 @@ BUILTIN_NAMES: Final = frozenset(
 _NAME: Final = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII
 )
+_DECIMALS: Final = re.compile(r"\.([0-9])f", re.ASCII)  # the one format: `:.Nf`
+
+
+class Field(NamedTuple):
+    """A `{name}` or `{name:.Nf}` of a template; `offset` of its `{`, 0-based."""
+
+    name: str
+    offset: int
+    decimals: int | None = None  # a number is written with this many decimals
+
+    def shown(self, value: JsonValue) -> str:
+        """The value as text in a template: a string as itself, a number with the
+        field's decimals, anything else as its JSON text."""
+        number = _number(value)
+        if self.decimals is not None and number is not None:
+            return f"{number:.{self.decimals}f}"
+        return as_text(value)
+
+    def kept(self, value: JsonValue) -> JsonValue:
+        """The value of a field that is a whole string alone: its JSON type kept, a
+        number rounded to the field's decimals."""
+        number = _number(value)
+        if self.decimals is None or number is None:
+            return value
+        return round(number) if self.decimals == 0 else round(number, self.decimals)
+
+
+def _number(value: JsonValue) -> float | None:
+    """A JSON number as a float; None for anything else (true is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 class TemplateError(ScenarioError):
@@ -36,14 +69,14 @@ class TemplateError(ScenarioError):
         super().__init__(f"{reason} (at offset {offset} of {quote(text)})")
 
 
-def parse(text: str) -> list[str | tuple[str, int]]:
-    """Literal parts (str) and fields ((name, offset)); raises TemplateError."""
+def parse(text: str) -> list[str | Field]:
+    """Literal parts (str) and fields; raises TemplateError."""
     return list(_parsed(text))
 
 
 @functools.lru_cache(maxsize=4096)  # the same few texts of loaded scenarios, again
-def _parsed(text: str) -> tuple[str | tuple[str, int], ...]:
-    parts: list[str | tuple[str, int]] = []
+def _parsed(text: str) -> tuple[str | Field, ...]:
+    parts: list[str | Field] = []
     literal: list[str] = []
     position = 0
     while position < len(text):
@@ -58,17 +91,27 @@ def _parsed(text: str) -> tuple[str | tuple[str, int], ...]:
             raise TemplateError("a lone '}' (write '}}' for a brace)", position, text)
         elif char == "{":
             end = text.find("}", position + 1)
-            name = text[position + 1 : end] if end >= 0 else ""
+            name, colon, spec = (
+                text[position + 1 : end] if end >= 0 else ""
+            ).partition(":")
             if end < 0 or not _NAME.fullmatch(name):
                 raise TemplateError(
                     "'{' starts no {name} field (write '{{' for a brace)",
                     position,
                     text,
                 )
+            decimals = _DECIMALS.fullmatch(spec)
+            if colon and decimals is None:
+                raise TemplateError(
+                    f"the format of {{{name}}} can only be :.Nf (N decimals, 0 to 9)",
+                    position,
+                    text,
+                )
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append((name, position))
+            places = int(decimals.group(1)) if decimals is not None else None
+            parts.append(Field(name, position, places))
             position = end + 1
         else:
             literal.append(char)
@@ -80,14 +123,14 @@ def _parsed(text: str) -> tuple[str | tuple[str, int], ...]:
 
 def template_names(text: str) -> set[str]:
     """The names a template uses; raises TemplateError when it does not parse."""
-    return {part[0] for part in parse(text) if isinstance(part, tuple)}
+    return {part.name for part in parse(text) if isinstance(part, Field)}
 
 
 def check(text: str, known: set[str] | frozenset[str]) -> None:
     """Raise TemplateError at the first field naming something not in `known`."""
     for part in parse(text):
-        if isinstance(part, tuple) and part[0] not in known:
-            raise TemplateError(f"unknown name {quote(part[0])}", part[1], text)
+        if isinstance(part, Field) and part.name not in known:
+            raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
 
 
 def render(text: str, names: Mapping[str, JsonValue]) -> str:
@@ -97,10 +140,9 @@ def render(text: str, names: Mapping[str, JsonValue]) -> str:
         if isinstance(part, str):
             out.append(part)
             continue
-        name, offset = part
-        if name not in names:
-            raise TemplateError(f"unknown name {quote(name)}", offset, text)
-        out.append(as_text(names[name]))
+        if part.name not in names:
+            raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
+        out.append(part.shown(names[part.name]))
     return "".join(out)
 
 
@@ -142,7 +184,7 @@ def render_in(text: str, context: EvalContext) -> str:
         if isinstance(part, str):
             out.append(part)
             continue
-        name, offset = part
+        name = part.name
         if name == "host":
             value: JsonValue = context.host
         elif name == "now":
@@ -152,8 +194,8 @@ def render_in(text: str, context: EvalContext) -> str:
         elif name in context.variables:
             value = context.variables[name]
         else:
-            raise TemplateError(f"unknown name {quote(name)}", offset, text)
-        out.append(as_text(value))
+            raise TemplateError(f"unknown name {quote(name)}", part.offset, text)
+        out.append(part.shown(value))
     return "".join(out)
 
 

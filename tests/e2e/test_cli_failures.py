@@ -45,6 +45,7 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 UNREACHABLE = f"tcp://127.0.0.1:{free_port_base()}"
+FREE_BASE = str(free_port_base())  # not the default 5514: a hub may run here
 KV_UNREACHABLE = UNREACHABLE.removeprefix("tcp://")
 
 # (tool, arguments, status, what the line says); {tmp} is the test's folder
@@ -98,7 +99,12 @@ TABLE = [
     ),
     ("raspyd", ["--config", "{tmp}/missing.toml"], 2, "cannot read config"),
     ("raspyd", ["--check-config", "{tmp}/missing.toml"], 2, "cannot read config"),
-    ("raspyd", ["--data-dir", "/proc/no/such", "--allow-root"], 2, "data dir"),
+    (
+        "raspyd",
+        ["--data-dir", "/proc/no/such", "--allow-root", "--port-base", FREE_BASE],
+        2,
+        "data dir",
+    ),
     (
         "raspy-poller",
         ["--connect", UNREACHABLE, "--service", "fake", "--config", "{tmp}/no.toml"],

@@ -12,6 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,10 @@ def test_raspy_history_prints_the_points(hub: Daemon) -> None:
     )
     assert len(rows) >= 1
     for row in rows:
-        day, clock, *values = row.split()
-        time.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M:%S")
+        day, clock, offset, *values = row.split()
+        # the time names its offset, so it is one instant wherever it is read
+        moment = datetime.strptime(f"{day} {clock} {offset}", "%Y-%m-%d %H:%M:%S %z")
+        assert time.time() - 31 * 60 <= moment.timestamp() <= time.time()
         avg, low, high = (float(v) for v in values)
         assert 10.0 <= low <= avg <= high <= 20.0
 

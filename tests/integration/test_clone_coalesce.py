@@ -23,8 +23,10 @@ from support.clonesrv import (
 )
 from support.wait import wait_until
 
+from raspy.actors.clone.server import read_tree
 from raspy.config import StoreConfig
 from raspy.protocol import clone
+from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store
 from raspy.storage.tables import LAST_SEQ_KEY, KvRecord, Table, decode_kv, decode_seq
 
@@ -208,3 +210,27 @@ def test_a_failed_commit_loses_its_client_write_but_not_the_readings_beside_it(
                 sub.close(linger=0)
     finally:
         store.close()
+
+
+def test_read_tree_shows_the_readings_not_yet_stored_and_hides_their_deletion(
+    wear_server: CloneServer, wear_store: Store, clock: FakeClock
+) -> None:
+    """A device service reads its subtree at start to forget the devices gone: the
+    store alone lacks what came (and went) within the last interval."""
+    _readings(wear_server, (b"/device/a/value", b"1"), (b"/device/b/value", b"2"))
+    clock.advance(INTERVAL_S)
+    wait_until(
+        lambda: wear_server.counter("clone.coalesced.flushes") == 1,
+        what="one flush",
+    )
+    _readings(wear_server, (b"/device/c/value", b"3"), (b"/device/a/value", b""))
+    _readings(wear_server, (b"/device/b/value", b"4"))
+    assert stored_tree(wear_store, "/device/") == [
+        ("/device/a/value", b"1"),
+        ("/device/b/value", b"2"),
+    ]
+    assert read_tree(wear_server.ref, wear_store, "/device/") == [
+        ("/device/b/value", b"4"),
+        ("/device/c/value", b"3"),
+    ]
+    assert read_tree(None, wear_store, "/device/b") == [("/device/b/value", b"2")]

@@ -38,10 +38,11 @@ def test_the_runtime_starts_the_configured_device_services(tmp_path: Path) -> No
     )
     try:
         names = [child.name for child in runtime.children]
-        assert names[-6:] == [
+        assert names[-7:] == [
             "clone",
             "devices.fake",
             "devices.clock",
+            "devices.offline",  # the marker of remote readings gone stale
             "core",
             "cron",
             "history",

@@ -32,6 +32,7 @@ from support.mdp_spec import (
     split_request,
     wait_status,
 )
+from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.cores.broker import BrokerSettings
@@ -69,6 +70,15 @@ def _registered(
 
 def _status(broker: ClockedEdge, service: bytes) -> bytes:
     return mmi_service(broker.context, broker.endpoint, service)
+
+
+def _queued(broker: ClockedEdge, count: int) -> None:
+    """Wait until the broker holds `count` queued requests (an MMI probe on another
+    socket would not do: its connection may overtake the client's)."""
+    wait_until(
+        lambda: broker.stats()["broker.queued"] == count,
+        what=f"{count} queued request(s) at the broker",
+    )
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -202,10 +212,10 @@ def test_a_request_for_a_service_nobody_registers_expires_after_the_ttl(
     silently). A request within the TTL is served when a worker arrives."""
     client = dealers.open(broker.endpoint)
     client.send_multipart(client_request(V02, b"absent", b"old"))
-    _status(broker, b"absent")  # the request has reached the broker
+    _queued(broker, 1)  # "old" has reached the broker before the clock moves
     broker.tick(TTL_S * 0.6)
     client.send_multipart(client_request(V02, b"absent", b"young"))
-    _status(broker, b"absent")
+    _queued(broker, 2)
     broker.tick(TTL_S * 0.6)  # "old" is past its TTL, "young" is not
     worker = _registered(broker, dealers, V01, b"absent")
     address, body = split_request(V01, recv(worker))

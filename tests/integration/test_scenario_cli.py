@@ -8,10 +8,12 @@ CLI prints for every status is checked without a daemon (tests/e2e has the real 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 import zmq
@@ -33,11 +35,16 @@ def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
         sock.close()
 
 
-def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+def start(
+    endpoint: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", *args]
     options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
     return subprocess.Popen(
-        command + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command + options,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -97,6 +104,34 @@ def test_list_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> No
         '[\n  {\n    "name": "a",\n    "runs": 1\n  }\n]\n',
         "",
     )
+
+
+_SHOWN: Final = {
+    "name": "wake", "description": "", "enabled": True, "state": "idle",
+    "mode": "single", "last_run": 1_796_304_600.0, "last_trigger": {"kind": "cron"},
+    "runs": 1, "last_error": None, "document": "name: wake\n",
+}  # fmt: skip
+
+
+def test_show_prints_the_last_run_in_this_machines_zone_naming_its_offset(
+    router: tuple[Router, str],
+) -> None:
+    """The hub's zone is not in the reply: the time is this machine's (TZ here, a
+    POSIX rule 3:30 west of UTC), and says so by its offset."""
+    sock, endpoint = router
+    process = start(endpoint, "show", "wake", env={"TZ": "XST+3:30"})
+    answer(sock, b"200", _SHOWN)
+    status, out, err = finish(process)
+    assert (status, err) == (0, "")
+    assert "last run:     2026-12-03 10:00:00 -03:30\n" in out
+
+
+def test_show_json_keeps_the_epoch_seconds(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "show", "wake", "--json", env={"TZ": "XST+3:30"})
+    answer(sock, b"200", _SHOWN)
+    status, out, err = finish(process)
+    assert (status, json.loads(out), err) == (0, _SHOWN, "")
 
 
 def test_show_of_an_unknown_name_prints_the_error_and_exits_1(

@@ -116,11 +116,15 @@ def _mmi_requests(rt: supervisor.Runtime) -> float:
 def test_with_history_up_the_page_and_its_chart_ask_no_mmi(
     start_runtime: Start,
 ) -> None:
-    rt, browser = start_runtime("[history]\nenabled = true\n")
+    rt, browser = start_runtime(
+        '[history]\nenabled = true\n[core]\ntimezone = "America/Denver"\n'
+    )
     wait_until(
         lambda: browser.exchange("GET", CHART).status == 200,
         what="the sensor's chart (its values recorded)",
     )
+    # the time axis in the hub's zone, as the pages' times are
+    assert ">America/Denver</text>" in browser.exchange("GET", CHART).body
     before = _mmi_requests(rt)
     page = browser.exchange("GET", f"/device/{ATTIC}")
     chart = browser.exchange("GET", CHART)

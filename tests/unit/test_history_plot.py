@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -45,6 +46,19 @@ def test_svg_chart_labels_a_day_every_three_hours_and_midnight_with_the_date() -
     labels = [t.text for t in _tags(svg, "text")]
     hours = ["05-29", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00"]
     assert labels[-len(hours) - 2 : -2] == hours
+
+
+def test_svg_chart_labels_and_names_the_zone_it_is_given() -> None:
+    """The hub's zone (Berlin is UTC+2 in May): ticks on its hours and midnight,
+    the zone's name under the axis, not UTC."""
+    svg = svg_chart(
+        _day_of_points(), title="t", unit="W", zone=ZoneInfo("Europe/Berlin")
+    )
+    labels = [t.text for t in _tags(svg, "text")]
+    hours = ["03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "05-30"]
+    assert labels[-len(hours) - 2 : -2] == hours
+    assert labels[-1] == "Europe/Berlin"
+    assert "UTC" not in labels
 
 
 def test_svg_chart_breaks_the_line_across_a_gap() -> None:

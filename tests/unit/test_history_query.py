@@ -105,3 +105,31 @@ def test_slots_of_an_older_lap_are_not_shown() -> None:
     answer = _auto((tier,), _T0, now, now, _fetch(table))
     assert answer.points == [[_T0 + 30, 1.0, 1.0, 1.0], [_T0 + 40, 1.0, 1.0, 1.0],
                              [_T0 + 50, 1.0, 1.0, 1.0]]  # fmt: skip
+
+
+def test_a_merged_point_is_never_dated_before_since_or_its_first_sample() -> None:
+    """Merged points were dated at the start of their step: asked since 10:17:03,
+    the first came back at 10:16:40, before `since` and before any sample in it."""
+    now = _T0 + _DAY
+    table = _recorded(_T0, now, 10)
+    since = _T0 + 10 * _HOUR + 17 * 60 + 3
+    answer = _auto(_TIERS, since, now, now, _fetch(table))
+    assert (answer.tier.name, answer.step_s) == ("10s", 50)
+    first_sample = _T0 + 10 * _HOUR + 17 * 60 + 10  # sample 3703 (value 3)
+    assert answer.points[:2] == [
+        [first_sample, 3.5, 3.0, 4.0],  # samples 3703, 3704 of the step 10:16:40
+        [first_sample + 20, 7.0, 5.0, 9.0],  # the next step, full: 10:17:30
+    ]
+    assert all(since <= p[0] <= now for p in answer.points)
+
+
+def test_merged_buckets_keep_their_first_time_and_add_up() -> None:
+    buckets = [
+        Bucket(_T0 + 300, 3, 30.0, 5.0, 15.0),
+        Bucket(_T0 + 600, 1, 2.0, 2.0, 2.0),
+        Bucket(_T0 + 3600, 2, 8.0, 3.0, 5.0),
+    ]
+    assert query.merge(buckets, 3600) == [
+        Bucket(_T0 + 300, 4, 32.0, 2.0, 15.0),
+        Bucket(_T0 + 3600, 2, 8.0, 3.0, 5.0),
+    ]

@@ -201,6 +201,18 @@ def test_tree_writer_sends_changed_entries_and_all_four_on_a_status_change() -> 
     ]
 
 
+def test_tree_writer_sends_all_four_again_after_forget() -> None:
+    """raspy-poller back with the hub: the hub may have marked the readings offline,
+    so the same reading goes out in full."""
+    publisher = RecordingPublisher()
+    tree = TreeWriter(publisher, Stats(), "fake")
+    reading = Reading(20.5, "°C", Status.OK, 1.0)
+    tree.write("h.fake.t", reading)
+    assert tree.write("h.fake.t", reading) == 0
+    tree.forget()
+    assert tree.write("h.fake.t", reading) == 4
+
+
 def test_a_key_the_tree_refuses_is_counted_and_logged_once() -> None:
     publisher, stats = RecordingPublisher(), Stats()
     tree = TreeWriter(publisher, stats, "fake")

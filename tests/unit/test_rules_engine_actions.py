@@ -28,6 +28,26 @@ def test_a_value_that_is_one_field_alone_keeps_its_json_type() -> None:
     assert sets(h.change(DOOR, {"a": [1]})) == [run.SetKey("/x", {"a": [1]})]
 
 
+def test_a_field_alone_with_decimals_is_a_rounded_number() -> None:
+    h = harness(
+        scenario(
+            [
+                m.SetAction("/x", "{trigger.value:.1f}"),
+                m.SetAction("/y", "{trigger.value:.0f}"),
+            ],
+            [m.EventTrigger(DOOR)],
+        )
+    )
+    assert sets(h.change(DOOR, 21.0625)) == [
+        run.SetKey("/x", 21.1),
+        run.SetKey("/y", 21),
+    ]
+    assert sets(h.change(DOOR, "ajar")) == [
+        run.SetKey("/x", "ajar"),
+        run.SetKey("/y", "ajar"),
+    ]
+
+
 def test_simple_actions_are_effects_with_their_templates_filled_in() -> None:
     _, outputs = _fired(
         m.SetAction("/scenario/{host}/door", {"at": "at {trigger.value}"}, ttl_s=5),

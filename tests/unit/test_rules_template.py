@@ -56,7 +56,11 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
         ("{}", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("{host", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("{host!r}", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ("{host:>10}", "'{' starts no {name} field (write '{{' for a brace)", 0),
+        ("{host:>10}", "the format of {host} can only be :.Nf (N decimals, 0 to 9)", 0),
+        ("a {x:.10f}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 2),
+        ("{x:.1F}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 0),
+        ("{x:}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 0),
+        ("{:.1f}", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
     ],
@@ -69,6 +73,28 @@ def test_render_refuses_bad_or_unknown_fields(
     assert (caught.value.reason, caught.value.offset) == (reason, offset)
 
 
+@pytest.mark.parametrize(
+    ("text", "names", "rendered"),
+    [
+        ("{t:.1f} °C", {"t": 21.0625}, "21.1 °C"),
+        ("{t:.0f}", {"t": 21.5}, "22"),
+        ("{t:.2f}", {"t": 3}, "3.00"),
+        ("{t:.1f}", {"t": None}, "null"),  # no value: written as usual
+        ("{t:.1f}", {"t": True}, "true"),  # true is not a number
+        ("{t:.1f}", {"t": "warm"}, "warm"),
+    ],
+)
+def test_a_number_field_may_give_its_decimals(
+    text: str, names: dict[str, JsonValue], rendered: str
+) -> None:
+    assert render(text, names) == rendered
+
+
+def test_render_in_applies_the_decimals_too() -> None:
+    context = make_context(trigger={"value": 21.0625})
+    assert render_in("at {trigger.value:.1f} °C", context) == "at 21.1 °C"
+
+
 def test_template_error_message_names_the_text() -> None:
     with pytest.raises(TemplateError) as caught:
         render("a {nope}", NAMES)
@@ -76,7 +102,7 @@ def test_template_error_message_names_the_text() -> None:
 
 
 def test_template_names_lists_the_fields() -> None:
-    assert template_names("{host}.{trigger.key}/{x}{{y}}") == {
+    assert template_names("{host}.{trigger.key:.1f}/{x}{{y}}") == {
         "host",
         "trigger.key",
         "x",
@@ -117,7 +143,8 @@ def test_context_names_hold_host_now_trigger_and_variables() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.text(alphabet=st.sampled_from("{}ab.x_0 é"), max_size=30) | st.text(max_size=30)
+    st.text(alphabet=st.sampled_from("{}ab.x_0 é:f1"), max_size=30)
+    | st.text(max_size=30)
 )
 def test_any_text_renders_or_raises_template_error(text: str) -> None:
     """Hypothesis: a template renders to text or is refused with TemplateError."""

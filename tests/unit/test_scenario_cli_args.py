@@ -225,10 +225,10 @@ def test_list_prints_a_table_of_name_state_last_run_and_runs() -> None:
         {"name": "x", "state": "error", "last_run": "yesterday", "runs": 3},
     ]  # fmt: skip
     assert text.list_table(listing, UTC) == (
-        "NAME         STATE     LAST RUN             RUNS\n"
-        "frost-lamp   running   2026-12-03 13:30:00    12\n"
-        "hall-sunset  disabled  -                       0\n"
-        "x            error     yesterday               3\n"
+        "NAME         STATE     LAST RUN                    RUNS\n"
+        "frost-lamp   running   2026-12-03 13:30:00 +00:00    12\n"
+        "hall-sunset  disabled  -                              0\n"
+        "x            error     yesterday                      3\n"
     )
     assert text.list_table([], UTC) == "NAME  STATE  LAST RUN  RUNS\n"
     assert text.list_names(listing) == ["frost-lamp", "hall-sunset", "x"]
@@ -243,8 +243,10 @@ def test_list_refuses_a_body_that_is_not_a_list_of_objects() -> None:
 
 
 def test_times_show_in_the_zone_given_and_control_characters_never_print() -> None:
+    """A time names its zone's offset: the CLI may run on another machine (and in
+    another zone) than the hub, and `14:30:00` alone did not say which 14:30."""
     assert text.describe_time(T_2026_12_03_13_30_UTC, BERLIN_WINTER) == (
-        "2026-12-03 14:30:00"
+        "2026-12-03 14:30:00 +01:00"
     )
     assert [text.describe_time(v, UTC) for v in (None, 0, "", True, 1e300)] == [
         "-", "-", "-", "true", "1e+300",
@@ -267,7 +269,7 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "enabled:      yes\n"
         "state:        idle\n"
         "mode:         restart\n"
-        "last run:     2026-12-03 13:30:00\n"
+        "last run:     2026-12-03 13:30:00 +00:00\n"
         "last trigger: kv (cold) /device/h.fake.outdoor/value = -0.5\n"
         "runs:         2\n"
         "last error:   -\n"

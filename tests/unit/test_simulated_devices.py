@@ -65,6 +65,36 @@ def test_sensor_value_depends_only_on_the_time_passed_in(registry: Registry) -> 
     assert first.read(times[0]) == first.read(times[3])
 
 
+def test_readings_come_in_steps_of_the_resolution(registry: Registry) -> None:
+    """A sensor reads in steps as a real one does: 0.01 unless configured."""
+    device = _sensor(registry, period_s=60)
+    assert device.read(START + 1).value == 10.33  # 10 + 10 * 2/60 = 10.333…
+    coarse = registry.add(
+        {"name": "cellar", "oid": "sensor.temperature", "min": 10, "max": 20}
+        | {"period_s": 60, "resolution": 0.5}
+    )
+    assert [coarse.read(START + t).value for t in (1, 2, 4)] == [10.5, 10.5, 11.5]
+    exact = _sensor(registry, period_s=60, resolution=0, name="loft")
+    assert exact.read(START + 1).value == pytest.approx(10 + 1 / 3)
+
+
+@given(
+    period_s=st.floats(1.0, 86400.0),
+    low=st.floats(-1000.0, 1000.0),
+    span=st.floats(0.0, 1000.0),
+    resolution=st.sampled_from([0.01, 0.0625, 0.1, 0.5, 7.0]),
+    now=st.floats(0.0, 4e9),
+)
+def test_stepped_values_stay_in_range_on_the_steps(
+    period_s: float, low: float, span: float, resolution: float, now: float
+) -> None:
+    cycle = Cycle(Wave.TRIANGLE, period_s, low, low + span, resolution=resolution)
+    value = cycle.value_at(now)
+    assert low <= value <= low + span
+    steps = value / resolution
+    assert value in (low, low + span) or abs(steps - round(steps)) < 1e-6
+
+
 @given(
     wave=st.sampled_from(Wave),
     period_s=st.floats(1.0, 86400.0),

@@ -54,6 +54,36 @@ def test_worker_connects_and_sends_ready_on_first_tick(version: mdp.Version) -> 
 
 
 @VERSIONS
+def test_a_worker_that_heartbeats_while_busy_shows_it_at_each_connections_first_request(
+    version: mdp.Version,
+) -> None:
+    """§2.6 raspy: two HEARTBEATs before the handler runs (a broker trusts a busy
+    worker's heartbeats after two in one busy period), once per connection."""
+    core = WorkerCore(SVC, version, WorkerSettings(heartbeats_while_busy=True))
+    core.on_tick(T0)
+    request = mdp.WorkerRequest(version, C1, (b"hello",))
+    beat = Send(HEARTBEAT[version])
+    assert core.on_frames(REQUEST[version], T0 + 1) == [beat, beat, Deliver(request)]
+    assert core.next_deadline() == T0 + 1 + 2.5
+    core.reply(C1, [b"HELLO"], T0 + 1.5)
+    assert core.on_frames(REQUEST[version], T0 + 2) == [Deliver(request)]
+    core.reply(C1, [b"HELLO"], T0 + 2.5)
+    # the broker says DISCONNECT: a new connection, a new worker to the broker
+    assert core.on_frames(DISCONNECT[version], T0 + 3) == [
+        Reconnect("disconnect", 0.0),
+        Connect(),
+        Send(READY[version]),
+    ]
+    assert core.on_frames(REQUEST[version], T0 + 4) == [beat, beat, Deliver(request)]
+
+
+def test_a_worker_silent_while_busy_never_claims_otherwise() -> None:
+    core = connected(V02)
+    request = mdp.WorkerRequest(V02, C1, (b"hello",))
+    assert core.on_frames(REQUEST[V02], T0 + 1) == [Deliver(request)]
+
+
+@VERSIONS
 def test_worker_heartbeats_after_one_interval_without_sending(
     version: mdp.Version,
 ) -> None:
@@ -163,6 +193,24 @@ def test_worker_reconnects_at_once_on_disconnect(version: mdp.Version) -> None:
         Send(READY[version]),
     ]
     assert core.state is WorkerState.CONNECTED
+
+
+def test_a_session_counts_once_the_broker_speaks_on_a_new_connection() -> None:
+    """raspy-poller resends its readings when a new session follows a loss: the
+    broker took the READY once it says anything but DISCONNECT first."""
+    core = connected()
+    assert core.sessions == 0  # READY sent, nothing heard yet
+    core.on_frames(HEARTBEAT[V02], T0 + 1)
+    core.on_frames(HEARTBEAT[V02], T0 + 2)
+    assert core.sessions == 1
+    core.on_frames(DISCONNECT[V02], T0 + 3)  # reconnects at once
+    assert core.sessions == 1
+    core.on_frames(REQUEST[V02], T0 + 4)
+    assert core.sessions == 2
+    core.on_tick(T0 + 100)  # silent broker: lost, then a READY that is refused
+    core.on_tick(T0 + 200)
+    core.on_frames(DISCONNECT[V02], T0 + 200.1)
+    assert core.sessions == 2
 
 
 def test_worker_waits_before_retrying_when_broker_refuses_ready() -> None:

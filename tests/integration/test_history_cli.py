@@ -1,0 +1,142 @@
+"""`raspy history` as a real process against a raw ROUTER playing the broker and
+`<host>.logger.history`: the request it sends, and what it prints for each reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any, Final
+
+import pytest
+import zmq
+from support.zmqctx import recv
+
+Context = zmq.Context[zmq.Socket[bytes]]
+Router = zmq.Socket[bytes]
+SERVICE: Final = b"hub.logger.history"
+T_2026_12_03_13_30_UTC: Final = 1_796_304_600.0
+# a POSIX rule 3:30 west of UTC: no zone file needed, and unlike any test machine's
+WEST_3_30: Final = {"TZ": "XST+3:30"}
+
+
+@pytest.fixture
+def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
+    sock: Router = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "history", *args]
+    options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
+    return subprocess.Popen(
+        command + options,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **WEST_3_30},
+    )
+
+
+def answer(sock: Router, body: object) -> dict[str, Any]:
+    """Take one request for the history service, reply 200 with `body`; the
+    request's JSON object."""
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
+    sock.send_multipart(
+        [peer, b"MDPC02", b"\x03", SERVICE, b"200", json.dumps(body).encode()]
+    )
+    request: dict[str, Any] = json.loads(frames[3])
+    return request
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    try:
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+def _reply(points: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "v": 1, "action": "history", "key": "/device/hub.fake.attic/value",
+        "tier": "5m", "step_s": 300, "since": T_2026_12_03_13_30_UTC,
+        "until": T_2026_12_03_13_30_UTC + 600, "points": points,
+    }  # fmt: skip
+
+
+def test_points_print_in_this_machines_zone_with_its_offset(
+    router: tuple[Router, str],
+) -> None:
+    """They printed `2026-12-03 10:00:00`: which 10:00, on a CLI that may not run in
+    the hub's zone, was left to guess."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic", "--since", "2026-12-03T10:00")
+    t = T_2026_12_03_13_30_UTC
+    request = answer(sock, _reply([[t, 1.5, 1, 2], [t + 300, 2, 2, 2]]))
+    assert request["since"] == t  # a date without a zone: this machine's local time
+    assert finish(process) == (
+        0,
+        "# /device/hub.fake.attic/value: tier 5m, a point every 300 s, 2 points "
+        "(time, avg, min, max)\n"
+        "2026-12-03 10:00:00 -03:30  1.5  1  2\n"
+        "2026-12-03 10:05:00 -03:30  2  2  2\n",
+        "",
+    )
+
+
+def test_a_printed_time_is_a_since_that_names_its_zone(
+    router: tuple[Router, str],
+) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic", "--since", "2026-12-03 13:30:00 +00:00")
+    request = answer(sock, _reply([]))
+    assert (request["since"], finish(process)[0]) == (T_2026_12_03_13_30_UTC, 0)
+
+
+def test_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic", "--json")
+    reply = _reply([[T_2026_12_03_13_30_UTC, 1.5, 1, 2]])
+    answer(sock, reply)
+    status, out, err = finish(process)
+    assert (status, json.loads(out), err) == (0, reply, "")
+
+
+def test_a_time_no_calendar_holds_prints_as_its_number(
+    router: tuple[Router, str],
+) -> None:
+    """It was a traceback (time.localtime of 1e300)."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    answer(sock, _reply([[1e300, 1, 1, 1]]))
+    status, out, err = finish(process)
+    assert (status, out.splitlines()[1:], err) == (0, ["1e+300  1  1  1"], "")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_reply([[T_2026_12_03_13_30_UTC, 1, 1]]), "sent a point that is not [t, avg, min, max]"),
+        (_reply([[T_2026_12_03_13_30_UTC, "warm", 1, 2]]), "sent a point that is not [t, avg, min, max]"),
+        ({"points": []}, "sent a reply without key, tier, step_s"),
+    ],
+    ids=["three-numbers", "text-value", "no-header-fields"],
+)  # fmt: skip
+def test_a_reply_off_protocol_is_one_line_and_exit_1(
+    router: tuple[Router, str], body: dict[str, Any], message: str
+) -> None:
+    """Each was a traceback."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    answer(sock, body)
+    assert finish(process) == (1, "", f"raspy history: hub.logger.history {message}\n")
