@@ -86,6 +86,12 @@ class CloneIntake:
 
         return on_readable
 
+    def expire(self, now: float) -> None:
+        """Ephemeral keys whose time is up: the core's deletions carried out."""
+        deadline = self._core.next_deadline()
+        if deadline is not None and deadline <= now:
+            self.apply(self._core.on_tick(now), "ttl")
+
     def read_snapshot_requests(self, router: Socket) -> None:
         """ICANHAZ? on the ROUTER; each peer's refusals logged under its id in hex."""
         drained = drain(router, self._on_icanhaz, DRAIN_BATCH)

@@ -4,13 +4,15 @@ Snapshot ROUTER (N+1), publisher XPUB (N+2) and collector SUB (N+3) belong to th
 thread, and it reads the outbox that in-process publishers (ClonePublisher) append to.
 It only moves bytes between them and the parts (raspy.actors.clone.parts): CloneIntake
 feeds CloneCore, ClonePacing rules timers and flow, CommitPipeline stores before it
-releases, XpubSender and SnapshotRouter send.
+releases, XpubSender and SnapshotRouter send. Nothing here decides.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
 from typing import Final
 
 import structlog
@@ -18,7 +20,7 @@ import zmq
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.parts import CloneParts
-from raspy.actors.clone.publisher import Subscribers, release_freed_memory
+from raspy.actors.clone.publisher import release_freed_memory
 from raspy.actors.clone.router import SnapshotRouter
 from raspy.actors.clone.sockets import (
     CloneSockets,
@@ -64,9 +66,9 @@ class CloneLoop:
     ) -> None:
         self.outbox = Outbox()  # in-process publishes, from any thread
         self.bound_endpoints = endpoints
-        self._context, self._config, self._endpoints = context, config, endpoints
-        self._clock, self._stats, self._linger_ms = clock, stats, linger_ms
-        self._curve = curve  # server keys for the bound TCP sockets (§8.2)
+        self._config, self._clock, self._stats = config, clock, stats
+        self._bind = partial(bind_clone_sockets, context, config, endpoints)
+        self._linger_ms, self._curve = linger_ms, curve  # curve: server keys (§8.2)
         limits = limits or LimitsConfig()
         self.runner = Runner(
             "clone",
@@ -80,56 +82,35 @@ class CloneLoop:
             store, config, limits, clock=clock, stats=stats, wakeup=self.runner.wakeup
         )
         self._core, self._commits = parts.core, parts.commits
-        self._pacing = parts.pacing
-        self._subscribers = Subscribers()
         self._socks: CloneSockets | None = None
 
     # --- the Runner's owner -----------------------------------------------------------
     def open(self, runner: Runner) -> None:
-        config, parts = self._config, self._parts
+        parts = self._parts
         last_seq = self._commits.load(self._clock.monotonic())  # before any TCP bind
-        hwm = checked_publisher_hwm(config, self._pacing.queue_budget_bytes)
-        socks = self._socks = bind_clone_sockets(
-            self._context,
-            config,
-            self._endpoints,
-            publisher_hwm=hwm,
-            linger_ms=self._linger_ms,
-            curve=self._curve,
+        hwm = checked_publisher_hwm(self._config, parts.pacing.queue_budget_bytes)
+        socks = self._socks = self._bind(
+            publisher_hwm=hwm, linger_ms=self._linger_ms, curve=self._curve
         )
         self._stats.gauge("clone.publisher.hwm", hwm)
-        self._xpub = XpubSender(socks.publisher, self._pacing, self._stats, hwm)
+        self._xpub = XpubSender(socks.publisher, parts.pacing, self._stats, hwm)
         self._router = SnapshotRouter(
             socks.router, parts.snapshots, parts.intake, runner
         )
         runner.register(socks.publisher, self._xpub.on_notices)
         parts.intake.register(runner, socks.collector, self.outbox)
-        bound = self.bound_endpoints = socks.endpoints
-        log.info(
-            "clone_bound",
-            snapshot=bound.snapshot,
-            publisher=bound.publisher,
-            collector=bound.collector,
-            seq=last_seq,
-        )
+        self.bound_endpoints = socks.endpoints  # snapshot, publisher, collector
+        log.info("clone_bound", **asdict(self.bound_endpoints), seq=last_seq)
 
     def next_deadline(self) -> float | None:
-        snapshots = self._parts.snapshots
-        return self._pacing.next_deadline(
-            self._clock.monotonic(),
-            time.monotonic(),
-            ttl_deadline=self._core.next_deadline(),
-            sending=snapshots.runnable,
-            retry_blocked=snapshots.retry_on_timer or self._xpub.waiting,
-        )
+        now, real_now = self._clock.monotonic(), time.monotonic()
+        return self._parts.next_deadline(now, real_now, self._xpub.waiting)
 
     def on_turn(self, now: float) -> None:
-        deadline = self._core.next_deadline()
-        if deadline is not None and deadline <= now:
-            self._parts.intake.apply(self._core.on_tick(now), "ttl")
+        self._parts.intake.expire(now)
         real_now = time.monotonic()
         self._xpub.flush(real_now)
-        due = self._pacing.on_turn(real_now)
+        due = self._parts.pacing.on_turn(real_now)
         if due.hugz:
             self._xpub.send(self._core.hugz_frames())
         self._commits.submit()
@@ -142,17 +123,13 @@ class CloneLoop:
     def execute(self, command: object) -> object:
         match command:
             case msgs.CloneSubscribe(prefix=prefix, ref=ref):
-                self._subscribers.add(prefix, ref)
+                self._parts.subscribers.add(prefix, ref)
             case msgs.CloneUnsubscribe(ref=ref):
-                self._subscribers.remove(ref)
+                self._parts.subscribers.remove(ref)
             case msgs.GetUnstored(prefix=prefix):
                 return self._commits.overlay(prefix)
             case msgs.GetStats():
-                return {
-                    "clone.last_seq": self._core.last_seq,
-                    "clone.ephemeral_keys": self._core.ephemeral_count,
-                    **self._parts.snapshots.stats(),
-                }
+                return self._parts.stats()
             case msgs.Tick():
                 pass
             case _:
@@ -175,5 +152,5 @@ class CloneLoop:
     def _publish_committed(self) -> None:
         for update in self._commits.released():
             self._xpub.send(update.kvpub())
-            self._subscribers.notify(update)
+            self._parts.subscribers.notify(update)
         self._stats.gauge("clone.ephemeral_keys", self._core.ephemeral_count)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.actors.clone.intake import CloneIntake
+from raspy.actors.clone.publisher import Subscribers
 from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig
@@ -22,13 +23,15 @@ from raspy.transport.wakeup import Wakeup
 @dataclass(frozen=True, slots=True)
 class CloneParts:
     """CloneCore decides, CommitPipeline stores before it releases, SnapshotStreamer
-    answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core."""
+    answers ICANHAZ?, ClonePacing rules timers and flow, CloneIntake feeds the core,
+    Subscribers are the in-process actors told of what is published."""
 
     core: core_mod.CloneCore
     commits: CommitPipeline
     snapshots: SnapshotStreamer
     pacing: ClonePacing
     intake: CloneIntake
+    subscribers: Subscribers
 
     @classmethod
     def build(
@@ -64,4 +67,24 @@ class CloneParts:
             config.hugz_interval_s, limits.clone_subscriber_queue_bytes
         )
         intake = CloneIntake(core, commits, snapshots, pacing, clock, stats, limiter)
-        return cls(core, commits, snapshots, pacing, intake)
+        return cls(core, commits, snapshots, pacing, intake, Subscribers())
+
+    def next_deadline(self, now: float, real_now: float, xpub_waiting: bool) -> float:
+        """When the loop must turn next (ClonePacing's rule over every part's timer);
+        `xpub_waiting`: a full subscriber holds published messages back."""
+        snapshots = self.snapshots
+        return self.pacing.next_deadline(
+            now,
+            real_now,
+            ttl_deadline=self.core.next_deadline(),
+            sending=snapshots.runnable,
+            retry_blocked=snapshots.retry_on_timer or xpub_waiting,
+        )
+
+    def stats(self) -> dict[str, int]:
+        """The server's figures, as GetStats answers them (`clone.*`)."""
+        return {
+            "clone.last_seq": self.core.last_seq,
+            "clone.ephemeral_keys": self.core.ephemeral_count,
+            **self.snapshots.stats(),
+        }

@@ -3,11 +3,13 @@
 Runs on the edge's I/O thread. What the broker sends to an in-process peer, and the
 `titanic.*` requests it hands to a local handler, are gathered during one drain turn
 and told once per actor at its end (flush), so an actor gets one message per turn,
-not one per request. Who watches service availability is kept here too.
+not one per request; the handlers' answers go back from here to their clients. Who
+watches service availability is kept here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -16,8 +18,10 @@ from raspy.actors import messages as msgs
 from raspy.cores import broker
 from raspy.protocol import mdp
 from raspy.stats import Stats
+from raspy.transport.outbox import split_records
 
 Ref = pykka.ActorRef[Any]
+Send = Callable[[bytes, list[bytes]], None]  # frames to a peer over the ROUTER
 
 
 class LocalPeers:
@@ -78,6 +82,20 @@ class LocalPeers:
         except pykka.ActorDeadError:
             self._stats.incr("edge.local_dead")
             self._owners.pop(owner, None)
+
+    def replies(self, message: list[bytes], send: Send) -> None:
+        """A local handler's answers, `[R, *(service, client, count, *frames)]` (the
+        outbox's LOCAL_REPLY_CHANNEL): each straight to its client, in-process or
+        through `send` (the ROUTER)."""
+        records, whole = split_records(message, 3)
+        if not whole:
+            self._stats.incr("edge.outbox.rejected")
+        for (service, client), frames in records:
+            self._core.local_answered(service)
+            if client[:1] == broker.LOCAL_PREFIX:
+                self.deliver(client, frames)
+            else:
+                send(client, frames)
 
     def hand(self, request: broker.LocalRequest) -> None:
         """A request the broker gives to the service's local handler."""

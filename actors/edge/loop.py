@@ -46,11 +46,8 @@ class EdgeLoop:
     ) -> None:
         self.outbox = Outbox()
         self.bound_endpoint = ""
-        self._context = context
-        self._settings = settings
-        self._core = core
-        self._clock = clock
-        self._stats = stats
+        self._context, self._settings, self._clock = context, settings, clock
+        self._core, self._stats = core, stats
         self._local = LocalPeers(core, stats)
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
@@ -120,7 +117,7 @@ class EdgeLoop:
         if channel == MDP_CHANNEL and len(message) >= 2:
             self._apply(self._core.on_frames(message[1], message[2:], self._now))
         elif channel == LOCAL_REPLY_CHANNEL:
-            self._send_local_replies(message)
+            self._local.replies(message, self._send)
         elif channel == MDP_BATCH_CHANNEL:
             self._apply_batch(message)
         else:
@@ -156,16 +153,3 @@ class EdgeLoop:
             self._stats.incr("edge.outbox.rejected")
         for peer, frames in records:
             self._apply(self._core.on_frames(peer[0], frames, self._now))
-
-    def _send_local_replies(self, message: list[bytes]) -> None:
-        """[R, *(service, client, count, *frames)] from a local handler: each answer
-        straight to its client."""
-        records, whole = split_records(message, 3)
-        if not whole:
-            self._stats.incr("edge.outbox.rejected")
-        for (service, client), frames in records:
-            self._core.local_answered(service)
-            if client[:1] == broker.LOCAL_PREFIX:
-                self._local.deliver(client, frames)
-            else:
-                self._send(client, frames)

@@ -20,13 +20,7 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
-from raspy.actors.mqtt.events import (
-    GetLinkStats,
-    Replied,
-    Seed,
-    ServiceUp,
-    TreeChanged,
-)
+from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.mqtt.link import MqttLink
 from raspy.actors.steady import SteadyActor
 from raspy.actors.worker import (
@@ -43,6 +37,7 @@ from raspy.devices.kinds import BUILTIN
 from raspy.errors import ConfigError
 from raspy.mqtt.core import BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
+from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged
 from raspy.mqtt.filters import GlobFilter, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.storage.scenario_store import stored_tree

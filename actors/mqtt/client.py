@@ -1,5 +1,6 @@
 """The paho client the MQTT link drives: MQTT 3.1.1, a clean session, the last will
-(`offline`, retained), credentials and TLS from [mqtt]."""
+(`offline`, retained), credentials and TLS from [mqtt]; what it says first on each
+connection (`online`, the command subscriptions) and last on a clean stop."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from raspy.config import MqttConfig
+from raspy.mqtt.topics import TopicMap
 
 CONNECT_TIMEOUT_S: Final = 5.0
+KEEPALIVE_S: Final = 30
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
 
@@ -19,7 +22,8 @@ OFFLINE: Final = b"offline"
 def make_client(
     config: MqttConfig, client_id: str, password: str, availability_topic: str
 ) -> paho.Client:
-    """A client not yet connected; the link sets its callbacks and connects."""
+    """A client set to connect to [mqtt]'s broker, not connected yet: the link sets
+    its callbacks, and the connection is made when it calls reconnect()."""
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -40,4 +44,20 @@ def make_client(
             keyfile=config.tls_key_file or None,
             cert_reqs=ssl.CERT_REQUIRED,
         )
+    client.connect_async(config.host, config.port, keepalive=KEEPALIVE_S)
     return client
+
+
+def greet(client: paho.Client, topics: TopicMap, actions: frozenset[str]) -> None:
+    """A new connection's first words: `online` (retained), then the subscriptions
+    to the command topics of the bridged actions."""
+    client.publish(topics.availability, ONLINE, qos=1, retain=True)
+    client.subscribe([(topic, 1) for topic in topics.command_filters(actions)])
+
+
+def goodbye(client: paho.Client, topics: TopicMap) -> None:
+    """A clean stop's last words: `offline` (the will is only for a lost connection),
+    DISCONNECT, written out at once (the runner is ending)."""
+    client.publish(topics.availability, OFFLINE, qos=0, retain=True)
+    client.disconnect()
+    client.loop_write()

@@ -1,13 +1,22 @@
 """The MQTT connection's own state, sans-IO: when to (re)connect, when paho's
-housekeeping is due, how many messages paho may hold unacknowledged, and the reconnect
-backoff. Time comes in; the link (actors/mqtt/link.py) does the I/O and the logging.
+housekeeping is due, how many messages paho may hold unacknowledged (and so which
+buffered messages go out this turn), and the reconnect backoff. Time comes in; the
+link (actors/mqtt/link.py) does the I/O, raspy.mqtt.link_log the reporting.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 from raspy.backoff import Backoff, BackoffPolicy
+from raspy.mqtt.buffer import CoalescingBuffer, Message
+
+MAX_INFLIGHT: Final = 1000  # messages handed to paho and not yet acknowledged
+MISC_INTERVAL_S: Final = 1.0
+TAKE_PER_TURN: Final = 500  # messages handed to paho per turn, at most
+RECONNECT: Final = BackoffPolicy(initial_s=0.5, max_s=60.0, stable_s=30.0)
 
 
 class Phase(Enum):
@@ -16,11 +25,23 @@ class Phase(Enum):
     UP = "up"
 
 
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """A connection, or an attempt at one, ended: the next try is in `retry_in_s`."""
+
+    was_up: bool  # False: it ended before CONNACK (a failed connect)
+    retry_in_s: float
+
+
 class MqttSession:
     """One client's connection over time; see the module docstring."""
 
     def __init__(
-        self, policy: BackoffPolicy, *, max_inflight: int, misc_interval_s: float
+        self,
+        policy: BackoffPolicy = RECONNECT,
+        *,
+        max_inflight: int = MAX_INFLIGHT,
+        misc_interval_s: float = MISC_INTERVAL_S,
     ) -> None:
         self.phase = Phase.DOWN
         self.inflight = 0  # messages handed to paho and not yet acknowledged
@@ -34,9 +55,11 @@ class MqttSession:
     def up(self) -> bool:
         return self.phase is Phase.UP
 
-    def next_deadline(self) -> float:
-        """The next connect attempt, or while a connection lives its housekeeping."""
-        return self.next_try_at if self.phase is Phase.DOWN else self._next_misc_at
+    def next_deadline(self, other: float | None = None) -> float:
+        """The next connect attempt, or while a connection lives its housekeeping;
+        `other` (the bridge's own timer) if that comes first."""
+        own = self.next_try_at if self.phase is Phase.DOWN else self._next_misc_at
+        return own if other is None else min(own, other)
 
     def connect_due(self, now: float) -> bool:
         return self.phase is Phase.DOWN and now >= self.next_try_at
@@ -65,6 +88,14 @@ class MqttSession:
         self.next_try_at = self._backoff.failed(now)
         return self.next_try_at - now
 
+    def closed(self, now: float) -> Lost | None:
+        """The socket closed; None if the session was down already (a refusal at
+        CONNACK, counted and reported where it came)."""
+        if self.phase is Phase.DOWN:
+            return None
+        was_up = self.phase is Phase.UP
+        return Lost(was_up, self.failed(now))
+
     def next_delay_s(self) -> float:
         """What failed() will wait if the attempt under way fails."""
         return self._backoff.policy.delay_s(self._backoff.failures + 1)
@@ -79,6 +110,18 @@ class MqttSession:
         if self.phase is not Phase.UP:
             return 0
         return max(0, min(self._max_inflight - self.inflight, per_turn))
+
+    def take(
+        self, buffer: CoalescingBuffer, per_turn: int = TAKE_PER_TURN
+    ) -> tuple[list[Message], bool]:
+        """The buffered messages paho may be handed now (counted as in flight), and
+        whether to come back at once: more wait and the window has room for them."""
+        room = self.room(per_turn)
+        if room == 0:
+            return [], False
+        messages = buffer.take(room)
+        self.inflight += len(messages)
+        return messages, len(buffer) > 0 and not self.full
 
     def handed(self, count: int) -> None:
         self.inflight += count

@@ -133,3 +133,27 @@ def test_snapshot_requests_past_the_waiting_limit_are_refused_as_queue_full(
     assert stats.get("clone.rejected.snapshot_queue_full") == 1
     assert parts.snapshots.stats()["clone.snapshots.waiting"] == MAX_WAITING
     assert [(e["event"], e["peer"]) for e in logs] == [("clone_input_rejected", "ab12")]
+
+
+def test_an_ephemeral_key_expires_at_its_deadline_not_before(parts: CloneParts) -> None:
+    frames = clone.kvset(b"/k/e", b"v", uuid.uuid4().bytes, (), 0.5)
+    parts.intake.apply(parts.core.on_kvset(frames, 10.0), "test")
+    assert (parts.core.last_seq, parts.core.ephemeral_count) == (1, 1)
+    parts.pacing.on_turn(100.0)  # the next HUGZ is a second away
+    assert parts.next_deadline(10.0, 100.0, xpub_waiting=False) == 10.5  # its ttl
+    parts.intake.expire(10.4)
+    assert (parts.core.last_seq, parts.core.ephemeral_count) == (1, 1)
+    parts.intake.expire(10.5)
+    assert (parts.core.last_seq, parts.core.ephemeral_count) == (2, 0)  # deleted
+    assert parts.stats() == {
+        "clone.last_seq": 2,
+        "clone.ephemeral_keys": 0,
+        "clone.snapshots.active": 0,
+        "clone.snapshots.waiting": 0,
+    }
+
+
+def test_a_full_subscriber_makes_the_loop_turn_again_soon(parts: CloneParts) -> None:
+    parts.pacing.on_turn(100.0)
+    idle = parts.next_deadline(7.0, 100.0, xpub_waiting=False)
+    assert 7.0 < parts.next_deadline(7.0, 100.0, xpub_waiting=True) < idle

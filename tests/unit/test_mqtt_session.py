@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.backoff import BackoffPolicy
-from raspy.mqtt.session import MqttSession, Phase
+from raspy.mqtt.buffer import CoalescingBuffer, Message
+from raspy.mqtt.session import Lost, MqttSession, Phase
 
 POLICY = BackoffPolicy(initial_s=0.5, max_s=4.0, stable_s=30.0)
 
@@ -102,3 +103,75 @@ def test_inflight_never_goes_below_zero_nor_room_above_the_limit(
             link.connected(now)
         assert link.inflight >= 0
         assert 0 <= link.room(100) <= 5 - min(link.inflight, 5)
+
+
+def up_session(max_inflight: int) -> MqttSession:
+    link = session(max_inflight)
+    link.connecting(0.0)
+    link.connected(0.0)
+    return link
+
+
+def buffer_of(count: int) -> CoalescingBuffer:
+    buffer = CoalescingBuffer(10_000)
+    for index in range(count):
+        buffer.put(Message(f"t/{index}", b"v"))
+    return buffer
+
+
+def test_nothing_is_taken_before_connack_and_the_link_may_sleep() -> None:
+    link = session()
+    buffer = buffer_of(2)
+    assert link.take(buffer, 10) == ([], False)
+    link.connecting(0.0)
+    assert (link.take(buffer, 10), len(buffer)) == (([], False), 2)
+
+
+def test_taken_messages_are_in_flight_and_the_window_bounds_them() -> None:
+    link = up_session(max_inflight=3)
+    buffer = buffer_of(5)
+    assert link.take(buffer, 2) == ([Message("t/0", b"v"), Message("t/1", b"v")], True)
+    assert link.take(buffer, 10) == ([Message("t/2", b"v")], False)  # window full
+    assert (link.inflight, len(buffer)) == (3, 2)
+    link.acknowledged()
+    assert link.take(buffer, 10) == ([Message("t/3", b"v")], False)
+
+
+@given(
+    queued=st.integers(0, 40),
+    max_inflight=st.integers(1, 20),
+    inflight=st.integers(0, 25),
+    per_turn=st.integers(0, 30),
+)
+def test_take_never_overfills_the_window_and_says_when_to_come_back(
+    queued: int, max_inflight: int, inflight: int, per_turn: int
+) -> None:
+    link = up_session(max_inflight)
+    link.handed(inflight)
+    buffer = buffer_of(queued)
+    messages, more = link.take(buffer, per_turn)
+    room = max(0, min(max_inflight - inflight, per_turn))
+    assert len(messages) == min(room, queued)
+    assert link.inflight == inflight + len(messages)
+    assert len(buffer) == queued - len(messages)
+    assert more == (room > 0 and len(buffer) > 0 and link.inflight < max_inflight)
+
+
+def test_a_close_says_what_ended_and_when_to_try_again() -> None:
+    link = session()
+    assert link.closed(0.0) is None  # down already (refused at CONNACK)
+    link.connecting(0.0)
+    assert link.closed(1.0) == Lost(was_up=False, retry_in_s=0.5)
+    link.connecting(2.0)
+    link.connected(2.0)
+    assert (link.closed(3.0), link.phase) == (
+        Lost(was_up=True, retry_in_s=1.0),
+        Phase.DOWN,
+    )
+    assert link.closed(3.5) is None
+
+
+def test_the_next_deadline_is_the_earliest_of_the_sessions_and_the_bridges() -> None:
+    link = session()
+    link.connecting(0.0)
+    assert [link.next_deadline(other) for other in (None, 0.5, 2.0)] == [1.0, 0.5, 1.0]

@@ -1,0 +1,55 @@
+"""What the bridge's actor hands its MQTT link (from its own thread), and how each
+event goes into BridgeCore on the link's thread (pure: time is passed in)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raspy.mqtt.core import BridgeCore, Output
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    items: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeChanged:
+    key: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUp:
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    request_id: int
+    body: tuple[bytes, ...]
+
+
+Event = Seed | TreeChanged | ServiceUp | Replied
+
+
+class Feed:
+    """Events into one BridgeCore; counts the tree changes (the link's statistics:
+    what the subscription brought, the seed apart)."""
+
+    def __init__(self, core: BridgeCore) -> None:
+        self.core = core
+        self.tree_changes = 0
+
+    def __call__(self, event: Event, now: float) -> list[Output]:
+        core = self.core
+        match event:
+            case TreeChanged(key=key, body=body):
+                self.tree_changes += 1
+                return core.key_changed(key, body, now)
+            case Replied(request_id=request_id, body=body):
+                return core.reply(request_id, list(body), now)
+            case ServiceUp(service=service):
+                return core.service_available(service, now)
+            case Seed(items=items):
+                return core.seed(list(items), now)

@@ -1,0 +1,100 @@
+"""What the MQTT link reports: its counters (`mqtt.*`) and its log lines.
+
+Bad input and failed connects are counted every time and logged at most once a minute
+per reason (docs/style.md §5): an absent broker or a flood of bad commands cannot fill
+the SD card. Payloads and passwords are never logged.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from raspy.config import MqttConfig
+from raspy.mqtt.buffer import CoalescingBuffer
+from raspy.mqtt.core import Refused
+from raspy.mqtt.events import Feed
+from raspy.mqtt.session import Lost, MqttSession
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="mqtt")
+
+
+class LinkLog:
+    """The link's counters and log lines; time is passed in (rate limits)."""
+
+    def __init__(self, config: MqttConfig, stats: Stats) -> None:
+        self._config = config
+        self._stats = stats
+        self._limiter = LogRateLimiter()
+
+    def refused(self, out: Refused, now: float) -> None:
+        """Input (a command, a key, a reply) BridgeCore would not handle."""
+        self._stats.incr(f"mqtt.refused.{out.reason}")
+        if self._limiter.should_log(out.reason, now):
+            log.warning("mqtt_input_refused", reason=out.reason, detail=out.detail)
+
+    def connecting(self) -> None:
+        log.debug("mqtt_connecting", host=self._config.host, port=self._config.port)
+
+    def connect_failed(self, reason: str, retry_in_s: float, now: float) -> None:
+        self._stats.incr("mqtt.connect_failed")
+        if self._limiter.should_log(("connect", reason), now):
+            log.warning(
+                "mqtt_connect_failed",
+                host=self._config.host,
+                port=self._config.port,
+                reason=reason,
+                retry_in_s=round(retry_in_s, 3),
+            )
+
+    def connect_refused(self, reason: str, retry_in_s: float, now: float) -> None:
+        """The broker said no at CONNACK (bad credentials, say): an error."""
+        config = self._config
+        self._stats.incr("mqtt.connect_refused")
+        if self._limiter.should_log(("refused", reason), now):
+            log.error(
+                "mqtt_connect_refused",
+                host=config.host,
+                port=config.port,
+                reason=reason,
+                username=config.username or None,
+                retry_in_s=round(retry_in_s, 3),
+            )
+        self._stats.incr("mqtt.connect_failed")
+
+    def connected(self) -> None:
+        log.info("mqtt_connected", host=self._config.host, port=self._config.port)
+
+    def lost(self, lost: Lost, reason: str, now: float) -> None:
+        """The socket closed: a connect that failed, or a connection lost."""
+        if not lost.was_up:
+            self.connect_failed(f"closed: {reason}", lost.retry_in_s, now)
+            return
+        self._stats.incr("mqtt.disconnects")
+        log.warning(
+            "mqtt_disconnected", reason=reason, retry_in_s=round(lost.retry_in_s, 3)
+        )
+
+    def command(self) -> None:
+        self._stats.incr("mqtt.commands")
+
+    def published(self, count: int) -> None:
+        if count:
+            self._stats.incr("mqtt.published", count)
+
+    def buffer(self, buffer: CoalescingBuffer) -> None:
+        self._stats.gauge("mqtt.buffered", len(buffer))
+        self._stats.gauge("mqtt.dropped", buffer.dropped)
+
+
+def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:
+    """The link's state, as GetLinkStats answers it (tests, statistics)."""
+    buffer = feed.core.buffer
+    return {
+        "connected": session.up,
+        "buffered": len(buffer),
+        "inflight": session.inflight,
+        "dropped": buffer.dropped,
+        "tree_changes": feed.tree_changes,
+    }

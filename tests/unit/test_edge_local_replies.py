@@ -1,0 +1,53 @@
+"""A local handler's answers (LocalPeers.replies): each goes straight to its client,
+in-process or over the ROUTER, and the broker hears that one handed request is done."""
+
+from __future__ import annotations
+
+import queue
+from typing import Any
+
+import pykka
+
+from raspy.actors import messages as msgs
+from raspy.actors.edge.local import LocalPeers
+from raspy.actors.worker import local_peer_id
+from raspy.cores.broker import BrokerCore
+from raspy.stats import Stats
+from raspy.transport.outbox import LOCAL_REPLY_CHANNEL
+
+SERVICE = b"titanic.request"
+REMOTE = b"\x00\x80\x00\x00\x01"
+
+
+class _Recorder(pykka.ThreadingActor):
+    def __init__(self, seen: queue.Queue[object]) -> None:
+        super().__init__()
+        self._seen = seen
+
+    def on_receive(self, message: Any) -> None:
+        self._seen.put(message)
+
+
+def test_answers_go_to_their_clients_and_a_cut_record_is_counted() -> None:
+    core, stats = BrokerCore(), Stats()
+    core.handle_locally(SERVICE, capacity=4)
+    peers = LocalPeers(core, stats)
+    seen: queue.Queue[object] = queue.Queue()
+    ref = _Recorder.start(seen)
+    try:
+        owner = local_peer_id("caller")
+        assert peers.command(msgs.AttachLocal(owner, ref))
+        local = local_peer_id("caller", "1")
+        sent: list[tuple[bytes, list[bytes]]] = []
+        message = [
+            LOCAL_REPLY_CHANNEL,
+            *(SERVICE, local, b"2", b"a", b"b"),
+            *(SERVICE, REMOTE, b"1", b"c"),
+            *(SERVICE, REMOTE, b"9", b"cut"),  # says 9 frames, has 1
+        ]
+        peers.replies(message, lambda peer, frames: sent.append((peer, frames)))
+        assert sent == [(REMOTE, [b"c"])]
+        assert seen.get(timeout=5) == msgs.MdpFrames((b"a", b"b"), local)
+        assert stats.counters() == {"edge.outbox.rejected": 1}
+    finally:
+        ref.stop()

@@ -1,0 +1,143 @@
+"""What the MQTT link counts and logs (raspy.mqtt.link_log), and how the actor's
+events go into BridgeCore (raspy.mqtt.events)."""
+
+from __future__ import annotations
+
+import json
+
+from structlog.testing import capture_logs
+
+from raspy.config import MqttConfig
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.core import BridgeCore, BridgeSettings, Refused, SendRequest
+from raspy.mqtt.events import Feed, Replied, Seed, ServiceUp, TreeChanged
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.link_log import LinkLog, link_stats
+from raspy.mqtt.session import Lost, MqttSession
+from raspy.mqtt.topics import TopicMap
+from raspy.stats import Stats
+
+CONFIG = MqttConfig(host="broker", port=1884, username="hub")
+
+
+def make_core() -> BridgeCore:
+    return BridgeCore(
+        BridgeSettings(
+            topics=TopicMap("raspy", "pi"),
+            exposed=GlobFilter(["/device/*"], rooted=True),
+            commandable=GlobFilter(["*"]),
+            actions=frozenset({"set"}),
+            discovery=None,
+            scenario_buttons=False,
+            max_buffered=10,
+        )
+    )
+
+
+def test_refused_input_is_counted_each_time_and_logged_once_a_minute() -> None:
+    stats = Stats()
+    report = LinkLog(CONFIG, stats)
+    with capture_logs() as logs:
+        for now in (0.0, 30.0, 61.0):
+            report.refused(Refused("bad_topic", "x"), now)
+    assert stats.counters() == {"mqtt.refused.bad_topic": 3}
+    entry = {
+        "reason": "bad_topic",
+        "detail": "x",
+        "log_level": "warning",
+        "component": "mqtt",
+    }
+    assert logs == [{"event": "mqtt_input_refused", **entry}] * 2
+
+
+def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> None:
+    stats = Stats()
+    report = LinkLog(CONFIG, stats)
+    with capture_logs() as logs:
+        report.connect_failed("ConnectionRefusedError: no", 0.5, 0.0)
+        report.lost(Lost(was_up=False, retry_in_s=1.0), "gone", 1.0)
+        report.connect_failed("ConnectionRefusedError: no", 2.0, 2.0)  # within 60 s
+        report.connect_refused("Not authorized", 4.0, 3.0)
+    assert stats.counters() == {"mqtt.connect_failed": 4, "mqtt.connect_refused": 1}
+    where = {"host": "broker", "port": 1884}
+    assert logs == [
+        {
+            "event": "mqtt_connect_failed",
+            **where,
+            "reason": "ConnectionRefusedError: no",
+            "retry_in_s": 0.5,
+            "log_level": "warning",
+            "component": "mqtt",
+        },
+        {
+            "event": "mqtt_connect_failed",
+            **where,
+            "reason": "closed: gone",
+            "retry_in_s": 1.0,
+            "log_level": "warning",
+            "component": "mqtt",
+        },
+        {
+            "event": "mqtt_connect_refused",
+            **where,
+            "reason": "Not authorized",
+            "username": "hub",
+            "retry_in_s": 4.0,
+            "log_level": "error",
+            "component": "mqtt",
+        },
+    ]
+
+
+def test_a_lost_connection_is_counted_and_logged_every_time() -> None:
+    stats = Stats()
+    report = LinkLog(CONFIG, stats)
+    with capture_logs() as logs:
+        for now in (0.0, 1.0):
+            report.lost(Lost(was_up=True, retry_in_s=0.5), "keepalive", now)
+    assert stats.counters() == {"mqtt.disconnects": 2}
+    line = {
+        "reason": "keepalive",
+        "retry_in_s": 0.5,
+        "log_level": "warning",
+        "component": "mqtt",
+    }
+    assert logs == [{"event": "mqtt_disconnected", **line}] * 2
+
+
+def test_nothing_published_adds_no_counter() -> None:
+    stats = Stats()
+    report = LinkLog(CONFIG, stats)
+    report.published(0)
+    assert stats.counters() == {}
+    report.published(3)
+    assert stats.counters() == {"mqtt.published": 3}
+
+
+def test_each_event_goes_to_the_core_and_only_tree_changes_are_counted() -> None:
+    feed = Feed(make_core())
+    assert feed(Seed((("/device/pi.fake.a/value", b"1"),)), 0.0) == []
+    assert feed(TreeChanged("/device/pi.fake.b/value", b"2"), 0.0) == []
+    assert feed(ServiceUp("pi.fake.devices"), 0.0) == []  # discovery is off
+    assert feed.core.command("raspy/pi/fake/a/set", b"on", 0.0) == [
+        SendRequest(1, "pi.fake.devices", _request("a", True))
+    ]
+    assert feed(Replied(1, (b"200", b'{"ok": true}')), 0.0) == []
+    result = {"action": "set", "reply": {"ok": True}, "status": 200, "v": 1}
+    assert feed.core.buffer.take(10) == [
+        Message("raspy/pi/fake/a/value", b"1"),
+        Message("raspy/pi/fake/b/value", b"2"),
+        Message("raspy/pi/fake/a/result", json.dumps(result).encode(), retain=False),
+    ]
+    assert link_stats(MqttSession(), feed) == {
+        "connected": False,
+        "buffered": 0,
+        "inflight": 0,
+        "dropped": 0,
+        "tree_changes": 1,
+    }
+
+
+def _request(device: str, value: object) -> bytes:
+    document = {"v": 1, "action": "set", "device": device, "value": value}
+    return json.dumps(document).encode()
