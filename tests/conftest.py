@@ -36,10 +36,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, marker))
 
 
+_CONFIGURE = log.configure
+
+
+def _uncached_configure(*args: Any, **kwargs: Any) -> None:
+    """A CLI's main() run in-process configures logging too: never cached here, or
+    every module logger first used meanwhile keeps that setup for the rest of the
+    session (capture_logs in a later test would see nothing)."""
+    kwargs["cache"] = False
+    _CONFIGURE(*args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
-def _test_logging() -> None:
+def _test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the test log setup, whatever an earlier test configured."""
-    log.configure("info", "json", cache=False)
+    _CONFIGURE("info", "json", cache=False)
+    monkeypatch.setattr(log, "configure", _uncached_configure)
 
 
 def _is_ours(thread: threading.Thread) -> bool:
