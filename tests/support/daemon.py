@@ -93,7 +93,11 @@ class Daemon:
             )
         if self.ready_probe is not None:
             return self.ready_probe(self.endpoint)
-        return mmi_service(self.endpoint, f"{hostname()}.echo".encode()) == b"200"
+        # the echo worker answers before every part has bound its sockets (the Clone
+        # server's ports among them): started means the daemon said so
+        return '"daemon_started"' in self.log_text() and (
+            mmi_service(self.endpoint, f"{hostname()}.echo".encode()) == b"200"
+        )
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
