@@ -22,17 +22,6 @@ TIMEOUT_S = 0.3  # per try; short so the three-try cases stay fast
 
 
 @pytest.fixture
-def router(zmq_context: Context) -> Iterator[tuple[zmq.Socket[bytes], str]]:
-    sock: zmq.Socket[bytes] = zmq_context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    try:
-        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
-    finally:
-        sock.close()
-
-
-@pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client") as executor:
         yield executor

@@ -7,11 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
 import zmq
+from support.cli_process import finish_text as finish
 from support.zmqctx import recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -20,17 +20,6 @@ SERVICE: Final = b"hub.logger.history"
 T_2026_12_03_13_30_UTC: Final = 1_796_304_600.0
 # a POSIX rule 3:30 west of UTC: no zone file needed, and unlike any test machine's
 WEST_3_30: Final = {"TZ": "XST+3:30"}
-
-
-@pytest.fixture
-def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
-    sock: Router = zmq_context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    try:
-        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
-    finally:
-        sock.close()
 
 
 def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
@@ -54,16 +43,6 @@ def answer(sock: Router, body: object) -> dict[str, Any]:
     )
     request: dict[str, Any] = json.loads(frames[3])
     return request
-
-
-def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, out.decode(), err.decode()
 
 
 def _reply(points: list[list[Any]]) -> dict[str, Any]:

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 import zmq
+from support.cli_process import finish
 from support.zmqctx import recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Router = zmq.Socket[bytes]
-
-
-@pytest.fixture
-def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
-    sock: Router = zmq_context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    try:
-        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
-    finally:
-        sock.close()
 
 
 def start_call(*args: str) -> subprocess.Popen[bytes]:
@@ -31,16 +20,6 @@ def start_call(*args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-
-
-def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
-    try:
-        out, err = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, out, err
 
 
 def test_raspy_call_prints_each_reply_frame_on_its_own_line(

@@ -11,28 +11,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
 import zmq
+from support.cli_process import finish_text as finish
 from support.zmqctx import recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Router = zmq.Socket[bytes]
 SERVICE = b"hub.core.scenario"
-
-
-@pytest.fixture
-def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
-    sock: Router = zmq_context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    try:
-        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
-    finally:
-        sock.close()
 
 
 def start(
@@ -59,16 +48,6 @@ def answer(sock: Router, status: bytes, body: object) -> dict[str, object]:
     )
     request: dict[str, object] = json.loads(frames[3])
     return request
-
-
-def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
-    try:
-        out, err = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    return process.returncode, out.decode(), err.decode()
 
 
 def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -> None:

@@ -6,8 +6,6 @@ I/O thread (the default) the worker keeps heartbeating in between.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import zmq
 from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
@@ -31,17 +29,6 @@ REQUEST = requests(b"hi")
 FINAL = finals(b"HI")
 VERSIONS = pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
 MODES = pytest.mark.parametrize("threaded", [True, False], ids=["io", "direct"])
-
-
-@pytest.fixture
-def router(zmq_context: Context) -> Iterator[tuple[Router, str]]:
-    sock: Router = zmq_context.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:*")
-    try:
-        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
-    finally:
-        sock.close()
 
 
 def make_worker(

@@ -33,6 +33,21 @@ def zmq_context() -> Iterator[zmq.Context[zmq.Socket[bytes]]]:
 
 
 @pytest.fixture
+def router(
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+) -> Iterator[tuple[zmq.Socket[bytes], str]]:
+    """A bare ROUTER on an ephemeral port and its endpoint: a test plays the broker
+    (or a service behind it) by hand, frame by frame."""
+    sock: zmq.Socket[bytes] = zmq_context.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind("tcp://127.0.0.1:*")
+    try:
+        yield sock, sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    finally:
+        sock.close()
+
+
+@pytest.fixture
 def broker_settings() -> BrokerSettings:
     return BrokerSettings()
 
