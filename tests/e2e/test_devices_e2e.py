@@ -12,12 +12,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import Daemon, hostname, running_daemon, running_poller
 from support.net import free_port_base
 from support.sysfs import FakeW1Tree
 from support.wait import wait_until
@@ -103,31 +102,6 @@ def test_device_services_are_found_with_mmi_services_and_a_glob(
     ]
 
 
-@contextmanager
-def _poller(
-    daemon: Daemon, log_path: Path, *args: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """raspy-poller as its own process; killed at the end whatever happens."""
-    command = [
-        sys.executable,
-        "-m",
-        "raspy.cli.poller",
-        "--connect",
-        daemon.endpoint,
-        "--log-format",
-        "json",
-        *args,
-    ]
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
 def test_raspy_poller_in_a_second_process_publishes_into_the_same_tree(
     daemon: Daemon, tree: CloneClient, tmp_path: Path
 ) -> None:
@@ -136,7 +110,7 @@ def test_raspy_poller_in_a_second_process_publishes_into_the_same_tree(
     ends cleanly on SIGTERM."""
     rtc, hall = f"{REMOTE}.fake.rtc", f"{REMOTE}.fake.hall"
     args = ("--service", "fake", "--hostname", REMOTE)
-    with _poller(daemon, tmp_path / "poller.log", *args) as process:
+    with running_poller(daemon.endpoint, tmp_path / "poller.log", *args) as process:
         seen = wait_until(lambda: _value(tree, rtc), what="the remote rtc in the tree")
         wait_until(lambda: _value(tree, rtc) != seen, what="the remote rtc to change")
         wait_until(
@@ -171,7 +145,7 @@ def test_raspy_poller_reads_onewire_sensors_from_its_config(
         encoding="utf-8",
     )
     args = ("--service", "onewire", "--config", str(config), "--hostname", REMOTE)
-    with _poller(daemon, tmp_path / "poller.log", *args) as process:
+    with running_poller(daemon.endpoint, tmp_path / "poller.log", *args) as process:
         cellar = f"{REMOTE}.onewire.cellar"
         wait_until(lambda: _value(tree, cellar) == 22.75, what="the cellar at 22.75")
         w1.set_celsius("28-0000000000e1", 23.5)
@@ -187,7 +161,7 @@ def test_raspy_poller_started_before_the_hub_publishes_once_the_hub_is_up(
     hub's collector listens (docs/protocols.md §1.6), then show in the tree."""
     hub = Daemon(tmp_path / "data", port_base=free_port_base())
     args = ("--service", "fake", "--hostname", "early-board")
-    with _poller(hub, tmp_path / "poller.log", *args) as process:
+    with running_poller(hub.endpoint, tmp_path / "poller.log", *args) as process:
         try:
             hub.start()
             with CloneClient(hub.endpoint, b"/device/") as tree:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import Daemon, hostname, running_daemon, running_poller
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
@@ -43,35 +41,15 @@ ATTIC = (
 CELLAR = '[[devices.fake]]\nname = "cellar"\noid = "sensor.humidity"\n'
 
 
-@contextmanager
 def _poller(
     daemon: Daemon, config: Path, log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """raspy-poller (`--service fake`) as its own process; killed at the end."""
-    command = [
-        sys.executable,
-        "-m",
-        "raspy.cli.poller",
-        "--connect",
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """raspy-poller `--service fake` as the board BOARD, with `config`."""
+    return running_poller(
         daemon.endpoint,
-        "--service",
-        "fake",
-        "--hostname",
-        BOARD,
-        "--config",
-        str(config),
-        "--log-format",
-        "json",
-    ]
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGCONT)  # in case a test left it stopped
-            process.kill()
-        process.wait(timeout=10)
+        log_path,
+        *("--service", "fake", "--hostname", BOARD, "--config", str(config)),
+    )
 
 
 def _field(tree: CloneClient, fullname: str, field: str) -> Any:

@@ -140,3 +140,30 @@ def running_daemon(data_dir: Path, **kwargs: object) -> Iterator[Daemon]:
     finally:
         daemon.kill()
         os.sync()
+
+
+@contextmanager
+def running_poller(
+    endpoint: str, log_path: Path, *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """raspy-poller (`--connect endpoint`, JSON log to `log_path`, then `args`) as its
+    own process; killed at the end whatever happens, stopped (SIGSTOP) or not."""
+    command = [
+        sys.executable,
+        "-m",
+        "raspy.cli.poller",
+        "--connect",
+        endpoint,
+        "--log-format",
+        "json",
+        *args,
+    ]
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        process.wait(timeout=10)
