@@ -317,13 +317,16 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def devices(request: Request, backend: Backend, session: Session) -> Response:
         return await p.devices_page(request, backend, session, tree=hub.values)
 
+    async def device(request: Request, backend: Backend, session: Session) -> Response:
+        return await p.device_page(request, backend, session, tree=hub.values)
+
     routes: list[Any] = [
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/static/{name}", static, methods=["GET"]),
         route("/logout", logout, methods=("POST",)),
         route("/", devices),
-        route("/device/{fullname}", p.device_page),
+        route("/device/{fullname}", device),
         route("/device/{fullname}/chart.svg", p.chart),
         route("/scenarios", p.scenarios_page),
         route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),

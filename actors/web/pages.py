@@ -104,15 +104,28 @@ def _device_service(fullname: str) -> str:
     return f"{parts[0]}.{parts[1]}{forms.DEVICES_SUFFIX}"
 
 
-async def device_page(request: Request, backend: Backend, session: Session) -> Response:
+async def device_page(
+    request: Request,
+    backend: Backend,
+    session: Session,
+    tree: Callable[[str], Mapping[str, object]] | None = None,
+) -> Response:
+    """A device's card and graph; a device whose service has no worker (a remote
+    board gone) is shown from `tree`, the live values, with its recorded history."""
     fullname = request.path_params["fullname"]
     span = request.query_params.get("range", "24h")
     if span not in pages.RANGES:
         span = "24h"
     try:
-        rows, problems = await _device_rows(backend, [_device_service(fullname)])
+        service = _device_service(fullname)
     except forms.FormError as exc:
         rows, problems = [], [str(exc)]
+    else:
+        if tree is not None and not await backend.available(service):
+            rows = models.unserved_rows(tree(f"{DEVICE_TREE}{fullname}/"), ())
+            problems = [f"{service}: no worker serves it now"]
+        else:
+            rows, problems = await _device_rows(backend, [service])
     row = next((r for r in rows if r.fullname == fullname), None)
     if row is None:
         text = "; ".join(problems) or f"no device {fullname[:64]!r}"
@@ -126,6 +139,8 @@ async def device_page(request: Request, backend: Backend, session: Session) -> R
         )
     graph = await _graph(backend, row, span)
     body = pages.device_body(row, graph, backend.clock.wall(), backend.zone)
+    if problems:  # shown from the tree: say why there is nothing to command
+        body = "".join(html.notice(problem) for problem in problems) + body
     return _page(backend, session, row.name, body, "/", live=True)
 
 

@@ -61,6 +61,11 @@ def test_a_device_whose_service_is_gone_stays_on_the_page_with_its_status(
         assert ">offline</span>" in item.split("</li>")[0]
         assert "<h2>board.fake</h2>" in body
         assert 'role="switch"' not in item.split("</li>")[0]  # nothing to command
+        # its own page too, at once (no request waiting for a worker that is gone)
+        card = browser.exchange("GET", f"/device/{BOARD}")
+        assert card.status == 200
+        assert "board.fake.devices: no worker serves it now" in card.body
+        assert ">offline</span>" in card.body
     finally:
         tree.close()
         context.term()
