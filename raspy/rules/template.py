@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -53,10 +54,15 @@ class Field(NamedTuple):
 
 
 def _number(value: JsonValue) -> float | None:
-    """A JSON number as a float; None for anything else (true is not a number)."""
+    """A finite JSON number as a float; None for anything else (true is not a
+    number, and Infinity or NaN, which Python's JSON reads, has no decimals)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float: written as it is
+        return None
+    return number if math.isfinite(number) else None
 
 
 class TemplateError(ScenarioError):

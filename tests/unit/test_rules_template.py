@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,9 +12,11 @@ from support.expr_context import make_context
 
 from raspy.devices.template import JsonValue
 from raspy.rules.template import (
+    Field,
     TemplateError,
     check,
     context_names,
+    parse,
     render,
     render_in,
     render_value,
@@ -82,6 +86,9 @@ def test_render_refuses_bad_or_unknown_fields(
         ("{t:.1f}", {"t": None}, "null"),  # no value: written as usual
         ("{t:.1f}", {"t": True}, "true"),  # true is not a number
         ("{t:.1f}", {"t": "warm"}, "warm"),
+        ("{t:.0f}", {"t": float("inf")}, "Infinity"),  # as its JSON text, no crash
+        ("{t:.0f}", {"t": float("nan")}, "NaN"),
+        ("{t:.1f}", {"t": 10**400}, "1" + "0" * 400),  # an int too big for a float
     ],
 )
 def test_a_number_field_may_give_its_decimals(
@@ -185,3 +192,27 @@ def test_render_in_a_context_refuses_an_unknown_name() -> None:
     with pytest.raises(TemplateError) as caught:
         render_in("a{nope}", make_context())
     assert (caught.value.reason, caught.value.offset) == ("unknown name 'nope'", 1)
+
+
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(_ANY_JSON, st.integers(0, 9))
+def test_a_field_with_decimals_takes_any_json_value(
+    value: JsonValue, places: int
+) -> None:
+    """Hypothesis: no value (Infinity, NaN, 10**400, ...) makes a format raise."""
+    text = f"{{v:.{places}f}}"
+    assert isinstance(render(text, {"v": value}), str)
+    field = parse(text)[0]
+    assert isinstance(field, Field)
+    kept = field.kept(value)
+    if isinstance(value, float) and math.isfinite(value):
+        assert kept == round(value, places) or (places == 0 and kept == round(value))
