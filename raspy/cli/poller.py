@@ -196,7 +196,15 @@ def _run(
             stats=Stats(),
             discover=discover,
         )
-        worker = Worker(hub, registry.devices_service, context=context, curve=curve)
+        # the hub gives a dead board up in liveness x interval, even with a request
+        # at it (docs/protocols.md §2.6), so its readings go offline in time
+        worker = Worker(
+            hub,
+            registry.devices_service,
+            show_busy_heartbeats=True,
+            context=context,
+            curve=curve,
+        )
         log.info("poller_started", service=registry.devices_service, hub=hub)
         return _serve(worker, service, _HubWatch(tree, worker, service), stop)
     finally:

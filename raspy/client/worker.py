@@ -46,7 +46,11 @@ class Worker(Closing):
     heartbeats go on while a handler runs; requests and replies cross an inproc
     pipe. Without it the socket lives in the caller's thread, as in zguide's
     worker: a little faster, silent while busy (brokers then allow a busy worker
-    their long busy timeout). Requests reach the caller through a queue, replies
+    their long busy timeout). `show_busy_heartbeats` (with the I/O thread) shows a
+    raspy broker at each connection's first request that this worker heartbeats while
+    busy (two HEARTBEATs before the handler), so that it is given up after liveness x
+    interval even with a request at it; off by default, so a worker's first answer to
+    its first request is its reply. Requests reach the caller through a queue, replies
     the runner as commands. Use a Worker from the thread that made it.
     """
 
@@ -61,6 +65,7 @@ class Worker(Closing):
         reconnect_initial_s: float = 2.5,
         reconnect_max_s: float = 32.0,
         heartbeat_while_busy: bool = True,
+        show_busy_heartbeats: bool = False,
         linger_ms: int = DEFAULT_LINGER_MS,
         context: Context | None = None,
         curve: CurveKeys | None = None,
@@ -70,7 +75,7 @@ class Worker(Closing):
             heartbeat_liveness=heartbeat_liveness,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
-            heartbeats_while_busy=heartbeat_while_busy,
+            heartbeats_while_busy=heartbeat_while_busy and show_busy_heartbeats,
         )
         core = WorkerCore(to_bytes(service), version, settings)
         self._core = core

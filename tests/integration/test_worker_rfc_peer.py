@@ -90,6 +90,32 @@ def test_worker_sends_ready_then_answers_request_in_its_version(
     assert next_other_than(sock, HEARTBEAT[version]) == [peer, *DISCONNECT[version]]
 
 
+@pytest.mark.parametrize("show", [False, True], ids=["quiet", "shown"])
+def test_busy_heartbeats_are_shown_at_a_connections_first_request_only_if_asked(
+    zmq_context: Context, router: tuple[Router, str], show: bool
+) -> None:
+    """§2.6 raspy: by default a worker's first message after its first REQUEST is the
+    reply (interval long: no timed HEARTBEAT comes between); with
+    show_busy_heartbeats two HEARTBEATs come first, and only at that first request."""
+    sock, endpoint = router
+    with Worker(
+        endpoint,
+        "svc",
+        heartbeat_interval_s=30.0,
+        show_busy_heartbeats=show,
+        linger_ms=100,
+        context=zmq_context,
+    ) as worker:
+        peer = recv(sock)[0]
+        for _ in range(2):
+            sock.send_multipart([peer, *REQUEST[V02]])
+            assert worker.recv(timeout_s=3) == (C1, [b"hi"])
+            worker.reply(C1, [b"HI"])
+        beats = [[peer, *HEARTBEAT[V02]]] * 2 if show else []
+        answers = [[peer, *FINAL[V02]]] * 2
+        assert [recv(sock) for _ in range(len(beats) + 2)] == [*beats, *answers]
+
+
 @pytest.mark.slow
 def test_worker_heartbeats_while_the_application_is_busy(
     zmq_context: Context, router: tuple[Router, str]
