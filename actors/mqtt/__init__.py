@@ -84,7 +84,6 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
             qos=config.qos,
             sw_version=__version__,
             commandable=commandable,
-            exposed=exposed,
         )
         if config.discovery_prefix
         else None

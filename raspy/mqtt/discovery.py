@@ -4,9 +4,7 @@
 documents for each component: temperature and humidity sensors are `sensor`s with
 device_class, unit and state_class; a switch a `switch`; a dimmer a `light` with
 brightness (0..100, through `…/set`); a binary input a `binary_sensor`; a scenario a
-`button` that runs it. Every entry names the bridge's availability topic; a device's
-also its own `…/status` (JSON text), so Home Assistant shows it unavailable while its
-status is not "ok" (a failed read, a remote board marked offline). An empty
+`button` that runs it. Every entry names the bridge's availability topic. An empty
 retained message at the same topic removes the entity.
 """
 
@@ -19,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.devices.reading import value_key
 from raspy.devices.template import JsonValue
 from raspy.mqtt.topics import RUN, TopicMap
 
@@ -34,10 +31,6 @@ _SENSOR_CLASSES: Final = {
 }
 # The dimmer's level (0 = off) as the light's on/off state
 _LEVEL_STATE: Final = "{{ 'ON' if (value_json | int(0)) > 0 else '0' }}"
-ONLINE: Final = "online"
-OFFLINE: Final = "offline"
-# A device's `…/status` ("ok" as JSON text) as an availability payload
-_STATUS_AVAILABLE: Final = "{{ 'online' if value_json == 'ok' else 'offline' }}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +65,12 @@ class Discovery:
         qos: int,
         sw_version: str,
         commandable: Callable[[str], bool],
-        exposed: Callable[[str], bool] = lambda _key: True,
     ) -> None:
-        """`exposed`: the tree keys the bridge publishes; a device's availability
-        follows its status only if that key goes out (else it would never come)."""
         self.prefix = prefix
         self.topics = topics
         self.qos = qos
         self.sw_version = sw_version
         self.commandable = commandable
-        self.exposed = exposed
 
     def topic(self, component: str, unique: str) -> str:
         """`<prefix>/<component>/<node_id>/<object_id>/config`; node and object ids
@@ -98,8 +87,8 @@ class Discovery:
             "unique_id": unique_id,
             "name": None,  # the entity is the device: Home Assistant shows its name
             "availability_topic": self.topics.availability,
-            "payload_available": ONLINE,
-            "payload_not_available": OFFLINE,
+            "payload_available": "online",
+            "payload_not_available": "offline",
             "qos": self.qos,
             "device": {
                 "identifiers": [unique_id],
@@ -111,33 +100,12 @@ class Discovery:
             "origin": {"name": MANUFACTURER, "sw_version": self.sw_version},
         }
 
-    def _follow_status(self, config: dict[str, JsonValue], fullname: str) -> None:
-        """Available while the bridge is online AND the device's status is "ok"
-        (Home Assistant: `availability` with `availability_mode: all`, which takes
-        the place of `availability_topic`)."""
-        if not self.exposed(value_key(fullname, "status")):
-            return
-        bridge: dict[str, JsonValue] = {
-            "topic": config.pop("availability_topic"),
-            "payload_available": config.pop("payload_available"),
-            "payload_not_available": config.pop("payload_not_available"),
-        }
-        device: dict[str, JsonValue] = {
-            "topic": self.topics.device_topic(fullname, "status"),
-            "value_template": _STATUS_AVAILABLE,
-            "payload_available": ONLINE,
-            "payload_not_available": OFFLINE,
-        }
-        config["availability"] = [bridge, device]
-        config["availability_mode"] = "all"
-
     def device_entry(self, info: DeviceInfo) -> Entry | None:
         """The config of a device, or None for a kind Home Assistant is not shown."""
         unique_id = f"raspy.{info.fullname}"
         value = self.topics.device_topic(info.fullname, "value")
         command = self.topics.device_topic(info.fullname, "set")
         config = self._common(unique_id, info.label, info.oid)
-        self._follow_status(config, info.fullname)
         commandable = self.commandable(info.fullname)
         oid = info.oid
         if oid == "switch" and not commandable:

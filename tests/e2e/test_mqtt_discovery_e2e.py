@@ -28,7 +28,6 @@ NULLABLE_STR: Final = "string or null"
 
 # The fields every MQTT entity platform documents (availability, device, naming, ...)
 ENTITY: Final = {
-    "availability": LIST,
     "availability_topic": STR,
     "availability_mode": STR,
     "availability_template": STR,
@@ -64,12 +63,6 @@ DEVICE: Final = {
     "via_device": STR,
 }
 ORIGIN: Final = {"name": STR, "sw_version": STR, "support_url": STR}
-AVAILABILITY: Final = {
-    "topic": STR,
-    "payload_available": STR,
-    "payload_not_available": STR,
-    "value_template": STR,
-}
 COMPONENTS: Final[dict[str, dict[str, Any]]] = {
     "sensor": {
         "required": {"state_topic"},
@@ -177,26 +170,6 @@ def _type_ok(value: object, expected: str) -> bool:
             return isinstance(value, dict)
 
 
-def _availability_problems(config: dict[str, Any]) -> list[str]:
-    """`availability` (a list of topics) and `availability_topic` exclude each other;
-    each item needs a topic and takes the documented keys only."""
-    if "availability" not in config:
-        return []
-    problems = []
-    if "availability_topic" in config:
-        problems.append("availability and availability_topic: both given")
-    for item in config["availability"]:
-        if not isinstance(item, dict) or not isinstance(item.get("topic"), str):
-            problems.append(f"availability: {item!r} has no topic")
-            continue
-        for key, value in item.items():
-            if key not in AVAILABILITY or not _type_ok(value, AVAILABILITY[key]):
-                problems.append(f"availability.{key}: undocumented: {value!r}")
-    if config.get("availability_mode", "latest") not in ("all", "any", "latest"):
-        problems.append(f"availability_mode: {config['availability_mode']!r}")
-    return problems
-
-
 def schema_problems(topic_name: str, config: dict[str, Any]) -> list[str]:
     """Everything in one discovery message that Home Assistant's docs do not allow."""
     match = TOPIC.fullmatch(topic_name)
@@ -234,7 +207,6 @@ def schema_problems(topic_name: str, config: dict[str, Any]) -> list[str]:
             problems.append(f"origin.{key}: undocumented or mistyped: {value!r}")
     if "origin" in config and "name" not in config["origin"]:
         problems.append("origin.name: required")
-    problems += _availability_problems(config)
     if component == "sensor" and config.get("device_class") in SENSOR_UNITS:
         units = SENSOR_UNITS[config["device_class"]]
         if config.get("unit_of_measurement") not in units:
@@ -314,13 +286,7 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                     assert schema_problems(name, payload) == [], name
                 status = f"{BASE}/{host}/status"
                 for entry in by_id.values():
-                    if entry["device"]["model"] == "scenario":
-                        assert entry["availability_topic"] == status
-                    else:  # a device: the bridge's status and its own, both needed
-                        topics = [a["topic"] for a in entry["availability"]]
-                        assert topics[0] == status
-                        assert topics[1].endswith("/status"), entry
-                        assert entry["availability_mode"] == "all"
+                    assert entry["availability_topic"] == status
                     assert entry["device"]["manufacturer"] == "raspy"
                 attic = by_id[f"raspy.{host}.fake.attic"]
                 assert attic["device_class"] == "temperature"

@@ -15,7 +15,7 @@ from raspy.mqtt.core import (
     Refused,
     SendRequest,
 )
-from raspy.mqtt.discovery import DeviceInfo, Discovery
+from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.topics import TopicMap
 
@@ -97,49 +97,6 @@ def test_listed_devices_get_configs_and_a_removed_one_an_empty_config() -> None:
     ]
     core.reply(2, _list_reply(("hall", "dimmer")), NOW)
     assert drain(core) == [Message(lamp_topic, b"")]
-
-
-def _availability(exposed: GlobFilter) -> dict[str, object]:
-    topics = TopicMap("raspy", "pi")
-    discovery = Discovery(
-        "homeassistant",
-        topics,
-        qos=1,
-        sw_version="0.1.0",
-        commandable=GlobFilter(["*"]),
-        exposed=exposed,
-    )
-    entry = discovery.device_entry(
-        DeviceInfo("board.fake.attic", "sensor.temperature", "attic", "°C")
-    )
-    assert entry is not None
-    return {k: v for k, v in entry.config.items() if k.startswith("availab")}
-
-
-def test_a_device_is_available_while_the_bridge_is_online_and_its_status_ok() -> None:
-    """A non-ok status (a failed read, a remote board marked offline) shows the
-    entity unavailable in Home Assistant, on top of the bridge's own status."""
-    assert _availability(GlobFilter(["/device/*"], rooted=True)) == {
-        "availability": [
-            {
-                "topic": "raspy/pi/status",
-                "payload_available": "online",
-                "payload_not_available": "offline",
-            },
-            {
-                "topic": "raspy/board/fake/attic/status",
-                "value_template": "{{ 'online' if value_json == 'ok' else 'offline' }}",
-                "payload_available": "online",
-                "payload_not_available": "offline",
-            },
-        ],
-        "availability_mode": "all",
-    }
-
-
-def test_a_status_the_bridge_does_not_publish_is_not_waited_for() -> None:
-    exposed = GlobFilter(["/device/*/value"], rooted=True)
-    assert _availability(exposed) == {"availability_topic": "raspy/pi/status"}
 
 
 def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
