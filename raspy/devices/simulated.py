@@ -40,9 +40,10 @@ _SENSORS: Final[dict[str, tuple[float, float, float | None, float | None]]] = {
     "sensor.wind": (0.0, 12.0, 0.0, None),
 }
 MAX_PERIOD_S: Final = 366 * 86400.0
-# a real sensor reads in steps (a DS18B20 in 1/16 °C); 0.01 keeps the simulated
-# values short in logs, messages and MQTT rather than 1.1963839213053369
-DEFAULT_RESOLUTION: Final = 0.01
+# a real sensor reads in steps (a DS18B20 in 1/16 °C); a configured 0.01 keeps the
+# simulated values short in logs and MQTT (1.2 rather than 1.1963839213053369); by
+# default the wave's exact value, as issue 7 describes the cyclic sensors
+DEFAULT_RESOLUTION: Final = 0.0
 MAX_RESOLUTION: Final = 1000.0
 
 

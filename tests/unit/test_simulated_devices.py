@@ -66,16 +66,16 @@ def test_sensor_value_depends_only_on_the_time_passed_in(registry: Registry) -> 
 
 
 def test_readings_come_in_steps_of_the_resolution(registry: Registry) -> None:
-    """A sensor reads in steps as a real one does: 0.01 unless configured."""
-    device = _sensor(registry, period_s=60)
+    """A sensor reads in steps as a real one does, if configured to."""
+    device = _sensor(registry, period_s=60, resolution=0.01)
     assert device.read(START + 1).value == 10.33  # 10 + 10 * 2/60 = 10.333…
     coarse = registry.add(
         {"name": "cellar", "oid": "sensor.temperature", "min": 10, "max": 20}
         | {"period_s": 60, "resolution": 0.5}
     )
     assert [coarse.read(START + t).value for t in (1, 2, 4)] == [10.5, 10.5, 11.5]
-    exact = _sensor(registry, period_s=60, resolution=0, name="loft")
-    assert exact.read(START + 1).value == pytest.approx(10 + 1 / 3)
+    exact = _sensor(registry, period_s=60, name="loft")  # by default: exact
+    assert exact.read(START + 1).value == 10 + 10 * (2 / 60)
 
 
 @given(
