@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 from typing import Any, Final
 
 import pykka
@@ -36,6 +34,7 @@ from raspy.actors import devices
 from raspy.cli import version_line
 from raspy.cli.arguments import add_curve_options
 from raspy.cli.endpoints import port_base_argument
+from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
@@ -153,13 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -170,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except RaspyError as exc:
         return _fail(str(exc), _EXIT_FAILURE)
     finally:
+        stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
         )
@@ -179,7 +173,7 @@ def _run(
     hub: str,
     registry: Registry,
     discover: registries.Discover | None,
-    stop: threading.Event,
+    stop: SignalInbox,
     curve: CurveKeys | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
@@ -249,7 +243,7 @@ def _serve(
     worker: Worker,
     service: pykka.ActorRef[Any],
     hub: _HubWatch,
-    stop: threading.Event,
+    stop: SignalInbox,
 ) -> int:
     """Answer requests until `stop`; 1 if the device service died."""
     while not stop.is_set():

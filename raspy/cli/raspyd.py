@@ -7,10 +7,8 @@ import errno
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -21,6 +19,7 @@ from raspy import config as config_mod
 from raspy import config_doc, names
 from raspy import log as log_mod
 from raspy.cli import version_line
+from raspy.cli.signals import SignalInbox
 from raspy.errors import (
     ConfigError,
     DataDirError,
@@ -254,18 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             reason="traffic is neither encrypted nor authenticated",
         )
     # Handlers first: clients may see the broker before start() returns.
-    stop = threading.Event()
-    reload_requested = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        if signum == signal.SIGHUP:
-            reload_requested.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    signals = SignalInbox((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     try:
         runtime = supervisor_mod.start(cfg, init_store=args.init)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
@@ -289,14 +277,16 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
-    return _serve(args, runtime, stop, reload_requested, log)
+    try:
+        return _serve(args, runtime, signals, log)
+    finally:
+        signals.close()
 
 
 def _serve(
     args: argparse.Namespace,
     runtime: supervisor_mod.Runtime,
-    stop: threading.Event,
-    reload_requested: threading.Event,
+    signals: SignalInbox,
     log: Any,
 ) -> int:
     """Until SIGTERM/SIGINT (0) or a failed edge or store (1); SIGHUP reloads.
@@ -312,9 +302,14 @@ def _serve(
     wake_s = 0.5 if watchdog is None else min(0.5, watchdog)
     next_ping = 0.0
     shown = ""
+    stop = reload = False
     try:
         while True:
-            while not stop.wait(wake_s) and runtime.fatal is None:
+            while not (stop or reload) and runtime.fatal is None:
+                for signum in signals.wait(wake_s):
+                    log.info("signal_received", signal=signum.name)
+                    stop = stop or signum != signal.SIGHUP
+                    reload = reload or signum == signal.SIGHUP
                 now = time.monotonic()
                 log_mod.flush_suppressed()
                 if watchdog is not None and now >= next_ping and runtime.healthy():
@@ -329,10 +324,9 @@ def _serve(
                 notifier.notify(stopping="1", status=runtime.fatal)
                 runtime.stop()
                 return _fail(runtime.fatal, _EXIT_FAILURE)
-            if not reload_requested.is_set():
+            if stop:  # SIGTERM or SIGINT, even beside a SIGHUP
                 break
-            stop.clear()
-            reload_requested.clear()
+            reload = False
             notifier.reloading()
             _reload(args, runtime, log)
             notifier.ready(runtime.summary())

@@ -302,3 +302,24 @@ def test_a_simulated_output_keeps_its_value_across_a_devices_reload(
             )
             assert tree.get(value) == b"40"
             assert b"0" not in seen  # not even for a moment
+
+
+@pytest.mark.timeout(60)
+def test_a_burst_of_sighups_leaves_raspyd_reloading_and_stopping(
+    tmp_path: Path,
+) -> None:
+    """The SIGHUP handler logged and set an Event; one signal landing inside another
+    handler (or a log call) waited for itself for ever: no reload, no log, no stop."""
+    with running_daemon(tmp_path / "data") as daemon:
+        assert daemon.process is not None
+        for _ in range(2000):
+            daemon.process.send_signal(signal.SIGHUP)
+
+        def reloads() -> int:
+            return daemon.log_text().count('"config_reloaded"')
+
+        wait_until(reloads, what="a reload after the burst", timeout_s=20)
+        before = reloads()
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: reloads() > before, what="one more reload", timeout_s=20)
+        assert daemon.terminate(timeout_s=20) == 0
