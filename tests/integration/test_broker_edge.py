@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import queue
 
-import pykka
 import pytest
 import zmq
 from support.edge_fixtures import EdgeHandle
+from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
 
@@ -172,24 +172,13 @@ def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> Non
         worker.close()
 
 
-class _Recorder(pykka.ThreadingActor):
-    """Records every message it is told (docs/style.md §7: a recording actor, not a Mock)."""
-
-    def __init__(self, inbox: queue.SimpleQueue[object]) -> None:
-        super().__init__()
-        self._inbox = inbox
-
-    def on_receive(self, message: object) -> None:
-        self._inbox.put(message)
-
-
 def test_one_attach_routes_every_sub_peer_of_an_actor_with_its_peer_id(
     edge: EdgeHandle,
 ) -> None:
     """An actor attached as `name` gets the frames for `name/…` peers, each tagged with
     the peer the broker addressed (how Titanic owns its workers and slots)."""
     inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-    ref = _Recorder.start(inbox)
+    ref = QueueRecorder.start(inbox)
     edge.ref.ask(AttachLocal(local_peer_id("owner"), ref), timeout=5)
     worker = local_peer_id("owner", "w1")
     edge.outbox.send_mdp(worker, [b"MDPW02", b"\x01", b"sub"])

@@ -4,9 +4,8 @@ in-process or over the ROUTER, and the broker hears that one handed request is d
 from __future__ import annotations
 
 import queue
-from typing import Any
 
-import pykka
+from support.recording_actor import QueueRecorder
 
 from raspy.actors import messages as msgs
 from raspy.actors.edge.local import LocalPeers
@@ -19,21 +18,12 @@ SERVICE = b"titanic.request"
 REMOTE = b"\x00\x80\x00\x00\x01"
 
 
-class _Recorder(pykka.ThreadingActor):
-    def __init__(self, seen: queue.Queue[object]) -> None:
-        super().__init__()
-        self._seen = seen
-
-    def on_receive(self, message: Any) -> None:
-        self._seen.put(message)
-
-
 def test_answers_go_to_their_clients_and_a_cut_record_is_counted() -> None:
     core, stats = BrokerCore(), Stats()
     core.handle_locally(SERVICE, capacity=4)
     peers = LocalPeers(core, stats)
     seen: queue.Queue[object] = queue.Queue()
-    ref = _Recorder.start(seen)
+    ref = QueueRecorder.start(seen)
     try:
         owner = local_peer_id("caller")
         assert peers.command(msgs.AttachLocal(owner, ref))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pykka
 import pytest
+from support.recording_actor import QueueRecorder
 
 from raspy.actors import messages as msgs
 from raspy.actors.edge.local import LocalPeers
@@ -16,21 +17,12 @@ from raspy.cores.broker import BrokerCore
 from raspy.stats import Stats
 
 
-class _Recorder(pykka.ThreadingActor):
-    def __init__(self, seen: queue.Queue[object]) -> None:
-        super().__init__()
-        self._seen = seen
-
-    def on_receive(self, message: Any) -> None:
-        self._seen.put(message)
-
-
 @pytest.fixture
 def recorders() -> Iterator[list[tuple[pykka.ActorRef[Any], queue.Queue[object]]]]:
     made: list[tuple[pykka.ActorRef[Any], queue.Queue[object]]] = []
     for _ in range(2):
         seen: queue.Queue[object] = queue.Queue()
-        made.append((_Recorder.start(seen), seen))
+        made.append((QueueRecorder.start(seen), seen))
     yield made
     for ref, _ in made:
         if ref.is_alive():
