@@ -10,7 +10,7 @@ or the new version is there, never a mix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -21,7 +21,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
 from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
 from raspy.storage.store import Delete, Op, Put, Store, Table
-from raspy.storage.tables import decode_kv
+from raspy.storage.tables import KvRecord, decode_kv
 
 log = structlog.get_logger(component="core")
 
@@ -140,17 +140,23 @@ def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
     return StoredScenario(name, code, enabled, mode, imported_at, updated_at)
 
 
-def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
-    """The Clone tree as the store has it (the subscription brings what is newer),
-    or the part of it under `prefix`."""
-    items: list[tuple[str, bytes]] = []
+def _kv_records(store: Store, prefix: str) -> Iterator[tuple[bytes, KvRecord]]:
+    """The Clone table's records under `prefix`, in key order; a damaged one skipped."""
     for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
         try:
             record = decode_kv(value)
         except StoreError:
             continue
-        items.append((key.decode("utf-8", "replace"), record.body))
-    return items
+        yield key, record
+
+
+def stored_tree(store: Store, prefix: str = "") -> list[tuple[str, bytes]]:
+    """The Clone tree as the store has it (the subscription brings what is newer),
+    or the part of it under `prefix`."""
+    return [
+        (key.decode("utf-8", "replace"), record.body)
+        for key, record in _kv_records(store, prefix)
+    ]
 
 
 def live_tree(
@@ -161,13 +167,7 @@ def live_tree(
     server's GetUnstored; the higher sequence of a key wins and a deletion among
     them hides the key), in key order. Ask for `unstored` before this reads the
     store: a record written since is then at least as new."""
-    newest: dict[bytes, tuple[int, bytes]] = {}
-    for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
-        try:
-            record = decode_kv(value)
-        except StoreError:
-            continue
-        newest[key] = (record.seq, record.body)
+    newest = {key: (r.seq, r.body) for key, r in _kv_records(store, prefix)}
     for update in unstored:
         known = newest.get(update.key)
         if known is None or update.seq > known[0]:

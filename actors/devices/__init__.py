@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -34,7 +34,7 @@ from raspy.devices.reading import (
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig
-from raspy.devices.tree import Publisher, TreeWriter
+from raspy.devices.tree import Publisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -89,7 +89,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         link: MdpLink | None = None,
         discover: Discover | None = None,
         settings: DeviceSettings | None = None,
-        stored: Callable[[str], Iterable[tuple[str, bytes]]] | None = None,
+        stored: ReadTree | None = None,
         resume_outputs: bool = False,
     ) -> None:
         super().__init__()

@@ -29,7 +29,7 @@ from raspy.devices.registries import (
     rtc_registry,
 )
 from raspy.devices.registry import Registry
-from raspy.devices.tree import Publisher
+from raspy.devices.tree import Publisher, ReadTree
 from raspy.errors import DeviceError
 from raspy.storage.device_settings import DeviceSettings
 
@@ -58,10 +58,6 @@ def clock_health_start(
         )
 
     return start
-
-
-ReadTree = Callable[[str], list[tuple[str, bytes]]]
-"""The live tree under a prefix (raspy.actors.clone.server.read_tree)."""
 
 
 def gpio_start(

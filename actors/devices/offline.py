@@ -14,7 +14,6 @@ the hub was down). It reads the tree only then and once per outage: no polling.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import pykka
@@ -24,15 +23,13 @@ from raspy.actors import messages as msgs
 from raspy.clock import Clock
 from raspy.devices import offline
 from raspy.devices.reading import DEVICE_TREE
-from raspy.devices.tree import Publisher
+from raspy.devices.tree import Publisher, ReadTree
 from raspy.stats import Stats
 from raspy.ticker import DeadlineTicker
 
 log = structlog.get_logger(component="devices")
 
 _ASK_TIMEOUT_S: Final = 5.0
-
-ReadTree = Callable[[str], Iterable[tuple[str, bytes]]]
 
 
 class OfflineMarkerActor(pykka.ThreadingActor):

@@ -77,7 +77,7 @@ async def devices_page(
     request: Request,
     backend: Backend,
     session: Session,
-    tree: Callable[[str], Mapping[str, object]] | None = None,
+    tree: Callable[[str], Mapping[str, object]],
 ) -> Response:
     """The devices of every served `*.devices` service, and, from `tree` (the live
     values), those of a service no worker serves now (a remote board gone)."""
@@ -90,7 +90,7 @@ async def devices_page(
     else:
         problems = []
     rows, more = await _device_rows(backend, services)
-    if tree is not None and not problems:  # the broker said which are served
+    if not problems:  # the broker said which are served
         rows += models.unserved_rows(tree(DEVICE_TREE), set(services))
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
     return _page(backend, session, "Devices", body, "/", live=True)
@@ -108,7 +108,7 @@ async def device_page(
     request: Request,
     backend: Backend,
     session: Session,
-    tree: Callable[[str], Mapping[str, object]] | None = None,
+    tree: Callable[[str], Mapping[str, object]],
 ) -> Response:
     """A device's card and graph; a device whose service has no worker (a remote
     board gone) is shown from `tree`, the live values, with its recorded history."""
@@ -121,7 +121,7 @@ async def device_page(
     except forms.FormError as exc:
         rows, problems = [], [str(exc)]
     else:
-        if tree is not None and not await backend.available(service):
+        if not await backend.available(service):
             rows = models.unserved_rows(tree(f"{DEVICE_TREE}{fullname}/"), ())
             problems = [f"{service}: no worker serves it now"]
         else:

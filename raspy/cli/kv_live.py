@@ -156,8 +156,11 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     key = _key(args.key)
     with CloneClient(endpoints, key, curve=args.curve) as client:
         client.wait_synced(args.timeout)
-        keys = [found for found, _ in client.items()] if args.subtree else [key]
-        if not keys or client.get(keys[0]) is None:
+        if args.subtree:  # the client's copy is that subtree
+            keys = [found for found, _ in client.items()]
+        else:
+            keys = [key] if client.get(key) is not None else []
+        if not keys:
             what = "no key under it" if args.subtree else "no such key"
             return _fail(f"{args.key}: {what}", EXIT_FAILURE)
         for found in keys:  # each confirmed before the next: none left half-done

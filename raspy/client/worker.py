@@ -75,7 +75,7 @@ class Worker(Closing):
             heartbeat_liveness=heartbeat_liveness,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
-            heartbeats_while_busy=heartbeat_while_busy and show_busy_heartbeats,
+            show_busy_heartbeats=heartbeat_while_busy and show_busy_heartbeats,
         )
         core = WorkerCore(to_bytes(service), version, settings)
         self._core = core

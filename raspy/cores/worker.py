@@ -30,7 +30,7 @@ class WorkerSettings:
     # to the broker at the first request of each connection (§2.6), so that a
     # worker that dies busy is given up after liveness x interval, not the busy
     # timeout
-    heartbeats_while_busy: bool = False
+    show_busy_heartbeats: bool = False
 
     def __post_init__(self) -> None:
         if self.heartbeat_interval_s <= 0 or self.heartbeat_liveness < 1:
@@ -210,7 +210,7 @@ class WorkerCore:
             self._outstanding[message.client] = (
                 self._outstanding.get(message.client, 0) + 1
             )
-            if self.settings.heartbeats_while_busy and not self._shown_busy_heartbeats:
+            if self.settings.show_busy_heartbeats and not self._shown_busy_heartbeats:
                 return [*self._show_busy_heartbeats(now), Deliver(message)]
             return [Deliver(message)]
         return []

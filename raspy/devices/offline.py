@@ -16,14 +16,9 @@ from collections.abc import Iterable
 from typing import Final
 
 from raspy.devices.reading import Reading, Status, device_of_key, tree_entries
+from raspy.devices.registry import devices_service_of
 
 DEVICES_SUFFIX: Final = ".devices"
-
-
-def devices_service(fullname: str) -> str:
-    """`<host>.<svc>.devices` of a device's full name `<host>.<svc>.<device>…`."""
-    host, service, _ = fullname.split(".", 2)
-    return f"{host}.{service}{DEVICES_SUFFIX}"
 
 
 def subtree_of(service: str) -> str:
@@ -87,7 +82,7 @@ def services_in(keys: Iterable[str]) -> set[str]:
     for key in keys:
         device = device_of_key(key)
         if device is not None:
-            found.add(devices_service(device[0]))
+            found.add(devices_service_of(device[0]))
     return found
 
 

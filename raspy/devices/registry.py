@@ -95,6 +95,12 @@ def devices_service(hostname: str, service: str) -> str:
     return f"{hostname}.{service}.devices"
 
 
+def devices_service_of(fullname: str) -> str:
+    """The devices service of a device's full name `<host>.<svc>.<device>[.<sub>]`."""
+    host, service, _ = fullname.split(".", 2)
+    return devices_service(host, service)
+
+
 class Device:
     """One device: its kind, config, driver, last reading and error count."""
 

@@ -7,7 +7,7 @@ per hand-over, not per entry, is what counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import structlog
@@ -17,6 +17,11 @@ from raspy.errors import quote
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="devices")
+
+
+ReadTree = Callable[[str], Iterable[tuple[str, bytes]]]
+"""The tree under a key prefix, (key, body) pairs: what a part reads once at start
+(raspy.actors.clone.server.read_tree in raspyd)."""
 
 
 class Publisher(Protocol):

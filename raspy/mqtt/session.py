@@ -96,10 +96,6 @@ class MqttSession:
         was_up = self.phase is Phase.UP
         return Lost(was_up, self.failed(now))
 
-    def next_delay_s(self) -> float:
-        """What failed() will wait if the attempt under way fails."""
-        return self._backoff.policy.delay_s(self._backoff.failures + 1)
-
     def stable(self, now: float) -> None:
         """While up: a connection that lasted forgets the failures before it."""
         if self.phase is Phase.UP:
@@ -120,7 +116,7 @@ class MqttSession:
         if room == 0:
             return [], False
         messages = buffer.take(room)
-        self.inflight += len(messages)
+        self.handed(len(messages))
         return messages, len(buffer) > 0 and not self.full
 
     def handed(self, count: int) -> None:

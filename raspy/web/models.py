@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key
+from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
 
 _MAX_ROWS: Final = 10_000
@@ -120,8 +121,7 @@ def unserved_rows(
         if found is None:
             continue
         fullname, field = found
-        host, service, name = fullname.split(".", 2)
-        if f"{host}.{service}.devices" not in served:
+        if devices_service_of(fullname) not in served:
             fields.setdefault(fullname, {})[field] = value
     rows = []
     for fullname in sorted(fields)[:_MAX_ROWS]:

@@ -10,11 +10,11 @@ import pytest
 from raspy import config as config_mod
 from raspy.devices.offline import (
     OfflineWatch,
-    devices_service,
     offline_entries,
     services_in,
     subtree_of,
 )
+from raspy.devices.registry import devices_service_of
 from raspy.errors import ConfigError
 
 REMOTE = "board.fake.devices"
@@ -84,7 +84,7 @@ def test_the_grace_must_be_positive() -> None:
 
 
 def test_names_between_devices_services_and_their_subtrees() -> None:
-    assert devices_service("board.fake.tv.volume") == "board.fake.devices"
+    assert devices_service_of("board.fake.tv.volume") == "board.fake.devices"
     assert subtree_of("board.fake.devices") == "/device/board.fake."
     keys = ["/device/a.x.one/value", "/device/b.y.two/status", "/stats/a/x", "/d"]
     assert services_in(keys) == {"a.x.devices", "b.y.devices"}

@@ -59,7 +59,7 @@ def test_a_worker_that_heartbeats_while_busy_shows_it_at_each_connections_first_
 ) -> None:
     """§2.6 raspy: two HEARTBEATs before the handler runs (a broker trusts a busy
     worker's heartbeats after two in one busy period), once per connection."""
-    core = WorkerCore(SVC, version, WorkerSettings(heartbeats_while_busy=True))
+    core = WorkerCore(SVC, version, WorkerSettings(show_busy_heartbeats=True))
     core.on_tick(T0)
     request = mdp.WorkerRequest(version, C1, (b"hello",))
     beat = Send(HEARTBEAT[version])
