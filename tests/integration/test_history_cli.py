@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import pytest
 import zmq
+from support.cli_process import answer_json
 from support.cli_process import finish_text as finish
-from support.zmqctx import recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Router = zmq.Socket[bytes]
@@ -34,15 +34,8 @@ def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
 
 
 def answer(sock: Router, body: object) -> dict[str, Any]:
-    """Take one request for the history service, reply 200 with `body`; the
-    request's JSON object."""
-    peer, *frames = recv(sock, timeout_ms=10_000)
-    assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
-    sock.send_multipart(
-        [peer, b"MDPC02", b"\x03", SERVICE, b"200", json.dumps(body).encode()]
-    )
-    request: dict[str, Any] = json.loads(frames[3])
-    return request
+    """Reply 200 with `body` to one request for the history service; its JSON."""
+    return answer_json(sock, SERVICE, b"200", body)
 
 
 def _reply(points: list[list[Any]]) -> dict[str, Any]:

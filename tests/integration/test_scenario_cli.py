@@ -16,6 +16,7 @@ from typing import Final
 
 import pytest
 import zmq
+from support.cli_process import answer_json
 from support.cli_process import finish_text as finish
 from support.zmqctx import recv
 
@@ -38,16 +39,8 @@ def start(
 
 
 def answer(sock: Router, status: bytes, body: object) -> dict[str, object]:
-    """Take one request for the scenario service, reply `[status, json]`; the
-    request's JSON object."""
-    peer, *frames = recv(sock, timeout_ms=10_000)
-    assert frames[:3] == [b"MDPC02", b"\x01", SERVICE]
-    assert len(frames) == 4
-    sock.send_multipart(
-        [peer, b"MDPC02", b"\x03", SERVICE, status, json.dumps(body).encode()]
-    )
-    request: dict[str, object] = json.loads(frames[3])
-    return request
+    """Reply `[status, json]` to one request for the scenario service; its JSON."""
+    return answer_json(sock, SERVICE, status, body)
 
 
 def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -> None:
