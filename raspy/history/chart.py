@@ -1,8 +1,8 @@
 """The layout of a history chart: points in, shapes in pixel coordinates out.
 
 Pure and shared by the SVG and PNG writers, so both draw the same picture: axes,
-grid, time labels (in the zone passed, named on the chart), value labels with the unit, the min..max band and the
-average line. No I/O, no clock.
+grid, time labels (in the zone passed, named on the chart), value labels with the
+unit, the min..max band and the average line. No I/O, no clock.
 """
 
 from __future__ import annotations
