@@ -134,8 +134,8 @@ class GetCloneEndpoints:
 @dataclass(frozen=True, slots=True)
 class HandleLocally:
     """Hand client requests for `service` to `ref` as LocalRequests batches, up to
-    `capacity` unanswered at once (ask on the edge); ref None stops it. The handler
-    answers through the outbox on LOCAL_REPLY_CHANNEL."""
+    `capacity` unanswered at once (ask on the edge); ref None or capacity 0 stops
+    it. The handler answers through the outbox on LOCAL_REPLY_CHANNEL."""
 
     service: bytes
     ref: pykka.ActorRef[Any] | None

@@ -3,8 +3,9 @@
 A thin shell over TitanicCore. The broker hands `titanic.request`, `titanic.reply`
 and `titanic.close` to it directly (msgs.HandleLocally: up to handler_capacity per
 service at once, one tell per edge turn, answers straight back to the client through
-the outbox); past that capacity they queue for its in-process MDP workers (several per
-service, which also make the services visible to MMI). It dispatches stored requests
+the outbox); past that capacity they wait in the broker's queue, which each answer
+drains, or go to its in-process MDP workers (service_workers per service, one by
+default, which also make the services visible to MMI). It dispatches stored requests
 as an in-process MDP client, one client id ("slot") per attempt in flight. One turn's
 writes go to the Store in one submit_then(); the store's callback only tells this
 actor (it runs on the writer thread). Nothing is acknowledged before its commit.

@@ -95,9 +95,11 @@ class TitanicConfig:
     retry_max_s: float = 60.0
     max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
     dispatch_window: int = 64  # attempts in flight per target service
-    service_workers: int = 64  # in-process workers per titanic.* service (group commit)
+    # in-process MDP workers per titanic.* service: they make the services visible
+    # to MMI and take requests while the handler is full
+    service_workers: int = 1
     # titanic.* requests the broker hands to Titanic at once, per service, without a
-    # worker in between; past that they queue for the service_workers
+    # worker in between; past that they queue at the broker until a place frees
     handler_capacity: int = 1024
 
 

@@ -22,14 +22,16 @@ from raspy.transport.outbox import split_records
 
 Ref = pykka.ActorRef[Any]
 Send = Callable[[bytes, list[bytes]], None]  # frames to a peer over the ROUTER
+Apply = Callable[[list[broker.BrokerOutput]], None]  # the edge's output handling
 
 
 class LocalPeers:
     """Routes to in-process actors; see the module docstring."""
 
-    def __init__(self, core: broker.BrokerCore, stats: Stats) -> None:
+    def __init__(self, core: broker.BrokerCore, stats: Stats, apply: Apply) -> None:
         self._core = core
         self._stats = stats
+        self._apply = apply
         self._owners: dict[bytes, Ref] = {}  # route `owner` serves `owner/anything`
         self._batched: set[bytes] = set()  # owners attached with batched=True
         self._handlers: dict[bytes, Ref] = {}  # service -> local handler
@@ -38,7 +40,7 @@ class LocalPeers:
         self._deliveries: dict[bytes, list[msgs.MdpFrames]] = {}  # this turn's
         self._handed: dict[bytes, list[tuple[bytes, mdp.ClientRequest]]] = {}
 
-    def command(self, command: object) -> bool:
+    def command(self, command: object, now: float) -> bool:
         """Carry out a control command of the edge; False if it is not one of ours."""
         match command:
             case msgs.AttachLocal(peer_id=peer_id, ref=ref, batched=batched):
@@ -56,11 +58,12 @@ class LocalPeers:
                 urn = ref.actor_urn
                 self._watchers = [w for w in self._watchers if w.actor_urn != urn]
             case msgs.HandleLocally(service=service, ref=ref, capacity=capacity):
-                if ref is None:
+                if ref is None or capacity <= 0:
                     self._handlers.pop(service, None)
+                    self._core.stop_handling(service)
                 else:
                     self._handlers[service] = ref
-                self._core.handle_locally(service, capacity if ref is not None else 0)
+                    self._apply(self._core.handle_locally(service, capacity, now))
             case _:
                 return False
         return True
@@ -83,19 +86,22 @@ class LocalPeers:
             self._stats.incr("edge.local_dead")
             self._owners.pop(owner, None)
 
-    def replies(self, message: list[bytes], send: Send) -> None:
+    def replies(self, message: list[bytes], send: Send, now: float) -> None:
         """A local handler's answers, `[R, *(service, client, count, *frames)]` (the
         outbox's LOCAL_REPLY_CHANNEL): each straight to its client, in-process or
-        through `send` (the ROUTER)."""
+        through `send` (the ROUTER); each frees a place that a queued request takes."""
         records, whole = split_records(message, 3)
         if not whole:
             self._stats.incr("edge.outbox.rejected")
+        core = self._core
         for (service, client), frames in records:
-            self._core.local_answered(service)
             if client[:1] == broker.LOCAL_PREFIX:
                 self.deliver(client, frames)
             else:
                 send(client, frames)
+            handed = core.local_answered(service, now)
+            if handed:
+                self._apply(handed)
 
     def hand(self, request: broker.LocalRequest) -> None:
         """A request the broker gives to the service's local handler."""
@@ -123,10 +129,11 @@ class LocalPeers:
                     raise pykka.ActorDeadError(service)
                 ref.tell(msgs.LocalRequests(service, tuple(requests)))
             except pykka.ActorDeadError:
-                # nobody will answer them: the broker stops counting them as handed
+                # nobody will answer them: the rest of the service's requests go to
+                # its workers (their clients retry these, as after any lost request)
                 self._stats.incr("edge.local_unroutable", len(requests))
-                for _ in requests:
-                    self._core.local_answered(service)
+                self._handlers.pop(service, None)
+                self._core.stop_handling(service)
 
     @property
     def watcher_count(self) -> int:

@@ -48,7 +48,7 @@ class EdgeLoop:
         self.bound_endpoint = ""
         self._context, self._settings, self._clock = context, settings, clock
         self._core, self._stats = core, stats
-        self._local = LocalPeers(core, stats)
+        self._local = LocalPeers(core, stats, self._apply)
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._now = 0.0  # of the drain in progress
@@ -89,8 +89,9 @@ class EdgeLoop:
             return {
                 f"broker.{name}": value for name, value in self._core.stats().items()
             }
-        if not self._local.command(command):
+        if not self._local.command(command, self._now):
             raise UnknownCommand("edge", command)
+        self._local.flush()  # requests queued for a handler that just came
         return None
 
     # ------------------------------------------------------------ sources
@@ -117,7 +118,7 @@ class EdgeLoop:
         if channel == MDP_CHANNEL and len(message) >= 2:
             self._apply(self._core.on_frames(message[1], message[2:], self._now))
         elif channel == LOCAL_REPLY_CHANNEL:
-            self._local.replies(message, self._send)
+            self._local.replies(message, self._send, self._now)
         elif channel == MDP_BATCH_CHANNEL:
             self._apply_batch(message)
         else:

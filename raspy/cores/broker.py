@@ -40,7 +40,10 @@ Raspy choices beyond the spec:
   stopped by their supervisor, and a DISCONNECT would make them register again.
 - In-process handlers (`handle_locally`, Titanic): up to `capacity` requests for such
   a service at once go straight to its handler (LocalRequest), one hop instead of a
-  worker round trip; past that they queue for its registered workers as usual.
+  worker round trip. Past that they go to an idle registered worker or queue, under
+  the usual budgets and TTL; each answer of the handler (`local_answered`) hands it
+  the oldest queued request, so a full handler delays requests but never needs
+  workers to get them through.
 """
 
 from __future__ import annotations
@@ -269,19 +272,49 @@ class BrokerCore:
 
     # ------------------------------------------------------------ in-process handlers
 
-    def handle_locally(self, service: bytes, capacity: int) -> None:
-        """Hand requests for `service` to its in-process handler, `capacity` at once
-        (0: no handler; requests go to workers only). Resets the count handed."""
-        if capacity > 0:
-            self._handlers[service] = [capacity, 0]
-        else:
-            self._handlers.pop(service, None)
+    def handle_locally(
+        self, service: bytes, capacity: int, now: float
+    ) -> list[BrokerOutput]:
+        """Hand requests for `service` to its in-process handler, `capacity` at once;
+        requests already queued for it go first. Resets the count handed."""
+        out = self._out = []
+        if capacity <= 0:
+            raise ValueError(f"handler capacity must be at least 1, not {capacity}")
+        self._handlers[service] = [capacity, 0]
+        self._hand_queued(service, now)
+        return out
 
-    def local_answered(self, service: bytes) -> None:
-        """The handler answered one of the requests handed to it."""
+    def stop_handling(self, service: bytes) -> None:
+        """The handler of `service` is gone: its requests go to workers only."""
+        self._handlers.pop(service, None)
+
+    def local_answered(self, service: bytes, now: float) -> list[BrokerOutput]:
+        """The handler answered one of the requests handed to it: the oldest queued
+        request of its service, if any, takes the place."""
+        out = self._out = []
         handler = self._handlers.get(service)
         if handler is not None and handler[1] > 0:
             handler[1] -= 1
+            self._hand_queued(service, now)
+        return out
+
+    def _hand_queued(self, name: bytes, now: float) -> None:
+        """Queued requests of `name` to its handler while it has room, oldest first."""
+        service = self._services.get(name)
+        if service is None or not service.queue:
+            return
+        handler = self._handlers[name]
+        queue = service.queue
+        while queue and handler[1] < handler[0]:
+            pending = self._pop(service)
+            if now >= service.expires_at(pending, self._ttl_s):
+                self._drop(service, pending, "expired")
+                continue
+            handler[1] += 1
+            service.dispatched_at = now
+            request = mdp.ClientRequest(pending.version, name, pending.body)
+            self._out.append(LocalRequest(pending.client, request))
+        self._tidy(service)
 
     # ------------------------------------------------------------ requests
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import queue
+import time
+from typing import Any
 
+import pykka
 import pytest
 import zmq
 from support.edge_fixtures import EdgeHandle
@@ -17,10 +20,13 @@ from raspy.actors.messages import (
     DetachLocal,
     GetStats,
     HandleLocally,
+    LocalRequests,
     MdpFrames,
     UnwatchServices,
 )
 from raspy.actors.worker import EchoWorkerActor, local_peer_id
+from raspy.protocol.mdp import ClientRequest, client_reply_frames
+from raspy.transport.outbox import Outbox
 
 
 def _ready_worker(edge: EdgeHandle, frames: list[bytes]) -> zmq.Socket[bytes]:
@@ -213,3 +219,70 @@ def test_a_told_detach_or_unwatch_never_stops_the_edge(edge: EdgeHandle) -> None
     assert edge.ref.ask("still there?", timeout=5) is None  # logged as unexpected
     assert edge.ref.is_alive()
     assert actor.io_alive is False
+
+
+class _SlowHandler(pykka.ThreadingActor):
+    """A local handler that answers only when told to: its requests stay in hand."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__()
+        self._outbox = outbox
+        self.held: list[tuple[bytes, ClientRequest]] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, LocalRequests):
+            self.held.extend(message.requests)
+        elif message == "held":
+            return len(self.held)
+        elif message == "answer all":
+            records: list[bytes] = []
+            for client, request in self.held:
+                frames = client_reply_frames(request.version, SERVICE, request.body)
+                records += (SERVICE, client, b"%d" % len(frames), *frames)
+            self.held.clear()
+            self._outbox.send_local_replies(records)
+        return None
+
+
+SERVICE = b"local.echo"
+
+
+def _queued(edge: EdgeHandle) -> int:
+    stats = edge.ref.ask(GetStats(), timeout=5)
+    assert isinstance(stats, dict)
+    return int(stats["broker.queued"])
+
+
+def test_requests_past_a_handlers_capacity_wait_and_all_get_answers(
+    edge: EdgeHandle,
+) -> None:
+    """No worker at all, capacity 2, six clients: two are handed at once, the other
+    four wait in the broker's queue and are handed as the answers come back."""
+    handler = _SlowHandler.start(edge.outbox)
+    clients = [dealer(edge.context, edge.endpoint) for _ in range(6)]
+    try:
+        edge.ref.ask(HandleLocally(SERVICE, handler, 2), timeout=5)
+        for n, client in enumerate(clients):
+            client.send_multipart([b"MDPC02", b"\x01", SERVICE, b"%d" % n])
+        wait_until(
+            lambda: _queued(edge) == 4,
+            what="four requests queued",
+        )
+        assert handler.ask("held") == 2
+        poller = zmq.Poller()
+        for client in clients:
+            poller.register(client, zmq.POLLIN)
+        answered: set[bytes] = set()
+        deadline = time.monotonic() + 10
+        while len(answered) < len(clients) and time.monotonic() < deadline:
+            handler.ask("answer all")  # what it holds now; the freed places refill
+            for client, _ in poller.poll(100):
+                frames = client.recv_multipart()
+                assert frames[:3] == [b"MDPC02", b"\x03", SERVICE]
+                answered.add(frames[-1])
+        assert answered == {b"%d" % n for n in range(6)}
+        assert _queued(edge) == 0
+    finally:
+        for client in clients:
+            client.close(linger=0)
+        handler.stop()

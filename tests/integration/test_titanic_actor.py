@@ -306,7 +306,8 @@ def test_requests_past_the_handler_capacity_queue_for_the_workers(
     edge: EdgeHandle, tmp_path: Path, capacity: int, overflow: bool
 ) -> None:
     """The broker hands titanic.* to Titanic directly up to handler_capacity at once;
-    the rest queue for its MDP workers. Either way: 200 + UUID after the commit, and
+    the rest go to its MDP workers or wait for a place. Either way: 200 + UUID after
+    the commit, and
     the client's own MDP version in the reply (0.1 on REQ, 0.2 on DEALER)."""
     store = open_store(tmp_path / "store")
     handle = harness(edge, store)
