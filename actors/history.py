@@ -37,6 +37,7 @@ from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
+from raspy.names import DEVICES_SUFFIX
 from raspy.storage.store import Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
@@ -57,7 +58,7 @@ CHILD_NAME: Final = "history"
 
 LOG_REFRESH_S: Final = 5.0
 _ASK_TIMEOUT_S: Final = 5.0
-_DEVICES_SUFFIX: Final = b".devices"
+_DEVICES_SUFFIX: Final = DEVICES_SUFFIX.encode()
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
 
 

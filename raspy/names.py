@@ -9,6 +9,8 @@ from typing import Final
 
 # one part of a routing name: the <hostname> and <service> of `<host>.<service>...`
 NAME_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# the end of a device service's name: `<hostname>.<service>.devices`
+DEVICES_SUFFIX: Final = ".devices"
 
 
 def short_hostname(configured: str = "") -> str:

@@ -14,6 +14,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from raspy.actors.web.app import Backend
 from raspy.devices.reading import DEVICE_TREE
+from raspy.devices.registry import devices_service_of
+from raspy.names import DEVICES_SUFFIX
 from raspy.web import forms, html, models, pages
 from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
@@ -57,7 +59,7 @@ async def _device_rows(
 ) -> tuple[list[DeviceRow], list[str]]:
     async def one(service: str) -> list[DeviceRow]:
         frames = await _ask(backend, service, forms.list_request())
-        return models.devices(service.removesuffix(forms.DEVICES_SUFFIX), frames)
+        return models.devices(service.removesuffix(DEVICES_SUFFIX), frames)
 
     rows: list[DeviceRow] = []
     problems: list[str] = []
@@ -101,7 +103,7 @@ def _device_service(fullname: str) -> str:
     parts = fullname.split(".")
     if len(parts) < 3 or not all(parts):
         raise forms.FormError(f"not a device full name: {fullname[:64]!r}")
-    return f"{parts[0]}.{parts[1]}{forms.DEVICES_SUFFIX}"
+    return devices_service_of(fullname)
 
 
 async def device_page(

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Final
 
 from raspy.devices.reading import Reading, Status, device_of_key, tree_entries
 from raspy.devices.registry import devices_service_of
-
-DEVICES_SUFFIX: Final = ".devices"
+from raspy.names import DEVICES_SUFFIX
 
 
 def subtree_of(service: str) -> str:

@@ -16,7 +16,7 @@ from raspy.devices.kinds import BUILTIN, KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote
-from raspy.names import NAME_SEGMENT
+from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
 
 _NO_STATE: Final[Mapping[str, JsonValue]] = MappingProxyType({})
 
@@ -92,7 +92,7 @@ class DriverFactory(Protocol):
 
 def devices_service(hostname: str, service: str) -> str:
     """The MDP service name of a device service: `<hostname>.<service>.devices`."""
-    return f"{hostname}.{service}.devices"
+    return f"{hostname}.{service}{DEVICES_SUFFIX}"
 
 
 def devices_service_of(fullname: str) -> str:

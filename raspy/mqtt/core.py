@@ -28,10 +28,10 @@ from raspy.mqtt.topics import (
     TopicMap,
     scenario_of_key,
 )
+from raspy.names import DEVICES_SUFFIX
 
 REQUEST_TIMEOUT_S: Final = 10.0
 MAX_PENDING: Final = 256
-DEVICES_SUFFIX: Final = ".devices"
 MAX_CACHED_TOPICS: Final = 100_000
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
 

@@ -14,12 +14,12 @@ from urllib.parse import parse_qsl
 
 from raspy.devices.reading import value_key
 from raspy.errors import RaspyError, quote
+from raspy.names import DEVICES_SUFFIX
 
 MAX_FORM_BYTES: Final = 8 * 1024
 MAX_NAME_CHARS: Final = 255
 DEVICE_ACTIONS: Final = frozenset({"set", "on", "off", "toggle", "log"})
 SCENARIO_ACTIONS: Final = frozenset({"enable", "disable", "run"})
-DEVICES_SUFFIX: Final = ".devices"
 
 
 class FormError(RaspyError):
