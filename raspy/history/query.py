@@ -2,15 +2,17 @@
 merging of buckets down to at most MAX_POINTS points. Pure: rows come from a
 passed-in fetch, `now` is passed in.
 
-Every point lies in since..until and is dated at the first bucket it holds: only
-buckets dated in the range are read, and merging never dates a point earlier.
+Every point lies in since..until and is dated at the first bucket it holds: the
+buckets read are those dated in the range, and the bucket of an aggregate tier that
+began before `since` but runs past it, dated at `since`; merging never dates a point
+earlier.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from raspy.history.recorder import Bucket
@@ -64,19 +66,42 @@ def _step_starts(tier: Tier, since: float, until: float, now: float) -> range:
 def _collect(
     tier: Tier, starts: range, since: float, until: float, fetch: Fetch
 ) -> list[Bucket]:
-    """The buckets of `tier` at `starts` whose time is in since..until, oldest first;
+    """The buckets of `tier` at `starts` with samples in since..until, oldest first;
     a slot still holding an older lap's bucket (or another tier layout's) is
-    skipped."""
+    skipped.
+
+    An aggregate bucket that began before `since` also holds the samples of its step
+    after `since`: it is read, dated at `since`, or a coarse tier's graph would start
+    up to a bucket late. A raw point before `since` is a sample before it: skipped.
+    """
     found: list[Bucket] = []
     for start in starts:
         bucket = fetch(tier, tier.slot_of(start))
-        if (
-            bucket is not None
-            and tier.start_of(bucket.t) == start
-            and since <= bucket.t <= until
-        ):
-            found.append(bucket)
+        if bucket is None or tier.start_of(bucket.t) != start or bucket.t > until:
+            continue
+        if bucket.t < since:
+            if tier.raw:
+                continue
+            bucket = replace(bucket, t=since)  # in its step: merged with it still
+        found.append(bucket)
     return found
+
+
+def _merged_steps(starts: range, step_s: int) -> int:
+    """How many steps of `step_s`, aligned to the epoch, the tier steps at `starts`
+    fall in: each one is at most one point."""
+    return starts[-1] // step_s - starts[0] // step_s + 1 if starts else 0
+
+
+def _factor(tier: Tier, starts: range) -> int:
+    """The fewest tier steps a merged step takes so that the answer has at most
+    MAX_POINTS points. The merged steps are aligned to the epoch, not to `since`
+    (the points of a graph redrawn later stay where they were), so a range can
+    touch one more of them than its length holds: then one more step each."""
+    factor = max(1, math.ceil(len(starts) / MAX_POINTS))
+    while _merged_steps(starts, tier.step_s * factor) > MAX_POINTS:
+        factor += 1
+    return factor
 
 
 def merge(buckets: Sequence[Bucket], step_s: int) -> list[Bucket]:
@@ -110,7 +135,7 @@ def run(tier: Tier, since: float, until: float, now: float, fetch: Fetch) -> Ans
     check."""
     starts = _step_starts(tier, since, until, now)
     buckets = _collect(tier, starts, since, until, fetch)
-    factor = max(1, math.ceil(len(starts) / MAX_POINTS))
+    factor = _factor(tier, starts)
     if factor == 1:
         return Answer(tier, tier.step_s, since, until, [b.point() for b in buckets])
     step_s = tier.step_s * factor

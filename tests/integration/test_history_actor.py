@@ -175,3 +175,20 @@ def test_history_survives_a_restart_and_buckets_go_on_where_they_were(
         [T0 + 25, 30.0, 30.0, 30.0],
     ]
     assert _points(recorder, T0 - 60, resolution="1m") == [[T0, 20.0, 10.0, 30.0]]
+
+
+def test_a_stored_bucket_that_began_before_since_is_answered_dated_at_since(
+    recorder: Recorder,
+) -> None:
+    """The minute bucket of T0 holds samples after since = T0 + 10: read back from
+    the store it is answered, dated at since (the raw tier has no point before it)."""
+    for i, value in enumerate((10.0, 20.0, 30.0)):
+        recorder.publish(ATTIC, value, T0 + 5 + 10 * i)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 4, what="one flush of 3 raw + 1 bucket")
+    since = T0 + 10
+    assert _points(recorder, since, resolution="1m") == [[since, 20.0, 10.0, 30.0]]
+    assert _points(recorder, since) == [
+        [T0 + 15, 20.0, 20.0, 20.0],
+        [T0 + 25, 30.0, 30.0, 30.0],
+    ]

@@ -133,3 +133,31 @@ def test_merged_buckets_keep_their_first_time_and_add_up() -> None:
         Bucket(_T0 + 300, 4, 32.0, 2.0, 15.0),
         Bucket(_T0 + 3600, 2, 8.0, 3.0, 5.0),
     ]
+
+
+def test_a_bucket_that_began_before_since_is_shown_dated_at_since() -> None:
+    """The hour bucket of 10:00 holds the samples after since 10:17; it was left out,
+    so the hourly graph began at 11:00, up to a bucket late."""
+    now = _T0 + 3 * _DAY
+    table = _recorded(_T0, now, 60, modulo=60)  # each hour: the values 0..59
+    since = _T0 + 2 * _DAY + 10 * _HOUR + 17 * 60
+    answer = query.run(_TIERS[2], since, now, now, _fetch(table))
+    assert (answer.tier.name, answer.step_s) == ("1h", 3600)
+    assert answer.points[:2] == [
+        [since, 29.5, 0.0, 59.0],  # the bucket of 10:00, dated at since
+        [_T0 + 2 * _DAY + 11 * _HOUR, 29.5, 0.0, 59.0],
+    ]
+    assert len(answer.points) == 14  # 10:00 (as since) to 23:00
+
+
+def test_a_range_of_twice_the_points_off_the_merged_steps_is_not_one_too_many() -> None:
+    """2000 raw steps from 00:00:10 merged by two into epoch-aligned 20 s steps touch
+    1001 of them (the first and the last hold one step each)."""
+    tier = _TIERS[0]
+    since, until = _T0 + 10, _T0 + 20_005  # the steps of 10 s .. 20 000 s
+    table = _recorded(_T0, until + 1, 10)
+    answer = query.run(tier, since, until, until, _fetch(table))
+    assert len(answer.points) <= query.MAX_POINTS
+    assert answer.step_s == 30  # merged by three: 667 points
+    assert len(answer.points) == 667
+    assert answer.points[0] == [since, 1.5, 1.0, 2.0]  # the samples of 10 s and 20 s

@@ -1,11 +1,12 @@
 """Properties of the history query for any stored buckets and any range: every point
-lies in since..until and among the times of the buckets merged into it, and merging
-keeps the counts, totals, minima and maxima."""
+lies in since..until and among the times of the buckets merged into it (an aggregate
+that began before `since` counts as dated at `since`), merging keeps the counts,
+totals, minima and maxima, and no range gets more than MAX_POINTS points."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,15 +87,23 @@ def _cases(draw: st.DrawFn) -> _Case:
     return _Case(tier, table, since, until, now)
 
 
+def _covers(tier: Tier, bucket: Bucket, since: float, until: float) -> bool:
+    """Whether `bucket` holds samples of since..until: a raw point is an instant,
+    an aggregate holds its whole step."""
+    end = bucket.t if tier.raw else bucket.t + tier.step_s
+    return bucket.t <= until and (since <= bucket.t or since < end)
+
+
 def _held(case: _Case) -> list[Bucket]:
-    """What the range holds: the stored buckets dated in since..until whose step the
-    tier still keeps at `now` (not a newer step than now's), oldest first."""
+    """What the range holds: the stored buckets with samples in since..until whose
+    step the tier still keeps at `now` (not a newer step than now's), oldest first;
+    an aggregate that began before `since` is dated at `since`."""
     tier = case.tier
     return sorted(
         (
-            bucket
+            replace(bucket, t=max(bucket.t, case.since))
             for bucket in case.table.values()
-            if case.since <= bucket.t <= case.until
+            if _covers(tier, bucket, case.since, case.until)
             and tier.oldest_start(case.now) <= tier.start_of(bucket.t)
             and tier.start_of(bucket.t) <= tier.start_of(min(case.until, case.now))
         ),
@@ -131,7 +140,7 @@ def test_every_point_lies_in_the_range_and_among_the_buckets_it_merges(
         assert high == max(b.high for b in merged)
         count = sum(b.count for b in merged)
         assert avg == sum(b.total for b in merged) / count
-    assert len(answer.points) <= query.MAX_POINTS + 1
+    assert len(answer.points) <= query.MAX_POINTS
 
 
 _SORTED_BUCKETS = st.lists(
@@ -166,3 +175,66 @@ def test_merging_keeps_counts_totals_minima_and_maxima(
             min(b.low for b in inside),
             max(b.high for b in inside),
         )
+
+
+@dataclass(frozen=True)
+class _Range:
+    tier: Tier
+    since: float
+    until: float
+    now: float
+
+
+# a number of tier steps: often just around a multiple of MAX_POINTS, where a range
+# off the merged steps' alignment touched one merged step too many
+_STEP_COUNTS = st.one_of(
+    st.builds(
+        lambda k, d: max(1, k * query.MAX_POINTS + d),
+        st.integers(1, 6),
+        st.integers(-3, 3),
+    ),
+    st.integers(1, 6 * query.MAX_POINTS),
+)
+
+
+@st.composite
+def _ranges(draw: st.DrawFn) -> _Range:
+    """A tier and a range of about `steps` of its steps that it keeps, starting at
+    any step and at any time in it; `until` may lie after `now`."""
+    step_s = draw(st.sampled_from([1, 10, 60, 300, 3600]))
+    steps = draw(_STEP_COUNTS)
+    slots = max(2, steps + draw(st.integers(0, 50)))
+    tier = Tier(step_s, step_s * slots, raw=draw(st.booleans()))
+    now = _T0 + draw(st.integers(0, 10 * tier.span_s)) + draw(_FRACTIONS) * step_s
+    first = tier.oldest_start(now) + draw(st.integers(0, slots - steps)) * step_s
+    since = first + draw(st.integers(0, 3)) * step_s / 4
+    until = first + (steps - 1) * step_s + draw(st.integers(1, 8)) * step_s / 4
+    return _Range(tier, since, until, now)
+
+
+def _stocked(tier: Tier, now: float) -> query.Fetch:
+    """Every step the tier keeps at `now` holds a bucket (the most points a range
+    can have): a raw point within its step, an aggregate at its start."""
+    oldest = tier.oldest_start(now)
+
+    def fetch(_tier: Tier, slot: int) -> Bucket:
+        start = oldest + (slot - tier.slot_of(oldest)) % tier.slots * tier.step_s
+        return _bucket(tier, start + tier.step_s / 2 if tier.raw else start, [1])
+
+    return fetch
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ranges())
+def test_no_range_gets_more_than_max_points_nor_a_coarser_step_than_needed(
+    case: _Range,
+) -> None:
+    tier = case.tier
+    answer = query.run(tier, case.since, case.until, case.now, _stocked(tier, case.now))
+    assert len(answer.points) <= query.MAX_POINTS
+    # one tier step fewer to a merged step would have been too many points
+    first = tier.start_of(max(case.since, tier.oldest_start(case.now)))
+    last = tier.start_of(min(case.until, case.now))
+    finer = answer.step_s - tier.step_s
+    if finer:
+        assert last // finer - first // finer + 1 > query.MAX_POINTS
