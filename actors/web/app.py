@@ -20,6 +20,9 @@ from typing import Any, Final
 
 import structlog
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     JSONResponse,
@@ -28,13 +31,14 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from raspy.clock import Clock
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.login import LoginThrottle, Session, Sessions, csrf_ok, verify
 from raspy.web.login_files import LoginFiles
-from raspy.web.models import TitanicEntry
+from raspy.web.models import ReplyError, TitanicEntry
 
 log = structlog.get_logger(component="web")
 
@@ -42,6 +46,8 @@ SESSION_COOKIE: Final = "raspy_session"
 LOGIN_COOKIE: Final = "raspy_login"
 REQUEST_TIMEOUT_S: Final = 5.0
 KEEPALIVE_S: Final = 15.0
+# no request needs more (forms and commands are parsed up to forms.MAX_FORM_BYTES)
+MAX_BODY_BYTES: Final = forms.MAX_FORM_BYTES
 # at most one batch per browser this often: changes in between are coalesced (the
 # latest value per key), so 20 browsers cost the daemon little whatever the poll rate
 BATCH_INTERVAL_S: Final = 0.25
@@ -110,7 +116,10 @@ class Backend:
         is asked (mmi.service): an announcement may still be on its way."""
         if service in self.live_services:
             return True
-        reply = await self.request("mmi.service", service.encode("utf-8"))
+        try:
+            reply = await self.request("mmi.service", service.encode("utf-8"))
+        except TimeoutError:  # a page says so, as for any service that is silent
+            raise ReplyError("mmi.service", "no reply within a few seconds") from None
         return reply[:1] == [b"200"]
 
     async def titanic(self, limit: int) -> tuple[int, list[TitanicEntry]]:
@@ -146,6 +155,42 @@ def _same_origin(request: Request) -> bool:
     if origin is None:
         return True
     return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+class BodyLimit:
+    """Refuse a request body over `limit` bytes (413) before it is read: a declared
+    length at once, one sent in chunks as soon as it passes the limit. Without it
+    every body was read whole, whatever its size, the login form's too."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            too_large = secure(Response(self._reason, 413, media_type="text/plain"))
+            await too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, self._reason)
+            return message
+
+        await self.app(scope, bounded, send)
+
+    @property
+    def _reason(self) -> str:
+        return f"request body over {self.limit} bytes"
 
 
 Handler = Callable[[Request, Backend, Session], Awaitable[Response]]
@@ -216,9 +261,11 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     if not backend.throttle.allowed(now):
         return _login_page("Too many failed logins; wait a minute.", status=429)
     secret = fields.get("secret", "")
+    # counted while it is checked: tries sent at once must not all pass allowed()
+    backend.throttle.failed(now)
     if not await asyncio.to_thread(backend.check_secret, secret):
-        backend.throttle.failed(now)
         return _login_page("Wrong token or password.", status=401)
+    backend.throttle.cleared(now)
     session = backend.sessions.create(now)
     response = secure(RedirectResponse("/", status_code=303))
     response.set_cookie(
@@ -278,9 +325,14 @@ async def _stream(
         while not hub.closed:
             try:
                 await asyncio.wait_for(woken.wait(), KEEPALIVE_S)
+                idle = False
             except TimeoutError:
-                if backend.sessions.get(sid, backend.clock.monotonic()) is None:
-                    return  # logged out or expired: the browser gets 401 next time
+                idle = True
+            # before anything is sent, not only when idle: values changing more often
+            # than KEEPALIVE_S would keep a logged-out session's stream going
+            if backend.sessions.get(sid, backend.clock.monotonic()) is None:
+                return  # logged out or expired: the browser gets 401 next time
+            if idle:
                 yield live.comment("ping")
                 continue
             woken.clear()
@@ -335,4 +387,6 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/events", events_route(hub), api=True),
         route("/api/device", p.device_command, methods=("POST",), api=True),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes, middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)]
+    )

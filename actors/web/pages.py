@@ -120,10 +120,11 @@ async def device_page(
         span = "24h"
     try:
         service = _device_service(fullname)
-    except forms.FormError as exc:
+        served = await backend.available(service)
+    except (forms.FormError, ReplyError) as exc:
         rows, problems = [], [str(exc)]
     else:
-        if not await backend.available(service):
+        if not served:
             rows = models.unserved_rows(tree(f"{DEVICE_TREE}{fullname}/"), ())
             problems = [f"{service}: no worker serves it now"]
         else:
@@ -167,7 +168,7 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
     try:
         if not await backend.available(service):
             return pages.Graph(span, problem="History is off: enable [history].")
-    except TimeoutError:
+    except ReplyError:
         return pages.Graph(span, problem=f"{service}: no reply")
     return pages.Graph(span, unit=row.unit)
 
@@ -320,8 +321,11 @@ async def titanic_page(
         total, entries, problem = 0, [], f"cannot read the queue: {exc}"
     part = f"{backend.hostname}.titanic"
     stats = None
-    if await backend.available(f"{part}.statistics"):
-        stats = await _part_stats(backend, part)
+    try:
+        if await backend.available(f"{part}.statistics"):
+            stats = await _part_stats(backend, part)
+    except ReplyError as exc:
+        stats = pages.PartStats(part, [], str(exc))
     body = pages.titanic_body(entries, total, stats, backend.clock.wall(), backend.zone)
     if problem:
         body = html.notice(problem, error=True) + body

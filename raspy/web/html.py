@@ -45,7 +45,10 @@ def show_time(wall_ts: float | None, now: float, zone: tzinfo = UTC) -> str:
     once on every page), with the date when not today."""
     if wall_ts is None:
         return "never"
-    stamp = datetime.fromtimestamp(wall_ts, zone)
+    try:
+        stamp = datetime.fromtimestamp(wall_ts, zone)
+    except (OverflowError, ValueError, OSError):  # any Clone client may write it
+        return "out of range"
     if datetime.fromtimestamp(now, zone).date() == stamp.date():
         return stamp.strftime("%H:%M:%S")
     return stamp.strftime("%Y-%m-%d %H:%M")

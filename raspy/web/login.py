@@ -164,3 +164,9 @@ class LoginThrottle:
 
     def failed(self, now: float) -> None:
         self._failures.append(now)
+
+    def cleared(self, at: float) -> None:
+        """The try counted by failed(at) succeeded: it no longer counts. (A try is
+        counted before its check, so that tries sent at once cannot all pass.)"""
+        if at in self._failures:
+            self._failures.remove(at)

@@ -7,6 +7,7 @@ posts their commands to `/api/device` with the session's CSRF token.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -47,12 +48,20 @@ def _control(row: DeviceRow) -> str:
             f"{common}><span></span></button>"
         )
     if row.oid in _DIMMERS:
-        level = row.value if isinstance(row.value, int | float) else 0
         return (
             f'<input type="range" class="dimmer" min="0" max="100" step="1" '
-            f'value="{esc(round(float(level)))}" aria-label="{esc(row.name)} level" {common}>'
+            f'value="{_level(row.value)}" aria-label="{esc(row.name)} level" {common}>'
         )
     return ""
+
+
+def _level(value: object) -> int:
+    """A dimmer's slider position; 0 for what is not a finite number (a remote
+    board's reply may hold NaN, infinity or an integer too large for a float)."""
+    if isinstance(value, int | float):
+        with contextlib.suppress(ValueError, OverflowError):
+            return round(float(value))
+    return 0
 
 
 def _device_item(row: DeviceRow, now: float, zone: tzinfo = UTC) -> str:

@@ -148,3 +148,12 @@ def test_the_throttle_refuses_after_too_many_failures_until_the_window_passes() 
     throttle.failed(0.0)
     throttle.failed(1.0)
     assert [throttle.allowed(30.0), throttle.allowed(61.0)] == [False, True]
+
+
+def test_a_try_counted_while_checked_no_longer_counts_once_it_succeeded() -> None:
+    throttle = LoginThrottle(attempts=2, window_s=60.0)
+    throttle.failed(0.0)
+    throttle.failed(1.0)
+    throttle.cleared(1.0)
+    throttle.cleared(5.0)  # never counted: nothing to take back
+    assert throttle.allowed(2.0)

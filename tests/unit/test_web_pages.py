@@ -124,3 +124,14 @@ def test_the_graph_is_a_picture_of_two_sizes_of_the_chart() -> None:
         'unit=%C2%B0C" alt="history of h.fake.lamp" width="400" height="260">'
         "</picture></figure>"
     )
+
+
+def test_a_time_beyond_the_calendar_says_so_rather_than_failing() -> None:
+    """Any Clone client may write a device's timestamp: 1e20 raised OverflowError,
+    a 500 for the whole devices page."""
+    assert [html.show_time(t, NOW) for t in (1e20, -1e20, 1e12)] == ["out of range"] * 3
+
+
+def test_a_dimmer_at_a_level_that_is_no_finite_number_sits_at_zero() -> None:
+    levels = [float("inf"), float("nan"), 10**400, "50", None, 99.6]
+    assert [pages._level(level) for level in levels] == [0, 0, 0, 0, 0, 100]

@@ -1,0 +1,265 @@
+"""The web face's HTTP edges, over real HTTP to the real Starlette app on uvicorn
+(WebServer, build_app) with a token login: a logout ends the live stream, the login
+throttle holds against tries sent at once, and a request body is bounded before it
+is read."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.wait import wait_until
+from support.web_browser import Browser, allow_login
+
+from raspy.actors.web.app import Backend, build_app
+from raspy.actors.web.server import WebServer, bind_socket
+from raspy.clock import SystemClock
+from raspy.web.forms import MAX_FORM_BYTES
+from raspy.web.login_files import LoginFiles
+
+HOST = "testhost"
+
+
+def _no_services(message: object) -> None:
+    """These tests ask no service: a request reaching here is a test error."""
+    raise AssertionError(f"unexpected request to the services: {message!r}")
+
+
+@dataclass
+class Served:
+    server: WebServer
+    backend: Backend
+    port: int
+
+    def browser(self) -> Browser:
+        return Browser(self.port)
+
+    def csrf(self, browser: Browser) -> str:
+        sid = browser.cookie.split("=", 1)[1]
+        session = self.backend.sessions.get(sid, self.backend.clock.monotonic())
+        assert session is not None
+        return session.csrf
+
+
+@contextmanager
+def _serving(data_dir: Path, tell: Callable[[object], None]) -> Iterator[Served]:
+    allow_login(data_dir)
+    backend = Backend(
+        hostname=HOST,
+        tell=tell,
+        logins=LoginFiles(data_dir, ""),
+        session_s=3600.0,
+        clock=SystemClock(),
+    )
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = WebServer(lambda hub: build_app(backend, hub), sock)
+    server.start()
+    try:
+        yield Served(server, backend, port)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with _serving(tmp_path, _no_services) as serving:
+        yield serving
+
+
+def _tree_change(n: int) -> list[tuple[str, bytes]]:
+    return [(f"/device/{HOST}.fake.attic/value", str(n).encode())]
+
+
+@pytest.mark.timeout(60)
+def test_a_logout_ends_the_live_stream_even_while_values_keep_changing(
+    served: Served,
+) -> None:
+    """The stream checked the session only when it had been idle for 15 s: with
+    values changing more often than that, a logged-out (or expired) session kept
+    receiving the live values for as long as the connection lasted."""
+    browser = served.browser()
+    browser.log_in()
+    stream = http.client.HTTPConnection("127.0.0.1", served.port, timeout=1)
+    stream.request("GET", "/events", headers={"Cookie": browser.cookie})
+    response = stream.getresponse()
+    assert response.status == 200
+    changes = iter(range(1_000_000))
+
+    def received(marker: bytes) -> bool:
+        served.server.feed(_tree_change(next(changes)))
+        try:
+            return marker in response.read1(65536)
+        except TimeoutError:
+            return False
+
+    try:
+        wait_until(lambda: received(b"event: kv"), what="a first batch of values")
+        csrf = served.csrf(browser)
+        assert browser.exchange("POST", "/logout", f"csrf={csrf}").status == 303
+        ended: list[bool] = []
+
+        def stream_ended() -> bool:
+            served.server.feed(_tree_change(next(changes)))
+            try:
+                ended.append(response.read1(65536) == b"")
+            except TimeoutError:
+                ended.append(False)
+            return ended[-1]
+
+        wait_until(stream_ended, what="the stream's end after the logout")
+    finally:
+        stream.close()
+
+
+def _login_form(served: Served) -> tuple[str, str]:
+    """The login cookie and the form's matching token."""
+    form = served.browser().exchange("GET", "/login")
+    cookie = form.cookies[0].split(";")[0]
+    token = form.body.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return cookie, token
+
+
+@pytest.mark.timeout(60)
+def test_wrong_logins_sent_at_once_are_throttled_as_those_sent_one_by_one(
+    served: Served,
+) -> None:
+    """The throttle counted a failure only once its scrypt check had ended, so tries
+    sent together all passed the check before the first was counted: 30 at once
+    were 30 guesses, not the 10 a minute the docs promise."""
+    cookie, token = _login_form(served)
+    start = threading.Barrier(30)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def guess(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        try:
+            start.wait(10)
+            connection.request(
+                "POST",
+                "/login",
+                body=f"csrf={token}&secret=wrong-{n}",
+                headers={
+                    "Cookie": cookie,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert (statuses.count(401), statuses.count(429)) == (10, 20)
+
+
+def _raw_request(port: int, head: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(head.encode("ascii"))
+    return sock
+
+
+def _status_line(sock: socket.socket) -> str:
+    try:
+        return sock.recv(4096).split(b"\r\n", 1)[0].decode("ascii")
+    except TimeoutError:
+        return "no answer"
+
+
+@pytest.mark.timeout(60)
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
+    served: Served,
+) -> None:
+    """Every body was read whole before its size was checked: a login form (no
+    session needed) of a declared gigabyte was read into memory to the end."""
+    sock = _raw_request(
+        served.port,
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {10**9}\r\n\r\n",
+    )
+    try:
+        sock.sendall(b"a" * 65536)
+        assert _status_line(sock).startswith("HTTP/1.1 413 ")
+    finally:
+        sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_chunked_body_is_cut_off_at_the_limit(served: Served) -> None:
+    """A body without a declared length is refused once it passes the limit, not
+    collected for as long as the sender goes on."""
+    sock = _raw_request(
+        served.port,
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+    )
+    chunk = b"a" * 4096
+    sent = 0
+    answer = ""
+    deadline = time.monotonic() + 10
+    sock.settimeout(0.05)
+    try:
+        while not answer and time.monotonic() < deadline:
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            except OSError:  # the server closed the connection after answering
+                pass
+            answer = _status_line(sock) if sent > MAX_FORM_BYTES else ""
+            if answer == "no answer":
+                answer = ""
+    finally:
+        sock.close()
+    assert answer.startswith("HTTP/1.1 413 ")
+
+
+@pytest.mark.timeout(60)
+def test_a_body_within_the_limit_still_logs_in(served: Served) -> None:
+    browser = served.browser()
+    browser.log_in()
+    assert browser.exchange("GET", "/static/app.css").status == 200
+
+
+@pytest.mark.timeout(60)
+def test_pages_say_so_when_the_broker_does_not_answer(tmp_path: Path) -> None:
+    """Asking the broker whether a service has a worker (mmi.service) could time
+    out into a 500 on the scenarios, Titanic and device pages; the docs promise the
+    page, with the silent service named."""
+    with _serving(tmp_path, lambda _message: None) as silent:
+        browser = silent.browser()
+        browser.log_in()
+        answers: dict[str, tuple[int, bool]] = {}
+
+        def ask(path: str) -> None:
+            answer = browser.exchange("GET", path)
+            answers[path] = (
+                answer.status,
+                "no reply within a few seconds" in answer.body,
+            )
+
+        paths = ["/scenarios", "/titanic", f"/device/{HOST}.fake.attic"]
+        threads = [threading.Thread(target=ask, args=(path,)) for path in paths]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert answers == {
+        "/scenarios": (200, True),
+        "/titanic": (200, True),
+        f"/device/{HOST}.fake.attic": (404, True),
+    }
