@@ -225,6 +225,41 @@ def test_a_sensor_value_changes_on_the_screen_without_a_reload(
     assert zone_note == "Times in UTC"
 
 
+def test_a_live_time_beyond_the_calendar_reads_as_the_server_writes_it(
+    browser: Browser, hub: Hub
+) -> None:
+    """Any Clone client may write a device's timestamp: one the browser's Date cannot
+    hold threw in the live update, which then left that time, and the rest of its
+    batch, as they were."""
+    board = "/device/board.fake.cellar/"
+    stamp = f'time[data-key="{board}timestamp"]'
+    with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
+        tree.wait_synced()
+        try:
+            for field, value in (("value", 1), ("status", "ok"), ("timestamp", 1e9)):
+                tree.set(
+                    f"{board}{field}".encode(),
+                    json.dumps(value).encode(),
+                    confirm_timeout_s=5,
+                )
+            page = logged_in(browser, hub)
+            wait_until(
+                lambda: page.reload() and page.locator(stamp).count(),
+                what="the board's device on the page",
+            )
+            tree.set(f"{board}timestamp".encode(), b"1e20", confirm_timeout_s=5)
+            page.wait_for_function(
+                "(sel) => document.querySelector(sel).textContent === 'out of range'",
+                arg=stamp,
+            )
+            shown = page.text_content(stamp)
+            page.context.close()
+        finally:
+            for field in ("value", "status", "timestamp"):
+                tree.delete(f"{board}{field}".encode(), confirm_timeout_s=5)
+    assert shown == "out of range"
+
+
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:
     key = hub.key("gpio.relay").encode()
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:

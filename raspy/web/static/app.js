@@ -25,6 +25,8 @@
   function showTime(epochS) {
     if (typeof epochS !== "number") return "never";
     const when = new Date(epochS * 1000);
+    // a time no Date holds (any tree client may write one) would throw, and stop the batch
+    if (Number.isNaN(when.getTime())) return "out of range";
     const day = DAY.format(when);
     const clock = CLOCK.format(when);
     if (day === DAY.format(new Date())) return clock;
