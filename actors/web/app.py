@@ -36,7 +36,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from raspy.clock import Clock
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
-from raspy.web.login import LoginThrottle, Session, Sessions, csrf_ok, verify
+from raspy.web.login import (
+    LoginThrottle,
+    Session,
+    Sessions,
+    csrf_ok,
+    same_origin,
+    verify,
+)
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import ReplyError, TitanicEntry
 
@@ -149,14 +156,6 @@ def secure(response: Response, *, cache: bool = False) -> Response:
     return response
 
 
-def _same_origin(request: Request) -> bool:
-    """A POST whose Origin (when the browser sends one) is this server."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
-
-
 class BodyLimit:
     """Refuse a request body over `limit` bytes (413) before it is read: a declared
     length at once, one sent in chunks as soon as it passes the limit. Without it
@@ -217,7 +216,8 @@ def page_route(
                     supplied = forms.parse_form(await request.body()).get("csrf")
                 except forms.FormError:
                     supplied = None
-            if not _same_origin(request) or not csrf_ok(session, supplied):
+            origin, host = request.headers.get("origin"), request.headers.get("host")
+            if not same_origin(origin, host or "") or not csrf_ok(session, supplied):
                 return secure(Response("CSRF check failed", status_code=403))
         return secure(await handler(request, backend, session))
 

@@ -149,6 +149,32 @@ def csrf_ok(session: Session, supplied: str | None) -> bool:
     )
 
 
+_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+
+
+def same_origin(origin: str | None, host: str) -> bool:
+    """Whether a POST's `Origin` header (None: the browser sent none) names the host
+    it was sent to (its Host header). The scheme is not compared, only host and
+    port (a scheme's default port when none is written): behind a TLS proxy the
+    browser says `https://hub.lan` to a server that itself speaks plain HTTP."""
+    if origin is None:
+        return True
+    scheme, separator, netloc = origin.partition("://")
+    port = _DEFAULT_PORTS.get(scheme.lower())
+    if not separator or port is None or not netloc or not host:
+        return False  # "null", a file: page, an extension's own scheme
+    return _host_port(netloc, port) == _host_port(host, port)
+
+
+def _host_port(netloc: str, default_port: str) -> str:
+    """`name:port` in lower case, the port filled in (IPv6 `[::1]:80` kept whole)."""
+    netloc = netloc.lower()
+    _, colon, port = netloc.rpartition(":")
+    if colon and port.isdigit():
+        return netloc
+    return f"{netloc}:{default_port}"
+
+
 class LoginThrottle:
     """At most `attempts` failed logins per `window_s` in all; then refuse until the
     window has passed (scrypt already costs a guesser; this caps the rate)."""

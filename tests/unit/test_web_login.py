@@ -14,6 +14,7 @@ from raspy.web.login import (
     hash_secret,
     new_token,
     parse_hash,
+    same_origin,
     verify,
 )
 
@@ -157,3 +158,38 @@ def test_a_try_counted_while_checked_no_longer_counts_once_it_succeeded() -> Non
     throttle.cleared(1.0)
     throttle.cleared(5.0)  # never counted: nothing to take back
     assert throttle.allowed(2.0)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (None, "hub.lan:8080"),  # no Origin header: the CSRF token decides
+        ("http://hub.lan:8080", "hub.lan:8080"),
+        ("https://hub.lan", "hub.lan"),  # a TLS proxy that passes the Host on
+        ("https://hub.lan:443", "hub.lan"),
+        ("http://Hub.LAN", "hub.lan:80"),
+        ("http://[::1]:8080", "[::1]:8080"),
+        ("http://[::1]", "[::1]:80"),
+    ],
+)
+def test_an_origin_naming_the_host_it_was_sent_to_is_the_same(
+    origin: str | None, host: str
+) -> None:
+    assert same_origin(origin, host)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://evil.example", "hub.lan:8080"),
+        ("http://hub.lan:8081", "hub.lan:8080"),
+        ("https://hub.lan", "hub.lan:8080"),
+        ("http://hub.lan.evil.example", "hub.lan"),
+        ("null", "hub.lan"),
+        ("file://", "hub.lan"),
+        ("chrome-extension://abc", "abc"),
+        ("http://hub.lan", ""),
+    ],
+)
+def test_an_origin_naming_another_site_is_not(origin: str, host: str) -> None:
+    assert not same_origin(origin, host)
