@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import structlog
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from raspy.web.live import LiveHub
 
@@ -30,13 +31,52 @@ _GRACE_S: Final = 1  # uvicorn types it int
 _FORCE_AFTER_S: Final = _GRACE_S + 0.5
 _GIVE_UP_AFTER_S: Final = 0.5
 STOP_BUDGET_S: Final = _FORCE_AFTER_S + _GIVE_UP_AFTER_S
+HEADER_TIMEOUT_S: Final = 10.0
+
+
+class _HeaderDeadline(H11Protocol):
+    """h11 with a deadline for a request's headers. uvicorn has none: a client that
+    connects and sends its headers a byte at a time, or never ends them, held its
+    connection for ever, and 256 of them (limit_concurrency) made every other
+    browser get 503. A connection whose next request has not begun `timeout_s`
+    after it opened, or after the last response, is closed."""
+
+    timeout_s = HEADER_TIMEOUT_S
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def _arm(self) -> None:
+        waiting_after = self.cycle  # a new request replaces it
+        self.loop.call_later(self.timeout_s, self._check, waiting_after)
+
+    def _check(self, waiting_after: object) -> None:
+        if self.cycle is waiting_after and not self.transport.is_closing():
+            self.transport.close()
+
+
+def _protocol_with(timeout_s: float) -> type[H11Protocol]:
+    """_HeaderDeadline with its deadline (tests use a short one)."""
+    return type("HeaderDeadline", (_HeaderDeadline,), {"timeout_s": timeout_s})
 
 
 class WebServer:
     """uvicorn on its own thread and loop; tree changes reach its LiveHub in batches."""
 
-    def __init__(self, app_for: Callable[[LiveHub], Any], sock: socket.socket) -> None:
+    def __init__(
+        self,
+        app_for: Callable[[LiveHub], Any],
+        sock: socket.socket,
+        *,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+    ) -> None:
         self.hub = LiveHub()
+        self._header_timeout_s = header_timeout_s
         self._sock = sock
         self._app_for = app_for
         self._lock = threading.Lock()
@@ -109,7 +149,7 @@ class WebServer:
         self._drain()
         config = uvicorn.Config(
             self._app_for(self.hub),
-            http="h11",
+            http=_protocol_with(self._header_timeout_s),
             loop="asyncio",
             ws="none",
             lifespan="off",

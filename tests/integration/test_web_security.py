@@ -19,7 +19,7 @@ from support.wait import wait_until
 from support.web_browser import Browser, allow_login
 
 from raspy.actors.web.app import Backend, build_app
-from raspy.actors.web.server import WebServer, bind_socket
+from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES
 from raspy.web.login_files import LoginFiles
@@ -49,7 +49,11 @@ class Served:
 
 
 @contextmanager
-def _serving(data_dir: Path, tell: Callable[[object], None]) -> Iterator[Served]:
+def _serving(
+    data_dir: Path,
+    tell: Callable[[object], None],
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+) -> Iterator[Served]:
     allow_login(data_dir)
     backend = Backend(
         hostname=HOST,
@@ -60,7 +64,9 @@ def _serving(data_dir: Path, tell: Callable[[object], None]) -> Iterator[Served]
     )
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = WebServer(lambda hub: build_app(backend, hub), sock)
+    server = WebServer(
+        lambda hub: build_app(backend, hub), sock, header_timeout_s=header_timeout_s
+    )
     server.start()
     try:
         yield Served(server, backend, port)
@@ -298,3 +304,28 @@ def test_a_post_through_a_tls_proxy_passes_and_one_from_another_site_does_not(
     browser.log_in()
     assert _logout_from(served, browser, "http://evil.example", "hub.lan") == 403
     assert _logout_from(served, browser, "https://hub.lan", "hub.lan") == 303
+
+
+def test_a_request_whose_headers_never_end_is_cut_off(tmp_path: Path) -> None:
+    """uvicorn has no deadline for a request's headers: without one, 256 clients
+    that never finish theirs hold every connection (limit_concurrency) and shut
+    the household out. Fresh connections and kept-alive ones alike are closed."""
+    with _serving(tmp_path, _no_services, header_timeout_s=0.3) as served:
+        fresh = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        kept = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        try:
+            fresh.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")  # and no more
+            kept.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"</html>" not in answer:
+                chunk = kept.recv(65536)
+                assert chunk, "closed before its answer"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200")
+            kept.sendall(b"GET /login HTTP/1.1\r\n")  # the next one never ends
+            assert fresh.recv(1024) == b""  # closed by the server (a timeout raises)
+            assert kept.recv(1024) == b""
+            assert served.browser().exchange("GET", "/login").status == 200
+        finally:
+            fresh.close()
+            kept.close()
