@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     JSONResponse,
     RedirectResponse,
@@ -190,6 +190,21 @@ class BodyLimit:
     @property
     def _reason(self) -> str:
         return f"request body over {self.limit} bytes"
+
+
+class QuietDisconnect:
+    """A client that leaves while its body is read ends its request without a trace:
+    there is nobody to answer, and uvicorn would log the ClientDisconnect that
+    reading the body raises as an error with a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.debug("web_client_left", path=scope.get("path", ""))
 
 
 Handler = Callable[[Request, Backend, Session], Awaitable[Response]]
@@ -388,5 +403,9 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/api/device", p.device_command, methods=("POST",), api=True),
     ]
     return Starlette(
-        routes=routes, middleware=[Middleware(BodyLimit, limit=MAX_BODY_BYTES)]
+        routes=routes,
+        middleware=[
+            Middleware(QuietDisconnect),
+            Middleware(BodyLimit, limit=MAX_BODY_BYTES),
+        ],
     )

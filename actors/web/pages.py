@@ -317,7 +317,9 @@ async def titanic_page(
     try:
         total, entries = await backend.titanic(_TITANIC_SHOWN)
         problem = ""
-    except (TimeoutError, OSError, ValueError) as exc:
+    except TimeoutError:  # its str() is empty
+        total, entries, problem = 0, [], "cannot read the queue: no answer in time"
+    except (OSError, ValueError) as exc:
         total, entries, problem = 0, [], f"cannot read the queue: {exc}"
     part = f"{backend.hostname}.titanic"
     stats = None

@@ -6,6 +6,7 @@ is read."""
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
@@ -329,3 +330,19 @@ def test_a_request_whose_headers_never_end_is_cut_off(tmp_path: Path) -> None:
         finally:
             fresh.close()
             kept.close()
+
+
+def test_a_client_that_leaves_mid_body_leaves_no_error_in_the_log(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as client:
+        client.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\ncsrf=a"
+        )
+    # the server has seen the close once it serves the next request
+    wait_until(
+        lambda: served.browser().exchange("GET", "/login").status == 200,
+        what="the next request served",
+    )
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
