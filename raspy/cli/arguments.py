@@ -39,6 +39,19 @@ def seconds_argument(text: str) -> float:
     return seconds
 
 
+def count_argument(text: str) -> int:
+    """A count, >= 1 (e.g. --retries, --count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count, got {shown(text)}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {shown(text)}")
+    return value
+
+
 def add_server_option(parser: argparse.ArgumentParser) -> None:
     """--server: the broker endpoint, checked before any socket sees it."""
     parser.add_argument(

@@ -20,6 +20,7 @@ from typing import IO, Any, Final
 from raspy import log as log_mod
 from raspy.atomic_file import atomic_writer
 from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
+from raspy.cli.last_resort import guarded
 from raspy.config import StoreConfig
 from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
 from raspy.storage import damage
@@ -330,7 +331,7 @@ def run(argv: list[str] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: warnings and errors are logged to stderr, results are printed."""
     log_mod.configure("error")  # client retries: one line at the end, not warnings
-    return run(argv)
+    return guarded("raspy-kv", lambda: run(argv))
 
 
 if __name__ == "__main__":

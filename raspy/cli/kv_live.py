@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any, Final
 
+from raspy.cli.arguments import count_argument, seconds_argument
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage
@@ -53,7 +54,7 @@ def add_live_commands(subparsers: Any) -> None:
             )
         if name == "watch":
             parser.add_argument(
-                "--count", type=int, metavar="N", help="stop after N changes"
+                "--count", type=count_argument, metavar="N", help="stop after N changes"
             )
         parser.add_argument(
             "--server",
@@ -62,7 +63,11 @@ def add_live_commands(subparsers: Any) -> None:
             help=f"raspyd's port base (default {DEFAULT_SERVER})",
         )
         parser.add_argument(
-            "--timeout", type=float, default=5.0, metavar="SECONDS", help="default 5"
+            "--timeout",
+            type=seconds_argument,
+            default=5.0,
+            metavar="SECONDS",
+            help="default 5",
         )
         parser.add_argument(
             "--server-key", metavar="FILE", help="the hub's public certificate (CURVE)"

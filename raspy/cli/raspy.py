@@ -36,8 +36,10 @@ from raspy.cli.arguments import (
     add_server_option,
     check_curve_pair,
     client_curve,
+    count_argument,
     seconds_argument,
 )
+from raspy.cli.last_resort import guarded
 from raspy.errors import ClientTimeout, shown
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
@@ -50,18 +52,6 @@ class _ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
         self.exit(2, f"{self.prog}: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a count, got {shown(text)}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a count >= 1, got {shown(text)}")
-    return value
 
 
 def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
@@ -88,7 +78,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     )
     call.add_argument(
         "--retries",
-        type=_positive_int,
+        type=count_argument,
         default=3,
         metavar="N",
         help="sends in all before giving up (default 3)",
@@ -295,6 +285,10 @@ def _print_frames(frames: Sequence[bytes]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `raspy`; returns the exit status."""
+    return guarded(_PROG, lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "call":

@@ -17,6 +17,7 @@ from raspy.cli.arguments import (
     CurveOptionError,
     add_hub_options,
     client_curve,
+    count_argument,
     seconds_argument,
 )
 
@@ -49,6 +50,30 @@ def test_any_text_gives_seconds_above_zero_or_a_usage_error(text: str) -> None:
     except argparse.ArgumentTypeError:
         return
     assert seconds > 0 or math.isinf(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("three", 'expected a count, got "three"'),
+        ("0", 'expected a count >= 1, got "0"'),
+        ("-3", 'expected a count >= 1, got "-3"'),
+        ("1.5", 'expected a count, got "1.5"'),
+    ],
+)
+def test_bad_counts_are_refused_naming_the_value(text: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        count_argument(text)
+    assert str(refused.value) == message
+
+
+@given(st.text(max_size=40))
+def test_any_text_gives_a_count_of_one_or_more_or_a_usage_error(text: str) -> None:
+    try:
+        count = count_argument(text)
+    except argparse.ArgumentTypeError:
+        return
+    assert count >= 1
 
 
 # --- the hub options and the CURVE pair, shared by `raspy history`, `raspy scenario`,

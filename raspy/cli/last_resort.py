@@ -1,0 +1,30 @@
+"""The last line of defence of the command-line tools: an error that no handler
+foresaw (a bug, by definition) is one line naming it and exit status 70, never a
+traceback. RASPY_TRACEBACK=1 lets it through whole, for a bug report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Final
+
+EXIT_BUG: Final = 70  # sysexits.h EX_SOFTWARE: an internal software error
+
+
+def guarded(tool: str, run: Callable[[], int]) -> int:
+    """run(), or one line on stderr and EXIT_BUG if it raises unexpectedly.
+
+    Ctrl-C, SystemExit (argparse's usage errors and --help) pass through as they are.
+    """
+    try:
+        return run()
+    except Exception as exc:
+        if os.environ.get("RASPY_TRACEBACK"):
+            raise
+        print(
+            f"{tool}: internal error: {type(exc).__name__}: {exc} (a bug in raspy; "
+            "run again with RASPY_TRACEBACK=1 for the details to report)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
