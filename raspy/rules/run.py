@@ -363,13 +363,15 @@ class Run:
         self.waiting = None
         effects: list[Effect] = []
         try:
-            for _ in range(self._step_limit):
+            for taken in range(self._step_limit + 1):
                 step = self._program.send(resume)
                 resume = None
                 self.scope.steps += 1
                 if isinstance(step, Sleep | SendRequest | AwaitChange):
                     self.waiting = step
                     return effects
+                if taken == self._step_limit:  # one more than allowed: not done
+                    break
                 if not isinstance(step, Idle):
                     effects.append(step)
             self._fail(f"more than {self._step_limit} steps without a wait; stopped")

@@ -174,6 +174,20 @@ def test_a_repeat_without_a_wait_is_stopped_by_the_step_limit() -> None:
     assert h.state is State.ERROR
 
 
+def test_a_run_of_exactly_the_step_limit_ends_normally() -> None:
+    # 5 steps with a limit of 5 is not "more than 5": the run had done them all
+    # (a repeat count: 10000 of one action failed at its very end).
+    h = harness(
+        scenario(
+            [m.RepeatAction((m.SetAction("/x", 1),), count=5)], [m.EventTrigger(DOOR)]
+        ),
+        step_limit=5,
+    )
+    assert len(sets(h.change(DOOR, 1))) == 5
+    assert h.state is State.IDLE
+    assert h.core.status.last_error is None
+
+
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "body",
