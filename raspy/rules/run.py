@@ -26,6 +26,7 @@ from raspy.rules.run_steps import (
     AwaitChange,
     DeleteKey,
     Effect,
+    Idle,
     Log,
     PublishEvent,
     Reply,
@@ -47,6 +48,7 @@ __all__ = [
     "AwaitChange",
     "DeleteKey",
     "Effect",
+    "Idle",
     "Log",
     "Program",
     "PublishEvent",
@@ -105,6 +107,7 @@ class RunScope:
     clock: RunClock
     trigger: Mapping[str, JsonValue]
     variables: Mapping[str, JsonValue] = field(default_factory=dict)
+    steps: int = 0  # the steps the run has yielded so far (Run counts them)
 
     def context(self) -> EvalContext:
         return EvalContext(
@@ -240,8 +243,11 @@ def _repeat(
         if action.while_ is not None and not scope.holds(action.while_):
             return None
         index += 1
+        before = scope.steps
         if (yield from _block(scope, action.actions)) is _QUIET_STOP:
             return _QUIET_STOP
+        if scope.steps == before:  # a pass that yielded nothing still counts
+            yield Idle()
         if action.until is not None and scope.holds(action.until):
             return None
 
@@ -357,13 +363,17 @@ class Run:
         self.waiting = None
         effects: list[Effect] = []
         try:
-            for _ in range(self._step_limit):
+            for taken in range(self._step_limit + 1):
                 step = self._program.send(resume)
                 resume = None
+                self.scope.steps += 1
                 if isinstance(step, Sleep | SendRequest | AwaitChange):
                     self.waiting = step
                     return effects
-                effects.append(step)
+                if taken == self._step_limit:  # one more than allowed: not done
+                    break
+                if not isinstance(step, Idle):
+                    effects.append(step)
             self._fail(f"more than {self._step_limit} steps without a wait; stopped")
         except StopIteration:
             self.done = True

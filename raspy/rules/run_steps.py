@@ -74,7 +74,15 @@ class AwaitChange:
 
 
 Await: TypeAlias = Sleep | SendRequest | AwaitChange
-Step: TypeAlias = Effect | Await
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """A pass of a `repeat` that did nothing (a condition that held, no branch
+    chosen): counted against the step limit, never shown, so such a loop ends."""
+
+
+Step: TypeAlias = Effect | Await | Idle
 
 
 # --- what resumes a run ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
+from raspy.rules.expr_values import same  # JSON equality: true is not 1, inside too
 from raspy.rules.template import render
 
 TriggerData = dict[str, JsonValue]
@@ -56,7 +57,9 @@ class KvWatch:
             slot = (index, key)
             hold = self._holds.get(slot)
             if hold is not None:
-                if holds(trigger, new):
+                if holds(trigger, new) and not (
+                    trigger.has_from and same(new, trigger.from_)
+                ):  # back to `from:` undoes the change that started the hold
                     hold.trigger["value"] = new
                 else:
                     del self._holds[slot]  # broken: starts again when it holds again
@@ -127,13 +130,6 @@ def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
         return lambda key: False
     match = re.compile(joined).match
     return lambda key: match(key) is not None
-
-
-def same(a: JsonValue, b: JsonValue) -> bool:
-    """JSON equality: true is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return a == b
 
 
 def as_number(value: JsonValue) -> float | None:

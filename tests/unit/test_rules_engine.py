@@ -49,6 +49,16 @@ def test_to_and_from_compare_json_values_strictly() -> None:
     ]
 
 
+def test_to_compares_inside_lists_and_objects_strictly_too() -> None:
+    h = harness(
+        scenario([MARK], [_kv(to=[True], has_to=True), _kv(to={"on": 1}, has_to=True)])
+    )
+    assert sets(h.change(LIVING, [1])) == []  # 1 is not true
+    assert sets(h.change(LIVING, {"on": True})) == []
+    assert len(sets(h.change(LIVING, [True]))) == 1
+    assert len(sets(h.change(LIVING, {"on": 1.0}))) == 1  # 1 and 1.0: one number
+
+
 def test_a_trigger_without_tests_fires_on_every_change_of_value_but_not_a_repeat() -> (
     None
 ):
@@ -83,6 +93,22 @@ def test_for_is_broken_when_the_test_stops_holding_and_starts_again() -> None:
     h.change(LIVING, 19.0)  # held again from here
     assert sets(h.advance(59)) == []
     assert len(sets(h.advance(1))) == 1
+
+
+def test_for_with_from_alone_is_broken_when_the_value_comes_back() -> None:
+    """`from: closed` with `for:` is "not closed for that long" (as Home
+    Assistant's): a door closed again within the time breaks the hold."""
+    door = _kv(from_="closed", has_from=True, for_s=600)
+    h = harness(scenario([MARK], [door]), tree={LIVING: "closed"})
+    h.change(LIVING, "open")
+    h.advance(60)
+    h.change(LIVING, "closed")  # back before the 10 minutes: broken
+    assert h.core.next_deadline() is None
+    assert sets(h.advance(600)) == []
+    h.change(LIVING, "open")  # left again: held from here
+    h.change(LIVING, "ajar")  # still not closed: the same hold
+    assert sets(h.advance(599)) == []
+    assert sets(h.advance(1)) == [run.SetKey("/scenario/test/mark", "kv:ajar")]
 
 
 def test_a_for_hold_resumes_at_startup_from_the_trees_value() -> None:

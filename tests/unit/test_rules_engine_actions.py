@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support.scenario_engine import Harness, harness, requests, scenario, sets
 
 from raspy.rules import engine, run
@@ -171,6 +172,69 @@ def test_a_repeat_without_a_wait_is_stopped_by_the_step_limit() -> None:
     assert len(sets(outputs)) == 500  # what it did before the limit stands
     assert h.core.status.last_error == "more than 500 steps without a wait; stopped"
     assert h.state is State.ERROR
+
+
+def test_a_run_of_exactly_the_step_limit_ends_normally() -> None:
+    # 5 steps with a limit of 5 is not "more than 5": the run had done them all
+    # (a repeat count: 10000 of one action failed at its very end).
+    h = harness(
+        scenario(
+            [m.RepeatAction((m.SetAction("/x", 1),), count=5)], [m.EventTrigger(DOOR)]
+        ),
+        step_limit=5,
+    )
+    assert len(sets(h.change(DOOR, 1))) == 5
+    assert h.state is State.IDLE
+    assert h.core.status.last_error is None
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "body",
+    [
+        (m.ConditionAction(compile_expression("true")),),  # holds: nothing to do
+        (
+            m.ChooseAction(
+                (m.Branch(compile_expression("false"), (m.LogAction("x"),)),)
+            ),
+        ),
+        (m.WaitUntilAction(compile_expression("true")),),  # already true: no wait
+        (m.RepeatAction((m.ConditionAction(compile_expression("true")),), count=3),),
+    ],
+    ids=["condition", "choose-none", "wait_until-true", "nested-repeat"],
+)
+def test_a_repeat_whose_passes_do_nothing_is_stopped_by_the_step_limit(
+    body: tuple[m.Action, ...],
+) -> None:
+    # Such a loop yields no step; it held the scenario's actor (and its thread)
+    # forever instead of failing the run.
+    h = harness(
+        scenario(
+            [m.RepeatAction(body, while_=compile_expression("true"))],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=500,
+    )
+    h.change(DOOR, 1)
+    assert h.core.status.last_error == "more than 500 steps without a wait; stopped"
+    assert h.state is State.ERROR
+
+
+def test_a_repeat_of_empty_passes_within_the_limit_ends_normally() -> None:
+    h = harness(
+        scenario(
+            [
+                m.RepeatAction(
+                    (m.ConditionAction(compile_expression("true")),), count=400
+                ),
+                m.SetAction("/x", 1),
+            ],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=500,
+    )
+    assert sets(h.change(DOOR, 1)) == [run.SetKey("/x", 1)]
+    assert h.state is State.IDLE
 
 
 def test_a_repeat_with_a_wait_is_not_limited() -> None:

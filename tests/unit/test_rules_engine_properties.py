@@ -1,15 +1,19 @@
 """ScenarioCore under any sequence of changes, ticks, replies, manual runs and stops:
 it never raises, never runs more than its mode allows, and leaves no deadline behind
-that a tick should have handled."""
+that a tick should have handled. Any actions that never wait end (done or failed)
+within the step limit."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.scenario_engine import harness, requests, scenario
 
-from raspy.rules import engine
+from raspy.rules import engine, run
 from raspy.rules import model as m
+from raspy.rules.engine import State
+from raspy.rules.expr import compile_expression
 
 KEY = "/device/hub.fake.t/value"
 values = st.one_of(
@@ -67,3 +71,49 @@ def test_any_sequence_keeps_the_engine_within_its_mode(
         deadline = h.core.next_deadline()
         assert deadline is None or deadline >= h.mono
     assert [o for o in h.outputs if isinstance(o, engine.Disabled)] == []
+
+
+STEP_LIMIT = 200
+conditions = st.sampled_from(["true", "false", "trigger.value > 2"]).map(
+    compile_expression
+)
+simple_actions: st.SearchStrategy[m.Action] = st.one_of(
+    st.just(m.SetAction("/out", 1)),
+    st.just(m.LogAction("x")),
+    conditions.map(m.ConditionAction),
+    conditions.map(m.WaitUntilAction),  # already true, or a wait (then it ends)
+)
+
+
+def _nested(inner: st.SearchStrategy[m.Action]) -> st.SearchStrategy[m.Action]:
+    block = st.lists(inner, min_size=1, max_size=3).map(tuple)
+    return st.one_of(
+        st.builds(lambda a, n: m.RepeatAction(a, count=n), block, st.integers(0, 50)),
+        st.builds(lambda a, c: m.RepeatAction(a, while_=c), block, conditions),
+        st.builds(lambda a, c: m.RepeatAction(a, until=c), block, conditions),
+        st.builds(
+            lambda c, a, b: m.ChooseAction((m.Branch(c, a),), b),
+            conditions,
+            block,
+            block,
+        ),
+    )
+
+
+@pytest.mark.timeout(60)
+@settings(deadline=None, max_examples=150)
+@given(
+    st.lists(st.recursive(simple_actions, _nested, max_leaves=12), max_size=4),
+    st.integers(0, 5),
+)
+def test_actions_that_never_wait_end_within_the_step_limit(
+    actions: list[m.Action], value: int
+) -> None:
+    h = harness(scenario(actions, [m.KvTrigger(KEY)]), step_limit=STEP_LIMIT)
+    outputs = h.change(KEY, value)  # returns: no loop holds the engine
+    effects = [o for o in outputs if isinstance(o, run.SetKey | run.Log)]
+    assert len(effects) <= STEP_LIMIT
+    if h.core.running:  # only a wait_until that does not hold yet keeps it
+        assert h.core.next_deadline() is None
+    else:
+        assert h.state in (State.IDLE, State.ERROR)
