@@ -215,7 +215,8 @@ class CoreConfig:
     latitude: float = 0.0
     # (with latitude) degrees east of Greenwich, negative west
     longitude: float = 0.0
-    max_runs_per_minute: int = 60  # runaway guard: more disables the scenario
+    # runaway guard: more starts a minute by kv, event, startup or manual disable it
+    max_runs_per_minute: int = 60
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
 
     @property

@@ -26,6 +26,10 @@ from raspy.rules.model import EvalContext, Mode, Scenario, SunEvent
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
 
 RUNAWAY_WINDOW_S: Final = 60.0
+# Starts by these triggers are not counted by the runaway guard: their schedule bounds
+# their rate (`every: 1s` is 60 a minute by design), and no action can make them fire
+# again, which is what a runaway is (a scenario whose set re-triggers it).
+SCHEDULED_KINDS: Final = frozenset({"cron", "at", "every", "sun"})
 
 
 class State(StrEnum):
@@ -320,14 +324,16 @@ class ScenarioCore:
     def _start(
         self, trigger: dict[str, JsonValue], mono: float, wall: float, out: list[Output]
     ) -> None:
-        limit = self._settings.max_runs_per_minute
-        starts = self._starts
-        while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:
-            starts.popleft()
-        if len(starts) >= limit:
-            self._disable(f"runaway: more than {limit} runs in a minute; disabled", out)
-            return
-        starts.append(mono)
+        if trigger.get("kind") not in SCHEDULED_KINDS:
+            limit = self._settings.max_runs_per_minute
+            starts = self._starts
+            while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:
+                starts.popleft()
+            if len(starts) >= limit:
+                reason = f"runaway: more than {limit} runs in a minute; disabled"
+                self._disable(reason, out)
+                return
+            starts.append(mono)
         run_id = next(self._ids)
         env = RunEnv(
             self._settings.host,

@@ -250,6 +250,21 @@ def test_runaway_guard_disables_past_the_runs_a_minute() -> None:
     assert sets(h.change(LIVING, 100)) == []
 
 
+def test_runaway_guard_leaves_scheduled_triggers_alone() -> None:
+    """`every: 1s` starts 60 runs a minute by design, and a late wake-up makes it
+    61: with the default limit of 60 it was disabled as a runaway in its second
+    minute. A schedule cannot feed itself, so its starts are not counted."""
+    h = harness(scenario([MARK], [m.EveryTrigger(1.0), _kv()]), max_runs_per_minute=3)
+    for _ in range(200):
+        h.advance(1)
+        h.feed(h.core.on_time(0, h.wall, h.mono, h.wall))
+    assert (h.state, h.core.status.runs) == (State.IDLE, 200)
+    for value in range(3):  # the kv trigger is still guarded
+        h.change(LIVING, value)
+    h.change(LIVING, 99)
+    assert h.state is State.DISABLED
+
+
 def test_runaway_guard_forgets_runs_older_than_a_minute() -> None:
     h = harness(scenario([MARK], [_kv()]), max_runs_per_minute=2)
     for value in range(6):
