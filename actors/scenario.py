@@ -110,8 +110,12 @@ class RunRequested:
 
 @dataclass(frozen=True, slots=True)
 class RunawayDisabled:
+    """The runaway guard disabled the scenario; from `ref`, which must still be its
+    actor (a late one from a version just replaced must not disable the new one)."""
+
     name: str
     reason: str
+    ref: pykka.ActorRef[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +252,7 @@ class ScenarioActor(pykka.ThreadingActor):
                     links.core.tell(StatusReported(self._name, status, self.actor_ref))
                 case engine.Disabled(reason=reason):
                     log.error("scenario_runaway", scenario=self._name, reason=reason)
-                    links.core.tell(RunawayDisabled(self._name, reason))
+                    links.core.tell(RunawayDisabled(self._name, reason, self.actor_ref))
                 case engine.RunEnded(error=error) if error is not None:
                     links.stats.incr("core.scenario.failed_runs")
                     log.error("scenario_run_failed", scenario=self._name, reason=error)

@@ -186,8 +186,10 @@ class CoreActor(pykka.ThreadingActor):
                     self.show(entry, status)
             case scn.RunRequested(name=name, by=by, stop=stop):
                 self._run_requested(name, by, stop)
-            case scn.RunawayDisabled(name=name, reason=reason):
-                self.set_enabled(name, False, reason=reason)
+            case scn.RunawayDisabled(name=name, reason=reason, ref=ref):
+                entry = self.entries.get(name)
+                if entry is not None and entry.ref == ref:
+                    self.set_enabled(name, False, reason=reason)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None

@@ -4,6 +4,8 @@ device command reaches a real fake-device service."""
 
 from __future__ import annotations
 
+import queue
+
 from support.clock import FakeClock
 from support.core_actors import (
     HOST,
@@ -18,9 +20,11 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 
 from raspy.actors.core import LOST_RUN_ERROR
+from raspy.actors.scenario import RunawayDisabled
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
@@ -392,3 +396,23 @@ actions:
     wait_value(tree, "/test/heard", "heard null")
     assert tree.get(b"/test/nullset") == b"null"
     assert value(tree, "/scenario/writer/last_error") is None
+
+
+def test_a_runaway_report_from_a_replaced_version_changes_nothing(
+    core: Core, tree: CloneClient
+) -> None:
+    """The old actor of a scenario replaced by `import --replace` may still report a
+    runaway on its way out: only the current actor's report disables it."""
+    ref = core.start()
+    assert core.request("import", document=HEAT)[0] == b"200"
+    stale = QueueRecorder.start(queue.Queue())  # any actor but the scenario's
+    try:
+        ref.tell(RunawayDisabled("heat", "runaway: late", stale))
+        # the core takes messages in order: a request after it sees its effect
+        assert core.request("get", name="heat")[1]["enabled"] is True
+        current = ref.proxy().entries.get()["heat"].ref
+        ref.tell(RunawayDisabled("heat", "runaway: now", current))
+        assert core.request("get", name="heat")[1]["enabled"] is False
+        wait_value(tree, "/scenario/heat/state", "disabled")
+    finally:
+        stale.stop()
