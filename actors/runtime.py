@@ -96,6 +96,7 @@ class Runtime:
     fatal: str | None = None
     started_at: float = 0.0
     core_trackers: dict[str, PartTracker] = field(default_factory=dict)
+    core_started: bool = False  # once: `startup:` triggers fire at the first core only
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
     _announced_restart_keys: frozenset[str] = frozenset()

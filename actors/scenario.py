@@ -82,11 +82,12 @@ class StopRuns:
 
 @dataclass(frozen=True, slots=True)
 class Startup:
-    """Fire the startup triggers and resume `for:` holds from `current`, the tree's
-    values of the keys the scenario's `for:` triggers watch (told once, at daemon
-    start)."""
+    """Resume `for:` holds from `current`, the tree's values of the keys the
+    scenario's `for:` triggers watch, and fire the startup triggers if `fire` (told
+    once when the core starts; `fire` only at the daemon's start)."""
 
     current: tuple[tuple[str, JsonValue], ...] = ()
+    fire: bool = True
 
 
 # --- told to the core --------------------------------------------------------------------
@@ -191,8 +192,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(core.on_tick(mono, wall))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames, mono, wall)
-            case Startup(current=current):
-                self._apply(core.on_startup(mono, wall, current))
+            case Startup(current=current, fire=fire):
+                self._apply(core.on_startup(mono, wall, current, fire=fire))
             case RunNow():
                 outputs = core.run_now(mono, wall)
                 self._apply(outputs)

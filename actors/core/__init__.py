@@ -94,9 +94,13 @@ class CoreActor(pykka.ThreadingActor):
         links: CoreLinks,
         *,
         max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
+        daemon_start: bool = True,
     ) -> None:
         super().__init__()
         self.host = host
+        # False when the supervisor restarts the core in a running raspyd: `startup:`
+        # triggers fire once per daemon start, not again with each new core
+        self.daemon_start = daemon_start
         self.config = config
         self.links = links
         self.tz = tz  # cron, at, sun and now() are in this zone
@@ -344,7 +348,8 @@ class CoreActor(pykka.ThreadingActor):
         if startup:
             # what the `for:` triggers watch, as the tree had it at the stop
             patterns = hold_patterns(scenario.triggers, self.host)
-            entry.ref.tell(scn.Startup(self.tree.matching(patterns)))
+            current = self.tree.matching(patterns)
+            entry.ref.tell(scn.Startup(current, fire=self.daemon_start))
 
     def stop_actor(self, name: str) -> None:
         entry = self.entries.get(name)

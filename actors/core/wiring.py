@@ -73,13 +73,16 @@ class _Start:
         links = CoreLinks(
             rt.edge, rt.outbox, self.publisher, self.clone, rt.store, rt.clock, rt.stats
         )
-        return CoreActor.start(
+        ref = CoreActor.start(
             rt.hostname,
             rt.config.core,
             tz,
             links,
             max_value_bytes=rt.config.clone.max_value_bytes,
+            daemon_start=not rt.core_started,
         )
+        rt.core_started = True
+        return ref
 
 
 def start_core(rt: Runtime) -> None:

@@ -169,13 +169,16 @@ class ScenarioCore:
         mono: float,
         wall: float,
         current: Iterable[tuple[str, JsonValue]] = (),
+        *,
+        fire: bool = True,
     ) -> list[Output]:
-        """The daemon started with this scenario loaded: `for:` holds resume from the
-        tree's `current` values (KvWatch.resume), startup triggers fire."""
+        """The core started with this scenario loaded: `for:` holds resume from the
+        tree's `current` values (KvWatch.resume); startup triggers fire if `fire`
+        (the daemon's start, not a restart of the core within it)."""
         self._watch.resume(current, mono)
         out: list[Output] = []
         for trigger in self.scenario.triggers:
-            if isinstance(trigger, model.StartupTrigger):
+            if fire and isinstance(trigger, model.StartupTrigger):
                 self._fire(
                     tm.trigger_data("startup", trigger.id), mono, wall, out, check=True
                 )

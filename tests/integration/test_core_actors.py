@@ -416,3 +416,42 @@ def test_a_runaway_report_from_a_replaced_version_changes_nothing(
         wait_value(tree, "/scenario/heat/state", "disabled")
     finally:
         stale.stop()
+
+
+BOOT = """\
+name: boot
+mode: queued
+triggers:
+  - startup: true
+actions:
+  - set: /scenario/boot/mark
+    value: "{trigger.kind}"
+"""
+
+
+def test_startup_triggers_fire_when_the_daemon_starts_not_when_the_core_restarts(
+    core: Core, tree: CloneClient
+) -> None:
+    """`startup: true` is once per raspyd start. A core started again inside a
+    running raspyd (its Clone server was restarted) fired it a second time. The
+    scenario actor gets Startup before the manual run, and runs them in order, so
+    a fired startup shows before the run's mark."""
+    marks: list[bytes] = []
+    tree.on_change(
+        lambda change: marks.append(change.body)
+        if change.key == b"/scenario/boot/mark" and not change.from_snapshot
+        else None
+    )
+    core.start()
+    assert core.request("import", document=BOOT)[0] == b"200"  # no startup on import
+    core.stop()
+    core.start(daemon_start=False)  # the supervisor's restart of the core
+    assert core.request("run", name="boot")[0] == b"200"
+    wait_until(lambda: marks == [b'"manual"'], what="the manual run's mark only")
+    core.stop()
+    core.start()  # raspyd's start
+    assert core.request("run", name="boot")[0] == b"200"
+    wait_until(
+        lambda: marks == [b'"manual"', b'"startup"', b'"manual"'],
+        what="the startup run, then the manual one",
+    )

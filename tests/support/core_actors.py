@@ -44,7 +44,7 @@ class Core:
     config: CoreConfig = field(default_factory=lambda: CoreConfig(timezone="UTC"))
     ref: pykka.ActorRef[Any] | None = None
 
-    def start(self) -> pykka.ActorRef[Any]:
+    def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
         assert isinstance(publish_outbox, Outbox)
         links = CoreLinks(
@@ -56,7 +56,13 @@ class Core:
             self.clock,
             Stats(),
         )
-        self.ref = CoreActor.start(HOST, self.config, core_zone(self.config), links)
+        self.ref = CoreActor.start(
+            HOST,
+            self.config,
+            core_zone(self.config),
+            links,
+            daemon_start=daemon_start,
+        )
         return self.ref
 
     def stop(self) -> None:
