@@ -283,6 +283,12 @@ class ScenarioActor(pykka.ThreadingActor):
             )
 
 
+# A trigger's value and old value are shown in last_trigger up to this size of JSON
+# each: a key's value may be up to [clone] max_value_bytes, and two of them would not
+# fit in one (the Clone server dropped the write, and the key went stale silently).
+SHOWN_VALUE_BYTES: Final = 1024
+
+
 def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
     """`/scenario/<name>/<entry>` -> JSON body, for every state key."""
     values: dict[str, JsonValue] = {
@@ -291,7 +297,7 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         "last_run": status.last_run,
         "last_trigger": None
         if status.last_trigger is None
-        else dict(status.last_trigger),
+        else {k: _shown(v) for k, v in status.last_trigger.items()},
         "last_error": status.last_error,
     }
     return {
@@ -300,3 +306,12 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         ).encode("utf-8")
         for entry in STATE_KEYS
     }
+
+
+def _shown(value: JsonValue) -> JsonValue:
+    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES."""
+    if isinstance(value, str | list | dict):
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        if size > SHOWN_VALUE_BYTES:
+            return f"({size} bytes of JSON, not shown)"
+    return value

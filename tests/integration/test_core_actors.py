@@ -438,9 +438,11 @@ def test_startup_triggers_fire_when_the_daemon_starts_not_when_the_core_restarts
     a fired startup shows before the run's mark."""
     marks: list[bytes] = []
     tree.on_change(
-        lambda change: marks.append(change.body)
-        if change.key == b"/scenario/boot/mark" and not change.from_snapshot
-        else None
+        lambda change: (
+            marks.append(change.body)
+            if change.key == b"/scenario/boot/mark" and not change.from_snapshot
+            else None
+        )
     )
     core.start()
     assert core.request("import", document=BOOT)[0] == b"200"  # no startup on import
