@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 
 from raspy.actors.scenario import SHOWN_VALUE_BYTES, status_entries
+from raspy.devices.template import JsonValue
 from raspy.rules.engine import State, Status
 
 
-def _status(trigger: dict[str, object]) -> Status:
-    return Status(State.IDLE, 3, 1_800_000_000.0, trigger, None)  # type: ignore[arg-type]  # JSON values
+def _status(trigger: dict[str, JsonValue]) -> Status:
+    return Status(State.IDLE, 3, 1_800_000_000.0, trigger, None)
 
 
 def test_every_state_key_is_written_as_json() -> None:
-    trigger = {"kind": "kv", "id": "", "key": "/device/a/value", "value": 21.5}
+    trigger: dict[str, JsonValue] = {
+        "kind": "kv",
+        "id": "",
+        "key": "/device/a/value",
+        "value": 21.5,
+    }
     entries = status_entries("heat", _status({**trigger, "from": None}))
     assert {k: json.loads(v) for k, v in entries.items()} == {
         "/scenario/heat/state": "idle",
@@ -28,7 +34,13 @@ def test_a_huge_trigger_value_is_named_by_its_size_not_copied() -> None:
     """A value near [clone] max_value_bytes, with its old value, made last_trigger
     too big for the Clone server, which dropped it: the key went stale silently."""
     big = "x" * 200_000
-    trigger = {"kind": "kv", "id": "", "key": "/k", "value": big, "from": [big]}
+    trigger: dict[str, JsonValue] = {
+        "kind": "kv",
+        "id": "",
+        "key": "/k",
+        "value": big,
+        "from": [big],
+    }
     body = status_entries("s", _status(trigger))["/scenario/s/last_trigger"]
     shown = json.loads(body)
     assert shown["value"] == "(200002 bytes of JSON, not shown)"
@@ -39,6 +51,6 @@ def test_a_huge_trigger_value_is_named_by_its_size_not_copied() -> None:
 
 def test_a_value_up_to_the_limit_is_shown_whole() -> None:
     value = "é" * ((SHOWN_VALUE_BYTES - 2) // 2)  # two bytes each in UTF-8
-    trigger = {"kind": "kv", "id": "", "key": "/k", "value": value, "from": 1}
+    trigger: dict[str, JsonValue] = {"key": "/k", "value": value, "from": 1}
     body = status_entries("s", _status(trigger))["/scenario/s/last_trigger"]
     assert json.loads(body)["value"] == value
