@@ -113,11 +113,17 @@ def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     return checked_number(round(value, digits))
 
 
+def _plain_number_text(text: str) -> bool:
+    """What an expression's own number literals allow: ASCII, no `_` (Python's
+    int() and float() also read '1_000' and other scripts' digits, such as '١٢')."""
+    return text.isascii() and "_" not in text
+
+
 def _int(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     value = args[0]
     if isinstance(value, str):
         try:
-            if len(value) > 40:
+            if len(value) > 40 or not _plain_number_text(value):
                 raise ValueError(value)
             return checked_number(int(value.strip()))
         except ValueError:
@@ -132,7 +138,7 @@ def _float(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     value = args[0]
     if isinstance(value, str):
         try:
-            if len(value) > 400:
+            if len(value) > 400 or not _plain_number_text(value):
                 raise ValueError(value)
             return checked_number(float(value.strip()))
         except (ValueError, OverflowError):
