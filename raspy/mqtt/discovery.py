@@ -11,13 +11,13 @@ retained message at the same topic removes the entity.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
@@ -41,7 +41,7 @@ class Entry:
     config: Mapping[str, JsonValue]
 
     def payload(self) -> bytes:
-        return json.dumps(self.config, ensure_ascii=False, sort_keys=True).encode()
+        return json_bytes(dict(self.config))
 
 
 @dataclass(frozen=True, slots=True)
