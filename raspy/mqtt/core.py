@@ -154,6 +154,13 @@ class BridgeCore:
             topic = announced.pop(fullname, None)
             if topic is not None:
                 self._retain(topic, b"")
+                return []
+            # announced before a restart, maybe (a device taken out of the config:
+            # its service deletes its keys at start): Home Assistant would keep
+            # the entity for ever, so clear each config it could have had
+            for config_topic in discovery.device_topics(fullname):
+                if config_topic not in self.mirror:
+                    self.buffer.put(Message(config_topic, b""))
             return []
         known = self._known
         if service in known.listed or service in known.listing:

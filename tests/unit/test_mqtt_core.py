@@ -313,3 +313,39 @@ def test_a_lone_surrogate_in_a_reply_or_a_list_still_gives_json() -> None:
     config, result = drain(core)
     assert json.loads(config.payload)["device"]["name"] == "L\udc00"
     assert json.loads(result.payload)["reply"]["detail"] == "\ud800"
+
+
+def test_a_device_gone_at_a_restart_has_its_old_config_cleared() -> None:
+    """raspyd restarted without `pi.fake.old` in its config: the device service
+    deletes its stored keys at start. The config announced by the run before is
+    retained at the broker; the new bridge never announced it, yet clears it, so
+    Home Assistant keeps no ghost entity."""
+    core = make_core()
+    core.seed([("/device/pi.fake.old/value", b"true"), (LAMP, b"true")], NOW)
+    drain(core)
+    core.key_changed("/device/pi.fake.old/value", b"", NOW)
+    cleared = {m.topic for m in drain(core) if m.payload == b"" and m.retain}
+    discovery = core.settings.discovery
+    assert discovery is not None
+    for component in ("sensor", "binary_sensor", "switch", "light"):
+        assert discovery.topic(component, "raspy.pi.fake.old") in cleared
+    core.reply(1, _list_reply(("lamp", "switch")), NOW)  # the list, after
+    (config,) = drain(core)
+    assert json.loads(config.payload)["unique_id"] == "raspy.pi.fake.lamp"
+
+
+def test_on_off_entities_show_a_null_value_as_unknown() -> None:
+    """Home Assistant's binary_sensor, switch and light take `None` (after the
+    template) as unknown; a bare `null` matches no payload and the old state
+    stayed. (The templates are Jinja, which raspy does not ship: checked here by
+    their text.)"""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    devices = [("lamp", "switch"), ("hall", "dimmer"), ("door", "sensor.binary")]
+    core.reply(1, _list_reply(*devices), NOW)
+    configs = [json.loads(m.payload) for m in drain(core)]
+    assert len(configs) == 3
+    for config in configs:
+        template = config.get("value_template") or config["state_value_template"]
+        assert template.startswith("{{ 'None' if value_json is none else "), config
