@@ -130,7 +130,7 @@ class BridgeCore:
                 outputs += self._device_key(device[0], device[1], body, now)
         scenario = scenario_of_key(key)
         if scenario is not None and scenario[1] == "state":
-            self._scenario_key(scenario[0], body)
+            outputs += self._scenario_key(scenario[0], body)
         return outputs
 
     def _retain(self, topic: str, body: bytes) -> None:
@@ -154,23 +154,34 @@ class BridgeCore:
             topic = announced.pop(fullname, None)
             if topic is not None:
                 self._retain(topic, b"")
+                return []
+            # announced before a restart, maybe (a device taken out of the config:
+            # its service deletes its keys at start): Home Assistant would keep
+            # the entity for ever, so clear each config it could have had
+            for config_topic in discovery.device_topics(fullname):
+                if config_topic not in self.mirror:
+                    self.buffer.put(Message(config_topic, b""))
             return []
         known = self._known
         if service in known.listed or service in known.listing:
             return []
         return self._list(service, now)
 
-    def _scenario_key(self, name: str, body: bytes) -> None:
+    def _scenario_key(self, name: str, body: bytes) -> list[Output]:
         discovery = self.settings.discovery
         if discovery is None or not self.settings.scenario_buttons:
-            return
+            return []
         scenarios = self._known.scenarios
         if body and name not in scenarios:
-            entry = discovery.scenario_entry(name)
+            try:  # any Clone client may write a /scenario/<name>/state key
+                entry = discovery.scenario_entry(name)
+            except MalformedMessage as exc:
+                return [Refused(exc.reason, exc.detail)]
             scenarios[name] = entry.topic
             self._retain(entry.topic, entry.payload())
         elif not body and name in scenarios:
             self._retain(scenarios.pop(name), b"")
+        return []
 
     # --- discovery ------------------------------------------------------------------
     def service_available(self, service: str, now: float) -> list[Output]:
@@ -195,10 +206,15 @@ class BridgeCore:
         self._known.listed.add(service)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, str] = {}
+        outputs: list[Output] = []
         for info in infos:
             if not self.settings.exposed(value_key(info.fullname)):
                 continue
-            entry = discovery.device_entry(info)
+            try:  # a name that makes no topic (another host's raspy-poller, say)
+                entry = discovery.device_entry(info)
+            except MalformedMessage as exc:
+                outputs.append(Refused(exc.reason, exc.detail))
+                continue
             if entry is None:
                 continue
             current[info.fullname] = entry.topic
@@ -207,7 +223,7 @@ class BridgeCore:
             if current.get(fullname) != topic:
                 self._retain(topic, b"")  # removed: its config goes (empty retained)
         self._known.by_service[service] = current
-        return []
+        return outputs
 
     # --- commands -------------------------------------------------------------------
     def command(

@@ -11,16 +11,17 @@ retained message at the same topic removes the entity.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices.template import JsonValue
+from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
+DEVICE_COMPONENTS: Final = ("sensor", "binary_sensor", "switch", "light")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 # Kinds (oid) whose values are numbers Home Assistant can chart
 _SENSOR_CLASSES: Final = {
@@ -30,7 +31,14 @@ _SENSOR_CLASSES: Final = {
     "sensor": None,
 }
 # The dimmer's level (0 = off) as the light's on/off state
-_LEVEL_STATE: Final = "{{ 'ON' if (value_json | int(0)) > 0 else '0' }}"
+# A `null` value (a failed reading, a board gone) as Home Assistant's `None`: its
+# on/off entities show unknown for that payload only; `null` would match neither
+# payload_on nor payload_off, and the last state would stay as if it were fresh
+_NULL_UNKNOWN: Final = "{{ 'None' if value_json is none else value }}"
+_LEVEL_STATE: Final = (
+    "{{ 'None' if value_json is none else "
+    "('ON' if (value_json | int(0)) > 0 else '0') }}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ class Entry:
     config: Mapping[str, JsonValue]
 
     def payload(self) -> bytes:
-        return json.dumps(self.config, ensure_ascii=False, sort_keys=True).encode()
+        return json_bytes(dict(self.config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,10 @@ class Discovery:
             "origin": {"name": MANUFACTURER, "sw_version": self.sw_version},
         }
 
+    def device_topics(self, fullname: str) -> list[str]:
+        """Every config topic a device could have had (whatever its kind was)."""
+        return [self.topic(c, f"raspy.{fullname}") for c in DEVICE_COMPONENTS]
+
     def device_entry(self, info: DeviceInfo) -> Entry | None:
         """The config of a device, or None for a kind Home Assistant is not shown."""
         unique_id = f"raspy.{info.fullname}"
@@ -124,11 +136,17 @@ class Discovery:
                 config["unit_of_measurement"] = info.unit
         elif oid == "sensor.binary":
             component = "binary_sensor"
-            config.update(state_topic=value, payload_on="true", payload_off="false")
+            config.update(
+                state_topic=value,
+                value_template=_NULL_UNKNOWN,
+                payload_on="true",
+                payload_off="false",
+            )
         elif oid == "switch":
             component = "switch"
             config.update(
                 state_topic=value,
+                value_template=_NULL_UNKNOWN,
                 command_topic=command,
                 payload_on="true",
                 payload_off="false",

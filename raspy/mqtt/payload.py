@@ -48,14 +48,28 @@ def parse_command(payload: bytes) -> JsonValue:
                 "mqtt", "bad_payload", f"not JSON: {quote(stripped)}"
             ) from None
         return stripped
+    try:  # JSON escapes may name a lone surrogate, which no UTF-8 text can carry
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedMessage(
+            "mqtt", "bad_payload", "a lone surrogate (\\ud800-\\udfff) in the text"
+        ) from None
     return value
+
+
+def json_bytes(document: JsonValue) -> bytes:
+    """`document` as UTF-8 JSON (keys sorted); with its non-ASCII escaped when a
+    string holds a lone surrogate (from a service's reply or list), rather than raise."""
+    try:
+        return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(document, sort_keys=True).encode("ascii")
 
 
 def result_payload(action: str, status: int, body: JsonValue) -> bytes:
     """`…/result`: `{"v": 1, "action", "status", "reply"}`, the MDP status as a
     number and the service's JSON reply (or the bridge's own refusal)."""
-    document = {"v": 1, "action": action, "status": status, "reply": body}
-    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return json_bytes({"v": 1, "action": action, "status": status, "reply": body})
 
 
 def refusal(token: str, detail: str) -> dict[str, JsonValue]:

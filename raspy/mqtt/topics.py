@@ -22,7 +22,16 @@ RESULT: Final = "result"
 STATUS: Final = "status"
 RUN: Final = "run"
 MAX_TOPIC_BYTES: Final = 1024
-_LEVEL: Final = re.compile(r"[^/+#\x00]+")  # one MQTT topic level we may publish
+# What a topic may not hold besides `/`, `+` and `#`: NUL and surrogates (MQTT 3.1.1
+# forbids them), control characters and non-characters (it says "should not";
+# Mosquitto disconnects a client that publishes one, so the mirror's re-send at every
+# reconnect would drop the connection again and again)
+_FORBIDDEN: Final = "\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + "".join(
+    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)
+)
+_LEVEL: Final = re.compile(
+    f"[^/+#{_FORBIDDEN}]+"
+)  # one MQTT topic level we may publish
 
 
 def _malformed(reason: str, detail: str) -> MalformedMessage:

@@ -335,3 +335,53 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                 watcher.wait_for(bath_topic, b"", timeout_s=20)
             finally:
                 watcher.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_device_taken_out_of_the_config_over_a_restart_leaves_no_ghost_entity(
+    tmp_path: Path,
+) -> None:
+    """raspyd stopped, a device taken out of its config, raspyd started again: the
+    retained config the run before announced is cleared (an empty retained
+    message), else Home Assistant would keep the entity for ever."""
+    host = hostname()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    bath_id = f"raspy.{host}.fake.bathroom"
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
+        try:
+            before = discovery_config(bridge_config(broker), scenarios, bathroom=True)
+            with running_daemon(tmp_path / "data", config_text=before) as daemon:
+                bath_topic = wait_until(
+                    lambda: next(
+                        (
+                            t
+                            for t, c in _configs(watcher).items()
+                            if c["unique_id"] == bath_id
+                        ),
+                        None,
+                    ),
+                    what="the bathroom's discovery config",
+                    timeout_s=20,
+                )
+                # its reading stored too: what tells the next run it is gone
+                wait_until(
+                    lambda: watcher.get(topic("bathroom", "value")),
+                    what="the bathroom's value",
+                )
+                assert daemon.terminate() == 0
+            assert bath_topic is not None
+            after = discovery_config(bridge_config(broker), scenarios, bathroom=False)
+            with running_daemon(tmp_path / "data", config_text=after):
+                watcher.wait_for(bath_topic, b"", timeout_s=20)
+        finally:
+            watcher.close()
+        fresh = broker.watcher(f"{PREFIX}/#")  # what Home Assistant gets on start
+        try:
+            wait_until(lambda: len(_configs(fresh)) >= 4, what="the retained configs")
+            ids = {c["unique_id"] for c in _configs(fresh).values()}
+            assert f"raspy.{host}.fake.lamp" in ids
+            assert bath_id not in ids
+        finally:
+            fresh.close()

@@ -128,6 +128,27 @@ def test_malformed_commands_are_answered_on_result_and_the_daemon_keeps_serving(
     assert daemon.process.poll() is None
 
 
+@pytest.mark.timeout(60)
+def test_a_lone_surrogate_in_a_command_is_a_400_and_the_bridge_keeps_serving(
+    daemon: Daemon, watcher: Watcher
+) -> None:
+    """`"\\ud800"` is UTF-8 and JSON but names no character: a 400 on `…/result`,
+    not a crash of the bridge's thread (which dropped the command and restarted)."""
+    watcher.wait_for(topic("lamp", "value"), b"false")
+    watcher.publish(topic("lamp", "set"), b'"\\ud800"')
+    refused = result_of(watcher, topic("lamp", "result"))
+    assert (refused["status"], refused["reply"]) == (
+        400,
+        {
+            "error": "bad_payload",
+            "detail": "a lone surrogate (\\ud800-\\udfff) in the text",
+        },
+    )
+    watcher.publish(topic("lamp", "set"), b"true")
+    watcher.wait_for(topic("lamp", "value"), b"true")
+    assert "runner_failed" not in daemon.log_text()
+
+
 @pytest.mark.timeout(90)
 def test_a_retained_command_does_not_switch_the_lamp_when_the_bridge_starts(
     tmp_path: Path, broker: Mosquitto, watcher: Watcher

@@ -255,3 +255,97 @@ def test_a_retained_command_is_refused_not_run() -> None:
     assert isinstance(
         core.command("raspy/pi/fake/lamp/set", b"ON", NOW)[0], SendRequest
     )
+
+
+def test_a_scenario_name_without_a_topic_is_refused_not_raised() -> None:
+    """Any Clone client may write `/scenario/<name>/state`; a name with a wildcard
+    (or too long for a topic) has no button, and the bridge's thread lives on."""
+    core = make_core()  # /scenario/* not exposed: only its button is at stake
+    for name in ("a+b", "x#", "a" * 2000):
+        outputs = core.key_changed(f"/scenario/{name}/state", b'"idle"', NOW)
+        assert [type(out) for out in outputs] == [Refused]
+    assert drain(core) == []
+
+
+def test_a_listed_device_without_a_topic_is_skipped_the_others_announced() -> None:
+    """A `list` reply (another host's raspy-poller, another version) naming a
+    device that makes no topic: that one is refused, the rest get their configs."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    items = [
+        {"name": "a+b", "fullname": "pi.fake.a+b", "oid": "switch", "config": {}},
+        {"name": "x", "fullname": "nodots", "oid": "switch", "config": {}},
+        {"name": "lamp", "fullname": "pi.fake.lamp", "oid": "switch", "config": {}},
+    ]
+    reply = json.dumps({"v": 1, "action": "list", "devices": items}).encode()
+    outputs = core.reply(1, [b"200", reply], NOW)
+    assert [out.reason for out in outputs if isinstance(out, Refused)] == [
+        "bad_key",
+        "bad_device_key",
+    ]
+    (config,) = drain(core)
+    assert json.loads(config.payload)["unique_id"] == "raspy.pi.fake.lamp"
+
+
+def test_a_lone_surrogate_in_a_command_is_a_400_not_a_crash() -> None:
+    """`"\\ud800"` is valid JSON and valid UTF-8 but names no character: the
+    request to the device service could not be encoded."""
+    core = make_core(discovery=False)
+    outputs = core.command("raspy/pi/fake/lamp/set", b'"\\ud800"', NOW)
+    assert [type(out) for out in outputs] == [Refused]
+    (result,) = drain(core)
+    document = json.loads(result.payload)
+    assert (document["status"], document["reply"]["error"]) == (400, "bad_payload")
+
+
+def test_a_lone_surrogate_in_a_reply_or_a_list_still_gives_json() -> None:
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)  # request 1: the list
+    core.command("raspy/pi/fake/lamp/set", b"true", NOW)  # request 2
+    drain(core)
+    listing = (
+        b'{"v": 1, "devices": [{"name": "lamp", "fullname": "pi.fake.lamp",'
+        b' "oid": "switch", "config": {"friendly_name": "L\\udc00"}}]}'
+    )
+    core.reply(1, [b"200", listing], NOW)
+    core.reply(2, [b"400", b'{"error": "invalid_value", "detail": "\\ud800"}'], NOW)
+    config, result = drain(core)
+    assert json.loads(config.payload)["device"]["name"] == "L\udc00"
+    assert json.loads(result.payload)["reply"]["detail"] == "\ud800"
+
+
+def test_a_device_gone_at_a_restart_has_its_old_config_cleared() -> None:
+    """raspyd restarted without `pi.fake.old` in its config: the device service
+    deletes its stored keys at start. The config announced by the run before is
+    retained at the broker; the new bridge never announced it, yet clears it, so
+    Home Assistant keeps no ghost entity."""
+    core = make_core()
+    core.seed([("/device/pi.fake.old/value", b"true"), (LAMP, b"true")], NOW)
+    drain(core)
+    core.key_changed("/device/pi.fake.old/value", b"", NOW)
+    cleared = {m.topic for m in drain(core) if m.payload == b"" and m.retain}
+    discovery = core.settings.discovery
+    assert discovery is not None
+    for component in ("sensor", "binary_sensor", "switch", "light"):
+        assert discovery.topic(component, "raspy.pi.fake.old") in cleared
+    core.reply(1, _list_reply(("lamp", "switch")), NOW)  # the list, after
+    (config,) = drain(core)
+    assert json.loads(config.payload)["unique_id"] == "raspy.pi.fake.lamp"
+
+
+def test_on_off_entities_show_a_null_value_as_unknown() -> None:
+    """Home Assistant's binary_sensor, switch and light take `None` (after the
+    template) as unknown; a bare `null` matches no payload and the old state
+    stayed. (The templates are Jinja, which raspy does not ship: checked here by
+    their text.)"""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    devices = [("lamp", "switch"), ("hall", "dimmer"), ("door", "sensor.binary")]
+    core.reply(1, _list_reply(*devices), NOW)
+    configs = [json.loads(m.payload) for m in drain(core)]
+    assert len(configs) == 3
+    for config in configs:
+        template = config.get("value_template") or config["state_value_template"]
+        assert template.startswith("{{ 'None' if value_json is none else "), config
