@@ -39,6 +39,9 @@ _LEVEL_STATE: Final = (
     "{{ 'None' if value_json is none else "
     "('ON' if (value_json | int(0)) > 0 else '0') }}"
 )
+# and as its brightness: Home Assistant ignores an empty one, where float("null")
+# would fail at every such message
+_LEVEL_BRIGHTNESS: Final = "{{ '' if value_json is none else value_json }}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ class Discovery:
                 payload_off="0",
                 on_command_type="brightness",
                 brightness_state_topic=value,
+                brightness_value_template=_LEVEL_BRIGHTNESS,
                 brightness_command_topic=command,
                 brightness_scale=100,
             )

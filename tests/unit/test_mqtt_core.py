@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import jinja2
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -334,18 +336,36 @@ def test_a_device_gone_at_a_restart_has_its_old_config_cleared() -> None:
     assert json.loads(config.payload)["unique_id"] == "raspy.pi.fake.lamp"
 
 
-def test_on_off_entities_show_a_null_value_as_unknown() -> None:
+def _rendered(template: str, payload: bytes) -> str:
+    """A discovery template rendered as Home Assistant does: Jinja2 with `value`
+    (the payload's text) and `value_json` (its JSON, when it is JSON)."""
+    text = payload.decode()
+    return (
+        jinja2.Environment()  # noqa: S701  # not HTML: as Home Assistant renders it
+        .from_string(template)
+        .render(value=text, value_json=json.loads(text))
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "payloads"),
+    [
+        ("switch", "value_template", {b"true": "true", b"null": "None"}),
+        ("sensor.binary", "value_template", {b"false": "false", b"null": "None"}),
+        ("dimmer", "state_value_template", {b"55": "ON", b"0": "0", b"null": "None"}),
+        ("dimmer", "brightness_value_template", {b"55": "55", b"null": ""}),
+    ],
+)
+def test_a_null_value_renders_as_unknown_in_home_assistant(
+    kind: str, field: str, payloads: dict[bytes, str]
+) -> None:
     """Home Assistant's binary_sensor, switch and light take `None` (after the
-    template) as unknown; a bare `null` matches no payload and the old state
-    stayed. (The templates are Jinja, which raspy does not ship: checked here by
-    their text.)"""
+    template) as unknown, and ignore an empty brightness; a bare `null` matched no
+    payload, the old state stayed, and float("null") failed on the brightness."""
     core = make_core()
     core.key_changed(LAMP, b"true", NOW)
     drain(core)
-    devices = [("lamp", "switch"), ("hall", "dimmer"), ("door", "sensor.binary")]
-    core.reply(1, _list_reply(*devices), NOW)
-    configs = [json.loads(m.payload) for m in drain(core)]
-    assert len(configs) == 3
-    for config in configs:
-        template = config.get("value_template") or config["state_value_template"]
-        assert template.startswith("{{ 'None' if value_json is none else "), config
+    core.reply(1, _list_reply(("thing", kind)), NOW)
+    (message,) = drain(core)
+    template = json.loads(message.payload)[field]
+    assert {p: _rendered(template, p) for p in payloads} == payloads
