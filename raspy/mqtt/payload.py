@@ -78,9 +78,10 @@ def refusal(token: str, detail: str) -> dict[str, JsonValue]:
 
 
 def decode_reply(body: bytes) -> JsonValue:
-    """A service's JSON reply frame; text that is not JSON is kept as text."""
+    """A service's JSON reply frame; text that is not strict JSON (NaN, Infinity
+    included: they would make `…/result` invalid JSON) is kept as text."""
     try:
-        value: JsonValue = json.loads(body)
+        value: JsonValue = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")
     return value

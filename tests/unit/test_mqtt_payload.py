@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.errors import MalformedMessage
-from raspy.mqtt.payload import MAX_COMMAND_BYTES, parse_command, result_payload
+from raspy.mqtt.payload import (
+    MAX_COMMAND_BYTES,
+    decode_reply,
+    parse_command,
+    result_payload,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +91,15 @@ def test_json_values_come_back_as_sent(value: object) -> None:
     payload = json.dumps(value).encode()
     parsed = parse_command(payload)
     assert parsed == value
+
+
+@pytest.mark.parametrize("body", [b"NaN", b'{"t": Infinity}', b"[-Infinity]"])
+def test_a_reply_with_a_non_json_number_is_kept_as_text(body: bytes) -> None:
+    """json.loads reads NaN and Infinity, which json.dumps writes back as they are:
+    a third-party worker's reply made `…/result` invalid JSON."""
+    assert decode_reply(body) == body.decode()
+    json.loads(result_payload("get", 200, decode_reply(body)), parse_constant=_no)
+
+
+def _no(name: str) -> None:
+    raise AssertionError(f"{name} in the result payload")
