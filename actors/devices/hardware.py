@@ -106,6 +106,12 @@ def start_devices(
     are deleted, simulated outputs take their value again.
     """
     config = runtime.config.devices
+    # outputs a gpio service kept for its successor, when a reload leaves none
+    in_use = (
+        gpio_pins.PinFactoryKind(config.pin_factory) if config.gpio_enabled else None
+    )
+    for pin in gpio_pins.release_kept_elsewhere(in_use):
+        log.warning("gpio_output_released", pin=pin, reason="gpio off")
     link = MdpLink(runtime.edge, runtime.outbox)
     builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
     if config.fake_enabled:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
@@ -31,12 +32,23 @@ def _gpio_failure(what: str, exc: Exception) -> DeviceError:
     return DeviceError(f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}")
 
 
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How an output was opened: PWM or not, its polarity, its PWM frequency. A kept
+    output is adopted only by a device wired the same way (a reload may change it)."""
+
+    pwm: bool
+    active_high: bool
+    frequency_hz: float | None = None
+
+
 class OutputPin:
     """An OutputDevice or PWMOutputDevice: value 0..1 (a switch uses 0 or 1)."""
 
-    def __init__(self, device: Any, pin: str) -> None:
+    def __init__(self, device: Any, pin: str, wiring: Wiring) -> None:
         self._device = device
         self.pin = pin
+        self.wiring = wiring
 
     @property
     def value(self) -> float:
@@ -169,7 +181,7 @@ class Pins:
                 )
             except Exception as exc:  # gpiozero raises many types; all are a fault
                 raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin)
+        return OutputPin(device, pin, Wiring(pwm=False, active_high=active_high))
 
     def pwm(
         self, pin: str, *, active_high: bool, frequency_hz: float, initial: float
@@ -187,7 +199,7 @@ class Pins:
                 )
             except Exception as exc:  # gpiozero raises many types; all are a fault
                 raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin)
+        return OutputPin(device, pin, Wiring(True, active_high, frequency_hz))
 
     def input(
         self,
@@ -260,6 +272,15 @@ def shared(kind: PinFactoryKind) -> Pins:
         if pins is None:
             pins = _SHARED[kind] = Pins.of_kind(kind)
         return pins
+
+
+def release_kept_elsewhere(in_use: PinFactoryKind | None) -> list[str]:
+    """Switch off and release the outputs kept by every pin factory but `in_use`
+    (None: GPIO is off): after a reload that turned GPIO off or changed the pin
+    factory, no gpio service will adopt them. Returns their pins."""
+    with _SHARED_LOCK:
+        others = [pins for kind, pins in _SHARED.items() if kind is not in_use]
+    return [pin for pins in others for pin in pins.release_kept()]
 
 
 def reference_resolve(pin: int | str) -> str | None:

@@ -3,6 +3,8 @@ the supervisor when they fail (issue 7, docs/architecture.md)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.poller import PollerFailed
 from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
+from raspy.devices import gpio_pins
 
 
 def _started_runtime(tmp_path: Path, text: str) -> supervisor.Runtime:
@@ -93,5 +97,35 @@ def test_a_failed_device_service_is_restarted_by_the_supervisor(
                 lambda: _value(tree, "testhost.fake.rtc") != seen,
                 what="the restarted service to publish",
             )
+    finally:
+        runtime.stop()
+
+
+def test_a_reload_that_turns_gpio_off_switches_its_outputs_off_and_releases_them(
+    tmp_path: Path,
+) -> None:
+    """README: a reload leaves outputs as they are for the next gpio service, and an
+    output dropped from the config is switched off and released. With gpio_enabled
+    false there is no next service: the kept outputs must not stay on for ever."""
+    runtime = _started_runtime(
+        tmp_path,
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
+        'name = "heater"\noid = "switch"\npin = 26\n',
+    )
+    pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
+    try:
+        body = json.dumps({"v": 1, "action": "on", "device": "heater"})
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+            assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        assert pins.level("GPIO26") is True
+        with capture_logs() as logs:
+            cfg = runtime.config
+            off = replace(cfg.devices, gpio_enabled=False)
+            runtime.reload(replace(cfg, devices=off))
+        assert pins.level("GPIO26") is False
+        assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+            "GPIO26"
+        ]
+        pins.output("GPIO26", active_high=True, initial=False).close()  # released
     finally:
         runtime.stop()
