@@ -166,6 +166,16 @@ def start_devices(
     return specs
 
 
+def given_up(name: str) -> None:
+    """The supervisor gave part `name` up. A failed gpio service kept its outputs for
+    a restart that will not come now, and no max_on_s runs for them: switch them
+    off and release them (the safe state)."""
+    if name != f"devices.{GPIO}":
+        return
+    for pin in gpio_pins.release_kept_elsewhere(None):
+        log.warning("gpio_output_released", pin=pin, reason="gpio service failed")
+
+
 def offline_start(
     runtime: Runtime, publisher: Publisher, read_tree: ReadTree, hosted: list[str]
 ) -> Callable[[], pykka.ActorRef[Any]]:

@@ -129,3 +129,47 @@ def test_a_reload_that_turns_gpio_off_switches_its_outputs_off_and_releases_them
         pins.output("GPIO26", active_high=True, initial=False).close()  # released
     finally:
         runtime.stop()
+
+
+def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
+    tmp_path: Path,
+) -> None:
+    """A failed gpio service keeps its outputs for the restart; once the supervisor
+    gives it up no restart comes and no max_on_s runs: a heater left on for ever.
+    Its kept outputs go to the safe state (off, released) then."""
+    runtime = _started_runtime(
+        tmp_path,
+        "[supervisor]\nmax_restarts = 1\nrestart_initial_s = 0.1\n"
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
+        'name = "heater"\noid = "switch"\npin = 19\nmax_on_s = 3600.0\n',
+    )
+    pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
+    try:
+        body = json.dumps({"v": 1, "action": "on", "device": "heater"})
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+            assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        assert pins.level("GPIO19") is True
+        child = next(c for c in runtime.children if c.name == "devices.gpio")
+        with capture_logs() as logs:
+            failed: list[Any] = []
+            for _ in range(2):  # a restart, then given up (max_restarts = 1)
+                running: Any = wait_until(
+                    lambda: child.ref not in (None, *failed) and child.ref,
+                    what="the gpio service running",
+                    timeout_s=10,
+                )
+                assert pins.level("GPIO19") is True  # kept across a restart
+                failed.append(running)
+                running.tell(PollerFailed("gpio", OSError("reader thread lost")))
+            wait_until(
+                lambda: any(e["event"] == "component_failed" for e in logs),
+                what="the gpio service given up",
+                timeout_s=10,
+            )
+        assert pins.level("GPIO19") is False
+        assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+            "GPIO19"
+        ]
+        pins.output("GPIO19", active_high=True, initial=False).close()  # released
+    finally:
+        runtime.stop()
