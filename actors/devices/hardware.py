@@ -168,11 +168,11 @@ def start_devices(
 
 def given_up(name: str) -> None:
     """The supervisor gave part `name` up. A failed gpio service kept its outputs for
-    a restart that will not come now, and no max_on_s runs for them: switch them
-    off and release them (the safe state)."""
+    a restart that will not come now, and no max_on_s runs for them: they go to
+    their on_stop state (off and released, or, for `keep`, left as they are)."""
     if name != f"devices.{GPIO}":
         return
-    for pin in gpio_pins.release_kept_elsewhere(None):
+    for pin in gpio_pins.release_kept_elsewhere(None, abandoned=True):
         log.warning("gpio_output_released", pin=pin, reason="gpio service failed")
 
 

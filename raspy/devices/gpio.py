@@ -196,8 +196,9 @@ class GpioOutput:
         restarting inside the daemon keeps every output for its successor."""
         if self._pin is None:
             return
-        if restarting or OnStop(config.text("on_stop")) is OnStop.KEEP:
-            pins.keep(self._pin)
+        keep = OnStop(config.text("on_stop")) is OnStop.KEEP
+        if restarting or keep:
+            pins.keep(self._pin, on_stop_keep=keep)
             self._pin = None
             return
         with contextlib.suppress(DeviceError):  # a failing pin: release it anyway

@@ -136,19 +136,23 @@ def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
 ) -> None:
     """A failed gpio service keeps its outputs for the restart; once the supervisor
     gives it up no restart comes and no max_on_s runs: a heater left on for ever.
-    Its kept outputs go to the safe state (off, released) then."""
+    Its kept outputs go to their on_stop state then (off and released; `keep`: as
+    they are, as at a clean stop)."""
     runtime = _started_runtime(
         tmp_path,
         "[supervisor]\nmax_restarts = 1\nrestart_initial_s = 0.1\n"
         '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
-        'name = "heater"\noid = "switch"\npin = 19\nmax_on_s = 3600.0\n',
+        'name = "heater"\noid = "switch"\npin = 19\nmax_on_s = 3600.0\n'
+        '[[devices.gpio]]\nname = "pump"\noid = "switch"\npin = 20\n'
+        'on_stop = "keep"\n',
     )
     pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
     try:
-        body = json.dumps({"v": 1, "action": "on", "device": "heater"})
         with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
-            assert client.request("testhost.gpio.devices", body)[0] == b"200"
-        assert pins.level("GPIO19") is True
+            for device in ("heater", "pump"):
+                body = json.dumps({"v": 1, "action": "on", "device": device})
+                assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        assert (pins.level("GPIO19"), pins.level("GPIO20")) == (True, True)
         child = next(c for c in runtime.children if c.name == "devices.gpio")
         with capture_logs() as logs:
             failed: list[Any] = []
@@ -166,10 +170,11 @@ def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
                 what="the gpio service given up",
                 timeout_s=10,
             )
-        assert pins.level("GPIO19") is False
+        assert (pins.level("GPIO19"), pins.level("GPIO20")) == (False, True)
         assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
             "GPIO19"
         ]
         pins.output("GPIO19", active_high=True, initial=False).close()  # released
+        assert pins.release_kept() == ["GPIO20"]  # the next test's pins are free
     finally:
         runtime.stop()
