@@ -147,7 +147,7 @@ class GpioOutput:
         if kept is not None and kept.wiring == self._wiring(config):
             self._pin, self._fault = kept, ""  # the pin never stopped
             try:
-                self._level = round(kept.value * self.full)
+                self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
                 self._fault = str(exc)
             return
@@ -174,7 +174,13 @@ class GpioOutput:
             self._fault = str(exc)
             return
         self._fault = ""
+        self._opened_at(level)
+
+    def _opened_at(self, level: int) -> None:
+        """The level at open; `on` goes back to it later if it is above 0."""
         self._level = level
+        if level:
+            self._last_on = level
 
     def _wiring(self, config: DeviceConfig) -> gpio_pins.Wiring:
         if self.oid == DIMMER:
