@@ -123,11 +123,16 @@ class GpioServiceActor(DeviceServiceActor):
         prefix = self._registry.fullname("")
         stored = self._settings.stored
         states = {} if stored is None else stored.load(prefix).states
-        for device in self._registry.devices():
+        devices = self._registry.devices()
+        outputs = [d for d in devices if isinstance(d.driver, gpio.GpioOutput)]
+        for device in outputs:  # first: they adopt the outputs kept for them
             self._open(device, states.get(device.fullname))
-        if self._pins is not None:
+        if self._pins is not None:  # before the inputs, which may want those pins
             for pin in self._pins.release_kept():
                 log.warning("gpio_output_released", pin=pin, reason="not configured")
+        for device in devices:
+            if device not in outputs:
+                self._open(device, states.get(device.fullname))
         self._arm()
 
     def _open(self, device: Device, stored: Any) -> None:

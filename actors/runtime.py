@@ -74,6 +74,7 @@ class Wiring:
     add_titanic: Callable[[Runtime], None]
     start_devices: Callable[[Runtime], None]  # the device services and their followers
     clone_restarted: Callable[[Runtime], None]  # everything bound to the Clone server
+    given_up: Callable[[Runtime, str], None]  # a part failed for good (its name)
 
 
 @dataclass
@@ -109,7 +110,11 @@ class Runtime:
             "raspy-supervisor", _WATCH_INTERVAL_S, self._round, self.clock
         )
         self._children = ChildSet(
-            lambda: self.policy, self.clock, self.stats, self._restarted
+            lambda: self.policy,
+            self.clock,
+            self.stats,
+            self._restarted,
+            lambda name: self.wiring.given_up(self, name),
         )
 
     @property

@@ -255,6 +255,7 @@ _WIRING: Final = Wiring(
     add_titanic=_add_titanic,
     start_devices=_start_devices,
     clone_restarted=_clone_restarted,
+    given_up=lambda rt, name: hardware.given_up(name),
 )
 
 

@@ -67,12 +67,14 @@ class ChildSet:
         clock: Clock,
         stats: Stats,
         restarted: Callable[[Child], None],
+        given_up: Callable[[str], None] = lambda name: None,
     ) -> None:
         self.children: list[Child] = []
         self._policy = policy
         self._clock = clock
         self._stats = stats
         self._restarted = restarted
+        self._given_up = given_up  # a part failed for good: what it left is cleared
         # restarts of the parts stopped and forgotten, by name: a part started again
         # in their place (a new Clone server's followers, a reload) goes on counting
         self._restarts_before: dict[str, int] = {}
@@ -206,6 +208,7 @@ class ChildSet:
     def _report(self, decision: Died | Failed) -> None:
         if isinstance(decision, Failed):
             report_failed(decision, self._stats)
+            self._given_up(decision.name)
             return
         log.error(
             "component_died",

@@ -106,6 +106,12 @@ def start_devices(
     are deleted, simulated outputs take their value again.
     """
     config = runtime.config.devices
+    # outputs a gpio service kept for its successor, when a reload leaves none
+    in_use = (
+        gpio_pins.PinFactoryKind(config.pin_factory) if config.gpio_enabled else None
+    )
+    for pin in gpio_pins.release_kept_elsewhere(in_use):
+        log.warning("gpio_output_released", pin=pin, reason="gpio off")
     link = MdpLink(runtime.edge, runtime.outbox)
     builders: list[tuple[str, Callable[[], Registry], Discover | None]] = []
     if config.fake_enabled:
@@ -158,6 +164,16 @@ def start_devices(
         start_marker = offline_start(runtime, publisher, read_tree, hosted)
         specs.append(("devices.offline", start_marker))
     return specs
+
+
+def given_up(name: str) -> None:
+    """The supervisor gave part `name` up. A failed gpio service kept its outputs for
+    a restart that will not come now, and no max_on_s runs for them: they go to
+    their on_stop state (off and released, or, for `keep`, left as they are)."""
+    if name != f"devices.{GPIO}":
+        return
+    for pin in gpio_pins.release_kept_elsewhere(None, abandoned=True):
+        log.warning("gpio_output_released", pin=pin, reason="gpio service failed")
 
 
 def offline_start(

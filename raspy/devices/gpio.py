@@ -135,17 +135,27 @@ class GpioOutput:
     def open(
         self, pins: gpio_pins.Pins, config: DeviceConfig, stored: JsonValue
     ) -> None:
-        """Claim the pin at its initial level (see Initial); a failure is kept."""
+        """Claim the pin at its initial level (see Initial); a failure is kept.
+
+        An output kept on the pin by a restart in this process is adopted as it is;
+        if a reload changed its wiring (polarity, PWM or not, frequency), it is
+        opened anew with the new wiring at the level it had (on stays on).
+        """
         self.close()
         level = initial_level(Initial(config.text("initial")), stored, self.full)
         kept = pins.adopt(config.text("pin"))
-        if kept is not None:  # a restart in this process: the pin never stopped
-            self._pin, self._fault = kept, ""
+        if kept is not None and kept.wiring == self._wiring(config):
+            self._pin, self._fault = kept, ""  # the pin never stopped
             try:
-                self._level = round(kept.value * self.full)
+                self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
                 self._fault = str(exc)
             return
+        if kept is not None:
+            with contextlib.suppress(DeviceError):  # unreadable: the initial level
+                value = kept.value
+                level = max(round(value * self.full), 1 if value > 0 else 0)
+            kept.close()
         try:
             if self.oid == DIMMER:
                 self._pin = pins.pwm(
@@ -164,7 +174,20 @@ class GpioOutput:
             self._fault = str(exc)
             return
         self._fault = ""
+        self._opened_at(level)
+
+    def _opened_at(self, level: int) -> None:
+        """The level at open; `on` goes back to it later if it is above 0."""
         self._level = level
+        if level:
+            self._last_on = level
+
+    def _wiring(self, config: DeviceConfig) -> gpio_pins.Wiring:
+        if self.oid == DIMMER:
+            return gpio_pins.Wiring(
+                True, config.flag("active_high"), config.real("frequency_hz")
+            )
+        return gpio_pins.Wiring(False, config.flag("active_high"))
 
     def close(self) -> None:
         if self._pin is not None:
@@ -179,8 +202,9 @@ class GpioOutput:
         restarting inside the daemon keeps every output for its successor."""
         if self._pin is None:
             return
-        if restarting or OnStop(config.text("on_stop")) is OnStop.KEEP:
-            pins.keep(self._pin)
+        keep = OnStop(config.text("on_stop")) is OnStop.KEEP
+        if restarting or keep:
+            pins.keep(self._pin, on_stop_keep=keep)
             self._pin = None
             return
         with contextlib.suppress(DeviceError):  # a failing pin: release it anyway

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
@@ -31,12 +32,23 @@ def _gpio_failure(what: str, exc: Exception) -> DeviceError:
     return DeviceError(f"{what}: {type(exc).__name__}: {quote(str(exc) or '-')}")
 
 
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How an output was opened: PWM or not, its polarity, its PWM frequency. A kept
+    output is adopted only by a device wired the same way (a reload may change it)."""
+
+    pwm: bool
+    active_high: bool
+    frequency_hz: float | None = None
+
+
 class OutputPin:
     """An OutputDevice or PWMOutputDevice: value 0..1 (a switch uses 0 or 1)."""
 
-    def __init__(self, device: Any, pin: str) -> None:
+    def __init__(self, device: Any, pin: str, wiring: Wiring) -> None:
         self._device = device
         self.pin = pin
+        self.wiring = wiring
 
     @property
     def value(self) -> float:
@@ -91,23 +103,34 @@ class Pins:
         self.kind = kind
         self._lock = threading.Lock()
         self._kept: dict[str, OutputPin] = {}
+        self._keep_abandoned: set[str] = set()  # kept pins whose on_stop is keep
 
-    def keep(self, output: OutputPin) -> None:
-        """Leave an output claimed at its level (on_stop = keep) for the next open in
-        this process to adopt; the kernel releases it when the process ends."""
+    def keep(self, output: OutputPin, *, on_stop_keep: bool = False) -> None:
+        """Leave an output claimed at its level (on_stop = keep, or a service
+        restarting) for the next open in this process to adopt; the kernel releases
+        it when the process ends. `on_stop_keep`: left as it is even if abandoned."""
         with self._lock:
             self._kept[output.pin] = output
+            if on_stop_keep:
+                self._keep_abandoned.add(output.pin)
+            else:
+                self._keep_abandoned.discard(output.pin)
 
     def adopt(self, pin: str) -> OutputPin | None:
         """The output kept on `pin` by an earlier stop, or None."""
         with self._lock:
+            self._keep_abandoned.discard(pin)
             return self._kept.pop(pin, None)
 
-    def release_kept(self) -> list[str]:
+    def release_kept(self, *, abandoned: bool = False) -> list[str]:
         """Switch off and release the outputs kept but not adopted (a device gone
-        from the config after a reload); returns their pins."""
+        from the config after a reload); returns their pins. `abandoned` (the
+        service failed for good): those whose on_stop is keep stay as they are."""
         with self._lock:
-            kept, self._kept = list(self._kept.values()), {}
+            spared = self._keep_abandoned if abandoned else set()
+            kept = [o for pin, o in self._kept.items() if pin not in spared]
+            self._kept = {pin: o for pin, o in self._kept.items() if pin in spared}
+            self._keep_abandoned &= set(self._kept)
         for output in kept:
             with contextlib.suppress(DeviceError):  # release it whatever happens
                 output.value = 0
@@ -169,7 +192,7 @@ class Pins:
                 )
             except Exception as exc:  # gpiozero raises many types; all are a fault
                 raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin)
+        return OutputPin(device, pin, Wiring(pwm=False, active_high=active_high))
 
     def pwm(
         self, pin: str, *, active_high: bool, frequency_hz: float, initial: float
@@ -187,7 +210,7 @@ class Pins:
                 )
             except Exception as exc:  # gpiozero raises many types; all are a fault
                 raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin)
+        return OutputPin(device, pin, Wiring(True, active_high, frequency_hz))
 
     def input(
         self,
@@ -260,6 +283,18 @@ def shared(kind: PinFactoryKind) -> Pins:
         if pins is None:
             pins = _SHARED[kind] = Pins.of_kind(kind)
         return pins
+
+
+def release_kept_elsewhere(
+    in_use: PinFactoryKind | None, *, abandoned: bool = False
+) -> list[str]:
+    """Switch off and release the outputs kept by every pin factory but `in_use`
+    (None: all): after a reload that turned GPIO off or changed the pin factory, or
+    a gpio service given up (`abandoned`, see Pins.release_kept), no gpio service
+    will adopt them. Returns their pins."""
+    with _SHARED_LOCK:
+        others = [pins for kind, pins in _SHARED.items() if kind is not in_use]
+    return [pin for pins in others for pin in pins.release_kept(abandoned=abandoned)]
 
 
 def reference_resolve(pin: int | str) -> str | None:

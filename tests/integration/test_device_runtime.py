@@ -3,6 +3,8 @@ the supervisor when they fail (issue 7, docs/architecture.md)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.poller import PollerFailed
 from raspy.client.clone import CloneClient
+from raspy.client.mdp import Client
+from raspy.devices import gpio_pins
 
 
 def _started_runtime(tmp_path: Path, text: str) -> supervisor.Runtime:
@@ -93,5 +97,84 @@ def test_a_failed_device_service_is_restarted_by_the_supervisor(
                 lambda: _value(tree, "testhost.fake.rtc") != seen,
                 what="the restarted service to publish",
             )
+    finally:
+        runtime.stop()
+
+
+def test_a_reload_that_turns_gpio_off_switches_its_outputs_off_and_releases_them(
+    tmp_path: Path,
+) -> None:
+    """README: a reload leaves outputs as they are for the next gpio service, and an
+    output dropped from the config is switched off and released. With gpio_enabled
+    false there is no next service: the kept outputs must not stay on for ever."""
+    runtime = _started_runtime(
+        tmp_path,
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
+        'name = "heater"\noid = "switch"\npin = 26\n',
+    )
+    pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
+    try:
+        body = json.dumps({"v": 1, "action": "on", "device": "heater"})
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+            assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        assert pins.level("GPIO26") is True
+        with capture_logs() as logs:
+            cfg = runtime.config
+            off = replace(cfg.devices, gpio_enabled=False)
+            runtime.reload(replace(cfg, devices=off))
+        assert pins.level("GPIO26") is False
+        assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+            "GPIO26"
+        ]
+        pins.output("GPIO26", active_high=True, initial=False).close()  # released
+    finally:
+        runtime.stop()
+
+
+def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
+    tmp_path: Path,
+) -> None:
+    """A failed gpio service keeps its outputs for the restart; once the supervisor
+    gives it up no restart comes and no max_on_s runs: a heater left on for ever.
+    Its kept outputs go to their on_stop state then (off and released; `keep`: as
+    they are, as at a clean stop)."""
+    runtime = _started_runtime(
+        tmp_path,
+        "[supervisor]\nmax_restarts = 1\nrestart_initial_s = 0.1\n"
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
+        'name = "heater"\noid = "switch"\npin = 19\nmax_on_s = 3600.0\n'
+        '[[devices.gpio]]\nname = "pump"\noid = "switch"\npin = 20\n'
+        'on_stop = "keep"\n',
+    )
+    pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
+    try:
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+            for device in ("heater", "pump"):
+                body = json.dumps({"v": 1, "action": "on", "device": device})
+                assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        assert (pins.level("GPIO19"), pins.level("GPIO20")) == (True, True)
+        child = next(c for c in runtime.children if c.name == "devices.gpio")
+        with capture_logs() as logs:
+            failed: list[Any] = []
+            for _ in range(2):  # a restart, then given up (max_restarts = 1)
+                running: Any = wait_until(
+                    lambda: child.ref not in (None, *failed) and child.ref,
+                    what="the gpio service running",
+                    timeout_s=10,
+                )
+                assert pins.level("GPIO19") is True  # kept across a restart
+                failed.append(running)
+                running.tell(PollerFailed("gpio", OSError("reader thread lost")))
+            wait_until(
+                lambda: any(e["event"] == "component_failed" for e in logs),
+                what="the gpio service given up",
+                timeout_s=10,
+            )
+        assert (pins.level("GPIO19"), pins.level("GPIO20")) == (False, True)
+        assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
+            "GPIO19"
+        ]
+        pins.output("GPIO19", active_high=True, initial=False).close()  # released
+        assert pins.release_kept() == ["GPIO20"]  # the next test's pins are free
     finally:
         runtime.stop()

@@ -272,3 +272,39 @@ def test_drive_presses_a_mock_input_and_refuses_an_output(
     _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
     status, reply = gpio.request(action="drive", device="relay", value=True)
     assert (status, reply["error"]) == (b"404", "unknown_device")
+
+
+def test_a_reload_that_rewires_an_output_applies_the_new_wiring_and_keeps_it_on(
+    gpio: Gpio,
+) -> None:
+    """The file may change active_high (or a switch into a dimmer) on the same pin;
+    the restarted service must not adopt the kept pin with its old wiring: the relay
+    stays on, and `off` then drives the pin to the new inactive level."""
+    gpio.start(RELAY, restarting=True)
+    gpio.request(action="on", device="relay")
+    gpio.stop()
+    assert gpio.pins.level("GPIO17") is True
+    gpio.start({**RELAY, "active_high": False}, restarting=True)
+    status, reply = gpio.request(action="get", device="relay")
+    assert (status, reply["reading"]["value"]) == (b"200", True)
+    assert gpio.pins.level("GPIO17") is False  # on, now active low
+    assert gpio.request(action="off", device="relay")[0] == b"200"
+    assert gpio.pins.level("GPIO17") is True  # off: high for an active-low board
+    gpio.stop()
+    gpio.start({"name": "relay", "oid": "dimmer", "pin": 17, "active_high": False})
+    assert gpio.request(action="level", device="relay", value=25)[0] == b"200"
+    assert gpio.pins.duty("GPIO17") == pytest.approx(0.75)  # PWM, active low
+
+
+def test_a_reload_that_turns_a_kept_output_pin_into_an_input_opens_the_input(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """An output's pin is kept across a reload for its successor; when the new file
+    makes that pin an input, the input must get it (not fail as 'in use')."""
+    gpio.start(RELAY, restarting=True)
+    gpio.request(action="on", device="relay")
+    gpio.stop()
+    gpio.start({**BUTTON, "name": "door", "pin": 17})
+    _wait_entry(tree, f"{HOST}.gpio.door", "status", "ok")
+    gpio.pins.drive("GPIO17", high=False)  # pull-up: active is low
+    _wait_entry(tree, f"{HOST}.gpio.door", "value", True)

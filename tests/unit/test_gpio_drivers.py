@@ -125,6 +125,21 @@ def test_on_stop_keep_leaves_the_pin_on_for_the_next_start_to_adopt(
     assert (successor.read(config, NOW).value, pins.level("GPIO25")) == (True, True)
 
 
+def test_a_dimmer_restored_or_adopted_at_a_level_comes_back_there_after_off_and_on(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """`on`: back to the last level above 0, also when that level came from the
+    stored state (initial = restore) or from the output a restart adopted."""
+    config = _config("dimmer", pin="GPIO18", initial="restore", on_stop="keep")
+    dimmer = _output(pins, opened, config, stored=40)
+    dimmer.execute(config, "off", None, NOW)
+    assert dimmer.execute(config, "on", None, NOW).value == 40
+    dimmer.stop(pins, config)  # kept at 40 %
+    adopted = _output(pins, opened, _config("dimmer", pin="GPIO18"))
+    adopted.execute(config, "off", None, NOW)
+    assert adopted.execute(config, "on", None, NOW).value == 40
+
+
 def test_a_pin_that_fails_to_open_is_a_status_and_a_device_error(
     pins: Pins, opened: list[Any]
 ) -> None:
