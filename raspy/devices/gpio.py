@@ -215,14 +215,18 @@ class GpioOutput:
         return self._level if self.oid == DIMMER else bool(self._level)
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
+        """The pin as it reads now. It runs on the poller's reader thread, so it
+        never stores into the level execute() sets on the actor's: a sample taken
+        just before an `on` would have put the level back to 0 while the pin was
+        on, and a `toggle` or the max_on_s check would have gone by that."""
         if self._pin is None:
             return _fault_reading(config, self._fault, now)
         try:
             level = round(self._pin.value * self.full)
         except DeviceError as exc:
             return _fault_reading(config, str(exc), now)
-        self._level = level
-        return Reading(self.value(), config.text("unit"), Status.OK, now)
+        value = level if self.oid == DIMMER else bool(level)
+        return Reading(value, config.text("unit"), Status.OK, now)
 
     def execute(
         self, config: DeviceConfig, command: str, value: JsonValue, now: float

@@ -305,3 +305,20 @@ def test_any_tables_give_configs_or_a_device_error(entries: list[object]) -> Non
         return
     pins = [c["pin"] for c in configs]
     assert len(set(pins)) == len(pins)
+
+
+def test_a_read_reports_the_pin_but_never_changes_the_commanded_level(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """read() runs on the reader thread: a sample taken just before an `on` (here:
+    the mock pin set low underneath, as that stale sample saw it) once overwrote
+    the level, so the next `toggle` switched the relay on instead of off."""
+    config = _config("switch", pin="GPIO17")
+    switch = _output(pins, opened, config)
+    switch.execute(config, "on", None, NOW)
+    mock_pin = pins._factory.pin("GPIO17")  # gpiozero's MockPin under the output
+    mock_pin.state = 0
+    assert switch.read(config, NOW).value is False  # what the pin says
+    assert switch.level == 1  # what it was told
+    switch.execute(config, "toggle", None, NOW)
+    assert switch.level == 0
