@@ -317,9 +317,12 @@ class GpioServiceActor(DeviceServiceActor):
             self._track_on(device, driver)
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
+        """max_on_s counts from when the output went on, also across restarts of
+        this service (a reload every half hour kept a heater on for good)."""
         max_on_s = device.config.real("max_on_s")
+        on_since = driver.on_since(self._clock.monotonic())
         self._on_timer.switched(
-            device.name, driver.level > 0, max_on_s, self._clock.monotonic()
+            device.name, on_since is not None, max_on_s, on_since or 0.0
         )
         self._arm()
 

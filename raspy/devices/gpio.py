@@ -132,6 +132,18 @@ class GpioOutput:
     def level(self) -> int:
         return self._level
 
+    def on_since(self, now: float) -> float | None:
+        """Since when (monotonic) the output is on, first seen at `now`; None if it
+        is off or not open. Kept with the pin when its service restarts."""
+        pin = self._pin
+        if pin is None or self._level <= 0:
+            if pin is not None:
+                pin.on_since = None
+            return None
+        if pin.on_since is None:
+            pin.on_since = now
+        return pin.on_since
+
     def open(
         self, pins: gpio_pins.Pins, config: DeviceConfig, stored: JsonValue
     ) -> None:
@@ -151,11 +163,13 @@ class GpioOutput:
             except DeviceError as exc:
                 self._fault = str(exc)
             return
+        on_since = None
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
+            on_since = kept.on_since
         try:
             if self.oid == DIMMER:
                 self._pin = pins.pwm(
@@ -174,6 +188,7 @@ class GpioOutput:
             self._fault = str(exc)
             return
         self._fault = ""
+        self._pin.on_since = on_since if level else None  # rewired: the same hold
         self._opened_at(level)
 
     def _opened_at(self, level: int) -> None:

@@ -49,6 +49,9 @@ class OutputPin:
         self._device = device
         self.pin = pin
         self.wiring = wiring
+        # since when (monotonic) it is on, for max_on_s: kept with the pin over a
+        # restart of its service, so that a reload does not start the time again
+        self.on_since: float | None = None
 
     @property
     def value(self) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 import pykka
 import pytest
 from structlog.testing import capture_logs
+from support.clock import FakeClock
 from support.clonesrv import CloneServer
 from support.device_services import (
     HOST,
@@ -26,7 +27,7 @@ from support.wait import wait_until
 from raspy.actors.devices import MdpLink
 from raspy.actors.gpio import GpioServiceActor, pressed_key
 from raspy.client.clone import CloneClient
-from raspy.clock import SystemClock
+from raspy.clock import Clock, SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.gpio_pins import Pins
 from raspy.devices.registries import gpio_registry
@@ -49,6 +50,7 @@ class Gpio:
         self.store = store
         self.pins = Pins.mock()
         self.stats = Stats()
+        self.clock: Clock = SystemClock()
         self.ref: pykka.ActorRef[Any] | None = None
 
     def start(
@@ -60,7 +62,7 @@ class Gpio:
             self.server.publisher,
             pins=self.pins,
             restarting=lambda: restarting,
-            clock=SystemClock(),
+            clock=self.clock,
             stats=self.stats,
             link=MdpLink(self.edge.ref, self.edge.outbox),
             settings=DeviceSettings(self.store),
@@ -308,3 +310,23 @@ def test_a_reload_that_turns_a_kept_output_pin_into_an_input_opens_the_input(
     _wait_entry(tree, f"{HOST}.gpio.door", "status", "ok")
     gpio.pins.drive("GPIO17", high=False)  # pull-up: active is low
     _wait_entry(tree, f"{HOST}.gpio.door", "value", True)
+
+
+def test_max_on_s_counts_from_the_switch_on_across_restarts_of_the_service(
+    gpio: Gpio,
+) -> None:
+    """A reload restarts the service, which adopts the pin that stayed on: the
+    time on goes on from when it was switched on (a reload every half hour kept
+    a heater with max_on_s = 3600 on for good)."""
+    clock = FakeClock()
+    gpio.clock = clock
+    relay = {**RELAY, "max_on_s": 10}
+    gpio.start(relay, restarting=True)
+    assert gpio.request(action="on", device="relay")[0] == b"200"
+    clock.advance(6)
+    gpio.stop()  # a reload: the pin is kept on for the next start
+    gpio.start(relay, restarting=True)
+    assert gpio.pins.level("GPIO17") is True
+    clock.advance(5)  # 11 s on in all, 5 s since the restart
+    wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
