@@ -16,7 +16,6 @@ unknown action (501).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,7 +30,9 @@ from raspy.devices.gpio_logic import Debounce, DeviceClass, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.template import DeviceConfig
 from raspy.errors import DeviceError, StoreError, quote
+from raspy.ticker import DeadlineTicker, Tick
 
 log = structlog.get_logger(component="gpio")
 
@@ -47,53 +48,6 @@ class InputEdge:
     active: bool
     monotonic: float
     wall_ts: float
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmRang:
-    """A max-on or debounce deadline may have come."""
-
-
-class Alarm:
-    """One thread that tells the actor AlarmRang at the earliest deadline it is set to."""
-
-    def __init__(self, target: pykka.ActorRef[Any], monotonic: Any) -> None:
-        self._target = target
-        self._monotonic = monotonic
-        self._cond = threading.Condition()
-        self._deadline: float | None = None
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name="raspy-gpio-alarm", daemon=True
-        )
-        self._thread.start()
-
-    def set(self, deadline: float | None) -> None:
-        with self._cond:
-            self._deadline = deadline
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(timeout=2.0)
-
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stopping:
-                if self._deadline is None:
-                    self._cond.wait()
-                    continue
-                left_s = self._deadline - self._monotonic()
-                if left_s > 0:
-                    self._cond.wait(left_s)
-                    continue
-                self._deadline = None
-                try:
-                    self._target.tell(AlarmRang())
-                except pykka.ActorDeadError:
-                    return
 
 
 class GpioServiceActor(DeviceServiceActor):
@@ -115,11 +69,14 @@ class GpioServiceActor(DeviceServiceActor):
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
-        self._alarm: Alarm | None = None
+        self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
     def _started(self) -> None:
-        self._alarm = Alarm(self.actor_ref, self._clock.monotonic)
+        self._alarm = DeadlineTicker(
+            self.actor_ref, self._clock, name="raspy-gpio-alarm"
+        )
+        self._alarm.start()
         prefix = self._registry.fullname("")
         stored = self._settings.stored
         states = {} if stored is None else stored.load(prefix).states
@@ -193,7 +150,7 @@ class GpioServiceActor(DeviceServiceActor):
         match message:
             case InputEdge(name=name, active=active, monotonic=mono, wall_ts=wall_ts):
                 self._on_edge(name, active, mono, wall_ts)
-            case AlarmRang():
+            case Tick():  # a max-on or debounce deadline may have come
                 self._on_alarm()
             case _:
                 return False
@@ -315,6 +272,15 @@ class GpioServiceActor(DeviceServiceActor):
         if isinstance(driver, gpio.GpioOutput) and reading.status is Status.OK:
             self._store_state(device, driver)
             self._track_on(device, driver)
+
+    def _reschedule(self, name: str, config: DeviceConfig) -> None:
+        """A config change over MDP: a new max_on_s applies to an output on now
+        (it only took effect at the next switch)."""
+        super()._reschedule(name, config)
+        device = self._registry.find(name)
+        if device is not None and isinstance(device.driver, gpio.GpioOutput):
+            self._on_timer.forget(name)
+            self._track_on(device, device.driver)
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
         """max_on_s counts from when the output went on, also across restarts of

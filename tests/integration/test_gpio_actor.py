@@ -330,3 +330,21 @@ def test_max_on_s_counts_from_the_switch_on_across_restarts_of_the_service(
     clock.advance(5)  # 11 s on in all, 5 s since the restart
     wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
+
+
+def test_a_max_on_s_set_over_mdp_applies_to_an_output_on_now(gpio: Gpio) -> None:
+    """It took effect only at the next switch: a relay on for good stayed on."""
+    clock = FakeClock()
+    gpio.clock = clock
+    gpio.start(RELAY, {"name": "fan", "oid": "switch", "pin": 22})  # no max_on_s
+    for device in ("relay", "fan"):
+        assert gpio.request(action="on", device=device)[0] == b"200"
+    clock.advance(30)
+    for device, max_on_s in (("relay", 10), ("fan", 60)):
+        value = {"max_on_s": max_on_s}
+        assert gpio.request(action="config", device=device, value=value)[0] == b"200"
+    # counted from the switch on: the relay is past its 10 s, the fan not yet
+    wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
+    assert gpio.pins.level("GPIO22") is True
+    clock.advance(31)
+    wait_until(lambda: not gpio.pins.level("GPIO22"), what="the fan off")
