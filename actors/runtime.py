@@ -75,6 +75,7 @@ class Wiring:
     start_devices: Callable[[Runtime], None]  # the device services and their followers
     clone_restarted: Callable[[Runtime], None]  # everything bound to the Clone server
     given_up: Callable[[Runtime, str], None]  # a part failed for good (its name)
+    stopped: Callable[[Runtime], None]  # every part stopped: what they left is cleared
 
 
 @dataclass
@@ -289,6 +290,7 @@ class Runtime:
         store; False if a socket owner never ended (its context is left open)."""
         self._owner.stop()
         self._children.stop_all()
+        self.wiring.stopped(self)
         stop_actor(EDGE, self.edge)
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)

@@ -176,6 +176,14 @@ def given_up(name: str) -> None:
         log.warning("gpio_output_released", pin=pin, reason="gpio service failed")
 
 
+def daemon_stopped() -> None:
+    """raspyd stops. A gpio service that was waiting to be restarted kept its
+    outputs for a successor that will not come: they take their on_stop state now,
+    as at a clean stop (off and released; `keep`: as they are)."""
+    for pin in gpio_pins.release_kept_elsewhere(None, abandoned=True):
+        log.warning("gpio_output_released", pin=pin, reason="daemon stopped")
+
+
 def offline_start(
     runtime: Runtime, publisher: Publisher, read_tree: ReadTree, hosted: list[str]
 ) -> Callable[[], pykka.ActorRef[Any]]:

@@ -178,3 +178,40 @@ def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
         assert pins.release_kept() == ["GPIO20"]  # the next test's pins are free
     finally:
         runtime.stop()
+
+
+def test_a_stop_while_the_gpio_service_waits_for_its_restart_applies_on_stop(
+    tmp_path: Path,
+) -> None:
+    """A failed gpio service keeps its outputs for its restart. If raspyd stops
+    before that restart, the outputs take their on_stop state as at a clean stop;
+    they were left on, ignoring on_stop = "off"."""
+    runtime = _started_runtime(
+        tmp_path,
+        "[supervisor]\nrestart_initial_s = 60.0\n"
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n[[devices.gpio]]\n'
+        'name = "heater"\noid = "switch"\npin = 19\n'
+        '[[devices.gpio]]\nname = "pump"\noid = "switch"\npin = 20\n'
+        'on_stop = "keep"\n',
+    )
+    pins = gpio_pins.shared(gpio_pins.PinFactoryKind.MOCK)
+    stopped = False
+    try:
+        with Client(runtime.mdp_endpoint, timeout_s=5, retries=1) as client:
+            for device in ("heater", "pump"):
+                body = json.dumps({"v": 1, "action": "on", "device": device})
+                assert client.request("testhost.gpio.devices", body)[0] == b"200"
+        child = next(c for c in runtime.children if c.name == "devices.gpio")
+        running = child.ref
+        assert running is not None
+        running.tell(PollerFailed("gpio", OSError("reader thread lost")))
+        wait_until(lambda: not running.is_alive(), what="the gpio service failed")
+        assert pins.level("GPIO19") is True  # kept for the restart, 60 s away
+        runtime.stop()
+        stopped = True
+        assert (pins.level("GPIO19"), pins.level("GPIO20")) == (False, True)
+        pins.output("GPIO19", active_high=True, initial=False).close()  # released
+        assert pins.release_kept() == ["GPIO20"]  # the next test's pins are free
+    finally:
+        if not stopped:
+            runtime.stop()
