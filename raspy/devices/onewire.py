@@ -147,10 +147,19 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
         return W1Result(Status.ZERO_SCRATCHPAD, None, "all-zero scratchpad")
     family = families().get(family_code)
     if family is not None and family.twelve_bit:
-        celsius = int.from_bytes(scratchpad[:2], "little", signed=True) / 16.0
+        celsius = _sixteenths(scratchpad) / 16.0
     else:
         celsius = int(temp_line[2]) / 1000.0
     return classify(celsius)
+
+
+def _sixteenths(scratchpad: bytes) -> int:
+    """The raw count of a 12-bit family, its undefined low bits cleared: at 9, 10 or
+    11 bits (configuration register, byte 4, bits 5-6) the sensor leaves the last
+    3, 2 or 1 bits undefined, as the kernel's own `t=` does not count them."""
+    raw = int.from_bytes(scratchpad[:2], "little", signed=True)
+    bits = 9 + (scratchpad[4] >> 5 & 0b11)
+    return raw & ~((1 << (12 - bits)) - 1)
 
 
 def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:

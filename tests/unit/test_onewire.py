@@ -253,3 +253,21 @@ def test_damaged_real_format_parses_to_a_status_without_raising(
     text = w1_slave_text(data)
     result = parse_w1_slave(text[:drop] + text[drop + 1 :], DS18B20)
     assert (result.celsius is None) is (result.status is not Status.OK)
+
+
+@given(
+    raw=st.integers(-55 * 16, 125 * 16),
+    bits=st.sampled_from([9, 10, 11, 12]),
+)
+def test_at_a_lower_resolution_the_undefined_low_bits_are_not_counted(
+    raw: int, bits: int
+) -> None:
+    """At 9-11 bits a DS18B20 leaves the last 3-1 bits of its count undefined:
+    whatever they hold, the reading is the count in steps of that resolution."""
+    config = 0x1F | (bits - 9) << 5  # 0x1F, 0x3F, 0x5F, 0x7F
+    step = 1 << (12 - bits)
+    result = parse_w1_slave(w1_slave_text(scratchpad(raw, config)), DS18B20)
+    if result.status is Status.OK:
+        assert result.celsius == (raw // step * step) / 16
+    else:
+        assert (raw // step * step) == POWER_ON_RAW
