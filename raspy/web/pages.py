@@ -8,6 +8,7 @@ posts their commands to `/api/device` with the session's CSRF token.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -64,10 +65,16 @@ def _level(value: object) -> int:
     return 0
 
 
+def status_class(status: str) -> str:
+    """The CSS class of a device's status: one class, whatever the tree says (a
+    status is any text a remote board writes; `ok login` made two classes)."""
+    return "status-" + re.sub(r"[^a-z0-9_-]", "-", status.lower()[:40])
+
+
 def _device_item(row: DeviceRow, now: float, zone: tzinfo = UTC) -> str:
     key = esc(row.key)
     return (
-        f'<li class="device status-{esc(row.status)}" data-status-key="{key}status">'
+        f'<li class="device {status_class(row.status)}" data-status-key="{key}status">'
         f'<a class="name" href="{esc(device_href(row.fullname))}">{esc(row.name)}</a>'
         f'<span class="reading"><span class="value" data-key="{key}value">'
         f"{esc(show_value(row.value))}</span> "

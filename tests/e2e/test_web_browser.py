@@ -225,12 +225,13 @@ def test_a_sensor_value_changes_on_the_screen_without_a_reload(
     assert zone_note == "Times in UTC"
 
 
-def test_a_live_time_beyond_the_calendar_reads_as_the_server_writes_it(
+def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     browser: Browser, hub: Hub
 ) -> None:
-    """Any Clone client may write a device's timestamp: one the browser's Date cannot
-    hold threw in the live update, which then left that time, and the rest of its
-    batch, as they were."""
+    """Any Clone client may write a device's timestamp and status: a time the
+    browser's Date cannot hold threw in the live update, which then left that time,
+    and the rest of its batch, as they were; a status with a space gave the card a
+    class of the board's choosing."""
     board = "/device/board.fake.cellar/"
     stamp = f'time[data-key="{board}timestamp"]'
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
@@ -253,11 +254,19 @@ def test_a_live_time_beyond_the_calendar_reads_as_the_server_writes_it(
                 arg=stamp,
             )
             shown = page.text_content(stamp)
+            tree.set(f"{board}status".encode(), b'"ok login"', confirm_timeout_s=5)
+            card = f'li[data-status-key="{board}status"]'
+            page.wait_for_function(
+                "(sel) => document.querySelector(sel).textContent === 'ok login'",
+                arg=f'.status[data-key="{board}status"]',
+            )
+            classes = page.get_attribute(card, "class")
             page.context.close()
         finally:
             for field in ("value", "status", "timestamp"):
                 tree.delete(f"{board}{field}".encode(), confirm_timeout_s=5)
     assert shown == "out of range"
+    assert classes == "device status-ok-login"
 
 
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:

@@ -135,3 +135,20 @@ def test_a_time_beyond_the_calendar_says_so_rather_than_failing() -> None:
 def test_a_dimmer_at_a_level_that_is_no_finite_number_sits_at_zero() -> None:
     levels = [float("inf"), float("nan"), 10**400, "50", None, 99.6]
     assert [pages._level(level) for level in levels] == [0, 0, 0, 0, 0, 100]
+
+
+@given(st.text(max_size=60))
+def test_any_status_is_one_css_class_of_safe_characters(status: str) -> None:
+    """A status is any text a remote board writes: `ok login` gave the card two
+    classes, one of them chosen by the board."""
+    css_class = pages.status_class(status)
+    assert css_class.startswith("status-")
+    assert all(c in "abcdefghijklmnopqrstuvwxyz0123456789_-" for c in css_class)
+
+
+def test_a_status_with_spaces_is_one_class_on_the_device_card() -> None:
+    odd = DeviceRow(
+        "h.fake", "lamp", "h.fake.lamp", "switch", True, "", "ok login", NOW, False
+    )
+    item = pages.devices_body([odd], [], NOW)
+    assert 'class="device status-ok-login"' in item

@@ -47,7 +47,8 @@
     });
     if (key.endsWith("/status")) {
       document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
-        el.className = el.className.replace(/\bstatus-\S+/, "status-" + String(value));
+        const status = String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
+        el.className = el.className.replace(/\bstatus-\S+/, "status-" + status);
       });
     }
   }
