@@ -135,9 +135,11 @@ class Backend:
         return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
     def session(self, request: Request) -> Session | None:
-        return self.sessions.get(
-            request.cookies.get(SESSION_COOKIE), self.clock.monotonic()
-        )
+        return self.session_of(request.cookies.get(SESSION_COOKIE))
+
+    def session_of(self, sid: str | None) -> Session | None:
+        """The live session of a cookie value; none once the login files changed."""
+        return self.sessions.get(sid, self.clock.monotonic(), self.logins.generation())
 
     def check_secret(self, secret: str) -> bool:
         """Any configured login matches (scrypt: run off the loop). A hash file made
@@ -276,12 +278,13 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     if not backend.throttle.allowed(now):
         return _login_page("Too many failed logins; wait a minute.", status=429)
     secret = fields.get("secret", "")
+    logins = backend.logins.generation()  # before the check: a change after it wins
     # counted while it is checked: tries sent at once must not all pass allowed()
     backend.throttle.failed(now)
     if not await asyncio.to_thread(backend.check_secret, secret):
         return _login_page("Wrong token or password.", status=401)
     backend.throttle.cleared(now)
-    session = backend.sessions.create(now)
+    session = backend.sessions.create(now, logins)
     response = secure(RedirectResponse("/", status_code=303))
     response.set_cookie(
         SESSION_COOKIE,
@@ -345,7 +348,7 @@ async def _stream(
                 idle = True
             # before anything is sent, not only when idle: values changing more often
             # than KEEPALIVE_S would keep a logged-out session's stream going
-            if backend.sessions.get(sid, backend.clock.monotonic()) is None:
+            if backend.session_of(sid) is None:
                 return  # logged out or expired: the browser gets 401 next time
             if idle:
                 yield live.comment("ping")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,11 +100,13 @@ def new_token() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """A logged-in browser: its cookie value, its CSRF token, when it ends (mono s)."""
+    """A logged-in browser: its cookie value, its CSRF token, when it ends (mono s),
+    and the login files as they were at its login (see Sessions.get)."""
 
     sid: str
     csrf: str
     expires_at: float
+    logins: Hashable = None
 
 
 class Sessions:
@@ -114,23 +117,31 @@ class Sessions:
         self._limit = limit
         self._by_sid: OrderedDict[str, Session] = OrderedDict()
 
-    def create(self, now: float) -> Session:
+    def create(self, now: float, logins: Hashable = None) -> Session:
+        """A new session; `logins`: LoginFiles.generation() before the check."""
         session = Session(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(24), now + self._lifetime_s
+            secrets.token_urlsafe(32),
+            secrets.token_urlsafe(24),
+            now + self._lifetime_s,
+            logins,
         )
         self._by_sid[session.sid] = session
         while len(self._by_sid) > self._limit:
             self._by_sid.popitem(last=False)
         return session
 
-    def get(self, sid: str | None, now: float) -> Session | None:
-        """The live session of this cookie value, or None (expired ones are dropped)."""
+    def get(
+        self, sid: str | None, now: float, logins: Hashable = None
+    ) -> Session | None:
+        """The live session of this cookie value, or None. Expired ones are dropped,
+        and so are those logged in before the login files last changed (`logins`
+        differs): a new `raspy web-token` or password logs every browser out."""
         if not sid:
             return None
         session = self._by_sid.get(sid)
         if session is None:
             return None
-        if session.expires_at <= now:
+        if session.expires_at <= now or session.logins != logins:
             del self._by_sid[sid]
             return None
         return session

@@ -43,6 +43,14 @@ def write_private(path: Path, text: str, *, make_folder: bool = True) -> None:
     write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
 class LoginFiles:
     """The two hashes a login is checked against, read again at every attempt (a
     new `raspy web-token` works at once, without a restart)."""
@@ -50,6 +58,14 @@ class LoginFiles:
     def __init__(self, data_dir: str | Path, password_hash_file: str) -> None:
         self.token_file = token_path(data_dir)
         self.password_file = Path(password_hash_file) if password_hash_file else None
+
+    def generation(self) -> tuple[tuple[int, int, int] | None, ...]:
+        """What changes when a login file is written anew (inode, time, size; None
+        for a missing file): one stat per file, cheap enough for every request."""
+        paths = [self.token_file]
+        if self.password_file is not None:
+            paths.append(self.password_file)
+        return tuple(_identity(path) for path in paths)
 
     def hashes(self) -> list[SecretHash]:
         found = [read_hash(self.token_file, "web token hash")]

@@ -44,7 +44,7 @@ class Served:
 
     def csrf(self, browser: Browser) -> str:
         sid = browser.cookie.split("=", 1)[1]
-        session = self.backend.sessions.get(sid, self.backend.clock.monotonic())
+        session = self.backend.session_of(sid)
         assert session is not None
         return session.csrf
 
@@ -346,3 +346,17 @@ def test_a_client_that_leaves_mid_body_leaves_no_error_in_the_log(
         what="the next request served",
     )
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_new_login_token_logs_every_browser_out(
+    served: Served, tmp_path: Path
+) -> None:
+    """Sessions made with the old token stayed valid until they expired (a week by
+    default) or raspyd restarted: a token that leaked could not be taken back."""
+    browser = served.browser()
+    browser.log_in()
+    assert browser.exchange("GET", "/login").status == 303  # logged in: to "/"
+    allow_login(tmp_path)  # as `raspy web-token` does: the hash file written anew
+    assert browser.exchange("GET", "/login").status == 200  # the form: logged out
+    browser.log_in()  # with the new token
+    assert browser.exchange("GET", "/login").status == 303
