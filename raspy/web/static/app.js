@@ -25,8 +25,10 @@
   function showTime(epochS) {
     if (typeof epochS !== "number") return "never";
     const when = new Date(epochS * 1000);
-    // a time no Date holds (any tree client may write one) would throw, and stop the batch
-    if (Number.isNaN(when.getTime())) return "out of range";
+    // a time no Date holds (any tree client may write one) would throw, and stop the
+    // batch; past year 9999 the server cannot write it either: both say so
+    const year = when.getUTCFullYear();
+    if (Number.isNaN(when.getTime()) || year < 1 || year > 9999) return "out of range";
     const day = DAY.format(when);
     const clock = CLOCK.format(when);
     if (day === DAY.format(new Date())) return clock;
