@@ -293,6 +293,9 @@ class MqttConfig:
     scenario_buttons: bool = True
     # messages held while the broker is away (latest per topic); the oldest go first
     buffer_max_messages: int = 100_000
+    # seconds after connecting before the retained messages an earlier run left and
+    # this one does not publish are cleared (ghost entities); 0: never
+    cleanup_after_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,8 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         problems.append(f"{where}.password and password_file: expected one of them")
     if section.buffer_max_messages < 1:
         problems.append(f"{where}.buffer_max_messages: expected >= 1")
+    if not 0 <= section.cleanup_after_s <= 3600:
+        problems.append(f"{where}.cleanup_after_s: expected 0..3600")
     if bool(section.tls_cert_file) != bool(section.tls_key_file):
         # the MQTT library ignores a key without a certificate (and the reverse
         # fails at every connect): a client certificate needs both

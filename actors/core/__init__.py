@@ -55,6 +55,7 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="core")
 
 _ASK_TIMEOUT_S: Final = 5.0
+SCENARIO_TREE: Final = "/scenario/"  # a scenario's keys: /scenario/<name>/<entry>
 LOST_RUN_ERROR: Final = "a run was cut short by a stop of raspyd; it was not resumed"
 _STOP_TIMEOUT_S: Final = 5.0
 
@@ -151,6 +152,7 @@ class CoreActor(pykka.ThreadingActor):
             log.error("scenario_record_unreadable", reason=problem)
         for record in stored:
             self.install(record, startup=True)
+        self._forget_orphans()
         attach(self.links.edge, self._worker, self.actor_ref)
         log.info("core_started", count=len(self.entries), timezone=str(self.tz.key))
 
@@ -394,6 +396,20 @@ class CoreActor(pykka.ThreadingActor):
             if entry.written.get(key) != body:
                 entry.written[key] = body
                 self.links.publisher.set(key.encode("utf-8"), body)
+
+    def _forget_orphans(self) -> None:
+        """Delete the tree keys of scenarios no longer stored (deleted from the store
+        while raspyd was stopped): the web face and MQTT would show them for ever."""
+        gone = [
+            key
+            for key, _ in self.tree.matching([f"{SCENARIO_TREE}*"])
+            if key[len(SCENARIO_TREE) :].partition("/")[0] not in self.entries
+        ]
+        for key in gone:
+            self.tree.update(key, b"")
+            self.links.publisher.delete(key.encode("utf-8"))
+        if gone:
+            log.info("scenario_keys_forgotten", count=len(gone))
 
     def forget(self, name: str) -> None:
         """Remove a deleted scenario's actor and tree keys."""

@@ -96,6 +96,7 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
         discovery=discovery,
         scenario_buttons=config.scenario_buttons,
         max_buffered=config.buffer_max_messages,
+        cleanup_after_s=config.cleanup_after_s,
     )
 
 

@@ -20,6 +20,7 @@ from raspy.mqtt.core import BridgeCore, Output, SendRequest
 from raspy.mqtt.events import Event, Feed
 from raspy.mqtt.link_log import LinkLog, link_stats
 from raspy.mqtt.session import MqttSession
+from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
 from raspy.stats import Stats
 from raspy.transport.inbox import Inbox
 from raspy.transport.paho_loop import PahoLoop, reconnect
@@ -96,10 +97,18 @@ class MqttLink:
 
     def _apply(self, outputs: list[Output]) -> None:
         for out in outputs:
-            if isinstance(out, SendRequest):
-                self._mdp.send(out.request_id, out.service.encode("utf-8"), (out.body,))
-            else:
-                self._log.refused(out, self._monotonic())
+            match out:
+                case SendRequest(request_id=request_id, service=service, body=body):
+                    self._mdp.send(request_id, service.encode("utf-8"), (body,))
+                case Subscribe(filters=filters):
+                    self._client.subscribe([(topic, 0) for topic in filters])
+                case Unsubscribe(filters=filters):
+                    self._client.unsubscribe(list(filters))
+                case Swept():
+                    self._log.swept(out)
+                    self._busy = True  # the clearing messages wait in the buffer
+                case _:
+                    self._log.refused(out, self._monotonic())
 
     def _connect(self, now: float) -> None:
         failure = reconnect(self._client)  # blocks at most CONNECT_TIMEOUT_S
@@ -117,7 +126,7 @@ class MqttLink:
             return
         self._session.connected(now)
         greet(self._client, self.core.topics, self.core.settings.actions)
-        self.core.connected()
+        self._apply(self.core.connected(now))
         self._busy = True
         self._log.connected()
 
@@ -125,8 +134,11 @@ class MqttLink:
         now = self._monotonic()
         if (lost := self._session.closed(now)) is not None:
             self._log.lost(lost, reason, now)
+        self.core.disconnected()
 
     def message(self, topic: str, payload: bytes, retained: bool) -> None:
+        if self.core.swept_message(topic, payload, retained):
+            return
         self._log.command()
         now = self._monotonic()
         self._apply(self.core.command(topic, payload, now, retained=retained))

@@ -5,7 +5,9 @@ Assistant discovery configs in step with what the device services list, turns co
 messages into device-service (or scenario) requests and their replies into `…/result`
 messages. Outgoing MQTT messages wait in one CoalescingBuffer that the shell drains
 while the broker is there; a (re)connect queues the whole mirror again, so a broker
-that lost its retained messages gets the latest values.
+that lost its retained messages gets the latest values. On the first connection it
+also clears the retained messages an earlier run left that this one does not publish
+(raspy.mqtt.sweep).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.discovery import Discovery, device_infos
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.sweep import UNIQUE_PREFIX, Subscribe, Sweep, Swept, Unsubscribe
 from raspy.mqtt.topics import (
     DeviceTarget,
     ScenarioTarget,
@@ -53,7 +56,7 @@ class Refused:
     detail: str
 
 
-Output = SendRequest | Refused
+Output = SendRequest | Refused | Subscribe | Unsubscribe | Swept
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,9 @@ class BridgeSettings:
     discovery: Discovery | None
     scenario_buttons: bool
     max_buffered: int
+    # seconds after the first connection before the earlier runs' retained messages
+    # this run does not publish are cleared; 0: never (see raspy.mqtt.sweep)
+    cleanup_after_s: float = 0.0
 
 
 @dataclass
@@ -99,6 +105,10 @@ class BridgeCore:
         self._known = _Known()
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
+        self._seeded = False  # the tree as stored is in (the sweep waits for it)
+        self._sweep = Sweep(
+            settings.topics, settings.discovery, settle_s=settings.cleanup_after_s
+        )
 
     # --- the tree -------------------------------------------------------------------
     def seed(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
@@ -106,6 +116,7 @@ class BridgeCore:
         outputs: list[Output] = []
         for key, body in items:
             outputs += self.key_changed(key, body, now)
+        self._seeded = True
         return outputs
 
     def key_changed(self, key: str, body: bytes, now: float) -> list[Output]:
@@ -225,6 +236,15 @@ class BridgeCore:
         self._known.by_service[service] = current
         return outputs
 
+    # --- messages from the broker ---------------------------------------------------
+    def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
+        """A message from the broker on one of the sweep's filters (taken: True), or
+        else a command (the sweep's filters never match a command topic)."""
+        if not self._sweep.matches(topic):
+            return False
+        self._sweep.seen(topic, payload, retained)
+        return True
+
     # --- commands -------------------------------------------------------------------
     def command(
         self, topic: str, payload: bytes, now: float, *, retained: bool = False
@@ -312,7 +332,7 @@ class BridgeCore:
         return []
 
     def tick(self, now: float) -> list[Output]:
-        """Requests with no reply in time: a 504 on `…/result`."""
+        """Requests with no reply in time: a 504 on `…/result`; the sweep when due."""
         outputs: list[Output] = []
         for request_id, pending in list(self._pending.items()):
             if pending.expires_at > now:
@@ -324,14 +344,58 @@ class BridgeCore:
             outputs += self._answer(
                 pending.target, pending.action, 504, "timeout", pending.service
             )
-        return outputs
+        return outputs + self._swept(now)
 
     def next_deadline(self) -> float | None:
-        return min((p.expires_at for p in self._pending.values()), default=None)
+        deadlines = [p.expires_at for p in self._pending.values()]
+        if self._sweep.collecting:
+            deadlines.append(self._sweep.next_at)
+        return min(deadlines, default=None)
+
+    # --- the sweep of an earlier run's retained messages -----------------------------
+    def _swept(self, now: float) -> list[Output]:
+        """Once the settle time is over and this run's picture is in (the stored
+        tree, and the `list` replies of the device services asked so far: a request
+        ends within REQUEST_TIMEOUT_S), clear what was collected and not published."""
+        sweep = self._sweep
+        if not sweep.collecting or now < sweep.settle_at:
+            return []
+        ready = self._seeded and not self._known.listing
+        if not ready and now < sweep.settle_at + REQUEST_TIMEOUT_S:
+            sweep.next_at = sweep.settle_at + REQUEST_TIMEOUT_S
+            return []
+        found, unsubscribe = sweep.finish()
+        cleared = 0
+        for topic, unique in found.items():
+            if topic in self.mirror or topic in self.buffer or self._kept(unique):
+                continue
+            self.buffer.put(Message(topic, b""))
+            cleared += 1
+        return [unsubscribe, Swept(cleared, len(found), sweep.overflow)]
+
+    def _kept(self, unique: str | None) -> bool:
+        """A config of a device of another host (a raspy-poller) is kept while its
+        value is in the tree: that board may just not be back yet. This hub's own
+        devices and scenarios are all announced by the time of the sweep."""
+        if unique is None:
+            return False
+        fullname = unique[len(UNIQUE_PREFIX) :]
+        if fullname.split(".", 1)[0] == self.topics.host:
+            return False
+        try:
+            return self.topics.device_topic(fullname, "value") in self.mirror
+        except MalformedMessage:
+            return False
 
     # --- the broker -----------------------------------------------------------------
-    def connected(self) -> None:
+    def connected(self, now: float) -> list[Output]:
         """The broker is (back): queue every retained message again (it may have
-        lost them); what is already queued is newer and keeps its place."""
+        lost them); what is already queued is newer and keeps its place. On the
+        first connection: the sweep's subscriptions."""
         for topic, body in self.mirror.items():
             self.buffer.put_if_absent(Message(topic, body))
+        subscribe = self._sweep.start(now, self.settings.actions, self.mirror)
+        return [] if subscribe is None else [subscribe]
+
+    def disconnected(self) -> None:
+        self._sweep.lost()

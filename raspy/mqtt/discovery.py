@@ -83,10 +83,15 @@ class Discovery:
         self.sw_version = sw_version
         self.commandable = commandable
 
+    @property
+    def node_id(self) -> str:
+        """This hub's level in its config topics: its host, in [A-Za-z0-9_-]."""
+        return _UNSAFE.sub("_", self.topics.host)
+
     def topic(self, component: str, unique: str) -> str:
         """`<prefix>/<component>/<node_id>/<object_id>/config`; node and object ids
         keep to [A-Za-z0-9_-] (the hash keeps object ids of similar names apart)."""
-        node_id = _UNSAFE.sub("_", self.topics.host)
+        node_id = self.node_id
         digest = hashlib.sha256(unique.encode("utf-8")).hexdigest()[:8]
         object_id = f"{_UNSAFE.sub('_', unique)}_{digest}"
         return f"{self.prefix}/{component}/{node_id}/{object_id}/config"

@@ -14,6 +14,7 @@ from raspy.mqtt.buffer import CoalescingBuffer
 from raspy.mqtt.core import Refused
 from raspy.mqtt.events import Feed
 from raspy.mqtt.session import Lost, MqttSession
+from raspy.mqtt.sweep import Swept
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 
@@ -74,6 +75,16 @@ class LinkLog:
         self._stats.incr("mqtt.disconnects")
         log.warning(
             "mqtt_disconnected", reason=reason, retry_in_s=round(lost.retry_in_s, 3)
+        )
+
+    def swept(self, swept: Swept) -> None:
+        """The earlier runs' retained messages looked at once: what was cleared."""
+        self._stats.incr("mqtt.ghosts_cleared", swept.cleared)
+        log.info(
+            "mqtt_ghosts_cleared",
+            cleared=swept.cleared,
+            retained=swept.collected,
+            overflow=swept.overflow,
         )
 
     def command(self) -> None:

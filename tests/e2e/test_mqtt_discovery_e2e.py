@@ -17,6 +17,9 @@ from support.daemon import hostname, running_daemon
 from support.mosquitto import BASE, bridge_config, running_mosquitto, topic
 from support.wait import wait_until
 
+from raspy.storage.scenario_store import ScenarioStore
+from raspy.storage.store import Store
+
 PREFIX: Final = "homeassistant"
 # `<discovery_prefix>/<component>/[<node_id>/]<object_id>/config`; node_id and
 # object_id: only letters, digits, underscore and hyphen
@@ -385,3 +388,90 @@ def test_a_device_taken_out_of_the_config_over_a_restart_leaves_no_ghost_entity(
             assert bath_id not in ids
         finally:
             fresh.close()
+
+
+KEPT_SCENARIO = """\
+name: hall-dim
+description: The hall at 30
+triggers:
+  - kv: "/device/{host}.fake.nothing/value"
+    above: 1000
+actions:
+  - device: "{host}.fake.hall"
+    action: "set"
+    value: 30
+"""
+
+
+def _unique_ids(watcher: Any) -> dict[str, str]:
+    return {c["unique_id"]: t for t, c in _configs(watcher).items() if "unique_id" in c}
+
+
+@pytest.mark.timeout(120)
+def test_what_a_restart_leaves_out_loses_its_retained_messages(tmp_path: Path) -> None:
+    """raspyd stopped; its fake devices service turned off, a scenario deleted from
+    the store, a stray state message left retained under its topics: at the next
+    start the bridge clears their retained configs and state (no ghost entity in
+    Home Assistant), and keeps the rest and other tools' entries."""
+    host = hostname()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "porch-light.yaml").write_text(SCENARIO, encoding="utf-8")
+    (scenarios / "hall-dim.yaml").write_text(KEPT_SCENARIO, encoding="utf-8")
+    (tmp_path / "no-scenarios").mkdir()
+    node = re.sub(r"[^A-Za-z0-9_-]", "_", host)
+    foreign = f"{PREFIX}/sensor/{node}/other_tool/config"
+    stray = f"{BASE}/{host}/fake/unplugged/value"
+    gone = [f"raspy.{host}.fake.{name}" for name in ("lamp", "attic", "hall")]
+    gone.append(f"raspy.{host}.scenario.porch-light")
+    kept = [f"raspy.{host}.gpio.relay", f"raspy.{host}.scenario.hall-dim"]
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        base = bridge_config(broker, "cleanup_after_s = 1.0")
+        before = discovery_config(base, scenarios, bathroom=False)
+        watcher = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")
+        try:
+            with running_daemon(tmp_path / "data", config_text=before) as daemon:
+                announced = wait_until(
+                    lambda: (
+                        ids
+                        if all(
+                            u in (ids := _unique_ids(watcher)) for u in [*gone, *kept]
+                        )
+                        else None
+                    ),
+                    what="the configs of the first run",
+                    timeout_s=30,
+                )
+                assert announced is not None
+                assert daemon.terminate() == 0
+            store = Store.open(tmp_path / "data")
+            try:
+                ScenarioStore(store).delete("porch-light")
+            finally:
+                store.close()
+            watcher.publish(foreign, b'{"unique_id": "other.1"}', retain=True)
+            watcher.publish(stray, b"1", retain=True)
+            after = discovery_config(
+                base.replace("fake_enabled = true", "fake_enabled = false"),
+                tmp_path / "no-scenarios",
+                bathroom=False,
+            )
+            with running_daemon(tmp_path / "data", config_text=after):
+                for unique in gone:
+                    watcher.wait_for(announced[unique], b"", timeout_s=30)
+                watcher.wait_for(stray, b"", timeout_s=10)
+                fresh = broker.watcher(f"{PREFIX}/#", f"{BASE}/#")  # Home Assistant
+                try:
+                    wait_until(
+                        lambda: all(u in _unique_ids(fresh) for u in kept),
+                        what="the configs that stay",
+                    )
+                    ids = _unique_ids(fresh)
+                    assert not set(gone) & set(ids), sorted(ids)
+                    assert ids[kept[0]] == announced[kept[0]]
+                    assert fresh.get(foreign) == b'{"unique_id": "other.1"}'
+                    assert fresh.get(stray) is None
+                finally:
+                    fresh.close()
+        finally:
+            watcher.close()

@@ -150,7 +150,7 @@ def test_a_reconnect_queues_every_retained_message_again_newest_kept() -> None:
     core.key_changed("/device/pi.fake.attic/value", b"20", NOW)
     drain(core)
     core.key_changed("/device/pi.fake.attic/value", b"21", NOW)
-    core.connected()
+    core.connected(NOW)
     assert drain(core) == [
         Message("raspy/pi/fake/attic/value", b"21"),
         Message("raspy/pi/fake/lamp/value", b"true"),

@@ -1,0 +1,312 @@
+"""The sweep of an earlier run's retained messages (raspy.mqtt.sweep through
+BridgeCore), sans-IO: the clock is passed in."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.actors.scenario import STATE_KEYS
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, SendRequest
+from raspy.mqtt.discovery import DeviceInfo, Discovery
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.sweep import (
+    SCENARIO_FIELDS,
+    Subscribe,
+    Sweep,
+    Swept,
+    Unsubscribe,
+    filter_matches,
+)
+from raspy.mqtt.topics import TopicMap
+
+NOW = 1000.0
+SETTLE = 2.0
+# as raspyd bridges them: `value` and `state` are some kinds' commands too
+ACTIONS = frozenset({"set", "on", "off", "toggle", "config", "level", "value", "state"})
+AVAILABILITY = "raspy/pi/status"
+
+
+def make_core(*, settle_s: float = SETTLE, subtrees: str = "/device/*") -> BridgeCore:
+    topics = TopicMap("raspy", "pi")
+    allowed = GlobFilter(["*"])
+    return BridgeCore(
+        BridgeSettings(
+            topics=topics,
+            exposed=GlobFilter([subtrees], rooted=True),
+            commandable=allowed,
+            actions=ACTIONS,
+            discovery=Discovery(
+                "homeassistant", topics, qos=1, sw_version="0.1.0", commandable=allowed
+            ),
+            scenario_buttons=True,
+            max_buffered=1000,
+            cleanup_after_s=settle_s,
+        )
+    )
+
+
+def discovery_of(core: BridgeCore) -> Discovery:
+    assert core.settings.discovery is not None
+    return core.settings.discovery
+
+
+def device_config(core: BridgeCore, fullname: str, oid: str = "switch") -> Message:
+    """What a run of this hub announced for `fullname` (a retained config)."""
+    entry = discovery_of(core).device_entry(DeviceInfo(fullname, oid, fullname, ""))
+    assert entry is not None
+    return Message(entry.topic, entry.payload())
+
+
+def scenario_config(core: BridgeCore, name: str) -> Message:
+    entry = discovery_of(core).scenario_entry(name)
+    return Message(entry.topic, entry.payload())
+
+
+def list_reply(*names: str) -> list[bytes]:
+    items = [
+        {"name": n, "fullname": f"pi.fake.{n}", "oid": "switch", "config": {}}
+        for n in names
+    ]
+    return [b"200", json.dumps({"v": 1, "action": "list", "devices": items}).encode()]
+
+
+def connect(core: BridgeCore) -> tuple[str, ...]:
+    (subscribe,) = core.connected(NOW)
+    assert isinstance(subscribe, Subscribe)
+    return subscribe.filters
+
+
+def replay(core: BridgeCore, *messages: Message) -> None:
+    """The broker replays its retained messages on the sweep's subscriptions."""
+    for message in messages:
+        assert core.swept_message(message.topic, message.payload, True), message.topic
+
+
+def cleared(core: BridgeCore) -> set[str]:
+    return {m.topic for m in core.buffer.take(10_000) if m.retain and not m.payload}
+
+
+def test_configs_of_a_service_turned_off_are_cleared_and_the_listed_ones_kept() -> None:
+    core = make_core()
+    core.seed([("/device/pi.gpio.relay/value", b"true")], NOW)
+    relay = device_config(core, "pi.gpio.relay")
+    lamp = device_config(core, "pi.fake.lamp")  # the fake service is off this run
+    connect(core)
+    replay(core, relay, lamp)
+    gpio = {"name": "relay", "fullname": "pi.gpio.relay", "oid": "switch"}
+    reply = json.dumps({"v": 1, "devices": [gpio]}).encode()
+    core.reply(1, [b"200", reply], NOW)
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE - 0.1) == []
+    assert core.next_deadline() == NOW + SETTLE
+    outputs = core.tick(NOW + SETTLE)
+    assert outputs[0] == Unsubscribe(connect_filters(core))
+    assert outputs[1] == Swept(cleared=1, collected=2, overflow=0)
+    assert cleared(core) == {lamp.topic}
+    assert core.next_deadline() is None
+
+
+def connect_filters(core: BridgeCore) -> tuple[str, ...]:
+    return core._sweep.filters
+
+
+def test_a_device_removed_before_its_first_reading_loses_its_config() -> None:
+    core = make_core()
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    ghost = device_config(core, "pi.fake.new", "sensor.temperature")
+    lamp = device_config(core, "pi.fake.lamp")
+    core.reply(1, list_reply("lamp"), NOW)  # `new` is no longer in the config
+    connect(core)
+    replay(core, ghost, lamp)
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == {ghost.topic}
+
+
+def test_a_scenario_deleted_while_down_loses_its_button_a_stored_one_keeps_it() -> None:
+    core = make_core()
+    core.seed([("/scenario/frost/state", b'"idle"')], NOW)
+    frost, gone = scenario_config(core, "frost"), scenario_config(core, "gone")
+    connect(core)
+    replay(core, frost, gone)
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == {gone.topic}
+
+
+def test_nothing_is_cleared_before_the_stored_tree_and_the_list_replies_are_in() -> (
+    None
+):
+    core = make_core()
+    ghost = device_config(core, "pi.fake.lamp")
+    connect(core)
+    replay(core, ghost)
+    assert core.tick(NOW + SETTLE) == []  # no seed yet
+    assert core.seed([("/device/pi.fake.lamp/value", b"true")], NOW) == [
+        SendRequest(1, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    ]
+    assert core.tick(NOW + SETTLE) == []  # its list is asked, not answered
+    core.reply(1, list_reply("lamp"), NOW + SETTLE + 1)
+    assert isinstance(core.tick(NOW + SETTLE + 1)[-1], Swept)
+    assert cleared(core) == set()  # listed again: it stays
+
+
+def test_a_list_that_never_comes_back_delays_the_sweep_at_most_a_request_timeout() -> (
+    None
+):
+    core = make_core()
+    core.seed([], NOW)
+    ghost = device_config(core, "pi.fake.lamp")
+    connect(core)
+    replay(core, ghost)
+    core.service_available("pi.fake.devices", NOW + 1)
+    assert core.tick(NOW + SETTLE) == []
+    assert core.next_deadline() == NOW + 1 + REQUEST_TIMEOUT_S
+    # another service asked meanwhile: the sweep waits no longer than its bound
+    core.service_available("pi.gpio.devices", NOW + 10)
+    assert core.tick(NOW + 1 + REQUEST_TIMEOUT_S) == []  # fake's list timed out
+    assert core.next_deadline() == NOW + SETTLE + REQUEST_TIMEOUT_S
+    assert isinstance(core.tick(NOW + SETTLE + REQUEST_TIMEOUT_S)[-1], Swept)
+    assert cleared(core) == {ghost.topic}
+
+
+def test_other_hubs_and_other_tools_entries_are_never_cleared() -> None:
+    core = make_core()
+    core.seed([], NOW)
+    (node_filter, *_) = connect(core)
+    assert node_filter == "homeassistant/+/pi/+/config"
+    other_hub = TopicMap("raspy", "pi2")
+    theirs = Discovery(
+        "homeassistant", other_hub, qos=1, sw_version="1", commandable=bool
+    )
+    other = theirs.device_entry(DeviceInfo("pi2.fake.lamp", "switch", "lamp", ""))
+    assert other is not None
+    mine = device_config(core, "pi.fake.lamp")
+    same_topic = json.loads(mine.payload)
+    same_topic["availability_topic"] = "raspy/elsewhere/status"
+    moved = json.loads(mine.payload)
+    moved["unique_id"] = "raspy.pi.fake.other"  # its topic is not this one's
+    foreign = {"unique_id": "zigbee.0x1234", "availability_topic": AVAILABILITY}
+    for topic, payload in [
+        ("homeassistant/sensor/pi/zigbee_0x1234/config", json.dumps(foreign).encode()),
+        ("homeassistant/sensor/pi/broken/config", b"{not json"),
+        ("homeassistant/sensor/pi/list/config", b"[1, 2]"),
+        (mine.topic, json.dumps(same_topic).encode()),
+        (mine.topic.replace("/switch/", "/light/"), json.dumps(moved).encode()),
+        (AVAILABILITY, b"offline"),
+    ]:
+        replay(core, Message(topic, payload))
+    assert not core.swept_message(other.topic, other.payload(), True)  # not ours
+    assert not core.swept_message("raspy/pi2/fake/lamp/value", b"1", True)
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == set()
+
+
+def test_a_remote_boards_config_stays_while_its_value_is_in_the_tree() -> None:
+    core = make_core()
+    core.seed([("/device/far.onewire.attic/value", b"20.5")], NOW)
+    core.buffer.take(10_000)
+    attic = device_config(core, "far.onewire.attic", "sensor.temperature")
+    gone = device_config(core, "far.onewire.cellar", "sensor.temperature")
+    connect(core)
+    replay(core, attic, gone)
+    core.tick(NOW + SETTLE + REQUEST_TIMEOUT_S)  # the board does not answer its list
+    assert cleared(core) == {gone.topic}
+
+
+def test_retained_state_topics_no_key_backs_are_cleared() -> None:
+    core = make_core()
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    core.reply(1, list_reply("lamp"), NOW)
+    connect(core)
+    ghosts = {
+        "raspy/pi/fake/gone/value",
+        "raspy/pi/fake/gone/status",
+        "raspy/pi/scenario/old/last_run",
+        "raspy/pi/stats/a/b/c",
+        "raspy/pi/fake/lamp/value/extra",
+    }
+    for topic in [*sorted(ghosts), "raspy/pi/fake/lamp/value"]:
+        replay(core, Message(topic, b"1"))
+    core.buffer.take(10_000)
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == ghosts
+
+
+def test_live_messages_and_empty_ones_are_not_ghosts() -> None:
+    core = make_core()
+    core.seed([], NOW)
+    connect(core)
+    assert core.swept_message("raspy/pi/fake/gone/value", b"1", False)
+    assert core.swept_message("raspy/pi/fake/old/value", b"", True)
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == set()
+
+
+def test_the_collected_topics_are_bounded() -> None:
+    core = make_core()
+    core._sweep.max_topics = 3
+    core.seed([], NOW)
+    connect(core)
+    for index in range(5):
+        replay(core, Message(f"raspy/pi/fake/d{index}/value", b"1"))
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=3, collected=3, overflow=2)
+
+
+def test_the_sweep_runs_once_per_run_and_again_if_its_connection_was_lost() -> None:
+    core = make_core()
+    core.seed([], NOW)
+    first = connect(core)
+    replay(core, Message("raspy/pi/fake/a/value", b"1"))
+    core.disconnected()
+    assert core.tick(NOW + SETTLE) == []
+    assert core.connected(NOW + 5) == [Subscribe(first)]
+    assert core.tick(NOW + 5 + SETTLE)[-1] == Swept(1, 1, 0)
+    core.disconnected()
+    assert core.connected(NOW + 20) == []
+    # a late replay after the unsubscribe is not taken for a command
+    assert core.swept_message("raspy/pi/fake/a/value", b"1", True)
+
+
+def test_off_with_zero_settle_time() -> None:
+    core = make_core(settle_s=0)
+    assert core.connected(NOW) == []
+    assert not core.swept_message("raspy/pi/fake/a/value", b"1", True)
+
+
+def test_a_scenarios_state_keys_are_among_the_filters_leaves() -> None:
+    assert frozenset(STATE_KEYS) == SCENARIO_FIELDS
+
+
+def test_filter_matching_follows_mqtt() -> None:
+    assert filter_matches("a/+/c", "a/b/c")
+    assert not filter_matches("a/+/c", "a/b/c/d")
+    assert filter_matches("a/#", "a")
+    assert filter_matches("a/+/#", "a/b/c/d")
+    assert not filter_matches("a/+/+/#", "a/b")
+    assert not filter_matches("a/b", "a")
+
+
+_LEVEL = st.sampled_from(["pi", "pi2", "fake", "scenario", "x", "value", "status"])
+
+
+@given(
+    st.sampled_from(["homeassistant", "raspy"]),
+    st.lists(_LEVEL | st.sampled_from(sorted(ACTIONS | {"run", "result"})), max_size=6),
+)
+def test_no_topic_matches_a_command_filter_and_a_sweep_filter(
+    prefix: str, rest: list[str]
+) -> None:
+    """A broker may deliver a message once per matching filter: a command on a
+    sweep filter too would run twice."""
+    topics = TopicMap("raspy", "pi")
+    discovery = Discovery(prefix, topics, qos=1, sw_version="1", commandable=bool)
+    sweep = Sweep(topics, discovery, settle_s=1.0)
+    published = ["raspy/pi/fake/lamp/value", "raspy/pi/scenario/x/state"]
+    subscribe = sweep.start(NOW, ACTIONS, [*published, "raspy/pi/a/b/on"])
+    assert subscribe is not None
+    topic = "/".join([prefix, *rest])
+    on_command = any(filter_matches(f, topic) for f in topics.command_filters(ACTIONS))
+    assert not (on_command and sweep.matches(topic))
