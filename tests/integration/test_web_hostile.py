@@ -12,42 +12,26 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.net import free_port_base
 from support.wait import wait_until
-from support.web_browser import Browser, allow_login
+from support.web_browser import Browser
+from support.web_hub import web_hub
 
-from raspy import config as config_mod
-from raspy.actors import supervisor
-from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
-
-HOST = "testhost"
-CONFIG = (
-    "[devices]\nfake_enabled = true\n[[devices.fake]]\n"
-    'name = "attic"\noid = "sensor.temperature"\npoll_interval_s = 0.2\n'
-    "[http]\nenabled = true\n"
-)
 
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[tuple[int, Browser]]:
-    data_dir = tmp_path / "data"
-    allow_login(data_dir)
-    cfg = config_mod.load(
-        CONFIG,
-        "test.toml",
-        data_dir=str(data_dir),
-        hostname=HOST,
-        network__port_base=free_port_base(5),
-    )
-    rt = supervisor.start(cfg)
-    try:
-        browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
-        browser.log_in()
-        yield cfg.network.port_base, browser
-    finally:
-        rt.stop()
+    with web_hub(tmp_path) as running:
+        yield running
+
+
+def _statuses(browser: Browser, paths: tuple[str, str], marker: str) -> list[int]:
+    """The HTTP status of each page, once the first one shows `marker` ([] before)."""
+    pages = [browser.exchange("GET", path) for path in paths]
+    if pages[0].status == 200 and marker not in pages[0].body:
+        return []  # what the test wrote is not here yet
+    return [page.status for page in pages]
 
 
 @pytest.mark.timeout(60)
@@ -64,19 +48,11 @@ def test_a_timestamp_beyond_the_calendar_in_the_tree_does_not_break_the_pages(
                 f"/device/board.fake.cellar/{field}".encode(),
                 json.dumps(value).encode(),
             )
-
-        def answers() -> list[int]:
-            pages = [
-                browser.exchange("GET", p) for p in ("/", "/device/board.fake.cellar")
-            ]
-            if pages[0].status == 200 and "cellar" not in pages[0].body:
-                return []  # the tree's update not here yet
-            return [page.status for page in pages]
-
-        assert wait_until(answers, what="the devices page with the cellar") == [
-            200,
-            200,
-        ]
+        paths = ("/", "/device/board.fake.cellar")
+        assert wait_until(
+            lambda: _statuses(browser, paths, "cellar"),
+            what="the devices page with the cellar",
+        ) == [200, 200]
     finally:
         tree.close()
         context.term()
@@ -115,19 +91,11 @@ def test_a_remote_boards_dimmer_at_a_wild_level_does_not_break_the_pages(
     board = threading.Thread(target=serve, name="test-board")
     board.start()
     try:
-
-        def answers() -> list[int]:
-            pages = [
-                browser.exchange("GET", p) for p in ("/", "/device/board.evil.hall")
-            ]
-            if pages[0].status == 200 and "board.evil" not in pages[0].body:
-                return []  # the board's worker not there yet
-            return [page.status for page in pages]
-
-        assert wait_until(answers, what="the devices page with the board") == [
-            200,
-            200,
-        ]
+        paths = ("/", "/device/board.evil.hall")
+        assert wait_until(
+            lambda: _statuses(browser, paths, "board.evil"),
+            what="the devices page with the board",
+        ) == [200, 200]
     finally:
         stop.set()
         board.join(10)

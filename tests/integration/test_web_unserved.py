@@ -9,64 +9,48 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.net import free_port_base
 from support.wait import wait_until
-from support.web_browser import Browser, allow_login
+from support.web_hub import web_hub
 
-from raspy import config as config_mod
-from raspy.actors import supervisor
-from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.client.clone import CloneClient
 
-HOST = "testhost"
 BOARD = "board.fake.cellar"  # a remote board's device: no board.fake.devices worker
-CONFIG = (
-    "[devices]\nfake_enabled = true\n[[devices.fake]]\n"
-    'name = "attic"\noid = "sensor.temperature"\npoll_interval_s = 0.2\n'
-    "[http]\nenabled = true\n"
-)
 
 
 @pytest.mark.timeout(60)
 def test_a_device_whose_service_is_gone_stays_on_the_page_with_its_status(
     tmp_path: Path,
 ) -> None:
-    data_dir = tmp_path / "data"
-    allow_login(data_dir)
-    cfg = config_mod.load(
-        CONFIG,
-        "test.toml",
-        data_dir=str(data_dir),
-        hostname=HOST,
-        network__port_base=free_port_base(5),
-    )
-    rt = supervisor.start(cfg)
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    tree = CloneClient(f"tcp://127.0.0.1:{cfg.network.port_base}", context=context)
-    try:
-        reading = {"value": None, "unit": "%", "status": "offline", "timestamp": 1e9}
-        for field, value in reading.items():
-            tree.set(f"/device/{BOARD}/{field}".encode(), json.dumps(value).encode())
-        browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
-        browser.log_in()
+    with web_hub(tmp_path) as (port_base, browser):
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        tree = CloneClient(f"tcp://127.0.0.1:{port_base}", context=context)
+        try:
+            reading = {
+                "value": None,
+                "unit": "%",
+                "status": "offline",
+                "timestamp": 1e9,
+            }
+            for field, value in reading.items():
+                key = f"/device/{BOARD}/{field}".encode()
+                tree.set(key, json.dumps(value).encode())
 
-        def page() -> str:
-            body = browser.exchange("GET", "/").body
-            return body if "cellar" in body and "attic" in body else ""
+            def page() -> str:
+                body = browser.exchange("GET", "/").body
+                return body if "cellar" in body and "attic" in body else ""
 
-        body = wait_until(page, what="the devices page with both devices")
+            body = wait_until(page, what="the devices page with both devices")
+        finally:
+            tree.close()
+            context.term()
         item = body[
             body.index('status-offline" data-status-key="/device/board.fake.cellar/') :
-        ]
-        assert ">offline</span>" in item.split("</li>")[0]
+        ].split("</li>")[0]
+        assert ">offline</span>" in item
         assert "<h2>board.fake</h2>" in body
-        assert 'role="switch"' not in item.split("</li>")[0]  # nothing to command
+        assert 'role="switch"' not in item  # nothing to command
         # its own page too, at once (no request waiting for a worker that is gone)
         card = browser.exchange("GET", f"/device/{BOARD}")
-        assert card.status == 200
-        assert "board.fake.devices: no worker serves it now" in card.body
-        assert ">offline</span>" in card.body
-    finally:
-        tree.close()
-        context.term()
-        rt.stop()
+    assert card.status == 200
+    assert "board.fake.devices: no worker serves it now" in card.body
+    assert ">offline</span>" in card.body
