@@ -13,6 +13,7 @@ import pykka
 import pytest
 import zmq
 from hypothesis import settings
+from support import net
 
 from raspy import log
 
@@ -74,6 +75,15 @@ def _test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the test log setup, whatever an earlier test configured."""
     _CONFIGURE("info", "json", cache=False)
     monkeypatch.setattr(log, "configure", _uncached_configure)
+
+
+@pytest.fixture(autouse=True)
+def _ports_released() -> Iterator[None]:
+    """The port ranges a test drew are reserved (support.net) until it has ended;
+    those a module fixture or an import drew stay reserved for the whole run."""
+    before = net.reserved_ports()
+    yield
+    net.release_ports(net.reserved_ports() - before)
 
 
 def _is_ours(thread: threading.Thread) -> bool:
