@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import weakref
@@ -23,6 +24,12 @@ settings.register_profile("raspy", deadline=None)
 settings.load_profile("raspy")
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
+
+# A suite started in the background by a non-interactive shell (`make test &`)
+# inherits SIGINT ignored, and so would every CLI it starts: the Ctrl-C tests would
+# then wait in vain. A Python handler is reset to the default in a started program.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
 _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
