@@ -12,8 +12,8 @@ from pathlib import Path
 _LOWEST = 20_000  # above the fixed ports services usually take
 _CHOOSE = random.SystemRandom()  # never the same draw in two test processes
 _BLOCK = 8  # ports per reservation: every span asked for fits in one
-# one lock file per block, shared by every test process on this machine
-_LOCKS = Path(tempfile.gettempdir()) / "raspy-test-ports"
+# one lock file per block, shared by every test process of this user on this machine
+_LOCKS = Path(tempfile.gettempdir()) / f"raspy-test-ports-{os.getuid()}"
 _held: dict[int, int] = {}  # base -> the open lock file that reserves its block
 
 
@@ -49,8 +49,8 @@ def free_port_base(span: int = 4) -> int:
 
 def _reserve(base: int) -> bool:
     """Lock `base`'s block for this process; False when another process holds it."""
-    _LOCKS.mkdir(mode=0o777, exist_ok=True)
-    fd = os.open(_LOCKS / f"{base}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    _LOCKS.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(_LOCKS / f"{base}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
