@@ -33,8 +33,12 @@ mosquitto:
 		fi; \
 	fi
 
+# The suite mostly waits (daemons starting, kill loops), so it runs on more workers
+# than cores: whole files per worker, in the order tests/conftest.py gives (files
+# with the longest tests first). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
 test: $(VENV)/.stamp mosquitto chromium
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The browser tests drive Debian's chromium (Playwright never downloads one): as root
 # it is installed when missing (bounded, non-interactive); otherwise we say how.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import weakref
@@ -13,6 +14,7 @@ import pykka
 import pytest
 import zmq
 from hypothesis import settings
+from support import net
 
 from raspy import log
 
@@ -22,6 +24,12 @@ settings.register_profile("raspy", deadline=None)
 settings.load_profile("raspy")
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
+
+# A suite started in the background by a non-interactive shell (`make test &`)
+# inherits SIGINT ignored, and so would every CLI it starts: the Ctrl-C tests would
+# then wait in vain. A Python handler is reset to the default in a started program.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
 _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
@@ -34,6 +42,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = _FOLDER_MARKERS.get(folder)
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
+    _longest_files_first(items)
+
+
+def _longest_files_first(items: list[pytest.Item]) -> None:
+    """Files whose tests may run longest (the highest own timeout in the file) come
+    first, each file's tests in their order: `make test` hands whole files to its
+    parallel workers in this order, so the kill loops start at once, on different
+    workers, instead of last on one."""
+    longest: dict[str, float] = {}
+    for item in items:
+        path = str(item.fspath)
+        longest[path] = max(longest.get(path, 0.0), _own_timeout(item))
+    items.sort(key=lambda item: -longest[str(item.fspath)])  # stable
+
+
+def _own_timeout(item: pytest.Item) -> float:
+    """The test's pytest-timeout mark in seconds (0 without one)."""
+    marker = item.get_closest_marker("timeout")
+    if marker is None:
+        return 0.0
+    value = marker.args[0] if marker.args else marker.kwargs.get("timeout", 0)
+    return float(value or 0)
 
 
 _CONFIGURE = log.configure
@@ -52,6 +82,15 @@ def _test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the test log setup, whatever an earlier test configured."""
     _CONFIGURE("info", "json", cache=False)
     monkeypatch.setattr(log, "configure", _uncached_configure)
+
+
+@pytest.fixture(autouse=True)
+def _ports_released() -> Iterator[None]:
+    """The port ranges a test drew are reserved (support.net) until it has ended;
+    those a module fixture or an import drew stay reserved for the whole run."""
+    before = net.reserved_ports()
+    yield
+    net.release_ports(net.reserved_ports() - before)
 
 
 def _is_ours(thread: threading.Thread) -> bool:
