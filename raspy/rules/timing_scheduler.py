@@ -17,6 +17,7 @@ Rules (see also `raspy.rules.timing`):
     next fire comes `interval` real seconds after the last one, whatever the step;
   - calendar keys (cron, at, sun) compute their next fire again from the new wall
     time, so slots skipped by a forward step are never fired late (no catch-up).
+  A smaller step (over a millisecond) is no jump, but `every` keys follow it too.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   as long as that instant is at most `REPEAT_GUARD_S` (3 h) ahead of the new wall
   time: after a small step back (a correction of minutes, as NTP makes) a daily
@@ -41,6 +42,8 @@ from raspy.rules.sun import SunLocation
 from raspy.rules.timing_fire import next_fire
 
 DEFAULT_JUMP_THRESHOLD_S: Final = 1.0
+# a wall step smaller than this between two due() calls is clock noise: not followed
+_SLEW_IGNORED_S: Final = 0.001
 DEFAULT_MAX_SLEEP_S: Final = 60.0
 # The largest step back after which a key still refuses the instants it fired (as
 # Debian's cron takes a step of under 3 h for a DST-sized change, a larger one for
@@ -178,8 +181,27 @@ class TimeScheduler:
             outputs.extend(self._fire_until(expected, now_wall))
             self._after_step(now_wall, delta)
         else:
+            self._follow_slew(delta)
             outputs.extend(self._fire_until(now_wall, now_wall))
         return outputs
+
+    def _follow_slew(self, delta_s: float) -> None:
+        """`every` keys follow real time through small wall steps too: each one under
+        the threshold moved their next fire by its size, and many of them added up
+        (three of -0.5 s made a 45 s grid 1.5 s late in real time)."""
+        if abs(delta_s) < _SLEW_IGNORED_S:
+            return
+        moved = False
+        for job in self._jobs.values():
+            if isinstance(job.trigger, EveryTrigger):
+                job.anchor_ts += delta_s
+                if job.last_fired is not None:
+                    job.last_fired += delta_s
+                if job.next_wall is not None:
+                    job.next_wall += delta_s
+                moved = True
+        if moved:
+            self._rebuild()
 
     # --- internals --------------------------------------------------------------------
     def _next(self, trigger: TimeTrigger, after: float, anchor: float) -> float | None:

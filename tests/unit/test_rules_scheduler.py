@@ -136,6 +136,21 @@ def test_a_step_below_the_threshold_is_not_a_jump() -> None:
     assert scheduler.due(T0 + 21.8, M0 + 20) == []  # 0.9 s each time, never 1.0
 
 
+def test_an_every_key_keeps_real_time_through_small_steps_that_add_up() -> None:
+    """Steps under the jump threshold are not jumps, but `every` follows real time
+    through them too: three of -0.5 s had made a 45 s grid fire 1.5 s late."""
+    scheduler = TimeScheduler(UTC_ZONE, jump_threshold_s=1.0)
+    scheduler.add("job", EveryTrigger(45.0), T0, M0)
+    first = scheduler.next_wall("job")
+    assert first is not None
+    real_s = first - T0  # real seconds until the first fire
+    for n in (1, 2, 3):
+        assert scheduler.due(T0 - 0.5 * n, M0) == []  # the wall clock set back
+    assert scheduler.next_deadline_mono() == M0 + real_s
+    due_wall = T0 - 1.5 + real_s
+    assert scheduler.due(due_wall, M0 + real_s) == [Fired("job", due_wall)]
+
+
 def test_sleeps_are_capped_so_a_jump_is_noticed_while_waiting() -> None:
     scheduler = TimeScheduler(UTC_ZONE, max_sleep_s=60.0)
     scheduler.add("yearly", CronTrigger("@yearly"), T0, M0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from raspy.rules.model import (
@@ -160,7 +160,7 @@ LONGEST_WAITS_S = [
     REPEAT_GUARD_S + 3600,
     REPEAT_GUARD_S + 86_400 + 3600,
     REPEAT_GUARD_S + 86_400 + 3600,
-    45.0 + 1.0,  # a slew under the jump threshold is not followed
+    45.0 + 1.0,  # slews under 1 ms are not followed: 60 of them add < 0.06 s
     REPEAT_GUARD_S + 2 * 86_400,
 ]
 EVERY_KEY = "k4"  # follows real time: its grid moves with a step
@@ -176,6 +176,7 @@ STEP = st.tuples(
 
 @settings(max_examples=150)
 @given(INSTANTS, st.sampled_from(ZONES), st.lists(STEP, max_size=60))
+@example(946_684_800.0, "Europe/Berlin", [(0.0, -0.5)] * 3)  # slews added up
 def test_under_clock_jumps_no_key_repeats_an_instant_nor_waits_for_the_old_time(
     start: float, zone: str, steps: list[tuple[float, float]]
 ) -> None:
