@@ -199,7 +199,11 @@ def test_sighup_starts_device_services_enabled_in_the_new_config(
             what="the fake device service after SIGHUP",
             timeout_s=10,
         )
-        assert "config_reloaded" in daemon.log_text()
+        # logged once the reload is over, which may be after the new service is up
+        wait_until(
+            lambda: "config_reloaded" in daemon.log_text(),
+            what="the reload logged",
+        )
 
 
 def test_bad_device_config_exits_2_naming_file_device_and_field(tmp_path: Path) -> None:
@@ -257,7 +261,10 @@ def test_a_device_removed_from_the_config_leaves_the_tree(
                 timeout_s=10,
             )
             assert tree.get(prefix + b"hall/status") == b'"ok"'
-        assert "device_readings_forgotten" in daemon.log_text()
+        wait_until(  # logged after the deletes are published
+            lambda: "device_readings_forgotten" in daemon.log_text(),
+            what="the forgotten readings logged",
+        )
 
 
 def test_a_simulated_output_keeps_its_value_across_a_devices_reload(

@@ -105,7 +105,10 @@ def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> N
             assert _field(tree, attic, "value") is None
             assert _field(tree, attic, "unit") == "°C"
             assert _status(tree, porch) == "ok"  # the hub's own: never marked
-        assert "device_service_offline" in daemon.log_text()
+        wait_until(  # logged after the marks are published
+            lambda: "device_service_offline" in daemon.log_text(),
+            what="the offline marks logged",
+        )
 
         # 3. started again: ok again
         with _poller(daemon, config, log_path) as process:
