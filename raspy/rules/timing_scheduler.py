@@ -18,6 +18,8 @@ Rules (see also `raspy.rules.timing`):
   - calendar keys (cron, at, sun) compute their next fire again from the new wall
     time, so slots skipped by a forward step are never fired late (no catch-up).
   A smaller step (over a millisecond) is no jump, but `every` keys follow it too.
+  A step that add() meets first is handled there (its outputs come with the next
+  due()), so the key added is computed from the new time and never fired by it.
 - A calendar key never fires the instant it fired last again, nor an earlier one,
   as long as that instant is at most `REPEAT_GUARD_S` (3 h) ahead of the new wall
   time: after a small step back (a correction of minutes, as NTP makes) a daily
@@ -100,6 +102,8 @@ class TimeScheduler:
         self._sequence = 0
         # The last (wall, monotonic) pair seen by due(): jumps are measured from it.
         self._reference: tuple[float, float] | None = None
+        # What a step noticed by add() fired: the next due() returns it first.
+        self._held: list[SchedulerOutput] = []
 
     def __contains__(self, key: str) -> bool:
         return key in self._jobs
@@ -131,6 +135,8 @@ class TimeScheduler:
         """
         if self._reference is None or not self._jobs:
             self._reference = (now_wall, now_mono)
+        else:
+            self._notice_step(now_wall, now_mono)
         previous = self._jobs.get(key)
         last = previous.last_fired if previous is not None else None
         if last_fired_ts is not None:
@@ -160,16 +166,28 @@ class TimeScheduler:
         if not self._jobs or self._reference is None:
             return None
         wall, mono = self._reference
+        if self._held:
+            return mono  # what add() noticed waits for due(): at once
         wake = mono + self._max_sleep_s
         top = self._top()
         if top is not None:
             wake = min(wake, mono + (top - wall))
         return wake
 
+    def _notice_step(self, now_wall: float, now_mono: float) -> None:
+        """A key added after a step that due() has not seen yet is computed from the
+        new time: the step is handled first (its outputs wait for the next due()),
+        or the jump's firing of what was due by the old time would take the new key
+        too (a clock set back from 10:00 to 09:00, then `at: 09:30` imported: fired
+        at once, at 09:00)."""
+        wall, mono = self._reference or (now_wall, now_mono)
+        if abs(now_wall - (wall + (now_mono - mono))) > self._jump_threshold_s:
+            self._held = self.due(now_wall, now_mono)  # with what was held before
+
     def due(self, now_wall: float, now_mono: float) -> list[SchedulerOutput]:
         """What fires at `now`: ClockJumped first if the wall clock stepped, then the
         fires in order of their instants."""
-        outputs: list[SchedulerOutput] = []
+        outputs, self._held = self._held, []
         expected = now_wall
         if self._reference is not None:
             wall, mono = self._reference

@@ -223,3 +223,23 @@ def test_a_wall_clock_beyond_the_calendar_parks_calendar_keys_until_it_returns()
     assert scheduler.next_wall("tick") == absurd + 4  # T0 + 5, moved by the step
     assert scheduler.due(T0 + 2, M0 + 2) == [ClockJumped(T0 + 1 - absurd)]
     assert scheduler.next_wall("cron") == _minute(1)
+
+
+def test_a_key_added_after_an_unseen_step_back_is_not_fired_by_that_step() -> None:
+    """The clock is set back an hour, and a scenario with `at: 09:30` is imported
+    before the scheduler's next wake-up: the step's firing of what was due by the
+    old time (10:00) took the new key too, at 09:00."""
+    scheduler = TimeScheduler(UTC_ZONE, jump_threshold_s=1.0)
+    ten = datetime(2026, 6, 1, 10, 0, tzinfo=UTC).timestamp()
+    scheduler.add("hourly", CronTrigger("0 * * * *"), ten - 1800, M0)
+    assert scheduler.due(ten, M0 + 1800) == [Fired("hourly", ten)]
+    nine = ten - 3600
+    assert scheduler.add("new", AtTrigger(9 * 3600 + 1800), nine + 10, M0 + 1810) == (
+        nine + 1800
+    )
+    assert scheduler.next_deadline_mono() == M0 + 1810  # the step's news: at once
+    outputs = scheduler.due(nine + 20, M0 + 1820)
+    assert outputs[0] == ClockJumped(-3600.0)
+    assert [o for o in outputs if isinstance(o, Fired)] == []
+    assert scheduler.next_wall("new") == nine + 1800
+    assert scheduler.due(nine + 1800, M0 + 3600) == [Fired("new", nine + 1800)]
