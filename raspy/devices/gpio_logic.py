@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Final
 from enum import StrEnum
 
 from raspy.devices.template import JsonValue
@@ -50,13 +51,20 @@ def initial_level(initial: Initial, stored: JsonValue, full: int) -> int:
     return 0
 
 
+# The shortest window after a reported change, whatever `bounce_time_s` says (0 is
+# allowed): a floating or chattering pin makes thousands of edges a second, each one
+# a tree write, a Clone update and a history sample, while no household input changes
+# meaningfully more often than this.
+MIN_WINDOW_S: Final = 0.02
+
+
 class Debounce:
     """Leading-edge debouncing of one input.
 
     The first change is reported at once (no added latency); edges within
-    `bounce_s` after a reported change are held, and when that window ends the level
-    then is reported if it differs from the last one reported. So a bouncing contact
-    gives one change, and the final level is never lost.
+    `bounce_s` (at least MIN_WINDOW_S) after a reported change are held, and when that
+    window ends the level then is reported if it differs from the last one reported.
+    So a bouncing contact gives one change, and the final level is never lost.
     """
 
     def __init__(self, reported: bool | None = None) -> None:
@@ -89,7 +97,7 @@ class Debounce:
 
     def _report(self, active: bool, bounce_s: float, now: float) -> bool:
         self.reported = active
-        self._window_end = now + bounce_s
+        self._window_end = now + max(bounce_s, MIN_WINDOW_S)
         return active
 
 

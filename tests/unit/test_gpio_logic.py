@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.devices.gpio_logic import Debounce, Initial, OnTimer, initial_level
+from raspy.devices.gpio_logic import (
+    MIN_WINDOW_S,
+    Debounce,
+    Initial,
+    OnTimer,
+    initial_level,
+)
 from raspy.devices.template import JsonValue
 
 
@@ -32,10 +38,34 @@ def test_the_level_after_the_bounce_window_is_reported_if_it_differs() -> None:
     assert debounce.settle_at() is None
 
 
-def test_without_a_bounce_time_every_change_is_reported() -> None:
+def test_without_a_bounce_time_every_change_a_window_apart_is_reported() -> None:
     debounce = Debounce(reported=False)
-    edges = [(True, 1.0), (False, 1.0), (True, 1.0), (True, 1.0)]
+    gap = MIN_WINDOW_S
+    edges = [(True, 1.0), (False, 1.0 + gap), (True, 1.0 + 2 * gap), (True, 2.0)]
     assert [debounce.on_edge(a, 0.0, t) for a, t in edges] == [True, False, True, None]
+
+
+def test_a_floating_pin_is_held_to_one_change_a_window_and_ends_at_its_level() -> None:
+    """bounce_time_s = 0 and a pin that chatters at 1 kHz: every edge was a tree
+    write, a Clone update and a history sample."""
+    debounce = Debounce(reported=False)
+    reported: list[bool] = []
+    now = 0.0
+    for n in range(1, 1001):  # one second of edges, 1 ms apart
+        now = n / 1000
+        for out in (
+            debounce.on_settle(0.0, now),
+            debounce.on_edge(n % 2 == 1, 0.0, now),
+        ):
+            if out is not None:
+                reported.append(out)
+    settle_at = debounce.settle_at()
+    if settle_at is not None:
+        last = debounce.on_settle(0.0, settle_at)
+        if last is not None:
+            reported.append(last)
+    assert len(reported) <= 2 / MIN_WINDOW_S + 1
+    assert reported[-1] is False  # the 1000th edge: inactive
 
 
 def test_an_edge_to_the_level_already_reported_is_not_a_change() -> None:
