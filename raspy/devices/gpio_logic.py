@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Final
 from enum import StrEnum
+from typing import Final
 
 from raspy.devices.template import JsonValue
 
