@@ -158,12 +158,30 @@ def start_devices(
         )
     if config.clock_health_interval_s > 0:
         specs.append(("devices.clock", clock_health_start(runtime, publisher)))
+    hosted = [name for name, _, _ in builders]
+    hosted += [GPIO] if config.gpio_enabled else []
+    _forget_turned_off(runtime.hostname, hosted, publisher, read_tree)
     if config.offline_after_s > 0:
-        hosted = [name for name, _, _ in builders]
-        hosted += [GPIO] if config.gpio_enabled else []
         start_marker = offline_start(runtime, publisher, read_tree, hosted)
         specs.append(("devices.offline", start_marker))
     return specs
+
+
+def _forget_turned_off(
+    hostname: str, hosted: list[str], publisher: ClonePublisher, read_tree: ReadTree
+) -> None:
+    """Delete the readings of this hub's own device services that the config turns
+    off (`fake_enabled = false`, ...): every device of such a service is gone, as a
+    device taken out of a running service's config is (its readings are deleted
+    then). They stayed in the tree, marked offline, and so on every page and in
+    Home Assistant, for ever."""
+    for service in sorted({FAKE, ONEWIRE, RTC, GPIO} - set(hosted)):
+        prefix = f"/device/{hostname}.{service}."
+        keys = sorted(key for key, body in read_tree(prefix) if body)
+        if not keys:
+            continue
+        publisher.set_many([(key.encode("utf-8"), b"") for key in keys])
+        log.info("device_readings_forgotten", service=service, keys=len(keys))
 
 
 def given_up(name: str) -> None:

@@ -330,3 +330,45 @@ def test_a_burst_of_sighups_leaves_raspyd_reloading_and_stopping(
         daemon.process.send_signal(signal.SIGHUP)
         wait_until(lambda: reloads() > before, what="one more reload", timeout_s=20)
         assert daemon.terminate(timeout_s=20) == 0
+
+
+@pytest.mark.parametrize("how", ["sighup", "restart"])
+def test_a_device_service_turned_off_takes_its_readings_out_of_the_tree(
+    tmp_path: Path, how: str
+) -> None:
+    """Every device of a service turned off is gone: its readings stayed, marked
+    offline, on every page and in Home Assistant for ever."""
+    on = (
+        "[store]\ncoalesce_interval_s = 0\n[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "hall"\noid = "sensor.temperature"\n'
+    )
+    off = "[store]\ncoalesce_interval_s = 0\n"
+    prefix = f"/device/{hostname()}.fake.".encode()
+    with running_daemon(tmp_path / "data", config_text=on) as daemon:
+        assert daemon.config_path is not None
+        assert daemon.process is not None
+        with CloneClient(daemon.endpoint, prefix) as tree:
+            tree.wait_synced(10)
+            wait_until(
+                lambda: tree.get(prefix + b"hall/status") == b'"ok"',
+                what="the hall's reading",
+            )
+            if how == "sighup":
+                daemon.config_path.write_text(off)
+                daemon.process.send_signal(signal.SIGHUP)
+                wait_until(
+                    lambda: tree.items(prefix) == [],
+                    what="the hall's keys deleted",
+                    timeout_s=10,
+                )
+    if how == "restart":
+        with (
+            running_daemon(tmp_path / "data", config_text=off) as daemon,
+            CloneClient(daemon.endpoint, prefix) as tree,
+        ):
+            tree.wait_synced(10)
+            wait_until(
+                lambda: tree.items(prefix) == [],
+                what="the hall's keys deleted",
+                timeout_s=10,
+            )
