@@ -75,7 +75,8 @@ def parse(frames: list[bytes]) -> Request:
         raise bad(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise bad("expected a JSON object")
-    if body.get("v") != 1:
+    version = body.get("v")
+    if type(version) is not int or version != 1:  # true == 1 in Python, not in JSON
         raise bad('expected "v": 1')
     action = body.get("action")
     if not isinstance(action, str):
