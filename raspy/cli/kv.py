@@ -107,11 +107,26 @@ def _records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
 
 
 @contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """A full disk behind stdout (`dump > FILE`) is a data problem, not a bug; what
+    was written has no end line, so restore refuses it."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader left: run() says nothing
+    except OSError as exc:
+        reader_left()  # Python's flush at exit must not fail again
+        raise _Failure(f"cannot write to stdout: {exc.strerror}", EXIT_DATA) from exc
+
+
+@contextmanager
 def _output(name: str | None) -> Iterator[IO[bytes]]:
     """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed."""
     if name is None:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        with _stdout_errors():
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
         return
     try:
         # the whole store: private, as the data dir it comes from is (0700)
@@ -244,13 +259,16 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         store.close()
     problems = checker.finish()
-    for problem in problems:
-        print(problem)
     total = sum(checker.counts.values())
     verdict = f"{len(problems)} problems" if problems else "ok"
-    _report(
-        f"checked {total} records in {len(Table)} dbs: {verdict}", started, sys.stdout
-    )
+    with _stdout_errors():
+        for problem in problems:
+            print(problem)
+        _report(
+            f"checked {total} records in {len(Table)} dbs: {verdict}",
+            started,
+            sys.stdout,
+        )
     return EXIT_DATA if problems else EXIT_OK
 
 

@@ -5,6 +5,8 @@ docs/style.md §4)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,3 +238,26 @@ def test_usage_errors_exit_2_with_one_line(
     message = message.replace("DIR", str(tmp_path / "DIR"))
     message = message.replace("FILE", str(tmp_path / "FILE"))
     assert run(argv, capsys) == (2, "", message + "\n")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["dump", "check"])
+def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
+    tmp_path: Path, command: str
+) -> None:
+    """`raspy-kv dump > FILE` on a full disk: one line saying stdout could not be
+    written and status 1, not "internal error ... a bug" (status 70)."""
+    make_store(tmp_path / "a")
+    with Path("/dev/full").open("wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "raspy.cli.kv", command]
+            + ["--data-dir", str(tmp_path / "a")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=20,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "raspy-kv: cannot write to stdout: No space left on device\n"
+    )
