@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy import packing
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import fsync_directory, write_atomic
 from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
 from raspy.storage import lmdb_file
 from raspy.storage.check import validate_record
@@ -69,6 +69,14 @@ def refuse_lost_store(data_dir: Path, *, init: bool) -> None:
         f"{LMDB_LOCK_FILE} is there): restore a dump with `raspy-kv restore "
         f"--data-dir {data_dir} FILE`, or start raspyd with --init for an empty store"
     )
+
+
+def discard_data_file(data_dir: Path) -> None:
+    """Remove the data file that a writer made in this open and could not fill (a
+    failed `raspyd --init` or `raspy-kv restore`): an empty store left behind would
+    pass for the lost one. Call it while holding the data dir's lock."""
+    (data_dir / DATA_FILE).unlink(missing_ok=True)
+    fsync_directory(data_dir)
 
 
 def write_marker(data_dir: Path) -> None:

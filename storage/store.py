@@ -114,9 +114,13 @@ class Store(Closing):
         *,
         lock: DataDirLock | None,
         schema_version: int,
+        created: bool = False,
     ) -> None:
         """Use Store.open()."""
         self._env = shared
+        # the data file was made by this open (it was missing or empty): a restore
+        # that fails removes it again (see discard_created)
+        self.created = created
         self._lock = lock
         self.config = config
         self.path = shared.path
@@ -153,12 +157,14 @@ class Store(Closing):
         """
         path = Path(data_dir)
         lock = None
+        created = False
         if not readonly:
             _make_data_dir(path)
             lock = DataDirLock(path)
         try:
             if lock is not None:
                 damage.refuse_lost_store(path, init=init)
+                created = damage.data_file_absent(path)
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
@@ -173,12 +179,16 @@ class Store(Closing):
                 )
                 if lock is not None:
                     damage.write_marker(path)
-                return cls(shared, config, lock=lock, schema_version=version)
+                return cls(
+                    shared, config, lock=lock, schema_version=version, created=created
+                )
             except BaseException:
                 env_mod.release(shared)
                 raise
         except BaseException:
             if lock is not None:
+                if created:  # a half-made new store must not pass for a store
+                    damage.discard_data_file(path)
                 lock.release()
             raise
 
@@ -293,6 +303,14 @@ class Store(Closing):
         future: Future[None] = Future()
         writer.submit(Job(apply, len(frozen), future, None, alone=True))
         future.result()
+
+    def discard_created(self) -> None:
+        """Close, and remove the data file if this open created it (Store.created):
+        after a failed restore into a data dir whose store was lost, no empty store
+        is left for raspyd to take (docs/recovery.md)."""
+        if self.created and self._lock is not None and not self._closed:
+            damage.discard_data_file(self.path)  # under the lock, before close
+        self.close()
 
     # --- lifetime ---------------------------------------------------------------
 

@@ -235,8 +235,10 @@ def _restore(args: argparse.Namespace) -> int:
         count = len(ops)
         _keep_seq(store, ops, cleared, args.file)
         store.restore(ops, clear=cleared, schema_version=header.schema_version)
-    finally:
-        store.close()
+    except BaseException:
+        store.discard_created()  # a lost store stays lost: raspyd still refuses
+        raise
+    store.close()
     how = "replacing" if cleared else "into"
     _report(
         f"restored {count} records {how} {len(header.tables)} dbs", started, sys.stderr

@@ -14,9 +14,9 @@ from support.kv_cli import CONTENT, TIME, UUID, make_store, records, run, write_
 
 from raspy import packing
 from raspy.config import StoreConfig
-from raspy.errors import quote
+from raspy.errors import StoreDamagedError, quote
 from raspy.storage.dump import Header, Record
-from raspy.storage.store import Delete, Put, Table
+from raspy.storage.store import Delete, Put, Store, Table
 from raspy.storage.tables import DATA_TABLES, encode_kv, queue_key
 
 
@@ -247,11 +247,10 @@ def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
 ) -> None:
     """`raspy-kv dump > FILE` on a full disk: one line saying stdout could not be
     written and status 1, not "internal error ... a bug" (status 70)."""
-    make_store(tmp_path / "a")
+    make_store(a := tmp_path / "a")
     with Path("/dev/full").open("wb") as full:
         done = subprocess.run(
-            [sys.executable, "-m", "raspy.cli.kv", command]
-            + ["--data-dir", str(tmp_path / "a")],
+            [sys.executable, "-m", "raspy.cli.kv", command, "--data-dir", str(a)],
             stdout=full,
             stderr=subprocess.PIPE,
             timeout=20,
@@ -261,3 +260,54 @@ def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
     assert done.stderr.decode() == (
         "raspy-kv: cannot write to stdout: No space left on device\n"
     )
+
+
+_RESTORE_WITH_FILE_LIMIT = """
+import resource, signal, sys
+from raspy.cli import kv
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.exit(kv.main(["restore", "--data-dir", sys.argv[1], sys.argv[2]]))
+"""
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        pytest.param(12_000, id="while-the-store-is-created"),
+        pytest.param(60_000, id="while-the-records-are-written"),
+    ],
+)
+@pytest.mark.parametrize("lost", [True, False], ids=["lost-store", "new-data-dir"])
+def test_a_restore_that_fails_on_a_full_disk_leaves_no_empty_store_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], limit: int, lost: bool
+) -> None:
+    """docs/recovery.md: raspyd refuses a data dir whose store was lost instead of
+    starting empty. A restore into it that fails (here: a file size limit, as a full
+    disk) must not leave a new, empty data.mdb that raspyd would then take."""
+    big = [
+        Put(Table.CRON, b"job%04d" % i, packing.pack(bytes(2000))) for i in range(100)
+    ]
+    make_store(tmp_path / "a", big)
+    dump = tmp_path / "a.dump"
+    assert (
+        run(["dump", "--data-dir", str(tmp_path / "a"), "-o", str(dump)], capsys)[0]
+        == 0
+    )
+    target = tmp_path / "b"
+    if lost:  # data.mdb is gone; the marker and LMDB's lock file are left
+        target.mkdir(mode=0o700)
+        for name in ("raspy.store", "lock.mdb"):
+            (target / name).write_bytes((tmp_path / "a" / name).read_bytes())
+    script = [sys.executable, "-c", _RESTORE_WITH_FILE_LIMIT]
+    done = subprocess.run(
+        [*script, str(target), str(dump), str(limit)],
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert not (target / "data.mdb").exists()
+    with pytest.raises(StoreDamagedError, match=r"data\.mdb is missing"):
+        Store.open(target)  # as raspyd would, without --init
