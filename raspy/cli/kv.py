@@ -17,12 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+from raspy import config as config_mod
 from raspy import log as log_mod
 from raspy.atomic_file import atomic_writer
 from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
 from raspy.cli.last_resort import guarded
 from raspy.config import StoreConfig
-from raspy.errors import DumpFormatError, StoreError, StoreLockedError, quote
+from raspy.errors import (
+    ConfigError,
+    DumpFormatError,
+    StoreError,
+    StoreLockedError,
+    quote,
+)
 from raspy.storage import damage
 from raspy.storage.check import Checker, validate_record
 from raspy.storage.dump import DumpWriter, Header, Record, parse, record_line_number
@@ -220,10 +227,26 @@ def _validate(file: str, ops: list[Put], config: StoreConfig) -> None:
     progress.close()
 
 
+def _store_config(path: str | None) -> StoreConfig:
+    """The [store] section of raspyd's config FILE (defaults without one): a hub
+    whose limits were raised must be able to take its own dump back."""
+    if path is None:
+        return StoreConfig()
+    try:
+        text = config_mod.read_file(path)
+        return config_mod.load(text, path).store
+    except OSError as exc:
+        raise _Failure(
+            f"cannot read config {path}: {exc.strerror}", EXIT_USAGE
+        ) from exc
+    except ConfigError as exc:
+        raise _Failure(str(exc), EXIT_USAGE) from exc
+
+
 def _restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    config = _store_config(args.config)
     header, ops = _read_dump(args.file, not args.ignore_checksum)
-    config = StoreConfig()
     _validate(args.file, ops, config)  # all of it before the data dir is touched
     cleared = header.tables if args.replace else ()
     try:
@@ -314,6 +337,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument(
         "--ignore-checksum", action="store_true", help="accept a hand-edited dump"
+    )
+    restore.add_argument(
+        "--config",
+        metavar="FILE",
+        help="raspyd's config: its [store] limits (max_value_bytes, map size) apply",
     )
     restore.set_defaults(run=_restore)
 

@@ -311,3 +311,24 @@ def test_a_restore_that_fails_on_a_full_disk_leaves_no_empty_store_behind(
     assert not (target / "data.mdb").exists()
     with pytest.raises(StoreDamagedError, match=r"data\.mdb is missing"):
         Store.open(target)  # as raspyd would, without --init
+
+
+def test_a_hub_with_raised_limits_takes_its_own_dump_back_with_its_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """raspy-kv checked a restore against the default [store] limits only: a hub whose
+    max_value_bytes was raised could not restore its own dump, and had no way to."""
+    big = Record(Table.SCENARIO, b"scenario.big.code", packing.pack("x" * 1_500_000))
+    dump = write_dump(tmp_path / "big.dump", Header(1, "now", DATA_TABLES), (big,))
+    target = ["restore", "--data-dir", str(tmp_path / "a"), str(dump)]
+    status, _, err = run(target, capsys)
+    assert status == 1
+    assert "over store.max_value_bytes (1048576)" in err
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[store]\nmax_value_bytes = 2097152\n")
+    status, _, err = run([*target, "--config", str(config)], capsys)
+    assert status == 0, err
+    config.write_text("[store]\nmax_value_bytes = -1\n")
+    status, _, err = run([*target, "--config", str(config)], capsys)
+    assert status == 2
+    assert "max_value_bytes" in err
