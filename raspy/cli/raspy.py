@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Final, cast
 
 import zmq
 
@@ -44,7 +44,11 @@ from raspy.errors import ClientTimeout, shown
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
 
+if TYPE_CHECKING:
+    from raspy.client.mdp import Client
+
 _PROG = "raspy"
+_MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -224,9 +228,27 @@ def _call(args: argparse.Namespace) -> int:
         retries=args.retries,
         curve=curve,
     ) as client:
-        reply = client.request(args.service, *body)
+        try:
+            reply = client.request(args.service, *body)
+        except ClientTimeout as exc:
+            raise ClientTimeout(f"{exc}{_why_silent(client, args.service)}") from None
     _print_frames(reply)
     return 0
+
+
+def _why_silent(client: Client, service: str) -> str:
+    """After a timeout: whether any worker serves `service` now (RFC 8 mmi.service,
+    one short try), so that a mistyped name is told from a slow worker."""
+    if service.startswith("mmi."):
+        return ""
+    client.timeout_s, client.retries = _MMI_PROBE_S, 1
+    try:
+        answer = client.request("mmi.service", service)
+    except ClientTimeout:
+        return " (the broker does not answer either)"
+    if answer[:1] == [b"404"]:
+        return f" (no worker serves {service!r} now)"
+    return f" ({service!r} has a worker: it is busy or slow)"
 
 
 def _call_titanic(

@@ -59,8 +59,30 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
         f"raspy: {endpoint}: no reply from service 'nobody' after 2 tries of 0.2s"
+        " (the broker does not answer either)"
     )
     assert len({recv(sock)[0], recv(sock)[0]}) == 2
+
+
+def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
+    router: tuple[Router, str],
+) -> None:
+    """RFC 8: one mmi.service question tells a mistyped or absent service (404) from
+    a slow worker, so the one line says which."""
+    sock, endpoint = router
+    process = start_call(
+        "--server", endpoint, "--timeout", "0.2", "--retries", "1", "lamp", "on"
+    )
+    assert recv(sock, timeout_ms=10_000)[1:] == [b"MDPC02", b"\x01", b"lamp", b"on"]
+    peer, *probe = recv(sock, timeout_ms=10_000)
+    assert probe == [b"MDPC02", b"\x01", b"mmi.service", b"lamp"]
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"mmi.service", b"404"])
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert err.decode().splitlines()[-1] == (
+        f"raspy: {endpoint}: no reply from service 'lamp' after 1 tries of 0.2s"
+        " (no worker serves 'lamp' now)"
+    )
 
 
 @pytest.mark.parametrize(
