@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from paho.mqtt.client import topic_matches_sub
+
 from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
@@ -61,17 +63,6 @@ class Swept:
     cleared: int
     collected: int
     overflow: int
-
-
-def filter_matches(topic_filter: str, topic: str) -> bool:
-    """Does the MQTT filter (`+`, `#`) match `topic`?"""
-    wanted, levels = topic_filter.split("/"), topic.split("/")
-    for index, level in enumerate(wanted):
-        if level == "#":
-            return len(levels) >= index
-        if index >= len(levels) or level not in ("+", levels[index]):
-            return False
-    return len(levels) == len(wanted)
 
 
 class Sweep:
@@ -144,7 +135,7 @@ class Sweep:
 
     def matches(self, topic: str) -> bool:
         """Is `topic` one the sweep subscribed to (late ones come after it ends too)?"""
-        return any(filter_matches(f, topic) for f in self.filters)
+        return any(topic_matches_sub(f, topic) for f in self.filters)
 
     def seen(self, topic: str, payload: bytes, retained: bool) -> None:
         """A message on a sweep filter: kept if it is a retained one of this hub's."""
