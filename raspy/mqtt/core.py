@@ -21,9 +21,9 @@ from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import CoalescingBuffer, Message
-from raspy.mqtt.discovery import Discovery, device_infos
+from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery, device_infos
 from raspy.mqtt.filters import GlobFilter
-from raspy.mqtt.sweep import UNIQUE_PREFIX, Subscribe, Sweep, Swept, Unsubscribe
+from raspy.mqtt.sweep import Subscribe, Sweep, Swept, Unsubscribe
 from raspy.mqtt.topics import (
     DeviceTarget,
     ScenarioTarget,

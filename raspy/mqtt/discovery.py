@@ -21,6 +21,7 @@ from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
+UNIQUE_PREFIX: Final = "raspy."  # every unique id made here starts so
 DEVICE_COMPONENTS: Final = ("sensor", "binary_sensor", "switch", "light")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 # Kinds (oid) whose values are numbers Home Assistant can chart
@@ -42,6 +43,11 @@ _LEVEL_STATE: Final = (
 # and as its brightness: Home Assistant ignores an empty one, where float("null")
 # would fail at every such message
 _LEVEL_BRIGHTNESS: Final = "{{ '' if value_json is none else value_json }}"
+
+
+def device_unique(fullname: str) -> str:
+    """A device's unique id in Home Assistant: `raspy.<host>.<svc>.<device>`."""
+    return f"{UNIQUE_PREFIX}{fullname}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +124,11 @@ class Discovery:
 
     def device_topics(self, fullname: str) -> list[str]:
         """Every config topic a device could have had (whatever its kind was)."""
-        return [self.topic(c, f"raspy.{fullname}") for c in DEVICE_COMPONENTS]
+        return [self.topic(c, device_unique(fullname)) for c in DEVICE_COMPONENTS]
 
     def device_entry(self, info: DeviceInfo) -> Entry | None:
         """The config of a device, or None for a kind Home Assistant is not shown."""
-        unique_id = f"raspy.{info.fullname}"
+        unique_id = device_unique(info.fullname)
         value = self.topics.device_topic(info.fullname, "value")
         command = self.topics.device_topic(info.fullname, "set")
         config = self._common(unique_id, info.label, info.oid)
@@ -181,7 +187,7 @@ class Discovery:
 
     def scenario_entry(self, name: str) -> Entry:
         """A button that runs scenario `name` (`…/scenario/<name>/run`)."""
-        unique_id = f"raspy.{self.topics.host}.scenario.{name}"
+        unique_id = f"{UNIQUE_PREFIX}{self.topics.host}.scenario.{name}"
         config = self._common(unique_id, name, "scenario")
         config["command_topic"] = self.topics.scenario_topic(name, RUN)
         config["payload_press"] = "PRESS"

@@ -25,11 +25,10 @@ from typing import Final
 
 from paho.mqtt.client import topic_matches_sub
 
-from raspy.mqtt.discovery import Discovery
+from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
-UNIQUE_PREFIX: Final = "raspy."  # every unique id raspy's discovery makes
 # the keys a scenario writes (actors/scenario.py STATE_KEYS): `/scenario/<n>/<key>`
 # is `<base>/<host>/scenario/<n>/<key>`, a topic as deep as a command's
 SCENARIO_FIELDS: Final = frozenset(
