@@ -256,7 +256,7 @@ _WIRING: Final = Wiring(
     start_devices=_start_devices,
     clone_restarted=_clone_restarted,
     given_up=lambda rt, name: hardware.given_up(name),
-    stopped=lambda rt: hardware.daemon_stopped(),
+    stopped=lambda rt: hardware.release_abandoned("daemon stopped"),
 )
 
 

@@ -185,21 +185,18 @@ def _forget_turned_off(
 
 
 def given_up(name: str) -> None:
-    """The supervisor gave part `name` up. A failed gpio service kept its outputs for
-    a restart that will not come now, and no max_on_s runs for them: they go to
-    their on_stop state (off and released, or, for `keep`, left as they are)."""
-    if name != f"devices.{GPIO}":
-        return
-    for pin in gpio_pins.release_kept_elsewhere(None, abandoned=True):
-        log.warning("gpio_output_released", pin=pin, reason="gpio service failed")
+    """The supervisor gave part `name` up: a failed gpio service kept its outputs for
+    a restart that will not come now, and no max_on_s runs for them."""
+    if name == f"devices.{GPIO}":
+        release_abandoned("gpio service failed")
 
 
-def daemon_stopped() -> None:
-    """raspyd stops. A gpio service that was waiting to be restarted kept its
-    outputs for a successor that will not come: they take their on_stop state now,
-    as at a clean stop (off and released; `keep`: as they are)."""
+def release_abandoned(reason: str) -> None:
+    """Outputs kept for a gpio service that will not come (given up, or raspyd stops
+    while one waits for its restart) take their on_stop state, as at a clean stop:
+    off and released, or, for `keep`, left as they are."""
     for pin in gpio_pins.release_kept_elsewhere(None, abandoned=True):
-        log.warning("gpio_output_released", pin=pin, reason="daemon stopped")
+        log.warning("gpio_output_released", pin=pin, reason=reason)
 
 
 def offline_start(
