@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, get_args
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
@@ -29,7 +29,9 @@ RUNAWAY_WINDOW_S: Final = 60.0
 # Starts by these triggers are not counted by the runaway guard: their schedule bounds
 # their rate (`every: 1s` is 60 a minute by design), and no action can make them fire
 # again, which is what a runaway is (a scenario whose set re-triggers it).
-SCHEDULED_KINDS: Final = frozenset({"cron", "at", "every", "sun"})
+SCHEDULED_KINDS: Final = frozenset(
+    tm.kind_of(trigger) for trigger in get_args(model.TimeTrigger)
+)
 
 
 class State(StrEnum):
@@ -158,7 +160,7 @@ class ScenarioCore:
     ) -> list[Output]:
         """Time trigger `index` (cron, at, every, sun) is due since `scheduled_wall`."""
         trigger = self.scenario.triggers[index]
-        kind = type(trigger).__name__.removesuffix("Trigger").lower()
+        kind = tm.kind_of(type(trigger))
         data = tm.trigger_data(kind, getattr(trigger, "id", ""), value=scheduled_wall)
         out: list[Output] = []
         self._fire(data, mono, wall, out, check=True)

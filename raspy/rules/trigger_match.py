@@ -164,6 +164,11 @@ def fires(trigger: model.KvTrigger, old: JsonValue, new: JsonValue) -> bool:
     return not same(old, new)
 
 
+def kind_of(trigger: type) -> str:
+    """What `trigger.kind` says for a trigger class: `CronTrigger` is `cron`."""
+    return trigger.__name__.removesuffix("Trigger").lower()
+
+
 def trigger_data(
     kind: str,
     trigger_id: str,
