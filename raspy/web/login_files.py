@@ -59,18 +59,20 @@ class LoginFiles:
         self.token_file = token_path(data_dir)
         self.password_file = Path(password_hash_file) if password_hash_file else None
 
+    def _files(self) -> list[tuple[Path, str]]:
+        """The login files (path, what it is), the token's first."""
+        files = [(self.token_file, "web token hash")]
+        if self.password_file is not None:
+            files.append((self.password_file, "[http] password_hash_file"))
+        return files
+
     def generation(self) -> tuple[tuple[int, int, int] | None, ...]:
         """What changes when a login file is written anew (inode, time, size; None
         for a missing file): one stat per file, cheap enough for every request."""
-        paths = [self.token_file]
-        if self.password_file is not None:
-            paths.append(self.password_file)
-        return tuple(_identity(path) for path in paths)
+        return tuple(_identity(path) for path, _ in self._files())
 
     def hashes(self) -> list[SecretHash]:
-        found = [read_hash(self.token_file, "web token hash")]
-        if self.password_file is not None:
-            found.append(read_hash(self.password_file, "[http] password_hash_file"))
+        found = [read_hash(path, what) for path, what in self._files()]
         return [h for h in found if h is not None]
 
     def configured(self) -> bool:
