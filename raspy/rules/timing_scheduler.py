@@ -79,6 +79,18 @@ class _Job:
     last_fired: float | None
     generation: int
 
+    def follow_real_time(self, delta_s: float) -> bool:
+        """An `every` key's grid moves with a wall step of `delta_s` (it counts real
+        elapsed time); False for a calendar key, which is left as it is."""
+        if not isinstance(self.trigger, EveryTrigger):
+            return False
+        self.anchor_ts += delta_s
+        if self.last_fired is not None:
+            self.last_fired += delta_s
+        if self.next_wall is not None:
+            self.next_wall += delta_s
+        return True
+
 
 class TimeScheduler:
     """Time triggers by key; the earliest next fire is at the top of one heap."""
@@ -209,16 +221,8 @@ class TimeScheduler:
         (three of -0.5 s made a 45 s grid 1.5 s late in real time)."""
         if abs(delta_s) < _SLEW_IGNORED_S:
             return
-        moved = False
-        for job in self._jobs.values():
-            if isinstance(job.trigger, EveryTrigger):
-                job.anchor_ts += delta_s
-                if job.last_fired is not None:
-                    job.last_fired += delta_s
-                if job.next_wall is not None:
-                    job.next_wall += delta_s
-                moved = True
-        if moved:
+        moved = [job.follow_real_time(delta_s) for job in self._jobs.values()]
+        if any(moved):
             self._rebuild()
 
     # --- internals --------------------------------------------------------------------
@@ -256,10 +260,7 @@ class TimeScheduler:
     def _after_step(self, now_wall: float, delta_s: float) -> None:
         """Every key's next fire after a wall step of `delta_s` (see the module doc)."""
         for job in self._jobs.values():
-            if isinstance(job.trigger, EveryTrigger):  # real time: the grid moves
-                job.anchor_ts += delta_s
-                if job.last_fired is not None:
-                    job.last_fired += delta_s
+            job.follow_real_time(delta_s)  # its next fire is computed again below
             job.last_fired = _guarded(job.last_fired, now_wall)
             after = (
                 now_wall if job.last_fired is None else max(now_wall, job.last_fired)
