@@ -175,12 +175,17 @@ def _forget_turned_off(
     device taken out of a running service's config is (its readings are deleted
     then). They stayed in the tree, marked offline, and so on every page and in
     Home Assistant, for ever."""
-    for service in sorted({FAKE, ONEWIRE, RTC, GPIO} - set(hosted)):
-        prefix = f"/device/{hostname}.{service}."
-        keys = sorted(key for key, body in read_tree(prefix) if body)
-        if not keys:
-            continue
-        publisher.set_many([(key.encode("utf-8"), b"") for key in keys])
+    turned_off = {FAKE, ONEWIRE, RTC, GPIO} - set(hosted)
+    if not turned_off:
+        return
+    prefix = f"/device/{hostname}."  # one read of the tree for all of them
+    gone: dict[str, list[str]] = {}
+    for key, body in read_tree(prefix):
+        service = key[len(prefix) :].partition(".")[0]
+        if body and service in turned_off:
+            gone.setdefault(service, []).append(key)
+    for service, keys in sorted(gone.items()):
+        publisher.set_many([(key.encode("utf-8"), b"") for key in sorted(keys)])
         log.info("device_readings_forgotten", service=service, keys=len(keys))
 
 
