@@ -17,7 +17,7 @@ from raspy.rules import model
 from raspy.rules.engine import State, Status
 from raspy.rules.model import Scenario
 from raspy.rules.template import TemplateError, render
-from raspy.rules.trigger_match import matcher
+from raspy.rules.trigger_match import literal_glob, matcher
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
 Target = TypeVar("Target")
@@ -85,8 +85,9 @@ def status_from_tree(tree: TreeView, name: str) -> Status:
 
 
 def interest(scenario: Scenario, host: str) -> list[str]:
-    """Globs of the keys a scenario reads: trigger patterns and the literal kv() keys
-    of its conditions and actions (`{host}` and variables filled in)."""
+    """Globs of the keys a scenario reads: its trigger patterns, and the literal kv()
+    keys of its conditions and actions escaped so that each matches itself only (a
+    Clone key may hold `[`, `*` or `?`); `{host}` and variables filled in."""
     patterns = [
         t.pattern
         for t in scenario.triggers
@@ -96,13 +97,18 @@ def interest(scenario: Scenario, host: str) -> list[str]:
     for expression in _expressions(scenario):
         keys.update(expression.kv_keys())
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
-    out: list[str] = []
-    for text in [*patterns, *sorted(keys)]:
-        try:
-            out.append(render(text, names))
-        except TemplateError:  # a key made of other names: matched by no route
-            continue
-    return out
+    globs = [g for g in (_filled(p, names) for p in patterns) if g is not None]
+    literal = (_filled(k, names) for k in sorted(keys))
+    return globs + [literal_glob(k) for k in literal if k is not None]
+
+
+def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
+    """`text` with its templates filled; None for a key made of other names (such as
+    `{trigger.key}`): matched by no route."""
+    try:
+        return render(text, names)
+    except TemplateError:
+        return None
 
 
 def _expressions(scenario: Scenario) -> list[model.Expression]:

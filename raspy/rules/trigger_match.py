@@ -132,6 +132,12 @@ def matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
     return lambda key: match(key) is not None
 
 
+def literal_glob(key: str) -> str:
+    """The glob that matches `key` alone: its `[`, `*` and `?` each in a one-character
+    class (`/x/[1]` is `/x/[[]1]`), the only escape fnmatch knows."""
+    return re.sub(r"([\[*?])", r"[\1]", key)
+
+
 def as_number(value: JsonValue) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -86,6 +86,34 @@ def test_routes_answer_the_scenarios_whose_globs_match_a_key() -> None:
     assert routes.refs("/device/hub.fake.t1/value") == (one,)
 
 
+def test_a_kv_key_with_glob_characters_is_read_and_routed_as_written() -> None:
+    """Clone keys may hold `[`, `*` and `?`: kv('/x/[1]') reads and watches `/x/[1]`
+    itself, not `/x/1`; trigger patterns stay globs."""
+    scenario = m.Scenario(
+        name="s",
+        triggers=(m.KvTrigger("/t/[ab]"),),
+        actions=(
+            m.WaitUntilAction(
+                compile_expression("kv('/x/[1]') == 1 or kv('/y/*?') == 2")
+            ),
+        ),
+    )
+    tree = TreeView()
+    tree.seed([("/x/[1]", b"1"), ("/x/1", b"5")])
+    assert tree.kv("/x/[1]") == 1
+    ref = Recorder.start()
+    try:
+        routes: Routes[pykka.ActorRef[Any]] = Routes()
+        routes.add("s", ref, interest(scenario, "hub"))
+        assert routes.refs("/x/[1]") == (ref,)
+        assert routes.refs("/y/*?") == (ref,)
+        assert routes.refs("/t/a") == (ref,)
+        for other in ("/x/1", "/y/ab", "/y/*x", "/t/[ab]"):
+            assert routes.refs(other) == (), other
+    finally:
+        ref.stop()
+
+
 def test_the_shared_ticker_tells_each_actor_once_at_its_latest_deadline() -> None:
     clock = FakeClock()
     ticker = SharedTicker(clock, name="test-ticker")
