@@ -28,6 +28,7 @@ from raspy.clock import Clock
 from raspy.devices.tree import Publisher
 from raspy.errors import StoreError
 from raspy.rules import cron_jobs
+from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.cron_jobs import CronJob, Deleted, Saved
 from raspy.rules.model import CronTrigger
 from raspy.rules.timing import ClockJumped, Fired, TimeScheduler
@@ -57,8 +58,10 @@ class CronActor(pykka.ThreadingActor):
         tz: ZoneInfo,
         clock: Clock,
         stats: Stats,
+        steps: ClockSteps | None = None,
     ) -> None:
         super().__init__()
+        self._steps = steps or ClockSteps(tz)  # shared with the core: one log a step
         self._edge = edge
         self._store = store
         self._publisher = publisher
@@ -146,13 +149,15 @@ class CronActor(pykka.ThreadingActor):
         return None
 
     def _on_tick(self) -> None:
-        now_wall = self._clock.wall()
+        now_wall, now_mono = self._clock.wall(), self._clock.monotonic()
         fired: list[tuple[bytes, bytes]] = []
-        for output in self._scheduler.due(now_wall, self._clock.monotonic()):
+        for output in self._scheduler.due(now_wall, now_mono):
             match output:
                 case ClockJumped(delta_s=delta_s):
-                    log.warning("clock_jumped", delta_s=round(delta_s, 3))
                     self._stats.incr("cron.clock_jumps")
+                    said = self._steps.first(delta_s, now_wall, now_mono)
+                    if said is not None:  # the core may have said this step
+                        log.warning("clock_jumped", **said)
                 case Fired(key=name, scheduled_wall_ts=scheduled):
                     job = self._jobs[name]
                     body = cron_jobs.event_body(job, scheduled, now_wall, self._tz)
@@ -254,6 +259,7 @@ def start_cron(
     tz: ZoneInfo,
     clock: Clock,
     stats: Stats,
+    steps: ClockSteps | None = None,
 ) -> pykka.ActorRef[Any]:
     """Start the cron service; returns once its jobs are loaded and it is registered."""
     return CronActor.start(
@@ -265,4 +271,5 @@ def start_cron(
         tz=tz,
         clock=clock,
         stats=stats,
+        steps=steps,
     )

@@ -29,6 +29,7 @@ from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.rules import engine, model
 from raspy.rules import run as run_mod
+from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.engine import State, Status
 from raspy.rules.timing import (
     ClockJumped,
@@ -96,6 +97,7 @@ class CoreActor(pykka.ThreadingActor):
         *,
         max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
         daemon_start: bool = True,
+        steps: ClockSteps | None = None,
     ) -> None:
         super().__init__()
         self.host = host
@@ -121,6 +123,7 @@ class CoreActor(pykka.ThreadingActor):
             max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
         )
         self._scheduler = TimeScheduler(self.tz, self.location)
+        self._steps = steps or ClockSteps(self.tz)  # shared with cron: one log a step
         self._ticker = SharedTicker(links.clock)
         self._worker = LocalWorker(
             links.outbox,
@@ -214,10 +217,13 @@ class CoreActor(pykka.ThreadingActor):
     def _on_time(self) -> None:
         clock = self.links.clock
         jumped = False  # the days between a fire and the next say nothing then
-        for out in self._scheduler.due(clock.wall(), clock.monotonic()):
+        now_wall, now_mono = clock.wall(), clock.monotonic()
+        for out in self._scheduler.due(now_wall, now_mono):
             match out:
                 case ClockJumped(delta_s=delta_s):
-                    log.warning("clock_jumped", delta_s=round(delta_s, 3))
+                    said = self._steps.first(delta_s, now_wall, now_mono)
+                    if said is not None:  # cron may have said this step
+                        log.warning("clock_jumped", **said)
                     jumped = True
                 case Fired(key=key, scheduled_wall_ts=scheduled):
                     name, _, index = key.rpartition("#")

@@ -19,6 +19,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig
+from raspy.rules.clock_steps import ClockSteps
 from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class _Start:
     name: str
     clone: pykka.ActorRef[Any]
     publisher: ClonePublisher
+    steps: ClockSteps  # the core's and cron's both: a clock step is logged once
 
     def __call__(self) -> pykka.ActorRef[Any]:
         rt = self.rt
@@ -69,6 +71,7 @@ class _Start:
                 tz=tz,
                 clock=rt.clock,
                 stats=rt.stats,
+                steps=self.steps,
             )
         links = CoreLinks(
             rt.edge, rt.outbox, self.publisher, self.clone, rt.store, rt.clock, rt.stats
@@ -80,6 +83,7 @@ class _Start:
             links,
             max_value_bytes=rt.config.clone.max_value_bytes,
             daemon_start=not rt.core_started,
+            steps=self.steps,
         )
         rt.core_started = True
         return ref
@@ -103,5 +107,7 @@ def start_core(rt: Runtime) -> None:
         return
     publish_outbox = clone.ask(msgs.GetPublishOutbox(), timeout=5)
     assert isinstance(publish_outbox, Outbox)
+    steps = ClockSteps(core_zone(rt.config.core))
     for name in _CHILDREN:
-        rt.add_child(name, _Start(rt, name, clone, ClonePublisher(publish_outbox)))
+        publisher = ClonePublisher(publish_outbox)
+        rt.add_child(name, _Start(rt, name, clone, publisher, steps))

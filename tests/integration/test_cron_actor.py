@@ -175,6 +175,9 @@ def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
             "component": "cron",
             "event": "clock_jumped",
             "delta_s": 3600.0,
+            "before": "2023-11-14T22:14:20+00:00",
+            "after": "2023-11-14T23:14:20+00:00",
+            "reason": "cron jobs and scenario time triggers go on from the new time",
             "log_level": "warning",
         }
     ]

@@ -23,6 +23,7 @@ from raspy.actors.cron import start_cron
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.config import CoreConfig
+from raspy.rules.clock_steps import ClockSteps
 from raspy.stats import Stats
 from raspy.storage.store import Store
 
@@ -145,6 +146,49 @@ def test_an_every_trigger_keeps_its_real_cadence_after_a_step_back(
     clock.advance(10)  # 10 real seconds later, whatever the wall clock says
     wait_value(tree, "/scenario/tick/runs", 3)
     assert value(tree, "/scenario/tick/at") == start + 30 - TWO_DAYS_S
+
+
+def test_one_clock_step_is_logged_once_though_core_and_cron_both_follow_it(
+    stepping_core: Core, tree: CloneClient, edge: EdgeHandle, server: CloneServer
+) -> None:
+    """The core's scheduler and cron's each see the step; the log says it once, with
+    the wall times before and after."""
+    core = stepping_core
+    clock = core.clock
+    assert isinstance(clock, SteppingClock)
+    stats = Stats()
+    core.steps = ClockSteps(UTC_ZONE)  # as the daemon's wiring shares one
+    core.start()
+    cron = start_cron(
+        edge=edge.ref,
+        outbox=edge.outbox,
+        store=core.store,
+        publisher=server.publisher,
+        hostname=HOST,
+        tz=UTC_ZONE,
+        clock=clock,
+        stats=stats,
+        steps=core.steps,
+    )
+    try:
+        assert _cron_request(edge, action="add", name="m", schedule="0 0 1 1 *") == (
+            b"200"
+        )
+        assert core.request("import", document=TICK)[0] == b"200"
+        wait_value(tree, "/scenario/tick/state", "idle")
+        with capture_logs() as logs:
+            clock.step_wall(3600.0)
+            clock.advance(10)  # the core's next `every` check sees the step
+            wait_value(tree, "/scenario/tick/runs", 1)
+            clock.advance(60)  # cron's (at most a minute of sleep) too
+            wait_until(lambda: stats.get("cron.clock_jumps") == 1, what="cron's")
+        jumps = [entry for entry in logs if entry["event"] == "clock_jumped"]
+        assert len(jumps) == 1, jumps
+        assert jumps[0]["delta_s"] == 3600.0
+        assert jumps[0]["after"] == "2023-11-14T23:13:30+00:00"
+        assert jumps[0]["before"] < jumps[0]["after"]
+    finally:
+        cron.stop(block=True, timeout=10)
 
 
 def test_a_sun_trigger_in_the_polar_night_says_once_which_days_it_skips(

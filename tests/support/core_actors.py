@@ -20,6 +20,7 @@ from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.config import CoreConfig
 from raspy.devices.template import JsonValue
+from raspy.rules.clock_steps import ClockSteps
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
@@ -43,6 +44,7 @@ class Core:
     clock: FakeClock
     config: CoreConfig = field(default_factory=lambda: CoreConfig(timezone="UTC"))
     ref: pykka.ActorRef[Any] | None = None
+    steps: ClockSteps | None = None  # shared with a cron actor: one log a clock step
 
     def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
@@ -62,6 +64,7 @@ class Core:
             core_zone(self.config),
             links,
             daemon_start=daemon_start,
+            steps=self.steps,
         )
         return self.ref
 
