@@ -1,4 +1,5 @@
-"""1-Wire thermometers (DS18B20 and relatives) read through the Linux sysfs tree.
+"""1-Wire thermometers (DS18B20 and relatives, and the MAX31850 thermocouple
+converter, which shares the DS1825's family code) read through the Linux sysfs tree.
 
 The `w1_slave` format is parsed here by a pure function, parse_w1_slave(); only
 read_w1_slave() and discover() touch files. w1thermsensor gives the table of sensor
@@ -49,6 +50,19 @@ SENSOR_ID: Final = re.compile(r"([0-9a-f]{2})-[0-9a-f]{12}")
 OID: Final = "sensor.temperature"
 POWER_ON_C: Final = 85.0  # DS18B20 power-on reset value of the scratchpad
 RANGE_C: Final = (-55.0, 125.0)  # the datasheet range of the DS18x20 family
+# Family 3b is the DS1825 thermometer and the MAX31850 thermocouple converter. The
+# top bit of the configuration register (scratchpad byte 4) tells them apart: it
+# reads 0 on a DS1825 (0 R1 R0 1 AD3-AD0), 1 on a MAX31850 (bits 7-4 read 1).
+FAMILY_3B: Final = 0x3B
+_MAX31850_CONFIG_BIT: Final = 0x80
+# What a MAX31850 can report (types K to E; the widest, S and R, to +1768 °C)
+MAX31850_RANGE_C: Final = (-270.0, 1768.0)
+# MAX31850 byte 0 bit 0: a fault; byte 2 bits 0-2 say which
+_MAX31850_FAULTS: Final = (
+    (0x01, "open circuit"),
+    (0x02, "short to GND"),
+    (0x04, "short to VCC"),
+)
 _MAX_FILE_BYTES: Final = 4096
 _HEX_BYTES: Final = r"((?:[0-9a-fA-F]{2} ){9})"
 _CRC_LINE: Final = re.compile(_HEX_BYTES + r": crc=([0-9a-fA-F]{2}) (YES|NO)")
@@ -145,12 +159,33 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
         return W1Result(Status.MALFORMED, None, f"line 2: {quote(lines[1])}")
     if scratchpad == bytes(9):
         return W1Result(Status.ZERO_SCRATCHPAD, None, "all-zero scratchpad")
+    if family_code == FAMILY_3B and scratchpad[4] & _MAX31850_CONFIG_BIT:
+        return _thermocouple(scratchpad)
     family = families().get(family_code)
     if family is not None and family.twelve_bit:
         celsius = _sixteenths(scratchpad) / 16.0
     else:
         celsius = int(temp_line[2]) / 1000.0
     return classify(celsius)
+
+
+def _thermocouple(scratchpad: bytes) -> W1Result:
+    """A MAX31850's scratchpad: a fault as its status, else the cold-junction
+    compensated temperature (bytes 0-1: 1/4 °C in bits 15-2, bit 1 reserved, bit 0
+    the fault flag) checked against the thermocouple range."""
+    if scratchpad[0] & 0x01:
+        found = [name for bit, name in _MAX31850_FAULTS if scratchpad[2] & bit]
+        return W1Result(
+            Status.THERMOCOUPLE_FAULT,
+            None,
+            "thermocouple: " + (", ".join(found) or "fault, cause not given"),
+        )
+    raw = int.from_bytes(scratchpad[:2], "little", signed=True) & ~0b11
+    celsius = raw / 16.0
+    low, high = MAX31850_RANGE_C
+    if not low <= celsius <= high:
+        return W1Result(Status.OUT_OF_RANGE, None, f"{celsius} °C outside the range")
+    return W1Result(Status.OK, celsius)
 
 
 def _sixteenths(scratchpad: bytes) -> int:

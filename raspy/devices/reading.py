@@ -47,6 +47,8 @@ class Status(StrEnum):
     ZERO_SCRATCHPAD = "zero_scratchpad"  # all-zero bytes: 0 °C with a valid CRC
     OUT_OF_RANGE = "out_of_range"  # above the sensor's range, e.g. 127.9375 °C
     UNPLUGGED = "unplugged"  # below the sensor's range, about -110 °C
+    # MAX31850: the converter flags its thermocouple open or shorted (the detail says)
+    THERMOCOUPLE_FAULT = "thermocouple_fault"
     EMPTY = "empty"  # the device file is empty or cut short
     MALFORMED = "malformed"  # the device file is not in the expected format
     UNREADABLE = "unreadable"  # the device file exists but reading it failed

@@ -15,6 +15,7 @@ from raspy.devices.onewire import crc8
 POWER_ON_RAW = 0x0550  # 85 °C
 DS18B20 = 0x28
 DS18S20 = 0x10
+FAMILY_3B = 0x3B  # DS1825 thermometer, and MAX31850 thermocouple converter
 
 
 def scratchpad(raw: int, config: int = 0x7F) -> bytes:
@@ -23,6 +24,24 @@ def scratchpad(raw: int, config: int = 0x7F) -> bytes:
     remain = 0x10 - (raw & 0x0F)  # COUNT_REMAIN, as real sensors report it
     body += bytes([0x4B, 0x46, config, 0xFF, remain, 0x10])
     return bytes(body) + bytes([crc8(bytes(body))])
+
+
+def max31850_scratchpad(
+    celsius: float, *, faults: int = 0, address: int = 0, cold_junction: float = 25.0
+) -> bytes:
+    """A MAX31850 scratchpad: the thermocouple in 1/4 °C (bits 15-2 of bytes 0-1,
+    bit 0 set when any of `faults` is), the cold junction in 1/16 °C (bits 15-4 of
+    bytes 2-3) over the fault bits (0 open circuit, 1 short to GND, 2 short to
+    VCC), the configuration register (bits 7-4 read 1, 3-0 the address pins),
+    three reserved bytes and the CRC."""
+    quarters = round(celsius * 4)
+    assert quarters / 4 == celsius, celsius
+    word = quarters << 2 | (1 if faults else 0)
+    junction = round(cold_junction * 16) << 4 | faults & 0b111
+    body = word.to_bytes(2, "little", signed=True)
+    body += junction.to_bytes(2, "little", signed=True)
+    body += bytes([0xF0 | address, 0xFF, 0xFF, 0xFF])
+    return body + bytes([crc8(body)])
 
 
 def raw_of(celsius: float) -> int:

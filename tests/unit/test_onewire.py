@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from support.sysfs import (
     DS18B20,
     DS18S20,
+    FAMILY_3B,
     POWER_ON_RAW,
     FakeW1Tree,
+    max31850_scratchpad,
     raw_of,
     scratchpad,
     w1_slave_text,
@@ -271,3 +273,66 @@ def test_at_a_lower_resolution_the_undefined_low_bits_are_not_counted(
         assert result.celsius == (raw // step * step) / 16
     else:
         assert (raw // step * step) == POWER_ON_RAW
+
+
+THERMOCOUPLE = "3b-0000001a2b3c"
+
+
+def test_a_max31850_reads_far_beyond_the_ds18b20_range(tree: FakeW1Tree) -> None:
+    """Family 3b with the top configuration bit set is a MAX31850: 300 °C is a
+    reading (a DS18B20 or DS1825 would be out of range), 85 °C is no power-on value."""
+    tree.add(THERMOCOUPLE, w1_slave_text(max31850_scratchpad(300.0, address=5)))
+    registry = _registry(tree)
+    assert registry.names() == [THERMOCOUPLE]
+    assert _poll(registry) == {THERMOCOUPLE: Reading(300.0, "°C", Status.OK, NOW)}
+    for celsius in (85.0, -200.25, 1372.75, 0.0):
+        tree.write(THERMOCOUPLE, w1_slave_text(max31850_scratchpad(celsius)))
+        assert registry.get(THERMOCOUPLE).read(NOW).value == celsius
+
+
+@pytest.mark.parametrize(
+    ("faults", "detail"),
+    [
+        (0b001, "thermocouple: open circuit"),
+        (0b010, "thermocouple: short to GND"),
+        (0b100, "thermocouple: short to VCC"),
+        (0b110, "thermocouple: short to GND, short to VCC"),
+    ],
+)
+def test_a_max31850_fault_is_a_status_not_a_reading(
+    tree: FakeW1Tree, faults: int, detail: str
+) -> None:
+    text = w1_slave_text(max31850_scratchpad(2047.75, faults=faults))
+    tree.add(THERMOCOUPLE, text)
+    registry = _registry(tree)
+    assert _poll(registry) == {
+        THERMOCOUPLE: Reading(None, "°C", Status.THERMOCOUPLE_FAULT, NOW, detail)
+    }
+
+
+def test_a_max31850_beyond_any_thermocouple_is_out_of_range() -> None:
+    result = parse_w1_slave(w1_slave_text(max31850_scratchpad(1800.0)), FAMILY_3B)
+    assert result == W1Result(Status.OUT_OF_RANGE, None, "1800.0 °C outside the range")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (raw_of(21.5), W1Result(Status.OK, 21.5)),
+        (
+            POWER_ON_RAW,
+            W1Result(
+                Status.POWER_ON_VALUE, None, "85 °C: no conversion since power-on"
+            ),
+        ),
+        (
+            raw_of(300.0),
+            W1Result(Status.OUT_OF_RANGE, None, "300.0 °C above the range"),
+        ),
+    ],
+)
+def test_a_ds1825_keeps_the_thermometer_rules(raw: int, expected: W1Result) -> None:
+    """Its configuration register (0 R1 R0 1, then the address pins) has the top bit
+    clear: the 3b thermometer keeps the DS18B20's range and 85 °C rule."""
+    text = w1_slave_text(scratchpad(raw, config=0x7A))
+    assert parse_w1_slave(text, FAMILY_3B) == expected
