@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -13,6 +14,17 @@ class Clock(Protocol):
 
     def wall(self) -> float:
         """Seconds since the epoch (display and values that survive restarts)."""
+        ...
+
+
+@runtime_checkable
+class MovingClock(Clock, Protocol):
+    """A clock that moves only when told (a test's): it calls each listener after each
+    move, so that a thread waiting for a time on it sleeps until the clock moves
+    instead of reading it again and again."""
+
+    def listen(self, moved: Callable[[], None]) -> Callable[[], None]:
+        """Call `moved()` after each move from now on; returns the call that stops it."""
         ...
 
 

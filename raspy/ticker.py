@@ -4,8 +4,13 @@ message loop without delaying its messages, so the waiting happens here.
 SharedTicker: one thread and one heap for many actors (a ticker thread per scenario
 would wake hundreds of threads for nothing). DeadlineTicker: the same for one actor,
 on a thread of its own. Each actor has at most one deadline (monotonic s on the
-clock): set() replaces it, and after its Tick the actor sets the next one. The clock
-is re-read at least every _MAX_WAIT_S, so a test's FakeClock moving forward is seen.
+clock): set() replaces it, and after its Tick the actor sets the next one.
+
+An idle wake-up costs on a Pi, so the thread sleeps until the earliest deadline (or
+until set() gives an earlier one): on the system clock, whose monotonic time is the
+one a Condition's timeout counts, for exactly that long; on a MovingClock (a test's)
+until the clock says it moved. Only a clock of another kind is re-read every
+_MAX_WAIT_S, as nothing tells when it moves.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import pykka
 
-from raspy.clock import Clock
+from raspy.clock import Clock, MovingClock, SystemClock
 
-_MAX_WAIT_S: Final = 0.25
+_MAX_WAIT_S: Final = 0.25  # a clock that says nothing when it moves: re-read this often
+_LONGEST_WAIT_S: Final = 3600.0  # below any Condition timeout limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +46,17 @@ class SharedTicker:
         self._heap: list[tuple[float, int, str]] = []
         self._order = itertools.count()
         self._stopped = False
+        self._unlisten: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
+        if isinstance(self._clock, MovingClock):
+            self._unlisten = self._clock.listen(self._moved)
         self._thread.start()
+
+    def _moved(self) -> None:
+        with self._cond:
+            self._cond.notify()
 
     def set(self, ref: pykka.ActorRef[Any], deadline: float | None) -> None:
         """Replace `ref`'s deadline (monotonic s on the clock); None forgets it."""
@@ -67,6 +81,8 @@ class SharedTicker:
                 self._cond.notify()
 
     def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
         with self._cond:
             self._stopped = True
             self._cond.notify()
@@ -97,9 +113,17 @@ class SharedTicker:
                         due.append(self._refs.pop(urn))
                 if due:
                     return due
-                wait_s = _MAX_WAIT_S if not heap else min(heap[0][0] - now, _MAX_WAIT_S)
-                self._cond.wait(wait_s)
+                self._cond.wait(self._wait_s(heap[0][0] - now if heap else None))
             return None
+
+    def _wait_s(self, until_due: float | None) -> float | None:
+        """How long to sleep with the earliest deadline `until_due` s away (None: no
+        deadline); None sleeps until notified (set(), stop() or a MovingClock)."""
+        if isinstance(self._clock, SystemClock):
+            return None if until_due is None else min(until_due, _LONGEST_WAIT_S)
+        if self._unlisten is not None:
+            return None
+        return _MAX_WAIT_S if until_due is None else min(until_due, _MAX_WAIT_S)
 
 
 class DeadlineTicker:

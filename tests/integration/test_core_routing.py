@@ -4,6 +4,7 @@ ticker thread every scenario shares (raspy.ticker), with real actors."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -11,10 +12,11 @@ from support.clock import FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
+from raspy.clock import SystemClock
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
 from raspy.rules.tree_view import Routes, TreeView, decode, interest
-from raspy.ticker import SharedTicker
+from raspy.ticker import DeadlineTicker, SharedTicker
 
 
 class Recorder(pykka.ThreadingActor):
@@ -136,3 +138,50 @@ def test_the_shared_ticker_tells_each_actor_once_at_its_latest_deadline() -> Non
         assert _ticks(second) == 1
     finally:
         ticker.stop()
+
+
+class CountingSystemClock(SystemClock):
+    """The system clock, counting how often the ticker thread reads it."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def monotonic(self) -> float:
+        self.reads += 1
+        return time.monotonic()
+
+
+class CountingFakeClock(FakeClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def monotonic(self) -> float:
+        self.reads += 1
+        return super().monotonic()
+
+
+def test_an_idle_ticker_sleeps_until_its_deadline_or_its_test_clock_moves() -> None:
+    """No wake-up every quarter second: on the system clock the thread sleeps until
+    the deadline; on a test clock until the test moves it (1.5 s of polling were
+    seven reads of each clock)."""
+    real, fake = CountingSystemClock(), CountingFakeClock()
+    first, second = Recorder.start(), Recorder.start()
+    on_real = DeadlineTicker(first, real, name="test-real")
+    on_fake = DeadlineTicker(second, fake, name="test-fake")
+    on_real.start()
+    on_fake.start()
+    try:
+        on_fake.set(fake.monotonic() + 10)
+        on_real.set(time.monotonic() + 1.5)
+        wait_until(lambda: _ticks(first) == 1, what="the real deadline")
+        assert real.reads <= 4, real.reads  # the first look, then at the deadline
+        assert fake.reads <= 3, fake.reads  # the set() above and the first look
+        assert _ticks(second) == 0
+        fake.advance(10)
+        wait_until(lambda: _ticks(second) == 1, what="the test clock's deadline")
+    finally:
+        on_real.stop()
+        on_fake.stop()
+        first.stop()
+        second.stop()

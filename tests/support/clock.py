@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 
 class FakeClock:
-    """Implements raspy.clock.Clock; advance() moves both clocks together."""
+    """Implements raspy.clock.MovingClock; advance() moves both clocks together and
+    then tells the listeners (the ticker threads waiting on it)."""
 
     def __init__(
         self, monotonic: float = 1000.0, wall: float = 1_700_000_000.0
     ) -> None:
         self._monotonic = monotonic
         self._wall = wall
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     def monotonic(self) -> float:
         return self._monotonic
@@ -21,3 +27,21 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._monotonic += seconds
         self._wall += seconds
+        self._moved()
+
+    def listen(self, moved: Callable[[], None]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(moved)
+
+        def stop() -> None:
+            with self._lock:
+                if moved in self._listeners:
+                    self._listeners.remove(moved)
+
+        return stop
+
+    def _moved(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for moved in listeners:
+            moved()
