@@ -2,9 +2,11 @@
 
 One thread asks the kernel every interval and publishes `synchronised`,
 `estimated_error_s`, `max_error_s`, `source` and, with an RTC, `rtc_drift_s` (each
-JSON text) when they change. When the clock is not synchronised it says so in the log
-once, and again whenever that changes. It never stops the daemon: a failed call is a
-logged, counted state of its own (`source` "unknown").
+JSON text) when they change. The log says the first state seen, then each change
+once (never per sample): `clock_not_synchronised` when synchronisation is lost,
+`clock_synchronised` when it comes back (with how long it was lost). It never stops
+the daemon: a failed call is a counted state of its own (`source` "unknown"), logged
+once until a call succeeds again; it changes nothing the log said of synchronisation.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class ClockHealthActor(pykka.ThreadingActor):
         self._read = read
         self._done = threading.Event()
         self._last: dict[str, bytes] = {}
-        self._synchronised: bool | None = None
+        self._synchronised: bool | None = None  # the last the kernel said
+        self._lost_at: float | None = None  # when it said not synchronised (monotonic)
+        self._unknown = False  # the last call failed (logged once)
         self._thread = threading.Thread(
             target=self._run, name="raspy-clock-health", daemon=True
         )
@@ -116,7 +120,9 @@ class ClockHealthActor(pykka.ThreadingActor):
         except ClockHealthError as exc:
             health = None
             self._stats.incr("clock.adjtimex_failed")
-            log.warning("clock_health_unknown", reason=str(exc))
+            if not self._unknown:
+                log.warning("clock_health_unknown", reason=str(exc))
+        self._unknown = health is None
         drift_s = self._rtc_drift()
         self._note(health)
         entries = health_entries(
@@ -137,16 +143,26 @@ class ClockHealthActor(pykka.ThreadingActor):
         return rtc.drift_s(sample, self._clock.wall())
 
     def _note(self, health: ClockHealth | None) -> None:
-        synchronised = None if health is None else health.synchronised
-        if synchronised == self._synchronised:
+        """Log a change of synchronisation once; an unknown sample is no change."""
+        if health is None or health.synchronised == self._synchronised:
             return
-        self._synchronised = synchronised
-        if health is not None and not health.synchronised:
+        self._synchronised = health.synchronised
+        now = self._clock.monotonic()
+        if not health.synchronised:
+            self._lost_at = now
             log.warning(
                 "clock_not_synchronised",
                 state=health.state,
                 max_error_s=health.max_error_s,
                 reason="times of cron jobs and scenarios may be wrong",
             )
-        elif health is not None:
+            return
+        lost_at, self._lost_at = self._lost_at, None
+        if lost_at is None:  # the first sample: synchronised from the start
             log.info("clock_synchronised", estimated_error_s=health.estimated_error_s)
+            return
+        log.info(
+            "clock_synchronised",
+            estimated_error_s=health.estimated_error_s,
+            unsynchronised_s=round(now - lost_at, 3),
+        )

@@ -109,3 +109,53 @@ def test_a_failing_kernel_call_is_published_as_unknown(tmp_path: Path) -> None:
     )
     ref.stop(block=True, timeout=5)
     assert stats.snapshot()["clock.adjtimex_failed"] == 1
+
+
+def test_each_change_of_synchronisation_is_logged_once_and_its_return_too(
+    tmp_path: Path,
+) -> None:
+    """Lost, back, and a failing call in between: one line per change, never one per
+    sample; an unknown sample is no change (nor is the known state after it)."""
+    clock = FakeClock()
+    samples: list[ClockHealth | None] = [
+        UNSYNCED,
+        None,
+        None,
+        UNSYNCED,
+        UNSYNCED,
+        SYNCED,
+        None,
+        SYNCED,
+    ]
+    calls = [0]
+
+    def read() -> ClockHealth:  # the kernel: each sample in turn, then the last
+        index = min(calls[0], len(samples) - 1)
+        calls[0] += 1
+        if index == 5:
+            clock.advance(90)  # synchronised again 90 s after it was lost
+        sample = samples[index]
+        if sample is None:
+            raise ClockHealthError("adjtimex: failed with errno 1")
+        return sample
+
+    with capture_logs() as logs:
+        ref = ClockHealthActor.start(
+            "pi",
+            RecordingPublisher(),
+            clock=clock,
+            stats=Stats(),
+            interval_s=0.02,
+            rtc_dir=tmp_path,
+            read=read,
+        )
+        wait_until(lambda: calls[0] > len(samples) + 2, what="every sample, and more")
+        ref.stop(block=True, timeout=5)
+    said = [e for e in logs if e["event"].startswith("clock_")]
+    assert [e["event"] for e in said] == [
+        "clock_not_synchronised",
+        "clock_health_unknown",
+        "clock_synchronised",
+        "clock_health_unknown",
+    ]
+    assert said[2]["unsynchronised_s"] == 90.0
