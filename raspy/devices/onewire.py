@@ -55,6 +55,9 @@ RANGE_C: Final = (-55.0, 125.0)  # the datasheet range of the DS18x20 family
 # reads 0 on a DS1825 (0 R1 R0 1 AD3-AD0), 1 on a MAX31850 (bits 7-4 read 1).
 FAMILY_3B: Final = 0x3B
 _MAX31850_CONFIG_BIT: Final = 0x80
+MAX31850: Final = "MAX31850"
+DS1825: Final = "DS1825"
+UNTOLD_3B: Final = "DS1825 or MAX31850"  # a family-3b part not read yet
 # What a MAX31850 can report (types K to E; the widest, S and R, to +1768 °C)
 MAX31850_RANGE_C: Final = (-270.0, 1768.0)
 # MAX31850 byte 0 bit 0: a fault; byte 2 bits 0-2 say which
@@ -217,16 +220,61 @@ def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:
     return parse_w1_slave(text, int(sensor_id[:2], 16))
 
 
+def model_of(family: Family, scratchpad: bytes | None) -> str:
+    """The part a sensor is: its family's name, but for family 3b what its
+    configuration register says (UNTOLD_3B if it has not been read)."""
+    if family.code != FAMILY_3B:
+        return family.name
+    if scratchpad is None:
+        return UNTOLD_3B
+    return MAX31850 if scratchpad[4] & _MAX31850_CONFIG_BIT else DS1825
+
+
+def read_scratchpad(base_dir: Path, sensor_id: str) -> bytes | None:
+    """The 9 bytes of a sensor's scratchpad if its `w1_slave` reads whole and its
+    CRC holds, else None; blocks while the sensor converts; never raises."""
+    try:
+        with (base_dir / sensor_id / SLAVE_FILE).open("rb") as file:
+            text = file.read(_MAX_FILE_BYTES).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    crc_line = _CRC_LINE.fullmatch(text.partition("\n")[0].strip())
+    if crc_line is None or crc_line[3] == "NO":
+        return None
+    scratchpad = bytes.fromhex(crc_line[1])
+    if crc8(scratchpad[:8]) != scratchpad[8] or scratchpad == bytes(9):
+        return None
+    return scratchpad
+
+
 @dataclass(frozen=True, slots=True)
 class FoundSensor:
-    """A thermometer present on the bus: its id (e.g. `28-0316a2792aff`) and family."""
+    """A thermometer present on the bus: its id (e.g. `28-0316a2792aff`), family
+    and the part it is (`model`: the family's name unless told, see model_of)."""
 
     sensor_id: str
     family: Family
+    model: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            object.__setattr__(self, "model", model_of(self.family, None))
+
+
+def identify(base_dir: Path, sensor: FoundSensor) -> FoundSensor:
+    """`sensor` named by what it is: a family-3b part is read once (its
+    configuration register tells a DS1825 from a MAX31850); others need no read."""
+    if sensor.family.code != FAMILY_3B:
+        return sensor
+    scratchpad = read_scratchpad(base_dir, sensor.sensor_id)
+    return FoundSensor(
+        sensor.sensor_id, sensor.family, model_of(sensor.family, scratchpad)
+    )
 
 
 def discover(base_dir: Path) -> list[FoundSensor]:
-    """The thermometers under `base_dir`, sorted by id; DeviceError if unreadable."""
+    """The thermometers under `base_dir`, sorted by id, named by family (a family-3b
+    part as UNTOLD_3B until identify() reads it); DeviceError if unreadable."""
     try:
         names = [entry.name for entry in base_dir.iterdir()]
     except OSError as exc:
@@ -243,15 +291,24 @@ def discover(base_dir: Path) -> list[FoundSensor]:
     return found
 
 
+def new_sensors(found: list[FoundSensor], registry: Registry) -> list[FoundSensor]:
+    """The found sensors the registry does not have yet."""
+    known = {d.config.settings.get("sensor_id") for d in registry.devices()}
+    return [
+        sensor
+        for sensor in found
+        if sensor.sensor_id not in known and registry.find(sensor.sensor_id) is None
+    ]
+
+
 def new_configs(
     found: list[FoundSensor], registry: Registry
 ) -> list[dict[str, JsonValue]]:
-    """Configs for found sensors the registry does not have yet (named by their id)."""
-    known = {d.config.settings.get("sensor_id") for d in registry.devices()}
+    """Configs for found sensors the registry does not have yet (named by their id,
+    whatever the part: the id is the device's name and key, the model is not)."""
     return [
         {"name": sensor.sensor_id, "oid": OID, "sensor_id": sensor.sensor_id}
-        for sensor in found
-        if sensor.sensor_id not in known and registry.find(sensor.sensor_id) is None
+        for sensor in new_sensors(found, registry)
     ]
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+import structlog
+
 from raspy.config import DevicesConfig
 from raspy.devices import gpio, gpio_pins, onewire, rtc, simulated
 from raspy.devices.registry import Registry
@@ -21,6 +23,8 @@ GPIO: Final = "gpio"
 RTC: Final = "rtc"
 _MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
 _MAX_INTERVAL_S: Final = 86400.0
+
+log = structlog.get_logger(component="devices")
 
 Discover = Callable[[Registry], list[dict[str, JsonValue]]]
 """New device configs found on a service's bus; raises DeviceError if it cannot look."""
@@ -64,13 +68,20 @@ def check_config(hostname: str, config: DevicesConfig) -> None:
 
 
 def onewire_discover(config: DevicesConfig) -> Discover:
-    """Discovery of the sensors on the configured bus, each named by its id."""
+    """Discovery of the sensors on the configured bus, each named by its id; each new
+    one is logged with the part it is (a family-3b part is read once for that)."""
     base_dir = Path(config.onewire_base_dir)
     interval_s = config.onewire_poll_interval_s
 
     def discover(registry: Registry) -> list[dict[str, JsonValue]]:
-        found = onewire.new_configs(onewire.discover(base_dir), registry)
-        return [{**c, "poll_interval_s": interval_s} for c in found]
+        new = onewire.new_sensors(onewire.discover(base_dir), registry)
+        found = [onewire.identify(base_dir, sensor) for sensor in new]
+        for sensor in found:
+            log.info(
+                "onewire_sensor_found", sensor_id=sensor.sensor_id, model=sensor.model
+            )
+        configs = onewire.new_configs(found, registry)
+        return [{**c, "poll_interval_s": interval_s} for c in configs]
 
     return discover
 

@@ -23,7 +23,7 @@ from support.device_services import (
 from support.device_services import mdp_request as _request
 from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
-from support.sysfs import FakeW1Tree, scratchpad, w1_slave_text
+from support.sysfs import FakeW1Tree, max31850_scratchpad, scratchpad, w1_slave_text
 
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
@@ -97,6 +97,30 @@ def test_the_rescan_action_finds_a_sensor_plugged_in_later(
         services.edge, "testhost.onewire.devices", action="list_keys"
     )
     assert json.loads(reply)["devices"] == [SENSOR_A, SENSOR_B]
+
+
+def test_a_rescan_names_a_family_3b_part_by_what_it_read(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A MAX31850 shares the DS1825's family code: found by a rescan, it is logged
+    as what its scratchpad says it is; its name and keys are its id all the same."""
+    thermocouple = "3b-00000000000d"
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    registry, discover = _onewire(w1)
+    with capture_logs() as logs:
+        services.start(registry, SystemClock(), discover)
+        _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 20.0)
+        w1.add(thermocouple, w1_slave_text(max31850_scratchpad(412.25)))
+        status, _ = _request(services.edge, "testhost.onewire.devices", action="rescan")
+        assert status == b"200"
+        _wait_entry(tree, f"testhost.onewire.{thermocouple}", "value", 412.25)
+    found = [
+        (e["sensor_id"], e["model"])
+        for e in logs
+        if e["event"] == "onewire_sensor_found"
+    ]
+    assert found == [(SENSOR_A, "DS18B20"), (thermocouple, "MAX31850")]
 
 
 def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(

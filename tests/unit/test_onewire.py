@@ -27,6 +27,7 @@ from raspy.devices.onewire import (
     W1Result,
     discover,
     families,
+    identify,
     new_configs,
     parse_w1_slave,
 )
@@ -336,3 +337,33 @@ def test_a_ds1825_keeps_the_thermometer_rules(raw: int, expected: W1Result) -> N
     clear: the 3b thermometer keeps the DS18B20's range and 85 °C rule."""
     text = w1_slave_text(scratchpad(raw, config=0x7A))
     assert parse_w1_slave(text, FAMILY_3B) == expected
+
+
+DS1825_ID = "3b-000000a1b2c3"
+
+
+def test_a_family_3b_part_is_named_by_what_its_scratchpad_says(
+    tree: FakeW1Tree,
+) -> None:
+    """Family 3b is a DS1825 or a MAX31850: until read, discovery says both; once
+    read, what it is. Other families are named by their code alone. The id stays
+    the device's name either way."""
+    tree.add(THERMOCOUPLE, w1_slave_text(max31850_scratchpad(300.0)))
+    tree.add(DS1825_ID, w1_slave_text(scratchpad(raw_of(21.0))))
+    tree.add_celsius(ATTIC, 21.0)
+    found = discover(tree.base_dir)
+    assert [(s.sensor_id, s.model) for s in found] == [
+        (ATTIC, "DS18B20"),
+        (THERMOCOUPLE, "DS1825 or MAX31850"),
+        (DS1825_ID, "DS1825 or MAX31850"),
+    ]
+    assert [identify(tree.base_dir, s).model for s in found] == [
+        "DS18B20",
+        "MAX31850",
+        "DS1825",
+    ]
+    tree.write(THERMOCOUPLE, w1_slave_text(max31850_scratchpad(20.0), crc_ok=False))
+    assert identify(tree.base_dir, found[1]).model == "DS1825 or MAX31850"
+    registry = Registry("pi", "onewire", OneWireFactory(tree.base_dir))
+    configs = new_configs([identify(tree.base_dir, s) for s in found], registry)
+    assert [c["name"] for c in configs] == [ATTIC, THERMOCOUPLE, DS1825_ID]
