@@ -5,6 +5,11 @@ and calls each device's read(), which may block (a DS18B20 takes about 750 ms), 
 actor that others wait for ever blocks on a device. Readings go to the owning device
 service in batches (DevicesRead). A read that raises becomes a reading with status
 `error`; no device fault ends the loop. When to read what: raspy.devices.poll_schedule.
+
+An idle wake-up costs on a Pi, so the reader thread sleeps until the next device is
+due or a command comes: on the system clock for exactly that long; on a MovingClock
+(a test's) until the clock says it moved. Only a clock of another kind is re-read
+every _MAX_WAIT_S, as nothing tells when it moves.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy.clock import Clock
+from raspy.clock import Clock, MovingClock, SystemClock
 from raspy.devices.poll_schedule import PollSchedule, stagger
 from raspy.devices.reading import Reading, Status
 from raspy.errors import quote
@@ -27,7 +32,8 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="poller")
 
 COALESCE_S: Final = 0.02  # devices due this soon are read in the same turn
-_MAX_WAIT_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
+_MAX_WAIT_S: Final = 0.25  # a clock that says nothing when it moves: re-read this often
+_LONGEST_WAIT_S: Final = 3600.0  # below any Condition timeout limit
 _FLUSH_AFTER_S: Final = 0.02  # a batch slower than this is delivered in parts
 _JOIN_S: Final = 5.0
 
@@ -116,11 +122,18 @@ class PollLoop:
             self._commands.append(_Stop())
             self._cond.notify()
 
+    def _moved(self) -> None:
+        """A MovingClock moved: look at the schedule again."""
+        with self._cond:
+            self._cond.notify()
+
     # --- the reader thread ------------------------------------------------------------
     def run(self) -> None:
+        clock = self._clock
+        unlisten = clock.listen(self._moved) if isinstance(clock, MovingClock) else None
         try:
             while not self._stopping:
-                for command in self._wait():
+                for command in self._wait(listening=unlisten is not None):
                     self._apply(command)
                 self._poll_due()
         except Exception as exc:  # the edge of the loop: report, the owner restarts us
@@ -130,18 +143,30 @@ class PollLoop:
                 self._target.tell(PollerFailed(self.bus, exc))
             except pykka.ActorDeadError:
                 return
+        finally:
+            if unlisten is not None:
+                unlisten()
 
-    def _wait(self) -> list[Command | _Stop]:
-        with self._cond:
+    def _wait(self, *, listening: bool) -> list[Command | _Stop]:
+        with self._cond:  # the clock is read under the lock: no move goes unheard
             if not self._commands:
-                wait_s = _MAX_WAIT_S
                 deadline = self._schedule.next_deadline()
-                if deadline is not None:
-                    wait_s = min(wait_s, deadline - self._clock.monotonic())
-                if wait_s > 0:
-                    self._cond.wait(wait_s)
+                until_due = (
+                    None if deadline is None else deadline - self._clock.monotonic()
+                )
+                if until_due is None or until_due > 0:
+                    self._cond.wait(self._wait_s(until_due, listening))
             commands, self._commands = self._commands, []
         return commands
+
+    def _wait_s(self, until_due: float | None, listening: bool) -> float | None:
+        """How long to sleep with the next device due in `until_due` s (None: none
+        is); None sleeps until notified (a command, stop() or a MovingClock)."""
+        if isinstance(self._clock, SystemClock):
+            return None if until_due is None else min(until_due, _LONGEST_WAIT_S)
+        if listening:
+            return None
+        return _MAX_WAIT_S if until_due is None else min(until_due, _MAX_WAIT_S)
 
     def _apply(self, command: Command | _Stop) -> None:
         schedule, now = self._schedule, self._clock.monotonic()

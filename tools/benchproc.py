@@ -35,11 +35,13 @@ def start_raspyd(
     config: Path | None = None,
     log_path: Path | None = None,
     log_format: str | None = "json",
+    python: str = sys.executable,
 ) -> subprocess.Popen[bytes]:
-    """raspyd as a child of this Python (127.0.0.1 by default, its own data dir and
-    port base), its output to `log_path` (None: discarded). Stop it with stop()."""
+    """raspyd as a child of `python` (this one unless told; 127.0.0.1 by default, its
+    own data dir and port base), its output to `log_path` (None: discarded). Stop it
+    with stop()."""
     command = [
-        sys.executable, "-m", "raspy.cli.raspyd", "--data-dir", str(data_dir),
+        python, "-m", "raspy.cli.raspyd", "--data-dir", str(data_dir),
         "--port-base", str(port_base), "--allow-root",
     ]  # fmt: skip
     if config is not None:

@@ -165,6 +165,15 @@ class CommitPipeline:
         """Published coalesced updates not yet stored, for snapshots (key order)."""
         return self.buffer.overlay(subtree)
 
+    def next_flush(self) -> float | None:
+        """When tick() has coalesced values to write (the loop's clock); None: no
+        values wait, or a flush is in flight (its end wakes the loop)."""
+        if self._interval_s <= 0 or self._flushing is not None:
+            return None
+        if not self.buffer.pending_count:
+            return None
+        return self._next_flush
+
     def tick(self, now: float) -> None:
         """Write the coalesced values once per interval (one group commit)."""
         if self._interval_s <= 0:

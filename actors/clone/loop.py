@@ -39,7 +39,6 @@ from raspy.transport.sockets import CurveKeys
 
 log = structlog.get_logger(component="clone")
 
-MAX_POLL_S: Final = 0.25  # also bounds how late a test's FakeClock.advance() is seen
 STOP_FLUSH_S: Final = 5.0
 
 
@@ -62,7 +61,6 @@ class CloneLoop:
         on_failure: Callable[[BaseException], None] | None = None,
         curve: CurveKeys | None = None,
         limits: LimitsConfig | None = None,
-        max_poll_s: float = MAX_POLL_S,
     ) -> None:
         self.outbox = Outbox()  # in-process publishes, from any thread
         self.bound_endpoints = endpoints
@@ -73,9 +71,8 @@ class CloneLoop:
         self.runner = Runner(
             "clone",
             self,
-            monotonic=clock.monotonic,
+            clock=clock,  # sleeps until the next timer; a test clock's move wakes it
             stats=stats,
-            max_poll_s=max_poll_s,
             on_failure=on_failure,
         )
         self._parts = parts = CloneParts.build(

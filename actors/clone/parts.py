@@ -73,13 +73,15 @@ class CloneParts:
         """When the loop must turn next (ClonePacing's rule over every part's timer);
         `xpub_waiting`: a full subscriber holds published messages back."""
         snapshots = self.snapshots
-        return self.pacing.next_deadline(
+        deadline = self.pacing.next_deadline(
             now,
             real_now,
             ttl_deadline=self.core.next_deadline(),
             sending=snapshots.runnable,
             retry_blocked=snapshots.retry_on_timer or xpub_waiting,
         )
+        flush = self.commits.next_flush()  # the loop sleeps until then, no longer
+        return deadline if flush is None else min(deadline, flush)
 
     def stats(self) -> dict[str, int]:
         """The server's figures, as GetStats answers them (`clone.*`)."""

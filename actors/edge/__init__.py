@@ -59,9 +59,7 @@ class EdgeActor(SteadyActor):
     ) -> None:
         super().__init__("edge", stats, clock.monotonic)
         self._loop = EdgeLoop(context, settings, core, clock, stats)
-        self._runner = Runner(
-            "edge", self._loop, monotonic=clock.monotonic, stats=stats
-        )
+        self._runner = Runner("edge", self._loop, clock=clock, stats=stats)
         self.outbox = self._loop.outbox
 
     def on_start(self) -> None:

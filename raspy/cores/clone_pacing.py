@@ -142,6 +142,8 @@ class ClonePacing:
         if self._poll_now or sending:
             return now
         deadline = now + (self._next_hugz - real_now)
+        if self._trim_at is not None:  # the loop sleeps until the next HUGZ or this
+            deadline = min(deadline, now + (self._trim_at - real_now))
         if ttl_deadline is not None:
             deadline = min(deadline, ttl_deadline)
         if retry_blocked:

@@ -6,6 +6,15 @@ its next timer is due, and handles what the runner hands it. Other threads reach
 owner only through `call()` (a command and a future). The wake-up is an os.pipe, not
 an inproc PAIR: any thread may poke it without owning a socket (a PAIR end is one
 thread's, so each caller would need its own), and the store's writer thread uses it.
+
+An idle wake-up costs on a Pi, and every input from outside the thread (a socket, a
+command, the store's writer, an outbox) wakes the poll by itself, so the poll sleeps
+until the owner's next deadline and no longer: no deadline, no wake-up. On a
+MovingClock (a test's) a move pokes the wake-up pipe as well; the poll still ends at
+the deadline's distance in real seconds, because an owner may turn a real-time timer
+into one on its clock (the Clone's HUGZ and heap trim are on the real clock). Only a
+bare `monotonic` of another clock, which says nothing when it moves, is re-read every
+`max_poll_s`.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Final, Protocol
 import structlog
 import zmq
 
+from raspy.clock import Clock, MovingClock, SystemClock
 from raspy.stats import Stats
 from raspy.transport.wakeup import Wakeup
 
@@ -30,7 +40,10 @@ log = structlog.get_logger(component="runner")
 Pollable = zmq.Socket[bytes] | int  # a socket, or a file descriptor
 Handler = Callable[[int], None]  # called with the poll events that fired
 
-_DEFAULT_MAX_POLL_S: Final = 1.0
+_DEFAULT_MAX_POLL_S: Final = 1.0  # a clock that says nothing when it moves
+# No deadline still wakes once an hour: a guard against a timer an owner started
+# without a turn to follow (a bug), not a timer of its own.
+_LONGEST_POLL_S: Final = 3600.0
 _START_TIMEOUT_S: Final = 10.0
 
 
@@ -71,13 +84,18 @@ class _Stop:
 
 
 class Runner:
-    """Runs one Owner on its own thread (named `raspy-<name>-io` unless told)."""
+    """Runs one Owner on its own thread (named `raspy-<name>-io` unless told).
+
+    Deadlines are on `clock` (a MovingClock's moves wake the poll), else on
+    `monotonic`: time.monotonic, or another clock's, re-read every `max_poll_s`.
+    """
 
     def __init__(
         self,
         name: str,
         owner: Owner,
         *,
+        clock: Clock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         stats: Stats | None = None,
         max_poll_s: float = _DEFAULT_MAX_POLL_S,
@@ -89,7 +107,12 @@ class Runner:
         self.failure: BaseException | None = None
         self.started = threading.Event()
         self._owner = owner
-        self._monotonic = monotonic
+        self._moving = clock if isinstance(clock, MovingClock) else None
+        self._monotonic = monotonic if clock is None else clock.monotonic
+        self._heard = isinstance(clock, SystemClock | MovingClock) or (
+            clock is None and monotonic is time.monotonic
+        )  # the clock tells when it moves: its time passes on the poll's own, or a
+        # MovingClock pokes the wake-up pipe
         self._stats = Stats() if stats is None else stats
         self._max_poll_s = max_poll_s
         self._on_failure = on_failure
@@ -162,6 +185,8 @@ class Runner:
     # --- loop -------------------------------------------------------------------------
     def _main(self) -> None:
         opened = False
+        moving = self._moving
+        unlisten = None if moving is None else moving.listen(self.wakeup.notify)
         try:
             self.register(self.wakeup.read_fd, self._on_wakeup)
             self._owner.open(self)
@@ -174,6 +199,8 @@ class Runner:
             if self._on_failure is not None:
                 self._on_failure(exc)
         finally:
+            if unlisten is not None:
+                unlisten()
             self.started.set()
             try:
                 self._owner.close()
@@ -196,7 +223,7 @@ class Runner:
             owner.on_turn(monotonic())
 
     def _timeout_ms(self) -> int:
-        wait_s = self._max_poll_s
+        wait_s = _LONGEST_POLL_S if self._heard else self._max_poll_s
         deadline = self._owner.next_deadline()
         if deadline is not None:
             wait_s = min(wait_s, deadline - self._monotonic())

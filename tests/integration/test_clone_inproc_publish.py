@@ -67,7 +67,7 @@ def test_updates_from_several_threads_all_arrive_each_thread_in_its_order(
 def _sleepy_loop(
     context: Context, store: Store, clock: FakeClock
 ) -> Iterator[CloneLoop]:
-    """A Clone loop that, left alone, sleeps 60 s a poll: no HUGZ, no ttl due."""
+    """A Clone loop that, left alone, sleeps an hour: no HUGZ, no ttl due."""
     loop = CloneLoop(
         context,
         store,
@@ -76,7 +76,6 @@ def _sleepy_loop(
         clock=clock,
         stats=Stats(),
         linger_ms=0,
-        max_poll_s=60,
     )
     loop.runner.start()
     try:
@@ -93,7 +92,7 @@ def test_a_publish_wakes_the_loop_while_it_sleeps(
         sub = subscriber(zmq_context, loop.bound_endpoints.publisher, b"/w")
         try:
             ClonePublisher(loop.outbox).set(b"/w/first", b"1")
-            # the loop would not turn again for 60 s unless woken
+            # the loop would not turn again for an hour unless woken
             wait_until(
                 lambda: sub.poll(0),
                 what="the update published by a loop that was asleep",

@@ -145,6 +145,18 @@ def test_an_earlier_ttl_deadline_or_a_blocked_snapshot_wakes_the_loop_sooner() -
     assert _deadline(pacing, ttl=T0 + 0.5, blocked=True) == T0 + BLOCKED_RETRY_S
 
 
+def test_a_heap_trim_due_before_the_next_hugz_wakes_the_loop_for_it() -> None:
+    """The loop sleeps until its next timer and no longer: with HUGZ an hour apart,
+    the trim after a subscriber left is a deadline of its own."""
+    pacing = _pacing(3600.0)
+    pacing.on_turn(T0)
+    assert _deadline(pacing) == T0 + 3600.0
+    pacing.on_notices([LEAVE], T0)
+    assert _deadline(pacing) == T0 + TRIM_GAP_S
+    assert pacing.on_turn(T0 + TRIM_GAP_S).trim
+    assert _deadline(pacing) == T0 + 3600.0
+
+
 def test_a_full_drain_or_a_sendable_snapshot_means_no_wait_for_one_turn() -> None:
     pacing = _pacing()
     pacing.on_turn(T0)
