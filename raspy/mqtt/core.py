@@ -238,11 +238,15 @@ class BridgeCore:
 
     # --- messages from the broker ---------------------------------------------------
     def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
-        """A message from the broker on one of the sweep's filters (taken: True), or
-        else a command (the sweep's filters never match a command topic)."""
-        if not self._sweep.matches(topic):
+        """A message from the broker that is no command (taken: True), or else a
+        command: one on the sweep's filters (they never match a command topic), or a
+        scenario's state back on a command filter (its key `state` is an action too),
+        which the sweep looks at as well when it is this hub's."""
+        host = self.topics.scenario_state_host(topic)
+        if host is None and not self._sweep.matches(topic):
             return False
-        self._sweep.seen(topic, payload, retained)
+        if host in (None, self.topics.host):
+            self._sweep.seen(topic, payload, retained)
         return True
 
     # --- commands -------------------------------------------------------------------

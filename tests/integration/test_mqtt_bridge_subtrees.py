@@ -36,14 +36,15 @@ class Bridge:
     def __init__(self, edge: EdgeHandle, server: CloneServer, store: Store) -> None:
         self.edge, self.server, self.store = edge, server, store
         self.ref: pykka.ActorRef[Any] | None = None
+        self.stats = Stats()
 
-    def start(self, broker: Mosquitto) -> None:
+    def start(self, broker: Mosquitto, subtrees: tuple[str, ...] = SUBTREES) -> None:
         config = MqttConfig(
             enabled=True,
             port=broker.port,
             base_topic=BASE,
             discovery_prefix="",
-            subtrees=SUBTREES,
+            subtrees=subtrees,
         )
         links = PeerLinks(
             self.edge.ref,
@@ -51,7 +52,7 @@ class Bridge:
             self.server.ref,
             self.store,
             SystemClock(),
-            Stats(),
+            self.stats,
         )
         self.ref = MqttBridgeActor.start(config, HOST, links)
         self.ref.ask(Started(), timeout=5)  # subscribed
@@ -127,3 +128,32 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
         _topic(HOST, "stats", "upper", "count"),
         _topic("pi", "fake", "lamp", "value"),
     }
+
+
+@pytest.mark.timeout(60)
+def test_a_scenarios_state_is_bridged_and_never_taken_for_a_command(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher
+) -> None:
+    """`state` is a switch's command too, so the bridge subscribes to
+    `<base>/+/+/+/state` and hears its own `…/scenario/<n>/state` (live, and retained
+    at each resubscription): published all the same, and never run nor refused."""
+    bridge.start(mosquitto, ("/device/pi.fake.*", "/scenario/*"))
+    watcher.wait_for(_topic(HOST, "status"), b"online")
+    bridge.set(
+        ("/scenario/wake/state", b'"idle"'),
+        ("/scenario/wake/runs", b"3"),
+        ("/device/pi.fake.lamp/value", b"true"),
+    )
+    watcher.wait_for(_topic("pi", "fake", "lamp", "value"), b"true")
+    assert watcher.get(_topic(HOST, "scenario", "wake", "state")) == b'"idle"'
+    bridge.set(("/scenario/wake/state", b'"running"'))
+    watcher.wait_for(_topic(HOST, "scenario", "wake", "state"), b'"running"')
+    # another client's message on the lamp's `state` is a command: once it has an
+    # answer, the bridge has read everything the broker sent it before
+    watcher.publish(_topic("pi", "fake", "lamp", "state"), b"ON")
+    wait_until(
+        lambda: bridge.stats.get("mqtt.commands") >= 1, what="the lamp's command"
+    )
+    counters = bridge.stats.counters()
+    assert counters["mqtt.commands"] == 1, counters
+    assert not [name for name in counters if name.startswith("mqtt.refused.")], counters
