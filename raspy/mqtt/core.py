@@ -37,6 +37,11 @@ REQUEST_TIMEOUT_S: Final = 10.0
 MAX_PENDING: Final = 256
 MAX_CACHED_TOPICS: Final = 100_000
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
+# the device-service actions bridged besides the kinds' commands: `set` (the main
+# command) and `commands`, the read that tells an MQTT user a device's actions (a
+# word that is none gets no `…/result`: the bridge subscribes only to known actions)
+SERVICE_ACTIONS: Final = frozenset({"set", "commands"})
+READ_ACTIONS: Final = frozenset({"commands"})  # change nothing: every exposed device
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +302,10 @@ class BridgeCore:
         if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
             return 403, "forbidden", f"{target.action} is not bridged"
         exposed = settings.exposed(value_key(target.fullname))
-        if not exposed or not settings.commandable(target.fullname):
+        commandable = target.action in READ_ACTIONS or settings.commandable(
+            target.fullname
+        )
+        if not exposed or not commandable:
             return 403, "forbidden", f"{target.fullname} takes no MQTT commands"
         return None
 
