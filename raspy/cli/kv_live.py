@@ -15,7 +15,7 @@ from typing import Any, Final
 from raspy.cli.arguments import count_argument, seconds_argument
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
-from raspy.errors import ClientTimeout, ConfigError, MalformedMessage
+from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.curve import client_keys
 
@@ -83,6 +83,11 @@ def add_live_commands(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one live command; errors are one stderr line."""
     try:
+        if not args.server.isascii():  # as raspy.cli.endpoints: no IDN, no raw bytes
+            raise ValueError(
+                f"--server: expected HOST:PORT-BASE with an ASCII host, got "
+                f"{shown(args.server)}"
+            )
         endpoints = clone.Endpoints.parse(args.server)
         args.curve = client_keys(args.server_key, args.client_cert)
         return _COMMANDS[args.live_command](args, endpoints)

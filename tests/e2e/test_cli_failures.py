@@ -4,6 +4,7 @@ hang. Real processes; Ctrl-C is a real SIGINT while the command waits."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -57,6 +58,17 @@ TABLE = [
     ("raspy-kv", ["get", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
     ("raspy-kv", ["set", "/a", "1", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
     ("raspy-kv", ["del", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    # a host name in bytes that are not UTF-8 (a shell passes them as they are):
+    # before, `raspy call` hung in its context's term() and raspy-poller died
+    ("raspy", ["call", "x.echo", "--server", "tcp://h\udcff:5514"], 2, "ASCII host"),
+    ("raspy", ["status", "--server", "tcp://h\udcff:5514"], 2, "ASCII host"),
+    ("raspy-kv", ["ls", "--server", "h\udcff:5514"], 2, "--server: expected"),
+    (
+        "raspy-poller",
+        ["--connect", "tcp://h\udcff:5514", "--service", "fake"],
+        2,
+        "ASCII host",
+    ),
     (
         "raspy-poller",
         ["--connect", "127.0.0.1:5514", "--service", "fake"],
@@ -151,6 +163,21 @@ def test_raspyd_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
         "raspyd",
         containing=f"cannot listen on tcp://127.0.0.1:{base + 2}: Address already in use",
     )
+
+
+def test_raspyd_on_a_data_dir_whose_name_is_not_utf8_gives_one_line(
+    tmp_path: Path,
+) -> None:
+    """Before, LMDB's UnicodeEncodeError reached the user as a traceback (exit 1):
+    raspyd is guarded as the other tools are (one line, 70 for a bug; 2 once the
+    name is refused as bad input)."""
+    data_dir = os.fsdecode(os.fsencode(tmp_path) + b"/d\xff")
+    result = _run(
+        "raspyd", "--data-dir", data_dir, "--port-base", str(free_port_base()),
+        "--allow-root", "--log-level", "error",
+    )  # fmt: skip
+    assert result.returncode in (2, 70), result.stderr
+    _assert_one_line(result.stderr, "raspyd", containing="")
 
 
 @pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])
