@@ -154,6 +154,7 @@ def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
         metavar="S",
         help="seconds to wait for each reply (default 2.5)",
     )
+    add_curve_options(status)
     status.set_defaults(run=_status, retries=1)
 
 
@@ -161,7 +162,14 @@ def _status(args: argparse.Namespace) -> int:
     from raspy.cli import status
     from raspy.client.mdp import Client
 
-    with Client(args.server, timeout_s=args.timeout, retries=args.retries) as client:
+    try:
+        curve = client_curve(args)
+    except CurveOptionError as exc:
+        print(f"{_PROG}: status: {exc}", file=sys.stderr)
+        return 2
+    with Client(
+        args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
+    ) as client:
         rows = status.collect(client)
     for line in status.table(rows):
         print(line)
