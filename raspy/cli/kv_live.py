@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Final
 
-from raspy.cli.arguments import count_argument, seconds_argument
+from raspy.cli.arguments import count_argument, not_utf8, seconds_argument
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         endpoints = clone.Endpoints.parse(args.server)
         args.curve = client_keys(args.server_key, args.client_cert)
         return _COMMANDS[args.live_command](args, endpoints)
-    except (ValueError, UnicodeEncodeError, ConfigError) as exc:
+    except UnicodeEncodeError as exc:
+        return _fail(not_utf8(exc), EXIT_USAGE)
+    except (ValueError, ConfigError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ClientTimeout as exc:
         return _fail(str(exc), EXIT_FAILURE)

@@ -37,6 +37,7 @@ from raspy.cli.arguments import (
     check_curve_pair,
     client_curve,
     count_argument,
+    not_utf8,
     seconds_argument,
 )
 from raspy.cli.last_resort import guarded
@@ -338,6 +339,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except ClientTimeout as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 1
+    except UnicodeEncodeError as exc:
+        print(f"{_PROG}: {args.command}: {not_utf8(exc)}", file=sys.stderr)
+        return 2
     except (ValueError, zmq.ZMQError) as exc:
         print(f"{_PROG}: {args.command}: {exc}", file=sys.stderr)
         return 2

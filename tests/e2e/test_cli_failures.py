@@ -100,6 +100,11 @@ TABLE = [
     ("raspy", ["status", "--server", UNREACHABLE, "--timeout", "0.2"], 1, "no reply"),
     ("raspy-kv", ["ls", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, "no snap"),
     ("raspy-kv", ["get", "/a", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, ""),
+    # arguments in bytes that are not UTF-8: said so, near the bytes (before, the
+    # line was Python's "'utf-8' codec can't encode character '\udcff'")
+    ("raspy", ["call", "x.echo", "a\udcffb"], 2, 'not UTF-8 text (near "a?b")'),
+    ("raspy", ["scenario", "show", "\udcff"], 2, "not UTF-8 text"),
+    ("raspy-kv", ["ls", "/a\udcff"], 2, 'not UTF-8 text (near "/a?")'),
     # bad input and bad files
     ("raspy", ["call"], 2, "SERVICE is required"),
     ("raspy", ["call", "x", "--timeout", "ten"], 2, 'got "ten"'),
@@ -132,7 +137,12 @@ TABLE = [
 def _id_args(args: list[str]) -> str:
     """The same test ids in every run (pytest-xdist's workers must agree on them):
     the free port chosen at import time is left out."""
-    return "-".join(arg.replace(UNREACHABLE, "UNREACHABLE") for arg in args[:2])
+    return "-".join(
+        arg.replace(UNREACHABLE, "UNREACHABLE")
+        .encode("ascii", "backslashreplace")
+        .decode()
+        for arg in args[:2]
+    )
 
 
 @pytest.mark.parametrize(
