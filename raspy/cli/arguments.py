@@ -123,6 +123,5 @@ def client_curve(args: argparse.Namespace) -> CurveKeys | None:
 def not_utf8(exc: UnicodeEncodeError) -> str:
     """The line for an argument whose bytes are not UTF-8 (the shell passes them as
     they are, Python holds them as surrogates): what and near which text."""
-    text = exc.object if isinstance(exc.object, str) else ""
-    near = text[max(0, exc.start - 16) : exc.end + 16]
+    near = exc.object[max(0, exc.start - 16) : exc.end + 16]
     return f"an argument is not UTF-8 text (near {shown(near)})"
