@@ -186,6 +186,9 @@ def _keys(args: argparse.Namespace) -> int:
         print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
         return 2
     folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
+        print(f"{_PROG}: keys: {folder}: not a directory", file=sys.stderr)
+        return 2
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     existing = [str(path) for path in (public, secret) if path.exists()]
     if existing:

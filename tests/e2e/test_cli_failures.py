@@ -106,6 +106,13 @@ TABLE = [
     ("raspy", ["scenario", "show", "\udcff"], 2, "not UTF-8 text"),
     ("raspy-kv", ["ls", "/a\udcff"], 2, 'not UTF-8 text (near "/a?")'),
     # bad input and bad files
+    ("raspy", ["keys", "{tmp}/a-file", "hub"], 2, "a-file: not a directory"),
+    (
+        "raspy",
+        ["web-token", "--data-dir", "{tmp}/a-file"],
+        2,
+        "a-file: not a directory",
+    ),
     ("raspy", ["call"], 2, "SERVICE is required"),
     ("raspy", ["call", "x", "--timeout", "ten"], 2, 'got "ten"'),
     (
@@ -153,6 +160,7 @@ def _id_args(args: list[str]) -> str:
 def test_a_bad_input_gives_one_line_and_the_contract_status(
     tmp_path: Path, tool: str, args: list[str], status: int, says: str
 ) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
     result = _run(tool, *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
     assert result.returncode == status, result.stderr
     _assert_one_line(result.stderr, tool, containing=says)
