@@ -173,6 +173,26 @@ def test_a_request_without_login_is_refused(hub: Hub) -> None:
     ] == [(303, "/login"), (303, "/login"), (401, ""), (401, ""), (303, "/login")]
 
 
+def test_no_page_leaves_an_error_in_the_browser_console(
+    browser: Browser, hub: Hub
+) -> None:
+    """Before, every page's console said `Failed to load resource: 404`: with no icon
+    named, Chromium asked /favicon.ico."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{hub.base}/login")
+    page.fill("#secret", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.base}/")
+    for path in ("/scenarios", "/services", "/titanic"):
+        page.goto(f"{hub.base}{path}")
+    page.goto(f"{hub.base}/static/app.css")  # the last page's requests have ended
+    page.context.close()
+    assert errors == []
+
+
 def test_a_wrong_token_gets_the_form_again(browser: Browser, hub: Hub) -> None:
     page = browser.new_context().new_page()
     page.goto(f"{hub.base}/login")
