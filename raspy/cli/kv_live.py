@@ -43,7 +43,7 @@ def add_live_commands(subparsers: Any) -> None:
         if name == "set":
             parser.add_argument("value", metavar="VALUE")
             parser.add_argument(
-                "--ttl", type=float, metavar="SECONDS", help="ephemeral"
+                "--ttl", type=seconds_argument, metavar="SECONDS", help="ephemeral"
             )
         if name == "del":
             parser.add_argument(
