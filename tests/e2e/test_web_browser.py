@@ -462,6 +462,7 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
     press (at least 40 x 32 px)."""
     page = logged_in(browser, hub, width)
     too_wide: dict[str, Any] = {}
+    misplaced: dict[str, Any] = {}
     for name, path in _pages(hub).items():
         page.goto(hub.base + path)  # waits for the load event
         overflow = page.evaluate(
@@ -469,6 +470,13 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
         )
         if overflow > 0:
             too_wide[name] = overflow
+        # the footer's box is the page column's, not the window's edge
+        lefts = page.evaluate(
+            "['main', 'footer'].map(tag => document.querySelector(tag))"
+            ".filter(box => box).map(box => box.getBoundingClientRect().left)"
+        )
+        if len(set(lefts)) > 1:
+            misplaced[name] = lefts
         # bytes, written here: a path= would start Playwright's executor threads,
         # which live as long as the module's browser
         shot = page.screenshot(full_page=True)
@@ -479,7 +487,8 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
     small = [b for b in boxes if b["width"] < 40 or b["height"] < 32]
     page.context.close()
     saved = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert (too_wide, small, saved) == (
+    assert (too_wide, misplaced, small, saved) == (
+        {},
         {},
         [],
         sorted(f"{name}-{width}.png" for name in _pages(hub)),
