@@ -18,7 +18,7 @@ import lmdb
 import structlog
 
 from raspy.errors import StoreDamagedError, StoreError, StoreFullError
-from raspy.storage import damage
+from raspy.storage import damage, write_errors
 from raspy.storage.tables import Table
 
 log = structlog.get_logger(component="store")
@@ -51,8 +51,9 @@ _damaged: dict[str, str] = {}  # realpath -> the first damage seen, for the supe
 
 def _store_error(exc: BaseException, path: Path) -> StoreError:
     text = str(exc)
-    if "No space left on device" in text:
-        return StoreFullError(f"store in {path}: disk full: {text}")
+    written = write_errors.explain(path, text, write_errors.free_bytes(path))
+    if written is not None:  # a full disk, or a device that fails
+        return written
     if isinstance(exc, _DAMAGE_ERRORS):
         message = f"store in {path}: {type(exc).__name__}: {text}; " + damage.advice(
             path
