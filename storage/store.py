@@ -18,6 +18,7 @@ from typing import Final
 
 import structlog
 
+from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import DataDirError, StoreError, ValueTooLargeError, quote
@@ -173,6 +174,12 @@ class Store(Closing):
                 durable=durable,
                 deep_check=lock is not None or not writer_present(path),
             )
+            if created:
+                # LMDB made data.mdb (and lock.mdb): their names must survive a power
+                # cut before anything written to them is acknowledged. The marker's
+                # write does this too, but it is skipped when the marker is there
+                # already (a restore or --init where the store was lost).
+                fsync_directory(path)
             try:
                 version = _prepare(
                     shared, readonly=readonly, check_records=check_records
@@ -388,9 +395,12 @@ def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) ->
 def _make_data_dir(path: Path) -> None:
     """The store is nobody else's business (issue 18): a new data dir is made 0700,
     and one that the group or others may use is warned about and set to 0700."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    created = bool(missing) and missing[0] == path
     try:
-        created = not path.is_dir()
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for made in reversed(missing):  # its name in its parent, from the top down
+            fsync_directory(made.parent)
     except OSError as exc:
         raise DataDirError(f"cannot create data dir {path}: {exc.strerror}") from exc
     try:
