@@ -67,10 +67,13 @@ def test_an_io_error_with_room_left_points_at_the_device(
 
 
 def test_other_errors_are_left_to_the_caller() -> None:
-    assert explain(DIR, "mdb_put: MDB_KEYEXIST: Key/data pair already exists", 0) is None
+    assert (
+        explain(DIR, "mdb_put: MDB_KEYEXIST: Key/data pair already exists", 0) is None
+    )
 
 
 def test_free_bytes_asks_the_filesystem_of_the_directory(tmp_path: Path) -> None:
     free = free_bytes(tmp_path)
-    assert free is not None and free >= 0
+    assert free is not None
+    assert free >= 0
     assert free_bytes(tmp_path / "gone") is None
