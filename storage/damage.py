@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from raspy import packing
 from raspy.atomic_file import fsync_directory, write_atomic
-from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
+from raspy.errors import StoreDamagedError, StoreError, quote
 from raspy.storage import lmdb_file
 from raspy.storage.check import validate_record
 from raspy.storage.tables import Table
@@ -129,36 +128,10 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
     return meta
 
 
-_KV_FIELDS: Final = frozenset({"seq", "body", "props", "ttl"})
-
-
-def _plain_kv(value: bytes) -> bool:
-    """The usual kv record, checked quickly (the Clone tree is most of a store);
-    anything else goes through validate_record, which names the problem."""
-    try:
-        record = packing.unpack(value)
-    except PackingError:
-        return False
-    if not isinstance(record, dict) or record.keys() != _KV_FIELDS:
-        return False
-    seq, props, ttl = record["seq"], record["props"], record["ttl"]
-    return (
-        type(seq) is int
-        and 0 <= seq < 2**64
-        and type(record["body"]) is bytes
-        and (ttl is None or type(ttl) is float)
-        and type(props) is dict
-        and all(type(k) is str and type(v) is str for k, v in props.items())
-    )
-
-
 def check_records(data_dir: Path, records: RecordSource) -> None:
     """Every record decodes as its table says; the first that does not is named."""
     for table in Table:
-        quick = _plain_kv if table is Table.KV else None
         for key, value in records(table):
-            if quick is not None and quick(value):
-                continue
             try:
                 validate_record(table, key, value)
             except StoreError as exc:

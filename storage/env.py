@@ -297,6 +297,28 @@ class Environment:
         )
         return True
 
+    def make_room(self, extra_bytes: int) -> None:
+        """Grow the map (doubling, up to max_bytes) until `extra_bytes` more than is
+        used now fit, before one big txn (a restore), which would otherwise fill the
+        map and be written again after each doubling. Writer thread, between txns."""
+        info = self._env.info()
+        current: int = info["map_size"]
+        wanted = (info["last_pgno"] + 1) * self._page_bytes + extra_bytes
+        new_size = current
+        while new_size < wanted and new_size < self.max_bytes:
+            new_size = min(new_size * 2, self.max_bytes)
+        if new_size == current:
+            return
+        self.resize(new_size)
+        self.map_grows += 1
+        log.info(
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="room",
+        )
+
     def resize(self, new_size: int) -> None:
         """set_mapsize once no read txn of this process is open (0: adopt the file)."""
         with self._gate:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,30 +285,36 @@ class Store(Closing):
 
     def restore(
         self,
-        ops: Sequence[Op],
+        batches: Callable[[], Iterable[Sequence[Op]]],
         *,
         clear: Sequence[Table] = (),
         schema_version: int = schema.SCHEMA_VERSION,
+        room: int = 0,
     ) -> None:
-        """Clear tables, write ops and migrate them from schema_version: ONE txn.
+        """Clear tables, write every batch and migrate from schema_version: ONE txn.
 
-        For raspy-kv restore; blocks until durable. Either all of it or nothing.
+        For raspy-kv restore; blocks until durable. Either all of it or nothing: an
+        error from `batches` (or a batch over the limits) aborts the txn. `batches` is
+        called again if the map must grow and the txn runs again, so a restore can
+        stream its records instead of holding them; `room` (bytes, a guess at what
+        they take in the map) grows the map once, ahead, so that seldom happens.
         """
         writer = self._live_writer()
         schema.check_supported(schema_version)
         if any(table not in DATA_TABLES for table in clear):
             raise ValueError("restore clears data tables only, never meta")
-        frozen, cleared = tuple(ops), tuple(clear)
-        self.validate(frozen)
+        cleared = tuple(clear)
 
         def apply(txn: env_mod.WriteTxn) -> None:
             for table in cleared:
                 txn.clear(table)
-            _apply_ops(txn, frozen)
+            for ops in batches():
+                self.validate(ops)
+                _apply_ops(txn, ops)
             schema.migrate(txn, schema_version)
 
         future: Future[None] = Future()
-        writer.submit(Job(apply, len(frozen), future, None, alone=True))
+        writer.submit(Job(apply, 0, future, None, alone=True, room=room))
         future.result()
 
     def discard_created(self) -> None:
