@@ -166,13 +166,15 @@ class Store(Closing):
             if lock is not None:
                 damage.refuse_lost_store(path, init=init)
                 created = damage.data_file_absent(path)
+            else:  # a reader walks the file only while no writer is there
+                damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
                 map_bytes=max(1, config.map_size_initial_mb) * _MB,
                 max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
                 durable=durable,
-                deep_check=lock is not None or not writer_present(path),
+                deep_check=lock is not None,  # a reader's walk: check_for_reader
             )
             if created:
                 # LMDB made data.mdb (and lock.mdb): their names must survive a power

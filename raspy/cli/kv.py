@@ -40,6 +40,7 @@ from raspy.storage.dump import (
     Record,
     record_line_number,
 )
+from raspy.storage.lock import writer_present
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, ReadView, Store, validate_ops
 from raspy.storage.tables import (
@@ -110,6 +111,8 @@ def _report(message: str, started: float, stream: IO[str]) -> None:
 def _open_readonly(data_dir: str) -> Store:
     """The store, read-only: its file is checked before it is mapped (storage.damage)."""
     path = Path(data_dir)
+    # raspyd making the store right now is not a lost store: wait for it a moment
+    damage.wait_while_made(path, lambda: writer_present(path))
     if damage.data_file_absent(path):
         if damage.held_a_store(path):  # it was lost: a data problem, not a typo
             damage.refuse_lost_store(path, init=False)
