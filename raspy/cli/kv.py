@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -264,10 +265,18 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> Non
         raise _Failure(f"{where}: {what}", EXIT_DATA) from exc
 
 
-def _batches(file: str, scan: _Scan, last: list[Put]) -> Iterator[list[Put]]:
+def _batches(
+    file: str, scan: _Scan, last: list[Put], stop: threading.Event
+) -> Iterator[list[Put]]:
     """Pass 2, inside the restore's one txn: the records again, in bounded batches,
-    then `last`. A file that changed since pass 1 raises (StoreError), which aborts
-    the txn: nothing of it is written."""
+    then `last`. A file that changed since pass 1, or `stop` (Ctrl-C), raises
+    (StoreError), which aborts the txn: nothing of it is written."""
+
+    def going(batch: list[Put]) -> list[Put]:
+        if stop.is_set():
+            raise StoreError("restore interrupted; nothing was written")
+        return batch
+
     progress = _Progress("restore", scan.count)
     changed = f"{file} changed during the restore; nothing was written"
     batch: list[Put] = []
@@ -279,7 +288,7 @@ def _batches(file: str, scan: _Scan, last: list[Put]) -> Iterator[list[Put]]:
                 batch.append(Put(record.table, record.key, record.value))
                 size += len(record.key) + len(record.value)
                 if len(batch) >= _BATCH_RECORDS or size >= _BATCH_BYTES:
-                    yield batch
+                    yield going(batch)
                     progress.step(len(batch))
                     batch, size = [], 0
     except (DumpFormatError, _Failure) as exc:
@@ -290,7 +299,7 @@ def _batches(file: str, scan: _Scan, last: list[Put]) -> Iterator[list[Put]]:
         progress.close()
     if reader.digest != scan.digest or reader.header != scan.header:
         raise StoreError(changed)
-    yield batch + last
+    yield going(batch + last)
 
 
 def _keep_seq(store: Store, scan: _Scan, cleared: tuple[Table, ...]) -> list[Put]:
@@ -332,15 +341,19 @@ def _restore(args: argparse.Namespace) -> int:
         store = Store.open(args.data_dir, config, init=True)
     except StoreLockedError as exc:
         raise _Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+    stop = threading.Event()
     try:
         last = _keep_seq(store, scan, cleared)
         store.restore(
-            lambda: _batches(args.file, scan, last),
+            lambda: _batches(args.file, scan, last, stop),
             clear=cleared,
             schema_version=header.schema_version,
             room=_ROOM_FACTOR * scan.data_bytes,
         )
     except BaseException:
+        # Ctrl-C: the writer thread, mid-txn, must abort it, not finish it (close()
+        # waits for it)
+        stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
         raise
     store.close()

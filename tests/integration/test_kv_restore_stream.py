@@ -6,6 +6,10 @@ guarantee: a bad record late in the file leaves the store as it was."""
 from __future__ import annotations
 
 import os
+import select
+import signal
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 from support.kv_cli import make_store, records, run, write_dump
 from support.store_fixtures import TINY
+from support.wait import wait_until
 
 from raspy.errors import StoreError
 from raspy.storage.dump import Header, Record
@@ -143,3 +148,40 @@ def test_room_asked_ahead_grows_the_map_once(tmp_path: Path) -> None:
         store.restore(batches, room=2 * 3000 * 1000)
         assert calls == 1
         assert len(store.scan(Table.CRON)) == 3000
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_records_are_written_writes_nothing(tmp_path: Path) -> None:
+    """The second pass runs in the store's writer thread, inside the txn; Ctrl-C in
+    the main thread must abort that txn, not wait for it to commit. The progress bar
+    of the second pass (on a terminal: "restore [") says it has begun."""
+    target = tmp_path / "b"
+    make_store(target)
+    before = records(target)
+    dump = write_dump(
+        tmp_path / "big.dump", Header(1, "now", DATA_TABLES), _many(30_000, 200)
+    )
+    main_fd, side_fd = os.openpty()
+    command = ["restore", "--replace", "--data-dir", str(target), str(dump)]
+    restore = subprocess.Popen(
+        [sys.executable, "-m", "raspy.cli.kv", *command], stderr=side_fd
+    )
+    os.close(side_fd)
+    shown = b""
+
+    def writing() -> bool:
+        nonlocal shown
+        if select.select([main_fd], [], [], 0.05)[0]:
+            shown += os.read(main_fd, 65536)
+        return b"restore [" in shown
+
+    try:
+        wait_until(writing, what="the second pass's progress bar", timeout_s=30)
+        restore.send_signal(signal.SIGINT)
+        assert restore.wait(timeout=30) == 130
+    finally:
+        if restore.poll() is None:
+            restore.kill()
+            restore.wait()
+        os.close(main_fd)
+    assert records(target) == before
