@@ -157,6 +157,7 @@ class Store(Closing):
         `check_records` (raspyd) also decodes every record before any write.
         """
         path = Path(data_dir)
+        _check_path_text(path)
         lock = None
         created = False
         if not readonly:
@@ -398,6 +399,18 @@ def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) ->
                     f"value of {len(value)} bytes for {table} key {quote(key)} is "
                     f"over store.max_value_bytes ({max_value_bytes})"
                 )
+
+
+def _check_path_text(path: Path) -> None:
+    """LMDB takes its path as UTF-8: a name made of other bytes (a surrogate escape
+    in Python) is refused before anything is made."""
+    try:
+        os.fspath(path).encode()
+    except UnicodeEncodeError:
+        raise DataDirError(
+            f"data dir {os.fspath(path)!a}: the name is not UTF-8 text, which the"
+            " store needs"
+        ) from None
 
 
 def _make_data_dir(path: Path) -> None:

@@ -387,7 +387,9 @@ def _check(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         _report(
-            f"checked {total} records in {len(Table)} dbs: {verdict}",
+            # one db more than a dump names: the schema's, which its header carries
+            f"checked {total} records in {len(Table)} dbs (the schema's too):"
+            f" {verdict}",
             started,
             sys.stdout,
         )

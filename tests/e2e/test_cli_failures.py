@@ -186,16 +186,17 @@ def test_raspyd_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
 def test_raspyd_on_a_data_dir_whose_name_is_not_utf8_gives_one_line(
     tmp_path: Path,
 ) -> None:
-    """Before, LMDB's UnicodeEncodeError reached the user as a traceback (exit 1):
-    raspyd is guarded as the other tools are (one line, 70 for a bug; 2 once the
-    name is refused as bad input)."""
+    """Before, LMDB's UnicodeEncodeError reached the user as a traceback (exit 1),
+    then as an internal error (70), after it had made the directory. It is bad
+    input: one line naming the data dir, exit 2, nothing made."""
     data_dir = os.fsdecode(os.fsencode(tmp_path) + b"/d\xff")
     result = _run(
         "raspyd", "--data-dir", data_dir, "--port-base", str(free_port_base()),
         "--allow-root", "--log-level", "error",
     )  # fmt: skip
-    assert result.returncode in (2, 70), result.stderr
-    _assert_one_line(result.stderr, "raspyd", containing="")
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr, "raspyd", containing="the name is not UTF-8 text")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])
