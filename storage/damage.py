@@ -12,17 +12,22 @@ Every refusal raises StoreDamagedError and leaves the file byte for byte as it w
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from raspy import packing
+import structlog
+
 from raspy.atomic_file import fsync_directory, write_atomic
-from raspy.errors import PackingError, StoreDamagedError, StoreError, quote
+from raspy.errors import StoreDamagedError, StoreError, quote
 from raspy.storage import lmdb_file
 from raspy.storage.check import validate_record
 from raspy.storage.tables import Table
+
+log = structlog.get_logger(component="store")
 
 DATA_FILE: Final = "data.mdb"
 LMDB_LOCK_FILE: Final = "lock.mdb"
@@ -33,7 +38,13 @@ _MARKER_TEXT: Final = (
     "with an empty store.\n"
 )
 
+# How long a reader waits for a writer that is making the store (raspyd's first
+# start, --init, a restore where it was lost) to write LMDB's meta pages.
+MADE_WAIT_S: Final = 5.0
+_PAUSE: Final = threading.Event()  # never set: the pause between two looks
+
 RecordSource = Callable[[Table], Iterator[tuple[bytes, bytes]]]
+WriterPresent = Callable[[], bool]
 
 
 def advice(data_dir: Path) -> str:
@@ -129,36 +140,55 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
     return meta
 
 
-_KV_FIELDS: Final = frozenset({"seq", "body", "props", "ttl"})
-
-
-def _plain_kv(value: bytes) -> bool:
-    """The usual kv record, checked quickly (the Clone tree is most of a store);
-    anything else goes through validate_record, which names the problem."""
+def _meta_readable(data_dir: Path) -> bool:
+    if data_file_absent(data_dir):
+        return False
     try:
-        record = packing.unpack(value)
-    except PackingError:
+        check_data_file(data_dir, deep=False)
+    except StoreDamagedError:
         return False
-    if not isinstance(record, dict) or record.keys() != _KV_FIELDS:
-        return False
-    seq, props, ttl = record["seq"], record["props"], record["ttl"]
-    return (
-        type(seq) is int
-        and 0 <= seq < 2**64
-        and type(record["body"]) is bytes
-        and (ttl is None or type(ttl) is float)
-        and type(props) is dict
-        and all(type(k) is str and type(v) is str for k, v in props.items())
-    )
+    except StoreError:
+        return True  # unreadable for another reason: the reader's own check says so
+    return True
+
+
+def wait_while_made(
+    data_dir: Path, writer_present: WriterPresent, *, wait_s: float = MADE_WAIT_S
+) -> None:
+    """A reader (raspy-kv check, dump) that comes while a writer makes the store waits
+    up to `wait_s` for its meta pages. LMDB makes lock.mdb first, then an empty
+    data.mdb, then writes the meta pages: in between, a data dir that never lost
+    anything looks like one whose data.mdb was lost (or is damaged)."""
+    deadline = time.monotonic() + wait_s
+    waiting = False
+    while writer_present() and not _meta_readable(data_dir):
+        if not waiting:
+            waiting = True
+            log.info("store_being_made", path=str(data_dir), wait_s=wait_s)
+        if time.monotonic() >= deadline:
+            return  # the reader's own checks say what is there
+        _PAUSE.wait(0.02)
+
+
+def check_for_reader(data_dir: Path, writer_present: WriterPresent) -> None:
+    """check_data_file for a reader: every page is walked only when no writer is
+    there. A writer that starts during the walk (raspyd) writes pages the walk then
+    reads: damage found then is not trusted, and the file is checked again as beside
+    a writer (its meta pages and length; raspyd walked it itself)."""
+    writing = writer_present()
+    try:
+        check_data_file(data_dir, deep=not writing)
+    except StoreDamagedError:
+        if writing or not writer_present():
+            raise
+        log.info("store_walk_overtaken", path=str(data_dir))
+        check_data_file(data_dir, deep=False)
 
 
 def check_records(data_dir: Path, records: RecordSource) -> None:
     """Every record decodes as its table says; the first that does not is named."""
     for table in Table:
-        quick = _plain_kv if table is Table.KV else None
         for key, value in records(table):
-            if quick is not None and quick(value):
-                continue
             try:
                 validate_record(table, key, value)
             except StoreError as exc:

@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -112,7 +112,12 @@ def _to_json(value: object) -> object:
     raise ValueError(f"cannot show {type(value).__name__}")
 
 
+_LEAVES: Final = frozenset({str, int, float, bool, type(None)})  # JSON as msgpack
+
+
 def _from_json(value: object, where: str) -> object:
+    if type(value) in _LEAVES:  # most of a value: no call per field (restore speed)
+        return value
     if isinstance(value, dict):
         if len(value) == 1 and _TAG_TEXT in value:
             text = value[_TAG_TEXT]
@@ -121,7 +126,10 @@ def _from_json(value: object, where: str) -> object:
             return text.encode("utf-8")
         if len(value) == 1 and _TAG_B64 in value:
             return _unb64(value[_TAG_B64], where)
-        return {k: _from_json(v, where) for k, v in value.items()}
+        return {
+            k: v if type(v) in _LEAVES else _from_json(v, where)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_from_json(item, where) for item in value]
     return value
@@ -237,13 +245,20 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _object(line: bytes, number: int) -> dict[str, Any]:
+# made once: json.loads with arguments builds a decoder per line
+_STRICT: Final = json.JSONDecoder(
+    parse_constant=_reject_constant, object_pairs_hook=_unique_object
+)
+# for a file already read with _STRICT whose bytes are checked to be the same (a
+# restore's second pass): the C decoder makes the dicts itself, no hook per object
+_TRUSTED: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _object(
+    line: bytes, number: int, decoder: json.JSONDecoder = _STRICT
+) -> dict[str, Any]:
     try:
-        value = json.loads(
-            line.decode("utf-8"),
-            parse_constant=_reject_constant,
-            object_pairs_hook=_unique_object,
-        )
+        value = decoder.decode(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise DumpFormatError(number, f"not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
@@ -293,17 +308,20 @@ def _parse_header(obj: dict[str, Any]) -> Header:
     return Header(schema_version, created, tuple(_table(n, 1) for n in names), version)
 
 
+_BY_NAME: Final = {t.value: t for t in DATA_TABLES}
+_RECORD_FIELDS: Final = frozenset({"db", "key", "value"})
+
+
 def _table(name: object, number: int) -> Table:
-    valid = {t.value: t for t in DATA_TABLES}
-    if not isinstance(name, str) or name not in valid:
+    if not isinstance(name, str) or name not in _BY_NAME:
         raise DumpFormatError(number, f"unknown database {quote(str(name))}")
-    return valid[name]
+    return _BY_NAME[name]
 
 
 def _parse_record(
     obj: dict[str, Any], number: int, tables: tuple[Table, ...]
 ) -> Record:
-    if set(obj) != {"db", "key", "value"}:
+    if obj.keys() != _RECORD_FIELDS:
         raise DumpFormatError(number, "expected the fields db, key, value")
     table = _table(obj["db"], number)
     if table not in tables:
@@ -335,31 +353,83 @@ def _check_end(
         )
 
 
+class DumpReader:
+    """Reads a dump line by line (a file, or any iterable of lines with their newline),
+    so a restore holds one line at a time, not the file: header on construction, then
+    records(), which checks the end line once the last record is out.
+
+    `digest` (after records()): SHA-256 of every byte before the end line, whether or
+    not the end line's checksum is verified, so a second pass can tell that the file
+    stayed the same. `unique` refuses a key twice (it keeps every key seen) and a
+    field twice in one object; without it, a faster decoder reads the lines (for a
+    second pass over a file whose `digest` is then compared with the first's).
+    """
+
+    def __init__(
+        self,
+        lines: Iterable[bytes],
+        *,
+        verify_checksum: bool = True,
+        unique: bool = True,
+    ) -> None:
+        self._lines = iter(lines)
+        self._verify = verify_checksum
+        self._unique = unique
+        self._decoder = _STRICT if unique else _TRUSTED
+        self._digest = hashlib.sha256()
+        self.count = 0
+        first = next(self._lines, b"")
+        if not first:
+            raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
+        # a file of another kind is named as such, even without a newline
+        self.header = _parse_header_line(first.removesuffix(b"\n"))
+        self._whole(first, 1)
+        self._digest.update(first)
+
+    @staticmethod
+    def _whole(line: bytes, number: int) -> None:
+        if not line.endswith(b"\n"):
+            raise DumpFormatError(number, "last line has no newline: file truncated")
+
+    @property
+    def digest(self) -> str:
+        return self._digest.hexdigest()
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in file order; DumpFormatError names the first bad line."""
+        seen: dict[tuple[Table, bytes], int] = {}
+        number = 1
+        for line in self._lines:
+            number += 1
+            self._whole(line, number)
+            obj = _object(line[:-1], number, self._decoder)
+            if "end" in obj:
+                _check_end(obj, number, self.count, self.digest, self._verify)
+                if next(self._lines, None) is not None:
+                    raise DumpFormatError(number + 1, "data after the end line")
+                return
+            record = _parse_record(obj, number, self.header.tables)
+            if self._unique:
+                first = seen.setdefault((record.table, record.key), number)
+                if first != number:
+                    raise DumpFormatError(
+                        number, f"duplicate key, first on line {first}"
+                    )
+            self.count += 1
+            self._digest.update(line)
+            yield record
+        raise DumpFormatError(number + 1, "no end line: the file is truncated")
+
+
 def parse(data: bytes, *, verify_checksum: bool = True) -> Dump:
     """Validate a whole dump; raises DumpFormatError naming the first bad line."""
     if not data:
         raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
     lines = data.split(b"\n")
-    header = _parse_header_line(lines[0])  # a file of another kind is named as such
-    if lines[-1]:
+    _parse_header_line(lines[0])  # a file of another kind is named as such
+    if lines[-1]:  # truncation is named before any bad line inside
         raise DumpFormatError(len(lines), "last line has no newline: file truncated")
-    lines.pop()
-    digest = hashlib.sha256()
-    digest.update(lines[0] + b"\n")
-    records: list[Record] = []
-    seen: dict[tuple[Table, bytes], int] = {}
-    for index, line in enumerate(lines[1:]):
-        number = record_line_number(index)
-        obj = _object(line, number)
-        if "end" in obj:
-            _check_end(obj, number, len(records), digest.hexdigest(), verify_checksum)
-            if number != len(lines):
-                raise DumpFormatError(number + 1, "data after the end line")
-            return Dump(header, tuple(records))
-        record = _parse_record(obj, number, header.tables)
-        first = seen.setdefault((record.table, record.key), number)
-        if first != number:
-            raise DumpFormatError(number, f"duplicate key, first on line {first}")
-        records.append(record)
-        digest.update(line + b"\n")
-    raise DumpFormatError(len(lines) + 1, "no end line: the file is truncated")
+    reader = DumpReader(
+        (line + b"\n" for line in lines[:-1]), verify_checksum=verify_checksum
+    )
+    return Dump(reader.header, tuple(reader.records()))

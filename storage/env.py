@@ -18,7 +18,7 @@ import lmdb
 import structlog
 
 from raspy.errors import StoreDamagedError, StoreError, StoreFullError
-from raspy.storage import damage
+from raspy.storage import damage, write_errors
 from raspy.storage.tables import Table
 
 log = structlog.get_logger(component="store")
@@ -51,8 +51,9 @@ _damaged: dict[str, str] = {}  # realpath -> the first damage seen, for the supe
 
 def _store_error(exc: BaseException, path: Path) -> StoreError:
     text = str(exc)
-    if "No space left on device" in text:
-        return StoreFullError(f"store in {path}: disk full: {text}")
+    written = write_errors.explain(path, text, write_errors.free_bytes(path))
+    if written is not None:  # a full disk, or a device that fails
+        return written
     if isinstance(exc, _DAMAGE_ERRORS):
         message = f"store in {path}: {type(exc).__name__}: {text}; " + damage.advice(
             path
@@ -295,6 +296,28 @@ class Environment:
             reason="ahead",
         )
         return True
+
+    def make_room(self, extra_bytes: int) -> None:
+        """Grow the map (doubling, up to max_bytes) until `extra_bytes` more than is
+        used now fit, before one big txn (a restore), which would otherwise fill the
+        map and be written again after each doubling. Writer thread, between txns."""
+        info = self._env.info()
+        current: int = info["map_size"]
+        wanted = (info["last_pgno"] + 1) * self._page_bytes + extra_bytes
+        new_size = current
+        while new_size < wanted and new_size < self.max_bytes:
+            new_size = min(new_size * 2, self.max_bytes)
+        if new_size == current:
+            return
+        self.resize(new_size)
+        self.map_grows += 1
+        log.info(
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason="room",
+        )
 
     def resize(self, new_size: int) -> None:
         """set_mapsize once no read txn of this process is open (0: adopt the file)."""

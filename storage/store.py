@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Final
 
 import structlog
 
+from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
 from raspy.errors import DataDirError, StoreError, ValueTooLargeError, quote
@@ -156,6 +157,7 @@ class Store(Closing):
         `check_records` (raspyd) also decodes every record before any write.
         """
         path = Path(data_dir)
+        _check_path_text(path)
         lock = None
         created = False
         if not readonly:
@@ -165,14 +167,22 @@ class Store(Closing):
             if lock is not None:
                 damage.refuse_lost_store(path, init=init)
                 created = damage.data_file_absent(path)
+            else:  # a reader walks the file only while no writer is there
+                damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
                 map_bytes=max(1, config.map_size_initial_mb) * _MB,
                 max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
                 durable=durable,
-                deep_check=lock is not None or not writer_present(path),
+                deep_check=lock is not None,  # a reader's walk: check_for_reader
             )
+            if created:
+                # LMDB made data.mdb (and lock.mdb): their names must survive a power
+                # cut before anything written to them is acknowledged. The marker's
+                # write does this too, but it is skipped when the marker is there
+                # already (a restore or --init where the store was lost).
+                fsync_directory(path)
             try:
                 version = _prepare(
                     shared, readonly=readonly, check_records=check_records
@@ -278,30 +288,36 @@ class Store(Closing):
 
     def restore(
         self,
-        ops: Sequence[Op],
+        batches: Callable[[], Iterable[Sequence[Op]]],
         *,
         clear: Sequence[Table] = (),
         schema_version: int = schema.SCHEMA_VERSION,
+        room: int = 0,
     ) -> None:
-        """Clear tables, write ops and migrate them from schema_version: ONE txn.
+        """Clear tables, write every batch and migrate from schema_version: ONE txn.
 
-        For raspy-kv restore; blocks until durable. Either all of it or nothing.
+        For raspy-kv restore; blocks until durable. Either all of it or nothing: an
+        error from `batches` (or a batch over the limits) aborts the txn. `batches` is
+        called again if the map must grow and the txn runs again, so a restore can
+        stream its records instead of holding them; `room` (bytes, a guess at what
+        they take in the map) grows the map once, ahead, so that seldom happens.
         """
         writer = self._live_writer()
         schema.check_supported(schema_version)
         if any(table not in DATA_TABLES for table in clear):
             raise ValueError("restore clears data tables only, never meta")
-        frozen, cleared = tuple(ops), tuple(clear)
-        self.validate(frozen)
+        cleared = tuple(clear)
 
         def apply(txn: env_mod.WriteTxn) -> None:
             for table in cleared:
                 txn.clear(table)
-            _apply_ops(txn, frozen)
+            for ops in batches():
+                self.validate(ops)
+                _apply_ops(txn, ops)
             schema.migrate(txn, schema_version)
 
         future: Future[None] = Future()
-        writer.submit(Job(apply, len(frozen), future, None, alone=True))
+        writer.submit(Job(apply, 0, future, None, alone=True, room=room))
         future.result()
 
     def discard_created(self) -> None:
@@ -385,12 +401,27 @@ def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) ->
                 )
 
 
+def _check_path_text(path: Path) -> None:
+    """LMDB takes its path as UTF-8: a name made of other bytes (a surrogate escape
+    in Python) is refused before anything is made."""
+    try:
+        os.fspath(path).encode()
+    except UnicodeEncodeError:
+        raise DataDirError(
+            f"data dir {os.fspath(path)!a}: the name is not UTF-8 text, which the"
+            " store needs"
+        ) from None
+
+
 def _make_data_dir(path: Path) -> None:
     """The store is nobody else's business (issue 18): a new data dir is made 0700,
     and one that the group or others may use is warned about and set to 0700."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    created = bool(missing) and missing[0] == path
     try:
-        created = not path.is_dir()
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for made in reversed(missing):  # its name in its parent, from the top down
+            fsync_directory(made.parent)
     except OSError as exc:
         raise DataDirError(f"cannot create data dir {path}: {exc.strerror}") from exc
     try:

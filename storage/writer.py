@@ -37,6 +37,9 @@ class Job:
     future: Future[None] | None  # None: on_done alone reports (Store.commit)
     on_done: Done | None
     alone: bool = False
+    room: int = (
+        0  # bytes the map should have free before its txn (Environment.make_room)
+    )
 
 
 class GroupWriter:
@@ -153,6 +156,9 @@ class GroupWriter:
                 job.apply(txn)
 
         try:
+            room = sum(job.room for job in jobs)
+            if room:
+                self._env.make_room(room)
             self._env.write(apply, before_commit=self._acknowledge)
         except StoreError as exc:  # reported to every submitter of the batch
             log.error(

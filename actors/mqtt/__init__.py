@@ -35,7 +35,7 @@ from raspy.actors.worker import (
 from raspy.config import MqttConfig
 from raspy.devices.kinds import BUILTIN
 from raspy.errors import ConfigError
-from raspy.mqtt.core import BridgeCore, BridgeSettings
+from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged
 from raspy.mqtt.filters import GlobFilter, minimal_prefixes
@@ -73,7 +73,8 @@ def read_password(config: MqttConfig) -> str:
 
 
 def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
-    """The core's settings from [mqtt]; every command of every built-in kind is bridged."""
+    """The core's settings from [mqtt]; every command of every built-in kind is
+    bridged, and the service actions `set` and `commands`."""
     topics = TopicMap(config.base_topic, host)
     commandable = GlobFilter(config.command_devices)
     exposed = GlobFilter(config.subtrees, rooted=True)
@@ -92,7 +93,7 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
         topics=topics,
         exposed=exposed,
         commandable=commandable,
-        actions=BUILTIN.command_names() | {"set"},
+        actions=BUILTIN.command_names() | SERVICE_ACTIONS,
         discovery=discovery,
         scenario_buttons=config.scenario_buttons,
         max_buffered=config.buffer_max_messages,

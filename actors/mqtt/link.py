@@ -1,8 +1,8 @@
 """The MQTT bridge's socket owner: paho's client in its external loop (PahoLoop) on
 its own I/O Runner, so this thread alone calls into paho. The actor's events come in
-through an Inbox; BridgeCore decides what to publish and request, MqttSession when to
-connect and how much paho may hold, LinkLog what is counted and logged. A slow or
-absent broker never blocks another thread."""
+through an Inbox; LinkCore (sans-IO, over BridgeCore, MqttSession and LinkLog) decides
+what to publish, request and subscribe, when to connect and how much paho may hold;
+this carries it out. A slow or absent broker never blocks another thread."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from raspy.actors.mqtt.client import goodbye, greet, make_client
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.worker import LocalClient
 from raspy.config import MqttConfig
-from raspy.mqtt.core import BridgeCore, Output, SendRequest
-from raspy.mqtt.events import Event, Feed
-from raspy.mqtt.link_log import LinkLog, link_stats
-from raspy.mqtt.session import MqttSession
-from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.core import BridgeCore, SendRequest
+from raspy.mqtt.events import Event
+from raspy.mqtt.link_core import Action, LinkCore
+from raspy.mqtt.sweep import Subscribe, Unsubscribe
 from raspy.stats import Stats
 from raspy.transport.inbox import Inbox
 from raspy.transport.paho_loop import PahoLoop, reconnect
@@ -54,10 +54,7 @@ class MqttLink:
         )
         self._mdp = mdp_client  # BridgeCore keeps the requests: send() only
         self._monotonic = monotonic
-        self._session = MqttSession()
-        self._feed = Feed(core)
-        self._log = LinkLog(config, stats)
-        self._busy = False  # more to do at once: the next poll does not sleep
+        self._state = LinkCore(config, core, stats)
         self.runner = Runner(
             "mqtt", self, monotonic=monotonic, stats=stats, on_failure=on_failure
         )
@@ -73,93 +70,74 @@ class MqttLink:
         self._paho = PahoLoop(self._client, runner, self)
 
     def next_deadline(self) -> float | None:
-        if self._busy:
-            return self._monotonic()
-        return self._session.next_deadline(self.core.next_deadline())
+        return self._state.next_deadline(self._monotonic())
 
     def on_turn(self, now: float) -> None:
-        session, core, client = self._session, self.core, self._client
-        self._busy = self._inbox.drain(
-            lambda event: self._apply(self._feed(event, now)), EVENTS_PER_TURN
+        state, client = self._state, self._client
+        state.busy = self._inbox.drain(
+            lambda event: self._do(state.event(event, now)), EVENTS_PER_TURN
         )
-        self._apply(core.tick(now))
-        if session.connect_due(now):
+        self._do(state.tick(now))
+        if state.session.connect_due(now):
             self._connect(now)
-        if session.misc_due(now):
+        if state.session.misc_due(now):
             client.loop_misc()  # keepalive pings; notices a dead broker
-        session.stable(now)
-        messages, more = session.take(core.buffer)
-        for msg in messages:
+        for msg in state.take(now):
             client.publish(msg.topic, msg.payload, self.config.qos, msg.retain)
-        self._log.published(len(messages))
-        self._busy = self._busy or more
-        self._log.buffer(core.buffer)
 
-    def _apply(self, outputs: list[Output]) -> None:
-        for out in outputs:
-            match out:
+    def _do(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
                 case SendRequest(request_id=request_id, service=service, body=body):
                     self._mdp.send(request_id, service.encode("utf-8"), (body,))
                 case Subscribe(filters=filters):
                     self._client.subscribe([(topic, 0) for topic in filters])
                 case Unsubscribe(filters=filters):
                     self._client.unsubscribe(list(filters))
-                case Swept():
-                    self._log.swept(out)
-                    self._busy = True  # the clearing messages wait in the buffer
-                case _:
-                    self._log.refused(out, self._monotonic())
 
     def _connect(self, now: float) -> None:
         failure = reconnect(self._client)  # blocks at most CONNECT_TIMEOUT_S
         if failure is not None:
-            self._log.connect_failed(failure, self._session.failed(now), now)
-            return
-        self._session.connecting(now)
-        self._log.connecting()
+            self._state.connect_failed(failure, now)
+        else:
+            self._state.connecting(now)
 
     # --- PahoHandler: paho's callbacks (inside loop_read/loop_write/reconnect) ---------
     def connected(self, refusal: str | None) -> None:
         now = self._monotonic()
         if refusal is not None:
-            self._log.connect_refused(refusal, self._session.failed(now), now)
+            self._state.refused(refusal, now)
             return
-        self._session.connected(now)
+        # what paho held unacknowledged would go again on top of the window
+        held = [
+            Message(m.topic, bytes(m.payload), bool(m.retain))
+            for m in self._client.drop_out_messages()
+        ]
         greet(self._client, self.core.topics, self.core.settings.actions)
-        self._apply(self.core.connected(now))
-        self._busy = True
-        self._log.connected()
+        self._do(self._state.connected(now, held))
 
     def disconnected(self, reason: str) -> None:
-        now = self._monotonic()
-        if (lost := self._session.closed(now)) is not None:
-            self._log.lost(lost, reason, now)
-        self.core.disconnected()
+        self._state.disconnected(reason, self._monotonic())
 
     def message(self, topic: str, payload: bytes, retained: bool) -> None:
-        if self.core.swept_message(topic, payload, retained):
-            return
-        self._log.command()
-        now = self._monotonic()
-        self._apply(self.core.command(topic, payload, now, retained=retained))
-        self._busy = True  # a result may wait in the buffer
+        self._do(self._state.message(topic, payload, retained, self._monotonic()))
 
     def acknowledged(self) -> None:
-        self._session.acknowledged()
+        self._state.acknowledged()
 
     def backlog(self) -> None:
-        self._busy = True
+        self._state.busy = True
 
     # --- control ----------------------------------------------------------------------
     def execute(self, command: object) -> object:
         if isinstance(command, GetLinkStats):
-            return link_stats(self._session, self._feed)
+            return self._state.stats()
         raise UnknownCommand("mqtt", command)
 
     def close(self) -> None:
         """A clean goodbye while up (a lost connection leaves the will to say it)."""
         try:
-            if self._paho is not None and self._session.up:
+            if self._paho is not None and self._state.session.up:
                 goodbye(self._client, self.core.topics)
         finally:
             if self._paho is not None:

@@ -63,6 +63,7 @@ log = structlog.get_logger(component="web")
 _ASK_TIMEOUT_S: Final = 5.0
 CHILD: Final = "web"
 WEB_PORT_OFFSET: Final = 4  # docs/architecture.md: the web face at port_base + 4
+MAX_PORT: Final = 65535
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,20 +244,29 @@ def titanic_queue(store: Store, limit: int) -> tuple[int, list[TitanicEntry]]:
 
 
 def check_config(config: Config) -> None:
-    """[http]: beyond loopback only with a login configured (password_hash_file
-    itself is checked by raspy.config_files, before this)."""
+    """[http]: a port after the port base's four, and beyond loopback only with a
+    login configured (password_hash_file itself is checked by raspy.config_files,
+    before this)."""
     http = config.http
     if not http.enabled:
         return
+    problems: list[str] = []
+    port = config.network.port_base + WEB_PORT_OFFSET
+    if port > MAX_PORT:  # the port base alone may go up to 65532
+        problems.append(
+            f"network.port_base: {config.network.port_base} leaves no port for the "
+            f"web face (port base + {WEB_PORT_OFFSET} = {port}); at most "
+            f"{MAX_PORT - WEB_PORT_OFFSET} with [http] enabled"
+        )
     logins = LoginFiles(config.data_dir, http.password_hash_file)
     if not names.is_loopback(http.bind) and not logins.configured():
-        raise ConfigError(
-            [
-                f"http.bind: {http.bind} is beyond loopback and no login is "
-                "configured: run `raspy web-token --data-dir "
-                f"{config.data_dir}` or set http.password_hash_file"
-            ]
+        problems.append(
+            f"http.bind: {http.bind} is beyond loopback and no login is "
+            "configured: run `raspy web-token --data-dir "
+            f"{config.data_dir}` or set http.password_hash_file"
         )
+    if problems:
+        raise ConfigError(problems)
 
 
 def start_web(rt: Runtime) -> None:

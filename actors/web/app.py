@@ -58,7 +58,11 @@ MAX_BODY_BYTES: Final = forms.MAX_FORM_BYTES
 # at most one batch per browser this often: changes in between are coalesced (the
 # latest value per key), so 20 browsers cost the daemon little whatever the poll rate
 BATCH_INTERVAL_S: Final = 0.25
-_STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript"}
+_STATIC: Final = {
+    "app.css": "text/css",
+    "app.js": "text/javascript",
+    "icon.svg": "image/svg+xml",  # named by every page: no browser asks /favicon.ico
+}
 _SECURITY_HEADERS: Final = {
     # nothing inline, nothing from elsewhere (the charts are images from here)
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; "

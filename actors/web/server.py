@@ -182,6 +182,15 @@ def _stop_listening(sock: socket.socket) -> None:
         sock.close()
 
 
+class ListenError(RuntimeError):
+    """The web face's address cannot be listened on; `errno` says why (EADDRINUSE:
+    taken, a runtime failure; anything else: an address this host does not have)."""
+
+    def __init__(self, message: str, errno: int | None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a taken port fails the start."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -193,7 +202,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        raise RuntimeError(
-            f"web face cannot listen on {host}:{port}: {exc.strerror}"
+        raise ListenError(
+            f"web face cannot listen on {host}:{port}: {exc.strerror}", exc.errno
         ) from exc
     return sock

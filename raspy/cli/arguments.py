@@ -118,3 +118,10 @@ def client_curve(args: argparse.Namespace) -> CurveKeys | None:
         return client_keys(args.server_key, args.client_cert)
     except ConfigError as exc:
         raise CurveOptionError(str(exc)) from None
+
+
+def not_utf8(exc: UnicodeEncodeError) -> str:
+    """The line for an argument whose bytes are not UTF-8 (the shell passes them as
+    they are, Python holds them as surrogates): what and near which text."""
+    near = exc.object[max(0, exc.start - 16) : exc.end + 16]
+    return f"an argument is not UTF-8 text (near {shown(near)})"

@@ -16,6 +16,12 @@ def tcp_endpoint(text: str, *, max_port: int = 65535, port: str = "PORT") -> str
     match = _TCP.fullmatch(text)
     if match is None:
         raise ValueError(f"expected tcp://HOST:{port}, got {shown(text)}")
+    if not match["host"].isascii():  # ZeroMQ's resolver takes no IDN; bytes that
+        # are not UTF-8 would reach its connect() as a UnicodeEncodeError
+        raise ValueError(
+            f"expected tcp://HOST:{port} with an ASCII host (an IDN in its "
+            f"xn-- form), got {shown(text)}"
+        )
     number = int(match["port"])
     if not 1 <= number <= max_port:
         raise ValueError(f"expected a {port} 1..{max_port}, got {shown(text)}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
@@ -32,7 +34,14 @@ from raspy.errors import (
 )
 from raspy.storage import damage
 from raspy.storage.check import Checker, validate_record
-from raspy.storage.dump import DumpWriter, Header, Record, parse, record_line_number
+from raspy.storage.dump import (
+    DumpReader,
+    DumpWriter,
+    Header,
+    Record,
+    record_line_number,
+)
+from raspy.storage.lock import writer_present
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, ReadView, Store, validate_ops
 from raspy.storage.tables import (
@@ -48,6 +57,13 @@ EXIT_OK: Final = 0
 EXIT_DATA: Final = 1
 EXIT_USAGE: Final = 2
 _CHUNK: Final = 1000
+# a restore writes its records in batches of this many, or this many bytes, so it
+# holds a batch of them at a time, not the dump (docs/PERFORMANCE.md "Restore")
+_BATCH_RECORDS: Final = 1000
+_BATCH_BYTES: Final = 1024 * 1024
+# the map room a restore asks for ahead, per byte of keys and values: B-tree pages
+# are not full, and big values take whole overflow pages
+_ROOM_FACTOR: Final = 2
 
 
 class _Failure(Exception):
@@ -69,6 +85,7 @@ class _Progress:
     def __init__(self, label: str, total: int, stream: IO[str] | None = None) -> None:
         self._stream = stream or sys.stderr
         self._on = total > 0 and self._stream.isatty()
+        self.shown = self._on
         self._label, self._total, self._done = label, total, 0
         self._every = max(1, total // 200)
 
@@ -95,6 +112,8 @@ def _report(message: str, started: float, stream: IO[str]) -> None:
 def _open_readonly(data_dir: str) -> Store:
     """The store, read-only: its file is checked before it is mapped (storage.damage)."""
     path = Path(data_dir)
+    # raspyd making the store right now is not a lost store: wait for it a moment
+    damage.wait_while_made(path, lambda: writer_present(path))
     if damage.data_file_absent(path):
         if damage.held_a_store(path):  # it was lost: a data problem, not a typo
             damage.refuse_lost_store(path, init=False)
@@ -168,63 +187,130 @@ def _dump(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_dump(file: str, verify_checksum: bool) -> tuple[Header, list[Put]]:
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What the first pass over a dump found: all of it valid, and these facts."""
+
+    header: Header
+    count: int
+    data_bytes: int  # keys and values, for the map's room
+    digest: str  # of every byte before the end line: the second pass must match
+    last_seq: int | None  # the dump's kv.meta last_seq
+
+
+@contextmanager
+def _dump_lines(
+    file: str, progress: _Progress | None = None
+) -> Iterator[Iterator[bytes]]:
+    """The dump's lines, read a buffer at a time (a restore never holds the file)."""
     try:
-        data = Path(file).read_bytes()
+        handle = Path(file).open("rb")  # noqa: SIM115  # closed below
     except OSError as exc:
         raise _Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+
+    def lines() -> Iterator[bytes]:
+        for line in handle:
+            step(len(line))
+            yield line
+
+    with handle:
+        if progress is None or not progress.shown:
+            yield iter(handle)
+        else:
+            step = progress.step
+            yield lines()
+
+
+def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
+    """Pass 1, before the data dir is touched: every line parsed and every record
+    within the store's limits and decodable as its table says, one at a time."""
+    size = Path(file).stat().st_size if Path(file).is_file() else 0
+    progress = _Progress("check", size)
+    data_bytes, last_seq = 0, None
     try:
-        dump = parse(data, verify_checksum=verify_checksum)
+        with _dump_lines(file, progress) as lines:
+            reader = DumpReader(lines, verify_checksum=verify_checksum)
+            for index, record in enumerate(reader.records()):
+                _validate(file, index, record, config)
+                data_bytes += len(record.key) + len(record.value)
+                if record.table is Table.KV_META and record.key == LAST_SEQ_KEY:
+                    last_seq = decode_seq(record.value)  # validated above
     except DumpFormatError as exc:
         raise _Failure(f"{file} {exc}", EXIT_DATA) from exc
-    if dump.header.schema_version > SCHEMA_VERSION:
+    except OSError as exc:
+        raise _Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+    finally:
+        progress.close()
+    if reader.header.schema_version > SCHEMA_VERSION:
         raise _Failure(
-            f"{file} line 1: schema version {dump.header.schema_version} is newer than "
-            f"this raspy supports ({SCHEMA_VERSION})",
+            f"{file} line 1: schema version {reader.header.schema_version} is newer "
+            f"than this raspy supports ({SCHEMA_VERSION})",
             EXIT_DATA,
         )
-    return dump.header, [Put(r.table, r.key, r.value) for r in dump.records]
+    return _Scan(reader.header, reader.count, data_bytes, reader.digest, last_seq)
 
 
-def _keep_seq(
-    store: Store, ops: list[Put], cleared: tuple[Table, ...], file: str
-) -> None:
-    """A sequence number is never reused: never lower kv.meta last_seq by a restore."""
+def _validate(file: str, index: int, record: Record, config: StoreConfig) -> None:
+    """One record within the store's limits and decodable as its table says."""
+    where = f"{file} line {record_line_number(index)}"
+    op = Put(record.table, record.key, record.value)
+    try:
+        validate_ops([op], MAX_KEY_BYTES, config.max_value_bytes)
+    except StoreError as exc:
+        raise _Failure(f"{where}: {exc}", EXIT_DATA) from exc
+    try:
+        validate_record(op.table, op.key, op.value)
+    except StoreError as exc:
+        what = f"{op.table} {quote(op.key)}: {exc}"
+        raise _Failure(f"{where}: {what}", EXIT_DATA) from exc
+
+
+def _batches(
+    file: str, scan: _Scan, last: list[Put], stop: threading.Event
+) -> Iterator[list[Put]]:
+    """Pass 2, inside the restore's one txn: the records again, in bounded batches,
+    then `last`. A file that changed since pass 1, or `stop` (Ctrl-C), raises
+    (StoreError), which aborts the txn: nothing of it is written."""
+
+    def going(batch: list[Put]) -> list[Put]:
+        if stop.is_set():
+            raise StoreError("restore interrupted; nothing was written")
+        return batch
+
+    progress = _Progress("restore", scan.count)
+    changed = f"{file} changed during the restore; nothing was written"
+    batch: list[Put] = []
+    size = 0
+    try:
+        with _dump_lines(file) as lines:
+            reader = DumpReader(lines, verify_checksum=False, unique=False)
+            for record in reader.records():
+                batch.append(Put(record.table, record.key, record.value))
+                size += len(record.key) + len(record.value)
+                if len(batch) >= _BATCH_RECORDS or size >= _BATCH_BYTES:
+                    yield going(batch)
+                    progress.step(len(batch))
+                    batch, size = [], 0
+    except (DumpFormatError, _Failure) as exc:
+        raise StoreError(f"{changed} ({exc})") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {file}: {exc.strerror}") from exc
+    finally:
+        progress.close()
+    if reader.digest != scan.digest or reader.header != scan.header:
+        raise StoreError(changed)
+    yield going(batch + last)
+
+
+def _keep_seq(store: Store, scan: _Scan, cleared: tuple[Table, ...]) -> list[Put]:
+    """A sequence number is never reused: never lower kv.meta last_seq by a restore.
+    Returns the write that keeps the stored one, if it is needed."""
     stored = store.get(Table.KV_META, LAST_SEQ_KEY)
-    restored = [
-        (i, op)
-        for i, op in enumerate(ops)
-        if op.table is Table.KV_META and op.key == LAST_SEQ_KEY
-    ]
-    if stored is None or not (restored or Table.KV_META in cleared):
-        return
-    dumped = 0
-    for index, op in restored:
-        try:
-            dumped = decode_seq(op.value)
-        except StoreError as exc:
-            line = record_line_number(index)
-            raise _Failure(f"{file} line {line}: {exc}", EXIT_DATA) from exc
-    if dumped < decode_seq(stored):
-        ops.append(Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(decode_seq(stored))))
-
-
-def _validate(file: str, ops: list[Put], config: StoreConfig) -> None:
-    """Every record within the store's limits and decodable as its table says."""
-    progress = _Progress("restore", len(ops))
-    for index, op in enumerate(ops):
-        where = f"{file} line {record_line_number(index)}"
-        try:
-            validate_ops([op], MAX_KEY_BYTES, config.max_value_bytes)
-        except StoreError as exc:
-            raise _Failure(f"{where}: {exc}", EXIT_DATA) from exc
-        try:
-            validate_record(op.table, op.key, op.value)
-        except StoreError as exc:
-            what = f"{op.table} {quote(op.key)}: {exc}"
-            raise _Failure(f"{where}: {what}", EXIT_DATA) from exc
-        progress.step()
-    progress.close()
+    if stored is None or not (scan.last_seq is not None or Table.KV_META in cleared):
+        return []
+    if (scan.last_seq or 0) < decode_seq(stored):
+        return [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(decode_seq(stored)))]
+    return []
 
 
 def _store_config(path: str | None) -> StoreConfig:
@@ -246,25 +332,36 @@ def _store_config(path: str | None) -> StoreConfig:
 def _restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
-    header, ops = _read_dump(args.file, not args.ignore_checksum)
-    _validate(args.file, ops, config)  # all of it before the data dir is touched
+    # all of it checked before the data dir is touched, then read again to write it
+    scan = _scan_dump(args.file, not args.ignore_checksum, config)
+    header = scan.header
     cleared = header.tables if args.replace else ()
     try:
         # init: a restore is the way back for a data dir whose data.mdb was lost
         store = Store.open(args.data_dir, config, init=True)
     except StoreLockedError as exc:
         raise _Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+    stop = threading.Event()
     try:
-        count = len(ops)
-        _keep_seq(store, ops, cleared, args.file)
-        store.restore(ops, clear=cleared, schema_version=header.schema_version)
+        last = _keep_seq(store, scan, cleared)
+        store.restore(
+            lambda: _batches(args.file, scan, last, stop),
+            clear=cleared,
+            schema_version=header.schema_version,
+            room=_ROOM_FACTOR * scan.data_bytes,
+        )
     except BaseException:
+        # Ctrl-C: the writer thread, mid-txn, must abort it, not finish it (close()
+        # waits for it)
+        stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
         raise
     store.close()
     how = "replacing" if cleared else "into"
     _report(
-        f"restored {count} records {how} {len(header.tables)} dbs", started, sys.stderr
+        f"restored {scan.count} records {how} {len(header.tables)} dbs",
+        started,
+        sys.stderr,
     )
     return EXIT_OK
 
@@ -290,7 +387,9 @@ def _check(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         _report(
-            f"checked {total} records in {len(Table)} dbs: {verdict}",
+            # one db more than a dump names: the schema's, which its header carries
+            f"checked {total} records in {len(Table)} dbs (the schema's too):"
+            f" {verdict}",
             started,
             sys.stdout,
         )

@@ -12,10 +12,10 @@ import os
 import sys
 from typing import Any, Final
 
-from raspy.cli.arguments import count_argument, seconds_argument
+from raspy.cli.arguments import count_argument, not_utf8, seconds_argument
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
-from raspy.errors import ClientTimeout, ConfigError, MalformedMessage
+from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
 from raspy.protocol import clone
 from raspy.transport.curve import client_keys
 
@@ -43,7 +43,7 @@ def add_live_commands(subparsers: Any) -> None:
         if name == "set":
             parser.add_argument("value", metavar="VALUE")
             parser.add_argument(
-                "--ttl", type=float, metavar="SECONDS", help="ephemeral"
+                "--ttl", type=seconds_argument, metavar="SECONDS", help="ephemeral"
             )
         if name == "del":
             parser.add_argument(
@@ -83,10 +83,17 @@ def add_live_commands(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one live command; errors are one stderr line."""
     try:
+        if not args.server.isascii():  # as raspy.cli.endpoints: no IDN, no raw bytes
+            raise ValueError(
+                f"--server: expected HOST:PORT-BASE with an ASCII host, got "
+                f"{shown(args.server)}"
+            )
         endpoints = clone.Endpoints.parse(args.server)
         args.curve = client_keys(args.server_key, args.client_cert)
         return _COMMANDS[args.live_command](args, endpoints)
-    except (ValueError, UnicodeEncodeError, ConfigError) as exc:
+    except UnicodeEncodeError as exc:
+        return _fail(not_utf8(exc), EXIT_USAGE)
+    except (ValueError, ConfigError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ClientTimeout as exc:
         return _fail(str(exc), EXIT_FAILURE)

@@ -34,6 +34,7 @@ from raspy.actors import devices
 from raspy.cli import version_line
 from raspy.cli.arguments import add_curve_options
 from raspy.cli.endpoints import port_base_argument
+from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
@@ -143,6 +144,12 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `raspy-poller`; what no check foresaw is one line and status 70
+    (raspy.cli.last_resort), as for the other tools."""
+    return guarded("raspy-poller", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg, registry, hostname = _load(args)

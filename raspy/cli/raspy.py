@@ -37,6 +37,7 @@ from raspy.cli.arguments import (
     check_curve_pair,
     client_curve,
     count_argument,
+    not_utf8,
     seconds_argument,
 )
 from raspy.cli.last_resort import guarded
@@ -154,6 +155,7 @@ def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
         metavar="S",
         help="seconds to wait for each reply (default 2.5)",
     )
+    add_curve_options(status)
     status.set_defaults(run=_status, retries=1)
 
 
@@ -161,7 +163,14 @@ def _status(args: argparse.Namespace) -> int:
     from raspy.cli import status
     from raspy.client.mdp import Client
 
-    with Client(args.server, timeout_s=args.timeout, retries=args.retries) as client:
+    try:
+        curve = client_curve(args)
+    except CurveOptionError as exc:
+        print(f"{_PROG}: status: {exc}", file=sys.stderr)
+        return 2
+    with Client(
+        args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
+    ) as client:
         rows = status.collect(client)
     for line in status.table(rows):
         print(line)
@@ -177,6 +186,9 @@ def _keys(args: argparse.Namespace) -> int:
         print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
         return 2
     folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
+        print(f"{_PROG}: keys: {folder}: not a directory", file=sys.stderr)
+        return 2
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     existing = [str(path) for path in (public, secret) if path.exists()]
     if existing:
@@ -330,6 +342,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except ClientTimeout as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 1
+    except UnicodeEncodeError as exc:
+        print(f"{_PROG}: {args.command}: {not_utf8(exc)}", file=sys.stderr)
+        return 2
     except (ValueError, zmq.ZMQError) as exc:
         print(f"{_PROG}: {args.command}: {exc}", file=sys.stderr)
         return 2

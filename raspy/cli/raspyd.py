@@ -19,6 +19,7 @@ from raspy import config as config_mod
 from raspy import config_doc, names
 from raspy import log as log_mod
 from raspy.cli import version_line
+from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
     ConfigError,
@@ -205,10 +206,32 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
                 sock.close(linger=0)
     finally:
         context.term()
+    return _web_unbindable(cfg)
+
+
+def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+    """The web face's port, tried the same way: said in one line before anything
+    starts, not after every part started and stopped again."""
+    if not cfg.http.enabled:
+        return None
+    from raspy.actors.web import WEB_PORT_OFFSET
+    from raspy.actors.web.server import ListenError, bind_socket
+
+    try:
+        bind_socket(cfg.http.bind, cfg.network.port_base + WEB_PORT_OFFSET).close()
+    except ListenError as exc:
+        status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
+        return str(exc), status
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `raspyd`; what no check foresaw is one line and status 70
+    (raspy.cli.last_resort), as for the other tools."""
+    return guarded("raspyd", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.check_config is not None:
         return _check_config_file(args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ def add_parsers(commands: Any) -> None:
 
 def _token(args: argparse.Namespace) -> int:
     path = token_path(args.data_dir)
+    if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
+        # said as it is: mkdir's own word for it is "File exists"
+        print(f"{_PROG}: web-token: {args.data_dir}: not a directory", file=sys.stderr)
+        return 2
     token = new_token()
     try:
         write_private(path, hash_secret(token).line() + "\n")

@@ -95,7 +95,11 @@ def handle(
     full_key = value_key(key)
     if full_key not in recorded:
         return refused(
-            NOT_FOUND, action, "unknown_key", f"no history for {shown(full_key)}"
+            NOT_FOUND,
+            action,
+            "unknown_key",
+            f"no history for {shown(full_key)}: only a device with log = true is"
+            " recorded",
         )
     answer = query.run(tier, since, until, now, fetch(full_key))
     points: list[JsonValue] = [list(p) for p in answer.points]

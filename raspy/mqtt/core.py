@@ -37,6 +37,11 @@ REQUEST_TIMEOUT_S: Final = 10.0
 MAX_PENDING: Final = 256
 MAX_CACHED_TOPICS: Final = 100_000
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
+# the device-service actions bridged besides the kinds' commands: `set` (the main
+# command) and `commands`, the read that tells an MQTT user a device's actions (a
+# word that is none gets no `…/result`: the bridge subscribes only to known actions)
+SERVICE_ACTIONS: Final = frozenset({"set", "commands"})
+READ_ACTIONS: Final = frozenset({"commands"})  # change nothing: every exposed device
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,11 +243,15 @@ class BridgeCore:
 
     # --- messages from the broker ---------------------------------------------------
     def swept_message(self, topic: str, payload: bytes, retained: bool) -> bool:
-        """A message from the broker on one of the sweep's filters (taken: True), or
-        else a command (the sweep's filters never match a command topic)."""
-        if not self._sweep.matches(topic):
+        """A message from the broker that is no command (taken: True), or else a
+        command: one on the sweep's filters (they never match a command topic), or a
+        scenario's state back on a command filter (its key `state` is an action too),
+        which the sweep looks at as well when it is this hub's."""
+        host = self.topics.scenario_state_host(topic)
+        if host is None and not self._sweep.matches(topic):
             return False
-        self._sweep.seen(topic, payload, retained)
+        if host in (None, self.topics.host):
+            self._sweep.seen(topic, payload, retained)
         return True
 
     # --- commands -------------------------------------------------------------------
@@ -293,7 +302,10 @@ class BridgeCore:
         if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
             return 403, "forbidden", f"{target.action} is not bridged"
         exposed = settings.exposed(value_key(target.fullname))
-        if not exposed or not settings.commandable(target.fullname):
+        commandable = target.action in READ_ACTIONS or settings.commandable(
+            target.fullname
+        )
+        if not exposed or not commandable:
             return 403, "forbidden", f"{target.fullname} takes no MQTT commands"
         return None
 

@@ -78,7 +78,7 @@ class MqttSession:
 
     def connected(self, now: float) -> None:
         self.phase = Phase.UP
-        self.inflight = 0  # a clean session: paho starts again from nothing
+        self.inflight = 0  # paho holds nothing: the link took back what it held
         self._backoff.succeeded(now)
 
     def failed(self, now: float) -> float:

@@ -150,9 +150,18 @@ class TopicMap:
         rest = topic.split("/")[self._levels :]
         if len(rest) != 4:
             return False
-        if rest[1] == SCENARIO_SEGMENT and rest[3] == RUN:
-            return True
+        if rest[1] == SCENARIO_SEGMENT:
+            return rest[3] == RUN  # the reserved level: its other leaves are state
         return rest[3] in actions and rest[3] not in STATE_FIELDS | {RESULT, STATUS}
+
+    def scenario_state_host(self, topic: str) -> str | None:
+        """The host of a scenario's state topic (`<base>/<h>/scenario/<name>/<key>`,
+        any key but `run`), else None. A key that is also an action (`state`, a
+        switch's command) brings it back on a command filter; it is never a command."""
+        rest = topic.split("/")[self._levels :]
+        if len(rest) != 4 or rest[1] != SCENARIO_SEGMENT or rest[3] == RUN:
+            return None
+        return rest[0] if topic.startswith(f"{self.base}/") else None
 
     def command_filters(self, actions: frozenset[str]) -> list[str]:
         """Subscriptions for the command topics of `actions` (never a state field,

@@ -67,6 +67,15 @@ class Endpoints:
     publisher: str
     collector: str
 
+    def __post_init__(self) -> None:
+        # refused here, in the caller's thread: in connect() on the client's own
+        # thread it would end that thread
+        for endpoint in (self.snapshot, self.publisher, self.collector):
+            try:
+                endpoint.encode()
+            except UnicodeEncodeError:
+                raise ValueError(f"endpoint {endpoint!a} is not UTF-8 text") from None
+
     @classmethod
     def from_port_base(cls, host: str, port_base: int) -> Endpoints:
         """raspy's ports: MDP at N, snapshot N+1, publisher N+2, collector N+3."""

@@ -76,11 +76,16 @@ def connect_socket(
     linger_ms: int = DEFAULT_LINGER_MS,
     curve: CurveKeys | None = None,
 ) -> Socket:
-    """make_socket() then connect(endpoint); a bad endpoint closes it and raises ZMQError."""
+    """make_socket() then connect(endpoint). A bad endpoint closes the socket (left
+    open, it would hold the context's term() for ever) and raises ZMQError, or
+    ValueError for text that is not UTF-8."""
     sock = make_socket(context, socket_type, linger_ms=linger_ms, curve=curve)
     try:
         sock.connect(endpoint)
-    except zmq.ZMQError:
+    except UnicodeEncodeError as exc:
+        sock.close(linger=0)
+        raise ValueError(f"endpoint {endpoint!a} is not UTF-8 text") from exc
+    except BaseException:
         sock.close(linger=0)
         raise
     return sock

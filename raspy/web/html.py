@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Final
 
+# a page that names no icon makes the browser ask /favicon.ico, a 404 in its console
+ICON_LINK: Final = '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
 NAV: Final = (
     ("/", "Devices"),
     ("/scenarios", "Scenarios"),
@@ -107,6 +109,7 @@ def page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="csrf-token" content="{esc(csrf)}">'
         f"<title>{esc(title)} · raspy {esc(host)}</title>"
+        f"{ICON_LINK}"
         '<link rel="stylesheet" href="/static/app.css">'
         '<script src="/static/app.js" defer></script>'
         f'</head><body{live_attr} data-tz="{esc(zone)}">'
@@ -126,6 +129,7 @@ def login_page(login_csrf: str, message: str = "") -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Log in · raspy</title>"
+        f"{ICON_LINK}"
         '<link rel="stylesheet" href="/static/app.css"></head><body class="login">'
         "<main><h1>raspy</h1>"
         f"{shown}"

@@ -4,6 +4,7 @@ hang. Real processes; Ctrl-C is a real SIGINT while the command waits."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -57,6 +58,17 @@ TABLE = [
     ("raspy-kv", ["get", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
     ("raspy-kv", ["set", "/a", "1", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
     ("raspy-kv", ["del", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
+    # a host name in bytes that are not UTF-8 (a shell passes them as they are):
+    # before, `raspy call` hung in its context's term() and raspy-poller died
+    ("raspy", ["call", "x.echo", "--server", "tcp://h\udcff:5514"], 2, "ASCII host"),
+    ("raspy", ["status", "--server", "tcp://h\udcff:5514"], 2, "ASCII host"),
+    ("raspy-kv", ["ls", "--server", "h\udcff:5514"], 2, "--server: expected"),
+    (
+        "raspy-poller",
+        ["--connect", "tcp://h\udcff:5514", "--service", "fake"],
+        2,
+        "ASCII host",
+    ),
     (
         "raspy-poller",
         ["--connect", "127.0.0.1:5514", "--service", "fake"],
@@ -88,7 +100,19 @@ TABLE = [
     ("raspy", ["status", "--server", UNREACHABLE, "--timeout", "0.2"], 1, "no reply"),
     ("raspy-kv", ["ls", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, "no snap"),
     ("raspy-kv", ["get", "/a", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, ""),
+    # arguments in bytes that are not UTF-8: said so, near the bytes (before, the
+    # line was Python's "'utf-8' codec can't encode character '\udcff'")
+    ("raspy", ["call", "x.echo", "a\udcffb"], 2, 'not UTF-8 text (near "a?b")'),
+    ("raspy", ["scenario", "show", "\udcff"], 2, "not UTF-8 text"),
+    ("raspy-kv", ["ls", "/a\udcff"], 2, 'not UTF-8 text (near "/a?")'),
     # bad input and bad files
+    ("raspy", ["keys", "{tmp}/a-file", "hub"], 2, "a-file: not a directory"),
+    (
+        "raspy",
+        ["web-token", "--data-dir", "{tmp}/a-file"],
+        2,
+        "a-file: not a directory",
+    ),
     ("raspy", ["call"], 2, "SERVICE is required"),
     ("raspy", ["call", "x", "--timeout", "ten"], 2, 'got "ten"'),
     (
@@ -120,7 +144,12 @@ TABLE = [
 def _id_args(args: list[str]) -> str:
     """The same test ids in every run (pytest-xdist's workers must agree on them):
     the free port chosen at import time is left out."""
-    return "-".join(arg.replace(UNREACHABLE, "UNREACHABLE") for arg in args[:2])
+    return "-".join(
+        arg.replace(UNREACHABLE, "UNREACHABLE")
+        .encode("ascii", "backslashreplace")
+        .decode()
+        for arg in args[:2]
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,6 +160,7 @@ def _id_args(args: list[str]) -> str:
 def test_a_bad_input_gives_one_line_and_the_contract_status(
     tmp_path: Path, tool: str, args: list[str], status: int, says: str
 ) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
     result = _run(tool, *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
     assert result.returncode == status, result.stderr
     _assert_one_line(result.stderr, tool, containing=says)
@@ -151,6 +181,22 @@ def test_raspyd_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
         "raspyd",
         containing=f"cannot listen on tcp://127.0.0.1:{base + 2}: Address already in use",
     )
+
+
+def test_raspyd_on_a_data_dir_whose_name_is_not_utf8_gives_one_line(
+    tmp_path: Path,
+) -> None:
+    """Before, LMDB's UnicodeEncodeError reached the user as a traceback (exit 1),
+    then as an internal error (70), after it had made the directory. It is bad
+    input: one line naming the data dir, exit 2, nothing made."""
+    data_dir = os.fsdecode(os.fsencode(tmp_path) + b"/d\xff")
+    result = _run(
+        "raspyd", "--data-dir", data_dir, "--port-base", str(free_port_base()),
+        "--allow-root", "--log-level", "error",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr, "raspyd", containing="the name is not UTF-8 text")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])

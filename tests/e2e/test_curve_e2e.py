@@ -319,3 +319,20 @@ def test_raspy_kv_live_commands_take_the_key_options(
     assert kv("set", "/secure/window", "shut").returncode == 0
     result = kv("get", "/secure/window")
     assert (result.returncode, result.stdout) == (0, "shut\n")
+
+
+def test_raspy_status_takes_the_key_options(keys: Keys, daemon: Daemon) -> None:
+    """A CURVE hub's table, with the same two options as raspy call (before, status
+    refused them as unrecognized arguments)."""
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "raspy.cli.raspy", "status",
+            "--server", daemon.endpoint,
+            "--server-key", str(keys.server_public),
+            "--client-cert", str(keys.client_a_secret),
+        ],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("SERVICE ")
+    assert f"{hostname()}.edge " in result.stdout

@@ -164,3 +164,19 @@ def test_a_retained_command_does_not_switch_the_lamp_when_the_bridge_starts(
         watcher.wait_for(relay, b"true")  # ... came after the retained replay
         assert watcher.get(topic("lamp", "value")) == b"false"
         assert watcher.get(topic("lamp", "result")) is None
+
+
+@pytest.mark.timeout(60)
+def test_commands_lists_a_devices_actions_on_result(
+    daemon: Daemon, watcher: Watcher
+) -> None:
+    """A word that is no action gets no `…/result`: `…/commands` is how an MQTT
+    user learns the words a device takes."""
+    watcher.wait_for(topic("lamp", "value"), b"false")
+    watcher.publish(topic("lamp", "commands"), b"")
+    result = result_of(watcher, topic("lamp", "result"))
+    assert (result["action"], result["status"]) == ("commands", 200)
+    reply = result["reply"]
+    assert isinstance(reply, dict)
+    names = {command["name"] for command in reply["commands"]}
+    assert {"state", "on", "off", "toggle"} <= names

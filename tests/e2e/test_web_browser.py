@@ -173,6 +173,28 @@ def test_a_request_without_login_is_refused(hub: Hub) -> None:
     ] == [(303, "/login"), (303, "/login"), (401, ""), (401, ""), (303, "/login")]
 
 
+def test_no_page_leaves_an_error_in_the_browser_console(
+    browser: Browser, hub: Hub
+) -> None:
+    """Before, every page's console said `Failed to load resource: 404`: with no icon
+    named, Chromium asked /favicon.ico."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{hub.base}/login")
+    page.fill("#secret", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.base}/")
+    for path in ("/", "/scenarios", "/services", "/titanic"):
+        page.goto(f"{hub.base}{path}")
+        # each page's own requests (its icon's too) end before the next; not a bare
+        # file to end on: Chromium asks /favicon.ico for it, as no page names an icon
+        page.wait_for_load_state("networkidle")
+    page.context.close()
+    assert errors == []
+
+
 def test_a_wrong_token_gets_the_form_again(browser: Browser, hub: Hub) -> None:
     page = browser.new_context().new_page()
     page.goto(f"{hub.base}/login")
@@ -442,6 +464,7 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
     press (at least 40 x 32 px)."""
     page = logged_in(browser, hub, width)
     too_wide: dict[str, Any] = {}
+    misplaced: dict[str, Any] = {}
     for name, path in _pages(hub).items():
         page.goto(hub.base + path)  # waits for the load event
         overflow = page.evaluate(
@@ -449,6 +472,13 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
         )
         if overflow > 0:
             too_wide[name] = overflow
+        # the footer's box is the page column's, not the window's edge
+        lefts = page.evaluate(
+            "['main', 'footer'].map(tag => document.querySelector(tag))"
+            ".filter(box => box).map(box => box.getBoundingClientRect().left)"
+        )
+        if len(set(lefts)) > 1:
+            misplaced[name] = lefts
         # bytes, written here: a path= would start Playwright's executor threads,
         # which live as long as the module's browser
         shot = page.screenshot(full_page=True)
@@ -459,7 +489,8 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
     small = [b for b in boxes if b["width"] < 40 or b["height"] < 32]
     page.context.close()
     saved = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert (too_wide, small, saved) == (
+    assert (too_wide, misplaced, small, saved) == (
+        {},
         {},
         [],
         sorted(f"{name}-{width}.png" for name in _pages(hub)),

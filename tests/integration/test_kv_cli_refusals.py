@@ -195,7 +195,8 @@ def test_check_reports_each_problem_and_exits_1(
         ],
     )
     assert re.fullmatch(
-        f"raspy-kv: checked 8 records in {len(Table)} dbs: 2 problems in {TIME}",
+        f"raspy-kv: checked 8 records in {len(Table)} dbs \\(the schema's too\\):"
+        f" 2 problems in {TIME}",
         lines[-1],
     )
 

@@ -6,69 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pykka
 import pytest
 from support.clonesrv import CloneServer
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 from support.edge_fixtures import EdgeHandle
 from support.mosquitto import Mosquitto, Watcher, running_mosquitto
+from support.mqtt_bridge import Bridge
 from support.wait import wait_until
 
-from raspy.actors.mqtt import MqttBridgeActor, Started
-from raspy.actors.mqtt.events import GetLinkStats
-from raspy.actors.worker import PeerLinks
-from raspy.clock import SystemClock
-from raspy.config import MqttConfig
-from raspy.stats import Stats
 from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store
 
 BASE = "subtrees"
 HOST = "pi"
 SUBTREES = ("/device/pi.fake.*", "/stats/up*/count")
-
-
-class Bridge:
-    """A bridge actor on the edge, the Clone server and the store, its MQTT watcher."""
-
-    def __init__(self, edge: EdgeHandle, server: CloneServer, store: Store) -> None:
-        self.edge, self.server, self.store = edge, server, store
-        self.ref: pykka.ActorRef[Any] | None = None
-
-    def start(self, broker: Mosquitto) -> None:
-        config = MqttConfig(
-            enabled=True,
-            port=broker.port,
-            base_topic=BASE,
-            discovery_prefix="",
-            subtrees=SUBTREES,
-        )
-        links = PeerLinks(
-            self.edge.ref,
-            self.edge.outbox,
-            self.server.ref,
-            self.store,
-            SystemClock(),
-            Stats(),
-        )
-        self.ref = MqttBridgeActor.start(config, HOST, links)
-        self.ref.ask(Started(), timeout=5)  # subscribed
-
-    def tree_changes(self) -> object:
-        assert self.ref is not None
-        stats = self.ref.ask(GetLinkStats(), timeout=5)
-        assert isinstance(stats, dict)
-        return stats["tree_changes"]
-
-    def set(self, *items: tuple[str, bytes]) -> None:
-        for key, body in items:
-            self.server.publisher.set(key.encode(), body)
-
-    def stop(self) -> None:
-        if self.ref is not None:
-            self.ref.stop(block=True, timeout=10)
 
 
 @pytest.fixture
@@ -103,10 +55,10 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
     wait_until(
         lambda: len(stored_tree(store)) == 2, what="the keys stored before the start"
     )
-    bridge.start(mosquitto)
+    bridge.start(mosquitto.port, BASE, SUBTREES)
     watcher.wait_for(_topic(HOST, "status"), b"online")
     watcher.wait_for(_topic("pi", "fake", "attic", "value"), b"21.5")  # the seed
-    assert bridge.tree_changes() == 0
+    assert bridge.link_stats()["tree_changes"] == 0
     bridge.set(
         ("/device/pi.other.x/value", b"1"),  # outside every prefix
         ("/device/pi.fakes/value", b"2"),
@@ -119,7 +71,8 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
     )
     watcher.wait_for(_topic("pi", "fake", "lamp", "value"), b"true")
     assert watcher.get(_topic(HOST, "stats", "upper", "count")) == b"6"
-    assert bridge.tree_changes() == 4  # the Clone server notifies in order
+    # the Clone server notifies in order
+    assert bridge.link_stats()["tree_changes"] == 4
     published = {message.topic for message in watcher.messages}
     assert published == {
         _topic(HOST, "status"),
@@ -127,3 +80,32 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
         _topic(HOST, "stats", "upper", "count"),
         _topic("pi", "fake", "lamp", "value"),
     }
+
+
+@pytest.mark.timeout(60)
+def test_a_scenarios_state_is_bridged_and_never_taken_for_a_command(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher
+) -> None:
+    """`state` is a switch's command too, so the bridge subscribes to
+    `<base>/+/+/+/state` and hears its own `…/scenario/<n>/state` (live, and retained
+    at each resubscription): published all the same, and never run nor refused."""
+    bridge.start(mosquitto.port, BASE, ("/device/pi.fake.*", "/scenario/*"))
+    watcher.wait_for(_topic(HOST, "status"), b"online")
+    bridge.set(
+        ("/scenario/wake/state", b'"idle"'),
+        ("/scenario/wake/runs", b"3"),
+        ("/device/pi.fake.lamp/value", b"true"),
+    )
+    watcher.wait_for(_topic("pi", "fake", "lamp", "value"), b"true")
+    assert watcher.get(_topic(HOST, "scenario", "wake", "state")) == b'"idle"'
+    bridge.set(("/scenario/wake/state", b'"running"'))
+    watcher.wait_for(_topic(HOST, "scenario", "wake", "state"), b'"running"')
+    # another client's message on the lamp's `state` is a command: once it has an
+    # answer, the bridge has read everything the broker sent it before
+    watcher.publish(_topic("pi", "fake", "lamp", "state"), b"ON")
+    wait_until(
+        lambda: bridge.stats.get("mqtt.commands") >= 1, what="the lamp's command"
+    )
+    counters = bridge.stats.counters()
+    assert counters["mqtt.commands"] == 1, counters
+    assert not [name for name in counters if name.startswith("mqtt.refused.")], counters

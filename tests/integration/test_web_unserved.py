@@ -35,17 +35,19 @@ def test_a_device_whose_service_is_gone_stays_on_the_page_with_its_status(
                 key = f"/device/{BOARD}/{field}".encode()
                 tree.set(key, json.dumps(value).encode())
 
-            def page() -> str:
-                body = browser.exchange("GET", "/").body
-                return body if "cellar" in body and "attic" in body else ""
+            offline = 'status-offline" data-status-key="/device/board.fake.cellar/'
 
-            body = wait_until(page, what="the devices page with both devices")
+            def page() -> str:
+                # the four fields arrive one by one: wait for the status too
+                body = browser.exchange("GET", "/").body
+                wanted = ("cellar", "attic", offline)
+                return body if all(part in body for part in wanted) else ""
+
+            body = wait_until(page, what="the devices page with the cellar offline")
         finally:
             tree.close()
             context.term()
-        item = body[
-            body.index('status-offline" data-status-key="/device/board.fake.cellar/') :
-        ].split("</li>")[0]
+        item = body[body.index(offline) :].split("</li>")[0]
         assert ">offline</span>" in item
         assert "<h2>board.fake</h2>" in body
         assert 'role="switch"' not in item  # nothing to command

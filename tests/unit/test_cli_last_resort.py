@@ -30,6 +30,18 @@ def test_a_live_command_with_a_bad_number_is_a_usage_line(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("ttl", ["abc", "0", "-5", "inf", "nan"])
+def test_set_with_a_bad_ttl_is_the_usage_line_of_every_duration(
+    ttl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--ttl reads like --timeout (argparse's own 'invalid float value' before, and
+    0, inf and nan went on to the server)."""
+    assert kv.run(["set", "/x", "1", "--ttl", ttl]) == 2
+    err = capsys.readouterr().err
+    assert "argument --ttl: expected seconds" in err
+    assert "Traceback" not in err
+
+
 def test_an_unforeseen_error_is_one_line_and_exit_70(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -342,3 +342,10 @@ def test_arbitrary_ttl_text_parses_or_raises_malformed(text: str) -> None:
     else:
         assert isinstance(outcome, float)
         assert outcome >= 0
+
+
+def test_endpoints_refuse_text_that_is_not_utf8() -> None:
+    """A lone surrogate (bytes from argv that are not UTF-8) is refused when the
+    endpoints are made, in the caller's thread, not in a client's connect()."""
+    with pytest.raises(ValueError, match="not UTF-8"):
+        clone.Endpoints.parse("h\udcff:5514")

@@ -4,6 +4,7 @@ or arbitrary files (issue #4 "raspy-kv", storage/dump.py)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from support.dump_text import dump_text as _text
 
 from raspy import packing
 from raspy.errors import DumpFormatError
-from raspy.storage.dump import Dump, Header, Record, parse
+from raspy.storage.dump import Dump, DumpReader, Header, Record, parse
 from raspy.storage.tables import DATA_TABLES, Table
 
 msgpack_values = st.recursive(
@@ -90,3 +91,21 @@ def test_a_damaged_dump_is_refused_or_reads_the_same(
     except DumpFormatError:
         return
     assert result == parse(original)
+
+
+@settings(max_examples=100)
+@given(record_lists, st.booleans())
+def test_the_streaming_reader_reads_what_parse_reads(
+    recs: list[tuple[Table, bytes, bytes]], unique: bool
+) -> None:
+    """DumpReader (a restore's two passes, a line at a time) gives the records parse
+    gives, in either mode, and its digest is the SHA-256 of all before the end line."""
+    header = Header(1, CREATED, DATA_TABLES)
+    records = tuple(Record(t, k, v) for t, k, v in recs)
+    text = _text(header, records)
+    reader = DumpReader(text.splitlines(keepends=True), unique=unique)
+    assert reader.header == header
+    assert tuple(reader.records()) == parse(text).records
+    assert reader.count == len(records)
+    before_end = text[: text.rindex(b'{"end"')]
+    assert reader.digest == hashlib.sha256(before_end).hexdigest()

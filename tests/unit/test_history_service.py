@@ -85,7 +85,7 @@ def _error(
         ({"v": 1, "action": "history", "key": _KEY, "since": 1, "resolution": 5},
          _error(b"400", "history", "bad_request", "resolution: expected a string, got 5")),
         ({"v": 1, "action": "history", "key": "pi.fake.cellar", "since": 1},
-         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.cellar/value"')),
+         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.cellar/value": only a device with log = true is recorded')),
         ({"v": 1, "action": "erase"}, _error(b"501", "erase", "unknown_action", '"erase"')),
     ],
     ids=["bad-json", "unknown-field", "keys-extra", "version", "no-key", "no-since",

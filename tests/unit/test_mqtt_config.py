@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy import config
+from raspy.actors.mqtt import bridge_settings
+from raspy.config import MqttConfig
 from raspy.errors import ConfigError, MalformedMessage
+from raspy.mqtt.core import BridgeCore, Refused, SendRequest
 from raspy.mqtt.filters import GlobFilter
 
 
@@ -65,3 +70,20 @@ def test_any_globs_build_a_filter_or_raise_malformed(
     except MalformedMessage:
         return
     assert matches(name) in (True, False)
+
+
+def test_the_commands_read_is_bridged_to_every_exposed_device() -> None:
+    """A word that is no action gets no `…/result` (the bridge subscribes only to the
+    actions it knows): `…/<device>/commands` is how an MQTT user learns a device's
+    actions, a read that a device outside command_devices answers too."""
+    config = MqttConfig(command_devices=("pi.gpio.*",))
+    core = BridgeCore(bridge_settings(config, "pi"))
+    assert "raspy/+/+/+/commands" in core.topics.command_filters(core.settings.actions)
+    core.key_changed("/device/pi.fake.lamp/value", b"false", 0.0)
+    outputs = core.command("raspy/pi/fake/lamp/commands", b"", 0.0)
+    body = json.dumps({"v": 1, "action": "commands", "device": "lamp"}).encode()
+    assert [(o.service, o.body) for o in outputs if isinstance(o, SendRequest)] == [
+        ("pi.fake.devices", body)
+    ]
+    refused = core.command("raspy/pi/fake/lamp/on", b"", 0.0)
+    assert refused == [Refused("forbidden", "pi.fake.lamp takes no MQTT commands")]

@@ -302,3 +302,36 @@ def test_no_topic_matches_a_command_filter_and_a_sweep_filter(
     commands = topics.command_filters(ACTIONS)
     on_command = any(topic_matches_sub(f, topic) for f in commands)
     assert not (on_command and sweep.matches(topic))
+
+
+def test_a_scenarios_state_is_bridged_and_its_echo_is_never_a_command() -> None:
+    """`state` is also an action (a switch's), so `…/scenario/<n>/state` comes back
+    on the command filter `<base>/+/+/+/state`: under the reserved `scenario` level
+    only `run` is a command, so the key is published and its echo (this hub's, or
+    another hub's) is taken as state, not run and not refused."""
+    core = make_core(subtrees="/scenario/*")
+    assert core.key_changed("/scenario/wake/state", b'"idle"', NOW) == []
+    assert Message("raspy/pi/scenario/wake/state", b'"idle"') in core.buffer.take(99)
+    for topic in ("raspy/pi/scenario/wake/state", "raspy/pi2/scenario/x/state"):
+        assert core.swept_message(topic, b'"idle"', False), topic
+        assert core.swept_message(topic, b'"idle"', True), topic
+    assert not core.swept_message("raspy/pi/scenario/wake/run", b"", False)
+    assert not core.swept_message("raspy/pi/fake/lamp/state", b"true", False)
+
+
+def test_a_ghost_scenario_state_is_swept_though_a_command_filter_brings_it() -> None:
+    """The sweep leaves `state` out of its own filters (a command filter has it):
+    this hub's retained scenario state the command filter replays is swept too,
+    another hub's is left alone."""
+    core = make_core(subtrees="/scenario/*")
+    core.seed([("/scenario/wake/state", b'"idle"')], NOW)
+    connect(core)
+    for topic in (
+        "raspy/pi/scenario/wake/state",  # this run's
+        "raspy/pi/scenario/gone/state",  # a ghost
+        "raspy/pi2/scenario/gone/state",  # another hub's
+    ):
+        assert core.swept_message(topic, b'"idle"', True), topic
+    core.buffer.take(10_000)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(1, 2, 0)
+    assert cleared(core) == {"raspy/pi/scenario/gone/state"}

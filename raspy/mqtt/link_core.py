@@ -1,0 +1,129 @@
+"""The MQTT link's decisions, sans-IO: the actor's events and the broker's messages
+into BridgeCore, its outputs sorted into what the link must do (send a request,
+subscribe, unsubscribe) and what is only reported (LinkLog), the session's window
+onto the buffer, and whether the link's next poll may sleep. Time is passed in; the
+link (actors/mqtt/link.py) owns the paho client and carries the actions out.
+
+On each CONNACK the link takes from paho what it still held of the connection before
+(unacknowledged, which paho would send again on its own) and hands it here: it goes
+back into the buffer, one message per topic behind what is already queued, so the
+in-flight count starts again from what paho really holds (only `online`) and paho
+never holds more than the session's window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from raspy.config import MqttConfig
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
+from raspy.mqtt.events import Event, Feed
+from raspy.mqtt.link_log import LinkLog, link_stats
+from raspy.mqtt.session import MqttSession
+from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
+from raspy.stats import Stats
+
+Action = SendRequest | Subscribe | Unsubscribe  # what the link carries out
+
+
+class LinkCore:
+    """One link's state between its I/O calls; see the module docstring."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        core: BridgeCore,
+        stats: Stats,
+        session: MqttSession | None = None,
+    ) -> None:
+        self.core = core
+        self.session = MqttSession() if session is None else session
+        self.feed = Feed(core)
+        self.log = LinkLog(config, stats)
+        self.busy = False  # more to do at once: the next poll does not sleep
+
+    def next_deadline(self, now: float) -> float:
+        if self.busy:
+            return now
+        return self.session.next_deadline(self.core.next_deadline())
+
+    def event(self, event: Event, now: float) -> list[Action]:
+        """One of the actor's events (the tree, a reply, a service up)."""
+        return self._sort(self.feed(event, now), now)
+
+    def tick(self, now: float) -> list[Action]:
+        """Requests timed out, the sweep when due."""
+        return self._sort(self.core.tick(now), now)
+
+    def take(self, now: float) -> list[Message]:
+        """What to publish now (the window's room); reported and counted."""
+        session, buffer = self.session, self.core.buffer
+        session.stable(now)
+        messages, more = session.take(buffer)
+        self.log.published(len(messages))
+        self.busy = self.busy or more
+        self.log.buffer(buffer)
+        return messages
+
+    # --- the connection ---------------------------------------------------------------
+    def connect_failed(self, failure: str, now: float) -> None:
+        self.log.connect_failed(failure, self.session.failed(now), now)
+
+    def connecting(self, now: float) -> None:
+        self.session.connecting(now)
+        self.log.connecting()
+
+    def refused(self, refusal: str, now: float) -> None:
+        """The broker said no at CONNACK."""
+        self.log.connect_refused(refusal, self.session.failed(now), now)
+
+    def connected(self, now: float, held: Iterable[Message]) -> list[Action]:
+        """CONNACK accepted; `held`: what paho still held, taken from it. The count
+        is 1 from here: the retained `online` the link publishes at once (QoS 1,
+        acknowledged like the others)."""
+        session, core = self.session, self.core
+        session.connected(now)
+        session.handed(1)
+        actions = self._sort(core.connected(now), now)  # the mirror again, first
+        latest = {message.topic: message for message in held}  # in paho's order
+        for message in latest.values():
+            core.buffer.put_if_absent(message)  # a queued one is newer
+        self.busy = True
+        self.log.connected()
+        return actions
+
+    def disconnected(self, reason: str, now: float) -> None:
+        if (lost := self.session.closed(now)) is not None:
+            self.log.lost(lost, reason, now)
+        self.core.disconnected()
+
+    def message(
+        self, topic: str, payload: bytes, retained: bool, now: float
+    ) -> list[Action]:
+        """A message from the broker: the sweep's, a state echo, or a command."""
+        core = self.core
+        if core.swept_message(topic, payload, retained):
+            return []
+        self.log.command()
+        self.busy = True  # a result may wait in the buffer
+        return self._sort(core.command(topic, payload, now, retained=retained), now)
+
+    def acknowledged(self) -> None:
+        self.session.acknowledged()
+
+    def stats(self) -> dict[str, object]:
+        return link_stats(self.session, self.feed)
+
+    def _sort(self, outputs: list[Output], now: float) -> list[Action]:
+        actions: list[Action] = []
+        for out in outputs:
+            match out:
+                case Refused():
+                    self.log.refused(out, now)
+                case Swept():
+                    self.log.swept(out)
+                    self.busy = True  # the clearing messages wait in the buffer
+                case _:
+                    actions.append(out)
+        return actions

@@ -1,0 +1,187 @@
+"""raspy-kv restore streams its dump (a Pi with 512 MB takes a dump of tens of MB
+back): it reads the file twice, a line at a time (first to check every record, before
+the data dir is touched, then to write them in batches inside ONE txn), and keeps its
+guarantee: a bad record late in the file leaves the store as it was."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from support.kv_cli import make_store, records, run, write_dump
+from support.store_fixtures import TINY
+from support.wait import wait_until
+
+from raspy.errors import StoreError
+from raspy.storage.dump import Header, Record
+from raspy.storage.store import Op, Put, Store, Table
+from raspy.storage.tables import DATA_TABLES, LAST_SEQ_KEY, encode_kv, encode_seq
+
+_COUNT = 6000  # six batches of the restore's 1000 records
+
+
+def _many(count: int, body_bytes: int) -> tuple[Record, ...]:
+    kv = tuple(
+        Record(
+            Table.KV,
+            b"/device/k%06d" % i,
+            encode_kv(i, os.urandom(body_bytes), {}, None),
+        )
+        for i in range(count)
+    )
+    return (*kv, Record(Table.KV_META, LAST_SEQ_KEY, encode_seq(count)))
+
+
+@pytest.mark.timeout(60)
+def test_a_restore_holds_a_batch_of_the_dump_in_memory_not_the_dump(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole dump used to be read, split, parsed and copied before a record was
+    written: 3 to 4 times its size in memory. Python's own allocations (tracemalloc:
+    LMDB's pages of the one txn are not counted) must stay well under the dump."""
+    dump = write_dump(
+        tmp_path / "big.dump", Header(1, "now", DATA_TABLES), _many(_COUNT, 1000)
+    )
+    size = dump.stat().st_size
+    assert size > 8 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        status, _, err = run(
+            ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 0, err
+    assert peak < size / 2, f"peak {peak} bytes for a dump of {size}"
+    restored = records(tmp_path / "a")
+    assert len(restored) == _COUNT + 2  # and the schema version
+    assert restored[(Table.KV, b"/device/k%06d" % (_COUNT - 1))]
+
+
+def test_a_bad_record_late_in_a_long_dump_leaves_the_store_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last record is bad, after several batches' worth of good ones: nothing is
+    written (with --replace, nothing emptied either), and the line is named."""
+    target = tmp_path / "b"
+    make_store(target)
+    before = records(target)
+    good = _many(_COUNT, 10)
+    bad = Record(Table.KV, b"/bad", b"\x01\x02")
+    dump = write_dump(
+        tmp_path / "bad.dump", Header(1, "now", DATA_TABLES), (*good, bad)
+    )
+    status, _, err = run(
+        ["restore", "--data-dir", str(target), "--replace", str(dump)], capsys
+    )
+    line = len(good) + 2
+    assert (status, err) == (
+        1,
+        f"raspy-kv: {dump} line {line}: kv '/bad': kv record: cannot unpack 2 bytes: "
+        "unpack(b) received extra data.\n",
+    )
+    assert records(target) == before
+    status, _, _ = run(
+        ["restore", "--data-dir", str(tmp_path / "new"), str(dump)], capsys
+    )
+    assert status == 1
+    assert not (tmp_path / "new").exists()
+
+
+def _puts(count: int, body_bytes: int) -> list[Put]:
+    return [
+        Put(Table.CRON, b"job%06d" % i, os.urandom(body_bytes)) for i in range(count)
+    ]
+
+
+def test_a_failure_late_in_the_batches_writes_nothing(tmp_path: Path) -> None:
+    """Store.restore: batches are written into one txn as they come; an error from the
+    last one (a changed file, a record over the limits) aborts all of it."""
+    with Store.open(tmp_path / "a", TINY) as store:
+        store.commit([Put(Table.CRON, b"keep", b"\x90")])
+
+        def batches() -> Iterator[Sequence[Op]]:
+            yield _puts(500, 100)
+            yield [Put(Table.CRON, b"x" * 600, b"")]  # key over LMDB's 511 bytes
+
+        with pytest.raises(StoreError, match="key of 600 bytes"):
+            store.restore(batches, clear=[Table.CRON])
+        assert store.scan(Table.CRON) == [(b"keep", b"\x90")]
+
+
+def test_batches_are_read_again_when_the_map_must_grow(tmp_path: Path) -> None:
+    """Without room asked ahead, a 1 MB map fills: the map doubles and the txn runs
+    again from the first batch, so every record is there exactly once."""
+    calls = 0
+    puts = _puts(3000, 1000)
+
+    def batches() -> Iterator[Sequence[Op]]:
+        nonlocal calls
+        calls += 1
+        for start in range(0, len(puts), 1000):
+            yield puts[start : start + 1000]
+
+    with Store.open(tmp_path / "a", TINY) as store:
+        store.restore(batches)
+        assert calls > 1
+        assert store.scan(Table.CRON) == [(p.key, p.value) for p in puts]
+
+
+def test_room_asked_ahead_grows_the_map_once(tmp_path: Path) -> None:
+    calls = 0
+    puts = _puts(3000, 1000)
+
+    def batches() -> Iterator[Sequence[Op]]:
+        nonlocal calls
+        calls += 1
+        yield puts
+
+    with Store.open(tmp_path / "a", TINY) as store:
+        store.restore(batches, room=2 * 3000 * 1000)
+        assert calls == 1
+        assert len(store.scan(Table.CRON)) == 3000
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_records_are_written_writes_nothing(tmp_path: Path) -> None:
+    """The second pass runs in the store's writer thread, inside the txn; Ctrl-C in
+    the main thread must abort that txn, not wait for it to commit. The progress bar
+    of the second pass (on a terminal: "restore [") says it has begun."""
+    target = tmp_path / "b"
+    make_store(target)
+    before = records(target)
+    dump = write_dump(
+        tmp_path / "big.dump", Header(1, "now", DATA_TABLES), _many(30_000, 200)
+    )
+    main_fd, side_fd = os.openpty()
+    command = ["restore", "--replace", "--data-dir", str(target), str(dump)]
+    restore = subprocess.Popen(
+        [sys.executable, "-m", "raspy.cli.kv", *command], stderr=side_fd
+    )
+    os.close(side_fd)
+    shown = b""
+
+    def writing() -> bool:
+        nonlocal shown
+        if select.select([main_fd], [], [], 0.05)[0]:
+            shown += os.read(main_fd, 65536)
+        return b"restore [" in shown
+
+    try:
+        wait_until(writing, what="the second pass's progress bar", timeout_s=30)
+        restore.send_signal(signal.SIGINT)
+        assert restore.wait(timeout=30) == 130
+    finally:
+        if restore.poll() is None:
+            restore.kill()
+            restore.wait()
+        os.close(main_fd)
+    assert records(target) == before

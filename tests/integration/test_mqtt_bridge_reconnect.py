@@ -1,0 +1,82 @@
+"""What paho holds unacknowledged when the bridge's connection is lost: the link
+takes it back into its buffer at the reconnect (the buffer keeps one message per
+topic), so each goes out once and the in-flight count is what paho really holds.
+A real Mosquitto behind a relay that can hold and cut the connection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.clonesrv import CloneServer
+from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.edge_fixtures import EdgeHandle
+from support.mosquitto import Mosquitto, Watcher, running_mosquitto
+from support.mqtt_bridge import Bridge, CutRelay
+from support.wait import wait_until
+
+from raspy.storage.store import Store
+
+BASE = "reconnect"
+SUBTREES = ("/device/*",)
+HELD = 20
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+@pytest.fixture
+def relay(mosquitto: Mosquitto) -> Iterator[CutRelay]:
+    made = CutRelay(mosquitto.port)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def bridge(edge: EdgeHandle, server: CloneServer, store: Store) -> Iterator[Bridge]:
+    made = Bridge(edge, server, store)
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def watcher(mosquitto: Mosquitto) -> Iterator[Watcher]:
+    made = mosquitto.watcher(f"{BASE}/#")
+    yield made
+    made.close()
+
+
+def _value_topic(name: str) -> str:
+    return f"{BASE}/pi/fake/{name}/value"
+
+
+@pytest.mark.timeout(60)
+def test_messages_paho_held_at_a_lost_connection_go_out_once_and_are_counted(
+    relay: CutRelay, watcher: Watcher, bridge: Bridge
+) -> None:
+    bridge.start(relay.port, BASE, SUBTREES)
+    watcher.wait_for(f"{BASE}/pi/status", b"online")
+    relay.hold()  # the broker hears nothing more: nothing is acknowledged
+    names = [f"k{index}" for index in range(HELD)]
+    bridge.set(*((f"/device/pi.fake.{name}/value", b"1") for name in names))
+    wait_until(
+        lambda: bridge.link_stats()["inflight"] == HELD,
+        what="the values handed to paho, unacknowledged",
+    )
+    relay.cut()
+    for name in names:
+        watcher.wait_for(_value_topic(name), b"1")
+    # the bridge sends in order over one connection: once this is out, all is
+    bridge.set(("/device/pi.fake.last/value", b"1"))
+    watcher.wait_for(_value_topic("last"), b"1")
+    wait_until(
+        lambda: bridge.link_stats()["inflight"] == 0, what="every message acknowledged"
+    )
+    counts = Counter(message.topic for message in watcher.messages)
+    assert {counts[_value_topic(name)] for name in names} == {1}, counts
+    assert bridge.stats.get("mqtt.disconnects") == 1

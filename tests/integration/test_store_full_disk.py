@@ -1,0 +1,81 @@
+"""A really full filesystem under a Store: a tmpfs of 2 MB (root only: it is mounted
+for the test). LMDB reports a full disk as ENOSPC, or as EIO when the disk cut a write
+short; both must read as a full disk, never as a failing device. The message logic
+itself is covered without root in tests/unit/test_store_write_errors.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from raspy.config import StoreConfig
+from raspy.errors import StoreError, StoreFullError
+from raspy.storage.store import Put, Store, Table
+
+_ROOMY_MAP = StoreConfig(map_size_initial_mb=1, map_size_max_mb=64)  # disk fills first
+
+
+@pytest.fixture(name="small_fs")
+def small_fs_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs, mounted at tmp_path/fs for this test."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (unit tests cover the logic)")
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], timeout=10, check=True)
+
+
+@pytest.mark.parametrize(
+    "value_bytes",
+    [
+        pytest.param(100, id="small-values"),
+        pytest.param(3000, id="page-sized-values"),  # LMDB 0.9.x here: EIO
+        pytest.param(20_000, id="overflow-values"),
+    ],
+)
+def test_a_full_filesystem_reads_as_full_not_as_a_failing_device(
+    small_fs: Path, value_bytes: int
+) -> None:
+    """How LMDB words it (ENOSPC, or EIO for a write cut short) depends on where the
+    disk fills; raspy names a full disk either way, with its directory."""
+    data_dir = small_fs / "data"
+    store = Store.open(data_dir, _ROOMY_MAP)
+    try:
+        failure: StoreError | None = None
+        for batch in range(2000):  # 2 MB fill up long before this
+            ops = [
+                Put(Table.CRON, b"job%06d" % (batch * 10 + i), os.urandom(value_bytes))
+                for i in range(10)
+            ]
+            try:
+                store.commit(ops)
+            except StoreError as exc:
+                failure = exc
+                break
+        assert isinstance(failure, StoreFullError), failure
+        message = str(failure)
+        assert message.startswith(f"store in {data_dir}: the filesystem is full (")
+        assert re.search(
+            r"LMDB said 'mdb_txn_commit: (No space left on device|Input/output error)'",
+            message,
+        ), message
+        assert "Free space on the filesystem of" in message
+        assert store.get(Table.CRON, b"job000000") is not None  # earlier writes stay
+    finally:
+        store.close()

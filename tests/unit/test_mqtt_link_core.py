@@ -1,0 +1,103 @@
+"""The MQTT link's decisions (raspy.mqtt.link_core.LinkCore), sans-IO: what paho held
+at a lost connection comes back through the buffer, the in-flight count is what paho
+holds, and BridgeCore's outputs are sorted into actions and reports."""
+
+from __future__ import annotations
+
+from raspy.backoff import BackoffPolicy
+from raspy.config import MqttConfig
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.core import BridgeCore, BridgeSettings, SendRequest
+from raspy.mqtt.events import TreeChanged
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.link_core import LinkCore
+from raspy.mqtt.session import MqttSession
+from raspy.mqtt.topics import TopicMap
+from raspy.stats import Stats
+
+NOW = 100.0
+WINDOW = 5
+
+
+def make_link(stats: Stats | None = None) -> LinkCore:
+    core = BridgeCore(
+        BridgeSettings(
+            topics=TopicMap("raspy", "pi"),
+            exposed=GlobFilter(["/device/*", "/scenario/*"], rooted=True),
+            commandable=GlobFilter(["*"]),
+            actions=frozenset({"set", "state"}),
+            discovery=None,
+            scenario_buttons=True,
+            max_buffered=100,
+        )
+    )
+    session = MqttSession(
+        BackoffPolicy(initial_s=0.5, max_s=4.0, stable_s=30.0), max_inflight=WINDOW
+    )
+    return LinkCore(MqttConfig(), core, stats or Stats(), session)
+
+
+def up(link: LinkCore, held: list[Message] | None = None) -> None:
+    link.connecting(NOW)
+    link.connected(NOW, held or [])
+
+
+def value(name: str, body: bytes) -> Message:
+    return Message(f"raspy/pi/fake/{name}/value", body)
+
+
+def test_what_paho_held_goes_back_to_the_buffer_once_behind_newer_messages() -> None:
+    link = make_link()
+    for name, body in (("a", b"1"), ("b", b"1"), ("c", b"1")):
+        link.event(TreeChanged(f"/device/pi.fake.{name}/value", body), NOW)
+    up(link)
+    link.acknowledged()  # `online`
+    assert len(link.take(NOW)) == 3  # a, b, c: held by paho, unacknowledged
+    link.event(TreeChanged("/device/pi.fake.b/value", b"2"), NOW)  # queued: newer
+    link.event(TreeChanged("/device/pi.fake.c/value", b""), NOW)  # deleted
+    link.disconnected("lost", NOW)
+    held = [value("a", b"1"), value("b", b"1"), value("c", b"1")]
+    result = Message("raspy/pi/fake/a/result", b"{}", retain=False)
+    up(link, [*held, result, value("a", b"0"), value("a", b"1")])
+    assert link.session.inflight == 1  # paho holds only `online` now
+    assert link.take(NOW) == [
+        value("b", b"2"),
+        value("c", b""),
+        value("a", b"1"),  # the mirror's, again (the held ones add nothing)
+        Message("raspy/pi/fake/a/result", b"{}", retain=False),  # not mirrored
+    ]
+    assert link.session.inflight == 5
+
+
+def test_the_count_is_what_paho_holds_and_never_above_the_window() -> None:
+    link = make_link()
+    for index in range(20):
+        link.event(TreeChanged(f"/device/pi.fake.d{index}/value", b"1"), NOW)
+    up(link)
+    handed = link.take(NOW)
+    assert (len(handed), link.session.inflight) == (WINDOW - 1, WINDOW)  # + online
+    link.disconnected("lost", NOW + 1)
+    up(link, handed)  # paho gives back what it held: none of it stays in flight
+    assert link.session.inflight == 1
+    for _ in range(WINDOW):
+        link.acknowledged()
+    assert link.session.inflight == 0
+    assert len(link.take(NOW)) == WINDOW
+
+
+def test_outputs_are_sorted_into_actions_and_reports() -> None:
+    stats = Stats()
+    link = make_link(stats)
+    up(link)
+    link.busy = False
+    state = "raspy/pi/scenario/wake/state"  # an echo on the `state` command filter
+    assert link.message(state, b'"idle"', retained=True, now=NOW) == []
+    assert (link.busy, stats.get("mqtt.commands")) == (False, 0)
+    link.event(TreeChanged("/device/pi.fake.lamp/value", b"false"), NOW)
+    actions = link.message("raspy/pi/fake/lamp/set", b"ON", retained=False, now=NOW)
+    assert [type(a) for a in actions] == [SendRequest]
+    refused = link.message("raspy/pi/fake/lamp/set", b"ON", retained=True, now=NOW)
+    assert refused == []
+    assert stats.get("mqtt.refused.retained_command") == 1
+    assert (link.busy, stats.get("mqtt.commands")) == (True, 2)
+    assert link.next_deadline(NOW + 3) == NOW + 3  # busy: the next poll is now
