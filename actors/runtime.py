@@ -56,7 +56,9 @@ from raspy.transport.sockets import CurveKeys, term_within
 
 log = structlog.get_logger(component="supervisor")
 
-_WATCH_INTERVAL_S: Final = 0.2
+# a part found stopped is restarted at most this late (restarts back off from 1 s);
+# each round is an idle wake-up on a Pi
+_WATCH_INTERVAL_S: Final = 0.5
 _HEALTHY_WITHIN_S: Final = 10.0
 TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() waiting
 EDGE: Final = "edge"
@@ -102,7 +104,7 @@ class Runtime:
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
     _announced_restart_keys: frozenset[str] = frozenset()
-    _edge_proxy: Any = None
+    _edge_io_check: Callable[[], bool] | None = None
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
 
@@ -252,11 +254,11 @@ class Runtime:
 
     def _edge_alive(self) -> bool:
         try:
-            if self._edge_proxy is None:  # made once: a proxy inspects the actor
-                self._edge_proxy = self.edge.proxy()
-            return bool(self._edge_proxy.io_alive.get(timeout=2))
+            if self._edge_io_check is None:  # asked once; then no ask per round
+                self._edge_io_check = self.edge.proxy().io_check().get(timeout=2)
         except (pykka.ActorDeadError, TimeoutError):
             return False
+        return self.edge.is_alive() and self._edge_io_check()
 
     def _restarted(self, child: Child) -> None:
         if child.name == CLONE:

@@ -5,6 +5,7 @@ in-process peers (local.py), and the pykka EdgeActor, the control shell around t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from typing import Any, Final
@@ -90,8 +91,15 @@ class EdgeActor(SteadyActor):
 
     @property
     def io_alive(self) -> bool:
-        """Whether the I/O thread still runs (the supervisor's liveness check)."""
+        """Whether the I/O thread still runs."""
         return self._runner.alive
+
+    def io_check(self) -> Callable[[], bool]:
+        """io_alive as a call any thread may make without asking this actor: the
+        supervisor checks it every round, and an ask would wake this actor's thread
+        (and the supervisor's again for the answer) each time."""
+        runner = self._runner
+        return lambda: runner.alive
 
 
 def start_edge(

@@ -145,6 +145,44 @@ def test_the_edge_or_the_store_failing_is_fatal(
     assert [e["component"] for e in failed] == [part]
 
 
+def test_the_supervisors_rounds_never_ask_the_edge_actor(
+    runtime: supervisor.Runtime,
+) -> None:
+    """The edge's I/O thread is checked each round without a proxy call to the edge
+    actor (the parts' own messages to it are not counted). Before, every round asked
+    it (a wake-up of its thread, five times a second on an idle Pi), and an ask it
+    could not answer within 2 s, while it waited up to 5 s on its I/O thread under
+    load, read as the edge stopped: fatal."""
+
+    def rounds_after(count: int) -> None:
+        rounds = [runtime.statuses]  # held: a new tuple each round, never reused
+
+        def seen() -> bool:
+            if runtime.statuses is not rounds[-1]:
+                rounds.append(runtime.statuses)
+            return len(rounds) > count
+
+        wait_until(seen, what=f"{count} supervisor rounds")
+
+    rounds_after(2)  # the first round may ask once, for the check it keeps
+    inbox = runtime.edge.actor_inbox
+    received: list[object] = []
+    put = inbox.put
+
+    def counted(item: Any, *args: Any, **kwargs: Any) -> None:
+        if type(item.message).__module__.startswith("pykka"):  # a proxy's ask
+            received.append(item.message)
+        put(item, *args, **kwargs)
+
+    inbox.put = counted  # type: ignore[method-assign]  # counts; delivers unchanged
+    try:
+        rounds_after(4)
+    finally:
+        inbox.put = put  # type: ignore[method-assign]
+    assert received == []
+    assert runtime.fatal is None
+
+
 def _stop_part(rt: supervisor.Runtime, name: str) -> None:
     """Stop a part's actor from outside, as a crash would; wait until it is back."""
     ref = rt.ref_of(name)
