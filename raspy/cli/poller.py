@@ -301,10 +301,13 @@ class _Probe:
 
 class _HubWatch:
     """What the device service is told as the hub comes and goes, looked at between
-    requests: the hub's copy of its subtree once the Clone client has its first
-    snapshot (readings of devices gone are deleted, as raspyd does at start), and
-    every new MDP session after the first (all readings sent again in full: while
-    this board was away the hub may have marked them offline)."""
+    requests: the hub's copy of its subtree each time the Clone client has a new
+    snapshot (readings of devices gone are deleted, as raspyd does at start; a hub
+    restored from an older dump, or killed before its last coalesced commit, has
+    them back), and every new MDP session after the first (all readings sent again
+    in full: while this board was away the hub may have marked them offline; and
+    the Clone client takes the hub's copy again, since a hub restarted within its
+    silence timeout leaves it no sign of the change)."""
 
     def __init__(
         self,
@@ -317,15 +320,16 @@ class _HubWatch:
         self._worker = worker
         self._service = service
         self._probe = probe
-        self._synced = False
+        self._syncs = 0
         self._sessions = 0
         self._session_since: float | None = None
         self._log = structlog.get_logger(component="raspy-poller")
 
     def check(self) -> None:
         tree, service = self._tree, self._service
-        if not self._synced and tree.live:
-            self._synced = True
+        syncs = tree.syncs
+        if syncs != self._syncs and tree.live:
+            self._syncs = syncs
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
@@ -334,6 +338,9 @@ class _HubWatch:
             self._session_since = time.monotonic()
             if sessions > 1:  # the first session: nothing was lost yet
                 service.tell(devices.Republish())
+                # the hub may be a new one whose store is older than what our
+                # copy saw (a dump restored): its updates would look old to it
+                tree.resync()
         self._look_at_hub()
 
     def _look_at_hub(self) -> None:

@@ -432,3 +432,71 @@ def test_a_curve_board_at_a_plain_hub_is_told(tmp_path: Path, config: Path) -> N
     ):
         assert process.wait(timeout=30) == 2
     assert "does not use CURVE" in _said(log_path)
+
+
+CELLAR = '[[devices.fake]]\nname = "cellar"\noid = "sensor.humidity"\n'
+
+
+@pytest.mark.timeout(240)
+def test_a_device_gone_from_the_board_stays_gone_after_an_old_dump_is_restored(
+    tmp_path: Path, config: Path
+) -> None:
+    """The hub restored from a dump older than the board's last restart gets back
+    readings of a device the board no longer has, "ok" and looking fresh: the
+    running board deletes them again, as it did at its own start."""
+    cellar = f"/device/{BOARD}.fake.cellar/"
+    kv = [sys.executable, "-m", "raspy.cli.kv"]
+    dump = tmp_path / "hub.dump"
+    config.write_text(POLLER + CELLAR, encoding="utf-8")
+    hub = Daemon(tmp_path / "data", config_text=HUB_SLOW)
+    try:
+        hub.start()
+        with (
+            _poller(hub.endpoint, config, tmp_path / "old.log") as process,
+            _tree(hub) as tree,
+        ):
+            wait_until(
+                lambda: tree.get(f"{cellar}status".encode()) == b'"ok"',
+                what="the cellar ok",
+                timeout_s=20,
+            )
+            _back(hub, 0.0)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        assert hub.terminate(timeout_s=15) == 0  # its readings written at the stop
+        subprocess.run(
+            [*kv, "dump", "--data-dir", str(hub.data_dir), "-o", str(dump)],
+            check=True,
+            timeout=30,
+        )
+        hub.start()
+        config.write_text(POLLER, encoding="utf-8")  # the cellar sensor taken away
+        with (
+            _poller(hub.endpoint, config, tmp_path / "poller.log") as process,
+            _tree(hub) as tree,
+        ):
+            wait_until(
+                lambda: not tree.items(cellar.encode()),
+                what="the cellar forgotten at the board's start",
+                timeout_s=20,
+            )
+            _back(hub, 0.0)
+            hub.kill()
+            fresh = tmp_path / "restored"
+            subprocess.run(
+                [*kv, "restore", "--data-dir", str(fresh), str(dump)],
+                check=True,
+                timeout=30,
+            )
+            hub.data_dir = fresh
+            hub.start()
+            _back(hub, 0.0)
+            with _tree(hub) as restored:
+                wait_until(
+                    lambda: not restored.items(cellar.encode()),
+                    what="the cellar forgotten again",
+                    timeout_s=BACK_WITHIN_S,
+                )
+            assert process.poll() is None
+    finally:
+        hub.kill()
