@@ -12,7 +12,10 @@ deleted; after a loss of the hub every reading is sent again in full (the hub ma
 the readings of a board it has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
-bad usage or config exits 2.
+bad usage or config exits 2, and so does a hub that refuses this board's keys (or
+wants keys it was not given). A hub that already has a live worker of this board's
+service, at start or later (two boards with one hostname, raspy.cli.board_check),
+ends it with status 1 and a line naming the clash.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -33,10 +37,12 @@ from raspy import names
 from raspy.actors import devices
 from raspy.cli import version_line
 from raspy.cli.arguments import add_curve_options
+from raspy.cli.board_check import BoardCheck, Verdict
 from raspy.cli.endpoints import port_base_argument
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.client.clone import CloneClient
+from raspy.client.hub_probe import HubAnswer, probe_hub
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
 from raspy.devices import registries
@@ -53,6 +59,12 @@ _EXIT_USAGE: Final = 2
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
 _ASK_TIMEOUT_S: Final = 5.0
 _STOP_TIMEOUT_S: Final = 10.0
+_PROBE_TIMEOUT_S: Final = 3.0
+# the broker gives a silent worker up after 3 x 2.5 s (the Worker's defaults): a
+# worker of ours that lost its connection is counted until then, and a poller
+# killed a moment ago is still served; a margin on top
+_WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
+_CHECK_EVERY_S: Final = 15.0
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -167,6 +179,8 @@ def _main(argv: list[str] | None) -> int:
     )
     try:
         return _run(args.connect, registry, discover, stop, curve)
+    except _HubSaysNo as exc:
+        return _fail(str(exc), exc.status)
     except RaspyError as exc:
         return _fail(str(exc), _EXIT_FAILURE)
     finally:
@@ -185,6 +199,12 @@ def _run(
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    probe = _Probe(context, hub, registry, curve)
+    try:
+        probe.before_start(stop)
+    except BaseException:
+        context.term()
+        raise
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
     tree = CloneClient(hub, subtree, context=context, curve=curve)
     service: pykka.ActorRef[Any] | None = None
@@ -207,7 +227,8 @@ def _run(
             curve=curve,
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        return _serve(worker, service, _HubWatch(tree, worker, service), stop)
+        watch = _HubWatch(tree, worker, service, probe)
+        return _serve(worker, service, watch, stop)
     finally:
         if worker is not None:
             worker.close()  # DISCONNECT: the hub's offline grace starts now
@@ -217,33 +238,122 @@ def _run(
         context.term()
 
 
-class _HubWatch:
-    """What the device service is told as the hub comes and goes, looked at between
-    requests: the hub's copy of its subtree once the Clone client has its first
-    snapshot (readings of devices gone are deleted, as raspyd does at start), and
-    every new MDP session after the first (all readings sent again in full: while
-    this board was away the hub may have marked them offline)."""
+class _HubSaysNo(RaspyError):
+    """The hub will not have this board: its keys, or its name taken; `status` is
+    the exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Probe:
+    """This board's looks at the hub (raspy.client.hub_probe): its handshake and
+    the workers of its service."""
 
     def __init__(
-        self, tree: CloneClient, worker: Worker, service: pykka.ActorRef[Any]
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        hub: str,
+        registry: Registry,
+        curve: CurveKeys | None,
+    ) -> None:
+        self._context = context
+        self._hub = hub
+        self._curve = curve
+        self.service = registry.devices_service
+        self.hostname = registry.hostname
+        self.check = BoardCheck(_WORKER_EXPIRY_S, _CHECK_EVERY_S)
+
+    def ask(self) -> HubAnswer:
+        return probe_hub(
+            self._context,
+            self._hub,
+            self.service.encode(),
+            curve=self._curve,
+            timeout_s=_PROBE_TIMEOUT_S,
+        )
+
+    def twin(self) -> _HubSaysNo:
+        return _HubSaysNo(
+            f"another board already serves {self.service} at the hub: two boards run "
+            f"as {self.hostname!r} (one booted from a copy of the other's SD card?); "
+            "give this one a hostname of its own (hostnamectl set-hostname NAME, or "
+            "--hostname NAME) and start it again",
+            _EXIT_FAILURE,
+        )
+
+    def before_start(self, stop: SignalInbox) -> None:
+        """Refuse to start against a hub that refuses our keys, or that has a worker
+        of our service for longer than a killed predecessor of ours would keep it.
+        A hub that does not answer is not waited for: the checks go on later."""
+        deadline = time.monotonic() + _WORKER_EXPIRY_S
+        while not stop.is_set():
+            answer = self.ask()
+            if answer.refused is not None:
+                raise _HubSaysNo(answer.refused, _EXIT_USAGE)
+            if not answer.workers:
+                return
+            if time.monotonic() >= deadline:
+                raise self.twin()
+            stop.wait(1.0)
+
+
+class _HubWatch:
+    """What the device service is told as the hub comes and goes, looked at between
+    requests: the hub's copy of its subtree each time the Clone client has a new
+    snapshot (readings of devices gone are deleted, as raspyd does at start; a hub
+    restored from an older dump, or killed before its last coalesced commit, has
+    them back), and every new MDP session after the first (all readings sent again
+    in full: while this board was away the hub may have marked them offline; and
+    the Clone client takes the hub's copy again, since a hub restarted within its
+    silence timeout leaves it no sign of the change)."""
+
+    def __init__(
+        self,
+        tree: CloneClient,
+        worker: Worker,
+        service: pykka.ActorRef[Any],
+        probe: _Probe,
     ) -> None:
         self._tree = tree
         self._worker = worker
         self._service = service
-        self._synced = False
+        self._probe = probe
+        self._syncs = 0
         self._sessions = 0
+        self._session_since: float | None = None
+        self._log = structlog.get_logger(component="raspy-poller")
 
     def check(self) -> None:
         tree, service = self._tree, self._service
-        if not self._synced and tree.live:
-            self._synced = True
+        syncs = tree.syncs
+        if syncs != self._syncs and tree.live:
+            self._syncs = syncs
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
         if sessions != self._sessions:
             self._sessions = sessions
+            self._session_since = time.monotonic()
             if sessions > 1:  # the first session: nothing was lost yet
                 service.tell(devices.Republish())
+                # the hub may be a new one whose store is older than what our
+                # copy saw (a dump restored): its updates would look old to it
+                tree.resync()
+        self._look_at_hub()
+
+    def _look_at_hub(self) -> None:
+        """Now and then: is our name still ours, and does the hub take our keys?"""
+        probe = self._probe
+        if not probe.check.due(time.monotonic()):
+            return
+        answer = probe.ask()
+        verdict = probe.check.answer(answer, time.monotonic(), self._session_since)
+        if verdict is Verdict.TWIN:
+            raise probe.twin()
+        if verdict is Verdict.REFUSED:
+            self._log.error("hub_refused_board", reason=answer.refused)
 
 
 def _serve(

@@ -21,7 +21,7 @@ from typing import Final
 import structlog
 import zmq
 
-from raspy.client.clone_agent import Agent, Change, SetCommand
+from raspy.client.clone_agent import Agent, Change, ResyncCommand, SetCommand
 from raspy.closing import Closing
 from raspy.cores.clone_client import ClientSettings, CloneClientCore
 from raspy.errors import ClientTimeout, MalformedMessage, shown
@@ -182,6 +182,13 @@ class CloneClient(Closing):
         with self._agent.lock:
             return self._agent.core.live
 
+    @property
+    def syncs(self) -> int:
+        """How many snapshots have completed: one more each time the cache became
+        the server's copy again (at start, after a loss of the server, after a gap),
+        so a caller can compare what it wrote with what the server now holds."""
+        return self._agent.syncs
+
     def wait_synced(self, timeout_s: float = 5.0) -> None:
         """Block until the first snapshot is complete; ClientTimeout otherwise."""
         deadline = time.monotonic() + timeout_s
@@ -246,6 +253,16 @@ class CloneClient(Closing):
                 raise ClientTimeout(
                     f"update of {shown(key)} not confirmed within {confirm_timeout_s} s"
                 ) from None
+
+    def resync(self) -> None:
+        """Take the server's copy again (new sockets, a new snapshot) without waiting
+        for it to go quiet: for a caller that learnt some other way that the server
+        was replaced, e.g. on a store restored from a dump, whose sequence numbers
+        are below this cache's (CloneClientCore.resync). Returns at once; `syncs`
+        counts the snapshot when it is complete."""
+        if self._closed:
+            raise RuntimeError("clone client is closed")
+        self._agent.runner.call(ResyncCommand())
 
     # --- changes ----------------------------------------------------------------------
     def on_change(self, callback: Callable[[Change], None]) -> None:

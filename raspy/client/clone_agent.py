@@ -26,7 +26,7 @@ from raspy.transport.multipart import recv_frames, send_frames
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
 
-__all__ = ["Agent", "Change", "SetCommand"]
+__all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
 
 log = structlog.get_logger(component="clone_client")
 
@@ -42,9 +42,14 @@ class SetCommand:
     result: Future[None]
 
 
+@dataclass(frozen=True, slots=True)
+class ResyncCommand:
+    """Start over with new sockets and a snapshot (CloneClientCore.resync)."""
+
+
 class Agent:
     """Moves bytes between the three sockets and the core; the runner's thread only,
-    except `lock`, `core` (read under the lock) and `synced`."""
+    except `lock`, `core` (read under the lock), `synced` and `syncs` (read)."""
 
     def __init__(
         self,
@@ -58,6 +63,7 @@ class Agent:
         self.lock = threading.Lock()
         self.core = core
         self.synced = threading.Event()
+        self.syncs = 0  # snapshots completed; written on the runner's thread only
         self.runner = Runner("clone-client", self, thread_name="raspy-clone-client")
         self._context = context
         self._endpoints = endpoints
@@ -78,6 +84,9 @@ class Agent:
         self._call(self.core.on_tick)
 
     def execute(self, command: object) -> object:
+        if isinstance(command, ResyncCommand):
+            self._call(self.core.resync)
+            return None
         if not isinstance(command, SetCommand):
             raise UnknownCommand("clone client", command)
         self._results[command.uuid] = command.result
@@ -157,6 +166,7 @@ class Agent:
                 case core_mod.EndSnapshot():
                     self._close("dealer")
                 case core_mod.Synced():
+                    self.syncs += 1
                     self.synced.set()
                 case _:
                     self._report(out)

@@ -139,6 +139,14 @@ class CloneClientCore:
             return Connect((self.subtree, clone.HUGZ))
         return Connect((b"",))  # covers HUGZ too
 
+    def resync(self, now: float) -> list[ClientOutput]:
+        """Start over with new sockets and a new snapshot, as after a silent server:
+        for a caller that knows the server was replaced while its publisher stayed
+        within `server_ttl_s`. A server on a store older than what this cache saw
+        (restored from a dump) numbers its updates from below `last_seq`, and they
+        would all be taken for ones already had; its snapshot sets `last_seq` back."""
+        return self._reconnect("asked", now)
+
     def _reconnect(self, reason: str, now: float) -> list[ClientOutput]:
         self.counts["reconnects"] += 1
         self.live = False

@@ -473,3 +473,26 @@ def test_any_frames_from_either_socket_are_handled_or_rejected(
         step = core.on_snapshot if from_dealer else core.on_update
         step(frames, T0)
         assert all(entry.body for entry in core.cache.values())
+
+
+def test_resync_takes_the_copy_of_a_server_whose_numbers_went_back() -> None:
+    """A server restarted on an older store (a dump restored) within the silence
+    timeout numbers from below `last_seq`: its updates look old and are dropped.
+    resync() (asked by a caller who saw the server change) starts over, and the
+    new snapshot's KTHXBAI sets `last_seq` back, so its updates apply again."""
+    core = synced_core(b"/d/", seq=100, entries={b"/d/gone": b"old"})
+    assert core.on_update(kvpub(b"/d/a", 7), T0 + 1) == []  # taken for an old one
+    out = core.resync(T0 + 1)
+    assert out == [Reconnecting("asked", 100), Connect((b"/d/", b"HUGZ"))]
+    assert (core.live, core.phase) == (False, Phase.WAIT_HUGZ)
+    assert core.on_update(clone.hugz(), T0 + 2) == [
+        AskSnapshot(clone.encode_icanhaz(b"/d/"))
+    ]
+    core.on_snapshot(clone.kvsync(b"/d/a", 7, b"v"), T0 + 2)
+    out = core.on_snapshot(clone.kthxbai(7, b"/d/"), T0 + 2)
+    assert Synced() in out
+    assert (core.live, core.last_seq) == (True, 7)
+    assert set(core.cache) == {b"/d/a"}
+    assert core.on_update(kvpub(b"/d/b", 8), T0 + 3) == [
+        Changed((Change(b"/d/b", 8, b"v", ()),))
+    ]

@@ -1,0 +1,502 @@
+"""Two boards, one house: a real raspy-poller against the real raspyd under failures.
+
+The hub killed and started again (on its data dir, or on a new one restored from a
+dump), the board frozen and retired, the network between them stalled and cut: the
+board's readings come back in the hub's tree and its service answers again without
+anyone restarting the poller, and offline marks clear.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq.auth
+from support.board_link import BoardLink
+from support.daemon import Daemon, mmi_service, running_daemon, running_poller
+from support.wait import wait_until
+
+from raspy.client.clone import CloneClient, fetch_snapshot
+from raspy.client.mdp import Client
+from raspy.errors import ClientTimeout
+from raspy.transport.sockets import CurveKeys
+
+BOARD = "garage"
+SERVICE = f"{BOARD}.fake.devices"
+ATTIC = f"{BOARD}.fake.attic"
+# a silent worker is dropped after 3 x 2.5 s, a silent broker after the same; the
+# worker then waits 2.5 s before it connects again; the Clone client re-snapshots
+# after 5 s without the server
+BACK_WITHIN_S = 40.0
+HUB = "[devices]\noffline_after_s = 1.0\n"
+# longer than a worker takes to come back to a restarted hub (its next heartbeat)
+HUB_SLOW = "[devices]\noffline_after_s = 6.0\n"
+POLLER = (
+    '[devices]\n[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
+    "poll_interval_s = 0.2\n"
+)
+
+
+def _poller(
+    endpoint: str, config: Path, log_path: Path, *extra: str
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    return running_poller(
+        endpoint,
+        log_path,
+        *("--service", "fake", "--hostname", BOARD, "--config", str(config), *extra),
+    )
+
+
+def _field(tree: CloneClient, field: str) -> Any:
+    body = tree.get(f"/device/{ATTIC}/{field}".encode())
+    return None if body is None else json.loads(body)
+
+
+def _fresh_ok(tree: CloneClient, since: float) -> bool:
+    """The attic ok, with a reading taken after `since` (wall s)."""
+    ts = _field(tree, "timestamp")
+    return _field(tree, "status") == "ok" and isinstance(ts, float) and ts > since
+
+
+def _answers(endpoint: str) -> bool:
+    """The board's service answers a `list` through the hub."""
+    try:
+        with Client(endpoint, timeout_s=2, retries=1) as client:
+            status, _ = client.request(SERVICE, json.dumps({"v": 1, "action": "list"}))
+    except ClientTimeout:  # the board is not back yet
+        return False
+    return status == b"200"
+
+
+def _wall(tree: CloneClient) -> float:
+    ts = _field(tree, "timestamp")
+    assert isinstance(ts, float)
+    return ts
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "poller.toml"
+    path.write_text(POLLER, encoding="utf-8")
+    return path
+
+
+def _tree(daemon: Daemon) -> CloneClient:
+    tree = CloneClient(daemon.endpoint, b"/device/")
+    tree.wait_synced(10)
+    return tree
+
+
+def _back(daemon: Daemon, since: float) -> None:
+    """The board's readings fresh and ok in a new tree client, its service answering."""
+    with _tree(daemon) as tree:
+        wait_until(
+            lambda: _fresh_ok(tree, since),
+            what="the board's readings ok again",
+            timeout_s=BACK_WITHIN_S,
+        )
+    wait_until(
+        lambda: _answers(daemon.endpoint),
+        what="the board's service answering",
+        timeout_s=BACK_WITHIN_S,
+    )
+
+
+@pytest.mark.timeout(180)
+def test_the_board_comes_back_after_the_hub_is_killed_and_started_again(
+    tmp_path: Path, config: Path
+) -> None:
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+    ):
+        _back(daemon, 0.0)
+        for _ in range(2):
+            with _tree(daemon) as tree:
+                before = _wall(tree)
+            daemon.kill()
+            daemon.start()
+            _back(daemon, before)
+        with _tree(daemon) as tree:  # and it stays so
+            since = _wall(tree)
+            wait_until(lambda: _fresh_ok(tree, since + 1.0), what="fresher readings")
+        assert process.poll() is None
+    assert "device_service_offline" not in daemon.log_text()
+
+
+@pytest.mark.timeout(180)
+def test_the_board_comes_back_to_a_hub_restored_from_a_dump(
+    tmp_path: Path, config: Path
+) -> None:
+    kv = [sys.executable, "-m", "raspy.cli.kv"]
+    dump = tmp_path / "hub.dump"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+    ):
+        _back(daemon, 0.0)
+        with _tree(daemon) as tree:
+            since = _wall(tree)
+        subprocess.run(
+            [*kv, "dump", "--data-dir", str(daemon.data_dir), "-o", str(dump)],
+            check=True,
+            timeout=30,
+        )
+        daemon.kill()
+        fresh = tmp_path / "restored"
+        subprocess.run(
+            [*kv, "restore", "--data-dir", str(fresh), str(dump)],
+            check=True,
+            timeout=30,
+        )
+        daemon.data_dir = fresh
+        daemon.start()
+        _back(daemon, since)
+        assert process.poll() is None
+
+
+@pytest.mark.timeout(180)
+def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
+    tmp_path: Path, config: Path
+) -> None:
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        with (
+            _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+            _tree(daemon) as tree,
+        ):
+            _back(daemon, 0.0)
+            process.send_signal(signal.SIGSTOP)
+            try:
+                wait_until(
+                    lambda: _field(tree, "status") == "offline",
+                    what="the attic offline",
+                    timeout_s=BACK_WITHIN_S,
+                )
+                assert mmi_service(daemon.endpoint, SERVICE.encode()) == b"404"
+            finally:
+                process.send_signal(signal.SIGCONT)
+            _back(daemon, 0.0)
+            assert mmi_service(daemon.endpoint, SERVICE.encode()) == b"200"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+            retired = subprocess.run(
+                [
+                    *(sys.executable, "-m", "raspy.cli.kv", "del", "--subtree"),
+                    f"/device/{BOARD}.fake.",
+                    *("--server", f"127.0.0.1:{daemon.port_base}"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert retired.returncode == 0, retired.stderr
+            wait_until(
+                lambda: not tree.items(f"/device/{BOARD}.".encode()),
+                what="the board's keys gone",
+            )
+        # and they stay gone: the hub's grace ends with nothing left to mark
+        daemon.kill()
+        daemon.start()
+        with _tree(daemon) as tree:
+            assert not tree.items(f"/device/{BOARD}.".encode())
+
+
+@pytest.fixture
+def link_hub(tmp_path: Path) -> Iterator[tuple[Daemon, BoardLink]]:
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        BoardLink(daemon.port_base) as link,
+    ):
+        yield daemon, link
+
+
+@pytest.mark.timeout(240)
+def test_the_board_rides_out_a_flapping_network(
+    tmp_path: Path, config: Path, link_hub: tuple[Daemon, BoardLink]
+) -> None:
+    daemon, link = link_hub
+    with (
+        _poller(link.endpoint, config, tmp_path / "poller.log") as process,
+        _tree(daemon) as tree,
+    ):
+        _back(daemon, 0.0)
+        # short stalls (3 s: a heartbeat or two lost) ended by cuts: back each time
+        for _ in range(3):
+            link.stall()
+            stalled = _wall(tree)
+            until = stalled + 3
+            wait_until(lambda: time.time() >= until, what="3 s of stall", timeout_s=10)  # noqa: B023  # called at once
+            link.cut()
+            link.heal()
+            _back(daemon, stalled)
+        # a long stall: the hub gives the board up and marks it; healed, it is back
+        link.stall()
+        wait_until(
+            lambda: _field(tree, "status") == "offline",
+            what="the attic offline",
+            timeout_s=BACK_WITHIN_S,
+        )
+        since = _wall(tree)
+        link.heal()
+        _back(daemon, since)
+        # a long stall ended by a cut (the router rebooted)
+        link.stall()
+        wait_until(
+            lambda: _field(tree, "status") == "offline",
+            what="the attic offline again",
+            timeout_s=BACK_WITHIN_S,
+        )
+        since = _wall(tree)
+        link.cut()
+        link.heal()
+        _back(daemon, since)
+        assert process.poll() is None
+
+
+def _workers(endpoint: str) -> int:
+    """Live workers of the board's service, as the hub's broker counts them."""
+    with Client(endpoint, timeout_s=2, retries=2) as client:
+        status, table = client.request("mmi.workers", SERVICE)
+    assert status == b"200"
+    counts = json.loads(table).get(SERVICE, {})
+    return int(counts.get("idle", 0)) + int(counts.get("busy", 0))
+
+
+def _said(log_path: Path) -> str:
+    return log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.timeout(120)
+def test_a_second_board_with_the_same_hostname_is_refused_and_says_why(
+    tmp_path: Path, config: Path
+) -> None:
+    """A copied SD card: the board that comes second must not share the name in
+    silence (the broker would share the service's requests between the two, and
+    their readings would overwrite each other); it stops with a line saying why,
+    and the first keeps working."""
+    second_log = tmp_path / "second.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "first.log") as first,
+    ):
+        _back(daemon, 0.0)
+        with _poller(daemon.endpoint, config, second_log) as second:
+            assert second.wait(timeout=60) == 1
+        said = _said(second_log)
+        assert f"another board already serves {SERVICE}" in said, said
+        assert f"'{BOARD}'" in said
+        assert "--hostname" in said
+        assert _workers(daemon.endpoint) == 1
+        with _tree(daemon) as tree:
+            _back(daemon, _wall(tree))
+        assert first.poll() is None
+
+
+@pytest.mark.timeout(180)
+def test_twins_that_met_while_the_hub_was_down_end_with_one_left(
+    tmp_path: Path, config: Path
+) -> None:
+    """Both boards of one name started before the hub: neither saw the other at
+    start. Once both serve, one of them stops and says why; the other goes on."""
+    hub = Daemon(tmp_path / "data", config_text=HUB)
+    logs = (tmp_path / "a.log", tmp_path / "b.log")
+    try:
+        with (
+            _poller(hub.endpoint, config, logs[0]) as first,
+            _poller(hub.endpoint, config, logs[1]) as second,
+        ):
+            wait_until(
+                lambda: all("poller_started" in _said(log) for log in logs),
+                what="both pollers started",
+                timeout_s=30,
+            )
+            hub.start()
+            ended = wait_until(
+                lambda: [p for p in (first, second) if p.poll() is not None],
+                what="one twin to stop",
+                timeout_s=90,
+            )
+            assert len(ended) == 1
+            assert ended[0].returncode == 1
+            left = second if ended[0] is first else first
+            gone_log = logs[0] if ended[0] is first else logs[1]
+            assert f"another board already serves {SERVICE}" in _said(gone_log)
+            wait_until(
+                lambda: _workers(hub.endpoint) == 1,
+                what="one worker left",
+                timeout_s=15,
+            )
+            assert left.poll() is None
+    finally:
+        hub.kill()
+
+
+def _curve_hub(tmp_path: Path) -> tuple[str, dict[str, Path]]:
+    """[security] text and the key files: the hub's, and boards a (authorized) and b."""
+    made, allowed = tmp_path / "made", tmp_path / "authorized"
+    made.mkdir()
+    allowed.mkdir()
+    files: dict[str, Path] = {}
+    for name in ("server", "a", "b"):
+        public, secret = zmq.auth.create_certificates(made, name)
+        files[name], files[f"{name}_secret"] = Path(public), Path(secret)
+    (allowed / "a.key").write_bytes(files["a"].read_bytes())
+    text = (
+        "[security]\n"
+        f'curve_secret_key_file = "{files["server_secret"]}"\n'
+        f'authorized_keys_dir = "{allowed}"\n'
+    )
+    return text, files
+
+
+def _curve_keys(server: Path, secret: Path) -> CurveKeys:
+    server_key, _ = zmq.auth.load_certificate(server)
+    public, private = zmq.auth.load_certificate(secret)
+    assert private is not None
+    return CurveKeys(public, private, server_key=server_key)
+
+
+def _curve_ready(server: Path, secret: Path) -> Callable[[str], bool]:
+    """Readiness of a CURVE hub: board a's keys get an MMI answer."""
+    keys = _curve_keys(server, secret)
+
+    def ready(endpoint: str) -> bool:
+        try:
+            with Client(endpoint, timeout_s=0.5, retries=1, curve=keys) as client:
+                return client.request("mmi.service", "x")[0] == b"404"
+        except ClientTimeout:
+            return False
+
+    return ready
+
+
+@pytest.mark.timeout(120)
+def test_a_board_with_a_wrong_key_is_told_which_one(
+    tmp_path: Path, config: Path
+) -> None:
+    text, files = _curve_hub(tmp_path)
+    ready = _curve_ready(files["server"], files["a_secret"])
+    cases = {
+        "unlisted": (files["server"], files["b_secret"], "refused this board's key"),
+        "server": (files["b"], files["a_secret"], "--server-key is not the public"),
+        "plain": (None, None, "requires CURVE"),
+    }
+    with running_daemon(tmp_path / "data", config_text=HUB + text, ready=ready) as hub:
+        for name, (server, secret, words) in cases.items():
+            keys: list[str] = []
+            if server is not None:
+                keys = ["--server-key", str(server), "--client-cert", str(secret)]
+            log_path = tmp_path / f"{name}.log"
+            with _poller(hub.endpoint, config, log_path, *keys) as process:
+                assert process.wait(timeout=30) == 2, _said(log_path)
+            assert words in _said(log_path), _said(log_path)
+        # the right keys: in and publishing
+        keys = ["--server-key", str(files["server"])]
+        keys += ["--client-cert", str(files["a_secret"])]
+        log_path = tmp_path / "right.log"
+        curve = _curve_keys(files["server"], files["a_secret"])
+        with _poller(hub.endpoint, config, log_path, *keys) as process:
+            wait_until(
+                lambda: (
+                    f"/device/{ATTIC}/value".encode()
+                    in fetch_snapshot(
+                        hub.endpoint, f"/device/{BOARD}.".encode(), curve=curve
+                    ).items
+                ),
+                what="the board's readings in the tree",
+                timeout_s=20,
+            )
+            assert "hub_refused_board" not in _said(log_path)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_curve_board_at_a_plain_hub_is_told(tmp_path: Path, config: Path) -> None:
+    _, files = _curve_hub(tmp_path)
+    keys = ["--server-key", str(files["server"])]
+    keys += ["--client-cert", str(files["a_secret"])]
+    log_path = tmp_path / "poller.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as hub,
+        _poller(hub.endpoint, config, log_path, *keys) as process,
+    ):
+        assert process.wait(timeout=30) == 2
+    assert "does not use CURVE" in _said(log_path)
+
+
+CELLAR = '[[devices.fake]]\nname = "cellar"\noid = "sensor.humidity"\n'
+
+
+@pytest.mark.timeout(240)
+def test_a_device_gone_from_the_board_stays_gone_after_an_old_dump_is_restored(
+    tmp_path: Path, config: Path
+) -> None:
+    """The hub restored from a dump older than the board's last restart gets back
+    readings of a device the board no longer has, "ok" and looking fresh: the
+    running board deletes them again, as it did at its own start."""
+    cellar = f"/device/{BOARD}.fake.cellar/"
+    kv = [sys.executable, "-m", "raspy.cli.kv"]
+    dump = tmp_path / "hub.dump"
+    config.write_text(POLLER + CELLAR, encoding="utf-8")
+    hub = Daemon(tmp_path / "data", config_text=HUB_SLOW)
+    try:
+        hub.start()
+        with (
+            _poller(hub.endpoint, config, tmp_path / "old.log") as process,
+            _tree(hub) as tree,
+        ):
+            wait_until(
+                lambda: tree.get(f"{cellar}status".encode()) == b'"ok"',
+                what="the cellar ok",
+                timeout_s=20,
+            )
+            _back(hub, 0.0)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        assert hub.terminate(timeout_s=15) == 0  # its readings written at the stop
+        subprocess.run(
+            [*kv, "dump", "--data-dir", str(hub.data_dir), "-o", str(dump)],
+            check=True,
+            timeout=30,
+        )
+        hub.start()
+        config.write_text(POLLER, encoding="utf-8")  # the cellar sensor taken away
+        with (
+            _poller(hub.endpoint, config, tmp_path / "poller.log") as process,
+            _tree(hub) as tree,
+        ):
+            wait_until(
+                lambda: not tree.items(cellar.encode()),
+                what="the cellar forgotten at the board's start",
+                timeout_s=20,
+            )
+            _back(hub, 0.0)
+            hub.kill()
+            fresh = tmp_path / "restored"
+            subprocess.run(
+                [*kv, "restore", "--data-dir", str(fresh), str(dump)],
+                check=True,
+                timeout=30,
+            )
+            hub.data_dir = fresh
+            hub.start()
+            _back(hub, 0.0)
+            with _tree(hub) as restored:
+                wait_until(
+                    lambda: not restored.items(cellar.encode()),
+                    what="the cellar forgotten again",
+                    timeout_s=BACK_WITHIN_S,
+                )
+            assert process.poll() is None
+    finally:
+        hub.kill()

@@ -1,0 +1,124 @@
+"""BoardCheck: when raspy-poller believes another board serves its name, and says
+that the hub refuses its keys once; raspy.client.hub_probe's sentences."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import zmq
+
+from raspy.cli.board_check import BoardCheck, Verdict
+from raspy.client.hub_probe import HubAnswer, refusal
+
+EXPIRY, EVERY = 10.0, 15.0
+T0 = 1000.0
+
+
+def _check() -> BoardCheck:
+    return BoardCheck(EXPIRY, EVERY, random.Random(7))
+
+
+@pytest.mark.timeout(5)
+def test_two_workers_on_two_settled_probes_in_a_row_are_a_twin() -> None:
+    check = _check()
+    two = HubAnswer(workers=2)
+    assert check.answer(two, T0 + EXPIRY, session_since=T0) is Verdict.FINE
+    assert check.answer(two, T0 + 30, session_since=T0) is Verdict.TWIN
+
+
+@pytest.mark.timeout(5)
+def test_our_own_lost_worker_counted_after_a_reconnect_is_no_twin() -> None:
+    """Until the broker expires the old connection's worker it counts two: a probe
+    on a session younger than the expiry does not count, and resets."""
+    check = _check()
+    two = HubAnswer(workers=2)
+    assert check.answer(two, T0 + 11, session_since=T0) is Verdict.FINE
+    assert check.answer(two, T0 + 25, session_since=T0 + 20) is Verdict.FINE
+    assert check.answer(two, T0 + 40, session_since=T0 + 20) is Verdict.FINE
+    assert check.answer(two, T0 + 55, session_since=T0 + 20) is Verdict.TWIN
+
+
+@pytest.mark.timeout(5)
+def test_one_worker_or_no_session_resets_the_count() -> None:
+    check = _check()
+    assert check.answer(HubAnswer(workers=2), T0 + 20, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=1), T0 + 35, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=2), T0 + 50, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=2), T0 + 65, None) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=2), T0 + 80, T0) is Verdict.FINE
+
+
+@pytest.mark.timeout(5)
+def test_no_answer_changes_nothing() -> None:
+    check = _check()
+    assert check.answer(HubAnswer(workers=2), T0 + 20, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(), T0 + 35, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=2), T0 + 50, T0) is Verdict.TWIN
+
+
+@pytest.mark.timeout(5)
+def test_a_refusal_is_said_once_until_the_hub_takes_us_again() -> None:
+    check = _check()
+    no = HubAnswer(refused="no")
+    assert check.answer(no, T0, T0) is Verdict.REFUSED
+    assert check.answer(no, T0 + 15, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(), T0 + 30, T0) is Verdict.FINE  # hub away
+    assert check.answer(no, T0 + 45, T0) is Verdict.FINE
+    assert check.answer(HubAnswer(workers=1), T0 + 60, T0) is Verdict.FINE
+    assert check.answer(no, T0 + 75, T0) is Verdict.REFUSED
+
+
+@pytest.mark.timeout(5)
+def test_probes_come_at_jittered_intervals() -> None:
+    check = _check()
+    assert check.due(T0)
+    gaps = set()
+    now = T0
+    for _ in range(20):
+        check.answer(HubAnswer(workers=1), now, T0)
+        assert not check.due(now + EVERY * 0.75 - 0.001)
+        assert check.due(now + EVERY * 1.25)
+        step = next(t for t in range(1, 40) if check.due(now + t / 2))
+        gaps.add(step)
+        now += step / 2
+    assert len(gaps) > 1  # two twins do not probe in step
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize(
+    ("event", "value", "curve", "words"),
+    [
+        (zmq.EVENT_HANDSHAKE_FAILED_AUTH, 400, True, "refused this board's key"),
+        (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 32, True, "--server-key is not"),
+        (
+            zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+            zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH,
+            True,
+            "--server-key is not",
+        ),
+        (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, 32, False, "requires CURVE"),
+        (
+            zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+            zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH,
+            False,
+            "requires CURVE",
+        ),
+    ],
+)
+def test_each_failed_handshake_has_its_sentence(
+    event: int, value: int, curve: bool, words: str
+) -> None:
+    """Which side of a mechanism mismatch notices first is a race: the sentence
+    does not hang on the event (probe_hub asks a plain question to tell a hub
+    without CURVE from a wrong server key)."""
+    said = refusal(event, value, "tcp://hub:5514", curve)
+    assert said is not None
+    assert words in said
+    assert "tcp://hub:5514" in said
+
+
+@pytest.mark.timeout(5)
+def test_other_monitor_events_say_nothing() -> None:
+    assert refusal(zmq.EVENT_CONNECTED, 0, "tcp://hub:5514", True) is None
+    assert refusal(zmq.EVENT_HANDSHAKE_SUCCEEDED, 0, "tcp://hub:5514", True) is None
