@@ -26,6 +26,7 @@ the history table (its [history] tiers' spans).
 
     .venv/bin/python tools/soak.py                  # ~3 minutes
     .venv/bin/python tools/soak.py --minutes 10 --phases 5
+    .venv/bin/python tools/soak.py --tracemalloc   # and what grew, by source line
 
 Traffic goes to 127.0.0.1 only; every loop is bounded by a deadline.
 """
@@ -37,14 +38,17 @@ import contextlib
 import http.client
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -422,6 +426,64 @@ def churn_loop(
 # --- the run -------------------------------------------------------------------------
 
 
+# --tracemalloc: raspyd runs under this wrapper, which writes a tracemalloc snapshot
+# to the next numbered file in SOAK_SNAPSHOTS at each SIGUSR2 (raspyd leaves SIGUSR2
+# alone); the soak sends one at the end of every churn phase and diffs the last two.
+_TRACED = """\
+import os, runpy, signal, sys, tracemalloc
+folder, taken = os.environ["SOAK_SNAPSHOTS"], [0]
+def snapshot(_signum, _frame):
+    taken[0] += 1
+    tracemalloc.take_snapshot().dump(os.path.join(folder, "%d.snap" % taken[0]))
+signal.signal(signal.SIGUSR2, snapshot)
+sys.argv = ["raspyd", *sys.argv[1:]]
+runpy.run_module("raspy.cli.raspyd", run_name="__main__")
+"""
+
+
+def _start_traced(
+    data_dir: Path, base: int, config: Path, log_path: Path, snapshots: Path
+) -> subprocess.Popen[bytes]:
+    snapshots.mkdir()
+    command = [
+        sys.executable, "-X", "tracemalloc=12", "-c", _TRACED,
+        "--data-dir", str(data_dir), "--port-base", str(base), "--allow-root",
+        "--config", str(config), "--log-format", "json",
+    ]  # fmt: skip
+    environment = {**os.environ, "SOAK_SNAPSHOTS": str(snapshots)}
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=environment
+        )
+
+
+def _snapshot(process: subprocess.Popen[bytes], snapshots: Path) -> None:
+    """Ask the traced raspyd for a snapshot; wait (at most 120 s) until written."""
+    count = len(list(snapshots.glob("*.snap")))
+    process.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 120
+    wanted = snapshots / f"{count + 1}.snap"
+    while not wanted.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)  # the dump finishes writing
+
+
+def _print_growth(snapshots: Path, top: int = 15) -> None:
+    files = sorted(snapshots.glob("*.snap"), key=lambda path: int(path.stem))
+    if len(files) < 2:
+        return
+    before = tracemalloc.Snapshot.load(str(files[-2]))
+    after = tracemalloc.Snapshot.load(str(files[-1]))
+    print()
+    print(f"tracemalloc, allocations grown over the last churn phase (top {top}):")
+    for stat in after.compare_to(before, "lineno")[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+            f"{frame.filename.rsplit('/raspy/', 1)[-1]}:{frame.lineno}"
+        )
+
+
 def _web_token(data_dir: Path) -> str:
     command = [sys.executable, "-m", "raspy.cli.raspy", "web-token"]
     return subprocess.run(
@@ -512,6 +574,11 @@ def main() -> int:
     parser.add_argument("--idle-s", type=float, default=15.0, help="before and after")
     parser.add_argument("--only", choices=sorted(CHURNS), action="append")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace raspyd's allocations; print what grew in the last churn phase",
+    )
     args = parser.parse_args()
     configure_log("warning")  # this side's clients and workers: quiet
     churns = args.only or list(CHURNS)
@@ -520,7 +587,11 @@ def main() -> int:
     config.write_text(_config(), encoding="utf-8")
     token = _web_token(data_dir)
     base = free_port(5)
-    process = start_raspyd(data_dir, base, config=config, log_path=log_path)
+    snapshots = tmp / "snapshots"
+    if args.tracemalloc:
+        process = _start_traced(data_dir, base, config, log_path, snapshots)
+    else:
+        process = start_raspyd(data_dir, base, config=config, log_path=log_path)
     target = Target(
         f"tcp://127.0.0.1:{base}",
         clone.Endpoints.from_port_base("127.0.0.1", base),
@@ -571,6 +642,8 @@ def main() -> int:
             )
             samples.append(sample(process.pid, data_dir, log_path))
             phases.append((f"churn {index + 1}", samples))
+            if args.tracemalloc:
+                _snapshot(process, snapshots)
             print(
                 f"phase {index + 1}: rss {samples[-1].values['rss_mb']:.1f} MB, "
                 f"threads {samples[-1].values['threads']:.0f}, "
@@ -598,6 +671,8 @@ def main() -> int:
     print(f"errors: {counts.errors or 'none'}; echo after: {echo}")
     print()
     _phase_table(phases)
+    if args.tracemalloc:
+        _print_growth(snapshots)
     findings = verdict([ss for name, ss in phases if name.startswith("churn")])
     print()
     if findings:
