@@ -169,7 +169,31 @@ def _store(data_dir: Path) -> dict[str, float]:
         env.close()
 
 
-def sample(pid: int, data_dir: Path, log_path: Path) -> Sample:
+# gauges of raspyd's own statistics services worth following: what the broker and
+# Titanic hold in memory right now
+GAUGES = {
+    "edge": ("workers", "services", "queued"),
+    "titanic": ("pending", "known", "in_flight"),
+    "clone": ("ephemeral_keys",),
+}
+
+
+def _gauges(endpoint: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for part, names in GAUGES.items():
+        try:
+            with Client(endpoint, timeout_s=2.0, retries=1) as client:
+                reply = client.request(f"{HOST}.{part}.statistics", "all")
+        except ClientTimeout:
+            continue
+        values = json.loads(reply[-1]) if reply[0] == b"200" else {}
+        for name in names:
+            if isinstance(values.get(name), dict):
+                found[f"{part}.{name}"] = float(values[name]["value"])
+    return found
+
+
+def sample(pid: int, data_dir: Path, log_path: Path, endpoint: str) -> Sample:
     threads, fds = _threads_and_fds(pid)
     values = {
         "rss_mb": rss_mb(pid),
@@ -178,6 +202,7 @@ def sample(pid: int, data_dir: Path, log_path: Path) -> Sample:
         "sockets": _sockets(pid),
         "log_kb": log_path.stat().st_size / 1024,
         **_store(data_dir),
+        **_gauges(endpoint),
     }
     return Sample(time.monotonic(), values)
 
@@ -504,15 +529,10 @@ def _echo_ok(endpoint: str) -> bool:
 
 
 def _sampler(
-    pid: int,
-    data_dir: Path,
-    log_path: Path,
-    every_s: float,
-    until: float,
-    samples: list[Sample],
+    take: Callable[[], Sample], every_s: float, until: float, samples: list[Sample]
 ) -> None:
     while time.monotonic() < until:
-        samples.append(sample(pid, data_dir, log_path))
+        samples.append(take())
         time.sleep(max(0.0, min(every_s, until - time.monotonic())))
 
 
@@ -538,7 +558,18 @@ def _phase_table(
 # made or a collection running moves a single sample). A metric grows with churn when
 # its level rises past the noise floor from each churn phase to the next, the last
 # rise at least half the one before: a structure that fills up and stays levels off.
-NOISE = {"rss_mb": 3.0, "threads": 2, "fds": 6, "sockets": 6, "store.pages": 64}
+# Workers that vanish without DISCONNECT stay registered until the broker gives them
+# up (heartbeat_liveness x heartbeat_interval_s, 7.5 s): edge.workers is the churn's
+# pace times that, capped by [limits] max_workers.
+NOISE = {
+    "rss_mb": 3.0,
+    "threads": 2,
+    "fds": 6,
+    "sockets": 6,
+    "store.pages": 64,
+    "edge.workers": 50,
+    "edge.services": 50,
+}
 NOT_JUDGED = ("log_kb", "table.history")  # grow by design, see the docstring
 
 
@@ -555,7 +586,9 @@ def verdict(churn_phases: list[list[Sample]]) -> list[str]:
             continue
         levels = [level(samples, metric) for samples in churn_phases]
         rises = [after - before for before, after in itertools.pairwise(levels)]
-        floor = NOISE.get(metric, 5)
+        # what is in flight at a sample (ephemeral keys, workers not yet expired)
+        # moves with the churn's pace: a tenth of the level is noise too
+        floor = max(NOISE.get(metric, 5), 0.1 * abs(levels[0]))
         if (
             rises
             and all(rise > floor for rise in rises)
@@ -606,12 +639,14 @@ def main() -> int:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"raspyd did not start: see {log_path}")
         time.sleep(3.0)  # every part started, the first readings in
+
+        def take() -> Sample:
+            return sample(process.pid, data_dir, log_path, target.mdp)
+
         print(f"raspyd pid {process.pid}, churn: {', '.join(churns)}", flush=True)
         idle: list[Sample] = []
         _sampler(
-            process.pid,
-            data_dir,
-            log_path,
+            take,
             args.sample_s,
             time.monotonic() + args.idle_s,
             idle,
@@ -633,14 +668,12 @@ def main() -> int:
         for index in range(args.phases):
             samples: list[Sample] = [phases[-1][1][-1]]
             _sampler(
-                process.pid,
-                data_dir,
-                log_path,
+                take,
                 args.sample_s,
                 min(stop_at, time.monotonic() + phase_s),
                 samples,
             )
-            samples.append(sample(process.pid, data_dir, log_path))
+            samples.append(take())
             phases.append((f"churn {index + 1}", samples))
             if args.tracemalloc:
                 _snapshot(process, snapshots)
@@ -654,14 +687,12 @@ def main() -> int:
             thread.join(60)
         quiet: list[Sample] = [phases[-1][1][-1]]
         _sampler(
-            process.pid,
-            data_dir,
-            log_path,
+            take,
             args.sample_s,
             time.monotonic() + args.idle_s,
             quiet,
         )
-        quiet.append(sample(process.pid, data_dir, log_path))
+        quiet.append(take())
         phases.append(("quiet", quiet))
         echo = _echo_ok(target.mdp)
     finally:
