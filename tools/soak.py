@@ -170,10 +170,10 @@ def _store(data_dir: Path) -> dict[str, float]:
 
 
 # gauges of raspyd's own statistics services worth following: what the broker and
-# Titanic hold in memory right now
+# the Clone server hold in memory right now (Titanic's in-memory state shows in its
+# tables: a request is in memory while it is stored)
 GAUGES = {
     "edge": ("workers", "services", "queued"),
-    "titanic": ("pending", "known", "in_flight"),
     "clone": ("ephemeral_keys",),
 }
 
