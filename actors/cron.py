@@ -230,8 +230,13 @@ class CronActor(pykka.ThreadingActor):
                     else:
                         self._scheduler.remove(job.name)
                 case Deleted(name=name):
-                    self._jobs.pop(name, None)
+                    gone = self._jobs.pop(name, None)
                     self._scheduler.remove(name)
+                    if gone is not None:
+                        # its last fire would stay in the tree for ever (an empty
+                        # body deletes the key)
+                        key = gone.event_key.encode("utf-8")
+                        self._publisher.set_many([(key, b"")])
             log.info(
                 "cron_job_changed",
                 job=_name_of(effect),

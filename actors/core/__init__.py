@@ -418,12 +418,20 @@ class CoreActor(pykka.ThreadingActor):
             log.info("scenario_keys_forgotten", count=len(gone))
 
     def forget(self, name: str) -> None:
-        """Remove a deleted scenario's actor and tree keys."""
+        """Remove a deleted scenario's actor and every key under /scenario/<name>/:
+        its state and the keys it wrote itself (those stayed until the next start's
+        _forget_orphans, so a hub that deletes scenarios and never restarts kept them
+        for ever)."""
         self.stop_actor(name)
         entry = self.entries.pop(name, None)
-        if entry is not None:
-            for key in scn.status_entries(name, entry.status):
-                self.links.publisher.delete(key.encode("utf-8"))
+        if entry is None:
+            return
+        prefix = f"{SCENARIO_TREE}{name}/"
+        keys = set(scn.status_entries(name, entry.status))
+        keys.update(key for key, _ in self.tree.matching([f"{prefix}*"]))
+        for key in sorted(keys):
+            self.tree.update(key, b"")
+            self.links.publisher.delete(key.encode("utf-8"))
 
     def _sun(self, event: model.SunEvent, wall_ts: float) -> float | None:
         from raspy.rules.sun import sun_time

@@ -116,6 +116,11 @@ class TitanicCore:
     def in_flight_count(self) -> int:
         return self._dispatcher.in_flight_count()
 
+    def tracked_services(self) -> int:
+        """Services the dispatcher keeps state for (bounded by the live ones and
+        those with requests pending); for tests and the soak."""
+        return self._dispatcher.tracked_services()
+
     def state_of(self, uuid: str) -> State:
         """The life-cycle state of a request (GONE if unknown); for tests and stats."""
         entry = self._requests.get(uuid)

@@ -106,8 +106,9 @@ class Dispatcher:
         ] = []  # (at, order, uuid, ticket)
         self._flights: dict[int, Flight] = {}  # slot -> attempt
         self._deadlines: list[tuple[float, int, int]] = []  # (at, slot, flight seq)
-        self._flying: dict[bytes, int] = {}  # service -> attempts in flight
+        self._flying: dict[bytes, int] = {}  # service -> attempts in flight (> 0)
         self._windows: dict[bytes, int] = {}  # service -> attempts allowed in flight
+        self._job_counts: dict[bytes, int] = {}  # service -> jobs known (> 0)
         self._free_slots: list[int] = []
         self._next_slot = 0
         self._next_flight = 1
@@ -116,6 +117,18 @@ class Dispatcher:
 
     def in_flight_count(self) -> int:
         return len(self._flights)
+
+    def tracked_services(self) -> int:
+        """Services the dispatcher keeps anything for: those with jobs, attempts in
+        flight or workers, and the windows of those. A service that has none of them
+        is forgotten, so names that come and go (years of them) do not pile up."""
+        return len(
+            self._ready.keys()
+            | self._flying.keys()
+            | self._windows.keys()
+            | self._available
+            | self._job_counts.keys()
+        )
 
     def next_deadline(self) -> float | None:
         """The earliest attempt timeout or end of a backoff, if any."""
@@ -140,6 +153,7 @@ class Dispatcher:
         """A request became pending: send it when its service can take it."""
         job = Job(uuid, service, body, order, self._policy)
         self._jobs[uuid] = job
+        self._job_counts[service] = self._job_counts.get(service, 0) + 1
         self._make_ready(job)
 
     def hold(self, uuid: str) -> None:
@@ -177,6 +191,12 @@ class Dispatcher:
         if job is not None:
             job.ticket += 1
             job.where = Where.NOWHERE
+            left = self._job_counts[job.service] - 1
+            if left:
+                self._job_counts[job.service] = left
+            else:
+                del self._job_counts[job.service]
+            self._tidy(job.service)
 
     def set_available(
         self, service: bytes, available: bool, now: float, out: list[Output]
@@ -186,6 +206,7 @@ class Dispatcher:
             self.pump(now, out)
         else:
             self._available.discard(service)
+            self._tidy(service)
 
     # ------------------------------------------------------------ attempts
 
@@ -220,6 +241,7 @@ class Dispatcher:
         # the service keeps up: one more attempt may be in flight (up to the limit)
         window = self._window(flight.service)
         self._windows[flight.service] = min(window + 1, self._settings.dispatch_window)
+        self._tidy(flight.service)
         return flight
 
     def expire(self, now: float, out: list[Output]) -> None:
@@ -240,6 +262,7 @@ class Dispatcher:
                 delay = job.backoff.current_s
                 reason = f"timeout attempt={job.attempts} after_s={delay:g}"
                 out.append(Noted(Event.RETRIED, job.uuid, reason))
+            self._tidy(flight.service)
         waiting = self._waiting
         while waiting and waiting[0][0] <= now:
             _, _, uuid, ticket = heapq.heappop(waiting)
@@ -287,7 +310,11 @@ class Dispatcher:
         self, slot: int, flight: Flight, *, retire: bool, out: list[Output]
     ) -> None:
         del self._flights[slot]
-        self._flying[flight.service] -= 1
+        flying = self._flying[flight.service] - 1
+        if flying:
+            self._flying[flight.service] = flying
+        else:
+            del self._flying[flight.service]
         job = self._jobs.get(flight.uuid)
         if job is not None and job.where is Where.FLIGHT:
             job.where = Where.NOWHERE
@@ -296,6 +323,17 @@ class Dispatcher:
             out.append(CloseSlot(slot))
         else:
             self._free_slots.append(slot)
+
+    def _tidy(self, service: bytes) -> None:
+        """Forget what is kept for a service that has no jobs left: its ready heap
+        (only stale items: every job of it is gone), and its window too once no
+        attempt is in flight and no worker serves it (it starts again from the
+        first window, as a new service would)."""
+        if service in self._job_counts:
+            return
+        self._ready.pop(service, None)
+        if service not in self._flying and service not in self._available:
+            self._windows.pop(service, None)
 
     def _window(self, service: bytes) -> int:
         window = self._windows.get(service)

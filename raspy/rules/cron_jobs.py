@@ -28,7 +28,7 @@ Reply: `[status, json]`; 200 `{"v": 1, "action", <result>}`, otherwise
     get       name -> {"job": job}
     add       name, schedule [, description, enabled (default true), replace]
               -> {"job": job}; an existing name is refused unless replace is true
-    delete    name -> {"deleted": name}
+    delete    name -> {"deleted": name}; its /event/cron/<name> key is deleted too
     enable    name -> {"job": job}      (also when it already was)
     disable   name -> {"job": job}
 

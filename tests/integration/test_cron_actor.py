@@ -266,3 +266,30 @@ def test_a_publish_that_fails_is_logged_and_cron_carries_on(
     clock.advance(300)
     wait_until(lambda: stats.get("cron.publish_failed") == 2, what="the next fire")
     assert _request(edge, action="get", name="ping")[0] == b"200"
+
+
+def _wait_fired(tree: CloneClient, name: str) -> None:
+    wait_until(lambda: _event(tree, name) is not None, what=f"{name} fired")
+
+
+def test_deleted_jobs_take_their_event_key_with_them(
+    cron: Cron, tree: CloneClient, clock: SteppingClock
+) -> None:
+    """Jobs added, fired and deleted again and again leave no /event/cron/<job> keys
+    behind (each stayed in the tree and the store for ever: tools/soak.py's finding
+    for scenarios, the same for cron jobs)."""
+    cron.start()
+    rounds = 8
+    for n in range(rounds):
+        name = f"churn-{n}"
+        assert cron.request(action="add", name=name, schedule="* * * * *")[0] == (
+            b"200"
+        )
+        clock.advance(60)
+        _wait_fired(tree, name)
+        assert cron.request(action="delete", name=name)[0] == b"200"
+    wait_until(
+        lambda: tree.items(b"/event/cron/") == [],
+        what="no /event/cron/ key left after every job was deleted",
+    )
+    assert cron.stats.get("cron.fired") == rounds

@@ -213,3 +213,46 @@ def test_any_sequence_keeps_one_attempt_per_uuid_and_only_available_targets(
             ):
                 uuids.append(item.body[1].decode())
         assert core.in_flight_count() == len(flights)
+
+
+def test_services_that_come_and_go_are_forgotten_once_they_have_nothing_left() -> None:
+    """tools/soak.py: a service name that served a request and went, or was never
+    up and had its request closed, was kept for ever (its window, its count of
+    attempts in flight, its heap of stale ready items): years of changing names."""
+    core = make_core(dispatch_timeout_s=1.0)
+    now = 0.0
+    for n in range(200):
+        now += 1.0
+        served = b"gone.%d" % n
+        persist = persist_of(core.on_request(CALLER, [served, b"x"], WALL))
+        (answer,) = only(core.on_committed(persist.token, True, now), Answer)
+        assert isinstance(answer, Answer)
+        uuid = answer.body[1].decode()
+        (dispatch,) = only(core.on_service(served, True, now), Dispatch)
+        assert isinstance(dispatch, Dispatch)
+        reply = persist_of(
+            core.on_dispatch_reply(dispatch.slot, [b"r"], True, now, WALL)
+        )
+        core.on_committed(reply.token, True, now)
+        core.on_service(served, False, now)
+        closing = persist_of(core.on_close(CLOSER, [uuid.encode()]))
+        core.on_committed(closing.token, True, now)
+        # a request for a service that never comes up, given up by its client
+        never = b"never.%d" % n
+        persist = persist_of(core.on_request(CALLER, [never, b"x"], WALL))
+        (answer,) = only(core.on_committed(persist.token, True, now), Answer)
+        assert isinstance(answer, Answer)
+        closing = persist_of(core.on_close(CLOSER, [answer.body[1]]))
+        core.on_committed(closing.token, True, now)
+        # one whose attempt timed out after its service went
+        slow = b"slow.%d" % n
+        persist = persist_of(core.on_request(CALLER, [slow, b"x"], WALL))
+        (answer,) = only(core.on_committed(persist.token, True, now), Answer)
+        assert isinstance(answer, Answer)
+        core.on_service(slow, True, now)
+        core.on_service(slow, False, now)
+        core.on_tick(now + 1.0, WALL)
+        closing = persist_of(core.on_close(CLOSER, [answer.body[1]]))
+        core.on_committed(closing.token, True, now + 1.0)
+    assert core.known_count() == 0
+    assert core.tracked_services() == 0
