@@ -80,6 +80,12 @@ class Settle:
 
 
 @dataclass(frozen=True, slots=True)
+class PartsChanged:
+    """Told to the statistics actor when the supervisor's parts are not the same
+    names as before, so that it follows them without looking every second."""
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
     """The store committed (error None) or failed a batch submitted by this actor."""
 

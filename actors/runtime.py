@@ -26,6 +26,7 @@ import structlog
 import zmq
 
 from raspy.actors import edge as edge_mod
+from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import PeerLinks
 from raspy.child_set import (
@@ -64,6 +65,7 @@ TERM_TIMEOUT_S: Final = 10.0  # a socket owner that never ended keeps term() wai
 EDGE: Final = "edge"
 STORE: Final = "store"
 CLONE: Final = "clone"
+STATISTICS: Final = "statistics"
 
 __all__ = ["CLONE", "EDGE", "STORE", "ActorStart", "Child", "Runtime", "Wiring"]
 
@@ -105,6 +107,7 @@ class Runtime:
     fatal_event: threading.Event = field(default_factory=threading.Event)
     _announced_restart_keys: frozenset[str] = frozenset()
     _edge_io_check: Callable[[], bool] | None = None
+    _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
 
@@ -274,6 +277,12 @@ class Runtime:
         trackers = [*self.core_trackers.values()]
         trackers += [child.tracker for child in self.children]
         self.statuses = tuple(tracker.status() for tracker in trackers)
+        names = frozenset(status.name for status in self.statuses)
+        if names != self._part_names:
+            statistics = self.ref_of(STATISTICS)
+            if statistics is not None:  # else it reads them as it starts
+                statistics.tell(msgs.PartsChanged())
+                self._part_names = names
 
     def status_of(self, name: str) -> PartStatus | None:
         return next((s for s in self.statuses if s.name == name), None)

@@ -2,8 +2,9 @@
 every supervised part, and publishes the values under `/stats/` once per interval.
 
 One actor owns all these in-process workers (peer ids `statistics/<svc>.<kind>`); it
-follows the supervisor's snapshot once a second, so parts started later (a SIGHUP that
-enables devices) get their services too. A publication is one batch, of the values
+follows the supervisor's snapshot when told that its parts changed (PartsChanged), so
+parts started later (a SIGHUP that enables devices) get their services too, and at
+each publication; an idle hub does not wake it in between. A publication is one batch, of the values
 that changed since the last one: one store write per interval, not one per change.
 """
 
@@ -29,7 +30,7 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="statistics")
 
 _PEER: Final = "statistics"
-_SYNC_INTERVAL_S: Final = 1.0
+_SYNC_INTERVAL_S: Final = 60.0  # without publications
 _KINDS: Final = ("statistics", "mmi")
 
 
@@ -70,7 +71,7 @@ class StatisticsActor(pykka.ThreadingActor):
         )
         self._sync(self._statuses())
         self._ticker.start()
-        self._ticker.set(self._clock.monotonic() + _SYNC_INTERVAL_S)
+        self._ticker.set(self._next_deadline(self._clock.monotonic()))
 
     def on_stop(self) -> None:
         self._ticker.stop()
@@ -83,7 +84,7 @@ class StatisticsActor(pykka.ThreadingActor):
                 self._on_frames(peer_id, frames)
             case msgs.Tick():
                 self._on_tick()
-            case msgs.Settle():  # the start is ending: every part's services now
+            case msgs.Settle() | msgs.PartsChanged():  # every part's services now
                 self._sync(self._statuses())
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
@@ -95,7 +96,14 @@ class StatisticsActor(pykka.ThreadingActor):
         if self._interval_s > 0 and now >= self._next_publish:
             self._next_publish = now + self._interval_s
             self._publish(self._snapshot())
-        self._ticker.set(now + _SYNC_INTERVAL_S)
+        self._ticker.set(self._next_deadline(now))
+
+    def _next_deadline(self, now: float) -> float:
+        """The next publication; without any, a look at the parts now and then (a
+        PartsChanged that could not be told, at the supervisor's first rounds)."""
+        if self._interval_s > 0:
+            return self._next_publish
+        return now + _SYNC_INTERVAL_S
 
     def _sync(self, statuses: tuple[PartStatus, ...]) -> None:
         """A worker pair for every part; none for parts gone."""

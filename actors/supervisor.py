@@ -21,7 +21,7 @@ from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_ser
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
-from raspy.actors.runtime import CLONE, EDGE, STORE, Child, Runtime, Wiring
+from raspy.actors.runtime import CLONE, EDGE, STATISTICS, STORE, Child, Runtime, Wiring
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
@@ -165,7 +165,7 @@ def _start_services(rt: Runtime) -> None:
         ),
     )
     rt.add_child(
-        "statistics",
+        STATISTICS,
         lambda: StatisticsActor.start(
             rt.edge,
             rt.outbox,

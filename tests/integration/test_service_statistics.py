@@ -57,6 +57,40 @@ def test_every_part_answers_its_mmi_status_as_soon_as_the_start_returns(
         assert mmi_service(runtime.mdp_endpoint, service) == b"200", part
 
 
+class Quiet(pykka.ThreadingActor):
+    pass
+
+
+def test_a_part_started_later_gets_its_services_when_told_not_by_a_timer(
+    tmp_path: Path,
+) -> None:
+    """The statistics actor no longer looks at the parts every second (an idle
+    wake-up); the supervisor tells it when its parts change. With publications an
+    hour apart its own look comes only every minute, so within the wait below only
+    the telling can register the new part's services."""
+    cfg = config_mod.load(
+        "[stats]\npublish_interval_s = 3600\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    runtime = supervisor.start(cfg)
+    try:
+        runtime.call(lambda: runtime.add_child("later", Quiet.start))
+        wait_until(
+            lambda: mmi_service(runtime.mdp_endpoint, b"testhost.later.mmi") == b"200",
+            what="the services of the part started later",
+        )
+        runtime.call(lambda: runtime.stop_children(lambda name: name == "later"))
+        wait_until(
+            lambda: mmi_service(runtime.mdp_endpoint, b"testhost.later.mmi") == b"404",
+            what="the services of the part gone",
+        )
+    finally:
+        runtime.stop()
+
+
 class RefusesToStart(pykka.ThreadingActor):
     def on_start(self) -> None:
         raise OSError("no such bus")
