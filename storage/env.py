@@ -287,14 +287,7 @@ class Environment:
                 self._env.set_mapsize(new_size)
             except lmdb.Error as exc:
                 raise _store_error(exc, self.path) from exc
-        self.map_grows += 1
-        log.info(
-            "store_map_grown",
-            path=str(self.path),
-            size=new_size,
-            previous=current,
-            reason="ahead",
-        )
+        self._note_grown(current, new_size, "ahead")
         return True
 
     def make_room(self, extra_bytes: int) -> None:
@@ -309,15 +302,7 @@ class Environment:
             new_size = min(new_size * 2, self.max_bytes)
         if new_size == current:
             return
-        self.resize(new_size)
-        self.map_grows += 1
-        log.info(
-            "store_map_grown",
-            path=str(self.path),
-            size=new_size,
-            previous=current,
-            reason="room",
-        )
+        self._resize_to(current, new_size, "room")
 
     def resize(self, new_size: int) -> None:
         """set_mapsize once no read txn of this process is open (0: adopt the file)."""
@@ -339,6 +324,21 @@ class Environment:
                 self._resizing = False
                 self._gate.notify_all()
 
+    def _resize_to(self, current: int, new_size: int, reason: str) -> None:
+        """Grow the map from `current` to `new_size`, counted and logged."""
+        self.resize(new_size)
+        self._note_grown(current, new_size, reason)
+
+    def _note_grown(self, current: int, new_size: int, reason: str) -> None:
+        self.map_grows += 1
+        log.info(
+            "store_map_grown",
+            path=str(self.path),
+            size=new_size,
+            previous=current,
+            reason=reason,
+        )
+
     def _grow(self) -> None:
         max_bytes = self.max_bytes
         current = self.map_size
@@ -348,15 +348,7 @@ class Environment:
                 f"{max_bytes // _MB} MB (store.map_size_max_mb)"
             )
         new_size = min(current * 2, max_bytes)
-        self.resize(new_size)
-        self.map_grows += 1
-        log.info(
-            "store_map_grown",
-            path=str(self.path),
-            size=new_size,
-            previous=current,
-            reason="full",
-        )
+        self._resize_to(current, new_size, "full")
 
     def _write_raw(
         self,

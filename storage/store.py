@@ -293,6 +293,7 @@ class Store(Closing):
         clear: Sequence[Table] = (),
         schema_version: int = schema.SCHEMA_VERSION,
         room: int = 0,
+        stop: threading.Event | None = None,
     ) -> None:
         """Clear tables, write every batch and migrate from schema_version: ONE txn.
 
@@ -301,6 +302,10 @@ class Store(Closing):
         called again if the map must grow and the txn runs again, so a restore can
         stream its records instead of holding them; `room` (bytes, a guess at what
         they take in the map) grows the map once, ahead, so that seldom happens.
+
+        An interrupt of the wait (Ctrl-C) sets `stop`, on which `batches` must raise,
+        and waits for the writer: raised again once the txn aborted, but past the last
+        batch the txn commits all the same, and the restore then returns, done.
         """
         writer = self._live_writer()
         schema.check_supported(schema_version)
@@ -318,7 +323,14 @@ class Store(Closing):
 
         future: Future[None] = Future()
         writer.submit(Job(apply, 0, future, None, alone=True, room=room))
-        future.result()
+        try:
+            future.result()
+        except BaseException:
+            if stop is None:
+                raise
+            stop.set()  # the writer may be mid-txn: `batches` aborts it
+            if future.exception() is not None:  # waits for the writer
+                raise  # nothing written (or an error of its own): the interrupt
 
     def discard_created(self) -> None:
         """Close, and remove the data file if this open created it (Store.created):

@@ -349,10 +349,9 @@ def _restore(args: argparse.Namespace) -> int:
             clear=cleared,
             schema_version=header.schema_version,
             room=_ROOM_FACTOR * scan.data_bytes,
+            stop=stop,  # Ctrl-C: the writer thread, mid-txn, aborts it
         )
     except BaseException:
-        # Ctrl-C: the writer thread, mid-txn, must abort it, not finish it (close()
-        # waits for it)
         stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
         raise

@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -185,3 +186,66 @@ def test_ctrl_c_while_the_records_are_written_writes_nothing(tmp_path: Path) -> 
             restore.wait()
         os.close(main_fd)
     assert records(target) == before
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_past_the_last_batch_waits_for_the_commit_and_returns_done(
+    tmp_path: Path,
+) -> None:
+    """Once `batches` has given its last batch, `stop` can no longer abort the txn
+    (the migration and the commit follow): a Ctrl-C then must not be raised as if
+    nothing had been written (raspy-kv said "interrupted", and removed the data file
+    of a store it had made while the writer still committed to it): the restore
+    waits for the commit and returns done."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C is raised in the main thread only")
+    puts = _puts(200, 10)
+    stop = threading.Event()
+
+    def batches() -> Iterator[Sequence[Op]]:
+        yield puts
+        _ctrl_c()  # past the last look at `stop`
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with Store.open(tmp_path / "a", TINY) as store:
+            try:
+                store.restore(batches, clear=[Table.CRON], stop=stop)
+            except KeyboardInterrupt:  # not raised on: it would end the test run
+                pytest.fail("the interrupt was raised: the restore was written")
+            assert stop.is_set()  # told, though too late to abort
+            assert store.scan(Table.CRON) == [(p.key, p.value) for p in puts]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_while_batches_are_written_aborts_them_and_is_raised(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C before the last batch: `stop` is set, `batches` raises at its next
+    batch, the txn aborts, and the interrupt is raised once the writer is idle."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C is raised in the main thread only")
+    stop = threading.Event()
+
+    def batches() -> Iterator[Sequence[Op]]:
+        yield _puts(10, 10)
+        _ctrl_c()
+        wait_until(stop.is_set, what="the stop flag")
+        raise StoreError("restore interrupted")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with Store.open(tmp_path / "a", TINY) as store:
+            store.commit([Put(Table.CRON, b"keep", b"\x90")])
+            with pytest.raises(KeyboardInterrupt):
+                store.restore(batches, clear=[Table.CRON], stop=stop)
+            assert store.scan(Table.CRON) == [(b"keep", b"\x90")]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c() -> None:
+    """SIGINT to the main thread, from the writer's: as a terminal's Ctrl-C."""
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)

@@ -14,7 +14,8 @@ from support.clonesrv import CloneServer
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
 from support.edge_fixtures import EdgeHandle
 from support.mosquitto import Mosquitto, Watcher, running_mosquitto
-from support.mqtt_bridge import Bridge, CutRelay
+from support.mqtt_bridge import Bridge
+from support.relay import Relay
 from support.wait import wait_until
 
 from raspy.storage.store import Store
@@ -31,8 +32,8 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def relay(mosquitto: Mosquitto) -> Iterator[CutRelay]:
-    made = CutRelay(mosquitto.port)
+def relay(mosquitto: Mosquitto) -> Iterator[Relay]:
+    made = Relay(mosquitto.port)
     yield made
     made.close()
 
@@ -57,7 +58,7 @@ def _value_topic(name: str) -> str:
 
 @pytest.mark.timeout(60)
 def test_messages_paho_held_at_a_lost_connection_go_out_once_and_are_counted(
-    relay: CutRelay, watcher: Watcher, bridge: Bridge
+    relay: Relay, watcher: Watcher, bridge: Bridge
 ) -> None:
     bridge.start(relay.port, BASE, SUBTREES)
     watcher.wait_for(f"{BASE}/pi/status", b"online")
