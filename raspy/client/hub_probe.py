@@ -109,7 +109,11 @@ def _ask(
 ) -> tuple[int | None, int, int | None]:
     """(the failed handshake's event or None, its value, the workers or None)."""
     sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
-    monitor = sock.get_monitor_socket(_EVENTS)
+    try:
+        monitor = sock.get_monitor_socket(_EVENTS)
+    except BaseException:
+        sock.close(linger=0)  # left open, it would hold the context's term()
+        raise
     try:
         sock.connect(endpoint)
         sock.send_multipart(
