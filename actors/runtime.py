@@ -105,6 +105,7 @@ class Runtime:
     core_started: bool = False  # once: `startup:` triggers fire at the first core only
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)
+    on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
     _announced_restart_keys: frozenset[str] = frozenset()
     _edge_io_check: Callable[[], bool] | None = None
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
@@ -272,6 +273,8 @@ class Runtime:
         if decision.fatal and self.fatal is None:
             self.fatal = f"{decision.name} failed: {decision.reason}"
             self.fatal_event.set()
+            if self.on_fatal is not None:
+                self.on_fatal()
 
     def _publish_statuses(self) -> None:
         trackers = [*self.core_trackers.values()]

@@ -23,7 +23,7 @@ class _Budget:
 
     Thread-safe (any thread logs). A dropped event raises DropEvent; the summary of
     a window that left events out is logged as `log_suppressed` at the next event
-    of any name, or by flush_suppressed(), which raspyd calls twice a second.
+    of any name, or by flush_suppressed(), which raspyd calls every 2 s.
     """
 
     def __init__(self, per_s: int) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _EXIT_USAGE = 2
 _EXIT_FAILURE = 1
+_IDLE_WAKE_S = 2.0  # the main loop's longest wait
 # For tests: `edge` or `store` is stopped right after start, from inside the daemon.
 FAULT_ENV = "RASPYD_INJECT_FAULT"
 
@@ -317,12 +318,15 @@ def _serve(
     systemd hears READY once serving, WATCHDOG while the supervisor is working,
     STATUS when the set of parts not running changes, STOPPING at the end."""
     notifier = Notifier()
+    runtime.on_fatal = signals.poke
     fault = os.environ.get(FAULT_ENV)
     if fault:  # tests: a part dies from inside, as a crash would
         runtime.call(lambda: runtime.inject_fault(fault))
     notifier.ready(f"serving on {runtime.mdp_endpoint}")
     watchdog = notifier.watchdog_interval_s
-    wake_s = 0.5 if watchdog is None else min(0.5, watchdog)
+    # signals and a failing part (on_fatal) end the wait at once; the rest (the log's
+    # suppressed summaries, systemd's STATUS) may wait this long: an idle wake-up
+    wake_s = _IDLE_WAKE_S if watchdog is None else min(_IDLE_WAKE_S, watchdog)
     next_ping = 0.0
     shown = ""
     stop = reload = False

@@ -27,6 +27,7 @@ class SignalInbox:
         for fd in (self._read, self._write):
             os.set_blocking(fd, False)
         self._received: deque[int] = deque()
+        self._closed = False
         self._old_wakeup_fd = signal.set_wakeup_fd(
             self._write, warn_on_full_buffer=False
         )
@@ -36,6 +37,12 @@ class SignalInbox:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._received.append(signum)  # nothing else: see the module docstring
+
+    def poke(self) -> None:
+        """From any thread: end the main loop's wait() now (raspyd failing)."""
+        with contextlib.suppress(OSError):  # full: a wake-up is already there
+            if not self._closed:
+                os.write(self._write, b"\0")
 
     def is_set(self) -> bool:
         """Has a signal come that no wait() has taken yet?"""
@@ -57,6 +64,7 @@ class SignalInbox:
 
     def close(self) -> None:
         """The handlers and wakeup fd as they were before."""
+        self._closed = True
         for signum, handler in self._old_handlers.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(self._old_wakeup_fd)

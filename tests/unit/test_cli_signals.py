@@ -52,3 +52,20 @@ def test_a_burst_of_signals_never_stops_the_main_thread() -> None:
         assert heard >= 1
     finally:
         inbox.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_poke_from_another_thread_ends_a_long_wait_with_no_signal() -> None:
+    """raspyd's main loop waits up to 2 s at a time; a part that fails pokes it, so
+    raspyd stops at once rather than at its next look."""
+    before = signal.getsignal(signal.SIGUSR1)
+    inbox = SignalInbox((signal.SIGUSR1,))
+    try:
+        poker = threading.Timer(0.2, inbox.poke)
+        poker.start()
+        assert inbox.wait(600.0) == []  # the test's timeout is far shorter
+        poker.join()
+    finally:
+        inbox.close()
+        signal.signal(signal.SIGUSR1, before)
+    inbox.poke()  # after close: nothing written anywhere
