@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchproc import cpu_seconds, free_port, start_raspyd, stop
+from benchproc import cpu_seconds, free_port, http_exchange, start_raspyd, stop
 
 from raspy.config import HistoryConfig
 from raspy.history.recorder import Recorder
@@ -82,20 +82,7 @@ def _config() -> str:
 def _exchange(
     port: int, method: str, path: str, body: str = "", cookie: str = ""
 ) -> tuple[int, list[str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        headers = {"Cookie": cookie} if cookie else {}
-        if method == "POST":
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body.encode() or None, headers=headers)
-        response = connection.getresponse()
-        return (
-            response.status,
-            response.headers.get_all("set-cookie") or [],
-            response.read(),
-        )
-    finally:
-        connection.close()
+    return http_exchange(port, method, path, body, cookie, timeout_s=30.0)
 
 
 def _login(port: int, token: str) -> str:

@@ -5,6 +5,7 @@ scripts (not installed)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -132,3 +133,29 @@ def wait_for_readings(base: int, timeout_s: float) -> bool:
     finally:
         sub.close()
         context.term()
+
+
+def http_exchange(
+    port: int,
+    method: str,
+    path: str,
+    body: str = "",
+    cookie: str = "",
+    timeout_s: float = 30.0,
+) -> tuple[int, list[str], bytes]:
+    """One request to the web face on 127.0.0.1: (status, Set-Cookie values, body);
+    a POST body is a form."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        headers = {"Cookie": cookie} if cookie else {}
+        if method == "POST":
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body.encode() or None, headers=headers)
+        response = connection.getresponse()
+        return (
+            response.status,
+            response.headers.get_all("set-cookie") or [],
+            response.read(),
+        )
+    finally:
+        connection.close()

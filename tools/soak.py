@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import itertools
 import json
 import os
@@ -58,7 +57,13 @@ import lmdb
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchproc import free_port, rss_mb, start_raspyd, stop  # tools/ is not a package
+from benchproc import (  # tools/ is not a package
+    free_port,
+    http_exchange,
+    rss_mb,
+    start_raspyd,
+    stop,
+)
 
 from raspy.client import Client, ClientTimeout, CloneClient, Worker
 from raspy.client.titanic import TitanicClient
@@ -367,20 +372,7 @@ def events(target: Target, n: int) -> None:
 def _http(
     port: int, method: str, path: str, body: str = "", cookie: str = ""
 ) -> tuple[int, list[str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        headers = {"Cookie": cookie} if cookie else {}
-        if method == "POST":
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body.encode() or None, headers=headers)
-        response = connection.getresponse()
-        return (
-            response.status,
-            response.headers.get_all("set-cookie") or [],
-            (response.read()),
-        )
-    finally:
-        connection.close()
+    return http_exchange(port, method, path, body, cookie, timeout_s=10.0)
 
 
 def web(target: Target, n: int) -> None:

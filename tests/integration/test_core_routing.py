@@ -8,11 +8,10 @@ import time
 from typing import Any
 
 import pykka
-from support.clock import FakeClock
+from support.clock import CountingFakeClock, CountingSystemClock, FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
-from raspy.clock import SystemClock
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
 from raspy.rules.tree_view import Routes, TreeView, decode, interest
@@ -138,27 +137,6 @@ def test_the_shared_ticker_tells_each_actor_once_at_its_latest_deadline() -> Non
         assert _ticks(second) == 1
     finally:
         ticker.stop()
-
-
-class CountingSystemClock(SystemClock):
-    """The system clock, counting how often the ticker thread reads it."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def monotonic(self) -> float:
-        self.reads += 1
-        return time.monotonic()
-
-
-class CountingFakeClock(FakeClock):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    def monotonic(self) -> float:
-        self.reads += 1
-        return super().monotonic()
 
 
 def test_an_idle_ticker_sleeps_until_its_deadline_or_its_test_clock_moves() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import zmq
-from support.clock import FakeClock
+from support.clock import CountingFakeClock, CountingSystemClock, FakeClock
 from support.clonesrv import subscriber
 from support.recording_actor import QueueRecorder
 from support.wait import wait_until
@@ -31,27 +31,6 @@ Context = zmq.Context[zmq.Socket[bytes]]
 ANY_PORT = clone.Endpoints(
     "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*"
 )
-
-
-class CountingSystemClock(SystemClock):
-    """The system clock, counting how often it is read."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    def monotonic(self) -> float:
-        self.reads += 1
-        return time.monotonic()
-
-
-class CountingFakeClock(FakeClock):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
-
-    def monotonic(self) -> float:
-        self.reads += 1
-        return super().monotonic()
 
 
 class ReadLog:

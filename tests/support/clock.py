@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+
+from raspy.clock import SystemClock
 
 
 class FakeClock:
@@ -45,3 +48,26 @@ class FakeClock:
             listeners = list(self._listeners)
         for moved in listeners:
             moved()
+
+
+class CountingSystemClock(SystemClock):
+    """The system clock, counting how often it is read (idle wake-ups)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def monotonic(self) -> float:
+        self.reads += 1
+        return time.monotonic()
+
+
+class CountingFakeClock(FakeClock):
+    """A FakeClock counting how often it is read (idle wake-ups)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def monotonic(self) -> float:
+        self.reads += 1
+        return super().monotonic()
