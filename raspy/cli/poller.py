@@ -201,10 +201,14 @@ def _run(
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     probe = _Probe(context, hub, registry, curve)
     try:
-        probe.before_start(stop)
+        started = probe.before_start(stop)
     except BaseException:
         context.term()
         raise
+    if not started:  # SIGTERM or SIGINT during the check: nothing started yet
+        context.term()
+        log.info("poller_stopped_before_start", service=registry.devices_service)
+        return 0
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
     tree = CloneClient(hub, subtree, context=context, curve=curve)
     service: pykka.ActorRef[Any] | None = None
@@ -283,20 +287,33 @@ class _Probe:
             _EXIT_FAILURE,
         )
 
-    def before_start(self, stop: SignalInbox) -> None:
+    def before_start(self, stop: SignalInbox) -> bool:
         """Refuse to start against a hub that refuses our keys, or that has a worker
         of our service for longer than a killed predecessor of ours would keep it.
-        A hub that does not answer is not waited for: the checks go on later."""
+        A hub that does not answer is not waited for: the checks go on later.
+        False: a signal came meanwhile (taken from `stop`), so start nothing."""
         deadline = time.monotonic() + _WORKER_EXPIRY_S
+        waiting = False
         while not stop.is_set():
             answer = self.ask()
             if answer.refused is not None:
                 raise _HubSaysNo(answer.refused, _EXIT_USAGE)
             if not answer.workers:
-                return
+                return True
             if time.monotonic() >= deadline:
                 raise self.twin()
-            stop.wait(1.0)
+            if not waiting:  # says why the start takes these seconds
+                waiting = True
+                structlog.get_logger(component="raspy-poller").info(
+                    "hub_has_our_service",
+                    service=self.service,
+                    workers=answer.workers,
+                    wait_s=_WORKER_EXPIRY_S,
+                    reason="a predecessor of this board that is gone, or a twin",
+                )
+            if stop.wait(1.0):  # taken here: the caller must not wait for it again
+                return False
+        return False
 
 
 class _HubWatch:

@@ -301,6 +301,32 @@ def test_a_second_board_with_the_same_hostname_is_refused_and_says_why(
         assert first.poll() is None
 
 
+@pytest.mark.timeout(120)
+def test_a_board_stopped_while_it_waits_at_start_starts_nothing(
+    tmp_path: Path, config: Path
+) -> None:
+    """SIGTERM while the start check waits for the hub's other worker of this
+    service to go: exit 0 at once, and nothing started only to be stopped (before,
+    every part started, then stopped; and the wait was not said)."""
+    second_log = tmp_path / "second.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "first.log"),
+    ):
+        _back(daemon, 0.0)
+        with _poller(daemon.endpoint, config, second_log) as second:
+            wait_until(
+                lambda: "hub_has_our_service" in _said(second_log),
+                what="the second board saying why it waits",
+            )
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+        said = _said(second_log)
+        assert "poller_stopped_before_start" in said, said
+        assert "device_service_started" not in said, said
+        assert _workers(daemon.endpoint) == 1
+
+
 @pytest.mark.timeout(180)
 def test_twins_that_met_while_the_hub_was_down_end_with_one_left(
     tmp_path: Path, config: Path
