@@ -7,9 +7,7 @@ service in batches (DevicesRead). A read that raises becomes a reading with stat
 `error`; no device fault ends the loop. When to read what: raspy.devices.poll_schedule.
 
 An idle wake-up costs on a Pi, so the reader thread sleeps until the next device is
-due or a command comes: on the system clock for exactly that long; on a MovingClock
-(a test's) until the clock says it moved. Only a clock of another kind is re-read
-every _MAX_WAIT_S, as nothing tells when it moves.
+due or a command comes, as raspy.clock.wait_s says for its clock.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy.clock import Clock, MovingClock, SystemClock
+from raspy.clock import Clock, listen_if_moving, wait_s
 from raspy.devices.poll_schedule import PollSchedule, stagger
 from raspy.devices.reading import Reading, Status
 from raspy.errors import quote
@@ -32,8 +30,6 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="poller")
 
 COALESCE_S: Final = 0.02  # devices due this soon are read in the same turn
-_MAX_WAIT_S: Final = 0.25  # a clock that says nothing when it moves: re-read this often
-_LONGEST_WAIT_S: Final = 3600.0  # below any Condition timeout limit
 _FLUSH_AFTER_S: Final = 0.02  # a batch slower than this is delivered in parts
 _JOIN_S: Final = 5.0
 
@@ -129,8 +125,7 @@ class PollLoop:
 
     # --- the reader thread ------------------------------------------------------------
     def run(self) -> None:
-        clock = self._clock
-        unlisten = clock.listen(self._moved) if isinstance(clock, MovingClock) else None
+        unlisten = listen_if_moving(self._clock, self._moved)
         try:
             while not self._stopping:
                 for command in self._wait(listening=unlisten is not None):
@@ -155,18 +150,9 @@ class PollLoop:
                     None if deadline is None else deadline - self._clock.monotonic()
                 )
                 if until_due is None or until_due > 0:
-                    self._cond.wait(self._wait_s(until_due, listening))
+                    self._cond.wait(wait_s(self._clock, until_due, listening=listening))
             commands, self._commands = self._commands, []
         return commands
-
-    def _wait_s(self, until_due: float | None, listening: bool) -> float | None:
-        """How long to sleep with the next device due in `until_due` s (None: none
-        is); None sleeps until notified (a command, stop() or a MovingClock)."""
-        if isinstance(self._clock, SystemClock):
-            return None if until_due is None else min(until_due, _LONGEST_WAIT_S)
-        if listening:
-            return None
-        return _MAX_WAIT_S if until_due is None else min(until_due, _MAX_WAIT_S)
 
     def _apply(self, command: Command | _Stop) -> None:
         schedule, now = self._schedule, self._clock.monotonic()

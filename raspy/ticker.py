@@ -7,10 +7,7 @@ on a thread of its own. Each actor has at most one deadline (monotonic s on the
 clock): set() replaces it, and after its Tick the actor sets the next one.
 
 An idle wake-up costs on a Pi, so the thread sleeps until the earliest deadline (or
-until set() gives an earlier one): on the system clock, whose monotonic time is the
-one a Condition's timeout counts, for exactly that long; on a MovingClock (a test's)
-until the clock says it moved. Only a clock of another kind is re-read every
-_MAX_WAIT_S, as nothing tells when it moves.
+until set() gives an earlier one), as raspy.clock.wait_s says for its clock.
 """
 
 from __future__ import annotations
@@ -20,14 +17,11 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import pykka
 
-from raspy.clock import Clock, MovingClock, SystemClock
-
-_MAX_WAIT_S: Final = 0.25  # a clock that says nothing when it moves: re-read this often
-_LONGEST_WAIT_S: Final = 3600.0  # below any Condition timeout limit
+from raspy.clock import Clock, listen_if_moving, wait_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +44,7 @@ class SharedTicker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
-        if isinstance(self._clock, MovingClock):
-            self._unlisten = self._clock.listen(self._moved)
+        self._unlisten = listen_if_moving(self._clock, self._moved)
         self._thread.start()
 
     def _moved(self) -> None:
@@ -113,17 +106,10 @@ class SharedTicker:
                         due.append(self._refs.pop(urn))
                 if due:
                     return due
-                self._cond.wait(self._wait_s(heap[0][0] - now if heap else None))
+                until_due = heap[0][0] - now if heap else None
+                listening = self._unlisten is not None
+                self._cond.wait(wait_s(self._clock, until_due, listening=listening))
             return None
-
-    def _wait_s(self, until_due: float | None) -> float | None:
-        """How long to sleep with the earliest deadline `until_due` s away (None: no
-        deadline); None sleeps until notified (set(), stop() or a MovingClock)."""
-        if isinstance(self._clock, SystemClock):
-            return None if until_due is None else min(until_due, _LONGEST_WAIT_S)
-        if self._unlisten is not None:
-            return None
-        return _MAX_WAIT_S if until_due is None else min(until_due, _MAX_WAIT_S)
 
 
 class DeadlineTicker:
