@@ -147,14 +147,9 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
     if not text.strip():
         return W1Result(Status.EMPTY, None, "empty file")
     lines = text.splitlines()
-    crc_line = _CRC_LINE.fullmatch(lines[0].strip())
-    if crc_line is None:
-        return W1Result(Status.MALFORMED, None, f"line 1: {quote(lines[0])}")
-    scratchpad = bytes.fromhex(crc_line[1])
-    if crc_line[3] == "NO":
-        return W1Result(Status.CRC_ERROR, None, f"crc={crc_line[2]} NO")
-    if crc8(scratchpad[:8]) != scratchpad[8]:
-        return W1Result(Status.CRC_ERROR, None, "crc does not match the bytes")
+    scratchpad = _scratchpad(lines[0])
+    if isinstance(scratchpad, W1Result):
+        return scratchpad
     if len(lines) < 2 or not lines[1].strip():
         return W1Result(Status.EMPTY, None, "no temperature line")
     temp_line = _TEMP_LINE.fullmatch(lines[1].strip())
@@ -170,6 +165,19 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
     else:
         celsius = int(temp_line[2]) / 1000.0
     return classify(celsius)
+
+
+def _scratchpad(first_line: str) -> bytes | W1Result:
+    """The 9 bytes of a `w1_slave` file's first line if its CRC holds, else why not."""
+    crc_line = _CRC_LINE.fullmatch(first_line.strip())
+    if crc_line is None:
+        return W1Result(Status.MALFORMED, None, f"line 1: {quote(first_line)}")
+    scratchpad = bytes.fromhex(crc_line[1])
+    if crc_line[3] == "NO":
+        return W1Result(Status.CRC_ERROR, None, f"crc={crc_line[2]} NO")
+    if crc8(scratchpad[:8]) != scratchpad[8]:
+        return W1Result(Status.CRC_ERROR, None, "crc does not match the bytes")
+    return scratchpad
 
 
 def _thermocouple(scratchpad: bytes) -> W1Result:
@@ -203,6 +211,14 @@ def _sixteenths(scratchpad: bytes) -> int:
 def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:
     """Read and parse one sensor's file; blocks while the sensor converts. Never raises
     for a fault: a vanished sensor is MISSING, another OS error UNREADABLE."""
+    text = _read_text(base_dir, sensor_id)
+    if isinstance(text, W1Result):
+        return text
+    return parse_w1_slave(text, int(sensor_id[:2], 16))
+
+
+def _read_text(base_dir: Path, sensor_id: str) -> str | W1Result:
+    """A sensor's `w1_slave` text; blocks while it converts; a fault as its result."""
     path = base_dir / sensor_id / SLAVE_FILE
     try:
         with path.open("rb") as file:
@@ -214,10 +230,9 @@ def read_w1_slave(base_dir: Path, sensor_id: str) -> W1Result:
             Status.UNREADABLE, None, f"{type(exc).__name__}: {exc.strerror}"
         )
     try:
-        text = raw.decode("ascii")
+        return raw.decode("ascii")
     except UnicodeDecodeError:
         return W1Result(Status.MALFORMED, None, "not ASCII text")
-    return parse_w1_slave(text, int(sensor_id[:2], 16))
 
 
 def model_of(family: Family, scratchpad: bytes | None) -> str:
@@ -233,16 +248,11 @@ def model_of(family: Family, scratchpad: bytes | None) -> str:
 def read_scratchpad(base_dir: Path, sensor_id: str) -> bytes | None:
     """The 9 bytes of a sensor's scratchpad if its `w1_slave` reads whole and its
     CRC holds, else None; blocks while the sensor converts; never raises."""
-    try:
-        with (base_dir / sensor_id / SLAVE_FILE).open("rb") as file:
-            text = file.read(_MAX_FILE_BYTES).decode("ascii")
-    except (OSError, UnicodeDecodeError):
+    text = _read_text(base_dir, sensor_id)
+    if isinstance(text, W1Result):
         return None
-    crc_line = _CRC_LINE.fullmatch(text.partition("\n")[0].strip())
-    if crc_line is None or crc_line[3] == "NO":
-        return None
-    scratchpad = bytes.fromhex(crc_line[1])
-    if crc8(scratchpad[:8]) != scratchpad[8] or scratchpad == bytes(9):
+    scratchpad = _scratchpad(text.partition("\n")[0])
+    if isinstance(scratchpad, W1Result) or scratchpad == bytes(9):
         return None
     return scratchpad
 
