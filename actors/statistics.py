@@ -4,8 +4,9 @@ every supervised part, and publishes the values under `/stats/` once per interva
 One actor owns all these in-process workers (peer ids `statistics/<svc>.<kind>`); it
 follows the supervisor's snapshot when told that its parts changed (PartsChanged), so
 parts started later (a SIGHUP that enables devices) get their services too, and at
-each publication; an idle hub does not wake it in between. A publication is one batch, of the values
-that changed since the last one: one store write per interval, not one per change.
+each publication; an idle hub does not wake it in between. A publication is one
+batch, of the values that changed since the last one: one store write per interval,
+not one per change.
 """
 
 from __future__ import annotations

@@ -37,9 +37,8 @@ class Job:
     future: Future[None] | None  # None: on_done alone reports (Store.commit)
     on_done: Done | None
     alone: bool = False
-    room: int = (
-        0  # bytes the map should have free before its txn (Environment.make_room)
-    )
+    # bytes the map should have free before its txn (Environment.make_room)
+    room: int = 0
 
 
 class GroupWriter:

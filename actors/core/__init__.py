@@ -411,9 +411,7 @@ class CoreActor(pykka.ThreadingActor):
             for key, _ in self.tree.matching([f"{SCENARIO_TREE}*"])
             if key[len(SCENARIO_TREE) :].partition("/")[0] not in self.entries
         ]
-        for key in gone:
-            self.tree.update(key, b"")
-            self.links.publisher.delete(key.encode("utf-8"))
+        self._delete_keys(gone)
         if gone:
             log.info("scenario_keys_forgotten", count=len(gone))
 
@@ -429,7 +427,11 @@ class CoreActor(pykka.ThreadingActor):
         prefix = f"{SCENARIO_TREE}{name}/"
         keys = set(scn.status_entries(name, entry.status))
         keys.update(key for key, _ in self.tree.matching([f"{prefix}*"]))
-        for key in sorted(keys):
+        self._delete_keys(sorted(keys))
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        """Out of the core's view of the tree at once, and out of the tree."""
+        for key in keys:
             self.tree.update(key, b"")
             self.links.publisher.delete(key.encode("utf-8"))
 

@@ -163,11 +163,7 @@ def _status(args: argparse.Namespace) -> int:
     from raspy.cli import status
     from raspy.client.mdp import Client
 
-    try:
-        curve = client_curve(args)
-    except CurveOptionError as exc:
-        print(f"{_PROG}: status: {exc}", file=sys.stderr)
-        return 2
+    curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
     with Client(
         args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
     ) as client:
@@ -226,11 +222,7 @@ def _call(args: argparse.Namespace) -> int:
         )
         return 2
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
-    try:
-        curve = client_curve(args)
-    except CurveOptionError as exc:
-        print(f"{_PROG}: call: {exc}", file=sys.stderr)
-        return 2
+    curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
     if args.titanic:
         return _call_titanic(args, body, curve)
     with Client(
