@@ -436,9 +436,12 @@ def _build(
 
 
 def read_file(path: str) -> str:
-    """The text of a config file; raises OSError, or ConfigError if it is not UTF-8
-    (TOML is UTF-8 only), naming the file and the byte."""
-    data = Path(path).read_bytes()
+    """The text of a config file; raises ConfigError, naming the file, if it cannot
+    be read or is not UTF-8 (TOML is UTF-8 only; the byte is named too)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"cannot read config {path}: {exc.strerror}"]) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

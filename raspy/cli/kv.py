@@ -321,10 +321,6 @@ def _store_config(path: str | None) -> StoreConfig:
     try:
         text = config_mod.read_file(path)
         return config_mod.load(text, path).store
-    except OSError as exc:
-        raise _Failure(
-            f"cannot read config {path}: {exc.strerror}", EXIT_USAGE
-        ) from exc
     except ConfigError as exc:
         raise _Failure(str(exc), EXIT_USAGE) from exc
 

@@ -133,7 +133,7 @@ def _fail(message: str, status: int) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
-    """Config, register and hostname; raises ConfigError, OSError or ValueError."""
+    """Config, register and hostname; raises ConfigError or ValueError."""
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
@@ -168,8 +168,6 @@ def _main(argv: list[str] | None) -> int:
         curve = client_keys(args.server_key, args.client_cert)
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc), _EXIT_USAGE)
-    except OSError as exc:
-        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
     discover = (

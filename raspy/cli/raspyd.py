@@ -119,10 +119,8 @@ def _check_config_file(args: argparse.Namespace) -> int:
                 problems += [p for p in exc.problems if p not in problems]
     except ConfigError as exc:
         problems = exc.problems
-    except OSError as exc:
-        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
     for problem in problems:
-        where = "" if problem.startswith(args.config) else f"{args.config}: "
+        where = "" if args.config in problem else f"{args.config}: "
         print(f"raspyd: {where}{problem}", file=sys.stderr)
     if problems:
         return _EXIT_USAGE
@@ -139,8 +137,6 @@ def _print_config(args: argparse.Namespace) -> int:
         cfg = load_config(args)
     except ConfigError as exc:
         return _fail(str(exc), _EXIT_USAGE)
-    except OSError as exc:
-        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
     source = args.config or "the defaults"
     print(
         config_doc.render_toml(
@@ -157,7 +153,7 @@ def _fail(message: str, status: int) -> int:
 
 
 def load_config(args: argparse.Namespace) -> config_mod.Config:
-    """File (if any) then flags; raises ConfigError or OSError."""
+    """File (if any) then flags; raises ConfigError."""
     text, source = "", "<defaults>"
     if args.config:
         source = args.config
@@ -246,8 +242,6 @@ def _main(argv: list[str] | None) -> int:
         cfg = load_config(args)
     except ConfigError as exc:
         return _fail(str(exc), _EXIT_USAGE)
-    except OSError as exc:
-        return _fail(f"cannot read config {args.config}: {exc.strerror}", _EXIT_USAGE)
     try:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:

@@ -136,6 +136,12 @@ TABLE = [
         "cannot read config",
     ),
     ("raspy-kv", ["restore", "--data-dir", "{tmp}/d", "{tmp}/no.dump"], 2, "no.dump"),
+    (
+        "raspy-kv",
+        ["restore", "--config", "{tmp}/no.toml", "--data-dir", "{tmp}/d", "{tmp}/x"],
+        2,
+        "cannot read config",
+    ),
     ("raspy-kv", ["dump", "--data-dir", "{tmp}/nothing"], 2, "no store"),
     ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "no store"),
 ]
