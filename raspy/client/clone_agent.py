@@ -1,12 +1,14 @@
 """The Clone client's agent: the socket owner of its SUB, DEALER and XPUB, on a Runner.
 
 A thin shell over CloneClientCore (raspy.cores.clone_client), which holds the whole
-protocol (docs/protocols.md §6.3-§6.7). The cache lives in the core; the shell calls the
+protocol (docs/protocols.md §6.3-§6.7). A monitor on the SUB tells the core each time
+its connection to the publisher is made. The cache lives in the core; the shell calls the
 core under `lock`, so other threads may read the cache under it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from typing import Final
 
 import structlog
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
@@ -71,6 +74,7 @@ class Agent:
         self._curve = curve  # client keys for a CURVE server (docs/protocols.md §8.2)
         self._limiter = LogRateLimiter()
         self._sockets: dict[str, Socket] = {}  # "sub", "xpub", "dealer"
+        self._monitor: Socket | None = None  # the SUB's handshakes
         self._results: dict[bytes, Future[None]] = {}
 
     # --- the Runner's owner -------------------------------------------------------------
@@ -136,8 +140,34 @@ class Agent:
     def _close(self, name: str) -> None:
         sock = self._sockets.pop(name, None)
         if sock is not None:
+            if name == "sub":
+                self._unwatch(sock)
             self.runner.unregister(sock)
             sock.close(linger=0)
+
+    def _watch(self, sub: Socket) -> None:
+        """Tell the core of every connection the SUB makes to the publisher."""
+        self._monitor = sub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self._monitor.setsockopt(zmq.LINGER, 0)
+        self.runner.register(self._monitor, self._read_monitor)
+
+    def _read_monitor(self, _events: int) -> None:
+        monitor = self._monitor
+        while monitor is not None and monitor is self._monitor:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._call(self.core.on_publisher_connected)
+
+    def _unwatch(self, sub: Socket) -> None:
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            with contextlib.suppress(zmq.ZMQError):
+                sub.disable_monitor()
+            self.runner.unregister(monitor)
+            monitor.close(linger=0)
 
     def _carry_out(self, outputs: list[core_mod.ClientOutput]) -> None:
         for out in outputs:
@@ -177,6 +207,7 @@ class Agent:
         sub = self._open("sub", zmq.SUB)
         for prefix in subscriptions:
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
+        self._watch(sub)
         sub.connect(self._endpoints.publisher)
         xpub = self._open("xpub", zmq.XPUB)
         xpub.connect(self._endpoints.collector)

@@ -2,8 +2,9 @@
 
 Subscribe, wait for the first HUGZ or KVPUB (the subscription is live), ICANHAZ? on a fresh
 DEALER, KVSYNCs until KTHXBAI while updates wait, then apply updates newer than the
-snapshot. Silence for `server_ttl_s` reconnects with fresh sockets (§6.5); a whole-map
-client re-snapshots on a sequence gap (§6.7). KVSETs go out once the collector listens
+snapshot. Silence for `server_ttl_s` reconnects with fresh sockets (§6.5), and so does a
+publisher connection made again (what was published while it was down is lost); a
+whole-map client re-snapshots on a sequence gap (§6.7). KVSETs go out once the collector listens
 (§1.6) and are resent with the same UUID until seen on the publisher (§6.4), at most
 `max_unconfirmed` waiting; the first resend while live also asks a snapshot, which
 confirms an update whose echo was lost if it holds the value written. No sockets, no
@@ -106,6 +107,7 @@ class _Session:
     snapshot: dict[bytes, Entry] = field(default_factory=dict)
     pending: list[clone.KvMsg] = field(default_factory=list)
     collector_listens: bool = False
+    publisher_connections: int = 0
 
 
 class CloneClientCore:
@@ -146,6 +148,19 @@ class CloneClientCore:
         (restored from a dump) numbers its updates from below `last_seq`, and they
         would all be taken for ones already had; its snapshot sets `last_seq` back."""
         return self._reconnect("asked", now)
+
+    def on_publisher_connected(self, now: float) -> list[ClientOutput]:
+        """The SUB's connection to the publisher is made (its handshake is done). A
+        second one in a session means the first was lost: the publisher dropped what
+        it published meanwhile, and no sequence shows that to a subtree client (§6.7).
+        A server replaced meanwhile (restarted, or restored from an older dump) may
+        also number its updates from below `last_seq`, which would all be taken for
+        ones already had. Start over, as after a silent server: a new snapshot."""
+        session = self._session
+        session.publisher_connections += 1
+        if session.publisher_connections == 1:
+            return []
+        return self._reconnect("publisher_reconnected", now)
 
     def _reconnect(self, reason: str, now: float) -> list[ClientOutput]:
         self.counts["reconnects"] += 1

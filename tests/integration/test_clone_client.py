@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import zmq
 from support.clock import FakeClock
 from support.clonesrv import CloneServer, clone_server
 from support.net import free_port_base
+from support.relay import Relay
 from support.wait import wait_until
 
 from raspy.cli import kv
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
-from raspy.config import CloneConfig
+from raspy.config import CloneConfig, StoreConfig
 from raspy.errors import ClientTimeout
 from raspy.protocol import clone
 from raspy.storage.store import Store
@@ -368,6 +371,90 @@ def test_client_follows_a_restarted_server_and_the_sequence_keeps_growing(
             assert client.items() == [(b"/a", b"2"), (b"/b", b"3")]
     finally:
         client.close()
+
+
+def _bindable(port: int) -> bool:
+    """As libzmq binds: SO_REUSEADDR, so connections in TIME_WAIT do not count."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_subtree_client_resyncs_after_its_publisher_connection_was_cut(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """raspy: an update published while the SUB's connection is down is lost (a PUB
+    drops it), and a subtree client cannot see the gap (§6.7). The connection made
+    again means a new snapshot, which has it."""
+    with Relay(int(server.endpoints.publisher.rsplit(":", 1)[1])) as relay:
+        flaky = clone.Endpoints(
+            server.endpoints.snapshot,
+            f"tcp://127.0.0.1:{relay.port}",
+            server.endpoints.collector,
+        )
+        writer = _client(zmq_context, server.endpoints)
+        reader = _client(zmq_context, flaky, subtree=b"/t/")
+        try:
+            reader.wait_synced(5)
+            writer.set(b"/t/a", b"1", confirm_timeout_s=5)
+            wait_until(lambda: reader.get(b"/t/a") == b"1", what="the first value")
+            relay.stall()  # what is published now is held in the relay...
+            writer.set(b"/t/a", b"2", confirm_timeout_s=5)
+            relay.cut()  # ...and lost with the connection
+            relay.heal()
+            wait_until(
+                lambda: reader.get(b"/t/a") == b"2",
+                what="the reader to take a new snapshot",
+            )
+            assert reader.stats()["reconnects"] == 1
+        finally:
+            writer.close()
+            reader.close()
+
+
+def test_client_follows_a_server_restored_from_an_older_store_within_its_ttl(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A hub restored from an older dump into a new data dir numbers its updates from
+    below what a client saw; back within server_ttl_s, the client never fell silent.
+    Its publisher connection made again gives it the new server's snapshot, and the
+    new server's updates are taken."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    old = Store.open(tmp_path / "old", StoreConfig(map_size_initial_mb=1))
+    restored = Store.open(tmp_path / "restored", StoreConfig(map_size_initial_mb=1))
+    client = _client(zmq_context, f"127.0.0.1:{base}")  # server_ttl_s: 5 s
+    try:
+        with clone_server(zmq_context, old, clock, endpoints=endpoints):
+            client.wait_synced(5)
+            for n in range(5):
+                client.set(b"/a", str(n).encode(), confirm_timeout_s=5)
+            assert client.seq == 5
+        wait_until(  # the old server's listeners close in libzmq's own time
+            lambda: all(_bindable(base + n) for n in (1, 2, 3)),
+            what="the old server's ports to be free",
+        )
+        with clone_server(zmq_context, restored, clock, endpoints=endpoints) as new:
+            other = _client(zmq_context, new.endpoints)
+            try:
+                other.wait_synced(5)
+                other.set(b"/b", b"new", confirm_timeout_s=5)  # seq 1 there
+            finally:
+                other.close()
+            wait_until(
+                lambda: client.items() == [(b"/b", b"new")],
+                what="the client to follow the restored server",
+            )
+            assert client.seq == 1
+            assert client.stats()["reconnects"] == 1
+    finally:
+        client.close()
+        old.close()
+        restored.close()
 
 
 def test_changes_iterator_ends_after_its_timeout_without_changes(

@@ -234,6 +234,32 @@ def test_silence_for_server_ttl_reconnects_with_fresh_sockets() -> None:
     assert core.counts["reconnects"] == 1
 
 
+def test_a_publisher_connection_made_again_starts_over_with_a_new_snapshot() -> None:
+    """raspy: a PUB drops what it publishes while a subscriber is away, and a subtree
+    client cannot see the gap (§6.7); a server restored from an older dump numbers
+    from below last_seq. Either way only a new snapshot tells what is true now."""
+    core = CloneClientCore(b"/t/", SETTINGS)
+    core.start(T0)
+    assert core.on_publisher_connected(T0) == []  # the first connection
+    core.on_update(clone.hugz(), T0)
+    core.on_snapshot(clone.kvsync(b"/t/a", 90, b"old"), T0)
+    core.on_snapshot(clone.kthxbai(90, b"/t/"), T0)
+    assert core.on_publisher_connected(T0 + 1) == [
+        Reconnecting("publisher_reconnected", 90),
+        Connect((b"/t/", clone.HUGZ)),
+    ]
+    assert (core.live, core.phase) == (False, Phase.WAIT_HUGZ)
+    assert core.on_publisher_connected(T0 + 1) == []  # the new session's first
+    core.on_update(clone.hugz(), T0 + 1)
+    core.on_snapshot(clone.kvsync(b"/t/a", 3, b"restored"), T0 + 1)
+    assert core.on_snapshot(clone.kthxbai(3, b"/t/"), T0 + 1)[1] == Changed(
+        (Change(b"/t/a", 3, b"restored", (), from_snapshot=True),)
+    )
+    assert core.on_update(kvpub(b"/t/a", 4, b"new"), T0 + 2) == [
+        Changed((Change(b"/t/a", 4, b"new", ()),))
+    ]  # numbered below what the old server had sent, and taken
+
+
 def test_hugz_keeps_the_server_alive() -> None:
     """§6.5: any message from the server resets its timer."""
     core = synced_core()
