@@ -18,9 +18,9 @@ from typing import Final
 import structlog
 import zmq
 
+from raspy import heap
 from raspy.actors import messages as msgs
 from raspy.actors.clone.parts import CloneParts
-from raspy.actors.clone.publisher import release_freed_memory
 from raspy.actors.clone.router import SnapshotRouter
 from raspy.actors.clone.sockets import (
     CloneSockets,
@@ -114,7 +114,7 @@ class CloneLoop:
         self._commits.tick(now)
         self._publish_committed()
         if due.trim:
-            release_freed_memory()
+            heap.release_freed_memory()
         self._router.on_turn()
 
     def execute(self, command: object) -> object:

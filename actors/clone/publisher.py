@@ -12,10 +12,9 @@ raspy.protocol.clone_local.
 
 from __future__ import annotations
 
-import ctypes
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import pykka
 
@@ -31,7 +30,6 @@ __all__ = [
     "ClonePublisher",
     "Refused",
     "Subscribers",
-    "release_freed_memory",
 ]
 
 Refused = list[tuple[bytes, str]]
@@ -108,22 +106,3 @@ class Subscribers:
                     ref.tell(event)
                 except pykka.ActorDeadError:
                     self._entries.remove((prefix, ref))
-
-
-def release_freed_memory() -> bool:
-    """Give the heap's free pages back to the system (glibc); False where unknown."""
-    trim = _MALLOC_TRIM[0]
-    if trim is None:
-        return False
-    return bool(trim(0))
-
-
-def _find_malloc_trim() -> Any:
-    try:
-        libc = ctypes.CDLL(None)
-        return libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to hand back
-        return None
-
-
-_MALLOC_TRIM: Final = [_find_malloc_trim()]

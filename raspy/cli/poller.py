@@ -32,8 +32,8 @@ import structlog
 import zmq
 
 from raspy import config as config_mod
+from raspy import heap, names
 from raspy import log as log_mod
-from raspy import names
 from raspy.actors import devices
 from raspy.cli import version_line
 from raspy.cli.arguments import add_curve_options
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    heap.limit_arenas()  # before any thread: raspy.heap says why
     try:
         cfg, registry, hostname = _load(args)
         curve = client_keys(args.server_key, args.client_cert)

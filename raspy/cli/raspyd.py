@@ -16,7 +16,7 @@ import structlog
 import zmq
 
 from raspy import config as config_mod
-from raspy import config_doc, names
+from raspy import config_doc, heap, names
 from raspy import log as log_mod
 from raspy.cli import version_line
 from raspy.cli.last_resort import guarded
@@ -236,6 +236,7 @@ def _main(argv: list[str] | None) -> int:
         return _print_config(args)
     if args.markdown:
         return _fail("--markdown goes with --print-config", _EXIT_USAGE)
+    heap.limit_arenas()  # before the actors' threads: raspy.heap says why
     from raspy.actors import supervisor as supervisor_mod
 
     try:
