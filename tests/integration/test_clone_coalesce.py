@@ -89,10 +89,12 @@ def test_readings_are_published_at_once_and_stored_when_the_interval_ends(
     # both counted on the loop's thread, one after the other
     wait_until(
         lambda: (
-            wear_server.counter("clone.coalesced.flushes"),
-            wear_server.counter("clone.coalesced.written"),
-        )
-        == (1, 2),
+            (
+                wear_server.counter("clone.coalesced.flushes"),
+                wear_server.counter("clone.coalesced.written"),
+            )
+            == (1, 2)
+        ),
         what="one flush of two readings",
     )
     assert _stored(wear_store, b"/device/a/value") == KvRecord(3, b"3", {}, None)

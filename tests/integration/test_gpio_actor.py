@@ -140,9 +140,7 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
         wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
         # counted, then logged, a moment after the pin goes low
         wait_until(
-            lambda: any(
-                e["event"] == "device_switched_off_after_max_on" for e in logs
-            ),
+            lambda: any(e["event"] == "device_switched_off_after_max_on" for e in logs),
             what="the switch-off logged",
         )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
