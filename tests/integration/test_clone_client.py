@@ -139,6 +139,8 @@ def test_whole_map_client_takes_a_new_snapshot_on_a_sequence_gap(
         wait_until(lambda: client.live and client.seq == 4, what="the second snapshot")
         assert client.items() == [(b"/a", b"1"), (b"/c", b"4"), (b"/d", b"3")]
         assert client.stats()["gaps"] == 1
+        # told after the cache is updated, once the agent lets go of its lock
+        wait_until(lambda: len(seen) >= 5, what="every change told")
         assert seen == [
             Change(b"/a", 1, b"1", (), from_snapshot=True),
             Change(b"/b", 2, b"2", ()),
@@ -307,6 +309,13 @@ def test_client_writes_reads_and_sees_ttl_expiry_through_the_real_server(
         client.delete(b"/p", confirm_timeout_s=5)
         clock.advance(30)
         wait_until(lambda: client.get(b"/e") is None, what="the ttl delete")
+
+        def told() -> int:
+            with lock:
+                return len(seen)
+
+        # told after the cache is updated, once the agent lets go of its lock
+        wait_until(lambda: told() >= 4, what="the ttl delete told")
         with lock:
             assert seen == [
                 Change(b"/e", 1, b"on", (("ttl", "30"),)),

@@ -169,6 +169,11 @@ def test_a_clock_jump_is_logged_and_skipped_slots_are_not_fired_late(
         wait_until(
             lambda: cron.stats.get("cron.clock_jumps") == 1, what="the jump noticed"
         )
+        # logged a moment after it is counted, on cron's thread
+        wait_until(
+            lambda: any(e["event"] == "clock_jumped" for e in logs),
+            what="the jump logged",
+        )
     jumps = [entry for entry in logs if entry["event"] == "clock_jumped"]
     assert jumps == [
         {

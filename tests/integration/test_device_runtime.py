@@ -170,6 +170,11 @@ def test_a_gpio_service_given_up_switches_off_the_outputs_it_kept(
                 what="the gpio service given up",
                 timeout_s=10,
             )
+            # then its kept outputs are switched off, each released and logged
+            wait_until(
+                lambda: any(e["event"] == "gpio_output_released" for e in logs),
+                what="the kept output released",
+            )
         assert (pins.level("GPIO19"), pins.level("GPIO20")) == (False, True)
         assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
             "GPIO19"

@@ -68,6 +68,11 @@ def test_a_told_command_that_fails_is_counted_and_the_edge_routes_on(
                 lambda: edge.stats.get("edge.told_failed") == 1,
                 what="the failed tell counted",
             )
+            # logged a moment after it is counted, on the I/O thread
+            wait_until(
+                lambda: any(e["event"] == "told_message_failed" for e in logs),
+                what="the failed tell logged",
+            )
         failed = [
             {k: v for k, v in entry.items() if k != "exc_info"}
             for entry in logs

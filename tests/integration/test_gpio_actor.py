@@ -138,6 +138,11 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
         assert (status, reply["reading"]["value"]) == (b"200", True)
         assert gpio.pins.level("GPIO17") is True
         wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
+        # counted, then logged, a moment after the pin goes low
+        wait_until(
+            lambda: any(e["event"] == "device_switched_off_after_max_on" for e in logs),
+            what="the switch-off logged",
+        )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
     assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
@@ -329,7 +334,11 @@ def test_max_on_s_counts_from_the_switch_on_across_restarts_of_the_service(
     assert gpio.pins.level("GPIO17") is True
     clock.advance(5)  # 11 s on in all, 5 s since the restart
     wait_until(lambda: not gpio.pins.level("GPIO17"), what="the relay off")
-    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
+    # counted a moment after the pin goes low, on the service's thread
+    wait_until(
+        lambda: gpio.stats.snapshot().get("devices.gpio.max_on_expired") == 1,
+        what="the switch-off counted",
+    )
 
 
 def test_a_max_on_s_set_over_mdp_applies_to_an_output_on_now(gpio: Gpio) -> None:
