@@ -113,6 +113,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._log_limiter = LogRateLimiter()
         self._handler_capacity = max(0, config.handler_capacity)
         self._local_replies: list[bytes] = []  # answers gathered in one _run
+        self._worker_replies: list[tuple[Caller, Sequence[bytes]]] = []  # the same
 
     # ------------------------------------------------------------ lifecycle
 
@@ -267,8 +268,10 @@ class TitanicActor(pykka.ThreadingActor):
         return core.on_close(caller, body)
 
     def _answer(self, caller: Caller, body: Sequence[bytes]) -> None:
+        """Gathered, and sent once the run has counted what it did: a client that
+        reads the statistics after its answer finds its request in them."""
         if caller.version is None:
-            self._workers[caller.worker].reply(caller.client, body)
+            self._worker_replies.append((caller, body))
             return
         frames = mdp.client_reply_frames(
             caller.version, caller.service, tuple(body), True
@@ -310,6 +313,10 @@ class TitanicActor(pykka.ThreadingActor):
                     self._note(out)
         for name, count in counted.items():
             self._stats.incr(f"titanic.{name}", count)
+        if self._worker_replies:
+            replies, self._worker_replies = self._worker_replies, []
+            for to, answer in replies:
+                self._workers[to.worker].reply(to.client, answer)
         if dispatches:
             self._outbox.send_mdp_batch(dispatches)
         if self._local_replies:

@@ -338,6 +338,8 @@ def test_requests_past_the_handler_capacity_queue_for_the_workers(
                 assert frames[:3] == [b"", b"MDPC01", b"titanic.request"]
             assert frames[-2] == b"200"
             uuids.append(frames[-1])
+            # counted before it is answered, whichever way it came
+            assert handle.stats.get("titanic.accepted") >= len(uuids)
         assert len(set(uuids)) == len(sockets)
         for uuid in uuids:
             assert store.get(Table.TITANIC_REQUESTS, uuid) is not None
