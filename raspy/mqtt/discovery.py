@@ -31,6 +31,14 @@ _SENSOR_CLASSES: Final = {
     "sensor.wind": "wind_speed",
     "sensor": None,
 }
+# The units Home Assistant documents for each of those classes: it refuses a whole
+# sensor config that pairs a class with another unit, or with none (a humidity in
+# `%RH`, a wind speed in `kt`); such a sensor goes out without its class
+_CLASS_UNITS: Final = {
+    "temperature": frozenset({"°C", "°F", "K"}),
+    "humidity": frozenset({"%"}),
+    "wind_speed": frozenset({"Beaufort", "ft/s", "km/h", "kn", "m/s", "mph"}),
+}
 # The dimmer's level (0 = off) as the light's on/off state
 # A `null` value (a failed reading, a board gone) as Home Assistant's `None`: its
 # on/off entities show unknown for that payload only; `null` would match neither
@@ -144,7 +152,7 @@ class Discovery:
             config["value_template"] = "{{ value_json }}"
             config["state_class"] = "measurement"
             device_class = _SENSOR_CLASSES[oid]
-            if device_class is not None:
+            if device_class is not None and info.unit in _CLASS_UNITS[device_class]:
                 config["device_class"] = device_class
             if info.unit:
                 config["unit_of_measurement"] = info.unit
@@ -169,8 +177,7 @@ class Discovery:
             )
         elif oid == "dimmer":
             component = "light"
-            config.update(
-                schema="default",
+            config.update(  # the basic schema: no `schema` key (`default` is refused)
                 state_topic=value,
                 state_value_template=_LEVEL_STATE,
                 command_topic=command,

@@ -1,7 +1,7 @@
 """Issue 16: Home Assistant MQTT discovery, checked field by field against the schema
 Home Assistant documents for each component (written here from its MQTT docs: the
 discovery topic, the entity fields every MQTT platform takes, and the fields of
-sensor, binary_sensor, switch, light (default schema) and button).
+sensor, binary_sensor, switch, light (basic schema) and button).
 """
 
 from __future__ import annotations
@@ -133,7 +133,9 @@ COMPONENTS: Final[dict[str, dict[str, Any]]] = {
             "retain": BOOL,
         },
         "enums": {
-            "schema": {"default"},
+            # Home Assistant takes basic (also when absent), json or template and
+            # refuses the config for any other word; these fields are basic's
+            "schema": {"basic"},
             "on_command_type": {"last", "first", "brightness"},
         },
     },
@@ -323,6 +325,10 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                 # the light: brightness 40 through …/set, as Home Assistant sends it
                 watcher.publish(hall["brightness_command_topic"], b"40")
                 watcher.wait_for(topic("hall", "value"), b"40")
+                # and off: its payload_off on command_topic (never ON with
+                # on_command_type brightness)
+                watcher.publish(hall["command_topic"], hall["payload_off"].encode())
+                watcher.wait_for(topic("hall", "value"), b"0")
                 assert relay["command_topic"] == topic("relay", "set", service="gpio")
                 bath_topic = next(
                     t

@@ -369,3 +369,59 @@ def test_a_null_value_renders_as_unknown_in_home_assistant(
     (message,) = drain(core)
     template = json.loads(message.payload)[field]
     assert {p: _rendered(template, p) for p in payloads} == payloads
+
+
+def test_the_dimmers_light_names_a_schema_home_assistant_accepts() -> None:
+    """Home Assistant's MQTT light takes `schema` as `basic` (its default when the
+    key is absent), `json` or `template`, and refuses the whole discovery config for
+    any other word: the `default` its older docs named would leave the dimmer with
+    no entity at all. raspy's light fields are the basic schema's."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    core.reply(1, _list_reply(("hall", "dimmer")), NOW)
+    (message,) = drain(core)
+    assert message.topic.startswith("homeassistant/light/")
+    config = json.loads(message.payload)
+    assert config.get("schema", "basic") == "basic"
+
+
+# The units Home Assistant's sensor docs list for the device classes raspy uses; since
+# 2025.7 it refuses a whole MQTT sensor config that pairs a class with another unit
+HA_CLASS_UNITS = {
+    "temperature": {"°C", "°F", "K"},
+    "humidity": {"%"},
+    "wind_speed": {"Beaufort", "ft/s", "km/h", "kn", "m/s", "mph"},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit", "device_class"),
+    [
+        ("sensor.humidity", "%", "humidity"),
+        ("sensor.humidity", "%RH", None),
+        ("sensor.humidity", "", None),
+        ("sensor.wind", "km/h", "wind_speed"),
+        ("sensor.wind", "kt", None),
+        ("sensor.temperature", "K", "temperature"),
+    ],
+)
+def test_a_sensor_names_a_device_class_only_with_a_unit_home_assistant_allows(
+    kind: str, unit: str, device_class: str | None
+) -> None:
+    """A humidity sensor configured in `%RH`, a wind sensor in `kt`: raspy takes
+    any unit text there, Home Assistant only its documented units for the class.
+    The sensor is still announced (its unit, a measurement), without the class."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    item = {"name": "s", "fullname": "pi.fake.s", "oid": kind, "config": {"unit": unit}}
+    core.reply(1, [b"200", json.dumps({"v": 1, "devices": [item]}).encode()], NOW)
+    (message,) = drain(core)
+    config = json.loads(message.payload)
+    assert message.topic.startswith("homeassistant/sensor/")
+    assert config.get("device_class") == device_class
+    if device_class is not None:
+        assert config["unit_of_measurement"] in HA_CLASS_UNITS[device_class]
+    assert config.get("unit_of_measurement") == (unit or None)
+    assert config["state_class"] == "measurement"
