@@ -26,7 +26,7 @@ import structlog
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, service
-from raspy.devices.gpio_logic import Debounce, DeviceClass, OnTimer
+from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
@@ -174,7 +174,7 @@ class GpioServiceActor(DeviceServiceActor):
         reading = Reading(active, device.config.text("unit"), Status.OK, wall_ts)
         device.record(reading)
         self._tree.write(device.fullname, reading)
-        if active and device.config.text("device_class") == DeviceClass.BUTTON:
+        if active and device.config.text("device_class") == BUTTON:
             key = pressed_key(device.fullname).encode()
             refused = self._publisher.set_many([(key, repr(wall_ts).encode())])
             if refused:

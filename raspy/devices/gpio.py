@@ -15,8 +15,8 @@ from types import MappingProxyType
 from typing import Final
 
 from raspy.devices import gpio_pins
-from raspy.devices.gpio_logic import DeviceClass, Initial, OnStop, initial_level
-from raspy.devices.kinds import NAME_PATTERN, KindRegister
+from raspy.devices.gpio_logic import BUTTON, Initial, OnStop, initial_level
+from raspy.devices.kinds import BINARY_CLASSES, NAME_PATTERN, KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import (
     DeviceConfig,
@@ -101,9 +101,10 @@ _FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
             ),
             FieldSpec(
                 "device_class",
-                ValueSpec(ValueType.STR, choices=tuple(DeviceClass)),
-                "button, motion or door",
-                DeviceClass.BUTTON.value,
+                ValueSpec(ValueType.STR, choices=(BUTTON, *BINARY_CLASSES)),
+                "button (also publishes `pressed`), or what the input is as Home "
+                "Assistant names it (door, motion, window, ...)",
+                BUTTON,
             ),
         ),
     }
@@ -288,7 +289,7 @@ class GpioOutput:
 
 
 class GpioInput:
-    """A binary input (Button, or DigitalInputDevice for motion and door); read-only.
+    """A binary input (Button, or DigitalInputDevice for any other class); read-only.
 
     Edge-driven: the owner passes `notify` to open(); read() is for the first value.
     """
@@ -303,7 +304,7 @@ class GpioInput:
             self._pin = pins.input(
                 config.text("pin"),
                 pull_up=config.flag("pull_up"),
-                button=config.text("device_class") == DeviceClass.BUTTON,
+                button=config.text("device_class") == BUTTON,
                 on_change=notify,
             )
         except DeviceError as exc:

@@ -29,12 +29,10 @@ class OnStop(StrEnum):
     KEEP = "keep"  # raspy leaves the pin alone (not released, not switched)
 
 
-class DeviceClass(StrEnum):
-    """`device_class` of a binary input; a button also publishes `pressed` events."""
-
-    BUTTON = "button"
-    MOTION = "motion"
-    DOOR = "door"
+# `device_class` of a binary input that is a push button: it also publishes `pressed`
+# events. Every other class (Home Assistant's: door, motion, window, ...) is a plain
+# input, and is what the MQTT bridge tells Home Assistant the input is.
+BUTTON: Final = "button"
 
 
 def initial_level(initial: Initial, stored: JsonValue, full: int) -> int:

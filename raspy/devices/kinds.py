@@ -39,6 +39,44 @@ FRIENDLY_NAME_MAX: Final = 64
 SERVICE_ACTIONS: Final = frozenset(
     {"list_keys", "list", "get", "set", "commands", "rescan"}
 )
+# What a binary input is, in Home Assistant's words (its binary_sensor device
+# classes): the MQTT bridge announces it so, and Home Assistant then shows
+# Open/Closed, Detected/Clear, Wet/Dry... with the matching icon rather than On/Off.
+BINARY_CLASSES: Final = (
+    "battery",
+    "battery_charging",
+    "carbon_monoxide",
+    "cold",
+    "connectivity",
+    "door",
+    "garage_door",
+    "gas",
+    "heat",
+    "light",
+    "lock",
+    "moisture",
+    "motion",
+    "moving",
+    "occupancy",
+    "opening",
+    "plug",
+    "power",
+    "presence",
+    "problem",
+    "running",
+    "safety",
+    "smoke",
+    "sound",
+    "tamper",
+    "update",
+    "vibration",
+    "window",
+)
+# How Home Assistant's statistics read a generic sensor: a value now (measurement),
+# a total that may go down as well as up (a net meter), or a count that only grows
+# (an energy meter, a rain gauge), a drop being a new cycle.
+STATE_CLASSES: Final = ("measurement", "total", "total_increasing")
+MAX_PRECISION: Final = 6
 
 
 class KindRegister:
@@ -213,6 +251,19 @@ def _unit(default: str, choices: tuple[str, ...] = ()) -> FieldSpec:
     return FieldSpec("unit", _text(16, choices), "unit of the value", default)
 
 
+def _precision(default: int | None) -> FieldSpec:
+    """The decimals Home Assistant shows. A kind's default is what its sensors can
+    tell apart: a temperature in 1/16 °C steps (a DS18B20) and good to ±0.5 °C, or a
+    wind speed in 0.1 m/s, shows one; a relative humidity, good to ±2-3 %, none."""
+    return FieldSpec(
+        "precision",
+        ValueSpec(ValueType.INT, 0, MAX_PRECISION, nullable=True),
+        "decimals Home Assistant shows (display only: the value is not rounded); "
+        "null: its own",
+        default,
+    )
+
+
 def _poll(default_s: float) -> FieldSpec:
     return FieldSpec(
         "poll_interval_s", _real(0.1, 86400.0), "seconds between polls", default_s
@@ -251,7 +302,22 @@ BASE: Final = Kind(
 
 def _builtin() -> list[Kind]:
     value = CommandSpec("value", "the last reading", _RO, _real(), _GAUGE)
-    sensor = derive(BASE, "sensor", "a sensor", commands=[value], main="value")
+    # what every sensor kind shares; the generic kind adds its own fields to it
+    reading = derive(BASE, "sensor", "a sensor", commands=[value], main="value")
+    sensor = derive(
+        reading,
+        "sensor",
+        "a sensor",
+        fields=[
+            _precision(None),  # no unit to go by: Home Assistant shows the value
+            FieldSpec(
+                "state_class",
+                _text(choices=STATE_CLASSES),
+                "measurement, total, or total_increasing (a count that only grows)",
+                STATE_CLASSES[0],
+            ),
+        ],
+    )
     actuator = derive(BASE, "actuator", "", fields=[_poll(60.0)])
     tv = derive(
         actuator,
@@ -271,23 +337,37 @@ def _builtin() -> list[Kind]:
     return [
         sensor,
         derive(
-            sensor,
+            reading,
             "sensor.temperature",
             "a temperature sensor",
-            fields=[_unit("°C", ("°C", "°F", "K"))],
+            fields=[_unit("°C", ("°C", "°F", "K")), _precision(1)],
         ),
-        derive(sensor, "sensor.wind", "a wind speed sensor", fields=[_unit("m/s")]),
         derive(
-            sensor,
+            reading,
+            "sensor.wind",
+            "a wind speed sensor",
+            fields=[_unit("m/s"), _precision(1)],
+        ),
+        derive(
+            reading,
             "sensor.binary",
             "an on/off input: a button, a door contact, a motion sensor",
+            fields=[
+                FieldSpec(
+                    "device_class",
+                    ValueSpec(ValueType.STR, choices=BINARY_CLASSES, nullable=True),
+                    "what the input is, as Home Assistant names it (door, motion, "
+                    "window, ...); null: a plain on/off",
+                    None,
+                )
+            ],
             commands=[CommandSpec("value", "true while active", _RO, _BOOL, _GAUGE)],
         ),
         derive(
-            sensor,
+            reading,
             "sensor.humidity",
             "a relative humidity sensor",
-            fields=[_unit("%")],
+            fields=[_unit("%"), _precision(0)],
             commands=[
                 CommandSpec("value", "the last reading", _RO, _real(0.0, 100.0), _GAUGE)
             ],

@@ -53,13 +53,15 @@ class Access(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ValueSpec:
-    """A value type with its limits: bounds for numbers, length and choices for Str."""
+    """A value type with its limits: bounds for numbers, length and choices for Str;
+    `nullable`: null is also taken (a field whose default is "not set")."""
 
     value_type: ValueType
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     max_length: int = MAX_TEXT
+    nullable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +229,8 @@ def shown(value: object) -> str:
 
 def reason_against(spec: ValueSpec, value: object) -> str | None:
     """Why `value` does not fit `spec`, or None if it does (then use normalise())."""
+    if value is None and spec.nullable:
+        return None
     got = shown(value)
     match spec.value_type:
         case ValueType.BOOL:
@@ -277,6 +281,8 @@ def reason_against(spec: ValueSpec, value: object) -> str | None:
 
 def normalise(spec: ValueSpec, value: object) -> JsonValue:
     """A value that passed reason_against(), in its canonical form (Real -> float)."""
+    if value is None:
+        return None
     if spec.value_type is ValueType.REAL:
         assert isinstance(value, int | float)
         return float(value)

@@ -2,10 +2,11 @@
 
 `<prefix>/<component>/<node_id>/<object_id>/config`, with the fields Home Assistant
 documents for each component: temperature and humidity sensors are `sensor`s with
-device_class, unit and state_class; a switch a `switch`; a dimmer a `light` with
-brightness (0..100, through `…/set`); a binary input a `binary_sensor`; a scenario a
-`button` that runs it. Every entry names the bridge's availability topic. An empty
-retained message at the same topic removes the entity.
+device_class, unit, state_class and the decimals to show; a switch a `switch`; a
+dimmer a `light` with brightness (0..100, through `…/set`); a binary input a
+`binary_sensor` with the class its config names; a scenario a `button` that runs
+it. Every entry names the bridge's availability topic. An empty retained message at
+the same topic removes the entity.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.devices.kinds import BINARY_CLASSES, MAX_PRECISION, STATE_CLASSES
 from raspy.devices.template import JsonValue
 from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
@@ -77,6 +79,9 @@ class DeviceInfo:
     oid: str
     label: str  # its friendly name, info, or name
     unit: str
+    precision: int | None = None  # decimals Home Assistant shows; None: its own
+    state_class: str = STATE_CLASSES[0]
+    device_class: str = ""  # a binary input's class; "": none
 
 
 class Discovery:
@@ -150,7 +155,9 @@ class Discovery:
             component = "sensor"
             config["state_topic"] = value
             config["value_template"] = "{{ value_json }}"
-            config["state_class"] = "measurement"
+            config["state_class"] = info.state_class
+            if info.precision is not None:
+                config["suggested_display_precision"] = info.precision
             device_class = _SENSOR_CLASSES[oid]
             if device_class is not None and info.unit in _CLASS_UNITS[device_class]:
                 config["device_class"] = device_class
@@ -164,6 +171,8 @@ class Discovery:
                 payload_on="true",
                 payload_off="false",
             )
+            if info.device_class:
+                config["device_class"] = info.device_class
         elif oid == "switch":
             component = "switch"
             config.update(
@@ -226,6 +235,36 @@ def device_infos(reply: JsonValue) -> list[DeviceInfo] | None:
         )
         unit = settings.get("unit")
         infos.append(
-            DeviceInfo(fullname, oid, label, unit if isinstance(unit, str) else "")
+            DeviceInfo(
+                fullname,
+                oid,
+                label,
+                unit if isinstance(unit, str) else "",
+                *_display(settings),
+            )
         )
     return infos
+
+
+def _display(settings: Mapping[str, JsonValue]) -> tuple[int | None, str, str]:
+    """A listed config's precision, state class and binary class, each checked as
+    the device service does (a board may run another version): anything else is
+    left out rather than announced for Home Assistant to refuse. A GPIO button's
+    `button` is raspy's own word, not one of Home Assistant's classes."""
+    precision = settings.get("precision")
+    decimals = (
+        precision
+        if isinstance(precision, int)
+        and not isinstance(precision, bool)
+        and 0 <= precision <= MAX_PRECISION
+        else None
+    )
+    return (
+        decimals,
+        _choice(settings.get("state_class"), STATE_CLASSES, STATE_CLASSES[0]),
+        _choice(settings.get("device_class"), BINARY_CLASSES, ""),
+    )
+
+
+def _choice(value: JsonValue, choices: tuple[str, ...], default: str) -> str:
+    return value if isinstance(value, str) and value in choices else default

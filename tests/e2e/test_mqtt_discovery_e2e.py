@@ -66,6 +66,13 @@ DEVICE: Final = {
     "via_device": STR,
 }
 ORIGIN: Final = {"name": STR, "sw_version": STR, "support_url": STR}
+# binary_sensor device classes, as Home Assistant's binary sensor docs list them
+BINARY_SENSOR_CLASSES: Final = {
+    "battery", "battery_charging", "carbon_monoxide", "cold", "connectivity", "door",
+    "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving",
+    "occupancy", "opening", "plug", "power", "presence", "problem", "running",
+    "safety", "smoke", "sound", "tamper", "update", "vibration", "window",
+}  # fmt: skip
 COMPONENTS: Final[dict[str, dict[str, Any]]] = {
     "sensor": {
         "required": {"state_topic"},
@@ -82,6 +89,7 @@ COMPONENTS: Final[dict[str, dict[str, Any]]] = {
             "options": LIST,
         },
         "enums": {"state_class": {"measurement", "total", "total_increasing"}},
+        "ranges": {"suggested_display_precision": (0, None)},  # decimals: 0 or more
     },
     "binary_sensor": {
         "required": {"state_topic"},
@@ -95,7 +103,7 @@ COMPONENTS: Final[dict[str, dict[str, Any]]] = {
             "force_update": BOOL,
             "off_delay": INT,
         },
-        "enums": {},
+        "enums": {"device_class": BINARY_SENSOR_CLASSES},
     },
     "switch": {
         "required": {"command_topic"},
@@ -194,6 +202,10 @@ def schema_problems(topic_name: str, config: dict[str, Any]) -> list[str]:
     for key, allowed in schema["enums"].items():
         if key in config and config[key] not in allowed:
             problems.append(f"{key}: {config[key]!r} not one of {sorted(allowed)}")
+    for key, (low, high) in schema.get("ranges", {}).items():
+        value = config.get(key, low)
+        if value < low or (high is not None and value > high):
+            problems.append(f"{key}: {value!r} out of {low}..{high}")
     if config.get("qos", 0) not in (0, 1, 2):
         problems.append(f"qos: {config['qos']}")
     for key, value in config.items():
@@ -244,6 +256,19 @@ name = "hall"
 oid = "dimmer"
 
 [[devices.fake]]
+name = "meter"
+oid = "sensor"
+unit = "kWh"
+state_class = "total_increasing"
+precision = 3
+
+[[devices.gpio]]
+name = "bay"
+oid = "sensor.binary"
+pin = 22
+device_class = "window"
+
+[[devices.fake]]
 name = "tv"
 oid = "media.tv"
 
@@ -280,10 +305,10 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                 by_id = wait_until(
                     lambda: (
                         {c["unique_id"]: c for c in _configs(watcher).values()}
-                        if len(_configs(watcher)) >= 7
+                        if len(_configs(watcher)) >= 9
                         else None
                     ),
-                    what="seven discovery configs",
+                    what="nine discovery configs",
                     timeout_s=20,
                 )
                 assert by_id is not None
@@ -313,6 +338,34 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                 assert hall["brightness_scale"] == 100
                 button = by_id[f"raspy.{host}.gpio.button"]
                 assert button["state_topic"] == topic("button", "value", service="gpio")
+                # what Home Assistant shows: decimals, a total's statistics, the
+                # input's class (Open/Closed); a GPIO button is a plain on/off
+                assert attic["suggested_display_precision"] == 1
+                assert bath["suggested_display_precision"] == 0
+                meter = by_id[f"raspy.{host}.fake.meter"]
+                assert (
+                    meter["state_class"],
+                    meter["suggested_display_precision"],
+                    meter["unit_of_measurement"],
+                ) == ("total_increasing", 3, "kWh")
+                assert "device_class" not in meter
+                bay = by_id[f"raspy.{host}.gpio.bay"]
+                assert bay["device_class"] == "window"
+                assert "device_class" not in button
+                # display only: the meter's value (its wave's exact points) goes
+                # out with more decimals than Home Assistant is told to show
+                wait_until(
+                    lambda: (
+                        len(
+                            (watcher.get(topic("meter", "value")) or b"").partition(
+                                b"."
+                            )[2]
+                        )
+                        > 3
+                    ),
+                    what="the meter's value, unrounded",
+                    timeout_s=30,
+                )
                 porch = by_id[f"raspy.{host}.scenario.porch-light"]
                 assert (
                     porch["command_topic"] == f"{BASE}/{host}/scenario/porch-light/run"

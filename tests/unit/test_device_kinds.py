@@ -73,6 +73,13 @@ def test_temperature_template_declares_fields_and_commands_with_metadata() -> No
         FieldSpec(
             "log", ValueSpec(ValueType.BOOL), "keep a history of the values", False
         ),
+        FieldSpec(
+            "precision",
+            ValueSpec(ValueType.INT, 0, 6, nullable=True),
+            "decimals Home Assistant shows (display only: the value is not rounded); "
+            "null: its own",
+            1,
+        ),
     )
     assert kind.main_command == CommandSpec(
         "value",
@@ -123,6 +130,7 @@ def test_valid_config_gets_every_default_filled_in() -> None:
                 "unit": "°C",
                 "poll_interval_s": 10.0,
                 "log": False,
+                "precision": 1,
             }
         ),
     )
@@ -190,6 +198,134 @@ def test_invalid_config_is_refused_naming_device_field_and_reason(
     field and the reason."""
     with pytest.raises(DeviceError) as caught:
         kinds.validate(BUILTIN, config)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("oid", "defaults"),
+    [
+        ("sensor", {"precision": None, "state_class": "measurement"}),
+        ("sensor.temperature", {"precision": 1}),
+        ("sensor.humidity", {"precision": 0}),
+        ("sensor.wind", {"precision": 1}),
+        ("sensor.binary", {"device_class": None}),
+    ],
+)
+def test_sensor_kinds_declare_what_home_assistant_shows_with_defaults(
+    oid: str, defaults: dict[str, object]
+) -> None:
+    """The decimals Home Assistant shows (a DS18B20's 1/16 °C steps as 24.5, not
+    24.4375), a generic sensor's state class, a binary input's class: each kind has
+    only the fields that mean something for it."""
+    settings = kinds.validate(BUILTIN, {"name": "s", "oid": oid}).settings
+    display = {"precision", "state_class", "device_class"}
+    assert {k: v for k, v in settings.items() if k in display} == defaults
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "value"),
+    [
+        ({"oid": "sensor.temperature", "precision": 2}, "precision", 2),
+        ({"oid": "sensor.humidity", "precision": 6}, "precision", 6),
+        ({"oid": "sensor.wind", "precision": 0}, "precision", 0),
+        ({"oid": "sensor.temperature", "precision": None}, "precision", None),
+        ({"oid": "sensor", "precision": 3}, "precision", 3),
+        ({"oid": "sensor", "state_class": "total"}, "state_class", "total"),
+        (
+            {"oid": "sensor", "state_class": "total_increasing"},
+            "state_class",
+            "total_increasing",
+        ),
+        ({"oid": "sensor.binary", "device_class": "door"}, "device_class", "door"),
+        (
+            {"oid": "sensor.binary", "device_class": "carbon_monoxide"},
+            "device_class",
+            "carbon_monoxide",
+        ),
+    ],
+)
+def test_display_fields_take_home_assistants_values(
+    config: dict[str, object], field: str, value: object
+) -> None:
+    checked = kinds.validate(BUILTIN, {"name": "s", **config})
+    assert checked.settings[field] == value
+    assert kinds.validate(BUILTIN, checked.as_dict()) == checked
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param(
+            {"oid": "sensor.temperature", "precision": 7},
+            "device 'meter': precision: expected an integer in 0..6, got 7",
+            id="precision-too-many",
+        ),
+        pytest.param(
+            {"oid": "sensor", "precision": -1},
+            "device 'meter': precision: expected an integer in 0..6, got -1",
+            id="precision-negative",
+        ),
+        pytest.param(
+            {"oid": "sensor.humidity", "precision": 1.5},
+            "device 'meter': precision: expected an integer, got 1.5",
+            id="precision-real",
+        ),
+        pytest.param(
+            {"oid": "sensor.wind", "precision": True},
+            "device 'meter': precision: expected an integer, got true",
+            id="precision-bool",
+        ),
+        pytest.param(
+            {"oid": "sensor", "state_class": "counter"},
+            "device 'meter': state_class: expected one of measurement, total, "
+            'total_increasing, got "counter"',
+            id="state-class-unknown",
+        ),
+        pytest.param(
+            {"oid": "sensor", "state_class": None},
+            "device 'meter': state_class: expected a string, got null",
+            id="state-class-null",
+        ),
+        pytest.param(
+            {"oid": "sensor.temperature", "state_class": "total"},
+            "device 'meter': 'state_class': unknown field for sensor.temperature",
+            id="state-class-on-a-temperature",
+        ),
+        pytest.param(
+            {"oid": "sensor.binary", "device_class": "Door"},
+            "device 'meter': device_class: expected one of battery, "
+            "battery_charging, carbon_monoxide, cold, connectivity, door, "
+            "garage_door, gas, heat, light, lock, moisture, motion, moving, "
+            "occupancy, opening, plug, power, presence, problem, running, safety, "
+            'smoke, sound, tamper, update, vibration, window, got "Door"',
+            id="binary-class-unknown",
+        ),
+        pytest.param(
+            {"oid": "sensor.binary", "device_class": "button"},
+            "device 'meter': device_class: expected one of battery, "
+            "battery_charging, carbon_monoxide, cold, connectivity, door, "
+            "garage_door, gas, heat, light, lock, moisture, motion, moving, "
+            "occupancy, opening, plug, power, presence, problem, running, safety, "
+            'smoke, sound, tamper, update, vibration, window, got "button"',
+            id="button-is-gpios-own",
+        ),
+        pytest.param(
+            {"oid": "sensor.binary", "precision": 1},
+            "device 'meter': 'precision': unknown field for sensor.binary",
+            id="precision-on-a-binary",
+        ),
+        pytest.param(
+            {"oid": "sensor", "device_class": "door"},
+            "device 'meter': 'device_class': unknown field for sensor",
+            id="binary-class-on-a-sensor",
+        ),
+    ],
+)
+def test_a_bad_display_field_is_refused_naming_the_device_and_field(
+    config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DeviceError) as caught:
+        kinds.validate(BUILTIN, {"name": "meter", **config})
     assert str(caught.value) == message
 
 
@@ -265,8 +401,15 @@ def _plausible(spec: ValueSpec) -> st.SearchStrategy[object]:
             low = spec.minimum if spec.minimum is not None else -1e6
             high = spec.maximum if spec.maximum is not None else 1e6
             return st.floats(low, high) | st.integers(int(low) - 1, int(high) + 1)
+        case ValueType.INT if spec.minimum is not None and spec.maximum is not None:
+            low, high = int(spec.minimum) - 1, int(spec.maximum) + 1
+            return st.integers(low, high) | (
+                st.none() if spec.nullable else st.nothing()
+            )
         case ValueType.STR if spec.choices:
-            return st.sampled_from(spec.choices)
+            return st.sampled_from(spec.choices) | (
+                st.none() if spec.nullable else st.nothing()
+            )
         case _:
             return st.text(max_size=20)
 

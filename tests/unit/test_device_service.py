@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from support.device_requests import (
@@ -139,6 +140,25 @@ def test_config_reads_and_changes_with_a_config_changed_effect(
     config = registry.get("attic").config
     assert (status, body["config"]) == (b"200", {**before, "poll_interval_s": 2.0})
     assert handled.effects == (ConfigChanged("attic", config),)
+
+
+def test_list_shows_the_precision_and_config_changes_it(registry: Registry) -> None:
+    """The decimals Home Assistant shows are part of the config: `list` shows them
+    (what the MQTT bridge announces), `config` changes them, null leaves the choice
+    to Home Assistant, and anything outside 0..6 is refused naming the field."""
+    listed = _ask(registry, action="list")[1]["devices"][0]["config"]
+    assert (listed["name"], listed["precision"]) == ("attic", 1)
+    for value in (3, None):
+        status, body, _ = _ask(
+            registry, action="config", device="attic", value={"precision": value}
+        )
+        assert (status, body["config"]["precision"]) == (b"200", value)
+    status, body, _ = _ask(
+        registry, action="config", device="attic", value={"precision": 9}
+    )
+    assert status == b"400"
+    assert "precision: expected an integer in 0..6, got 9" in json.dumps(body)
+    assert registry.get("attic").config.settings["precision"] is None
 
 
 def test_log_flag_reads_and_sets(registry: Registry) -> None:

@@ -46,3 +46,67 @@ def test_a_bad_gpio_table_is_a_config_error_through_check_config() -> None:
     assert caught.value.problems == [
         'devices.gpio[1].frequency_hz: expected a number, got "x"'
     ]
+
+
+def test_an_input_names_any_home_assistant_class_read_from_the_file() -> None:
+    """A window contact, a leak sensor: the input's `device_class` is Home
+    Assistant's word for it (what the MQTT bridge announces), `button` raspy's own."""
+    loaded = config.load(
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
+        '[[devices.gpio]]\nname = "bay"\noid = "sensor.binary"\npin = 5\n'
+        'device_class = "window"\n'
+        '[[devices.gpio]]\nname = "leak"\noid = "sensor.binary"\npin = 6\n'
+        'device_class = "moisture"\n'
+        '[[devices.gpio]]\nname = "bell"\noid = "sensor.binary"\npin = 13\n',
+        "raspy.toml",
+    )
+    registry = gpio_registry("pi", loaded.devices)
+    assert [
+        registry.get(n).config.settings["device_class"] for n in ("bay", "leak", "bell")
+    ] == [
+        "window",
+        "moisture",
+        "button",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            '[[devices.fake]]\nname = "meter"\noid = "sensor"\nprecision = 7\n'
+            'state_class = "counter"\n',
+            "devices.fake: device 'meter': precision: expected an integer in 0..6, "
+            "got 7; device 'meter': state_class: expected one of measurement, total, "
+            'total_increasing, got "counter"',
+        ),
+        (
+            '[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
+            'precision = "1"\n',
+            "devices.fake: device 'attic': precision: expected an integer, got \"1\"",
+        ),
+        (
+            '[[devices.gpio]]\nname = "bay"\noid = "sensor.binary"\npin = 5\n'
+            'device_class = "doorbell"\n',
+            "devices.gpio[0].device_class: expected one of button, battery, "
+            "battery_charging, carbon_monoxide, cold, connectivity, door, "
+            "garage_door, gas, heat, light, lock, moisture, motion, moving, "
+            "occupancy, opening, plug, power, presence, problem, running, safety, "
+            'smoke, sound, tamper, update, vibration, window, got "doorbell"',
+        ),
+    ],
+    ids=["fake-sensor", "fake-temperature", "gpio-input"],
+)
+def test_bad_display_fields_in_the_file_are_named_by_their_key(
+    table: str, problem: str
+) -> None:
+    """A device's precision, state class and input class are checked with the rest
+    of its table, before anything starts, each problem named by its key."""
+    loaded = config.load(
+        '[devices]\nfake_enabled = true\ngpio_enabled = true\npin_factory = "mock"\n'
+        + table,
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert caught.value.problems == [problem]

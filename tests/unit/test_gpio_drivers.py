@@ -237,9 +237,12 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
         ),
         (
             [{"name": "a", "oid": "sensor.binary", "pin": 5,
-              "device_class": "window"}],
-            "devices.gpio[0].device_class: expected one of button, motion, door, "
-            "got \"window\"",
+              "device_class": "doorbell"}],
+            "devices.gpio[0].device_class: expected one of button, battery, "
+            "battery_charging, carbon_monoxide, cold, connectivity, door, "
+            "garage_door, gas, heat, light, lock, moisture, motion, moving, "
+            "occupancy, opening, plug, power, presence, problem, running, safety, "
+            "smoke, sound, tamper, update, vibration, window, got \"doorbell\"",
         ),
         (
             [{"name": "a", "oid": "switch"}],

@@ -9,6 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.devices import service
+from raspy.devices.registry import Registry
+from raspy.devices.simulated import SimulatedFactory
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.core import (
     REQUEST_TIMEOUT_S,
@@ -425,3 +428,134 @@ def test_a_sensor_names_a_device_class_only_with_a_unit_home_assistant_allows(
         assert config["unit_of_measurement"] in HA_CLASS_UNITS[device_class]
     assert config.get("unit_of_measurement") == (unit or None)
     assert config["state_class"] == "measurement"
+
+
+def _announced(
+    *items: dict[str, object], commandable: str = "*"
+) -> dict[str, dict[str, object]]:
+    """The discovery configs of a `list` reply's devices, by device name."""
+    core = make_core(commandable=commandable)
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    listed = [
+        {"fullname": f"pi.fake.{item['name']}", "config": {}, **item} for item in items
+    ]
+    core.reply(1, [b"200", json.dumps({"v": 1, "devices": listed}).encode()], NOW)
+    configs = [json.loads(m.payload) for m in drain(core)]
+    return {str(c["unique_id"]).rsplit(".", 1)[1]: c for c in configs}
+
+
+def test_each_sensor_kind_announces_its_default_display_precision() -> None:
+    """The devices service's own `list` reply, as the bridge gets it: Home Assistant
+    is told to show a temperature and a wind speed with one decimal, a humidity
+    with none (a DS18B20's 24.4375 °C as 24.4, not the raw float); a generic sensor
+    has no unit to go by and is left to Home Assistant."""
+    registry = Registry("pi", "fake", SimulatedFactory())
+    registry.add_all(
+        [
+            {"name": "attic", "oid": "sensor.temperature"},
+            {"name": "bath", "oid": "sensor.humidity"},
+            {"name": "roof", "oid": "sensor.wind"},
+            {"name": "meter", "oid": "sensor"},
+        ]
+    )
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    drain(core)
+    reply = service.handle(registry, [b'{"v": 1, "action": "list"}'], NOW).reply
+    core.reply(1, list(reply), NOW)
+    configs = {
+        str(c["unique_id"]): c for c in (json.loads(m.payload) for m in drain(core))
+    }
+    assert {
+        unique: config.get("suggested_display_precision")
+        for unique, config in configs.items()
+    } == {
+        "raspy.pi.fake.attic": 1,
+        "raspy.pi.fake.bath": 0,
+        "raspy.pi.fake.roof": 1,
+        "raspy.pi.fake.meter": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("precision", "sent"),
+    [(3, 3), (0, 0), (6, 6), (None, None), (7, None), (-1, None), (True, None),
+     ("2", None), (1.5, None)],
+)  # fmt: skip
+def test_a_configured_precision_is_sent_and_the_value_stays_unrounded(
+    precision: object, sent: int | None
+) -> None:
+    """A device's `precision` overrides its kind's; one Home Assistant would refuse
+    (a board on another version may list anything) is left out, not sent. Display
+    only: the value on the state topic is the tree's, every digit of it."""
+    configs = _announced(
+        {
+            "name": "attic",
+            "oid": "sensor.temperature",
+            "config": {"precision": precision},
+        }
+    )
+    assert configs["attic"].get("suggested_display_precision") == sent
+    core = make_core(discovery=False)
+    core.key_changed("/device/pi.fake.attic/value", b"24.467074378331503", NOW)
+    assert drain(core) == [Message("raspy/pi/fake/attic/value", b"24.467074378331503")]
+
+
+@pytest.mark.parametrize(
+    ("state_class", "sent"),
+    [
+        ("total_increasing", "total_increasing"),
+        ("total", "total"),
+        ("measurement", "measurement"),
+        (None, "measurement"),
+        ("counter", "measurement"),
+    ],
+)
+def test_a_generic_sensor_announces_its_state_class(
+    state_class: object, sent: str
+) -> None:
+    """An energy meter's total or a rain gauge's count is `total_increasing`, so
+    Home Assistant's statistics sum what it grows (a drop: a new cycle) rather than
+    averaging it as a measurement; absent or unknown: a measurement, as before."""
+    config = {} if state_class is None else {"state_class": state_class}
+    configs = _announced({"name": "meter", "oid": "sensor", "config": config})
+    assert configs["meter"]["state_class"] == sent
+
+
+@pytest.mark.parametrize(
+    ("device_class", "sent"),
+    [("door", "door"), ("motion", "motion"), ("window", "window"),
+     ("carbon_monoxide", "carbon_monoxide"), (None, None), ("button", None),
+     ("doorbell", None), (5, None)],
+)  # fmt: skip
+def test_a_binary_input_announces_its_class(
+    device_class: object, sent: str | None
+) -> None:
+    """A door contact shows Open/Closed, a PIR Detected/Clear: the binary_sensor
+    carries the input's `device_class` when it is one of Home Assistant's. A GPIO
+    button (raspy's `button`) or no class: nothing, a plain on/off as before."""
+    configs = _announced(
+        {
+            "name": "hall",
+            "oid": "sensor.binary",
+            "config": {"device_class": device_class},
+        }
+    )
+    assert configs["hall"].get("device_class") == sent
+    assert "suggested_display_precision" not in configs["hall"]
+    assert "state_class" not in configs["hall"]
+
+
+def test_a_read_only_switch_and_dimmer_carry_no_display_fields() -> None:
+    """Outside `command_devices` a switch is a binary_sensor and a dimmer a sensor
+    in %: neither has a class of its own to announce, nor a precision (the level is
+    a whole number)."""
+    configs = _announced(
+        {"name": "lamp", "oid": "switch"},
+        {"name": "hall", "oid": "dimmer"},
+        commandable="pi.fake.other",
+    )
+    assert "device_class" not in configs["lamp"]
+    assert configs["hall"]["state_class"] == "measurement"
+    assert "suggested_display_precision" not in configs["hall"]
