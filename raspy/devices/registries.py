@@ -58,13 +58,22 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
 
 
 def check_config(hostname: str, config: DevicesConfig) -> None:
-    """Validate the enabled services' device configs before anything starts; ConfigError."""
-    if config.fake_enabled:
-        fake_registry(hostname, config)
-    if config.onewire_enabled:
-        onewire_registry(hostname, config)
-    if config.gpio_enabled:
-        gpio_registry(hostname, config)
+    """Validate the enabled services' device configs before anything starts; one
+    ConfigError naming every problem of every service."""
+    builds = (
+        (config.fake_enabled, fake_registry),
+        (config.onewire_enabled, onewire_registry),
+        (config.gpio_enabled, gpio_registry),
+    )
+    problems: list[str] = []
+    for enabled, build in builds:
+        if enabled:
+            try:
+                build(hostname, config)
+            except ConfigError as exc:
+                problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
 
 
 def onewire_discover(config: DevicesConfig) -> Discover:
@@ -94,9 +103,21 @@ def registry_of(
 ) -> Registry:
     try:
         registry = Registry(hostname, name, factory)
-        registry.add_all(configs)
-    except (DeviceError, ValueError) as exc:
+    except ValueError as exc:
         raise ConfigError([f"devices.{name}: {exc}"]) from exc
+    problems: list[str] = []
+    for config in configs:  # each device on its own: every bad one is named
+        try:
+            registry.validate(config)
+        except (DeviceError, ValueError) as exc:
+            problems.append(f"devices.{name}: {exc}")
+    try:
+        if not problems:
+            registry.add_all(configs)  # and what only the whole set shows: twins
+    except (DeviceError, ValueError) as exc:
+        problems.append(f"devices.{name}: {exc}")
+    if problems:
+        raise ConfigError(problems)
     return registry
 
 

@@ -48,6 +48,38 @@ def test_a_bad_gpio_table_is_a_config_error_through_check_config() -> None:
     ]
 
 
+def test_check_config_names_every_bad_device_of_every_service_at_once() -> None:
+    """`raspyd --check-config` promises every problem at once: it stopped at a
+    service's first bad device, and at the first service with one."""
+    loaded = config.load(
+        '[devices]\nfake_enabled = true\ngpio_enabled = true\npin_factory = "mock"\n'
+        '[[devices.fake]]\nname = "a"\noid = "sensor.temperature"\nprecision = 9\n'
+        '[[devices.fake]]\nname = "ok"\noid = "sensor.temperature"\n'
+        '[[devices.fake]]\nname = "b"\noid = "sensor.humidity"\nprecision = "x"\n'
+        '[[devices.gpio]]\nname = "c"\noid = "switch"\npin = 99\n',
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert caught.value.problems == [
+        "devices.fake: device 'a': precision: expected an integer in 0..6, got 9",
+        "devices.fake: device 'b': precision: expected an integer, got \"x\"",
+        "devices.gpio[0].pin: the board (3B) has no GPIO pin 99",
+    ]
+
+
+def test_devices_given_twice_are_still_named_once_each_is_valid() -> None:
+    loaded = config.load(
+        "[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "a"\noid = "switch"\n'
+        '[[devices.fake]]\nname = "a"\noid = "switch"\n',
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert caught.value.problems == ["devices.fake: device 'a': name: given twice"]
+
+
 def test_an_input_names_any_home_assistant_class_read_from_the_file() -> None:
     """A window contact, a leak sensor: the input's `device_class` is Home
     Assistant's word for it (what the MQTT bridge announces), `button` raspy's own."""
