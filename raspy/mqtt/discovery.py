@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.devices.kinds import BINARY_CLASSES, MAX_PRECISION, STATE_CLASSES
+from raspy.devices.kinds import (
+    BINARY_CLASSES,
+    BUILTIN,
+    MAX_PRECISION,
+    STATE_CLASSES,
+)
 from raspy.devices.template import JsonValue
+from raspy.errors import DeviceError
 from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
 
@@ -240,18 +246,23 @@ def device_infos(reply: JsonValue) -> list[DeviceInfo] | None:
                 oid,
                 label,
                 unit if isinstance(unit, str) else "",
-                *_display(settings),
+                *_display(oid, settings),
             )
         )
     return infos
 
 
-def _display(settings: Mapping[str, JsonValue]) -> tuple[int | None, str, str]:
+def _display(
+    oid: str, settings: Mapping[str, JsonValue]
+) -> tuple[int | None, str, str]:
     """A listed config's precision, state class and binary class, each checked as
     the device service does (a board may run another version): anything else is
     left out rather than announced for Home Assistant to refuse. A GPIO button's
-    `button` is raspy's own word, not one of Home Assistant's classes."""
-    precision = settings.get("precision")
+    `button` is raspy's own word, not one of Home Assistant's classes. A board whose
+    raspy lists no precision gets its kind's default here."""
+    precision = (
+        settings["precision"] if "precision" in settings else _default(oid, "precision")
+    )
     decimals = (
         precision
         if isinstance(precision, int)
@@ -264,6 +275,16 @@ def _display(settings: Mapping[str, JsonValue]) -> tuple[int | None, str, str]:
         _choice(settings.get("state_class"), STATE_CLASSES, STATE_CLASSES[0]),
         _choice(settings.get("device_class"), BINARY_CLASSES, ""),
     )
+
+
+def _default(oid: str, field_name: str) -> JsonValue:
+    """The default of a field of the kind `oid` as this raspy knows it; None if it
+    knows no such kind or field."""
+    try:
+        field = BUILTIN.get(oid).field(field_name)
+    except DeviceError:
+        return None
+    return None if field is None else field.default
 
 
 def _choice(value: JsonValue, choices: tuple[str, ...], default: str) -> str:

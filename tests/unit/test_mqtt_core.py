@@ -478,6 +478,17 @@ def test_each_sensor_kind_announces_its_default_display_precision() -> None:
     }
 
 
+def test_a_board_that_lists_no_precision_gets_its_kinds_default() -> None:
+    """A raspy-poller of an older raspy lists no `precision`: its temperature is
+    still shown with its kind's one decimal; a kind the hub does not know, none."""
+    configs = _announced(
+        {"name": "attic", "oid": "sensor.temperature", "config": {"unit": "°C"}},
+        {"name": "odd", "oid": "sensor.newer", "config": {}},
+    )
+    assert configs["attic"]["suggested_display_precision"] == 1
+    assert "suggested_display_precision" not in configs.get("odd", {})
+
+
 @pytest.mark.parametrize(
     ("precision", "sent"),
     [(3, 3), (0, 0), (6, 6), (None, None), (7, None), (-1, None), (True, None),
