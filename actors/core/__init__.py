@@ -28,6 +28,7 @@ from raspy.actors.core.service import CoreService
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
+from raspy.errors import quote
 from raspy.rules import engine, model
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
@@ -273,7 +274,10 @@ class CoreActor(pykka.ThreadingActor):
                 "scenario_run_refused",
                 scenario=name,
                 by=by,
-                reason="unknown or disabled",
+                # as `raspy scenario run` says it: a typo reads apart from a choice
+                reason=f"no scenario named {quote(name)}"
+                if entry is None
+                else f"scenario {name} is {entry.status.state.value}",
             )
             return
         entry.ref.tell(scn.StopRuns() if stop else scn.RunNow())

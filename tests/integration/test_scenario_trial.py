@@ -142,7 +142,7 @@ class House:
     def imported(self, filename: str, text: str) -> str:
         """Import a document that must be good; its scenario's name."""
         assert self.import_(filename, text) == 0
-        name = text.partition("name: ")[2].partition("\n")[0]
+        name = text.partition("name: ")[2].split()[0]
         wait_value(self.tree, f"/scenario/{name}/state", "idle")
         return name
 
@@ -245,6 +245,28 @@ def test_a_motion_light_edited_while_on_says_its_run_was_cut_short(
     house.reading(MOTION, True, name)  # the new version runs at the next motion
     house.advance(360)
     wait_value(house.tree, HALL, 0)
+
+
+def _first_example() -> str:
+    """The first YAML example of docs/scenarios.md, as a reader copies it."""
+    text = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
+    return text.partition("```yaml\n")[2].partition("```")[0]
+
+
+def test_the_documents_own_heating_example_does_what_it_says(house: House) -> None:
+    house.start()
+    name = house.imported("living-heat.yaml", _first_example())
+    assert name == "heat-living"
+    house.reading(LIVING, 19.6, name)
+    house.reading(LIVING, 19.2, name)
+    house.advance(60)  # a minute below 19.5, at 23:14 (before 23:30)
+    wait_value(house.tree, LAMP, True)
+    wait_value(house.tree, f"/scenario/{name}/state", "running")
+    house.reading(LIVING, 19.5, name)  # not above the target yet
+    house.advance(1800)
+    house.reading(LIVING, 19.75, name)
+    wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
 
 
 # --- 2. heating with a hold, hysteresis and an away mode --------------------------------
@@ -627,6 +649,21 @@ def test_goodnight_stops_the_motion_light_and_runs_all_off(house: House) -> None
     )
     house.advance(600)
     wait_value(house.tree, f"/scenario/{beat}/runs", 2)
+    # all-off disabled for the holidays, the motion light deleted: the log says
+    # which is which (it said "unknown or disabled" for both)
+    assert house.cli("disable", "all-off") == 0
+    assert house.cli("delete", motion) == 0
+    with capture_logs() as logs:
+        house.event("/event/button/goodnight", "again", "goodnight")
+        wait_until(
+            lambda: len([e for e in logs if e["event"] == "scenario_run_refused"]) == 2,
+            what="both refusals logged",
+        )
+    refused = [e for e in logs if e["event"] == "scenario_run_refused"]
+    assert [(e["scenario"], e["by"], e["reason"]) for e in refused] == [
+        (motion, "goodnight", "no scenario named 'hall-motion'"),
+        ("all-off", "goodnight", "scenario all-off is disabled"),
+    ]
 
 
 # --- 9. a doorbell: queued, an event's value, a call through Titanic ---------------------
