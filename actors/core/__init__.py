@@ -23,10 +23,12 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
 from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.clone.server import read_tree
 from raspy.actors.core.service import CoreService
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
+from raspy.errors import quote
 from raspy.rules import engine, model
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
@@ -48,7 +50,7 @@ from raspy.rules.tree_view import (
 )
 from raspy.rules.trigger_match import hold_patterns
 from raspy.stats import Stats
-from raspy.storage.scenario_store import ScenarioStore, StoredScenario, stored_tree
+from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.storage.store import Store
 from raspy.ticker import SharedTicker
 from raspy.transport.outbox import Outbox
@@ -138,7 +140,10 @@ class CoreActor(pykka.ThreadingActor):
         self.links.clone.ask(
             msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
         )
-        self.tree.seed(stored_tree(self.links.store))
+        # the live tree, not the store alone: device readings reach the store once a
+        # coalesce interval, and the devices start first (kv() read null until the
+        # value changed again; a run count was one short after a quick restart)
+        self.tree.seed(read_tree(self.links.clone, self.links.store, ""))
         self.store.write_main_conf(
             {
                 "timezone": str(self.tz.key),
@@ -269,7 +274,10 @@ class CoreActor(pykka.ThreadingActor):
                 "scenario_run_refused",
                 scenario=name,
                 by=by,
-                reason="unknown or disabled",
+                # as `raspy scenario run` says it: a typo reads apart from a choice
+                reason=f"no scenario named {quote(name)}"
+                if entry is None
+                else f"scenario {name} is {entry.status.state.value}",
             )
             return
         entry.ref.tell(scn.StopRuns() if stop else scn.RunNow())
@@ -286,7 +294,7 @@ class CoreActor(pykka.ThreadingActor):
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
         if startup and self.tree.kv(f"/scenario/{record.name}/state") == "running":
-            base = self._run_lost(record.name, base)
+            base = self.run_lost(record.name, base, LOST_RUN_ERROR)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
@@ -297,12 +305,15 @@ class CoreActor(pykka.ThreadingActor):
             self._start_actor(entry, scenario, startup)
         return entry
 
-    def _run_lost(self, name: str, status: Status) -> Status:
-        """The tree says a run was under way when raspyd stopped: its remaining
-        actions (a delay, a wait) are not resumed, so say so once."""
+    def run_lost(self, name: str, status: Status, reason: str) -> Status:
+        """A run was under way when raspyd stopped or a new version replaced the
+        scenario: its remaining actions (a delay, a wait) are not resumed, so say so
+        once."""
         self.links.stats.incr("core.runs_lost")
-        log.warning("scenario_run_lost", scenario=name, last_run=status.last_run)
-        return dataclasses.replace(status, last_error=LOST_RUN_ERROR)
+        log.warning(
+            "scenario_run_lost", scenario=name, last_run=status.last_run, reason=reason
+        )
+        return dataclasses.replace(status, last_error=reason)
 
     def _start_actor(
         self, entry: Entry, scenario: model.Scenario, startup: bool

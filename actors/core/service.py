@@ -29,6 +29,9 @@ log = structlog.get_logger(component="core")
 
 _ASK_S: Final = 5.0
 _MAX_PRELOAD_BYTES: Final = 1024 * 1024
+REPLACED_RUN_ERROR: Final = (
+    "a run was cut short by an import of a new version; it was not resumed"
+)
 
 
 class CoreService:
@@ -126,6 +129,8 @@ class CoreService:
         old = core.entries.get(scenario.name)
         status = None if old is None else old.status
         if old is not None:
+            if status is not None and status.state is State.RUNNING:
+                status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
             core.stop_actor(scenario.name)
         imported = wall if old is None else old.stored.imported_at
         record = StoredScenario(
