@@ -20,6 +20,7 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
+from raspy.actors.clone.server import read_tree
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.mqtt.link import MqttLink
 from raspy.actors.steady import SteadyActor
@@ -40,7 +41,6 @@ from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged
 from raspy.mqtt.filters import GlobFilter, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
-from raspy.storage.scenario_store import stored_tree
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -150,7 +150,7 @@ class MqttBridgeActor(SteadyActor):
             items = tuple(
                 item
                 for prefix in self._prefixes
-                for item in stored_tree(links.store, prefix)
+                for item in read_tree(self._clone, links.store, prefix)
             )
             self.link.submit(Seed(items))
             links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)

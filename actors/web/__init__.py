@@ -27,6 +27,7 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
+from raspy.actors.clone.server import read_tree
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
 from raspy.actors.web.app import (
@@ -49,7 +50,6 @@ from raspy.actors.worker import (
 from raspy.config import Config
 from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
-from raspy.storage.scenario_store import stored_tree
 from raspy.storage.store import Store, Table
 from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
@@ -135,7 +135,7 @@ class WebActor(SteadyActor):
             stored = [
                 item
                 for prefix in LIVE_PREFIXES
-                for item in stored_tree(links.store, prefix)
+                for item in read_tree(links.clone, links.store, prefix)
             ]
             server.feed(stored, seed=True)
         server.start()

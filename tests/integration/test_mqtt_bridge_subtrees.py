@@ -83,6 +83,28 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
 
 
 @pytest.mark.timeout(60)
+def test_a_reading_not_yet_stored_is_in_the_bridges_first_picture(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher, store: Store
+) -> None:
+    """A device reading reaches the store once a coalesce interval (60 s here), and
+    the devices start before the bridge: its first picture is the live tree, or a
+    door contact that does not change for hours is shown with its old value."""
+    # as a device service writes its readings (the batch channel: coalesced)
+    assert (
+        bridge.server.publisher.set_many([(b"/device/pi.fake.door/value", b"true")])
+        == []
+    )
+    wait_until(
+        lambda: bridge.server.counter("clone.published") >= 1,
+        what="the reading published",
+    )
+    assert stored_tree(store, "/device/") == []  # coalesced: not in the store yet
+    bridge.start(mosquitto.port, BASE, SUBTREES)
+    watcher.wait_for(_topic("pi", "fake", "door", "value"), b"true")
+    assert bridge.link_stats()["tree_changes"] == 0  # the seed, not a change
+
+
+@pytest.mark.timeout(60)
 def test_a_scenarios_state_is_bridged_and_never_taken_for_a_command(
     bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher
 ) -> None:

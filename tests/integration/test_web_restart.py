@@ -6,6 +6,7 @@ binds at its first try (no `start failed`, no retry)."""
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
 from raspy.child_set import Follower
+from raspy.client.mdp import Client
 from raspy.cores.supervision import PartState
 from raspy.web.login import hash_secret
 from raspy.web.login_files import token_path, write_private
@@ -155,3 +157,68 @@ def test_a_web_face_restarted_under_open_connections_binds_at_first_try(
     finally:
         stream.close()
         half_sent.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_web_face_started_anew_shows_readings_not_yet_stored(
+    tmp_path: Path,
+) -> None:
+    """Device readings reach the store once a coalesce interval (60 s by default): a
+    web face started in between (here: restarted by the supervisor) takes its first
+    picture from the live tree, not from the store, or the lamp just switched on
+    shows off."""
+    data_dir = tmp_path / "data"
+    write_private(token_path(data_dir), hash_secret(TOKEN).line() + "\n")
+    cfg = config_mod.load(
+        "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.4\n"
+        "[http]\nenabled = true\n[devices]\nfake_enabled = true\n"
+        '[[devices.fake]]\nname = "lamp"\noid = "switch"\npoll_interval_s = 600.0\n',
+        "test.toml",
+        data_dir=str(data_dir),
+        hostname="testhost",
+        network__port_base=free_port_base(5),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        with Client(rt.mdp_endpoint, timeout_s=5, retries=1) as client:
+            reply = client.request(
+                "testhost.fake.devices", '{"v": 1, "action": "on", "device": "lamp"}'
+            )
+        assert reply[0] == b"200", reply
+        port = _port(rt)
+        old_ref, _ = _web_ref(rt)
+        old_ref.stop(block=True, timeout=10)
+        wait_until(
+            lambda: (
+                _web_ref(rt)[0] not in (None, old_ref)
+                and login_page_status(port) == 200
+            ),
+            what="the web face started again",
+            timeout_s=20.0,
+        )
+        # a page's live stream: its first batch is every live key's current value
+        first = _first_batch(port, _session_cookie(port))
+        assert first.get("/device/testhost.fake.lamp/value") is True, first
+    finally:
+        rt.stop()
+
+
+def _first_batch(port: int, cookie: str) -> dict[str, object]:
+    """The first `kv` event's data of a new live stream."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/events", headers={"Cookie": cookie})
+        response = connection.getresponse()
+        assert response.status == 200
+        event = ""
+        for _ in range(1000):
+            line = response.fp.readline().decode().rstrip("\r\n")
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "kv":
+                found = json.loads(line.removeprefix("data: "))
+                assert isinstance(found, dict)
+                return found
+        raise AssertionError("no kv event in the stream")
+    finally:
+        connection.close()
