@@ -270,6 +270,15 @@ def test_the_documents_own_heating_example_does_what_it_says(house: House) -> No
     house.reading(LIVING, 19.75, name)
     wait_value(house.tree, LAMP, False)
     wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    # cold again the next morning, and it stays cold: off after two hours all the same
+    house.advance(7 * 3600)  # 06:45
+    house.reading(LIVING, 19.0, name)
+    house.advance(60)
+    wait_value(house.tree, LAMP, True)
+    house.advance(2 * 3600)
+    wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert value(house.tree, f"/scenario/{name}/last_error") is None
 
 
 # --- 2. heating with a hold, hysteresis and an away mode --------------------------------
