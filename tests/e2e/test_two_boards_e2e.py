@@ -187,6 +187,13 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
             assert mmi_service(daemon.endpoint, SERVICE.encode()) == b"200"
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
+            # the hub marks the board offline once its grace ends: a delete made
+            # before that could be overtaken by the mark, which writes the status again
+            wait_until(
+                lambda: _field(tree, "status") == "offline",
+                what="the stopped board marked offline",
+                timeout_s=BACK_WITHIN_S,
+            )
             retired = subprocess.run(
                 [
                     *(sys.executable, "-m", "raspy.cli.kv", "del", "--subtree"),

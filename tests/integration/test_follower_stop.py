@@ -43,6 +43,9 @@ class _Recording(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         self.seen.append(message)
+        if isinstance(message, msgs.GetUnstored):  # as a Clone server: none
+            return []
+        return None
 
 
 def _seen(ref: Ref) -> list[object]:
