@@ -1,6 +1,6 @@
 """Benchmark: how often an idle raspyd's threads wake up (a Pi pays for each).
 
-Run:  .venv/bin/python tools/bench_idle.py [--seconds 20] [--tree DIR ...]
+Run:  .venv/bin/python tools/bench_idle.py [--seconds 20] [--tree DIR ...] [--mqtt]
 
 Starts raspyd with a few `fake` sensors read once a minute (so the device poller runs
 and is idle), lets it settle, then counts each thread's voluntary context switches
@@ -10,16 +10,21 @@ and id: Python does not name its threads for the kernel). Each `--tree` (a sourc
 of raspy with its own .venv, e.g. a detached worktree of an older commit) is run in
 turn, on a raspyd started by that tree's .venv; without one, this tree. Everything
 binds 127.0.0.1; the raspyd started here is stopped here (SIGTERM, then SIGKILL).
+`--mqtt` also starts a Mosquitto (Debian's `mosquitto`, from PATH) on a free port and
+turns the MQTT bridge on, so that its link idles connected; it is stopped here too.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchproc import cpu_seconds, free_port, start_raspyd, stop, wait_for_readings
@@ -28,7 +33,7 @@ HERE = Path(__file__).resolve().parent.parent
 SETTLE_S = 5.0
 
 
-def _config(devices: int) -> str:
+def _config(devices: int, mqtt_port: int | None) -> str:
     lines = ['log_level = "warning"', "", "[devices]", "fake_enabled = true"]
     for index in range(devices):
         lines += [
@@ -38,7 +43,34 @@ def _config(devices: int) -> str:
             'oid = "sensor.temperature"',
             "poll_interval_s = 60.0",
         ]
+    if mqtt_port is not None:
+        lines += ["", "[mqtt]", "enabled = true", 'host = "127.0.0.1"']
+        lines += [f"port = {mqtt_port}"]
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _mosquitto(scratch: Path, wanted: bool) -> Iterator[int | None]:
+    """A Mosquitto on 127.0.0.1 for the run (its port), or None when not wanted."""
+    if not wanted:
+        yield None
+        return
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port(1)
+    conf = scratch / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n",
+        encoding="utf-8",
+    )
+    broker = subprocess.Popen(
+        [binary, "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port
+    finally:
+        stop(broker, 5.0)
 
 
 def _switches(pid: int) -> dict[str, int]:
@@ -59,10 +91,13 @@ def _switches(pid: int) -> dict[str, int]:
     return counts
 
 
-def _measure(tree: Path, seconds: float, devices: int, top: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="raspy-bench-idle-") as scratch:
+def _measure(tree: Path, seconds: float, devices: int, top: int, mqtt: bool) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="raspy-bench-idle-") as scratch,
+        _mosquitto(Path(scratch), mqtt) as mqtt_port,
+    ):
         config = Path(scratch) / "bench.toml"
-        config.write_text(_config(devices), encoding="utf-8")
+        config.write_text(_config(devices, mqtt_port), encoding="utf-8")
         base = free_port(8)
         python = tree / ".venv" / "bin" / "python"  # its editable install of raspy
         if not python.exists():
@@ -102,10 +137,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=3)
     parser.add_argument("--top", type=int, default=8, help="busiest threads shown")
     parser.add_argument("--tree", type=Path, action="append", default=[])
+    parser.add_argument("--mqtt", action="store_true", help="the bridge on, connected")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, load {os.getloadavg()[0]:.1f}")
     for tree in args.tree or [HERE]:
-        _measure(tree.resolve(), args.seconds, args.devices, args.top)
+        _measure(tree.resolve(), args.seconds, args.devices, args.top, args.mqtt)
 
 
 if __name__ == "__main__":

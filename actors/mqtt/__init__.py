@@ -128,7 +128,7 @@ class MqttBridgeActor(SteadyActor):
             client_id=config.client_id or f"raspy-{host}",
             password=read_password(config),
             mdp_client=self._client,
-            monotonic=links.clock.monotonic,
+            clock=links.clock,
             stats=links.stats,
             on_failure=self._io_failed,
         )

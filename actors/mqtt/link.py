@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 from raspy.actors.mqtt.client import goodbye, greet, make_client
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.worker import LocalClient
+from raspy.clock import Clock
 from raspy.config import MqttConfig
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import BridgeCore, SendRequest
@@ -43,7 +44,7 @@ class MqttLink:
         client_id: str,
         password: str,
         mdp_client: LocalClient[None],
-        monotonic: Callable[[], float],
+        clock: Clock,
         stats: Stats,
         on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -53,10 +54,12 @@ class MqttLink:
             make_client, config, client_id, password, availability
         )
         self._mdp = mdp_client  # BridgeCore keeps the requests: send() only
-        self._monotonic = monotonic
+        self._monotonic = clock.monotonic
         self._state = LinkCore(config, core, stats)
+        # the clock, not only its time: on the system clock the runner sleeps until
+        # the next deadline instead of waking every second to look
         self.runner = Runner(
-            "mqtt", self, monotonic=monotonic, stats=stats, on_failure=on_failure
+            "mqtt", self, clock=clock, stats=stats, on_failure=on_failure
         )
         self._inbox: Inbox[Event] = Inbox(self.runner.wakeup)
 

@@ -14,7 +14,9 @@ from raspy.backoff import Backoff, BackoffPolicy
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 
 MAX_INFLIGHT: Final = 1000  # messages handed to paho and not yet acknowledged
-MISC_INTERVAL_S: Final = 1.0
+# paho's keepalive check (its only housekeeping): a PINGREQ goes out at most this late
+# after KEEPALIVE_S (30 s) of silence, well within the broker's 1.5 x keepalive
+MISC_INTERVAL_S: Final = 5.0
 TAKE_PER_TURN: Final = 500  # messages handed to paho per turn, at most
 RECONNECT: Final = BackoffPolicy(initial_s=0.5, max_s=60.0, stable_s=30.0)
 

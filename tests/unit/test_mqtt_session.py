@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.actors.mqtt.client import KEEPALIVE_S
 from raspy.backoff import BackoffPolicy
 from raspy.mqtt.buffer import CoalescingBuffer, Message
-from raspy.mqtt.session import Lost, MqttSession, Phase
+from raspy.mqtt.session import MISC_INTERVAL_S, Lost, MqttSession, Phase
 
 POLICY = BackoffPolicy(initial_s=0.5, max_s=4.0, stable_s=30.0)
 
@@ -175,3 +176,14 @@ def test_the_next_deadline_is_the_earliest_of_the_sessions_and_the_bridges() -> 
     link = session()
     link.connecting(0.0)
     assert [link.next_deadline(other) for other in (None, 0.5, 2.0)] == [1.0, 0.5, 1.0]
+
+
+def test_paho_housekeeping_runs_often_enough_for_the_keepalive() -> None:
+    """paho's loop_misc sends the PINGREQ once KEEPALIVE_S has passed in silence; run
+    every MISC_INTERVAL_S, it goes out at most that much later, and a broker gives a
+    client 1.5 x its keepalive (MQTT 3.1.1 §3.1.2.10) before it drops it."""
+    assert KEEPALIVE_S + MISC_INTERVAL_S < 1.5 * KEEPALIVE_S
+    session = MqttSession(POLICY)
+    session.connecting(0.0)
+    due = [t for t in range(61) if session.misc_due(float(t))]
+    assert due == list(range(int(MISC_INTERVAL_S), 61, int(MISC_INTERVAL_S)))
