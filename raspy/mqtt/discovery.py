@@ -17,13 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.devices.kinds import (
-    BINARY_CLASSES,
-    BUILTIN,
-    MAX_PRECISION,
-    STATE_CLASSES,
-)
-from raspy.devices.template import JsonValue
+from raspy.devices.kinds import BUILTIN, STATE_CLASSES
+from raspy.devices.template import JsonValue, reason_against
 from raspy.errors import DeviceError
 from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import RUN, TopicMap
@@ -255,37 +250,30 @@ def device_infos(reply: JsonValue) -> list[DeviceInfo] | None:
 def _display(
     oid: str, settings: Mapping[str, JsonValue]
 ) -> tuple[int | None, str, str]:
-    """A listed config's precision, state class and binary class, each checked as
-    the device service does (a board may run another version): anything else is
-    left out rather than announced for Home Assistant to refuse. A GPIO button's
-    `button` is raspy's own word, not one of Home Assistant's classes. A board whose
-    raspy lists no precision gets its kind's default here."""
-    precision = (
-        settings["precision"] if "precision" in settings else _default(oid, "precision")
-    )
-    decimals = (
-        precision
-        if isinstance(precision, int)
-        and not isinstance(precision, bool)
-        and 0 <= precision <= MAX_PRECISION
-        else None
-    )
+    """A listed config's precision, state class and binary class, as this raspy's
+    kind of `oid` has them (see _setting)."""
+    precision = _setting(oid, settings, "precision")
+    state_class = _setting(oid, settings, "state_class")
+    device_class = _setting(oid, settings, "device_class")
     return (
-        decimals,
-        _choice(settings.get("state_class"), STATE_CLASSES, STATE_CLASSES[0]),
-        _choice(settings.get("device_class"), BINARY_CLASSES, ""),
+        precision if isinstance(precision, int) else None,
+        state_class if isinstance(state_class, str) else STATE_CLASSES[0],
+        device_class if isinstance(device_class, str) else "",
     )
 
 
-def _default(oid: str, field_name: str) -> JsonValue:
-    """The default of a field of the kind `oid` as this raspy knows it; None if it
-    knows no such kind or field."""
+def _setting(oid: str, settings: Mapping[str, JsonValue], name: str) -> JsonValue:
+    """Field `name` of a listed config, checked against this raspy's kind of `oid` as
+    the device service checks it: a board may run another version, so a value the
+    kind refuses is left out (None) rather than announced for Home Assistant to
+    refuse (a GPIO button's `button` is raspy's own word, not one of Home
+    Assistant's classes), and a field the board does not list takes the kind's
+    default. None too for a kind or field this raspy does not know."""
     try:
-        field = BUILTIN.get(oid).field(field_name)
+        field = BUILTIN.get(oid).field(name)
     except DeviceError:
         return None
-    return None if field is None else field.default
-
-
-def _choice(value: JsonValue, choices: tuple[str, ...], default: str) -> str:
-    return value if isinstance(value, str) and value in choices else default
+    if field is None:
+        return None
+    value = settings.get(name, field.default)
+    return value if reason_against(field.spec, value) is None else None
