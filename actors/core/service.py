@@ -129,8 +129,8 @@ class CoreService:
         old = core.entries.get(scenario.name)
         status = None if old is None else old.status
         if old is not None:
-            if status is not None and status.state is State.RUNNING:
-                status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
+            if old.status.state is State.RUNNING:
+                status = core.run_lost(scenario.name, old.status, REPLACED_RUN_ERROR)
             core.stop_actor(scenario.name)
         imported = wall if old is None else old.stored.imported_at
         record = StoredScenario(
