@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from support.clonesrv import CloneServer
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
-from support.edge_fixtures import EdgeHandle
-from support.mosquitto import Mosquitto, Watcher, running_mosquitto
-from support.mqtt_bridge import Bridge
+from support.mosquitto import Mosquitto, Watcher
+from support.mqtt_bridge import (
+    Bridge,
+    bridge_fixture,  # noqa: F401  # fixture `bridge`
+    mosquitto_fixture,  # noqa: F401  # fixture `mosquitto`
+)
 from support.relay import Relay
 from support.wait import wait_until
-
-from raspy.storage.store import Store
 
 BASE = "reconnect"
 SUBTREES = ("/device/*",)
@@ -26,23 +25,10 @@ HELD = 20
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    with running_mosquitto(tmp_path / "mosquitto") as broker:
-        yield broker
-
-
-@pytest.fixture
 def relay(mosquitto: Mosquitto) -> Iterator[Relay]:
     made = Relay(mosquitto.port)
     yield made
     made.close()
-
-
-@pytest.fixture
-def bridge(edge: EdgeHandle, server: CloneServer, store: Store) -> Iterator[Bridge]:
-    made = Bridge(edge, server, store)
-    yield made
-    made.stop()
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@ its statistics at hand (`support.relay` puts a cuttable link before the broker).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pykka
+import pytest
 
 from raspy.actors.mqtt import MqttBridgeActor, Started
 from raspy.actors.mqtt.events import GetLinkStats
@@ -16,6 +19,7 @@ from raspy.stats import Stats
 from raspy.storage.store import Store
 from support.clonesrv import CloneServer
 from support.edge_fixtures import EdgeHandle
+from support.mosquitto import Mosquitto, running_mosquitto
 
 
 class Bridge:
@@ -58,3 +62,19 @@ class Bridge:
     def stop(self) -> None:
         if self.ref is not None:
             self.ref.stop(block=True, timeout=10)
+
+
+@pytest.fixture(name="bridge")
+def bridge_fixture(
+    edge: EdgeHandle, server: CloneServer, store: Store
+) -> Iterator[Bridge]:
+    """A bridge on the test's edge, Clone server and store; start() it in the test."""
+    made = Bridge(edge, server, store)
+    yield made
+    made.stop()
+
+
+@pytest.fixture(name="mosquitto")
+def mosquitto_fixture(tmp_path: Path) -> Iterator[Mosquitto]:
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
