@@ -40,7 +40,7 @@ def edge_cpu_us_per_request(size: int, requests: int) -> float:
     clock = SystemClock()
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     loop = EdgeLoop(ctx, EdgeSettings(endpoint), BrokerCore(), clock, Stats())
-    runner = Runner("edge", loop, monotonic=clock.monotonic, thread_name="bench-edge")
+    runner = Runner("edge", loop, clock=clock, thread_name="bench-edge")
     runner.start()
     client, worker = ctx.socket(zmq.DEALER), ctx.socket(zmq.DEALER)
     try:

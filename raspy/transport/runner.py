@@ -12,9 +12,8 @@ command, the store's writer, an outbox) wakes the poll by itself, so the poll sl
 until the owner's next deadline and no longer: no deadline, no wake-up. On a
 MovingClock (a test's) a move pokes the wake-up pipe as well; the poll still ends at
 the deadline's distance in real seconds, because an owner may turn a real-time timer
-into one on its clock (the Clone's HUGZ and heap trim are on the real clock). Only a
-bare `monotonic` of another clock, which says nothing when it moves, is re-read every
-`max_poll_s`.
+into one on its clock (the Clone's HUGZ and heap trim are on the real clock). Only
+another clock, which says nothing when it moves, is re-read every `max_poll_s`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import math
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -86,8 +84,9 @@ class _Stop:
 class Runner:
     """Runs one Owner on its own thread (named `raspy-<name>-io` unless told).
 
-    Deadlines are on `clock` (a MovingClock's moves wake the poll), else on
-    `monotonic`: time.monotonic, or another clock's, re-read every `max_poll_s`.
+    Deadlines are on `clock` (the system clock by default): the system clock's time
+    passes on the poll's own and a MovingClock's moves wake the poll, so either
+    sleeps until the next deadline; any other clock is re-read every `max_poll_s`.
     """
 
     def __init__(
@@ -96,7 +95,6 @@ class Runner:
         owner: Owner,
         *,
         clock: Clock | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
         stats: Stats | None = None,
         max_poll_s: float = _DEFAULT_MAX_POLL_S,
         thread_name: str | None = None,
@@ -107,12 +105,10 @@ class Runner:
         self.failure: BaseException | None = None
         self.started = threading.Event()
         self._owner = owner
+        clock = SystemClock() if clock is None else clock
         self._moving = clock if isinstance(clock, MovingClock) else None
-        self._monotonic = monotonic if clock is None else clock.monotonic
-        self._heard = isinstance(clock, SystemClock | MovingClock) or (
-            clock is None and monotonic is time.monotonic
-        )  # the clock tells when it moves: its time passes on the poll's own, or a
-        # MovingClock pokes the wake-up pipe
+        self._monotonic = clock.monotonic
+        self._heard = isinstance(clock, SystemClock | MovingClock)
         self._stats = Stats() if stats is None else stats
         self._max_poll_s = max_poll_s
         self._on_failure = on_failure
