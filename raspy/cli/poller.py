@@ -320,10 +320,10 @@ class _HubWatch:
     requests: the hub's copy of its subtree each time the Clone client has a new
     snapshot (readings of devices gone are deleted, as raspyd does at start; a hub
     restored from an older dump, or killed before its last coalesced commit, has
-    them back), and every new MDP session after the first (all readings sent again
-    in full: while this board was away the hub may have marked them offline; and
-    the Clone client takes the hub's copy again, since a hub restarted within its
-    silence timeout leaves it no sign of the change)."""
+    them back; the Clone client takes a new snapshot by itself whenever its
+    connection to the hub's publisher is made again), and every new MDP session
+    after the first (all readings sent again in full: while this board was away the
+    hub may have marked them offline)."""
 
     def __init__(
         self,
@@ -354,9 +354,6 @@ class _HubWatch:
             self._session_since = time.monotonic()
             if sessions > 1:  # the first session: nothing was lost yet
                 service.tell(devices.Republish())
-                # the hub may be a new one whose store is older than what our
-                # copy saw (a dump restored): its updates would look old to it
-                tree.resync()
         self._look_at_hub()
 
     def _look_at_hub(self) -> None:
