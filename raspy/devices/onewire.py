@@ -264,11 +264,7 @@ class FoundSensor:
 
     sensor_id: str
     family: Family
-    model: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.model:
-            object.__setattr__(self, "model", model_of(self.family, None))
+    model: str
 
 
 def identify(base_dir: Path, sensor: FoundSensor) -> FoundSensor:
@@ -297,7 +293,7 @@ def discover(base_dir: Path) -> list[FoundSensor]:
         match = SENSOR_ID.fullmatch(name)
         family = families().get(int(match[1], 16)) if match else None
         if family is not None:
-            found.append(FoundSensor(name, family))
+            found.append(FoundSensor(name, family, model_of(family, None)))
     return found
 
 

@@ -81,8 +81,8 @@ def test_discovery_finds_thermometers_and_ignores_other_entries(
     tree.add("3a-000000123456", "")
     tree.add("00-800000000000", "")
     assert discover(tree.base_dir) == [
-        FoundSensor(CELLAR, families()[DS18B20]),
-        FoundSensor(ATTIC, families()[DS18B20]),
+        FoundSensor(CELLAR, families()[DS18B20], "DS18B20"),
+        FoundSensor(ATTIC, families()[DS18B20], "DS18B20"),
     ]
 
 
