@@ -50,7 +50,6 @@ from raspy.storage.tables import (
     MAX_KEY_BYTES,
     Table,
     decode_seq,
-    encode_seq,
 )
 
 EXIT_OK: Final = 0
@@ -309,7 +308,7 @@ def _keep_seq(store: Store, scan: _Scan, cleared: tuple[Table, ...]) -> list[Put
     if stored is None or not (scan.last_seq is not None or Table.KV_META in cleared):
         return []
     if (scan.last_seq or 0) < decode_seq(stored):
-        return [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(decode_seq(stored)))]
+        return [Put(Table.KV_META, LAST_SEQ_KEY, stored)]
     return []
 
 
