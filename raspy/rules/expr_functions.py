@@ -97,20 +97,21 @@ def _check_clock(_index: int, value: JsonValue) -> None:
 
 
 def _round(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    """A half away from zero, as `{x:.Nf}` in a template (raspy.rules.template)."""
     value = number(args[0], "round()")
-    if len(args) == 1:
-        try:
-            return checked_number(round(value))
-        except (OverflowError, ValueError):
-            raise Fault("the result is out of range") from None
-    digits = args[1]
+    digits = args[1] if len(args) > 1 else 0
     if (
         not isinstance(digits, int)
         or isinstance(digits, bool)
         or not -15 <= digits <= 15
     ):
         raise Fault(f"round() needs digits from -15 to 15, got {describe(digits)}")
-    return checked_number(round(value, digits))
+    if not math.isfinite(value):
+        raise Fault("the result is out of range")
+    result = template.rounded(value, digits)
+    if len(args) == 1 or isinstance(value, int):
+        return checked_number(int(result))
+    return checked_number(float(result))
 
 
 def _plain_number_text(text: str) -> bool:

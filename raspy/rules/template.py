@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
@@ -41,7 +42,7 @@ class Field(NamedTuple):
         field's decimals, anything else as its JSON text."""
         number = _number(value)
         if self.decimals is not None and number is not None:
-            return f"{number:.{self.decimals}f}"
+            return f"{rounded(number, self.decimals):f}"
         return as_text(value)
 
     def kept(self, value: JsonValue) -> JsonValue:
@@ -50,7 +51,21 @@ class Field(NamedTuple):
         number = _number(value)
         if self.decimals is None or number is None:
             return value
-        return round(number) if self.decimals == 0 else round(number, self.decimals)
+        result = rounded(number, self.decimals)
+        return int(result) if self.decimals == 0 else float(result)
+
+
+def rounded(number: float, decimals: int) -> Decimal:
+    """`number` to `decimals` places (negative: tens, hundreds, ...), a half away
+    from zero as people round (20.5 is 21, where Python's round and format go to
+    even: 20), on the float's exact value (2.675 is stored as 2.67499..., so 2.67);
+    never a negative zero."""
+    exact = Decimal(number)
+    # every digit of the result: no context's default precision cuts a big number
+    digits = max(exact.adjusted(), 0) + max(decimals, 0) + 2
+    step = Decimal(1).scaleb(-decimals)
+    result = exact.quantize(step, rounding=ROUND_HALF_UP, context=Context(prec=digits))
+    return abs(result) if result.is_zero() else result
 
 
 def _number(value: JsonValue) -> float | None:

@@ -100,7 +100,12 @@ def value_of(text: str, context: EvalContext = CONTEXT) -> JsonValue:
         ("max([1, 4, 2])", 4),
         ("min('b', 'a')", "a"),
         ("round(2.567, 1)", 2.6),
-        ("round(2.5)", 2),
+        ("round(2.5)", 3),  # a half away from zero (Python's round: 2)
+        ("round(-2.5)", -3),
+        ("round(0.125, 2)", 0.13),
+        ("round(1250, -2)", 1300),
+        ("round(-0.4)", 0),
+        ("round(1e300, 15)", 1e300),
         ("int('42')", 42),
         ("int(3.9)", 3),
         ("float('2.5')", 2.5),

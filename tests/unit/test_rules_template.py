@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -82,6 +83,14 @@ def test_render_refuses_bad_or_unknown_fields(
     [
         ("{t:.1f} °C", {"t": 21.0625}, "21.1 °C"),
         ("{t:.0f}", {"t": 21.5}, "22"),
+        # a half goes away from zero, as a household reads it (Python's own format
+        # would give 20 and 0.2: half to even)
+        ("{t:.0f}", {"t": 20.5}, "21"),
+        ("{t:.0f}", {"t": -20.5}, "-21"),
+        ("{t:.1f}", {"t": 0.25}, "0.3"),
+        ("{t:.2f}", {"t": 2.675}, "2.67"),  # the float is 2.67499999...: below half
+        ("{t:.0f}", {"t": -0.4}, "0"),  # no "-0"
+        ("{t:.1f}", {"t": -0.04}, "0.0"),
         ("{t:.2f}", {"t": 3}, "3.00"),
         ("{t:.1f}", {"t": None}, "null"),  # no value: written as usual
         ("{t:.1f}", {"t": True}, "true"),  # true is not a number
@@ -95,6 +104,20 @@ def test_a_number_field_may_give_its_decimals(
     text: str, names: dict[str, JsonValue], rendered: str
 ) -> None:
     assert render(text, names) == rendered
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "kept"),
+    [(20.5, 0, 21), (-20.5, 0, -21), (0.25, 1, 0.3), (21.0625, 1, 21.1), (7, 0, 7)],
+)
+def test_a_number_alone_is_rounded_half_away_from_zero(
+    value: float, places: int, kept: JsonValue
+) -> None:
+    field = parse(f"{{v:.{places}f}}")[0]
+    assert isinstance(field, Field)
+    result = field.kept(value)
+    assert result == kept
+    assert type(result) is type(kept)
 
 
 def test_render_in_applies_the_decimals_too() -> None:
@@ -215,4 +238,11 @@ def test_a_field_with_decimals_takes_any_json_value(
     assert isinstance(field, Field)
     kept = field.kept(value)
     if isinstance(value, float) and math.isfinite(value):
-        assert kept == round(value, places) or (places == 0 and kept == round(value))
+        assert isinstance(
+            kept, int | float
+        )  # within half a step, less the float's error
+        error = abs(Decimal(kept) - Decimal(value))
+        assert (
+            error
+            <= Decimal(1).scaleb(-places) / 2 + Decimal(abs(kept)) * Decimal(2) ** -52
+        )
