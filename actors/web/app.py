@@ -40,6 +40,7 @@ from raspy.web.login import (
     LoginThrottle,
     Session,
     Sessions,
+    client_key,
     csrf_ok,
     same_origin,
     verify,
@@ -279,15 +280,17 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     ):
         return _login_page("The form expired; try again.", status=403)
     now = backend.clock.monotonic()
-    if not backend.throttle.allowed(now):
-        return _login_page("Too many failed logins; wait a minute.", status=429)
+    client = client_key(None if request.client is None else request.client.host)
+    refusal = backend.throttle.refusal(client, now)
+    if refusal is not None:
+        return _login_page(refusal, status=429)
     secret = fields.get("secret", "")
     logins = backend.logins.generation()  # before the check: a change after it wins
-    # counted while it is checked: tries sent at once must not all pass allowed()
-    backend.throttle.failed(now)
+    # counted while it is checked: tries sent at once must not all pass the throttle
+    backend.throttle.failed(client, now)
     if not await asyncio.to_thread(backend.check_secret, secret):
         return _login_page("Wrong token or password.", status=401)
-    backend.throttle.cleared(now)
+    backend.throttle.cleared(client, now)
     session = backend.sessions.create(now, logins)
     response = secure(RedirectResponse("/", status_code=303))
     response.set_cookie(

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -187,23 +188,72 @@ def _host_port(netloc: str, default_port: str) -> str:
 
 
 class LoginThrottle:
-    """At most `attempts` failed logins per `window_s` in all; then refuse until the
-    window has passed (scrypt already costs a guesser; this caps the rate)."""
+    """Failed logins per client and in all (scrypt already costs a guesser; this caps
+    the rate).
 
-    def __init__(self, attempts: int = 10, window_s: float = 60.0) -> None:
+    One client (an address) may fail `attempts` times per `window_s`: a gadget on
+    the LAN that guesses, or a child at the keyboard, locks out itself and not the
+    household. All clients together may fail `total` times per window: a guesser
+    who changes address is held too. A try is counted before its
+    check, so that tries sent at once cannot all pass; a try that succeeds is taken
+    back (cleared). Memory stays bounded: a client is kept only while it has a
+    failure in the window, so there are never more than `total` of them.
+    """
+
+    def __init__(
+        self, attempts: int = 10, window_s: float = 60.0, total: int = 50
+    ) -> None:
         self._attempts = attempts
         self._window_s = window_s
-        self._failures: list[float] = []
+        self._total = total
+        self._failures: dict[str, list[float]] = {}
+        self._count = 0
 
-    def allowed(self, now: float) -> bool:
-        self._failures = [t for t in self._failures if now - t < self._window_s]
-        return len(self._failures) < self._attempts
+    def refusal(self, client: str, now: float) -> str | None:
+        """Why a try from `client` (see client_key) is refused now; None: go on."""
+        self._forget_before(now - self._window_s)
+        if len(self._failures.get(client, ())) >= self._attempts:
+            return "Too many failed logins from this address; wait a minute."
+        if self._count >= self._total:
+            return "Too many failed logins; wait a minute."
+        return None
 
-    def failed(self, now: float) -> None:
-        self._failures.append(now)
+    def failed(self, client: str, now: float) -> None:
+        self._failures.setdefault(client, []).append(now)
+        self._count += 1
 
-    def cleared(self, at: float) -> None:
-        """The try counted by failed(at) succeeded: it no longer counts. (A try is
-        counted before its check, so that tries sent at once cannot all pass.)"""
-        if at in self._failures:
-            self._failures.remove(at)
+    def cleared(self, client: str, at: float) -> None:
+        """The try counted by failed(client, at) succeeded: it no longer counts."""
+        times = self._failures.get(client)
+        if times is None or at not in times:
+            return
+        times.remove(at)
+        self._count -= 1
+        if not times:
+            del self._failures[client]
+
+    def _forget_before(self, limit: float) -> None:
+        for client, times in list(self._failures.items()):
+            kept = [t for t in times if t > limit]
+            self._count -= len(times) - len(kept)
+            if kept:
+                self._failures[client] = kept
+            else:
+                del self._failures[client]
+
+
+def client_key(host: str | None) -> str:
+    """The throttle's client for a peer address: the address itself, an IPv4-mapped
+    IPv6 one as its IPv4 address, anything else (a Unix socket: no address) as it is.
+
+    Not an IPv6 /64, as servers on the Internet group them: on a home LAN every
+    host shares the one /64 of the router's prefix."""
+    if not host:
+        return ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)

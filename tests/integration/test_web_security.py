@@ -173,6 +173,19 @@ def test_wrong_logins_sent_at_once_are_throttled_as_those_sent_one_by_one(
     assert (statuses.count(401), statuses.count(429)) == (10, 20)
 
 
+@pytest.mark.timeout(60)
+def test_a_client_that_keeps_failing_locks_out_only_itself(served: Served) -> None:
+    """The throttle counted failures from everyone together: a gadget on the LAN
+    guessing ten times a minute kept the household out of its own web face."""
+    guesser = Browser(served.port, source="127.0.0.2")
+    statuses = [guesser.try_login(f"wrong-{n}").status for n in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert "from this address" in guesser.try_login("wrong").body
+    household = Browser(served.port, source="127.0.0.3")
+    household.log_in()  # 303 with a session (it was 429)
+    assert household.cookie.startswith("raspy_session=")
+
+
 def _raw_request(port: int, head: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     sock.sendall(head.encode("ascii"))

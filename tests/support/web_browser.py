@@ -29,12 +29,15 @@ class Answer:
 class Browser:
     """Plain HTTP to the web face, with the cookies of one login."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, source: str = "127.0.0.1") -> None:
         self.port = port
+        self.source = source  # another 127.x address: another client on the LAN
         self.cookie = ""
 
     def exchange(self, method: str, path: str, body: str = "") -> Answer:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(self.source, 0)
+        )
         headers = {"Cookie": self.cookie} if self.cookie else {}
         if method == "POST":
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -51,13 +54,15 @@ class Browser:
             connection.close()
 
     def log_in(self) -> None:
+        answer = self.try_login(TOKEN)
+        assert answer.status == 303, answer.body
+        session = next(c for c in answer.cookies if c.startswith("raspy_session="))
+        self.cookie = session.split(";")[0]
+
+    def try_login(self, secret: str) -> Answer:
+        """The login form fetched and sent with `secret` (its answer, whatever)."""
         form = self.exchange("GET", "/login")
         self.cookie = form.cookies[0].split(";")[0]
         match = re.search(r'name="csrf" value="([^"]+)"', form.body)
         assert match is not None
-        answer = self.exchange(
-            "POST", "/login", f"csrf={match.group(1)}&secret={TOKEN}"
-        )
-        assert answer.status == 303
-        session = next(c for c in answer.cookies if c.startswith("raspy_session="))
-        self.cookie = session.split(";")[0]
+        return self.exchange("POST", "/login", f"csrf={match.group(1)}&secret={secret}")

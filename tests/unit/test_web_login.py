@@ -10,6 +10,7 @@ from raspy.web.login import (
     LoginThrottle,
     SecretHash,
     Sessions,
+    client_key,
     csrf_ok,
     hash_secret,
     new_token,
@@ -157,18 +158,87 @@ def test_csrf_accepts_only_the_sessions_own_token() -> None:
 
 def test_the_throttle_refuses_after_too_many_failures_until_the_window_passes() -> None:
     throttle = LoginThrottle(attempts=2, window_s=60.0)
-    throttle.failed(0.0)
-    throttle.failed(1.0)
-    assert [throttle.allowed(30.0), throttle.allowed(61.0)] == [False, True]
+    throttle.failed("10.0.0.5", 0.0)
+    throttle.failed("10.0.0.5", 1.0)
+    assert throttle.refusal("10.0.0.5", 30.0) is not None
+    assert throttle.refusal("10.0.0.5", 61.0) is None
+
+
+def test_one_client_failing_does_not_lock_out_another() -> None:
+    """A gadget guessing on the LAN used to lock the household out for good."""
+    throttle = LoginThrottle(attempts=2, window_s=60.0, total=10)
+    for at in (0.0, 1.0, 2.0):
+        throttle.failed("10.0.0.66", at)
+    assert throttle.refusal("10.0.0.66", 3.0) == (
+        "Too many failed logins from this address; wait a minute."
+    )
+    assert throttle.refusal("10.0.0.5", 3.0) is None
+
+
+def test_all_clients_together_are_capped() -> None:
+    throttle = LoginThrottle(attempts=2, window_s=60.0, total=3)
+    for n, at in enumerate((0.0, 1.0, 2.0)):
+        throttle.failed(f"10.0.0.{n}", at)
+    assert throttle.refusal("10.0.0.9", 3.0) == "Too many failed logins; wait a minute."
+    assert throttle.refusal("10.0.0.9", 60.5) is None  # the first one has passed
 
 
 def test_a_try_counted_while_checked_no_longer_counts_once_it_succeeded() -> None:
-    throttle = LoginThrottle(attempts=2, window_s=60.0)
-    throttle.failed(0.0)
-    throttle.failed(1.0)
-    throttle.cleared(1.0)
-    throttle.cleared(5.0)  # never counted: nothing to take back
-    assert throttle.allowed(2.0)
+    throttle = LoginThrottle(attempts=2, window_s=60.0, total=2)
+    throttle.failed("a", 0.0)
+    throttle.failed("a", 1.0)
+    throttle.cleared("a", 1.0)
+    throttle.cleared("a", 5.0)  # never counted: nothing to take back
+    throttle.cleared("b", 1.0)  # nor from another client
+    assert throttle.refusal("a", 2.0) is None
+    throttle.failed("b", 2.0)
+    assert throttle.refusal("c", 2.0) is not None  # a's one left and b's: the total
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcdefgh"), st.floats(0, 1.0), st.booleans()),
+        max_size=200,
+    )
+)
+def test_the_throttle_keeps_only_clients_with_failures_in_the_window(
+    steps: list[tuple[str, float, bool]],
+) -> None:
+    """Hypothesis: a client is refused exactly when its own or all failures of the
+    last window reach their limits, and at most `total` clients are kept."""
+    throttle = LoginThrottle(attempts=3, window_s=5.0, total=6)
+    counted: list[tuple[str, float]] = []
+    now = 0.0
+    for client, step, succeeds in steps:
+        now += step
+        counted = [(c, t) for c, t in counted if t > now - 5.0]
+        mine = sum(1 for c, _ in counted if c == client)
+        refused = throttle.refusal(client, now) is not None
+        assert refused == (mine >= 3 or len(counted) >= 6)
+        assert len(throttle._failures) <= 6
+        if refused:
+            continue
+        throttle.failed(client, now)
+        counted.append((client, now))
+        if succeeds:
+            throttle.cleared(client, now)
+            counted.remove((client, now))
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("192.168.1.20", "192.168.1.20"),
+        ("::ffff:192.168.1.20", "192.168.1.20"),
+        ("2001:DB8:1:2:0:0:0:99", "2001:db8:1:2::99"),  # one spelling
+        ("2001:db8:1:2::98", "2001:db8:1:2::98"),  # not its /64: the LAN shares it
+        ("fe80::1%eth0", "fe80::1%eth0"),
+        ("testclient", "testclient"),
+        (None, ""),
+    ],
+)
+def test_a_client_is_its_address(host: str | None, key: str) -> None:
+    assert client_key(host) == key
 
 
 @pytest.mark.parametrize(
