@@ -110,6 +110,14 @@ class RunRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionRefused:
+    """The core could not do a `run:` or `stop:` that this scenario's run asked for;
+    `reason` names the action and why (it becomes the scenario's last_error)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunawayDisabled:
     """The runaway guard disabled the scenario; from `ref`, which must still be its
     actor (a late one from a version just replaced must not disable the new one)."""
@@ -207,6 +215,8 @@ class ScenarioActor(pykka.ThreadingActor):
             case StopRuns():
                 self._apply(core.stop())
                 return core.status
+            case ActionRefused(reason=reason):
+                self._apply(core.action_refused(reason))
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None

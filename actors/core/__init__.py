@@ -270,15 +270,18 @@ class CoreActor(pykka.ThreadingActor):
     def _run_requested(self, name: str, by: str, stop: bool) -> None:
         entry = self.entries.get(name)
         if entry is None or entry.ref is None:
-            log.warning(
-                "scenario_run_refused",
-                scenario=name,
-                by=by,
-                # as `raspy scenario run` says it: a typo reads apart from a choice
-                reason=f"no scenario named {quote(name)}"
+            # as `raspy scenario run` says it: a typo reads apart from a choice
+            reason = (
+                f"no scenario named {quote(name)}"
                 if entry is None
-                else f"scenario {name} is {entry.status.state.value}",
+                else f"scenario {name} is {entry.status.state.value}"
             )
+            log.warning("scenario_run_refused", scenario=name, by=by, reason=reason)
+            caller = self.entries.get(by)
+            if caller is not None and caller.ref is not None:
+                action = "stop" if stop else "run"
+                with contextlib.suppress(pykka.ActorDeadError):
+                    caller.ref.tell(scn.ActionRefused(f"{action}: {reason}"))
             return
         entry.ref.tell(scn.StopRuns() if stop else scn.RunNow())
 

@@ -235,6 +235,14 @@ class ScenarioCore:
             self._end(run, out)
         return self._finish(out)
 
+    def action_refused(self, reason: str) -> list[Output]:
+        """An action that the owner carries out after the run went on could not be
+        done (a `run:` of a scenario that is not there or is disabled): the scenario
+        shows it as its run's error, where a household looks, not in the log alone."""
+        self._failed = True
+        self._last_error = reason[:500]
+        return self._finish([])
+
     # --- what the owner reads --------------------------------------------------------
     def next_deadline(self) -> float | None:
         hold = self._watch.next_deadline()

@@ -705,6 +705,14 @@ def test_goodnight_stops_the_motion_light_and_runs_all_off(house: House) -> None
         (motion, "goodnight", "no scenario named 'hall-motion'"),
         ("all-off", "goodnight", "scenario all-off is disabled"),
     ]
+    # and the calling scenario shows it where a household looks (the log alone
+    # said it before): its state and last error
+    wait_value(
+        house.tree,
+        "/scenario/goodnight/last_error",
+        "run: scenario all-off is disabled",
+    )
+    wait_value(house.tree, "/scenario/goodnight/state", "error")
 
 
 # --- 9. a doorbell: queued, an event's value, a call through Titanic ---------------------

@@ -423,3 +423,19 @@ def test_set_and_event_with_null_write_json_null() -> None:
     delete action deletes."""
     _, outputs = _fired(m.SetAction("/n", None), m.EventAction("/event/n", None))
     assert sets(outputs) == [run.SetKey("/n", None, 0.0)]
+
+
+def test_a_refused_run_action_shows_as_the_scenarios_error_until_a_run_succeeds() -> (
+    None
+):
+    """The owner carries a `run:` out after the run went on; when it cannot, the
+    scenario says so in its state and last error, not the log alone."""
+    h, _ = _fired(m.RunAction("other"))
+    assert h.state is State.IDLE
+    shown = h.feed(h.core.action_refused("run: no scenario named 'other'"))
+    assert [o.status.state for o in shown if isinstance(o, engine.StatusChanged)] == [
+        State.ERROR
+    ]
+    assert h.core.status.last_error == "run: no scenario named 'other'"
+    h.change(DOOR, "back")  # the next run that ends well clears the error state
+    assert h.state is State.IDLE
