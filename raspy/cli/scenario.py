@@ -232,6 +232,11 @@ def _import(args: argparse.Namespace) -> int:
             verb = "replaced" if reply.field("replaced") is True else "imported"
             print(f"{verb} {name} from {document.source}")
             done.append(name)
+        elsewhere = files.references(named)
+        if elsewhere:  # asked only then: most documents name no other scenario
+            stored = set(text.list_names(hub.need("list").body))
+            for warning in files.unknown_scenarios(elsewhere, stored):
+                print(f"{_PROG} import: {warning}", file=sys.stderr)
     return 0
 
 

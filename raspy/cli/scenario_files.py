@@ -76,6 +76,48 @@ def _check(documents: Sequence[Document]) -> tuple[list[str], dict[str, Document
     return problems, named
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A `run:` or `stop:` of a document naming a scenario outside its files."""
+
+    document: Document
+    verb: str
+    name: str
+
+
+def references(named: dict[str, Document]) -> list[Reference]:
+    """Each `run:` / `stop:` naming a scenario (literally) that these files lack."""
+    from raspy.rules.document import load_scenario
+    from raspy.rules.walk import scenarios_named
+
+    found: list[Reference] = []
+    for document in named.values():
+        scenario = load_scenario(document.text, document.source)
+        for verb, name in scenarios_named(scenario):
+            if name not in named:
+                found.append(Reference(document, verb, name))
+    return found
+
+
+def unknown_scenarios(found: list[Reference], stored: set[str]) -> list[str]:
+    """Warnings, as lines of the files, for the references to no scenario the hub
+    has: a typo would read as nothing done when the run comes to it."""
+    from raspy.rules.document import spot
+    from raspy.rules.document_checks import did_you_mean
+
+    warnings: list[str] = []
+    for ref in found:
+        if ref.name in stored:
+            continue
+        line, col = spot(ref.document.text, ref.verb, ref.name)
+        warnings.append(
+            f"{ref.document.source}:{line + ref.document.first_line}:{col}: warning: "
+            f"{ref.verb}:{did_you_mean(ref.name, stored)} is no scenario on the hub; "
+            f"the {ref.verb} does nothing until one of that name is imported"
+        )
+    return warnings
+
+
 def name_place(document: Document) -> str:
     """`file:line:col: name` of a valid document's name, as a line of its file."""
     from raspy.rules.document import place

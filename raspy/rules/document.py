@@ -112,6 +112,27 @@ def place(text: str, key: str, inner: str = "") -> tuple[str, int, int]:
     return path, node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def spot(text: str, key: str, value: str) -> tuple[int, int]:
+    """(line, col) of the first `key: value` anywhere in a valid document (nested
+    actions too), for a check made past the document; (1, 1) when it is not there."""
+    root = compose(text)
+    todo: list[yaml.Node] = [] if root is None else [root]
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if (
+                    k.value == key
+                    and isinstance(v, yaml.ScalarNode)
+                    and v.value == value
+                ):
+                    return v.start_mark.line + 1, v.start_mark.column + 1
+                todo.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+    return 1, 1
+
+
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:
     """The scenario of a document; raises DocumentError naming every problem."""
     if not isinstance(text, str):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Final, Generic, TypeVar
 
 from raspy.devices.template import JsonValue
-from raspy.rules import model
+from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
 from raspy.rules.model import Scenario
 from raspy.rules.template import TemplateError, render
@@ -94,7 +94,7 @@ def interest(scenario: Scenario, host: str) -> list[str]:
         if isinstance(t, model.KvTrigger | model.EventTrigger)
     ]
     keys: set[str] = set()
-    for expression in _expressions(scenario):
+    for expression in walk.expressions(scenario):
         keys.update(expression.kv_keys())
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     globs = [g for g in (_filled(p, names) for p in patterns) if g is not None]
@@ -109,28 +109,6 @@ def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
         return render(text, names)
     except TemplateError:
         return None
-
-
-def _expressions(scenario: Scenario) -> list[model.Expression]:
-    found = list(scenario.conditions)
-    todo = list(scenario.actions)
-    while todo:
-        action = todo.pop()
-        match action:
-            case (
-                model.WaitUntilAction(condition=condition)
-                | model.ConditionAction(condition=condition)
-            ):
-                found.append(condition)
-            case model.RepeatAction(actions=actions, while_=while_, until=until):
-                found.extend(e for e in (while_, until) if e is not None)
-                todo.extend(actions)
-            case model.ChooseAction(branches=branches, otherwise=otherwise):
-                for branch in branches:
-                    found.append(branch.condition)
-                    todo.extend(branch.actions)
-                todo.extend(otherwise)
-    return found
 
 
 class Routes(Generic[Target]):

@@ -252,6 +252,39 @@ def test_import_checks_the_hub_for_the_name_then_sends_the_text_as_written(
     assert finish(process) == (0, f"imported a from {path}\n", "")
 
 
+def test_import_warns_of_a_run_or_stop_naming_no_scenario_on_the_hub(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """A typo in `run: good_nite` was imported without a word, and the run found
+    nothing to start at night. Names within the same files are not asked about;
+    the import itself goes on (the other scenario may come later)."""
+    sock, endpoint = router
+    path = tmp_path / "night.yaml"
+    night = (
+        "name: night\ntriggers: [{startup: true}]\nactions:\n"
+        "  - run: good-nite\n"
+        '  - choose:\n      - if: "true"\n        then:\n          - stop: hall\n'
+        '  - run: dawn\n  - run: all-off\n  - run: "{host}-x"\n'
+    )
+    dawn = "name: dawn\ntriggers: [{startup: true}]\nactions: [{log: hi}]\n"
+    path.write_text(night + "---\n" + dawn, encoding="utf-8")
+    process = start(endpoint, "import", "--replace", str(path))
+    answer(sock, b"200", {"name": "night", "replaced": False})
+    answer(sock, b"200", {"name": "dawn", "replaced": False})
+    stored = [{"name": n} for n in ("all-off", "good-night", "dawn", "night")]
+    assert answer(sock, b"200", stored) == {"v": 1, "action": "list"}
+    prefix = "raspy scenario import: "
+    assert finish(process) == (
+        0,
+        f"imported night from {path}\nimported dawn from {path}\n",
+        f"{prefix}{path}:4:10: warning: run: 'good-nite' (did you mean "
+        "'good-night'?) is no scenario on the hub; the run does nothing until one "
+        "of that name is imported\n"
+        f"{prefix}{path}:8:19: warning: stop: 'hall' is no scenario on the hub; "
+        "the stop does nothing until one of that name is imported\n",
+    )
+
+
 def test_import_without_replace_stops_before_sending_a_stored_name(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:

@@ -1,0 +1,52 @@
+"""Every action of a scenario, the nested ones of `choose` and `repeat` too, and the
+expressions they test: for the parts that look through a scenario from outside (the
+keys it reads, the scenarios it names)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from raspy.rules import model
+
+
+def every_action(actions: tuple[model.Action, ...]) -> Iterator[model.Action]:
+    """Depth first, in document order."""
+    for action in actions:
+        yield action
+        match action:
+            case model.RepeatAction(actions=inner):
+                yield from every_action(inner)
+            case model.ChooseAction(branches=branches, otherwise=otherwise):
+                for branch in branches:
+                    yield from every_action(branch.actions)
+                yield from every_action(otherwise)
+
+
+def expressions(scenario: model.Scenario) -> list[model.Expression]:
+    """The conditions, and every expression an action tests."""
+    found = list(scenario.conditions)
+    for action in every_action(scenario.actions):
+        match action:
+            case (
+                model.WaitUntilAction(condition=condition)
+                | model.ConditionAction(condition=condition)
+            ):
+                found.append(condition)
+            case model.RepeatAction(while_=while_, until=until):
+                found.extend(e for e in (while_, until) if e is not None)
+            case model.ChooseAction(branches=branches):
+                found.extend(branch.condition for branch in branches)
+    return found
+
+
+def scenarios_named(scenario: model.Scenario) -> list[tuple[str, str]]:
+    """(`run` or `stop`, name) of every action naming another scenario by a literal
+    name (one with a template is known only when it runs)."""
+    named: list[tuple[str, str]] = []
+    for action in every_action(scenario.actions):
+        match action:
+            case model.RunAction(scenario=name) if "{" not in name:
+                named.append(("run", name))
+            case model.StopAction(scenario=name) if "{" not in name:
+                named.append(("stop", name))
+    return named
