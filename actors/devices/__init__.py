@@ -25,16 +25,18 @@ from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.devices import service
 from raspy.devices.reading import (
+    CONFIGURED_TTL_S,
     DEVICE_TREE,
     Reading,
     Status,
+    configured_key,
     device_of_key,
     value_key,
 )
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig
-from raspy.devices.tree import Publisher, ReadTree, TreeWriter
+from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -82,7 +84,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def __init__(
         self,
         registry: Registry,
-        publisher: Publisher,
+        publisher: DevicePublisher,
         *,
         clock: Clock,
         stats: Stats,
@@ -253,7 +255,23 @@ class DeviceServiceActor(pykka.ThreadingActor):
             return service.device_error("config", f"not stored: {exc}")
         if request.action == "reset" and handled.reply[0] == service.OK and before:
             self._back_to_file(before.name)
+        if target is not None and before is not None and target.config != before:
+            self._configured(target.fullname)
         return handled.reply
+
+    def _configured(self, fullname: str) -> None:
+        """A device's config changed (`config` with a value that changed something,
+        `log`, a `reset` that undid a change): `/event/device/<fullname>/configured`,
+        the wall time, ephemeral. The MQTT bridge lists the service again on it
+        (a friendly name reaches Home Assistant now, not at the next start), and
+        it is the one thing both share when this service runs on another board."""
+        key = configured_key(fullname).encode("utf-8")
+        body = repr(self._clock.wall()).encode()
+        try:
+            self._publisher.set(key, body, ttl_s=CONFIGURED_TTL_S)
+        except ValueError as exc:  # a name too long for a Clone key: not announced
+            self._stats.incr(f"devices.{self._name}.keys_refused")
+            log.warning("device_key_refused", key=fullname, reason=str(exc))
 
     def _back_to_file(self, name: str) -> None:
         """`reset`: the config file's values again, and nothing stored over them."""

@@ -29,7 +29,7 @@ from raspy.devices.registries import (
     rtc_registry,
 )
 from raspy.devices.registry import Registry
-from raspy.devices.tree import Publisher, ReadTree
+from raspy.devices.tree import DevicePublisher, Publisher, ReadTree
 from raspy.errors import DeviceError
 from raspy.storage.device_settings import DeviceSettings
 
@@ -62,7 +62,7 @@ def clock_health_start(
 
 def gpio_start(
     runtime: Runtime,
-    publisher: Publisher,
+    publisher: DevicePublisher,
     link: MdpLink,
     settings: DeviceSettings,
     read_tree: ReadTree,

@@ -1,7 +1,8 @@
 """The MQTT bridge in raspyd: a thin actor between the daemon and the MQTT link.
 
 It follows the Clone tree in-process (CloneSubscribe: KeyChanged) under the fixed
-prefixes of its subtrees (BridgeCore checks each key against the subtrees' globs), is
+prefixes of its subtrees (BridgeCore checks each key against the subtrees' globs) and
+of the events it acts on (a device configured), is
 an in-process MDP client of the device services and the scenario service (its replies
 come back as MdpFrames), watches which services are up (for discovery), and hands all
 of it to the MqttLink, whose runner thread owns the MQTT socket and the BridgeCore.
@@ -35,6 +36,7 @@ from raspy.actors.worker import (
 )
 from raspy.config import MqttConfig
 from raspy.devices.kinds import BUILTIN
+from raspy.devices.reading import CONFIGURED_TREE
 from raspy.errors import ConfigError
 from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
@@ -116,11 +118,13 @@ class MqttBridgeActor(SteadyActor):
             links.outbox, local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
         )
         settings = bridge_settings(config, host)
-        # the subtrees' fixed prefixes, and the scenarios' states (discovery's
-        # buttons): what may matter; BridgeCore decides what goes out
-        self._prefixes = minimal_prefixes(
-            [*settings.exposed.prefixes(), SCENARIO_PREFIX]
-        )
+        # the subtrees' fixed prefixes, the scenarios' states (discovery's
+        # buttons) and the devices' config changes (discovery again): what may
+        # matter; BridgeCore decides what goes out
+        watched = [*settings.exposed.prefixes(), SCENARIO_PREFIX]
+        if settings.discovery is not None:
+            watched.append(CONFIGURED_TREE)
+        self._prefixes = minimal_prefixes(watched)
         core = BridgeCore(settings)
         self.link = MqttLink(
             config,

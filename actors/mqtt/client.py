@@ -48,11 +48,20 @@ def make_client(
     return client
 
 
-def greet(client: paho.Client, topics: TopicMap, actions: frozenset[str]) -> None:
+def greet(
+    client: paho.Client,
+    topics: TopicMap,
+    actions: frozenset[str],
+    birth_topic: str | None = None,
+) -> None:
     """A new connection's first words: `online` (retained), then the subscriptions
-    to the command topics of the bridged actions."""
+    to the command topics of the bridged actions and, with discovery, to Home
+    Assistant's birth message (a clean session keeps none across connections)."""
     client.publish(topics.availability, ONLINE, qos=1, retain=True)
-    client.subscribe([(topic, 1) for topic in topics.command_filters(actions)])
+    filters = topics.command_filters(actions)
+    if birth_topic is not None:
+        filters.append(birth_topic)
+    client.subscribe([(topic, 1) for topic in filters])
 
 
 def goodbye(client: paho.Client, topics: TopicMap) -> None:

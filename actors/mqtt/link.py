@@ -116,7 +116,8 @@ class MqttLink:
             Message(m.topic, bytes(m.payload), bool(m.retain))
             for m in self._client.drop_out_messages()
         ]
-        greet(self._client, self.core.topics, self.core.settings.actions)
+        core = self.core
+        greet(self._client, core.topics, core.settings.actions, core.birth_topic)
         self._do(self._state.connected(now, held))
 
     def disconnected(self, reason: str) -> None:

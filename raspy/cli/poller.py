@@ -97,12 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ClonePublisher:
-    """raspy.devices.tree.Publisher over a CloneClient, used by the device service's thread.
+class ClientPublisher:
+    """raspy.devices.tree.DevicePublisher over a CloneClient, used by the device
+    service's thread.
 
     While the hub is away (the client is not live) only the latest value of each key
     is held, so memory stays bounded by the number of keys; it goes out, oldest key
-    first, with the next update once the client is live again.
+    first, with the next update once the client is live again. An event (set())
+    goes to the Clone client at once, which sends it when the hub's collector
+    listens: a key outside this board's subtree is sent once, never confirmed.
     """
 
     def __init__(self, client: CloneClient) -> None:
@@ -125,6 +128,9 @@ class _ClonePublisher:
             else:  # the readings of a device gone (ForgetGone)
                 self._client.delete(key)
         return refused
+
+    def set(self, key: bytes, body: bytes, *, ttl_s: float | None = None) -> None:
+        self._client.set(key, body, ttl_s=ttl_s)
 
 
 def _fail(message: str, status: int) -> int:
@@ -215,7 +221,7 @@ def _run(
     try:
         service = devices.DeviceServiceActor.start(
             registry,
-            _ClonePublisher(tree),
+            ClientPublisher(tree),
             clock=SystemClock(),
             stats=Stats(),
             discover=discover,

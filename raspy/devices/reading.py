@@ -15,11 +15,33 @@ from raspy.devices.template import JsonValue
 
 DEVICE_TREE: Final = "/device/"  # a device's keys: /device/<fullname>/<field>
 VALUE_FIELD: Final = "value"
+# a device's config changed (over MDP: `config` with a value, or `reset`): its
+# service sets `/event/device/<fullname>/configured` to the wall time, for a minute
+# (an ephemeral key), so that whoever shows the config (the MQTT bridge's discovery,
+# a scenario) hears of it wherever the service runs
+CONFIGURED_TREE: Final = "/event/device/"
+CONFIGURED_FIELD: Final = "configured"
+CONFIGURED_TTL_S: Final = 60.0
 
 
 def value_key(fullname: str, field: str = VALUE_FIELD) -> str:
     """The Clone key of a device's field, `/device/<fullname>/<field>`."""
     return f"{DEVICE_TREE}{fullname}/{field}"
+
+
+def configured_key(fullname: str) -> str:
+    """The event key of a device's config change, `/event/device/<fullname>/configured`."""
+    return f"{CONFIGURED_TREE}{fullname}/{CONFIGURED_FIELD}"
+
+
+def configured_of_key(key: str) -> str | None:
+    """The full name of a device whose config-change event `key` is; else None."""
+    if not key.startswith(CONFIGURED_TREE):
+        return None
+    found = device_of_key(f"{DEVICE_TREE}{key[len(CONFIGURED_TREE) :]}")
+    if found is None or found[1] != CONFIGURED_FIELD:
+        return None
+    return found[0]
 
 
 def device_of_key(key: str) -> tuple[str, str] | None:

@@ -47,7 +47,9 @@ Actions (device: required, value: optional unless said):
                 "datasource": "GAUGE"|"COUNTER"|"DERIVE"|"ABSOLUTE"|null}, ...]}
     config      device -> {"device", "config"}; with a value (an object of the
                 fields to change) -> the new config, checked whole first; raspyd
-                stores it before it answers, and applies it again after a restart
+                stores it before it answers, and applies it again after a restart;
+                a change sets `/event/device/<fullname>/configured` (the wall
+                time, a 60 s ttl), as a `reset` that changes the config does
     log         device -> {"device", "log"}; value true|false sets it
     poll        device: read it now and publish -> {"device", "poll": "requested"}
     reset       device: clear its errors and return it (and its sub-devices) to the

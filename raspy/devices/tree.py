@@ -34,6 +34,17 @@ class Publisher(Protocol):
         ...
 
 
+class DevicePublisher(Publisher, Protocol):
+    """A device service's Publisher: its readings, and its events with a ttl (a
+    device's config changed): ClonePublisher in raspyd, raspy-poller's over its
+    Clone client."""
+
+    def set(self, key: bytes, body: bytes, *, ttl_s: float | None = None) -> None:
+        """Send one set; `ttl_s` makes the key ephemeral (docs/protocols.md §6.6).
+        ValueError for a key the Clone tree refuses."""
+        ...
+
+
 class TreeWriter:
     """Writes readings as Clone entries: only those that changed since the last
     write, and all four whenever the status changes (so a stale key heals).

@@ -8,6 +8,13 @@ while the broker is there; a (re)connect queues the whole mirror again, so a bro
 that lost its retained messages gets the latest values. On the first connection it
 also clears the retained messages an earlier run left that this one does not publish
 (raspy.mqtt.sweep).
+
+With discovery on it also announces the hub itself (raspy.mqtt.discovery), listens
+to Home Assistant's birth message (`online` on `<discovery_prefix>/status`: Home
+Assistant started, perhaps with a broker that lost what was retained) and then
+queues the whole mirror again as a reconnect does, at most once per
+REANNOUNCE_EVERY_S, and lists a devices service again when the tree says one of its
+devices was configured (`/event/device/<fullname>/configured`), wherever it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Final
 
-from raspy.devices.reading import device_of_key, value_key
+from raspy.devices.reading import configured_of_key, device_of_key, value_key
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
@@ -42,6 +49,11 @@ ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
 # word that is none gets no `…/result`: the bridge subscribes only to known actions)
 SERVICE_ACTIONS: Final = frozenset({"set", "commands"})
 READ_ACTIONS: Final = frozenset({"commands"})  # change nothing: every exposed device
+# Home Assistant's birth message: `online` on `<discovery_prefix>/status`; any MQTT
+# client may publish there, so the re-announce it asks for is rate-limited
+BIRTH_TOPIC_LEAF: Final = "status"
+BIRTH_PAYLOAD: Final = b"online"
+REANNOUNCE_EVERY_S: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,8 @@ class _Known:
     scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
     listing: set[str] = field(default_factory=set)  # services asked, not yet answered
     listed: set[str] = field(default_factory=set)
+    # configured while a `list` was in flight: its reply may predate the change
+    again: set[str] = field(default_factory=set)
 
 
 class BridgeCore:
@@ -111,16 +125,32 @@ class BridgeCore:
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
         self._seeded = False  # the tree as stored is in (the sweep waits for it)
+        self._seeding = False
         self._sweep = Sweep(
             settings.topics, settings.discovery, settle_s=settings.cleanup_after_s
         )
+        self.reannounced = 0  # birth messages answered (the link's statistics)
+        self._reannounced_at: float | None = None
+        self._reannounce_at: float | None = None  # one the rate limit held back
+        self.birth_topic: str | None = None
+        discovery = settings.discovery
+        if discovery is not None:
+            hub = discovery.hub_entry()  # this run's: the sweep leaves it
+            self._retain(hub.topic, hub.payload())
+            birth = f"{discovery.prefix}/{BIRTH_TOPIC_LEAF}"
+            if birth != settings.topics.availability:  # (a prefix of `<base>/<host>`)
+                self.birth_topic = birth
 
     # --- the tree -------------------------------------------------------------------
     def seed(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
         """The tree as stored at start (the subscription brings what is newer)."""
         outputs: list[Output] = []
-        for key, body in items:
-            outputs += self.key_changed(key, body, now)
+        self._seeding = True
+        try:
+            for key, body in items:
+                outputs += self.key_changed(key, body, now)
+        finally:
+            self._seeding = False
         self._seeded = True
         return outputs
 
@@ -147,6 +177,9 @@ class BridgeCore:
         scenario = scenario_of_key(key)
         if scenario is not None and scenario[1] == "state":
             outputs += self._scenario_key(scenario[0], body)
+        configured = configured_of_key(key)
+        if configured is not None and body and not self._seeding:
+            outputs += self._configured(configured, now)  # (at seed: listed anyway)
         return outputs
 
     def _retain(self, topic: str, body: bytes) -> None:
@@ -208,6 +241,20 @@ class BridgeCore:
         if name.count(".") != 1 or name in self._known.listing:
             return []
         return self._list(name, now)
+
+    def _configured(self, fullname: str, now: float) -> list[Output]:
+        """A device's config changed (a friendly name, a unit, ...): its service is
+        listed again, and _listed sends the configs that changed. One asked already
+        may have answered before the change: it is asked once more after."""
+        if self.settings.discovery is None or not self.settings.exposed(
+            value_key(fullname)
+        ):
+            return []
+        service = ".".join(fullname.split(".", 2)[:2])
+        if service in self._known.listing:
+            self._known.again.add(service)
+            return []
+        return self._list(service, now)
 
     def _list(self, service: str, now: float) -> list[Output]:
         self._known.listing.add(service)
@@ -335,13 +382,22 @@ class BridgeCore:
         if pending.target is None:
             service = pending.service[: -len(DEVICES_SUFFIX)]
             self._known.listing.discard(service)
+            outputs: list[Output]
             if status != 200:
-                return [Refused("list_failed", f"{pending.service}: {status}")]
-            return self._listed(service, reply)
+                outputs = [Refused("list_failed", f"{pending.service}: {status}")]
+            else:
+                outputs = self._listed(service, reply)
+            return outputs + self._list_again(service, now)
         result = payloads.result_payload(pending.action, status, reply)
         topic = self.topics.result_topic(pending.target)
         self.buffer.put(Message(topic, result, retain=False))
         return []
+
+    def _list_again(self, service: str, now: float) -> list[Output]:
+        if service not in self._known.again:
+            return []
+        self._known.again.discard(service)
+        return self._list(service, now)
 
     def tick(self, now: float) -> list[Output]:
         """Requests with no reply in time: a 504 on `…/result`; the sweep when due."""
@@ -351,17 +407,23 @@ class BridgeCore:
                 continue
             del self._pending[request_id]
             if pending.target is None:
-                self._known.listing.discard(pending.service[: -len(DEVICES_SUFFIX)])
+                service = pending.service[: -len(DEVICES_SUFFIX)]
+                self._known.listing.discard(service)
+                outputs += self._list_again(service, now)
                 continue
             outputs += self._answer(
                 pending.target, pending.action, 504, "timeout", pending.service
             )
+        if self._reannounce_at is not None and now >= self._reannounce_at:
+            self._reannounce(now)
         return outputs + self._swept(now)
 
     def next_deadline(self) -> float | None:
         deadlines = [p.expires_at for p in self._pending.values()]
         if self._sweep.collecting:
             deadlines.append(self._sweep.next_at)
+        if self._reannounce_at is not None:
+            deadlines.append(self._reannounce_at)
         return min(deadlines, default=None)
 
     # --- the sweep of an earlier run's retained messages -----------------------------
@@ -404,10 +466,44 @@ class BridgeCore:
         """The broker is (back): queue every retained message again (it may have
         lost them); what is already queued is newer and keeps its place. On the
         first connection: the sweep's subscriptions."""
-        for topic, body in self.mirror.items():
-            self.buffer.put_if_absent(Message(topic, body))
+        self._requeue()
         subscribe = self._sweep.start(now, self.settings.actions, self.mirror)
         return [] if subscribe is None else [subscribe]
+
+    def _requeue(self) -> None:
+        """Every retained message mirrored, queued again unless a newer one is:
+        the discovery configs first, then the states they name."""
+        discovery = self.settings.discovery
+        prefix = "" if discovery is None else f"{discovery.prefix}/"
+        configs = [t for t in self.mirror if prefix and t.startswith(prefix)]
+        for topic in [*configs, *self.mirror]:
+            self.buffer.put_if_absent(Message(topic, self.mirror[topic]))
+
+    def status_message(
+        self, topic: str, payload: bytes, retained: bool, now: float
+    ) -> bool:
+        """A message on Home Assistant's status topic (taken: True). `online` live:
+        Home Assistant (re)started, maybe with a broker that lost its retained
+        messages, and asks every device to announce itself again. A retained one is
+        the broker's replay when the bridge subscribes, right after it connected and
+        queued everything anyway (MQTT sets the flag only on such a replay, however
+        Home Assistant published it), so it is passed over, as is `offline`."""
+        if topic != self.birth_topic:
+            return False
+        if retained or payload != BIRTH_PAYLOAD:
+            return True
+        last = self._reannounced_at
+        if last is not None and now < last + REANNOUNCE_EVERY_S:
+            self._reannounce_at = last + REANNOUNCE_EVERY_S  # once, when allowed
+            return True
+        self._reannounce(now)
+        return True
+
+    def _reannounce(self, now: float) -> None:
+        self._reannounced_at = now
+        self._reannounce_at = None
+        self.reannounced += 1
+        self._requeue()
 
     def disconnected(self) -> None:
         self._sweep.lost()

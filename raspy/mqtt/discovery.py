@@ -7,6 +7,11 @@ dimmer a `light` with brightness (0..100, through `…/set`); a binary input a
 `binary_sensor` with the class its config names; a scenario a `button` that runs
 it. Every entry names the bridge's availability topic. An empty retained message at
 the same topic removes the entity.
+
+The bridge is a device of its own, the hub (`raspy <host>`): every device names it
+as `via_device` (the path Home Assistant reaches it by, wherever the device runs),
+the scenario buttons are its entities, and so is a connectivity `binary_sensor` on
+the availability topic, which keeps the hub in Home Assistant and shows it offline.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from raspy.mqtt.topics import RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
 UNIQUE_PREFIX: Final = "raspy."  # every unique id made here starts so
+HUB_MODEL: Final = "raspy hub"
+HUB_ENTITY: Final = "hub"  # the hub's entity: `raspy.<host>.hub` (no device has
+# a full name of two parts)
 DEVICE_COMPONENTS: Final = ("sensor", "binary_sensor", "switch", "light")
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 # Kinds (oid) whose values are numbers Home Assistant can chart
@@ -116,6 +124,20 @@ class Discovery:
         object_id = f"{_UNSAFE.sub('_', unique)}_{digest}"
         return f"{self.prefix}/{component}/{node_id}/{object_id}/config"
 
+    @property
+    def hub_id(self) -> str:
+        """The hub's device identifier, `raspy.<host>` (every `via_device`)."""
+        return f"{UNIQUE_PREFIX}{self.topics.host}"
+
+    def _hub_device(self) -> dict[str, JsonValue]:
+        return {
+            "identifiers": [self.hub_id],
+            "name": f"raspy {self.topics.host}",
+            "manufacturer": MANUFACTURER,
+            "model": HUB_MODEL,
+            "sw_version": self.sw_version,
+        }
+
     def _common(
         self, unique_id: str, device_name: str, model: str
     ) -> dict[str, JsonValue]:
@@ -132,9 +154,38 @@ class Discovery:
                 "manufacturer": MANUFACTURER,
                 "model": model,
                 "sw_version": self.sw_version,
+                "via_device": self.hub_id,
             },
-            "origin": {"name": MANUFACTURER, "sw_version": self.sw_version},
+            "origin": self._origin(),
         }
+
+    def _origin(self) -> dict[str, JsonValue]:
+        return {"name": MANUFACTURER, "sw_version": self.sw_version}
+
+    def hub_entry(self) -> Entry:
+        """The hub's connectivity: `online`/`offline` from the availability topic
+        itself, with no availability of its own (which would hide the offline)."""
+        unique_id = f"{self.hub_id}.{HUB_ENTITY}"
+        config: dict[str, JsonValue] = {
+            "unique_id": unique_id,
+            "name": "Connectivity",
+            "device_class": "connectivity",
+            "entity_category": "diagnostic",
+            "state_topic": self.topics.availability,
+            "payload_on": "online",
+            "payload_off": "offline",
+            "qos": self.qos,
+            "device": self._hub_device(),
+            "origin": self._origin(),
+        }
+        return Entry(self.topic("binary_sensor", unique_id), config)
+
+    def is_hub_config(self, unique_id: str, config: Mapping[str, JsonValue]) -> bool:
+        """Is this the hub entry of this hub (it names no availability topic)?"""
+        return (
+            unique_id == f"{self.hub_id}.{HUB_ENTITY}"
+            and config.get("state_topic") == self.topics.availability
+        )
 
     def device_topics(self, fullname: str) -> list[str]:
         """Every config topic a device could have had (whatever its kind was)."""
@@ -203,9 +254,12 @@ class Discovery:
         return Entry(self.topic(component, unique_id), config)
 
     def scenario_entry(self, name: str) -> Entry:
-        """A button that runs scenario `name` (`…/scenario/<name>/run`)."""
+        """A button that runs scenario `name` (`…/scenario/<name>/run`), an entity of
+        the hub's (a scenario runs there; it is no device of its own)."""
         unique_id = f"{UNIQUE_PREFIX}{self.topics.host}.scenario.{name}"
         config = self._common(unique_id, name, "scenario")
+        config["name"] = name
+        config["device"] = self._hub_device()
         config["command_topic"] = self.topics.scenario_topic(name, RUN)
         config["payload_press"] = "PRESS"
         return Entry(self.topic("button", unique_id), config)

@@ -101,8 +101,12 @@ class LinkCore:
     def message(
         self, topic: str, payload: bytes, retained: bool, now: float
     ) -> list[Action]:
-        """A message from the broker: the sweep's, a state echo, or a command."""
+        """A message from the broker: Home Assistant's status, the sweep's, a
+        state echo, or a command."""
         core = self.core
+        if core.status_message(topic, payload, retained, now):
+            self.busy = True  # the mirror may wait in the buffer again
+            return []
         if core.swept_message(topic, payload, retained):
             return []
         self.log.command()

@@ -108,4 +108,5 @@ def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:
         "inflight": session.inflight,
         "dropped": buffer.dropped,
         "tree_changes": feed.tree_changes,
+        "reannounced": feed.core.reannounced,  # Home Assistant's birth messages
     }

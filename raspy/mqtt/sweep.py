@@ -6,10 +6,10 @@ reading was stored, of a scenario deleted while raspyd was down, or the state to
 a key deleted while the bridge was off, would stay at the broker (and in Home
 Assistant) for ever. So on its first connection the bridge subscribes to its own
 retained topics (`filters`), keeps the topics the broker replays that are its own
-(`seen`; Home Assistant configs that name this hub's availability topic and whose
-topic is the one raspy makes of their unique id, state topics under
-`<base>/<host>/`), and once its own picture is in (BridgeCore decides when) clears
-each one it did not publish in this run. Time is passed in.
+(`seen`; Home Assistant configs that name this hub's availability topic, or the
+hub's own entry on it, and whose topic is the one raspy makes of their unique id,
+state topics under `<base>/<host>/`), and once its own picture is in (BridgeCore
+decides when) clears each one it did not publish in this run. Time is passed in.
 
 The filters never overlap the command subscriptions: MQTT 3.1.1 lets a broker deliver
 a message once per matching filter, and a command delivered twice would run twice.
@@ -169,7 +169,8 @@ class Sweep:
         unique = config.get("unique_id")
         if not isinstance(unique, str) or not unique.startswith(UNIQUE_PREFIX):
             return None
-        if config.get("availability_topic") != self.topics.availability:
+        own = config.get("availability_topic") == self.topics.availability
+        if not own and not discovery.is_hub_config(unique, config):
             return None  # another hub's (it names its own availability topic)
         if discovery.topic(component, unique) != topic:
             return None

@@ -17,6 +17,7 @@ from support.daemon import hostname, running_daemon
 from support.mosquitto import BASE, bridge_config, running_mosquitto, topic
 from support.wait import wait_until
 
+from raspy.client.mdp import Client
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.storage.store import Store
 
@@ -284,7 +285,11 @@ preload_dir = "{scenarios}"
 def _configs(watcher: Any) -> dict[str, dict[str, Any]]:
     with watcher._lock:
         latest = dict(watcher.latest)
-    return {t: json.loads(p) for t, p in latest.items() if p and t.startswith(PREFIX)}
+    return {
+        t: json.loads(p)
+        for t, p in latest.items()
+        if p and t.startswith(PREFIX) and t.endswith("/config")
+    }
 
 
 @pytest.mark.timeout(90)
@@ -294,6 +299,7 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
     """Issue 16: one retained config per device, with the documented fields, and
     a removed device's config removed (an empty retained message)."""
     host = hostname()
+    hub_id = f"raspy.{host}"
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     (scenarios / "porch-light.yaml").write_text(SCENARIO, encoding="utf-8")
@@ -305,19 +311,26 @@ def test_discovery_configs_follow_home_assistants_schema_field_by_field(
                 by_id = wait_until(
                     lambda: (
                         {c["unique_id"]: c for c in _configs(watcher).values()}
-                        if len(_configs(watcher)) >= 9
+                        if len(_configs(watcher)) >= 10
                         else None
                     ),
-                    what="nine discovery configs",
+                    what="ten discovery configs (the hub's too)",
                     timeout_s=20,
                 )
                 assert by_id is not None
                 for name, payload in _configs(watcher).items():
                     assert schema_problems(name, payload) == [], name
                 status = f"{BASE}/{host}/status"
+                hub = by_id.pop(f"raspy.{host}.hub")  # the hub: its state is status
+                assert (hub["state_topic"], hub["device_class"]) == (
+                    status,
+                    "connectivity",
+                )
                 for entry in by_id.values():
                     assert entry["availability_topic"] == status
                     assert entry["device"]["manufacturer"] == "raspy"
+                    via = entry["device"].get("via_device")
+                    assert via == (None if "scenario" in entry["unique_id"] else hub_id)
                 attic = by_id[f"raspy.{host}.fake.attic"]
                 assert attic["device_class"] == "temperature"
                 assert attic["unit_of_measurement"] == "°C"
@@ -532,5 +545,83 @@ def test_what_a_restart_leaves_out_loses_its_retained_messages(tmp_path: Path) -
                     assert fresh.get(stray) is None
                 finally:
                     fresh.close()
+        finally:
+            watcher.close()
+
+
+def _sent(watcher: Any, topic_name: str) -> int:
+    """How many messages came on `topic_name` (retained replays included)."""
+    with watcher._lock:
+        return sum(1 for m in watcher.messages if m.topic == topic_name)
+
+
+@pytest.mark.timeout(90)
+def test_a_rename_over_mdp_and_home_assistants_restart_reach_the_broker(
+    tmp_path: Path,
+) -> None:
+    """A friendly name set over MDP (`config`) is announced within seconds, not at
+    the next start (the device service's `/event/device/<fullname>/configured`);
+    Home Assistant's birth message (`online` on `homeassistant/status`) brings
+    every config again, the hub's too; and the hub is a device of its own."""
+    host = hostname()
+    lamp_id, relay_id, hub_id = (
+        f"raspy.{host}.fake.lamp",
+        f"raspy.{host}.gpio.relay",
+        f"raspy.{host}.hub",
+    )
+    with running_mosquitto(tmp_path / "mosquitto") as broker:
+        watcher = broker.watcher(f"{PREFIX}/#")
+        config = bridge_config(broker)
+        try:
+            with running_daemon(tmp_path / "data", config_text=config) as daemon:
+                ids = wait_until(
+                    lambda: (
+                        found
+                        if {lamp_id, relay_id, hub_id}
+                        <= set(found := _unique_ids(watcher))
+                        else None
+                    ),
+                    what="the lamp's, the relay's and the hub's configs",
+                    timeout_s=20,
+                )
+                assert ids is not None
+                lamp = _configs(watcher)[ids[lamp_id]]
+                assert lamp["device"]["via_device"] == f"raspy.{host}"
+                assert lamp["device"]["name"] == "lamp"
+                assert (
+                    _configs(watcher)[ids[hub_id]]["device"]["name"] == f"raspy {host}"
+                )
+                # renamed over MDP: Home Assistant hears of it at once
+                document = {
+                    "v": 1,
+                    "action": "config",
+                    "device": "lamp",
+                    "value": {"friendly_name": "Kitchen"},
+                }
+                with Client(daemon.endpoint, timeout_s=3, retries=2) as client:
+                    status, _ = client.request(
+                        f"{host}.fake.devices", json.dumps(document)
+                    )
+                assert status == b"200"
+                wait_until(
+                    lambda: (
+                        _configs(watcher)[ids[lamp_id]]["device"]["name"] == "Kitchen"
+                    ),
+                    what="the lamp's config with its new name",
+                    timeout_s=10,
+                )
+                # Home Assistant restarts: every config again (a retained `online`
+                # would be a replay, and is not sent here)
+                before = {u: _sent(watcher, t) for u, t in ids.items()}
+                watcher.publish(f"{PREFIX}/status", b"online")
+                wait_until(
+                    lambda: all(
+                        _sent(watcher, ids[u]) > before[u]
+                        for u in (lamp_id, relay_id, hub_id)
+                    ),
+                    what="every config again after the birth message",
+                    timeout_s=10,
+                )
+                assert _configs(watcher)[ids[lamp_id]]["device"]["name"] == "Kitchen"
         finally:
             watcher.close()

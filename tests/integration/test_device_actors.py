@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import zmq
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.device_services import (
@@ -25,14 +26,18 @@ from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
 from support.wait import wait_until
 
-from raspy.client.clone import CloneClient
+from raspy.actors.devices import DeviceServiceActor, HandleRequest
+from raspy.cli.poller import ClientPublisher
+from raspy.client.clone import Change, CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
-from raspy.devices.reading import Reading
+from raspy.devices.reading import CONFIGURED_TTL_S, Reading
 from raspy.devices.registries import fake_registry
 from raspy.devices.registry import Driver, Registry
 from raspy.devices.simulated import Cycle, SimulatedFactory, Wave
 from raspy.devices.template import DeviceConfig, JsonValue
+
+Context = zmq.Context[zmq.Socket[bytes]]
 
 
 def _fake(*configs: dict[str, Any]) -> Registry:
@@ -222,3 +227,79 @@ def test_a_new_poll_interval_from_the_config_action_reschedules_the_poller(
 
     wait_until(read_again, what="a read before the old interval of an hour")
     assert _value(tree, "testhost.fake.rtc") < START_WALL + 600.0
+
+
+def test_a_config_change_and_a_reset_publish_the_configured_event(
+    services: Services, zmq_context: Context
+) -> None:
+    """`config` with a value that changes the config, and a `reset` that undoes a
+    change, set `/event/device/<fullname>/configured` to the wall time with a ttl
+    (an ephemeral key: the MQTT bridge lists the service again on it); a read, a
+    change to the same values and a reset with nothing to undo set nothing."""
+    clock = FakeClock(wall=START_WALL)
+    events = CloneClient(services.server.endpoints, b"/event/", context=zmq_context)
+    seen: list[Change] = []
+    try:
+        events.wait_synced()
+        events.on_change(seen.append)
+        services.start(_fake({"name": "lamp", "oid": "switch"}), clock)
+        key = b"/event/device/testhost.fake.lamp/configured"
+
+        def ask(action: str, **more: JsonValue) -> None:
+            status, _ = _request(
+                services.edge, "testhost.fake.devices", action=action, **more
+            )
+            assert status == b"200"
+
+        ask("config", device="lamp")
+        ask("config", device="lamp", value={"info": ""})  # its value already
+        ask("reset", device="lamp")  # nothing stored to undo
+        clock.advance(1.0)
+        ask("config", device="lamp", value={"friendly_name": "Kitchen"})
+        clock.advance(5.0)
+        ask("reset", device="lamp")
+        wait_until(lambda: len(seen) >= 2, what="two events")
+        ttl = ("ttl", f"{CONFIGURED_TTL_S:.0f}")
+        assert [(c.key, c.body, ttl in c.props) for c in seen] == [
+            (key, b"1700000041.0", True),  # the rename (nothing before it)
+            (key, b"1700000046.0", True),  # the reset back to the file's name
+        ]
+    finally:
+        events.close()
+
+
+def test_raspy_pollers_service_sends_the_configured_event_through_its_clone_client(
+    services: Services, zmq_context: Context
+) -> None:
+    """On another board the service's publisher is its Clone client (of its own
+    subtree only): the event, outside it, still reaches the hub's tree, with its ttl."""
+    server = services.server
+    board = CloneClient(server.endpoints, b"/device/board2.fake.", context=zmq_context)
+    events = CloneClient(server.endpoints, b"/event/", context=zmq_context)
+    seen: list[Change] = []
+    clock = FakeClock(wall=START_WALL)
+    registry = fake_registry(
+        "board2",
+        DevicesConfig(fake_enabled=True, fake=({"name": "lamp", "oid": "switch"},)),
+    )
+    ref = DeviceServiceActor.start(
+        registry, ClientPublisher(board), clock=clock, stats=services.stats
+    )
+    try:
+        events.wait_synced()
+        events.on_change(seen.append)
+        body = {"v": 1, "action": "config", "device": "lamp",
+                "value": {"friendly_name": "Kitchen"}}  # fmt: skip
+        status, _ = ref.ask(HandleRequest((json.dumps(body).encode(),)), timeout=5)
+        assert status == b"200"
+        wait_until(lambda: seen, what="the event at the hub")
+        (change,) = seen
+        assert (change.key, change.body) == (
+            b"/event/device/board2.fake.lamp/configured",
+            b"1700000040.0",
+        )
+        assert ("ttl", "60") in change.props
+    finally:
+        ref.stop(block=True, timeout=10)
+        events.close()
+        board.close()

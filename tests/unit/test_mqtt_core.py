@@ -14,13 +14,14 @@ from raspy.devices.registry import Registry
 from raspy.devices.simulated import SimulatedFactory
 from raspy.mqtt.buffer import CoalescingBuffer, Message
 from raspy.mqtt.core import (
+    REANNOUNCE_EVERY_S,
     REQUEST_TIMEOUT_S,
     BridgeCore,
     BridgeSettings,
     Refused,
     SendRequest,
 )
-from raspy.mqtt.discovery import Discovery
+from raspy.mqtt.discovery import DeviceInfo, Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.topics import TopicMap
 
@@ -34,7 +35,7 @@ def make_core(
 ) -> BridgeCore:  # fmt: skip
     topics = TopicMap("raspy", "pi")
     allowed = GlobFilter([commandable])
-    return BridgeCore(
+    core = BridgeCore(
         BridgeSettings(
             topics=topics,
             exposed=GlobFilter(subtrees, rooted=True),
@@ -49,6 +50,8 @@ def make_core(
             max_buffered=max_buffered,
         )
     )
+    core.buffer.take(10)  # the hub's own entry, queued at once (tests of it below)
+    return core
 
 
 def drain(core: BridgeCore) -> list[Message]:
@@ -570,3 +573,196 @@ def test_a_read_only_switch_and_dimmer_carry_no_display_fields() -> None:
     assert "device_class" not in configs["lamp"]
     assert configs["hall"]["state_class"] == "measurement"
     assert "suggested_display_precision" not in configs["hall"]
+
+
+# --- Home Assistant's restart, a device configured, the hub --------------------------
+BIRTH = "homeassistant/status"
+HUB_ID = "raspy.pi"
+
+
+def _listed(core: BridgeCore, *devices: tuple[str, str, str]) -> dict[str, bytes]:
+    """The lamp's key brings a `list`; its reply (name, oid, friendly name) the
+    configs, drained: topic -> payload."""
+    (request,) = core.key_changed(LAMP, b"true", NOW)
+    assert isinstance(request, SendRequest)
+    items = [
+        {
+            "name": n,
+            "fullname": f"pi.fake.{n}",
+            "oid": o,
+            "config": {"friendly_name": f},
+        }
+        for n, o, f in devices
+    ]
+    body = json.dumps({"v": 1, "action": "list", "devices": items}).encode()
+    assert core.reply(request.request_id, [b"200", body], NOW) == []
+    return {m.topic: m.payload for m in drain(core)}
+
+
+def _config_of(messages: dict[str, bytes], unique_id: str) -> dict[str, object]:
+    for payload in messages.values():
+        config = json.loads(payload) if payload else None
+        if isinstance(config, dict) and config.get("unique_id") == unique_id:
+            return config
+    raise AssertionError(f"no config of {unique_id}")
+
+
+def test_home_assistants_birth_message_queues_every_config_and_state_again() -> None:
+    """Home Assistant restarted (its broker may have lost what was retained): every
+    discovery config goes again, the configs first, then every state."""
+    core = make_core()
+    configs = _listed(core, ("lamp", "switch", "Lamp"), ("hall", "dimmer", "Hall"))
+    assert core.birth_topic == BIRTH
+    assert core.status_message(BIRTH, b"online", False, NOW + 1)
+    again = drain(core)
+    hub = core.settings.discovery.hub_entry() if core.settings.discovery else None
+    assert hub is not None
+    assert {m.topic for m in again} == {*configs, hub.topic}
+    assert [m.topic.startswith("homeassistant/") for m in again] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert again[-1] == Message("raspy/pi/fake/lamp/value", b"true")
+    assert all(m.retain for m in again)
+    assert core.reannounced == 1
+
+
+def test_only_a_live_online_on_the_birth_topic_is_a_restart() -> None:
+    """`offline` (its last will), a retained `online` (the broker's replay when the
+    bridge subscribes, right after its own connect queued everything) and other
+    topics ask for nothing; the birth topic is never taken for a command."""
+    core = make_core()
+    _listed(core, ("lamp", "switch", "Lamp"))
+    assert core.status_message(BIRTH, b"offline", False, NOW)
+    assert core.status_message(BIRTH, b"online", True, NOW)
+    assert core.status_message(BIRTH, b"", False, NOW)
+    assert not core.status_message("raspy/pi/fake/lamp/set", b"online", False, NOW)
+    assert drain(core) == []
+    assert core.reannounced == 0
+    assert make_core(discovery=False).birth_topic is None
+
+
+def test_the_birth_message_is_rate_limited_to_one_reannounce_per_window() -> None:
+    """Any MQTT client may publish `online` there: within REANNOUNCE_EVERY_S of a
+    re-announce, more of them make one more, when the window ends."""
+    core = make_core()
+    _listed(core, ("lamp", "switch", "Lamp"))
+    assert core.status_message(BIRTH, b"online", False, NOW)
+    assert len(drain(core)) == 3  # hub, lamp config, lamp value
+    for delay in (0.5, 1.0, 2.0):
+        assert core.status_message(BIRTH, b"online", False, NOW + delay)
+    assert drain(core) == []
+    assert core.next_deadline() == NOW + REANNOUNCE_EVERY_S
+    assert core.tick(NOW + REANNOUNCE_EVERY_S - 0.1) == []
+    assert drain(core) == []
+    core.tick(NOW + REANNOUNCE_EVERY_S)
+    assert len(drain(core)) == 3
+    assert core.next_deadline() is None
+    assert core.reannounced == 2
+    core.tick(NOW + 60)
+    assert drain(core) == []
+
+
+def test_a_configured_device_is_listed_again_and_its_new_name_goes_out() -> None:
+    """`config` (or `reset`) over MDP sets `/event/device/<fullname>/configured`:
+    the bridge asks the service `list` again, and the renamed device's config goes
+    out with its new name (the rest is unchanged and not sent again)."""
+    core = make_core()
+    before = _listed(core, ("lamp", "switch", "Lamp"), ("hall", "dimmer", "Hall"))
+    event = "/event/device/pi.fake.lamp/configured"
+    (request,) = core.key_changed(event, b"1733222400.5", NOW + 1)
+    assert request == SendRequest(2, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    items = [
+        {"name": "lamp", "fullname": "pi.fake.lamp", "oid": "switch",
+         "config": {"friendly_name": "Kitchen"}},
+        {"name": "hall", "fullname": "pi.fake.hall", "oid": "dimmer",
+         "config": {"friendly_name": "Hall"}},
+    ]  # fmt: skip
+    body = json.dumps({"v": 1, "action": "list", "devices": items}).encode()
+    core.reply(2, [b"200", body], NOW + 1)
+    (renamed,) = drain(core)
+    assert renamed.topic in before
+    config = json.loads(renamed.payload)
+    assert (config["unique_id"], config["device"]["name"]) == (
+        "raspy.pi.fake.lamp",
+        "Kitchen",
+    )
+    # the key's expiry (a delete) asks nothing
+    assert core.key_changed(event, b"", NOW + 61) == []
+
+
+def test_a_device_configured_while_its_list_is_in_flight_is_listed_once_more() -> None:
+    """The reply to a `list` asked before the change may hold the old config."""
+    core = make_core()
+    assert len(core.key_changed(LAMP, b"true", NOW)) == 1  # list 1, in flight
+    event = "/event/device/pi.fake.lamp/configured"
+    assert core.key_changed(event, b"1.0", NOW) == []
+    assert core.key_changed(event, b"2.0", NOW) == []
+    assert core.reply(1, _list_reply(("lamp", "switch")), NOW) == [
+        SendRequest(2, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    ]
+    assert core.reply(2, _list_reply(("lamp", "switch")), NOW) == []
+
+
+def test_configured_events_in_the_stored_tree_ask_nothing_at_seed() -> None:
+    """At start the services are listed when they come up anyway; the events still
+    in the tree (a minute's ttl, a full one again after a restart) are old news.
+    Without discovery, or for a device not exposed, the event asks nothing."""
+    core = make_core()
+    assert core.seed([("/event/device/pi.fake.lamp/configured", b"1.0")], NOW) == []
+    plain = make_core(discovery=False)
+    assert plain.key_changed("/event/device/pi.fake.lamp/configured", b"1", NOW) == []
+    hidden = make_core(subtrees=("/device/pi.gpio.*",))
+    assert hidden.key_changed("/event/device/pi.fake.lamp/configured", b"1", NOW) == []
+    assert core.key_changed("/event/device/lamp/configured", b"1", NOW) == []
+
+
+def test_the_hub_is_a_device_with_a_connectivity_entity_and_every_device_its_via() -> (
+    None
+):
+    """One hub device per bridge: a connectivity binary_sensor on the availability
+    topic (no availability of its own, so it can show offline), `via_device` of
+    every device, and the scenario buttons are its entities."""
+    core = make_core()
+    discovery = core.settings.discovery
+    assert discovery is not None
+    hub = discovery.hub_entry()
+    assert hub.topic.startswith("homeassistant/binary_sensor/pi/")
+    assert core.mirror[hub.topic] == hub.payload()  # this run's: the sweep keeps it
+    config = json.loads(hub.payload())
+    assert config["device_class"] == "connectivity"
+    assert (config["state_topic"], config["payload_on"], config["payload_off"]) == (
+        "raspy/pi/status",
+        "online",
+        "offline",
+    )
+    assert "availability_topic" not in config
+    assert config["device"]["identifiers"] == [HUB_ID]
+    assert (config["device"]["name"], config["device"]["model"]) == (
+        "raspy pi",
+        "raspy hub",
+    )
+    assert config["device"]["sw_version"] == "0.1.0"
+    configs = _listed(core, ("lamp", "switch", "Lamp"))
+    lamp = _config_of(configs, "raspy.pi.fake.lamp")
+    device = lamp["device"]
+    assert isinstance(device, dict)
+    assert device["via_device"] == HUB_ID
+    assert device["identifiers"] == ["raspy.pi.fake.lamp"]
+    # a device of another board comes through this hub too
+    remote = discovery.device_entry(
+        DeviceInfo("board2.onewire.attic", "sensor", "x", "")
+    )
+    assert remote is not None
+    remote_device = remote.config["device"]
+    assert isinstance(remote_device, dict)
+    assert remote_device["via_device"] == HUB_ID
+    core.key_changed("/scenario/frost/state", b'"idle"', NOW)
+    (button,) = drain(core)
+    button_config = json.loads(button.payload)
+    assert button_config["device"]["identifiers"] == [HUB_ID]
+    assert "via_device" not in button_config["device"]
+    assert button_config["name"] == "frost"
+    assert button_config["availability_topic"] == "raspy/pi/status"

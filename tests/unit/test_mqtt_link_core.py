@@ -8,6 +8,7 @@ from raspy.backoff import BackoffPolicy
 from raspy.config import MqttConfig
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import BridgeCore, BridgeSettings, SendRequest
+from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.events import TreeChanged
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.link_core import LinkCore
@@ -19,14 +20,23 @@ NOW = 100.0
 WINDOW = 5
 
 
-def make_link(stats: Stats | None = None) -> LinkCore:
+def make_link(stats: Stats | None = None, *, discovery: bool = False) -> LinkCore:
+    topics = TopicMap("raspy", "pi")
     core = BridgeCore(
         BridgeSettings(
-            topics=TopicMap("raspy", "pi"),
+            topics=topics,
             exposed=GlobFilter(["/device/*", "/scenario/*"], rooted=True),
             commandable=GlobFilter(["*"]),
             actions=frozenset({"set", "state"}),
-            discovery=None,
+            discovery=Discovery(
+                "homeassistant",
+                topics,
+                qos=1,
+                sw_version="0",
+                commandable=GlobFilter(["*"]),
+            )
+            if discovery
+            else None,
             scenario_buttons=True,
             max_buffered=100,
         )
@@ -101,3 +111,22 @@ def test_outputs_are_sorted_into_actions_and_reports() -> None:
     assert stats.get("mqtt.refused.retained_command") == 1
     assert (link.busy, stats.get("mqtt.commands")) == (True, 2)
     assert link.next_deadline(NOW + 3) == NOW + 3  # busy: the next poll is now
+
+
+def test_home_assistants_birth_message_is_no_command_and_resends_the_mirror() -> None:
+    """`online` on `homeassistant/status`: taken by the core (never refused as a
+    command), and what it queued again goes out at the next turn."""
+    stats = Stats()
+    link = make_link(stats, discovery=True)
+    link.event(TreeChanged("/device/pi.fake.lamp/value", b"true"), NOW)
+    up(link)
+    for _ in range(WINDOW):
+        link.acknowledged()
+    first = link.take(NOW)
+    assert value("lamp", b"true") in first
+    link.busy = False
+    assert link.message("homeassistant/status", b"online", False, NOW + 1) == []
+    assert link.busy
+    assert stats.get("mqtt.commands") == 0
+    assert link.take(NOW + 1) == first  # the hub's config, then the lamp's value
+    assert link.stats()["reannounced"] == 1

@@ -135,6 +135,7 @@ def test_each_event_goes_to_the_core_and_only_tree_changes_are_counted() -> None
         "inflight": 0,
         "dropped": 0,
         "tree_changes": 1,
+        "reannounced": 0,
     }
 
 

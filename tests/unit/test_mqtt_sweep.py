@@ -335,3 +335,18 @@ def test_a_ghost_scenario_state_is_swept_though_a_command_filter_brings_it() -> 
     core.buffer.take(10_000)
     assert core.tick(NOW + SETTLE)[-1] == Swept(1, 2, 0)
     assert cleared(core) == {"raspy/pi/scenario/gone/state"}
+
+
+def test_the_hubs_own_entry_is_this_runs_and_old_configs_still_go() -> None:
+    """The hub's config names no availability topic (its state is that topic): it
+    is still known as this hub's, and this run's, so kept; a ghost device's goes."""
+    core = make_core()
+    core.seed([], NOW)
+    hub = discovery_of(core).hub_entry()
+    ghost = device_config(core, "pi.fake.gone")
+    connect(core)
+    core.buffer.take(10_000)
+    replay(core, Message(hub.topic, hub.payload()), ghost)
+    assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=1, collected=2, overflow=0)
+    assert cleared(core) == {ghost.topic}
+    assert core.mirror[hub.topic] == hub.payload()
