@@ -8,6 +8,7 @@ from typing import Any, Final
 import pykka
 
 from raspy import ticker
+from raspy.cores.clone import Guarded
 from raspy.protocol import mdp
 
 Tick = ticker.Tick
@@ -130,6 +131,15 @@ class GetUnstored:
     the store may not hold yet (storage.scenario_store.live_tree lays them over it)."""
 
     prefix: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SetIfUnchanged:
+    """Ask the Clone server to apply each group's sets only if the keys it expects
+    are still at the sequence numbers read (compare-and-set, on its I/O thread);
+    the answer: the indexes of the groups skipped."""
+
+    groups: tuple[Guarded, ...]
 
 
 @dataclass(frozen=True, slots=True)

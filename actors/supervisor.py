@@ -232,7 +232,7 @@ def _start_devices(rt: Runtime) -> None:
 
         start_mqtt(rt)  # before the devices: it hears their first readings
     tree = functools.partial(read_tree, clone_ref, rt.store)
-    for name, start in hardware.start_devices(rt, publisher, tree):
+    for name, start in hardware.start_devices(rt, publisher, tree, clone_ref):
         rt.add_child(name, start)
     start_core(rt)  # after the devices; a new Clone server means a new core
     start_history_child(rt)  # [history]: the value recorder, idem

@@ -167,13 +167,20 @@ def live_tree(
     server's GetUnstored; the higher sequence of a key wins and a deletion among
     them hides the key), in key order. Ask for `unstored` before this reads the
     store: a record written since is then at least as new."""
+    return [(key, body) for key, _, body in live_records(store, prefix, unstored)]
+
+
+def live_records(
+    store: Store, prefix: str, unstored: Iterable[Update]
+) -> list[tuple[str, int, bytes]]:
+    """live_tree with each key's sequence number: (key, seq, body)."""
     newest = {key: (r.seq, r.body) for key, r in _kv_records(store, prefix)}
     for update in unstored:
         known = newest.get(update.key)
         if known is None or update.seq > known[0]:
             newest[update.key] = (update.seq, update.body)
     return [
-        (key.decode("utf-8", "replace"), body)
-        for key, (_, body) in sorted(newest.items())
+        (key.decode("utf-8", "replace"), seq, body)
+        for key, (seq, body) in sorted(newest.items())
         if body
     ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 import zmq
 
-from raspy.actors.clone.records import load_state, store_ops
+from raspy.actors.clone.records import kv_essentials, load_state, store_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
 from raspy.errors import StoreError
@@ -164,6 +164,33 @@ class CommitPipeline:
     def overlay(self, subtree: bytes) -> list[core_mod.Update]:
         """Published coalesced updates not yet stored, for snapshots (key order)."""
         return self.buffer.overlay(subtree)
+
+    def current_seq(self, key: bytes) -> int:
+        """The sequence number of the latest update accepted for `key`: what was
+        accepted this turn, then what is being stored, then what is published but
+        not yet stored, then the store. 0: none, or a deletion; -1: the store could
+        not say (a damaged record, a failed read), which no expectation matches."""
+        for update in self._unsettled():
+            if update.key == key:
+                return 0 if update.is_delete else update.seq
+        shown = self.buffer.shown(key)
+        if shown is not None:
+            return 0 if shown.is_delete else shown.seq
+        try:
+            value = self._store.get(Table.KV, key)
+            return 0 if value is None else kv_essentials(value)[0]
+        except StoreError:
+            return -1
+
+    def _unsettled(self) -> Iterator[core_mod.Update]:
+        """Accepted updates not released yet, newest first (a failed batch's
+        durable ones left out: they are lost)."""
+        for update, _ in reversed(self._accepted):
+            yield update
+        for batch in reversed(self._batches):
+            for update, coalesced in reversed(batch.entries):
+                if batch.error is None or coalesced:
+                    yield update
 
     def next_flush(self) -> float | None:
         """When tick() has coalesced values to write (the loop's clock); None: no

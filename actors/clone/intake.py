@@ -86,6 +86,17 @@ class CloneIntake:
 
         return on_readable
 
+    def guarded(self, groups: Sequence[core_mod.Guarded]) -> list[int]:
+        """Compare-and-set groups (msgs.SetIfUnchanged), decided here on the I/O
+        thread, so nothing comes between the check and the write; the indexes of
+        the groups skipped because a key they expect changed."""
+        commits = self._commits
+        keys = {key for group in groups for key, _ in group.expect}
+        current = {key: commits.current_seq(key) for key in keys}
+        outputs = self._core.on_guarded(groups, current, self._clock.monotonic())
+        self.apply(outputs, "local")
+        return [out.index for out in outputs if isinstance(out, core_mod.Skipped)]
+
     def expire(self, now: float) -> None:
         """Ephemeral keys whose time is up: the core's deletions carried out."""
         deadline = self._core.next_deadline()
@@ -111,6 +122,8 @@ class CloneIntake:
             elif isinstance(out, core_mod.SnapshotRequested):
                 if not self._snapshots.request(routing_id, out.subtree):
                     self._rejected(peer, _QUEUE_FULL)
+            elif isinstance(out, core_mod.Skipped):
+                self._stats.incr("clone.guarded_skipped")
             else:
                 self._rejected(peer, out)
 

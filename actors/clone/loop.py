@@ -125,6 +125,8 @@ class CloneLoop:
                 self._parts.subscribers.remove(ref)
             case msgs.GetUnstored(prefix=prefix):
                 return self._commits.overlay(prefix)
+            case msgs.SetIfUnchanged(groups=groups):
+                return self._parts.intake.guarded(groups)
             case msgs.GetStats():
                 return self._parts.stats()
             case msgs.Tick():

@@ -4,6 +4,7 @@ and answers control asks; publishing in-process goes through ClonePublisher.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -16,10 +17,10 @@ from raspy.actors.clone.loop import STOP_FLUSH_S, CloneLoop
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
-from raspy.cores.clone import Update
+from raspy.cores.clone import Guarded, Update
 from raspy.protocol import clone
 from raspy.stats import Stats
-from raspy.storage.scenario_store import live_tree
+from raspy.storage.scenario_store import live_records, live_tree
 from raspy.storage.store import Store
 from raspy.transport.sockets import CurveKeys
 
@@ -29,7 +30,9 @@ __all__ = [
     "CloneLoop",
     "ClonePublisher",
     "CloneServerActor",
+    "read_records",
     "read_tree",
+    "set_if_unchanged",
     "start_clone_server",
 ]
 
@@ -94,6 +97,7 @@ class CloneServerActor(pykka.ThreadingActor):
                 | msgs.CloneUnsubscribe()
                 | msgs.GetStats()
                 | msgs.GetUnstored()
+                | msgs.SetIfUnchanged()
             ):
                 return self._loop.runner.call(message).result(timeout=5)
             case msgs.Tick():
@@ -112,17 +116,41 @@ def read_tree(
     """The live tree under `prefix` (key order), for a part that reads it once at
     start: the store alone lacks the coalesced values of the last interval (a device
     that came and went within it). Without the server, the store as it is."""
-    unstored: list[Update] = []
-    if clone_ref is not None:
-        try:
-            answer = clone_ref.ask(
-                msgs.GetUnstored(prefix.encode("utf-8")), timeout=_ASK_TIMEOUT_S
-            )
-            assert isinstance(answer, list)  # CommitPipeline.overlay's
-            unstored = answer
-        except (pykka.ActorDeadError, TimeoutError) as exc:
-            log.warning("clone_unstored_unknown", prefix=prefix, reason=repr(exc))
-    return live_tree(store, prefix, unstored)
+    return live_tree(store, prefix, _unstored(clone_ref, prefix))
+
+
+def read_records(
+    clone_ref: pykka.ActorRef[Any] | None, store: Store, prefix: str
+) -> list[tuple[str, int, bytes]]:
+    """read_tree with each key's sequence number, (key, seq, body): what a
+    set_if_unchanged expects."""
+    return live_records(store, prefix, _unstored(clone_ref, prefix))
+
+
+def _unstored(clone_ref: pykka.ActorRef[Any] | None, prefix: str) -> list[Update]:
+    if clone_ref is None:
+        return []
+    try:
+        answer = clone_ref.ask(
+            msgs.GetUnstored(prefix.encode("utf-8")), timeout=_ASK_TIMEOUT_S
+        )
+    except (pykka.ActorDeadError, TimeoutError) as exc:
+        log.warning("clone_unstored_unknown", prefix=prefix, reason=repr(exc))
+        return []
+    assert isinstance(answer, list)  # CommitPipeline.overlay's
+    return answer
+
+
+def set_if_unchanged(
+    clone_ref: pykka.ActorRef[Any], groups: Sequence[Guarded]
+) -> list[int]:
+    """Apply each group's sets only while the keys it expects are still at the
+    sequence numbers given (read_records'); decided on the Clone I/O thread, so no
+    update comes between the check and the write. The indexes of the groups
+    skipped; pykka.ActorDeadError or TimeoutError when the server did not answer."""
+    answer = clone_ref.ask(msgs.SetIfUnchanged(tuple(groups)), timeout=_ASK_TIMEOUT_S)
+    assert isinstance(answer, list)  # CloneIntake.guarded's
+    return answer
 
 
 def start_clone_server(

@@ -5,6 +5,7 @@ and the clock health publisher. Their registers come from raspy.devices.registri
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 import structlog
 
+from raspy.actors.clone.server import read_records, set_if_unchanged
 from raspy.actors.devices import DeviceServiceActor, MdpLink
 from raspy.actors.devices.offline import OfflineMarkerActor
 from raspy.devices import gpio_pins
@@ -96,14 +98,18 @@ def gpio_start(
 
 
 def start_devices(
-    runtime: Runtime, publisher: ClonePublisher, read_tree: ReadTree
+    runtime: Runtime,
+    publisher: ClonePublisher,
+    read_tree: ReadTree,
+    clone_ref: pykka.ActorRef[Any],
 ) -> list[tuple[str, Callable[[], pykka.ActorRef[Any]]]]:
     """Child specs of the enabled device services, for Runtime.add_child().
 
     The device configs are checked here, once (ConfigError); every start() builds a
     fresh register, so a restarted service begins from the config again. Each reads
     its subtree of the live tree at start (`read_tree`): the readings of devices gone
-    are deleted, simulated outputs take their value again.
+    are deleted, simulated outputs take their value again. The offline marker
+    reads and writes through the Clone server (`clone_ref`) itself.
     """
     config = runtime.config.devices
     # outputs a gpio service kept for its successor, when a reload leaves none
@@ -162,7 +168,7 @@ def start_devices(
     hosted += [GPIO] if config.gpio_enabled else []
     _forget_turned_off(runtime.hostname, hosted, publisher, read_tree)
     if config.offline_after_s > 0:
-        start_marker = offline_start(runtime, publisher, read_tree, hosted)
+        start_marker = offline_start(runtime, clone_ref, hosted)
         specs.append(("devices.offline", start_marker))
     return specs
 
@@ -205,18 +211,20 @@ def release_abandoned(reason: str) -> None:
 
 
 def offline_start(
-    runtime: Runtime, publisher: Publisher, read_tree: ReadTree, hosted: list[str]
+    runtime: Runtime, clone_ref: pykka.ActorRef[Any], hosted: list[str]
 ) -> Callable[[], pykka.ActorRef[Any]]:
-    """The marker of remote readings gone stale (actors/devices/offline.py); the
-    services this hub hosts (`hosted`, their <svc>) are never marked."""
+    """The marker of remote readings gone stale (actors/devices/offline.py): it reads
+    the tree with its sequence numbers and writes each mark as a compare-and-set,
+    both through the Clone server; the services this hub hosts (`hosted`, their
+    <svc>) are never marked."""
     names = [f"{runtime.hostname}.{svc}.devices" for svc in hosted]
     grace_s = runtime.config.devices.offline_after_s
 
     def start() -> pykka.ActorRef[Any]:
         return OfflineMarkerActor.start(
             OfflineWatch(grace_s, names),
-            publisher,
-            read_tree,
+            functools.partial(read_records, clone_ref, runtime.store),
+            functools.partial(set_if_unchanged, clone_ref),
             runtime.edge,
             clock=runtime.clock,
             stats=runtime.stats,

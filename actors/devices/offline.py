@@ -9,11 +9,17 @@ in the tree as `offline` (raspy.devices.offline decides what and when). A poller
 that comes back sends its readings again and heals them. At start the services
 with readings in the tree but no worker are waited for too (a board that died while
 the hub was down). It reads the tree only then and once per outage: no polling.
+
+Between that read and the write, the board may be retired (its keys deleted) or be
+back (its first readings in): so each device's mark is a compare-and-set that the
+Clone server decides on its own thread, against the sequence numbers read, and a
+device written since is left as it is (counted and logged as skipped).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import pykka
@@ -21,15 +27,23 @@ import structlog
 
 from raspy.actors import messages as msgs
 from raspy.clock import Clock
+from raspy.cores.clone import Guarded
 from raspy.devices import offline
 from raspy.devices.reading import DEVICE_TREE
-from raspy.devices.tree import Publisher, ReadTree
 from raspy.stats import Stats
 from raspy.ticker import DeadlineTicker
 
 log = structlog.get_logger(component="devices")
 
 _ASK_TIMEOUT_S: Final = 5.0
+
+ReadRecords = Callable[[str], Iterable[tuple[str, int, bytes]]]
+"""The tree under a prefix with each key's sequence number, (key, seq, body):
+raspy.actors.clone.server.read_records in raspyd."""
+
+SetIfUnchanged = Callable[[Sequence[Guarded]], list[int]]
+"""Compare-and-set groups on the Clone server; the indexes of those skipped:
+raspy.actors.clone.server.set_if_unchanged in raspyd."""
 
 
 class OfflineMarkerActor(pykka.ThreadingActor):
@@ -38,8 +52,8 @@ class OfflineMarkerActor(pykka.ThreadingActor):
     def __init__(
         self,
         watch: offline.OfflineWatch,
-        publisher: Publisher,
-        read_tree: ReadTree,
+        read_records: ReadRecords,
+        set_if_unchanged: SetIfUnchanged,
         edge: pykka.ActorRef[Any],
         *,
         clock: Clock,
@@ -47,15 +61,15 @@ class OfflineMarkerActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._watch = watch
-        self._publisher = publisher
-        self._read_tree = read_tree
+        self._read = read_records
+        self._write = set_if_unchanged
         self._edge = edge
         self._clock = clock
         self._stats = stats
         self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-offline")
 
     def on_start(self) -> None:
-        keys = (key for key, _ in self._read_tree(DEVICE_TREE))
+        keys = (key for key, _, _ in self._read(DEVICE_TREE))
         self._watch.found(offline.services_in(keys), self._clock.monotonic())
         # after the tree: the services live now are told at once and cancel the wait
         self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
@@ -87,18 +101,44 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         return None
 
     def _mark(self, service: str) -> None:
-        tree = self._read_tree(offline.subtree_of(service))
-        marked, entries = offline.offline_entries(tree, self._clock.wall())
-        if not marked:
+        records = self._read(offline.subtree_of(service))
+        marks = offline.offline_marks(records, self._clock.wall())
+        if not marks:  # retired within the grace, or all offline already
+            log.info("device_service_offline_nothing_to_mark", service=service)
             return
-        refused = self._publisher.set_many(
-            [(key.encode("utf-8"), body) for key, body in entries.items()]
-        )
-        self._stats.incr("devices.offline_marked", len(marked))
-        log.warning(
-            "device_service_offline",
-            service=service,
-            after_s=self._watch.grace_s,
-            devices=marked,
-            refused=len(refused),
-        )
+        groups = [
+            Guarded(
+                tuple((key.encode("utf-8"), seq) for key, seq in mark.expect),
+                tuple(
+                    (key.encode("utf-8"), body) for key, body in mark.entries.items()
+                ),
+            )
+            for mark in marks
+        ]
+        try:
+            skipped = set(self._write(groups))
+        except (pykka.ActorDeadError, TimeoutError, RuntimeError) as exc:
+            # the Clone server is gone or stuck: the supervisor starts the device
+            # parts again with it, and this marker waits out the grace again
+            log.error("device_service_not_marked", service=service, reason=repr(exc))
+            return
+        marked = [m.fullname for i, m in enumerate(marks) if i not in skipped]
+        changed = [m.fullname for i, m in enumerate(marks) if i in skipped]
+        if marked:
+            self._stats.incr("devices.offline_marked", len(marked))
+            log.warning(
+                "device_service_offline",
+                service=service,
+                after_s=self._watch.grace_s,
+                devices=marked,
+                skipped=len(changed),
+            )
+        if changed:
+            # retired (its keys deleted) or back (fresh readings) since the read
+            self._stats.incr("devices.offline_skipped", len(changed))
+            log.info(
+                "device_offline_mark_skipped",
+                service=service,
+                count=len(changed),
+                devices=changed,
+            )

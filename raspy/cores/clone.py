@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,7 +83,28 @@ class SnapshotRequested:
     subtree: bytes
 
 
-CloneOutput = Accept | Rejected | SnapshotRequested
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """In-process plain sets applied only while each key of `expect` still holds
+    the update it was read at: its sequence number, 0 for a key absent or deleted.
+
+    A sequence number, not a value: a writer that sends the same bytes again (a
+    board back with a status `ok` it had before) has written all the same.
+    """
+
+    expect: tuple[tuple[bytes, int], ...]
+    entries: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Group `index` of an on_guarded call was left out: `key` changed since."""
+
+    index: int
+    key: bytes
+
+
+CloneOutput = Accept | Rejected | SnapshotRequested | Skipped
 
 
 class CloneCore:
@@ -170,9 +191,44 @@ class CloneCore:
         Under a coalesced prefix they are coalesced: no client waits for them, and the
         next poll replaces them anyway (issue 17). Everything else is durable.
         """
+        return self._plain_sets(entries, now, self._coalesced_prefixes)
+
+    def on_guarded(
+        self, groups: Sequence[Guarded], current: Mapping[bytes, int], now: float
+    ) -> list[CloneOutput]:
+        """Compare-and-set: each group's sets, if every key it expects is still at
+        the sequence number it gives; otherwise Skipped, and nothing of it is set.
+
+        `current`: the sequence number of each expected key's latest update, as the
+        shell knows it (missing, or a deletion: 0). Groups are decided in order, the
+        sets of an earlier one counting for a later one. What is set is durable, not
+        coalesced: a rare write that something else was careful not to overwrite.
+        """
+        seqs = dict(current)
+        out: list[CloneOutput] = []
+        for index, group in enumerate(groups):
+            changed = next(
+                (key for key, seq in group.expect if seqs.get(key, 0) != seq), None
+            )
+            if changed is not None:
+                out.append(Skipped(index, changed))
+                continue
+            applied = self._plain_sets(group.entries, now, ())
+            for accepted in applied:
+                if isinstance(accepted, Accept):
+                    update = accepted.update
+                    seqs[update.key] = 0 if update.is_delete else update.seq
+            out.extend(applied)
+        return out
+
+    def _plain_sets(
+        self,
+        entries: Iterable[tuple[bytes, bytes]],
+        now: float,
+        coalesced_prefixes: tuple[bytes, ...],
+    ) -> list[CloneOutput]:
         out: list[CloneOutput] = []
         max_key_bytes = self._max_key_bytes
-        prefixes = self._coalesced_prefixes
         for key, body in entries:
             try:
                 clone.check_path_key(key, max_key_bytes)
@@ -187,7 +243,7 @@ class CloneCore:
                     ttl_s=None,
                     uuid=b"",
                     now=now,
-                    coalesced=key.startswith(prefixes),
+                    coalesced=key.startswith(coalesced_prefixes),
                 )
             )
         return out

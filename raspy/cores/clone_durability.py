@@ -98,6 +98,11 @@ class CoalescingBuffer:
             if shown is not None and shown.seq <= update.seq:
                 del self._published[update.key]
 
+    def shown(self, key: bytes) -> Update | None:
+        """The coalesced update of `key` subscribers were told and the store may
+        not have yet (newer than the store's record), or None."""
+        return self._published.get(key)
+
     def overlay(self, subtree: bytes) -> list[Update]:
         """The published coalesced updates under `subtree`, in key order."""
         return sorted(

@@ -5,14 +5,17 @@ hub's tree; when it stops for good its last "ok" readings would look fresh for e
 The hub's broker says when a service loses its last worker; after `grace_s` without
 one, each of its devices found in the tree is written `offline` (value null), once
 per outage: the write budget of an SD card counts. The poller heals them itself
-when it is back (it sends every reading again). Services the hub hosts itself are
-never marked. No clock here: `now` (monotonic s) comes in.
+when it is back (it sends every reading again). Each device's mark expects the
+keys as they were read, so a board retired or back before it lands keeps what it
+did. Services the hub hosts itself are never marked. No clock here: `now`
+(monotonic s) comes in.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from raspy.devices.reading import Reading, Status, device_of_key, tree_entries
 from raspy.devices.registry import devices_service_of
@@ -84,31 +87,45 @@ def services_in(keys: Iterable[str]) -> set[str]:
     return found
 
 
-def offline_entries(
-    tree: Iterable[tuple[str, bytes]], wall_ts: float
-) -> tuple[list[str], dict[str, bytes]]:
-    """The devices among a service's keys that are not offline yet, and the four
-    keys of each written as an offline reading (value null, the unit kept, the time
-    it was marked): as any status change is written, so a stale key heals too."""
+@dataclass(frozen=True, slots=True)
+class OfflineMark:
+    """A device's offline reading (its four keys in `entries`), to be written only
+    while every key of it that was read is still at the sequence number it was
+    read at (`expect`): a board retired, or back, in the meantime wins."""
+
+    fullname: str
+    expect: tuple[tuple[str, int], ...]
+    entries: dict[str, bytes]
+
+
+def offline_marks(
+    records: Iterable[tuple[str, int, bytes]], wall_ts: float
+) -> list[OfflineMark]:
+    """The devices among a service's records (key, seq, body) that are not offline
+    yet, each with its four keys written as an offline reading (value null, the
+    unit kept, the time it was marked): as any status change is written, so a stale
+    key heals too. Sorted by device."""
     units: dict[str, str] = {}
     statuses: dict[str, bytes] = {}
-    for key, body in tree:
+    seen: dict[str, list[tuple[str, int]]] = {}
+    for key, seq, body in records:
         device = device_of_key(key)
         if device is None:
             continue
         fullname, field = device
         units.setdefault(fullname, "")
+        seen.setdefault(fullname, []).append((key, seq))
         if field == "unit":
             units[fullname] = _text(body)
         elif field == "status":
             statuses[fullname] = body
     offline = json.dumps(Status.OFFLINE.value).encode()
-    marked = sorted(name for name in units if statuses.get(name) != offline)
-    entries: dict[str, bytes] = {}
-    for fullname in marked:
+    marks: list[OfflineMark] = []
+    for fullname in sorted(name for name in units if statuses.get(name) != offline):
         reading = Reading(None, units[fullname], Status.OFFLINE, wall_ts)
-        entries.update(tree_entries(fullname, reading))
-    return marked, entries
+        entries = tree_entries(fullname, reading)
+        marks.append(OfflineMark(fullname, tuple(seen[fullname]), entries))
+    return marks
 
 
 def _text(body: bytes) -> str:

@@ -157,3 +157,61 @@ def test_a_full_subscriber_makes_the_loop_turn_again_soon(parts: CloneParts) -> 
     parts.pacing.on_turn(100.0)
     idle = parts.next_deadline(7.0, 100.0, xpub_waiting=False)
     assert 7.0 < parts.next_deadline(7.0, 100.0, xpub_waiting=True) < idle
+
+
+def _released(parts: CloneParts, count: int = 1) -> list[core_mod.Update]:
+    """Submit what was accepted and wait until `count` updates are stored (or
+    covered) and out."""
+    parts.commits.submit()
+    out: list[core_mod.Update] = []
+
+    def drained() -> bool:
+        out.extend(parts.commits.released())
+        return len(out) >= count
+
+    wait_until(drained, what="the batch stored and released")
+    return out
+
+
+def test_a_keys_current_sequence_is_its_latest_update_wherever_that_is(
+    parts: CloneParts,
+) -> None:
+    """CommitPipeline.current_seq, which guarded groups are checked against: accepted
+    this turn, being stored, published coalesced but not stored, or in the store."""
+    commits, core = parts.commits, parts.core
+
+    def kvset(key: bytes, body: bytes) -> None:
+        frames = clone.kvset(key, body, uuid.uuid4().bytes, (), None)
+        parts.intake.apply(core.on_kvset(frames, 1.0), "test")
+
+    kvset(b"/k", b"1")
+    assert commits.current_seq(b"/k") == 1  # accepted this turn
+    commits.submit()
+    assert commits.current_seq(b"/k") == 1  # being stored
+    wait_until(lambda: list(commits.released()), what="/k stored")
+    assert commits.current_seq(b"/k") == 1  # in the store
+    parts.intake.apply(core.on_local_batch([(b"/device/d/v", b"2")], 1.0), "test")
+    assert [u.seq for u in _released(parts)] == [2]
+    assert commits.buffer.pending_count == 1  # coalesced: not in the store yet
+    assert commits.current_seq(b"/device/d/v") == 2
+    kvset(b"/k", b"")
+    assert commits.current_seq(b"/k") == 0  # deleted, not stored yet
+    _released(parts)
+    assert commits.current_seq(b"/k") == 0  # deleted in the store
+    assert commits.current_seq(b"/never") == 0
+
+
+def test_guarded_groups_are_checked_against_the_latest_update_and_skips_counted(
+    parts: CloneParts, stats: Stats
+) -> None:
+    frames = clone.kvset(b"/device/b.f.t/status", b'"ok"', uuid.uuid4().bytes, (), None)
+    parts.intake.apply(parts.core.on_kvset(frames, 1.0), "test")
+    _released(parts)
+    mark = ((b"/device/b.f.t/status", b'"offline"'),)
+    stale = core_mod.Guarded(((b"/device/b.f.t/status", 0),), mark)
+    fresh = core_mod.Guarded(((b"/device/b.f.t/status", 1),), mark)
+    assert parts.intake.guarded([stale, fresh, stale]) == [0, 2]
+    assert stats.get("clone.guarded_skipped") == 2
+    (update,) = _released(parts)
+    assert (update.seq, update.body) == (2, b'"offline"')
+    assert parts.commits.current_seq(b"/device/b.f.t/status") == 2

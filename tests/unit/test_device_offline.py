@@ -10,7 +10,7 @@ import pytest
 from raspy import config as config_mod
 from raspy.devices.offline import (
     OfflineWatch,
-    offline_entries,
+    offline_marks,
     services_in,
     subtree_of,
 )
@@ -90,38 +90,48 @@ def test_names_between_devices_services_and_their_subtrees() -> None:
     assert services_in(keys) == {"a.x.devices", "b.y.devices"}
 
 
-def _tree(**devices: tuple[object, str, str]) -> list[tuple[str, bytes]]:
+def _tree(**devices: tuple[object, str, str]) -> list[tuple[str, int, bytes]]:
     items = []
-    for name, (value, unit, status) in devices.items():
+    for seq, (name, (value, unit, status)) in enumerate(devices.items(), 1):
         for field, body in (("value", value), ("unit", unit), ("status", status)):
-            items.append(
-                (f"/device/board.fake.{name}/{field}", json.dumps(body).encode())
-            )
+            key = f"/device/board.fake.{name}/{field}"
+            items.append((key, seq, json.dumps(body).encode()))
     return items
 
 
 def test_each_device_not_offline_yet_gets_its_four_keys_with_its_unit_kept() -> None:
     tree = _tree(attic=(21.5, "°C", "ok"), door=(None, "", "missing"))
     tree += _tree(gone=(None, "%", "offline"))
-    marked, entries = offline_entries(tree, 1234.5)
-    assert marked == ["board.fake.attic", "board.fake.door"]
-    attic = {
-        k.rsplit("/", 1)[1]: json.loads(v) for k, v in entries.items() if "attic" in k
-    }
+    marks = offline_marks(tree, 1234.5)
+    assert [m.fullname for m in marks] == ["board.fake.attic", "board.fake.door"]
+    attic = {k.rsplit("/", 1)[1]: json.loads(v) for k, v in marks[0].entries.items()}
     assert attic == {
         "value": None,
         "unit": "°C",
         "status": "offline",
         "timestamp": 1234.5,
     }
-    assert not any("gone" in key for key in entries)
-    assert all(body for body in entries.values())  # an empty value would delete
+    assert all(body for m in marks for body in m.entries.values())  # never a delete
+
+
+def test_each_mark_expects_every_key_of_its_device_at_the_sequence_read() -> None:
+    """The Clone server writes a mark only while these are unchanged: a board
+    retired (keys deleted) or back (keys written again) in between keeps its own."""
+    tree = _tree(attic=(21.5, "°C", "ok"), door=(None, "", "missing"))
+    attic, door = offline_marks(tree, 1.0)
+    assert attic.expect == (
+        ("/device/board.fake.attic/value", 1),
+        ("/device/board.fake.attic/unit", 1),
+        ("/device/board.fake.attic/status", 1),
+    )
+    assert {seq for _, seq in door.expect} == {2}
 
 
 def test_a_device_with_some_keys_only_is_marked_too() -> None:
-    marked, entries = offline_entries([("/device/board.fake.x/value", b"1")], 1.0)
-    assert marked == ["board.fake.x"]
-    assert json.loads(entries["/device/board.fake.x/unit"]) == ""
+    (mark,) = offline_marks([("/device/board.fake.x/value", 7, b"1")], 1.0)
+    assert mark.fullname == "board.fake.x"
+    assert mark.expect == (("/device/board.fake.x/value", 7),)
+    assert json.loads(mark.entries["/device/board.fake.x/unit"]) == ""
 
 
 def test_the_config_takes_offline_after_s_and_refuses_nonsense() -> None:
