@@ -21,8 +21,10 @@ ends it with status 1 and a line naming the clash.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Final
@@ -41,12 +43,12 @@ from raspy.cli.board_check import BoardCheck, Verdict
 from raspy.cli.endpoints import port_base_argument
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
-from raspy.client.clone import CloneClient
+from raspy.client.clone import Change, CloneClient
 from raspy.client.hub_probe import HubAnswer, probe_hub
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
 from raspy.devices import registries
-from raspy.devices.reading import DEVICE_TREE
+from raspy.devices.reading import DEVICE_TREE, Status
 from raspy.devices.registry import Registry
 from raspy.errors import ConfigError, RaspyError
 from raspy.protocol import clone
@@ -57,6 +59,8 @@ from raspy.transport.sockets import CurveKeys
 _EXIT_FAILURE: Final = 1
 _EXIT_USAGE: Final = 2
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
+_STATUS_SUFFIX: Final = b"/status"  # a reading's status key, /device/<fullname>/status
+_OFFLINE_BODY: Final = json.dumps(Status.OFFLINE.value).encode()
 _ASK_TIMEOUT_S: Final = 5.0
 _STOP_TIMEOUT_S: Final = 10.0
 _PROBE_TIMEOUT_S: Final = 3.0
@@ -329,7 +333,13 @@ class _HubWatch:
     them back; the Clone client takes a new snapshot by itself whenever its
     connection to the hub's publisher is made again), and every new MDP session
     after the first (all readings sent again in full: while this board was away the
-    hub may have marked them offline)."""
+    hub may have marked them offline).
+
+    And an offline mark of ours seen at any other time: the hub decides to mark
+    when it has not heard of this board for its grace, and a mark it decided just
+    before this board came back can land after the readings sent again. This board
+    is alive, so it sends them all again (the device service writes only what
+    changed, and a status `ok` that the mark overwrote would not change again)."""
 
     def __init__(
         self,
@@ -345,7 +355,14 @@ class _HubWatch:
         self._syncs = 0
         self._sessions = 0
         self._session_since: float | None = None
+        self._marked = threading.Event()  # set on the Clone client's thread
         self._log = structlog.get_logger(component="raspy-poller")
+        tree.on_change(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        """An offline mark of one of our readings (only the hub writes `offline`)."""
+        if change.key.endswith(_STATUS_SUFFIX) and change.body == _OFFLINE_BODY:
+            self._marked.set()
 
     def check(self) -> None:
         tree, service = self._tree, self._service
@@ -355,11 +372,17 @@ class _HubWatch:
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
+        marked = self._marked.is_set()
+        self._marked.clear()
         if sessions != self._sessions:
             self._sessions = sessions
             self._session_since = time.monotonic()
             if sessions > 1:  # the first session: nothing was lost yet
                 service.tell(devices.Republish())
+                marked = False  # sent again in full already
+        if marked and sessions > 0:
+            self._log.warning("readings_marked_offline_while_here")
+            service.tell(devices.Republish())
         self._look_at_hub()
 
     def _look_at_hub(self) -> None:

@@ -132,6 +132,35 @@ def test_the_board_comes_back_after_the_hub_is_killed_and_started_again(
     assert "device_service_offline" not in daemon.log_text()
 
 
+@pytest.mark.timeout(120)
+def test_an_offline_mark_that_lands_after_the_board_is_back_is_healed(
+    tmp_path: Path, config: Path
+) -> None:
+    """The hub decides to mark a board offline when its grace ends; a mark decided
+    just before the board came back can land after the board sent its readings
+    again, and the board wrote only what changed after that: a status `ok` that
+    does not change again stayed `offline` for good. The board now sends its
+    readings again when it sees one of its own marked offline while it is there."""
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log"),
+    ):
+        _back(daemon, 0.0)
+        with _tree(daemon) as tree:
+            # the late mark, as the hub's marker writes it (value null, offline)
+            tree.set(f"/device/{ATTIC}/value".encode(), b"null")
+            tree.set(f"/device/{ATTIC}/status".encode(), b'"offline"')
+            with _tree(daemon) as other:  # the mark is in the hub's tree
+                wait_until(
+                    lambda: _field(other, "status") == "offline", what="the mark"
+                )
+            wait_until(
+                lambda: _field(tree, "status") == "ok",
+                what="the board's status ok again after a late offline mark",
+                timeout_s=15.0,
+            )
+
+
 @pytest.mark.timeout(180)
 def test_the_board_comes_back_to_a_hub_restored_from_a_dump(
     tmp_path: Path, config: Path
