@@ -84,7 +84,8 @@ class StopRuns:
 class Startup:
     """Resume `for:` holds from `current`, the tree's values of the keys the
     scenario's `for:` triggers watch, and fire the startup triggers if `fire` (told
-    once when the core starts; `fire` only at the daemon's start)."""
+    once when the core starts, and to the new version of a replaced scenario; `fire`
+    only at the daemon's start)."""
 
     current: tuple[tuple[str, JsonValue], ...] = ()
     fire: bool = True

@@ -60,6 +60,12 @@ log = structlog.get_logger(component="core")
 _ASK_TIMEOUT_S: Final = 5.0
 SCENARIO_TREE: Final = "/scenario/"  # a scenario's keys: /scenario/<name>/<entry>
 LOST_RUN_ERROR: Final = "a run was cut short by a stop of raspyd; it was not resumed"
+# the supervisor started the core again inside a running raspyd (after a fault of the
+# core, or with a new Clone server): raspyd itself never stopped
+RESTARTED_RUN_ERROR: Final = (
+    "a run was cut short by a restart of the scenario engine inside raspyd; "
+    "it was not resumed"
+)
 _STOP_TIMEOUT_S: Final = 5.0
 
 
@@ -292,12 +298,16 @@ class CoreActor(pykka.ThreadingActor):
         *,
         startup: bool = False,
         status: Status | None = None,
+        resume: bool = False,
     ) -> Entry:
-        """Load a stored record, start its actor if enabled, show its state."""
+        """Load a stored record, start its actor if enabled, show its state;
+        `resume`: its `for:` holds start from the tree's values, as at a start (a
+        new version of a scenario whose hold was under way)."""
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
         if startup and self.tree.kv(f"/scenario/{record.name}/state") == "running":
-            base = self.run_lost(record.name, base, LOST_RUN_ERROR)
+            reason = LOST_RUN_ERROR if self.daemon_start else RESTARTED_RUN_ERROR
+            base = self.run_lost(record.name, base, reason)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
@@ -305,7 +315,7 @@ class CoreActor(pykka.ThreadingActor):
         elif not record.enabled:
             self.show(entry, _with_state(base, State.DISABLED))
         else:
-            self._start_actor(entry, scenario, startup)
+            self._start_actor(entry, scenario, startup, resume=resume)
         return entry
 
     def run_lost(self, name: str, status: Status, reason: str) -> Status:
@@ -319,7 +329,12 @@ class CoreActor(pykka.ThreadingActor):
         return dataclasses.replace(status, last_error=reason)
 
     def _start_actor(
-        self, entry: Entry, scenario: model.Scenario, startup: bool
+        self,
+        entry: Entry,
+        scenario: model.Scenario,
+        startup: bool,
+        *,
+        resume: bool = False,
     ) -> None:
         links = scn.ScenarioLinks(
             self.actor_ref,
@@ -367,11 +382,13 @@ class CoreActor(pykka.ThreadingActor):
                     continue
                 self._say_absent_sun(scenario.name, key, trigger, now_wall)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
-        if startup:
-            # what the `for:` triggers watch, as the tree had it at the stop
+        if startup or resume:
+            # what the `for:` triggers watch, as the tree had it at the stop (or
+            # has it now, for a new version)
             patterns = hold_patterns(scenario.triggers, self.host)
             current = self.tree.matching(patterns)
-            entry.ref.tell(scn.Startup(current, fire=self.daemon_start))
+            fire = startup and self.daemon_start
+            entry.ref.tell(scn.Startup(current, fire=fire))
 
     def stop_actor(self, name: str) -> None:
         entry = self.entries.get(name)

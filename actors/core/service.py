@@ -136,7 +136,9 @@ class CoreService:
         record = StoredScenario(
             scenario.name, text, scenario.enabled, scenario.mode.value, imported, wall
         )
-        return core.install(record, status=status)
+        # a `for:` hold under way holds again from now, as after a restart (it was
+        # lost: a window left open while its scenario was edited was never told)
+        return core.install(record, status=status, resume=old is not None)
 
     def _checked(self, text: str, source: str) -> model.Scenario:
         """The loaded document, or Refused 400 with every problem."""

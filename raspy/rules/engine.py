@@ -174,9 +174,10 @@ class ScenarioCore:
         *,
         fire: bool = True,
     ) -> list[Output]:
-        """The core started with this scenario loaded: `for:` holds resume from the
-        tree's `current` values (KvWatch.resume); startup triggers fire if `fire`
-        (the daemon's start, not a restart of the core within it)."""
+        """The core started with this scenario loaded (or loaded its new version):
+        `for:` holds resume from the tree's `current` values (KvWatch.resume);
+        startup triggers fire if `fire` (the daemon's start, not a restart of the
+        core within it nor an import)."""
         self._watch.resume(current, mono)
         out: list[Output] = []
         for trigger in self.scenario.triggers:

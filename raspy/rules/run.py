@@ -128,8 +128,13 @@ class RunScope:
         alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
         return _fill(value, context_names(self.context()))
 
-    def holds(self, expression: Expression) -> bool:
-        return bool(expression.evaluate(self.context()))
+    def holds(self, expression: Expression, action: str) -> bool:
+        """Whether `expression` holds; a fault fails the run naming the `action`
+        whose expression it is (`choose`, `wait_until`, ...), not the text alone."""
+        try:
+            return bool(expression.evaluate(self.context()))
+        except ScenarioError as exc:
+            raise RunFailed(f"{action}: {exc}") from None
 
 
 Program: TypeAlias = Generator[Step, Resume, None]
@@ -185,11 +190,12 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
         case model.WaitUntilAction():
             yield from _wait_until(scope, action)
         case model.ConditionAction(condition=condition):
-            if not scope.holds(condition):
+            if not scope.holds(condition, "condition"):
                 return _QUIET_STOP
         case model.ChooseAction(branches=branches, otherwise=otherwise):
             chosen = next(
-                (b.actions for b in branches if scope.holds(b.condition)), otherwise
+                (b.actions for b in branches if scope.holds(b.condition, "choose")),
+                otherwise,
             )
             return (yield from _block(scope, chosen))
         case model.RepeatAction():
@@ -240,7 +246,7 @@ def _repeat(
     while True:
         if action.count is not None and index >= action.count:
             return None
-        if action.while_ is not None and not scope.holds(action.while_):
+        if action.while_ is not None and not scope.holds(action.while_, "repeat while"):
             return None
         index += 1
         before = scope.steps
@@ -248,7 +254,7 @@ def _repeat(
             return _QUIET_STOP
         if scope.steps == before:  # a pass that yielded nothing still counts
             yield Idle()
-        if action.until is not None and scope.holds(action.until):
+        if action.until is not None and scope.holds(action.until, "repeat until"):
             return None
 
 
@@ -315,7 +321,7 @@ def _wait_until(
     scope: RunScope, action: model.WaitUntilAction
 ) -> Generator[Step, Resume, None]:
     deadline = None if action.timeout_s is None else scope.clock.mono + action.timeout_s
-    while not scope.holds(action.condition):
+    while not scope.holds(action.condition, "wait_until"):
         if isinstance((yield AwaitChange(deadline)), TimedOut):
             if action.continue_on_timeout:
                 return

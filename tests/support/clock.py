@@ -32,6 +32,11 @@ class FakeClock:
         self._wall += seconds
         self._moved()
 
+    def step_wall(self, seconds: float) -> None:
+        """The wall clock alone steps (NTP setting the clock), as a real one does."""
+        self._wall += seconds
+        self._moved()
+
     def listen(self, moved: Callable[[], None]) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(moved)

@@ -400,7 +400,7 @@ def test_an_expression_fault_in_an_action_fails_the_run() -> None:
     h, _ = _fired(m.ConditionAction(compile_expression("1 / 0 == 1")))
     assert h.state is State.ERROR
     assert h.core.status.last_error == (
-        "expression '1 / 0 == 1': division by zero in 1 / 0 (at offset 2)"
+        "condition: expression '1 / 0 == 1': division by zero in 1 / 0 (at offset 2)"
     )
 
 
