@@ -43,7 +43,7 @@ from support.wait import wait_until
 
 from raspy.actors.core import LOST_RUN_ERROR, RESTARTED_RUN_ERROR
 from raspy.actors.core.service import REPLACED_RUN_ERROR
-from raspy.devices.offline import offline_entries
+from raspy.devices.offline import offline_marks
 from raspy.devices.reading import Reading, Status, tree_entries
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
@@ -486,11 +486,13 @@ def _board_offline(house: House, *names: str) -> None:
     """The hub marks the other boards' readings offline, as its marker writes them."""
     view = house.core.ref.proxy().tree.get()  # type: ignore[union-attr]
     keys = view.matching(["/device/cellar.*", "/device/shed.*"])
-    tree = [(key, json.dumps(v).encode()) for key, v in keys]
-    marked, entries = offline_entries(tree, house.core.clock.wall())
+    records = [(key, 0, json.dumps(v).encode()) for key, v in keys]
+    marks = offline_marks(records, house.core.clock.wall())
+    marked = [mark.fullname for mark in marks]
     assert marked == [CELLAR, SHED]
-    for key, body in entries.items():
-        house.core.server.publisher.set(key.encode(), body)
+    for mark in marks:
+        for key, body in mark.entries.items():
+            house.core.server.publisher.set(key.encode(), body)
     for fullname in marked:
         house.settle(f"/device/{fullname}/value", b"null", *names)
 
