@@ -34,6 +34,10 @@ class KvWatch:
             if isinstance(trigger, model.KvTrigger | model.EventTrigger)
         ]
         self._holds: dict[tuple[int, str], _Hold] = {}
+        # a kv trigger's key that went to null: the value before, and the hold the
+        # null broke (a value back is taken against them, see on_change)
+        self._before_gap: dict[tuple[int, str], JsonValue] = {}
+        self._broken: dict[tuple[int, str], TriggerData] = {}
 
     def on_change(
         self,
@@ -45,7 +49,14 @@ class KvWatch:
         deleted: bool,
     ) -> list[TriggerData]:
         """What fires now because `key` went from `old` to `new` (None: absent, or a
-        JSON null when not `deleted`: an event published with null fires)."""
+        JSON null when not `deleted`: an event published with null fires).
+
+        For a kv trigger, no value is no change of what it watches (a failed
+        reading, a board marked offline, a key deleted): it fires nothing and
+        breaks a hold (one cannot say the test held through it). The next value is
+        taken against the value before the gap, and a hold it broke holds again,
+        for its whole time, if that value keeps the test. A trigger that names null
+        (`to: null`, `from: null`) sees it as a value."""
         fired: list[TriggerData] = []
         for index, trigger, wanted in self._patterns:
             if not wanted(key):
@@ -55,11 +66,19 @@ class KvWatch:
                     fired.append(trigger_data("event", trigger.id, key=key, value=new))
                 continue
             slot = (index, key)
+            if new is None and not _names_null(trigger):
+                self._gap(slot, old, deleted=deleted)
+                continue
+            if old is None:
+                old = self._before_gap.pop(slot, None)
+                broken = self._broken.pop(slot, None)
+                if broken is not None and _keeps(trigger, new):
+                    broken["value"] = new
+                    self._holds[slot] = _Hold(mono + trigger.for_s, broken)
+                    continue
             hold = self._holds.get(slot)
             if hold is not None:
-                if holds(trigger, new) and not (
-                    trigger.has_from and same(new, trigger.from_)
-                ):  # back to `from:` undoes the change that started the hold
+                if _keeps(trigger, new):
                     hold.trigger["value"] = new
                 else:
                     del self._holds[slot]  # broken: starts again when it holds again
@@ -72,6 +91,19 @@ class KvWatch:
             else:
                 fired.append(data)
         return fired
+
+    def _gap(self, slot: tuple[int, str], old: JsonValue, *, deleted: bool) -> None:
+        """`slot`'s key has no value now: its hold is broken. A deleted key is gone
+        for good (a board retired): what it was is forgotten."""
+        hold = self._holds.pop(slot, None)
+        if deleted:
+            self._before_gap.pop(slot, None)
+            self._broken.pop(slot, None)
+            return
+        if old is not None:
+            self._before_gap[slot] = old
+        if hold is not None:
+            self._broken[slot] = hold.trigger
 
     def resume(self, current: Iterable[tuple[str, JsonValue]], mono: float) -> None:
         """At a daemon start: a `for:` test that the tree's value already meets starts
@@ -112,6 +144,23 @@ class KvWatch:
 
     def clear(self) -> None:
         self._holds.clear()
+        self._before_gap.clear()
+        self._broken.clear()
+
+
+def _names_null(trigger: model.KvTrigger) -> bool:
+    """`to: null` or `from: null`: null is what this trigger is about."""
+    return (trigger.has_to and trigger.to is None) or (
+        trigger.has_from and trigger.from_ is None
+    )
+
+
+def _keeps(trigger: model.KvTrigger, value: JsonValue) -> bool:
+    """A hold goes on at `value`: the test holds, and a value back at `from:` undoes
+    the change that started it."""
+    return holds(trigger, value) and not (
+        trigger.has_from and same(value, trigger.from_)
+    )
 
 
 def hold_patterns(triggers: Iterable[model.Trigger], host: str) -> list[str]:

@@ -56,6 +56,14 @@ class Harness:
             self.tree[key] = value
         return self.feed(self.core.on_kv(key, old, value, self.mono, self.wall))
 
+    def no_value(self, key: str) -> list[engine.Output]:
+        """`key` set to JSON null (not deleted): a failed reading, an offline mark."""
+        old = self.tree.get(key)
+        self.tree[key] = None
+        return self.feed(
+            self.core.on_kv(key, old, None, self.mono, self.wall, deleted=False)
+        )
+
     def advance(self, seconds: float) -> list[engine.Output]:
         self.mono += seconds
         self.wall += seconds

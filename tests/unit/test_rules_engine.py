@@ -111,6 +111,66 @@ def test_for_with_from_alone_is_broken_when_the_value_comes_back() -> None:
     assert sets(h.advance(1)) == [run.SetKey("/scenario/test/mark", "kv:ajar")]
 
 
+def _marks(outputs: list[engine.Output]) -> list[object]:
+    return [o.value for o in sets(outputs)]
+
+
+def test_a_value_gone_to_null_fires_nothing_and_the_value_before_counts_after() -> None:
+    """No value (a failed reading, a board marked offline) is no change of what the
+    sensor watches: a door left closed is not "left open" when its board goes
+    offline, and a frost told once is not told again when the board is back."""
+    door = _kv(from_="closed", has_from=True, for_s=600)
+    h = harness(scenario([MARK], [door]), tree={LIVING: "closed"})
+    assert _marks(h.no_value(LIVING)) == []
+    assert h.core.next_deadline() is None  # no hold started
+    assert _marks(h.advance(900)) == []
+    h.change(LIVING, "closed")  # back, still closed: nothing left
+    assert h.core.next_deadline() is None
+    h.change(LIVING, "open")
+    assert _marks(h.advance(600)) == ["kv:open"]
+    frost = harness(scenario([MARK], [_kv(below=5)]), tree={LIVING: 7.0})
+    assert _marks(frost.change(LIVING, 4.5)) == ["kv:4.5"]
+    assert _marks(frost.no_value(LIVING)) == []
+    assert _marks(frost.change(LIVING, 4.0)) == []  # still below: told already
+    frost.change(LIVING, 6.0)
+    assert _marks(frost.change(LIVING, 4.0)) == ["kv:4.0"]
+
+
+def test_a_trigger_without_tests_skips_the_null_and_sees_the_value_before() -> None:
+    mark = m.SetAction("/scenario/test/mark", "{trigger.from}>{trigger.value}")
+    h = harness(scenario([mark], [_kv()]), tree={LIVING: 1})
+    assert _marks(h.no_value(LIVING)) == []
+    assert _marks(h.change(LIVING, 1)) == []  # the same value as before the gap
+    assert _marks(h.no_value(LIVING)) == []
+    assert _marks(h.change(LIVING, 2)) == ["1>2"]
+
+
+def test_a_hold_broken_by_a_null_holds_again_in_full_when_the_value_is_back() -> None:
+    """A hold cannot be said to have held through a gap: the gap breaks it, and a
+    value back that keeps the test holds again from then, for the whole time."""
+    h = harness(scenario([MARK], [_kv(to="open", has_to=True, for_s=600)]))
+    h.change(LIVING, "open")
+    h.advance(300)
+    h.no_value(LIVING)
+    assert h.core.next_deadline() is None
+    h.advance(60)
+    h.change(LIVING, "open")
+    assert _marks(h.advance(599)) == []
+    assert _marks(h.advance(1)) == ["kv:open"]
+    h.change(LIVING, "closed")
+    h.no_value(LIVING)
+    h.change(LIVING, "closed")  # back, but not open: nothing holds
+    assert h.core.next_deadline() is None
+
+
+def test_a_trigger_that_names_null_still_sees_it_and_a_delete_fires_nothing() -> None:
+    h = harness(scenario([MARK], [_kv(to=None, has_to=True)]), tree={LIVING: 1})
+    assert _marks(h.no_value(LIVING)) == ["kv:null"]
+    gone = harness(scenario([MARK], [_kv()]), tree={LIVING: 1})
+    assert _marks(gone.change(LIVING, None)) == []  # deleted (a board retired)
+    assert _marks(gone.change(LIVING, 1)) == ["kv:1"]  # a new key: a change
+
+
 def test_a_for_hold_resumes_at_startup_from_the_trees_value() -> None:
     """A test met when the daemon stopped (a door left open) holds again from the
     start: it fires after the whole duration, unless it breaks first."""
