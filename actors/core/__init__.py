@@ -298,11 +298,8 @@ class CoreActor(pykka.ThreadingActor):
         *,
         startup: bool = False,
         status: Status | None = None,
-        resume: bool = False,
     ) -> Entry:
-        """Load a stored record, start its actor if enabled, show its state;
-        `resume`: its `for:` holds start from the tree's values, as at a start (a
-        new version of a scenario whose hold was under way)."""
+        """Load a stored record, start its actor if enabled, show its state."""
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
         if startup and self.tree.kv(f"/scenario/{record.name}/state") == "running":
@@ -315,7 +312,7 @@ class CoreActor(pykka.ThreadingActor):
         elif not record.enabled:
             self.show(entry, _with_state(base, State.DISABLED))
         else:
-            self._start_actor(entry, scenario, startup, resume=resume)
+            self._start_actor(entry, scenario, startup)
         return entry
 
     def run_lost(self, name: str, status: Status, reason: str) -> Status:
@@ -333,8 +330,6 @@ class CoreActor(pykka.ThreadingActor):
         entry: Entry,
         scenario: model.Scenario,
         startup: bool,
-        *,
-        resume: bool = False,
     ) -> None:
         links = scn.ScenarioLinks(
             self.actor_ref,
@@ -382,13 +377,12 @@ class CoreActor(pykka.ThreadingActor):
                     continue
                 self._say_absent_sun(scenario.name, key, trigger, now_wall)
         self._ticker.set(self.actor_ref, self._scheduler.next_deadline_mono())
-        if startup or resume:
-            # what the `for:` triggers watch, as the tree had it at the stop (or
-            # has it now, for a new version)
-            patterns = hold_patterns(scenario.triggers, self.host)
-            current = self.tree.matching(patterns)
-            fire = startup and self.daemon_start
-            entry.ref.tell(scn.Startup(current, fire=fire))
+        # whenever a scenario starts (raspyd's start, an import, a new version, an
+        # enable): a `for:` test the tree meets holds from now, for its whole time
+        patterns = hold_patterns(scenario.triggers, self.host)
+        current = self.tree.matching(patterns)
+        fire = startup and self.daemon_start
+        entry.ref.tell(scn.Startup(current, fire=fire))
 
     def stop_actor(self, name: str) -> None:
         entry = self.entries.get(name)

@@ -138,7 +138,7 @@ class CoreService:
         )
         # a `for:` hold under way holds again from now, as after a restart (it was
         # lost: a window left open while its scenario was edited was never told)
-        return core.install(record, status=status, resume=old is not None)
+        return core.install(record, status=status)
 
     def _checked(self, text: str, source: str) -> model.Scenario:
         """The loaded document, or Refused 400 with every problem."""

@@ -598,6 +598,34 @@ def test_a_waiting_run_ends_with_a_disable_and_with_an_edit(house: House) -> Non
     )
 
 
+def test_a_window_already_open_holds_from_an_import_and_from_an_enable(
+    house: House,
+) -> None:
+    """A `for:` test the tree meets holds whenever a scenario starts, as at raspyd's
+    start: a window open before its scenario was imported, or while it was
+    disabled, was never told (no change came to start the hold)."""
+    house.start()
+    house.reading(WINDOW, "open")
+    window = house.imported("window.yaml", WINDOW_OPEN)
+    house.tick(window)
+    house.advance(30 * MINUTE)
+    house.tick(window)
+    wait_until(
+        lambda: value(house.tree, "/house/window/alert") is not None,
+        what="the window told 30 minutes after the import",
+    )
+    house.reading("/house/window/alert", None)
+    assert house.cli("disable", window) == 0
+    assert house.cli("enable", window) == 0
+    house.tick(window)
+    house.advance(30 * MINUTE)
+    house.tick(window)
+    wait_until(
+        lambda: value(house.tree, "/house/window/alert") is not None,
+        what="the window told 30 minutes after the enable",
+    )
+
+
 # --- 7. a text where a number was expected ----------------------------------------------
 FAN = """\
 name: bath-fan
