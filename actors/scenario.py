@@ -270,7 +270,9 @@ class ScenarioActor(pykka.ThreadingActor):
                     log.error("scenario_run_failed", scenario=self._name, reason=error)
                 case engine.RunEnded():
                     links.stats.incr("core.scenario.runs")
-                case engine.Skipped(reason=reason):
+                case engine.Skipped(reason=reason, dropped=dropped):
+                    if dropped:  # counted where a household looks (raspy status)
+                        links.stats.incr("core.scenario.dropped")
                     log.debug("scenario_skipped", scenario=self._name, reason=reason)
                 case engine.Queued(waiting=waiting):
                     log.debug("scenario_queued", scenario=self._name, waiting=waiting)

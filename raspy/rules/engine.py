@@ -75,9 +75,11 @@ class RunEnded:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A trigger started no run: conditions false, or the mode's limit reached."""
+    """A trigger started no run: conditions false, or the mode's limit reached
+    (`dropped`: a doorbell pressed while its runs were full is not rung)."""
 
     reason: str
+    dropped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +294,7 @@ class ScenarioCore:
         scenario = self.scenario
         busy = len(self._runs)
         if busy and scenario.mode is Mode.SINGLE:
-            out.append(Skipped("a run is under way (mode single)"))
+            out.append(Skipped("a run is under way (mode single)", dropped=True))
             return
         if busy and scenario.mode is Mode.RESTART:
             for run in list(self._runs.values()):
@@ -300,13 +302,17 @@ class ScenarioCore:
                 self._end(run, out)
         if busy and scenario.mode is Mode.QUEUED:
             if busy + len(self._queue) >= scenario.max_runs:
-                out.append(Skipped(f"queue full (max {scenario.max_runs})"))
+                out.append(
+                    Skipped(f"queue full (max {scenario.max_runs})", dropped=True)
+                )
             else:
                 self._queue.append(trigger)
                 out.append(Queued(len(self._queue)))
             return
         if scenario.mode is Mode.PARALLEL and busy >= scenario.max_runs:
-            out.append(Skipped(f"{busy} runs going (max {scenario.max_runs})"))
+            out.append(
+                Skipped(f"{busy} runs going (max {scenario.max_runs})", dropped=True)
+            )
             return
         self._start(trigger, mono, wall, out)
 

@@ -388,6 +388,8 @@ def test_five_rings_in_a_second_queue_three_and_restart_the_camera(
     wait_value(house.tree, f"/scenario/{camera}/state", "idle")
     assert value(house.tree, f"/scenario/{chime}/runs") == 3
     assert house.changes("/house/doorbell/rung") == presses[:3]
+    # the two rings the queue could not take are counted (raspy status shows it)
+    assert house.core.stats.get("core.scenario.dropped") == 2
     assert house.changes(LAMP) == [True, False, True]
     assert house.changes("/house/camera/until") == [presses[-1]]
     assert len(house.changes("/house/camera/from")) == 5

@@ -45,6 +45,7 @@ class Core:
     config: CoreConfig = field(default_factory=lambda: CoreConfig(timezone="UTC"))
     ref: pykka.ActorRef[Any] | None = None
     steps: ClockSteps | None = None  # shared with a cron actor: one log a clock step
+    stats: Stats = field(default_factory=Stats)  # the core's and its scenarios'
 
     def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
@@ -56,7 +57,7 @@ class Core:
             self.server.ref,
             self.store,
             self.clock,
-            Stats(),
+            self.stats,
         )
         self.ref = CoreActor.start(
             HOST,
