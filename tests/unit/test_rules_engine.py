@@ -240,7 +240,9 @@ def test_status_counts_runs_and_remembers_the_last_trigger() -> None:
 def test_single_ignores_a_trigger_while_running() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()]))
     h.change(LIVING, 1)
-    assert h.change(LIVING, 2)[0] == engine.Skipped("a run is under way (mode single)")
+    assert h.change(LIVING, 2)[0] == engine.Skipped(
+        "a run is under way (mode single)", dropped=True
+    )
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
     assert h.state is State.IDLE
 
@@ -259,7 +261,7 @@ def test_queued_runs_one_after_another_up_to_max() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.QUEUED, max_runs=2))
     h.change(LIVING, 1)
     h.change(LIVING, 2)  # queued
-    assert h.change(LIVING, 3)[0] == engine.Skipped("queue full (max 2)")
+    assert h.change(LIVING, 3)[0] == engine.Skipped("queue full (max 2)", dropped=True)
     assert h.core.running == 1
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:2")]
@@ -270,7 +272,9 @@ def test_parallel_runs_side_by_side_up_to_max() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()], mode=m.Mode.PARALLEL, max_runs=2))
     h.change(LIVING, 1)
     h.change(LIVING, 2)
-    assert h.change(LIVING, 3)[0] == engine.Skipped("2 runs going (max 2)")
+    assert h.change(LIVING, 3)[0] == engine.Skipped(
+        "2 runs going (max 2)", dropped=True
+    )
     assert h.core.running == 2
     assert sets(h.advance(10)) == [
         run.SetKey("/scenario/test/mark", "kv:1"),
@@ -293,7 +297,9 @@ def test_stop_ends_a_run_in_the_middle_of_a_wait() -> None:
 def test_manual_run_skips_conditions_and_follows_the_mode() -> None:
     h = harness(scenario([SLEEP, MARK], [_kv()]))
     h.run_now()
-    assert h.run_now()[0] == engine.Skipped("a run is under way (mode single)")
+    assert h.run_now()[0] == engine.Skipped(
+        "a run is under way (mode single)", dropped=True
+    )
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "manual:null")]
 
 
