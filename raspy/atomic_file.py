@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 DEFAULT_MODE = 0o666  # as open() makes a file: the umask takes its share
+# the temp file of atomic_writer: .NAME.<12 hex digits>.tmp
+_TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")
 # link(2) on a file system without hard links (FAT or exFAT on a USB stick, some SMB
 # shares)
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
@@ -30,7 +33,7 @@ def atomic_writer(
     file's creation mode (the umask applies, as with os.open). With `replace=False`
     a file that has the name already is kept and FileExistsError raised."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")  # _TEMP_NAME
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -68,6 +71,13 @@ def _rename_new(temp: Path, target: Path) -> None:
     if os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
     os.rename(temp, target)
+
+
+def temp_target(name: str) -> str | None:
+    """The file name whose new content a temp file of this name was to become (left
+    behind by a crash or a power cut mid-write), or None for any other name."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def write_atomic(path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE) -> None:

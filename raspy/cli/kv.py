@@ -24,7 +24,7 @@ from typing import IO, Any, Final
 
 from raspy import config as config_mod
 from raspy import log as log_mod
-from raspy.atomic_file import atomic_writer
+from raspy.atomic_file import atomic_writer, temp_target
 from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
 from raspy.cli.last_resort import guarded
 from raspy.config import StoreConfig
@@ -67,6 +67,8 @@ _BATCH_BYTES: Final = 1024 * 1024
 # are not full, and big values take whole overflow pages
 _ROOM_FACTOR: Final = 2
 _KEEP: Final = 7  # backups kept: a week of daily ones
+# a backup's temp file untouched this long was left by a backup cut short
+_STALE_TEMP_S: Final = 24 * 3600.0
 
 
 class _Failure(Exception):
@@ -497,10 +499,14 @@ def _read_back(path: Path, count: int) -> int:
                 )
             return os.fstat(handle.fileno()).st_size
     except (DumpFormatError, OSError) as exc:
-        path.unlink(missing_ok=True)
         why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        try:
+            path.unlink(missing_ok=True)
+            done = "removed it"
+        except OSError as again:
+            done = f"it could not be removed ({again.strerror}): remove it"
         raise _Failure(
-            f"{path} does not read back as written ({why}); removed it, and kept the"
+            f"{path} does not read back as written ({why}); {done}, and kept the"
             " older backups. The disk of the backup dir may be failing",
             EXIT_DATA,
         ) from exc
@@ -512,35 +518,53 @@ def _backup_order(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2) or 1)
 
 
-def _rotate(backup_dir: Path, keep: int, new: Path) -> int:
+def _stale_temp(entry: os.DirEntry[str], now: float) -> bool:
+    """A backup's temp file that no backup is writing any more: left by a power cut
+    or a kill mid-write (a running backup writes its temp file all the time)."""
+    target = temp_target(entry.name)
+    return (
+        target is not None
+        and _BACKUP_NAME.fullmatch(target) is not None
+        and entry.is_file(follow_symlinks=False)
+        and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
+    )
+
+
+def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
     """Remove the oldest backups (by the time in their names) beyond `keep`, counting
     the new one, which is always kept: a clock set back (a Pi without a clock, before
     NTP) must not make today's backup the first one removed. Only regular files named
-    as a backup names them; returns how many were removed."""
+    as a backup names them, and a backup's temp files untouched for a day; returns
+    how many of each were removed."""
+    now = time.time()
     with os.scandir(backup_dir) as entries:
-        older = sorted(
-            (
-                entry.name
-                for entry in entries
-                if _BACKUP_NAME.fullmatch(entry.name)
-                and entry.name != new.name
-                and entry.is_file(follow_symlinks=False)
-            ),
-            key=_backup_order,
-        )
-    removed = 0
-    for name in older[: max(0, len(older) - (keep - 1))]:
-        try:
-            (backup_dir / name).unlink()
-        except FileNotFoundError:
-            continue  # removed meanwhile (another backup's rotation)
-        except OSError as exc:
-            raise _Failure(
-                f"wrote {new}, but cannot remove the old backup {name}: {exc.strerror}",
-                EXIT_DATA,
-            ) from exc
-        removed += 1
-    return removed
+        found = list(entries)
+    older = sorted(
+        (
+            entry.name
+            for entry in found
+            if _BACKUP_NAME.fullmatch(entry.name)
+            and entry.name != new.name
+            and entry.is_file(follow_symlinks=False)
+        ),
+        key=_backup_order,
+    )
+    beyond = older[: max(0, len(older) - (keep - 1))]
+    stale = [entry.name for entry in found if _stale_temp(entry, now)]
+    removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
+    return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
+
+
+def _remove_old(path: Path, new: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False  # removed meanwhile (another backup's rotation)
+    except OSError as exc:
+        raise _Failure(
+            f"wrote {new}, but cannot remove {path}: {exc.strerror}", EXIT_DATA
+        ) from exc
+    return True
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -552,11 +576,12 @@ def _backup(args: argparse.Namespace) -> int:
     finally:
         store.close()
     size = _read_back(path, count)
-    removed = _rotate(backup_dir, args.keep, path)
+    removed, stale = _rotate(backup_dir, args.keep, path)
+    partial = f" and {stale} partial (a backup cut short)" if stale else ""
     with _stdout_errors():
         _report(
             f"backup {path}: {count} records, {size} bytes, checked;"
-            f" {removed} old removed",
+            f" {removed} old{partial} removed",
             started,
             sys.stdout,
         )

@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -422,3 +423,33 @@ def test_a_read_only_data_dir_is_refused_beside_a_writer_and_read_without_one(
         Record(Table.CRON, b"held", b"1")
         in parse(_only_backup(backups).read_bytes()).records
     )
+
+
+def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A power cut mid-backup leaves its temp file (the size of a backup); the next
+    backup removes it once nobody has written it for a day. A temp file being
+    written now, and anyone else's, stay."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    day_ago = time.time() - 25 * 3600
+    left = ".raspy-20261101T031500Z.dump.0123456789ab.tmp"
+    kept = {
+        ".raspy-20261102T031500Z-2.dump.0123456789ab.tmp": time.time(),  # being written
+        ".notes.txt.0123456789ab.tmp": day_ago,  # another program's
+        ".raspy-x.dump.0123456789ab.tmp": day_ago,  # not a backup's name
+    }
+    for name, when in [(left, day_ago), *kept.items()]:
+        (backups / name).write_bytes(b"partial")
+        os.utime(backups / name, (when, when))
+    status, out, err = _backup(store, backups, capsys)
+    assert (status, err) == (0, ""), err
+    assert re.fullmatch(
+        f"raspy-kv: backup .*; 0 old and 1 partial \\(a backup cut short\\) removed"
+        f" in {TIME}\n",
+        out,
+    )
+    assert sorted(
+        p.name for p in backups.iterdir() if p.name.startswith(".")
+    ) == sorted(kept)
