@@ -481,8 +481,9 @@ def _write_backup(store: Store, backup_dir: Path) -> tuple[Path, int]:
 
 def _read_back(path: Path, count: int) -> int:
     """Read the new backup back whole, from the device rather than the page cache
-    where the kernel allows, and check it as restore would (end line, count and
-    checksum); returns its size. A file that does not check is removed."""
+    where the kernel allows, and check it as restore does before it writes (every
+    line, the end line's count and checksum); returns its size. A file that does not
+    check is removed."""
     try:
         with path.open("rb") as handle:
             # its pages are clean (fsynced): dropped, the reads go to the disk (a
