@@ -73,8 +73,12 @@ clean:
 # Production install on a Pi (as root): raspy into $(PREFIX) (its own venv), the
 # `raspy` system user, /etc/raspy/raspyd.toml (kept if it exists), the systemd unit
 # (Type=notify, watchdog, hardening), enabled and started. State: /var/lib/raspy.
+# Also the daily backup (raspy-backup.timer and .service: `raspy-kv backup`, the last
+# 7 kept in /var/backups/raspy, made here, owner raspy, 0700), the timer enabled.
 PREFIX ?= /opt/raspy
 UNIT_DIR ?= /etc/systemd/system
+# the backup unit names this directory; another one: `systemctl edit raspy-backup`
+BACKUP_DIR = /var/backups/raspy
 install-service:
 	@test "$$(id -u)" = 0 || { echo "install-service: run as root (sudo make install-service)" >&2; exit 2; }
 	$(PYTHON) -m venv $(PREFIX)
@@ -85,8 +89,14 @@ install-service:
 	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	install -d -m 0755 $(PREFIX)/share/doc/raspy
 	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
+	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
+	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
+	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
+	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
 	$(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
 	systemctl daemon-reload
 	systemctl enable --now raspyd.service
+	systemctl enable --now raspy-backup.timer
 	@echo "raspyd installed: systemctl status raspyd; journalctl -u raspyd -f"
+	@echo "daily backups in $(BACKUP_DIR): systemctl list-timers raspy-backup; journalctl -u raspy-backup"

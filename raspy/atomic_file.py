@@ -1,12 +1,14 @@
 """Replace a file all or nothing: a reader (or a power cut) sees the old content or the
 new, never part of it. The new content goes to a temp file in the same directory (so
 the rename cannot cross file systems), which is fsynced, renamed over the target, and
-then the directory is fsynced so the rename itself survives a power cut."""
+then the directory is fsynced so the rename itself survives a power cut. A writer that
+must never replace a file (a dated backup) gives the new name only if it is free."""
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,27 +16,68 @@ from pathlib import Path
 from typing import BinaryIO
 
 DEFAULT_MODE = 0o666  # as open() makes a file: the umask takes its share
+# the temp file of atomic_writer: .NAME.<12 hex digits>.tmp
+_TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")
+# link(2) on a file system without hard links (FAT or exFAT on a USB stick, some SMB
+# shares)
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 @contextmanager
-def atomic_writer(path: str | Path, *, mode: int = DEFAULT_MODE) -> Iterator[BinaryIO]:
+def atomic_writer(
+    path: str | Path, *, mode: int = DEFAULT_MODE, replace: bool = True
+) -> Iterator[BinaryIO]:
     """A binary file to write the new content to; it replaces `path` when the block
     ends cleanly. On any error (in the block or while saving) the temp file is
     removed, `path` is left as it was, and the error goes on. `mode` is the new
-    file's creation mode (the umask applies, as with os.open)."""
+    file's creation mode (the umask applies, as with os.open). With `replace=False`
+    a file that has the name already is kept and FileExistsError raised."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")  # _TEMP_NAME
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, target)
+        if replace:
+            os.replace(temp, target)
+        else:
+            _rename_new(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     fsync_directory(target.parent)
+
+
+def _rename_new(temp: Path, target: Path) -> None:
+    """Rename temp to target unless target exists (FileExistsError): link(2) fails on
+    a taken name, whoever took it and when."""
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        linked = False
+    else:
+        linked = True
+    if linked:
+        temp.unlink()
+        return
+    # no hard links here: look, then rename. Only another writer taking the same
+    # name in this very instant could still be replaced
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    os.rename(temp, target)
+
+
+def temp_target(name: str) -> str | None:
+    """The file name whose new content a temp file of this name was to become (left
+    behind by a crash or a power cut mid-write), or None for any other name."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def write_atomic(path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE) -> None:

@@ -1,4 +1,4 @@
-"""raspy-kv: dump, restore and check the store of a data dir.
+"""raspy-kv: dump, restore, check and back up the store of a data dir.
 
 Exit status: 0 ok, 1 data problem (or the data dir is in use), 2 usage error.
 Sub-commands set `run` (args -> exit status) with set_defaults; the live commands of
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
+import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import IO, Any, Final
 
 from raspy import config as config_mod
 from raspy import log as log_mod
-from raspy.atomic_file import atomic_writer
+from raspy.atomic_file import atomic_writer, temp_target
 from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
 from raspy.cli.last_resort import guarded
 from raspy.config import StoreConfig
@@ -41,7 +44,7 @@ from raspy.storage.dump import (
     Record,
     record_line_number,
 )
-from raspy.storage.lock import writer_present
+from raspy.storage.lock import lock_holder, writer_present
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, ReadView, Store, validate_ops
 from raspy.storage.tables import (
@@ -63,6 +66,9 @@ _BATCH_BYTES: Final = 1024 * 1024
 # the map room a restore asks for ahead, per byte of keys and values: B-tree pages
 # are not full, and big values take whole overflow pages
 _ROOM_FACTOR: Final = 2
+_KEEP: Final = 7  # backups kept: a week of daily ones
+# a backup's temp file untouched this long was left by a backup cut short
+_STALE_TEMP_S: Final = 24 * 3600.0
 
 
 class _Failure(Exception):
@@ -117,7 +123,27 @@ def _open_readonly(data_dir: str) -> Store:
         if damage.held_a_store(path):  # it was lost: a data problem, not a typo
             damage.refuse_lost_store(path, init=False)
         raise _Failure(f"no store in {data_dir}", EXIT_USAGE)
+    _refuse_slotless_read(path)
     return Store.open(data_dir, readonly=True)
+
+
+def _refuse_slotless_read(data_dir: Path) -> None:
+    """LMDB opens a read-only store on a read-only mount (systemd's ReadOnlyPaths=)
+    without its lock file: its reads then hold no reader slot, and a running raspyd
+    may reuse the very pages being read. Fine for a card mounted read-only to rescue
+    it; beside raspyd, refused."""
+    lock_file = data_dir / damage.LMDB_LOCK_FILE
+    if not lock_file.exists() or os.access(lock_file, os.R_OK | os.W_OK):
+        return
+    holder = lock_holder(data_dir)
+    if holder is not None:
+        raise _Failure(
+            f"{lock_file} cannot be written, and raspyd (pid {holder}) writes this"
+            " store: LMDB would read it without a reader slot, so raspyd could reuse"
+            f" the pages being read; make {lock_file} writable (systemd:"
+            " ReadWritePaths=) or stop raspyd",
+            EXIT_DATA,
+        )
 
 
 def _records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
@@ -146,8 +172,9 @@ def _stdout_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _output(name: str | None) -> Iterator[IO[bytes]]:
-    """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed."""
+def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
+    """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed.
+    `replace=False`: a FILE that exists is kept, and FileExistsError raised."""
     if name is None:
         with _stdout_errors():
             yield sys.stdout.buffer
@@ -155,10 +182,37 @@ def _output(name: str | None) -> Iterator[IO[bytes]]:
         return
     try:
         # the whole store: private, as the data dir it comes from is (0700)
-        with atomic_writer(name, mode=0o600) as out:
+        with atomic_writer(name, mode=0o600, replace=replace) as out:
             yield out
+    except FileExistsError:
+        raise  # the caller picks another name
     except OSError as exc:
         raise _Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
+
+
+def _write_dump(
+    store: Store,
+    tables: tuple[Table, ...],
+    output: str | None,
+    now: datetime,
+    *,
+    replace: bool = True,
+) -> int:
+    """The tables of the store, from one read txn, as a dump to `output` (stdout if
+    None), its header made at `now`; returns the records written."""
+    with store.read_view() as view:
+        created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer = DumpWriter(Header(store.schema_version, created, tables))
+        progress = _Progress("dump", sum(view.count(t) for t in tables))
+        with _output(output, replace=replace) as out:
+            out.write(writer.header_line())
+            for table in tables:
+                for key, value in _records(view, table):
+                    out.write(writer.record_line(Record(table, key, value)))
+                    progress.step()
+            out.write(writer.end_line())
+        progress.close()
+    return writer.count
 
 
 def _dump(args: argparse.Namespace) -> int:
@@ -166,23 +220,10 @@ def _dump(args: argparse.Namespace) -> int:
     tables = tuple(t for t in DATA_TABLES if not args.db or t.value in args.db)
     store = _open_readonly(args.data_dir)
     try:
-        with store.read_view() as view:
-            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            writer = DumpWriter(Header(store.schema_version, created, tables))
-            progress = _Progress("dump", sum(view.count(t) for t in tables))
-            with _output(args.output) as out:
-                out.write(writer.header_line())
-                for table in tables:
-                    for key, value in _records(view, table):
-                        out.write(writer.record_line(Record(table, key, value)))
-                        progress.step()
-                out.write(writer.end_line())
-            progress.close()
+        count = _write_dump(store, tables, args.output, datetime.now(UTC))
     finally:
         store.close()
-    _report(
-        f"dumped {writer.count} records from {len(tables)} dbs", started, sys.stderr
-    )
+    _report(f"dumped {count} records from {len(tables)} dbs", started, sys.stderr)
     return EXIT_OK
 
 
@@ -390,6 +431,174 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_DATA if problems else EXIT_OK
 
 
+# raspy-<UTC time>[-N].dump, N from 2 for a second backup in the same second: the only
+# names a backup writes, and the only ones its rotation removes
+_BACKUP_NAME: Final = re.compile(
+    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?\.dump"
+)
+
+
+def _backup_name(stamp: str, number: int) -> str:
+    return f"raspy-{stamp}.dump" if number == 1 else f"raspy-{stamp}-{number}.dump"
+
+
+def _backup_dir(name: str, data_dir: str) -> Path:
+    """The backup dir: there already (never made: an unmounted USB stick leaves an
+    empty mount point on the card) and outside the data dir (lost with the store)."""
+    path = Path(name)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise _Failure(
+            f"backup dir {name} {what}; it is not created (a USB stick or share"
+            " that is not mounted must not fill the SD card): mount or make it",
+            EXIT_USAGE,
+        )
+    real, data = path.resolve(), Path(data_dir).resolve()
+    if real == data or data in real.parents:
+        raise _Failure(
+            f"backup dir {name} is inside the data dir {data_dir}: a backup must"
+            " survive the loss of the store; choose a directory outside it",
+            EXIT_USAGE,
+        )
+    return path
+
+
+def _write_backup(store: Store, backup_dir: Path) -> tuple[Path, int]:
+    """The whole store as a new dated dump in backup_dir; a name taken already (even
+    while this one was written) gets the next number, nothing is replaced."""
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    for number in itertools.count(1):
+        path = backup_dir / _backup_name(stamp, number)
+        if os.path.lexists(path):
+            continue
+        try:
+            return path, _write_dump(store, DATA_TABLES, str(path), now, replace=False)
+        except FileExistsError:
+            continue  # taken while it was written: the store again, under the next
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def _read_back(path: Path, count: int) -> int:
+    """Read the new backup back whole, from the device rather than the page cache
+    where the kernel allows, and check it as restore does before it writes (every
+    line, the end line's count and checksum); returns its size. A file that does not
+    check is removed."""
+    try:
+        with path.open("rb") as handle:
+            # its pages are clean (fsynced): dropped, the reads go to the disk (a
+            # file system without this: the check reads the page cache)
+            with suppress(OSError):
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            reader = DumpReader(handle, unique=False)  # bounded memory, same checksum
+            for _ in reader.records():
+                pass
+            if reader.count != count:
+                raise DumpFormatError(
+                    record_line_number(reader.count),
+                    f"end line counts {reader.count} records, {count} were written",
+                )
+            return os.fstat(handle.fileno()).st_size
+    except (DumpFormatError, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        try:
+            path.unlink(missing_ok=True)
+            done = "removed it"
+        except OSError as again:
+            done = f"it could not be removed ({again.strerror}): remove it"
+        raise _Failure(
+            f"{path} does not read back as written ({why}); {done}, and kept the"
+            " older backups. The disk of the backup dir may be failing",
+            EXIT_DATA,
+        ) from exc
+
+
+def _backup_order(name: str) -> tuple[str, int]:
+    match = _BACKUP_NAME.fullmatch(name)
+    assert match is not None
+    return match.group(1), int(match.group(2) or 1)
+
+
+def _stale_temp(entry: os.DirEntry[str], now: float) -> bool:
+    """A backup's temp file that no backup is writing any more: left by a power cut
+    or a kill mid-write (a running backup writes its temp file all the time)."""
+    target = temp_target(entry.name)
+    return (
+        target is not None
+        and _BACKUP_NAME.fullmatch(target) is not None
+        and entry.is_file(follow_symlinks=False)
+        and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
+    )
+
+
+def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
+    """Remove the oldest backups (by the time in their names) beyond `keep`, counting
+    the new one, which is always kept: a clock set back (a Pi without a clock, before
+    NTP) must not make today's backup the first one removed. Only regular files named
+    as a backup names them, and a backup's temp files untouched for a day; returns
+    how many of each were removed."""
+    now = time.time()
+    with os.scandir(backup_dir) as entries:
+        found = list(entries)
+    older = sorted(
+        (
+            entry.name
+            for entry in found
+            if _BACKUP_NAME.fullmatch(entry.name)
+            and entry.name != new.name
+            and entry.is_file(follow_symlinks=False)
+        ),
+        key=_backup_order,
+    )
+    beyond = older[: max(0, len(older) - (keep - 1))]
+    stale = [entry.name for entry in found if _stale_temp(entry, now)]
+    removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
+    return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
+
+
+def _remove_old(path: Path, new: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False  # removed meanwhile (another backup's rotation)
+    except OSError as exc:
+        raise _Failure(
+            f"wrote {new}, but cannot remove {path}: {exc.strerror}", EXIT_DATA
+        ) from exc
+    return True
+
+
+def _backup(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    backup_dir = _backup_dir(args.to, args.data_dir)
+    store = _open_readonly(args.data_dir)
+    try:
+        path, count = _write_backup(store, backup_dir)
+    finally:
+        store.close()
+    size = _read_back(path, count)
+    removed, stale = _rotate(backup_dir, args.keep, path)
+    partial = f" and {stale} partial (a backup cut short)" if stale else ""
+    with _stdout_errors():
+        _report(
+            f"backup {path}: {count} records, {size} bytes, checked;"
+            f" {removed} old{partial} removed",
+            started,
+            sys.stdout,
+        )
+    return EXIT_OK
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _add_live_commands(subparsers: Any) -> None:
     try:
         live = importlib.import_module("raspy.cli.kv_live")
@@ -403,7 +612,7 @@ def _add_live_commands(subparsers: Any) -> None:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog="raspy-kv",
-        description="Dump, restore and check a raspy store (offline or live).",
+        description="Dump, restore, check and back up a raspy store (offline or live).",
     )
     parser.add_argument("--version", action="version", version=version_line("raspy-kv"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -441,6 +650,25 @@ def _build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="verify every record (works live)")
     check.add_argument("--data-dir", required=True, help="the store's directory")
     check.set_defaults(run=_check)
+
+    backup = commands.add_parser(
+        "backup", help="a dated, checked dump into a directory; keeps the last N"
+    )
+    backup.add_argument("--data-dir", required=True, help="the store's directory")
+    backup.add_argument(
+        "--to",
+        required=True,
+        metavar="BACKUP_DIR",
+        help="an existing directory outside the data dir (a USB stick, a NAS mount)",
+    )
+    backup.add_argument(
+        "--keep",
+        type=_at_least_one,
+        default=_KEEP,
+        metavar="N",
+        help=f"raspy-*.dump files kept, the new one included (default {_KEEP})",
+    )
+    backup.set_defaults(run=_backup)
 
     _add_live_commands(commands)
     return parser

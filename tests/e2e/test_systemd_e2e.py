@@ -1,5 +1,6 @@
 """raspyd under systemd's contract: READY, WATCHDOG, STOPPING on a real datagram socket
-from a real raspyd; the shipped unit file passes `systemd-analyze verify`."""
+from a real raspyd; the shipped unit files (raspyd, and the daily backup's service and
+timer) pass `systemd-analyze verify`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from support.daemon import Daemon
 
 import raspy
 
-UNIT = Path(raspy.__file__).parent / "defaults" / "raspyd.service"
+DEFAULTS = Path(raspy.__file__).parent / "defaults"
+UNIT = DEFAULTS / "raspyd.service"
+BACKUP_UNIT = DEFAULTS / "raspy-backup.service"
+BACKUP_TIMER = DEFAULTS / "raspy-backup.timer"
 
 
 def _receive_until(server: socket.socket, wanted: bytes, seen: list[bytes]) -> None:
@@ -97,6 +101,73 @@ def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None,
+    reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
+)
+def test_the_backup_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """As raspyd's unit: no output at all; the timer is checked with its service."""
+    assert _ANALYZE is not None
+    raspy_kv = Path(sys.executable).parent / "raspy-kv"
+    service = tmp_path / BACKUP_UNIT.name
+    service.write_text(
+        BACKUP_UNIT.read_text().replace("/opt/raspy/bin/raspy-kv", str(raspy_kv))
+    )
+    timer = tmp_path / BACKUP_TIMER.name
+    timer.write_text(BACKUP_TIMER.read_text())
+    result = subprocess.run(
+        [_ANALYZE, "verify", str(service), str(timer)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def _settings(unit: Path, section: str = "") -> dict[str, list[str]]:
+    """key -> values of a unit file's settings; with `section`, only those from the
+    comment line that starts with it to the next [section]."""
+    lines = unit.read_text().splitlines()
+    if section:
+        start = next(i for i, line in enumerate(lines) if line.startswith(section))
+        lines = lines[start:]
+        lines = lines[: next(i for i, line in enumerate(lines) if line[:1] == "[")]
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        if line and line[0] not in "#;[" and "=" in line:
+            key, value = line.split("=", 1)
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups() -> (
+    None
+):
+    backup = _settings(BACKUP_UNIT)
+    assert backup["Type"] == ["oneshot"]
+    assert backup["User"] == ["raspy"]
+    (command,) = backup["ExecStart"]
+    assert command.startswith("/opt/raspy/bin/raspy-kv backup --data-dir %S/raspy ")
+    assert command.endswith(" --to /var/backups/raspy --keep 7")
+    # every hardening line of raspyd's unit, the same or (network) narrower
+    hardening = _settings(UNIT, "# Hardening:")
+    narrower = {"RestrictAddressFamilies": ["AF_UNIX"]}
+    for key, values in hardening.items():
+        assert backup[key] == narrower.get(key, values), key
+    # the store read-only, but LMDB's lock file (a reader's slot: raspy-kv refuses
+    # to read beside raspyd without it); the backup dir writable; nothing else
+    assert "StateDirectory" not in backup
+    assert backup["ReadOnlyPaths"] == ["-%S/raspy"]
+    assert backup["ReadWritePaths"] == ["-%S/raspy/lock.mdb", "-/var/backups/raspy"]
+    timer = _settings(BACKUP_TIMER)
+    assert timer["OnCalendar"] == ["daily"]
+    assert timer["Persistent"] == ["true"]
+    assert "RandomizedDelaySec" in timer
+    assert timer["WantedBy"] == ["timers.target"]
 
 
 def test_the_unit_is_a_hardened_notify_service_with_a_watchdog() -> None:

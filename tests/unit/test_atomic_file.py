@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raspy.atomic_file import atomic_writer, write_atomic
+from raspy.atomic_file import atomic_writer, temp_target, write_atomic
 
 
 class _Interrupted(Exception):
@@ -69,3 +69,52 @@ def test_a_missing_directory_is_an_error_and_creates_nothing(tmp_path: Path) -> 
     with pytest.raises(FileNotFoundError):
         write_atomic(tmp_path / "absent" / "out.txt", b"data")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_replace_a_taken_name_is_kept_and_no_temp_file_is_left(
+    tmp_path: Path,
+) -> None:
+    """A dated backup never replaces a file: the name taken (here while the new
+    content was written) raises FileExistsError and the file there stays."""
+    path = tmp_path / "raspy-20260101T000000Z.dump"
+
+    def write_while_taken() -> None:
+        with atomic_writer(path, replace=False) as out:
+            out.write(b"the new backup\n")
+            path.write_bytes(b"taken meanwhile\n")
+
+    with pytest.raises(FileExistsError):
+        write_while_taken()
+    assert path.read_bytes() == b"taken meanwhile\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_without_replace_a_free_name_is_written_with_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "raspy-20260101T000000Z-2.dump"
+    with atomic_writer(path, mode=0o600, replace=False) as out:
+        out.write(b"a backup\n")
+    assert path.read_bytes() == b"a backup\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.stat().st_nlink == 1  # the temp name is gone, not a second link
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_temp_target_names_the_file_a_left_temp_file_was_for() -> None:
+    assert temp_target(".raspy-x.dump.0123456789ab.tmp") == "raspy-x.dump"
+    assert temp_target(".a.b.c.00000000000f.tmp") == "a.b.c"
+    for other in (
+        "raspy-x.dump",
+        ".raspy-x.dump.0123456789ab",  # no .tmp
+        ".raspy-x.dump.0123456789a.tmp",  # 11 hex digits
+        ".raspy-x.dump.0123456789AB.tmp",  # not token_hex's
+        "raspy-x.dump.0123456789ab.tmp",  # no leading dot
+    ):
+        assert temp_target(other) is None, other
+
+
+def test_temp_target_knows_the_writers_own_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "raspy-20260101T000000Z.dump"
+    with atomic_writer(path) as out:
+        out.write(b"being written\n")
+        (temp,) = tmp_path.iterdir()
+        assert temp_target(temp.name) == path.name

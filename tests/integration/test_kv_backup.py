@@ -1,0 +1,455 @@
+"""raspy-kv backup on real data dirs: a dated dump that restores, checked before it
+counts, the oldest removed beyond --keep (only the files it names), never a file
+replaced, and refusals that leave the backup dir as it was."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.kv_cli import TIME, make_store, records, run
+from support.store_holder import holding_store
+
+from raspy.cli import kv
+from raspy.storage.damage import DATA_FILE, LMDB_LOCK_FILE
+from raspy.storage.dump import Record, parse
+from raspy.storage.store import Table
+
+NAME = r"raspy-\d{8}T\d{6}Z(?:-\d+)?\.dump"
+
+
+def _backup(
+    data_dir: Path, to: Path, capsys: pytest.CaptureFixture[str], *more: str
+) -> tuple[int, str, str]:
+    return run(["backup", "--data-dir", str(data_dir), "--to", str(to), *more], capsys)
+
+
+def _backups(backup_dir: Path) -> list[str]:
+    return sorted(p.name for p in backup_dir.iterdir() if re.fullmatch(NAME, p.name))
+
+
+def _only_backup(backup_dir: Path) -> Path:
+    (name,) = _backups(backup_dir)
+    return backup_dir / name
+
+
+def _without_time(dump: bytes) -> tuple[object, ...]:
+    """A dump's content: its header but the creation time, and its records."""
+    parsed = parse(dump)
+    header = parsed.header
+    return header.schema_version, header.tables, parsed.records
+
+
+def test_a_backup_restores_to_the_same_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    status, out, err = _backup(store, backups, capsys)
+    assert (status, err) == (0, ""), err
+    path = _only_backup(backups)
+    size = path.stat().st_size
+    assert re.fullmatch(
+        f"raspy-kv: backup {re.escape(str(path))}: 7 records, {size} bytes, checked;"
+        f" 0 old removed in {TIME}\n",
+        out,
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in backups.iterdir()) == [path.name]  # no temp file
+    # the name's time is the header's
+    stamp = re.fullmatch(r"raspy-(\d{8}T\d{6}Z)\.dump", path.name)
+    assert stamp is not None
+    created = parse(path.read_bytes()).header.created
+    assert created.replace("-", "").replace(":", "") == stamp.group(1)
+
+    status, _, err = run(
+        ["restore", "--data-dir", str(tmp_path / "new"), str(path)], capsys
+    )
+    assert status == 0, err
+    assert records(tmp_path / "new") == records(store)
+    again = tmp_path / "again.dump"
+    assert (
+        run(["dump", "--data-dir", str(tmp_path / "new"), "-o", str(again)], capsys)[0]
+        == 0
+    )
+    assert _without_time(again.read_bytes()) == _without_time(path.read_bytes())
+
+
+def _old_backups(backup_dir: Path, content: bytes) -> list[str]:
+    """Five backups of earlier days and a second one of the 4th's second, written in
+    an order other than their times'; their names, oldest first."""
+    names = [f"raspy-2026110{day}T031500Z.dump" for day in (1, 2, 3, 4)]
+    names += ["raspy-20261104T031500Z-2.dump", "raspy-20261105T031500Z.dump"]
+    for index in (2, 0, 5, 4, 1, 3):
+        (backup_dir / names[index]).write_bytes(content)
+    return names
+
+
+FOREIGN = (
+    "notes.txt",
+    "raspy-x.dump.bak",
+    "raspy-x.dump",  # raspy-*.dump, but not a name a backup writes
+    "raspy-20261101T031500Z.dump.bak",
+    "raspy-20261101T031500Z-1.dump",  # a backup never numbers 1
+    "old-raspy-20261101T031500Z.dump",
+)
+
+
+def test_rotation_keeps_the_newest_backups_and_every_file_of_the_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    content = b"an older backup\n"
+    olds = _old_backups(backups, content)
+    for name in FOREIGN:
+        (backups / name).write_bytes(b"the user's\n")
+    (backups / "raspy-20261231T000000Z.dump").mkdir()  # not a regular file: kept
+    status, out, err = _backup(store, backups, capsys, "--keep", "3")
+    assert (status, err) == (0, ""), err
+    done = re.fullmatch(
+        f"raspy-kv: backup {re.escape(str(backups))}/({NAME}): .*;"
+        f" {len(olds) - 2} old removed in {TIME}\n",
+        out,
+    )
+    assert done is not None, out
+    # the new one and the two newest by the time in their names (the -2 after its
+    # first), whatever order they were written in; every other name stays
+    assert olds[-2:] == ["raspy-20261104T031500Z-2.dump", "raspy-20261105T031500Z.dump"]
+    assert sorted(p.name for p in backups.iterdir()) == sorted(
+        [*FOREIGN, "raspy-20261231T000000Z.dump", *olds[-2:], done.group(1)]
+    )
+    for name in FOREIGN:
+        assert (backups / name).read_bytes() == b"the user's\n"
+    for name in olds[-2:]:
+        assert (backups / name).read_bytes() == content
+
+
+def test_the_new_backup_is_kept_even_when_the_clock_puts_it_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Pi without a clock starts at the last saved time (or 1970) until NTP: older
+    backups may then carry later names. The new one is kept, with the newest others."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    future = ["raspy-20991231T000000Z.dump", "raspy-20991231T000001Z.dump"]
+    for name in future:
+        (backups / name).write_bytes(b"from a later clock\n")
+    status, _, err = _backup(store, backups, capsys, "--keep", "2")
+    assert (status, err) == (0, ""), err
+    assert len(_backups(backups)) == 2
+    assert "raspy-20991231T000001Z.dump" in _backups(backups)
+    assert "raspy-20991231T000000Z.dump" not in _backups(backups)
+
+
+def _untouched(backups: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in backups.iterdir()}
+
+
+def test_a_backup_that_cannot_read_the_store_removes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    _old_backups(backups, b"older\n")
+    before = _untouched(backups)
+    data = store / DATA_FILE
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])  # truncated
+    status, out, err = _backup(store, backups, capsys, "--keep", "1")
+    assert (status, out) == (1, "")
+    assert err.startswith(f"raspy-kv: {data}: truncated: ")
+    assert _untouched(backups) == before
+
+
+_BACKUP_WITH_FILE_LIMIT = """
+import resource, signal, sys
+from raspy.cli import kv
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (500, 500))
+sys.exit(kv.main(["backup", "--data-dir", sys.argv[1], "--to", sys.argv[2],
+                  "--keep", "1"]))
+"""
+
+
+def test_a_backup_that_cannot_be_written_removes_nothing_and_leaves_no_temp_file(
+    tmp_path: Path,
+) -> None:
+    """A full backup disk (here: a file size limit, as one) fails the backup: the
+    old backups stay, and no partial file is left."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    _old_backups(backups, b"older\n")
+    before = _untouched(backups)
+    done = subprocess.run(
+        [sys.executable, "-c", _BACKUP_WITH_FILE_LIMIT, str(store), str(backups)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert re.fullmatch(
+        rf"raspy-kv: cannot write {re.escape(str(backups))}/{NAME}: File too large\n",
+        done.stderr,
+    )
+    assert _untouched(backups) == before
+
+
+def test_two_backups_in_one_second_get_two_names_and_none_is_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The clock is not ours to set: back up until two land in the same second (a
+    backup of this store takes milliseconds), then both are there, the first as
+    it was written."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    seen: dict[str, tuple[int, float]] = {}
+    for _ in range(50):
+        status, _, err = _backup(store, backups, capsys, "--keep", "100")
+        assert status == 0, err
+        names = _backups(backups)
+        numbered = [n for n in names if n.endswith("-2.dump")]
+        if numbered:
+            break
+        seen = {
+            n: (os.stat(backups / n).st_ino, os.stat(backups / n).st_mtime)
+            for n in names
+        }
+    else:
+        pytest.fail("50 backups in a row, none in the same second as another")
+    (second,) = numbered
+    first = second.removesuffix("-2.dump") + ".dump"
+    assert first in seen
+    path = backups / first
+    assert (path.stat().st_ino, path.stat().st_mtime) == seen[first]  # not replaced
+    assert (
+        parse(path.read_bytes()).records
+        == parse((backups / second).read_bytes()).records
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "keep", "message"),
+    [
+        pytest.param(
+            "missing",
+            "7",
+            "raspy-kv: backup dir {to} does not exist; it is not created (a USB stick"
+            " or share that is not mounted must not fill the SD card): mount or make"
+            " it\n",
+            id="missing",
+        ),
+        pytest.param(
+            "file",
+            "7",
+            "raspy-kv: backup dir {to} is not a directory; it is not created (a USB"
+            " stick or share that is not mounted must not fill the SD card): mount or"
+            " make it\n",
+            id="a-file",
+        ),
+        pytest.param(
+            "inside",
+            "7",
+            "raspy-kv: backup dir {to} is inside the data dir {store}: a backup must"
+            " survive the loss of the store; choose a directory outside it\n",
+            id="inside-the-data-dir",
+        ),
+        pytest.param(
+            "store",
+            "7",
+            "raspy-kv: backup dir {to} is inside the data dir {store}: a backup must"
+            " survive the loss of the store; choose a directory outside it\n",
+            id="the-data-dir",
+        ),
+        pytest.param(
+            "ok",
+            "0",
+            "raspy-kv backup: argument --keep: expected a whole number >= 1, got '0'\n",
+            id="keep-0",
+        ),
+        pytest.param(
+            "ok",
+            "x",
+            "raspy-kv backup: argument --keep: expected a whole number >= 1, got 'x'\n",
+            id="keep-not-a-number",
+        ),
+    ],
+)
+def test_refusals_say_why_in_one_line_exit_2_and_write_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    keep: str,
+    message: str,
+) -> None:
+    make_store(store := tmp_path / "store")
+    (tmp_path / "ok").mkdir()
+    (store / "inside").mkdir()
+    (tmp_path / "file").write_bytes(b"")
+    to = {
+        "missing": tmp_path / "usb",
+        "file": tmp_path / "file",
+        "inside": store / "inside" / ".." / "inside",
+        "store": store,
+        "ok": tmp_path / "ok",
+    }[where]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    status, out, err = _backup(store, to, capsys, "--keep", keep)
+    assert (status, out) == (2, "")
+    assert err == message.format(to=to, store=store)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: data.replace(b"21.5", b"21.6"), id="a-byte-changed"),
+        pytest.param(lambda data: data[: data.index(b"\n") + 1], id="only-the-header"),
+    ],
+)
+def test_a_backup_that_does_not_read_back_as_written_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: Callable[[bytes], bytes]
+) -> None:
+    """The read-back check on a real file damaged after its write. There is no seam
+    to make the command's own write come out damaged (it would take a failing disk
+    or a fault-injecting file system), so the check is called as the command calls
+    it, after its write: with the records it wrote."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    assert _backup(store, backups, capsys)[0] == 0
+    path = _only_backup(backups)
+    assert kv._read_back(path, 7) == path.stat().st_size  # sound: kept
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(kv._Failure) as failure:
+        kv._read_back(path, 7)
+    assert failure.value.status == 1
+    assert str(failure.value).startswith(f"{path} does not read back as written (line ")
+    assert not path.exists()
+
+
+def test_a_file_that_checks_but_holds_other_records_is_not_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A whole, valid dump with fewer records than were written (another writer's
+    file under the name) does not count as this backup."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    assert _backup(store, backups, capsys)[0] == 0
+    path = _only_backup(backups)
+    with pytest.raises(kv._Failure, match="end line counts 7 records, 8 were written"):
+        kv._read_back(path, 8)
+    assert not path.exists()
+
+
+def _read_only_mount_works() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run(
+        [unshare, "-m", "sh", "-c", "mount --bind / / && mount -o remount,bind,ro / /"],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+# the data dir read-only ("$1"), then the command; with "$2" = lock.mdb, that one
+# file writable again: raspy-backup.service's ReadOnlyPaths= and ReadWritePaths=
+_READ_ONLY = """
+mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 99
+if [ -n "$2" ]; then
+    mount --bind "$1/$2" "$1/$2" && mount -o remount,bind,rw "$1/$2" || exit 99
+fi
+shift 2 && exec "$@"
+"""
+
+
+@pytest.mark.skipif(
+    not _read_only_mount_works(),
+    reason="needs a private mount namespace (unshare -m, as root) for a read-only bind",
+)
+def test_a_read_only_data_dir_is_refused_beside_a_writer_and_read_without_one(
+    tmp_path: Path,
+) -> None:
+    """systemd's ReadOnlyPaths= on the data dir: LMDB then opens the store without
+    its lock file (no reader slot), so a running raspyd could reuse the pages being
+    read. Beside a writer that is refused (dump too); with lock.mdb writable, as the
+    shipped unit has it, the backup works beside the writer; a card mounted
+    read-only to rescue it (no writer) is still read."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+
+    def read_only(writable: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            "unshare", "-m", "sh", "-c", _READ_ONLY, "sh", str(store), writable,
+            sys.executable, "-m", "raspy.cli.kv", *args, "--data-dir", str(store),
+        ]  # fmt: skip
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=30, check=False
+        )
+
+    backup = ("backup", "--to", str(backups))
+    with holding_store(store, Table.CRON.value, b"held") as holder_pid:
+        lock_file = store / LMDB_LOCK_FILE
+        refused = (
+            f"raspy-kv: {lock_file} cannot be written, and raspyd (pid {holder_pid})"
+            " writes this store: LMDB would read it without a reader slot, so raspyd"
+            f" could reuse the pages being read; make {lock_file} writable (systemd:"
+            " ReadWritePaths=) or stop raspyd\n"
+        )
+        for args in (backup, ("dump", "-o", str(backups / "x.dump"))):
+            done = read_only("", *args)
+            assert (done.returncode, done.stderr) == (1, refused)
+        assert list(backups.iterdir()) == []
+        done = read_only(LMDB_LOCK_FILE, *backup)
+        assert done.returncode == 0, done.stderr
+        assert (
+            Record(Table.CRON, b"held", b"1")
+            in parse(_only_backup(backups).read_bytes()).records
+        )
+    done = read_only("", *backup, "--keep", "1")
+    assert done.returncode == 0, done.stderr
+    assert (
+        Record(Table.CRON, b"held", b"1")
+        in parse(_only_backup(backups).read_bytes()).records
+    )
+
+
+def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A power cut mid-backup leaves its temp file (the size of a backup); the next
+    backup removes it once nobody has written it for a day. A temp file being
+    written now, and anyone else's, stay."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    day_ago = time.time() - 25 * 3600
+    left = ".raspy-20261101T031500Z.dump.0123456789ab.tmp"
+    kept = {
+        ".raspy-20261102T031500Z-2.dump.0123456789ab.tmp": time.time(),  # being written
+        ".notes.txt.0123456789ab.tmp": day_ago,  # another program's
+        ".raspy-x.dump.0123456789ab.tmp": day_ago,  # not a backup's name
+    }
+    for name, when in [(left, day_ago), *kept.items()]:
+        (backups / name).write_bytes(b"partial")
+        os.utime(backups / name, (when, when))
+    status, out, err = _backup(store, backups, capsys)
+    assert (status, err) == (0, ""), err
+    assert re.fullmatch(
+        f"raspy-kv: backup .*; 0 old and 1 partial \\(a backup cut short\\) removed"
+        f" in {TIME}\n",
+        out,
+    )
+    assert sorted(
+        p.name for p in backups.iterdir() if p.name.startswith(".")
+    ) == sorted(kept)
