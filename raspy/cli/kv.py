@@ -463,9 +463,12 @@ def _backup_dir(name: str, data_dir: str) -> Path:
     return path
 
 
-def _write_backup(store: Store, backup_dir: Path) -> tuple[Path, int]:
-    """The whole store as a new dated dump in backup_dir; a name taken already (even
-    while this one was written) gets the next number, nothing is replaced."""
+def _write_backup(
+    store: Store, backup_dir: Path, tables: tuple[Table, ...]
+) -> tuple[Path, int]:
+    """The tables of the store as a new dated dump in backup_dir; a name taken
+    already (even while this one was written) gets the next number, nothing is
+    replaced."""
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     for number in itertools.count(1):
@@ -473,7 +476,7 @@ def _write_backup(store: Store, backup_dir: Path) -> tuple[Path, int]:
         if os.path.lexists(path):
             continue
         try:
-            return path, _write_dump(store, DATA_TABLES, str(path), now, replace=False)
+            return path, _write_dump(store, tables, str(path), now, replace=False)
         except FileExistsError:
             continue  # taken while it was written: the store again, under the next
     raise AssertionError("unreachable")  # itertools.count never ends
@@ -573,7 +576,10 @@ def _backup(args: argparse.Namespace) -> int:
     backup_dir = _backup_dir(args.to, args.data_dir)
     store = _open_readonly(args.data_dir)
     try:
-        path, count = _write_backup(store, backup_dir)
+        tables = tuple(
+            t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
+        )
+        path, count = _write_backup(store, backup_dir, tables)
     finally:
         store.close()
     size = _read_back(path, count)
@@ -667,6 +673,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default=_KEEP,
         metavar="N",
         help=f"raspy-*.dump files kept, the new one included (default {_KEEP})",
+    )
+    backup.add_argument(
+        "--no-history",
+        action="store_true",
+        help="leave out the recorded values (the bulk of a store after years: "
+        "~10 MB a logged sensor); for a backup on the SD card",
     )
     backup.set_defaults(run=_backup)
 

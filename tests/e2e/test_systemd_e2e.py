@@ -152,7 +152,8 @@ def test_the_backup_is_a_oneshot_with_raspyds_hardening_that_writes_only_backups
     assert backup["User"] == ["raspy"]
     (command,) = backup["ExecStart"]
     assert command.startswith("/opt/raspy/bin/raspy-kv backup --data-dir %S/raspy ")
-    assert command.endswith(" --to /var/backups/raspy --keep 7")
+    # on the card: without the history (the bulk of a store; the write budget)
+    assert command.endswith(" --to /var/backups/raspy --keep 7 --no-history")
     # every hardening line of raspyd's unit, the same or (network) narrower
     hardening = _settings(UNIT, "# Hardening:")
     narrower = {"RestrictAddressFamilies": ["AF_UNIX"]}

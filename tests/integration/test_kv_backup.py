@@ -15,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.kv_cli import TIME, make_store, records, run
+from support.kv_cli import CONTENT, TIME, make_store, records, run
 from support.store_holder import holding_store
 
 from raspy.cli import kv
 from raspy.storage.damage import DATA_FILE, LMDB_LOCK_FILE
 from raspy.storage.dump import Record, parse
-from raspy.storage.store import Table
+from raspy.storage.store import Put, Table
+from raspy.storage.tables import recorded_key_record
 
 NAME = r"raspy-\d{8}T\d{6}Z(?:-\d+)?\.dump"
 
@@ -81,6 +82,22 @@ def test_a_backup_restores_to_the_same_records(
         == 0
     )
     assert _without_time(again.read_bytes()) == _without_time(path.read_bytes())
+
+
+def test_no_history_leaves_the_recorded_values_out_and_the_rest_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The history db is the bulk of a store after years (~10 MB a logged sensor): a
+    daily backup onto the SD card leaves it out (the shipped timer does)."""
+    history = Put(Table.HISTORY, *recorded_key_record("/device/pi.fake.t1/value"))
+    make_store(store := tmp_path / "store", [*CONTENT, history])
+    (backups := tmp_path / "backups").mkdir()
+    status, _, err = _backup(store, backups, capsys, "--no-history")
+    assert status == 0, err
+    dump = parse(_only_backup(backups).read_bytes())
+    assert Table.HISTORY not in dump.header.tables
+    assert {r.table for r in dump.records} == {o.table for o in CONTENT}
+    assert len(dump.records) == len(CONTENT)
 
 
 def _old_backups(backup_dir: Path, content: bytes) -> list[str]:
