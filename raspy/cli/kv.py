@@ -524,14 +524,18 @@ def _backup_order(name: str) -> tuple[str, int]:
 
 def _stale_temp(entry: os.DirEntry[str], now: float) -> bool:
     """A backup's temp file that no backup is writing any more: left by a power cut
-    or a kill mid-write (a running backup writes its temp file all the time)."""
+    or a kill mid-write (a running backup writes its temp file all the time). One
+    gone since the listing (another backup's, renamed to its backup) is not."""
     target = temp_target(entry.name)
-    return (
-        target is not None
-        and _BACKUP_NAME.fullmatch(target) is not None
-        and entry.is_file(follow_symlinks=False)
-        and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
-    )
+    if target is None or _BACKUP_NAME.fullmatch(target) is None:
+        return False
+    try:
+        return (
+            entry.is_file(follow_symlinks=False)
+            and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
+        )
+    except FileNotFoundError:
+        return False
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:

@@ -69,8 +69,9 @@ class KvWatch:
             if new is None and not _names_null(trigger):
                 self._gap(slot, old, deleted=deleted)
                 continue
-            if old is None:
-                old = self._before_gap.pop(slot, None)
+            before = old  # this trigger's: each has its own gap
+            if before is None:
+                before = self._before_gap.pop(slot, None)
                 broken = self._broken.pop(slot, None)
                 if broken is not None and _keeps(trigger, new):
                     broken["value"] = new
@@ -83,9 +84,9 @@ class KvWatch:
                 else:
                     del self._holds[slot]  # broken: starts again when it holds again
                 continue
-            if not fires(trigger, old, new):
+            if not fires(trigger, before, new):
                 continue
-            data = trigger_data("kv", trigger.id, key=key, value=new, from_=old)
+            data = trigger_data("kv", trigger.id, key=key, value=new, from_=before)
             if trigger.for_s > 0:
                 self._holds[slot] = _Hold(mono + trigger.for_s, data)
             else:

@@ -470,3 +470,19 @@ def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
     assert sorted(
         p.name for p in backups.iterdir() if p.name.startswith(".")
     ) == sorted(kept)
+
+
+def test_a_temp_file_gone_between_the_listing_and_its_look_is_passed_over(
+    tmp_path: Path,
+) -> None:
+    """Two backups at once (the timer's and one by hand): the other one renames its
+    temp file away while this one's rotation looks at the files it listed. That
+    file is no partial backup to remove, and no traceback after a backup written
+    and checked."""
+    (backups := tmp_path / "backups").mkdir()
+    temp = backups / ".raspy-20261102T031500Z-2.dump.0123456789ab.tmp"
+    temp.write_bytes(b"partial")
+    with os.scandir(backups) as entries:
+        (entry,) = list(entries)
+    temp.unlink()  # the other backup is done: its temp file is its backup now
+    assert kv._stale_temp(entry, time.time() + 2 * 86400) is False

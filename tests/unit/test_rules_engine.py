@@ -163,6 +163,24 @@ def test_a_hold_broken_by_a_null_holds_again_in_full_when_the_value_is_back() ->
     assert h.core.next_deadline() is None
 
 
+def test_every_trigger_on_the_key_takes_the_value_back_against_its_own_gap() -> None:
+    """Two `for:` triggers on one key (a window open 10 minutes, then 30): a gap
+    breaks both holds, and a value back that keeps their test holds both again. The
+    first trigger's value before the gap was taken as the second's `old`, so the
+    second saw no gap, no change either, and was never told."""
+    mark = m.SetAction("/scenario/test/mark", "{trigger.id}")
+    short = _kv(to="open", has_to=True, for_s=600, id="short")
+    long = _kv(to="open", has_to=True, for_s=1800, id="long")
+    h = harness(scenario([mark], [short, long], mode=m.Mode.PARALLEL))
+    h.change(LIVING, "open")
+    h.advance(300)
+    h.no_value(LIVING)  # the board offline a while
+    h.advance(60)
+    h.change(LIVING, "open")  # back, still open: both hold again in full
+    assert _marks(h.advance(600)) == ["short"]
+    assert _marks(h.advance(1200)) == ["long"]
+
+
 def test_a_trigger_that_names_null_still_sees_it_and_a_delete_fires_nothing() -> None:
     h = harness(scenario([MARK], [_kv(to=None, has_to=True)]), tree={LIVING: 1})
     assert _marks(h.no_value(LIVING)) == ["kv:null"]
