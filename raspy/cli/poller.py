@@ -373,7 +373,8 @@ class _HubWatch:
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
         marked = self._marked.is_set()
-        self._marked.clear()
+        if marked:  # a mark set after this look stays for the next one
+            self._marked.clear()
         if sessions != self._sessions:
             self._sessions = sessions
             self._session_since = time.monotonic()
