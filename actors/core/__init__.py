@@ -275,6 +275,11 @@ class CoreActor(pykka.ThreadingActor):
 
     def _run_requested(self, name: str, by: str, stop: bool) -> None:
         entry = self.entries.get(name)
+        if stop and entry is not None and entry.ref is None:
+            # disabled (or not loadable): no runs, so nothing to stop, which is
+            # what was asked; not the caller's error
+            log.debug("scenario_stop_nothing", scenario=name, by=by)
+            return
         if entry is None or entry.ref is None:
             # as `raspy scenario run` says it: a typo reads apart from a choice
             reason = (

@@ -732,6 +732,37 @@ def test_rounding_a_half_away_from_zero_and_a_run_of_a_missing_scenario(
     wait_value(house.tree, "/scenario/bedtime/runs", 2)
 
 
+LEAVE_HOME = """\
+name: leave-home
+triggers:
+  - event: /event/house/left
+actions:
+  - stop: night-routines
+  - set: /house/left
+    value: "{trigger.value}"
+"""
+
+
+def test_a_stop_of_a_disabled_scenario_is_no_error_of_the_caller(
+    house: House,
+) -> None:
+    """A disabled scenario has no runs: a `stop:` of it did what it asked. It made
+    the caller show an error at every run (leaving home while the night routine is
+    disabled for the holidays)."""
+    house.start()
+    routines = house.imported("routines.yaml", NIGHT_ROUTINES)
+    leave = house.imported("leave.yaml", LEAVE_HOME)
+    assert house.cli("disable", routines) == 0
+    wait_value(house.tree, f"/scenario/{routines}/state", "disabled")
+    house.event("/event/house/left", "morning", leave)
+    wait_value(house.tree, "/house/left", "morning")
+    wait_value(house.tree, f"/scenario/{leave}/runs", 1)
+    house.tick(leave)  # a refusal told to it is taken, and what it said of it
+    house.tick()  # is taken by the core
+    entry = house.core.ref.proxy().entries.get()[leave]  # type: ignore[union-attr]
+    assert (entry.status.state.value, entry.status.last_error) == ("idle", None)
+
+
 # --- 9. raspy's own events ---------------------------------------------------------------------
 CONFIG_AUDIT = """\
 name: config-audit
