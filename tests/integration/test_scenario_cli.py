@@ -285,6 +285,27 @@ def test_import_warns_of_a_run_or_stop_naming_no_scenario_on_the_hub(
     )
 
 
+def test_import_that_cannot_check_the_names_still_exits_0_and_says_so(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """The documents are imported: a hub that then does not give its list makes a
+    warning, not a failure (it exited 1 after a good import)."""
+    sock, endpoint = router
+    path = tmp_path / "night.yaml"
+    path.write_text(
+        "name: night\ntriggers: [{startup: true}]\nactions: [{run: dawn}]\n",
+        encoding="utf-8",
+    )
+    process = start(endpoint, "import", "--replace", str(path))
+    answer(sock, b"200", {"name": "night", "replaced": False})
+    assert answer(sock, b"500", {"error": "internal"}) == {"v": 1, "action": "list"}
+    status, out, err = finish(process)
+    assert (status, out) == (0, f"imported night from {path}\n")
+    assert err.startswith(
+        "raspy scenario import: warning: the names of run: and stop: not checked: "
+    )
+
+
 def test_import_without_replace_stops_before_sending_a_stored_name(
     router: tuple[Router, str], tmp_path: Path
 ) -> None:
