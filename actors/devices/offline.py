@@ -36,6 +36,7 @@ from raspy.ticker import DeadlineTicker
 log = structlog.get_logger(component="devices")
 
 _ASK_TIMEOUT_S: Final = 5.0
+OFFLINE_RETRY_S: Final = 10.0  # a mark the Clone server did not take: again after
 
 ReadRecords = Callable[[str], Iterable[tuple[str, int, bytes]]]
 """The tree under a prefix with each key's sequence number, (key, seq, body):
@@ -118,9 +119,10 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         try:
             skipped = set(self._write(groups))
         except (pykka.ActorDeadError, TimeoutError, RuntimeError) as exc:
-            # the Clone server is gone or stuck: the supervisor starts the device
-            # parts again with it, and this marker waits out the grace again
+            # the Clone server is gone (the supervisor starts the device parts again
+            # with it) or stuck for a moment: tried again a little later
             log.error("device_service_not_marked", service=service, reason=repr(exc))
+            self._watch.retry(service, self._clock.monotonic() + OFFLINE_RETRY_S)
             return
         marked = [m.fullname for i, m in enumerate(marks) if i not in skipped]
         changed = [m.fullname for i, m in enumerate(marks) if i in skipped]

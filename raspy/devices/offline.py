@@ -65,6 +65,12 @@ class OfflineWatch:
             self._available.discard(service)
             self._waiting.setdefault(service, now + self.grace_s)
 
+    def retry(self, service: str, at: float) -> None:
+        """A mark that could not be written (the Clone server did not answer): due
+        again at `at`, unless a worker of the service came back meanwhile."""
+        if self.watched(service) and service not in self._available:
+            self._waiting.setdefault(service, at)
+
     def next_deadline(self) -> float | None:
         """When due() next has something; None while nothing waits."""
         return min(self._waiting.values(), default=None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pykka
 import pytest
@@ -23,7 +23,12 @@ from support.wait import wait_until
 
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import read_records, set_if_unchanged
-from raspy.actors.devices.offline import OfflineMarkerActor, ReadRecords
+from raspy.actors.devices.offline import (
+    OFFLINE_RETRY_S,
+    OfflineMarkerActor,
+    ReadRecords,
+)
+from raspy.cores.clone import Guarded
 from raspy.devices.offline import OfflineWatch
 from raspy.devices.reading import DEVICE_TREE, Reading, Status, tree_entries
 from raspy.stats import Stats
@@ -184,3 +189,43 @@ def test_a_board_back_between_the_read_and_the_mark_stays_ok(
     assert tree[f"/device/{ATTIC}/status"] == "ok"
     assert tree[f"/device/{ATTIC}/value"] == reading.value
     assert stats.get("devices.offline_skipped") == 1
+
+
+def test_a_mark_the_clone_server_did_not_take_is_tried_again(
+    board: CloneServer,
+    store: Store,
+    edge: EdgeHandle,
+    clock: FakeClock,
+    stats: Stats,
+) -> None:
+    """A Clone server that did not answer in time (busy for a moment, not dead: the
+    supervisor starts nothing again) left the outage unmarked for good."""
+    calls: list[int] = []
+
+    def write_once_too_late(groups: Sequence[Guarded]) -> list[int]:
+        calls.append(len(groups))
+        if len(calls) == 1:  # what set_if_unchanged raises when its ask times out
+            raise TimeoutError("the Clone server did not answer")
+        return set_if_unchanged(board.ref, groups)
+
+    marker = OfflineMarkerActor.start(
+        OfflineWatch(GRACE_S, []),
+        functools.partial(read_records, board.ref, store),
+        write_once_too_late,
+        edge.ref,
+        clock=clock,
+        stats=stats,
+    )
+    try:
+        marker.ask(msgs.Tick(), timeout=10)
+        clock.advance(GRACE_S)
+        wait_until(lambda: len(calls) == 1, what="the first try")
+        marker.ask(msgs.Tick(), timeout=10)  # after the try: its retry is set
+        assert stats.get("devices.offline_marked") == 0
+        clock.advance(OFFLINE_RETRY_S)
+        wait_until(
+            lambda: stats.get("devices.offline_marked") == 2, what="marked at the retry"
+        )
+        assert _status(board, store, ATTIC) == "offline"
+    finally:
+        marker.stop(block=True, timeout=10)
