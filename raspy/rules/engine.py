@@ -241,7 +241,10 @@ class ScenarioCore:
     def action_refused(self, reason: str) -> list[Output]:
         """An action that the owner carries out after the run went on could not be
         done (a `run:` of a scenario that is not there or is disabled): the scenario
-        shows it as its run's error, where a household looks, not in the log alone."""
+        shows it as its run's error, where a household looks, not in the log alone.
+        A runaway disable that came first keeps its reason."""
+        if self._disabled:
+            return self._finish([])
         self._failed = True
         self._last_error = reason[:500]
         return self._finish([])

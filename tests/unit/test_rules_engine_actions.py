@@ -439,3 +439,16 @@ def test_a_refused_run_action_shows_as_the_scenarios_error_until_a_run_succeeds(
     assert h.core.status.last_error == "run: no scenario named 'other'"
     h.change(DOOR, "back")  # the next run that ends well clears the error state
     assert h.state is State.IDLE
+
+
+def test_a_refusal_after_a_runaway_disable_keeps_the_disable_reason() -> None:
+    h = harness(
+        scenario([m.RunAction("other")], [m.EventTrigger(DOOR)]),
+        max_runs_per_minute=1,
+    )
+    h.change(DOOR, "a")
+    h.change(DOOR, "b")  # the second run in a minute: disabled
+    assert h.state is State.DISABLED
+    reason = h.core.status.last_error
+    h.feed(h.core.action_refused("run: no scenario named 'other'"))
+    assert (h.state, h.core.status.last_error) == (State.DISABLED, reason)
