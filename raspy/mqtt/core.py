@@ -476,7 +476,8 @@ class BridgeCore:
         discovery = self.settings.discovery
         prefix = "" if discovery is None else f"{discovery.prefix}/"
         configs = [t for t in self.mirror if prefix and t.startswith(prefix)]
-        for topic in [*configs, *self.mirror]:
+        states = [t for t in self.mirror if not (prefix and t.startswith(prefix))]
+        for topic in [*configs, *states]:
             self.buffer.put_if_absent(Message(topic, self.mirror[topic]))
 
     def status_message(
