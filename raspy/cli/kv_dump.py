@@ -5,11 +5,14 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO
 
 from raspy.atomic_file import atomic_writer
@@ -31,11 +34,20 @@ from raspy.storage.tables import DATA_TABLES, Table
 @contextmanager
 def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed.
-    `replace=False`: a FILE that exists is kept, and FileExistsError raised."""
+    `replace=False`: a FILE that exists is kept, and FileExistsError raised. A FILE
+    that is there and is no regular file (a pipe, `/dev/stdout`, a device) is
+    written into: renamed over, a device node (as root) was replaced by a file."""
     if name is None:
         with stdout_errors():
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
+        return
+    if _special(name):
+        try:
+            with Path(name).open("wb") as out:
+                yield out
+        except OSError as exc:
+            raise Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
         return
     try:
         # the whole store: private, as the data dir it comes from is (0700)
@@ -45,6 +57,16 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
         raise  # the caller picks another name
     except OSError as exc:
         raise Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
+
+
+def _special(name: str) -> bool:
+    """A path that is there and is not a regular file (nor a directory: refused
+    as any write to it is)."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_dump(
