@@ -143,6 +143,15 @@ class CoreActor(pykka.ThreadingActor):
     # --- lifecycle ----------------------------------------------------------------------
     def on_start(self) -> None:
         self._ticker.start()
+        try:
+            self._start_up()
+        except BaseException:
+            # pykka calls no on_stop after a failed start (the Clone server gone, as
+            # the supervisor replaces it): what was started is ended here
+            self.on_stop()
+            raise
+
+    def _start_up(self) -> None:
         self.links.clone.ask(
             msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
         )

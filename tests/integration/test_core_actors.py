@@ -5,7 +5,9 @@ device command reaches a real fake-device service."""
 from __future__ import annotations
 
 import queue
+import threading
 
+from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.core_actors import (
     HOST,
@@ -23,7 +25,10 @@ from support.device_services import (
 from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 
-from raspy.actors.core import LOST_RUN_ERROR
+from raspy.actors import messages as msgs
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
+from raspy.actors.core.wiring import core_zone
 from raspy.actors.scenario import RunawayDisabled
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
@@ -31,6 +36,7 @@ from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
+from raspy.transport.outbox import Outbox
 
 LIVING = f"/device/{HOST}.fake.living/value"
 HEAT = """\
@@ -457,3 +463,27 @@ def test_startup_triggers_fire_when_the_daemon_starts_not_when_the_core_restarts
         lambda: marks == [b'"manual"', b'"startup"', b'"manual"'],
         what="the startup run, then the manual one",
     )
+
+
+def test_a_core_that_cannot_start_ends_what_it_started(core: Core) -> None:
+    """The Clone server gone as the core starts (the supervisor replacing both): its
+    ticker thread outlived it (the conftest guard fails a test on such a thread)."""
+    publish_outbox = core.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
+    assert isinstance(publish_outbox, Outbox)
+    core.server.ref.stop(block=True, timeout=10)
+    links = CoreLinks(
+        core.edge.ref,
+        core.edge.outbox,
+        ClonePublisher(publish_outbox),
+        core.server.ref,
+        core.store,
+        core.clock,
+        Stats(),
+    )
+    with capture_logs():
+        ref = CoreActor.start(HOST, core.config, core_zone(core.config), links)
+        wait_until(lambda: not ref.is_alive(), what="the core's failed start")
+    ticker = [t for t in threading.enumerate() if t.name == "raspy-core-ticker"]
+    for thread in ticker:
+        thread.join(timeout=5)
+    assert not [t for t in ticker if t.is_alive()]

@@ -18,7 +18,7 @@ import pytest
 from support.kv_cli import CONTENT, TIME, make_store, records, run
 from support.store_holder import holding_store
 
-from raspy.cli import kv
+from raspy.cli import kv_backup, kv_store
 from raspy.storage.damage import DATA_FILE, LMDB_LOCK_FILE
 from raspy.storage.dump import Record, parse
 from raspy.storage.store import Put, Table
@@ -344,10 +344,10 @@ def test_a_backup_that_does_not_read_back_as_written_is_removed(
     (backups := tmp_path / "backups").mkdir()
     assert _backup(store, backups, capsys)[0] == 0
     path = _only_backup(backups)
-    assert kv._read_back(path, 7) == path.stat().st_size  # sound: kept
+    assert kv_backup.read_back(path, 7) == path.stat().st_size  # sound: kept
     path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(kv._Failure) as failure:
-        kv._read_back(path, 7)
+    with pytest.raises(kv_store.Failure) as failure:
+        kv_backup.read_back(path, 7)
     assert failure.value.status == 1
     assert str(failure.value).startswith(f"{path} does not read back as written (line ")
     assert not path.exists()
@@ -362,8 +362,10 @@ def test_a_file_that_checks_but_holds_other_records_is_not_kept(
     (backups := tmp_path / "backups").mkdir()
     assert _backup(store, backups, capsys)[0] == 0
     path = _only_backup(backups)
-    with pytest.raises(kv._Failure, match="end line counts 7 records, 8 were written"):
-        kv._read_back(path, 8)
+    with pytest.raises(
+        kv_store.Failure, match="end line counts 7 records, 8 were written"
+    ):
+        kv_backup.read_back(path, 8)
     assert not path.exists()
 
 
@@ -485,4 +487,4 @@ def test_a_temp_file_gone_between_the_listing_and_its_look_is_passed_over(
     with os.scandir(backups) as entries:
         (entry,) = list(entries)
     temp.unlink()  # the other backup is done: its temp file is its backup now
-    assert kv._stale_temp(entry, time.time() + 2 * 86400) is False
+    assert kv_backup.stale_temp(entry, time.time() + 2 * 86400) is False

@@ -4,7 +4,9 @@ docs/style.md §4)."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -261,6 +263,62 @@ def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
     assert done.stderr.decode() == (
         "raspy-kv: cannot write to stdout: No space left on device\n"
     )
+
+
+@pytest.mark.timeout(30)
+def test_dump_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(tmp_path: Path) -> None:
+    """`-o` names a pipe (or /dev/stdout, a device): written into, not renamed over.
+    The temp-file-and-rename of a regular file put a file in its place: as root,
+    `dump -o /dev/full` replaced the device node with a dump."""
+    make_store(a := tmp_path / "a")
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        done = subprocess.run(
+            [*_KV, "dump", "--data-dir", str(a), "-o", str(fifo)],
+            stderr=subprocess.PIPE,
+            timeout=20,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+        out, _ = reader.communicate(timeout=10)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    expected = tmp_path / "expected.dump"
+    assert run_kv("dump", "--data-dir", str(a), "-o", str(expected)) == 0
+    assert out.split(b"\n")[1:] == expected.read_bytes().split(b"\n")[1:]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_dump_into_a_full_device_says_so_and_leaves_the_device(tmp_path: Path) -> None:
+    make_store(a := tmp_path / "a")
+    done = subprocess.run(
+        [*_KV, "dump", "--data-dir", str(a), "-o", "/dev/full"],
+        stderr=subprocess.PIPE,
+        timeout=20,
+        check=False,
+    )
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    assert (done.returncode, done.stderr.decode()) == (
+        1,
+        "raspy-kv: cannot write /dev/full: No space left on device\n",
+    )
+
+
+_KV = (sys.executable, "-m", "raspy.cli.kv")
+
+
+def run_kv(*argv: str) -> int:
+    return subprocess.run(
+        [*_KV, *argv],
+        capture_output=True,
+        timeout=20,
+        check=False,
+    ).returncode
 
 
 _RESTORE_WITH_FILE_LIMIT = """

@@ -112,6 +112,7 @@ def test_a_restart_in_a_two_hour_wait_says_the_run_was_lost_and_a_hold_resumes(
     house.advance(10 * MINUTE)  # 23:23:20: the light has 1 h 50 to go, the window 20 m
     with capture_logs() as logs:
         house.restart()
+    house.tick(window)  # the hold resumed from the start, before the clock moves on
     lost = logged(logs, "scenario_run_lost")
     assert [(e["scenario"], e["reason"]) for e in lost] == [(porch, LOST_RUN_ERROR)]
     wait_value(house.tree, f"/scenario/{porch}/last_error", LOST_RUN_ERROR)

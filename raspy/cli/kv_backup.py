@@ -1,0 +1,203 @@
+"""raspy-kv backup: a dated dump into a backup dir outside the data dir, read back
+from the disk and checked before it counts, then the oldest beyond --keep removed
+(only files named as a backup names them, and its temp files left by a cut)."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import sys
+import time
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from raspy.atomic_file import temp_target
+from raspy.cli.kv_dump import write_dump
+from raspy.cli.kv_store import (
+    EXIT_DATA,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    open_readonly,
+    report,
+    stdout_errors,
+)
+from raspy.errors import DumpFormatError
+from raspy.storage.dump import DumpReader, record_line_number
+from raspy.storage.store import Store
+from raspy.storage.tables import DATA_TABLES, Table
+
+KEEP: Final = 7  # backups kept: a week of daily ones
+# a backup's temp file untouched this long was left by a backup cut short
+_STALE_TEMP_S: Final = 24 * 3600.0
+
+# raspy-<UTC time>[-N].dump, N from 2 for a second backup in the same second: the only
+# names a backup writes, and the only ones its rotation removes
+_BACKUP_NAME: Final = re.compile(
+    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?\.dump"
+)
+
+
+def _backup_name(stamp: str, number: int) -> str:
+    return f"raspy-{stamp}.dump" if number == 1 else f"raspy-{stamp}-{number}.dump"
+
+
+def _backup_dir(name: str, data_dir: str) -> Path:
+    """The backup dir: there already (never made: an unmounted USB stick leaves an
+    empty mount point on the card) and outside the data dir (lost with the store)."""
+    path = Path(name)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise Failure(
+            f"backup dir {name} {what}; it is not created (a USB stick or share"
+            " that is not mounted must not fill the SD card): mount or make it",
+            EXIT_USAGE,
+        )
+    real, data = path.resolve(), Path(data_dir).resolve()
+    if real == data or data in real.parents:
+        raise Failure(
+            f"backup dir {name} is inside the data dir {data_dir}: a backup must"
+            " survive the loss of the store; choose a directory outside it",
+            EXIT_USAGE,
+        )
+    return path
+
+
+def _write_backup(
+    store: Store, backup_dir: Path, tables: tuple[Table, ...]
+) -> tuple[Path, int]:
+    """The tables of the store as a new dated dump in backup_dir; a name taken
+    already (even while this one was written) gets the next number, nothing is
+    replaced."""
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    for number in itertools.count(1):
+        path = backup_dir / _backup_name(stamp, number)
+        if os.path.lexists(path):
+            continue
+        try:
+            return path, write_dump(store, tables, str(path), now, replace=False)
+        except FileExistsError:
+            continue  # taken while it was written: the store again, under the next
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def read_back(path: Path, count: int) -> int:
+    """Read the new backup back whole, from the device rather than the page cache
+    where the kernel allows, and check it as restore does before it writes (every
+    line, the end line's count and checksum); returns its size. A file that does not
+    check is removed."""
+    try:
+        with path.open("rb") as handle:
+            # its pages are clean (fsynced): dropped, the reads go to the disk (a
+            # file system without this: the check reads the page cache)
+            with suppress(OSError):
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            reader = DumpReader(handle, unique=False)  # bounded memory, same checksum
+            for _ in reader.records():
+                pass
+            if reader.count != count:
+                raise DumpFormatError(
+                    record_line_number(reader.count),
+                    f"end line counts {reader.count} records, {count} were written",
+                )
+            return os.fstat(handle.fileno()).st_size
+    except (DumpFormatError, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        try:
+            path.unlink(missing_ok=True)
+            done = "removed it"
+        except OSError as again:
+            done = f"it could not be removed ({again.strerror}): remove it"
+        raise Failure(
+            f"{path} does not read back as written ({why}); {done}, and kept the"
+            " older backups. The disk of the backup dir may be failing",
+            EXIT_DATA,
+        ) from exc
+
+
+def _backup_order(name: str) -> tuple[str, int]:
+    match = _BACKUP_NAME.fullmatch(name)
+    assert match is not None
+    return match.group(1), int(match.group(2) or 1)
+
+
+def stale_temp(entry: os.DirEntry[str], now: float) -> bool:
+    """A backup's temp file that no backup is writing any more: left by a power cut
+    or a kill mid-write (a running backup writes its temp file all the time). One
+    gone since the listing (another backup's, renamed to its backup) is not."""
+    target = temp_target(entry.name)
+    if target is None or _BACKUP_NAME.fullmatch(target) is None:
+        return False
+    try:
+        return (
+            entry.is_file(follow_symlinks=False)
+            and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
+        )
+    except FileNotFoundError:
+        return False
+
+
+def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
+    """Remove the oldest backups (by the time in their names) beyond `keep`, counting
+    the new one, which is always kept: a clock set back (a Pi without a clock, before
+    NTP) must not make today's backup the first one removed. Only regular files named
+    as a backup names them, and a backup's temp files untouched for a day; returns
+    how many of each were removed."""
+    now = time.time()
+    with os.scandir(backup_dir) as entries:
+        found = list(entries)
+    older = sorted(
+        (
+            entry.name
+            for entry in found
+            if _BACKUP_NAME.fullmatch(entry.name)
+            and entry.name != new.name
+            and entry.is_file(follow_symlinks=False)
+        ),
+        key=_backup_order,
+    )
+    beyond = older[: max(0, len(older) - (keep - 1))]
+    stale = [entry.name for entry in found if stale_temp(entry, now)]
+    removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
+    return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
+
+
+def _remove_old(path: Path, new: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False  # removed meanwhile (another backup's rotation)
+    except OSError as exc:
+        raise Failure(
+            f"wrote {new}, but cannot remove {path}: {exc.strerror}", EXIT_DATA
+        ) from exc
+    return True
+
+
+def backup(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    backup_dir = _backup_dir(args.to, args.data_dir)
+    store = open_readonly(args.data_dir)
+    try:
+        tables = tuple(
+            t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
+        )
+        path, count = _write_backup(store, backup_dir, tables)
+    finally:
+        store.close()
+    size = read_back(path, count)
+    removed, stale = _rotate(backup_dir, args.keep, path)
+    partial = f" and {stale} partial (a backup cut short)" if stale else ""
+    with stdout_errors():
+        report(
+            f"backup {path}: {count} records, {size} bytes, checked;"
+            f" {removed} old{partial} removed",
+            started,
+            sys.stdout,
+        )
+    return EXIT_OK

@@ -1,0 +1,220 @@
+"""raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
+file checked before the data dir is touched, then read again, in bounded batches,
+inside the store's one restore txn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from raspy import config as config_mod
+from raspy.cli.kv_store import (
+    EXIT_DATA,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+    Progress,
+    report,
+)
+from raspy.config import StoreConfig
+from raspy.errors import (
+    ConfigError,
+    DumpFormatError,
+    StoreError,
+    StoreLockedError,
+    quote,
+)
+from raspy.storage.check import validate_record
+from raspy.storage.dump import DumpReader, Header, Record, record_line_number
+from raspy.storage.schema import SCHEMA_VERSION
+from raspy.storage.store import Put, Store, validate_ops
+from raspy.storage.tables import LAST_SEQ_KEY, MAX_KEY_BYTES, Table, decode_seq
+
+# a restore writes its records in batches of this many, or this many bytes, so it
+# holds a batch of them at a time, not the dump (docs/PERFORMANCE.md "Restore")
+_BATCH_RECORDS: Final = 1000
+_BATCH_BYTES: Final = 1024 * 1024
+# the map room a restore asks for ahead, per byte of keys and values: B-tree pages
+# are not full, and big values take whole overflow pages
+_ROOM_FACTOR: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What the first pass over a dump found: all of it valid, and these facts."""
+
+    header: Header
+    count: int
+    data_bytes: int  # keys and values, for the map's room
+    digest: str  # of every byte before the end line: the second pass must match
+    last_seq: int | None  # the dump's kv.meta last_seq
+
+
+@contextmanager
+def _dump_lines(
+    file: str, progress: Progress | None = None
+) -> Iterator[Iterator[bytes]]:
+    """The dump's lines, read a buffer at a time (a restore never holds the file)."""
+    try:
+        handle = Path(file).open("rb")  # noqa: SIM115  # closed below
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+
+    def lines() -> Iterator[bytes]:
+        for line in handle:
+            step(len(line))
+            yield line
+
+    with handle:
+        if progress is None or not progress.shown:
+            yield iter(handle)
+        else:
+            step = progress.step
+            yield lines()
+
+
+def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
+    """Pass 1, before the data dir is touched: every line parsed and every record
+    within the store's limits and decodable as its table says, one at a time."""
+    size = Path(file).stat().st_size if Path(file).is_file() else 0
+    progress = Progress("check", size)
+    data_bytes, last_seq = 0, None
+    try:
+        with _dump_lines(file, progress) as lines:
+            reader = DumpReader(lines, verify_checksum=verify_checksum)
+            for index, record in enumerate(reader.records()):
+                _validate(file, index, record, config)
+                data_bytes += len(record.key) + len(record.value)
+                if record.table is Table.KV_META and record.key == LAST_SEQ_KEY:
+                    last_seq = decode_seq(record.value)  # validated above
+    except DumpFormatError as exc:
+        raise Failure(f"{file} {exc}", EXIT_DATA) from exc
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+    finally:
+        progress.close()
+    if reader.header.schema_version > SCHEMA_VERSION:
+        raise Failure(
+            f"{file} line 1: schema version {reader.header.schema_version} is newer "
+            f"than this raspy supports ({SCHEMA_VERSION})",
+            EXIT_DATA,
+        )
+    return _Scan(reader.header, reader.count, data_bytes, reader.digest, last_seq)
+
+
+def _validate(file: str, index: int, record: Record, config: StoreConfig) -> None:
+    """One record within the store's limits and decodable as its table says."""
+    where = f"{file} line {record_line_number(index)}"
+    op = Put(record.table, record.key, record.value)
+    try:
+        validate_ops([op], MAX_KEY_BYTES, config.max_value_bytes)
+    except StoreError as exc:
+        raise Failure(f"{where}: {exc}", EXIT_DATA) from exc
+    try:
+        validate_record(op.table, op.key, op.value)
+    except StoreError as exc:
+        what = f"{op.table} {quote(op.key)}: {exc}"
+        raise Failure(f"{where}: {what}", EXIT_DATA) from exc
+
+
+def _batches(
+    file: str, scan: _Scan, last: list[Put], stop: threading.Event
+) -> Iterator[list[Put]]:
+    """Pass 2, inside the restore's one txn: the records again, in bounded batches,
+    then `last`. A file that changed since pass 1, or `stop` (Ctrl-C), raises
+    (StoreError), which aborts the txn: nothing of it is written."""
+
+    def going(batch: list[Put]) -> list[Put]:
+        if stop.is_set():
+            raise StoreError("restore interrupted; nothing was written")
+        return batch
+
+    progress = Progress("restore", scan.count)
+    changed = f"{file} changed during the restore; nothing was written"
+    batch: list[Put] = []
+    size = 0
+    try:
+        with _dump_lines(file) as lines:
+            reader = DumpReader(lines, verify_checksum=False, unique=False)
+            for record in reader.records():
+                batch.append(Put(record.table, record.key, record.value))
+                size += len(record.key) + len(record.value)
+                if len(batch) >= _BATCH_RECORDS or size >= _BATCH_BYTES:
+                    yield going(batch)
+                    progress.step(len(batch))
+                    batch, size = [], 0
+    except (DumpFormatError, Failure) as exc:
+        raise StoreError(f"{changed} ({exc})") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {file}: {exc.strerror}") from exc
+    finally:
+        progress.close()
+    if reader.digest != scan.digest or reader.header != scan.header:
+        raise StoreError(changed)
+    yield going(batch + last)
+
+
+def _keep_seq(store: Store, scan: _Scan, cleared: tuple[Table, ...]) -> list[Put]:
+    """A sequence number is never reused: never lower kv.meta last_seq by a restore.
+    Returns the write that keeps the stored one, if it is needed."""
+    stored = store.get(Table.KV_META, LAST_SEQ_KEY)
+    if stored is None or not (scan.last_seq is not None or Table.KV_META in cleared):
+        return []
+    if (scan.last_seq or 0) < decode_seq(stored):
+        return [Put(Table.KV_META, LAST_SEQ_KEY, stored)]
+    return []
+
+
+def _store_config(path: str | None) -> StoreConfig:
+    """The [store] section of raspyd's config FILE (defaults without one): a hub
+    whose limits were raised must be able to take its own dump back."""
+    if path is None:
+        return StoreConfig()
+    try:
+        text = config_mod.read_file(path)
+        return config_mod.load(text, path).store
+    except ConfigError as exc:
+        raise Failure(str(exc), EXIT_USAGE) from exc
+
+
+def restore(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    config = _store_config(args.config)
+    # all of it checked before the data dir is touched, then read again to write it
+    scan = _scan_dump(args.file, not args.ignore_checksum, config)
+    header = scan.header
+    cleared = header.tables if args.replace else ()
+    try:
+        # init: a restore is the way back for a data dir whose data.mdb was lost
+        store = Store.open(args.data_dir, config, init=True)
+    except StoreLockedError as exc:
+        raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+    stop = threading.Event()
+    try:
+        last = _keep_seq(store, scan, cleared)
+        store.restore(
+            lambda: _batches(args.file, scan, last, stop),
+            clear=cleared,
+            schema_version=header.schema_version,
+            room=_ROOM_FACTOR * scan.data_bytes,
+            stop=stop,  # Ctrl-C: the writer thread, mid-txn, aborts it
+        )
+    except BaseException:
+        stop.set()
+        store.discard_created()  # a lost store stays lost: raspyd still refuses
+        raise
+    store.close()
+    how = "replacing" if cleared else "into"
+    report(
+        f"restored {scan.count} records {how} {len(header.tables)} dbs",
+        started,
+        sys.stderr,
+    )
+    return EXIT_OK

@@ -1,0 +1,119 @@
+"""What raspy-kv's store commands (dump, restore, check, backup) share: the exit
+statuses and the failure that carries one, the store opened read-only and read a
+table at a time, the progress bar, the closing report line, and stdout's errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Final
+
+from raspy.cli import reader_left
+from raspy.storage import damage
+from raspy.storage.lock import lock_holder, writer_present
+from raspy.storage.store import ReadView, Store
+from raspy.storage.tables import Table
+
+EXIT_OK: Final = 0
+EXIT_DATA: Final = 1
+EXIT_USAGE: Final = 2
+_CHUNK: Final = 1000
+
+
+class Failure(Exception):
+    """One stderr line and an exit status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Progress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int, stream: IO[str] | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._on = total > 0 and self._stream.isatty()
+        self.shown = self._on
+        self._label, self._total, self._done = label, total, 0
+        self._every = max(1, total // 200)
+
+    def step(self, count: int = 1) -> None:
+        self._done += count
+        if self._on and (self._done % self._every == 0 or self._done >= self._total):
+            filled = 30 * self._done // self._total
+            self._stream.write(
+                f"\r{self._label} [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{self._done}/{self._total}"
+            )
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._on:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def report(message: str, started: float, stream: IO[str]) -> None:
+    print(f"raspy-kv: {message} in {time.monotonic() - started:.2f} s", file=stream)
+
+
+def open_readonly(data_dir: str) -> Store:
+    """The store, read-only: its file is checked before it is mapped (storage.damage)."""
+    path = Path(data_dir)
+    # raspyd making the store right now is not a lost store: wait for it a moment
+    damage.wait_while_made(path, lambda: writer_present(path))
+    if damage.data_file_absent(path):
+        if damage.held_a_store(path):  # it was lost: a data problem, not a typo
+            damage.refuse_lost_store(path, init=False)
+        raise Failure(f"no store in {data_dir}", EXIT_USAGE)
+    _refuse_slotless_read(path)
+    return Store.open(data_dir, readonly=True)
+
+
+def _refuse_slotless_read(data_dir: Path) -> None:
+    """LMDB opens a read-only store on a read-only mount (systemd's ReadOnlyPaths=)
+    without its lock file: its reads then hold no reader slot, and a running raspyd
+    may reuse the very pages being read. Fine for a card mounted read-only to rescue
+    it; beside raspyd, refused."""
+    lock_file = data_dir / damage.LMDB_LOCK_FILE
+    if not lock_file.exists() or os.access(lock_file, os.R_OK | os.W_OK):
+        return
+    holder = lock_holder(data_dir)
+    if holder is not None:
+        raise Failure(
+            f"{lock_file} cannot be written, and raspyd (pid {holder}) writes this"
+            " store: LMDB would read it without a reader slot, so raspyd could reuse"
+            f" the pages being read; make {lock_file} writable (systemd:"
+            " ReadWritePaths=) or stop raspyd",
+            EXIT_DATA,
+        )
+
+
+def records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a table in key order, in chunks, from one read txn."""
+    after: bytes | None = None
+    for _ in range(view.count(table) // _CHUNK + 1):
+        chunk = view.iter_from(table, b"", after, _CHUNK)
+        yield from chunk
+        if len(chunk) < _CHUNK:
+            return
+        after = chunk[-1][0]
+
+
+@contextmanager
+def stdout_errors() -> Iterator[None]:
+    """A full disk behind stdout (`dump > FILE`) is a data problem, not a bug; what
+    was written has no end line, so restore refuses it."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader left: run() says nothing
+    except OSError as exc:
+        reader_left()  # Python's flush at exit must not fail again
+        raise Failure(f"cannot write to stdout: {exc.strerror}", EXIT_DATA) from exc
