@@ -63,7 +63,7 @@ class LinkCore:
         messages, more = session.take(buffer)
         self.log.published(len(messages))
         self.busy = self.busy or more
-        self.log.buffer(buffer)
+        self.log.buffer(buffer, session.inflight, self.core.reannounced)
         return messages
 
     # --- the connection ---------------------------------------------------------------

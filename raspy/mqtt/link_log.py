@@ -94,9 +94,13 @@ class LinkLog:
         if count:
             self._stats.incr("mqtt.published", count)
 
-    def buffer(self, buffer: CoalescingBuffer) -> None:
+    def buffer(self, buffer: CoalescingBuffer, inflight: int, reannounced: int) -> None:
+        """What waits, what was dropped, what paho holds unacknowledged, and how many
+        of Home Assistant's birth messages were answered."""
         self._stats.gauge("mqtt.buffered", len(buffer))
         self._stats.gauge("mqtt.dropped", buffer.dropped)
+        self._stats.gauge("mqtt.inflight", inflight)
+        self._stats.gauge("mqtt.reannounced", reannounced)
 
 
 def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:

@@ -130,3 +130,7 @@ def test_home_assistants_birth_message_is_no_command_and_resends_the_mirror() ->
     assert stats.get("mqtt.commands") == 0
     assert link.take(NOW + 1) == first  # the hub's config, then the lamp's value
     assert link.stats()["reannounced"] == 1
+    # published where a user sees statistics (raspy status, /stats/), with paho's
+    # unacknowledged messages
+    assert stats.get("mqtt.reannounced") == 1
+    assert stats.get("mqtt.inflight") == link.stats()["inflight"] > 0
