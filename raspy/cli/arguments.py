@@ -17,6 +17,14 @@ DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 DEFAULT_TIMEOUT_S: Final = 5.0
 
 
+class UsageParser(argparse.ArgumentParser):
+    """Usage errors in one line (`raspy call: argument --server: …`) and exit status
+    2, as every tool of raspy says them (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 class CurveOptionError(ValueError):
     """--server-key/--client-cert unusable: the one line to print (exit status 2)."""
 

@@ -25,15 +25,11 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
+from raspy.cli.arguments import UsageParser
 from raspy.cli.kv_store import EXIT_DATA, EXIT_USAGE, Failure
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
 def _at_least_one(text: str) -> int:
@@ -57,7 +53,7 @@ def _add_live_commands(subparsers: Any) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(
+    parser = UsageParser(
         prog="raspy-kv",
         description="Dump, restore, check and back up a raspy store (offline or live).",
     )

@@ -38,7 +38,7 @@ from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import version_line
-from raspy.cli.arguments import add_curve_options
+from raspy.cli.arguments import UsageParser, add_curve_options
 from raspy.cli.board_check import BoardCheck, Verdict
 from raspy.cli.endpoints import port_base_argument
 from raspy.cli.last_resort import guarded
@@ -71,13 +71,8 @@ _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
-        self.exit(_EXIT_USAGE, f"{self.prog}: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(
+    parser = UsageParser(
         prog="raspy-poller",
         description="Run a device service on this host for a raspyd hub.",
     )

@@ -32,6 +32,7 @@ from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
 from raspy.cli.arguments import (
     CurveOptionError,
+    UsageParser,
     add_curve_options,
     add_server_option,
     check_curve_pair,
@@ -52,14 +53,7 @@ _PROG = "raspy"
 _MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """Usage errors in one line (`raspy call: argument --server: …`), exit 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
-        self.exit(2, f"{self.prog}: {message}\n")
-
-
-def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
+def _add_call(commands: argparse._SubParsersAction[UsageParser]) -> None:
     call = commands.add_parser(
         "call",
         help="send one MDP request and print the reply",
@@ -111,7 +105,7 @@ def _add_call(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
     call.set_defaults(run=_call)
 
 
-def _add_keys(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
+def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
     keys = commands.add_parser(
         "keys",
         help="make a CURVE key pair (zmq certificates)",
@@ -124,10 +118,10 @@ def _add_keys(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog=_PROG, description="Talk to a raspy hub over ZeroMQ.")
+    parser = UsageParser(prog=_PROG, description="Talk to a raspy hub over ZeroMQ.")
     parser.add_argument("--version", action="version", version=version_line(_PROG))
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_ArgumentParser
+        dest="command", required=True, metavar="COMMAND", parser_class=UsageParser
     )
     _add_call(commands)
     _add_keys(commands)
@@ -140,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_status(commands: argparse._SubParsersAction[_ArgumentParser]) -> None:
+def _add_status(commands: argparse._SubParsersAction[UsageParser]) -> None:
     status = commands.add_parser(
         "status",
         help="a table of the hub's services: state, workers, uptime, restarts",

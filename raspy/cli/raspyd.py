@@ -19,6 +19,7 @@ from raspy import config as config_mod
 from raspy import config_doc, heap, names
 from raspy import log as log_mod
 from raspy.cli import version_line
+from raspy.cli.arguments import UsageParser
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
@@ -44,11 +45,6 @@ _IDLE_WAKE_S = 2.0  # the main loop's longest wait
 FAULT_ENV = "RASPYD_INJECT_FAULT"
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
-        self.exit(_EXIT_USAGE, f"{self.prog}: {message}\n")
-
-
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -62,7 +58,7 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(
+    parser = UsageParser(
         prog="raspyd",
         description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
     )
