@@ -156,8 +156,9 @@ class GpioOutput:
         """
         self.close()
         level = initial_level(Initial(config.text("initial")), stored, self.full)
+        wiring = self._wiring(config)
         kept = pins.adopt(config.text("pin"))
-        if kept is not None and kept.wiring == self._wiring(config):
+        if kept is not None and kept.wiring == wiring:
             self._pin, self._fault = kept, ""  # the pin never stopped
             try:
                 self._opened_at(round(kept.value * self.full))
@@ -172,19 +173,7 @@ class GpioOutput:
             kept.close()
             on_since = kept.on_since
         try:
-            if self.oid == DIMMER:
-                self._pin = pins.pwm(
-                    config.text("pin"),
-                    active_high=config.flag("active_high"),
-                    frequency_hz=config.real("frequency_hz"),
-                    initial=level / self.full,
-                )
-            else:
-                self._pin = pins.output(
-                    config.text("pin"),
-                    active_high=config.flag("active_high"),
-                    initial=bool(level),
-                )
+            self._pin = pins.open_output(config.text("pin"), wiring, level / self.full)
         except DeviceError as exc:
             self._fault = str(exc)
             return
@@ -199,6 +188,8 @@ class GpioOutput:
             self._last_on = level
 
     def _wiring(self, config: DeviceConfig) -> gpio_pins.Wiring:
+        """How this output is to be opened: what Pins opens it with, and what a kept
+        pin must match to be adopted."""
         if self.oid == DIMMER:
             return gpio_pins.Wiring(
                 True, config.flag("active_high"), config.real("frequency_hz")

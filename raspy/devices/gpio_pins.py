@@ -183,37 +183,42 @@ class Pins:
         return resolve_on(self._factory.board_info, pin)
 
     def output(self, pin: str, *, active_high: bool, initial: bool) -> OutputPin:
-        from gpiozero import OutputDevice
-
-        with self._lock:
-            try:
-                device = OutputDevice(
-                    pin,
-                    active_high=active_high,
-                    initial_value=initial,
-                    pin_factory=self._factory,
-                )
-            except Exception as exc:  # gpiozero raises many types; all are a fault
-                raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin, Wiring(pwm=False, active_high=active_high))
+        """A plain output (a relay), on or off at first."""
+        return self.open_output(
+            pin, Wiring(False, active_high), 1.0 if initial else 0.0
+        )
 
     def pwm(
         self, pin: str, *, active_high: bool, frequency_hz: float, initial: float
     ) -> OutputPin:
-        from gpiozero import PWMOutputDevice
+        """A PWM output (a dimmer) at `initial`, 0..1."""
+        return self.open_output(pin, Wiring(True, active_high, frequency_hz), initial)
+
+    def open_output(self, pin: str, wiring: Wiring, initial: float) -> OutputPin:
+        """An output wired as `wiring` says (the one place a Wiring becomes a
+        gpiozero device), at `initial` 0..1 (a plain output: on above 0)."""
+        from gpiozero import OutputDevice, PWMOutputDevice
 
         with self._lock:
             try:
-                device = PWMOutputDevice(
-                    pin,
-                    active_high=active_high,
-                    initial_value=initial,
-                    frequency=frequency_hz,
-                    pin_factory=self._factory,
-                )
+                if wiring.pwm:
+                    device = PWMOutputDevice(
+                        pin,
+                        active_high=wiring.active_high,
+                        initial_value=initial,
+                        frequency=wiring.frequency_hz,
+                        pin_factory=self._factory,
+                    )
+                else:
+                    device = OutputDevice(
+                        pin,
+                        active_high=wiring.active_high,
+                        initial_value=initial > 0,
+                        pin_factory=self._factory,
+                    )
             except Exception as exc:  # gpiozero raises many types; all are a fault
                 raise _gpio_failure(pin, exc) from exc
-        return OutputPin(device, pin, Wiring(True, active_high, frequency_hz))
+        return OutputPin(device, pin, wiring)
 
     def input(
         self,
