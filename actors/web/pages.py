@@ -144,7 +144,7 @@ async def device_page(
     body = pages.device_body(row, graph, backend.clock.wall(), backend.zone)
     if problems:  # shown from the tree: say why there is nothing to command
         body = "".join(html.notice(problem) for problem in problems) + body
-    return _page(backend, session, row.name, body, "/", live=True)
+    return _page(backend, session, row.label, body, "/", live=True)
 
 
 async def _history(backend: Backend, fullname: str, span: str) -> models.History:

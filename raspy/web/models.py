@@ -70,10 +70,17 @@ class DeviceRow:
     status: str
     wall_ts: float | None
     logged: bool
+    friendly_name: str = ""  # its config's: what Home Assistant calls it too
 
     @property
     def key(self) -> str:
         return f"{DEVICE_TREE}{self.fullname}/"
+
+    @property
+    def label(self) -> str:
+        """What the page calls it: a device renamed over MDP by its new name, as
+        Home Assistant shows it (commands and keys still use `name`)."""
+        return self.friendly_name or self.name
 
 
 def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
@@ -104,9 +111,10 @@ def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
                 status=_text(reading.get("status"), "unknown"),
                 wall_ts=_number(reading.get("wall_ts")),
                 logged=config.get("log") is True,
+                friendly_name=_text(config.get("friendly_name")),
             )
         )
-    return sorted(rows, key=lambda row: row.name)
+    return sorted(rows, key=lambda row: (row.label.casefold(), row.name))
 
 
 def unserved_rows(

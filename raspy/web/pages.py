@@ -45,13 +45,13 @@ def _control(row: DeviceRow) -> str:
         on = row.value is True
         return (
             f'<button type="button" class="switch" role="switch" '
-            f'aria-checked="{"true" if on else "false"}" aria-label="{esc(row.name)}" '
+            f'aria-checked="{"true" if on else "false"}" aria-label="{esc(row.label)}" '
             f"{common}><span></span></button>"
         )
     if row.oid in _DIMMERS:
         return (
             f'<input type="range" class="dimmer" min="0" max="100" step="1" '
-            f'value="{_level(row.value)}" aria-label="{esc(row.name)} level" {common}>'
+            f'value="{_level(row.value)}" aria-label="{esc(row.label)} level" {common}>'
         )
     return ""
 
@@ -75,7 +75,7 @@ def _device_item(row: DeviceRow, now: float, zone: tzinfo = UTC) -> str:
     key = esc(row.key)
     return (
         f'<li class="device {status_class(row.status)}" data-status-key="{key}status">'
-        f'<a class="name" href="{esc(device_href(row.fullname))}">{esc(row.name)}</a>'
+        f'<a class="name" href="{esc(device_href(row.fullname))}">{esc(row.label)}</a>'
         f'<span class="reading"><span class="value" data-key="{key}value">'
         f"{esc(show_value(row.value))}</span> "
         f'<span class="unit" data-key="{key}unit">{esc(row.unit)}</span></span>'

@@ -3,6 +3,7 @@ controls carry what app.js needs, values read as a person reads them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -59,6 +60,14 @@ def test_a_switch_is_a_button_with_its_state_service_device_and_key() -> None:
         'aria-label="lamp" data-service="h.fake.devices" data-device="lamp" '
         'data-key="/device/h.fake.lamp/value"><span></span></button>'
     )
+
+
+def test_a_card_shows_the_friendly_name_and_its_switch_commands_by_name() -> None:
+    renamed = replace(row(), friendly_name="Desk <lamp>")
+    card = pages._device_item(renamed, NOW)
+    assert '<a class="name" href="/device/h.fake.lamp">Desk &lt;lamp&gt;</a>' in card
+    assert 'aria-label="Desk &lt;lamp&gt;" ' in card
+    assert 'data-device="lamp"' in card
 
 
 def test_a_dimmer_is_a_slider_at_its_level_and_a_sensor_has_no_control() -> None:
