@@ -59,7 +59,8 @@ def test_a_device_list_becomes_rows_sorted_by_name() -> None:
 def test_a_renamed_device_is_shown_and_sorted_by_its_friendly_name() -> None:
     """A rename over MDP (`config` friendly_name) reached Home Assistant while the
     web face went on calling the device by its config name."""
-    renamed = {**LAMP, "config": {**LAMP["config"], "friendly_name": "Attic lamp"}}
+    config = {"name": "lamp", "oid": "switch", "friendly_name": "Attic lamp"}
+    renamed = {**LAMP, "config": config}
     bath = {**LAMP, "name": "bath", "fullname": "h.fake.bath"}
     rows = models.devices("h.fake", reply({"devices": [bath, renamed]}))
     assert [(r.name, r.friendly_name, r.label) for r in rows] == [
