@@ -69,6 +69,9 @@ _PROBE_TIMEOUT_S: Final = 3.0
 # killed a moment ago is still served; a margin on top
 _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
+# An offline mark of ours is looked at again this long after it was seen: one that
+# the readings sent meanwhile (a start's first ones) have overwritten needs nothing
+MARK_SETTLE_S: Final = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,7 +337,10 @@ class _HubWatch:
     when it has not heard of this board for its grace, and a mark it decided just
     before this board came back can land after the readings sent again. This board
     is alive, so it sends them all again (the device service writes only what
-    changed, and a status `ok` that the mark overwrote would not change again)."""
+    changed, and a status `ok` that the mark overwrote would not change again).
+    Only if the mark still stands MARK_SETTLE_S after it was seen: the one a board
+    finds in its first snapshot after a stop is from before it started, and the
+    readings it sends at start overwrite it."""
 
     def __init__(
         self,
@@ -351,6 +357,7 @@ class _HubWatch:
         self._sessions = 0
         self._session_since: float | None = None
         self._marked = threading.Event()  # set on the Clone client's thread
+        self._mark_seen_at: float | None = None  # monotonic; looked at again later
         self._log = structlog.get_logger(component="raspy-poller")
         tree.on_change(self._on_change)
 
@@ -367,19 +374,31 @@ class _HubWatch:
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
             service.tell(devices.ForgetGone(copy))
         sessions = self._worker.sessions
-        marked = self._marked.is_set()
-        if marked:  # a mark set after this look stays for the next one
+        now = time.monotonic()
+        if self._marked.is_set():  # a mark set after this look stays for the next one
             self._marked.clear()
+            if self._mark_seen_at is None:
+                self._mark_seen_at = now
         if sessions != self._sessions:
             self._sessions = sessions
-            self._session_since = time.monotonic()
+            self._session_since = now
             if sessions > 1:  # the first session: nothing was lost yet
                 service.tell(devices.Republish())
-                marked = False  # sent again in full already
-        if marked and sessions > 0:
-            self._log.warning("readings_marked_offline_while_here")
-            service.tell(devices.Republish())
+                self._mark_seen_at = None  # sent again in full already
+        seen = self._mark_seen_at
+        if seen is not None and sessions > 0 and now - seen >= MARK_SETTLE_S:
+            self._mark_seen_at = None
+            if self._mark_stands():
+                self._log.warning("readings_marked_offline_while_here")
+                service.tell(devices.Republish())
         self._look_at_hub()
+
+    def _mark_stands(self) -> bool:
+        """One of our readings is offline in the hub's tree as this board sees it."""
+        return any(
+            key.endswith(_STATUS_SUFFIX) and body == _OFFLINE_BODY
+            for key, body in self._tree.items()
+        )
 
     def _look_at_hub(self) -> None:
         """Now and then: is our name still ours, and does the hub take our keys?"""

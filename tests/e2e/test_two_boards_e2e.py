@@ -24,6 +24,7 @@ from support.board_link import BoardLink
 from support.daemon import Daemon, mmi_service, running_daemon, running_poller
 from support.wait import wait_until
 
+from raspy.cli import poller as poller_cli
 from raspy.client.clone import CloneClient, fetch_snapshot
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout
@@ -159,6 +160,36 @@ def test_an_offline_mark_that_lands_after_the_board_is_back_is_healed(
                 what="the board's status ok again after a late offline mark",
                 timeout_s=15.0,
             )
+
+
+@pytest.mark.timeout(120)
+def test_a_board_started_after_its_offline_mark_heals_it_without_alarm(
+    tmp_path: Path, config: Path
+) -> None:
+    """Killed, marked offline, started again: the mark the board finds in the hub's
+    tree is from before it started, and its first readings heal it. It took that
+    mark for one decided while it was there: a warning at every such start
+    (`readings_marked_offline_while_here`) and every reading sent twice."""
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        with _poller(daemon.endpoint, config, tmp_path / "first.log") as first:
+            _back(daemon, 0.0)
+            first.kill()
+            first.wait(timeout=10)
+        with _tree(daemon) as tree:
+            wait_until(
+                lambda: _field(tree, "status") == "offline",
+                what="the hub's offline mark",
+                timeout_s=BACK_WITHIN_S,
+            )
+        log = tmp_path / "second.log"
+        with _poller(daemon.endpoint, config, log):
+            started = time.time()
+            _back(daemon, started)
+            # readings taken well after the board's look at a mark (MARK_SETTLE_S)
+            _back(daemon, started + 2 * poller_cli.MARK_SETTLE_S)
+        text = log.read_text(encoding="utf-8")
+        assert "readings_marked_offline_while_here" not in text
+        assert "device_readings_republished" not in text
 
 
 @pytest.mark.timeout(180)
