@@ -198,6 +198,7 @@ def restore(args: argparse.Namespace) -> int:
         raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
     stop = threading.Event()
     try:
+        held = 0 if cleared else _held(store, header.tables)
         last = _keep_seq(store, scan, cleared)
         store.restore(
             lambda: _batches(args.file, scan, last, stop),
@@ -212,9 +213,21 @@ def restore(args: argparse.Namespace) -> int:
         raise
     store.close()
     how = "replacing" if cleared else "into"
+    merged = (
+        f", merged with the {held} records they held (--replace empties them first)"
+        if held
+        else ""
+    )
     report(
-        f"restored {scan.count} records {how} {len(header.tables)} dbs",
+        f"restored {scan.count} records {how} {len(header.tables)} dbs{merged}",
         started,
         sys.stderr,
     )
     return EXIT_OK
+
+
+def _held(store: Store, tables: tuple[Table, ...]) -> int:
+    """The records the dump's dbs hold before the restore: a restore without
+    --replace merges into them, which a user restoring a backup may not expect."""
+    with store.read_view() as view:
+        return sum(view.count(table) for table in tables)

@@ -175,7 +175,13 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
         only_new,
         (Record(Table.SCENARIO, b"scenario.more.code", MORE),),
     )
-    assert run([*argv, str(more)], capsys)[0] == 0
+    status, _, err = run([*argv, str(more)], capsys)
+    assert status == 0
+    assert re.fullmatch(  # a merge says so (a backup restored over a store)
+        "raspy-kv: restored 1 records into 1 dbs, merged with the 1 records they held"
+        f" \\(--replace empties them first\\) in {TIME}\n",
+        err,
+    )
     assert records(data_dir) == {
         (Table.META, b"schema_version"): encode_schema_version(1),
         (Table.SCENARIO, b"scenario.more.code"): MORE,
