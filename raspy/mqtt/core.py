@@ -50,7 +50,8 @@ ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
 SERVICE_ACTIONS: Final = frozenset({"set", "commands"})
 READ_ACTIONS: Final = frozenset({"commands"})  # change nothing: every exposed device
 # Home Assistant's birth message: `online` on `<discovery_prefix>/status`; any MQTT
-# client may publish there, so the re-announce it asks for is rate-limited
+# client may publish there, so the re-announce it asks for is rate-limited. The
+# bridge's own availability says the same word
 BIRTH_TOPIC_LEAF: Final = "status"
 BIRTH_PAYLOAD: Final = b"online"
 REANNOUNCE_EVERY_S: Final = 5.0
@@ -501,9 +502,13 @@ class BridgeCore:
         return True
 
     def _reannounce(self, now: float) -> None:
+        """The bridge's `online` first (what every entity's availability reads; a
+        broker that lost its retained messages lost it too: it goes out at a
+        connect only), then every config and state."""
         self._reannounced_at = now
         self._reannounce_at = None
         self.reannounced += 1
+        self.buffer.put_if_absent(Message(self.topics.availability, BIRTH_PAYLOAD))
         self._requeue()
 
     def disconnected(self) -> None:

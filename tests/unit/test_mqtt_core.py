@@ -608,13 +608,16 @@ def _config_of(messages: dict[str, bytes], unique_id: str) -> dict[str, object]:
 
 
 def test_home_assistants_birth_message_queues_every_config_and_state_again() -> None:
-    """Home Assistant restarted (its broker may have lost what was retained): every
-    discovery config goes again, the configs first, then every state."""
+    """Home Assistant restarted (its broker may have lost what was retained): the
+    bridge's `online` goes again (it went only at a connect, and every entity's
+    availability reads it), then every discovery config, then every state."""
     core = make_core()
     configs = _listed(core, ("lamp", "switch", "Lamp"), ("hall", "dimmer", "Hall"))
     assert core.birth_topic == BIRTH
     assert core.status_message(BIRTH, b"online", False, NOW + 1)
     again = drain(core)
+    assert again[0] == Message(core.topics.availability, b"online")
+    again = again[1:]
     hub = core.settings.discovery.hub_entry() if core.settings.discovery else None
     assert hub is not None
     assert {m.topic for m in again} == {*configs, hub.topic}
@@ -650,7 +653,7 @@ def test_the_birth_message_is_rate_limited_to_one_reannounce_per_window() -> Non
     core = make_core()
     _listed(core, ("lamp", "switch", "Lamp"))
     assert core.status_message(BIRTH, b"online", False, NOW)
-    assert len(drain(core)) == 3  # hub, lamp config, lamp value
+    assert len(drain(core)) == 4  # online, hub, lamp config, lamp value
     for delay in (0.5, 1.0, 2.0):
         assert core.status_message(BIRTH, b"online", False, NOW + delay)
     assert drain(core) == []
@@ -658,7 +661,7 @@ def test_the_birth_message_is_rate_limited_to_one_reannounce_per_window() -> Non
     assert core.tick(NOW + REANNOUNCE_EVERY_S - 0.1) == []
     assert drain(core) == []
     core.tick(NOW + REANNOUNCE_EVERY_S)
-    assert len(drain(core)) == 3
+    assert len(drain(core)) == 4
     assert core.next_deadline() is None
     assert core.reannounced == 2
     core.tick(NOW + 60)

@@ -128,7 +128,9 @@ def test_home_assistants_birth_message_is_no_command_and_resends_the_mirror() ->
     assert link.message("homeassistant/status", b"online", False, NOW + 1) == []
     assert link.busy
     assert stats.get("mqtt.commands") == 0
-    assert link.take(NOW + 1) == first  # the hub's config, then the lamp's value
+    online = Message(link.core.topics.availability, b"online")
+    # the bridge's online, the hub's config, then the lamp's value
+    assert link.take(NOW + 1) == [online, *first]
     assert link.stats()["reannounced"] == 1
     # published where a user sees statistics (raspy status, /stats/), with paho's
     # unacknowledged messages
