@@ -12,8 +12,11 @@ _TCP = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{
 
 
 def tcp_endpoint(text: str, *, max_port: int = 65535, port: str = "PORT") -> str:
-    """`tcp://HOST:PORT`, as it is; ValueError naming what is wrong otherwise."""
-    match = _TCP.fullmatch(text)
+    """`tcp://HOST:PORT` as it is, `HOST:PORT` as `tcp://HOST:PORT` (raspy-kv's live
+    commands take both, so every tool does); ValueError naming what is wrong
+    otherwise."""
+    endpoint = text if "://" in text else f"tcp://{text}"
+    match = _TCP.fullmatch(endpoint)
     if match is None:
         raise ValueError(f"expected tcp://HOST:{port}, got {shown(text)}")
     if not match["host"].isascii():  # ZeroMQ's resolver takes no IDN; bytes that
@@ -25,7 +28,7 @@ def tcp_endpoint(text: str, *, max_port: int = 65535, port: str = "PORT") -> str
     number = int(match["port"])
     if not 1 <= number <= max_port:
         raise ValueError(f"expected a {port} 1..{max_port}, got {shown(text)}")
-    return text
+    return endpoint
 
 
 def endpoint_argument(text: str) -> str:

@@ -134,3 +134,16 @@ def test_a_bad_server_endpoint_is_a_usage_error(
         hub_parser().parse_args(["--server", "localhost"])
     assert exited.value.code == 2
     assert "argument --server" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "server"),
+    [
+        ("tcp://127.0.0.1:5514", "tcp://127.0.0.1:5514"),
+        ("127.0.0.1:5514", "tcp://127.0.0.1:5514"),  # as raspy-kv takes it
+        ("hub.local:6000", "tcp://hub.local:6000"),
+        ("[::1]:5514", "tcp://[::1]:5514"),
+    ],
+)
+def test_a_server_is_tcp_host_port_or_host_port_alone(given: str, server: str) -> None:
+    assert hub_parser().parse_args(["--server", given]).server == server
