@@ -52,7 +52,7 @@ KV_UNREACHABLE = UNREACHABLE.removeprefix("tcp://")
 # (tool, arguments, status, what the line says); {tmp} is the test's folder
 TABLE = [
     # bad endpoint
-    ("raspy", ["call", "x.echo", "--server", "127.0.0.1:5514"], 2, "tcp://HOST:PORT"),
+    ("raspy", ["call", "x.echo", "--server", "127.0.0.1"], 2, "tcp://HOST:PORT"),
     ("raspy", ["status", "--server", "tcp://127.0.0.1:99999"], 2, "PORT 1..65535"),
     ("raspy-kv", ["ls", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
     ("raspy-kv", ["get", "/a", "--server", "nowhere"], 2, "HOST:PORT-BASE"),
@@ -71,7 +71,7 @@ TABLE = [
     ),
     (
         "raspy-poller",
-        ["--connect", "127.0.0.1:5514", "--service", "fake"],
+        ["--connect", "127.0.0.1", "--service", "fake"],
         2,
         "tcp://HOST:PORT-BASE",
     ),
