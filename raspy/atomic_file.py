@@ -60,10 +60,7 @@ def _rename_new(temp: Path, target: Path) -> None:
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
             raise
-        linked = False
     else:
-        linked = True
-    if linked:
         temp.unlink()
         return
     # no hard links here: look, then rename. Only another writer taking the same

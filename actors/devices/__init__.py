@@ -255,7 +255,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             return service.device_error("config", f"not stored: {exc}")
         if request.action == "reset" and handled.reply[0] == service.OK and before:
             self._back_to_file(before.name)
-        if target is not None and before is not None and target.config != before:
+        if target is not None and target.config != before:
             self._configured(target.fullname)
         return handled.reply
 

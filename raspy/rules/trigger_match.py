@@ -53,10 +53,11 @@ class KvWatch:
 
         For a kv trigger, no value is no change of what it watches (a failed
         reading, a board marked offline, a key deleted): it fires nothing and
-        breaks a hold (one cannot say the test held through it). The next value is
-        taken against the value before the gap, and a hold it broke holds again,
-        for its whole time, if that value keeps the test. A trigger that names null
-        (`to: null`, `from: null`) sees it as a value."""
+        breaks a hold (one cannot say the test held through it). After a null, the
+        next value is taken against the value before the gap, and a hold it broke
+        holds again, for its whole time, if that value keeps the test; after a
+        delete, the next value is a new key's. A trigger that names null (`to:
+        null`, `from: null`) sees it as a value."""
         fired: list[TriggerData] = []
         for index, trigger, wanted in self._patterns:
             if not wanted(key):
@@ -107,8 +108,8 @@ class KvWatch:
             self._broken[slot] = hold.trigger
 
     def resume(self, current: Iterable[tuple[str, JsonValue]], mono: float) -> None:
-        """At a daemon start: a `for:` test that the tree's value already meets starts
-        holding now. The change into it came before the stop and its time is lost, so
+        """When the scenario starts (raspyd's start, an import, an enable): a `for:`
+        test that the tree's value already meets starts holding now. The change into it came before the stop and its time is lost, so
         the whole duration runs from the start (a door left open across a restart
         still fires "open for 10 minutes"). Not for a trigger with `from:` (the value
         before is unknown) nor one without a test (it fires on a change)."""
