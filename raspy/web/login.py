@@ -194,8 +194,8 @@ class LoginThrottle:
     One client (an address) may fail `attempts` times per `window_s`: a gadget on
     the LAN that guesses, or a child at the keyboard, locks out itself and not the
     household. All clients together may fail `total` times per window: a guesser
-    who changes address is held too. A try is counted before its
-    check, so that tries sent at once cannot all pass; a try that succeeds is taken
+    who changes address is held too. A try is counted before its check, so that
+    tries sent at once cannot all pass; a try that succeeds is taken
     back (cleared). Memory stays bounded: a client is kept only while it has a
     failure in the window, so there are never more than `total` of them.
     """
@@ -207,20 +207,18 @@ class LoginThrottle:
         self._window_s = window_s
         self._total = total
         self._failures: dict[str, list[float]] = {}
-        self._count = 0
 
     def refusal(self, client: str, now: float) -> str | None:
         """Why a try from `client` (see client_key) is refused now; None: go on."""
         self._forget_before(now - self._window_s)
         if len(self._failures.get(client, ())) >= self._attempts:
             return "Too many failed logins from this address; wait a minute."
-        if self._count >= self._total:
+        if sum(map(len, self._failures.values())) >= self._total:
             return "Too many failed logins; wait a minute."
         return None
 
     def failed(self, client: str, now: float) -> None:
         self._failures.setdefault(client, []).append(now)
-        self._count += 1
 
     def cleared(self, client: str, at: float) -> None:
         """The try counted by failed(client, at) succeeded: it no longer counts."""
@@ -228,14 +226,12 @@ class LoginThrottle:
         if times is None or at not in times:
             return
         times.remove(at)
-        self._count -= 1
         if not times:
             del self._failures[client]
 
     def _forget_before(self, limit: float) -> None:
         for client, times in list(self._failures.items()):
             kept = [t for t in times if t > limit]
-            self._count -= len(times) - len(kept)
             if kept:
                 self._failures[client] = kept
             else:
