@@ -1,7 +1,7 @@
 """raspy-poller: a device service and its pollers on another host, joined to a hub.
 
     raspy-poller --connect tcp://HUB:PORT-BASE --service onewire|fake
-                 [--config FILE] [--hostname NAME]
+                 [--config FILE] [--hostname NAME] [--data-dir DIR]
 
 The service answers `<hostname>.<service>.devices` as an external MDP worker of the
 hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3),
@@ -16,6 +16,12 @@ bad usage or config exits 2, and so does a hub that refuses this board's keys (o
 wants keys it was not given). A hub that already has a live worker of this board's
 service, at start or later (two boards with one hostname, raspy.cli.board_check),
 ends it with status 1 and a line naming the clash.
+
+With `--data-dir`, a device's `config` changed over MDP (a rename) is stored in this
+board's own store, committed before the reply, and applied again at the next start,
+as raspyd does for its own devices; without it the change lasts until the poller
+stops. The store is written only at such a change, so it costs the SD card nothing
+while the board just polls.
 """
 
 from __future__ import annotations
@@ -50,9 +56,18 @@ from raspy.clock import SystemClock
 from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE, Status
 from raspy.devices.registry import Registry
-from raspy.errors import ConfigError, RaspyError
+from raspy.errors import (
+    ConfigError,
+    DataDirError,
+    RaspyError,
+    StoreDamagedError,
+    StoreError,
+    StoreLockedError,
+)
 from raspy.protocol import clone
 from raspy.stats import Stats
+from raspy.storage.device_settings import DeviceSettings
+from raspy.storage.store import Store
 from raspy.transport.curve import client_keys
 from raspy.transport.sockets import CurveKeys
 
@@ -89,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
     )
     parser.add_argument("--config", help="TOML configuration file ([devices] table)")
+    parser.add_argument(
+        "--data-dir",
+        help="this board's store (created 0700): device settings changed over MDP "
+        "last across restarts",
+    )
     add_curve_options(parser, owner="this poller's")
     parser.add_argument("--hostname", help="the <hostname> of service and device names")
     parser.add_argument("--log-format", choices=("console", "json"))
@@ -178,23 +198,48 @@ def _main(argv: list[str] | None) -> int:
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc), _EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
+    try:
+        store = _open_store(args.data_dir, cfg)
+    except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
+        return _fail(str(exc), _EXIT_USAGE)
+    except StoreDamagedError as exc:  # its message names the file and what helps
+        return _fail(str(exc), _EXIT_FAILURE)
+    except StoreError as exc:
+        return _fail(
+            f"{exc}; inspect it with `raspy-kv check --data-dir {args.data_dir}` "
+            "or move the data dir aside",
+            _EXIT_FAILURE,
+        )
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
         else None
     )
+    settings = None if store is None else DeviceSettings(store)
     try:
-        return _run(args.connect, registry, discover, stop, curve)
+        return _run(args.connect, registry, discover, stop, curve, settings)
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except RaspyError as exc:
         return _fail(str(exc), _EXIT_FAILURE)
     finally:
+        if store is not None:
+            store.close()
         stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
         )
+
+
+def _open_store(data_dir: str | None, cfg: config_mod.Config) -> Store | None:
+    """This board's store, if it has one (--data-dir); raises StoreError. A new one
+    is made where there is none: it holds only settings changed over MDP, which a
+    board can do without, so a lost store does not keep the board's sensors from
+    the hub (raspyd refuses to start on a lost store instead)."""
+    if not data_dir:
+        return None
+    return Store.open(data_dir, cfg.store, init=True)
 
 
 def _run(
@@ -203,6 +248,7 @@ def _run(
     discover: registries.Discover | None,
     stop: SignalInbox,
     curve: CurveKeys | None = None,
+    settings: DeviceSettings | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -227,6 +273,7 @@ def _run(
             clock=SystemClock(),
             stats=Stats(),
             discover=discover,
+            settings=settings,
         )
         # the hub gives a dead board up in liveness x interval, even with a request
         # at it (docs/protocols.md §2.6), so its readings go offline in time

@@ -135,6 +135,18 @@ TABLE = [
         2,
         "cannot read config",
     ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--data-dir", "{tmp}/a-file"],
+        2,
+        "a-file",
+    ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--data-dir", "/proc/no/such"],
+        2,
+        "data dir",
+    ),
     ("raspy-kv", ["restore", "--data-dir", "{tmp}/d", "{tmp}/no.dump"], 2, "no.dump"),
     (
         "raspy-kv",

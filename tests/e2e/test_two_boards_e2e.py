@@ -621,3 +621,48 @@ def test_a_device_gone_from_the_board_stays_gone_after_an_old_dump_is_restored(
             assert process.poll() is None
     finally:
         hub.kill()
+
+
+def _command(endpoint: str, **document: Any) -> dict[str, Any]:
+    with Client(endpoint, timeout_s=3, retries=2) as client:
+        status, reply = client.request(SERVICE, json.dumps({"v": 1, **document}))
+    assert status == b"200", reply
+    result: dict[str, Any] = json.loads(reply)
+    return result
+
+
+@pytest.mark.timeout(120)
+def test_a_rename_on_a_board_with_a_data_dir_outlives_a_kill(
+    tmp_path: Path, config: Path
+) -> None:
+    """A board had no store: a device renamed over MDP took its file name again at
+    the poller's next start, and Home Assistant showed the old name. With
+    --data-dir the change is committed on the board before the reply, so even a
+    SIGKILL right after the reply keeps it; a second poller on the same data dir is
+    refused, naming the first."""
+    board = str(tmp_path / "board")
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        with _poller(
+            daemon.endpoint, config, tmp_path / "first.log", "--data-dir", board
+        ) as first:
+            _back(daemon, 0.0)
+            renamed = {"friendly_name": "Attic shelf"}
+            _command(daemon.endpoint, action="config", device="attic", value=renamed)
+            twin_log = tmp_path / "twin.log"
+            with _poller(
+                daemon.endpoint, config, twin_log, "--data-dir", board
+            ) as twin:
+                assert twin.wait(timeout=30) == 2
+            assert f"in use by another process (pid {first.pid})" in _said(twin_log)
+            first.kill()
+            first.wait(timeout=10)
+        with _poller(
+            daemon.endpoint, config, tmp_path / "second.log", "--data-dir", board
+        ):
+            wait_until(
+                lambda: _answers(daemon.endpoint),
+                what="the board's service answering again",
+                timeout_s=BACK_WITHIN_S,
+            )
+            looked = _command(daemon.endpoint, action="config", device="attic")
+            assert looked["config"]["friendly_name"] == "Attic shelf"
