@@ -27,6 +27,9 @@ RANGES: Final = {
     "1y": 365 * 24 * 3600.0,
 }
 _SWITCHES: Final = frozenset({"switch"})
+# kinds whose value is seconds since the epoch: shown as the time it is, as the
+# readings' own timestamps are (app.js updates a <time class="value"> likewise)
+_TIMES: Final = frozenset({"clock.rtc"})
 _DIMMERS: Final = frozenset({"dimmer"})
 
 
@@ -71,14 +74,30 @@ def status_class(status: str) -> str:
     return "status-" + re.sub(r"[^a-z0-9_-]", "-", status.lower()[:40])
 
 
+def _reading(row: DeviceRow, key: str, now: float, zone: tzinfo) -> str:
+    """The value and its unit; a clock's value as the time it says (no unit)."""
+    value = row.value
+    if row.oid in _TIMES:
+        shown = show_value(value)  # none yet: a dash
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            shown = show_time(float(value), now, zone)
+        return (
+            f'<span class="reading"><time class="value" data-key="{key}value">'
+            f"{esc(shown)}</time></span>"
+        )
+    return (
+        f'<span class="reading"><span class="value" data-key="{key}value">'
+        f"{esc(show_value(value))}</span> "
+        f'<span class="unit" data-key="{key}unit">{esc(row.unit)}</span></span>'
+    )
+
+
 def _device_item(row: DeviceRow, now: float, zone: tzinfo = UTC) -> str:
     key = esc(row.key)
     return (
         f'<li class="device {status_class(row.status)}" data-status-key="{key}status">'
         f'<a class="name" href="{esc(device_href(row.fullname))}">{esc(row.label)}</a>'
-        f'<span class="reading"><span class="value" data-key="{key}value">'
-        f"{esc(show_value(row.value))}</span> "
-        f'<span class="unit" data-key="{key}unit">{esc(row.unit)}</span></span>'
+        f"{_reading(row, key, now, zone)}"
         f'<span class="meta"><span class="status" data-key="{key}status">'
         f'{esc(row.status)}</span> <time data-key="{key}timestamp">'
         f"{esc(show_time(row.wall_ts, now, zone))}</time></span>"

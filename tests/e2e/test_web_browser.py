@@ -51,6 +51,11 @@ name = "hall"
 oid = "dimmer"
 poll_interval_s = 10.0
 
+[[devices.fake]]
+name = "clock"
+oid = "clock.rtc"
+poll_interval_s = 0.5
+
 [[devices.gpio]]
 name = "relay"
 oid = "switch"
@@ -245,6 +250,25 @@ def test_a_sensor_value_changes_on_the_screen_without_a_reload(
     # the live update writes the time as the server does, in the zone the page names
     assert re.fullmatch(r"\d\d:\d\d:\d\d", stamp or ""), stamp
     assert zone_note == "Times in UTC"
+
+
+def test_a_clocks_value_reads_as_the_time_it_says_live_too(
+    browser: Browser, hub: Hub
+) -> None:
+    """A clock's value is seconds since the epoch: the page showed
+    `1796439123.45 s` where a person reads the time, on the server's page and in
+    every live update."""
+    page = logged_in(browser, hub)
+    selector = f'[data-key="{hub.key("fake.clock")}"]'
+    first = page.text_content(selector)
+    page.wait_for_function(
+        "([sel, first]) => document.querySelector(sel).textContent !== first",
+        arg=[selector, first],
+    )
+    live = page.text_content(selector)
+    page.context.close()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", first or ""), first
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", live or ""), live
 
 
 def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(

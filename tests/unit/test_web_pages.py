@@ -70,6 +70,15 @@ def test_a_card_shows_the_friendly_name_and_its_switch_commands_by_name() -> Non
     assert 'data-device="lamp"' in card
 
 
+def test_a_clocks_value_is_the_time_it_says_and_none_is_a_dash() -> None:
+    clock = row("rtc", "clock.rtc", NOW - 60)
+    cards = [pages._device_item(replace(clock, value=v), NOW) for v in (NOW - 60, None)]
+    value = '<time class="value" data-key="/device/h.fake.rtc/value">'
+    assert f"{value}07:59:00</time>" in cards[0]
+    assert f"{value}\u2013</time>" in cards[1]
+    assert 'class="unit"' not in cards[0]
+
+
 def test_a_dimmer_is_a_slider_at_its_level_and_a_sensor_has_no_control() -> None:
     assert (
         pages._control(row("hall", "dimmer", 40.4)),

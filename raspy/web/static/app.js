@@ -42,7 +42,9 @@
       } else if (el.classList.contains("dimmer")) {
         if (document.activeElement !== el && typeof value === "number") el.value = String(Math.round(value));
       } else if (el.tagName === "TIME") {
-        el.textContent = showTime(value);
+        // a clock's value: a time, or a dash for none (a timestamp: "never")
+        const none = el.classList.contains("value") && typeof value !== "number";
+        el.textContent = none ? show(value) : showTime(value);
       } else {
         el.textContent = show(value);
       }
