@@ -234,6 +234,7 @@ class CoreService:
             else dict(status.last_trigger),
             "runs": status.runs,
             "last_error": status.last_error,
+            "last_skip": None if status.last_skip is None else dict(status.last_skip),
         }
 
     @staticmethod

@@ -122,6 +122,15 @@ def describe_trigger(trigger: JsonValue) -> str:
     return " ".join(parts)
 
 
+def describe_skip(skip: JsonValue, tz: tzinfo | None = None) -> str:
+    """The last trigger that started no run: when, why, and which trigger."""
+    if not isinstance(skip, dict):
+        return cell(skip or None)
+    when = describe_time(skip.get("at"), tz)
+    reason = cell(skip.get("reason") or None)
+    return f"{when}: {reason} ({describe_trigger(skip.get('trigger'))})"
+
+
 def cell(value: JsonValue) -> str:
     """One line of printable text for a table cell or a `show` field."""
     text = "-" if value is None else value if isinstance(value, str) else _json(value)
@@ -187,6 +196,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("last trigger", describe_trigger(entry.get("last_trigger"))),
         ("runs", cell(entry.get("runs", 0))),
         ("last error", cell(entry.get("last_error") or None)),
+        ("last skipped", describe_skip(entry.get("last_skip"), tz)),
     ]
     head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)
     document = entry.get("document")

@@ -26,6 +26,7 @@ from raspy.rules.model import EvalContext, Mode, Scenario, SunEvent
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
 
 RUNAWAY_WINDOW_S: Final = 60.0
+_REASON_CHARS: Final = 300  # a skip's reason, the condition's text included
 # Starts by these triggers are not counted by the runaway guard: their schedule bounds
 # their rate (`every: 1s` is 60 a minute by design), and no action can make them fire
 # again, which is what a runaway is (a scenario whose set re-triggers it).
@@ -50,6 +51,9 @@ class Status:
     last_run: float | None = None
     last_trigger: Mapping[str, JsonValue] | None = None
     last_error: str | None = None
+    # the last trigger that started no run, and why (`at`, `reason`, `trigger`):
+    # the answer to "why did it not run?"; kept in memory only, never written
+    last_skip: Mapping[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ class ScenarioCore:
         self._last_run = base.last_run
         self._last_trigger = base.last_trigger
         self._last_error = base.last_error
+        self._last_skip = base.last_skip
         self._failed = False
         self._shown: Status | None = None
 
@@ -274,6 +279,7 @@ class ScenarioCore:
             self._last_run,
             self._last_trigger,
             self._last_error,
+            self._last_skip,
         )
 
     @property
@@ -297,7 +303,7 @@ class ScenarioCore:
         scenario = self.scenario
         busy = len(self._runs)
         if busy and scenario.mode is Mode.SINGLE:
-            out.append(Skipped("a run is under way (mode single)", dropped=True))
+            self._skip("a run is under way (mode single)", trigger, wall, out, True)
             return
         if busy and scenario.mode is Mode.RESTART:
             for run in list(self._runs.values()):
@@ -305,17 +311,15 @@ class ScenarioCore:
                 self._end(run, out)
         if busy and scenario.mode is Mode.QUEUED:
             if busy + len(self._queue) >= scenario.max_runs:
-                out.append(
-                    Skipped(f"queue full (max {scenario.max_runs})", dropped=True)
-                )
+                reason = f"queue full (max {scenario.max_runs})"
+                self._skip(reason, trigger, wall, out, True)
             else:
                 self._queue.append(trigger)
                 out.append(Queued(len(self._queue)))
             return
         if scenario.mode is Mode.PARALLEL and busy >= scenario.max_runs:
-            out.append(
-                Skipped(f"{busy} runs going (max {scenario.max_runs})", dropped=True)
-            )
+            reason = f"{busy} runs going (max {scenario.max_runs})"
+            self._skip(reason, trigger, wall, out, True)
             return
         self._start(trigger, mono, wall, out)
 
@@ -334,7 +338,8 @@ class ScenarioCore:
         for number, condition in enumerate(self.scenario.conditions, 1):
             try:
                 if not condition.evaluate(context):
-                    out.append(Skipped(f"condition {number} is false"))
+                    reason = f"condition {number} is false: {condition.source}"
+                    self._skip(reason[:_REASON_CHARS], trigger, wall, out)
                     return False
             except ScenarioError as exc:
                 self._failed = True
@@ -342,6 +347,17 @@ class ScenarioCore:
                 out.append(RunEnded(0, self._last_error))
                 return False
         return True
+
+    def _skip(
+        self,
+        reason: str,
+        trigger: dict[str, JsonValue],
+        wall: float,
+        out: list[Output],
+        dropped: bool = False,
+    ) -> None:
+        self._last_skip = {"at": wall, "reason": reason, "trigger": dict(trigger)}
+        out.append(Skipped(reason, dropped=dropped))
 
     # --- runs ----------------------------------------------------------------------
     def _start(

@@ -160,6 +160,9 @@ class ScenarioRow:
     last_run: float | None
     runs: int
     last_error: str
+    # the last trigger that started no run (not in the tree: shown at page load)
+    last_skip_at: float | None = None
+    last_skip_reason: str = ""
 
 
 def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
@@ -172,6 +175,8 @@ def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
         if not isinstance(item, dict) or not _text(item.get("name")):
             raise ReplyError("core.scenario", "expected scenario objects with a name")
         runs = item.get("runs")
+        skip = item.get("last_skip")
+        skip = skip if isinstance(skip, dict) else {}
         rows.append(
             ScenarioRow(
                 name=_text(item.get("name")),
@@ -183,6 +188,8 @@ def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
                 if isinstance(runs, int) and not isinstance(runs, bool)
                 else 0,
                 last_error=_text(item.get("last_error")),
+                last_skip_at=_number(skip.get("at")),
+                last_skip_reason=_text(skip.get("reason")),
             )
         )
     return rows

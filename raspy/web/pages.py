@@ -203,11 +203,22 @@ def scenarios_body(
             f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
             f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
             f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
-            f"{esc(show_value(row.last_error or None))}</dd></dl>"
+            f"{esc(show_value(row.last_error or None))}</dd>{_last_skip(row, now, zone)}"
+            "</dl>"
             f'<div class="actions">{toggle}{post_button(f"{base}/run", "Run", csrf)}'
             "</div></li>"
         )
     return f'<ul class="scenarios">{"".join(cards)}</ul>'
+
+
+def _last_skip(row: ScenarioRow, now: float, zone: tzinfo) -> str:
+    """Why the last trigger started no run ("why did it not run?"), if one did not."""
+    if row.last_skip_at is None:
+        return ""
+    return (
+        f"<dt>Last skipped</dt><dd><time>{esc(show_time(row.last_skip_at, now, zone))}"
+        f"</time> {esc(row.last_skip_reason)}</dd>"
+    )
 
 
 @dataclass(frozen=True, slots=True)

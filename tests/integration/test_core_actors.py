@@ -89,11 +89,34 @@ def test_an_imported_scenario_acts_on_a_key_change_and_shows_its_state(
                 "last_trigger": value(tree, "/scenario/heat/last_trigger"),
                 "runs": 1,
                 "last_error": None,
+                "last_skip": None,
             }
         ],
     )
     status, got = core.request("get", name="heat")
     assert (status, got["document"]) == (b"200", HEAT)
+
+
+def test_get_says_why_the_last_trigger_started_no_run_and_writes_nothing_for_it(
+    core: Core, tree: CloneClient
+) -> None:
+    core.start()
+    document = HEAT.replace("actions:", "conditions:\n  - trigger.value > 10\nactions:")
+    assert core.request("import", document=document, source="heat.yaml")[0] == b"200"
+    wait_value(tree, "/scenario/heat/state", "idle")
+    _publish(core, LIVING, b"8.5")
+    wait_until(
+        lambda: core.request("get", name="heat")[1]["last_skip"] is not None,
+        what="the skip in the scenario's status",
+    )
+    skip = core.request("get", name="heat")[1]["last_skip"]
+    assert skip == {
+        "at": core.clock.wall(),
+        "reason": "condition 1 is false: trigger.value > 10",
+        "trigger": {"kind": "kv", "id": "", "key": LIVING, "value": 8.5, "from": None},
+    }
+    assert tree.get(b"/scenario/heat/last_skip") is None
+    assert value(tree, "/scenario/heat/runs") == 0
 
 
 def test_enabled_and_disabled_survive_a_restart_of_the_core(

@@ -292,10 +292,54 @@ def test_conditions_must_all_hold_for_a_trigger_to_start_a_run() -> None:
         scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions),
         tree={"/device/hub.fake.lamp/value": True},
     )
-    assert h.change(DOOR, "front")[0] == engine.Skipped("condition 1 is false")
+    first = "condition 1 is false: kv('/device/{host}.fake.lamp/value') == false"
+    assert h.change(DOOR, "front")[0] == engine.Skipped(first)
     h.tree["/device/hub.fake.lamp/value"] = False
-    assert h.change(DOOR, "back")[0] == engine.Skipped("condition 2 is false")
+    second = "condition 2 is false: trigger.value == 'front'"
+    assert h.change(DOOR, "back")[0] == engine.Skipped(second)
     assert sets(h.change(DOOR, "front")) == [run.SetKey("/x", 1)]
+
+
+def test_the_last_trigger_that_started_no_run_is_in_the_status_and_says_why() -> None:
+    """ "Why did it not run?" had no answer but a debug log line: the status now
+    keeps the last skip (when, why, which trigger); a run does not clear it, and a
+    new version of the scenario (a status handed over) keeps it too."""
+    door_open = compile_expression("trigger.value == 'open'")
+    h = harness(
+        scenario([m.WaitAction(60.0)], [m.EventTrigger(DOOR)], conditions=(door_open,)),
+    )
+    before = h.core.status
+    assert before.last_skip is None
+    h.change(DOOR, "shut")
+    skip = h.core.status.last_skip
+    assert skip is not None
+    assert skip["at"] == h.wall
+    assert skip["reason"] == "condition 1 is false: trigger.value == 'open'"
+    trigger = skip["trigger"]
+    assert isinstance(trigger, dict)
+    assert (trigger["kind"], trigger["key"], trigger["value"]) == (
+        "event",
+        DOOR,
+        "shut",
+    )
+    outputs = h.change(DOOR, "open")  # a run starts and waits: mode single is busy
+    assert engine.StatusChanged(h.core.status) in outputs
+    assert h.core.status.last_skip == skip
+    h.advance(1.0)
+    h.change(DOOR, "closed")
+    h.change(DOOR, "open")
+    busy = h.core.status.last_skip
+    assert busy is not None
+    assert busy["reason"] == "a run is under way (mode single)"
+    assert busy["at"] == h.wall
+    handed = engine.ScenarioCore(
+        h.core.scenario,
+        h.core._settings,
+        kv=h.tree.get,
+        sun=lambda event, wall: None,
+        status=h.core.status,
+    )
+    assert handed.status.last_skip == busy
 
 
 def test_a_condition_that_cannot_be_evaluated_puts_the_scenario_in_error() -> None:

@@ -261,6 +261,8 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "last_trigger": {"kind": "kv", "id": "cold", "key": "/device/h.fake.outdoor/value",
                          "value": -0.5, "from": 0.5},
         "runs": 2, "last_error": "",
+        "last_skip": {"at": T_2026_12_03_13_30_UTC + 60, "reason": "condition 1 is false: x",
+                      "trigger": {"kind": "event", "key": "/event/bell", "value": 1}},
         "document": "# comment\nname: frost-lamp\n",
     }  # fmt: skip
     assert text.show_text(entry, UTC) == (
@@ -273,6 +275,8 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "last trigger: kv (cold) /device/h.fake.outdoor/value = -0.5\n"
         "runs:         2\n"
         "last error:   -\n"
+        "last skipped: 2026-12-03 13:31:00 +00:00: condition 1 is false: x "
+        "(event /event/bell = 1)\n"
         "\n"
         "# comment\n"
         "name: frost-lamp\n"

@@ -86,6 +86,7 @@ def test_scenarios_workers_services_and_statistics_parse() -> None:
         "last_trigger": None,
         "runs": 2,
         "last_error": None,
+        "last_skip": {"at": 5.0, "reason": "condition 1 is false: x", "trigger": {}},
     }
     assert (
         models.scenarios(reply([scenario])),
@@ -95,7 +96,11 @@ def test_scenarios_workers_services_and_statistics_parse() -> None:
             "h.edge", reply({"requests": {"type": "counter", "value": 3}})
         ),
     ) == (
-        [ScenarioRow("s", "d", True, "idle", None, 2, "")],
+        [
+            ScenarioRow(
+                "s", "d", True, "idle", None, 2, "", 5.0, "condition 1 is false: x"
+            )
+        ],
         [WorkerCount("h.echo", 2, 1)],
         ["h.fake.devices"],
         [StatRow("requests", "counter", "3")],

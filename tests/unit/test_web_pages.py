@@ -98,7 +98,7 @@ def test_no_device_name_or_value_reaches_the_page_unescaped(text: str) -> None:
 
 
 def test_hostile_text_everywhere_is_escaped() -> None:
-    scenario = ScenarioRow(EVIL, EVIL, True, EVIL, None, 1, EVIL)
+    scenario = ScenarioRow(EVIL, EVIL, True, EVIL, None, 1, EVIL, NOW, EVIL)
     bodies = [
         pages.devices_body([row(EVIL, "switch", EVIL)], [EVIL], NOW),
         pages.scenarios_body([scenario], EVIL, NOW),
@@ -108,6 +108,16 @@ def test_hostile_text_everywhere_is_escaped() -> None:
     assert [("<script>" in body, "&lt;script&gt;" in body) for body in bodies] == [
         (False, True)
     ] * 4
+
+
+def test_a_scenario_card_says_when_and_why_its_last_trigger_started_no_run() -> None:
+    plain = ScenarioRow("s", "", True, "idle", None, 0, "")
+    skipped = replace(plain, last_skip_at=NOW - 60, last_skip_reason="condition 1")
+    assert "Last skipped" not in pages.scenarios_body([plain], "c", NOW)
+    assert (
+        "<dt>Last skipped</dt><dd><time>07:59:00</time> condition 1</dd>"
+        in pages.scenarios_body([skipped], "c", NOW)
+    )
 
 
 def test_the_device_page_links_the_ranges_and_marks_the_chosen_one() -> None:
