@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-service mosquitto chromium
+.PHONY: run test lint bench clean install-base install-service install-poller install-poller-hub mosquitto chromium
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,17 +79,21 @@ PREFIX ?= /opt/raspy
 UNIT_DIR ?= /etc/systemd/system
 # the backup unit names this directory; another one: `systemctl edit raspy-backup`
 BACKUP_DIR = /var/backups/raspy
-install-service:
-	@test "$$(id -u)" = 0 || { echo "install-service: run as root (sudo make install-service)" >&2; exit 2; }
+# What a hub and a second board share: the root check, raspy in $(PREFIX), the raspy
+# user, /etc/raspy and the docs the units name.
+install-base:
+	@test "$$(id -u)" = 0 || { echo "make $(MAKECMDGOALS): run as root (sudo make $(MAKECMDGOALS))" >&2; exit 2; }
 	$(PYTHON) -m venv $(PREFIX)
 	$(PREFIX)/bin/pip install --quiet .
 	getent group raspy >/dev/null || groupadd --system raspy
 	id -u raspy >/dev/null 2>&1 || useradd --system --gid raspy --home-dir /var/lib/raspy --no-create-home --shell /usr/sbin/nologin raspy
 	install -d -m 0755 /etc/raspy
-	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	install -d -m 0755 $(PREFIX)/share/doc/raspy
 	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
 	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
+
+install-service: install-base
+	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
@@ -100,3 +104,22 @@ install-service:
 	systemctl enable --now raspy-backup.timer
 	@echo "raspyd installed: systemctl status raspyd; journalctl -u raspyd -f"
 	@echo "daily backups in $(BACKUP_DIR): systemctl list-timers raspy-backup; journalctl -u raspy-backup"
+
+# A second board (as root): raspy-poller as raspy-poller.service (Type=notify, watchdog,
+# hardening; state, the device settings changed over MDP, in /var/lib/raspy-poller),
+# /etc/raspy/raspy-poller.env (the hub and the service, from HUB= and SERVICE=) and
+# /etc/raspy/raspy-poller.toml, each kept if it exists; enabled and started.
+#   sudo make install-poller HUB=tcp://hub.local:5514 [SERVICE=onewire]
+SERVICE ?= onewire
+POLLER_ENV = /etc/raspy/raspy-poller.env
+install-poller-hub:
+	@test -n "$(HUB)" -o -e $(POLLER_ENV) || { echo "make install-poller: name the hub: sudo make install-poller HUB=tcp://HUB:5514 [SERVICE=onewire]" >&2; exit 2; }
+
+install-poller: install-poller-hub install-base
+	test -e $(POLLER_ENV) || sed -e 's#^RASPY_HUB=.*#RASPY_HUB=$(HUB)#' -e 's#^RASPY_SERVICE=.*#RASPY_SERVICE=$(SERVICE)#' raspy/defaults/raspy-poller.env > $(POLLER_ENV)
+	test -e /etc/raspy/raspy-poller.toml || install -m 0644 raspy/defaults/raspy-poller.toml /etc/raspy/raspy-poller.toml
+	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-poller.service > $(UNIT_DIR)/raspy-poller.service
+	systemctl daemon-reload
+	systemctl enable --now raspy-poller.service
+	@echo "raspy-poller installed: systemctl status raspy-poller; journalctl -u raspy-poller -f"
+	@echo "its hub and service: $(POLLER_ENV) (then systemctl restart raspy-poller)"

@@ -65,6 +65,7 @@ from raspy.errors import (
     StoreLockedError,
 )
 from raspy.protocol import clone
+from raspy.sdnotify import Notifier
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
@@ -262,6 +263,7 @@ def _run(
         context.term()
         log.info("poller_stopped_before_start", service=registry.devices_service)
         return 0
+    notifier = Notifier()  # systemd's: raspy-poller.service is Type=notify
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
     tree = CloneClient(hub, subtree, context=context, curve=curve)
     service: pykka.ActorRef[Any] | None = None
@@ -286,8 +288,11 @@ def _run(
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
         watch = _HubWatch(tree, worker, service, probe)
-        return _serve(worker, service, watch, stop)
+        notifier.ready(f"serving {registry.devices_service} for {hub}")
+        return _serve(worker, service, watch, stop, notifier)
     finally:
+        notifier.stopping()
+        notifier.close()
         if worker is not None:
             worker.close()  # DISCONNECT: the hub's offline grace starts now
         if service is not None and service.is_alive():
@@ -465,11 +470,19 @@ def _serve(
     service: pykka.ActorRef[Any],
     hub: _HubWatch,
     stop: SignalInbox,
+    notifier: Notifier,
 ) -> int:
-    """Answer requests until `stop`; 1 if the device service died."""
+    """Answer requests until `stop`; 1 if the device service died. systemd's
+    watchdog is pinged from here, while the device service lives: a loop stuck
+    anywhere gets the board restarted."""
+    every_s = notifier.watchdog_interval_s
+    next_ping = 0.0
     while not stop.is_set():
         if not service.is_alive():
             return _fail("the device service failed (see the log)", _EXIT_FAILURE)
+        if every_s is not None and time.monotonic() >= next_ping:
+            notifier.watchdog()
+            next_ping = time.monotonic() + every_s
         hub.check()
         request = worker.recv(_RECV_WAIT_S)
         if request is None:

@@ -1,6 +1,6 @@
-"""raspyd under systemd's contract: READY, WATCHDOG, STOPPING on a real datagram socket
-from a real raspyd; the shipped unit files (raspyd, and the daily backup's service and
-timer) pass `systemd-analyze verify`."""
+"""raspyd and raspy-poller under systemd's contract: READY, WATCHDOG, STOPPING on a
+real datagram socket from the real processes; the shipped unit files (raspyd, the daily
+backup's service and timer, raspy-poller's) pass `systemd-analyze verify`."""
 
 from __future__ import annotations
 
@@ -16,13 +16,18 @@ from pathlib import Path
 
 import pytest
 from support.daemon import Daemon
+from support.net import free_port_base
 
 import raspy
+from raspy import config
 
 DEFAULTS = Path(raspy.__file__).parent / "defaults"
 UNIT = DEFAULTS / "raspyd.service"
 BACKUP_UNIT = DEFAULTS / "raspy-backup.service"
 BACKUP_TIMER = DEFAULTS / "raspy-backup.timer"
+POLLER_UNIT = DEFAULTS / "raspy-poller.service"
+POLLER_ENV = DEFAULTS / "raspy-poller.env"
+POLLER_TOML = DEFAULTS / "raspy-poller.toml"
 
 
 def _receive_until(server: socket.socket, wanted: bytes, seen: list[bytes]) -> None:
@@ -72,6 +77,42 @@ def test_raspyd_sends_ready_watchdog_and_stopping(
         proc.send_signal(signal.SIGTERM)
         _receive_until(server, b"STOPPING=1", seen)
         assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def test_raspy_poller_sends_ready_watchdog_and_stopping(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    """raspy-poller.service is Type=notify with a watchdog: READY once it serves
+    (here without a hub: a board is not held back by a hub that is away), pings
+    while it serves, STOPPING and exit 0 at SIGTERM."""
+    server, name = notify_socket
+    env = {**os.environ, "NOTIFY_SOCKET": name, "WATCHDOG_USEC": "400000"}
+    command = [
+        sys.executable, "-m", "raspy.cli.poller",
+        "--connect", f"tcp://127.0.0.1:{free_port_base()}", "--service", "fake",
+        "--hostname", "board", "--data-dir", str(tmp_path / "board"),
+        "--config", str(POLLER_TOML),
+    ]  # fmt: skip
+    with (tmp_path / "poller.log").open("wb") as log_file:
+        proc = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        seen: list[bytes] = []
+        _receive_until(server, b"READY=1", seen)
+        ready = next(m for m in seen if b"READY=1" in m.split(b"\n"))
+        assert f"MAINPID={proc.pid}".encode() in ready.split(b"\n")
+        assert b"STATUS=serving board.fake.devices for tcp://127.0.0.1:" in ready
+        for _ in range(2):
+            start = len(seen)
+            while b"WATCHDOG=1" not in seen[start:]:
+                seen.append(server.recv(4096))
+        proc.send_signal(signal.SIGTERM)
+        _receive_until(server, b"STOPPING=1", seen)
+        assert proc.wait(timeout=15) == 0
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -180,3 +221,48 @@ def test_the_unit_is_a_hardened_notify_service_with_a_watchdog() -> None:
         "NoNewPrivileges=yes",
         "Restart=on-failure",
     } <= lines
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None,
+    reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
+)
+def test_the_poller_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    """As raspyd's unit: no output at all, with this environment's raspy-poller and
+    an environment file where `make install-poller` puts the shipped one."""
+    assert _ANALYZE is not None
+    poller = Path(sys.executable).parent / "raspy-poller"
+    env = tmp_path / POLLER_ENV.name
+    env.write_text(POLLER_ENV.read_text())
+    unit = tmp_path / POLLER_UNIT.name
+    unit.write_text(
+        POLLER_UNIT.read_text()
+        .replace("/opt/raspy/bin/raspy-poller", str(poller))
+        .replace("/etc/raspy/raspy-poller.env", str(env))
+    )
+    _verified(unit)
+
+
+def test_the_poller_unit_is_raspyds_hardened_notify_service_with_its_own_state() -> (
+    None
+):
+    poller = _settings(POLLER_UNIT)
+    assert poller["Type"] == ["notify"]
+    assert poller["WatchdogSec"] == ["30s"]
+    assert poller["User"] == ["raspy"]
+    assert poller["StateDirectory"] == ["raspy-poller"]
+    assert poller["Restart"] == ["on-failure"]
+    # bad usage or config, or keys the hub refuses: restarting would not help
+    assert poller["RestartPreventExitStatus"] == ["2"]
+    (command,) = poller["ExecStart"]
+    assert command.startswith(
+        "/opt/raspy/bin/raspy-poller --connect ${RASPY_HUB} --service ${RASPY_SERVICE} "
+    )
+    assert " --data-dir %S/raspy-poller " in command
+    assert _settings(POLLER_UNIT, "# Hardening:") == _settings(UNIT, "# Hardening:")
+    # what the unit reads: the shipped environment file and config are valid
+    env = _settings(POLLER_ENV)
+    assert env["RASPY_HUB"] == ["tcp://hub.local:5514"]
+    assert env["RASPY_SERVICE"] == ["onewire"]
+    loaded = config.load(POLLER_TOML.read_text(encoding="utf-8"), str(POLLER_TOML))
+    assert loaded.log_format == "json"
