@@ -367,17 +367,25 @@ def check_entries(
     """`[[devices.gpio]]` tables -> device configs with canonical pin names.
 
     Checks each option's type against the kind's template, that the board has the
-    pin, and that no pin is used twice. Raises DeviceError listing every problem as
+    pin, and that no pin and no name is used twice. Raises DeviceError listing every problem as
     `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
     """
     problems: list[str] = []
     configs: list[dict[str, JsonValue]] = []
     used: dict[str, int] = {}
+    named: dict[JsonValue, int] = {}
     for index, entry in enumerate(entries):
         where = f"{path}[{index}]"
         config = _check_entry(kinds, entry, where, problems)
         if config is None:
             continue
+        name = config["name"]
+        if name in named:
+            problems.append(
+                f"{where}.name: {shown(name)} is already used by {path}[{named[name]}]"
+            )
+            continue
+        named[name] = index
         pin = config.pop("pin")
         assert isinstance(pin, int | str)
         canonical = resolve(pin)
