@@ -5,7 +5,7 @@ are event-driven: gpiozero's edge callback tells this actor an InputEdge (it nev
 touches the actor's state), which debounces it and publishes the value at once, with
 the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
 state at start (off, on, or the state last stored), are switched off after
-`max_on_s`, and at a clean stop are switched off or kept (`on_stop`).
+`max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are switched off or kept (`on_stop`).
 
 With `pin_factory = "mock"` only (make run, tests), the service takes one more
 action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
@@ -175,10 +175,13 @@ class GpioServiceActor(DeviceServiceActor):
         device.record(reading)
         self._tree.write(device.fullname, reading)
         if active and device.config.text("device_class") == BUTTON:
-            key = pressed_key(device.fullname).encode()
-            refused = self._publisher.set_many([(key, repr(wall_ts).encode())])
-            if refused:
-                self._stats.incr(f"devices.{self._name}.keys_refused")
+            self._event(pressed_key(device.fullname), wall_ts)
+
+    def _event(self, key: str, wall_ts: float) -> None:
+        """An event of a device into the tree: its key, the wall time as value."""
+        refused = self._publisher.set_many([(key.encode(), repr(wall_ts).encode())])
+        if refused:
+            self._stats.incr(f"devices.{self._name}.keys_refused")
 
     def _on_alarm(self) -> None:
         now = self._clock.monotonic()
@@ -214,6 +217,7 @@ class GpioServiceActor(DeviceServiceActor):
         )
         device.record(reading)
         self._tree.write(device.fullname, reading)
+        self._event(max_on_key(device.fullname), now)
         if reading.status is Status.OK:
             self._store_state(device, driver)
 
@@ -310,3 +314,9 @@ class GpioServiceActor(DeviceServiceActor):
 def pressed_key(fullname: str) -> str:
     """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
     return f"{EVENT_TREE}{fullname}/pressed"
+
+
+def max_on_key(fullname: str) -> str:
+    """Where an output's switch-off by max_on_s goes (value: wall ts): the tree says
+    why a heater went off, and a scenario can tell the household."""
+    return f"{EVENT_TREE}{fullname}/max_on_expired"

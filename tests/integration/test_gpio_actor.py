@@ -25,7 +25,7 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
 from raspy.actors.devices import MdpLink
-from raspy.actors.gpio import GpioServiceActor, pressed_key
+from raspy.actors.gpio import GpioServiceActor, max_on_key, pressed_key
 from raspy.client.clone import CloneClient
 from raspy.clock import Clock, SystemClock
 from raspy.config import DevicesConfig
@@ -130,8 +130,10 @@ def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
 
 
 def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
-    gpio: Gpio, tree: CloneClient
+    gpio: Gpio, tree: CloneClient, events: CloneClient
 ) -> None:
+    """The tree says why it went off (an event a scenario can tell the household
+    by): before, it showed a plain `false`, as if someone had switched it off."""
     gpio.start({**RELAY, "max_on_s": 0.3})
     with capture_logs() as logs:
         status, reply = gpio.request(action="on", device="relay")
@@ -144,6 +146,14 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
             what="the switch-off logged",
         )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
+    switched_off_at = _value(tree, f"{HOST}.gpio.relay", "timestamp")
+    wait_until(
+        lambda: (
+            events.get(max_on_key(f"{HOST}.gpio.relay").encode())
+            == json.dumps(switched_off_at).encode()
+        ),
+        what="the max_on_expired event with the time of the switch-off",
+    )
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
     assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
         {
