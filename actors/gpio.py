@@ -32,6 +32,7 @@ from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
 from raspy.errors import DeviceError, StoreError, quote
+from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
 log = structlog.get_logger(component="gpio")
@@ -79,27 +80,34 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm.start()
         prefix = self._registry.fullname("")
         stored = self._settings.stored
-        states = {} if stored is None else stored.load(prefix).states
+        saved = Saved() if stored is None else stored.load(prefix)
         devices = self._registry.devices()
         outputs = [d for d in devices if isinstance(d.driver, gpio.GpioOutput)]
         for device in outputs:  # first: they adopt the outputs kept for them
-            self._open(device, states.get(device.fullname))
+            since = saved.states_since.get(device.fullname)
+            self._open(device, saved.states.get(device.fullname), since)
         if self._pins is not None:  # before the inputs, which may want those pins
             for pin in self._pins.release_kept():
                 log.warning("gpio_output_released", pin=pin, reason="not configured")
         for device in devices:
             if device not in outputs:
-                self._open(device, states.get(device.fullname))
+                self._open(device, None, None)
         self._arm()
 
-    def _open(self, device: Device, stored: Any) -> None:
+    def _open(self, device: Device, stored: Any, since: float | None) -> None:
+        """Open a device's pin; an output at its initial state (`stored`: the state
+        saved last, on `since` that wall time)."""
         driver, pins, config = device.driver, self._pins, device.config
+        now = self._clock.wall()
+        expired = False
         if pins is not None:
             if isinstance(driver, gpio.GpioOutput):
-                driver.open(pins, config, stored)
+                # a wall clock set back since (a Pi without RTC at boot): from now
+                on_for_s = None if since is None else max(0.0, now - since)
+                mono = self._clock.monotonic()
+                expired = driver.open(pins, config, stored, on_for_s=on_for_s, now=mono)
             elif isinstance(driver, gpio.GpioInput):
                 driver.open(pins, config, self._notifier(device.name))
-        now = self._clock.wall()
         reading = (
             device.read(now)
             if pins is not None
@@ -113,6 +121,23 @@ class GpioServiceActor(DeviceServiceActor):
             self._track_on(device, driver)
         device.record(reading)
         self._tree.write(device.fullname, reading)
+        if expired and isinstance(driver, gpio.GpioOutput):
+            self._not_restored(device, driver, now - (since or now))
+
+    def _not_restored(
+        self, device: Device, driver: gpio.GpioOutput, on_for_s: float
+    ) -> None:
+        """A stored `on` older than max_on_s was not restored: said as a switch-off
+        by max_on_s is, and stored off (the next start has nothing to say)."""
+        self._stats.incr(f"devices.{self._name}.max_on_expired")
+        log.warning(
+            "device_not_restored_after_max_on",
+            device=device.fullname,
+            max_on_s=device.config.real("max_on_s"),
+            on_for_s=round(on_for_s, 3),
+        )
+        self._event(max_on_key(device.fullname), self._clock.wall())
+        self._store_state(device, driver)
 
     def _notifier(self, name: str) -> gpio.Notify:
         target, clock = self.actor_ref, self._clock
@@ -302,8 +327,11 @@ class GpioServiceActor(DeviceServiceActor):
         stored = self._settings.stored
         if stored is None:
             return
+        mono, wall = self._clock.monotonic(), self._clock.wall()
+        on_since = driver.on_since(mono)  # on: saved with its switch-on's time
+        since = wall if on_since is None else wall - (mono - on_since)
         try:
-            stored.save_state(device.fullname, driver.value(), self._clock.wall())
+            stored.save_state(device.fullname, driver.value(), since)
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.state_not_stored")
             log.error(

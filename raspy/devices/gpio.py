@@ -146,16 +146,27 @@ class GpioOutput:
         return pin.on_since
 
     def open(
-        self, pins: gpio_pins.Pins, config: DeviceConfig, stored: JsonValue
-    ) -> None:
+        self,
+        pins: gpio_pins.Pins,
+        config: DeviceConfig,
+        stored: JsonValue,
+        *,
+        on_for_s: float | None = None,
+        now: float = 0.0,
+    ) -> bool:
         """Claim the pin at its initial level (see Initial); a failure is kept.
 
         An output kept on the pin by a restart in this process is adopted as it is;
         if a reload changed its wiring (polarity, PWM or not, frequency), it is
         opened anew with the new wiring at the level it had (on stays on).
+
+        `on_for_s`: how long the stored state has been on (monotonic `now`). A state
+        restored goes on counting max_on_s from its switch-on; one on for max_on_s
+        or longer is not restored: the output starts off, and True says so.
         """
         self.close()
-        level = initial_level(Initial(config.text("initial")), stored, self.full)
+        initial = Initial(config.text("initial"))
+        level = initial_level(initial, stored, self.full)
         wiring = self._wiring(config)
         kept = pins.adopt(config.text("pin"))
         if kept is not None and kept.wiring == wiring:
@@ -164,22 +175,27 @@ class GpioOutput:
                 self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
                 self._fault = str(exc)
-            return
-        on_since = None
+            return False
+        on_since, expired = None, False
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
             on_since = kept.on_since
+        elif level and initial is Initial.RESTORE and on_for_s is not None:
+            max_on_s = config.real("max_on_s")
+            expired = 0 < max_on_s <= on_for_s
+            level, on_since = (0, None) if expired else (level, now - on_for_s)
         try:
             self._pin = pins.open_output(config.text("pin"), wiring, level / self.full)
         except DeviceError as exc:
             self._fault = str(exc)
-            return
+            return expired
         self._fault = ""
-        self._pin.on_since = on_since if level else None  # rewired: the same hold
+        self._pin.on_since = on_since if level else None  # the same hold
         self._opened_at(level)
+        return expired
 
     def _opened_at(self, level: int) -> None:
         """The level at open; `on` goes back to it later if it is above 0."""

@@ -367,3 +367,45 @@ def test_a_max_on_s_set_over_mdp_applies_to_an_output_on_now(gpio: Gpio) -> None
     assert gpio.pins.level("GPIO22") is True
     clock.advance(31)
     wait_until(lambda: not gpio.pins.level("GPIO22"), what="the fan off")
+
+
+def test_a_restored_output_goes_on_counting_max_on_s_from_its_switch_on(
+    gpio: Gpio, events: CloneClient
+) -> None:
+    """`initial = "restore"` after a stop (or a crash, a power cut) counted max_on_s
+    from the start again: a daemon restarted every 50 minutes kept a heater with
+    max_on_s = 3600 on for good. Now one on for longer than max_on_s starts off, and
+    the tree says why; one on for less goes off when its time is up."""
+    clock = FakeClock()
+    gpio.clock = clock
+    relay = {**RELAY, "initial": "restore", "max_on_s": 10}
+    fan = {"name": "fan", "oid": "switch", "pin": 22, "initial": "restore"}
+    fan["max_on_s"] = 10
+    gpio.start(relay, fan)
+    assert gpio.request(action="on", device="relay")[0] == b"200"
+    clock.advance(4)
+    for device in ("relay", "fan"):  # a second `on` does not move the relay's start
+        assert gpio.request(action="on", device=device)[0] == b"200"
+    clock.advance(2)
+    gpio.stop()  # on_stop off; the stored states stay on
+    clock.advance(5)  # the relay has been on for 11 s, the fan for 7 s
+    with capture_logs() as logs:
+        gpio.start(relay, fan)
+        wait_until(lambda: gpio.pins.level("GPIO22"), what="the fan on again")
+        assert gpio.pins.level("GPIO17") is False  # never switched on
+        wait_until(
+            lambda: events.get(max_on_key(f"{HOST}.gpio.relay").encode()) is not None,
+            what="the relay's max_on_expired event",
+        )
+    assert [
+        (e["device"], e["on_for_s"])
+        for e in logs
+        if e["event"] == "device_not_restored_after_max_on"
+    ] == [(f"{HOST}.gpio.relay", 11.0)]
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
+    clock.advance(3)  # the fan's 10 s are up
+    wait_until(lambda: not gpio.pins.level("GPIO22"), what="the fan off")
+    gpio.stop()
+    gpio.start(relay, fan)  # both stored off now: nothing to restore, nothing logged
+    assert gpio.request(action="get", device="relay")[1]["reading"]["value"] is False
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 2
