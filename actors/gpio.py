@@ -58,15 +58,18 @@ class GpioServiceActor(DeviceServiceActor):
         self,
         *args: Any,
         pins: Pins | None,
+        unavailable: str = _NO_PINS,
         restarting: Callable[[], bool] = lambda: False,
         **kwargs: Any,
     ) -> None:
-        """`pins` None: the pin factory could not be made (every device shows it).
+        """`pins` None: the pin factory could not be made, for the reason
+        `unavailable` (every device's status and every command's reply say it).
         `restarting()` True at a stop: the daemon runs on (a reload, a restart after a
         failure), so outputs stay as they are for the next start to adopt; on_stop
         applies only when the daemon stops."""
         super().__init__(*args, **kwargs)
         self._pins = pins
+        self._unavailable = unavailable
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
@@ -108,11 +111,9 @@ class GpioServiceActor(DeviceServiceActor):
                 expired = driver.open(pins, config, stored, on_for_s=on_for_s, now=mono)
             elif isinstance(driver, gpio.GpioInput):
                 driver.open(pins, config, self._notifier(device.name))
-        reading = (
-            device.read(now)
-            if pins is not None
-            else Reading.failed(Status.ERROR, config.text("unit"), now, _NO_PINS)
-        )
+        elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
+            driver.unavailable(self._unavailable)
+        reading = device.read(now)
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):

@@ -218,6 +218,11 @@ class GpioOutput:
             self._pin = None
         self._fault = "pin not opened"
 
+    def unavailable(self, fault: str) -> None:
+        """No pin can be opened (no pin factory): reads and commands say why."""
+        self.close()
+        self._fault = fault
+
     def stop(
         self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False
     ) -> None:
@@ -324,6 +329,11 @@ class GpioInput:
             self._pin.close()
             self._pin = None
         self._fault = "pin not opened"
+
+    def unavailable(self, fault: str) -> None:
+        """No pin can be opened (no pin factory): reads say why."""
+        self.close()
+        self._fault = fault
 
     def read(self, config: DeviceConfig, now: float) -> Reading:
         if self._pin is None:

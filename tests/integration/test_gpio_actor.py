@@ -29,8 +29,9 @@ from raspy.actors.gpio import GpioServiceActor, max_on_key, pressed_key
 from raspy.client.clone import CloneClient
 from raspy.clock import Clock, SystemClock
 from raspy.config import DevicesConfig
-from raspy.devices.gpio_pins import Pins
+from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
 from raspy.devices.registries import gpio_registry
+from raspy.errors import DeviceError
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
@@ -54,13 +55,18 @@ class Gpio:
         self.ref: pykka.ActorRef[Any] | None = None
 
     def start(
-        self, *entries: dict[str, Any], restarting: bool = False
+        self,
+        *entries: dict[str, Any],
+        restarting: bool = False,
+        unavailable: str | None = None,
     ) -> pykka.ActorRef[Any]:
+        """`unavailable`: no pin factory, for that reason."""
         config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
         self.ref = GpioServiceActor.start(
             gpio_registry(HOST, config),
             self.server.publisher,
-            pins=self.pins,
+            pins=self.pins if unavailable is None else None,
+            **({} if unavailable is None else {"unavailable": unavailable}),
             restarting=lambda: restarting,
             clock=self.clock,
             stats=self.stats,
@@ -409,3 +415,24 @@ def test_a_restored_output_goes_on_counting_max_on_s_from_its_switch_on(
     gpio.start(relay, fan)  # both stored off now: nothing to restore, nothing logged
     assert gpio.request(action="get", device="relay")[1]["reading"]["value"] is False
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 2
+
+
+def test_without_gpio_every_status_and_reply_says_why_and_what_to_do(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """A Pi without lgpio: the log said why once, the devices said `pin not opened`."""
+    try:
+        Pins.default()
+    except DeviceError as exc:
+        reason = str(exc)
+    else:
+        pytest.skip("this machine has GPIO")
+    assert reason.startswith("no GPIO on this machine (LGPIOFactory: ")
+    assert reason.endswith(f"; {NO_GPIO_HINT}")
+    gpio.start(RELAY, BUTTON, unavailable=reason)
+    _wait_entry(tree, f"{HOST}.gpio.button", "status", "error")
+    status, reply = gpio.request(action="on", device="relay")
+    assert (status, reply["detail"]) == (b"500", f"device 'relay': {reason}")
+    for device in ("relay", "button"):
+        status, reply = gpio.request(action="get", device=device)
+        assert (status, reply["reading"]["detail"]) == (b"200", reason)
