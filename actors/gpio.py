@@ -241,6 +241,7 @@ class GpioServiceActor(DeviceServiceActor):
             max_on_s=device.config.real("max_on_s"),
             status=reading.status.value,
         )
+        self._commanded[device.name] = now  # a poll taken before it is stale
         device.record(reading)
         self._tree.write(device.fullname, reading)
         self._event(max_on_key(device.fullname), now)

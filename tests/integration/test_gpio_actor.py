@@ -26,10 +26,12 @@ from support.wait import wait_until
 
 from raspy.actors.devices import MdpLink
 from raspy.actors.gpio import GpioServiceActor, max_on_key, pressed_key
+from raspy.actors.poller import DevicesRead
 from raspy.client.clone import CloneClient
 from raspy.clock import Clock, SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
+from raspy.devices.reading import Reading, Status
 from raspy.devices.registries import gpio_registry
 from raspy.errors import DeviceError
 from raspy.stats import Stats
@@ -436,3 +438,33 @@ def test_without_gpio_every_status_and_reply_says_why_and_what_to_do(
     for device in ("relay", "button"):
         status, reply = gpio.request(action="get", device=device)
         assert (status, reply["reading"]["detail"]) == (b"200", reason)
+
+
+def test_a_poll_reading_taken_before_a_max_on_switch_off_does_not_show_it_on(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """The switch-off by max_on_s is a command as any other: a poll of the pin taken
+    just before it, published after, showed the relay on for a poll interval."""
+    clock = FakeClock()
+    gpio.clock = clock
+    ref = gpio.start({**RELAY, "max_on_s": 10})
+    wait_until(  # the poller's first read, at its start
+        lambda: gpio.stats.snapshot().get("devices.gpio.reads") == 1,
+        what="the first poll",
+    )
+    assert gpio.request(action="on", device="relay")[0] == b"200"
+    clock.advance(10)
+    wait_until(
+        lambda: gpio.stats.snapshot().get("devices.gpio.max_on_expired") == 1,
+        what="the switch-off counted",
+    )
+    _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
+    taken = Reading(True, "", Status.OK, clock.wall() - 0.001)  # read just before
+    ref.tell(DevicesRead("gpio", (("relay", taken),)))
+    gpio.request(action="config", device="relay")  # answered after the reading
+    stats = gpio.stats.snapshot()
+    assert (stats["devices.gpio.reads"], stats.get("devices.gpio.stale_readings")) == (
+        2,
+        1,
+    )
+    assert _value(tree, f"{HOST}.gpio.relay", "value") is False
