@@ -5,7 +5,8 @@ are event-driven: gpiozero's edge callback tells this actor an InputEdge (it nev
 touches the actor's state), which debounces it and publishes the value at once, with
 the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
 state at start (off, on, or the state last stored), are switched off after
-`max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are switched off or kept (`on_stop`).
+`max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are
+switched off or kept (`on_stop`).
 
 With `pin_factory = "mock"` only (make run, tests), the service takes one more
 action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
@@ -102,11 +103,11 @@ class GpioServiceActor(DeviceServiceActor):
         saved last, on `since` that wall time)."""
         driver, pins, config = device.driver, self._pins, device.config
         now = self._clock.wall()
+        # a wall clock behind the saved time (a Pi without RTC at boot): from now
+        on_for_s = None if since is None else max(0.0, now - since)
         expired = False
         if pins is not None:
             if isinstance(driver, gpio.GpioOutput):
-                # a wall clock set back since (a Pi without RTC at boot): from now
-                on_for_s = None if since is None else max(0.0, now - since)
                 mono = self._clock.monotonic()
                 expired = driver.open(pins, config, stored, on_for_s=on_for_s, now=mono)
             elif isinstance(driver, gpio.GpioInput):
@@ -122,8 +123,8 @@ class GpioServiceActor(DeviceServiceActor):
             self._track_on(device, driver)
         device.record(reading)
         self._tree.write(device.fullname, reading)
-        if expired and isinstance(driver, gpio.GpioOutput):
-            self._not_restored(device, driver, now - (since or now))
+        if expired and isinstance(driver, gpio.GpioOutput) and on_for_s is not None:
+            self._not_restored(device, driver, on_for_s)
 
     def _not_restored(
         self, device: Device, driver: gpio.GpioOutput, on_for_s: float

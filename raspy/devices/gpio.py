@@ -393,8 +393,8 @@ def check_entries(
     """`[[devices.gpio]]` tables -> device configs with canonical pin names.
 
     Checks each option's type against the kind's template, that the board has the
-    pin, and that no pin and no name is used twice. Raises DeviceError listing every problem as
-    `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
+    pin, and that no pin and no name is used twice. Raises DeviceError listing every
+    problem as `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
     """
     problems: list[str] = []
     configs: list[dict[str, JsonValue]] = []
