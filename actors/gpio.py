@@ -5,7 +5,8 @@ are event-driven: gpiozero's edge callback tells this actor an InputEdge (it nev
 touches the actor's state), which debounces it and publishes the value at once, with
 the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
 state at start (off, on, or the state last stored), are switched off after
-`max_on_s`, and at a clean stop are switched off or kept (`on_stop`).
+`max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are
+switched off or kept (`on_stop`).
 
 With `pin_factory = "mock"` only (make run, tests), the service takes one more
 action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
@@ -32,6 +33,7 @@ from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
 from raspy.errors import DeviceError, StoreError, quote
+from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
 log = structlog.get_logger(component="gpio")
@@ -57,15 +59,18 @@ class GpioServiceActor(DeviceServiceActor):
         self,
         *args: Any,
         pins: Pins | None,
+        unavailable: str = _NO_PINS,
         restarting: Callable[[], bool] = lambda: False,
         **kwargs: Any,
     ) -> None:
-        """`pins` None: the pin factory could not be made (every device shows it).
+        """`pins` None: the pin factory could not be made, for the reason
+        `unavailable` (every device's status and every command's reply say it).
         `restarting()` True at a stop: the daemon runs on (a reload, a restart after a
         failure), so outputs stay as they are for the next start to adopt; on_stop
         applies only when the daemon stops."""
         super().__init__(*args, **kwargs)
         self._pins = pins
+        self._unavailable = unavailable
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
@@ -79,32 +84,37 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm.start()
         prefix = self._registry.fullname("")
         stored = self._settings.stored
-        states = {} if stored is None else stored.load(prefix).states
+        saved = Saved() if stored is None else stored.load(prefix)
         devices = self._registry.devices()
         outputs = [d for d in devices if isinstance(d.driver, gpio.GpioOutput)]
         for device in outputs:  # first: they adopt the outputs kept for them
-            self._open(device, states.get(device.fullname))
+            since = saved.states_since.get(device.fullname)
+            self._open(device, saved.states.get(device.fullname), since)
         if self._pins is not None:  # before the inputs, which may want those pins
             for pin in self._pins.release_kept():
                 log.warning("gpio_output_released", pin=pin, reason="not configured")
         for device in devices:
             if device not in outputs:
-                self._open(device, states.get(device.fullname))
+                self._open(device, None, None)
         self._arm()
 
-    def _open(self, device: Device, stored: Any) -> None:
+    def _open(self, device: Device, stored: Any, since: float | None) -> None:
+        """Open a device's pin; an output at its initial state (`stored`: the state
+        saved last, on `since` that wall time)."""
         driver, pins, config = device.driver, self._pins, device.config
+        now = self._clock.wall()
+        # a wall clock behind the saved time (a Pi without RTC at boot): from now
+        on_for_s = None if since is None else max(0.0, now - since)
+        expired = False
         if pins is not None:
             if isinstance(driver, gpio.GpioOutput):
-                driver.open(pins, config, stored)
+                mono = self._clock.monotonic()
+                expired = driver.open(pins, config, stored, on_for_s=on_for_s, now=mono)
             elif isinstance(driver, gpio.GpioInput):
                 driver.open(pins, config, self._notifier(device.name))
-        now = self._clock.wall()
-        reading = (
-            device.read(now)
-            if pins is not None
-            else Reading.failed(Status.ERROR, config.text("unit"), now, _NO_PINS)
-        )
+        elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
+            driver.unavailable(self._unavailable)
+        reading = device.read(now)
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):
@@ -113,6 +123,23 @@ class GpioServiceActor(DeviceServiceActor):
             self._track_on(device, driver)
         device.record(reading)
         self._tree.write(device.fullname, reading)
+        if expired and isinstance(driver, gpio.GpioOutput) and on_for_s is not None:
+            self._not_restored(device, driver, on_for_s)
+
+    def _not_restored(
+        self, device: Device, driver: gpio.GpioOutput, on_for_s: float
+    ) -> None:
+        """A stored `on` older than max_on_s was not restored: said as a switch-off
+        by max_on_s is, and stored off (the next start has nothing to say)."""
+        self._stats.incr(f"devices.{self._name}.max_on_expired")
+        log.warning(
+            "device_not_restored_after_max_on",
+            device=device.fullname,
+            max_on_s=device.config.real("max_on_s"),
+            on_for_s=round(on_for_s, 3),
+        )
+        self._event(max_on_key(device.fullname), self._clock.wall())
+        self._store_state(device, driver)
 
     def _notifier(self, name: str) -> gpio.Notify:
         target, clock = self.actor_ref, self._clock
@@ -175,10 +202,13 @@ class GpioServiceActor(DeviceServiceActor):
         device.record(reading)
         self._tree.write(device.fullname, reading)
         if active and device.config.text("device_class") == BUTTON:
-            key = pressed_key(device.fullname).encode()
-            refused = self._publisher.set_many([(key, repr(wall_ts).encode())])
-            if refused:
-                self._stats.incr(f"devices.{self._name}.keys_refused")
+            self._event(pressed_key(device.fullname), wall_ts)
+
+    def _event(self, key: str, wall_ts: float) -> None:
+        """An event of a device into the tree: its key, the wall time as value."""
+        refused = self._publisher.set_many([(key.encode(), repr(wall_ts).encode())])
+        if refused:
+            self._stats.incr(f"devices.{self._name}.keys_refused")
 
     def _on_alarm(self) -> None:
         now = self._clock.monotonic()
@@ -212,8 +242,10 @@ class GpioServiceActor(DeviceServiceActor):
             max_on_s=device.config.real("max_on_s"),
             status=reading.status.value,
         )
+        self._commanded[device.name] = now  # a poll taken before it is stale
         device.record(reading)
         self._tree.write(device.fullname, reading)
+        self._event(max_on_key(device.fullname), now)
         if reading.status is Status.OK:
             self._store_state(device, driver)
 
@@ -298,8 +330,11 @@ class GpioServiceActor(DeviceServiceActor):
         stored = self._settings.stored
         if stored is None:
             return
+        mono, wall = self._clock.monotonic(), self._clock.wall()
+        on_since = driver.on_since(mono)  # on: saved with its switch-on's time
+        since = wall if on_since is None else wall - (mono - on_since)
         try:
-            stored.save_state(device.fullname, driver.value(), self._clock.wall())
+            stored.save_state(device.fullname, driver.value(), since)
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.state_not_stored")
             log.error(
@@ -310,3 +345,9 @@ class GpioServiceActor(DeviceServiceActor):
 def pressed_key(fullname: str) -> str:
     """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
     return f"{EVENT_TREE}{fullname}/pressed"
+
+
+def max_on_key(fullname: str) -> str:
+    """Where an output's switch-off by max_on_s goes (value: wall ts): the tree says
+    why a heater went off, and a scenario can tell the household."""
+    return f"{EVENT_TREE}{fullname}/max_on_expired"

@@ -129,7 +129,8 @@ class FakeDeviceConfig:
 
 @dataclass(frozen=True, slots=True)
 class DevicesConfig:
-    """Device services: simulated devices, 1-Wire sensors."""
+    """Device services: simulated devices, 1-Wire sensors, GPIO (relays, dimmers,
+    buttons, PIR sensors, door contacts), the real-time clock."""
 
     # serve the simulated devices listed in [[devices.fake]] (for trying raspy out)
     fake_enabled: bool = False
@@ -146,8 +147,14 @@ class DevicesConfig:
     onewire: tuple[dict[str, Any], ...] = ()
     # GPIO through gpiozero: [[devices.gpio]] tables of switch, dimmer, sensor.binary
     gpio_enabled: bool = False
-    pin_factory: str = "default"  # "mock": gpiozero's mock pins (make run, tests)
-    # GPIO devices, e.g. {name = "relay", oid = "switch", pin = 17}
+    # "default": the Pi's GPIO (lgpio, else RPi.GPIO); "mock": gpiozero's mock pins
+    # (make run, tests)
+    pin_factory: str = "default"
+    # GPIO devices, e.g. {name = "relay", oid = "switch", pin = 17}. A switch or
+    # dimmer also takes active_high (true), initial ("off", "on", "restore"), on_stop
+    # ("off", "keep") and max_on_s (0: no limit), a dimmer frequency_hz (100); a
+    # sensor.binary pull_up (true), bounce_time_s (0.02, at least 0.02 in effect) and
+    # device_class ("button", "door", "motion", ...): README, "GPIO on a Raspberry Pi"
     gpio: tuple[dict[str, Any], ...] = ()
     # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
     rtc_enabled: bool = False

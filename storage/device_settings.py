@@ -49,6 +49,8 @@ class Saved:
 
     configs: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
     states: dict[str, JsonValue] = field(default_factory=dict)
+    # the wall time saved with each state: for an output on, since when it is on
+    states_since: dict[str, float] = field(default_factory=dict)
 
 
 class DeviceSettings:
@@ -76,6 +78,7 @@ class DeviceSettings:
                     saved.configs[fullname] = dict(record.value)
                 else:
                     saved.states[fullname] = record.value
+                    saved.states_since[fullname] = record.saved
         return saved
 
     def save_config(
@@ -90,7 +93,8 @@ class DeviceSettings:
         self._store.commit([Put(Table.DEVICE, key, value)])
 
     def save_state(self, fullname: str, value: JsonValue, wall_ts: float) -> None:
-        """Durable on return; raises StoreError if not."""
+        """Durable on return; raises StoreError if not. `wall_ts`: since when the
+        state holds (an output's switch-on, which max_on_s counts from)."""
         key = device_key(DEVICE_STATE_PREFIX, fullname)
         record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts)
         self._store.commit([Put(Table.DEVICE, key, record)])

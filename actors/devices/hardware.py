@@ -75,17 +75,20 @@ def gpio_start(
     gpio_registry(runtime.hostname, config)
 
     def start() -> pykka.ActorRef[Any]:
+        unavailable = ""
         try:
             pins: gpio_pins.Pins | None = gpio_pins.shared(
                 gpio_pins.PinFactoryKind(config.pin_factory)
             )
         except DeviceError as exc:
-            log.error("gpio_unavailable", reason=str(exc))
+            unavailable = str(exc)
+            log.error("gpio_unavailable", reason=unavailable)
             pins = None
         return GpioServiceActor.start(
             gpio_registry(runtime.hostname, config),
             publisher,
             pins=pins,
+            unavailable=unavailable,
             restarting=lambda: not runtime.stopping,
             clock=runtime.clock,
             stats=runtime.stats,

@@ -146,16 +146,27 @@ class GpioOutput:
         return pin.on_since
 
     def open(
-        self, pins: gpio_pins.Pins, config: DeviceConfig, stored: JsonValue
-    ) -> None:
+        self,
+        pins: gpio_pins.Pins,
+        config: DeviceConfig,
+        stored: JsonValue,
+        *,
+        on_for_s: float | None = None,
+        now: float = 0.0,
+    ) -> bool:
         """Claim the pin at its initial level (see Initial); a failure is kept.
 
         An output kept on the pin by a restart in this process is adopted as it is;
         if a reload changed its wiring (polarity, PWM or not, frequency), it is
         opened anew with the new wiring at the level it had (on stays on).
+
+        `on_for_s`: how long the stored state has been on (monotonic `now`). A state
+        restored goes on counting max_on_s from its switch-on; one on for max_on_s
+        or longer is not restored: the output starts off, and True says so.
         """
         self.close()
-        level = initial_level(Initial(config.text("initial")), stored, self.full)
+        initial = Initial(config.text("initial"))
+        level = initial_level(initial, stored, self.full)
         wiring = self._wiring(config)
         kept = pins.adopt(config.text("pin"))
         if kept is not None and kept.wiring == wiring:
@@ -164,22 +175,27 @@ class GpioOutput:
                 self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
                 self._fault = str(exc)
-            return
-        on_since = None
+            return False
+        on_since, expired = None, False
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
             on_since = kept.on_since
+        elif level and initial is Initial.RESTORE and on_for_s is not None:
+            max_on_s = config.real("max_on_s")
+            expired = 0 < max_on_s <= on_for_s
+            level, on_since = (0, None) if expired else (level, now - on_for_s)
         try:
             self._pin = pins.open_output(config.text("pin"), wiring, level / self.full)
         except DeviceError as exc:
             self._fault = str(exc)
-            return
+            return expired
         self._fault = ""
-        self._pin.on_since = on_since if level else None  # rewired: the same hold
+        self._pin.on_since = on_since if level else None  # the same hold
         self._opened_at(level)
+        return expired
 
     def _opened_at(self, level: int) -> None:
         """The level at open; `on` goes back to it later if it is above 0."""
@@ -201,6 +217,11 @@ class GpioOutput:
             self._pin.close()
             self._pin = None
         self._fault = "pin not opened"
+
+    def unavailable(self, fault: str) -> None:
+        """No pin can be opened (no pin factory): reads and commands say why."""
+        self.close()
+        self._fault = fault
 
     def stop(
         self, pins: gpio_pins.Pins, config: DeviceConfig, *, restarting: bool = False
@@ -309,6 +330,11 @@ class GpioInput:
             self._pin = None
         self._fault = "pin not opened"
 
+    def unavailable(self, fault: str) -> None:
+        """No pin can be opened (no pin factory): reads say why."""
+        self.close()
+        self._fault = fault
+
     def read(self, config: DeviceConfig, now: float) -> Reading:
         if self._pin is None:
             return _fault_reading(config, self._fault, now)
@@ -367,17 +393,25 @@ def check_entries(
     """`[[devices.gpio]]` tables -> device configs with canonical pin names.
 
     Checks each option's type against the kind's template, that the board has the
-    pin, and that no pin is used twice. Raises DeviceError listing every problem as
-    `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
+    pin, and that no pin and no name is used twice. Raises DeviceError listing every
+    problem as `devices.gpio[<index>].<key>: <reason>` (index from 0, in file order).
     """
     problems: list[str] = []
     configs: list[dict[str, JsonValue]] = []
     used: dict[str, int] = {}
+    named: dict[JsonValue, int] = {}
     for index, entry in enumerate(entries):
         where = f"{path}[{index}]"
         config = _check_entry(kinds, entry, where, problems)
         if config is None:
             continue
+        name = config["name"]
+        if name in named:
+            problems.append(
+                f"{where}.name: {shown(name)} is already used by {path}[{named[name]}]"
+            )
+            continue
+        named[name] = index
         pin = config.pop("pin")
         assert isinstance(pin, int | str)
         canonical = resolve(pin)

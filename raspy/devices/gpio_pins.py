@@ -21,6 +21,13 @@ from raspy.errors import DeviceError, quote
 _REFERENCE_REVISION: Final = "a02082"  # Raspberry Pi 3 Model B
 
 
+# What to do when the Pi's GPIO cannot be opened (said with every device's status).
+NO_GPIO_HINT: Final = (
+    "on a Raspberry Pi: sudo apt install python3-lgpio (or pip install lgpio in "
+    'raspy\'s venv); to try raspy elsewhere: [devices] pin_factory = "mock"'
+)
+
+
 class PinFactoryKind(StrEnum):
     """`[devices] pin_factory`: mock pins (make run, tests) or the Pi's own GPIO."""
 
@@ -153,7 +160,8 @@ class Pins:
     def default(cls) -> Pins:
         """The Pi's GPIO through lgpio (current Raspberry Pi OS), else RPi.GPIO.
 
-        Raises DeviceError naming why neither could load (e.g. not a Pi).
+        Raises DeviceError naming why neither could load (e.g. not a Pi), and what
+        to do about it.
         """
         reasons = []
         for module_name, class_name in (
@@ -164,8 +172,10 @@ class Pins:
                 module = __import__(module_name, fromlist=[class_name])
                 return cls(getattr(module, class_name)(), PinFactoryKind.DEFAULT)
             except Exception as exc:  # noqa: BLE001  # each failure is a reason given
-                reasons.append(f"{class_name}: {type(exc).__name__}: {exc}")
-        raise DeviceError(f"no GPIO on this machine ({quote('; '.join(reasons))})")
+                reasons.append(f"{class_name}: {type(exc).__name__}: {quote(str(exc))}")
+        raise DeviceError(
+            f"no GPIO on this machine ({'; '.join(reasons)}); {NO_GPIO_HINT}"
+        )
 
     @classmethod
     def of_kind(cls, kind: PinFactoryKind) -> Pins:

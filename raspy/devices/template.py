@@ -258,6 +258,8 @@ def reason_against(spec: ValueSpec, value: object) -> str | None:
                 return f"expected a finite number below 2**63, got {got}"
             return _number_reason(spec.minimum, spec.maximum, value, "a number")
         case ValueType.STR:
+            if spec.choices and value not in spec.choices:  # `on_stop = true`, too
+                return f"expected one of {', '.join(spec.choices)}, got {got}"
             if not isinstance(value, str):
                 return f"expected a string, got {got}"
             if len(value) > spec.max_length:

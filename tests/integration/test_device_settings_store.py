@@ -36,6 +36,7 @@ def test_settings_and_states_are_saved_and_loaded_by_service(store: Store) -> No
     assert settings.load("pi.gpio.") == Saved(
         configs={"pi.gpio.relay": {"friendly_name": "Heater"}},
         states={"pi.gpio.led": 40, "pi.gpio.relay": True},
+        states_since={"pi.gpio.led": 12.0, "pi.gpio.relay": 11.0},
     )
     settings.save_config("pi.gpio.relay", {}, 14.0)  # nothing changed any more
     assert settings.load("pi.gpio.").configs == {}

@@ -25,12 +25,15 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 
 from raspy.actors.devices import MdpLink
-from raspy.actors.gpio import GpioServiceActor, pressed_key
+from raspy.actors.gpio import GpioServiceActor, max_on_key, pressed_key
+from raspy.actors.poller import DevicesRead
 from raspy.client.clone import CloneClient
 from raspy.clock import Clock, SystemClock
 from raspy.config import DevicesConfig
-from raspy.devices.gpio_pins import Pins
+from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
+from raspy.devices.reading import Reading, Status
 from raspy.devices.registries import gpio_registry
+from raspy.errors import DeviceError
 from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
@@ -54,13 +57,18 @@ class Gpio:
         self.ref: pykka.ActorRef[Any] | None = None
 
     def start(
-        self, *entries: dict[str, Any], restarting: bool = False
+        self,
+        *entries: dict[str, Any],
+        restarting: bool = False,
+        unavailable: str | None = None,
     ) -> pykka.ActorRef[Any]:
+        """`unavailable`: no pin factory, for that reason."""
         config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
         self.ref = GpioServiceActor.start(
             gpio_registry(HOST, config),
             self.server.publisher,
-            pins=self.pins,
+            pins=self.pins if unavailable is None else None,
+            **({} if unavailable is None else {"unavailable": unavailable}),
             restarting=lambda: restarting,
             clock=self.clock,
             stats=self.stats,
@@ -130,8 +138,10 @@ def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
 
 
 def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
-    gpio: Gpio, tree: CloneClient
+    gpio: Gpio, tree: CloneClient, events: CloneClient
 ) -> None:
+    """The tree says why it went off (an event a scenario can tell the household
+    by): before, it showed a plain `false`, as if someone had switched it off."""
     gpio.start({**RELAY, "max_on_s": 0.3})
     with capture_logs() as logs:
         status, reply = gpio.request(action="on", device="relay")
@@ -144,6 +154,14 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
             what="the switch-off logged",
         )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
+    switched_off_at = _value(tree, f"{HOST}.gpio.relay", "timestamp")
+    wait_until(
+        lambda: (
+            events.get(max_on_key(f"{HOST}.gpio.relay").encode())
+            == json.dumps(switched_off_at).encode()
+        ),
+        what="the max_on_expired event with the time of the switch-off",
+    )
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
     assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
         {
@@ -357,3 +375,96 @@ def test_a_max_on_s_set_over_mdp_applies_to_an_output_on_now(gpio: Gpio) -> None
     assert gpio.pins.level("GPIO22") is True
     clock.advance(31)
     wait_until(lambda: not gpio.pins.level("GPIO22"), what="the fan off")
+
+
+def test_a_restored_output_goes_on_counting_max_on_s_from_its_switch_on(
+    gpio: Gpio, events: CloneClient
+) -> None:
+    """`initial = "restore"` after a stop (or a crash, a power cut) counted max_on_s
+    from the start again: a daemon restarted every 50 minutes kept a heater with
+    max_on_s = 3600 on for good. Now one on for longer than max_on_s starts off, and
+    the tree says why; one on for less goes off when its time is up."""
+    clock = FakeClock()
+    gpio.clock = clock
+    relay = {**RELAY, "initial": "restore", "max_on_s": 10}
+    fan = {"name": "fan", "oid": "switch", "pin": 22, "initial": "restore"}
+    fan["max_on_s"] = 10
+    gpio.start(relay, fan)
+    assert gpio.request(action="on", device="relay")[0] == b"200"
+    clock.advance(4)
+    for device in ("relay", "fan"):  # a second `on` does not move the relay's start
+        assert gpio.request(action="on", device=device)[0] == b"200"
+    clock.advance(2)
+    gpio.stop()  # on_stop off; the stored states stay on
+    clock.advance(5)  # the relay has been on for 11 s, the fan for 7 s
+    with capture_logs() as logs:
+        gpio.start(relay, fan)
+        wait_until(lambda: gpio.pins.level("GPIO22"), what="the fan on again")
+        assert gpio.pins.level("GPIO17") is False  # never switched on
+        wait_until(
+            lambda: events.get(max_on_key(f"{HOST}.gpio.relay").encode()) is not None,
+            what="the relay's max_on_expired event",
+        )
+    assert [
+        (e["device"], e["on_for_s"])
+        for e in logs
+        if e["event"] == "device_not_restored_after_max_on"
+    ] == [(f"{HOST}.gpio.relay", 11.0)]
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
+    clock.advance(3)  # the fan's 10 s are up
+    wait_until(lambda: not gpio.pins.level("GPIO22"), what="the fan off")
+    gpio.stop()
+    gpio.start(relay, fan)  # both stored off now: nothing to restore, nothing logged
+    assert gpio.request(action="get", device="relay")[1]["reading"]["value"] is False
+    assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 2
+
+
+def test_without_gpio_every_status_and_reply_says_why_and_what_to_do(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """A Pi without lgpio: the log said why once, the devices said `pin not opened`."""
+    try:
+        Pins.default()
+    except DeviceError as exc:
+        reason = str(exc)
+    else:
+        pytest.skip("this machine has GPIO")
+    assert reason.startswith("no GPIO on this machine (LGPIOFactory: ")
+    assert reason.endswith(f"; {NO_GPIO_HINT}")
+    gpio.start(RELAY, BUTTON, unavailable=reason)
+    _wait_entry(tree, f"{HOST}.gpio.button", "status", "error")
+    status, reply = gpio.request(action="on", device="relay")
+    assert (status, reply["detail"]) == (b"500", f"device 'relay': {reason}")
+    for device in ("relay", "button"):
+        status, reply = gpio.request(action="get", device=device)
+        assert (status, reply["reading"]["detail"]) == (b"200", reason)
+
+
+def test_a_poll_reading_taken_before_a_max_on_switch_off_does_not_show_it_on(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """The switch-off by max_on_s is a command as any other: a poll of the pin taken
+    just before it, published after, showed the relay on for a poll interval."""
+    clock = FakeClock()
+    gpio.clock = clock
+    ref = gpio.start({**RELAY, "max_on_s": 10})
+    wait_until(  # the poller's first read, at its start
+        lambda: gpio.stats.snapshot().get("devices.gpio.reads") == 1,
+        what="the first poll",
+    )
+    assert gpio.request(action="on", device="relay")[0] == b"200"
+    clock.advance(10)
+    wait_until(
+        lambda: gpio.stats.snapshot().get("devices.gpio.max_on_expired") == 1,
+        what="the switch-off counted",
+    )
+    _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
+    taken = Reading(True, "", Status.OK, clock.wall() - 0.001)  # read just before
+    ref.tell(DevicesRead("gpio", (("relay", taken),)))
+    gpio.request(action="config", device="relay")  # answered after the reading
+    stats = gpio.stats.snapshot()
+    assert (stats["devices.gpio.reads"], stats.get("devices.gpio.stale_readings")) == (
+        2,
+        1,
+    )
+    assert _value(tree, f"{HOST}.gpio.relay", "value") is False

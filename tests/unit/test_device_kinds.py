@@ -283,7 +283,8 @@ def test_display_fields_take_home_assistants_values(
         ),
         pytest.param(
             {"oid": "sensor", "state_class": None},
-            "device 'meter': state_class: expected a string, got null",
+            "device 'meter': state_class: expected one of measurement, total, "
+            "total_increasing, got null",
             id="state-class-null",
         ),
         pytest.param(

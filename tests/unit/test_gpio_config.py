@@ -142,3 +142,32 @@ def test_bad_display_fields_in_the_file_are_named_by_their_key(
     with pytest.raises(ConfigError) as caught:
         check_config("pi", loaded.devices)
     assert caught.value.problems == [problem]
+
+
+def test_a_name_used_twice_is_refused_naming_both_tables() -> None:
+    """It was `device 'a': name: given twice`, without the table to look at."""
+    loaded = config.load(
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
+        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\n'
+        '[[devices.gpio]]\nname = "a"\noid = "dimmer"\npin = 18\n',
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert caught.value.problems == [
+        'devices.gpio[1].name: "a" is already used by devices.gpio[0]'
+    ]
+
+
+def test_an_option_of_choices_given_another_type_names_the_choices() -> None:
+    """`on_stop = true` said `expected a string`: which string was left to guess."""
+    loaded = config.load(
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
+        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\non_stop = true\n',
+        "raspy.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config("pi", loaded.devices)
+    assert caught.value.problems == [
+        "devices.gpio[0].on_stop: expected one of off, keep, got true"
+    ]
