@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from raspy.actors import scenario as scn
+from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, StoreError, quote
 from raspy.rules import model
@@ -120,7 +121,35 @@ class CoreService:
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
         self._store(scenario, request.document)
-        return api.ok({"name": scenario.name, "replaced": old is not None})
+        reply: dict[str, JsonValue] = {
+            "name": scenario.name,
+            "replaced": old is not None,
+        }
+        warnings = self._device_warnings(scenario, request.document, request.source)
+        if warnings:
+            reply["warnings"] = warnings
+        return api.ok(reply)
+
+    def _device_warnings(
+        self, scenario: model.Scenario, text: str, source: str
+    ) -> list[JsonValue]:
+        """`source:line:col: warning: ...` of each device key the scenario names that
+        the tree has nothing of now (rules.unmatched): a typo shows at the import,
+        not months later as a scenario that never ran."""
+        from raspy.rules.document import spot  # the parser: loaded on first use only
+        from raspy.rules.unmatched import device_warnings
+
+        core = self._core
+        found = device_warnings(
+            scenario,
+            text,
+            core.host,
+            core.tree.keys_under(DEVICE_TREE),
+            lambda key, value: spot(text, key, value),
+        )
+        return [
+            f"{source}:{line}:{col}: warning: {message}" for line, col, message in found
+        ]
 
     def _store(self, scenario: model.Scenario, text: str) -> Entry:
         core = self._core

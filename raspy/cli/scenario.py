@@ -231,11 +231,25 @@ def _import(args: argparse.Namespace) -> int:
                 raise files.Failure(1, *lines, f"imported before this: {imported}")
             verb = "replaced" if reply.field("replaced") is True else "imported"
             print(f"{verb} {name} from {document.source}")
+            _warn_of_devices(reply, document)
             done.append(name)
         elsewhere = files.references(named)
         if elsewhere:  # asked only then: most documents name no other scenario
             _warn_of_unknown(hub, elsewhere)
     return 0
+
+
+def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
+    """The hub's warnings of device keys its tree has nothing of (a typo?), as lines
+    of the file; the import is done all the same."""
+    warnings = reply.field("warnings")
+    if not isinstance(warnings, list):
+        return
+    for warning in warnings:
+        line = text.shift_problem(
+            text.cell(warning), document.source, document.first_line
+        )
+        print(f"{_PROG} import: {line}", file=sys.stderr)
 
 
 def _warn_of_unknown(hub: _Hub, elsewhere: list[files.Reference]) -> None:

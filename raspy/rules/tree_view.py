@@ -55,6 +55,10 @@ class TreeView:
     def kv(self, key: str) -> JsonValue:
         return decode(self._bodies.get(key))
 
+    def keys_under(self, prefix: str) -> set[str]:
+        """The keys that start with `prefix` (undecoded: only their names matter)."""
+        return {key for key in self._bodies if key.startswith(prefix)}
+
     def matching(self, patterns: Iterable[str]) -> tuple[tuple[str, JsonValue], ...]:
         """(key, value) of every key one of the globs matches, in key order (most
         scenarios have no `for:` trigger: no glob, nothing to go through)."""

@@ -147,6 +147,51 @@ def test_an_imported_scenario_turns_a_device_change_into_its_actions(
     assert exported.read_bytes() == HALL_LAMP.encode()
 
 
+TYPOS = """\
+name: e2e-typos
+triggers:
+  - kv: "/device/{host}.fake.hal/value"
+    above: 50
+conditions:
+  - "kv('/device/{host}.fake.lamp/valeu') == false"
+actions:
+  - device: "{host}.fake.lmap"
+    action: "on"
+  - device: "{host}.fake.{trigger.value}"
+    action: "on"
+"""
+
+
+def test_an_import_warns_of_device_keys_the_tree_has_nothing_of_and_imports(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """A typo in a device's name is valid text: the trigger never fired, the
+    condition read null, the command went nowhere, and nothing said why. The hub
+    compares each device key with its tree at the import: one warning each, at its
+    line, with the closest name; the scenario is imported all the same (exit 0).
+    A name made at run time (`{trigger.value}`) is not guessed at."""
+    path = tmp_path / "typos.yaml"
+    path.write_text("# two documents: the second one's lines count\n---\n" + TYPOS)
+    host = hostname()
+    status, out, err = scenario_cli(daemon, "import", str(path))
+    assert (status, out) == (0, f"imported e2e-typos from {path}\n")
+    assert err.splitlines() == [
+        f"raspy scenario import: {path}:5:9: warning: kv: "
+        f"'/device/{host}.fake.hal/value' (did you mean "
+        f"'/device/{host}.fake.hall/value'?) matches no key in the hub's tree now "
+        "(a typo, or a device that is not there yet?)",
+        f"raspy scenario import: {path}:8:10: warning: kv() "
+        f"'/device/{host}.fake.lamp/valeu' (did you mean "
+        f"'/device/{host}.fake.lamp/value'?) matches no key in the hub's tree now "
+        "(a typo, or a device that is not there yet?)",
+        f"raspy scenario import: {path}:10:13: warning: device: '{host}.fake.lmap' "
+        f"(did you mean '{host}.fake.lamp'?) has no readings in the hub's tree now "
+        "(a typo, or a device that is not there yet?)",
+    ]
+    assert ask(daemon, "get", name="e2e-typos")[0] == b"200"
+    assert ask(daemon, "delete", name="e2e-typos")[0] == b"200"
+
+
 def test_a_malformed_document_is_refused_with_its_line_and_the_stored_one_stays(
     daemon: Daemon, tmp_path: Path
 ) -> None:

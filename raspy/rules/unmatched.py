@@ -1,0 +1,154 @@
+"""Device keys a scenario names that the hub's tree does not have: the warnings of an
+import.
+
+A typo in a device's name (`/device/pi.fake.livng/value`) is valid text: the trigger
+then never fires, the condition reads null, the command goes nowhere, and nothing says
+why. At an import the hub's tree is there to compare with, so each device key a
+scenario names (a `kv:` trigger's pattern, a `device:` action, a key written out in
+`kv('…')`) that matches nothing under `/device/` now is a warning, with the closest
+name the tree has. Only `/device/` keys: events come and go, and a scenario's own
+keys are written after its first run. A warning never refuses the import: a board
+that is off now has no keys either.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Collection, Iterator
+from typing import Final
+
+from raspy.devices.reading import DEVICE_TREE, device_of_key
+from raspy.devices.template import JsonValue
+from raspy.errors import quote
+from raspy.rules import model, walk
+from raspy.rules.template import TemplateError, render
+from raspy.rules.trigger_match import matcher
+
+Spot = Callable[[str, str], tuple[int, int]]
+"""(key, value) -> (line, col) of `key: value` in the document, as document.spot."""
+
+# how alike a name must be to be offered as the one meant (difflib's ratio): device
+# names share their `<host>.<svc>.` part, so a lower bar offers any device at all;
+# a device has a handful of short fields (value, status, unit, timestamp)
+_CLOSE_DEVICE: Final = 0.85
+_CLOSE_FIELD: Final = 0.6
+_NOTHING: Final = (
+    "matches no key in the hub's tree now (a typo, or a device that is not there yet?)"
+)
+_NO_READINGS: Final = (
+    "has no readings in the hub's tree now (a typo, or a device that is not there yet?)"
+)
+
+
+def device_warnings(
+    scenario: model.Scenario,
+    text: str,
+    host: str,
+    device_keys: Collection[str],
+    spot: Spot,
+) -> list[tuple[int, int, str]]:
+    """(line, col, message) of each device key of `scenario` (its document `text`)
+    that none of `device_keys` (the tree's keys under /device/ now) matches."""
+    names: dict[str, JsonValue] = {**scenario.variables, "host": host}
+    fullnames = sorted({d[0] for k in device_keys if (d := device_of_key(k))})
+    found: list[tuple[int, int, str]] = []
+    for raw in _trigger_patterns(scenario):
+        pattern = _filled(raw, names)
+        if pattern is None or not pattern.startswith(DEVICE_TREE):
+            continue
+        match = matcher([pattern])
+        if not any(match(key) for key in device_keys):
+            line, col = spot("kv", raw)
+            named = _named(pattern, device_keys, fullnames)
+            found.append((line, col, f"kv: {named} {_NOTHING}"))
+    for raw in _devices(scenario):
+        fullname = _filled(raw, names)
+        if fullname is None or fullname in fullnames:
+            continue
+        line, col = spot("device", raw)
+        named = _closest(fullname, fullnames)
+        found.append((line, col, f"device: {named} {_NO_READINGS}"))
+    for raw in _read_keys(scenario):
+        key = _filled(raw, names)
+        if key is None or not key.startswith(DEVICE_TREE) or key in device_keys:
+            continue
+        line, col = _where(text, raw)
+        found.append(
+            (line, col, f"kv() {_named(key, device_keys, fullnames)} {_NOTHING}")
+        )
+    return sorted(found)
+
+
+def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
+    """`'key'`, with the key the tree has that it is most likely a typo of: the same
+    device's closest field, or the closest device's same field. A glob is not
+    guessed at (it matches what it matches)."""
+    found = None if any(ch in key for ch in "*?[") else device_of_key(key)
+    guess = None
+    if found is not None:
+        fullname, field = found
+        if fullname in fullnames:
+            fields = [
+                d[1]
+                for k in device_keys
+                if (d := device_of_key(k)) and d[0] == fullname
+            ]
+            close = _close(field, fields, _CLOSE_FIELD)
+            guess = None if close is None else f"{DEVICE_TREE}{fullname}/{close}"
+        else:
+            close = _close(fullname, fullnames, _CLOSE_DEVICE)
+            guess = None if close is None else f"{DEVICE_TREE}{close}/{field}"
+    if guess is None or guess not in device_keys:
+        return quote(key)
+    return f"{quote(key)} (did you mean {quote(guess)}?)"
+
+
+def _closest(fullname: str, fullnames: list[str]) -> str:
+    """`'fullname'`, with the device the tree has that it is most likely a typo of."""
+    close = _close(fullname, fullnames, _CLOSE_DEVICE)
+    if close is None:
+        return quote(fullname)
+    return f"{quote(fullname)} (did you mean {quote(close)}?)"
+
+
+def _close(word: str, choices: list[str], cutoff: float) -> str | None:
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def _trigger_patterns(scenario: model.Scenario) -> Iterator[str]:
+    for trigger in scenario.triggers:
+        if isinstance(trigger, model.KvTrigger):
+            yield trigger.pattern
+
+
+def _devices(scenario: model.Scenario) -> Iterator[str]:
+    for action in walk.every_action(scenario.actions):
+        if isinstance(action, model.DeviceAction):
+            yield action.device
+
+
+def _read_keys(scenario: model.Scenario) -> list[str]:
+    keys: set[str] = set()
+    for expression in walk.expressions(scenario):
+        keys.update(expression.kv_keys())
+    return sorted(keys)
+
+
+def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
+    """`text` with {host} and the variables filled in; None when it needs a run's
+    names (`{trigger.key}`): known only when it runs, so not checked."""
+    try:
+        return render(text, names)
+    except TemplateError:
+        return None
+
+
+def _where(text: str, raw: str) -> tuple[int, int]:
+    """(line, col) of the first `raw` in the document (a key inside an expression's
+    text); (1, 1) if it is not there as written."""
+    at = text.find(raw)
+    if at < 0:
+        return 1, 1
+    line = text.count("\n", 0, at) + 1
+    return line, at - (text.rfind("\n", 0, at) + 1) + 1

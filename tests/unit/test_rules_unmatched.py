@@ -1,0 +1,118 @@
+"""rules.unmatched: the device keys a scenario names that the tree has nothing of,
+each once, at its place, with the closest key or device the tree has."""
+
+from __future__ import annotations
+
+from raspy.rules.document import load_scenario, spot
+from raspy.rules.unmatched import device_warnings
+
+TREE = {
+    "/device/hub.fake.hall/value",
+    "/device/hub.fake.hall/status",
+    "/device/hub.fake.lamp/value",
+    "/device/board.onewire.28-0316a2792aff/value",
+}
+
+
+def warned(text: str, tree: set[str] = TREE) -> list[tuple[int, int, str]]:
+    scenario = load_scenario(text, "t.yaml")
+    return device_warnings(
+        scenario, text, "hub", tree, lambda key, value: spot(text, key, value)
+    )
+
+
+def test_what_the_tree_has_is_no_warning_globs_variables_and_other_boards_too() -> None:
+    text = """\
+name: fine
+variables:
+  room: hall
+triggers:
+  - kv: "/device/{host}.fake.hall/value"
+  - kv: "/device/*/status"
+  - kv: "/device/board.onewire.*/value"
+  - kv: "/scenario/other/state"
+  - event: "/event/door"
+conditions:
+  - "kv('/device/hub.fake.lamp/value') == false and kv('/stats/x') == null"
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+  - device: "{host}.fake.{trigger.value}"
+    action: "on"
+  - device: "{host}.fake.{room}"
+    action: "level"
+    value: 20
+"""
+    assert warned(text) == []
+
+
+def test_each_name_the_tree_lacks_is_one_warning_at_its_place() -> None:
+    text = """\
+name: typos
+variables:
+  lamp: lmap
+triggers:
+  - kv: "/device/{host}.fake.hal/value"
+  - kv: "/device/cellar.*/value"
+conditions:
+  - "kv('/device/{host}.fake.lamp/valeu') == false"
+actions:
+  - device: "{host}.fake.lmap"
+    action: "on"
+  - device: "{host}.fake.{lamp}"
+    action: "off"
+"""
+    nothing = (
+        "matches no key in the hub's tree now (a typo, or a device that is not "
+        "there yet?)"
+    )
+    readings = nothing.replace("matches no key", "has no readings")
+    assert warned(text) == [
+        (
+            5,
+            9,
+            "kv: '/device/hub.fake.hal/value' (did you mean "
+            f"'/device/hub.fake.hall/value'?) {nothing}",
+        ),
+        (6, 9, f"kv: '/device/cellar.*/value' {nothing}"),
+        (
+            8,
+            10,
+            "kv() '/device/hub.fake.lamp/valeu' (did you mean "
+            f"'/device/hub.fake.lamp/value'?) {nothing}",
+        ),
+        (10, 13, f"device: 'hub.fake.lmap' (did you mean 'hub.fake.lamp'?) {readings}"),
+        (12, 13, f"device: 'hub.fake.lmap' (did you mean 'hub.fake.lamp'?) {readings}"),
+    ]
+
+
+def test_an_empty_tree_warns_of_every_device_key() -> None:
+    text = """\
+name: early
+triggers:
+  - kv: "/device/hub.fake.hall/value"
+actions:
+  - device: "hub.fake.lamp"
+    action: "on"
+"""
+    assert [message.split(" ")[0] for _, _, message in warned(text, set())] == [
+        "kv:",
+        "device:",
+    ]
+
+
+def test_a_device_that_is_merely_absent_is_not_offered_another_in_its_place() -> None:
+    """Every name shares `/device/<host>.<svc>.` and `/value`: only a close name
+    is offered, never just any device of the service."""
+    text = """\
+name: garage
+triggers:
+  - kv: "/device/hub.fake.garage/value"
+actions:
+  - device: "hub.fake.garage"
+    action: "on"
+"""
+    assert [message.split(" (")[0] for _, _, message in warned(text)] == [
+        "kv: '/device/hub.fake.garage/value' matches no key in the hub's tree now",
+        "device: 'hub.fake.garage' has no readings in the hub's tree now",
+    ]
