@@ -112,6 +112,14 @@ def events(zmq_context: Any, server: CloneServer) -> Iterator[CloneClient]:
     client.close()
 
 
+def _wait_event(events: CloneClient, key: str, wall_ts: Any, what: str) -> None:
+    """The event `key` in the tree with the time of what it tells, `wall_ts`."""
+    wait_until(
+        lambda: events.get(key.encode()) == json.dumps(wall_ts).encode(),
+        what=f"the {what} event with the time it happened",
+    )
+
+
 def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     gpio: Gpio, tree: CloneClient, events: CloneClient
 ) -> None:
@@ -120,13 +128,7 @@ def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
     _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
     pressed_at = _value(tree, f"{HOST}.gpio.button", "timestamp")
-    wait_until(
-        lambda: (
-            events.get(pressed_key(f"{HOST}.gpio.button").encode())
-            == json.dumps(pressed_at).encode()
-        ),
-        what="the pressed event with the time of the edge",
-    )
+    _wait_event(events, pressed_key(f"{HOST}.gpio.button"), pressed_at, "pressed")
     gpio.pins.drive("GPIO27", high=True)
     _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
 
@@ -165,12 +167,8 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
         )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
     switched_off_at = _value(tree, f"{HOST}.gpio.relay", "timestamp")
-    wait_until(
-        lambda: (
-            events.get(max_on_key(f"{HOST}.gpio.relay").encode())
-            == json.dumps(switched_off_at).encode()
-        ),
-        what="the max_on_expired event with the time of the switch-off",
+    _wait_event(
+        events, max_on_key(f"{HOST}.gpio.relay"), switched_off_at, "max_on_expired"
     )
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
     assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
