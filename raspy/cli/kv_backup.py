@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import temp_target
+from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_dump import write_dump
-from raspy.cli.kv_store import (
-    EXIT_DATA,
-    EXIT_OK,
-    EXIT_USAGE,
-    Failure,
-    open_readonly,
-    report,
-    stdout_errors,
-)
+from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
 from raspy.errors import DumpFormatError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
