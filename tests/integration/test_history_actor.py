@@ -194,3 +194,63 @@ def test_a_stored_bucket_that_began_before_since_is_answered_dated_at_since(
         [T0 + 15, 20.0, 20.0, 20.0],
         [T0 + 25, 30.0, 30.0, 30.0],
     ]
+
+
+def _reading(
+    recorder: Recorder,
+    fullname: str,
+    at: float,
+    value: object = ...,
+    sample: bool = True,
+) -> None:
+    """A device's reading at wall time `at` as the tree gets it: `/value` only when
+    it changed (`value` given), `/timestamp` always. With `sample`, returns once the
+    actor has recorded it; without, the next reading's sample comes after it."""
+    recorder.clock.advance(at - recorder.clock.wall())
+    before = recorder.stats.get("history.samples")
+    if value is not ...:
+        body = json.dumps(value).encode()
+        recorder.server.publisher.set(f"/device/{fullname}/value".encode(), body)
+    stamp = json.dumps(at).encode()
+    recorder.server.publisher.set(f"/device/{fullname}/timestamp".encode(), stamp)
+    if sample:
+        wait_until(
+            lambda: recorder.stats.get("history.samples") == before + 1,
+            what="one sample",
+        )
+
+
+def test_a_reading_that_repeats_the_value_is_a_sample_and_null_is_a_gap(
+    recorder: Recorder,
+) -> None:
+    """The tree sets `/value` only when it changes: a lamp left on, a steady room,
+    drew no points for hours (a gap where the data has none). A null (a board marked
+    offline) stays a gap, never a repeat of the value before it."""
+    _reading(recorder, ATTIC, T0, 20.0)
+    _reading(recorder, ATTIC, T0 + 10)
+    _reading(recorder, ATTIC, T0 + 20)
+    _reading(recorder, ATTIC, T0 + 30, None, sample=False)
+    _reading(recorder, ATTIC, T0 + 40, sample=False)
+    _reading(recorder, ATTIC, T0 + 50, 22.0)
+    _reading(recorder, ATTIC, T0 + 60)
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+        [T0 + 20, 20.0, 20.0, 20.0],
+        [T0 + 50, 22.0, 22.0, 22.0],
+        [T0 + 60, 22.0, 22.0, 22.0],
+    ]
+
+
+def test_after_a_restart_a_repeated_value_is_read_from_the_stored_tree(
+    recorder: Recorder,
+) -> None:
+    _reading(recorder, ATTIC, T0, 20.0)
+    recorder.stop()
+    recorder.start()
+    recorder.wait_logged(1)
+    _reading(recorder, ATTIC, T0 + 10)  # no `/value` since the start
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+    ]
