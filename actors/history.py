@@ -216,8 +216,10 @@ class HistoryActor(pykka.ThreadingActor):
         if not any(fullname in names for names in self._logged.values()):
             return
         value = self._last_value(fullname)
-        if value is None:
-            return
+        if value is not None:
+            self._sample(fullname, value)
+
+    def _sample(self, fullname: str, value: float) -> None:
         value_key = f"{DEVICE_TREE}{fullname}/{VALUE_FIELD}"
         if value_key not in self.recorded:
             self.recorded.add(value_key)
@@ -294,7 +296,15 @@ class HistoryActor(pykka.ThreadingActor):
             return
         if self._logged.get(name) != logged:
             log.info("history_devices_logged", service=name.decode(), count=len(logged))
+        newly = logged.difference(*self._logged.values())
         self._logged[name] = logged
+        for fullname in sorted(newly):
+            # its value now, as last seen in this run: a device just set to record
+            # (or seen before its service's first list) has a point at once, not at
+            # its next reading, which for a slow poll may be an hour away
+            value = self._last.get(fullname)
+            if value is not None:
+                self._sample(fullname, value)
         self.links.stats.gauge(
             "history.logged_devices", sum(len(names) for names in self._logged.values())
         )

@@ -151,9 +151,13 @@ def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
     assert status == b"200", body
     recorder.clock.advance(LOG_REFRESH_S)  # the recorder asks the services again
     recorder.wait_logged(2)
+    # its value now is a point at once (it was 404 until its next reading)
+    first = [T0 + LOG_REFRESH_S, 11.5, 11.5, 11.5]
+    status, reply = recorder.history(key=CELLAR, since=T0 - 60)
+    assert (status, reply["points"]) == (b"200", [first])
     recorder.publish(CELLAR, 12.5, T0 + 10)
     status, reply = recorder.history(key=CELLAR, since=T0 - 60)
-    assert (status, reply["points"]) == (b"200", [[T0 + 10, 12.5, 12.5, 12.5]])
+    assert (status, reply["points"]) == (b"200", [first, [T0 + 10, 12.5, 12.5, 12.5]])
     status, body = mdp_request(edge, SERVICE, action="keys")
     assert json.loads(body)["keys"] == [
         f"/device/{ATTIC}/value",
