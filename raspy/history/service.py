@@ -48,9 +48,12 @@ def _time(document: dict[str, JsonValue], name: str, default: float | None) -> f
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
-    if not math.isfinite(value) or not 0 <= value < 1e11:
+    # a `since` before the epoch reads as the epoch: "the last 24 h" asked by a Pi
+    # whose clock still stands near 1970 (no RTC, NTP not there yet)
+    low = -1e11 if name == "since" else 0
+    if not math.isfinite(value) or not low <= value < 1e11:
         raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
-    return float(value)
+    return max(0.0, float(value))
 
 
 def handle(

@@ -151,9 +151,13 @@ def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
     assert status == b"200", body
     recorder.clock.advance(LOG_REFRESH_S)  # the recorder asks the services again
     recorder.wait_logged(2)
+    # its value now is a point at once (it was 404 until its next reading)
+    first = [T0 + LOG_REFRESH_S, 11.5, 11.5, 11.5]
+    status, reply = recorder.history(key=CELLAR, since=T0 - 60)
+    assert (status, reply["points"]) == (b"200", [first])
     recorder.publish(CELLAR, 12.5, T0 + 10)
     status, reply = recorder.history(key=CELLAR, since=T0 - 60)
-    assert (status, reply["points"]) == (b"200", [[T0 + 10, 12.5, 12.5, 12.5]])
+    assert (status, reply["points"]) == (b"200", [first, [T0 + 10, 12.5, 12.5, 12.5]])
     status, body = mdp_request(edge, SERVICE, action="keys")
     assert json.loads(body)["keys"] == [
         f"/device/{ATTIC}/value",
@@ -193,4 +197,64 @@ def test_a_stored_bucket_that_began_before_since_is_answered_dated_at_since(
     assert _points(recorder, since) == [
         [T0 + 15, 20.0, 20.0, 20.0],
         [T0 + 25, 30.0, 30.0, 30.0],
+    ]
+
+
+def _reading(
+    recorder: Recorder,
+    fullname: str,
+    at: float,
+    value: object = ...,
+    sample: bool = True,
+) -> None:
+    """A device's reading at wall time `at` as the tree gets it: `/value` only when
+    it changed (`value` given), `/timestamp` always. With `sample`, returns once the
+    actor has recorded it; without, the next reading's sample comes after it."""
+    recorder.clock.advance(at - recorder.clock.wall())
+    before = recorder.stats.get("history.samples")
+    if value is not ...:
+        body = json.dumps(value).encode()
+        recorder.server.publisher.set(f"/device/{fullname}/value".encode(), body)
+    stamp = json.dumps(at).encode()
+    recorder.server.publisher.set(f"/device/{fullname}/timestamp".encode(), stamp)
+    if sample:
+        wait_until(
+            lambda: recorder.stats.get("history.samples") == before + 1,
+            what="one sample",
+        )
+
+
+def test_a_reading_that_repeats_the_value_is_a_sample_and_null_is_a_gap(
+    recorder: Recorder,
+) -> None:
+    """The tree sets `/value` only when it changes: a lamp left on, a steady room,
+    drew no points for hours (a gap where the data has none). A null (a board marked
+    offline) stays a gap, never a repeat of the value before it."""
+    _reading(recorder, ATTIC, T0, 20.0)
+    _reading(recorder, ATTIC, T0 + 10)
+    _reading(recorder, ATTIC, T0 + 20)
+    _reading(recorder, ATTIC, T0 + 30, None, sample=False)
+    _reading(recorder, ATTIC, T0 + 40, sample=False)
+    _reading(recorder, ATTIC, T0 + 50, 22.0)
+    _reading(recorder, ATTIC, T0 + 60)
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+        [T0 + 20, 20.0, 20.0, 20.0],
+        [T0 + 50, 22.0, 22.0, 22.0],
+        [T0 + 60, 22.0, 22.0, 22.0],
+    ]
+
+
+def test_after_a_restart_a_repeated_value_is_read_from_the_stored_tree(
+    recorder: Recorder,
+) -> None:
+    _reading(recorder, ATTIC, T0, 20.0)
+    recorder.stop()
+    recorder.start()
+    recorder.wait_logged(1)
+    _reading(recorder, ATTIC, T0 + 10)  # no `/value` since the start
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
     ]

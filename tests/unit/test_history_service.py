@@ -51,6 +51,17 @@ def test_history_of_a_device_name_answers_its_value_keys_raw_points() -> None:
     }
 
 
+def test_a_since_before_the_epoch_reads_as_the_epoch() -> None:
+    """A Pi with no RTC starts near 1970: its web page asked for the last 24 hours
+    from a `since` below zero and got a 400 (a broken chart) until NTP came."""
+    body = {"v": 1, "action": "history", "key": _KEY, "since": 300 - 86400}
+    status, reply = service.handle(
+        [json.dumps(body).encode()], 300.0, _TIERS, {_KEY}, _fetch
+    )
+    assert status == b"200", reply
+    assert json.loads(reply)["since"] == 0.0
+
+
 def test_keys_lists_the_recorded_keys() -> None:
     assert _ask({"v": 1, "action": "keys"}) == (
         b"200",
