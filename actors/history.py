@@ -43,7 +43,7 @@ from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.names import DEVICES_SUFFIX
-from raspy.storage.store import Put, ReadView
+from raspy.storage.store import Delete, Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     Table,
@@ -357,7 +357,33 @@ class HistoryActor(pykka.ThreadingActor):
                 self.tiers,
                 self.recorded,
                 lambda key: self._fetcher(view, key),
+                lambda key: self._forget(view, key),
             )
+
+    def _forget(self, view: ReadView, key: str) -> int:
+        """Delete every row of `key` and its record in one commit; returns how many
+        rows there were. What the recorder holds of it goes first, so that no flush
+        writes part of it back; a device that still records starts anew. Rows are
+        keyed by (step, slot, key): each slot of each tier is looked up, no scan."""
+        self.recorder.forget(key)
+        self._new_keys.discard(key)
+        rows = [
+            row_key
+            for tier in self.tiers
+            for slot in range(tier.slots)
+            if view.get(
+                Table.HISTORY, row_key := history_row_key(tier.step_s, slot, key)
+            )
+            is not None
+        ]
+        record = recorded_key_record(key)[0]
+        self.links.store.commit(
+            [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
+        )
+        self.recorded.discard(key)
+        self.links.stats.incr("history.forgotten")
+        log.info("history_forgotten", key=key, rows=len(rows))
+        return len(rows)
 
     def _fetcher(self, view: ReadView, key: str) -> query.Fetch:
         def fetch(tier: Tier, slot: int) -> Bucket | None:

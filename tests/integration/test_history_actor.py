@@ -31,7 +31,7 @@ from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
 from raspy.storage.store import Store
-from raspy.storage.tables import HISTORY_ROW_PREFIX, Table
+from raspy.storage.tables import HISTORY_KEY_PREFIX, HISTORY_ROW_PREFIX, Table
 
 SERVICE = f"{HOST}.logger.history"
 ATTIC = f"{HOST}.fake.attic"
@@ -257,4 +257,38 @@ def test_after_a_restart_a_repeated_value_is_read_from_the_stored_tree(
     assert _points(recorder, T0 - 60) == [
         [T0, 20.0, 20.0, 20.0],
         [T0 + 10, 20.0, 20.0, 20.0],
+    ]
+
+
+def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(
+    recorder: Recorder,
+) -> None:
+    """A device retired for good kept its rows (up to ~70,000, MB of the store) for
+    ever, and `keys` named it: `forget` deletes them, the ones still waiting for the
+    flush too (no flush writes them back), and says how many were stored."""
+    for i, value in enumerate((20.0, 21.0, 23.0)):
+        recorder.publish(ATTIC, value, T0 + 10 * i)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 4, what="one flush of 3 raw + 1 bucket")
+    recorder.publish(ATTIC, 24.0, T0 + _FLUSH_S + 10)  # pending, not written yet
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    reply = json.loads(body)
+    assert (status, reply["key"], reply["rows"]) == (
+        b"200",
+        f"/device/{ATTIC}/value",
+        4,
+    )
+    assert recorder.rows() == 0
+    assert recorder.store.scan(Table.HISTORY, HISTORY_KEY_PREFIX) == []
+    _, keys = mdp_request(recorder.edge, SERVICE, action="keys")
+    assert json.loads(keys)["keys"] == []
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    assert (status, json.loads(body)["error"]) == (b"404", "unknown_key")
+    # still logged, it starts anew: its minute holds the new value alone, not the
+    # 24.0 that was waiting when it was forgotten
+    recorder.publish(ATTIC, 30.0, T0 + _FLUSH_S + 20)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 2, what="the flush of 1 raw + 1 bucket")
+    assert _points(recorder, T0 - 60, resolution="1m") == [
+        [T0 + _FLUSH_S, 30.0, 30.0, 30.0]
     ]
