@@ -23,7 +23,7 @@ from raspy.atomic_file import write_atomic
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.cli.time_text import wall_text
 from raspy.errors import ClientTimeout, shown
-from raspy.history.tiers import parse_duration
+from raspy.history.tiers import format_duration, parse_duration
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
@@ -213,10 +213,17 @@ def _count(points: list[Any]) -> str:
     return "1 point" if len(points) == 1 else f"{len(points)} points"
 
 
+def _step(step_s: object) -> str:
+    """A step as the tiers spell one (300 -> 5m, 158400 -> 44h); not whole: as it is."""
+    if isinstance(step_s, int) and not isinstance(step_s, bool) and step_s > 0:
+        return format_duration(step_s)
+    return f"{step_s} s"
+
+
 def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
     """The points as lines, their times in `zone` (None: this machine's)."""
     lines = [
-        f"# {reply['key']}: tier {reply['tier']}, a point every {reply['step_s']} s, "
+        f"# {reply['key']}: tier {reply['tier']}, a point every {_step(reply['step_s'])}, "
         f"{_count(reply['points'])} (time, avg, min, max)"
     ]
     for t, avg, low, high in reply["points"]:

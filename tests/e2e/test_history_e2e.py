@@ -119,7 +119,7 @@ def test_raspy_history_prints_the_points(hub: Daemon) -> None:
     # one row when the hub is this young (its first 2-s step): then "1 point"
     count = "1 point" if len(rows) == 1 else f"{len(rows)} points"
     assert header == (
-        f"# /device/{_ATTIC}/value: tier 1s, a point every 2 s, {count} "
+        f"# /device/{_ATTIC}/value: tier 1s, a point every 2s, {count} "
         "(time, avg, min, max)"
     )
     assert len(rows) >= 1
