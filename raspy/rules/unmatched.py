@@ -14,18 +14,16 @@ that is off now has no keys either.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from typing import Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import model, walk
+from raspy.rules.document import spots
 from raspy.rules.template import TemplateError, render
 from raspy.rules.trigger_match import matcher
-
-Spot = Callable[[str, str], tuple[int, int]]
-"""(key, value) -> (line, col) of `key: value` in the document, as document.spot."""
 
 # how alike a name must be to be offered as the one meant (difflib's ratio): device
 # names share their `<host>.<svc>.` part, so a lower bar offers any device at all;
@@ -45,10 +43,10 @@ def device_warnings(
     text: str,
     host: str,
     device_keys: Collection[str],
-    spot: Spot,
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each device key of `scenario` (its document `text`)
     that none of `device_keys` (the tree's keys under /device/ now) matches."""
+    spot = spots(text)
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     fullnames = sorted({d[0] for k in device_keys if (d := device_of_key(k))})
     found: list[tuple[int, int, str]] = []
