@@ -14,7 +14,7 @@ that is off now has no keys either.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from typing import Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key
@@ -114,16 +114,17 @@ def _close(word: str, choices: list[str], cutoff: float) -> str | None:
     return found[0] if found else None
 
 
-def _trigger_patterns(scenario: model.Scenario) -> Iterator[str]:
-    for trigger in scenario.triggers:
-        if isinstance(trigger, model.KvTrigger):
-            yield trigger.pattern
+def _trigger_patterns(scenario: model.Scenario) -> list[str]:
+    """Each pattern once: spot() finds only its first place anyway."""
+    patterns = (t.pattern for t in scenario.triggers if isinstance(t, model.KvTrigger))
+    return list(dict.fromkeys(patterns))
 
 
-def _devices(scenario: model.Scenario) -> Iterator[str]:
-    for action in walk.every_action(scenario.actions):
-        if isinstance(action, model.DeviceAction):
-            yield action.device
+def _devices(scenario: model.Scenario) -> list[str]:
+    """Each device once (an `on` and its `off` name it twice), in document order."""
+    actions = walk.every_action(scenario.actions)
+    devices = (a.device for a in actions if isinstance(a, model.DeviceAction))
+    return list(dict.fromkeys(devices))
 
 
 def _read_keys(scenario: model.Scenario) -> list[str]:

@@ -145,3 +145,20 @@ def test_a_document_with_many_warnings_is_parsed_once_for_their_places() -> None
     assert len(found) == 41
     assert [line for line, _, _ in found] == [3, *range(5, 5 + 2 * 40, 2)]
     assert composed == 1
+
+
+def test_a_device_named_twice_is_one_warning_at_its_first_place() -> None:
+    text = """\
+name: twice
+triggers:
+  - kv: "/device/hub.fake.hal/value"
+  - kv: "/device/hub.fake.hal/value"
+    to: true
+actions:
+  - device: "hub.fake.lmap"
+    action: "on"
+  - wait: 10s
+  - device: "hub.fake.lmap"
+    action: "off"
+"""
+    assert [(line, col) for line, col, _ in warned(text)] == [(3, 9), (7, 13)]
