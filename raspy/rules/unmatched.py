@@ -14,6 +14,7 @@ that is off now has no keys either.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection
 from typing import Final
 
@@ -144,9 +145,11 @@ def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
 
 
 def _where(text: str, raw: str) -> tuple[int, int]:
-    """(line, col) of the first `raw` in the document (a key inside an expression's
-    text); (1, 1) if it is not there as written."""
-    at = text.find(raw)
+    """(line, col) of the first `kv('raw'` in the document (a key inside an
+    expression's text), else of the first `raw` (the same key in a `kv:` trigger
+    comes first in most documents); (1, 1) if it is not there as written."""
+    call = re.search(rf"""kv\(\s*\\?['"]({re.escape(raw)})""", text)
+    at = text.find(raw) if call is None else call.start(1)
     if at < 0:
         return 1, 1
     line = text.count("\n", 0, at) + 1

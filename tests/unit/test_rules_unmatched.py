@@ -162,3 +162,21 @@ actions:
     action: "off"
 """
     assert [(line, col) for line, col, _ in warned(text)] == [(3, 9), (7, 13)]
+
+
+def test_a_key_read_with_kv_is_placed_at_its_kv_call_not_at_the_trigger() -> None:
+    text = """\
+name: placed
+triggers:
+  - kv: "/device/hub.fake.hal/value"
+conditions:
+  - "kv(\\"/device/hub.fake.hal/value\\") == true"
+  - "kv('/device/hub.fake.lamp/valeu') != false"
+actions:
+  - log: "hal"
+"""
+    assert [(line, col, message[:4]) for line, col, message in warned(text)] == [
+        (3, 9, "kv: "),
+        (5, 11, "kv()"),
+        (6, 10, "kv()"),
+    ]
