@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -367,7 +368,9 @@ def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> R
         return reading
     if isinstance(since, bool) or not isinstance(since, int | float):
         return reading
-    if not since <= reading.wall_ts:  # a clock stepped back since: now is truer
+    # a clock stepped back since: now is truer; any client may write the key, and
+    # Python's JSON reads -Infinity, which no reading can be written with
+    if not math.isfinite(since) or not since <= reading.wall_ts:
         return reading
     return dataclasses.replace(reading, wall_ts=float(since))
 

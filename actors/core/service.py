@@ -136,16 +136,11 @@ class CoreService:
         """`source:line:col: warning: ...` of each device key the scenario names that
         the tree has nothing of now (rules.unmatched): a typo shows at the import,
         not months later as a scenario that never ran."""
-        from raspy.rules.document import spot  # the parser: loaded on first use only
-        from raspy.rules.unmatched import device_warnings
+        from raspy.rules.unmatched import device_warnings  # loaded on first use only
 
         core = self._core
         found = device_warnings(
-            scenario,
-            text,
-            core.host,
-            core.tree.keys_under(DEVICE_TREE),
-            lambda key, value: spot(text, key, value),
+            scenario, text, core.host, core.tree.keys_under(DEVICE_TREE)
         )
         return [
             f"{source}:{line}:{col}: warning: {message}" for line, col, message in found

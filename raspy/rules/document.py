@@ -8,6 +8,7 @@ problem with its line and column. A document is accepted whole or refused whole.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 import yaml
@@ -115,22 +116,28 @@ def place(text: str, key: str, inner: str = "") -> tuple[str, int, int]:
 def spot(text: str, key: str, value: str) -> tuple[int, int]:
     """(line, col) of the first `key: value` anywhere in a valid document (nested
     actions too), for a check made past the document; (1, 1) when it is not there."""
+    return spots(text)(key, value)
+
+
+def spots(text: str) -> Callable[[str, str], tuple[int, int]]:
+    """spot() for many places of one document: it is composed once, not once a
+    place (a document with a hundred warnings took seconds of the core's time)."""
     root = compose(text)
+    first: dict[tuple[str, str], tuple[int, int]] = {}
     todo: list[yaml.Node] = [] if root is None else [root]
-    while todo:
+    while todo:  # breadth first: the first one is the one least nested
         node = todo.pop(0)
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                if (
-                    k.value == key
-                    and isinstance(v, yaml.ScalarNode)
-                    and v.value == value
-                ):
-                    return v.start_mark.line + 1, v.start_mark.column + 1
+                if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode):
+                    mark = v.start_mark
+                    first.setdefault(
+                        (k.value, v.value), (mark.line + 1, mark.column + 1)
+                    )
                 todo.append(v)
         elif isinstance(node, yaml.SequenceNode):
             todo.extend(node.value)
-    return 1, 1
+    return lambda key, value: first.get((key, value), (1, 1))
 
 
 def load_scenario(text: str, source: str = "<scenario>") -> model.Scenario:

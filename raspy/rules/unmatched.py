@@ -14,18 +14,17 @@ that is off now has no keys either.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterator
+import re
+from collections.abc import Collection
 from typing import Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import model, walk
+from raspy.rules.document import spots
 from raspy.rules.template import TemplateError, render
 from raspy.rules.trigger_match import matcher
-
-Spot = Callable[[str, str], tuple[int, int]]
-"""(key, value) -> (line, col) of `key: value` in the document, as document.spot."""
 
 # how alike a name must be to be offered as the one meant (difflib's ratio): device
 # names share their `<host>.<svc>.` part, so a lower bar offers any device at all;
@@ -45,10 +44,10 @@ def device_warnings(
     text: str,
     host: str,
     device_keys: Collection[str],
-    spot: Spot,
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each device key of `scenario` (its document `text`)
     that none of `device_keys` (the tree's keys under /device/ now) matches."""
+    spot = spots(text)
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     fullnames = sorted({d[0] for k in device_keys if (d := device_of_key(k))})
     found: list[tuple[int, int, str]] = []
@@ -116,16 +115,17 @@ def _close(word: str, choices: list[str], cutoff: float) -> str | None:
     return found[0] if found else None
 
 
-def _trigger_patterns(scenario: model.Scenario) -> Iterator[str]:
-    for trigger in scenario.triggers:
-        if isinstance(trigger, model.KvTrigger):
-            yield trigger.pattern
+def _trigger_patterns(scenario: model.Scenario) -> list[str]:
+    """Each pattern once: spot() finds only its first place anyway."""
+    patterns = (t.pattern for t in scenario.triggers if isinstance(t, model.KvTrigger))
+    return list(dict.fromkeys(patterns))
 
 
-def _devices(scenario: model.Scenario) -> Iterator[str]:
-    for action in walk.every_action(scenario.actions):
-        if isinstance(action, model.DeviceAction):
-            yield action.device
+def _devices(scenario: model.Scenario) -> list[str]:
+    """Each device once (an `on` and its `off` name it twice), in document order."""
+    actions = walk.every_action(scenario.actions)
+    devices = (a.device for a in actions if isinstance(a, model.DeviceAction))
+    return list(dict.fromkeys(devices))
 
 
 def _read_keys(scenario: model.Scenario) -> list[str]:
@@ -145,9 +145,11 @@ def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
 
 
 def _where(text: str, raw: str) -> tuple[int, int]:
-    """(line, col) of the first `raw` in the document (a key inside an expression's
-    text); (1, 1) if it is not there as written."""
-    at = text.find(raw)
+    """(line, col) of the first `kv('raw'` in the document (a key inside an
+    expression's text), else of the first `raw` (the same key in a `kv:` trigger
+    comes first in most documents); (1, 1) if it is not there as written."""
+    call = re.search(rf"""kv\(\s*\\?['"]({re.escape(raw)})""", text)
+    at = text.find(raw) if call is None else call.start(1)
     if at < 0:
         return 1, 1
     line = text.count("\n", 0, at) + 1

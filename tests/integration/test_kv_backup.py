@@ -120,7 +120,10 @@ def test_an_older_backup_that_no_longer_reads_back_is_said_and_kept(
     good = _a_dump(store, tmp_path, capsys)
     older = ["raspy-20261101T031500Z.dump", "raspy-20261102T031500Z.dump"]
     (backups / older[0]).write_bytes(good)
-    rotten = good.replace(b"1", b"7", 1)  # one byte changed: the checksum fails
+    # one byte of a record changed: the end line's checksum fails (not the header's
+    # version, which would read as a dump of a newer raspy-kv)
+    rotten = good.replace(b'"21.5"', b'"27.5"', 1)
+    assert rotten != good
     (backups / older[1]).write_bytes(rotten)
     status, out, err = _backup(store, backups, capsys)
     assert status == 1
@@ -132,6 +135,7 @@ def test_an_older_backup_that_no_longer_reads_back_is_said_and_kept(
     assert first.startswith(
         f"raspy-kv backup: older backup {backups / older[1]} no longer reads back ("
     )
+    assert "checksum mismatch" in first
     assert "the new backup is good" in second
     assert len(_backups(backups)) == 3
     assert (backups / older[1]).read_bytes() == rotten

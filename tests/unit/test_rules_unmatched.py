@@ -3,7 +3,12 @@ each once, at its place, with the closest key or device the tree has."""
 
 from __future__ import annotations
 
-from raspy.rules.document import load_scenario, spot
+import sys
+from types import FrameType
+from typing import Any
+
+from raspy.rules import document_yaml
+from raspy.rules.document import load_scenario
 from raspy.rules.unmatched import device_warnings
 
 TREE = {
@@ -16,9 +21,7 @@ TREE = {
 
 def warned(text: str, tree: set[str] = TREE) -> list[tuple[int, int, str]]:
     scenario = load_scenario(text, "t.yaml")
-    return device_warnings(
-        scenario, text, "hub", tree, lambda key, value: spot(text, key, value)
-    )
+    return device_warnings(scenario, text, "hub", tree)
 
 
 def test_what_the_tree_has_is_no_warning_globs_variables_and_other_boards_too() -> None:
@@ -115,4 +118,65 @@ actions:
     assert [message.split(" (")[0] for _, _, message in warned(text)] == [
         "kv: '/device/hub.fake.garage/value' matches no key in the hub's tree now",
         "device: 'hub.fake.garage' has no readings in the hub's tree now",
+    ]
+
+
+def test_a_document_with_many_warnings_is_parsed_once_for_their_places() -> None:
+    """The core answers an import with its warnings: composing the document again
+    for each place took seconds of its time with a hundred of them."""
+    actions = "".join(
+        f'  - device: "hub.fake.lamp{number}"\n    action: "on"\n'
+        for number in range(40)
+    )
+    text = f'name: many\ntriggers:\n  - kv: "/device/hub.fake.x/value"\nactions:\n{actions}'
+    scenario = load_scenario(text, "t.yaml")
+    composed = 0
+
+    def count(frame: FrameType, event: str, _arg: Any) -> None:
+        nonlocal composed
+        if event == "call" and frame.f_code is document_yaml.compose.__code__:
+            composed += 1
+
+    sys.setprofile(count)
+    try:
+        found = device_warnings(scenario, text, "hub", TREE)
+    finally:
+        sys.setprofile(None)
+    assert len(found) == 41
+    assert [line for line, _, _ in found] == [3, *range(5, 5 + 2 * 40, 2)]
+    assert composed == 1
+
+
+def test_a_device_named_twice_is_one_warning_at_its_first_place() -> None:
+    text = """\
+name: twice
+triggers:
+  - kv: "/device/hub.fake.hal/value"
+  - kv: "/device/hub.fake.hal/value"
+    to: true
+actions:
+  - device: "hub.fake.lmap"
+    action: "on"
+  - wait: 10s
+  - device: "hub.fake.lmap"
+    action: "off"
+"""
+    assert [(line, col) for line, col, _ in warned(text)] == [(3, 9), (7, 13)]
+
+
+def test_a_key_read_with_kv_is_placed_at_its_kv_call_not_at_the_trigger() -> None:
+    text = """\
+name: placed
+triggers:
+  - kv: "/device/hub.fake.hal/value"
+conditions:
+  - "kv(\\"/device/hub.fake.hal/value\\") == true"
+  - "kv('/device/hub.fake.lamp/valeu') != false"
+actions:
+  - log: "hal"
+"""
+    assert [(line, col, message[:4]) for line, col, message in warned(text)] == [
+        (3, 9, "kv: "),
+        (5, 11, "kv()"),
+        (6, 10, "kv()"),
     ]
