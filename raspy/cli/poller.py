@@ -60,7 +60,6 @@ from raspy.errors import (
     ConfigError,
     DataDirError,
     RaspyError,
-    StoreDamagedError,
     StoreError,
     StoreLockedError,
 )
@@ -201,14 +200,16 @@ def _main(argv: list[str] | None) -> int:
         store = _open_store(args.data_dir, cfg)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
-    except StoreDamagedError as exc:  # its message names the file and what helps
-        return _fail(str(exc), EXIT_FAILURE)
-    except StoreError as exc:
-        return _fail(
-            f"{exc}; inspect it with `raspy-kv check --data-dir {args.data_dir}` "
-            "or move the data dir aside",
-            EXIT_FAILURE,
+    except StoreError as exc:  # damaged: the sensors go on, without the settings
+        structlog.get_logger(component="raspy-poller").error(
+            "board_store_unusable",
+            data_dir=args.data_dir,
+            reason=str(exc),
+            consequence="device settings changed over MDP are neither applied "
+            "nor kept until it is repaired",
+            hint=f"raspy-kv check --data-dir {args.data_dir}",
         )
+        store = None
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
     discover = (
         registries.onewire_discover(cfg.devices)
@@ -220,6 +221,9 @@ def _main(argv: list[str] | None) -> int:
         return _run(args.connect, registry, discover, stop, curve, settings)
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
+    except _ServiceStuck as exc:
+        store = None  # its thread may still write: the process's exit closes it
+        return _fail(str(exc), EXIT_FAILURE)
     except RaspyError as exc:
         return _fail(str(exc), EXIT_FAILURE)
     finally:
@@ -232,10 +236,10 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _open_store(data_dir: str | None, cfg: config_mod.Config) -> Store | None:
-    """This board's store, if it has one (--data-dir); raises StoreError. A new one
-    is made where there is none: it holds only settings changed over MDP, which a
-    board can do without, so a lost store does not keep the board's sensors from
-    the hub (raspyd refuses to start on a lost store instead)."""
+    """This board's store, if it has one (--data-dir); raises StoreError. It holds
+    only settings changed over MDP, which a board can do without: a lost one is
+    made anew, and the caller runs without a damaged one, so neither keeps the
+    board's sensors from the hub (raspyd refuses to start on either instead)."""
     if not data_dir:
         return None
     return Store.open(data_dir, cfg.store, init=True)
@@ -293,10 +297,29 @@ def _run(
         notifier.close()
         if worker is not None:
             worker.close()  # DISCONNECT: the hub's offline grace starts now
-        if service is not None and service.is_alive():
-            service.stop(block=True, timeout=_STOP_TIMEOUT_S)
+        stuck = service is not None and service.is_alive() and not _stopped(service)
         tree.close()
         context.term()
+        if stuck:
+            raise _ServiceStuck(
+                f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
+            )
+
+
+class _ServiceStuck(RaspyError):
+    """The device service outlived its stop: its thread may still use the store."""
+
+
+def _stopped(service: pykka.ActorRef[Any]) -> bool:
+    """Stop the device service; False if it is still running after the timeout."""
+    try:
+        service.stop(block=True, timeout=_STOP_TIMEOUT_S)
+    except pykka.Timeout:
+        structlog.get_logger(component="raspy-poller").error(
+            "device_service_stop_timeout", timeout_s=_STOP_TIMEOUT_S
+        )
+        return False
+    return True
 
 
 class _HubSaysNo(RaspyError):

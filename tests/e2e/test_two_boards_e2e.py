@@ -666,3 +666,25 @@ def test_a_rename_on_a_board_with_a_data_dir_outlives_a_kill(
             )
             looked = _command(daemon.endpoint, action="config", device="attic")
             assert looked["config"]["friendly_name"] == "Attic shelf"
+
+
+@pytest.mark.timeout(120)
+def test_a_board_with_a_damaged_store_serves_its_sensors_without_its_settings(
+    tmp_path: Path, config: Path
+) -> None:
+    """A damaged `data.mdb` in --data-dir stopped the poller (exit 1): systemd gave
+    up after five tries, and the board's sensors were gone from the hub for the sake
+    of a rename. It now serves without its settings, and says so in its log."""
+    board = tmp_path / "board"
+    board.mkdir(mode=0o700)
+    (board / "data.mdb").write_bytes(bytes(range(256)) * 64)  # no LMDB file
+    log_path = tmp_path / "poller.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, log_path, "--data-dir", str(board)) as process,
+    ):
+        _back(daemon, 0.0)
+        assert process.poll() is None
+    said = _said(log_path)
+    assert '"event": "board_store_unusable"' in said, said
+    assert f"raspy-kv check --data-dir {board}" in said
