@@ -180,6 +180,11 @@ def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     )
     got = core.request("get", name="older")[1]
     assert (got["document"], got["last_error"]) == (older, error)
+    assert core.request("disable", name="older")[1]["state"] == "disabled"
+    assert core.request("enable", name="older")[1]["state"] == "error"
+    got = core.request("get", name="older")[1]
+    assert (got["enabled"], got["state"], got["last_error"]) == (True, "error", error)
+    wait_value(tree, "/scenario/older/state", "error")
     fixed = older.replace(
         "  - choose: []\n    else:\n      - set: /scenario/older/went\n"
         "        value: else\n",
