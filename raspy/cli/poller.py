@@ -63,6 +63,7 @@ from raspy.errors import (
     StoreDamagedError,
     StoreError,
     StoreLockedError,
+    StoreNewerError,
 )
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
@@ -205,6 +206,8 @@ def _main(argv: list[str] | None) -> int:
         return _fail(str(exc), _EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
         return _fail(str(exc), _EXIT_FAILURE)
+    except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
+        return _fail(f"{args.data_dir}: {exc}", _EXIT_FAILURE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {args.data_dir}` "
