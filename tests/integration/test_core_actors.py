@@ -169,6 +169,11 @@ def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     ScenarioStore(core.store).put(older, True, "single", 1.0, "older")
     core.start()
     wait_value(tree, "/scenario/older/state", "error")
+    # each key is its own update: the state may be seen before the error
+    wait_until(
+        lambda: value(tree, "/scenario/older/last_error") is not None,
+        what="older's last_error",
+    )
     error = value(tree, "/scenario/older/last_error")
     assert isinstance(error, str)
     assert error.startswith(
