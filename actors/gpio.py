@@ -17,7 +17,9 @@ unknown action (501).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,7 +31,7 @@ from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, service
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.reading import Reading, Status
+from raspy.devices.reading import Reading, Status, value_key
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
 from raspy.errors import DeviceError, StoreError, quote
@@ -77,7 +79,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
-    def _started(self) -> None:
+    def _started(self, tree: Mapping[str, bytes]) -> None:
         self._alarm = DeadlineTicker(
             self.actor_ref, self._clock, name="raspy-gpio-alarm"
         )
@@ -95,12 +97,19 @@ class GpioServiceActor(DeviceServiceActor):
                 log.warning("gpio_output_released", pin=pin, reason="not configured")
         for device in devices:
             if device not in outputs:
-                self._open(device, None, None)
+                self._open(device, None, None, tree)
         self._arm()
 
-    def _open(self, device: Device, stored: Any, since: float | None) -> None:
+    def _open(
+        self,
+        device: Device,
+        stored: Any,
+        since: float | None,
+        tree: Mapping[str, bytes] | None = None,
+    ) -> None:
         """Open a device's pin; an output at its initial state (`stored`: the state
-        saved last, on `since` that wall time)."""
+        saved last, on `since` that wall time); an input's level read, with the time
+        `tree` (the tree at start) has for it if that level has not changed."""
         driver, pins, config = device.driver, self._pins, device.config
         now = self._clock.wall()
         # a wall clock behind the saved time (a Pi without RTC at boot): from now
@@ -115,6 +124,8 @@ class GpioServiceActor(DeviceServiceActor):
         elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
             driver.unavailable(self._unavailable)
         reading = device.read(now)
+        if tree is not None and isinstance(driver, gpio.GpioInput):
+            reading = _same_since(reading, device.fullname, tree)
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):
@@ -340,6 +351,25 @@ class GpioServiceActor(DeviceServiceActor):
             log.error(
                 "device_state_not_stored", device=device.fullname, reason=str(exc)
             )
+
+
+def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> Reading:
+    """An input's first reading, with the time the tree had for it if the level is the
+    one the tree had (a reload, a restart): its timestamp says since when a door is
+    open (inputs are never polled), not when raspy last started."""
+    try:
+        before = json.loads(tree.get(value_key(fullname)) or b"null")
+        since = json.loads(tree.get(value_key(fullname, "timestamp")) or b"null")
+    except ValueError:
+        return reading
+    unchanged = isinstance(before, bool) and before == reading.value
+    if reading.status is not Status.OK or not unchanged:
+        return reading
+    if isinstance(since, bool) or not isinstance(since, int | float):
+        return reading
+    if not since <= reading.wall_ts:  # a clock stepped back since: now is truer
+        return reading
+    return dataclasses.replace(reading, wall_ts=float(since))
 
 
 def pressed_key(fullname: str) -> str:

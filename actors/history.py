@@ -32,17 +32,23 @@ from raspy.actors.worker import (
     local_peer_id,
 )
 from raspy.config import HistoryConfig
-from raspy.devices.reading import DEVICE_TREE, VALUE_FIELD, device_of_key
+from raspy.devices.reading import (
+    DEVICE_TREE,
+    TIMESTAMP_FIELD,
+    VALUE_FIELD,
+    device_of_key,
+)
 from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.names import DEVICES_SUFFIX
-from raspy.storage.store import Put, ReadView
+from raspy.storage.store import Delete, Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     Table,
     decode_history_row,
+    decode_kv,
     encode_history_row,
     history_row_key,
     recorded_key_record,
@@ -119,6 +125,11 @@ class HistoryActor(pykka.ThreadingActor):
         self._new_keys: set[str] = set()
         self._logged: dict[bytes, set[str]] = {}  # device service -> logged names
         self._services: set[bytes] = set()
+        # a device's last `/value` as a sample (None: not a number, e.g. null when
+        # its board is offline), and those whose reading it was: a reading that
+        # repeats the value sets only `/timestamp`, and is a sample of it all the same
+        self._last: dict[str, float | None] = {}
+        self._fresh: set[str] = set()
         # request -> the devices service asked; unanswered by the next round: forgotten
         self._client: LocalClient[bytes] = LocalClient(
             links.outbox,
@@ -185,22 +196,52 @@ class HistoryActor(pykka.ThreadingActor):
         return None
 
     def _on_key(self, raw_key: bytes, body: bytes) -> None:
-        if not body:
-            return
         key = raw_key.decode("utf-8", "replace")
         device = device_of_key(key)
-        if device is None or device[1] != VALUE_FIELD:
+        if device is None or device[1] not in (VALUE_FIELD, TIMESTAMP_FIELD):
             return
-        if not any(device[0] in names for names in self._logged.values()):
+        fullname, field = device
+        if not body:  # deleted (`raspy-kv del --subtree`): nothing to repeat
+            self._last.pop(fullname, None)
+            self._fresh.discard(fullname)
             return
-        value = sample_value(body)
-        if value is None:
+        # every device's last value is kept, logged or not: one logged later must
+        # not repeat a value that has changed since
+        if field == VALUE_FIELD:
+            self._last[fullname] = sample_value(body)
+            self._fresh.add(fullname)
+        elif fullname in self._fresh:  # the reading's `/value` was the sample
+            self._fresh.discard(fullname)
             return
-        if key not in self.recorded:
-            self.recorded.add(key)
-            self._new_keys.add(key)
-        self.recorder.record(key, self.links.clock.wall(), value, self._stored)
+        if not any(fullname in names for names in self._logged.values()):
+            return
+        value = self._last_value(fullname)
+        if value is not None:
+            self._sample(fullname, value)
+
+    def _sample(self, fullname: str, value: float) -> None:
+        value_key = f"{DEVICE_TREE}{fullname}/{VALUE_FIELD}"
+        if value_key not in self.recorded:
+            self.recorded.add(value_key)
+            self._new_keys.add(value_key)
+        self.recorder.record(value_key, self.links.clock.wall(), value, self._stored)
         self.links.stats.incr("history.samples")
+        if self.recorder.dropped:
+            self.links.stats.gauge("history.dropped", self.recorder.dropped)
+
+    def _last_value(self, fullname: str) -> float | None:
+        """The device's `/value` as a sample: the last one seen, or (after a start,
+        when the tree sent none yet) the one the Clone server stored."""
+        if fullname in self._last:
+            return self._last[fullname]
+        key = f"{DEVICE_TREE}{fullname}/{VALUE_FIELD}".encode()
+        try:
+            data = self.links.store.get(Table.KV, key)
+            value = None if data is None else sample_value(decode_kv(data).body)
+        except StoreError:
+            value = None
+        self._last[fullname] = value
+        return value
 
     def _on_tick(self) -> None:
         now = self.links.clock.monotonic()
@@ -255,7 +296,15 @@ class HistoryActor(pykka.ThreadingActor):
             return
         if self._logged.get(name) != logged:
             log.info("history_devices_logged", service=name.decode(), count=len(logged))
+        newly = logged.difference(*self._logged.values())
         self._logged[name] = logged
+        for fullname in sorted(newly):
+            # its value now, as last seen in this run: a device just set to record
+            # (or seen before its service's first list) has a point at once, not at
+            # its next reading, which for a slow poll may be an hour away
+            value = self._last.get(fullname)
+            if value is not None:
+                self._sample(fullname, value)
         self.links.stats.gauge(
             "history.logged_devices", sum(len(names) for names in self._logged.values())
         )
@@ -308,7 +357,33 @@ class HistoryActor(pykka.ThreadingActor):
                 self.tiers,
                 self.recorded,
                 lambda key: self._fetcher(view, key),
+                lambda key: self._forget(view, key),
             )
+
+    def _forget(self, view: ReadView, key: str) -> int:
+        """Delete every row of `key` and its record in one commit; returns how many
+        rows there were. What the recorder holds of it goes first, so that no flush
+        writes part of it back; a device that still records starts anew. Rows are
+        keyed by (step, slot, key): each slot of each tier is looked up, no scan."""
+        self.recorder.forget(key)
+        self._new_keys.discard(key)
+        rows = [
+            row_key
+            for tier in self.tiers
+            for slot in range(tier.slots)
+            if view.get(
+                Table.HISTORY, row_key := history_row_key(tier.step_s, slot, key)
+            )
+            is not None
+        ]
+        record = recorded_key_record(key)[0]
+        self.links.store.commit(
+            [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
+        )
+        self.recorded.discard(key)
+        self.links.stats.incr("history.forgotten")
+        log.info("history_forgotten", key=key, rows=len(rows))
+        return len(rows)
 
     def _fetcher(self, view: ReadView, key: str) -> query.Fetch:
         def fetch(tier: Tier, slot: int) -> Bucket | None:

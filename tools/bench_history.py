@@ -6,7 +6,8 @@ Run:  .venv/bin/python tools/bench_history.py [--sensors 20] [--seconds 125]
 Starts raspyd twice on fresh data dirs on a real disk (under var/), side by side in
 one run: history off (`[history] enabled = false`) and history on, with `--sensors`
 simulated temperature sensors polled every 10 s, all with `log = true`, and the
-default tiers and flush interval (60 s; the window should hold at least two flushes).
+default tiers and flush interval (300 s: a window should hold at least two flushes,
+`--seconds 600`).
 Before the history-on daemon starts, its store is filled with a full history of every
 sensor (every slot of every tier, as after five years of uptime), so the B-tree has
 its final depth and each flush dirties as many pages as it ever will. Over a bounded

@@ -131,7 +131,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._forget_gone(stored)
             self._settings.apply_saved()
             self._resume(stored)
-            self._started()
+            self._started(stored)
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
                 self.actor_ref,
@@ -156,8 +156,9 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._release()
 
     # --- hooks for services with hardware of their own (actors/gpio.py) --------------
-    def _started(self) -> None:
-        """After saved settings are applied, before polling starts."""
+    def _started(self, stored: Mapping[str, bytes]) -> None:
+        """After saved settings are applied, before polling starts; `stored` is this
+        service's keys as the tree had them at start."""
 
     def _stopping(self) -> None:
         """At a stop or a failure, after polling ended (release hardware here)."""

@@ -154,7 +154,10 @@ async def _history(backend: Backend, fullname: str, span: str) -> models.History
         raise ReplyError(service, "history is off: enable [history] in the config")
     now = backend.clock.wall()
     body = forms.history_request(fullname, now - pages.RANGES[span], None)
-    return models.history(await _ask(backend, service, body))
+    frames = await _ask(backend, service, body)
+    if frames[:1] == [b"404"]:  # logged, but no number recorded yet: no data so far
+        return models.History(fullname, "", [])
+    return models.history(frames)
 
 
 async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
@@ -192,7 +195,7 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         return Response(str(exc), 503, media_type="text/plain")
     svg = svg_chart(
         history.points,
-        title=f"{fullname} ({span}, {history.tier})",
+        title=f"{fullname} ({', '.join(filter(None, (span, history.tier)))})",
         unit=unit,
         width=size[0],
         height=size[1],

@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Final
 
 from raspy import __version__
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1  # a runtime failure: no reply, a refusal, bad data
+EXIT_USAGE: Final = 2  # bad usage or input: an option, a file, a config
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def version_line(prog: str) -> str:

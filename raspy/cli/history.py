@@ -23,7 +23,7 @@ from raspy.atomic_file import write_atomic
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.cli.time_text import wall_text
 from raspy.errors import ClientTimeout, shown
-from raspy.history.tiers import parse_duration
+from raspy.history.tiers import format_duration, parse_duration
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
@@ -93,6 +93,12 @@ def add_parser(commands: Commands) -> None:
     history.add_argument(
         "--json", action="store_true", help="print the service's JSON reply"
     )
+    history.add_argument(
+        "--forget",
+        action="store_true",
+        help="delete every recorded value of KEY (a device retired for good), and "
+        "say how many rows there were; a device that still records starts anew",
+    )
     add_hub_options(history, timeout_help="seconds to wait for the reply")
     history.set_defaults(run=run)
 
@@ -129,14 +135,34 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
-    from raspy.client.mdp import Client
+    """The points of a `history` request, checked."""
+    reply = _call(args, document)
+    service = _service(args)
+    if not isinstance(reply.get("points"), list):
+        raise _Refused(1, f"{service} sent a reply without points")
+    missing = [name for name in _FIELDS if name not in reply]
+    if missing:
+        raise _Refused(1, f"{service} sent a reply without {', '.join(missing)}")
+    if not all(_is_point(point) for point in reply["points"]):
+        raise _Refused(1, f"{service} sent a point that is not [t, avg, min, max]")
+    return reply
+
+
+def _service(args: argparse.Namespace) -> str:
     from raspy.names import short_hostname
+
+    return f"{args.host or short_hostname()}.logger.history"
+
+
+def _call(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
+    """One request to the hub's history service: its 200 reply as a JSON object."""
+    from raspy.client.mdp import Client
 
     try:
         curve = client_curve(args)
     except CurveOptionError as exc:
         raise _Refused(2, str(exc)) from None
-    service = f"{args.host or short_hostname()}.logger.history"
+    service = _service(args)
     body = json.dumps(document).encode("utf-8")
     with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
         try:
@@ -153,13 +179,8 @@ def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
         token = reply.get("error", "error") if isinstance(reply, dict) else "error"
         detail = reply.get("detail", "") if isinstance(reply, dict) else ""
         raise _Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
-    if not isinstance(reply, dict) or not isinstance(reply.get("points"), list):
-        raise _Refused(1, f"{service} sent a reply without points")
-    missing = [name for name in _FIELDS if name not in reply]
-    if missing:
-        raise _Refused(1, f"{service} sent a reply without {', '.join(missing)}")
-    if not all(_is_point(point) for point in reply["points"]):
-        raise _Refused(1, f"{service} sent a point that is not [t, avg, min, max]")
+    if not isinstance(reply, dict):
+        raise _Refused(1, f"{service} sent a reply that is not a JSON object")
     return reply
 
 
@@ -192,10 +213,17 @@ def _count(points: list[Any]) -> str:
     return "1 point" if len(points) == 1 else f"{len(points)} points"
 
 
+def _step(step_s: object) -> str:
+    """A step as the tiers spell one (300 -> 5m, 158400 -> 44h); not whole: as it is."""
+    if isinstance(step_s, int) and not isinstance(step_s, bool) and step_s > 0:
+        return format_duration(step_s)
+    return f"{step_s} s"
+
+
 def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
     """The points as lines, their times in `zone` (None: this machine's)."""
     lines = [
-        f"# {reply['key']}: tier {reply['tier']}, a point every {reply['step_s']} s, "
+        f"# {reply['key']}: tier {reply['tier']}, a point every {_step(reply['step_s'])}, "
         f"{_count(reply['points'])} (time, avg, min, max)"
     ]
     for t, avg, low, high in reply["points"]:
@@ -203,9 +231,26 @@ def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
     return lines
 
 
+def _forget(args: argparse.Namespace) -> int:
+    if args.plot:
+        raise _Refused(2, "--forget: goes without --plot (nothing is left to draw)")
+    document = {"v": 1, "action": "forget", "key": args.key}
+    reply = _call(args, document)
+    rows = reply.get("rows")
+    if isinstance(rows, bool) or not isinstance(rows, int):
+        raise _Refused(1, f"{_service(args)} sent a reply without the rows forgotten")
+    if args.json:
+        print(json.dumps(reply))
+    else:
+        print(f"forgot {reply.get('key', args.key)}: {rows} rows")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """`raspy history`: 0 points printed, 1 hub failure, 2 bad input."""
+    """`raspy history`: 0 points printed (or forgotten), 1 hub failure, 2 bad input."""
     try:
+        if args.forget:
+            return _forget(args)
         reply = _ask(args, _request(args))
         if args.plot:
             _plot(args.plot, reply, args.unit)

@@ -18,6 +18,7 @@ from typing import Any
 from raspy import log as log_mod
 from raspy.cli import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     kv_backup,
     kv_check,
     kv_dump,
@@ -26,7 +27,7 @@ from raspy.cli import (
     version_line,
 )
 from raspy.cli.arguments import UsageParser
-from raspy.cli.kv_store import EXIT_DATA, EXIT_USAGE, Failure
+from raspy.cli.kv_store import EXIT_DATA, Failure
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
 from raspy.storage.tables import DATA_TABLES

@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import temp_target
+from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_dump import write_dump
-from raspy.cli.kv_store import (
-    EXIT_DATA,
-    EXIT_OK,
-    EXIT_USAGE,
-    Failure,
-    open_readonly,
-    report,
-    stdout_errors,
-)
+from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
 from raspy.errors import DumpFormatError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
@@ -120,6 +113,43 @@ def read_back(path: Path, count: int) -> int:
         ) from exc
 
 
+def recheck(backup_dir: Path, new: Path) -> tuple[int, list[str]]:
+    """The kept backups older than `new` that no longer read back as a whole (every
+    line, the end line's count and checksum): an SD card or a USB stick that decays
+    spoils them in silence, and the day one is needed is too late to find out. Each
+    is said, and kept: it may still restore up to its bad line. Returns how many
+    were read, and a line for each that failed."""
+    problems = []
+    names = sorted(_backups(backup_dir, new), key=_backup_order)
+    for name in names:
+        path = backup_dir / name
+        try:
+            with path.open("rb") as handle:
+                with suppress(OSError):  # from the device, as read_back reads
+                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                for _ in DumpReader(handle, unique=False).records():
+                    pass
+        except FileNotFoundError:
+            continue  # removed meanwhile (another backup's rotation)
+        except (DumpFormatError, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            problems.append(f"older backup {path} no longer reads back ({why})")
+    return len(names), problems
+
+
+def _backups(backup_dir: Path, new: Path) -> list[str]:
+    """The names of the backups in backup_dir but `new` (regular files named as a
+    backup names them)."""
+    with os.scandir(backup_dir) as entries:
+        return [
+            entry.name
+            for entry in entries
+            if _BACKUP_NAME.fullmatch(entry.name)
+            and entry.name != new.name
+            and entry.is_file(follow_symlinks=False)
+        ]
+
+
 def _backup_order(name: str) -> tuple[str, int]:
     match = _BACKUP_NAME.fullmatch(name)
     assert match is not None
@@ -149,20 +179,10 @@ def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
     as a backup names them, and a backup's temp files untouched for a day; returns
     how many of each were removed."""
     now = time.time()
-    with os.scandir(backup_dir) as entries:
-        found = list(entries)
-    older = sorted(
-        (
-            entry.name
-            for entry in found
-            if _BACKUP_NAME.fullmatch(entry.name)
-            and entry.name != new.name
-            and entry.is_file(follow_symlinks=False)
-        ),
-        key=_backup_order,
-    )
+    older = sorted(_backups(backup_dir, new), key=_backup_order)
     beyond = older[: max(0, len(older) - (keep - 1))]
-    stale = [entry.name for entry in found if stale_temp(entry, now)]
+    with os.scandir(backup_dir) as entries:
+        stale = [entry.name for entry in entries if stale_temp(entry, now)]
     removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
     return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
 
@@ -192,12 +212,23 @@ def backup(args: argparse.Namespace) -> int:
         store.close()
     size = read_back(path, count)
     removed, stale = _rotate(backup_dir, args.keep, path)
+    rechecked, spoiled = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
+    bad = f", {len(spoiled)} of them do not read back" if spoiled else ""
     with stdout_errors():
         report(
             f"backup {path}: {count} records, {size} bytes, checked;"
-            f" {removed} old{partial} removed",
+            f" {removed} old{partial} removed; {rechecked} older checked again{bad}",
             started,
             sys.stdout,
         )
-    return EXIT_OK
+    if not spoiled:
+        return EXIT_OK
+    for problem in spoiled:
+        print(f"raspy-kv backup: {problem}", file=sys.stderr)
+    print(
+        "raspy-kv backup: the new backup is good; the disk of the backup dir may be"
+        " failing: copy the backups elsewhere and check it",
+        file=sys.stderr,
+    )
+    return EXIT_DATA

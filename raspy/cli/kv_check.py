@@ -7,9 +7,9 @@ import argparse
 import sys
 import time
 
+from raspy.cli import EXIT_OK
 from raspy.cli.kv_store import (
     EXIT_DATA,
-    EXIT_OK,
     Progress,
     open_readonly,
     records,

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import IO
 
 from raspy.atomic_file import atomic_writer
+from raspy.cli import EXIT_OK
 from raspy.cli.kv_store import (
     EXIT_DATA,
-    EXIT_OK,
     Failure,
     Progress,
     open_readonly,

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any, Final
 
+from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import count_argument, not_utf8, seconds_argument
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
@@ -20,9 +21,6 @@ from raspy.protocol import clone
 from raspy.transport.curve import client_keys
 
 DEFAULT_SERVER: Final = "127.0.0.1:5514"
-EXIT_OK: Final = 0
-EXIT_FAILURE: Final = 1
-EXIT_USAGE: Final = 2
 
 
 def add_live_commands(subparsers: Any) -> None:

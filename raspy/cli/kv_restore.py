@@ -15,14 +15,8 @@ from pathlib import Path
 from typing import Final
 
 from raspy import config as config_mod
-from raspy.cli.kv_store import (
-    EXIT_DATA,
-    EXIT_OK,
-    EXIT_USAGE,
-    Failure,
-    Progress,
-    report,
-)
+from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli.kv_store import EXIT_DATA, Failure, Progress, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,

@@ -12,15 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
-from raspy.cli import reader_left
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, reader_left
 from raspy.storage import damage
 from raspy.storage.lock import lock_holder, writer_present
 from raspy.storage.store import ReadView, Store
 from raspy.storage.tables import Table
 
-EXIT_OK: Final = 0
-EXIT_DATA: Final = 1
-EXIT_USAGE: Final = 2
+EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be
 _CHUNK: Final = 1000
 
 

@@ -43,7 +43,7 @@ from raspy import config as config_mod
 from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
-from raspy.cli import version_line
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
 from raspy.cli.arguments import UsageParser, add_curve_options
 from raspy.cli.board_check import BoardCheck, Verdict
 from raspy.cli.endpoints import port_base_argument
@@ -73,8 +73,6 @@ from raspy.storage.store import Store
 from raspy.transport.curve import client_keys
 from raspy.transport.sockets import CurveKeys
 
-_EXIT_FAILURE: Final = 1
-_EXIT_USAGE: Final = 2
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
 _STATUS_SUFFIX: Final = b"/status"  # a reading's status key, /device/<fullname>/status
 _OFFLINE_BODY: Final = json.dumps(Status.OFFLINE.value).encode()
@@ -198,21 +196,21 @@ def _main(argv: list[str] | None) -> int:
         cfg, registry, hostname = _load(args)
         curve = client_keys(args.server_key, args.client_cert)
     except (ConfigError, ValueError) as exc:
-        return _fail(str(exc), _EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
     try:
         store = _open_store(args.data_dir, cfg)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
-        return _fail(str(exc), _EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
-        return _fail(str(exc), _EXIT_FAILURE)
+        return _fail(str(exc), EXIT_FAILURE)
     except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
-        return _fail(f"{args.data_dir}: {exc}", _EXIT_FAILURE)
+        return _fail(f"{args.data_dir}: {exc}", EXIT_FAILURE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {args.data_dir}` "
             "or move the data dir aside",
-            _EXIT_FAILURE,
+            EXIT_FAILURE,
         )
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
     discover = (
@@ -226,7 +224,7 @@ def _main(argv: list[str] | None) -> int:
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except RaspyError as exc:
-        return _fail(str(exc), _EXIT_FAILURE)
+        return _fail(str(exc), EXIT_FAILURE)
     finally:
         if store is not None:
             store.close()
@@ -346,7 +344,7 @@ class _Probe:
             f"as {self.hostname!r} (one booted from a copy of the other's SD card?); "
             "give this one a hostname of its own (hostnamectl set-hostname NAME, or "
             "--hostname NAME) and start it again",
-            _EXIT_FAILURE,
+            EXIT_FAILURE,
         )
 
     def before_start(self, stop: SignalInbox) -> bool:
@@ -359,7 +357,7 @@ class _Probe:
         while not stop.is_set():
             answer = self.ask()
             if answer.refused is not None:
-                raise _HubSaysNo(answer.refused, _EXIT_USAGE)
+                raise _HubSaysNo(answer.refused, EXIT_USAGE)
             if not answer.workers:
                 return True
             if time.monotonic() >= deadline:
@@ -482,7 +480,7 @@ def _serve(
     next_ping = 0.0
     while not stop.is_set():
         if not service.is_alive():
-            return _fail("the device service failed (see the log)", _EXIT_FAILURE)
+            return _fail("the device service failed (see the log)", EXIT_FAILURE)
         if every_s is not None and time.monotonic() >= next_ping:
             notifier.watchdog()
             next_ping = time.monotonic() + every_s

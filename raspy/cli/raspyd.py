@@ -18,7 +18,7 @@ import zmq
 from raspy import config as config_mod
 from raspy import config_doc, heap, names
 from raspy import log as log_mod
-from raspy.cli import version_line
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
 from raspy.cli.arguments import UsageParser
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
@@ -39,8 +39,6 @@ from raspy.storage.lock import in_use, lock_holder
 if TYPE_CHECKING:
     from raspy.actors import supervisor as supervisor_mod
 
-_EXIT_USAGE = 2
-_EXIT_FAILURE = 1
 _IDLE_WAKE_S = 2.0  # the main loop's longest wait
 # For tests: `edge` or `store` is stopped right after start, from inside the daemon.
 FAULT_ENV = "RASPYD_INJECT_FAULT"
@@ -120,7 +118,7 @@ def _check_config_file(args: argparse.Namespace) -> int:
         where = "" if args.config in problem else f"{args.config}: "
         print(f"raspyd: {where}{problem}", file=sys.stderr)
     if problems:
-        return _EXIT_USAGE
+        return EXIT_USAGE
     print(f"{args.config}: ok")
     return 0
 
@@ -133,7 +131,7 @@ def _print_config(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args)
     except ConfigError as exc:
-        return _fail(str(exc), _EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     source = args.config or "the defaults"
     print(
         config_doc.render_toml(
@@ -191,7 +189,7 @@ def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
-                status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
+                status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
                 return (
                     f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
                     status,
@@ -214,7 +212,7 @@ def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
     try:
         bind_socket(cfg.http.bind, cfg.network.port_base + WEB_PORT_OFFSET).close()
     except ListenError as exc:
-        status = _EXIT_FAILURE if exc.errno == errno.EADDRINUSE else _EXIT_USAGE
+        status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
         return str(exc), status
     return None
 
@@ -232,22 +230,22 @@ def _main(argv: list[str] | None) -> int:
     if args.print_config:
         return _print_config(args)
     if args.markdown:
-        return _fail("--markdown goes with --print-config", _EXIT_USAGE)
+        return _fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
     from raspy.actors import supervisor as supervisor_mod
 
     try:
         cfg = load_config(args)
     except ConfigError as exc:
-        return _fail(str(exc), _EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     try:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
-        return _fail(f"{args.config or '<defaults>'}: {exc}", _EXIT_USAGE)
+        return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",
-            _EXIT_USAGE,
+            EXIT_USAGE,
         )
     log_mod.configure(
         cfg.log_level,
@@ -257,7 +255,7 @@ def _main(argv: list[str] | None) -> int:
     log = structlog.get_logger(component="raspyd")
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
-        return _fail(in_use(Path(cfg.data_dir), holder), _EXIT_USAGE)
+        return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
     problem = _unbindable(cfg)
     if problem is not None:
         return _fail(*problem)
@@ -273,21 +271,21 @@ def _main(argv: list[str] | None) -> int:
     try:
         runtime = supervisor_mod.start(cfg, init_store=args.init)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
-        return _fail(str(exc), _EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
-        return _fail(str(exc), _EXIT_FAILURE)
+        return _fail(str(exc), EXIT_FAILURE)
     except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
-        return _fail(f"{cfg.data_dir}: {exc}", _EXIT_FAILURE)
+        return _fail(f"{cfg.data_dir}: {exc}", EXIT_FAILURE)
     except ConfigError as exc:
-        return _fail(f"{args.config or '<defaults>'}: {exc}", _EXIT_USAGE)
+        return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "
             "or move the data dir aside",
-            _EXIT_FAILURE,
+            EXIT_FAILURE,
         )
     except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
-        return _fail(f"cannot start: {exc}", _EXIT_FAILURE)
+        return _fail(f"cannot start: {exc}", EXIT_FAILURE)
     log.info(
         "daemon_started",
         hostname=runtime.hostname,
@@ -344,7 +342,7 @@ def _serve(
                 log.error("daemon_failed", reason=runtime.fatal)
                 notifier.notify(stopping="1", status=runtime.fatal)
                 runtime.stop()
-                return _fail(runtime.fatal, _EXIT_FAILURE)
+                return _fail(runtime.fatal, EXIT_FAILURE)
             if stop:  # SIGTERM or SIGINT, even beside a SIGHUP
                 break
             reload = False
@@ -353,7 +351,7 @@ def _serve(
             notifier.ready(runtime.summary())
         notifier.stopping()
         if not runtime.stop():  # logged: a part of raspyd never ended
-            return _EXIT_FAILURE
+            return EXIT_FAILURE
         return 0
     finally:
         notifier.close()

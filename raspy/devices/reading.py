@@ -15,6 +15,8 @@ from raspy.devices.template import JsonValue
 
 DEVICE_TREE: Final = "/device/"  # a device's keys: /device/<fullname>/<field>
 VALUE_FIELD: Final = "value"
+# set at every reading, while `/value` is published only when it changes
+TIMESTAMP_FIELD: Final = "timestamp"
 # a device's config changed (over MDP: `config` with a value, or `reset`): its
 # service sets `/event/device/<fullname>/configured` to the wall time, for a minute
 # (an ephemeral key), so that whoever shows the config (the MQTT bridge's discovery,
@@ -119,6 +121,6 @@ def tree_entries(fullname: str, reading: Reading) -> dict[str, bytes]:
     return {
         value_key(fullname): _encode(reading.value),
         value_key(fullname, "unit"): _encode(reading.unit),
-        value_key(fullname, "timestamp"): _encode(reading.wall_ts),
+        value_key(fullname, TIMESTAMP_FIELD): _encode(reading.wall_ts),
         value_key(fullname, "status"): _encode(reading.status.value),
     }

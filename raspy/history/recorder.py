@@ -12,8 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from raspy.history.tiers import Tier
+
+# beyond this a number is no measurement (a misread register, a float's max), and
+# the sum of a bucket's or a merged range's samples could overflow to infinity,
+# which no row stores and no JSON reply carries: such a sample is skipped
+MAX_VALUE: Final = 1e200
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,34 +74,44 @@ class Recorder:
         self.tiers = tuple(tiers)
         self._open: dict[tuple[str, int], Bucket] = {}
         self._pending: dict[RowId, Bucket] = {}
-        self.dropped = 0  # samples older than their open bucket (the clock went back)
+        self.dropped = 0  # samples not finite, beyond MAX_VALUE, or older than a slot
 
     def record(self, key: str, t: float, value: float, stored: Lookup) -> None:
-        """Add one sample; `stored` is asked once per (key, tier) after a start, so a
-        bucket half-filled before a restart goes on where it was."""
-        if not (math.isfinite(t) and math.isfinite(value)):
+        """Add one sample; `stored` is asked for a slot's row when the open bucket
+        does not hold the sample's step and is not just before it: after a start (a
+        bucket half-filled before a restart goes on where it was) and after the
+        clock stepped back (the step's bucket goes on, or a new one replaces an
+        older lap; a slot holding a newer step than the sample keeps it)."""
+        if not (math.isfinite(t) and math.isfinite(value) and abs(value) <= MAX_VALUE):
             self.dropped += 1
             return
         for tier in self.tiers:
             row = RowId(key, tier.step_s, tier.slot_of(t))
             start = tier.start_of(t)
             current = self._open.get((key, tier.step_s))
-            if current is None and not tier.raw:
-                current = stored(row)
+            if current is None or tier.start_of(current.t) > start:
+                current = self._pending.get(row) or stored(row)
             if current is not None and tier.start_of(current.t) > start:
-                self.dropped += 1
+                self.dropped += 1  # the slot holds a later step: the clock is behind
                 continue
+            same_step = current is not None and tier.start_of(current.t) == start
             if tier.raw:
-                if current is not None and current.t > t:
+                if current is not None and same_step and current.t > t:
                     self.dropped += 1
                     continue
                 bucket = Bucket.of(t, value)
-            elif current is not None and tier.start_of(current.t) == start:
+            elif current is not None and same_step:
                 bucket = current.plus(value)
             else:
                 bucket = Bucket.of(float(start), value)
             self._open[(key, tier.step_s)] = bucket
             self._pending[row] = bucket
+
+    def forget(self, key: str) -> None:
+        """Drop what is held of `key` (open buckets, rows not yet written): its
+        history is being deleted, and no flush may write part of it back."""
+        self._open = {k: b for k, b in self._open.items() if k[0] != key}
+        self._pending = {r: b for r, b in self._pending.items() if r.key != key}
 
     def pending(self, row: RowId) -> Bucket | None:
         """The not yet written bucket of `row` (queries see it before the flush)."""

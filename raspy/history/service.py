@@ -6,11 +6,13 @@ Requests (see docs/history.md):
     {"v": 1, "action": "history", "key": "/device/<fullname>/value" | "<fullname>",
      "since": <epoch s>, "until": <epoch s> | null, "resolution": "auto" | "<step>"}
     {"v": 1, "action": "keys"}
+    {"v": 1, "action": "forget", "key": "/device/<fullname>/value" | "<fullname>"}
 
 200 {"v", "action": "history", "key", "tier", "step_s", "since", "until",
      "points": [[t, avg, min, max], ...]}  |  {"v", "action": "keys", "keys": [...]}
+    |  {"v", "action": "forget", "key", "rows": <rows deleted>}
 400 bad_request / bad_json / unknown_field / unsupported_version, 404 unknown_key,
-501 unknown_action: {"v", "action", "error", "detail"}.
+501 unknown_action, 503 store_error (forget): {"v", "action", "error", "detail"}.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Final
 from raspy.devices import reading, request_body
 from raspy.devices.service import ok, refused
 from raspy.devices.template import JsonValue
-from raspy.errors import shown
+from raspy.errors import StoreError, shown
 from raspy.history import query
 from raspy.history.tiers import Tier
 
@@ -31,6 +33,7 @@ OK: Final = b"200"
 BAD_REQUEST: Final = b"400"
 NOT_FOUND: Final = b"404"
 UNKNOWN_ACTION: Final = b"501"
+STORE_FAILED: Final = b"503"
 _KEYS: Final = frozenset({"v", "action", "key", "since", "until", "resolution"})
 _MAX_KEY_CHARS: Final = 255
 
@@ -48,9 +51,12 @@ def _time(document: dict[str, JsonValue], name: str, default: float | None) -> f
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
-    if not math.isfinite(value) or not 0 <= value < 1e11:
+    # a `since` before the epoch reads as the epoch: "the last 24 h" asked by a Pi
+    # whose clock still stands near 1970 (no RTC, NTP not there yet)
+    low = -1e11 if name == "since" else 0
+    if not math.isfinite(value) or not low <= value < 1e11:
         raise ValueError(f"{name}: expected epoch seconds, got {shown(value)}")
-    return float(value)
+    return max(0.0, float(value))
 
 
 def handle(
@@ -59,9 +65,11 @@ def handle(
     tiers: Sequence[Tier],
     recorded: Collection[str],
     fetch: Callable[[str], query.Fetch],
+    forget: Callable[[str], int] | None = None,
 ) -> Reply:
     """Answer one request; never raises. `recorded`: the keys with history;
-    `fetch(key)` reads that key's rows."""
+    `fetch(key)` reads that key's rows; `forget(key)` deletes them all and returns
+    how many there were (StoreError if it could not; None: no forget here)."""
     parsed = request_body.parse(body, _KEYS)
     if isinstance(parsed, request_body.Refusal):
         return refused(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
@@ -72,12 +80,13 @@ def handle(
             return refused(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
         keys: list[JsonValue] = list(sorted(recorded))
         return ok(action, keys=keys)
+    if action == "forget" and forget is not None:
+        return _forget(parsed, recorded, forget)
     if action != "history":
         return refused(UNKNOWN_ACTION, action, "unknown_action", shown(action))
     key = parsed.get("key")
     if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
-        detail = f"key: expected a Clone key or a device name, got {shown(key)}"
-        return refused(BAD_REQUEST, action, "bad_request", detail)
+        return _bad_key(action, key)
     resolution = parsed.get("resolution", query.AUTO)
     try:
         since = _time(parsed, "since", None)
@@ -94,13 +103,7 @@ def handle(
         return refused(BAD_REQUEST, action, "bad_request", str(exc))
     full_key = value_key(key)
     if full_key not in recorded:
-        return refused(
-            NOT_FOUND,
-            action,
-            "unknown_key",
-            f"no history for {shown(full_key)}: only a device with log = true is"
-            " recorded",
-        )
+        return _unknown_key(action, full_key)
     answer = query.run(tier, since, until, now, fetch(full_key))
     points: list[JsonValue] = [list(p) for p in answer.points]
     return ok(
@@ -111,4 +114,42 @@ def handle(
         since=since,
         until=until,
         points=points,
+    )
+
+
+def _forget(
+    parsed: dict[str, JsonValue],
+    recorded: Collection[str],
+    forget: Callable[[str], int],
+) -> Reply:
+    """Delete every recorded value of one key (a device retired for good: its rows
+    stay in the store otherwise, some MB a logged sensor)."""
+    action = "forget"
+    extra = sorted(set(parsed) - {"v", "action", "key"})
+    if extra:
+        return refused(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
+    key = parsed.get("key")
+    if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
+        return _bad_key(action, key)
+    full_key = value_key(key)
+    if full_key not in recorded:
+        return _unknown_key(action, full_key)
+    try:
+        rows = forget(full_key)
+    except StoreError as exc:
+        return refused(STORE_FAILED, action, "store_error", str(exc))
+    return ok(action, key=full_key, rows=rows)
+
+
+def _bad_key(action: str, key: JsonValue) -> Reply:
+    detail = f"key: expected a Clone key or a device name, got {shown(key)}"
+    return refused(BAD_REQUEST, action, "bad_request", detail)
+
+
+def _unknown_key(action: str, full_key: str) -> Reply:
+    return refused(
+        NOT_FOUND,
+        action,
+        "unknown_key",
+        f"no history for {shown(full_key)}: only a device with log = true is recorded",
     )

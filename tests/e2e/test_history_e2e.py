@@ -5,6 +5,7 @@ in one line."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def test_raspy_history_prints_the_points(hub: Daemon) -> None:
     # one row when the hub is this young (its first 2-s step): then "1 point"
     count = "1 point" if len(rows) == 1 else f"{len(rows)} points"
     assert header == (
-        f"# /device/{_ATTIC}/value: tier 1s, a point every 2 s, {count} "
+        f"# /device/{_ATTIC}/value: tier 1s, a point every 2s, {count} "
         "(time, avg, min, max)"
     )
     assert len(rows) >= 1
@@ -200,3 +201,32 @@ def test_raspy_history_without_a_hub_says_so(tmp_path: Path) -> None:
         f"raspy history: no reply from {hostname()}.logger.history at "
         "tcp://127.0.0.1:9 within 0.3s\n"
     )
+
+
+@pytest.mark.timeout(90)
+def test_raspy_history_forget_deletes_a_devices_stored_points(tmp_path: Path) -> None:
+    """A device retired for good kept its rows for ever. `--forget` deletes them and
+    says how many there were; the attic still records here, so it starts anew:
+    no point of before the forget is left."""
+    with running_daemon(tmp_path / "data", config_text=_CONFIG) as daemon:
+        started = time.time()
+        wait_until(
+            lambda: len(_history(daemon, started - 60)) >= 3 * _FLUSH_S,
+            what="points over a few flush intervals",
+            timeout_s=30,
+        )
+        forgot_at = time.time()
+        done = _raspy(daemon, _ATTIC, "--forget")
+        assert (done.returncode, done.stderr) == (0, "")
+        said = re.fullmatch(
+            rf"forgot /device/{_ATTIC}/value: (\d+) rows\n", done.stdout
+        )
+        assert said is not None, done.stdout
+        assert int(said.group(1)) >= 3
+        left = _history(daemon, started - 60)
+        assert [p for p in left if p[0] < forgot_at - 1.0] == []
+        bad = _raspy(daemon, _ATTIC, "--forget", "--plot", str(tmp_path / "x.svg"))
+        assert (bad.returncode, bad.stderr) == (
+            2,
+            "raspy history: --forget: goes without --plot (nothing is left to draw)\n",
+        )

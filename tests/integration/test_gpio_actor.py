@@ -5,7 +5,7 @@ pins: edges into the tree, debounce, max_on_s, safe states, settings that last
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pykka
@@ -61,8 +61,10 @@ class Gpio:
         *entries: dict[str, Any],
         restarting: bool = False,
         unavailable: str | None = None,
+        tree: CloneClient | None = None,
     ) -> pykka.ActorRef[Any]:
-        """`unavailable`: no pin factory, for that reason."""
+        """`unavailable`: no pin factory, for that reason; `tree`: the tree a start
+        reads its keys from, as raspyd's read_tree (None: none)."""
         config = DevicesConfig(gpio_enabled=True, pin_factory="mock", gpio=entries)
         self.ref = GpioServiceActor.start(
             gpio_registry(HOST, config),
@@ -74,6 +76,7 @@ class Gpio:
             stats=self.stats,
             link=MdpLink(self.edge.ref, self.edge.outbox),
             settings=DeviceSettings(self.store),
+            stored=None if tree is None else _reader(tree),
         )
         return self.ref
 
@@ -85,6 +88,13 @@ class Gpio:
     def request(self, **document: Any) -> tuple[bytes, Any]:
         status, body = _request(self.edge, SERVICE, **document)
         return status, json.loads(body)
+
+
+def _reader(tree: CloneClient) -> Callable[[str], list[tuple[str, bytes]]]:
+    def read(prefix: str) -> list[tuple[str, bytes]]:
+        return [(k.decode(), v) for k, v in tree.items(prefix.encode())]
+
+    return read
 
 
 @pytest.fixture
@@ -102,6 +112,14 @@ def events(zmq_context: Any, server: CloneServer) -> Iterator[CloneClient]:
     client.close()
 
 
+def _wait_event(events: CloneClient, key: str, wall_ts: Any, what: str) -> None:
+    """The event `key` in the tree with the time of what it tells, `wall_ts`."""
+    wait_until(
+        lambda: events.get(key.encode()) == json.dumps(wall_ts).encode(),
+        what=f"the {what} event with the time it happened",
+    )
+
+
 def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     gpio: Gpio, tree: CloneClient, events: CloneClient
 ) -> None:
@@ -110,13 +128,7 @@ def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
     _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
     pressed_at = _value(tree, f"{HOST}.gpio.button", "timestamp")
-    wait_until(
-        lambda: (
-            events.get(pressed_key(f"{HOST}.gpio.button").encode())
-            == json.dumps(pressed_at).encode()
-        ),
-        what="the pressed event with the time of the edge",
-    )
+    _wait_event(events, pressed_key(f"{HOST}.gpio.button"), pressed_at, "pressed")
     gpio.pins.drive("GPIO27", high=True)
     _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
 
@@ -155,12 +167,8 @@ def test_an_output_on_longer_than_max_on_s_is_switched_off_counted_and_logged(
         )
     _wait_entry(tree, f"{HOST}.gpio.relay", "value", False)
     switched_off_at = _value(tree, f"{HOST}.gpio.relay", "timestamp")
-    wait_until(
-        lambda: (
-            events.get(max_on_key(f"{HOST}.gpio.relay").encode())
-            == json.dumps(switched_off_at).encode()
-        ),
-        what="the max_on_expired event with the time of the switch-off",
+    _wait_event(
+        events, max_on_key(f"{HOST}.gpio.relay"), switched_off_at, "max_on_expired"
     )
     assert gpio.stats.snapshot()["devices.gpio.max_on_expired"] == 1
     assert [e for e in logs if e["event"] == "device_switched_off_after_max_on"] == [
@@ -203,6 +211,34 @@ def test_a_service_restarting_in_the_daemon_leaves_its_outputs_as_they_are(
     assert [e["pin"] for e in logs if e["event"] == "gpio_output_released"] == [
         "GPIO18"
     ]
+
+
+def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """Inputs are never polled: their timestamp says since when a door is shut.
+    A reload or a restart read the level again and stamped it with that moment
+    ("shut since the reload"); a level unchanged keeps the time the tree had, a
+    level that changed meanwhile takes the new one. (A mock pin opened again is at
+    its pull's level, the door shut: as if it was shut while the service was away.)"""
+    door = {**BUTTON, "name": "door", "device_class": "door"}
+    fullname = f"{HOST}.gpio.door"
+    gpio.start(door, restarting=True)
+    _wait_entry(tree, fullname, "value", False)
+    shut_at = _value(tree, fullname, "timestamp")
+    gpio.stop()
+    gpio.start(door, restarting=True, tree=tree)
+    status, reply = gpio.request(action="get", device="door")
+    assert (status, reply["reading"]["value"]) == (b"200", False)
+    assert reply["reading"]["wall_ts"] == shut_at
+    assert _value(tree, fullname, "timestamp") == shut_at
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: low is active, the door open
+    _wait_entry(tree, fullname, "value", True)
+    opened_at = _value(tree, fullname, "timestamp")
+    gpio.stop()
+    gpio.start(door, restarting=True, tree=tree)  # shut while it was away
+    _wait_entry(tree, fullname, "value", False)
+    assert _value(tree, fullname, "timestamp") > opened_at
 
 
 def test_initial_restore_takes_the_state_stored_at_the_last_change(

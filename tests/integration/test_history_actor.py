@@ -31,7 +31,7 @@ from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
 from raspy.storage.store import Store
-from raspy.storage.tables import HISTORY_ROW_PREFIX, Table
+from raspy.storage.tables import HISTORY_KEY_PREFIX, HISTORY_ROW_PREFIX, Table
 
 SERVICE = f"{HOST}.logger.history"
 ATTIC = f"{HOST}.fake.attic"
@@ -151,9 +151,13 @@ def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
     assert status == b"200", body
     recorder.clock.advance(LOG_REFRESH_S)  # the recorder asks the services again
     recorder.wait_logged(2)
+    # its value now is a point at once (it was 404 until its next reading)
+    first = [T0 + LOG_REFRESH_S, 11.5, 11.5, 11.5]
+    status, reply = recorder.history(key=CELLAR, since=T0 - 60)
+    assert (status, reply["points"]) == (b"200", [first])
     recorder.publish(CELLAR, 12.5, T0 + 10)
     status, reply = recorder.history(key=CELLAR, since=T0 - 60)
-    assert (status, reply["points"]) == (b"200", [[T0 + 10, 12.5, 12.5, 12.5]])
+    assert (status, reply["points"]) == (b"200", [first, [T0 + 10, 12.5, 12.5, 12.5]])
     status, body = mdp_request(edge, SERVICE, action="keys")
     assert json.loads(body)["keys"] == [
         f"/device/{ATTIC}/value",
@@ -193,4 +197,98 @@ def test_a_stored_bucket_that_began_before_since_is_answered_dated_at_since(
     assert _points(recorder, since) == [
         [T0 + 15, 20.0, 20.0, 20.0],
         [T0 + 25, 30.0, 30.0, 30.0],
+    ]
+
+
+def _reading(
+    recorder: Recorder,
+    fullname: str,
+    at: float,
+    value: object = ...,
+    sample: bool = True,
+) -> None:
+    """A device's reading at wall time `at` as the tree gets it: `/value` only when
+    it changed (`value` given), `/timestamp` always. With `sample`, returns once the
+    actor has recorded it; without, the next reading's sample comes after it."""
+    recorder.clock.advance(at - recorder.clock.wall())
+    before = recorder.stats.get("history.samples")
+    if value is not ...:
+        body = json.dumps(value).encode()
+        recorder.server.publisher.set(f"/device/{fullname}/value".encode(), body)
+    stamp = json.dumps(at).encode()
+    recorder.server.publisher.set(f"/device/{fullname}/timestamp".encode(), stamp)
+    if sample:
+        wait_until(
+            lambda: recorder.stats.get("history.samples") == before + 1,
+            what="one sample",
+        )
+
+
+def test_a_reading_that_repeats_the_value_is_a_sample_and_null_is_a_gap(
+    recorder: Recorder,
+) -> None:
+    """The tree sets `/value` only when it changes: a lamp left on, a steady room,
+    drew no points for hours (a gap where the data has none). A null (a board marked
+    offline) stays a gap, never a repeat of the value before it."""
+    _reading(recorder, ATTIC, T0, 20.0)
+    _reading(recorder, ATTIC, T0 + 10)
+    _reading(recorder, ATTIC, T0 + 20)
+    _reading(recorder, ATTIC, T0 + 30, None, sample=False)
+    _reading(recorder, ATTIC, T0 + 40, sample=False)
+    _reading(recorder, ATTIC, T0 + 50, 22.0)
+    _reading(recorder, ATTIC, T0 + 60)
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+        [T0 + 20, 20.0, 20.0, 20.0],
+        [T0 + 50, 22.0, 22.0, 22.0],
+        [T0 + 60, 22.0, 22.0, 22.0],
+    ]
+
+
+def test_after_a_restart_a_repeated_value_is_read_from_the_stored_tree(
+    recorder: Recorder,
+) -> None:
+    _reading(recorder, ATTIC, T0, 20.0)
+    recorder.stop()
+    recorder.start()
+    recorder.wait_logged(1)
+    _reading(recorder, ATTIC, T0 + 10)  # no `/value` since the start
+    assert _points(recorder, T0 - 60) == [
+        [T0, 20.0, 20.0, 20.0],
+        [T0 + 10, 20.0, 20.0, 20.0],
+    ]
+
+
+def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(
+    recorder: Recorder,
+) -> None:
+    """A device retired for good kept its rows (up to ~70,000, MB of the store) for
+    ever, and `keys` named it: `forget` deletes them, the ones still waiting for the
+    flush too (no flush writes them back), and says how many were stored."""
+    for i, value in enumerate((20.0, 21.0, 23.0)):
+        recorder.publish(ATTIC, value, T0 + 10 * i)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 4, what="one flush of 3 raw + 1 bucket")
+    recorder.publish(ATTIC, 24.0, T0 + _FLUSH_S + 10)  # pending, not written yet
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    reply = json.loads(body)
+    assert (status, reply["key"], reply["rows"]) == (
+        b"200",
+        f"/device/{ATTIC}/value",
+        4,
+    )
+    assert recorder.rows() == 0
+    assert recorder.store.scan(Table.HISTORY, HISTORY_KEY_PREFIX) == []
+    _, keys = mdp_request(recorder.edge, SERVICE, action="keys")
+    assert json.loads(keys)["keys"] == []
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    assert (status, json.loads(body)["error"]) == (b"404", "unknown_key")
+    # still logged, it starts anew: its minute holds the new value alone, not the
+    # 24.0 that was waiting when it was forgotten
+    recorder.publish(ATTIC, 30.0, T0 + _FLUSH_S + 20)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 2, what="the flush of 1 raw + 1 bucket")
+    assert _points(recorder, T0 - 60, resolution="1m") == [
+        [T0 + _FLUSH_S, 30.0, 30.0, 30.0]
     ]

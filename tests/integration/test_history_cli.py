@@ -58,7 +58,7 @@ def test_points_print_in_this_machines_zone_with_its_offset(
     assert request["since"] == t  # a date without a zone: this machine's local time
     assert finish(process) == (
         0,
-        "# /device/hub.fake.attic/value: tier 5m, a point every 300 s, 2 points "
+        "# /device/hub.fake.attic/value: tier 5m, a point every 5m, 2 points "
         "(time, avg, min, max)\n"
         "2026-12-03 10:00:00 -03:30  1.5  1  2\n"
         "2026-12-03 10:05:00 -03:30  2  2  2\n",

@@ -60,7 +60,7 @@ def test_a_backup_restores_to_the_same_records(
     size = path.stat().st_size
     assert re.fullmatch(
         f"raspy-kv: backup {re.escape(str(path))}: 7 records, {size} bytes, checked;"
-        f" 0 old removed in {TIME}\n",
+        f" 0 old removed; 0 older checked again in {TIME}\n",
         out,
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -100,6 +100,43 @@ def test_no_history_leaves_the_recorded_values_out_and_the_rest_in(
     assert len(dump.records) == len(CONTENT)
 
 
+def _a_dump(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> bytes:
+    """A good dump of `store`, as an older backup would hold."""
+    path = tmp_path / "a.dump"
+    status, _, err = run(["dump", "--data-dir", str(store), "-o", str(path)], capsys)
+    assert status == 0, err
+    return path.read_bytes()
+
+
+def test_an_older_backup_that_no_longer_reads_back_is_said_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A card or a stick that decays spoils the kept backups in silence, and the
+    day one is needed is too late to find out: each backup reads the older ones
+    again. A spoiled one is named (exit 1, so the timer's unit shows failed) and
+    kept (it may restore up to its bad line); the new one is good and kept."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    good = _a_dump(store, tmp_path, capsys)
+    older = ["raspy-20261101T031500Z.dump", "raspy-20261102T031500Z.dump"]
+    (backups / older[0]).write_bytes(good)
+    rotten = good.replace(b"1", b"7", 1)  # one byte changed: the checksum fails
+    (backups / older[1]).write_bytes(rotten)
+    status, out, err = _backup(store, backups, capsys)
+    assert status == 1
+    assert out.endswith(
+        f"; 0 old removed; 2 older checked again, 1 of them do not "
+        f"read back in {out.rsplit(' in ', 1)[1]}"
+    )
+    first, second = err.splitlines()
+    assert first.startswith(
+        f"raspy-kv backup: older backup {backups / older[1]} no longer reads back ("
+    )
+    assert "the new backup is good" in second
+    assert len(_backups(backups)) == 3
+    assert (backups / older[1]).read_bytes() == rotten
+
+
 def _old_backups(backup_dir: Path, content: bytes) -> list[str]:
     """Five backups of earlier days and a second one of the 4th's second, written in
     an order other than their times'; their names, oldest first."""
@@ -125,7 +162,7 @@ def test_rotation_keeps_the_newest_backups_and_every_file_of_the_user(
 ) -> None:
     make_store(store := tmp_path / "store")
     (backups := tmp_path / "backups").mkdir()
-    content = b"an older backup\n"
+    content = _a_dump(store, tmp_path, capsys)
     olds = _old_backups(backups, content)
     for name in FOREIGN:
         (backups / name).write_bytes(b"the user's\n")
@@ -134,7 +171,7 @@ def test_rotation_keeps_the_newest_backups_and_every_file_of_the_user(
     assert (status, err) == (0, ""), err
     done = re.fullmatch(
         f"raspy-kv: backup {re.escape(str(backups))}/({NAME}): .*;"
-        f" {len(olds) - 2} old removed in {TIME}\n",
+        f" {len(olds) - 2} old removed; 2 older checked again in {TIME}\n",
         out,
     )
     assert done is not None, out
@@ -159,7 +196,7 @@ def test_the_new_backup_is_kept_even_when_the_clock_puts_it_first(
     (backups := tmp_path / "backups").mkdir()
     future = ["raspy-20991231T000000Z.dump", "raspy-20991231T000001Z.dump"]
     for name in future:
-        (backups / name).write_bytes(b"from a later clock\n")
+        (backups / name).write_bytes(_a_dump(store, tmp_path, capsys))
     status, _, err = _backup(store, backups, capsys, "--keep", "2")
     assert (status, err) == (0, ""), err
     assert len(_backups(backups)) == 2
@@ -465,8 +502,8 @@ def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
     status, out, err = _backup(store, backups, capsys)
     assert (status, err) == (0, ""), err
     assert re.fullmatch(
-        f"raspy-kv: backup .*; 0 old and 1 partial \\(a backup cut short\\) removed"
-        f" in {TIME}\n",
+        f"raspy-kv: backup .*; 0 old and 1 partial \\(a backup cut short\\) removed;"
+        f" 0 older checked again in {TIME}\n",
         out,
     )
     assert sorted(

@@ -69,10 +69,12 @@ def test_with_history_up_the_page_and_its_chart_ask_no_mmi(
     rt, browser = start_runtime(
         '[history]\nenabled = true\n[core]\ntimezone = "America/Denver"\n'
     )
-    wait_until(
-        lambda: browser.exchange("GET", CHART).status == 200,
-        what="the sensor's chart (its values recorded)",
-    )
+
+    def drawn() -> bool:
+        answer = browser.exchange("GET", CHART)
+        return answer.status == 200 and ">no data</text>" not in answer.body
+
+    wait_until(drawn, what="the sensor's chart (its values recorded)")
     # the time axis in the hub's zone, as the pages' times are
     assert ">America/Denver</text>" in browser.exchange("GET", CHART).body
     before = _mmi_requests(rt)
@@ -122,3 +124,28 @@ def test_a_device_that_records_nothing_gets_a_note_not_a_broken_chart(
     wait_until(served, what="the cellar's page")
     assert "No history recorded: set log = true for this device." in pages[-1].body
     assert "chart.svg" not in pages[-1].body
+
+
+@pytest.mark.timeout(60)
+def test_a_device_with_nothing_recorded_yet_gets_a_chart_that_says_no_data(
+    start_runtime: Start,
+) -> None:
+    """The history service knows a key from its first number on: a device just set
+    to `log = true`, or one whose board has been offline since, answered 503 (a
+    broken image on its page) until then. The cellar is not logged: the same 404."""
+    _, browser = start_runtime(
+        '[[devices.fake]]\nname = "cellar"\noid = "sensor.temperature"\n'
+        "[history]\nenabled = true\n"
+    )
+    chart = f"/device/{HOST}.fake.cellar/chart.svg?range=7d&width=400"
+    answers: list[Answer] = []
+
+    def answered() -> bool:
+        answers.append(browser.exchange("GET", chart))
+        body = answers[-1].body  # the history service may still be starting
+        return "no reply" not in body and "history is off" not in body
+
+    wait_until(answered, what="the cellar's chart")
+    assert (answers[-1].status, answers[-1].content_type) == (200, "image/svg+xml")
+    assert ">no data</text>" in answers[-1].body
+    assert f">{HOST}.fake.cellar (7d)</text>" in answers[-1].body

@@ -35,17 +35,10 @@ def test_an_unknown_pin_factory_is_refused_naming_the_key() -> None:
 
 
 def test_a_bad_gpio_table_is_a_config_error_through_check_config() -> None:
-    loaded = config.load(
-        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
+    assert _gpio_problems(
         '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\n'
-        '[[devices.gpio]]\nname = "b"\noid = "dimmer"\npin = 17\nfrequency_hz = "x"\n',
-        "raspy.toml",
-    )
-    with pytest.raises(ConfigError) as caught:
-        check_config("pi", loaded.devices)
-    assert caught.value.problems == [
-        'devices.gpio[1].frequency_hz: expected a number, got "x"'
-    ]
+        '[[devices.gpio]]\nname = "b"\noid = "dimmer"\npin = 17\nfrequency_hz = "x"\n'
+    ) == ['devices.gpio[1].frequency_hz: expected a number, got "x"']
 
 
 def test_check_config_names_every_bad_device_of_every_service_at_once() -> None:
@@ -144,30 +137,27 @@ def test_bad_display_fields_in_the_file_are_named_by_their_key(
     assert caught.value.problems == [problem]
 
 
-def test_a_name_used_twice_is_refused_naming_both_tables() -> None:
-    """It was `device 'a': name: given twice`, without the table to look at."""
+def _gpio_problems(tables: str) -> list[str]:
+    """check_config's problems of `[[devices.gpio]]` tables (TOML text)."""
     loaded = config.load(
-        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
-        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\n'
-        '[[devices.gpio]]\nname = "a"\noid = "dimmer"\npin = 18\n',
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n' + tables,
         "raspy.toml",
     )
     with pytest.raises(ConfigError) as caught:
         check_config("pi", loaded.devices)
-    assert caught.value.problems == [
-        'devices.gpio[1].name: "a" is already used by devices.gpio[0]'
-    ]
+    return list(caught.value.problems)
+
+
+def test_a_name_used_twice_is_refused_naming_both_tables() -> None:
+    """It was `device 'a': name: given twice`, without the table to look at."""
+    assert _gpio_problems(
+        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\n'
+        '[[devices.gpio]]\nname = "a"\noid = "dimmer"\npin = 18\n'
+    ) == ['devices.gpio[1].name: "a" is already used by devices.gpio[0]']
 
 
 def test_an_option_of_choices_given_another_type_names_the_choices() -> None:
     """`on_stop = true` said `expected a string`: which string was left to guess."""
-    loaded = config.load(
-        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
-        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\non_stop = true\n',
-        "raspy.toml",
-    )
-    with pytest.raises(ConfigError) as caught:
-        check_config("pi", loaded.devices)
-    assert caught.value.problems == [
-        "devices.gpio[0].on_stop: expected one of off, keep, got true"
-    ]
+    assert _gpio_problems(
+        '[[devices.gpio]]\nname = "a"\noid = "switch"\npin = 17\non_stop = true\n'
+    ) == ["devices.gpio[0].on_stop: expected one of off, keep, got true"]

@@ -55,16 +55,63 @@ def test_a_stored_row_of_an_older_lap_is_not_merged() -> None:
     assert dict(recorder.take_pending())[RowId(_KEY, 60, 0)] == Bucket.of(_T0, 13.0)
 
 
-def test_samples_from_before_the_open_bucket_are_dropped_and_counted() -> None:
+def test_a_sample_whose_slot_holds_a_later_step_is_dropped_and_counted() -> None:
+    """The raw slot of T0 + 5 (6 slots of 10 s) holds T0 + 120 already: it keeps
+    it. The minute tier's slot of T0 is free: the sample goes there."""
     recorder = Recorder(_SMALL)
     recorder.record(_KEY, _T0 + 120, 1.0, _nothing_stored)
     recorder.record(_KEY, _T0 + 5, 2.0, _nothing_stored)
     recorder.record(_KEY, _T0 + 121, float("nan"), _nothing_stored)
-    assert recorder.dropped == 3  # raw and bucket tier of the old one, and the NaN
+    assert recorder.dropped == 2  # the raw tier of the old one, and the NaN
     assert [b for _, b in recorder.take_pending()] == [
         Bucket.of(_T0 + 120, 1.0),
+        Bucket.of(_T0, 2.0),
         Bucket.of(_T0 + 120, 1.0),
     ]
+
+
+def test_after_the_clock_steps_back_the_samples_are_recorded_at_their_time() -> None:
+    """NTP steps a clock that ran 35 s ahead back: the samples after it are kept in
+    their own steps (they were all dropped until the clock caught up)."""
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 120, 1.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 85, 2.0, _nothing_stored)
+    recorder.record(_KEY, _T0 + 95, 4.0, _nothing_stored)
+    assert recorder.dropped == 0
+    assert dict(recorder.take_pending()) == {
+        RowId(_KEY, 10, 0): Bucket.of(_T0 + 120, 1.0),
+        RowId(_KEY, 10, 2): Bucket.of(_T0 + 85, 2.0),
+        RowId(_KEY, 10, 3): Bucket.of(_T0 + 95, 4.0),
+        RowId(_KEY, 60, 1): Bucket(_T0 + 60, 2, 6.0, 2.0, 4.0),
+        RowId(_KEY, 60, 2): Bucket.of(_T0 + 120, 1.0),
+    }
+
+
+def test_after_the_clock_steps_back_a_stored_bucket_of_the_step_goes_on() -> None:
+    stored = {
+        RowId(_KEY, 60, 1): Bucket(_T0 + 60, 2, 20.0, 9.0, 11.0),
+        RowId(_KEY, 60, 0): Bucket(_T0 + 600, 1, 5.0, 5.0, 5.0),  # a later lap
+    }
+    recorder = Recorder(_SMALL)
+    recorder.record(_KEY, _T0 + 150, 1.0, stored.get)
+    recorder.record(_KEY, _T0 + 70, 13.0, stored.get)
+    recorder.record(_KEY, _T0 + 20, 3.0, stored.get)
+    assert recorder.dropped == 1  # the minute of T0: its slot holds T0 + 600's
+    rows = dict(recorder.take_pending())
+    assert rows[RowId(_KEY, 60, 1)] == Bucket(_T0 + 60, 3, 33.0, 9.0, 13.0)
+    assert RowId(_KEY, 60, 0) not in rows
+    assert rows[RowId(_KEY, 10, 2)] == Bucket.of(_T0 + 20, 3.0)
+
+
+def test_a_huge_value_is_skipped_and_sums_stay_finite() -> None:
+    """1e308 twice summed to infinity: the bucket could be neither stored nor
+    answered (the service raised on it)."""
+    recorder = Recorder(_SMALL)
+    for i, value in enumerate((1e308, -1e308, 1e200, 1e200)):
+        recorder.record(_KEY, _T0 + 10 * i, value, _nothing_stored)
+    assert recorder.dropped == 2
+    rows = dict(recorder.take_pending())
+    assert rows[RowId(_KEY, 60, 0)] == Bucket(_T0, 2, 2e200, 1e200, 1e200)
 
 
 def test_a_keys_rows_never_exceed_the_bound_whatever_the_uptime() -> None:

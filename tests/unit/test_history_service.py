@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket
 from raspy.history.tiers import Tier, parse_tiers
@@ -49,6 +50,17 @@ def test_history_of_a_device_name_answers_its_value_keys_raw_points() -> None:
         "until": _NOW,
         "points": [[_NOW - 60 + 10 * i, 21.5, 21.5, 21.5] for i in range(7)],
     }
+
+
+def test_a_since_before_the_epoch_reads_as_the_epoch() -> None:
+    """A Pi with no RTC starts near 1970: its web page asked for the last 24 hours
+    from a `since` below zero and got a 400 (a broken chart) until NTP came."""
+    body = {"v": 1, "action": "history", "key": _KEY, "since": 300 - 86400}
+    status, reply = service.handle(
+        [json.dumps(body).encode()], 300.0, _TIERS, {_KEY}, _fetch
+    )
+    assert status == b"200", reply
+    assert json.loads(reply)["since"] == 0.0
 
 
 def test_keys_lists_the_recorded_keys() -> None:
@@ -143,3 +155,41 @@ def test_any_body_gets_a_status_and_a_json_object(body: bytes) -> None:
 def test_a_request_of_other_than_one_frame_is_refused(frames: list[bytes]) -> None:
     status, reply = service.handle(frames, _NOW, _TIERS, {_KEY}, _fetch)
     assert (status, json.loads(reply)["error"]) == (b"400", "bad_request")
+
+
+def test_forget_deletes_through_the_callback_and_refuses_what_it_cannot() -> None:
+    forgotten: list[str] = []
+
+    def forget(key: str) -> int:
+        forgotten.append(key)
+        return 7
+
+    def failing(key: str) -> int:
+        raise StoreError("store full")
+
+    def ask(document: dict[str, Any], how: Any = forget) -> tuple[bytes, Any]:
+        body = json.dumps({"v": 1, "action": "forget", **document}).encode()
+        status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch, how)
+        return status, json.loads(reply)
+
+    assert ask({"key": "pi.fake.attic"}) == (
+        b"200",
+        {"v": 1, "action": "forget", "key": _KEY, "rows": 7},
+    )
+    assert forgotten == [_KEY]
+    assert ask({"key": "pi.fake.cellar"})[1]["error"] == "unknown_key"
+    assert ask({"key": _KEY, "since": 0})[1]["error"] == "unknown_field"
+    assert ask({"key": 5})[1]["error"] == "bad_request"
+    assert ask({"key": _KEY}, failing) == (
+        b"503",
+        {"v": 1, "action": "forget", "error": "store_error", "detail": "store full"},
+    )
+    assert forgotten == [_KEY]  # nothing asked of a refused request
+    status, reply = service.handle(
+        [json.dumps({"v": 1, "action": "forget", "key": _KEY}).encode()],
+        _NOW,
+        _TIERS,
+        {_KEY},
+        _fetch,
+    )
+    assert (status, json.loads(reply)["error"]) == (b"501", "unknown_action")
