@@ -75,6 +75,8 @@ clean:
 # (Type=notify, watchdog, hardening), enabled and started. State: /var/lib/raspy.
 # Also the daily backup (raspy-backup.timer and .service: `raspy-kv backup`, the last
 # 7 kept in /var/backups/raspy, made here, owner raspy, 0700), the timer enabled.
+# An upgrade is `git pull && sudo make install-service`: raspyd is restarted, not just
+# started (a start leaves a running raspyd on the old code, its files replaced under it).
 PREFIX ?= /opt/raspy
 UNIT_DIR ?= /etc/systemd/system
 # the backup unit names this directory; another one: `systemctl edit raspy-backup`
@@ -100,7 +102,8 @@ install-service: install-base
 	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
 	$(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
 	systemctl daemon-reload
-	systemctl enable --now raspyd.service
+	systemctl enable raspyd.service
+	systemctl restart raspyd.service
 	systemctl enable --now raspy-backup.timer
 	@echo "raspyd installed: systemctl status raspyd; journalctl -u raspyd -f"
 	@echo "daily backups in $(BACKUP_DIR): systemctl list-timers raspy-backup; journalctl -u raspy-backup"
@@ -108,7 +111,7 @@ install-service: install-base
 # A second board (as root): raspy-poller as raspy-poller.service (Type=notify, watchdog,
 # hardening; state, the device settings changed over MDP, in /var/lib/raspy-poller),
 # /etc/raspy/raspy-poller.env (the hub and the service, from HUB= and SERVICE=) and
-# /etc/raspy/raspy-poller.toml, each kept if it exists; enabled and started.
+# /etc/raspy/raspy-poller.toml, each kept if it exists; enabled and (re)started.
 #   sudo make install-poller HUB=tcp://hub.local:5514 [SERVICE=onewire]
 SERVICE ?= onewire
 POLLER_ENV = /etc/raspy/raspy-poller.env
@@ -120,6 +123,7 @@ install-poller: install-poller-hub install-base
 	test -e /etc/raspy/raspy-poller.toml || install -m 0644 raspy/defaults/raspy-poller.toml /etc/raspy/raspy-poller.toml
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-poller.service > $(UNIT_DIR)/raspy-poller.service
 	systemctl daemon-reload
-	systemctl enable --now raspy-poller.service
+	systemctl enable raspy-poller.service
+	systemctl restart raspy-poller.service
 	@echo "raspy-poller installed: systemctl status raspy-poller; journalctl -u raspy-poller -f"
 	@echo "its hub and service: $(POLLER_ENV) (then systemctl restart raspy-poller)"

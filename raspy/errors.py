@@ -94,6 +94,11 @@ class DataDirError(StoreError):
     """The data dir cannot be created or made private (0700)."""
 
 
+class StoreNewerError(StoreError):
+    """The store was written by a newer raspy (a newer schema): not damaged, and
+    nothing was written to it; the message says what helps."""
+
+
 class StoreDamagedError(StoreError):
     """The data file is damaged, or missing from a data dir that held a store;
     nothing was written to it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final, Protocol
 
-from raspy.errors import StoreError, quote
+from raspy.errors import StoreError, StoreNewerError, quote
 from raspy.storage.tables import (
     LAST_SEQ_KEY,
     Table,
@@ -61,9 +61,9 @@ MIGRATIONS: Final[dict[int, Step]] = {0: _raise_last_seq}
 
 
 def check_supported(version: int) -> None:
-    """Raise StoreError for a store written by a newer raspy."""
+    """Raise StoreNewerError for a store written by a newer raspy."""
     if version > SCHEMA_VERSION:
-        raise StoreError(
+        raise StoreNewerError(
             f"store schema version {version} is newer than this raspy supports "
             f"({SCHEMA_VERSION}); upgrade raspy, or restore a dump into a new data dir"
         )

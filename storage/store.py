@@ -464,6 +464,17 @@ def _every_record(txn: env_mod.ReadTxn, table: Table) -> Iterator[tuple[bytes, b
         after = chunk[-1][0]
 
 
+def _stamped_version(stamp: bytes | None) -> int:
+    """The schema version a store says it has; 0 if none, or unreadable (the record
+    check names that one as damage)."""
+    if stamp is None:
+        return 0
+    try:
+        return decode_schema_version(stamp)
+    except StoreError:
+        return 0
+
+
 def _prepare(
     shared: env_mod.Environment, *, readonly: bool, check_records: bool
 ) -> int:
@@ -476,6 +487,9 @@ def _prepare(
     try:
         stamp = txn.get(Table.META, SCHEMA_VERSION_KEY)
         empty = all(txn.count(table) == 0 for table in Table)
+        # a newer raspy's store is refused as that, before the record check takes
+        # its stamp for damage (and advises a restore, not the upgrade)
+        schema.check_supported(_stamped_version(stamp))
         if check_records:
             damage.check_records(shared.path, lambda t: _every_record(txn, t))
     finally:

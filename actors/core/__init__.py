@@ -429,6 +429,11 @@ class CoreActor(pykka.ThreadingActor):
         )
         if enabled and entry.ref is None and entry.scenario is not None:
             self._start_actor(entry, entry.scenario, startup=False)
+        elif enabled and entry.scenario is None:
+            # a text that no longer loads: enabled, it is in error again and says
+            # why, as at a start (it stayed shown disabled, though stored enabled)
+            _, error = self._service.load(entry.stored)
+            self.show(entry, _with_state(entry.status, State.ERROR, error))
         elif not enabled:
             self.stop_actor(name)
             self.show(entry, _with_state(entry.status, State.DISABLED, reason))

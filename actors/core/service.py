@@ -30,9 +30,21 @@ log = structlog.get_logger(component="core")
 
 _ASK_S: Final = 5.0
 _MAX_PRELOAD_BYTES: Final = 1024 * 1024
+_MAX_ERROR_CHARS: Final = 700  # an unloadable scenario's last_error: reason and hint
 REPLACED_RUN_ERROR: Final = (
     "a run was cut short by an import of a new version; it was not resumed"
 )
+
+
+def unloadable_error(name: str, reason: str) -> str:
+    """last_error of a stored scenario whose text no longer loads: why, and how to
+    put it right (the text stays stored, the scenario does not run)."""
+    hint = (
+        f" (kept, not running: correct it and import it again: raspy scenario "
+        f"export {name} > {name}.yaml, then raspy scenario import --replace "
+        f"{name}.yaml)"
+    )
+    return reason[: _MAX_ERROR_CHARS - len(hint)] + hint
 
 
 class CoreService:
@@ -207,7 +219,11 @@ class CoreService:
         except api.Refused as refused:
             reason = _refusal_text(refused, problems_only=True)
             log.error("scenario_unloadable", scenario=record.name, reason=reason)
-            return None, reason[:500] or str(refused.body.get("error"))
+            # a text stored by an older raspy may fail a check added since: say what
+            # to do, the text being kept as it was
+            return None, unloadable_error(
+                record.name, reason or str(refused.body.get("error"))
+            )
 
     def preload(self, folder: str, stored: set[str]) -> int:
         """Import each `*.yaml` of `folder` whose name is not in `stored` yet; return

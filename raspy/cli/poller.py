@@ -200,7 +200,7 @@ def _main(argv: list[str] | None) -> int:
         store = _open_store(args.data_dir, cfg)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
-    except StoreError as exc:  # damaged: the sensors go on, without the settings
+    except StoreError as exc:  # damaged, or a newer raspy's: the sensors go on
         structlog.get_logger(component="raspy-poller").error(
             "board_store_unusable",
             data_dir=args.data_dir,

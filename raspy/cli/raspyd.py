@@ -28,6 +28,7 @@ from raspy.errors import (
     StoreDamagedError,
     StoreError,
     StoreLockedError,
+    StoreNewerError,
 )
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
@@ -273,6 +274,8 @@ def _main(argv: list[str] | None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except StoreDamagedError as exc:  # its message names the file and what helps
         return _fail(str(exc), EXIT_FAILURE)
+    except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
+        return _fail(f"{cfg.data_dir}: {exc}", EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     except StoreError as exc:

@@ -19,6 +19,10 @@ from support.daemon import Daemon, hostname, running_daemon
 from support.net import free_port_base
 from support.wait import wait_until
 
+from raspy import packing
+from raspy.storage.store import Put, Store, Table
+from raspy.storage.tables import SCHEMA_VERSION_KEY
+
 _MODULES = {
     "raspyd": "raspy.cli.raspyd",
     "raspy": "raspy.cli.raspy",
@@ -215,6 +219,29 @@ def test_raspyd_on_a_data_dir_whose_name_is_not_utf8_gives_one_line(
     assert result.returncode == 2, result.stderr
     _assert_one_line(result.stderr, "raspyd", containing="the name is not UTF-8 text")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_raspyd_on_a_newer_raspys_store_says_so_not_that_it_is_damaged(
+    tmp_path: Path,
+) -> None:
+    """A downgrade past a schema change: raspyd's check of every record took the
+    newer version stamp for damage (`meta record 'schema_version' is unreadable`,
+    advising a restore or moving the data dir aside). It is one line saying a newer
+    raspy wrote it, and the file is left as it was."""
+    data_dir = tmp_path / "d"
+    with Store.open(data_dir) as store:
+        store.commit([Put(Table.META, SCHEMA_VERSION_KEY, packing.pack(7))])
+    before = (data_dir / "data.mdb").read_bytes()
+    result = _run(
+        "raspyd", "--data-dir", str(data_dir), "--port-base", str(free_port_base()),
+        "--allow-root", "--log-level", "error",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"raspyd: {data_dir}: store schema version 7 is newer than this raspy "
+        "supports (1); upgrade raspy, or restore a dump into a new data dir\n"
+    )
+    assert (data_dir / "data.mdb").read_bytes() == before
 
 
 @pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])

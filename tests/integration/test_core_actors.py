@@ -36,6 +36,7 @@ from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
+from raspy.storage.scenario_store import ScenarioStore
 from raspy.transport.outbox import Outbox
 
 LIVING = f"/device/{HOST}.fake.living/value"
@@ -152,6 +153,52 @@ def test_enabled_and_disabled_survive_a_restart_of_the_core(
         b"200",
         {"name": "other", "state": "idle"},
     )
+
+
+def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
+    core: Core, tree: CloneClient
+) -> None:
+    """An older raspy stored (and ran) `choose: []` with an else; a check added since
+    refuses it. After the upgrade it is kept, shown in error, and last_error says
+    how to put it right, not only what is wrong."""
+    older = (
+        "name: older\ntriggers:\n  - event: /event/older\nactions:\n"
+        "  - choose: []\n    else:\n      - set: /scenario/older/went\n"
+        "        value: else\n"
+    )
+    ScenarioStore(core.store).put(older, True, "single", 1.0, "older")
+    core.start()
+    wait_value(tree, "/scenario/older/state", "error")
+    # each key is its own update: the state may be seen before the error
+    wait_until(
+        lambda: value(tree, "/scenario/older/last_error") is not None,
+        what="older's last_error",
+    )
+    error = value(tree, "/scenario/older/last_error")
+    assert isinstance(error, str)
+    assert error.startswith(
+        "scenario older:5:13: actions[0].choose: a choose needs at least one"
+    )
+    assert error.endswith(
+        "(kept, not running: correct it and import it again: raspy scenario export "
+        "older > older.yaml, then raspy scenario import --replace older.yaml)"
+    )
+    got = core.request("get", name="older")[1]
+    assert (got["document"], got["last_error"]) == (older, error)
+    assert core.request("disable", name="older")[1]["state"] == "disabled"
+    assert core.request("enable", name="older")[1]["state"] == "error"
+    got = core.request("get", name="older")[1]
+    assert (got["enabled"], got["state"], got["last_error"]) == (True, "error", error)
+    wait_value(tree, "/scenario/older/state", "error")
+    fixed = older.replace(
+        "  - choose: []\n    else:\n      - set: /scenario/older/went\n"
+        "        value: else\n",
+        "  - set: /scenario/older/went\n    value: else\n",
+    )
+    assert core.request("import", document=fixed, replace=True)[0] == b"200"
+    wait_value(tree, "/scenario/older/state", "idle")
+    _publish(core, "/event/older", b"true")
+    wait_value(tree, "/scenario/older/went", "else")
 
 
 def test_a_replacing_import_keeps_disabled_unless_the_document_says_enabled(

@@ -20,7 +20,7 @@ from support.store_fixtures import (
 from support.store_holder import holding_store
 
 from raspy import packing
-from raspy.errors import StoreError, StoreLockedError
+from raspy.errors import StoreError, StoreLockedError, StoreNewerError
 from raspy.storage.lock import DataDirLock
 from raspy.storage.store import Delete, Put, Store, Table
 from raspy.storage.tables import LAST_SEQ_KEY, decode_seq, encode_kv, encode_seq
@@ -107,9 +107,11 @@ def test_a_store_from_a_newer_raspy_is_refused_unchanged(data_dir: Path) -> None
         "store schema version 7 is newer than this raspy supports (1); upgrade raspy, "
         "or restore a dump into a new data dir"
     )
-    for readonly in (False, True):
+    for readonly, check_records in ((False, False), (True, False), (False, True)):
         with pytest.raises(StoreError) as caught:
-            Store.open(data_dir, TINY, readonly=readonly)
+            Store.open(data_dir, TINY, readonly=readonly, check_records=check_records)
+        # raspyd checks every record: the stamp is not taken for damage there either
+        assert type(caught.value) is StoreNewerError
         assert str(caught.value) == message
     assert (data_dir / "data.mdb").read_bytes() == before
     DataDirLock(data_dir).release()  # the refused writer let go of the lock
