@@ -270,8 +270,12 @@ def _choose(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     items = checks.sequence(node, where, MAX_ACTIONS)
-    if items == []:  # as an empty repeat is: nothing to choose from is a mistake
-        checks.problem(node, where, "a choose needs at least one if/then choice")
+    if items == [] and "else" not in entries:
+        # as an empty repeat is: nothing to choose from is a mistake; with an
+        # else it always takes the else, as it always did (stored texts load)
+        checks.problem(
+            node, where, "a choose needs at least one if/then choice (or an else:)"
+        )
         items = None
     branches: list[model.Branch] = []
     ok = items is not None

@@ -158,13 +158,12 @@ def test_enabled_and_disabled_survive_a_restart_of_the_core(
 def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     core: Core, tree: CloneClient
 ) -> None:
-    """An older raspy stored (and ran) `choose: []` with an else; a check added since
+    """An older raspy stored (and ran) an empty `choose: []`; a check added since
     refuses it. After the upgrade it is kept, shown in error, and last_error says
     how to put it right, not only what is wrong."""
     older = (
         "name: older\ntriggers:\n  - event: /event/older\nactions:\n"
-        "  - choose: []\n    else:\n      - set: /scenario/older/went\n"
-        "        value: else\n"
+        "  - choose: []\n  - set: /scenario/older/went\n    value: else\n"
     )
     ScenarioStore(core.store).put(older, True, "single", 1.0, "older")
     core.start()
@@ -190,11 +189,7 @@ def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     got = core.request("get", name="older")[1]
     assert (got["enabled"], got["state"], got["last_error"]) == (True, "error", error)
     wait_value(tree, "/scenario/older/state", "error")
-    fixed = older.replace(
-        "  - choose: []\n    else:\n      - set: /scenario/older/went\n"
-        "        value: else\n",
-        "  - set: /scenario/older/went\n    value: else\n",
-    )
+    fixed = older.replace("  - choose: []\n", "")
     assert core.request("import", document=fixed, replace=True)[0] == b"200"
     wait_value(tree, "/scenario/older/state", "idle")
     _publish(core, "/event/older", b"true")

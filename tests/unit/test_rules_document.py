@@ -249,5 +249,14 @@ def test_yaml_words_for_booleans_are_booleans() -> None:
     )
 
 
+def test_an_empty_choose_with_an_else_loads_and_always_takes_the_else() -> None:
+    """Older raspy stored such texts, and ran them; refusing them stopped a
+    household's scenario at the upgrade. Without an else it is still refused."""
+    scenario = load_scenario(
+        "name: e\nactions:\n  - choose: []\n    else: [{set: /a, value: 1}]\n"
+    )
+    assert scenario.actions == (model.ChooseAction((), (model.SetAction("/a", 1),)),)
+
+
 def test_validate_gives_no_problems_for_a_good_document() -> None:
     assert validate_scenario(ISSUE_EXAMPLE, "heat.yaml") == []

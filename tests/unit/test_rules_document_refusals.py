@@ -272,7 +272,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:33:14: actions[22].timeout: expected a duration > 0",
             "s.yaml:35:26: actions[23].continue_on_timeout: expected true or false, got 1",
             "s.yaml:36:11: actions[24].call: expected a service name such as {host}.echo",
-            "s.yaml:37:13: actions[25].choose: a choose needs at least one if/then choice",
+            "s.yaml:37:13: actions[25].choose: a choose needs at least one if/then choice (or an else:)",
         ],
     ),
     (
