@@ -18,6 +18,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from raspy.devices.kinds import NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
@@ -31,6 +32,10 @@ from raspy.rules.trigger_match import matcher
 # a device has a handful of short fields (value, status, unit, timestamp)
 _CLOSE_DEVICE: Final = 0.85
 _CLOSE_FIELD: Final = 0.6
+# a device's name in its service, a sub-device's too (`tv.volume`)
+_DEVICE_NAME: Final = re.compile(
+    rf"{NAME_PATTERN.pattern}(?:\.{NAME_PATTERN.pattern})*"
+)
 _NOTHING: Final = (
     "matches no key in the hub's tree now (a typo, or a device that is not there yet?)"
 )
@@ -62,7 +67,7 @@ def device_warnings(
             found.append((line, col, f"kv: {named} {_NOTHING}"))
     for raw in _devices(scenario):
         fullname = _filled(raw, names)
-        if fullname is None or fullname in fullnames:
+        if fullname is None or fullname in fullnames or _friendly(fullname):
             continue
         line, col = spot("device", raw)
         named = _closest(fullname, fullnames)
@@ -113,6 +118,13 @@ def _closest(fullname: str, fullnames: list[str]) -> str:
 def _close(word: str, choices: list[str], cutoff: float) -> str | None:
     found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return found[0] if found else None
+
+
+def _friendly(fullname: str) -> bool:
+    """A `<host>.<svc>.` and then no device name: a friendly name (free text, which
+    a device service takes too), which the tree does not know, so not checked."""
+    parts = fullname.split(".", 2)
+    return len(parts) == 3 and not _DEVICE_NAME.fullmatch(parts[2])
 
 
 def _trigger_patterns(scenario: model.Scenario) -> list[str]:

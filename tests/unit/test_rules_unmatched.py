@@ -180,3 +180,24 @@ actions:
         (5, 11, "kv()"),
         (6, 10, "kv()"),
     ]
+
+
+def test_a_device_named_by_its_friendly_name_is_not_checked() -> None:
+    """A device service takes a friendly name (free text) where a name goes, and
+    the tree knows devices by their names only: a household that uses friendly
+    names got a warning at every import. What looks like a name is checked."""
+    text = """\
+name: friendly
+triggers:
+  - event: /event/x
+actions:
+  - device: "hub.fake.Desk lamp"
+    action: "on"
+  - device: "hub.fake.Lampe über dem Tisch"
+    action: "on"
+  - device: "hub.fake.tv.volumen"
+    action: "on"
+"""
+    assert [message.split(" (")[0] for _, _, message in warned(text)] == [
+        "device: 'hub.fake.tv.volumen' has no readings in the hub's tree now"
+    ]
