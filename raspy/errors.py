@@ -116,6 +116,10 @@ class DumpFormatError(RaspyError):
         super().__init__(f"line {line}: {message}")
 
 
+class DumpTooNewError(DumpFormatError):
+    """A dump of a newer raspy-kv (a newer format version): not damaged, unread."""
+
+
 class ScenarioError(RaspyError):
     """A scenario document that is not valid; names the path inside it."""
 

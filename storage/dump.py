@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from raspy import packing
-from raspy.errors import DumpFormatError, PackingError, quote
+from raspy.errors import DumpFormatError, DumpTooNewError, PackingError, quote
 from raspy.storage.tables import DATA_TABLES, MAX_KEY_BYTES, Table
 
 FORMAT_NAME: Final = "raspy-kv-dump"
@@ -290,7 +290,7 @@ def _parse_header(obj: dict[str, Any]) -> Header:
         raise DumpFormatError(1, f"not a {FORMAT_NAME} file (no header)")
     version = _int_field(obj, "format_version", 1)
     if version > FORMAT_VERSION:
-        raise DumpFormatError(
+        raise DumpTooNewError(
             1,
             f"dump format version {version} is newer than this raspy-kv "
             f"supports ({FORMAT_VERSION})",

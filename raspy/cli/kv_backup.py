@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
@@ -19,7 +20,7 @@ from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_dump import write_dump
 from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
-from raspy.errors import DumpFormatError
+from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
@@ -113,15 +114,25 @@ def read_back(path: Path, count: int) -> int:
         ) from exc
 
 
-def recheck(backup_dir: Path, new: Path) -> tuple[int, list[str]]:
-    """The kept backups older than `new` that no longer read back as a whole (every
-    line, the end line's count and checksum): an SD card or a USB stick that decays
-    spoils them in silence, and the day one is needed is too late to find out. Each
-    is said, and kept: it may still restore up to its bad line. Returns how many
-    were read, and a line for each that failed."""
-    problems = []
-    names = sorted(_backups(backup_dir, new), key=_backup_order)
-    for name in names:
+@dataclass
+class Recheck:
+    """What reading the older backups again found: how many were read, a line for
+    each that no longer reads back (decay: the run fails), and one for each that
+    could not be judged (a newer raspy-kv's format, a file this user cannot read:
+    said, not failed, since nothing shows that it decayed)."""
+
+    read: int = 0
+    spoiled: list[str] = field(default_factory=list)
+    unjudged: list[str] = field(default_factory=list)
+
+
+def recheck(backup_dir: Path, new: Path) -> Recheck:
+    """Read the kept backups older than `new` back as a whole (every line, the end
+    line's count and checksum): an SD card or a USB stick that decays spoils them in
+    silence, and the day one is needed is too late to find out. Each spoiled one is
+    said, and kept: it may still restore up to its bad line."""
+    found = Recheck()
+    for name in sorted(_backups(backup_dir, new), key=_backup_order):
         path = backup_dir / name
         try:
             with path.open("rb") as handle:
@@ -131,10 +142,15 @@ def recheck(backup_dir: Path, new: Path) -> tuple[int, list[str]]:
                     pass
         except FileNotFoundError:
             continue  # removed meanwhile (another backup's rotation)
+        except (DumpTooNewError, PermissionError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            found.unjudged.append(f"older backup {path} not checked ({why})")
+            continue
         except (DumpFormatError, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else str(exc)
-            problems.append(f"older backup {path} no longer reads back ({why})")
-    return len(names), problems
+            found.spoiled.append(f"older backup {path} no longer reads back ({why})")
+        found.read += 1
+    return found
 
 
 def _backups(backup_dir: Path, new: Path) -> list[str]:
@@ -212,19 +228,22 @@ def backup(args: argparse.Namespace) -> int:
         store.close()
     size = read_back(path, count)
     removed, stale = _rotate(backup_dir, args.keep, path)
-    rechecked, spoiled = recheck(backup_dir, path)
+    again = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
-    bad = f", {len(spoiled)} of them do not read back" if spoiled else ""
+    bad = f", {len(again.spoiled)} of them do not read back" if again.spoiled else ""
+    unjudged = f", {len(again.unjudged)} not checked" if again.unjudged else ""
     with stdout_errors():
         report(
-            f"backup {path}: {count} records, {size} bytes, checked;"
-            f" {removed} old{partial} removed; {rechecked} older checked again{bad}",
+            f"backup {path}: {count} records, {size} bytes, checked; {removed} old"
+            f"{partial} removed; {again.read} older checked again{bad}{unjudged}",
             started,
             sys.stdout,
         )
-    if not spoiled:
+    for line in again.unjudged:
+        print(f"raspy-kv backup: {line}", file=sys.stderr)
+    if not again.spoiled:
         return EXIT_OK
-    for problem in spoiled:
+    for problem in again.spoiled:
         print(f"raspy-kv backup: {problem}", file=sys.stderr)
     print(
         "raspy-kv backup: the new backup is good; the disk of the backup dir may be"

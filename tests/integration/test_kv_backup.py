@@ -4,6 +4,7 @@ replaced, and refusals that leave the backup dir as it was."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -139,6 +140,29 @@ def test_an_older_backup_that_no_longer_reads_back_is_said_and_kept(
     assert "the new backup is good" in second
     assert len(_backups(backups)) == 3
     assert (backups / older[1]).read_bytes() == rotten
+
+
+def test_an_older_backup_of_a_newer_raspy_kv_is_not_taken_for_decay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a downgrade, the backups the newer raspy-kv wrote cannot be read by
+    this one: that says nothing of the disk. They were reported as decay (exit 1,
+    "the disk may be failing") every day until rotated out; now they are said to be
+    not checked, and the run succeeds."""
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    header, rest = _a_dump(store, tmp_path, capsys).split(b"\n", 1)
+    newer = json.loads(header)
+    newer["format_version"] = 99
+    name = "raspy-20261101T031500Z.dump"
+    (backups / name).write_bytes(json.dumps(newer).encode() + b"\n" + rest)
+    status, out, err = _backup(store, backups, capsys)
+    assert status == 0, err
+    assert "; 0 older checked again, 1 not checked in " in out
+    assert err == (
+        f"raspy-kv backup: older backup {backups / name} not checked (line 1: dump "
+        "format version 99 is newer than this raspy-kv supports (1))\n"
+    )
 
 
 def _old_backups(backup_dir: Path, content: bytes) -> list[str]:
