@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -308,9 +308,7 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         "state": status.state.value,
         "runs": status.runs,
         "last_run": status.last_run,
-        "last_trigger": None
-        if status.last_trigger is None
-        else {k: _shown(v) for k, v in status.last_trigger.items()},
+        "last_trigger": shown_trigger(status.last_trigger),
         "last_error": status.last_error,
     }
     return {
@@ -319,6 +317,14 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         ).encode("utf-8")
         for entry in STATE_KEYS
     }
+
+
+def shown_trigger(
+    trigger: Mapping[str, JsonValue] | None,
+) -> dict[str, JsonValue] | None:
+    """A trigger's data as the tree and the replies show it: each value up to
+    SHOWN_VALUE_BYTES of JSON, a larger one by its size."""
+    return None if trigger is None else {k: _shown(v) for k, v in trigger.items()}
 
 
 def _shown(value: JsonValue) -> JsonValue:

@@ -8,6 +8,7 @@ reply; a refused document changes nothing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -269,12 +270,10 @@ class CoreService:
             "state": self._state(entry),
             "mode": entry.stored.mode,
             "last_run": status.last_run,
-            "last_trigger": None
-            if status.last_trigger is None
-            else dict(status.last_trigger),
+            "last_trigger": scn.shown_trigger(status.last_trigger),
             "runs": status.runs,
             "last_error": status.last_error,
-            "last_skip": None if status.last_skip is None else dict(status.last_skip),
+            "last_skip": _shown_skip(status.last_skip),
         }
 
     @staticmethod
@@ -282,6 +281,17 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
+
+
+def _shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
+    """The last skip as replies show it: its trigger's values capped as the tree's
+    last_trigger is (a list of many scenarios stays small)."""
+    if skip is None:
+        return None
+    trigger = skip.get("trigger")
+    if not isinstance(trigger, dict):
+        return dict(skip)
+    return {**skip, "trigger": scn.shown_trigger(trigger)}
 
 
 def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:

@@ -6,7 +6,7 @@ all. `Failure` carries the stderr lines and exit status of a command.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -102,14 +102,18 @@ def references(named: dict[str, Document]) -> list[Reference]:
 def unknown_scenarios(found: list[Reference], stored: set[str]) -> list[str]:
     """Warnings, as lines of the files, for the references to no scenario the hub
     has: a typo would read as nothing done when the run comes to it."""
-    from raspy.rules.document import spot
+    from raspy.rules.document import spots
     from raspy.rules.document_checks import did_you_mean
 
     warnings: list[str] = []
+    places: dict[int, Callable[[str, str], tuple[int, int]]] = {}
     for ref in found:
         if ref.name in stored:
             continue
-        line, col = spot(ref.document.text, ref.verb, ref.name)
+        document = id(ref.document)  # each document composed once, not once a ref
+        if document not in places:
+            places[document] = spots(ref.document.text)
+        line, col = places[document](ref.verb, ref.name)
         warnings.append(
             f"{ref.document.source}:{line + ref.document.first_line}:{col}: warning: "
             f"{ref.verb}:{did_you_mean(ref.name, stored)} is no scenario on the hub; "

@@ -100,7 +100,7 @@ def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
             close = _close(field, fields, _CLOSE_FIELD)
             guess = None if close is None else f"{DEVICE_TREE}{fullname}/{close}"
         else:
-            close = _close(fullname, fullnames, _CLOSE_DEVICE)
+            close = _close_device(fullname, fullnames)
             guess = None if close is None else f"{DEVICE_TREE}{close}/{field}"
     if guess is None or guess not in device_keys:
         return quote(key)
@@ -109,10 +109,19 @@ def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
 
 def _closest(fullname: str, fullnames: list[str]) -> str:
     """`'fullname'`, with the device the tree has that it is most likely a typo of."""
-    close = _close(fullname, fullnames, _CLOSE_DEVICE)
+    close = _close_device(fullname, fullnames)
     if close is None:
         return quote(fullname)
     return f"{quote(fullname)} (did you mean {quote(close)}?)"
+
+
+def _close_device(fullname: str, fullnames: list[str]) -> str | None:
+    """The device most likely meant: among those of the same `<host>.<svc>.` when
+    it has any (difflib over every device of a large house took milliseconds a
+    warning), else among all (a typo in the service's part)."""
+    service = fullname.rpartition(".")[0] + "."
+    same = [name for name in fullnames if name.startswith(service)]
+    return _close(fullname, same or fullnames, _CLOSE_DEVICE)
 
 
 def _close(word: str, choices: list[str], cutoff: float) -> str | None:

@@ -4,6 +4,7 @@ device command reaches a real fake-device service."""
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 
@@ -558,3 +559,27 @@ def test_a_core_that_cannot_start_ends_what_it_started(core: Core) -> None:
     for thread in ticker:
         thread.join(timeout=5)
     assert not [t for t in ticker if t.is_alive()]
+
+
+def test_get_and_list_show_a_large_trigger_value_by_its_size_as_the_tree_does(
+    core: Core, tree: CloneClient
+) -> None:
+    """A trigger's value may be up to [clone] max_value_bytes: the tree's
+    last_trigger showed a large one by its size, the replies whole, twice per
+    scenario (last_trigger and last_skip) in a list of every scenario."""
+    core.start()
+    document = (
+        "name: big\ntriggers:\n  - event: /event/big\n"
+        "conditions:\n  - \"trigger.value == 'go'\"\nactions:\n  - wait: 0s\n"
+    )
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/big/state", "idle")
+    _publish(core, "/event/big", json.dumps("x" * 5000).encode())
+    wait_until(
+        lambda: core.request("get", name="big")[1]["last_skip"] is not None,
+        what="the skip of the large value",
+    )
+    for reply in (core.request("get", name="big")[1], core.request("list")[1][0]):
+        assert reply["last_skip"]["trigger"]["value"] == (
+            "(5002 bytes of JSON, not shown)"
+        )
