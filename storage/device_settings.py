@@ -113,8 +113,9 @@ class ServiceSettings:
         }
 
     def apply_saved(self) -> None:
-        """At start: what was stored goes over the file's values; a stored change the
-        file no longer allows is logged and left out."""
+        """At start: what was stored goes over the file's values; a stored field the
+        file no longer allows (an option dropped, a choice narrowed by an upgrade or
+        an edit of the file) is logged and left out, the others applied."""
         if self.stored is None:
             return
         prefix = self._registry.fullname("")
@@ -124,9 +125,23 @@ class ServiceSettings:
                 continue  # a device gone from the config file
             try:
                 self._registry.configure(name, fields)
+            except DeviceError:
+                self._apply_each(name, fullname, fields)
+
+    def _apply_each(
+        self, name: str, fullname: str, fields: Mapping[str, JsonValue]
+    ) -> None:
+        """The fields one by one: one the file no longer allows must not take the
+        others with it (a rename was lost for an option the file had dropped)."""
+        for field_name, value in sorted(fields.items()):
+            try:
+                self._registry.configure(name, {field_name: value})
             except DeviceError as exc:
                 log.warning(
-                    "device_settings_not_applied", device=fullname, reason=str(exc)
+                    "device_setting_not_applied",
+                    device=fullname,
+                    field=field_name,
+                    reason=str(exc),
                 )
 
     def save(self, name: str, config: DeviceConfig, wall_ts: float) -> None:

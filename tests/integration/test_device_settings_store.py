@@ -12,10 +12,17 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.kv_cli import run
 
+from raspy.config import DevicesConfig
 from raspy.devices.kinds import BUILTIN, validate
+from raspy.devices.registries import fake_registry
 from raspy.errors import StoreError
 from raspy.storage import check
-from raspy.storage.device_settings import DeviceSettings, Saved, overrides
+from raspy.storage.device_settings import (
+    DeviceSettings,
+    Saved,
+    ServiceSettings,
+    overrides,
+)
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import (
     DEVICE_CONFIG_PREFIX,
@@ -40,6 +47,27 @@ def test_settings_and_states_are_saved_and_loaded_by_service(store: Store) -> No
     )
     settings.save_config("pi.gpio.relay", {}, 14.0)  # nothing changed any more
     assert settings.load("pi.gpio.").configs == {}
+
+
+def test_a_stored_field_the_file_no_longer_allows_leaves_the_others_applied(
+    store: Store,
+) -> None:
+    """A stored record was applied whole or not at all: an option the file (or an
+    upgrade) no longer allows took the device's rename with it, and Home Assistant
+    showed the old name again. Each field that still fits is applied; the other is
+    logged by its name."""
+    config = DevicesConfig(fake_enabled=True, fake=({"name": "lamp", "oid": "switch"},))
+    registry = fake_registry("pi", config)
+    DeviceSettings(store).save_config(
+        "pi.fake.lamp", {"friendly_name": "Desk lamp", "dropped_option": 3}, 10.0
+    )
+    with capture_logs() as logs:
+        ServiceSettings(registry, DeviceSettings(store)).apply_saved()
+    assert registry.get("lamp").config.settings["friendly_name"] == "Desk lamp"
+    refused = [e for e in logs if e["event"] == "device_setting_not_applied"]
+    assert [(e["device"], e["field"]) for e in refused] == [
+        ("pi.fake.lamp", "dropped_option")
+    ]
 
 
 def test_only_the_fields_that_differ_from_the_file_are_kept() -> None:
