@@ -313,6 +313,22 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enabled(hub: _Hub, name: str, reply: text.Reply) -> int:
+    """`NAME: state`, or, for a scenario enabled but in error at once (its stored
+    text no longer loads), why and what to do on stderr, and 1: it does not run."""
+    state = reply.field("state")
+    if state != "error":
+        print(f"{name}: {text.cell(state)}")
+        return 0
+    why = hub.ask("get", name=name).field("last_error")
+    print(
+        f"{_PROG} enable: {name}: enabled, but it does not run: "
+        f"{text.cell(why or None)}",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _state_verb(args: argparse.Namespace) -> int:
     """run / stop / enable / disable / delete, for each NAME; goes on past a refusal."""
     status = 0
@@ -332,6 +348,9 @@ def _state_verb(args: argparse.Namespace) -> int:
             queued = reply.field("queued")
             if reply.ok and isinstance(queued, int):
                 print(f"{name}: queued ({queued} waiting)")
+                continue
+            if reply.ok and args.scenario_command == "enable":
+                status = max(status, _enabled(hub, name, reply))
                 continue
             if reply.ok:
                 print(f"{name}: {text.cell(reply.field('state'))}")

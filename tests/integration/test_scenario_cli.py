@@ -164,6 +164,26 @@ def test_state_verbs_go_on_past_a_refusal_and_exit_1(
     )
 
 
+def test_enable_of_a_scenario_that_does_not_load_says_why_and_exits_1(
+    router: tuple[Router, str],
+) -> None:
+    """A stored text that no longer loads (after an upgrade) is enabled but in error
+    at once: it printed `old: error` and exited 0, as if it would run."""
+    sock, endpoint = router
+    process = start(endpoint, "enable", "old", "good")
+    requests = [
+        answer(sock, b"200", {"name": "old", "state": "error"}),
+        answer(sock, b"200", {"name": "old", "last_error": "line 5: bad (kept)"}),
+        answer(sock, b"200", {"name": "good", "state": "idle"}),
+    ]
+    assert [r["action"] for r in requests] == ["enable", "get", "enable"]
+    assert finish(process) == (
+        1,
+        "good: idle\n",
+        "raspy scenario enable: old: enabled, but it does not run: line 5: bad (kept)\n",
+    )
+
+
 def test_a_run_its_mode_did_not_start_is_said_on_stderr_and_exits_1(
     router: tuple[Router, str],
 ) -> None:
