@@ -27,6 +27,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,6 +278,45 @@ def identify(base_dir: Path, sensor: FoundSensor) -> FoundSensor:
     return FoundSensor(
         sensor.sensor_id, sensor.family, model_of(sensor.family, scratchpad)
     )
+
+
+def identify_all(
+    base_dir: Path, sensors: list[FoundSensor], timeout_s: float
+) -> tuple[list[FoundSensor], list[str]]:
+    """identify() for each sensor, the reads side by side on threads of their own,
+    all within `timeout_s`: the caller is the device service's actor, which must
+    not hang on a bus that does not answer (a read blocks in the kernel, and
+    cannot be cut short). A part not told in time stays UNTOLD_3B, its thread
+    left to end with its read; returns the sensors and the ids not told in time.
+    Only the log names the part: a sensor's name and keys are its id either way."""
+    told: dict[str, FoundSensor] = {}
+    lock = threading.Lock()
+
+    def tell(sensor: FoundSensor) -> None:
+        result = identify(base_dir, sensor)
+        with lock:
+            told[sensor.sensor_id] = result
+
+    threads = [
+        threading.Thread(
+            target=tell, args=(sensor,), name="raspy-w1-identify", daemon=True
+        )
+        for sensor in sensors
+        if sensor.family.code == FAMILY_3B
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        found = [told.get(sensor.sensor_id, sensor) for sensor in sensors]
+        late = [
+            s.sensor_id
+            for s in sensors
+            if s.family.code == FAMILY_3B and s.sensor_id not in told
+        ]
+    return found, late
 
 
 def discover(base_dir: Path) -> list[FoundSensor]:

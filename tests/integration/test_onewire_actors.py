@@ -7,9 +7,12 @@ Sensors are read from a temporary sysfs tree of real-format `w1_slave` files.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.device_services import (
@@ -24,6 +27,7 @@ from support.device_services import mdp_request as _request
 from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
 from support.sysfs import FakeW1Tree, max31850_scratchpad, scratchpad, w1_slave_text
+from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
@@ -141,3 +145,52 @@ def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(
     assert [e["event"] for e in logs if e["event"] == "device_rescan_failed"] == [
         "device_rescan_failed"
     ]
+
+
+def _release(fifo: Path) -> None:
+    """End every read blocked on `fifo`: each writer that opens and closes it gives
+    one waiting reader an end of file (a writer cannot open it when none waits)."""
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waits now
+            time.sleep(0.05)  # a reader may come: a bounded look, not a wait for it
+            continue
+
+
+@pytest.mark.timeout(30)
+def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """Discovery reads a family-3b part to log what it is, on the device service's
+    own thread: a w1_slave that never answers (a hung bus; here a FIFO no one
+    writes) hung the service for good, and with it every request to the board. The
+    read now has 3 s; the part is logged as not told, and named by its id."""
+    silent = "3b-00000000000e"
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    w1.add(silent, "")
+    fifo = w1.base_dir / silent / "w1_slave"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    registry, discover = _onewire(w1)
+    try:
+        with capture_logs() as logs:
+            services.start(registry, FakeClock(wall=START_WALL), discover)
+            # the service registers after its start, the 3 s of the read included
+            wait_until(
+                lambda: _value(tree, f"testhost.onewire.{SENSOR_A}") == 20.0,
+                what="the other sensor's reading",
+                timeout_s=10.0,
+            )
+            status, reply = _request(
+                services.edge, "testhost.onewire.devices", action="list_keys"
+            )
+        assert (status, json.loads(reply)["devices"]) == (b"200", [SENSOR_A, silent])
+        late = [
+            e["sensor_id"] for e in logs if e["event"] == "onewire_identify_timeout"
+        ]
+        assert late == [silent]
+    finally:
+        _release(fifo)
