@@ -84,8 +84,15 @@ class CoreService:
                 b"404", {"error": f"no scenario named {quote(request.name)}"}
             )
         match request.action:
-            case "get":
-                return api.ok({**self._entry(entry), "document": entry.stored.code})
+            case "get":  # the trace here only: a list of every scenario stays small
+                trace: list[JsonValue] = list(entry.status.last_trace)
+                return api.ok(
+                    {
+                        **self._entry(entry),
+                        "last_trace": trace,
+                        "document": entry.stored.code,
+                    }
+                )
             case "delete":
                 core.store.delete(request.name)
                 core.forget(request.name)

@@ -183,6 +183,13 @@ def list_names(listing: JsonValue) -> list[str]:
     return [str(entry.get("name")) for entry in _entries(listing)]
 
 
+def _trace_text(trace: JsonValue) -> str:
+    """What the last run that ended did, a line an action, under `last run did:`."""
+    if not isinstance(trace, list) or not trace:
+        return ""
+    return "last run did:\n" + "".join(f"  {cell(line)}\n" for line in trace)
+
+
 def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
     """A `get` reply for people: its fields, a blank line, then the document as stored."""
     enabled = entry.get("enabled")
@@ -199,6 +206,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("last skipped", describe_skip(entry.get("last_skip"), tz)),
     ]
     head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)
+    head += _trace_text(entry.get("last_trace"))
     document = entry.get("document")
     if not isinstance(document, str):
         return head

@@ -54,6 +54,9 @@ class Status:
     # the last trigger that started no run, and why (`at`, `reason`, `trigger`):
     # the answer to "why did it not run?"; kept in memory only, never written
     last_skip: Mapping[str, JsonValue] | None = None
+    # what the last run that ended did, a line an action (RunScope.trace), and how
+    # it ended: the answer to "why did it do that?"; in memory only, as last_skip
+    last_trace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,20 @@ class EngineSettings:
     max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
 
 
+def trace_of(run: Run) -> tuple[str, ...]:
+    """A run's trace as shown: its lines, the ones past the limit counted, and how
+    it ended."""
+    scope = run.scope
+    more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
+    if run.error is not None:
+        ended = f"failed: {run.error}"
+    elif run.stopped:
+        ended = "stopped"
+    else:
+        ended = "done"
+    return (*scope.trace, *more, ended)
+
+
 class ScenarioCore:
     """One scenario's triggers, runs and state; see the module docstring."""
 
@@ -137,6 +154,7 @@ class ScenarioCore:
         self._last_trigger = base.last_trigger
         self._last_error = base.last_error
         self._last_skip = base.last_skip
+        self._last_trace = base.last_trace
         self._failed = False
         self._shown: Status | None = None
 
@@ -280,6 +298,7 @@ class ScenarioCore:
             self._last_trigger,
             self._last_error,
             self._last_skip,
+            self._last_trace,
         )
 
     @property
@@ -413,6 +432,7 @@ class ScenarioCore:
     def _end(self, run: Run, out: list[Output]) -> None:
         self._runs.pop(run.run_id, None)
         self._requests = {r: i for r, i in self._requests.items() if i != run.run_id}
+        self._last_trace = trace_of(run)
         if run.error is not None:
             self._failed = True
             self._last_error = run.error

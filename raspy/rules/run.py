@@ -71,6 +71,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
+# a run's trace (what it did, step by step: `raspy scenario show`) keeps this many
+# lines, then counts the rest; a value in a line is cut at TRACE_VALUE_CHARS
+TRACE_LINES: Final = 50
+TRACE_VALUE_CHARS: Final = 60
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -108,6 +112,19 @@ class RunScope:
     trigger: Mapping[str, JsonValue]
     variables: Mapping[str, JsonValue] = field(default_factory=dict)
     steps: int = 0  # the steps the run has yielded so far (Run counts them)
+    # what the run did, a line an action, each at its time since the run began
+    trace: list[str] = field(default_factory=list)
+    untraced: int = 0  # lines past TRACE_LINES, counted only
+    started: float | None = None  # monotonic, at the first line
+
+    def note(self, what: str) -> None:
+        """One line of the trace, at the run's time now."""
+        if self.started is None:
+            self.started = self.clock.mono
+        if len(self.trace) >= TRACE_LINES:
+            self.untraced += 1
+            return
+        self.trace.append(f"+{self.clock.mono - self.started:.1f}s {what}")
 
     def context(self) -> EvalContext:
         return EvalContext(
@@ -168,20 +185,32 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s):
             target = _key(scope, key)
-            yield SetKey(target, _fitting(scope, target, scope.value(value)), ttl_s)
+            filled = _fitting(scope, target, scope.value(value))
+            scope.note(f"set {target} = {_short(filled)}")
+            yield SetKey(target, filled, ttl_s)
         case model.DeleteAction(key=key):
-            yield DeleteKey(_key(scope, key))
+            target = _key(scope, key)
+            scope.note(f"delete {target}")
+            yield DeleteKey(target)
         case model.EventAction(key=key, value=value):
             target = _key(scope, key)
-            event = True if value is None else scope.value(value)
-            yield PublishEvent(target, _fitting(scope, target, event))
+            event = _fitting(
+                scope, target, True if value is None else scope.value(value)
+            )
+            scope.note(f"event {target} = {_short(event)}")
+            yield PublishEvent(target, event)
         case model.LogAction(message=message, level=level):
-            yield Log(level, scope.text(message))
+            text = scope.text(message)
+            scope.note(f"log {level}: {_short(text)}")
+            yield Log(level, text)
         case model.RunAction(scenario=name):
+            scope.note(f"run {scope.text(name)}")
             yield RunScenario(scope.text(name))
         case model.StopAction(scenario=name):
+            scope.note(f"stop {scope.text(name)}")
             yield StopScenario(scope.text(name))
         case model.WaitAction(seconds=seconds):
+            scope.note(f"wait {seconds:g}s")
             yield Sleep(scope.clock.mono + seconds)
         case model.DeviceAction():
             yield from _device(scope, action)
@@ -191,16 +220,30 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             yield from _wait_until(scope, action)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):
+                scope.note(f"condition {_short(condition.source)}: false, the run ends")
                 return _QUIET_STOP
         case model.ChooseAction(branches=branches, otherwise=otherwise):
             chosen = next(
-                (b.actions for b in branches if scope.holds(b.condition, "choose")),
-                otherwise,
+                (
+                    (number, b.actions)
+                    for number, b in enumerate(branches, 1)
+                    if scope.holds(b.condition, "choose")
+                ),
+                (0, otherwise),
             )
-            return (yield from _block(scope, chosen))
+            scope.note(f"choose: choice {chosen[0]}" if chosen[0] else "choose: else")
+            return (yield from _block(scope, chosen[1]))
         case model.RepeatAction():
             return (yield from _repeat(scope, action))
     return None
+
+
+def _short(value: JsonValue) -> str:
+    """A value in a trace line: its JSON (a text as it is), cut short."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > TRACE_VALUE_CHARS:
+        return text[: TRACE_VALUE_CHARS - 1] + "…"
+    return text
 
 
 def _fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
@@ -274,10 +317,12 @@ def _device(
     if action.value is not None:
         request["value"] = scope.value(action.value)
     body = (json.dumps(request).encode("utf-8"),)
+    scope.note(f"device {fullname} {request['action']}")
     reply = yield from _request(
         scope, f"{host}.{service}.devices", body, action.timeout_s
     )
     status = reply[0] if reply else b""
+    scope.note(f"device {fullname}: {_describe(reply)}")
     if status != b"200":
         raise RunFailed(
             f"device {fullname}: {action.action} answered {_describe(reply)}"
@@ -287,16 +332,19 @@ def _device(
 def _call(scope: RunScope, action: model.CallAction) -> Generator[Step, Resume, None]:
     service = scope.text(action.service)
     body = tuple(scope.text(frame).encode("utf-8") for frame in action.body)
+    scope.note(f"call {service}" + (" (titanic)" if action.titanic else ""))
     if action.titanic:
         reply = yield from _request(
             scope, TITANIC_SERVICE, (service.encode("utf-8"), *body), action.timeout_s
         )
+        scope.note(f"call {service} (titanic): {_describe(reply)}")
         if not reply or reply[0] != b"200":
             raise RunFailed(
                 f"titanic refused the call to {service}: {_describe(reply)}"
             )
         return
     reply = yield from _request(scope, service, body, action.timeout_s)
+    scope.note(f"call {service}: {_describe(reply)}")
     # a reply whose first frame is an error status (4xx/5xx) is a failure
     if (
         reply
@@ -321,13 +369,16 @@ def _wait_until(
     scope: RunScope, action: model.WaitUntilAction
 ) -> Generator[Step, Resume, None]:
     deadline = None if action.timeout_s is None else scope.clock.mono + action.timeout_s
+    scope.note(f"wait_until {_short(action.condition.source)}")
     while not scope.holds(action.condition, "wait_until"):
         if isinstance((yield AwaitChange(deadline)), TimedOut):
             if action.continue_on_timeout:
+                scope.note("wait_until: timed out, the run goes on")
                 return
             raise RunFailed(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
+    scope.note("wait_until: holds")
 
 
 def _describe(reply: tuple[bytes, ...]) -> str:
@@ -359,6 +410,7 @@ class Run:
         self.scope = scope
         self.waiting: Await | None = None
         self.done = False
+        self.stopped = False  # ended by stop() (a stop:, the mode, a disable)
         self.error: str | None = None
         self._program = program
         self._step_limit = step_limit
@@ -394,6 +446,7 @@ class Run:
         """End the run where it is (GeneratorExit in the program)."""
         self._program.close()
         self.done = True
+        self.stopped = True
         self.waiting = None
 
     def _fail(self, reason: str) -> None:

@@ -496,3 +496,57 @@ def test_a_refusal_after_a_runaway_disable_keeps_the_disable_reason() -> None:
     reason = h.core.status.last_error
     h.feed(h.core.action_refused("run: no scenario named 'other'"))
     assert (h.state, h.core.status.last_error) == (State.DISABLED, reason)
+
+
+# --- the last run's trace ------------------------------------------------------------
+def test_the_last_run_s_trace_says_what_it_did_at_what_time_and_how_it_ended() -> None:
+    """ "Why did it do that?": the status keeps the last ended run's actions, a line
+    each, at its time since the run began: what was set, what a device answered,
+    which choice was taken, where a condition ended it."""
+    warm = compile_expression("trigger.value == 'warm'")
+    h, outputs = _fired(
+        m.DeviceAction("{host}.fake.lamp", "on"),
+        m.WaitAction(300.0),
+        m.ChooseAction(
+            (m.Branch(warm, (m.SetAction("/x", "warm"),)),),
+            (m.SetAction("/x", "{trigger.value}"),),
+        ),
+        m.ConditionAction(warm),
+        m.SetAction("/never", 1),
+    )
+    [request] = requests(outputs)
+    h.advance(0.5)
+    h.reply(request, b"200", b"{}")
+    h.advance(300.0)
+    assert h.core.status.last_trace == (
+        "+0.0s device hub.fake.lamp on",
+        "+0.5s device hub.fake.lamp: 200",
+        "+0.5s wait 300s",
+        "+300.5s choose: else",
+        "+300.5s set /x = front",
+        "+300.5s condition trigger.value == 'warm': false, the run ends",
+        "done",
+    )
+
+
+def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None:
+    h, outputs = _fired(m.DeviceAction(LAMP, "set", 7))
+    [request] = requests(outputs)
+    h.reply(request, b"400")
+    assert h.core.status.last_trace == (
+        f"+0.0s device {LAMP} set",
+        f"+0.0s device {LAMP}: 400",
+        f"failed: device {LAMP}: set answered 400",
+    )
+    busy = harness(
+        scenario(
+            [m.RepeatAction((m.SetAction("/n", 1),), count=80), m.WaitAction(60.0)],
+            [m.EventTrigger(DOOR)],
+            mode=m.Mode.RESTART,
+        )
+    )
+    busy.change(DOOR, 1)
+    busy.change(DOOR, 2)  # restart: the first run is stopped
+    trace = busy.core.status.last_trace
+    assert len(trace) == run.TRACE_LINES + 2
+    assert trace[-2:] == ("... 31 more lines", "stopped")

@@ -263,6 +263,8 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "runs": 2, "last_error": "",
         "last_skip": {"at": T_2026_12_03_13_30_UTC + 60, "reason": "condition 1 is false: x",
                       "trigger": {"kind": "event", "key": "/event/bell", "value": 1}},
+        "last_trace": ["+0.0s device h.fake.lamp on", "+0.1s device h.fake.lamp: 200",
+                       "done"],
         "document": "# comment\nname: frost-lamp\n",
     }  # fmt: skip
     assert text.show_text(entry, UTC) == (
@@ -277,6 +279,10 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
         "last error:   -\n"
         "last skipped: 2026-12-03 13:31:00 +00:00: condition 1 is false: x "
         "(event /event/bell = 1)\n"
+        "last run did:\n"
+        "  +0.0s device h.fake.lamp on\n"
+        "  +0.1s device h.fake.lamp: 200\n"
+        "  done\n"
         "\n"
         "# comment\n"
         "name: frost-lamp\n"
