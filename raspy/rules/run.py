@@ -204,11 +204,13 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             scope.note(f"log {level}: {_short(text)}")
             yield Log(level, text)
         case model.RunAction(scenario=name):
-            scope.note(f"run {scope.text(name)}")
-            yield RunScenario(scope.text(name))
+            target = scope.text(name)
+            scope.note(f"run {target}")
+            yield RunScenario(target)
         case model.StopAction(scenario=name):
-            scope.note(f"stop {scope.text(name)}")
-            yield StopScenario(scope.text(name))
+            target = scope.text(name)
+            scope.note(f"stop {target}")
+            yield StopScenario(target)
         case model.WaitAction(seconds=seconds):
             scope.note(f"wait {seconds:g}s")
             yield Sleep(scope.clock.mono + seconds)
