@@ -99,6 +99,15 @@ class CoreService:
                 return api.ok({"name": request.name, "state": "deleted"})
             case "enable" | "disable":
                 entry = core.set_enabled(request.name, request.action == "enable")
+                if request.action == "enable" and entry.scenario is None:
+                    # its stored text no longer loads: enabled, it does not run
+                    return api.ok(
+                        {
+                            "name": request.name,
+                            "state": self._state(entry),
+                            "not_running": entry.status.last_error,
+                        }
+                    )
             case "run":
                 if entry.ref is None:
                     raise api.bad(

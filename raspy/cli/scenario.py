@@ -313,17 +313,17 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _enabled(hub: _Hub, name: str, reply: text.Reply) -> int:
-    """`NAME: state`, or, for a scenario enabled but in error at once (its stored
-    text no longer loads), why and what to do on stderr, and 1: it does not run."""
-    state = reply.field("state")
-    if state != "error":
-        print(f"{name}: {text.cell(state)}")
+def _enabled(name: str, reply: text.Reply) -> int:
+    """`NAME: state`, or, for a scenario enabled that does not run (its stored text
+    no longer loads: the reply's `not_running` says why and what to do), that on
+    stderr, and 1. A scenario in error after a failed run runs at its next
+    trigger: that is not it."""
+    why = reply.field("not_running")
+    if why is None:
+        print(f"{name}: {text.cell(reply.field('state'))}")
         return 0
-    why = hub.ask("get", name=name).field("last_error")
     print(
-        f"{_PROG} enable: {name}: enabled, but it does not run: "
-        f"{text.cell(why or None)}",
+        f"{_PROG} enable: {name}: enabled, but it does not run: {text.cell(why)}",
         file=sys.stderr,
     )
     return 1
@@ -350,7 +350,7 @@ def _state_verb(args: argparse.Namespace) -> int:
                 print(f"{name}: queued ({queued} waiting)")
                 continue
             if reply.ok and args.scenario_command == "enable":
-                status = max(status, _enabled(hub, name, reply))
+                status = max(status, _enabled(name, reply))
                 continue
             if reply.ok:
                 print(f"{name}: {text.cell(reply.field('state'))}")

@@ -187,7 +187,8 @@ def test_a_stored_text_a_newer_check_refuses_is_kept_and_says_what_to_do(
     got = core.request("get", name="older")[1]
     assert (got["document"], got["last_error"]) == (older, error)
     assert core.request("disable", name="older")[1]["state"] == "disabled"
-    assert core.request("enable", name="older")[1]["state"] == "error"
+    enabled = core.request("enable", name="older")[1]
+    assert (enabled["state"], enabled["not_running"]) == ("error", error)
     got = core.request("get", name="older")[1]
     assert (got["enabled"], got["state"], got["last_error"]) == (True, "error", error)
     wait_value(tree, "/scenario/older/state", "error")
