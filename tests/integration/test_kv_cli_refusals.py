@@ -19,7 +19,12 @@ from raspy.config import StoreConfig
 from raspy.errors import StoreDamagedError, quote
 from raspy.storage.dump import Header, Record
 from raspy.storage.store import Delete, Put, Store, Table
-from raspy.storage.tables import DATA_TABLES, encode_kv, queue_key
+from raspy.storage.tables import (
+    DATA_TABLES,
+    SCHEMA_VERSION_KEY,
+    encode_kv,
+    queue_key,
+)
 
 
 def _damaged(kind: str, good: bytes) -> bytes:
@@ -171,6 +176,24 @@ def test_a_dump_of_a_newer_schema_is_refused(
         "supports (1)\n",
     )
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("command", ["check", "dump"])
+def test_a_store_of_a_newer_raspy_is_named_by_its_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """`raspy-kv: store schema version 7 is newer…` named no data dir (raspyd's
+    line does): which store, of several, was left to guess."""
+    data_dir = tmp_path / "d"
+    with Store.open(data_dir) as store:
+        store.commit([Put(Table.META, SCHEMA_VERSION_KEY, packing.pack(7))])
+    status, out, err = run([command, "--data-dir", str(data_dir)], capsys)
+    assert (status, out, err) == (
+        1,
+        "",
+        f"raspy-kv: {data_dir}: store schema version 7 is newer than this raspy "
+        "supports (1); upgrade raspy, or restore a dump into a new data dir\n",
+    )
 
 
 def test_check_reports_each_problem_and_exits_1(
