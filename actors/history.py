@@ -362,10 +362,14 @@ class HistoryActor(pykka.ThreadingActor):
 
     def _forget(self, view: ReadView, key: str) -> int:
         """Delete every row of `key` and its record in one commit; returns how many
-        rows there were. What the recorder holds of it goes first, so that no flush
-        writes part of it back; a device that still records starts anew. Rows are
-        keyed by (step, slot, key): each slot of each tier is looked up, no scan."""
-        self.recorder.forget(key)
+        rows there were, those not yet written included. What the recorder holds of
+        it goes first, so that no flush writes part of it back; a device that still
+        records starts anew. Rows are keyed by (step, slot, key): each slot of each
+        tier is looked up, no scan."""
+        unwritten = {
+            history_row_key(row.step_s, row.slot, row.key)
+            for row in self.recorder.forget(key)
+        }
         self._new_keys.discard(key)
         rows = [
             row_key
@@ -382,8 +386,9 @@ class HistoryActor(pykka.ThreadingActor):
         )
         self.recorded.discard(key)
         self.links.stats.incr("history.forgotten")
-        log.info("history_forgotten", key=key, rows=len(rows))
-        return len(rows)
+        count = len(unwritten.union(rows))
+        log.info("history_forgotten", key=key, rows=count)
+        return count
 
     def _fetcher(self, view: ReadView, key: str) -> query.Fetch:
         def fetch(tier: Tier, slot: int) -> Bucket | None:

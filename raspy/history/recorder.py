@@ -107,11 +107,14 @@ class Recorder:
             self._open[(key, tier.step_s)] = bucket
             self._pending[row] = bucket
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str) -> set[RowId]:
         """Drop what is held of `key` (open buckets, rows not yet written): its
-        history is being deleted, and no flush may write part of it back."""
+        history is being deleted, and no flush may write part of it back. Returns
+        the rows that were waiting for their write."""
         self._open = {k: b for k, b in self._open.items() if k[0] != key}
+        dropped = {r for r in self._pending if r.key == key}
         self._pending = {r: b for r, b in self._pending.items() if r.key != key}
+        return dropped
 
     def pending(self, row: RowId) -> Bucket | None:
         """The not yet written bucket of `row` (queries see it before the flush)."""
