@@ -62,6 +62,7 @@ from raspy.errors import (
     RaspyError,
     StoreError,
     StoreLockedError,
+    StoreNewerError,
 )
 from raspy.protocol import clone
 from raspy.sdnotify import Notifier
@@ -201,13 +202,16 @@ def _main(argv: list[str] | None) -> int:
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:  # damaged, or a newer raspy's: the sensors go on
+        newer = isinstance(exc, StoreNewerError)
         structlog.get_logger(component="raspy-poller").error(
             "board_store_unusable",
             data_dir=args.data_dir,
             reason=str(exc),
             consequence="device settings changed over MDP are neither applied "
             "nor kept until it is repaired",
-            hint=f"raspy-kv check --data-dir {args.data_dir}",
+            hint="upgrade raspy on this board"
+            if newer
+            else f"raspy-kv check --data-dir {args.data_dir}",
         )
         store = None
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop

@@ -24,10 +24,13 @@ from support.board_link import BoardLink
 from support.daemon import Daemon, mmi_service, running_daemon, running_poller
 from support.wait import wait_until
 
+from raspy import packing
 from raspy.cli import poller as poller_cli
 from raspy.client.clone import CloneClient, fetch_snapshot
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout
+from raspy.storage.store import Put, Store, Table
+from raspy.storage.tables import SCHEMA_VERSION_KEY
 from raspy.transport.sockets import CurveKeys
 
 BOARD = "garage"
@@ -669,15 +672,23 @@ def test_a_rename_on_a_board_with_a_data_dir_outlives_a_kill(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("store", ["damaged", "newer"])
 def test_a_board_with_a_damaged_store_serves_its_sensors_without_its_settings(
-    tmp_path: Path, config: Path
+    tmp_path: Path, config: Path, store: str
 ) -> None:
     """A damaged `data.mdb` in --data-dir stopped the poller (exit 1): systemd gave
     up after five tries, and the board's sensors were gone from the hub for the sake
-    of a rename. It now serves without its settings, and says so in its log."""
+    of a rename. It now serves without its settings, and says so in its log, with
+    what to do: check the store, or, for a newer raspy's (a downgrade), upgrade."""
     board = tmp_path / "board"
-    board.mkdir(mode=0o700)
-    (board / "data.mdb").write_bytes(bytes(range(256)) * 64)  # no LMDB file
+    if store == "damaged":
+        board.mkdir(mode=0o700)
+        (board / "data.mdb").write_bytes(bytes(range(256)) * 64)  # no LMDB file
+        hint = f"raspy-kv check --data-dir {board}"
+    else:
+        with Store.open(board) as written:
+            written.commit([Put(Table.META, SCHEMA_VERSION_KEY, packing.pack(7))])
+        hint = "upgrade raspy on this board"
     log_path = tmp_path / "poller.log"
     with (
         running_daemon(tmp_path / "data", config_text=HUB) as daemon,
@@ -687,4 +698,4 @@ def test_a_board_with_a_damaged_store_serves_its_sensors_without_its_settings(
         assert process.poll() is None
     said = _said(log_path)
     assert '"event": "board_store_unusable"' in said, said
-    assert f"raspy-kv check --data-dir {board}" in said
+    assert hint in said
