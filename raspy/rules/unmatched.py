@@ -14,6 +14,7 @@ that is off now has no keys either.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Collection
 from typing import Final
@@ -52,25 +53,31 @@ def device_warnings(
 ) -> list[tuple[int, int, str]]:
     """(line, col, message) of each device key of `scenario` (its document `text`)
     that none of `device_keys` (the tree's keys under /device/ now) matches."""
-    spot = spots(text)
+    # what only a warning needs is worked out at the first one: most imports have
+    # none, and composing the document and naming every device cost milliseconds
+    spot = functools.cache(lambda: spots(text))
+    fullnames = functools.cache(
+        lambda: sorted({d[0] for k in device_keys if (d := device_of_key(k))})
+    )
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
-    fullnames = sorted({d[0] for k in device_keys if (d := device_of_key(k))})
     found: list[tuple[int, int, str]] = []
     for raw in _trigger_patterns(scenario):
         pattern = _filled(raw, names)
         if pattern is None or not pattern.startswith(DEVICE_TREE):
             continue
-        match = matcher([pattern])
-        if not any(match(key) for key in device_keys):
-            line, col = spot("kv", raw)
-            named = _named(pattern, device_keys, fullnames)
-            found.append((line, col, f"kv: {named} {_NOTHING}"))
+        if _matches_some(pattern, device_keys):
+            continue
+        line, col = spot()("kv", raw)
+        named = _named(pattern, device_keys, fullnames())
+        found.append((line, col, f"kv: {named} {_NOTHING}"))
     for raw in _devices(scenario):
         fullname = _filled(raw, names)
-        if fullname is None or fullname in fullnames or _friendly(fullname):
+        if fullname is None or _friendly(fullname):
             continue
-        line, col = spot("device", raw)
-        named = _closest(fullname, fullnames)
+        if _has_readings(fullname, device_keys) or fullname in fullnames():
+            continue
+        line, col = spot()("device", raw)
+        named = _closest(fullname, fullnames())
         found.append((line, col, f"device: {named} {_NO_READINGS}"))
     for raw in _read_keys(scenario):
         key = _filled(raw, names)
@@ -78,7 +85,7 @@ def device_warnings(
             continue
         line, col = _where(text, raw)
         found.append(
-            (line, col, f"kv() {_named(key, device_keys, fullnames)} {_NOTHING}")
+            (line, col, f"kv() {_named(key, device_keys, fullnames())} {_NOTHING}")
         )
     return sorted(found)
 
@@ -127,6 +134,22 @@ def _close_device(fullname: str, fullnames: list[str]) -> str | None:
 def _close(word: str, choices: list[str], cutoff: float) -> str | None:
     found = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
     return found[0] if found else None
+
+
+def _matches_some(pattern: str, device_keys: Collection[str]) -> bool:
+    """Does a key of the tree match the pattern? A key written out is looked up."""
+    if not any(ch in pattern for ch in "*?["):
+        return pattern in device_keys
+    match = matcher([pattern])
+    return any(match(key) for key in device_keys)
+
+
+def _has_readings(fullname: str, device_keys: Collection[str]) -> bool:
+    """A device's status or value is in the tree (every device has both)."""
+    return any(
+        f"{DEVICE_TREE}{fullname}/{field}" in device_keys
+        for field in ("status", "value")
+    )
 
 
 def _friendly(fullname: str) -> bool:
