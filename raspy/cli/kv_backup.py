@@ -230,7 +230,9 @@ def backup(args: argparse.Namespace) -> int:
     removed, stale = _rotate(backup_dir, args.keep, path)
     again = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
-    bad = f", {len(again.spoiled)} of them do not read back" if again.spoiled else ""
+    spoiled = len(again.spoiled)
+    verb = "reads" if spoiled == 1 else "read"
+    bad = f", {spoiled} of them no longer {verb} back" if spoiled else ""
     unjudged = f", {len(again.unjudged)} not checked" if again.unjudged else ""
     with stdout_errors():
         report(
