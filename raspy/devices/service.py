@@ -308,8 +308,8 @@ def _on_device(
         # the kind's own commands first (those of every device after them), so a
         # scenario's last_error says what to write instead
         common = {c.name for c in BASE.commands}
-        commands = sorted(device.kind.commands, key=lambda c: c.name in common)
-        known = ", ".join(c.name for c in commands)
+        own_first = sorted(device.kind.commands, key=lambda c: c.name in common)
+        known = ", ".join(c.name for c in own_first)
         detail = (
             f"{quote(action)} is not a command of {device.config.oid}"
             f" (its commands: {known})"
