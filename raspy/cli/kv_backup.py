@@ -231,8 +231,8 @@ def backup(args: argparse.Namespace) -> int:
     again = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(again.spoiled)
-    bad = f", {spoiled} of them {'does' if spoiled == 1 else 'do'} not read back"
-    bad = bad if spoiled else ""
+    verb = "reads" if spoiled == 1 else "read"
+    bad = f", {spoiled} of them no longer {verb} back" if spoiled else ""
     unjudged = f", {len(again.unjudged)} not checked" if again.unjudged else ""
     with stdout_errors():
         report(

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices import request_body
+from raspy.devices.kinds import BASE
 from raspy.devices.reading import Reading
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import (
@@ -304,7 +305,15 @@ def _on_device(
             return _reset(registry, device, now)
     command = device.kind.command(action)
     if command is None:
-        detail = f"{quote(action)} is not a command of {device.config.oid}"
+        # the kind's own commands first (those of every device after them), so a
+        # scenario's last_error says what to write instead
+        common = {c.name for c in BASE.commands}
+        own_first = sorted(device.kind.commands, key=lambda c: c.name in common)
+        known = ", ".join(c.name for c in own_first)
+        detail = (
+            f"{quote(action)} is not a command of {device.config.oid}"
+            f" (its commands: {known})"
+        )
         return _error(UNKNOWN_ACTION, action, "unknown_action", detail)
     return _command(device, command, request, now)
 

@@ -17,6 +17,7 @@ Requests (see docs/history.md):
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Collection, Sequence
 from typing import Final
@@ -103,7 +104,7 @@ def handle(
         return refused(BAD_REQUEST, action, "bad_request", str(exc))
     full_key = value_key(key)
     if full_key not in recorded:
-        return _unknown_key(action, full_key)
+        return _unknown_key(action, full_key, recorded)
     answer = query.run(tier, since, until, now, fetch(full_key))
     points: list[JsonValue] = [list(p) for p in answer.points]
     return ok(
@@ -133,7 +134,7 @@ def _forget(
         return _bad_key(action, key)
     full_key = value_key(key)
     if full_key not in recorded:
-        return _unknown_key(action, full_key)
+        return _unknown_key(action, full_key, recorded)
     try:
         rows = forget(full_key)
     except StoreError as exc:
@@ -146,10 +147,18 @@ def _bad_key(action: str, key: JsonValue) -> Reply:
     return refused(BAD_REQUEST, action, "bad_request", detail)
 
 
-def _unknown_key(action: str, full_key: str) -> Reply:
+_CLOSE_KEY: Final = 0.85  # a typo of a device's name, not another device of it
+
+
+def _unknown_key(action: str, full_key: str, recorded: Collection[str]) -> Reply:
+    """Which recorded key was likely meant, and when a key has points: a key just
+    forgotten was told `only a device with log = true is recorded`, which it was."""
+    close = difflib.get_close_matches(full_key, list(recorded), n=1, cutoff=_CLOSE_KEY)
+    meant = f" (did you mean {shown(close[0])}?)" if close else ""
     return refused(
         NOT_FOUND,
         action,
         "unknown_key",
-        f"no history for {shown(full_key)}: only a device with log = true is recorded",
+        f"no history for {shown(full_key)}{meant}: only a device with log = true"
+        " is recorded, from its first reading (after a forget, its next one)",
     )

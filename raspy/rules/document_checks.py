@@ -179,7 +179,7 @@ class Checks:
                 if base is None
                 else text_offset(node, base + exc.offset, self.document)
             )
-            self.problem(node, path, exc.reason, offset)
+            self.problem(node, path, _narrowed(exc.reason, known), offset)
             return False
         return True
 
@@ -313,3 +313,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         if close
         else f" {quote(word)}"
     )
+
+
+def _narrowed(reason: str, known: frozenset[str] | None) -> str:
+    """An unknown name where only a few names may be used (a trigger's key: {host})
+    says which: a variable of the scenario was told `unknown name 'room'` there."""
+    if known is None or not reason.startswith("unknown name "):
+        return reason
+    allowed = ", ".join("{" + name + "}" for name in sorted(known))
+    return f"{reason} (only {allowed} may be used here)"

@@ -319,7 +319,8 @@ def _device(
     if action.value is not None:
         request["value"] = scope.value(action.value)
     body = (json.dumps(request).encode("utf-8"),)
-    scope.note(f"device {fullname} {request['action']}")
+    given = f" {_short(request['value'])}" if "value" in request else ""
+    scope.note(f"device {fullname} {request['action']}{given}")
     reply = yield from _request(
         scope, f"{host}.{service}.devices", body, action.timeout_s
     )

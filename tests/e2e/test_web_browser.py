@@ -460,6 +460,55 @@ def test_run_pressed_while_a_single_scenario_runs_says_it_did_not_start(
     ]
 
 
+def test_a_scenario_s_last_error_wraps_between_words_on_a_phone(
+    browser: Browser, hub: Hub
+) -> None:
+    """The card's facts broke anywhere, also inside words a line had room to move
+    whole (`answ / er`, `fals / e`): a word only too long for the line may break."""
+    document = (
+        "name: broken-run\nactions:\n"
+        "  - device: '{host}.fake.nosuch'\n    action: 'on'\n"
+    )
+    assert _scenario_request(hub, action="import", document=document) == b"200"
+    try:
+        assert _scenario_request(hub, action="run", name="broken-run") == b"200"
+        page = logged_in(browser, hub, "phone")
+        error = page.locator("li.scenario", has_text="broken-run").locator(
+            "dd.error-text"
+        )
+
+        def shown_error() -> str | None:
+            text = error.text_content() or ""
+            if "unknown_device" not in text:
+                page.goto(f"{hub.base}/scenarios")
+                return None
+            return text
+
+        page.goto(f"{hub.base}/scenarios")
+        wait_until(shown_error, what="the run's error on its card", timeout_s=15)
+        # each word's box: a word broken across two lines has two
+        split = error.evaluate(
+            """dd => {
+                const text = dd.firstChild.textContent, split = [];
+                for (const m of text.matchAll(/\\S+/g)) {
+                    const range = document.createRange();
+                    range.setStart(dd.firstChild, m.index);
+                    range.setEnd(dd.firstChild, m.index + m[0].length);
+                    if (range.getClientRects().length > 1) split.push(m[0]);
+                }
+                return split;
+            }"""
+        )
+        lines = error.evaluate(
+            "dd => { const r = document.createRange(); r.selectNodeContents(dd);"
+            " return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"
+        )
+        page.context.close()
+    finally:
+        _scenario_request(hub, action="delete", name="broken-run")
+    assert (lines > 1, split) == (True, [])
+
+
 def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
     page = logged_in(browser, hub)
     with page.expect_navigation():

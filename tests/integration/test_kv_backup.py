@@ -129,8 +129,8 @@ def test_an_older_backup_that_no_longer_reads_back_is_said_and_kept(
     status, out, err = _backup(store, backups, capsys)
     assert status == 1
     assert out.endswith(
-        f"; 0 old removed; 2 older checked again, 1 of them does not "
-        f"read back in {out.rsplit(' in ', 1)[1]}"
+        f"; 0 old removed; 2 older checked again, 1 of them no longer "
+        f"reads back in {out.rsplit(' in ', 1)[1]}"
     )
     first, second = err.splitlines()
     assert first.startswith(

@@ -130,7 +130,10 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
                 b"501",
                 "toggle",
                 "unknown_action",
-                "'toggle' is not a command of dimmer",
+                # its own commands named first: a scenario's last_error said only
+                # that it was not one, not what to write instead
+                "'toggle' is not a command of dimmer"
+                " (its commands: level, on, off, config, poll, log, reset)",
             ),
             id="command-of-another-kind",
         ),

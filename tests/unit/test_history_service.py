@@ -97,12 +97,16 @@ def _error(
         ({"v": 1, "action": "history", "key": _KEY, "since": 1, "resolution": 5},
          _error(b"400", "history", "bad_request", "resolution: expected a string, got 5")),
         ({"v": 1, "action": "history", "key": "pi.fake.cellar", "since": 1},
-         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.cellar/value": only a device with log = true is recorded')),
+         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.cellar/value": only a device with log = true is recorded, from its first reading (after a forget, its next one)')),
+        # a typo names the key meant; a key just forgotten was told "only a device
+        # with log = true is recorded", which it was
+        ({"v": 1, "action": "history", "key": "pi.fake.atic", "since": 1},
+         _error(b"404", "history", "unknown_key", 'no history for "/device/pi.fake.atic/value" (did you mean "/device/pi.fake.attic/value"?): only a device with log = true is recorded, from its first reading (after a forget, its next one)')),
         ({"v": 1, "action": "erase"}, _error(b"501", "erase", "unknown_action", '"erase"')),
     ],
     ids=["bad-json", "unknown-field", "keys-extra", "version", "no-key", "no-since",
          "bool-since", "empty-range", "bad-resolution", "number-resolution",
-         "unknown-key", "unknown-action"],
+         "unknown-key", "typo-key", "unknown-action"],
 )  # fmt: skip
 def test_bad_requests_are_refused_with_a_token_and_a_detail(
     document: Any, expected: tuple[bytes, Any]

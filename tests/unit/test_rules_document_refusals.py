@@ -207,7 +207,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:14:12: triggers[9].event: expected a key pattern starting with /event/, got '/x'",
             "s.yaml:15:14: triggers[10].startup: expected true (startup: true), got false",
             "s.yaml:17:12: triggers[11].below: must be greater than above (20), or the trigger never fires",
-            "s.yaml:19:11: triggers[12].kv: unknown name 'nope'",
+            "s.yaml:19:11: triggers[12].kv: unknown name 'nope' (only {host} may be used here)",
             "s.yaml:21:10: triggers[13].for: expected a duration ≥ 0, got '-1m'",
             "s.yaml:23:12: triggers[14].below: expected a number, got text 'x'",
             "s.yaml:24:9: triggers[15].at: expected a time like 23:00 or 06:30:15, got '7'",
@@ -354,6 +354,18 @@ def test_a_huge_expression_string_is_refused() -> None:
     text = "name: a\nconditions: ['" + "1+" * 6000 + "1']\n" + OK_ACTIONS
     assert validate_scenario(text, "s.yaml") == [
         "s.yaml:2:1015: conditions[0]: the expression is longer than 1000 characters"
+    ]
+
+
+def test_a_variable_in_a_trigger_s_key_is_told_that_only_host_may_be_used() -> None:
+    """A trigger's key is filled at import, before any run: the scenario's own
+    variable was told `unknown name 'room'`, as if it had not been declared."""
+    text = (
+        "name: a\nvariables: {room: living}\ntriggers:\n"
+        "  - kv: '/device/{host}.fake.{room}/value'\n" + OK_ACTIONS
+    )
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:4:30: triggers[0].kv: unknown name 'room' (only {host} may be used here)"
     ]
 
 

@@ -530,11 +530,13 @@ def test_the_last_run_s_trace_says_what_it_did_at_what_time_and_how_it_ended() -
 
 
 def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None:
+    """A device line names the value sent too (a dimmer's level, a volume): the
+    line said only `set`, and what the run asked of the device was not told."""
     h, outputs = _fired(m.DeviceAction(LAMP, "set", 7))
     [request] = requests(outputs)
     h.reply(request, b"400")
     assert h.core.status.last_trace == (
-        f"+0.0s device {LAMP} set",
+        f"+0.0s device {LAMP} set 7",
         f"+0.0s device {LAMP}: 400",
         f"failed: device {LAMP}: set answered 400",
     )
