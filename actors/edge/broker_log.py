@@ -26,7 +26,11 @@ def log_broker_output(
     match out:
         case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
             if limiter.should_log((peer, reason), monotonic()):
-                log.warning(
+                # a worker's heartbeat to a broker that does not know it: what every
+                # remote worker sends once after raspyd restarts (told to reconnect)
+                restarted = reason == "unknown_worker" and detail == "Heartbeat"
+                emit = log.info if restarted else log.warning
+                emit(
                     "frame_rejected",
                     peer=peer.hex(),
                     reason=reason,
