@@ -121,7 +121,9 @@ def trace_of(run: Run) -> tuple[str, ...]:
         ended = "stopped"
     else:
         ended = "done"
-    return (*scope.trace, *more, ended)
+    began = scope.clock.mono if scope.started is None else scope.started
+    # when it ended too: a timeout says after how long it failed
+    return (*scope.trace, *more, f"+{scope.clock.mono - began:.1f}s {ended}")
 
 
 class ScenarioCore:

@@ -105,7 +105,10 @@ def test_an_imported_scenario_acts_on_a_key_change_and_shows_its_state(
     )
     status, got = core.request("get", name="heat")
     assert (status, got["document"]) == (b"200", HEAT)
-    assert got["last_trace"] == ["+0.0s set /scenario/heat/note = cold at 18.5", "done"]
+    assert got["last_trace"] == [
+        "+0.0s set /scenario/heat/note = cold at 18.5",
+        "+0.0s done",
+    ]
 
 
 def test_get_says_why_the_last_trigger_started_no_run_and_writes_nothing_for_it(

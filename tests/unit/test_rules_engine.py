@@ -250,7 +250,7 @@ def test_status_counts_runs_and_remembers_the_last_trigger() -> None:
             "value": 5,
             "from": None,
         },
-        last_trace=("+0.0s set /scenario/test/mark = kv:5", "done"),
+        last_trace=("+0.0s set /scenario/test/mark = kv:5", "+0.0s done"),
     )
     assert isinstance(h.outputs[-1], engine.StatusChanged)
 

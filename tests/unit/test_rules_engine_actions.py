@@ -525,7 +525,7 @@ def test_the_last_run_s_trace_says_what_it_did_at_what_time_and_how_it_ended() -
         "+300.5s choose: else",
         "+300.5s set /x = front",
         "+300.5s condition trigger.value == 'warm': false, the run ends",
-        "done",
+        "+300.5s done",
     )
 
 
@@ -538,7 +538,12 @@ def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None
     assert h.core.status.last_trace == (
         f"+0.0s device {LAMP} set 7",
         f"+0.0s device {LAMP}: 400",
-        f"failed: device {LAMP}: set answered 400",
+        f"+0.0s failed: device {LAMP}: set answered 400",
+    )
+    late, outputs = _fired(m.DeviceAction(LAMP, "on"))
+    late.advance(5.0)  # no answer: the request times out
+    assert late.core.status.last_trace[-1] == (
+        "+5.0s failed: hub.fake.devices did not answer within 5s"
     )
     busy = harness(
         scenario(
@@ -551,4 +556,4 @@ def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None
     busy.change(DOOR, 2)  # restart: the first run is stopped
     trace = busy.core.status.last_trace
     assert len(trace) == run.TRACE_LINES + 2
-    assert trace[-2:] == ("... 31 more lines", "stopped")
+    assert trace[-2:] == ("... 31 more lines", "+0.0s stopped")
