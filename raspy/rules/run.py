@@ -75,6 +75,7 @@ DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 # lines, then counts the rest; a value in a line is cut at TRACE_VALUE_CHARS
 TRACE_LINES: Final = 50
 TRACE_VALUE_CHARS: Final = 60
+TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -126,7 +127,10 @@ class RunScope:
         if len(self.trace) >= TRACE_LINES:
             self.untraced += 1
             return
-        self.trace.append(f"+{self.clock.mono - self.started:.1f}s {line()}")
+        entry = f"+{self.clock.mono - self.started:.1f}s {line()}"
+        if len(entry) > TRACE_LINE_CHARS:  # a name filled from a large value
+            entry = entry[: TRACE_LINE_CHARS - 1] + "…"
+        self.trace.append(entry)
 
     def context(self) -> EvalContext:
         return EvalContext(

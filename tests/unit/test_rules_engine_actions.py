@@ -578,3 +578,20 @@ def test_a_long_run_writes_out_no_trace_line_past_the_limit(
     h, _ = _fired(m.RepeatAction((m.SetAction("/n", big),), count=500))
     assert len(written) == run.TRACE_LINES
     assert h.core.status.last_trace[-2:] == ("... 450 more lines", "+0.0s done")
+
+
+def test_a_trace_line_is_cut_however_long_what_it_names() -> None:
+    """A value is cut at TRACE_VALUE_CHARS, and so is a whole line: a scenario's, a
+    service's or a device's name is a template, and one filled from a large value
+    (64 KB a key of the tree) was kept whole, fifty times over, in the status."""
+    actions: list[m.Action] = [
+        m.RunAction("{trigger.value}"),
+        m.DeviceAction("hub.fake.{trigger.value}", "{trigger.value}"),
+    ]
+    h = harness(scenario(actions, [m.EventTrigger(DOOR)]))
+    h.change(DOOR, "n" * 5000)
+    h.advance(5.0)  # the device's request times out: the run ends
+    trace = h.core.status.last_trace
+    assert max(map(len, trace)) <= run.TRACE_LINE_CHARS, [len(t) for t in trace]
+    assert trace[0].endswith("n…")
+    assert len(trace) == 3
