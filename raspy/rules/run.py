@@ -460,8 +460,11 @@ class Run:
             self._fail(f"{type(exc).__name__}: {exc}")
         return effects
 
-    def stop(self) -> None:
-        """End the run where it is (GeneratorExit in the program)."""
+    def stop(self, mono: float | None = None) -> None:
+        """End the run where it is (GeneratorExit in the program), at `mono` if told
+        (its trace's `stopped` line is at that time, not at its last step's)."""
+        if mono is not None:
+            self.scope.clock.mono = mono
         self._program.close()
         self.done = True
         self.stopped = True

@@ -595,3 +595,19 @@ def test_a_trace_line_is_cut_however_long_what_it_names() -> None:
     assert max(map(len, trace)) <= run.TRACE_LINE_CHARS, [len(t) for t in trace]
     assert trace[0].endswith("n…")
     assert len(trace) == 3
+
+
+def test_a_stopped_run_s_trace_says_when_it_was_stopped() -> None:
+    """`stopped` is at the time of the stop: a run stopped in the middle of a wait
+    of ten minutes said `+0.0s stopped`, the time of its last step."""
+    h, _ = _fired(m.WaitAction(600.0), m.SetAction("/never", 1))
+    h.advance(120.0)
+    h.feed(h.core.stop(h.mono))
+    assert h.core.status.last_trace == ("+0.0s wait 600s", "+120.0s stopped")
+    restarted = harness(
+        scenario([m.WaitAction(600.0)], [m.EventTrigger(DOOR)], mode=m.Mode.RESTART)
+    )
+    restarted.change(DOOR, 1)
+    restarted.mono += 30.0
+    restarted.change(DOOR, 2)  # restart: the first run is stopped now
+    assert restarted.core.status.last_trace[-1] == "+30.0s stopped"
