@@ -207,8 +207,8 @@ def _main(argv: list[str] | None) -> int:
             "board_store_unusable",
             data_dir=args.data_dir,
             reason=str(exc),
-            consequence="device settings changed over MDP are neither applied "
-            "nor kept until it is repaired",
+            consequence="the settings it holds are not applied; one changed over "
+            "MDP lasts until raspy-poller restarts",
             hint="upgrade raspy on this board"
             if newer
             else f"raspy-kv check --data-dir {args.data_dir}",
