@@ -173,7 +173,8 @@ class ScenarioActor(pykka.ThreadingActor):
         self._apply([engine.StatusChanged(self._core.status)])
 
     def on_stop(self) -> None:
-        self._core.stop()  # what it would show is the core's to write (disabled, gone)
+        # what it would show is the core's to write (disabled, gone)
+        self._core.stop(self._links.clock.monotonic())
         self._links.ticker.set(self.actor_ref, None)
         self._client.detach(self._links.edge)
 
@@ -214,7 +215,7 @@ class ScenarioActor(pykka.ThreadingActor):
                     queued[0] if queued else None,
                 )
             case StopRuns():
-                self._apply(core.stop())
+                self._apply(core.stop(mono))
                 return core.status
             case ActionRefused(reason=reason):
                 self._apply(core.action_refused(reason))

@@ -207,8 +207,8 @@ def _main(argv: list[str] | None) -> int:
             "board_store_unusable",
             data_dir=args.data_dir,
             reason=str(exc),
-            consequence="device settings changed over MDP are neither applied "
-            "nor kept until it is repaired",
+            consequence="the settings it holds are not applied; one changed over "
+            "MDP lasts until raspy-poller restarts",
             hint="upgrade raspy on this board"
             if newer
             else f"raspy-kv check --data-dir {args.data_dir}",
@@ -275,7 +275,7 @@ def _run(
     service: pykka.ActorRef[Any] | None = None
     worker: Worker | None = None
     try:
-        service = devices.DeviceServiceActor.start(
+        service = BoardDeviceService.start(
             registry,
             ClientPublisher(tree),
             clock=SystemClock(),
@@ -308,6 +308,15 @@ def _run(
             raise _ServiceStuck(
                 f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
             )
+
+
+class BoardDeviceService(devices.DeviceServiceActor):
+    """The board's device service, on a daemon thread: one stuck past its stop (a
+    read or a write the kernel does not end) must not keep the process from its
+    exit, which Python holds for every thread that is not a daemon (systemd ended
+    it at its stop timeout). raspy-poller has no outputs to put in a safe state."""
+
+    use_daemon_thread = True
 
 
 class _ServiceStuck(RaspyError):

@@ -254,12 +254,13 @@ class ScenarioCore:
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
-    def stop(self) -> list[Output]:
-        """End every run now and forget the queued ones (a `stop` request)."""
+    def stop(self, mono: float | None = None) -> list[Output]:
+        """End every run now (at `mono`, for their traces) and forget the queued ones
+        (a `stop` request)."""
         out: list[Output] = []
         self._queue.clear()
         for run in list(self._runs.values()):
-            run.stop()
+            run.stop(mono)
             self._end(run, out)
         return self._finish(out)
 
@@ -328,7 +329,7 @@ class ScenarioCore:
             return
         if busy and scenario.mode is Mode.RESTART:
             for run in list(self._runs.values()):
-                run.stop()
+                run.stop(mono)
                 self._end(run, out)
         if busy and scenario.mode is Mode.QUEUED:
             if busy + len(self._queue) >= scenario.max_runs:
@@ -391,7 +392,7 @@ class ScenarioCore:
                 starts.popleft()
             if len(starts) >= limit:
                 reason = f"runaway: more than {limit} runs in a minute; disabled"
-                self._disable(reason, out)
+                self._disable(reason, mono, out)
                 return
             starts.append(mono)
         run_id = next(self._ids)
@@ -440,10 +441,10 @@ class ScenarioCore:
             self._last_error = run.error
         out.append(RunEnded(run.run_id, run.error))
 
-    def _disable(self, reason: str, out: list[Output]) -> None:
+    def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
         self._queue.clear()
         for run in list(self._runs.values()):
-            run.stop()
+            run.stop(mono)
             self._end(run, out)
         self._watch.clear()
         self._disabled = True

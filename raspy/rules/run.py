@@ -75,6 +75,7 @@ DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 # lines, then counts the rest; a value in a line is cut at TRACE_VALUE_CHARS
 TRACE_LINES: Final = 50
 TRACE_VALUE_CHARS: Final = 60
+TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
 DEFAULT_STEP_LIMIT: Final = 10_000
 TITANIC_SERVICE: Final = "titanic.request"
 
@@ -117,14 +118,19 @@ class RunScope:
     untraced: int = 0  # lines past TRACE_LINES, counted only
     started: float | None = None  # monotonic, at the first line
 
-    def note(self, what: str) -> None:
-        """One line of the trace, at the run's time now."""
+    def note(self, line: Callable[[], str]) -> None:
+        """One line of the trace, at the run's time now. `line` writes it out, only
+        while the trace has room: a note per action is on the engine's hot path,
+        and a run of thousands of actions would make each line to count it."""
         if self.started is None:
             self.started = self.clock.mono
         if len(self.trace) >= TRACE_LINES:
             self.untraced += 1
             return
-        self.trace.append(f"+{self.clock.mono - self.started:.1f}s {what}")
+        entry = f"+{self.clock.mono - self.started:.1f}s {line()}"
+        if len(entry) > TRACE_LINE_CHARS:  # a name filled from a large value
+            entry = entry[: TRACE_LINE_CHARS - 1] + "…"
+        self.trace.append(entry)
 
     def context(self) -> EvalContext:
         return EvalContext(
@@ -186,33 +192,33 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
         case model.SetAction(key=key, value=value, ttl_s=ttl_s):
             target = _key(scope, key)
             filled = _fitting(scope, target, scope.value(value))
-            scope.note(f"set {target} = {_short(filled)}")
+            scope.note(lambda: f"set {target} = {_short(filled)}")
             yield SetKey(target, filled, ttl_s)
         case model.DeleteAction(key=key):
             target = _key(scope, key)
-            scope.note(f"delete {target}")
+            scope.note(lambda: f"delete {target}")
             yield DeleteKey(target)
         case model.EventAction(key=key, value=value):
             target = _key(scope, key)
             event = _fitting(
                 scope, target, True if value is None else scope.value(value)
             )
-            scope.note(f"event {target} = {_short(event)}")
+            scope.note(lambda: f"event {target} = {_short(event)}")
             yield PublishEvent(target, event)
         case model.LogAction(message=message, level=level):
             text = scope.text(message)
-            scope.note(f"log {level}: {_short(text)}")
+            scope.note(lambda: f"log {level}: {_short(text)}")
             yield Log(level, text)
         case model.RunAction(scenario=name):
             target = scope.text(name)
-            scope.note(f"run {target}")
+            scope.note(lambda: f"run {target}")
             yield RunScenario(target)
         case model.StopAction(scenario=name):
             target = scope.text(name)
-            scope.note(f"stop {target}")
+            scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
         case model.WaitAction(seconds=seconds):
-            scope.note(f"wait {seconds:g}s")
+            scope.note(lambda: f"wait {seconds:g}s")
             yield Sleep(scope.clock.mono + seconds)
         case model.DeviceAction():
             yield from _device(scope, action)
@@ -222,7 +228,9 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             yield from _wait_until(scope, action)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):
-                scope.note(f"condition {_short(condition.source)}: false, the run ends")
+                scope.note(
+                    lambda: f"condition {_short(condition.source)}: false, the run ends"
+                )
                 return _QUIET_STOP
         case model.ChooseAction(branches=branches, otherwise=otherwise):
             chosen = next(
@@ -233,7 +241,9 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
                 ),
                 (0, otherwise),
             )
-            scope.note(f"choose: choice {chosen[0]}" if chosen[0] else "choose: else")
+            scope.note(
+                lambda: f"choose: choice {chosen[0]}" if chosen[0] else "choose: else"
+            )
             return (yield from _block(scope, chosen[1]))
         case model.RepeatAction():
             return (yield from _repeat(scope, action))
@@ -246,6 +256,12 @@ def _short(value: JsonValue) -> str:
     if len(text) > TRACE_VALUE_CHARS:
         return text[: TRACE_VALUE_CHARS - 1] + "…"
     return text
+
+
+def _asked(request: Mapping[str, JsonValue]) -> str:
+    """A device request in a trace line: its action, and the value sent if any."""
+    given = f" {_short(request['value'])}" if "value" in request else ""
+    return f"{request['action']}{given}"
 
 
 def _fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
@@ -319,13 +335,12 @@ def _device(
     if action.value is not None:
         request["value"] = scope.value(action.value)
     body = (json.dumps(request).encode("utf-8"),)
-    given = f" {_short(request['value'])}" if "value" in request else ""
-    scope.note(f"device {fullname} {request['action']}{given}")
+    scope.note(lambda: f"device {fullname} {_asked(request)}")
     reply = yield from _request(
         scope, f"{host}.{service}.devices", body, action.timeout_s
     )
     status = reply[0] if reply else b""
-    scope.note(f"device {fullname}: {_describe(reply)}")
+    scope.note(lambda: f"device {fullname}: {_describe(reply)}")
     if status != b"200":
         raise RunFailed(
             f"device {fullname}: {action.action} answered {_describe(reply)}"
@@ -335,19 +350,19 @@ def _device(
 def _call(scope: RunScope, action: model.CallAction) -> Generator[Step, Resume, None]:
     service = scope.text(action.service)
     body = tuple(scope.text(frame).encode("utf-8") for frame in action.body)
-    scope.note(f"call {service}" + (" (titanic)" if action.titanic else ""))
+    scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))
     if action.titanic:
         reply = yield from _request(
             scope, TITANIC_SERVICE, (service.encode("utf-8"), *body), action.timeout_s
         )
-        scope.note(f"call {service} (titanic): {_describe(reply)}")
+        scope.note(lambda: f"call {service} (titanic): {_describe(reply)}")
         if not reply or reply[0] != b"200":
             raise RunFailed(
                 f"titanic refused the call to {service}: {_describe(reply)}"
             )
         return
     reply = yield from _request(scope, service, body, action.timeout_s)
-    scope.note(f"call {service}: {_describe(reply)}")
+    scope.note(lambda: f"call {service}: {_describe(reply)}")
     # a reply whose first frame is an error status (4xx/5xx) is a failure
     if (
         reply
@@ -372,16 +387,16 @@ def _wait_until(
     scope: RunScope, action: model.WaitUntilAction
 ) -> Generator[Step, Resume, None]:
     deadline = None if action.timeout_s is None else scope.clock.mono + action.timeout_s
-    scope.note(f"wait_until {_short(action.condition.source)}")
+    scope.note(lambda: f"wait_until {_short(action.condition.source)}")
     while not scope.holds(action.condition, "wait_until"):
         if isinstance((yield AwaitChange(deadline)), TimedOut):
             if action.continue_on_timeout:
-                scope.note("wait_until: timed out, the run goes on")
+                scope.note(lambda: "wait_until: timed out, the run goes on")
                 return
             raise RunFailed(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
-    scope.note("wait_until: holds")
+    scope.note(lambda: "wait_until: holds")
 
 
 def _describe(reply: tuple[bytes, ...]) -> str:
@@ -445,8 +460,11 @@ class Run:
             self._fail(f"{type(exc).__name__}: {exc}")
         return effects
 
-    def stop(self) -> None:
-        """End the run where it is (GeneratorExit in the program)."""
+    def stop(self, mono: float | None = None) -> None:
+        """End the run where it is (GeneratorExit in the program), at `mono` if told
+        (its trace's `stopped` line is at that time, not at its last step's)."""
+        if mono is not None:
+            self.scope.clock.mono = mono
         self._program.close()
         self.done = True
         self.stopped = True

@@ -696,6 +696,17 @@ def test_a_board_with_a_damaged_store_serves_its_sensors_without_its_settings(
     ):
         _back(daemon, 0.0)
         assert process.poll() is None
+        # a change is applied all the same, until the poller restarts (the log said
+        # it was neither applied nor kept)
+        renamed = {"friendly_name": "Attic shelf"}
+        changed = _command(
+            daemon.endpoint, action="config", device="attic", value=renamed
+        )
+        assert changed["config"]["friendly_name"] == "Attic shelf"
     said = _said(log_path)
     assert '"event": "board_store_unusable"' in said, said
     assert hint in said
+    assert (
+        "the settings it holds are not applied; one changed over MDP lasts until "
+        "raspy-poller restarts"
+    ) in said

@@ -196,6 +196,24 @@ def test_a_store_of_a_newer_raspy_is_named_by_its_data_dir(
     )
 
 
+def test_a_restore_into_a_store_of_a_newer_raspy_names_its_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As check and dump do: the restore's line named no data dir, and the hint
+    (restore into a new data dir) read as if about the dump."""
+    data_dir = tmp_path / "d"
+    with Store.open(data_dir) as store:
+        store.commit([Put(Table.META, SCHEMA_VERSION_KEY, packing.pack(7))])
+    dump = write_dump(tmp_path / "v1.dump", Header(1, "earlier", (Table.KV,)), ())
+    status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
+    assert (status, out, err) == (
+        1,
+        "",
+        f"raspy-kv: {data_dir}: store schema version 7 is newer than this raspy "
+        "supports (1); upgrade raspy, or restore a dump into a new data dir\n",
+    )
+
+
 def test_check_reports_each_problem_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
