@@ -228,24 +228,24 @@ def backup(args: argparse.Namespace) -> int:
         store.close()
     size = read_back(path, count)
     removed, stale = _rotate(backup_dir, args.keep, path)
-    again = recheck(backup_dir, path)
+    rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
-    spoiled = len(again.spoiled)
+    spoiled = len(rechecked.spoiled)
     verb = "reads" if spoiled == 1 else "read"
     bad = f", {spoiled} of them no longer {verb} back" if spoiled else ""
-    unjudged = f", {len(again.unjudged)} not checked" if again.unjudged else ""
+    unjudged = f", {len(rechecked.unjudged)} not checked" if rechecked.unjudged else ""
     with stdout_errors():
         report(
             f"backup {path}: {count} records, {size} bytes, checked; {removed} old"
-            f"{partial} removed; {again.read} older checked again{bad}{unjudged}",
+            f"{partial} removed; {rechecked.read} older checked again{bad}{unjudged}",
             started,
             sys.stdout,
         )
-    for line in again.unjudged:
+    for line in rechecked.unjudged:
         print(f"raspy-kv backup: {line}", file=sys.stderr)
-    if not again.spoiled:
+    if not rechecked.spoiled:
         return EXIT_OK
-    for problem in again.spoiled:
+    for problem in rechecked.spoiled:
         print(f"raspy-kv backup: {problem}", file=sys.stderr)
     print(
         "raspy-kv backup: the new backup is good; the disk of the backup dir may be"

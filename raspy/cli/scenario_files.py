@@ -106,14 +106,14 @@ def unknown_scenarios(found: list[Reference], stored: set[str]) -> list[str]:
     from raspy.rules.document_checks import did_you_mean
 
     warnings: list[str] = []
-    places: dict[int, Callable[[str, str], tuple[int, int]]] = {}
+    spot_finders: dict[int, Callable[[str, str], tuple[int, int]]] = {}
     for ref in found:
         if ref.name in stored:
             continue
         document = id(ref.document)  # each document composed once, not once a ref
-        if document not in places:
-            places[document] = spots(ref.document.text)
-        line, col = places[document](ref.verb, ref.name)
+        if document not in spot_finders:
+            spot_finders[document] = spots(ref.document.text)
+        line, col = spot_finders[document](ref.verb, ref.name)
         warnings.append(
             f"{ref.document.source}:{line + ref.document.first_line}:{col}: warning: "
             f"{ref.verb}:{did_you_mean(ref.name, stored)} is no scenario on the hub; "
