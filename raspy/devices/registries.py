@@ -23,9 +23,11 @@ GPIO: Final = "gpio"
 RTC: Final = "rtc"
 _MIN_INTERVAL_S: Final = 0.1  # the bounds of a device's poll_interval_s (kinds.py)
 _MAX_INTERVAL_S: Final = 86400.0
-# a family-3b part's read at discovery (a conversion takes 750 ms at most): longer,
-# and the bus does not answer; the device service must not wait on it
+# the family-3b parts' reads at discovery (a conversion takes 750 ms at most; one
+# master may read its parts one after another): longer, and the bus does not
+# answer; the device service must not wait on it
 IDENTIFY_TIMEOUT_S: Final = 3.0
+IDENTIFY_PER_PART_S: Final = 1.0
 
 log = structlog.get_logger(component="devices")
 
@@ -87,12 +89,14 @@ def onewire_discover(config: DevicesConfig) -> Discover:
 
     def discover(registry: Registry) -> list[dict[str, JsonValue]]:
         new = onewire.new_sensors(onewire.discover(base_dir), registry)
-        found, late = onewire.identify_all(base_dir, new, IDENTIFY_TIMEOUT_S)
+        parts = sum(1 for sensor in new if sensor.family.code == onewire.FAMILY_3B)
+        timeout_s = IDENTIFY_TIMEOUT_S + IDENTIFY_PER_PART_S * parts
+        found, late = onewire.identify_all(base_dir, new, timeout_s)
         for sensor_id in late:
             log.warning(
                 "onewire_identify_timeout",
                 sensor_id=sensor_id,
-                timeout_s=IDENTIFY_TIMEOUT_S,
+                timeout_s=timeout_s,
                 reason="its w1_slave did not answer; the bus may hang",
             )
         for sensor in found:
