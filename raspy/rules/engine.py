@@ -366,6 +366,8 @@ class ScenarioCore:
             except ScenarioError as exc:
                 self._failed = True
                 self._last_error = f"condition {number}: {exc}"[:500]
+                # no run: the trace says so, not the run before's `done`
+                self._last_trace = (f"+0.0s failed: {self._last_error}",)
                 out.append(RunEnded(0, self._last_error))
                 return False
         return True

@@ -611,3 +611,20 @@ def test_a_stopped_run_s_trace_says_when_it_was_stopped() -> None:
     restarted.mono += 30.0
     restarted.change(DOOR, 2)  # restart: the first run is stopped now
     assert restarted.core.status.last_trace[-1] == "+30.0s stopped"
+
+
+def test_a_condition_that_fails_shows_in_the_trace_not_the_run_before() -> None:
+    """A condition fault sets last_error and starts no run: the trace still showed
+    the run before, ending `done`, under the error."""
+    h = harness(
+        scenario(
+            [m.SetAction("/x", 1)],
+            [m.EventTrigger(DOOR)],
+            conditions=(compile_expression("trigger.value > 5"),),
+        )
+    )
+    h.change(DOOR, 7)
+    assert h.core.status.last_trace[-1] == "+0.0s done"
+    h.change(DOOR, "seven")
+    assert h.core.status.last_trace == (f"+0.0s failed: {h.core.status.last_error}",)
+    assert h.core.status.state is State.ERROR
