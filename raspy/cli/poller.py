@@ -227,7 +227,7 @@ def _main(argv: list[str] | None) -> int:
         return _fail(str(exc), exc.status)
     except _ServiceStuck as exc:
         store = None  # its thread may still write: the process's exit closes it
-        return _fail(str(exc), EXIT_FAILURE)
+        return _fail(*stuck_failure(exc))
     except RaspyError as exc:
         return _fail(str(exc), EXIT_FAILURE)
     finally:
@@ -321,6 +321,18 @@ class BoardDeviceService(devices.DeviceServiceActor):
 
 class _ServiceStuck(RaspyError):
     """The device service outlived its stop: its thread may still use the store."""
+
+
+def stuck_failure(exc: RaspyError) -> tuple[str, int]:
+    """The line and status for a stop that found the device service stuck: those
+    of what ended the run, if something did (the hub's refusal, a failure; the
+    stuck service is logged), else the stuck service's."""
+    cause = exc.__context__
+    if isinstance(cause, _HubSaysNo):
+        return str(cause), cause.status
+    if isinstance(cause, RaspyError):
+        return str(cause), EXIT_FAILURE
+    return str(exc), EXIT_FAILURE
 
 
 def _stopped(service: pykka.ActorRef[Any]) -> bool:

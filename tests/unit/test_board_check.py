@@ -8,8 +8,10 @@ import random
 import pytest
 import zmq
 
+from raspy.cli import poller
 from raspy.cli.board_check import BoardCheck, Verdict
 from raspy.client.hub_probe import HubAnswer, refusal
+from raspy.errors import RaspyError
 
 EXPIRY, EVERY = 10.0, 15.0
 T0 = 1000.0
@@ -122,3 +124,30 @@ def test_each_failed_handshake_has_its_sentence(
 def test_other_monitor_events_say_nothing() -> None:
     assert refusal(zmq.EVENT_CONNECTED, 0, "tcp://hub:5514", True) is None
     assert refusal(zmq.EVENT_HANDSHAKE_SUCCEEDED, 0, "tcp://hub:5514", True) is None
+
+
+def test_a_stuck_service_at_the_end_does_not_hide_what_ended_the_run() -> None:
+    """The stop raises its own error from a `finally`: the hub's refusal, on its way
+    out, was replaced by "did not stop within 10 s" and exit 1."""
+
+    def stuck_after(cause: Exception | None) -> RaspyError:
+        try:
+            try:
+                if cause is not None:
+                    raise cause
+            finally:
+                raise poller._ServiceStuck("the device service did not stop")
+        except RaspyError as exc:
+            return exc
+        raise AssertionError("unreachable")
+
+    refused = poller._HubSaysNo("the hub refused this board's keys", 2)
+    assert poller.stuck_failure(stuck_after(refused)) == (
+        "the hub refused this board's keys",
+        2,
+    )
+    assert poller.stuck_failure(stuck_after(RaspyError("lost"))) == ("lost", 1)
+    assert poller.stuck_failure(stuck_after(None)) == (
+        "the device service did not stop",
+        1,
+    )
