@@ -260,7 +260,7 @@ class Runtime:
         try:
             if self._edge_io_check is None:  # asked once; then no ask per round
                 self._edge_io_check = self.edge.proxy().io_check().get(timeout=2)
-        except (pykka.ActorDeadError, TimeoutError):
+        except (pykka.ActorDeadError, pykka.Timeout):
             return False
         return self.edge.is_alive() and self._edge_io_check()
 

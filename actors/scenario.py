@@ -168,7 +168,7 @@ class ScenarioActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         try:
             self._client.attach(self._links.edge, self.actor_ref, _ASK_TIMEOUT_S)
-        except (pykka.ActorDeadError, TimeoutError):  # requests will time out: error
+        except (pykka.ActorDeadError, pykka.Timeout):  # requests will time out: error
             log.exception("scenario_attach_failed", scenario=self._name)
         self._apply([engine.StatusChanged(self._core.status)])
 

@@ -265,7 +265,7 @@ def _collect_stats(rt: Runtime) -> dict[str, float]:
     merged = dict(rt.stats.snapshot())
     try:
         merged.update(rt.edge.ask(msgs.GetStats(), timeout=_ASK_TIMEOUT_S))  # type: ignore[arg-type]  # edge answers a dict
-    except (pykka.ActorDeadError, TimeoutError):
+    except (pykka.ActorDeadError, pykka.Timeout):
         merged["edge.alive"] = 0
     merged.update({f"store.{k}": v for k, v in rt.store.stats().items()})
     return merged
@@ -275,7 +275,7 @@ def _statistics_snapshot(rt: Runtime) -> Snapshot:
     """Statuses and every counter and gauge, for the per-service statistics."""
     counters = rt.stats.counters()
     gauges = rt.stats.gauges()
-    with contextlib.suppress(pykka.ActorDeadError, TimeoutError):  # state says why
+    with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):  # state says why
         counters.update(rt.edge.ask(msgs.GetStats(), timeout=_ASK_TIMEOUT_S))  # type: ignore[arg-type]  # edge answers a dict
     counters.update({f"store.{k}": int(v) for k, v in rt.store.stats().items()})
     if rt.curve is not None:  # issue 18: refused CURVE clients, shown by the edge

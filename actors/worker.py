@@ -126,7 +126,7 @@ def leave(
     detach its in-process peers `peer_ids` and end its service watch (told: nothing
     here waits for the edge). Best effort: a part that has gone has nothing to forget."""
     if links.clone is not None:
-        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
             links.clone.ask(msgs.CloneUnsubscribe(ref), timeout=_LEAVE_ASK_S)
     with contextlib.suppress(pykka.ActorDeadError):
         for peer_id in peer_ids:

@@ -234,5 +234,5 @@ def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> None:
         ref.stop(block=True, timeout=STOP_TIMEOUT_S)
     except pykka.ActorDeadError:
         return
-    except TimeoutError:
+    except pykka.Timeout:  # not Python's TimeoutError
         log.warning("component_stop_timed_out", component=name)

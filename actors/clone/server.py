@@ -134,7 +134,7 @@ def _unstored(clone_ref: pykka.ActorRef[Any] | None, prefix: str) -> list[Update
         answer = clone_ref.ask(
             msgs.GetUnstored(prefix.encode("utf-8")), timeout=_ASK_TIMEOUT_S
         )
-    except (pykka.ActorDeadError, TimeoutError) as exc:
+    except (pykka.ActorDeadError, pykka.Timeout) as exc:
         log.warning("clone_unstored_unknown", prefix=prefix, reason=repr(exc))
         return []
     assert isinstance(answer, list)  # CommitPipeline.overlay's
@@ -147,7 +147,7 @@ def set_if_unchanged(
     """Apply each group's sets only while the keys it expects are still at the
     sequence numbers given (read_records'); decided on the Clone I/O thread, so no
     update comes between the check and the write. The indexes of the groups
-    skipped; pykka.ActorDeadError or TimeoutError when the server did not answer."""
+    skipped; pykka.ActorDeadError or pykka.Timeout when the server did not answer."""
     answer = clone_ref.ask(msgs.SetIfUnchanged(tuple(groups)), timeout=_ASK_TIMEOUT_S)
     assert isinstance(answer, list)  # CloneIntake.guarded's
     return answer

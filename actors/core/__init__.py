@@ -181,7 +181,7 @@ class CoreActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._worker.disconnect()
-        with contextlib.suppress(pykka.ActorDeadError, TimeoutError):
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
             self.links.clone.ask(
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
@@ -407,9 +407,16 @@ class CoreActor(pykka.ThreadingActor):
         if entry.scenario is not None:
             for index in range(len(entry.scenario.triggers)):
                 self._scheduler.remove(f"{name}#{index}")
+        if entry.status.state is State.RUNNING:
+            # its runs stopped before the actor, which hands back the status: the
+            # run a disable cuts short is the last trace, not the one before
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                stopped = ref.ask(scn.StopRuns(), timeout=_ASK_TIMEOUT_S)
+                if isinstance(stopped, Status):
+                    entry.status = stopped
         try:
             ref.stop(block=True, timeout=_STOP_TIMEOUT_S)
-        except (pykka.ActorDeadError, TimeoutError):
+        except (pykka.ActorDeadError, pykka.Timeout):
             log.warning("scenario_stop_timed_out", scenario=name)
 
     def set_enabled(

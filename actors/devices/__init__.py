@@ -199,7 +199,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         if self._poller is not None:
             try:
                 self._poller.stop(block=True, timeout=_STOP_TIMEOUT_S)
-            except (pykka.ActorDeadError, TimeoutError):
+            except (pykka.ActorDeadError, pykka.Timeout):
                 log.warning("device_poller_stop_timed_out", service=self._name)
             self._poller = None
 

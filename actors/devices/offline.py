@@ -118,7 +118,7 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         ]
         try:
             skipped = set(self._write(groups))
-        except (pykka.ActorDeadError, TimeoutError, RuntimeError) as exc:
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError, RuntimeError) as exc:
             # the Clone server is gone (the supervisor starts the device parts again
             # with it) or stuck for a moment: tried again a little later
             log.error("device_service_not_marked", service=service, reason=repr(exc))

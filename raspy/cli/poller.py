@@ -538,7 +538,7 @@ def _serve(
             reply = service.ask(
                 devices.HandleRequest(tuple(body)), timeout=_ASK_TIMEOUT_S
             )
-        except (pykka.ActorDeadError, TimeoutError):
+        except (pykka.ActorDeadError, pykka.Timeout):
             continue  # no answer: the client retries, or finds the service gone
         assert isinstance(reply, tuple)  # (status, json), as HandleRequest answers
         worker.reply(client, [bytes(frame) for frame in reply])

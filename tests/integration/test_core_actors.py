@@ -320,6 +320,32 @@ actions:
     assert value(tree, "/scenario/slow/done") is None
 
 
+def test_a_run_ended_by_a_disable_is_the_last_trace_and_says_stopped(
+    core: Core, tree: CloneClient
+) -> None:
+    """A disable stops the scenario's actor: the run it cut short was not in the
+    trace, which still showed the run before."""
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - set: /scenario/slow/began
+    value: true
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    core.clock.advance(60)
+    assert core.request("disable", name="slow")[1]["state"] == "disabled"
+    assert core.request("get", name="slow")[1]["last_trace"] == [
+        "+0.0s set /scenario/slow/began = true",
+        "+0.0s wait 3600s",
+        "+60.0s stopped",
+    ]
+
+
 def test_a_run_of_a_single_scenario_under_way_says_it_did_not_start(
     core: Core, tree: CloneClient
 ) -> None:
