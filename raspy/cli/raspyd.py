@@ -286,6 +286,8 @@ def _main(argv: list[str] | None) -> int:
         )
     except (OSError, zmq.ZMQError, RuntimeError, pykka.ActorDeadError) as exc:
         return _fail(f"cannot start: {exc}", EXIT_FAILURE)
+    except pykka.Timeout as exc:  # a part did not answer at start (not TimeoutError)
+        return _fail(f"cannot start: a part did not answer within {exc}", EXIT_FAILURE)
     log.info(
         "daemon_started",
         hostname=runtime.hostname,

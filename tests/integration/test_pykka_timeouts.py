@@ -5,12 +5,16 @@ service), where it was meant to be logged and gone past."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
 from structlog.testing import capture_logs
+from support.net import free_port_base
 
 from raspy import child_set
 
@@ -48,3 +52,41 @@ def test_a_part_that_does_not_stop_in_time_is_named_not_raised(
     finally:
         release.set()
         ref.stop()
+
+
+_SLOW_START = """
+import sys, pykka
+from raspy.actors import supervisor
+from raspy.cli import raspyd
+
+def slow_start(*args, **kwargs):
+    raise pykka.Timeout("5 seconds")
+
+supervisor.start = slow_start
+sys.exit(raspyd.main(sys.argv[1:]))
+"""
+
+
+def test_raspyd_whose_part_does_not_answer_at_start_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """A part that did not answer its start-up ask (the statistics' or the edge's
+    settle) raised pykka.Timeout past raspyd's `cannot start` line: the last resort
+    answered with an internal error, status 70. It cannot be made slow for real
+    here, so the start raises what such an ask raises (in a process of its own:
+    raspyd sets up logging and signals)."""
+    done = subprocess.run(
+        [
+            sys.executable, "-c", _SLOW_START,
+            "--data-dir", str(tmp_path / "d"), "--port-base", str(free_port_base()),
+            "--allow-root", "--log-level", "error",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        1,
+        "raspyd: cannot start: a part did not answer within 5 seconds\n",
+    )
