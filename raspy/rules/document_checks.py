@@ -308,10 +308,15 @@ def join(path: str, key: str) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return " " + meant(word, close[0] if close else None)
+
+
+def meant(word: str, guess: str | None) -> str:
+    """`'word'`, and the name it is likely a typo of when there is one."""
     return (
-        f" {quote(word)} (did you mean {quote(close[0])}?)"
-        if close
-        else f" {quote(word)}"
+        quote(word)
+        if guess is None
+        else f"{quote(word)} (did you mean {quote(guess)}?)"
     )
 
 

@@ -22,9 +22,9 @@ from typing import Final
 from raspy.devices.kinds import NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
-from raspy.errors import quote
 from raspy.rules import model, walk
 from raspy.rules.document import spots
+from raspy.rules.document_checks import meant
 from raspy.rules.template import TemplateError, render
 from raspy.rules.trigger_match import matcher
 
@@ -77,7 +77,7 @@ def device_warnings(
         if _has_readings(fullname, device_keys) or fullname in fullnames():
             continue
         line, col = spot()("device", raw)
-        named = _closest(fullname, fullnames())
+        named = meant(fullname, _close_device(fullname, fullnames()))
         found.append((line, col, f"device: {named} {_NO_READINGS}"))
     for raw in _read_keys(scenario):
         key = _filled(raw, names)
@@ -94,7 +94,7 @@ def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
     """`'key'`, with the key the tree has that it is most likely a typo of: the same
     device's closest field, or the closest device's same field. A glob is not
     guessed at (it matches what it matches)."""
-    found = None if any(ch in key for ch in "*?[") else device_of_key(key)
+    found = None if _is_glob(key) else device_of_key(key)
     guess = None
     if found is not None:
         fullname, field = found
@@ -109,17 +109,7 @@ def _named(key: str, device_keys: Collection[str], fullnames: list[str]) -> str:
         else:
             close = _close_device(fullname, fullnames)
             guess = None if close is None else f"{DEVICE_TREE}{close}/{field}"
-    if guess is None or guess not in device_keys:
-        return quote(key)
-    return f"{quote(key)} (did you mean {quote(guess)}?)"
-
-
-def _closest(fullname: str, fullnames: list[str]) -> str:
-    """`'fullname'`, with the device the tree has that it is most likely a typo of."""
-    close = _close_device(fullname, fullnames)
-    if close is None:
-        return quote(fullname)
-    return f"{quote(fullname)} (did you mean {quote(close)}?)"
+    return meant(key, guess if guess in device_keys else None)
 
 
 def _close_device(fullname: str, fullnames: list[str]) -> str | None:
@@ -138,10 +128,14 @@ def _close(word: str, choices: list[str], cutoff: float) -> str | None:
 
 def _matches_some(pattern: str, device_keys: Collection[str]) -> bool:
     """Does a key of the tree match the pattern? A key written out is looked up."""
-    if not any(ch in pattern for ch in "*?["):
+    if not _is_glob(pattern):
         return pattern in device_keys
     match = matcher([pattern])
     return any(match(key) for key in device_keys)
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
 
 
 def _has_readings(fullname: str, device_keys: Collection[str]) -> bool:
