@@ -86,20 +86,13 @@ def read_back(path: Path, count: int) -> int:
     line, the end line's count and checksum); returns its size. A file that does not
     check is removed."""
     try:
-        with path.open("rb") as handle:
-            # its pages are clean (fsynced): dropped, the reads go to the disk (a
-            # file system without this: the check reads the page cache)
-            with suppress(OSError):
-                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-            reader = DumpReader(handle, unique=False)  # bounded memory, same checksum
-            for _ in reader.records():
-                pass
-            if reader.count != count:
-                raise DumpFormatError(
-                    record_line_number(reader.count),
-                    f"end line counts {reader.count} records, {count} were written",
-                )
-            return os.fstat(handle.fileno()).st_size
+        read, size = _read_whole(path)
+        if read != count:
+            raise DumpFormatError(
+                record_line_number(read),
+                f"end line counts {read} records, {count} were written",
+            )
+        return size
     except (DumpFormatError, OSError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else str(exc)
         try:
@@ -112,6 +105,22 @@ def read_back(path: Path, count: int) -> int:
             " older backups. The disk of the backup dir may be failing",
             EXIT_DATA,
         ) from exc
+
+
+def _read_whole(path: Path) -> tuple[int, int]:
+    """Read a backup whole, from the device rather than the page cache where the
+    kernel allows, and check it as restore does before it writes (every line, the
+    end line's count and checksum); its record count and size. Raises
+    DumpFormatError (DumpTooNewError for a newer raspy-kv's) or OSError."""
+    with path.open("rb") as handle:
+        # its pages are clean (fsynced): dropped, the reads go to the disk (a file
+        # system without this: the check reads the page cache)
+        with suppress(OSError):
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        reader = DumpReader(handle, unique=False)  # bounded memory, same checksum
+        for _ in reader.records():
+            pass
+        return reader.count, os.fstat(handle.fileno()).st_size
 
 
 @dataclass
@@ -135,11 +144,7 @@ def recheck(backup_dir: Path, new: Path) -> Recheck:
     for name in sorted(_backups(backup_dir, new), key=_backup_order):
         path = backup_dir / name
         try:
-            with path.open("rb") as handle:
-                with suppress(OSError):  # from the device, as read_back reads
-                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-                for _ in DumpReader(handle, unique=False).records():
-                    pass
+            _read_whole(path)
         except FileNotFoundError:
             continue  # removed meanwhile (another backup's rotation)
         except (DumpTooNewError, PermissionError) as exc:
