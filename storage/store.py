@@ -21,7 +21,13 @@ import structlog
 from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
-from raspy.errors import DataDirError, StoreError, ValueTooLargeError, quote
+from raspy.errors import (
+    DataDirError,
+    StoreError,
+    StoreNewerError,
+    ValueTooLargeError,
+    quote,
+)
 from raspy.storage import damage, schema
 from raspy.storage import env as env_mod
 from raspy.storage.lock import DataDirLock, writer_present
@@ -184,9 +190,12 @@ class Store(Closing):
                 # already (a restore or --init where the store was lost).
                 fsync_directory(path)
             try:
-                version = _prepare(
-                    shared, readonly=readonly, check_records=check_records
-                )
+                try:
+                    version = _prepare(
+                        shared, readonly=readonly, check_records=check_records
+                    )
+                except StoreNewerError as exc:  # which of the stores, for every caller
+                    raise StoreNewerError(f"{path}: {exc}") from None
                 if lock is not None:
                     damage.write_marker(path)
                 return cls(

@@ -23,7 +23,6 @@ from raspy.errors import (
     DumpFormatError,
     StoreError,
     StoreLockedError,
-    StoreNewerError,
     quote,
 )
 from raspy.storage.check import validate_record
@@ -191,8 +190,6 @@ def restore(args: argparse.Namespace) -> int:
         store = Store.open(args.data_dir, config, init=True)
     except StoreLockedError as exc:
         raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
-    except StoreNewerError as exc:  # says which data dir, as check and dump do
-        raise Failure(f"{args.data_dir}: {exc}", EXIT_DATA) from None
     stop = threading.Event()
     try:
         held = 0 if cleared else _held(store, header.tables)

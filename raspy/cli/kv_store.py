@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import IO, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, reader_left
-from raspy.errors import StoreNewerError
 from raspy.storage import damage
 from raspy.storage.lock import lock_holder, writer_present
 from raspy.storage.store import ReadView, Store
@@ -71,10 +70,7 @@ def open_readonly(data_dir: str) -> Store:
             damage.refuse_lost_store(path, init=False)
         raise Failure(f"no store in {data_dir}", EXIT_USAGE)
     _refuse_slotless_read(path)
-    try:
-        return Store.open(data_dir, readonly=True)
-    except StoreNewerError as exc:  # says which data dir, as raspyd does
-        raise Failure(f"{data_dir}: {exc}", EXIT_DATA) from None
+    return Store.open(data_dir, readonly=True)
 
 
 def _refuse_slotless_read(data_dir: Path) -> None:

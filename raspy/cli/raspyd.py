@@ -275,7 +275,7 @@ def _main(argv: list[str] | None) -> int:
     except StoreDamagedError as exc:  # its message names the file and what helps
         return _fail(str(exc), EXIT_FAILURE)
     except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
-        return _fail(f"{cfg.data_dir}: {exc}", EXIT_FAILURE)
+        return _fail(str(exc), EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
     except StoreError as exc:

@@ -99,13 +99,13 @@ def test_a_reader_shares_the_writers_environment_and_cannot_write(
 
 def test_a_store_from_a_newer_raspy_is_refused_unchanged(data_dir: Path) -> None:
     """Issue #4: a store written by a newer raspy is refused with a message that says
-    which versions are involved."""
+    which store and which versions are involved."""
     with Store.open(data_dir, TINY) as store:
         store.commit([Put(Table.META, b"schema_version", packing.pack(7))])
     before = (data_dir / "data.mdb").read_bytes()
     message = (
-        "store schema version 7 is newer than this raspy supports (1); upgrade raspy, "
-        "or restore a dump into a new data dir"
+        f"{data_dir}: store schema version 7 is newer than this raspy supports (1); "
+        "upgrade raspy, or restore a dump into a new data dir"
     )
     for readonly, check_records in ((False, False), (True, False), (False, True)):
         with pytest.raises(StoreError) as caught:
