@@ -27,4 +27,4 @@ def reader_left() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return 1
+    return EXIT_FAILURE

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Final
 
+from raspy.cli import EXIT_USAGE
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ConfigError, shown
@@ -22,7 +23,7 @@ class UsageParser(argparse.ArgumentParser):
     2, as every tool of raspy says them (argparse prints the whole usage first)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
-        self.exit(2, f"{self.prog}: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
 class CurveOptionError(ValueError):

@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 import zmq
 
 from raspy.atomic_file import write_atomic
+from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.cli.time_text import wall_text
 from raspy.errors import ClientTimeout, shown
@@ -243,7 +244,7 @@ def _forget(args: argparse.Namespace) -> int:
         print(json.dumps(reply))
     else:
         print(f"forgot {reply.get('key', args.key)}: {rows} rows")
-    return 0
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,5 +266,5 @@ def run(args: argparse.Namespace) -> int:
         return exc.status
     except zmq.ZMQError as exc:
         print(f"{_PROG}: --server {args.server}: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_USAGE
+    return EXIT_OK

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Final, cast
 
 import zmq
 
-from raspy.cli import EXIT_INTERRUPTED, reader_left, version_line
+from raspy.cli import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    reader_left,
+    version_line,
+)
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
@@ -164,7 +171,7 @@ def _status(args: argparse.Namespace) -> int:
         rows = status.collect(client)
     for line in status.table(rows):
         print(line)
-    return 0
+    return EXIT_OK
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -174,11 +181,11 @@ def _keys(args: argparse.Namespace) -> int:
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
         print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
         print(f"{_PROG}: keys: {folder}: not a directory", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     existing = [str(path) for path in (public, secret) if path.exists()]
     if existing:
@@ -186,7 +193,7 @@ def _keys(args: argparse.Namespace) -> int:
             f"{_PROG}: keys: refusing to overwrite {', '.join(existing)}",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     old_umask = os.umask(0o077)  # the secret file is never readable by others
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -197,12 +204,12 @@ def _keys(args: argparse.Namespace) -> int:
         print(
             f"{_PROG}: keys: cannot write to {folder}: {exc.strerror}", file=sys.stderr
         )
-        return 2
+        return EXIT_USAGE
     finally:
         os.umask(old_umask)
     print(f"public: {public_path}")
     print(f"secret: {secret_path}")
-    return 0
+    return EXIT_OK
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -214,7 +221,7 @@ def _call(args: argparse.Namespace) -> int:
             f"{_PROG}: call: SERVICE is required, e.g. raspy call <hostname>.echo hi",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
     if args.titanic:
@@ -231,7 +238,7 @@ def _call(args: argparse.Namespace) -> int:
         except ClientTimeout as exc:
             raise ClientTimeout(f"{exc}{_why_silent(client, args.service)}") from None
     _print_frames(reply)
-    return 0
+    return EXIT_OK
 
 
 def _why_silent(client: Client, service: str) -> str:
@@ -285,13 +292,13 @@ def _call_titanic(
                 f"queued (ask again: raspy call titanic.reply {uuid})",
                 file=sys.stderr,
             )
-            return 1
+            return EXIT_FAILURE
         except TitanicError as exc:
             print(f"{_PROG}: call: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_FAILURE
         titanic.close(uuid)
     _print_frames(reply)
-    return 0
+    return EXIT_OK
 
 
 def _print_frames(frames: Sequence[bytes]) -> None:
@@ -327,13 +334,13 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED
     except ClientTimeout as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except UnicodeEncodeError as exc:
         print(f"{_PROG}: {args.command}: {not_utf8(exc)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except (ValueError, zmq.ZMQError) as exc:
         print(f"{_PROG}: {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:  # `raspy call … | head -1`: the reader left
         return reader_left()
     return status

@@ -14,7 +14,7 @@ from typing import Final, TypeAlias
 
 import zmq
 
-from raspy.cli import reader_left
+from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
@@ -119,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
         return failure.status
     except (ClientTimeout, text.ReplyError) as exc:
         print(f"{command}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except zmq.ZMQError as exc:  # an endpoint zmq cannot use
         print(f"{command}: --server {args.server}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:  # `| head`: the reader left; no traceback at exit either
         return reader_left()
     return status
@@ -133,10 +133,10 @@ def _validate(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        return 1
+        return EXIT_FAILURE
     for name, document in named.items():
         print(f"{document.source}: ok ({name})")
-    return 0
+    return EXIT_OK
 
 
 # --- the hub ----------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _import(args: argparse.Namespace) -> int:
         elsewhere = files.references(named)
         if elsewhere:  # asked only then: most documents name no other scenario
             _warn_of_unknown(hub, elsewhere)
-    return 0
+    return EXIT_OK
 
 
 def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
@@ -294,14 +294,14 @@ def _export(args: argparse.Namespace) -> int:
     if not documents:
         raise files.Failure(1, "no scenarios to export")
     files.write_output(args.output, text.join_stream(documents).encode("utf-8"))
-    return 0
+    return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:
     with _Hub(args) as hub:
         body = hub.need("list").body
     print(text.json_text(body) if args.json else text.list_table(body), end="")
-    return 0
+    return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -310,7 +310,7 @@ def _show(args: argparse.Namespace) -> int:
     if not isinstance(body, dict):
         raise text.ReplyError(f"get {args.name}: expected a JSON object")
     print(text.json_text(body) if args.json else text.show_text(body), end="")
-    return 0
+    return EXIT_OK
 
 
 def _enabled(name: str, reply: text.Reply) -> int:
@@ -321,17 +321,17 @@ def _enabled(name: str, reply: text.Reply) -> int:
     why = reply.field("not_running")
     if why is None:
         print(f"{name}: {text.cell(reply.field('state'))}")
-        return 0
+        return EXIT_OK
     print(
         f"{_PROG} enable: {name}: enabled, but it does not run: {text.cell(why)}",
         file=sys.stderr,
     )
-    return 1
+    return EXIT_FAILURE
 
 
 def _state_verb(args: argparse.Namespace) -> int:
     """run / stop / enable / disable / delete, for each NAME; goes on past a refusal."""
-    status = 0
+    status = EXIT_OK
     with _Hub(args) as hub:
         for name in args.names:
             reply = hub.ask(args.scenario_command, write=True, name=name)
@@ -343,7 +343,7 @@ def _state_verb(args: argparse.Namespace) -> int:
                     f"{text.cell(not_started)} (state {text.cell(reply.field('state'))})",
                     file=sys.stderr,
                 )
-                status = 1
+                status = EXIT_FAILURE
                 continue
             queued = reply.field("queued")
             if reply.ok and isinstance(queued, int):
@@ -359,5 +359,5 @@ def _state_verb(args: argparse.Namespace) -> int:
                 print(
                     f"{_PROG} {args.scenario_command}: {name}: {line}", file=sys.stderr
                 )
-            status = 1
+            status = EXIT_FAILURE
     return status

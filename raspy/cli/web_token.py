@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
 
@@ -49,7 +50,7 @@ def _token(args: argparse.Namespace) -> int:
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         # said as it is: mkdir's own word for it is "File exists"
         print(f"{_PROG}: web-token: {args.data_dir}: not a directory", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     token = new_token()
     try:
         write_private(path, hash_secret(token).line() + "\n")
@@ -57,10 +58,10 @@ def _token(args: argparse.Namespace) -> int:
         print(
             f"{_PROG}: web-token: cannot write {path}: {exc.strerror}", file=sys.stderr
         )
-        return 2
+        return EXIT_USAGE
     print(token)
     print(f"{_PROG}: web-token: its hash is in {path}; log in with it", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def _read_password() -> str | None:
@@ -76,14 +77,14 @@ def _read_password() -> str | None:
 def _password(args: argparse.Namespace) -> int:
     password = _read_password()
     if password is None:
-        return 2
+        return EXIT_USAGE
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_SECRET_CHARS:
         print(
             f"{_PROG}: web-password: expected {MIN_PASSWORD_CHARS}.."
             f"{MAX_SECRET_CHARS} characters, got {len(password)}",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     path = Path(args.file)
     try:
         write_private(path, hash_secret(password).line() + "\n", make_folder=False)
@@ -92,6 +93,6 @@ def _password(args: argparse.Namespace) -> int:
             f"{_PROG}: web-password: cannot write {path}: {exc.strerror}",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     print(f"{_PROG}: web-password: hash written to {path}", file=sys.stderr)
-    return 0
+    return EXIT_OK
