@@ -3,12 +3,15 @@ import.
 
 A typo in a device's name (`/device/pi.fake.livng/value`) is valid text: the trigger
 then never fires, the condition reads null, the command goes nowhere, and nothing says
-why. At an import the hub's tree is there to compare with, so each device key a
+why. So is a typo in a command (`action: onn`), which the device service refuses only
+when the run gets there. At an import the hub's tree is there to compare with, so each device key a
 scenario names (a `kv:` trigger's pattern, a `device:` action, a key written out in
 `kv('…')`) that matches nothing under `/device/` now is a warning, with the closest
 name the tree has. Only `/device/` keys: events come and go, and a scenario's own
-keys are written after its first run. A warning never refuses the import: a board
-that is off now has no keys either.
+keys are written after its first run. A `device:` action's command is compared with
+every command of raspy's device kinds. A warning never refuses the import: a board
+that is off now has no keys either, and a newer raspy on another board may have
+commands this one does not know.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from raspy.devices.kinds import NAME_PATTERN
+from raspy.devices.kinds import BUILTIN, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
@@ -43,6 +46,13 @@ _NOTHING: Final = (
 _NO_READINGS: Final = (
     "has no readings in the hub's tree now (a typo, or a device that is not there yet?)"
 )
+_NO_COMMAND: Final = (
+    "is no command of any kind of device (a typo?); the device will refuse it"
+)
+# a command's closest name: commands are short words (`on`, `level`, `toggle`)
+_CLOSE_COMMAND: Final = 0.6
+# what a device service takes for one device besides its kinds' commands
+_DEVICE_REQUESTS: Final = frozenset({"get", "set", "commands"})
 
 
 def device_warnings(
@@ -79,6 +89,13 @@ def device_warnings(
         line, col = spot()("device", raw)
         named = meant(fullname, _close_device(fullname, fullnames()))
         found.append((line, col, f"device: {named} {_NO_READINGS}"))
+    for raw in _commands(scenario):
+        command = _filled(raw, names)
+        if command is None or command in _known_commands():
+            continue
+        line, col = spot()("action", raw)
+        guess = _close(command, sorted(_known_commands()), _CLOSE_COMMAND)
+        found.append((line, col, f"action: {meant(command, guess)} {_NO_COMMAND}"))
     for raw in _read_keys(scenario):
         key = _filled(raw, names)
         if key is None or not key.startswith(DEVICE_TREE) or key in device_keys:
@@ -164,6 +181,18 @@ def _devices(scenario: model.Scenario) -> list[str]:
     actions = walk.every_action(scenario.actions)
     devices = (a.device for a in actions if isinstance(a, model.DeviceAction))
     return list(dict.fromkeys(devices))
+
+
+def _commands(scenario: model.Scenario) -> list[str]:
+    """Each `device:` action's command once, in document order."""
+    actions = walk.every_action(scenario.actions)
+    commands = (a.action for a in actions if isinstance(a, model.DeviceAction))
+    return list(dict.fromkeys(commands))
+
+
+@functools.cache
+def _known_commands() -> frozenset[str]:
+    return BUILTIN.command_names() | _DEVICE_REQUESTS
 
 
 def _read_keys(scenario: model.Scenario) -> list[str]:

@@ -201,3 +201,37 @@ actions:
     assert [message.split(" (")[0] for _, _, message in warned(text)] == [
         "device: 'hub.fake.tv.volumen' has no readings in the hub's tree now"
     ]
+
+
+def test_a_command_no_kind_of_device_has_is_one_warning_at_its_action() -> None:
+    """`action: onn` is valid text that the device service refuses only when the
+    run gets there; the import says so, once, with the command meant."""
+    text = """\
+name: commands
+variables:
+  verb: "toogle"
+triggers:
+  - event: /event/x
+actions:
+  - device: "hub.fake.lamp"
+    action: "onn"
+  - device: "hub.fake.lamp"
+    action: "{verb}"
+  - device: "hub.fake.lamp"
+    action: "onn"
+  - device: "hub.fake.lamp"
+    action: "frobnicate"
+  - device: "hub.fake.lamp"
+    action: "{trigger.value}"
+  - device: "hub.fake.lamp"
+    action: "level"
+    value: 3
+  - device: "hub.fake.lamp"
+    action: "get"
+"""
+    refused = "is no command of any kind of device (a typo?); the device will refuse it"
+    assert warned(text) == [
+        (8, 13, f"action: 'onn' (did you mean 'on'?) {refused}"),
+        (10, 13, f"action: 'toogle' (did you mean 'toggle'?) {refused}"),
+        (14, 13, f"action: 'frobnicate' {refused}"),
+    ]
