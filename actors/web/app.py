@@ -406,6 +406,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/device/{fullname}", device),
         route("/device/{fullname}/chart.svg", p.chart),
         route("/scenarios", p.scenarios_page),
+        route("/scenarios/{name}", p.scenario_page),
         route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
         route("/services", p.services_page),
         route("/titanic", p.titanic_page),

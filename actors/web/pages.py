@@ -260,6 +260,36 @@ async def scenarios_page(
     return _page(backend, session, "Scenarios", body, "/scenarios", live=True)
 
 
+async def scenario_page(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    """A scenario's card, what its last run did, and its document."""
+    name = request.path_params["name"]
+    service = f"{backend.hostname}.core.scenario"
+    message = backend.flashes.pop(session.sid, "")
+    try:
+        frames = await _ask(backend, service, forms.scenario_get_request(name))
+        if frames[:1] == [b"404"]:
+            return _page(
+                backend,
+                session,
+                "Unknown scenario",
+                html.notice(f"no scenario named {name[:64]!r}", error=True),
+                "/scenarios",
+                status=404,
+            )
+        detail = models.scenario_detail(frames)
+    except (forms.FormError, ReplyError) as exc:
+        body = html.notice(str(exc), error=True)
+    else:
+        body = pages.scenario_body(
+            detail, session.csrf, backend.clock.wall(), backend.zone
+        )
+    if message:
+        body = html.notice(message, error=message.startswith("failed")) + body
+    return _page(backend, session, name, body, "/scenarios", live=True)
+
+
 async def scenario_action(
     request: Request, backend: Backend, session: Session
 ) -> Response:
@@ -282,7 +312,10 @@ async def scenario_action(
     if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
         backend.flashes.clear()
     backend.flashes[session.sid] = message[:300]
-    return RedirectResponse("/scenarios", status_code=303)
+    # the buttons of a scenario's own page bring the user back to it
+    back = request.query_params.get("back") == "page"
+    target = pages.scenario_href(name) if back else "/scenarios"
+    return RedirectResponse(target, status_code=303)
 
 
 async def services_page(

@@ -112,6 +112,12 @@ def scenario_request(action: str, name: str) -> bytes:
     return json.dumps(document).encode("utf-8")
 
 
+def scenario_get_request(name: str) -> bytes:
+    """`<host>.core.scenario`'s request for a scenario's own page."""
+    document = {"v": 1, "action": "get", "name": _name(name, "scenario")}
+    return json.dumps(document).encode("utf-8")
+
+
 def history_request(fullname: str, since: float, until: float | None) -> bytes:
     """`<host>.logger.history`'s request for a device's value over a range."""
     document = {

@@ -170,29 +170,50 @@ def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
     body = _json("core.scenario", frames)
     if not isinstance(body, list):
         raise ReplyError("core.scenario", "expected a list of scenarios")
-    rows = []
-    for item in body[:_MAX_ROWS]:
-        if not isinstance(item, dict) or not _text(item.get("name")):
-            raise ReplyError("core.scenario", "expected scenario objects with a name")
-        runs = item.get("runs")
-        skip = item.get("last_skip")
-        skip = skip if isinstance(skip, dict) else {}
-        rows.append(
-            ScenarioRow(
-                name=_text(item.get("name")),
-                description=_text(item.get("description")),
-                enabled=item.get("enabled") is True,
-                state=_text(item.get("state"), "unknown"),
-                last_run=_number(item.get("last_run")),
-                runs=runs
-                if isinstance(runs, int) and not isinstance(runs, bool)
-                else 0,
-                last_error=_text(item.get("last_error")),
-                last_skip_at=_number(skip.get("at")),
-                last_skip_reason=_text(skip.get("reason")),
-            )
-        )
-    return rows
+    return [_scenario_row(item) for item in body[:_MAX_ROWS]]
+
+
+def _scenario_row(item: object) -> ScenarioRow:
+    if not isinstance(item, dict) or not _text(item.get("name")):
+        raise ReplyError("core.scenario", "expected scenario objects with a name")
+    runs = item.get("runs")
+    skip = item.get("last_skip")
+    skip = skip if isinstance(skip, dict) else {}
+    return ScenarioRow(
+        name=_text(item.get("name")),
+        description=_text(item.get("description")),
+        enabled=item.get("enabled") is True,
+        state=_text(item.get("state"), "unknown"),
+        last_run=_number(item.get("last_run")),
+        runs=runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
+        last_error=_text(item.get("last_error")),
+        last_skip_at=_number(skip.get("at")),
+        last_skip_reason=_text(skip.get("reason")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioDetail:
+    """One scenario as `get` tells it: its card, what its last run did, its text."""
+
+    row: ScenarioRow
+    mode: str
+    trace: list[str]
+    document: str
+
+
+def scenario_detail(frames: Sequence[bytes]) -> ScenarioDetail:
+    """The `get` reply of `<host>.core.scenario`."""
+    body = _json("core.scenario", frames)
+    trace = body.get("last_trace") if isinstance(body, dict) else None
+    return ScenarioDetail(
+        row=_scenario_row(body),
+        mode=_text(body.get("mode")),
+        trace=[line for line in trace if isinstance(line, str)]
+        if isinstance(trace, list)
+        else [],
+        document=_text(body.get("document")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

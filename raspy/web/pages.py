@@ -18,7 +18,14 @@ from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
 from raspy.web.html import esc, notice, post_button, show_time, show_value, table
-from raspy.web.models import DeviceRow, ScenarioRow, StatRow, TitanicEntry, WorkerCount
+from raspy.web.models import (
+    DeviceRow,
+    ScenarioDetail,
+    ScenarioRow,
+    StatRow,
+    TitanicEntry,
+    WorkerCount,
+)
 
 RANGES: Final = {
     "1h": 3600.0,  # the last hour in detail (a fresh sensor's first points too)
@@ -178,37 +185,70 @@ def device_body(row: DeviceRow, graph: Graph, now: float, zone: tzinfo = UTC) ->
     )
 
 
+def scenario_href(name: str) -> str:
+    return "/scenarios/" + url_quote(name, safe="")
+
+
 def scenarios_body(
     rows: Sequence[ScenarioRow], csrf: str, now: float, zone: tzinfo = UTC
 ) -> str:
     """One card per scenario: state, last run, runs, last error and its buttons."""
     if not rows:
         return notice("No scenarios stored (import some with raspy scenario import).")
-    cards = []
-    for row in rows:
-        base = "/scenarios/" + url_quote(row.name, safe="")
-        key = f"/scenario/{esc(row.name)}/"
-        toggle = (
-            post_button(f"{base}/disable", "Disable", csrf)
-            if row.enabled
-            else post_button(f"{base}/enable", "Enable", csrf)
-        )
-        cards.append(
-            f'<li class="scenario"><div class="head"><span class="name">'
-            f"{esc(row.name)}</span>"
-            f'<span class="state state-{esc(row.state)}" data-key="{key}state">'
-            f"{esc(row.state)}</span></div>"
-            f'<p class="sub">{esc(row.description)}</p>'
-            f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
-            f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
-            f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
-            f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
-            f"{esc(show_value(row.last_error or None))}</dd>{_last_skip(row, now, zone)}"
-            "</dl>"
-            f'<div class="actions">{toggle}{post_button(f"{base}/run", "Run", csrf)}'
-            "</div></li>"
-        )
-    return f'<ul class="scenarios">{"".join(cards)}</ul>'
+    cards = "".join(_scenario_card(row, csrf, now, zone) for row in rows)
+    return f'<ul class="scenarios">{cards}</ul>'
+
+
+def scenario_body(
+    detail: ScenarioDetail, csrf: str, now: float, zone: tzinfo = UTC
+) -> str:
+    """A scenario's own page: its card (its buttons bring the user back here), what
+    its last run did, and its document as stored."""
+    card = _scenario_card(detail.row, csrf, now, zone, back="?back=page", link=False)
+    trace = (
+        f'<pre class="trace">{esc(chr(10).join(detail.trace))}</pre>'
+        if detail.trace
+        else notice("No run has ended since raspyd started.")
+    )
+    return (
+        f'<ul class="scenarios single">{card}</ul>'
+        f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd></dl>'
+        f"<h2>Last run did</h2>{trace}"
+        f'<h2>Document</h2><pre class="document">{esc(detail.document)}</pre>'
+    )
+
+
+def _scenario_card(
+    row: ScenarioRow,
+    csrf: str,
+    now: float,
+    zone: tzinfo,
+    *,
+    back: str = "",
+    link: bool = True,
+) -> str:
+    base = scenario_href(row.name)
+    key = f"/scenario/{esc(row.name)}/"
+    toggle = (
+        post_button(f"{base}/disable{back}", "Disable", csrf)
+        if row.enabled
+        else post_button(f"{base}/enable{back}", "Enable", csrf)
+    )
+    name = f'<a href="{esc(base)}">{esc(row.name)}</a>' if link else esc(row.name)
+    return (
+        f'<li class="scenario"><div class="head"><span class="name">{name}</span>'
+        f'<span class="state state-{esc(row.state)}" data-key="{key}state">'
+        f"{esc(row.state)}</span></div>"
+        f'<p class="sub">{esc(row.description)}</p>'
+        f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
+        f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
+        f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
+        f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
+        f"{esc(show_value(row.last_error or None))}</dd>{_last_skip(row, now, zone)}"
+        "</dl>"
+        f'<div class="actions">{toggle}'
+        f"{post_button(f'{base}/run{back}', 'Run', csrf)}</div></li>"
+    )
 
 
 def _last_skip(row: ScenarioRow, now: float, zone: tzinfo) -> str:

@@ -191,7 +191,7 @@ def test_no_page_leaves_an_error_in_the_browser_console(
     page.fill("#secret", hub.token)
     page.click("button[type=submit]")
     page.wait_for_url(f"{hub.base}/")
-    for path in ("/", "/scenarios", "/services", "/titanic"):
+    for path in ("/", "/scenarios", "/scenarios/frost-lamp", "/services", "/titanic"):
         page.goto(f"{hub.base}{path}")
         # each page's own requests (its icon's too) end before the next; not a bare
         # file to end on: Chromium asks /favicon.ico for it, as no page names an icon
@@ -524,6 +524,7 @@ def _pages(hub: Hub) -> dict[str, str]:
         "devices": "/",
         "device": f"/device/{hostname()}.fake.outdoor?range=1h",
         "scenarios": "/scenarios",
+        "scenario": "/scenarios/frost-lamp",
         "services": "/services",
         "titanic": "/titanic",
     }
@@ -568,3 +569,51 @@ def test_every_page_fits_the_width_and_is_saved_as_a_screenshot(
         [],
         sorted(f"{name}-{width}.png" for name in _pages(hub)),
     )
+
+
+def test_a_scenario_s_own_page_shows_what_its_last_run_did_and_its_document(
+    browser: Browser, hub: Hub
+) -> None:
+    """From the list to the scenario's page, Run there, and back on that page: the
+    lines of the run's trace (as `raspy scenario show` prints them) and the text."""
+    document = (
+        "name: web-traced\ndescription: a run to read about\nactions:\n"
+        "  - set: /web/traced\n    value: 42\n  - log: 'traced run'\n"
+    )
+    assert _scenario_request(hub, action="import", document=document) == b"200"
+    try:
+        page = logged_in(browser, hub)
+        page.goto(f"{hub.base}/scenarios")
+        with page.expect_navigation():
+            page.get_by_role("link", name="web-traced").click()
+        before = (page.url, page.locator("pre.trace").count(), page.title())
+        with page.expect_navigation():
+            page.get_by_role("button", name="Run").click()
+        notice = (page.url, page.text_content("p.notice"))
+
+        def trace() -> str:
+            shown = page.locator("pre.trace")
+            text = (shown.text_content() if shown.count() else None) or ""
+            if "done" not in text:
+                page.reload()
+                return ""
+            return text
+
+        lines = wait_until(trace, what="the run's trace", timeout_s=10).splitlines()
+        shown = page.text_content("pre.document")
+        page.context.close()
+    finally:
+        _scenario_request(hub, action="delete", name="web-traced")
+    own = f"{hub.base}/scenarios/web-traced"
+    assert (before[0], before[1], before[2].startswith("web-traced")) == (
+        own,
+        0,
+        True,
+    )
+    assert notice == (own, "run: web-traced done")
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "set /web/traced = 42",
+        "log info: traced run",
+        "done",
+    ]
+    assert shown == document

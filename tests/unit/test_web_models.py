@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.web import models
-from raspy.web.models import DeviceRow, ReplyError, ScenarioRow, StatRow, WorkerCount
+from raspy.web.models import (
+    DeviceRow,
+    ReplyError,
+    ScenarioDetail,
+    ScenarioRow,
+    StatRow,
+    WorkerCount,
+)
 
 LAMP = {
     "name": "lamp",
@@ -105,6 +112,27 @@ def test_scenarios_workers_services_and_statistics_parse() -> None:
         ["h.fake.devices"],
         [StatRow("requests", "counter", "3")],
     )
+
+
+def test_a_scenario_s_get_reply_parses_and_a_bad_trace_line_is_left_out() -> None:
+    got = {
+        "name": "s",
+        "description": "",
+        "enabled": False,
+        "state": "disabled",
+        "mode": "queued",
+        "runs": 1,
+        "last_trace": ["+0.0s set /x = 1", 7, None, "+0.0s done"],
+        "document": "name: s\n",
+    }
+    assert models.scenario_detail(reply(got)) == ScenarioDetail(
+        ScenarioRow("s", "", False, "disabled", None, 1, ""),
+        "queued",
+        ["+0.0s set /x = 1", "+0.0s done"],
+        "name: s\n",
+    )
+    with pytest.raises(ReplyError, match="expected scenario objects with a name"):
+        models.scenario_detail(reply(["s"]))
 
 
 def test_history_points_parse_and_bad_points_are_refused() -> None:

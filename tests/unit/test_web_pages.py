@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.web import html, pages
-from raspy.web.models import DeviceRow, ScenarioRow
+from raspy.web.models import DeviceRow, ScenarioDetail, ScenarioRow
 
 NOW = 1_800_000_000.0
 EVIL = '<script>alert("x")</script>&\''
@@ -102,12 +102,13 @@ def test_hostile_text_everywhere_is_escaped() -> None:
     bodies = [
         pages.devices_body([row(EVIL, "switch", EVIL)], [EVIL], NOW),
         pages.scenarios_body([scenario], EVIL, NOW),
+        pages.scenario_body(ScenarioDetail(scenario, EVIL, [EVIL], EVIL), EVIL, NOW),
         html.page(EVIL, "", csrf=EVIL, active="/", host=EVIL),
         html.login_page(EVIL, EVIL),
     ]
     assert [("<script>" in body, "&lt;script&gt;" in body) for body in bodies] == [
         (False, True)
-    ] * 4
+    ] * 5
 
 
 def test_a_scenario_card_says_when_and_why_its_last_trigger_started_no_run() -> None:
@@ -180,3 +181,14 @@ def test_a_status_with_spaces_is_one_class_on_the_device_card() -> None:
     )
     item = pages.devices_body([odd], [], NOW)
     assert 'class="device status-ok-login"' in item
+
+
+def test_a_scenario_card_links_its_page_whose_buttons_come_back_to_it() -> None:
+    row = ScenarioRow("hall light", "", True, "idle", None, 0, "")
+    listed = pages.scenarios_body([row], "c", NOW)
+    own = pages.scenario_body(ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW)
+    assert '<a href="/scenarios/hall%20light">hall light</a>' in listed
+    assert 'action="/scenarios/hall%20light/run"' in listed
+    assert "<a href" not in own
+    assert 'action="/scenarios/hall%20light/run?back=page"' in own
+    assert "No run has ended since raspyd started." in own
