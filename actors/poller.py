@@ -8,6 +8,12 @@ service in batches (DevicesRead). A read that raises becomes a reading with stat
 
 An idle wake-up costs on a Pi, so the reader thread sleeps until the next device is
 due or a command comes, as raspy.clock.wait_s says for its clock.
+
+A read that does not return (a hung bus or driver) holds up the whole bus, and the
+tree would go on showing every device of it with its last value, `ok`, for good: a
+thermostat acting on a temperature of hours ago. A watch thread, waking once per
+`stall_after_s`, sees such a read and tells the service once that every device of
+the bus reads `no_answer`; the read's own reading, whenever it returns, comes after.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ log = structlog.get_logger(component="poller")
 COALESCE_S: Final = 0.02  # devices due this soon are read in the same turn
 _FLUSH_AFTER_S: Final = 0.02  # a batch slower than this is delivered in parts
 _JOIN_S: Final = 5.0
+# a read that has not returned by then is a hung bus or driver (a DS18B20 takes 0.75 s)
+STALL_AFTER_S: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +101,23 @@ class PollLoop:
     """The reader thread's body: commands in, reads, DevicesRead out to `target`."""
 
     def __init__(
-        self, bus: str, target: pykka.ActorRef[Any], clock: Clock, stats: Stats
+        self,
+        bus: str,
+        target: pykka.ActorRef[Any],
+        clock: Clock,
+        stats: Stats,
+        stall_after_s: float = STALL_AFTER_S,
     ) -> None:
         self.bus = bus
         self._target = target
+        self._stall_after_s = stall_after_s
+        # the read under way, (device, time.monotonic() at its start, its number);
+        # the watch thread reads it under the same lock
+        self._guard = threading.Lock()
+        self._in_read: tuple[str, float, int] | None = None
+        self._reads = 0
+        self._stalled = 0  # the number of the read whose stall was told
+        self._ended = threading.Event()
         self._clock = clock
         self._stats = stats
         self._schedule = PollSchedule()
@@ -117,6 +138,41 @@ class PollLoop:
             self._stopping = True
             self._commands.append(_Stop())
             self._cond.notify()
+        self._ended.set()
+
+    # --- the watch thread -------------------------------------------------------------
+    def watch(self) -> None:
+        """Wake once per `stall_after_s` until the loop ends: a read found under way
+        twice in a row (or once for longer) has not returned in that time."""
+        while not self._ended.wait(self._stall_after_s):
+            self.check_stall(time.monotonic())
+
+    def check_stall(self, now: float) -> None:
+        """Tell the service once per hung read that the bus's devices do not answer.
+        Under the lock: a read that returns meanwhile is delivered after this."""
+        with self._guard:
+            if self._in_read is None:
+                return
+            name, started, number = self._in_read
+            if number == self._stalled or now - started < self._stall_after_s:
+                return
+            self._stalled = number
+            waited = round(now - started, 1)
+            detail = (
+                f"a read of {quote(name)} on {self.bus} has not returned in "
+                f"{waited:g} s (a hung bus or driver)"
+            )
+            wall_ts = self._clock.wall()
+            stalled = Reading.failed(Status.NO_ANSWER, "", wall_ts, detail)
+            readings = tuple((device, stalled) for device in list(self._devices))
+            self._stats.incr(f"devices.{self.bus}.read_stalled")
+            log.warning(
+                "device_read_stalled", bus=self.bus, device=name, after_s=waited
+            )
+            try:
+                self._target.tell(DevicesRead(self.bus, readings))
+            except pykka.ActorDeadError:
+                return
 
     def _moved(self) -> None:
         """A MovingClock moved: look at the schedule again."""
@@ -196,6 +252,9 @@ class PollLoop:
 
     def _read(self, device: PolledDevice) -> Reading:
         wall_ts = self._clock.wall()
+        with self._guard:
+            self._reads += 1
+            self._in_read = (device.name, time.monotonic(), self._reads)
         try:
             reading = device.read(wall_ts)
         except Exception as exc:  # a driver bug: a status, never the end of polling
@@ -205,8 +264,20 @@ class PollLoop:
                 log.exception("device_read_raised", bus=self.bus, device=device.name)
             detail = quote(f"{type(exc).__name__}: {exc}")
             return Reading.failed(Status.ERROR, "", wall_ts, detail)
+        finally:
+            self._read_ended(device.name)
         self._raised.discard(device.name)
         return reading
+
+    def _read_ended(self, name: str) -> None:
+        with self._guard:
+            assert self._in_read is not None
+            started, number = self._in_read[1:]
+            self._in_read = None
+            told = number == self._stalled
+        if told:
+            waited = round(time.monotonic() - started, 1)
+            log.info("device_read_returned", bus=self.bus, device=name, after_s=waited)
 
     def _deliver(self, batch: list[tuple[str, Reading]]) -> None:
         if not batch:
@@ -228,17 +299,22 @@ class DevicePollerActor(pykka.ThreadingActor):
         *,
         clock: Clock,
         stats: Stats,
+        stall_after_s: float = STALL_AFTER_S,
     ) -> None:
         super().__init__()
-        self._loop = PollLoop(bus, target, clock, stats)
+        self._loop = PollLoop(bus, target, clock, stats, stall_after_s)
         if devices:
             self._loop.call(AddDevices(tuple(devices)))
         self._thread = threading.Thread(
             target=self._loop.run, name=f"raspy-poll-{bus}", daemon=True
         )
+        self._watch = threading.Thread(
+            target=self._loop.watch, name=f"raspy-poll-watch-{bus}", daemon=True
+        )
 
     def on_start(self) -> None:
         self._thread.start()
+        self._watch.start()
 
     def on_stop(self) -> None:
         self._end()
@@ -248,6 +324,7 @@ class DevicePollerActor(pykka.ThreadingActor):
 
     def _end(self) -> None:
         self._loop.stop()
+        self._watch.join(timeout=_JOIN_S)  # woken by the stop
         self._thread.join(timeout=_JOIN_S)  # at most one read
         if self._thread.is_alive():
             log.warning("device_poller_stuck", bus=self._loop.bus)

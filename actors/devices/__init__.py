@@ -93,8 +93,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         settings: DeviceSettings | None = None,
         stored: ReadTree | None = None,
         resume_outputs: bool = False,
+        read_stall_s: float = poller_mod.STALL_AFTER_S,
     ) -> None:
         super().__init__()
+        self._read_stall_s = read_stall_s
         # the tree under a prefix as it is at start (raspyd: the store with the
         # coalesced values not yet written laid over it): readings of devices gone
         # are deleted, and (for simulated devices) outputs take their last value
@@ -138,6 +140,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 self._polled_devices(),
                 clock=self._clock,
                 stats=self._stats,
+                stall_after_s=self._read_stall_s,
             )
             if self._link is not None and self._worker is not None:
                 attach(self._link.edge, self._worker, self.actor_ref)

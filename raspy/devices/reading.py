@@ -78,6 +78,9 @@ class Status(StrEnum):
     UNREADABLE = "unreadable"  # the device file exists but reading it failed
     MISSING = "missing"  # the device vanished (unplugged from the bus)
     ERROR = "error"  # any other device failure (the detail says which)
+    # a read of the device's bus has not returned for a while (a hung bus or driver):
+    # its last value is not shown as if it were current
+    NO_ANSWER = "no_answer"
     # written by the hub, not read: the remote service (raspy-poller) that owns the
     # device has had no MDP worker for `[devices] offline_after_s`
     OFFLINE = "offline"

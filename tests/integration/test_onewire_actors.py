@@ -193,3 +193,40 @@ def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
         assert late == [silent]
     finally:
         _release(fifo)
+
+
+@pytest.mark.timeout(30)
+def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A w1_slave that never answers (a hung bus; a FIFO no one writes) held the
+    bus's reader for good, and the tree went on showing every sensor of the bus
+    with its last value as `ok`. Once the read has not returned in its time, each
+    reads `no_answer` with no value."""
+    hanging = "28-00000000000f"
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    w1.add(hanging, "")
+    fifo = w1.base_dir / hanging / "w1_slave"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    registry, discover = _onewire(w1)
+    try:
+        services.start(registry, SystemClock(), discover, read_stall_s=0.5)
+
+        def shown() -> list[tuple[Any, Any]]:
+            return [
+                (
+                    _value(tree, f"testhost.onewire.{name}", "status"),
+                    _value(tree, f"testhost.onewire.{name}"),
+                )
+                for name in (SENSOR_A, hanging)
+            ]
+
+        wait_until(
+            lambda: shown() == [("no_answer", None)] * 2,
+            what="both sensors of the hung bus read no_answer",
+            timeout_s=10.0,
+        )
+    finally:
+        _release(fifo)

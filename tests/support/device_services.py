@@ -56,7 +56,11 @@ class Services:
         self.refs: list[pykka.ActorRef[Any]] = []
 
     def start(
-        self, registry: Registry, clock: Clock, discover: Discover | None = None
+        self,
+        registry: Registry,
+        clock: Clock,
+        discover: Discover | None = None,
+        **options: Any,
     ) -> pykka.ActorRef[Any]:
         ref = DeviceServiceActor.start(
             registry,
@@ -65,6 +69,7 @@ class Services:
             stats=self.stats,
             link=MdpLink(self.edge.ref, self.edge.outbox),
             discover=discover,
+            **options,
         )
         self.refs.append(ref)
         return ref
