@@ -241,11 +241,9 @@ async def device_command(
 async def scenarios_page(
     request: Request, backend: Backend, session: Session
 ) -> Response:
-    service = f"{backend.hostname}.core.scenario"
     message = backend.flashes.pop(session.sid, "")
     try:
-        if not await backend.available(service):
-            raise ReplyError(service, "no worker: is [core] enabled?")
+        service = await _scenario_service(backend)
         rows = models.scenarios(
             await _ask(backend, service, b'{"v": 1, "action": "list"}')
         )
@@ -255,9 +253,23 @@ async def scenarios_page(
         body = pages.scenarios_body(
             rows, session.csrf, backend.clock.wall(), backend.zone
         )
-    if message:
-        body = html.notice(message, error=message.startswith("failed")) + body
+    body = _flashed(message, body)
     return _page(backend, session, "Scenarios", body, "/scenarios", live=True)
+
+
+async def _scenario_service(backend: Backend) -> str:
+    """The core's scenario service; ReplyError if no worker serves it."""
+    service = f"{backend.hostname}.core.scenario"
+    if not await backend.available(service):
+        raise ReplyError(service, "no worker: is [core] enabled?")
+    return service
+
+
+def _flashed(message: str, body: str) -> str:
+    """The outcome of the last button pressed, above the page."""
+    if not message:
+        return body
+    return html.notice(message, error=message.startswith("failed")) + body
 
 
 async def scenario_page(
@@ -265,9 +277,9 @@ async def scenario_page(
 ) -> Response:
     """A scenario's card, what its last run did, and its document."""
     name = request.path_params["name"]
-    service = f"{backend.hostname}.core.scenario"
     message = backend.flashes.pop(session.sid, "")
     try:
+        service = await _scenario_service(backend)
         frames = await _ask(backend, service, forms.scenario_get_request(name))
         if frames[:1] == [b"404"]:
             return _page(
@@ -285,9 +297,9 @@ async def scenario_page(
         body = pages.scenario_body(
             detail, session.csrf, backend.clock.wall(), backend.zone
         )
-    if message:
-        body = html.notice(message, error=message.startswith("failed")) + body
-    return _page(backend, session, name, body, "/scenarios", live=True)
+    return _page(
+        backend, session, name, _flashed(message, body), "/scenarios", live=True
+    )
 
 
 async def scenario_action(

@@ -146,6 +146,18 @@ def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(
     ]
 
 
+def _with_a_silent_part(tmp_path: Path, silent: str) -> tuple[FakeW1Tree, Path]:
+    """SENSOR_A at 20 °C and a part whose w1_slave never answers: a FIFO no one
+    writes, as a hung bus (release it with _release)."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    w1.add(silent, "")
+    fifo = w1.base_dir / silent / "w1_slave"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    return w1, fifo
+
+
 def _release(fifo: Path) -> None:
     """End every read blocked on `fifo`: each writer that opens and closes it gives
     the waiting readers an end of file. A writer cannot open it once no reader has
@@ -167,12 +179,7 @@ def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
     writes) hung the service for good, and with it every request to the board. The
     read now has 3 s; the part is logged as not told, and named by its id."""
     silent = "3b-00000000000e"
-    w1 = FakeW1Tree(tmp_path / "sys")
-    w1.add_celsius(SENSOR_A, 20.0)
-    w1.add(silent, "")
-    fifo = w1.base_dir / silent / "w1_slave"
-    fifo.unlink()
-    os.mkfifo(fifo)
+    w1, fifo = _with_a_silent_part(tmp_path, silent)
     registry, discover = _onewire(w1)
     try:
         with capture_logs() as logs:
@@ -204,12 +211,7 @@ def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
     with its last value as `ok`. Once the read has not returned in its time, each
     reads `no_answer` with no value."""
     hanging = "28-00000000000f"
-    w1 = FakeW1Tree(tmp_path / "sys")
-    w1.add_celsius(SENSOR_A, 20.0)
-    w1.add(hanging, "")
-    fifo = w1.base_dir / hanging / "w1_slave"
-    fifo.unlink()
-    os.mkfifo(fifo)
+    w1, fifo = _with_a_silent_part(tmp_path, hanging)
     registry, discover = _onewire(w1)
     try:
         services.start(registry, SystemClock(), discover, read_stall_s=0.5)
