@@ -614,3 +614,37 @@ def test_get_and_list_show_a_large_trigger_value_by_its_size_as_the_tree_does(
         assert reply["last_skip"]["trigger"]["value"] == (
             "(5002 bytes of JSON, not shown)"
         )
+
+
+def test_a_value_nested_too_deep_for_json_is_text_and_the_core_still_starts(
+    core: Core, tree: CloneClient
+) -> None:
+    # any client may write any body; JSON nested deeper than Python's stack raised
+    # RecursionError (not ValueError) out of decode(): the import that resumes a
+    # `for:` over such a key answered 500, and the core then failed to start at all
+    deep = "[" * 5000 + "]" * 5000
+    _publish(core, "/house/junk", deep.encode())
+    _publish(core, "/house/cellar", b"4")
+    wait_until(lambda: tree.get(b"/house/junk") is not None, what="the deep key")
+    wait_value(tree, "/house/cellar", 4)
+    document = """\
+name: cold
+triggers:
+  - kv: "/house/*"
+    below: 5
+    for: 10s
+actions:
+  - set: /scenario/cold/note
+    value: "{trigger.key}"
+"""
+    core.start()
+    assert core.request("import", document=document)[0] == b"200"
+    core.stop()
+    core.start()
+    # answered after the Startup told before it: the hold on the cellar resumed
+    assert core.request("stop", name="cold") == (
+        b"200",
+        {"name": "cold", "state": "idle"},
+    )
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/cold/note", "/house/cellar")
