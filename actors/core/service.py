@@ -180,11 +180,13 @@ class CoreService:
         wall = core.links.clock.wall()
         core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
         old = core.entries.get(scenario.name)
-        status = None if old is None else old.status
+        status = None
         if old is not None:
-            if old.status.state is State.RUNNING:
-                status = core.run_lost(scenario.name, old.status, REPLACED_RUN_ERROR)
+            running = old.status.state is State.RUNNING
             core.stop_actor(scenario.name)
+            status = old.status  # as the stop left it: the run it cut is the trace
+            if running:
+                status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
         imported = wall if old is None else old.stored.imported_at
         record = StoredScenario(
             scenario.name, text, scenario.enabled, scenario.mode.value, imported, wall

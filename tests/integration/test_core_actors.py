@@ -29,6 +29,7 @@ from support.wait import wait_until
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
+from raspy.actors.core.service import REPLACED_RUN_ERROR
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.scenario import RunawayDisabled
 from raspy.actors.titanic import start_titanic
@@ -344,6 +345,37 @@ actions:
         "+0.0s wait 3600s",
         "+60.0s stopped",
     ]
+
+
+def test_a_run_ended_by_an_import_of_a_new_version_is_the_last_trace_too(
+    core: Core, tree: CloneClient
+) -> None:
+    """As a disable: the run that a replacing import cuts short is the last trace
+    (it showed the run before, `done`, beside the error saying a run was cut)."""
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - set: /scenario/slow/began
+    value: true
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    core.clock.advance(60)
+    assert core.request("import", document=waiting, replace=True)[0] == b"200"
+    got = core.request("get", name="slow")[1]
+    assert (got["last_trace"], got["runs"], got["last_error"]) == (
+        [
+            "+0.0s set /scenario/slow/began = true",
+            "+0.0s wait 3600s",
+            "+60.0s stopped",
+        ],
+        1,
+        REPLACED_RUN_ERROR,
+    )
 
 
 def test_a_run_of_a_single_scenario_under_way_says_it_did_not_start(
