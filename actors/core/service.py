@@ -126,7 +126,7 @@ class CoreService:
             case "stop":
                 if entry.ref is not None:
                     core.show(
-                        entry, _status(entry.ref.ask(scn.StopRuns(), timeout=_ASK_S))
+                        entry, _stopped(entry.ref.ask(scn.StopRuns(), timeout=_ASK_S))
                     )
         return api.ok({"name": request.name, "state": self._state(entry)})
 
@@ -182,10 +182,9 @@ class CoreService:
         old = core.entries.get(scenario.name)
         status = None
         if old is not None:
-            running = old.status.state is State.RUNNING
-            core.stop_actor(scenario.name)
+            cut = core.stop_actor(scenario.name)
             status = old.status  # as the stop left it: the run it cut is the trace
-            if running:
+            if cut:
                 status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
         imported = wall if old is None else old.stored.imported_at
         record = StoredScenario(
@@ -338,6 +337,6 @@ def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> s
     )
 
 
-def _status(answer: object) -> Status:
-    assert isinstance(answer, Status)
-    return answer
+def _stopped(answer: object) -> Status:
+    assert isinstance(answer, scn.RunsStopped)
+    return answer.status

@@ -4,6 +4,7 @@ device command reaches a real fake-device service."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -37,6 +38,7 @@ from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
+from raspy.rules.engine import State
 from raspy.stats import Stats
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.transport.outbox import Outbox
@@ -374,6 +376,35 @@ actions:
             "+60.0s stopped",
         ],
         1,
+        REPLACED_RUN_ERROR,
+    )
+
+
+def test_a_run_the_core_has_not_heard_of_yet_is_cut_short_all_the_same(
+    core: Core, tree: CloneClient
+) -> None:
+    """The core's view of a scenario lags its actor (the actor tells its state): a
+    run started just before an import of a new version was cut with no word, as
+    the core still saw the scenario idle and did not ask it to stop its runs."""
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    assert core.ref is not None
+    proxy = core.ref.proxy()
+    entry = proxy.entries.get()["slow"]
+    # as if the actor's report of the run still waited in the core's mailbox
+    proxy.show(entry, dataclasses.replace(entry.status, state=State.IDLE)).get()
+    assert core.request("import", document=waiting, replace=True)[0] == b"200"
+    got = core.request("get", name="slow")[1]
+    assert (got["last_trace"], got["last_error"]) == (
+        ["+0.0s wait 3600s", "+0.0s stopped"],
         REPLACED_RUN_ERROR,
     )
 

@@ -288,9 +288,7 @@ def test_queued_runs_one_after_another_up_to_max() -> None:
     assert h.state is State.IDLE
 
 
-def test_a_full_queue_of_runs_that_end_at_once_runs_through_without_recursion() -> (
-    None
-):
+def test_a_full_queue_of_runs_that_end_at_once_runs_through_without_recursion() -> None:
     # max 1000 runs waiting on one key: when it comes, each queued run ends at once
     # and the next starts; one nested call each went past Python's stack (a
     # RecursionError out of the engine, and the scenario stuck "running")

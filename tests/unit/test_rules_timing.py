@@ -120,7 +120,8 @@ def test_cron_days_match_when_either_restricted_field_does(
     expression: str, days: list[int]
 ) -> None:
     """docs/scenarios.md: the day of the month and the weekday as classic cron."""
-    schedule, after, found = parse_cron(expression), _berlin(2025, 12, 31, 8, 0), []
+    schedule, after = parse_cron(expression), _berlin(2025, 12, 31, 8, 0)
+    found: list[int] = []
     while len(found) < len(days):
         after = schedule.next_after(after, BERLIN)
         found.append(datetime.fromtimestamp(after, BERLIN).day)
