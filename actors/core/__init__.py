@@ -249,7 +249,10 @@ class CoreActor(pykka.ThreadingActor):
                     name, _, index = key.rpartition("#")
                     entry = self.entries.get(name)
                     if entry is not None and entry.ref is not None:
-                        entry.ref.tell(scn.TimeFired(int(index), scheduled))
+                        # an actor gone must not cost the fires after it, nor the
+                        # timer set below (no time trigger fired again)
+                        with contextlib.suppress(pykka.ActorDeadError):
+                            entry.ref.tell(scn.TimeFired(int(index), scheduled))
                     if not jumped and entry is not None and entry.scenario is not None:
                         trigger = entry.scenario.triggers[int(index)]
                         self._say_absent_sun(name, key, trigger, scheduled)
