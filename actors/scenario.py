@@ -77,7 +77,16 @@ class RunAnswer:
 
 @dataclass(frozen=True, slots=True)
 class StopRuns:
-    """Ask: end every run now; answers the Status."""
+    """Ask: end every run now; answers RunsStopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunsStopped:
+    """The Status after a StopRuns, and how many runs it ended (the actor knows;
+    the core's view of the state may lag it)."""
+
+    status: engine.Status
+    ended: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +224,10 @@ class ScenarioActor(pykka.ThreadingActor):
                     queued[0] if queued else None,
                 )
             case StopRuns():
-                self._apply(core.stop(mono))
-                return core.status
+                outputs = core.stop(mono)
+                self._apply(outputs)
+                ended = sum(isinstance(o, engine.RunEnded) for o in outputs)
+                return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):
                 self._apply(core.action_refused(reason))
             case _:

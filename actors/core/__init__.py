@@ -249,7 +249,10 @@ class CoreActor(pykka.ThreadingActor):
                     name, _, index = key.rpartition("#")
                     entry = self.entries.get(name)
                     if entry is not None and entry.ref is not None:
-                        entry.ref.tell(scn.TimeFired(int(index), scheduled))
+                        # an actor gone must not cost the fires after it, nor the
+                        # timer set below (no time trigger fired again)
+                        with contextlib.suppress(pykka.ActorDeadError):
+                            entry.ref.tell(scn.TimeFired(int(index), scheduled))
                     if not jumped and entry is not None and entry.scenario is not None:
                         trigger = entry.scenario.triggers[int(index)]
                         self._say_absent_sun(name, key, trigger, scheduled)
@@ -398,26 +401,32 @@ class CoreActor(pykka.ThreadingActor):
         fire = startup and self.daemon_start
         entry.ref.tell(scn.Startup(current, fire=fire))
 
-    def stop_actor(self, name: str) -> None:
+    def stop_actor(self, name: str) -> bool:
+        """Stop a scenario's actor; True when it ended runs under way (or may have:
+        it did not answer while the core saw it running)."""
         entry = self.entries.get(name)
         if entry is None or entry.ref is None:
-            return
+            return False
         ref, entry.ref = entry.ref, None
         self.routes.remove(name)
         if entry.scenario is not None:
             for index in range(len(entry.scenario.triggers)):
                 self._scheduler.remove(f"{name}#{index}")
-        if entry.status.state is State.RUNNING:
-            # its runs stopped before the actor, which hands back the status: the
-            # run a disable cuts short is the last trace, not the one before
-            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-                stopped = ref.ask(scn.StopRuns(), timeout=_ASK_TIMEOUT_S)
-                if isinstance(stopped, Status):
-                    entry.status = stopped
+        # its runs stopped before the actor, which hands back the status: the run
+        # a disable cuts short is the last trace, not the one before. Asked even
+        # when the core saw it idle: the actor's report of a run just started may
+        # still wait here, behind this very request
+        cut = entry.status.state is State.RUNNING
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+            stopped = ref.ask(scn.StopRuns(), timeout=_ASK_TIMEOUT_S)
+            if isinstance(stopped, scn.RunsStopped):
+                entry.status = stopped.status
+                cut = stopped.ended > 0
         try:
             ref.stop(block=True, timeout=_STOP_TIMEOUT_S)
         except (pykka.ActorDeadError, pykka.Timeout):
             log.warning("scenario_stop_timed_out", scenario=name)
+        return cut
 
     def set_enabled(
         self, name: str, enabled: bool, *, reason: str | None = None

@@ -126,7 +126,7 @@ class CoreService:
             case "stop":
                 if entry.ref is not None:
                     core.show(
-                        entry, _status(entry.ref.ask(scn.StopRuns(), timeout=_ASK_S))
+                        entry, _stopped(entry.ref.ask(scn.StopRuns(), timeout=_ASK_S))
                     )
         return api.ok({"name": request.name, "state": self._state(entry)})
 
@@ -180,11 +180,12 @@ class CoreService:
         wall = core.links.clock.wall()
         core.store.put(text, scenario.enabled, scenario.mode.value, wall, scenario.name)
         old = core.entries.get(scenario.name)
-        status = None if old is None else old.status
+        status = None
         if old is not None:
-            if old.status.state is State.RUNNING:
-                status = core.run_lost(scenario.name, old.status, REPLACED_RUN_ERROR)
-            core.stop_actor(scenario.name)
+            cut = core.stop_actor(scenario.name)
+            status = old.status  # as the stop left it: the run it cut is the trace
+            if cut:
+                status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
         imported = wall if old is None else old.stored.imported_at
         record = StoredScenario(
             scenario.name, text, scenario.enabled, scenario.mode.value, imported, wall
@@ -336,6 +337,6 @@ def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> s
     )
 
 
-def _status(answer: object) -> Status:
-    assert isinstance(answer, Status)
-    return answer
+def _stopped(answer: object) -> Status:
+    assert isinstance(answer, scn.RunsStopped)
+    return answer.status

@@ -150,6 +150,7 @@ class ScenarioCore:
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._disabled = False
+        self._draining = False  # _start_queued's loop is under way
         base = status or Status(State.IDLE)
         self._runs_total = base.runs
         self._last_run = base.last_run
@@ -431,8 +432,20 @@ class ScenarioCore:
             out.append(waiting)
         if run.done:
             self._end(run, out)
-            if self._queue and not self._runs and not self._disabled:
+            self._start_queued(mono, wall, out)
+
+    def _start_queued(self, mono: float, wall: float, out: list[Output]) -> None:
+        """The queued runs' turns, in a loop: a run that ends at once comes back
+        here through _start, and a queue of up to `max` (1000) such runs, one call
+        inside the other, went past Python's stack."""
+        if self._draining:
+            return  # the loop below starts the next one
+        self._draining = True
+        try:
+            while self._queue and not self._runs and not self._disabled:
                 self._start(self._queue.popleft(), mono, wall, out)
+        finally:
+            self._draining = False
 
     def _end(self, run: Run, out: list[Output]) -> None:
         self._runs.pop(run.run_id, None)

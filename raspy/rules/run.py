@@ -443,12 +443,16 @@ class Run:
                 step = self._program.send(resume)
                 resume = None
                 self.scope.steps += 1
-                if isinstance(step, Sleep | SendRequest | AwaitChange):
+                # a wait that is over already (`wait: 0`) is no pause: a loop of
+                # them is cut off by the step limit as one without any wait
+                if isinstance(step, SendRequest | AwaitChange) or (
+                    isinstance(step, Sleep) and step.deadline > mono
+                ):
                     self.waiting = step
                     return effects
                 if taken == self._step_limit:  # one more than allowed: not done
                     break
-                if not isinstance(step, Idle):
+                if not isinstance(step, Idle | Sleep):
                     effects.append(step)
             self._fail(f"more than {self._step_limit} steps without a wait; stopped")
         except StopIteration:

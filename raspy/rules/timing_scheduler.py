@@ -167,8 +167,12 @@ class TimeScheduler:
         return first
 
     def remove(self, key: str) -> bool:
-        """Forget `key`; False if it was not scheduled."""
+        """Forget `key`, also a fire of it that add() holds for the next due();
+        False if it was not scheduled."""
         removed = self._jobs.pop(key, None) is not None
+        self._held = [
+            o for o in self._held if not (isinstance(o, Fired) and o.key == key)
+        ]
         if len(self._heap) > 2 * len(self._jobs) + 16:
             self._rebuild()
         return removed

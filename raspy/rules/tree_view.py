@@ -24,12 +24,14 @@ Target = TypeVar("Target")
 
 
 def decode(body: bytes | None) -> JsonValue:
-    """A tree body as its JSON value; a body that is not JSON is its text."""
+    """A tree body as its JSON value; a body that is not JSON is its text, and so
+    is JSON nested deeper than Python's stack (json raises RecursionError for it,
+    and any client may write such a body)."""
     if not body:
         return None
     try:
         value: JsonValue = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")
     return value
 

@@ -4,6 +4,7 @@ device command reaches a real fake-device service."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import threading
@@ -29,6 +30,7 @@ from support.wait import wait_until
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
+from raspy.actors.core.service import REPLACED_RUN_ERROR
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.scenario import RunawayDisabled
 from raspy.actors.titanic import start_titanic
@@ -36,6 +38,7 @@ from raspy.actors.worker import EchoWorkerActor
 from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
+from raspy.rules.engine import State
 from raspy.stats import Stats
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.transport.outbox import Outbox
@@ -346,6 +349,66 @@ actions:
     ]
 
 
+def test_a_run_ended_by_an_import_of_a_new_version_is_the_last_trace_too(
+    core: Core, tree: CloneClient
+) -> None:
+    """As a disable: the run that a replacing import cuts short is the last trace
+    (it showed the run before, `done`, beside the error saying a run was cut)."""
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - set: /scenario/slow/began
+    value: true
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    core.clock.advance(60)
+    assert core.request("import", document=waiting, replace=True)[0] == b"200"
+    got = core.request("get", name="slow")[1]
+    assert (got["last_trace"], got["runs"], got["last_error"]) == (
+        [
+            "+0.0s set /scenario/slow/began = true",
+            "+0.0s wait 3600s",
+            "+60.0s stopped",
+        ],
+        1,
+        REPLACED_RUN_ERROR,
+    )
+
+
+def test_a_run_the_core_has_not_heard_of_yet_is_cut_short_all_the_same(
+    core: Core, tree: CloneClient
+) -> None:
+    """The core's view of a scenario lags its actor (the actor tells its state): a
+    run started just before an import of a new version was cut with no word, as
+    the core still saw the scenario idle and did not ask it to stop its runs."""
+    core.start()
+    waiting = """\
+name: slow
+triggers: [{event: /event/go}]
+actions:
+  - wait: 1h
+"""
+    core.request("import", document=waiting)
+    core.request("run", name="slow")
+    wait_value(tree, "/scenario/slow/state", "running")
+    assert core.ref is not None
+    proxy = core.ref.proxy()
+    entry = proxy.entries.get()["slow"]
+    # as if the actor's report of the run still waited in the core's mailbox
+    proxy.show(entry, dataclasses.replace(entry.status, state=State.IDLE)).get()
+    assert core.request("import", document=waiting, replace=True)[0] == b"200"
+    got = core.request("get", name="slow")[1]
+    assert (got["last_trace"], got["last_error"]) == (
+        ["+0.0s wait 3600s", "+0.0s stopped"],
+        REPLACED_RUN_ERROR,
+    )
+
+
 def test_a_run_of_a_single_scenario_under_way_says_it_did_not_start(
     core: Core, tree: CloneClient
 ) -> None:
@@ -614,3 +677,37 @@ def test_get_and_list_show_a_large_trigger_value_by_its_size_as_the_tree_does(
         assert reply["last_skip"]["trigger"]["value"] == (
             "(5002 bytes of JSON, not shown)"
         )
+
+
+def test_a_value_nested_too_deep_for_json_is_text_and_the_core_still_starts(
+    core: Core, tree: CloneClient
+) -> None:
+    # any client may write any body; JSON nested deeper than Python's stack raised
+    # RecursionError (not ValueError) out of decode(): the import that resumes a
+    # `for:` over such a key answered 500, and the core then failed to start at all
+    deep = "[" * 5000 + "]" * 5000
+    _publish(core, "/house/junk", deep.encode())
+    _publish(core, "/house/cellar", b"4")
+    wait_until(lambda: tree.get(b"/house/junk") is not None, what="the deep key")
+    wait_value(tree, "/house/cellar", 4)
+    document = """\
+name: cold
+triggers:
+  - kv: "/house/*"
+    below: 5
+    for: 10s
+actions:
+  - set: /scenario/cold/note
+    value: "{trigger.key}"
+"""
+    core.start()
+    assert core.request("import", document=document)[0] == b"200"
+    core.stop()
+    core.start()
+    # answered after the Startup told before it: the hold on the cellar resumed
+    assert core.request("stop", name="cold") == (
+        b"200",
+        {"name": "cold", "state": "idle"},
+    )
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/cold/note", "/house/cellar")

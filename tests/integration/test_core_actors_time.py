@@ -206,3 +206,22 @@ def test_a_for_hold_under_way_at_a_stop_holds_again_from_the_next_start(
     wait_value(tree, "/scenario/door/note", "open: true")
     # the run's count is published when the run ends, after its action's write
     wait_value(tree, "/scenario/door/runs", 1)
+
+
+def test_a_scenario_actor_gone_on_its_own_leaves_the_others_time_triggers_going(
+    core: Core, tree: CloneClient
+) -> None:
+    """A fire told to an actor that is no longer there raised out of the core's
+    wake-up: the fires after it in that wake-up were lost and the core's timer was
+    never set again, so no time trigger of any scenario fired after it."""
+    core.start()
+    early = TICK.replace("name: tick", "name: early").replace("tick/at", "early/at")
+    assert core.request("import", document=early)[0] == b"200"
+    assert core.request("import", document=TICK)[0] == b"200"
+    wait_value(tree, "/scenario/tick/state", "idle")
+    assert core.ref is not None
+    core.ref.proxy().entries.get()["early"].ref.stop()  # not through the core
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/runs", 1)
+    core.clock.advance(10)
+    wait_value(tree, "/scenario/tick/runs", 2)

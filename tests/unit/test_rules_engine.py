@@ -7,6 +7,7 @@ from support.scenario_engine import START_WALL, harness, scenario, sets
 from raspy.rules import engine, run
 from raspy.rules import model as m
 from raspy.rules.engine import State
+from raspy.rules.expr import compile_expression
 
 LIVING = "/device/hub.fake.living/value"
 MARK = m.SetAction("/scenario/test/mark", "{trigger.kind}:{trigger.value}")
@@ -285,6 +286,29 @@ def test_queued_runs_one_after_another_up_to_max() -> None:
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:1")]
     assert sets(h.advance(10)) == [run.SetKey("/scenario/test/mark", "kv:2")]
     assert h.state is State.IDLE
+
+
+def test_a_full_queue_of_runs_that_end_at_once_runs_through_without_recursion() -> None:
+    # max 1000 runs waiting on one key: when it comes, each queued run ends at once
+    # and the next starts; one nested call each went past Python's stack (a
+    # RecursionError out of the engine, and the scenario stuck "running")
+    gate = m.WaitUntilAction(compile_expression("kv('/gate') == true"))
+    h = harness(
+        scenario(
+            [gate, MARK],
+            [m.EventTrigger(pattern="/event/bell")],
+            mode=m.Mode.QUEUED,
+            max_runs=1000,
+        ),
+        max_runs_per_minute=10_000,
+    )
+    for ring in range(1000):
+        h.change("/event/bell", ring)
+    assert h.core.running == 1
+    assert len(sets(h.change("/gate", True))) == 1000
+    assert h.state is State.IDLE
+    assert h.core.status.runs == 1000
+    assert h.core.next_deadline() is None
 
 
 def test_parallel_runs_side_by_side_up_to_max() -> None:

@@ -201,8 +201,11 @@ def test_a_run_of_exactly_the_step_limit_ends_normally() -> None:
         ),
         (m.WaitUntilAction(compile_expression("true")),),  # already true: no wait
         (m.RepeatAction((m.ConditionAction(compile_expression("true")),), count=3),),
+        # ends at once: each pass paused for the next tick, which came at once, and
+        # the actor spun for ever, never counted against the limit
+        (m.WaitAction(0.0),),
     ],
-    ids=["condition", "choose-none", "wait_until-true", "nested-repeat"],
+    ids=["condition", "choose-none", "wait_until-true", "nested-repeat", "wait-0"],
 )
 def test_a_repeat_whose_passes_do_nothing_is_stopped_by_the_step_limit(
     body: tuple[m.Action, ...],

@@ -243,3 +243,16 @@ def test_a_key_added_after_an_unseen_step_back_is_not_fired_by_that_step() -> No
     assert [o for o in outputs if isinstance(o, Fired)] == []
     assert scheduler.next_wall("new") == nine + 1800
     assert scheduler.due(nine + 1800, M0 + 3600) == [Fired("new", nine + 1800)]
+
+
+def test_a_key_removed_after_an_add_noticed_a_step_does_not_fire() -> None:
+    """add() keeps what a step it noticed fired for the next due(); a key removed
+    in between (a scenario replaced in the same turn of the core) still came out,
+    and the new version's actor was told a fire of the old one's trigger."""
+    scheduler = TimeScheduler(UTC_ZONE, jump_threshold_s=1.0)
+    scheduler.add("old#0", CronTrigger("*/5 * * * *"), T0, M0)
+    stepped = _minute(5) + 30 + 3600  # 10:05:30 by the monotonic clock, an hour on
+    scheduler.add("other", CronTrigger("0 0 * * *"), stepped, M0 + 300)
+    assert scheduler.remove("old#0")
+    outputs = scheduler.due(stepped + 1, M0 + 301)
+    assert outputs == [ClockJumped(3600.0)]

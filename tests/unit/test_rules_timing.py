@@ -107,6 +107,27 @@ def test_a_cron_schedule_fires_strictly_after_the_given_instant() -> None:
     assert not weekdays.matches(datetime(2026, 1, 4, 7, 0))  # noqa: DTZ001
 
 
+@pytest.mark.parametrize(
+    ("expression", "days"),
+    [
+        ("0 7 1 * 1", [1, 5, 12, 19, 26]),  # the 1st or a Monday: either one
+        ("0 7 */2 * 1", [1, 3, 5, 7, 9, 11, 12, 13]),  # a step is a restriction
+        ("0 7 * * 1", [5, 12, 19, 26]),  # a `*` day: the weekday alone
+        ("0 7 13 * *", [13]),
+    ],
+)
+def test_cron_days_match_when_either_restricted_field_does(
+    expression: str, days: list[int]
+) -> None:
+    """docs/scenarios.md: the day of the month and the weekday as classic cron."""
+    schedule, after = parse_cron(expression), _berlin(2025, 12, 31, 8, 0)
+    found: list[int] = []
+    while len(found) < len(days):
+        after = schedule.next_after(after, BERLIN)
+        found.append(datetime.fromtimestamp(after, BERLIN).day)
+    assert found == days
+
+
 def test_cron_reads_local_time_of_the_timezone_passed_in() -> None:
     seven = parse_cron("0 7 * * *")
     after = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
