@@ -18,7 +18,6 @@ unknown action (501).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
+from raspy import json_text
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, service
@@ -359,8 +359,8 @@ def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> R
     one the tree had (a reload, a restart): its timestamp says since when a door is
     open (inputs are never polled), not when raspy last started."""
     try:
-        before = json.loads(tree.get(value_key(fullname)) or b"null")
-        since = json.loads(tree.get(value_key(fullname, "timestamp")) or b"null")
+        before = json_text.loads(tree.get(value_key(fullname)) or b"null")
+        since = json_text.loads(tree.get(value_key(fullname, "timestamp")) or b"null")
     except ValueError:
         return reading
     unchanged = isinstance(before, bool) and before == reading.value

@@ -13,13 +13,13 @@ action, `config`, `reset`) is followed within seconds, sub-devices included.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
 import structlog
 
+from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors.worker import (
     LocalClient,
@@ -77,7 +77,7 @@ def logged_devices(reply: tuple[bytes, ...]) -> set[str] | None:
     if len(reply) != 2 or reply[0] != b"200":
         return None
     try:
-        document = json.loads(reply[1])
+        document = json_text.loads(reply[1])
     except (UnicodeDecodeError, ValueError):
         return None
     devices = document.get("devices") if isinstance(document, dict) else None
@@ -101,7 +101,7 @@ def sample_value(body: bytes) -> float | None:
     """A Clone `/value` body (JSON text) as a number to record: numbers as they are,
     true/false as 1/0 (a switch's graph), anything else None."""
     try:
-        value = json.loads(body)
+        value = json_text.loads(body)
     except (UnicodeDecodeError, ValueError):
         return None
     if isinstance(value, bool):

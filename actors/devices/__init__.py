@@ -10,7 +10,6 @@ It never reads a device itself: reads block, and run on the poller's reader thre
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,6 +18,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
+from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
@@ -395,7 +395,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             if not body:
                 continue
             try:
-                value = json.loads(body)
+                value = json_text.loads(body)
             except ValueError:
                 continue
             request = service.Request("set", device.name, value)

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from raspy import json_text
 from raspy.actors.web.app import Backend
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import devices_service_of
@@ -221,7 +221,7 @@ async def device_command(
     except ReplyError as exc:
         return JSONResponse({"error": str(exc)}, status_code=504)
     try:
-        reply = json.loads(frames[1]) if len(frames) == 2 else None
+        reply = json_text.loads(frames[1]) if len(frames) == 2 else None
     except ValueError:
         reply = None
     if frames[:1] != [b"200"] or not isinstance(reply, dict):
@@ -309,7 +309,7 @@ async def scenario_action(
     service = f"{backend.hostname}.core.scenario"
     try:
         frames = await _ask(backend, service, forms.scenario_request(action, name))
-        reply = json.loads(frames[1]) if len(frames) > 1 else {}
+        reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
         reply = reply if isinstance(reply, dict) else {}
         if frames[:1] != [b"200"]:
             raise ReplyError(service, str(reply.get("error", "refused")))

@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 
 import zmq
 
+from raspy import json_text
 from raspy.atomic_file import write_atomic
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
@@ -173,7 +174,7 @@ def _call(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
                 1, f"no reply from {service} at {args.server} within {args.timeout:g}s"
             ) from None
     try:
-        status, reply = frames[0], json.loads(frames[1])
+        status, reply = frames[0], json_text.loads(frames[1])
     except (IndexError, ValueError):
         raise _Refused(1, f"{service} sent a reply that is not its JSON") from None
     if status != b"200":

@@ -16,6 +16,7 @@ from typing import Final
 from raspy.cli.time_text import wall_text
 from raspy.devices.template import JsonValue
 from raspy.errors import RaspyError, quote
+from raspy.json_text import loads as json_loads
 
 PROTOCOL_VERSION: Final = 1
 STREAM_SEPARATOR: Final = "---\n"
@@ -62,7 +63,7 @@ def decode_reply(frames: Sequence[bytes], service: str) -> Reply:
     if len(status_frame) != 3 or not status_frame.isdigit():
         raise ReplyError(f"{service}: bad status {quote(status_frame)}")
     try:
-        body: JsonValue = json.loads(body_frame.decode("utf-8"))
+        body: JsonValue = json_loads(body_frame.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ReplyError(f"{service}: reply is not JSON: {quote(body_frame)}") from None
     return Reply(int(status_frame), body)

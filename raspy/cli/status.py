@@ -7,11 +7,11 @@ services whose names carry the part's name (mmi.workers).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from raspy import json_text
 from raspy.client.mdp import Client
 
 _SUPERVISION = frozenset({"state", "reason", "restarts", "uptime_s"})
@@ -36,14 +36,14 @@ def collect(client: Client) -> list[Row]:
     services = client.request("mmi.services", "*.mmi")
     workers_reply = client.request("mmi.workers", "*")
     workers: dict[str, Any] = (
-        json.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
+        json_text.loads(workers_reply[1]) if workers_reply[:1] == [b"200"] else {}
     )
     rows: list[Row] = []
     for raw in services[1:]:
         host, _, rest = raw.decode("utf-8", "replace").partition(".")
         part = rest.removesuffix(".mmi")
         reply = client.request(f"{host}.{part}.statistics", "all")
-        values = json.loads(reply[1]) if reply[:1] == [b"200"] else {}
+        values = json_text.loads(reply[1]) if reply[:1] == [b"200"] else {}
         rows.append(_row(host, part, values, _workers_of(host, part, workers)))
     return rows
 

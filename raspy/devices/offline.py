@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from raspy import json_text
 from raspy.devices.reading import Reading, Status, device_of_key, tree_entries
 from raspy.devices.registry import devices_service_of
 from raspy.names import DEVICES_SUFFIX
@@ -136,7 +137,7 @@ def offline_marks(
 
 def _text(body: bytes) -> str:
     try:
-        value = json.loads(body)
+        value = json_text.loads(body)
     except ValueError:
         return ""
     return value if isinstance(value, str) else ""

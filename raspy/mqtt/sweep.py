@@ -17,7 +17,6 @@ a message once per matching filter, and a command delivered twice would run twic
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -25,6 +24,7 @@ from typing import Final
 
 from paho.mqtt.client import topic_matches_sub
 
+from raspy import json_text
 from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
@@ -161,7 +161,7 @@ class Sweep:
         """The unique id of a config this hub's bridge made, else None."""
         component = topic[len(discovery.prefix) + 1 :].split("/", 1)[0]
         try:
-            config = json.loads(payload)
+            config = json_text.loads(payload)
         except ValueError:
             return None
         if not isinstance(config, dict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 from zoneinfo import ZoneInfo
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, ScenarioError, shown
 from raspy.protocol import clone
@@ -406,7 +407,7 @@ def _describe(reply: tuple[bytes, ...]) -> str:
     status = reply[0].decode("utf-8", "replace")[:16]
     if len(reply) > 1:
         try:
-            detail = json.loads(reply[1])
+            detail = json_text.loads(reply[1])
         except ValueError:
             return status
         if isinstance(detail, dict) and "error" in detail:

@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024
@@ -70,7 +71,7 @@ def parse(frames: list[bytes]) -> Request:
     if len(frames) != 1 or len(frames[0]) > MAX_REQUEST_BYTES:
         raise bad("expected one JSON frame of at most 1 MiB")
     try:
-        body = json.loads(frames[0])
+        body = json_text.loads(frames[0])
     except (ValueError, UnicodeError) as exc:
         raise bad(f"not JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -8,10 +8,10 @@ because the same device keys change again and again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Final, Generic, TypeVar
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
@@ -24,16 +24,9 @@ Target = TypeVar("Target")
 
 
 def decode(body: bytes | None) -> JsonValue:
-    """A tree body as its JSON value; a body that is not JSON is its text, and so
-    is JSON nested deeper than Python's stack (json raises RecursionError for it,
-    and any client may write such a body)."""
-    if not body:
-        return None
-    try:
-        value: JsonValue = json.loads(body)
-    except (ValueError, RecursionError):
-        return body.decode("utf-8", "replace")
-    return value
+    """A tree body as its JSON value; a body that is not JSON (or is nested too
+    deep to decode) is its text."""
+    return json_text.tree_value(body)
 
 
 class TreeView:

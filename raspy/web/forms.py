@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl
 
+from raspy import json_text
 from raspy.devices.reading import value_key
 from raspy.errors import RaspyError, quote
 from raspy.names import DEVICES_SUFFIX
@@ -78,7 +79,7 @@ def parse_device_command(body: bytes) -> DeviceCommand:
     if len(body) > MAX_FORM_BYTES:
         raise FormError(f"command over {MAX_FORM_BYTES} bytes")
     try:
-        document = json.loads(body)
+        document = json_text.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise FormError(f"not JSON: {quote(str(exc))}") from None
     if not isinstance(document, dict):

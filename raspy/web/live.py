@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 
@@ -46,13 +47,7 @@ def retry(ms: int = RETRY_MS) -> bytes:
 
 def decode_body(body: bytes) -> JsonValue:
     """A tree body as its JSON value; a body that is not JSON is shown as its text."""
-    if not body:
-        return None
-    try:
-        value: JsonValue = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace")
-    return value
+    return json_text.tree_value(body)
 
 
 def is_live(key: str) -> bool:

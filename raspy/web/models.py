@@ -7,12 +7,12 @@ the table. Nothing here trusts a reply's shape.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from raspy import json_text
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.registry import devices_service_of
 from raspy.errors import RaspyError, quote
@@ -34,7 +34,7 @@ def _json(service: str, frames: Sequence[bytes]) -> Any:
     if len(frames) < 2:
         raise ReplyError(service, f"expected [status, json], got {len(frames)} frames")
     try:
-        body = json.loads(frames[1])
+        body = json_text.loads(frames[1])
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReplyError(service, f"not JSON: {quote(str(exc))}") from None
     if frames[0] != b"200":

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import zmq
 from support.daemon import Daemon, hostname, running_daemon
+from support.wait import wait_until
 
 import raspy
 from raspy.client.clone import CloneClient, fetch_snapshot
@@ -159,3 +160,69 @@ def test_raspyd_survives_malformed_input_on_every_socket_and_keeps_serving(
             tree.set(b"/e2e/after", b"1", confirm_timeout_s=10)
             assert tree.get(b"/e2e/after") == b"1"
         assert '"exception"' not in daemon.log_text(), "an unexpected exception"
+
+
+DEEP = b"[" * 5000 + b"]" * 5000  # valid JSON, nested deeper than Python's stack
+
+
+@pytest.mark.timeout(120)
+def test_json_nested_too_deep_in_the_tree_and_in_requests_fails_no_part(
+    tmp_path: Path,
+) -> None:
+    """Any Clone client may write, and any MDP client send, JSON nested deeper than
+    Python's stack. json raises RecursionError for it, not the ValueError the
+    readers caught: the scenario service's request parser, the web face's live
+    feed, the gpio service's start (which reads its inputs' values back) each let
+    it out. Values are kept as text, requests refused, and nothing fails, also at
+    the next start."""
+    config = RUN_TOML.read_text(encoding="utf-8") + "\n[http]\nenabled = true\n"
+    data = tmp_path / "data"
+    host = hostname()
+    with running_daemon(data, config_text=config) as daemon:
+        endpoints = clone.Endpoints.from_port_base("127.0.0.1", daemon.port_base)
+
+        def readings() -> list[bytes]:
+            items = fetch_snapshot(endpoints, b"/device/", timeout_s=5).items
+            found = [k for k in items if k.endswith((b"/value", b"/timestamp"))]
+            return found if len(found) >= 2 * 11 else []  # every device of run.toml
+
+        keys = wait_until(readings, what="every device's readings", timeout_s=15)
+        keys += [key.rpartition(b"/")[0] + b"/status" for key in keys]
+        with CloneClient(endpoints, b"/device/") as tree:
+            tree.wait_synced()
+            for key in keys:
+                tree.set(key, DEEP, confirm_timeout_s=10)
+        with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
+            refused = {
+                service: client.request(f"{host}.{service}", DEEP)[0]
+                for service in ("core.scenario", "logger.history", "fake.devices")
+            }
+            listed = client.request(
+                f"{host}.core.scenario", b'{"v": 1, "action": "list"}'
+            )[0]
+        log = daemon.log_text()
+        daemon.terminate()
+    assert refused == {
+        "core.scenario": b"400",
+        "logger.history": b"400",
+        "fake.devices": b"400",
+    }
+    assert listed == b"200"
+    assert _failures(log) == [], log[-3000:]
+    with running_daemon(data, config_text=config) as again:
+        with Client(again.endpoint, timeout_s=5, retries=1) as client:
+            gpio = client.request(
+                f"{host}.gpio.devices", b'{"v": 1, "action": "list_keys"}'
+            )
+        log = again.log_text()
+    assert gpio[0] == b"200"
+    assert _failures(log) == [], log[-3000:]
+
+
+def _failures(log: str) -> list[str]:
+    """Log lines of a part that failed, or of an exception nobody expected."""
+    return [
+        line
+        for line in log.splitlines()
+        if '"exception"' in line or "component_failed" in line
+    ]

@@ -1,0 +1,25 @@
+"""raspy.json_text: JSON from outside raises ValueError or decodes, however deep."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy import json_text
+
+
+@pytest.mark.parametrize(
+    "text", [b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000]
+)
+def test_json_nested_deeper_than_the_stack_is_a_value_error(text: bytes) -> None:
+    with pytest.raises(ValueError, match="nested too deep"):
+        json_text.loads(text)
+    assert json_text.tree_value(text) == text.decode()
+
+
+@given(st.binary(max_size=200), st.integers(0, 4000))
+def test_any_body_at_any_depth_is_a_value_or_its_text(body: bytes, depth: int) -> None:
+    nested = b"[" * depth + body + b"]" * depth
+    value = json_text.tree_value(nested)
+    assert value is None or isinstance(value, str | list | dict | int | float | bool)
