@@ -9,6 +9,7 @@ import json
 import queue
 import threading
 
+import pytest
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.core_actors import (
@@ -323,11 +324,13 @@ actions:
     assert value(tree, "/scenario/slow/done") is None
 
 
-def test_a_run_ended_by_a_disable_is_the_last_trace_and_says_stopped(
-    core: Core, tree: CloneClient
+@pytest.mark.parametrize("cut_by", ["disable", "import"])
+def test_a_run_cut_short_by_a_disable_or_a_new_version_is_the_last_trace(
+    core: Core, tree: CloneClient, cut_by: str
 ) -> None:
-    """A disable stops the scenario's actor: the run it cut short was not in the
-    trace, which still showed the run before."""
+    """A disable, or an import of a new version, stops the scenario's actor: the
+    run it cut short was not in the trace, which still showed the run before
+    (`done`, beside the import's error saying a run was cut)."""
     core.start()
     waiting = """\
 name: slow
@@ -341,33 +344,10 @@ actions:
     core.request("run", name="slow")
     wait_value(tree, "/scenario/slow/state", "running")
     core.clock.advance(60)
-    assert core.request("disable", name="slow")[1]["state"] == "disabled"
-    assert core.request("get", name="slow")[1]["last_trace"] == [
-        "+0.0s set /scenario/slow/began = true",
-        "+0.0s wait 3600s",
-        "+60.0s stopped",
-    ]
-
-
-def test_a_run_ended_by_an_import_of_a_new_version_is_the_last_trace_too(
-    core: Core, tree: CloneClient
-) -> None:
-    """As a disable: the run that a replacing import cuts short is the last trace
-    (it showed the run before, `done`, beside the error saying a run was cut)."""
-    core.start()
-    waiting = """\
-name: slow
-triggers: [{event: /event/go}]
-actions:
-  - set: /scenario/slow/began
-    value: true
-  - wait: 1h
-"""
-    core.request("import", document=waiting)
-    core.request("run", name="slow")
-    wait_value(tree, "/scenario/slow/state", "running")
-    core.clock.advance(60)
-    assert core.request("import", document=waiting, replace=True)[0] == b"200"
+    if cut_by == "disable":
+        assert core.request("disable", name="slow")[1]["state"] == "disabled"
+    else:
+        assert core.request("import", document=waiting, replace=True)[0] == b"200"
     got = core.request("get", name="slow")[1]
     assert (got["last_trace"], got["runs"], got["last_error"]) == (
         [
@@ -376,7 +356,7 @@ actions:
             "+60.0s stopped",
         ],
         1,
-        REPLACED_RUN_ERROR,
+        REPLACED_RUN_ERROR if cut_by == "import" else None,
     )
 
 
