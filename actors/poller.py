@@ -142,8 +142,8 @@ class PollLoop:
 
     # --- the watch thread -------------------------------------------------------------
     def watch(self) -> None:
-        """Wake once per `stall_after_s` until the loop ends: a read found under way
-        twice in a row (or once for longer) has not returned in that time."""
+        """Wake once per `stall_after_s` until the loop ends, and look for a read
+        under way for that long: one hung is told within twice that time."""
         while not self._ended.wait(self._stall_after_s):
             self.check_stall(time.monotonic())
 
