@@ -99,8 +99,9 @@ def check_endpoint(context: Context, endpoint: str) -> None:
     try:
         connect_socket(context, zmq.DEALER, endpoint, linger_ms=0).close(linger=0)
     except zmq.ZMQError as exc:
+        why = str(exc) if exc.errno is None else zmq.strerror(exc.errno)
         raise ValueError(
-            f"endpoint {endpoint!a}: {zmq.strerror(exc.errno)}; expected e.g. tcp://HOST:PORT"
+            f"endpoint {endpoint!a}: {why}; expected e.g. tcp://HOST:PORT"
         ) from None
 
 
