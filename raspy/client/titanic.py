@@ -31,6 +31,17 @@ from raspy.transport.sockets import Context, CurveKeys
 _LAST_POLL_S: Final = 0.2  # how long wait()'s poll at its deadline may take
 
 
+# what a refused submit means to its caller (§5.3); 400 is "unknown" to the protocol
+_REFUSED: Final = {
+    Status.UNKNOWN: (
+        "titanic.request answered 400: the request is malformed or larger than the "
+        "hub's titanic.max_body_bytes; do not retry it"
+    ),
+    Status.ERROR: "titanic.request answered 500: the hub could not store it; retry later",
+    Status.PENDING: "titanic.request answered 300, which it never should",
+}
+
+
 def _to_bytes(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
@@ -71,9 +82,7 @@ class TitanicClient:
         request = tsp.Request(_to_bytes(service), tuple(frames))
         answer = self._call(tsp.REQUEST_SERVICE, tsp.encode_request(request))
         if answer.status is not Status.OK:
-            raise TitanicError(
-                answer.status.value, f"titanic.request answered {answer.status.name}"
-            )
+            raise TitanicError(answer.status.value, _REFUSED[answer.status])
         return tsp.accepted_uuid(answer)
 
     def reply(self, uuid: str) -> tuple[bytes, list[bytes]]:
