@@ -70,7 +70,7 @@ from raspy.stats import Stats
 from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 from raspy.transport.curve import client_keys
-from raspy.transport.sockets import CurveKeys
+from raspy.transport.sockets import CurveKeys, check_endpoint
 
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
 _STATUS_SUFFIX: Final = b"/status"  # a reading's status key, /device/<fullname>/status
@@ -173,6 +173,11 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
         log_level=args.log_level,
     )
     clone.Endpoints.parse(args.connect)  # ValueError unless tcp://HOST:PORT-BASE
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:  # and what ZeroMQ refuses though it looks right (`tcp://-:5514`)
+        check_endpoint(context, args.connect)
+    finally:
+        context.term()
     hostname = names.short_hostname(cfg.hostname)
     build = (
         registries.fake_registry

@@ -101,6 +101,7 @@ class Agent:
         try:
             with self.lock:
                 outputs = self.core.close()
+            self._warn_unconfirmed(outputs)
             self._carry_out(outputs)
         finally:  # whatever the last outputs met: an open socket hangs term()
             for name in list(self._sockets):
@@ -220,6 +221,21 @@ class Agent:
         result = self._results.pop(uuid, None)
         if result is not None:
             result.set_exception(ClientTimeout(detail))
+
+    def _warn_unconfirmed(self, outputs: list[core_mod.ClientOutput]) -> None:
+        """Updates that close() gives up are said in the log: a script that ends
+        right after set() without `confirm_timeout_s` would lose them unawares."""
+        lost = [
+            out
+            for out in outputs
+            if isinstance(out, core_mod.Failed) and out.reason == "closed"
+        ]
+        if lost:
+            log.warning(
+                "clone_updates_not_confirmed_at_close",
+                count=len(lost),
+                hint="set(..., confirm_timeout_s=S) waits until the server has it",
+            )
 
     def _report(self, out: core_mod.ClientOutput) -> None:
         match out:

@@ -46,7 +46,13 @@ from raspy.errors import ClientTimeout, MalformedMessage, quote
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.ratelimit import LogRateLimiter
-from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
+from raspy.transport.sockets import (
+    Context,
+    CurveKeys,
+    Socket,
+    check_endpoint,
+    connect_socket,
+)
 
 __all__ = ["Client", "ClientReply", "Version", "Worker"]
 
@@ -86,6 +92,12 @@ class Client(Closing):
         self.retries = retries
         self._own_context = context is None
         self._context: Context = zmq.Context() if context is None else context
+        try:
+            check_endpoint(self._context, endpoint)
+        except ValueError:
+            if self._own_context:
+                self._context.term()
+            raise
         self._curve = curve
         self._socket: Socket | None = None
         self._busy = False
@@ -99,19 +111,30 @@ class Client(Closing):
         Raises ClientTimeout after `retries` sends without a complete reply, and
         ValueError if there is no body frame (RFC 7 needs one).
         """
+        return self._request_until(None, service, *body)
+
+    def _request_until(
+        self, until: float | None, service: bytes | str, *body: bytes | str
+    ) -> list[bytes]:
+        """request(), but no attempt waits past `until` (time.monotonic(); None: as
+        request()), so ClientTimeout comes by then: for TitanicClient.wait, whose
+        deadline a broker that went away must not stretch by the retries."""
         name, frames = self._encode(service, body)
         self._begin()
         collected: list[bytes] | None = None
         try:
             for attempt in range(1, self.retries + 1):
+                timeout_s = self._attempt_s(until)
+                if timeout_s <= 0:
+                    raise self._timeout(name, cut_short=True)
                 sock = self._send(frames)
                 try:
-                    collected = self._collect(sock, name)
+                    collected = self._collect(sock, name, timeout_s)
                 except _NoReply:
-                    self._retry(name, attempt)
+                    self._retry(name, attempt, last=self._attempt_s(until) <= 0)
                 else:
                     return collected
-            raise self._timeout(name)
+            raise self._timeout(name, cut_short=until is not None)
         finally:
             self._busy = False
             if collected is None:
@@ -134,7 +157,7 @@ class Client(Closing):
                 sock = self._send(frames)
                 yielded = False
                 try:
-                    for reply in self._replies(sock, name):
+                    for reply in self._replies(sock, name, self.timeout_s):
                         yielded = True
                         yield reply
                     done = True
@@ -185,17 +208,24 @@ class Client(Closing):
         sock.send_multipart(frames)
         return sock
 
-    def _collect(self, sock: Socket, service: bytes) -> list[bytes]:
+    def _attempt_s(self, until: float | None) -> float:
+        """How long the next attempt may wait for its reply."""
+        if until is None:
+            return self.timeout_s
+        return min(self.timeout_s, until - time.monotonic())
+
+    def _collect(self, sock: Socket, service: bytes, timeout_s: float) -> list[bytes]:
         collected: list[bytes] = []
-        for reply in self._replies(sock, service):
+        for reply in self._replies(sock, service, timeout_s):
             if reply.final and not collected:
                 return list(reply.body)
             collected.extend(reply.body)
         return collected
 
-    def _replies(self, sock: Socket, service: bytes) -> Iterator[ClientReply]:
+    def _replies(
+        self, sock: Socket, service: bytes, timeout_s: float
+    ) -> Iterator[ClientReply]:
         """Replies to the request just sent, until FINAL; _NoReply on timeout."""
-        timeout_s = self.timeout_s
         deadline = time.monotonic() + timeout_s
         while True:
             wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
@@ -219,9 +249,9 @@ class Client(Closing):
                 return
             deadline = time.monotonic() + timeout_s
 
-    def _retry(self, service: bytes, attempt: int) -> None:
+    def _retry(self, service: bytes, attempt: int, *, last: bool = False) -> None:
         self._drop_socket()
-        if attempt < self.retries:
+        if attempt < self.retries and not last:
             log.warning(
                 "request_retried",
                 service=service_name(service),
@@ -229,10 +259,14 @@ class Client(Closing):
                 endpoint=self.endpoint,
             )
 
-    def _timeout(self, service: bytes) -> ClientTimeout:
+    def _timeout(self, service: bytes, *, cut_short: bool = False) -> ClientTimeout:
+        how = (
+            "by the caller's deadline"
+            if cut_short
+            else f"after {self.retries} tries of {self.timeout_s}s"
+        )
         return ClientTimeout(
-            f"{self.endpoint}: no reply from service {quote(service)} "
-            f"after {self.retries} tries of {self.timeout_s}s"
+            f"{self.endpoint}: no reply from service {quote(service)} {how}"
         )
 
     def _rejected(self, reason: str, frames: int) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import Final
 
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout, TitanicError
@@ -26,6 +27,19 @@ from raspy.protocol import titanic as tsp
 from raspy.protocol.mdp import Version
 from raspy.protocol.titanic import Status
 from raspy.transport.sockets import Context, CurveKeys
+
+_LAST_POLL_S: Final = 0.2  # how long wait()'s poll at its deadline may take
+
+
+# what a refused submit means to its caller (§5.3); 400 is "unknown" to the protocol
+_REFUSED: Final = {
+    Status.UNKNOWN: (
+        "titanic.request answered 400: the request is malformed or larger than the "
+        "hub's titanic.max_body_bytes; do not retry it"
+    ),
+    Status.ERROR: "titanic.request answered 500: the hub could not store it; retry later",
+    Status.PENDING: "titanic.request answered 300, which it never should",
+}
 
 
 def _to_bytes(value: bytes | str) -> bytes:
@@ -68,9 +82,7 @@ class TitanicClient:
         request = tsp.Request(_to_bytes(service), tuple(frames))
         answer = self._call(tsp.REQUEST_SERVICE, tsp.encode_request(request))
         if answer.status is not Status.OK:
-            raise TitanicError(
-                answer.status.value, f"titanic.request answered {answer.status.name}"
-            )
+            raise TitanicError(answer.status.value, _REFUSED[answer.status])
         return tsp.accepted_uuid(answer)
 
     def reply(self, uuid: str) -> tuple[bytes, list[bytes]]:
@@ -96,7 +108,8 @@ class TitanicClient:
         """Poll titanic.reply until the reply is there; return its body.
 
         Waits poll_initial_s after the first 300 (or 500), doubling up to poll_max_s,
-        never past the deadline. Raises ClientTimeout at the deadline and TitanicError
+        never past the deadline. Raises ClientTimeout at the deadline (a broker that
+        does not answer included: at most a fifth of a second later) and TitanicError
         on 400 (unknown UUID: waiting longer will not help).
         """
         if timeout_s <= 0 or poll_initial_s <= 0 or poll_max_s < poll_initial_s:
@@ -104,7 +117,11 @@ class TitanicClient:
         deadline = time.monotonic() + timeout_s
         delay_s = poll_initial_s
         while True:
-            status, body = self.reply(uuid)
+            # the poll at the deadline gets a moment to be answered, never the
+            # MDP client's whole retries
+            until = max(deadline, time.monotonic() + _LAST_POLL_S)
+            answer = self._call(tsp.REPLY_SERVICE, [uuid.encode("ascii")], until)
+            status, body = answer.status.value, list(answer.payload)
             if status == Status.OK.value:
                 return body
             if status == Status.UNKNOWN.value:
@@ -130,5 +147,7 @@ class TitanicClient:
     ) -> None:
         self.disconnect()
 
-    def _call(self, service: bytes, body: list[bytes]) -> tsp.Answer:
-        return tsp.decode_answer(self._client.request(service, *body))
+    def _call(
+        self, service: bytes, body: list[bytes], until: float | None = None
+    ) -> tsp.Answer:
+        return tsp.decode_answer(self._client._request_until(until, service, *body))

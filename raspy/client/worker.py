@@ -23,7 +23,12 @@ from raspy.errors import RaspyError, quote
 from raspy.protocol import mdp
 from raspy.protocol.mdp import Version
 from raspy.transport.runner import Runner
-from raspy.transport.sockets import DEFAULT_LINGER_MS, Context, CurveKeys
+from raspy.transport.sockets import (
+    DEFAULT_LINGER_MS,
+    Context,
+    CurveKeys,
+    check_endpoint,
+)
 
 log = structlog.get_logger(component="mdp_worker")
 
@@ -85,6 +90,12 @@ class Worker(Closing):
         self._linger_ms = linger_ms
         self._own_context = context is None
         self._context: Context = zmq.Context() if context is None else context
+        try:
+            check_endpoint(self._context, endpoint)
+        except ValueError:
+            if self._own_context:
+                self._context.term()
+            raise
         self._closed = False
         self._pending: deque[mdp.WorkerRequest] = deque()
         self._failure: BaseException | None = None

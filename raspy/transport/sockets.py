@@ -91,6 +91,20 @@ def connect_socket(
     return sock
 
 
+def check_endpoint(context: Context, endpoint: str) -> None:
+    """ValueError, naming `endpoint`, if libzmq would refuse to connect to it (no
+    `tcp://`, no port, an unknown transport): a caller's mistake, said at once in
+    its own thread rather than as a ZMQError from a socket's first use, perhaps on
+    an I/O thread. Only the text is checked: nothing is resolved or reached."""
+    try:
+        connect_socket(context, zmq.DEALER, endpoint, linger_ms=0).close(linger=0)
+    except zmq.ZMQError as exc:
+        why = str(exc) if exc.errno is None else zmq.strerror(exc.errno)
+        raise ValueError(
+            f"endpoint {endpoint!a}: {why}; expected e.g. tcp://HOST:PORT"
+        ) from None
+
+
 def term_within(
     context: zmq.Context[zmq.Socket[bytes]], timeout_s: float
 ) -> threading.Thread | None:

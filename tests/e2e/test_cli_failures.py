@@ -79,6 +79,12 @@ TABLE = [
         2,
         "tcp://HOST:PORT-BASE",
     ),
+    # looks like HOST:PORT but ZeroMQ refuses it: before, raspy-poller's line was
+    # "internal error: ZMQError" with status 70
+    ("raspy-poller", ["--connect", "tcp://-:5514", "--service", "fake"], 2, "'tcp://-"),
+    ("raspy", ["status", "--server", "tcp://-:5514"], 2, "'tcp://-:5514'"),
+    ("raspy", ["history", "/a", "--server", "tcp://-:5514"], 2, "'tcp://-:5514'"),
+    ("raspy", ["scenario", "list", "--server", "tcp://-:5514"], 2, "'tcp://-:5514'"),
     (
         "raspyd",
         ["--data-dir", "{tmp}/d", "--bind", "192.0.2.1", "--allow-root"],

@@ -201,6 +201,24 @@ def test_malformed_or_oversize_request_is_answered_400_and_nothing_stored(
             handle.stop()
 
 
+def test_a_submit_over_max_body_bytes_raises_400_saying_not_to_retry(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """TitanicClient.submit: the error says what 400 means for a request (it used to
+    say "answered UNKNOWN", the protocol's name for an unknown UUID)."""
+    with open_store(tmp_path / "store") as store:
+        handle = harness(edge, store)
+        handle.start(TitanicConfig(service_workers=1, max_body_bytes=1000))
+        try:
+            with handle.client() as client:
+                with pytest.raises(TitanicError, match="max_body_bytes") as caught:
+                    client.submit(SVC, b"x" * 2000)
+                assert caught.value.status == b"400"
+                assert "do not retry" in str(caught.value)
+        finally:
+            handle.stop()
+
+
 def test_request_the_store_refuses_is_answered_500_and_nothing_stored(
     edge: EdgeHandle, tmp_path: Path
 ) -> None:
@@ -210,7 +228,7 @@ def test_request_the_store_refuses_is_answered_500_and_nothing_stored(
         handle.start()
         try:
             with handle.client() as client:
-                with pytest.raises(TitanicError) as caught:
+                with pytest.raises(TitanicError, match="retry later") as caught:
                     client.submit(SVC, b"x" * 2000)
                 assert caught.value.status == b"500"
                 assert client.submit(SVC, b"small")  # the store still works

@@ -1,0 +1,88 @@
+"""What a developer's own script meets when it gets something wrong (README, "Client
+and worker libraries"): a typed error that names the mistake, a deadline that holds,
+a log line rather than a silent loss. No daemon needed: nothing, or nothing that
+answers, is at the address."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import zmq
+from structlog.testing import capture_logs
+from support.net import free_port_base
+
+from raspy.client import Client, ClientTimeout, CloneClient, Worker
+from raspy.client.titanic import TitanicClient
+
+# what a developer may well write: the tools' HOST:PORT, a forgotten port
+BAD_ENDPOINTS = ["127.0.0.1:5514", "tcp://127.0.0.1", "udp://127.0.0.1:5514"]
+
+
+def _raspy_threads() -> set[str]:
+    return {t.name for t in threading.enumerate() if t.name.startswith("raspy-")}
+
+
+def _use(kind: str, endpoint: str) -> None:
+    if kind == "client":
+        Client(endpoint).request("pi.echo", "hello")
+    elif kind == "titanic":
+        TitanicClient(endpoint).submit("pi.echo", "hello")
+    else:
+        Worker(endpoint, "pi.weather", heartbeat_while_busy=kind == "worker")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("endpoint", BAD_ENDPOINTS)
+@pytest.mark.parametrize("kind", ["client", "titanic", "worker", "direct_worker"])
+def test_an_endpoint_zeromq_refuses_is_a_value_error_naming_it(
+    endpoint: str, kind: str
+) -> None:
+    """Before: a ZMQError ("Invalid argument") at the first request, or, from a
+    Worker, a traceback logged by its I/O thread and then the ZMQError."""
+    before = _raspy_threads()
+    with capture_logs() as logs, pytest.raises(ValueError, match="HOST:PORT") as raised:
+        _use(kind, endpoint)
+    assert repr(endpoint) in str(raised.value)
+    assert not [entry for entry in logs if entry["log_level"] == "error"]
+    assert _raspy_threads() <= before
+
+
+@pytest.mark.timeout(15)
+def test_titanic_wait_keeps_its_deadline_when_the_broker_is_silent() -> None:
+    """wait(timeout_s=0.5) polls titanic.reply; with no broker answering, each poll
+    used to take the MDP client's whole budget (3 tries of 2.5 s): 7.5 s."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    silent = context.socket(zmq.ROUTER)  # takes requests, never answers
+    silent.setsockopt(zmq.LINGER, 0)
+    port = silent.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with TitanicClient(f"tcp://127.0.0.1:{port}") as titanic:
+            started = time.monotonic()
+            with pytest.raises(ClientTimeout, match=r"titanic\.reply"):
+                titanic.wait(uuid.uuid4().hex, timeout_s=0.5)
+            took_s = time.monotonic() - started
+        assert took_s < 0.5 + 0.2 + 0.3  # the last poll's moment, and a margin
+    finally:
+        silent.close(linger=0)
+        context.term()
+
+
+@pytest.mark.timeout(15)
+def test_closing_a_clone_client_with_unconfirmed_updates_says_so() -> None:
+    """`with CloneClient(...) as cc: cc.set(key, value)` ends before the server has
+    the update: it is given up at close. It used to vanish without a word."""
+    base = free_port_base()  # nobody serves it: the update cannot be confirmed
+    endpoint = f"tcp://127.0.0.1:{base}"
+    with capture_logs() as logs, CloneClient(endpoint, b"/trial/") as clone_client:
+        clone_client.set(b"/trial/door", b"open")
+    warned = [
+        entry
+        for entry in logs
+        if entry["event"] == "clone_updates_not_confirmed_at_close"
+    ]
+    assert len(warned) == 1
+    assert warned[0]["count"] == 1
+    assert "confirm_timeout_s" in warned[0]["hint"]
