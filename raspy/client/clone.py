@@ -26,7 +26,13 @@ from raspy.closing import Closing
 from raspy.cores.clone_client import ClientSettings, CloneClientCore
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.protocol import clone
-from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+from raspy.transport.sockets import (
+    Context,
+    CurveKeys,
+    Socket,
+    end_own_context,
+    make_socket,
+)
 
 __all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
 
@@ -97,7 +103,7 @@ def fetch_snapshot(
     finally:
         dealer.close(linger=0)
         if context is None:
-            ctx.term()
+            end_own_context(ctx)
 
 
 class CloneClient(Closing):

@@ -52,6 +52,7 @@ from raspy.transport.sockets import (
     Socket,
     check_endpoint,
     connect_socket,
+    end_own_context,
 )
 
 __all__ = ["Client", "ClientReply", "Version", "Worker"]
@@ -91,13 +92,8 @@ class Client(Closing):
         self.timeout_s = timeout_s
         self.retries = retries
         self._own_context = context is None
+        check_endpoint(endpoint)  # before a context is made: nothing to end
         self._context: Context = zmq.Context() if context is None else context
-        try:
-            check_endpoint(self._context, endpoint)
-        except ValueError:
-            if self._own_context:
-                self._context.term()
-            raise
         self._curve = curve
         self._socket: Socket | None = None
         self._busy = False
@@ -180,7 +176,7 @@ class Client(Closing):
         self._closed = True
         self._drop_socket()
         if self._own_context:
-            self._context.term()
+            end_own_context(self._context)
 
     def _encode(
         self, service: bytes | str, body: tuple[bytes | str, ...]

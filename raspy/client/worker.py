@@ -89,13 +89,8 @@ class Worker(Closing):
         self.version = version
         self._linger_ms = linger_ms
         self._own_context = context is None
+        check_endpoint(endpoint)  # before a context is made: nothing to end
         self._context: Context = zmq.Context() if context is None else context
-        try:
-            check_endpoint(self._context, endpoint)
-        except ValueError:
-            if self._own_context:
-                self._context.term()
-            raise
         self._closed = False
         self._pending: deque[mdp.WorkerRequest] = deque()
         self._failure: BaseException | None = None

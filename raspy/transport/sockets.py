@@ -5,10 +5,12 @@ Contexts are made by the caller and passed in; never zmq.Context.instance() here
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import Final
 
+import structlog
 import zmq
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -91,18 +93,43 @@ def connect_socket(
     return sock
 
 
-def check_endpoint(context: Context, endpoint: str) -> None:
-    """ValueError, naming `endpoint`, if libzmq would refuse to connect to it (no
-    `tcp://`, no port, an unknown transport): a caller's mistake, said at once in
-    its own thread rather than as a ZMQError from a socket's first use, perhaps on
-    an I/O thread. Only the text is checked: nothing is resolved or reached."""
-    try:
-        connect_socket(context, zmq.DEALER, endpoint, linger_ms=0).close(linger=0)
-    except zmq.ZMQError as exc:
-        why = str(exc) if exc.errno is None else zmq.strerror(exc.errno)
-        raise ValueError(
-            f"endpoint {endpoint!a}: {why}; expected e.g. tcp://HOST:PORT"
-        ) from None
+# what libzmq connects to over TCP: tcp://HOST:PORT, HOST a name, an IPv4 address or
+# an [IPv6] one (a source address before `;` allowed); other transports by scheme
+_TCP_ENDPOINT: Final = re.compile(
+    r"tcp://(?:[^;/]+;)?"
+    r"(?:\[[0-9A-Fa-f:.%]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
+    r":[0-9]{1,5}"
+)
+_OTHER_TRANSPORTS: Final = ("ipc://", "inproc://")
+# how long a client's close() waits for its own context to end (it takes
+# milliseconds unless a socket was left open)
+_END_CONTEXT_S: Final = 1.0
+
+
+def check_endpoint(endpoint: str) -> None:
+    """ValueError, naming `endpoint`, unless it reads as an address to connect to
+    (`tcp://HOST:PORT`, or ipc:// and inproc://): a caller's mistake (`HOST:PORT`, no
+    port) is said at once in its own thread, not as a ZMQError from a socket's first
+    use, perhaps on an I/O thread. Only the text is read: nothing is resolved or
+    reached (a socket tried and closed could still knock at a CURVE hub)."""
+    if endpoint.startswith(_OTHER_TRANSPORTS) and endpoint.partition("://")[2]:
+        return
+    match = _TCP_ENDPOINT.fullmatch(endpoint)
+    if match is None or not 0 < int(endpoint.rpartition(":")[2]) < 65536:
+        raise ValueError(f"endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT")
+
+
+def end_own_context(
+    context: zmq.Context[zmq.Socket[bytes]], timeout_s: float = _END_CONTEXT_S
+) -> None:
+    """term() a context a client made for itself, waiting at most `timeout_s`. A
+    Ctrl-C that lands while pyzmq makes a socket leaves a socket whose Python object
+    never came back, which no one can close: term() would wait for it for ever, and
+    the script would hang at its exit. It is left to its daemon thread then."""
+    if term_within(context, timeout_s) is not None:
+        structlog.get_logger(component="zmq").warning(
+            "zmq_context_left_open", timeout_s=timeout_s
+        )
 
 
 def term_within(

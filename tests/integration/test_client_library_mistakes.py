@@ -64,7 +64,7 @@ def test_titanic_wait_keeps_its_deadline_when_the_broker_is_silent() -> None:
             with pytest.raises(ClientTimeout, match=r"titanic\.reply"):
                 titanic.wait(uuid.uuid4().hex, timeout_s=0.5)
             took_s = time.monotonic() - started
-        assert took_s < 0.5 + 0.2 + 0.3  # the last poll's moment, and a margin
+        assert took_s < 3.0  # not 7.5 s; the margin is for a loaded machine
     finally:
         silent.close(linger=0)
         context.term()
