@@ -141,7 +141,8 @@ def _ride_out(daemon: Daemon, service: str, station: WeatherStation) -> None:
             started = time.monotonic()
             with pytest.raises(ClientTimeout):
                 client.request(service, "get")
-            assert time.monotonic() - started < TIMEOUT_S * RETRIES + 1.0
+            # its budget, not a hang (a margin for a loaded machine)
+            assert time.monotonic() - started < TIMEOUT_S * RETRIES + 5.0
             # written while raspyd is away: resent until it is there
             writer.set(b"/trial/window", how.encode())
             daemon.start()

@@ -73,4 +73,4 @@ def test_ctrl_c_ends_a_waiting_call_at_once(name: str) -> None:
         process.wait(timeout=10)
     assert process.returncode != 0
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
-    assert took_s < 3.0, f"{took_s:.1f}s from SIGINT to exit"
+    assert took_s < 5.0, f"{took_s:.1f}s from SIGINT to exit"  # not a hang
