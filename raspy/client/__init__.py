@@ -1,9 +1,11 @@
-"""Public API for external apps: MDP client and worker (raspy.client.mdp), and the
-Clone key-value tree client (raspy.client.clone)."""
+"""Public API for external apps: MDP client and worker (raspy.client.mdp), the
+Titanic client (raspy.client.titanic), and the Clone key-value tree client
+(raspy.client.clone)."""
 
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
 from raspy.client.mdp import Client, Worker
-from raspy.errors import ClientTimeout
+from raspy.client.titanic import TitanicClient
+from raspy.errors import ClientTimeout, TitanicError
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.transport.sockets import CurveKeys
 
@@ -15,6 +17,8 @@ __all__ = [
     "CloneClient",
     "CurveKeys",
     "Snapshot",
+    "TitanicClient",
+    "TitanicError",
     "Version",
     "Worker",
     "fetch_snapshot",
