@@ -42,6 +42,12 @@ _REFUSED: Final = {
 }
 
 
+def _uuid_frame(uuid: str) -> bytes:
+    """A UUID as sent: any text, so that one that is no UUID of the hub's is answered
+    400 (unknown) as RFC 9 has it, not a UnicodeEncodeError here."""
+    return uuid.encode("utf-8", "surrogatepass")
+
+
 def _to_bytes(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
@@ -87,12 +93,12 @@ class TitanicClient:
 
     def reply(self, uuid: str) -> tuple[bytes, list[bytes]]:
         """The status (b"200", b"300", b"400", b"500") and, with 200, the reply."""
-        answer = self._call(tsp.REPLY_SERVICE, [uuid.encode("ascii")])
+        answer = self._call(tsp.REPLY_SERVICE, [_uuid_frame(uuid)])
         return answer.status.value, list(answer.payload)
 
     def close(self, uuid: str) -> None:
         """Forget request and reply; idempotent. Raises TitanicError on 400 or 500."""
-        answer = self._call(tsp.CLOSE_SERVICE, [uuid.encode("ascii")])
+        answer = self._call(tsp.CLOSE_SERVICE, [_uuid_frame(uuid)])
         if answer.status is not Status.OK:
             raise TitanicError(
                 answer.status.value, f"titanic.close answered {answer.status.name}"
@@ -120,7 +126,7 @@ class TitanicClient:
             # the poll at the deadline gets a moment to be answered, never the
             # MDP client's whole retries
             until = max(deadline, time.monotonic() + _LAST_POLL_S)
-            answer = self._call(tsp.REPLY_SERVICE, [uuid.encode("ascii")], until)
+            answer = self._call(tsp.REPLY_SERVICE, [_uuid_frame(uuid)], until)
             status, body = answer.status.value, list(answer.payload)
             if status == Status.OK.value:
                 return body

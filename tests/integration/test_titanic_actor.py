@@ -219,6 +219,26 @@ def test_a_submit_over_max_body_bytes_raises_400_saying_not_to_retry(
             handle.stop()
 
 
+@pytest.mark.parametrize("uuid", ["Ünknown", "\udcff", ""])
+def test_a_uuid_that_is_no_text_of_ascii_is_unknown_to_the_hub(
+    edge: EdgeHandle, tmp_path: Path, uuid: str
+) -> None:
+    """reply/close/wait sent the UUID as ASCII: any other text raised
+    UnicodeEncodeError in the client, where RFC 9 answers 400 (unknown UUID)."""
+    with open_store(tmp_path / "store") as store:
+        handle = harness(edge, store)
+        handle.start(TitanicConfig(service_workers=1))
+        try:
+            with handle.client() as client:
+                status, _ = client.reply(uuid)
+                with pytest.raises(TitanicError) as caught:
+                    client.wait(uuid, timeout_s=5)
+                client.close(uuid)  # idempotent: 200 for an unknown UUID
+        finally:
+            handle.stop()
+    assert (status, caught.value.status) == (b"400", b"400")
+
+
 def test_request_the_store_refuses_is_answered_500_and_nothing_stored(
     edge: EdgeHandle, tmp_path: Path
 ) -> None:
