@@ -93,12 +93,31 @@ def test_json_values_come_back_as_sent(value: object) -> None:
     assert parsed == value
 
 
-@pytest.mark.parametrize("body", [b"NaN", b'{"t": Infinity}', b"[-Infinity]"])
+@pytest.mark.parametrize(
+    "body", [b"NaN", b'{"t": Infinity}', b"[-Infinity]", b'{"t": 1e999}', b"-1e400"]
+)
 def test_a_reply_with_a_non_json_number_is_kept_as_text(body: bytes) -> None:
     """json.loads reads NaN and Infinity, which json.dumps writes back as they are:
     a third-party worker's reply made `…/result` invalid JSON."""
     assert decode_reply(body) == body.decode()
     json.loads(result_payload("get", 200, decode_reply(body)), parse_constant=_no)
+
+
+@pytest.mark.parametrize("payload", [b"1e999", b"-1E400", b"[1e999]", b'{"l": 2e308}'])
+def test_a_number_past_a_floats_range_is_no_infinity_in_the_request(
+    payload: bytes,
+) -> None:
+    """json.loads reads `1e999` as inf, which the request to the device service
+    then carried as `Infinity` (no JSON): such a number is text, as `NaN` is, and
+    inside a list or object the payload is broken JSON."""
+    try:
+        value = parse_command(payload)
+    except MalformedMessage as exc:
+        assert exc.reason == "bad_payload"
+        assert payload[:1] in b"[{"
+        return
+    assert value == payload.decode()
+    json.dumps(value, allow_nan=False)
 
 
 def _no(name: str) -> None:
