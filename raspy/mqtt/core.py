@@ -378,7 +378,9 @@ class BridgeCore:
         if pending is None:
             return []  # timed out already
         status_text = frames[0].decode("ascii", "replace") if frames else ""
-        status = int(status_text) if status_text.isdigit() else 502
+        # three digits (a worker may send any frame: int() of 5000 digits raises)
+        ok = len(status_text) == 3 and status_text.isdigit()
+        status = int(status_text) if ok else 502
         reply = payloads.decode_reply(frames[1]) if len(frames) > 1 else None
         if pending.target is None:
             service = pending.service[: -len(DEVICES_SUFFIX)]

@@ -225,6 +225,18 @@ def test_any_reply_frames_are_taken(frames: list[bytes]) -> None:
     core.reply(2, frames, NOW)
 
 
+@pytest.mark.parametrize("status", [b"9" * 5000, b"20", b"2000"])
+def test_a_status_frame_not_of_three_digits_is_a_502(status: bytes) -> None:
+    """int() of a worker's status frame of thousands of digits raised (Python's
+    limit on int from text), out of the link's thread: the bridge failed."""
+    core = make_core(discovery=False)
+    core.command("raspy/pi/fake/lamp/set", b"true", NOW)
+    drain(core)
+    assert core.reply(1, [status, b"{}"], NOW) == []
+    (result,) = drain(core)
+    assert json.loads(result.payload)["status"] == 502
+
+
 def test_a_tree_key_on_a_command_topic_is_not_published() -> None:
     """/device/<h>.<svc>.lamp/set or /scenario/<n>/run retained would come back to
     the bridge as a command at every subscription."""
