@@ -109,6 +109,10 @@ class _Known:
     scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
     listing: set[str] = field(default_factory=set)  # services asked, not yet answered
     listed: set[str] = field(default_factory=set)
+    # per service, the devices its lists named or a key of which asked a list once:
+    # a device found later (a 1-Wire `rescan`) is listed for, an unlisted key not
+    # again and again
+    named: dict[str, set[str]] = field(default_factory=dict)
     # configured while a `list` was in flight: its reply may predate the change
     again: set[str] = field(default_factory=set)
 
@@ -200,6 +204,7 @@ class BridgeCore:
             return []
         service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
         if leaf == "value" and not body:
+            self._known.named.get(service, set()).discard(fullname)  # may come back
             announced = self._known.by_service.get(service, {})
             topic = announced.pop(fullname, None)
             if topic is not None:
@@ -213,8 +218,13 @@ class BridgeCore:
                     self.buffer.put(Message(config_topic, b""))
             return []
         known = self._known
-        if service in known.listed or service in known.listing:
+        if service in known.listing:
             return []
+        if service in known.listed:
+            named = known.named.setdefault(service, set())
+            if not body or fullname in named:
+                return []
+            named.add(fullname)  # not in its last list: added since (a rescan)
         return self._list(service, now)
 
     def _scenario_key(self, name: str, body: bytes) -> list[Output]:
@@ -268,6 +278,7 @@ class BridgeCore:
         if discovery is None or infos is None:
             return [Refused("bad_list_reply", service)]
         self._known.listed.add(service)
+        self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, str] = {}
         outputs: list[Output] = []

@@ -107,6 +107,31 @@ def test_listed_devices_get_configs_and_a_removed_one_an_empty_config() -> None:
     assert drain(core) == [Message(lamp_topic, b"")]
 
 
+def test_a_device_found_after_its_service_was_listed_is_announced() -> None:
+    """A sensor plugged in and found by a 1-Wire `rescan` (README) got readings
+    but no config: its service, listed once, was not asked again."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    core.reply(1, _list_reply(("lamp", "switch")), NOW)
+    drain(core)
+    attic = "/device/pi.fake.attic/value"
+    assert core.key_changed(attic, b"21.5", NOW) == [
+        SendRequest(2, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    ]
+    core.reply(2, _list_reply(("lamp", "switch"), ("attic", "sensor")), NOW)
+    (config,) = [m for m in drain(core) if m.topic.startswith("homeassistant/")]
+    assert b"pi.fake.attic" in config.payload
+    # asked once: a key its service does not list asks no more
+    assert core.key_changed("/device/pi.fake.attic/unit", b'"C"', NOW) == []
+    assert core.key_changed("/device/pi.fake.stray/value", b"1", NOW) != []
+    core.reply(3, _list_reply(("lamp", "switch"), ("attic", "sensor")), NOW)
+    assert core.key_changed("/device/pi.fake.stray/value", b"2", NOW) == []
+    # removed, its keys deleted: no list; back later, listed again
+    for leaf in ("status", "value"):
+        assert core.key_changed(f"/device/pi.fake.attic/{leaf}", b"", NOW) == []
+    assert core.key_changed(attic, b"20.0", NOW) != []
+
+
 def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
     core = make_core(discovery=False)
     core.key_changed(LAMP, b"false", NOW)
