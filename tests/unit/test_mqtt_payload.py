@@ -103,21 +103,23 @@ def test_a_reply_with_a_non_json_number_is_kept_as_text(body: bytes) -> None:
     json.loads(result_payload("get", 200, decode_reply(body)), parse_constant=_no)
 
 
-@pytest.mark.parametrize("payload", [b"1e999", b"-1E400", b"[1e999]", b'{"l": 2e308}'])
+@pytest.mark.parametrize(
+    ("payload", "value"),
+    [(b"1e999", "1e999"), (b"-1E400", "-1E400"), (b"[1e999]", None),
+     (b'{"l": 2e308}', None)],
+)  # fmt: skip
 def test_a_number_past_a_floats_range_is_no_infinity_in_the_request(
-    payload: bytes,
+    payload: bytes, value: str | None
 ) -> None:
     """json.loads reads `1e999` as inf, which the request to the device service
     then carried as `Infinity` (no JSON): such a number is text, as `NaN` is, and
-    inside a list or object the payload is broken JSON."""
-    try:
-        value = parse_command(payload)
-    except MalformedMessage as exc:
-        assert exc.reason == "bad_payload"
-        assert payload[:1] in b"[{"
+    inside a list or object the payload is broken JSON (None: a 400)."""
+    if value is not None:
+        assert parse_command(payload) == value
         return
-    assert value == payload.decode()
-    json.dumps(value, allow_nan=False)
+    with pytest.raises(MalformedMessage) as caught:
+        parse_command(payload)
+    assert caught.value.reason == "bad_payload"
 
 
 def _no(name: str) -> None:
