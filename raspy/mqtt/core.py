@@ -327,6 +327,8 @@ class BridgeCore:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:
             return [Refused(exc.reason, exc.detail)]
+        if not self._ours(target):
+            return []  # another hub's, at the same broker: it answers it
         action = target.action if isinstance(target, DeviceTarget) else "run"
         refusal = self._refusal(target)
         if refusal is not None:
@@ -352,10 +354,23 @@ class BridgeCore:
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         return self._request(target, action, service, body, now)
 
+    def _ours(self, target: Target) -> bool:
+        """Is a command this hub's to answer: one for its own host, or for a device
+        of another host (a raspy-poller) whose value it mirrors? Several hubs may
+        meet at one broker, each subscribed to every host's command topics."""
+        if target.host == self.topics.host:
+            return True
+        if isinstance(target, ScenarioTarget):
+            return False
+        try:
+            return self.topics.device_topic(target.fullname, "value") in self.mirror
+        except MalformedMessage:
+            return False
+
     def _refusal(self, target: Target) -> tuple[int, str, str] | None:
         settings = self.settings
         if isinstance(target, ScenarioTarget):
-            if not settings.scenario_buttons or target.host != self.topics.host:
+            if not settings.scenario_buttons:
                 return 403, "forbidden", "scenarios are not run over MQTT here"
             return None
         if target.action not in settings.actions or target.action in ADMIN_ACTIONS:

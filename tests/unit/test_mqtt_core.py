@@ -151,6 +151,23 @@ def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
     ]
 
 
+def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
+    """Two hubs at one broker both subscribe to every host's command topics: each
+    answered the other's commands on the other's `…/result`, a 403 for a scenario
+    at once, a 504 for a device (its request queued for a service it never has)."""
+    core = make_core(discovery=False, commandable="pi.*")
+    assert core.command("raspy/pi2/scenario/frost/run", b"PRESS", NOW) == []
+    assert core.command("raspy/pi2/fake/lamp/set", b"true", NOW) == []
+    assert drain(core) == []
+    # a device of another host this hub mirrors (a raspy-poller's) is its to answer
+    core.key_changed("/device/board2.onewire.attic/value", b"21.5", NOW)
+    drain(core)
+    assert core.command("raspy/board2/onewire/attic/set", b"1", NOW) == [
+        Refused("forbidden", "board2.onewire.attic takes no MQTT commands")
+    ]
+    assert [m.topic for m in drain(core)] == ["raspy/board2/onewire/attic/result"]
+
+
 def test_unauthorised_and_admin_commands_are_refused_with_403() -> None:
     core = make_core(discovery=False, commandable="pi.gpio.*")
     assert core.command("raspy/pi/fake/lamp/set", b"true", NOW) == [
