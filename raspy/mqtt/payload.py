@@ -92,11 +92,14 @@ def refusal(token: str, detail: str) -> dict[str, JsonValue]:
 def decode_reply(body: bytes) -> JsonValue:
     """A service's JSON reply frame; text that is not strict JSON (NaN, Infinity,
     a real out of a float's range included: they would make `…/result` invalid
-    JSON) is kept as text."""
+    JSON), or too deep to be written back in `…/result`, is kept as text."""
     try:
         value: JsonValue = json.loads(
             body, parse_constant=_reject_constant, parse_float=_finite
         )
+        # `…/result` nests it deeper, where json.dumps may not reach what
+        # json.loads read (RecursionError, in the link's thread)
+        json_bytes({"reply": [value]})
     except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")
     return value

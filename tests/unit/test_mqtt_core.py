@@ -279,6 +279,18 @@ def test_a_status_frame_not_of_three_digits_is_a_502(status: bytes) -> None:
     assert json.loads(result.payload)["status"] == 502
 
 
+def test_a_reply_nested_as_deep_as_json_reads_gives_a_result() -> None:
+    """json.loads read it, json.dumps could not write it two levels deeper in
+    `…/result`: RecursionError in the link's thread, and the bridge failed."""
+    for depth in range(900, 1100):
+        core = make_core(discovery=False)
+        core.command("raspy/pi/fake/lamp/set", b"true", NOW)
+        drain(core)
+        core.reply(1, [b"200", b"[" * depth + b"]" * depth], NOW)
+        (result,) = drain(core)
+        assert json.loads(result.payload)["status"] == 200
+
+
 def test_a_tree_key_on_a_command_topic_is_not_published() -> None:
     """/device/<h>.<svc>.lamp/set or /scenario/<n>/run retained would come back to
     the bridge as a command at every subscription."""
