@@ -109,6 +109,10 @@ class _Known:
     scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
     listing: set[str] = field(default_factory=set)  # services asked, not yet answered
     listed: set[str] = field(default_factory=set)
+    # per service, the devices its lists named or a key of which asked a list once:
+    # a device found later (a 1-Wire `rescan`) is listed for, an unlisted key not
+    # again and again
+    named: dict[str, set[str]] = field(default_factory=dict)
     # configured while a `list` was in flight: its reply may predate the change
     again: set[str] = field(default_factory=set)
 
@@ -200,6 +204,7 @@ class BridgeCore:
             return []
         service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
         if leaf == "value" and not body:
+            self._known.named.get(service, set()).discard(fullname)  # may come back
             announced = self._known.by_service.get(service, {})
             topic = announced.pop(fullname, None)
             if topic is not None:
@@ -213,8 +218,13 @@ class BridgeCore:
                     self.buffer.put(Message(config_topic, b""))
             return []
         known = self._known
-        if service in known.listed or service in known.listing:
+        if service in known.listing:
             return []
+        if service in known.listed:
+            named = known.named.setdefault(service, set())
+            if not body or fullname in named:
+                return []
+            named.add(fullname)  # not in its last list: added since (a rescan)
         return self._list(service, now)
 
     def _scenario_key(self, name: str, body: bytes) -> list[Output]:
@@ -268,6 +278,7 @@ class BridgeCore:
         if discovery is None or infos is None:
             return [Refused("bad_list_reply", service)]
         self._known.listed.add(service)
+        self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, str] = {}
         outputs: list[Output] = []
@@ -316,6 +327,8 @@ class BridgeCore:
             target = self.topics.parse_command(topic)
         except MalformedMessage as exc:
             return [Refused(exc.reason, exc.detail)]
+        if not self._ours(target):
+            return []  # another hub's, at the same broker: it answers it
         action = target.action if isinstance(target, DeviceTarget) else "run"
         refusal = self._refusal(target)
         if refusal is not None:
@@ -341,10 +354,23 @@ class BridgeCore:
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         return self._request(target, action, service, body, now)
 
+    def _ours(self, target: Target) -> bool:
+        """Is a command this hub's to answer: one for its own host, or for a device
+        of another host (a raspy-poller) whose value it mirrors? Several hubs may
+        meet at one broker, each subscribed to every host's command topics."""
+        if target.host == self.topics.host:
+            return True
+        if isinstance(target, ScenarioTarget):
+            return False
+        try:
+            return self.topics.device_topic(target.fullname, "value") in self.mirror
+        except MalformedMessage:
+            return False
+
     def _refusal(self, target: Target) -> tuple[int, str, str] | None:
         settings = self.settings
         if isinstance(target, ScenarioTarget):
-            if not settings.scenario_buttons or target.host != self.topics.host:
+            if not settings.scenario_buttons:
                 return 403, "forbidden", "scenarios are not run over MQTT here"
             return None
         if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
@@ -378,7 +404,9 @@ class BridgeCore:
         if pending is None:
             return []  # timed out already
         status_text = frames[0].decode("ascii", "replace") if frames else ""
-        status = int(status_text) if status_text.isdigit() else 502
+        # three digits (a worker may send any frame: int() of 5000 digits raises)
+        ok = len(status_text) == 3 and status_text.isdigit()
+        status = int(status_text) if ok else 502
         reply = payloads.decode_reply(frames[1]) if len(frames) > 1 else None
         if pending.target is None:
             service = pending.service[: -len(DEVICES_SUFFIX)]

@@ -9,6 +9,7 @@ case: true/false), or bare text (a string); empty means "no value". Anything els
 from __future__ import annotations
 
 import json
+import math
 from typing import Final
 
 from raspy.devices.template import JsonValue
@@ -20,6 +21,15 @@ _SWITCH_WORDS: Final = {"on": True, "off": False}
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON real; one too large for a float (`1e999`) would be written back as
+    Infinity, which is no JSON."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def parse_command(payload: bytes) -> JsonValue:
@@ -39,7 +49,9 @@ def parse_command(payload: bytes) -> JsonValue:
     if word is not None:
         return word
     try:
-        value: JsonValue = json.loads(stripped, parse_constant=_reject_constant)
+        value: JsonValue = json.loads(
+            stripped, parse_constant=_reject_constant, parse_float=_finite
+        )
     except RecursionError as exc:
         raise MalformedMessage("mqtt", "bad_payload", "nested too deep") from exc
     except ValueError:
@@ -78,10 +90,16 @@ def refusal(token: str, detail: str) -> dict[str, JsonValue]:
 
 
 def decode_reply(body: bytes) -> JsonValue:
-    """A service's JSON reply frame; text that is not strict JSON (NaN, Infinity
-    included: they would make `…/result` invalid JSON) is kept as text."""
+    """A service's JSON reply frame; text that is not strict JSON (NaN, Infinity,
+    a real out of a float's range included: they would make `…/result` invalid
+    JSON), or too deep to be written back in `…/result`, is kept as text."""
     try:
-        value: JsonValue = json.loads(body, parse_constant=_reject_constant)
+        value: JsonValue = json.loads(
+            body, parse_constant=_reject_constant, parse_float=_finite
+        )
+        # `…/result` nests it deeper, where json.dumps may not reach what
+        # json.loads read (RecursionError, in the link's thread)
+        json_bytes({"reply": [value]})
     except (ValueError, RecursionError):
         return body.decode("utf-8", "replace")
     return value

@@ -172,9 +172,11 @@ class Sweep:
         own = config.get("availability_topic") == self.topics.availability
         if not own and not discovery.is_hub_config(unique, config):
             return None  # another hub's (it names its own availability topic)
-        if discovery.topic(component, unique) != topic:
+        try:  # a JSON escape may name a lone surrogate, which no UTF-8 carries
+            made = discovery.topic(component, unique)
+        except UnicodeEncodeError:
             return None
-        return unique
+        return unique if made == topic else None
 
     def finish(self) -> tuple[dict[str, str | None], Unsubscribe]:
         """The collected topics (-> unique id of a config, None for a state topic),

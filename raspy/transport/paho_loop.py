@@ -115,9 +115,18 @@ class PahoLoop:
         client = self._client
         if events & zmq.POLLIN:
             client.loop_read()
-            pending = getattr(client.socket(), "pending", None)  # TLS
-            if pending is not None and pending() > 0:
+            # TLS: a record may hold more packets than a read takes, decrypted
+            # already, which the poller cannot see: read until none is left (a
+            # record is at most 16 KiB, and each read takes some of it)
+            while _tls_pending(client):
                 self._handler.backlog()
                 client.loop_read()
         if events & zmq.POLLOUT and self._fd is not None:
             client.loop_write()
+
+
+def _tls_pending(client: paho.Client) -> bool:
+    """Are decrypted bytes waiting in the client's TLS socket (False: none, or no
+    TLS, or no socket any more)?"""
+    pending = getattr(client.socket(), "pending", None)
+    return pending is not None and pending() > 0

@@ -107,6 +107,31 @@ def test_listed_devices_get_configs_and_a_removed_one_an_empty_config() -> None:
     assert drain(core) == [Message(lamp_topic, b"")]
 
 
+def test_a_device_found_after_its_service_was_listed_is_announced() -> None:
+    """A sensor plugged in and found by a 1-Wire `rescan` (README) got readings
+    but no config: its service, listed once, was not asked again."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)
+    core.reply(1, _list_reply(("lamp", "switch")), NOW)
+    drain(core)
+    attic = "/device/pi.fake.attic/value"
+    assert core.key_changed(attic, b"21.5", NOW) == [
+        SendRequest(2, "pi.fake.devices", b'{"v": 1, "action": "list"}')
+    ]
+    core.reply(2, _list_reply(("lamp", "switch"), ("attic", "sensor")), NOW)
+    (config,) = [m for m in drain(core) if m.topic.startswith("homeassistant/")]
+    assert b"pi.fake.attic" in config.payload
+    # asked once: a key its service does not list asks no more
+    assert core.key_changed("/device/pi.fake.attic/unit", b'"C"', NOW) == []
+    assert core.key_changed("/device/pi.fake.stray/value", b"1", NOW) != []
+    core.reply(3, _list_reply(("lamp", "switch"), ("attic", "sensor")), NOW)
+    assert core.key_changed("/device/pi.fake.stray/value", b"2", NOW) == []
+    # removed, its keys deleted: no list; back later, listed again
+    for leaf in ("status", "value"):
+        assert core.key_changed(f"/device/pi.fake.attic/{leaf}", b"", NOW) == []
+    assert core.key_changed(attic, b"20.0", NOW) != []
+
+
 def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
     core = make_core(discovery=False)
     core.key_changed(LAMP, b"false", NOW)
@@ -124,6 +149,23 @@ def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
             retain=False,
         )
     ]
+
+
+def test_a_command_for_another_hubs_host_is_left_to_that_hub() -> None:
+    """Two hubs at one broker both subscribe to every host's command topics: each
+    answered the other's commands on the other's `…/result`, a 403 for a scenario
+    at once, a 504 for a device (its request queued for a service it never has)."""
+    core = make_core(discovery=False, commandable="pi.*")
+    assert core.command("raspy/pi2/scenario/frost/run", b"PRESS", NOW) == []
+    assert core.command("raspy/pi2/fake/lamp/set", b"true", NOW) == []
+    assert drain(core) == []
+    # a device of another host this hub mirrors (a raspy-poller's) is its to answer
+    core.key_changed("/device/board2.onewire.attic/value", b"21.5", NOW)
+    drain(core)
+    assert core.command("raspy/board2/onewire/attic/set", b"1", NOW) == [
+        Refused("forbidden", "board2.onewire.attic takes no MQTT commands")
+    ]
+    assert [m.topic for m in drain(core)] == ["raspy/board2/onewire/attic/result"]
 
 
 def test_unauthorised_and_admin_commands_are_refused_with_403() -> None:
@@ -223,6 +265,30 @@ def test_any_reply_frames_are_taken(frames: list[bytes]) -> None:
     core.command("raspy/pi/fake/lamp/set", b"true", NOW)  # request 2: a command
     core.reply(1, frames, NOW)
     core.reply(2, frames, NOW)
+
+
+@pytest.mark.parametrize("status", [b"9" * 5000, b"20", b"2000"])
+def test_a_status_frame_not_of_three_digits_is_a_502(status: bytes) -> None:
+    """int() of a worker's status frame of thousands of digits raised (Python's
+    limit on int from text), out of the link's thread: the bridge failed."""
+    core = make_core(discovery=False)
+    core.command("raspy/pi/fake/lamp/set", b"true", NOW)
+    drain(core)
+    assert core.reply(1, [status, b"{}"], NOW) == []
+    (result,) = drain(core)
+    assert json.loads(result.payload)["status"] == 502
+
+
+def test_a_reply_nested_as_deep_as_json_reads_gives_a_result() -> None:
+    """json.loads read it, json.dumps could not write it two levels deeper in
+    `…/result`: RecursionError in the link's thread, and the bridge failed."""
+    for depth in range(900, 1100):
+        core = make_core(discovery=False)
+        core.command("raspy/pi/fake/lamp/set", b"true", NOW)
+        drain(core)
+        core.reply(1, [b"200", b"[" * depth + b"]" * depth], NOW)
+        (result,) = drain(core)
+        assert json.loads(result.payload)["status"] == 200
 
 
 def test_a_tree_key_on_a_command_topic_is_not_published() -> None:

@@ -93,12 +93,33 @@ def test_json_values_come_back_as_sent(value: object) -> None:
     assert parsed == value
 
 
-@pytest.mark.parametrize("body", [b"NaN", b'{"t": Infinity}', b"[-Infinity]"])
+@pytest.mark.parametrize(
+    "body", [b"NaN", b'{"t": Infinity}', b"[-Infinity]", b'{"t": 1e999}', b"-1e400"]
+)
 def test_a_reply_with_a_non_json_number_is_kept_as_text(body: bytes) -> None:
     """json.loads reads NaN and Infinity, which json.dumps writes back as they are:
     a third-party worker's reply made `…/result` invalid JSON."""
     assert decode_reply(body) == body.decode()
     json.loads(result_payload("get", 200, decode_reply(body)), parse_constant=_no)
+
+
+@pytest.mark.parametrize(
+    ("payload", "value"),
+    [(b"1e999", "1e999"), (b"-1E400", "-1E400"), (b"[1e999]", None),
+     (b'{"l": 2e308}', None)],
+)  # fmt: skip
+def test_a_number_past_a_floats_range_is_no_infinity_in_the_request(
+    payload: bytes, value: str | None
+) -> None:
+    """json.loads reads `1e999` as inf, which the request to the device service
+    then carried as `Infinity` (no JSON): such a number is text, as `NaN` is, and
+    inside a list or object the payload is broken JSON (None: a 400)."""
+    if value is not None:
+        assert parse_command(payload) == value
+        return
+    with pytest.raises(MalformedMessage) as caught:
+        parse_command(payload)
+    assert caught.value.reason == "bad_payload"
 
 
 def _no(name: str) -> None:

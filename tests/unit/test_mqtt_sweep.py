@@ -235,6 +235,20 @@ def test_retained_state_topics_no_key_backs_are_cleared() -> None:
     assert cleared(core) == ghosts
 
 
+def test_a_config_naming_a_lone_surrogate_is_passed_over_not_raised() -> None:
+    """Its unique id hashed for the topic raised UnicodeEncodeError in the link's
+    thread: the bridge failed, and, restarted, was sent the same retained message
+    at its next sweep."""
+    core = make_core()
+    core.seed([], NOW)
+    connect(core)
+    config = {"unique_id": "raspy.pi.fake.\ud800", "availability_topic": AVAILABILITY}
+    topic = "homeassistant/switch/pi/raspy_pi_fake___12345678/config"
+    replay(core, Message(topic, json.dumps(config).encode()))
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == set()
+
+
 def test_live_messages_and_empty_ones_are_not_ghosts() -> None:
     core = make_core()
     core.seed([], NOW)
