@@ -10,7 +10,7 @@ arguments already decoded; when to connect and what to publish is the owner's.
 from __future__ import annotations
 
 import ssl
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import paho.mqtt.client as paho
 import zmq
@@ -28,6 +28,10 @@ def reconnect(client: paho.Client) -> str | None:
     except (OSError, ssl.SSLError, ValueError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+# a TLS record is at most 16 KiB, and each read takes at least a byte of it
+_MOST_TLS_READS: Final = 16_384
 
 
 class PahoHandler(Protocol):
@@ -118,7 +122,9 @@ class PahoLoop:
             # TLS: a record may hold more packets than a read takes, decrypted
             # already, which the poller cannot see: read until none is left (a
             # record is at most 16 KiB, and each read takes some of it)
-            while _tls_pending(client):
+            for _ in range(_MOST_TLS_READS):  # bounded, should a read take nothing
+                if not _tls_pending(client):
+                    break
                 self._handler.backlog()
                 client.loop_read()
         if events & zmq.POLLOUT and self._fd is not None:
