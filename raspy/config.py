@@ -290,7 +290,7 @@ class MqttConfig:
     base_topic: str = "raspy"
     # Home Assistant's discovery prefix; empty: no discovery
     discovery_prefix: str = "homeassistant"
-    # QoS of state messages (0, 1 or 2)
+    # QoS of every message the bridge publishes (states, configs, results; 0, 1 or 2)
     qos: int = 1
     # which tree keys go out (globs; `*` also matches `/`)
     subtrees: tuple[str, ...] = ("/device/*",)
