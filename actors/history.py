@@ -14,6 +14,7 @@ action, `config`, `reset`) is followed within seconds, sub-devices included.
 from __future__ import annotations
 
 import uuid
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
@@ -350,40 +351,52 @@ class HistoryActor(pykka.ThreadingActor):
             )
 
     def _handle(self, body: list[bytes]) -> tuple[bytes, bytes]:
-        with self.links.store.read_view() as view:
+        # the view is opened by the first read: `forget` commits, and the map cannot
+        # grow while a view of this process is open (Store.read_view)
+        with ExitStack() as stack:
+            views: list[ReadView] = []
+
+            def fetcher(key: str) -> query.Fetch:
+                if not views:
+                    views.append(stack.enter_context(self.links.store.read_view()))
+                return self._fetcher(views[0], key)
+
             return service.handle(
                 body,
                 self.links.clock.wall(),
                 self.tiers,
                 self.recorded,
-                lambda key: self._fetcher(view, key),
-                lambda key: self._forget(view, key),
+                fetcher,
+                self._forget,
             )
 
-    def _forget(self, view: ReadView, key: str) -> int:
+    def _forget(self, key: str) -> int:
         """Delete every row of `key` and its record in one commit; returns how many
-        rows there were, those not yet written included. What the recorder holds of
-        it goes first, so that no flush writes part of it back; a device that still
-        records starts anew. Rows are keyed by (step, slot, key): each slot of each
-        tier is looked up, no scan."""
+        rows there were, those not yet written included. Then what the recorder
+        holds of it goes (this thread flushes: no flush comes in between), so that
+        no flush writes part of it back, and a failed commit changes nothing; a
+        device that still records starts anew. Rows are keyed by (step, slot, key):
+        each slot of each tier is looked up, no scan; the view is closed before the
+        commit (Store.read_view)."""
+        with self.links.store.read_view() as view:
+            rows = [
+                row_key
+                for tier in self.tiers
+                for slot in range(tier.slots)
+                if view.get(
+                    Table.HISTORY, row_key := history_row_key(tier.step_s, slot, key)
+                )
+                is not None
+            ]
+        record = recorded_key_record(key)[0]
+        self.links.store.commit(
+            [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
+        )
         unwritten = {
             history_row_key(row.step_s, row.slot, row.key)
             for row in self.recorder.forget(key)
         }
         self._new_keys.discard(key)
-        rows = [
-            row_key
-            for tier in self.tiers
-            for slot in range(tier.slots)
-            if view.get(
-                Table.HISTORY, row_key := history_row_key(tier.step_s, slot, key)
-            )
-            is not None
-        ]
-        record = recorded_key_record(key)[0]
-        self.links.store.commit(
-            [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
-        )
         self.recorded.discard(key)
         self.links.stats.incr("history.forgotten")
         count = len(unwritten.union(rows))

@@ -150,7 +150,11 @@ class TitanicActor(pykka.ThreadingActor):
         log.info("titanic_stopped", pending=self._core.pending_count())
 
     def _load(self) -> list[core_mod.Output]:
-        """Read every stored request and queue entry (§5.5.3)."""
+        """Read every stored request and queue entry (§5.5.3), once the writes of
+        an actor before this one (a reload restarts Titanic) are in: the store
+        writes in order, and a reply still waiting in its queue would be read as
+        pending, and its request dispatched again."""
+        self._store.commit([])
         requests, bad = records.stored_requests(
             self._store.scan(Table.TITANIC_REQUESTS)
         )

@@ -87,7 +87,12 @@ class CommitPipeline:
 
     def load(self, now: float) -> int:
         """Restore the sequence and the ephemeral keys (§6.6: a fresh full ttl from
-        `now`) into the core, and start from the stored high-water mark; call once."""
+        `now`) into the core, and start from the stored high-water mark; call once.
+
+        A server started again in this process (its I/O thread failed) reads them
+        once what the one before submitted is written: else it would give out again
+        the numbers that were waiting in the store's queue."""
+        self._store.commit([])  # the store writes in order: all before it is done
         last_seq, ephemeral = load_state(self._store, self._stats)
         core = self._core
         core.load(last_seq, ephemeral, now)

@@ -258,7 +258,9 @@ class DeviceServiceActor(pykka.ThreadingActor):
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
             return service.device_error("config", f"not stored: {exc}")
         if request.action == "reset" and handled.reply[0] == service.OK and before:
-            self._back_to_file(before.name)
+            refused = self._back_to_file(before.name)
+            if refused is not None:
+                return refused
         if target is not None and target.config != before:
             self._configured(target.fullname)
         return handled.reply
@@ -277,15 +279,19 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._stats.incr(f"devices.{self._name}.keys_refused")
             log.warning("device_key_refused", key=fullname, reason=str(exc))
 
-    def _back_to_file(self, name: str) -> None:
-        """`reset`: the config file's values again, and nothing stored over them."""
+    def _back_to_file(self, name: str) -> tuple[bytes, bytes] | None:
+        """`reset`: the config file's values again, and nothing stored over them;
+        the error reply if the store refused the deletion (the device keeps what
+        the store holds, as after a failed `config`)."""
         try:
             config = self._settings.back_to_file(name, self._clock.wall())
         except StoreError as exc:
+            self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
-            return
+            return service.device_error("reset", f"not stored: {exc}")
         if config is not None:
             self._reschedule(name, config)
+        return None
 
     def _apply(self, effect: service.Effect) -> None:
         match effect:

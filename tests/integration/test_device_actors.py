@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -36,6 +37,8 @@ from raspy.devices.registries import fake_registry
 from raspy.devices.registry import Driver, Registry
 from raspy.devices.simulated import Cycle, SimulatedFactory, Wave
 from raspy.devices.template import DeviceConfig, JsonValue
+from raspy.storage.device_settings import DeviceSettings
+from raspy.storage.store import Store
 
 Context = zmq.Context[zmq.Socket[bytes]]
 
@@ -266,6 +269,41 @@ def test_a_config_change_and_a_reset_publish_the_configured_event(
         ]
     finally:
         events.close()
+
+
+def test_a_reset_whose_deletion_is_not_stored_is_not_answered_done(
+    services: Services, tmp_path: Path
+) -> None:
+    """`reset` deletes what `config` stored before it answers (README, "Device
+    settings that last"). When the store refused the deletion, the reply was 200 all
+    the same: the stored name stayed, on the device and after the next start. It is
+    a 500 "not stored", as for `config`, and the device keeps what the store holds."""
+    settings = Store.open(tmp_path / "settings")
+    services.start(
+        _fake({"name": "lamp", "oid": "switch"}),
+        FakeClock(wall=START_WALL),
+        settings=DeviceSettings(settings),
+    )
+    name: JsonValue = {"friendly_name": "Kitchen"}
+    status, _ = _request(
+        services.edge,
+        "testhost.fake.devices",
+        action="config",
+        device="lamp",
+        value=name,
+    )
+    assert status == b"200"
+    settings.close()  # every write fails from now on, as on a failing card
+    status, body = _request(
+        services.edge, "testhost.fake.devices", action="reset", device="lamp"
+    )
+    reply = json.loads(body)
+    assert (status, reply["error"]) == (b"500", "device_error")
+    assert reply["detail"].startswith("not stored: store in ")
+    _, body = _request(
+        services.edge, "testhost.fake.devices", action="config", device="lamp"
+    )
+    assert json.loads(body)["config"]["friendly_name"] == "Kitchen"
 
 
 def test_raspy_pollers_service_sends_the_configured_event_through_its_clone_client(

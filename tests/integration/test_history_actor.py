@@ -5,7 +5,9 @@ it records the logged devices only, follows the `log` flag set at run time, answ
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pykka
@@ -30,7 +32,7 @@ from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
-from raspy.storage.store import Store
+from raspy.storage.store import Put, Store
 from raspy.storage.tables import HISTORY_KEY_PREFIX, HISTORY_ROW_PREFIX, Table
 
 SERVICE = f"{HOST}.logger.history"
@@ -258,6 +260,49 @@ def test_after_a_restart_a_repeated_value_is_read_from_the_stored_tree(
         [T0, 20.0, 20.0, 20.0],
         [T0 + 10, 20.0, 20.0, 20.0],
     ]
+
+
+def test_forget_commits_with_no_read_view_open_so_the_map_can_grow(
+    recorder: Recorder,
+) -> None:
+    """The map grows only while no read view of the process is open (Store.read_view).
+    `forget` committed its deletion inside the view it had read the rows in: a group
+    commit that had to grow the map waited 30 s on that view, every other write of
+    the hub (a Titanic request, a Clone update) with it, and `forget` timed out."""
+    for i, value in enumerate((20.0, 21.0)):
+        recorder.publish(ATTIC, value, T0 + 10 * i)
+    recorder.clock.advance(_FLUSH_S)
+    wait_until(lambda: recorder.rows() == 3, what="one flush of 2 raw + 1 bucket")
+    store = recorder.store
+    held, release = threading.Event(), threading.Event()
+
+    def hold(_error: BaseException | None) -> None:  # the writer waits here
+        held.set()
+        release.wait(30)
+
+    store.submit([Put(Table.CRON, b"gate", b"\x00")], hold)
+    assert held.wait(10), "the writer never reached the gate"
+    try:
+        submits = store.stats()["submits"]
+        with ThreadPoolExecutor(1) as pool:
+            forgetting = pool.submit(
+                mdp_request, recorder.edge, SERVICE, action="forget", key=ATTIC
+            )
+            wait_until(
+                lambda: store.stats()["submits"] > submits, what="forget's commit"
+            )
+            # the same group commit, more than the map holds: the map must grow
+            count = int(store.stats()["map_size"]) // 100_000 + 2
+            big = store.submit(
+                [Put(Table.CRON, b"big%03d" % i, b"x" * 100_000) for i in range(count)]
+            )
+            release.set()
+            big.result(timeout=10)
+            status, body = forgetting.result(timeout=10)
+    finally:
+        release.set()
+    assert (status, json.loads(body)["rows"]) == (b"200", 3)
+    assert recorder.rows() == 0
 
 
 def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(

@@ -19,7 +19,7 @@ from raspy.config import TitanicConfig
 from raspy.errors import TitanicError
 from raspy.stats import Stats
 from raspy.storage import tables
-from raspy.storage.store import Store, Table
+from raspy.storage.store import Delete, Put, Store, Table
 
 SVC = b"test.echo"
 
@@ -175,6 +175,50 @@ def test_restart_reloads_the_queue_and_dispatches_oldest_first(
             assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [
                 str(n).encode()
             ]
+
+
+def test_a_restart_reads_the_store_once_the_old_actors_writes_are_in(
+    titanic: TitanicHarness,
+) -> None:
+    """Titanic restarts on a reload; the reply the old actor stored last may still
+    wait in the store's queue (a slow card). The new actor read the queue before it
+    was written, took the request for pending and had the service do it again."""
+    store = titanic.store
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"open the garage")
+    titanic.stop()
+    ((queue_key, _),) = store.scan(Table.TITANIC_QUEUE)
+    held, release = threading.Event(), threading.Event()
+
+    def hold(_error: BaseException | None) -> None:  # the writer waits here
+        held.set()
+        release.wait(30)
+
+    store.submit([Put(Table.CRON, b"gate", b"\x00")], hold)
+    assert held.wait(10), "the writer never reached the gate"
+    try:
+        done = tables.TitanicReplyRecord((b"opened",), 1.0)
+        reply = tables.encode_titanic_reply(done)
+        store.submit(  # the old actor's last turn: the reply and its queue entry
+            [
+                Put(Table.TITANIC_REPLIES, uuid.encode(), reply),
+                Delete(Table.TITANIC_QUEUE, queue_key),
+            ]
+        )
+        submits = store.stats()["submits"]
+        titanic.start()
+        started: list[dict[str, int]] = []  # answered once its start is over
+        asking = threading.Thread(target=lambda: started.append(titanic.inspect()))
+        asking.start()
+        wait_until(
+            lambda: bool(started) or store.stats()["submits"] > submits,
+            what="the new actor's start to read or to wait for the store",
+        )
+        release.set()
+        asking.join(10)
+        assert titanic.inspect() == {"known": 1, "pending": 0, "in_flight": 0}
+    finally:
+        release.set()
 
 
 @pytest.mark.parametrize(
