@@ -55,12 +55,14 @@ def is_live(key: str) -> bool:
 
 
 def _fragment(key: str, body: bytes) -> str:
-    """`"key": value` as JSON, made once per change and shared by every client."""
-    return (
-        json.dumps(key, ensure_ascii=False)
-        + ":"
-        + json.dumps(decode_body(body), ensure_ascii=False)
-    )
+    """`"key": value` as JSON, made once per change and shared by every client. A
+    number that is not finite (NaN, Infinity, 1e400: Python reads them) is sent as
+    its text: JSON.parse refuses them, and app.js lost the whole batch."""
+    try:
+        value = json.dumps(decode_body(body), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        value = json.dumps(body.decode("utf-8", "replace"), ensure_ascii=False)
+    return json.dumps(key, ensure_ascii=False) + ":" + value
 
 
 @dataclass
