@@ -6,6 +6,7 @@ is read."""
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import socket
 import threading
@@ -19,7 +20,7 @@ import pytest
 from support.wait import wait_until
 from support.web_browser import Browser, allow_login
 
-from raspy.actors.web.app import Backend, build_app
+from raspy.actors.web.app import Backend, ServiceRequest, build_app
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES
@@ -373,3 +374,64 @@ def test_a_new_login_token_logs_every_browser_out(
     assert browser.exchange("GET", "/login").status == 200  # the form: logged out
     browser.log_in()  # with the new token
     assert browser.exchange("GET", "/login").status == 303
+
+
+def _answering(reply: list[bytes]) -> Callable[[object], None]:
+    """A `tell` standing for the WebActor: every service request gets `reply`."""
+
+    def tell(message: object) -> None:
+        assert isinstance(message, ServiceRequest), message
+        message.result.set_result(reply)
+
+    return tell
+
+
+def _command(served: Served, browser: Browser) -> tuple[int, object]:
+    """A switch press as app.js sends it: the HTTP status and the JSON answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/api/device",
+            body=json.dumps(
+                {"service": f"{HOST}.board.devices", "device": "relay", "action": "on"}
+            ),
+            headers={
+                "Cookie": browser.cookie,
+                "Content-Type": "application/json",
+                "X-CSRF-Token": served.csrf(browser),
+            },
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"reading": {"value": NaN}}',
+        rb'{"reading": {"value": 1e400}}',
+        rb'{"reading": {"value": "\ud800"}}',
+        rb'{"error": "bad", "detail": "\udfff"}',
+    ],
+)
+@pytest.mark.parametrize("status", [b"200", b"400"])
+def test_a_devices_service_answering_odd_json_costs_no_500(
+    tmp_path: Path, status: bytes, body: bytes
+) -> None:
+    """Any MDP worker may serve `<host>.<svc>.devices` (a remote board does). Python
+    reads NaN, 1e400 and lone surrogates (`\\ud800`) from its reply, which the JSON
+    answer to app.js could not carry: the switch got a 500 and a parse error."""
+    with _serving(tmp_path, _answering([status, body])) as served:
+        browser = served.browser()
+        browser.log_in()
+        answer = _command(served, browser)
+    reply = answer[1]
+    assert isinstance(reply, dict)
+    if status == b"200":
+        assert (answer[0], reply["ok"]) == (200, True)
+    else:
+        assert (answer[0], reply["error"].startswith("relay: ")) == (502, True)
