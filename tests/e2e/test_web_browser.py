@@ -519,6 +519,46 @@ def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
     assert landed == f"{hub.base}/login"
 
 
+def test_a_live_page_whose_session_ended_goes_to_the_login_form(
+    browser: Browser, hub: Hub
+) -> None:
+    """Once its session has ended (raspyd restarted, a log-out in another tab, its
+    expiry), the live stream's reconnection is answered 401, and a browser does not
+    try again: the page went on showing values that had stopped changing."""
+    page = logged_in(browser, hub)
+    other = page.context.new_page()
+    other.goto(f"{hub.base}/services")
+    with other.expect_navigation():
+        other.get_by_role("button", name="Log out").click()
+    try:
+        page.wait_for_url(f"{hub.base}/login", timeout=30_000)
+    finally:
+        page.context.close()
+
+
+def test_a_zone_the_browser_does_not_know_leaves_the_page_working(
+    browser: Browser, hub: Hub
+) -> None:
+    """Python reads zones a browser may not (`posix/Europe/Paris`, `right/UTC`, a
+    name newer than the phone): app.js made its time formats first, threw, and
+    nothing else ran: no live value, no switch, no slider."""
+    page = logged_in(browser, hub)
+
+    def foreign_zone(route: Any) -> None:
+        response = route.fetch()
+        text = response.text().replace('data-tz="UTC"', 'data-tz="posix/UTC"')
+        route.fulfill(response=response, body=text)
+
+    page.route(f"{hub.base}/", foreign_zone)
+    page.reload()
+    try:
+        page.wait_for_function("() => Number(document.body.dataset.updates || 0) >= 2")
+        zone = page.evaluate("document.body.dataset.tz")
+    finally:
+        page.context.close()
+    assert zone == "posix/UTC"
+
+
 def _pages(hub: Hub) -> dict[str, str]:
     return {
         "devices": "/",

@@ -19,10 +19,19 @@
 
   // times in the hub's zone (the page says which), as the server writes them
   const ZONE = document.body.dataset.tz || "UTC";
-  const DAY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
-  const CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  let DAY = null;
+  let CLOCK = null;
+  try {
+    DAY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
+    CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  } catch (error) {
+    // a zone Python knows and this browser does not (posix/Europe/Paris, right/UTC,
+    // a name newer than the phone): the times keep the page's text, and the rest
+    // of the script (switches, sliders, live values) still runs
+  }
 
   function showTime(epochS) {
+    if (CLOCK === null) return null;  // the zone is unknown here: left as it is
     if (typeof epochS !== "number") return "never";
     const when = new Date(epochS * 1000);
     // a time no Date holds (any tree client may write one) would throw, and stop the
@@ -44,7 +53,8 @@
       } else if (el.tagName === "TIME") {
         // a clock's value: a time, or a dash for none (a timestamp: "never")
         const none = el.classList.contains("value") && typeof value !== "number";
-        el.textContent = none ? show(value) : showTime(value);
+        const text = none ? show(value) : showTime(value);
+        if (text !== null) el.textContent = text;
       } else {
         el.textContent = show(value);
       }
@@ -65,6 +75,14 @@
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     });
     source.addEventListener("reload", function () { window.location.reload(); });
+    // closed for good: raspyd answered 401 (it restarted, or the session ended or
+    // was logged out) and the browser does not try again; the page would show
+    // values that no longer change. Reloaded, it leads to the login form.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(function () { window.location.reload(); }, 2000);
+      }
+    });
   }
 
   function errorBox(el) {
