@@ -366,6 +366,32 @@ def test_moving_the_dimmer_slider_sets_its_level_in_the_tree(
     assert level == [55]
 
 
+def test_a_slider_moved_while_offline_goes_back_to_the_devices_level(
+    browser: Browser, hub: Hub
+) -> None:
+    """The command could not be sent (or was refused) and the slider stayed where
+    the finger left it, a level the dimmer did not have, with the error under it."""
+    page = logged_in(browser, hub)
+    selector = f'input.dimmer[data-key="{hub.key("fake.hall")}"]'
+    before = page.input_value(selector)
+    page.context.set_offline(True)
+    try:
+        page.evaluate(
+            """([sel, level]) => { const el = document.querySelector(sel);
+                el.value = level; el.focus();
+                el.dispatchEvent(new Event("change", {bubbles: true})); }""",
+            [selector, "3" if before != "3" else "4"],
+        )
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel).closest('li').querySelector('.error').textContent !== ''",
+            arg=selector,
+        )
+        after = page.input_value(selector)
+    finally:
+        page.context.close()
+    assert after == before
+
+
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     """The last hour's graph of the logged sensor fills up as it is recorded (the
     24-hour one merges a fresh sensor's minutes into one point)."""

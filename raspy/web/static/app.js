@@ -49,6 +49,7 @@
       if (el.classList.contains("switch")) {
         el.setAttribute("aria-checked", value === true ? "true" : "false");
       } else if (el.classList.contains("dimmer")) {
+        if (typeof value === "number") el.dataset.level = String(Math.round(value));
         if (document.activeElement !== el && typeof value === "number") el.value = String(Math.round(value));
       } else if (el.tagName === "TIME") {
         // a clock's value: a time, or a dash for none (a timestamp: "never")
@@ -111,6 +112,8 @@
       });
     }).catch(function (error) {
       if (box) box.textContent = String(error.message || error);
+      // a slider whose move failed (offline, refused) goes back to the device's level
+      if (el.classList.contains("dimmer")) el.value = el.dataset.level || el.defaultValue;
     });
   }
 
