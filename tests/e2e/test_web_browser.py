@@ -392,6 +392,35 @@ def test_a_slider_moved_while_offline_goes_back_to_the_devices_level(
     assert after == before
 
 
+def test_a_refusal_in_plain_text_is_shown_as_it_is(browser: Browser, hub: Hub) -> None:
+    """A POST refused before its handler (a TLS proxy that does not pass the Host
+    on fails the origin check) is answered in plain text; app.js read every answer
+    as JSON and showed the syntax error instead of the reason."""
+    page = logged_in(browser, hub)
+
+    def stale_token(route: Any) -> None:
+        response = route.fetch()
+        text = re.sub(
+            r'(name="csrf-token" content=")[^"]+', r"\1stale", response.text()
+        )
+        route.fulfill(response=response, body=text)
+
+    page.route(f"{hub.base}/", stale_token)
+    page.reload()
+    switch = page.locator(f'button.switch[data-key="{hub.key("gpio.relay")}"]')
+    switch.click()
+    error = switch.locator("xpath=ancestor::li").locator(".error")
+    try:
+        error.wait_for(state="visible")
+        page.wait_for_function(
+            "(el) => el.textContent !== ''", arg=error.element_handle()
+        )
+        shown = error.text_content()
+    finally:
+        page.context.close()
+    assert shown == "CSRF check failed"
+
+
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     """The last hour's graph of the logged sensor fills up as it is recorded (the
     24-hour one merges a fresh sensor's minutes into one point)."""

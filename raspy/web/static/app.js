@@ -102,7 +102,11 @@
       body: JSON.stringify(body),
       credentials: "same-origin",
     }).then(function (response) {
-      return response.json().then(function (reply) {
+      // a refusal before the handler (403 CSRF, 413) is plain text: said as it is,
+      // not as a JSON syntax error
+      return response.text().then(function (text) {
+        let reply;
+        try { reply = JSON.parse(text); } catch (error) { reply = { error: text.slice(0, 200) }; }
         if (!response.ok) throw new Error(reply.error || ("HTTP " + response.status));
         const answer = reply.reply || {};
         if (answer.reading && "value" in answer.reading && el.dataset.key) {
