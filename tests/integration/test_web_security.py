@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.wait import wait_until
-from support.web_browser import Browser, allow_login
+from support.web_browser import Answer, Browser, allow_login
 
 from raspy.actors.web.app import Backend, ServiceRequest, build_app
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
@@ -435,3 +435,32 @@ def test_a_devices_service_answering_odd_json_costs_no_500(
         assert (answer[0], reply["ok"]) == (200, True)
     else:
         assert (answer[0], reply["error"].startswith("relay: ")) == (502, True)
+
+
+@pytest.mark.timeout(60)
+def test_a_value_nested_deep_in_the_tree_costs_the_devices_page_no_500(
+    tmp_path: Path,
+) -> None:
+    """The live values were read as JSON once at the change, on the loop's shallow
+    stack, and read again for every page, from a handler's deeper one: a value
+    nested some 950 deep (any Clone client may write one) passed the first read and
+    failed the second with a RecursionError, a 500 for as long as it stayed."""
+    with _serving(tmp_path, _answering([b"200"])) as served:  # no devices service
+        browser = served.browser()
+        browser.log_in()
+        depths = range(900, 1000, 10)
+        served.server.feed(
+            [
+                (f"/device/{HOST}.board.d{depth}/value", b"[" * depth + b"]" * depth)
+                for depth in depths
+            ]
+            + [(f"/device/{HOST}.board.last/value", b"21.5")]
+        )
+
+        def shown() -> list[Answer]:
+            answer = browser.exchange("GET", "/")
+            done = answer.status != 200 or f"{HOST}.board" in answer.body
+            return [answer] if done else []
+
+        [page] = wait_until(shown, what="the devices page with the board's values")
+    assert (page.status, page.body.count('class="device ')) == (200, len(depths) + 1)
