@@ -27,6 +27,7 @@ from raspy.web.forms import MAX_FORM_BYTES
 from raspy.web.login_files import LoginFiles
 
 HOST = "testhost"
+JSON = "application/json"
 
 
 def _no_services(message: object) -> None:
@@ -435,6 +436,43 @@ def test_a_devices_service_answering_odd_json_costs_no_500(
         assert (answer[0], reply["ok"]) == (200, True)
     else:
         assert (answer[0], reply["error"].startswith("relay: ")) == (502, True)
+
+
+@pytest.mark.timeout(60)
+def test_a_devices_reply_nested_deep_costs_a_switch_no_500(tmp_path: Path) -> None:
+    """A reply nested as deep as the handler's stack could read was too deep for
+    the JSON answer to be written a few calls further down: a 500, not JSON."""
+    reply: list[bytes] = []
+    answers: list[tuple[int, int, str]] = []
+    with _serving(tmp_path, _answering(reply)) as served:
+        browser = served.browser()
+        browser.log_in()
+        for depth in range(940, 1000, 4):
+            deep = b"[" * depth + b"]" * depth
+            reply[:] = [b"200", b'{"reading": {"value": ' + deep + b"}}"]
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", served.port, timeout=30
+            )
+            try:
+                connection.request(
+                    "POST",
+                    "/api/device",
+                    body=json.dumps(
+                        {"service": f"{HOST}.b.devices", "device": "r", "action": "on"}
+                    ),
+                    headers={
+                        "Cookie": browser.cookie,
+                        "Content-Type": "application/json",
+                        "X-CSRF-Token": served.csrf(browser),
+                    },
+                )
+                response = connection.getresponse()
+                response.read()
+            finally:
+                connection.close()
+            kind = response.getheader("content-type") or ""
+            answers.append((depth, response.status, kind))
+    assert [a for a in answers if a[1:] not in {(200, JSON), (502, JSON)}] == []
 
 
 @pytest.mark.timeout(60)
