@@ -324,6 +324,42 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     assert classes == "device status-ok-login"
 
 
+def test_a_scenario_s_state_colour_follows_its_live_state(
+    browser: Browser, hub: Hub
+) -> None:
+    """The state's text changed live and its class did not: a run that had ended
+    still read in the running colour. And the colour for a scenario in error was
+    written for a state `failed` that the engine never has: it read as idle."""
+    key = "/scenario/frost-lamp/state"
+    colour = "(el) => getComputedStyle(el).color"
+    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
+        tree.wait_synced()
+        before = tree.get(key.encode())
+        page = logged_in(browser, hub)
+        page.goto(f"{hub.base}/scenarios/frost-lamp")
+        state = page.locator(f'.state[data-key="{key}"]')
+        try:
+            shown = []
+            for value in ("error", "Odd state", "idle"):
+                tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
+                page.wait_for_function(
+                    "([el, want]) => el.textContent === want",
+                    arg=[state.element_handle(), value],
+                )
+                shown.append((state.get_attribute("class"), state.evaluate(colour)))
+            bad = page.locator(".error-text").first.evaluate(colour)
+        finally:
+            page.context.close()
+            if before:
+                tree.set(key.encode(), before, confirm_timeout_s=5)
+    assert [cls for cls, _ in shown] == [
+        "state state-error",
+        "state state-odd-state",
+        "state state-idle",
+    ]
+    assert (shown[0][1], shown[2][1] != bad) == (bad, True)
+
+
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:
     key = hub.key("gpio.relay").encode()
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:

@@ -44,6 +44,11 @@
     return day + " " + clock.slice(0, 5);
   }
 
+  // one CSS class word of any text a tree client wrote (as the server makes them)
+  function cssWord(value) {
+    return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
+  }
+
   function apply(key, value) {
     document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
       if (el.classList.contains("switch")) {
@@ -62,8 +67,13 @@
     });
     if (key.endsWith("/status")) {
       document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
-        const status = String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
-        el.className = el.className.replace(/\bstatus-\S+/, "status-" + status);
+        el.className = el.className.replace(/\bstatus-\S+/, "status-" + cssWord(value));
+      });
+    }
+    if (key.startsWith("/scenario/") && key.endsWith("/state")) {
+      // its colour follows the state too (a run that ended is no longer green)
+      document.querySelectorAll('.state[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
+        el.className = "state state-" + cssWord(value);
       });
     }
   }
