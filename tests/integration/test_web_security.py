@@ -347,6 +347,24 @@ def test_a_request_whose_headers_never_end_is_cut_off(tmp_path: Path) -> None:
             kept.close()
 
 
+def test_a_request_whose_body_never_ends_is_cut_off(tmp_path: Path) -> None:
+    """The headers had a deadline and the body none: a client that sent a login
+    form's headers, then its body a byte now and then (or never), held its
+    connection for ever, and 256 of them, with no login, shut the household out."""
+    with _serving(tmp_path, _no_services, header_timeout_s=0.3) as served:
+        slow = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        try:
+            slow.sendall(
+                b"POST /login HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 100\r\n\r\ncsrf=a"  # and no more
+            )
+            assert slow.recv(1024) == b""  # closed by the server (a timeout raises)
+            assert served.browser().exchange("GET", "/login").status == 200
+        finally:
+            slow.close()
+
+
 def test_a_client_that_leaves_mid_body_leaves_no_error_in_the_log(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
