@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -208,6 +211,21 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
     )
 
 
+class _ApiJson(JSONResponse):
+    """JSON for app.js, whose text may come from any worker's reply: a lone
+    surrogate (`\\ud800`) is sent escaped, not a UnicodeEncodeError (a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _number_or_text(text: str) -> float | str:
+    """A reply's number, or its text when no float holds it (1e400 would be
+    infinity, which JSON cannot carry: shown as written, as the live values)."""
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
 async def device_command(
     request: Request, backend: Backend, session: Session
 ) -> Response:
@@ -215,13 +233,17 @@ async def device_command(
     try:
         command = forms.parse_device_command(await request.body())
     except forms.FormError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return _ApiJson({"error": str(exc)}, status_code=400)
     try:
         frames = await _ask(backend, command.service, command.request_body())
     except ReplyError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=504)
-    try:
-        reply = json_text.loads(frames[1]) if len(frames) == 2 else None
+        return _ApiJson({"error": str(exc)}, status_code=504)
+    try:  # NaN and Infinity as their text, too
+        reply = (
+            json_text.loads(frames[1], parse_constant=str, parse_float=_number_or_text)
+            if len(frames) == 2
+            else None
+        )
     except ValueError:
         reply = None
     if frames[:1] != [b"200"] or not isinstance(reply, dict):
@@ -231,11 +253,17 @@ async def device_command(
             else None
         )
         status = frames[0].decode("ascii", "replace") if frames else "?"
-        return JSONResponse(
+        return _ApiJson(
             {"error": f"{command.device}: {detail or 'refused'} ({status})"},
             status_code=502,
         )
-    return JSONResponse({"ok": True, "reply": reply})
+    try:
+        return _ApiJson({"ok": True, "reply": reply})
+    except RecursionError:  # read here, but nested too deep to write from here
+        return _ApiJson(
+            {"error": f"{command.device}: a reply nested too deep to show"},
+            status_code=502,
+        )
 
 
 async def scenarios_page(

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import structlog
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from raspy.web.live import LiveHub
 
@@ -35,17 +35,30 @@ HEADER_TIMEOUT_S: Final = 10.0
 
 
 class _HeaderDeadline(H11Protocol):
-    """h11 with a deadline for a request's headers. uvicorn has none: a client that
-    connects and sends its headers a byte at a time, or never ends them, held its
-    connection for ever, and 256 of them (limit_concurrency) made every other
-    browser get 503. A connection whose next request has not begun `timeout_s`
-    after it opened, or after the last response, is closed."""
+    """h11 with a deadline for a request's headers, and one for its body. uvicorn
+    has neither: a client that connects and sends its headers (or its body) a byte
+    at a time, or never ends them, held its connection for ever, and 256 of them
+    (limit_concurrency) made every other browser get 503. A connection whose next
+    request has not begun `timeout_s` after it opened, or after the last response,
+    is closed; so is one whose request's body is not all in `timeout_s` after its
+    headers (the handler reading it sees the client gone)."""
 
     timeout_s = HEADER_TIMEOUT_S
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+
+    def handle_events(self) -> None:
+        before = self.cycle
+        super().handle_events()
+        cycle = self.cycle  # a new one: a request's headers came in
+        if cycle is not before and cycle.more_body:
+            self.loop.call_later(self.timeout_s, self._check_body, cycle)
+
+    def _check_body(self, cycle: RequestResponseCycle) -> None:
+        if cycle is self.cycle and cycle.more_body and not self.transport.is_closing():
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -54,13 +54,18 @@ def is_live(key: str) -> bool:
     return key.startswith(LIVE_PREFIXES)
 
 
-def _fragment(key: str, body: bytes) -> str:
-    """`"key": value` as JSON, made once per change and shared by every client."""
-    return (
-        json.dumps(key, ensure_ascii=False)
-        + ":"
-        + json.dumps(decode_body(body), ensure_ascii=False)
-    )
+def _fragment(key: str, body: bytes) -> tuple[str, JsonValue]:
+    """`"key": value` as JSON, made once per change and shared by every client, and
+    the value it says. A number that is not finite (NaN, Infinity, 1e400: Python
+    reads them) is sent as its text: JSON.parse refuses them, and app.js lost the
+    whole batch."""
+    value = decode_body(body)
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        value = body.decode("utf-8", "replace")
+        text = json.dumps(value, ensure_ascii=False)
+    return json.dumps(key, ensure_ascii=False) + ":" + text, value
 
 
 @dataclass
@@ -85,7 +90,10 @@ class LiveHub:
 
     def __init__(self, max_pending_keys: int = MAX_PENDING_KEYS) -> None:
         self._clients: list[LiveClient] = []
-        self._current: dict[str, str] = {}  # the latest fragment of every live key
+        # the latest fragment of every live key, and its value: kept, not read again
+        # for a page (from a handler's deeper stack, a value nested deep that the
+        # change's read took could fail with a RecursionError)
+        self._current: dict[str, tuple[str, JsonValue]] = {}
         self._max_pending_keys = max_pending_keys
         self.closed = False
 
@@ -97,16 +105,17 @@ class LiveHub:
 
     def values(self, prefix: str) -> dict[str, JsonValue]:
         """The current value of every live key under `prefix` (a page's first view)."""
-        fragments = [
-            text for key, text in self._current.items() if key.startswith(prefix)
-        ]
-        found = json.loads("{" + ",".join(fragments) + "}")
-        assert isinstance(found, dict)  # fragments are `"key": value` pairs
-        return found
+        return {
+            key: value
+            for key, (_, value) in self._current.items()
+            if key.startswith(prefix)
+        }
 
     def join(self, wake: Callable[[], None]) -> LiveClient:
         """A new client; its first batch is the current value of every live key."""
-        client = LiveClient(wake, dict(self._current))
+        client = LiveClient(
+            wake, {key: text for key, (text, _) in self._current.items()}
+        )
         self._clients.append(client)
         if client.pending:
             wake()
@@ -122,10 +131,10 @@ class LiveHub:
         for key, body in changes:
             if not is_live(key):
                 continue
-            text = _fragment(key, body)
-            fragments.append((key, text))
+            made = _fragment(key, body)
+            fragments.append((key, made[0]))
             if body:
-                self._current[key] = text
+                self._current[key] = made
             else:
                 self._current.pop(key, None)
         if not fragments:

@@ -75,10 +75,11 @@ def _level(value: object) -> int:
     return 0
 
 
-def status_class(status: str) -> str:
-    """The CSS class of a device's status: one class, whatever the tree says (a
-    status is any text a remote board writes; `ok login` made two classes)."""
-    return "status-" + re.sub(r"[^a-z0-9_-]", "-", status.lower()[:40])
+def status_class(status: str, prefix: str = "status-") -> str:
+    """The CSS class of a device's status (or a scenario's state): one class,
+    whatever the tree says (a status is any text a remote board writes; `ok login`
+    made two classes). app.js makes the same of a live one."""
+    return prefix + re.sub(r"[^a-z0-9_-]", "-", status.lower()[:40])
 
 
 def _reading(row: DeviceRow, key: str, now: float, zone: tzinfo) -> str:
@@ -237,7 +238,8 @@ def _scenario_card(
     name = f'<a href="{esc(base)}">{esc(row.name)}</a>' if link else esc(row.name)
     return (
         f'<li class="scenario"><div class="head"><span class="name">{name}</span>'
-        f'<span class="state state-{esc(row.state)}" data-key="{key}state">'
+        f'<span class="state {status_class(row.state, "state-")}" '
+        f'data-key="{key}state">'
         f"{esc(row.state)}</span></div>"
         f'<p class="sub">{esc(row.description)}</p>'
         f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'

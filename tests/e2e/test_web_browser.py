@@ -324,6 +324,42 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     assert classes == "device status-ok-login"
 
 
+def test_a_scenario_s_state_colour_follows_its_live_state(
+    browser: Browser, hub: Hub
+) -> None:
+    """The state's text changed live and its class did not: a run that had ended
+    still read in the running colour. And the colour for a scenario in error was
+    written for a state `failed` that the engine never has: it read as idle."""
+    key = "/scenario/frost-lamp/state"
+    colour = "(el) => getComputedStyle(el).color"
+    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
+        tree.wait_synced()
+        before = tree.get(key.encode())
+        page = logged_in(browser, hub)
+        page.goto(f"{hub.base}/scenarios/frost-lamp")
+        state = page.locator(f'.state[data-key="{key}"]')
+        try:
+            shown = []
+            for value in ("error", "Odd state", "idle"):
+                tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
+                page.wait_for_function(
+                    "([el, want]) => el.textContent === want",
+                    arg=[state.element_handle(), value],
+                )
+                shown.append((state.get_attribute("class"), state.evaluate(colour)))
+            bad = page.locator(".error-text").first.evaluate(colour)
+        finally:
+            page.context.close()
+            if before:
+                tree.set(key.encode(), before, confirm_timeout_s=5)
+    assert [cls for cls, _ in shown] == [
+        "state state-error",
+        "state state-odd-state",
+        "state state-idle",
+    ]
+    assert (shown[0][1], shown[2][1] != bad) == (bad, True)
+
+
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:
     key = hub.key("gpio.relay").encode()
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:
@@ -364,6 +400,61 @@ def test_moving_the_dimmer_slider_sets_its_level_in_the_tree(
         )
         page.context.close()
     assert level == [55]
+
+
+def test_a_slider_moved_while_offline_goes_back_to_the_devices_level(
+    browser: Browser, hub: Hub
+) -> None:
+    """The command could not be sent (or was refused) and the slider stayed where
+    the finger left it, a level the dimmer did not have, with the error under it."""
+    page = logged_in(browser, hub)
+    selector = f'input.dimmer[data-key="{hub.key("fake.hall")}"]'
+    before = page.input_value(selector)
+    page.context.set_offline(True)
+    try:
+        page.evaluate(
+            """([sel, level]) => { const el = document.querySelector(sel);
+                el.value = level; el.focus();
+                el.dispatchEvent(new Event("change", {bubbles: true})); }""",
+            [selector, "3" if before != "3" else "4"],
+        )
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel).closest('li').querySelector('.error').textContent !== ''",
+            arg=selector,
+        )
+        after = page.input_value(selector)
+    finally:
+        page.context.close()
+    assert after == before
+
+
+def test_a_refusal_in_plain_text_is_shown_as_it_is(browser: Browser, hub: Hub) -> None:
+    """A POST refused before its handler (a TLS proxy that does not pass the Host
+    on fails the origin check) is answered in plain text; app.js read every answer
+    as JSON and showed the syntax error instead of the reason."""
+    page = logged_in(browser, hub)
+
+    def stale_token(route: Any) -> None:
+        response = route.fetch()
+        text = re.sub(
+            r'(name="csrf-token" content=")[^"]+', r"\1stale", response.text()
+        )
+        route.fulfill(response=response, body=text)
+
+    page.route(f"{hub.base}/", stale_token)
+    page.reload()
+    switch = page.locator(f'button.switch[data-key="{hub.key("gpio.relay")}"]')
+    switch.click()
+    error = switch.locator("xpath=ancestor::li").locator(".error")
+    try:
+        error.wait_for(state="visible")
+        page.wait_for_function(
+            "(el) => el.textContent !== ''", arg=error.element_handle()
+        )
+        shown = error.text_content()
+    finally:
+        page.context.close()
+    assert shown == "CSRF check failed"
 
 
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
@@ -517,6 +608,46 @@ def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
     landed = page.url
     page.context.close()
     assert landed == f"{hub.base}/login"
+
+
+def test_a_live_page_whose_session_ended_goes_to_the_login_form(
+    browser: Browser, hub: Hub
+) -> None:
+    """Once its session has ended (raspyd restarted, a log-out in another tab, its
+    expiry), the live stream's reconnection is answered 401, and a browser does not
+    try again: the page went on showing values that had stopped changing."""
+    page = logged_in(browser, hub)
+    other = page.context.new_page()
+    other.goto(f"{hub.base}/services")
+    with other.expect_navigation():
+        other.get_by_role("button", name="Log out").click()
+    try:
+        page.wait_for_url(f"{hub.base}/login", timeout=30_000)
+    finally:
+        page.context.close()
+
+
+def test_a_zone_the_browser_does_not_know_leaves_the_page_working(
+    browser: Browser, hub: Hub
+) -> None:
+    """Python reads zones a browser may not (`posix/Europe/Paris`, `right/UTC`, a
+    name newer than the phone): app.js made its time formats first, threw, and
+    nothing else ran: no live value, no switch, no slider."""
+    page = logged_in(browser, hub)
+
+    def foreign_zone(route: Any) -> None:
+        response = route.fetch()
+        text = response.text().replace('data-tz="UTC"', 'data-tz="posix/UTC"')
+        route.fulfill(response=response, body=text)
+
+    page.route(f"{hub.base}/", foreign_zone)
+    page.reload()
+    try:
+        page.wait_for_function("() => Number(document.body.dataset.updates || 0) >= 2")
+        zone = page.evaluate("document.body.dataset.tz")
+    finally:
+        page.context.close()
+    assert zone == "posix/UTC"
 
 
 def _pages(hub: Hub) -> dict[str, str]:

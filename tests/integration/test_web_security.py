@@ -6,6 +6,7 @@ is read."""
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import socket
 import threading
@@ -17,15 +18,16 @@ from pathlib import Path
 
 import pytest
 from support.wait import wait_until
-from support.web_browser import Browser, allow_login
+from support.web_browser import Answer, Browser, allow_login
 
-from raspy.actors.web.app import Backend, build_app
+from raspy.actors.web.app import Backend, ServiceRequest, build_app
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES
 from raspy.web.login_files import LoginFiles
 
 HOST = "testhost"
+JSON = "application/json"
 
 
 def _no_services(message: object) -> None:
@@ -345,6 +347,24 @@ def test_a_request_whose_headers_never_end_is_cut_off(tmp_path: Path) -> None:
             kept.close()
 
 
+def test_a_request_whose_body_never_ends_is_cut_off(tmp_path: Path) -> None:
+    """The headers had a deadline and the body none: a client that sent a login
+    form's headers, then its body a byte now and then (or never), held its
+    connection for ever, and 256 of them, with no login, shut the household out."""
+    with _serving(tmp_path, _no_services, header_timeout_s=0.3) as served:
+        slow = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        try:
+            slow.sendall(
+                b"POST /login HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 100\r\n\r\ncsrf=a"  # and no more
+            )
+            assert slow.recv(1024) == b""  # closed by the server (a timeout raises)
+            assert served.browser().exchange("GET", "/login").status == 200
+        finally:
+            slow.close()
+
+
 def test_a_client_that_leaves_mid_body_leaves_no_error_in_the_log(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -373,3 +393,130 @@ def test_a_new_login_token_logs_every_browser_out(
     assert browser.exchange("GET", "/login").status == 200  # the form: logged out
     browser.log_in()  # with the new token
     assert browser.exchange("GET", "/login").status == 303
+
+
+def _answering(reply: list[bytes]) -> Callable[[object], None]:
+    """A `tell` standing for the WebActor: every service request gets `reply`."""
+
+    def tell(message: object) -> None:
+        assert isinstance(message, ServiceRequest), message
+        message.result.set_result(reply)
+
+    return tell
+
+
+def _command(served: Served, browser: Browser) -> tuple[int, object]:
+    """A switch press as app.js sends it: the HTTP status and the JSON answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            "/api/device",
+            body=json.dumps(
+                {"service": f"{HOST}.board.devices", "device": "relay", "action": "on"}
+            ),
+            headers={
+                "Cookie": browser.cookie,
+                "Content-Type": "application/json",
+                "X-CSRF-Token": served.csrf(browser),
+            },
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"reading": {"value": NaN}}',
+        rb'{"reading": {"value": 1e400}}',
+        rb'{"reading": {"value": "\ud800"}}',
+        rb'{"error": "bad", "detail": "\udfff"}',
+    ],
+)
+@pytest.mark.parametrize("status", [b"200", b"400"])
+def test_a_devices_service_answering_odd_json_costs_no_500(
+    tmp_path: Path, status: bytes, body: bytes
+) -> None:
+    """Any MDP worker may serve `<host>.<svc>.devices` (a remote board does). Python
+    reads NaN, 1e400 and lone surrogates (`\\ud800`) from its reply, which the JSON
+    answer to app.js could not carry: the switch got a 500 and a parse error."""
+    with _serving(tmp_path, _answering([status, body])) as served:
+        browser = served.browser()
+        browser.log_in()
+        answer = _command(served, browser)
+    reply = answer[1]
+    assert isinstance(reply, dict)
+    if status == b"200":
+        assert (answer[0], reply["ok"]) == (200, True)
+    else:
+        assert (answer[0], reply["error"].startswith("relay: ")) == (502, True)
+
+
+@pytest.mark.timeout(60)
+def test_a_devices_reply_nested_deep_costs_a_switch_no_500(tmp_path: Path) -> None:
+    """A reply nested as deep as the handler's stack could read was too deep for
+    the JSON answer to be written a few calls further down: a 500, not JSON."""
+    reply: list[bytes] = []
+    answers: list[tuple[int, int, str]] = []
+    with _serving(tmp_path, _answering(reply)) as served:
+        browser = served.browser()
+        browser.log_in()
+        for depth in range(940, 1000, 4):
+            deep = b"[" * depth + b"]" * depth
+            reply[:] = [b"200", b'{"reading": {"value": ' + deep + b"}}"]
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", served.port, timeout=30
+            )
+            try:
+                connection.request(
+                    "POST",
+                    "/api/device",
+                    body=json.dumps(
+                        {"service": f"{HOST}.b.devices", "device": "r", "action": "on"}
+                    ),
+                    headers={
+                        "Cookie": browser.cookie,
+                        "Content-Type": "application/json",
+                        "X-CSRF-Token": served.csrf(browser),
+                    },
+                )
+                response = connection.getresponse()
+                response.read()
+            finally:
+                connection.close()
+            kind = response.getheader("content-type") or ""
+            answers.append((depth, response.status, kind))
+    assert [a for a in answers if a[1:] not in {(200, JSON), (502, JSON)}] == []
+
+
+@pytest.mark.timeout(60)
+def test_a_value_nested_deep_in_the_tree_costs_the_devices_page_no_500(
+    tmp_path: Path,
+) -> None:
+    """The live values were read as JSON once at the change, on the loop's shallow
+    stack, and read again for every page, from a handler's deeper one: a value
+    nested some 950 deep (any Clone client may write one) passed the first read and
+    failed the second with a RecursionError, a 500 for as long as it stayed."""
+    with _serving(tmp_path, _answering([b"200"])) as served:  # no devices service
+        browser = served.browser()
+        browser.log_in()
+        depths = range(900, 1000, 10)
+        served.server.feed(
+            [
+                (f"/device/{HOST}.board.d{depth}/value", b"[" * depth + b"]" * depth)
+                for depth in depths
+            ]
+            + [(f"/device/{HOST}.board.last/value", b"21.5")]
+        )
+
+        def shown() -> list[Answer]:
+            answer = browser.exchange("GET", "/")
+            done = answer.status != 200 or f"{HOST}.board" in answer.body
+            return [answer] if done else []
+
+        [page] = wait_until(shown, what="the devices page with the board's values")
+    assert (page.status, page.body.count('class="device ')) == (200, len(depths) + 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -144,3 +146,33 @@ def test_values_give_the_current_value_of_each_live_key_under_a_prefix() -> None
         "/device/b/value": "not json",
     }
     assert hub.values("/scenario/") == {"/scenario/s/state": "idle"}
+
+
+def _strict_json(text: str) -> object:
+    """JSON.parse as a browser has it: NaN and Infinity are no JSON."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_number_that_is_not_finite_reaches_the_browser_as_its_text() -> None:
+    """Python reads NaN, Infinity and 1e400 from a tree body (any Clone client may
+    write one) and wrote them back as NaN and Infinity, which JSON.parse refuses:
+    app.js dropped the whole batch, the other values in it too, and a new page's
+    first batch (every current value) for as long as the key held it."""
+    hub = LiveHub()
+    hub.publish([("/device/h.f.a/value", b"NaN"), ("/device/h.f.b/value", b"1e400")])
+    hub.publish([("/device/h.f.c/value", b"-Infinity"), ("/device/h.f.d/value", b"2")])
+    [(name, data)] = parse_events(hub.join(Wakes()).take())
+    assert (name, _strict_json(data)) == (
+        "kv",
+        {
+            "/device/h.f.a/value": "NaN",
+            "/device/h.f.b/value": "1e400",
+            "/device/h.f.c/value": "-Infinity",
+            "/device/h.f.d/value": 2,
+        },
+    )
+    assert hub.values("/device/h.f.a/") == {"/device/h.f.a/value": "NaN"}

@@ -192,3 +192,11 @@ def test_a_scenario_card_links_its_page_whose_buttons_come_back_to_it() -> None:
     assert "<a href" not in own
     assert 'action="/scenarios/hall%20light/run?back=page"' in own
     assert "No run has ended since raspyd started." in own
+
+
+def test_a_scenario_state_with_spaces_is_one_class_on_its_card() -> None:
+    """As a device's status: the state is any text a tree client writes."""
+    row = ScenarioRow("hall", "", True, 'Odd "state"', None, 0, "")
+    assert '<span class="state state-odd--state-" ' in pages.scenarios_body(
+        [row], "c", NOW
+    )

@@ -19,10 +19,19 @@
 
   // times in the hub's zone (the page says which), as the server writes them
   const ZONE = document.body.dataset.tz || "UTC";
-  const DAY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
-  const CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  let DAY = null;
+  let CLOCK = null;
+  try {
+    DAY = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" });
+    CLOCK = new Intl.DateTimeFormat("en-GB", { timeZone: ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+  } catch (error) {
+    // a zone Python knows and this browser does not (posix/Europe/Paris, right/UTC,
+    // a name newer than the phone): the times keep the page's text, and the rest
+    // of the script (switches, sliders, live values) still runs
+  }
 
   function showTime(epochS) {
+    if (CLOCK === null) return null;  // the zone is unknown here: left as it is
     if (typeof epochS !== "number") return "never";
     const when = new Date(epochS * 1000);
     // a time no Date holds (any tree client may write one) would throw, and stop the
@@ -35,24 +44,36 @@
     return day + " " + clock.slice(0, 5);
   }
 
+  // one CSS class word of any text a tree client wrote (as the server makes them)
+  function cssWord(value) {
+    return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
+  }
+
   function apply(key, value) {
     document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
       if (el.classList.contains("switch")) {
         el.setAttribute("aria-checked", value === true ? "true" : "false");
       } else if (el.classList.contains("dimmer")) {
+        if (typeof value === "number") el.dataset.level = String(Math.round(value));
         if (document.activeElement !== el && typeof value === "number") el.value = String(Math.round(value));
       } else if (el.tagName === "TIME") {
         // a clock's value: a time, or a dash for none (a timestamp: "never")
         const none = el.classList.contains("value") && typeof value !== "number";
-        el.textContent = none ? show(value) : showTime(value);
+        const text = none ? show(value) : showTime(value);
+        if (text !== null) el.textContent = text;
       } else {
         el.textContent = show(value);
       }
     });
     if (key.endsWith("/status")) {
       document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
-        const status = String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
-        el.className = el.className.replace(/\bstatus-\S+/, "status-" + status);
+        el.className = el.className.replace(/\bstatus-\S+/, "status-" + cssWord(value));
+      });
+    }
+    if (key.startsWith("/scenario/") && key.endsWith("/state")) {
+      // its colour follows the state too (a run that ended is no longer green)
+      document.querySelectorAll('.state[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
+        el.className = "state state-" + cssWord(value);
       });
     }
   }
@@ -65,6 +86,14 @@
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     });
     source.addEventListener("reload", function () { window.location.reload(); });
+    // closed for good: raspyd answered 401 (it restarted, or the session ended or
+    // was logged out) and the browser does not try again; the page would show
+    // values that no longer change. Reloaded, it leads to the login form.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(function () { window.location.reload(); }, 2000);
+      }
+    });
   }
 
   function errorBox(el) {
@@ -83,7 +112,11 @@
       body: JSON.stringify(body),
       credentials: "same-origin",
     }).then(function (response) {
-      return response.json().then(function (reply) {
+      // a refusal before the handler (403 CSRF, 413) is plain text: said as it is,
+      // not as a JSON syntax error
+      return response.text().then(function (text) {
+        let reply;
+        try { reply = JSON.parse(text); } catch (error) { reply = { error: text.slice(0, 200) }; }
         if (!response.ok) throw new Error(reply.error || ("HTTP " + response.status));
         const answer = reply.reply || {};
         if (answer.reading && "value" in answer.reading && el.dataset.key) {
@@ -93,6 +126,8 @@
       });
     }).catch(function (error) {
       if (box) box.textContent = String(error.message || error);
+      // a slider whose move failed (offline, refused) goes back to the device's level
+      if (el.classList.contains("dimmer")) el.value = el.dataset.level || el.defaultValue;
     });
   }
 
