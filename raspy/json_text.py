@@ -3,23 +3,52 @@
 Any Clone client may write, and any MDP peer may send, JSON nested deeper than
 Python's stack (`[[[[…`, a few kB). For it `json.loads` raises RecursionError, which
 is no ValueError: a reader that caught ValueError let it out, and failed the part it
-ran in. `loads` raises ValueError for it like for any other text that is not JSON.
+ran in. JSON just shallow enough for `json.loads` fails later instead, when
+`json.dumps` writes it from a deeper stack (a web handler, an MQTT result). So
+`loads` takes no JSON nested deeper than MAX_DEPTH, which no device, scenario or
+request of raspy comes near, and raises ValueError for it like for any other text
+that is not JSON.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from raspy.devices.template import JsonValue
 
+MAX_DEPTH: Final = 100  # lists and objects inside one another
+
 
 def loads(text: str | bytes, **options: Any) -> Any:
-    """json.loads, with JSON nested too deep to decode a ValueError too."""
+    """json.loads, with JSON nested deeper than MAX_DEPTH a ValueError too."""
     try:
-        return json.loads(text, **options)
+        value = json.loads(text, **options)
     except RecursionError:
         raise ValueError("JSON nested too deep to decode") from None
+    if _could_be_deeper(text) and _depth(value) > MAX_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _could_be_deeper(text: str | bytes) -> bool:
+    """More brackets than MAX_DEPTH (a scan in C): only then is the value walked."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{") > MAX_DEPTH
+    return text.count(b"[") + text.count(b"{") > MAX_DEPTH
+
+
+def _depth(value: object) -> int:
+    """How many lists and objects are inside one another, without recursion."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, list | dict):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            todo.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def tree_value(body: bytes | None) -> JsonValue:

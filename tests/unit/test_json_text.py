@@ -23,3 +23,22 @@ def test_any_body_at_any_depth_is_a_value_or_its_text(body: bytes, depth: int) -
     nested = b"[" * depth + body + b"]" * depth
     value = json_text.tree_value(nested)
     assert value is None or isinstance(value, str | list | dict | int | float | bool)
+
+
+def test_json_deeper_than_the_limit_is_refused_before_it_reaches_a_deeper_stack() -> (
+    None
+):
+    """JSON just shallow enough for json.loads failed later, written back by
+    json.dumps from a deeper stack (a web handler, an MQTT result): no reader
+    takes more than MAX_DEPTH levels."""
+    limit = json_text.MAX_DEPTH
+    assert json_text.loads("[" * limit + "]" * limit) is not None
+    with pytest.raises(ValueError, match=f"deeper than {limit} levels"):
+        json_text.loads(b"[" * (limit + 1) + b"]" * (limit + 1))
+    with pytest.raises(ValueError, match=f"deeper than {limit} levels"):
+        json_text.loads('{"a": ' * (limit + 1) + "1" + "}" * (limit + 1))
+
+
+def test_many_brackets_side_by_side_are_not_depth() -> None:
+    wide = "[" + ",".join(["[]"] * 5000) + "]"
+    assert len(json_text.loads(wide)) == 5000
