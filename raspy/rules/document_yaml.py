@@ -5,6 +5,7 @@ tag can build a Python object. Aliases, foreign tags and deep nesting are refuse
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import yaml
@@ -68,6 +69,14 @@ class SafeComposer(yaml.SafeLoader):
                 node.start_mark,
             )
         return node
+
+
+# JSON's numbers with an exponent, as json.dumps and JavaScript write them (`1e-05`,
+# `1e+16`, `2.5e5`): YAML 1.1 reads them as text (its floats need a dot and a signed
+# exponent), so a JSON document, which the docs call YAML too, set a string
+EXPONENT_FLOAT: Final = re.compile(r"^[-+]?[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+$")
+NUMBER_STARTS: Final = list("-+0123456789")
+SafeComposer.add_implicit_resolver(f"{_TAG}float", EXPONENT_FLOAT, NUMBER_STARTS)
 
 
 def compose(text: str) -> yaml.Node | None:

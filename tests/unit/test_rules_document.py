@@ -260,3 +260,19 @@ def test_an_empty_choose_with_an_else_loads_and_always_takes_the_else() -> None:
 
 def test_validate_gives_no_problems_for_a_good_document() -> None:
     assert validate_scenario(ISSUE_EXAMPLE, "heat.yaml") == []
+
+
+def test_json_numbers_with_an_exponent_are_numbers_as_json_has_them() -> None:
+    """YAML 1.1 reads `1e-05` and `1e+16` (no dot, as json.dumps and JavaScript
+    write them) as text: a JSON document refused `below: 1e-05`, and stored the
+    string "1e+16" as a `set`'s value. A quoted one is still text."""
+    text = (
+        '{"name": "j", "triggers": [{"kv": "/x", "below": 1e-05}],'
+        ' "actions": [{"set": "/y", "value": 1e+16}, {"set": "/z", "value": "1e3"},'
+        ' {"set": "/w", "value": 2.5E5}]}'
+    )
+    scenario = load_scenario(text, "j.json")
+    trigger = scenario.triggers[0]
+    assert isinstance(trigger, model.KvTrigger)
+    values = [a.value for a in scenario.actions if isinstance(a, model.SetAction)]
+    assert (trigger.below, values) == (1e-05, [1e16, "1e3", 250000.0])
