@@ -65,10 +65,13 @@ class CommitPipeline:
         core: core_mod.CloneCore,
         stats: Stats,
         wake: Wakeup,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """How often coalesced values are written, and the block of sequence numbers
-        reserved at a time, come from the store's config (issue 17)."""
+        reserved at a time, come from the store's config (issue 17). `monotonic`
+        is the loop's clock (ttl deadlines)."""
         self._store = store
+        self._monotonic = monotonic
         self._core = core
         self._stats = stats
         self._wake = wake
@@ -292,6 +295,7 @@ class CommitPipeline:
         if durable:
             self._stats.incr("clone.commit_failed", len(durable))
             self._core.forget(u.uuid for u in durable if u.uuid)
+            self._undo_expiry(durable)
             log.error(
                 "clone_commit_failed",
                 count=len(durable),
@@ -301,6 +305,28 @@ class CommitPipeline:
             # one retry: a mark alone for the coalesced ones, then they are lost
             batch.error = None if coalesced else batch.error
         batch.entries = coalesced
+
+    def _undo_expiry(self, failed: list[core_mod.Update]) -> None:
+        """The core set or ended each failed update's expiry when it accepted it: a
+        permanent key whose ephemeral set was lost would be deleted at that ttl. The
+        key expires again as the store has it, unless an update accepted since
+        (still on its way, or published and not yet written) decides it."""
+        lost = {update.key: update.seq for update in failed}  # the newest of each
+        newer: dict[bytes, int] = {}
+        for update in self._unsettled():  # newest first; the failed ones left out
+            newer.setdefault(update.key, update.seq)
+        now = self._monotonic()
+        for key, seq in lost.items():
+            shown = self.buffer.shown(key)
+            if newer.get(key, 0) > seq or (shown is not None and shown.seq > seq):
+                continue
+            try:
+                value = self._store.get(Table.KV, key)
+                ttl_s = None if value is None else kv_essentials(value)[2]
+            except StoreError as exc:  # left as it is: the next start reads it
+                log.error("clone_expiry_unread", key=key.hex(), reason=str(exc))
+                continue
+            self._core.restore_expiry(key, ttl_s, now)
 
     def _covered(self, batch: _Batch) -> bool:
         last = max((u.seq for u, c in batch.entries if c), default=0)

@@ -52,7 +52,7 @@ class CloneParts:
             max_value_bytes=config.max_value_bytes,
             coalesced_prefixes=[prefix.encode() for prefix in coalesced],
         )
-        commits = CommitPipeline(store, core, stats, wakeup)
+        commits = CommitPipeline(store, core, stats, wakeup, clock.monotonic)
         limiter = LogRateLimiter()  # shared: one log line per (peer, reason)
         snapshots = SnapshotStreamer(
             store,

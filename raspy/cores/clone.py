@@ -307,6 +307,14 @@ class CloneCore:
         """The heartbeat to publish (§6.5): sequence eight zero bytes."""
         return clone.hugz()
 
+    def restore_expiry(self, key: bytes, ttl_s: float | None, now: float) -> None:
+        """After a failed commit: `key` expires as the store has it (its stored ttl
+        afresh from `now`, as at a start, §6.6), not as the lost update set it."""
+        if ttl_s:
+            self._set_deadline(key, now + ttl_s)
+        else:
+            self._expires_at.pop(key, None)
+
     def forget(self, uuids: Iterable[bytes]) -> None:
         """Updates that could not be stored: let their resends through again."""
         for uuid in uuids:

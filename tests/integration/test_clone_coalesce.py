@@ -240,3 +240,35 @@ def test_read_tree_shows_the_readings_not_yet_stored_and_hides_their_deletion(
         ("/device/c/value", b"3"),
     ]
     assert read_tree(None, wear_store, "/device/b") == [("/device/b/value", b"2")]
+
+
+@pytest.mark.parametrize("second_ttl_s", [10.0, None])
+def test_a_failed_commit_leaves_the_keys_expiry_as_the_store_has_it(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock, second_ttl_s: float | None
+) -> None:
+    """The core set (or ended) a key's expiry when it accepted the update, and a
+    failed commit left it so: a permanent key whose ephemeral set failed was
+    deleted at that set's ttl, the client never told of the new value; an
+    ephemeral key whose permanent set failed never expired."""
+    config = StoreConfig(map_size_initial_mb=1, coalesce_interval_s=0.0)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=1000))
+    first_ttl_s = None if second_ttl_s else 10.0
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            running.publisher.set(b"/x/k", b"stored", ttl_s=first_ttl_s)
+            wait_until(lambda: _stored(store, b"/x/k") is not None, what="stored")
+            # too large for the store (not for the Clone server): its commit fails
+            running.publisher.set(b"/x/k", b"y" * 2000, ttl_s=second_ttl_s)
+            wait_until(
+                lambda: running.counter("clone.commit_failed") == 1,
+                what="the failed commit",
+            )
+            clock.advance(11)
+            running.publisher.set(b"/x/after", b"1")  # a turn after the tick
+            wait_until(lambda: _stored(store, b"/x/after") is not None, what="a turn")
+            kept = _stored(store, b"/x/k")
+    finally:
+        store.close()
+    # kept when it was stored permanent; when stored ephemeral, its stored ttl
+    # counts again from the failure (as at a start, §6.6), and it has expired
+    assert (kept is not None) == (first_ttl_s is None), kept
