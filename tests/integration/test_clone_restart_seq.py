@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from support.wait import wait_until
+from support.writer_gate import WriterGate
 
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
 from raspy.stats import Stats
-from raspy.storage.store import Put, Store, Table
+from raspy.storage.store import Store, Table
 from raspy.storage.tables import decode_kv
 from raspy.transport.wakeup import Wakeup
 
@@ -39,38 +40,30 @@ def test_a_server_started_again_reads_the_sequence_after_the_old_ones_writes(
     when the new one starts: the new one read the mark before it was written, and
     gave the update's number again to another key."""
     wake = Wakeup()
-    held, release = threading.Event(), threading.Event()
-
-    def hold(_error: BaseException | None) -> None:  # the writer waits here
-        held.set()
-        release.wait(30)
-
+    old = _pipeline(store, wake)
+    old.load(0.0)
     try:
-        old = _pipeline(store, wake)
-        old.load(0.0)
-        store.submit([Put(Table.CRON, b"gate", b"\x00")], hold)
-        assert held.wait(10), "the writer never reached the gate"
-        (accepted,) = old._core.on_kvset(
-            [b"/a", b"\x00" * 8, b"u" * 16, b"", b"old"], 0.0
-        )
-        assert isinstance(accepted, core_mod.Accept)
-        old.accept(accepted.update)
-        old.submit()  # queued behind the gate, not written yet
-        submits = store.stats()["submits"]
-        new = _pipeline(store, wake)
-        loaded: list[int] = []
-        thread = threading.Thread(target=lambda: loaded.append(new.load(0.0)))
-        thread.start()
-        wait_until(
-            lambda: bool(loaded) or store.stats()["submits"] > submits,
-            what="the new server's start to read or to wait for the store",
-        )
-        release.set()
-        thread.join(10)
+        with WriterGate(store) as gate:
+            (accepted,) = old._core.on_kvset(
+                [b"/a", b"\x00" * 8, b"u" * 16, b"", b"old"], 0.0
+            )
+            assert isinstance(accepted, core_mod.Accept)
+            old.accept(accepted.update)
+            old.submit()  # queued behind the gate, not written yet
+            submits = store.stats()["submits"]
+            new = _pipeline(store, wake)
+            loaded: list[int] = []
+            thread = threading.Thread(target=lambda: loaded.append(new.load(0.0)))
+            thread.start()
+            wait_until(
+                lambda: bool(loaded) or store.stats()["submits"] > submits,
+                what="the new server's start to read or to wait for the store",
+            )
+            gate.open()
+            thread.join(10)
         wait_until(lambda: store.get(Table.KV, b"/a") is not None, what="the write")
         stored = store.get(Table.KV, b"/a")
         assert stored is not None
         assert loaded == [decode_kv(stored).seq] == [1]  # the next number is 2
     finally:
-        release.set()
         wake.close()

@@ -5,7 +5,6 @@ it records the logged devices only, follows the `log` flag set at run time, answ
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +24,7 @@ from support.device_services import (
 )
 from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
+from support.writer_gate import WriterGate
 
 from raspy.actors.history import LOG_REFRESH_S, HistoryActor, HistoryLinks
 from raspy.client.clone import CloneClient
@@ -274,33 +274,20 @@ def test_forget_commits_with_no_read_view_open_so_the_map_can_grow(
     recorder.clock.advance(_FLUSH_S)
     wait_until(lambda: recorder.rows() == 3, what="one flush of 2 raw + 1 bucket")
     store = recorder.store
-    held, release = threading.Event(), threading.Event()
-
-    def hold(_error: BaseException | None) -> None:  # the writer waits here
-        held.set()
-        release.wait(30)
-
-    store.submit([Put(Table.CRON, b"gate", b"\x00")], hold)
-    assert held.wait(10), "the writer never reached the gate"
-    try:
+    with ThreadPoolExecutor(1) as pool, WriterGate(store) as gate:
         submits = store.stats()["submits"]
-        with ThreadPoolExecutor(1) as pool:
-            forgetting = pool.submit(
-                mdp_request, recorder.edge, SERVICE, action="forget", key=ATTIC
-            )
-            wait_until(
-                lambda: store.stats()["submits"] > submits, what="forget's commit"
-            )
-            # the same group commit, more than the map holds: the map must grow
-            count = int(store.stats()["map_size"]) // 100_000 + 2
-            big = store.submit(
-                [Put(Table.CRON, b"big%03d" % i, b"x" * 100_000) for i in range(count)]
-            )
-            release.set()
-            big.result(timeout=10)
-            status, body = forgetting.result(timeout=10)
-    finally:
-        release.set()
+        forgetting = pool.submit(
+            mdp_request, recorder.edge, SERVICE, action="forget", key=ATTIC
+        )
+        wait_until(lambda: store.stats()["submits"] > submits, what="forget's commit")
+        # the same group commit, more than the map holds: the map must grow
+        count = int(store.stats()["map_size"]) // 100_000 + 2
+        big = store.submit(
+            [Put(Table.CRON, b"big%03d" % i, b"x" * 100_000) for i in range(count)]
+        )
+        gate.open()
+        big.result(timeout=10)
+        status, body = forgetting.result(timeout=10)
     assert (status, json.loads(body)["rows"]) == (b"200", 3)
     assert recorder.rows() == 0
 

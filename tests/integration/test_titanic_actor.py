@@ -12,6 +12,7 @@ from support.clock import FakeClock
 from support.edge_fixtures import EdgeHandle
 from support.titanic import RawWorker, TitanicHarness, open_store
 from support.wait import wait_until
+from support.writer_gate import WriterGate
 
 from raspy.cli import raspy as raspy_cli
 from raspy.client.mdp import Client, Worker
@@ -188,15 +189,7 @@ def test_a_restart_reads_the_store_once_the_old_actors_writes_are_in(
         uuid = client.submit(SVC, b"open the garage")
     titanic.stop()
     ((queue_key, _),) = store.scan(Table.TITANIC_QUEUE)
-    held, release = threading.Event(), threading.Event()
-
-    def hold(_error: BaseException | None) -> None:  # the writer waits here
-        held.set()
-        release.wait(30)
-
-    store.submit([Put(Table.CRON, b"gate", b"\x00")], hold)
-    assert held.wait(10), "the writer never reached the gate"
-    try:
+    with WriterGate(store) as gate:
         done = tables.TitanicReplyRecord((b"opened",), 1.0)
         reply = tables.encode_titanic_reply(done)
         store.submit(  # the old actor's last turn: the reply and its queue entry
@@ -214,11 +207,9 @@ def test_a_restart_reads_the_store_once_the_old_actors_writes_are_in(
             lambda: bool(started) or store.stats()["submits"] > submits,
             what="the new actor's start to read or to wait for the store",
         )
-        release.set()
+        gate.open()
         asking.join(10)
-        assert titanic.inspect() == {"known": 1, "pending": 0, "in_flight": 0}
-    finally:
-        release.set()
+    assert titanic.inspect() == {"known": 1, "pending": 0, "in_flight": 0}
 
 
 @pytest.mark.parametrize(

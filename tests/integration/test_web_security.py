@@ -405,16 +405,19 @@ def _answering(reply: list[bytes]) -> Callable[[object], None]:
     return tell
 
 
-def _command(served: Served, browser: Browser) -> tuple[int, object]:
-    """A switch press as app.js sends it: the HTTP status and the JSON answer."""
+def _command(
+    served: Served,
+    browser: Browser,
+    service: str = f"{HOST}.board.devices",
+    device: str = "relay",
+) -> tuple[int, str, bytes]:
+    """A switch press as app.js sends it: the HTTP status, content type and body."""
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
     try:
         connection.request(
             "POST",
             "/api/device",
-            body=json.dumps(
-                {"service": f"{HOST}.board.devices", "device": "relay", "action": "on"}
-            ),
+            body=json.dumps({"service": service, "device": device, "action": "on"}),
             headers={
                 "Cookie": browser.cookie,
                 "Content-Type": "application/json",
@@ -422,7 +425,8 @@ def _command(served: Served, browser: Browser) -> tuple[int, object]:
             },
         )
         response = connection.getresponse()
-        return response.status, json.loads(response.read())
+        body = response.read()
+        return response.status, response.getheader("content-type") or "", body
     finally:
         connection.close()
 
@@ -447,13 +451,13 @@ def test_a_devices_service_answering_odd_json_costs_no_500(
     with _serving(tmp_path, _answering([status, body])) as served:
         browser = served.browser()
         browser.log_in()
-        answer = _command(served, browser)
-    reply = answer[1]
+        code, _, raw = _command(served, browser)
+    reply = json.loads(raw)
     assert isinstance(reply, dict)
     if status == b"200":
-        assert (answer[0], reply["ok"]) == (200, True)
+        assert (code, reply["ok"]) == (200, True)
     else:
-        assert (answer[0], reply["error"].startswith("relay: ")) == (502, True)
+        assert (code, reply["error"].startswith("relay: ")) == (502, True)
 
 
 @pytest.mark.timeout(60)
@@ -468,28 +472,8 @@ def test_a_devices_reply_nested_deep_costs_a_switch_no_500(tmp_path: Path) -> No
         for depth in range(940, 1000, 4):
             deep = b"[" * depth + b"]" * depth
             reply[:] = [b"200", b'{"reading": {"value": ' + deep + b"}}"]
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", served.port, timeout=30
-            )
-            try:
-                connection.request(
-                    "POST",
-                    "/api/device",
-                    body=json.dumps(
-                        {"service": f"{HOST}.b.devices", "device": "r", "action": "on"}
-                    ),
-                    headers={
-                        "Cookie": browser.cookie,
-                        "Content-Type": "application/json",
-                        "X-CSRF-Token": served.csrf(browser),
-                    },
-                )
-                response = connection.getresponse()
-                response.read()
-            finally:
-                connection.close()
-            kind = response.getheader("content-type") or ""
-            answers.append((depth, response.status, kind))
+            code, kind, _ = _command(served, browser, f"{HOST}.b.devices", "r")
+            answers.append((depth, code, kind))
     assert [a for a in answers if a[1:] not in {(200, JSON), (502, JSON)}] == []
 
 
