@@ -242,7 +242,7 @@ def test_a_part_added_just_after_the_statistics_actor_died_is_supervised(
     """A part added (a SIGHUP that enables Titanic or a device service) between the
     statistics actor's death and the round that sees it: telling it of the new part
     raised ActorDeadError out of the reload, which stopped half way."""
-    statistics = runtime.ref_of(supervisor.STATISTICS)
+    statistics = runtime.ref_of("statistics")
     assert statistics is not None
 
     def dies_then_a_part_comes() -> object:
@@ -254,6 +254,6 @@ def test_a_part_added_just_after_the_statistics_actor_died_is_supervised(
     assert child.ref is not None
     _stop_part(runtime, "bus")  # supervised: restarted as any part
     wait_until(
-        lambda: runtime.ref_of(supervisor.STATISTICS) not in (None, statistics),
+        lambda: runtime.ref_of("statistics") not in (None, statistics),
         what="the statistics actor started again",
     )
