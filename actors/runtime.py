@@ -284,7 +284,10 @@ class Runtime:
         if names != self._part_names:
             statistics = self.ref_of(STATISTICS)
             if statistics is not None:  # else it reads them as it starts
-                statistics.tell(msgs.PartsChanged())
+                try:
+                    statistics.tell(msgs.PartsChanged())
+                except pykka.ActorDeadError:  # died since the last round: see above
+                    return
                 self._part_names = names
 
     def status_of(self, name: str) -> PartStatus | None:

@@ -1,7 +1,8 @@
 """A thread that owns some state: it runs a round every `interval_s`, and the work
 other threads queue to it (call()) just before the next round, so that the state has
 one writer and needs no lock. raspyd's supervisor is one: its rounds watch the
-parts; SIGHUP reloads and tests' changes are queued to it.
+parts; SIGHUP reloads and tests' changes are queued to it. A round that raises is
+logged and the next one comes as usual: a dead thread would watch nothing again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+import structlog
+
 from raspy.clock import Clock
+
+log = structlog.get_logger(component="owner_thread")
 
 
 class OwnerThread:
@@ -67,7 +72,10 @@ class OwnerThread:
         while not self._stop.wait(self._interval_s):
             self._run_requests()
             now = self._clock.monotonic()
-            self._round(now)
+            try:
+                self._round(now)
+            except Exception:  # one bad round must not end every later one
+                log.exception("owner_round_failed", thread=self.name)
             self._last_round_at = now
 
     def _run_requests(self) -> None:

@@ -378,6 +378,9 @@ def _reload(
         runtime.reload(new)
     except TimeoutError:  # the supervisor is stuck: the watchdog will notice too
         log.error("config_reload_timed_out", path=args.config)
+    except Exception as exc:  # a part's start-up failed (a store read, a dead actor):
+        # the supervisor's next rounds restart it, or end raspyd (a fatal part)
+        log.exception("config_reload_failed", reason=repr(exc), path=args.config)
 
 
 if __name__ == "__main__":

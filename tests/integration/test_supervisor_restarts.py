@@ -234,3 +234,26 @@ def test_raspy_status_counts_restarts_across_a_new_clone_server_and_a_reload(
             return {part: restarts.get(part) for part in wanted} == wanted
 
         wait_until(shown, what=f"raspy status to show {wanted}", timeout_s=20)
+
+
+def test_a_part_added_just_after_the_statistics_actor_died_is_supervised(
+    runtime: supervisor.Runtime,
+) -> None:
+    """A part added (a SIGHUP that enables Titanic or a device service) between the
+    statistics actor's death and the round that sees it: telling it of the new part
+    raised ActorDeadError out of the reload, which stopped half way."""
+    statistics = runtime.ref_of("statistics")
+    assert statistics is not None
+
+    def dies_then_a_part_comes() -> object:
+        statistics.stop()  # as a crash would; no round has seen it yet
+        return runtime.add_child("bus", CrashesWhenTold.start)
+
+    child = runtime.call(dies_then_a_part_comes)
+    assert isinstance(child, supervisor.Child)
+    assert child.ref is not None
+    _stop_part(runtime, "bus")  # supervised: restarted as any part
+    wait_until(
+        lambda: runtime.ref_of("statistics") not in (None, statistics),
+        what="the statistics actor started again",
+    )

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.wait import wait_until
 
@@ -104,3 +105,28 @@ def test_a_stopped_thread_is_not_going_round_and_still_runs_late_work(
     assert thread.stopping
     assert not thread.going_round(10.0)
     assert rounds.seen == []
+
+
+def test_a_round_that_raises_is_logged_and_the_rounds_go_on(clock: FakeClock) -> None:
+    """A round that raised (a restart hook's ask to a Clone server that died again)
+    ended the thread: nothing was supervised again, and only systemd's watchdog, where
+    there is one, noticed."""
+    seen: list[float] = []
+
+    def round_(now: float) -> None:
+        seen.append(now)
+        if len(seen) == 1:
+            raise RuntimeError("the new clone server died")
+
+    thread = OwnerThread(_NAME, 0.01, round_, clock)
+    with capture_logs() as logs:
+        thread.start()
+        try:
+            wait_until(lambda: len(seen) >= 3, what="rounds after the failed one")
+            assert thread.going_round(10.0)
+            assert thread.call(lambda: 7) == 7
+        finally:
+            thread.stop()
+    failed = [e for e in logs if e["event"] == "owner_round_failed"]
+    assert failed
+    assert failed[0]["thread"] == _NAME

@@ -1,0 +1,47 @@
+"""raspyd's SIGHUP reload (raspy.cli.raspyd) on a real runtime: whatever a reload
+meets, the daemon's main loop goes on (and ends cleanly, status 1, on a fatal part)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from structlog.testing import capture_logs
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy.actors import supervisor
+from raspy.cli import raspyd
+
+
+def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A devices reload reads the tree (readings of services turned off are deleted);
+    with the store failed under it (damage LMDB reported, its writer gone) the read
+    raised out of the main loop: `internal error` (status 70) and no stop, so the
+    actors' threads kept the process alive. Now the reload is logged as failed, and
+    the store's failure ends raspyd as usual (fatal: stop, status 1)."""
+    path = tmp_path / "raspyd.toml"
+    path.write_text('hostname = "testhost"\n[devices]\nfake_enabled = true\n')
+    args = raspyd.build_parser().parse_args(
+        [
+            "--config",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port-base",
+            str(free_port_base(5)),
+        ]
+    )
+    rt = supervisor.start(raspyd.load_config(args))
+    try:
+        rt.call(lambda: rt.inject_fault(supervisor.STORE))
+        path.write_text('hostname = "testhost"\n[devices]\nfake_enabled = false\n')
+        with capture_logs() as logs:
+            raspyd._reload(args, rt, structlog.get_logger())
+        failed = [e for e in logs if e["event"] == "config_reload_failed"]
+        assert failed, logs
+        wait_until(lambda: rt.fatal, what="the store's failure, fatal")
+    finally:
+        rt.stop()
