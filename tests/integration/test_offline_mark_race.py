@@ -226,6 +226,9 @@ def test_a_mark_the_clone_server_did_not_take_is_tried_again(
         wait_until(
             lambda: stats.get("devices.offline_marked") == 2, what="marked at the retry"
         )
-        assert _status(board, store, ATTIC) == "offline"
+        # counted once the Clone server took it; in the tree a turn of its loop later
+        wait_until(
+            lambda: _status(board, store, ATTIC) == "offline", what="the mark published"
+        )
     finally:
         marker.stop(block=True, timeout=10)
