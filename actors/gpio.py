@@ -18,7 +18,6 @@ unknown action (501).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -369,8 +368,10 @@ def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> R
     if isinstance(since, bool) or not isinstance(since, int | float):
         return reading
     # a clock stepped back since: now is truer; any client may write the key, and
-    # Python's JSON reads -Infinity, which no reading can be written with
-    if not math.isfinite(since) or not since <= reading.wall_ts:
+    # Python's JSON reads -Infinity, which no reading can be written with, and
+    # integers too large for a float (math.isfinite() of one raises): comparisons
+    # take both, exactly
+    if not 0.0 <= since <= reading.wall_ts:
         return reading
     return dataclasses.replace(reading, wall_ts=float(since))
 

@@ -241,25 +241,29 @@ def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(
     assert _value(tree, fullname, "timestamp") > opened_at
 
 
+@pytest.mark.parametrize(
+    "odd", [b"-Infinity", b"9" * 400], ids=["minus-infinity", "too-large-for-a-float"]
+)
 def test_an_input_whose_time_in_the_tree_is_no_time_takes_the_time_of_its_start(
-    gpio: Gpio, tree: CloneClient
+    gpio: Gpio, tree: CloneClient, odd: bytes
 ) -> None:
     """Any Clone client may write a device's keys: a timestamp of -Infinity (valid
     to Python's JSON) was kept as the door's time, could not be written back, and
-    the gpio service failed at each start until its supervisor gave it up."""
+    the gpio service failed at each start until its supervisor gave it up. So did
+    an integer too large for a float: the check of it raised OverflowError."""
     door = {**BUTTON, "name": "door", "device_class": "door"}
     fullname = f"{HOST}.gpio.door"
     gpio.start(door, restarting=True)
     _wait_entry(tree, fullname, "value", False)
     gpio.stop()
     key = f"/device/{fullname}/timestamp".encode()
-    tree.set(key, b"-Infinity")
-    wait_until(lambda: tree.get(key) == b"-Infinity", what="the odd timestamp")
+    tree.set(key, odd)
+    wait_until(lambda: tree.get(key) == odd, what="the odd timestamp")
     gpio.start(door, restarting=True, tree=tree)
     status, reply = gpio.request(action="get", device="door")
     assert (status, reply["reading"]["value"]) == (b"200", False)
     assert reply["reading"]["wall_ts"] > 0
-    wait_until(lambda: tree.get(key) != b"-Infinity", what="the start's own time")
+    wait_until(lambda: tree.get(key) != odd, what="the start's own time")
 
 
 def test_initial_restore_takes_the_state_stored_at_the_last_change(
