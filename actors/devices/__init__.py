@@ -307,6 +307,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             case service.RescanRequested():
                 found = self._rescan()
                 if found:
+                    self._settings.apply_saved({d.name for d in found})
                     self._tell_poller(
                         poller_mod.AddDevices(tuple(_polled(d) for d in found))
                     )
@@ -423,6 +424,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             log.warning("device_rescan_failed", service=self._name, reason=str(exc))
             return []
         found = [d for d in self._registry.devices() if d.name not in known]
+        self._settings.found(found)
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found
