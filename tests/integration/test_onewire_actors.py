@@ -249,9 +249,7 @@ def _restart(services: Services, w1: FakeW1Tree, settings: Store) -> None:
     """Stop the running onewire service and start it anew from its config."""
     services.refs.pop().stop(block=True, timeout=10)
     registry, discover = _onewire(w1)
-    services.start(
-        registry, SystemClock(), discover, settings=DeviceSettings(settings)
-    )
+    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
 
 
 def test_a_discovered_sensors_settings_last_and_reset_returns_to_what_was_found(
@@ -322,9 +320,7 @@ def test_a_sensor_found_by_a_rescan_takes_the_settings_stored_for_it(
         w1.remove(SENSOR_B)
         _restart(services, w1, settings)
         w1.add_celsius(SENSOR_B, 18.0)
-        status, _ = _request(
-            services.edge, "testhost.onewire.devices", action="rescan"
-        )
+        status, _ = _request(services.edge, "testhost.onewire.devices", action="rescan")
         assert status == b"200"
         assert _config_of(services, "Cellar")["name"] == SENSOR_B
     finally:

@@ -79,7 +79,7 @@ def test_a_friendly_name_of_the_file_that_is_a_sub_devices_name_is_refused() -> 
     file's check: the name won every request, and each later `config` of that
     device over MDP was refused (the friendly name is used by `tv.volume`)."""
     registry = Registry("pi", "fake", SimulatedFactory())
-    with pytest.raises(DeviceError, match="'tv.volume': name: given twice"):
+    with pytest.raises(DeviceError, match=r"'tv\.volume': name: given twice"):
         registry.add_all(
             [
                 {"name": "tv", "oid": "media.tv"},
