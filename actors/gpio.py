@@ -310,6 +310,27 @@ class GpioServiceActor(DeviceServiceActor):
             return service.device_error("drive", str(exc))
         return service.ok("drive", device=device.name, value=request.value)
 
+    def _apply(self, effect: service.Effect) -> None:
+        """A read asked of an input (`reset`, `poll`) is done here: inputs are not
+        polled, so the poller would drop it."""
+        if isinstance(effect, service.PollRequested):
+            device = self._registry.find(effect.device)
+            if device is not None and isinstance(device.driver, gpio.GpioInput):
+                self._read_input(device)
+                return
+        super()._apply(effect)
+
+    def _read_input(self, device: Device) -> None:
+        """An input with no good reading (reset, or a pin that failed) reads its pin
+        again, as at its start; one that has its edges keep it current."""
+        if device.last is not None and device.last.status is Status.OK:
+            return
+        reading = device.read(self._clock.wall())
+        if reading.status is Status.OK:
+            self._debounce[device.name] = Debounce(bool(reading.value))
+        device.record(reading)
+        self._tree.write(device.fullname, reading)
+
     def _published(self, device: Device, reading: Reading) -> None:
         driver = device.driver
         if isinstance(driver, gpio.GpioOutput) and reading.status is Status.OK:

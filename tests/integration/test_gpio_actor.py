@@ -133,6 +133,25 @@ def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
 
 
+def test_an_input_after_a_reset_reads_its_pin_again(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """`reset` forgets a device's last reading and asks for a read; inputs are never
+    polled, so none came: `get` and `list` said null until the pin next changed (a
+    door shut for days), and a `poll` of the input changed nothing either. The
+    input's pin is read again, as at its start."""
+    gpio.start(BUTTON)
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+    status, reply = gpio.request(action="reset", device="button")
+    assert (status, reply["reset"]) == (b"200", ["button"])
+    status, reply = gpio.request(action="get", device="button")
+    assert (status, reply["reading"]["value"], reply["errors"]) == (b"200", True, 0)
+    gpio.pins.drive("GPIO27", high=True)  # released: an edge as any other
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+
+
 def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
     gpio: Gpio, tree: CloneClient
 ) -> None:
