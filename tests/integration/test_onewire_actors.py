@@ -326,3 +326,21 @@ def test_a_sensor_found_by_a_rescan_takes_the_settings_stored_for_it(
     finally:
         services.stop()
         settings.close()
+
+
+def test_a_sensor_a_rescan_finds_is_polled_when_the_store_cannot_be_read(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """What was stored for a sensor found by a rescan is read then: a store that
+    fails (a failing card) leaves it at its found settings, polled all the same."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    settings = Store.open(tmp_path / "settings")
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 20.0)
+    settings.close()  # every read and write fails from now on
+    w1.add_celsius(SENSOR_B, 18.0625)
+    status, reply = _request(services.edge, "testhost.onewire.devices", action="rescan")
+    assert (status, json.loads(reply)["rescan"]) == (b"200", "requested")
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_B}", "value", 18.0625)
