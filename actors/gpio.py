@@ -18,7 +18,6 @@ unknown action (501).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -311,6 +310,27 @@ class GpioServiceActor(DeviceServiceActor):
             return service.device_error("drive", str(exc))
         return service.ok("drive", device=device.name, value=request.value)
 
+    def _apply(self, effect: service.Effect) -> None:
+        """A read asked of an input (`reset`, `poll`) is done here: inputs are not
+        polled, so the poller would drop it."""
+        if isinstance(effect, service.PollRequested):
+            device = self._registry.find(effect.device)
+            if device is not None and isinstance(device.driver, gpio.GpioInput):
+                self._read_input(device)
+                return
+        super()._apply(effect)
+
+    def _read_input(self, device: Device) -> None:
+        """An input with no good reading (reset, or a pin that failed) reads its pin
+        again, as at its start; one that has its edges keep it current."""
+        if device.last is not None and device.last.status is Status.OK:
+            return
+        reading = device.read(self._clock.wall())
+        if reading.status is Status.OK:
+            self._debounce[device.name] = Debounce(bool(reading.value))
+        device.record(reading)
+        self._tree.write(device.fullname, reading)
+
     def _published(self, device: Device, reading: Reading) -> None:
         driver = device.driver
         if isinstance(driver, gpio.GpioOutput) and reading.status is Status.OK:
@@ -369,8 +389,10 @@ def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> R
     if isinstance(since, bool) or not isinstance(since, int | float):
         return reading
     # a clock stepped back since: now is truer; any client may write the key, and
-    # Python's JSON reads -Infinity, which no reading can be written with
-    if not math.isfinite(since) or not since <= reading.wall_ts:
+    # Python's JSON reads -Infinity, which no reading can be written with, and
+    # integers too large for a float (math.isfinite() of one raises): comparisons
+    # take both, exactly
+    if not 0.0 <= since <= reading.wall_ts:
         return reading
     return dataclasses.replace(reading, wall_ts=float(since))
 

@@ -143,7 +143,8 @@ class DevicesConfig:
     # seconds between two readings of every 1-Wire sensor
     onewire_poll_interval_s: float = 10.0
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
-    # sensors found on the bus that are not listed are named by their id
+    # sensors found on the bus that are not listed are named by their id; one
+    # sensor_id under two names is refused
     onewire: tuple[dict[str, Any], ...] = ()
     # GPIO through gpiozero: [[devices.gpio]] tables of switch, dimmer, sensor.binary
     gpio_enabled: bool = False

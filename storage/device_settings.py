@@ -10,13 +10,13 @@ thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import structlog
 
-from raspy.devices.registry import Registry
+from raspy.devices.registry import Device, Registry
 from raspy.devices.template import DeviceConfig, JsonValue
 from raspy.errors import DeviceError, StoreError
 from raspy.storage.store import Delete, Put, Store
@@ -112,10 +112,19 @@ class ServiceSettings:
             d.name: d.config for d in registry.devices() if d.parent is None
         }
 
-    def apply_saved(self) -> None:
-        """At start: what was stored goes over the file's values; a stored field the
-        file no longer allows (an option dropped, a choice narrowed by an upgrade or
-        an edit of the file) is logged and left out, the others applied."""
+    def found(self, devices: Iterable[Device]) -> None:
+        """Devices discovery added (a 1-Wire sensor without an entry in the file):
+        their config as found stands for the file's, under what is stored for them
+        and what `reset` returns to."""
+        self._file_configs.update(
+            (d.name, d.config) for d in devices if d.parent is None
+        )
+
+    def apply_saved(self, names: Collection[str] | None = None) -> None:
+        """At start (and for `names`, devices a rescan found): what was stored goes
+        over the file's values; a stored field the file no longer allows (an option
+        dropped, a choice narrowed by an upgrade or an edit of the file) is logged
+        and left out, the others applied."""
         if self.stored is None:
             return
         prefix = self._registry.fullname("")
@@ -123,6 +132,8 @@ class ServiceSettings:
             name = fullname[len(prefix) :]
             if name not in self._file_configs:
                 continue  # a device gone from the config file
+            if names is not None and name not in names:
+                continue
             try:
                 self._registry.configure(name, fields)
             except DeviceError:

@@ -307,9 +307,21 @@ class DeviceServiceActor(pykka.ThreadingActor):
             case service.RescanRequested():
                 found = self._rescan()
                 if found:
+                    self._apply_saved({d.name for d in found})
                     self._tell_poller(
                         poller_mod.AddDevices(tuple(_polled(d) for d in found))
                     )
+
+    def _apply_saved(self, names: set[str]) -> None:
+        """What was stored for devices a rescan found; a store that cannot be read
+        leaves them at their found settings (they are polled all the same)."""
+        try:
+            self._settings.apply_saved(names)
+        except StoreError as exc:
+            self._stats.incr(f"devices.{self._name}.store_failed")
+            log.error(
+                "device_settings_not_applied", service=self._name, reason=str(exc)
+            )
 
     def _reschedule(self, name: str, config: DeviceConfig) -> None:
         interval_s = config.real("poll_interval_s")
@@ -423,6 +435,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             log.warning("device_rescan_failed", service=self._name, reason=str(exc))
             return []
         found = [d for d in self._registry.devices() if d.name not in known]
+        self._settings.found(found)
         if found:
             log.info("devices_discovered", service=self._name, count=len(found))
         return found

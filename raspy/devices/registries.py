@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
@@ -15,7 +15,7 @@ from raspy.config import DevicesConfig
 from raspy.devices import gpio, gpio_pins, onewire, rtc, simulated
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
-from raspy.errors import ConfigError, DeviceError
+from raspy.errors import ConfigError, DeviceError, quote
 
 FAKE: Final = "fake"
 ONEWIRE: Final = "onewire"
@@ -58,8 +58,29 @@ def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
                 f"{_MAX_INTERVAL_S} s, got {interval_s}"
             ]
         )
+    twice = _sensors_twice(config.onewire)
+    if twice:
+        raise ConfigError(twice)
     factory = onewire.OneWireFactory(config.onewire_base_dir)
     return registry_of(hostname, ONEWIRE, factory, configs)
+
+
+def _sensors_twice(entries: tuple[dict[str, Any], ...]) -> list[str]:
+    """One sensor under two names would be two devices, each reading it."""
+    problems: list[str] = []
+    first: dict[object, int] = {}
+    for index, entry in enumerate(entries):
+        sensor_id = entry.get("sensor_id")
+        if not isinstance(sensor_id, str):
+            continue  # the entry's own check names it
+        if sensor_id in first:
+            problems.append(
+                f"devices.onewire[{index}].sensor_id: {quote(sensor_id)} is already "
+                f"used by devices.onewire[{first[sensor_id]}]"
+            )
+        else:
+            first[sensor_id] = index
+    return problems
 
 
 def check_config(hostname: str, config: DevicesConfig) -> None:

@@ -263,6 +263,11 @@ class Registry:
         """Validate every config, then add them all; nothing is added if one is bad."""
         checked = [self.validate(config) for config in configs]
         names = [c.name for c in checked]
+        names += [  # their sub-devices' names (`tv.volume`)
+            f"{c.name}.{sub.name}"
+            for c in checked
+            for sub in self.kinds.get(c.oid).subdevices
+        ]
         names += [  # a friendly name may not be another device's name either
             f
             for c in checked

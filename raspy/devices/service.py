@@ -53,8 +53,9 @@ Actions (device: required, value: optional unless said):
     log         device -> {"device", "log"}; value true|false sets it
     poll        device: read it now and publish -> {"device", "poll": "requested"}
     reset       device: clear its errors and return it (and its sub-devices) to the
-                initial state, and its config to the config file's values
-                (raspyd forgets what `config` stored) -> {"device", "reset": [names]}
+                initial state, and its config to the config file's values (a
+                sensor found on the bus: those it was found with; raspyd forgets
+                what `config` stored) -> {"device", "reset": [names]}
     <command>   any command of the device's kind (`on`, `off`, `toggle`, `level`,
                 `up`, `down`, `snapshot`, `power`, `mute`, ...):
                 a trigger takes no value -> {"device", "reading"};

@@ -254,7 +254,8 @@ def reason_against(spec: ValueSpec, value: object) -> str | None:
         case ValueType.REAL:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 return f"expected a number, got {got}"
-            if not math.isfinite(value) or abs(value) >= _INT_LIMIT:
+            # the size first: math.isfinite() of an int past a float raises
+            if abs(value) >= _INT_LIMIT or not math.isfinite(value):
                 return f"expected a finite number below 2**63, got {got}"
             return _number_reason(spec.minimum, spec.maximum, value, "a number")
         case ValueType.STR:

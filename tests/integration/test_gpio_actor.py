@@ -133,6 +133,25 @@ def test_a_button_press_reaches_the_tree_with_its_time_and_a_pressed_event(
     _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
 
 
+def test_an_input_after_a_reset_reads_its_pin_again(
+    gpio: Gpio, tree: CloneClient
+) -> None:
+    """`reset` forgets a device's last reading and asks for a read; inputs are never
+    polled, so none came: `get` and `list` said null until the pin next changed (a
+    door shut for days), and a `poll` of the input changed nothing either. The
+    input's pin is read again, as at its start."""
+    gpio.start(BUTTON)
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+    gpio.pins.drive("GPIO27", high=False)  # pull-up: pressed pulls it low
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", True)
+    status, reply = gpio.request(action="reset", device="button")
+    assert (status, reply["reset"]) == (b"200", ["button"])
+    status, reply = gpio.request(action="get", device="button")
+    assert (status, reply["reading"]["value"], reply["errors"]) == (b"200", True, 0)
+    gpio.pins.drive("GPIO27", high=True)  # released: an edge as any other
+    _wait_entry(tree, f"{HOST}.gpio.button", "value", False)
+
+
 def test_a_bouncing_contact_ends_at_its_last_level_after_the_bounce_time(
     gpio: Gpio, tree: CloneClient
 ) -> None:
@@ -241,25 +260,29 @@ def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(
     assert _value(tree, fullname, "timestamp") > opened_at
 
 
+@pytest.mark.parametrize(
+    "odd", [b"-Infinity", b"9" * 400], ids=["minus-infinity", "too-large-for-a-float"]
+)
 def test_an_input_whose_time_in_the_tree_is_no_time_takes_the_time_of_its_start(
-    gpio: Gpio, tree: CloneClient
+    gpio: Gpio, tree: CloneClient, odd: bytes
 ) -> None:
     """Any Clone client may write a device's keys: a timestamp of -Infinity (valid
     to Python's JSON) was kept as the door's time, could not be written back, and
-    the gpio service failed at each start until its supervisor gave it up."""
+    the gpio service failed at each start until its supervisor gave it up. So did
+    an integer too large for a float: the check of it raised OverflowError."""
     door = {**BUTTON, "name": "door", "device_class": "door"}
     fullname = f"{HOST}.gpio.door"
     gpio.start(door, restarting=True)
     _wait_entry(tree, fullname, "value", False)
     gpio.stop()
     key = f"/device/{fullname}/timestamp".encode()
-    tree.set(key, b"-Infinity")
-    wait_until(lambda: tree.get(key) == b"-Infinity", what="the odd timestamp")
+    tree.set(key, odd)
+    wait_until(lambda: tree.get(key) == odd, what="the odd timestamp")
     gpio.start(door, restarting=True, tree=tree)
     status, reply = gpio.request(action="get", device="door")
     assert (status, reply["reading"]["value"]) == (b"200", False)
     assert reply["reading"]["wall_ts"] > 0
-    wait_until(lambda: tree.get(key) != b"-Infinity", what="the start's own time")
+    wait_until(lambda: tree.get(key) != odd, what="the start's own time")
 
 
 def test_initial_restore_takes_the_state_stored_at_the_last_change(

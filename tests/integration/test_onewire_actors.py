@@ -33,6 +33,9 @@ from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.registries import Discover, onewire_discover, onewire_registry
 from raspy.devices.registry import Registry
+from raspy.devices.template import JsonValue
+from raspy.storage.device_settings import DeviceSettings
+from raspy.storage.store import Store
 
 SENSOR_A = "28-00000000000a"
 SENSOR_B = "28-00000000000b"
@@ -232,3 +235,112 @@ def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
         )
     finally:
         _release(fifo)
+
+
+def _config_of(services: Services, name: str) -> Any:
+    status, reply = _request(
+        services.edge, "testhost.onewire.devices", action="config", device=name
+    )
+    assert status == b"200", reply
+    return json.loads(reply)["config"]
+
+
+def _restart(services: Services, w1: FakeW1Tree, settings: Store) -> None:
+    """Stop the running onewire service and start it anew from its config."""
+    services.refs.pop().stop(block=True, timeout=10)
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+
+
+def test_a_discovered_sensors_settings_last_and_reset_returns_to_what_was_found(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A sensor found on the bus (no entry in the config file) took a `config`
+    change over MDP and answered 200, but nothing was stored: its friendly name was
+    gone at the next start (README: raspy-poller's data dir keeps "a sensor's
+    friendly name"), and `reset` left the change in place."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    settings = Store.open(tmp_path / "settings")
+    try:
+        registry, discover = _onewire(w1)
+        services.start(
+            registry, SystemClock(), discover, settings=DeviceSettings(settings)
+        )
+        renamed: JsonValue = {"friendly_name": "Attic", "unit": "°F"}
+        status, _ = _request(
+            services.edge,
+            "testhost.onewire.devices",
+            action="config",
+            device=SENSOR_A,
+            value=renamed,
+        )
+        assert status == b"200"
+        _restart(services, w1, settings)
+        config = _config_of(services, "Attic")
+        assert (config["name"], config["unit"]) == (SENSOR_A, "°F")
+        _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 68.0)
+        status, _ = _request(
+            services.edge, "testhost.onewire.devices", action="reset", device="Attic"
+        )
+        assert status == b"200"
+        config = _config_of(services, SENSOR_A)
+        assert (config["friendly_name"], config["unit"]) == ("", "°C")
+        _restart(services, w1, settings)
+        config = _config_of(services, SENSOR_A)
+        assert (config["friendly_name"], config["unit"]) == ("", "°C")
+    finally:
+        services.stop()
+        settings.close()
+
+
+def test_a_sensor_found_by_a_rescan_takes_the_settings_stored_for_it(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A sensor unplugged at a restart and plugged in again later is found by a
+    rescan: what was stored for it applies then, as it does at a start."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    w1.add_celsius(SENSOR_B, 18.0)
+    settings = Store.open(tmp_path / "settings")
+    try:
+        registry, discover = _onewire(w1)
+        services.start(
+            registry, SystemClock(), discover, settings=DeviceSettings(settings)
+        )
+        renamed: JsonValue = {"friendly_name": "Cellar"}
+        status, _ = _request(
+            services.edge,
+            "testhost.onewire.devices",
+            action="config",
+            device=SENSOR_B,
+            value=renamed,
+        )
+        assert status == b"200"
+        w1.remove(SENSOR_B)
+        _restart(services, w1, settings)
+        w1.add_celsius(SENSOR_B, 18.0)
+        status, _ = _request(services.edge, "testhost.onewire.devices", action="rescan")
+        assert status == b"200"
+        assert _config_of(services, "Cellar")["name"] == SENSOR_B
+    finally:
+        services.stop()
+        settings.close()
+
+
+def test_a_sensor_a_rescan_finds_is_polled_when_the_store_cannot_be_read(
+    services: Services, tree: CloneClient, tmp_path: Path
+) -> None:
+    """What was stored for a sensor found by a rescan is read then: a store that
+    fails (a failing card) leaves it at its found settings, polled all the same."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius(SENSOR_A, 20.0)
+    settings = Store.open(tmp_path / "settings")
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 20.0)
+    settings.close()  # every read and write fails from now on
+    w1.add_celsius(SENSOR_B, 18.0625)
+    status, reply = _request(services.edge, "testhost.onewire.devices", action="rescan")
+    assert (status, json.loads(reply)["rescan"]) == (b"200", "requested")
+    _wait_entry(tree, f"testhost.onewire.{SENSOR_B}", "value", 18.0625)

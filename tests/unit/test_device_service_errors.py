@@ -354,3 +354,21 @@ def test_any_frames_get_a_well_formed_reply(body: list[bytes]) -> None:
     status, reply = service.handle(registry, body, NOW).reply
     assert status in STATUSES
     assert json.loads(reply)["v"] == 1
+
+
+@pytest.mark.parametrize("field", ["poll_interval_s", "period_s", "min"])
+def test_an_integer_too_large_for_a_float_is_refused_as_a_bad_config(
+    registry: Registry, field: str
+) -> None:
+    """JSON takes integers of any size (Python reads up to 4300 digits), and a Real
+    field's check asked math.isfinite() of it, which raised OverflowError out of the
+    handler: raspyd's service failed and was restarted at each such request, and
+    raspy-poller's main loop ended with it."""
+    frame = b'{"v": 1, "action": "config", "device": "attic", "value": {"%s": %s}}'
+    handled = service.handle(registry, [frame % (field.encode(), b"9" * 400)], NOW)
+    status, body = handled.reply
+    reply = json.loads(body)
+    assert (status, reply["error"]) == (b"400", "invalid_config")
+    assert reply["detail"].startswith(
+        f"device 'attic': {field}: expected a finite number below 2**63, got 999"
+    )

@@ -72,3 +72,18 @@ def test_two_devices_of_one_file_with_one_friendly_name_are_refused() -> None:
             ]
         )
     registry.add({"name": "c", "oid": "switch", "friendly_name": "c"})  # its own name
+
+
+def test_a_friendly_name_of_the_file_that_is_a_sub_devices_name_is_refused() -> None:
+    """A sub-device's name (`tv.volume`) as another device's friendly name passed the
+    file's check: the name won every request, and each later `config` of that
+    device over MDP was refused (the friendly name is used by `tv.volume`)."""
+    registry = Registry("pi", "fake", SimulatedFactory())
+    with pytest.raises(DeviceError, match=r"'tv\.volume': name: given twice"):
+        registry.add_all(
+            [
+                {"name": "tv", "oid": "media.tv"},
+                {"name": "lamp", "oid": "switch", "friendly_name": "tv.volume"},
+            ]
+        )
+    assert registry.names() == []

@@ -258,6 +258,24 @@ def test_named_onewire_sensors_take_the_configured_poll_interval() -> None:
     assert device.fullname == "host.onewire.attic"
 
 
+def test_one_onewire_sensor_under_two_names_is_a_config_error() -> None:
+    """As a GPIO pin used twice is: two entries of one sensor made two devices,
+    each reading it (a 0.75 s conversion) and writing its value."""
+    config = DevicesConfig(
+        onewire_enabled=True,
+        onewire=(
+            {"name": "attic", "sensor_id": "28-0316a2792aff"},
+            {"name": "roof", "sensor_id": "28-0316a2792aff"},
+        ),
+    )
+    with pytest.raises(ConfigError) as caught:
+        onewire_registry("host", config)
+    assert caught.value.problems == [
+        "devices.onewire[1].sensor_id: '28-0316a2792aff' is already used by "
+        "devices.onewire[0]"
+    ]
+
+
 def test_an_out_of_range_onewire_poll_interval_is_a_config_error() -> None:
     config = DevicesConfig(onewire_enabled=True, onewire_poll_interval_s=0.0)
     with pytest.raises(ConfigError, match="onewire_poll_interval_s"):
