@@ -7,27 +7,43 @@ ran in. JSON just shallow enough for `json.loads` fails later instead, when
 `json.dumps` writes it from a deeper stack (a web handler, an MQTT result). So
 `loads` takes no JSON nested deeper than MAX_DEPTH, which no device, scenario or
 request of raspy comes near, and raises ValueError for it like for any other text
-that is not JSON.
+that is not JSON. An integer too large for a float (JSON has no limit, Python's
+reader takes 4300 digits) is read as an infinity, as Python reads `1e400`, which
+every reader already meets: `float()` and `math.isfinite()` of such an integer raise
+OverflowError, which is no ValueError either.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Final
 
 from raspy.devices.template import JsonValue
 
 MAX_DEPTH: Final = 100  # lists and objects inside one another
+_FLOAT_DIGITS: Final = 300  # a float holds every integer of this many digits
 
 
 def loads(text: str | bytes, **options: Any) -> Any:
-    """json.loads, with JSON nested deeper than MAX_DEPTH a ValueError too."""
+    """json.loads, with JSON nested deeper than MAX_DEPTH a ValueError too, and an
+    integer no float holds an infinity."""
     try:
-        value = json.loads(text, **options)
+        value = json.loads(text, parse_int=_integer, **options)
     except RecursionError:
         raise ValueError("JSON nested too deep to decode") from None
     if _could_be_deeper(text) and _depth(value) > MAX_DEPTH:
         raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _integer(text: str) -> int | float:
+    value = int(text)
+    if len(text) > _FLOAT_DIGITS:  # only then may a float not hold it
+        try:
+            float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     return value
 
 

@@ -5,11 +5,11 @@ Pure: frames in, the document or the reason it is refused out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import quote, shown
 
@@ -40,7 +40,9 @@ def parse(
     if len(body[0]) > MAX_REQUEST_BYTES:
         return Refusal(None, "bad_request", f"over {MAX_REQUEST_BYTES} bytes")
     try:
-        document = json.loads(body[0].decode("utf-8"), parse_constant=_reject_constant)
+        document = json_text.loads(
+            body[0].decode("utf-8"), parse_constant=_reject_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Refusal(None, "bad_json", str(exc)[:200])
     if not isinstance(document, dict):

@@ -195,14 +195,15 @@ class Checks:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(node, path, f"expected a number, got {kind_of(node)}")
             return None
-        if not math.isfinite(value):
-            self.problem(node, path, f"expected a finite number, got {node.value}")
-            return None
-        try:
-            return float(value)
+        try:  # before isfinite(), which raises the same for an int no float holds
+            number = float(value)
         except OverflowError:
             self.problem(node, path, "number out of range")
             return None
+        if not math.isfinite(number):
+            self.problem(node, path, f"expected a finite number, got {node.value}")
+            return None
+        return number
 
     def integer(self, node: yaml.Node, path: str, low: int, high: int) -> int | None:
         value = scalar(node)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from raspy.actors.history import sample_value
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, max_rows, parse_tiers
 
@@ -137,3 +140,14 @@ def test_a_keys_rows_never_exceed_the_bound_whatever_the_uptime() -> None:
         (b.count, b.total, b.low, b.high) for r, b in table.items() if r.step_s == 7200
     }
     assert two_hourly == {(4, 6.0, 0.0, 3.0)}
+
+
+def test_a_value_of_more_digits_than_a_float_holds_is_no_sample() -> None:
+    """float() of a 400-digit integer (any Clone client may write one to a
+    device's /value) raised OverflowError out of the history actor's turn. It
+    reads as an infinity, as 1e400 does, which the recorder counts and drops."""
+    value = sample_value(b"9" * 400)
+    assert value == math.inf
+    recorder = Recorder(parse_tiers(("10s:48h",)))
+    recorder.record("/device/x/value", 1_800_000_000.0, value, lambda row: None)
+    assert recorder.dropped == 1

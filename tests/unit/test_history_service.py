@@ -197,3 +197,12 @@ def test_forget_deletes_through_the_callback_and_refuses_what_it_cannot() -> Non
         _fetch,
     )
     assert (status, json.loads(reply)["error"]) == (b"501", "unknown_action")
+
+
+def test_a_time_of_more_digits_than_a_float_holds_is_a_bad_request() -> None:
+    """math.isfinite() of it raised OverflowError out of the service: a 500 (and a
+    history actor's failed turn) where any other bad time is a 400."""
+    status, reply = _ask(
+        f'{{"v": 1, "action": "history", "key": "{_KEY}", "since": {"9" * 400}}}'.encode()
+    )
+    assert (status, reply["error"]) == (b"400", "bad_request")

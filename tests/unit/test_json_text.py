@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,3 +44,17 @@ def test_json_deeper_than_the_limit_is_refused_before_it_reaches_a_deeper_stack(
 def test_many_brackets_side_by_side_are_not_depth() -> None:
     wide = "[" + ",".join(["[]"] * 5000) + "]"
     assert len(json_text.loads(wide)) == 5000
+
+
+def test_an_integer_no_float_holds_is_an_infinity_as_1e400_is() -> None:
+    """JSON has no limit on integers: float() or math.isfinite() of one past a
+    float's range raised OverflowError (no ValueError) in the history recorder,
+    the history service, the web face's forms and replies."""
+    huge = "9" * 400
+    assert json_text.loads(f'{{"since": {huge}, "until": -{huge}}}') == {
+        "since": math.inf,
+        "until": -math.inf,
+    }
+    assert json_text.tree_value(huge.encode()) == math.inf
+    held = "9" * 300
+    assert json_text.loads(f"[{held}, -{held}]") == [int(held), -int(held)]

@@ -276,3 +276,12 @@ def test_json_numbers_with_an_exponent_are_numbers_as_json_has_them() -> None:
     assert isinstance(trigger, model.KvTrigger)
     values = [a.value for a in scenario.actions if isinstance(a, model.SetAction)]
     assert (trigger.below, values) == (1e-05, [1e16, "1e3", 250000.0])
+
+
+def test_a_number_no_float_holds_is_refused_at_its_place() -> None:
+    """math.isfinite() of a 400-digit integer raised OverflowError out of the
+    loader, where every other bad number is a problem at its line and column."""
+    text = "name: x\ntriggers:\n  - kv: /a\n    above: " + "9" * 400 + "\n"
+    assert validate_scenario(text + "actions:\n  - log: hi\n", "x.yaml") == [
+        "x.yaml:4:12: triggers[0].above: number out of range"
+    ]
