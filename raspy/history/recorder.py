@@ -78,10 +78,11 @@ class Recorder:
 
     def record(self, key: str, t: float, value: float, stored: Lookup) -> None:
         """Add one sample; `stored` is asked for a slot's row when the open bucket
-        does not hold the sample's step and is not just before it: after a start (a
-        bucket half-filled before a restart goes on where it was) and after the
-        clock stepped back (the step's bucket goes on, or a new one replaces an
-        older lap; a slot holding a newer step than the sample keeps it)."""
+        does not hold the sample's step (the raw tier: when it holds a later one):
+        after a start (a bucket half-filled before a restart goes on where it was)
+        and after the clock stepped back (the step's bucket goes on, also when the
+        clock comes to it again, or a new one replaces an older lap; a slot holding
+        a newer step than the sample keeps it)."""
         if not (math.isfinite(t) and math.isfinite(value) and abs(value) <= MAX_VALUE):
             self.dropped += 1
             return
@@ -89,7 +90,10 @@ class Recorder:
             row = RowId(key, tier.step_s, tier.slot_of(t))
             start = tier.start_of(t)
             current = self._open.get((key, tier.step_s))
-            if current is None or tier.start_of(current.t) > start:
+            opened = None if current is None else tier.start_of(current.t)
+            # a bucket's next step may have been lived before the clock stepped
+            # back, its samples stored: they go on (a raw step's latest sample wins)
+            if opened is None or opened > start or (opened < start and not tier.raw):
                 current = self._pending.get(row) or stored(row)
             if current is not None and tier.start_of(current.t) > start:
                 self.dropped += 1  # the slot holds a later step: the clock is behind

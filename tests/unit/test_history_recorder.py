@@ -151,3 +151,21 @@ def test_a_value_of_more_digits_than_a_float_holds_is_no_sample() -> None:
     recorder = Recorder(parse_tiers(("10s:48h",)))
     recorder.record("/device/x/value", 1_800_000_000.0, value, lambda row: None)
     assert recorder.dropped == 1
+
+
+def test_after_the_clock_steps_back_every_bucket_it_lives_again_goes_on() -> None:
+    """A clock 100 s ahead is stepped back at T0 + 175: the minutes of T0 + 60 and
+    T0 + 120 are lived twice. Both buckets go on from where they were (docs/
+    history.md, "The clock"); the second was started anew, its samples from before
+    the step lost, because the open bucket (T0 + 60's) was older than it."""
+    recorder = Recorder((Tier(10, 300, raw=True), Tier(60, 600, raw=False)))
+    table: dict[RowId, Bucket] = {}
+    for offset in range(0, 180, 10):  # before the step: 6 samples a minute
+        recorder.record(_KEY, _T0 + offset, 1.0, table.get)
+    table.update(recorder.take_pending())  # a flush between, as every 5 minutes
+    for offset in range(80, 180, 10):  # after it: 4 + 6 samples again
+        recorder.record(_KEY, _T0 + offset, 2.0, table.get)
+    table.update(recorder.take_pending())
+    assert recorder.dropped == 0
+    assert table[RowId(_KEY, 60, 1)] == Bucket(_T0 + 60, 10, 14.0, 1.0, 2.0)
+    assert table[RowId(_KEY, 60, 2)] == Bucket(_T0 + 120, 12, 18.0, 1.0, 2.0)
