@@ -150,7 +150,9 @@ class Request:
 
 def _encode(document: dict[str, JsonValue]) -> bytes:
     text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
-    return text.encode("utf-8")
+    # a lone surrogate a request named ("\ud800" in its JSON) and a reply echoes
+    # has no UTF-8: it goes back as that JSON escape (only a string can hold one)
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:

@@ -206,3 +206,14 @@ def test_a_time_of_more_digits_than_a_float_holds_is_a_bad_request() -> None:
         f'{{"v": 1, "action": "history", "key": "{_KEY}", "since": {"9" * 400}}}'.encode()
     )
     assert (status, reply["error"]) == (b"400", "bad_request")
+
+
+@pytest.mark.parametrize("action", ["\ud800", "hist\udfffory"])
+def test_an_action_of_a_lone_surrogate_is_answered_not_raised(action: str) -> None:
+    """JSON may name a lone surrogate (`"\\ud800"`), which no UTF-8 encodes: the
+    501 echoing it raised UnicodeEncodeError out of the handler, so the client got
+    no reply at all. It goes back as the JSON escape it came in."""
+    body = json.dumps({"v": 1, "action": action}).encode()
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch)
+    assert status == b"501"
+    assert json.loads(reply)["action"] == action
