@@ -166,9 +166,10 @@ def _value_step(span: float) -> float:
 
 
 def _value_text(value: float, step: float) -> str:
-    """The tick's value with as many decimals as the step has (2.5 -> one)."""
-    shown = f"{step:.6g}"
-    decimals = len(shown.partition(".")[2]) if "e" not in shown else 6
+    """The tick's value with as many decimals as the step has (2.5 -> one,
+    2.5e-07 -> eight, 2e+06 -> none)."""
+    mantissa, _, exponent = f"{step:.6g}".partition("e")
+    decimals = max(0, len(mantissa.partition(".")[2]) - int(exponent or 0))
     text = f"{value:.{decimals}f}"
     return "0" if float(text) == 0 else text
 

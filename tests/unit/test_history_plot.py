@@ -114,3 +114,15 @@ def test_value_ticks_show_the_decimals_of_their_step() -> None:
     points = [[_START + 60 * i, v, v, v] for i, v in enumerate(values)]
     labels = [t.text for t in _tags(svg_chart(points, title="t", unit="°C"), "text")]
     assert labels[1:7] == ["10.0", "12.5", "15.0", "17.5", "20.0", "22.5"]
+
+
+def test_value_ticks_of_tiny_and_huge_steps_name_their_values() -> None:
+    """A step that `%g` writes with an exponent (2e-07, 2e+06) was given six
+    decimals whatever its size: every tick of a µA sensor in amperes read "0",
+    and a water meter's in litres "96000000.000000", wider than the margin."""
+    tiny = [[_START + 60 * i, i * 1e-7, i * 1e-7, i * 1e-7] for i in range(11)]
+    labels = [t.text for t in _tags(svg_chart(tiny, title="t", unit="A"), "text")]
+    assert labels[1:6] == ["0", "0.0000002", "0.0000004", "0.0000006", "0.0000008"]
+    huge = [[_START + 60 * i, 1e8, 1e8, 1e8] for i in range(11)]
+    labels = [t.text for t in _tags(svg_chart(huge, title="t", unit="l"), "text")]
+    assert labels[1:6] == ["96000000", "98000000", "100000000", "102000000", "104000000"]
