@@ -32,8 +32,12 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
 
 
 def _text(value: str) -> str:
-    # control characters are not allowed in XML 1.0 text at all
-    cleaned = "".join(c if c >= " " or c in "\t" else " " for c in value)
+    # control characters are not allowed in XML 1.0 text at all, and a lone
+    # surrogate (a byte of argv that was not UTF-8) has no UTF-8 to be written in
+    cleaned = "".join(
+        " " if c < " " and c != "\t" else "\ufffd" if "\ud800" <= c <= "\udfff" else c
+        for c in value
+    )
     return escape(cleaned)
 
 

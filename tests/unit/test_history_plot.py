@@ -125,4 +125,20 @@ def test_value_ticks_of_tiny_and_huge_steps_name_their_values() -> None:
     assert labels[1:6] == ["0", "0.0000002", "0.0000004", "0.0000006", "0.0000008"]
     huge = [[_START + 60 * i, 1e8, 1e8, 1e8] for i in range(11)]
     labels = [t.text for t in _tags(svg_chart(huge, title="t", unit="l"), "text")]
-    assert labels[1:6] == ["96000000", "98000000", "100000000", "102000000", "104000000"]
+    assert labels[1:6] == [
+        "96000000",
+        "98000000",
+        "100000000",
+        "102000000",
+        "104000000",
+    ]
+
+
+def test_svg_chart_of_text_no_utf8_holds_is_still_utf8() -> None:
+    """`raspy history --unit` typed in a Latin-1 terminal: Python reads the byte
+    0xb0 of its ° as the lone surrogate U+DCB0, which no UTF-8 encodes, so the
+    chart's .encode() raised and the command ended in a traceback."""
+    svg = svg_chart(_day_of_points(), title="t\ud800", unit="\udcb0C")
+    root = _parse(svg.encode("utf-8").decode("utf-8"))
+    assert root.tag == f"{_SVG}svg"
+    assert "\ufffdC" in [t.text for t in _tags(svg, "text")]
