@@ -31,12 +31,15 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{_number(x)},{_number(y)}" for x, y in points)
 
 
+def _not_xml(c: str) -> bool:
+    return "\ud800" <= c <= "\udfff" or c in "\ufffe\uffff"
+
+
 def _text(value: str) -> str:
-    # control characters are not allowed in XML 1.0 text at all, and a lone
-    # surrogate (a byte of argv that was not UTF-8) has no UTF-8 to be written in
+    # control characters are not allowed in XML 1.0 text at all, nor U+FFFE and
+    # U+FFFF; a lone surrogate (a byte of argv that was not UTF-8) has no UTF-8
     cleaned = "".join(
-        " " if c < " " and c != "\t" else "\ufffd" if "\ud800" <= c <= "\udfff" else c
-        for c in value
+        " " if c < " " and c != "\t" else "\ufffd" if _not_xml(c) else c for c in value
     )
     return escape(cleaned)
 

@@ -137,8 +137,9 @@ def test_value_ticks_of_tiny_and_huge_steps_name_their_values() -> None:
 def test_svg_chart_of_text_no_utf8_holds_is_still_utf8() -> None:
     """`raspy history --unit` typed in a Latin-1 terminal: Python reads the byte
     0xb0 of its ° as the lone surrogate U+DCB0, which no UTF-8 encodes, so the
-    chart's .encode() raised and the command ended in a traceback."""
-    svg = svg_chart(_day_of_points(), title="t\ud800", unit="\udcb0C")
+    chart's .encode() raised and the command ended in a traceback. U+FFFF (a
+    device name in a URL) is no XML character either: the SVG was not well-formed."""
+    svg = svg_chart(_day_of_points(), title="t\ud800\uffff", unit="\udcb0C")
     root = _parse(svg.encode("utf-8").decode("utf-8"))
     assert root.tag == f"{_SVG}svg"
     assert "\ufffdC" in [t.text for t in _tags(svg, "text")]
