@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime, tzinfo
@@ -46,7 +47,10 @@ def when(text: str, now: float) -> float:
     except ValueError:
         pass
     try:
-        return float(text) if text.replace(".", "", 1).isdigit() else _iso(text)
+        moment = float(text) if text.replace(".", "", 1).isdigit() else _iso(text)
+        if not math.isfinite(moment):  # 400 digits: no JSON carries an infinity
+            raise ValueError(text)
+        return moment
     except ValueError:
         raise ValueError(
             f"expected a duration back from now (24h, 7d), epoch seconds or an ISO "

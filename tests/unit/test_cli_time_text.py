@@ -80,3 +80,10 @@ def test_history_help_says_how_a_date_without_a_zone_is_read(
     help_text = " ".join(capsys.readouterr().out.split())
     assert "ISO date in this machine's local time unless it names a zone" in help_text
     assert "a printed time names its UTC offset" in help_text
+
+
+def test_an_epoch_no_float_holds_is_refused_as_a_time() -> None:
+    """`--until 1000…0` (400 digits) read as an infinity, sent as `Infinity`, and
+    the hub's refusal, "Infinity is not JSON (bad_json)", did not name the option."""
+    with pytest.raises(ValueError, match="epoch seconds"):
+        when("1" + "0" * 400, now=0.0)
