@@ -235,7 +235,15 @@ def layout(
     time_step = _time_step(t_end - t_start)
     offset = _offset_s(t_start, zone)
     for index in _tick_indices(t_start + offset, t_end + offset, time_step):
-        tick = index * time_step - offset
+        # the offset at the tick itself: after a clock change in the range (summer
+        # time) a tick stays on the zone's midnight, not an hour off, a day early;
+        # asked twice, so a midnight the change skips goes to the hour after it
+        local = index * time_step
+        tick = local - offset
+        for _ in range(2):
+            tick = local - _offset_s(tick, zone)
+        if not t_start <= tick <= t_end:
+            continue
         x = x_of(tick)
         shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))
         shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -143,3 +144,19 @@ def test_svg_chart_of_text_no_utf8_holds_is_still_utf8() -> None:
     root = _parse(svg.encode("utf-8").decode("utf-8"))
     assert root.tag == f"{_SVG}svg"
     assert "\ufffdC" in [t.text for t in _tags(svg, "text")]
+
+
+def test_a_week_across_a_clock_change_has_its_ticks_on_the_zones_midnights() -> None:
+    """Berlin goes from UTC+2 to UTC+1 on 2026-10-25. The ticks kept the offset of
+    the chart's start: after the change each fell at 23:00 and bore the date of the
+    day it ended, so "10-25" was written twice and every later date a day early."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 10, 22, tzinfo=zone).timestamp()
+    points = [[start + 3600 * i, 1.0, 1.0, 1.0] for i in range(7 * 24 + 1)]
+    svg = svg_chart(points, title="t", unit="W", zone=zone)
+    dates = [t for t in _tags(svg, "text") if "-" in (t.text or "")]
+    assert [t.text for t in dates] == [f"10-{day}" for day in range(22, 29)]
+    width_s = points[-1][0] - start
+    for day, text in zip(range(22, 29), dates, strict=True):
+        at = start + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
+        assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
