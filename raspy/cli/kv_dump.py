@@ -5,8 +5,6 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
-import os
-import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from raspy.atomic_file import atomic_writer
+from raspy.atomic_file import atomic_writer, is_special
 from raspy.cli import EXIT_OK
 from raspy.cli.kv_store import (
     EXIT_DATA,
@@ -42,7 +40,7 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         return
-    if _special(name):
+    if is_special(name):
         try:
             with Path(name).open("wb") as out:
                 yield out
@@ -57,16 +55,6 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
         raise  # the caller picks another name
     except OSError as exc:
         raise Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
-
-
-def _special(name: str) -> bool:
-    """A path that is there and is not a regular file (nor a directory: refused
-    as any write to it is)."""
-    try:
-        mode = os.stat(name).st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_dump(
