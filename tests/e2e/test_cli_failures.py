@@ -579,3 +579,22 @@ def test_scenario_export_into_a_pipe_writes_into_it(
         assert os.read(reader, 65536) == source.read_bytes()
     finally:
         os.close(reader)
+
+
+@pytest.mark.parametrize(
+    ("output", "says"),
+    [("{tmp}", "Is a directory"), ("{tmp}/no/such", "No such file or directory")],
+    ids=["a-directory", "no-folder"],
+)
+def test_raspy_kv_dump_to_a_file_named_wrong_is_bad_input(
+    tmp_path: Path, output: str, says: str
+) -> None:
+    """As `raspy scenario export -o` says it: status 2 (before, 1, as a store that
+    could not be read); a write that fails on the way (a full disk) stays 1."""
+    with Store.open(tmp_path / "d"):
+        pass
+    target = output.replace("{tmp}", str(tmp_path))
+    result = _run("raspy-kv", "dump", "--data-dir", str(tmp_path / "d"), "-o", target)
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr, "raspy-kv", containing=f"{target}: {says}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
