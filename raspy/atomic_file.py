@@ -10,6 +10,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,28 @@ def write_atomic(path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE) -> 
     """Replace `path` with `data`, all or nothing (see atomic_writer)."""
     with atomic_writer(path, mode=mode) as out:
         out.write(data)
+
+
+def is_special(path: str | Path) -> bool:
+    """A path that is there and is neither a regular file nor a directory: a pipe,
+    `/dev/stdout`, a device. Such a file is written into, never renamed over: a
+    rename replaced it with a regular file (as root, the device node itself)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def write_named_output(path: str | Path, data: bytes) -> None:
+    """Write what a user asked for into the file they named (`-o FILE`, a chart):
+    a regular file or a new name is replaced all or nothing (write_atomic); a pipe
+    or a device (`-o /dev/stdout`) is written into as it is."""
+    if is_special(path):
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    write_atomic(path, data)
 
 
 def fsync_directory(directory: Path) -> None:

@@ -20,6 +20,8 @@ from raspy.errors import ConfigError, shown
 from raspy.names import NAME_SEGMENT
 
 DEFAULT_PORT_BASE: Final = 5514
+# a config file at most; raspyd's own, every key commented, is 12 KB
+MAX_CONFIG_BYTES: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,9 +449,14 @@ def read_file(path: str) -> str:
     """The text of a config file; raises ConfigError, naming the file, if it cannot
     be read or is not UTF-8 (TOML is UTF-8 only; the byte is named too)."""
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # /dev/zero, a log: never all
     except OSError as exc:
         raise ConfigError([f"cannot read config {path}: {exc.strerror}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [f"{path}: larger than {MAX_CONFIG_BYTES} bytes: not a config file?"]
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

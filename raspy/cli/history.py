@@ -21,7 +21,7 @@ from typing import Any, Final, Protocol
 import zmq
 
 from raspy import json_text
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import write_named_output
 from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.cli.time_text import wall_text
@@ -210,7 +210,7 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     else:
         data = svg_chart(points, title=title, unit=unit, zone=zone).encode("utf-8")
     try:
-        write_atomic(path, data)
+        write_named_output(path, data)
     except OSError as exc:
         raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
 

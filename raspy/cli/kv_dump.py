@@ -5,18 +5,17 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
-import os
-import stat
+import errno
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
-from raspy.atomic_file import atomic_writer
-from raspy.cli import EXIT_OK
+from raspy.atomic_file import atomic_writer, is_special
+from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.kv_store import (
     EXIT_DATA,
     Failure,
@@ -42,12 +41,12 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         return
-    if _special(name):
+    if is_special(name):
         try:
             with Path(name).open("wb") as out:
                 yield out
         except OSError as exc:
-            raise Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
+            raise Failure(f"cannot write {name}: {exc.strerror}", _status(exc)) from exc
         return
     try:
         # the whole store: private, as the data dir it comes from is (0700)
@@ -56,17 +55,17 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     except FileExistsError:
         raise  # the caller picks another name
     except OSError as exc:
-        raise Failure(f"cannot write {name}: {exc.strerror}", EXIT_DATA) from exc
+        raise Failure(f"cannot write {name}: {exc.strerror}", _status(exc)) from exc
 
 
-def _special(name: str) -> bool:
-    """A path that is there and is not a regular file (nor a directory: refused
-    as any write to it is)."""
-    try:
-        mode = os.stat(name).st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+# a FILE named wrong (bad input, status 2), not a write that failed on the way (1)
+_NAMED_WRONG: Final = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
+)
+
+
+def _status(exc: OSError) -> int:
+    return EXIT_USAGE if exc.errno in _NAMED_WRONG else EXIT_DATA
 
 
 def write_dump(

@@ -49,29 +49,43 @@ class _Scan:
     data_bytes: int  # keys and values, for the map's room
     digest: str  # of every byte before the end line: the second pass must match
     last_seq: int | None  # the dump's kv.meta last_seq
+    max_line: int  # bytes in one line at most (see _max_line)
+
+
+def _max_line(config: StoreConfig) -> int:
+    """The longest line a dump of records within `config` can have, with room to
+    spare: a value as base64 or escaped JSON text, at most 6 bytes a byte. A line
+    past it is no record (a file of another kind, /dev/zero): it is refused, not
+    read whole into memory."""
+    return 8 * (config.max_value_bytes + MAX_KEY_BYTES) + 4096
 
 
 @contextmanager
 def _dump_lines(
-    file: str, progress: Progress | None = None
+    file: str, max_line: int, progress: Progress | None = None
 ) -> Iterator[Iterator[bytes]]:
-    """The dump's lines, read a buffer at a time (a restore never holds the file)."""
+    """The dump's lines, read a buffer at a time (a restore never holds the file);
+    a line longer than `max_line` bytes raises DumpFormatError."""
     try:
         handle = Path(file).open("rb")  # noqa: SIM115  # closed below
     except OSError as exc:
         raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+    step = progress.step if progress is not None and progress.shown else None
 
     def lines() -> Iterator[bytes]:
-        for line in handle:
-            step(len(line))
+        number = 0
+        while line := handle.readline(max_line + 1):
+            number += 1
+            if len(line) > max_line:
+                raise DumpFormatError(
+                    number, f"longer than {max_line} bytes: no dump has such a line"
+                )
+            if step is not None:
+                step(len(line))
             yield line
 
     with handle:
-        if progress is None or not progress.shown:
-            yield iter(handle)
-        else:
-            step = progress.step
-            yield lines()
+        yield lines()
 
 
 def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
@@ -80,8 +94,9 @@ def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
     size = Path(file).stat().st_size if Path(file).is_file() else 0
     progress = Progress("check", size)
     data_bytes, last_seq = 0, None
+    max_line = _max_line(config)
     try:
-        with _dump_lines(file, progress) as lines:
+        with _dump_lines(file, max_line, progress) as lines:
             reader = DumpReader(lines, verify_checksum=verify_checksum)
             for index, record in enumerate(reader.records()):
                 _validate(file, index, record, config)
@@ -100,7 +115,9 @@ def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
             f"than this raspy supports ({SCHEMA_VERSION})",
             EXIT_DATA,
         )
-    return _Scan(reader.header, reader.count, data_bytes, reader.digest, last_seq)
+    return _Scan(
+        reader.header, reader.count, data_bytes, reader.digest, last_seq, max_line
+    )
 
 
 def _validate(file: str, index: int, record: Record, config: StoreConfig) -> None:
@@ -135,7 +152,7 @@ def _batches(
     batch: list[Put] = []
     size = 0
     try:
-        with _dump_lines(file) as lines:
+        with _dump_lines(file, scan.max_line) as lines:
             reader = DumpReader(lines, verify_checksum=False, unique=False)
             for record in reader.records():
                 batch.append(Put(record.table, record.key, record.value))

@@ -18,7 +18,7 @@ import zmq
 from raspy import config as config_mod
 from raspy import config_doc, heap, names
 from raspy import log as log_mod
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, reader_left, version_line
 from raspy.cli.arguments import UsageParser
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
@@ -223,12 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("raspyd", lambda: _main(argv))
 
 
+def _flushed(status: int) -> int:
+    """`status`, once stdout is written out (a reader that left is seen here)."""
+    sys.stdout.flush()
+    return status
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if args.check_config is not None:
-        return _check_config_file(args)
-    if args.print_config:
-        return _print_config(args)
+    try:
+        if args.check_config is not None:
+            return _flushed(_check_config_file(args))
+        if args.print_config:
+            return _flushed(_print_config(args))
+    except BrokenPipeError:  # `raspyd --print-config | head`: the reader left
+        return reader_left()
     if args.markdown:
         return _fail("--markdown goes with --print-config", EXIT_USAGE)
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why

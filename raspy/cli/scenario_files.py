@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import write_named_output
 from raspy.cli import scenario_text as text
 from raspy.errors import quote
 
@@ -149,6 +149,6 @@ def write_output(output: str | None, data: bytes) -> None:
         sys.stdout.buffer.flush()
         return
     try:
-        write_atomic(output, data)
+        write_named_output(output, data)
     except OSError as exc:
         raise Failure(2, f"cannot write {output}: {exc.strerror or exc}") from None

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
 
@@ -51,15 +51,33 @@ def _token(args: argparse.Namespace) -> int:
         # said as it is: mkdir's own word for it is "File exists"
         print(f"{_PROG}: web-token: {args.data_dir}: not a directory", file=sys.stderr)
         return EXIT_USAGE
+    if not os.path.isdir(args.data_dir) and not os.path.isdir(
+        os.path.dirname(os.path.abspath(args.data_dir))
+    ):  # write_private makes the data dir, never the folders above it
+        print(
+            f"{_PROG}: web-token: cannot write {path}: No such file or directory",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     token = new_token()
+    # shown before it is stored: a token nobody saw (stdout closed or full) must not
+    # take the place of the one that works
+    try:
+        print(token, flush=True)
+    except BrokenPipeError:
+        return reader_left()
+    except OSError as exc:
+        print(f"{_PROG}: web-token: cannot print it: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         write_private(path, hash_secret(token).line() + "\n")
     except OSError as exc:
         print(
-            f"{_PROG}: web-token: cannot write {path}: {exc.strerror}", file=sys.stderr
+            f"{_PROG}: web-token: cannot write {path}: {exc.strerror} "
+            "(that token is not valid)",
+            file=sys.stderr,
         )
         return EXIT_USAGE
-    print(token)
     print(f"{_PROG}: web-token: its hash is in {path}; log in with it", file=sys.stderr)
     return EXIT_OK
 
@@ -70,8 +88,16 @@ def _read_password() -> str | None:
         if getpass.getpass("again: ") != first:
             print(f"{_PROG}: web-password: the two differ", file=sys.stderr)
             return None
-        return first
-    return sys.stdin.readline().rstrip("\r\n")
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        password.encode("utf-8")  # bytes that are not UTF-8 arrive as surrogates
+    except UnicodeEncodeError:
+        # never shown, not even in part: it is a secret
+        print(f"{_PROG}: web-password: the password is not UTF-8 text", file=sys.stderr)
+        return None
+    return password
 
 
 def _password(args: argparse.Namespace) -> int:

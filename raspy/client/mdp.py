@@ -261,8 +261,12 @@ class Client(Closing):
             if cut_short
             else f"after {self.retries} tries of {self.timeout_s}s"
         )
+        try:  # shown as it was given (a name in bytes that are not UTF-8: escaped)
+            name: bytes | str = service.decode("utf-8")
+        except UnicodeDecodeError:
+            name = service
         return ClientTimeout(
-            f"{self.endpoint}: no reply from service {quote(service)} {how}"
+            f"{self.endpoint}: no reply from service {quote(name)} {how}"
         )
 
     def _rejected(self, reason: str, frames: int) -> None:

@@ -5,8 +5,10 @@ hang. Real processes; Ctrl-C is a real SIGINT while the command waits."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -108,6 +110,13 @@ TABLE = [
         "no reply",
     ),
     ("raspy", ["status", "--server", UNREACHABLE, "--timeout", "0.2"], 1, "no reply"),
+    # a service name as it was given: before, '\xc3\xbcn\xc3\xaf' first, then 'ünï'
+    (
+        "raspy",
+        ["call", "ünï", "--server", UNREACHABLE, "--timeout", "0.2", "--retries", "1"],
+        1,
+        "no reply from service 'ünï' after 1 tries",
+    ),
     ("raspy-kv", ["ls", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, "no snap"),
     ("raspy-kv", ["get", "/a", "--server", KV_UNREACHABLE, "--timeout", "0.2"], 1, ""),
     # arguments in bytes that are not UTF-8: said so, near the bytes (before, the
@@ -435,3 +444,157 @@ def test_a_reader_that_left_gives_no_traceback(
         process.kill()
     assert process.returncode == 1, stderr
     assert stderr == ""
+
+
+def _within(limit_bytes: int) -> Callable[[], None]:
+    """A child's address space at most `limit_bytes`: reading a file whole that has
+    no end (/dev/zero) fails at once (MemoryError) instead of filling the machine."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return limit
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "status", "says"),
+    [
+        # before: read whole, an internal error (70) at the memory limit
+        ("raspyd", ["--check-config", "/dev/zero"], 2, "/dev/zero: larger than"),
+        (
+            "raspy-poller",
+            ["--connect", UNREACHABLE, "--service", "fake", "--config", "/dev/zero"],
+            2,
+            "/dev/zero: larger than",
+        ),
+        (
+            "raspy-kv",
+            ["restore", "--data-dir", "{tmp}/d", "/dev/zero"],
+            1,
+            "/dev/zero line 1: longer than",
+        ),
+        (
+            "raspy-kv",
+            ["restore", "--config", "/dev/zero", "--data-dir", "{tmp}/d", "{tmp}/x"],
+            2,
+            "/dev/zero: larger than",
+        ),
+    ],
+    ids=["raspyd-check-config", "poller-config", "kv-restore", "kv-restore-config"],
+)
+def test_a_file_without_end_is_refused_not_read_whole(
+    tmp_path: Path, tool: str, args: list[str], status: int, says: str
+) -> None:
+    result = subprocess.run(
+        _command(tool, *(arg.replace("{tmp}", str(tmp_path)) for arg in args)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=_within(1 << 30),
+    )
+    assert result.returncode == status, result.stderr
+    _assert_one_line(result.stderr, tool, containing=says)
+    assert not (tmp_path / "d").exists()  # nothing made
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["raspyd", "--print-config"],
+        ["raspyd", "--print-config", "--markdown"],
+        ["raspyd", "--check-config", "{tmp}/ok.toml"],
+        ["raspy", "web-token", "--data-dir", "{tmp}/d"],
+    ],
+    ids=["print-config", "markdown", "check-config", "web-token"],
+)
+def test_a_reader_that_left_before_the_first_line_gives_status_1(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`raspyd --print-config | head`, the reader gone: before, raspyd's line was
+    `internal error: BrokenPipeError` (70); `raspy web-token` stored the hash of a
+    token nobody saw, so the token that worked stopped working."""
+    (tmp_path / "ok.toml").write_text("log_level = 'info'\n", encoding="utf-8")
+    process = subprocess.Popen(
+        _command(args[0], *(arg.replace("{tmp}", str(tmp_path)) for arg in args[1:])),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert stderr == ""
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_web_password_that_is_not_utf8_is_refused_and_never_shown(
+    tmp_path: Path,
+) -> None:
+    """Before, the line said `an argument is not UTF-8 text (near "??hunter2-secret")`:
+    no argument was wrong, and part of the password went to the terminal or log."""
+    result = subprocess.run(
+        _command("raspy", "web-password", str(tmp_path / "hash")),
+        input=b"\xff\xfehunter2-secret\n",
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2, stderr
+    assert stderr == "raspy: web-password: the password is not UTF-8 text\n"
+    assert not (tmp_path / "hash").exists()
+
+
+@pytest.mark.timeout(120)
+def test_scenario_export_into_a_pipe_writes_into_it(
+    hub: Daemon, tmp_path: Path
+) -> None:
+    """`-o /dev/stdout`, `-o` a named pipe: before, the temp file was renamed over
+    it (as root, over a device node: /dev/full became a regular file)."""
+    source = tmp_path / "pipe-trial.yaml"
+    source.write_text(
+        "name: pipe-trial\ntriggers:\n  - event: /event/pipe-trial\n"
+        "actions:\n  - log: hello\n",
+        encoding="utf-8",
+    )
+    imported = _run(
+        "raspy", "scenario", "import", str(source), "--server", hub.endpoint
+    )
+    assert imported.returncode == 0, imported.stderr
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # the writer's open won't wait
+    try:
+        result = _run(
+            "raspy", "scenario", "export", "pipe-trial", "-o", str(pipe),
+            "--server", hub.endpoint,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert stat.S_ISFIFO(pipe.lstat().st_mode)
+        assert os.read(reader, 65536) == source.read_bytes()
+    finally:
+        os.close(reader)
+
+
+@pytest.mark.parametrize(
+    ("output", "says"),
+    [("{tmp}", "Is a directory"), ("{tmp}/no/such", "No such file or directory")],
+    ids=["a-directory", "no-folder"],
+)
+def test_raspy_kv_dump_to_a_file_named_wrong_is_bad_input(
+    tmp_path: Path, output: str, says: str
+) -> None:
+    """As `raspy scenario export -o` says it: status 2 (before, 1, as a store that
+    could not be read); a write that fails on the way (a full disk) stays 1."""
+    with Store.open(tmp_path / "d"):
+        pass
+    target = output.replace("{tmp}", str(tmp_path))
+    result = _run("raspy-kv", "dump", "--data-dir", str(tmp_path / "d"), "-o", target)
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr, "raspy-kv", containing=f"{target}: {says}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]

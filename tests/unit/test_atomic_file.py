@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from raspy.atomic_file import atomic_writer, temp_target, write_atomic
+from raspy.atomic_file import (
+    atomic_writer,
+    temp_target,
+    write_atomic,
+    write_named_output,
+)
 
 
 class _Interrupted(Exception):
@@ -118,3 +124,28 @@ def test_temp_target_knows_the_writers_own_temp_file(tmp_path: Path) -> None:
         out.write(b"being written\n")
         (temp,) = tmp_path.iterdir()
         assert temp_target(temp.name) == path.name
+
+
+def test_a_named_output_that_is_a_pipe_is_written_into_not_replaced(
+    tmp_path: Path,
+) -> None:
+    """`-o /dev/stdout`, a FIFO, a device: a rename over it made it a regular file
+    (as root, /dev/full was one afterwards)."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # the writer's open won't wait
+    try:
+        write_named_output(pipe, b"chart\n")
+        assert stat.S_ISFIFO(pipe.lstat().st_mode)
+        assert os.read(reader, 100) == b"chart\n"
+    finally:
+        os.close(reader)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_named_output_that_is_a_file_is_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    path.write_bytes(b"old and longer\n")
+    write_named_output(path, b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.yaml"]
