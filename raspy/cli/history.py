@@ -22,7 +22,7 @@ import zmq
 
 from raspy import json_text
 from raspy.atomic_file import write_named_output
-from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
 from raspy.cli.time_text import wall_text
 from raspy.errors import ClientTimeout, shown
@@ -212,7 +212,9 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     try:
         write_named_output(path, data)
     except OSError as exc:
-        raise _Refused(1, f"--plot: cannot write {path}: {exc.strerror}") from None
+        raise _Refused(
+            output_status(exc), f"--plot: cannot write {path}: {exc.strerror}"
+        ) from None
 
 
 def _count(points: list[Any]) -> str:

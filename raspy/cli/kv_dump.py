@@ -5,19 +5,17 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Final
+from typing import IO
 
 from raspy.atomic_file import atomic_writer, is_special
-from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_OK, output_status
 from raspy.cli.kv_store import (
-    EXIT_DATA,
     Failure,
     Progress,
     open_readonly,
@@ -46,7 +44,9 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
             with Path(name).open("wb") as out:
                 yield out
         except OSError as exc:
-            raise Failure(f"cannot write {name}: {exc.strerror}", _status(exc)) from exc
+            raise Failure(
+                f"cannot write {name}: {exc.strerror}", output_status(exc)
+            ) from exc
         return
     try:
         # the whole store: private, as the data dir it comes from is (0700)
@@ -55,17 +55,9 @@ def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
     except FileExistsError:
         raise  # the caller picks another name
     except OSError as exc:
-        raise Failure(f"cannot write {name}: {exc.strerror}", _status(exc)) from exc
-
-
-# a FILE named wrong (bad input, status 2), not a write that failed on the way (1)
-_NAMED_WRONG: Final = frozenset(
-    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
-)
-
-
-def _status(exc: OSError) -> int:
-    return EXIT_USAGE if exc.errno in _NAMED_WRONG else EXIT_DATA
+        raise Failure(
+            f"cannot write {name}: {exc.strerror}", output_status(exc)
+        ) from exc
 
 
 def write_dump(

@@ -176,7 +176,7 @@ def test_raspy_history_plots_a_png(hub: Daemon, tmp_path: Path) -> None:
         ((_ATTIC, "--since", "yesterday"), 2, 'raspy history: expected a duration back from now (24h, 7d), epoch seconds or an ISO date, got "yesterday"'),
         ((_ATTIC, "--resolution", "2m"), 2, 'raspy history: resolution: expected one of auto, 1s, 1m, got "2m" (bad_request)'),
         ((_ATTIC, "--plot", "chart.gif"), 2, 'raspy history: --plot: expected a FILE ending in .svg or .png, got "chart.gif"'),
-        ((_ATTIC, "--plot", "/nonexistent-dir/chart.svg"), 1, "raspy history: --plot: cannot write /nonexistent-dir/chart.svg: No such file or directory"),
+        ((_ATTIC, "--plot", "/nonexistent-dir/chart.svg"), 2, "raspy history: --plot: cannot write /nonexistent-dir/chart.svg: No such file or directory"),
     ],
     ids=["unknown-key", "bad-since", "bad-resolution", "bad-suffix", "unwritable"],
 )  # fmt: skip
