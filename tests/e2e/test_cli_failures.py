@@ -430,20 +430,10 @@ def test_a_reader_that_left_gives_no_traceback(
     """`raspy call … | head -1`: the pipe is closed before the command writes."""
     server = hub.endpoint if tool == "raspy" else f"127.0.0.1:{hub.port_base}"
     echo = f"{hostname()}.echo"
-    process = subprocess.Popen(
-        _command(tool, *(a.replace("{echo}", echo) for a in args), "--server", server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    command = _command(
+        tool, *(a.replace("{echo}", echo) for a in args), "--server", server
     )
-    assert process.stdout is not None
-    process.stdout.close()  # the reader leaves before the first line
-    try:
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 1, stderr
-    assert stderr == ""
+    assert _reader_gone(command) == (1, "")
 
 
 def _within(limit_bytes: int) -> Callable[[], None]:
@@ -515,11 +505,18 @@ def test_a_reader_that_left_before_the_first_line_gives_status_1(
     `internal error: BrokenPipeError` (70); `raspy web-token` stored the hash of a
     token nobody saw, so the token that worked stopped working."""
     (tmp_path / "ok.toml").write_text("log_level = 'info'\n", encoding="utf-8")
+    command = _command(
+        args[0], *(arg.replace("{tmp}", str(tmp_path)) for arg in args[1:])
+    )
+    assert _reader_gone(command) == (1, "")
+    assert not (tmp_path / "d").exists()
+
+
+def _reader_gone(command: list[str]) -> tuple[int, str]:
+    """The status and stderr of `command` whose reader leaves before the first
+    line (`… | head -1`, the pipe closed before it writes)."""
     process = subprocess.Popen(
-        _command(args[0], *(arg.replace("{tmp}", str(tmp_path)) for arg in args[1:])),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     process.stdout.close()
@@ -527,9 +524,7 @@ def test_a_reader_that_left_before_the_first_line_gives_status_1(
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 1, stderr
-    assert stderr == ""
-    assert not (tmp_path / "d").exists()
+    return process.returncode, stderr
 
 
 def test_a_web_password_that_is_not_utf8_is_refused_and_never_shown(
