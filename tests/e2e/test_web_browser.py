@@ -360,6 +360,34 @@ def test_a_scenario_s_state_colour_follows_its_live_state(
     assert (shown[0][1], shown[2][1] != bad) == (bad, True)
 
 
+def test_a_last_error_cleared_live_reads_as_a_dash_as_the_page_writes_it(
+    browser: Browser, hub: Hub
+) -> None:
+    """A run that goes well clears `last_error` to "": the page's own text for
+    none is a dash, and a live update left the line blank."""
+    key = "/scenario/frost-lamp/last_error"
+    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
+        tree.wait_synced()
+        before = tree.get(key.encode())
+        page = logged_in(browser, hub)
+        page.goto(f"{hub.base}/scenarios/frost-lamp")
+        error = page.locator(f'.error-text[data-key="{key}"]')
+        try:
+            shown = []
+            for value, want in (("device gone", "device gone"), ("", "\u2013")):
+                tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
+                page.wait_for_function(
+                    "([el, want]) => el.textContent === want",
+                    arg=[error.element_handle(), want],
+                )
+                shown.append(error.text_content())
+        finally:
+            page.context.close()
+            if before:
+                tree.set(key.encode(), before, confirm_timeout_s=5)
+    assert shown == ["device gone", "\u2013"]
+
+
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:
     key = hub.key("gpio.relay").encode()
     with CloneClient(hub.daemon.endpoint, b"/device/") as tree:

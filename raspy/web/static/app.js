@@ -62,7 +62,10 @@
         const text = none ? show(value) : showTime(value);
         if (text !== null) el.textContent = text;
       } else {
-        el.textContent = show(value);
+        // a last error cleared by a run that went well is "": none, a dash, as the
+        // page writes it
+        const none = value === "" && el.classList.contains("error-text");
+        el.textContent = show(none ? null : value);
       }
     });
     if (key.endsWith("/status")) {
