@@ -8,15 +8,15 @@ ran in. JSON just shallow enough for `json.loads` fails later instead, when
 `loads` takes no JSON nested deeper than MAX_DEPTH, which no device, scenario or
 request of raspy comes near, and raises ValueError for it like for any other text
 that is not JSON. An integer too large for a float (JSON has no limit, Python's
-reader takes 4300 digits) is read as an infinity, as Python reads `1e400`, which
-every reader already meets: `float()` and `math.isfinite()` of such an integer raise
-OverflowError, which is no ValueError either.
+reader takes 4300 digits) is read as `1e400` is (an infinity, or what the caller's
+`parse_float` makes of it), which every reader already meets: `float()` and
+`math.isfinite()` of such an integer raise OverflowError, no ValueError either.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from typing import Any, Final
 
 from raspy.devices.template import JsonValue
@@ -27,9 +27,10 @@ _FLOAT_DIGITS: Final = 300  # a float holds every integer of this many digits
 
 def loads(text: str | bytes, **options: Any) -> Any:
     """json.loads, with JSON nested deeper than MAX_DEPTH a ValueError too, and an
-    integer no float holds an infinity."""
+    integer no float holds read as a real of its digits."""
+    as_real = options.get("parse_float", float)
     try:
-        value = json.loads(text, parse_int=_integer, **options)
+        value = json.loads(text, parse_int=lambda t: _integer(t, as_real), **options)
     except RecursionError:
         raise ValueError("JSON nested too deep to decode") from None
     if _could_be_deeper(text) and _depth(value) > MAX_DEPTH:
@@ -37,13 +38,13 @@ def loads(text: str | bytes, **options: Any) -> Any:
     return value
 
 
-def _integer(text: str) -> int | float:
+def _integer(text: str, as_real: Callable[[str], Any]) -> Any:
     value = int(text)
     if len(text) > _FLOAT_DIGITS:  # only then may a float not hold it
         try:
             float(value)
         except OverflowError:
-            return math.inf if value > 0 else -math.inf
+            return as_real(text)  # as json reads 1e400
     return value
 
 

@@ -437,6 +437,7 @@ def _command(
     [
         rb'{"reading": {"value": NaN}}',
         rb'{"reading": {"value": 1e400}}',
+        b'{"reading": {"value": ' + b"9" * 400 + b"}}",
         rb'{"reading": {"value": "\ud800"}}',
         rb'{"error": "bad", "detail": "\udfff"}',
     ],
