@@ -29,6 +29,7 @@ from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.errors import quote
+from raspy.json_text import tree_value
 from raspy.rules import engine, model
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
@@ -44,7 +45,6 @@ from raspy.rules.timing import (
 from raspy.rules.tree_view import (
     Routes,
     TreeView,
-    decode,
     interest,
     status_from_tree,
 )
@@ -229,7 +229,7 @@ class CoreActor(pykka.ThreadingActor):
         refs = self.routes.refs(key)
         if not refs:
             return
-        change = scn.KvChanged(key, decode(old), decode(body or None), not body)
+        change = scn.KvChanged(key, tree_value(old), tree_value(body or None), not body)
         for ref in refs:
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(change)

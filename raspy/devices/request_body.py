@@ -43,7 +43,7 @@ def parse(
         document = json_text.loads(
             body[0].decode("utf-8"), parse_constant=_reject_constant
         )
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         return Refusal(None, "bad_json", str(exc)[:200])
     if not isinstance(document, dict):
         return Refusal(None, "bad_request", "expected a JSON object")

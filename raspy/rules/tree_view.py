@@ -23,12 +23,6 @@ _ROUTE_CACHE_LIMIT: Final = 50_000
 Target = TypeVar("Target")
 
 
-def decode(body: bytes | None) -> JsonValue:
-    """A tree body as its JSON value; a body that is not JSON (or is nested too
-    deep to decode) is its text."""
-    return json_text.tree_value(body)
-
-
 class TreeView:
     """Latest bodies by key (one writer thread; readers see a whole dict entry)."""
 
@@ -48,7 +42,7 @@ class TreeView:
         return self._bodies.pop(key, None)
 
     def kv(self, key: str) -> JsonValue:
-        return decode(self._bodies.get(key))
+        return json_text.tree_value(self._bodies.get(key))
 
     def keys_under(self, prefix: str) -> set[str]:
         """The keys that start with `prefix` (undecoded: only their names matter)."""
@@ -62,7 +56,7 @@ class TreeView:
             return ()
         wanted = matcher(patterns)
         found = sorted(key for key in self._bodies if wanted(key))
-        return tuple((key, decode(self._bodies[key])) for key in found)
+        return tuple((key, json_text.tree_value(self._bodies[key])) for key in found)
 
 
 def status_from_tree(tree: TreeView, name: str) -> Status:

@@ -80,7 +80,7 @@ def parse_device_command(body: bytes) -> DeviceCommand:
         raise FormError(f"command over {MAX_FORM_BYTES} bytes")
     try:
         document = json_text.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise FormError(f"not JSON: {quote(str(exc))}") from None
     if not isinstance(document, dict):
         raise FormError("expected a JSON object")

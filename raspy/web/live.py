@@ -45,11 +45,6 @@ def retry(ms: int = RETRY_MS) -> bytes:
     return f"retry: {ms}\n\n".encode()
 
 
-def decode_body(body: bytes) -> JsonValue:
-    """A tree body as its JSON value; a body that is not JSON is shown as its text."""
-    return json_text.tree_value(body)
-
-
 def is_live(key: str) -> bool:
     return key.startswith(LIVE_PREFIXES)
 
@@ -59,7 +54,7 @@ def _fragment(key: str, body: bytes) -> tuple[str, JsonValue]:
     the value it says. A number that is not finite (NaN, Infinity, 1e400: Python
     reads them) is sent as its text: JSON.parse refuses them, and app.js lost the
     whole batch."""
-    value = decode_body(body)
+    value = json_text.tree_value(body)
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except ValueError:

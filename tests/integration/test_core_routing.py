@@ -12,9 +12,10 @@ from support.clock import CountingFakeClock, CountingSystemClock, FakeClock
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
+from raspy.json_text import tree_value as decode
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
-from raspy.rules.tree_view import Routes, TreeView, decode, interest
+from raspy.rules.tree_view import Routes, TreeView, interest
 from raspy.ticker import DeadlineTicker, SharedTicker
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.web.live import LiveHub, comment, decode_body, frame, retry
+from raspy.json_text import tree_value
+from raspy.web.live import LiveHub, comment, frame, retry
 
 
 def parse_events(stream: bytes) -> list[tuple[str, str]]:
@@ -61,7 +62,7 @@ def test_comments_and_retry_are_single_fields() -> None:
 
 
 def test_a_body_that_is_not_json_is_shown_as_text() -> None:
-    assert [decode_body(b"21.5"), decode_body(b"\xffx"), decode_body(b"")] == [
+    assert [tree_value(b"21.5"), tree_value(b"\xffx"), tree_value(b"")] == [
         21.5,
         "\ufffdx",
         None,
