@@ -100,21 +100,17 @@ class Client(Closing):
         self._closed = False
         self._limiter = LogRateLimiter()
 
-    def request(self, service: bytes | str, *body: bytes | str) -> list[bytes]:
+    def request(
+        self, service: bytes | str, *body: bytes | str, until: float | None = None
+    ) -> list[bytes]:
         """Send one request; return every reply body frame in order.
 
         In 0.2 and majortomo the PARTIAL bodies come first, then the FINAL body.
-        Raises ClientTimeout after `retries` sends without a complete reply, and
-        ValueError if there is no body frame (RFC 7 needs one).
+        Raises ClientTimeout after `retries` sends without a complete reply, or by
+        `until` (time.monotonic()) when given: a caller's deadline (TitanicClient's
+        wait) that a broker gone away must not stretch by the retries. ValueError if
+        there is no body frame (RFC 7 needs one).
         """
-        return self._request_until(None, service, *body)
-
-    def _request_until(
-        self, until: float | None, service: bytes | str, *body: bytes | str
-    ) -> list[bytes]:
-        """request(), but no attempt waits past `until` (time.monotonic(); None: as
-        request()), so ClientTimeout comes by then: for TitanicClient.wait, whose
-        deadline a broker that went away must not stretch by the retries."""
         name, frames = self._encode(service, body)
         self._begin()
         collected: list[bytes] | None = None

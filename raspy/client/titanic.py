@@ -91,9 +91,12 @@ class TitanicClient:
             raise TitanicError(answer.status.value, _REFUSED[answer.status])
         return tsp.accepted_uuid(answer)
 
-    def reply(self, uuid: str) -> tuple[bytes, list[bytes]]:
-        """The status (b"200", b"300", b"400", b"500") and, with 200, the reply."""
-        answer = self._call(tsp.REPLY_SERVICE, [_uuid_frame(uuid)])
+    def reply(
+        self, uuid: str, *, until: float | None = None
+    ) -> tuple[bytes, list[bytes]]:
+        """The status (b"200", b"300", b"400", b"500") and, with 200, the reply;
+        ClientTimeout by `until` (time.monotonic()) when given."""
+        answer = self._call(tsp.REPLY_SERVICE, [_uuid_frame(uuid)], until)
         return answer.status.value, list(answer.payload)
 
     def close(self, uuid: str) -> None:
@@ -126,8 +129,7 @@ class TitanicClient:
             # the poll at the deadline gets a moment to be answered, never the
             # MDP client's whole retries
             until = max(deadline, time.monotonic() + _LAST_POLL_S)
-            answer = self._call(tsp.REPLY_SERVICE, [_uuid_frame(uuid)], until)
-            status, body = answer.status.value, list(answer.payload)
+            status, body = self.reply(uuid, until=until)
             if status == Status.OK.value:
                 return body
             if status == Status.UNKNOWN.value:
@@ -156,4 +158,4 @@ class TitanicClient:
     def _call(
         self, service: bytes, body: list[bytes], until: float | None = None
     ) -> tsp.Answer:
-        return tsp.decode_answer(self._client._request_until(until, service, *body))
+        return tsp.decode_answer(self._client.request(service, *body, until=until))
