@@ -154,7 +154,7 @@ class TitanicActor(pykka.ThreadingActor):
         an actor before this one (a reload restarts Titanic) are in: the store
         writes in order, and a reply still waiting in its queue would be read as
         pending, and its request dispatched again."""
-        self._store.commit([])
+        self._store.written()
         requests, bad = records.stored_requests(
             self._store.scan(Table.TITANIC_REQUESTS)
         )

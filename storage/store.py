@@ -295,6 +295,12 @@ class Store(Closing):
         if outcome[0] is not None:
             raise outcome[0]
 
+    def written(self) -> None:
+        """Return once everything submitted before this call is written (the writer
+        works in order; an empty commit writes and syncs nothing): a part started
+        again reads the store only after the writes of the one it replaces."""
+        self.commit([])
+
     def restore(
         self,
         batches: Callable[[], Iterable[Sequence[Op]]],

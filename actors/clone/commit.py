@@ -95,7 +95,7 @@ class CommitPipeline:
         A server started again in this process (its I/O thread failed) reads them
         once what the one before submitted is written: else it would give out again
         the numbers that were waiting in the store's queue."""
-        self._store.commit([])  # the store writes in order: all before it is done
+        self._store.written()
         last_seq, ephemeral = load_state(self._store, self._stats)
         core = self._core
         core.load(last_seq, ephemeral, now)
