@@ -33,12 +33,12 @@ from raspy.devices.template import (
 from raspy.errors import DeviceError, quote
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-# Actions of the device-service vocabulary that are not commands of a device
-# (raspy.devices.service); a kind's own command may not take one of these names.
 FRIENDLY_NAME_MAX: Final = 64
-SERVICE_ACTIONS: Final = frozenset(
-    {"list_keys", "list", "get", "set", "commands", "rescan"}
-)
+# Actions of the device-service vocabulary that are not commands of a device
+# (raspy.devices.service): those on one device, and all of them; a kind's own
+# command may not take one of these names.
+DEVICE_REQUESTS: Final = frozenset({"get", "set", "commands"})
+SERVICE_ACTIONS: Final = DEVICE_REQUESTS | {"list_keys", "list", "rescan"}
 # What a binary input is, in Home Assistant's words (its binary_sensor device
 # classes): the MQTT bridge announces it so, and Home Assistant then shows
 # Open/Closed, Detected/Clear, Wet/Dry... with the matching icon rather than On/Off.

@@ -76,7 +76,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices import request_body
-from raspy.devices.kinds import BASE
+from raspy.devices.kinds import BASE, DEVICE_REQUESTS
 from raspy.devices.reading import Reading
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import (
@@ -219,7 +219,7 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
             )
         return _service_wide(registry, action)
     known = registry.kinds.command_names()
-    if action not in known and action not in ("get", "set", "commands"):
+    if action not in known and action not in DEVICE_REQUESTS:
         return _error(
             UNKNOWN_ACTION, action, "unknown_action", f"no action {quote(action)} here"
         )

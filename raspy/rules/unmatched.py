@@ -22,7 +22,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from raspy.devices.kinds import BUILTIN, NAME_PATTERN
+from raspy.devices.kinds import BUILTIN, DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
@@ -51,8 +51,6 @@ _NO_COMMAND: Final = (
 )
 # a command's closest name: commands are short words (`on`, `level`, `toggle`)
 _CLOSE_COMMAND: Final = 0.6
-# what a device service takes for one device besides its kinds' commands
-_DEVICE_REQUESTS: Final = frozenset({"get", "set", "commands"})
 
 
 def device_warnings(
@@ -192,7 +190,7 @@ def _commands(scenario: model.Scenario) -> list[str]:
 
 @functools.cache
 def _known_commands() -> frozenset[str]:
-    return BUILTIN.command_names() | _DEVICE_REQUESTS
+    return BUILTIN.command_names() | DEVICE_REQUESTS
 
 
 def _read_keys(scenario: model.Scenario) -> list[str]:
