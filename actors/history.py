@@ -354,12 +354,10 @@ class HistoryActor(pykka.ThreadingActor):
         # the view is opened by the first read: `forget` commits, and the map cannot
         # grow while a view of this process is open (Store.read_view)
         with ExitStack() as stack:
-            views: list[ReadView] = []
 
-            def fetcher(key: str) -> query.Fetch:
-                if not views:
-                    views.append(stack.enter_context(self.links.store.read_view()))
-                return self._fetcher(views[0], key)
+            def fetcher(key: str) -> query.Fetch:  # once per request
+                view = stack.enter_context(self.links.store.read_view())
+                return self._fetcher(view, key)
 
             return service.handle(
                 body,
