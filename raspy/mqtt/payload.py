@@ -12,6 +12,7 @@ import json
 import math
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 
@@ -49,11 +50,9 @@ def parse_command(payload: bytes) -> JsonValue:
     if word is not None:
         return word
     try:
-        value: JsonValue = json.loads(
+        value: JsonValue = json_text.loads(
             stripped, parse_constant=_reject_constant, parse_float=_finite
         )
-    except RecursionError as exc:
-        raise MalformedMessage("mqtt", "bad_payload", "nested too deep") from exc
     except ValueError:
         if stripped[:1] in '[{"':
             raise MalformedMessage(
@@ -91,15 +90,12 @@ def refusal(token: str, detail: str) -> dict[str, JsonValue]:
 
 def decode_reply(body: bytes) -> JsonValue:
     """A service's JSON reply frame; text that is not strict JSON (NaN, Infinity,
-    a real out of a float's range included: they would make `…/result` invalid
-    JSON), or too deep to be written back in `…/result`, is kept as text."""
+    a real or an integer out of a float's range included: they would make
+    `…/result` invalid JSON), or nested too deep (raspy.json_text), is kept as text."""
     try:
-        value: JsonValue = json.loads(
+        value: JsonValue = json_text.loads(
             body, parse_constant=_reject_constant, parse_float=_finite
         )
-        # `…/result` nests it deeper, where json.dumps may not reach what
-        # json.loads read (RecursionError, in the link's thread)
-        json_bytes({"reply": [value]})
-    except (ValueError, RecursionError):
+    except ValueError:
         return body.decode("utf-8", "replace")
     return value
