@@ -15,13 +15,14 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from support.daemon import Daemon, hostname
 from support.net import free_port_base
 from support.wait import wait_until
@@ -324,34 +325,49 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
     assert classes == "device status-ok-login"
 
 
+@contextmanager
+def _frost_lamp_live(
+    browser: Browser, hub: Hub, leaf: str, css: str
+) -> Iterator[tuple[Page, Locator, Callable[[str, str], None]]]:
+    """The frost-lamp scenario's page, the element of CSS class `css` that shows its
+    key `leaf`, and a way to write that key in the tree and wait for the element to
+    read `want`; the key's value is put back at the end."""
+    key = f"/scenario/frost-lamp/{leaf}"
+    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
+        tree.wait_synced()
+        before = tree.get(key.encode())
+        page = logged_in(browser, hub)
+        page.goto(f"{hub.base}/scenarios/frost-lamp")
+        shown = page.locator(f'{css}[data-key="{key}"]')
+
+        def write(value: str, want: str) -> None:
+            tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
+            page.wait_for_function(
+                "([el, want]) => el.textContent === want",
+                arg=[shown.element_handle(), want],
+            )
+
+        try:
+            yield page, shown, write
+        finally:
+            page.context.close()
+            if before:
+                tree.set(key.encode(), before, confirm_timeout_s=5)
+
+
 def test_a_scenario_s_state_colour_follows_its_live_state(
     browser: Browser, hub: Hub
 ) -> None:
     """The state's text changed live and its class did not: a run that had ended
     still read in the running colour. And the colour for a scenario in error was
     written for a state `failed` that the engine never has: it read as idle."""
-    key = "/scenario/frost-lamp/state"
     colour = "(el) => getComputedStyle(el).color"
-    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
-        tree.wait_synced()
-        before = tree.get(key.encode())
-        page = logged_in(browser, hub)
-        page.goto(f"{hub.base}/scenarios/frost-lamp")
-        state = page.locator(f'.state[data-key="{key}"]')
-        try:
-            shown = []
-            for value in ("error", "Odd state", "idle"):
-                tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
-                page.wait_for_function(
-                    "([el, want]) => el.textContent === want",
-                    arg=[state.element_handle(), value],
-                )
-                shown.append((state.get_attribute("class"), state.evaluate(colour)))
-            bad = page.locator(".error-text").first.evaluate(colour)
-        finally:
-            page.context.close()
-            if before:
-                tree.set(key.encode(), before, confirm_timeout_s=5)
+    with _frost_lamp_live(browser, hub, "state", ".state") as (page, state, write):
+        shown = []
+        for value in ("error", "Odd state", "idle"):
+            write(value, value)
+            shown.append((state.get_attribute("class"), state.evaluate(colour)))
+        bad = page.locator(".error-text").first.evaluate(colour)
     assert [cls for cls, _ in shown] == [
         "state state-error",
         "state state-odd-state",
@@ -365,26 +381,15 @@ def test_a_last_error_cleared_live_reads_as_a_dash_as_the_page_writes_it(
 ) -> None:
     """A run that goes well clears `last_error` to "": the page's own text for
     none is a dash, and a live update left the line blank."""
-    key = "/scenario/frost-lamp/last_error"
-    with CloneClient(hub.daemon.endpoint, b"/scenario/") as tree:
-        tree.wait_synced()
-        before = tree.get(key.encode())
-        page = logged_in(browser, hub)
-        page.goto(f"{hub.base}/scenarios/frost-lamp")
-        error = page.locator(f'.error-text[data-key="{key}"]')
-        try:
-            shown = []
-            for value, want in (("device gone", "device gone"), ("", "\u2013")):
-                tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
-                page.wait_for_function(
-                    "([el, want]) => el.textContent === want",
-                    arg=[error.element_handle(), want],
-                )
-                shown.append(error.text_content())
-        finally:
-            page.context.close()
-            if before:
-                tree.set(key.encode(), before, confirm_timeout_s=5)
+    with _frost_lamp_live(browser, hub, "last_error", ".error-text") as (
+        _,
+        error,
+        write,
+    ):
+        shown = []
+        for value, want in (("device gone", "device gone"), ("", "\u2013")):
+            write(value, want)
+            shown.append(error.text_content())
     assert shown == ["device gone", "\u2013"]
 
 
