@@ -237,9 +237,15 @@ def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
         _release(fifo)
 
 
-def _config_of(services: Services, name: str) -> Any:
+def _config_of(services: Services, name: str, change: JsonValue = None) -> Any:
+    """The device's config, after `change` (fields to set) when given."""
+    fields: dict[str, JsonValue] = {} if change is None else {"value": change}
     status, reply = _request(
-        services.edge, "testhost.onewire.devices", action="config", device=name
+        services.edge,
+        "testhost.onewire.devices",
+        action="config",
+        device=name,
+        **fields,
     )
     assert status == b"200", reply
     return json.loads(reply)["config"]
@@ -267,15 +273,7 @@ def test_a_discovered_sensors_settings_last_and_reset_returns_to_what_was_found(
         services.start(
             registry, SystemClock(), discover, settings=DeviceSettings(settings)
         )
-        renamed: JsonValue = {"friendly_name": "Attic", "unit": "°F"}
-        status, _ = _request(
-            services.edge,
-            "testhost.onewire.devices",
-            action="config",
-            device=SENSOR_A,
-            value=renamed,
-        )
-        assert status == b"200"
+        _config_of(services, SENSOR_A, {"friendly_name": "Attic", "unit": "°F"})
         _restart(services, w1, settings)
         config = _config_of(services, "Attic")
         assert (config["name"], config["unit"]) == (SENSOR_A, "°F")
@@ -308,15 +306,7 @@ def test_a_sensor_found_by_a_rescan_takes_the_settings_stored_for_it(
         services.start(
             registry, SystemClock(), discover, settings=DeviceSettings(settings)
         )
-        renamed: JsonValue = {"friendly_name": "Cellar"}
-        status, _ = _request(
-            services.edge,
-            "testhost.onewire.devices",
-            action="config",
-            device=SENSOR_B,
-            value=renamed,
-        )
-        assert status == b"200"
+        _config_of(services, SENSOR_B, {"friendly_name": "Cellar"})
         w1.remove(SENSOR_B)
         _restart(services, w1, settings)
         w1.add_celsius(SENSOR_B, 18.0)
