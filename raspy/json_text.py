@@ -28,9 +28,12 @@ _FLOAT_DIGITS: Final = 300  # a float holds every integer of this many digits
 def loads(text: str | bytes, **options: Any) -> Any:
     """json.loads, with JSON nested deeper than MAX_DEPTH a ValueError too, and an
     integer no float holds read as a real of its digits."""
-    as_real = options.get("parse_float", float)
+    if len(text) > _FLOAT_DIGITS:  # only then can it hold such an integer: the
+        # hook is a Python call per integer, left out of the readings' usual JSON
+        as_real = options.get("parse_float", float)
+        options = {**options, "parse_int": lambda t: _integer(t, as_real)}
     try:
-        value = json.loads(text, parse_int=lambda t: _integer(t, as_real), **options)
+        value = json.loads(text, **options)
     except RecursionError:
         raise ValueError("JSON nested too deep to decode") from None
     if _could_be_deeper(text) and _depth(value) > MAX_DEPTH:
