@@ -240,6 +240,7 @@ def reason_against(spec: ValueSpec, value: object) -> str | None:
                 else f"expected true or false, got {got}"
             )
         case ValueType.BYTE | ValueType.INT:
+            value = _whole(value)
             if not isinstance(value, int) or isinstance(value, bool):
                 return f"expected an integer, got {got}"
             if spec.value_type is ValueType.BYTE:
@@ -289,7 +290,20 @@ def normalise(spec: ValueSpec, value: object) -> JsonValue:
     if spec.value_type is ValueType.REAL:
         assert isinstance(value, int | float)
         return float(value)
+    if spec.value_type in (ValueType.BYTE, ValueType.INT):
+        whole = _whole(value)
+        assert isinstance(whole, int)
+        return whole
     return _copy_any(value)
+
+
+def _whole(value: object) -> object:
+    """A float with no fraction as the integer it is (JSON has one number type, so
+    `50.0` from a template, a script or an MQTT payload means the level 50); any
+    other value as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def merge_fields(

@@ -88,6 +88,27 @@ def test_set_writes_the_main_command_and_asks_to_publish(registry: Registry) -> 
     assert registry.get("hall").last == reading
 
 
+def test_a_whole_number_written_as_a_float_is_the_integer_it_is(
+    registry: Registry,
+) -> None:
+    """JSON has one number type: `50.0` from a template, a script or an MQTT payload
+    sets the dimmer to 50 (it was refused as "expected an integer"); a fraction is
+    still refused, with the reason."""
+    status, body, _ = _ask(registry, action="level", device="hall", value=50.0)
+    assert (status, body["reading"]["value"]) == (b"200", 50)
+    assert type(body["reading"]["value"]) is int
+    status, body, _ = _ask(registry, action="level", device="hall", value=37.5)
+    assert (status, body["detail"]) == (
+        b"400",
+        "level: expected an integer, got 37.5",
+    )
+    status, body, _ = _ask(
+        registry, action="config", device="attic", value={"precision": 2.0}
+    )
+    assert (status, body["config"]["precision"]) == (b"200", 2)
+    assert type(body["config"]["precision"]) is int
+
+
 def test_kind_commands_run_as_actions(registry: Registry) -> None:
     """Issue 7: each kind's own commands; triggers take no value."""
     assert _ask(registry, action="toggle", device="lamp")[1]["reading"]["value"] is True
