@@ -385,11 +385,13 @@ def _configure(registry: Registry, device: Device, request: Request) -> Handled:
             detail = "log: expected true or false"
             return _error(BAD_REQUEST, action, "invalid_value", detail)
         changes = {"log": value} if action == "log" else value
+        before = device.config
         try:
             config = registry.configure(name, changes)
         except DeviceError as exc:
             return _error(BAD_REQUEST, action, "invalid_config", str(exc))
-        effects.append(ConfigChanged(name, config))
+        if config != before:  # a change to what it is: no write to the card
+            effects.append(ConfigChanged(name, config))
     current = device.config.as_dict()
     if action == "log":
         return _ok(action, effects, device=name, log=current["log"])

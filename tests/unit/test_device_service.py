@@ -163,6 +163,25 @@ def test_config_reads_and_changes_with_a_config_changed_effect(
     assert handled.effects == (ConfigChanged("attic", config),)
 
 
+def test_a_config_or_log_that_changes_nothing_asks_for_no_write(
+    registry: Registry,
+) -> None:
+    """A ConfigChanged is a durable write of the device's settings: a `config` or
+    `log` that sets what is already set (a script that sends its settings at every
+    start, a Home Assistant retry) must not wear the card. It answers as before."""
+    before = registry.get("attic").config.as_dict()
+    for action, value in (
+        ("config", {"poll_interval_s": before["poll_interval_s"]}),
+        ("config", {}),
+        ("log", before["log"]),
+    ):
+        status, _, handled = _ask(registry, action=action, device="attic", value=value)
+        assert (status, handled.effects) == (b"200", ())
+    flipped = not before["log"]
+    status, _, handled = _ask(registry, action="log", device="attic", value=flipped)
+    assert (status, len(handled.effects)) == (b"200", 1)
+
+
 def test_list_shows_the_precision_and_config_changes_it(registry: Registry) -> None:
     """The decimals Home Assistant shows are part of the config: `list` shows them
     (what the MQTT bridge announces), `config` changes them, null leaves the choice
