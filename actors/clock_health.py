@@ -25,6 +25,7 @@ from raspy.clockhealth import ClockHealth, ClockHealthError, read_kernel
 from raspy.devices import rtc
 from raspy.devices.tree import Publisher
 from raspy.errors import DeviceError
+from raspy.service_stats import CLOCK_SUBTREE
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="clock")
@@ -42,7 +43,7 @@ def health_entries(
     drift_s: float | None,
 ) -> dict[str, bytes]:
     """The `/stats/<hostname>/clock/` keys and JSON values (health None: unknown)."""
-    prefix = f"{STATS_TREE}{hostname}/clock/"
+    prefix = f"{STATS_TREE}{hostname}/{CLOCK_SUBTREE}/"
     if health is None:
         entries: dict[str, Any] = {"synchronised": None, "source": "unknown"}
     else:

@@ -6,13 +6,15 @@ follows the supervisor's snapshot when told that its parts changed (PartsChanged
 parts started later (a SIGHUP that enables devices) get their services too, and at
 each publication; an idle hub does not wake it in between. A publication is one
 batch, of the values that changed since the last one: one store write per interval,
-not one per change.
+not one per change. The keys of a part that is no longer there (a section turned off,
+then a SIGHUP or a restart) are deleted in it: the tree would otherwise say `running`
+for it for good, from the stored snapshot.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import pykka
@@ -49,8 +51,12 @@ class StatisticsActor(pykka.ThreadingActor):
         context: zmq.Context[zmq.Socket[bytes]],
         clock: Clock,
         publish_interval_s: float,
+        read_published: Callable[[], Iterable[tuple[str, bytes]]] = lambda: (),
     ) -> None:
         super().__init__()
+        # the tree under /stats/<host>/ as it is, read when a Clone server is new:
+        # what a publication need not write again, and the keys of parts gone
+        self._read_published = read_published
         self._edge = edge
         self._outbox = outbox
         self._host = host
@@ -153,10 +159,18 @@ class StatisticsActor(pykka.ThreadingActor):
             for key, body in service_stats.tree_entries(self._host, values)
             if self._published.get(key, b"") != body
         ]
+        gone = [
+            key
+            for key in self._published
+            if service_stats.part_of_key(self._host, key) not in values
+        ]
+        for key in gone:
+            del self._published[key]
+        changed.extend((key, b"") for key in gone)  # an empty body deletes
         if not changed:
             return
         refused = publisher.set_many(changed)  # one batch: one store write
-        self._published.update(changed)
+        self._published.update((key, body) for key, body in changed if body)
         for key, reason in refused:
             log.warning("stats_key_refused", key=key.decode(), reason=reason)
 
@@ -167,7 +181,17 @@ class StatisticsActor(pykka.ThreadingActor):
             self._published.clear()  # a new Clone server: publish everything again
         if self._publisher is None and endpoint is not None:
             self._publisher = ClonePublisher(endpoint)
+            self._published = self._parts_published()
         return self._publisher
+
+    def _parts_published(self) -> dict[bytes, bytes]:
+        """The parts' keys in the tree now (a stored snapshot's, at a start)."""
+        published = {}
+        for key, body in self._read_published():
+            raw = key.encode("utf-8")
+            if service_stats.part_of_key(self._host, raw) is not None:
+                published[raw] = body
+        return published
 
 
 class StatsWorkerActor(ServiceWorkerActor):

@@ -176,6 +176,7 @@ def _start_services(rt: Runtime) -> None:
             rt.context,
             rt.clock,
             rt.config.stats.publish_interval_s,
+            lambda: read_tree(rt.ref_of(CLONE), rt.store, f"/stats/{host}/"),
         ),
     )
     if rt.config.titanic.enabled:

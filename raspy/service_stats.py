@@ -127,6 +127,22 @@ def mmi_reply(status: PartStatus | None, body: Sequence[bytes]) -> list[bytes]:
     return [b"500", status.state.value.encode(), status.reason.encode()]
 
 
+# `/stats/<host>/clock/` is the clock health's (actors/clock_health.py), not a part's
+CLOCK_SUBTREE = "clock"
+
+
+def part_of_key(host: str, key: bytes) -> str | None:
+    """The part a `/stats/<host>/<part>/<name>` key is published for; None for a
+    key of another host, of the clock health, or of no such shape."""
+    prefix = f"/stats/{host}/".encode()
+    if not key.startswith(prefix):
+        return None
+    part, slash, _name = key[len(prefix) :].partition(b"/")
+    if not slash or not part or part == CLOCK_SUBTREE.encode():
+        return None
+    return part.decode("utf-8", "replace")
+
+
 def tree_entries(
     host: str, values: Mapping[str, Mapping[str, StatValue]]
 ) -> list[tuple[bytes, bytes]]:

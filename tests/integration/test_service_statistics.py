@@ -214,3 +214,66 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
     assert titanic[4] == "0"
     assert "dispatched=5" in titanic[5]
     assert rows["testhost.echo"][2] == "1"
+
+
+def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:
+    """A part stopped (a section turned off, then SIGHUP) said `running` under
+    /stats/ for good: its keys are deleted at the next publication."""
+    runtime.call(lambda: runtime.add_child("later", Quiet.start))
+    with CloneClient(runtime.mdp_endpoint, b"/stats/testhost/") as tree:
+        wait_until(
+            lambda: tree.get(b"/stats/testhost/later/state") == b"running",
+            what="the new part's state under /stats/",
+        )
+        runtime.call(lambda: runtime.stop_children(lambda name: name == "later"))
+        wait_until(
+            lambda: not tree.items(b"/stats/testhost/later/"),
+            what="the gone part's keys deleted",
+        )
+        assert tree.get(b"/stats/testhost/titanic/state") == b"running"
+
+
+def test_a_restart_deletes_the_stored_keys_of_parts_no_longer_there(
+    tmp_path: Path,
+) -> None:
+    """At a start the stored snapshot still holds the keys of parts the config no
+    longer has: they go at the first publication; the clock health's keys (not a
+    part's) and another host's stay."""
+
+    def start() -> supervisor.Runtime:
+        cfg = config_mod.load(
+            CONFIG,
+            "test.toml",
+            data_dir=str(tmp_path / "data"),
+            hostname="testhost",
+            network__port_base=free_port_base(),
+        )
+        return supervisor.start(cfg)
+
+    kept = {
+        b"/stats/testhost/clock/kept": b"1",
+        b"/stats/otherhost/gone/state": b"running",
+    }
+    runtime = start()
+    try:
+        with CloneClient(runtime.mdp_endpoint, b"/stats/") as tree:
+            for key, body in {
+                b"/stats/testhost/gone/state": b"running",
+                b"/stats/testhost/gone/uptime_s": b"12",
+                **kept,
+            }.items():
+                tree.set(key, body, confirm_timeout_s=5)
+    finally:
+        runtime.stop()
+    runtime = start()
+    try:
+        with CloneClient(runtime.mdp_endpoint, b"/stats/") as tree:
+            tree.wait_synced()
+            wait_until(
+                lambda: not tree.items(b"/stats/testhost/gone/"),
+                what="the stored keys of the part gone deleted",
+            )
+            assert {key: tree.get(key) for key in kept} == kept
+            assert tree.get(b"/stats/testhost/titanic/state") == b"running"
+    finally:
+        runtime.stop()

@@ -114,3 +114,23 @@ def test_any_request_body_gets_a_status_reply(body: list[bytes]) -> None:
     values = ss.service_values(_snapshot(), "titanic")
     assert ss.statistics_reply(values, body)[0] in (b"200", b"400", b"404")
     assert ss.mmi_reply(RUNNING, body)[0] in (b"200", b"400")
+
+
+def test_the_part_of_a_stats_key() -> None:
+    """Which part a /stats/ key belongs to: the statistics actor deletes the keys of
+    parts gone, and must leave the clock health's and other hosts' alone."""
+    assert ss.part_of_key("pi", b"/stats/pi/titanic/state") == "titanic"
+    assert ss.part_of_key("pi", b"/stats/pi/devices.fake/polls") == "devices.fake"
+    assert ss.part_of_key("pi", b"/stats/pi/clock/state") is None
+    assert ss.part_of_key("pi", b"/stats/pi2/titanic/state") is None
+    assert ss.part_of_key("pi", b"/stats/pi/titanic") is None
+    assert ss.part_of_key("pi", b"/stats/pi//state") is None
+    assert ss.part_of_key("pi", b"/device/pi/titanic/state") is None
+
+
+@given(st.binary(max_size=40))
+def test_any_key_has_a_part_or_none(key: bytes) -> None:
+    """Any bytes a Clone client wrote: a part (never empty, never the clock's) or
+    None, and no exception (a key that is not UTF-8 included)."""
+    part = ss.part_of_key("pi", key)
+    assert part is None or (key.startswith(b"/stats/pi/") and part not in ("", "clock"))
