@@ -7,12 +7,14 @@ services whose names carry the part's name (mmi.workers).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from raspy import json_text
 from raspy.client.mdp import Client
+from raspy.errors import ClientTimeout
 
 _SUPERVISION = frozenset({"state", "reason", "restarts", "uptime_s"})
 _SHOWN_COUNTERS = 3
@@ -42,10 +44,35 @@ def collect(client: Client) -> list[Row]:
     for raw in services[1:]:
         host, _, rest = raw.decode("utf-8", "replace").partition(".")
         part = rest.removesuffix(".mmi")
-        reply = client.request(f"{host}.{part}.statistics", "all")
-        values = json_text.loads(reply[1]) if reply[:1] == [b"200"] else {}
+        service = f"{host}.{part}.statistics"
+        try:
+            values = _values(client.request(service, "all"))
+        except ClientTimeout:  # one part's silence is that part's row, not a failure
+            values = {"reason": {"type": "string", "value": f"no answer from {service}"}}
         rows.append(_row(host, part, values, _workers_of(host, part, workers)))
     return rows
+
+
+def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
+    """An `all` reply as {name: {"type": ..., "value": ...}}, leaving out what is not
+    of that shape: any MDP worker may register a `<host>.<part>.statistics` service,
+    and what it answers must not break the table (it did: an internal error)."""
+    if len(reply) != 2 or reply[0] != b"200":
+        return {}
+    try:
+        document = json_text.loads(reply[1])
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in document.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("type"), str)
+        and isinstance(entry.get("value"), int | float | str)
+        and not isinstance(entry.get("value"), bool)
+    }
 
 
 def _workers_of(host: str, part: str, workers: Mapping[str, Any]) -> int:
@@ -65,14 +92,21 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
     def value(name: str, default: Any) -> Any:
         return values.get(name, {}).get("value", default)
 
+    def number(name: str, default: int) -> int:
+        found = value(name, default)
+        if isinstance(found, str) or not math.isfinite(found):
+            return default
+        return int(found)
+
     if part == "edge":
-        workers = int(value("workers", workers))
+        workers = number("workers", workers)
     counters = sorted(
         (
             (name, entry["value"])
             for name, entry in values.items()
             if entry["type"] == "counter"
             and name not in _SUPERVISION
+            and not isinstance(entry["value"], str)
             and entry["value"]
         ),
         key=lambda item: (-item[1], item[0]),
@@ -82,8 +116,8 @@ def _row(host: str, part: str, values: Mapping[str, Any], workers: int) -> Row:
         part=part,
         state=str(value("state", "unknown")),
         workers=workers,
-        uptime_s=float(value("uptime_s", 0.0)),
-        restarts=int(value("restarts", 0)),
+        uptime_s=number("uptime_s", 0),
+        restarts=number("restarts", 0),
         counters=tuple(counters[:_SHOWN_COUNTERS]),
         reason=str(value("reason", "")),
     )

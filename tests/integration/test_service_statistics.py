@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from support.wait import wait_until
 from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.client.clone import CloneClient
-from raspy.client.mdp import Client
+from raspy.client.mdp import Client, Worker
 
 CONFIG = (
     "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.1\nmax_restarts = 1\n"
@@ -277,3 +278,61 @@ def test_a_restart_deletes_the_stored_keys_of_parts_no_longer_there(
             assert tree.get(b"/stats/testhost/titanic/state") == b"running"
     finally:
         runtime.stop()
+
+
+def test_raspy_status_shows_parts_that_answer_garbage_or_nothing(
+    runtime: supervisor.Runtime,
+) -> None:
+    """Any MDP worker may register `<host>.<part>.mmi` and `.statistics`: a reply
+    that is not the shape of `all` was an internal error (exit 70), and a part whose
+    statistics never answered failed the whole table; each is now its own row."""
+    endpoint = runtime.mdp_endpoint
+    replies = {
+        "rogue.a.statistics": [b"200", b"[1, 2]"],
+        "rogue.b.statistics": [
+            b"200",
+            b'{"hits": {"type": "counter", "value": "many"},'
+            b' "uptime_s": {"type": "gauge", "value": "long"}, "x": 3}',
+        ],
+        "rogue.c.statistics": [b"200"],
+    }
+    stop = threading.Event()
+    services = [*replies, "rogue.a.mmi", "rogue.b.mmi", "rogue.c.mmi", "rogue.d.mmi"]
+    threads = []
+    for service in services:
+        worker = Worker(endpoint, service)
+        reply = replies.get(service, [b"200", b"running"])
+        thread = threading.Thread(
+            target=_serve_until, args=(worker, reply, stop), daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    try:
+        for service in services:
+            wait_until(
+                lambda service=service: mmi_service(endpoint, service.encode())
+                == b"200",
+                what=f"{service} registered",
+            )
+        result = subprocess.run(
+            [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    assert (result.returncode, result.stderr) == (0, "")
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    for part in "abc":
+        assert rows[f"rogue.{part}"].split()[1:] == ["unknown", "0", "-", "0"]
+    assert "no answer from rogue.d.statistics" in rows["rogue.d"]
+    assert rows["testhost.titanic"].split()[1] == "running"
+
+
+def _serve_until(worker: Worker, reply: list[bytes], stop: threading.Event) -> None:
+    with worker:
+        worker.serve(lambda _body: reply, stop=stop)
