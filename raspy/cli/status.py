@@ -48,7 +48,9 @@ def collect(client: Client) -> list[Row]:
         try:
             values = _values(client.request(service, "all"))
         except ClientTimeout:  # one part's silence is that part's row, not a failure
-            values = {"reason": {"type": "string", "value": f"no answer from {service}"}}
+            values = {
+                "reason": {"type": "string", "value": f"no answer from {service}"}
+            }
         rows.append(_row(host, part, values, _workers_of(host, part, workers)))
     return rows
 

@@ -310,8 +310,9 @@ def test_raspy_status_shows_parts_that_answer_garbage_or_nothing(
     try:
         for service in services:
             wait_until(
-                lambda service=service: mmi_service(endpoint, service.encode())
-                == b"200",
+                lambda service=service: (
+                    mmi_service(endpoint, service.encode()) == b"200"
+                ),
                 what=f"{service} registered",
             )
         result = subprocess.run(
