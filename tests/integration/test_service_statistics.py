@@ -308,13 +308,13 @@ def test_raspy_status_shows_parts_that_answer_garbage_or_nothing(
         thread.start()
         threads.append(thread)
     try:
-        for service in services:
-            wait_until(
-                lambda service=service: (
-                    mmi_service(endpoint, service.encode()) == b"200"
-                ),
-                what=f"{service} registered",
-            )
+        wait_until(
+            lambda: all(
+                mmi_service(endpoint, service.encode()) == b"200"
+                for service in services
+            ),
+            what="every rogue service registered",
+        )
         result = subprocess.run(
             [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
             capture_output=True,
