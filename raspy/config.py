@@ -111,7 +111,7 @@ class CloneConfig:
 
     # serve the Clone tree (and the device services that publish into it)
     enabled: bool = True
-    # bytes in one key at most
+    # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
     # bytes in one value at most; with [limits] clone_subscriber_queue_bytes it sets
     # how many updates a subscriber's queue holds (the budget // the largest update)

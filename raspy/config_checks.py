@@ -13,6 +13,7 @@ from raspy.mqtt import topics
 
 if TYPE_CHECKING:
     from raspy.config import (
+        CloneConfig,
         CoreConfig,
         HistoryConfig,
         HttpConfig,
@@ -49,6 +50,8 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if clone_section is not None and not clone_section.hugz_interval_s > 0:
         # 0 would have the server send HUGZ without a pause (docs/protocols.md §6.5)
         problems.append(f"{source}: clone.hugz_interval_s: expected seconds > 0")
+    if clone_section is not None:
+        problems.extend(_key_size_problems(source, clone_section, sections))
     devices = sections.get("devices")
     if devices is not None and devices.pin_factory not in _PIN_FACTORIES:
         problems.append(
@@ -75,6 +78,28 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     problems += _history_problems(source, sections.get("history"))
     problems += _http_problems(source, sections.get("http"))
     return problems
+
+
+# LMDB's key limit (storage.tables.MAX_KEY_BYTES): a Clone key is stored as it is; a
+# history row's key is 9 bytes (storage.tables: b"d", step, slot) before it
+STORE_KEY_BYTES: Final = 511
+HISTORY_ROW_KEY_HEAD: Final = 9
+
+
+def _key_size_problems(
+    source: str, clone_section: CloneConfig, sections: dict[str, Any]
+) -> list[str]:
+    """A key the store cannot hold made every commit that carried it fail (a whole
+    batch of readings, or every history write), and 0 refused every key."""
+    size = clone_section.max_key_bytes
+    history = sections.get("history")  # None: not in the file, so on by default
+    if history is None or history.enabled:
+        most, why = STORE_KEY_BYTES - HISTORY_ROW_KEY_HEAD, " (history on)"
+    else:
+        most, why = STORE_KEY_BYTES, ""
+    if not 1 <= size <= most:
+        return [f"{source}: clone.max_key_bytes: expected 1..{most}{why}, got {size}"]
+    return []
 
 
 def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:

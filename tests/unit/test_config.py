@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raspy import config
+from raspy import config, config_checks
 from raspy.errors import ConfigError
+from raspy.storage import tables
 
 
 def test_empty_text_gives_every_default() -> None:
@@ -100,6 +101,35 @@ def test_a_zero_hugz_interval_is_refused() -> None:
         config.load("[clone]\nhugz_interval_s = 0\n", "f")
     assert caught.value.problems == ["f: clone.hugz_interval_s: expected seconds > 0"]
     assert config.load("[clone]\nhugz_interval_s = 0.5\n").clone.hugz_interval_s == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[clone]\nmax_key_bytes = 0\n", "expected 1..502 (history on), got 0"),
+        ("[clone]\nmax_key_bytes = 503\n", "expected 1..502 (history on), got 503"),
+        (
+            "[clone]\nmax_key_bytes = 512\n[history]\nenabled = false\n",
+            "expected 1..511, got 512",
+        ),
+    ],
+)
+def test_a_key_size_the_store_cannot_hold_is_refused(text: str, expected: str) -> None:
+    """A Clone key over LMDB's 511 bytes failed every commit that carried it; with
+    history on, a recorded key over 502 failed every history write (its row key is
+    9 bytes longer); 0 refused every key."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "f")
+    assert caught.value.problems == [f"f: clone.max_key_bytes: {expected}"]
+    assert config.load("[clone]\nmax_key_bytes = 502\n").clone.max_key_bytes == 502
+    alone = "[clone]\nmax_key_bytes = 511\n[history]\nenabled = false\n"
+    assert config.load(alone).clone.max_key_bytes == 511
+
+
+def test_the_key_limits_checked_are_the_stores() -> None:
+    assert config_checks.STORE_KEY_BYTES == tables.MAX_KEY_BYTES
+    head = len(tables.history_row_key(10, 1, ""))
+    assert head == config_checks.HISTORY_ROW_KEY_HEAD
 
 
 def test_log_level_and_format_are_closed_sets() -> None:
