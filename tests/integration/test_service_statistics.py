@@ -26,8 +26,7 @@ CONFIG = (
 )
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+def _start(tmp_path: Path) -> supervisor.Runtime:
     cfg = config_mod.load(
         CONFIG,
         "test.toml",
@@ -35,7 +34,12 @@ def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
         hostname="testhost",
         network__port_base=free_port_base(),
     )
-    rt = supervisor.start(cfg)
+    return supervisor.start(cfg)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    rt = _start(tmp_path)
     try:
         yield rt
     finally:
@@ -241,21 +245,11 @@ def test_a_restart_deletes_the_stored_keys_of_parts_no_longer_there(
     longer has: they go at the first publication; the clock health's keys (not a
     part's) and another host's stay."""
 
-    def start() -> supervisor.Runtime:
-        cfg = config_mod.load(
-            CONFIG,
-            "test.toml",
-            data_dir=str(tmp_path / "data"),
-            hostname="testhost",
-            network__port_base=free_port_base(),
-        )
-        return supervisor.start(cfg)
-
     kept = {
         b"/stats/testhost/clock/kept": b"1",
         b"/stats/otherhost/gone/state": b"running",
     }
-    runtime = start()
+    runtime = _start(tmp_path)
     try:
         with CloneClient(runtime.mdp_endpoint, b"/stats/") as tree:
             for key, body in {
@@ -266,7 +260,7 @@ def test_a_restart_deletes_the_stored_keys_of_parts_no_longer_there(
                 tree.set(key, body, confirm_timeout_s=5)
     finally:
         runtime.stop()
-    runtime = start()
+    runtime = _start(tmp_path)
     try:
         with CloneClient(runtime.mdp_endpoint, b"/stats/") as tree:
             tree.wait_synced()
