@@ -332,7 +332,7 @@ def _serve(
     wake_s = _IDLE_WAKE_S if watchdog is None else min(_IDLE_WAKE_S, watchdog)
     next_ping = 0.0
     shown = ""
-    stop = reload = False
+    stop = reload = stopping = False
     try:
         while True:
             while not (stop or reload) and runtime.fatal is None:
@@ -352,6 +352,7 @@ def _serve(
             if runtime.fatal is not None:
                 log.error("daemon_failed", reason=runtime.fatal)
                 notifier.notify(stopping="1", status=runtime.fatal)
+                stopping = True
                 runtime.stop()
                 return _fail(runtime.fatal, EXIT_FAILURE)
             if stop:  # SIGTERM or SIGINT, even beside a SIGHUP
@@ -361,9 +362,18 @@ def _serve(
             _reload(args, runtime, log)
             notifier.ready(runtime.summary())
         notifier.stopping()
+        stopping = True
         if not runtime.stop():  # logged: a part of raspyd never ended
             return EXIT_FAILURE
         return 0
+    except Exception:
+        # a bug in this loop: the parts stop all the same, so that what they hold
+        # reaches the card (the coalesced readings, the history's rows), then the
+        # last resort says it in one line
+        log.exception("daemon_loop_failed")
+        if not stopping:
+            runtime.stop()
+        raise
     finally:
         notifier.close()
 

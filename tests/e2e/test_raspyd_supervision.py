@@ -17,6 +17,9 @@ from support.wait import wait_until
 import raspy
 from raspy import config as config_mod
 from raspy.cli.raspyd import FAULT_ENV
+from raspy.client.clone import fetch_snapshot
+from raspy.storage.store import Store
+from raspy.storage.tables import Table
 
 
 @pytest.mark.parametrize("part", ["edge", "store"])
@@ -223,3 +226,72 @@ def test_print_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
     loaded = config_mod.load(result.stdout, "printed")
     assert loaded.network.port_base == 6000
     assert loaded == config_mod.load("", "defaults", network__port_base=6000)
+
+
+_LOOP_BUG = """
+import os, sys
+from raspy.actors import runtime
+from raspy.cli import raspyd
+
+summary = runtime.Runtime.summary
+
+def failing_summary(self):
+    if os.path.exists(os.environ["RASPY_TEST_FAIL_FLAG"]):
+        raise RuntimeError("a bug in the main loop")
+    return summary(self)
+
+runtime.Runtime.summary = failing_summary
+sys.exit(raspyd.main(sys.argv[1:]))
+"""
+
+
+def test_a_bug_in_the_main_loop_still_stops_the_parts_and_writes_what_they_hold(
+    tmp_path: Path,
+) -> None:
+    """An exception nobody foresaw in raspyd's main loop ended the process without
+    stopping the parts: the coalesced readings of the last minute (and the history's
+    last rows) never reached the card. Now the parts stop first, then the last
+    resort's one line and status 70. The bug is put in by hand (no real one is
+    known), in a process of its own."""
+    daemon = Daemon(
+        tmp_path / "data",
+        config_text=(
+            "[devices]\nfake_enabled = true\nfake = [\n"
+            '  {name = "attic", oid = "sensor.temperature", poll_interval_s = 0.2},\n'
+            "]\n"
+        ),
+    )
+    flag = tmp_path / "fail"
+    with daemon.log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LOOP_BUG, *daemon.args()[3:]],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "RASPY_TEST_FAIL_FLAG": str(flag)},
+        )
+    try:
+        wait_until(
+            lambda: '"daemon_started"' in daemon.log_text(),
+            what="raspyd started",
+            timeout_s=30,
+        )
+        wait_until(
+            lambda: fetch_snapshot(daemon.endpoint, b"/device/").items,
+            what="the simulated devices' first readings",
+        )
+        flag.touch()
+        # before: no end at all (the parts' threads kept the process, with no main
+        # loop left to answer a signal or ping systemd's watchdog)
+        status = proc.wait(timeout=15)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert status == 70
+    assert _events(daemon, "daemon_loop_failed")
+    assert _events(daemon, "daemon_stopped")
+    store = Store.open(daemon.data_dir, readonly=True)
+    try:
+        keys = [key for key, _ in store.scan(Table.KV)]
+    finally:
+        store.close()
+    assert any(key.startswith(b"/device/") for key in keys), keys
