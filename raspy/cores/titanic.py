@@ -336,8 +336,6 @@ class TitanicCore:
         out.extend(Answer(c, (Status.ERROR.value,)) for c in closers)
         if entry.state is State.PENDING:
             self._dispatcher.resume(uuid, now)
-        if not closers:
-            self._retention.track_again(uuid, entry.created)  # a failed purge
 
     # ------------------------------------------------------------ dispatcher
 
@@ -425,14 +423,17 @@ class TitanicCore:
         ]
 
     def _expire(self, uuid: str, out: list[Output]) -> bool:
-        """Retention's purge of one request; False if it must wait (reply storing)."""
+        """Retention's purge of one request; True once it is gone, False while it
+        is not (looked at again at the next check)."""
         entry = self._requests.get(uuid)
-        if entry is None or entry.state in CLOSING:
-            return True  # closed meanwhile, or already being deleted
+        if entry is None:
+            return True  # closed or purged
+        if entry.state in CLOSING:
+            return False  # a deletion is committing: it may fail
         if self._requests.fire(uuid, Trigger.EXPIRE) is None:
             return False  # STORING: purged at a later check, after its commit
         out.extend(self._delete(entry))
-        return True
+        return False  # gone once its deletion commits, which may fail
 
     def _delete(self, entry: Entry) -> list[Output]:
         """Describe the deletion of a request that has just entered a CLOSING state."""
