@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from raspy.cores.broker import MAX_SERVICE_BYTES
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
 from raspy.cores.titanic_dispatch import Dispatcher
 from raspy.cores.titanic_lifecycle import (
@@ -55,7 +56,7 @@ from raspy.cores.titanic_output import (
 from raspy.cores.titanic_retention import Retention
 from raspy.cores.titanic_settings import TitanicSettings
 from raspy.errors import MalformedMessage
-from raspy.protocol import titanic
+from raspy.protocol import mmi, titanic
 from raspy.protocol.titanic import Status
 
 __all__ = [
@@ -189,6 +190,9 @@ class TitanicCore:
             request = titanic.decode_request(body)
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
+        if len(request.service) > MAX_SERVICE_BYTES or mmi.is_mmi(request.service):
+            # no worker can ever register for it (§3): it would be pending for ever
+            return self._refuse(caller, "bad_service")
         size = request_size(request.service, request.body)
         if size > self._settings.max_body_bytes:
             return self._refuse(caller, "too_large")

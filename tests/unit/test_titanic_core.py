@@ -84,14 +84,17 @@ def test_failed_commit_answers_500_and_keeps_nothing() -> None:
     [
         pytest.param([SVC], "short", id="no-body-frame"),
         pytest.param([b"", b"x"], "bad_service", id="empty-service"),
-        pytest.param([SVC, b"x" * 101], "too_large", id="over-limit"),
+        # no worker can register for these (§2.5, RFC 8): pending for ever
+        pytest.param([b"s" * 256, b"x"], "bad_service", id="service-over-255"),
+        pytest.param([b"mmi.service", b"echo"], "bad_service", id="mmi-service"),
+        pytest.param([SVC, b"x" * 1001], "too_large", id="over-limit"),
     ],
 )
 def test_malformed_or_oversize_request_is_answered_400_and_not_stored(
     body: list[bytes], reason: str
 ) -> None:
     """§5.3 raspy: malformed → 400; issue 5: oversize → 400 and nothing stored."""
-    core = make_core(max_body_bytes=100)
+    core = make_core(max_body_bytes=1000)
     assert core.on_request(CALLER, body, WALL) == [
         Noted(Event.REJECTED, "", reason),
         Answer(CALLER, (b"400",)),
