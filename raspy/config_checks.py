@@ -69,12 +69,31 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     core = sections.get("core")
     if core is not None:
         problems.extend(_core_problems(core, source))
+    problems += _titanic_problems(source, sections)
     problems += _supervisor_problems(source, sections.get("supervisor"))
     problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
     problems += _history_problems(source, sections.get("history"))
     problems += _http_problems(source, sections.get("http"))
     return problems
+
+
+def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
+    """Titanic's request and reply are each stored as one value: a body the store
+    refuses would be answered 500 ("retry later") for ever, or a reply run again and
+    again, never stored."""
+    if "titanic" not in sections and "store" not in sections:
+        return []
+    from raspy.config import StoreConfig, TitanicConfig  # config imports this module
+
+    titanic = sections.get("titanic") or TitanicConfig()
+    limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    return [
+        f"{source}: titanic.{name}: expected below store.max_value_bytes ({limit}), "
+        f"which holds it with its record, got {getattr(titanic, name)}"
+        for name in ("max_body_bytes", "max_reply_bytes")
+        if getattr(titanic, name) >= limit
+    ]
 
 
 def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:

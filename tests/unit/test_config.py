@@ -163,6 +163,25 @@ def test_core_section_defaults_and_values() -> None:
     assert not config.CoreConfig().has_location
 
 
+def test_titanic_bodies_must_fit_in_one_stored_value() -> None:
+    """A request or reply the store refuses would be answered 500 for ever, or run
+    again and again without being stored (docs/protocols.md §5.5)."""
+    with pytest.raises(ConfigError) as caught:
+        config.load("[titanic]\nmax_reply_bytes = 2000000\n", "f")
+    assert caught.value.problems == [
+        "f: titanic.max_reply_bytes: expected below store.max_value_bytes (1048576), "
+        "which holds it with its record, got 2000000"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        config.load("[store]\nmax_value_bytes = 200000\n", "f")
+    assert [problem.split(":")[1] for problem in caught.value.problems] == [
+        " titanic.max_body_bytes",
+        " titanic.max_reply_bytes",
+    ]
+    both = "[store]\nmax_value_bytes = 4194304\n[titanic]\nmax_reply_bytes = 4000000\n"
+    assert config.load(both).titanic.max_reply_bytes == 4_000_000
+
+
 def test_core_section_problems_name_file_key_and_value() -> None:
     text = (
         '[core]\ntimezone = "Mars/Olympus"\nlatitude = 91\nlongitude = -181\n'
