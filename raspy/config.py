@@ -86,7 +86,7 @@ class TitanicConfig:
 
     # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
-    # bytes of one stored request body at most
+    # bytes of one stored request body at most; under store.max_value_bytes
     max_body_bytes: int = 256 * 1024
     retention_s: float = 0.0  # 0 = keep until titanic.close (RFC 9); raspy extension
     # seconds to wait for a service's reply before the attempt counts as failed

@@ -72,6 +72,7 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     core = sections.get("core")
     if core is not None:
         problems.extend(_core_problems(core, source))
+    problems += _titanic_problems(source, sections)
     problems += _supervisor_problems(source, sections.get("supervisor"))
     problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
@@ -100,6 +101,35 @@ def _key_size_problems(
     if not 1 <= size <= most:
         return [f"{source}: clone.max_key_bytes: expected 1..{most}{why}, got {size}"]
     return []
+
+
+def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
+    """Titanic's request and reply are each stored as one value: a body the store
+    refuses would be answered 500 ("retry later") for ever, or a reply run again and
+    again, never stored."""
+    if not {"titanic", "store", "broker"} & sections.keys():
+        return []
+    from raspy.config import (  # config imports this module
+        BrokerConfig,
+        StoreConfig,
+        TitanicConfig,
+    )
+
+    titanic = sections.get("titanic") or TitanicConfig()
+    limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    frames = (sections.get("broker") or BrokerConfig()).max_frames
+    # the record around the frames: its msgpack map, and a header of up to 5 bytes
+    # per frame, as storage.tables encodes a Titanic request
+    most = limit - _RECORD_HEAD_BYTES - 5 * frames
+    return [
+        f"{source}: titanic.{name}: expected at most {most} (store.max_value_bytes "
+        f"less the record around {frames} frames), got {getattr(titanic, name)}"
+        for name in ("max_body_bytes", "max_reply_bytes")
+        if getattr(titanic, name) > most
+    ]
+
+
+_RECORD_HEAD_BYTES: Final = 64
 
 
 def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:

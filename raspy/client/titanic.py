@@ -34,8 +34,9 @@ _LAST_POLL_S: Final = 0.2  # how long wait()'s poll at its deadline may take
 # what a refused submit means to its caller (§5.3); 400 is "unknown" to the protocol
 _REFUSED: Final = {
     Status.UNKNOWN: (
-        "titanic.request answered 400: the request is malformed or larger than the "
-        "hub's titanic.max_body_bytes; do not retry it"
+        "titanic.request answered 400: the request is malformed (its target is a "
+        "name no worker can serve) or larger than the hub's titanic.max_body_bytes; "
+        "do not retry it"
     ),
     Status.ERROR: "titanic.request answered 500: the hub could not store it; retry later",
     Status.PENDING: "titanic.request answered 300, which it never should",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from raspy.cores.broker import MAX_SERVICE_BYTES
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
 from raspy.cores.titanic_dispatch import Dispatcher
 from raspy.cores.titanic_lifecycle import (
@@ -55,7 +56,7 @@ from raspy.cores.titanic_output import (
 from raspy.cores.titanic_retention import Retention
 from raspy.cores.titanic_settings import TitanicSettings
 from raspy.errors import MalformedMessage
-from raspy.protocol import titanic
+from raspy.protocol import mmi, titanic
 from raspy.protocol.titanic import Status
 
 __all__ = [
@@ -189,6 +190,9 @@ class TitanicCore:
             request = titanic.decode_request(body)
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
+        if len(request.service) > MAX_SERVICE_BYTES or mmi.is_mmi(request.service):
+            # no worker can ever register for it (§3): it would be pending for ever
+            return self._refuse(caller, "bad_service")
         size = request_size(request.service, request.body)
         if size > self._settings.max_body_bytes:
             return self._refuse(caller, "too_large")
@@ -336,8 +340,6 @@ class TitanicCore:
         out.extend(Answer(c, (Status.ERROR.value,)) for c in closers)
         if entry.state is State.PENDING:
             self._dispatcher.resume(uuid, now)
-        if not closers:
-            self._retention.track_again(uuid, entry.created)  # a failed purge
 
     # ------------------------------------------------------------ dispatcher
 
@@ -425,14 +427,17 @@ class TitanicCore:
         ]
 
     def _expire(self, uuid: str, out: list[Output]) -> bool:
-        """Retention's purge of one request; False if it must wait (reply storing)."""
+        """Retention's purge of one request; True once it is gone, False while it
+        is not (looked at again at the next check)."""
         entry = self._requests.get(uuid)
-        if entry is None or entry.state in CLOSING:
-            return True  # closed meanwhile, or already being deleted
+        if entry is None:
+            return True  # closed or purged
+        if entry.state in CLOSING:
+            return False  # a deletion is committing: it may fail
         if self._requests.fire(uuid, Trigger.EXPIRE) is None:
             return False  # STORING: purged at a later check, after its commit
         out.extend(self._delete(entry))
-        return True
+        return False  # gone once its deletion commits, which may fail
 
     def _delete(self, entry: Entry) -> list[Output]:
         """Describe the deletion of a request that has just entered a CLOSING state."""

@@ -36,11 +36,6 @@ class Retention:
             if self._next_check_at is None:
                 self._next_check_at = 0.0
 
-    def track_again(self, uuid: str, created: float) -> None:
-        """A purge failed: it is tried again at the next check."""
-        if self._retention_s > 0:
-            heapq.heappush(self._expiries, (created, uuid))
-
     def expired(self, created: float, wall: float) -> bool:
         retention = self._retention_s
         return retention > 0 and wall >= created + retention
@@ -63,8 +58,9 @@ class Retention:
     ) -> list[Output]:
         """Expire every old request, oldest first.
 
-        `expire(uuid, out)` says False when the request must wait (its reply is
-        being stored): it is looked at again at a later check.
+        `expire(uuid, out)` says True once the request is gone; until then (its
+        reply or its deletion is being committed, and a deletion may fail) it is
+        looked at again at the next check.
         """
         out: list[Output] = []
         retention = self._retention_s

@@ -111,14 +111,15 @@ def test_request_is_answered_200_and_a_uuid_of_32_hex_characters(
 
 @pytest.mark.parametrize(
     "body",
-    [[SVC], [b"", b"payload"]],
-    ids=["no-body-frame", "empty-service"],
+    [[SVC], [b"", b"payload"], [b"s" * 256, b"payload"], [b"mmi.service", SVC]],
+    ids=["no-body-frame", "empty-service", "service-over-255", "mmi-service"],
 )
 def test_malformed_request_is_answered_400_alone(
     client: Mdp01Client, body: list[bytes]
 ) -> None:
     """RFC 9: titanic.request takes 2 or more frames, the first a service name; §5.3
-    raspy: a malformed one gets 400 (the only "do not retry") and no UUID frame."""
+    raspy: a malformed one gets 400 (the only "do not retry") and no UUID frame, as
+    does a target no worker could ever register for (it would be pending for ever)."""
     assert client.call(b"titanic.request", *body) == [b"400"]
 
 

@@ -193,6 +193,46 @@ def test_core_section_defaults_and_values() -> None:
     assert not config.CoreConfig().has_location
 
 
+def test_titanic_bodies_must_fit_in_one_stored_value() -> None:
+    """A request or reply the store refuses would be answered 500 for ever, or run
+    again and again without being stored (docs/protocols.md §5.5)."""
+    with pytest.raises(ConfigError) as caught:
+        config.load("[titanic]\nmax_reply_bytes = 2000000\n", "f")
+    assert caught.value.problems == [
+        "f: titanic.max_reply_bytes: expected at most 1048192 (store.max_value_bytes "
+        "less the record around 64 frames), got 2000000"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        config.load("[store]\nmax_value_bytes = 200000\n", "f")
+    assert [problem.split(":")[1] for problem in caught.value.problems] == [
+        " titanic.max_body_bytes",
+        " titanic.max_reply_bytes",
+    ]
+    both = "[store]\nmax_value_bytes = 4194304\n[titanic]\nmax_reply_bytes = 4000000\n"
+    assert config.load(both).titanic.max_reply_bytes == 4_000_000
+
+
+@pytest.mark.parametrize("frames", [1, 64, 1000])
+def test_the_largest_titanic_body_allowed_is_stored(frames: int) -> None:
+    """At the bound: a request of that many bytes (a 255-byte target and `frames`
+    frames) and a reply of as many make records the store takes."""
+    limit = 1_048_576
+    text = f"[store]\nmax_value_bytes = {limit}\n[broker]\nmax_frames = {frames}\n"
+    most = limit - 64 - 5 * frames
+    with pytest.raises(ConfigError):
+        config.load(text + f"[titanic]\nmax_body_bytes = {most + 1}\n")
+    config.load(
+        text + f"[titanic]\nmax_body_bytes = {most}\nmax_reply_bytes = {most}\n"
+    )
+    body = [b"x" * (most - 255 - frames + 1)] + [b"x"] * (frames - 1)
+    request = tables.TitanicRequestRecord(b"s" * 255, tuple(body), 1e9)
+    reply = tables.TitanicReplyRecord(
+        (b"x" * (most - frames + 1),) + (b"x",) * (frames - 1), 1e9
+    )
+    assert len(tables.encode_titanic_request(request)) <= limit
+    assert len(tables.encode_titanic_reply(reply)) <= limit
+
+
 def test_core_section_problems_name_file_key_and_value() -> None:
     text = (
         '[core]\ntimezone = "Mars/Olympus"\nlatitude = 91\nlongitude = -181\n'

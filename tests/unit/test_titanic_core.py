@@ -84,14 +84,17 @@ def test_failed_commit_answers_500_and_keeps_nothing() -> None:
     [
         pytest.param([SVC], "short", id="no-body-frame"),
         pytest.param([b"", b"x"], "bad_service", id="empty-service"),
-        pytest.param([SVC, b"x" * 101], "too_large", id="over-limit"),
+        # no worker can register for these (§2.5, RFC 8): pending for ever
+        pytest.param([b"s" * 256, b"x"], "bad_service", id="service-over-255"),
+        pytest.param([b"mmi.service", b"echo"], "bad_service", id="mmi-service"),
+        pytest.param([SVC, b"x" * 1001], "too_large", id="over-limit"),
     ],
 )
 def test_malformed_or_oversize_request_is_answered_400_and_not_stored(
     body: list[bytes], reason: str
 ) -> None:
     """§5.3 raspy: malformed → 400; issue 5: oversize → 400 and nothing stored."""
-    core = make_core(max_body_bytes=100)
+    core = make_core(max_body_bytes=1000)
     assert core.on_request(CALLER, body, WALL) == [
         Noted(Event.REJECTED, "", reason),
         Answer(CALLER, (b"400",)),
@@ -289,6 +292,35 @@ def test_retention_limit_forgets_never_closed_requests() -> None:
     )
     assert core.on_committed(persist.token, True, 1.1) == [Noted(Event.EXPIRED, uuid)]
     assert core.known_count() == 0
+
+
+@pytest.mark.parametrize("first", ["close", "purge"])
+def test_a_failed_deletion_that_close_and_purge_met_in_is_purged_later(
+    first: str,
+) -> None:
+    """Retention keeps nothing for ever: a request whose deletion (a close's, which
+    the purge met, or the purge's, which a close joined) fails is purged at a later
+    check (it was dropped from the retention heap, so kept until closed)."""
+    core = make_core(retention_s=100.0)
+    uuid = accept(core, [b"x"])
+    if first == "close":
+        deletion = persist_of(core.on_close(CLOSER, [uuid.encode()]))
+        assert only(core.on_tick(1.0, WALL + 100), Persist) == []
+    else:
+        deletion = persist_of(core.on_tick(1.0, WALL + 100))
+        assert core.on_close(CLOSER, [uuid.encode()]) == []
+    out = core.on_committed(deletion.token, False, 1.1)
+    assert Answer(CLOSER, (b"500",)) in out
+    again = persist_of(core.on_tick(2.0, WALL + 101))
+    assert again.writes == (
+        DeleteRequest(uuid),
+        DeleteReply(uuid),
+        DeleteQueue(0, uuid),
+    )
+    assert core.on_committed(again.token, True, 2.1) == [Noted(Event.EXPIRED, uuid)]
+    assert core.known_count() == 0
+    assert core.on_tick(3.0, WALL + 102) == []  # the next check finds it gone
+    assert core.next_deadline() is None
 
 
 def test_retention_off_keeps_requests_until_closed() -> None:
