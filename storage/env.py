@@ -60,11 +60,22 @@ def _store_error(exc: BaseException, path: Path) -> StoreError:
         )
         _damaged.setdefault(os.path.realpath(path), message)
         return StoreDamagedError(message)
+    if isinstance(exc, lmdb.PanicError):
+        # LMDB refuses every transaction of this environment from now on (a write
+        # of its meta page failed): only a new open can go on, so the supervisor
+        # ends raspyd and systemd starts it again. The file need not be damaged.
+        message = (
+            f"store in {path}: {text}; LMDB refuses every write until the store is "
+            "opened again (raspyd stops; systemd starts it again)"
+        )
+        _damaged.setdefault(os.path.realpath(path), message)
+        return StoreError(message)
     return StoreError(f"store in {path}: {type(exc).__name__}: {text}")
 
 
 def damage_seen(path: Path) -> str | None:
-    """The first damage LMDB reported in this process for the store in `path`."""
+    """The first damage (or MDB_PANIC) LMDB reported in this process for the store
+    in `path`: the store is of no more use in this process."""
     return _damaged.get(os.path.realpath(path))
 
 

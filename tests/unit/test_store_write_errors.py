@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lmdb
 import pytest
 
-from raspy.errors import StoreFullError
+from raspy.errors import StoreError, StoreFullError
+from raspy.storage import env as env_mod
 from raspy.storage.write_errors import FULL_BELOW_BYTES, explain, free_bytes
 
 DIR = Path("var/raspy")
@@ -77,3 +79,18 @@ def test_free_bytes_asks_the_filesystem_of_the_directory(tmp_path: Path) -> None
     assert free is not None
     assert free >= 0
     assert free_bytes(tmp_path / "gone") is None
+
+
+def test_an_lmdb_panic_makes_the_store_of_no_more_use_in_this_process(
+    tmp_path: Path,
+) -> None:
+    """After MDB_PANIC (a write of the meta page failed) LMDB refuses every
+    transaction of the environment: raspyd went on with every write failing. It is
+    now seen as the store's end in this process (Store.damage(), which the
+    supervisor reads: raspyd stops, systemd starts it again), and says so."""
+    text = "mdb_txn_commit: MDB_PANIC: Update of meta page failed"
+    error = env_mod._store_error(lmdb.PanicError(text), tmp_path)
+    assert type(error) is StoreError
+    assert str(error).startswith(f"store in {tmp_path}: {text}; LMDB refuses")
+    assert env_mod.damage_seen(tmp_path) == str(error)
+    assert env_mod.damage_seen(tmp_path / "other") is None
