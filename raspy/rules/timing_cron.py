@@ -56,10 +56,22 @@ def _labels_from(expression: str, start: datetime) -> croniter:
     if labels is None:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        labels = cache[expression] = croniter(expression, start)
+        labels = cache[expression] = croniter(
+            expression, start, day_or=_days_either(expression)
+        )
     else:
         labels.set_current(start, force=True)
     return labels
+
+
+def _days_either(expression: str) -> bool:
+    """Whether a day matches when either its day of the month or its weekday does
+    (both restricted), as Debian's cron reads them: a field that starts with `*`
+    (`*`, `*/2`) makes it both (`0 7 */2 * 1`: the odd days that are Mondays)."""
+    if expression.startswith("@"):
+        return True
+    day, _month, weekday = expression.split(" ")[2:]
+    return not (day.startswith("*") or weekday.startswith("*"))
 
 
 def _follows_the_clock(expression: str) -> bool:
@@ -133,7 +145,9 @@ class CronSchedule:
 
     def matches(self, label: datetime) -> bool:
         """Whether the naive local `label` (to the minute) is one of the schedule's."""
-        return bool(croniter.match(self.expression, label))
+        return bool(
+            croniter.match(self.expression, label, _days_either(self.expression))
+        )
 
 
 def _repeat_near(after_ts: float, first: float, tz: ZoneInfo) -> bool:
@@ -192,7 +206,8 @@ def parse_cron(text: str) -> CronSchedule:
                     f"unexpected character in {quote(field)}"
                 )
     try:
-        croniter(expression, _PROBE_START).get_next(datetime)
+        days_either = _days_either(expression)
+        croniter(expression, _PROBE_START, day_or=days_either).get_next(datetime)
     except (CroniterError, OverflowError, ValueError, KeyError, IndexError) as exc:
         reason = _said(str(exc) or type(exc).__name__, expression)
         raise ValueError(f"cron {quote(expression)}: {reason}") from exc

@@ -111,7 +111,10 @@ def test_a_cron_schedule_fires_strictly_after_the_given_instant() -> None:
     ("expression", "days"),
     [
         ("0 7 1 * 1", [1, 5, 12, 19, 26]),  # the 1st or a Monday: either one
-        ("0 7 */2 * 1", [1, 3, 5, 7, 9, 11, 12, 13]),  # a step is a restriction
+        # a field starting with `*` makes it both, as Debian's cron: odd Mondays
+        ("0 7 */2 * 1", [5, 19, 9, 23, 9]),
+        ("0 7 1 * */2", [1, 1, 1]),  # the 1st on a Sun/Tue/Thu/Sat: Jan, Apr, May
+        ("0 7 1-31/2 * 1", [1, 3, 5, 7, 9, 11, 12, 13]),  # no `*`: either one
         ("0 7 * * 1", [5, 12, 19, 26]),  # a `*` day: the weekday alone
         ("0 7 13 * *", [13]),
     ],
@@ -119,7 +122,8 @@ def test_a_cron_schedule_fires_strictly_after_the_given_instant() -> None:
 def test_cron_days_match_when_either_restricted_field_does(
     expression: str, days: list[int]
 ) -> None:
-    """docs/scenarios.md: the day of the month and the weekday as classic cron."""
+    """docs/scenarios.md: the day of the month and the weekday as Debian's cron
+    reads them (a crontab line copied to a scenario fires on the same days)."""
     schedule, after = parse_cron(expression), _berlin(2025, 12, 31, 8, 0)
     found: list[int] = []
     while len(found) < len(days):
