@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 
 import pytest
 from support.broker_frames import (
@@ -162,6 +164,33 @@ def test_mmi_workers_counts_idle_busy_and_versions(core: BrokerCore) -> None:
     assert json.loads(out.frames[4]) == {
         "echo": {"idle": 2, "busy": 1, "versions": {"0.1": 1, "0.2": 1, "majortomo": 1}}
     }
+
+
+@pytest.mark.parametrize("name", [b"mmi.services", b"mmi.workers"])
+def test_a_flood_of_new_mmi_patterns_leaves_no_memory_behind(
+    core: BrokerCore, name: bytes
+) -> None:
+    """Bounded memory under a flood: fnmatchcase kept every pattern it compiled (32,768
+    of them, ~4 kB each at 255 bytes), so any peer could make the broker hold ~120 MB
+    for good by asking with patterns never seen before."""
+    core.on_frames(W1, ready(V02), T0)
+
+    def ask(count: int, start: int) -> None:
+        for index in range(start, start + count):
+            pattern = b"%s[%d]*" % (name, index)  # new to this test run
+            core.on_frames(C1, request(V02, pattern, service=name), T0)
+
+    tracemalloc.start()
+    try:
+        ask(1000, 10**6)  # a bounded cache is full after this
+        gc.collect()
+        before, _ = tracemalloc.get_traced_memory()
+        ask(2000, 0)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 100_000  # 1.5 MB before the fix
 
 
 # ---------------------------------------------------------------- bounds
