@@ -5,8 +5,9 @@ The test thread plays the broker; the client runs in a pool thread that makes it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import pytest
@@ -184,6 +185,30 @@ def test_client_streams_parts_as_they_come(
         ClientReply(V02, b"svc", (b"a",), final=False),
         ClientReply(V02, b"svc", (b"b",), final=True),
     ]
+
+
+def test_a_partial_does_not_stretch_the_callers_deadline(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """request(until=...): the caller's deadline holds while PARTIALs come in too;
+    each PARTIAL gave the reply a whole `timeout_s` more, past `until`."""
+    sock, endpoint = router
+
+    def ask() -> list[bytes]:
+        with Client(endpoint, timeout_s=30, context=zmq_context) as client:
+            return client.request("svc", "q", until=time.monotonic() + 0.5)
+
+    future = pool.submit(ask)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    wait([future], timeout=0.4)  # a worker that streams slowly: paced, not awaited
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"b"])
+    wait([future], timeout=0.3)  # past the caller's deadline
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"c"])
+    with pytest.raises(ClientTimeout, match="caller's deadline"):
+        future.result(timeout=5)
 
 
 def test_client_refuses_a_second_request_while_one_is_outstanding(
