@@ -139,7 +139,8 @@ class Client(Closing):
 
         The request is resent on timeout only while nothing has been yielded yet;
         after that a timeout raises ClientTimeout at once. Leaving the loop early
-        discards the socket, so the next request starts clean.
+        discards the socket, so the next request starts clean; after close(), reading
+        on raises ValueError.
         """
         name, frames = self._encode(service, body)
         self._begin()
@@ -228,6 +229,8 @@ class Client(Closing):
         more, never more than that."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if self._closed:  # between two parts of a stream: the socket is gone
+                raise ValueError("client is closed")
             wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
             if wait_ms <= 0:
                 raise _NoReply

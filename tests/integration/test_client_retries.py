@@ -233,6 +233,35 @@ def test_client_refuses_a_second_request_while_one_is_outstanding(
     assert future.result(timeout=5) == [b"a", b"b"]
 
 
+def test_a_stream_read_on_after_its_client_closed_says_so(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Closing a client while a request is under way: reading its stream on raises the
+    library's ValueError, as any use after close() does, not the ZMQError of the
+    socket that close() took away."""
+    sock, endpoint = router
+
+    def close_midway() -> BaseException | None:
+        client = Client(endpoint, timeout_s=TIMEOUT_S, context=zmq_context)
+        parts = client.request_parts("svc", "q")
+        next(parts)
+        client.close()
+        try:
+            next(parts)
+        except Exception as exc:  # noqa: BLE001  # which one is what is checked
+            return exc
+        return None
+
+    future = pool.submit(close_midway)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    error = future.result(timeout=5)
+    assert isinstance(error, ValueError)
+    assert "closed" in str(error)
+
+
 def test_client_refuses_a_request_without_body_and_use_after_close(
     zmq_context: Context, router: tuple[zmq.Socket[bytes], str]
 ) -> None:
