@@ -144,8 +144,16 @@ class EdgeLoop:
         assert self._router is not None
         try:
             send_frames(self._router, [peer, *frames])
-        except zmq.Again:
+        except zmq.Again:  # its pipe is full: a peer that does not read
             self._stats.incr("edge.send_dropped")
+            if self._log_limiter.should_log(
+                (peer, "send_dropped"), self._clock.monotonic()
+            ):
+                log.warning("send_dropped", peer=peer.hex(), reason="hwm")
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            self._stats.incr("edge.send_unroutable")  # gone, e.g. a client's retry
 
     def _apply_batch(self, message: list[bytes]) -> None:
         """[N, *(peer, count, *frames)]: each message as if it came on MDP_CHANNEL."""

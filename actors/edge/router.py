@@ -32,6 +32,9 @@ def bind_router(context: Context, settings: EdgeSettings) -> Socket:
         context, zmq.ROUTER, linger_ms=settings.linger_ms, curve=settings.curve
     )
     router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # docs/protocols.md §1.2
+    # §1.3: a full or gone peer raises (EAGAIN, EHOSTUNREACH) instead of a silent
+    # drop, so that the edge can count what it drops
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
     router.setsockopt(zmq.SNDHWM, ROUTER_HWM)
     router.setsockopt(zmq.RCVHWM, ROUTER_HWM)
     router.setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes)

@@ -121,7 +121,7 @@ class Client(Closing):
                     raise self._timeout(name, cut_short=True)
                 sock = self._send(frames)
                 try:
-                    collected = self._collect(sock, name, timeout_s)
+                    collected = self._collect(sock, name, timeout_s, until)
                 except _NoReply:
                     self._retry(name, attempt, last=self._attempt_s(until) <= 0)
                 else:
@@ -139,7 +139,8 @@ class Client(Closing):
 
         The request is resent on timeout only while nothing has been yielded yet;
         after that a timeout raises ClientTimeout at once. Leaving the loop early
-        discards the socket, so the next request starts clean.
+        discards the socket, so the next request starts clean; after close(), reading
+        on raises ValueError.
         """
         name, frames = self._encode(service, body)
         self._begin()
@@ -206,20 +207,30 @@ class Client(Closing):
             return self.timeout_s
         return min(self.timeout_s, until - time.monotonic())
 
-    def _collect(self, sock: Socket, service: bytes, timeout_s: float) -> list[bytes]:
+    def _collect(
+        self, sock: Socket, service: bytes, timeout_s: float, until: float | None
+    ) -> list[bytes]:
         collected: list[bytes] = []
-        for reply in self._replies(sock, service, timeout_s):
+        for reply in self._replies(sock, service, timeout_s, until):
             if reply.final and not collected:
                 return list(reply.body)
             collected.extend(reply.body)
         return collected
 
     def _replies(
-        self, sock: Socket, service: bytes, timeout_s: float
+        self,
+        sock: Socket,
+        service: bytes,
+        timeout_s: float,
+        until: float | None = None,
     ) -> Iterator[ClientReply]:
-        """Replies to the request just sent, until FINAL; _NoReply on timeout."""
+        """Replies to the request just sent, until FINAL; _NoReply on timeout, `until`
+        (the caller's deadline) included: a PARTIAL gives the next one `timeout_s`
+        more, never more than that."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if self._closed:  # between two parts of a stream: the socket is gone
+                raise ValueError("client is closed")
             wait_ms = math.ceil((deadline - time.monotonic()) * 1000)
             if wait_ms <= 0:
                 raise _NoReply
@@ -240,6 +251,8 @@ class Client(Closing):
             if reply.final:
                 return
             deadline = time.monotonic() + timeout_s
+            if until is not None:
+                deadline = min(deadline, until)
 
     def _retry(self, service: bytes, attempt: int, *, last: bool = False) -> None:
         self._drop_socket()

@@ -10,7 +10,9 @@ Raspy choices beyond the spec:
   before its FINAL/REPLY goes back to the front of its queue and is dispatched again
   (issue 3, over §2.5.6). A 0.1 client's PARTIAL buffer restarts; a 0.2 or majortomo
   client may have seen PARTIALs of the failed attempt and then gets the new attempt's
-  whole stream (PARTIALs already forwarded are never re-sent).
+  whole stream (PARTIALs already forwarded are never re-sent). A busy worker's
+  message over the limits is its reply: that request fails (`reply_overflow`)
+  instead, as any worker would answer it so.
 - A queued request expires (`RequestDropped(expired)`, never dispatched) once
   `request_ttl_s` has passed since both its first arrival (also when re-queued) and
   its service's last dispatch: a queue that a live worker keeps draining does not
@@ -84,6 +86,10 @@ __all__ = [
 
 MAX_SERVICE_BYTES: Final = 255
 _INF: Final = float("inf")
+# FrameLimits reasons: from a busy worker, its reply is over them
+_OVER_LIMITS: Final = frozenset(
+    ("too_many_frames", "frame_too_large", "message_too_large")
+)
 _V01: Final = mdp.Version.V01
 _VERSION_SLOT: Final = {
     mdp.Version.V01: 2,
@@ -157,6 +163,11 @@ class BrokerCore:
         except MalformedMessage as exc:
             self._reject(peer, exc.reason, exc.detail, len(frames))
             if (worker := self._workers.get(peer)) is not None:
+                pending = worker.request
+                if pending is not None and exc.reason in _OVER_LIMITS:
+                    # its reply, too big: any worker would answer so (§3.6 overflow)
+                    pending.failed = True
+                    self._drop(worker.service, pending, "reply_overflow")
                 self._disconnect(worker, "protocol_error", now)
             return out
         if isinstance(message, mdp.ClientRequest):

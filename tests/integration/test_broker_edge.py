@@ -25,6 +25,7 @@ from raspy.actors.messages import (
     UnwatchServices,
 )
 from raspy.actors.worker import EchoWorkerActor, local_peer_id
+from raspy.cores.broker import BrokerSettings
 from raspy.protocol.mdp import ClientRequest, client_reply_frames
 from raspy.transport.outbox import Outbox
 
@@ -165,6 +166,51 @@ def test_broker_drops_garbage_and_keeps_serving(
     finally:
         attacker.close()
         client.close()
+
+
+def test_replies_to_a_client_that_does_not_read_are_dropped_and_counted(
+    edge: EdgeHandle,
+) -> None:
+    """docs/protocols.md §1.3: the broker never blocks on a send and counts what it
+    drops. A ROUTER without ROUTER_MANDATORY drops at a full pipe in silence, so
+    `edge.send_dropped` stayed 0 however much was lost."""
+    client = dealer(edge.context, edge.endpoint)
+    client.setsockopt(zmq.RCVHWM, 1)
+    client.setsockopt(zmq.RCVBUF, 4096)
+    request = [b"MDPC02", b"\x01", b"mmi.services", b""]
+    try:
+
+        def dropped() -> float:
+            for _ in range(2_000):  # never read: the broker's pipe to it fills up
+                client.send_multipart(request)
+            return edge.stats.get("edge.send_dropped")
+
+        wait_until(dropped, what="a counted drop", timeout_s=20)
+        sender = dealer(edge.context, edge.endpoint)  # the others are served still
+        try:
+            sender.send_multipart([b"MDPC02", b"\x01", b"mmi.x", b"?"])
+            assert recv(sender) == [b"MDPC02", b"\x03", b"mmi.x", b"501"]
+        finally:
+            sender.close()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "broker_settings",
+    [BrokerSettings(heartbeat_interval_s=0.02, heartbeat_liveness=10_000)],
+)
+def test_a_send_to_a_peer_gone_is_counted_as_unroutable(edge: EdgeHandle) -> None:
+    """§1.3: a message for a peer whose connection is gone (here the HEARTBEATs to a
+    worker that closed its socket without DISCONNECT, until it expires) is dropped
+    and counted, and the broker goes on."""
+    worker = _ready_worker(edge, [b"MDPW02", b"\x01", b"gone"])
+    _wait_service(edge, b"gone")
+    worker.close()
+    wait_until(
+        lambda: edge.stats.get("edge.send_unroutable"), what="a counted unroutable send"
+    )
+    _wait_service(edge, b"gone")  # still registered, and MMI still answered
 
 
 def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> None:

@@ -5,8 +5,9 @@ The test thread plays the broker; the client runs in a pool thread that makes it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import pytest
@@ -186,6 +187,30 @@ def test_client_streams_parts_as_they_come(
     ]
 
 
+def test_a_partial_does_not_stretch_the_callers_deadline(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """request(until=...): the caller's deadline holds while PARTIALs come in too;
+    each PARTIAL gave the reply a whole `timeout_s` more, past `until`."""
+    sock, endpoint = router
+
+    def ask() -> list[bytes]:
+        with Client(endpoint, timeout_s=30, context=zmq_context) as client:
+            return client.request("svc", "q", until=time.monotonic() + 0.5)
+
+    future = pool.submit(ask)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    wait([future], timeout=0.4)  # a worker that streams slowly: paced, not awaited
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"b"])
+    wait([future], timeout=0.3)  # past the caller's deadline
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"c"])
+    with pytest.raises(ClientTimeout, match="caller's deadline"):
+        future.result(timeout=5)
+
+
 def test_client_refuses_a_second_request_while_one_is_outstanding(
     zmq_context: Context,
     router: tuple[zmq.Socket[bytes], str],
@@ -206,6 +231,35 @@ def test_client_refuses_a_second_request_while_one_is_outstanding(
     sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
     sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"b"])
     assert future.result(timeout=5) == [b"a", b"b"]
+
+
+def test_a_stream_read_on_after_its_client_closed_says_so(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Closing a client while a request is under way: reading its stream on raises the
+    library's ValueError, as any use after close() does, not the ZMQError of the
+    socket that close() took away."""
+    sock, endpoint = router
+
+    def close_midway() -> BaseException | None:
+        client = Client(endpoint, timeout_s=TIMEOUT_S, context=zmq_context)
+        parts = client.request_parts("svc", "q")
+        next(parts)
+        client.close()
+        try:
+            next(parts)
+        except Exception as exc:  # noqa: BLE001  # which one is what is checked
+            return exc
+        return None
+
+    future = pool.submit(close_midway)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, b"MDPC02", b"\x02", b"svc", b"a"])
+    error = future.result(timeout=5)
+    assert isinstance(error, ValueError)
+    assert "closed" in str(error)
 
 
 def test_client_refuses_a_request_without_body_and_use_after_close(

@@ -305,6 +305,29 @@ def test_a_disconnected_worker_gets_nothing_more_and_its_request_goes_elsewhere(
     assert nothing_within(leaving)
 
 
+def test_a_reply_over_the_limits_fails_its_request_instead_of_looping(
+    edge: EdgeHandle, dealers: Dealers
+) -> None:
+    """docs/protocols.md §2.8, §3.6: a worker whose reply is over the broker's limits is
+    disconnected, and the request fails (its next worker would answer the same way): it
+    is not sent again to the worker that comes back with a new READY, which made a
+    worker and the broker loop on it for as long as its queue kept moving."""
+    worker = _registered(edge, dealers, V02, b"big")
+    client = dealers.open(edge.endpoint)
+    client.send_multipart(client_request(V02, b"big", b"job"))
+    address, _ = split_request(V02, recv(worker))
+    worker.send_multipart(final(V02, address, *[b"x"] * 70))  # > 64 frames
+    assert recv(worker) == disconnect(V02)
+    again = dealers.open(edge.endpoint)  # RFC 7: a new socket and READY
+    again.send_multipart(ready(V02, b"big"))
+    wait_status(edge.context, edge.endpoint, b"big", b"200")
+    assert nothing_within(again, 300)
+    assert nothing_within(client)
+    stats = edge.ref.ask(GetStats(), timeout=5)
+    assert isinstance(stats, dict)
+    assert stats.get("broker.dropped.reply_overflow") == 1
+
+
 def _unexpected_cases() -> list[tuple[str, str]]:
     return [
         (dialect, case)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 
 import pytest
 from support.broker_frames import (
@@ -34,6 +36,7 @@ from raspy.cores.broker import (
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.protocol import mmi
 from raspy.protocol.frames import FrameLimits
 
 # ---------------------------------------------------------------- MMI
@@ -162,6 +165,38 @@ def test_mmi_workers_counts_idle_busy_and_versions(core: BrokerCore) -> None:
     assert json.loads(out.frames[4]) == {
         "echo": {"idle": 2, "busy": 1, "versions": {"0.1": 1, "0.2": 1, "majortomo": 1}}
     }
+
+
+@pytest.mark.parametrize("name", [b"mmi.services", b"mmi.workers"])
+def test_a_flood_of_new_mmi_patterns_leaves_no_memory_behind(
+    core: BrokerCore, name: bytes
+) -> None:
+    """Bounded memory under a flood: fnmatchcase kept every pattern it compiled (32,768
+    of them, ~4 kB each at 255 bytes), so any peer could make the broker hold ~120 MB
+    for good by asking with patterns never seen before."""
+    core.on_frames(W1, ready(V02), T0)
+
+    def ask(count: int, start: int) -> None:
+        for index in range(start, start + count):
+            pattern = b"%s[%d]*" % (name, index)  # new to this test run
+            core.on_frames(C1, request(V02, pattern, service=name), T0)
+
+    def held() -> int:
+        """Bytes allocated under the MMI code and still held (not other threads')."""
+        gc.collect()
+        mine = tracemalloc.Filter(True, mmi.__file__, all_frames=True)
+        traces = tracemalloc.take_snapshot().filter_traces([mine])
+        return sum(stat.size for stat in traces.statistics("filename"))
+
+    tracemalloc.start(8)  # deep enough to see mmi.py under re's compiler
+    try:
+        ask(600, 10**6)  # a bounded cache (re keeps 512) is full after this
+        before = held()
+        ask(1000, 0)
+        after = held()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 100_000  # 0.8 MB before the fix
 
 
 # ---------------------------------------------------------------- bounds
