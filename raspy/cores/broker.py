@@ -10,7 +10,8 @@ Raspy choices beyond the spec:
   before its FINAL/REPLY goes back to the front of its queue and is dispatched again
   (issue 3, over §2.5.6). A 0.1 client's PARTIAL buffer restarts; a 0.2 or majortomo
   client may have seen PARTIALs of the failed attempt and then gets the new attempt's
-  whole stream (PARTIALs already forwarded are never re-sent). A busy worker's
+  whole stream (PARTIALs already forwarded are never re-sent). After the third
+  worker lost with it, the request is dropped (`dropped.workers_lost`). A busy worker's
   message over the limits is its reply: that request fails (`reply_overflow`)
   instead, as any worker would answer it so.
 - A queued request expires (`RequestDropped(expired)`, never dispatched) once
@@ -85,6 +86,9 @@ __all__ = [
 
 
 MAX_SERVICE_BYTES: Final = 255
+# A request whose worker went away this many times is dropped, not sent again: one
+# that makes every worker crash would go round for as long as they are restarted.
+MAX_WORKERS_LOST: Final = 3
 _INF: Final = float("inf")
 # FrameLimits reasons: from a busy worker, its reply is over them
 _OVER_LIMITS: Final = frozenset(
@@ -522,12 +526,15 @@ class BrokerCore:
         if service.live == 0:
             self._out.append(ServiceAvailability(service.name, False))
         if pending is not None and not pending.failed:
-            # issue 3: send it again to another worker of the service
-            self._counts["redispatched"] += 1
-            pending.restart()
-            self._push(service, pending, requeue=True)
-            self._at(service.expires_at(pending, self._ttl_s))
-            self._dispatch(service, now)
+            pending.lost += 1
+            if pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them
+                self._drop(service, pending, "workers_lost")
+            else:  # issue 3: send it again to another worker of the service
+                self._counts["redispatched"] += 1
+                pending.restart()
+                self._push(service, pending, requeue=True)
+                self._at(service.expires_at(pending, self._ttl_s))
+                self._dispatch(service, now)
         self._tidy(service)
 
     def _tidy(self, service: Service) -> None:

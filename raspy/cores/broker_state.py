@@ -33,6 +33,7 @@ class Pending:
         "buffer_bytes",
         "client",
         "failed",
+        "lost",
         "size",
         "version",
     )
@@ -52,6 +53,7 @@ class Pending:
         self.buffer: list[bytes] | None = None  # PARTIAL bodies for a 0.1 client
         self.buffer_bytes = 0
         self.failed = False  # the reply overflowed: discard the worker's output
+        self.lost = 0  # workers that went away while they had it
 
     def collect(self, body: tuple[bytes, ...], limits: FrameLimits) -> bool:
         """§3.6 raspy: add reply frames for a 0.1 client; True if this overflowed."""

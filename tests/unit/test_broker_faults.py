@@ -26,6 +26,7 @@ from raspy.cores.broker import (
     BrokerCore,
     BrokerSettings,
     Rejected,
+    RequestDropped,
     Send,
     ServiceAvailability,
     WorkerRegistered,
@@ -69,6 +70,25 @@ def test_request_of_a_disconnected_worker_goes_first_to_the_next_worker(
         ServiceAvailability(SVC, True),
         Send(W2, [b"MDPW02", b"\x02", C1, b"", b"first"]),
     ]
+
+
+def test_a_request_whose_workers_keep_going_away_is_dropped_at_the_third(
+    core: BrokerCore,
+) -> None:
+    """A request that makes every worker crash went round for as long as they were
+    restarted (each dispatch renews its time to live): the third worker lost with
+    it drops it, counted, and the next worker is idle."""
+    workers = [bytes([0, 0, 0, 0, n]) for n in range(1, 5)]
+    core.on_frames(C1, request(V02, b"poison"), T0)
+    for lost, worker in enumerate(workers[:3], start=1):
+        out = core.on_frames(worker, ready(V02), T0 + lost)
+        assert Send(worker, [b"MDPW02", b"\x02", C1, b"", b"poison"]) in out
+        out = core.on_frames(worker, disconnect(V02), T0 + lost)
+    assert RequestDropped(SVC, C1, "workers_lost") in out
+    assert core.stats()["redispatched"] == 2
+    assert core.stats()["dropped.workers_lost"] == 1
+    out = core.on_frames(workers[3], ready(V02), T0 + 4)
+    assert not [o for o in out if isinstance(o, Send)]
 
 
 def test_v01_client_buffer_restarts_when_the_request_is_re_dispatched(
