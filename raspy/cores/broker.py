@@ -85,7 +85,7 @@ __all__ = [
 ]
 
 
-MAX_SERVICE_BYTES: Final = 255
+MAX_SERVICE_BYTES: Final = mdp.MAX_SERVICE_BYTES
 # A request whose worker went away this many times is dropped, not sent again: one
 # that makes every worker crash would go round for as long as they are restarted.
 MAX_WORKERS_LOST: Final = 3

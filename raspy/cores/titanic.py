@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from raspy.cores.broker import MAX_SERVICE_BYTES
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
 from raspy.cores.titanic_dispatch import Dispatcher
 from raspy.cores.titanic_lifecycle import (
@@ -56,7 +55,7 @@ from raspy.cores.titanic_output import (
 from raspy.cores.titanic_retention import Retention
 from raspy.cores.titanic_settings import TitanicSettings
 from raspy.errors import MalformedMessage
-from raspy.protocol import mmi, titanic
+from raspy.protocol import mdp, mmi, titanic
 from raspy.protocol.titanic import Status
 
 __all__ = [
@@ -190,7 +189,7 @@ class TitanicCore:
             request = titanic.decode_request(body)
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
-        if len(request.service) > MAX_SERVICE_BYTES or mmi.is_mmi(request.service):
+        if len(request.service) > mdp.MAX_SERVICE_BYTES or mmi.is_mmi(request.service):
             # no worker can ever register for it (§3): it would be pending for ever
             return self._refuse(caller, "bad_service")
         size = request_size(request.service, request.body)

@@ -132,6 +132,11 @@ class WorkerCore:
             raise ValueError(
                 f"worker service {quote(service)}: mmi.* names belong to the broker"
             )
+        if len(service) > mdp.MAX_SERVICE_BYTES:  # the broker refuses its READY
+            raise ValueError(
+                f"worker service {quote(service[:64])}...: {len(service)} bytes, "
+                f"over the {mdp.MAX_SERVICE_BYTES} a broker takes"
+            )
         self.service = service
         self.version = version
         self.settings = settings or WorkerSettings()

@@ -51,6 +51,9 @@ W02_FINAL: Final = b"\x04"
 W02_HEARTBEAT: Final = b"\x05"
 W02_DISCONNECT: Final = b"\x06"
 
+# the longest service name raspy's broker takes (docs/protocols.md §2.5)
+MAX_SERVICE_BYTES: Final = 255
+
 _PROTO: Final = "mdp"
 
 

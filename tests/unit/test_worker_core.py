@@ -302,6 +302,16 @@ def test_worker_settings_refuse_nonsense_timers() -> None:
         WorkerCore(b"")
 
 
+def test_a_service_name_the_broker_refuses_is_refused_at_once() -> None:
+    """The broker refuses a READY for a name over 255 bytes or under mmi.: such a
+    worker retried for ever, where it can be told at its construction."""
+    assert WorkerCore(b"s" * 255).service == b"s" * 255
+    with pytest.raises(ValueError, match="256 bytes, over the 255 a broker takes"):
+        WorkerCore(b"s" * 256)
+    with pytest.raises(ValueError, match="mmi"):
+        WorkerCore(b"mmi.mine")
+
+
 _frames = st.lists(st.binary(max_size=8), max_size=7)
 _valid = st.sampled_from([*REQUEST.values(), *HEARTBEAT.values(), *DISCONNECT.values()])
 _steps = st.lists(
