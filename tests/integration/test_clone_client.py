@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -626,3 +628,34 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
     assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
     messages = [line for line in err.splitlines() if not line.startswith("{")]
     assert messages == ["raspy-kv: /device/b.f.: no key under it"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["ls"], ["get", "/k"], ["set", "/k", "2"]])
+def test_raspy_kv_live_output_to_a_full_disk_is_a_failure_not_a_bug(
+    zmq_context: Context, store: Store, clock: FakeClock, command: list[str]
+) -> None:
+    """`raspy-kv ls > FILE` on a full disk: one line saying stdout could not be
+    written and status 1, as dump and check say it, not "internal error ... a bug"
+    (status 70)."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        srv.publisher.set(b"/k", b"1")
+        wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
+        argv = [*command, "--server", f"127.0.0.1:{base}"]
+        with Path("/dev/full").open("wb") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "raspy.cli.kv", *argv],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=20,
+                check=False,
+            )
+    assert (done.returncode, done.stderr.decode()) == (
+        1,
+        "raspy-kv: cannot write to stdout: No space left on device\n",
+    )
