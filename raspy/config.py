@@ -113,8 +113,9 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
-    # bytes in one value at most; with [limits] clone_subscriber_queue_bytes it sets
-    # how many updates a subscriber's queue holds (the budget // the largest update)
+    # bytes in one value at most, below store.max_value_bytes (by 4.2 kB); with
+    # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
+    # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
     # seconds between HUGZ heartbeats to subscribers when nothing changes
     hugz_interval_s: float = 1.0

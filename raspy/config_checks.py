@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
+from raspy.protocol.clone import MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
     from raspy.config import (
@@ -73,6 +74,7 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if core is not None:
         problems.extend(_core_problems(core, source))
     problems += _titanic_problems(source, sections)
+    problems += _clone_value_problems(source, sections)
     problems += _supervisor_problems(source, sections.get("supervisor"))
     problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
@@ -130,6 +132,29 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
 
 
 _RECORD_HEAD_BYTES: Final = 64
+
+
+def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
+    """A Clone value is stored with its properties as one kv record: a value the
+    server takes but the store refuses failed its whole group commit, every other
+    update of that loop turn with it (readings lost for good), and 0 refused all."""
+    if not {"clone", "store"} & sections.keys():
+        return []
+    from raspy.config import CloneConfig, StoreConfig  # config imports this module
+
+    clone = sections.get("clone") or CloneConfig()
+    if not clone.enabled:
+        return []
+    limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    # the record around the value: its map, sequence and ttl, and the properties
+    # (a few bytes more as msgpack than on the wire), as storage.tables encodes it
+    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - 64
+    if not 1 <= clone.max_value_bytes <= most:
+        return [
+            f"{source}: clone.max_value_bytes: expected 1..{most} (store."
+            f"max_value_bytes less the record around it), got {clone.max_value_bytes}"
+        ]
+    return []
 
 
 def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:
