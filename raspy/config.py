@@ -117,7 +117,8 @@ class CloneConfig:
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
-    # seconds between HUGZ heartbeats to subscribers when nothing changes
+    # seconds between HUGZ heartbeats to subscribers, whatever else is published
+    # (at most 2.5: clients take 5 s of silence for a dead hub)
     hugz_interval_s: float = 1.0
     # entries per snapshot message
     snapshot_chunk: int = 500

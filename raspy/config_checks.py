@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     )
 
 _PIN_FACTORIES: Final = ("default", "mock")
+# half the silence after which a Clone client starts over (raspy's and zguide's
+# 5 s, docs/protocols.md §6.5): a HUGZ may wait behind a full subscriber as long
+MAX_HUGZ_S: Final = 2.5
 # what ZeroMQ takes in tcp://ADDRESS:PORT: *, an IPv4 or IPv6 literal, a name
 _BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
@@ -48,9 +51,18 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
     clone_section = sections.get("clone")
-    if clone_section is not None and not clone_section.hugz_interval_s > 0:
-        # 0 would have the server send HUGZ without a pause (docs/protocols.md §6.5)
-        problems.append(f"{source}: clone.hugz_interval_s: expected seconds > 0")
+    if (
+        clone_section is not None
+        and not 0 < clone_section.hugz_interval_s <= MAX_HUGZ_S
+    ):
+        # 0 would have the server send HUGZ without a pause; a subtree client hears
+        # nothing else, and past the bound raspy's clients (and zguide's) took the
+        # hub for dead every 5 s and started over (docs/protocols.md §6.5)
+        problems.append(
+            f"{source}: clone.hugz_interval_s: expected seconds > 0, at most "
+            f"{MAX_HUGZ_S} (clients take 5 s of silence for a dead hub), got "
+            f"{clone_section.hugz_interval_s}"
+        )
     if clone_section is not None:
         problems.extend(_key_size_problems(source, clone_section, sections))
     devices = sections.get("devices")

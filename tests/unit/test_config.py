@@ -96,12 +96,18 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
     ]
 
 
-def test_a_zero_hugz_interval_is_refused() -> None:
-    """0 would have the Clone server send HUGZ without a pause."""
+@pytest.mark.parametrize("interval", ["0", "5", "60.0"])
+def test_a_hugz_interval_clients_cannot_live_with_is_refused(interval: str) -> None:
+    """0 would have the Clone server send HUGZ without a pause; a subtree client
+    hears nothing else, so one every 5 s or more made raspy's clients (raspy-poller,
+    raspy-kv watch) take the hub for dead and start over every 5 s (§6.5)."""
     with pytest.raises(ConfigError) as caught:
-        config.load("[clone]\nhugz_interval_s = 0\n", "f")
-    assert caught.value.problems == ["f: clone.hugz_interval_s: expected seconds > 0"]
-    assert config.load("[clone]\nhugz_interval_s = 0.5\n").clone.hugz_interval_s == 0.5
+        config.load(f"[clone]\nhugz_interval_s = {interval}\n", "f")
+    assert caught.value.problems == [
+        "f: clone.hugz_interval_s: expected seconds > 0, at most 2.5 (clients take "
+        f"5 s of silence for a dead hub), got {float(interval)}"
+    ]
+    assert config.load("[clone]\nhugz_interval_s = 2.5\n").clone.hugz_interval_s == 2.5
 
 
 @pytest.mark.parametrize(
