@@ -30,6 +30,7 @@ from raspy.transport.sockets import (
     Context,
     CurveKeys,
     Socket,
+    check_endpoint,
     end_own_context,
     make_socket,
 )
@@ -50,10 +51,15 @@ def _check_subtree(subtree: bytes) -> None:
 
 
 def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
-    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints."""
-    return (
+    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints; ValueError for
+    one ZeroMQ cannot connect to (`*:N`, a host with a space), in the caller's
+    thread rather than as the agent thread's failure."""
+    endpoints = (
         server if isinstance(server, clone.Endpoints) else clone.Endpoints.parse(server)
     )
+    for endpoint in (endpoints.snapshot, endpoints.publisher, endpoints.collector):
+        check_endpoint(endpoint)
+    return endpoints
 
 
 @dataclass(frozen=True, slots=True)

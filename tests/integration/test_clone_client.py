@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -659,3 +660,23 @@ def test_raspy_kv_live_output_to_a_full_disk_is_a_failure_not_a_bug(
         1,
         "raspy-kv: cannot write to stdout: No space left on device\n",
     )
+
+
+@pytest.mark.parametrize("server", ["a b:5514", "*:5514"])
+def test_a_server_zeromq_cannot_connect_to_is_a_usage_error(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`*` (a bind address) or a host with a space: ValueError in the caller's
+    thread, as the MDP clients say it (raspy.transport.sockets.check_endpoint), and
+    raspy-kv's usage status 2 with one line; it was the agent thread's ZMQError, an
+    "internal error" (70) for raspy-kv."""
+    endpoint = f"tcp://{server.rpartition(':')[0]}:5515"
+    with pytest.raises(ValueError, match=re.escape(f"endpoint {endpoint!a}")):
+        CloneClient(server)
+    with pytest.raises(ValueError, match=re.escape(f"endpoint {endpoint!a}")):
+        fetch_snapshot(server)
+    for command in (["get", "/k"], ["set", "/k", "1"]):
+        assert kv.run([*command, "--server", server]) == 2
+        assert capsys.readouterr().err == (
+            f"raspy-kv: endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT\n"
+        )
