@@ -126,7 +126,7 @@ def _key(text: str) -> bytes:
 
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     snap = fetch_snapshot(
-        endpoints, args.subtree.encode(), timeout_s=args.timeout, curve=args.curve
+        endpoints, os.fsencode(args.subtree), timeout_s=args.timeout, curve=args.curve
     )
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
@@ -187,7 +187,7 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    with CloneClient(endpoints, args.subtree.encode(), curve=args.curve) as client:
+    with CloneClient(endpoints, os.fsencode(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
         seen = 0
         try:

@@ -680,3 +680,40 @@ def test_a_server_zeromq_cannot_connect_to_is_a_usage_error(
         assert capsys.readouterr().err == (
             f"raspy-kv: endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT\n"
         )
+
+
+def test_raspy_kv_ls_and_watch_take_a_subtree_that_is_not_utf8_as_its_bytes(
+    zmq_context: Context,
+    store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README: arguments are taken as the bytes the shell gave, UTF-8 or not; get,
+    set and del did, while ls and watch refused such a SUBTREE as usage (2)."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    server = ["--server", f"127.0.0.1:{base}"]
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        srv.publisher.set(b"/caf\xe9/x", b"1")
+        wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
+        capsys.readouterr()
+        assert kv.run(["ls", "/caf\udce9/", *server]) == 0  # b"/caf\xe9/"
+        statuses: list[int] = []
+        watcher = threading.Thread(
+            target=lambda: statuses.append(
+                kv.run(["watch", "/caf\udce9/", "--count", "1", *server])
+            )
+        )
+        watcher.start()
+        deadline = time.monotonic() + 20
+        while watcher.is_alive() and time.monotonic() < deadline:
+            srv.publisher.set(b"/caf\xe9/x", b"2")  # until the synced watcher sees one
+            watcher.join(timeout=0.1)
+        out, _ = capsys.readouterr()
+    assert statuses == [0]
+    first, second = out.splitlines()
+    assert first == "0x2f636166e92f78 1"
+    assert second.split()[1:] == ["0x2f636166e92f78", "2"]
