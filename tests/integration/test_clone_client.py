@@ -497,6 +497,24 @@ def test_client_refuses_keys_and_bodies_the_protocol_forbids(
         client.close()
 
 
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [({"ttl": "soon"}, "bad_ttl"), ({"note": "x" * 5000}, "properties_too_large")],
+)
+def test_client_refuses_properties_every_server_drops_at_once(
+    zmq_context: Context, server: CloneServer, props: dict[str, str], reason: str
+) -> None:
+    """§6.4: a KVSET whose `ttl` is no number, or whose properties are over 4 KB, is
+    dropped by the server; set() said so as "never confirmed" after its five
+    attempts (10 s), or never without `confirm_timeout_s`. Now a ValueError."""
+    client = _client(zmq_context, server.endpoints)
+    try:
+        with pytest.raises(ValueError, match=reason):
+            client.set(b"/a", b"1", props=props, confirm_timeout_s=1)
+    finally:
+        client.close()
+
+
 def test_fetch_snapshot_times_out_when_nothing_answers(zmq_context: Context) -> None:
     """A one-shot read names the endpoint that did not answer."""
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", free_port_base())
