@@ -113,10 +113,12 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
-    # bytes in one value at most; with [limits] clone_subscriber_queue_bytes it sets
-    # how many updates a subscriber's queue holds (the budget // the largest update)
+    # bytes in one value at most, below store.max_value_bytes (by 4.2 kB); with
+    # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
+    # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
-    # seconds between HUGZ heartbeats to subscribers when nothing changes
+    # seconds between HUGZ heartbeats to subscribers, whatever else is published
+    # (at most 2.5: clients take 5 s of silence for a dead hub)
     hugz_interval_s: float = 1.0
     # entries per snapshot message
     snapshot_chunk: int = 500

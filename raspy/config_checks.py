@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
+from raspy.protocol.clone import MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
     from raspy.config import (
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     )
 
 _PIN_FACTORIES: Final = ("default", "mock")
+# half the silence after which a Clone client starts over (raspy's and zguide's
+# 5 s, docs/protocols.md §6.5): a HUGZ may wait behind a full subscriber as long
+MAX_HUGZ_S: Final = 2.5
 # what ZeroMQ takes in tcp://ADDRESS:PORT: *, an IPv4 or IPv6 literal, a name
 _BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
@@ -47,9 +51,18 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
     clone_section = sections.get("clone")
-    if clone_section is not None and not clone_section.hugz_interval_s > 0:
-        # 0 would have the server send HUGZ without a pause (docs/protocols.md §6.5)
-        problems.append(f"{source}: clone.hugz_interval_s: expected seconds > 0")
+    if (
+        clone_section is not None
+        and not 0 < clone_section.hugz_interval_s <= MAX_HUGZ_S
+    ):
+        # 0 would have the server send HUGZ without a pause; a subtree client hears
+        # nothing else, and past the bound raspy's clients (and zguide's) took the
+        # hub for dead every 5 s and started over (docs/protocols.md §6.5)
+        problems.append(
+            f"{source}: clone.hugz_interval_s: expected seconds > 0, at most "
+            f"{MAX_HUGZ_S} (clients take 5 s of silence for a dead hub), got "
+            f"{clone_section.hugz_interval_s}"
+        )
     if clone_section is not None:
         problems.extend(_key_size_problems(source, clone_section, sections))
     devices = sections.get("devices")
@@ -73,6 +86,7 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     if core is not None:
         problems.extend(_core_problems(core, source))
     problems += _titanic_problems(source, sections)
+    problems += _clone_value_problems(source, sections)
     problems += _supervisor_problems(source, sections.get("supervisor"))
     problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
@@ -130,6 +144,29 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
 
 
 _RECORD_HEAD_BYTES: Final = 64
+
+
+def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
+    """A Clone value is stored with its properties as one kv record: a value the
+    server takes but the store refuses failed its whole group commit, every other
+    update of that loop turn with it (readings lost for good), and 0 refused all."""
+    if not {"clone", "store"} & sections.keys():
+        return []
+    from raspy.config import CloneConfig, StoreConfig  # config imports this module
+
+    clone = sections.get("clone") or CloneConfig()
+    if not clone.enabled:
+        return []
+    limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    # the record around the value: its map, sequence and ttl, and the properties
+    # (a few bytes more as msgpack than on the wire), as storage.tables encodes it
+    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - 64
+    if not 1 <= clone.max_value_bytes <= most:
+        return [
+            f"{source}: clone.max_value_bytes: expected 1..{most} (store."
+            f"max_value_bytes less the record around it), got {clone.max_value_bytes}"
+        ]
+    return []
 
 
 def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:

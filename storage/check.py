@@ -1,7 +1,9 @@
 """Consistency check of a store's records (pure: fed records, returns problems).
 
-Every record must decode with the encodings of raspy.storage.tables; kv.meta last_seq
-must be >= every kv seq; every titanic queue entry and reply needs its request.
+Every record must decode with the encodings of raspy.storage.tables, and a kv record
+be one the Clone server could have written (docs/protocols.md §6.2, §6.6); kv.meta
+last_seq must be >= every kv seq; every titanic queue entry and reply needs its
+request.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Final
 
 from raspy import packing
 from raspy.errors import PackingError, StoreError, quote
+from raspy.protocol import clone
 from raspy.storage.scenario_records import validate_record as validate_scenario_record
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.tables import (
@@ -54,17 +57,18 @@ def _uuid(key: bytes) -> bytes:
 _KV_FIELDS: Final = frozenset({"seq", "body", "props", "ttl"})
 
 
-def _plain_kv(value: bytes) -> bool:
+def _plain_kv(value: bytes) -> dict[str, object] | None:
     """The usual kv record, checked quickly (the Clone tree is most of a store, and
-    of a dump); anything else goes through decode_kv, which names the problem."""
+    of a dump), or None: anything else goes through decode_kv, which names the
+    problem."""
     try:
         record = packing.unpack(value)
     except PackingError:
-        return False
+        return None
     if not isinstance(record, dict) or record.keys() != _KV_FIELDS:
-        return False
+        return None
     seq, props, ttl = record["seq"], record["props"], record["ttl"]
-    return (
+    plain = (
         type(seq) is int
         and 0 <= seq < 2**64
         and type(record["body"]) is bytes
@@ -72,6 +76,31 @@ def _plain_kv(value: bytes) -> bool:
         and type(props) is dict
         and all(type(k) is str and type(v) is str for k, v in props.items())
     )
+    return record if plain else None
+
+
+# §6.2: a snapshot sends a key as it is stored, so KTHXBAI would end a client's
+# snapshot there; the server refuses both as keys
+_CLONE_COMMANDS: Final = frozenset((clone.KTHXBAI, clone.HUGZ))
+
+
+def validate_written(table: Table, key: bytes, value: bytes) -> None:
+    """validate_record, and a kv record as the Clone server writes one: its key no
+    Clone command, its ttl None or 0..MAX_TTL_S s (0 excluded). For check and
+    restore; raspyd starts on a store that holds another (validate_record)."""
+    if table is not Table.KV:
+        validate_record(table, key, value)
+        return
+    record = _plain_kv(value)
+    found = decode_kv(value).ttl if record is None else record["ttl"]
+    ttl = found if isinstance(found, float) else None  # None or a float, both ways
+    if key in _CLONE_COMMANDS:
+        raise StoreError("a Clone command, not a key: a snapshot would end there")
+    if ttl is not None and not 0 < ttl <= clone.MAX_TTL_S:  # nan fails too
+        raise StoreError(
+            f"kv record: ttl: expected seconds > 0, at most {clone.MAX_TTL_S:.0f},"
+            f" got {ttl}"
+        )
 
 
 def validate_record(table: Table, key: bytes, value: bytes) -> None:
@@ -83,7 +112,7 @@ def validate_record(table: Table, key: bytes, value: bytes) -> None:
             if (version := decode_schema_version(value)) > SCHEMA_VERSION:
                 raise StoreError(f"schema version {version} is too new")
         case Table.KV:
-            if not _plain_kv(value):
+            if _plain_kv(value) is None:
                 decode_kv(value)
         case Table.KV_META:
             if key != LAST_SEQ_KEY:
@@ -126,7 +155,7 @@ class Checker:
     def feed(self, table: Table, key: bytes, value: bytes) -> None:
         self.counts[table] += 1
         try:
-            validate_record(table, key, value)
+            validate_written(table, key, value)
         except StoreError as exc:
             self._problems.append(Problem(table, key, str(exc)))
             return

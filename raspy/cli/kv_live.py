@@ -2,7 +2,8 @@
 
 `ls`/`get` take one snapshot; `set`/`del` wait until the server published the update;
 `watch` prints one line per change until Ctrl-C. Values print as text when they are
-printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer or no such key, 2 usage.
+printable UTF-8, else as 0x-hex. Exit status: 0 ok, 1 no answer, no such key or
+stdout not written (a full disk), 2 usage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import count_argument, not_utf8, seconds_argument
+from raspy.cli.kv_store import stdout_errors
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
 from raspy.errors import ClientTimeout, ConfigError, MalformedMessage, shown
@@ -88,13 +90,15 @@ def run(args: argparse.Namespace) -> int:
             )
         endpoints = clone.Endpoints.parse(args.server)
         args.curve = client_keys(args.server_key, args.client_cert)
-        return _COMMANDS[args.live_command](args, endpoints)
+        with stdout_errors():  # a full disk behind stdout: status 1, not a bug
+            try:
+                return _COMMANDS[args.live_command](args, endpoints)
+            except ClientTimeout as exc:  # an OSError too: said before stdout_errors
+                return _fail(str(exc), EXIT_FAILURE)
     except UnicodeEncodeError as exc:
         return _fail(not_utf8(exc), EXIT_USAGE)
     except (ValueError, ConfigError) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except ClientTimeout as exc:
-        return _fail(str(exc), EXIT_FAILURE)
 
 
 def _fail(message: str, status: int) -> int:
@@ -122,7 +126,7 @@ def _key(text: str) -> bytes:
 
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     snap = fetch_snapshot(
-        endpoints, args.subtree.encode(), timeout_s=args.timeout, curve=args.curve
+        endpoints, os.fsencode(args.subtree), timeout_s=args.timeout, curve=args.curve
     )
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
@@ -183,7 +187,7 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    with CloneClient(endpoints, args.subtree.encode(), curve=args.curve) as client:
+    with CloneClient(endpoints, os.fsencode(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
         seen = 0
         try:

@@ -25,7 +25,7 @@ from raspy.errors import (
     StoreLockedError,
     quote,
 )
-from raspy.storage.check import validate_record
+from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpReader, Header, Record, record_line_number
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, Store, validate_ops
@@ -129,7 +129,7 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> Non
     except StoreError as exc:
         raise Failure(f"{where}: {exc}", EXIT_DATA) from exc
     try:
-        validate_record(op.table, op.key, op.value)
+        validate_written(op.table, op.key, op.value)
     except StoreError as exc:
         what = f"{op.table} {quote(op.key)}: {exc}"
         raise Failure(f"{where}: {what}", EXIT_DATA) from exc

@@ -30,6 +30,7 @@ from raspy.transport.sockets import (
     Context,
     CurveKeys,
     Socket,
+    check_endpoint,
     end_own_context,
     make_socket,
 )
@@ -50,10 +51,15 @@ def _check_subtree(subtree: bytes) -> None:
 
 
 def server_endpoints(server: str | clone.Endpoints) -> clone.Endpoints:
-    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints."""
-    return (
+    """`tcp://HOST:N` / `HOST:N` (port base) or explicit endpoints; ValueError for
+    one ZeroMQ cannot connect to (`*:N`, a host with a space), in the caller's
+    thread rather than as the agent thread's failure."""
+    endpoints = (
         server if isinstance(server, clone.Endpoints) else clone.Endpoints.parse(server)
     )
+    for endpoint in (endpoints.snapshot, endpoints.publisher, endpoints.collector):
+        check_endpoint(endpoint)
+    return endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +228,8 @@ class CloneClient(Closing):
         confirm_timeout_s: float | None = None,
     ) -> None:
         """Send a KVSET with a fresh UUID4; resent with the same UUID until the server
-        publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout)."""
+        publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout).
+        ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl)."""
         if not body:
             raise ValueError("an empty body means delete: use delete()")
         self._send(key, body, ttl_s, props, confirm_timeout_s)
@@ -241,12 +248,15 @@ class CloneClient(Closing):
     ) -> None:
         if self._closed:
             raise RuntimeError("clone client is closed")
-        try:
-            clone.check_path_key(key)
-        except MalformedMessage as exc:
-            raise ValueError(str(exc)) from exc
         update_id = uuid.uuid4().bytes
         frames = clone.kvset(key, body, update_id, tuple((props or {}).items()), ttl_s)
+        try:
+            clone.check_path_key(key)
+            # what every server drops (§6.4): a `ttl` in `props` that is no number,
+            # properties over 4 KB; said here, not as "never confirmed" 10 s later
+            clone.decode_kvset(frames)
+        except MalformedMessage as exc:
+            raise ValueError(str(exc)) from exc
         result: Future[None] = Future()
         taken = self._agent.runner.call(SetCommand(key, update_id, frames, result))
         taken.add_done_callback(lambda done: _fail_if_not_taken(done, result))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -494,6 +497,24 @@ def test_client_refuses_keys_and_bodies_the_protocol_forbids(
         client.close()
 
 
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [({"ttl": "soon"}, "bad_ttl"), ({"note": "x" * 5000}, "properties_too_large")],
+)
+def test_client_refuses_properties_every_server_drops_at_once(
+    zmq_context: Context, server: CloneServer, props: dict[str, str], reason: str
+) -> None:
+    """§6.4: a KVSET whose `ttl` is no number, or whose properties are over 4 KB, is
+    dropped by the server; set() said so as "never confirmed" after its five
+    attempts (10 s), or never without `confirm_timeout_s`. Now a ValueError."""
+    client = _client(zmq_context, server.endpoints)
+    try:
+        with pytest.raises(ValueError, match=reason):
+            client.set(b"/a", b"1", props=props, confirm_timeout_s=1)
+    finally:
+        client.close()
+
+
 def test_fetch_snapshot_times_out_when_nothing_answers(zmq_context: Context) -> None:
     """A one-shot read names the endpoint that did not answer."""
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", free_port_base())
@@ -626,3 +647,91 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
     assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
     messages = [line for line in err.splitlines() if not line.startswith("{")]
     assert messages == ["raspy-kv: /device/b.f.: no key under it"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["ls"], ["get", "/k"], ["set", "/k", "2"]])
+def test_raspy_kv_live_output_to_a_full_disk_is_a_failure_not_a_bug(
+    zmq_context: Context, store: Store, clock: FakeClock, command: list[str]
+) -> None:
+    """`raspy-kv ls > FILE` on a full disk: one line saying stdout could not be
+    written and status 1, as dump and check say it, not "internal error ... a bug"
+    (status 70)."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        srv.publisher.set(b"/k", b"1")
+        wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
+        argv = [*command, "--server", f"127.0.0.1:{base}"]
+        with Path("/dev/full").open("wb") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "raspy.cli.kv", *argv],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=20,
+                check=False,
+            )
+    assert (done.returncode, done.stderr.decode()) == (
+        1,
+        "raspy-kv: cannot write to stdout: No space left on device\n",
+    )
+
+
+@pytest.mark.parametrize("server", ["a b:5514", "*:5514"])
+def test_a_server_zeromq_cannot_connect_to_is_a_usage_error(
+    server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`*` (a bind address) or a host with a space: ValueError in the caller's
+    thread, as the MDP clients say it (raspy.transport.sockets.check_endpoint), and
+    raspy-kv's usage status 2 with one line; it was the agent thread's ZMQError, an
+    "internal error" (70) for raspy-kv."""
+    endpoint = f"tcp://{server.rpartition(':')[0]}:5515"
+    with pytest.raises(ValueError, match=re.escape(f"endpoint {endpoint!a}")):
+        CloneClient(server)
+    with pytest.raises(ValueError, match=re.escape(f"endpoint {endpoint!a}")):
+        fetch_snapshot(server)
+    for command in (["get", "/k"], ["set", "/k", "1"]):
+        assert kv.run([*command, "--server", server]) == 2
+        assert capsys.readouterr().err == (
+            f"raspy-kv: endpoint {endpoint!a}: expected e.g. tcp://HOST:PORT\n"
+        )
+
+
+def test_raspy_kv_ls_and_watch_take_a_subtree_that_is_not_utf8_as_its_bytes(
+    zmq_context: Context,
+    store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README: arguments are taken as the bytes the shell gave, UTF-8 or not; get,
+    set and del did, while ls and watch refused such a SUBTREE as usage (2)."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    server = ["--server", f"127.0.0.1:{base}"]
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        srv.publisher.set(b"/caf\xe9/x", b"1")
+        wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
+        capsys.readouterr()
+        assert kv.run(["ls", "/caf\udce9/", *server]) == 0  # b"/caf\xe9/"
+        statuses: list[int] = []
+        watcher = threading.Thread(
+            target=lambda: statuses.append(
+                kv.run(["watch", "/caf\udce9/", "--count", "1", *server])
+            )
+        )
+        watcher.start()
+        deadline = time.monotonic() + 20
+        while watcher.is_alive() and time.monotonic() < deadline:
+            srv.publisher.set(b"/caf\xe9/x", b"2")  # until the synced watcher sees one
+            watcher.join(timeout=0.1)
+        out, _ = capsys.readouterr()
+    assert statuses == [0]
+    first, second = out.splitlines()
+    assert first == "0x2f636166e92f78 1"
+    assert second.split()[1:] == ["0x2f636166e92f78", "2"]

@@ -93,6 +93,23 @@ def test_a_bad_dump_is_refused_naming_the_line_and_the_store_is_unchanged(
             id="not-a-kv-record",
         ),
         pytest.param(
+            Record(Table.KV, b"KTHXBAI", encode_kv(1, b"x", {}, None)),
+            "kv 'KTHXBAI': a Clone command, not a key: a snapshot would end there",
+            id="a-clone-command-as-a-key",
+        ),
+        pytest.param(
+            Record(Table.KV, b"/t", encode_kv(1, b"x", {}, -5.0)),
+            "kv '/t': kv record: ttl: expected seconds > 0, at most 1000000000, "
+            "got -5.0",
+            id="a-negative-ttl",
+        ),
+        pytest.param(
+            Record(Table.KV, b"/t", encode_kv(1, b"x", {}, float("nan"))),
+            "kv '/t': kv record: ttl: expected seconds > 0, at most 1000000000, "
+            "got nan",
+            id="a-ttl-not-a-number",
+        ),
+        pytest.param(
             Record(Table.TITANIC_QUEUE, queue_key(1, UUID), b"other"),
             f"titanic.queue {quote(queue_key(1, UUID))}: value 'other' is not the "
             "key's uuid",

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from raspy import config, config_checks
 from raspy.errors import ConfigError
+from raspy.protocol import clone
 from raspy.storage import tables
 
 
@@ -95,12 +96,18 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
     ]
 
 
-def test_a_zero_hugz_interval_is_refused() -> None:
-    """0 would have the Clone server send HUGZ without a pause."""
+@pytest.mark.parametrize("interval", ["0", "5", "60.0"])
+def test_a_hugz_interval_clients_cannot_live_with_is_refused(interval: str) -> None:
+    """0 would have the Clone server send HUGZ without a pause; a subtree client
+    hears nothing else, so one every 5 s or more made raspy's clients (raspy-poller,
+    raspy-kv watch) take the hub for dead and start over every 5 s (§6.5)."""
     with pytest.raises(ConfigError) as caught:
-        config.load("[clone]\nhugz_interval_s = 0\n", "f")
-    assert caught.value.problems == ["f: clone.hugz_interval_s: expected seconds > 0"]
-    assert config.load("[clone]\nhugz_interval_s = 0.5\n").clone.hugz_interval_s == 0.5
+        config.load(f"[clone]\nhugz_interval_s = {interval}\n", "f")
+    assert caught.value.problems == [
+        "f: clone.hugz_interval_s: expected seconds > 0, at most 2.5 (clients take "
+        f"5 s of silence for a dead hub), got {float(interval)}"
+    ]
+    assert config.load("[clone]\nhugz_interval_s = 2.5\n").clone.hugz_interval_s == 2.5
 
 
 @pytest.mark.parametrize(
@@ -231,6 +238,46 @@ def test_the_largest_titanic_body_allowed_is_stored(frames: int) -> None:
     )
     assert len(tables.encode_titanic_request(request)) <= limit
     assert len(tables.encode_titanic_reply(reply)) <= limit
+
+
+def test_clone_values_must_fit_in_one_stored_value() -> None:
+    """A value the Clone server takes but the store refuses failed its whole group
+    commit: every other update of that loop turn was lost with it."""
+    with pytest.raises(ConfigError) as caught:
+        config.load("[clone]\nmax_value_bytes = 2000000\n", "f")
+    assert caught.value.problems == [
+        "f: clone.max_value_bytes: expected 1..1044352 (store.max_value_bytes less "
+        "the record around it), got 2000000"
+    ]
+    text = "[titanic]\nmax_body_bytes = 1000\nmax_reply_bytes = 1000\n"
+    for store in (
+        "[store]\nmax_value_bytes = 60000\n",
+        "[clone]\nmax_value_bytes = 0\n",
+    ):
+        with pytest.raises(ConfigError) as caught:
+            config.load(text + store, "f")
+        assert [problem.split(":")[1] for problem in caught.value.problems] == [
+            " clone.max_value_bytes"
+        ]
+    off = "[store]\nmax_value_bytes = 60000\n[clone]\nenabled = false\n"
+    assert config.load(text + off).store.max_value_bytes == 60_000
+
+
+def test_the_largest_clone_value_allowed_is_stored() -> None:
+    """At the bound: the largest value with the largest properties frame (one
+    property, or as many short ones as fit) and a ttl makes a record the store
+    takes."""
+    limit = 1_048_576
+    most = limit - 64 - clone.MAX_PROPS_BYTES - 64
+    with pytest.raises(ConfigError):
+        config.load(f"[clone]\nmax_value_bytes = {most + 1}\n")
+    config.load(f"[clone]\nmax_value_bytes = {most}\n")
+    one = b"p=" + b"v" * (clone.MAX_PROPS_BYTES - 3) + b"\n"
+    many = b"".join(b"%x=\n" % n for n in range(4096))[: clone.MAX_PROPS_BYTES]
+    for frame in (one, many[: many.rindex(b"\n") + 1]):
+        props = dict(clone.decode_props(frame))
+        record = tables.encode_kv(clone.MAX_SEQ, b"x" * most, props, clone.MAX_TTL_S)
+        assert len(record) <= limit
 
 
 def test_core_section_problems_name_file_key_and_value() -> None:

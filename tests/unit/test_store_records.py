@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from raspy import packing
 from raspy.errors import StoreError
-from raspy.storage.check import Checker, Problem
+from raspy.storage.check import Checker, Problem, validate_record
 from raspy.storage.tables import (
     KvRecord,
     Table,
@@ -236,3 +236,34 @@ def test_kv_records_without_last_seq_are_a_problem() -> None:
     problems = _check([(Table.KV, b"/a", encode_kv(1, b"x", {}, None))])
     assert problems == [Problem(Table.KV_META, None, "kv has records but no last_seq")]
     assert str(problems[0]) == "kv.meta: kv has records but no last_seq"
+
+
+@pytest.mark.parametrize(
+    ("key", "ttl", "message"),
+    [
+        (b"HUGZ", None, "a Clone command, not a key: a snapshot would end there"),
+        (b"KTHXBAI", 30.0, "a Clone command, not a key: a snapshot would end there"),
+        (
+            b"/t",
+            0.0,
+            "kv record: ttl: expected seconds > 0, at most 1000000000, got 0.0",
+        ),
+        (
+            b"/t",
+            float("inf"),
+            "kv record: ttl: expected seconds > 0, at most 1000000000, got inf",
+        ),
+    ],
+)
+def test_check_finds_kv_records_the_clone_server_would_not_store(
+    key: bytes, ttl: float | None, message: str
+) -> None:
+    """docs/protocols.md §6.2, §6.6: the server refuses a command literal as a key
+    (a snapshot would send it as the command) and stores a ttl only in 0..1e9 s,
+    0 excluded; a record otherwise (a foreign or hand-made dump restored) is named.
+    raspyd still starts on such a store: the record decodes."""
+    record = encode_kv(1, b"x", {}, ttl)
+    assert _check(
+        [(Table.KV, key, record), (Table.KV_META, b"last_seq", encode_seq(1))]
+    ) == [Problem(Table.KV, key, message)]
+    validate_record(Table.KV, key, record)
