@@ -32,7 +32,7 @@ class NetworkConfig:
     bind: str = "127.0.0.1"
     # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3
     port_base: int = DEFAULT_PORT_BASE
-    # milliseconds a closing socket may still spend sending queued messages
+    # milliseconds a closing socket may still spend sending queued messages (0..60000)
     linger_ms: int = 500
 
 
@@ -40,19 +40,19 @@ class NetworkConfig:
 class BrokerConfig:
     """The Majordomo broker: heartbeats, queues and message limits."""
 
-    # seconds between heartbeats to and from workers
+    # seconds between heartbeats to and from workers (0.1..3600)
     heartbeat_interval_s: float = 2.5
-    # heartbeats a worker may miss before it is dropped
+    # heartbeats a worker may miss before it is dropped (at least 1)
     heartbeat_liveness: int = 3
-    # seconds a worker may work on one request before it is dropped
+    # seconds a worker may work on one request before it is dropped (1 to a year)
     busy_timeout_s: float = 900.0
-    # seconds a request may wait for a worker before it is dropped
+    # seconds a request may wait for a worker before it is dropped (1 to a year)
     request_ttl_s: float = 30.0
-    # frames in one message at most
+    # frames in one message at most (16..1024: MDP's own take up to 6)
     max_frames: int = 64
-    # bytes in one frame at most
+    # bytes in one frame at most (at least 1024)
     max_frame_bytes: int = 1024 * 1024
-    # bytes in one message at most
+    # bytes in one message at most (at least 1024)
     max_message_bytes: int = 4 * 1024 * 1024
     # also speak the majortomo dialect of MDP to its clients and workers
     accept_majortomo: bool = True
@@ -62,11 +62,12 @@ class BrokerConfig:
 class StoreConfig:
     """The LMDB store in data_dir (Titanic requests and replies, the Clone tree)."""
 
-    # LMDB map size of a new store; it grows as needed
+    # LMDB map size of a new store; it grows as needed (1..map_size_max_mb)
     map_size_initial_mb: int = 16
-    # the map never grows past this; writes then fail as "store full"
+    # the map never grows past this; writes then fail as "store full" (1..1048576,
+    # a TiB; a 32-bit Pi maps 2 GB or so at most)
     map_size_max_mb: int = 1024
-    # bytes in one stored value at most
+    # bytes in one stored value at most (at least 8192)
     max_value_bytes: int = 1024 * 1024
     # writes that wait together share one transaction and one disk sync
     group_commit: bool = True
@@ -74,9 +75,11 @@ class StoreConfig:
     # statistics) under these subtrees are published at once and written, latest
     # value per key, in one group commit every coalesce_interval_s (0: all durable)
     coalesced_prefixes: tuple[str, ...] = ("/device/", "/stats/")
-    # seconds between two writes of the coalesced values (see coalesced_prefixes)
+    # seconds between two writes of the coalesced values (see coalesced_prefixes):
+    # 0.1..3600, or 0: every value written at once
     coalesce_interval_s: float = 60.0
-    # sequence numbers reserved per stored high-water mark (coalesced updates)
+    # sequence numbers reserved per stored high-water mark (coalesced updates);
+    # at least 1
     seq_block: int = 10_000
 
 
@@ -86,22 +89,31 @@ class TitanicConfig:
 
     # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
-    # bytes of one stored request body at most; under store.max_value_bytes
+    # bytes of one stored request body at most (at least 1); under
+    # store.max_value_bytes
     max_body_bytes: int = 256 * 1024
-    retention_s: float = 0.0  # 0 = keep until titanic.close (RFC 9); raspy extension
+    # seconds a request is kept after it was made (1 s to a year); 0: until
+    # titanic.close (RFC 9); a raspy extension
+    retention_s: float = 0.0
     # seconds to wait for a service's reply before the attempt counts as failed
+    # (0.1 to a year)
     dispatch_timeout_s: float = 10.0
     # first delay before a failed delivery is tried again; doubles up to retry_max_s
+    # (0.1 to a year)
     retry_initial_s: float = 1.0
-    # the longest delay between two delivery attempts
+    # the longest delay between two delivery attempts (retry_initial_s to a year)
     retry_max_s: float = 60.0
-    max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
-    dispatch_window: int = 64  # attempts in flight per target service
+    # bytes of one stored reply body at most (at least 1); under
+    # store.max_value_bytes
+    max_reply_bytes: int = 1000 * 1024
+    # delivery attempts in flight per target service (at least 1)
+    dispatch_window: int = 64
     # in-process MDP workers per titanic.* service: they make the services visible
-    # to MMI and take requests while the handler is full
+    # to MMI and take requests while the handler is full (1..64)
     service_workers: int = 1
     # titanic.* requests the broker hands to Titanic at once, per service, without a
     # worker in between; past that they queue at the broker until a place frees
+    # (0: every request goes through the service workers)
     handler_capacity: int = 1024
 
 
@@ -118,9 +130,9 @@ class CloneConfig:
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
     # seconds between HUGZ heartbeats to subscribers, whatever else is published
-    # (at most 2.5: clients take 5 s of silence for a dead hub)
+    # (0.01..2.5: clients take 5 s of silence for a dead hub)
     hugz_interval_s: float = 1.0
-    # entries per snapshot message
+    # entries per snapshot message (1..10000)
     snapshot_chunk: int = 500
 
 
@@ -144,7 +156,7 @@ class DevicesConfig:
     onewire_enabled: bool = False
     # where the kernel's w1 driver lists the sensors
     onewire_base_dir: str = "/sys/bus/w1/devices"
-    # seconds between two readings of every 1-Wire sensor
+    # seconds between two readings of every 1-Wire sensor (0.1..86400)
     onewire_poll_interval_s: float = 10.0
     # named 1-Wire sensors, e.g. {name = "attic", sensor_id = "28-0316a2792aff"};
     # sensors found on the bus that are not listed are named by their id; one
@@ -165,13 +177,14 @@ class DevicesConfig:
     rtc_enabled: bool = False
     # where the kernel lists the real-time clocks
     rtc_sysfs_dir: str = "/sys/class/rtc"
-    # /stats/<hostname>/clock/: the kernel's clock health, every this many s (0: off)
+    # /stats/<hostname>/clock/: the kernel's clock health, every this many s
+    # (0.1..86400; 0: off)
     clock_health_interval_s: float = 10.0
     # seconds a remote device service (raspy-poller) may be without its MDP worker
-    # before the hub marks its readings offline (value null); 0: never. The broker
-    # gives a silent worker up after heartbeat_liveness intervals (raspy-poller's
-    # even while busy: it shows that it heartbeats then), others after
-    # broker.busy_timeout_s if a request was waiting at it
+    # before the hub marks its readings offline (value null): 1 s to a year, or 0:
+    # never. The broker gives a silent worker up after heartbeat_liveness intervals
+    # (raspy-poller's even while busy: it shows that it heartbeats then), others
+    # after broker.busy_timeout_s if a request was waiting at it
     offline_after_s: float = 60.0
 
 
@@ -197,14 +210,17 @@ class SupervisorConfig:
     """How raspyd restarts a part that crashed (the edge and the store excepted)."""
 
     # first delay before restarting a crashed part; doubles on each crash in a row
+    # (0.01 s to a year)
     restart_initial_s: float = 1.0
-    # the longest delay between two restarts of one part
+    # the longest delay between two restarts of one part (restart_initial_s to a year)
     restart_max_s: float = 60.0
-    # a part that stayed up this long starts again from restart_initial_s
+    # a part that stayed up this long starts again from restart_initial_s (up to a
+    # year; 0: every restart waits restart_initial_s, max_restarts still counts)
     stable_s: float = 30.0
     # a part that crashes more often than this within restart_window_s is failed
+    # (at least 1)
     max_restarts: int = 5
-    # seconds over which max_restarts is counted
+    # seconds over which max_restarts is counted (1 to a year)
     restart_window_s: float = 300.0
 
 
@@ -212,7 +228,8 @@ class SupervisorConfig:
 class StatsConfig:
     """Per-service statistics, published into the Clone tree under /stats/."""
 
-    # seconds between two publications (one batched write each); 0 = never publish
+    # seconds between two publications (one batched write each): 0.1..86400, or
+    # 0: never publish
     publish_interval_s: float = 60.0
 
 
@@ -228,6 +245,7 @@ class CoreConfig:
     # (with latitude) degrees east of Greenwich, negative west
     longitude: float = 0.0
     # runaway guard: more starts a minute by kv, event, startup or manual disable it
+    # (at least 1)
     max_runs_per_minute: int = 60
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
 
@@ -244,7 +262,7 @@ class HistoryConfig:
     enabled: bool = True
     # seconds between two history writes (one group commit each); a kill -9 or a
     # power cut loses at most this much of the graphs (a clean stop writes all);
-    # each write costs the SD card about the same whatever its length
+    # each write costs the SD card about the same whatever its length (1..3600)
     flush_interval_s: float = 300.0
     # tiers as "STEP:SPAN" (s, m, h, d, y): raw points at most one per STEP kept for
     # SPAN, then min/avg/max buckets of STEP kept for SPAN
@@ -261,7 +279,7 @@ class HttpConfig:
     bind: str = "127.0.0.1"
     # file holding the hash of the web password; empty: token login only
     password_hash_file: str = ""
-    # seconds a login session lasts
+    # seconds a login session lasts (60 to a year)
     session_s: float = 7 * 24 * 3600.0
 
 
@@ -304,9 +322,10 @@ class MqttConfig:
     # a Home Assistant button per scenario, and `…/scenario/<name>/run` runs it
     scenario_buttons: bool = True
     # messages held while the broker is away (latest per topic); the oldest go first
+    # (at least 1)
     buffer_max_messages: int = 100_000
     # seconds after connecting before the retained messages an earlier run left and
-    # this one does not publish are cleared (ghost entities); 0: never
+    # this one does not publish are cleared (ghost entities): 0..3600; 0: never
     cleanup_after_s: float = 10.0
 
 
@@ -316,25 +335,29 @@ class LimitsConfig:
 
     # bytes queued in the broker for one service: payload plus ~300 bytes a request
     # for the objects around it (100,000 small pipelined requests fit); more dropped
+    # (at least 1)
     broker_queue_bytes_per_service: int = 48 * 1024 * 1024
-    # bytes queued in the broker for all services together (counted as above)
+    # bytes queued in the broker for all services together (counted as above; at
+    # least 1)
     broker_queue_bytes_total: int = 96 * 1024 * 1024
-    # requests queued for one service (a generous count; the bytes bind first)
+    # requests queued for one service (a generous count; the bytes bind first; at
+    # least 1)
     broker_queue_requests_per_service: int = 200_000
     # services the broker knows at once (with workers or queued requests); a request
     # to a new one over this is dropped, a worker for a new one gets DISCONNECT
+    # (at least 1)
     max_services: int = 1_000
-    # external workers registered at once; one more gets DISCONNECT
+    # external workers registered at once; one more gets DISCONNECT (at least 1)
     max_workers: int = 1_000
     # Titanic requests pending (accepted, not yet closed); each holds a few KiB of
-    # memory besides its body, so this bounds RSS on a 1 GB Pi
+    # memory besides its body, so this bounds RSS on a 1 GB Pi (at least 1)
     titanic_pending_requests: int = 20_000
-    # bytes of Titanic request bodies pending
+    # bytes of Titanic request bodies pending (at least 1024)
     titanic_pending_bytes: int = 64 * 1024 * 1024
     # bytes queued for one Clone subscriber before it is cut off (see [clone]
-    # max_value_bytes)
+    # max_value_bytes); at least 1
     clone_subscriber_queue_bytes: int = 8 * 1024 * 1024
-    # seconds a snapshot may keep its read view open in all
+    # seconds a snapshot may keep its read view open in all (1 to a year)
     snapshot_max_s: float = 60.0
     # log lines per second per event name; past it one "log_suppressed" line a
     # second per event name says how many were left out (0: no budget)

@@ -4,6 +4,7 @@ ranges, settings that go together, values that must name something known."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ _PIN_FACTORIES: Final = ("default", "mock")
 # half the silence after which a Clone client starts over (raspy's and zguide's
 # 5 s, docs/protocols.md §6.5): a HUGZ may wait behind a full subscriber as long
 MAX_HUGZ_S: Final = 2.5
+MIN_HUGZ_S: Final = 0.01  # tiny: HUGZ in a loop (74% of a core)
 # what ZeroMQ takes in tcp://ADDRESS:PORT: *, an IPv4 or IPv6 literal, a name
 _BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
@@ -46,20 +48,18 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
             f"name, or *, got {shown(network.bind)}"
         )
     broker = sections.get("broker")
-    if broker is not None and broker.heartbeat_interval_s <= 0:
-        problems.append(f"{source}: broker.heartbeat_interval_s: expected seconds > 0")
     if broker is not None and broker.heartbeat_liveness < 1:
         problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
     clone_section = sections.get("clone")
     if (
         clone_section is not None
-        and not 0 < clone_section.hugz_interval_s <= MAX_HUGZ_S
+        and not MIN_HUGZ_S <= clone_section.hugz_interval_s <= MAX_HUGZ_S
     ):
         # 0 would have the server send HUGZ without a pause; a subtree client hears
         # nothing else, and past the bound raspy's clients (and zguide's) took the
         # hub for dead every 5 s and started over (docs/protocols.md §6.5)
         problems.append(
-            f"{source}: clone.hugz_interval_s: expected seconds > 0, at most "
+            f"{source}: clone.hugz_interval_s: expected seconds in {MIN_HUGZ_S}.."
             f"{MAX_HUGZ_S} (clients take 5 s of silence for a dead hub), got "
             f"{clone_section.hugz_interval_s}"
         )
@@ -92,6 +92,129 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     problems += _mqtt_problems(source, sections.get("mqtt"))
     problems += _history_problems(source, sections.get("history"))
     problems += _http_problems(source, sections.get("http"))
+    problems += bound_problems(sections, source)
+    problems += _pair_problems(sections, source)
+    return problems
+
+
+# the longest time a setting may ask for (as raspy's --ttl): past ~9.2e9 s a thread's
+# wait overflows, and nothing in a hub needs a timer of more than a year
+YEAR_S: Final = 365 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The values a numeric setting takes: `least`..`most` (None: no upper bound), and
+    0 too if `off` (0 then means off or never, as the key's comment says)."""
+
+    least: float
+    most: float | None = None
+    off: bool = False
+
+    def allows(self, value: float) -> bool:
+        if self.off and value == 0:
+            return True
+        return self.least <= value and (self.most is None or value <= self.most)
+
+    def expected(self, key: str) -> str:
+        unit = "seconds in " if key.endswith("_s") else ""
+        if self.most is None:
+            span = f">= {_number(self.least)}"
+        else:
+            span = f"{unit}{_number(self.least)}..{_number(self.most)}"
+        return f"0 (off) or {span}" if self.off else span
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# Each bound keeps a working hub (the type and >= 0 are checked before): 0, a tiny or
+# a huge value here used to spin a loop, refuse every message, fail a part at its
+# start (a C int in zmq, LMDB's map, a thread's wait) or drop every request.
+BOUNDS: Final[dict[str, Bound]] = {
+    # ZMQ_LINGER is a C int; a stop waits this long for a peer that is gone
+    "network.linger_ms": Bound(0, 60_000),
+    "broker.heartbeat_interval_s": Bound(0.1, 3600),  # tiny: heartbeats in a loop
+    "broker.busy_timeout_s": Bound(1, YEAR_S),  # 0: the broker did not start
+    "broker.request_ttl_s": Bound(1, YEAR_S),  # 0: the broker did not start
+    # MDP's own frames (a worker's REPLY has 6) and a few body frames; a stored
+    # Titanic record takes up to 5 bytes a frame besides its bodies
+    "broker.max_frames": Bound(16, 1024),
+    # ZMQ_MAXMSGSIZE: 0 made libzmq drop every connection that sent a byte
+    "broker.max_frame_bytes": Bound(1024),
+    "broker.max_message_bytes": Bound(1024),
+    # MB: LMDB's map is mapped into memory; 2**62 MB overflows size_t
+    "store.map_size_max_mb": Bound(1, 1024 * 1024),
+    # 0: every write failed; room for a Clone value's record and a Titanic one
+    "store.max_value_bytes": Bound(8192),
+    "store.coalesce_interval_s": Bound(0.1, 3600, off=True),
+    "titanic.max_body_bytes": Bound(1),  # 0: every request refused
+    # tiny: a request was purged before its reply could be fetched
+    "titanic.retention_s": Bound(1, YEAR_S, off=True),
+    "titanic.dispatch_timeout_s": Bound(0.1, YEAR_S),  # 0: every attempt timed out
+    "titanic.retry_initial_s": Bound(0.1, YEAR_S),  # 0: a retry each millisecond
+    "titanic.retry_max_s": Bound(0.1, YEAR_S),
+    "titanic.max_reply_bytes": Bound(1),  # 0: every reply dropped, retried for ever
+    "titanic.dispatch_window": Bound(1),  # 0 was taken as 1
+    # a thread each: 2**62 never finished starting
+    "titanic.service_workers": Bound(1, 64),
+    # 2 * this is the snapshot socket's SNDHWM (a C int); a chunk is read at once
+    "clone.snapshot_chunk": Bound(1, 10_000),
+    "devices.onewire_poll_interval_s": Bound(0.1, 86400),  # as a device's
+    # huge: the clock's thread failed at its first wait
+    "devices.clock_health_interval_s": Bound(0.1, 86400, off=True),
+    "devices.offline_after_s": Bound(1, YEAR_S, off=True),
+    "supervisor.restart_initial_s": Bound(0.01, YEAR_S),
+    "supervisor.restart_max_s": Bound(0.01, YEAR_S),
+    "supervisor.stable_s": Bound(0, YEAR_S),
+    "supervisor.restart_window_s": Bound(1, YEAR_S),
+    "stats.publish_interval_s": Bound(0.1, 86400, off=True),  # tiny: writes in a loop
+    "history.flush_interval_s": Bound(1, 3600),
+    "http.session_s": Bound(60, YEAR_S),  # tiny: every login at once expired
+    "limits.titanic_pending_requests": Bound(1),  # 0: every request refused
+    "limits.titanic_pending_bytes": Bound(1024),  # 0: every request refused
+    "limits.clone_subscriber_queue_bytes": Bound(1),  # 0: the Clone server failed
+    # 0: every snapshot was cut off at its first turn
+    "limits.snapshot_max_s": Bound(1, YEAR_S),
+}
+
+
+def bound_problems(sections: dict[str, Any], source: str) -> list[str]:
+    """Every numeric setting outside its Bound, with the range and the value."""
+    problems = []
+    for key, bound in BOUNDS.items():
+        name, _, field = key.partition(".")
+        section = sections.get(name)
+        if section is None:
+            continue
+        value = getattr(section, field)
+        if not bound.allows(value):
+            problems.append(
+                f"{source}: {key}: expected {bound.expected(field)}, got {value}"
+            )
+    return problems
+
+
+def _pair_problems(sections: dict[str, Any], source: str) -> list[str]:
+    """Bounds that another key of the same section sets."""
+    problems = []
+    store = sections.get("store")
+    if (
+        store is not None
+        and BOUNDS["store.map_size_max_mb"].allows(store.map_size_max_mb)
+        and not 1 <= store.map_size_initial_mb <= store.map_size_max_mb
+    ):
+        problems.append(
+            f"{source}: store.map_size_initial_mb: expected 1..map_size_max_mb "
+            f"({store.map_size_max_mb}), got {store.map_size_initial_mb}"
+        )
+    titanic = sections.get("titanic")
+    if titanic is not None and titanic.retry_max_s < titanic.retry_initial_s:
+        problems.append(
+            f"{source}: titanic.retry_max_s: expected >= retry_initial_s "
+            f"({titanic.retry_initial_s}), got {titanic.retry_max_s}"
+        )
     return problems
 
 
@@ -132,6 +255,11 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     titanic = sections.get("titanic") or TitanicConfig()
     limit = (sections.get("store") or StoreConfig()).max_value_bytes
     frames = (sections.get("broker") or BrokerConfig()).max_frames
+    if not (
+        BOUNDS["store.max_value_bytes"].allows(limit)
+        and BOUNDS["broker.max_frames"].allows(frames)
+    ):
+        return []  # named by bound_problems; "at most" would be below 0 here
     # the record around the frames: its msgpack map, and a header of up to 5 bytes
     # per frame, as storage.tables encodes a Titanic request
     most = limit - _RECORD_HEAD_BYTES - 5 * frames
@@ -158,6 +286,8 @@ def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     if not clone.enabled:
         return []
     limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    if not BOUNDS["store.max_value_bytes"].allows(limit):
+        return []  # named by bound_problems; the range would end below 0 here
     # the record around the value: its map, sequence and ttl, and the properties
     # (a few bytes more as msgpack than on the wire), as storage.tables encodes it
     most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - 64
@@ -173,11 +303,6 @@ def _history_problems(source: str, section: HistoryConfig | None) -> list[str]:
     if section is None:
         return []
     problems = []
-    if not 0 < section.flush_interval_s <= 3600:
-        problems.append(
-            f"{source}: history.flush_interval_s: expected seconds in 0..3600, "
-            f"got {section.flush_interval_s}"
-        )
     tiers: tuple[object, ...] = section.tiers  # TOML: any item type
     if not all(isinstance(spec, str) for spec in tiers):
         problems.append(f"{source}: history.tiers: expected a list of strings")
@@ -262,8 +387,6 @@ def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
     problems = []
     if not section.bind:
         problems.append(f'{source}: http.bind: expected an address, got ""')
-    if section.session_s <= 0:
-        problems.append(f"{source}: http.session_s: expected seconds > 0")
     return problems
 
 
@@ -271,16 +394,12 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
     if section is None:
         return []
     problems = []
-    if section.restart_initial_s <= 0:
-        problems.append(f"{source}: supervisor.restart_initial_s: expected seconds > 0")
     if section.restart_max_s < section.restart_initial_s:
         problems.append(
             f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
         )
     if section.max_restarts < 1:
         problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
-    if section.restart_window_s <= 0:
-        problems.append(f"{source}: supervisor.restart_window_s: expected seconds > 0")
     return problems
 
 
