@@ -308,6 +308,44 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
             assert not tree.items(f"/device/{BOARD}.".encode())
 
 
+@pytest.mark.timeout(180)
+def test_a_toggle_sent_while_the_board_was_frozen_runs_once(
+    tmp_path: Path, config: Path
+) -> None:
+    """The hub gives the frozen board's request to its next worker (the board
+    itself, back within `request_ttl_s`); the copy left on the board's old
+    connection must not run as well: a toggle that ran twice would not toggle."""
+    config.write_text(POLLER + '[[devices.fake]]\nname = "pump"\noid = "switch"\n')
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        with (
+            _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+            _tree(daemon) as tree,
+        ):
+            _back(daemon, 0.0)
+            process.send_signal(signal.SIGSTOP)
+            try:
+                # the hub still has the board's worker: the request goes to it
+                toggle = json.dumps({"v": 1, "action": "toggle", "device": "pump"})
+                with (
+                    Client(daemon.endpoint, timeout_s=1, retries=1) as client,
+                    pytest.raises(ClientTimeout),
+                ):
+                    client.request(SERVICE, toggle)
+                wait_until(
+                    lambda: _field(tree, "status") == "offline",
+                    what="the attic offline",
+                    timeout_s=BACK_WITHIN_S,
+                )
+            finally:
+                process.send_signal(signal.SIGCONT)
+            _back(daemon, _wall(tree))  # the hub's copy of the request ran first
+            get = json.dumps({"v": 1, "action": "get", "device": "pump"})
+            with Client(daemon.endpoint, timeout_s=2, retries=3) as client:
+                status, body = client.request(SERVICE, get)
+            assert status == b"200"
+            assert json.loads(body)["reading"]["value"] is True
+
+
 @pytest.fixture
 def link_hub(tmp_path: Path) -> Iterator[tuple[Daemon, BoardLink]]:
     with (
