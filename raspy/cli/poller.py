@@ -12,6 +12,8 @@ deleted; after a loss of the hub every reading is sent again in full (the hub ma
 the readings of a board it has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
+the config is read at start only, and a SIGHUP (raspyd's reload) is logged and
+changes nothing (`systemctl restart raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
 wants keys it was not given). A hub that already has a live worker of this board's
 service, at start or later (two boards with one hostname, raspy.cli.board_check),
@@ -32,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -216,6 +219,7 @@ def _main(argv: list[str] | None) -> int:
         )
         store = None
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
+    hangups = _Hangups()
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -223,7 +227,7 @@ def _main(argv: list[str] | None) -> int:
     )
     settings = None if store is None else DeviceSettings(store)
     try:
-        return _run(args.connect, registry, discover, stop, curve, settings)
+        return _run(args.connect, registry, discover, stop, curve, settings, hangups)
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except _ServiceStuck as exc:
@@ -234,6 +238,7 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if store is not None:
             store.close()
+        hangups.close()
         stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
@@ -257,6 +262,7 @@ def _run(
     stop: SignalInbox,
     curve: CurveKeys | None = None,
     settings: DeviceSettings | None = None,
+    hangups: _Hangups | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -296,7 +302,7 @@ def _run(
         log.info("poller_started", service=registry.devices_service, hub=hub)
         watch = _HubWatch(tree, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
-        return _serve(worker, service, watch, stop, notifier)
+        return _serve(worker, service, watch, stop, notifier, hangups)
     finally:
         notifier.stopping()
         notifier.close()
@@ -309,6 +315,31 @@ def _run(
             raise _ServiceStuck(
                 f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
             )
+
+
+class _Hangups:
+    """SIGHUP, taken by the serving loop: raspyd reloads at it, and its default
+    action would end this process without a word (nor would systemd's
+    Restart=on-failure start it again). The handler only appends (see
+    raspy.cli.signals); the wakeup fd it writes to is the SignalInbox's."""
+
+    def __init__(self) -> None:
+        self._received: deque[int] = deque()
+        self._old = signal.signal(signal.SIGHUP, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._received.append(signum)
+
+    def taken(self) -> bool:
+        """Has a SIGHUP come since the last call?"""
+        came = False
+        while self._received:
+            self._received.popleft()
+            came = True
+        return came
+
+    def close(self) -> None:
+        signal.signal(signal.SIGHUP, self._old)
 
 
 class BoardDeviceService(devices.DeviceServiceActor):
@@ -518,6 +549,7 @@ def _serve(
     hub: _HubWatch,
     stop: SignalInbox,
     notifier: Notifier,
+    hangups: _Hangups | None = None,
 ) -> int:
     """Answer requests until `stop`; 1 if the device service died. systemd's
     watchdog is pinged from here, while the device service lives: a loop stuck
@@ -531,6 +563,12 @@ def _serve(
             notifier.watchdog()
             next_ping = time.monotonic() + every_s
         hub.check()
+        if hangups is not None and hangups.taken():
+            structlog.get_logger(component="raspy-poller").warning(
+                "config_not_reloaded",
+                reason="SIGHUP: raspy-poller reads its config at start only",
+                hint="systemctl restart raspy-poller",
+            )
         request = worker.recv(_RECV_WAIT_S)
         if request is None:
             continue

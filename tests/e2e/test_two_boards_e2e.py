@@ -316,34 +316,34 @@ def test_a_toggle_sent_while_the_board_was_frozen_runs_once(
     itself, back within `request_ttl_s`); the copy left on the board's old
     connection must not run as well: a toggle that ran twice would not toggle."""
     config.write_text(POLLER + '[[devices.fake]]\nname = "pump"\noid = "switch"\n')
-    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
-        with (
-            _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
-            _tree(daemon) as tree,
-        ):
-            _back(daemon, 0.0)
-            process.send_signal(signal.SIGSTOP)
-            try:
-                # the hub still has the board's worker: the request goes to it
-                toggle = json.dumps({"v": 1, "action": "toggle", "device": "pump"})
-                with (
-                    Client(daemon.endpoint, timeout_s=1, retries=1) as client,
-                    pytest.raises(ClientTimeout),
-                ):
-                    client.request(SERVICE, toggle)
-                wait_until(
-                    lambda: _field(tree, "status") == "offline",
-                    what="the attic offline",
-                    timeout_s=BACK_WITHIN_S,
-                )
-            finally:
-                process.send_signal(signal.SIGCONT)
-            _back(daemon, _wall(tree))  # the hub's copy of the request ran first
-            get = json.dumps({"v": 1, "action": "get", "device": "pump"})
-            with Client(daemon.endpoint, timeout_s=2, retries=3) as client:
-                status, body = client.request(SERVICE, get)
-            assert status == b"200"
-            assert json.loads(body)["reading"]["value"] is True
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+        _tree(daemon) as tree,
+    ):
+        _back(daemon, 0.0)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            # the hub still has the board's worker: the request goes to it
+            toggle = json.dumps({"v": 1, "action": "toggle", "device": "pump"})
+            with (
+                Client(daemon.endpoint, timeout_s=1, retries=1) as client,
+                pytest.raises(ClientTimeout),
+            ):
+                client.request(SERVICE, toggle)
+            wait_until(
+                lambda: _field(tree, "status") == "offline",
+                what="the attic offline",
+                timeout_s=BACK_WITHIN_S,
+            )
+        finally:
+            process.send_signal(signal.SIGCONT)
+        _back(daemon, _wall(tree))  # the hub's copy of the request ran first
+        get = json.dumps({"v": 1, "action": "get", "device": "pump"})
+        with Client(daemon.endpoint, timeout_s=2, retries=3) as client:
+            status, body = client.request(SERVICE, get)
+        assert status == b"200"
+        assert json.loads(body)["reading"]["value"] is True
 
 
 @pytest.fixture
