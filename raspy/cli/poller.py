@@ -59,6 +59,7 @@ from raspy.clock import SystemClock
 from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE, Status
 from raspy.devices.registry import Registry
+from raspy.devices.service import DEVICE_ERROR, Request, parse_request, refused
 from raspy.errors import (
     ConfigError,
     DataDirError,
@@ -543,6 +544,23 @@ class _HubWatch:
             self._log.error("hub_refused_board", reason=answer.refused)
 
 
+def _not_answered(body: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """The 500 for a request the device service did not answer in time (a rescan
+    held up by parts that do not answer, a read the kernel holds)."""
+    request = parse_request(body)
+    action = request.action if isinstance(request, Request) else None
+    structlog.get_logger(component="raspy-poller").warning(
+        "device_request_timeout", action=action, timeout_s=_ASK_TIMEOUT_S
+    )
+    return refused(
+        DEVICE_ERROR,
+        action,
+        "device_error",
+        f"the device service did not answer within {_ASK_TIMEOUT_S:g} s; it may "
+        "still carry the request out",
+    )
+
+
 def _serve(
     worker: Worker,
     service: pykka.ActorRef[Any],
@@ -577,8 +595,12 @@ def _serve(
             reply = service.ask(
                 devices.HandleRequest(tuple(body)), timeout=_ASK_TIMEOUT_S
             )
-        except (pykka.ActorDeadError, pykka.Timeout):
-            continue  # no answer: the client retries, or finds the service gone
+        except pykka.ActorDeadError:
+            continue  # the loop ends at its next turn
+        except pykka.Timeout:
+            # answered all the same: until a reply goes, the broker holds this
+            # worker busy with the request and the hub's others wait for ever
+            reply = _not_answered(body)
         assert isinstance(reply, tuple)  # (status, json), as HandleRequest answers
         worker.reply(client, [bytes(frame) for frame in reply])
     return 0
