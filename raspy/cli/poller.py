@@ -12,6 +12,8 @@ deleted; after a loss of the hub every reading is sent again in full (the hub ma
 the readings of a board it has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
+the config is read at start only, and a SIGHUP (raspyd's reload) is logged and
+changes nothing (`systemctl restart raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
 wants keys it was not given). A hub that already has a live worker of this board's
 service, at start or later (two boards with one hostname, raspy.cli.board_check),
@@ -32,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -56,6 +59,7 @@ from raspy.clock import SystemClock
 from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE, Status
 from raspy.devices.registry import Registry
+from raspy.devices.service import DEVICE_ERROR, Request, parse_request, refused
 from raspy.errors import (
     ConfigError,
     DataDirError,
@@ -216,6 +220,7 @@ def _main(argv: list[str] | None) -> int:
         )
         store = None
     stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
+    hangups = _Hangups()
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -223,7 +228,7 @@ def _main(argv: list[str] | None) -> int:
     )
     settings = None if store is None else DeviceSettings(store)
     try:
-        return _run(args.connect, registry, discover, stop, curve, settings)
+        return _run(args.connect, registry, discover, stop, curve, settings, hangups)
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except _ServiceStuck as exc:
@@ -234,6 +239,7 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if store is not None:
             store.close()
+        hangups.close()
         stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
@@ -257,6 +263,7 @@ def _run(
     stop: SignalInbox,
     curve: CurveKeys | None = None,
     settings: DeviceSettings | None = None,
+    hangups: _Hangups | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -296,7 +303,7 @@ def _run(
         log.info("poller_started", service=registry.devices_service, hub=hub)
         watch = _HubWatch(tree, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
-        return _serve(worker, service, watch, stop, notifier)
+        return _serve(worker, service, watch, stop, notifier, hangups)
     finally:
         notifier.stopping()
         notifier.close()
@@ -309,6 +316,31 @@ def _run(
             raise _ServiceStuck(
                 f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
             )
+
+
+class _Hangups:
+    """SIGHUP, taken by the serving loop: raspyd reloads at it, and its default
+    action would end this process without a word (nor would systemd's
+    Restart=on-failure start it again). The handler only appends (see
+    raspy.cli.signals); the wakeup fd it writes to is the SignalInbox's."""
+
+    def __init__(self) -> None:
+        self._received: deque[int] = deque()
+        self._old = signal.signal(signal.SIGHUP, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._received.append(signum)
+
+    def taken(self) -> bool:
+        """Has a SIGHUP come since the last call?"""
+        came = False
+        while self._received:
+            self._received.popleft()
+            came = True
+        return came
+
+    def close(self) -> None:
+        signal.signal(signal.SIGHUP, self._old)
 
 
 class BoardDeviceService(devices.DeviceServiceActor):
@@ -512,12 +544,30 @@ class _HubWatch:
             self._log.error("hub_refused_board", reason=answer.refused)
 
 
+def _not_answered(body: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """The 500 for a request the device service did not answer in time (a rescan
+    held up by parts that do not answer, a read the kernel holds)."""
+    request = parse_request(body)
+    action = request.action if isinstance(request, Request) else None
+    structlog.get_logger(component="raspy-poller").warning(
+        "device_request_timeout", action=action, timeout_s=_ASK_TIMEOUT_S
+    )
+    return refused(
+        DEVICE_ERROR,
+        action,
+        "device_error",
+        f"the device service did not answer within {_ASK_TIMEOUT_S:g} s; it may "
+        "still carry the request out",
+    )
+
+
 def _serve(
     worker: Worker,
     service: pykka.ActorRef[Any],
     hub: _HubWatch,
     stop: SignalInbox,
     notifier: Notifier,
+    hangups: _Hangups | None = None,
 ) -> int:
     """Answer requests until `stop`; 1 if the device service died. systemd's
     watchdog is pinged from here, while the device service lives: a loop stuck
@@ -531,6 +581,12 @@ def _serve(
             notifier.watchdog()
             next_ping = time.monotonic() + every_s
         hub.check()
+        if hangups is not None and hangups.taken():
+            structlog.get_logger(component="raspy-poller").warning(
+                "config_not_reloaded",
+                reason="SIGHUP: raspy-poller reads its config at start only",
+                hint="systemctl restart raspy-poller",
+            )
         request = worker.recv(_RECV_WAIT_S)
         if request is None:
             continue
@@ -539,8 +595,12 @@ def _serve(
             reply = service.ask(
                 devices.HandleRequest(tuple(body)), timeout=_ASK_TIMEOUT_S
             )
-        except (pykka.ActorDeadError, pykka.Timeout):
-            continue  # no answer: the client retries, or finds the service gone
+        except pykka.ActorDeadError:
+            continue  # the loop ends at its next turn
+        except pykka.Timeout:
+            # answered all the same: until a reply goes, the broker holds this
+            # worker busy with the request and the hub's others wait for ever
+            reply = _not_answered(body)
         assert isinstance(reply, tuple)  # (status, json), as HandleRequest answers
         worker.reply(client, [bytes(frame) for frame in reply])
     return 0

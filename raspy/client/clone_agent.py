@@ -240,7 +240,10 @@ class Agent:
     def _report(self, out: core_mod.ClientOutput) -> None:
         match out:
             case core_mod.Reconnecting(reason=reason, seq=seq):
-                log.info("clone_server_reconnected", reason=reason, seq=seq)
+                # once a minute per reason: a server away for a day is a fresh
+                # start every server_ttl_s, which must not write the SD card each
+                if self._limiter.should_log(("reconnected", reason), time.monotonic()):
+                    log.info("clone_server_reconnected", reason=reason, seq=seq)
             case core_mod.GapDetected(seq=seq, last=last):
                 log.info("clone_gap_detected", seq=seq, last=last)
             case core_mod.Rejected(where=where, reason=reason):

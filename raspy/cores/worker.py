@@ -193,6 +193,11 @@ class WorkerCore:
         """A message received on the current socket."""
         if self.state is not WorkerState.CONNECTED:
             return []
+        if now >= self._broker_expires_at and not self._outstanding:
+            # read after the silence ran out (this thread could not run: a SIGSTOP,
+            # a network cut healed): on_tick would have found the broker lost, and
+            # it gave us up too; a request from then must not run now
+            return self._lose("broker_silent", self._next_delay_s(now), now)
         try:
             self.settings.limits.check("mdp", frames)
             message = mdp_decode.decode_at_worker(frames, self.version)

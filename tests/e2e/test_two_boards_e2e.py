@@ -9,6 +9,7 @@ anyone restarting the poller, and offline marks clear.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 import zmq.auth
 from support.board_link import BoardLink
 from support.daemon import Daemon, mmi_service, running_daemon, running_poller
+from support.sysfs import FakeW1Tree
 from support.wait import wait_until
 
 from raspy import packing
@@ -306,6 +308,106 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
         daemon.start()
         with _tree(daemon) as tree:
             assert not tree.items(f"/device/{BOARD}.".encode())
+
+
+@pytest.mark.timeout(180)
+def test_a_toggle_sent_while_the_board_was_frozen_runs_once(
+    tmp_path: Path, config: Path
+) -> None:
+    """The hub gives the frozen board's request to its next worker (the board
+    itself, back within `request_ttl_s`); the copy left on the board's old
+    connection must not run as well: a toggle that ran twice would not toggle."""
+    config.write_text(POLLER + '[[devices.fake]]\nname = "pump"\noid = "switch"\n')
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
+        _tree(daemon) as tree,
+    ):
+        _back(daemon, 0.0)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            # the hub still has the board's worker: the request goes to it
+            toggle = json.dumps({"v": 1, "action": "toggle", "device": "pump"})
+            with (
+                Client(daemon.endpoint, timeout_s=1, retries=1) as client,
+                pytest.raises(ClientTimeout),
+            ):
+                client.request(SERVICE, toggle)
+            wait_until(
+                lambda: _field(tree, "status") == "offline",
+                what="the attic offline",
+                timeout_s=BACK_WITHIN_S,
+            )
+        finally:
+            process.send_signal(signal.SIGCONT)
+        _back(daemon, _wall(tree))  # the hub's copy of the request ran first
+        get = json.dumps({"v": 1, "action": "get", "device": "pump"})
+        with Client(daemon.endpoint, timeout_s=2, retries=3) as client:
+            status, body = client.request(SERVICE, get)
+        assert status == b"200"
+        assert json.loads(body)["reading"]["value"] is True
+
+
+def _release_fifo(fifo: Path) -> None:
+    """End every read blocked on `fifo` (test_onewire_actors says how)."""
+    for _ in range(100_000):
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return
+    raise AssertionError(f"a reader of {fifo} did not let go")
+
+
+@pytest.mark.timeout(120)
+def test_a_request_the_board_answers_late_leaves_its_service_answering(
+    tmp_path: Path,
+) -> None:
+    """A rescan that finds three family-3b parts that do not answer holds the device
+    service 6 s (3 s, and 1 s a part), past raspy-poller's 5 s for an answer. It
+    sent none: the broker kept the worker busy with that request for as long as it
+    heartbeat, and every later request to the board waited in vain until it was
+    restarted. It now answers 500, and the next request is served."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius("28-00000000000a", 20.0)
+    config = tmp_path / "poller.toml"
+    config.write_text(f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n')
+    service = f"{BOARD}.onewire.devices"
+
+    def ask(action: str, timeout_s: float) -> tuple[bytes, Any]:
+        body = json.dumps({"v": 1, "action": action})
+        with Client(daemon.endpoint, timeout_s=timeout_s, retries=1) as client:
+            status, reply = client.request(service, body)
+        return status, json.loads(reply)
+
+    fifos = []
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+        running_poller(
+            daemon.endpoint,
+            tmp_path / "poller.log",
+            *("--service", "onewire", "--hostname", BOARD, "--config", str(config)),
+        ),
+    ):
+        try:
+            wait_until(
+                lambda: mmi_service(daemon.endpoint, service.encode()) == b"200",
+                what="the board's service",
+                timeout_s=BACK_WITHIN_S,
+            )
+            for n in range(3):
+                silent = f"3b-00000000000{n}"
+                w1.add(silent, "")
+                fifo = w1.base_dir / silent / "w1_slave"
+                fifo.unlink()
+                os.mkfifo(fifo)
+                fifos.append(fifo)
+            status, reply = ask("rescan", 15)
+            assert (status, reply["error"]) == (b"500", "device_error"), reply
+            status, reply = ask("list_keys", 5)
+            assert status == b"200", reply
+        finally:
+            for fifo in fifos:
+                _release_fifo(fifo)
 
 
 @pytest.fixture

@@ -182,6 +182,19 @@ def test_worker_counts_any_broker_message_as_liveness() -> None:
     assert core.on_tick(T0 + 14.5) == [Reconnect("broker_silent", 2.5)]
 
 
+def test_a_request_read_after_the_brokers_silence_ran_out_is_not_delivered() -> None:
+    """A worker that could not run for longer than the broker's silence (a board
+    SIGSTOPped, a network cut and healed) finds old requests on its socket: the
+    broker gave it up meanwhile and its client was told of no reply, so a relay
+    switched now would surprise. It is the broker lost, as on_tick would have found
+    had it run first: a new socket, and the old one's frames are dropped."""
+    core = connected()
+    assert core.on_frames(HEARTBEAT[V02], T0 + 1) == []
+    assert core.on_frames(REQUEST[V02], T0 + 8.5) == [Reconnect("broker_silent", 2.5)]
+    assert core.state is WorkerState.WAITING
+    assert core.on_frames(REQUEST[V02], T0 + 8.6) == []
+
+
 @VERSIONS
 def test_worker_reconnects_at_once_on_disconnect(version: mdp.Version) -> None:
     """§2.4: after DISCONNECT the worker starts over on a new socket with READY."""
