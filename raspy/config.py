@@ -113,7 +113,7 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
-    # bytes in one value at most, below store.max_value_bytes (by 4.2 kB); with
+    # bytes in one value at most, below store.max_value_bytes (by 4.3 kB); with
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
