@@ -95,7 +95,9 @@ class TitanicConfig:
     retry_initial_s: float = 1.0
     # the longest delay between two delivery attempts
     retry_max_s: float = 60.0
-    max_reply_bytes: int = 1000 * 1024  # stored reply body; under store.max_value_bytes
+    # stored reply body, PARTIALs and FINAL, and 5 bytes a frame (its room in the
+    # record); under store.max_value_bytes
+    max_reply_bytes: int = 1000 * 1024
     dispatch_window: int = 64  # attempts in flight per target service
     # in-process MDP workers per titanic.* service: they make the services visible
     # to MMI and take requests while the handler is full
