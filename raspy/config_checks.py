@@ -130,6 +130,8 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     )
 
     titanic = sections.get("titanic") or TitanicConfig()
+    if not titanic.enabled:
+        return []
     limit = (sections.get("store") or StoreConfig()).max_value_bytes
     frames = (sections.get("broker") or BrokerConfig()).max_frames
     # the record around the frames: its msgpack map, and a header of up to 5 bytes

@@ -217,6 +217,10 @@ def test_titanic_bodies_must_fit_in_one_stored_value() -> None:
     ]
     both = "[store]\nmax_value_bytes = 4194304\n[titanic]\nmax_reply_bytes = 4000000\n"
     assert config.load(both).titanic.max_reply_bytes == 4_000_000
+    # Titanic off stores nothing: a small store is no problem of its sizes (as a
+    # Clone server that is off), and turning it on again is checked then
+    off = "[store]\nmax_value_bytes = 200000\n[titanic]\nenabled = false\n"
+    assert config.load(off).store.max_value_bytes == 200_000
 
 
 @pytest.mark.parametrize("frames", [1, 64, 1000])
