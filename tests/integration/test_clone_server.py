@@ -22,10 +22,11 @@ from support.clonesrv import (
 from support.net import free_port_base
 from support.wait import wait_until
 
+from raspy import config
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import start_clone_server
-from raspy import config
-from raspy.config import CloneConfig, ConfigError, NetworkConfig, StoreConfig
+from raspy.config import CloneConfig, NetworkConfig, StoreConfig
+from raspy.errors import ConfigError
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
