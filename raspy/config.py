@@ -103,8 +103,8 @@ class TitanicConfig:
     retry_initial_s: float = 1.0
     # the longest delay between two delivery attempts (retry_initial_s to a year)
     retry_max_s: float = 60.0
-    # bytes of one stored reply body at most (at least 1); under
-    # store.max_value_bytes
+    # bytes of one stored reply at most, PARTIALs and FINAL, with 5 bytes a frame
+    # (its room in the record); at least 1; under store.max_value_bytes
     max_reply_bytes: int = 1000 * 1024
     # delivery attempts in flight per target service (at least 1)
     dispatch_window: int = 64
@@ -125,7 +125,7 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
-    # bytes in one value at most, below store.max_value_bytes (by 4.2 kB); with
+    # bytes in one value at most, below store.max_value_bytes (by 4.3 kB); with
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024

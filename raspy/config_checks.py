@@ -253,6 +253,8 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     )
 
     titanic = sections.get("titanic") or TitanicConfig()
+    if not titanic.enabled:
+        return []
     limit = (sections.get("store") or StoreConfig()).max_value_bytes
     frames = (sections.get("broker") or BrokerConfig()).max_frames
     if not (
@@ -288,9 +290,11 @@ def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     limit = (sections.get("store") or StoreConfig()).max_value_bytes
     if not BOUNDS["store.max_value_bytes"].allows(limit):
         return []  # named by bound_problems; the range would end below 0 here
-    # the record around the value: its map, sequence and ttl, and the properties
-    # (a few bytes more as msgpack than on the wire), as storage.tables encodes it
-    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - 64
+    # the record around the value: its map, sequence and ttl, and the properties,
+    # as storage.tables encodes it; as msgpack they take up to 1 byte in 33 more
+    # than on the wire (32-byte names and values: 2 + 2 bytes of str8 headers
+    # where the wire has = and a newline)
+    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - MAX_PROPS_BYTES // 32
     if not 1 <= clone.max_value_bytes <= most:
         return [
             f"{source}: clone.max_value_bytes: expected 1..{most} (store."

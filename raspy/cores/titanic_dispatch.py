@@ -35,6 +35,10 @@ from raspy.cores.titanic_settings import TitanicSettings
 
 _MAX_SLOTS: Final = 4096  # dispatcher client ids alive at once (bounds edge routes)
 _START_WINDOW: Final = 4  # attempts in flight to a service before any reply came back
+# what a frame takes in the stored reply beside its bytes (its msgpack header, at
+# most): PARTIALs are not bound by broker.max_frames, so max_reply_bytes counts it
+# for the record to fit store.max_value_bytes (raspy.config_checks)
+FRAME_HEAD_BYTES: Final = 5
 
 
 class Where(Enum):
@@ -221,14 +225,15 @@ class Dispatcher:
         """Gather a PARTIAL or FINAL; the attempt, ended, once its FINAL came in.
 
         None while more is to come, for an unknown slot, and for a reply past
-        max_reply_bytes (the attempt is dropped and the request retried later).
+        max_reply_bytes, 5 bytes a frame counted (the attempt is dropped and the
+        request retried later).
         """
         flight = self._flights.get(slot)
         if flight is None:
             out.append(Noted(Event.REPLY_DROPPED, "", "unknown_slot"))
             return None
         flight.parts.extend(body)
-        flight.size += sum(len(frame) for frame in body)
+        flight.size += sum(len(frame) for frame in body) + FRAME_HEAD_BYTES * len(body)
         if flight.size > self._settings.max_reply_bytes:
             self._end_flight(slot, flight, retire=True, out=out)
             out.append(Noted(Event.FAILED, flight.uuid, "reply_too_large"))

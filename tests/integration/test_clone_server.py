@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -20,9 +22,11 @@ from support.clonesrv import (
 from support.net import free_port_base
 from support.wait import wait_until
 
+from raspy import config
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import start_clone_server
-from raspy.config import CloneConfig, NetworkConfig
+from raspy.config import CloneConfig, NetworkConfig, StoreConfig
+from raspy.errors import ConfigError
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
@@ -442,3 +446,44 @@ def test_a_new_subscriber_gets_a_hugz_at_once_not_at_the_next_interval(
             assert sub.recv_multipart() == clone.hugz()
         finally:
             sub.close()
+
+
+def test_the_largest_value_the_config_allows_is_stored_with_the_largest_properties(
+    zmq_context: Context, tmp_path: Path
+) -> None:
+    """[clone] max_value_bytes at its bound, with a properties frame of 32-byte
+    names and values (msgpack's str8, 2 bytes more per property than on the wire):
+    the record fits store.max_value_bytes, so the commit holds and it is published."""
+    with pytest.raises(ConfigError) as caught:  # the bound, as a user learns it
+        config.load("[clone]\nmax_value_bytes = 1000000000\n")
+    found = re.search(r"clone.max_value_bytes: expected 1\.\.(\d+)", str(caught.value))
+    assert found is not None
+    most = int(found[1])
+    props = b"".join(b"%032d=%s\n" % (n, b"v" * 32) for n in range(62))
+    assert len(props) <= clone.MAX_PROPS_BYTES
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=4))
+    try:
+        with clone_server(
+            zmq_context, store, FakeClock(), config=CloneConfig(max_value_bytes=most)
+        ) as running:
+            sub = subscriber(zmq_context, running.endpoints.publisher)
+            writer = zmq_context.socket(zmq.XPUB)
+            try:
+                writer.connect(running.endpoints.collector)
+                assert writer.recv() == b"\x01"
+                writer.send_multipart([b"/big", bytes(8), UUID_A, props, b"x" * most])
+                wait_until(
+                    lambda: (
+                        running.counter("clone.published")
+                        + running.counter("clone.commit_failed")
+                        > 0
+                    ),
+                    what="the update stored or its commit failed",
+                )
+                assert running.counter("clone.commit_failed") == 0
+                assert next_update(sub)[0] == b"/big"
+            finally:
+                writer.close()
+                sub.close()
+    finally:
+        store.close()

@@ -443,6 +443,10 @@ def test_titanic_bodies_must_fit_in_one_stored_value() -> None:
     ]
     both = "[store]\nmax_value_bytes = 4194304\n[titanic]\nmax_reply_bytes = 4000000\n"
     assert config.load(both).titanic.max_reply_bytes == 4_000_000
+    # Titanic off stores nothing: a small store is no problem of its sizes (as a
+    # Clone server that is off), and turning it on again is checked then
+    off = "[store]\nmax_value_bytes = 200000\n[titanic]\nenabled = false\n"
+    assert config.load(off).store.max_value_bytes == 200_000
 
 
 @pytest.mark.parametrize("frames", [16, 64, 1024])  # broker.max_frames: 16..1024
@@ -472,7 +476,7 @@ def test_clone_values_must_fit_in_one_stored_value() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load("[clone]\nmax_value_bytes = 2000000\n", "f")
     assert caught.value.problems == [
-        "f: clone.max_value_bytes: expected 1..1044352 (store.max_value_bytes less "
+        "f: clone.max_value_bytes: expected 1..1044288 (store.max_value_bytes less "
         "the record around it), got 2000000"
     ]
     text = "[titanic]\nmax_body_bytes = 1000\nmax_reply_bytes = 1000\n"
@@ -491,16 +495,17 @@ def test_clone_values_must_fit_in_one_stored_value() -> None:
 
 def test_the_largest_clone_value_allowed_is_stored() -> None:
     """At the bound: the largest value with the largest properties frame (one
-    property, or as many short ones as fit) and a ttl makes a record the store
-    takes."""
+    property, as many short ones as fit, or 32-byte names and values, which grow
+    most as msgpack) and a ttl makes a record the store takes."""
     limit = 1_048_576
-    most = limit - 64 - clone.MAX_PROPS_BYTES - 64
+    most = limit - 64 - clone.MAX_PROPS_BYTES - clone.MAX_PROPS_BYTES // 32
     with pytest.raises(ConfigError):
         config.load(f"[clone]\nmax_value_bytes = {most + 1}\n")
     config.load(f"[clone]\nmax_value_bytes = {most}\n")
     one = b"p=" + b"v" * (clone.MAX_PROPS_BYTES - 3) + b"\n"
     many = b"".join(b"%x=\n" % n for n in range(4096))[: clone.MAX_PROPS_BYTES]
-    for frame in (one, many[: many.rindex(b"\n") + 1]):
+    str8 = b"".join(b"%032d=%s\n" % (n, b"v" * 32) for n in range(62))  # 4092 B
+    for frame in (one, many[: many.rindex(b"\n") + 1], str8):
         props = dict(clone.decode_props(frame))
         record = tables.encode_kv(clone.MAX_SEQ, b"x" * most, props, clone.MAX_TTL_S)
         assert len(record) <= limit

@@ -36,6 +36,7 @@ from raspy.cores.titanic import (
     StoredRequest,
     TitanicCore,
 )
+from raspy.storage.tables import TitanicReplyRecord, encode_titanic_reply
 
 
 def reply_status(core: TitanicCore, uuid: str, wall: float = WALL) -> object:
@@ -341,6 +342,29 @@ def test_oversize_reply_is_not_stored_and_the_request_is_retried() -> None:
         Noted(Event.FAILED, uuid, "reply_too_large"),
     ]
     assert reply_status(core, uuid) == (b"300",)
+
+
+def test_a_reply_streamed_in_many_small_frames_is_stored_within_its_limit() -> None:
+    """Each frame takes a few bytes more in the stored record, and PARTIALs are not
+    bound by broker.max_frames: counted without them, 600 one-byte frames passed a
+    limit of 1000 as 600 bytes and made a record of 1.8 kB, which a store sized by
+    the config check refused again at every attempt."""
+    core = make_core(max_reply_bytes=1000)
+    uuid = accept(core, [b"x"])
+    core.on_service(SVC, True, 0.0)
+    out: list[object] = []
+    for _ in range(599):
+        out += core.on_dispatch_reply(0, [b"y"], False, 0.1, WALL)
+    out += core.on_dispatch_reply(0, [b"y"], True, 0.1, WALL)
+    stored = [
+        len(encode_titanic_reply(TitanicReplyRecord(write.body, write.done)))
+        for persist in out
+        if isinstance(persist, Persist)
+        for write in persist.writes
+        if isinstance(write, PutReply)
+    ]
+    assert all(size <= 1000 + 64 for size in stored), stored
+    assert Noted(Event.FAILED, uuid, "reply_too_large") in out
 
 
 def _two_in_flight_one_waiting(core: TitanicCore) -> list[str]:
