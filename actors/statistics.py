@@ -7,8 +7,9 @@ parts started later (a SIGHUP that enables devices) get their services too, and 
 each publication; an idle hub does not wake it in between. A publication is one
 batch, of the values that changed since the last one: one store write per interval,
 not one per change. The keys of a part that is no longer there (a section turned off,
-then a SIGHUP or a restart) are deleted in it: the tree would otherwise say `running`
-for it for good, from the stored snapshot.
+then a SIGHUP or a restart) are deleted once it is missing at two publications in a
+row: the tree would otherwise say `running` for it for good, from the stored
+snapshot.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class StatisticsActor(pykka.ThreadingActor):
         self._workers: dict[bytes, tuple[str, str, LocalWorker]] = {}
         self._publisher: ClonePublisher | None = None
         self._published: dict[bytes, bytes] = {}
+        self._missing: set[str | None] = set()  # parts not there at the last one
         self._next_publish = clock.monotonic() + publish_interval_s
         self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-stats-tick")
 
@@ -159,11 +161,19 @@ class StatisticsActor(pykka.ThreadingActor):
             for key, body in service_stats.tree_entries(self._host, values)
             if self._published.get(key, b"") != body
         ]
+        missing = {
+            part
+            for key in self._published
+            if (part := service_stats.part_of_key(self._host, key)) not in values
+        }
+        # gone at two publications in a row: the device services are started again
+        # with a new Clone server, and one publication may fall in between
         gone = [
             key
             for key in self._published
-            if service_stats.part_of_key(self._host, key) not in values
+            if service_stats.part_of_key(self._host, key) in missing & self._missing
         ]
+        self._missing = missing
         for key in gone:
             del self._published[key]
         changed.extend((key, b"") for key in gone)  # an empty body deletes
