@@ -30,7 +30,7 @@ class NetworkConfig:
 
     # address to listen on; beyond loopback, set up [security] (CURVE) too
     bind: str = "127.0.0.1"
-    # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3
+    # MDP broker port N; Clone snapshot N+1, publisher N+2, collector N+3 (1..65532)
     port_base: int = DEFAULT_PORT_BASE
     # milliseconds a closing socket may still spend sending queued messages (0..60000)
     linger_ms: int = 500
@@ -89,8 +89,9 @@ class TitanicConfig:
 
     # serve titanic.request, titanic.reply and titanic.close
     enabled: bool = True
-    # bytes of one stored request body at most (at least 1); under
-    # store.max_value_bytes
+    # bytes of one stored request at most, its target's name and body frames: at
+    # least 1, at most store.max_value_bytes less the record around it (64 bytes and
+    # 5 a frame of broker.max_frames), checked while Titanic is on
     max_body_bytes: int = 256 * 1024
     # seconds a request is kept after it was made (1 s to a year); 0: until
     # titanic.close (RFC 9); a raspy extension
@@ -104,7 +105,7 @@ class TitanicConfig:
     # the longest delay between two delivery attempts (retry_initial_s to a year)
     retry_max_s: float = 60.0
     # bytes of one stored reply at most, PARTIALs and FINAL, with 5 bytes a frame
-    # (its room in the record); at least 1; under store.max_value_bytes
+    # (its room in the record); at least 1, and under the bound of max_body_bytes
     max_reply_bytes: int = 1000 * 1024
     # delivery attempts in flight per target service (at least 1)
     dispatch_window: int = 64
@@ -125,7 +126,8 @@ class CloneConfig:
     enabled: bool = True
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
-    # bytes in one value at most, below store.max_value_bytes (by 4.3 kB); with
+    # bytes in one value at most: 1 to store.max_value_bytes less 4288 (the record
+    # around it, properties included), checked while Clone is on; with
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024
@@ -240,9 +242,10 @@ class CoreConfig:
     # run the scenario engine and its cron and sun triggers
     enabled: bool = True
     timezone: str = ""  # IANA name; empty: this machine's zone, else UTC
-    # where sun triggers are computed; both 0 means "not set": sun triggers are refused
+    # where sun triggers are computed (-90..90); both 0 means "not set": sun
+    # triggers are refused
     latitude: float = 0.0
-    # (with latitude) degrees east of Greenwich, negative west
+    # (with latitude) degrees east of Greenwich, negative west (-180..180)
     longitude: float = 0.0
     # runaway guard: more starts a minute by kv, event, startup or manual disable it
     # (at least 1)
@@ -291,7 +294,7 @@ class MqttConfig:
     enabled: bool = False
     # the MQTT broker's host name or address
     host: str = "127.0.0.1"
-    # the MQTT broker's port
+    # the MQTT broker's port (1..65535)
     port: int = 1883
     # MQTT user name; empty: none
     username: str = ""
