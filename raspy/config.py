@@ -105,7 +105,7 @@ class TitanicConfig:
     # the longest delay between two delivery attempts (retry_initial_s to a year)
     retry_max_s: float = 60.0
     # bytes of one stored reply at most, PARTIALs and FINAL, with 5 bytes a frame
-    # (its room in the record); at least 1, and under the bound of max_body_bytes
+    # (its room in the record); at least 1, at most what max_body_bytes may be
     max_reply_bytes: int = 1000 * 1024
     # delivery attempts in flight per target service (at least 1)
     dispatch_window: int = 64
