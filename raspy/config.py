@@ -79,7 +79,7 @@ class StoreConfig:
     # 0.1..3600, or 0: every value written at once
     coalesce_interval_s: float = 60.0
     # sequence numbers reserved per stored high-water mark (coalesced updates);
-    # at least 1
+    # 1..1000000 (a start skips what is left of one)
     seq_block: int = 10_000
 
 

@@ -149,6 +149,9 @@ BOUNDS: Final[dict[str, Bound]] = {
     # 0: every write failed; room for a Clone value's record and a Titanic one
     "store.max_value_bytes": Bound(8192),
     "store.coalesce_interval_s": Bound(0.1, 3600, off=True),
+    # each start skips what is left of a block: 2**63 ran the sequence numbers past
+    # 2**64 in two starts, and every Clone write failed for good
+    "store.seq_block": Bound(1, 1_000_000),
     "titanic.max_body_bytes": Bound(1),  # 0: every request refused
     # tiny: a request was purged before its reply could be fetched
     "titanic.retention_s": Bound(1, YEAR_S, off=True),
@@ -409,8 +412,6 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
 
 def _store_problems(store: StoreConfig, source: str) -> list[str]:
     problems: list[str] = []
-    if store.seq_block < 1:
-        problems.append(f"{source}: store.seq_block: expected >= 1, got 0")
     prefixes: tuple[object, ...] = store.coalesced_prefixes  # TOML: any item type
     for prefix in prefixes:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
