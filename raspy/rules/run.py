@@ -4,8 +4,9 @@ A run is a generator that yields what it needs done. Effects (set a key, publish
 event, log, run or stop another scenario) are carried out by the owner at once; awaits
 (a sleep, an MDP request, a wait for a key change) pause the run until the owner
 resumes it with what happened. Time is passed in through `RunClock` before each step.
-A run that takes more than `step_limit` steps without pausing fails: a `repeat` with
-no wait in it cannot hold its actor forever.
+A run that takes more than `step_limit` steps without a wait (a sleep not over yet,
+a wait for a change) fails: a `repeat` with no wait in it cannot hold its actor, nor
+click a device through its requests, for ever.
 """
 
 from __future__ import annotations
@@ -433,6 +434,10 @@ class Run:
         self.error: str | None = None
         self._program = program
         self._step_limit = step_limit
+        # steps since the run last paused for time or a change (a wait, a
+        # wait_until): a request's reply is no such pause, so a loop of requests
+        # alone (a relay toggled as fast as it answers) meets the limit too
+        self._unpaused = 0
 
     def advance(self, resume: Resume, mono: float, wall: float) -> list[Effect]:
         """Resume the run (None to start it); the effects it asked for meanwhile."""
@@ -440,19 +445,24 @@ class Run:
         self.waiting = None
         effects: list[Effect] = []
         try:
-            for taken in range(self._step_limit + 1):
+            while True:
                 step = self._program.send(resume)
                 resume = None
                 self.scope.steps += 1
                 # a wait that is over already (`wait: 0`) is no pause: a loop of
                 # them is cut off by the step limit as one without any wait
-                if isinstance(step, SendRequest | AwaitChange) or (
+                if isinstance(step, AwaitChange) or (
                     isinstance(step, Sleep) and step.deadline > mono
                 ):
+                    self._unpaused = 0
                     self.waiting = step
                     return effects
-                if taken == self._step_limit:  # one more than allowed: not done
+                if self._unpaused == self._step_limit:  # one more than allowed
                     break
+                self._unpaused += 1
+                if isinstance(step, SendRequest):
+                    self.waiting = step
+                    return effects
                 if not isinstance(step, Idle | Sleep):
                     effects.append(step)
             self._fail(f"more than {self._step_limit} steps without a wait; stopped")

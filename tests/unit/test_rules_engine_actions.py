@@ -241,6 +241,56 @@ def test_a_repeat_of_empty_passes_within_the_limit_ends_normally() -> None:
     assert h.state is State.IDLE
 
 
+def test_a_repeat_whose_only_pauses_are_requests_is_stopped_by_the_step_limit() -> None:
+    """A reply is no wait: `repeat while true: toggle` clicked a relay as fast as it
+    answered, for ever (20,000 requests in a property test). Requests now count
+    toward the step limit, across the replies, until a real pause."""
+    h = harness(
+        scenario(
+            [
+                m.RepeatAction(
+                    (m.DeviceAction(LAMP, "toggle"),),
+                    while_=compile_expression("true"),
+                )
+            ],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=50,
+    )
+    outputs = h.change(DOOR, 1)
+    sent = 0
+    while pending := requests(outputs):
+        assert sent < 100, "the loop was never stopped"
+        sent += 1
+        outputs = h.reply(pending[0], b"200")
+    assert h.core.status.last_error == "more than 50 steps without a wait; stopped"
+    assert h.state is State.ERROR
+
+
+def test_requests_between_waits_do_not_add_up_to_the_limit() -> None:
+    """Each wait starts the count again: a blink of a lamp every second for ever is
+    no runaway."""
+    h = harness(
+        scenario(
+            [
+                m.RepeatAction(
+                    (m.DeviceAction(LAMP, "toggle"), m.WaitAction(1.0)),
+                    while_=compile_expression("true"),
+                )
+            ],
+            [m.EventTrigger(DOOR)],
+        ),
+        step_limit=10,
+    )
+    outputs = h.change(DOOR, 1)
+    for _ in range(30):
+        [request] = requests(outputs)
+        h.reply(request, b"200")
+        outputs = h.advance(1.0)
+    assert h.core.status.last_error is None
+    assert h.core.running
+
+
 def test_a_repeat_with_a_wait_is_not_limited() -> None:
     h = harness(
         scenario(
