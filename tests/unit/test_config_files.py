@@ -121,7 +121,6 @@ def test_a_web_password_hash_file_is_read_as_a_login_reads_it(tmp_path: Path) ->
 def test_a_key_line_without_equals_is_named_not_raised(tmp_path: Path) -> None:
     """pyzmq's reader raised IndexError for `public-key` without `=`: the check
     ended in a traceback instead of naming the file."""
-    zmq.auth.create_certificates(tmp_path, "server")
     clients = tmp_path / "clients"
     clients.mkdir()
     (clients / "client.key").write_text("curve\n    public-key\n")
