@@ -20,7 +20,11 @@ import zmq.auth
 
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError
-from raspy.transport.curve import load_server_keys
+from raspy.transport.curve import (
+    CERTIFICATE_ERRORS,
+    certificate_problem,
+    load_server_keys,
+)
 
 
 def problems(config: Config) -> list[str]:
@@ -83,10 +87,10 @@ def _curve(security: SecurityConfig) -> list[str]:
     if not folder:
         try:
             zmq.auth.load_certificates(security.authorized_keys_dir)
-        except (OSError, ValueError) as exc:
+        except CERTIFICATE_ERRORS as exc:
             folder = [
                 f"{keys_dir}: {security.authorized_keys_dir}: "
-                f"cannot load client keys: {exc}"
+                f"cannot load client keys: {certificate_problem(exc)}"
             ]
     return found + folder
 

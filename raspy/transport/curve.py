@@ -28,11 +28,23 @@ log = structlog.get_logger(component="curve")
 _STOP_TIMEOUT_S: Final = 5.0  # for the ZAP thread to end once told
 
 __all__ = [
+    "CERTIFICATE_ERRORS",
     "CurveServer",
+    "certificate_problem",
     "load_certificate_keys",
     "load_server_keys",
     "start_curve_server",
 ]
+
+
+# pyzmq's certificate reader raises IndexError for a `public-key` or `secret-key`
+# line without `=`: a file anyone may edit, so it is refused like any other
+CERTIFICATE_ERRORS: Final = (OSError, ValueError, IndexError)
+
+
+def certificate_problem(exc: Exception) -> str:
+    """What is wrong with a certificate file pyzmq could not read."""
+    return "a key line without '='" if isinstance(exc, IndexError) else str(exc)
 
 
 def load_certificate_keys(
@@ -41,8 +53,10 @@ def load_certificate_keys(
     """(public, secret) of a zmq certificate file; ConfigError naming the file."""
     try:
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError([f"{path}: cannot load CURVE certificate: {exc}"]) from exc
+    except CERTIFICATE_ERRORS as exc:
+        raise ConfigError(
+            [f"{path}: cannot load CURVE certificate: {certificate_problem(exc)}"]
+        ) from exc
     if need_secret and secret is None:
         raise ConfigError(
             [

@@ -3,7 +3,8 @@ back through `raspy history --since`."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta, timezone
+import math
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -87,3 +88,27 @@ def test_an_epoch_no_float_holds_is_refused_as_a_time() -> None:
     the hub's refusal, "Infinity is not JSON (bad_json)", did not name the option."""
     with pytest.raises(ValueError, match="epoch seconds"):
         when("1" + "0" * 400, now=0.0)
+
+
+_WHEN_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.datetimes(timezones=st.none() | st.timezones()).map(datetime.isoformat),
+    st.builds(
+        lambda number, unit: f"{number}{unit}",
+        st.integers(0, 10**30) | st.floats(allow_nan=False),
+        st.sampled_from(["", "s", "m", "h", "d", "w", "x"]),
+    ),
+)
+
+
+@given(_WHEN_TEXT, st.floats(0, 4_102_444_800))
+def test_any_since_or_until_text_is_a_finite_time_or_a_value_error(
+    text: str, now: float
+) -> None:
+    """--since/--until as typed: a finite epoch time, or the ValueError argparse
+    shows as a usage error (a year-1 date, an hour of 10**30 included)."""
+    try:
+        moment = when(text, now)
+    except ValueError:
+        return
+    assert math.isfinite(moment)

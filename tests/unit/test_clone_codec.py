@@ -349,3 +349,30 @@ def test_endpoints_refuse_text_that_is_not_utf8() -> None:
     endpoints are made, in the caller's thread, not in a client's connect()."""
     with pytest.raises(ValueError, match="not UTF-8"):
         clone.Endpoints.parse("h\udcff:5514")
+
+
+@given(st.binary(max_size=40), st.integers(0, 2 * clone.MAX_KEY_BYTES))
+def test_any_subtree_is_checked_or_raises_malformed(subtree: bytes, limit: int) -> None:
+    """A subtree a client asks for: accepted, or refused with a MalformedMessage."""
+    outcome = _outcome(lambda s: clone.check_subtree(s, limit), subtree)
+    assert outcome is None or isinstance(outcome, MalformedMessage)
+    assert (outcome is None) is (
+        not subtree or (subtree.startswith(b"/") and len(subtree) <= limit)
+    )
+
+
+@given(
+    st.text(max_size=30)
+    | st.builds(
+        lambda host, port: f"{host}:{port}",
+        st.text(max_size=12),
+        st.integers(-1, 70_000).map(str) | st.text(max_size=6),
+    )
+)
+def test_any_server_text_gives_endpoints_or_a_value_error(text: str) -> None:
+    """`--server` as a user types it: three endpoints, or a ValueError saying why."""
+    try:
+        endpoints = clone.Endpoints.parse(text)
+    except ValueError:
+        return
+    assert endpoints.snapshot.startswith("tcp://")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 import pytest
@@ -574,3 +575,70 @@ def test_names_the_start_would_trip_on_are_refused_here(
 @pytest.mark.parametrize("bind", ["*", "127.0.0.1", "::1", "eth0", "pi.local", ""])
 def test_usual_bind_addresses_pass(bind: str) -> None:
     assert config.load(f'[network]\nbind = "{bind}"\n', "f").network.bind == bind
+
+
+def _keys_of(section: type[Any]) -> list[str]:
+    return [field.name for field in dataclasses.fields(section)]
+
+
+# every value a TOML file can hold: dates and times too, integers past a float, nan
+_TOML_SCALARS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=10),
+    st.datetimes(),
+    st.datetimes(timezones=st.just(datetime.UTC)),
+    st.dates(),
+    st.times(),
+)
+_TOML_VALUES = st.recursive(
+    _TOML_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_SECTION_TABLES = st.sampled_from(sorted(config._SECTIONS)).flatmap(
+    lambda name: st.tuples(
+        st.just(name),
+        st.dictionaries(
+            st.sampled_from([*_keys_of(config._SECTIONS[name]), "nope"]),
+            _TOML_VALUES,
+            max_size=4,
+        ),
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_SECTION_TABLES, max_size=4),
+    st.dictionaries(st.sampled_from(config._TOP_LEVEL), _TOML_VALUES, max_size=2),
+)
+def test_any_toml_value_at_any_real_key_gives_a_config_or_a_config_error(
+    tables: list[tuple[str, dict[str, Any]]], top: dict[str, Any]
+) -> None:
+    """Every section and key raspy knows, each with any type TOML reads (a date, a
+    time, an integer no float holds, nan): a Config or a ConfigError naming the file."""
+    document: dict[str, Any] = {**top, **dict(tables)}
+    problems = ["doc: "]
+    try:
+        config.from_mapping(document, "doc")
+    except ConfigError as exc:
+        problems = exc.problems
+    assert problems
+    assert all(problem.startswith("doc: ") for problem in problems)
+
+
+@settings(deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_loads_or_raises_a_config_error(text: str) -> None:
+    """The file itself: any text is TOML that gives a Config, or a ConfigError."""
+    problems: list[str] = []
+    try:
+        config.load(text, "f")
+    except ConfigError as exc:
+        problems = exc.problems
+    assert all(problem.startswith("f: ") for problem in problems)

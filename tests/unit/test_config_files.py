@@ -116,3 +116,22 @@ def test_a_web_password_hash_file_is_read_as_a_login_reads_it(tmp_path: Path) ->
     assert _problems(f'{http}"{tmp_path}"\n') == [
         f"http.password_hash_file: {tmp_path}: a folder, not a file"
     ]
+
+
+def test_a_key_line_without_equals_is_named_not_raised(tmp_path: Path) -> None:
+    """pyzmq's reader raised IndexError for `public-key` without `=`: the check
+    ended in a traceback instead of naming the file."""
+    clients = tmp_path / "clients"
+    clients.mkdir()
+    (clients / "client.key").write_text("curve\n    public-key\n")
+    broken = tmp_path / "broken.key_secret"
+    broken.write_text("curve\n    public-key\n    secret-key\n")
+    assert _problems(
+        f'[security]\ncurve_secret_key_file = "{broken}"\n'
+        f'authorized_keys_dir = "{clients}"\n'
+    ) == [
+        f"security.curve_secret_key_file: {broken}: cannot load CURVE certificate: "
+        "a key line without '='",
+        f"security.authorized_keys_dir: {clients}: cannot load client keys: "
+        "a key line without '='",
+    ]

@@ -20,6 +20,7 @@ from raspy.devices.template import (
     ValueSpec,
     ValueType,
     derive,
+    normalise,
     reason_against,
 )
 from raspy.errors import DeviceError
@@ -469,3 +470,42 @@ def test_valid_config_round_trips_through_json_data(
     )
     assert kinds.validate(BUILTIN, config.as_dict()) == config
     assert config.as_dict()["info"] == info
+
+
+_SPECS = st.builds(
+    ValueSpec,
+    value_type=st.sampled_from(ValueType),
+    minimum=st.none() | st.integers(-300, 300) | st.floats(-1e3, 1e3),
+    maximum=st.none() | st.integers(-300, 300) | st.floats(-1e3, 1e3),
+    choices=st.lists(st.text(max_size=3), max_size=3).map(tuple),
+    max_length=st.integers(0, 10),
+    nullable=st.booleans(),
+)
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(_SPECS, _ANY_JSON)
+def test_any_value_is_refused_with_a_reason_or_normalised_to_one_that_fits(
+    spec: ValueSpec, value: Any
+) -> None:
+    """What a request, a template or an MQTT payload sets: a reason, or the value in
+    its canonical form, which fits the spec again and is its own canonical form."""
+    reason = reason_against(spec, value)
+    if reason is not None:
+        assert isinstance(reason, str)
+        return
+    canonical = normalise(spec, value)
+    assert reason_against(spec, canonical) is None
+    assert normalise(spec, canonical) == canonical

@@ -835,3 +835,62 @@ def test_the_hub_is_a_device_with_a_connectivity_entity_and_every_device_its_via
     assert "via_device" not in button_config["device"]
     assert button_config["name"] == "frost"
     assert button_config["availability_topic"] == "raspy/pi/status"
+
+
+_JSON = st.recursive(  # finite: a reply with NaN is no list (payload.decode_reply)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_LISTED_DEVICES = st.lists(
+    st.dictionaries(
+        st.sampled_from(["fullname", "oid", "name", "config"]),
+        _JSON,
+    )
+    | st.fixed_dictionaries(
+        {
+            "fullname": st.sampled_from(["pi.fake.lamp", "pi.fake.a b", "pi.fake.#"])
+            | st.text(max_size=12),
+            "oid": st.sampled_from(
+                ["sensor", "sensor.temperature", "sensor.binary", "switch", "dimmer"]
+            )
+            | st.text(max_size=6),
+            "name": _JSON,
+            "config": st.dictionaries(
+                st.sampled_from(
+                    ["friendly_name", "info", "unit", "precision", "state_class",
+                     "device_class"]
+                ),
+                _JSON,
+            )
+            | _JSON,
+        }
+    ),
+    max_size=4,
+)  # fmt: skip
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is no JSON Home Assistant reads")
+
+
+@given(_LISTED_DEVICES | _JSON, st.sampled_from([b"200", b"404", b"2x0"]))
+def test_any_list_reply_announces_what_it_can_and_never_raises(
+    devices: object, status: bytes
+) -> None:
+    """A devices service's `list` reply is read for discovery (a board may run
+    another raspy): any devices in it give configs that are JSON, or are left out."""
+    core = make_core()
+    core.key_changed(LAMP, b"true", NOW)  # request 1: the list of pi.fake
+    reply = {"v": 1, "action": "list", "devices": devices}
+    core.reply(1, [status, json.dumps(reply).encode()], NOW)
+    for message in drain(core):
+        if message.payload:
+            json.loads(message.payload, parse_constant=_no_constant)

@@ -364,3 +364,62 @@ def test_the_hubs_own_entry_is_this_runs_and_old_configs_still_go() -> None:
     assert core.tick(NOW + SETTLE)[-1] == Swept(cleared=1, collected=2, overflow=0)
     assert cleared(core) == {ghost.topic}
     assert core.mirror[hub.topic] == hub.payload()
+
+
+_BROKER_TOPICS = st.sampled_from(
+    [
+        "homeassistant/status",
+        "homeassistant/switch/pi/raspy_pi_fake_lamp_1a2b3c4d/config",
+        "homeassistant/sensor/pi/x/config",
+        "homeassistant/button/pi/raspy_pi_scenario_x/config",
+        "raspy/pi/status",
+        "raspy/pi/fake/lamp/value",
+        "raspy/pi/fake/lamp/set",
+        "raspy/pi/scenario/x/state",
+        "raspy/other/scenario/x/state",
+    ]
+) | st.text(max_size=30)
+_CONFIG_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(["raspy.pi.fake.lamp", "raspy.pi.hub", AVAILABILITY, "online"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["unique_id", "availability_topic", "state_topic", "device"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+_BROKER_PAYLOADS = (
+    st.binary(max_size=40)
+    | st.sampled_from([b"online", b"offline", b""])
+    | _CONFIG_VALUES.map(lambda value: json.dumps(value).encode())
+)
+
+
+@given(st.lists(st.tuples(_BROKER_TOPICS, _BROKER_PAYLOADS, st.booleans()), max_size=8))
+def test_anything_on_the_broker_during_and_after_the_sweep_is_taken(
+    messages: list[tuple[str, bytes, bool]],
+) -> None:
+    """Anyone at the broker may publish on Home Assistant's status topic, under the
+    discovery prefix or on this hub's topics, retained or not: the link hands each
+    to the core as it does (status, sweep, else a command), and none makes it raise,
+    during the sweep or at its end."""
+    core = make_core()
+    connect(core)
+    for topic, payload, retained in messages:
+        if core.status_message(topic, payload, retained, NOW):
+            continue
+        if core.swept_message(topic, payload, retained):
+            continue
+        core.command(topic, payload, NOW, retained=retained)
+    outputs = core.tick(NOW + SETTLE)
+    assert all(not isinstance(output, Subscribe) for output in outputs)

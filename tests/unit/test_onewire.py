@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from raspy.devices.onewire import (
     identify,
     new_configs,
     parse_w1_slave,
+    read_w1_slave,
 )
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Registry
@@ -367,3 +369,27 @@ def test_a_family_3b_part_is_named_by_what_its_scratchpad_says(
     registry = Registry("pi", "onewire", OneWireFactory(tree.base_dir))
     configs = new_configs([identify(tree.base_dir, s) for s in found], registry)
     assert [c["name"] for c in configs] == [ATTIC, THERMOCOUPLE, DS1825_ID]
+
+
+@given(
+    data=st.binary(max_size=120)
+    | st.builds(
+        lambda text, cut: text.encode()[:cut],
+        st.just(REAL_SAMPLE),
+        st.integers(0, len(REAL_SAMPLE)),
+    ),
+    sensor_id=st.sampled_from([ATTIC, "3b-0000001a2b3c", "10-000802b4a3f1"]),
+)
+def test_any_bytes_in_the_sensor_file_read_to_a_status_without_raising(
+    data: bytes, sensor_id: str
+) -> None:
+    """The kernel's file as bytes (not ASCII, cut short mid-conversion): a reading's
+    status, and a scratchpad of 9 bytes or none; never an exception."""
+    with tempfile.TemporaryDirectory() as base:
+        folder = Path(base) / sensor_id
+        folder.mkdir()
+        (folder / "w1_slave").write_bytes(data)
+        result = read_w1_slave(Path(base), sensor_id)
+        pad = onewire.read_scratchpad(Path(base), sensor_id)
+    assert isinstance(result.status, Status)
+    assert pad is None or len(pad) == 9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,21 @@ def test_adjtimex_answers_on_this_machine() -> None:
     assert health.synchronised == (
         health.state != "error" and not health.status & clockhealth.STA_UNSYNC
     )
+
+
+@given(st.binary(max_size=30), st.binary(max_size=30))
+def test_any_sysfs_bytes_read_as_a_sample_or_a_device_error(
+    since_epoch: bytes, name: bytes
+) -> None:
+    """The RTC's files as the kernel (or a broken overlay) leaves them: a sample, or
+    the DeviceError the device's reading shows as its status."""
+    with tempfile.TemporaryDirectory() as folder:
+        rtc_dir = Path(folder) / "rtc0"
+        rtc_dir.mkdir()
+        (rtc_dir / "since_epoch").write_bytes(since_epoch)
+        (rtc_dir / "name").write_bytes(name)
+        try:
+            sample = rtc.read_rtc(Path(folder), "rtc0")
+        except DeviceError:
+            return
+    assert sample.since_epoch >= 0

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 import zmq.auth
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from raspy import config
 from raspy.errors import ConfigError
-from raspy.transport.curve import load_server_keys
+from raspy.transport.curve import load_certificate_keys, load_server_keys
 
 
 def test_security_is_off_by_default() -> None:
@@ -69,3 +72,42 @@ def test_a_missing_or_bad_certificate_is_refused_naming_the_file(
     with pytest.raises(ConfigError) as caught:
         load_server_keys(config.SecurityConfig(str(path), str(tmp_path)))
     assert str(path) in str(caught.value)
+
+
+_CERT_LINES = st.lists(
+    st.sampled_from(
+        [
+            b"public-key",
+            b"secret-key",
+            b'public-key = "' + b"a" * 40 + b'"',
+            b'secret-key = "' + b"b" * 40 + b'"',
+            b"public-key = ",
+            b"#   public-key = x",
+            b"metadata",
+            b"\xff\xfe",
+        ]
+    )
+    | st.binary(max_size=50),
+    max_size=5,
+).map(b"\n".join)
+
+
+@given(_CERT_LINES, st.booleans())
+@example(b"public-key\n", True)
+def test_any_certificate_file_gives_keys_or_a_config_error(
+    content: bytes, need_secret: bool
+) -> None:
+    """A certificate file anyone may have edited: its keys, or a ConfigError naming
+    the file; never another exception out of raspyd's start or raspy's commands."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "hub.key_secret")
+        Path(path).write_bytes(content)
+        try:
+            public, secret = load_certificate_keys(path, need_secret=need_secret)
+        except ConfigError as exc:
+            refusal = str(exc)
+        else:
+            refusal = ""
+            assert len(public) == 40
+            assert secret is not None or not need_secret
+    assert not refusal or path in refusal

@@ -18,6 +18,7 @@ from raspy.storage.tables import (
     TitanicRequestRecord,
     decode_kv,
     decode_queue_key,
+    decode_schema_version,
     decode_seq,
     decode_titanic_reply,
     decode_titanic_request,
@@ -267,3 +268,50 @@ def test_check_finds_kv_records_the_clone_server_would_not_store(
         [(Table.KV, key, record), (Table.KV_META, b"last_seq", encode_seq(1))]
     ) == [Problem(Table.KV, key, message)]
     validate_record(Table.KV, key, record)
+
+
+_MSGPACK_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.binary(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["seq", "body", "props", "ttl", "service", "saved", "x"])
+            | st.text(max_size=4),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=10,
+)
+_RECORD_VALUES = st.binary(max_size=60) | _MSGPACK_VALUES.map(packing.pack)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(Table), st.binary(max_size=40), _RECORD_VALUES),
+        max_size=6,
+    )
+)
+def test_any_record_of_any_table_is_valid_or_a_problem(
+    records: list[tuple[Table, bytes, bytes]],
+) -> None:
+    """raspy-kv check and restore read a file anyone may have written: every record
+    is valid or a StoreError, and the checker names problems, it never raises."""
+    checker = Checker()
+    for table, key, value in records:
+        with contextlib.suppress(StoreError):
+            validate_record(table, key, value)
+        checker.feed(table, key, value)
+    assert all(isinstance(problem, Problem) for problem in checker.finish())
+
+
+@given(_RECORD_VALUES)
+def test_any_schema_version_record_decodes_or_raises_store_error(data: bytes) -> None:
+    with contextlib.suppress(StoreError):
+        assert decode_schema_version(data) >= 0

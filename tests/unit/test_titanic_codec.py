@@ -230,3 +230,18 @@ def test_arbitrary_uuid_frames_parse_or_raise_malformed_message(frame: bytes) ->
         reason = "bad_uuid"
         assert uuid == frame.decode("ascii").lower()
     assert reason == "bad_uuid"
+
+
+@given(frames_st)
+def test_any_answer_gives_its_uuid_or_raises_malformed_message(
+    frames: list[bytes],
+) -> None:
+    """A client reads the UUID out of whatever the broker hands back as Titanic's."""
+    try:
+        uuid = titanic.accepted_uuid(titanic.decode_answer(frames))
+    except MalformedMessage as exc:
+        protocol = exc.protocol
+    else:
+        protocol = "titanic"
+        assert frames[1].lower() == uuid.encode()
+    assert protocol == "titanic"

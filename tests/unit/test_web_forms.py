@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -14,6 +15,7 @@ from raspy.web.forms import (
     history_request,
     parse_device_command,
     parse_form,
+    scenario_get_request,
     scenario_request,
 )
 
@@ -147,3 +149,25 @@ def test_scenario_buttons_and_graphs_ask_in_the_services_own_words() -> None:
 def test_a_scenario_action_other_than_the_buttons_is_refused() -> None:
     with pytest.raises(FormError, match="expected one of disable, enable, run"):
         scenario_request("delete", "frost-lamp")
+
+
+@given(
+    action=st.sampled_from(["run", "enable", "disable", "get"]) | st.text(max_size=8),
+    name=st.text(max_size=80),
+    since=st.floats(),
+)
+def test_any_path_of_a_page_makes_a_json_request_or_raises_form_error(
+    action: str, name: str, since: float
+) -> None:
+    """A scenario's or a device's name comes from the page's path, any text."""
+    builds: list[Callable[[], bytes]] = [
+        lambda: scenario_request(action, name),
+        lambda: scenario_get_request(name),
+        lambda: history_request(name, since, None),
+    ]
+    for build in builds:
+        try:
+            body = build()
+        except FormError:
+            continue
+        assert isinstance(json.loads(body), dict)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.json_text import tree_value
-from raspy.web.live import LiveHub, comment, frame, retry
+from raspy.web.live import LiveHub, comment, frame, is_live, retry
 
 
 def parse_events(stream: bytes) -> list[tuple[str, str]]:
@@ -177,3 +177,47 @@ def test_a_number_that_is_not_finite_reaches_the_browser_as_its_text() -> None:
         },
     )
     assert hub.values("/device/h.f.a/") == {"/device/h.f.a/value": "NaN"}
+
+
+_JSON_BODIES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+).map(lambda value: json.dumps(value).encode())
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is no JSON a browser reads")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["/device/", "/scenario/", "/stats/"]).flatmap(
+                lambda prefix: st.text(max_size=12).map(lambda t: prefix + t)
+            ),
+            st.binary(max_size=30) | _JSON_BODIES,
+        ),
+        max_size=6,
+    )
+)
+def test_any_tree_change_reaches_the_browser_as_json_it_parses(
+    changes: list[tuple[str, bytes]],
+) -> None:
+    """Any key and body a Clone client may write: the batch is one event whose data
+    JSON.parse takes (no NaN nor Infinity), holding each live key's latest value."""
+    hub = LiveHub()
+    client = hub.join(Wakes())
+    hub.publish(changes)
+    events = parse_events(client.take())
+    live = {key for key, _ in changes if is_live(key)}
+    if not live:
+        assert events == []
+        return
+    [(name, data)] = events
+    sent = json.loads(data, parse_constant=_no_constant)
+    assert name == "kv"
+    assert len(sent) == len(live)

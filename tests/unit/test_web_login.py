@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raspy.errors import ConfigError
 from raspy.web.login import (
     LoginThrottle,
     SecretHash,
@@ -18,6 +22,7 @@ from raspy.web.login import (
     same_origin,
     verify,
 )
+from raspy.web.login_files import read_hash
 
 SALT = bytes(range(16))
 
@@ -274,3 +279,52 @@ def test_an_origin_naming_the_host_it_was_sent_to_is_the_same(
 )
 def test_an_origin_naming_another_site_is_not(origin: str, host: str) -> None:
     assert not same_origin(origin, host)
+
+
+_HEADER_TEXT = st.text(max_size=30) | st.sampled_from(
+    ["http://hub.lan", "https://hub.lan:443", "null", "http://[::1]:80", "http://"]
+)
+
+
+@given(
+    cookie=st.none() | st.text(max_size=40),
+    supplied=st.none() | st.text(max_size=40),
+    origin=st.none() | _HEADER_TEXT,
+    host=_HEADER_TEXT,
+    peer=st.none() | st.text(max_size=40) | st.ip_addresses().map(str),
+)
+def test_any_cookie_token_origin_and_peer_give_an_answer_without_raising(
+    cookie: str | None,
+    supplied: str | None,
+    origin: str | None,
+    host: str,
+    peer: str | None,
+) -> None:
+    """What a browser sends (cookie, CSRF field, Origin and Host headers, its
+    address) is checked to a yes or a no, whatever it holds."""
+    sessions = Sessions(lifetime_s=60.0)
+    session = sessions.create(now=0.0)
+    assert sessions.get(cookie, now=1.0) in (None, session)
+    assert csrf_ok(session, supplied) is (supplied == session.csrf)
+    assert isinstance(same_origin(origin, host), bool)
+    assert same_origin(f"http://{host}", host) is bool(host)
+    assert isinstance(client_key(peer), str)
+
+
+@settings(max_examples=50)
+@given(
+    st.binary(max_size=80)
+    | st.sampled_from(["", "scrypt$16$1$1$", "scrypt$16$8$1$AAAAAAAAAAA=$x"]).map(
+        str.encode
+    )
+)
+def test_any_hash_file_gives_a_hash_nothing_or_a_config_error(data: bytes) -> None:
+    """The token or password file, as anyone may have edited it."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "web-token"
+        path.write_bytes(data)
+        try:
+            found: SecretHash | str | None = read_hash(path, "web token")
+        except ConfigError as exc:
+            found = str(exc)
+    assert found is None or isinstance(found, SecretHash) or str(path) in found

@@ -162,11 +162,12 @@ frames = st.lists(st.binary(max_size=40), max_size=3) | st.tuples(
 ).map(list)
 
 
-@given(frames)
-def test_any_reply_parses_or_raises_reply_error(reply_frames: list[bytes]) -> None:
+def _parse_every_way(reply_frames: list[bytes]) -> None:
+    """Every model of a reply: each parses it or raises ReplyError."""
     for parse in (
         lambda f: models.devices("h.f", f),
         models.scenarios,
+        models.scenario_detail,
         models.workers,
         models.service_names,
         lambda f: models.statistics("h.x", f),
@@ -176,6 +177,11 @@ def test_any_reply_parses_or_raises_reply_error(reply_frames: list[bytes]) -> No
             parse(reply_frames)
         except ReplyError:
             continue
+
+
+@given(frames)
+def test_any_reply_parses_or_raises_reply_error(reply_frames: list[bytes]) -> None:
+    _parse_every_way(reply_frames)
 
 
 def test_unserved_rows_come_from_the_tree_for_services_no_worker_serves() -> None:
@@ -223,3 +229,34 @@ def test_unserved_rows_take_any_tree(tree: dict[str, object]) -> None:
     for row in models.unserved_rows(tree, set()):
         assert row.key.startswith("/device/")
         assert row.oid == ""
+
+
+# the names the models read, so that generated replies reach past the first check
+_REPLY_NAMES = st.sampled_from(
+    ["at", "busy", "config", "description", "detail", "devices", "document",
+     "enabled", "error", "friendly_name", "fullname", "idle", "key", "last_error",
+     "last_run", "last_skip", "last_trace", "log", "mode", "name", "oid", "points",
+     "reading", "reason", "runs", "scenarios", "services", "state", "status", "tier",
+     "timestamp", "type", "unit", "value", "wall_ts", "workers"]
+)  # fmt: skip
+_REPLY_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | _REPLY_NAMES,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_REPLY_NAMES, inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_REPLY_VALUES.map(lambda value: [b"200", json.dumps(value).encode()]))
+def test_any_reply_made_of_the_names_read_parses_or_raises_reply_error(
+    reply_frames: list[bytes],
+) -> None:
+    """Replies shaped like the real ones, with any value in any place: a model for
+    the page, or a ReplyError the page shows; never another exception."""
+    _parse_every_way(reply_frames)
