@@ -6,12 +6,14 @@ Contexts are made by the caller and passed in; never zmq.Context.instance() here
 from __future__ import annotations
 
 import re
+import struct
 import threading
 from dataclasses import dataclass
 from typing import Final
 
 import structlog
 import zmq
+from zmq.utils import z85
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
@@ -41,6 +43,17 @@ class CurveKeys:
                 raise ValueError(
                     f"{name}: expected {_CURVE_KEY_BYTES} Z85 bytes, got {len(key)}"
                 )
+            if not _is_z85(key):  # else libzmq's EINVAL at the socket, naming nothing
+                raise ValueError(f"{name}: not a Z85 key (ZeroMQ's key text)")
+
+
+def _is_z85(key: bytes) -> bool:
+    """Does `key` decode as Z85: its alphabet, and no group past 2**32?"""
+    try:
+        z85.decode(key)
+    except (KeyError, ValueError, struct.error):
+        return False
+    return True
 
 
 def make_socket(

@@ -95,3 +95,8 @@ def test_curve_keys_must_be_z85_text() -> None:
     public, secret = zmq.curve_keypair()
     with pytest.raises(ValueError, match="server_key: expected 40 Z85 bytes, got 32"):
         CurveKeys(public, secret, server_key=b"\x00" * 32)
+    # 40 bytes that are no Z85 key: libzmq's EINVAL at the socket named no file
+    for bad in (b"\x00" * 40, b"#" * 40, b"%nSc1" * 8):
+        with pytest.raises(ValueError, match="server_key: not a Z85 key"):
+            CurveKeys(public, secret, server_key=bad)
+    assert CurveKeys(public, secret, server_key=b"%nSc0" * 8).server_key
