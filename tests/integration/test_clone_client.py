@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -570,22 +570,10 @@ def test_raspy_kv_live_commands_set_get_list_delete_and_watch(
         # the CLI's own messages; the client library's JSON log lines may come between
         messages = [line for line in err.splitlines() if not line.startswith("{")]
         assert messages == ["raspy-kv: /dev/t: no such key"]
-        statuses: list[int] = []
-        watcher = threading.Thread(
-            target=lambda: statuses.append(
-                kv.run(["watch", "/w/", "--count", "1", *server_arg])
-            )
-        )
-        watcher.start()
-        deadline = time.monotonic() + 20
-        index = 0
-        while watcher.is_alive() and time.monotonic() < deadline:
-            srv.publisher.set(
-                b"/w/a", b"%d" % index
-            )  # until the synced watcher sees one
-            watcher.join(timeout=0.1)
-            index += 1
-        assert statuses == [0]
+        assert _watch_one(
+            ["watch", "/w/", "--count", "1", *server_arg],
+            lambda index: srv.publisher.set(b"/w/a", b"%d" % index),
+        ) == [0]
         line = capsys.readouterr().out
         seq, key, value = line.split()
         assert (key, int(value) + 5) == ("/w/a", int(seq))
@@ -736,19 +724,27 @@ def test_raspy_kv_ls_and_watch_take_a_subtree_that_is_not_utf8_as_its_bytes(
         wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
         capsys.readouterr()
         assert kv.run(["ls", "/caf\udce9/", *server]) == 0  # b"/caf\xe9/"
-        statuses: list[int] = []
-        watcher = threading.Thread(
-            target=lambda: statuses.append(
-                kv.run(["watch", "/caf\udce9/", "--count", "1", *server])
-            )
+        statuses = _watch_one(
+            ["watch", "/caf\udce9/", "--count", "1", *server],
+            lambda _index: srv.publisher.set(b"/caf\xe9/x", b"2"),
         )
-        watcher.start()
-        deadline = time.monotonic() + 20
-        while watcher.is_alive() and time.monotonic() < deadline:
-            srv.publisher.set(b"/caf\xe9/x", b"2")  # until the synced watcher sees one
-            watcher.join(timeout=0.1)
         out, _ = capsys.readouterr()
     assert statuses == [0]
     first, second = out.splitlines()
     assert first == "0x2f636166e92f78 1"
     assert second.split()[1:] == ["0x2f636166e92f78", "2"]
+
+
+def _watch_one(args: list[str], publish: Callable[[int], object]) -> list[int]:
+    """`raspy-kv watch ... --count 1` on a thread, publishing (the index of each
+    try) until the synced watcher has seen one; its exit statuses."""
+    statuses: list[int] = []
+    watcher = threading.Thread(target=lambda: statuses.append(kv.run(args)))
+    watcher.start()
+    deadline = time.monotonic() + 20
+    index = 0
+    while watcher.is_alive() and time.monotonic() < deadline:
+        publish(index)
+        watcher.join(timeout=0.1)
+        index += 1
+    return statuses

@@ -188,13 +188,7 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
         what="the statistics services of every part",
     )
     endpoint = runtime.mdp_endpoint
-    result = subprocess.run(
-        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = _raspy_status(endpoint)
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
     assert lines[0].split() == [
@@ -309,13 +303,7 @@ def test_raspy_status_shows_parts_that_answer_garbage_or_nothing(
             ),
             what="every rogue service registered",
         )
-        result = subprocess.run(
-            [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = _raspy_status(endpoint)
     finally:
         stop.set()
         for thread in threads:
@@ -331,3 +319,13 @@ def test_raspy_status_shows_parts_that_answer_garbage_or_nothing(
 def _serve_until(worker: Worker, reply: list[bytes], stop: threading.Event) -> None:
     with worker:
         worker.serve(lambda _body: reply, stop=stop)
+
+
+def _raspy_status(endpoint: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
