@@ -23,7 +23,7 @@ import pytest
 import zmq.auth
 from support.board_link import BoardLink
 from support.daemon import Daemon, mmi_service, running_daemon, running_poller
-from support.sysfs import FakeW1Tree
+from support.sysfs import FakeW1Tree, release_fifo
 from support.wait import wait_until
 
 from raspy import packing
@@ -348,16 +348,6 @@ def test_a_toggle_sent_while_the_board_was_frozen_runs_once(
         assert json.loads(body)["reading"]["value"] is True
 
 
-def _release_fifo(fifo: Path) -> None:
-    """End every read blocked on `fifo` (test_onewire_actors says how)."""
-    for _ in range(100_000):
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            return
-    raise AssertionError(f"a reader of {fifo} did not let go")
-
-
 @pytest.mark.timeout(120)
 def test_a_request_the_board_answers_late_leaves_its_service_answering(
     tmp_path: Path,
@@ -407,7 +397,7 @@ def test_a_request_the_board_answers_late_leaves_its_service_answering(
             assert status == b"200", reply
         finally:
             for fifo in fifos:
-                _release_fifo(fifo)
+                release_fifo(fifo)
 
 
 @pytest.fixture

@@ -25,7 +25,13 @@ from support.device_services import (
 from support.device_services import mdp_request as _request
 from support.device_services import tree_value as _value
 from support.device_services import wait_entry as _wait_entry
-from support.sysfs import FakeW1Tree, max31850_scratchpad, scratchpad, w1_slave_text
+from support.sysfs import (
+    FakeW1Tree,
+    max31850_scratchpad,
+    release_fifo,
+    scratchpad,
+    w1_slave_text,
+)
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
@@ -151,7 +157,7 @@ def test_a_missing_onewire_bus_leaves_the_service_up_with_no_devices(
 
 def _with_a_silent_part(tmp_path: Path, silent: str) -> tuple[FakeW1Tree, Path]:
     """SENSOR_A at 20 °C and a part whose w1_slave never answers: a FIFO no one
-    writes, as a hung bus (release it with _release)."""
+    writes, as a hung bus (release it with release_fifo)."""
     w1 = FakeW1Tree(tmp_path / "sys")
     w1.add_celsius(SENSOR_A, 20.0)
     w1.add(silent, "")
@@ -159,18 +165,6 @@ def _with_a_silent_part(tmp_path: Path, silent: str) -> tuple[FakeW1Tree, Path]:
     fifo.unlink()
     os.mkfifo(fifo)
     return w1, fifo
-
-
-def _release(fifo: Path) -> None:
-    """End every read blocked on `fifo`: each writer that opens and closes it gives
-    the waiting readers an end of file. A writer cannot open it once no reader has
-    it open (ENXIO): then none is left. Bounded, for a reader slow to close."""
-    for _ in range(100_000):
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            return
-    raise AssertionError(f"a reader of {fifo} did not let go")
 
 
 @pytest.mark.timeout(30)
@@ -202,7 +196,7 @@ def test_a_family_3b_part_that_does_not_answer_does_not_hang_the_service(
         ]
         assert late == [silent]
     finally:
-        _release(fifo)
+        release_fifo(fifo)
 
 
 @pytest.mark.timeout(30)
@@ -234,7 +228,7 @@ def test_a_sensor_whose_read_hangs_leaves_no_stale_value_in_the_tree(
             timeout_s=10.0,
         )
     finally:
-        _release(fifo)
+        release_fifo(fifo)
 
 
 def _config_of(services: Services, name: str, change: JsonValue = None) -> Any:

@@ -7,6 +7,7 @@ own entry in the devices directory too.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,16 @@ class FakeW1Tree:
         """Unplug a sensor: its entry and folder vanish, as the kernel does."""
         (self.base_dir / sensor_id).unlink()
         shutil.rmtree(self._master / sensor_id)
+
+
+def release_fifo(fifo: Path) -> None:
+    """End every read blocked on `fifo` (a sensor's w1_slave made a FIFO: a hung
+    bus): each writer that opens and closes it gives the waiting readers an end of
+    file. A writer cannot open it once no reader has it open (ENXIO): then none is
+    left. Bounded, for a reader slow to close."""
+    for _ in range(100_000):
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return
+    raise AssertionError(f"a reader of {fifo} did not let go")
