@@ -40,9 +40,11 @@ class NetworkConfig:
 class BrokerConfig:
     """The Majordomo broker: heartbeats, queues and message limits."""
 
-    # seconds between heartbeats to and from workers (0.1..3600)
+    # seconds between heartbeats to workers (0.1..3.75: raspy's workers heartbeat
+    # every 2.5 s and take 7.5 s of silence for a lost broker)
     heartbeat_interval_s: float = 2.5
-    # heartbeats a worker may miss before it is dropped (at least 1)
+    # heartbeat intervals a worker may be silent before it is dropped (at least 1;
+    # with heartbeat_interval_s, at least 5 s: two of a worker's heartbeats)
     heartbeat_liveness: int = 3
     # seconds a worker may work on one request before it is dropped (1 to a year)
     busy_timeout_s: float = 900.0

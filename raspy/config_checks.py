@@ -102,6 +102,15 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
 YEAR_S: Final = 365 * 24 * 3600
 
 
+# raspy's MDP workers (raspy-poller, raspy.client.mdp.Worker) and zguide's send a
+# HEARTBEAT every 2.5 s and take 3 x 2.5 s without a word from the broker for a lost
+# broker, whatever raspyd's [broker] says: the broker heartbeats at least twice in
+# that silence, and gives a worker up only after two of its heartbeats are missing
+WORKER_HEARTBEAT_S: Final = 2.5
+MAX_BROKER_HEARTBEAT_S: Final = 3 * WORKER_HEARTBEAT_S / 2
+MIN_BROKER_SILENCE_S: Final = 2 * WORKER_HEARTBEAT_S
+
+
 @dataclass(frozen=True, slots=True)
 class Bound:
     """The values a numeric setting takes: `least`..`most` (None: no upper bound), and
@@ -135,7 +144,9 @@ def _number(value: float) -> str:
 BOUNDS: Final[dict[str, Bound]] = {
     # ZMQ_LINGER is a C int; a stop waits this long for a peer that is gone
     "network.linger_ms": Bound(0, 60_000),
-    "broker.heartbeat_interval_s": Bound(0.1, 3600),  # tiny: heartbeats in a loop
+    # tiny: heartbeats in a loop; past MAX_BROKER_HEARTBEAT_S raspy's workers took
+    # the broker for lost between two of its heartbeats and reconnected for ever
+    "broker.heartbeat_interval_s": Bound(0.1, MAX_BROKER_HEARTBEAT_S),
     "broker.busy_timeout_s": Bound(1, YEAR_S),  # 0: the broker did not start
     "broker.request_ttl_s": Bound(1, YEAR_S),  # 0: the broker did not start
     # MDP's own frames (a worker's REPLY has 6) and a few body frames; a stored
@@ -211,6 +222,20 @@ def _pair_problems(sections: dict[str, Any], source: str) -> list[str]:
         problems.append(
             f"{source}: store.map_size_initial_mb: expected 1..map_size_max_mb "
             f"({store.map_size_max_mb}), got {store.map_size_initial_mb}"
+        )
+    broker = sections.get("broker")
+    if (
+        broker is not None
+        and BOUNDS["broker.heartbeat_interval_s"].allows(broker.heartbeat_interval_s)
+        and broker.heartbeat_interval_s * broker.heartbeat_liveness
+        < MIN_BROKER_SILENCE_S
+    ):
+        # the broker gave an idle raspy worker up between two of its heartbeats
+        problems.append(
+            f"{source}: broker.heartbeat_interval_s x heartbeat_liveness: expected "
+            f">= {_number(MIN_BROKER_SILENCE_S)} s (a worker heartbeats every "
+            f"{WORKER_HEARTBEAT_S} s), got {broker.heartbeat_interval_s} x "
+            f"{broker.heartbeat_liveness}"
         )
     titanic = sections.get("titanic")
     if titanic is not None and titanic.retry_max_s < titanic.retry_initial_s:

@@ -64,8 +64,8 @@ def test_a_bad_flag_is_named_once_the_file_is_valid() -> None:
 
 
 def test_integers_are_accepted_where_seconds_are_expected() -> None:
-    loaded = config.load("[broker]\nheartbeat_interval_s = 3\n")
-    assert loaded.broker.heartbeat_interval_s == 3.0
+    loaded = config.load("[broker]\nheartbeat_interval_s = 2\n")
+    assert loaded.broker.heartbeat_interval_s == 2.0
     assert isinstance(loaded.broker.heartbeat_interval_s, float)
 
 
@@ -107,11 +107,11 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
         ),
         (
             "[broker]\nheartbeat_interval_s = 1e-9\n",
-            "broker.heartbeat_interval_s: expected seconds in 0.1..3600, got 1e-09",
+            "broker.heartbeat_interval_s: expected seconds in 0.1..3.75, got 1e-09",
         ),
         (
             "[broker]\nheartbeat_interval_s = 3601\n",
-            "broker.heartbeat_interval_s: expected seconds in 0.1..3600, got 3601.0",
+            "broker.heartbeat_interval_s: expected seconds in 0.1..3.75, got 3601.0",
         ),
         (
             "[broker]\nbusy_timeout_s = 0\n",
@@ -283,8 +283,10 @@ def test_a_number_that_makes_no_working_hub_is_refused(text: str, problem: str) 
     [
         "[network]\nlinger_ms = 0\n",
         "[network]\nlinger_ms = 60000\n",
-        "[broker]\nheartbeat_interval_s = 0.1\nbusy_timeout_s = 1\nrequest_ttl_s = 1\n",
-        "[broker]\nheartbeat_interval_s = 3600\nrequest_ttl_s = 31536000\n",
+        "[broker]\nheartbeat_interval_s = 0.1\nheartbeat_liveness = 50\n"
+        "busy_timeout_s = 1\nrequest_ttl_s = 1\n",
+        "[broker]\nheartbeat_interval_s = 3.75\nrequest_ttl_s = 31536000\n",
+        "[broker]\nheartbeat_liveness = 2\n",
         "[broker]\nmax_frames = 16\nmax_frame_bytes = 1024\nmax_message_bytes = 1024\n",
         "[broker]\nmax_frames = 1024\n",
         "[store]\nmap_size_initial_mb = 1\nmap_size_max_mb = 1\n",
@@ -321,6 +323,39 @@ def test_every_bound_names_a_numeric_setting() -> None:
         section, _, name = key.partition(".")
         fields = {f.name: f.type for f in dataclasses.fields(config._SECTIONS[section])}
         assert fields.get(name) in ("int", "float"), key
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "[broker]\nheartbeat_interval_s = 10\n",
+            "broker.heartbeat_interval_s: expected seconds in 0.1..3.75, got 10.0",
+        ),
+        (
+            "[broker]\nheartbeat_interval_s = 0.5\n",
+            "broker.heartbeat_interval_s x heartbeat_liveness: expected >= 5 s (a "
+            "worker heartbeats every 2.5 s), got 0.5 x 3",
+        ),
+        (
+            "[broker]\nheartbeat_liveness = 1\n",
+            "broker.heartbeat_interval_s x heartbeat_liveness: expected >= 5 s (a "
+            "worker heartbeats every 2.5 s), got 2.5 x 1",
+        ),
+    ],
+)
+def test_heartbeats_raspys_workers_cannot_live_with_are_refused(
+    text: str, problem: str
+) -> None:
+    """raspy's workers (raspy-poller, raspy.client.mdp.Worker) and zguide's send a
+    HEARTBEAT every 2.5 s and take 3 x 2.5 s without a word from the broker for a
+    lost broker, whatever raspyd's [broker] says. A broker that heartbeats every 10 s
+    had every idle board reconnect every 7.5 s; one that gives a worker up after 1.5
+    s of silence (0.5 x 3) dropped every idle board between two of its heartbeats
+    (its next message then met DISCONNECT), so a request to it found no worker."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "f")
+    assert caught.value.problems == [f"f: {problem}"]
 
 
 @pytest.mark.parametrize("interval", ["0", "1e-9", "5", "60.0"])
