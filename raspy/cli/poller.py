@@ -87,6 +87,7 @@ _PROBE_TIMEOUT_S: Final = 3.0
 # killed a moment ago is still served; a margin on top
 _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
+_REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
 # An offline mark of ours is looked at again this long after it was seen: one that
 # the readings sent meanwhile (a start's first ones) have overwritten needs nothing
 MARK_SETTLE_S: Final = 2.0
@@ -432,10 +433,20 @@ class _Probe:
         False: a signal came meanwhile (taken from `stop`), so start nothing."""
         deadline = time.monotonic() + _WORKER_EXPIRY_S
         waiting = False
+        refused: str | None = None  # by the probe before
         while not stop.is_set():
             answer = self.ask()
             if answer.refused is not None:
-                raise _HubSaysNo(answer.refused, EXIT_USAGE)
+                # believed when the next probe says it again: a handshake cut short
+                # once (a hub that is starting) would end this board with status 2,
+                # which systemd does not restart
+                if answer.refused == refused:
+                    raise _HubSaysNo(answer.refused, EXIT_USAGE)
+                refused = answer.refused
+                if stop.wait(_REFUSED_AGAIN_S):
+                    return False
+                continue
+            refused = None
             if not answer.workers:
                 return True
             if time.monotonic() >= deadline:
