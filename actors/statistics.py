@@ -70,7 +70,7 @@ class StatisticsActor(pykka.ThreadingActor):
         self._workers: dict[bytes, tuple[str, str, LocalWorker]] = {}
         self._publisher: ClonePublisher | None = None
         self._published: dict[bytes, bytes] = {}
-        self._missing: set[str | None] = set()  # parts not there at the last one
+        self._missing: frozenset[str] = frozenset()  # not there at the last one
         self._next_publish = clock.monotonic() + publish_interval_s
         self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-stats-tick")
 
@@ -161,19 +161,9 @@ class StatisticsActor(pykka.ThreadingActor):
             for key, body in service_stats.tree_entries(self._host, values)
             if self._published.get(key, b"") != body
         ]
-        missing = {
-            part
-            for key in self._published
-            if (part := service_stats.part_of_key(self._host, key)) not in values
-        }
-        # gone at two publications in a row: the device services are started again
-        # with a new Clone server, and one publication may fall in between
-        gone = [
-            key
-            for key in self._published
-            if service_stats.part_of_key(self._host, key) in missing & self._missing
-        ]
-        self._missing = missing
+        gone, self._missing = service_stats.keys_gone(
+            self._host, self._published, values.keys(), self._missing
+        )
         for key in gone:
             del self._published[key]
         changed.extend((key, b"") for key in gone)  # an empty body deletes

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from raspy.cores.supervision import PartState, PartStatus
@@ -141,6 +141,24 @@ def part_of_key(host: str, key: bytes) -> str | None:
     if not slash or not part or part == CLOCK_SUBTREE.encode():
         return None
     return part.decode("utf-8", "replace")
+
+
+def keys_gone(
+    host: str,
+    published: Iterable[bytes],
+    parts: Collection[str],
+    missing_before: frozenset[str],
+) -> tuple[list[bytes], frozenset[str]]:
+    """The published keys of parts missing now and at the publication before (to
+    delete), and the parts missing now (for the next one). Twice in a row: the
+    device services are started again with a new Clone server, and one publication
+    may fall in between; a key of no part's shape is never deleted."""
+    owners = {key: part_of_key(host, key) for key in published}
+    missing = frozenset(
+        part for part in owners.values() if part is not None and part not in parts
+    )
+    gone = [key for key, part in owners.items() if part in missing & missing_before]
+    return gone, missing
 
 
 def tree_entries(

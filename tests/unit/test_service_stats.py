@@ -134,3 +134,25 @@ def test_any_key_has_a_part_or_none(key: bytes) -> None:
     None, and no exception (a key that is not UTF-8 included)."""
     part = ss.part_of_key("pi", key)
     assert part is None or (key.startswith(b"/stats/pi/") and part not in ("", "clock"))
+
+
+def test_a_part_s_keys_go_once_it_is_missing_at_two_publications_in_a_row() -> None:
+    """A part gone (a section turned off) must not say `running` for good; a part
+    missing at one publication only (device services started again with a new Clone
+    server) keeps its keys; the clock's and unknown shapes are never deleted."""
+    published = [
+        b"/stats/pi/titanic/state",
+        b"/stats/pi/devices.fake/state",
+        b"/stats/pi/devices.fake/polls",
+        b"/stats/pi/clock/state",
+        b"/stats/pi2/mqtt/state",
+    ]
+    gone, missing = ss.keys_gone("pi", published, {"titanic"}, frozenset())
+    assert (gone, missing) == ([], frozenset({"devices.fake"}))
+    # back at the next one: nothing goes, and the count starts again
+    gone, missing = ss.keys_gone("pi", published, {"titanic", "devices.fake"}, missing)
+    assert (gone, missing) == ([], frozenset())
+    gone, missing = ss.keys_gone("pi", published, {"titanic"}, missing)
+    assert gone == []
+    gone, missing = ss.keys_gone("pi", published, {"titanic"}, missing)
+    assert gone == [b"/stats/pi/devices.fake/state", b"/stats/pi/devices.fake/polls"]
