@@ -416,6 +416,13 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "limits": LimitsConfig,
 }
 _SIGNED: Final = frozenset({"core.latitude", "core.longitude"})  # may be < 0
+
+
+def section_defaults(name: str) -> Any:
+    """The section `name` with every default (what a file without it gets)."""
+    return _SECTIONS[name]()
+
+
 _TOP_LEVEL: Final = ("data_dir", "hostname", "log_level", "log_format", "allow_root")
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 _LOG_FORMATS: Final = ("auto", "console", "json")

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
         CoreConfig,
         HistoryConfig,
         HttpConfig,
-        LimitsConfig,
         MqttConfig,
         StoreConfig,
         SupervisorConfig,
@@ -38,18 +37,11 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     """Checks across the keys of one section (types were checked by _build)."""
     problems: list[str] = []
     network = sections.get("network")
-    if network is not None and not 1 <= network.port_base <= 65532:
-        problems.append(
-            f"{source}: network.port_base: expected 1..65532, got {network.port_base}"
-        )
     if network is not None and network.bind and not _BIND.fullmatch(network.bind):
         problems.append(
             f"{source}: network.bind: expected an IP address, a host or interface "
             f"name, or *, got {shown(network.bind)}"
         )
-    broker = sections.get("broker")
-    if broker is not None and broker.heartbeat_liveness < 1:
-        problems.append(f"{source}: broker.heartbeat_liveness: expected >= 1")
     clone_section = sections.get("clone")
     if (
         clone_section is not None
@@ -88,7 +80,6 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     problems += _titanic_problems(source, sections)
     problems += _clone_value_problems(source, sections)
     problems += _supervisor_problems(source, sections.get("supervisor"))
-    problems += _limits_problems(source, sections.get("limits"))
     problems += _mqtt_problems(source, sections.get("mqtt"))
     problems += _history_problems(source, sections.get("history"))
     problems += _http_problems(source, sections.get("http"))
@@ -144,9 +135,11 @@ def _number(value: float) -> str:
 BOUNDS: Final[dict[str, Bound]] = {
     # ZMQ_LINGER is a C int; a stop waits this long for a peer that is gone
     "network.linger_ms": Bound(0, 60_000),
+    "network.port_base": Bound(1, 65532),  # and the Clone server's N+1..N+3
     # tiny: heartbeats in a loop; past MAX_BROKER_HEARTBEAT_S raspy's workers took
     # the broker for lost between two of its heartbeats and reconnected for ever
     "broker.heartbeat_interval_s": Bound(0.1, MAX_BROKER_HEARTBEAT_S),
+    "broker.heartbeat_liveness": Bound(1),
     "broker.busy_timeout_s": Bound(1, YEAR_S),  # 0: the broker did not start
     "broker.request_ttl_s": Bound(1, YEAR_S),  # 0: the broker did not start
     # MDP's own frames (a worker's REPLY has 6) and a few body frames; a stored
@@ -183,14 +176,27 @@ BOUNDS: Final[dict[str, Bound]] = {
     "supervisor.restart_max_s": Bound(0.01, YEAR_S),
     "supervisor.stable_s": Bound(0, YEAR_S),
     "supervisor.restart_window_s": Bound(1, YEAR_S),
+    "supervisor.max_restarts": Bound(1),
     "stats.publish_interval_s": Bound(0.1, 86400, off=True),  # tiny: writes in a loop
     "history.flush_interval_s": Bound(1, 3600),
     "http.session_s": Bound(60, YEAR_S),  # tiny: every login at once expired
+    "core.latitude": Bound(-90, 90),
+    "core.longitude": Bound(-180, 180),
+    "core.max_runs_per_minute": Bound(1),
+    "mqtt.port": Bound(1, 65535),
+    "mqtt.buffer_max_messages": Bound(1),
+    "mqtt.cleanup_after_s": Bound(0, 3600),
     "limits.titanic_pending_requests": Bound(1),  # 0: every request refused
     "limits.titanic_pending_bytes": Bound(1024),  # 0: every request refused
     "limits.clone_subscriber_queue_bytes": Bound(1),  # 0: the Clone server failed
     # 0: every snapshot was cut off at its first turn
     "limits.snapshot_max_s": Bound(1, YEAR_S),
+    # the broker's budgets and caps must let at least one request or worker in
+    "limits.broker_queue_bytes_per_service": Bound(1),
+    "limits.broker_queue_bytes_total": Bound(1),
+    "limits.broker_queue_requests_per_service": Bound(1),
+    "limits.max_services": Bound(1),
+    "limits.max_workers": Bound(1),
 }
 
 
@@ -246,6 +252,18 @@ def _pair_problems(sections: dict[str, Any], source: str) -> list[str]:
     return problems
 
 
+def _effective(sections: dict[str, Any], name: str) -> Any:
+    """The section as the config will have it: the file's, else its defaults."""
+    from raspy.config import section_defaults  # raspy.config imports this module
+
+    found = sections.get(name)
+    return section_defaults(name) if found is None else found
+
+
+# the record of a Titanic request or reply, or of a Clone value, around its contents:
+# the msgpack map and its field names, as storage.tables encodes them
+_RECORD_HEAD_BYTES: Final = 64
+
 # LMDB's key limit (storage.tables.MAX_KEY_BYTES): a Clone key is stored as it is; a
 # history row's key is 9 bytes (storage.tables: b"d", step, slot) before it
 STORE_KEY_BYTES: Final = 511
@@ -258,8 +276,7 @@ def _key_size_problems(
     """A key the store cannot hold made every commit that carried it fail (a whole
     batch of readings, or every history write), and 0 refused every key."""
     size = clone_section.max_key_bytes
-    history = sections.get("history")  # None: not in the file, so on by default
-    if history is None or history.enabled:
+    if _effective(sections, "history").enabled:
         most, why = STORE_KEY_BYTES - HISTORY_ROW_KEY_HEAD, " (history on)"
     else:
         most, why = STORE_KEY_BYTES, ""
@@ -274,25 +291,21 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     again, never stored."""
     if not {"titanic", "store", "broker"} & sections.keys():
         return []
-    from raspy.config import (  # config imports this module
-        BrokerConfig,
-        StoreConfig,
-        TitanicConfig,
-    )
+    from raspy.cores.titanic_dispatch import FRAME_HEAD_BYTES
 
-    titanic = sections.get("titanic") or TitanicConfig()
+    titanic = _effective(sections, "titanic")
     if not titanic.enabled:
         return []
-    limit = (sections.get("store") or StoreConfig()).max_value_bytes
-    frames = (sections.get("broker") or BrokerConfig()).max_frames
+    limit = _effective(sections, "store").max_value_bytes
+    frames = _effective(sections, "broker").max_frames
     if not (
         BOUNDS["store.max_value_bytes"].allows(limit)
         and BOUNDS["broker.max_frames"].allows(frames)
     ):
         return []  # named by bound_problems; "at most" would be below 0 here
-    # the record around the frames: its msgpack map, and a header of up to 5 bytes
-    # per frame, as storage.tables encodes a Titanic request
-    most = limit - _RECORD_HEAD_BYTES - 5 * frames
+    # the record around the frames: its msgpack map, and a header per frame, as
+    # storage.tables encodes a Titanic request
+    most = limit - _RECORD_HEAD_BYTES - FRAME_HEAD_BYTES * frames
     return [
         f"{source}: titanic.{name}: expected at most {most} (store.max_value_bytes "
         f"less the record around {frames} frames), got {getattr(titanic, name)}"
@@ -301,21 +314,16 @@ def _titanic_problems(source: str, sections: dict[str, Any]) -> list[str]:
     ]
 
 
-_RECORD_HEAD_BYTES: Final = 64
-
-
 def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     """A Clone value is stored with its properties as one kv record: a value the
     server takes but the store refuses failed its whole group commit, every other
     update of that loop turn with it (readings lost for good), and 0 refused all."""
     if not {"clone", "store"} & sections.keys():
         return []
-    from raspy.config import CloneConfig, StoreConfig  # config imports this module
-
-    clone = sections.get("clone") or CloneConfig()
+    clone = _effective(sections, "clone")
     if not clone.enabled:
         return []
-    limit = (sections.get("store") or StoreConfig()).max_value_bytes
+    limit = _effective(sections, "store").max_value_bytes
     if not BOUNDS["store.max_value_bytes"].allows(limit):
         return []  # named by bound_problems; the range would end below 0 here
     # the record around the value: its map, sequence and ttl, and the properties,
@@ -351,16 +359,10 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
         return []
     where = f"{source}: mqtt"
     problems = []
-    if not 1 <= section.port <= 65535:
-        problems.append(f"{where}.port: expected 1..65535, got {section.port}")
     if section.qos not in (0, 1, 2):
         problems.append(f"{where}.qos: expected 0, 1 or 2, got {section.qos}")
     if section.password and section.password_file:
         problems.append(f"{where}.password and password_file: expected one of them")
-    if section.buffer_max_messages < 1:
-        problems.append(f"{where}.buffer_max_messages: expected >= 1")
-    if not 0 <= section.cleanup_after_s <= 3600:
-        problems.append(f"{where}.cleanup_after_s: expected 0..3600")
     if bool(section.tls_cert_file) != bool(section.tls_key_file):
         # the MQTT library ignores a key without a certificate (and the reverse
         # fails at every connect): a client certificate needs both
@@ -393,24 +395,6 @@ def _mqtt_problems(source: str, section: MqttConfig | None) -> list[str]:
     return problems
 
 
-def _limits_problems(source: str, section: LimitsConfig | None) -> list[str]:
-    """The broker's budgets and caps must let at least one request or worker in."""
-    if section is None:
-        return []
-    names = (
-        "broker_queue_bytes_per_service",
-        "broker_queue_bytes_total",
-        "broker_queue_requests_per_service",
-        "max_services",
-        "max_workers",
-    )
-    return [
-        f"{source}: limits.{name}: expected >= 1, got {getattr(section, name)}"
-        for name in names
-        if getattr(section, name) < 1
-    ]
-
-
 def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
     """[http] alone; "beyond loopback only with a login" needs the data dir's files,
     so raspy.actors.web.check_config says it before raspyd starts."""
@@ -430,8 +414,6 @@ def _supervisor_problems(source: str, section: SupervisorConfig | None) -> list[
         problems.append(
             f"{source}: supervisor.restart_max_s: expected >= restart_initial_s"
         )
-    if section.max_restarts < 1:
-        problems.append(f"{source}: supervisor.max_restarts: expected >= 1")
     return problems
 
 
@@ -457,14 +439,4 @@ def _core_problems(core: CoreConfig, source: str) -> list[str]:
                 f"{source}: core.timezone: expected an IANA zone name such as "
                 f"Europe/Berlin, got {shown(core.timezone)}"
             )
-    if not -90.0 <= core.latitude <= 90.0:
-        problems.append(
-            f"{source}: core.latitude: expected -90..90, got {core.latitude}"
-        )
-    if not -180.0 <= core.longitude <= 180.0:
-        problems.append(
-            f"{source}: core.longitude: expected -180..180, got {core.longitude}"
-        )
-    if core.max_runs_per_minute < 1:
-        problems.append(f"{source}: core.max_runs_per_minute: expected >= 1, got 0")
     return problems
