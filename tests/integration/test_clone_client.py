@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -546,13 +547,7 @@ def test_raspy_kv_live_commands_set_get_list_delete_and_watch(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Issue 6: raspy-kv ls|get|set|del|watch against a running server."""
-    base = free_port_base()
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
-    server_arg = ["--server", f"127.0.0.1:{base}"]
-    config = CloneConfig(hugz_interval_s=0.1)
-    with clone_server(
-        zmq_context, store, clock, config=config, endpoints=endpoints
-    ) as srv:
+    with _kv_server(zmq_context, store, clock) as (srv, server_arg):
         capsys.readouterr()  # the server's start-up log lines
         assert kv.run(["set", "/dev/t", "21.5", "--ttl", "60", *server_arg]) == 0
         assert kv.run(["set", "/dev/bin", "x", *server_arg]) == 0
@@ -630,13 +625,7 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A retired board's readings go in one command; a key beside the prefix stays."""
-    base = free_port_base()
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
-    server = ["--server", f"127.0.0.1:{base}"]
-    config = CloneConfig(hugz_interval_s=0.1)
-    with clone_server(
-        zmq_context, store, clock, config=config, endpoints=endpoints
-    ) as srv:
+    with _kv_server(zmq_context, store, clock) as (srv, server):
         for key in (
             b"/device/b.f.x/value",
             b"/device/b.f.x/unit",
@@ -662,15 +651,10 @@ def test_raspy_kv_live_output_to_a_full_disk_is_a_failure_not_a_bug(
     """`raspy-kv ls > FILE` on a full disk: one line saying stdout could not be
     written and status 1, as dump and check say it, not "internal error ... a bug"
     (status 70)."""
-    base = free_port_base()
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
-    config = CloneConfig(hugz_interval_s=0.1)
-    with clone_server(
-        zmq_context, store, clock, config=config, endpoints=endpoints
-    ) as srv:
+    with _kv_server(zmq_context, store, clock) as (srv, server):
         srv.publisher.set(b"/k", b"1")
         wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
-        argv = [*command, "--server", f"127.0.0.1:{base}"]
+        argv = [*command, *server]
         with Path("/dev/full").open("wb") as full:
             done = subprocess.run(
                 [sys.executable, "-m", "raspy.cli.kv", *argv],
@@ -713,13 +697,7 @@ def test_raspy_kv_ls_and_watch_take_a_subtree_that_is_not_utf8_as_its_bytes(
 ) -> None:
     """README: arguments are taken as the bytes the shell gave, UTF-8 or not; get,
     set and del did, while ls and watch refused such a SUBTREE as usage (2)."""
-    base = free_port_base()
-    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
-    server = ["--server", f"127.0.0.1:{base}"]
-    config = CloneConfig(hugz_interval_s=0.1)
-    with clone_server(
-        zmq_context, store, clock, config=config, endpoints=endpoints
-    ) as srv:
+    with _kv_server(zmq_context, store, clock) as (srv, server):
         srv.publisher.set(b"/caf\xe9/x", b"1")
         wait_until(lambda: srv.counter("clone.published") == 1, what="the key")
         capsys.readouterr()
@@ -748,3 +726,18 @@ def _watch_one(args: list[str], publish: Callable[[int], object]) -> list[int]:
         watcher.join(timeout=0.1)
         index += 1
     return statuses
+
+
+@contextmanager
+def _kv_server(
+    zmq_context: Context, store: Store, clock: FakeClock
+) -> Iterator[tuple[CloneServer, list[str]]]:
+    """A Clone server on a free port base (HUGZ every 0.1 s), and the `--server`
+    arguments raspy-kv reaches it with."""
+    base = free_port_base()
+    endpoints = clone.Endpoints.from_port_base("127.0.0.1", base)
+    config = CloneConfig(hugz_interval_s=0.1)
+    with clone_server(
+        zmq_context, store, clock, config=config, endpoints=endpoints
+    ) as srv:
+        yield srv, ["--server", f"127.0.0.1:{base}"]
