@@ -79,11 +79,6 @@ def _plain_kv(value: bytes) -> dict[str, object] | None:
     return record if plain else None
 
 
-# §6.2: a snapshot sends a key as it is stored, so KTHXBAI would end a client's
-# snapshot there; the server refuses both as keys
-_CLONE_COMMANDS: Final = frozenset((clone.KTHXBAI, clone.HUGZ))
-
-
 def validate_written(table: Table, key: bytes, value: bytes) -> None:
     """validate_record, and a kv record as the Clone server writes one: its key no
     Clone command, its ttl None or 0..MAX_TTL_S s (0 excluded). For check and
@@ -94,7 +89,7 @@ def validate_written(table: Table, key: bytes, value: bytes) -> None:
     record = _plain_kv(value)
     found = decode_kv(value).ttl if record is None else record["ttl"]
     ttl = found if isinstance(found, float) else None  # None or a float, both ways
-    if key in _CLONE_COMMANDS:
+    if clone.is_command(key):  # a snapshot sends it as it is: KTHXBAI ends one
         raise StoreError("a Clone command, not a key: a snapshot would end there")
     if ttl is not None and not 0 < ttl <= clone.MAX_TTL_S:  # nan fails too
         raise StoreError(

@@ -204,12 +204,17 @@ def ttl_of(props: Props) -> float | None:
 # --- keys and subtrees (§6.2, §6.3) --------------------------------------------------
 
 
+def is_command(key: bytes) -> bool:
+    """Is `key` a command literal (KTHXBAI, HUGZ), which no key may be (§6.2)?"""
+    return key in _LITERALS
+
+
 def check_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
     """A key as RFC 12 has it (§6.2): non-empty, at most `max_key_bytes` bytes, and
     not a command literal (it would read as KTHXBAI or HUGZ). The server's rule."""
     if not key:
         raise MalformedMessage(_PROTO, "bad_key", "empty key")
-    if key in _LITERALS:
+    if is_command(key):
         raise MalformedMessage(_PROTO, "bad_key", f"key {quote(key)} is a command")
     if len(key) > max_key_bytes:
         raise MalformedMessage(
