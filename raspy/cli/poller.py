@@ -34,7 +34,6 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -220,8 +219,10 @@ def _main(argv: list[str] | None) -> int:
             else f"raspy-kv check --data-dir {args.data_dir}",
         )
         store = None
-    stop = SignalInbox((signal.SIGTERM, signal.SIGINT))  # is_set(): asked to stop
-    hangups = _Hangups()
+    # is_set(): asked to stop; a SIGHUP (raspyd reloads at it) is only noted: its
+    # default action would end the board without a word, and systemd's
+    # Restart=on-failure would not start it again
+    stop = SignalInbox((signal.SIGTERM, signal.SIGINT), noted=(signal.SIGHUP,))
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -229,7 +230,7 @@ def _main(argv: list[str] | None) -> int:
     )
     settings = None if store is None else DeviceSettings(store)
     try:
-        return _run(args.connect, registry, discover, stop, curve, settings, hangups)
+        return _run(args.connect, registry, discover, stop, curve, settings)
     except _HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except _ServiceStuck as exc:
@@ -240,7 +241,6 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if store is not None:
             store.close()
-        hangups.close()
         stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
@@ -264,7 +264,6 @@ def _run(
     stop: SignalInbox,
     curve: CurveKeys | None = None,
     settings: DeviceSettings | None = None,
-    hangups: _Hangups | None = None,
 ) -> int:
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -304,7 +303,7 @@ def _run(
         log.info("poller_started", service=registry.devices_service, hub=hub)
         watch = _HubWatch(tree, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
-        return _serve(worker, service, watch, stop, notifier, hangups)
+        return _serve(worker, service, watch, stop, notifier)
     finally:
         notifier.stopping()
         notifier.close()
@@ -317,31 +316,6 @@ def _run(
             raise _ServiceStuck(
                 f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
             )
-
-
-class _Hangups:
-    """SIGHUP, taken by the serving loop: raspyd reloads at it, and its default
-    action would end this process without a word (nor would systemd's
-    Restart=on-failure start it again). The handler only appends (see
-    raspy.cli.signals); the wakeup fd it writes to is the SignalInbox's."""
-
-    def __init__(self) -> None:
-        self._received: deque[int] = deque()
-        self._old = signal.signal(signal.SIGHUP, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        self._received.append(signum)
-
-    def taken(self) -> bool:
-        """Has a SIGHUP come since the last call?"""
-        came = False
-        while self._received:
-            self._received.popleft()
-            came = True
-        return came
-
-    def close(self) -> None:
-        signal.signal(signal.SIGHUP, self._old)
 
 
 class BoardDeviceService(devices.DeviceServiceActor):
@@ -578,7 +552,6 @@ def _serve(
     hub: _HubWatch,
     stop: SignalInbox,
     notifier: Notifier,
-    hangups: _Hangups | None = None,
 ) -> int:
     """Answer requests until `stop`; 1 if the device service died. systemd's
     watchdog is pinged from here, while the device service lives: a loop stuck
@@ -592,7 +565,7 @@ def _serve(
             notifier.watchdog()
             next_ping = time.monotonic() + every_s
         hub.check()
-        if hangups is not None and hangups.taken():
+        if stop.noted():
             structlog.get_logger(component="raspy-poller").warning(
                 "config_not_reloaded",
                 reason="SIGHUP: raspy-poller reads its config at start only",

@@ -20,23 +20,45 @@ from types import FrameType
 
 
 class SignalInbox:
-    """The signals received, for the main thread's loop (make it there)."""
+    """The signals received, for the main thread's loop (make it there).
 
-    def __init__(self, signums: Iterable[signal.Signals]) -> None:
+    `noted` signals are caught too, but only counted (noted()): neither is_set() nor
+    wait() returns them (raspy-poller's SIGHUP, which must not end it)."""
+
+    def __init__(
+        self,
+        signums: Iterable[signal.Signals],
+        *,
+        noted: Iterable[signal.Signals] = (),
+    ) -> None:
         self._read, self._write = os.pipe()
         for fd in (self._read, self._write):
             os.set_blocking(fd, False)
         self._received: deque[int] = deque()
+        self._noted_signums = frozenset(noted)
+        self._noted: deque[int] = deque()
         self._closed = False
         self._old_wakeup_fd = signal.set_wakeup_fd(
             self._write, warn_on_full_buffer=False
         )
         self._old_handlers = {
-            signum: signal.signal(signum, self._on_signal) for signum in signums
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (*signums, *self._noted_signums)
         }
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self._received.append(signum)  # nothing else: see the module docstring
+        # nothing else: see the module docstring
+        (self._noted if signum in self._noted_signums else self._received).append(
+            signum
+        )
+
+    def noted(self) -> bool:
+        """Has a noted signal come since the last call?"""
+        came = False
+        while self._noted:
+            self._noted.popleft()
+            came = True
+        return came
 
     def poke(self) -> None:
         """From any thread: end the main loop's wait() now (raspyd failing)."""

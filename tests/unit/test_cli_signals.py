@@ -69,3 +69,23 @@ def test_a_poke_from_another_thread_ends_a_long_wait_with_no_signal() -> None:
         inbox.close()
         signal.signal(signal.SIGUSR1, before)
     inbox.poke()  # after close: nothing written anywhere
+
+
+@pytest.mark.timeout(30)
+def test_a_noted_signal_is_counted_and_never_taken_as_a_stop() -> None:
+    """raspy-poller's SIGHUP: caught (its default action ends the process), told by
+    noted() once, and neither is_set() nor wait() returns it."""
+    before = signal.getsignal(signal.SIGUSR2)
+    inbox = SignalInbox((signal.SIGUSR1,), noted=(signal.SIGUSR2,))
+    try:
+        assert not inbox.noted()
+        os.kill(os.getpid(), signal.SIGUSR2)
+        assert not inbox.is_set()
+        assert inbox.wait(0.01) == []
+        assert inbox.noted()
+        assert not inbox.noted()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert inbox.wait(5.0) == [signal.SIGUSR1]
+    finally:
+        inbox.close()
+    assert signal.getsignal(signal.SIGUSR2) == before
