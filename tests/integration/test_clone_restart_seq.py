@@ -5,7 +5,6 @@ written, so it never gives out a number the store already holds (§6.2)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,20 +49,13 @@ def test_a_server_started_again_reads_the_sequence_after_the_old_ones_writes(
             assert isinstance(accepted, core_mod.Accept)
             old.accept(accepted.update)
             old.submit()  # queued behind the gate, not written yet
-            submits = store.stats()["submits"]
             new = _pipeline(store, wake)
-            loaded: list[int] = []
-            thread = threading.Thread(target=lambda: loaded.append(new.load(0.0)))
-            thread.start()
-            wait_until(
-                lambda: bool(loaded) or store.stats()["submits"] > submits,
-                what="the new server's start to read or to wait for the store",
+            loaded = gate.open_once_started(
+                lambda: new.load(0.0), what="the new server's start"
             )
-            gate.open()
-            thread.join(10)
         wait_until(lambda: store.get(Table.KV, b"/a") is not None, what="the write")
         stored = store.get(Table.KV, b"/a")
         assert stored is not None
-        assert loaded == [decode_kv(stored).seq] == [1]  # the next number is 2
+        assert loaded == decode_kv(stored).seq == 1  # the next number is 2
     finally:
         wake.close()

@@ -198,17 +198,12 @@ def test_a_restart_reads_the_store_once_the_old_actors_writes_are_in(
                 Delete(Table.TITANIC_QUEUE, queue_key),
             ]
         )
-        submits = store.stats()["submits"]
-        titanic.start()
-        started: list[dict[str, int]] = []  # answered once its start is over
-        asking = threading.Thread(target=lambda: started.append(titanic.inspect()))
-        asking.start()
-        wait_until(
-            lambda: bool(started) or store.stats()["submits"] > submits,
-            what="the new actor's start to read or to wait for the store",
-        )
-        gate.open()
-        asking.join(10)
+
+        def restart() -> dict[str, int]:
+            titanic.start()
+            return titanic.inspect()  # answered once the actor's start is over
+
+        gate.open_once_started(restart, what="the new actor's start")
     assert titanic.inspect() == {"known": 1, "pending": 0, "in_flight": 0}
 
 

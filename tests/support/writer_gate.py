@@ -4,10 +4,15 @@ queue, as on a slow SD card, until the test opens the gate (or leaves the block)
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from raspy.storage.store import Put, Store
 from raspy.storage.tables import Table
+from support.wait import wait_until
+
+T = TypeVar("T")
 
 
 class WriterGate:
@@ -23,6 +28,23 @@ class WriterGate:
 
     def open(self) -> None:
         self._release.set()
+
+    def open_once_started(self, start: Callable[[], T], what: str) -> T:
+        """Run `start` on a thread; open the gate once it has returned or has asked
+        the store for something (a commit that waits behind the gate), then return
+        what it returned. A start that wrongly read before waiting returns first."""
+        submits = self._store.stats()["submits"]
+        result: list[T] = []
+        thread = threading.Thread(target=lambda: result.append(start()))
+        thread.start()
+        wait_until(
+            lambda: bool(result) or self._store.stats()["submits"] > submits,
+            what=f"{what} to read or to wait for the store",
+        )
+        self.open()
+        thread.join(10)
+        assert result, f"{what} never ended"
+        return result[0]
 
     def __exit__(
         self,
