@@ -245,11 +245,16 @@ def _config_of(services: Services, name: str, change: JsonValue = None) -> Any:
     return json.loads(reply)["config"]
 
 
+def _start_stored(services: Services, w1: FakeW1Tree, settings: Store) -> None:
+    """Start the onewire service of `w1` with its settings stored in `settings`."""
+    registry, discover = _onewire(w1)
+    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+
+
 def _restart(services: Services, w1: FakeW1Tree, settings: Store) -> None:
     """Stop the running onewire service and start it anew from its config."""
     services.refs.pop().stop(block=True, timeout=10)
-    registry, discover = _onewire(w1)
-    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+    _start_stored(services, w1, settings)
 
 
 def test_a_discovered_sensors_settings_last_and_reset_returns_to_what_was_found(
@@ -263,10 +268,7 @@ def test_a_discovered_sensors_settings_last_and_reset_returns_to_what_was_found(
     w1.add_celsius(SENSOR_A, 20.0)
     settings = Store.open(tmp_path / "settings")
     try:
-        registry, discover = _onewire(w1)
-        services.start(
-            registry, SystemClock(), discover, settings=DeviceSettings(settings)
-        )
+        _start_stored(services, w1, settings)
         _config_of(services, SENSOR_A, {"friendly_name": "Attic", "unit": "°F"})
         _restart(services, w1, settings)
         config = _config_of(services, "Attic")
@@ -296,10 +298,7 @@ def test_a_sensor_found_by_a_rescan_takes_the_settings_stored_for_it(
     w1.add_celsius(SENSOR_B, 18.0)
     settings = Store.open(tmp_path / "settings")
     try:
-        registry, discover = _onewire(w1)
-        services.start(
-            registry, SystemClock(), discover, settings=DeviceSettings(settings)
-        )
+        _start_stored(services, w1, settings)
         _config_of(services, SENSOR_B, {"friendly_name": "Cellar"})
         w1.remove(SENSOR_B)
         _restart(services, w1, settings)
@@ -320,8 +319,7 @@ def test_a_sensor_a_rescan_finds_is_polled_when_the_store_cannot_be_read(
     w1 = FakeW1Tree(tmp_path / "sys")
     w1.add_celsius(SENSOR_A, 20.0)
     settings = Store.open(tmp_path / "settings")
-    registry, discover = _onewire(w1)
-    services.start(registry, SystemClock(), discover, settings=DeviceSettings(settings))
+    _start_stored(services, w1, settings)
     _wait_entry(tree, f"testhost.onewire.{SENSOR_A}", "value", 20.0)
     settings.close()  # every read and write fails from now on
     w1.add_celsius(SENSOR_B, 18.0625)
