@@ -8,10 +8,12 @@ one request; a service never has both queued requests and idle workers.
 Raspy choices beyond the spec:
 - A request whose worker expires, DISCONNECTs or is disconnected for a protocol error
   before its FINAL/REPLY goes back to the front of its queue and is dispatched again
-  (issue 3, over §2.5.6). A 0.1 client's PARTIAL buffer restarts; a 0.2 or majortomo
-  client may have seen PARTIALs of the failed attempt and then gets the new attempt's
-  whole stream (PARTIALs already forwarded are never re-sent). After the third
-  worker lost with it, the request is dropped (`dropped.workers_lost`). A busy worker's
+  (issue 3, over §2.5.6); a 0.1 client's PARTIAL buffer restarts. Not so once a
+  PARTIAL of it went to a 0.2 or majortomo client (§3.7): a new attempt's stream
+  would follow the failed one's parts, so the request is dropped
+  (`dropped.partial_lost`) and the client's timeout asks again on a clean stream.
+  After the third worker lost with it, the request is dropped
+  (`dropped.workers_lost`). A busy worker's
   message over the limits is its reply: that request fails (`reply_overflow`)
   instead, as any worker would answer it so.
 - A queued request expires (`RequestDropped(expired)`, never dispatched) once
@@ -421,6 +423,7 @@ class BrokerCore:
             body = () if pending.buffer is None else tuple(pending.buffer)
         if not reply.final:
             self._counts["partials"] += 1
+            pending.streamed = True
             frames = mdp.client_reply_frames(pending.version, service.name, body, False)
             self._out.append(Send(pending.client, frames))
             return
@@ -527,7 +530,9 @@ class BrokerCore:
             self._out.append(ServiceAvailability(service.name, False))
         if pending is not None and not pending.failed:
             pending.lost += 1
-            if pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them
+            if pending.streamed:  # §3.7: the client has part of this attempt's reply
+                self._drop(service, pending, "partial_lost")
+            elif pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them
                 self._drop(service, pending, "workers_lost")
             else:  # issue 3: send it again to another worker of the service
                 self._counts["redispatched"] += 1

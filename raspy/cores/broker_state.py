@@ -35,6 +35,7 @@ class Pending:
         "failed",
         "lost",
         "size",
+        "streamed",
         "version",
     )
 
@@ -54,6 +55,9 @@ class Pending:
         self.buffer_bytes = 0
         self.failed = False  # the reply overflowed: discard the worker's output
         self.lost = 0  # workers that went away while they had it
+        # a PARTIAL of it went to a 0.2 or majortomo client: never dispatched again
+        # (docs/protocols.md §3.7), another attempt's stream would follow that one
+        self.streamed = False
 
     def collect(self, body: tuple[bytes, ...], limits: FrameLimits) -> bool:
         """§3.6 raspy: add reply frames for a 0.1 client; True if this overflowed."""

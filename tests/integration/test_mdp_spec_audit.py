@@ -34,6 +34,7 @@ from support.mdp_spec import (
     wait_status,
     worker_command,
 )
+from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.actors.messages import GetStats
@@ -303,6 +304,48 @@ def test_a_disconnected_worker_gets_nothing_more_and_its_request_goes_elsewhere(
     staying.send_multipart(final(V02, address, b"done"))
     assert recv(client) == client_final(V02, b"hand", b"done")
     assert nothing_within(leaving)
+
+
+@pytest.mark.parametrize("dialect", [V02, VMJ])
+def test_a_request_whose_client_got_a_partial_is_not_sent_to_the_next_worker(
+    edge: EdgeHandle, dealers: Dealers, dialect: str
+) -> None:
+    """RFC 18: a reply is PARTIALs then one FINAL, one stream per request.
+    docs/protocols.md §3.7 raspy: once the client has a PARTIAL, a worker that leaves
+    before its FINAL loses the request (dropped.partial_lost); the next worker never
+    gets it, where it used to, so that the client read the first worker's PARTIAL
+    followed by the second worker's whole stream. The client asks again on a new
+    socket (Lazy Pirate) and gets one clean stream."""
+    leaving = _registered(edge, dealers, V02, b"stream")
+    client = dealers.open(edge.endpoint)
+    client.send_multipart(client_request(dialect, b"stream", b"job"))
+    address, _ = split_request(V02, recv(leaving))
+    staying = _registered(edge, dealers, V02, b"stream")
+    leaving.send_multipart(partial(V02, address, b"p1"))
+    assert recv(client) == client_partial(dialect, b"stream", b"p1")
+    leaving.send_multipart(disconnect(V02))
+
+    def _settled() -> dict[str, int]:
+        stats = edge.ref.ask(GetStats(), timeout=5)
+        assert isinstance(stats, dict)
+        lost = stats.get("broker.dropped.partial_lost", 0)
+        return stats if lost or stats.get("broker.redispatched", 0) else {}
+
+    stats = wait_until(_settled, what="the broker to take the DISCONNECT")
+    assert nothing_within(staying), "the second worker got the streamed request"
+    assert stats.get("broker.dropped.partial_lost") == 1
+    assert stats.get("broker.redispatched") == 0
+    assert nothing_within(client)
+
+    again = dealers.open(edge.endpoint)  # the client's retry, on a new socket
+    again.send_multipart(client_request(dialect, b"stream", b"job"))
+    address, body = split_request(V02, recv(staying))
+    assert body == [b"job"]
+    staying.send_multipart(partial(V02, address, b"p1"))
+    staying.send_multipart(final(V02, address, b"f"))
+    assert recv(again) == client_partial(dialect, b"stream", b"p1")
+    assert recv(again) == client_final(dialect, b"stream", b"f")
+    assert nothing_within(again)
 
 
 def test_a_reply_over_the_limits_fails_its_request_instead_of_looping(

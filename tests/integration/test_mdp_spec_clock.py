@@ -20,6 +20,7 @@ from support.mdp_spec import (
     Context,
     Dealers,
     client_final,
+    client_partial,
     client_request,
     clocked_edge,
     disconnect,
@@ -27,6 +28,7 @@ from support.mdp_spec import (
     heartbeat,
     mmi_service,
     nothing_within,
+    partial,
     ready,
     registered,
     split_request,
@@ -202,6 +204,37 @@ def test_a_busy_worker_that_heartbeats_while_busy_expires_after_liveness(
     assert _status(broker, b"hbusy") == b"200"
     broker.tick(INTERVAL_S * LIVENESS + 0.1)
     assert _status(broker, b"hbusy") == b"404"
+
+
+def test_a_silent_worker_that_sent_a_partial_loses_its_request_to_nobody(
+    broker: ClockedEdge, dealers: Dealers
+) -> None:
+    """docs/protocols.md §3.7 raspy: a worker given up for silence after its client got
+    one of its PARTIALs takes the request with it (dropped.partial_lost): the spare
+    worker is sent HEARTBEATs only, never the request, whose second stream would have
+    followed the first one's PARTIAL at the client."""
+    worker = _registered(broker, dealers, V02, b"cut")
+    client = dealers.open(broker.endpoint)
+    client.send_multipart(client_request(V02, b"cut", b"job"))
+    address = _next_request(worker, V02)
+    for _ in range(2):  # it heartbeats while busy: silence ends it (§2.6)
+        broker.tick(INTERVAL_S)
+        broker.heartbeat_from(worker, heartbeat(V02))
+    worker.send_multipart(partial(V02, address, b"p1"))
+    assert recv(client) == client_partial(V02, b"cut", b"p1")
+    spare = _registered(broker, dealers, V02, b"cut")
+    broker.tick(INTERVAL_S * 1.5)
+    broker.heartbeat_from(spare, heartbeat(V02))
+    broker.tick(INTERVAL_S * (LIVENESS - 1.5) + 0.1)  # the first worker's silence
+    stats = broker.stats()
+    assert stats.get("broker.dropped.partial_lost") == 1
+    assert stats["broker.redispatched"] == 0
+    assert _status(broker, b"cut") == b"200"  # the spare, idle
+    sent = []
+    while spare.poll(100):  # what the broker sent it at that tick, if anything
+        sent.append(spare.recv_multipart())
+    assert all(frames == heartbeat(V02) for frames in sent), sent
+    assert nothing_within(client)
 
 
 def test_a_request_for_a_service_nobody_registers_expires_after_the_ttl(

@@ -94,7 +94,8 @@ def test_a_request_whose_workers_keep_going_away_is_dropped_at_the_third(
 def test_v01_client_buffer_restarts_when_the_request_is_re_dispatched(
     core: BrokerCore,
 ) -> None:
-    """broker.py docstring: a 0.1 client never sees PARTIALs of a failed attempt."""
+    """docs/protocols.md §3.7: a 0.1 client never sees PARTIALs of a failed attempt
+    (they are buffered, §3.6), so its request is dispatched again, buffer emptied."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V01, b"job"), T0)
     core.on_frames(W1, reply(V02, C1, b"old", final=False), T0)
@@ -105,27 +106,80 @@ def test_v01_client_buffer_restarts_when_the_request_is_re_dispatched(
     ]
 
 
-def test_v02_client_sees_the_whole_stream_of_the_second_attempt(
+@pytest.mark.parametrize("client", [V02, VMJ], ids=["v02", "majortomo"])
+def test_a_request_whose_client_got_a_partial_is_dropped_when_its_worker_leaves(
+    core: BrokerCore, client: mdp.Version
+) -> None:
+    """docs/protocols.md §3.7 raspy: another attempt's stream would follow the parts
+    the client has (p1, p1, f); the request is dropped, never sent to the next worker."""
+    core.on_frames(W1, ready(V02), T0)
+    core.on_frames(C1, request(client, b"job"), T0)
+    out = core.on_frames(W1, reply(V02, C1, b"p1", final=False), T0)
+    assert [type(o) for o in out] == [Send]
+    assert core.on_frames(W1, disconnect(V02), T0 + 1) == [
+        WorkerRemoved(SVC, W1, "disconnect"),
+        ServiceAvailability(SVC, False),
+        RequestDropped(SVC, C1, "partial_lost"),
+    ]
+    assert core.on_frames(W2, ready(V02), T0 + 2) == [
+        WorkerRegistered(SVC, W2, V02),
+        ServiceAvailability(SVC, True),
+    ]
+    stats = core.stats()
+    assert stats["dropped.partial_lost"] == 1
+    assert stats["redispatched"] == 0
+    assert stats["queued"] == stats["queued_bytes"] == 0
+
+
+def test_a_request_streaming_from_a_silent_worker_is_dropped_at_its_expiry(
     core: BrokerCore,
 ) -> None:
-    """broker.py docstring: PARTIALs already forwarded are not re-sent."""
+    """§3.7 raspy: the same when the worker is given up for silence (§2.6); a worker
+    that answers again later is an unknown peer, its FINAL never reaches the client."""
+    core.on_frames(W1, ready(V02), T0)
+    core.on_frames(W2, ready(V02), T0)
+    core.on_frames(C1, request(V02, b"job"), T0)
+    core.on_frames(W1, heartbeat(V02), T0 + 1)
+    core.on_frames(W1, heartbeat(V02), T0 + 2)
+    core.on_frames(W1, reply(V02, C1, b"p1", final=False), T0 + 3)
+    core.on_frames(W2, heartbeat(V02), T0 + 9)
+    out = core.on_tick(T0 + 10.5)
+    assert WorkerRemoved(SVC, W1, "expired") in out
+    assert RequestDropped(SVC, C1, "partial_lost") in out
+    assert sends(out) == [Send(W2, heartbeat(V02))]  # never the request
+    assert core.worker_counts()[SVC].idle == 1
+    assert core.on_frames(W1, reply(V02, C1, b"f"), T0 + 11) == [
+        Rejected(W1, "unknown_worker", "WorkerReply", 5),
+        Send(W1, [b"MDPW02", b"\x06"]),
+    ]
+
+
+def test_a_request_dropped_after_a_partial_leaves_the_queue_behind_it_served(
+    core: BrokerCore,
+) -> None:
+    """§3.7: only the request that streamed is dropped; the next queued one is
+    dispatched to the next worker as usual."""
+    core.on_frames(W1, ready(V02), T0)
+    core.on_frames(C1, request(V02, b"first"), T0)
+    core.on_frames(C2, request(V02, b"second"), T0)
+    core.on_frames(W1, reply(V02, C1, b"p1", final=False), T0)
+    core.on_frames(W1, disconnect(V02), T0)
+    out = core.on_frames(W2, ready(V02), T0)
+    assert sends(out) == [Send(W2, [b"MDPW02", b"\x02", C2, b"", b"second"])]
+
+
+def test_a_request_with_no_partial_forwarded_yet_is_still_dispatched_again(
+    core: BrokerCore,
+) -> None:
+    """§3.7: the rule starts at the first PARTIAL the client was sent."""
     core.on_frames(W1, ready(V02), T0)
     core.on_frames(C1, request(V02, b"job"), T0)
-    assert core.on_frames(W1, reply(V02, C1, b"p1", final=False), T0) == [
-        Send(C1, [b"MDPC02", b"\x02", SVC, b"p1"])
-    ]
-    core.on_frames(W1, disconnect(V02), T0)
-    assert core.on_frames(W2, ready(VMJ), T0) == [
-        WorkerRegistered(SVC, W2, VMJ),
-        ServiceAvailability(SVC, True),
-        Send(W2, [b"", b"MDPW02", b"\x02", C1, b"", b"job"]),
-    ]
-    assert core.on_frames(W2, reply(VMJ, C1, b"p1", final=False), T0) == [
-        Send(C1, [b"MDPC02", b"\x02", SVC, b"p1"])
-    ]
-    assert core.on_frames(W2, reply(VMJ, C1, b"f"), T0) == [
-        Send(C1, [b"MDPC02", b"\x03", SVC, b"f"])
-    ]
+    core.on_frames(W1, heartbeat(V02), T0 + 1)
+    core.on_frames(W1, disconnect(V02), T0 + 2)
+    out = core.on_frames(W2, ready(V02), T0 + 3)
+    assert sends(out) == [Send(W2, [b"MDPW02", b"\x02", C1, b"", b"job"])]
+    assert core.stats()["redispatched"] == 1
+    assert "dropped.partial_lost" not in core.stats()
 
 
 def test_nothing_is_sent_to_a_worker_after_its_disconnect(core: BrokerCore) -> None:
