@@ -19,6 +19,7 @@ from raspy import packing
 from raspy.cores.clone import Update
 from raspy.devices.template import JsonValue
 from raspy.errors import PackingError, StoreError
+from raspy.protocol import clone
 from raspy.storage.scenario_records import MAIN, PREFIX, conf_fields
 from raspy.storage.store import Delete, Op, Put, Store, Table
 from raspy.storage.tables import KvRecord, decode_kv
@@ -141,8 +142,12 @@ def _decode(name: str, records: dict[bytes, bytes]) -> StoredScenario:
 
 
 def _kv_records(store: Store, prefix: str) -> Iterator[tuple[bytes, KvRecord]]:
-    """The Clone table's records under `prefix`, in key order; a damaged one skipped."""
+    """The Clone table's records under `prefix`, in key order; a damaged one skipped,
+    and a key that is a Clone command, as snapshots leave it out (docs/protocols.md
+    §6.3)."""
     for key, value in store.scan(Table.KV, prefix.encode("utf-8")):
+        if clone.is_command(key):
+            continue
         try:
             record = decode_kv(value)
         except StoreError:

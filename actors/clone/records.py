@@ -1,8 +1,9 @@
 """The kv records the Clone server reads and writes (docs/protocols.md §6.2, §6.6).
 
 A snapshot reads every record, so `kv_essentials` checks only the fields the server
-needs; `load_state` restores the sequence and the ephemeral keys at start-up; `store_ops`
-is one group commit's transaction. No sockets here.
+needs; `load_state` restores the sequence and the ephemeral keys at start-up, and warns
+of a stored key that is a Clone command (snapshots leave it out); `store_ops` is one
+group commit's transaction. No sockets here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import structlog
 
 from raspy import packing
 from raspy.cores import clone as core_mod
-from raspy.errors import PackingError, StoreError
+from raspy.errors import PackingError, StoreError, quote
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.store import Delete, Op, Put, Store
@@ -72,11 +73,26 @@ def load_state(store: Store, stats: Stats) -> tuple[int, list[tuple[bytes, float
                     log.error("clone_record_unreadable", key=key.hex(), reason=str(exc))
                     continue
                 last_seq = max(last_seq, seq)
-                if ttl_s:
+                if clone.is_command(key):
+                    _command_key(key, stats)  # kept, never served, never expired
+                elif ttl_s:
                     ephemeral.append((key, ttl_s))
             if len(items) < _LOAD_CHUNK:
                 return last_seq, ephemeral
             after = items[-1][0]
+
+
+def _command_key(key: bytes, stats: Stats) -> None:
+    """A kv key that is a Clone command (an older restore let it in; writes refuse
+    it): snapshots leave it out (raspy.cores.clone_snapshot), else each would end at
+    it. Left in the store, where `raspy-kv check` names it and `dump` shows it."""
+    stats.incr("clone.load.command_key")
+    log.warning(
+        "clone_command_key_not_served",
+        key=quote(key),
+        hint="a Clone command, not a key: snapshots leave it out; "
+        "`raspy-kv check` names such records",
+    )
 
 
 def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[Op]:

@@ -4,7 +4,9 @@ Pure: store records and `now` in, frames and decisions out; no store, no socket,
 clock. The store's records of a subtree come in key order, a chunk at a time; the
 published coalesced values not yet stored (issue 17) are laid over them, the higher
 sequence of a key winning, and a deletion among them hides the key. KTHXBAI comes
-last, exactly once, whatever the subtree holds.
+last, exactly once, whatever the subtree holds: a stored key that is a Clone command
+(KTHXBAI, HUGZ: an older restore let it in; the server warns of it at start) is left
+out, else the client's snapshot would end at it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class SnapshotContent:
 
     def add_record(self, key: bytes, seq: int, body: bytes) -> None:
         """A stored record of the subtree; records come in key order."""
+        if clone.is_command(key):
+            return  # read as the end (or a HUGZ): never served, kept in the store
         overlay = self._overlay
         if overlay:  # the common case has none: one call per record, no more
             self._overlay_before(key)

@@ -24,7 +24,8 @@ from support.wait import wait_until
 
 from raspy import config
 from raspy.actors import messages as msgs
-from raspy.actors.clone.server import start_clone_server
+from raspy.actors.clone.server import read_tree, start_clone_server
+from raspy.client.clone import Snapshot, fetch_snapshot
 from raspy.config import CloneConfig, NetworkConfig, StoreConfig
 from raspy.errors import ConfigError
 from raspy.protocol import clone
@@ -346,6 +347,60 @@ def test_a_malformed_local_batch_is_counted_and_dropped(server: CloneServer) -> 
         ),
         what="the bad local messages to be counted",
     )
+
+
+def test_a_stored_key_that_is_a_clone_command_is_left_out_of_every_snapshot(
+    zmq_context: Context, store: Store, clock: FakeClock
+) -> None:
+    """§6.2, §6.3: no key may be KTHXBAI or HUGZ, but a store an older restore wrote
+    may hold one, and every whole-map snapshot ended at it (keys after it missing, a
+    client seeing a gap at every update). The server leaves such keys out of what it
+    serves, with one warning each at start naming it, and keeps them in the store."""
+    stored = [
+        (b"/a", 1),
+        (b"/b", 2),
+        (b"8553", 3),
+        (b"HUGZ", 4),
+        (b"KTHXBAI", 5),
+        (b"Zed", 6),  # sorts after KTHXBAI
+    ]
+    store.commit(
+        [
+            *(
+                Put(Table.KV, key, encode_kv(seq, b"v%d" % seq, {}, None))
+                for key, seq in stored
+            ),
+            Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(6)),
+        ]
+    )
+    with capture_logs() as logs, clone_server(zmq_context, store, clock) as server:
+        assert snapshot(zmq_context, server.endpoints.snapshot) == [
+            [b"/a", _seq(1), b"", b"", b"v1"],
+            [b"/b", _seq(2), b"", b"", b"v2"],
+            [b"8553", _seq(3), b"", b"", b"v3"],
+            [b"Zed", _seq(6), b"", b"", b"v6"],
+            [b"KTHXBAI", _seq(6), b"", b"", b""],
+        ]
+        whole = fetch_snapshot(server.endpoints, context=zmq_context)
+        assert whole == Snapshot(
+            6, {b"/a": b"v1", b"/b": b"v2", b"8553": b"v3", b"Zed": b"v6"}
+        )
+        assert snapshot(zmq_context, server.endpoints.snapshot, b"K") == [
+            [b"KTHXBAI", _seq(6), b"", b"", b"K"]
+        ]
+        assert server.counter("clone.load.command_key") == 2
+        # the tree raspyd's own parts read at start (the core, the MQTT bridge) too
+        tree = read_tree(server.ref, store, "")
+        assert [key for key, _ in tree] == ["/a", "/b", "8553", "Zed"]
+    warned = [
+        entry for entry in logs if entry["event"] == "clone_command_key_not_served"
+    ]
+    assert [(entry["log_level"], entry["key"]) for entry in warned] == [
+        ("warning", "'HUGZ'"),
+        ("warning", "'KTHXBAI'"),
+    ]
+    assert "raspy-kv check" in warned[0]["hint"]
+    assert decode_kv(store.get(Table.KV, b"KTHXBAI") or b"").body == b"v5"  # kept
 
 
 @pytest.mark.timeout(120)

@@ -43,6 +43,23 @@ def test_an_empty_subtree_gets_kthxbai_alone_with_the_sequence_and_the_subtree()
     assert (content.entries, content.ended) == (0, True)
 
 
+@pytest.mark.parametrize("command", [b"KTHXBAI", b"HUGZ"])
+def test_a_stored_key_that_is_a_clone_command_is_left_out(command: bytes) -> None:
+    """§6.2, §6.3 raspy: a key no write lets in but an older restore did; sent, it
+    reads as the end of the snapshot (or a HUGZ), so KTHXBAI stays the last, alone."""
+    content = SnapshotContent(b"", 9, [])
+    content.add_record(b"/a", 2, b"1")
+    content.add_record(command, 3, b"x")
+    content.add_record(b"Zed", 4, b"2")
+    content.end()
+    assert _frames(content) == [
+        [b"/a", _seq(2), b"", b"", b"1"],
+        [b"Zed", _seq(4), b"", b"", b"2"],
+        [b"KTHXBAI", _seq(9), b"", b"", b""],
+    ]
+    assert content.entries == 2
+
+
 def test_each_stored_key_is_sent_with_its_own_sequence_then_kthxbai() -> None:
     """§6.3 raspy: the sequence of the update that last set the key; no uuid, no
     properties."""
