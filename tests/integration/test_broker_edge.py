@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pykka
@@ -25,6 +26,7 @@ from raspy.actors.messages import (
     UnwatchServices,
 )
 from raspy.actors.worker import EchoWorkerActor, local_peer_id
+from raspy.client import Client
 from raspy.cores.broker import BrokerSettings
 from raspy.protocol.mdp import ClientRequest, client_reply_frames
 from raspy.transport.outbox import Outbox
@@ -103,6 +105,41 @@ def test_rfc7_client_gets_partials_and_final_of_rfc18_worker_in_one_reply(
     finally:
         worker.close()
         client.close()
+
+
+def test_a_client_whose_worker_left_mid_stream_gets_one_clean_stream_on_its_retry(
+    edge: EdgeHandle,
+) -> None:
+    """docs/protocols.md §3.7 raspy: raspy's client, whose worker sent a PARTIAL then
+    DISCONNECT, collected the failed attempt's part followed by the next worker's
+    whole stream ([p1, p1, f]); the request is dropped now, the client's retry (a new
+    socket) is served by the next worker alone."""
+    leaving = _ready_worker(edge, [b"MDPW02", b"\x01", b"cut"])
+    staying: zmq.Socket[bytes] | None = None
+    with (
+        ThreadPoolExecutor(max_workers=1) as pool,
+        Client(edge.endpoint, timeout_s=1.0, context=edge.context) as client,
+    ):
+        try:
+            _wait_service(edge, b"cut")
+            future = pool.submit(client.request, b"cut", b"job")
+            address = recv(leaving)[2]
+            staying = _ready_worker(edge, [b"MDPW02", b"\x01", b"cut"])
+            leaving.send_multipart([b"MDPW02", b"\x03", address, b"", b"p1"])
+            leaving.send_multipart([b"MDPW02", b"\x06"])
+            request = recv(staying)  # the retry, or (before) the request sent again
+            assert request[:2] == [b"MDPW02", b"\x02"]
+            assert request[4:] == [b"job"]
+            staying.send_multipart([b"MDPW02", b"\x03", request[2], b"", b"p1"])
+            staying.send_multipart([b"MDPW02", b"\x04", request[2], b"", b"f"])
+            assert future.result(timeout=10) == [b"p1", b"f"]
+            stats = edge.ref.ask(GetStats(), timeout=5)
+            assert isinstance(stats, dict)
+            assert stats["broker.dropped.partial_lost"] == 1
+        finally:
+            leaving.close()
+            if staying is not None:
+                staying.close()
 
 
 def test_in_process_echo_worker_serves_every_dialect(edge: EdgeHandle) -> None:
