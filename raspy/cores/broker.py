@@ -13,9 +13,8 @@ Raspy choices beyond the spec:
   would follow the failed one's parts, so the request is dropped
   (`dropped.partial_lost`) and the client's timeout asks again on a clean stream.
   After the third worker lost with it, the request is dropped
-  (`dropped.workers_lost`). A busy worker's
-  message over the limits is its reply: that request fails (`reply_overflow`)
-  instead, as any worker would answer it so.
+  (`dropped.workers_lost`). A busy worker's message over the limits is its reply:
+  that request fails (`reply_overflow`) instead, as any worker would answer it so.
 - A queued request expires (`RequestDropped(expired)`, never dispatched) once
   `request_ttl_s` has passed since both its first arrival (also when re-queued) and
   its service's last dispatch: a queue that a live worker keeps draining does not
