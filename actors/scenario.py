@@ -257,9 +257,11 @@ class ScenarioActor(pykka.ThreadingActor):
                 case run_mod.PublishEvent(key=key, value=value):
                     self._publish(key, value)
                 case run_mod.SendRequest(
-                    request_id=request_id, service=service, body=body
+                    request_id=request_id, service=service, body=body, deadline=at
                 ):
-                    self._client.send(request_id, service.encode("utf-8"), body)
+                    patience_s = max(0.0, at - links.clock.monotonic())
+                    name = service.encode("utf-8")
+                    self._client.send(request_id, name, body, patience_s)
                 case run_mod.Log(level=level, message=text):
                     emit = log.warning if level in ("warning", "error") else log.info
                     emit(

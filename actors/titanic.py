@@ -43,7 +43,7 @@ from raspy.storage import tables
 from raspy.storage.store import Store, Table
 from raspy.storage.turn_writes import TurnWrites
 from raspy.ticker import DeadlineTicker
-from raspy.transport.outbox import Outbox
+from raspy.transport.outbox import Outbox, pack_patience
 
 log = structlog.get_logger(component="titanic")
 
@@ -87,6 +87,9 @@ class TitanicActor(pykka.ThreadingActor):
         self._stats = stats
         settings = TitanicSettings.from_config(config, limits or LimitsConfig())
         self._core = TitanicCore(settings, tsp.PooledUuids())
+        # an attempt still queued in the broker at its timeout is dropped there, never
+        # run beside the next attempt
+        self._patience = pack_patience(settings.dispatch_timeout_s)
         # Group commit, first stage: one turn's writes become one submit.
         self._writes = TurnWrites(
             store,
@@ -304,7 +307,8 @@ class TitanicActor(pykka.ThreadingActor):
                     counted["dispatched"] = counted.get("dispatched", 0) + 1
                     request = mdp.ClientRequest(mdp.Version.V02, service, body)
                     frames = mdp.encode(request)
-                    dispatches += (self._slot_peer(slot), b"%d" % len(frames))
+                    dispatches += (self._slot_peer(slot), self._patience)
+                    dispatches.append(b"%d" % len(frames))
                     dispatches += frames
                 case core_mod.AnswerStored(caller=caller, uuid=uuid):
                     self._answer_stored(caller, uuid)

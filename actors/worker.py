@@ -240,11 +240,18 @@ class LocalClient(Generic[T]):
         with contextlib.suppress(pykka.ActorDeadError):
             edge.tell(msgs.DetachLocal(self.owner))
 
-    def send(self, request_id: int, service: bytes, body: Sequence[bytes]) -> None:
-        """Send a request under an id the caller keeps track of."""
+    def send(
+        self,
+        request_id: int,
+        service: bytes,
+        body: Sequence[bytes],
+        patience_s: float,
+    ) -> None:
+        """Send a request under an id the caller keeps track of; the caller waits
+        `patience_s` for its reply, and the broker does not dispatch it later."""
         request = mdp.ClientRequest(mdp.Version.V02, service, tuple(body))
         peer = self.owner + ROUTE_SEPARATOR + REQUEST_MARK + b"%d" % request_id
-        self.outbox.send_mdp(peer, mdp.encode(request))
+        self.outbox.send_mdp_request(peer, mdp.encode(request), patience_s)
 
     def request(
         self, service: bytes, body: Sequence[bytes], context: T, now: float
@@ -255,7 +262,7 @@ class LocalClient(Generic[T]):
             raise ValueError("request() needs a client made with timeout_s")
         self._next_id += 1
         self._pending[self._next_id] = _Pending(context, now + self.timeout_s)
-        self.send(self._next_id, service, body)
+        self.send(self._next_id, service, body, self.timeout_s)
         return self._next_id
 
     def reply(self, peer_id: bytes, frames: Sequence[bytes]) -> ReplyOutcome:

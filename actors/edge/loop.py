@@ -24,8 +24,10 @@ from raspy.transport.outbox import (
     LOCAL_REPLY_CHANNEL,
     MDP_BATCH_CHANNEL,
     MDP_CHANNEL,
+    MDP_REQUEST_CHANNEL,
     Outbox,
     split_records,
+    unpack_patience,
 )
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import Socket
@@ -117,6 +119,8 @@ class EdgeLoop:
         channel = message[0] if message else b""
         if channel == MDP_CHANNEL and len(message) >= 2:
             self._apply(self._core.on_frames(message[1], message[2:], self._now))
+        elif channel == MDP_REQUEST_CHANNEL and len(message) >= 3:
+            self._from_client(message[1], message[2], message[3:])
         elif channel == LOCAL_REPLY_CHANNEL:
             self._local.replies(message, self._send, self._now)
         elif channel == MDP_BATCH_CHANNEL:
@@ -155,10 +159,19 @@ class EdgeLoop:
                 raise
             self._stats.incr("edge.send_unroutable")  # gone, e.g. a client's retry
 
+    def _from_client(self, peer: bytes, patience: bytes, frames: list[bytes]) -> None:
+        patience_s = unpack_patience(patience)
+        if patience_s is None:
+            self._stats.incr("edge.outbox.rejected")
+        else:
+            now = self._now
+            self._apply(self._core.on_frames(peer, frames, now, now + patience_s))
+
     def _apply_batch(self, message: list[bytes]) -> None:
-        """[N, *(peer, count, *frames)]: each message as if it came on MDP_CHANNEL."""
-        records, whole = split_records(message, 2)
+        """[N, *(peer, patience, count, *frames)]: each request as if it came on
+        MDP_REQUEST_CHANNEL."""
+        records, whole = split_records(message, 3)
         if not whole:
             self._stats.incr("edge.outbox.rejected")
-        for peer, frames in records:
-            self._apply(self._core.on_frames(peer[0], frames, self._now))
+        for (peer, patience), frames in records:
+            self._from_client(peer, patience, frames)

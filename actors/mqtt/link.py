@@ -91,8 +91,10 @@ class MqttLink:
     def _do(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
-                case SendRequest(request_id=request_id, service=service, body=body):
-                    self._mdp.send(request_id, service.encode("utf-8"), (body,))
+                case SendRequest(
+                    request_id=request_id, service=service, body=body, patience_s=wait
+                ):
+                    self._mdp.send(request_id, service.encode("utf-8"), (body,), wait)
                 case Subscribe(filters=filters):
                     self._client.subscribe([(topic, 0) for topic in filters])
                 case Unsubscribe(filters=filters):

@@ -21,6 +21,11 @@ Raspy choices beyond the spec:
   expire, so a client that pipelines 100,000 requests is served whole however slow
   the worker (issue 18; zguide's broker never expires), while requests for a service
   with no worker, or one stuck on a request, are dropped as before.
+- An in-process client (a scenario, the web face, the MQTT bridge, Titanic's
+  dispatch) gives its request the moment it stops waiting (`give_up_at`): a request
+  still queued then is dropped (`abandoned`), never dispatched, so a command that its
+  sender reported as failed is not carried out later when a board comes back. A
+  network client's patience is not on the wire: its requests keep the TTL.
 - Memory is bounded (issue 18): queued requests in bytes per service and in total
   (`Pending.size`), plus a request count per service; over them a new request is
   dropped (`queue_full`, `queue_total_full`). A re-queued request may take a queue
@@ -153,12 +158,17 @@ class BrokerCore:
         return self.on_frames(peer, frames, now)
 
     def on_frames(
-        self, peer: bytes, frames: Sequence[bytes], now: float
+        self,
+        peer: bytes,
+        frames: Sequence[bytes],
+        now: float,
+        give_up_at: float = _INF,
     ) -> list[BrokerOutput]:
         """Handle one message from `peer` (routing id stripped); never raises.
 
         Also in-process peers' messages; a network peer's go through
-        on_router_frames."""
+        on_router_frames. `give_up_at`: when an in-process client stops waiting for
+        this request's reply; a request still queued then is never dispatched."""
         out = self._out = []
         try:
             self._limits.check("mdp", frames)
@@ -182,7 +192,7 @@ class BrokerCore:
             if len(service) > MAX_SERVICE_BYTES and service[:4] != mmi.PREFIX:
                 self._reject(peer, "service_too_long", "", len(frames))
             else:
-                self._on_request(peer, message, now)
+                self._on_request(peer, message, now, give_up_at)
             return out
         worker = self._workers.get(peer)
         if worker is None:
@@ -228,7 +238,7 @@ class BrokerCore:
         for service in list(self._services.values()):
             queue = service.queue
             while queue and now >= service.expires_at(queue[0], self._ttl_s):
-                self._drop(service, self._pop(service), "expired")
+                self._drop_expired(service, self._pop(service), now)
             self._tidy(service)
         self._next_at = self._earliest()
         return out
@@ -324,7 +334,7 @@ class BrokerCore:
         while queue and handler[1] < handler[0]:
             pending = self._pop(service)
             if now >= service.expires_at(pending, self._ttl_s):
-                self._drop(service, pending, "expired")
+                self._drop_expired(service, pending, now)
                 continue
             handler[1] += 1
             service.dispatched_at = now
@@ -334,19 +344,24 @@ class BrokerCore:
 
     # ------------------------------------------------------------ requests
 
-    def _on_request(self, peer: bytes, request: mdp.ClientRequest, now: float) -> None:
+    def _on_request(
+        self, peer: bytes, request: mdp.ClientRequest, now: float, give_up_at: float
+    ) -> None:
         name = request.service
         if name[:4] == mmi.PREFIX:
             self._on_mmi(peer, request)
             return
         self._counts["requests"] += 1
+        pending = Pending(peer, request, now, give_up_at)
+        if now >= give_up_at:  # read after its sender stopped waiting
+            self._drop(Service(name), pending, "abandoned")
+            return
         handler = self._handlers.get(name)
         if handler is not None and handler[1] < handler[0]:
             handler[1] += 1
             self._out.append(LocalRequest(peer, request))
             return
         service = self._services.get(name)
-        pending = Pending(peer, request, now)
         if service is None:
             if len(self._services) >= self._max_services:
                 self._drop(Service(name), pending, "too_many_services")
@@ -362,7 +377,7 @@ class BrokerCore:
             self._tidy(service)
         else:
             self._push(service, pending)
-            self._at(now + self._ttl_s)
+            self._at(service.expires_at(pending, self._ttl_s))
 
     def _over_budget(self, service: Service, size: int) -> str:
         """Why one more request of `size` bytes may not be queued; '' if it may."""
@@ -442,7 +457,7 @@ class BrokerCore:
         while queue and idle:
             pending = self._pop(service)
             if now >= service.expires_at(pending, self._ttl_s):
-                self._drop(service, pending, "expired")
+                self._drop_expired(service, pending, now)
             else:
                 self._assign(idle.popleft(), pending, now)
                 service.dispatched_at = now
@@ -568,6 +583,10 @@ class BrokerCore:
         key = f"rejected.{reason}"
         self._counts[key] = self._counts.get(key, 0) + 1
         self._out.append(Rejected(peer, reason, detail, frames))
+
+    def _drop_expired(self, service: Service, pending: Pending, now: float) -> None:
+        reason = "abandoned" if now >= pending.give_up_at else "expired"
+        self._drop(service, pending, reason)
 
     def _drop(self, service: Service, pending: Pending, reason: str) -> None:
         key = f"dropped.{reason}"

@@ -33,13 +33,20 @@ class Pending:
         "buffer_bytes",
         "client",
         "failed",
+        "give_up_at",
         "lost",
         "size",
         "streamed",
         "version",
     )
 
-    def __init__(self, client: bytes, request: mdp.ClientRequest, now: float) -> None:
+    def __init__(
+        self,
+        client: bytes,
+        request: mdp.ClientRequest,
+        now: float,
+        give_up_at: float = math.inf,
+    ) -> None:
         self.client = client
         self.version = request.version  # the client's: replies go out in it
         self.body = body = request.body
@@ -51,6 +58,8 @@ class Pending:
             + FRAME_OVERHEAD_BYTES * len(body)
         )
         self.arrived_at = now  # first arrival: the TTL counts from here, also re-queued
+        # an in-process sender's own deadline: past it the sender has given up
+        self.give_up_at = give_up_at
         self.buffer: list[bytes] | None = None  # PARTIAL bodies for a 0.1 client
         self.buffer_bytes = 0
         self.failed = False  # the reply overflowed: discard the worker's output
@@ -99,8 +108,11 @@ class Service:
         self.live = 0  # registered workers, idle or busy
 
     def expires_at(self, pending: Pending, ttl_s: float) -> float:
-        """§2.5.8 raspy: TTL after its arrival and after the queue last moved."""
-        return max(pending.arrived_at, self.dispatched_at) + ttl_s
+        """§2.5.8 raspy: TTL after its arrival and after the queue last moved, or
+        when its in-process sender gives up, whichever comes first."""
+        return min(
+            max(pending.arrived_at, self.dispatched_at) + ttl_s, pending.give_up_at
+        )
 
     def push(self, pending: Pending) -> None:
         """Queue a new request at the back."""

@@ -64,6 +64,8 @@ class SendRequest:
     request_id: int
     service: str
     body: bytes
+    # the bridge answers 504 then, and the broker drops it if it is still queued
+    patience_s: float = REQUEST_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ bound them.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -20,12 +21,30 @@ from typing import Final
 from raspy.transport.wakeup import Wakeup
 
 MDP_CHANNEL: Final = b"M"
+# [channel, peer id, patience, *MDP frames]: an in-process client's request that the
+# broker must not dispatch once its sender stopped waiting (pack_patience)
+MDP_REQUEST_CHANNEL: Final = b"Q"
 # [channel, *(service, client id, frame count, *client reply frames)]: a local
 # handler's answers (msgs.HandleLocally), several in one message
 LOCAL_REPLY_CHANNEL: Final = b"R"
-# [channel, *(peer id, frame count, *MDP frames)]: several messages of in-process
-# peers of one owner (Titanic's dispatch), each handled as if sent on MDP_CHANNEL
+# [channel, *(peer id, patience, frame count, *MDP frames)]: several requests of
+# in-process clients of one owner (Titanic's dispatch), each handled as if sent on
+# MDP_REQUEST_CHANNEL
 MDP_BATCH_CHANNEL: Final = b"N"
+
+# Seconds from when the owner reads the request: relative, so that a sender on a
+# test's fake clock and an owner on the real one agree (the read takes microseconds).
+_PATIENCE: Final = struct.Struct("!d")
+
+
+def pack_patience(seconds: float) -> bytes:
+    """How long a sender waits for its reply, as an outbox field."""
+    return _PATIENCE.pack(seconds)
+
+
+def unpack_patience(field: bytes) -> float | None:
+    """A patience from an outbox field; None if it is not one."""
+    return _PATIENCE.unpack(field)[0] if len(field) == _PATIENCE.size else None
 
 
 Record = tuple[list[bytes], list[bytes]]  # (the record's fields, its frames)
@@ -71,6 +90,13 @@ class Outbox:
     def send_mdp(self, peer_id: bytes, frames: list[bytes]) -> None:
         """Frames from an in-process MDP peer (worker or client) to the broker."""
         self._append([MDP_CHANNEL, peer_id, *frames])
+
+    def send_mdp_request(
+        self, peer_id: bytes, frames: list[bytes], patience_s: float
+    ) -> None:
+        """An in-process client's request, not to be dispatched once `patience_s`
+        has passed: its sender has stopped waiting for the reply by then."""
+        self._append([MDP_REQUEST_CHANNEL, peer_id, pack_patience(patience_s), *frames])
 
     def send_local_replies(self, records: list[bytes]) -> None:
         """A local handler's answers: `records` as LOCAL_REPLY_CHANNEL describes."""

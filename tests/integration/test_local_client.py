@@ -5,6 +5,7 @@ its request (RFC 18 client side, docs/protocols.md §3.6 for in-process peers)."
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from raspy.actors.worker import (
 from raspy.errors import MalformedMessage
 
 SERVICE = b"slow"
+LATER = b"board.relay"  # a service with no worker until the test makes one
 TIMEOUT_S = 5.0
 WORKERS = 3
 
@@ -136,8 +138,9 @@ def test_each_reply_is_matched_to_its_request_among_several_in_flight(
     three connections, and the broker's ROUTER reads its connections in turn (fair
     queuing), not in the order messages were sent on them."""
     client = harness.client
+    now = time.monotonic()  # the edge's clock: the broker drops it at now + timeout
     ids = {
-        name: client.request(SERVICE, [name.encode()], name, now=100.0)
+        name: client.request(SERVICE, [name.encode()], name, now=now)
         for name in ("first", "second", "third")
     }
     assert sorted(ids.values()) == [1, 2, 3]
@@ -160,7 +163,7 @@ def test_each_reply_is_matched_to_its_request_among_several_in_flight(
 def test_a_partial_is_not_a_reply_and_the_final_is(harness: Harness) -> None:
     """RFC 18: a PARTIAL leaves the request waiting; the FINAL answers it."""
     client = harness.client
-    request_id = client.request(SERVICE, [b"q"], "asked", now=0.0)
+    request_id = client.request(SERVICE, [b"q"], "asked", now=time.monotonic())
     request = harness.take_request()
     harness.answer(request, b"part", final=False)
     harness.answer(request, b"end")
@@ -175,10 +178,11 @@ def test_a_late_reply_to_an_expired_request_is_ignored(harness: Harness) -> None
     """An unanswered request is forgotten after timeout_s; its reply, when it comes
     at last, matches nothing."""
     client = harness.client
-    request_id = client.request(SERVICE, [b"late"], "late", now=10.0)
+    now = time.monotonic()
+    request_id = client.request(SERVICE, [b"late"], "late", now=now)
     request = harness.take_request()
-    assert client.expire(10.0 + TIMEOUT_S - 0.001) == []
-    assert client.expire(10.0 + TIMEOUT_S) == ["late"]
+    assert client.expire(now + TIMEOUT_S - 0.001) == []
+    assert client.expire(now + TIMEOUT_S) == ["late"]
     assert client.waiting() == 0
     harness.answer(request, b"200")
     reply = client.reply(*_frames(harness.next_reply()))
@@ -226,7 +230,7 @@ def test_send_uses_the_callers_id_and_keeps_nothing(harness: Harness) -> None:
     """A core that keeps its own requests (the scenario engine, the MQTT bridge)
     chooses the id; the reply comes back under it."""
     client = harness.client
-    client.send(41, SERVICE, [b"mine"])
+    client.send(41, SERVICE, [b"mine"], TIMEOUT_S)
     request = harness.take_request()
     assert request.body == [b"mine"]
     assert client.waiting() == 0
@@ -235,6 +239,42 @@ def test_send_uses_the_callers_id_and_keeps_nothing(harness: Harness) -> None:
     assert delivered.peer_id == client.owner + b"/r41"
     assert client.reply(*_frames(delivered)) == LocalReply(41, (b"ok",))
     assert client.take(41) is None  # not in the table: a core's id is the core's
+
+
+def test_a_request_its_client_gave_up_on_is_not_run_by_a_worker_that_comes_later(
+    edge: EdgeHandle,
+) -> None:
+    """A command to a board that is away: the sender reports no answer after its
+    timeout, and the board that registers after that never gets the command; a
+    request sent after it, still awaited, is the first the board gets."""
+    client: LocalClient[str] = LocalClient(
+        edge.outbox, local_peer_id("impatient"), timeout_s=0.2
+    )
+    sent_at = time.monotonic()
+    client.request(LATER, [b"toggle"], "toggle", now=sent_at)
+
+    def dropped() -> bool:
+        stats = edge.ref.ask(msgs.GetStats(), timeout=5)
+        assert isinstance(stats, dict)
+        return stats.get("broker.dropped.abandoned") == 1
+
+    wait_until(dropped, what="the request dropped once its client gave up")
+    assert time.monotonic() >= sent_at + 0.2
+    assert client.expire(time.monotonic()) == ["toggle"]
+    patient: LocalClient[str] = LocalClient(
+        edge.outbox, local_peer_id("patient"), timeout_s=TIMEOUT_S
+    )
+    patient.request(LATER, [b"status"], "status", now=time.monotonic())
+    board = dealer(edge.context, edge.endpoint)
+    try:
+        board.send_multipart([b"MDPW02", b"\x01", LATER])
+        frames = recv(board)
+        while frames == [b"MDPW02", b"\x05"]:  # RFC 18 HEARTBEAT
+            frames = recv(board)
+        assert frames[:2] == [b"MDPW02", b"\x02"]
+        assert frames[4:] == [b"status"]
+    finally:
+        board.close()
 
 
 def test_request_needs_a_timeout(edge: EdgeHandle) -> None:

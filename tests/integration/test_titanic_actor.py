@@ -14,6 +14,7 @@ from support.titanic import RawWorker, TitanicHarness, open_store
 from support.wait import wait_until
 from support.writer_gate import WriterGate
 
+from raspy.actors.messages import GetStats
 from raspy.cli import raspy as raspy_cli
 from raspy.client.mdp import Client, Worker
 from raspy.config import TitanicConfig
@@ -150,6 +151,35 @@ def test_dispatch_that_times_out_is_retried_and_the_late_reply_is_dropped(
         assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [b"on time"]
     assert titanic.stats.get("titanic.retried") == 1
     assert titanic.stats.get("titanic.dispatched") == 2
+
+
+def test_an_attempt_left_queued_by_a_board_that_went_away_is_not_run_beside_its_retry(
+    titanic: TitanicHarness, edge: EdgeHandle
+) -> None:
+    """A board takes attempt 1 and goes away: the broker queues the attempt again.
+    Titanic's attempt times out, and it sends attempt 2 once the service is back.
+    The board that comes back must get attempt 2 only: attempt 1 was dropped in the
+    broker when Titanic gave it up, so a toggle runs once."""
+
+    def abandoned() -> bool:
+        stats = edge.ref.ask(GetStats(), timeout=5)
+        assert isinstance(stats, dict)
+        return stats.get("broker.dropped.abandoned") == 1
+
+    with titanic.client() as client:
+        uuid = client.submit(SVC, b"toggle")
+        board = RawWorker(titanic.context, titanic.endpoint, SVC)
+        first = board.request()
+        board.close()  # DISCONNECT: attempt 1 goes back to the front of the queue
+        wait_until(abandoned, what="attempt 1 dropped at its 2 s timeout")
+        back = RawWorker(titanic.context, titanic.endpoint, SVC)
+        try:
+            got = back.request()
+            assert got.client != first.client  # the retry's slot, not attempt 1's
+            back.reply(got.client, (b"toggled",))
+            assert client.wait(uuid, timeout_s=5, poll_initial_s=0.01) == [b"toggled"]
+        finally:
+            back.close()
 
 
 def test_restart_reloads_the_queue_and_dispatches_oldest_first(

@@ -139,6 +139,9 @@ def test_a_command_becomes_a_device_request_and_its_reply_a_result() -> None:
     outputs = core.command("raspy/pi/fake/lamp/set", b"ON", NOW)
     body = json.dumps({"v": 1, "action": "set", "device": "lamp", "value": True})
     assert outputs == [SendRequest(1, "pi.fake.devices", body.encode())]
+    # answered 504 then: the broker must not run it later
+    sent = [out for out in outputs if isinstance(out, SendRequest)]
+    assert [out.patience_s for out in sent] == [REQUEST_TIMEOUT_S]
     core.reply(1, [b"200", b'{"v": 1, "device": "lamp"}'], NOW)
     result = drain(core)
     assert result == [
