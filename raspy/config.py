@@ -67,7 +67,8 @@ class StoreConfig:
     # LMDB map size of a new store; it grows as needed (1..map_size_max_mb)
     map_size_initial_mb: int = 16
     # the map never grows past this; writes then fail as "store full" (1..1048576,
-    # a TiB; a 32-bit Pi maps 2 GB or so at most)
+    # a TiB; 1..1536 on a 32-bit system such as Raspberry Pi OS armhf, whose
+    # processes have 2 GB of address space for everything)
     map_size_max_mb: int = 1024
     # bytes in one stored value at most (at least 8192)
     max_value_bytes: int = 1024 * 1024

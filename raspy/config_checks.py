@@ -4,6 +4,7 @@ ranges, settings that go together, values that must name something known."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,8 +34,20 @@ MIN_HUGZ_S: Final = 0.01  # tiny: HUGZ in a loop (74% of a core)
 _BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
 
-def section_problems(sections: dict[str, Any], source: str) -> list[str]:
-    """Checks across the keys of one section (types were checked by _build)."""
+# the word size of this Python: 32 on Raspberry Pi OS armhf, whose processes have 2 GiB
+# of address space (its kernels split 2G/2G), less the interpreter, its libraries and
+# the threads' stacks, and LMDB maps the whole store as one piece of it
+PLATFORM_BITS: Final = 32 if sys.maxsize < 2**32 else 64
+# MB: three quarters of that space for the map, a quarter left for the rest; past it a
+# growing map failed to find room and every write was "store full" below its bound
+MAX_MAP_MB_32_BIT: Final = 1536
+
+
+def section_problems(
+    sections: dict[str, Any], source: str, *, word_bits: int = PLATFORM_BITS
+) -> list[str]:
+    """Checks across the keys of one section (types were checked by _build);
+    `word_bits`: the platform's, whose address space bounds the store's map."""
     problems: list[str] = []
     network = sections.get("network")
     if network is not None and network.bind and not _BIND.fullmatch(network.bind):
@@ -66,6 +79,7 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     store = sections.get("store")
     if store is not None:
         problems.extend(_store_problems(store, source))
+        problems.extend(_map_size_problems(store, source, word_bits))
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
@@ -427,6 +441,23 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
                 f"with /, got {shown(prefix)}"
             )
     return problems
+
+
+def _map_size_problems(store: StoreConfig, source: str, word_bits: int) -> list[str]:
+    """A map a 32-bit process cannot hold: the start or a growth failed when it came
+    (BOUNDS has the 64-bit range)."""
+    size = store.map_size_max_mb
+    if (
+        word_bits <= 32
+        and size > MAX_MAP_MB_32_BIT
+        and BOUNDS["store.map_size_max_mb"].allows(size)  # else named by bound_problems
+    ):
+        return [
+            f"{source}: store.map_size_max_mb: expected 1..{MAX_MAP_MB_32_BIT} on this "
+            f"32-bit platform (the most its address space leaves for the map), "
+            f"got {size}"
+        ]
+    return []
 
 
 def _core_problems(core: CoreConfig, source: str) -> list[str]:
