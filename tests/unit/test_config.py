@@ -707,7 +707,7 @@ def test_a_map_past_what_a_32_bit_process_can_map_is_refused_there() -> None:
 
 def test_the_platforms_word_size_is_the_default() -> None:
     bits = 32 if sys.maxsize < 2**32 else 64
-    assert config_checks.PLATFORM_BITS == bits
+    assert bits == config_checks.PLATFORM_BITS
     big = {"store": config.StoreConfig(map_size_max_mb=2048)}
     assert bool(config_checks.section_problems(big, "f")) == (bits == 32)
 
