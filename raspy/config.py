@@ -130,7 +130,8 @@ class CloneConfig:
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
     # bytes in one value at most: 1 to store.max_value_bytes less 4288 (the record
-    # around it, properties included), checked while Clone is on; with
+    # around it, properties included) and to 4194304 (4 MiB, the largest frame the
+    # Clone server's sockets take), checked while Clone is on; with
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
-from raspy.protocol.clone import MAX_PROPS_BYTES
+from raspy.protocol.clone import MAX_FRAME_BYTES, MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
     from raspy.config import (
@@ -344,11 +344,17 @@ def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     # as storage.tables encodes it; as msgpack they take up to 1 byte in 33 more
     # than on the wire (32-byte names and values: 2 + 2 bytes of str8 headers
     # where the wire has = and a newline)
-    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - MAX_PROPS_BYTES // 32
+    stored = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - MAX_PROPS_BYTES // 32
+    # and the server's sockets drop a longer frame: a value over it, taken in the
+    # config, never arrived from a client, which resent it until it gave up
+    most, why = min(
+        (stored, "store.max_value_bytes less the record around it"),
+        (MAX_FRAME_BYTES, "the largest frame the Clone server's sockets take"),
+    )
     if not 1 <= clone.max_value_bytes <= most:
         return [
-            f"{source}: clone.max_value_bytes: expected 1..{most} (store."
-            f"max_value_bytes less the record around it), got {clone.max_value_bytes}"
+            f"{source}: clone.max_value_bytes: expected 1..{most} ({why}), "
+            f"got {clone.max_value_bytes}"
         ]
     return []
 

@@ -534,6 +534,24 @@ def test_clone_values_must_fit_in_one_stored_value() -> None:
     assert config.load(text + off).store.max_value_bytes == 60_000
 
 
+def test_clone_values_must_fit_in_one_frame_of_the_servers_sockets() -> None:
+    """The Clone server's sockets drop a peer that sends a frame over 4 MiB: with a
+    store that holds more, a larger value was taken by the config and then never
+    arrived from any client (it resent it until it gave up)."""
+    store = "[store]\nmax_value_bytes = 16777216\n"
+    most = clone.MAX_FRAME_BYTES
+    assert most == 4 * 1024 * 1024
+    config.load(f"{store}[clone]\nmax_value_bytes = {most}\n", "f")
+    with pytest.raises(ConfigError) as caught:
+        config.load(f"{store}[clone]\nmax_value_bytes = {most + 1}\n", "f")
+    assert caught.value.problems == [
+        "f: clone.max_value_bytes: expected 1..4194304 (the largest frame the Clone "
+        "server's sockets take), got 4194305"
+    ]
+    off = f"{store}[clone]\nenabled = false\nmax_value_bytes = {most + 1}\n"
+    assert config.load(off).clone.max_value_bytes == most + 1
+
+
 def test_the_largest_clone_value_allowed_is_stored() -> None:
     """At the bound: the largest value with the largest properties frame (one
     property, as many short ones as fit, or 32-byte names and values, which grow
