@@ -47,6 +47,7 @@ from raspy.names import DEVICES_SUFFIX
 from raspy.storage.store import Delete, Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
+    HISTORY_ROW_PREFIX,
     Table,
     decode_history_row,
     decode_kv,
@@ -67,6 +68,7 @@ LOG_REFRESH_S: Final = 5.0
 _ASK_TIMEOUT_S: Final = 5.0
 _DEVICES_SUFFIX: Final = DEVICES_SUFFIX.encode()
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
+_LAST_INDEX: Final = 2**32 - 1  # a row key's step and slot are 4 bytes each
 
 
 HistoryLinks = PeerLinks  # what the history actor talks to
@@ -373,19 +375,11 @@ class HistoryActor(pykka.ThreadingActor):
         rows there were, those not yet written included. Then what the recorder
         holds of it goes (this thread flushes: no flush comes in between), so that
         no flush writes part of it back, and a failed commit changes nothing; a
-        device that still records starts anew. Rows are keyed by (step, slot, key):
-        each slot of each tier is looked up, no scan; the view is closed before the
-        commit (Store.read_view)."""
+        device that still records starts anew. The stored rows are those of every
+        tier in the store (stored_rows), configured or not; the view is closed
+        before the commit (Store.read_view)."""
         with self.links.store.read_view() as view:
-            rows = [
-                row_key
-                for tier in self.tiers
-                for slot in range(tier.slots)
-                if view.get(
-                    Table.HISTORY, row_key := history_row_key(tier.step_s, slot, key)
-                )
-                is not None
-            ]
+            rows = stored_rows(view, key)
         record = recorded_key_record(key)[0]
         self.links.store.commit(
             [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]
@@ -410,6 +404,38 @@ class HistoryActor(pykka.ThreadingActor):
             return None if data is None else _bucket(data)
 
         return fetch
+
+
+def stored_rows(view: ReadView, key: str) -> list[bytes]:
+    """The row keys of `key` in the store, in every tier that has rows there: those
+    configured, and those no longer (a step taken out of [history] tiers, the slots
+    past a span made shorter), whose rows a device retired for good kept for ever.
+
+    Rows are keyed (step, slot, key): each (step, slot) that holds a row of any key
+    is looked up once, and a seek skips those that hold none, so it costs about the
+    slots in use, never a scan of every key's rows."""
+    rows: list[bytes] = []
+    step = slot = 0
+    while True:
+        row = history_row_key(step, slot, key)
+        found = None
+        if view.get(Table.HISTORY, row) is not None:
+            rows.append(row)
+        else:
+            after = view.iter_from(Table.HISTORY, HISTORY_ROW_PREFIX, row, 1)
+            if not after:
+                return rows
+            # the next (step, slot) in use, the key of another device's row
+            head = after[0][0][1:9].ljust(8, b"\0")
+            found = (int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big"))
+        if found is not None and found != (step, slot):
+            step, slot = found
+        elif slot < _LAST_INDEX:
+            slot += 1
+        elif step < _LAST_INDEX:
+            step, slot = step + 1, 0
+        else:
+            return rows
 
 
 def _bucket(data: bytes) -> Bucket | None:

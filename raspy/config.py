@@ -67,7 +67,8 @@ class StoreConfig:
     # LMDB map size of a new store; it grows as needed (1..map_size_max_mb)
     map_size_initial_mb: int = 16
     # the map never grows past this; writes then fail as "store full" (1..1048576,
-    # a TiB; a 32-bit Pi maps 2 GB or so at most)
+    # a TiB; 1..1536 on a 32-bit system such as Raspberry Pi OS armhf, whose
+    # processes have 2 GB of address space for everything)
     map_size_max_mb: int = 1024
     # bytes in one stored value at most (at least 8192)
     max_value_bytes: int = 1024 * 1024
@@ -129,7 +130,8 @@ class CloneConfig:
     # bytes in one key at most: 1..511 (LMDB's limit), 1..502 with [history] on
     max_key_bytes: int = 255
     # bytes in one value at most: 1 to store.max_value_bytes less 4288 (the record
-    # around it, properties included), checked while Clone is on; with
+    # around it, properties included) and to 4194304 (4 MiB, the largest frame the
+    # Clone server's sockets take), checked while Clone is on; with
     # [limits] clone_subscriber_queue_bytes it sets how many updates a subscriber's
     # queue holds (the budget // the largest update)
     max_value_bytes: int = 64 * 1024

@@ -4,6 +4,7 @@ ranges, settings that go together, values that must name something known."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
-from raspy.protocol.clone import MAX_PROPS_BYTES
+from raspy.protocol.clone import MAX_FRAME_BYTES, MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
     from raspy.config import (
@@ -33,8 +34,20 @@ MIN_HUGZ_S: Final = 0.01  # tiny: HUGZ in a loop (74% of a core)
 _BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
 
-def section_problems(sections: dict[str, Any], source: str) -> list[str]:
-    """Checks across the keys of one section (types were checked by _build)."""
+# the word size of this Python: 32 on Raspberry Pi OS armhf, whose processes have 2 GiB
+# of address space (its kernels split 2G/2G), less the interpreter, its libraries and
+# the threads' stacks, and LMDB maps the whole store as one piece of it
+PLATFORM_BITS: Final = 32 if sys.maxsize < 2**32 else 64
+# MB: three quarters of that space for the map, a quarter left for the rest; past it a
+# growing map failed to find room and every write was "store full" below its bound
+MAX_MAP_MB_32_BIT: Final = 1536
+
+
+def section_problems(
+    sections: dict[str, Any], source: str, *, word_bits: int = PLATFORM_BITS
+) -> list[str]:
+    """Checks across the keys of one section (types were checked by _build);
+    `word_bits`: the platform's, whose address space bounds the store's map."""
     problems: list[str] = []
     network = sections.get("network")
     if network is not None and network.bind and not _BIND.fullmatch(network.bind):
@@ -66,6 +79,7 @@ def section_problems(sections: dict[str, Any], source: str) -> list[str]:
     store = sections.get("store")
     if store is not None:
         problems.extend(_store_problems(store, source))
+        problems.extend(_map_size_problems(store, source, word_bits))
     security = sections.get("security")
     if security is not None and (
         bool(security.curve_secret_key_file) != bool(security.authorized_keys_dir)
@@ -330,11 +344,17 @@ def _clone_value_problems(source: str, sections: dict[str, Any]) -> list[str]:
     # as storage.tables encodes it; as msgpack they take up to 1 byte in 33 more
     # than on the wire (32-byte names and values: 2 + 2 bytes of str8 headers
     # where the wire has = and a newline)
-    most = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - MAX_PROPS_BYTES // 32
+    stored = limit - _RECORD_HEAD_BYTES - MAX_PROPS_BYTES - MAX_PROPS_BYTES // 32
+    # and the server's sockets drop a longer frame: a value over it, taken in the
+    # config, never arrived from a client, which resent it until it gave up
+    most, why = min(
+        (stored, "store.max_value_bytes less the record around it"),
+        (MAX_FRAME_BYTES, "the largest frame the Clone server's sockets take"),
+    )
     if not 1 <= clone.max_value_bytes <= most:
         return [
-            f"{source}: clone.max_value_bytes: expected 1..{most} (store."
-            f"max_value_bytes less the record around it), got {clone.max_value_bytes}"
+            f"{source}: clone.max_value_bytes: expected 1..{most} ({why}), "
+            f"got {clone.max_value_bytes}"
         ]
     return []
 
@@ -427,6 +447,23 @@ def _store_problems(store: StoreConfig, source: str) -> list[str]:
                 f"with /, got {shown(prefix)}"
             )
     return problems
+
+
+def _map_size_problems(store: StoreConfig, source: str, word_bits: int) -> list[str]:
+    """A map a 32-bit process cannot hold: the start or a growth failed when it came
+    (BOUNDS has the 64-bit range)."""
+    size = store.map_size_max_mb
+    if (
+        word_bits <= 32
+        and size > MAX_MAP_MB_32_BIT
+        and BOUNDS["store.map_size_max_mb"].allows(size)  # else named by bound_problems
+    ):
+        return [
+            f"{source}: store.map_size_max_mb: expected 1..{MAX_MAP_MB_32_BIT} on this "
+            f"32-bit platform (the most its address space leaves for the map), "
+            f"got {size}"
+        ]
+    return []
 
 
 def _core_problems(core: CoreConfig, source: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""structlog setup: called only by entry points and tests (docs/style.md §5)."""
+"""structlog setup: called only by entry points and tests (docs/style.md §5); and
+the client library's loggers (library_logger), which configure nothing."""
 
 from __future__ import annotations
 
@@ -102,6 +103,27 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # its st
 
 def _stderr_logger(*_args: object) -> _StderrLogger:
     return _StderrLogger()
+
+
+class _LibraryLogger:
+    """See library_logger: which logger takes an event is decided at the event, as
+    an application may configure structlog after it imported raspy.client."""
+
+    def __init__(self, initial: dict[str, Any]) -> None:
+        self._configured = structlog.get_logger(**initial)
+        self._stderr = structlog.wrap_logger(_StderrLogger(), **initial)
+
+    def __getattr__(self, name: str) -> Any:
+        chosen = self._configured if structlog.is_configured() else self._stderr
+        return getattr(chosen, name)
+
+
+def library_logger(**initial: Any) -> Any:
+    """A logger for raspy's client library (raspy.client): it follows the
+    application's structlog configuration once there is one, and until then writes
+    structlog's default lines to stderr, not to stdout, where a script's own output
+    goes (structlog's default). It configures nothing itself."""
+    return _LibraryLogger(initial)
 
 
 def configure(

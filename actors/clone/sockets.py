@@ -18,7 +18,8 @@ from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
 log = structlog.get_logger(component="clone")
 
 COLLECTOR_HWM: Final = 20_000
-MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024  # issue 18: also bounds subscriptions
+# issue 18: also bounds subscriptions; [clone] max_value_bytes is checked against it
+MAX_MESSAGE_BYTES: Final = clone.MAX_FRAME_BYTES
 
 
 @dataclass(frozen=True, slots=True)

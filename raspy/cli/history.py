@@ -102,8 +102,9 @@ def add_parser(commands: Commands) -> None:
     history.add_argument(
         "--forget",
         action="store_true",
-        help="delete every recorded value of KEY (a device retired for good), and "
-        "say how many rows there were; a device that still records starts anew",
+        help="delete every recorded value of KEY (a device retired for good), in "
+        "every tier, configured or not, and say how many rows there were; a device "
+        "that still records starts anew",
     )
     add_hub_options(history, timeout_help="seconds to wait for the reply")
     history.set_defaults(run=run)

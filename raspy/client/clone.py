@@ -18,13 +18,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
 import zmq
 
 from raspy.client.clone_agent import Agent, Change, ResyncCommand, SetCommand
 from raspy.closing import Closing
 from raspy.cores.clone_client import ClientSettings, CloneClientCore
 from raspy.errors import ClientTimeout, MalformedMessage, shown
+from raspy.log import library_logger
 from raspy.protocol import clone
 from raspy.transport.sockets import (
     Context,
@@ -37,7 +37,7 @@ from raspy.transport.sockets import (
 
 __all__ = ["Change", "CloneClient", "Snapshot", "fetch_snapshot", "server_endpoints"]
 
-log = structlog.get_logger(component="clone_client")
+log = library_logger(component="clone_client")
 
 _CLOSED: Final = object()
 

@@ -16,13 +16,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from raspy.cores import clone_client as core_mod
 from raspy.cores.clone_client import Change, CloneClientCore
 from raspy.errors import ClientTimeout
+from raspy.log import library_logger
 from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.multipart import recv_frames, send_frames
@@ -31,7 +31,7 @@ from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
 
-log = structlog.get_logger(component="clone_client")
+log = library_logger(component="clone_client")
 
 _BATCH: Final = 1000  # messages read from one socket per turn
 _HWM: Final = 100_000

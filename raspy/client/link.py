@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
 import zmq
 
 from raspy.cores.worker import (
@@ -26,12 +25,13 @@ from raspy.cores.worker import (
     WorkerCore,
     WorkerOutput,
 )
+from raspy.log import library_logger
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.runner import Runner, UnknownCommand
 from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
 
-log = structlog.get_logger(component="mdp_worker")
+log = library_logger(component="mdp_worker")
 
 _MAX_BATCH: Final = 256  # messages drained per wake-up, so timers still run
 

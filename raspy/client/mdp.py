@@ -36,13 +36,13 @@ import time
 from collections.abc import Iterator
 from typing import Final
 
-import structlog
 import zmq
 
 from raspy.client.link import service_name
 from raspy.client.worker import Worker, to_bytes
 from raspy.closing import Closing
 from raspy.errors import ClientTimeout, MalformedMessage, quote
+from raspy.log import library_logger
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.ratelimit import LogRateLimiter
@@ -57,7 +57,7 @@ from raspy.transport.sockets import (
 
 __all__ = ["Client", "ClientReply", "Version", "Worker"]
 
-log = structlog.get_logger(component="mdp_client")
+log = library_logger(component="mdp_client")
 
 _POLL_SLICE_MS: Final = 200  # longest wait in one poll call (see _replies)
 

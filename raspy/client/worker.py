@@ -13,13 +13,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
-import structlog
 import zmq
 
 from raspy.client.link import LinkOwner, Reply, WorkerLink
 from raspy.closing import Closing
 from raspy.cores.worker import WorkerCore, WorkerSettings
 from raspy.errors import RaspyError, quote
+from raspy.log import library_logger
 from raspy.protocol import mdp
 from raspy.protocol.mdp import Version
 from raspy.transport.runner import Runner
@@ -30,7 +30,7 @@ from raspy.transport.sockets import (
     check_endpoint,
 )
 
-log = structlog.get_logger(component="mdp_worker")
+log = library_logger(component="mdp_worker")
 
 _STOP_POLL_S: Final = 0.05  # how often serve() looks at its stop event
 _PAUSE: Final = threading.Event()  # never set: a pause while no socket exists

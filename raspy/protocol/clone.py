@@ -22,6 +22,9 @@ HUGZ: Final = b"HUGZ"
 
 MAX_KEY_BYTES: Final = 255  # §6.2: the C kvmsg limit
 MAX_PROPS_BYTES: Final = 4096  # raspy: properties are a few short name=value lines
+# the largest frame the server's sockets take (ZMQ_MAXMSGSIZE, which libzmq checks
+# per frame): a peer that sends more is disconnected, so no longer value arrives
+MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 MAX_SEQ: Final = 2**64 - 1
 UUID_BYTES: Final = 16
 TTL_PROPERTY: Final = "ttl"

@@ -26,14 +26,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import structlog
 import zmq
 
 from raspy.clock import Clock, MovingClock, SystemClock
+from raspy.log import library_logger
 from raspy.stats import Stats
 from raspy.transport.wakeup import Wakeup
 
-log = structlog.get_logger(component="runner")
+# a client's I/O threads run on it too: library_logger, not stdout in a script
+log = library_logger(component="runner")
 
 Pollable = zmq.Socket[bytes] | int  # a socket, or a file descriptor
 Handler = Callable[[int], None]  # called with the poll events that fired

@@ -11,9 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import Final
 
-import structlog
 import zmq
 from zmq.utils import z85
+
+from raspy.log import library_logger
 
 Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
@@ -140,7 +141,7 @@ def end_own_context(
     never came back, which no one can close: term() would wait for it for ever, and
     the script would hang at its exit. It is left to its daemon thread then."""
     if term_within(context, timeout_s) is not None:
-        structlog.get_logger(component="zmq").warning(
+        library_logger(component="zmq").warning(
             "zmq_context_left_open", timeout_s=timeout_s
         )
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -741,3 +742,51 @@ def _kv_server(
         zmq_context, store, clock, config=config, endpoints=endpoints
     ) as srv:
         yield srv, ["--server", f"127.0.0.1:{base}"]
+
+
+def test_the_largest_value_the_config_allows_gets_through_the_network(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """[clone] max_value_bytes is bounded by the largest frame the server's sockets
+    take (ZMQ_MAXMSGSIZE, per frame): a value of that size, under a key of the most
+    a client writes (255 bytes, §6.2) and one of the most the server takes (511,
+    LMDB's limit, from a zguide-style agent), arrives, is published and is in a
+    snapshot; one byte more (here on a server built past the check) never does."""
+    most = clone.MAX_FRAME_BYTES
+    store = Store.open(
+        tmp_path / "big", StoreConfig(max_value_bytes=2 * most, map_size_initial_mb=64)
+    )
+    # one byte past what the config allows: the server's own limit is not what stops it
+    config = CloneConfig(
+        hugz_interval_s=0.1, max_key_bytes=511, max_value_bytes=most + 1
+    )
+    client_key, agent_key = b"/c" + b"k" * 253, b"/a" + b"k" * 509
+    value = bytes(range(256)) * (most // 256)
+    try:
+        with clone_server(zmq_context, store, clock, config=config) as server:
+            client = _client(zmq_context, server.endpoints)
+            agent = zmq_context.socket(zmq.PUB)
+            agent.setsockopt(zmq.LINGER, 0)
+            agent.connect(server.endpoints.collector)
+            try:
+                client.wait_synced(5)
+                client.set(client_key, value, confirm_timeout_s=10)
+                frames = clone.kvset(agent_key, value, uuid.uuid4().bytes)
+
+                def agent_sent() -> bool:  # a PUB drops until it is connected
+                    if client.get(agent_key) is None:
+                        agent.send_multipart(frames)
+                    return client.get(agent_key) == value
+
+                wait_until(agent_sent, what="the agent's value", timeout_s=10)
+                assert client.get(client_key) == value
+                taken = fetch_snapshot(server.endpoints, context=zmq_context)
+                assert taken.items == {client_key: value, agent_key: value}
+                with pytest.raises(ClientTimeout):
+                    client.set(b"/over", value + b"x", confirm_timeout_s=2)
+                assert client.get(b"/over") is None
+            finally:
+                agent.close()
+                client.close()
+    finally:
+        store.close()

@@ -26,14 +26,24 @@ from support.edge_fixtures import EdgeHandle
 from support.wait import wait_until
 from support.writer_gate import WriterGate
 
-from raspy.actors.history import LOG_REFRESH_S, HistoryActor, HistoryLinks
+from raspy.actors.history import (
+    LOG_REFRESH_S,
+    HistoryActor,
+    HistoryLinks,
+    stored_rows,
+)
 from raspy.client.clone import CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
 from raspy.storage.store import Put, Store
-from raspy.storage.tables import HISTORY_KEY_PREFIX, HISTORY_ROW_PREFIX, Table
+from raspy.storage.tables import (
+    HISTORY_KEY_PREFIX,
+    HISTORY_ROW_PREFIX,
+    Table,
+    history_row_key,
+)
 
 SERVICE = f"{HOST}.logger.history"
 ATTIC = f"{HOST}.fake.attic"
@@ -56,7 +66,7 @@ class Recorder:
         self.stats = Stats()
         self.ref: pykka.ActorRef[Any] | None = None
 
-    def start(self) -> None:
+    def start(self, config: HistoryConfig = _CONFIG) -> None:
         self.stats = Stats()  # this actor's counters only
         links = HistoryLinks(
             self.edge.ref,
@@ -66,7 +76,7 @@ class Recorder:
             self.clock,
             self.stats,
         )
-        self.ref = HistoryActor.start(HOST, _CONFIG, links)
+        self.ref = HistoryActor.start(HOST, config, links)
 
     def stop(self) -> None:
         if self.ref is not None:
@@ -324,3 +334,51 @@ def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(
     assert _points(recorder, T0 - 60, resolution="1m") == [
         [T0 + _FLUSH_S, 30.0, 30.0, 30.0]
     ]
+
+
+def test_forget_deletes_the_rows_of_tiers_no_longer_configured(
+    recorder: Recorder,
+) -> None:
+    """A tier taken out of [history] tiers (or a span made shorter) keeps its rows
+    in the store; `forget` looked only in the configured tiers' slots, so a device
+    retired for good kept those rows for ever. It deletes them all now, and counts
+    them; another device's rows stay."""
+    for i, value in enumerate((20.0, 21.0, 23.0)):
+        recorder.publish(ATTIC, value, T0 + 10 * i)
+    recorder.stop()  # a clean stop writes them: 3 raw rows, 1 minute bucket
+    assert recorder.rows() == 4
+    stored = recorder.store.scan(Table.HISTORY, HISTORY_ROW_PREFIX)
+    raw_row = stored[0][1]
+    attic, cellar = f"/device/{ATTIC}/value", f"/device/{CELLAR}/value"
+    extra = [
+        # a slot of 10s:2h, past the 360 of 10s:1h, written before the span shrank
+        Put(Table.HISTORY, history_row_key(10, 500, attic), raw_row),
+        # another device's row in the tier that goes
+        Put(Table.HISTORY, history_row_key(60, 0, cellar), raw_row),
+    ]
+    recorder.store.commit(extra)
+    recorder.start(HistoryConfig(flush_interval_s=_FLUSH_S, tiers=("10s:1h",)))
+    recorder.wait_logged(1)
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    assert (status, json.loads(body)["rows"]) == (b"200", 3 + 1 + 1)
+    left = recorder.store.scan(Table.HISTORY, HISTORY_ROW_PREFIX)
+    assert [key for key, _ in left] == [history_row_key(60, 0, cellar)]
+
+
+def test_stored_rows_finds_a_keys_rows_among_others_in_any_step_and_slot(
+    store: Store,
+) -> None:
+    """The walk behind `forget`: exact keys only (not one that extends it), in
+    steps and slots no tier names, past slots and steps that hold other keys."""
+    mine, longer, other = "/device/a/value", "/device/a/valuex", "/device/b/value"
+    places = [(10, 0), (10, 7), (60, 3), (3600, 43_799), (86_400, 0)]
+    ops = [Put(Table.HISTORY, history_row_key(s, n, mine), b"r") for s, n in places]
+    for step, slot in [(10, 1), (10, 7), (30, 0), (60, 3), (60, 4), (90_000, 2)]:
+        ops.append(Put(Table.HISTORY, history_row_key(step, slot, longer), b"r"))
+        ops.append(Put(Table.HISTORY, history_row_key(step, slot, other), b"r"))
+    store.commit(ops)
+    with store.read_view() as view:
+        assert stored_rows(view, mine) == [
+            history_row_key(s, n, mine) for s, n in places
+        ]
+        assert stored_rows(view, "/device/c/value") == []

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import raspy
 from raspy import config, config_checks
 from raspy.errors import ConfigError
 from raspy.protocol import clone
 from raspy.storage import tables
+
+DEFAULTS = Path(raspy.__file__).parent / "defaults"
 
 
 def test_empty_text_gives_every_default() -> None:
@@ -529,6 +534,24 @@ def test_clone_values_must_fit_in_one_stored_value() -> None:
     assert config.load(text + off).store.max_value_bytes == 60_000
 
 
+def test_clone_values_must_fit_in_one_frame_of_the_servers_sockets() -> None:
+    """The Clone server's sockets drop a peer that sends a frame over 4 MiB: with a
+    store that holds more, a larger value was taken by the config and then never
+    arrived from any client (it resent it until it gave up)."""
+    store = "[store]\nmax_value_bytes = 16777216\n"
+    most = clone.MAX_FRAME_BYTES
+    assert most == 4 * 1024 * 1024
+    config.load(f"{store}[clone]\nmax_value_bytes = {most}\n", "f")
+    with pytest.raises(ConfigError) as caught:
+        config.load(f"{store}[clone]\nmax_value_bytes = {most + 1}\n", "f")
+    assert caught.value.problems == [
+        "f: clone.max_value_bytes: expected 1..4194304 (the largest frame the Clone "
+        "server's sockets take), got 4194305"
+    ]
+    off = f"{store}[clone]\nenabled = false\nmax_value_bytes = {most + 1}\n"
+    assert config.load(off).clone.max_value_bytes == most + 1
+
+
 def test_the_largest_clone_value_allowed_is_stored() -> None:
     """At the bound: the largest value with the largest properties frame (one
     property, as many short ones as fit, or 32-byte names and values, which grow
@@ -677,3 +700,42 @@ def test_any_text_loads_or_raises_a_config_error(text: str) -> None:
     except ConfigError as exc:
         problems = exc.problems
     assert all(problem.startswith("f: ") for problem in problems)
+
+
+def _every_section(loaded: config.Config) -> dict[str, Any]:
+    return {name: getattr(loaded, name) for name in config._SECTIONS}
+
+
+def test_a_map_past_what_a_32_bit_process_can_map_is_refused_there() -> None:
+    """A 32-bit process (Raspberry Pi OS armhf) has 2 GB of address space: a map
+    allowed up to a TiB grew until LMDB found no room, and every write failed."""
+    big = {"store": config.StoreConfig(map_size_max_mb=2048)}
+    assert config_checks.section_problems(big, "f", word_bits=32) == [
+        "f: store.map_size_max_mb: expected 1..1536 on this 32-bit platform (the "
+        "most its address space leaves for the map), got 2048"
+    ]
+    assert config_checks.section_problems(big, "f", word_bits=64) == []
+    edge = {"store": config.StoreConfig(map_size_max_mb=1536)}
+    assert config_checks.section_problems(edge, "f", word_bits=32) == []
+    # past the 64-bit bound: named once, by the bound that holds everywhere
+    huge = {"store": config.StoreConfig(map_size_max_mb=2**21)}
+    problems = config_checks.section_problems(huge, "f", word_bits=32)
+    assert problems == ["f: store.map_size_max_mb: expected 1..1048576, got 2097152"]
+
+
+def test_the_platforms_word_size_is_the_default() -> None:
+    bits = 32 if sys.maxsize < 2**32 else 64
+    assert bits == config_checks.PLATFORM_BITS
+    big = {"store": config.StoreConfig(map_size_max_mb=2048)}
+    assert bool(config_checks.section_problems(big, "f")) == (bits == 32)
+
+
+@pytest.mark.parametrize("name", ["raspyd.toml", "raspy-poller.toml", "run.toml"])
+def test_the_shipped_configs_and_the_defaults_pass_on_a_32_bit_pi(name: str) -> None:
+    text = (DEFAULTS / name).read_text(encoding="utf-8")
+    loaded = config.load(text, name)
+    assert (
+        config_checks.section_problems(_every_section(loaded), name, word_bits=32) == []
+    )
+    defaults = _every_section(config.Config())
+    assert config_checks.section_problems(defaults, "defaults", word_bits=32) == []

@@ -1,0 +1,72 @@
+"""What raspy's client library logs goes to stderr in a script that configured no
+logging, and to the application's own structlog configuration when it has one: never
+to stdout, where a script's own output goes (structlog's default)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.net import free_port_base
+
+pytestmark = pytest.mark.timeout(60)
+
+# a request to a port nothing listens on: its first attempt times out and is retried
+# (`request_retried`, a warning), the second gives up; the script's own output is 42
+_REQUEST = """
+from raspy.client import Client, ClientTimeout
+
+client = Client("tcp://127.0.0.1:{port}", timeout_s=0.2, retries=2)
+try:
+    client.request("echo", "x")
+except ClientTimeout:
+    pass
+finally:
+    client.close()
+print(42)
+"""
+
+
+def _script(body: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+
+
+def test_without_a_configuration_the_library_logs_to_stderr_not_stdout() -> None:
+    """A script piping values read `42` and a `request_retried` line on stdout."""
+    ran = _script(_REQUEST.format(port=free_port_base(1)))
+    assert ran.stdout == "42\n"
+    assert "request_retried" in ran.stderr
+    assert "mdp_client" in ran.stderr
+
+
+def test_an_applications_own_configuration_takes_the_librarys_events(
+    tmp_path: Path,
+) -> None:
+    """Configured after the import (as a script's main does): its logger gets them."""
+    path = tmp_path / "app.log"
+    configure = f"""
+import structlog
+
+import raspy.client  # first: the library's loggers exist before the configuration
+
+structlog.configure(
+    processors=[structlog.processors.JSONRenderer()],
+    logger_factory=structlog.WriteLoggerFactory(open({str(path)!r}, "w")),
+)
+"""
+    ran = _script(configure + _REQUEST.format(port=free_port_base(1)))
+    assert (ran.stdout, ran.stderr) == ("42\n", "")
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["event"], e["component"]) for e in events] == [
+        ("request_retried", "mdp_client")
+    ]
