@@ -229,7 +229,8 @@ class CloneClient(Closing):
     ) -> None:
         """Send a KVSET with a fresh UUID4; resent with the same UUID until the server
         publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout).
-        ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl)."""
+        ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl) and for
+        a value larger than any server takes (clone.MAX_FRAME_BYTES, 4 MiB)."""
         if not body:
             raise ValueError("an empty body means delete: use delete()")
         self._send(key, body, ttl_s, props, confirm_timeout_s)
@@ -248,6 +249,8 @@ class CloneClient(Closing):
     ) -> None:
         if self._closed:
             raise RuntimeError("clone client is closed")
+        if len(body) > clone.MAX_FRAME_BYTES:  # its socket drops the connection at it
+            raise ValueError(f"value_too_large: {len(body)} > {clone.MAX_FRAME_BYTES}")
         update_id = uuid.uuid4().bytes
         frames = clone.kvset(key, body, update_id, tuple((props or {}).items()), ttl_s)
         try:

@@ -534,6 +534,24 @@ def test_client_refuses_properties_every_server_drops_at_once(
         client.close()
 
 
+def test_client_refuses_a_value_larger_than_any_server_takes_at_once(
+    zmq_context: Context, server: CloneServer
+) -> None:
+    """A value over the largest frame a Clone server's sockets take (4 MiB; [clone]
+    max_value_bytes is at most that) never arrives: the server's socket drops the
+    connection at it, on each of the five sends. set() said so as "never confirmed"
+    after them (10 s), or never without `confirm_timeout_s`. Now a ValueError, as for
+    the properties every server drops; a value of that size is sent."""
+    client = _client(zmq_context, server.endpoints)
+    most = clone.MAX_FRAME_BYTES
+    try:
+        with pytest.raises(ValueError, match=f"value_too_large: {most + 1} > {most}"):
+            client.set(b"/a", b"x" * (most + 1), confirm_timeout_s=1)
+        assert client.stats()["resends"] == 0
+    finally:
+        client.close()
+
+
 def test_fetch_snapshot_times_out_when_nothing_answers(zmq_context: Context) -> None:
     """A one-shot read names the endpoint that did not answer."""
     endpoints = clone.Endpoints.from_port_base("127.0.0.1", free_port_base())
@@ -782,8 +800,19 @@ def test_the_largest_value_the_config_allows_gets_through_the_network(
                 assert client.get(client_key) == value
                 taken = fetch_snapshot(server.endpoints, context=zmq_context)
                 assert taken.items == {client_key: value, agent_key: value}
-                with pytest.raises(ClientTimeout):
-                    client.set(b"/over", value + b"x", confirm_timeout_s=2)
+                # one byte more: the client refuses it (ValueError); an agent's
+                # drops the agent's connection, and never arrives
+                agent.send_multipart(
+                    clone.kvset(b"/over", value + b"x", uuid.uuid4().bytes)
+                )
+                small = clone.kvset(b"/after", b"1", uuid.uuid4().bytes)
+
+                def reconnected() -> bool:
+                    if client.get(b"/after") is None:
+                        agent.send_multipart(small)
+                    return client.get(b"/after") == b"1"
+
+                wait_until(reconnected, what="the agent's next value", timeout_s=10)
                 assert client.get(b"/over") is None
             finally:
                 agent.close()
