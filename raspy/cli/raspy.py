@@ -87,7 +87,8 @@ def _add_call(commands: argparse._SubParsersAction[UsageParser]) -> None:
         type=count_argument,
         default=3,
         metavar="N",
-        help="sends in all before giving up (default 3)",
+        help="sends in all before giving up (default 3); each is a new request, so "
+        "send a toggle with 1",
     )
     call.add_argument(
         "--version",
