@@ -21,11 +21,12 @@ Raspy choices beyond the spec:
   expire, so a client that pipelines 100,000 requests is served whole however slow
   the worker (issue 18; zguide's broker never expires), while requests for a service
   with no worker, or one stuck on a request, are dropped as before.
-- An in-process client (a scenario, the web face, the MQTT bridge, Titanic's
-  dispatch) gives its request the moment it stops waiting (`give_up_at`): a request
-  still queued then is dropped (`abandoned`), never dispatched, so a command that its
-  sender reported as failed is not carried out later when a board comes back. A
-  network client's patience is not on the wire: its requests keep the TTL.
+- An in-process client (a scenario, the web face, the MQTT bridge, the history,
+  Titanic's dispatch) gives its request the moment it stops waiting (`give_up_at`):
+  a request still queued then is dropped (`abandoned`), never dispatched, so a
+  command that its sender reported as failed is not carried out later when a board
+  comes back. A network client's patience is not on the wire: its requests keep the
+  TTL.
 - Memory is bounded (issue 18): queued requests in bytes per service and in total
   (`Pending.size`), plus a request count per service; over them a new request is
   dropped (`queue_full`, `queue_total_full`). A re-queued request may take a queue

@@ -49,7 +49,8 @@ class WorkerRemoved:
 @dataclass(frozen=True, slots=True)
 class RequestDropped:
     """A request was dropped: expired, queue_full, queue_total_full,
-    too_many_services, reply_overflow, workers_lost, partial_lost or shutdown."""
+    too_many_services, reply_overflow, workers_lost, partial_lost, abandoned or
+    shutdown."""
 
     service: bytes
     client: bytes
