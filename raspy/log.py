@@ -114,6 +114,8 @@ class _LibraryLogger:
         self._stderr = structlog.wrap_logger(_StderrLogger(), **initial)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle ask before __init__ has run
+            raise AttributeError(name)
         chosen = self._configured if structlog.is_configured() else self._stderr
         return getattr(chosen, name)
 

@@ -70,3 +70,28 @@ structlog.configure(
     assert [(e["event"], e["component"]) for e in events] == [
         ("request_retried", "mdp_client")
     ]
+
+
+def test_a_library_logger_can_be_copied_and_pickled() -> None:
+    """As structlog's own loggers can (an object that holds one, deep-copied or sent
+    to another process): the copy logs as the original does. It recursed for ever:
+    copy and pickle ask for methods before the logger's fields are there."""
+    ran = _script(
+        """
+        import copy
+        import pickle
+
+        from raspy.transport import runner
+
+        for copied in (
+            copy.copy(runner.log),
+            copy.deepcopy(runner.log),
+            pickle.loads(pickle.dumps(runner.log)),
+        ):
+            copied.warning("copied_event")
+        print(42)
+        """
+    )
+    assert ran.stdout == "42\n"
+    assert ran.stderr.count("copied_event") == 3
+    assert "component=runner" in ran.stderr
