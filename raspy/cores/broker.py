@@ -353,9 +353,8 @@ class BrokerCore:
             self._on_mmi(peer, request)
             return
         self._counts["requests"] += 1
-        pending = Pending(peer, request, now, give_up_at)
         if now >= give_up_at:  # read after its sender stopped waiting
-            self._drop(Service(name), pending, "abandoned")
+            self._drop(Service(name), Pending(peer, request, now), "abandoned")
             return
         handler = self._handlers.get(name)
         if handler is not None and handler[1] < handler[0]:
@@ -363,6 +362,7 @@ class BrokerCore:
             self._out.append(LocalRequest(peer, request))
             return
         service = self._services.get(name)
+        pending = Pending(peer, request, now, give_up_at)
         if service is None:
             if len(self._services) >= self._max_services:
                 self._drop(Service(name), pending, "too_many_services")
