@@ -12,8 +12,9 @@ deleted; after a loss of the hub every reading is sent again in full (the hub ma
 the readings of a board it has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
-the config is read at start only, and a SIGHUP (raspyd's reload) is logged and
-changes nothing (`systemctl restart raspy-poller` applies a changed one);
+the config is read at start only, and a SIGHUP (raspyd's reload), at any time
+from the start of main on, is logged and changes nothing (`systemctl restart
+raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
 wants keys it was not given). A hub that already has a live worker of this board's
 service, at start or later (two boards with one hostname, raspy.cli.board_check),
@@ -194,7 +195,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    # is_set(): asked to stop; a SIGHUP (raspyd reloads at it) is only noted: its
+    # default action would end the board without a word, and systemd's
+    # Restart=on-failure would not start it again. First of all: a SIGHUP while
+    # the config is read or the store opened (a slow SD card) is noted too, and a
+    # SIGTERM or SIGINT then stops the board before it starts anything (exit 0)
+    stop = SignalInbox((signal.SIGTERM, signal.SIGINT), noted=(signal.SIGHUP,))
+    try:
+        return _start(build_parser().parse_args(argv), stop)
+    finally:
+        stop.close()
+
+
+def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     heap.limit_arenas()  # before any thread: raspy.heap says why
     try:
         cfg, registry, hostname = _load(args)
@@ -219,10 +232,6 @@ def _main(argv: list[str] | None) -> int:
             else f"raspy-kv check --data-dir {args.data_dir}",
         )
         store = None
-    # is_set(): asked to stop; a SIGHUP (raspyd reloads at it) is only noted: its
-    # default action would end the board without a word, and systemd's
-    # Restart=on-failure would not start it again
-    stop = SignalInbox((signal.SIGTERM, signal.SIGINT), noted=(signal.SIGHUP,))
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -241,7 +250,6 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if store is not None:
             store.close()
-        stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
         )
