@@ -129,7 +129,9 @@ class ClientPublisher:
 
     While the hub is away (the client is not live) only the latest value of each key
     is held, so memory stays bounded by the number of keys; it goes out, oldest key
-    first, with the next update once the client is live again. An event (set())
+    first, as soon as the client is live again (flush(), from the main loop's turn),
+    not at the next poll, which for a 1-Wire board may be minutes away; or with the
+    next update if that comes first. An event (set())
     goes to the Clone client at once, which sends it when the hub's collector
     listens: a key outside this board's subtree is sent once, never confirmed.
     """
@@ -137,23 +139,39 @@ class ClientPublisher:
     def __init__(self, client: CloneClient) -> None:
         self._client = client
         self._held: dict[bytes, bytes] = {}
+        # the device service's thread and the main loop's: a key's values go out
+        # in the order they were given
+        self._lock = threading.Lock()
 
     def set_many(
         self, entries: Sequence[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, str]]:
         valid, refused = clone.split_by_key(entries)
-        if not self._client.live:
-            for key, body in valid:
-                self._held.pop(key, None)
-                self._held[key] = body
-            return refused
+        with self._lock:
+            if not self._client.live:
+                for key, body in valid:
+                    self._held.pop(key, None)
+                    self._held[key] = body
+                return refused
+            self._send([*self._take_held(), *valid])
+        return refused
+
+    def flush(self) -> None:
+        """Send what was held while the hub was away, if the client is live again."""
+        with self._lock:
+            if self._held and self._client.live:
+                self._send(self._take_held())
+
+    def _take_held(self) -> list[tuple[bytes, bytes]]:
         held, self._held = self._held, {}
-        for key, body in [*held.items(), *valid]:
+        return list(held.items())
+
+    def _send(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
+        for key, body in entries:
             if body:
                 self._client.set(key, body)
             else:  # the readings of a device gone (ForgetGone)
                 self._client.delete(key)
-        return refused
 
     def set(self, key: bytes, body: bytes, *, ttl_s: float | None = None) -> None:
         self._client.set(key, body, ttl_s=ttl_s)
@@ -288,12 +306,13 @@ def _run(
     notifier = Notifier()  # systemd's: raspy-poller.service is Type=notify
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
     tree = CloneClient(hub, subtree, context=context, curve=curve)
+    publisher = ClientPublisher(tree)
     service: pykka.ActorRef[Any] | None = None
     worker: Worker | None = None
     try:
         service = BoardDeviceService.start(
             registry,
-            ClientPublisher(tree),
+            publisher,
             clock=SystemClock(),
             stats=Stats(),
             discover=discover,
@@ -309,7 +328,7 @@ def _run(
             curve=curve,
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        watch = _HubWatch(tree, worker, service, probe)
+        watch = _HubWatch(tree, publisher, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
         return _serve(worker, service, watch, stop, notifier)
     finally:
@@ -469,11 +488,13 @@ class _HubWatch:
     def __init__(
         self,
         tree: CloneClient,
+        publisher: ClientPublisher,
         worker: Worker,
         service: pykka.ActorRef[Any],
         probe: _Probe,
     ) -> None:
         self._tree = tree
+        self._publisher = publisher
         self._worker = worker
         self._service = service
         self._probe = probe
@@ -492,6 +513,7 @@ class _HubWatch:
 
     def check(self) -> None:
         tree, service = self._tree, self._service
+        self._publisher.flush()  # the hub is back: what was held goes now
         syncs = tree.syncs
         if syncs != self._syncs and tree.live:
             self._syncs = syncs

@@ -556,6 +556,46 @@ def test_twins_that_met_while_the_hub_was_down_end_with_one_left(
         hub.kill()
 
 
+# a 1-Wire board's interval: its next poll is far beyond every wait below
+SLOW_POLLER = (
+    '[devices]\n[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
+    "poll_interval_s = 600\n"
+)
+
+
+@pytest.mark.timeout(120)
+def test_readings_held_while_the_hub_was_away_go_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The board read its sensors while its hub was down and held the readings;
+    they went out only with the board's next poll, minutes later for a 1-Wire
+    board, and the hub showed nothing of the board until then. They go as soon
+    as the board's Clone client has the hub again."""
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_POLLER, encoding="utf-8")
+    log_path = tmp_path / "poller.log"
+    hub = Daemon(tmp_path / "data", config_text=HUB)
+    try:
+        with _poller(hub.endpoint, config, log_path) as process:
+            wait_until(
+                lambda: "device_service_started" in _said(log_path),
+                what="the board polling (and holding: no hub)",
+                timeout_s=30,
+            )
+            hub.start()
+            up = time.time()  # a reading taken before this was held
+            with _tree(hub) as tree:
+                wait_until(
+                    lambda: _field(tree, "status") == "ok",
+                    what="the held reading at the hub",
+                    timeout_s=20,  # the board's next poll: in 600 s
+                )
+                assert _wall(tree) < up  # the one taken while the hub was away
+            assert process.poll() is None
+    finally:
+        hub.kill()
+
+
 def _curve_hub(tmp_path: Path) -> tuple[str, dict[str, Path]]:
     """[security] text and the key files: the hub's, and boards a (authorized) and b."""
     made, allowed = tmp_path / "made", tmp_path / "authorized"
