@@ -88,6 +88,9 @@ _PROBE_TIMEOUT_S: Final = 3.0
 _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
 _REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
+# served by raspyd under its host name whatever its config, never by a board: the
+# hub's own name (<hostname>.echo)
+HUB_OWN_SERVICE: Final = "echo"
 # An offline mark of ours is looked at again this long after it was seen: one that
 # the readings sent meanwhile (a start's first ones) have overwritten needs nothing
 MARK_SETTLE_S: Final = 2.0
@@ -419,6 +422,24 @@ class _Probe:
         )
 
     def twin(self) -> _HubSaysNo:
+        """Why the hub has another worker of our service: the hub's own device
+        service when raspyd runs under this board's name (the board started on the
+        hub's host with the same service, or named after it), else a twin board."""
+        hub_own = f"{self.hostname}.{HUB_OWN_SERVICE}".encode()
+        if probe_hub(
+            self._context,
+            self._hub,
+            hub_own,
+            curve=self._curve,
+            timeout_s=_PROBE_TIMEOUT_S,
+        ).workers:
+            return _HubSaysNo(
+                f"the hub itself serves {self.service} (raspyd's own devices: the "
+                f"hub runs under the host name {self.hostname!r} too), so this "
+                "board cannot use that name; give it a name of its own (--hostname "
+                'NAME, or hostname = "NAME" in its config) and start it again',
+                EXIT_FAILURE,
+            )
         return _HubSaysNo(
             f"another board already serves {self.service} at the hub: two boards run "
             f"as {self.hostname!r} (one booted from a copy of the other's SD card?); "

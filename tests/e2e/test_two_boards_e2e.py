@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 import zmq.auth
 from support.board_link import BoardLink
-from support.daemon import Daemon, mmi_service, running_daemon, running_poller
+from support.daemon import (
+    Daemon,
+    hostname,
+    mmi_service,
+    running_daemon,
+    running_poller,
+)
 from support.sysfs import FakeW1Tree, release_fifo
 from support.wait import wait_until
 
@@ -489,6 +495,34 @@ def test_a_second_board_with_the_same_hostname_is_refused_and_says_why(
         with _tree(daemon) as tree:
             _back(daemon, _wall(tree))
         assert first.poll() is None
+
+
+@pytest.mark.timeout(120)
+def test_a_board_under_the_hubs_own_name_is_told_so(
+    tmp_path: Path, config: Path
+) -> None:
+    """raspy-poller started on the hub's own host (or named after it) with a service
+    the hub serves itself: it was told that "two boards run as" the hub's name and
+    to rename a host that is no board; it is told the hub has that name and what to
+    set on this board."""
+    own = hostname()
+    log_path = tmp_path / "board.log"
+    with (
+        running_daemon(
+            tmp_path / "data", config_text="[devices]\nfake_enabled = true\n"
+        ) as daemon,
+        running_poller(
+            daemon.endpoint,
+            log_path,
+            *("--service", "fake", "--hostname", own, "--config", str(config)),
+        ) as board,
+    ):
+        assert board.wait(timeout=60) == 1
+    said = _said(log_path)
+    assert f"the hub itself serves {own}.fake.devices" in said, said
+    assert f"the host name '{own}'" in said, said
+    assert "--hostname NAME" in said, said
+    assert "two boards" not in said, said
 
 
 @pytest.mark.timeout(120)
