@@ -206,7 +206,11 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
         if args.service == registries.FAKE
         else registries.onewire_registry
     )
-    return cfg, build(hostname, cfg.devices), hostname
+    try:
+        registry = build(hostname, cfg.devices)
+    except ConfigError as exc:  # named by key: with the file, as every other one
+        raise ConfigError([f"{source}: {problem}" for problem in exc.problems]) from None
+    return cfg, registry, hostname
 
 
 def main(argv: list[str] | None = None) -> int:
