@@ -17,8 +17,9 @@ from the start of main on, is logged and changes nothing (`systemctl restart
 raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
 wants keys it was not given). A hub that already has a live worker of this board's
-service, at start or later (two boards with one hostname, raspy.cli.board_check),
-ends it with status 1 and a line naming the clash.
+service, at start or later (two boards with one hostname, raspy.cli.board_check, or
+the hub's own device service when the board runs under the hub's name), ends it
+with status 1 and a line naming the clash.
 
 With `--data-dir`, a device's `config` changed over MDP (a rename) is stored in this
 board's own store, committed before the reply, and applied again at the next start,
@@ -209,7 +210,9 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
     try:
         registry = build(hostname, cfg.devices)
     except ConfigError as exc:  # named by key: with the file, as every other one
-        raise ConfigError([f"{source}: {problem}" for problem in exc.problems]) from None
+        raise ConfigError(
+            [f"{source}: {problem}" for problem in exc.problems]
+        ) from None
     return cfg, registry, hostname
 
 

@@ -71,6 +71,12 @@ def _reading(fifo: Path) -> int | None:
         return None
 
 
+def _in_config_read(fifo: Path) -> int:
+    writer = wait_until(lambda: _reading(fifo), what="the config read", timeout_s=20)
+    assert writer is not None
+    return writer
+
+
 def _held_at_config(
     tmp_path: Path,
 ) -> tuple[Path, Path, tuple[str, ...]]:
@@ -95,7 +101,7 @@ def test_a_sighup_while_the_config_is_read_is_noted_not_fatal(tmp_path: Path) ->
     fifo, log_path, args = _held_at_config(tmp_path)
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"  # no hub: it starts anyway
     with running_poller(endpoint, log_path, *args) as process:
-        writer = wait_until(lambda: _reading(fifo), what="the config read", timeout_s=20)
+        writer = _in_config_read(fifo)
         process.send_signal(signal.SIGHUP)
         _feed(writer)
         wait_until(
@@ -116,7 +122,7 @@ def test_a_sigterm_while_the_config_is_read_stops_the_board_cleanly(
     fifo, log_path, args = _held_at_config(tmp_path)
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"
     with running_poller(endpoint, log_path, *args) as process:
-        writer = wait_until(lambda: _reading(fifo), what="the config read", timeout_s=20)
+        writer = _in_config_read(fifo)
         process.send_signal(signal.SIGTERM)
         _feed(writer)
         assert process.wait(timeout=15) == 0
