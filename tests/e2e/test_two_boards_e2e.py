@@ -145,6 +145,41 @@ def test_the_board_comes_back_after_the_hub_is_killed_and_started_again(
 
 
 @pytest.mark.timeout(120)
+def test_a_board_finds_a_hub_that_was_away_for_long_within_seconds(
+    tmp_path: Path, config: Path
+) -> None:
+    """Its sockets' connect attempts back off to one every 2 s while the hub is
+    away (RECONNECT_IVL_MAX): a hub back after long enough for that back-off still
+    has the board's readings within a few seconds."""
+    log_path = tmp_path / "poller.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        _poller(daemon.endpoint, config, log_path) as process,
+    ):
+        _back(daemon, 0.0)
+        daemon.kill()
+        wait_until(  # the Clone client gave the hub up: 5 s of silence
+            lambda: "clone_server_reconnected" in _said(log_path),
+            what="the board missing its hub",
+            timeout_s=20,
+        )
+        wait_until(  # its worker too: 3 x 2.5 s; the back-off is at 2 s by now
+            lambda: "broker_lost" in _said(log_path),
+            what="the board's worker missing the broker",
+            timeout_s=20,
+        )
+        since = time.time()
+        daemon.start()
+        with _tree(daemon) as tree:
+            wait_until(
+                lambda: _fresh_ok(tree, since),
+                what="the board's readings back",
+                timeout_s=10,
+            )
+        assert process.poll() is None
+
+
+@pytest.mark.timeout(120)
 def test_an_offline_mark_that_lands_after_the_board_is_back_is_healed(
     tmp_path: Path, config: Path
 ) -> None:
