@@ -12,12 +12,14 @@ deleted; after a loss of the hub every reading is sent again in full (the hub ma
 the readings of a board it has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
-the config is read at start only, and a SIGHUP (raspyd's reload) is logged and
-changes nothing (`systemctl restart raspy-poller` applies a changed one);
+the config is read at start only, and a SIGHUP (raspyd's reload), at any time
+from the start of main on, is logged and changes nothing (`systemctl restart
+raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
 wants keys it was not given). A hub that already has a live worker of this board's
-service, at start or later (two boards with one hostname, raspy.cli.board_check),
-ends it with status 1 and a line naming the clash.
+service, at start or later (two boards with one hostname, raspy.cli.board_check, or
+the hub's own device service when the board runs under the hub's name), ends it
+with status 1 and a line naming the clash.
 
 With `--data-dir`, a device's `config` changed over MDP (a rename) is stored in this
 board's own store, committed before the reply, and applied again at the next start,
@@ -87,6 +89,9 @@ _PROBE_TIMEOUT_S: Final = 3.0
 _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
 _REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
+# served by raspyd under its host name whatever its config, never by a board: the
+# hub's own name (<hostname>.echo)
+HUB_OWN_SERVICE: Final = "echo"
 # An offline mark of ours is looked at again this long after it was seen: one that
 # the readings sent meanwhile (a start's first ones) have overwritten needs nothing
 MARK_SETTLE_S: Final = 2.0
@@ -128,7 +133,9 @@ class ClientPublisher:
 
     While the hub is away (the client is not live) only the latest value of each key
     is held, so memory stays bounded by the number of keys; it goes out, oldest key
-    first, with the next update once the client is live again. An event (set())
+    first, as soon as the client is live again (flush(), from the main loop's turn),
+    not at the next poll, which for a 1-Wire board may be minutes away; or with the
+    next update if that comes first. An event (set())
     goes to the Clone client at once, which sends it when the hub's collector
     listens: a key outside this board's subtree is sent once, never confirmed.
     """
@@ -136,23 +143,39 @@ class ClientPublisher:
     def __init__(self, client: CloneClient) -> None:
         self._client = client
         self._held: dict[bytes, bytes] = {}
+        # the device service's thread and the main loop's: a key's values go out
+        # in the order they were given
+        self._lock = threading.Lock()
 
     def set_many(
         self, entries: Sequence[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, str]]:
         valid, refused = clone.split_by_key(entries)
-        if not self._client.live:
-            for key, body in valid:
-                self._held.pop(key, None)
-                self._held[key] = body
-            return refused
+        with self._lock:
+            if not self._client.live:
+                for key, body in valid:
+                    self._held.pop(key, None)
+                    self._held[key] = body
+                return refused
+            self._send([*self._take_held(), *valid])
+        return refused
+
+    def flush(self) -> None:
+        """Send what was held while the hub was away, if the client is live again."""
+        with self._lock:
+            if self._held and self._client.live:
+                self._send(self._take_held())
+
+    def _take_held(self) -> list[tuple[bytes, bytes]]:
         held, self._held = self._held, {}
-        for key, body in [*held.items(), *valid]:
+        return list(held.items())
+
+    def _send(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
+        for key, body in entries:
             if body:
                 self._client.set(key, body)
             else:  # the readings of a device gone (ForgetGone)
                 self._client.delete(key)
-        return refused
 
     def set(self, key: bytes, body: bytes, *, ttl_s: float | None = None) -> None:
         self._client.set(key, body, ttl_s=ttl_s)
@@ -184,7 +207,13 @@ def _load(args: argparse.Namespace) -> tuple[config_mod.Config, Registry, str]:
         if args.service == registries.FAKE
         else registries.onewire_registry
     )
-    return cfg, build(hostname, cfg.devices), hostname
+    try:
+        registry = build(hostname, cfg.devices)
+    except ConfigError as exc:  # named by key: with the file, as every other one
+        raise ConfigError(
+            [f"{source}: {problem}" for problem in exc.problems]
+        ) from None
+    return cfg, registry, hostname
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +223,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    # is_set(): asked to stop; a SIGHUP (raspyd reloads at it) is only noted: its
+    # default action would end the board without a word, and systemd's
+    # Restart=on-failure would not start it again. First of all: a SIGHUP while
+    # the config is read or the store opened (a slow SD card) is noted too, and a
+    # SIGTERM or SIGINT then stops the board before it starts anything (exit 0)
+    stop = SignalInbox((signal.SIGTERM, signal.SIGINT), noted=(signal.SIGHUP,))
+    try:
+        return _start(build_parser().parse_args(argv), stop)
+    finally:
+        stop.close()
+
+
+def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     heap.limit_arenas()  # before any thread: raspy.heap says why
     try:
         cfg, registry, hostname = _load(args)
@@ -219,10 +260,6 @@ def _main(argv: list[str] | None) -> int:
             else f"raspy-kv check --data-dir {args.data_dir}",
         )
         store = None
-    # is_set(): asked to stop; a SIGHUP (raspyd reloads at it) is only noted: its
-    # default action would end the board without a word, and systemd's
-    # Restart=on-failure would not start it again
-    stop = SignalInbox((signal.SIGTERM, signal.SIGINT), noted=(signal.SIGHUP,))
     discover = (
         registries.onewire_discover(cfg.devices)
         if args.service == registries.ONEWIRE
@@ -241,7 +278,6 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if store is not None:
             store.close()
-        stop.close()
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
         )
@@ -280,12 +316,13 @@ def _run(
     notifier = Notifier()  # systemd's: raspy-poller.service is Type=notify
     subtree = f"{DEVICE_TREE}{registry.hostname}.{registry.service}.".encode()
     tree = CloneClient(hub, subtree, context=context, curve=curve)
+    publisher = ClientPublisher(tree)
     service: pykka.ActorRef[Any] | None = None
     worker: Worker | None = None
     try:
         service = BoardDeviceService.start(
             registry,
-            ClientPublisher(tree),
+            publisher,
             clock=SystemClock(),
             stats=Stats(),
             discover=discover,
@@ -301,7 +338,7 @@ def _run(
             curve=curve,
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        watch = _HubWatch(tree, worker, service, probe)
+        watch = _HubWatch(tree, publisher, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
         return _serve(worker, service, watch, stop, notifier)
     finally:
@@ -392,6 +429,24 @@ class _Probe:
         )
 
     def twin(self) -> _HubSaysNo:
+        """Why the hub has another worker of our service: the hub's own device
+        service when raspyd runs under this board's name (the board started on the
+        hub's host with the same service, or named after it), else a twin board."""
+        hub_own = f"{self.hostname}.{HUB_OWN_SERVICE}".encode()
+        if probe_hub(
+            self._context,
+            self._hub,
+            hub_own,
+            curve=self._curve,
+            timeout_s=_PROBE_TIMEOUT_S,
+        ).workers:
+            return _HubSaysNo(
+                f"the hub itself serves {self.service} (raspyd's own devices: the "
+                f"hub runs under the host name {self.hostname!r} too), so this "
+                "board cannot use that name; give it a name of its own (--hostname "
+                'NAME, or hostname = "NAME" in its config) and start it again',
+                EXIT_FAILURE,
+            )
         return _HubSaysNo(
             f"another board already serves {self.service} at the hub: two boards run "
             f"as {self.hostname!r} (one booted from a copy of the other's SD card?); "
@@ -461,11 +516,13 @@ class _HubWatch:
     def __init__(
         self,
         tree: CloneClient,
+        publisher: ClientPublisher,
         worker: Worker,
         service: pykka.ActorRef[Any],
         probe: _Probe,
     ) -> None:
         self._tree = tree
+        self._publisher = publisher
         self._worker = worker
         self._service = service
         self._probe = probe
@@ -484,6 +541,7 @@ class _HubWatch:
 
     def check(self) -> None:
         tree, service = self._tree, self._service
+        self._publisher.flush()  # the hub is back: what was held goes now
         syncs = tree.syncs
         if syncs != self._syncs and tree.live:
             self._syncs = syncs

@@ -27,7 +27,13 @@ from raspy.protocol import clone
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.multipart import recv_frames, send_frames
 from raspy.transport.runner import Runner, UnknownCommand
-from raspy.transport.sockets import Context, CurveKeys, Socket, make_socket
+from raspy.transport.sockets import (
+    RECONNECT_MAX_MS,
+    Context,
+    CurveKeys,
+    Socket,
+    make_socket,
+)
 
 __all__ = ["Agent", "Change", "ResyncCommand", "SetCommand"]
 
@@ -133,7 +139,13 @@ class Agent:
 
     def _open(self, name: str, kind: int) -> Socket:
         self._close(name)
-        sock = make_socket(self._context, kind, linger_ms=0, curve=self._curve)
+        sock = make_socket(
+            self._context,
+            kind,
+            linger_ms=0,
+            curve=self._curve,
+            reconnect_max_ms=RECONNECT_MAX_MS,  # a server away for hours: every 2 s
+        )
         sock.setsockopt(zmq.RCVHWM if kind == zmq.SUB else zmq.SNDHWM, _HWM)
         self._sockets[name] = sock
         return sock

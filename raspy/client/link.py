@@ -29,7 +29,13 @@ from raspy.log import library_logger
 from raspy.protocol import mdp
 from raspy.ratelimit import LogRateLimiter
 from raspy.transport.runner import Runner, UnknownCommand
-from raspy.transport.sockets import Context, CurveKeys, Socket, connect_socket
+from raspy.transport.sockets import (
+    RECONNECT_MAX_MS,
+    Context,
+    CurveKeys,
+    Socket,
+    connect_socket,
+)
 
 log = library_logger(component="mdp_worker")
 
@@ -148,7 +154,12 @@ class WorkerLink:
     def _connect(self) -> None:
         self._drop_socket()
         self.socket = connect_socket(
-            self._context, zmq.DEALER, self._endpoint, linger_ms=0, curve=self._curve
+            self._context,
+            zmq.DEALER,
+            self._endpoint,
+            linger_ms=0,
+            curve=self._curve,
+            reconnect_max_ms=RECONNECT_MAX_MS,  # a broker away for hours: every 2 s
         )
         log.info(
             "worker_connected",

@@ -20,6 +20,11 @@ Context = zmq.Context[zmq.Socket[bytes]]
 Socket = zmq.Socket[bytes]
 
 DEFAULT_LINGER_MS: Final = 500
+# the most between two attempts to connect to a peer that is away: ZeroMQ tries every
+# RECONNECT_IVL (100 ms) for ever unless told a maximum, and with one doubles the wait
+# up to it. A board's long-lived sockets use it: a hub off for hours then costs one
+# attempt per socket every 2 s, not ten a second, and one back is found within 2 s
+RECONNECT_MAX_MS: Final = 2000
 _CURVE_KEY_BYTES: Final = 40  # Z85 text form of a 32-byte key (docs/protocols.md §8.1)
 
 
@@ -63,14 +68,18 @@ def make_socket(
     *,
     linger_ms: int = DEFAULT_LINGER_MS,
     curve: CurveKeys | None = None,
+    reconnect_max_ms: int | None = None,
 ) -> Socket:
-    """A new socket of `socket_type` with LINGER set, and CURVE keys if given.
+    """A new socket of `socket_type` with LINGER set, CURVE keys and the most
+    between reconnect attempts (RECONNECT_IVL_MAX; None: ZeroMQ's none) if given.
 
     Set options before connect() or bind(): CURVE applies only to later connections.
     """
     sock: Socket = context.socket(socket_type)
     try:
         sock.setsockopt(zmq.LINGER, linger_ms)
+        if reconnect_max_ms is not None:
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, reconnect_max_ms)
         if curve is not None:
             sock.setsockopt(zmq.CURVE_PUBLICKEY, curve.public_key)
             sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret_key)
@@ -91,11 +100,18 @@ def connect_socket(
     *,
     linger_ms: int = DEFAULT_LINGER_MS,
     curve: CurveKeys | None = None,
+    reconnect_max_ms: int | None = None,
 ) -> Socket:
     """make_socket() then connect(endpoint). A bad endpoint closes the socket (left
     open, it would hold the context's term() for ever) and raises ZMQError, or
     ValueError for text that is not UTF-8."""
-    sock = make_socket(context, socket_type, linger_ms=linger_ms, curve=curve)
+    sock = make_socket(
+        context,
+        socket_type,
+        linger_ms=linger_ms,
+        curve=curve,
+        reconnect_max_ms=reconnect_max_ms,
+    )
     try:
         sock.connect(endpoint)
     except UnicodeEncodeError as exc:

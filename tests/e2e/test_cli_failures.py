@@ -266,6 +266,35 @@ def test_raspyd_on_a_newer_raspys_store_says_so_not_that_it_is_damaged(
     assert (data_dir / "data.mdb").read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("service", "devices", "says"),
+    [
+        ("fake", '[[devices.fake]]\nname = "attic"\noid = "nope"\n', "devices.fake:"),
+        ("onewire", '[[devices.onewire]]\nname = "attic"\n', "devices.onewire:"),
+        (
+            "onewire",
+            "onewire_poll_interval_s = 0.0\n",
+            "devices.onewire_poll_interval_s:",
+        ),
+    ],
+    ids=["fake-device", "onewire-device", "onewire-interval"],
+)
+def test_a_bad_device_in_the_boards_config_names_the_file(
+    tmp_path: Path, service: str, devices: str, says: str
+) -> None:
+    """Every other problem of raspy-poller's config named the file
+    (`<file>: section.key: ...`); one in a device entry did not."""
+    config = tmp_path / "board.toml"
+    config.write_text(f"[devices]\n{devices}", encoding="utf-8")
+    result = _run(
+        "raspy-poller",
+        *("--connect", UNREACHABLE, "--service", service, "--config", str(config)),
+    )
+    assert result.returncode == 2, result.stderr
+    _assert_one_line(result.stderr, "raspy-poller", containing=says)
+    assert result.stderr.startswith(f"raspy-poller: {config}: {says}"), result.stderr
+
+
 @pytest.mark.parametrize("tool", ["raspy", "raspyd", "raspy-kv", "raspy-poller"])
 def test_every_cli_has_version(tool: str) -> None:
     result = _run(tool, "--version")

@@ -22,7 +22,13 @@ from typing import Any
 import pytest
 import zmq.auth
 from support.board_link import BoardLink
-from support.daemon import Daemon, mmi_service, running_daemon, running_poller
+from support.daemon import (
+    Daemon,
+    hostname,
+    mmi_service,
+    running_daemon,
+    running_poller,
+)
 from support.sysfs import FakeW1Tree, release_fifo
 from support.wait import wait_until
 
@@ -136,6 +142,41 @@ def test_the_board_comes_back_after_the_hub_is_killed_and_started_again(
             wait_until(lambda: _fresh_ok(tree, since + 1.0), what="fresher readings")
         assert process.poll() is None
     assert "device_service_offline" not in daemon.log_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_board_finds_a_hub_that_was_away_for_long_within_seconds(
+    tmp_path: Path, config: Path
+) -> None:
+    """Its sockets' connect attempts back off to one every 2 s while the hub is
+    away (RECONNECT_IVL_MAX): a hub back after long enough for that back-off still
+    has the board's readings within a few seconds."""
+    log_path = tmp_path / "poller.log"
+    with (
+        running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon,
+        _poller(daemon.endpoint, config, log_path) as process,
+    ):
+        _back(daemon, 0.0)
+        daemon.kill()
+        wait_until(  # the Clone client gave the hub up: 5 s of silence
+            lambda: "clone_server_reconnected" in _said(log_path),
+            what="the board missing its hub",
+            timeout_s=20,
+        )
+        wait_until(  # its worker too: 3 x 2.5 s; the back-off is at 2 s by now
+            lambda: "broker_lost" in _said(log_path),
+            what="the board's worker missing the broker",
+            timeout_s=20,
+        )
+        since = time.time()
+        daemon.start()
+        with _tree(daemon) as tree:
+            wait_until(
+                lambda: _fresh_ok(tree, since),
+                what="the board's readings back",
+                timeout_s=10,
+            )
+        assert process.poll() is None
 
 
 @pytest.mark.timeout(120)
@@ -492,6 +533,34 @@ def test_a_second_board_with_the_same_hostname_is_refused_and_says_why(
 
 
 @pytest.mark.timeout(120)
+def test_a_board_under_the_hubs_own_name_is_told_so(
+    tmp_path: Path, config: Path
+) -> None:
+    """raspy-poller started on the hub's own host (or named after it) with a service
+    the hub serves itself: it was told that "two boards run as" the hub's name and
+    to rename a host that is no board; it is told the hub has that name and what to
+    set on this board."""
+    own = hostname()
+    log_path = tmp_path / "board.log"
+    with (
+        running_daemon(
+            tmp_path / "data", config_text="[devices]\nfake_enabled = true\n"
+        ) as daemon,
+        running_poller(
+            daemon.endpoint,
+            log_path,
+            *("--service", "fake", "--hostname", own, "--config", str(config)),
+        ) as board,
+    ):
+        assert board.wait(timeout=60) == 1
+    said = _said(log_path)
+    assert f"the hub itself serves {own}.fake.devices" in said, said
+    assert f"the host name '{own}'" in said, said
+    assert "--hostname NAME" in said, said
+    assert "two boards" not in said, said
+
+
+@pytest.mark.timeout(120)
 def test_a_board_stopped_while_it_waits_at_start_starts_nothing(
     tmp_path: Path, config: Path
 ) -> None:
@@ -552,6 +621,46 @@ def test_twins_that_met_while_the_hub_was_down_end_with_one_left(
                 timeout_s=15,
             )
             assert left.poll() is None
+    finally:
+        hub.kill()
+
+
+# a 1-Wire board's interval: its next poll is far beyond every wait below
+SLOW_POLLER = (
+    '[devices]\n[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
+    "poll_interval_s = 600\n"
+)
+
+
+@pytest.mark.timeout(120)
+def test_readings_held_while_the_hub_was_away_go_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The board read its sensors while its hub was down and held the readings;
+    they went out only with the board's next poll, minutes later for a 1-Wire
+    board, and the hub showed nothing of the board until then. They go as soon
+    as the board's Clone client has the hub again."""
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_POLLER, encoding="utf-8")
+    log_path = tmp_path / "poller.log"
+    hub = Daemon(tmp_path / "data", config_text=HUB)
+    try:
+        with _poller(hub.endpoint, config, log_path) as process:
+            wait_until(
+                lambda: "device_service_started" in _said(log_path),
+                what="the board polling (and holding: no hub)",
+                timeout_s=30,
+            )
+            hub.start()
+            up = time.time()  # a reading taken before this was held
+            with _tree(hub) as tree:
+                wait_until(
+                    lambda: _field(tree, "status") == "ok",
+                    what="the held reading at the hub",
+                    timeout_s=20,  # the board's next poll: in 600 s
+                )
+                assert _wall(tree) < up  # the one taken while the hub was away
+            assert process.poll() is None
     finally:
         hub.kill()
 

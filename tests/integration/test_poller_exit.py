@@ -3,6 +3,7 @@ does not end): the service runs on a daemon thread, so the process ends."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -56,3 +57,75 @@ def test_a_sighup_is_logged_and_the_board_goes_on(tmp_path: Path) -> None:
         assert process.poll() is None
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+_CONFIG = '[devices]\n[[devices.fake]]\nname = "attic"\noid = "sensor.temperature"\n'
+
+
+def _reading(fifo: Path) -> int | None:
+    """A write end of `fifo` once the poller has it open to read its config: the
+    poller then waits in that read, early in its start (None: not there yet)."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+
+
+def _in_config_read(fifo: Path) -> int:
+    writer = wait_until(lambda: _reading(fifo), what="the config read", timeout_s=20)
+    assert writer is not None
+    return writer
+
+
+def _held_at_config(
+    tmp_path: Path,
+) -> tuple[Path, Path, tuple[str, ...]]:
+    """A config that is a FIFO: the poller's start waits in its read, so a signal
+    sent then lands before the config is loaded, whatever the machine's speed."""
+    fifo = tmp_path / "poller.toml"
+    os.mkfifo(fifo)
+    args = ("--service", "fake", "--hostname", "shed", "--config", str(fifo))
+    return fifo, tmp_path / "poller.log", args
+
+
+def _feed(writer: int) -> None:
+    os.set_blocking(writer, True)
+    os.write(writer, _CONFIG.encode())
+    os.close(writer)
+
+
+def test_a_sighup_while_the_config_is_read_is_noted_not_fatal(tmp_path: Path) -> None:
+    """The SIGHUP handler came after the config and the store: a SIGHUP in the
+    board's first moments (a reload sent to every board at once) took the default
+    action and ended it without a line, for systemd a stop it does not restart."""
+    fifo, log_path, args = _held_at_config(tmp_path)
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"  # no hub: it starts anyway
+    with running_poller(endpoint, log_path, *args) as process:
+        writer = _in_config_read(fifo)
+        process.send_signal(signal.SIGHUP)
+        _feed(writer)
+        wait_until(
+            lambda: '"config_not_reloaded"' in log_path.read_text(encoding="utf-8"),
+            what="the SIGHUP logged",
+            timeout_s=20,
+        )
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+
+
+def test_a_sigterm_while_the_config_is_read_stops_the_board_cleanly(
+    tmp_path: Path,
+) -> None:
+    """With the handlers installed first, a SIGTERM at that time is taken too: the
+    board starts nothing and ends with status 0, as it does at a later SIGTERM."""
+    fifo, log_path, args = _held_at_config(tmp_path)
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    with running_poller(endpoint, log_path, *args) as process:
+        writer = _in_config_read(fifo)
+        process.send_signal(signal.SIGTERM)
+        _feed(writer)
+        assert process.wait(timeout=15) == 0
+    said = log_path.read_text(encoding="utf-8")
+    assert '"poller_stopped_before_start"' in said, said
+    assert '"device_service_started"' not in said, said
