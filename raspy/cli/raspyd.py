@@ -114,13 +114,18 @@ def _check_config_file(args: argparse.Namespace) -> int:
                 problems += [p for p in exc.problems if p not in problems]
     except ConfigError as exc:
         problems = exc.problems
-    for problem in problems:
-        where = "" if args.config in problem else f"{args.config}: "
-        print(f"raspyd: {where}{problem}", file=sys.stderr)
     if problems:
-        return EXIT_USAGE
+        return _config_failed(problems, args.config)
     print(f"{args.config}: ok")
     return 0
+
+
+def _config_failed(problems: list[str], source: str) -> int:
+    """Each problem on its own line, naming the file where it does not yet."""
+    for problem in problems:
+        where = "" if source in problem else f"{source}: "
+        print(f"raspyd: {where}{problem}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _print_config(args: argparse.Namespace) -> int:
@@ -243,14 +248,12 @@ def _main(argv: list[str] | None) -> int:
     heap.limit_arenas()  # before the actors' threads: raspy.heap says why
     from raspy.actors import supervisor as supervisor_mod
 
+    source = args.config or "<defaults>"
     try:
         cfg = load_config(args)
-    except ConfigError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    try:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
-        return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
+        return _config_failed(exc.problems, source)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",

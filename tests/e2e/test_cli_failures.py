@@ -629,3 +629,23 @@ def test_raspy_kv_dump_to_a_file_named_wrong_is_bad_input(
     assert result.returncode == 2, result.stderr
     _assert_one_line(result.stderr, "raspy-kv", containing=f"{target}: {says}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_raspyd_names_its_file_on_every_line_of_a_config_it_cannot_start_with(
+    tmp_path: Path,
+) -> None:
+    """At the start, as with --check-config: every problem that only the services see
+    (two bad devices here) on its own line, each naming the file; only the first named
+    it when they were joined into one line."""
+    config = tmp_path / "raspyd.toml"
+    config.write_text(
+        "[devices]\nfake_enabled = true\n"
+        'fake = [{name = "lamp", oid = "nosuch"}, {name = "fan", oid = "nosuch2"}]\n',
+        encoding="utf-8",
+    )
+    result = _run("raspyd", "--config", str(config), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) >= 2, result.stderr
+    assert all(line.startswith(f"raspyd: {config}: ") for line in lines), lines
