@@ -16,10 +16,11 @@ the config is read at start only, and a SIGHUP (raspyd's reload), at any time
 from the start of main on, is logged and changes nothing (`systemctl restart
 raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
-wants keys it was not given). A hub that already has a live worker of this board's
-service, at start or later (two boards with one hostname, raspy.cli.board_check, or
-the hub's own device service when the board runs under the hub's name), ends it
-with status 1 and a line naming the clash.
+wants keys it was not given), or one whose own device service has this board's
+service name (the board runs under the hub's name). A hub that already has a live
+worker of this board's service from another board, at start or later (two boards
+with one hostname, raspy.cli.board_check), ends it with status 1 and a line naming
+the clash.
 
 With `--data-dir`, a device's `config` changed over MDP (a rename) is stored in this
 board's own store, committed before the reply, and applied again at the next start,
@@ -445,7 +446,7 @@ class _Probe:
                 f"hub runs under the host name {self.hostname!r} too), so this "
                 "board cannot use that name; give it a name of its own (--hostname "
                 'NAME, or hostname = "NAME" in its config) and start it again',
-                EXIT_FAILURE,
+                EXIT_USAGE,  # a config to change, not a clash that passes: no restart
             )
         return _HubSaysNo(
             f"another board already serves {self.service} at the hub: two boards run "
