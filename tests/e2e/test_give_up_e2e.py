@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from support.daemon import Daemon, hostname, mmi_service, running_poller
+from support.mosquitto import BASE, running_mosquitto
 from support.net import free_port_base
 from support.wait import wait_until
 from support.web_browser import Browser, allow_login
@@ -60,13 +61,15 @@ actions:
 
 
 @contextmanager
-def _house(tmp_path: Path) -> Iterator[tuple[Daemon, subprocess.Popen[bytes]]]:
-    """The hub (web face and scenarios on) and the board, its lamp off in the tree."""
+def _house(
+    tmp_path: Path, extra: str = ""
+) -> Iterator[tuple[Daemon, subprocess.Popen[bytes]]]:
+    """The hub (web face and scenarios on, and `extra`) and the board serving."""
     data_dir = tmp_path / "data"
     allow_login(data_dir)
     config = tmp_path / "poller.toml"
     config.write_text(POLLER, encoding="utf-8")
-    daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=HUB)
+    daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=HUB + extra)
     try:
         daemon.start(timeout_s=30)
         args = ("--service", "fake", "--hostname", BOARD, "--config", str(config))
@@ -250,3 +253,51 @@ def test_a_toggle_a_scenario_gave_up_is_not_run_when_the_board_is_back(
         assert _board_lamp(daemon) is True
         assert _abandoned(daemon) >= 1  # the hub's word: dropped, never dispatched
         assert board.poll() is None
+
+
+@pytest.mark.timeout(90)
+def test_a_toggle_the_mqtt_bridge_answered_504_is_not_run_when_the_board_is_back(
+    tmp_path: Path,
+) -> None:
+    lamp = f"{BASE}/{BOARD}/fake/lamp"
+    with running_mosquitto(tmp_path / "mosquitto") as mqtt:
+        bridge = (
+            f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {mqtt.port}\n'
+            f'base_topic = "{BASE}"\n'
+        )
+        with _house(tmp_path, bridge) as (daemon, board):
+            watcher = mqtt.watcher(f"{lamp}/#")
+            try:
+                watcher.wait_for(f"{lamp}/value", b"false")
+                with _frozen(daemon, board):
+                    watcher.publish(f"{lamp}/toggle", b"")
+                    result = wait_until(
+                        lambda: watcher.get(f"{lamp}/result"),
+                        what="the bridge's result",
+                        timeout_s=15,
+                    )
+                    assert json.loads(result) == {
+                        "v": 1,
+                        "action": "toggle",
+                        "status": 504,
+                        "reply": {"error": "timeout", "detail": SERVICE},
+                    }
+                    assert watcher.get(f"{lamp}/value") == b"false"
+                wait_until(
+                    _board_serves(daemon),
+                    what="the board back",
+                    timeout_s=BACK_WITHIN_S,
+                )
+                watcher.latest.pop(f"{lamp}/result")
+                watcher.publish(f"{lamp}/toggle", b"")  # answered: the one toggle
+                result = wait_until(
+                    lambda: watcher.get(f"{lamp}/result"),
+                    what="the bridge's second result",
+                )
+                assert json.loads(result)["status"] == 200, result
+                watcher.wait_for(f"{lamp}/value", b"true")
+                assert _board_lamp(daemon) is True
+                assert _abandoned(daemon) >= 1
+            finally:
+                watcher.close()
+            assert board.poll() is None
