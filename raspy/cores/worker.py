@@ -65,7 +65,8 @@ class Deliver:
 class Reconnect:
     """Close the socket now; a Connect follows after `after_s` (from on_tick).
 
-    reason: `disconnect` (the broker sent DISCONNECT) or `broker_silent`.
+    reason: `disconnect` (the broker sent DISCONNECT), `broker_silent`, or
+    `stalled` (this worker sent nothing for as long as the broker may wait).
     """
 
     reason: str
@@ -143,6 +144,10 @@ class WorkerCore:
         self._silence_s = (
             self.settings.heartbeat_interval_s * self.settings.heartbeat_liveness
         )
+        # a broker may give a worker up after two of its heartbeats are missing
+        # (raspyd's least: raspy.config_checks.MIN_BROKER_SILENCE_S), sooner than we
+        # give the broker up, and counted from what we last sent, not what it did
+        self._given_up_after_s = 2 * self.settings.heartbeat_interval_s
         self._ready: Final = mdp.encode(mdp.Ready(version, service))
         self._heartbeat: Final = mdp.encode(mdp.Heartbeat(version))
         self.state = WorkerState.WAITING
@@ -184,6 +189,8 @@ class WorkerCore:
             return []
         if now >= self._broker_expires_at and not self._outstanding:
             return self._lose("broker_silent", self._next_delay_s(now), now)
+        if self._stalled(now):
+            return self._start_over(now)
         if now >= self._next_heartbeat_at:
             self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
             return [Send(list(self._heartbeat))]
@@ -198,6 +205,11 @@ class WorkerCore:
             # a network cut healed): on_tick would have found the broker lost, and
             # it gave us up too; a request from then must not run now
             return self._lose("broker_silent", self._next_delay_s(now), now)
+        if self._stalled(now):
+            # the broker may have given us up before we found it silent: it put
+            # the request back in its queue (and dropped it if its client stopped
+            # waiting); this copy must not run too
+            return self._start_over(now)
         try:
             self.settings.limits.check("mdp", frames)
             message = mdp_decode.decode_at_worker(frames, self.version)
@@ -224,6 +236,18 @@ class WorkerCore:
                 return [*self._show_busy_heartbeats(now), Deliver(message)]
             return [Deliver(message)]
         return []
+
+    def _stalled(self, now: float) -> bool:
+        """Idle and silent for as long as the broker may wait (this thread could
+        not run: a SIGSTOP, a swapping board): a heartbeat a whole interval late.
+        Every send re-arms the heartbeat, so the last one went out an interval
+        before it was due."""
+        last_sent = self._next_heartbeat_at - self.settings.heartbeat_interval_s
+        return not self._outstanding and now - last_sent >= self._given_up_after_s
+
+    def _start_over(self, now: float) -> list[WorkerOutput]:
+        """A new connection at once: the broker is likely there, we were not."""
+        return [*self._lose("stalled", 0.0, now), *self._connect(now)]
 
     def _show_busy_heartbeats(self, now: float) -> list[WorkerOutput]:
         """§2.6 raspy: a broker trusts a busy worker's heartbeats once two came in one

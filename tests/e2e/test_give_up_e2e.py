@@ -191,6 +191,48 @@ def test_a_toggle_the_page_reported_failed_is_not_run_when_the_board_is_back(
         assert board.poll() is None
 
 
+@pytest.mark.timeout(90)
+def test_a_toggle_sent_as_the_board_froze_is_not_run_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The broker had not yet given the frozen board up: the toggle went to the
+    board's socket, and waited there, unread. The page said 504; the broker gave the
+    board up, put the toggle back in the queue and dropped it when the page stopped
+    waiting. The board, back, read it from its socket and switched the lamp: its own
+    check (no word from the broker for 3 x 2.5 s) missed it, as the broker may give a
+    worker up after 5 s of its silence. It now drops what it reads after going 5 s
+    without sending anything, and connects again."""
+    with (
+        _house(tmp_path) as (daemon, board),
+        CloneClient(daemon.endpoint, b"/device/") as tree,
+    ):
+        tree.wait_synced(10)
+        wait_until(lambda: _lamp(tree) is False, what="the lamp off in the tree")
+        page = _Page(daemon)
+        board.send_signal(signal.SIGSTOP)
+        try:
+            status, answer = page.toggle()
+            assert (status, answer) == (
+                504,
+                {"error": f"{SERVICE}: no reply within a few seconds"},
+            )
+            wait_until(
+                _board_gone(daemon),
+                what="the broker to give the frozen board up",
+                timeout_s=GONE_WITHIN_S,
+            )
+        finally:
+            board.send_signal(signal.SIGCONT)
+        wait_until(
+            _board_serves(daemon), what="the board back", timeout_s=BACK_WITHIN_S
+        )
+        status, answer = page.toggle()  # answered: the lamp's one toggle
+        assert (status, answer["reply"]["reading"]["value"]) == (200, True), answer
+        wait_until(lambda: _lamp(tree) is True, what="the lamp on in the tree")
+        assert _board_lamp(daemon) is True
+        assert board.poll() is None
+
+
 def _scenario(daemon: Daemon, action: str, **fields: Any) -> dict[str, Any]:
     with Client(daemon.endpoint, timeout_s=10, retries=1) as client:
         status, body = client.request(
