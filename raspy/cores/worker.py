@@ -103,6 +103,9 @@ class WorkerState(enum.Enum):
 
 
 _NEVER: Final = float("inf")
+# the least silence of a worker after which raspyd's broker may give it up
+# (raspy.config_checks.MIN_BROKER_SILENCE_S: two of a 2.5 s worker's heartbeats)
+BROKER_LEAST_SILENCE_S: Final = 5.0
 
 
 class WorkerCore:
@@ -118,6 +121,9 @@ class WorkerCore:
     reply could not be delivered anyway. DISCONNECT from the broker: reconnect at
     once (RFC 7), unless it is the broker's first word on this connection (a
     refused READY), which waits the delay so a refusing broker is not hammered.
+    Idle and silent for two heartbeat intervals, and at least 5 s (the thread
+    could not run), it starts over at once too: the broker may have given it up, and a request read
+    from the old socket must not run beside the broker's requeued copy.
     """
 
     def __init__(
@@ -144,10 +150,13 @@ class WorkerCore:
         self._silence_s = (
             self.settings.heartbeat_interval_s * self.settings.heartbeat_liveness
         )
-        # a broker may give a worker up after two of its heartbeats are missing
-        # (raspyd's least: raspy.config_checks.MIN_BROKER_SILENCE_S), sooner than we
-        # give the broker up, and counted from what we last sent, not what it did
-        self._given_up_after_s = 2 * self.settings.heartbeat_interval_s
+        # a broker may give a worker up after two of its heartbeats are missing,
+        # sooner than we give the broker up, and counted from what we last sent,
+        # not from what it did; raspyd's waits at least BROKER_LEAST_SILENCE_S, so
+        # a faster worker's late heartbeat does not start it over for nothing
+        self._given_up_after_s = max(
+            2 * self.settings.heartbeat_interval_s, BROKER_LEAST_SILENCE_S
+        )
         self._ready: Final = mdp.encode(mdp.Ready(version, service))
         self._heartbeat: Final = mdp.encode(mdp.Heartbeat(version))
         self.state = WorkerState.WAITING

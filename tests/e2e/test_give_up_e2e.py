@@ -314,7 +314,7 @@ def test_a_toggle_the_mqtt_bridge_answered_504_is_not_run_when_the_board_is_back
                 with _frozen(daemon, board):
                     watcher.publish(f"{lamp}/toggle", b"")
                     result = wait_until(
-                        lambda: watcher.get(f"{lamp}/result"),
+                        lambda: watcher.get(f"{lamp}/result") or b"",
                         what="the bridge's result",
                         timeout_s=15,
                     )
@@ -333,7 +333,7 @@ def test_a_toggle_the_mqtt_bridge_answered_504_is_not_run_when_the_board_is_back
                 watcher.latest.pop(f"{lamp}/result")
                 watcher.publish(f"{lamp}/toggle", b"")  # answered: the one toggle
                 result = wait_until(
-                    lambda: watcher.get(f"{lamp}/result"),
+                    lambda: watcher.get(f"{lamp}/result") or b"",
                     what="the bridge's second result",
                 )
                 assert json.loads(result)["status"] == 200, result

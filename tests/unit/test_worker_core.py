@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
 
+from raspy.config_checks import MIN_BROKER_SILENCE_S
 from raspy.cores.worker import (
+    BROKER_LEAST_SILENCE_S,
     Connect,
     Deliver,
     Reconnect,
@@ -215,6 +217,26 @@ def test_a_request_read_after_five_seconds_without_a_word_of_ours_is_not_deliver
     assert core.state is WorkerState.CONNECTED
     assert core.on_frames(HEARTBEAT[V02], T0 + 7.7) == []  # the new connection's
     assert core.sessions == 2
+
+
+def test_the_silence_a_worker_takes_for_given_up_is_the_least_raspyd_allows() -> None:
+    """Stated twice (the core does not read the config): kept equal."""
+    assert BROKER_LEAST_SILENCE_S == MIN_BROKER_SILENCE_S
+
+
+def test_a_fast_worker_is_stalled_only_after_the_least_silence_raspyd_allows() -> None:
+    """A 0.2 s worker that sent nothing for 4.9 s is no stall: raspyd's broker waits
+    5 s at least; a 30 s worker's stall is two of its intervals."""
+    fast = WorkerCore(SVC, V02, WorkerSettings(heartbeat_interval_s=0.2))
+    fast.on_tick(T0)
+    for step in range(1, 10):  # the broker heard, our heartbeats never sent
+        assert fast.on_frames(HEARTBEAT[V02], T0 + step * 0.5) == []
+    request = mdp.WorkerRequest(V02, C1, (b"hello",))
+    assert fast.on_frames(REQUEST[V02], T0 + 4.9) == [Deliver(request)]
+    slow = WorkerCore(SVC, V02, WorkerSettings(heartbeat_interval_s=30.0))
+    slow.on_tick(T0)
+    assert slow.on_frames(HEARTBEAT[V02], T0 + 59.9) == []
+    assert slow.on_frames(REQUEST[V02], T0 + 60.0)[0] == Reconnect("stalled", 0.0)
 
 
 def test_a_heartbeat_a_whole_interval_late_starts_a_new_connection() -> None:
