@@ -2,11 +2,13 @@
 the real raspyd and a real raspy-poller board with a simulated switch.
 
 The board is frozen (SIGSTOP) until the broker gives its worker up; a toggle sent
-then, from the web face or from a scenario, waits in the broker's queue until its
-sender stops waiting and reports the failure. The board is let go (SIGCONT) and
-comes back: the toggle the house was told had failed must not run then (before,
-the broker dispatched it up to `broker.request_ttl_s` later). A second toggle that
-is answered shows it: the switch goes from off to on once, not back to off.
+then, from the web face, a scenario or the MQTT bridge, waits in the broker's queue
+until its sender stops waiting and reports the failure. The board is let go
+(SIGCONT) and comes back: the toggle the house was told had failed must not run
+then (before, the broker dispatched it up to `broker.request_ttl_s` later). A second
+toggle that is answered shows it: the switch goes from off to on once, not back to
+off, as the board itself says. A toggle sent just as the board froze, before the
+broker gave it up, waits on the board's socket instead: the board drops it too.
 """
 
 from __future__ import annotations
