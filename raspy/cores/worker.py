@@ -65,7 +65,8 @@ class Deliver:
 class Reconnect:
     """Close the socket now; a Connect follows after `after_s` (from on_tick).
 
-    reason: `disconnect` (the broker sent DISCONNECT) or `broker_silent`.
+    reason: `disconnect` (the broker sent DISCONNECT), `broker_silent`, or
+    `stalled` (this worker sent nothing for as long as the broker may wait).
     """
 
     reason: str
@@ -102,6 +103,9 @@ class WorkerState(enum.Enum):
 
 
 _NEVER: Final = float("inf")
+# the least silence of a worker after which raspyd's broker may give it up
+# (raspy.config_checks.MIN_BROKER_SILENCE_S: two of a 2.5 s worker's heartbeats)
+BROKER_LEAST_SILENCE_S: Final = 5.0
 
 
 class WorkerCore:
@@ -117,6 +121,9 @@ class WorkerCore:
     reply could not be delivered anyway. DISCONNECT from the broker: reconnect at
     once (RFC 7), unless it is the broker's first word on this connection (a
     refused READY), which waits the delay so a refusing broker is not hammered.
+    Idle and silent for two heartbeat intervals, and at least 5 s (the thread
+    could not run), it starts over at once too: the broker may have given it up, and a request read
+    from the old socket must not run beside the broker's requeued copy.
     """
 
     def __init__(
@@ -142,6 +149,13 @@ class WorkerCore:
         self.settings = settings or WorkerSettings()
         self._silence_s = (
             self.settings.heartbeat_interval_s * self.settings.heartbeat_liveness
+        )
+        # a broker may give a worker up after two of its heartbeats are missing,
+        # sooner than we give the broker up, and counted from what we last sent,
+        # not from what it did; raspyd's waits at least BROKER_LEAST_SILENCE_S, so
+        # a faster worker's late heartbeat does not start it over for nothing
+        self._given_up_after_s = max(
+            2 * self.settings.heartbeat_interval_s, BROKER_LEAST_SILENCE_S
         )
         self._ready: Final = mdp.encode(mdp.Ready(version, service))
         self._heartbeat: Final = mdp.encode(mdp.Heartbeat(version))
@@ -184,6 +198,8 @@ class WorkerCore:
             return []
         if now >= self._broker_expires_at and not self._outstanding:
             return self._lose("broker_silent", self._next_delay_s(now), now)
+        if self._stalled(now):
+            return self._start_over(now)
         if now >= self._next_heartbeat_at:
             self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
             return [Send(list(self._heartbeat))]
@@ -198,6 +214,11 @@ class WorkerCore:
             # a network cut healed): on_tick would have found the broker lost, and
             # it gave us up too; a request from then must not run now
             return self._lose("broker_silent", self._next_delay_s(now), now)
+        if self._stalled(now):
+            # the broker may have given us up before we found it silent: it put
+            # the request back in its queue (and dropped it if its client stopped
+            # waiting); this copy must not run too
+            return self._start_over(now)
         try:
             self.settings.limits.check("mdp", frames)
             message = mdp_decode.decode_at_worker(frames, self.version)
@@ -224,6 +245,18 @@ class WorkerCore:
                 return [*self._show_busy_heartbeats(now), Deliver(message)]
             return [Deliver(message)]
         return []
+
+    def _stalled(self, now: float) -> bool:
+        """Idle and silent for as long as the broker may wait (this thread could
+        not run: a SIGSTOP, a swapping board): a heartbeat a whole interval late.
+        Every send re-arms the heartbeat, so the last one went out an interval
+        before it was due."""
+        last_sent = self._next_heartbeat_at - self.settings.heartbeat_interval_s
+        return not self._outstanding and now - last_sent >= self._given_up_after_s
+
+    def _start_over(self, now: float) -> list[WorkerOutput]:
+        """A new connection at once: the broker is likely there, we were not."""
+        return [*self._lose("stalled", 0.0, now), *self._connect(now)]
 
     def _show_busy_heartbeats(self, now: float) -> list[WorkerOutput]:
         """§2.6 raspy: a broker trusts a busy worker's heartbeats once two came in one
