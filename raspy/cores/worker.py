@@ -122,8 +122,9 @@ class WorkerCore:
     once (RFC 7), unless it is the broker's first word on this connection (a
     refused READY), which waits the delay so a refusing broker is not hammered.
     Idle and silent for two heartbeat intervals, and at least 5 s (the thread
-    could not run), it starts over at once too: the broker may have given it up, and a request read
-    from the old socket must not run beside the broker's requeued copy.
+    could not run), it starts over at once too: the broker may have given it up,
+    and a request read from the old socket must not run beside the broker's
+    requeued copy.
     """
 
     def __init__(
