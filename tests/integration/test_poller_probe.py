@@ -5,6 +5,7 @@ so a board that booted before its hub could stay down for good."""
 
 from __future__ import annotations
 
+import errno
 import signal
 import threading
 from collections.abc import Iterator
@@ -57,6 +58,16 @@ def _curve_hub(context: Context, endpoint: str) -> zmq.Socket[bytes]:
     return sock
 
 
+def _bound(sock: zmq.Socket[bytes], endpoint: str) -> bool:
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        return False
+    return True
+
+
 def _plain_hub(
     context: Context, endpoint: str, stop: threading.Event
 ) -> threading.Thread:
@@ -65,8 +76,10 @@ def _plain_hub(
     def serve() -> None:
         sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.bind(endpoint)
         try:
+            # the CURVE hub's close is done by libzmq's I/O thread, a little later:
+            # its port may still be taken for a moment
+            wait_until(lambda: _bound(sock, endpoint), what=f"{endpoint} free again")
             while not stop.is_set():
                 if not sock.poll(50):
                     continue
