@@ -424,12 +424,12 @@ def test_a_manual_setpoint_holds_2_hours_then_the_schedule_is_back(
     wait_value(house.tree, setpoint, 23)
     wait_value(house.tree, "/house/living/manual", True)
     _at(house, "2023-11-15T22:30:00", *names)  # the schedule waits
-    wait_until(
-        lambda: (
-            house.core.request("get", name="heat-schedule")[1]["last_skip"] is not None
-        ),
+    skip = wait_until(
+        lambda: house.core.request("get", name="heat-schedule")[1]["last_skip"],
         what="the schedule's skipped 22:30",
     )
+    # what `raspy scenario show heat-schedule` says under "last skipped"
+    assert skip["reason"] == "condition 1 is false: kv('/house/living/manual') != true"
     assert value(house.tree, setpoint) == 23
     _at(house, "2023-11-15T23:00:00", *names)
     house.event("/event/thermostat/set", 22.5, *names)  # the 2 hours start again
