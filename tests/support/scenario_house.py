@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from raspy.actors import messages as msgs
 from raspy.client.clone import Change, CloneClient
 from raspy.config import DevicesConfig
+from raspy.devices.poll_schedule import STAGGER_MAX_S
 from raspy.devices.registries import fake_registry
 from raspy.devices.template import JsonValue
 from support.clock import FakeClock
@@ -62,12 +64,17 @@ class House:
                 (change.key.decode(), json.loads(body) if body else None)
             )
 
+    def _read(self, key: str) -> bool:
+        return value(self.tree, key) is not None
+
     def changes(self, key: str) -> list[JsonValue]:
         """Every value `key` took since the house started (None: deleted)."""
         with self._lock:
             return [v for k, v in self._changes if k == key]
 
-    def start(self, **config: Any) -> None:
+    def start(self, *switches: str, **config: Any) -> None:
+        """The devices (a lamp, a hall dimmer, and the fake switches `switches`),
+        then the core with `config` in its CoreConfig."""
         self.services.start(
             fake_registry(
                 HOST,
@@ -76,11 +83,23 @@ class House:
                     fake=(
                         {"name": "lamp", "oid": "switch"},
                         {"name": "hall", "oid": "dimmer"},
+                        *({"name": name, "oid": "switch"} for name in switches),
                     ),
                 ),
             ),
             self.device_clock,
         )
+        if switches:
+            # devices started together have their first reads spread over a second
+            # of the device clock, from the first one read (the poller has started)
+            keys = [LAMP, HALL, *(f"/device/{HOST}.fake.{n}/value" for n in switches)]
+            wait_until(
+                lambda: any(value(self.tree, k) is not None for k in keys),
+                what="the first device read",
+            )
+            self.device_clock.advance(STAGGER_MAX_S)
+            for key in keys:
+                wait_until(partial(self._read, key), what=f"{key} read")
         # the dimmer's first reading, published before the core starts (as raspyd
         # starts the devices first): the store has it only at the next coalesced write
         wait_value(self.tree, HALL, 0)
