@@ -29,7 +29,7 @@ from raspy.actors.worker import (
 )
 from raspy.clock import Clock
 from raspy.devices.template import JsonValue
-from raspy.rules import engine
+from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.model import Scenario, SunEvent
 from raspy.stats import Stats
@@ -77,7 +77,11 @@ class RunAnswer:
 
 @dataclass(frozen=True, slots=True)
 class StopRuns:
-    """Ask: end every run now; answers RunsStopped."""
+    """Ask: end every run now; answers RunsStopped. `shutdown`: the core stops (raspyd
+    stops, or the core is restarted inside it): the record of the runs in a long
+    wait stays in the tree for the next start to take them up."""
+
+    shutdown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class Startup:
 
     current: tuple[tuple[str, JsonValue], ...] = ()
     fire: bool = True
+    resume: tuple[engine.Checkpoint, ...] = ()  # runs recorded before a restart
 
 
 # --- told to the core --------------------------------------------------------------------
@@ -162,10 +167,14 @@ class ScenarioActor(pykka.ThreadingActor):
         kv: Callable[[str], JsonValue],
         sun: Callable[[SunEvent, float], float | None],
         status: engine.Status | None = None,
+        version: str = "",
     ) -> None:
         super().__init__()
         self._name = scenario.name
         self._links = links
+        self._version = version  # resume_record.fingerprint of the stored document
+        self._max_value_bytes = settings.max_value_bytes
+        self._shutdown = False  # the core stops: the resume record stays
         self._core = engine.ScenarioCore(
             scenario, settings, kv=kv, sun=sun, status=status
         )
@@ -211,8 +220,10 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(core.on_tick(mono, wall))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames, mono, wall)
-            case Startup(current=current, fire=fire):
-                self._apply(core.on_startup(mono, wall, current, fire=fire))
+            case Startup(current=current, fire=fire, resume=resume):
+                self._apply(
+                    core.on_startup(mono, wall, current, fire=fire, resume=resume)
+                )
             case RunNow():
                 outputs = core.run_now(mono, wall)
                 self._apply(outputs)
@@ -223,7 +234,8 @@ class ScenarioActor(pykka.ThreadingActor):
                     skipped[0] if skipped else None,
                     queued[0] if queued else None,
                 )
-            case StopRuns():
+            case StopRuns(shutdown=shutdown):
+                self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)
                 self._apply(outputs)
                 ended = sum(isinstance(o, engine.RunEnded) for o in outputs)
@@ -290,7 +302,31 @@ class ScenarioActor(pykka.ThreadingActor):
                     log.debug("scenario_skipped", scenario=self._name, reason=reason)
                 case engine.Queued(waiting=waiting):
                     log.debug("scenario_queued", scenario=self._name, waiting=waiting)
+                case engine.Resumable(runs=runs) if not self._shutdown:
+                    self._record(runs)
         links.ticker.set(self.actor_ref, self._core.next_deadline())
+
+    def _record(self, runs: tuple[engine.Checkpoint, ...]) -> None:
+        """Keep the runs in a long wait where a start finds them (durable, as every
+        key under /scenario/: two writes a wait), or forget them."""
+        key = resume_record.resume_key(self._name).encode("utf-8")
+        if not runs:
+            self._links.publisher.delete(key)
+            return
+        body, left_out = resume_record.encode(
+            self._version, runs, self._max_value_bytes
+        )
+        if left_out:
+            log.warning(
+                "scenario_resume_too_large",
+                scenario=self._name,
+                runs=len(runs),
+                left_out=left_out,
+            )
+        if left_out == len(runs):
+            self._links.publisher.delete(key)
+        else:
+            self._links.publisher.set(key, body)
 
     def _publish(
         self, key: str, value: JsonValue, ttl_s: float = 0.0, *, delete: bool = False

@@ -30,10 +30,11 @@ from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.errors import quote
 from raspy.json_text import tree_value
-from raspy.rules import engine, model
+from raspy.rules import engine, model, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.engine import State, Status
+from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.timing import (
     ClockJumped,
     Fired,
@@ -186,7 +187,7 @@ class CoreActor(pykka.ThreadingActor):
                 msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
             )
         for name in list(self.entries):
-            self.stop_actor(name)
+            self.stop_actor(name, shutdown=True)
         self._ticker.stop()
         with contextlib.suppress(pykka.ActorDeadError):
             self.links.edge.tell(msgs.DetachLocal(self._worker.peer_id))
@@ -319,9 +320,18 @@ class CoreActor(pykka.ThreadingActor):
         """Load a stored record, start its actor if enabled, show its state."""
         scenario, error = self._service.load(record)
         base = status or status_from_tree(self.tree, record.name)
-        if startup and self.tree.kv(f"/scenario/{record.name}/state") == "running":
-            reason = LOST_RUN_ERROR if self.daemon_start else RESTARTED_RUN_ERROR
-            base = self.run_lost(record.name, base, reason)
+        resume: tuple[engine.Checkpoint, ...] = ()
+        if startup:
+            # a run in a long top-level wait left a record: taken up if it is this
+            # version's; any other run under way at the stop is lost, and said
+            recorded = self.tree.kv(resume_key(record.name)) is not None
+            resume = self._resumable(record, scenario)
+            if recorded and not resume:
+                self._delete_keys([resume_key(record.name)])
+            running = self.tree.kv(f"/scenario/{record.name}/state") == "running"
+            if not resume and (running or recorded):
+                reason = LOST_RUN_ERROR if self.daemon_start else RESTARTED_RUN_ERROR
+                base = self.run_lost(record.name, base, reason)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if scenario is None:
@@ -329,8 +339,31 @@ class CoreActor(pykka.ThreadingActor):
         elif not record.enabled:
             self.show(entry, _with_state(base, State.DISABLED))
         else:
-            self._start_actor(entry, scenario, startup)
+            self._start_actor(entry, scenario, startup, resume)
         return entry
+
+    def _resumable(
+        self, record: StoredScenario, scenario: model.Scenario | None
+    ) -> tuple[engine.Checkpoint, ...]:
+        """The runs recorded in a long top-level wait before this start, when the
+        record is this very version's and the scenario runs (enabled, loadable);
+        each one said with the time its wait has left."""
+        found = self.tree.kv(resume_key(record.name))
+        if found is None or scenario is None or not record.enabled:
+            return ()
+        runs = resume_record.decode(found, fingerprint(record.code), scenario)
+        if runs is None:
+            log.warning("scenario_resume_unusable", scenario=record.name)
+            return ()
+        wall = self.links.clock.wall()
+        for run in runs:
+            log.info(
+                "scenario_run_resumed",
+                scenario=record.name,
+                left_s=round(min(max(run.end_wall - wall, 0.0), run.seconds), 3),
+                next_action=run.next_index,
+            )
+        return runs
 
     def run_lost(self, name: str, status: Status, reason: str) -> Status:
         """A run was under way when raspyd stopped or a new version replaced the
@@ -347,6 +380,7 @@ class CoreActor(pykka.ThreadingActor):
         entry: Entry,
         scenario: model.Scenario,
         startup: bool,
+        resume: tuple[engine.Checkpoint, ...] = (),
     ) -> None:
         links = scn.ScenarioLinks(
             self.actor_ref,
@@ -367,6 +401,7 @@ class CoreActor(pykka.ThreadingActor):
                 kv=self.tree.kv,
                 sun=self._sun,
                 status=status,
+                version=fingerprint(entry.stored.code),
             )
         except Exception as exc:  # this scenario fails, the others run
             log.exception("scenario_start_failed", scenario=scenario.name)
@@ -399,11 +434,13 @@ class CoreActor(pykka.ThreadingActor):
         patterns = hold_patterns(scenario.triggers, self.host)
         current = self.tree.matching(patterns)
         fire = startup and self.daemon_start
-        entry.ref.tell(scn.Startup(current, fire=fire))
+        entry.ref.tell(scn.Startup(current, fire=fire, resume=resume))
 
-    def stop_actor(self, name: str) -> bool:
+    def stop_actor(self, name: str, *, shutdown: bool = False) -> bool:
         """Stop a scenario's actor; True when it ended runs under way (or may have:
-        it did not answer while the core saw it running)."""
+        it did not answer while the core saw it running). `shutdown`: the core
+        itself stops, and the runs in a long wait are to be taken up at its next
+        start (their record stays)."""
         entry = self.entries.get(name)
         if entry is None or entry.ref is None:
             return False
@@ -418,7 +455,7 @@ class CoreActor(pykka.ThreadingActor):
         # still wait here, behind this very request
         cut = entry.status.state is State.RUNNING
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            stopped = ref.ask(scn.StopRuns(), timeout=_ASK_TIMEOUT_S)
+            stopped = ref.ask(scn.StopRuns(shutdown), timeout=_ASK_TIMEOUT_S)
             if isinstance(stopped, scn.RunsStopped):
                 entry.status = stopped.status
                 cut = stopped.ended > 0

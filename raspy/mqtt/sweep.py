@@ -29,10 +29,11 @@ from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
-# the keys a scenario writes (actors/scenario.py STATE_KEYS): `/scenario/<n>/<key>`
+# the keys raspy writes for a scenario (actors/scenario.py STATE_KEYS, and the
+# record of a run in a long wait, rules/resume_record.py): `/scenario/<n>/<key>`
 # is `<base>/<host>/scenario/<n>/<key>`, a topic as deep as a command's
 SCENARIO_FIELDS: Final = frozenset(
-    {"state", "runs", "last_run", "last_trigger", "last_error"}
+    {"state", "runs", "last_run", "last_trigger", "last_error", "resume"}
 )
 
 

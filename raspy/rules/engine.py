@@ -90,6 +90,26 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A run paused in a long top-level `wait`: enough to take it up after a restart
+    of raspyd. `next_index` is the top-level action after the wait, `end_wall` when
+    the wait ends on the wall clock (epoch s), `seconds` its whole duration."""
+
+    next_index: int
+    end_wall: float
+    seconds: float
+    trigger: Mapping[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """The runs that a restart would take up changed: the owner keeps `runs` where a
+    start finds them (none: it forgets the record)."""
+
+    runs: tuple[Checkpoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Queued:
     """A trigger's run waits its turn (mode queued); `waiting` runs wait now."""
 
@@ -97,7 +117,14 @@ class Queued:
 
 
 Output: TypeAlias = (
-    Effect | SendRequest | StatusChanged | Disabled | RunEnded | Skipped | Queued
+    Effect
+    | SendRequest
+    | StatusChanged
+    | Disabled
+    | RunEnded
+    | Skipped
+    | Queued
+    | Resumable
 )
 
 
@@ -146,6 +173,7 @@ class ScenarioCore:
         self._runs: dict[int, Run] = {}
         self._queue: deque[dict[str, JsonValue]] = deque()
         self._requests: dict[int, int] = {}  # request id -> run id
+        self._checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
         self._starts: deque[float] = deque()
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -201,13 +229,21 @@ class ScenarioCore:
         current: Iterable[tuple[str, JsonValue]] = (),
         *,
         fire: bool = True,
+        resume: Iterable[Checkpoint] = (),
     ) -> list[Output]:
         """The core started with this scenario loaded (or loaded its new version):
-        `for:` holds resume from the tree's `current` values (KvWatch.resume);
-        startup triggers fire if `fire` (the daemon's start, not a restart of the
-        core within it nor an import)."""
+        `for:` holds resume from the tree's `current` values (KvWatch.resume); the
+        runs of `resume` (found in the tree at a start) go on where they waited,
+        before any trigger; startup triggers fire if `fire` (the daemon's start, not
+        a restart of the core within it nor an import)."""
         self._watch.resume(current, mono)
         out: list[Output] = []
+        for checkpoint in resume:
+            self._resume(checkpoint, mono, wall, out)
+        if resume and not any(isinstance(o, Resumable) for o in out):
+            # every run went past its wait at once (it ended while raspyd was
+            # down): the record found at the start is out of date
+            out.append(self._resumable())
         for trigger in self.scenario.triggers:
             if fire and isinstance(trigger, model.StartupTrigger):
                 self._fire(
@@ -398,7 +434,39 @@ class ScenarioCore:
                 self._disable(reason, mono, out)
                 return
             starts.append(mono)
-        run_id = next(self._ids)
+        scope = self._scope(trigger, mono, wall)
+        program = run_mod.execute(scope, self.scenario.actions)
+        run = Run(next(self._ids), scope, program, step_limit=self._settings.step_limit)
+        self._runs[run.run_id] = run
+        self._runs_total += 1
+        self._last_run = wall
+        self._last_trigger = dict(trigger)
+        self._failed = False
+        self._advance(run, None, mono, wall, out)
+
+    def _resume(
+        self, checkpoint: Checkpoint, mono: float, wall: float, out: list[Output]
+    ) -> None:
+        """A run recorded in a long wait before a restart goes on: what is left of
+        the wait on the wall clock (never more than its whole time, so a clock set
+        back does not stretch it; nothing when it ended while raspyd was down), then
+        the rest. It is the same run: not counted again, nor by the runaway guard."""
+        left = min(max(checkpoint.end_wall - wall, 0.0), checkpoint.seconds)
+        scope = self._scope(dict(checkpoint.trigger), mono, wall)
+        program = run_mod.resumed(
+            scope,
+            self.scenario.actions,
+            checkpoint.next_index,
+            left,
+            checkpoint.seconds,
+        )
+        run = Run(next(self._ids), scope, program, step_limit=self._settings.step_limit)
+        self._runs[run.run_id] = run
+        self._advance(run, None, mono, wall, out)
+
+    def _scope(
+        self, trigger: dict[str, JsonValue], mono: float, wall: float
+    ) -> RunScope:
         env = RunEnv(
             self._settings.host,
             self._settings.tz,
@@ -407,15 +475,7 @@ class ScenarioCore:
             lambda: next(self._request_ids),
             self._settings.max_value_bytes,
         )
-        scope = RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
-        program = run_mod.execute(scope, self.scenario.actions)
-        run = Run(run_id, scope, program, step_limit=self._settings.step_limit)
-        self._runs[run_id] = run
-        self._runs_total += 1
-        self._last_run = wall
-        self._last_trigger = dict(trigger)
-        self._failed = False
-        self._advance(run, None, mono, wall, out)
+        return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
 
     def _advance(
         self,
@@ -430,6 +490,16 @@ class ScenarioCore:
         if isinstance(waiting, SendRequest):
             self._requests[waiting.request_id] = run.run_id
             out.append(waiting)
+        if isinstance(waiting, run_mod.Sleep) and waiting.resume_next is not None:
+            self._checkpoints[run.run_id] = Checkpoint(
+                waiting.resume_next,
+                wall + (waiting.deadline - mono),
+                waiting.seconds,
+                run.scope.trigger,
+            )
+            out.append(self._resumable())
+        elif self._checkpoints.pop(run.run_id, None) is not None:
+            out.append(self._resumable())
         if run.done:
             self._end(run, out)
             self._start_queued(mono, wall, out)
@@ -447,8 +517,13 @@ class ScenarioCore:
         finally:
             self._draining = False
 
+    def _resumable(self) -> Resumable:
+        return Resumable(tuple(self._checkpoints[i] for i in sorted(self._checkpoints)))
+
     def _end(self, run: Run, out: list[Output]) -> None:
         self._runs.pop(run.run_id, None)
+        if self._checkpoints.pop(run.run_id, None) is not None:
+            out.append(self._resumable())
         self._requests = {r: i for r, i in self._requests.items() if i != run.run_id}
         self._last_trace = trace_of(run)
         if run.error is not None:

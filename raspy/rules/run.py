@@ -46,6 +46,7 @@ from raspy.rules.template import Field, context_names, parse, render
 
 __all__ = [
     "DEFAULT_STEP_LIMIT",
+    "RESUME_MIN_WAIT_S",
     "Await",
     "AwaitChange",
     "DeleteKey",
@@ -70,6 +71,7 @@ __all__ = [
     "TimedOut",
     "Woken",
     "execute",
+    "resumed",
 ]
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
@@ -79,6 +81,10 @@ TRACE_LINES: Final = 50
 TRACE_VALUE_CHARS: Final = 60
 TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
 DEFAULT_STEP_LIMIT: Final = 10_000
+# a top-level `wait` this long or longer is recorded in the tree while it lasts, and a
+# run in it goes on after a restart of raspyd; a shorter one (a blink loop's) is not
+# worth two durable writes
+RESUME_MIN_WAIT_S: Final = 60.0
 TITANIC_SERVICE: Final = "titanic.request"
 
 
@@ -181,12 +187,46 @@ def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:
     """The run's body: the actions in order (ScenarioError ends it)."""
-    for action in actions:
-        if (yield from _one(scope, action)) is _QUIET_STOP:
+    yield from _top(scope, actions, 0)
+
+
+def resumed(
+    scope: RunScope,
+    actions: tuple[model.Action, ...],
+    next_index: int,
+    left_s: float,
+    seconds: float,
+) -> Program:
+    """A run taken up after a restart of raspyd in a top-level `wait` of `seconds`:
+    what is left of it (`left_s`, from the wall clock), then the actions from
+    `next_index` on. The wait left is kept as the first was, so a second restart
+    within it takes the run up again."""
+    scope.note(
+        lambda: f"resumed after a restart: wait {left_s:g}s left of {seconds:g}s"
+    )
+    yield Sleep(scope.clock.mono + left_s, next_index, seconds)
+    yield from _top(scope, actions, next_index)
+
+
+def _top(scope: RunScope, actions: tuple[model.Action, ...], first: int) -> Program:
+    """The top-level actions from `first` on: a long enough `wait` among them (not
+    one inside a choose or a repeat) says where the run would go on after it."""
+    for index in range(first, len(actions)):
+        action = actions[index]
+        if isinstance(action, model.WaitAction) and action.seconds >= RESUME_MIN_WAIT_S:
+            yield from _long_wait(scope, action.seconds, index + 1)
+        elif (yield from _one(scope, action)) is _QUIET_STOP:
             return
 
 
 _QUIET_STOP: Final = object()  # a `condition` action that did not hold
+
+
+def _long_wait(
+    scope: RunScope, seconds: float, next_index: int
+) -> Generator[Step, Resume, None]:
+    scope.note(lambda: f"wait {seconds:g}s")
+    yield Sleep(scope.clock.mono + seconds, next_index, seconds)
 
 
 def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:

@@ -53,7 +53,13 @@ Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | Stop
 # --- awaits: the run pauses until resumed ------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Sleep:
+    """`resume_next`: a `wait` of the top-level actions long enough to outlive a
+    restart of raspyd: the index of the top-level action after it (the engine keeps
+    a record of the run there); `seconds` is the wait's whole duration then."""
+
     deadline: float  # monotonic s
+    resume_next: int | None = None
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

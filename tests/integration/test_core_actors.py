@@ -230,10 +230,14 @@ def test_a_replacing_import_keeps_disabled_unless_the_document_says_enabled(
 def test_a_run_cut_short_by_a_stop_is_named_after_the_restart(
     core: Core, tree: CloneClient
 ) -> None:
-    """What waited in memory is not resumed (docs/scenarios.md), but not silently:
-    the next start logs scenario_run_lost and shows it as the last error."""
+    """What waited in memory is not resumed (docs/scenarios.md: a `wait_until` is
+    not), but not silently: the next start logs scenario_run_lost and shows it as
+    the last error."""
     core.start()
-    slow = "name: slow\nactions:\n  - wait: 1h\n  - set: /scenario/slow/note\n    value: done\n"
+    slow = (
+        'name: slow\nactions:\n  - wait_until: "false"\n    timeout: 1h\n'
+        "  - set: /scenario/slow/note\n    value: done\n"
+    )
     assert core.request("import", document=slow)[0] == b"200"
     assert core.request("run", name="slow")[0] == b"200"
     wait_value(tree, "/scenario/slow/state", "running")

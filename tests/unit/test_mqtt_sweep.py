@@ -22,6 +22,7 @@ from raspy.mqtt.sweep import (
     Unsubscribe,
 )
 from raspy.mqtt.topics import TopicMap
+from raspy.rules import resume_record
 
 NOW = 1000.0
 SETTLE = 2.0
@@ -291,7 +292,7 @@ def test_off_with_zero_settle_time() -> None:
 
 
 def test_a_scenarios_state_keys_are_among_the_filters_leaves() -> None:
-    assert frozenset(STATE_KEYS) == SCENARIO_FIELDS
+    assert frozenset(STATE_KEYS) | {resume_record.ENTRY} == SCENARIO_FIELDS
 
 
 _LEVEL = st.sampled_from(["pi", "pi2", "fake", "scenario", "x", "value", "status"])

@@ -1,0 +1,148 @@
+"""Runs in a long top-level `wait` are recorded (engine.Resumable) and taken up after a
+restart (ScenarioCore.on_startup's `resume`, rules.resume_record)."""
+
+from __future__ import annotations
+
+import json
+
+from support.scenario_engine import START_WALL, Harness, harness, scenario, sets
+
+from raspy.devices.template import JsonValue
+from raspy.rules import engine, resume_record, run
+from raspy.rules import model as m
+from raspy.rules.expr import compile_expression
+
+ON = m.SetAction("/scenario/test/light", "on {trigger.value}")
+OFF = m.SetAction("/scenario/test/light", "off {trigger.value}")
+LONG = m.WaitAction(1200.0)
+EVENT = m.EventTrigger(pattern="/event/test/go")
+GO = "/event/test/go"
+
+
+def _records(h: Harness) -> list[tuple[engine.Checkpoint, ...]]:
+    return [out.runs for out in h.outputs if isinstance(out, engine.Resumable)]
+
+
+def test_a_long_top_level_wait_is_recorded_while_it_lasts() -> None:
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    h.change(GO, 7)
+    [(checkpoint,)] = _records(h)
+    assert (checkpoint.next_index, checkpoint.end_wall, checkpoint.seconds) == (
+        2,
+        START_WALL + 1200.0,
+        1200.0,
+    )
+    assert checkpoint.trigger["value"] == 7
+    h.advance(1200.0)
+    assert _records(h)[-1] == ()  # the wait is over: the record goes
+    assert [s.value for s in sets(h.outputs)] == ["on 7", "off 7"]
+
+
+def test_short_and_nested_waits_are_never_recorded() -> None:
+    nested = m.ChooseAction((m.Branch(compile_expression("true"), (LONG,)),), ())
+    cases: list[list[m.Action]] = [[ON, m.WaitAction(59.0), OFF], [ON, nested, OFF]]
+    for actions in cases:
+        h = harness(scenario(actions, [EVENT]))
+        h.change(GO, 1)
+        assert h.state is engine.State.RUNNING
+        assert _records(h) == []
+
+
+def test_a_stop_forgets_the_record_and_parallel_runs_share_one() -> None:
+    h = harness(scenario([ON, LONG, OFF], [EVENT], mode=m.Mode.PARALLEL))
+    h.change(GO, 1)
+    h.advance(60.0)
+    h.change(GO, 2)
+    record = _records(h)[-1]
+    assert [c.trigger["value"] for c in record] == [1, 2]
+    assert [c.end_wall - START_WALL for c in record] == [1200.0, 1260.0]
+    h.feed(h.core.stop(h.mono))
+    assert _records(h)[-1] == ()
+
+
+def test_a_resumed_run_waits_what_is_left_then_does_the_rest() -> None:
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    trigger: dict[str, JsonValue] = {
+        "kind": "event",
+        "id": "",
+        "key": GO,
+        "value": 7,
+        "from": None,
+    }
+    checkpoint = engine.Checkpoint(2, START_WALL + 900.0, 1200.0, trigger)
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert h.state is engine.State.RUNNING
+    assert _records(h)[-1][0].end_wall == START_WALL + 900.0  # a second restart too
+    assert h.core.status.runs == 0  # the same run, not counted again
+    h.change(GO, 8)  # mode single: the resumed run is under way
+    h.advance(899.0)
+    assert sets(h.outputs) == []
+    h.advance(1.0)
+    assert [s.value for s in sets(h.outputs)] == ["off 7"]
+    assert h.core.status.state is engine.State.IDLE
+    assert _records(h)[-1] == ()
+
+
+def test_a_wait_that_ended_while_down_goes_on_at_once_and_a_clock_set_back_is_capped() -> (
+    None
+):
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    trigger: dict[str, JsonValue] = {"kind": "event", "value": 1}
+    gone = engine.Checkpoint(2, START_WALL - 600.0, 1200.0, trigger)
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[gone]))
+    assert [s.value for s in sets(h.outputs)] == ["off 1"]
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    ahead = engine.Checkpoint(2, START_WALL + 86_400.0, 1200.0, trigger)
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[ahead]))
+    assert h.core.next_deadline() == h.mono + 1200.0
+
+
+def test_a_record_is_taken_only_by_its_own_version() -> None:
+    doc = scenario([ON, LONG, OFF], [EVENT])
+    trigger: dict[str, JsonValue] = {"kind": "event", "value": 1}
+    body, left_out = resume_record.encode(
+        "abc", [engine.Checkpoint(2, 5.0, 1200.0, trigger)], 65536
+    )
+    assert left_out == 0
+    value = json.loads(body)
+    assert resume_record.decode(value, "abc", doc) == (
+        engine.Checkpoint(2, 5.0, 1200.0, trigger),
+    )
+    assert resume_record.decode(value, "other", doc) is None
+    for bad_next in (0, 1, 3, 4, True, "2"):
+        edited = {**value, "runs": [{**value["runs"][0], "next": bad_next}]}
+        assert resume_record.decode(edited, "abc", doc) is None, bad_next
+    assert resume_record.decode("text", "abc", doc) is None
+    assert resume_record.decode({**value, "runs": []}, "abc", doc) is None
+    nan = {**value, "runs": [{**value["runs"][0], "end": float("nan")}]}
+    assert resume_record.decode(nan, "abc", doc) is None
+
+
+def test_a_record_too_large_for_the_tree_keeps_the_runs_that_fit() -> None:
+    small = engine.Checkpoint(2, 5.0, 1200.0, {"value": 1})
+    large = engine.Checkpoint(2, 5.0, 1200.0, {"value": "x" * 2000})
+    body, left_out = resume_record.encode("abc", [small, large], 1000)
+    assert left_out == 1
+    assert len(json.loads(body)["runs"]) == 1
+    assert resume_record.fingerprint("a: 1\n") != resume_record.fingerprint("a: 2\n")
+
+
+def test_the_trace_of_a_resumed_run_says_so() -> None:
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    checkpoint = engine.Checkpoint(2, START_WALL + 300.0, 1200.0, {"value": 3})
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    h.advance(300.0)
+    trace = h.core.status.last_trace
+    assert trace[0] == "+0.0s resumed after a restart: wait 300s left of 1200s"
+    assert trace[-1] == "+300.0s done"
+    assert run.RESUME_MIN_WAIT_S == 60.0
+
+
+def test_a_resumed_run_is_replaced_in_restart_mode() -> None:
+    h = harness(scenario([ON, LONG, OFF], [EVENT], mode=m.Mode.RESTART))
+    checkpoint = engine.Checkpoint(2, START_WALL + 600.0, 1200.0, {"value": "old"})
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    h.change(GO, "new")  # the old run stops, a new one starts its whole wait
+    assert [c.trigger["value"] for c in _records(h)[-1]] == ["new"]
+    h.advance(1200.0)
+    assert [s.value for s in sets(h.outputs)] == ["on new", "off new"]
