@@ -9,6 +9,7 @@ is logged with its cause and the actor carries on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -283,14 +284,14 @@ class ScenarioActor(pykka.ThreadingActor):
                         message=text,
                     )
                 case run_mod.RunScenario(name=name):
-                    links.core.tell(RunRequested(name, self._name))
+                    self._tell_core(RunRequested(name, self._name))
                 case run_mod.StopScenario(name=name):
-                    links.core.tell(RunRequested(name, self._name, stop=True))
+                    self._tell_core(RunRequested(name, self._name, stop=True))
                 case engine.StatusChanged(status=status):
-                    links.core.tell(StatusReported(self._name, status, self.actor_ref))
+                    self._tell_core(StatusReported(self._name, status, self.actor_ref))
                 case engine.Disabled(reason=reason):
                     log.error("scenario_runaway", scenario=self._name, reason=reason)
-                    links.core.tell(RunawayDisabled(self._name, reason, self.actor_ref))
+                    self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
                 case engine.RunEnded(error=error) if error is not None:
                     links.stats.incr("core.scenario.failed_runs")
                     log.error("scenario_run_failed", scenario=self._name, reason=error)
@@ -305,6 +306,13 @@ class ScenarioActor(pykka.ThreadingActor):
                 case engine.Resumable(runs=runs) if not self._shutdown:
                     self._record(runs)
         links.ticker.set(self.actor_ref, self._core.next_deadline())
+
+    def _tell_core(self, message: object) -> None:
+        """A report to the core; none once the core is stopping (it stops this actor
+        from its on_stop and takes the state from StopRuns' answer): the rest of the
+        turn's outputs still go out."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._links.core.tell(message)
 
     def _record(self, runs: tuple[engine.Checkpoint, ...]) -> None:
         """Keep the runs in a long wait where a start finds them (durable, as every
