@@ -303,8 +303,8 @@ class ScenarioActor(pykka.ThreadingActor):
                     log.debug("scenario_skipped", scenario=self._name, reason=reason)
                 case engine.Queued(waiting=waiting):
                     log.debug("scenario_queued", scenario=self._name, waiting=waiting)
-                case engine.Resumable(runs=runs) if not self._shutdown:
-                    self._record(runs)
+                case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
+                    self._record(runs, lost)
         links.ticker.set(self.actor_ref, self._core.next_deadline())
 
     def _tell_core(self, message: object) -> None:
@@ -314,15 +314,16 @@ class ScenarioActor(pykka.ThreadingActor):
         with contextlib.suppress(pykka.ActorDeadError):
             self._links.core.tell(message)
 
-    def _record(self, runs: tuple[engine.Checkpoint, ...]) -> None:
+    def _record(self, runs: tuple[engine.Checkpoint, ...], lost: int = 0) -> None:
         """Keep the runs in a long wait where a start finds them (durable, as every
-        key under /scenario/: two writes a wait), or forget them."""
+        key under /scenario/: two writes a wait), or forget them; `lost`: the other
+        runs a restart would end, named lost by the start."""
         key = resume_record.resume_key(self._name).encode("utf-8")
         if not runs:
             self._links.publisher.delete(key)
             return
         body, left_out = resume_record.encode(
-            self._version, runs, self._max_value_bytes
+            self._version, runs, self._max_value_bytes, lost
         )
         if left_out:
             log.warning(

@@ -324,12 +324,15 @@ class CoreActor(pykka.ThreadingActor):
         if startup:
             # a run in a long top-level wait left a record: taken up if it is this
             # version's; any other run under way at the stop is lost, and said
-            recorded = self.tree.kv(resume_key(record.name)) is not None
+            found = self.tree.kv(resume_key(record.name))
+            recorded = found is not None
             resume = self._resumable(record, scenario)
             if recorded and not resume:
                 self._delete_keys([resume_key(record.name)])
             running = self.tree.kv(f"/scenario/{record.name}/state") == "running"
-            if not resume and (running or recorded):
+            # runs the stop ended elsewhere than in such a wait: lost, said too
+            others = bool(resume) and resume_record.lost_runs(found) > 0
+            if others or (not resume and (running or recorded)):
                 reason = LOST_RUN_ERROR if self.daemon_start else RESTARTED_RUN_ERROR
                 base = self.run_lost(record.name, base, reason)
         entry = Entry(record, scenario, base)

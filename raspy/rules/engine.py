@@ -104,9 +104,11 @@ class Checkpoint:
 @dataclass(frozen=True, slots=True)
 class Resumable:
     """The runs that a restart would take up changed: the owner keeps `runs` where a
-    start finds them (none: it forgets the record)."""
+    start finds them (none: it forgets the record). `lost`: the other runs a restart
+    would end meanwhile (runs elsewhere, queued turns), which a start names lost."""
 
     runs: tuple[Checkpoint, ...]
+    lost: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,7 @@ class ScenarioCore:
         self._queue: deque[dict[str, JsonValue]] = deque()
         self._requests: dict[int, int] = {}  # request id -> run id
         self._checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
+        self._recorded = Resumable(())  # the last record said to the owner
         self._starts: deque[float] = deque()
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -240,10 +243,10 @@ class ScenarioCore:
         out: list[Output] = []
         for checkpoint in resume:
             self._resume(checkpoint, mono, wall, out)
-        if resume and not any(isinstance(o, Resumable) for o in out):
-            # every run went past its wait at once (it ended while raspyd was
-            # down): the record found at the start is out of date
-            out.append(self._resumable())
+        if resume:
+            # the record found at the start is rewritten (or forgotten) at the end
+            # of this turn: it may count runs that are not taken up
+            self._recorded = Resumable((), -1)
         for trigger in self.scenario.triggers:
             if fire and isinstance(trigger, model.StartupTrigger):
                 self._fire(
@@ -497,9 +500,8 @@ class ScenarioCore:
                 waiting.seconds,
                 run.scope.trigger,
             )
-            out.append(self._resumable())
-        elif self._checkpoints.pop(run.run_id, None) is not None:
-            out.append(self._resumable())
+        else:
+            self._checkpoints.pop(run.run_id, None)
         if run.done:
             self._end(run, out)
             self._start_queued(mono, wall, out)
@@ -518,12 +520,13 @@ class ScenarioCore:
             self._draining = False
 
     def _resumable(self) -> Resumable:
-        return Resumable(tuple(self._checkpoints[i] for i in sorted(self._checkpoints)))
+        runs = tuple(self._checkpoints[i] for i in sorted(self._checkpoints))
+        lost = len(self._runs) - len(runs) + len(self._queue) if runs else 0
+        return Resumable(runs, lost)
 
     def _end(self, run: Run, out: list[Output]) -> None:
         self._runs.pop(run.run_id, None)
-        if self._checkpoints.pop(run.run_id, None) is not None:
-            out.append(self._resumable())
+        self._checkpoints.pop(run.run_id, None)
         self._requests = {r: i for r, i in self._requests.items() if i != run.run_id}
         self._last_trace = trace_of(run)
         if run.error is not None:
@@ -542,6 +545,13 @@ class ScenarioCore:
         out.append(Disabled(reason))
 
     def _finish(self, out: list[Output]) -> list[Output]:
+        # one record a turn at most, when it changed: a restart-mode trigger ends
+        # a run in its wait and starts the next one into it (one write, not two)
+        if self._checkpoints or self._recorded.runs or self._recorded.lost:
+            resumable = self._resumable()  # (not on the hot path of a reading)
+            if resumable != self._recorded:
+                self._recorded = resumable
+                out.append(resumable)
         status = self.status
         if status != self._shown:
             self._shown = status

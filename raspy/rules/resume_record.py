@@ -34,11 +34,12 @@ def fingerprint(code: str) -> str:
 
 
 def encode(
-    version: str, runs: Sequence[Checkpoint], max_bytes: int
+    version: str, runs: Sequence[Checkpoint], max_bytes: int, lost: int = 0
 ) -> tuple[bytes, int]:
     """The record's JSON body with as many of `runs` as fit in `max_bytes` (the
     tree's value limit: a trigger may carry a large value), and how many were left
-    out (those are lost at a restart, as before)."""
+    out. Those, and the `lost` others (runs a stop of raspyd ends elsewhere than in
+    such a wait), are counted in the record: a start names them lost."""
     kept = list(runs)
     while True:
         value: dict[str, JsonValue] = {
@@ -54,6 +55,8 @@ def encode(
                 for run in kept
             ],
         }
+        if lost + len(runs) - len(kept):
+            value["lost"] = lost + len(runs) - len(kept)
         body = json.dumps(value, ensure_ascii=False).encode("utf-8")
         if len(body) <= max_bytes or not kept:
             return body, len(runs) - len(kept)
@@ -77,6 +80,14 @@ def decode(
             return None
         found.append(checkpoint)
     return tuple(found)
+
+
+def lost_runs(value: JsonValue) -> int:
+    """How many runs besides those of the record a restart does not take up."""
+    count = value.get("lost") if isinstance(value, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool):
+        return 0
+    return max(count, 0)
 
 
 def _checkpoint(run: JsonValue, actions: tuple[model.Action, ...]) -> Checkpoint | None:

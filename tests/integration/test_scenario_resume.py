@@ -252,3 +252,31 @@ def test_a_record_of_a_restart_inside_raspyd_says_which_restart(
     ]
     wait_value(house.tree, RECORD, None)
     wait_value(house.tree, f"/scenario/{name}/last_error", RESTARTED_RUN_ERROR)
+
+
+QUEUED = WAKEUP.replace("triggers:", "mode: queued\ntriggers:")
+
+
+def test_a_run_that_waited_its_turn_behind_a_resumed_one_is_named_lost(
+    house: House,
+) -> None:
+    """A stop of raspyd ends the run queued behind the one in the long wait: the
+    first goes on after the start, the other is lost, and said (as every run that
+    is not taken up; it was not said, its loss silent behind the resumed run)."""
+    house.start()
+    name = woken(house, QUEUED)
+    recorded(house)
+    house.event(GO, "second", name)  # queued behind the run in its wait
+    # counted in the record at once (a kill -9 now names it too), not at the stop
+    wait_until(lambda: recorded(house).get("lost") == 1, what="the queued run")
+    stopped(house)
+    assert stored(house, RECORD)["lost"] == 1
+    with capture_logs() as logs:
+        started(house)
+    assert [e["left_s"] for e in logged(logs, "scenario_run_resumed")] == [20 * MINUTE]
+    assert [e["reason"] for e in logged(logs, "scenario_run_lost")] == [LOST_RUN_ERROR]
+    wait_value(house.tree, f"/scenario/{name}/last_error", LOST_RUN_ERROR)
+    house.advance(20 * MINUTE)
+    house.tick(name)
+    wait_value(house.tree, LAMP, False)  # the first run still goes on
+    wait_value(house.tree, "/house/wakeup/by", f"{GO} = morning")

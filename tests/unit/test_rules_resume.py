@@ -146,3 +146,43 @@ def test_a_resumed_run_is_replaced_in_restart_mode() -> None:
     assert [c.trigger["value"] for c in _records(h)[-1]] == ["new"]
     h.advance(1200.0)
     assert [s.value for s in sets(h.outputs)] == ["on new", "off new"]
+
+
+def _resumables(outputs: list[engine.Output]) -> list[engine.Resumable]:
+    return [out for out in outputs if isinstance(out, engine.Resumable)]
+
+
+def test_a_restart_mode_trigger_in_the_wait_writes_the_record_once() -> None:
+    """The run in its wait ends and the next one enters it in the same turn: one
+    record (the next run's), not a delete and a set (two durable writes)."""
+    h = harness(scenario([ON, LONG, OFF], [EVENT], mode=m.Mode.RESTART))
+    h.change(GO, 1)
+    h.advance(60.0)
+    turn = h.change(GO, 2)
+    assert [[c.trigger["value"] for c in r.runs] for r in _resumables(turn)] == [[2]]
+
+
+def test_the_record_counts_the_runs_a_restart_would_lose_beside_it() -> None:
+    """Runs that are not in a long top-level wait (a nested wait, a queued turn)
+    beside one that is: counted in the record, so that a start names them lost."""
+    nested = m.ChooseAction(
+        (m.Branch(compile_expression("trigger.value == 2"), (LONG,)),), ()
+    )
+    h = harness(scenario([ON, nested, LONG, OFF], [EVENT], mode=m.Mode.PARALLEL))
+    h.change(GO, 1)
+    assert [(len(r.runs), r.lost) for r in _resumables(h.outputs)] == [(1, 0)]
+    turn = h.change(GO, 2)  # waits inside the choose: not taken up by a restart
+    assert [(len(r.runs), r.lost) for r in _resumables(turn)] == [(1, 1)]
+    h.feed(h.core.stop(h.mono))
+    assert _resumables(h.outputs)[-1] == engine.Resumable(())
+    q = harness(scenario([ON, LONG, OFF], [EVENT], mode=m.Mode.QUEUED))
+    q.change(GO, 1)
+    turn = q.change(GO, 2)  # queued behind the run in its wait
+    assert [(len(r.runs), r.lost) for r in _resumables(turn)] == [(1, 1)]
+    checkpoint = _resumables(turn)[0].runs[0]
+    body, left_out = resume_record.encode("abc", [checkpoint], 65536, lost=1)
+    assert (left_out, resume_record.lost_runs(json.loads(body))) == (0, 1)
+    large = engine.Checkpoint(2, 5.0, 1200.0, {"value": "x" * 2000})
+    body, left_out = resume_record.encode("abc", [checkpoint, large], 1000)
+    assert (left_out, resume_record.lost_runs(json.loads(body))) == (1, 1)
+    assert resume_record.lost_runs({"lost": True}) == 0
