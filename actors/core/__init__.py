@@ -359,6 +359,11 @@ class CoreActor(pykka.ThreadingActor):
             log.warning("scenario_resume_unusable", scenario=record.name)
             return ()
         wall = self.links.clock.wall()
+        if resume_record.stale(runs, wall):
+            # a record this old comes from a restored backup, or a hub off for days:
+            # what was left of those runs is no longer what anyone waits for
+            log.warning("scenario_resume_stale", scenario=record.name)
+            return ()
         for run in runs:
             log.info(
                 "scenario_run_resumed",

@@ -22,6 +22,9 @@ from raspy.rules.run import RESUME_MIN_WAIT_S
 
 ENTRY: Final = "resume"  # /scenario/<name>/resume
 FORMAT: Final = 1
+# runs whose waits all ended longer ago than this are not taken up but named lost: a
+# record from a restored backup, or a hub off for days
+STALE_AFTER_S: Final = 24 * 3600.0
 
 
 def resume_key(name: str) -> str:
@@ -80,6 +83,11 @@ def decode(
             return None
         found.append(checkpoint)
     return tuple(found)
+
+
+def stale(runs: Sequence[Checkpoint], wall: float) -> bool:
+    """Whether the newest of the recorded waits ended over STALE_AFTER_S ago."""
+    return wall - max(run.end_wall for run in runs) > STALE_AFTER_S
 
 
 def lost_runs(value: JsonValue) -> int:

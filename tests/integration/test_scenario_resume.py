@@ -139,6 +139,25 @@ def test_a_wait_that_ended_while_raspyd_was_down_goes_on_at_the_start(
     wait_value(house.tree, RECORD, None)
 
 
+def test_a_record_older_than_a_day_is_not_taken_up_but_named_lost(
+    house: House,
+) -> None:
+    """A record whose wait ended over a day before the start (a backup restored, a
+    hub off for days) is not what anyone waits for any more."""
+    house.start()
+    name = woken(house)
+    recorded(house)
+    stopped(house)
+    house.advance(20 * MINUTE + 24 * 3600 + 1)
+    with capture_logs() as logs:
+        started(house)
+    assert logged(logs, "scenario_run_resumed") == []
+    assert [e["reason"] for e in logged(logs, "scenario_run_lost")] == [LOST_RUN_ERROR]
+    wait_value(house.tree, f"/scenario/{name}/last_error", LOST_RUN_ERROR)
+    wait_value(house.tree, RECORD, None)
+    assert house.changes(LAMP) == [True]
+
+
 def test_a_second_restart_and_a_restart_of_the_core_alone_take_it_up_too(
     house: House,
 ) -> None:
