@@ -20,12 +20,12 @@ from typing import Any, Final, Protocol
 
 import zmq
 
-from raspy import json_text
 from raspy.atomic_file import write_named_output
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
+from raspy.cli.arguments import add_hub_options
+from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
-from raspy.errors import ClientTimeout, shown
+from raspy.errors import shown
 from raspy.history.tiers import format_duration, parse_duration
 
 _PROG: Final = "raspy history"
@@ -110,27 +110,19 @@ def add_parser(commands: Commands) -> None:
     history.set_defaults(run=run)
 
 
-class _Refused(Exception):
-    """A failure to print as one line, with the exit status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _request(args: argparse.Namespace) -> dict[str, Any]:
     now = time.time()
     try:
         since = when(args.since, now)
         until = when(args.until, now)
     except ValueError as exc:
-        raise _Refused(2, str(exc)) from None
+        raise Refused(2, str(exc)) from None
     if args.plot and not args.plot.lower().endswith(_PLOT_SUFFIXES):
-        raise _Refused(
+        raise Refused(
             2, f"--plot: expected a FILE ending in .svg or .png, got {shown(args.plot)}"
         )
     if since >= until:
-        raise _Refused(2, "--since: expected a time before --until")
+        raise Refused(2, "--since: expected a time before --until")
     return {
         "v": 1,
         "action": "history",
@@ -146,12 +138,12 @@ def _ask(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     reply = _call(args, document)
     service = _service(args)
     if not isinstance(reply.get("points"), list):
-        raise _Refused(1, f"{service} sent a reply without points")
+        raise Refused(1, f"{service} sent a reply without points")
     missing = [name for name in _FIELDS if name not in reply]
     if missing:
-        raise _Refused(1, f"{service} sent a reply without {', '.join(missing)}")
+        raise Refused(1, f"{service} sent a reply without {', '.join(missing)}")
     if not all(_is_point(point) for point in reply["points"]):
-        raise _Refused(1, f"{service} sent a point that is not [t, avg, min, max]")
+        raise Refused(1, f"{service} sent a point that is not [t, avg, min, max]")
     return reply
 
 
@@ -163,32 +155,7 @@ def _service(args: argparse.Namespace) -> str:
 
 def _call(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     """One request to the hub's history service: its 200 reply as a JSON object."""
-    from raspy.client.mdp import Client
-
-    try:
-        curve = client_curve(args)
-    except CurveOptionError as exc:
-        raise _Refused(2, str(exc)) from None
-    service = _service(args)
-    body = json.dumps(document).encode("utf-8")
-    with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
-        try:
-            frames = client.request(service, body)
-        except ClientTimeout:
-            raise _Refused(
-                1, f"no reply from {service} at {args.server} within {args.timeout:g}s"
-            ) from None
-    try:
-        status, reply = frames[0], json_text.loads(frames[1])
-    except (IndexError, ValueError):
-        raise _Refused(1, f"{service} sent a reply that is not its JSON") from None
-    if status != b"200":
-        token = reply.get("error", "error") if isinstance(reply, dict) else "error"
-        detail = reply.get("detail", "") if isinstance(reply, dict) else ""
-        raise _Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
-    if not isinstance(reply, dict):
-        raise _Refused(1, f"{service} sent a reply that is not a JSON object")
-    return reply
+    return call_json(args, _service(args), document)
 
 
 def _is_point(point: object) -> bool:
@@ -213,7 +180,7 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     try:
         write_named_output(path, data)
     except OSError as exc:
-        raise _Refused(
+        raise Refused(
             output_status(exc), f"--plot: cannot write {path}: {exc.strerror}"
         ) from None
 
@@ -242,12 +209,12 @@ def _text(reply: dict[str, Any], zone: tzinfo | None = None) -> list[str]:
 
 def _forget(args: argparse.Namespace) -> int:
     if args.plot:
-        raise _Refused(2, "--forget: goes without --plot (nothing is left to draw)")
+        raise Refused(2, "--forget: goes without --plot (nothing is left to draw)")
     document = {"v": 1, "action": "forget", "key": args.key}
     reply = _call(args, document)
     rows = reply.get("rows")
     if isinstance(rows, bool) or not isinstance(rows, int):
-        raise _Refused(1, f"{_service(args)} sent a reply without the rows forgotten")
+        raise Refused(1, f"{_service(args)} sent a reply without the rows forgotten")
     if args.json:
         print(json.dumps(reply))
     else:
@@ -269,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(_text(reply)))
         else:
             print(f"{args.plot}: {_count(reply['points'])}")
-    except _Refused as exc:
+    except Refused as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return exc.status
     except zmq.ZMQError as exc:

@@ -6,6 +6,8 @@ reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy status` prints a table of the hub's supervised parts.
 
+`raspy device NAME ACTION [VALUE]` sends one command to a device (raspy.cli.device).
+
 `raspy web-token` prints a new login token for the web face (docs/web.md).
 
 `raspy history KEY --since 24h` prints a device's recorded values (or draws them with
@@ -34,6 +36,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
+from raspy.cli import device as device_cli
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
 from raspy.cli import web_token as web_token_cli
@@ -138,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         cast(scenario_cli.Commands, commands)
     )  # one-line errors too
     history_cli.add_parser(cast(history_cli.Commands, commands))
+    device_cli.add_parser(cast(device_cli.Commands, commands))
     web_token_cli.add_parsers(commands)
     return parser
 

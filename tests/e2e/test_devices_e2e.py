@@ -198,3 +198,48 @@ def test_raspy_poller_refuses_bad_usage_with_one_line_and_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("raspy-poller: ")
+
+
+def _raspy_device(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "raspy.cli.raspy", "device", *args]
+    return subprocess.run(
+        [*command, "--server", daemon.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_raspy_device_commands_a_device_by_its_full_name(
+    daemon: Daemon, tree: CloneClient
+) -> None:
+    """`raspy device NAME ACTION [VALUE]`: the request a user would write by hand
+    for `raspy call`, sent once; the device's answer printed as NAME = VALUE."""
+    hall = f"{hostname()}.fake.hall"
+    done = _raspy_device(daemon, hall, "level", "40")
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{hall} = 40\n", "")
+    wait_until(lambda: _value(tree, hall) == 40, what="the dimmer at 40 %")
+    got = _raspy_device(daemon, hall, "get", "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["reading"]["value"] == 40
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "says"),
+    [
+        (f"{hostname()}.fake.nosuch", 2, "(unknown_device)"),
+        ("lamp", 2, "NAME: expected a device's full name"),
+        ("no-such-board.fake.lamp", 1, "no reply from"),
+    ],
+    ids=["unknown-device", "not-a-full-name", "no-such-service"],
+)
+def test_raspy_device_refusals_are_one_line(
+    daemon: Daemon, name: str, status: int, says: str
+) -> None:
+    done = _raspy_device(daemon, name, "on", "--timeout", "0.5")
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("raspy device: ")
+    assert says in done.stderr

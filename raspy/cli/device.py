@@ -1,0 +1,131 @@
+"""`raspy device NAME ACTION [VALUE]`: one command to a device, by its full name.
+
+NAME is the device's full name as the tree has it, `<host>.<service>.<device>`
+(`pi.fake.lamp`, `pi.fake.tv.volume`); the request goes to `<host>.<service>.devices`
+(raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
+VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
+else the text itself. It is sent once: a toggle sent again after a timeout could run
+twice. The reading or value the device answers is printed as `NAME = VALUE`, any
+other answer as its JSON (`--json`: always the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Final, Protocol
+
+import zmq
+
+from raspy import json_text
+from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli.arguments import (
+    DEFAULT_TIMEOUT_S,
+    add_curve_options,
+    add_server_option,
+    seconds_argument,
+)
+from raspy.cli.hub_call import Refused, call_json
+from raspy.devices.template import JsonValue
+from raspy.errors import shown
+from raspy.names import DEVICES_SUFFIX
+
+_PROG: Final = "raspy device"
+
+
+class Commands(Protocol):
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
+
+
+def add_parser(commands: Commands) -> None:
+    """Register `device` on `raspy`'s sub-command parser."""
+    device = commands.add_parser(
+        "device",
+        help="one command to a device: on, off, toggle, level 40, get, ...",
+        description="Send ACTION (and VALUE) to the device NAME, once, and print what "
+        "it answers. ACTION is any command of the device's kind (on, off, toggle, "
+        "level, ...) or one every device takes: get, set, commands, config, log, "
+        "poll, reset (README, Device services).",
+    )
+    device.add_argument(
+        "name", metavar="NAME", help="the device's full name, <host>.<service>.<device>"
+    )
+    device.add_argument("action", metavar="ACTION", help="e.g. on, toggle, level, get")
+    device.add_argument(
+        "value",
+        metavar="VALUE",
+        nargs="?",
+        help="JSON where it reads as JSON (true, 40, {...}), else the text",
+    )
+    device.add_argument(
+        "--json", action="store_true", help="print the device service's JSON reply"
+    )
+    add_server_option(device)  # the hub's host name is in NAME: no --host
+    device.add_argument(
+        "--timeout",
+        type=seconds_argument,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    add_curve_options(device)
+    device.set_defaults(run=run)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(`<host>.<service>.devices`, the device's name in its service) of a full
+    name; ValueError naming what it expected."""
+    host, _, rest = name.partition(".")
+    service, _, device = rest.partition(".")
+    if not host or not service or not device or "" in device.split("."):
+        raise ValueError(
+            f"NAME: expected a device's full name, <host>.<service>.<device> "
+            f"(pi.fake.lamp), got {shown(name)}"
+        )
+    return f"{host}.{service}{DEVICES_SUFFIX}", device
+
+
+def parse_value(text: str | None) -> JsonValue:
+    """VALUE as JSON where it reads as JSON that can be sent (no NaN, no infinity),
+    else the text itself (a word: `on`, `Desk lamp`); None: no value."""
+    if text is None:
+        return None
+    try:
+        value: JsonValue = json_text.loads(text)
+        json.dumps(value, allow_nan=False)
+    except (ValueError, OverflowError):
+        return text
+    return value
+
+
+def answer_text(name: str, reply: dict[str, Any]) -> str:
+    """`NAME = VALUE` for a reading or a value read, else the reply's JSON."""
+    reading = reply.get("reading")
+    if isinstance(reading, dict) and "value" in reading:
+        return f"{name} = {json.dumps(reading['value'], ensure_ascii=False)}"
+    if "value" in reply and "command" in reply:
+        return f"{name} = {json.dumps(reply['value'], ensure_ascii=False)}"
+    return json.dumps(reply, ensure_ascii=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused."""
+    try:
+        service, device = split_name(args.name)
+        document: dict[str, Any] = {"v": 1, "action": args.action, "device": device}
+        value = parse_value(args.value)
+        if value is not None:
+            document["value"] = value
+        reply = call_json(args, service, document)
+        print(json.dumps(reply) if args.json else answer_text(args.name, reply))
+    except ValueError as exc:
+        print(f"{_PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Refused as exc:
+        print(f"{_PROG}: {args.name}: {exc}", file=sys.stderr)
+        return exc.status
+    except zmq.ZMQError as exc:
+        print(f"{_PROG}: --server {args.server}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

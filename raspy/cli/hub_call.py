@@ -1,0 +1,56 @@
+"""One JSON request to a hub service, as the `raspy` sub-commands that speak JSON
+(`history`, `device`) make it: sent once (a command is not always safe to send
+twice), the reply `[status, json]` checked, every failure a Refused with the exit
+status of the CLI contract (2: the request was refused as bad, 1: no or no usable
+answer)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from raspy import json_text
+from raspy.cli.arguments import CurveOptionError, client_curve
+from raspy.errors import ClientTimeout
+
+
+class Refused(Exception):
+    """A failure to print as one line, with the exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def call_json(
+    args: argparse.Namespace, service: str, document: dict[str, Any]
+) -> dict[str, Any]:
+    """`document` to `service` at args.server (args.timeout, the CURVE options): its
+    200 reply as a JSON object. A 4xx is Refused(2) and any other status Refused(1),
+    each with the service's detail and error token."""
+    from raspy.client.mdp import Client
+
+    try:
+        curve = client_curve(args)
+    except CurveOptionError as exc:
+        raise Refused(2, str(exc)) from None
+    body = json.dumps(document).encode("utf-8")
+    with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
+        try:
+            frames = client.request(service, body)
+        except ClientTimeout:
+            raise Refused(
+                1, f"no reply from {service} at {args.server} within {args.timeout:g}s"
+            ) from None
+    try:
+        status, reply = frames[0], json_text.loads(frames[1])
+    except (IndexError, ValueError):
+        raise Refused(1, f"{service} sent a reply that is not its JSON") from None
+    if status != b"200":
+        token = reply.get("error", "error") if isinstance(reply, dict) else "error"
+        detail = reply.get("detail", "") if isinstance(reply, dict) else ""
+        raise Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
+    if not isinstance(reply, dict):
+        raise Refused(1, f"{service} sent a reply that is not a JSON object")
+    return reply

@@ -1,0 +1,77 @@
+"""`raspy device`'s reading of its arguments (raspy.cli.device): NAME split into the
+service and the device, VALUE as JSON or as text, the answer as a line."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from raspy.cli.device import answer_text, parse_value, split_name
+
+
+def test_a_full_name_gives_the_service_and_the_device_in_it() -> None:
+    assert split_name("pi.fake.lamp") == ("pi.fake.devices", "lamp")
+    assert split_name("pi.fake.tv.volume") == ("pi.fake.devices", "tv.volume")
+
+
+@pytest.mark.parametrize(
+    "name", ["lamp", "pi.fake", "pi..lamp", ".fake.lamp", "pi.fake.", "pi.fake.tv."]
+)
+def test_a_name_that_is_no_full_name_is_refused_naming_the_form(name: str) -> None:
+    with pytest.raises(ValueError, match=r"<host>\.<service>\.<device>"):
+        split_name(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("40", 40),
+        ("37.5", 37.5),
+        ('{"friendly_name": "Desk"}', {"friendly_name": "Desk"}),
+        ("on", "on"),
+        ("Desk lamp", "Desk lamp"),
+        ("NaN", "NaN"),  # no JSON a service reads: the text
+        ("1e400", "1e400"),
+        (None, None),
+    ],
+)
+def test_a_value_is_json_where_it_reads_as_json_else_the_text(
+    text: str | None, value: object
+) -> None:
+    assert parse_value(text) == value
+
+
+@given(st.text())
+@example("[" * 5000)
+@example("Infinity")
+def test_any_value_text_gives_something_a_request_can_carry(text: str) -> None:
+    """Property: whatever the shell gives, the value goes into strict JSON."""
+    value = parse_value(text)
+    json.dumps(value, allow_nan=False)
+    assert (
+        value == text
+        or isinstance(value, bool | int | float | list | dict)
+        or (isinstance(value, str) and json.loads(text) == value)
+    )
+
+
+@given(st.text(), st.text(), st.text())
+def test_any_name_is_split_or_refused_with_a_value_error(
+    host: str, service: str, device: str
+) -> None:
+    with contextlib.suppress(ValueError):
+        split_name(f"{host}.{service}.{device}")
+
+
+def test_an_answer_prints_its_reading_or_value_read_else_its_json() -> None:
+    assert (
+        answer_text("pi.fake.hall", {"reading": {"value": 40}}) == "pi.fake.hall = 40"
+    )
+    read = {"device": "tv", "command": "volume", "value": 12}
+    assert answer_text("pi.fake.tv", read) == "pi.fake.tv = 12"
+    assert answer_text("pi.fake.lamp", {"reset": ["lamp"]}) == '{"reset": ["lamp"]}'
