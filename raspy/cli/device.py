@@ -32,6 +32,7 @@ from raspy.errors import shown
 from raspy.names import DEVICES_SUFFIX
 
 _PROG: Final = "raspy device"
+_UNKNOWN_ACTION: Final = b"501"  # raspy.devices.service: no such action here
 
 
 class Commands(Protocol):
@@ -110,14 +111,16 @@ def answer_text(name: str, reply: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused."""
+    """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused (a bad
+    NAME or VALUE, an ACTION the device does not have)."""
     try:
         service, device = split_name(args.name)
         document: dict[str, Any] = {"v": 1, "action": args.action, "device": device}
         value = parse_value(args.value)
         if value is not None:
             document["value"] = value
-        reply = call_json(args, service, document)
+        # ACTION is the user's: a service that has no such action refuses the input
+        reply = call_json(args, service, document, refused_too=(_UNKNOWN_ACTION,))
         print(json.dumps(reply) if args.json else answer_text(args.name, reply))
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)

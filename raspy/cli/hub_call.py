@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 from typing import Any
 
 from raspy import json_text
@@ -24,11 +25,15 @@ class Refused(Exception):
 
 
 def call_json(
-    args: argparse.Namespace, service: str, document: dict[str, Any]
+    args: argparse.Namespace,
+    service: str,
+    document: dict[str, Any],
+    refused_too: Collection[bytes] = (),
 ) -> dict[str, Any]:
     """`document` to `service` at args.server (args.timeout, the CURVE options): its
-    200 reply as a JSON object. A 4xx is Refused(2) and any other status Refused(1),
-    each with the service's detail and error token."""
+    200 reply as a JSON object. A 4xx, or a status in `refused_too` (a 501 for an
+    action the user typed), is Refused(2) and any other status Refused(1), each with
+    the service's detail and error token."""
     from raspy.client.mdp import Client
 
     try:
@@ -50,7 +55,8 @@ def call_json(
     if status != b"200":
         token = reply.get("error", "error") if isinstance(reply, dict) else "error"
         detail = reply.get("detail", "") if isinstance(reply, dict) else ""
-        raise Refused(2 if status.startswith(b"4") else 1, f"{detail} ({token})")
+        refused = status.startswith(b"4") or status in refused_too
+        raise Refused(2 if refused else 1, f"{detail} ({token})")
     if not isinstance(reply, dict):
         raise Refused(1, f"{service} sent a reply that is not a JSON object")
     return reply

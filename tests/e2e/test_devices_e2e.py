@@ -229,15 +229,16 @@ def test_raspy_device_commands_a_device_by_its_full_name(
     ("name", "status", "says"),
     [
         (f"{hostname()}.fake.nosuch", 2, "(unknown_device)"),
+        (f"{hostname()}.fake.hall", 2, "(unknown_action)"),  # a dimmer has no toggle
         ("lamp", 2, "NAME: expected a device's full name"),
         ("no-such-board.fake.lamp", 1, "no reply from"),
     ],
-    ids=["unknown-device", "not-a-full-name", "no-such-service"],
+    ids=["unknown-device", "no-such-action", "not-a-full-name", "no-such-service"],
 )
 def test_raspy_device_refusals_are_one_line(
     daemon: Daemon, name: str, status: int, says: str
 ) -> None:
-    done = _raspy_device(daemon, name, "on", "--timeout", "0.5")
+    done = _raspy_device(daemon, name, "toggle", "--timeout", "0.5")
     assert done.returncode == status, done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
