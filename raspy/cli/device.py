@@ -1,7 +1,8 @@
 """`raspy device NAME ACTION [VALUE]`: one command to a device, by its full name.
 
 NAME is the device's full name as the tree has it, `<host>.<service>.<device>`
-(`pi.fake.lamp`, `pi.fake.tv.volume`); the request goes to `<host>.<service>.devices`
+(`pi.fake.lamp`, `pi.fake.tv.volume`), or with its friendly_name for the device
+(`pi.fake.Desk lamp`); the request goes to `<host>.<service>.devices`
 (raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
 VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
 else the text itself. It is sent once: a toggle sent again after a timeout could run
@@ -29,7 +30,7 @@ from raspy.cli.arguments import (
 from raspy.cli.hub_call import Refused, call_json
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
-from raspy.names import DEVICES_SUFFIX
+from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
 
 _PROG: Final = "raspy device"
 _UNKNOWN_ACTION: Final = b"501"  # raspy.devices.service: no such action here
@@ -76,10 +77,16 @@ def add_parser(commands: Commands) -> None:
 
 def split_name(name: str) -> tuple[str, str]:
     """(`<host>.<service>.devices`, the device's name in its service) of a full
-    name; ValueError naming what it expected."""
+    name; ValueError naming what it expected. The device part is any text: the
+    service takes a friendly_name too (`Lamp no. 2.`); no service has a host or
+    service part that is not a NAME_SEGMENT."""
     host, _, rest = name.partition(".")
     service, _, device = rest.partition(".")
-    if not host or not service or not device or "" in device.split("."):
+    if (
+        not NAME_SEGMENT.fullmatch(host)
+        or not NAME_SEGMENT.fullmatch(service)
+        or not device
+    ):
         raise ValueError(
             f"NAME: expected a device's full name, <host>.<service>.<device> "
             f"(pi.fake.lamp), got {shown(name)}"

@@ -18,10 +18,20 @@ def test_a_full_name_gives_the_service_and_the_device_in_it() -> None:
     assert split_name("pi.fake.tv.volume") == ("pi.fake.devices", "tv.volume")
 
 
+@pytest.mark.parametrize("friendly", ["Desk lamp", "Lamp no. 2.", "Kids..room", ".x"])
+def test_a_friendly_name_of_any_text_is_the_device_part(friendly: str) -> None:
+    """The service takes a device's friendly_name too, which is free text (dots and
+    all): only the host and service parts have a form to check."""
+    assert split_name(f"pi.fake.{friendly}") == ("pi.fake.devices", friendly)
+
+
 @pytest.mark.parametrize(
-    "name", ["lamp", "pi.fake", "pi..lamp", ".fake.lamp", "pi.fake.", "pi.fake.tv."]
+    "name",
+    ["lamp", "pi.fake", "pi..lamp", ".fake.lamp", "pi.fake.", "my pi.fake.lamp"],
 )
 def test_a_name_that_is_no_full_name_is_refused_naming_the_form(name: str) -> None:
+    """No device service has such a host or service name (raspy.names.NAME_SEGMENT):
+    refused at once, not a wait for a reply that cannot come."""
     with pytest.raises(ValueError, match=r"<host>\.<service>\.<device>"):
         split_name(name)
 
