@@ -153,9 +153,12 @@ def start(
 def _start_services(rt: Runtime) -> None:
     host = rt.hostname
     rt.add_child(
-        "echo",
+        names.ECHO_SERVICE,
         lambda: EchoWorkerActor.start(
-            rt.edge, rt.outbox, f"{host}.echo".encode(), "echo"
+            rt.edge,
+            rt.outbox,
+            f"{host}.{names.ECHO_SERVICE}".encode(),
+            names.ECHO_SERVICE,
         ),
     )
     rt.add_child(

@@ -11,6 +11,9 @@ from typing import Final
 NAME_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # the end of a device service's name: `<hostname>.<service>.devices`
 DEVICES_SUFFIX: Final = ".devices"
+# `<hostname>.echo`: raspyd serves it whatever its config, and a board never does, so
+# it tells the hub's own host name (raspy-poller)
+ECHO_SERVICE: Final = "echo"
 
 
 def short_hostname(configured: str = "") -> str:

@@ -28,6 +28,7 @@ from raspy.actors.core.service import CoreService
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
+from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.json_text import tree_value
 from raspy.rules import engine, model, resume_record
@@ -326,7 +327,7 @@ class CoreActor(pykka.ThreadingActor):
             # version's; any other run under way at the stop is lost, and said
             found = self.tree.kv(resume_key(record.name))
             recorded = found is not None
-            resume = self._resumable(record, scenario)
+            resume = self._resumable(record, scenario, found)
             if recorded and not resume:
                 self._delete_keys([resume_key(record.name)])
             running = self.tree.kv(f"/scenario/{record.name}/state") == "running"
@@ -346,12 +347,15 @@ class CoreActor(pykka.ThreadingActor):
         return entry
 
     def _resumable(
-        self, record: StoredScenario, scenario: model.Scenario | None
+        self,
+        record: StoredScenario,
+        scenario: model.Scenario | None,
+        found: JsonValue,
     ) -> tuple[engine.Checkpoint, ...]:
         """The runs recorded in a long top-level wait before this start, when the
         record is this very version's and the scenario runs (enabled, loadable);
-        each one said with the time its wait has left."""
-        found = self.tree.kv(resume_key(record.name))
+        each one said with the time its wait has left. `found`: the record's key as
+        the tree has it."""
         if found is None or scenario is None or not record.enabled:
             return ()
         runs = resume_record.decode(found, fingerprint(record.code), scenario)
@@ -368,7 +372,7 @@ class CoreActor(pykka.ThreadingActor):
             log.info(
                 "scenario_run_resumed",
                 scenario=record.name,
-                left_s=round(min(max(run.end_wall - wall, 0.0), run.seconds), 3),
+                left_s=round(run.left_s(wall), 3),
                 next_action=run.next_index,
             )
         return runs

@@ -90,9 +90,6 @@ _PROBE_TIMEOUT_S: Final = 3.0
 _WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
 _CHECK_EVERY_S: Final = 15.0
 _REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
-# served by raspyd under its host name whatever its config, never by a board: the
-# hub's own name (<hostname>.echo)
-HUB_OWN_SERVICE: Final = "echo"
 # An offline mark of ours is looked at again this long after it was seen: one that
 # the readings sent meanwhile (a start's first ones) have overwritten needs nothing
 MARK_SETTLE_S: Final = 2.0
@@ -420,11 +417,12 @@ class _Probe:
         self.hostname = registry.hostname
         self.check = BoardCheck(_WORKER_EXPIRY_S, _CHECK_EVERY_S)
 
-    def ask(self) -> HubAnswer:
+    def ask(self, service: str | None = None) -> HubAnswer:
+        """What the hub says of `service` (default: this board's device service)."""
         return probe_hub(
             self._context,
             self._hub,
-            self.service.encode(),
+            (service or self.service).encode(),
             curve=self._curve,
             timeout_s=_PROBE_TIMEOUT_S,
         )
@@ -433,14 +431,7 @@ class _Probe:
         """Why the hub has another worker of our service: the hub's own device
         service when raspyd runs under this board's name (the board started on the
         hub's host with the same service, or named after it), else a twin board."""
-        hub_own = f"{self.hostname}.{HUB_OWN_SERVICE}".encode()
-        if probe_hub(
-            self._context,
-            self._hub,
-            hub_own,
-            curve=self._curve,
-            timeout_s=_PROBE_TIMEOUT_S,
-        ).workers:
+        if self.ask(f"{self.hostname}.{names.ECHO_SERVICE}").workers:
             return _HubSaysNo(
                 f"the hub itself serves {self.service} (raspyd's own devices: the "
                 f"hub runs under the host name {self.hostname!r} too), so this "

@@ -100,6 +100,11 @@ class Checkpoint:
     seconds: float
     trigger: Mapping[str, JsonValue]
 
+    def left_s(self, wall: float) -> float:
+        """What is left of the wait at `wall`: never more than the whole wait (a
+        clock set back does not stretch it), nothing once it ended."""
+        return min(max(self.end_wall - wall, 0.0), self.seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class Resumable:
@@ -437,15 +442,14 @@ class ScenarioCore:
                 self._disable(reason, mono, out)
                 return
             starts.append(mono)
-        scope = self._scope(trigger, mono, wall)
-        program = run_mod.execute(scope, self.scenario.actions)
-        run = Run(next(self._ids), scope, program, step_limit=self._settings.step_limit)
-        self._runs[run.run_id] = run
         self._runs_total += 1
         self._last_run = wall
         self._last_trigger = dict(trigger)
         self._failed = False
-        self._advance(run, None, mono, wall, out)
+        scope = self._scope(trigger, mono, wall)
+        self._launch(
+            scope, run_mod.execute(scope, self.scenario.actions), mono, wall, out
+        )
 
     def _resume(
         self, checkpoint: Checkpoint, mono: float, wall: float, out: list[Output]
@@ -454,15 +458,25 @@ class ScenarioCore:
         the wait on the wall clock (never more than its whole time, so a clock set
         back does not stretch it; nothing when it ended while raspyd was down), then
         the rest. It is the same run: not counted again, nor by the runaway guard."""
-        left = min(max(checkpoint.end_wall - wall, 0.0), checkpoint.seconds)
         scope = self._scope(dict(checkpoint.trigger), mono, wall)
         program = run_mod.resumed(
             scope,
             self.scenario.actions,
             checkpoint.next_index,
-            left,
+            checkpoint.left_s(wall),
             checkpoint.seconds,
         )
+        self._launch(scope, program, mono, wall, out)
+
+    def _launch(
+        self,
+        scope: RunScope,
+        program: run_mod.Program,
+        mono: float,
+        wall: float,
+        out: list[Output],
+    ) -> None:
+        """A new run of `program`, advanced to its first pause."""
         run = Run(next(self._ids), scope, program, step_limit=self._settings.step_limit)
         self._runs[run.run_id] = run
         self._advance(run, None, mono, wall, out)

@@ -214,7 +214,7 @@ def _top(scope: RunScope, actions: tuple[model.Action, ...], first: int) -> Prog
     for index in range(first, len(actions)):
         action = actions[index]
         if isinstance(action, model.WaitAction) and action.seconds >= RESUME_MIN_WAIT_S:
-            yield from _long_wait(scope, action.seconds, index + 1)
+            yield from _wait(scope, action.seconds, index + 1)
         elif (yield from _one(scope, action)) is _QUIET_STOP:
             return
 
@@ -222,9 +222,11 @@ def _top(scope: RunScope, actions: tuple[model.Action, ...], first: int) -> Prog
 _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 
 
-def _long_wait(
-    scope: RunScope, seconds: float, next_index: int
+def _wait(
+    scope: RunScope, seconds: float, next_index: int | None = None
 ) -> Generator[Step, Resume, None]:
+    """A `wait`; `next_index`: the top-level action after it, for a wait long enough
+    to be taken up after a restart (Sleep.resume_next)."""
     scope.note(lambda: f"wait {seconds:g}s")
     yield Sleep(scope.clock.mono + seconds, next_index, seconds)
 
@@ -260,8 +262,7 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
         case model.WaitAction(seconds=seconds):
-            scope.note(lambda: f"wait {seconds:g}s")
-            yield Sleep(scope.clock.mono + seconds)
+            yield from _wait(scope, seconds)
         case model.DeviceAction():
             yield from _device(scope, action)
         case model.CallAction():
