@@ -370,9 +370,10 @@ class HistoryActor(pykka.ThreadingActor):
                 self._forget,
             )
 
-    def _forget(self, key: str) -> int:
+    def _forget(self, key: str) -> int | None:
         """Delete every row of `key` and its record in one commit; returns how many
-        rows there were, those not yet written included. Then what the recorder
+        rows there were, those not yet written included, or None for a key neither
+        recorded nor in the store (a typo, a key forgotten whole). Then what the recorder
         holds of it goes (this thread flushes: no flush comes in between), so that
         no flush writes part of it back, and a failed commit changes nothing; a
         device that still records starts anew. The stored rows are those of every
@@ -380,6 +381,8 @@ class HistoryActor(pykka.ThreadingActor):
         before the commit (Store.read_view)."""
         with self.links.store.read_view() as view:
             rows = stored_rows(view, key)
+        if key not in self.recorded and not rows:
+            return None
         record = recorded_key_record(key)[0]
         self.links.store.commit(
             [Delete(Table.HISTORY, record), *(Delete(Table.HISTORY, r) for r in rows)]

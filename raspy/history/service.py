@@ -66,11 +66,12 @@ def handle(
     tiers: Sequence[Tier],
     recorded: Collection[str],
     fetch: Callable[[str], query.Fetch],
-    forget: Callable[[str], int] | None = None,
+    forget: Callable[[str], int | None] | None = None,
 ) -> Reply:
     """Answer one request; never raises. `recorded`: the keys with history;
     `fetch(key)` reads that key's rows; `forget(key)` deletes them all and returns
-    how many there were (StoreError if it could not; None: no forget here)."""
+    how many there were, or None when the store holds nothing of the key
+    (StoreError if it could not; `forget` None: no forget here)."""
     parsed = request_body.parse(body, _KEYS)
     if isinstance(parsed, request_body.Refusal):
         return refused(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
@@ -121,10 +122,12 @@ def handle(
 def _forget(
     parsed: dict[str, JsonValue],
     recorded: Collection[str],
-    forget: Callable[[str], int],
+    forget: Callable[[str], int | None],
 ) -> Reply:
     """Delete every recorded value of one key (a device retired for good: its rows
-    stay in the store otherwise, some MB a logged sensor)."""
+    stay in the store otherwise, some MB a logged sensor). A key no longer recorded
+    is asked for too: rows an older forget left (those of a tier no longer
+    configured) are found by the store's walk, not by the record."""
     action = "forget"
     extra = sorted(set(parsed) - {"v", "action", "key"})
     if extra:
@@ -133,12 +136,12 @@ def _forget(
     if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
         return _bad_key(action, key)
     full_key = value_key(key)
-    if full_key not in recorded:
-        return _unknown_key(action, full_key, recorded)
     try:
         rows = forget(full_key)
     except StoreError as exc:
         return refused(STORE_FAILED, action, "store_error", str(exc))
+    if rows is None:
+        return _unknown_key(action, full_key, recorded)
     return ok(action, key=full_key, rows=rows)
 
 

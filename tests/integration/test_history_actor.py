@@ -37,7 +37,7 @@ from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
-from raspy.storage.store import Put, Store
+from raspy.storage.store import Delete, Put, Store
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
     HISTORY_ROW_PREFIX,
@@ -363,6 +363,38 @@ def test_forget_deletes_the_rows_of_tiers_no_longer_configured(
     assert (status, json.loads(body)["rows"]) == (b"200", 3 + 1 + 1)
     left = recorder.store.scan(Table.HISTORY, HISTORY_ROW_PREFIX)
     assert [key for key, _ in left] == [history_row_key(60, 0, cellar)]
+
+
+def test_forget_deletes_rows_an_older_forget_left_of_a_key_no_longer_recorded(
+    recorder: Recorder,
+) -> None:
+    """The forget before the store walk deleted a key's record and the rows of the
+    configured tiers only, so a tier taken out of the config kept that key's rows;
+    a second forget was told 404 (no record), and the rows stayed for good. The
+    walk finds them without the record; a key with nothing in the store is still
+    404."""
+    raw_row = _stored_row(recorder)
+    attic = f"/device/{ATTIC}/value"
+    recorder.store.commit(
+        [Put(Table.HISTORY, history_row_key(3600, 7, attic), raw_row)]
+    )
+    recorder.start()
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    assert (status, json.loads(body)["rows"]) == (b"200", 1)
+    assert recorder.store.scan(Table.HISTORY, HISTORY_ROW_PREFIX) == []
+    status, body = mdp_request(recorder.edge, SERVICE, action="forget", key=ATTIC)
+    assert (status, json.loads(body)["error"]) == (b"404", "unknown_key")
+
+
+def _stored_row(recorder: Recorder) -> bytes:
+    """One real stored row's bytes (an attic reading written by a clean stop), the
+    store then emptied of history."""
+    recorder.publish(ATTIC, 20.0, T0)
+    recorder.stop()
+    stored = recorder.store.scan(Table.HISTORY, b"")
+    assert stored
+    recorder.store.commit([Delete(Table.HISTORY, key) for key, _ in stored])
+    return next(v for k, v in stored if k.startswith(HISTORY_ROW_PREFIX))
 
 
 def test_stored_rows_finds_a_keys_rows_among_others_in_any_step_and_slot(

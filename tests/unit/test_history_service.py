@@ -164,9 +164,9 @@ def test_a_request_of_other_than_one_frame_is_refused(frames: list[bytes]) -> No
 def test_forget_deletes_through_the_callback_and_refuses_what_it_cannot() -> None:
     forgotten: list[str] = []
 
-    def forget(key: str) -> int:
+    def forget(key: str) -> int | None:
         forgotten.append(key)
-        return 7
+        return 7 if key == _KEY else None  # None: nothing of it in the store
 
     def failing(key: str) -> int:
         raise StoreError("store full")
@@ -182,13 +182,15 @@ def test_forget_deletes_through_the_callback_and_refuses_what_it_cannot() -> Non
     )
     assert forgotten == [_KEY]
     assert ask({"key": "pi.fake.cellar"})[1]["error"] == "unknown_key"
+    assert forgotten == [_KEY, "/device/pi.fake.cellar/value"]  # the store asked
+    forgotten.clear()
     assert ask({"key": _KEY, "since": 0})[1]["error"] == "unknown_field"
     assert ask({"key": 5})[1]["error"] == "bad_request"
     assert ask({"key": _KEY}, failing) == (
         b"503",
         {"v": 1, "action": "forget", "error": "store_error", "detail": "store full"},
     )
-    assert forgotten == [_KEY]  # nothing asked of a refused request
+    assert forgotten == []  # nothing asked of a refused request
     status, reply = service.handle(
         [json.dumps({"v": 1, "action": "forget", "key": _KEY}).encode()],
         _NOW,
