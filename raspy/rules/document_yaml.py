@@ -126,9 +126,13 @@ def kind_of(node: yaml.Node) -> str:
     value = scalar(node)
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
     raw = str(node.value)
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        if raw.lower() == word:
+            return word
+        # YAML 1.1 reads a bare on, off, yes, no as a boolean: `action: on` is true
+        return f"{word} (a bare {raw} is YAML's {word}: quote it, {quote(raw)})"
     return raw if len(raw) <= 24 else f"a number of {len(raw)} characters"
 
 

@@ -794,7 +794,8 @@ def test_a_bad_document_is_refused_whole_and_the_stored_one_stays(
             "5:12: triggers[0].below: expected a number, got text 'cold'",
             "6:10: triggers[0].for: expected a duration like 90s, 5m or 1h30m, "
             "got 'soon'",
-            "9:13: actions[0].action: expected text, got true",
+            "9:13: actions[0].action: expected text, got true (a bare on is YAML's "
+            "true: quote it, 'on')",
             "10:11: actions[1].wait: expected a duration like 90s, 5m or 1h30m, "
             "got '5 minutes'",
         )

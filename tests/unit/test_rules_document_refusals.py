@@ -48,6 +48,19 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["s.yaml:1:7: name: expected text, got 5"],
     ),
     (
+        "a bare on, off, yes read as YAML's booleans are named as written",
+        "name: a\nactions:\n  - {device: '{host}.fake.lamp', action: Off}\n"
+        "  - {device: '{host}.fake.lamp', action: yes}\n"
+        "  - {device: '{host}.fake.lamp', action: true}\n",
+        [
+            "s.yaml:3:42: actions[0].action: expected text, got false "
+            "(a bare Off is YAML's false: quote it, 'Off')",
+            "s.yaml:4:42: actions[1].action: expected text, got true "
+            "(a bare yes is YAML's true: quote it, 'yes')",
+            "s.yaml:5:42: actions[2].action: expected text, got true",
+        ],
+    ),
+    (
         "duplicate key",
         "name: a\nname: b\n" + OK_ACTIONS,
         ["s.yaml:2:1: name: duplicate key"],
