@@ -6,7 +6,8 @@ NAME is the device's full name as the tree has it, `<host>.<service>.<device>`
 (raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
 VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
 else the text itself. It is sent once: a toggle sent again after a timeout could run
-twice. The reading or value the device answers is printed as `NAME = VALUE`, any
+twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
+command to a board that is away is not left in the broker to run when it is back. The reading or value the device answers is printed as `NAME = VALUE`, any
 other answer as its JSON (`--json`: always the JSON).
 """
 
@@ -27,7 +28,7 @@ from raspy.cli.arguments import (
     add_server_option,
     seconds_argument,
 )
-from raspy.cli.hub_call import Refused, call_json
+from raspy.cli.hub_call import NoReply, Refused, call_json
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
@@ -132,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except NoReply as exc:  # sent, and the device's board may still carry it out
+        print(
+            f"{_PROG}: {args.name}: {exc}; it may still be carried out", file=sys.stderr
+        )
+        return exc.status
     except Refused as exc:
         print(f"{_PROG}: {args.name}: {exc}", file=sys.stderr)
         return exc.status

@@ -2,7 +2,13 @@
 (`history`, `device`) make it: sent once (a command is not always safe to send
 twice), the reply `[status, json]` checked, every failure a Refused with the exit
 status of the CLI contract (2: the request was refused as bad, 1: no or no usable
-answer)."""
+answer).
+
+The broker is asked first whether a worker serves the service (RFC 8
+`mmi.service`): a request to a service without one waits in the broker for a
+worker (up to `broker.request_ttl_s`), so a command to a board that is away would
+be carried out when it comes back, long after this command said it had failed.
+Asked first, it is not sent at all, and the user is told why at once."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 from raspy import json_text
 from raspy.cli.arguments import CurveOptionError, client_curve
 from raspy.errors import ClientTimeout
+from raspy.protocol import mmi
 
 
 class Refused(Exception):
@@ -22,6 +29,13 @@ class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class NoReply(Refused):
+    """The request was sent and no reply came in time: it may still be carried out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1, message)
 
 
 def call_json(
@@ -43,10 +57,22 @@ def call_json(
     body = json.dumps(document).encode("utf-8")
     with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
         try:
-            frames = client.request(service, body)
+            present = client.request(mmi.SERVICE.decode(), service)[:1]
         except ClientTimeout:
             raise Refused(
-                1, f"no reply from {service} at {args.server} within {args.timeout:g}s"
+                1, f"no reply from the broker at {args.server} within {args.timeout:g}s"
+            ) from None
+        if present != [b"200"]:
+            raise Refused(
+                1,
+                f"no worker serves {service} now (its board away, or no such service):"
+                " nothing was sent",
+            )
+        try:
+            frames = client.request(service, body)
+        except ClientTimeout:
+            raise NoReply(
+                f"no reply from {service} at {args.server} within {args.timeout:g}s"
             ) from None
     try:
         status, reply = frames[0], json_text.loads(frames[1])

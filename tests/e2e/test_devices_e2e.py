@@ -231,7 +231,7 @@ def test_raspy_device_commands_a_device_by_its_full_name(
         (f"{hostname()}.fake.nosuch", 2, "(unknown_device)"),
         (f"{hostname()}.fake.hall", 2, "(unknown_action)"),  # a dimmer has no toggle
         ("lamp", 2, "NAME: expected a device's full name"),
-        ("no-such-board.fake.lamp", 1, "no reply from"),
+        ("no-such-board.fake.lamp", 1, "no worker serves no-such-board.fake.devices"),
     ],
     ids=["unknown-device", "no-such-action", "not-a-full-name", "no-such-service"],
 )
@@ -244,3 +244,30 @@ def test_raspy_device_refusals_are_one_line(
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("raspy device: ")
     assert says in done.stderr
+
+
+def test_raspy_device_sends_nothing_to_a_board_that_is_away(
+    daemon: Daemon, tree: CloneClient, tmp_path: Path
+) -> None:
+    """A command to a board that is away used to wait in the broker for a worker
+    (up to `broker.request_ttl_s`, 30 s) after `raspy device` had said it failed:
+    the board, back a few seconds later, switched the lamp on. The broker is asked
+    first: nothing is sent, and the lamp stays off when the board comes."""
+    board = "e2e-away"
+    done = _raspy_device(daemon, f"{board}.fake.lamp", "on", "--timeout", "2")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"raspy device: {board}.fake.lamp: no worker serves {board}.fake.devices now"
+        " (its board away, or no such service): nothing was sent\n"
+    )
+    config = tmp_path / "board.toml"
+    config.write_text('[devices]\n[[devices.fake]]\nname = "lamp"\noid = "switch"\n')
+    args = ("--service", "fake", "--hostname", board, "--config", str(config))
+    with running_poller(daemon.endpoint, tmp_path / "board.log", *args):
+        wait_until(
+            lambda: _value(tree, f"{board}.fake.lamp") is not None,
+            what="the board's lamp in the tree",
+            timeout_s=15,
+        )
+        reply = _command(daemon, f"{board}.fake.devices", action="state", device="lamp")
+        assert reply["reading"]["value"] is False
