@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pykka
@@ -54,6 +55,7 @@ from raspy.storage.store import Store, Table
 from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
+from raspy.web.session_file import sessions_path
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -79,6 +81,8 @@ class WebSettings:
     session_s: float
     logins: LoginFiles
     zone: tzinfo = UTC  # the hub's ([core] timezone)
+    # the sessions kept across restarts, in the data dir (None: in memory only)
+    sessions_path: Path | None = None
 
 
 class WebActor(SteadyActor):
@@ -110,6 +114,7 @@ class WebActor(SteadyActor):
             session_s=settings.session_s,
             clock=links.clock,
             zone=settings.zone,
+            sessions_path=settings.sessions_path,
         )
         server = self._server = WebServer(
             lambda hub: build_app(backend, hub), self._sock
@@ -283,6 +288,7 @@ def start_web(rt: Runtime) -> None:
         hostname=rt.hostname,
         session_s=config.http.session_s,
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
+        sessions_path=sessions_path(config.data_dir),
         zone=core_zone(config.core),
     )
 

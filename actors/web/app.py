@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 import structlog
@@ -47,6 +48,7 @@ from raspy.web.login import (
 )
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import ReplyError, TitanicEntry
+from raspy.web.session_file import KeptSessions
 
 log = structlog.get_logger(component="web")
 
@@ -104,7 +106,10 @@ class Backend:
     session_s: float
     clock: Clock
     zone: tzinfo = UTC  # the hub's ([core] timezone): times on the pages
+    # the file where the sessions outlive a restart (None: in memory only)
+    sessions_path: Path | None = None
     sessions: Sessions = field(init=False)
+    kept: KeptSessions = field(init=False)  # the sessions' copy in sessions_path
     # one message per session for the page a POST redirects to (never in the URL)
     flashes: dict[str, str] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
@@ -114,6 +119,8 @@ class Backend:
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)
+        self.kept = KeptSessions(self.sessions, self.sessions_path, self.clock)
+        self.kept.load(self.logins.fingerprint())
 
     async def request(self, service: str, *body: bytes) -> list[bytes]:
         """One MDP request through the broker; TimeoutError after a few seconds."""
@@ -139,12 +146,19 @@ class Backend:
         self.tell(ReadTitanic(limit, result))
         return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
-    def session(self, request: Request) -> Session | None:
-        return self.session_of(request.cookies.get(SESSION_COOKIE))
+    async def session(self, request: Request) -> Session | None:
+        return await self.checked_session(request.cookies.get(SESSION_COOKIE))
+
+    async def checked_session(self, sid: str | None) -> Session | None:
+        """session_of(), and the sessions saved if that dropped those of old login
+        files."""
+        session = self.session_of(sid)
+        await self.kept.save()
+        return session
 
     def session_of(self, sid: str | None) -> Session | None:
         """The live session of a cookie value; none once the login files changed."""
-        return self.sessions.get(sid, self.clock.monotonic(), self.logins.generation())
+        return self.sessions.get(sid, self.clock.monotonic(), self.logins.fingerprint())
 
     def check_secret(self, secret: str) -> bool:
         """Any configured login matches (scrypt: run off the loop). A hash file made
@@ -224,7 +238,7 @@ def page_route(
     same origin and the CSRF token (form field `csrf` or header X-CSRF-Token)."""
 
     async def endpoint(request: Request) -> Response:
-        session = backend.session(request)
+        session = await backend.session(request)
         if session is None:
             if api:
                 return secure(
@@ -247,7 +261,7 @@ def page_route(
 
 
 async def login_form(request: Request, backend: Backend) -> Response:
-    if backend.session(request) is not None:
+    if await backend.session(request) is not None:
         return secure(RedirectResponse("/", status_code=303))
     return _login_page("", status=200)
 
@@ -285,13 +299,14 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     if refusal is not None:
         return _login_page(refusal, status=429)
     secret = fields.get("secret", "")
-    logins = backend.logins.generation()  # before the check: a change after it wins
+    logins = backend.logins.fingerprint()  # before the check: a change after it wins
     # counted while it is checked: tries sent at once must not all pass the throttle
     backend.throttle.failed(client, now)
     if not await asyncio.to_thread(backend.check_secret, secret):
         return _login_page("Wrong token or password.", status=401)
     backend.throttle.cleared(client, now)
     session = backend.sessions.create(now, logins)
+    await backend.kept.save()  # stored before the browser has its cookie
     response = secure(RedirectResponse("/", status_code=303))
     response.set_cookie(
         SESSION_COOKIE,
@@ -310,6 +325,7 @@ async def login_submit(request: Request, backend: Backend) -> Response:
 
 async def logout(request: Request, backend: Backend, session: Session) -> Response:
     backend.sessions.drop(session.sid)
+    await backend.kept.save()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -355,7 +371,7 @@ async def _stream(
                 idle = True
             # before anything is sent, not only when idle: values changing more often
             # than KEEPALIVE_S would keep a logged-out session's stream going
-            if backend.session_of(sid) is None:
+            if await backend.checked_session(sid) is None:
                 return  # logged out or expired: the browser gets 401 next time
             if idle:
                 yield live.comment("ping")

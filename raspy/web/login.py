@@ -12,9 +12,9 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,6 +99,18 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+MAX_SESSIONS: Final = 1000  # live sessions kept (the oldest go first)
+
+
+def session_key(sid: str) -> bytes:
+    """What a session is known by, in memory and in the sessions file: the SHA-256 of
+    its cookie value, never the value itself, so that a copy of the file hands out no
+    live cookie. A plain hash is enough: the value is 32 random bytes, which no
+    guesser can search (a slow, salted hash like scrypt is for secrets people choose),
+    and it is computed at every request."""
+    return hashlib.sha256(sid.encode("utf-8", "replace")).digest()
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """A logged-in browser: its cookie value, its CSRF token, when it ends (mono s),
@@ -107,51 +119,119 @@ class Session:
     sid: str
     csrf: str
     expires_at: float
-    logins: Hashable = None
+    logins: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSession:
+    """A session as the sessions file keeps it: its key (session_key), its CSRF token,
+    when it ends on the wall clock (s since the epoch: a monotonic time means nothing
+    after a restart) and LoginFiles.fingerprint() at its login."""
+
+    key: bytes
+    csrf: str
+    ends_wall_ts: int
+    logins: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    csrf: str
+    expires_at: float
+    logins: str
 
 
 class Sessions:
-    """Live sessions by cookie value, at most `limit` (the oldest go first)."""
+    """Live sessions by the hash of their cookie value, at most `limit` (the oldest go
+    first). `changes` counts what a saved copy must follow (a login, a logout, the
+    sessions of old login files dropped); an ended session counts for nothing: it is
+    left out at the next save, and when loaded."""
 
-    def __init__(self, lifetime_s: float, limit: int = 1000) -> None:
+    def __init__(self, lifetime_s: float, limit: int = MAX_SESSIONS) -> None:
         self._lifetime_s = lifetime_s
         self._limit = limit
-        self._by_sid: OrderedDict[str, Session] = OrderedDict()
+        self._by_key: OrderedDict[bytes, _Live] = OrderedDict()
+        self.changes = 0
 
-    def create(self, now: float, logins: Hashable = None) -> Session:
-        """A new session; `logins`: LoginFiles.generation() before the check."""
+    def create(self, now: float, logins: str = "") -> Session:
+        """A new session; `logins`: LoginFiles.fingerprint() before the check."""
         session = Session(
             secrets.token_urlsafe(32),
             secrets.token_urlsafe(24),
             now + self._lifetime_s,
             logins,
         )
-        self._by_sid[session.sid] = session
-        while len(self._by_sid) > self._limit:
-            self._by_sid.popitem(last=False)
+        self._add(
+            session_key(session.sid), _Live(session.csrf, session.expires_at, logins)
+        )
+        self.changes += 1
         return session
 
-    def get(
-        self, sid: str | None, now: float, logins: Hashable = None
-    ) -> Session | None:
+    def get(self, sid: str | None, now: float, logins: str = "") -> Session | None:
         """The live session of this cookie value, or None. Expired ones are dropped,
         and so are those logged in before the login files last changed (`logins`
         differs): a new `raspy web-token` or password logs every browser out."""
         if not sid:
             return None
-        session = self._by_sid.get(sid)
-        if session is None:
+        key = session_key(sid)
+        live = self._by_key.get(key)
+        if live is None:
             return None
-        if session.expires_at <= now or session.logins != logins:
-            del self._by_sid[sid]
+        if live.logins != logins:
+            self._keep_only(logins)  # every session of the old files at once
             return None
-        return session
+        if live.expires_at <= now:
+            del self._by_key[key]
+            return None
+        return Session(sid, live.csrf, live.expires_at, live.logins)
 
     def drop(self, sid: str) -> None:
-        self._by_sid.pop(sid, None)
+        if self._by_key.pop(session_key(sid), None) is not None:
+            self.changes += 1
+
+    def to_save(self, now: float, wall_now: float) -> list[SavedSession]:
+        """The live sessions, oldest first, their ends on the wall clock (`wall_now`
+        is the wall time at `now`); the ended ones are dropped here."""
+        ended = [key for key, live in self._by_key.items() if live.expires_at <= now]
+        for key in ended:
+            del self._by_key[key]
+        return [
+            SavedSession(
+                key,
+                live.csrf,
+                math.floor(wall_now + live.expires_at - now),
+                live.logins,
+            )
+            for key, live in self._by_key.items()
+        ]
+
+    def restore(
+        self, saved: list[SavedSession], now: float, wall_now: float, logins: str
+    ) -> None:
+        """Take the sessions a saved copy holds (as to_save gave them, oldest first).
+        Left out: those of other login files (changed while raspyd was stopped) and
+        those that have ended. The time left is never more than the lifetime: a wall
+        clock set back since must not stretch a session."""
+        for item in saved:
+            left = min(item.ends_wall_ts - wall_now, self._lifetime_s)
+            if item.logins == logins and left > 0:
+                self._add(item.key, _Live(item.csrf, now + left, item.logins))
+
+    def _add(self, key: bytes, live: _Live) -> None:
+        self._by_key[key] = live
+        self._by_key.move_to_end(key)
+        while len(self._by_key) > self._limit:
+            self._by_key.popitem(last=False)
+
+    def _keep_only(self, logins: str) -> None:
+        before = len(self._by_key)
+        for key in [k for k, live in self._by_key.items() if live.logins != logins]:
+            del self._by_key[key]
+        if len(self._by_key) != before:
+            self.changes += 1
 
     def __len__(self) -> int:
-        return len(self._by_sid)
+        return len(self._by_key)
 
 
 def csrf_ok(session: Session, supplied: str | None) -> bool:

@@ -5,6 +5,8 @@ and private (0600); a missing file means "no such login", a bad one is a ConfigE
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from typing import Final
 
@@ -58,6 +60,8 @@ class LoginFiles:
     def __init__(self, data_dir: str | Path, password_hash_file: str) -> None:
         self.token_file = token_path(data_dir)
         self.password_file = Path(password_hash_file) if password_hash_file else None
+        self._fingerprint: tuple[tuple[tuple[int, int, int] | None, ...], str] | None
+        self._fingerprint = None  # (generation, its fingerprint)
 
     def _files(self) -> list[tuple[Path, str]]:
         """The login files (path, what it is), the token's first."""
@@ -70,6 +74,30 @@ class LoginFiles:
         """What changes when a login file is written anew (inode, time, size; None
         for a missing file): one stat per file, cheap enough for every request."""
         return tuple(_identity(path) for path, _ in self._files())
+
+    def fingerprint(self) -> str:
+        """What the login files hold, as one short text: the SHA-256 of their content
+        (a missing file and one that cannot be read each count as such), base64url.
+        A session carries the one of its login, also in the sessions file: a token or
+        password made anew, even while raspyd was stopped, ends it (a stat result
+        would not survive a copy or tell content apart). Read again only when
+        generation() changes: one stat per file per request, as before."""
+        generation = self.generation()
+        known = self._fingerprint
+        if known is not None and known[0] == generation:
+            return known[1]
+        digest = hashlib.sha256()
+        for path, _ in self._files():
+            try:
+                content = b"file " + path.read_bytes()
+            except FileNotFoundError:
+                content = b"missing"
+            except OSError:
+                content = b"unreadable"
+            digest.update(len(content).to_bytes(8, "big") + content)
+        value = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+        self._fingerprint = (generation, value)
+        return value
 
     def hashes(self) -> list[SecretHash]:
         found = [read_hash(path, what) for path, what in self._files()]

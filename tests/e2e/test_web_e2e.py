@@ -1,6 +1,7 @@
 """The web face's setup in the real raspyd and CLI, without a browser (issue 14):
 no listening beyond loopback without a login, a taken port said at start, the token
-and password commands, a password login over plain HTTP.
+and password commands, a password login over plain HTTP, a login that outlives a
+restart of raspyd (SIGTERM or SIGKILL) but not a new token.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from support.daemon import Daemon
 from support.net import free_port_base
 from support.wait import wait_until
@@ -219,6 +221,67 @@ def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
         "/",
         ["httponly", "max-age=604800", "path=/", "samesite=strict"],
     )
+
+
+@pytest.mark.timeout(120)
+def test_a_login_outlives_a_restart_of_raspyd_but_not_a_new_token(
+    tmp_path: Path,
+) -> None:
+    """Sessions were kept in memory only: every restart logged every browser out.
+    A login answered is on disk already (a SIGKILL right after keeps it), and a
+    token made while raspyd was stopped ends the logins made with the old one."""
+    data_dir = tmp_path / "data"
+    token = raspy_cli("web-token", "--data-dir", str(data_dir)).stdout.strip()
+    daemon = Daemon(
+        data_dir, port_base=free_port_base(5), config_text="[http]\nenabled = true\n"
+    )
+    port = daemon.port_base + 4
+    try:
+        daemon.start(timeout_s=30)
+        first = _log_in(port, token)
+        stopped = daemon.terminate()
+        daemon.start(timeout_s=30)
+        after_stop = _logged_in(port, first)
+        second = _log_in(port, token)
+        daemon.kill()  # at once after the answer, as a power cut
+        daemon.start(timeout_s=30)
+        after_kill = (_logged_in(port, first), _logged_in(port, second))
+        daemon.kill()
+        new_token = raspy_cli("web-token", "--data-dir", str(data_dir))
+        daemon.start(timeout_s=30)
+        after_token = (_logged_in(port, first), _logged_in(port, second))
+    finally:
+        daemon.kill()
+    assert (stopped, new_token.returncode) == (0, 0)
+    assert (after_stop, after_kill, after_token) == (
+        True,
+        (True, True),
+        (False, False),
+    )
+
+
+def _log_in(port: int, secret: str) -> str:
+    """Log in with the login form: the session cookie (`raspy_session=...`)."""
+    form = wait_until(lambda: _get(port, "/login"), what="the login form")
+    assert form is not None
+    login_cookie = form.cookies[0].split(";")[0]
+    match = re.search(r'name="csrf" value="([^"]+)"', form.body)
+    assert match is not None
+    answer = _post(
+        port, "/login", f"csrf={match.group(1)}&secret={secret}", login_cookie
+    )
+    assert answer.status == 303, answer.body
+    cookie = next(c for c in answer.cookies if c.startswith("raspy_session="))
+    return cookie.split(";")[0]
+
+
+def _logged_in(port: int, cookie: str) -> bool:
+    """GET /login with the cookie: a live session is sent on to the devices (303),
+    any other browser gets the form (200)."""
+    wait_until(lambda: _get(port, "/login"), what="the web face")
+    answer = _exchange(port, "GET", "/login", None, Cookie=cookie)
+    assert answer.status in (200, 303), answer.status
+    return answer.status == 303
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The web face restarts within the supervisor's stop budget under open connections:
 a live page's event stream and a client that never finishes sending its request.
 The old face has ended and let go of its port when stop returns, so the new one
-binds at its first try (no `start failed`, no retry)."""
+binds at its first try (no `start failed`, no retry), and keeps the logins made
+before (their sessions are in the data dir)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,8 @@ def test_a_web_face_restarted_under_open_connections_binds_at_first_try(
     runtime: supervisor.Runtime,
 ) -> None:
     port = _port(runtime)
-    stream = _open_event_stream(port, _session_cookie(port))
+    cookie = _session_cookie(port)
+    stream = _open_event_stream(port, cookie)
     half_sent = _half_sent_request(port)
     try:
         old_ref, clone = _web_ref(runtime)
@@ -154,6 +156,8 @@ def test_a_web_face_restarted_under_open_connections_binds_at_first_try(
         ]
         assert trouble == []
         assert login_page_status(port) == 200
+        # the login made before is still good: its session was in the data dir
+        _open_event_stream(port, cookie).close()
     finally:
         stream.close()
         half_sent.close()

@@ -119,12 +119,12 @@ def test_a_session_lives_until_its_lifetime_has_passed() -> None:
 def test_a_session_ends_when_the_login_files_change() -> None:
     """A new `raspy web-token` (or password) ends the sessions made with the old."""
     sessions = Sessions(lifetime_s=60.0)
-    before = sessions.create(now=0.0, logins=("token", 1))
-    assert sessions.get(before.sid, 1.0, ("token", 1)) == before
-    assert sessions.get(before.sid, 2.0, ("token", 2)) is None
-    assert sessions.get(before.sid, 3.0, ("token", 1)) is None  # dropped for good
-    after = sessions.create(now=4.0, logins=("token", 2))
-    assert sessions.get(after.sid, 5.0, ("token", 2)) == after
+    before = sessions.create(now=0.0, logins="token-1")
+    assert sessions.get(before.sid, 1.0, "token-1") == before
+    assert sessions.get(before.sid, 2.0, "token-2") is None
+    assert sessions.get(before.sid, 3.0, "token-1") is None  # dropped for good
+    after = sessions.create(now=4.0, logins="token-2")
+    assert sessions.get(after.sid, 5.0, "token-2") == after
 
 
 def test_an_unknown_or_missing_cookie_has_no_session() -> None:
