@@ -65,7 +65,7 @@ def test_random_with_a_seeded_source_repeats_and_each_call_draws_again() -> None
     again = _value("[random(), random(0, 100)]", random.Random(SEED))
     assert first == again
     assert isinstance(first, list)
-    assert first[0] != first[1] / 100
+    assert len(set(map(str, first))) == 2  # two draws, two numbers
 
 
 @settings(max_examples=200, deadline=None)
