@@ -32,7 +32,7 @@ from raspy.clock import Clock
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
-from raspy.rules.model import Scenario, SunEvent
+from raspy.rules.model import RandomSource, Scenario, SunEvent
 from raspy.stats import Stats
 from raspy.ticker import SharedTicker
 from raspy.transport.outbox import Outbox
@@ -167,6 +167,7 @@ class ScenarioActor(pykka.ThreadingActor):
         *,
         kv: Callable[[str], JsonValue],
         sun: Callable[[SunEvent, float], float | None],
+        rng: RandomSource,
         status: engine.Status | None = None,
         version: str = "",
     ) -> None:
@@ -177,7 +178,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
         self._core = engine.ScenarioCore(
-            scenario, settings, kv=kv, sun=sun, status=status
+            scenario, settings, kv=kv, sun=sun, rng=rng, status=status
         )
         # the engine keeps its requests and their deadlines: ids are its own
         self._client: LocalClient[None] = LocalClient(

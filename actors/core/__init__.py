@@ -35,6 +35,7 @@ from raspy.rules import engine, model, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.engine import State, Status
+from raspy.rules.model import RandomSource
 from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.timing import (
     ClockJumped,
@@ -84,7 +85,9 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class CoreLinks:
-    """What the core talks to; `publisher` is its own (closed when it stops)."""
+    """What the core talks to; `publisher` is its own (closed when it stops). `rng`
+    is the random source of all its scenarios (random(), random waits), passed in
+    as the clock is: raspyd's is a `random.Random()`, a test's a seeded one."""
 
     edge: pykka.ActorRef[Any]
     outbox: Outbox
@@ -93,6 +96,7 @@ class CoreLinks:
     store: Store
     clock: Clock
     stats: Stats
+    rng: RandomSource
 
 
 class CoreActor(pykka.ThreadingActor):
@@ -412,6 +416,7 @@ class CoreActor(pykka.ThreadingActor):
                 links,
                 kv=self.tree.kv,
                 sun=self._sun,
+                rng=self.links.rng,
                 status=status,
                 version=fingerprint(entry.stored.code),
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -74,7 +75,16 @@ class _Start:
                 steps=self.steps,
             )
         links = CoreLinks(
-            rt.edge, rt.outbox, self.publisher, self.clone, rt.store, rt.clock, rt.stats
+            rt.edge,
+            rt.outbox,
+            self.publisher,
+            self.clone,
+            rt.store,
+            rt.clock,
+            rt.stats,
+            # seeded by the OS; not `secrets`: a lamp's random moment needs numbers
+            # that change, not numbers nobody could guess (model.RandomSource)
+            random.Random(),  # noqa: S311  # no secret is made of it
         )
         ref = CoreActor.start(
             rt.hostname,

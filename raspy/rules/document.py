@@ -48,12 +48,16 @@ TOP_KEYS: Final = (
     "actions",
 )
 _NAME: Final = re.compile(model.NAME_PATTERN)
+# functions added after variables of their names could be stored: such a variable
+# stays valid (`random` is the variable, `random()` the function: the grammar tells
+# them apart by the parenthesis)
+LATER_FUNCTIONS: Final = frozenset({"random"})
 _VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
 _RESERVED: Final = frozenset(
     {"trigger", "true", "false", "null", "True", "False", "None"}
     | {"and", "or", "not", "if", "else", "in"}
     | {name.partition(".")[0] for name in BUILTIN_NAMES}
-    | FUNCTION_NAMES
+    | (FUNCTION_NAMES - LATER_FUNCTIONS)
 )
 _LINE_BREAK: Final = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # as YAML counts lines
 _MODES: Final = ", ".join(mode.value for mode in model.Mode)

@@ -9,23 +9,22 @@ from typing import Final
 
 import yaml
 
-from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
-from raspy.rules.document_yaml import INVALID, Invalid, kind_of, scalar
-from raspy.rules.duration import parse_duration
+from raspy.rules.document_values import seconds, value_or_expr, wait
+from raspy.rules.document_yaml import Invalid, kind_of, scalar
 
 KEYS: Final[dict[str, tuple[str, ...]]] = {
-    "device": ("action", "value", "timeout"),
-    "set": ("value", "ttl"),
+    "device": ("action", "value", "expr", "timeout"),
+    "set": ("value", "expr", "ttl"),
     "delete": (),
     "call": ("body", "titanic", "timeout"),
     "wait": (),
     "wait_until": ("timeout", "continue_on_timeout"),
     "repeat": (),
     "choose": ("else",),
-    "event": ("value",),
+    "event": ("value", "expr"),
     "run": (),
     "stop": (),
     "log": ("level",),
@@ -71,30 +70,6 @@ def read_action(checks: Checks, node: yaml.Node, path: str) -> model.Action | No
     return action if known else None
 
 
-def _seconds(
-    checks: Checks, entries: Entries, path: str, key: str, default: float
-) -> float | Invalid:
-    """A positive duration under `key`, `default` without it."""
-    if key not in entries:
-        return default
-    seconds = checks.parsed(entries[key][1], join(path, key), parse_duration)
-    if seconds is None:
-        return INVALID
-    if seconds <= 0:
-        checks.problem(entries[key][1], join(path, key), "expected a duration > 0")
-        return INVALID
-    return seconds
-
-
-def _value(
-    checks: Checks, entries: Entries, path: str, key: str
-) -> JsonValue | Invalid:
-    """The JSON value under `key` (None without it), its strings checked as templates."""
-    if key not in entries:
-        return None
-    return checks.json(entries[key][1], join(path, key), templates=True)
-
-
 def _key(checks: Checks, node: yaml.Node, path: str, prefix: str) -> str | None:
     key = checks.template(node, path)
     if key is not None and not key.startswith(prefix):
@@ -124,34 +99,36 @@ def _device(
         )
         return None
     action = checks.template(entries["action"][1], join(path, "action"))
-    value = _value(checks, entries, path, "value")
-    timeout_s = _seconds(checks, entries, path, "timeout", 5.0)
+    given = value_or_expr(checks, entries, path)
+    timeout_s = seconds(checks, entries, path, "timeout", 5.0)
     if (
         device is None
         or action is None
-        or isinstance(value, Invalid)
+        or isinstance(given, Invalid)
         or isinstance(timeout_s, Invalid)
     ):
         return None
-    return model.DeviceAction(device, action, value, timeout_s)
+    value, expr = given
+    return model.DeviceAction(device, action, value, timeout_s, expr)
 
 
 def _set(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     key = _key(checks, node, where, "/")
-    if "value" not in entries:
+    if "value" not in entries and "expr" not in entries:
         checks.problem(
             entries["set"][0],
             path,
-            "a set action needs value: (delete: KEY removes a key)",
+            "a set action needs value: or expr: (delete: KEY removes a key)",
         )
         return None
-    value = _value(checks, entries, path, "value")
-    ttl_s = _seconds(checks, entries, path, "ttl", 0.0)
-    if key is None or isinstance(value, Invalid) or isinstance(ttl_s, Invalid):
+    given = value_or_expr(checks, entries, path)
+    ttl_s = seconds(checks, entries, path, "ttl", 0.0)
+    if key is None or isinstance(given, Invalid) or isinstance(ttl_s, Invalid):
         return None
-    return model.SetAction(key, value, ttl_s)
+    value, expr = given
+    return model.SetAction(key, value, ttl_s, expr)
 
 
 def _delete(
@@ -176,7 +153,7 @@ def _call(
     titanic: bool | None = False
     if "titanic" in entries:
         titanic = checks.boolean(entries["titanic"][1], join(path, "titanic"))
-    timeout_s = _seconds(checks, entries, path, "timeout", 5.0)
+    timeout_s = seconds(checks, entries, path, "timeout", 5.0)
     if (
         service is None
         or body is None
@@ -215,15 +192,14 @@ def _body(checks: Checks, node: yaml.Node, path: str) -> tuple[str, ...] | None:
 def _wait(
     checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
-    seconds = checks.parsed(node, where, parse_duration)
-    return None if seconds is None else model.WaitAction(seconds)
+    return wait(checks, node, where)
 
 
 def _wait_until(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     condition = checks.expression(node, where)
-    timeout_s = _seconds(checks, entries, path, "timeout", -1.0)  # -1: none
+    timeout_s = seconds(checks, entries, path, "timeout", -1.0)  # -1: none
     go_on: bool | None = False
     if "continue_on_timeout" in entries:
         go_on = checks.boolean(
@@ -311,10 +287,11 @@ def _event(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     key = _key(checks, node, where, "/event/")
-    value = _value(checks, entries, path, "value")
-    if key is None or isinstance(value, Invalid):
+    given = value_or_expr(checks, entries, path)
+    if key is None or isinstance(given, Invalid):
         return None
-    return model.EventAction(key, value)
+    value, expr = given
+    return model.EventAction(key, value, expr)
 
 
 def _scenario_name(checks: Checks, node: yaml.Node, where: str) -> str | None:

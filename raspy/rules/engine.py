@@ -1,10 +1,11 @@
 """The engine of one scenario: triggers in; runs, effects and state out (pure).
 
-No sockets, no threads, no clock: every call takes `mono` (monotonic s, deadlines) and
-`wall` (epoch s, what `now()` sees). Modes behave as Home Assistant's: `single` ignores
-a trigger while a run goes on, `restart` stops the run and starts again, `queued` runs
-one after another with at most `max` running or waiting, `parallel` runs up to `max`
-at once. More than `max_runs_per_minute` starts in a minute disable the scenario.
+No sockets, no threads, no clock, no random source of its own: every call takes `mono`
+(monotonic s, deadlines) and `wall` (epoch s, what `now()` sees), and `random()` and a
+random `wait` draw from the `rng` it is given. Modes behave as Home Assistant's:
+`single` ignores a trigger while a run goes on, `restart` stops the run and starts
+again, `queued` runs one after another with at most `max` running or waiting,
+`parallel` runs up to `max` at once. More than `max_runs_per_minute` starts in a minute disable the scenario.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from raspy.errors import ScenarioError
 from raspy.rules import model
 from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
-from raspy.rules.model import EvalContext, Mode, Scenario, SunEvent
+from raspy.rules.model import EvalContext, Mode, RandomSource, Scenario, SunEvent
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
 
 RUNAWAY_WINDOW_S: Final = 60.0
@@ -170,12 +171,14 @@ class ScenarioCore:
         *,
         kv: Callable[[str], JsonValue],
         sun: Callable[[SunEvent, float], float | None],
+        rng: RandomSource,
         status: Status | None = None,
     ) -> None:
         self.scenario = scenario
         self._settings = settings
         self._kv = kv
         self._sun = sun
+        self._rng = rng  # random() and random waits (model.RandomSource)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
         self._runs: dict[int, Run] = {}
         self._queue: deque[dict[str, JsonValue]] = deque()
@@ -400,6 +403,7 @@ class ScenarioCore:
             trigger=trigger,
             kv=self._kv,
             sun=self._sun,
+            rng=self._rng,
             host=self._settings.host,
         )
         for number, condition in enumerate(self.scenario.conditions, 1):
@@ -490,6 +494,7 @@ class ScenarioCore:
             self._kv,
             self._sun,
             lambda: next(self._request_ids),
+            self._rng,
             self._settings.max_value_bytes,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)

@@ -1,6 +1,7 @@
 """The only functions an expression may call (an allow-list), and their checks.
 
-Clock-based functions read `context.wall_ts` in `context.tz`: nothing here reads a clock.
+Clock-based functions read `context.wall_ts` in `context.tz`: nothing here reads a clock,
+and `random()` takes its numbers from `context.rng`, never from a source of its own.
 Functions raise expr_values.Fault; the calling node adds the offset.
 """
 
@@ -24,13 +25,17 @@ _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
 @dataclass(frozen=True, slots=True)
 class Function:
-    """`check` sees the literal arguments at compile time (None where not literal)."""
+    """`check` sees each literal argument at compile time (by its index);
+    `check_all` all of them together, when every argument is a literal. `counts`,
+    when given, are the only numbers of arguments allowed within min..max."""
 
     name: str
     min_args: int
     max_args: int
     run: Callable[[EvalContext, Sequence[JsonValue]], JsonValue]
     check: Callable[[int, JsonValue], None] | None = None
+    check_all: Callable[[Sequence[JsonValue]], None] | None = None
+    counts: tuple[int, ...] = ()
 
 
 def seconds_of_day(text: JsonValue, what: str) -> int:
@@ -183,6 +188,37 @@ def _str(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     return template.as_text(args[0])
 
 
+def _random(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    """random(): a float in [0, 1); random(a, b): a float uniform in [a, b]."""
+    draw = context.rng.random()
+    if not args:
+        return draw
+    low, high = (float(bound) for bound in _random_bounds(args))
+    # a mix of the bounds, not low + (high - low) * draw: the difference of two
+    # large floats of opposite signs is infinite; a rounding past a bound is cut
+    # back (an integer bound past 2**53 is the float nearest to it)
+    mixed = low * (1.0 - draw) + high * draw
+    return checked_number(min(max(mixed, low), high))
+
+
+def _random_bounds(args: Sequence[JsonValue]) -> tuple[int | float, int | float]:
+    low, high = number(args[0], "random()"), number(args[1], "random()")
+    if low > high:
+        raise Fault(
+            f"random(a, b) needs a <= b, got {describe(low)} > {describe(high)}"
+        )
+    return low, high
+
+
+def _check_random_arg(_index: int, value: JsonValue) -> None:
+    number(value, "random()")
+
+
+def _check_random(args: Sequence[JsonValue]) -> None:
+    if args:
+        _random_bounds(args)
+
+
 def _now(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
     return context.wall_ts
 
@@ -217,5 +253,8 @@ FUNCTIONS: Final[dict[str, Function]] = {
         Function("float", 1, 1, _float),
         Function("str", 1, 1, _str),
         Function("len", 1, 1, _len),
+        Function(
+            "random", 0, 2, _random, _check_random_arg, _check_random, counts=(0, 2)
+        ),
     )
 }

@@ -20,7 +20,7 @@ from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.rules import expr_nodes as n
-from raspy.rules.expr_functions import FUNCTIONS
+from raspy.rules.expr_functions import FUNCTIONS, Function
 from raspy.rules.expr_values import INT_LIMIT, Fault
 from raspy.rules.template import TRIGGER_FIELDS
 
@@ -320,9 +320,11 @@ class Parser:
             raise Fault(f"unknown function '{token.text}'", token.offset)
         self._next()
         args = self._items(")", function.max_args + 1)
-        if not function.min_args <= len(args) <= function.max_args:
+        if not function.min_args <= len(args) <= function.max_args or (
+            function.counts and len(args) not in function.counts
+        ):
             raise Fault(
-                f"{function.name}() takes {_arity(function.min_args, function.max_args)}, got {len(args)}",
+                f"{function.name}() takes {_arity(function)}, got {len(args)}",
                 token.offset,
             )
         if function.check is not None:
@@ -332,6 +334,12 @@ class Parser:
                         function.check(index, arg.value)
                     except Fault as fault:
                         raise Fault(fault.reason, arg.offset) from None
+        literals = [arg.value for arg in args if isinstance(arg, n.Literal)]
+        if function.check_all is not None and len(literals) == len(args):
+            try:
+                function.check_all(literals)
+            except Fault as fault:
+                raise Fault(fault.reason, token.offset) from None
         return n.Call(token.offset, function, args)
 
     def _items(self, closer: str, limit: int) -> tuple[n.Node, ...]:
@@ -368,7 +376,10 @@ def first_offset(node: n.Node) -> int:
     )
 
 
-def _arity(low: int, high: int) -> str:
+def _arity(function: Function) -> str:
+    low, high = function.min_args, function.max_args
+    if function.counts:
+        return " or ".join(map(str, function.counts)) + " arguments"
     if low == high:
         return f"{low} argument" + ("" if low == 1 else "s")
     return f"{low} to {high} arguments"

@@ -34,11 +34,26 @@ class SunEvent(StrEnum):
 
 
 # --- expressions ------------------------------------------------------------------------
+class RandomSource(Protocol):
+    """Where `random()` and a random `wait` take their numbers: passed in as the clock
+    is (the engine never makes one), so a test hands a seeded `random.Random`.
+
+    raspyd hands one `random.Random()` (seeded by the OS) to all of a core's
+    scenarios. Not a `secrets` source on purpose: a lamp switched at a random moment
+    needs numbers that differ from day to day, not numbers nobody can guess, and
+    `random.Random` can be seeded for a test. Its `random()` is one call under the
+    GIL, so the scenario actors' threads can share it."""
+
+    def random(self) -> float:
+        """A float in [0, 1)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """What an expression may see. `kv` answers a key's JSON value (None if absent);
     `sun` answers the wall time of a sun event on the day of `wall_ts` (None in polar
-    day or night)."""
+    day or night); `rng` gives `random()` its numbers."""
 
     wall_ts: float
     tz: ZoneInfo
@@ -46,6 +61,7 @@ class EvalContext:
     trigger: Mapping[str, JsonValue]
     kv: Callable[[str], JsonValue]
     sun: Callable[[SunEvent, float], float | None]
+    rng: RandomSource
     host: str = ""
 
 
@@ -146,12 +162,14 @@ TimeTrigger: TypeAlias = CronTrigger | AtTrigger | EveryTrigger | SunTrigger
 # `{now}` and variables are filled in at run time (rules.template), never str.format.
 @dataclass(frozen=True, slots=True)
 class DeviceAction:
-    """A command through `<host>.<svc>.devices`: `device` is `<host>.<svc>.<name>`."""
+    """A command through `<host>.<svc>.devices`: `device` is `<host>.<svc>.<name>`.
+    `expr` (instead of `value`): the value is computed when the action runs."""
 
     device: str
     action: str
     value: JsonValue = None
     timeout_s: float = 5.0
+    expr: Expression | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +179,7 @@ class SetAction:
     key: str
     value: JsonValue
     ttl_s: float = 0.0
+    expr: Expression | None = None  # instead of `value`: computed when it runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +199,11 @@ class CallAction:
 
 @dataclass(frozen=True, slots=True)
 class WaitAction:
+    """A pause of `seconds`; with `max_seconds`, of a length drawn uniformly from
+    [seconds, max_seconds] each time the wait starts (`wait: {min: 5m, max: 20m}`)."""
+
     seconds: float
+    max_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +240,12 @@ class ChooseAction:
 
 @dataclass(frozen=True, slots=True)
 class EventAction:
-    """Publish `key` (under /event/) with `value` (JSON; null → `true`)."""
+    """Publish `key` (under /event/) with `value` (JSON; null → `true`), or with what
+    `expr` computes when the action runs (null then is published as null)."""
 
     key: str
     value: JsonValue = None
+    expr: Expression | None = None
 
 
 @dataclass(frozen=True, slots=True)

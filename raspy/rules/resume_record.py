@@ -117,11 +117,28 @@ def _checkpoint(run: JsonValue, actions: tuple[model.Action, ...]) -> Checkpoint
     ):
         return None
     wait = actions[index - 1]
-    # the version is the same, so this holds; a record edited by hand may not
-    if not isinstance(wait, model.WaitAction) or wait.seconds < RESUME_MIN_WAIT_S:
-        return None
     assert isinstance(end, int | float)  # _number said so
-    return Checkpoint(index, float(end), float(wait.seconds), trigger)
+    assert isinstance(seconds, int | float)  # idem
+    length = _length(wait, float(seconds))
+    # the version is the same, so this holds; a record edited by hand may not
+    if length is None:
+        return None
+    return Checkpoint(index, float(end), length, trigger)
+
+
+def _length(wait: model.Action, recorded: float) -> float | None:
+    """The whole length of the recorded `wait`: a fixed one's own, a random one's
+    as drawn (`recorded`, within its bounds); None if it is no wait a run is
+    taken up from (one shorter than RESUME_MIN_WAIT_S is never recorded)."""
+    if not isinstance(wait, model.WaitAction):
+        return None
+    if wait.max_seconds is None:
+        length = wait.seconds
+    elif wait.seconds <= recorded <= wait.max_seconds:
+        length = recorded
+    else:
+        return None
+    return length if length >= RESUME_MIN_WAIT_S else None
 
 
 def _number(value: JsonValue) -> bool:

@@ -22,7 +22,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, ScenarioError, shown
 from raspy.protocol import clone
 from raspy.rules import model
-from raspy.rules.model import EvalContext, Expression, SunEvent
+from raspy.rules.model import EvalContext, Expression, RandomSource, SunEvent
 from raspy.rules.run_steps import (
     Await,
     AwaitChange,
@@ -102,13 +102,15 @@ class RunClock:
 
 @dataclass(frozen=True, slots=True)
 class RunEnv:
-    """What the run reads outside itself (the owner's tree, sun table, ids)."""
+    """What the run reads outside itself (the owner's tree, sun table, ids, random
+    numbers)."""
 
     host: str
     tz: ZoneInfo
     kv: Callable[[str], JsonValue]
     sun: Callable[[SunEvent, float], float | None]
     next_request_id: Callable[[], int]
+    rng: RandomSource  # random() and random waits: passed in, seeded in tests
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES  # the tree's ([clone]) limit
 
 
@@ -148,6 +150,7 @@ class RunScope:
             trigger=self.trigger,
             kv=self.env.kv,
             sun=self.env.sun,
+            rng=self.env.rng,
             host=self.env.host,
         )
 
@@ -158,6 +161,14 @@ class RunScope:
         """Every string inside the value is a template; a string that is one field
         alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
         return _fill(value, context_names(self.context()))
+
+    def computed(self, expression: Expression, action: Callable[[], str]) -> JsonValue:
+        """The value of an action's `expr:`; a fault fails the run naming the
+        action (`set /house/rings`), as `holds` does."""
+        try:
+            return expression.evaluate(self.context())
+        except ScenarioError as exc:
+            raise RunFailed(f"{action()}: {exc}") from None
 
     def holds(self, expression: Expression, action: str) -> bool:
         """Whether `expression` holds; a fault fails the run naming the `action`
@@ -213,8 +224,8 @@ def _top(scope: RunScope, actions: tuple[model.Action, ...], first: int) -> Prog
     one inside a choose or a repeat) says where the run would go on after it."""
     for index in range(first, len(actions)):
         action = actions[index]
-        if isinstance(action, model.WaitAction) and action.seconds >= RESUME_MIN_WAIT_S:
-            yield from _wait(scope, action.seconds, index + 1)
+        if isinstance(action, model.WaitAction):
+            yield from _wait(scope, action, index + 1)
         elif (yield from _one(scope, action)) is _QUIET_STOP:
             return
 
@@ -223,30 +234,47 @@ _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 
 
 def _wait(
-    scope: RunScope, seconds: float, next_index: int | None = None
+    scope: RunScope, action: model.WaitAction, next_index: int | None = None
 ) -> Generator[Step, Resume, None]:
-    """A `wait`; `next_index`: the top-level action after it, for a wait long enough
-    to be taken up after a restart (Sleep.resume_next)."""
-    scope.note(lambda: f"wait {seconds:g}s")
+    """A `wait`, its length drawn now when it is a random one; `next_index`: the
+    top-level action after it. A wait whose length (the drawn one: what the run
+    really waits) is at least RESUME_MIN_WAIT_S is taken up after a restart
+    (Sleep.resume_next), for what is left of that same length."""
+    seconds, bounds = action.seconds, ""
+    if action.max_seconds is not None:
+        low, high = action.seconds, action.max_seconds
+        draw = scope.env.rng.random()
+        seconds = min(max(low + (high - low) * draw, low), high)
+        bounds = f" (random, {low:g}s to {high:g}s)"
+    if seconds < RESUME_MIN_WAIT_S:
+        next_index = None
+    scope.note(lambda: f"wait {seconds:g}s{bounds}")
     yield Sleep(scope.clock.mono + seconds, next_index, seconds)
 
 
 def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
     match action:
-        case model.SetAction(key=key, value=value, ttl_s=ttl_s):
+        case model.SetAction(key=key, value=value, ttl_s=ttl_s, expr=expr):
             target = _key(scope, key)
-            filled = _fitting(scope, target, scope.value(value))
+            given = (
+                scope.value(value)
+                if expr is None
+                else scope.computed(expr, lambda: f"set {target}")
+            )
+            filled = _fitting(scope, target, given)
             scope.note(lambda: f"set {target} = {_short(filled)}")
             yield SetKey(target, filled, ttl_s)
         case model.DeleteAction(key=key):
             target = _key(scope, key)
             scope.note(lambda: f"delete {target}")
             yield DeleteKey(target)
-        case model.EventAction(key=key, value=value):
+        case model.EventAction(key=key, value=value, expr=expr):
             target = _key(scope, key)
-            event = _fitting(
-                scope, target, True if value is None else scope.value(value)
-            )
+            if expr is not None:  # its null is published as null
+                given = scope.computed(expr, lambda: f"event {target}")
+            else:
+                given = True if value is None else scope.value(value)
+            event = _fitting(scope, target, given)
             scope.note(lambda: f"event {target} = {_short(event)}")
             yield PublishEvent(target, event)
         case model.LogAction(message=message, level=level):
@@ -261,8 +289,8 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             target = scope.text(name)
             scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
-        case model.WaitAction(seconds=seconds):
-            yield from _wait(scope, seconds)
+        case model.WaitAction():
+            yield from _wait(scope, action)
         case model.DeviceAction():
             yield from _device(scope, action)
         case model.CallAction():
@@ -370,12 +398,13 @@ def _device(
     service, _, device = rest.partition(".")
     if not (host and service and device):
         raise RunFailed(f"device {shown(fullname)}: expected <host>.<service>.<device>")
-    request: dict[str, JsonValue] = {
-        "v": 1,
-        "action": scope.text(action.action),
-        "device": device,
-    }
-    if action.value is not None:
+    command = scope.text(action.action)
+    request: dict[str, JsonValue] = {"v": 1, "action": command, "device": device}
+    if action.expr is not None:
+        value = scope.computed(action.expr, lambda: f"device {fullname} {command}")
+        if value is not None:  # null is no value to a device, as `value: null` is
+            request["value"] = value
+    elif action.value is not None:
         request["value"] = scope.value(action.value)
     body = (json.dumps(request).encode("utf-8"),)
     scope.note(lambda: f"device {fullname} {_asked(request)}")

@@ -55,7 +55,8 @@ Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | Stop
 class Sleep:
     """`resume_next`: a `wait` of the top-level actions long enough to outlive a
     restart of raspyd: the index of the top-level action after it (the engine keeps
-    a record of the run there); `seconds` is the wait's whole duration then."""
+    a record of the run there); `seconds` is the wait's whole duration then (a
+    random wait's as drawn)."""
 
     deadline: float  # monotonic s
     resume_next: int | None = None

@@ -23,10 +23,17 @@ def every_action(actions: tuple[model.Action, ...]) -> Iterator[model.Action]:
 
 
 def expressions(scenario: model.Scenario) -> list[model.Expression]:
-    """The conditions, and every expression an action tests."""
+    """The conditions, every expression an action tests, and every `expr:` that
+    computes an action's value."""
     found = list(scenario.conditions)
     for action in every_action(scenario.actions):
         match action:
+            case (
+                model.SetAction(expr=expr)
+                | model.DeviceAction(expr=expr)
+                | model.EventAction(expr=expr)
+            ) if expr is not None:
+                found.append(expr)
             case (
                 model.WaitUntilAction(condition=condition)
                 | model.ConditionAction(condition=condition)

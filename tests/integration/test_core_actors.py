@@ -629,6 +629,7 @@ def test_a_core_that_cannot_start_ends_what_it_started(core: Core) -> None:
         core.store,
         core.clock,
         Stats(),
+        core.rng,
     )
     with capture_logs():
         ref = CoreActor.start(HOST, core.config, core_zone(core.config), links)

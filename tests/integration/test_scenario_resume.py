@@ -121,6 +121,32 @@ def test_a_restart_in_the_wait_turns_the_light_off_on_time(house: House) -> None
     wait_value(house.tree, RECORD, None)
 
 
+def test_a_restart_in_a_random_wait_keeps_the_time_it_drew(house: House) -> None:
+    """A random wait is recorded with the length it drew, and a restart takes the
+    run up for what is left of that length: no second draw."""
+    house.start()
+    name = woken(house, WAKEUP.replace("wait: 20m", "wait: {min: 10m, max: 30m}"))
+    record = recorded(house)
+    [entry] = record["runs"]
+    drawn = entry["seconds"]
+    assert 10 * MINUTE <= drawn <= 30 * MINUTE
+    assert entry["end"] == pytest.approx(house.core.clock.wall() + drawn, abs=0.01)
+    house.advance(5 * MINUTE)
+    stopped(house)
+    with capture_logs() as logs:
+        started(house)
+    [resumed] = logged(logs, "scenario_run_resumed")
+    assert resumed["left_s"] == pytest.approx(drawn - 5 * MINUTE, abs=0.01)
+    house.advance(drawn - 5 * MINUTE - 1)
+    house.tick(name)
+    assert house.changes(LAMP) == [True]
+    house.advance(1.01)
+    house.tick(name)
+    wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
 def test_a_wait_that_ended_while_raspyd_was_down_goes_on_at_the_start(
     house: House,
 ) -> None:

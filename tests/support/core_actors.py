@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from support.wait import wait_until
 Context = zmq.Context[zmq.Socket[bytes]]
 HOST = "testhost"
 SERVICE = f"{HOST}.core.scenario"
+SEED = 1115  # the core's random source in tests
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Core:
     ref: pykka.ActorRef[Any] | None = None
     steps: ClockSteps | None = None  # shared with a cron actor: one log a clock step
     stats: Stats = field(default_factory=Stats)  # the core's and its scenarios'
+    # random() and random waits: seeded, so a run draws the same numbers each time
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
 
     def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
@@ -58,6 +62,7 @@ class Core:
             self.store,
             self.clock,
             self.stats,
+            self.rng,
         )
         self.ref = CoreActor.start(
             HOST,

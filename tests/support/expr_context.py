@@ -3,16 +3,18 @@ a dict-backed Clone tree and a sun table (no astral, no clock)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
-from raspy.rules.model import EvalContext, SunEvent
+from raspy.rules.model import EvalContext, RandomSource, SunEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Thursday 2026-12-03 14:05:30 in Berlin (UTC+1): 13:05:30 UTC
 WALL_TS = 1_796_303_130.0
 SUNSET_TS = 1_796_312_400.0  # 16:40 local
+SEED = 7  # random(): the same numbers on every run
 
 
 def make_context(
@@ -23,7 +25,9 @@ def make_context(
     trigger: Mapping[str, JsonValue] | None = None,
     sun: Mapping[SunEvent, float | None] | None = None,
     host: str = "pi",
+    rng: RandomSource | None = None,
 ) -> EvalContext:
+    """`rng`: the random source of random() (a `random.Random(SEED)` by default)."""
     kv_tree = dict(tree or {})
     sun_table = dict(sun if sun is not None else {SunEvent.SUNSET: SUNSET_TS})
 
@@ -40,5 +44,6 @@ def make_context(
         trigger=dict(trigger or {}),
         kv=read_kv,
         sun=read_sun,
+        rng=random.Random(SEED) if rng is None else rng,
         host=host,
     )

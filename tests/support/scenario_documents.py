@@ -66,6 +66,20 @@ EXPRESSIONS = (
     "(room if limit > 2 else 'x') == 'living'",
     "int(float('2.5')) == 2 and not false",
     "round(target, -1) >= 10 // 1",
+    "random() < 0.5",
+    "random(1, 6) >= 1 and random(limit, 10) <= 10",
+)
+# `expr:` of a set, device or event: a value computed when the action runs
+VALUE_EXPRESSIONS = (
+    "random()",
+    "round(random(1, 6))",
+    "random(-2.5, target)",
+    "(kv('/out') or 0) + 1",
+    "trigger.value",
+    "[trigger.kind, random(0, 0)]",
+    "str(limit) + room",
+    "kv('/device/{host}.fake.t/value')",
+    "null",
 )
 TEMPLATES = (
     "plain",
@@ -127,6 +141,30 @@ def _expression() -> st.SearchStrategy[Drawn]:
         max_leaves=3,
     )
     return joined.map(lambda source: (source, compile_expression(source)))
+
+
+@functools.cache
+def _value_expression() -> st.SearchStrategy[Drawn]:
+    return st.sampled_from(VALUE_EXPRESSIONS).map(
+        lambda source: (source, compile_expression(source))
+    )
+
+
+@st.composite
+def _value_or_expr(draw: st.DrawFn, written: dict[str, Any], optional: bool) -> Drawn:
+    """(value, expr) of a set, device or event, written into `written`: a `value:`
+    (left out now and then where it is optional) or an `expr:`."""
+    how = draw(
+        st.sampled_from(["value", "expr", "none"] if optional else ["value", "expr"])
+    )
+    if how == "expr":
+        written["expr"], compiled = draw(_value_expression())
+        return None, compiled
+    if how == "none":
+        return None, None
+    value = draw(_json(templates=True))
+    written["value"] = value
+    return value, None
 
 
 @functools.cache
@@ -286,22 +324,21 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
         device = draw(st.sampled_from(["{host}.fake.lamp", "hub.fake.{room}", "a.b.c"]))
         command = draw(st.sampled_from(["on", "off", "level", "{trigger.value}"]))
         written: dict[str, Any] = {"device": device, "action": command}
-        value: JsonValue = None
-        if draw(st.booleans()):
-            value = draw(_json(templates=True))
-            written["value"] = value
+        value, expr = draw(_value_or_expr(written, optional=True))
         timeout = 5.0
         if draw(st.booleans()):
             written["timeout"], timeout = draw(_duration(1, 30))
-        return _plain(written, model.DeviceAction(device, command, value, timeout))
+        return _plain(
+            written, model.DeviceAction(device, command, value, timeout, expr)
+        )
     if kind == "set":
         key = draw(st.sampled_from([*KEYS, "/scenario/gen/{trigger.kind}"]))
-        value = draw(_json(templates=True))
-        written = {"set": key, "value": value}
+        written = {"set": key}
+        value, expr = draw(_value_or_expr(written, optional=False))
         ttl = 0.0
         if draw(st.booleans()):
             written["ttl"], ttl = draw(_duration(1, 600))
-        return _plain(written, model.SetAction(key, value, ttl))
+        return _plain(written, model.SetAction(key, value, ttl, expr))
     if kind == "delete":
         key = draw(st.sampled_from(KEYS))
         return _plain({"delete": key}, model.DeleteAction(key))
@@ -321,7 +358,16 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
         return _plain(written, model.CallAction(service, body, titanic, timeout))
     if kind == "wait":
         written_s, seconds = draw(_duration(0, 90))
-        return _plain({"wait": written_s}, model.WaitAction(seconds))
+        if draw(st.booleans()):
+            return _plain({"wait": written_s}, model.WaitAction(seconds))
+        written_max, most = draw(_duration(0, 120))
+        low, high = sorted(
+            [(seconds, written_s), (most, written_max)], key=lambda p: p[0]
+        )
+        return _plain(
+            {"wait": {"min": low[1], "max": high[1]}},
+            model.WaitAction(low[0], high[0]),
+        )
     if kind == "wait_until":
         source, compiled = draw(_expression())
         written = {"wait_until": source}
@@ -339,11 +385,8 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
     if kind == "event":
         key = draw(st.sampled_from([*EVENTS, "/event/gen/{trigger.kind}"]))
         written = {"event": key}
-        value = None
-        if draw(st.booleans()):
-            value = draw(_json(templates=True))
-            written["value"] = value
-        return _plain(written, model.EventAction(key, value))
+        value, expr = draw(_value_or_expr(written, optional=True))
+        return _plain(written, model.EventAction(key, value, expr))
     if kind in ("run", "stop"):
         name = draw(st.sampled_from([NAME, "other", "{room}"]))
         built = model.RunAction(name) if kind == "run" else model.StopAction(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ HOST = "hub"
 UTC_ZONE = ZoneInfo("UTC")
 START_MONO = 100.0
 START_WALL = 1_700_000_000.0
+SEED = 20_231_115  # the engine tests' random source: the same numbers every run
 
 
 def no_sun(event: SunEvent, wall_ts: float) -> float | None:
@@ -91,13 +93,16 @@ def harness(
     tree: dict[str, JsonValue] | None = None,
     max_runs_per_minute: int = 60,
     step_limit: int = run.DEFAULT_STEP_LIMIT,
+    rng: m.RandomSource | None = None,
 ) -> Harness:
+    """`rng`: the random source (a `random.Random(SEED)` when not given)."""
     values: dict[str, JsonValue] = {} if tree is None else tree
     core = engine.ScenarioCore(
         scn,
         engine.EngineSettings(HOST, UTC_ZONE, max_runs_per_minute, step_limit),
         kv=values.get,
         sun=no_sun,
+        rng=random.Random(SEED) if rng is None else rng,
     )
     return Harness(core, values)
 

@@ -53,6 +53,14 @@ actions:
   - event: /event/heating/on
   - run: other-scenario
   - condition: "weekday() <= 5"
+  - set: /scenario/heat-living/count
+    expr: "(kv('/scenario/heat-living/count') or 0) + 1"
+  - wait: {min: 1s, max: 5m}
+  - device: "{host}.fake.hall"
+    action: level
+    expr: "round(random(10, 90))"
+  - event: /event/heating/level
+    expr: random()
 """
 
 YAMLISH = [
@@ -138,11 +146,13 @@ JSON_VALUES = st.recursive(
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from(["", "1s", "-5m", "23:00", "sunset", "/a", "/event/x", "{host}",
-                       "{nope}", "x.y.z", "true", "kv('/a')", "1 +", "queued"])
+                       "{nope}", "x.y.z", "true", "kv('/a')", "1 +", "queued",
+                       "random()", "random(2, 1)", "random(1)", "5m"])
     | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.sampled_from(["kv", "wait", "if", "then", "count", "actions",
-                                       "value", "x"]), inner, max_size=3),
+                                       "value", "expr", "min", "max", "x"]), inner,
+                      max_size=3),
     max_leaves=8,
 )  # fmt: skip
 
@@ -174,3 +184,21 @@ def test_any_value_anywhere_in_a_good_document_loads_or_raises_document_error(
             parent = parent[step]
         parent[path[-1]] = data.draw(JSON_VALUES)
     _check(json.dumps(document))
+
+
+VALUE_ACTION_KEYS = ("set", "device", "event", "action", "value", "expr", "ttl",
+                     "timeout", "wait", "min", "max", "log")  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(VALUE_ACTION_KEYS), JSON_VALUES, max_size=5).filter(
+        lambda entry: bool({"set", "device", "event", "wait"} & set(entry))
+    )
+)
+def test_any_mapping_for_a_value_action_or_a_wait_loads_or_raises_document_error(
+    entry: dict[str, object],
+) -> None:
+    """`set`, `device` and `event` with a `value:` or an `expr:`, and a `wait:`
+    (a duration, or a random one's {min, max}), given anything at all."""
+    _check(json.dumps({"name": "a", "actions": [entry]}))

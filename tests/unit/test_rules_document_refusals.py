@@ -260,7 +260,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "s.yaml:4:13: actions[0].device: expected <host>.<service>.<device> (e.g. {host}.fake.lamp), got 'lamp'",
             "s.yaml:6:5: actions[1]: a device action needs action: (e.g. action: set)",
-            "s.yaml:7:5: actions[2]: a set action needs value: (delete: KEY removes a key)",
+            "s.yaml:7:5: actions[2]: a set action needs value: or expr: (delete: KEY removes a key)",
             "s.yaml:8:10: actions[3].set: expected a key starting with /, got 'nokey'",
             "s.yaml:11:16: actions[4].body[1]: '{' starts no {name} field (write '{{' for a brace)",
             "s.yaml:12:11: actions[5].wait: expected a duration like 90s, 5m or 1h30m, got 'soon'",
@@ -286,6 +286,41 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:35:26: actions[23].continue_on_timeout: expected true or false, got 1",
             "s.yaml:36:11: actions[24].call: expected a service name such as {host}.echo",
             "s.yaml:37:13: actions[25].choose: a choose needs at least one if/then choice (or an else:)",
+        ],
+    ),
+    (
+        "computed values and random waits",
+        "name: a\nvariables: {t: 1}\nactions:\n"
+        "  - set: /a\n    value: 1\n    expr: 't + 1'\n"
+        "  - device: '{host}.fake.hall'\n    action: level\n    value: 3\n    expr: t\n"
+        "  - event: /event/a\n    value: 1\n    expr: t\n"
+        "  - set: /a\n    expr: 'tt + 1'\n"
+        "  - set: /a\n    expr: 'random(5, 1)'\n"
+        "  - set: /a\n    expr: 'random(1)'\n"
+        "  - event: /event/a\n    expr: \"random('a', 2)\"\n"
+        "  - set: /a\n    expr: [1]\n"
+        "  - wait: {min: 20m, max: 5m}\n"
+        "  - wait: {min: 5m}\n"
+        "  - wait: {max: 5m, mini: 1m}\n"
+        "  - wait: {min: soon, max: -1m}\n"
+        "  - wait: [5m, 20m]\n"
+        "  - set: /a\n    expr: \"kv('/{nope}')\"\n",
+        [
+            "s.yaml:6:5: actions[0]: value: and expr: both given; use one (expr: computes the value when the action runs)",
+            "s.yaml:10:5: actions[1]: value: and expr: both given; use one (expr: computes the value when the action runs)",
+            "s.yaml:13:5: actions[2]: value: and expr: both given; use one (expr: computes the value when the action runs)",
+            "s.yaml:15:12: actions[3].expr: unknown variable 'tt' (did you mean 't'?)",
+            "s.yaml:17:12: actions[4].expr: random(a, b) needs a <= b, got 5 > 1",
+            "s.yaml:19:12: actions[5].expr: random() takes 0 or 2 arguments, got 1",
+            "s.yaml:21:19: actions[6].expr: random() needs a number, got 'a'",
+            "s.yaml:23:11: actions[7].expr: expected text, got a list",
+            "s.yaml:24:27: actions[8].wait.max: expected max >= min, got max 300s < min 1200s",
+            "s.yaml:25:11: actions[9].wait: a random wait needs min: and max: (e.g. {min: 5m, max: 20m}), max: is missing",
+            "s.yaml:26:21: actions[10].wait: unknown key 'mini' (did you mean 'min'?)",
+            "s.yaml:27:17: actions[11].wait.min: expected a duration like 90s, 5m or 1h30m, got 'soon'",
+            "s.yaml:27:28: actions[11].wait.max: expected a duration ≥ 0, got '-1m'",
+            "s.yaml:28:11: actions[12].wait: expected a duration like 5m, or {min: 5m, max: 20m}, got a list",
+            "s.yaml:30:17: actions[13].expr: unknown name 'nope'",
         ],
     ),
     (

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
-from support.scenario_engine import Harness, harness, requests, scenario, sets
+from support.scenario_engine import (
+    SEED,
+    Harness,
+    harness,
+    requests,
+    scenario,
+    sets,
+)
 
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, run
@@ -329,6 +337,7 @@ def test_an_error_is_left_behind_by_the_next_good_run() -> None:
         engine.EngineSettings("hub", h.core._settings.tz),
         kv=h.tree.get,
         sun=lambda event, wall: None,
+        rng=random.Random(SEED),
         status=h.core.status,
     )
     h.change(DOOR, 2)
@@ -391,6 +400,7 @@ def test_the_last_trigger_that_started_no_run_is_in_the_status_and_says_why() ->
         h.core._settings,
         kv=h.tree.get,
         sun=lambda event, wall: None,
+        rng=random.Random(SEED),
         status=h.core.status,
     )
     assert handed.status.last_skip == busy

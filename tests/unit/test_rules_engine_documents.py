@@ -11,13 +11,21 @@ itself once the clock passes every timeout, unless the document may wait for eve
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.scenario_documents import EVENTS, KEYS, NAME, Generated, documents
-from support.scenario_engine import HOST, START_MONO, START_WALL, UTC_ZONE, no_sun
+from support.scenario_engine import (
+    HOST,
+    SEED,
+    START_MONO,
+    START_WALL,
+    UTC_ZONE,
+    no_sun,
+)
 
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, model, run
@@ -73,6 +81,7 @@ class Drive:
 
     scenario: model.Scenario
     tree: dict[str, JsonValue] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))
     mono: float = START_MONO
     wall: float = START_WALL
     outputs: list[engine.Output] = field(default_factory=list)
@@ -101,6 +110,7 @@ class Drive:
             self.settings,
             kv=self.tree.get,
             sun=no_sun,
+            rng=self.rng,
             status=self.status,
         )
         for index, trigger in enumerate(self.scenario.triggers):

@@ -139,7 +139,13 @@ def test_sun_passes_the_event_and_the_context_time() -> None:
         return 1.0
 
     context = EvalContext(
-        wall_ts=5.0, tz=CONTEXT.tz, variables={}, trigger={}, kv=CONTEXT.kv, sun=sun
+        wall_ts=5.0,
+        tz=CONTEXT.tz,
+        variables={},
+        trigger={},
+        kv=CONTEXT.kv,
+        sun=sun,
+        rng=CONTEXT.rng,
     )
     assert (value_of("sun('dusk')", context), seen) == (1.0, [(SunEvent.DUSK, 5.0)])
 

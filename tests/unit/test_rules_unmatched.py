@@ -235,3 +235,26 @@ actions:
         (10, 13, f"action: 'toogle' (did you mean 'toggle'?) {refused}"),
         (14, 13, f"action: 'frobnicate' {refused}"),
     ]
+
+
+def test_a_key_read_by_an_expr_value_is_warned_of_as_a_conditions_is() -> None:
+    """`expr:` computes a value with kv() as a condition does: a typo in its key is
+    the same silent null, so the same warning."""
+    text = """\
+name: half
+triggers:
+  - event: /event/half
+actions:
+  - device: "{host}.fake.hall"
+    action: level
+    expr: "round(kv('/device/{host}.fake.hal/value') / 2)"
+"""
+    assert warned(text) == [
+        (
+            7,
+            22,
+            "kv() '/device/hub.fake.hal/value' (did you mean "
+            "'/device/hub.fake.hall/value'?) matches no key in the hub's tree now "
+            "(a typo, or a device that is not there yet?)",
+        )
+    ]
