@@ -291,6 +291,8 @@ def _event(
     if key is None or isinstance(given, Invalid):
         return None
     value, expr = given
+    if "value" not in entries and expr is None:
+        value = True  # an event without a value says that it happened
     return model.EventAction(key, value, expr)
 
 

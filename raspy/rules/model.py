@@ -240,11 +240,11 @@ class ChooseAction:
 
 @dataclass(frozen=True, slots=True)
 class EventAction:
-    """Publish `key` (under /event/) with `value` (JSON; null → `true`), or with what
-    `expr` computes when the action runs (null then is published as null)."""
+    """Publish `key` (under /event/) with `value` (JSON, null too; `true` when the
+    document gives none), or with what `expr` computes when the action runs."""
 
     key: str
-    value: JsonValue = None
+    value: JsonValue = True
     expr: Expression | None = None
 
 

@@ -270,10 +270,10 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             yield DeleteKey(target)
         case model.EventAction(key=key, value=value, expr=expr):
             target = _key(scope, key)
-            if expr is not None:  # its null is published as null
+            if expr is not None:
                 given = scope.computed(expr, lambda: f"event {target}")
             else:
-                given = True if value is None else scope.value(value)
+                given = scope.value(value)
             event = _fitting(scope, target, given)
             scope.note(lambda: f"event {target} = {_short(event)}")
             yield PublishEvent(target, event)

@@ -386,6 +386,8 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
         key = draw(st.sampled_from([*EVENTS, "/event/gen/{trigger.kind}"]))
         written = {"event": key}
         value, expr = draw(_value_or_expr(written, optional=True))
+        if "value" not in written and expr is None:
+            value = True  # no value written: the event says true
         return _plain(written, model.EventAction(key, value, expr))
     if kind in ("run", "stop"):
         name = draw(st.sampled_from([NAME, "other", "{room}"]))

@@ -213,7 +213,8 @@ def test_every_trigger_kind_maps_onto_the_model(
                 )
             ),
         ),
-        ("{event: /event/x}", model.EventAction("/event/x")),
+        ("{event: /event/x}", model.EventAction("/event/x", True)),
+        ("{event: /event/x, value: null}", model.EventAction("/event/x", None)),
         (
             "{event: /event/x, value: {n: '{n}'}}",
             model.EventAction("/event/x", {"n": "{n}"}),

@@ -528,9 +528,13 @@ def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> No
 
 def test_set_and_event_with_null_write_json_null() -> None:
     """null is a value: the effect carries it (the actor stores b"null"); only the
-    delete action deletes."""
+    delete action deletes. An event's `value: null` written out was published as
+    `true`, the value of an event without one."""
     _, outputs = _fired(m.SetAction("/n", None), m.EventAction("/event/n", None))
     assert sets(outputs) == [run.SetKey("/n", None, 0.0)]
+    assert [o for o in outputs if isinstance(o, run.PublishEvent)] == [
+        run.PublishEvent("/event/n", None)
+    ]
 
 
 def test_a_refused_run_action_shows_as_the_scenarios_error_until_a_run_succeeds() -> (
