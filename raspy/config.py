@@ -187,10 +187,11 @@ class DevicesConfig:
     # (0.1..86400; 0: off)
     clock_health_interval_s: float = 10.0
     # seconds a remote device service (raspy-poller) may be without its MDP worker
-    # before the hub marks its readings offline (value null): 1 s to a year, or 0:
-    # never. The broker gives a silent worker up after heartbeat_liveness intervals
-    # (raspy-poller's even while busy: it shows that it heartbeats then), others
-    # after broker.busy_timeout_s if a request was waiting at it
+    # before the hub marks its readings offline (value null) and its board's key
+    # /board/<host>.<svc>/status `offline`: 1 s to a year, or 0: never (and no
+    # board keys). The broker gives a silent worker up after heartbeat_liveness
+    # intervals (raspy-poller's even while busy: it shows that it heartbeats then),
+    # others after broker.busy_timeout_s if a request was waiting at it
     offline_after_s: float = 60.0
 
 
@@ -322,7 +323,8 @@ class MqttConfig:
     discovery_prefix: str = "homeassistant"
     # QoS of every message the bridge publishes (states, configs, results; 0, 1 or 2)
     qos: int = 1
-    # which tree keys go out (globs; `*` also matches `/`)
+    # which tree keys go out (globs; `*` also matches `/`); "/board/*" adds each
+    # second board's status (docs/mqtt.md)
     subtrees: tuple[str, ...] = ("/device/*",)
     # devices MQTT may command, as globs of full names (`pi.gpio.*`); empty: none
     command_devices: tuple[str, ...] = ("*",)

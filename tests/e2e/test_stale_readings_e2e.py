@@ -61,6 +61,12 @@ def _status(tree: CloneClient, fullname: str) -> Any:
     return _field(tree, fullname, "status")
 
 
+def _board(tree: CloneClient, board: str = f"{BOARD}.fake") -> Any:
+    """The board's status key, `/board/<host>.<svc>/status` (None: absent)."""
+    body = tree.get(f"/board/{board}/status".encode())
+    return None if body is None else json.loads(body)
+
+
 @pytest.mark.timeout(120)
 def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> None:
     attic, cellar = f"{BOARD}.fake.attic", f"{BOARD}.fake.cellar"
@@ -70,7 +76,7 @@ def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> N
     log_path = tmp_path / "poller.log"
     with (
         running_daemon(tmp_path / "data", config_text=HUB) as daemon,
-        CloneClient(daemon.endpoint, b"/device/") as tree,
+        CloneClient(daemon.endpoint, b"/") as tree,
     ):
         tree.wait_synced(10)
         with _poller(daemon, config, log_path) as process:
@@ -79,6 +85,7 @@ def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> N
                 what="both remote readings",
                 timeout_s=15,
             )
+            wait_until(lambda: _board(tree) == "online", what="the board online")
             config.write_text("[devices]\n" + ATTIC, encoding="utf-8")
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
@@ -105,6 +112,9 @@ def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> N
             assert _field(tree, attic, "value") is None
             assert _field(tree, attic, "unit") == "°C"
             assert _status(tree, porch) == "ok"  # the hub's own: never marked
+            # the board's one key, written with the marks
+            wait_until(lambda: _board(tree) == "offline", what="the board offline")
+            assert _board(tree, f"{hostname()}.fake") is None  # the hub's own: none
         wait_until(  # logged after the marks are published
             lambda: "device_service_offline" in daemon.log_text(),
             what="the offline marks logged",
@@ -117,6 +127,7 @@ def test_a_remote_boards_readings_leave_go_offline_and_heal(tmp_path: Path) -> N
                 what="the attic ok again",
                 timeout_s=15,
             )
+            wait_until(lambda: _board(tree) == "online", what="the board back")
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
 
@@ -170,20 +181,24 @@ def test_a_board_that_died_while_the_hub_was_down_is_marked_after_its_start(
     config.write_text("[devices]\n" + ATTIC, encoding="utf-8")
     with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
         with (
-            CloneClient(daemon.endpoint, b"/device/") as tree,
+            CloneClient(daemon.endpoint, b"/") as tree,
             _poller(daemon, config, tmp_path / "poller.log") as process,
         ):
             tree.wait_synced(10)
             wait_until(
                 lambda: _status(tree, attic) == "ok", what="the attic ok", timeout_s=15
             )
+            wait_until(lambda: _board(tree) == "online", what="the board online")
             daemon.kill()  # a power cut of the house: the hub first, then the board
             process.kill()
         daemon.start()
-        with CloneClient(daemon.endpoint, b"/device/") as tree:
+        with CloneClient(daemon.endpoint, b"/") as tree:
             tree.wait_synced(10)
             wait_until(
                 lambda: _status(tree, attic) == "offline",
                 what="the attic offline",
                 timeout_s=15,
             )
+            # its `online` was on disk before the power cut (durable); the start
+            # finds it, and the board's key follows its readings
+            wait_until(lambda: _board(tree) == "offline", what="the board offline")

@@ -30,7 +30,7 @@ from raspy.actors.devices.offline import (
 )
 from raspy.cores.clone import Guarded
 from raspy.devices.offline import OfflineWatch
-from raspy.devices.reading import DEVICE_TREE, Reading, Status, tree_entries
+from raspy.devices.reading import Reading, Status, tree_entries
 from raspy.stats import Stats
 from raspy.storage.store import Store
 
@@ -51,6 +51,12 @@ def _publish(server: CloneServer, fullname: str, reading: Reading) -> None:
 def _tree(server: CloneServer, store: Store) -> dict[str, object]:
     records = read_records(server.ref, store, BOARD)
     return {key: json.loads(body) for key, _, body in records}
+
+
+def _board_status(server: CloneServer, store: Store) -> list[object]:
+    """The board's status key (raspy.devices.board), as a list: [] if absent."""
+    records = read_records(server.ref, store, "/board/")
+    return [json.loads(body) for _, _, body in records]
 
 
 def _handled(stats: Stats, count: int) -> Callable[[], bool]:
@@ -84,13 +90,14 @@ def start_marker(
     board: CloneServer, store: Store, edge: EdgeHandle, clock: FakeClock, stats: Stats
 ) -> Iterator[Callable[[Callable[[], None]], None]]:
     """Starts the marker, whose read of the board's subtree calls `between` before it
-    returns (the start's read of the whole tree does not), and ends its grace."""
+    returns (its other reads do not: the start's of the whole tree, the board's
+    status key), and ends its grace."""
     started: list[pykka.ActorRef[OfflineMarkerActor]] = []
 
     def start(between: Callable[[], None]) -> None:
         def read(prefix: str) -> list[tuple[str, int, bytes]]:
             records = read_records(board.ref, store, prefix)
-            if prefix != DEVICE_TREE:  # the mark's read
+            if prefix == BOARD:  # the mark's read
                 between()
             return records
 
@@ -128,6 +135,7 @@ def test_without_a_race_every_device_is_marked_offline(
     assert _status(board, store, ATTIC) == "offline"
     assert _tree(board, store)[f"/device/{ATTIC}/unit"] == "°C"
     assert stats.get("devices.offline_skipped") == 0
+    wait_until(lambda: _board_status(board, store) == ["offline"], what="the board")
 
 
 def test_a_board_retired_between_the_read_and_the_mark_stays_deleted(
@@ -150,6 +158,7 @@ def test_a_board_retired_between_the_read_and_the_mark_stays_deleted(
     assert _tree(board, store) == {}
     assert stats.get("devices.offline_skipped") == 2
     assert board.counter("clone.guarded_skipped") == 2
+    assert _board_status(board, store) == []  # its status key not written either
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ stays on while the motion goes on, an offline device told once.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from datetime import datetime
@@ -31,6 +32,7 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.remote_board import Board, Marker
 from support.scenario_house import (
     BERLIN,
     HALL,
@@ -54,6 +56,8 @@ BACKDOOR = f"/device/{HOST}.fake.backdoor/value"
 BATHROOM = f"/device/{HOST}.fake.bathroom/value"
 WASHER = f"/device/{HOST}.fake.washer/value"
 SWITCHES = ("fan", "porch")
+GRACE_S = 60.0  # [devices] offline_after_s
+CELLAR = ("freezer", "boiler", "stairs")  # a second board's devices
 
 
 def _recipes() -> dict[str, str]:
@@ -113,6 +117,7 @@ def test_the_page_has_the_recipes_this_test_drives() -> None:
             "all-off",
             "porch-light",
             "offline-alert",
+            "board-offline-alert",
             "heat-schedule",
             "heat-manual",
         ]
@@ -434,6 +439,65 @@ def test_a_device_gone_offline_is_told_once_and_once_back(house: House) -> None:
     ]
     assert house.changes(alert) == told
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+def test_a_board_gone_is_told_once_however_many_devices_it_has(house: House) -> None:
+    """The board's key written as raspyd writes it: the offline marker, fed by the
+    broker's availability of the board's real MDP worker, marks its readings and
+    the key together; the per-device recipe beside it tells each device."""
+    house.start(*SWITCHES)
+    names = ("board-offline-alert", "offline-alert")
+    _import(house, *names)
+    core = house.core
+    marker = Marker(core.edge, core.server.ref, core.store, core.clock, GRACE_S)
+    board = Board(marker, "cellar.onewire.devices")
+    key = "/board/cellar.onewire/status"
+    statuses = [f"/device/cellar.onewire.{name}/status" for name in CELLAR]
+    try:
+        for status in statuses:
+            house.reading(status, "ok", *names)
+        board.up()
+        _settled(house, key, "online", *names)  # a new board: not "back"
+        board.down()
+        marker.advance(GRACE_S)  # the readings and the board marked offline
+        _settled(house, key, "offline", *names)
+        for status in statuses:
+            _settled(house, status, "offline", *names)
+        board.up()
+        _settled(house, key, "online", *names)
+        for status in statuses:  # raspy-poller back sends its readings again
+            house.reading(status, "ok", *names)
+        board.down()
+        # retired for good: `raspy-kv del` of its key tells nothing
+        core.server.publisher.set(key.encode(), b"")
+        tree_view = core.ref.proxy().tree.get()  # type: ignore[union-attr]
+        wait_until(lambda: tree_view.kv(key) is None, what="the core sees it gone")
+        house.tick(*names)
+    finally:
+        board.close()
+        marker.stop()
+    wait_value(house.tree, "/scenario/board-offline-alert/runs", 2)
+    # each device: new (not told), gone, back
+    wait_value(house.tree, "/scenario/offline-alert/runs", 3 * len(CELLAR))
+    told = "/event/house/board-status"
+    wait_until(lambda: len(house.changes(told)) == 2, what="two board alerts")
+    assert house.changes(told) == [
+        {"board": key, "status": "offline"},
+        {"board": key, "status": "online"},
+    ]
+    wait_until(
+        lambda: len(house.changes("/event/house/device-status")) == 2 * len(CELLAR),
+        what="each device told gone and back",
+    )
+    for name in names:
+        assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+def _settled(house: House, key: str, expected: JsonValue, *names: str) -> None:
+    """`key` is `expected` in the tree (written by the hub), and the core and the
+    scenarios `names` have seen it."""
+    wait_value(house.tree, key, expected)
+    house.settle(key, json.dumps(expected).encode(), *names)
 
 
 # --- 10. thermostat schedule with a manual override -------------------------------------------

@@ -21,8 +21,10 @@ TOPICS = TopicMap("home/raspy", "pi")
         ("/device/shed.onewire.28-01/status", "home/raspy/shed/onewire/28-01/status"),
         ("/scenario/frost/state", "home/raspy/pi/scenario/frost/state"),
         ("/stats/pi/broker/requests", "home/raspy/pi/stats/pi/broker/requests"),
+        # a second board's status (`subtrees` with "/board/*"): under the hub's host
+        ("/board/shed.onewire/status", "home/raspy/pi/board/shed.onewire/status"),
     ],
-    ids=["device", "subdevice", "other-host", "scenario", "stats"],
+    ids=["device", "subdevice", "other-host", "scenario", "stats", "board"],
 )
 def test_tree_keys_map_to_topics_under_the_base(key: str, topic: str) -> None:
     assert TOPICS.state_topic(key) == topic
@@ -93,8 +95,17 @@ def test_command_topics_name_their_target(topic: str, target: object) -> None:
         ("home/raspy/pi/fake/lamp/result", "not_a_command"),
         ("home/raspy/pi/scenario/frost/delete", "unknown_scenario_action"),
         ("home/raspy/pi/fake//set", "bad_command_topic"),
+        ("home/raspy/pi/board/shed.onewire/status", "not_a_command"),
     ],
-    ids=["other-base", "short", "state-field", "result", "scenario-delete", "empty"],
+    ids=[
+        "other-base",
+        "short",
+        "state-field",
+        "result",
+        "scenario-delete",
+        "empty",
+        "board-status",
+    ],
 )
 def test_other_topics_are_not_commands(topic: str, reason: str) -> None:
     with pytest.raises(MalformedMessage) as caught:
