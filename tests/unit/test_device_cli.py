@@ -59,14 +59,16 @@ def test_a_value_is_json_where_it_reads_as_json_else_the_text(
 @given(st.text())
 @example("[" * 5000)
 @example("Infinity")
+@example("null")
 def test_any_value_text_gives_something_a_request_can_carry(text: str) -> None:
-    """Property: whatever the shell gives, the value goes into strict JSON."""
+    """Property: whatever the shell gives, the value goes into strict JSON (a JSON
+    `null` is the value null, which the command sends)."""
     value = parse_value(text)
     json.dumps(value, allow_nan=False)
     assert (
         value == text
         or isinstance(value, bool | int | float | list | dict)
-        or (isinstance(value, str) and json.loads(text) == value)
+        or (isinstance(value, str | None) and json.loads(text) == value)
     )
 
 
