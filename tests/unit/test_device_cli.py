@@ -62,7 +62,7 @@ def test_a_value_is_json_where_it_reads_as_json_else_the_text(
 @example("null")
 def test_any_value_text_gives_something_a_request_can_carry(text: str) -> None:
     """Property: whatever the shell gives, the value goes into strict JSON (a JSON
-    `null` is the value null, which the command sends)."""
+    `null` reads as no value, which is how the device services take a null)."""
     value = parse_value(text)
     json.dumps(value, allow_nan=False)
     assert (
