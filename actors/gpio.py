@@ -6,7 +6,10 @@ touches the actor's state), which debounces it and publishes the value at once, 
 the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
 state at start (off, on, or the state last stored), are switched off after
 `max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are
-switched off or kept (`on_stop`).
+switched off or kept (`on_stop`). A switch's command that would turn it off sooner
+than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
+is refused with 409 `too_soon`; the service's own switch-offs (max_on_s, on_stop, an
+output dropped from the config) and `reset` never are: safety first.
 
 With `pin_factory = "mock"` only (make run, tests), the service takes one more
 action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
@@ -254,6 +257,7 @@ class GpioServiceActor(DeviceServiceActor):
             status=reading.status.value,
         )
         self._commanded[device.name] = now  # a poll taken before it is stale
+        driver.last_change(self._clock.monotonic())  # off since now (min_off_s)
         device.record(reading)
         self._tree.write(device.fullname, reading)
         self._event(max_on_key(device.fullname), now)
@@ -274,20 +278,43 @@ class GpioServiceActor(DeviceServiceActor):
         mock = pins is not None and pins.kind is PinFactoryKind.MOCK
         if request.action == "drive" and mock:
             return self._drive(request)
+        device = (
+            None if request.device is None else self._registry.resolve(request.device)
+        )
+        if device is None:
+            return None
         if request.action == "config" and isinstance(request.value, dict):
-            device = (
-                None
-                if request.device is None
-                else self._registry.resolve(request.device)
-            )
-            if device is not None:
-                for key in sorted(gpio.FIXED_FIELDS & set(request.value)):
-                    if request.value[key] != device.config.settings.get(key):
-                        detail = f"{key}: fixed while running; change the config file"
-                        return service.refused(
-                            service.BAD_REQUEST, "config", "invalid_config", detail
-                        )
+            for key in sorted(gpio.FIXED_FIELDS & set(request.value)):
+                if request.value[key] != device.config.settings.get(key):
+                    detail = f"{key}: fixed while running; change the config file"
+                    return service.refused(
+                        service.BAD_REQUEST, "config", "invalid_config", detail
+                    )
+        if isinstance(device.driver, gpio.GpioOutput):
+            return self._too_soon(device, device.driver, request)
         return None
+
+    def _too_soon(
+        self, device: Device, driver: gpio.GpioOutput, request: service.Request
+    ) -> tuple[bytes, bytes] | None:
+        """A command that would switch the output sooner than min_on_s / min_off_s
+        allow: refused (409 too_soon) before it reaches the pin. A scenario loop, an
+        automation or a jittery thermostat clicked a relay many times a second, and
+        a compressor must stay off for minutes once stopped."""
+        command = device.kind.main if request.action == "set" else request.action
+        now = self._clock.monotonic()
+        detail = driver.too_soon(device.config, command, request.value, now)
+        if detail is None:
+            return None
+        self._stats.incr(f"devices.{self._name}.too_soon")
+        if self._limiter.should_log(f"too_soon {device.name}", now):
+            log.warning(
+                "device_switch_too_soon",
+                device=device.fullname,
+                action=request.action,
+                reason=detail,
+            )
+        return service.refused(service.CONFLICT, request.action, "too_soon", detail)
 
     def _drive(self, request: service.Request) -> tuple[bytes, bytes]:
         """Mock pins only: drive an input's pin to its active (or inactive) level."""
@@ -348,9 +375,13 @@ class GpioServiceActor(DeviceServiceActor):
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
         """max_on_s counts from when the output went on, also across restarts of
-        this service (a reload every half hour kept a heater on for good)."""
+        this service (a reload every half hour kept a heater on for good); and
+        min_on_s / min_off_s from its last change, noted here after every switch
+        (a command, a reset, the state at start)."""
         max_on_s = device.config.real("max_on_s")
-        on_since = driver.on_since(self._clock.monotonic())
+        mono = self._clock.monotonic()
+        driver.last_change(mono)
+        on_since = driver.on_since(mono)
         self._on_timer.switched(
             device.name, on_since is not None, max_on_s, on_since or 0.0
         )

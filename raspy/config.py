@@ -175,9 +175,11 @@ class DevicesConfig:
     pin_factory: str = "default"
     # GPIO devices, e.g. {name = "relay", oid = "switch", pin = 17}. A switch or
     # dimmer also takes active_high (true), initial ("off", "on", "restore"), on_stop
-    # ("off", "keep") and max_on_s (0: no limit), a dimmer frequency_hz (100); a
-    # sensor.binary pull_up (true), bounce_time_s (0.02, at least 0.02 in effect) and
-    # device_class ("button", "door", "motion", ...): README, "GPIO on a Raspberry Pi"
+    # ("off", "keep") and max_on_s (0: no limit), a switch min_on_s and min_off_s
+    # (0..86400, 0: no limit; a command that would switch it sooner after its last
+    # change is refused, 409 too_soon), a dimmer frequency_hz (100); a sensor.binary
+    # pull_up (true), bounce_time_s (0.02, at least 0.02 in effect) and device_class
+    # ("button", "door", "motion", ...): README, "GPIO on a Raspberry Pi"
     gpio: tuple[dict[str, Any], ...] = ()
     # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
     rtc_enabled: bool = False

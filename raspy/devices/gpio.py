@@ -15,7 +15,14 @@ from types import MappingProxyType
 from typing import Final
 
 from raspy.devices import gpio_pins
-from raspy.devices.gpio_logic import BUTTON, Initial, OnStop, initial_level
+from raspy.devices.gpio_logic import (
+    BUTTON,
+    MIN_HOLD_LIMIT_S,
+    Initial,
+    OnStop,
+    initial_level,
+    too_soon,
+)
 from raspy.devices.kinds import BINARY_CLASSES, NAME_PATTERN, KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import (
@@ -73,9 +80,26 @@ _OUTPUT: Final = (
         0.0,
     ),
 )
+# A switch only: a relay's contacts and what it drives (a compressor, a pump) must
+# not be switched fast; a dimmer's level moves smoothly (a slider, a fade) and PWM
+# never drives a motor's start, so it has no such limits.
+_HOLD: Final = (
+    FieldSpec(
+        "min_on_s",
+        ValueSpec(ValueType.REAL, 0.0, MIN_HOLD_LIMIT_S),
+        "an `off` sooner than this after it went on is refused (0: no limit)",
+        0.0,
+    ),
+    FieldSpec(
+        "min_off_s",
+        ValueSpec(ValueType.REAL, 0.0, MIN_HOLD_LIMIT_S),
+        "an `on` sooner than this after it went off is refused (0: no limit)",
+        0.0,
+    ),
+)
 _FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
     {
-        SWITCH: _OUTPUT,
+        SWITCH: (*_OUTPUT, *_HOLD),
         DIMMER: (
             *_OUTPUT,
             FieldSpec(
@@ -145,6 +169,44 @@ class GpioOutput:
             pin.on_since = now
         return pin.on_since
 
+    def last_change(self, now: float) -> float | None:
+        """Since when (monotonic) the output is on, or off, first seen at `now`; None
+        if it is not open. Kept with the pin when its service restarts; a pin opened
+        anew (raspyd started) counts from its opening."""
+        pin = self._pin
+        if pin is None:
+            return None
+        on = self._level > 0
+        if pin.switched is None or pin.switched[0] != on:
+            pin.switched = (on, now)
+        return pin.switched[1]
+
+    def too_soon(
+        self, config: DeviceConfig, command: str, value: JsonValue, now: float
+    ) -> str | None:
+        """Why `command` (with `value`) may not switch this output at monotonic `now`
+        (min_on_s, min_off_s), or None: it may, or it would not change the state
+        (`on` when on), or it is no switching command (its own checks answer it)."""
+        if self.oid != SWITCH:
+            return None
+        on = self._level > 0
+        match command, value:
+            case ("on", None):
+                wanted = True
+            case ("off", None):
+                wanted = False
+            case ("toggle", None):
+                wanted = not on
+            case ("state", bool()):
+                wanted = value
+            case _:
+                return None
+        since = self.last_change(now)
+        if wanted == on or since is None:
+            return None
+        min_on_s, min_off_s = config.real("min_on_s"), config.real("min_off_s")
+        return too_soon(on, since, min_on_s, min_off_s, now)
+
     def open(
         self,
         pins: gpio_pins.Pins,
@@ -176,13 +238,13 @@ class GpioOutput:
             except DeviceError as exc:
                 self._fault = str(exc)
             return False
-        on_since, expired = None, False
+        on_since, expired, switched = None, False, None
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
-            on_since = kept.on_since
+            on_since, switched = kept.on_since, kept.switched
         elif level and initial is Initial.RESTORE and on_for_s is not None:
             max_on_s = config.real("max_on_s")
             expired = 0 < max_on_s <= on_for_s
@@ -194,6 +256,7 @@ class GpioOutput:
             return expired
         self._fault = ""
         self._pin.on_since = on_since if level else None  # the same hold
+        self._pin.switched = switched  # and the same last change (min_on_s)
         self._opened_at(level)
         return expired
 

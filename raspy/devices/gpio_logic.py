@@ -1,4 +1,5 @@
-"""The pure parts of GPIO devices: debouncing, the max-on timer, the state at start.
+"""The pure parts of GPIO devices: debouncing, the max-on timer, the state at start,
+the shortest time an output stays on or off.
 
 No pins, no clock, no threads: every method takes `now` (monotonic s), so the tests
 drive time by hand.
@@ -138,3 +139,30 @@ class OnTimer:
                 return expires_at
             heapq.heappop(self._heap)
         return None
+
+
+# The largest `min_on_s` / `min_off_s`: a day. A relay held longer than that by raspy
+# is a config mistake, not a protection.
+MIN_HOLD_LIMIT_S: Final = 86400.0
+
+
+def too_soon(
+    on: bool, since: float, min_on_s: float, min_off_s: float, now: float
+) -> str | None:
+    """Why switching an output that is `on` (else off) since `since` (monotonic s)
+    to the other state is refused at `now`, or None if it may switch.
+
+    It may switch once it has been on for `min_on_s` (off for `min_off_s`); 0 is no
+    limit. The reason says how long it has been so and how long is left, e.g.
+    `off for 40s of min_off_s 300s: on in 260s`. A `since` after `now` (never from a
+    monotonic clock) counts as now: the wait is then at most the whole minimum.
+    """
+    limit_s, field = (min_on_s, "min_on_s") if on else (min_off_s, "min_off_s")
+    held_s = max(0.0, now - since)
+    if held_s >= limit_s:
+        return None
+    state, to = ("on", "off") if on else ("off", "on")
+    # the time held rounded down and the time left up (to 0.1 s): never "in 0s"
+    held = math.floor(round(held_s * 10, 6)) / 10
+    left = max(0.1, math.ceil(round((limit_s - held_s) * 10, 6)) / 10)
+    return f"{state} for {held:g}s of {field} {limit_s:g}s: {to} in {left:g}s"

@@ -59,6 +59,9 @@ class OutputPin:
         # since when (monotonic) it is on, for max_on_s: kept with the pin over a
         # restart of its service, so that a reload does not start the time again
         self.on_since: float | None = None
+        # on or off at its last change, and when (monotonic), for min_on_s and
+        # min_off_s: kept with the pin as on_since is
+        self.switched: tuple[bool, float] | None = None
 
     @property
     def value(self) -> float:

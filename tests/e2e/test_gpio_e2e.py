@@ -153,8 +153,10 @@ def test_the_clock_health_is_in_the_stats_tree(tmp_path: Path) -> None:
          "devices.gpio[2].pin: the board (3B) has no GPIO pin 99"),
         ('name = "pump"\noid = "switch"\npin = 5\nmax_on_s = "long"',
          "devices.gpio[2].max_on_s: expected a number, got \"long\""),
+        ('name = "pump"\noid = "switch"\npin = 5\nmin_off_s = -300.0',
+         "devices.gpio[2].min_off_s: expected a number in 0..86400, got -300.0"),
     ],
-    ids=["pin-twice", "no-such-pin", "wrong-type"],
+    ids=["pin-twice", "no-such-pin", "wrong-type", "min-off-negative"],
 )  # fmt: skip
 def test_a_bad_gpio_table_gives_one_line_and_exit_2(
     tmp_path: Path, table: str, problem: str

@@ -140,6 +140,70 @@ def test_a_dimmer_restored_or_adopted_at_a_level_comes_back_there_after_off_and_
     assert adopted.execute(config, "on", None, NOW).value == 40
 
 
+def test_a_switch_sooner_than_min_off_s_or_min_on_s_is_refused_saying_how_long(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """A compressor stopped must stay off for minutes, and a relay's contacts wear
+    with every click: a command that would switch too soon is refused; one that
+    changes nothing (`off` when off) is not (the service answers it as before)."""
+    config = _config("switch", pin="GPIO17", min_on_s=60.0, min_off_s=300.0)
+    switch = _output(pins, opened, config)
+    assert switch.last_change(1000.0) == 1000.0  # off since it was opened
+    early_on = "off for 40s of min_off_s 300s: on in 260s"
+    assert [
+        switch.too_soon(config, command, value, 1040.0)
+        for command, value in (("on", None), ("toggle", None), ("state", True))
+    ] == [early_on] * 3
+    assert [
+        switch.too_soon(config, command, value, 1040.0)
+        for command, value in (("off", None), ("state", False), ("state", None))
+    ] == [None] * 3
+    assert switch.too_soon(config, "on", None, 1300.0) is None  # off for 300 s
+    switch.execute(config, "on", None, NOW)
+    assert switch.last_change(1300.0) == 1300.0
+    early_off = "on for 10s of min_on_s 60s: off in 50s"
+    assert [
+        switch.too_soon(config, command, value, 1310.0)
+        for command, value in (("off", None), ("toggle", None), ("state", False))
+    ] == [early_off] * 3
+    assert switch.too_soon(config, "on", None, 1310.0) is None  # on already
+    assert switch.too_soon(config, "off", True, 1310.0) is None  # a 400 elsewhere
+    assert switch.too_soon(config, "off", None, 1360.0) is None
+    assert pins.level("GPIO17") is True  # asking never switches
+
+
+def test_the_time_of_the_last_change_stays_with_a_pin_kept_over_a_restart(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """A reload restarts the service, which adopts the pins it kept (also opened
+    anew when the reload changed their wiring): the time goes on from the switch,
+    or a reload every minute would let a scenario click the relay as fast."""
+    config = _config("switch", pin="GPIO17", min_on_s=60.0)
+    switch = _output(pins, opened, config)
+    switch.execute(config, "on", None, NOW)
+    switch.last_change(1000.0)
+    switch.stop(pins, config, restarting=True)
+    adopted = _output(pins, opened, config)
+    assert adopted.last_change(1030.0) == 1000.0
+    adopted.stop(pins, config, restarting=True)
+    rewired = _config("switch", pin="GPIO17", min_on_s=60.0, active_high=False)
+    reopened = _output(pins, opened, rewired)
+    assert reopened.last_change(1040.0) == 1000.0
+    assert reopened.too_soon(rewired, "off", None, 1040.0) == (
+        "on for 40s of min_on_s 60s: off in 20s"
+    )
+
+
+def test_a_dimmer_has_no_minimum_time_on_or_off(pins: Pins, opened: list[Any]) -> None:
+    """Its level moves smoothly (a slider, a fade): never held."""
+    config = _config("dimmer", pin="GPIO18")
+    dimmer = _output(pins, opened, config)
+    dimmer.last_change(1000.0)
+    assert dimmer.too_soon(config, "on", None, 1000.0) is None
+    with pytest.raises(DeviceError, match="min_off_s"):
+        _config("dimmer", pin="GPIO18", min_off_s=300.0)
+
+
 def test_a_pin_that_fails_to_open_is_a_status_and_a_device_error(
     pins: Pins, opened: list[Any]
 ) -> None:
@@ -236,6 +300,22 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
             "devices.gpio[0].bounce_time_s: unknown option for switch",
         ),
         (
+            [{"name": "a", "oid": "switch", "pin": 5, "min_off_s": 86400.5}],
+            "devices.gpio[0].min_off_s: expected a number in 0..86400, got 86400.5",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": 5, "min_on_s": -1}],
+            "devices.gpio[0].min_on_s: expected a number in 0..86400, got -1",
+        ),
+        (
+            [{"name": "a", "oid": "switch", "pin": 5, "min_on_s": "5m"}],
+            "devices.gpio[0].min_on_s: expected a number, got \"5m\"",
+        ),
+        (
+            [{"name": "a", "oid": "dimmer", "pin": 18, "min_off_s": 300}],
+            "devices.gpio[0].min_off_s: unknown option for dimmer",
+        ),
+        (
             [{"name": "a", "oid": "sensor.binary", "pin": 5,
               "device_class": "doorbell"}],
             "devices.gpio[0].device_class: expected one of button, battery, "
@@ -264,7 +344,8 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
         ),
     ],
     ids=["pin-twice", "no-such-bcm", "power-pin", "wrong-type", "out-of-range",
-         "unknown-option", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
+         "unknown-option", "min-off-too-long", "min-on-negative", "min-on-text",
+         "min-off-on-a-dimmer", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
          "bad-name"],
 )  # fmt: skip
 def test_a_bad_table_is_refused_naming_its_key(
@@ -291,7 +372,8 @@ _VALUES = st.one_of(
             st.dictionaries(
                 st.sampled_from(
                     ["name", "oid", "pin", "active_high", "initial", "max_on_s",
-                     "pull_up", "bounce_time_s", "frequency_hz", "other"]
+                     "min_on_s", "min_off_s", "pull_up", "bounce_time_s",
+                     "frequency_hz", "other"]
                 ),
                 _VALUES,
                 max_size=6,
@@ -308,6 +390,37 @@ def test_any_tables_give_configs_or_a_device_error(entries: list[object]) -> Non
         return
     pins = [c["pin"] for c in configs]
     assert len(set(pins)) == len(pins)
+
+
+@given(
+    st.sampled_from(["min_on_s", "min_off_s"]),
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(2**70), 2**70),
+        st.booleans(),
+        st.text(max_size=8),
+        st.none(),
+    ),
+)
+def test_a_minimum_time_is_a_number_of_seconds_up_to_a_day_or_named_as_wrong(
+    key: str, value: object
+) -> None:
+    """Any value of min_on_s / min_off_s: kept as seconds when it is a number in
+    0..86400, else one problem naming the table and the key."""
+    entry = {"name": "compressor", "oid": "switch", "pin": 17, key: value}
+    fits = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value <= 86400
+    )
+    if not fits:
+        with pytest.raises(DeviceError) as caught:
+            _check(entry)
+        assert str(caught.value).startswith(f"devices.gpio[0].{key}: expected ")
+        assert "\n" not in str(caught.value)  # one line
+        return
+    assert isinstance(value, int | float)
+    assert _check(entry) == [{**entry, "pin": "GPIO17", key: float(value)}]
 
 
 def test_a_read_reports_the_pin_but_never_changes_the_commanded_level(

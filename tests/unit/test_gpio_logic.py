@@ -1,18 +1,22 @@
 """The pure parts of GPIO devices: debouncing, the max-on timer, the state at start
-(issue 12). Time is passed in by hand."""
+(issue 12), the shortest time on or off. Time is passed in by hand."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.devices.gpio_logic import (
+    MIN_HOLD_LIMIT_S,
     MIN_WINDOW_S,
     Debounce,
     Initial,
     OnTimer,
     initial_level,
+    too_soon,
 )
 from raspy.devices.template import JsonValue
 
@@ -145,3 +149,69 @@ def test_initial_level_is_off_on_or_the_stored_state(
     initial: Initial, stored: JsonValue, full: int, expected: int
 ) -> None:
     assert initial_level(initial, stored, full) == expected
+
+
+@pytest.mark.parametrize(
+    ("on", "since", "now", "expected"),
+    [
+        (False, 1000.0, 1040.0, "off for 40s of min_off_s 300s: on in 260s"),
+        (False, 1000.0, 1299.95, "off for 299.9s of min_off_s 300s: on in 0.1s"),
+        (False, 1000.0, 1300.0, None),  # off for min_off_s: it may go on
+        (True, 1000.0, 1000.0, "on for 0s of min_on_s 60s: off in 60s"),
+        (True, 1000.0, 1059.99, "on for 59.9s of min_on_s 60s: off in 0.1s"),
+        (True, 1000.0, 1060.0, None),
+        (True, 1000.0, 990.0, "on for 0s of min_on_s 60s: off in 60s"),  # a clock gone back
+    ],
+    ids=["off-early", "off-just-before", "off-long-enough", "on-at-once",
+         "on-just-before", "on-long-enough", "since-ahead"],
+)  # fmt: skip
+def test_a_switch_sooner_than_the_minimum_is_refused_saying_how_long_is_left(
+    on: bool, since: float, now: float, expected: str | None
+) -> None:
+    assert too_soon(on, since, 60.0, 300.0, now) == expected
+
+
+def test_a_minimum_of_zero_never_holds_an_output() -> None:
+    assert (
+        too_soon(True, 5.0, 0.0, 300.0, 5.0),
+        too_soon(False, 5.0, 60.0, 0.0, 5.0),
+    ) == (
+        None,
+        None,
+    )
+
+
+_SAID = re.compile(
+    r"(on|off) for ([0-9.]+)s of (min_on_s|min_off_s) ([0-9.e+-]+)s: (on|off) in ([0-9.]+)s"
+)
+
+
+@given(
+    st.booleans(),
+    st.floats(0.0, 1e6),
+    st.floats(0.0, 1e6),
+    st.floats(0.0, MIN_HOLD_LIMIT_S),
+    st.floats(0.0, MIN_HOLD_LIMIT_S),
+)
+def test_an_output_is_held_exactly_until_its_minimum_and_the_reason_says_so(
+    on: bool, since: float, now: float, min_on_s: float, min_off_s: float
+) -> None:
+    """Refused while it has been on (off) for less than its minimum, never after;
+    the reason never says more time has passed, nor less is left, than is true."""
+    reason = too_soon(on, since, min_on_s, min_off_s, now)
+    limit_s = min_on_s if on else min_off_s
+    held_s = max(0.0, now - since)
+    assert (reason is None) == (held_s >= limit_s)
+    if reason is None:
+        return
+    said = _SAID.fullmatch(reason)
+    assert said is not None, reason
+    state, held, field, limit, to, left = said.groups()
+    assert (state, field, to) == (
+        ("on", "min_on_s", "off") if on else ("off", "min_off_s", "on")
+    )
+    assert float(limit) == pytest.approx(limit_s, rel=1e-5)
+    assert 0.0 <= float(held) <= held_s + 1e-6
+    assert float(left) > 0.0
+    assert float(left) >= limit_s - held_s - 1e-4
+    assert float(left) <= limit_s - held_s + 0.1 + 1e-4 or float(left) == 0.1
