@@ -70,7 +70,9 @@ class Checks:
         for key_node, value_node in node.value:
             if not is_text(key_node):
                 self.problem(
-                    key_node, path, f"a key must be text, got {kind_of(key_node)}"
+                    key_node,
+                    path,
+                    f"a key must be text, got {kind_of(key_node, text_wanted=True)}",
                 )
             elif key_node.value in entries:
                 self.problem(key_node, join(path, key_node.value), "duplicate key")
@@ -134,7 +136,9 @@ class Checks:
     # --- scalars ----------------------------------------------------------------------
     def text(self, node: yaml.Node, path: str, *, limit: int = 1024) -> str | None:
         if not is_text(node):
-            self.problem(node, path, f"expected text, got {kind_of(node)}")
+            self.problem(
+                node, path, f"expected text, got {kind_of(node, text_wanted=True)}"
+            )
             return None
         value: str = node.value
         if len(value) > limit:

@@ -115,8 +115,11 @@ def is_text(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag in _TEXT_TAGS
 
 
-def kind_of(node: yaml.Node) -> str:
-    """What a node is, for a message: a list, text 'x', true, null, 5, a number ..."""
+def kind_of(node: yaml.Node, *, text_wanted: bool = False) -> str:
+    """What a node is, for a message: a list, text 'x', true, null, 5, a number ...
+    A bare on, off, yes or no is named as written; `text_wanted` (the place takes
+    any text) adds the fix, quoting it: elsewhere (a number, a duration, one of a
+    few words) the quoted word would be refused as well."""
     if node.tag in _SHORT_TAGS:
         return _SHORT_TAGS[node.tag]
     if node.tag not in _SCALAR_TAGS:
@@ -132,7 +135,8 @@ def kind_of(node: yaml.Node) -> str:
         if raw.lower() == word:
             return word
         # YAML 1.1 reads a bare on, off, yes, no as a boolean: `action: on` is true
-        return f"{word} (a bare {raw} is YAML's {word}: quote it, {quote(raw)})"
+        fix = f": quote it, {quote(raw)}" if text_wanted else ""
+        return f"{word} (a bare {raw} is YAML's {word}{fix})"
     return raw if len(raw) <= 24 else f"a number of {len(raw)} characters"
 
 

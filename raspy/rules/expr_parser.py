@@ -334,8 +334,8 @@ class Parser:
                         function.check(index, arg.value)
                     except Fault as fault:
                         raise Fault(fault.reason, arg.offset) from None
-        literals = [arg.value for arg in args if isinstance(arg, n.Literal)]
-        if function.check_all is not None and len(literals) == len(args):
+        literals = _literal_values(args)
+        if function.check_all is not None and literals is not None:
             try:
                 function.check_all(literals)
             except Fault as fault:
@@ -374,6 +374,26 @@ def first_offset(node: n.Node) -> int:
         if children
         else node.offset
     )
+
+
+def _literal_values(args: tuple[n.Node, ...]) -> list[JsonValue] | None:
+    """The values of `args` when each is written out: a literal, or a number with
+    its sign (`-1` is a unary minus on 1 to the grammar, a literal to the reader:
+    `random(0, -1)` is refused at import as `random(1, 0)` is); None otherwise."""
+    values: list[JsonValue] = []
+    for arg in args:
+        if isinstance(arg, n.Literal):
+            values.append(arg.value)
+        elif (
+            isinstance(arg, n.Negative)
+            and isinstance(arg.operand, n.Literal)
+            and isinstance(arg.operand.value, int | float)
+            and not isinstance(arg.operand.value, bool)
+        ):
+            values.append(arg.sign * arg.operand.value)
+        else:
+            return None
+    return values
 
 
 def _arity(function: Function) -> str:

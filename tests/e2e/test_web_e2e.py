@@ -205,13 +205,7 @@ def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
     port = daemon.port_base + 4
     try:
         daemon.start(timeout_s=30)
-        form = wait_until(lambda: _get(port, "/login"), what="the login form")
-        assert form is not None
-        login_cookie = form.cookies[0].split(";")[0]
-        match = re.search(r'name="csrf" value="([^"]+)"', form.body)
-        assert match is not None
-        body = f"csrf={match.group(1)}&secret=kitchen-light-42"
-        answer = _post(port, "/login", body, login_cookie)
+        answer = _login_answer(port, "kitchen-light-42")
     finally:
         daemon.kill()
     cookie = next(c for c in answer.cookies if c.startswith("raspy_session="))
@@ -260,16 +254,20 @@ def test_a_login_outlives_a_restart_of_raspyd_but_not_a_new_token(
     )
 
 
-def _log_in(port: int, secret: str) -> str:
-    """Log in with the login form: the session cookie (`raspy_session=...`)."""
+def _login_answer(port: int, secret: str) -> Answer:
+    """The answer to the login form sent with `secret` (its CSRF token and login
+    cookie taken from the form, as a browser does)."""
     form = wait_until(lambda: _get(port, "/login"), what="the login form")
     assert form is not None
     login_cookie = form.cookies[0].split(";")[0]
     match = re.search(r'name="csrf" value="([^"]+)"', form.body)
     assert match is not None
-    answer = _post(
-        port, "/login", f"csrf={match.group(1)}&secret={secret}", login_cookie
-    )
+    return _post(port, "/login", f"csrf={match.group(1)}&secret={secret}", login_cookie)
+
+
+def _log_in(port: int, secret: str) -> str:
+    """Log in with the login form: the session cookie (`raspy_session=...`)."""
+    answer = _login_answer(port, secret)
     assert answer.status == 303, answer.body
     cookie = next(c for c in answer.cookies if c.startswith("raspy_session="))
     return cookie.split(";")[0]

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import pytest
 import zmq
-from support.cli_process import answer_json
+from support.cli_process import answer_json, answer_presence
 from support.cli_process import finish_text as finish
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -34,7 +34,9 @@ def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
 
 
 def answer(sock: Router, body: object) -> dict[str, Any]:
-    """Reply 200 with `body` to one request for the history service; its JSON."""
+    """The broker says the history service is there, and the service replies 200
+    with `body` to the one request it gets; the request's JSON."""
+    answer_presence(sock, SERVICE)
     return answer_json(sock, SERVICE, b"200", body)
 
 

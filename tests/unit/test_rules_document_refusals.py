@@ -61,6 +61,21 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "the quoting fix only where any text goes: a quoted word is refused elsewhere",
+        "name: a\ntriggers:\n  - startup: off\n  - {kv: /a, above: on}\n"
+        "actions:\n  - {log: x, level: on}\n  - {set: /a, value: 1, on: 2}\n",
+        [
+            "s.yaml:3:14: triggers[0].startup: expected true (startup: true), got "
+            "false (a bare off is YAML's false)",
+            "s.yaml:4:21: triggers[1].above: expected a number, got true (a bare on "
+            "is YAML's true)",
+            "s.yaml:6:21: actions[0].level: expected one of debug, info, warning, "
+            "error, got true (a bare on is YAML's true)",
+            "s.yaml:7:25: actions[1]: a key must be text, got true (a bare on is "
+            "YAML's true: quote it, 'on')",
+        ],
+    ),
+    (
         "duplicate key",
         "name: a\nname: b\n" + OK_ACTIONS,
         ["s.yaml:2:1: name: duplicate key"],

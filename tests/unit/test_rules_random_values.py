@@ -89,6 +89,9 @@ def test_random_a_b_lies_in_a_b_for_any_finite_bounds(
     ("text", "reason", "offset"),
     [
         ("random(5, 1)", "random(a, b) needs a <= b, got 5 > 1", 0),
+        # a number with its sign is written out as much as one without
+        ("random(0, -1)", "random(a, b) needs a <= b, got 0 > -1", 0),
+        ("random(-1.5, -2)", "random(a, b) needs a <= b, got -1.5 > -2", 0),
         ("1 + random(1)", "random() takes 0 or 2 arguments, got 1", 4),
         ("random(1, 2, 3)", "random() takes 0 or 2 arguments, got 3", 0),
         ("random('a', 2)", "random() needs a number, got 'a'", 7),
