@@ -128,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             document["value"] = value
         # ACTION is the user's: a service that has no such action refuses the input
-        reply = call_json(args, service, document, refused_too=(_UNKNOWN_ACTION,))
+        reply = call_json(
+            args,
+            service,
+            document,
+            refused_too=(_UNKNOWN_ACTION,),
+            absent_why=" (its board away, or no such service)",
+        )
         print(json.dumps(reply) if args.json else answer_text(args.name, reply))
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)

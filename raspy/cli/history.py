@@ -155,7 +155,12 @@ def _service(args: argparse.Namespace) -> str:
 
 def _call(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     """One request to the hub's history service: its 200 reply as a JSON object."""
-    return call_json(args, _service(args), document)
+    return call_json(
+        args,
+        _service(args),
+        document,
+        absent_why=" (is [history] enabled at the hub, and --host its name?)",
+    )
 
 
 def _is_point(point: object) -> bool:

@@ -43,6 +43,7 @@ def call_json(
     service: str,
     document: dict[str, Any],
     refused_too: Collection[bytes] = (),
+    absent_why: str = "",
 ) -> dict[str, Any]:
     """`document` to `service` at args.server (args.timeout, the CURVE options): its
     200 reply as a JSON object. A 4xx, or a status in `refused_too` (a 501 for an
@@ -65,8 +66,7 @@ def call_json(
         if present != [b"200"]:
             raise Refused(
                 1,
-                f"no worker serves {service} now (its board away, or no such service):"
-                " nothing was sent",
+                f"no worker serves {service} now{absent_why}: nothing was sent",
             )
         try:
             frames = client.request(service, body)

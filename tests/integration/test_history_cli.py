@@ -114,3 +114,21 @@ def test_a_reply_off_protocol_is_one_line_and_exit_1(
     process = start(endpoint, "hub.fake.attic")
     answer(sock, body)
     assert finish(process) == (1, "", f"raspy history: hub.logger.history {message}\n")
+
+
+def test_a_hub_without_the_history_service_is_told_and_nothing_is_sent(
+    router: tuple[Router, str],
+) -> None:
+    """The broker says no worker serves the history service: the user is pointed at
+    what to check on the hub, and no request is sent (the next message would be the
+    history request; none comes before the process ends)."""
+    sock, endpoint = router
+    process = start(endpoint, "hub.fake.attic")
+    answer_presence(sock, SERVICE, b"404")
+    out, err = process.communicate(timeout=20)
+    assert (process.returncode, out) == (1, b"")
+    assert err.decode() == (
+        "raspy history: no worker serves hub.logger.history now (is [history] enabled"
+        " at the hub, and --host its name?): nothing was sent\n"
+    )
+    assert sock.poll(0) == 0
