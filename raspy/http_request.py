@@ -8,7 +8,8 @@ status frame and a JSON frame: `200` for a 2xx answer (`status`, `reason`, `body
 fields when there was one): `502` for an answer that is not 2xx (`status`) or no
 answer at all (`connect`, `tls`, `redirect`, `protocol`), `504` for `timeout`, `400`
 for a request that is not valid (`bad_request`), `403` for a client that is not one of
-raspyd's own parts (`forbidden`). docs/protocols.md §7.
+raspyd's own parts (`forbidden`). README "Built-in services", docs/scenarios.md
+"Telling a phone".
 
 What is shown of a URL (logs, reasons, traces) never has its query or its user and
 password: those are where tokens go. A header's value is never shown at all.

@@ -1,5 +1,5 @@
 """raspy.http_request: the URLs and headers an `http:` action may send, what is shown
-of a URL, and the `<host>.http` service's request and reply (docs/protocols.md §7),
+of a URL, and the `<host>.http` service's request and reply (README),
 with hypothesis on every decoder: any input decodes or raises its typed error."""
 
 from __future__ import annotations
