@@ -7,7 +7,7 @@ broker's queue as for any service (and one whose scenario stopped waiting is dro
 there, never sent). Each request is made on a thread of its own (raspy.http_fetch:
 it blocks up to its timeout), which answers through the outbox itself: this actor
 never waits on the network, and its stop never waits for a request (the threads are
-daemons; a reply after the stop is dropped by the broker).
+daemons; one that ends after the stop answers nobody).
 
 Only raspyd's own parts may use it: a request from a network client (its routing id
 does not carry the in-process prefix, which the broker refuses to a network peer) is
@@ -65,6 +65,10 @@ class HttpClientActor(pykka.ThreadingActor):
         # the system's certificate store, host names checked (ssl's defaults)
         self._tls = tls if tls is not None else ssl.create_default_context()
         self._fetch = fetch
+        # set by the stop: a request still under way then answers nobody (its
+        # worker has said DISCONNECT, and the broker would take the reply for
+        # a stranger's)
+        self._stopped = threading.Event()
         # new for every instance: a late reply of a stopped one is never ours
         owner = f"http.{uuid.uuid4().hex[:8]}"
         self._owner = local_peer_id(owner)
@@ -85,6 +89,7 @@ class HttpClientActor(pykka.ThreadingActor):
         log.info("http_client_started", workers=len(self._workers))
 
     def on_stop(self) -> None:
+        self._stopped.set()
         for worker in self._workers.values():
             worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError):
@@ -176,4 +181,5 @@ class HttpClientActor(pykka.ThreadingActor):
             log.debug(
                 "http_request_failed", method=wanted.method, url=url, reason=reason
             )
-        worker.reply(client, http_request.encode_outcome(outcome))
+        if not self._stopped.is_set():
+            worker.reply(client, http_request.encode_outcome(outcome))

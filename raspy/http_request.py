@@ -67,8 +67,11 @@ def check_url(text: str) -> str:
         raise UrlError(f"a URL of {len(text)} characters; at most {MAX_URL_CHARS}")
     if _CONTROL.search(text):
         raise UrlError(
-            f"a URL has no control characters (a line break?), got {shown(text)}"
+            "a URL has no control characters (a line break?), got "
+            f"{shown(shown_url(text))}"
         )
+    if not _utf8(text):
+        raise UrlError("a URL of text that is not UTF-8 (a lone surrogate)")
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -129,9 +132,25 @@ def header_value_problem(value: str) -> str | None:
     """Why `value` cannot be a header's value (None: it can); never shows it."""
     if _CONTROL.sub("", value.replace("\t", " ")) != value.replace("\t", " "):
         return "its value has a line break or another control character"
+    if not _utf8(value):
+        return "its value is not UTF-8 text (a lone surrogate)"
     if len(value.encode("utf-8")) > MAX_HEADER_VALUE_BYTES:
         return f"its value is over {MAX_HEADER_VALUE_BYTES} bytes"
     return None
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (a JSON value may hold a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def body_bytes(text: str) -> bytes | None:
+    """A body's text as UTF-8; None if it holds a lone surrogate."""
+    return text.encode("utf-8") if _utf8(text) else None
 
 
 @dataclass(frozen=True, slots=True)

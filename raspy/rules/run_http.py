@@ -9,13 +9,13 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Final
 
 from raspy import http_request
+from raspy.names import HTTP_SERVICE
 from raspy.rules import model
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
 
 if TYPE_CHECKING:
     from raspy.rules.run import RunScope
 
-HTTP_SERVICE: Final = "http"  # raspy.names.HTTP_SERVICE: `<host>.http`
 # an `http:` action waits for the service this much longer than its timeout: the
 # service says "no answer within 10s" itself, and a request may wait its turn behind
 # others ([http_client] max_concurrent)
@@ -49,10 +49,14 @@ def http_step(
             else scope.computed(action.expr, lambda: what)
         )
         if isinstance(given, str):  # text as it is; any other value as its JSON
-            body, kind = given.encode("utf-8"), http_request.TEXT_TYPE
+            text, kind = given, http_request.TEXT_TYPE
         else:
             text = json.dumps(given, ensure_ascii=False, allow_nan=False)
-            body, kind = text.encode("utf-8"), http_request.JSON_TYPE
+            kind = http_request.JSON_TYPE
+        encoded = http_request.body_bytes(text)
+        if encoded is None:
+            raise RunFailed(f"{what}: a body that is not UTF-8 text (a lone surrogate)")
+        body = encoded
         if len(body) > http_request.MAX_BODY_BYTES:
             raise RunFailed(
                 f"{what}: a body of {len(body)} bytes; at most "

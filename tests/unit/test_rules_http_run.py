@@ -156,3 +156,20 @@ def test_a_url_or_a_header_that_a_template_spoils_fails_before_anything_is_sent(
         "control character"
     )
     assert "X-Evil" not in "".join(h.core.status.last_trace)
+
+
+def test_a_lone_surrogate_from_the_tree_is_a_fault_naming_where_it_went() -> None:
+    """JSON may escape half of a UTF-16 pair; such text has no UTF-8 to send."""
+    h, outputs = _fired(
+        m.HttpAction(NTFY, body="{trigger.value}", has_body=True), "\ud800"
+    )
+    assert requests(outputs) == []
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: a body that is not UTF-8 text (a lone surrogate)"
+    )
+    h, outputs = _fired(
+        m.HttpAction(NTFY, headers=(("Title", "{trigger.value}"),)), "\ud800"
+    )
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: header Title: its value is not UTF-8 text (a lone surrogate)"
+    )
