@@ -21,6 +21,8 @@ from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_ser
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
+from raspy.actors.http_client import PART as HTTP_CLIENT
+from raspy.actors.http_client import HttpClientActor
 from raspy.actors.runtime import CLONE, EDGE, STATISTICS, STORE, Child, Runtime, Wiring
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
@@ -184,6 +186,17 @@ def _start_services(rt: Runtime) -> None:
     )
     if rt.config.titanic.enabled:
         _add_titanic(rt)
+    if rt.config.http_client.enabled:
+        rt.add_child(
+            HTTP_CLIENT,
+            lambda: HttpClientActor.start(
+                rt.edge,
+                rt.outbox,
+                f"{host}.{names.HTTP_SERVICE}".encode(),
+                rt.stats,
+                workers=rt.config.http_client.max_concurrent,
+            ),
+        )
     if rt.config.clone.enabled:
         rt.add_child(
             CLONE,

@@ -294,6 +294,18 @@ class HttpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpClientConfig:
+    """The HTTP requests of scenarios' `http:` actions (`<host>.http`, for raspyd's
+    own parts only)."""
+
+    # serve `<host>.http`, which makes the requests of `http:` actions (off: such an
+    # action fails, nothing is sent)
+    enabled: bool = True
+    # requests under way at once (1..16); more wait in the broker's queue
+    max_concurrent: int = 4
+
+
+@dataclass(frozen=True, slots=True)
 class MqttConfig:
     """The MQTT bridge with Home Assistant discovery (off by default)."""
 
@@ -401,6 +413,7 @@ class Config:
     core: CoreConfig = CoreConfig()
     history: HistoryConfig = HistoryConfig()
     http: HttpConfig = HttpConfig()
+    http_client: HttpClientConfig = HttpClientConfig()
     mqtt: MqttConfig = MqttConfig()
     limits: LimitsConfig = LimitsConfig()
 
@@ -418,6 +431,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "core": CoreConfig,
     "history": HistoryConfig,
     "http": HttpConfig,
+    "http_client": HttpClientConfig,
     "mqtt": MqttConfig,
     "limits": LimitsConfig,
 }

@@ -194,6 +194,8 @@ BOUNDS: Final[dict[str, Bound]] = {
     "stats.publish_interval_s": Bound(0.1, 86400, off=True),  # tiny: writes in a loop
     "history.flush_interval_s": Bound(1, 3600),
     "http.session_s": Bound(60, YEAR_S),  # tiny: every login at once expired
+    # a thread each while a request is under way
+    "http_client.max_concurrent": Bound(1, 16),
     "core.latitude": Bound(-90, 90),
     "core.longitude": Bound(-180, 180),
     "core.max_runs_per_minute": Bound(1),

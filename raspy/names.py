@@ -14,6 +14,9 @@ DEVICES_SUFFIX: Final = ".devices"
 # `<hostname>.echo`: raspyd serves it whatever its config, and a board never does, so
 # it tells the hub's own host name (raspy-poller)
 ECHO_SERVICE: Final = "echo"
+# `<hostname>.http`: the HTTP requests of scenarios' `http:` actions, made by raspyd
+# for its own parts only (actors/http_client.py)
+HTTP_SERVICE: Final = "http"
 
 
 def short_hostname(configured: str = "") -> str:

@@ -10,7 +10,7 @@ from typing import Final
 import yaml
 
 from raspy.errors import quote
-from raspy.rules import model
+from raspy.rules import document_http, model
 from raspy.rules.document_checks import Checks, join
 from raspy.rules.document_values import seconds, value_or_expr, wait
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
@@ -20,6 +20,7 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
     "set": ("value", "expr", "ttl"),
     "delete": (),
     "call": ("body", "titanic", "timeout"),
+    "http": document_http.KEYS,
     "wait": (),
     "wait_until": ("timeout", "continue_on_timeout"),
     "repeat": (),
@@ -354,6 +355,7 @@ _READERS: Final = {
     "set": _set,
     "delete": _delete,
     "call": _call,
+    "http": document_http.read_http,
     "wait": _wait,
     "wait_until": _wait_until,
     "repeat": _repeat,

@@ -156,9 +156,14 @@ class Checks:
         return value
 
     def template(
-        self, node: yaml.Node, path: str, known: frozenset[str] | None = None
+        self,
+        node: yaml.Node,
+        path: str,
+        known: frozenset[str] | None = None,
+        *,
+        limit: int = 1024,
     ) -> str | None:
-        value = self.text(node, path)
+        value = self.text(node, path, limit=limit)
         if value is not None and not self.check_template(node, path, value, known):
             return None
         return value

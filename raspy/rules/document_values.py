@@ -43,23 +43,24 @@ def value(checks: Checks, entries: Entries, path: str, key: str) -> JsonValue | 
 
 
 def value_or_expr(
-    checks: Checks, entries: Entries, path: str
+    checks: Checks, entries: Entries, path: str, key: str = "value"
 ) -> tuple[JsonValue, CompiledExpression | None] | Invalid:
     """The `value:` (None without it) or the compiled `expr:` of an action: one of
-    them at most. The expression is checked as a condition's is (its variables, the
-    templates of its kv() keys); it is evaluated when the action runs."""
-    if "value" in entries and "expr" in entries:
+    them at most (`key` names the value: `body` for an `http:` action). The
+    expression is checked as a condition's is (its variables, the templates of its
+    kv() keys); it is evaluated when the action runs."""
+    if key in entries and "expr" in entries:
         checks.problem(
             entries["expr"][0],
             path,
-            "value: and expr: both given; use one (expr: computes the value "
+            f"{key}: and expr: both given; use one (expr: computes the {key} "
             "when the action runs)",
         )
         return INVALID
     if "expr" in entries:
         compiled = checks.expression(entries["expr"][1], join(path, "expr"))
         return INVALID if compiled is None else (None, compiled)
-    found = value(checks, entries, path, "value")
+    found = value(checks, entries, path, key)
     return INVALID if isinstance(found, Invalid) else (found, None)
 
 

@@ -198,6 +198,22 @@ class CallAction:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpAction:
+    """An HTTP request through `<host>.http` (a phone's push service, a webhook).
+    `url` and the header values are templates; `body` is a JSON value whose strings
+    are templates (a text is sent as text, anything else as JSON), or `expr`
+    computes it; `has_body` says whether there is one (`body: null` is JSON null)."""
+
+    url: str
+    method: str = "POST"
+    body: JsonValue = None
+    has_body: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout_s: float = 10.0
+    expr: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WaitAction:
     """A pause of `seconds`; with `max_seconds`, of a length drawn uniformly from
     [seconds, max_seconds] each time the wait starts (`wait: {min: 5m, max: 20m}`)."""
@@ -276,6 +292,7 @@ Action: TypeAlias = (
     | SetAction
     | DeleteAction
     | CallAction
+    | HttpAction
     | WaitAction
     | WaitUntilAction
     | RepeatAction

@@ -23,6 +23,7 @@ from raspy.errors import MalformedMessage, ScenarioError, shown
 from raspy.protocol import clone
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, RandomSource, SunEvent
+from raspy.rules.run_http import http_step
 from raspy.rules.run_steps import (
     Await,
     AwaitChange,
@@ -33,6 +34,7 @@ from raspy.rules.run_steps import (
     PublishEvent,
     Reply,
     Resume,
+    RunFailed,
     RunScenario,
     SendRequest,
     SetKey,
@@ -86,10 +88,6 @@ DEFAULT_STEP_LIMIT: Final = 10_000
 # worth two durable writes
 RESUME_MIN_WAIT_S: Final = 60.0
 TITANIC_SERVICE: Final = "titanic.request"
-
-
-class RunFailed(ScenarioError):
-    """An action failed: the run stops and the scenario shows `reason`."""
 
 
 @dataclass(slots=True)
@@ -295,6 +293,8 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             yield from _device(scope, action)
         case model.CallAction():
             yield from _call(scope, action)
+        case model.HttpAction():
+            yield from http_step(scope, action)
         case model.WaitUntilAction():
             yield from _wait_until(scope, action)
         case model.ConditionAction(condition=condition):

@@ -1,4 +1,5 @@
-"""What a run yields and what resumes it (frozen data; rules.run drives them).
+"""What a run yields, what resumes it (frozen data; rules.run drives them), and how
+an action fails it (RunFailed).
 
 Effects are carried out at once and the run goes on; awaits pause the run until the
 owner resumes it with a Reply, TimedOut or Woken (None resumes an effect or a Sleep).
@@ -10,6 +11,11 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+
+
+class RunFailed(ScenarioError):
+    """An action failed: the run stops and the scenario shows `reason`."""
 
 
 # --- effects: carried out at once, the run goes on ----------------------------------------

@@ -32,6 +32,7 @@ def expressions(scenario: model.Scenario) -> list[model.Expression]:
                 model.SetAction(expr=expr)
                 | model.DeviceAction(expr=expr)
                 | model.EventAction(expr=expr)
+                | model.HttpAction(expr=expr)
             ) if expr is not None:
                 found.append(expr)
             case (

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from support.daemon import Daemon, hostname, running_daemon
+from support.http_server import http_server
 from support.wait import wait_until
 
 import raspy
@@ -314,3 +315,40 @@ def test_the_cli_drives_a_scenario_through_run_stop_disable_enable_and_delete(
         f"raspy scenario show: 404: {refusal['error']}\n",
     )
     assert status == b"404"
+
+
+def test_an_http_action_reaches_the_server_and_a_network_client_may_not_use_it(
+    daemon: Daemon, tree: CloneClient, tmp_path: Path
+) -> None:
+    """raspyd serves `<host>.http` by default: a scenario's request arrives (a
+    server on 127.0.0.1 stands in for ntfy), and the same request from a network
+    client is refused, nothing sent."""
+    with http_server() as server:
+        document = tmp_path / "e2e-http.yaml"
+        document.write_text(
+            "name: e2e-http\n"
+            "actions:\n"
+            f'  - http: "{server.url}/ok"\n'
+            '    body: "run by {trigger.kind} on {host}"\n'
+            "    headers: {Title: From the hub}\n"
+        )
+        assert scenario_cli(daemon, "import", str(document))[0] == 0
+        assert scenario_cli(daemon, "run", "e2e-http")[0] == 0
+        got = server.take(timeout_s=10)
+        assert (got.body, got.headers["title"]) == (
+            f"run by manual on {hostname()}".encode(),
+            "From the hub",
+        )
+        wait_until(
+            lambda: value(tree, "/scenario/e2e-http/runs") == 1,
+            what="the run's end",
+        )
+        assert value(tree, "/scenario/e2e-http/last_error") is None
+        request = json.dumps(
+            {"v": 1, "method": "POST", "url": f"{server.url}/ok", "timeout_s": 5}
+        )
+        with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
+            status, body = client.request(f"{hostname()}.http", request)
+        assert (status, json.loads(body)["error"]) == (b"403", "forbidden")
+        assert server.taken() == []
+    assert ask(daemon, "delete", name="e2e-http")[0] == b"200"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
+from support.http_server import HttpServer, http_server
 from support.remote_board import Board, Marker
 from support.scenario_house import (
     BERLIN,
@@ -43,9 +45,11 @@ from support.scenario_house import (
 )
 from support.wait import wait_until
 
+from raspy.actors.http_client import HttpClientActor
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
 from raspy.rules.sun import SunLocation, next_sun
+from raspy.stats import Stats
 
 COOKBOOK = Path(__file__).parents[2] / "docs" / "cookbook.md"
 BLOCK = re.compile(r"^```yaml\n(.*?)^```$", re.DOTALL | re.MULTILINE)
@@ -55,6 +59,7 @@ PORCH = f"/device/{HOST}.fake.porch/value"
 BACKDOOR = f"/device/{HOST}.fake.backdoor/value"
 BATHROOM = f"/device/{HOST}.fake.bathroom/value"
 WASHER = f"/device/{HOST}.fake.washer/value"
+FREEZER = f"/device/{HOST}.fake.freezer/value"
 SWITCHES = ("fan", "porch")
 GRACE_S = 60.0  # [devices] offline_after_s
 CELLAR = ("freezer", "boiler", "stairs")  # a second board's devices
@@ -120,6 +125,7 @@ def test_the_page_has_the_recipes_this_test_drives() -> None:
             "board-offline-alert",
             "heat-schedule",
             "heat-manual",
+            "tell-my-phone",
         ]
     )
 
@@ -569,3 +575,76 @@ def test_after_a_restart_the_recipes_pick_up_where_the_house_is(house: House) ->
         "/event/house/door-left-open",
         {"door": "back", "at": "2023-11-14T23:25:20+01:00"},
     )
+
+
+# --- 11. tell my phone ---------------------------------------------------------------------
+@pytest.fixture(name="phone")
+def phone_fixture(house: House) -> Iterator[HttpServer]:
+    """ntfy, where the phone's messages go: a server on 127.0.0.1, and the hub's
+    `<host>.http` service that the recipe's requests go through."""
+    with http_server() as server:
+        edge = house.core.edge
+        service = HttpClientActor.start(
+            edge.ref, edge.outbox, f"{HOST}.http".encode(), Stats()
+        )
+        try:
+            yield server
+        finally:
+            service.stop(timeout=5)
+
+
+def _told_by_phone(house: House, phone: HttpServer) -> str:
+    """The recipe as the page writes it, its `ntfy` variable pointed at the test's
+    server instead of ntfy.sh (nothing leaves 127.0.0.1)."""
+    text = RECIPES["tell-my-phone"]
+    found = re.search(r'^  ntfy: "(https://ntfy\.sh/[^"]+)"$', text, re.MULTILINE)
+    assert found is not None
+    return house.imported(
+        "tell-my-phone.yaml", text.replace(found.group(1), f"{phone.url}/ok")
+    )
+
+
+def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
+    house: House, phone: HttpServer
+) -> None:
+    house.start(*SWITCHES)
+    name = _told_by_phone(house, phone)
+    house.reading(FREEZER, -18.0, name)
+    house.reading(FREEZER, -11.5, name)  # too warm: the 10 minutes start
+    _later(house, 300, name)
+    house.reading(FREEZER, -14.0, name)  # cold again within them: nothing
+    house.reading(FREEZER, -11.5, name)
+    house.reading(FREEZER, -10.96, name)
+    _later(house, 599, name)
+    assert phone.taken() == []
+    _later(house, 1, name)
+    told = phone.take()
+    house.answered(name)
+    assert (told.method, told.path, told.body.decode()) == (
+        "POST",
+        "/ok",
+        "The freezer is at -11.0 °C, above -12 °C for 10 minutes",
+    )
+    shown = ("title", "priority", "tags", "content-type")
+    assert {header: told.headers[header] for header in shown} == {
+        "title": "Freezer warm",
+        "priority": "4",
+        "tags": "snowflake",
+        "content-type": "text/plain; charset=utf-8",
+    }
+    _later(house, 3600, name)  # still warm an hour later: told once
+    house.reading(BACKDOOR, False, name)
+    house.reading(BACKDOOR, True, name)
+    _later(house, 300, name)
+    house.reading(BACKDOOR, False, name)  # closed after 5 minutes: nothing
+    house.reading(BACKDOOR, True, name)
+    _later(house, 600, name)
+    door = phone.take()
+    house.answered(name)
+    assert (door.body, door.headers["title"]) == (
+        b"The back door has been open for 10 minutes",
+        "Door left open",
+    )
+    wait_value(house.tree, f"/scenario/{name}/runs", 2)
+    assert phone.taken() == []
+    assert value(house.tree, f"/scenario/{name}/last_error") is None

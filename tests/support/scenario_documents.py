@@ -315,7 +315,8 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
     kind = draw(
         st.sampled_from(
             [
-                *("device", "set", "delete", "call", "wait", "wait_until", "event"),
+                *("device", "set", "delete", "call", "http", "wait", "wait_until"),
+                "event",
                 *("run", "stop", "log", "condition"),
             ]
         )
@@ -356,6 +357,8 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
         if draw(st.booleans()):
             written["timeout"], timeout = draw(_duration(1, 30))
         return _plain(written, model.CallAction(service, body, titanic, timeout))
+    if kind == "http":
+        return draw(_http_action())
     if kind == "wait":
         written_s, seconds = draw(_duration(0, 90))
         if draw(st.booleans()):
@@ -403,6 +406,53 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
         return _plain(written, model.LogAction(message, level))
     source, compiled = draw(_expression())
     return _plain({"condition": source}, model.ConditionAction(compiled))
+
+
+@st.composite
+def _http_action(draw: st.DrawFn) -> _Action:
+    """An `http:` action: a URL written out or templated, any method (a GET with no
+    body), a body, an expr or neither, headers, a timeout up to its 60 s."""
+    url = draw(
+        st.sampled_from(
+            ["https://ntfy.sh/gen", "http://127.0.0.1:9/x?y={room}", "{room}/x"]
+        )
+    )
+    written: dict[str, Any] = {"http": url}
+    method = draw(st.sampled_from(["POST", "PUT", "GET", "post"]))
+    if method != "POST" or draw(st.booleans()):
+        written["method"] = method
+    body: JsonValue = None
+    has_body = False
+    expr = None
+    if method.upper() != "GET":
+        how = draw(st.sampled_from(["body", "expr", "none"]))
+        if how == "body":
+            body, has_body = draw(_json(templates=True)), True
+            written["body"] = body
+        elif how == "expr":
+            written["expr"], expr = draw(_value_expression())
+    headers: tuple[tuple[str, str], ...] = ()
+    if draw(st.booleans()):
+        headers = tuple(
+            draw(
+                st.lists(
+                    st.tuples(
+                        st.sampled_from(["Title", "X-Priority", "Authorization"]),
+                        st.sampled_from(TEMPLATES[:-1]),
+                    ),
+                    max_size=3,
+                    unique_by=lambda pair: pair[0],
+                )
+            )
+        )
+        written["headers"] = dict(headers)
+    timeout = 10.0
+    if draw(st.booleans()):
+        written["timeout"], timeout = draw(_duration(1, 60))
+    return _plain(
+        written,
+        model.HttpAction(url, method.upper(), body, has_body, headers, timeout, expr),
+    )
 
 
 def _block(inner: st.SearchStrategy[_Action]) -> st.SearchStrategy[list[_Action]]:

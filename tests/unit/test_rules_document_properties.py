@@ -61,6 +61,11 @@ actions:
     expr: "round(random(10, 90))"
   - event: /event/heating/level
     expr: random()
+  - http: "https://ntfy.sh/{room}"
+    method: PUT
+    body: {text: "heating {room}", at: "{now}"}
+    headers: {Title: Heating, Priority: 4}
+    timeout: 20s
 """
 
 YAMLISH = [
@@ -146,6 +151,7 @@ JSON_VALUES = st.recursive(
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from(["", "1s", "-5m", "23:00", "sunset", "/a", "/event/x", "{host}",
+                       "https://ntfy.sh/x", "ftp://x", "GET", "Title",
                        "{nope}", "x.y.z", "true", "kv('/a')", "1 +", "queued",
                        "random()", "random(2, 1)", "random(1)", "5m"])
     | st.text(max_size=10),

@@ -1,0 +1,185 @@
+"""HttpClientActor: the `<host>.http` service, the HTTP requests of scenarios' `http:`
+actions (raspy.http_request says what a request and a reply are).
+
+It owns `workers` in-process MDP workers of the service. The broker gives a worker
+one request at a time, so at most `workers` requests are under way; more wait in the
+broker's queue as for any service (and one whose scenario stopped waiting is dropped
+there, never sent). Each request is made on a thread of its own (raspy.http_fetch:
+it blocks up to its timeout), which answers through the outbox itself: this actor
+never waits on the network, and its stop never waits for a request (the threads are
+daemons; one that ends after the stop answers nobody).
+
+Only raspyd's own parts may use it: a request from a network client (its routing id
+does not carry the in-process prefix, which the broker refuses to a network peer) is
+answered 403. Anyone who can reach the broker could otherwise have the hub send
+requests to any address it reaches, its own LAN included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+import pykka
+import structlog
+
+from raspy import http_fetch, http_request
+from raspy.actors import messages as msgs
+from raspy.actors.worker import LocalWorker, local_peer_id
+from raspy.cores.broker import LOCAL_PREFIX
+from raspy.errors import MalformedMessage
+from raspy.protocol import mdp
+from raspy.stats import Stats
+from raspy.transport.outbox import Outbox
+
+log = structlog.get_logger(component="http_client")
+
+_ASK_TIMEOUT_S: Final = 5.0
+PART: Final = "http_client"  # its counters: http_client.<name>
+Fetch = Callable[[http_request.HttpRequest, ssl.SSLContext], http_request.Outcome]
+
+
+class HttpClientActor(pykka.ThreadingActor):
+    """The `<host>.http` service; see the module docstring."""
+
+    def __init__(
+        self,
+        edge: pykka.ActorRef[Any],
+        outbox: Outbox,
+        service: bytes,
+        stats: Stats,
+        *,
+        workers: int = 4,
+        tls: ssl.SSLContext | None = None,
+        fetch: Fetch = http_fetch.fetch,
+    ) -> None:
+        super().__init__()
+        if workers < 1:
+            raise ValueError(f"an http client needs at least one worker, not {workers}")
+        self._edge = edge
+        self._stats = stats
+        # the system's certificate store, host names checked (ssl's defaults)
+        self._tls = tls if tls is not None else ssl.create_default_context()
+        self._fetch = fetch
+        # set by the stop: a request still under way then answers nobody (its
+        # worker has said DISCONNECT, and the broker would take the reply for
+        # a stranger's)
+        self._stopped = threading.Event()
+        # new for every instance: a late reply of a stopped one is never ours
+        owner = f"http.{uuid.uuid4().hex[:8]}"
+        self._owner = local_peer_id(owner)
+        self._workers = {
+            worker.peer_id: worker
+            for worker in (
+                LocalWorker(outbox, local_peer_id(owner, f"w{index}"), service)
+                for index in range(workers)
+            )
+        }
+
+    def on_start(self) -> None:
+        self._edge.ask(
+            msgs.AttachLocal(self._owner, self.actor_ref), timeout=_ASK_TIMEOUT_S
+        )
+        for worker in self._workers.values():
+            worker.ready()
+        log.info("http_client_started", workers=len(self._workers))
+
+    def on_stop(self) -> None:
+        self._stopped.set()
+        for worker in self._workers.values():
+            worker.disconnect()
+        with contextlib.suppress(pykka.ActorDeadError):
+            self._edge.tell(msgs.DetachLocal(self._owner))
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            self._receive(message)
+        except Exception:  # one bad message never ends the service (style.md §4)
+            self._stats.incr(f"{PART}.errors")
+            log.exception("http_client_message_failed", kind=type(message).__name__)
+        return None
+
+    def _receive(self, message: Any) -> None:
+        match message:
+            case msgs.MdpFrames(frames=frames, peer_id=peer_id):
+                worker = self._workers.get(peer_id)
+                if worker is None:
+                    self._stats.incr(f"{PART}.unroutable")
+                    return
+                try:
+                    decoded = worker.decode(frames)
+                except MalformedMessage as exc:
+                    self._stats.incr(f"{PART}.frames_rejected")
+                    log.warning("frame_rejected", reason=exc.reason, detail=exc.detail)
+                    return
+                if isinstance(decoded, mdp.WorkerRequest):
+                    self._start(worker, decoded)
+                elif isinstance(decoded, mdp.Disconnect):
+                    worker.ready()  # the broker forgot us: register again
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__)
+
+    def _start(self, worker: LocalWorker, request: mdp.WorkerRequest) -> None:
+        """Check the request here; make it on a thread of its own."""
+        if request.client[:1] != LOCAL_PREFIX:
+            self._stats.incr(f"{PART}.forbidden")
+            log.warning("http_client_refused", reason="not_local")
+            detail = "only raspyd's own parts (scenarios) may use this service"
+            worker.reply(
+                request.client,
+                http_request.encode_outcome(http_request.Failure("forbidden", detail)),
+            )
+            return
+        try:
+            wanted = http_request.decode_request(request.body)
+        except MalformedMessage as exc:
+            self._stats.incr(f"{PART}.bad_requests")
+            failure = http_request.Failure("bad_request", exc.detail or exc.reason)
+            worker.reply(request.client, http_request.encode_outcome(failure))
+            return
+        self._stats.incr(f"{PART}.requests")
+        thread = threading.Thread(
+            target=self._make,
+            args=(worker, request.client, wanted),
+            name="raspy-http-request",
+            daemon=True,
+        )
+        thread.start()
+
+    def _make(
+        self, worker: LocalWorker, client: bytes, wanted: http_request.HttpRequest
+    ) -> None:
+        """On the request's own thread: fetch, answer, log (never a header's value
+        nor the URL's query or user)."""
+        url = http_request.shown_url(wanted.url)
+        try:
+            outcome = self._fetch(wanted, self._tls)
+        except Exception as exc:  # a bug in the fetch: the client still gets a reply
+            self._stats.incr(f"{PART}.errors")
+            log.exception("http_request_crashed", method=wanted.method, url=url)
+            outcome = http_request.Failure(
+                "protocol", f"internal error: {type(exc).__name__}"
+            )
+        if isinstance(outcome, http_request.Answer) and 200 <= outcome.status <= 299:
+            log.debug(
+                "http_request_done",
+                method=wanted.method,
+                url=url,
+                status=outcome.status,
+            )
+        else:
+            self._stats.incr(f"{PART}.failed")
+            reason = (
+                outcome.detail
+                if isinstance(outcome, http_request.Failure)
+                else http_request.answer_line(outcome)
+            )
+            log.debug(
+                "http_request_failed", method=wanted.method, url=url, reason=reason
+            )
+        if not self._stopped.is_set():
+            worker.reply(client, http_request.encode_outcome(outcome))

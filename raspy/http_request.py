@@ -1,0 +1,321 @@
+"""The `<host>.http` service's requests and replies, and the rules a URL and a header
+of a scenario's `http:` action follow (pure: no socket, no clock).
+
+A request is frame 0, JSON `{"v": 1, "method", "url", "headers": [[name, value],
+...], "timeout_s"}`, and frame 1, the body's bytes (none: no body). A reply is a
+status frame and a JSON frame: `200` for a 2xx answer (`status`, `reason`, `body`,
+`truncated`); any other is `{"error": TOKEN, "detail": TEXT}` (with the answer's
+fields when there was one): `502` for an answer that is not 2xx (`status`) or no
+answer at all (`connect`, `tls`, `redirect`, `protocol`), `504` for `timeout`, `400`
+for a request that is not valid (`bad_request`), `403` for a client that is not one of
+raspyd's own parts (`forbidden`). README "Built-in services", docs/scenarios.md
+"Telling a phone".
+
+What is shown of a URL (logs, reasons, traces) never has its query or its user and
+password: those are where tokens go. A header's value is never shown at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from raspy import json_text
+from raspy.errors import MalformedMessage, shown
+
+METHODS: Final = ("GET", "POST", "PUT")
+DEFAULT_TIMEOUT_S: Final = 10.0
+MAX_TIMEOUT_S: Final = 60.0
+MAX_URL_CHARS: Final = 8192
+MAX_HEADERS: Final = 32
+MAX_HEADER_VALUE_BYTES: Final = 8192
+# a notification is a few hundred bytes; this fits one frame of the broker's default
+# max_frame_bytes (1 MiB) with room to spare
+MAX_BODY_BYTES: Final = 512 * 1024
+MAX_ANSWER_BYTES: Final = 64 * 1024  # what is read of an answer's body
+MAX_REDIRECTS: Final = 3
+SHOWN_BODY_CHARS: Final = 200  # of an answer's body, in a failure's reason
+SHOWN_URL_CHARS: Final = 120
+JSON_TYPE: Final = "application/json"
+TEXT_TYPE: Final = "text/plain; charset=utf-8"
+# headers raspy writes itself: a wrong one would break the request on the wire
+RESERVED_HEADERS: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection"}
+)
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # RFC 9110 §5.6.2
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_HOST: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
+# what stays as it is in a path or query; the rest (a space, a letter beyond ASCII)
+# is percent-encoded as UTF-8, as a browser sends it
+_URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
+_USER_SAFE: Final = "!$&'()*+,;=:%-._~"
+_VERSION: Final = 1
+
+
+class UrlError(ValueError):
+    """A URL the service would not send a request to; the message says why."""
+
+
+def check_url(text: str) -> str:
+    """`text` as it goes on the wire (a space and letters beyond ASCII in its path
+    and query percent-encoded, its #fragment left out), or UrlError: an http:// or
+    https:// URL with a host, no control character, at most MAX_URL_CHARS."""
+    if len(text) > MAX_URL_CHARS:
+        raise UrlError(f"a URL of {len(text)} characters; at most {MAX_URL_CHARS}")
+    if _CONTROL.search(text):
+        raise UrlError(
+            "a URL has no control characters (a line break?), got "
+            f"{shown(shown_url(text))}"
+        )
+    if not _utf8(text):
+        raise UrlError("a URL of text that is not UTF-8 (a lone surrogate)")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UrlError(f"not a URL ({exc}): {shown(shown_url(text))}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UrlError(
+            "expected a URL starting with http:// or https://, got "
+            f"{shown(shown_url(text))}"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise UrlError(
+            f"a URL needs a host (https://HOST/...), got {shown(shown_url(text))}"
+        )
+    if ":" not in host and not _HOST.fullmatch(host):  # IPv6: urlsplit checked it
+        raise UrlError(
+            "expected a host name of letters, digits, '.', '-' (an international "
+            f"one in its xn-- form), got {shown(host)}"
+        )
+    if port == 0:
+        raise UrlError(f"expected a port 1..65535, got 0 in {shown(shown_url(text))}")
+    user, at, host_port = parts.netloc.rpartition("@")
+    netloc = quote(user, safe=_USER_SAFE) + at + host_port
+    path = quote(parts.path, safe=_URL_SAFE)
+    query = quote(parts.query, safe=_URL_SAFE)
+    return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
+
+
+def shown_url(url: str) -> str:
+    """The URL as logs and reasons show it: scheme, host and path, without its
+    user and password, query and fragment (where tokens go), cut short; never
+    raises, whatever the text."""
+    text = url.split("#", 1)[0].split("?", 1)[0]
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        text = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
+    text = _CONTROL.sub("?", text)
+    if len(text) > SHOWN_URL_CHARS:
+        text = text[: SHOWN_URL_CHARS - 1] + "…"
+    return text
+
+
+def header_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a header (None: it can)."""
+    if not _TOKEN.fullmatch(name):
+        return (
+            "expected a header name of letters, digits and !#$%&'*+-.^_`|~ "
+            f"(at most 64), got {shown(name)}"
+        )
+    if name.lower() in RESERVED_HEADERS:
+        return f"the header {name} is written by raspy itself"
+    return None
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why `value` cannot be a header's value (None: it can); never shows it."""
+    if _CONTROL.sub("", value.replace("\t", " ")) != value.replace("\t", " "):
+        return "its value has a line break or another control character"
+    if not _utf8(value):
+        return "its value is not UTF-8 text (a lone surrogate)"
+    if len(value.encode("utf-8")) > MAX_HEADER_VALUE_BYTES:
+        return f"its value is over {MAX_HEADER_VALUE_BYTES} bytes"
+    return None
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (a JSON value may hold a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def body_bytes(text: str) -> bytes | None:
+    """A body's text as UTF-8; None if it holds a lone surrogate."""
+    return text.encode("utf-8") if _utf8(text) else None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One request for the service: `url` as check_url gives it, `headers` in order
+    (Content-Type among them when there is a body)."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+
+def encode_request(request: HttpRequest) -> tuple[bytes, ...]:
+    head = {
+        "v": _VERSION,
+        "method": request.method,
+        "url": request.url,
+        "headers": [list(pair) for pair in request.headers],
+        "timeout_s": request.timeout_s,
+    }
+    frame = json.dumps(head, ensure_ascii=False).encode("utf-8")
+    return (frame, request.body) if request.body else (frame,)
+
+
+def decode_request(frames: list[bytes] | tuple[bytes, ...]) -> HttpRequest:
+    """A request's frames -> HttpRequest; MalformedMessage("http", token, detail)
+    for anything the service would not send."""
+    if not 1 <= len(frames) <= 2:
+        raise _bad("frames", f"expected 1 or 2 frames, got {len(frames)}")
+    try:
+        head = json_text.loads(frames[0])
+    except ValueError as exc:
+        raise _bad("json", f"frame 0 is not JSON: {exc}") from None
+    if not isinstance(head, dict) or head.get("v") != _VERSION:
+        raise _bad("version", 'expected a JSON object with "v": 1')
+    method, url, headers = head.get("method"), head.get("url"), head.get("headers", [])
+    timeout_s = head.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if method not in METHODS:
+        raise _bad(
+            "method", f"expected one of {', '.join(METHODS)}, got {shown(method)}"
+        )
+    if not isinstance(url, str):
+        raise _bad("url", f"expected the URL as text, got {shown(url)}")
+    try:
+        url = check_url(url)
+    except UrlError as exc:
+        raise _bad("url", str(exc)) from None
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not 0 < timeout_s <= MAX_TIMEOUT_S
+    ):
+        raise _bad(
+            "timeout",
+            f"expected timeout_s in (0, {MAX_TIMEOUT_S:g}], got {shown(timeout_s)}",
+        )
+    pairs = _headers(headers)
+    body = frames[1] if len(frames) == 2 else b""
+    if len(body) > MAX_BODY_BYTES:
+        raise _bad("body", f"a body of {len(body)} bytes; at most {MAX_BODY_BYTES}")
+    if body and method == "GET":
+        raise _bad("body", "a GET sends no body")
+    return HttpRequest(method, url, pairs, body, float(timeout_s))
+
+
+def _headers(headers: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(headers, list) or len(headers) > MAX_HEADERS:
+        raise _bad("headers", f"expected a list of at most {MAX_HEADERS} [name, value]")
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for pair in headers:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(part, str) for part in pair)
+        ):
+            raise _bad("headers", "expected each header as [name, value], both text")
+        name, value = pair
+        problem = header_name_problem(name)
+        if problem is None and name.lower() in seen:
+            problem = f"the header {name} is given twice"
+        if problem is None:
+            found = header_value_problem(value)
+            problem = None if found is None else f"header {name}: {found}"
+        if problem is not None:
+            raise _bad("headers", problem)
+        seen.add(name.lower())
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
+def _bad(reason: str, detail: str) -> MalformedMessage:
+    return MalformedMessage("http", reason, detail)
+
+
+# --- replies ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the server answered: its status line, the first MAX_ANSWER_BYTES of its
+    body (`truncated` when there was more), and a redirect's Location, if any."""
+
+    status: int
+    reason: str
+    body: bytes = b""
+    truncated: bool = False
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """No answer: `error` is connect, tls, timeout, redirect, protocol or
+    bad_request; `detail` says what happened, in a few words."""
+
+    error: str
+    detail: str
+
+
+Outcome = Answer | Failure
+_STATUS_OF_ERROR: Final = {
+    "timeout": b"504",
+    "bad_request": b"400",
+    "forbidden": b"403",
+}
+
+
+def answer_line(answer: Answer) -> str:
+    """`404 Not Found: <the body's first characters, one line>`."""
+    line = f"{answer.status} {answer.reason}".strip()
+    text = " ".join(answer.body.decode("utf-8", "replace").split())
+    if text:
+        cut = "…" if len(text) > SHOWN_BODY_CHARS else ""
+        line += f": {text[:SHOWN_BODY_CHARS].rstrip()}{cut}"
+    return line
+
+
+def encode_outcome(outcome: Outcome) -> list[bytes]:
+    """The service's reply to one request."""
+    if isinstance(outcome, Failure):
+        status = _STATUS_OF_ERROR.get(outcome.error, b"502")
+        detail: dict[str, object] = {"error": outcome.error, "detail": outcome.detail}
+    else:
+        ok = 200 <= outcome.status <= 299
+        status = b"200" if ok else b"502"
+        detail = {} if ok else {"error": "status", "detail": answer_line(outcome)}
+        detail.update(
+            status=outcome.status,
+            reason=outcome.reason,
+            body=outcome.body.decode("utf-8", "replace"),
+            truncated=outcome.truncated,
+        )
+    return [status, json.dumps(detail, ensure_ascii=False).encode("utf-8")]
+
+
+def reply_reason(reply: tuple[bytes, ...]) -> tuple[bool, str]:
+    """(whether the request succeeded, what to say of it) from the service's reply:
+    `204 No Content`, or the failure's detail."""
+    status = reply[0].decode("utf-8", "replace")[:16] if reply else ""
+    try:
+        detail = json_text.loads(reply[1]) if len(reply) > 1 else None
+    except ValueError:
+        detail = None
+    if not isinstance(detail, dict):
+        return False, f"the service answered {status or 'nothing'}"
+    if status == "200":
+        return True, f"{detail.get('status')} {detail.get('reason', '')}".strip()
+    return False, str(detail.get("detail", status))[:400]

@@ -1,0 +1,175 @@
+"""The `http:` action in a run (ScenarioCore, fake clock): the request it gives the
+`<host>.http` service, and how the service's reply ends the action; the reason of a
+failure names the action by its method and URL, never the URL's query or user nor a
+header's value."""
+
+from __future__ import annotations
+
+import json
+
+from support.scenario_engine import Harness, harness, requests, scenario
+
+from raspy.http_request import (
+    JSON_TYPE,
+    TEXT_TYPE,
+    Answer,
+    Failure,
+    HttpRequest,
+    decode_request,
+    encode_outcome,
+)
+from raspy.rules import engine
+from raspy.rules import model as m
+from raspy.rules.engine import State
+from raspy.rules.expr import compile_expression
+from raspy.rules.run_http import HTTP_GRACE_S
+
+DOOR = "/event/door"
+NTFY = "https://ntfy.sh/my-house"
+VARIABLES = {"ntfy": NTFY, "token": "tk_secret"}
+
+
+def _fired(
+    action: m.HttpAction, value: object = "front"
+) -> tuple[Harness, list[engine.Output]]:
+    h = harness(scenario([action], [m.EventTrigger(DOOR)], variables=VARIABLES))
+    return h, h.change(DOOR, value)  # type: ignore[arg-type]  # a JSON value
+
+
+def _sent(outputs: list[engine.Output]) -> HttpRequest:
+    [request] = requests(outputs)
+    assert request.service == "hub.http"
+    return decode_request(request.body)
+
+
+def test_a_text_body_goes_as_text_with_its_headers_filled_in() -> None:
+    action = m.HttpAction(
+        "{ntfy}",
+        body="Freezer at {trigger.value:.1f} °C",
+        has_body=True,
+        headers=(
+            ("Title", "Freezer {trigger.key}"),
+            ("Authorization", "Bearer {token}"),
+        ),
+    )
+    h, outputs = _fired(action, -12.46)
+    assert _sent(outputs) == HttpRequest(
+        "POST",
+        NTFY,
+        (
+            ("Title", "Freezer /event/door"),
+            ("Authorization", "Bearer tk_secret"),
+            ("Content-Type", TEXT_TYPE),
+        ),
+        "Freezer at -12.5 °C".encode(),
+        10.0,
+    )
+    [request] = requests(outputs)
+    assert request.deadline == h.mono + 10.0 + HTTP_GRACE_S
+    h.reply(request, *encode_outcome(Answer(200, "OK", b"{}")))
+    assert h.state is State.IDLE
+    assert h.core.status.last_trace[:2] == (
+        f"+0.0s http POST {NTFY}",
+        f"+0.0s http POST {NTFY}: 200 OK",
+    )
+
+
+def test_any_other_body_goes_as_json_and_a_content_type_given_is_kept() -> None:
+    _, outputs = _fired(
+        m.HttpAction(
+            "https://hook.example/api/webhook/x",
+            "PUT",
+            {"door": "{trigger.value}", "n": [1, None]},
+            True,
+            timeout_s=30,
+        )
+    )
+    assert _sent(outputs) == HttpRequest(
+        "PUT",
+        "https://hook.example/api/webhook/x",
+        (("Content-Type", JSON_TYPE),),
+        json.dumps({"door": "front", "n": [1, None]}).encode(),
+        30.0,
+    )
+    _, outputs = _fired(
+        m.HttpAction(
+            NTFY,
+            expr=compile_expression("'a=' + str(trigger.value)"),
+            headers=(("Content-Type", "application/x-www-form-urlencoded"),),
+        )
+    )
+    sent = _sent(outputs)
+    assert (sent.body, sent.headers) == (
+        b"a=front",
+        (("Content-Type", "application/x-www-form-urlencoded"),),
+    )
+    _, outputs = _fired(m.HttpAction(NTFY, body=None, has_body=True))
+    assert _sent(outputs).body == b"null"
+    _, outputs = _fired(m.HttpAction(NTFY + "/ping", "GET"))
+    assert _sent(outputs) == HttpRequest("GET", NTFY + "/ping")
+
+
+def test_an_answer_that_is_not_2xx_fails_the_run_naming_the_action() -> None:
+    url = "https://user:pw@ntfy.sh/my-house?auth=tk_secret"
+    h, outputs = _fired(m.HttpAction(url))
+    [request] = requests(outputs)
+    h.reply(request, *encode_outcome(Answer(404, "Not Found", b"no such\ntopic")))
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        "http POST https://ntfy.sh/my-house: 404 Not Found: no such topic"
+    )
+
+
+def test_no_connection_and_no_answer_from_the_service_fail_the_run() -> None:
+    h, outputs = _fired(m.HttpAction(NTFY, timeout_s=2))
+    h.reply(
+        requests(outputs)[0], *encode_outcome(Failure("connect", "connection refused"))
+    )
+    assert h.core.status.last_error == f"http POST {NTFY}: connection refused"
+    h.change(DOOR, "back")
+    [second] = requests(h.outputs)[1:]
+    h.advance(2 + HTTP_GRACE_S - 0.01)
+    assert h.state is State.RUNNING
+    h.advance(0.01)
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: hub.http did not answer within 7s "
+        "([http_client] enabled = false?)"
+    )
+    assert h.reply(second, b"200", b"{}") == []  # too late: nothing happens
+
+
+def test_a_url_or_a_header_that_a_template_spoils_fails_before_anything_is_sent() -> (
+    None
+):
+    h, outputs = _fired(m.HttpAction("{trigger.value}/x"), "ftp://host")
+    assert requests(outputs) == []
+    assert h.core.status.last_error == (
+        "http POST ftp://host/x: expected a URL starting with http:// or https://, "
+        'got "ftp://host/x"'
+    )
+    h, outputs = _fired(
+        m.HttpAction(NTFY, headers=(("Title", "{trigger.value}"),)), "a\r\nX-Evil: 1"
+    )
+    assert requests(outputs) == []
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: header Title: its value has a line break or another "
+        "control character"
+    )
+    assert "X-Evil" not in "".join(h.core.status.last_trace)
+
+
+def test_a_lone_surrogate_from_the_tree_is_a_fault_naming_where_it_went() -> None:
+    """JSON may escape half of a UTF-16 pair; such text has no UTF-8 to send."""
+    h, outputs = _fired(
+        m.HttpAction(NTFY, body="{trigger.value}", has_body=True), "\ud800"
+    )
+    assert requests(outputs) == []
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: a body that is not UTF-8 text (a lone surrogate)"
+    )
+    h, outputs = _fired(
+        m.HttpAction(NTFY, headers=(("Title", "{trigger.value}"),)), "\ud800"
+    )
+    assert h.core.status.last_error == (
+        f"http POST {NTFY}: header Title: its value is not UTF-8 text (a lone surrogate)"
+    )
