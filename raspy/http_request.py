@@ -11,8 +11,10 @@ for a request that is not valid (`bad_request`), `403` for a client that is not 
 raspyd's own parts (`forbidden`). README "Built-in services", docs/scenarios.md
 "Telling a phone".
 
-What is shown of a URL (logs, reasons, traces) never has its query or its user and
-password: those are where tokens go. A header's value is never shown at all.
+What is shown of a URL (logs, reasons, traces, a scenario's `last_error` in the tree)
+is its scheme and host: never its path, query or user and password, which are where
+secrets go (an ntfy topic, a Telegram bot's token, a webhook's id). A header's value
+is never shown at all.
 """
 
 from __future__ import annotations
@@ -102,14 +104,18 @@ def check_url(text: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """The URL as logs and reasons show it: scheme, host and path, without its
-    user and password, query and fragment (where tokens go), cut short; never
-    raises, whatever the text."""
+    """The URL as logs and reasons show it: scheme and host, its path as `/…`;
+    never its user and password, path, query or fragment (an ntfy topic is read by
+    whoever knows it, a Telegram bot's token and a webhook's id are in the path:
+    a scenario's last error is in the tree, which every Clone client reads). Cut
+    short; never raises, whatever the text."""
     text = url.split("#", 1)[0].split("?", 1)[0]
     scheme, sep, rest = text.partition("://")
     if sep:
         authority, slash, path = rest.partition("/")
-        text = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
+        text = (
+            f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{'…' if path else ''}"
+        )
     text = _CONTROL.sub("?", text)
     if len(text) > SHOWN_URL_CHARS:
         text = text[: SHOWN_URL_CHARS - 1] + "…"

@@ -282,7 +282,7 @@ def test_redirects_are_followed_at_most_three_times_and_only_to_http(
     ]
     status, detail = asker.ask(post(f"{server.url}/to-ftp"))
     assert (status, detail["error"]) == (b"502", "redirect")
-    assert detail["detail"].startswith("a redirect to ftp://127.0.0.1/x refused")
+    assert detail["detail"].startswith("a redirect to ftp://127.0.0.1/… refused")
 
 
 def test_an_answer_over_64_kib_is_read_to_64_kib_only(
@@ -323,7 +323,7 @@ def test_frames_that_are_no_request_are_a_400(asker: Asker) -> None:
         {
             "error": "bad_request",
             "detail": "expected a URL starting with http:// or https://, "
-            'got "file:///etc/passwd"',
+            'got "file:///…"',
         },
     )
 

@@ -51,7 +51,7 @@ def test_a_good_url_is_sent_percent_encoded_without_its_fragment(
     [
         ("ftp://x/", 'expected a URL starting with http:// or https://, got "ftp://x/"'),
         ("ntfy.sh/x", 'expected a URL starting with http:// or https://, got "ntfy.sh/x"'),
-        ("https:///x", 'a URL needs a host (https://HOST/...), got "https:///x"'),
+        ("https:///x", 'a URL needs a host (https://HOST/...), got "https:///…"'),
         ("http://a:99999/", 'not a URL (Port out of range 0-65535): "http://a:99999/"'),
         ("http://h:0/", 'expected a port 1..65535, got 0 in "http://h:0/"'),
         (
@@ -59,7 +59,7 @@ def test_a_good_url_is_sent_percent_encoded_without_its_fragment(
             "expected a host name of letters, digits, '.', '-' (an international "
             'one in its xn-- form), got "wörld.example"',
         ),
-        ("http://x/\r\nHost: y", 'a URL has no control characters (a line break?), got "http://x/??Host: y"'),
+        ("http://x/\r\nHost: y", 'a URL has no control characters (a line break?), got "http://x/…"'),
         ("https://me:pw@x/?auth=tk\n", 'a URL has no control characters (a line break?), got "https://x/"'),
         ("https://x/" + "a" * 9000, "a URL of 9010 characters; at most 8192"),
         ("https://x/\ud800", "a URL of text that is not UTF-8 (a lone surrogate)"),
@@ -71,12 +71,19 @@ def test_a_url_that_is_not_http_is_refused_with_the_reason(url: str, why: str) -
     assert str(caught.value) == why
 
 
-def test_a_shown_url_has_no_user_password_query_or_fragment() -> None:
+def test_a_shown_url_has_no_user_password_path_query_or_fragment() -> None:
+    """The path was shown: an ntfy topic (read by whoever knows it), a Telegram bot's
+    token, a webhook's id went into the log and the scenario's last error."""
     assert shown_url("https://me:pw@ntfy.sh:443/topic?auth=tk#x") == (
-        "https://ntfy.sh:443/topic"
+        "https://ntfy.sh:443/…"
     )
+    assert shown_url("https://api.telegram.org/bot123:AAE-x/sendMessage") == (
+        "https://api.telegram.org/…"
+    )
+    assert shown_url("https://h/") == "https://h/"
+    assert shown_url("https://h") == "https://h"
     assert shown_url("not a url\n?x") == "not a url?"
-    assert shown_url("https://h/" + "a" * 200) == "https://h/" + "a" * 109 + "…"
+    assert shown_url("https://" + "h" * 200) == "https://" + "h" * 111 + "…"
 
 
 @settings(max_examples=500)
@@ -95,6 +102,7 @@ def test_any_text_is_a_url_to_send_or_a_url_error(text: str) -> None:
     shown = shown_url(sent)
     assert "?" not in shown
     assert "@" not in shown.split("/", 3)[2]
+    assert shown.split("/", 3)[3:] in ([], [""], ["…"])  # no path shown
 
 
 def _checked(text: str) -> str | UrlError:

@@ -96,8 +96,8 @@ def test_every_problem_of_an_http_action_is_named_at_its_place() -> None:
     )
     assert validate_scenario(text, "s.yaml") == [
         's.yaml:3:11: actions[0].http: expected a URL starting with http:// or https://, got "ftp://x"',
-        's.yaml:4:11: actions[1].http: a URL needs a host (https://HOST/...), got "https:///x"',
-        's.yaml:5:11: actions[2].http: expected a URL starting with http:// or https://, got "ftp://{host}/x"',
+        's.yaml:4:11: actions[1].http: a URL needs a host (https://HOST/...), got "https:///…"',
+        's.yaml:5:11: actions[2].http: expected a URL starting with http:// or https://, got "ftp://{host}/…"',
         "s.yaml:7:13: actions[3].method: expected one of GET, POST, PUT, got text 'DELETE'",
         "s.yaml:10:5: actions[4]: a GET sends no body: leave out body: or use method: POST or PUT",
         's.yaml:12:15: actions[5].headers.Bad Name: expected a header name of letters, digits and !#$%&\'*+-.^_`|~ (at most 64), got "Bad Name"',

@@ -69,8 +69,8 @@ def test_a_text_body_goes_as_text_with_its_headers_filled_in() -> None:
     h.reply(request, *encode_outcome(Answer(200, "OK", b"{}")))
     assert h.state is State.IDLE
     assert h.core.status.last_trace[:2] == (
-        f"+0.0s http POST {NTFY}",
-        f"+0.0s http POST {NTFY}: 200 OK",
+        "+0.0s http POST https://ntfy.sh/…",
+        "+0.0s http POST https://ntfy.sh/…: 200 OK",
     )
 
 
@@ -116,7 +116,7 @@ def test_an_answer_that_is_not_2xx_fails_the_run_naming_the_action() -> None:
     h.reply(request, *encode_outcome(Answer(404, "Not Found", b"no such\ntopic")))
     assert h.state is State.ERROR
     assert h.core.status.last_error == (
-        "http POST https://ntfy.sh/my-house: 404 Not Found: no such topic"
+        "http POST https://ntfy.sh/…: 404 Not Found: no such topic"
     )
 
 
@@ -125,14 +125,14 @@ def test_no_connection_and_no_answer_from_the_service_fail_the_run() -> None:
     h.reply(
         requests(outputs)[0], *encode_outcome(Failure("connect", "connection refused"))
     )
-    assert h.core.status.last_error == f"http POST {NTFY}: connection refused"
+    assert h.core.status.last_error == "http POST https://ntfy.sh/…: connection refused"
     h.change(DOOR, "back")
     [second] = requests(h.outputs)[1:]
     h.advance(2 + HTTP_GRACE_S - 0.01)
     assert h.state is State.RUNNING
     h.advance(0.01)
     assert h.core.status.last_error == (
-        f"http POST {NTFY}: hub.http did not answer within 7s "
+        "http POST https://ntfy.sh/…: hub.http did not answer within 7s "
         "([http_client] enabled = false?)"
     )
     assert h.reply(second, b"200", b"{}") == []  # too late: nothing happens
@@ -144,15 +144,15 @@ def test_a_url_or_a_header_that_a_template_spoils_fails_before_anything_is_sent(
     h, outputs = _fired(m.HttpAction("{trigger.value}/x"), "ftp://host")
     assert requests(outputs) == []
     assert h.core.status.last_error == (
-        "http POST ftp://host/x: expected a URL starting with http:// or https://, "
-        'got "ftp://host/x"'
+        "http POST ftp://host/…: expected a URL starting with http:// or https://, "
+        'got "ftp://host/…"'
     )
     h, outputs = _fired(
         m.HttpAction(NTFY, headers=(("Title", "{trigger.value}"),)), "a\r\nX-Evil: 1"
     )
     assert requests(outputs) == []
     assert h.core.status.last_error == (
-        f"http POST {NTFY}: header Title: its value has a line break or another "
+        "http POST https://ntfy.sh/…: header Title: its value has a line break or another "
         "control character"
     )
     assert "X-Evil" not in "".join(h.core.status.last_trace)
@@ -165,11 +165,11 @@ def test_a_lone_surrogate_from_the_tree_is_a_fault_naming_where_it_went() -> Non
     )
     assert requests(outputs) == []
     assert h.core.status.last_error == (
-        f"http POST {NTFY}: a body that is not UTF-8 text (a lone surrogate)"
+        "http POST https://ntfy.sh/…: a body that is not UTF-8 text (a lone surrogate)"
     )
     h, outputs = _fired(
         m.HttpAction(NTFY, headers=(("Title", "{trigger.value}"),)), "\ud800"
     )
     assert h.core.status.last_error == (
-        f"http POST {NTFY}: header Title: its value is not UTF-8 text (a lone surrogate)"
+        "http POST https://ntfy.sh/…: header Title: its value is not UTF-8 text (a lone surrogate)"
     )
