@@ -25,6 +25,7 @@ from raspy.rules.document_yaml import (
     text_offset,
 )
 from raspy.rules.expr import CompiledExpression, ExpressionError, compile_expression
+from raspy.rules.expr_functions import FUNCTIONS
 
 T = TypeVar("T")
 
@@ -260,7 +261,7 @@ class Checks:
             return None
         for name, offset in compiled.variable_uses():
             if name not in self.variables:
-                message = f"unknown variable{did_you_mean(name, self.variables)}"
+                message = f"unknown variable{_unknown_name(name, self.variables)}"
                 self.problem(
                     node, path, message, text_offset(node, offset, self.document)
                 )
@@ -314,6 +315,14 @@ class Checks:
 
 def join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _unknown_name(name: str, variables: Iterable[str]) -> str:
+    """did_you_mean() of a name an expression uses; a function's name written
+    without its call (`random`, `now`, `hour`) is told how to call it."""
+    if name in FUNCTIONS:
+        return f" {quote(name)} (did you mean {name}()?)"
+    return did_you_mean(name, variables)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

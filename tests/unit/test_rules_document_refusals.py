@@ -446,6 +446,17 @@ def test_names_and_keys_in_expressions_are_checked_at_their_column() -> None:
     ]
 
 
+def test_a_function_named_without_its_call_is_told_how_to_call_it() -> None:
+    """`random < 0.5` said only "unknown variable 'random'"."""
+    text = 'name: a\nconditions:\n  - "random < 0.5"\n  - "hour >= 7"\n' + OK_ACTIONS
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:3:6: conditions[0]: unknown variable 'random' (did you mean random()?)",
+        "s.yaml:4:6: conditions[1]: unknown variable 'hour' (did you mean hour()?)",
+    ]
+    declared = 'name: a\nvariables: {random: 1}\nconditions: ["random == 1"]\n'
+    assert validate_scenario(declared + OK_ACTIONS, "s.yaml") == []
+
+
 def test_a_flood_of_problems_is_listed_up_to_a_hundred() -> None:
     text = "name: a\n" + "".join(f"k{i}: 1\n" for i in range(150)) + OK_ACTIONS
     with pytest.raises(DocumentError) as caught:
