@@ -47,6 +47,8 @@ _ENDS: Final = re.compile(r"[0-9]{1,12}")
 # a line is at most 43 + 64 + 12 + 64 characters and 3 spaces: the file of
 # MAX_SESSIONS sessions stays well below this; a longer one was not written here
 MAX_FILE_BYTES: Final = len(HEADER) + 1 + MAX_SESSIONS * 200
+# a write that failed is tried again at a request this long after, not at every one
+SAVE_RETRY_S: Final = 60.0
 
 
 def sessions_path(data_dir: str | Path) -> Path:
@@ -210,6 +212,7 @@ class KeptSessions:
         self._file = None if path is None else SessionFile(path)
         self._clock = clock
         self._saved = sessions.changes
+        self._failed_at: float | None = None  # monotonic, the last write that failed
 
     def load(self, logins: str) -> None:
         """Take the saved sessions of these login files (their fingerprint)."""
@@ -226,18 +229,27 @@ class KeptSessions:
     async def save(self) -> None:
         """Write the sessions if they changed since the last write; awaited before
         the answer goes out, so that a login answered survives a kill. A write that
-        fails is logged, and the sessions stay in memory."""
+        fails is logged, and the sessions stay in memory; it is tried again at a
+        request SAVE_RETRY_S later (not at each one: a disk that refuses would be
+        asked at every request), or at the next change. Until then the file may
+        still hold a session logged out: a restart would let it in again."""
         version = self._sessions.changes
-        if self._file is None or version == self._saved:
+        if self._file is None:
             return
-        self._saved = version  # a failed write is not tried again at each request
         now = self._clock.monotonic()
+        retry = self._failed_at is not None and now >= self._failed_at + SAVE_RETRY_S
+        if version == self._saved and not retry:
+            return
+        self._saved = version
         saved = self._sessions.to_save(now, self._clock.wall())
         try:
             await asyncio.to_thread(self._file.save, saved, version)
         except OSError as exc:
+            self._failed_at = now
             log.error(
                 "web_sessions_not_saved",
                 path=str(self._file.path),
                 reason=exc.strerror or str(exc),
             )
+        else:
+            self._failed_at = None

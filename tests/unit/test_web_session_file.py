@@ -3,6 +3,7 @@ restore): the file in tmp_path, the clock a FakeClock."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 
+from raspy.atomic_file import write_atomic
 from raspy.web.login import (
     SavedSession,
     Session,
@@ -425,3 +427,41 @@ def test_any_file_loads_as_sessions_or_nothing_without_raising(data: bytes) -> N
         with capture_logs():
             found = SessionFile(path).load()
     assert all(isinstance(s, SavedSession) for s in found)
+
+
+def test_a_write_that_failed_is_tried_again_a_minute_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A logout whose write failed (a full card) stayed in the file for good: the
+    next restart let its cookie in again. The write is tried again at a request a
+    minute later, not at every request before."""
+    from raspy.web import session_file
+
+    path = sessions_path(tmp_path)
+    clock = FakeClock(monotonic=1000.0, wall=1_700_000_000.0)
+    sessions = Sessions(WEEK)
+    kept = session_file.KeptSessions(sessions, path, clock)
+    stays = sessions.create(clock.monotonic(), LOGINS)
+    leaves = sessions.create(clock.monotonic(), LOGINS)
+    asyncio.run(kept.save())
+    tries: list[Path] = []
+
+    def full_card(target: Path, data: bytes, mode: int) -> None:
+        tries.append(target)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_file, "write_atomic", full_card)
+    sessions.drop(leaves.sid)
+    with capture_logs() as logs:
+        asyncio.run(kept.save())
+    assert [e["event"] for e in logs] == ["web_sessions_not_saved"]
+    monkeypatch.setattr(session_file, "write_atomic", write_atomic)
+    clock.advance(session_file.SAVE_RETRY_S - 1)
+    asyncio.run(kept.save())  # a request: too soon to try again
+    assert _restarted(path, clock).get(leaves.sid, clock.monotonic(), LOGINS)
+    clock.advance(1)
+    asyncio.run(kept.save())
+    restarted = _restarted(path, clock)
+    assert restarted.get(leaves.sid, clock.monotonic(), LOGINS) is None
+    assert restarted.get(stays.sid, clock.monotonic(), LOGINS) is not None
+    assert tries == [path]
