@@ -28,6 +28,7 @@ from support.two_boards import (
     BACK_WITHIN_S,
     BOARD,
     HUB,
+    QUICK_EXPIRY,
     SERVICE,
     config_fixture,  # noqa: F401  # fixture `config`
 )
@@ -281,7 +282,7 @@ def test_a_rename_on_a_board_with_a_data_dir_outlives_a_kill(
     SIGKILL right after the reply keeps it; a second poller on the same data dir is
     refused, naming the first."""
     board = str(tmp_path / "board")
-    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+    with running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon:
         with _poller(
             daemon.endpoint, config, tmp_path / "first.log", "--data-dir", board
         ) as first:

@@ -36,6 +36,7 @@ from support.two_boards import (
     HUB,
     HUB_SLOW,
     POLLER,
+    QUICK_EXPIRY,
     SERVICE,
     config_fixture,  # noqa: F401  # fixture `config`
 )
@@ -147,7 +148,7 @@ def test_a_board_started_after_its_offline_mark_heals_it_without_alarm(
     tree is from before it started, and its first readings heal it. It took that
     mark for one decided while it was there: a warning at every such start
     (`readings_marked_offline_while_here`) and every reading sent twice."""
-    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+    with running_daemon(tmp_path / "data", config_text=QUICK_EXPIRY + HUB) as daemon:
         with _poller(daemon.endpoint, config, tmp_path / "first.log") as first:
             _back(daemon, 0.0)
             first.kill()
@@ -227,7 +228,9 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
     tmp_path: Path, config: Path
 ) -> None:
     # a grace that the retiring `raspy-kv del` surely falls within
-    with running_daemon(tmp_path / "data", config_text=HUB_SLOW) as daemon:
+    with running_daemon(
+        tmp_path / "data", config_text=QUICK_EXPIRY + HUB_SLOW
+    ) as daemon:
         with (
             _poller(daemon.endpoint, config, tmp_path / "poller.log") as process,
             _tree(daemon) as tree,
