@@ -1,4 +1,5 @@
-"""Markers by folder, and checked cleanup of actors, threads and ZeroMQ sockets."""
+"""Markers by folder, the longest files first, bytecode shared by the run's processes,
+and checked cleanup of actors, threads and ZeroMQ sockets."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 import zmq
 from hypothesis import settings
 from support import net
+from support.file_seconds import FILE_SECONDS
 
 from raspy import log
 
@@ -56,6 +58,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
+_TESTS: Final = Path(__file__).parent
 _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
 _THREAD_GRACE_S: Final = 5.0
 
@@ -70,15 +73,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _longest_files_first(items: list[pytest.Item]) -> None:
-    """Files whose tests may run longest (the highest own timeout in the file) come
-    first, each file's tests in their order: `make test` hands whole files to its
-    parallel workers in this order, so the kill loops start at once, on different
-    workers, instead of last on one."""
-    longest: dict[str, float] = {}
+    """The files that take longest come first, each file's tests in their order:
+    `make test` hands whole files to its parallel workers in this order, so the long
+    files start at once, on different workers, instead of one of them last. A file
+    takes the seconds support.file_seconds measured for it; one not measured there,
+    its longest own timeout (an upper bound: a new slow file starts early, not last;
+    a file of quick tests without one, last)."""
+    bound: dict[str, float] = {}
     for item in items:
         path = str(item.fspath)
-        longest[path] = max(longest.get(path, 0.0), _own_timeout(item))
-    items.sort(key=lambda item: -longest[str(item.fspath)])  # stable
+        bound[path] = max(bound.get(path, 0.0), _own_timeout(item))
+    seconds = {
+        path: FILE_SECONDS.get(_under_tests(path), most) for path, most in bound.items()
+    }
+    items.sort(key=lambda item: -seconds[str(item.fspath)])  # stable
+
+
+def _under_tests(path: str) -> str:
+    """`path` as support.file_seconds names it (e2e/test_raspyd.py)."""
+    return Path(os.path.relpath(path, _TESTS)).as_posix()
 
 
 def _own_timeout(item: pytest.Item) -> float:
