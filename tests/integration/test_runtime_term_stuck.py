@@ -17,8 +17,8 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy import config as config_mod
-from raspy.actors import supervisor
 from raspy.actors import runtime as runtime_mod
+from raspy.actors import supervisor
 
 
 class _StuckOwner:
