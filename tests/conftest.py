@@ -76,9 +76,9 @@ def _longest_files_first(items: list[pytest.Item]) -> None:
     """The files that take longest come first, each file's tests in their order:
     `make test` hands whole files to its parallel workers in this order, so the long
     files start at once, on different workers, instead of one of them last. A file
-    takes the seconds support.file_seconds measured for it; one not measured there,
-    its longest own timeout (an upper bound: a new slow file starts early, not last;
-    a file of quick tests without one, last)."""
+    takes the seconds support.file_seconds lists for it; one not listed there, its
+    longest own timeout (an upper bound: a new slow file starts early, not last; a
+    file of quick tests without one, last)."""
     bound: dict[str, float] = {}
     for item in items:
         path = str(item.fspath)

@@ -2,11 +2,12 @@
 
 Run:  .venv/bin/python tools/file_seconds.py TIMES.xml [MORE.xml ...] [--min 3]
 
-TIMES.xml is pytest's JUnit report of a run with `-o junit_duration_report=total`
-(a test's setup and teardown count: a module's raspyd starts in its first test's
-setup). Prints the body of FILE_SECONDS, the longest file first: every file that took
---min seconds or more, and every file with a test of its own timeout (which is placed
-by that timeout when it is not listed). Paste it over the old body.
+TIMES.xml is pytest's JUnit report of a `make test` run (its four workers share the
+machine as they do in CI), made with `-o junit_duration_report=total`: a test's setup
+and teardown count, and a module's raspyd starts in its first test's setup. Prints
+the body of FILE_SECONDS, the longest file first: every file that took --min seconds
+or more, and every file with a test of its own timeout (which is placed by that
+timeout when it is not listed). Paste it over the old body.
 """
 
 from __future__ import annotations
