@@ -1,8 +1,13 @@
-"""Markers by folder, and checked cleanup of actors, threads and ZeroMQ sockets."""
+"""Markers by folder, the longest files first, bytecode shared by the run's processes,
+and checked cleanup of actors, threads and ZeroMQ sockets."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import weakref
@@ -15,6 +20,7 @@ import pytest
 import zmq
 from hypothesis import settings
 from support import net
+from support.file_seconds import FILE_SECONDS
 
 from raspy import log
 
@@ -25,6 +31,26 @@ settings.load_profile("raspy")
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 
+
+def _share_bytecode() -> None:
+    """Where Python is told not to write bytecode (PYTHONDONTWRITEBYTECODE, as in many
+    containers), each of the hundreds of raspyd, raspy-poller and CLI processes the
+    suite starts compiled raspy and its libraries from source again: about a third of
+    the CPU of those tests. The run's processes (its workers, and the processes they
+    start) share their bytecode in a folder of this run instead, never in the source
+    tree; the process that made the folder removes it at its exit."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get(
+        "PYTHONPYCACHEPREFIX"
+    ):
+        return
+    folder = tempfile.mkdtemp(prefix="raspy-test-bytecode-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = folder
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+
+
+_share_bytecode()
+
 # A suite started in the background by a non-interactive shell (`make test &`)
 # inherits SIGINT ignored, and so would every CLI it starts: the Ctrl-C tests would
 # then wait in vain. A Python handler is reset to the default in a started program.
@@ -32,6 +58,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
+_TESTS: Final = Path(__file__).parent
 _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
 _THREAD_GRACE_S: Final = 5.0
 
@@ -46,15 +73,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _longest_files_first(items: list[pytest.Item]) -> None:
-    """Files whose tests may run longest (the highest own timeout in the file) come
-    first, each file's tests in their order: `make test` hands whole files to its
-    parallel workers in this order, so the kill loops start at once, on different
-    workers, instead of last on one."""
-    longest: dict[str, float] = {}
+    """The files that take longest come first, each file's tests in their order:
+    `make test` hands whole files to its parallel workers in this order, so the long
+    files start at once, on different workers, instead of one of them last. A file
+    takes the seconds support.file_seconds lists for it; one not listed there, its
+    longest own timeout (an upper bound: a new slow file starts early, not last; a
+    file of quick tests without one, last)."""
+    bound: dict[str, float] = {}
     for item in items:
         path = str(item.fspath)
-        longest[path] = max(longest.get(path, 0.0), _own_timeout(item))
-    items.sort(key=lambda item: -longest[str(item.fspath)])  # stable
+        bound[path] = max(bound.get(path, 0.0), _own_timeout(item))
+    seconds = {
+        path: FILE_SECONDS.get(_under_tests(path), most) for path, most in bound.items()
+    }
+    items.sort(key=lambda item: -seconds[str(item.fspath)])  # stable
+
+
+def _under_tests(path: str) -> str:
+    """`path` as support.file_seconds names it (e2e/test_raspyd.py)."""
+    return Path(os.path.relpath(path, _TESTS)).as_posix()
 
 
 def _own_timeout(item: pytest.Item) -> float:

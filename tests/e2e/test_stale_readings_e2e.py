@@ -23,13 +23,14 @@ from support.wait import wait_until
 from raspy.client.clone import CloneClient
 
 BOARD = "stale-board"
-# the broker drops a silent worker after 3 x 2.5 s (the poller's heartbeats), busy
-# or not: raspy's worker shows at its first request that it heartbeats while busy,
-# so a request outstanding at it (the history recorder asks every devices service for
-# its list every 5 s) does not keep it for busy_timeout_s (docs/protocols.md §2.6),
-# left at its default of 900 s here
+# the broker drops a silent worker after 1 s x 5 (the least the config allows: two of
+# the poller's 2.5 s heartbeats), busy or not: raspy's worker shows at its first
+# request that it heartbeats while busy, so a request outstanding at it (the history
+# recorder asks every devices service for its list every 5 s) does not keep it for
+# busy_timeout_s (docs/protocols.md §2.6), left at its default of 900 s here
 GONE_WITHIN_S = 25.0
 HUB = (
+    "[broker]\nheartbeat_interval_s = 1.0\nheartbeat_liveness = 5\n"
     "[devices]\noffline_after_s = 1.0\nfake_enabled = true\n"
     '[[devices.fake]]\nname = "porch"\noid = "sensor.temperature"\n'
     "poll_interval_s = 0.2\n"

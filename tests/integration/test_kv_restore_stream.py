@@ -204,7 +204,7 @@ def test_ctrl_c_past_the_last_batch_waits_for_the_commit_and_returns_done(
 
     def batches() -> Iterator[Sequence[Op]]:
         yield puts
-        _ctrl_c()  # past the last look at `stop`
+        _ctrl_c_while_the_restore_waits()  # past the last look at `stop`
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -231,7 +231,7 @@ def test_ctrl_c_while_batches_are_written_aborts_them_and_is_raised(
 
     def batches() -> Iterator[Sequence[Op]]:
         yield _puts(10, 10)
-        _ctrl_c()
+        _ctrl_c_while_the_restore_waits()
         wait_until(stop.is_set, what="the stop flag")
         raise StoreError("restore interrupted")
 
@@ -241,11 +241,28 @@ def test_ctrl_c_while_batches_are_written_aborts_them_and_is_raised(
             store.commit([Put(Table.CRON, b"keep", b"\x90")])
             with pytest.raises(KeyboardInterrupt):
                 store.restore(batches, clear=[Table.CRON], stop=stop)
+            assert stop.is_set()  # the batches were stopped, not left to time out
             assert store.scan(Table.CRON) == [(b"keep", b"\x90")]
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _ctrl_c() -> None:
-    """SIGINT to the main thread, from the writer's: as a terminal's Ctrl-C."""
-    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+def _ctrl_c_while_the_restore_waits() -> None:
+    """SIGINT to the main thread, from the writer's, as a terminal's Ctrl-C, once
+    the main thread waits for the writer (the restore's Future.result, in a
+    Condition's wait). Sent at once, it could land before that wait on a loaded
+    machine (in the suite, every time): the interrupt then left the restore from
+    its submit, `stop` was never set, and the batches went on until their own
+    5 s wait for it ended, a moment these tests are not about."""
+    main = threading.main_thread()
+
+    def waiting() -> bool:
+        frame = sys._current_frames().get(main.ident or 0)
+        code = None if frame is None else frame.f_code
+        return code is not None and (code.co_filename, code.co_name) == (
+            threading.__file__,
+            "wait",
+        )
+
+    wait_until(waiting, what="the main thread waiting for the writer")
+    signal.pthread_kill(main.ident or 0, signal.SIGINT)

@@ -7,13 +7,20 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 from support.daemon import running_poller
 from support.net import free_port_base
 from support.stuck_board import STUCK_EXIT
 from support.wait import wait_until
+
+from raspy.actors import edge as edge_mod
+from raspy.clock import SystemClock
+from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.stats import Stats
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,15 +42,33 @@ def test_a_device_service_stuck_past_its_stop_does_not_keep_the_process() -> Non
     assert (done.returncode, done.stdout) == (STUCK_EXIT, "stuck\n"), done.stderr
 
 
-def test_a_sighup_is_logged_and_the_board_goes_on(tmp_path: Path) -> None:
+@pytest.fixture
+def hub(zmq_context: zmq.Context[zmq.Socket[bytes]]) -> Iterator[str]:
+    """A broker in this process at a port base of its own (the board's Clone client
+    finds nothing at the three ports after it, and starts anyway): it answers the
+    board's looks at its hub at once. Without a hub each look waits its 3 s, the
+    first before the board says it started, and a signal is taken only after."""
+    ref, endpoint, _ = edge_mod.start_edge(
+        zmq_context,
+        edge_mod.EdgeSettings(f"tcp://127.0.0.1:{free_port_base()}", linger_ms=0),
+        BrokerCore(BrokerSettings()),
+        SystemClock(),
+        Stats(),
+    )
+    try:
+        yield endpoint
+    finally:
+        ref.stop()
+
+
+def test_a_sighup_is_logged_and_the_board_goes_on(tmp_path: Path, hub: str) -> None:
     """SIGHUP reloads raspyd, so a household sends it to a board after a change of
     its config too; raspy-poller had no handler, and the signal's default action
     ended it without a line, and systemd (Restart=on-failure) does not restart a
     service that SIGHUP ended. It reads its config at start only: it says so."""
     log_path = tmp_path / "poller.log"
-    endpoint = f"tcp://127.0.0.1:{free_port_base()}"  # no hub: it starts anyway
     args = ("--service", "fake", "--hostname", "shed")
-    with running_poller(endpoint, log_path, *args) as process:
+    with running_poller(hub, log_path, *args) as process:
         wait_until(
             lambda: '"poller_started"' in log_path.read_text(encoding="utf-8"),
             what="the poller started",
@@ -94,13 +119,14 @@ def _feed(writer: int) -> None:
     os.close(writer)
 
 
-def test_a_sighup_while_the_config_is_read_is_noted_not_fatal(tmp_path: Path) -> None:
+def test_a_sighup_while_the_config_is_read_is_noted_not_fatal(
+    tmp_path: Path, hub: str
+) -> None:
     """The SIGHUP handler came after the config and the store: a SIGHUP in the
     board's first moments (a reload sent to every board at once) took the default
     action and ended it without a line, for systemd a stop it does not restart."""
     fifo, log_path, args = _held_at_config(tmp_path)
-    endpoint = f"tcp://127.0.0.1:{free_port_base()}"  # no hub: it starts anyway
-    with running_poller(endpoint, log_path, *args) as process:
+    with running_poller(hub, log_path, *args) as process:
         writer = _in_config_read(fifo)
         process.send_signal(signal.SIGHUP)
         _feed(writer)
