@@ -33,7 +33,7 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
-from support.http_server import HttpServer, http_server
+from support.http_server import HttpServer
 from support.remote_board import Board, Marker
 from support.scenario_house import (
     BERLIN,
@@ -42,14 +42,13 @@ from support.scenario_house import (
     MOTION,
     House,
     house_fixture,  # noqa: F401  # fixture `house`
+    served_http,
 )
 from support.wait import wait_until
 
-from raspy.actors.http_client import HttpClientActor
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
 from raspy.rules.sun import SunLocation, next_sun
-from raspy.stats import Stats
 
 COOKBOOK = Path(__file__).parents[2] / "docs" / "cookbook.md"
 BLOCK = re.compile(r"^```yaml\n(.*?)^```$", re.DOTALL | re.MULTILINE)
@@ -582,15 +581,8 @@ def test_after_a_restart_the_recipes_pick_up_where_the_house_is(house: House) ->
 def phone_fixture(house: House) -> Iterator[HttpServer]:
     """ntfy, where the phone's messages go: a server on 127.0.0.1, and the hub's
     `<host>.http` service that the recipe's requests go through."""
-    with http_server() as server:
-        edge = house.core.edge
-        service = HttpClientActor.start(
-            edge.ref, edge.outbox, f"{HOST}.http".encode(), Stats()
-        )
-        try:
-            yield server
-        finally:
-            service.stop(timeout=5)
+    with served_http(house) as server:
+        yield server
 
 
 def _told_by_phone(house: House, phone: HttpServer) -> str:

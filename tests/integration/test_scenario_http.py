@@ -19,15 +19,14 @@ from support.device_services import (
     server_fixture,  # noqa: F401  # fixture `server`
     services_fixture,  # noqa: F401  # fixture `services`
 )
-from support.http_server import HttpServer, http_server
+from support.http_server import HttpServer
 from support.scenario_house import (
     House,
     house_fixture,  # noqa: F401  # fixture `house`
+    served_http,
 )
 
-from raspy.actors.http_client import HttpClientActor
 from raspy.rules.run_http import HTTP_GRACE_S
-from raspy.stats import Stats
 
 EVENT = "/event/test/go"
 
@@ -49,15 +48,8 @@ def _document(name: str, url: str, timeout: str = "10s") -> str:
 
 @pytest.fixture(name="push")
 def push_fixture(house: House) -> Iterator[HttpServer]:
-    with http_server() as server:
-        edge = house.core.edge
-        service = HttpClientActor.start(
-            edge.ref, edge.outbox, f"{HOST}.http".encode(), Stats()
-        )
-        try:
-            yield server
-        finally:
-            service.stop(timeout=5)
+    with served_http(house) as server:
+        yield server
 
 
 def test_a_webhook_gets_the_json_and_the_run_goes_on(

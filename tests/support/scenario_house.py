@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,14 +20,17 @@ from typing import Any
 import pytest
 
 from raspy.actors import messages as msgs
+from raspy.actors.http_client import HttpClientActor
 from raspy.client.clone import Change, CloneClient
 from raspy.config import DevicesConfig
 from raspy.devices.poll_schedule import STAGGER_MAX_S
 from raspy.devices.registries import fake_registry
 from raspy.devices.template import JsonValue
+from raspy.stats import Stats
 from support.clock import FakeClock
 from support.core_actors import HOST, Core, value, wait_value
 from support.device_services import Services
+from support.http_server import HttpServer, http_server
 from support.wait import wait_until
 
 BERLIN = (52.52, 13.405)
@@ -203,3 +208,18 @@ def house_fixture(
     core: Core, services: Services, tree: CloneClient, tmp_path: Path
 ) -> House:
     return House(core, services, tree, tmp_path)
+
+
+@contextmanager
+def served_http(house: House) -> Iterator[HttpServer]:
+    """A server on 127.0.0.1, and the hub's `<host>.http` service that the house's
+    scenarios' `http:` requests go through."""
+    with http_server() as server:
+        edge = house.core.edge
+        service = HttpClientActor.start(
+            edge.ref, edge.outbox, f"{HOST}.http".encode(), Stats()
+        )
+        try:
+            yield server
+        finally:
+            service.stop(timeout=5)
