@@ -448,7 +448,8 @@ def _http_action(draw: st.DrawFn) -> _Action:
         written["headers"] = dict(headers)
     timeout = 10.0
     if draw(st.booleans()):
-        written["timeout"], timeout = draw(_duration(1, 60))
+        # 59.5s at most (`59.5s` is one of _duration's forms): within the 60 s allowed
+        written["timeout"], timeout = draw(_duration(1, 59))
     return _plain(
         written,
         model.HttpAction(url, method.upper(), body, has_body, headers, timeout, expr),
