@@ -17,7 +17,7 @@ from typing import Final
 from raspy.devices.template import JsonValue
 from raspy.rules import template
 from raspy.rules.expr_values import Fault, checked_number, describe, is_number, number
-from raspy.rules.model import EvalContext, SunEvent
+from raspy.rules.model import EvalContext, SunEvent, uniform
 
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
@@ -190,15 +190,11 @@ def _str(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
 
 def _random(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     """random(): a float in [0, 1); random(a, b): a float uniform in [a, b]."""
-    draw = context.rng.random()
     if not args:
-        return draw
+        return context.rng.random()
+    # an integer bound past 2**53 is the float nearest to it
     low, high = (float(bound) for bound in _random_bounds(args))
-    # a mix of the bounds, not low + (high - low) * draw: the difference of two
-    # large floats of opposite signs is infinite; a rounding past a bound is cut
-    # back (an integer bound past 2**53 is the float nearest to it)
-    mixed = low * (1.0 - draw) + high * draw
-    return checked_number(min(max(mixed, low), high))
+    return checked_number(uniform(context.rng, low, high))
 
 
 def _random_bounds(args: Sequence[JsonValue]) -> tuple[int | float, int | float]:

@@ -49,6 +49,15 @@ class RandomSource(Protocol):
         ...
 
 
+def uniform(rng: RandomSource, low: float, high: float) -> float:
+    """A float drawn uniformly from [low, high] (low <= high): `random(a, b)` and a
+    random `wait`. A mix of the bounds, not low + (high - low) * draw: the difference
+    of two large floats of opposite signs is infinite; a rounding past a bound is cut
+    back."""
+    draw = rng.random()
+    return min(max(low * (1.0 - draw) + high * draw, low), high)
+
+
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """What an expression may see. `kv` answers a key's JSON value (None if absent);

@@ -160,11 +160,16 @@ class RunScope:
         alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
         return _fill(value, context_names(self.context()))
 
-    def computed(self, expression: Expression, action: Callable[[], str]) -> JsonValue:
-        """The value of an action's `expr:`; a fault fails the run naming the
-        action (`set /house/rings`), as `holds` does."""
+    def value_of(
+        self, value: JsonValue, expr: Expression | None, action: Callable[[], str]
+    ) -> JsonValue:
+        """An action's value: its `value:` filled in, or what its `expr:` computes
+        (a fault fails the run naming the `action`, `set /house/rings`, as `holds`
+        does)."""
+        if expr is None:
+            return self.value(value)
         try:
-            return expression.evaluate(self.context())
+            return expr.evaluate(self.context())
         except ScenarioError as exc:
             raise RunFailed(f"{action()}: {exc}") from None
 
@@ -241,8 +246,7 @@ def _wait(
     seconds, bounds = action.seconds, ""
     if action.max_seconds is not None:
         low, high = action.seconds, action.max_seconds
-        draw = scope.env.rng.random()
-        seconds = min(max(low + (high - low) * draw, low), high)
+        seconds = model.uniform(scope.env.rng, low, high)
         bounds = f" (random, {low:g}s to {high:g}s)"
     if seconds < RESUME_MIN_WAIT_S:
         next_index = None
@@ -254,11 +258,7 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s, expr=expr):
             target = _key(scope, key)
-            given = (
-                scope.value(value)
-                if expr is None
-                else scope.computed(expr, lambda: f"set {target}")
-            )
+            given = scope.value_of(value, expr, lambda: f"set {target}")
             filled = _fitting(scope, target, given)
             scope.note(lambda: f"set {target} = {_short(filled)}")
             yield SetKey(target, filled, ttl_s)
@@ -268,10 +268,7 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             yield DeleteKey(target)
         case model.EventAction(key=key, value=value, expr=expr):
             target = _key(scope, key)
-            if expr is not None:
-                given = scope.computed(expr, lambda: f"event {target}")
-            else:
-                given = scope.value(value)
+            given = scope.value_of(value, expr, lambda: f"event {target}")
             event = _fitting(scope, target, given)
             scope.note(lambda: f"event {target} = {_short(event)}")
             yield PublishEvent(target, event)
@@ -401,7 +398,9 @@ def _device(
     command = scope.text(action.action)
     request: dict[str, JsonValue] = {"v": 1, "action": command, "device": device}
     if action.expr is not None:
-        value = scope.computed(action.expr, lambda: f"device {fullname} {command}")
+        value = scope.value_of(
+            None, action.expr, lambda: f"device {fullname} {command}"
+        )
         if value is not None:  # null is no value to a device, as `value: null` is
             request["value"] = value
     elif action.value is not None:

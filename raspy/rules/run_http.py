@@ -43,11 +43,7 @@ def http_step(
         headers.append((name, value))
     body = b""
     if action.expr is not None or action.has_body:
-        given = (
-            scope.value(action.body)
-            if action.expr is None
-            else scope.computed(action.expr, lambda: what)
-        )
+        given = scope.value_of(action.body, action.expr, lambda: what)
         if isinstance(given, str):  # text as it is; any other value as its JSON
             text, kind = given, http_request.TEXT_TYPE
         else:

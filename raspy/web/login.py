@@ -102,6 +102,12 @@ def new_token() -> str:
 MAX_SESSIONS: Final = 1000  # live sessions kept (the oldest go first)
 
 
+def b64url(raw: bytes) -> str:
+    """`raw` as base64url without padding: how the sessions file writes a session's
+    key and the login files' fingerprint."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
 def session_key(sid: str) -> bytes:
     """What a session is known by, in memory and in the sessions file: the SHA-256 of
     its cookie value, never the value itself, so that a copy of the file hands out no

@@ -5,14 +5,13 @@ and private (0600); a missing file means "no such login", a bad one is a ConfigE
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import write_atomic
 from raspy.errors import ConfigError
-from raspy.web.login import SecretHash, parse_hash
+from raspy.web.login import SecretHash, b64url, parse_hash
 
 # in the data dir: the hash of `raspy web-token`'s token (a file name, not a secret)
 TOKEN_FILE: Final = "web-token"  # noqa: S105
@@ -95,7 +94,7 @@ class LoginFiles:
             except OSError:
                 content = b"unreadable"
             digest.update(len(content).to_bytes(8, "big") + content)
-        value = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+        value = b64url(digest.digest())
         self._fingerprint = (generation, value)
         return value
 

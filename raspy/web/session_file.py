@@ -35,7 +35,7 @@ import structlog
 
 from raspy.atomic_file import write_atomic
 from raspy.clock import Clock
-from raspy.web.login import MAX_SESSIONS, SavedSession, Sessions
+from raspy.web.login import MAX_SESSIONS, SavedSession, Sessions, b64url
 
 log = structlog.get_logger(component="web")
 
@@ -61,7 +61,7 @@ def encode(sessions: list[SavedSession]) -> bytes:
     for number, session in enumerate(sessions, 2):
         line = " ".join(
             (
-                _b64(session.key),
+                b64url(session.key),
                 session.csrf,
                 str(session.ends_wall_ts),
                 session.logins,
@@ -110,7 +110,7 @@ def _session(line: str) -> SavedSession | str:
         raw_key = base64.urlsafe_b64decode(key + "=")
     except (binascii.Error, ValueError):
         return "the key is not base64url"
-    if _b64(raw_key) != key:  # the last character's unused bits are set
+    if b64url(raw_key) != key:  # the last character's unused bits are set
         return "the key is not base64url"
     if not _TOKEN.fullmatch(csrf):
         return "the CSRF token is not 1 to 64 base64url characters"
@@ -119,10 +119,6 @@ def _session(line: str) -> SavedSession | str:
     if not _TOKEN.fullmatch(logins):
         return "the login files' fingerprint is not 1 to 64 base64url characters"
     return SavedSession(raw_key, csrf, int(ends), logins)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 class SessionFile:
