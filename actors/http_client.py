@@ -62,8 +62,9 @@ class HttpClientActor(pykka.ThreadingActor):
             raise ValueError(f"an http client needs at least one worker, not {workers}")
         self._edge = edge
         self._stats = stats
-        # the system's certificate store, host names checked (ssl's defaults)
-        self._tls = tls if tls is not None else ssl.create_default_context()
+        # the system's certificate store, host names checked (ssl's defaults): read
+        # at the first request (some 50 ms), not in raspyd's start-up
+        self._tls = tls
         self._fetch = fetch
         # set by the stop: a request still under way then answers nobody (its
         # worker has said DISCONNECT, and the broker would take the reply for
@@ -142,22 +143,28 @@ class HttpClientActor(pykka.ThreadingActor):
             worker.reply(request.client, http_request.encode_outcome(failure))
             return
         self._stats.incr(f"{PART}.requests")
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
         thread = threading.Thread(
             target=self._make,
-            args=(worker, request.client, wanted),
+            args=(worker, request.client, wanted, self._tls),
             name="raspy-http-request",
             daemon=True,
         )
         thread.start()
 
     def _make(
-        self, worker: LocalWorker, client: bytes, wanted: http_request.HttpRequest
+        self,
+        worker: LocalWorker,
+        client: bytes,
+        wanted: http_request.HttpRequest,
+        tls: ssl.SSLContext,
     ) -> None:
         """On the request's own thread: fetch, answer, log (never a header's value
         nor the URL's query or user)."""
         url = http_request.shown_url(wanted.url)
         try:
-            outcome = self._fetch(wanted, self._tls)
+            outcome = self._fetch(wanted, tls)
         except Exception as exc:  # a bug in the fetch: the client still gets a reply
             self._stats.incr(f"{PART}.errors")
             log.exception("http_request_crashed", method=wanted.method, url=url)

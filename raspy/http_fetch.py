@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from raspy import __version__
 from raspy.http_request import (
@@ -109,22 +109,19 @@ def _exchange(
 ) -> Outcome:
     parts = urlsplit(hop.url)
     host, port = parts.hostname or "", parts.port
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            host, port, timeout=max(deadline - now(), 0.001), context=tls
-        )
-    else:
-        connection = http.client.HTTPConnection(
-            host, port, timeout=max(deadline - now(), 0.001)
-        )
+    left = max(deadline - now(), 0.001)
+    connection = (
+        http.client.HTTPSConnection(host, port, timeout=left, context=tls)
+        if parts.scheme == "https"
+        else http.client.HTTPConnection(host, port, timeout=left)
+    )
     # a server that answers a byte at a time stays within each read's timeout: the
     # socket is shut at the deadline, whatever the request is waiting for then
     watchdog = threading.Timer(max(deadline - now(), 0.0), _cut, (connection,))
     watchdog.daemon = True
     watchdog.start()
     try:
-        return _talk(connection, hop, parts.username, parts.password, deadline, now)
+        return _talk(connection, hop, parts, deadline, now)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if now() >= deadline:
             return Failure("timeout", f"no answer within {timeout_s:g}s")
@@ -137,14 +134,13 @@ def _exchange(
 def _talk(
     connection: http.client.HTTPConnection,
     hop: _Hop,
-    user: str | None,
-    password: str | None,
+    parts: SplitResult,
     deadline: float,
     now: Monotonic,
 ) -> Answer:
+    """`parts`: hop.url, split."""
     connection.connect()
     _on_time(connection, deadline, now)
-    parts = urlsplit(hop.url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -152,8 +148,9 @@ def _talk(
     given = {name.lower() for name, _ in hop.headers}
     for name, value in hop.headers:
         connection.putheader(name, value.encode("utf-8"))
-    if user is not None and "authorization" not in given:
-        secret = f"{unquote(user)}:{unquote(password or '')}".encode()
+    if parts.username is not None and "authorization" not in given:
+        user, password = unquote(parts.username), unquote(parts.password or "")
+        secret = f"{user}:{password}".encode()
         connection.putheader("Authorization", b"Basic " + base64.b64encode(secret))
     if "user-agent" not in given:
         connection.putheader("User-Agent", USER_AGENT)
@@ -197,7 +194,7 @@ def _cut(connection: http.client.HTTPConnection) -> None:
 
 def _failure(exc: Exception, host: str, timeout_s: float) -> Failure:
     match exc:
-        case TimeoutError() | socket.timeout():
+        case TimeoutError():  # socket.timeout too: the same class
             return Failure("timeout", f"no answer within {timeout_s:g}s")
         case ssl.SSLCertVerificationError():
             why = exc.verify_message or exc.reason

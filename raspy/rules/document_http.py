@@ -14,12 +14,11 @@ from raspy import http_request
 from raspy.errors import shown
 from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
-from raspy.rules.document_values import seconds, value_or_expr
+from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.template import Field, parse, render
 
 KEYS: Final = ("method", "body", "expr", "headers", "timeout")
-Entries = dict[str, tuple[yaml.Node, yaml.Node]]
 
 
 def read_http(
