@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Iterator
@@ -72,7 +73,21 @@ class Core:
             daemon_start=daemon_start,
             steps=self.steps,
         )
+        self._started_scenarios(self.ref)
         return self.ref
+
+    @staticmethod
+    def _started_scenarios(ref: pykka.ActorRef[Any]) -> None:
+        """Wait until every stored scenario's actor has taken its start: a `for:`
+        hold resumed from the tree counts from the clock then, and a test that moves
+        the clock on right after the start must not get there first. A core whose
+        start failed is the test's to see."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            entries = ref.proxy().entries.get(timeout=10)
+            for entry in entries.values():
+                if entry.ref is not None:
+                    with contextlib.suppress(pykka.ActorDeadError):
+                        entry.ref.ask(msgs.Tick(), timeout=5)
 
     def stop(self) -> None:
         if self.ref is not None:

@@ -184,7 +184,8 @@ class House:
             entries[name].ref.ask(msgs.Tick(), timeout=5)
 
     def restart(self) -> None:
-        """raspyd stops and starts again (its core, in this process)."""
+        """raspyd stops and starts again (its core, in this process); Core.start
+        waits for the scenarios' start."""
         self.core.stop()
         self.core.start()
         self.core.request("list")  # answered once the core has started (on_start)
