@@ -318,9 +318,10 @@ class Store(Closing):
         stream its records instead of holding them; `room` (bytes, a guess at what
         they take in the map) grows the map once, ahead, so that seldom happens.
 
-        An interrupt of the wait (Ctrl-C) sets `stop`, on which `batches` must raise,
-        and waits for the writer: raised again once the txn aborted, but past the last
-        batch the txn commits all the same, and the restore then returns, done.
+        An interrupt (Ctrl-C) before the writer began the txn cancels it: nothing is
+        written. One while the writer runs it sets `stop`, on which `batches` must
+        raise, and waits for the writer: raised again once the txn aborted, but past
+        the last batch the txn commits all the same, and the restore then returns, done.
         """
         writer = self._live_writer()
         schema.check_supported(schema_version)
@@ -337,12 +338,12 @@ class Store(Closing):
             schema.migrate(txn, schema_version)
 
         future: Future[None] = Future()
-        writer.submit(Job(apply, 0, future, None, alone=True, room=room))
-        try:
+        try:  # the submit inside: an interrupt may land as it returns
+            writer.submit(Job(apply, 0, future, None, alone=True, room=room))
             future.result()
         except BaseException:
-            if stop is None:
-                raise
+            if future.cancel() or stop is None:
+                raise  # not begun (the writer skips it): nothing is written
             stop.set()  # the writer may be mid-txn: `batches` aborts it
             if future.exception() is not None:  # waits for the writer
                 raise  # nothing written (or an error of its own): the interrupt

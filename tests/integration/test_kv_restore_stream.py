@@ -14,11 +14,13 @@ import threading
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.kv_cli import make_store, records, run, write_dump
 from support.store_fixtures import TINY
 from support.wait import wait_until
+from support.writer_gate import WriterGate
 
 from raspy.errors import StoreError
 from raspy.storage.dump import Header, Record
@@ -266,3 +268,33 @@ def _ctrl_c_while_the_restore_waits() -> None:
 
     wait_until(waiting, what="the main thread waiting for the writer")
     signal.pthread_kill(main.ident or 0, signal.SIGINT)
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_as_the_restore_is_handed_to_the_writer_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt that lands as the submit returns, before the wait for the writer
+    (a window of microseconds): the restore is raised and must not be written later
+    by the writer, which takes it from its queue once it is free (it was)."""
+    with Store.open(tmp_path / "a", TINY) as store:
+        store.commit([Put(Table.CRON, b"keep", b"\x90")])
+        writer = store._live_writer()
+        submit = writer.submit
+
+        def submit_then_interrupted(job: Any) -> None:
+            submit(job)
+            raise KeyboardInterrupt
+
+        with WriterGate(store) as gate:
+            monkeypatch.setattr(writer, "submit", submit_then_interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                store.restore(lambda: [_puts(10, 10)], clear=[Table.CRON])
+            monkeypatch.undo()
+            gate.open()
+        store.commit([Put(Table.CRON, b"after", b"\x90")])  # behind any queued job
+        assert store.scan(Table.CRON) == [
+            (b"after", b"\x90"),
+            (b"gate", b"\x00"),
+            (b"keep", b"\x90"),
+        ]

@@ -147,6 +147,7 @@ class House:
         assert self.import_(filename, text) == 0
         name = text.partition("name: ")[2].split()[0]
         wait_value(self.tree, f"/scenario/{name}/state", "idle")
+        self.tick(name)  # its actor has taken its start: a clock moved on counts after
         return name
 
     # --- the world ----------------------------------------------------------------------
