@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,10 +33,20 @@ def _number_or_text(text: str) -> float | str:
     return number if math.isfinite(number) else text
 
 
+# a device service's refusals (raspy.devices.service): the user's to read, answered
+# with their own status; anything else that is not 200 is the service's failure
+_REFUSALS: Final = frozenset({b"400", b"404", b"409"})
+
+
 async def device_command(
     request: Request, backend: Backend, session: Session
 ) -> Response:
-    """app.js's switch and slider: the devices service's reply, or why it failed."""
+    """app.js's switch and slider: the devices service's reply, or why it failed.
+
+    A refusal (400 a bad value, 404 no such device, 409 too soon after the last
+    switch) comes back with the device's status and reason, as the page shows it;
+    502 says the service failed (a 5xx, or a reply that is not of its vocabulary),
+    504 that it did not answer."""
     try:
         command = forms.parse_device_command(await request.body())
     except forms.FormError as exc:
@@ -53,15 +63,17 @@ async def device_command(
         )
     except ValueError:
         reply = None
-    if frames[:1] != [b"200"] or not isinstance(reply, dict):
-        detail = (
-            reply.get("detail") or reply.get("error")
-            if isinstance(reply, dict)
-            else None
-        )
-        status = frames[0].decode("ascii", "replace") if frames else "?"
-        return _ApiJson(
-            {"error": f"{command.device}: {detail or 'refused'} ({status})"},
-            status_code=502,
-        )
-    return _ApiJson({"ok": True, "reply": reply})
+    if frames[:1] == [b"200"] and isinstance(reply, dict):
+        return _ApiJson({"ok": True, "reply": reply})
+    status = frames[0] if frames else b"?"
+    if isinstance(reply, dict):
+        code = reply.get("error")
+        detail = reply.get("detail") or code
+    else:
+        code = detail = None
+    reason = f"{command.device}: {detail or 'refused'}"
+    if status in _REFUSALS and isinstance(reply, dict):
+        answer = {"error": reason, "code": code if isinstance(code, str) else None}
+        return _ApiJson(answer, status_code=int(status))
+    shown_status = status.decode("ascii", "replace")
+    return _ApiJson({"error": f"{reason} ({shown_status})"}, status_code=502)
