@@ -11,16 +11,12 @@ than `min_on_s` after it went on, or on sooner than `min_off_s` after it went of
 is refused with 409 `too_soon`; the service's own switch-offs (max_on_s, on_stop, an
 output dropped from the config) and `reset` never are: safety first.
 
-With `pin_factory = "mock"` only (make run, tests), the service takes one more
-action, `drive`: `{"v": 1, "action": "drive", "device": "<input>", "value": true}`
-drives the input's mock pin to its active level (false: inactive), as a wire would;
-the change then takes the same path as a real edge. Without mock pins, `drive` is an
-unknown action (501).
+With `pin_factory = "mock"` only, the service takes one more action, `drive`
+(raspy.devices.gpio_drive); without mock pins it is an unknown action (501).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,22 +24,22 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy import json_text
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
-from raspy.devices import gpio, service
+from raspy.devices import gpio, gpio_options, service
+from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.reading import Reading, Status, value_key
+from raspy.devices.gpio_tree import max_on_key, pressed_key, same_since
+from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
-from raspy.errors import DeviceError, StoreError, quote
+from raspy.errors import DeviceError, StoreError
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
 log = structlog.get_logger(component="gpio")
 
-EVENT_TREE: Final = "/event/"
 _NO_PINS: Final = "no pin factory"
 
 
@@ -128,7 +124,7 @@ class GpioServiceActor(DeviceServiceActor):
             driver.unavailable(self._unavailable)
         reading = device.read(now)
         if tree is not None and isinstance(driver, gpio.GpioInput):
-            reading = _same_since(reading, device.fullname, tree)
+            reading = same_since(reading, device.fullname, tree)
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):
@@ -277,19 +273,19 @@ class GpioServiceActor(DeviceServiceActor):
         pins = self._pins
         mock = pins is not None and pins.kind is PinFactoryKind.MOCK
         if request.action == "drive" and mock:
-            return self._drive(request)
+            assert pins is not None
+            return drive(pins, self._registry, request)
         device = (
             None if request.device is None else self._registry.resolve(request.device)
         )
         if device is None:
             return None
         if request.action == "config" and isinstance(request.value, dict):
-            for key in sorted(gpio.FIXED_FIELDS & set(request.value)):
-                if request.value[key] != device.config.settings.get(key):
-                    detail = f"{key}: fixed while running; change the config file"
-                    return service.refused(
-                        service.BAD_REQUEST, "config", "invalid_config", detail
-                    )
+            detail = gpio_options.fixed_change(device.config, request.value)
+            if detail is not None:
+                return service.refused(
+                    service.BAD_REQUEST, "config", "invalid_config", detail
+                )
         if isinstance(device.driver, gpio.GpioOutput):
             return self._too_soon(device, device.driver, request)
         return None
@@ -315,27 +311,6 @@ class GpioServiceActor(DeviceServiceActor):
                 reason=detail,
             )
         return service.refused(service.CONFLICT, request.action, "too_soon", detail)
-
-    def _drive(self, request: service.Request) -> tuple[bytes, bytes]:
-        """Mock pins only: drive an input's pin to its active (or inactive) level."""
-        device = (
-            None if request.device is None else self._registry.resolve(request.device)
-        )
-        if device is None or not isinstance(device.driver, gpio.GpioInput):
-            detail = f"{quote(request.device or '')}: not an input of this service"
-            return service.refused(service.NOT_FOUND, "drive", "unknown_device", detail)
-        if not isinstance(request.value, bool):
-            detail = "drive: expected true (active) or false"
-            return service.refused(
-                service.BAD_REQUEST, "drive", "invalid_value", detail
-            )
-        assert self._pins is not None
-        pull_up = device.config.flag("pull_up")
-        try:  # pull-up: active is low
-            self._pins.drive(device.config.text("pin"), request.value != pull_up)
-        except DeviceError as exc:
-            return service.device_error("drive", str(exc))
-        return service.ok("drive", device=device.name, value=request.value)
 
     def _apply(self, effect: service.Effect) -> None:
         """A read asked of an input (`reset`, `poll`) is done here: inputs are not
@@ -403,37 +378,3 @@ class GpioServiceActor(DeviceServiceActor):
             log.error(
                 "device_state_not_stored", device=device.fullname, reason=str(exc)
             )
-
-
-def _same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> Reading:
-    """An input's first reading, with the time the tree had for it if the level is the
-    one the tree had (a reload, a restart): its timestamp says since when a door is
-    open (inputs are never polled), not when raspy last started."""
-    try:
-        before = json_text.loads(tree.get(value_key(fullname)) or b"null")
-        since = json_text.loads(tree.get(value_key(fullname, "timestamp")) or b"null")
-    except ValueError:
-        return reading
-    unchanged = isinstance(before, bool) and before == reading.value
-    if reading.status is not Status.OK or not unchanged:
-        return reading
-    if isinstance(since, bool) or not isinstance(since, int | float):
-        return reading
-    # a clock stepped back since: now is truer; any client may write the key, and
-    # Python's JSON reads -Infinity, which no reading can be written with, and
-    # integers too large for a float (math.isfinite() of one raises): comparisons
-    # take both, exactly
-    if not 0.0 <= since <= reading.wall_ts:
-        return reading
-    return dataclasses.replace(reading, wall_ts=float(since))
-
-
-def pressed_key(fullname: str) -> str:
-    """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
-    return f"{EVENT_TREE}{fullname}/pressed"
-
-
-def max_on_key(fullname: str) -> str:
-    """Where an output's switch-off by max_on_s goes (value: wall ts): the tree says
-    why a heater went off, and a scenario can tell the household."""
-    return f"{EVENT_TREE}{fullname}/max_on_expired"

@@ -213,6 +213,10 @@ def _start_services(rt: Runtime) -> None:
             critical=True,
         )
         _start_devices(rt)
+    if rt.config.http.enabled:
+        from raspy.actors.web import check_files
+
+        check_files(rt.config)
     _start_web(rt)  # last: its pages ask the services started above
 
 

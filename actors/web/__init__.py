@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -56,6 +57,7 @@ from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
 from raspy.web.session_file import sessions_path
+from raspy.web.start_files import check_login_modes, remove_leftovers
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -272,6 +274,18 @@ def check_config(config: Config) -> None:
         )
     if problems:
         raise ConfigError(problems)
+
+
+def check_files(config: Config) -> None:
+    """At raspyd's start, before the web face's first: the login files' modes
+    warned about, the temp files a write cut short left in the data dir removed
+    (raspy.web.start_files). Not at a later start of the web face: its predecessor
+    may be writing the sessions file."""
+    if not config.http.enabled:
+        return
+    check_login_modes(LoginFiles(config.data_dir, config.http.password_hash_file))
+    # against the files' own times, which the system's clock wrote
+    remove_leftovers(Path(config.data_dir), time.time())
 
 
 def start_web(rt: Runtime) -> None:

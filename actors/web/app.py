@@ -21,10 +21,8 @@ from typing import Any, Final
 
 import structlog
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import (
     JSONResponse,
     RedirectResponse,
@@ -32,8 +30,8 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from raspy.actors.web.middleware import BodyLimit, QuietDisconnect, secure
 from raspy.clock import Clock
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
@@ -65,17 +63,6 @@ _STATIC: Final = {
     "app.css": "text/css",
     "app.js": "text/javascript",
     "icon.svg": "image/svg+xml",  # named by every page: no browser asks /favicon.ico
-}
-_SECURITY_HEADERS: Final = {
-    # nothing inline, nothing from elsewhere (the charts are images from here)
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-    "style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
-    # on form POSTs, and the same-origin check could not tell them from a foreign one
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
 }
 
 
@@ -128,6 +115,13 @@ class Backend:
         self.tell(ServiceRequest(service.encode("utf-8"), tuple(body), result))
         return await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
+    async def ask(self, service: str, *body: bytes) -> list[bytes]:
+        """request(), raising ReplyError (with the service named) on a time-out."""
+        try:
+            return await self.request(service, *body)
+        except TimeoutError:
+            raise ReplyError(service, "no reply within a few seconds") from None
+
     async def available(self, service: str) -> bool:
         """Does the service have a live worker? Asked before a request that would
         otherwise wait in the broker until it times out. One the broker announced
@@ -135,10 +129,8 @@ class Backend:
         is asked (mmi.service): an announcement may still be on its way."""
         if service in self.live_services:
             return True
-        try:
-            reply = await self.request("mmi.service", service.encode("utf-8"))
-        except TimeoutError:  # a page says so, as for any service that is silent
-            raise ReplyError("mmi.service", "no reply within a few seconds") from None
+        # a time-out: a page says so, as for any service that is silent
+        reply = await self.ask("mmi.service", service.encode("utf-8"))
         return reply[:1] == [b"200"]
 
     async def titanic(self, limit: int) -> tuple[int, list[TitanicEntry]]:
@@ -169,63 +161,6 @@ class Backend:
             log.error("web_login_unusable", reason=str(exc))
             return False
         return any(verify(secret, expected) for expected in hashes)
-
-
-def secure(response: Response, *, cache: bool = False) -> Response:
-    response.headers.update(_SECURITY_HEADERS)
-    response.headers["Cache-Control"] = "private, max-age=3600" if cache else "no-store"
-    return response
-
-
-class BodyLimit:
-    """Refuse a request body over `limit` bytes (413) before it is read: a declared
-    length at once, one sent in chunks as soon as it passes the limit. Without it
-    every body was read whole, whatever its size, the login form's too."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            too_large = secure(Response(self._reason, 413, media_type="text/plain"))
-            await too_large(scope, receive, send)
-            return
-        received = 0
-
-        async def bounded() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise HTTPException(413, self._reason)
-            return message
-
-        await self.app(scope, bounded, send)
-
-    @property
-    def _reason(self) -> str:
-        return f"request body over {self.limit} bytes"
-
-
-class QuietDisconnect:
-    """A client that leaves while its body is read ends its request without a trace:
-    there is nobody to answer, and uvicorn would log the ClientDisconnect that
-    reading the body raises as an error with a traceback."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except ClientDisconnect:
-            log.debug("web_client_left", path=scope.get("path", ""))
 
 
 Handler = Callable[[Request, Backend, Session], Awaitable[Response]]
@@ -389,7 +324,9 @@ async def _stream(
 
 
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
-    """The ASGI application (the page handlers are in raspy.actors.web.pages)."""
+    """The ASGI application (the page handlers are in raspy.actors.web.pages, the
+    JSON API in raspy.actors.web.api)."""
+    from raspy.actors.web import api
     from raspy.actors.web import pages as p
 
     def route(
@@ -427,7 +364,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/services", p.services_page),
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
-        route("/api/device", p.device_command, methods=("POST",), api=True),
+        route("/api/device", api.device_command, methods=("POST",), api=True),
     ]
     return Starlette(
         routes=routes,

@@ -6,13 +6,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from raspy import json_text
 from raspy.actors.web.app import Backend
@@ -49,19 +46,11 @@ def _page(
     return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
 
 
-async def _ask(backend: Backend, service: str, *body: bytes) -> list[bytes]:
-    """A request that raises ReplyError (with the service named) on a time-out."""
-    try:
-        return await backend.request(service, *body)
-    except TimeoutError:
-        raise ReplyError(service, "no reply within a few seconds") from None
-
-
 async def _device_rows(
     backend: Backend, services: Sequence[str]
 ) -> tuple[list[DeviceRow], list[str]]:
     async def one(service: str) -> list[DeviceRow]:
-        frames = await _ask(backend, service, forms.list_request())
+        frames = await backend.ask(service, forms.list_request())
         return models.devices(service.removesuffix(DEVICES_SUFFIX), frames)
 
     rows: list[DeviceRow] = []
@@ -87,9 +76,7 @@ async def devices_page(
     """The devices of every served `*.devices` service, and, from `tree` (the live
     values), those of a service no worker serves now (a remote board gone)."""
     try:
-        services = models.service_names(
-            await _ask(backend, "mmi.services", b"*.devices")
-        )
+        services = models.service_names(await backend.ask("mmi.services", b"*.devices"))
     except ReplyError as exc:
         services, problems = [], [str(exc)]
     else:
@@ -157,7 +144,7 @@ async def _history(backend: Backend, fullname: str, span: str) -> models.History
         raise ReplyError(service, "history is off: enable [history] in the config")
     now = backend.clock.wall()
     body = forms.history_request(fullname, now - pages.RANGES[span], None)
-    frames = await _ask(backend, service, body)
+    frames = await backend.ask(service, body)
     if frames[:1] == [b"404"]:  # logged, but no number recorded yet: no data so far
         return models.History(fullname, "", [])
     return models.history(frames)
@@ -211,55 +198,6 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
     )
 
 
-class _ApiJson(JSONResponse):
-    """JSON for app.js, whose text may come from any worker's reply: a lone
-    surrogate (`\\ud800`) is sent escaped, not a UnicodeEncodeError (a 500)."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
-
-
-def _number_or_text(text: str) -> float | str:
-    """A reply's number, or its text when no float holds it (1e400 would be
-    infinity, which JSON cannot carry: shown as written, as the live values)."""
-    number = float(text)
-    return number if math.isfinite(number) else text
-
-
-async def device_command(
-    request: Request, backend: Backend, session: Session
-) -> Response:
-    """app.js's switch and slider: the devices service's reply, or why it failed."""
-    try:
-        command = forms.parse_device_command(await request.body())
-    except forms.FormError as exc:
-        return _ApiJson({"error": str(exc)}, status_code=400)
-    try:
-        frames = await _ask(backend, command.service, command.request_body())
-    except ReplyError as exc:
-        return _ApiJson({"error": str(exc)}, status_code=504)
-    try:  # NaN and Infinity as their text, too
-        reply = (
-            json_text.loads(frames[1], parse_constant=str, parse_float=_number_or_text)
-            if len(frames) == 2
-            else None
-        )
-    except ValueError:
-        reply = None
-    if frames[:1] != [b"200"] or not isinstance(reply, dict):
-        detail = (
-            reply.get("detail") or reply.get("error")
-            if isinstance(reply, dict)
-            else None
-        )
-        status = frames[0].decode("ascii", "replace") if frames else "?"
-        return _ApiJson(
-            {"error": f"{command.device}: {detail or 'refused'} ({status})"},
-            status_code=502,
-        )
-    return _ApiJson({"ok": True, "reply": reply})
-
-
 async def scenarios_page(
     request: Request, backend: Backend, session: Session
 ) -> Response:
@@ -267,7 +205,7 @@ async def scenarios_page(
     try:
         service = await _scenario_service(backend)
         rows = models.scenarios(
-            await _ask(backend, service, b'{"v": 1, "action": "list"}')
+            await backend.ask(service, b'{"v": 1, "action": "list"}')
         )
     except ReplyError as exc:
         body = html.notice(str(exc), error=True)
@@ -302,7 +240,7 @@ async def scenario_page(
     message = backend.flashes.pop(session.sid, "")
     try:
         service = await _scenario_service(backend)
-        frames = await _ask(backend, service, forms.scenario_get_request(name))
+        frames = await backend.ask(service, forms.scenario_get_request(name))
         if frames[:1] == [b"404"]:
             return _page(
                 backend,
@@ -330,7 +268,7 @@ async def scenario_action(
     name, action = request.path_params["name"], request.path_params["action"]
     service = f"{backend.hostname}.core.scenario"
     try:
-        frames = await _ask(backend, service, forms.scenario_request(action, name))
+        frames = await backend.ask(service, forms.scenario_request(action, name))
         reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
         reply = reply if isinstance(reply, dict) else {}
         if frames[:1] != [b"200"]:
@@ -359,11 +297,11 @@ async def services_page(
     workers: list[models.WorkerCount] = []
     parts: list[str] = []
     try:
-        workers = models.workers(await _ask(backend, "mmi.workers", b"*"))
+        workers = models.workers(await backend.ask("mmi.workers", b"*"))
         parts = [
             name.removesuffix(".mmi")
             for name in models.service_names(
-                await _ask(backend, "mmi.services", b"*.mmi")
+                await backend.ask("mmi.services", b"*.mmi")
             )
         ]
     except ReplyError as exc:
@@ -375,7 +313,7 @@ async def services_page(
 
 async def _part_stats(backend: Backend, part: str) -> pages.PartStats:
     try:
-        frames = await _ask(backend, f"{part}.statistics", b"all")
+        frames = await backend.ask(f"{part}.statistics", b"all")
         return pages.PartStats(part, models.statistics(part, frames))
     except ReplyError as exc:
         return pages.PartStats(part, [], str(exc))

@@ -12,7 +12,7 @@ from typing import Any, Final
 import structlog
 
 from raspy.config import DevicesConfig
-from raspy.devices import gpio, gpio_pins, onewire, rtc, simulated
+from raspy.devices import gpio, gpio_options, gpio_pins, onewire, rtc, simulated
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
 from raspy.errors import ConfigError, DeviceError, quote
@@ -171,7 +171,9 @@ def gpio_registry(hostname: str, config: DevicesConfig) -> Registry:
         resolve, board = gpio_pins.reference_resolve, "40-pin header"
     try:
         registry = Registry(hostname, GPIO, gpio.GpioFactory())
-        configs = gpio.check_entries(registry.kinds, config.gpio, resolve, board)
+        configs = gpio_options.check_entries(
+            registry.kinds, config.gpio, resolve, board
+        )
         registry.add_all(configs)
     except (DeviceError, ValueError) as exc:
         raise ConfigError([str(exc)]) from exc

@@ -62,7 +62,7 @@ class LoginFiles:
         self._fingerprint: tuple[tuple[tuple[int, int, int] | None, ...], str] | None
         self._fingerprint = None  # (generation, its fingerprint)
 
-    def _files(self) -> list[tuple[Path, str]]:
+    def files(self) -> list[tuple[Path, str]]:
         """The login files (path, what it is), the token's first."""
         files = [(self.token_file, "web token hash")]
         if self.password_file is not None:
@@ -72,7 +72,7 @@ class LoginFiles:
     def generation(self) -> tuple[tuple[int, int, int] | None, ...]:
         """What changes when a login file is written anew (inode, time, size; None
         for a missing file): one stat per file, cheap enough for every request."""
-        return tuple(_identity(path) for path, _ in self._files())
+        return tuple(_identity(path) for path, _ in self.files())
 
     def fingerprint(self) -> str:
         """What the login files hold, as one short text: the SHA-256 of their content
@@ -86,7 +86,7 @@ class LoginFiles:
         if known is not None and known[0] == generation:
             return known[1]
         digest = hashlib.sha256()
-        for path, _ in self._files():
+        for path, _ in self.files():
             try:
                 content = b"file " + path.read_bytes()
             except FileNotFoundError:
@@ -99,7 +99,7 @@ class LoginFiles:
         return value
 
     def hashes(self) -> list[SecretHash]:
-        found = [read_hash(path, what) for path, what in self._files()]
+        found = [read_hash(path, what) for path, what in self.files()]
         return [h for h in found if h is not None]
 
     def configured(self) -> bool:

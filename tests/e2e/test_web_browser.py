@@ -1,6 +1,6 @@
 """The web face in a real Chromium (Debian's `chromium`, driven by Playwright's Python
 API; Playwright never downloads a browser here), against the real raspyd with
-`[http] enabled`, simulated devices and a gpio relay on mock pins (issue 14).
+`[http] enabled`, simulated devices and gpio relays on mock pins (issue 14).
 
 One raspyd and one browser serve the module; each test has its own browser context.
 Screenshots of every page at desktop (1280 px) and phone (390 px) width go to the
@@ -61,6 +61,12 @@ poll_interval_s = 0.5
 name = "relay"
 oid = "switch"
 pin = 17
+
+[[devices.gpio]]
+name = "compressor"
+oid = "switch"
+pin = 18
+min_off_s = 600.0
 
 [core]
 enabled = true
@@ -511,6 +517,31 @@ def test_a_refusal_in_plain_text_is_shown_as_it_is(browser: Browser, hub: Hub) -
     finally:
         page.context.close()
     assert shown == "CSRF check failed"
+
+
+def test_a_switch_refused_by_its_device_shows_the_devices_reason(
+    browser: Browser, hub: Hub
+) -> None:
+    """The compressor must stay off for its min_off_s (600 s) once off, and it is
+    off since raspyd started: its device refuses `on` (409 too_soon). The reason is
+    the user's to read, as the device gave it, beside the switch; it was answered
+    502, as a failure of the hub, with the device's status tacked on."""
+    page = logged_in(browser, hub)
+    switch = page.locator(f'button.switch[data-key="{hub.key("gpio.compressor")}"]')
+    error = switch.locator("xpath=ancestor::li").locator(".error")
+    with page.expect_response(f"{hub.base}/api/device") as answer:
+        switch.click()
+    try:
+        page.wait_for_function(
+            "(el) => el.textContent !== ''", arg=error.element_handle()
+        )
+        shown = error.text_content()
+        checked = switch.get_attribute("aria-checked")
+    finally:
+        page.context.close()
+    assert (answer.value.status, checked) == (409, "false")
+    held = r"compressor: off for [0-9.]+s of min_off_s 600s: on in [0-9.]+s"
+    assert re.fullmatch(held, shown or ""), shown
 
 
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:

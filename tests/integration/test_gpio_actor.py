@@ -25,10 +25,10 @@ from support.gpio_service import (
 )
 from support.wait import wait_until
 
-from raspy.actors.gpio import max_on_key, pressed_key
 from raspy.actors.poller import DevicesRead
 from raspy.client.clone import CloneClient
 from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
+from raspy.devices.gpio_tree import max_on_key, pressed_key
 from raspy.devices.reading import Reading, Status
 from raspy.errors import DeviceError
 from raspy.storage.store import Store

@@ -30,6 +30,7 @@ from raspy.client.mdp import Client
 
 HOST = "testhost"
 FULLNAME = f"{HOST}.gpio.compressor"
+BAD_VALUE = "compressor: state: expected true or false, got 5"
 # the time since the start is the real clock's: a moment, on a loaded machine more
 HELD = r"off for [0-9.]+s of min_off_s 600s: on in [0-9.]+s"
 SCENARIO = f"""\
@@ -101,7 +102,9 @@ def test_a_scenario_run_fails_with_the_devices_reason_as_scenario_show_says_it(
     ), error
 
 
-def _device_command(port: int, browser: Browser) -> tuple[int, Any]:
+def _device_command(
+    port: int, browser: Browser, device: str = "compressor", value: Any = True
+) -> tuple[int, Any]:
     """A switch pressed on the web face, as app.js sends it (its CSRF token from
     the page's meta tag): the HTTP status and the JSON answer."""
     page = browser.exchange("GET", "/")
@@ -115,9 +118,9 @@ def _device_command(port: int, browser: Browser) -> tuple[int, Any]:
             body=json.dumps(
                 {
                     "service": f"{HOST}.gpio.devices",
-                    "device": "compressor",
+                    "device": device,
                     "action": "set",
-                    "value": True,
+                    "value": value,
                 }
             ),
             headers={
@@ -133,7 +136,12 @@ def _device_command(port: int, browser: Browser) -> tuple[int, Any]:
 
 
 @pytest.mark.timeout(60)
-def test_the_web_face_shows_the_refusal_beside_the_switch(tmp_path: Path) -> None:
+def test_the_web_face_answers_a_refusal_with_the_devices_status_and_reason(
+    tmp_path: Path,
+) -> None:
+    """A device's refusal is the user's to read: it was answered 502, as if the
+    service had failed; now with the device's own status (409 too soon, 400 a bad
+    value, 404 no such device) and its reason, which app.js shows by the switch."""
     data_dir = tmp_path / "data"
     allow_login(data_dir)
     cfg = _config(data_dir, "[http]\nenabled = true\n")
@@ -142,11 +150,18 @@ def test_the_web_face_shows_the_refusal_beside_the_switch(tmp_path: Path) -> Non
         port = cfg.network.port_base + WEB_PORT_OFFSET
         browser = Browser(port)
         browser.log_in()
-        status, answer = _device_command(port, browser)
+        held = _device_command(port, browser)
+        bad = _device_command(port, browser, value=5)
+        unknown = _device_command(port, browser, device="nosuch")
     finally:
         rt.stop()
-    assert status == 502
-    assert re.fullmatch(rf"compressor: {HELD} \(409\)", answer["error"]), answer
+    status, answer = held
+    assert (status, answer["code"]) == (409, "too_soon"), held
+    assert re.fullmatch(rf"compressor: {HELD}", answer["error"]), answer
+    assert [bad, unknown] == [
+        (400, {"error": BAD_VALUE, "code": "invalid_value"}),
+        (404, {"error": "nosuch: no device 'nosuch' here", "code": "unknown_device"}),
+    ]
 
 
 @pytest.fixture

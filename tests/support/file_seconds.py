@@ -111,6 +111,7 @@ FILE_SECONDS: Final[dict[str, float]] = {
     "integration/test_mqtt_bridge_runtime.py": 0.8,
     "unit/test_packaging.py": 0.8,
     "integration/test_gpio_hold_faces.py": 0.7,
+    "integration/test_web_files_at_start.py": 0.7,
     "integration/test_mqtt_bridge_reconnect.py": 0.6,
     "integration/test_runtime_term_stuck.py": 0.6,
     "integration/test_client_library_mistakes.py": 0.5,

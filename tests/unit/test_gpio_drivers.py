@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.devices import gpio
+from raspy.devices import gpio, gpio_options
 from raspy.devices.gpio_pins import Pins, reference_resolve
 from raspy.devices.kinds import BUILTIN, validate
 from raspy.devices.reading import Reading, Status
@@ -254,7 +254,9 @@ def test_a_pir_input_without_pull_up_is_active_high(
 
 # --- [[devices.gpio]] tables ----------------------------------------------------------
 def _check(*entries: object) -> list[dict[str, Any]]:
-    return gpio.check_entries(BUILTIN, entries, reference_resolve, "40-pin header")
+    return gpio_options.check_entries(
+        BUILTIN, entries, reference_resolve, "40-pin header"
+    )
 
 
 def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:

@@ -1,0 +1,88 @@
+"""What every answer of the web face passes through: the security headers, the
+request body's limit, and a client gone while its body was read.
+
+Pure ASGI around the Starlette app (raspy.actors.web.app); nothing here speaks to
+the hub.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger(component="web")
+
+_SECURITY_HEADERS: Final = {
+    # nothing inline, nothing from elsewhere (the charts are images from here)
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
+    # on form POSTs, and the same-origin check could not tell them from a foreign one
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def secure(response: Response, *, cache: bool = False) -> Response:
+    response.headers.update(_SECURITY_HEADERS)
+    response.headers["Cache-Control"] = "private, max-age=3600" if cache else "no-store"
+    return response
+
+
+class BodyLimit:
+    """Refuse a request body over `limit` bytes (413) before it is read: a declared
+    length at once, one sent in chunks as soon as it passes the limit. Without it
+    every body was read whole, whatever its size, the login form's too."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            too_large = secure(Response(self._reason, 413, media_type="text/plain"))
+            await too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, self._reason)
+            return message
+
+        await self.app(scope, bounded, send)
+
+    @property
+    def _reason(self) -> str:
+        return f"request body over {self.limit} bytes"
+
+
+class QuietDisconnect:
+    """A client that leaves while its body is read ends its request without a trace:
+    there is nobody to answer, and uvicorn would log the ClientDisconnect that
+    reading the body raises as an error with a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.debug("web_client_left", path=scope.get("path", ""))
