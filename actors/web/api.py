@@ -46,12 +46,17 @@ async def device_command(
     A refusal (400 a bad value, 404 no such device, 409 too soon after the last
     switch) comes back with the device's status and reason, as the page shows it;
     502 says the service failed (a 5xx, or a reply that is not of its vocabulary),
-    504 that it did not answer."""
+    503 that no worker serves it now (nothing is sent), 504 that it did not answer."""
     try:
         command = forms.parse_device_command(await request.body())
     except forms.FormError as exc:
         return _ApiJson({"error": str(exc)}, status_code=400)
     try:
+        # a board that is away: said at once, not as "no reply" after the page's
+        # patience, and nothing is sent (as `raspy device` does)
+        if not await backend.available(command.service):
+            absent = f"{command.device}: no worker serves {command.service} now"
+            return _ApiJson({"error": f"{absent}: nothing was sent"}, status_code=503)
         frames = await backend.ask(command.service, command.request_body())
     except ReplyError as exc:
         return _ApiJson({"error": str(exc)}, status_code=504)

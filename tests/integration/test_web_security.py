@@ -400,11 +400,18 @@ def test_a_new_login_token_logs_every_browser_out(
     assert browser.exchange("GET", "/login").status == 303
 
 
-def _answering(reply: list[bytes]) -> Callable[[object], None]:
-    """A `tell` standing for the WebActor: every service request gets `reply`."""
+def _answering(
+    reply: list[bytes], served: tuple[bytes, ...] | None = None
+) -> Callable[[object], None]:
+    """A `tell` standing for the WebActor: every service request gets `reply`; the
+    broker's `mmi.service` says a worker serves each service (or those `served`)."""
 
     def tell(message: object) -> None:
         assert isinstance(message, ServiceRequest), message
+        if message.service == b"mmi.service":
+            up = served is None or message.body[0] in served
+            message.result.set_result([b"200" if up else b"404"])
+            return
         message.result.set_result(reply)
 
     return tell
@@ -549,3 +556,29 @@ def test_a_value_nested_deep_in_the_tree_costs_the_devices_page_no_500(
 
         [page] = wait_until(shown, what="the devices page with the board's values")
     assert (page.status, page.body.count('class="device ')) == (200, len(depths) + 1)
+
+
+@pytest.mark.timeout(60)
+def test_a_switch_of_a_board_that_is_away_is_not_sent(tmp_path: Path) -> None:
+    """No worker serves the board's devices service (the board is away): the page is
+    told at once that it is away (503) and nothing is sent, where the request waited
+    in the broker for the page's 5 s and answered 504, "no reply"."""
+    sent: list[bytes] = []
+    answer = _answering([b"200", b'{"v": 1, "reading": {"value": true}}'], served=())
+
+    def tell(message: object) -> None:
+        assert isinstance(message, ServiceRequest), message
+        sent.append(message.service)
+        answer(message)
+
+    with _serving(tmp_path, tell) as served:
+        browser = served.browser()
+        browser.log_in()
+        code, kind, raw = _command(served, browser)
+    service = f"{HOST}.board.devices"
+    assert (code, kind, json.loads(raw)) == (
+        503,
+        JSON,
+        {"error": f"relay: no worker serves {service} now: nothing was sent"},
+    )
+    assert sent == [b"mmi.service"]
