@@ -57,8 +57,10 @@ class HostLookup:
             return socket.getaddrinfo(
                 host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
             )
+        if timeout_s <= 0:
+            raise LookupTimeout(f"no time left to look up {host}")
         deadline = time.monotonic() + timeout_s  # the waits below count real time
-        if not self._slots.acquire(timeout=max(timeout_s, 0.0)):
+        if not self._slots.acquire(timeout=timeout_s):
             raise LookupTimeout(f"every lookup slot is taken: {host}")
         lookup = _Lookup(self._resolve, host, port, self._slots)
         try:

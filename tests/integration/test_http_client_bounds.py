@@ -18,6 +18,7 @@ from support.clock import FakeClock
 from support.edge_fixtures import EdgeHandle
 from support.http_asker import Asker, HangingResolver
 from support.http_server import HttpServer, http_server, self_signed
+from support.wait import wait_until
 
 from raspy.actors.http_client import REPLY_MARGIN_S
 from raspy.http_request import HttpRequest
@@ -60,7 +61,9 @@ def test_a_hung_lookup_is_a_timeout_and_its_worker_serves_the_next_request(
             },
         )
         assert asker.ask(HttpRequest("POST", f"{server.url}/ok"))[0] == b"200"
-        assert resolver.running == 1  # still hung: its thread, not the worker's
+        # still hung, on a lookup thread of its own, not the worker's
+        wait_until(lambda: resolver.running == 1, what="the lookup still hung")
+        assert resolver.calls == ["hung.test"]
         assert [r.path for r in server.taken()] == ["/ok"]
     finally:
         asker.close()
@@ -112,8 +115,8 @@ def test_a_request_whose_turn_comes_after_its_sender_gave_up_is_not_made(
         late = HttpRequest(
             "POST", f"{server.url}/ok", give_up_at=clock.monotonic() + 15.0
         )
+        clock.advance(15.0)  # by the time its turn comes, its sender has given up
         second = asker.send(late)
-        clock.advance(15.0)  # the run that sent it has given up by now
         replies = dict(asker.reply() for _ in range(2))
         assert replies[first][0] == b"504"
         assert replies[second] == (

@@ -33,6 +33,9 @@ def test_a_name_is_looked_up_and_an_address_written_out_is_no_lookup(
     assert resolver.calls == ["notify.test"]
     with pytest.raises(socket.gaierror):
         lookup.addresses("nowhere.test", 80, 5.0)
+    with pytest.raises(LookupTimeout):  # no time left: not asked at all
+        lookup.addresses("notify.test", 80, 0.0)
+    assert resolver.calls == ["notify.test", "nowhere.test"]
 
 
 def test_a_hung_lookup_ends_its_request_at_the_timeout_and_threads_stay_bounded(
