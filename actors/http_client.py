@@ -9,6 +9,14 @@ it blocks up to its timeout), which answers through the outbox itself: this acto
 never waits on the network, and its stop never waits for a request (the threads are
 daemons; one that ends after the stop answers nobody).
 
+A request whose sender gives the moment it stops waiting (`give_up_at`) and whose
+turn comes too late to be answered by then is not made: it is answered as a timeout,
+counted (`http_client.late`) and logged. One whose turn leaves it less than its timeout
+is cut to what is left, so that nothing reaches a phone after its scenario reported
+the request failed. A host's lookup is bounded by the request's time too, on at most
+`workers` threads (raspy.http_lookup): a resolver that hangs holds no worker past
+its request's timeout.
+
 Only raspyd's own parts may use it: a request from a network client (its routing id
 does not carry the in-process prefix, which the broker refuses to a network peer) is
 answered 403. Anyone who can reach the broker could otherwise have the hub send
@@ -18,6 +26,7 @@ requests to any address it reaches, its own LAN included.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ssl
 import threading
 import uuid
@@ -27,9 +36,10 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy import http_fetch, http_request
+from raspy import http_fetch, http_lookup, http_request
 from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, local_peer_id
+from raspy.clock import Clock, SystemClock
 from raspy.cores.broker import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp
@@ -40,7 +50,12 @@ log = structlog.get_logger(component="http_client")
 
 _ASK_TIMEOUT_S: Final = 5.0
 PART: Final = "http_client"  # its counters: http_client.<name>
-Fetch = Callable[[http_request.HttpRequest, ssl.SSLContext], http_request.Outcome]
+# a request's answer travels back to its sender within this (outbox, edge, actor)
+REPLY_MARGIN_S: Final = 0.2
+Fetch = Callable[
+    [http_request.HttpRequest, ssl.SSLContext, http_lookup.HostLookup],
+    http_request.Outcome,
+]
 
 
 class HttpClientActor(pykka.ThreadingActor):
@@ -56,6 +71,8 @@ class HttpClientActor(pykka.ThreadingActor):
         workers: int = 4,
         tls: ssl.SSLContext | None = None,
         fetch: Fetch = http_fetch.fetch,
+        resolve: http_lookup.Resolve = http_lookup.system_resolve,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__()
         if workers < 1:
@@ -66,6 +83,11 @@ class HttpClientActor(pykka.ThreadingActor):
         # at the first request (some 50 ms), not in raspyd's start-up
         self._tls = tls
         self._fetch = fetch
+        # as many lookup threads as workers: one each while the resolver answers,
+        # and no more stuck in it when it hangs (raspy.http_lookup)
+        self._lookup = http_lookup.HostLookup(workers, resolve)
+        # the senders' clock: give_up_at is read on it (raspyd's one clock)
+        self._clock = clock or SystemClock()
         # set by the stop: a request still under way then answers nobody (its
         # worker has said DISCONNECT, and the broker would take the reply for
         # a stranger's)
@@ -142,16 +164,47 @@ class HttpClientActor(pykka.ThreadingActor):
             failure = http_request.Failure("bad_request", exc.detail or exc.reason)
             worker.reply(request.client, http_request.encode_outcome(failure))
             return
+        timed = self._in_time(worker, request.client, wanted)
+        if timed is None:
+            return
         self._stats.incr(f"{PART}.requests")
         if self._tls is None:
             self._tls = ssl.create_default_context()
+        cut = timed.timeout_s < wanted.timeout_s
         thread = threading.Thread(
             target=self._make,
-            args=(worker, request.client, wanted, self._tls),
+            args=(worker, request.client, timed, self._tls, cut),
             name="raspy-http-request",
             daemon=True,
         )
         thread.start()
+
+    def _in_time(
+        self, worker: LocalWorker, client: bytes, wanted: http_request.HttpRequest
+    ) -> http_request.HttpRequest | None:
+        """`wanted`, cut to the time its sender still waits; None when its turn came
+        too late for any answer to reach the sender (answered as a timeout here)."""
+        if wanted.give_up_at is None:
+            return wanted
+        left = wanted.give_up_at - self._clock.monotonic() - REPLY_MARGIN_S
+        cut = round(left, 1)  # a reason reads "within 2.3s"; REPLY_MARGIN_S covers it
+        if cut >= wanted.timeout_s:
+            return wanted
+        if cut <= 0:
+            self._stats.incr(f"{PART}.late")
+            log.warning(
+                "http_request_dropped",
+                reason="late",
+                method=wanted.method,
+                url=http_request.shown_url(wanted.url),
+                late_s=round(-left, 3),
+            )
+            failure = http_request.Failure(
+                "timeout", "not sent: its turn came after its sender stopped waiting"
+            )
+            worker.reply(client, http_request.encode_outcome(failure))
+            return None
+        return dataclasses.replace(wanted, timeout_s=cut)
 
     def _make(
         self,
@@ -159,18 +212,26 @@ class HttpClientActor(pykka.ThreadingActor):
         client: bytes,
         wanted: http_request.HttpRequest,
         tls: ssl.SSLContext,
+        cut: bool,
     ) -> None:
         """On the request's own thread: fetch, answer, log (never a header's value
-        nor the URL's query or user)."""
+        nor the URL's query or user). `cut`: its timeout is what its turn left."""
         url = http_request.shown_url(wanted.url)
         try:
-            outcome = self._fetch(wanted, tls)
+            outcome = self._fetch(wanted, tls, self._lookup)
         except Exception as exc:  # a bug in the fetch: the client still gets a reply
             self._stats.incr(f"{PART}.errors")
             log.exception("http_request_crashed", method=wanted.method, url=url)
             outcome = http_request.Failure(
                 "protocol", f"internal error: {type(exc).__name__}"
             )
+        if (
+            cut
+            and isinstance(outcome, http_request.Failure)
+            and outcome.error == "timeout"
+        ):  # not the timeout its scenario gave: say why
+            detail = f"{outcome.detail} (the time left after it waited its turn)"
+            outcome = http_request.Failure("timeout", detail)
         if isinstance(outcome, http_request.Answer) and 200 <= outcome.status <= 299:
             log.debug(
                 "http_request_done",

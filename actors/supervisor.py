@@ -195,6 +195,7 @@ def _start_services(rt: Runtime) -> None:
                 f"{host}.{names.HTTP_SERVICE}".encode(),
                 rt.stats,
                 workers=rt.config.http_client.max_concurrent,
+                clock=rt.clock,  # the scenarios' give_up_at is on it
             ),
         )
     if rt.config.clone.enabled:

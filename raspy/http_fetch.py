@@ -2,6 +2,11 @@
 http.client on the caller's thread (never an actor's: it blocks for up to its
 timeout).
 
+The host is looked up first, on a thread of raspy.http_lookup's, bounded by the
+request's timeout too (getaddrinfo takes none), and the connection made to its
+addresses in turn, each within what is left; the Host header, TLS's server name and
+the certificate's check stay on the host name.
+
 Certificates are checked against the system's store (the TLS context is the
 caller's: `ssl.create_default_context()` in raspyd). No proxy is taken from the
 environment (http.client reads none): a hub's notifications go straight out, and a
@@ -18,17 +23,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from raspy import __version__
+from raspy.http_lookup import AddrInfo, HostLookup, LookupTimeout
 from raspy.http_request import (
     MAX_ANSWER_BYTES,
     MAX_REDIRECTS,
@@ -47,14 +54,17 @@ Monotonic = Callable[[], float]
 
 
 def fetch(
-    request: HttpRequest, tls: ssl.SSLContext, now: Monotonic = time.monotonic
+    request: HttpRequest,
+    tls: ssl.SSLContext,
+    lookup: HostLookup,
+    now: Monotonic = time.monotonic,
 ) -> Outcome:
-    """Make `request`, following redirects; what the last server answered, or why
-    there was no answer."""
+    """Make `request`, following redirects, its hosts looked up by `lookup`; what
+    the last server answered, or why there was no answer."""
     deadline = now() + request.timeout_s
     hop = _Hop(request.method, request.url, request.headers, request.body)
     for redirects in range(MAX_REDIRECTS + 1):
-        outcome = _exchange(hop, request.timeout_s, deadline, tls, now)
+        outcome = _exchange(hop, request.timeout_s, deadline, tls, lookup, now)
         if (
             isinstance(outcome, Failure)
             or outcome.status not in REDIRECTS
@@ -105,7 +115,12 @@ def _redirected(hop: _Hop, status: int, location: str) -> _Hop | Failure:
 
 
 def _exchange(
-    hop: _Hop, timeout_s: float, deadline: float, tls: ssl.SSLContext, now: Monotonic
+    hop: _Hop,
+    timeout_s: float,
+    deadline: float,
+    tls: ssl.SSLContext,
+    lookup: HostLookup,
+    now: Monotonic,
 ) -> Outcome:
     parts = urlsplit(hop.url)
     host, port = parts.hostname or "", parts.port
@@ -121,7 +136,18 @@ def _exchange(
     watchdog.daemon = True
     watchdog.start()
     try:
+        addresses = lookup.addresses(host, connection.port, deadline - now())
+        # http.client opens its socket through this attribute (CPython's own tests
+        # replace it so): connect() then goes to the addresses found above, while
+        # the Host header and TLS (server name, certificate) keep the host name
+        connection._create_connection = functools.partial(  # type: ignore[attr-defined]  # http.client's, not in typeshed
+            _open, addresses, deadline, now
+        )
         return _talk(connection, hop, parts, deadline, now)
+    except LookupTimeout:
+        return Failure(
+            "timeout", f"no answer within {timeout_s:g}s (looking up {host})"
+        )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if now() >= deadline:
             return Failure("timeout", f"no answer within {timeout_s:g}s")
@@ -169,6 +195,35 @@ def _talk(
         len(body) > MAX_ANSWER_BYTES,
         response.getheader("Location"),
     )
+
+
+def _open(
+    addresses: Sequence[AddrInfo],
+    deadline: float,
+    now: Monotonic,
+    _address: tuple[str, int],
+    _timeout: float | None = None,
+    _source: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A socket connected to the first of `addresses` that takes it, each tried
+    within what is left (socket.create_connection gives each the whole timeout);
+    the error of the last when none does. http.client's call, whose address and
+    timeout are the host name's and the first step's."""
+    error: OSError = socket.gaierror(socket.EAI_NONAME, "no address")
+    for family, kind, proto, _, sockaddr in addresses:
+        left = deadline - now()
+        if left <= 0:
+            raise TimeoutError("deadline")
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error
 
 
 def _on_time(

@@ -2,7 +2,11 @@
 of a scenario's `http:` action follow (pure: no socket, no clock).
 
 A request is frame 0, JSON `{"v": 1, "method", "url", "headers": [[name, value],
-...], "timeout_s"}`, and frame 1, the body's bytes (none: no body). A reply is a
+...], "timeout_s"}`, and frame 1, the body's bytes (none: no body). An optional
+`"give_up_at"` is when its sender stops waiting for the answer, in seconds of
+raspyd's monotonic clock (the service answers raspyd's own parts only, which share
+that clock): the service makes no request whose turn comes too late, and cuts one
+short that would end after it. Without it (an older sender), only `timeout_s` counts. A reply is a
 status frame and a JSON frame: `200` for a 2xx answer (`status`, `reason`, `body`,
 `truncated`); any other is `{"error": TOKEN, "detail": TEXT}` (with the answer's
 fields when there was one): `502` for an answer that is not 2xx (`status`) or no
@@ -55,6 +59,7 @@ _HOST: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
 _URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
 _USER_SAFE: Final = "!$&'()*+,;=:%-._~"
 _VERSION: Final = 1
+_FAR_S: Final = 1e15  # beyond any monotonic clock's seconds
 
 
 class UrlError(ValueError):
@@ -169,16 +174,19 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     timeout_s: float = DEFAULT_TIMEOUT_S
+    give_up_at: float | None = None  # monotonic s: when its sender stops waiting
 
 
 def encode_request(request: HttpRequest) -> tuple[bytes, ...]:
-    head = {
+    head: dict[str, object] = {
         "v": _VERSION,
         "method": request.method,
         "url": request.url,
         "headers": [list(pair) for pair in request.headers],
         "timeout_s": request.timeout_s,
     }
+    if request.give_up_at is not None:
+        head["give_up_at"] = request.give_up_at
     frame = json.dumps(head, ensure_ascii=False).encode("utf-8")
     return (frame, request.body) if request.body else (frame,)
 
@@ -196,6 +204,7 @@ def decode_request(frames: list[bytes] | tuple[bytes, ...]) -> HttpRequest:
         raise _bad("version", 'expected a JSON object with "v": 1')
     method, url, headers = head.get("method"), head.get("url"), head.get("headers", [])
     timeout_s = head.get("timeout_s", DEFAULT_TIMEOUT_S)
+    give_up_at = head.get("give_up_at")
     if method not in METHODS:
         raise _bad(
             "method", f"expected one of {', '.join(METHODS)}, got {shown(method)}"
@@ -215,13 +224,23 @@ def decode_request(frames: list[bytes] | tuple[bytes, ...]) -> HttpRequest:
             "timeout",
             f"expected timeout_s in (0, {MAX_TIMEOUT_S:g}], got {shown(timeout_s)}",
         )
+    if give_up_at is not None and (
+        isinstance(give_up_at, bool)
+        or not isinstance(give_up_at, int | float)
+        or not -_FAR_S < give_up_at < _FAR_S  # NaN and infinities too
+    ):
+        raise _bad(
+            "give_up_at",
+            f"expected give_up_at as a number of seconds, got {shown(give_up_at)}",
+        )
     pairs = _headers(headers)
     body = frames[1] if len(frames) == 2 else b""
     if len(body) > MAX_BODY_BYTES:
         raise _bad("body", f"a body of {len(body)} bytes; at most {MAX_BODY_BYTES}")
     if body and method == "GET":
         raise _bad("body", "a GET sends no body")
-    return HttpRequest(method, url, pairs, body, float(timeout_s))
+    until = None if give_up_at is None else float(give_up_at)
+    return HttpRequest(method, url, pairs, body, float(timeout_s), until)
 
 
 def _headers(headers: object) -> tuple[tuple[str, str], ...]:

@@ -112,9 +112,13 @@ class CoreActor(pykka.ThreadingActor):
         max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
         daemon_start: bool = True,
         steps: ClockSteps | None = None,
+        http_service: bool = True,
     ) -> None:
         super().__init__()
         self.host = host
+        # raspyd serves `<host>.http` ([http_client] enabled): when not, an `http:`
+        # action fails at every run, which its import and the start say
+        self.http_service = http_service
         # False when the supervisor restarts the core in a running raspyd: `startup:`
         # triggers fire once per daemon start, not again with each new core
         self.daemon_start = daemon_start
@@ -342,6 +346,8 @@ class CoreActor(pykka.ThreadingActor):
                 base = self.run_lost(record.name, base, reason)
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
+        if startup and scenario is not None and record.enabled:
+            self._service.say_http_off(record.name, scenario)
         if scenario is None:
             self.show(entry, _with_state(base, State.ERROR, error))
         elif not record.enabled:

@@ -154,23 +154,29 @@ class CoreService:
             "name": scenario.name,
             "replaced": old is not None,
         }
-        warnings = self._device_warnings(scenario, request.document, request.source)
+        warnings = self._warnings(scenario, request.document, request.source)
         if warnings:
             reply["warnings"] = warnings
         return api.ok(reply)
 
-    def _device_warnings(
+    def _warnings(
         self, scenario: model.Scenario, text: str, source: str
     ) -> list[JsonValue]:
         """`source:line:col: warning: ...` of each device key the scenario names that
-        the tree has nothing of now (rules.unmatched): a typo shows at the import,
-        not months later as a scenario that never ran."""
-        from raspy.rules.unmatched import device_warnings  # loaded on first use only
+        the tree has nothing of now (rules.unmatched), and of each `http:` action
+        when raspyd's `<host>.http` is off (rules.http_off): a typo or a service
+        turned off shows at the import, not months later as a scenario that never
+        ran or a message that never came."""
+        # loaded on first use only
+        from raspy.rules.http_off import http_off_warnings
+        from raspy.rules.unmatched import device_warnings
 
         core = self._core
         found = device_warnings(
             scenario, text, core.host, core.tree.keys_under(DEVICE_TREE)
         )
+        if not core.http_service:
+            found = sorted(found + http_off_warnings(scenario, text))
         return [
             f"{source}:{line}:{col}: warning: {message}" for line, col, message in found
         ]
@@ -241,6 +247,19 @@ class CoreService:
             # to do, the text being kept as it was
             return None, unloadable_error(
                 record.name, reason or str(refused.body.get("error"))
+            )
+
+    def say_http_off(self, name: str, scenario: model.Scenario) -> None:
+        """Log at the start that a scenario's `http:` actions will fail, when raspyd
+        does not serve `<host>.http` (its import said so too)."""
+        if self._core.http_service:
+            return
+        from raspy.rules.http_off import WHY, http_actions  # with the parser: lazily
+
+        found = http_actions(scenario)
+        if found:
+            log.warning(
+                "scenario_http_off", scenario=name, actions=len(found), reason=WHY
             )
 
     def preload(self, folder: str, stored: set[str]) -> int:

@@ -94,6 +94,7 @@ class _Start:
             max_value_bytes=rt.config.clone.max_value_bytes,
             daemon_start=not rt.core_started,
             steps=self.steps,
+            http_service=rt.config.http_client.enabled,
         )
         rt.core_started = True
         return ref

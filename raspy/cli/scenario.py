@@ -240,8 +240,9 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
-    """The hub's warnings of device keys its tree has nothing of (a typo?), as lines
-    of the file; the import is done all the same."""
+    """The hub's warnings (device keys its tree has nothing of, a typo?; an `http:`
+    action on a hub whose `<host>.http` is off), as lines of the file; the import
+    is done all the same."""
     warnings = reply.field("warnings")
     if not isinstance(warnings, list):
         return

@@ -60,17 +60,18 @@ def http_step(
             )
         if all(name.lower() != "content-type" for name, _ in headers):
             headers.append(("Content-Type", kind))
+    patience_s = action.timeout_s + HTTP_GRACE_S
+    deadline = scope.clock.mono + patience_s
+    # the service is told when the run stops waiting: a request whose turn comes
+    # after that is not sent, so a phone is never told after the run failed
     frames = http_request.encode_request(
         http_request.HttpRequest(
-            action.method, url, tuple(headers), body, action.timeout_s
+            action.method, url, tuple(headers), body, action.timeout_s, deadline
         )
     )
     service = f"{scope.env.host}.{HTTP_SERVICE}"
-    patience_s = action.timeout_s + HTTP_GRACE_S
     scope.note(lambda: what)
-    answer = yield SendRequest(
-        scope.env.next_request_id(), service, frames, scope.clock.mono + patience_s
-    )
+    answer = yield SendRequest(scope.env.next_request_id(), service, frames, deadline)
     if not isinstance(answer, Reply):
         raise RunFailed(
             f"{what}: {service} did not answer within {patience_s:g}s "

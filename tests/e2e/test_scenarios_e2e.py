@@ -23,6 +23,7 @@ import raspy
 from raspy.client.clone import CloneClient
 from raspy.client.mdp import Client
 from raspy.rules.document import validate_scenario
+from raspy.rules.http_off import WHY
 
 CONFIG = '[devices]\nfake_enabled = true\n\n[core]\nenabled = true\ntimezone = "UTC"\n'
 RUN_TOML = Path(raspy.__file__).parent / "defaults" / "run.toml"
@@ -363,3 +364,27 @@ def test_an_http_action_reaches_the_server_and_a_network_client_may_not_use_it(
         assert (status, json.loads(body)["error"]) == (b"403", "forbidden")
         assert server.taken() == []
     assert ask(daemon, "delete", name="e2e-http")[0] == b"200"
+
+
+def test_an_http_action_on_a_hub_without_the_http_service_warns_at_its_import(
+    tmp_path: Path,
+) -> None:
+    """`[http_client] enabled = false`: raspyd tells its core, and the import of a
+    scenario with an `http:` action says the action will fail at every run; the
+    scenario is imported all the same (the config may change before it runs)."""
+    config = CONFIG + "\n[http_client]\nenabled = false\n"
+    with running_daemon(tmp_path / "data", config_text=config) as running:
+        wait_until(lambda: _service_up(running), what="the scenario service")
+        document = tmp_path / "e2e-tell.yaml"
+        document.write_text(
+            "name: e2e-tell\n"
+            "triggers: [{event: /event/door}]\n"
+            "actions:\n"
+            '  - http: "https://ntfy.sh/my-house-7fq2k"\n'
+        )
+        assert scenario_cli(running, "import", str(document)) == (
+            0,
+            f"imported e2e-tell from {document}\n",
+            f"raspy scenario import: {document}:4:11: warning: http: "
+            f"https://ntfy.sh/… {WHY}\n",
+        )

@@ -6,16 +6,15 @@ there, and what the service answers for each way a request goes well or wrong
 from __future__ import annotations
 
 import json
-import queue
 import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pykka
 import pytest
 from support.edge_fixtures import EdgeHandle
+from support.http_asker import PATIENCE_S, SERVICE, Asker
 from support.http_server import (
     BIG_BYTES,
     HttpServer,
@@ -24,9 +23,6 @@ from support.http_server import (
     self_signed,
 )
 
-from raspy.actors import messages as msgs
-from raspy.actors.http_client import HttpClientActor
-from raspy.actors.worker import LocalClient, LocalReply, local_peer_id
 from raspy.client.mdp import Client
 from raspy.http_request import (
     JSON_TYPE,
@@ -35,67 +31,6 @@ from raspy.http_request import (
     HttpRequest,
     encode_request,
 )
-from raspy.stats import Stats
-
-SERVICE = b"testhost.http"
-PATIENCE_S = 10.0
-
-
-class Owner(pykka.ThreadingActor):
-    """Where the replies of the test's in-process client are routed."""
-
-    def __init__(self, received: queue.SimpleQueue[msgs.MdpFrames]) -> None:
-        super().__init__()
-        self.received = received
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, msgs.MdpFrames):
-            self.received.put(message)
-        return None
-
-
-class Asker:
-    """An in-process client of the service, as a scenario is one."""
-
-    def __init__(self, edge: EdgeHandle, workers: int = 2, **options: Any) -> None:
-        self.edge = edge
-        self.stats = Stats()
-        self.service = HttpClientActor.start(
-            edge.ref, edge.outbox, SERVICE, self.stats, workers=workers, **options
-        )
-        self.received: queue.SimpleQueue[msgs.MdpFrames] = queue.SimpleQueue()
-        self.owner = Owner.start(self.received)
-        self.client: LocalClient[None] = LocalClient(
-            edge.outbox, local_peer_id("test.http")
-        )
-        self.client.attach(edge.ref, self.owner, 5.0)
-        self._next = 0
-
-    def send(self, request: HttpRequest | tuple[bytes, ...]) -> int:
-        frames = (
-            encode_request(request) if isinstance(request, HttpRequest) else request
-        )
-        self._next += 1
-        self.client.send(self._next, SERVICE, frames, PATIENCE_S)
-        return self._next
-
-    def reply(self, timeout_s: float = 8.0) -> tuple[int, tuple[bytes, Any]]:
-        message = self.received.get(timeout=timeout_s)
-        outcome = self.client.reply(message.peer_id, message.frames)
-        assert isinstance(outcome, LocalReply), outcome
-        status, detail = outcome.body
-        return outcome.request_id, (status, json.loads(detail))
-
-    def ask(self, request: HttpRequest | tuple[bytes, ...]) -> tuple[bytes, Any]:
-        sent = self.send(request)
-        got, answer = self.reply()
-        assert got == sent
-        return answer
-
-    def close(self) -> None:
-        self.client.detach(self.edge.ref)
-        self.owner.stop(timeout=5)
-        self.service.stop(timeout=5)
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ class Core:
     stats: Stats = field(default_factory=Stats)  # the core's and its scenarios'
     # random() and random waits: seeded, so a run draws the same numbers each time
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
+    http_service: bool = True  # raspyd's [http_client] enabled
 
     def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
@@ -72,6 +73,7 @@ class Core:
             links,
             daemon_start=daemon_start,
             steps=self.steps,
+            http_service=self.http_service,
         )
         self._started_scenarios(self.ref)
         return self.ref

@@ -147,16 +147,17 @@ def refusing_port() -> Iterator[int]:
         sock.close()
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own issuer, and its key (openssl CLI,
-    an EC key: a few milliseconds): trusted by a client given it as its CA file,
-    refused by one that checks against the system's store."""
+def self_signed(folder: Path, names: str = "IP:127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `names` (its subjectAltName: 127.0.0.1, or a host name as
+    `DNS:notify.test`) that is its own issuer, and its key (openssl CLI, an EC key:
+    a few milliseconds): trusted by a client given it as its CA file, refused by one
+    that checks against the system's store."""
     cert, key = folder / "server.crt", folder / "server.key"
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=raspy test", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-subj", "/CN=raspy test", "-addext", f"subjectAltName={names}",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,

@@ -219,7 +219,11 @@ def served_http(house: House) -> Iterator[HttpServer]:
     with http_server() as server:
         edge = house.core.edge
         service = HttpClientActor.start(
-            edge.ref, edge.outbox, f"{HOST}.http".encode(), Stats()
+            edge.ref,
+            edge.outbox,
+            f"{HOST}.http".encode(),
+            Stats(),
+            clock=house.core.clock,  # raspyd's one clock: its scenarios' too
         )
         try:
             yield server

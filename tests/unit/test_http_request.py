@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from raspy.errors import MalformedMessage
 from raspy.http_request import (
+    DEFAULT_TIMEOUT_S,
     MAX_BODY_BYTES,
     Answer,
     Failure,
@@ -156,6 +157,7 @@ REQUESTS = st.builds(
     .map(tuple),
     st.binary(max_size=64),
     st.floats(0.001, 60),
+    st.none() | st.floats(-1e9, 1e9),
 )
 
 
@@ -179,6 +181,7 @@ def test_a_request_decodes_to_what_was_encoded(request: HttpRequest) -> None:
                         [[], [["A", "b"]], [["A", "b\n"]], [["A"]], {"A": "b"}, [["a", "1"], ["A", "2"]]]
                     ),
                     "timeout_s": st.sampled_from([10, 0, 61, True, "5", 1e308]),
+                    "give_up_at": st.sampled_from([None, 12.5, 10**400, True, "1", 1e308, float("nan")]),
                 },
             ),
         ),
@@ -197,6 +200,29 @@ def test_any_frames_decode_to_a_request_or_a_malformed_message(
         assert request.url == check_url(request.url)
         assert not (request.method == "GET" and request.body)
     assert refused is None or refused.protocol == "http"
+
+
+def test_give_up_at_is_optional_on_the_wire_and_must_be_a_number() -> None:
+    """A sender of before give_up_at (none in the frame) still gets its request
+    made; one that says it is read as given."""
+    old = b'{"v": 1, "method": "GET", "url": "https://x/", "timeout_s": 5}'
+    assert decode_request([old]) == HttpRequest("GET", "https://x/", timeout_s=5.0)
+    assert json.loads(encode_request(HttpRequest("GET", "https://x/"))[0]) == {
+        "v": 1,
+        "method": "GET",
+        "url": "https://x/",
+        "headers": [],
+        "timeout_s": DEFAULT_TIMEOUT_S,
+    }
+    given = HttpRequest("GET", "https://x/", give_up_at=1234.5)
+    assert json.loads(encode_request(given)[0])["give_up_at"] == 1234.5
+    assert decode_request(encode_request(given)) == given
+    with pytest.raises(MalformedMessage) as caught:
+        decode_request([old.replace(b"}", b', "give_up_at": "soon"}')])
+    assert (caught.value.reason, caught.value.detail) == (
+        "give_up_at",
+        'expected give_up_at as a number of seconds, got "soon"',
+    )
 
 
 def test_a_body_too_large_or_sent_with_a_get_is_malformed() -> None:

@@ -63,6 +63,7 @@ def test_a_text_body_goes_as_text_with_its_headers_filled_in() -> None:
         ),
         "Freezer at -12.5 °C".encode(),
         10.0,
+        h.mono + 10.0 + HTTP_GRACE_S,  # the service is told when the run gives up
     )
     [request] = requests(outputs)
     assert request.deadline == h.mono + 10.0 + HTTP_GRACE_S
@@ -75,7 +76,7 @@ def test_a_text_body_goes_as_text_with_its_headers_filled_in() -> None:
 
 
 def test_any_other_body_goes_as_json_and_a_content_type_given_is_kept() -> None:
-    _, outputs = _fired(
+    h, outputs = _fired(
         m.HttpAction(
             "https://hook.example/api/webhook/x",
             "PUT",
@@ -90,6 +91,7 @@ def test_any_other_body_goes_as_json_and_a_content_type_given_is_kept() -> None:
         (("Content-Type", JSON_TYPE),),
         json.dumps({"door": "front", "n": [1, None]}).encode(),
         30.0,
+        h.mono + 30.0 + HTTP_GRACE_S,
     )
     _, outputs = _fired(
         m.HttpAction(
@@ -105,8 +107,10 @@ def test_any_other_body_goes_as_json_and_a_content_type_given_is_kept() -> None:
     )
     _, outputs = _fired(m.HttpAction(NTFY, body=None, has_body=True))
     assert _sent(outputs).body == b"null"
-    _, outputs = _fired(m.HttpAction(NTFY + "/ping", "GET"))
-    assert _sent(outputs) == HttpRequest("GET", NTFY + "/ping")
+    h, outputs = _fired(m.HttpAction(NTFY + "/ping", "GET"))
+    assert _sent(outputs) == HttpRequest(
+        "GET", NTFY + "/ping", give_up_at=h.mono + 10.0 + HTTP_GRACE_S
+    )
 
 
 def test_an_answer_that_is_not_2xx_fails_the_run_naming_the_action() -> None:
