@@ -232,6 +232,9 @@ def _add_titanic(rt: Runtime) -> None:
             rt.clock,
             rt.stats,
             limits=rt.config.limits,
+            # the hub's own `http` service refuses network clients: Titanic must not
+            # relay a network client's request to it as an in-process one
+            not_relayed=frozenset({f"{rt.hostname}.{names.HTTP_SERVICE}".encode()}),
         ),
         critical=True,
     )

@@ -77,6 +77,7 @@ class TitanicActor(pykka.ThreadingActor):
         clock: Clock,
         stats: Stats,
         limits: LimitsConfig | None = None,
+        not_relayed: frozenset[bytes] = frozenset(),
     ) -> None:
         super().__init__()
         self._edge = edge
@@ -85,7 +86,9 @@ class TitanicActor(pykka.ThreadingActor):
         self._config = config
         self._clock = clock
         self._stats = stats
-        settings = TitanicSettings.from_config(config, limits or LimitsConfig())
+        settings = TitanicSettings.from_config(
+            config, limits or LimitsConfig(), not_relayed
+        )
         self._core = TitanicCore(settings, tsp.PooledUuids())
         # an attempt still queued in the broker at its timeout is dropped there, never
         # run beside the next attempt
@@ -424,8 +427,17 @@ def start_titanic(
     stats: Stats,
     *,
     limits: LimitsConfig | None = None,
+    not_relayed: frozenset[bytes] = frozenset(),
 ) -> pykka.ActorRef[TitanicActor]:
-    """Start Titanic: reload the store, register the workers, dispatch the pending."""
+    """Start Titanic: reload the store, register the workers, dispatch the pending.
+    `not_relayed`: the services it refuses to take a request for (TitanicSettings)."""
     return TitanicActor.start(
-        edge, outbox, store, config, clock=clock, stats=stats, limits=limits
+        edge,
+        outbox,
+        store,
+        config,
+        clock=clock,
+        stats=stats,
+        limits=limits,
+        not_relayed=not_relayed,
     )

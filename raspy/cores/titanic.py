@@ -192,6 +192,8 @@ class TitanicCore:
         if len(request.service) > mdp.MAX_SERVICE_BYTES or mmi.is_mmi(request.service):
             # no worker can ever register for it (§3): it would be pending for ever
             return self._refuse(caller, "bad_service")
+        if request.service in self._settings.not_relayed:
+            return self._refuse(caller, "not_relayed")  # see TitanicSettings
         size = request_size(request.service, request.body)
         if size > self._settings.max_body_bytes:
             return self._refuse(caller, "too_large")

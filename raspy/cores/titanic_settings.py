@@ -30,12 +30,20 @@ class TitanicSettings:
     # quota: requests not yet closed, and their request body bytes ([limits])
     pending_requests: int = _LIMITS.titanic_pending_requests
     pending_bytes: int = _LIMITS.titanic_pending_bytes
+    # services only raspyd's own parts may call (`<host>.http`): Titanic's dispatch is
+    # an in-process client, so storing a network client's request for one would
+    # carry it past the service's refusal of network clients
+    not_relayed: frozenset[bytes] = frozenset()
 
     @classmethod
     def from_config(
-        cls, c: TitanicConfig, limits: LimitsConfig = _LIMITS
+        cls,
+        c: TitanicConfig,
+        limits: LimitsConfig = _LIMITS,
+        not_relayed: frozenset[bytes] = frozenset(),
     ) -> TitanicSettings:
         return cls(
+            not_relayed=not_relayed,
             pending_requests=limits.titanic_pending_requests,
             pending_bytes=limits.titanic_pending_bytes,
             max_body_bytes=c.max_body_bytes,

@@ -334,7 +334,7 @@ def test_an_http_action_reaches_the_server_and_a_network_client_may_not_use_it(
 ) -> None:
     """raspyd serves `<host>.http` by default: a scenario's request arrives (a
     server on 127.0.0.1 stands in for ntfy), and the same request from a network
-    client is refused, nothing sent."""
+    client is refused, nothing sent, also when it asks Titanic to pass it on."""
     with http_server() as server:
         document = tmp_path / "e2e-http.yaml"
         document.write_text(
@@ -362,6 +362,11 @@ def test_an_http_action_reaches_the_server_and_a_network_client_may_not_use_it(
         with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
             status, body = client.request(f"{hostname()}.http", request)
         assert (status, json.loads(body)["error"]) == (b"403", "forbidden")
+        # nor through Titanic, whose dispatch is one of raspyd's own parts: it
+        # refuses to take the request (400: not to be tried again)
+        with Client(daemon.endpoint, timeout_s=5, retries=1) as client:
+            refused = client.request("titanic.request", f"{hostname()}.http", request)
+        assert refused == [b"400"]
         assert server.taken() == []
     assert ask(daemon, "delete", name="e2e-http")[0] == b"200"
 

@@ -102,6 +102,20 @@ def test_malformed_or_oversize_request_is_answered_400_and_not_stored(
     ]
 
 
+def test_a_request_for_a_service_titanic_must_not_relay_is_400_and_not_stored() -> None:
+    """`<host>.http` refuses network clients; Titanic's dispatch is an in-process
+    one, so it must not take a network client's request for it (nor anyone's)."""
+    core = make_core(not_relayed=frozenset({b"pi.http"}))  # type: ignore[arg-type]
+    assert core.on_request(CALLER, [b"pi.http", b"{}"], WALL) == [
+        Noted(Event.REJECTED, "", "not_relayed"),
+        Answer(CALLER, (b"400",)),
+    ]
+    assert core.pending_count() == 0
+    assert isinstance(
+        only(core.on_request(CALLER, [SVC, b"x"], WALL), Persist)[0], Persist
+    )
+
+
 def test_a_bad_uuid_is_unknown_400_for_reply_and_200_for_close() -> None:
     """§5.2 raspy: anything not 32 hex characters is an unknown UUID: titanic.reply
     answers 400, titanic.close answers 200 as for any unknown UUID (§5.4)."""
