@@ -139,6 +139,7 @@ class CoreActor(pykka.ThreadingActor):
             self.tz,
             config.max_runs_per_minute,
             max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
+            http_service=http_service,  # else an `http:` action fails at once
         )
         self._scheduler = TimeScheduler(self.tz, self.location)
         self._steps = steps or ClockSteps(self.tz)  # shared with cron: one log a step

@@ -143,6 +143,7 @@ class EngineSettings:
     max_runs_per_minute: int = 60
     step_limit: int = run_mod.DEFAULT_STEP_LIMIT
     max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
+    http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
 
 
 def trace_of(run: Run) -> tuple[str, ...]:
@@ -496,6 +497,7 @@ class ScenarioCore:
             lambda: next(self._request_ids),
             self._rng,
             self._settings.max_value_bytes,
+            self._settings.http_service,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
 

@@ -110,6 +110,7 @@ class RunEnv:
     next_request_id: Callable[[], int]
     rng: RandomSource  # random() and random waits: passed in, seeded in tests
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES  # the tree's ([clone]) limit
+    http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
 
 
 @dataclass(slots=True)

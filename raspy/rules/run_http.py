@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # service says "no answer within 10s" itself, and a request may wait its turn behind
 # others ([http_client] max_concurrent)
 HTTP_GRACE_S: Final = 5.0
+WHY_OFF: Final = "raspyd's [http_client] enabled = false: nothing was sent"
 
 
 def http_step(
@@ -34,6 +35,8 @@ def http_step(
         url = http_request.check_url(filled)
     except http_request.UrlError as exc:
         raise RunFailed(f"{what}: {exc}") from None
+    if not scope.env.http_service:  # not 15 s of waiting for a service that is off
+        raise RunFailed(f"{what}: {WHY_OFF}")
     headers: list[tuple[str, str]] = []
     for name, template in action.headers:
         value = scope.text(template)
@@ -73,10 +76,7 @@ def http_step(
     scope.note(lambda: what)
     answer = yield SendRequest(scope.env.next_request_id(), service, frames, deadline)
     if not isinstance(answer, Reply):
-        raise RunFailed(
-            f"{what}: {service} did not answer within {patience_s:g}s "
-            "([http_client] enabled = false?)"
-        )
+        raise RunFailed(f"{what}: {service} did not answer within {patience_s:g}s")
     ok, said = http_request.reply_reason(answer.body)
     scope.note(lambda: f"{what}: {said}")
     if not ok:

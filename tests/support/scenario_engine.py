@@ -94,12 +94,16 @@ def harness(
     max_runs_per_minute: int = 60,
     step_limit: int = run.DEFAULT_STEP_LIMIT,
     rng: m.RandomSource | None = None,
+    http_service: bool = True,
 ) -> Harness:
-    """`rng`: the random source (a `random.Random(SEED)` when not given)."""
+    """`rng`: the random source (a `random.Random(SEED)` when not given);
+    `http_service`: whether raspyd's `<host>.http` is on."""
     values: dict[str, JsonValue] = {} if tree is None else tree
     core = engine.ScenarioCore(
         scn,
-        engine.EngineSettings(HOST, UTC_ZONE, max_runs_per_minute, step_limit),
+        engine.EngineSettings(
+            HOST, UTC_ZONE, max_runs_per_minute, step_limit, http_service=http_service
+        ),
         kv=values.get,
         sun=no_sun,
         rng=random.Random(SEED) if rng is None else rng,

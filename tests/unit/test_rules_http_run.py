@@ -136,10 +136,22 @@ def test_no_connection_and_no_answer_from_the_service_fail_the_run() -> None:
     assert h.state is State.RUNNING
     h.advance(0.01)
     assert h.core.status.last_error == (
-        "http POST https://ntfy.sh/…: hub.http did not answer within 7s "
-        "([http_client] enabled = false?)"
+        "http POST https://ntfy.sh/…: hub.http did not answer within 7s"
     )
     assert h.reply(second, b"200", b"{}") == []  # too late: nothing happens
+
+
+def test_with_the_http_service_off_the_run_fails_at_once_and_sends_nothing() -> None:
+    """[http_client] enabled = false (the core is told): no 7 s of waiting for a
+    service that is not there, and a reason that says why."""
+    action = m.HttpAction(NTFY, timeout_s=2)
+    h = harness(scenario([action], [m.EventTrigger(DOOR)]), http_service=False)
+    assert requests(h.change(DOOR, "front")) == []
+    assert h.state is not State.RUNNING
+    assert h.core.status.last_error == (
+        "http POST https://ntfy.sh/…: raspyd's [http_client] enabled = false: "
+        "nothing was sent"
+    )
 
 
 def test_a_url_or_a_header_that_a_template_spoils_fails_before_anything_is_sent() -> (
