@@ -301,7 +301,8 @@ class HttpClientConfig:
     # serve `<host>.http`, which makes the requests of `http:` actions (off: such an
     # action fails, nothing is sent)
     enabled: bool = True
-    # requests under way at once (1..16); more wait in the broker's queue
+    # requests under way at once (1..16), and host lookups (a hung DNS server holds
+    # no more threads than this); more wait in the broker's queue
     max_concurrent: int = 4
 
 
