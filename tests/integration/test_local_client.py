@@ -8,12 +8,11 @@ import queue
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import pykka
 import pytest
 import zmq
 from support.edge_fixtures import EdgeHandle
+from support.reply_owner import Owner
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
 
@@ -40,19 +39,6 @@ class Request:
     worker: zmq.Socket[bytes]
     client: bytes
     body: list[bytes]
-
-
-class Owner(pykka.ThreadingActor):
-    """The actor a client's replies are routed to: hands them to the test."""
-
-    def __init__(self, received: queue.SimpleQueue[msgs.MdpFrames]) -> None:
-        super().__init__()
-        self.received = received
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, msgs.MdpFrames):
-            self.received.put(message)
-        return None
 
 
 class Harness:

@@ -11,8 +11,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import pykka
-
 from raspy.actors import messages as msgs
 from raspy.actors.http_client import HttpClientActor
 from raspy.actors.worker import LocalClient, LocalReply, local_peer_id
@@ -20,22 +18,10 @@ from raspy.http_lookup import AddrInfo
 from raspy.http_request import HttpRequest, encode_request
 from raspy.stats import Stats
 from support.edge_fixtures import EdgeHandle
+from support.reply_owner import Owner
 
 SERVICE = b"testhost.http"
 PATIENCE_S = 10.0
-
-
-class Owner(pykka.ThreadingActor):
-    """Where the replies of the test's in-process client are routed."""
-
-    def __init__(self, received: queue.SimpleQueue[msgs.MdpFrames]) -> None:
-        super().__init__()
-        self.received = received
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, msgs.MdpFrames):
-            self.received.put(message)
-        return None
 
 
 class Asker:
