@@ -1,13 +1,11 @@
-"""Markers by folder, the longest files first, bytecode shared by the run's processes,
-and checked cleanup of actors, threads and ZeroMQ sockets."""
+"""Markers by folder, the longest files first, bytecode shared by the run's processes
+and compiled once (support.bytecode), and checked cleanup of actors, threads and
+ZeroMQ sockets."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import weakref
@@ -19,7 +17,7 @@ import pykka
 import pytest
 import zmq
 from hypothesis import settings
-from support import net
+from support import bytecode, net
 from support.file_seconds import FILE_SECONDS
 
 from raspy import log
@@ -31,25 +29,7 @@ settings.load_profile("raspy")
 
 pytest_plugins = ["support.edge_fixtures", "support.clone_fixtures"]
 
-
-def _share_bytecode() -> None:
-    """Where Python is told not to write bytecode (PYTHONDONTWRITEBYTECODE, as in many
-    containers), each of the hundreds of raspyd, raspy-poller and CLI processes the
-    suite starts compiled raspy and its libraries from source again: about a third of
-    the CPU of those tests. The run's processes (its workers, and the processes they
-    start) share their bytecode in a folder of this run instead, never in the source
-    tree; the process that made the folder removes it at its exit."""
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get(
-        "PYTHONPYCACHEPREFIX"
-    ):
-        return
-    folder = tempfile.mkdtemp(prefix="raspy-test-bytecode-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    os.environ["PYTHONPYCACHEPREFIX"] = folder
-    del os.environ["PYTHONDONTWRITEBYTECODE"]
-
-
-_share_bytecode()
+bytecode.share()
 
 # A suite started in the background by a non-interactive shell (`make test &`)
 # inherits SIGINT ignored, and so would every CLI it starts: the Ctrl-C tests would
@@ -61,6 +41,15 @@ _FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
 _TESTS: Final = Path(__file__).parent
 _OWN_THREAD_PREFIX: Final = "raspy-"  # every thread raspy starts is named so
 _THREAD_GRACE_S: Final = 5.0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    bytecode.wait_for_first_workers()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    bytecode.collected()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

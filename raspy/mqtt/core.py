@@ -117,6 +117,12 @@ class _Known:
     named: dict[str, set[str]] = field(default_factory=dict)
     # configured while a `list` was in flight: its reply may predate the change
     again: set[str] = field(default_factory=set)
+    # per service, the devices with a value in the tree
+    valued: dict[str, set[str]] = field(default_factory=dict)
+    # services whose every value was deleted in this run (raspyd deletes those of a
+    # service the config turned off at its start): the sweep waits for no `list`
+    # of theirs, which no worker may ever answer
+    emptied: set[str] = field(default_factory=set)
 
 
 class BridgeCore:
@@ -205,6 +211,8 @@ class BridgeCore:
         if discovery is None:
             return []
         service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
+        if leaf == "value":
+            self._valued(service, fullname, body)
         if leaf == "value" and not body:
             self._known.named.get(service, set()).discard(fullname)  # may come back
             announced = self._known.by_service.get(service, {})
@@ -229,6 +237,17 @@ class BridgeCore:
             named.add(fullname)  # not in its last list: added since (a rescan)
         return self._list(service, now)
 
+    def _valued(self, service: str, fullname: str, body: bytes) -> None:
+        known = self._known
+        valued = known.valued.setdefault(service, set())
+        if body:
+            valued.add(fullname)
+            known.emptied.discard(service)
+        elif fullname in valued:
+            valued.discard(fullname)
+            if not valued:
+                known.emptied.add(service)
+
     def _scenario_key(self, name: str, body: bytes) -> list[Output]:
         discovery = self.settings.discovery
         if discovery is None or not self.settings.scenario_buttons:
@@ -251,6 +270,7 @@ class BridgeCore:
         if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
             return []
         name = service[: -len(DEVICES_SUFFIX)]
+        self._known.emptied.discard(name)  # up: its `list` is answered soon
         if name.count(".") != 1 or name in self._known.listing:
             return []
         return self._list(name, now)
@@ -461,11 +481,12 @@ class BridgeCore:
     def _swept(self, now: float) -> list[Output]:
         """Once the settle time is over and this run's picture is in (the stored
         tree, and the `list` replies of the device services asked so far: a request
-        ends within REQUEST_TIMEOUT_S), clear what was collected and not published."""
+        ends within REQUEST_TIMEOUT_S; none of a service whose values were all
+        deleted), clear what was collected and not published."""
         sweep = self._sweep
         if not sweep.collecting or now < sweep.settle_at:
             return []
-        ready = self._seeded and not self._known.listing
+        ready = self._seeded and not self._known.listing - self._known.emptied
         if not ready and now < sweep.settle_at + REQUEST_TIMEOUT_S:
             sweep.next_at = sweep.settle_at + REQUEST_TIMEOUT_S
             return []

@@ -5,49 +5,38 @@ itself is made. POSIX does not promise that a new name survives a power cut with
 it (ext4 happens to keep it).
 
 Seen through Python's audit hook for `open`: fsync_directory opens the directory
-with O_DIRECTORY; the hook notes which directory, and whether data.mdb was in it."""
+with O_DIRECTORY; the hook notes which directory, and whether data.mdb was in it.
+The hook cannot be removed once added, so the store is opened in a child process
+(support/dir_syncs.py) that adds it, not in the pytest worker."""
 
 from __future__ import annotations
 
-import os
+import json
+import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from raspy.config import StoreConfig
+from support.dir_syncs import TINY
+
 from raspy.storage import damage
 from raspy.storage.store import Put, Store, Table
 
-_TINY = StoreConfig(map_size_initial_mb=1, map_size_max_mb=16)
-# the list a test records into: (directory, data.mdb in it) per directory opened
-_recording: list[list[tuple[Path, bool]]] = []
+_CHILD = Path(__file__).resolve().parent.parent / "support" / "dir_syncs.py"
 
 
-def _on_open(event: str, args: tuple[object, ...]) -> None:
-    if event != "open" or not _recording or len(args) < 3:
-        return
-    path, _, flags = args[:3]
-    if (
-        isinstance(path, str | Path)
-        and isinstance(flags, int)
-        and flags & os.O_DIRECTORY
-    ):
-        directory = Path(path)
-        _recording[0].append((directory, (directory / damage.DATA_FILE).exists()))
-
-
-sys.addaudithook(_on_open)  # for the process; it does nothing unless a test records
-
-
-@contextmanager
-def _directory_syncs() -> Iterator[list[tuple[Path, bool]]]:
-    found: list[tuple[Path, bool]] = []
-    _recording.append(found)
-    try:
-        yield found
-    finally:
-        _recording.clear()
+def _directory_syncs(data_dir: Path, *, init: bool = False) -> list[tuple[Path, bool]]:
+    """(directory, data.mdb in it) per directory opened while a child opened the
+    store at data_dir."""
+    done = subprocess.run(
+        [sys.executable, str(_CHILD), str(data_dir), *(["--init"] if init else [])],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]  # after the store's log lines
+    return [(Path(path), had) for path, had in json.loads(last)]
 
 
 def test_data_mdb_made_again_under_the_marker_is_synced_into_its_directory(
@@ -57,19 +46,17 @@ def test_data_mdb_made_again_under_the_marker_is_synced_into_its_directory(
     its write (which syncs the directory) is skipped; the new data.mdb must still
     have its name synced before the store is handed out."""
     data_dir = tmp_path / "data"
-    with Store.open(data_dir, _TINY) as store:
+    with Store.open(data_dir, TINY) as store:
         store.commit([Put(Table.CRON, b"job", b"\x90")])
     (data_dir / damage.DATA_FILE).unlink()
     assert (data_dir / damage.MARKER_FILE).exists()
-    with _directory_syncs() as synced, Store.open(data_dir, _TINY, init=True):
-        pass
+    synced = _directory_syncs(data_dir, init=True)
     assert (data_dir, True) in synced
 
 
 def test_a_new_data_dir_is_synced_into_its_parents(tmp_path: Path) -> None:
     data_dir = tmp_path / "var" / "raspy"
-    with _directory_syncs() as synced, Store.open(data_dir, _TINY):
-        pass
+    synced = _directory_syncs(data_dir)
     dirs = [directory for directory, _ in synced]
     assert tmp_path in dirs  # var's name
     assert tmp_path / "var" in dirs  # raspy's name
@@ -79,7 +66,5 @@ def test_a_new_data_dir_is_synced_into_its_parents(tmp_path: Path) -> None:
 def test_opening_a_store_that_is_there_syncs_no_directory(tmp_path: Path) -> None:
     """Nothing is made, so nothing is synced: no cost at each start."""
     data_dir = tmp_path / "data"
-    Store.open(data_dir, _TINY).close()
-    with _directory_syncs() as synced, Store.open(data_dir, _TINY):
-        pass
-    assert synced == []
+    Store.open(data_dir, TINY).close()
+    assert _directory_syncs(data_dir) == []

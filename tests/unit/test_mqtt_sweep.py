@@ -173,6 +173,42 @@ def test_a_list_that_never_comes_back_delays_the_sweep_at_most_a_request_timeout
     assert cleared(core) == {ghost.topic}
 
 
+def test_a_list_of_a_service_whose_values_were_all_deleted_is_not_waited_for() -> None:
+    """raspyd deletes the values of a service its config turned off at its start,
+    after the bridge read the stored tree and asked that service for its list: no
+    worker answers it, and the sweep waited a whole request timeout for nothing."""
+    core = make_core()
+    core.seed(
+        [
+            ("/device/pi.fake.lamp/value", b"true"),
+            ("/device/pi.fake.attic/value", b"1"),
+        ],
+        NOW,
+    )
+    lamp, attic = (
+        device_config(core, "pi.fake.lamp"),
+        device_config(core, "pi.fake.attic"),
+    )
+    connect(core)
+    replay(core, lamp, attic)
+    core.key_changed("/device/pi.fake.lamp/value", b"", NOW)
+    assert core.tick(NOW + SETTLE) == []  # attic's value is there: its list counts
+    core.key_changed("/device/pi.fake.attic/value", b"", NOW + SETTLE)
+    assert isinstance(core.tick(NOW + SETTLE)[-1], Swept)
+    assert {lamp.topic, attic.topic} <= cleared(core)
+
+
+def test_a_service_back_after_its_values_went_is_waited_for_again() -> None:
+    core = make_core()
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    core.key_changed("/device/pi.fake.lamp/value", b"", NOW)
+    connect(core)
+    core.service_available("pi.fake.devices", NOW)  # its first list still pending
+    assert core.tick(NOW + SETTLE) == []
+    core.reply(1, list_reply("lamp"), NOW + SETTLE)
+    assert isinstance(core.tick(NOW + SETTLE)[-1], Swept)
+
+
 def test_other_hubs_and_other_tools_entries_are_never_cleared() -> None:
     core = make_core()
     core.seed([], NOW)
