@@ -414,7 +414,7 @@ def _device(
     scope.note(lambda: f"device {fullname}: {_describe(reply)}")
     if status != b"200":
         raise RunFailed(
-            f"device {fullname}: {action.action} answered {_describe(reply)}"
+            f"device {fullname}: {command} answered {_describe(reply)}"
         )
 
 
