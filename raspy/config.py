@@ -545,20 +545,29 @@ def from_mapping(document: dict[str, Any], source: str, **overrides: Any) -> Con
     itself is left as it was.
     """
     config = _validated(document, source)
-    flags = {dotted: value for dotted, value in overrides.items() if value is not None}
-    if not flags:
+    if not any(value is not None for value in overrides.values()):
         return config
+    return _validated(_with_flags(document, overrides), source)
+
+
+def _with_flags(document: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `document` with the flags given (not None) put in their places; a
+    section the file wrote as no table is replaced by one holding the flag."""
     merged = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in document.items()
     }
-    for dotted, value in flags.items():
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
         section, _, key = dotted.partition("__")
         if key:
-            merged.setdefault(section, {})[key] = value  # a table: the file is valid
+            if not isinstance(merged.get(section), dict):
+                merged[section] = {}
+            merged[section][key] = value
         else:
             merged[section] = value
-    return _validated(merged, source)
+    return merged
 
 
 def best_effort(
@@ -573,8 +582,8 @@ def best_effort(
         return None, exc.problems
     try:
         return from_mapping(document, source, **overrides), []
-    except ConfigError as exc:  # what is valid in the file alone, checked further
-        return _assemble(document, source)[0], exc.problems
+    except ConfigError as exc:  # what is valid, with the flags, checked further
+        return _assemble(_with_flags(document, overrides), source)[0], exc.problems
 
 
 def _validated(document: dict[str, Any], source: str) -> Config:

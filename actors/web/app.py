@@ -365,6 +365,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
         route("/api/device", api.device_command, methods=("POST",), api=True),
+        route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
     return Starlette(
         routes=routes,

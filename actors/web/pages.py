@@ -340,3 +340,17 @@ async def titanic_page(
     if problem:
         body = html.notice(problem, error=True) + body
     return _page(backend, session, "Titanic queue", body, "/titanic")
+
+
+async def not_found(request: Request, backend: Backend, session: Session) -> Response:
+    """Any other path: the page's frame with its menu, so a mistyped or old link
+    leads somewhere (Starlette's own answer was a bare "Not Found")."""
+    path = request.url.path[:64]
+    return _page(
+        backend,
+        session,
+        "No such page",
+        html.notice(f"no page {path!r} here", error=True),
+        "",
+        status=404,
+    )

@@ -58,6 +58,14 @@ def when(text: str, now: float) -> float:
         ) from None
 
 
+def _when_of(option: str, text: str, now: float) -> float:
+    """when() of one option's text, a refusal naming the option."""
+    try:
+        return when(text, now)
+    except ValueError as exc:
+        raise Refused(2, f"{option}: {exc}") from None
+
+
 def _iso(text: str) -> float:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
@@ -112,11 +120,8 @@ def add_parser(commands: Commands) -> None:
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:
     now = time.time()
-    try:
-        since = when(args.since, now)
-        until = when(args.until, now)
-    except ValueError as exc:
-        raise Refused(2, str(exc)) from None
+    since = _when_of("--since", args.since, now)
+    until = _when_of("--until", args.until, now)
     if args.plot and not args.plot.lower().endswith(_PLOT_SUFFIXES):
         raise Refused(
             2, f"--plot: expected a FILE ending in .svg or .png, got {shown(args.plot)}"

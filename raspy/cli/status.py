@@ -15,10 +15,13 @@ from typing import Any
 from raspy import json_text
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout
+from raspy.names import HTTP_SERVICE
 
 _SUPERVISION = frozenset({"state", "reason", "restarts", "uptime_s"})
 _SHOWN_COUNTERS = 3
 _OWN_SERVICES = (".mmi", ".statistics")
+# parts whose service is named otherwise than the part (http_client serves <host>.http)
+_SERVICE_WORD = {"http_client": HTTP_SERVICE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ def _values(reply: Sequence[bytes]) -> dict[str, dict[str, Any]]:
 def _workers_of(host: str, part: str, workers: Mapping[str, Any]) -> int:
     """Live workers of the services named after the part (not its own status ones)."""
     word = part.rsplit(".", 1)[-1]
+    word = _SERVICE_WORD.get(word, word)
     total = 0
     for service, counts in workers.items():
         if service.endswith(_OWN_SERVICES):

@@ -414,9 +414,7 @@ def _device(
     status = reply[0] if reply else b""
     scope.note(lambda: f"device {fullname}: {_describe(reply)}")
     if status != b"200":
-        raise RunFailed(
-            f"device {fullname}: {action.action} answered {_describe(reply)}"
-        )
+        raise RunFailed(f"device {fullname}: {command} answered {_describe(reply)}")
 
 
 def _call(scope: RunScope, action: model.CallAction) -> Generator[Step, Resume, None]:

@@ -173,12 +173,13 @@ def test_raspy_history_plots_a_png(hub: Daemon, tmp_path: Path) -> None:
     ("args", "status", "message"),
     [
         (("pi.fake.nowhere",), 2, 'raspy history: no history for "/device/pi.fake.nowhere/value": only a device with log = true is recorded, from its first reading (after a forget, its next one) (unknown_key)'),
-        ((_ATTIC, "--since", "yesterday"), 2, 'raspy history: expected a duration back from now (24h, 7d), epoch seconds or an ISO date, got "yesterday"'),
+        ((_ATTIC, "--since", "yesterday"), 2, 'raspy history: --since: expected a duration back from now (24h, 7d), epoch seconds or an ISO date, got "yesterday"'),
+        ((_ATTIC, "--until", "today"), 2, 'raspy history: --until: expected a duration back from now (24h, 7d), epoch seconds or an ISO date, got "today"'),
         ((_ATTIC, "--resolution", "2m"), 2, 'raspy history: resolution: expected one of auto, 1s, 1m, got "2m" (bad_request)'),
         ((_ATTIC, "--plot", "chart.gif"), 2, 'raspy history: --plot: expected a FILE ending in .svg or .png, got "chart.gif"'),
         ((_ATTIC, "--plot", "/nonexistent-dir/chart.svg"), 2, "raspy history: --plot: cannot write /nonexistent-dir/chart.svg: No such file or directory"),
     ],
-    ids=["unknown-key", "bad-since", "bad-resolution", "bad-suffix", "unwritable"],
+    ids=["unknown-key", "bad-since", "bad-until", "bad-resolution", "bad-suffix", "unwritable"],
 )  # fmt: skip
 def test_raspy_history_refuses_bad_input_in_one_line(
     hub: Daemon, args: tuple[str, ...], status: int, message: str

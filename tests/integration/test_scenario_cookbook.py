@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime
@@ -134,6 +135,28 @@ def test_the_pages_config_has_the_switches_the_recipes_use() -> None:
     assert block is not None
     fake = tomllib.loads(block.group(1))["devices"]["fake"]
     assert [(d["name"], d["oid"]) for d in fake] == [(n, "switch") for n in SWITCHES]
+
+
+def test_the_pages_shell_lines_add_the_same_switches_to_a_copy_of_make_runs_config(
+    tmp_path: Path,
+) -> None:
+    """`make run` writes var/run.toml anew at each start: the page's lines add the
+    switches to a copy, which raspyd then reads with every device of make run."""
+    block = re.search(r"^```sh\n(.*?)^```$", COOKBOOK.read_text(), re.S | re.M)
+    assert block is not None
+    copy, append, start = block.group(1).splitlines()
+    assert copy == "cp var/run.toml var/cookbook.toml"
+    assert start.startswith(".venv/bin/raspyd --data-dir var/raspy ")
+    assert "--config var/cookbook.toml" in start
+    (tmp_path / "var").mkdir()
+    run_toml = Path(__file__).parents[2] / "raspy" / "defaults" / "run.toml"
+    (tmp_path / "var" / "run.toml").write_text(run_toml.read_text())
+    for line in (copy, append):
+        subprocess.run(["sh", "-c", line], cwd=tmp_path, check=True, timeout=10)
+    config = tomllib.loads((tmp_path / "var" / "cookbook.toml").read_text())
+    names = [(d["name"], d["oid"]) for d in config["devices"]["fake"]]
+    assert names[-len(SWITCHES) :] == [(n, "switch") for n in SWITCHES]
+    assert "lamp" in [name for name, _ in names]
 
 
 def test_every_recipe_imports_without_a_warning(house: House) -> None:

@@ -213,6 +213,8 @@ def test_raspy_status_prints_one_line_per_part(runtime: supervisor.Runtime) -> N
     assert titanic[4] == "0"
     assert "dispatched=5" in titanic[5]
     assert rows["testhost.echo"][2] == "1"
+    # the http_client part serves <host>.http: its workers, not 0
+    assert rows["testhost.http_client"][2] == "4"
 
 
 def test_the_keys_of_a_part_gone_leave_the_tree(runtime: supervisor.Runtime) -> None:

@@ -582,3 +582,33 @@ def test_a_switch_of_a_board_that_is_away_is_not_sent(tmp_path: Path) -> None:
         {"error": f"relay: no worker serves {service} now: nothing was sent"},
     )
     assert sent == [b"mmi.service"]
+
+
+def _get(served: Served, path: str, cookie: str) -> tuple[int, dict[str, str], str]:
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read().decode("utf-8")
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers, body
+    finally:
+        connection.close()
+
+
+def test_a_path_with_no_page_is_a_page_with_the_menu_behind_the_login(
+    served: Served,
+) -> None:
+    """An old bookmark or a typo got Starlette's bare "Not Found", without the
+    menu to go on from and without the security headers every other answer has;
+    and it answered without a login."""
+    status, headers, _ = _get(served, "/scenario/hall-motion", "")
+    assert (status, headers["location"]) == (303, "/login")
+    browser = served.browser()
+    browser.log_in()
+    status, headers, body = _get(served, "/scenario/<b>hall-motion", browser.cookie)
+    assert status == 404
+    assert "no page &#x27;/scenario/&lt;b&gt;hall-motion&#x27; here" in body
+    assert '<a href="/scenarios">Scenarios</a>' in body
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store"

@@ -43,6 +43,34 @@ def test_a_bad_value_in_the_file_is_named_even_where_a_flag_replaces_it() -> Non
     ]
 
 
+def test_a_file_with_a_problem_is_checked_further_with_the_flags_given() -> None:
+    """`raspyd --check-config FILE --data-dir D` checks what is valid further (the
+    web face's login, in D; the web port, from the port base): with a bad key
+    elsewhere in the file it did so with var/raspy and the file's port base, and
+    told the reader to make a token in a data dir that was not theirs."""
+    flags: dict[str, Any] = {
+        "data_dir": "/srv/hub",
+        "network__port_base": 7000,
+        "network__bind": None,
+    }
+    checked, problems = config.best_effort(
+        '[network]\nport_base = 6000\n[devices]\nfake_enabled = "yes"\n',
+        "raspy.toml",
+        **flags,
+    )
+    assert problems == [
+        'raspy.toml: devices.fake_enabled: expected true or false, got "yes"'
+    ]
+    assert checked is not None
+    assert (checked.data_dir, checked.network.port_base) == ("/srv/hub", 7000)
+    assert checked.network.bind == config.NetworkConfig().bind
+    # a section written as no table: the flag still lands in one
+    checked, problems = config.best_effort("network = 1\n", "raspy.toml", **flags)
+    assert problems == ["raspy.toml: network: expected a table"]
+    assert checked is not None
+    assert checked.network.port_base == 7000
+
+
 def test_a_section_that_is_not_a_table_is_named_when_a_flag_sets_one_of_its_keys() -> (
     None
 ):

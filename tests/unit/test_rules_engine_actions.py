@@ -117,6 +117,22 @@ def test_a_device_error_stops_the_run_and_puts_the_scenario_in_error() -> None:
     assert h.core.status.last_error == reason
 
 
+def test_a_device_error_names_the_command_as_sent_not_its_template() -> None:
+    """Cookbook recipe 3 writes `action: "{trigger.id}"`: its error names the command."""
+    h = harness(
+        scenario(
+            [m.DeviceAction("{host}.fake.fan", "{trigger.id}")],
+            [m.EventTrigger(DOOR, id="off")],
+        )
+    )
+    [request] = requests(h.change(DOOR, "front"))
+    body = json.dumps({"v": 1, "error": "unknown_device", "detail": "no device"})
+    h.reply(request, b"404", body.encode())
+    assert h.core.status.last_error == (
+        "device hub.fake.fan: off answered 404 unknown_device (no device)"
+    )
+
+
 def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
     h, outputs = _fired(m.DeviceAction(LAMP, "on", timeout_s=2))
     [request] = requests(outputs)
