@@ -223,14 +223,15 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
             )
         return _service_wide(registry, action)
     known = registry.kinds.command_names()
-    if action not in known and action not in DEVICE_REQUESTS:
+    device = None if request.device is None else registry.resolve(request.device)
+    if action not in known and action not in DEVICE_REQUESTS and device is None:
+        # of a device found, its kind's commands are named instead (_on_device)
         return _error(
             UNKNOWN_ACTION, action, "unknown_action", f"no action {quote(action)} here"
         )
     if request.device is None:
         return _error(BAD_REQUEST, action, "missing_device", "device: required")
-    device = registry.resolve(request.device)  # its name, or its friendly name
-    if device is None:
+    if device is None:  # by its name, or its friendly name
         return _error(
             NOT_FOUND,
             action,

@@ -397,6 +397,11 @@ def _device(
     if not (host and service and device):
         raise RunFailed(f"device {shown(fullname)}: expected <host>.<service>.<device>")
     command = scope.text(action.action)
+    if not command:  # `action: "{trigger.id}"` in a run without one (a manual run)
+        raise RunFailed(
+            f"device {fullname}: action {shown(action.action)} gave no command in "
+            f"this run (started by {scope.trigger.get('kind', 'manual')}): nothing sent"
+        )
     request: dict[str, JsonValue] = {"v": 1, "action": command, "device": device}
     if action.expr is not None:
         value = scope.value_of(

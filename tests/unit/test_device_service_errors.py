@@ -120,9 +120,22 @@ def _error(status: bytes, action: str | None, token: str, detail: str) -> Handle
             id="missing-device",
         ),
         pytest.param(
-            {"action": "fly", "device": "lamp"},
+            {"action": "fly", "device": "nosuch"},
             _error(b"501", "fly", "unknown_action", "no action 'fly' here"),
             id="unknown-action",
+        ),
+        pytest.param(
+            {"action": "fly", "device": "lamp"},
+            _error(
+                b"501",
+                "fly",
+                "unknown_action",
+                # a typo is told what the device takes (it said "no action 'fly'
+                # here" and nothing more)
+                "'fly' is not a command of switch"
+                " (its commands: state, on, off, toggle, config, poll, log, reset)",
+            ),
+            id="unknown-action-of-a-device",
         ),
         pytest.param(
             {"action": "toggle", "device": "hall"},

@@ -133,6 +133,23 @@ def test_a_device_error_names_the_command_as_sent_not_its_template() -> None:
     )
 
 
+def test_a_command_that_its_template_leaves_empty_is_not_sent() -> None:
+    """Cookbook recipe 3 run by hand (`raspy scenario run`, the web's Run button):
+    a manual run has no trigger id, so `action: "{trigger.id}"` sent an empty
+    command, which the device answered `501 unknown_action (no action '' here)`."""
+    h = harness(
+        scenario(
+            [m.DeviceAction("{host}.fake.fan", "{trigger.id}")],
+            [m.EventTrigger(DOOR, id="off")],
+        )
+    )
+    assert requests(h.run_now()) == []
+    assert h.core.status.last_error == (
+        'device hub.fake.fan: action "{trigger.id}" gave no command in this run '
+        "(started by manual): nothing sent"
+    )
+
+
 def test_a_device_that_does_not_answer_fails_the_run_at_its_timeout() -> None:
     h, outputs = _fired(m.DeviceAction(LAMP, "on", timeout_s=2))
     [request] = requests(outputs)
