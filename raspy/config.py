@@ -9,8 +9,10 @@ path and value.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -475,6 +477,24 @@ def _check_type(value: object, expected: object) -> str | None:
     return None if ok else f"expected {want}, got {shown(value)}"
 
 
+# settings people look for where they are not: where each one is
+_ELSEWHERE: Final = {
+    ("http", "port"): "the web face listens on [network] port_base + 4",
+    ("mqtt", "bind"): "the bridge connects out to [mqtt] host; it listens on nothing",
+    ("broker", "port"): "the broker listens on [network] port_base",
+    ("clone", "port"): "Clone listens on [network] port_base + 1, + 2 and + 3",
+}
+
+
+def _hint(path: str, key: str, known: Iterable[str]) -> str:
+    """What an unknown setting may have meant: where it is, or a close name."""
+    elsewhere = _ELSEWHERE.get((path, key))
+    if elsewhere is not None:
+        return f" ({elsewhere})"
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _build(
     cls: type[Any], table: dict[str, Any], path: str, source: str, problems: list[str]
 ) -> Any:
@@ -483,7 +503,7 @@ def _build(
     for key, value in table.items():
         where = f"{source}: {path}.{key}"
         if key not in known:
-            problems.append(f"{where}: unknown setting")
+            problems.append(f"{where}: unknown setting{_hint(path, key, known)}")
             continue
         reason = _check_type(value, known[key].type)
         if reason:

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port-base",
         type=_port,
-        help="MDP port N; Clone uses N+1..N+3 (default 5514)",
+        help="MDP port N; Clone uses N+1..N+3, the web face N+4 (default 5514)",
     )
     parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--config", help="TOML configuration file")

@@ -117,6 +117,26 @@ def test_every_problem_is_reported_at_once_with_source_key_and_value() -> None:
     ]
 
 
+def test_an_unknown_setting_says_where_it_is_or_what_it_may_mean() -> None:
+    """`[http] port` is the first thing a newcomer writes for the web face, whose
+    port is the port base's + 4; a unit left off a name is told the name."""
+    text = (
+        "[http]\nport = 8080\n[broker]\nheartbeat_interval = 2\n"
+        "[clone]\nport = 1\n[titanic]\nzzz = 1\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(text, "raspy.toml")
+    assert caught.value.problems == [
+        "raspy.toml: http.port: unknown setting "
+        "(the web face listens on [network] port_base + 4)",
+        "raspy.toml: broker.heartbeat_interval: unknown setting "
+        "(did you mean heartbeat_interval_s?)",
+        "raspy.toml: clone.port: unknown setting "
+        "(Clone listens on [network] port_base + 1, + 2 and + 3)",
+        "raspy.toml: titanic.zzz: unknown setting",
+    ]
+
+
 def test_invalid_toml_names_the_source() -> None:
     with pytest.raises(ConfigError) as caught:
         config.load("[broker\n", "raspy.toml")
