@@ -63,7 +63,10 @@ class TimeFired:
 
 @dataclass(frozen=True, slots=True)
 class RunNow:
-    """Ask: a manual run; answers a RunAnswer."""
+    """Ask: a manual run; answers a RunAnswer. `by`: the scenario whose `run:`
+    asked for it (None: a `core.scenario` request, the CLI or the web face)."""
+
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +229,8 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(
                     core.on_startup(mono, wall, current, fire=fire, resume=resume)
                 )
-            case RunNow():
-                outputs = core.run_now(mono, wall)
+            case RunNow(by=by):
+                outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
                 skipped = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
                 queued = [o.waiting for o in outputs if isinstance(o, engine.Queued)]

@@ -317,7 +317,7 @@ class CoreActor(pykka.ThreadingActor):
                 with contextlib.suppress(pykka.ActorDeadError):
                     caller.ref.tell(scn.ActionRefused(f"{action}: {reason}"))
             return
-        entry.ref.tell(scn.StopRuns() if stop else scn.RunNow())
+        entry.ref.tell(scn.StopRuns() if stop else scn.RunNow(by=by))
 
     # --- the set (used by CoreService too) ------------------------------------------
     def install(

@@ -120,6 +120,8 @@ def describe_trigger(trigger: JsonValue) -> str:
         parts.append(cell(trigger["key"]))
     if trigger.get("value") is not None:
         parts += ["=", cell(_json(trigger["value"]))]
+    if trigger.get("by"):
+        parts.append(f"by {cell(trigger['by'])}")
     return " ".join(parts)
 
 

@@ -263,10 +263,16 @@ class ScenarioCore:
                 )
         return self._finish(out)
 
-    def run_now(self, mono: float, wall: float) -> list[Output]:
-        """A manual run: the mode applies, the conditions are not checked."""
+    def run_now(
+        self, mono: float, wall: float, *, by: str | None = None
+    ) -> list[Output]:
+        """A manual run: the mode applies, the conditions are not checked. `by`: the
+        scenario whose `run:` started it, shown as `trigger.by`."""
         out: list[Output] = []
-        self._fire(tm.trigger_data("manual", ""), mono, wall, out, check=False)
+        data = tm.trigger_data("manual", "")
+        if by is not None:
+            data["by"] = by
+        self._fire(data, mono, wall, out, check=False)
         return self._finish(out)
 
     def on_reply(

@@ -20,7 +20,7 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
 from raspy.rules.model import EvalContext
 
-TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind")
+TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by")
 BUILTIN_NAMES: Final = frozenset(
     {"host", "now", *(f"trigger.{f}" for f in TRIGGER_FIELDS)}
 )

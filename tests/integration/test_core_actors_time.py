@@ -142,7 +142,7 @@ name: worker
 triggers: [{event: "/event/never"}]
 actions:
   - set: /scenario/worker/started
-    value: true
+    value: "by {trigger.by}"
   - wait: 1h
 """
     boss = """\
@@ -157,14 +157,21 @@ actions:
     for document in (worker, boss):
         assert core.request("import", document=document)[0] == b"200"
     core.server.publisher.set(b"/event/boss", b'"start"')
-    wait_value(tree, "/scenario/worker/started", True)
+    wait_value(tree, "/scenario/worker/started", "by boss")  # who, not just "manual"
     wait_value(tree, "/scenario/worker/state", "running")
     core.server.publisher.set(b"/event/boss", b'"stop"')
     wait_value(tree, "/scenario/worker/state", "idle")
     wait_value(  # its own set: it may land a commit after the state
         tree,
         "/scenario/worker/last_trigger",
-        {"kind": "manual", "id": "", "key": None, "value": None, "from": None},
+        {
+            "kind": "manual",
+            "id": "",
+            "key": None,
+            "value": None,
+            "from": None,
+            "by": "boss",
+        },
     )
 
 

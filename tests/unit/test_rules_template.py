@@ -168,6 +168,7 @@ def test_context_names_hold_host_now_trigger_and_variables() -> None:
         "trigger.from": None,
         "trigger.id": None,
         "trigger.kind": "kv",
+        "trigger.by": None,
     }
 
 

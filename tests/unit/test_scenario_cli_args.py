@@ -295,6 +295,7 @@ def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
         {"kind": "cron", "id": "", "key": None, "value": None, "from": None},
         {"kind": "event", "id": "", "key": "/event/bell", "value": "front"},
         {"kind": "manual"},
+        {"kind": "manual", "id": "", "by": "boss"},  # another scenario's `run:`
         None,
         "odd",
     ]
@@ -302,6 +303,7 @@ def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
         "cron",
         'event /event/bell = "front"',
         "manual",
+        "manual by boss",
         "-",
         "odd",
     ]
