@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from raspy.client.clone import CloneClient
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.device_services import (
@@ -27,6 +26,8 @@ from support.gpio_service import (
     gpio_fixture,  # noqa: F401  # fixture `gpio`
 )
 from support.wait import wait_until
+
+from raspy.client.clone import CloneClient
 
 COMPRESSOR = {
     "name": "compressor",
@@ -83,7 +84,7 @@ def clocked(gpio: Gpio) -> tuple[Gpio, FakeClock]:
 def _wait_counted(gpio: Gpio, **counts: int) -> None:
     """The counters `devices.gpio.<name>` reach these (counted after the pin)."""
 
-    def counted() -> dict[str, int]:
+    def counted() -> dict[str, float]:
         snapshot = gpio.stats.snapshot()
         return {name: snapshot.get(f"devices.gpio.{name}", 0) for name in counts}
 

@@ -493,3 +493,18 @@ def test_a_read_reports_the_pin_but_never_changes_the_commanded_level(
     assert switch.level == 1  # what it was told
     switch.execute(config, "toggle", None, NOW)
     assert switch.level == 0
+
+
+def test_a_service_given_up_leaves_a_kept_pin_as_it_is_with_nothing_held(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """The supervisor gave the gpio service up: an output whose on_stop is keep
+    stays as it is, and the `on` it held is dropped, not carried out by a service
+    started later."""
+    keep = _config("switch", pin="GPIO17", min_off_s=300.0, on_stop="keep")
+    switch = _output(pins, opened, keep)
+    switch.hold(True)
+    switch.stop(pins, keep, restarting=True)  # kept for a restart that never comes
+    assert pins.release_kept(abandoned=True) == []  # keep: left as it is
+    adopted = _output(pins, opened, keep)
+    assert adopted.pending is None
