@@ -8,8 +8,10 @@ state at start (off, on, or the state last stored), are switched off after
 `max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are
 switched off or kept (`on_stop`). A switch's command that would turn it off sooner
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
-is refused with 409 `too_soon`; the service's own switch-offs (max_on_s, on_stop, an
-output dropped from the config) and `reset` never are: safety first.
+is held: answered at once (200, with what is pending and when) and carried out by
+this actor when the limit ends, the latest command winning (raspy.devices.gpio_hold).
+The service's own switch-offs (max_on_s, on_stop, an output dropped from the config)
+and `reset` are never held, and drop what was: safety first.
 
 With `pin_factory = "mock"` only, the service takes one more action, `drive`
 (raspy.devices.gpio_drive); without mock pins it is an unknown action (501).
@@ -26,7 +28,7 @@ import structlog
 
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
-from raspy.devices import gpio, gpio_options, service
+from raspy.devices import gpio, gpio_hold, gpio_options, service
 from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
@@ -34,7 +36,7 @@ from raspy.devices.gpio_tree import max_on_key, pressed_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
-from raspy.errors import DeviceError, StoreError
+from raspy.errors import StoreError
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
@@ -75,6 +77,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
+        self._held = gpio_hold.Holds()
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -131,6 +134,7 @@ class GpioServiceActor(DeviceServiceActor):
             self._debounce[device.name] = Debounce(bool(reading.value))
         elif isinstance(driver, gpio.GpioOutput):
             self._track_on(device, driver)
+            self._held.retime(device, driver, self._clock.monotonic())  # a reload
         device.record(reading)
         self._tree.write(device.fullname, reading)
         if expired and isinstance(driver, gpio.GpioOutput) and on_for_s is not None:
@@ -226,6 +230,10 @@ class GpioServiceActor(DeviceServiceActor):
             device = self._registry.find(name)
             if device is not None:
                 self._switch_off_after_max_on(device)
+        for name in self._held.due(now):
+            device = self._registry.find(name)
+            if device is not None and isinstance(device.driver, gpio.GpioOutput):
+                self._carry_out(device, device.driver)
         for name, debounce in self._debounce.items():
             device = self._registry.find(name)
             if device is None:
@@ -239,12 +247,7 @@ class GpioServiceActor(DeviceServiceActor):
         driver = device.driver
         assert isinstance(driver, gpio.GpioOutput)
         now = self._clock.wall()
-        try:
-            reading = driver.execute(device.config, "off", None, now)
-        except DeviceError as exc:
-            reading = Reading.failed(
-                Status.ERROR, device.config.text("unit"), now, str(exc)
-            )
+        reading = driver.switch(device.config, False, now)  # drops what was held
         self._stats.incr(f"devices.{self._name}.max_on_expired")
         log.warning(
             "device_switched_off_after_max_on",
@@ -252,18 +255,26 @@ class GpioServiceActor(DeviceServiceActor):
             max_on_s=device.config.real("max_on_s"),
             status=reading.status.value,
         )
+        self._switched(device, driver, reading, now)
+        self._event(max_on_key(device.fullname), now)
+
+    def _switched(
+        self, device: Device, driver: gpio.GpioOutput, reading: Reading, now: float
+    ) -> None:
+        """raspy switched an output itself (max_on_s, a held change come due):
+        published, stored and timed (min_on_s, min_off_s) as a command's switch."""
         self._commanded[device.name] = now  # a poll taken before it is stale
-        driver.last_change(self._clock.monotonic())  # off since now (min_off_s)
+        self._held.forget(device.name)
+        driver.last_change(self._clock.monotonic())  # also when the pin failed
         device.record(reading)
         self._tree.write(device.fullname, reading)
-        self._event(max_on_key(device.fullname), now)
         if reading.status is Status.OK:
-            self._store_state(device, driver)
+            self._published(device, reading)
 
     def _arm(self) -> None:
         if self._alarm is None:
             return
-        deadlines = [self._on_timer.next_deadline()]
+        deadlines = [self._on_timer.next_deadline(), self._held.next_deadline()]
         deadlines += [d.settle_at() for d in self._debounce.values()]
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
@@ -287,30 +298,44 @@ class GpioServiceActor(DeviceServiceActor):
                     service.BAD_REQUEST, "config", "invalid_config", detail
                 )
         if isinstance(device.driver, gpio.GpioOutput):
-            return self._too_soon(device, device.driver, request)
+            return self._hold(device, device.driver, request)
         return None
 
-    def _too_soon(
+    def _hold(
         self, device: Device, driver: gpio.GpioOutput, request: service.Request
     ) -> tuple[bytes, bytes] | None:
         """A command that would switch the output sooner than min_on_s / min_off_s
-        allow: refused (409 too_soon) before it reaches the pin. A scenario loop, an
-        automation or a jittery thermostat clicked a relay many times a second, and
-        a compressor must stay off for minutes once stopped."""
-        command = device.kind.main if request.action == "set" else request.action
+        allow is held (raspy.devices.gpio_hold): answered at once, and carried out
+        when the limit ends. None: the common handling goes on."""
         now = self._clock.monotonic()
-        detail = driver.too_soon(device.config, command, request.value, now)
-        if detail is None:
-            return None
-        self._stats.incr(f"devices.{self._name}.too_soon")
-        if self._limiter.should_log(f"too_soon {device.name}", now):
-            log.warning(
-                "device_switch_too_soon",
+        answer = self._held.answer(device, driver, request, now, self._clock.wall())
+        if answer.hold is not None:
+            self._arm()
+            self._stats.incr(f"devices.{self._name}.held")
+            if self._limiter.should_log(f"held {device.name}", now):
+                log.info(
+                    "device_switch_held",
+                    device=device.fullname,
+                    action=request.action,
+                    reason=answer.hold.detail,
+                )
+        return answer.reply
+
+    def _carry_out(self, device: Device, driver: gpio.GpioOutput) -> None:
+        """A held change is due: the output switches by itself."""
+        state, mono, now = driver.pending, self._clock.monotonic(), self._clock.wall()
+        reading = self._held.carry_out(device, driver, mono, now)
+        if reading is None:  # not yet after all
+            return
+        self._stats.incr(f"devices.{self._name}.held_done")
+        if self._limiter.should_log(f"held_done {device.name}", mono):
+            log.info(
+                "device_held_switch_done",
                 device=device.fullname,
-                action=request.action,
-                reason=detail,
+                state=state,
+                status=reading.status.value,
             )
-        return service.refused(service.CONFLICT, request.action, "too_soon", detail)
+        self._switched(device, driver, reading, now)
 
     def _apply(self, effect: service.Effect) -> None:
         """A read asked of an input (`reset`, `poll`) is done here: inputs are not
@@ -346,7 +371,8 @@ class GpioServiceActor(DeviceServiceActor):
         device = self._registry.find(name)
         if device is not None and isinstance(device.driver, gpio.GpioOutput):
             self._on_timer.forget(name)
-            self._track_on(device, device.driver)
+            self._held.retime(device, device.driver, self._clock.monotonic())
+            self._track_on(device, device.driver)  # and the alarm set
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
         """max_on_s counts from when the output went on, also across restarts of

@@ -35,7 +35,7 @@ def _number_or_text(text: str) -> float | str:
 
 # a device service's refusals (raspy.devices.service): the user's to read, answered
 # with their own status; anything else that is not 200 is the service's failure
-_REFUSALS: Final = frozenset({b"400", b"404", b"409"})
+_REFUSALS: Final = frozenset({b"400", b"404"})
 
 
 async def device_command(
@@ -43,8 +43,9 @@ async def device_command(
 ) -> Response:
     """app.js's switch and slider: the devices service's reply, or why it failed.
 
-    A refusal (400 a bad value, 404 no such device, 409 too soon after the last
-    switch) comes back with the device's status and reason, as the page shows it;
+    A reply of 200 comes back whole (a switch held by its min_off_s says there
+    what it holds, `pending`, which the page shows under it). A refusal (400 a bad
+    value, 404 no such device) comes back with the device's status and reason;
     502 says the service failed (a 5xx, or a reply that is not of its vocabulary),
     503 that no worker serves it now (nothing is sent), 504 that it did not answer."""
     try:

@@ -109,10 +109,16 @@ def parse_value(text: str | None) -> JsonValue:
 
 
 def answer_text(name: str, reply: dict[str, Any]) -> str:
-    """`NAME = VALUE` for a reading or a value read, else the reply's JSON."""
+    """`NAME = VALUE` for a reading or a value read, else the reply's JSON; a
+    change the device holds (a GPIO switch's min_off_s) is said after it, since the
+    value is still the one before: `pi.gpio.pump = false (held: ... on in 260s)`."""
     reading = reply.get("reading")
     if isinstance(reading, dict) and "value" in reading:
-        return f"{name} = {json.dumps(reading['value'], ensure_ascii=False)}"
+        text = f"{name} = {json.dumps(reading['value'], ensure_ascii=False)}"
+        pending = reply.get("pending")
+        if isinstance(pending, dict) and isinstance(pending.get("detail"), str):
+            text += f" (held: {pending['detail']})"
+        return text
     if "value" in reply and "command" in reply:
         return f"{name} = {json.dumps(reply['value'], ensure_ascii=False)}"
     return json.dumps(reply, ensure_ascii=False)

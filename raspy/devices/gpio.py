@@ -14,7 +14,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from raspy.devices import gpio_pins
-from raspy.devices.gpio_logic import BUTTON, Initial, OnStop, initial_level, too_soon
+from raspy.devices.gpio_logic import (
+    BUTTON,
+    Decision,
+    Initial,
+    OnStop,
+    decide,
+    hold_left_s,
+    initial_level,
+)
 from raspy.devices.gpio_options import BINARY, DIMMER, FIELDS, OUTPUTS, SWITCH
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
@@ -67,31 +75,53 @@ class GpioOutput:
             pin.switched = (on, now)
         return pin.switched[1]
 
-    def too_soon(
+    @property
+    def pending(self) -> bool | None:
+        """The state a change held by min_on_s / min_off_s switches this output to
+        (None: none). Kept with the pin when its service restarts, as the time of
+        its last change is; gone with the pin (a stop of raspyd, a pin closed)."""
+        pin = self._pin
+        if pin is None or pin.pending == (self._level > 0):  # none, or moot
+            return None
+        return pin.pending
+
+    def hold(self, state: bool | None) -> None:
+        """Note the change held for this output (None: drop it)."""
+        if self._pin is not None:
+            self._pin.pending = state
+
+    def decide(
         self, config: DeviceConfig, command: str, value: JsonValue, now: float
-    ) -> str | None:
-        """Why `command` (with `value`) may not switch this output at monotonic `now`
-        (min_on_s, min_off_s), or None: it may, or it would not change the state
-        (`on` when on), or it is no switching command (its own checks answer it)."""
+    ) -> Decision | None:
+        """What `command` (with `value`) does to this switch at monotonic `now`
+        under its min_on_s and min_off_s (gpio_logic.decide); None if it is no
+        switching command, or this is no switch, or its pin is not open (the
+        command's own handling answers it)."""
         if self.oid != SWITCH:
             return None
-        on = self._level > 0
-        match command, value:
-            case ("on", None):
-                wanted = True
-            case ("off", None):
-                wanted = False
-            case ("toggle", None):
-                wanted = not on
-            case ("state", bool()):
-                wanted = value
-            case _:
-                return None
         since = self.last_change(now)
-        if wanted == on or since is None:
+        if since is None:
             return None
+        return decide(
+            command,
+            value,
+            on=self._level > 0,
+            since=since,
+            pending=self.pending,
+            min_on_s=config.real("min_on_s"),
+            min_off_s=config.real("min_off_s"),
+            now=now,
+        )
+
+    def held_left_s(self, config: DeviceConfig, now: float) -> float | None:
+        """How long the pending change still waits at monotonic `now` under the
+        config's limits (0: it is due), or None if there is none."""
+        since = self.last_change(now)
+        if self.pending is None or since is None:
+            return None
+        on = self._level > 0
         min_on_s, min_off_s = config.real("min_on_s"), config.real("min_off_s")
-        return too_soon(on, since, min_on_s, min_off_s, now)
+        return hold_left_s(on, since, min_on_s, min_off_s, now)
 
     def open(
         self,
@@ -119,18 +149,20 @@ class GpioOutput:
         kept = pins.adopt(config.text("pin"))
         if kept is not None and kept.wiring == wiring:
             self._pin, self._fault = kept, ""  # the pin never stopped
+            if self.oid != SWITCH:  # a switch made a dimmer: no min_on_s held it
+                kept.pending = None
             try:
                 self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
                 self._fault = str(exc)
             return False
-        on_since, expired, switched = None, False, None
+        on_since, expired, switched, pending = None, False, None, None
         if kept is not None:
             with contextlib.suppress(DeviceError):  # unreadable: the initial level
                 value = kept.value
                 level = max(round(value * self.full), 1 if value > 0 else 0)
             kept.close()
-            on_since, switched = kept.on_since, kept.switched
+            on_since, switched, pending = kept.on_since, kept.switched, kept.pending
         elif level and initial is Initial.RESTORE and on_for_s is not None:
             max_on_s = config.real("max_on_s")
             expired = 0 < max_on_s <= on_for_s
@@ -143,6 +175,7 @@ class GpioOutput:
         self._fault = ""
         self._pin.on_since = on_since if level else None  # the same hold
         self._pin.switched = switched  # and the same last change (min_on_s)
+        self._pin.pending = pending if self.oid == SWITCH else None  # and held change
         self._opened_at(level)
         return expired
 
@@ -180,6 +213,8 @@ class GpioOutput:
         if self._pin is None:
             return
         keep = OnStop(config.text("on_stop")) is OnStop.KEEP
+        if not restarting:  # raspyd stops: a held change is in memory only
+            self._pin.pending = None
         if restarting or keep:
             pins.keep(self._pin, on_stop_keep=keep)
             self._pin = None
@@ -227,13 +262,25 @@ class GpioOutput:
         return Reading(self.value(), config.text("unit"), Status.OK, now)
 
     def apply(self, config: DeviceConfig, level: int) -> None:
-        """Drive the pin to `level`; DeviceError if the pin is not open or fails."""
+        """Drive the pin to `level`; DeviceError if the pin is not open or fails.
+        Whatever drives it (a command, max_on_s, reset, a held change come due)
+        replaces the change held for it."""
         if self._pin is None:
             raise DeviceError(f"device {quote(config.name)}: {self._fault}")
+        self._pin.pending = None
         self._pin.value = level / self.full
         if level:
             self._last_on = level
         self._level = level
+
+    def switch(self, config: DeviceConfig, on: bool, now: float) -> Reading:
+        """Full on or off, by raspy itself (max_on_s, a held change come due);
+        never raises: a failing pin shows in the reading."""
+        try:
+            self.apply(config, self.full if on else 0)
+        except DeviceError as exc:
+            return _fault_reading(config, str(exc), now)
+        return Reading(self.value(), config.text("unit"), Status.OK, now)
 
     def state(self) -> Mapping[str, JsonValue]:
         main = "level" if self.oid == DIMMER else "state"

@@ -1,5 +1,5 @@
 """The pure parts of GPIO devices: debouncing, the max-on timer, the state at start,
-the shortest time an output stays on or off.
+the shortest time a switch stays on or off and the change it holds until then.
 
 No pins, no clock, no threads: every method takes `now` (monotonic s), so the tests
 drive time by hand.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -100,22 +101,18 @@ class Debounce:
         return active
 
 
-class OnTimer:
-    """Deadlines of outputs that must switch off after `max_on_s` of being on."""
+class Deadlines:
+    """A deadline (monotonic s) for each name, the earliest first: the outputs to
+    switch off after max_on_s (OnTimer), the changes held by min_on_s / min_off_s."""
 
     def __init__(self) -> None:
         self._expires: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
 
-    def switched(self, name: str, on: bool, max_on_s: float, now: float) -> None:
-        """`name` is now on or off; a new `on` keeps the deadline of the first one
-        (being told "on" again does not extend the time)."""
-        if not on or max_on_s <= 0:
-            self._expires.pop(name, None)
+    def set(self, name: str, expires_at: float) -> None:
+        """`name`'s deadline, replacing any other it had."""
+        if self._expires.get(name) == expires_at:
             return
-        if name in self._expires:
-            return
-        expires_at = now + max_on_s
         self._expires[name] = expires_at
         heapq.heappush(self._heap, (expires_at, name))
 
@@ -123,7 +120,7 @@ class OnTimer:
         self._expires.pop(name, None)
 
     def due(self, now: float) -> list[str]:
-        """The outputs whose time is up at `now`; each is then forgotten."""
+        """The names whose time is up at `now`; each is then forgotten."""
         expired: list[str] = []
         while self._heap and self._heap[0][0] <= now:
             expires_at, name = heapq.heappop(self._heap)
@@ -141,28 +138,134 @@ class OnTimer:
         return None
 
 
+class OnTimer(Deadlines):
+    """Deadlines of outputs that must switch off after `max_on_s` of being on."""
+
+    def switched(self, name: str, on: bool, max_on_s: float, now: float) -> None:
+        """`name` is now on or off; a new `on` keeps the deadline of the first one
+        (being told "on" again does not extend the time)."""
+        if not on or max_on_s <= 0:
+            self.forget(name)
+            return
+        if name in self._expires:
+            return
+        self.set(name, now + max_on_s)
+
+
 # The largest `min_on_s` / `min_off_s`: a day. A relay held longer than that by raspy
 # is a config mistake, not a protection.
 MIN_HOLD_LIMIT_S: Final = 86400.0
 
 
+def hold_left_s(
+    on: bool, since: float, min_on_s: float, min_off_s: float, now: float
+) -> float:
+    """How long an output that is `on` (else off) since `since` (monotonic s) must
+    still wait at `now` before it may switch to the other state; 0: it may now.
+
+    It may switch once it has been on for `min_on_s` (off for `min_off_s`); 0 is no
+    limit. A `since` after `now` (never from a monotonic clock) counts as now: the
+    wait is then at most the whole minimum."""
+    limit_s = min_on_s if on else min_off_s
+    return max(0.0, limit_s - max(0.0, now - since))
+
+
+def _left_shown(left_s: float) -> float:
+    """A wait as said: rounded up to 0.1 s, never 0 (never "in 0s")."""
+    return max(0.1, math.ceil(round(left_s * 10, 6)) / 10)
+
+
 def too_soon(
     on: bool, since: float, min_on_s: float, min_off_s: float, now: float
 ) -> str | None:
-    """Why switching an output that is `on` (else off) since `since` (monotonic s)
-    to the other state is refused at `now`, or None if it may switch.
+    """Why an output that is `on` (else off) since `since` (monotonic s) may not
+    switch to the other state at `now` (see hold_left_s), or None if it may.
 
-    It may switch once it has been on for `min_on_s` (off for `min_off_s`); 0 is no
-    limit. The reason says how long it has been so and how long is left, e.g.
-    `off for 40s of min_off_s 300s: on in 260s`. A `since` after `now` (never from a
-    monotonic clock) counts as now: the wait is then at most the whole minimum.
+    The reason says how long it has been so and how long is left, e.g.
+    `off for 40s of min_off_s 300s: on in 260s`.
     """
+    left_s = hold_left_s(on, since, min_on_s, min_off_s, now)
+    if left_s <= 0:
+        return None
     limit_s, field = (min_on_s, "min_on_s") if on else (min_off_s, "min_off_s")
     held_s = max(0.0, now - since)
-    if held_s >= limit_s:
-        return None
     state, to = ("on", "off") if on else ("off", "on")
-    # the time held rounded down and the time left up (to 0.1 s): never "in 0s"
+    # the time held rounded down and the time left up (to 0.1 s)
     held = math.floor(round(held_s * 10, 6)) / 10
-    left = max(0.1, math.ceil(round((limit_s - held_s) * 10, 6)) / 10)
-    return f"{state} for {held:g}s of {field} {limit_s:g}s: {to} in {left:g}s"
+    return f"{state} for {held:g}s of {field} {limit_s:g}s: {to} in {_left_shown(left_s):g}s"
+
+
+def heading_to(
+    command: str, value: JsonValue, on: bool, pending: bool | None
+) -> bool | None:
+    """The state a switch's `command` (with `value`) asks for, or None if it is no
+    switching command (its own checks answer it). `toggle` flips the state the
+    switch is headed for: the change held for it if there is one, else its own."""
+    match command, value:
+        case ("on", None):
+            return True
+        case ("off", None):
+            return False
+        case ("toggle", None):
+            return not (on if pending is None else pending)
+        case ("state", bool()):
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A change held by min_on_s / min_off_s: the switch goes to `state` by itself
+    at `due` (monotonic s), `in_s` from the command (as said: rounded up to 0.1)."""
+
+    state: bool
+    due: float
+    in_s: float
+    detail: str
+
+    def as_json(self) -> dict[str, JsonValue]:
+        """The reply's `pending`."""
+        return {"state": self.state, "in_s": self.in_s, "detail": self.detail}
+
+
+class Verdict(StrEnum):
+    """What a switching command does to a switch with min_on_s / min_off_s."""
+
+    NOW = "now"  # carried out now (the pin switches, or is as asked already)
+    HOLD = "hold"  # pending: the switch goes there by itself when the limit ends
+    CANCEL = "cancel"  # as asked already, with a change pending: that one dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    hold: Hold | None = None  # with HOLD
+
+
+def decide(
+    command: str,
+    value: JsonValue,
+    *,
+    on: bool,
+    since: float,
+    pending: bool | None,
+    min_on_s: float,
+    min_off_s: float,
+    now: float,
+) -> Decision | None:
+    """What `command` does to a switch that is `on` (else off) since `since`, with
+    `pending` the state held for it (None: none), at `now`; None if it is no
+    switching command. The latest command wins: one to the state the switch has
+    drops the pending change; one to the other state is held until the limit ends
+    (a second one keeps the time of the first: it runs from the last change)."""
+    wanted = heading_to(command, value, on, pending)
+    if wanted is None:
+        return None
+    if wanted == on:
+        return Decision(Verdict.NOW if pending is None else Verdict.CANCEL)
+    left_s = hold_left_s(on, since, min_on_s, min_off_s, now)
+    detail = too_soon(on, since, min_on_s, min_off_s, now)
+    if left_s <= 0 or detail is None:
+        return Decision(Verdict.NOW)
+    hold = Hold(wanted, now + left_s, _left_shown(left_s), detail)
+    return Decision(Verdict.HOLD, hold)

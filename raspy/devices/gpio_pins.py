@@ -62,6 +62,9 @@ class OutputPin:
         # on or off at its last change, and when (monotonic), for min_on_s and
         # min_off_s: kept with the pin as on_since is
         self.switched: tuple[bool, float] | None = None
+        # the state a change held by min_on_s / min_off_s switches it to (None:
+        # none), kept with the pin too: a reload does not drop an accepted `on`
+        self.pending: bool | None = None
 
     @property
     def value(self) -> float:
@@ -144,6 +147,8 @@ class Pins:
             kept = [o for pin, o in self._kept.items() if pin not in spared]
             self._kept = {pin: o for pin, o in self._kept.items() if pin in spared}
             self._keep_abandoned &= set(self._kept)
+            for output in self._kept.values():  # left as they are: nothing held
+                output.pending = None
         for output in kept:
             with contextlib.suppress(DeviceError):  # release it whatever happens
                 output.value = 0

@@ -27,9 +27,6 @@ Reply: two frames, `[status, json]`. The status is ASCII:
     200  ok                     {"v": 1, "action": ..., <result fields>}
     400  bad request            {"v": 1, "action": ..., "error": <token>, "detail": ...}
     404  unknown device         (same error shape; token "unknown_device")
-    409  not now                (same error shape; token "too_soon": a GPIO switch
-                                 held by its min_on_s / min_off_s; the detail says
-                                 how long is left)
     500  device error           (same error shape; token "device_error")
     501  unknown action         (same error shape; token "unknown_action")
 
@@ -63,6 +60,10 @@ Actions (device: required, value: optional unless said):
                 `up`, `down`, `snapshot`, `power`, `mute`, ...):
                 a trigger takes no value -> {"device", "reading"};
                 with a value, writes it -> {"device", "reading"};
+                a GPIO switch's command sooner than its min_on_s /
+                min_off_s allows is held -> {"device", "reading" (as it
+                is), "pending": {"state", "in_s", "detail"}}, and the
+                switch goes there by itself when the limit ends;
                 without, reads it -> {"device", "command", "value"}, or for the
                 main command {"device", "command", "reading"}
 
@@ -96,7 +97,6 @@ MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
 OK: Final = b"200"
 BAD_REQUEST: Final = b"400"
 NOT_FOUND: Final = b"404"
-CONFLICT: Final = b"409"
 DEVICE_ERROR: Final = b"500"
 UNKNOWN_ACTION: Final = b"501"
 _KEYS: Final = frozenset({"v", "action", "device", "value"})

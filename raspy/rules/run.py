@@ -475,7 +475,8 @@ def _wait_until(
 
 
 def _describe(reply: tuple[bytes, ...]) -> str:
-    """A reply shown in a reason: its status and, for JSON errors, the token."""
+    """A reply shown in a reason: its status and, for JSON errors, the token; for
+    a change a device holds (a GPIO switch's min_off_s), what it holds."""
     if not reply:
         return "an empty reply"
     status = reply[0].decode("utf-8", "replace")[:16]
@@ -487,6 +488,9 @@ def _describe(reply: tuple[bytes, ...]) -> str:
         if isinstance(detail, dict) and "error" in detail:
             extra = f" ({detail['detail']})" if detail.get("detail") else ""
             return f"{status} {detail['error']}{extra}"[:160]
+        pending = detail.get("pending") if isinstance(detail, dict) else None
+        if isinstance(pending, dict) and isinstance(pending.get("detail"), str):
+            return f"{status} held ({pending['detail']})"[:160]
     return status
 
 

@@ -519,29 +519,50 @@ def test_a_refusal_in_plain_text_is_shown_as_it_is(browser: Browser, hub: Hub) -
     assert shown == "CSRF check failed"
 
 
-def test_a_switch_refused_by_its_device_shows_the_devices_reason(
+def test_a_switch_held_by_its_device_says_when_it_will_switch_and_a_click_cancels(
     browser: Browser, hub: Hub
 ) -> None:
     """The compressor must stay off for its min_off_s (600 s) once off, and it is
-    off since raspyd started: its device refuses `on` (409 too_soon). The reason is
-    the user's to read, as the device gave it, beside the switch; it was answered
-    502, as a failure of the hub, with the device's status tacked on."""
+    off since raspyd started: its device holds `on` and says so (200). The page
+    says under the switch when it goes on (it was a refusal, and the `on` was
+    lost), and the switch shows the state it is in: off. A second click goes
+    from where the switch is headed, on: it sends off, which cancels the held on,
+    and the note goes."""
     page = logged_in(browser, hub)
     switch = page.locator(f'button.switch[data-key="{hub.key("gpio.compressor")}"]')
-    error = switch.locator("xpath=ancestor::li").locator(".error")
-    with page.expect_response(f"{hub.base}/api/device") as answer:
-        switch.click()
+    note = switch.locator("xpath=ancestor::li").locator(".error")
     try:
+        with page.expect_response(f"{hub.base}/api/device") as held:
+            switch.click()
         page.wait_for_function(
-            "(el) => el.textContent !== ''", arg=error.element_handle()
+            "(el) => el.textContent !== ''", arg=note.element_handle()
         )
-        shown = error.text_content()
-        checked = switch.get_attribute("aria-checked")
+        shown = (
+            note.text_content(),
+            note.get_attribute("class"),
+            note.get_attribute("title"),
+            switch.get_attribute("aria-checked"),
+        )
+        with page.expect_response(f"{hub.base}/api/device") as cancelled:
+            switch.click()
+        page.wait_for_function(
+            "(el) => el.textContent === ''", arg=note.element_handle()
+        )
+        after = (switch.get_attribute("aria-checked"), note.get_attribute("class"))
+        sent = [
+            json.loads(r.value.request.post_data or "null")["value"]
+            for r in (held, cancelled)
+        ]
+        answers = [r.value.json()["reply"].get("pending") for r in (held, cancelled)]
     finally:
         page.context.close()
-    assert (answer.value.status, checked) == (409, "false")
-    held = r"compressor: off for [0-9.]+s of min_off_s 600s: on in [0-9.]+s"
-    assert re.fullmatch(held, shown or ""), shown
+    text, classes, title, checked = shown
+    assert re.fullmatch(r"on in ([1-9]|10) min", text or ""), shown
+    assert (classes, checked) == ("error pending", "false")
+    held_for = r"off for [0-9.]+s of min_off_s 600s: on in [0-9.]+s"
+    assert re.fullmatch(held_for, title or ""), title
+    assert (sent, answers[1], after) == ([True, False], None, ("false", "error"))
+    assert (answers[0] or {}).get("state") is True, answers
 
 
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:

@@ -477,10 +477,11 @@ def test_a_devices_service_answering_odd_json_costs_no_500(
 def test_a_devices_refusal_keeps_its_status_and_a_failure_is_502(
     tmp_path: Path,
 ) -> None:
-    """A refusal of the devices service (400, 404, 409) is the user's to read: it
+    """A refusal of the devices service (400, 404) is the user's to read: it
     comes back with its own status and the device's reason; a failure of the
-    service (a 5xx, a status outside the vocabulary, a reply that is no JSON
-    object) is the hub's, 502. Every one was 502 before."""
+    service (a 5xx, a status outside the vocabulary, 409 since no switch refuses
+    a command too soon any more, a reply that is no JSON object) is the hub's,
+    502. Every one was 502 before."""
     reply: list[bytes] = []
     answers = []
     cases = [
@@ -490,8 +491,8 @@ def test_a_devices_refusal_keeps_its_status_and_a_failure_is_502(
         [b"500", b'{"v": 1, "error": "device_error", "detail": "pin failed"}'],
         [b"501", b'{"v": 1, "error": "unknown_action"}'],
         [b"401", b'{"v": 1, "error": "login", "detail": "who?"}'],
-        [b"409", b"not json"],
-        [b"409"],
+        [b"400", b"not json"],
+        [b"404"],
     ]
     with _serving(tmp_path, _answering(reply)) as served:
         browser = served.browser()
@@ -501,14 +502,14 @@ def test_a_devices_refusal_keeps_its_status_and_a_failure_is_502(
             code, kind, raw = _command(served, browser)
             answers.append((code, kind, json.loads(raw)))
     assert answers == [
-        (409, JSON, {"error": "relay: wait", "code": "too_soon"}),
+        (502, JSON, {"error": "relay: wait (409)"}),
         (400, JSON, {"error": "relay: invalid_value", "code": "invalid_value"}),
         (404, JSON, {"error": "relay: no relay", "code": "unknown_device"}),
         (502, JSON, {"error": "relay: pin failed (500)"}),
         (502, JSON, {"error": "relay: unknown_action (501)"}),
         (502, JSON, {"error": "relay: who? (401)"}),
-        (502, JSON, {"error": "relay: refused (409)"}),
-        (502, JSON, {"error": "relay: refused (409)"}),
+        (502, JSON, {"error": "relay: refused (400)"}),
+        (502, JSON, {"error": "relay: refused (404)"}),
     ]
 
 

@@ -87,3 +87,9 @@ def test_an_answer_prints_its_reading_or_value_read_else_its_json() -> None:
     read = {"device": "tv", "command": "volume", "value": 12}
     assert answer_text("pi.fake.tv", read) == "pi.fake.tv = 12"
     assert answer_text("pi.fake.lamp", {"reset": ["lamp"]}) == '{"reset": ["lamp"]}'
+
+
+def test_a_change_the_device_holds_is_said_after_the_value_it_still_has() -> None:
+    held = "off for 40s of min_off_s 300s: on in 260s"
+    reply = {"reading": {"value": False}, "pending": {"state": True, "detail": held}}
+    assert answer_text("pi.gpio.pump", reply) == f"pi.gpio.pump = false (held: {held})"

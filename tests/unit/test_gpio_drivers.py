@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.devices import gpio, gpio_options
+from raspy.devices.gpio_logic import Decision, Hold, Verdict
 from raspy.devices.gpio_pins import Pins, reference_resolve
 from raspy.devices.kinds import BUILTIN, validate
 from raspy.devices.reading import Reading, Status
@@ -140,36 +141,88 @@ def test_a_dimmer_restored_or_adopted_at_a_level_comes_back_there_after_off_and_
     assert adopted.execute(config, "on", None, NOW).value == 40
 
 
-def test_a_switch_sooner_than_min_off_s_or_min_on_s_is_refused_saying_how_long(
+def _held(state: bool, due: float, in_s: float, detail: str) -> Decision:
+    return Decision(Verdict.HOLD, Hold(state, due, in_s, detail))
+
+
+def test_a_switch_sooner_than_min_off_s_or_min_on_s_is_held_saying_how_long(
     pins: Pins, opened: list[Any]
 ) -> None:
     """A compressor stopped must stay off for minutes, and a relay's contacts wear
-    with every click: a command that would switch too soon is refused; one that
-    changes nothing (`off` when off) is not (the service answers it as before)."""
+    with every click: a command that would switch too soon is held until the limit
+    ends; one that changes nothing (`off` when off) is carried out as before."""
     config = _config("switch", pin="GPIO17", min_on_s=60.0, min_off_s=300.0)
     switch = _output(pins, opened, config)
     assert switch.last_change(1000.0) == 1000.0  # off since it was opened
-    early_on = "off for 40s of min_off_s 300s: on in 260s"
+    early_on = _held(True, 1300.0, 260.0, "off for 40s of min_off_s 300s: on in 260s")
     assert [
-        switch.too_soon(config, command, value, 1040.0)
+        switch.decide(config, command, value, 1040.0)
         for command, value in (("on", None), ("toggle", None), ("state", True))
     ] == [early_on] * 3
     assert [
-        switch.too_soon(config, command, value, 1040.0)
+        switch.decide(config, command, value, 1040.0)
         for command, value in (("off", None), ("state", False), ("state", None))
-    ] == [None] * 3
-    assert switch.too_soon(config, "on", None, 1300.0) is None  # off for 300 s
+    ] == [Decision(Verdict.NOW)] * 2 + [None]
+    assert switch.decide(config, "on", None, 1300.0) == Decision(Verdict.NOW)
     switch.execute(config, "on", None, NOW)
     assert switch.last_change(1300.0) == 1300.0
-    early_off = "on for 10s of min_on_s 60s: off in 50s"
+    early_off = _held(False, 1360.0, 50.0, "on for 10s of min_on_s 60s: off in 50s")
     assert [
-        switch.too_soon(config, command, value, 1310.0)
+        switch.decide(config, command, value, 1310.0)
         for command, value in (("off", None), ("toggle", None), ("state", False))
     ] == [early_off] * 3
-    assert switch.too_soon(config, "on", None, 1310.0) is None  # on already
-    assert switch.too_soon(config, "off", True, 1310.0) is None  # a 400 elsewhere
-    assert switch.too_soon(config, "off", None, 1360.0) is None
-    assert pins.level("GPIO17") is True  # asking never switches
+    assert switch.decide(config, "off", True, 1310.0) is None  # a 400 elsewhere
+    assert switch.decide(config, "off", None, 1360.0) == Decision(Verdict.NOW)
+    assert pins.level("GPIO17") is True  # deciding never switches
+
+
+def test_a_held_change_is_noted_on_the_switch_and_any_switch_of_the_pin_drops_it(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """Held, a second `toggle` flips where the switch is headed (back to as it
+    is); what drives the pin (a command, max_on_s, reset, the change come due)
+    replaces what was held."""
+    config = _config("switch", pin="GPIO17", min_off_s=300.0)
+    switch = _output(pins, opened, config)
+    switch.last_change(1000.0)
+    switch.hold(True)
+    assert (switch.pending, switch.held_left_s(config, 1040.0)) == (True, 260.0)
+    assert switch.decide(config, "toggle", None, 1040.0) == Decision(Verdict.CANCEL)
+    assert switch.switch(config, True, NOW) == Reading(True, "", Status.OK, NOW)
+    assert (switch.pending, switch.held_left_s(config, 1040.0)) == (None, None)
+    switch.hold(False)
+    assert switch.reset(config, NOW) == Reading(False, "", Status.OK, NOW)
+    assert switch.pending is None
+    switch.hold(False)  # off while off: moot, never carried out
+    assert switch.pending is None
+
+
+def test_a_held_change_stays_with_a_pin_kept_over_a_restart_and_not_over_a_stop(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """A reload restarts the service, which adopts the pins it kept (also opened
+    anew with another wiring): an `on` it answered 200 still comes. raspyd's stop
+    drops it (in memory only), as does the switch made a dimmer."""
+    config = _config("switch", pin="GPIO17", min_off_s=300.0, on_stop="keep")
+    switch = _output(pins, opened, config)
+    switch.last_change(1000.0)
+    switch.hold(True)
+    switch.stop(pins, config, restarting=True)
+    adopted = _output(pins, opened, config)
+    assert (adopted.pending, adopted.held_left_s(config, 1100.0)) == (True, 200.0)
+    adopted.stop(pins, config, restarting=True)
+    rewired = _config(
+        "switch", pin="GPIO17", min_off_s=600.0, active_high=False, on_stop="keep"
+    )
+    reopened = _output(pins, opened, rewired)
+    assert (reopened.pending, reopened.held_left_s(rewired, 1100.0)) == (True, 500.0)
+    reopened.stop(pins, rewired)  # raspyd stops, the pin kept as it is (keep)
+    kept = _output(pins, opened, rewired)  # adopted: the same wiring
+    assert (kept.pending, pins.level("GPIO17")) == (None, True)  # active low, off
+    kept.hold(True)
+    kept.stop(pins, config, restarting=True)
+    dimmer = _output(pins, opened, _config("dimmer", pin="GPIO17"))
+    assert dimmer.pending is None
 
 
 def test_the_time_of_the_last_change_stays_with_a_pin_kept_over_a_restart(
@@ -189,8 +242,8 @@ def test_the_time_of_the_last_change_stays_with_a_pin_kept_over_a_restart(
     rewired = _config("switch", pin="GPIO17", min_on_s=60.0, active_high=False)
     reopened = _output(pins, opened, rewired)
     assert reopened.last_change(1040.0) == 1000.0
-    assert reopened.too_soon(rewired, "off", None, 1040.0) == (
-        "on for 40s of min_on_s 60s: off in 20s"
+    assert reopened.decide(rewired, "off", None, 1040.0) == _held(
+        False, 1060.0, 20.0, "on for 40s of min_on_s 60s: off in 20s"
     )
 
 
@@ -199,7 +252,7 @@ def test_a_dimmer_has_no_minimum_time_on_or_off(pins: Pins, opened: list[Any]) -
     config = _config("dimmer", pin="GPIO18")
     dimmer = _output(pins, opened, config)
     dimmer.last_change(1000.0)
-    assert dimmer.too_soon(config, "on", None, 1000.0) is None
+    assert dimmer.decide(config, "on", None, 1000.0) is None
     with pytest.raises(DeviceError, match="min_off_s"):
         _config("dimmer", pin="GPIO18", min_off_s=300.0)
 
@@ -440,3 +493,18 @@ def test_a_read_reports_the_pin_but_never_changes_the_commanded_level(
     assert switch.level == 1  # what it was told
     switch.execute(config, "toggle", None, NOW)
     assert switch.level == 0
+
+
+def test_a_service_given_up_leaves_a_kept_pin_as_it_is_with_nothing_held(
+    pins: Pins, opened: list[Any]
+) -> None:
+    """The supervisor gave the gpio service up: an output whose on_stop is keep
+    stays as it is, and the `on` it held is dropped, not carried out by a service
+    started later."""
+    keep = _config("switch", pin="GPIO17", min_off_s=300.0, on_stop="keep")
+    switch = _output(pins, opened, keep)
+    switch.hold(True)
+    switch.stop(pins, keep, restarting=True)  # kept for a restart that never comes
+    assert pins.release_kept(abandoned=True) == []  # keep: left as it is
+    adopted = _output(pins, opened, keep)
+    assert adopted.pending is None

@@ -630,6 +630,22 @@ def test_the_last_run_s_trace_says_what_it_did_at_what_time_and_how_it_ended() -
     )
 
 
+def test_a_command_a_device_holds_shows_in_the_trace_and_the_run_goes_on() -> None:
+    """A GPIO switch held by its min_off_s answers 200 with what it holds: the
+    step is done (the switch goes on by itself), and the trace says when."""
+    h, outputs = _fired(m.DeviceAction(LAMP, "on"), m.SetAction("/x", "after"))
+    [request] = requests(outputs)
+    held = "off for 40s of min_off_s 300s: on in 260s"
+    body = {"v": 1, "action": "on", "pending": {"state": True, "detail": held}}
+    h.reply(request, b"200", json.dumps(body).encode())
+    assert h.core.status.last_trace == (
+        f"+0.0s device {LAMP} on",
+        f"+0.0s device {LAMP}: 200 held ({held})",
+        "+0.0s set /x = after",
+        "+0.0s done",
+    )
+
+
 def test_a_failed_or_stopped_run_s_trace_says_so_and_a_long_one_is_cut() -> None:
     """A device line names the value sent too (a dimmer's level, a volume): the
     line said only `set`, and what the run asked of the device was not told."""

@@ -53,6 +53,9 @@
     document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
       if (el.classList.contains("switch")) {
         el.setAttribute("aria-checked", value === true ? "true" : "false");
+        // where it was headed: the change it held has come (or the same one from
+        // elsewhere); a value as it was (the stream's first batch) changes nothing
+        if (el.dataset.heading === String(value === true)) clearPending(el);
       } else if (el.classList.contains("dimmer")) {
         if (typeof value === "number") el.dataset.level = String(Math.round(value));
         if (document.activeElement !== el && typeof value === "number") el.value = String(Math.round(value));
@@ -104,8 +107,46 @@
     return item ? item.querySelector(".error") : null;
   }
 
+  // a wait as said under a switch: "40 s", "5 min", "1.5 h" (rounded up)
+  function waitText(seconds) {
+    if (seconds < 60) return Math.ceil(seconds) + " s";
+    if (seconds < 5400) return Math.ceil(seconds / 60) + " min";
+    return (Math.ceil(seconds / 360) / 10) + " h";
+  }
+
+  // A switch held by its min_on_s / min_off_s answers with what it holds: said
+  // under it ("on in 5 min", the device's reason on hover) until the switch gets
+  // there, or a while after its time (the hold was cancelled elsewhere). A click
+  // meanwhile goes from the state it is headed for: a second one cancels it.
+  function showPending(el, pending) {
+    const box = errorBox(el);
+    clearPending(el);
+    el.dataset.heading = String(pending.state === true);
+    if (box) {
+      box.textContent = (pending.state === true ? "on" : "off") + " in " + waitText(Number(pending.in_s) || 0);
+      box.title = typeof pending.detail === "string" ? pending.detail : "";
+      box.classList.add("pending");
+    }
+    const inS = Math.min(Number(pending.in_s) || 0, 86400);
+    el._pendingTimer = window.setTimeout(function () { clearPending(el); }, (inS + 10) * 1000);
+  }
+
+  function clearPending(el) {
+    if (el._pendingTimer) window.clearTimeout(el._pendingTimer);
+    el._pendingTimer = null;
+    if (el.dataset.heading === undefined) return;
+    delete el.dataset.heading;
+    const box = errorBox(el);
+    if (box && box.classList.contains("pending")) {
+      box.textContent = "";
+      box.title = "";
+      box.classList.remove("pending");
+    }
+  }
+
   function send(el, action, value) {
     const box = errorBox(el);
+    clearPending(el);
     if (box) box.textContent = "";
     const body = { service: el.dataset.service, device: el.dataset.device, action: action };
     if (value !== undefined) body.value = value;
@@ -125,6 +166,7 @@
         if (answer.reading && "value" in answer.reading && el.dataset.key) {
           apply(el.dataset.key, answer.reading.value);
         }
+        if (answer.pending && typeof answer.pending === "object") showPending(el, answer.pending);
         if (typeof answer.log === "boolean") el.setAttribute("aria-checked", String(answer.log));
       });
     }).catch(function (error) {
@@ -137,7 +179,11 @@
   document.addEventListener("click", function (event) {
     const el = event.target.closest("button.switch");
     if (!el) return;
-    send(el, el.dataset.action || "set", el.getAttribute("aria-checked") !== "true");
+    // from the state it is headed for: a change it holds, else the one it shows
+    const heading = el.dataset.heading !== undefined
+      ? el.dataset.heading === "true"
+      : el.getAttribute("aria-checked") === "true";
+    send(el, el.dataset.action || "set", !heading);
   });
 
   document.addEventListener("change", function (event) {

@@ -1,0 +1,126 @@
+"""A switch's change held by its min_on_s / min_off_s, in the `gpio` service: what a
+command is answered, and the change carried out once it is due.
+
+A command that would switch a relay sooner than its limit allows is not refused (a
+thermostat's `on` refused 40 s after the compressor stopped never came again, since
+a trigger fires on a crossing, and the food thawed): it is answered at once, 200
+with what is pending and when, and the output switches by itself when the limit
+ends. The latest command wins (raspy.devices.gpio_logic.decide). The held state is
+kept on the pin (raspy.devices.gpio_pins.OutputPin.pending), in memory only.
+
+Pure but for the drivers it is given: no clock (times are passed in), no timer, no
+logging; the service's actor (raspy.actors.gpio) sets its alarm by the deadlines
+kept here, counts and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raspy.devices import service
+from raspy.devices.gpio import GpioOutput
+from raspy.devices.gpio_logic import Deadlines, Hold, Verdict
+from raspy.devices.reading import Reading, Status
+from raspy.devices.registry import Device
+from raspy.devices.template import JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a request did: `reply` replaces the common handling (None: it goes
+    on); `hold` is the change held by it, if it was held."""
+
+    reply: tuple[bytes, bytes] | None = None
+    hold: Hold | None = None
+
+
+class Holds:
+    """The changes held for a service's switches and when each is due (the actor
+    asks due() at its alarm, and sets the alarm by next_deadline())."""
+
+    def __init__(self) -> None:
+        self._deadlines = Deadlines()
+
+    def due(self, now: float) -> list[str]:
+        return self._deadlines.due(now)
+
+    def next_deadline(self) -> float | None:
+        return self._deadlines.next_deadline()
+
+    def forget(self, name: str) -> None:
+        self._deadlines.forget(name)
+
+    def answer(
+        self,
+        device: Device,
+        driver: GpioOutput,
+        request: service.Request,
+        now: float,
+        wall: float,
+    ) -> Answer:
+        """The request to `device` (a switch or dimmer) at monotonic `now`, epoch
+        `wall`: held, a held change dropped, or left to the common handling.
+        `reset` (the way back to the safe state) drops what was held, and goes on."""
+        if request.action == "reset":
+            return self._drop(device, driver, None)
+        command = device.kind.main if request.action == "set" else request.action
+        decision = driver.decide(device.config, command, request.value, now)
+        if decision is None:  # no switching command: nothing held changes
+            return Answer()
+        if decision.verdict is Verdict.CANCEL:  # as asked already: nothing to do
+            return self._drop(
+                device, driver, reply(device, driver, request.action, wall)
+            )
+        hold = decision.hold
+        if decision.verdict is Verdict.NOW or hold is None:
+            return self._drop(device, driver, None)  # to the pin, as any command
+        driver.hold(hold.state)
+        self._deadlines.set(device.name, hold.due)
+        return Answer(reply(device, driver, request.action, wall, hold), hold)
+
+    def _drop(
+        self, device: Device, driver: GpioOutput, answered: tuple[bytes, bytes] | None
+    ) -> Answer:
+        driver.hold(None)
+        self._deadlines.forget(device.name)
+        return Answer(answered)
+
+    def retime(self, device: Device, driver: GpioOutput, now: float) -> None:
+        """The held change's time under the limits the config has now (a reload or
+        a `config` changed them: a shorter one, or none, switches it sooner)."""
+        left_s = driver.held_left_s(device.config, now)
+        if left_s is None:
+            self._deadlines.forget(device.name)
+        else:
+            self._deadlines.set(device.name, now + left_s)
+
+    def carry_out(
+        self, device: Device, driver: GpioOutput, now: float, wall: float
+    ) -> Reading | None:
+        """The held change if it is due at monotonic `now`: the pin switched (which
+        drops it, also when the pin fails: it is not retried), and its reading.
+        None if nothing is held, or not yet (a limit made longer meanwhile: its
+        time is set again)."""
+        state = driver.pending
+        left_s = driver.held_left_s(device.config, now)
+        if state is None or left_s is None or left_s > 0:
+            self.retime(device, driver, now)
+            return None
+        self._deadlines.forget(device.name)
+        return driver.switch(device.config, state, wall)
+
+
+def reply(
+    device: Device,
+    driver: GpioOutput,
+    action: str,
+    wall: float,
+    hold: Hold | None = None,
+) -> tuple[bytes, bytes]:
+    """200 with the output's reading as it is (the pin does not move), and what is
+    pending (`{"state", "in_s", "detail"}`) if a change is held."""
+    reading = Reading(driver.value(), device.config.text("unit"), Status.OK, wall)
+    fields: dict[str, JsonValue] = {"reading": reading.as_json()}
+    if hold is not None:
+        fields["pending"] = hold.as_json()
+    return service.ok(action, device=device.name, **fields)
