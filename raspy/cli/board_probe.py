@@ -169,6 +169,7 @@ class Probe:
 
     def _answer_unless(self, stop: SignalInbox) -> HubAnswer | None:
         """One look's answer; None as soon as a signal comes while it is under way."""
+        assert self._pending is None  # each look's answer is taken before the next
         self._pending = self._probe()
         while not stop.is_set():
             answer = self._taken(_SIGNAL_SLICE_S)
