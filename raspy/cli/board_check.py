@@ -8,27 +8,80 @@ after a reconnect (the broker keeps a lost connection's worker until it has been
 silent for `expiry_s`), so a twin is only believed when two probes in a row, both
 on a session older than that, count two or more. The probes come at jittered
 intervals, so of two twins one sees it first and leaves; the other then counts one.
+
+The hub's own device service of this board's name is another matter: raspyd
+serves `<host>.<part>.mmi` for each part it supervises (its device service of
+kind `fake`: `<host>.devices.fake.mmi`), which no board serves and no lost
+connection leaves behind, so the first answer that has it is believed. One
+`mmi.workers` question asks for every name under `<hostname>.` at once.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from raspy import names
 from raspy.client.hub_probe import HubAnswer
+from raspy.devices.registry import devices_service
 
 
 class Verdict(Enum):
     FINE = "fine"  # nothing to say (or no answer)
     TWIN = "twin"  # another board serves this board's name
+    HUB = "hub"  # the hub's raspyd runs under this board's name (its own devices)
     REFUSED = "refused"  # the hub refuses our handshake: say it once
+
+
+@dataclass(frozen=True, slots=True)
+class BoardNames:
+    """The names a look at the hub is about, all under `<hostname>.`."""
+
+    hostname: str
+    service: str  # the device service's kind: onewire, fake
+
+    @property
+    def devices(self) -> str:
+        """This board's device service, `<hostname>.<service>.devices`."""
+        return devices_service(self.hostname, self.service)
+
+    @property
+    def hub_part(self) -> str:
+        """The `.mmi` service of the hub's own device service of this name (a
+        supervised part, `devices.<service>`: actors/devices/hardware.py)."""
+        return f"{self.hostname}.devices.{self.service}.mmi"
+
+    @property
+    def hub_echo(self) -> str:
+        """`<hostname>.echo`: raspyd serves it whatever its config, a board never."""
+        return f"{self.hostname}.{names.ECHO_SERVICE}"
+
+    @property
+    def pattern(self) -> bytes:
+        """The mmi.workers glob that matches all three (and the rest of the host's)."""
+        return f"{_glob_literal(self.hostname)}.*".encode()
+
+    def clash(self, workers: Mapping[str, int]) -> Verdict:
+        """Who else serves our name, once another worker is believed: the hub when
+        it runs under our name (its part, or only its echo: its part's service
+        missing while its statistics restart), else a twin board."""
+        hub = self.hub_part in workers or self.hub_echo in workers
+        return Verdict.HUB if hub else Verdict.TWIN
+
+
+def _glob_literal(text: str) -> str:
+    """`text` as a glob that matches only itself (mmi's patterns are fnmatch's);
+    a configured hostname has none of these, the machine's own may."""
+    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
 
 
 @dataclass(slots=True)
 class BoardCheck:
     """See the module docstring; `now` is monotonic seconds."""
 
+    names: BoardNames
     expiry_s: float
     every_s: float
     rng: random.Random = field(default_factory=random.Random)
@@ -54,9 +107,13 @@ class BoardCheck:
         if answer.workers is None:
             return Verdict.FINE  # the hub is away: nothing learned
         self._said = None
+        if self.names.hub_part in answer.workers:
+            return Verdict.HUB  # sure at once: see the module docstring
         settled = session_since is not None and now - session_since >= self.expiry_s
-        if answer.workers >= 2 and settled:
+        if answer.workers.get(self.names.devices, 0) >= 2 and settled:
             self._strikes += 1
         else:
             self._strikes = 0
-        return Verdict.TWIN if self._strikes >= 2 else Verdict.FINE
+        if self._strikes >= 2:
+            return self.names.clash(answer.workers)
+        return Verdict.FINE

@@ -32,10 +32,8 @@ while the board just polls.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Final
@@ -50,16 +48,17 @@ from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
 from raspy.cli.arguments import UsageParser, add_curve_options
-from raspy.cli.board_check import BoardCheck, Verdict
+from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
+from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.endpoints import port_base_argument
+from raspy.cli.hub_watch import HubWatch
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
-from raspy.client.clone import Change, CloneClient
-from raspy.client.hub_probe import HubAnswer, probe_hub
+from raspy.client.clone import CloneClient
 from raspy.client.mdp import Worker
 from raspy.clock import SystemClock
 from raspy.devices import registries
-from raspy.devices.reading import DEVICE_TREE, Status
+from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
 from raspy.devices.service import DEVICE_ERROR, Request, parse_request, refused
 from raspy.errors import (
@@ -79,20 +78,8 @@ from raspy.transport.curve import client_keys
 from raspy.transport.sockets import CurveKeys, check_endpoint
 
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
-_STATUS_SUFFIX: Final = b"/status"  # a reading's status key, /device/<fullname>/status
-_OFFLINE_BODY: Final = json.dumps(Status.OFFLINE.value).encode()
 _ASK_TIMEOUT_S: Final = 5.0
 _STOP_TIMEOUT_S: Final = 10.0
-_PROBE_TIMEOUT_S: Final = 3.0
-# the broker gives a silent worker up after 3 x 2.5 s (the Worker's defaults): a
-# worker of ours that lost its connection is counted until then, and a poller
-# killed a moment ago is still served; a margin on top
-_WORKER_EXPIRY_S: Final = 3 * 2.5 + 2.5
-_CHECK_EVERY_S: Final = 15.0
-_REFUSED_AGAIN_S: Final = 1.0  # at start, before a refusal is probed again
-# An offline mark of ours is looked at again this long after it was seen: one that
-# the readings sent meanwhile (a start's first ones) have overwritten needs nothing
-MARK_SETTLE_S: Final = 2.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,60 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=version_line("raspy-poller")
     )
     return parser
-
-
-class ClientPublisher:
-    """raspy.devices.tree.DevicePublisher over a CloneClient, used by the device
-    service's thread.
-
-    While the hub is away (the client is not live) only the latest value of each key
-    is held, so memory stays bounded by the number of keys; it goes out, oldest key
-    first, as soon as the client is live again (flush(), from the main loop's turn),
-    not at the next poll, which for a 1-Wire board may be minutes away; or with the
-    next update if that comes first. An event (set())
-    goes to the Clone client at once, which sends it when the hub's collector
-    listens: a key outside this board's subtree is sent once, never confirmed.
-    """
-
-    def __init__(self, client: CloneClient) -> None:
-        self._client = client
-        self._held: dict[bytes, bytes] = {}
-        # the device service's thread and the main loop's: a key's values go out
-        # in the order they were given
-        self._lock = threading.Lock()
-
-    def set_many(
-        self, entries: Sequence[tuple[bytes, bytes]]
-    ) -> list[tuple[bytes, str]]:
-        valid, refused = clone.split_by_key(entries)
-        with self._lock:
-            if not self._client.live:
-                for key, body in valid:
-                    self._held.pop(key, None)
-                    self._held[key] = body
-                return refused
-            self._send([*self._take_held(), *valid])
-        return refused
-
-    def flush(self) -> None:
-        """Send what was held while the hub was away, if the client is live again."""
-        with self._lock:
-            if self._held and self._client.live:
-                self._send(self._take_held())
-
-    def _take_held(self) -> list[tuple[bytes, bytes]]:
-        held, self._held = self._held, {}
-        return list(held.items())
-
-    def _send(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
-        for key, body in entries:
-            if body:
-                self._client.set(key, body)
-            else:  # the readings of a device gone (ForgetGone)
-                self._client.delete(key)
-
-    def set(self, key: bytes, body: bytes, *, ttl_s: float | None = None) -> None:
-        self._client.set(key, body, ttl_s=ttl_s)
 
 
 def _fail(message: str, status: int) -> int:
@@ -266,7 +199,7 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     settings = None if store is None else DeviceSettings(store)
     try:
         return _run(args.connect, registry, discover, stop, curve, settings)
-    except _HubSaysNo as exc:
+    except HubSaysNo as exc:
         return _fail(str(exc), exc.status)
     except _ServiceStuck as exc:
         store = None  # its thread may still write: the process's exit closes it
@@ -298,10 +231,16 @@ def _run(
     stop: SignalInbox,
     curve: CurveKeys | None = None,
     settings: DeviceSettings | None = None,
+    *,
+    probe_timeout_s: float = PROBE_TIMEOUT_S,
+    check_every_s: float = CHECK_EVERY_S,
 ) -> int:
+    """Serve until `stop`; the probe's timing is the tests' to shorten or stretch."""
     log = structlog.get_logger(component="raspy-poller")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    probe = _Probe(context, hub, registry, curve)
+    probe = Probe(
+        context, hub, registry, curve, timeout_s=probe_timeout_s, every_s=check_every_s
+    )
     try:
         started = probe.before_start(stop)
     except BaseException:
@@ -336,7 +275,7 @@ def _run(
             curve=curve,
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        watch = _HubWatch(tree, publisher, worker, service, probe)
+        watch = HubWatch(tree, publisher, worker, service, probe)
         notifier.ready(f"serving {registry.devices_service} for {hub}")
         return _serve(worker, service, watch, stop, notifier)
     finally:
@@ -346,6 +285,7 @@ def _run(
             worker.close()  # DISCONNECT: the hub's offline grace starts now
         stuck = service is not None and service.is_alive() and not _stopped(service)
         tree.close()
+        probe.close()  # a look under way: its sockets would hold the term()
         context.term()
         if stuck:
             raise _ServiceStuck(
@@ -371,7 +311,7 @@ def stuck_failure(exc: RaspyError) -> tuple[str, int]:
     of what ended the run, if something did (the hub's refusal, a failure; the
     stuck service is logged), else the stuck service's."""
     cause = exc.__context__
-    if isinstance(cause, _HubSaysNo):
+    if isinstance(cause, HubSaysNo):
         return str(cause), cause.status
     if isinstance(cause, RaspyError):
         return str(cause), EXIT_FAILURE
@@ -388,195 +328,6 @@ def _stopped(service: pykka.ActorRef[Any]) -> bool:
         )
         return False
     return True
-
-
-class _HubSaysNo(RaspyError):
-    """The hub will not have this board: its keys, or its name taken; `status` is
-    the exit status."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _Probe:
-    """This board's looks at the hub (raspy.client.hub_probe): its handshake and
-    the workers of its service."""
-
-    def __init__(
-        self,
-        context: zmq.Context[zmq.Socket[bytes]],
-        hub: str,
-        registry: Registry,
-        curve: CurveKeys | None,
-    ) -> None:
-        self._context = context
-        self._hub = hub
-        self._curve = curve
-        self.service = registry.devices_service
-        self.hostname = registry.hostname
-        self.check = BoardCheck(_WORKER_EXPIRY_S, _CHECK_EVERY_S)
-
-    def ask(self, service: str | None = None) -> HubAnswer:
-        """What the hub says of `service` (default: this board's device service)."""
-        return probe_hub(
-            self._context,
-            self._hub,
-            (service or self.service).encode(),
-            curve=self._curve,
-            timeout_s=_PROBE_TIMEOUT_S,
-        )
-
-    def twin(self) -> _HubSaysNo:
-        """Why the hub has another worker of our service: the hub's own device
-        service when raspyd runs under this board's name (the board started on the
-        hub's host with the same service, or named after it), else a twin board."""
-        if self.ask(f"{self.hostname}.{names.ECHO_SERVICE}").workers:
-            return _HubSaysNo(
-                f"the hub itself serves {self.service} (raspyd's own devices: the "
-                f"hub runs under the host name {self.hostname!r} too), so this "
-                "board cannot use that name; give it a name of its own (--hostname "
-                'NAME, or hostname = "NAME" in its config) and start it again',
-                EXIT_USAGE,  # a config to change, not a clash that passes: no restart
-            )
-        return _HubSaysNo(
-            f"another board already serves {self.service} at the hub: two boards run "
-            f"as {self.hostname!r} (one booted from a copy of the other's SD card?); "
-            "give this one a hostname of its own (hostnamectl set-hostname NAME, or "
-            "--hostname NAME) and start it again",
-            EXIT_FAILURE,
-        )
-
-    def before_start(self, stop: SignalInbox) -> bool:
-        """Refuse to start against a hub that refuses our keys, or that has a worker
-        of our service for longer than a killed predecessor of ours would keep it.
-        A hub that does not answer is not waited for: the checks go on later.
-        False: a signal came meanwhile (taken from `stop`), so start nothing."""
-        deadline = time.monotonic() + _WORKER_EXPIRY_S
-        waiting = False
-        refused: str | None = None  # by the probe before
-        while not stop.is_set():
-            answer = self.ask()
-            if answer.refused is not None:
-                # believed when the next probe says it again: a handshake cut short
-                # once (a hub that is starting) would end this board with status 2,
-                # which systemd does not restart
-                if answer.refused == refused:
-                    raise _HubSaysNo(answer.refused, EXIT_USAGE)
-                refused = answer.refused
-                if stop.wait(_REFUSED_AGAIN_S):
-                    return False
-                continue
-            refused = None
-            if not answer.workers:
-                return True
-            if time.monotonic() >= deadline:
-                raise self.twin()
-            if not waiting:  # says why the start takes these seconds
-                waiting = True
-                structlog.get_logger(component="raspy-poller").info(
-                    "hub_has_our_service",
-                    service=self.service,
-                    workers=answer.workers,
-                    wait_s=_WORKER_EXPIRY_S,
-                    reason="a predecessor of this board that is gone, or a twin",
-                )
-            if stop.wait(1.0):  # taken here: the caller must not wait for it again
-                return False
-        return False
-
-
-class _HubWatch:
-    """What the device service is told as the hub comes and goes, looked at between
-    requests: the hub's copy of its subtree each time the Clone client has a new
-    snapshot (readings of devices gone are deleted, as raspyd does at start; a hub
-    restored from an older dump, or killed before its last coalesced commit, has
-    them back; the Clone client takes a new snapshot by itself whenever its
-    connection to the hub's publisher is made again), and every new MDP session
-    after the first (all readings sent again in full: while this board was away the
-    hub may have marked them offline).
-
-    And an offline mark of ours seen at any other time: the hub decides to mark
-    when it has not heard of this board for its grace, and a mark it decided just
-    before this board came back can land after the readings sent again. This board
-    is alive, so it sends them all again (the device service writes only what
-    changed, and a status `ok` that the mark overwrote would not change again).
-    Only if the mark still stands MARK_SETTLE_S after it was seen: the one a board
-    finds in its first snapshot after a stop is from before it started, and the
-    readings it sends at start overwrite it."""
-
-    def __init__(
-        self,
-        tree: CloneClient,
-        publisher: ClientPublisher,
-        worker: Worker,
-        service: pykka.ActorRef[Any],
-        probe: _Probe,
-    ) -> None:
-        self._tree = tree
-        self._publisher = publisher
-        self._worker = worker
-        self._service = service
-        self._probe = probe
-        self._syncs = 0
-        self._sessions = 0
-        self._session_since: float | None = None
-        self._marked = threading.Event()  # set on the Clone client's thread
-        self._mark_seen_at: float | None = None  # monotonic; looked at again later
-        self._log = structlog.get_logger(component="raspy-poller")
-        tree.on_change(self._on_change)
-
-    def _on_change(self, change: Change) -> None:
-        """An offline mark of one of our readings (only the hub writes `offline`)."""
-        if change.key.endswith(_STATUS_SUFFIX) and change.body == _OFFLINE_BODY:
-            self._marked.set()
-
-    def check(self) -> None:
-        tree, service = self._tree, self._service
-        self._publisher.flush()  # the hub is back: what was held goes now
-        syncs = tree.syncs
-        if syncs != self._syncs and tree.live:
-            self._syncs = syncs
-            copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
-            service.tell(devices.ForgetGone(copy))
-        sessions = self._worker.sessions
-        now = time.monotonic()
-        if self._marked.is_set():  # a mark set after this look stays for the next one
-            self._marked.clear()
-            if self._mark_seen_at is None:
-                self._mark_seen_at = now
-        if sessions != self._sessions:
-            self._sessions = sessions
-            self._session_since = now
-            if sessions > 1:  # the first session: nothing was lost yet
-                service.tell(devices.Republish())
-                self._mark_seen_at = None  # sent again in full already
-        seen = self._mark_seen_at
-        if seen is not None and sessions > 0 and now - seen >= MARK_SETTLE_S:
-            self._mark_seen_at = None
-            if self._mark_stands():
-                self._log.warning("readings_marked_offline_while_here")
-                service.tell(devices.Republish())
-        self._look_at_hub()
-
-    def _mark_stands(self) -> bool:
-        """One of our readings is offline in the hub's tree as this board sees it."""
-        return any(
-            key.endswith(_STATUS_SUFFIX) and body == _OFFLINE_BODY
-            for key, body in self._tree.items()
-        )
-
-    def _look_at_hub(self) -> None:
-        """Now and then: is our name still ours, and does the hub take our keys?"""
-        probe = self._probe
-        if not probe.check.due(time.monotonic()):
-            return
-        answer = probe.ask()
-        verdict = probe.check.answer(answer, time.monotonic(), self._session_since)
-        if verdict is Verdict.TWIN:
-            raise probe.twin()
-        if verdict is Verdict.REFUSED:
-            self._log.error("hub_refused_board", reason=answer.refused)
 
 
 def _not_answered(body: Sequence[bytes]) -> tuple[bytes, bytes]:
@@ -599,7 +350,7 @@ def _not_answered(body: Sequence[bytes]) -> tuple[bytes, bytes]:
 def _serve(
     worker: Worker,
     service: pykka.ActorRef[Any],
-    hub: _HubWatch,
+    hub: HubWatch,
     stop: SignalInbox,
     notifier: Notifier,
 ) -> int:

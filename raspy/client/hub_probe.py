@@ -1,10 +1,14 @@
-"""One look at a hub from another board: does it take our keys, and who serves a name.
+"""One look at a hub from another board: does it take our keys, and who serves which
+names.
 
 A raspy-poller whose keys the hub refuses, or whose hostname another board already
 serves (an SD card copied from it), would otherwise run on in silence: a refused
 CURVE handshake is not an error a ZeroMQ socket reports, and the broker shares a
-service's requests among all its workers. `probe_hub` asks the broker `mmi.workers`
-for one service on a fresh DEALER whose socket monitor shows how the handshake ended.
+service's requests among all its workers. A HubProbe asks the broker `mmi.workers`
+for a pattern of names on a fresh DEALER whose socket monitor shows how the
+handshake ended. It never blocks longer than its caller asks (poll()), so the
+caller's loop stays free for its signals and its watchdog while a hub that is away
+takes its whole timeout to say nothing. Its sockets are its caller's thread's.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,9 +27,8 @@ from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.transport.sockets import Context, CurveKeys, make_socket
 
-__all__ = ["HubAnswer", "probe_hub", "refusal"]
+__all__ = ["HubAnswer", "HubProbe", "refusal"]
 
-_SLICE_MS: Final = 250
 _FAILED: Final = frozenset(
     {
         zmq.EVENT_HANDSHAKE_FAILED_AUTH,
@@ -42,18 +46,18 @@ _EVENTS: Final = (
 @dataclass(frozen=True, slots=True)
 class HubAnswer:
     """What one probe learned: `refused` says why the hub would not talk to us (a
-    sentence for the user), else `workers` is the live workers of the service asked
-    about (None: no answer in time, e.g. the hub is down)."""
+    sentence for the user), else `workers` maps each service the pattern matched
+    to its live workers (None: no answer in time, e.g. the hub is down)."""
 
     refused: str | None = None
-    workers: int | None = None
+    workers: Mapping[str, int] | None = None
 
 
 def refusal(event: int, value: int, endpoint: str, curve: bool) -> str | None:
     """The user's sentence for a failed handshake seen by a socket monitor; None for
     any other event. Which side notices a mechanism mismatch first is a race (the
     other then sees the connection dropped), so with keys only a refusal by ZAP is
-    told apart here; probe_hub tells a plain hub from a wrong server key."""
+    told apart here; HubProbe tells a plain hub from a wrong server key."""
     if event not in _FAILED:
         return None
     if not curve:
@@ -80,68 +84,141 @@ def _plain_hub(endpoint: str) -> str:
     )
 
 
-def probe_hub(
-    context: Context,
-    endpoint: str,
-    service: bytes,
-    *,
-    curve: CurveKeys | None,
-    timeout_s: float,
-) -> HubAnswer:
-    """Ask `mmi.workers` for `service` once, within `timeout_s` (twice that when
-    a CURVE handshake fails: a plain one is tried then)."""
-    failed, value, workers = _ask(context, endpoint, service, curve, timeout_s)
-    if failed is None:
-        return HubAnswer(workers=workers)
-    if curve is not None and failed != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-        plain, _, answered = _ask(context, endpoint, service, None, timeout_s)
-        if plain is None and answered is not None:
-            return HubAnswer(refused=_plain_hub(endpoint))
-    return HubAnswer(refused=refusal(failed, value, endpoint, curve is not None))
+class HubProbe:
+    """One `mmi.workers` question for `pattern` under way: poll() it until it has
+    the answer, close() it in any case (its sockets would hold the context's
+    term()). A CURVE handshake that fails for another reason than ZAP's refusal
+    is tried once more without keys, within a timeout of its own: a hub that
+    answers that one does not use CURVE."""
 
+    def __init__(
+        self,
+        context: Context,
+        endpoint: str,
+        pattern: bytes,
+        *,
+        curve: CurveKeys | None,
+        timeout_s: float,
+    ) -> None:
+        self._context = context
+        self._endpoint = endpoint
+        self._pattern = pattern
+        self._curve = curve
+        self._timeout_s = timeout_s
+        self._attempt = _Attempt(context, endpoint, pattern, curve, timeout_s)
+        self._failed: _Outcome | None = None  # the CURVE attempt's, while plain asks
+        self._answer: HubAnswer | None = None
 
-def _ask(
-    context: Context,
-    endpoint: str,
-    service: bytes,
-    curve: CurveKeys | None,
-    timeout_s: float,
-) -> tuple[int | None, int, int | None]:
-    """(the failed handshake's event or None, its value, the workers or None)."""
-    sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
-    try:
-        monitor = sock.get_monitor_socket(_EVENTS)
-    except BaseException:
-        sock.close(linger=0)  # left open, it would hold the context's term()
-        raise
-    try:
-        sock.connect(endpoint)
-        sock.send_multipart(
-            mdp.encode(mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (service,)))
+    def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
+        """The answer, once there is one (then always the same); None while the
+        question is under way, after waiting up to `wait_s` for it."""
+        if self._answer is not None:
+            return self._answer
+        outcome = self._attempt.poll(wait_s)
+        if outcome is None:
+            return None
+        self._attempt.close()
+        self._answer = self._answered(outcome)
+        return self._answer
+
+    def _answered(self, outcome: _Outcome) -> HubAnswer | None:
+        """The answer an attempt's outcome makes, or None with the plain one started."""
+        curve = self._curve is not None
+        if self._failed is not None:  # the plain attempt's
+            failed, self._failed = self._failed, None
+            if outcome.event is None and outcome.workers is not None:
+                return HubAnswer(refused=_plain_hub(self._endpoint))
+            outcome = failed
+        elif outcome.event is None:
+            return HubAnswer(workers=outcome.workers)
+        elif curve and outcome.event != zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            self._failed = outcome
+            self._attempt = _Attempt(
+                self._context, self._endpoint, self._pattern, None, self._timeout_s
+            )
+            return None
+        assert outcome.event is not None  # a failed handshake, as every branch says
+        return HubAnswer(
+            refused=refusal(outcome.event, outcome.value, self._endpoint, curve)
         )
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        poller.register(monitor, zmq.POLLIN)
-        deadline = time.monotonic() + timeout_s
-        while (wait_ms := math.ceil((deadline - time.monotonic()) * 1000)) > 0:
-            ready = dict(poller.poll(min(wait_ms, _SLICE_MS)))
-            if monitor in ready:
-                event = recv_monitor_message(monitor)
+
+    def close(self) -> None:
+        self._attempt.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one attempt ended: its failed handshake's event (None: none failed) and
+    value, or the workers table (None: no answer in time)."""
+
+    event: int | None = None
+    value: int = 0
+    workers: dict[str, int] | None = None
+
+
+class _Attempt:
+    """One mmi.workers request on a fresh DEALER, with the monitor that shows how its
+    handshake ended, until `timeout_s` after it was sent."""
+
+    def __init__(
+        self,
+        context: Context,
+        endpoint: str,
+        pattern: bytes,
+        curve: CurveKeys | None,
+        timeout_s: float,
+    ) -> None:
+        self._closed = False
+        self._sock = make_socket(context, zmq.DEALER, linger_ms=0, curve=curve)
+        try:
+            self._monitor = self._sock.get_monitor_socket(_EVENTS)
+        except BaseException:
+            self._sock.close(linger=0)  # left open, it would hold the context's term()
+            raise
+        try:
+            self._sock.connect(endpoint)
+            self._sock.send_multipart(
+                mdp.encode(mdp.ClientRequest(mdp.Version.V02, mmi.WORKERS, (pattern,)))
+            )
+        except BaseException:
+            self.close()
+            raise
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        self._deadline = time.monotonic() + timeout_s
+
+    def poll(self, wait_s: float) -> _Outcome | None:
+        """The outcome once there is one, else None after up to `wait_s`."""
+        until = min(self._deadline, time.monotonic() + wait_s)
+        while True:
+            wait_ms = max(0, math.ceil((until - time.monotonic()) * 1000))
+            ready = dict(self._poller.poll(wait_ms))
+            if self._monitor in ready:
+                event = recv_monitor_message(self._monitor)
                 if int(event["event"]) in _FAILED:
-                    return int(event["event"]), int(event["value"]), None
-            if sock in ready:
-                count = _workers(sock.recv_multipart(), service)
-                if count is not None:
-                    return None, 0, count
-        return None, 0, None
-    finally:
-        sock.disable_monitor()
-        monitor.close(linger=0)
-        sock.close(linger=0)
+                    return _Outcome(int(event["event"]), int(event["value"]))
+            if self._sock in ready:
+                table = _workers(self._sock.recv_multipart())
+                if table is not None:
+                    return _Outcome(workers=table)
+            if ready:
+                continue  # not the answer: what else is there, without waiting longer
+            if time.monotonic() >= self._deadline:
+                return _Outcome()  # no answer in time
+            return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._sock.disable_monitor()
+        self._monitor.close(linger=0)
+        self._sock.close(linger=0)
 
 
-def _workers(frames: list[bytes], service: bytes) -> int | None:
-    """Idle plus busy workers of `service` in an mmi.workers reply; None if the
+def _workers(frames: list[bytes]) -> dict[str, int] | None:
+    """Idle plus busy workers of each service in an mmi.workers reply; None if the
     reply is not one."""
     try:
         reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
@@ -151,7 +228,9 @@ def _workers(frames: list[bytes], service: bytes) -> int | None:
         return None
     try:
         table = json.loads(reply.body[1])
-        counts = table.get(service.decode("ascii", "backslashreplace"), {})
-        return int(counts.get("idle", 0)) + int(counts.get("busy", 0))
+        return {
+            str(name): int(counts.get("idle", 0)) + int(counts.get("busy", 0))
+            for name, counts in table.items()
+        }
     except (ValueError, AttributeError, TypeError):
         return None

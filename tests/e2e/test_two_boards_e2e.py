@@ -49,7 +49,7 @@ from support.two_boards import said as _said
 from support.two_boards import wall as _wall
 from support.wait import wait_until
 
-from raspy.cli import poller as poller_cli
+from raspy.cli.hub_watch import MARK_SETTLE_S
 from raspy.client.mdp import Client
 from raspy.errors import ClientTimeout
 
@@ -164,7 +164,7 @@ def test_a_board_started_after_its_offline_mark_heals_it_without_alarm(
             started = time.time()
             _back(daemon, started)
             # readings taken well after the board's look at a mark (MARK_SETTLE_S)
-            _back(daemon, started + 2 * poller_cli.MARK_SETTLE_S)
+            _back(daemon, started + 2 * MARK_SETTLE_S)
         text = log.read_text(encoding="utf-8")
         assert "readings_marked_offline_while_here" not in text
         assert "device_readings_republished" not in text

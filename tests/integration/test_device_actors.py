@@ -28,7 +28,7 @@ from support.device_services import wait_entry as _wait_entry
 from support.wait import wait_until
 
 from raspy.actors.devices import DeviceServiceActor, HandleRequest
-from raspy.cli.poller import ClientPublisher
+from raspy.cli.board_publisher import ClientPublisher
 from raspy.client.clone import Change, CloneClient
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig

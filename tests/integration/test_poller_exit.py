@@ -46,8 +46,8 @@ def test_a_device_service_stuck_past_its_stop_does_not_keep_the_process() -> Non
 def hub(zmq_context: zmq.Context[zmq.Socket[bytes]]) -> Iterator[str]:
     """A broker in this process at a port base of its own (the board's Clone client
     finds nothing at the three ports after it, and starts anyway): it answers the
-    board's looks at its hub at once. Without a hub each look waits its 3 s, the
-    first before the board says it started, and a signal is taken only after."""
+    board's looks at its hub at once. Without a hub the first look waits its 3 s
+    before the board says it started."""
     ref, endpoint, _ = edge_mod.start_edge(
         zmq_context,
         edge_mod.EdgeSettings(f"tcp://127.0.0.1:{free_port_base()}", linger_ms=0),

@@ -1,14 +1,18 @@
-"""raspy-poller's first look at its hub (raspy.cli.poller `_Probe.before_start`): a
-refusal is believed when the next probe says it again. A handshake cut short once (a
+"""raspy-poller's looks at its hub (raspy.cli.board_probe): at the first one
+(`Probe.before_start`) a refusal is believed when the next probe says it again. A handshake cut short once (a
 hub that is starting) ended a board with status 2, which systemd does not restart,
 so a board that booted before its hub could stay down for good."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 import zmq
@@ -16,10 +20,11 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy.cli import EXIT_USAGE, poller
+from raspy.cli.board_probe import HubSaysNo, Probe
 from raspy.cli.signals import SignalInbox
 from raspy.config import DevicesConfig
 from raspy.devices import registries
-from raspy.protocol import mdp, mdp_decode
+from raspy.protocol import mdp, mdp_decode, mmi
 from raspy.transport.sockets import Context
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,9 +46,9 @@ def inbox() -> Iterator[SignalInbox]:
         made.close()
 
 
-def _probe(context: Context, endpoint: str) -> poller._Probe:
+def _probe(context: Context, endpoint: str, timeout_s: float = 3.0) -> Probe:
     registry = registries.fake_registry("early-board", DevicesConfig())
-    return poller._Probe(context, endpoint, registry, None)
+    return Probe(context, endpoint, registry, None, timeout_s=timeout_s)
 
 
 def _curve_hub(context: Context, endpoint: str) -> zmq.Socket[bytes]:
@@ -69,13 +74,21 @@ def _bound(sock: zmq.Socket[bytes], endpoint: str) -> bool:
 
 
 def _plain_hub(
-    context: Context, endpoint: str, stop: threading.Event
+    context: Context,
+    endpoint: str,
+    stop: threading.Event,
+    answers: Sequence[bytes] | None = None,
+    asked: list[bytes] | None = None,
 ) -> threading.Thread:
-    """A plain broker on `endpoint` that answers mmi.workers: no worker anywhere."""
+    """A plain broker on `endpoint` that answers mmi.workers (each question's
+    pattern appended to `asked`): with the tables in `answers`, one each, then no
+    more at all (a hub gone silent); without, "no worker anywhere" for ever.
+    Anything else (a worker's READY, its heartbeats) it takes and drops."""
 
     def serve() -> None:
         sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
+        left = None if answers is None else list(answers)
         try:
             # the CURVE hub's close is done by libzmq's I/O thread, a little later:
             # its port may still be taken for a moment
@@ -85,9 +98,16 @@ def _plain_hub(
                     continue
                 peer, *frames = sock.recv_multipart()
                 request = mdp_decode.decode_at_broker(frames)
-                assert isinstance(request, mdp.ClientRequest)
+                if not isinstance(request, mdp.ClientRequest):
+                    continue
+                assert request.service == mmi.WORKERS
+                if asked is not None:
+                    asked.append(request.body[0])
+                if left == []:
+                    continue  # silent from here on
+                table = b"{}" if left is None else left.pop(0)
                 reply = mdp.ClientReply(
-                    mdp.Version.V02, request.service, (b"200", b"{}")
+                    mdp.Version.V02, request.service, (b"200", table)
                 )
                 sock.send_multipart([peer, *mdp.encode(reply)])
         finally:
@@ -96,6 +116,64 @@ def _plain_hub(
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return thread
+
+
+@contextlib.contextmanager
+def _hub_at(
+    context: Context, answers: Sequence[bytes], asked: list[bytes]
+) -> Iterator[str]:
+    """_plain_hub on a port base of its own, stopped at the end."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    stop = threading.Event()
+    hub = _plain_hub(context, endpoint, stop, answers, asked)
+    try:
+        yield endpoint
+    finally:
+        stop.set()
+        hub.join(timeout=5)
+
+
+def _table(*names: str) -> bytes:
+    """An mmi.workers table: one idle worker of each of `names`."""
+    return json.dumps({name: {"idle": 1, "busy": 0} for name in names}).encode()
+
+
+def test_a_hub_that_runs_our_device_service_itself_is_said_at_its_first_answer(
+    zmq_context: Context, inbox: SignalInbox
+) -> None:
+    """A board named after the hub, whose own `fake` service the hub runs too: it
+    was told after ~10 s of probes (the twin rule's wait for a stale worker to go);
+    the hub's part is no stale worker, so its first answer says it."""
+    asked: list[bytes] = []
+    own = _table("early-board.fake.devices", "early-board.devices.fake.mmi")
+    with (
+        _hub_at(zmq_context, [own] * 20, asked) as endpoint,
+        pytest.raises(HubSaysNo) as caught,
+    ):
+        _probe(zmq_context, endpoint).before_start(inbox)
+    assert caught.value.status == EXIT_USAGE
+    assert "the hub itself serves early-board.fake.devices" in str(caught.value)
+    assert asked == [b"early-board.*"]
+
+
+def test_a_signal_while_the_first_look_waits_for_a_silent_hub_is_taken_at_once(
+    zmq_context: Context, inbox: SignalInbox
+) -> None:
+    """The look before the start took its whole timeout (3 s) before a SIGTERM was
+    seen; here the timeout is far beyond the test's, so only a look that lets the
+    signal in ends in time."""
+    asked: list[bytes] = []
+    outcome: list[bool] = []
+    with _hub_at(zmq_context, [], asked) as endpoint:
+        probe = _probe(zmq_context, endpoint, timeout_s=3600.0)
+        board = threading.Thread(
+            target=lambda: outcome.append(probe.before_start(inbox)), daemon=True
+        )
+        board.start()
+        wait_until(lambda: asked, what="the board's look at the hub", timeout_s=10)
+        signal.raise_signal(signal.SIGUSR2)
+        wait_until(lambda: not board.is_alive(), what="the board's start", timeout_s=10)
+    assert outcome == [False]
 
 
 def test_a_refusal_said_once_is_probed_again_and_the_board_starts(
@@ -109,7 +187,7 @@ def test_a_refusal_said_once_is_probed_again_and_the_board_starts(
     def start() -> None:
         try:
             outcome.append(_probe(zmq_context, endpoint).before_start(inbox))
-        except poller._HubSaysNo as exc:
+        except HubSaysNo as exc:
             outcome.append(exc)
 
     board = threading.Thread(target=start, daemon=True)
@@ -137,9 +215,53 @@ def test_a_refusal_said_twice_ends_the_start_with_status_2(
     endpoint = f"tcp://127.0.0.1:{free_port_base()}"
     curve_hub = _curve_hub(zmq_context, endpoint)
     try:
-        with pytest.raises(poller._HubSaysNo) as caught:
+        with pytest.raises(HubSaysNo) as caught:
             _probe(zmq_context, endpoint).before_start(inbox)
     finally:
         curve_hub.close(linger=0)
     assert caught.value.status == EXIT_USAGE
     assert "requires CURVE" in str(caught.value)
+
+
+def test_a_board_serving_pings_the_watchdog_and_stops_while_a_look_waits(
+    zmq_context: Context,
+    inbox: SignalInbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hub answers the look before the start, then no more: the loop waited
+    out each later look (3 s), and systemd's watchdog pings and a SIGTERM waited
+    with it. Here a look's timeout is far beyond the test's: the pings keep
+    coming while it is under way, and the signal ends the board."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.settimeout(10)
+    server.bind(str(tmp_path / "notify"))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    registry = registries.fake_registry("quiet-board", DevicesConfig())
+    asked: list[bytes] = []
+    outcome: list[int] = []
+    try:
+        with _hub_at(zmq_context, [b"{}"], asked) as endpoint:
+            board = threading.Thread(
+                target=lambda: outcome.append(
+                    poller._run(endpoint, registry, None, inbox, probe_timeout_s=3600.0)
+                ),
+                daemon=True,
+            )
+            board.start()
+            wait_until(
+                lambda: len(asked) == 2,
+                what="the board's first look while it serves",
+                timeout_s=20,
+            )
+            pings = 0
+            while pings < 5:  # server.recv times out after 10 s
+                pings += server.recv(4096).split(b"\n").count(b"WATCHDOG=1")
+            signal.raise_signal(signal.SIGUSR2)
+            wait_until(lambda: not board.is_alive(), what="the board's stop")
+    finally:
+        server.close()
+    assert outcome == [0]
+    assert asked == [b"quiet-board.*"] * 2

@@ -1,5 +1,6 @@
-"""BoardCheck: when raspy-poller believes another board serves its name, and says
-that the hub refuses its keys once; raspy.client.hub_probe's sentences."""
+"""BoardCheck: when raspy-poller believes another board, or the hub itself, serves
+its name, and says that the hub refuses its keys once; raspy.client.hub_probe's
+sentences."""
 
 from __future__ import annotations
 
@@ -9,22 +10,34 @@ import pytest
 import zmq
 
 from raspy.cli import poller
-from raspy.cli.board_check import BoardCheck, Verdict
+from raspy.cli.board_check import BoardCheck, BoardNames, Verdict
+from raspy.cli.board_probe import HubSaysNo
 from raspy.client.hub_probe import HubAnswer, refusal
 from raspy.errors import RaspyError
+from raspy.protocol import mmi
 
 EXPIRY, EVERY = 10.0, 15.0
 T0 = 1000.0
+NAMES = BoardNames("cellar", "onewire")
+OURS = "cellar.onewire.devices"
 
 
 def _check() -> BoardCheck:
-    return BoardCheck(EXPIRY, EVERY, random.Random(7))
+    return BoardCheck(NAMES, EXPIRY, EVERY, random.Random(7))
+
+
+def _workers(count: int, *others: str) -> HubAnswer:
+    """An answer that counts `count` workers of our service (and serves `others`)."""
+    table = {name: 1 for name in others}
+    if count:
+        table[OURS] = count
+    return HubAnswer(workers=table)
 
 
 @pytest.mark.timeout(5)
 def test_two_workers_on_two_settled_probes_in_a_row_are_a_twin() -> None:
     check = _check()
-    two = HubAnswer(workers=2)
+    two = _workers(2)
     assert check.answer(two, T0 + EXPIRY, session_since=T0) is Verdict.FINE
     assert check.answer(two, T0 + 30, session_since=T0) is Verdict.TWIN
 
@@ -34,7 +47,7 @@ def test_our_own_lost_worker_counted_after_a_reconnect_is_no_twin() -> None:
     """Until the broker expires the old connection's worker it counts two: a probe
     on a session younger than the expiry does not count, and resets."""
     check = _check()
-    two = HubAnswer(workers=2)
+    two = _workers(2)
     assert check.answer(two, T0 + 11, session_since=T0) is Verdict.FINE
     assert check.answer(two, T0 + 25, session_since=T0 + 20) is Verdict.FINE
     assert check.answer(two, T0 + 40, session_since=T0 + 20) is Verdict.FINE
@@ -44,19 +57,63 @@ def test_our_own_lost_worker_counted_after_a_reconnect_is_no_twin() -> None:
 @pytest.mark.timeout(5)
 def test_one_worker_or_no_session_resets_the_count() -> None:
     check = _check()
-    assert check.answer(HubAnswer(workers=2), T0 + 20, T0) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=1), T0 + 35, T0) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=2), T0 + 50, T0) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=2), T0 + 65, None) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=2), T0 + 80, T0) is Verdict.FINE
+    assert check.answer(_workers(2), T0 + 20, T0) is Verdict.FINE
+    assert check.answer(_workers(1), T0 + 35, T0) is Verdict.FINE
+    assert check.answer(_workers(2), T0 + 50, T0) is Verdict.FINE
+    assert check.answer(_workers(2), T0 + 65, None) is Verdict.FINE
+    assert check.answer(_workers(2), T0 + 80, T0) is Verdict.FINE
 
 
 @pytest.mark.timeout(5)
 def test_no_answer_changes_nothing() -> None:
     check = _check()
-    assert check.answer(HubAnswer(workers=2), T0 + 20, T0) is Verdict.FINE
+    assert check.answer(_workers(2), T0 + 20, T0) is Verdict.FINE
     assert check.answer(HubAnswer(), T0 + 35, T0) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=2), T0 + 50, T0) is Verdict.TWIN
+    assert check.answer(_workers(2), T0 + 50, T0) is Verdict.TWIN
+
+
+@pytest.mark.timeout(5)
+def test_the_hubs_own_device_service_of_our_name_is_believed_at_its_first_answer() -> (
+    None
+):
+    """raspyd's own part `devices.onewire` (its `.mmi` service) is no worker a lost
+    connection left behind: no second probe, no settled session to wait for (a
+    board named after the hub waited ~10 s at start to be told)."""
+    check = _check()
+    assert check.answer(_workers(1, NAMES.hub_part), T0, None) is Verdict.HUB
+    assert _check().answer(_workers(0, NAMES.hub_part), T0, None) is Verdict.HUB
+
+
+@pytest.mark.timeout(5)
+def test_a_believed_clash_is_the_hubs_when_it_runs_under_our_name() -> None:
+    """Two settled probes count two: a twin board, unless the hub serves
+    `<name>.echo` (its part's service missing for a moment)."""
+    for others, verdict in (((), Verdict.TWIN), ((NAMES.hub_echo,), Verdict.HUB)):
+        check = _check()
+        assert check.answer(_workers(2, *others), T0 + 20, T0) is Verdict.FINE
+        assert check.answer(_workers(2, *others), T0 + 35, T0) is verdict
+
+
+@pytest.mark.timeout(5)
+def test_the_names_a_look_asks_for_are_all_under_the_hostname() -> None:
+    assert (NAMES.devices, NAMES.hub_part, NAMES.hub_echo) == (
+        "cellar.onewire.devices",
+        "cellar.devices.onewire.mmi",
+        "cellar.echo",
+    )
+    assert NAMES.pattern == b"cellar.*"
+    # a machine's own name is not checked as a configured one is: glob characters
+    # in it match only themselves
+    odd = BoardNames("a*b?[c]", "fake")
+    assert odd.pattern == b"a[*]b[?][[]c].*"
+    live = {
+        name: mmi.WorkerCounts(idle=1)
+        for name in (b"a*b?[c].fake.devices", b"aXbY[c].fake.devices", b"ab.echo")
+    }
+    assert mmi.workers_reply(odd.pattern, live)[1] == (
+        b'{"a*b?[c].fake.devices":{"busy":0,"idle":1,'
+        b'"versions":{"0.1":0,"0.2":0,"majortomo":0}}}'
+    )
 
 
 @pytest.mark.timeout(5)
@@ -67,7 +124,7 @@ def test_a_refusal_is_said_once_until_the_hub_takes_us_again() -> None:
     assert check.answer(no, T0 + 15, T0) is Verdict.FINE
     assert check.answer(HubAnswer(), T0 + 30, T0) is Verdict.FINE  # hub away
     assert check.answer(no, T0 + 45, T0) is Verdict.FINE
-    assert check.answer(HubAnswer(workers=1), T0 + 60, T0) is Verdict.FINE
+    assert check.answer(_workers(1), T0 + 60, T0) is Verdict.FINE
     assert check.answer(no, T0 + 75, T0) is Verdict.REFUSED
 
 
@@ -78,7 +135,7 @@ def test_probes_come_at_jittered_intervals() -> None:
     gaps = set()
     now = T0
     for _ in range(20):
-        check.answer(HubAnswer(workers=1), now, T0)
+        check.answer(_workers(1), now, T0)
         assert not check.due(now + EVERY * 0.75 - 0.001)
         assert check.due(now + EVERY * 1.25)
         step = next(t for t in range(1, 40) if check.due(now + t / 2))
@@ -141,7 +198,7 @@ def test_a_stuck_service_at_the_end_does_not_hide_what_ended_the_run() -> None:
             return exc
         raise AssertionError("unreachable")
 
-    refused = poller._HubSaysNo("the hub refused this board's keys", 2)
+    refused = HubSaysNo("the hub refused this board's keys", 2)
     assert poller.stuck_failure(stuck_after(refused)) == (
         "the hub refused this board's keys",
         2,
