@@ -16,6 +16,7 @@ kept here, counts and logs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from raspy.devices import service
 from raspy.devices.gpio import GpioOutput
@@ -23,6 +24,9 @@ from raspy.devices.gpio_logic import Deadlines, Hold, Verdict
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import JsonValue
+
+# a held change this close to its time is due (floats: see carry_out)
+_DUE_WITHIN_S: Final = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +64,11 @@ class Holds:
     ) -> Answer:
         """The request to `device` (a switch or dimmer) at monotonic `now`, epoch
         `wall`: held, a held change dropped, or left to the common handling.
-        `reset` (the way back to the safe state) drops what was held, and goes on."""
+        `reset` (the way back to the safe state) drops what was held, and goes on;
+        one with a value, which the common handling refuses, changes nothing."""
         if request.action == "reset":
+            if request.value is not None:  # 400 reset takes no value: nothing done
+                return Answer()
             return self._drop(device, driver, None)
         command = device.kind.main if request.action == "set" else request.action
         decision = driver.decide(device.config, command, request.value, now)
@@ -103,7 +110,9 @@ class Holds:
         time is set again)."""
         state = driver.pending
         left_s = driver.held_left_s(device.config, now)
-        if state is None or left_s is None or left_s > 0:
+        # at its due time, the wait computed again may be a few 1e-12 s above 0,
+        # which a deadline of now + that cannot hold: the alarm came back at once
+        if state is None or left_s is None or left_s > _DUE_WITHIN_S:
             self.retime(device, driver, now)
             return None
         self._deadlines.forget(device.name)

@@ -400,7 +400,7 @@ def _device(
     if not command:  # `action: "{trigger.id}"` in a run without one (a manual run)
         raise RunFailed(
             f"device {fullname}: action {shown(action.action)} gave no command in "
-            f"this run (started by {scope.trigger.get('kind', 'manual')}): nothing sent"
+            f"this run (its trigger: {_started(scope.trigger)}): nothing sent"
         )
     request: dict[str, JsonValue] = {"v": 1, "action": command, "device": device}
     if action.expr is not None:
@@ -472,6 +472,13 @@ def _wait_until(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
     scope.note(lambda: "wait_until: holds")
+
+
+def _started(trigger: Mapping[str, JsonValue]) -> str:
+    """What started a run, as `raspy scenario show` says it: `manual`, `kv`, ...,
+    and `manual by NAME` for a run another scenario's `run:` started."""
+    kind, by = trigger.get("kind") or "manual", trigger.get("by")
+    return f"{kind} by {by}" if by else str(kind)
 
 
 def _describe(reply: tuple[bytes, ...]) -> str:

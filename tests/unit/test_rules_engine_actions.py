@@ -146,7 +146,25 @@ def test_a_command_that_its_template_leaves_empty_is_not_sent() -> None:
     assert requests(h.run_now()) == []
     assert h.core.status.last_error == (
         'device hub.fake.fan: action "{trigger.id}" gave no command in this run '
-        "(started by manual): nothing sent"
+        "(its trigger: manual): nothing sent"
+    )
+
+
+def test_a_command_left_empty_in_a_run_another_scenario_started_names_that_one() -> (
+    None
+):
+    """A run started by another scenario's `run:` is named as `raspy scenario show`
+    names it (`manual by NAME`); the reason said `started by manual`."""
+    h = harness(
+        scenario(
+            [m.DeviceAction("{host}.fake.fan", "{trigger.id}")],
+            [m.EventTrigger(DOOR, id="off")],
+        )
+    )
+    assert requests(h.feed(h.core.run_now(h.mono, h.wall, by="bath-fan"))) == []
+    assert h.core.status.last_error == (
+        'device hub.fake.fan: action "{trigger.id}" gave no command in this run '
+        "(its trigger: manual by bath-fan): nothing sent"
     )
 
 
