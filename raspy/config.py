@@ -9,7 +9,6 @@ path and value.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import tomllib
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from raspy.config_checks import section_problems
-from raspy.errors import ConfigError, shown
+from raspy.errors import ConfigError, did_you_mean, shown
 from raspy.names import NAME_SEGMENT
 
 DEFAULT_PORT_BASE: Final = 5514
@@ -492,8 +491,7 @@ def _hint(path: str, key: str, known: Iterable[str]) -> str:
     elsewhere = _ELSEWHERE.get((path, key))
     if elsewhere is not None:
         return f" ({elsewhere})"
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return did_you_mean(key, known)
 
 
 def _build(

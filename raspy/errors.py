@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 
 _QUOTE_LIMIT = 64
 
@@ -18,6 +20,13 @@ def quote(value: bytes | str) -> str:
     raw = value.encode("utf-8", "replace")
     shown = repr(raw[:_QUOTE_LIMIT].decode("utf-8", "replace"))
     return shown + ("…" if len(raw) > _QUOTE_LIMIT else "")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """` (did you mean X?)` for the one known name close to a mistyped `name`
+    (`min_of_s`: `min_off_s`), else nothing: a hint to append to a refusal."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def shown(value: object) -> str:

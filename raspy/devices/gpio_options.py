@@ -24,7 +24,7 @@ from raspy.devices.template import (
     reason_against,
     shown,
 )
-from raspy.errors import DeviceError
+from raspy.errors import DeviceError, did_you_mean
 
 SWITCH: Final = "switch"
 DIMMER: Final = "dimmer"
@@ -215,7 +215,8 @@ def _check_entry(
             continue
         spec = specs.get(key)
         if spec is None:
-            problems.append(f"{where}.{key}: unknown option for {oid}")
+            hint = did_you_mean(key, specs) if isinstance(key, str) else ""
+            problems.append(f"{where}.{key}: unknown option for {oid}{hint}")
             continue
         reason = reason_against(spec, value)
         if reason is not None:

@@ -30,7 +30,7 @@ from raspy.devices.template import (
     reason_against,
     shown,
 )
-from raspy.errors import DeviceError, quote
+from raspy.errors import DeviceError, did_you_mean, quote
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 FRIENDLY_NAME_MAX: Final = 64
@@ -190,7 +190,8 @@ def validate(
     for key in sorted(config, key=repr):
         if key not in known:
             what = quote(key) if isinstance(key, str) else shown(key)
-            problems.append(f"{label}: {what}: unknown field for {oid}")
+            hint = did_you_mean(key, known) if isinstance(key, str) else ""
+            problems.append(f"{label}: {what}: unknown field for {oid}{hint}")
     settings: dict[str, JsonValue] = {}
     for field in fields:
         if field.name not in config:

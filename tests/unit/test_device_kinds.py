@@ -170,6 +170,12 @@ def test_integer_given_for_a_real_field_is_stored_as_a_float() -> None:
             id="unknown-field",
         ),
         pytest.param(
+            {"name": "lamp", "oid": "switch", "poll_intervall_s": 5},
+            "device 'lamp': 'poll_intervall_s': unknown field for switch "
+            "(did you mean poll_interval_s?)",
+            id="mistyped-field",
+        ),
+        pytest.param(
             {"name": "attic", "oid": "sensor", "poll_interval_s": -5},
             "device 'attic': poll_interval_s: expected a number in 0.1..86400, got -5",
             id="negative-interval",

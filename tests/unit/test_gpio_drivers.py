@@ -370,6 +370,11 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
             [{"name": "a", "oid": "dimmer", "pin": 18, "min_off_s": 300}],
             "devices.gpio[0].min_off_s: unknown option for dimmer",
         ),
+        (  # a compressor's protection mistyped: told the name it may mean
+            [{"name": "a", "oid": "switch", "pin": 5, "min_of_s": 300}],
+            "devices.gpio[0].min_of_s: unknown option for switch "
+            "(did you mean min_off_s?)",
+        ),
         (
             [{"name": "a", "oid": "sensor.binary", "pin": 5,
               "device_class": "doorbell"}],
@@ -400,7 +405,7 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
     ],
     ids=["pin-twice", "no-such-bcm", "power-pin", "wrong-type", "out-of-range",
          "unknown-option", "min-off-too-long", "min-on-negative", "min-on-text",
-         "min-off-on-a-dimmer", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
+         "min-off-on-a-dimmer", "mistyped-option", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
          "bad-name"],
 )  # fmt: skip
 def test_a_bad_table_is_refused_naming_its_key(
