@@ -35,7 +35,7 @@ from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.gpio_tree import max_on_key, pressed_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
-from raspy.devices.template import DeviceConfig
+from raspy.devices.template import DeviceConfig, JsonValue
 from raspy.errors import StoreError
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
@@ -78,6 +78,9 @@ class GpioServiceActor(DeviceServiceActor):
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
+        # what each output's stored state says (value, its switch-on's time): a
+        # command that changes neither (`on` when on) is no write to the SD card
+        self._saved: dict[str, tuple[JsonValue, float | None]] = {}
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -396,9 +399,13 @@ class GpioServiceActor(DeviceServiceActor):
             return
         mono, wall = self._clock.monotonic(), self._clock.wall()
         on_since = driver.on_since(mono)  # on: saved with its switch-on's time
+        state = (driver.value(), on_since)
+        if self._saved.get(device.fullname) == state:
+            return  # stored so already
         since = wall if on_since is None else wall - (mono - on_since)
         try:
-            stored.save_state(device.fullname, driver.value(), since)
+            stored.save_state(device.fullname, state[0], since)
+            self._saved[device.fullname] = state
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.state_not_stored")
             log.error(

@@ -31,6 +31,7 @@ from raspy.devices.gpio_pins import NO_GPIO_HINT, Pins
 from raspy.devices.gpio_tree import max_on_key, pressed_key
 from raspy.devices.reading import Reading, Status
 from raspy.errors import DeviceError
+from raspy.storage.device_settings import DeviceSettings
 from raspy.storage.store import Store
 from raspy.storage.tables import DEVICE_STATE_PREFIX, Table, device_key
 
@@ -234,6 +235,29 @@ def test_initial_restore_takes_the_state_stored_at_the_last_change(
         lambda: (gpio.pins.level("GPIO17"), gpio.pins.duty("GPIO18")) == (True, 0.3),
         what="the relay on and the dimmer at 30 % again",
     )
+
+
+def test_a_command_that_changes_nothing_writes_no_state_to_the_store(
+    gpio: Gpio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario that says `on` every few minutes to a relay that is on (a schedule
+    saying what it wants) wrote the same state to the SD card each time: a durable
+    commit per command. Only a change is written now."""
+    saved: list[tuple[str, Any]] = []
+    save = DeviceSettings.save_state
+
+    def counted(
+        self: DeviceSettings, fullname: str, value: Any, wall_ts: float
+    ) -> None:
+        saved.append((fullname, value))
+        save(self, fullname, value, wall_ts)
+
+    monkeypatch.setattr(DeviceSettings, "save_state", counted)
+    gpio.start(RELAY)
+    for action in ("on", "on", "toggle", "off", "off", "on"):
+        assert gpio.request(action=action, device="relay")[0] == b"200"
+    relay = f"{HOST}.gpio.relay"
+    assert saved == [(relay, True), (relay, False), (relay, True)]
 
 
 def test_a_failing_pin_shows_in_its_status_and_the_others_work(
