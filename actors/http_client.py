@@ -73,6 +73,7 @@ class HttpClientActor(pykka.ThreadingActor):
         fetch: Fetch = http_fetch.fetch,
         resolve: http_lookup.Resolve = http_lookup.system_resolve,
         clock: Clock | None = None,
+        lookup: http_lookup.HostLookup | None = None,
     ) -> None:
         super().__init__()
         if workers < 1:
@@ -84,8 +85,10 @@ class HttpClientActor(pykka.ThreadingActor):
         self._tls = tls
         self._fetch = fetch
         # as many lookup threads as workers: one each while the resolver answers,
-        # and no more stuck in it when it hangs (raspy.http_lookup)
-        self._lookup = http_lookup.HostLookup(workers, resolve)
+        # and no more stuck in it when it hangs (raspy.http_lookup). raspyd passes
+        # one `lookup` for all the service's lives: a restart by the supervisor
+        # must not add threads beside those still stuck in a hung resolver
+        self._lookup = lookup or http_lookup.HostLookup(workers, resolve)
         # the senders' clock: give_up_at is read on it (raspyd's one clock)
         self._clock = clock or SystemClock()
         # set by the stop: a request still under way then answers nobody (its

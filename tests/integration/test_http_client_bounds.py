@@ -21,6 +21,7 @@ from support.http_server import HttpServer, http_server, self_signed
 from support.wait import wait_until
 
 from raspy.actors.http_client import REPLY_MARGIN_S
+from raspy.http_lookup import HostLookup
 from raspy.http_request import HttpRequest
 
 
@@ -67,6 +68,39 @@ def test_a_hung_lookup_is_a_timeout_and_its_worker_serves_the_next_request(
         assert [r.path for r in server.taken()] == ["/ok"]
     finally:
         asker.close()
+
+
+def test_a_restarted_service_adds_no_lookup_threads_beside_the_hung_ones(
+    edge: EdgeHandle, server: HttpServer, resolver: HangingResolver
+) -> None:
+    """raspyd gives every life of the service one bound on its lookups: a service
+    the supervisor restarted while a resolver hangs finds the slots still taken
+    (its request a timeout), and never starts more threads into that resolver."""
+    lookup = HostLookup(1, resolver)
+    hung = HttpRequest("POST", f"http://hung.test:{_port(server)}/ok", timeout_s=0.3)
+    first = Asker(edge, workers=1, lookup=lookup)
+    try:
+        assert first.ask(hung)[0] == b"504"
+    finally:
+        first.close()  # the service's end; its lookup still hangs
+    again = Asker(edge, workers=1, lookup=lookup)
+    try:
+        other = HttpRequest(
+            "POST", f"http://other.test:{_port(server)}/ok", timeout_s=0.3
+        )
+        assert again.ask(other) == (
+            b"504",
+            {
+                "error": "timeout",
+                "detail": "no answer within 0.3s (looking up other.test)",
+            },
+        )
+        assert (resolver.calls, resolver.running) == (["hung.test"], 1)
+        resolver.release.set()  # the resolver answers again: so does the service
+        wait_until(lambda: resolver.running == 0, what="the hung lookup's end")
+        assert again.ask(other)[0] == b"200"
+    finally:
+        again.close()
 
 
 def test_a_name_looked_up_is_kept_for_the_host_header_and_the_certificate(
