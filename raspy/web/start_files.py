@@ -54,7 +54,11 @@ def check_login_modes(logins: LoginFiles, uid: int | None = None) -> None:
         loose = mode & (_NOT_OWNERS if ours else _NOT_OWNERS & ~_GROUP_READS)
         if not stat.S_ISREG(info.st_mode) or not loose:
             continue
-        if path == logins.token_file and _made_private(path):
+        if (
+            path == logins.token_file
+            and not path.is_symlink()  # a chmod would reach whatever it points at
+            and _made_private(path)
+        ):
             log.warning(
                 "web_login_file_permissions_tightened",
                 path=str(path),

@@ -64,6 +64,21 @@ def test_login_files_others_may_read_are_named_with_the_fix_and_the_token_made_p
     assert (_mode(logins.token_file), _mode(password)) == (0o600, 0o640)
 
 
+def test_a_token_file_that_is_a_link_is_named_not_changed(tmp_path: Path) -> None:
+    """A token file linked elsewhere (a setup's own doing): a chmod would change
+    whatever it points at, so it is only named, with the fix."""
+    logins = _logins(tmp_path, 0o600, 0o600)
+    target = tmp_path / "shared-hash"
+    write_private(target, HASH)
+    target.chmod(0o644)
+    logins.token_file.unlink()
+    logins.token_file.symlink_to(target)
+    with capture_logs() as logs:
+        check_login_modes(logins, uid=os.geteuid())
+    assert [log["event"] for log in logs] == ["web_login_file_not_private"]
+    assert _mode(target) == 0o644
+
+
 def test_private_login_files_and_missing_ones_say_nothing(tmp_path: Path) -> None:
     logins = _logins(tmp_path, 0o600, 0o400)
     missing = LoginFiles(tmp_path / "empty", str(tmp_path / "no-such-file"))
