@@ -35,7 +35,7 @@ def _number_or_text(text: str) -> float | str:
 
 # a device service's refusals (raspy.devices.service): the user's to read, answered
 # with their own status; anything else that is not 200 is the service's failure
-_REFUSALS: Final = frozenset({b"400", b"404"})
+_REFUSALS: Final = frozenset({b"400", b"404", b"501"})
 
 
 async def device_command(
@@ -45,8 +45,9 @@ async def device_command(
 
     A reply of 200 comes back whole (a switch held by its min_off_s says there
     what it holds, `pending`, which the page shows under it). A refusal (400 a bad
-    value, 404 no such device) comes back with the device's status and reason;
-    502 says the service failed (a 5xx, or a reply that is not of its vocabulary),
+    value, 404 no such device, 501 a command it does not take) comes back with the
+    device's status and reason; 502 says the service failed (a 500, or a reply that
+    is not of its vocabulary),
     503 that no worker serves it now (nothing is sent), 504 that it did not answer."""
     try:
         command = forms.parse_device_command(await request.body())

@@ -477,9 +477,9 @@ def test_a_devices_service_answering_odd_json_costs_no_500(
 def test_a_devices_refusal_keeps_its_status_and_a_failure_is_502(
     tmp_path: Path,
 ) -> None:
-    """A refusal of the devices service (400, 404) is the user's to read: it
+    """A refusal of the devices service (400, 404, 501) is the user's to read: it
     comes back with its own status and the device's reason; a failure of the
-    service (a 5xx, a status outside the vocabulary, 409 since no switch refuses
+    service (a 500, a status outside the vocabulary, 409 since no switch refuses
     a command too soon any more, a reply that is no JSON object) is the hub's,
     502. Every one was 502 before."""
     reply: list[bytes] = []
@@ -506,7 +506,7 @@ def test_a_devices_refusal_keeps_its_status_and_a_failure_is_502(
         (400, JSON, {"error": "relay: invalid_value", "code": "invalid_value"}),
         (404, JSON, {"error": "relay: no relay", "code": "unknown_device"}),
         (502, JSON, {"error": "relay: pin failed (500)"}),
-        (502, JSON, {"error": "relay: unknown_action (501)"}),
+        (501, JSON, {"error": "relay: unknown_action", "code": "unknown_action"}),
         (502, JSON, {"error": "relay: who? (401)"}),
         (502, JSON, {"error": "relay: refused (400)"}),
         (502, JSON, {"error": "relay: refused (404)"}),
