@@ -162,6 +162,21 @@ def trace_of(run: Run) -> tuple[str, ...]:
     return (*scope.trace, *more, f"+{scope.clock.mono - began:.1f}s {ended}")
 
 
+def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
+    """Why the guard disabled a scenario, with the trigger of the start it refused:
+    a loop (a set that triggers its own scenario) and a sensor read every second
+    look alike to it, and the two are mended differently."""
+    kind = trigger.get("kind")
+    key = trigger.get("key")
+    by = f"{kind} {key}" if isinstance(key, str) else str(kind)
+    return (
+        f"runaway: more than {limit} runs in a minute, the last by {by}; disabled"
+        " (an action that sets what triggers it loops; a reading this frequent"
+        " wants a test such as above:, to: or for:, or a higher [core]"
+        " max_runs_per_minute)"
+    )
+
+
 class ScenarioCore:
     """One scenario's triggers, runs and state; see the module docstring."""
 
@@ -449,7 +464,7 @@ class ScenarioCore:
             while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:
                 starts.popleft()
             if len(starts) >= limit:
-                reason = f"runaway: more than {limit} runs in a minute; disabled"
+                reason = runaway_reason(limit, trigger)
                 self._disable(reason, mono, out)
                 return
             starts.append(mono)

@@ -80,7 +80,12 @@ def test_the_runaway_guard_disables_the_scenario_and_it_stays_disabled(
         wait_value(tree, "/scenario/loop/runs", count)
     core.server.publisher.set(b"/event/go", b"3")
     wait_value(tree, "/scenario/loop/state", "disabled")
-    reason = "runaway: more than 2 runs in a minute; disabled"
+    reason = (
+        "runaway: more than 2 runs in a minute, the last by event /event/go; disabled"
+        " (an action that sets what triggers it loops; a reading this frequent"
+        " wants a test such as above:, to: or for:, or a higher [core]"
+        " max_runs_per_minute)"
+    )
     wait_value(tree, "/scenario/loop/last_error", reason)
     core.stop()
     core.start()

@@ -685,7 +685,12 @@ def test_a_scenario_that_triggers_itself_is_disabled(house: House) -> None:
     with capture_logs() as logs:
         house.reading("/house/flip", "yes")
         wait_value(house.tree, f"/scenario/{name}/state", "disabled")
-    reason = "runaway: more than 20 runs in a minute; disabled"
+    reason = (
+        "runaway: more than 20 runs in a minute, the last by kv /house/flip; disabled"
+        " (an action that sets what triggers it loops; a reading this frequent"
+        " wants a test such as above:, to: or for:, or a higher [core]"
+        " max_runs_per_minute)"
+    )
     wait_value(house.tree, f"/scenario/{name}/last_error", reason)
     wait_value(house.tree, f"/scenario/{name}/runs", 20)
     assert [e["reason"] for e in logs if e["event"] == "scenario_runaway"] == [reason]

@@ -352,7 +352,12 @@ def test_runaway_guard_disables_past_the_runs_a_minute() -> None:
         h.change(LIVING, value)
         h.advance(1)
     outputs = h.change(LIVING, 99)
-    reason = "runaway: more than 3 runs in a minute; disabled"
+    reason = (
+        f"runaway: more than 3 runs in a minute, the last by kv {LIVING}; disabled"
+        " (an action that sets what triggers it loops; a reading this frequent"
+        " wants a test such as above:, to: or for:, or a higher [core]"
+        " max_runs_per_minute)"
+    )
     assert engine.Disabled(reason) in outputs
     assert h.core.status.state is State.DISABLED
     assert h.core.status.last_error == reason
