@@ -16,6 +16,7 @@ import yaml
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules import template
+from raspy.rules.document_words import raspy_word
 from raspy.rules.document_yaml import (
     INVALID,
     Invalid,
@@ -91,7 +92,8 @@ class Checks:
         ok = True
         for key, (key_node, _) in entries.items():
             if key not in allowed:
-                self.problem(key_node, path, f"unknown key{did_you_mean(key, allowed)}")
+                hint = raspy_word(key, allowed) or did_you_mean(key, allowed)
+                self.problem(key_node, path, f"unknown key{hint}")
                 ok = False
         return ok
 
@@ -242,8 +244,11 @@ class Checks:
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, path, f"expected a value, got {kind_of(node)}")
             return None
+        # a bare 1:30 is YAML 1.1's base-60 number 90: a duration is given the text
+        # as written, to be told it reads like a clock (raspy.rules.duration)
+        clock = node.tag.endswith(("int", "float")) and ":" in node.value
         try:
-            return parse(node.value if raw else scalar(node))
+            return parse(node.value if raw or clock else scalar(node))
         except ValueError as exc:
             self.problem(node, path, str(exc))
             return None

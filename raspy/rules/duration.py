@@ -62,6 +62,8 @@ def _parse_text(text: str, *, signed: bool) -> float:
         raise ValueError("expected a duration like 90s, 5m or 1h30m, got ''")
     if _NUMBER.fullmatch(text):
         return float(text)
+    if ":" in text:
+        raise ValueError(_clock_hint(text.strip()))
     if text.strip().startswith("-") and not signed:
         raise ValueError(f"expected a duration ≥ 0, got {quote(text)}")
     total = 0.0
@@ -83,6 +85,39 @@ def _parse_text(text: str, *, signed: bool) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
     return total
+
+
+def _clock_hint(text: str) -> str:
+    """The refusal of a duration written as a clock (`00:03:00`, Home Assistant's
+    form, or a bare `1:30`, which YAML 1.1 reads as the number 90): raspy's own
+    form for it, or both when it is not known whether `1:30` is minutes or hours."""
+    got = f"expected a duration like 90s, 5m or 1h30m, got {quote(text)}"
+    parts = text.split(":")
+    if not all(part.isdigit() and part.isascii() for part in parts) or not (
+        2 <= len(parts) <= 3
+    ):
+        return got
+    numbers = [int(part) for part in parts]
+    if len(parts) == 2:
+        first, second = numbers
+        hours, minutes = (
+            _spelled(first * 3600 + second * 60),
+            _spelled(first * 60 + second),
+        )
+        return f"{got} (a clock's time: write {hours} or {minutes})"
+    total = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+    return f"{got} (a clock's time: write {_spelled(total)})"
+
+
+def _spelled(seconds: int) -> str:
+    """Whole seconds as a duration is written: 5400 is 1h30m."""
+    parts = (
+        (seconds // 86_400, "d"),
+        (seconds % 86_400 // 3600, "h"),
+        (seconds % 3600 // 60, "m"),
+        (seconds % 60, "s"),
+    )
+    return "".join(f"{amount}{unit}" for amount, unit in parts if amount) or "0s"
 
 
 def _checked(seconds: float, value: object) -> float:

@@ -90,7 +90,11 @@ def tokenize(source: str) -> list[Token]:
                 (op for op in _OPERATORS if source.startswith(op, position)), None
             )
             if operator is None:
-                raise Fault(f"unexpected character {char!r}", position)
+                # `{{ ... }}` is a template's habit (Home Assistant's Jinja): an
+                # expression is written bare, its keys' templates inside quotes
+                jinja = source.startswith("{{", position)
+                braces = " (an expression has no braces around it)" if jinja else ""
+                raise Fault(f"unexpected character {char!r}{braces}", position)
             if operator in _REFUSED:
                 raise Fault(_REFUSED[operator], position)
             tokens.append(Token("op", operator, position))

@@ -116,8 +116,15 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                 text[position + 1 : end] if end >= 0 else ""
             ).partition(":")
             if end < 0 or not _NAME.fullmatch(name):
+                inside = text[position + 1 : end].strip() if end >= 0 else ""
                 raise TemplateError(
-                    "'{' starts no {name} field (write '{{' for a brace)",
+                    # a computation in braces (`{trigger.value * 10}`) is the
+                    # likely slip: say where computing is done
+                    f"{{{inside}}} is no field: a template names a value"
+                    " ({trigger.value}) and computes none (the expr: of a set,"
+                    " device, event or http action does)"
+                    if _NAME.match(inside) and any(c in inside for c in "+-*/%()<>=")
+                    else "'{' starts no {name} field (write '{{' for a brace)",
                     position,
                     text,
                 )

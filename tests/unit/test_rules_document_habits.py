@@ -1,0 +1,111 @@
+"""A scenario written from another system's habit (Home Assistant's words, a clock's
+`00:03:00` for a duration, Jinja's braces) is refused with raspy's way of saying it,
+at its line and column: a spelling hint cannot get from `delay` to `wait`."""
+
+from __future__ import annotations
+
+import pytest
+
+from raspy.rules.document import validate_scenario
+
+HOME_ASSISTANT = """\
+name: hall
+triggers:
+  - platform: state
+    entity_id: binary_sensor.motion
+    to: "on"
+actions:
+  - delay: 5s
+  - service: light.turn_on
+  - repeat:
+      count: 3
+      sequence: [{log: x}]
+  - choose:
+      - conditions: "true"
+        sequence: [{log: y}]
+    default: [{log: z}]
+  - event: /event/x
+    event_data: {a: 1}
+  - if: "true"
+  - wait: 1s
+    alias: short
+"""
+
+
+def test_home_assistant_s_words_are_told_raspy_s_at_their_place() -> None:
+    kinds = "kv, event, cron, at, every, sun or startup"
+    assert validate_scenario(HOME_ASSISTANT, "s.yaml") == [
+        f"s.yaml:3:5: triggers[0]: unknown key 'platform' (Home Assistant's; a raspy"
+        f" trigger starts with its kind: {kinds}, e.g. kv:"
+        " /device/<host>.<service>.<name>/value)",
+        "s.yaml:4:5: triggers[0]: unknown key 'entity_id' (Home Assistant's word;"
+        " raspy's is 'kv')",
+        "s.yaml:7:5: actions[0]: unknown key 'delay' (Home Assistant's word; raspy's"
+        " is 'wait')",
+        "s.yaml:8:5: actions[1]: unknown key 'service' (Home Assistant's word; raspy's"
+        " is 'device')",
+        "s.yaml:11:7: actions[2].repeat: unknown key 'sequence' (Home Assistant's"
+        " word; raspy's is 'actions')",
+        "s.yaml:13:9: actions[3].choose[0]: unknown key 'conditions' (Home"
+        " Assistant's word; raspy's is 'if')",
+        "s.yaml:14:9: actions[3].choose[0]: unknown key 'sequence' (Home Assistant's"
+        " word; raspy's is 'then')",
+        "s.yaml:15:5: actions[3]: unknown key 'default' (Home Assistant's word;"
+        " raspy's is 'else')",
+        "s.yaml:17:5: actions[4]: unknown key 'event_data' (Home Assistant's word;"
+        " raspy's is 'value')",
+        "s.yaml:18:5: actions[5]: unknown key 'if' (Home Assistant's if action;"
+        " raspy's is choose: [{if: ..., then: [...]}])",
+        # a word raspy takes nowhere near: no hint rather than a wrong one
+        "s.yaml:20:5: actions[6]: unknown key 'alias'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "told"),
+    [
+        ('"00:03:00"', "got '00:03:00' (a clock's time: write 3m)"),
+        ('"01:30:05"', "got '01:30:05' (a clock's time: write 1h30m5s)"),
+        # a bare 1:30 is YAML 1.1's number 90 (base 60): it was taken as 90 seconds
+        ("1:30", "got '1:30' (a clock's time: write 1h30m or 1m30s)"),
+        ("2:00", "got '2:00' (a clock's time: write 2h or 2m)"),
+        ('"1:x"', "got '1:x'"),
+    ],
+)
+def test_a_duration_written_as_a_clock_is_refused_with_raspy_s_form(
+    written: str, told: str
+) -> None:
+    text = f"name: a\nactions:\n  - wait: {written}\n"
+    assert validate_scenario(text, "s.yaml") == [
+        f"s.yaml:3:11: actions[0].wait: expected a duration like 90s, 5m or 1h30m, {told}"
+    ]
+
+
+def test_a_bare_clock_is_refused_in_a_for_hold_too_and_a_time_of_day_still_reads() -> (
+    None
+):
+    text = (
+        "name: a\ntriggers:\n  - at: 7:30\n  - kv: /x\n    for: 3:00\n"
+        "actions: [{log: x}]\n"
+    )
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:5:10: triggers[1].for: expected a duration like 90s, 5m or 1h30m,"
+        " got '3:00' (a clock's time: write 3h or 3m)"
+    ]
+
+
+def test_jinja_braces_around_an_expression_and_a_computation_in_a_template() -> None:
+    text = (
+        "name: a\nconditions:\n  - \"{{ kv('/house/away') == true }}\"\n"
+        'actions:\n  - set: /x\n    value: "{trigger.value * 10}"\n'
+        '  - log: "a {x y} b"\n'
+    )
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:3:6: conditions[0]: unexpected character '{' (an expression has no"
+        " braces around it)",
+        "s.yaml:6:13: actions[0].value: {trigger.value * 10} is no field: a template"
+        " names a value ({trigger.value}) and computes none (the expr: of a set,"
+        " device, event or http action does)",
+        "s.yaml:7:13: actions[1].log: '{' starts no {name} field (write '{{' for a"
+        " brace)",
+    ]
