@@ -69,6 +69,7 @@ FILE_SECONDS: Final[dict[str, float]] = {
     "unit/test_titanic_lifecycle.py": 6.1,
     "e2e/test_store_hostage_e2e.py": 6.0,
     "unit/test_http_request.py": 6.0,
+    "integration/test_scenario_author.py": 6,
     "integration/test_idle_wakeups.py": 5.9,
     "unit/test_rules_engine_documents.py": 5.9,
     "integration/test_clone_server.py": 5.7,
