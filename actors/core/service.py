@@ -86,10 +86,12 @@ class CoreService:
         match request.action:
             case "get":  # the trace here only: a list of every scenario stays small
                 trace: list[JsonValue] = list(entry.status.last_trace)
+                under_way: list[JsonValue] = list(entry.status.run_trace)
                 return api.ok(
                     {
                         **self._entry(entry),
                         "last_trace": trace,
+                        "run_trace": under_way,
                         "document": entry.stored.code,
                     }
                 )

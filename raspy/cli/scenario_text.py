@@ -186,11 +186,12 @@ def list_names(listing: JsonValue) -> list[str]:
     return [str(entry.get("name")) for entry in _entries(listing)]
 
 
-def _trace_text(trace: JsonValue) -> str:
-    """What the last run that ended did, a line an action, under `last run did:`."""
+def _trace_text(trace: JsonValue, title: str = "last run did") -> str:
+    """What the last run that ended did (or the run under way so far), a line an
+    action, under `last run did:` (`run under way:`)."""
     if not isinstance(trace, list) or not trace:
         return ""
-    return "last run did:\n" + "".join(f"  {cell(line)}\n" for line in trace)
+    return f"{title}:\n" + "".join(f"  {cell(line)}\n" for line in trace)
 
 
 def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
@@ -209,6 +210,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("last skipped", describe_skip(entry.get("last_skip"), tz)),
     ]
     head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)
+    head += _trace_text(entry.get("run_trace"), "run under way")
     head += _trace_text(entry.get("last_trace"))
     document = entry.get("document")
     if not isinstance(document, str):

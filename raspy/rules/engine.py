@@ -58,6 +58,9 @@ class Status:
     # what the last run that ended did, a line an action (RunScope.trace), and how
     # it ended: the answer to "why did it do that?"; in memory only, as last_skip
     last_trace: tuple[str, ...] = ()
+    # what the run under way (the oldest, in parallel mode) did so far: a run in a
+    # 20-minute fade showed only `running`, and `last_trace` was the run before it
+    run_trace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +149,17 @@ class EngineSettings:
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
 
 
+def trace_so_far(run: Run) -> tuple[str, ...]:
+    """A run's lines so far, the ones past the limit counted."""
+    scope = run.scope
+    more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
+    return (*scope.trace, *more)
+
+
 def trace_of(run: Run) -> tuple[str, ...]:
     """A run's trace as shown: its lines, the ones past the limit counted, and how
     it ended."""
     scope = run.scope
-    more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
     if run.error is not None:
         ended = f"failed: {run.error}"
     elif run.stopped:
@@ -159,7 +168,7 @@ def trace_of(run: Run) -> tuple[str, ...]:
         ended = "done"
     began = scope.clock.mono if scope.started is None else scope.started
     # when it ended too: a timeout says after how long it failed
-    return (*scope.trace, *more, f"+{scope.clock.mono - began:.1f}s {ended}")
+    return (*trace_so_far(run), f"+{scope.clock.mono - began:.1f}s {ended}")
 
 
 def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
@@ -364,6 +373,7 @@ class ScenarioCore:
             state = State.ERROR
         else:
             state = State.IDLE
+        under_way = next(iter(self._runs.values()), None)
         return Status(
             state,
             self._runs_total,
@@ -372,6 +382,7 @@ class ScenarioCore:
             self._last_error,
             self._last_skip,
             self._last_trace,
+            () if under_way is None else trace_so_far(under_way),
         )
 
     @property

@@ -232,6 +232,34 @@ def test_a_sunrise_alarm_fades_the_hall_up_in_20_minutes_from_its_own_reading(
     assert house.changes(HALL) == list(range(5, 105, 5))
 
 
+def test_show_says_what_the_run_under_way_did_so_far(house: House) -> None:
+    """Twenty minutes of a fade showed `state: running` and the trace of the run
+    before it: nothing said how far this one had come, or what it waits for."""
+    house.start()
+    name = house.imported("sunrise.yaml", SUNRISE)
+    house.advance(6 * HOUR + 57 * 60 - 1)  # Wednesday 06:10:19
+    house.tick(name)
+    wait_value(house.tree, HALL, 5)
+    house.answered(name)
+    house.advance(60)
+    wait_value(house.tree, HALL, 10)
+    house.answered(name)
+    status, entry = house.core.request("get", name=name)
+    assert (status, entry["state"], entry["last_trace"]) == (b"200", "running", [])
+    assert entry["run_trace"] == [
+        "+0.0s device testhost.fake.hall level 5",
+        "+0.0s device testhost.fake.hall: 200",
+        "+0.0s wait 60s",
+        "+60.0s device testhost.fake.hall level 10",
+        "+60.0s device testhost.fake.hall: 200",
+        "+60.0s wait 60s",
+    ]
+    assert house.cli("stop", name) == 0
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    status, entry = house.core.request("get", name=name)
+    assert (entry["run_trace"], entry["last_trace"][-1]) == ([], "+60.0s stopped")
+
+
 # --- a count of the day, back to 0 at midnight -----------------------------------------
 DOORBELL = """\
 name: doorbell-today

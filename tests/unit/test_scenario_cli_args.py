@@ -289,6 +289,25 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
     )
 
 
+def test_show_prints_the_run_under_way_before_the_last_one() -> None:
+    entry: dict[str, JsonValue] = {
+        "name": "sunrise", "enabled": True, "state": "running", "mode": "single",
+        "last_run": T_2026_12_03_13_30_UTC, "runs": 2,
+        "run_trace": ["+0.0s device h.fake.hall level 5", "+0.0s wait 60s"],
+        "last_trace": ["+0.0s device h.fake.hall level 5", "+1140.0s done"],
+    }  # fmt: skip
+    assert text.show_text(entry, UTC).split("runs:         2\n")[1] == (
+        "last error:   -\n"
+        "last skipped: -\n"
+        "run under way:\n"
+        "  +0.0s device h.fake.hall level 5\n"
+        "  +0.0s wait 60s\n"
+        "last run did:\n"
+        "  +0.0s device h.fake.hall level 5\n"
+        "  +1140.0s done\n"
+    )
+
+
 # --- YAML streams -----------------------------------------------------------------------
 def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
     triggers: list[JsonValue] = [
