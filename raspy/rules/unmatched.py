@@ -8,7 +8,8 @@ when the run gets there. At an import the hub's tree is there to compare with, s
 scenario names (a `kv:` trigger's pattern, a `device:` action, a key written out in
 `kv('…')`) that matches nothing under `/device/` now is a warning, with the closest
 name the tree has. Only `/device/` keys: events come and go, and a scenario's own
-keys are written after its first run. A `device:` action's command is compared with
+keys are written after its first run; but a device's own event (a button's
+`/event/<fullname>/pressed`) is checked against its device's readings. A `device:` action's command is compared with
 every command of raspy's device kinds. A warning never refuses the import: a board
 that is off now has no keys either, and a newer raspy on another board may have
 commands this one does not know.
@@ -49,6 +50,12 @@ _NO_READINGS: Final = (
 _NO_COMMAND: Final = (
     "is no command of any kind of device (a typo?); the device will refuse it"
 )
+# the events raspy's own devices publish under their full names (README, GPIO): a
+# button's press and an output switched off by its max_on_s. A typo in the button's
+# name is a trigger that never fires, as a kv trigger's is.
+_DEVICE_EVENT: Final = re.compile(
+    r"/event/([^/*?\[]+\.[^/*?\[]+\.[^/*?\[]+)/(pressed|max_on_expired)"
+)
 # a command's closest name: commands are short words (`on`, `level`, `toggle`)
 _CLOSE_COMMAND: Final = 0.6
 
@@ -78,6 +85,18 @@ def device_warnings(
         line, col = spot()("kv", raw)
         named = _named(pattern, device_keys, fullnames())
         found.append((line, col, f"kv: {named} {_NOTHING}"))
+    for raw in _device_events(scenario):
+        pattern = _filled(raw, names)
+        if pattern is None or (found_event := _DEVICE_EVENT.fullmatch(pattern)) is None:
+            continue
+        fullname, what = found_event.group(1, 2)
+        if _friendly(fullname) or _has_readings(fullname, device_keys):
+            continue
+        line, col = spot()("event", raw)
+        close = _close_device(fullname, fullnames())
+        guess = None if close is None else f"/event/{close}/{what}"
+        named = meant(pattern, guess)
+        found.append((line, col, f"event: {named}: its device {_NO_READINGS}"))
     for raw in _devices(scenario):
         fullname = _filled(raw, names)
         if fullname is None or _friendly(fullname):
@@ -171,6 +190,14 @@ def _friendly(fullname: str) -> bool:
 def _trigger_patterns(scenario: model.Scenario) -> list[str]:
     """Each pattern once: spot() finds only its first place anyway."""
     patterns = (t.pattern for t in scenario.triggers if isinstance(t, model.KvTrigger))
+    return list(dict.fromkeys(patterns))
+
+
+def _device_events(scenario: model.Scenario) -> list[str]:
+    """Each event trigger's pattern once."""
+    patterns = (
+        t.pattern for t in scenario.triggers if isinstance(t, model.EventTrigger)
+    )
     return list(dict.fromkeys(patterns))
 
 

@@ -258,3 +258,46 @@ actions:
             "(a typo, or a device that is not there yet?)",
         )
     ]
+
+
+def test_a_device_s_own_event_whose_device_has_no_readings_is_warned_of() -> None:
+    """A button's name mistyped in its `pressed` event is a trigger that never
+    fires, as a kv trigger's typo is; other events come and go, unchecked."""
+    text = """\
+name: bell
+triggers:
+  - event: "/event/{host}.gpio.buton/pressed"
+  - event: "/event/{host}.gpio.button/pressed"
+  - event: "/event/{host}.gpio.relay/max_on_expired"
+  - event: "/event/{host}.gpio.*/pressed"
+  - event: "/event/doorbell/front"
+  - event: "/event/{host}.gpio.Front door/pressed"
+actions:
+  - log: x
+"""
+    tree = {
+        "/device/hub.gpio.button/value",
+        "/device/hub.gpio.button/status",
+        "/device/hub.gpio.relay/status",
+    }
+    no_readings = (
+        "has no readings in the hub's tree now (a typo, or a device that is not"
+        " there yet?)"
+    )
+    assert warned(text, tree) == [
+        (
+            3,
+            12,
+            "event: '/event/hub.gpio.buton/pressed' (did you mean"
+            f" '/event/hub.gpio.button/pressed'?): its device {no_readings}",
+        ),
+    ]
+    assert warned(text, {"/device/hub.fake.lamp/value"}) == [
+        (3, 12, f"event: '/event/hub.gpio.buton/pressed': its device {no_readings}"),
+        (4, 12, f"event: '/event/hub.gpio.button/pressed': its device {no_readings}"),
+        (
+            5,
+            12,
+            f"event: '/event/hub.gpio.relay/max_on_expired': its device {no_readings}",
+        ),
+    ]
