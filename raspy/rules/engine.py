@@ -179,7 +179,7 @@ def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
     key = trigger.get("key")
     by = f"{kind} {key}" if isinstance(key, str) else str(kind)
     return (
-        f"runaway: more than {limit} runs in a minute, the last by {by}; disabled"
+        f"runaway: more than {limit} runs in a minute; disabled at a start by {by}"
         " (an action that sets what triggers it loops; a reading this frequent"
         " wants a test such as above:, to: or for:, or a higher [core]"
         " max_runs_per_minute)"

@@ -81,7 +81,7 @@ def test_the_runaway_guard_disables_the_scenario_and_it_stays_disabled(
     core.server.publisher.set(b"/event/go", b"3")
     wait_value(tree, "/scenario/loop/state", "disabled")
     reason = (
-        "runaway: more than 2 runs in a minute, the last by event /event/go; disabled"
+        "runaway: more than 2 runs in a minute; disabled at a start by event /event/go"
         " (an action that sets what triggers it loops; a reading this frequent"
         " wants a test such as above:, to: or for:, or a higher [core]"
         " max_runs_per_minute)"

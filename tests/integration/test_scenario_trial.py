@@ -686,7 +686,7 @@ def test_a_scenario_that_triggers_itself_is_disabled(house: House) -> None:
         house.reading("/house/flip", "yes")
         wait_value(house.tree, f"/scenario/{name}/state", "disabled")
     reason = (
-        "runaway: more than 20 runs in a minute, the last by kv /house/flip; disabled"
+        "runaway: more than 20 runs in a minute; disabled at a start by kv /house/flip"
         " (an action that sets what triggers it loops; a reading this frequent"
         " wants a test such as above:, to: or for:, or a higher [core]"
         " max_runs_per_minute)"

@@ -353,7 +353,7 @@ def test_runaway_guard_disables_past_the_runs_a_minute() -> None:
         h.advance(1)
     outputs = h.change(LIVING, 99)
     reason = (
-        f"runaway: more than 3 runs in a minute, the last by kv {LIVING}; disabled"
+        f"runaway: more than 3 runs in a minute; disabled at a start by kv {LIVING}"
         " (an action that sets what triggers it loops; a reading this frequent"
         " wants a test such as above:, to: or for:, or a higher [core]"
         " max_runs_per_minute)"
