@@ -306,7 +306,11 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
                 (
                     (number, b.actions)
                     for number, b in enumerate(branches, 1)
-                    if scope.holds(b.condition, "choose")
+                    # of several choices, the one whose test failed
+                    if scope.holds(
+                        b.condition,
+                        f"choose choice {number}" if len(branches) > 1 else "choose",
+                    )
                 ),
                 (0, otherwise),
             )

@@ -762,3 +762,25 @@ def test_a_condition_that_fails_shows_in_the_trace_not_the_run_before() -> None:
     h.change(DOOR, "seven")
     assert h.core.status.last_trace == (f"+0.0s failed: {h.core.status.last_error}",)
     assert h.core.status.state is State.ERROR
+
+
+def test_a_fault_in_a_choice_of_several_names_the_choice() -> None:
+    """A thermostat's choose of three tests failed as `choose: expression "kv(…"…`,
+    the text cut short before it said which of the three it was."""
+    mark = [m.SetAction("/x", 1)]
+    several = m.ChooseAction(
+        (
+            m.Branch(compile_expression("trigger.value == 'back'"), tuple(mark)),
+            m.Branch(compile_expression("trigger.value > 20"), tuple(mark)),
+        )
+    )
+    h, _ = _fired(several)
+    assert h.core.status.last_error == (
+        "choose choice 2: expression 'trigger.value > 20': cannot compare 'front'"
+        " > 20 (at offset 14)"
+    )
+    h, _ = _fired(m.ChooseAction(several.branches[1:]))
+    assert h.core.status.last_error == (
+        "choose: expression 'trigger.value > 20': cannot compare 'front' > 20"
+        " (at offset 14)"
+    )
