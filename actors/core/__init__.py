@@ -517,8 +517,17 @@ class CoreActor(pykka.ThreadingActor):
         return entry
 
     def show(self, entry: Entry, status: Status) -> None:
-        """Remember a scenario's state and write what changed under /scenario/<name>/."""
+        """Remember a scenario's state and write what changed under /scenario/<name>/.
+        A run's trace, which moves at every step, is in no key: when only it moved,
+        nothing is built or compared."""
+        before = entry.status
+        moved_trace_only = (
+            status.run_trace != before.run_trace
+            and dataclasses.replace(before, run_trace=status.run_trace) == status
+        )
         entry.status = status
+        if moved_trace_only:
+            return
         for key, body in scn.status_entries(entry.stored.name, status).items():
             if entry.written.get(key) != body:
                 entry.written[key] = body

@@ -61,20 +61,14 @@ class BoardNames:
     @property
     def pattern(self) -> bytes:
         """The mmi.workers glob that matches all three (and the rest of the host's)."""
-        return f"{_glob_literal(self.hostname)}.*".encode()
+        # a hostname is a name segment (raspy.names: no glob characters in it)
+        return f"{self.hostname}.*".encode()
 
     def clash(self, workers: Mapping[str, int]) -> Verdict:
         """Who else serves our name, once another worker is believed: the hub when
-        it runs under our name (its part, or only its echo: its part's service
-        missing while its statistics restart), else a twin board."""
-        hub = self.hub_part in workers or self.hub_echo in workers
-        return Verdict.HUB if hub else Verdict.TWIN
-
-
-def _glob_literal(text: str) -> str:
-    """`text` as a glob that matches only itself (mmi's patterns are fnmatch's);
-    a configured hostname has none of these, the machine's own may."""
-    return "".join(f"[{char}]" if char in "*?[" else char for char in text)
+        its echo is there (its part's own service, which says so at once, is looked
+        for before: its statistics may be restarting), else a twin board."""
+        return Verdict.HUB if self.hub_echo in workers else Verdict.TWIN
 
 
 @dataclass(slots=True)

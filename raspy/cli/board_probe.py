@@ -60,7 +60,6 @@ class Probe:
         self._curve = curve
         self._timeout_s = timeout_s
         self.names = BoardNames(registry.hostname, registry.service)
-        self.service = self.names.devices
         self.check = BoardCheck(self.names, WORKER_EXPIRY_S, every_s)
         self._pending: HubProbe | None = None
 
@@ -100,7 +99,7 @@ class Probe:
         """The line and status for a name that is not ours: the hub's own device
         service when raspyd runs under this board's name (the board started on the
         hub's host with the same service, or named after it), else a twin board."""
-        hostname, service = self.names.hostname, self.service
+        hostname, service = self.names.hostname, self.names.devices
         if verdict is Verdict.HUB:
             return HubSaysNo(
                 f"the hub itself serves {service} (raspyd's own devices: the hub runs "
@@ -149,7 +148,7 @@ class Probe:
                 return True
             if self.names.hub_part in table:  # no stale worker: no need to wait
                 raise self.said_no(Verdict.HUB)
-            workers = table.get(self.service, 0)
+            workers = table.get(self.names.devices, 0)
             if not workers:
                 return True
             if time.monotonic() >= deadline:
@@ -158,7 +157,7 @@ class Probe:
                 waiting = True
                 structlog.get_logger(component="raspy-poller").info(
                     "hub_has_our_service",
-                    service=self.service,
+                    service=self.names.devices,
                     workers=workers,
                     wait_s=WORKER_EXPIRY_S,
                     reason="a predecessor of this board that is gone, or a twin",

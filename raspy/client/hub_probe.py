@@ -107,19 +107,15 @@ class HubProbe:
         self._timeout_s = timeout_s
         self._attempt = _Attempt(context, endpoint, pattern, curve, timeout_s)
         self._failed: _Outcome | None = None  # the CURVE attempt's, while plain asks
-        self._answer: HubAnswer | None = None
 
     def poll(self, wait_s: float = 0.0) -> HubAnswer | None:
-        """The answer, once there is one (then always the same); None while the
-        question is under way, after waiting up to `wait_s` for it."""
-        if self._answer is not None:
-            return self._answer
+        """The answer, once there is one (the caller then drops this probe); None
+        while the question is under way, after waiting up to `wait_s` for it."""
         outcome = self._attempt.poll(wait_s)
         if outcome is None:
             return None
         self._attempt.close()
-        self._answer = self._answered(outcome)
-        return self._answer
+        return self._answered(outcome)
 
     def _answered(self, outcome: _Outcome) -> HubAnswer | None:
         """The answer an attempt's outcome makes, or None with the plain one started."""

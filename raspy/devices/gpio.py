@@ -148,9 +148,9 @@ class GpioOutput:
         wiring = self._wiring(config)
         kept = pins.adopt(config.text("pin"))
         if kept is not None and kept.wiring == wiring:
-            self._pin, self._fault = kept, ""  # the pin never stopped
-            if self.oid != SWITCH:  # a switch made a dimmer: no min_on_s held it
-                kept.pending = None
+            # the pin never stopped (of the same kind: a dimmer's wiring is PWM, and
+            # a switch made a dimmer is opened anew, below, its held change dropped)
+            self._pin, self._fault = kept, ""
             try:
                 self._opened_at(round(kept.value * self.full))
             except DeviceError as exc:
@@ -288,12 +288,10 @@ class GpioOutput:
 
     def reset(self, config: DeviceConfig, now: float) -> Reading | None:
         """Off (the safe state); never raises: a failing pin shows in the reading."""
-        try:
-            self.apply(config, 0)
-        except DeviceError as exc:
-            return _fault_reading(config, str(exc), now)
-        self._last_on = self.full
-        return Reading(self.value(), config.text("unit"), Status.OK, now)
+        reading = self.switch(config, False, now)
+        if reading.status is Status.OK:
+            self._last_on = self.full
+        return reading
 
 
 class GpioInput:

@@ -263,9 +263,9 @@ def decide(
         return None
     if wanted == on:
         return Decision(Verdict.NOW if pending is None else Verdict.CANCEL)
-    left_s = hold_left_s(on, since, min_on_s, min_off_s, now)
-    detail = too_soon(on, since, min_on_s, min_off_s, now)
-    if left_s <= 0 or detail is None:
+    detail = too_soon(on, since, min_on_s, min_off_s, now)  # None: it may now
+    if detail is None:
         return Decision(Verdict.NOW)
+    left_s = hold_left_s(on, since, min_on_s, min_off_s, now)
     hold = Hold(wanted, now + left_s, _left_shown(left_s), detail)
     return Decision(Verdict.HOLD, hold)

@@ -76,7 +76,7 @@ def device_warnings(
     )
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     found: list[tuple[int, int, str]] = []
-    for raw in _trigger_patterns(scenario):
+    for raw in _trigger_patterns(scenario, model.KvTrigger):
         pattern = _filled(raw, names)
         if pattern is None or not pattern.startswith(DEVICE_TREE):
             continue
@@ -85,7 +85,7 @@ def device_warnings(
         line, col = spot()("kv", raw)
         named = _named(pattern, device_keys, fullnames())
         found.append((line, col, f"kv: {named} {_NOTHING}"))
-    for raw in _device_events(scenario):
+    for raw in _trigger_patterns(scenario, model.EventTrigger):
         pattern = _filled(raw, names)
         if pattern is None or (found_event := _DEVICE_EVENT.fullmatch(pattern)) is None:
             continue
@@ -187,17 +187,12 @@ def _friendly(fullname: str) -> bool:
     return len(parts) == 3 and not _DEVICE_NAME.fullmatch(parts[2])
 
 
-def _trigger_patterns(scenario: model.Scenario) -> list[str]:
-    """Each pattern once: spot() finds only its first place anyway."""
-    patterns = (t.pattern for t in scenario.triggers if isinstance(t, model.KvTrigger))
-    return list(dict.fromkeys(patterns))
-
-
-def _device_events(scenario: model.Scenario) -> list[str]:
-    """Each event trigger's pattern once."""
-    patterns = (
-        t.pattern for t in scenario.triggers if isinstance(t, model.EventTrigger)
-    )
+def _trigger_patterns(
+    scenario: model.Scenario, kind: type[model.KvTrigger | model.EventTrigger]
+) -> list[str]:
+    """The pattern of each trigger of `kind` once: spot() finds only its first place
+    anyway."""
+    patterns = (t.pattern for t in scenario.triggers if isinstance(t, kind))
     return list(dict.fromkeys(patterns))
 
 

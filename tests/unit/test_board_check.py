@@ -14,7 +14,6 @@ from raspy.cli.board_check import BoardCheck, BoardNames, Verdict
 from raspy.cli.board_probe import HubSaysNo
 from raspy.client.hub_probe import HubAnswer, refusal
 from raspy.errors import RaspyError
-from raspy.protocol import mmi
 
 EXPIRY, EVERY = 10.0, 15.0
 T0 = 1000.0
@@ -102,18 +101,6 @@ def test_the_names_a_look_asks_for_are_all_under_the_hostname() -> None:
         "cellar.echo",
     )
     assert NAMES.pattern == b"cellar.*"
-    # a machine's own name is not checked as a configured one is: glob characters
-    # in it match only themselves
-    odd = BoardNames("a*b?[c]", "fake")
-    assert odd.pattern == b"a[*]b[?][[]c].*"
-    live = {
-        name: mmi.WorkerCounts(idle=1)
-        for name in (b"a*b?[c].fake.devices", b"aXbY[c].fake.devices", b"ab.echo")
-    }
-    assert mmi.workers_reply(odd.pattern, live)[1] == (
-        b'{"a*b?[c].fake.devices":{"busy":0,"idle":1,'
-        b'"versions":{"0.1":0,"0.2":0,"majortomo":0}}}'
-    )
 
 
 @pytest.mark.timeout(5)
