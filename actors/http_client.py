@@ -71,7 +71,6 @@ class HttpClientActor(pykka.ThreadingActor):
         workers: int = 4,
         tls: ssl.SSLContext | None = None,
         fetch: Fetch = http_fetch.fetch,
-        resolve: http_lookup.Resolve = http_lookup.system_resolve,
         clock: Clock | None = None,
         lookup: http_lookup.HostLookup | None = None,
     ) -> None:
@@ -88,7 +87,7 @@ class HttpClientActor(pykka.ThreadingActor):
         # and no more stuck in it when it hangs (raspy.http_lookup). raspyd passes
         # one `lookup` for all the service's lives: a restart by the supervisor
         # must not add threads beside those still stuck in a hung resolver
-        self._lookup = lookup or http_lookup.HostLookup(workers, resolve)
+        self._lookup = lookup or http_lookup.HostLookup(workers)
         # the senders' clock: give_up_at is read on it (raspyd's one clock)
         self._clock = clock or SystemClock()
         # set by the stop: a request still under way then answers nobody (its

@@ -49,7 +49,7 @@ def test_a_hung_lookup_is_a_timeout_and_its_worker_serves_the_next_request(
 ) -> None:
     """One worker: a lookup that never ends fails its request at its timeout, and
     the next request is made while that lookup still hangs."""
-    asker = Asker(edge, workers=1, resolve=resolver)
+    asker = Asker(edge, workers=1, lookup=HostLookup(1, resolver))
     try:
         hung = HttpRequest(
             "POST", f"http://hung.test:{_port(server)}/ok", timeout_s=0.3
@@ -110,7 +110,7 @@ def test_a_name_looked_up_is_kept_for_the_host_header_and_the_certificate(
     server name and the certificate's check are the URL's host name."""
     cert, key = self_signed(tmp_path, "DNS:notify.test")
     trusting = ssl.create_default_context(cafile=cert)
-    asker = Asker(edge, resolve=resolver, tls=trusting)
+    asker = Asker(edge, lookup=HostLookup(2, resolver), tls=trusting)
     try:
         port = _port(server)
         assert asker.ask(HttpRequest("GET", f"http://notify.test:{port}/ok"))[0] == (
