@@ -29,9 +29,9 @@ from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
 from raspy.config import CoreConfig
 from raspy.devices.template import JsonValue
-from raspy.errors import quote
+from raspy.errors import MalformedMessage, quote
 from raspy.json_text import tree_value
-from raspy.rules import engine, model, resume_record
+from raspy.rules import engine, model, resume_path, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
 from raspy.rules.engine import State, Status
@@ -332,7 +332,7 @@ class CoreActor(pykka.ThreadingActor):
         base = status or status_from_tree(self.tree, record.name)
         resume: tuple[engine.Checkpoint, ...] = ()
         if startup:
-            # a run in a long top-level wait left a record: taken up if it is this
+            # a run in a long wait left a record: taken up if it is this
             # version's; any other run under way at the stop is lost, and said
             found = self.tree.kv(resume_key(record.name))
             recorded = found is not None
@@ -363,15 +363,22 @@ class CoreActor(pykka.ThreadingActor):
         scenario: model.Scenario | None,
         found: JsonValue,
     ) -> tuple[engine.Checkpoint, ...]:
-        """The runs recorded in a long top-level wait before this start, when the
+        """The runs recorded in a long wait before this start, when the
         record is this very version's and the scenario runs (enabled, loadable);
         each one said with the time its wait has left. `found`: the record's key as
         the tree has it."""
         if found is None or scenario is None or not record.enabled:
             return ()
-        runs = resume_record.decode(found, fingerprint(record.code), scenario)
-        if runs is None:
-            log.warning("scenario_resume_unusable", scenario=record.name)
+        try:
+            runs = resume_record.decode(found, fingerprint(record.code), scenario)
+        except MalformedMessage as exc:
+            # another version's, or a place that is not in this document: lost
+            log.warning(
+                "scenario_resume_unusable",
+                scenario=record.name,
+                reason=exc.reason,
+                detail=exc.detail,
+            )
             return ()
         wall = self.links.clock.wall()
         if resume_record.stale(runs, wall):
@@ -384,7 +391,7 @@ class CoreActor(pykka.ThreadingActor):
                 "scenario_run_resumed",
                 scenario=record.name,
                 left_s=round(run.left_s(wall), 3),
-                next_action=run.next_index,
+                at=resume_path.to_json(run.path),
             )
         return runs
 

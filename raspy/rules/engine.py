@@ -24,6 +24,7 @@ from raspy.rules import model
 from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
 from raspy.rules.model import EvalContext, Mode, RandomSource, Scenario, SunEvent
+from raspy.rules.resume_path import Path
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
 
 RUNAWAY_WINDOW_S: Final = 60.0
@@ -95,11 +96,12 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A run paused in a long top-level `wait`: enough to take it up after a restart
-    of raspyd. `next_index` is the top-level action after the wait, `end_wall` when
-    the wait ends on the wall clock (epoch s), `seconds` its whole duration."""
+    """A run paused in a long `wait`: enough to take it up after a restart of
+    raspyd. `path` is where the wait is (rules.resume_path: the top-level action,
+    or the choose branches and repeat passes down to it), `end_wall` when the wait
+    ends on the wall clock (epoch s), `seconds` its whole duration."""
 
-    next_index: int
+    path: Path
     end_wall: float
     seconds: float
     trigger: Mapping[str, JsonValue]
@@ -499,7 +501,7 @@ class ScenarioCore:
         program = run_mod.resumed(
             scope,
             self.scenario.actions,
-            checkpoint.next_index,
+            checkpoint.path,
             checkpoint.left_s(wall),
             checkpoint.seconds,
         )
@@ -546,9 +548,9 @@ class ScenarioCore:
         if isinstance(waiting, SendRequest):
             self._requests[waiting.request_id] = run.run_id
             out.append(waiting)
-        if isinstance(waiting, run_mod.Sleep) and waiting.resume_next is not None:
+        if isinstance(waiting, run_mod.Sleep) and waiting.place is not None:
             self._checkpoints[run.run_id] = Checkpoint(
-                waiting.resume_next,
+                waiting.place,
                 wall + (waiting.deadline - mono),
                 waiting.seconds,
                 run.scope.trigger,

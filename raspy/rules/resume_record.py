@@ -1,10 +1,13 @@
-"""The record of runs paused in a long top-level `wait`, kept at
-`/scenario/<name>/resume` so that a restart of raspyd takes them up (pure).
+"""The record of runs paused in a long `wait`, kept at `/scenario/<name>/resume`
+so that a restart of raspyd takes them up (pure).
 
-The record names the exact stored version of the scenario (a hash of its document):
-a run is taken up only by the version whose actions it was running. Anything else in
-the key (another version, text that is not such a record, an index past the actions
-or not after such a wait) is no record: the run is lost, as before.
+The record names the exact stored version of the scenario (a hash of its document)
+and, for each run, where it waits (rules.resume_path: the top-level action, or the
+`choose` branches and `repeat` passes down to a nested wait): a run is taken up only
+by the version whose actions it was running. Anything else in the key (another
+version, text that is not such a record, a place that is no long wait of this
+document) is no record: decode raises MalformedMessage and the run is lost. Format 1
+(top-level waits only, `next`: the index after the wait) still loads.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.rules import model
+from raspy.errors import MalformedMessage, shown
+from raspy.rules import model, resume_path
 from raspy.rules.engine import Checkpoint
 from raspy.rules.run import RESUME_MIN_WAIT_S
 
 ENTRY: Final = "resume"  # /scenario/<name>/resume
-FORMAT: Final = 1
+FORMAT: Final = 2  # 1: top-level waits only, read still
 # runs whose waits all ended longer ago than this are not taken up but named lost: a
 # record from a restored backup, or a hub off for days
 STALE_AFTER_S: Final = 24 * 3600.0
@@ -50,7 +54,7 @@ def encode(
             "version": version,
             "runs": [
                 {
-                    "next": run.next_index,
+                    "at": resume_path.to_json(run.path),
                     "end": run.end_wall,
                     "seconds": run.seconds,
                     "trigger": dict(run.trigger),
@@ -68,21 +72,19 @@ def encode(
 
 def decode(
     value: JsonValue, version: str, scenario: model.Scenario
-) -> tuple[Checkpoint, ...] | None:
-    """The runs of a record written by this `version` of `scenario`; None when
-    `value` is no such record."""
-    if not isinstance(value, dict) or value.get("v") != FORMAT:
-        return None
+) -> tuple[Checkpoint, ...]:
+    """The runs of a record written by this `version` of `scenario`;
+    MalformedMessage (its reason a stable token) when `value` is no such record."""
+    form = value.get("v") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or type(form) is not int or form not in (1, FORMAT):
+        raise _bad("not_a_record", f"expected a record, got {shown(value)}")
     runs = value.get("runs")
-    if value.get("version") != version or not isinstance(runs, list) or not runs:
-        return None
-    found: list[Checkpoint] = []
-    for run in runs:
-        checkpoint = _checkpoint(run, scenario.actions)
-        if checkpoint is None:
-            return None
-        found.append(checkpoint)
-    return tuple(found)
+    if value.get("version") != version:
+        raise _bad("other_version", f"written by {shown(value.get('version'))}")
+    if not isinstance(runs, list) or not runs:
+        raise _bad("no_runs", f"expected a list of runs, got {shown(runs)}")
+    legacy = form == 1
+    return tuple(_checkpoint(run, scenario.actions, legacy) for run in runs)
 
 
 def stale(runs: Sequence[Checkpoint], wall: float) -> bool:
@@ -98,40 +100,38 @@ def lost_runs(value: JsonValue) -> int:
     return max(count, 0)
 
 
-def _checkpoint(run: JsonValue, actions: tuple[model.Action, ...]) -> Checkpoint | None:
+def _checkpoint(
+    run: JsonValue, actions: tuple[model.Action, ...], legacy: bool
+) -> Checkpoint:
     if not isinstance(run, dict):
-        return None
-    index, end, seconds, trigger = (
-        run.get("next"),
-        run.get("end"),
-        run.get("seconds"),
-        run.get("trigger"),
+        raise _bad("bad_run", f"expected a run, got {shown(run)}")
+    end, seconds, trigger = run.get("end"), run.get("seconds"), run.get("trigger")
+    if not _number(end) or not _number(seconds) or not isinstance(trigger, dict):
+        raise _bad("bad_run", "expected end, seconds (numbers) and a trigger")
+    path, wait = resume_path.from_json(
+        _legacy_path(run) if legacy else run.get("at"), actions
     )
-    if (
-        not isinstance(index, int)
-        or isinstance(index, bool)
-        or not 0 < index <= len(actions)
-        or not _number(end)
-        or not _number(seconds)
-        or not isinstance(trigger, dict)
-    ):
-        return None
-    wait = actions[index - 1]
     assert isinstance(end, int | float)  # _number said so
     assert isinstance(seconds, int | float)  # idem
     length = _length(wait, float(seconds))
     # the version is the same, so this holds; a record edited by hand may not
     if length is None:
-        return None
-    return Checkpoint(index, float(end), length, trigger)
+        raise _bad("no_such_wait", f"no recorded wait of {shown(seconds)}s there")
+    return Checkpoint(path, float(end), length, trigger)
 
 
-def _length(wait: model.Action, recorded: float) -> float | None:
+def _legacy_path(run: dict[str, JsonValue]) -> JsonValue:
+    """A format-1 run's place: `next`, the top-level action after its wait."""
+    index = run.get("next")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 1:
+        raise _bad("bad_run", f"next {shown(index)}")
+    return [{"action": index - 1}]
+
+
+def _length(wait: model.WaitAction, recorded: float) -> float | None:
     """The whole length of the recorded `wait`: a fixed one's own, a random one's
     as drawn (`recorded`, within its bounds); None if it is no wait a run is
     taken up from (one shorter than RESUME_MIN_WAIT_S is never recorded)."""
-    if not isinstance(wait, model.WaitAction):
-        return None
     if wait.max_seconds is None:
         length = wait.seconds
     elif wait.seconds <= recorded <= wait.max_seconds:
@@ -149,3 +149,7 @@ def _number(value: JsonValue) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer too large for a float
         return False
+
+
+def _bad(reason: str, detail: str) -> MalformedMessage:
+    return MalformedMessage(resume_path.PROTOCOL, reason, detail)

@@ -23,6 +23,7 @@ from raspy.errors import MalformedMessage, ScenarioError, shown
 from raspy.protocol import clone
 from raspy.rules import model
 from raspy.rules.model import EvalContext, Expression, RandomSource, SunEvent
+from raspy.rules.resume_path import Path, Place
 from raspy.rules.run_http import http_step
 from raspy.rules.run_steps import (
     Await,
@@ -83,7 +84,7 @@ TRACE_LINES: Final = 50
 TRACE_VALUE_CHARS: Final = 60
 TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
 DEFAULT_STEP_LIMIT: Final = 10_000
-# a top-level `wait` this long or longer is recorded in the tree while it lasts, and a
+# a `wait` this long or longer (at any depth) is recorded in the tree while it lasts, and a
 # run in it goes on after a restart of raspyd; a shorter one (a blink loop's) is not
 # worth two durable writes
 RESUME_MIN_WAIT_S: Final = 60.0
@@ -202,60 +203,123 @@ def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:
     """The run's body: the actions in order (ScenarioError ends it)."""
-    yield from _top(scope, actions, 0)
+    yield from _block(scope, actions, ())
 
 
 def resumed(
     scope: RunScope,
     actions: tuple[model.Action, ...],
-    next_index: int,
+    path: Path,
     left_s: float,
     seconds: float,
 ) -> Program:
-    """A run taken up after a restart of raspyd in a top-level `wait` of `seconds`:
-    what is left of it (`left_s`, from the wall clock), then the actions from
-    `next_index` on. The wait left is kept as the first was, so a second restart
-    within it takes the run up again."""
+    """A run taken up after a restart of raspyd in the `wait` of `seconds` at `path`
+    (from the top, through the choose branches and repeat passes it was in): what
+    is left of it (`left_s`, from the wall clock), then the rest of each block
+    around it, innermost first, as if the run had never stopped. A choose is not
+    tested again (its branch is in the path); a repeat goes on from the pass it was
+    in. The wait left is kept as the first was, so a second restart within it takes
+    the run up again."""
     scope.note(
         lambda: f"resumed after a restart: wait {left_s:g}s left of {seconds:g}s"
     )
-    yield Sleep(scope.clock.mono + left_s, next_index, seconds)
-    yield from _top(scope, actions, next_index)
+    yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds))
 
 
-def _top(scope: RunScope, actions: tuple[model.Action, ...], first: int) -> Program:
-    """The top-level actions from `first` on: a long enough `wait` among them (not
-    one inside a choose or a repeat) says where the run would go on after it."""
-    for index in range(first, len(actions)):
-        action = actions[index]
-        if isinstance(action, model.WaitAction):
-            yield from _wait(scope, action, index + 1)
-        elif (yield from _one(scope, action)) is _QUIET_STOP:
-            return
+@dataclass(frozen=True, slots=True)
+class _TakeUp:
+    """Where a resumed run goes on: the wait at `path` with `left_s` of its `seconds`
+    left; `depth`, the level of `path` of the block at hand."""
+
+    path: Path
+    left_s: float
+    seconds: float
+    depth: int = 0
+
+    @property
+    def place(self) -> Place:
+        return self.path[self.depth]
+
+    def inner(self) -> _TakeUp:
+        return _TakeUp(self.path, self.left_s, self.seconds, self.depth + 1)
+
+
+def _unfit() -> RunFailed:
+    """A place that is not in the actions: rules.resume_record checks a record against
+    its document before a run is taken up from it, so this is a guard only."""
+    return RunFailed("the place the run waited in is not in the scenario's actions")
 
 
 _QUIET_STOP: Final = object()  # a `condition` action that did not hold
 
 
+def _block(
+    scope: RunScope,
+    actions: tuple[model.Action, ...],
+    where: Path,
+    take_up: _TakeUp | None = None,
+) -> Generator[Step, Resume, object]:
+    """A block's actions in order; `where`: the path to the block (a long `wait` in
+    it says where it is); `take_up`: go on from a resumed run's place in it."""
+    first = 0
+    if take_up is not None:
+        place = take_up.place
+        if not 0 <= place.index < len(actions):
+            raise _unfit()
+        here = (*where, place)
+        action = actions[place.index]
+        if (yield from _taken_up(scope, action, here, take_up)) is _QUIET_STOP:
+            return _QUIET_STOP
+        first = place.index + 1
+    for index in range(first, len(actions)):
+        if (yield from _one(scope, actions[index], where, index)) is _QUIET_STOP:
+            return _QUIET_STOP
+    return None
+
+
+def _taken_up(
+    scope: RunScope, action: model.Action, here: Path, take_up: _TakeUp
+) -> Generator[Step, Resume, object]:
+    """The action at `here` in a resumed run: the rest of the wait, or of the block
+    of the choose branch or repeat pass the path goes into."""
+    place = take_up.place
+    if take_up.depth == len(take_up.path) - 1:
+        if not isinstance(action, model.WaitAction):
+            raise _unfit()
+        yield Sleep(scope.clock.mono + take_up.left_s, here, take_up.seconds)
+        return None
+    match action:
+        case model.ChooseAction(branches=branches, otherwise=otherwise) if (
+            place.choice is not None and place.choice <= len(branches)
+        ):
+            chosen = branches[place.choice - 1].actions if place.choice else otherwise
+            return (yield from _block(scope, chosen, here, take_up.inner()))
+        case model.RepeatAction() if place.pass_ is not None:
+            return (yield from _repeat(scope, action, here[:-1], place.index, take_up))
+    raise _unfit()
+
+
 def _wait(
-    scope: RunScope, action: model.WaitAction, next_index: int | None = None
+    scope: RunScope, action: model.WaitAction, where: Path, index: int
 ) -> Generator[Step, Resume, None]:
-    """A `wait`, its length drawn now when it is a random one; `next_index`: the
-    top-level action after it. A wait whose length (the drawn one: what the run
-    really waits) is at least RESUME_MIN_WAIT_S is taken up after a restart
-    (Sleep.resume_next), for what is left of that same length."""
+    """A `wait`, its length drawn now when it is a random one; `where` and `index`:
+    its block's path and its place in it. A wait whose length (the drawn one: what
+    the run really waits) is at least RESUME_MIN_WAIT_S is taken up after a restart
+    (Sleep.place), for what is left of that same length."""
     seconds, bounds = action.seconds, ""
     if action.max_seconds is not None:
         low, high = action.seconds, action.max_seconds
         seconds = model.uniform(scope.env.rng, low, high)
         bounds = f" (random, {low:g}s to {high:g}s)"
-    if seconds < RESUME_MIN_WAIT_S:
-        next_index = None
+    place = (*where, Place(index)) if seconds >= RESUME_MIN_WAIT_S else None
     scope.note(lambda: f"wait {seconds:g}s{bounds}")
-    yield Sleep(scope.clock.mono + seconds, next_index, seconds)
+    yield Sleep(scope.clock.mono + seconds, place, seconds)
 
 
-def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, object]:
+def _one(
+    scope: RunScope, action: model.Action, where: Path, index: int
+) -> Generator[Step, Resume, object]:
+    """The action at `index` of the block at `where`."""
     match action:
         case model.SetAction(key=key, value=value, ttl_s=ttl_s, expr=expr):
             target = _key(scope, key)
@@ -286,7 +350,7 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
         case model.WaitAction():
-            yield from _wait(scope, action)
+            yield from _wait(scope, action, where, index)
         case model.DeviceAction():
             yield from _device(scope, action)
         case model.CallAction():
@@ -317,9 +381,10 @@ def _one(scope: RunScope, action: model.Action) -> Generator[Step, Resume, objec
             scope.note(
                 lambda: f"choose: choice {chosen[0]}" if chosen[0] else "choose: else"
             )
-            return (yield from _block(scope, chosen[1]))
+            here = (*where, Place(index, choice=chosen[0]))
+            return (yield from _block(scope, chosen[1], here))
         case model.RepeatAction():
-            return (yield from _repeat(scope, action))
+            return (yield from _repeat(scope, action, where, index))
     return None
 
 
@@ -364,32 +429,40 @@ def _key(scope: RunScope, template: str) -> str:
     return key
 
 
-def _block(
-    scope: RunScope, actions: tuple[model.Action, ...]
-) -> Generator[Step, Resume, object]:
-    for action in actions:
-        if (yield from _one(scope, action)) is _QUIET_STOP:
-            return _QUIET_STOP
-    return None
-
-
 def _repeat(
-    scope: RunScope, action: model.RepeatAction
+    scope: RunScope,
+    action: model.RepeatAction,
+    where: Path,
+    index: int,
+    take_up: _TakeUp | None = None,
 ) -> Generator[Step, Resume, object]:
-    index = 0
+    """The repeat at `index` of the block at `where`; `take_up`: a resumed run goes on
+    in the pass it was in (the rest of it, then `until:` and the next passes, as
+    ever; `count:` and `while:` are not tested again before that pass)."""
+    number = 0
     while True:
-        if action.count is not None and index >= action.count:
+        inner = None
+        if take_up is not None:
+            number, inner, take_up = take_up.place.pass_ or 0, take_up.inner(), None
+        elif _another_pass(scope, action, number):
+            number += 1
+        else:
             return None
-        if action.while_ is not None and not scope.holds(action.while_, "repeat while"):
-            return None
-        index += 1
         before = scope.steps
-        if (yield from _block(scope, action.actions)) is _QUIET_STOP:
+        here = (*where, Place(index, pass_=number))
+        if (yield from _block(scope, action.actions, here, inner)) is _QUIET_STOP:
             return _QUIET_STOP
         if scope.steps == before:  # a pass that yielded nothing still counts
             yield Idle()
         if action.until is not None and scope.holds(action.until, "repeat until"):
             return None
+
+
+def _another_pass(scope: RunScope, action: model.RepeatAction, done: int) -> bool:
+    """Whether a repeat makes a pass after `done` of them (`count:`, `while:`)."""
+    if action.count is not None and done >= action.count:
+        return False
+    return action.while_ is None or scope.holds(action.while_, "repeat while")
 
 
 def _device(

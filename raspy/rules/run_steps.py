@@ -12,6 +12,7 @@ from typing import TypeAlias
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
+from raspy.rules.resume_path import Path
 
 
 class RunFailed(ScenarioError):
@@ -59,13 +60,12 @@ Effect: TypeAlias = SetKey | DeleteKey | PublishEvent | Log | RunScenario | Stop
 # --- awaits: the run pauses until resumed ------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """`resume_next`: a `wait` of the top-level actions long enough to outlive a
-    restart of raspyd: the index of the top-level action after it (the engine keeps
-    a record of the run there); `seconds` is the wait's whole duration then (a
-    random wait's as drawn)."""
+    """`place`: for a `wait` long enough to outlive a restart of raspyd, where it is
+    in the actions (rules.resume_path; the engine keeps a record of the run there);
+    `seconds` is the wait's whole duration then (a random wait's as drawn)."""
 
     deadline: float  # monotonic s
-    resume_next: int | None = None
+    place: Path | None = None
     seconds: float = 0.0
 
 

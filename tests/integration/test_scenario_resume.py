@@ -99,7 +99,7 @@ def test_a_restart_in_the_wait_turns_the_light_off_on_time(house: House) -> None
     # what the next start goes on from is in the store, durable as every
     # /scenario/ key: not a value the process kept
     record = stored(house, RECORD)
-    assert record["runs"][0]["next"] == 2
+    assert record["runs"][0]["at"] == [{"action": 1}]
     assert record["runs"][0]["trigger"]["value"] == "morning"
     with capture_logs() as logs:
         started(house)
@@ -261,8 +261,19 @@ NESTED = WAKEUP.replace(
 )
 
 
-@pytest.mark.parametrize("text", [SHORT, NESTED], ids=["10s", "in-a-choose"])
-def test_a_short_wait_and_a_wait_inside_a_choose_are_lost_as_before(
+UNTIL = WAKEUP.replace(
+    "  - wait: 20m\n",
+    "  - wait_until: \"kv('/house/never') == true\"\n    timeout: 20m\n",
+)
+SHORT_NESTED = NESTED.replace("20m", "10s")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [SHORT, SHORT_NESTED, UNTIL],
+    ids=["10s", "10s-in-a-choose", "wait_until"],
+)
+def test_a_short_wait_and_a_wait_until_are_lost_as_before(
     house: House, text: str
 ) -> None:
     house.start()

@@ -22,10 +22,12 @@ from support.scenario_engine import (
 )
 
 from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage
 from raspy.rules import engine, resume_record, run
 from raspy.rules import model as m
 from raspy.rules.document import load_scenario
 from raspy.rules.expr import ExpressionError, compile_expression
+from raspy.rules.resume_path import Place
 
 GO = "/event/test/go"
 EVENT = m.EventTrigger(GO)
@@ -196,8 +198,8 @@ def test_a_long_random_wait_is_recorded_with_the_length_it_drew() -> None:
     h = harness(scenario([ON, RANDOM_WAIT, OFF], [EVENT]), rng=Numbers(0.5))
     h.change(GO, 7)
     [(checkpoint,)] = _records(h)
-    assert (checkpoint.next_index, checkpoint.end_wall, checkpoint.seconds) == (
-        2,
+    assert (checkpoint.path, checkpoint.end_wall, checkpoint.seconds) == (
+        (Place(1),),
         START_WALL + 750.0,
         750.0,
     )
@@ -230,14 +232,15 @@ def test_a_recorded_random_wait_is_taken_up_for_what_is_left_of_its_draw() -> No
     loaded = load_scenario(text)
     version = resume_record.fingerprint(text)
     trigger: dict[str, JsonValue] = {"kind": "event", "id": "", "key": GO}
-    drawn = engine.Checkpoint(2, START_WALL + 600.0, 900.0, trigger)
+    drawn = engine.Checkpoint((Place(1),), START_WALL + 600.0, 900.0, trigger)
     body, _ = resume_record.encode(version, [drawn], 65536)
     found = resume_record.decode(json.loads(body), version, loaded)
     assert found == (drawn,)
     for seconds in (299.0, 1201.0):
         odd = json.loads(body)
         odd["runs"][0]["seconds"] = seconds
-        assert resume_record.decode(odd, version, loaded) is None
+        with pytest.raises(MalformedMessage, match="no_such_wait"):
+            resume_record.decode(odd, version, loaded)
     h = harness(loaded, rng=Numbers())  # no draw: the source would fail
     h.feed(h.core.on_startup(h.mono, h.wall, resume=found))
     h.advance(599.0)
