@@ -31,6 +31,7 @@ from support.wait import wait_until
 from raspy import json_text
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import LOST_RUN_ERROR
+from raspy.devices.template import JsonValue
 from raspy.rules.resume_record import fingerprint
 
 MINUTE = 60.0
@@ -118,7 +119,8 @@ def place(house: House, name: str) -> Any:
     """Where the record says the one run waits, once the tree has a record."""
     key = record_key(name)
     wait_until(lambda: value(house.tree, key) is not None, what="the record")
-    [run] = value(house.tree, key)["runs"]
+    record: Any = value(house.tree, key)
+    [run] = record["runs"]
     return run["at"]
 
 
@@ -245,7 +247,7 @@ def test_a_record_whose_place_is_not_in_the_document_is_a_lost_run(
     name = house.imported("heat.yaml", HEAT)
     house.event("/event/heat/go", "long", name)
     place(house, name)
-    bad = {
+    bad: JsonValue = {
         "v": 2,
         "version": fingerprint(HEAT),
         "runs": [

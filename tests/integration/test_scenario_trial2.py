@@ -141,12 +141,12 @@ def test_a_restart_in_a_two_hour_wait_takes_the_run_up_and_a_hold_resumes(
 
 def test_a_restart_of_the_core_alone_says_what_cut_the_run_short(house: House) -> None:
     """The supervisor restarts a crashed core inside a running raspyd: the run lost
-    with it (in a wait inside a `repeat`: one that is not taken up) is said, and by
-    what (raspyd did not stop)."""
+    with it (in a short wait inside a `repeat`: one that is not taken up) is said,
+    and by what (raspyd did not stop)."""
     house.start()
     nested = PORCH.replace(
         "  - wait: 2h\n",
-        "  - repeat:\n      count: 1\n      actions:\n        - wait: 2h\n",
+        "  - repeat:\n      count: 1\n      actions:\n        - wait: 30s\n",
     )
     porch = house.imported("porch.yaml", nested)
     house.event("/event/porch/arrived", True, porch)

@@ -153,7 +153,7 @@ def test_a_record_of_format_1_still_loads() -> None:
         engine.Checkpoint(AT_WAIT, 5.0, 1200.0, trigger),
     )
     for bad_next in (0, 1, 3, 4, True, "2"):
-        edited = {**value, "runs": [{**run_v1, "next": bad_next}]}
+        edited: JsonValue = {**value, "runs": [{**run_v1, "next": bad_next}]}
         assert _refused(edited, "abc", doc) in ("bad_run", "no_such_place"), bad_next
 
 

@@ -80,7 +80,7 @@ def test_a_wait_in_a_choose_branch_goes_on_there_without_choosing_again(
     # changes nothing
     other = "b" if mode == "a" else "a"
     r = restarted(h, doc, tree={"/mode": other})
-    assert r.core.status.state is engine.State.RUNNING
+    assert r.core.running == 1
     assert records(r)[-1] == (checkpoint,)  # a second restart takes it up too
     r.advance(899.0)
     assert said(r) == []
@@ -305,7 +305,8 @@ def test_any_record_decodes_to_fitting_runs_or_raises_its_typed_error(
         "seconds": seconds,
         "trigger": {},
     }
-    for value in ({"v": form, "version": VERSION, "runs": [run]}, whole):
+    values: list[JsonValue] = [{"v": form, "version": VERSION, "runs": [run]}, whole]
+    for value in values:
         refused: MalformedMessage | None = None
         try:
             runs = resume_record.decode(value, VERSION, doc)
