@@ -175,7 +175,7 @@ class TitanicCore:
             self._requests.add(Entry(uuid, record.created, queued, size, state))
             self._retention.track(uuid, record.created)
             if queued is not None:
-                self._queue(uuid, record.service, record.body, wall, out)
+                self._queue(record, queued, wall, out)
         self._retention.start(now)
         if orphans:
             token = self._commits.add(Orphans(len(orphans)))
@@ -417,27 +417,18 @@ class TitanicCore:
     # ------------------------------------------------------------ helpers
 
     def _queue(
-        self,
-        uuid: str,
-        service: bytes,
-        body: tuple[bytes, ...],
-        wall: float,
-        out: list[Output],
+        self, record: StoredRequest, order: int, wall: float, out: list[Output]
     ) -> None:
         """A stored pending request into the dispatch queue. One for a service not
         relayed (an older raspy took those) is never sent: the refusal is stored as
         its reply, as its service would have answered a network client."""
-        entry = self._requests.get(uuid)
-        assert entry is not None and entry.order is not None
+        uuid, service = record.uuid, record.service
         if service not in self._settings.not_relayed:
-            self._dispatcher.queue(uuid, service, body, entry.order)
+            self._dispatcher.queue(uuid, service, record.body, order)
             return
         self._requests.fire(uuid, Trigger.REPLY_RECEIVED)
         token = self._commits.add(StoreReply(uuid))
-        writes = (
-            PutReply(uuid, NOT_RELAYED_REPLY, wall),
-            DeleteQueue(entry.order, uuid),
-        )
+        writes = (PutReply(uuid, NOT_RELAYED_REPLY, wall), DeleteQueue(order, uuid))
         out.append(Noted(Event.NOT_RELAYED, uuid, service.decode("utf-8", "replace")))
         out.append(Persist(token, writes))
 

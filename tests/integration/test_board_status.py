@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import pytest
@@ -344,7 +344,7 @@ def test_an_online_the_clone_server_did_not_take_is_written_at_the_retry(
         updates.stop()
 
 
-def _too_long(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _too_long(logs: list[MutableMapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {k: v for k, v in e.items() if k != "log_level"}
         for e in logs
@@ -409,9 +409,7 @@ def test_a_device_mark_past_the_clone_limit_is_left_out_whole(hub: Hub) -> None:
         u.key.decode() for u in hub.updates.all() if u.key.startswith(b"/device/")
     }
     assert not any(fullname in key for key in device_keys - {value_key})
-    assert [body for k, _, body in hub.records(value_key) if k == value_key] == [
-        b"4.5"
-    ]
+    assert [body for k, _, body in hub.records(value_key) if k == value_key] == [b"4.5"]
     assert _too_long(logs) == [
         {
             "component": "devices",

@@ -7,7 +7,7 @@ one on a DEALER."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ def titanic(edge: EdgeHandle, tmp_path: Path) -> Iterator[TitanicHarness]:
         handle.stop()
 
 
-def _not_relayed(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in logs if e["event"] == "titanic_request_not_relayed"]
+def _not_relayed(logs: list[MutableMapping[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(e) for e in logs if e["event"] == "titanic_request_not_relayed"]
 
 
 def test_a_stored_request_for_a_service_not_relayed_is_answered_403_never_sent(
