@@ -222,23 +222,29 @@ class SessionFile:
         counts up with each list (Sessions.changes): one older than the file's is
         not written, as the newer one on disk already says what it had to."""
         data = encode(sessions)
+        if not self._current(version):  # no write at all for what cannot count
+            return
         # written and synced first (the slow part, on an SD card), then decided on
+        # again: a newer list or face may have come meanwhile
         prepared = prepare_atomic(self.path, data, mode=0o600)
         try:
             with self._owner.lock:
-                if self._face < self._owner.face:
-                    log.info(
-                        "web_sessions_save_dropped",
-                        path=str(self.path),
-                        reason="a newer web face took the file over",
-                    )
-                    return
-                if version <= self._written:
-                    return
-                prepared.commit()
-                self._written = version
+                if self._current(version):
+                    prepared.commit()
+                    self._written = version
         finally:
             prepared.discard()  # nothing left once committed
+
+    def _current(self, version: int) -> bool:
+        """Whether a list of `version` is still to be written by this face."""
+        if self._face < self._owner.face:
+            log.info(
+                "web_sessions_save_dropped",
+                path=str(self.path),
+                reason="a newer web face took the file over",
+            )
+            return False
+        return version > self._written
 
 
 class KeptSessions:
