@@ -168,7 +168,9 @@ class TitanicActor(pykka.ThreadingActor):
         for key, reason in [*bad, *bad_keys]:
             self._stats.incr("titanic.load_errors")
             log.error("titanic_record_unreadable", key=key.hex(), reason=reason)
-        return self._core.load(requests, queue, self._clock.monotonic())
+        return self._core.load(
+            requests, queue, self._clock.monotonic(), self._clock.wall()
+        )
 
     # ------------------------------------------------------------ messages
 
@@ -385,6 +387,14 @@ class TitanicActor(pykka.ThreadingActor):
             )
         elif event is Event.EXPIRED:
             log.info("titanic_request_expired", uuid=noted.uuid)
+        elif event is Event.NOT_RELAYED:  # once a request: each is refused once
+            log.warning(
+                "titanic_request_not_relayed",
+                uuid=noted.uuid,
+                service=noted.reason,
+                reason="stored by an older raspy; the service takes raspyd's own "
+                "parts only: answered 403, never sent",
+            )
         elif event is Event.REJECTED and self._log_limiter.should_log(
             (event, noted.reason), self._now()
         ):

@@ -2,7 +2,10 @@
 new, never part of it. The new content goes to a temp file in the same directory (so
 the rename cannot cross file systems), which is fsynced, renamed over the target, and
 then the directory is fsynced so the rename itself survives a power cut. A writer that
-must never replace a file (a dated backup) gives the new name only if it is free."""
+must never replace a file (a dated backup) gives the new name only if it is free; one
+that must decide at the last moment whether its content still counts (another writer
+may have taken the file over meanwhile) writes and syncs it first, and renames it
+later (prepare_atomic)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,7 +38,7 @@ def atomic_writer(
     file's creation mode (the umask applies, as with os.open). With `replace=False`
     a file that has the name already is kept and FileExistsError raised."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")  # _TEMP_NAME
+    temp = _temp_path(target)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -49,6 +53,53 @@ def atomic_writer(
         temp.unlink(missing_ok=True)
         raise
     fsync_directory(target.parent)
+
+
+def _temp_path(target: Path) -> Path:
+    """A new temp file's name beside `target`: .NAME.<12 hex digits>.tmp (_TEMP_NAME)."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    """New content of `target`, whole and synced in `temp` (prepare_atomic): commit()
+    replaces `target` with it, discard() drops it; one of them, once."""
+
+    target: Path
+    temp: Path
+
+    def commit(self) -> None:
+        """Rename it over the target, durably; on an error the temp file is gone and
+        the target as it was."""
+        try:
+            os.replace(self.temp, self.target)
+        except BaseException:
+            self.discard()
+            raise
+        fsync_directory(self.target.parent)
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+def prepare_atomic(
+    path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE
+) -> PreparedFile:
+    """The slow half of write_atomic: `data` written to a temp file beside `path`
+    and synced, nothing replaced yet (the caller commits or discards it). On an
+    error no temp file is left."""
+    target = Path(path)
+    temp = _temp_path(target)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return PreparedFile(target, temp)
 
 
 def _rename_new(temp: Path, target: Path) -> None:

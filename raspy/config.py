@@ -494,6 +494,13 @@ def _hint(path: str, key: str, known: Iterable[str]) -> str:
     return did_you_mean(key, known)
 
 
+def _is_switch(setting: dataclasses.Field[Any]) -> bool:
+    """A part's on/off setting: `enabled`, `fake_enabled`, `gpio_enabled`, ..."""
+    return setting.type == "bool" and (
+        setting.name == "enabled" or setting.name.endswith("_enabled")
+    )
+
+
 def _build(
     cls: type[Any], table: dict[str, Any], path: str, source: str, problems: list[str]
 ) -> Any:
@@ -507,6 +514,10 @@ def _build(
         reason = _check_type(value, known[key].type)
         if reason:
             problems.append(f"{where}: {reason}")
+            if _is_switch(known[key]):
+                # as if on, so that its part's own settings are checked in the same
+                # run (a default of off hid them); a Config with a problem never starts
+                values[key] = True
             continue
         if (
             isinstance(value, int | float)
@@ -594,7 +605,8 @@ def best_effort(
 ) -> tuple[Config | None, list[str]]:
     """Every problem of a config text, and a Config of what in it is valid (None if
     it is not TOML): `raspyd --check-config` checks that one further (devices, files)
-    so that it names every problem at once, not a stage at a time."""
+    so that it names every problem at once, not a stage at a time. An on/off setting
+    that is itself wrong is on in that Config, so that its part is checked too."""
     try:
         document = _parsed(text, source)
     except ConfigError as exc:

@@ -231,6 +231,7 @@ def offline_start(
             runtime.edge,
             clock=runtime.clock,
             stats=runtime.stats,
+            max_key_bytes=runtime.config.clone.max_key_bytes,
         )
 
     return start

@@ -19,6 +19,11 @@ The same actor keeps each remote board's one status key (raspy.devices.board):
 `online` when a worker of its service appears, `offline` in the turn that marks its
 readings, through the same compare-and-set (durable), and only when the tree holds
 something else.
+
+Its keys are built from what others chose: a worker's service name, the device
+names a board wrote. One past the Clone server's key limit would be refused there,
+and, inside a group, the rest of the group written without it; so each write is
+checked first, and one with such a key is logged, counted and left out whole.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from raspy.clock import Clock
 from raspy.cores.clone import Guarded
 from raspy.devices import board, offline
 from raspy.devices.reading import DEVICE_TREE
+from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.ticker import DeadlineTicker
 
@@ -69,7 +75,9 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         *,
         clock: Clock,
         stats: Stats,
+        max_key_bytes: int = clone.MAX_KEY_BYTES,
     ) -> None:
+        """`max_key_bytes`: the Clone server's ([clone] max_key_bytes)."""
         super().__init__()
         self._watch = watch
         self._read = read_records
@@ -77,6 +85,7 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         self._edge = edge
         self._clock = clock
         self._stats = stats
+        self._max_key_bytes = max_key_bytes
         self._online = board.OnlineWrites()
         self._written: dict[str, board.BoardStatus] = {}  # service -> what we wrote
         self._ticker = DeadlineTicker(self.actor_ref, clock, name="raspy-offline")
@@ -138,6 +147,8 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         if not marks:  # retired within the grace, or all offline already
             log.info("device_service_offline_nothing_to_mark", service=service)
         else:
+            marks = [mark for mark in marks if self._fits(service, mark.entries)]
+        if marks:
             try:
                 skipped = self._write_marks(service, marks)
             except _NOT_WRITTEN as exc:
@@ -226,6 +237,8 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         seconds to decide again: the Clone server did not answer, or the key changed
         since the read (a write of ours not yet published when it was read, or the
         key deleted by hand: the next read tells)."""
+        if not self._fits(write.service, [write.key]):
+            return None  # a service name that long never gets a key: not again
         key = write.key.encode("utf-8")
         status = write.status.value
         group = Guarded(((key, write.expect),), ((key, write.status.body),))
@@ -247,3 +260,21 @@ class OfflineMarkerActor(pykka.ThreadingActor):
         self._stats.incr(f"devices.board_{status}")
         log.info("board_status", service=write.service, status=status)
         return None
+
+    def _fits(self, service: str, keys: Iterable[str]) -> bool:
+        """Whether every key of one write is within the Clone server's limit; if
+        not, the longest is logged (its first 64 bytes) and counted, and the caller
+        writes nothing of it."""
+        sizes = {key: len(key.encode("utf-8")) for key in keys}
+        longest = max(sizes, key=sizes.__getitem__, default=None)
+        if longest is None or sizes[longest] <= self._max_key_bytes:
+            return True
+        self._stats.incr("devices.keys_too_long")
+        log.warning(
+            "clone_key_too_long",
+            service=service.encode("utf-8")[:64].decode("utf-8", "ignore"),
+            key=longest.encode("utf-8")[:64].decode("utf-8", "ignore"),
+            bytes=sizes[longest],
+            limit_bytes=self._max_key_bytes,
+        )
+        return False

@@ -53,7 +53,7 @@ from raspy.cores.titanic_output import (
     Write,
 )
 from raspy.cores.titanic_retention import Retention
-from raspy.cores.titanic_settings import TitanicSettings
+from raspy.cores.titanic_settings import NOT_RELAYED_REPLY, TitanicSettings
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mmi, titanic
 from raspy.protocol.titanic import Status
@@ -144,19 +144,22 @@ class TitanicCore:
         requests: Iterable[StoredRequest],
         queue: Iterable[tuple[int, str]],
         now: float,
+        wall: float,
     ) -> list[Output]:
         """Rebuild state from the store (§5.5.3): every queued request is pending again.
 
         `queue` holds (order, uuid) entries; a request without one is done. A queue
         entry whose request is missing is deleted (the store invariant says it cannot
         exist). Call once, before any other input. The quota does not refuse what
-        is stored already: it only holds back new requests.
+        is stored already: it only holds back new requests; a request for a service
+        not relayed (stored before on_request refused those) is refused now (_queue).
         """
         if self._loaded or len(self._requests):
             raise ValueError("TitanicCore.load() must come first and only once")
         self._loaded = True
         orders: dict[str, int] = {}
         orphans: list[Write] = []
+        out: list[Output] = []
         by_uuid = {r.uuid: r for r in requests}
         for order, uuid in sorted(queue):
             if uuid in by_uuid and uuid not in orders:
@@ -172,12 +175,12 @@ class TitanicCore:
             self._requests.add(Entry(uuid, record.created, queued, size, state))
             self._retention.track(uuid, record.created)
             if queued is not None:
-                self._dispatcher.queue(uuid, record.service, record.body, queued)
+                self._queue(record, queued, wall, out)
         self._retention.start(now)
-        if not orphans:
-            return []
-        token = self._commits.add(Orphans(len(orphans)))
-        return [Persist(token, tuple(orphans))]
+        if orphans:
+            token = self._commits.add(Orphans(len(orphans)))
+            out.append(Persist(token, tuple(orphans)))
+        return out
 
     # ------------------------------------------------------------ the three services
 
@@ -301,6 +304,7 @@ class TitanicCore:
         assert entry is not None
         assert entry.order is not None
         self._retention.track(uuid, entry.created)
+        # on_request refused a service not relayed: only a stored one can be (load)
         self._dispatcher.queue(uuid, commit.service, commit.body, entry.order)
         out.append(Noted(Event.ACCEPTED, uuid))
         out.append(Answer(commit.caller, (Status.OK.value, uuid.encode())))
@@ -411,6 +415,22 @@ class TitanicCore:
         return out
 
     # ------------------------------------------------------------ helpers
+
+    def _queue(
+        self, record: StoredRequest, order: int, wall: float, out: list[Output]
+    ) -> None:
+        """A stored pending request into the dispatch queue. One for a service not
+        relayed (an older raspy took those) is never sent: the refusal is stored as
+        its reply, as its service would have answered a network client."""
+        uuid, service = record.uuid, record.service
+        if service not in self._settings.not_relayed:
+            self._dispatcher.queue(uuid, service, record.body, order)
+            return
+        self._requests.fire(uuid, Trigger.REPLY_RECEIVED)
+        token = self._commits.add(StoreReply(uuid))
+        writes = (PutReply(uuid, NOT_RELAYED_REPLY, wall), DeleteQueue(order, uuid))
+        out.append(Noted(Event.NOT_RELAYED, uuid, service.decode("utf-8", "replace")))
+        out.append(Persist(token, writes))
 
     def _refuse(self, caller: Caller, reason: str) -> list[Output]:
         # §5.3 raspy: a malformed request is answered 400, the only "do not retry"

@@ -144,6 +144,8 @@ class Event(StrEnum):
     REJECTED = "rejected"
     OVER_QUOTA = "over_quota"  # refused with 500: [limits] titanic_pending_*
     REPLY_DROPPED = "reply_dropped"
+    # a stored request for a service Titanic does not relay: refused, never sent
+    NOT_RELAYED = "not_relayed"
 
 
 @dataclass(slots=True)  # not frozen: built per request (hot path)

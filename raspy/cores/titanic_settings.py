@@ -14,6 +14,15 @@ from raspy.config import LimitsConfig, TitanicConfig
 _DEFAULTS: Final = TitanicConfig()
 _LIMITS: Final = LimitsConfig()
 
+# the reply stored for a request of a service Titanic does not relay (one an older
+# raspy took, found in the store at a start): what `<host>.http` answers a network
+# client itself, so `titanic.reply` gives 200 and then these frames
+NOT_RELAYED_REPLY: Final = (
+    b"403",
+    b'{"error": "forbidden", "detail": "Titanic does not relay requests for this '
+    b"service: only raspyd's own parts may use it\"}",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TitanicSettings:

@@ -33,7 +33,7 @@ from typing import Final
 
 import structlog
 
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import prepare_atomic
 from raspy.clock import Clock
 from raspy.web.login import MAX_SESSIONS, SavedSession, Sessions, b64url
 
@@ -53,6 +53,26 @@ SAVE_RETRY_S: Final = 60.0
 
 def sessions_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / SESSIONS_FILE
+
+
+class _Owner:
+    """Who writes one sessions file: a lock, and the newest web face that took it
+    over. Shared by every SessionFile of the path in this process, since a web face
+    restarted by the supervisor is a new one while its predecessor's last write may
+    still be under way."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.face = 0  # the newest SessionFile.take_over's number; 0: none yet
+
+
+_OWNERS: dict[Path, _Owner] = {}  # by absolute path; one a data dir
+_OWNERS_LOCK: Final = threading.Lock()
+
+
+def _owner_of(path: Path) -> _Owner:
+    with _OWNERS_LOCK:
+        return _OWNERS.setdefault(Path(os.path.abspath(path)), _Owner())
 
 
 def encode(sessions: list[SavedSession]) -> bytes:
@@ -124,12 +144,24 @@ def _session(line: str) -> SavedSession | str:
 class SessionFile:
     """The sessions file of one data dir. save() may run on several threads at once
     (each login's write off the HTTP loop): the newest list wins whatever the order
-    in which they get there."""
+    in which they get there. Once a web face took the file over (take_over), a face
+    before it writes it no more: a restart of the web face while its predecessor
+    was writing let the older list replace the newer one."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._owner = _owner_of(path)
+        self._face = 0  # this one's number if it took the file over
         self._written = 0  # the newest version on disk
+
+    def take_over(self) -> list[SavedSession]:
+        """load() for the web face that writes the file from now on: a write of an
+        earlier face that is being renamed into place ends first (so its list is
+        read), and none of its writes lands after this."""
+        with self._owner.lock:
+            self._owner.face += 1
+            self._face = self._owner.face
+            return self.load()
 
     def load(self) -> list[SavedSession]:
         """The saved sessions; none when the file is missing, and none (logged, event
@@ -190,11 +222,29 @@ class SessionFile:
         counts up with each list (Sessions.changes): one older than the file's is
         not written, as the newer one on disk already says what it had to."""
         data = encode(sessions)
-        with self._lock:
-            if version <= self._written:
-                return
-            write_atomic(self.path, data, mode=0o600)
-            self._written = version
+        if not self._current(version):  # no write at all for what cannot count
+            return
+        # written and synced first (the slow part, on an SD card), then decided on
+        # again: a newer list or face may have come meanwhile
+        prepared = prepare_atomic(self.path, data, mode=0o600)
+        try:
+            with self._owner.lock:
+                if self._current(version):
+                    prepared.commit()
+                    self._written = version
+        finally:
+            prepared.discard()  # nothing left once committed
+
+    def _current(self, version: int) -> bool:
+        """Whether a list of `version` is still to be written by this face."""
+        if self._face < self._owner.face:
+            log.info(
+                "web_sessions_save_dropped",
+                path=str(self.path),
+                reason="a newer web face took the file over",
+            )
+            return False
+        return version > self._written
 
 
 class KeptSessions:
@@ -211,11 +261,12 @@ class KeptSessions:
         self._failed_at: float | None = None  # monotonic, the last write that failed
 
     def load(self, logins: str) -> None:
-        """Take the saved sessions of these login files (their fingerprint)."""
+        """Take the saved sessions of these login files (their fingerprint), and the
+        file: from now on no face before this one writes it (SessionFile.take_over)."""
         if self._file is None:
             return
         self._sessions.restore(
-            self._file.load(), self._clock.monotonic(), self._clock.wall(), logins
+            self._file.take_over(), self._clock.monotonic(), self._clock.wall(), logins
         )
         self._saved = self._sessions.changes
         log.info(

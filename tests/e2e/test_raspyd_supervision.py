@@ -209,6 +209,41 @@ def test_check_config_names_file_device_and_folder_problems_in_one_run(
     assert len(lines) == 3
 
 
+def test_check_config_checks_the_part_of_a_wrong_on_off_key_in_the_same_run(
+    tmp_path: Path,
+) -> None:
+    """A wrong `*_enabled`/`enabled` key took its default, off here, so the part's own
+    settings went unchecked until the key was fixed: a stage at a time again. The
+    daemon itself still refuses the file."""
+    config = tmp_path / "raspyd.toml"
+    config.write_text(
+        '[devices]\nfake_enabled = "yes"\n'
+        '[[devices.fake]]\nname = "a"\noid = "sensor.bogus"\n'
+        f'[mqtt]\nenabled = 1\npassword_file = "{tmp_path}/none"\n'
+        '[http]\nenabled = "on"\nbind = "0.0.0.0"\n'
+    )
+    data_dir = tmp_path / "var"
+    checked = _raspyd("--check-config", str(config), "--data-dir", str(data_dir))
+    lines = checked.stderr.splitlines()
+    assert checked.returncode == 2
+    assert lines[:4] == [
+        f'raspyd: {config}: devices.fake_enabled: expected true or false, got "yes"',
+        f"raspyd: {config}: mqtt.enabled: expected true or false, got 1",
+        f'raspyd: {config}: http.enabled: expected true or false, got "on"',
+        f"raspyd: {config}: mqtt.password_file: {tmp_path}/none: no such file",
+    ]
+    assert lines[4].startswith(f"raspyd: {config}: devices.fake: device 'a': oid:")
+    assert lines[5] == (
+        f"raspyd: {config}: http.bind: 0.0.0.0 is beyond loopback and no login is "
+        f"configured: run `raspy web-token --data-dir {data_dir}` or set "
+        "http.password_hash_file"
+    )
+    assert len(lines) == 6
+    started = _raspyd("--config", str(config), "--data-dir", str(data_dir))
+    assert (started.returncode, started.stderr.splitlines()) == (2, lines[:3])
+    assert not data_dir.exists()
+
+
 def test_check_config_accepts_the_shipped_example() -> None:
     example = Path(raspy.__file__).parent / "defaults" / "raspyd.toml"
     result = _raspyd("--check-config", str(example))

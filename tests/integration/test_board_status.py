@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import pytest
 import zmq
+from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.clonesrv import CloneServer, clone_server
 from support.edge_fixtures import EdgeHandle
@@ -341,3 +342,83 @@ def test_an_online_the_clone_server_did_not_take_is_written_at_the_retry(
         board.close()
         marker.stop()
         updates.stop()
+
+
+def _too_long(logs: list[MutableMapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in e.items() if k != "log_level"}
+        for e in logs
+        if e["event"] == "clone_key_too_long"
+    ]
+
+
+def test_a_board_key_past_the_clone_limit_is_counted_and_not_written(
+    hub: Hub,
+) -> None:
+    """A foreign worker whose service name makes its status key 256 bytes: the
+    Clone server refused the key, and the marker logged `online` as written, counted
+    it, and took it for the tree's."""
+    service = "far." + "s" * 238 + ".devices"
+    key = f"/board/far.{'s' * 238}/status"
+    assert len(key) == 256
+    far = Board(hub.marker, service)
+    try:
+        with capture_logs() as logs:
+            far.up()
+            far.down()
+            hub.marker.advance(GRACE_S)  # nothing of it in the tree: no `offline`
+    finally:
+        far.close()
+    hub.server.turn()
+    assert [u.key for u in hub.updates.all() if u.key.startswith(b"/board/")] == []
+    assert _too_long(logs) == [
+        {
+            "component": "devices",
+            "event": "clone_key_too_long",
+            "service": service[:64],
+            "key": key[:64],
+            "bytes": 256,
+            "limit_bytes": 255,
+        }
+    ]
+    assert hub.marker.stats.get("devices.keys_too_long") == 1
+    assert hub.marker.stats.get("devices.board_online") == 0
+    assert [e["event"] for e in logs if e["event"].startswith("board_status")] == []
+
+
+def test_a_device_mark_past_the_clone_limit_is_left_out_whole(hub: Hub) -> None:
+    """A board's device whose `value` key fits the 255 bytes but whose `timestamp`
+    key would not: its mark was a group the Clone server took three keys of (a
+    null value beside an old time), logged and counted as marked. Now the device
+    keeps its reading, and the others are marked as ever."""
+    fullname = "cellar.fake." + "d" * 228
+    value_key = f"/device/{fullname}/value"
+    assert (len(value_key), len(f"/device/{fullname}/timestamp")) == (254, 258)
+    hub.readings()
+    hub.server.publisher.set_many([(value_key.encode(), b"4.5")])
+    wait_until(
+        lambda: len(hub.records("/device/cellar.fake.")) == 9, what="the long one"
+    )
+    hub.board.up()
+    hub.wait_status("online")
+    hub.board.down()
+    with capture_logs() as logs:
+        hub.marker.advance(GRACE_S)
+        hub.wait_status("offline")
+    device_keys = {
+        u.key.decode() for u in hub.updates.all() if u.key.startswith(b"/device/")
+    }
+    assert not any(fullname in key for key in device_keys - {value_key})
+    assert [body for k, _, body in hub.records(value_key) if k == value_key] == [b"4.5"]
+    assert _too_long(logs) == [
+        {
+            "component": "devices",
+            "event": "clone_key_too_long",
+            "service": SERVICE,
+            "key": f"/device/{fullname}/timestamp"[:64],
+            "bytes": 258,
+            "limit_bytes": 255,
+        }
+    ]
+    assert hub.marker.stats.get("devices.keys_too_long") == 1
+    assert hub.marker.stats.get("devices.offline_marked") == 2

@@ -46,11 +46,20 @@ class TitanicHarness:
     ref: pykka.ActorRef[TitanicActor] | None = None
 
     def start(
-        self, config: TitanicConfig = TEST_CONFIG, clock: Clock | None = None
+        self,
+        config: TitanicConfig = TEST_CONFIG,
+        clock: Clock | None = None,
+        not_relayed: frozenset[bytes] = frozenset(),
     ) -> None:
         clock = clock or SystemClock()
         self.ref = start_titanic(
-            self.edge, self.outbox, self.store, config, clock, self.stats
+            self.edge,
+            self.outbox,
+            self.store,
+            config,
+            clock,
+            self.stats,
+            not_relayed=not_relayed,
         )
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from raspy.atomic_file import (
     atomic_writer,
+    prepare_atomic,
     temp_target,
     write_atomic,
     write_named_output,
@@ -149,3 +150,38 @@ def test_a_named_output_that_is_a_file_is_replaced_whole(tmp_path: Path) -> None
     write_named_output(path, b"new\n")
     assert path.read_bytes() == b"new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all.yaml"]
+
+
+def test_a_prepared_file_replaces_the_target_only_when_committed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "web-sessions"
+    path.write_bytes(b"old\n")
+    prepared = prepare_atomic(path, b"new\n", mode=0o600)
+    assert path.read_bytes() == b"old\n"  # synced beside it, nothing replaced yet
+    assert temp_target(prepared.temp.name) == "web-sessions"
+    prepared.commit()
+    assert path.read_bytes() == b"new\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web-sessions"]
+
+
+def test_a_prepared_file_discarded_leaves_the_target_and_no_temp_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "web-sessions"
+    path.write_bytes(b"old\n")
+    prepare_atomic(path, b"new\n").discard()
+    assert path.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web-sessions"]
+
+
+def test_a_prepared_file_whose_rename_fails_leaves_no_temp_file(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "chart.png"
+    target.mkdir()
+    prepared = prepare_atomic(target, b"png")
+    with pytest.raises(IsADirectoryError):
+        prepared.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png"]

@@ -269,7 +269,7 @@ def test_restart_reloads_pending_requests_and_dispatches_them_again() -> None:
         StoredRequest(uuid_of(9), SVC, (b"first",), WALL - 7),
     ]
     queue = [(12, uuid_of(8)), (11, uuid_of(9)), (13, uuid_of(99))]
-    assert core.load(requests, queue, 0.0) == [
+    assert core.load(requests, queue, 0.0, 0.0) == [
         Persist(1, (DeleteQueue(13, uuid_of(99)),))
     ]
     assert reply_status(core, uuid_of(7)) == AnswerStored(REPLIER, uuid_of(7))
@@ -287,7 +287,7 @@ def test_load_must_come_first() -> None:
     core = make_core()
     accept(core, [b"x"])
     with pytest.raises(ValueError, match="load"):
-        core.load([], [], 0.0)
+        core.load([], [], 0.0, 0.0)
 
 
 def test_retention_limit_forgets_never_closed_requests() -> None:

@@ -28,7 +28,9 @@ from raspy.cores.titanic import (
     Output,
     Persist,
     PutReply,
+    StoredRequest,
 )
+from raspy.cores.titanic_settings import NOT_RELAYED_REPLY
 
 
 def test_dispatch_goes_oldest_first_and_only_to_available_services() -> None:
@@ -256,3 +258,29 @@ def test_services_that_come_and_go_are_forgotten_once_they_have_nothing_left() -
         core.on_committed(closing.token, True, now + 1.0)
     assert core.known_count() == 0
     assert core.tracked_services() == 0
+
+
+def test_a_stored_request_for_a_service_not_relayed_gets_the_refusal_as_its_reply() -> (
+    None
+):
+    """One an older raspy stored (it took requests for `<host>.http`): at the start
+    its reply is the refusal, stored like a service's, and it is never dispatched;
+    a request for another service beside it goes out as ever."""
+    core = make_core(not_relayed=frozenset({b"pi.http"}))  # type: ignore[arg-type]
+    requests = [
+        StoredRequest(uuid_of(1), b"pi.http", (b"{}",), WALL - 2),
+        StoredRequest(uuid_of(2), SVC, (b"x",), WALL - 1),
+    ]
+    assert core.load(requests, [(0, uuid_of(1)), (1, uuid_of(2))], 0.0, WALL) == [
+        Noted(Event.NOT_RELAYED, uuid_of(1), "pi.http"),
+        Persist(
+            1,
+            (PutReply(uuid_of(1), NOT_RELAYED_REPLY, WALL), DeleteQueue(0, uuid_of(1))),
+        ),
+    ]
+    assert core.on_committed(1, True, 0.0) == [Noted(Event.DONE, uuid_of(1))]
+    assert core.on_service(b"pi.http", True, 0.0) == []
+    assert only(core.on_service(SVC, True, 0.0), Dispatch) == [
+        Dispatch(0, uuid_of(2), SVC, (b"x",), 1)
+    ]
+    assert (core.pending_count(), core.known_count()) == (1, 2)

@@ -116,7 +116,7 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
         self.open_slots: set[int] = set()
         self.retired_slots: set[int] = set()
         self.available: set[bytes] = set()
-        self.core.load([], [], 0.0)
+        self.core.load([], [], 0.0, 0.0)
 
     # ------------------------------------------------------------ running outputs
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.clock import FakeClock
 
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import prepare_atomic
 from raspy.web.login import (
     SavedSession,
     Session,
@@ -450,12 +450,12 @@ def test_a_write_that_failed_is_tried_again_a_minute_later(
         tries.append(target)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(session_file, "write_atomic", full_card)
+    monkeypatch.setattr(session_file, "prepare_atomic", full_card)
     sessions.drop(leaves.sid)
     with capture_logs() as logs:
         asyncio.run(kept.save())
     assert [e["event"] for e in logs] == ["web_sessions_not_saved"]
-    monkeypatch.setattr(session_file, "write_atomic", write_atomic)
+    monkeypatch.setattr(session_file, "prepare_atomic", prepare_atomic)
     clock.advance(session_file.SAVE_RETRY_S - 1)
     asyncio.run(kept.save())  # a request: too soon to try again
     assert _restarted(path, clock).get(leaves.sid, clock.monotonic(), LOGINS)
