@@ -6,7 +6,10 @@ thermostat's `on` refused 40 s after the compressor stopped never came again, si
 a trigger fires on a crossing, and the food thawed): it is answered at once, 200
 with what is pending and when, and the output switches by itself when the limit
 ends. The latest command wins (raspy.devices.gpio_logic.decide). The held state is
-kept on the pin (raspy.devices.gpio_pins.OutputPin.pending), in memory only.
+kept on the pin (raspy.devices.gpio_pins.OutputPin.pending) over a reload, and with
+`initial = "restore"` stored with the output's state over a stop of raspyd: a
+scenario's `on` answered 200 and lost to an upgrade or a power cut was the freezer's
+trap again. What is pending is also in the tree (pending_entry), for every reader.
 
 Pure but for the drivers it is given: no clock (times are passed in), no timer, no
 logging; the service's actor (raspy.actors.gpio) sets its alarm by the deadlines
@@ -20,7 +23,7 @@ from typing import Final
 
 from raspy.devices import service
 from raspy.devices.gpio import GpioOutput
-from raspy.devices.gpio_logic import Deadlines, Hold, Verdict
+from raspy.devices.gpio_logic import Deadlines, Hold, Verdict, too_soon
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import JsonValue
@@ -53,6 +56,10 @@ class Holds:
 
     def forget(self, name: str) -> None:
         self._deadlines.forget(name)
+
+    def deadline(self, name: str) -> float | None:
+        """When `name`'s held change is due (monotonic s), or None."""
+        return self._deadlines.get(name)
 
     def answer(
         self,
@@ -133,3 +140,20 @@ def reply(
     if hold is not None:
         fields["pending"] = hold.as_json()
     return service.ok(action, device=device.name, **fields)
+
+
+def pending_entry(
+    device: Device, driver: GpioOutput, due: float | None, now: float, wall: float
+) -> dict[str, JsonValue] | None:
+    """What is pending for a switch, as its tree key says it (None: nothing):
+    the state, when it is due as epoch s (`due` monotonic, `now` and `wall` the
+    same moment), and why (the reply's `detail`, as of `now`)."""
+    state, since = driver.pending, driver.last_change(now)
+    if state is None or due is None or since is None:
+        return None
+    config = device.config
+    detail = too_soon(
+        not state, since, config.real("min_on_s"), config.real("min_off_s"), now
+    )
+    due_wall = round(wall + max(0.0, due - now), 3)  # the same at each look
+    return {"state": state, "due": due_wall, "detail": detail or ""}

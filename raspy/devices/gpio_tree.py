@@ -1,6 +1,6 @@
 """What the `gpio` service writes into the tree besides readings: its events' keys
-(a button's presses, an output's switch-off by max_on_s), and an input's first
-reading dated from when the tree last saw it change.
+(a button's presses, an output's switch-off by max_on_s), a switch's pending change,
+and an input's first reading dated from when the tree last saw it change.
 
 Pure: the service's actor (raspy.actors.gpio) writes what these say.
 """
@@ -8,11 +8,13 @@ Pure: the service's actor (raspy.actors.gpio) writes what these say.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Final
 
 from raspy import json_text
 from raspy.devices.reading import Reading, Status, value_key
+from raspy.devices.template import JsonValue
 
 EVENT_TREE: Final = "/event/"
 
@@ -49,3 +51,40 @@ def max_on_key(fullname: str) -> str:
     """Where an output's switch-off by max_on_s goes (value: wall ts): the tree says
     why a heater went off, and a scenario can tell the household."""
     return f"{EVENT_TREE}{fullname}/max_on_expired"
+
+
+PENDING_FIELD: Final = "pending"
+
+
+def pending_key(fullname: str) -> str:
+    """Where a switch's change held by min_on_s / min_off_s is said, while there
+    is one: `/device/<fullname>/pending`, `{"state", "due", "detail"}` (`due`: the
+    epoch s it switches at), so that every reader sees it, not only the sender."""
+    return value_key(fullname, PENDING_FIELD)
+
+
+class PendingKeys:
+    """The pending keys as this service last wrote them (or found them at its
+    start): a key is written only when what it says changes."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, bytes] = {}
+
+    def found(self, fullname: str, tree: Mapping[str, bytes]) -> None:
+        """At start: what the tree has (a crash may have left one behind)."""
+        self._sent[fullname] = tree.get(pending_key(fullname)) or b""
+
+    def changed(
+        self, fullname: str, pending: Mapping[str, JsonValue] | None
+    ) -> tuple[bytes, bytes] | None:
+        """The entry to write (an empty body deletes the key), or None if the tree
+        has it so already."""
+        body = b"" if pending is None else _json(pending)
+        if self._sent.get(fullname, b"") == body:
+            return None
+        self._sent[fullname] = body
+        return pending_key(fullname).encode("utf-8"), body
+
+
+def _json(value: Mapping[str, JsonValue]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
