@@ -39,7 +39,6 @@ from raspy.devices.gpio_tree import PendingKeys, max_on_key, pressed_key, same_s
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
-from raspy.errors import StoreError
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
@@ -81,8 +80,11 @@ class GpioServiceActor(DeviceServiceActor):
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
-        self._saved = SavedStates()  # what the store has: a change only is written
-        self._pending_keys = PendingKeys()
+        self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
+        # what the store has of each output (a change only is written), and
+        # what the tree says is pending for each switch
+        self._saved = SavedStates(self._settings.stored, self._stats, self._name)
+        self._pending_keys = PendingKeys(self._publisher, self._stats, self._name)
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -334,14 +336,7 @@ class GpioServiceActor(DeviceServiceActor):
             self._pending_key(device, driver)
         if answer.hold is not None:
             self._arm()
-            self._stats.incr(f"devices.{self._name}.held")
-            if self._limiter.should_log(f"held {device.name}", now):
-                log.info(
-                    "device_switch_held",
-                    device=device.fullname,
-                    action=request.action,
-                    reason=answer.hold.detail,
-                )
+            self._hold_log.held(device, request.action, answer.hold, now)
         return answer.reply
 
     def _carry_out(self, device: Device, driver: gpio.GpioOutput) -> None:
@@ -351,14 +346,7 @@ class GpioServiceActor(DeviceServiceActor):
         if reading is None:  # not yet after all (timed anew)
             self._pending_key(device, driver)
             return
-        self._stats.incr(f"devices.{self._name}.held_done")
-        if self._limiter.should_log(f"held_done {device.name}", mono):
-            log.info(
-                "device_held_switch_done",
-                device=device.fullname,
-                state=state,
-                status=reading.status.value,
-            )
+        self._hold_log.done(device, state, reading, mono)
         self._switched(device, driver, reading, now)
 
     def _apply(self, effect: service.Effect) -> None:
@@ -415,29 +403,12 @@ class GpioServiceActor(DeviceServiceActor):
         self._arm()
 
     def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:
-        """An output's state, durable (for initial = restore); a store failure is
-        logged and counted: the pin has switched all the same."""
-        stored = self._settings.stored
-        mono, wall = self._clock.monotonic(), self._clock.wall()
-        record = self._saved.change(device, driver, mono, wall)
-        if stored is None or record is None:
-            return  # nowhere to store, or stored so already
-        try:
-            stored.save_state(
-                device.fullname, record.value, record.since, record.pending
-            )
-            self._saved.written(device.fullname, record)
-        except StoreError as exc:
-            self._stats.incr(f"devices.{self._name}.state_not_stored")
-            log.error(
-                "device_state_not_stored", device=device.fullname, reason=str(exc)
-            )
+        """An output's state, durable (for initial = restore) if it changed."""
+        self._saved.store(device, driver, self._clock.monotonic(), self._clock.wall())
 
     def _pending_key(self, device: Device, driver: gpio.GpioOutput) -> None:
         """`/device/<fullname>/pending` as the held change now is (deleted when
         there is none), written only when that changes."""
         mono, due = self._clock.monotonic(), self._held.deadline(device.name)
         pending = gpio_hold.pending_entry(device, driver, due, mono, self._clock.wall())
-        entry = self._pending_keys.changed(device.fullname, pending)
-        if entry is not None and self._publisher.set_many([entry]):
-            self._stats.incr(f"devices.{self._name}.keys_refused")
+        self._pending_keys.write(device.fullname, pending)

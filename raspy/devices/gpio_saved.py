@@ -7,18 +7,40 @@ output's value, since when it holds (an output on: its switch-on's wall time, wh
 max_on_s counts from) and, with `initial = "restore"`, the change min_on_s /
 min_off_s hold for it (raspy.devices.gpio_hold), so a start holds it again.
 
-Pure: the `gpio` service's actor (raspy.actors.gpio) writes the records and says
-which were written.
+The store is reached only through what it is given (StateSaver: the store's
+device table in raspyd), on the caller's thread; a write that fails is logged and
+counted, never raised: the pin has switched all the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
 
 from raspy.devices.gpio import GpioOutput
 from raspy.devices.gpio_logic import Initial
 from raspy.devices.registry import Device
 from raspy.devices.template import JsonValue
+from raspy.errors import StoreError
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="gpio")
+
+
+class StateSaver(Protocol):
+    """Where states go (raspy.storage.device_settings.DeviceSettings)."""
+
+    def save_state(
+        self,
+        fullname: str,
+        value: JsonValue,
+        wall_ts: float,
+        pending: bool | None = None,
+    ) -> None:
+        """Durable on return; StoreError if not."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +60,32 @@ def keeps_pending(device: Device) -> bool:
 
 class SavedStates:
     """The record the store has for each output (by full name), as far as this
-    service has written or read it."""
+    service has written or read it; `saver` None: nothing is stored."""
 
-    def __init__(self) -> None:
+    def __init__(self, saver: StateSaver | None, stats: Stats, service: str) -> None:
+        self._saver = saver
+        self._stats = stats
+        self._failed_stat = f"devices.{service}.state_not_stored"
         self._saved: dict[str, tuple[JsonValue, float | None, bool | None]] = {}
+
+    def store(
+        self, device: Device, driver: GpioOutput, now: float, wall: float
+    ) -> None:
+        """The output's state as it is at monotonic `now` (epoch `wall`), durable
+        unless the store has it so already."""
+        record = self.change(device, driver, now, wall)
+        if self._saver is None or record is None:
+            return
+        try:
+            self._saver.save_state(
+                device.fullname, record.value, record.since, record.pending
+            )
+            self.written(device.fullname, record)
+        except StoreError as exc:
+            self._stats.incr(self._failed_stat)
+            log.error(
+                "device_state_not_stored", device=device.fullname, reason=str(exc)
+            )
 
     def change(
         self, device: Device, driver: GpioOutput, now: float, wall: float

@@ -143,7 +143,7 @@ def test_a_held_on_outlives_kill_9_and_comes_min_off_s_after_the_new_start(
         CloneClient(daemon.endpoint, prefix.encode()) as tree,
     ):
         tree.wait_synced()
-        body = wait_until(lambda: tree.get(pending_key), what="the pending key")
+        body = wait_until(lambda: tree.get(pending_key) or b"", what="the pending key")
         pending = json.loads(body)
         wait_until(
             lambda: tree.get(value_key) == b"true",
