@@ -10,6 +10,8 @@ switched off or kept (`on_stop`). A switch's command that would turn it off soon
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
 is held: answered at once (200, with what is pending and when) and carried out by
 this actor when the limit ends, the latest command winning (raspy.devices.gpio_hold).
+What is pending is in the tree (`/device/<fullname>/pending`), and with `initial =
+"restore"` stored with the state: a start holds it again.
 The service's own switch-offs (max_on_s, on_stop, an output dropped from the config)
 and `reset` are never held, and drop what was: safety first.
 
@@ -32,11 +34,11 @@ from raspy.devices import gpio, gpio_hold, gpio_options, service
 from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.gpio_tree import max_on_key, pressed_key, same_since
+from raspy.devices.gpio_saved import SavedStates, keeps_pending
+from raspy.devices.gpio_tree import PendingKeys, max_on_key, pressed_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
-from raspy.devices.template import DeviceConfig, JsonValue
-from raspy.errors import StoreError
+from raspy.devices.template import DeviceConfig
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
 
@@ -78,9 +80,11 @@ class GpioServiceActor(DeviceServiceActor):
         self._debounce: dict[str, Debounce] = {}
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
-        # what each output's stored state says (value, its switch-on's time): a
-        # command that changes neither (`on` when on) is no write to the SD card
-        self._saved: dict[str, tuple[JsonValue, float | None]] = {}
+        self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
+        # what the store has of each output (a change only is written), and
+        # what the tree says is pending for each switch
+        self._saved = SavedStates(self._settings.stored, self._stats, self._name)
+        self._pending_keys = PendingKeys(self._publisher, self._stats, self._name)
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -95,8 +99,10 @@ class GpioServiceActor(DeviceServiceActor):
         devices = self._registry.devices()
         outputs = [d for d in devices if isinstance(d.driver, gpio.GpioOutput)]
         for device in outputs:  # first: they adopt the outputs kept for them
-            since = saved.states_since.get(device.fullname)
-            self._open(device, saved.states.get(device.fullname), since)
+            fullname = device.fullname
+            self._pending_keys.found(fullname, tree)
+            state, since = saved.states.get(fullname), saved.states_since.get(fullname)
+            self._open(device, state, since, pending=saved.pending.get(fullname))
         if self._pins is not None:  # before the inputs, which may want those pins
             for pin in self._pins.release_kept():
                 log.warning("gpio_output_released", pin=pin, reason="not configured")
@@ -111,10 +117,12 @@ class GpioServiceActor(DeviceServiceActor):
         stored: Any,
         since: float | None,
         tree: Mapping[str, bytes] | None = None,
+        pending: bool | None = None,
     ) -> None:
         """Open a device's pin; an output at its initial state (`stored`: the state
-        saved last, on `since` that wall time); an input's level read, with the time
-        `tree` (the tree at start) has for it if that level has not changed."""
+        saved last, on `since` that wall time, with the change `pending` held for
+        it); an input's level read, with the time `tree` (the tree at start) has
+        for it if that level has not changed."""
         driver, pins, config = device.driver, self._pins, device.config
         now = self._clock.wall()
         # a wall clock behind the saved time (a Pi without RTC at boot): from now
@@ -123,7 +131,10 @@ class GpioServiceActor(DeviceServiceActor):
         if pins is not None:
             if isinstance(driver, gpio.GpioOutput):
                 mono = self._clock.monotonic()
-                expired = driver.open(pins, config, stored, on_for_s=on_for_s, now=mono)
+                expired = driver.open(
+                    pins, config, stored, on_for_s=on_for_s, now=mono,
+                    stored_pending=pending,
+                )  # fmt: skip
             elif isinstance(driver, gpio.GpioInput):
                 driver.open(pins, config, self._notifier(device.name))
         elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
@@ -140,8 +151,14 @@ class GpioServiceActor(DeviceServiceActor):
             self._held.retime(device, driver, self._clock.monotonic())  # a reload
         device.record(reading)
         self._tree.write(device.fullname, reading)
-        if expired and isinstance(driver, gpio.GpioOutput) and on_for_s is not None:
+        if not isinstance(driver, gpio.GpioOutput):
+            return
+        self._pending_key(device, driver)  # held again, or none (one left by a crash)
+        self._saved.found(device, driver, stored, pending, self._clock.monotonic())
+        if expired and on_for_s is not None:
             self._not_restored(device, driver, on_for_s)
+        elif pending is not None and driver.pending != pending:
+            self._store_state(device, driver)  # not held again: dropped
 
     def _not_restored(
         self, device: Device, driver: gpio.GpioOutput, on_for_s: float
@@ -273,6 +290,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._tree.write(device.fullname, reading)
         if reading.status is Status.OK:
             self._published(device, reading)
+        self._pending_key(device, driver)  # dropped also when the pin failed
 
     def _arm(self) -> None:
         if self._alarm is None:
@@ -312,32 +330,23 @@ class GpioServiceActor(DeviceServiceActor):
         when the limit ends. None: the common handling goes on."""
         now = self._clock.monotonic()
         answer = self._held.answer(device, driver, request, now, self._clock.wall())
+        if answer.reply is not None:  # held, or what was held dropped
+            if keeps_pending(device):
+                self._store_state(device, driver)
+            self._pending_key(device, driver)
         if answer.hold is not None:
             self._arm()
-            self._stats.incr(f"devices.{self._name}.held")
-            if self._limiter.should_log(f"held {device.name}", now):
-                log.info(
-                    "device_switch_held",
-                    device=device.fullname,
-                    action=request.action,
-                    reason=answer.hold.detail,
-                )
+            self._hold_log.held(device, request.action, answer.hold, now)
         return answer.reply
 
     def _carry_out(self, device: Device, driver: gpio.GpioOutput) -> None:
         """A held change is due: the output switches by itself."""
         state, mono, now = driver.pending, self._clock.monotonic(), self._clock.wall()
         reading = self._held.carry_out(device, driver, mono, now)
-        if reading is None:  # not yet after all
+        if reading is None:  # not yet after all (timed anew)
+            self._pending_key(device, driver)
             return
-        self._stats.incr(f"devices.{self._name}.held_done")
-        if self._limiter.should_log(f"held_done {device.name}", mono):
-            log.info(
-                "device_held_switch_done",
-                device=device.fullname,
-                state=state,
-                status=reading.status.value,
-            )
+        self._hold_log.done(device, state, reading, mono)
         self._switched(device, driver, reading, now)
 
     def _apply(self, effect: service.Effect) -> None:
@@ -366,6 +375,7 @@ class GpioServiceActor(DeviceServiceActor):
         if isinstance(driver, gpio.GpioOutput) and reading.status is Status.OK:
             self._store_state(device, driver)
             self._track_on(device, driver)
+            self._pending_key(device, driver)
 
     def _reschedule(self, name: str, config: DeviceConfig) -> None:
         """A config change over MDP: a new max_on_s applies to an output on now
@@ -376,6 +386,7 @@ class GpioServiceActor(DeviceServiceActor):
             self._on_timer.forget(name)
             self._held.retime(device, device.driver, self._clock.monotonic())
             self._track_on(device, device.driver)  # and the alarm set
+            self._pending_key(device, device.driver)
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
         """max_on_s counts from when the output went on, also across restarts of
@@ -392,22 +403,12 @@ class GpioServiceActor(DeviceServiceActor):
         self._arm()
 
     def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:
-        """An output's state, durable (for initial = restore); a store failure is
-        logged and counted: the pin has switched all the same."""
-        stored = self._settings.stored
-        if stored is None:
-            return
-        mono, wall = self._clock.monotonic(), self._clock.wall()
-        on_since = driver.on_since(mono)  # on: saved with its switch-on's time
-        state = (driver.value(), on_since)
-        if self._saved.get(device.fullname) == state:
-            return  # stored so already
-        since = wall if on_since is None else wall - (mono - on_since)
-        try:
-            stored.save_state(device.fullname, state[0], since)
-            self._saved[device.fullname] = state
-        except StoreError as exc:
-            self._stats.incr(f"devices.{self._name}.state_not_stored")
-            log.error(
-                "device_state_not_stored", device=device.fullname, reason=str(exc)
-            )
+        """An output's state, durable (for initial = restore) if it changed."""
+        self._saved.store(device, driver, self._clock.monotonic(), self._clock.wall())
+
+    def _pending_key(self, device: Device, driver: gpio.GpioOutput) -> None:
+        """`/device/<fullname>/pending` as the held change now is (deleted when
+        there is none), written only when that changes."""
+        mono, due = self._clock.monotonic(), self._held.deadline(device.name)
+        pending = gpio_hold.pending_entry(device, driver, due, mono, self._clock.wall())
+        self._pending_keys.write(device.fullname, pending)

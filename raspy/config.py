@@ -178,7 +178,8 @@ class DevicesConfig:
     # dimmer also takes active_high (true), initial ("off", "on", "restore"), on_stop
     # ("off", "keep") and max_on_s (0: no limit), a switch min_on_s and min_off_s
     # (0..86400, 0: no limit; a command that would switch it sooner after its last
-    # change is held, and carried out when the limit ends), a dimmer frequency_hz
+    # change is held, and carried out when the limit ends; with initial "restore"
+    # also after a restart of raspyd), a dimmer frequency_hz
     # (100); a sensor.binary pull_up (true), bounce_time_s (0.02, at least 0.02 in
     # effect) and device_class ("button", "door", "motion", ...): README, "GPIO on
     # a Raspberry Pi"

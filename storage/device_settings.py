@@ -51,6 +51,8 @@ class Saved:
     states: dict[str, JsonValue] = field(default_factory=dict)
     # the wall time saved with each state: for an output on, since when it is on
     states_since: dict[str, float] = field(default_factory=dict)
+    # the state a change held by min_on_s / min_off_s switches a switch to, if any
+    pending: dict[str, bool] = field(default_factory=dict)
 
 
 class DeviceSettings:
@@ -79,6 +81,8 @@ class DeviceSettings:
                 else:
                     saved.states[fullname] = record.value
                     saved.states_since[fullname] = record.saved
+                    if record.pending is not None:
+                        saved.pending[fullname] = record.pending
         return saved
 
     def save_config(
@@ -92,11 +96,18 @@ class DeviceSettings:
         value = encode_device_record(DEVICE_CONFIG_PREFIX, dict(fields), wall_ts)
         self._store.commit([Put(Table.DEVICE, key, value)])
 
-    def save_state(self, fullname: str, value: JsonValue, wall_ts: float) -> None:
+    def save_state(
+        self,
+        fullname: str,
+        value: JsonValue,
+        wall_ts: float,
+        pending: bool | None = None,
+    ) -> None:
         """Durable on return; raises StoreError if not. `wall_ts`: since when the
-        state holds (an output's switch-on, which max_on_s counts from)."""
+        state holds (an output's switch-on, which max_on_s counts from); `pending`:
+        the change held for it (a switch's min_on_s / min_off_s), None if none."""
         key = device_key(DEVICE_STATE_PREFIX, fullname)
-        record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts)
+        record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts, pending)
         self._store.commit([Put(Table.DEVICE, key, record)])
 
 

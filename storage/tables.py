@@ -72,14 +72,17 @@ class TitanicReplyRecord:
     done: float
 
 
-def _unpack_map(data: bytes, what: str, fields: tuple[str, ...]) -> dict[str, Any]:
+def _unpack_map(
+    data: bytes, what: str, fields: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A map with exactly `fields`, and any of `optional`; else StoreError."""
     try:
         value = packing.unpack(data)
     except PackingError as exc:
         raise StoreError(f"{what}: {exc}") from exc
     if not isinstance(value, dict):
         raise StoreError(f"{what}: expected a map, got {type(value).__name__}")
-    if sorted(value) != sorted(fields):
+    if sorted(k for k in value if k not in optional) != sorted(fields):
         got = ", ".join(sorted(str(k) for k in value))
         raise StoreError(f"{what}: expected fields {', '.join(fields)}, got {got}")
     return value
@@ -204,7 +207,9 @@ def decode_queue_key(key: bytes) -> tuple[int, bytes]:
 
 
 # device table keys: b"config/<fullname>" (settings over the file's) and
-# b"state/<fullname>" (an output's last state, for initial = "restore").
+# b"state/<fullname>" (an output's last state, for initial = "restore"; with
+# `pending`, the change held for a switch by min_on_s / min_off_s, only while there
+# is one: a record without it is the one every version before it wrote).
 DEVICE_CONFIG_PREFIX: Final = b"config/"
 DEVICE_STATE_PREFIX: Final = b"state/"
 
@@ -212,20 +217,30 @@ DEVICE_STATE_PREFIX: Final = b"state/"
 @dataclass(frozen=True, slots=True)
 class DeviceRecord:
     """A device's stored settings (`fields`: the changed ones) or state (`value`),
-    and the wall-clock time it was saved."""
+    and the wall-clock time it was saved; a state's `pending`: the state a change
+    held for it switches it to (None: none)."""
 
     value: Any
     saved: float
+    pending: bool | None = None
 
 
 def device_key(prefix: bytes, fullname: str) -> bytes:
     return prefix + fullname.encode("utf-8")
 
 
-def encode_device_record(prefix: bytes, value: Any, saved: float) -> bytes:
-    """A device record: config (`fields`, a map) or state (`value`)."""
+def encode_device_record(
+    prefix: bytes, value: Any, saved: float, pending: bool | None = None
+) -> bytes:
+    """A device record: config (`fields`, a map) or state (`value`, and `pending`
+    if a change is held for it: a state with none is written as before)."""
     name = "fields" if prefix == DEVICE_CONFIG_PREFIX else "value"
-    return packing.pack({name: value, "saved": float(saved)})
+    record = {name: value, "saved": float(saved)}
+    if pending is not None:
+        if name != "value":
+            raise ValueError("only a state record holds a pending change")
+        record["pending"] = pending
+    return packing.pack(record)
 
 
 def decode_device_record(key: bytes, data: bytes) -> DeviceRecord:
@@ -237,12 +252,17 @@ def decode_device_record(key: bytes, data: bytes) -> DeviceRecord:
     else:
         raise StoreError("device key: expected config/ or state/ before the name")
     what = f"device {name} record"
-    value = _unpack_map(data, what, (name, "saved"))
+    optional = ("pending",) if name == "value" else ()
+    value = _unpack_map(data, what, (name, "saved"), optional)
     if name == "fields" and not (
         isinstance(value[name], dict) and all(isinstance(k, str) for k in value[name])
     ):
         raise StoreError(f"{what}: fields: expected a map of strings to values")
-    return DeviceRecord(value[name], _number(value["saved"], f"{what}: saved"))
+    pending = value.get("pending")
+    if "pending" in value and not isinstance(pending, bool):
+        got = type(pending).__name__
+        raise StoreError(f"{what}: pending: expected true or false, got {got}")
+    return DeviceRecord(value[name], _number(value["saved"], f"{what}: saved"), pending)
 
 
 def encode_schema_version(version: int) -> bytes:

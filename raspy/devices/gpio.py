@@ -79,7 +79,8 @@ class GpioOutput:
     def pending(self) -> bool | None:
         """The state a change held by min_on_s / min_off_s switches this output to
         (None: none). Kept with the pin when its service restarts, as the time of
-        its last change is; gone with the pin (a stop of raspyd, a pin closed)."""
+        its last change is; over a stop of raspyd, only in the store (initial =
+        restore: the service's actor stores it and passes it to open())."""
         pin = self._pin
         if pin is None or pin.pending == (self._level > 0):  # none, or moot
             return None
@@ -131,6 +132,7 @@ class GpioOutput:
         *,
         on_for_s: float | None = None,
         now: float = 0.0,
+        stored_pending: bool | None = None,
     ) -> bool:
         """Claim the pin at its initial level (see Initial); a failure is kept.
 
@@ -141,6 +143,9 @@ class GpioOutput:
         `on_for_s`: how long the stored state has been on (monotonic `now`). A state
         restored goes on counting max_on_s from its switch-on; one on for max_on_s
         or longer is not restored: the output starts off, and True says so.
+        `stored_pending`: the change held for the stored state; a switch restored
+        (opened anew, initial = restore) holds it again, unless it is where the
+        switch starts (it was held for a state not restored, or moot).
         """
         self.close()
         initial = Initial(config.text("initial"))
@@ -167,6 +172,8 @@ class GpioOutput:
             max_on_s = config.real("max_on_s")
             expired = 0 < max_on_s <= on_for_s
             level, on_since = (0, None) if expired else (level, now - on_for_s)
+        if kept is None and initial is Initial.RESTORE:
+            pending = None if stored_pending == (level > 0) else stored_pending
         try:
             self._pin = pins.open_output(config.text("pin"), wiring, level / self.full)
         except DeviceError as exc:
@@ -213,7 +220,7 @@ class GpioOutput:
         if self._pin is None:
             return
         keep = OnStop(config.text("on_stop")) is OnStop.KEEP
-        if not restarting:  # raspyd stops: a held change is in memory only
+        if not restarting:  # raspyd stops: a held change stays only in the store
             self._pin.pending = None
         if restarting or keep:
             pins.keep(self._pin, on_stop_keep=keep)

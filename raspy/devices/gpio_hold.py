@@ -6,11 +6,14 @@ thermostat's `on` refused 40 s after the compressor stopped never came again, si
 a trigger fires on a crossing, and the food thawed): it is answered at once, 200
 with what is pending and when, and the output switches by itself when the limit
 ends. The latest command wins (raspy.devices.gpio_logic.decide). The held state is
-kept on the pin (raspy.devices.gpio_pins.OutputPin.pending), in memory only.
+kept on the pin (raspy.devices.gpio_pins.OutputPin.pending) over a reload, and with
+`initial = "restore"` stored with the output's state over a stop of raspyd: a
+scenario's `on` answered 200 and lost to an upgrade or a power cut was the freezer's
+trap again. What is pending is also in the tree (pending_entry), for every reader.
 
-Pure but for the drivers it is given: no clock (times are passed in), no timer, no
-logging; the service's actor (raspy.actors.gpio) sets its alarm by the deadlines
-kept here, counts and logs.
+Pure but for the drivers it is given and HoldLog's lines: no clock (times are passed
+in), no timer; the service's actor (raspy.actors.gpio) sets its alarm by the
+deadlines kept here, and says through HoldLog what was held and carried out.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import structlog
+
 from raspy.devices import service
 from raspy.devices.gpio import GpioOutput
-from raspy.devices.gpio_logic import Deadlines, Hold, Verdict
+from raspy.devices.gpio_logic import Deadlines, Hold, Verdict, too_soon
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import JsonValue
+from raspy.ratelimit import LogRateLimiter
+from raspy.stats import Stats
+
+log = structlog.get_logger(component="gpio")
 
 # a held change this close to its time is due (floats: see carry_out)
 _DUE_WITHIN_S: Final = 1e-6
@@ -53,6 +62,10 @@ class Holds:
 
     def forget(self, name: str) -> None:
         self._deadlines.forget(name)
+
+    def deadline(self, name: str) -> float | None:
+        """When `name`'s held change is due (monotonic s), or None."""
+        return self._deadlines.get(name)
 
     def answer(
         self,
@@ -133,3 +146,52 @@ def reply(
     if hold is not None:
         fields["pending"] = hold.as_json()
     return service.ok(action, device=device.name, **fields)
+
+
+def pending_entry(
+    device: Device, driver: GpioOutput, due: float | None, now: float, wall: float
+) -> dict[str, JsonValue] | None:
+    """What is pending for a switch, as its tree key says it (None: nothing):
+    the state, when it is due as epoch s (`due` monotonic, `now` and `wall` the
+    same moment), and why (the reply's `detail`, as of `now`)."""
+    state, since = driver.pending, driver.last_change(now)
+    if state is None or due is None or since is None:
+        return None
+    config = device.config
+    detail = too_soon(
+        not state, since, config.real("min_on_s"), config.real("min_off_s"), now
+    )
+    due_wall = round(wall + max(0.0, due - now), 3)  # the same at each look
+    return {"state": state, "due": due_wall, "detail": detail or ""}
+
+
+class HoldLog:
+    """Counts each change held and each carried out, and logs them at most once a
+    minute per output (a scenario's toggle loop is held every other time)."""
+
+    def __init__(self, stats: Stats, service: str) -> None:
+        self._stats = stats
+        self._stat = f"devices.{service}."
+        self._limiter = LogRateLimiter()
+
+    def held(self, device: Device, action: str, hold: Hold, now: float) -> None:
+        self._stats.incr(f"{self._stat}held")
+        if self._limiter.should_log(f"held {device.name}", now):
+            log.info(
+                "device_switch_held",
+                device=device.fullname,
+                action=action,
+                reason=hold.detail,
+            )
+
+    def done(
+        self, device: Device, state: bool | None, reading: Reading, now: float
+    ) -> None:
+        self._stats.incr(f"{self._stat}held_done")
+        if self._limiter.should_log(f"held_done {device.name}", now):
+            log.info(
+                "device_held_switch_done",
+                device=device.fullname,
+                state=state,
+                status=reading.status.value,
+            )

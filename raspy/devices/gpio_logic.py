@@ -119,6 +119,10 @@ class Deadlines:
     def forget(self, name: str) -> None:
         self._expires.pop(name, None)
 
+    def get(self, name: str) -> float | None:
+        """`name`'s deadline, or None."""
+        return self._expires.get(name)
+
     def due(self, now: float) -> list[str]:
         """The names whose time is up at `now`; each is then forgotten."""
         expired: list[str] = []

@@ -1,18 +1,23 @@
 """What the `gpio` service writes into the tree besides readings: its events' keys
-(a button's presses, an output's switch-off by max_on_s), and an input's first
-reading dated from when the tree last saw it change.
+(a button's presses, an output's switch-off by max_on_s), a switch's pending change,
+and an input's first reading dated from when the tree last saw it change.
 
-Pure: the service's actor (raspy.actors.gpio) writes what these say.
+Pure: the service's actor (raspy.actors.gpio) writes what these say, a switch's
+pending key through PendingKeys and the publisher it is given.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Final
 
 from raspy import json_text
 from raspy.devices.reading import Reading, Status, value_key
+from raspy.devices.template import JsonValue
+from raspy.devices.tree import Publisher
+from raspy.stats import Stats
 
 EVENT_TREE: Final = "/event/"
 
@@ -49,3 +54,65 @@ def max_on_key(fullname: str) -> str:
     """Where an output's switch-off by max_on_s goes (value: wall ts): the tree says
     why a heater went off, and a scenario can tell the household."""
     return f"{EVENT_TREE}{fullname}/max_on_expired"
+
+
+PENDING_FIELD: Final = "pending"
+
+
+def pending_key(fullname: str) -> str:
+    """Where a switch's change held by min_on_s / min_off_s is said, while there
+    is one: `/device/<fullname>/pending`, `{"state", "due", "detail"}` (`due`: the
+    epoch s it switches at), so that every reader sees it, not only the sender."""
+    return value_key(fullname, PENDING_FIELD)
+
+
+class PendingKeys:
+    """Writes the pending keys of a service's switches, each only when the change
+    it says (its state, its due time) is another than the one it last wrote or
+    found at its start: its `detail` says how long the switch had been so when
+    it was written, and a second `on` held as the first one was, a reload or a
+    restart with the same change pending, writes nothing."""
+
+    def __init__(self, publisher: Publisher, stats: Stats, service: str) -> None:
+        self._publisher = publisher
+        self._stats = stats
+        self._refused_stat = f"devices.{service}.keys_refused"
+        self._sent: dict[str, tuple[JsonValue, JsonValue] | None] = {}
+
+    def write(self, fullname: str, pending: Mapping[str, JsonValue] | None) -> None:
+        """`pending` (None: nothing, the key deleted) into the tree if it changed."""
+        entry = self.changed(fullname, pending)
+        if entry is not None and self._publisher.set_many([entry]):
+            self._stats.incr(self._refused_stat)
+
+    def found(self, fullname: str, tree: Mapping[str, bytes]) -> None:
+        """At start: what the tree has (a crash may have left one behind)."""
+        body = tree.get(pending_key(fullname))
+        try:
+            value = json_text.loads(body) if body else None
+        except ValueError:
+            value = ""
+        # anything but a change (any client may write the key) is written over
+        self._sent[fullname] = (
+            None if value is None else _change(value if isinstance(value, dict) else {})
+        )
+
+    def changed(
+        self, fullname: str, pending: Mapping[str, JsonValue] | None
+    ) -> tuple[bytes, bytes] | None:
+        """The entry to write (an empty body deletes the key), or None if the tree
+        says that change already."""
+        change = None if pending is None else _change(pending)
+        if self._sent.get(fullname) == change:
+            return None
+        self._sent[fullname] = change
+        body = b"" if pending is None else _json(pending)
+        return pending_key(fullname).encode("utf-8"), body
+
+
+def _change(pending: Mapping[str, JsonValue]) -> tuple[JsonValue, JsonValue]:
+    return pending.get("state"), pending.get("due")
+
+
+def _json(value: Mapping[str, JsonValue]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()

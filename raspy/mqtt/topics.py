@@ -17,7 +17,10 @@ from raspy.errors import MalformedMessage, quote
 
 SCENARIO_PREFIX: Final = "/scenario/"
 SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this name
-STATE_FIELDS: Final = frozenset({"value", "unit", "status", "timestamp"})
+# a device's keys as state topics; `pending`: a switch's change held by min_on_s /
+# min_off_s, while there is one (raspy.devices.gpio_tree.pending_key). Never a
+# command, and swept when no key backs it (a crash between a hold and its switch)
+STATE_FIELDS: Final = frozenset({"value", "unit", "status", "timestamp", "pending"})
 RESULT: Final = "result"
 STATUS: Final = "status"
 RUN: Final = "run"

@@ -53,10 +53,11 @@ def _control(row: DeviceRow) -> str:
     )
     if row.oid in _SWITCHES:
         on = row.value is True
+        # the change its device holds (min_off_s), said under it for every browser
         return (
             f'<button type="button" class="switch" role="switch" '
             f'aria-checked="{"true" if on else "false"}" aria-label="{esc(row.label)}" '
-            f"{common}><span></span></button>"
+            f'{common} data-pending-key="{esc(row.key)}pending"><span></span></button>'
         )
     if row.oid in _DIMMERS:
         return (

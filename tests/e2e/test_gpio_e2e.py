@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,49 @@ def test_initial_restore_brings_the_relay_back_on_after_kill_9(tmp_path: Path) -
     with running_daemon(data_dir, config_text=CONFIG) as daemon:
         reply = _gpio(daemon, action="get", device="relay")
         assert reply["reading"]["value"] is True
+
+
+def _held_config(min_off_s: float) -> str:
+    return (
+        '[devices]\ngpio_enabled = true\npin_factory = "mock"\n'
+        '[[devices.gpio]]\nname = "compressor"\noid = "switch"\npin = 18\n'
+        f'initial = "restore"\nmin_off_s = {min_off_s}\n'
+    )
+
+
+def test_a_held_on_outlives_kill_9_and_comes_min_off_s_after_the_new_start(
+    tmp_path: Path,
+) -> None:
+    """The freezer's `on`, held by min_off_s and answered 200, then a power cut
+    before the compressor starts: the next start holds it again, timed from that
+    start (it counts as a switch) by the limit the config has then, says so in the
+    tree, and switches not before that."""
+    data_dir = tmp_path / "data"
+    with running_daemon(data_dir, config_text=_held_config(600.0)) as daemon:
+        reply = _gpio(daemon, action="on", device="compressor")
+        assert (reply["reading"]["value"], reply["pending"]["state"]) == (False, True)
+        daemon.kill()  # between the 200 and the switch
+    prefix = f"/device/{hostname()}.gpio.compressor/"
+    pending_key, value_key = f"{prefix}pending".encode(), f"{prefix}value".encode()
+    with (
+        running_daemon(data_dir, config_text=_held_config(5.0)) as daemon,
+        CloneClient(daemon.endpoint, prefix.encode()) as tree,
+    ):
+        tree.wait_synced()
+        body = wait_until(lambda: tree.get(pending_key) or b"", what="the pending key")
+        pending = json.loads(body)
+        wait_until(
+            lambda: tree.get(value_key) == b"true",
+            what="the held on, after the start",
+            timeout_s=15,
+        )
+        switched_at = json.loads(tree.get(f"{prefix}timestamp".encode()) or b"0")
+        wait_until(lambda: tree.get(pending_key) is None, what="the key deleted")
+        reply = _gpio(daemon, action="get", device="compressor")
+    assert (pending["state"], reply["reading"]["value"]) == (True, True)
+    detail = r"off for [0-9.]+s of min_off_s 5s: on in [0-9.]+s"
+    assert re.fullmatch(detail, pending["detail"]), pending
+    assert switched_at >= pending["due"] - 0.01, (switched_at, pending)
 
 
 def test_a_device_renamed_over_mdp_keeps_its_name_after_a_restart(

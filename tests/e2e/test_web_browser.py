@@ -565,6 +565,60 @@ def test_a_switch_held_by_its_device_says_when_it_will_switch_and_a_click_cancel
     assert (answers[0] or {}).get("state") is True, answers
 
 
+def _compressor(hub: Hub, action: str) -> dict[str, Any]:
+    """A command to the compressor over MDP, as a scenario or MQTT sends one."""
+    with Client(hub.daemon.endpoint, timeout_s=5, retries=1) as client:
+        request = json.dumps({"v": 1, "action": action, "device": "compressor"})
+        status, body = client.request(f"{hostname()}.gpio.devices", request.encode())
+    assert status == b"200", body
+    reply: dict[str, Any] = json.loads(body)
+    return reply
+
+
+def test_a_switch_held_by_a_command_from_elsewhere_says_so_in_every_browser(
+    browser: Browser, hub: Hub
+) -> None:
+    """The note under a held switch was the page's own memory of its click's
+    answer: a scenario's `on`, or a second phone, showed nothing. It follows the
+    device's `…/pending` key now: in a page open before the command, in one
+    opened after it, and gone from both when the hold is dropped."""
+    before = logged_in(browser, hub)
+    after: Page | None = None
+    selector = f'button.switch[data-key="{hub.key("gpio.compressor")}"]'
+
+    def note(page: Page) -> Locator:
+        return page.locator(selector).locator("xpath=ancestor::li").locator(".error")
+
+    try:
+        assert _compressor(hub, "on")["pending"]["state"] is True
+        before.wait_for_function(
+            "(el) => el.textContent !== ''", arg=note(before).element_handle()
+        )
+        after = logged_in(browser, hub, "phone")
+        after.wait_for_function(
+            "(el) => el.textContent !== ''", arg=note(after).element_handle()
+        )
+        shown = [
+            (note(p).text_content(), note(p).get_attribute("class"))
+            for p in (before, after)
+        ]
+        title = note(after).get_attribute("title")
+        assert "pending" not in _compressor(hub, "off")
+        for page in (before, after):
+            page.wait_for_function(
+                "(el) => el.textContent === ''", arg=note(page).element_handle()
+            )
+    finally:
+        before.context.close()
+        if after is not None:
+            after.context.close()
+    for text, classes in shown:
+        assert re.fullmatch(r"on in ([1-9]|10) min", text or ""), shown
+        assert classes == "error pending", shown
+    held_for = r"off for [0-9.]+s of min_off_s 600s: on in [0-9.]+s"
+    assert re.fullmatch(held_for, title or ""), title
+
+
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     """The last hour's graph of the logged sensor fills up as it is recorded (the
     24-hour one merges a fresh sensor's minutes into one point)."""

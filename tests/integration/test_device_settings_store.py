@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from support.kv_cli import run
 
+from raspy import packing
 from raspy.config import DevicesConfig
 from raspy.devices.kinds import BUILTIN, validate
 from raspy.devices.registries import fake_registry
@@ -94,8 +95,14 @@ def test_a_record_that_does_not_decode_is_skipped_and_logged(store: Store) -> No
          "device fields record: fields: expected a map of strings to values"),
         (b"state/x", encode_device_record(DEVICE_CONFIG_PREFIX, {}, 0.0),
          "device value record: expected fields value, saved, got fields, saved"),
+        (b"state/x", packing.pack({"value": True, "saved": 0.0, "pending": 1}),
+         "device value record: pending: expected true or false, got int"),
+        (b"config/x", packing.pack({"fields": {}, "saved": 0.0, "pending": True}),
+         "device fields record: expected fields fields, saved, got fields, "
+         "pending, saved"),
     ],
-    ids=["bad-prefix", "fields-not-a-map", "wrong-shape"],
+    ids=["bad-prefix", "fields-not-a-map", "wrong-shape", "pending-not-a-bool",
+         "pending-in-a-config"],
 )  # fmt: skip
 def test_a_bad_device_record_is_a_store_error(
     key: bytes, value: bytes, message: str
@@ -106,6 +113,55 @@ def test_a_bad_device_record_is_a_store_error(
     checker = check.Checker()
     checker.feed(Table.DEVICE, key, value)
     assert checker.finish() == [check.Problem(Table.DEVICE, key, message)]
+
+
+def test_a_held_change_is_stored_with_the_state_and_the_old_record_still_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state record without `pending` is what every earlier version wrote, and
+    is still written while nothing is held; raspy-kv dump and check take both."""
+    with capture_logs(), Store.open(tmp_path / "data") as store:
+        old = packing.pack({"value": False, "saved": 9.0})
+        store.commit([Put(Table.DEVICE, b"state/pi.gpio.pump", old)])
+        settings = DeviceSettings(store)
+        settings.save_state("pi.gpio.relay", False, 11.0, pending=True)
+        assert settings.load("pi.gpio.") == Saved(
+            states={"pi.gpio.pump": False, "pi.gpio.relay": False},
+            states_since={"pi.gpio.pump": 9.0, "pi.gpio.relay": 11.0},
+            pending={"pi.gpio.relay": True},
+        )
+        settings.save_state("pi.gpio.pump", True, 12.0)
+        assert store.get(Table.DEVICE, b"state/pi.gpio.pump") == packing.pack(
+            {"value": True, "saved": 12.0}
+        )
+    data_dir = str(tmp_path / "data")
+    status, out, _ = run(["dump", "--data-dir", data_dir], capsys)
+    lines = [json.loads(line) for line in out.splitlines()[1:-1]]  # no head, tail
+    assert (status, lines) == (
+        0,
+        [
+            {
+                "db": "device",
+                "key": "state/pi.gpio.pump",
+                "value": {"msgpack": {"value": True, "saved": 12.0}},
+            },
+            {
+                "db": "device",
+                "key": "state/pi.gpio.relay",
+                "value": {"msgpack": {"value": False, "saved": 11.0, "pending": True}},
+            },
+        ],
+    )
+    status, _, err = run(["check", "--data-dir", data_dir], capsys)
+    assert status == 0, err
+    dump = tmp_path / "store.dump"
+    dump.write_text(out, encoding="utf-8")
+    status, _, err = run(
+        ["restore", "--data-dir", str(tmp_path / "new"), str(dump)], capsys
+    )
+    assert status == 0, err
+    with capture_logs(), Store.open(tmp_path / "new") as store:
+        assert DeviceSettings(store).load("pi.gpio.").pending == {"pi.gpio.relay": True}
 
 
 def test_a_device_record_round_trips() -> None:
@@ -162,4 +218,18 @@ def test_device_records_round_trip(
     data = encode_device_record(prefix, fields, saved)
     assert decode_device_record(prefix + b"pi.gpio.x", data) == DeviceRecord(
         fields, saved
+    )
+
+
+@given(
+    st.one_of(st.booleans(), st.integers(0, 100)),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.one_of(st.none(), st.booleans()),
+)
+def test_state_records_round_trip_with_what_is_pending(
+    value: bool | int, saved: float, pending: bool | None
+) -> None:
+    data = encode_device_record(DEVICE_STATE_PREFIX, value, saved, pending)
+    assert decode_device_record(b"state/pi.gpio.x", data) == DeviceRecord(
+        value, saved, pending
     )

@@ -247,10 +247,14 @@ def test_a_command_that_changes_nothing_writes_no_state_to_the_store(
     save = DeviceSettings.save_state
 
     def counted(
-        self: DeviceSettings, fullname: str, value: Any, wall_ts: float
+        self: DeviceSettings,
+        fullname: str,
+        value: Any,
+        wall_ts: float,
+        pending: bool | None = None,
     ) -> None:
         saved.append((fullname, value))
-        save(self, fullname, value, wall_ts)
+        save(self, fullname, value, wall_ts, pending)
 
     monkeypatch.setattr(DeviceSettings, "save_state", counted)
     gpio.start(RELAY)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
 from raspy.actors.scenario import STATE_KEYS
+from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, SendRequest
 from raspy.mqtt.discovery import DeviceInfo, Discovery
@@ -270,6 +272,29 @@ def test_retained_state_topics_no_key_backs_are_cleared() -> None:
     core.buffer.take(10_000)
     core.tick(NOW + SETTLE)
     assert cleared(core) == ghosts
+
+
+def test_a_switchs_pending_key_is_a_retained_state_topic_never_a_command() -> None:
+    """`/device/<fullname>/pending` (a change held by min_off_s) is bridged as a
+    state topic, retained while it lasts and cleared with its key; it announces
+    nothing to Home Assistant, and one left by an earlier run with no key behind
+    it (raspyd killed between a hold and its switch) is swept."""
+    core = make_core()
+    core.seed([("/device/pi.fake.lamp/value", b"true")], NOW)
+    core.reply(1, list_reply("lamp"), NOW)
+    connect(core)
+    replay(core, Message("raspy/pi/fake/gone/pending", b"{}"))
+    core.buffer.take(10_000)
+    body = b'{"state": true, "due": 1300.0, "detail": "off for 40s"}'
+    topic = "raspy/pi/fake/lamp/pending"
+    assert core.key_changed("/device/pi.fake.lamp/pending", body, NOW) == []
+    assert core.buffer.take(10_000) == [Message(topic, body)]
+    assert core.key_changed("/device/pi.fake.lamp/pending", b"", NOW) == []
+    assert core.buffer.take(10_000) == [Message(topic, b"")]
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == {"raspy/pi/fake/gone/pending"}
+    with pytest.raises(MalformedMessage):
+        core.settings.topics.parse_command(topic)
 
 
 def test_a_config_naming_a_lone_surrogate_is_passed_over_not_raised() -> None:

@@ -58,7 +58,8 @@ def test_a_switch_is_a_button_with_its_state_service_device_and_key() -> None:
     assert pages._control(row()) == (
         '<button type="button" class="switch" role="switch" aria-checked="true" '
         'aria-label="lamp" data-service="h.fake.devices" data-device="lamp" '
-        'data-key="/device/h.fake.lamp/value"><span></span></button>'
+        'data-key="/device/h.fake.lamp/value" '
+        'data-pending-key="/device/h.fake.lamp/pending"><span></span></button>'
     )
 
 

@@ -71,6 +71,18 @@
         el.textContent = show(none ? null : value);
       }
     });
+    if (key.endsWith("/pending")) {
+      // what a switch's device holds, from the tree: every browser sees it, not
+      // only the one whose click was held; deleted once carried out or dropped
+      document.querySelectorAll('[data-pending-key="' + CSS.escape(key) + '"]').forEach(function (el) {
+        if (value && typeof value === "object" && typeof value.due === "number") {
+          const inS = Math.max(0, value.due - Date.now() / 1000);
+          showPending(el, { state: value.state, in_s: inS, detail: value.detail });
+        } else {
+          clearPending(el);
+        }
+      });
+    }
     if (key.endsWith("/status")) {
       document.querySelectorAll('[data-status-key="' + CSS.escape(key) + '"]').forEach(function (el) {
         el.className = el.className.replace(/\bstatus-\S+/, "status-" + cssWord(value));
@@ -114,10 +126,11 @@
     return (Math.ceil(seconds / 360) / 10) + " h";
   }
 
-  // A switch held by its min_on_s / min_off_s answers with what it holds: said
-  // under it ("on in 5 min", the device's reason on hover) until the switch gets
-  // there, or a while after its time (the hold was cancelled elsewhere). A click
-  // meanwhile goes from the state it is headed for: a second one cancels it.
+  // A switch held by its min_on_s / min_off_s answers with what it holds, and its
+  // device says it in the tree (`…/pending`, for every browser): said under it
+  // ("on in 5 min", the device's reason on hover) until the switch gets there, the
+  // key goes, or a while after its time. A click meanwhile goes from the state it
+  // is headed for: a second one cancels it.
   function showPending(el, pending) {
     const box = errorBox(el);
     clearPending(el);
