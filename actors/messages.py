@@ -96,20 +96,36 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class KeyChanged:
-    """A Clone key was set (body) or deleted (empty body) and published with `seq`."""
+    """A Clone key was set (body) or deleted (empty body) and published with `seq`;
+    `uuid` is its writer's (empty: the server's own deletion, or a batch's set)."""
 
     key: bytes
     seq: int
     body: bytes
     props: tuple[tuple[str, str], ...]
+    uuid: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRefused:
+    """An in-process write (ClonePublisher.update, which gave it `uuid`) the Clone server
+    will never publish: refused (too large, a key it does not take) or lost with a
+    failed commit. Told to the subscribers that asked for it (CloneSubscribe)."""
+
+    key: bytes
+    uuid: bytes
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class CloneSubscribe:
-    """Tell `ref` a KeyChanged for every published key starting with `prefix` (ask)."""
+    """Tell `ref` a KeyChanged for every published key starting with `prefix` (ask);
+    `refusals`: and a KeyRefused for every in-process write under it that is dropped
+    (a writer that shows its writes before they come back must take them back)."""
 
     prefix: bytes
     ref: pykka.ActorRef[Any]
+    refusals: bool = False
 
 
 @dataclass(frozen=True, slots=True)

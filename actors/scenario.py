@@ -1,7 +1,8 @@
 """ScenarioActor: one enabled scenario, a thin shell over rules.engine.ScenarioCore.
 
 It gets the Clone changes it cares about and its time triggers from the CoreActor,
-writes Clone keys through the ClonePublisher, and sends MDP requests as an in-process
+writes Clone keys through the ClonePublisher (each recorded in the core's TreeView as
+it is sent, so every scenario reads it at once), and sends MDP requests as an in-process
 client through the outbox (peer `<owner>/r<id>`; the edge routes the replies back
 here). It never asks the core (only tells), so the core may ask it. A failure inside
 is logged with its cause and the actor carries on.
@@ -33,6 +34,7 @@ from raspy.devices.template import JsonValue
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
 from raspy.rules.model import RandomSource, Scenario, SunEvent
+from raspy.rules.tree_view import TreeView
 from raspy.stats import Stats
 from raspy.ticker import SharedTicker
 from raspy.transport.outbox import Outbox
@@ -168,7 +170,7 @@ class ScenarioActor(pykka.ThreadingActor):
         settings: engine.EngineSettings,
         links: ScenarioLinks,
         *,
-        kv: Callable[[str], JsonValue],
+        tree: TreeView,
         sun: Callable[[SunEvent, float], float | None],
         rng: RandomSource,
         status: engine.Status | None = None,
@@ -180,8 +182,9 @@ class ScenarioActor(pykka.ThreadingActor):
         self._version = version  # resume_record.fingerprint of the stored document
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
+        self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
-            scenario, settings, kv=kv, sun=sun, rng=rng, status=status
+            scenario, settings, kv=tree.kv, sun=sun, rng=rng, status=status
         )
         # the engine keeps its requests and their deadlines: ids are its own
         self._client: LocalClient[None] = LocalClient(
@@ -344,11 +347,15 @@ class ScenarioActor(pykka.ThreadingActor):
     def _publish(
         self, key: str, value: JsonValue, ttl_s: float = 0.0, *, delete: bool = False
     ) -> None:
-        """A Clone write (`value` None is JSON null; only `delete` deletes); a key
-        the tree refuses fails only this write (logged)."""
+        """A Clone write (`value` None is JSON null; only `delete` deletes), which
+        every scenario's kv() reads from now on (TreeView.send); a key the tree
+        refuses fails only this write (logged)."""
         body = b"" if delete else json.dumps(value, ensure_ascii=False).encode("utf-8")
+        raw, ttl = key.encode("utf-8"), ttl_s or None
         try:
-            self._links.publisher.set(key.encode("utf-8"), body, ttl_s=ttl_s or None)
+            self._tree.send(
+                key, body, lambda: self._links.publisher.update(raw, body, ttl_s=ttl)
+            )
         except ValueError as exc:
             self._links.stats.incr("core.scenario.keys_refused")
             log.warning(

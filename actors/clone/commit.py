@@ -66,11 +66,14 @@ class CommitPipeline:
         stats: Stats,
         wake: Wakeup,
         monotonic: Callable[[], float] = time.monotonic,
+        on_lost: Callable[[bytes, bytes, str], None] | None = None,
     ) -> None:
         """How often coalesced values are written, and the block of sequence numbers
         reserved at a time, come from the store's config (issue 17). `monotonic`
-        is the loop's clock (ttl deadlines)."""
+        is the loop's clock (ttl deadlines); `on_lost(key, uuid, reason)`: a durable
+        update with a uuid was lost with its commit (its writer is told)."""
         self._store = store
+        self._on_lost = on_lost
         self._monotonic = monotonic
         self._core = core
         self._stats = stats
@@ -296,6 +299,10 @@ class CommitPipeline:
             self._stats.incr("clone.commit_failed", len(durable))
             self._core.forget(u.uuid for u in durable if u.uuid)
             self._undo_expiry(durable)
+            if self._on_lost is not None:
+                for update in durable:
+                    if update.uuid:
+                        self._on_lost(update.key, update.uuid, "commit_failed")
             log.error(
                 "clone_commit_failed",
                 count=len(durable),

@@ -33,6 +33,7 @@ _QUEUE_FULL: Final = core_mod.Rejected("snapshot_queue_full", "")
 Outputs = list[core_mod.CloneOutput]
 Step = Callable[[Sequence[bytes], float], Outputs]  # a CloneCore input method
 Handler = Callable[[int], None]  # a Runner handler: called with the poll events
+Refusal = Callable[[bytes, bytes, str], None]  # key, uuid, reason
 
 
 class CloneIntake:
@@ -47,8 +48,11 @@ class CloneIntake:
         clock: Clock,
         stats: Stats,
         limiter: LogRateLimiter,
+        on_refused: Refusal | None = None,
     ) -> None:
+        """`on_refused(key, uuid, reason)`: an in-process write was refused."""
         self._core = core
+        self._on_refused = on_refused
         self._commits = commits
         self._snapshots = snapshots
         self._pacing = pacing
@@ -80,7 +84,8 @@ class CloneIntake:
         def on_readable(_events: int) -> None:
             now = self._clock.monotonic()
             taken = outbox.drain(
-                lambda m: self.apply(on_local(m, now), "local"), DRAIN_BATCH
+                lambda m: self.apply(on_local(m, now), "local", local=True),
+                DRAIN_BATCH,
             )
             self._full(taken)
 
@@ -115,7 +120,16 @@ class CloneIntake:
         if count >= DRAIN_BATCH:  # more may wait: the next poll does not sleep
             self._pacing.drained_full()
 
-    def apply(self, outputs: Outputs, peer: str, routing_id: bytes = b"") -> None:
+    def apply(
+        self,
+        outputs: Outputs,
+        peer: str,
+        routing_id: bytes = b"",
+        *,
+        local: bool = False,
+    ) -> None:
+        """`local`: the outputs of in-process writes, whose refusals their writers
+        are told (a TCP client is not: it reads the tree, not our word)."""
         for out in outputs:
             if isinstance(out, core_mod.Accept):
                 self._commits.accept(out.update, coalesced=out.coalesced)
@@ -126,6 +140,8 @@ class CloneIntake:
                 self._stats.incr("clone.guarded_skipped")
             else:
                 self._rejected(peer, out)
+                if local and out.uuid and self._on_refused is not None:
+                    self._on_refused(out.key, out.uuid, out.reason)
 
     def _rejected(self, peer: str, out: core_mod.Rejected) -> None:
         """Counted every time, logged once per (peer, reason) a minute (docs/style.md §5)."""

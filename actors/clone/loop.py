@@ -119,8 +119,8 @@ class CloneLoop:
 
     def execute(self, command: object) -> object:
         match command:
-            case msgs.CloneSubscribe(prefix=prefix, ref=ref):
-                self._parts.subscribers.add(prefix, ref)
+            case msgs.CloneSubscribe(prefix=prefix, ref=ref, refusals=refusals):
+                self._parts.subscribers.add(prefix, ref, refusals=refusals)
             case msgs.CloneUnsubscribe(ref=ref):
                 self._parts.subscribers.remove(ref)
             case msgs.GetUnstored(prefix=prefix):

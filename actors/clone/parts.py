@@ -52,7 +52,12 @@ class CloneParts:
             max_value_bytes=config.max_value_bytes,
             coalesced_prefixes=[prefix.encode() for prefix in coalesced],
         )
-        commits = CommitPipeline(store, core, stats, wakeup, clock.monotonic)
+        # an in-process writer that shows its writes before they come back (the
+        # scenario core) is told of the ones that never will
+        subscribers = Subscribers()
+        commits = CommitPipeline(
+            store, core, stats, wakeup, clock.monotonic, subscribers.refused
+        )
         limiter = LogRateLimiter()  # shared: one log line per (peer, reason)
         snapshots = SnapshotStreamer(
             store,
@@ -66,8 +71,17 @@ class CloneParts:
         pacing = ClonePacing(
             config.hugz_interval_s, limits.clone_subscriber_queue_bytes
         )
-        intake = CloneIntake(core, commits, snapshots, pacing, clock, stats, limiter)
-        return cls(core, commits, snapshots, pacing, intake, Subscribers())
+        intake = CloneIntake(
+            core,
+            commits,
+            snapshots,
+            pacing,
+            clock,
+            stats,
+            limiter,
+            subscribers.refused,
+        )
+        return cls(core, commits, snapshots, pacing, intake, subscribers)
 
     def next_deadline(self, now: float, real_now: float, xpub_waiting: bool) -> float:
         """When the loop must turn next (ClonePacing's rule over every part's timer);

@@ -6,7 +6,8 @@ collector (docs/protocols.md §6.4), so they are numbered, stored and published 
 way, in the order each thread sent them. Plain sets (no properties, no ttl) from a
 device service's poll batch travel as one message holding them all, because the
 per-message cost, not the per-update one, dominates at a thousand readings a second.
-Subscribers: actors told KeyChanged for a prefix. The envelope is
+Subscribers: actors told KeyChanged for a prefix (and, if they ask, KeyRefused for
+an in-process write under it that will never be published). The envelope is
 raspy.protocol.clone_local.
 """
 
@@ -58,13 +59,26 @@ class ClonePublisher:
     ) -> None:
         """Queue an update (empty body: delete); ValueError for a key or property §6.2
         forbids. Published once stored; `ttl_s` makes the key ephemeral (§6.6)."""
+        self.update(key, body, props, ttl_s)
+
+    def update(
+        self,
+        key: bytes,
+        body: bytes,
+        props: Mapping[str, str] | None = None,
+        ttl_s: float | None = None,
+    ) -> bytes:
+        """set(), and the update's uuid, which its KeyChanged (or KeyRefused) carries
+        back to a writer that waits for it."""
         try:
             clone.check_path_key(key)
         except MalformedMessage as exc:
             raise ValueError(str(exc)) from exc
         pairs = tuple((props or {}).items())
-        frames = clone.kvset(key, body, uuid.uuid4().bytes, pairs, ttl_s)
+        made = uuid.uuid4().bytes
+        frames = clone.kvset(key, body, made, pairs, ttl_s)
         self.send([PUBLISH_CHANNEL, *frames])
+        return made
 
     def delete(self, key: bytes) -> None:
         self.set(key, b"")
@@ -88,18 +102,39 @@ class Subscribers:
 
     def __init__(self) -> None:
         self._entries: list[tuple[bytes, pykka.ActorRef[Any]]] = []
+        self._refusals: list[tuple[bytes, pykka.ActorRef[Any]]] = []
 
-    def add(self, prefix: bytes, ref: pykka.ActorRef[Any]) -> None:
+    def add(
+        self, prefix: bytes, ref: pykka.ActorRef[Any], *, refusals: bool = False
+    ) -> None:
         self._entries.append((prefix, ref))
+        if refusals:
+            self._refusals.append((prefix, ref))
 
     def remove(self, ref: pykka.ActorRef[Any]) -> None:
         self._entries = [(p, r) for p, r in self._entries if r != ref]
+        self._refusals = [(p, r) for p, r in self._refusals if r != ref]
+
+    def refused(self, key: bytes, uuid: bytes, reason: str) -> None:
+        """Tell KeyRefused to every subscriber that asked for refusals under `key`:
+        the in-process write `uuid` will never be published."""
+        if not uuid or not self._refusals:
+            return
+        event = msgs.KeyRefused(key, uuid, reason)
+        for prefix, ref in list(self._refusals):
+            if key.startswith(prefix):
+                try:
+                    ref.tell(event)
+                except pykka.ActorDeadError:
+                    self.remove(ref)
 
     def notify(self, update: core_mod.Update) -> None:
         """Tell KeyChanged to every matching subscriber; forget dead ones."""
         if not self._entries:
             return
-        event = msgs.KeyChanged(update.key, update.seq, update.body, update.props)
+        event = msgs.KeyChanged(
+            update.key, update.seq, update.body, update.props, update.uuid
+        )
         for prefix, ref in list(self._entries):
             if update.key.startswith(prefix):
                 try:

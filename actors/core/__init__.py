@@ -3,8 +3,9 @@
 It loads the stored scenarios at start (and the preload folder's), runs one
 ScenarioActor per enabled scenario, follows the daemon's own Clone updates in-process
 (CloneSubscribe: no polling, no socket), keeps the latest values expressions read with
-kv(), schedules every time trigger on one TimeScheduler, writes `/scenario/<name>/…`
-(the only writer of those keys, so their order is kept) and answers
+kv() (and the scenarios' own writes until they come back: TreeView), schedules every
+time trigger on one TimeScheduler, writes `/scenario/<name>/…` (the only writer of
+those keys, so their order is kept) and answers
 `<host>.core.scenario` (rules.scenario_api). Nothing that fails here stops the daemon.
 """
 
@@ -163,8 +164,11 @@ class CoreActor(pykka.ThreadingActor):
             raise
 
     def _start_up(self) -> None:
+        # refusals too: the view shows a scenario's write until it comes back, and
+        # one that never will must not stay in it (TreeView)
         self.links.clone.ask(
-            msgs.CloneSubscribe(b"/", self.actor_ref), timeout=_ASK_TIMEOUT_S
+            msgs.CloneSubscribe(b"/", self.actor_ref, refusals=True),
+            timeout=_ASK_TIMEOUT_S,
         )
         # the live tree, not the store alone: device readings reach the store once a
         # coalesce interval, and the devices start first (kv() read null until the
@@ -214,8 +218,17 @@ class CoreActor(pykka.ThreadingActor):
 
     def _receive(self, message: Any) -> Any:
         match message:
-            case msgs.KeyChanged(key=key, body=body):
-                self._on_key(key, body)
+            case msgs.KeyChanged(key=key, body=body, uuid=uuid):
+                self._on_key(key, body, uuid)
+            case msgs.KeyRefused(key=key, uuid=uuid, reason=reason):
+                if self.tree.refused(key.decode("utf-8", "replace"), uuid):
+                    # the Clone server logged why (once a minute per reason)
+                    self.links.stats.incr("core.writes_refused")
+                    log.debug(
+                        "scenario_write_refused",
+                        key=key[:64].decode("utf-8", "replace"),
+                        reason=reason,
+                    )
             case msgs.Tick():
                 self._on_time()
             case msgs.MdpFrames(frames=frames):
@@ -234,9 +247,9 @@ class CoreActor(pykka.ThreadingActor):
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
 
-    def _on_key(self, raw_key: bytes, body: bytes) -> None:
+    def _on_key(self, raw_key: bytes, body: bytes, uuid: bytes = b"") -> None:
         key = raw_key.decode("utf-8", "replace")
-        old = self.tree.update(key, body)
+        old = self.tree.update(key, body, uuid)
         refs = self.routes.refs(key)
         if not refs:
             return
@@ -428,7 +441,7 @@ class CoreActor(pykka.ThreadingActor):
                 scenario,
                 self.settings,
                 links,
-                kv=self.tree.kv,
+                tree=self.tree,
                 sun=self._sun,
                 rng=self.links.rng,
                 status=status,

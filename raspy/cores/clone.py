@@ -58,10 +58,13 @@ class Accept:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Input dropped: a stable reason token and a detail for the log."""
+    """Input dropped: a stable reason token and a detail for the log; for a KVSET
+    that still reads as one, its `key` and `uuid` (an in-process writer is told)."""
 
     reason: str
     detail: str
+    key: bytes = b""
+    uuid: bytes = b""
 
     @property
     def counter(self) -> str:
@@ -161,7 +164,7 @@ class CloneCore:
             msg = clone.decode_kvset(frames, self._max_key_bytes)
             ttl_s = clone.ttl_of(msg.props)
         except MalformedMessage as exc:
-            return [Rejected(exc.reason, exc.detail)]
+            return [Rejected(exc.reason, exc.detail, *_writer_of(frames))]
         return self._accept(
             key=msg.key,
             body=msg.body,
@@ -260,9 +263,8 @@ class CloneCore:
         coalesced: bool = False,
     ) -> list[CloneOutput]:
         if len(body) > self._max_value_bytes:
-            return [
-                Rejected("body_too_large", f"{len(body)} > {self._max_value_bytes}")
-            ]
+            detail = f"{len(body)} > {self._max_value_bytes}"
+            return [Rejected("body_too_large", detail, key, uuid)]
         if uuid:
             if uuid in self._recent:
                 # §6.4 (raspy): a resent KVSET is applied once
@@ -343,3 +345,12 @@ class CloneCore:
         self._recent[uuid] = None
         if len(self._recent) > self._recent_limit:
             self._recent.popitem(last=False)
+
+
+def _writer_of(frames: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """(key, uuid) of a refused KVSET whose frames still read as one, else empty."""
+    try:
+        msg = clone.decode_kvmsg(frames)
+    except MalformedMessage:
+        return b"", b""
+    return msg.key, msg.uuid

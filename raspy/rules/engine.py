@@ -24,6 +24,7 @@ from raspy.rules import model
 from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
 from raspy.rules.model import EvalContext, Mode, RandomSource, Scenario, SunEvent
+from raspy.rules.own_writes import OwnWrites
 from raspy.rules.resume_path import Path
 from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
 
@@ -203,7 +204,9 @@ class ScenarioCore:
     ) -> None:
         self.scenario = scenario
         self._settings = settings
-        self._kv = kv
+        # the tree as the owner shows it, under what this turn's runs wrote
+        self._own = OwnWrites(kv)
+        self._kv = self._own.kv
         self._sun = sun
         self._rng = rng  # random() and random waits (model.RandomSource)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
@@ -532,6 +535,7 @@ class ScenarioCore:
             self._rng,
             self._settings.max_value_bytes,
             self._settings.http_service,
+            self._own.wrote,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
 
@@ -600,6 +604,7 @@ class ScenarioCore:
         out.append(Disabled(reason))
 
     def _finish(self, out: list[Output]) -> list[Output]:
+        self._own.handed_over()  # the owner sends this turn's writes, then reads
         # one record a turn at most, when it changed: a restart-mode trigger ends
         # a run in its wait and starts the next one into it (one write, not two)
         if self._checkpoints or self._recorded.runs or self._recorded.lost:

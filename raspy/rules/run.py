@@ -112,6 +112,8 @@ class RunEnv:
     rng: RandomSource  # random() and random waits: passed in, seeded in tests
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES  # the tree's ([clone]) limit
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
+    # told each effect as the run yields it: a write reads back at once (own_writes)
+    wrote: Callable[[Effect], None] | None = None
 
 
 @dataclass(slots=True)
@@ -626,6 +628,8 @@ class Run:
                     return effects
                 if not isinstance(step, Idle | Sleep):
                     effects.append(step)
+                    if self.scope.env.wrote is not None:
+                        self.scope.env.wrote(step)
             self._fail(f"more than {self._step_limit} steps without a wait; stopped")
         except StopIteration:
             self.done = True

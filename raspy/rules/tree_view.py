@@ -1,13 +1,17 @@
 """What the core knows of the Clone tree: the latest values, and who wants which key.
 
-TreeView is written by the CoreActor's thread only and read by scenario actors through
-kv() (a dict read; bodies are decoded on demand). Routes answers, per key, the
-scenario actors whose triggers or expressions read it; the answer is cached per key,
-because the same device keys change again and again.
+TreeView holds the server's values, written by the CoreActor's thread only, and the
+writes the scenarios sent that have not come back yet: a scenario's actor records
+each one as it sends it, from its own thread, so every kv() of every scenario reads
+it at once (a doorbell counter run twice within a millisecond counts two). Readers
+decode bodies on demand. Routes answers, per key, the scenario actors whose triggers
+or expressions read it; the answer is cached per key, because the same device keys
+change again and again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Final, Generic, TypeVar
 
@@ -24,33 +28,93 @@ Target = TypeVar("Target")
 
 
 class TreeView:
-    """Latest bodies by key (one writer thread; readers see a whole dict entry)."""
+    """The server's latest bodies by key, and on top of them the writes sent from
+    this raspyd that are on their way (read-your-writes).
+
+    A sent write is shown from the moment it is sent until the server's update with
+    its uuid comes back (the server numbered it, and every update of the key before
+    it has come too; the server's values are the view again, later ones included) or
+    the server says it dropped it (KeyRefused: then it never held that value). Of
+    several writes of a key on their way the last one sent is shown: the server
+    numbers them in that order. One lock orders the sends of every thread with the
+    view's record of them, and the updates of the core's thread.
+    """
 
     def __init__(self) -> None:
         self._bodies: dict[str, bytes] = {}
+        self._sent: dict[str, list[tuple[bytes, bytes]]] = {}  # key -> (uuid, body)
+        self._lock = threading.Lock()
 
     def seed(self, items: Iterable[tuple[str, bytes]]) -> None:
         for key, body in items:
             self._bodies.setdefault(key, body)
 
-    def update(self, key: str, body: bytes) -> bytes | None:
-        """Set (empty body: delete) and return the previous body."""
-        if body:
-            old = self._bodies.get(key)
-            self._bodies[key] = body
-            return old
-        return self._bodies.pop(key, None)
+    def update(self, key: str, body: bytes, uuid: bytes = b"") -> bytes | None:
+        """The server's update (empty body: delete), `uuid` its writer's; return the
+        server's previous body (what a trigger compares with: not a sent write)."""
+        with self._lock:
+            if uuid and key in self._sent:
+                self._settle(key, uuid)
+            if body:
+                old = self._bodies.get(key)
+                self._bodies[key] = body
+                return old
+            return self._bodies.pop(key, None)
+
+    def send(self, key: str, body: bytes, publish: Callable[[], bytes]) -> None:
+        """Carry out a write from any thread: `publish` sends it and returns its
+        uuid; the view shows `body` (empty: deleted) from now on. An error from
+        `publish` leaves the view as it was."""
+        with self._lock:
+            uuid = publish()
+            self._sent.setdefault(key, []).append((uuid, body))
+
+    def refused(self, key: str, uuid: bytes) -> bool:
+        """The server dropped the write `uuid`: it shows no longer (the one sent
+        before it, or the server's value, does); False if it was not on its way."""
+        with self._lock:
+            sent = self._sent.get(key)
+            kept = [entry for entry in sent or () if entry[0] != uuid]
+            if sent is None or len(kept) == len(sent):
+                return False
+            if kept:
+                self._sent[key] = kept
+            else:
+                del self._sent[key]
+            return True
+
+    def _settle(self, key: str, uuid: bytes) -> None:
+        """The update of write `uuid` came back: it and the writes sent before it
+        are settled (each one came back or was refused before it)."""
+        sent = self._sent[key]
+        index = next((i for i, entry in enumerate(sent) if entry[0] == uuid), None)
+        if index is None:
+            return  # another writer's update, before ours in the server's order
+        if index + 1 < len(sent):
+            self._sent[key] = sent[index + 1 :]
+        else:
+            del self._sent[key]
 
     def kv(self, key: str) -> JsonValue:
-        return json_text.tree_value(self._bodies.get(key))
+        with self._lock:
+            sent = self._sent.get(key)
+            body = sent[-1][1] if sent else self._bodies.get(key)
+        return json_text.tree_value(body)
+
+    def on_the_way(self) -> int:
+        """How many sent writes have not come back yet."""
+        with self._lock:
+            return sum(len(sent) for sent in self._sent.values())
 
     def keys_under(self, prefix: str) -> set[str]:
-        """The keys that start with `prefix` (undecoded: only their names matter)."""
+        """The keys that start with `prefix` (undecoded: only their names matter);
+        the server's, as matching() (core thread only)."""
         return {key for key in self._bodies if key.startswith(prefix)}
 
     def matching(self, patterns: Iterable[str]) -> tuple[tuple[str, JsonValue], ...]:
-        """(key, value) of every key one of the globs matches, in key order (most
-        scenarios have no `for:` trigger: no glob, nothing to go through)."""
+        """(key, value) of every key one of the globs matches, in key order, as the
+        server has them (the `for:` holds, which its updates drive; most scenarios
+        have no `for:` trigger: no glob, nothing to go through)."""
         patterns = list(patterns)
         if not patterns:
             return ()

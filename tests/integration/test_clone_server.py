@@ -281,12 +281,14 @@ def test_bad_input_on_collector_and_snapshot_is_counted_logged_once_and_dropped(
 def test_in_process_subscriber_gets_key_changed_for_keys_under_its_prefix(
     server: CloneServer,
 ) -> None:
-    """Issue 6: actors subscribe to a subtree's changes without TCP."""
+    """Issue 6: actors subscribe to a subtree's changes without TCP; each carries
+    the uuid its publisher gave the write (a writer knows its own coming back)."""
     recorder = Recorder.start()
     server.ref.ask(msgs.CloneSubscribe(b"/device/", recorder), timeout=5)
     server.publisher.set(b"/event/x", b"1")
-    server.publisher.set(b"/device/a", b"21", props={"unit": "C"})
-    server.publisher.delete(b"/device/a")
+    first = server.publisher.update(b"/device/a", b"21", props={"unit": "C"})
+    second = server.publisher.update(b"/device/a", b"")
+    assert len({first, second}) == 2
     proxy = recorder.proxy()
 
     def received() -> list[Any]:
@@ -294,8 +296,8 @@ def test_in_process_subscriber_gets_key_changed_for_keys_under_its_prefix(
 
     wait_until(lambda: len(received()) == 2, what="two KeyChanged")
     assert received() == [
-        msgs.KeyChanged(b"/device/a", 2, b"21", (("unit", "C"),)),
-        msgs.KeyChanged(b"/device/a", 3, b"", ()),
+        msgs.KeyChanged(b"/device/a", 2, b"21", (("unit", "C"),), first),
+        msgs.KeyChanged(b"/device/a", 3, b"", (), second),
     ]
 
 

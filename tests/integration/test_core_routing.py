@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pykka
+import pytest
 from support.clock import CountingFakeClock, CountingSystemClock, FakeClock
 from support.wait import wait_until
 
@@ -49,6 +51,76 @@ def test_tree_bodies_decode_as_json_or_text_and_deletes_return_the_old_body() ->
     assert tree.update("/a", b"") == b'{"x": true}'
     assert tree.kv("/a") is None
     assert decode(None) is None
+
+
+def test_a_sent_write_shows_until_the_server_settles_it() -> None:
+    """Read-your-writes: the last write sent shows until its update comes back (the
+    server's values then) or is refused; another writer's update numbered before
+    ours changes what a trigger compares with, not what kv() reads."""
+    tree = TreeView()
+    tree.seed([("/k", b"1")])
+
+    def sent(uuid: bytes) -> Callable[[], bytes]:
+        return lambda: uuid
+
+    tree.send("/k", b"2", sent(b"a"))
+    assert tree.kv("/k") == 2
+    tree.send("/k", b"", sent(b"b"))  # a deletion
+    assert tree.kv("/k") is None
+    tree.send("/k", b"4", sent(b"c"))
+    assert (tree.kv("/k"), tree.on_the_way()) == (4, 3)
+    assert tree.update("/k", b"9", b"other") == b"1"  # numbered before ours
+    assert tree.kv("/k") == 4
+    assert tree.refused("/k", b"b")
+    assert not tree.refused("/k", b"b")  # once
+    assert tree.update("/k", b"2", b"a") == b"9"
+    assert (tree.kv("/k"), tree.on_the_way()) == (4, 1)
+    assert tree.update("/k", b"4", b"c") == b"2"
+    assert (tree.kv("/k"), tree.on_the_way()) == (4, 0)
+    tree.update("/k", b"5", b"later")  # numbered after ours: the server's again
+    assert tree.kv("/k") == 5
+    tree.send("/k", b"6", sent(b"d"))
+    assert tree.refused("/k", b"d")  # the server never held 6
+    assert tree.kv("/k") == 5
+
+    def refused_here() -> bytes:
+        raise ValueError("bad key")
+
+    with pytest.raises(ValueError, match="bad key"):
+        tree.send("/k", b"7", refused_here)
+    assert (tree.kv("/k"), tree.on_the_way()) == (5, 0)
+
+
+def test_writes_sent_from_many_threads_show_in_the_order_they_were_sent() -> None:
+    """The lock orders each send with the view's record of it: the write the
+    publisher took last is the one shown, and each one settles on its own echo."""
+    tree = TreeView()
+    taken: list[bytes] = []
+
+    def publisher(uuid: bytes) -> Callable[[], bytes]:
+        def publish() -> bytes:
+            taken.append(uuid)
+            return uuid
+
+        return publish
+
+    def writer(name: bytes) -> None:
+        for index in range(200):
+            uuid = name + str(index).encode()
+            tree.send("/k", uuid, publisher(uuid))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in (b"a", b"b", b"c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(taken) == 600
+    assert tree.kv("/k") == taken[-1].decode()
+    for uuid in taken[:-1]:  # the server's order is the publisher's
+        tree.update("/k", uuid, uuid)
+        assert tree.kv("/k") == taken[-1].decode()
+    tree.update("/k", taken[-1], taken[-1])
+    assert tree.on_the_way() == 0
 
 
 def test_interest_covers_trigger_globs_and_every_literal_kv_key() -> None:

@@ -158,19 +158,20 @@ def test_forgotten_uuid_can_be_resent_after_a_failed_commit() -> None:
 
 
 def test_invalid_kvset_is_rejected_and_takes_no_sequence_number() -> None:
-    """§6.4: an invalid KVSET is dropped and counted; no number is used."""
+    """§6.4: an invalid KVSET is dropped and counted; no number is used. One that
+    still reads as a KVSET names its key and uuid (an in-process writer is told)."""
     core = CloneCore(max_value_bytes=4)
     assert core.on_kvset([b"/a", bytes(8)], NOW) == [
         Rejected("wrong_frame_count", "2 frames")
     ]
-    assert core.on_kvset(_kvset(b"/a", b"12345"), NOW) == [
-        Rejected("body_too_large", "5 > 4")
+    assert core.on_kvset(_kvset(b"/a", b"12345", UUID_A), NOW) == [
+        Rejected("body_too_large", "5 > 4", b"/a", UUID_A)
     ]
-    assert core.on_kvset(_kvset(b"HUGZ", b"1"), NOW) == [
-        Rejected("bad_key", "key 'HUGZ' is a command")
+    assert core.on_kvset(_kvset(b"HUGZ", b"1", UUID_A), NOW) == [
+        Rejected("bad_key", "key 'HUGZ' is a command", b"HUGZ", UUID_A)
     ]
     assert core.on_kvset(_kvset(b"/a", b"1", props=b"ttl=-3\n"), NOW) == [
-        Rejected("bad_ttl", "ttl='-3'")
+        Rejected("bad_ttl", "ttl='-3'", b"/a")
     ]
     assert core.last_seq == 0
 
