@@ -21,6 +21,7 @@ by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Final
 
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
 from raspy.cores.titanic_dispatch import Dispatcher
@@ -57,6 +58,9 @@ from raspy.cores.titanic_settings import NOT_RELAYED_REPLY, TitanicSettings
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mmi, titanic
 from raspy.protocol.titanic import Status
+
+# a stored request not relayed whose refusal could not be stored: the next try
+_REFUSAL_RETRY_S: Final = 5.0
 
 __all__ = [
     "Answer",
@@ -98,6 +102,9 @@ class TitanicCore:
         self._dispatcher = Dispatcher(self._settings)
         self._retention = Retention(self._settings)
         self._loaded = False
+        # stored requests for a service not relayed (_queue): uuid -> (queue order,
+        # when to store the refusal again after a failed commit; None: committing)
+        self._refusals: dict[str, tuple[int, float | None]] = {}
 
     # ------------------------------------------------------------ queries
 
@@ -135,6 +142,7 @@ class TitanicCore:
         retention_at = self._retention.next_check_at()
         if retention_at is not None:
             candidates.append(retention_at)
+        candidates.extend(at for _, at in self._refusals.values() if at is not None)
         return min(candidates) if candidates else None
 
     # ------------------------------------------------------------ start-up
@@ -175,7 +183,7 @@ class TitanicCore:
             self._requests.add(Entry(uuid, record.created, queued, size, state))
             self._retention.track(uuid, record.created)
             if queued is not None:
-                self._queue(record, queued, wall, out)
+                self._queue(record, queued, now, wall, out)
         self._retention.start(now)
         if orphans:
             token = self._commits.add(Orphans(len(orphans)))
@@ -314,6 +322,7 @@ class TitanicCore:
     ) -> None:
         trigger = Trigger.REPLY_COMMITTED if ok else Trigger.REPLY_FAILED
         entry = self._requests.fire(uuid, trigger)
+        refusal = self._refusals.pop(uuid, None)
         if entry is None:
             return
         if entry.state is State.DONE:
@@ -325,7 +334,12 @@ class TitanicCore:
             self._dispatcher.forget(uuid)
         elif entry.state is State.PENDING:
             out.append(Noted(Event.FAILED, uuid, "reply_commit"))
-            self._dispatcher.retry_later(uuid, now)
+            if refusal is None:
+                self._dispatcher.retry_later(uuid, now)
+        if refusal is not None and not ok:
+            # never dispatched: its refusal is stored again a while later (a close
+            # under way may still fail and leave it pending)
+            self._refusals[uuid] = (refusal[0], now + _REFUSAL_RETRY_S)
         # CLOSING_PENDING: its deletion is committing; a failed one resumes it
 
     def _delete_committed(
@@ -409,6 +423,9 @@ class TitanicCore:
         """Timeouts (retry with backoff), backoffs that ended, and retention."""
         out: list[Output] = []
         self._dispatcher.expire(now, out)
+        for uuid, (order, at) in list(self._refusals.items()):
+            if at is not None and at <= now:
+                self._store_refusal(uuid, order, now, wall, out)
         if self._retention.due(now):
             out.extend(self._retention.purge(wall, self._expire))
         self._dispatcher.pump(now, out)
@@ -417,7 +434,12 @@ class TitanicCore:
     # ------------------------------------------------------------ helpers
 
     def _queue(
-        self, record: StoredRequest, order: int, wall: float, out: list[Output]
+        self,
+        record: StoredRequest,
+        order: int,
+        now: float,
+        wall: float,
+        out: list[Output],
     ) -> None:
         """A stored pending request into the dispatch queue. One for a service not
         relayed (an older raspy took those) is never sent: the refusal is stored as
@@ -426,10 +448,26 @@ class TitanicCore:
         if service not in self._settings.not_relayed:
             self._dispatcher.queue(uuid, service, record.body, order)
             return
-        self._requests.fire(uuid, Trigger.REPLY_RECEIVED)
+        out.append(Noted(Event.NOT_RELAYED, uuid, service.decode("utf-8", "replace")))
+        self._store_refusal(uuid, order, now, wall, out)
+
+    def _store_refusal(
+        self, uuid: str, order: int, now: float, wall: float, out: list[Output]
+    ) -> None:
+        """Store the refusal of a request not relayed as its reply. A commit that
+        fails stores it again _REFUSAL_RETRY_S later (_reply_committed); so does a
+        request whose deletion is under way (a failed one leaves it pending), and one
+        gone is forgotten."""
+        entry = self._requests.get(uuid)
+        if entry is None:
+            self._refusals.pop(uuid, None)
+            return
+        if self._requests.fire(uuid, Trigger.REPLY_RECEIVED) is None:
+            self._refusals[uuid] = (order, now + _REFUSAL_RETRY_S)
+            return
+        self._refusals[uuid] = (order, None)
         token = self._commits.add(StoreReply(uuid))
         writes = (PutReply(uuid, NOT_RELAYED_REPLY, wall), DeleteQueue(order, uuid))
-        out.append(Noted(Event.NOT_RELAYED, uuid, service.decode("utf-8", "replace")))
         out.append(Persist(token, writes))
 
     def _refuse(self, caller: Caller, reason: str) -> list[Output]:

@@ -29,7 +29,9 @@ from raspy.cores.titanic import (
     Persist,
     PutReply,
     StoredRequest,
+    TitanicCore,
 )
+from raspy.cores.titanic_lifecycle import State
 from raspy.cores.titanic_settings import NOT_RELAYED_REPLY
 
 
@@ -284,3 +286,45 @@ def test_a_stored_request_for_a_service_not_relayed_gets_the_refusal_as_its_repl
         Dispatch(0, uuid_of(2), SVC, (b"x",), 1)
     ]
     assert (core.pending_count(), core.known_count()) == (1, 2)
+
+
+def _loaded_refusal(core: TitanicCore) -> Persist:
+    """A core that loaded one stored request for `pi.http`: its refusal's Persist."""
+    stored = [StoredRequest(uuid_of(1), b"pi.http", (b"{}",), WALL - 2)]
+    return persist_of(core.load(stored, [(0, uuid_of(1))], 0.0, WALL))
+
+
+def test_a_refusal_whose_commit_failed_is_stored_again_never_dispatched() -> None:
+    """The store failed as the refusal went in: the request is pending, with no
+    dispatch to retry it, so the core stores the refusal again a while later (it
+    stayed pending until the next start); the next tick before then does nothing."""
+    core = make_core(not_relayed=frozenset({b"pi.http"}))  # type: ignore[arg-type]
+    first = _loaded_refusal(core)
+    failed = core.on_committed(first.token, False, 10.0)
+    assert Noted(Event.FAILED, uuid_of(1), "reply_commit") in failed
+    assert core.state_of(uuid_of(1)) is State.PENDING
+    assert core.next_deadline() == 15.0
+    assert only(core.on_tick(14.9, WALL), Persist) == []
+    assert core.on_service(b"pi.http", True, 14.9) == []  # never sent to it
+    again = persist_of(core.on_tick(15.0, WALL + 5))
+    assert again.writes == (
+        PutReply(uuid_of(1), NOT_RELAYED_REPLY, WALL + 5),
+        DeleteQueue(0, uuid_of(1)),
+    )
+    assert core.on_committed(again.token, True, 15.0) == [Noted(Event.DONE, uuid_of(1))]
+    assert only(core.on_tick(30.0, WALL), Persist) == []
+
+
+def test_a_refusal_that_failed_while_a_close_came_is_forgotten_once_closed() -> None:
+    """A close came while the refusal was being stored, and that store failed: the
+    deletion goes on; once it is committed, nothing is stored for it any more."""
+    core = make_core(not_relayed=frozenset({b"pi.http"}))  # type: ignore[arg-type]
+    first = _loaded_refusal(core)
+    closing = persist_of(core.on_close(CLOSER, [uuid_of(1).encode()]))
+    core.on_committed(first.token, False, 10.0)
+    assert core.state_of(uuid_of(1)) is State.CLOSING_PENDING
+    assert only(core.on_tick(15.0, WALL), Persist) == []  # the deletion is under way
+    core.on_committed(closing.token, True, 16.0)
+    assert core.state_of(uuid_of(1)) is State.GONE
+    assert only(core.on_tick(25.0, WALL), Persist) == []
+    assert core.next_deadline() is None
