@@ -109,8 +109,9 @@ def describe_time(value: JsonValue, tz: tzinfo | None = None) -> str:
     return wall_text(value, tz)
 
 
-def describe_trigger(trigger: JsonValue) -> str:
-    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value."""
+def describe_trigger(trigger: JsonValue, tz: tzinfo | None = None) -> str:
+    """`/scenario/<name>/last_trigger` in one line: kind (id) key = value, and since
+    when a `for:` hold held (in `tz`, as describe_time)."""
     if not isinstance(trigger, dict):
         return cell(trigger or None)
     parts = [cell(trigger.get("kind") or "?")]
@@ -122,6 +123,8 @@ def describe_trigger(trigger: JsonValue) -> str:
         parts += ["=", cell(_json(trigger["value"]))]
     if trigger.get("by"):
         parts.append(f"by {cell(trigger['by'])}")
+    if trigger.get("since") is not None:
+        parts.append(f"since {describe_time(trigger['since'], tz)}")
     return " ".join(parts)
 
 
@@ -131,7 +134,7 @@ def describe_skip(skip: JsonValue, tz: tzinfo | None = None) -> str:
         return cell(skip or None)
     when = describe_time(skip.get("at"), tz)
     reason = cell(skip.get("reason") or None)
-    return f"{when}: {reason} ({describe_trigger(skip.get('trigger'))})"
+    return f"{when}: {reason} ({describe_trigger(skip.get('trigger'), tz)})"
 
 
 def cell(value: JsonValue) -> str:
@@ -204,7 +207,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("state", cell(entry.get("state"))),
         ("mode", cell(entry.get("mode"))),
         ("last run", describe_time(entry.get("last_run"), tz)),
-        ("last trigger", describe_trigger(entry.get("last_trigger"))),
+        ("last trigger", describe_trigger(entry.get("last_trigger"), tz)),
         ("runs", cell(entry.get("runs", 0))),
         ("last error", cell(entry.get("last_error") or None)),
         ("last skipped", describe_skip(entry.get("last_skip"), tz)),

@@ -18,6 +18,7 @@ from raspy.devices.template import JsonValue
 from raspy.rules import template
 from raspy.rules.expr_values import Fault, checked_number, describe, is_number, number
 from raspy.rules.model import EvalContext, SunEvent, uniform
+from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
@@ -231,6 +232,35 @@ def _minute(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
     return _local(context).minute
 
 
+def _time_text(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    """time_text(t, '%H:%M'): epoch seconds as local time, as a template's
+    `{t:%H:%M}` writes them; anything but a time a calendar shows is a fault."""
+    clock = _time_format(args[1])
+    when = args[0]
+    if not is_number(when):
+        raise Fault(f"time_text() needs a time (epoch seconds), got {describe(when)}")
+    written = clock.text(number(when, "time_text()"), context.tz)
+    if written is None:
+        raise Fault(f"time_text() cannot show {describe(when)} as a time")
+    return written
+
+
+def _time_format(value: JsonValue) -> TimeFormat:
+    if not isinstance(value, str):
+        raise Fault(
+            f"time_text() needs a format such as '%H:%M', got {describe(value)}"
+        )
+    try:
+        return parse_time_format(value)
+    except TimeFormatError as exc:
+        raise Fault(f"time_text() format: {exc.reason}") from None
+
+
+def _check_time_text(index: int, value: JsonValue) -> None:
+    if index == 1:
+        _time_format(value)
+
+
 FUNCTIONS: Final[dict[str, Function]] = {
     f.name: f
     for f in (
@@ -249,6 +279,7 @@ FUNCTIONS: Final[dict[str, Function]] = {
         Function("float", 1, 1, _float),
         Function("str", 1, 1, _str),
         Function("len", 1, 1, _len),
+        Function("time_text", 2, 2, _time_text, _check_time_text),
         Function(
             "random", 0, 2, _random, _check_random_arg, _check_random, counts=(0, 2)
         ),

@@ -45,7 +45,7 @@ from raspy.rules.run_steps import (
     TimedOut,
     Woken,
 )
-from raspy.rules.template import Field, context_names, parse, render
+from raspy.rules.template import context_names, fill, render
 
 __all__ = [
     "DEFAULT_STEP_LIMIT",
@@ -162,7 +162,7 @@ class RunScope:
     def value(self, value: JsonValue) -> JsonValue:
         """Every string inside the value is a template; a string that is one field
         alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
-        return _fill(value, context_names(self.context()))
+        return fill(value, context_names(self.context()))
 
     def value_of(
         self, value: JsonValue, expr: Expression | None, action: Callable[[], str]
@@ -187,20 +187,6 @@ class RunScope:
 
 
 Program: TypeAlias = Generator[Step, Resume, None]
-
-
-def _fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
-    if isinstance(value, str):
-        parts = parse(value)
-        field = parts[0] if len(parts) == 1 else None
-        if isinstance(field, Field) and field.name in names:
-            return field.kept(names[field.name])
-        return render(value, names)
-    if isinstance(value, list):
-        return [_fill(item, names) for item in value]
-    if isinstance(value, dict):
-        return {key: _fill(item, names) for key, item in value.items()}
-    return value
 
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:

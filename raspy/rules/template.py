@@ -2,7 +2,8 @@
 
 A tiny parser of our own: user text never reaches str.format (whose `{0.__class__}`
 walks objects). `{{` and `}}` stand for literal braces; a field is a dotted name,
-optionally with `:.Nf` (a number with N decimals: a DS18B20's 21.0625 as 21.1).
+optionally with `:.Nf` (a number with N decimals: a DS18B20's 21.0625 as 21.1) or a
+time format `:%H:%M` (epoch seconds as the hub's local time, rules.time_format).
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
 from raspy.rules.model import EvalContext
+from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
-TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by")
+TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since")
 BUILTIN_NAMES: Final = frozenset(
     {"host", "now", *(f"trigger.{f}" for f in TRIGGER_FIELDS)}
 )
@@ -31,28 +33,60 @@ _DECIMALS: Final = re.compile(r"\.([0-9])f", re.ASCII)  # the one format: `:.Nf`
 
 
 class Field(NamedTuple):
-    """A `{name}` or `{name:.Nf}` of a template; `offset` of its `{`, 0-based."""
+    """A `{name}`, `{name:.Nf}` or `{name:%H:%M}` of a template; `offset` of its
+    `{`, 0-based."""
 
     name: str
     offset: int
     decimals: int | None = None  # a number is written with this many decimals
+    clock: TimeFormat | None = None  # a number (epoch s) is written as a local time
 
-    def shown(self, value: JsonValue) -> str:
+    def shown(self, value: JsonValue, tz: tzinfo | None = None) -> str:
         """The value as text in a template: a string as itself, a number with the
-        field's decimals, anything else as its JSON text."""
+        field's decimals or as a time in `tz` (a number past what a calendar shows:
+        as itself), anything else as its JSON text."""
         number = _number(value)
-        if self.decimals is not None and number is not None:
+        if number is not None and self.decimals is not None:
             return f"{rounded(number, self.decimals):f}"
-        return as_text(value)
+        written = self._time(number, tz)
+        return as_text(value) if written is None else written
 
-    def kept(self, value: JsonValue) -> JsonValue:
+    def kept(self, value: JsonValue, tz: tzinfo | None = None) -> JsonValue:
         """The value of a field that is a whole string alone: its JSON type kept, a
-        number rounded to the field's decimals."""
+        number rounded to the field's decimals; a time format gives text."""
         number = _number(value)
-        if self.decimals is None or number is None:
+        if number is None or (self.decimals is None and self.clock is None):
             return value
+        if self.clock is not None:
+            written = self._time(number, tz)
+            return value if written is None else written
+        assert self.decimals is not None  # one of the two formats
         result = rounded(number, self.decimals)
         return int(result) if self.decimals == 0 else float(result)
+
+    def _time(self, number: float | None, tz: tzinfo | None) -> str | None:
+        """`number` as the field's time in `tz`; None without a time format, for no
+        number, or past what a calendar shows."""
+        if self.clock is None or number is None:
+            return None
+        if tz is None:  # callers take the zone from Names (render's _zone)
+            raise ValueError(f"the time format of {{{self.name}}} needs a zone")
+        return self.clock.text(number, tz)
+
+
+class Names(dict[str, JsonValue]):
+    """The names a run's templates see (context_names), with what a time format
+    needs besides them: the hub's zone, and the run's time for `{now:%H:%M}` (the
+    name `now` itself is the ISO text)."""
+
+    __slots__ = ("tz", "wall_ts")
+
+    def __init__(
+        self, values: Mapping[str, JsonValue], tz: tzinfo, wall_ts: float
+    ) -> None:
+        super().__init__(values)
+        self.tz = tz
+        self.wall_ts = wall_ts
 
 
 def rounded(number: float, decimals: int) -> Decimal:
@@ -128,10 +162,12 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                     position,
                     text,
                 )
+            clock = _clock(spec, text, position + len(name) + 2, name)
             decimals = _DECIMALS.fullmatch(spec)
-            if colon and decimals is None:
+            if colon and decimals is None and clock is None:
                 raise TemplateError(
-                    f"the format of {{{name}}} can only be :.Nf (N decimals, 0 to 9)",
+                    f"the format of {{{name}}} can only be :.Nf (N decimals, 0 to 9)"
+                    " or a time such as :%H:%M",
                     position,
                     text,
                 )
@@ -139,7 +175,7 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
                 parts.append("".join(literal))
                 literal = []
             places = int(decimals.group(1)) if decimals is not None else None
-            parts.append(Field(name, position, places))
+            parts.append(Field(name, position, places, clock))
             position = end + 1
         else:
             literal.append(char)
@@ -147,6 +183,19 @@ def _parsed(text: str) -> tuple[str | Field, ...]:
     if literal:
         parts.append("".join(literal))
     return tuple(parts)
+
+
+def _clock(spec: str, text: str, at: int, name: str) -> TimeFormat | None:
+    """The time format of a field whose format starts with `%` (at offset `at` of
+    `text`), else None; TemplateError at the directive it cannot take."""
+    if not spec.startswith("%"):
+        return None
+    try:
+        return parse_time_format(spec)
+    except TimeFormatError as exc:
+        raise TemplateError(
+            f"the time format of {{{name}}}: {exc.reason}", at + exc.offset, text
+        ) from None
 
 
 def template_names(text: str) -> set[str]:
@@ -162,16 +211,57 @@ def check(text: str, known: set[str] | frozenset[str]) -> None:
 
 
 def render(text: str, names: Mapping[str, JsonValue]) -> str:
-    """Fill in fields from `names` (flat, dotted keys); non-strings as their JSON text."""
+    """Fill in fields from `names` (flat, dotted keys); non-strings as their JSON text.
+    A time format needs the zone of `Names`: a number it would write from other
+    names (a key filled at import) is a TemplateError, known only when it runs."""
     out: list[str] = []
     for part in _parsed(text):
         if isinstance(part, str):
             out.append(part)
             continue
-        if part.name not in names:
-            raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
-        out.append(part.shown(names[part.name]))
+        out.append(part.shown(_named(part, names, text), _zone(part, names, text)))
     return "".join(out)
+
+
+def fill(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
+    """An action's value with every string inside it a template; a string that is
+    one field alone (`"{trigger.value}"`) keeps the JSON type of what it names (a
+    time format gives text)."""
+    if isinstance(value, str):
+        parts = _parsed(value)
+        field = parts[0] if len(parts) == 1 else None
+        if isinstance(field, Field) and field.name in names:
+            named = _named(field, names, value)
+            return field.kept(named, _zone(field, names, value))
+        return render(value, names)
+    if isinstance(value, list):
+        return [fill(item, names) for item in value]
+    if isinstance(value, dict):
+        return {key: fill(item, names) for key, item in value.items()}
+    return value
+
+
+def _named(part: Field, names: Mapping[str, JsonValue], text: str) -> JsonValue:
+    """What `part` names; `{now:%H:%M}` a run's time in epoch seconds."""
+    if part.name not in names:
+        raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
+    if part.clock is not None and part.name == "now" and isinstance(names, Names):
+        return names.wall_ts
+    return names[part.name]
+
+
+def _zone(part: Field, names: Mapping[str, JsonValue], text: str) -> tzinfo | None:
+    """The zone a time format of `part` is written in; TemplateError when it would
+    write a number without one (not a run's names)."""
+    if isinstance(names, Names):
+        return names.tz
+    if part.clock is not None and _number(names.get(part.name)) is not None:
+        raise TemplateError(
+            f"the time of {{{part.name}}} is written only when the scenario runs",
+            part.offset,
+            text,
+        )
+    return None
 
 
 def render_value(value: JsonValue, names: Mapping[str, JsonValue]) -> JsonValue:
@@ -216,14 +306,14 @@ def render_in(text: str, context: EvalContext) -> str:
         if name == "host":
             value: JsonValue = context.host
         elif name == "now":
-            value = _now_text(context)
+            value = context.wall_ts if part.clock is not None else _now_text(context)
         elif name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
             value = context.trigger.get(name[8:])
         elif name in context.variables:
             value = context.variables[name]
         else:
             raise TemplateError(f"unknown name {quote(name)}", part.offset, text)
-        out.append(part.shown(value))
+        out.append(part.shown(value, context.tz))
     return "".join(out)
 
 
@@ -233,10 +323,10 @@ def _now_text(context: EvalContext) -> str:
     )
 
 
-def context_names(context: EvalContext) -> dict[str, JsonValue]:
+def context_names(context: EvalContext) -> Names:
     """The names a template sees at run time: host, now (local ISO time), trigger.*,
-    variables (a variable never hides a built-in name)."""
-    names: dict[str, JsonValue] = dict(context.variables)
+    variables (a variable never hides a built-in name); the zone and the time too."""
+    names = Names(context.variables, context.tz, context.wall_ts)
     names["host"] = context.host
     names["now"] = _now_text(context)
     for field in TRIGGER_FIELDS:

@@ -1,5 +1,7 @@
 """Which Clone changes fire a scenario's kv and event triggers, `for:` holds included,
-and the `trigger` a run sees (pure: time passed in)."""
+and the `trigger` a run sees (pure: time passed in). A `for:` hold's `trigger.since`
+is the wall time its test began to hold: deadlines are monotonic, but a person reads
+"warm since 14:02" on the wall clock."""
 
 from __future__ import annotations
 
@@ -45,11 +47,13 @@ class KvWatch:
         old: JsonValue,
         new: JsonValue,
         mono: float,
+        wall: float,
         *,
         deleted: bool,
     ) -> list[TriggerData]:
         """What fires now because `key` went from `old` to `new` (None: absent, or a
-        JSON null when not `deleted`: an event published with null fires).
+        JSON null when not `deleted`: an event published with null fires); `wall`
+        (epoch s) is the `trigger.since` of a hold that starts now.
 
         For a kv trigger, no value is no change of what it watches (a failed
         reading, a board marked offline, a key deleted): it fires nothing and
@@ -76,6 +80,7 @@ class KvWatch:
                 broken = self._broken.pop(slot, None)
                 if broken is not None and _keeps(trigger, new):
                     broken["value"] = new
+                    broken["since"] = wall  # it holds again from now, whole time
                     self._holds[slot] = _Hold(mono + trigger.for_s, broken)
                     continue
             hold = self._holds.get(slot)
@@ -89,6 +94,7 @@ class KvWatch:
                 continue
             data = trigger_data("kv", trigger.id, key=key, value=new, from_=before)
             if trigger.for_s > 0:
+                data["since"] = wall
                 self._holds[slot] = _Hold(mono + trigger.for_s, data)
             else:
                 fired.append(data)
@@ -107,12 +113,17 @@ class KvWatch:
         if hold is not None:
             self._broken[slot] = hold.trigger
 
-    def resume(self, current: Iterable[tuple[str, JsonValue]], mono: float) -> None:
+    def resume(
+        self, current: Iterable[tuple[str, JsonValue]], mono: float, wall: float
+    ) -> None:
         """When the scenario starts (raspyd's start, an import, an enable): a `for:`
-        test that the tree's value already meets starts holding now. The change into it came before the stop and its time is lost, so
-        the whole duration runs from the start (a door left open across a restart
-        still fires "open for 10 minutes"). Not for a trigger with `from:` (the value
-        before is unknown) nor one without a test (it fires on a change)."""
+        test that the tree's value already meets starts holding now. The change
+        into it came before the stop and its time is lost, so the whole duration
+        runs from the start (a door left open across a restart still fires "open
+        for 10 minutes"), and `trigger.since` is the start's `wall` time: the time
+        the hold that fires began, as for any hold. Not for a trigger with `from:`
+        (the value before is unknown) nor one without a test (it fires on a
+        change)."""
         current = list(current)
         for index, trigger, wanted in self._patterns:
             if not (
@@ -130,6 +141,7 @@ class KvWatch:
                 slot = (index, key)
                 if slot not in self._holds and wanted(key) and holds(trigger, value):
                     data = trigger_data("kv", trigger.id, key=key, value=value)
+                    data["since"] = wall
                     self._holds[slot] = _Hold(mono + trigger.for_s, data)
 
     def due(self, mono: float) -> list[TriggerData]:

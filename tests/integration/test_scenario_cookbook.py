@@ -97,9 +97,16 @@ def _later(house: House, seconds: float, *names: str) -> None:
     house.tick(*names)
 
 
-def _trigger(id_: str, new: JsonValue, old: JsonValue) -> JsonValue:
-    """A washer trigger as `/scenario/laundry-done/last_trigger` shows it."""
-    return {"kind": "kv", "id": id_, "key": WASHER, "value": new, "from": old}
+def _trigger(id_: str, new: JsonValue, old: JsonValue, since: float) -> JsonValue:
+    """A washer's `for:` trigger as `/scenario/laundry-done/last_trigger` shows it."""
+    return {
+        "kind": "kv",
+        "id": id_,
+        "key": WASHER,
+        "value": new,
+        "from": old,
+        "since": since,
+    }
 
 
 def _switch(house: House, device: str, action: str) -> None:
@@ -284,8 +291,13 @@ def test_laundry_done_once_after_the_wash_not_at_a_pause_or_on_standby(
     wait_value(house.tree, "/house/laundry/washing", False)
     for standby in (3.4, 2.1):  # a plug wavering around 3 W
         house.reading(WASHER, standby, name)
+    idle = house.core.clock.wall()  # below 5 W from here: the hold's since
     _later(house, 600, name)
-    wait_value(house.tree, f"/scenario/{name}/last_trigger", _trigger("idle", 2.1, 3.4))
+    wait_value(
+        house.tree,
+        f"/scenario/{name}/last_trigger",
+        _trigger("idle", 2.1, 3.4, idle),
+    )
     # idle before the wash, washing twice (450, and 180 after the pause), done, and
     # the standby: five runs, one event
     wait_value(house.tree, f"/scenario/{name}/runs", 5)
@@ -619,6 +631,11 @@ def _told_by_phone(house: House, phone: HttpServer) -> str:
     )
 
 
+def _hm(wall_ts: float) -> str:
+    """A time as the recipe's `{trigger.since:%H:%M}` writes it (the hub's zone)."""
+    return datetime.fromtimestamp(wall_ts, ZONE).strftime("%H:%M")
+
+
 def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
     house: House, phone: HttpServer
 ) -> None:
@@ -628,7 +645,8 @@ def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
     house.reading(FREEZER, -11.5, name)  # too warm: the 10 minutes start
     _later(house, 300, name)
     house.reading(FREEZER, -14.0, name)  # cold again within them: nothing
-    house.reading(FREEZER, -11.5, name)
+    house.reading(FREEZER, -11.5, name)  # warm since now (23:18 in Berlin)
+    warm_since = house.core.clock.wall()
     house.reading(FREEZER, -10.96, name)
     _later(house, 599, name)
     assert phone.taken() == []
@@ -638,8 +656,9 @@ def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
     assert (told.method, told.path, told.body.decode()) == (
         "POST",
         "/ok",
-        "The freezer is at -11.0 °C, above -12 °C for 10 minutes",
+        f"The freezer is at -11.0 °C, above -12 °C since {_hm(warm_since)}",
     )
+    assert _hm(warm_since) == "23:18"  # the clock starts at 23:13:20 in Berlin
     shown = ("title", "priority", "tags", "content-type")
     assert {header: told.headers[header] for header in shown} == {
         "title": "Freezer warm",
@@ -653,11 +672,12 @@ def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
     _later(house, 300, name)
     house.reading(BACKDOOR, False, name)  # closed after 5 minutes: nothing
     house.reading(BACKDOOR, True, name)
+    open_since = house.core.clock.wall()
     _later(house, 600, name)
     door = phone.take()
     house.answered(name)
-    assert (door.body, door.headers["title"]) == (
-        b"The back door has been open for 10 minutes",
+    assert (door.body.decode(), door.headers["title"]) == (
+        f"The back door has been open since {_hm(open_since)}",
         "Door left open",
     )
     wait_value(house.tree, f"/scenario/{name}/runs", 2)

@@ -57,6 +57,7 @@ class House:
         self._lock = threading.Lock()
         self._changes: list[tuple[str, JsonValue]] = []
         self.errors: list[str] = []
+        self.output: list[str] = []  # the last command's stdout, a line each
         self.device_clock = FakeClock()  # the device service's own
         tree.on_change(self._seen)
 
@@ -123,7 +124,7 @@ class House:
     # --- the user's command line ------------------------------------------------------
     def cli(self, *args: str) -> int:
         """`raspy scenario ARGS` as a process, against the hub's edge; its stderr
-        lines are kept in `self.errors`."""
+        lines are kept in `self.errors`, its stdout lines in `self.output`."""
         done = subprocess.run(
             [
                 *(sys.executable, "-m", "raspy.cli.raspy", "scenario", *args),
@@ -135,6 +136,7 @@ class House:
             check=False,
         )
         self.errors = done.stderr.splitlines()
+        self.output = done.stdout.splitlines()
         return done.returncode
 
     def import_(self, filename: str, text: str, *more: str) -> int:

@@ -218,7 +218,7 @@ def test_expression_error_is_a_scenario_error_naming_the_expression() -> None:
         ("trigger", "expected '.', got the end", 7),
         (
             "trigger.__class__",
-            "trigger has only the fields key, value, from, id, kind, by, got '__class__'",
+            "trigger has only the fields key, value, from, id, kind, by, since, got '__class__'",
             8,
         ),
         ("trigger.key.x", "attribute access is not allowed (only trigger.<field>)", 11),

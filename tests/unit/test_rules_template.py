@@ -24,6 +24,7 @@ from raspy.rules.template import (
     template_names,
 )
 
+_OR_TIME = " or a time such as :%H:%M"
 NAMES: dict[str, JsonValue] = {
     "host": "pi",
     "trigger.value": 19.5,
@@ -61,10 +62,26 @@ def test_render_fills_fields_and_unescapes_braces(text: str, rendered: str) -> N
         ("{}", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("{host", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("{host!r}", "'{' starts no {name} field (write '{{' for a brace)", 0),
-        ("{host:>10}", "the format of {host} can only be :.Nf (N decimals, 0 to 9)", 0),
-        ("a {x:.10f}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 2),
-        ("{x:.1F}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 0),
-        ("{x:}", "the format of {x} can only be :.Nf (N decimals, 0 to 9)", 0),
+        (
+            "{host:>10}",
+            "the format of {host} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
+        (
+            "a {x:.10f}",
+            "the format of {x} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            2,
+        ),
+        (
+            "{x:.1F}",
+            "the format of {x} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
+        (
+            "{x:}",
+            "the format of {x} can only be :.Nf (N decimals, 0 to 9)" + _OR_TIME,
+            0,
+        ),
         ("{:.1f}", "'{' starts no {name} field (write '{{' for a brace)", 0),
         ('{"a": 1}', "'{' starts no {name} field (write '{{' for a brace)", 0),
         ("x}", "a lone '}' (write '}}' for a brace)", 1),
@@ -169,6 +186,7 @@ def test_context_names_hold_host_now_trigger_and_variables() -> None:
         "trigger.id": None,
         "trigger.kind": "kv",
         "trigger.by": None,
+        "trigger.since": None,
     }
 
 

@@ -308,6 +308,24 @@ def test_show_prints_the_run_under_way_before_the_last_one() -> None:
     )
 
 
+def test_a_for_trigger_shows_since_when_its_hold_held() -> None:
+    """`raspy scenario show`'s last trigger says when the `for:` hold began, in
+    the zone the command shows its times in."""
+    trigger: JsonValue = {
+        "kind": "kv", "id": "freezer", "key": "/device/h.fake.freezer/value",
+        "value": -11, "from": -18, "since": T_2026_12_03_13_30_UTC - 600,
+    }  # fmt: skip
+    assert text.describe_trigger(trigger, UTC) == (
+        "kv (freezer) /device/h.fake.freezer/value = -11"
+        " since 2026-12-03 13:20:00 +00:00"
+    )
+    skip: JsonValue = {"at": T_2026_12_03_13_30_UTC, "reason": "x", "trigger": trigger}
+    assert text.describe_skip(skip, UTC) == (
+        "2026-12-03 13:30:00 +00:00: x (kv (freezer) /device/h.fake.freezer/value"
+        " = -11 since 2026-12-03 13:20:00 +00:00)"
+    )
+
+
 # --- YAML streams -----------------------------------------------------------------------
 def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
     triggers: list[JsonValue] = [
