@@ -153,11 +153,14 @@ class GpioServiceActor(DeviceServiceActor):
         self._tree.write(device.fullname, reading)
         if not isinstance(driver, gpio.GpioOutput):
             return
+        # a pin that did not open held nothing again: the next start that opens it
+        # does (a stored change is dropped only by an output that opened)
+        opened = reading.status is Status.OK
         self._pending_key(device, driver)  # held again, or none (one left by a crash)
         self._saved.found(device, driver, stored, pending, self._clock.monotonic())
         if expired and on_for_s is not None:
             self._not_restored(device, driver, on_for_s)
-        elif pending is not None and driver.pending != pending:
+        elif pending is not None and driver.pending != pending and opened:
             self._store_state(device, driver)  # not held again: dropped
 
     def _not_restored(

@@ -258,3 +258,33 @@ def test_a_state_stored_by_the_version_before_restores(
     _start(gpio, tree, COMPRESSOR)
     assert gpio.pins.level("GPIO17") is True
     assert tree_value(tree, FULLNAME, "pending") is None
+
+
+def test_a_start_whose_pin_failed_keeps_the_held_change_for_the_next_start(
+    clocked: tuple[Gpio, FakeClock],
+    tree: CloneClient,
+    store: Store,
+    writes: list[tuple[str, Any, bool | None]],
+) -> None:
+    """A start without GPIO (no pin factory yet after an upgrade, the pin busy) does
+    not hold the change again, since nothing opened; it must not store that as
+    "dropped" either: the next start that has the pin holds the `on` and switches
+    it when the limit allows (the freezer's `on` was answered 200)."""
+    gpio, clock = clocked
+    _start(gpio, tree, COMPRESSOR)
+    clock.advance(40)
+    assert gpio.request(action="on", device="compressor")[0] == b"200"
+    assert _stored(store).pending == {FULLNAME: True}
+
+    gpio.stop()
+    gpio.pins = Pins.mock()
+    gpio.start(COMPRESSOR, tree=tree, unavailable="no pin factory at boot")
+    assert gpio.request(action="get", device="compressor")[0] == b"200"
+    assert _stored(store).pending == {FULLNAME: True}
+    assert writes == [(FULLNAME, False, True)]
+
+    _restart_raspyd(gpio, tree, COMPRESSOR)
+    clock.advance(299.9)
+    assert gpio.pins.level("GPIO17") is False
+    clock.advance(0.1)
+    wait_until(lambda: gpio.pins.level("GPIO17"), what="the held on, a start later")
