@@ -1,5 +1,5 @@
 """What the `gpio` service writes into the tree besides readings: its events' keys
-(a button's presses, an output's switch-off by max_on_s), a switch's pending change,
+(a button's presses and gestures, an output's switch-off by max_on_s), a switch's pending change,
 and an input's first reading dated from when the tree last saw it change.
 
 Pure: the service's actor (raspy.actors.gpio) writes what these say, a switch's
@@ -48,6 +48,12 @@ def same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> Re
 def pressed_key(fullname: str) -> str:
     """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
     return f"{EVENT_TREE}{fullname}/pressed"
+
+
+def gesture_key(fullname: str, gesture: str) -> str:
+    """Where a button's gestures go (value: wall ts): `/event/<fullname>/single`,
+    `/double` or `/long` (raspy.devices.gpio_gesture)."""
+    return f"{EVENT_TREE}{fullname}/{gesture}"
 
 
 def max_on_key(fullname: str) -> str:
