@@ -242,7 +242,9 @@ class GpioServiceActor(DeviceServiceActor):
             self._stats.incr(f"devices.{self._name}.edges_held")
             self._arm()
 
-    def _report(self, device: Device, active: bool, mono: float, wall_ts: float) -> None:
+    def _report(
+        self, device: Device, active: bool, mono: float, wall_ts: float
+    ) -> None:
         """A debounced change: the reading, and a button's press and gestures."""
         reading = Reading(active, device.config.text("unit"), Status.OK, wall_ts)
         device.record(reading)

@@ -134,8 +134,7 @@ _GESTURES: Final = (
     FieldSpec(
         "long_press_s",
         ValueSpec(ValueType.REAL, 0.0, MAX_LONG_PRESS_S),
-        "a button: a press held this long is a `long`, said while it is held "
-        "(0: off)",
+        "a button: a press held this long is a `long`, said while it is held (0: off)",
         0.0,
     ),
 )

@@ -99,9 +99,7 @@ def test_a_single_a_double_a_long_and_a_quick_press_after_a_long_one(
     _up(gpio, tree)
     clock.advance(0.3)
     _down(gpio, tree)
-    _wait_said(
-        events, {"pressed": 11.0, "single": 0.6, "double": 11.0}, "the double"
-    )
+    _wait_said(events, {"pressed": 11.0, "single": 0.6, "double": 11.0}, "the double")
     clock.advance(2)  # held on: no long; released: no single
     _up(gpio, tree)
     clock.advance(1)
@@ -177,5 +175,5 @@ def test_options_changed_over_mdp_drop_the_press_under_way_and_time_the_next(
         b"400",
         "invalid_config",
         "device 'door': double_press_s: only a button takes it (device_class = "
-        "\"button\"), this input is \"door\"",
+        '"button"), this input is "door"',
     )

@@ -3,6 +3,7 @@ told apart from presses, releases and the time, passed in by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -183,7 +184,7 @@ def test_any_edges_give_at_most_one_gesture_a_press_each_when_it_may(
             _check(button, gestures.release(now), now)
 
 
-def _check(button: _Button, said: list[Gesture], now: float) -> None:
+def _check(button: _Button, said: Sequence[Gesture], now: float) -> None:
     assert len(said) <= 1
     for gesture in said:
         button.said(gesture, now)
