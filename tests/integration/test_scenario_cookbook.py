@@ -719,4 +719,3 @@ def test_the_hall_button_toggles_switches_all_off_or_leaves_by_its_gesture(
     wait_value(house.tree, "/house/away", True)
     wait_value(house.tree, "/scenario/hall-button/runs", 3)
     assert value(house.tree, "/scenario/hall-button/last_error") is None
-
