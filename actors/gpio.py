@@ -35,7 +35,7 @@ from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, gpio_hold, gpio_options, service
 from raspy.devices.gpio_drive import drive
-from raspy.devices.gpio_gesture import Gesture, Gestures
+from raspy.devices.gpio_gesture import Buttons, Gesture
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.gpio_saved import SavedStates, keeps_pending
@@ -88,7 +88,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._unavailable = unavailable
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
-        self._gestures: dict[str, Gestures] = {}  # a button's, by device name
+        self._buttons = Buttons()  # the gestures of buttons with their options on
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
@@ -251,10 +251,8 @@ class GpioServiceActor(DeviceServiceActor):
         self._tree.write(device.fullname, reading)
         if active and device.config.text("device_class") == BUTTON:
             self._event(pressed_key(device.fullname), wall_ts)
-        gestures = self._gestures.get(device.name)
-        if gestures is not None:
-            edge = gestures.press if active else gestures.release
-            self._said(device, edge(mono), wall_ts)
+        if device.name in self._buttons:
+            self._said(device, self._buttons.edge(device.name, active, mono), wall_ts)
             self._arm()
 
     def _said(self, device: Device, gestures: list[Gesture], wall_ts: float) -> None:
@@ -268,11 +266,7 @@ class GpioServiceActor(DeviceServiceActor):
         debouncing from there, and a button's gestures from nothing under way (a
         press held now makes none: its start was not seen)."""
         self._debounce[device.name] = Debounce(active)
-        timing = gpio_options.gesture_timing(device.config)
-        if timing.off:
-            self._gestures.pop(device.name, None)
-        else:
-            self._gestures[device.name] = Gestures(timing)
+        self._buttons.start(device.name, gpio_options.gesture_timing(device.config))
 
     def _event(self, key: str, wall_ts: float) -> None:
         """An event of a device into the tree: its key, the wall time as value."""
@@ -297,10 +291,10 @@ class GpioServiceActor(DeviceServiceActor):
             value = debounce.on_settle(device.config.real("bounce_time_s"), now)
             if value is not None:
                 self._report(device, value, now, self._clock.wall())
-        for name, gestures in self._gestures.items():
+        for name, gesture in self._buttons.due(now):
             device = self._registry.find(name)
             if device is not None:
-                self._said(device, gestures.due(now), self._clock.wall())
+                self._said(device, [gesture], self._clock.wall())
         self._arm()
 
     def _switch_off_after_max_on(self, device: Device) -> None:
@@ -337,7 +331,7 @@ class GpioServiceActor(DeviceServiceActor):
             return
         deadlines = [self._on_timer.next_deadline(), self._held.next_deadline()]
         deadlines += [d.settle_at() for d in self._debounce.values()]
-        deadlines += [g.deadline() for g in self._gestures.values()]
+        deadlines.append(self._buttons.next_deadline())
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
 
@@ -421,30 +415,18 @@ class GpioServiceActor(DeviceServiceActor):
 
     def _reschedule(self, name: str, config: DeviceConfig) -> None:
         """A config change over MDP: a new max_on_s applies to an output on now
-        (it only took effect at the next switch)."""
+        (it only took effect at the next switch); a button's new gesture options
+        from its next press (one under way says nothing)."""
         super()._reschedule(name, config)
         device = self._registry.find(name)
-        if device is not None and name in self._debounce:  # an input that reads
-            self._new_gestures(device, config)
+        timing = gpio_options.gesture_timing(config)
+        if name in self._debounce and self._buttons.retime(name, timing):
+            self._arm()  # a button's options: a press under way dropped, unsaid
         if device is not None and isinstance(device.driver, gpio.GpioOutput):
             self._on_timer.forget(name)
             self._held.retime(device, device.driver, self._clock.monotonic())
             self._track_on(device, device.driver)  # and the alarm set
             self._pending_key(device, device.driver)
-
-    def _new_gestures(self, device: Device, config: DeviceConfig) -> None:
-        """A button's gesture options changed over MDP: a press under way (or
-        waiting for its window) is dropped, with no event, and the next press is
-        told apart by the new options. Its debouncing goes on as it was."""
-        timing = gpio_options.gesture_timing(config)
-        gestures = self._gestures.get(device.name)
-        if gestures is not None and gestures.timing == timing:
-            return
-        if timing.off:
-            self._gestures.pop(device.name, None)
-        else:
-            self._gestures[device.name] = Gestures(timing)
-        self._arm()
 
     def _track_on(self, device: Device, driver: gpio.GpioOutput) -> None:
         """max_on_s counts from when the output went on, also across restarts of

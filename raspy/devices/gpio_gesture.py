@@ -104,3 +104,49 @@ class Gestures:
             return [Gesture.LONG]
         self._phase = _Phase.IDLE
         return [Gesture.SINGLE]
+
+
+class Buttons:
+    """The Gestures of a service's buttons by device name: those with an option on
+    (the `gpio` service's alarm asks next_deadline() and due())."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Gestures] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def start(self, name: str, timing: Timing) -> None:
+        """From nothing under way: an input read at its start, or read again."""
+        if timing.off:
+            self._by_name.pop(name, None)
+        else:
+            self._by_name[name] = Gestures(timing)
+
+    def retime(self, name: str, timing: Timing) -> bool:
+        """New options: started again (a press under way dropped, with nothing
+        said) unless they are the ones it has. True if it was."""
+        current = self._by_name.get(name)
+        if timing == (Timing() if current is None else current.timing):
+            return False
+        self.start(name, timing)
+        return True
+
+    def edge(self, name: str, active: bool, now: float) -> list[Gesture]:
+        """A debounced press (`active`) or release of `name` at `now`."""
+        gestures = self._by_name.get(name)
+        if gestures is None:
+            return []
+        return gestures.press(now) if active else gestures.release(now)
+
+    def due(self, now: float) -> list[tuple[str, Gesture]]:
+        """(name, gesture) of each gesture whose time came by `now`."""
+        return [
+            (name, gesture)
+            for name, gestures in self._by_name.items()
+            for gesture in gestures.due(now)
+        ]
+
+    def next_deadline(self) -> float | None:
+        deadlines = [g.deadline() for g in self._by_name.values()]
+        return min((d for d in deadlines if d is not None), default=None)

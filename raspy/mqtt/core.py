@@ -34,8 +34,9 @@ from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import CoalescingBuffer, Message
-from raspy.mqtt.discovery import Discovery, device_infos, fullname_of_unique
+from raspy.mqtt.discovery import Discovery, fullname_of_unique
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.listing import device_infos
 from raspy.mqtt.sweep import Subscribe, Sweep, Swept, Unsubscribe
 from raspy.mqtt.topics import (
     GESTURE,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.devices.gpio_gesture import Gesture, Gestures, Timing
+from raspy.devices.gpio_gesture import Buttons, Gesture, Gestures, Timing
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -222,3 +222,30 @@ def test_every_press_makes_exactly_one_gesture_in_the_end(
     assert gestures.deadline() is None
     made = counts[Gesture.SINGLE] + counts[Gesture.LONG] + 2 * counts[Gesture.DOUBLE]
     assert made == presses
+
+
+def test_buttons_start_afresh_only_when_their_options_change() -> None:
+    """A config change over MDP that leaves the gesture options as they were (a
+    friendly name) keeps a press under way; new options drop it, unsaid."""
+    buttons = Buttons()
+    buttons.start("bell", BOTH)
+    buttons.start("door", Timing())
+    assert "bell" in buttons
+    assert "door" not in buttons
+    assert buttons.edge("door", True, 1.0) == []
+    assert buttons.edge("bell", True, 1.0) == []
+    assert not buttons.retime("bell", BOTH)
+    assert not buttons.retime("door", Timing())
+    assert buttons.next_deadline() == 2.5
+    assert buttons.due(2.5) == [("bell", Gesture.LONG)]
+    buttons.edge("bell", False, 3.0)
+    buttons.edge("bell", True, 4.0)
+    assert buttons.retime("bell", Timing(long_press_s=1.0))
+    assert buttons.next_deadline() is None  # the press under way: dropped
+    assert buttons.edge("bell", False, 9.0) == []
+    assert buttons.retime("bell", Timing())
+    assert "bell" not in buttons
+    assert buttons.retime("door", Timing(double_press_s=0.3))
+    assert buttons.edge("door", True, 10.0) == []
+    assert buttons.edge("door", False, 10.1) == []
+    assert buttons.due(10.4) == [("door", Gesture.SINGLE)]
