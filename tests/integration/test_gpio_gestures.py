@@ -177,3 +177,27 @@ def test_options_changed_over_mdp_drop_the_press_under_way_and_time_the_next(
         "device 'door': double_press_s: only a button takes it (device_class = "
         '"button"), this input is "door"',
     )
+
+
+def test_a_reload_drops_the_press_under_way_and_the_new_options_time_the_next(
+    gpio: Gpio, clock: FakeClock, tree: CloneClient, events: CloneClient
+) -> None:
+    """A reload that changes the options restarts the service: the press held
+    across it was begun under the old ones and says nothing, not even at its
+    release; nothing is left waiting (no stuck state); the next press is told
+    apart by the new options."""
+    gpio.start(BUTTON, restarting=True)
+    _wait_entry(tree, FULLNAME, "value", False)
+    _down(gpio, tree)
+    clock.advance(0.5)
+    gpio.stop()  # held across the reload
+    gpio.start({**BUTTON, "long_press_s": 0.0}, restarting=True, tree=tree)
+    clock.advance(2)  # 2.5 s held: a long by the old options
+    _up(gpio, tree)
+    clock.advance(1)
+    _down(gpio, tree)  # t = 3.5: a single of the new options (no long any more)
+    clock.advance(2)
+    _up(gpio, tree)
+    clock.advance(0.5)
+    _wait_said(events, {"pressed": 3.5, "single": 6.0}, "the next press's single")
+    assert gpio.stats.snapshot()["devices.gpio.gestures"] == 1
