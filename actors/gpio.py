@@ -12,6 +12,9 @@ is held: answered at once (200, with what is pending and when) and carried out b
 this actor when the limit ends, the latest command winning (raspy.devices.gpio_hold).
 What is pending is in the tree (`/device/<fullname>/pending`), and with `initial =
 "restore"` stored with the state: a start holds it again.
+A button also publishes `/event/<fullname>/pressed` at each press, and with its
+`double_press_s` / `long_press_s` its gestures, `single`, `double` and `long`
+(raspy.devices.gpio_gesture), timed on the same alarm as the rest.
 The service's own switch-offs (max_on_s, on_stop, an output dropped from the config)
 and `reset` are never held, and drop what was: safety first.
 
@@ -32,10 +35,17 @@ from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, gpio_hold, gpio_options, service
 from raspy.devices.gpio_drive import drive
+from raspy.devices.gpio_gesture import Buttons, Gesture
 from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.gpio_saved import SavedStates, keeps_pending
-from raspy.devices.gpio_tree import PendingKeys, max_on_key, pressed_key, same_since
+from raspy.devices.gpio_tree import (
+    PendingKeys,
+    gesture_key,
+    max_on_key,
+    pressed_key,
+    same_since,
+)
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
@@ -78,6 +88,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._unavailable = unavailable
         self._restarting = restarting
         self._debounce: dict[str, Debounce] = {}
+        self._buttons = Buttons()  # the gestures of buttons with their options on
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
@@ -145,7 +156,7 @@ class GpioServiceActor(DeviceServiceActor):
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):
-            self._debounce[device.name] = Debounce(bool(reading.value))
+            self._input_read(device, bool(reading.value))
         elif isinstance(driver, gpio.GpioOutput):
             self._track_on(device, driver)
             self._held.retime(device, driver, self._clock.monotonic())  # a reload
@@ -229,17 +240,36 @@ class GpioServiceActor(DeviceServiceActor):
         bounce_s = device.config.real("bounce_time_s")
         value = debounce.on_edge(active, bounce_s, mono)
         if value is not None:
-            self._report(device, value, wall_ts)
+            self._report(device, value, mono, wall_ts)
         elif debounce.settle_at() is not None:
             self._stats.incr(f"devices.{self._name}.edges_held")
             self._arm()
 
-    def _report(self, device: Device, active: bool, wall_ts: float) -> None:
+    def _report(
+        self, device: Device, active: bool, mono: float, wall_ts: float
+    ) -> None:
+        """A debounced change: the reading, and a button's press and gestures."""
         reading = Reading(active, device.config.text("unit"), Status.OK, wall_ts)
         device.record(reading)
         self._tree.write(device.fullname, reading)
         if active and device.config.text("device_class") == BUTTON:
             self._event(pressed_key(device.fullname), wall_ts)
+        if device.name in self._buttons:
+            self._said(device, self._buttons.edge(device.name, active, mono), wall_ts)
+            self._arm()
+
+    def _said(self, device: Device, gestures: list[Gesture], wall_ts: float) -> None:
+        """A button's gestures as events (raspy.devices.gpio_gesture)."""
+        for gesture in gestures:
+            self._stats.incr(f"devices.{self._name}.gestures")
+            self._event(gesture_key(device.fullname, gesture), wall_ts)
+
+    def _input_read(self, device: Device, active: bool) -> None:
+        """An input's level read at its start (or again, after a failure): its
+        debouncing from there, and a button's gestures from nothing under way (a
+        press held now makes none: its start was not seen)."""
+        self._debounce[device.name] = Debounce(active)
+        self._buttons.start(device.name, gpio_options.gesture_timing(device.config))
 
     def _event(self, key: str, wall_ts: float) -> None:
         """An event of a device into the tree: its key, the wall time as value."""
@@ -263,7 +293,11 @@ class GpioServiceActor(DeviceServiceActor):
                 continue
             value = debounce.on_settle(device.config.real("bounce_time_s"), now)
             if value is not None:
-                self._report(device, value, self._clock.wall())
+                self._report(device, value, now, self._clock.wall())
+        for name, gesture in self._buttons.due(now):
+            device = self._registry.find(name)
+            if device is not None:
+                self._said(device, [gesture], self._clock.wall())
         self._arm()
 
     def _switch_off_after_max_on(self, device: Device) -> None:
@@ -300,6 +334,7 @@ class GpioServiceActor(DeviceServiceActor):
             return
         deadlines = [self._on_timer.next_deadline(), self._held.next_deadline()]
         deadlines += [d.settle_at() for d in self._debounce.values()]
+        deadlines.append(self._buttons.next_deadline())
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
 
@@ -369,7 +404,8 @@ class GpioServiceActor(DeviceServiceActor):
             return
         reading = device.read(self._clock.wall())
         if reading.status is Status.OK:
-            self._debounce[device.name] = Debounce(bool(reading.value))
+            self._input_read(device, bool(reading.value))
+            self._arm()
         device.record(reading)
         self._tree.write(device.fullname, reading)
 
@@ -382,9 +418,13 @@ class GpioServiceActor(DeviceServiceActor):
 
     def _reschedule(self, name: str, config: DeviceConfig) -> None:
         """A config change over MDP: a new max_on_s applies to an output on now
-        (it only took effect at the next switch)."""
+        (it only took effect at the next switch); a button's new gesture options
+        from its next press (one under way says nothing)."""
         super()._reschedule(name, config)
         device = self._registry.find(name)
+        timing = gpio_options.gesture_timing(config)
+        if name in self._debounce and self._buttons.retime(name, timing):
+            self._arm()  # a button's options: a press under way dropped, unsaid
         if device is not None and isinstance(device.driver, gpio.GpioOutput):
             self._on_timer.forget(name)
             self._held.retime(device, device.driver, self._clock.monotonic())

@@ -181,8 +181,9 @@ class DevicesConfig:
     # change is held, and carried out when the limit ends; with initial "restore"
     # also after a restart of raspyd), a dimmer frequency_hz
     # (100); a sensor.binary pull_up (true), bounce_time_s (0.02, at least 0.02 in
-    # effect) and device_class ("button", "door", "motion", ...): README, "GPIO on
-    # a Raspberry Pi"
+    # effect) and device_class ("button", "door", "motion", ...), a button also
+    # double_press_s (0..5) and long_press_s (0..60) for its single, double and
+    # long presses (0: off): README, "GPIO on a Raspberry Pi"
     gpio: tuple[dict[str, Any], ...] = ()
     # the real-time clock in sysfs (`<rtc_sysfs_dir>/rtc0/since_epoch`)
     rtc_enabled: bool = False

@@ -23,7 +23,14 @@ from raspy.devices.gpio_logic import (
     hold_left_s,
     initial_level,
 )
-from raspy.devices.gpio_options import BINARY, DIMMER, FIELDS, OUTPUTS, SWITCH
+from raspy.devices.gpio_options import (
+    BINARY,
+    DIMMER,
+    FIELDS,
+    OUTPUTS,
+    SWITCH,
+    gesture_problems,
+)
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue
 from raspy.errors import DeviceError, quote
@@ -371,7 +378,11 @@ class GpioFactory:
         return FIELDS.get(oid)
 
     def problems(self, config: DeviceConfig) -> list[str]:
-        return []
+        """A gesture option on an input that is no button (a change over MDP; the
+        config file's tables are checked by gpio_options.check_entries)."""
+        if config.oid != BINARY:
+            return []
+        return gesture_problems(config.settings)
 
     def create(self, config: DeviceConfig) -> GpioDriver:
         if config.oid in OUTPUTS:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
+from raspy.devices.gpio_gesture import Timing
 from raspy.devices.gpio_logic import BUTTON, MIN_HOLD_LIMIT_S, Initial, OnStop
 from raspy.devices.kinds import BINARY_CLASSES, NAME_PATTERN, KindRegister
 from raspy.devices.template import (
@@ -31,11 +32,36 @@ DIMMER: Final = "dimmer"
 BINARY: Final = "sensor.binary"
 OUTPUTS: Final = frozenset({SWITCH, DIMMER})
 MAX_ON_LIMIT_S: Final = 7 * 86400.0
+# a window longer than this makes every single press come seconds late; a hold
+# longer than a minute is no gesture anyone makes on purpose
+MAX_DOUBLE_PRESS_S: Final = 5.0
+MAX_LONG_PRESS_S: Final = 60.0
 # Fields that pick the pin and its wiring: fixed while the daemon runs (a config
 # change over MDP may not touch them; the config file may).
 FIXED_FIELDS: Final = frozenset(
     {"pin", "active_high", "pull_up", "device_class", "frequency_hz"}
 )
+
+
+def gesture_timing(config: DeviceConfig) -> Timing:
+    """A button's gesture options (all off for any other input and for outputs)."""
+    if config.oid != BINARY or config.text("device_class") != BUTTON:
+        return Timing()
+    return Timing(config.real("double_press_s"), config.real("long_press_s"))
+
+
+def gesture_problems(settings: Mapping[str, JsonValue]) -> list[str]:
+    """`<option>: <why>` of each gesture option set (> 0) on an input that is no
+    button: such an input publishes no presses to tell apart."""
+    device_class = settings.get("device_class", BUTTON)
+    if device_class == BUTTON:
+        return []
+    return [
+        f"{name}: only a button takes it (device_class = {shown(BUTTON)}), "
+        f"this input is {shown(device_class)}"
+        for name in sorted(GESTURE_FIELDS)
+        if isinstance(value := settings.get(name), int | float) and value > 0
+    ]
 
 
 def fixed_change(config: DeviceConfig, settings: Mapping[str, JsonValue]) -> str | None:
@@ -95,6 +121,24 @@ _HOLD: Final = (
         0.0,
     ),
 )
+# A button's gestures (raspy.devices.gpio_gesture): options of a button only
+_GESTURES: Final = (
+    FieldSpec(
+        "double_press_s",
+        ValueSpec(ValueType.REAL, 0.0, MAX_DOUBLE_PRESS_S),
+        "a button: a press sooner than this after a short one's release makes the "
+        "two a `double`; a press with none after it is a `single`, said this late "
+        "(0: off)",
+        0.0,
+    ),
+    FieldSpec(
+        "long_press_s",
+        ValueSpec(ValueType.REAL, 0.0, MAX_LONG_PRESS_S),
+        "a button: a press held this long is a `long`, said while it is held (0: off)",
+        0.0,
+    ),
+)
+GESTURE_FIELDS: Final = frozenset(f.name for f in _GESTURES)
 FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
     {
         SWITCH: (*_OUTPUT, *_HOLD),
@@ -128,6 +172,7 @@ FIELDS: Final[Mapping[str, tuple[FieldSpec, ...]]] = MappingProxyType(
                 "Assistant names it (door, motion, window, ...)",
                 BUTTON,
             ),
+            *_GESTURES,
         ),
     }
 )
@@ -216,6 +261,10 @@ def _check_entry(
         spec = specs.get(key)
         if spec is None:
             hint = did_you_mean(key, specs) if isinstance(key, str) else ""
+            if key in GESTURE_FIELDS:  # an output's: said whose option it is
+                hint = f" (a button's: oid = {shown(BINARY)}, device_class = " + (
+                    f"{shown(BUTTON)})"
+                )
             problems.append(f"{where}.{key}: unknown option for {oid}{hint}")
             continue
         reason = reason_against(spec, value)
@@ -223,6 +272,7 @@ def _check_entry(
             problems.append(f"{where}.{key}: {reason}")
             continue
         config[key] = normalise(spec, value)
+    problems.extend(f"{where}.{p}" for p in gesture_problems(config))
     if "name" not in entry:
         problems.append(f"{where}.name: required")
     if "pin" not in entry:

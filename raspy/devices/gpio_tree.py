@@ -1,5 +1,5 @@
 """What the `gpio` service writes into the tree besides readings: its events' keys
-(a button's presses, an output's switch-off by max_on_s), a switch's pending change,
+(a button's presses and gestures, an output's switch-off by max_on_s), a switch's pending change,
 and an input's first reading dated from when the tree last saw it change.
 
 Pure: the service's actor (raspy.actors.gpio) writes what these say, a switch's
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from raspy import json_text
+from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.reading import Reading, Status, value_key
 from raspy.devices.template import JsonValue
 from raspy.devices.tree import Publisher
@@ -48,6 +49,25 @@ def same_since(reading: Reading, fullname: str, tree: Mapping[str, bytes]) -> Re
 def pressed_key(fullname: str) -> str:
     """Where a button's presses go: `/event/<fullname>/pressed` (value: wall ts)."""
     return f"{EVENT_TREE}{fullname}/pressed"
+
+
+def gesture_key(fullname: str, gesture: str) -> str:
+    """Where a button's gestures go (value: wall ts): `/event/<fullname>/single`,
+    `/double` or `/long` (raspy.devices.gpio_gesture)."""
+    return f"{EVENT_TREE}{fullname}/{gesture}"
+
+
+def gesture_of_key(key: str) -> tuple[str, Gesture] | None:
+    """`(fullname, gesture)` of a gesture's event key, else None."""
+    if not key.startswith(EVENT_TREE):
+        return None
+    fullname, slash, last = key[len(EVENT_TREE) :].rpartition("/")
+    if not slash or fullname.count(".") < 2 or "/" in fullname:
+        return None
+    try:
+        return fullname, Gesture(last)
+    except ValueError:
+        return None
 
 
 def max_on_key(fullname: str) -> str:

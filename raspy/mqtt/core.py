@@ -15,6 +15,10 @@ Assistant started, perhaps with a broker that lost what was retained) and then
 queues the whole mirror again as a reconnect does, at most once per
 REANNOUNCE_EVERY_S, and lists a devices service again when the tree says one of its
 devices was configured (`/event/device/<fullname>/configured`), wherever it runs.
+
+A GPIO button's gestures (`/event/<fullname>/single`, `double`, `long`) go out as
+they happen on `…/<device>/gesture`, not retained, for the device triggers
+discovery announces.
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Final
 
+from raspy.devices.gpio_gesture import Gesture
+from raspy.devices.gpio_tree import gesture_of_key
 from raspy.devices.reading import configured_of_key, device_of_key, value_key
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import CoalescingBuffer, Message
-from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery, device_infos
+from raspy.mqtt.discovery import Discovery, fullname_of_unique
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.listing import device_infos
 from raspy.mqtt.sweep import Subscribe, Sweep, Swept, Unsubscribe
 from raspy.mqtt.topics import (
+    GESTURE,
     DeviceTarget,
     ScenarioTarget,
     Target,
@@ -105,9 +113,9 @@ class BridgeSettings:
 class _Known:
     """Discovery bookkeeping: what was announced, per service and per scenario."""
 
-    by_service: dict[str, dict[str, str]] = field(
+    by_service: dict[str, dict[str, tuple[str, ...]]] = field(
         default_factory=dict
-    )  # fullname->topic
+    )  # fullname -> its config topics (its entity's, a button's triggers')
     scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
     listing: set[str] = field(default_factory=set)  # services asked, not yet answered
     listed: set[str] = field(default_factory=set)
@@ -138,6 +146,7 @@ class BridgeCore:
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
         self._seeded = False  # the tree as stored is in (the sweep waits for it)
+        self._online = False  # connected to the broker (gestures go out only then)
         self._seeding = False
         self._sweep = Sweep(
             settings.topics, settings.discovery, settle_s=settings.cleanup_after_s
@@ -193,7 +202,25 @@ class BridgeCore:
         configured = configured_of_key(key)
         if configured is not None and body and not self._seeding:
             outputs += self._configured(configured, now)  # (at seed: listed anyway)
+        gesture = gesture_of_key(key)
+        if gesture is not None and body and not self._seeding:
+            outputs += self._gesture(*gesture)
         return outputs
+
+    def _gesture(self, fullname: str, gesture: Gesture) -> list[Output]:
+        """A GPIO button's gesture, as it happens: `…/<device>/gesture` with its
+        name, not retained (a broker would replay a retained one to every new
+        subscriber: Home Assistant's trigger would fire again at each of its
+        starts), and only while the broker is there (one sent at a reconnect
+        would fire an automation minutes late). Its device must be exposed."""
+        if not self._online or not self.settings.exposed(value_key(fullname)):
+            return []
+        try:
+            topic = self.topics.device_topic(fullname, GESTURE)
+        except MalformedMessage as exc:
+            return [Refused(exc.reason, exc.detail)]
+        self.buffer.put(Message(topic, gesture.value.encode(), retain=False))
+        return []
 
     def _retain(self, topic: str, body: bytes) -> None:
         if body:
@@ -216,9 +243,10 @@ class BridgeCore:
         if leaf == "value" and not body:
             self._known.named.get(service, set()).discard(fullname)  # may come back
             announced = self._known.by_service.get(service, {})
-            topic = announced.pop(fullname, None)
-            if topic is not None:
-                self._retain(topic, b"")
+            topics = announced.pop(fullname, None)
+            if topics is not None:
+                for topic in topics:
+                    self._retain(topic, b"")
                 return []
             # announced before a restart, maybe (a device taken out of the config:
             # its service deletes its keys at start): Home Assistant would keep
@@ -302,22 +330,25 @@ class BridgeCore:
         self._known.listed.add(service)
         self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
-        current: dict[str, str] = {}
+        current: dict[str, tuple[str, ...]] = {}
         outputs: list[Output] = []
         for info in infos:
             if not self.settings.exposed(value_key(info.fullname)):
                 continue
             try:  # a name that makes no topic (another host's raspy-poller, say)
                 entry = discovery.device_entry(info)
+                entries = [] if entry is None else [entry]
+                entries += discovery.trigger_entries(info) if entries else []
             except MalformedMessage as exc:
                 outputs.append(Refused(exc.reason, exc.detail))
                 continue
-            if entry is None:
+            if not entries:
                 continue
-            current[info.fullname] = entry.topic
-            self._retain(entry.topic, entry.payload())
-        for fullname, topic in announced.items():
-            if current.get(fullname) != topic:
+            current[info.fullname] = tuple(e.topic for e in entries)
+            for each in entries:
+                self._retain(each.topic, each.payload())
+        for fullname, topics in announced.items():
+            for topic in sorted(set(topics) - set(current.get(fullname, ()))):
                 self._retain(topic, b"")  # removed: its config goes (empty retained)
         self._known.by_service[service] = current
         return outputs
@@ -505,7 +536,7 @@ class BridgeCore:
         devices and scenarios are all announced by the time of the sweep."""
         if unique is None:
             return False
-        fullname = unique[len(UNIQUE_PREFIX) :]
+        fullname = fullname_of_unique(unique)  # a device's, or one of its triggers'
         if fullname.split(".", 1)[0] == self.topics.host:
             return False
         try:
@@ -518,6 +549,7 @@ class BridgeCore:
         """The broker is (back): queue every retained message again (it may have
         lost them); what is already queued is newer and keeps its place. On the
         first connection: the sweep's subscriptions."""
+        self._online = True
         self._requeue()
         subscribe = self._sweep.start(now, self.settings.actions, self.mirror)
         return [] if subscribe is None else [subscribe]
@@ -563,4 +595,5 @@ class BridgeCore:
         self._requeue()
 
     def disconnected(self) -> None:
+        self._online = False
         self._sweep.lost()

@@ -12,6 +12,11 @@ The bridge is a device of its own, the hub (`raspy <host>`): every device names 
 as `via_device` (the path Home Assistant reaches it by, wherever the device runs),
 the scenario buttons are its entities, and so is a connectivity `binary_sensor` on
 the availability topic, which keeps the hub in Home Assistant and shows it offline.
+
+A GPIO button with `double_press_s` or `long_press_s` also gets a device trigger
+(`device_automation`) for each gesture it can make: Home Assistant's "short press",
+"double press" and "long press" of that device, fired by the bridge's message on
+`…/<device>/gesture` (raspy.mqtt.core).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.devices.kinds import BUILTIN, STATE_CLASSES
-from raspy.devices.template import JsonValue, reason_against
-from raspy.errors import DeviceError
+from raspy.devices.gpio_gesture import Gesture
+from raspy.devices.kinds import STATE_CLASSES
+from raspy.devices.template import JsonValue
 from raspy.mqtt.payload import json_bytes
-from raspy.mqtt.topics import RUN, TopicMap
+from raspy.mqtt.topics import GESTURE, RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
 UNIQUE_PREFIX: Final = "raspy."  # every unique id made here starts so
@@ -34,6 +39,15 @@ HUB_MODEL: Final = "raspy hub"
 HUB_ENTITY: Final = "hub"  # the hub's entity: `raspy.<host>.hub` (no device has
 # a full name of two parts)
 DEVICE_COMPONENTS: Final = ("sensor", "binary_sensor", "switch", "light")
+TRIGGER_COMPONENT: Final = "device_automation"
+# a gesture as Home Assistant's device trigger types name it (its frontend shows
+# these in its own words); a GPIO button is the one button of its device
+TRIGGER_TYPES: Final = {
+    Gesture.SINGLE: "button_short_press",
+    Gesture.DOUBLE: "button_double_press",
+    Gesture.LONG: "button_long_press",
+}
+TRIGGER_SUBTYPE: Final = "button_1"
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 # Kinds (oid) whose values are numbers Home Assistant can chart
 _SENSOR_CLASSES: Final = {
@@ -69,6 +83,17 @@ def device_unique(fullname: str) -> str:
     return f"{UNIQUE_PREFIX}{fullname}"
 
 
+def trigger_unique(fullname: str, gesture: Gesture) -> str:
+    """A button's trigger's unique id: `raspy.<host>.<svc>.<device>/<gesture>`."""
+    return f"{device_unique(fullname)}/{gesture}"
+
+
+def fullname_of_unique(unique: str) -> str:
+    """The device's full name in a unique id this module made (of a device, or
+    of one of its triggers); a scenario's gives `<host>.scenario.<name>`."""
+    return unique[len(UNIQUE_PREFIX) :].split("/", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A discovery config: its topic and JSON document."""
@@ -91,6 +116,7 @@ class DeviceInfo:
     precision: int | None = None  # decimals Home Assistant shows; None: its own
     state_class: str = STATE_CLASSES[0]
     device_class: str = ""  # a binary input's class; "": none
+    gestures: tuple[Gesture, ...] = ()  # a GPIO button's (its options say which)
 
 
 class Discovery:
@@ -148,16 +174,31 @@ class Discovery:
             "payload_available": "online",
             "payload_not_available": "offline",
             "qos": self.qos,
-            "device": {
-                "identifiers": [unique_id],
-                "name": device_name,
-                "manufacturer": MANUFACTURER,
-                "model": model,
-                "sw_version": self.sw_version,
-                "via_device": self.hub_id,
-            },
+            "device": self._device(unique_id, device_name, model),
             "origin": self._origin(),
         }
+
+    def _device(
+        self, unique_id: str, device_name: str, model: str
+    ) -> dict[str, JsonValue]:
+        return {
+            "identifiers": [unique_id],
+            "name": device_name,
+            "manufacturer": MANUFACTURER,
+            "model": model,
+            "sw_version": self.sw_version,
+            "via_device": self.hub_id,
+        }
+
+    def is_own_trigger(self, config: Mapping[str, JsonValue]) -> bool:
+        """Is this a device trigger of a device this hub announces? A trigger has
+        no availability topic: its device names this hub as `via_device`."""
+        device = config.get("device")
+        return (
+            config.get("automation_type") == "trigger"
+            and isinstance(device, dict)
+            and device.get("via_device") == self.hub_id
+        )
 
     def _origin(self) -> dict[str, JsonValue]:
         return {"name": MANUFACTURER, "sw_version": self.sw_version}
@@ -188,8 +229,35 @@ class Discovery:
         )
 
     def device_topics(self, fullname: str) -> list[str]:
-        """Every config topic a device could have had (whatever its kind was)."""
-        return [self.topic(c, device_unique(fullname)) for c in DEVICE_COMPONENTS]
+        """Every config topic a device could have had (whatever its kind was, and
+        a button's triggers)."""
+        unique = device_unique(fullname)
+        return [self.topic(c, unique) for c in DEVICE_COMPONENTS] + [
+            self.topic(TRIGGER_COMPONENT, trigger_unique(fullname, g)) for g in Gesture
+        ]
+
+    def trigger_entries(self, info: DeviceInfo) -> list[Entry]:
+        """A button's device triggers, one per gesture its options make: Home
+        Assistant subscribes to `…/<device>/gesture` and fires the one whose
+        payload came. No availability: a trigger is no entity (its device is)."""
+        unique_id = device_unique(info.fullname)
+        topic = self.topics.device_topic(info.fullname, GESTURE)
+        entries: list[Entry] = []
+        for gesture in info.gestures:
+            trigger_id = trigger_unique(info.fullname, gesture)
+            config: dict[str, JsonValue] = {
+                "automation_type": "trigger",
+                "unique_id": trigger_id,
+                "topic": topic,
+                "payload": gesture.value,
+                "type": TRIGGER_TYPES[gesture],
+                "subtype": TRIGGER_SUBTYPE,
+                "qos": self.qos,
+                "device": self._device(unique_id, info.label, info.oid),
+                "origin": self._origin(),
+            }
+            entries.append(Entry(self.topic(TRIGGER_COMPONENT, trigger_id), config))
+        return entries
 
     def device_entry(self, info: DeviceInfo) -> Entry | None:
         """The config of a device, or None for a kind Home Assistant is not shown."""
@@ -263,71 +331,3 @@ class Discovery:
         config["command_topic"] = self.topics.scenario_topic(name, RUN)
         config["payload_press"] = "PRESS"
         return Entry(self.topic("button", unique_id), config)
-
-
-def device_infos(reply: JsonValue) -> list[DeviceInfo] | None:
-    """The devices of a devices service's `list` reply; None if it is not one."""
-    if not isinstance(reply, dict) or not isinstance(reply.get("devices"), list):
-        return None
-    devices = reply["devices"]
-    assert isinstance(devices, list)
-    infos: list[DeviceInfo] = []
-    for item in devices:
-        if not isinstance(item, dict):
-            continue
-        fullname, oid, name = item.get("fullname"), item.get("oid"), item.get("name")
-        config = item.get("config")
-        if not (isinstance(fullname, str) and isinstance(oid, str)):
-            continue
-        settings = config if isinstance(config, dict) else {}
-        label = next(
-            (
-                text
-                for text in (settings.get("friendly_name"), settings.get("info"), name)
-                if isinstance(text, str) and text
-            ),
-            fullname,
-        )
-        unit = settings.get("unit")
-        infos.append(
-            DeviceInfo(
-                fullname,
-                oid,
-                label,
-                unit if isinstance(unit, str) else "",
-                *_display(oid, settings),
-            )
-        )
-    return infos
-
-
-def _display(
-    oid: str, settings: Mapping[str, JsonValue]
-) -> tuple[int | None, str, str]:
-    """A listed config's precision, state class and binary class, as this raspy's
-    kind of `oid` has them (see _setting)."""
-    precision = _setting(oid, settings, "precision")
-    state_class = _setting(oid, settings, "state_class")
-    device_class = _setting(oid, settings, "device_class")
-    return (
-        precision if isinstance(precision, int) else None,
-        state_class if isinstance(state_class, str) else STATE_CLASSES[0],
-        device_class if isinstance(device_class, str) else "",
-    )
-
-
-def _setting(oid: str, settings: Mapping[str, JsonValue], name: str) -> JsonValue:
-    """Field `name` of a listed config, checked against this raspy's kind of `oid` as
-    the device service checks it: a board may run another version, so a value the
-    kind refuses is left out (None) rather than announced for Home Assistant to
-    refuse (a GPIO button's `button` is raspy's own word, not one of Home
-    Assistant's classes), and a field the board does not list takes the kind's
-    default. None too for a kind or field this raspy does not know."""
-    try:
-        field = BUILTIN.get(oid).field(name)
-    except DeviceError:
-        return None
-    if field is None:
-        return None
-    value = settings.get(name, field.default)
-    return value if reason_against(field.spec, value) is None else None

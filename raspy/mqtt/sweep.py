@@ -7,7 +7,8 @@ a key deleted while the bridge was off, would stay at the broker (and in Home
 Assistant) for ever. So on its first connection the bridge subscribes to its own
 retained topics (`filters`), keeps the topics the broker replays that are its own
 (`seen`; Home Assistant configs that name this hub's availability topic, or the
-hub's own entry on it, and whose topic is the one raspy makes of their unique id,
+hub's own entry on it, or, a button's triggers, this hub as their device's way in,
+and whose topic is the one raspy makes of their unique id,
 state topics under `<base>/<host>/`), and once its own picture is in (BridgeCore
 decides when) clears each one it did not publish in this run. Time is passed in.
 
@@ -25,7 +26,7 @@ from typing import Final
 from paho.mqtt.client import topic_matches_sub
 
 from raspy import json_text
-from raspy.mqtt.discovery import UNIQUE_PREFIX, Discovery
+from raspy.mqtt.discovery import TRIGGER_COMPONENT, UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
@@ -171,6 +172,8 @@ class Sweep:
         if not isinstance(unique, str) or not unique.startswith(UNIQUE_PREFIX):
             return None
         own = config.get("availability_topic") == self.topics.availability
+        if component == TRIGGER_COMPONENT:  # a button's trigger: no availability
+            own = discovery.is_own_trigger(config)
         if not own and not discovery.is_hub_config(unique, config):
             return None  # another hub's (it names its own availability topic)
         try:  # a JSON escape may name a lone surrogate, which no UTF-8 carries

@@ -23,6 +23,11 @@ SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this n
 STATE_FIELDS: Final = frozenset({"value", "unit", "status", "timestamp", "pending"})
 RESULT: Final = "result"
 STATUS: Final = "status"
+# a GPIO button's gestures, `single`, `double` or `long` as the payload, never
+# retained (raspy.mqtt.core): a Home Assistant device trigger listens there
+GESTURE: Final = "gesture"
+# the leaves of a device's topics that carry what the bridge sends, never a command
+NOT_COMMANDS: Final = STATE_FIELDS | {RESULT, STATUS, GESTURE}
 RUN: Final = "run"
 MAX_TOPIC_BYTES: Final = 1024
 # What a topic may not hold besides `/`, `+` and `#`: NUL and surrogates (MQTT 3.1.1
@@ -134,7 +139,7 @@ class TopicMap:
             if action != RUN:
                 raise _malformed("unknown_scenario_action", quote(action))
             return ScenarioTarget(host, name)
-        if action in STATE_FIELDS or action in (RESULT, STATUS):
+        if action in NOT_COMMANDS:
             raise _malformed("not_a_command", quote(topic))
         if "." in host or "." in service:
             raise _malformed("bad_command_topic", quote(topic))
@@ -155,7 +160,7 @@ class TopicMap:
             return False
         if rest[1] == SCENARIO_SEGMENT:
             return rest[3] == RUN  # the reserved level: its other leaves are state
-        return rest[3] in actions and rest[3] not in STATE_FIELDS | {RESULT, STATUS}
+        return rest[3] in actions and rest[3] not in NOT_COMMANDS
 
     def scenario_state_host(self, topic: str) -> str | None:
         """The host of a scenario's state topic (`<base>/<h>/scenario/<name>/<key>`,
@@ -169,7 +174,7 @@ class TopicMap:
     def command_filters(self, actions: frozenset[str]) -> list[str]:
         """Subscriptions for the command topics of `actions` (never a state field,
         so the bridge is not sent back its own state messages)."""
-        wanted = sorted(actions - STATE_FIELDS - {RESULT, STATUS})
+        wanted = sorted(actions - NOT_COMMANDS)
         filters = [f"{self.base}/+/+/+/{action}" for action in wanted]
         return [*filters, f"{self.base}/+/{SCENARIO_SEGMENT}/+/{RUN}"]
 

@@ -9,7 +9,8 @@ scenario names (a `kv:` trigger's pattern, a `device:` action, a key written out
 `kv('…')`) that matches nothing under `/device/` now is a warning, with the closest
 name the tree has. Only `/device/` keys: events come and go, and a scenario's own
 keys are written after its first run; but a device's own event (a button's
-`/event/<fullname>/pressed`) is checked against its device's readings. A `device:` action's command is compared with
+`/event/<fullname>/pressed`, `single`, `double`, `long`) is checked against its
+device's readings. A `device:` action's command is compared with
 every command of raspy's device kinds. A warning never refuses the import: a board
 that is off now has no keys either, and a newer raspy on another board may have
 commands this one does not know.
@@ -23,6 +24,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.kinds import BUILTIN, DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
@@ -51,10 +53,12 @@ _NO_COMMAND: Final = (
     "is no command of any kind of device (a typo?); the device will refuse it"
 )
 # the events raspy's own devices publish under their full names (README, GPIO): a
-# button's press and an output switched off by its max_on_s. A typo in the button's
-# name is a trigger that never fires, as a kv trigger's is.
+# button's press and its gestures (raspy.devices.gpio_gesture), and an output
+# switched off by its max_on_s. A typo in the button's name is a trigger that never
+# fires, as a kv trigger's is.
 _DEVICE_EVENT: Final = re.compile(
-    r"/event/([^/*?\[]+\.[^/*?\[]+\.[^/*?\[]+)/(pressed|max_on_expired)"
+    r"/event/([^/*?\[]+\.[^/*?\[]+\.[^/*?\[]+)/"
+    f"({'|'.join(('pressed', *Gesture, 'max_on_expired'))})"
 )
 # a command's closest name: commands are short words (`on`, `level`, `toggle`)
 _CLOSE_COMMAND: Final = 0.6

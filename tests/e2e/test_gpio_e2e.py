@@ -106,6 +106,64 @@ def test_a_mock_button_press_shows_in_the_tree_within_50_ms(tmp_path: Path) -> N
     assert statistics.median(delays_ms) <= LATENCY_MS, delays_ms
 
 
+GESTURES_CONFIG = CONFIG.replace(
+    "bounce_time_s = 0.0\n",
+    # wide: each edge is a request to the daemon, and the machine may be loaded
+    "bounce_time_s = 0.0\ndouble_press_s = 3.0\nlong_press_s = 1.0\n",
+)
+
+
+def test_a_double_a_long_and_a_single_press_are_told_apart_in_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """The button's gestures on the real alarm: each press makes one event, in
+    the order the presses came (the single after its window)."""
+    assert GESTURES_CONFIG != CONFIG
+    prefix = f"/event/{hostname()}.gpio.button/"
+    said: list[str] = []
+    lock = threading.Lock()
+
+    def record(change: Change) -> None:
+        leaf = change.key.decode().removeprefix(prefix)
+        if leaf in ("single", "double", "long") and change.body:
+            with lock:
+                said.append(leaf)
+
+    def told(*expected: str) -> None:
+        wait_until(lambda: tuple(said) == expected, what=" ".join(expected))
+
+    value_key = f"/device/{hostname()}.gpio.button/value".encode()
+    with (
+        running_daemon(tmp_path / "data", config_text=GESTURES_CONFIG) as daemon,
+        CloneClient(daemon.endpoint, prefix.encode()) as events,
+        CloneClient(daemon.endpoint, value_key) as tree,
+    ):
+        events.wait_synced()
+        tree.wait_synced()
+        events.on_change(record)
+
+        def drive(active: bool) -> None:
+            """An edge, and its level reported (past the 20 ms debounce window,
+            in which a next edge would be taken as the contact bouncing)."""
+            _gpio(daemon, action="drive", device="button", value=active)
+            body = json.dumps(active).encode()
+            wait_until(lambda: tree.get(value_key) == body, what=f"{body!r}")
+
+        for active in (True, False, True):  # within 3 s of the release: a double
+            drive(active)
+        told("double")
+        drive(False)
+        drive(True)
+        told("double", "long")  # while it is held
+        drive(False)
+        drive(True)
+        drive(False)
+        told("double", "long", "single")  # 3 s after its release
+        reply = _gpio(daemon, action="get", device="button")
+        assert reply["reading"]["value"] is False
+        assert events.get(f"{prefix}pressed".encode()) is not None
+
+
 def test_initial_restore_brings_the_relay_back_on_after_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with running_daemon(data_dir, config_text=CONFIG) as daemon:

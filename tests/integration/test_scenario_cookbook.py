@@ -133,6 +133,7 @@ def test_the_page_has_the_recipes_this_test_drives() -> None:
             "heat-schedule",
             "heat-manual",
             "tell-my-phone",
+            "hall-button",
         ]
     )
 
@@ -168,7 +169,8 @@ def test_the_pages_shell_lines_add_the_same_switches_to_a_copy_of_make_runs_conf
 
 def test_every_recipe_imports_without_a_warning(house: House) -> None:
     """What a reader pastes is valid as it is; the only warnings are for the
-    sensors this house has no readings of yet (the page says so)."""
+    sensors this house has no readings of yet, and the GPIO button it has not (the
+    page says so)."""
     house.start(*SWITCHES)
     paths = []
     for name, text in RECIPES.items():
@@ -177,7 +179,15 @@ def test_every_recipe_imports_without_a_warning(house: House) -> None:
     assert house.cli("import", *map(str, paths)) == 0, house.errors
     warnings = [e for e in house.errors if "warning" in e]
     assert warnings
-    assert all("matches no key in the hub's tree" in w for w in warnings), warnings
+    button = (
+        f"event: '/event/{HOST}.gpio.button/", "': its device has no readings in the "
+        "hub's tree now",
+    )  # fmt: skip
+    assert all(
+        "matches no key in the hub's tree" in w or all(p in w for p in button)
+        for w in warnings
+    ), warnings
+    assert sum(all(p in w for p in button) for w in warnings) == 3
     states = house.core.request("list")[1]
     assert sorted(s["name"] for s in states) == sorted(RECIPES)
 
@@ -683,3 +693,29 @@ def test_my_phone_is_told_once_of_a_warm_freezer_and_of_a_door_left_open(
     wait_value(house.tree, f"/scenario/{name}/runs", 2)
     assert phone.taken() == []
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+# --- 12. one wall button, three things -------------------------------------------------------
+def test_the_hall_button_toggles_switches_all_off_or_leaves_by_its_gesture(
+    house: House,
+) -> None:
+    """The gpio service's gesture events (one per press, whatever the press) each
+    start one run; the run does what the page says that gesture does."""
+    house.start(*SWITCHES)
+    _import(house, "all-off", "away-mode", "hall-button")
+    button = f"/event/{HOST}.gpio.button"
+    wait_value(house.tree, LAMP, False)
+    house.event(f"{button}/single", house.core.clock.wall(), "hall-button")
+    wait_value(house.tree, LAMP, True)
+    wait_value(house.tree, "/scenario/hall-button/runs", 1)
+    _switch(house, "porch", "on")
+    house.event(f"{button}/double", house.core.clock.wall(), "hall-button")
+    wait_value(house.tree, "/house/all-off", "2023-11-14T23:13:20+01:00")
+    wait_value(house.tree, LAMP, False)
+    wait_value(house.tree, PORCH, False)
+    assert value(house.tree, "/house/away") is None
+    house.advance(2)
+    house.event(f"{button}/long", house.core.clock.wall(), "hall-button")
+    wait_value(house.tree, "/house/away", True)
+    wait_value(house.tree, "/scenario/hall-button/runs", 3)
+    assert value(house.tree, "/scenario/hall-button/last_error") is None

@@ -384,6 +384,26 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
             "occupancy, opening, plug, power, presence, problem, running, safety, "
             "smoke, sound, tamper, update, vibration, window, got \"doorbell\"",
         ),
+        (  # a button's gesture on an output: said whose option it is
+            [{"name": "a", "oid": "switch", "pin": 5, "long_press_s": 1.5}],
+            "devices.gpio[0].long_press_s: unknown option for switch (a button's: "
+            "oid = \"sensor.binary\", device_class = \"button\")",
+        ),
+        (  # and on an input that is no button, which has no presses to tell apart
+            [{"name": "a", "oid": "sensor.binary", "pin": 5, "device_class": "door",
+              "double_press_s": 0.5, "long_press_s": 0}],
+            "devices.gpio[0].double_press_s: only a button takes it (device_class = "
+            "\"button\"), this input is \"door\"",
+        ),
+        (
+            [{"name": "a", "oid": "sensor.binary", "pin": 5, "double_press": 0.5}],
+            "devices.gpio[0].double_press: unknown option for sensor.binary "
+            "(did you mean double_press_s?)",
+        ),
+        (
+            [{"name": "a", "oid": "sensor.binary", "pin": 5, "double_press_s": 5.5}],
+            "devices.gpio[0].double_press_s: expected a number in 0..5, got 5.5",
+        ),
         (
             [{"name": "a", "oid": "switch"}],
             "devices.gpio[0].pin: required",
@@ -405,7 +425,9 @@ def test_pin_numbers_and_names_become_canonical_gpio_names() -> None:
     ],
     ids=["pin-twice", "no-such-bcm", "power-pin", "wrong-type", "out-of-range",
          "unknown-option", "min-off-too-long", "min-on-negative", "min-on-text",
-         "min-off-on-a-dimmer", "mistyped-option", "bad-choice", "no-pin", "bool-pin", "not-gpio-kind",
+         "min-off-on-a-dimmer", "mistyped-option", "bad-choice",
+         "gesture-on-a-switch", "gesture-on-a-door", "mistyped-gesture",
+         "window-too-long", "no-pin", "bool-pin", "not-gpio-kind",
          "bad-name"],
 )  # fmt: skip
 def test_a_bad_table_is_refused_naming_its_key(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 
 import jinja2
 import pytest
@@ -897,3 +899,153 @@ def test_any_list_reply_announces_what_it_can_and_never_raises(
     for message in drain(core):
         if message.payload:
             json.loads(message.payload, parse_constant=_no_constant)
+
+
+BUTTON_CONFIG: dict[str, object] = {
+    "friendly_name": "Bell",
+    "device_class": "button",
+    "double_press_s": 0.5,
+    "long_press_s": 1.5,
+}
+BUTTON_ITEM: dict[str, object] = {
+    "name": "bell",
+    "fullname": "pi.gpio.bell",
+    "oid": "sensor.binary",
+    "config": BUTTON_CONFIG,
+}
+
+
+def _gpio_listed(core: BridgeCore, *items: Mapping[str, object]) -> dict[str, bytes]:
+    """The configs (by topic) the gpio service's `list` reply makes the core send."""
+    outputs = core.key_changed("/device/pi.gpio.bell/value", b"false", NOW)
+    outputs += core.service_available("pi.gpio.devices", NOW)  # (listed before)
+    (send,) = outputs
+    assert isinstance(send, SendRequest)
+    reply = json.dumps({"v": 1, "devices": list(items)}).encode()
+    core.reply(send.request_id, [b"200", reply], NOW)
+    return {
+        m.topic: m.payload for m in drain(core) if m.topic.startswith("homeassistant/")
+    }
+
+
+def _trigger(gesture: str, kind: str) -> dict[str, object]:
+    return {
+        "automation_type": "trigger",
+        "unique_id": f"raspy.pi.gpio.bell/{gesture}",
+        "topic": "raspy/pi/gpio/bell/gesture",
+        "payload": gesture,
+        "type": kind,
+        "subtype": "button_1",
+        "qos": 1,
+        "device": {
+            "identifiers": ["raspy.pi.gpio.bell"],
+            "name": "Bell",
+            "manufacturer": "raspy",
+            "model": "sensor.binary",
+            "sw_version": "0.1.0",
+            "via_device": HUB_ID,
+        },
+        "origin": {"name": "raspy", "sw_version": "0.1.0"},
+    }
+
+
+def test_a_button_with_gestures_gets_a_device_trigger_for_each() -> None:
+    """Home Assistant's short, double and long press of the button's device, on
+    the topic its gestures go to; the entity itself is the binary_sensor as
+    before. A button that lists fewer options loses the other triggers."""
+    core = make_core()
+    configs = _gpio_listed(core, BUTTON_ITEM)
+    triggers = {
+        t: json.loads(p) for t, p in configs.items() if "/device_automation/" in t
+    }
+    assert sorted(triggers.values(), key=lambda c: str(c["payload"])) == [
+        _trigger("double", "button_double_press"),
+        _trigger("long", "button_long_press"),
+        _trigger("single", "button_short_press"),
+    ]
+    for topic, config in triggers.items():
+        assert topic == (
+            "homeassistant/device_automation/pi/"
+            f"raspy_pi_gpio_bell_{config['payload']}_"
+            + hashlib.sha256(str(config["unique_id"]).encode()).hexdigest()[:8]
+            + "/config"
+        )
+    (entity,) = [t for t in configs if "/binary_sensor/" in t]
+    long_only = {**BUTTON_ITEM, "config": {**BUTTON_CONFIG, "double_press_s": 0}}
+    again = _gpio_listed(core, long_only)
+    double_topic = next(t for t, c in triggers.items() if c["payload"] == "double")
+    assert again == {double_topic: b""}  # the rest is as it was sent
+    assert entity in core.mirror
+    # the device gone: its entity and its triggers go
+    core.key_changed("/device/pi.gpio.bell/value", b"", NOW)
+    assert {m.topic for m in drain(core) if not m.payload} == {
+        "raspy/pi/gpio/bell/value",
+        entity,
+        *(t for t, c in triggers.items() if c["payload"] != "double"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "made"),
+    [
+        ({"device_class": "button"}, []),
+        ({"device_class": "button", "double_press_s": 0.4}, ["double", "single"]),
+        ({"device_class": "button", "long_press_s": 2}, ["long", "single"]),
+        ({"device_class": "door", "long_press_s": 2}, []),
+        ({"device_class": "button", "long_press_s": True}, []),
+        ({"device_class": "button", "long_press_s": "2"}, []),
+    ],
+)
+def test_a_button_announces_the_gestures_its_options_make_and_no_other(
+    config: dict[str, object], made: list[str]
+) -> None:
+    core = make_core()
+    configs = _gpio_listed(core, {**BUTTON_ITEM, "config": config})
+    triggers = [json.loads(p) for t, p in configs.items() if "/device_automation/" in t]
+    assert sorted(str(c["payload"]) for c in triggers) == made
+
+
+def test_a_gesture_goes_out_once_not_retained_while_the_broker_is_there() -> None:
+    """Retained, a broker would replay it to Home Assistant at each of its starts
+    (the trigger firing again); sent at a reconnect, minutes late. So neither."""
+    core = make_core(discovery=False)
+    key = "/event/pi.gpio.bell/double"
+    assert core.key_changed(key, b"1700000000.5", NOW) == []  # no broker yet
+    core.connected(NOW)
+    drain(core)
+    core.key_changed(key, b"1700000001.5", NOW)
+    core.key_changed("/event/pi.gpio.bell/pressed", b"1700000001.5", NOW)
+    core.key_changed("/event/pi.gpio.bell/double", b"", NOW)  # deleted: nothing
+    core.key_changed("/event/pi.fake.bell/long", b"1700000002.0", NOW)
+    assert drain(core) == [
+        Message("raspy/pi/gpio/bell/gesture", b"double", retain=False),
+        Message("raspy/pi/fake/bell/gesture", b"long", retain=False),
+    ]
+    assert "raspy/pi/gpio/bell/gesture" not in core.mirror
+    core.disconnected()
+    core.key_changed("/event/pi.gpio.bell/single", b"1700000003.0", NOW)
+    core.connected(NOW)
+    assert [m for m in drain(core) if not m.retain] == []
+
+
+def test_a_gesture_of_a_device_not_exposed_or_in_the_stored_tree_is_not_sent() -> None:
+    core = make_core(subtrees=("/device/pi.fake.*",), discovery=False)
+    core.seed([("/event/pi.fake.bell/single", b"1700000000.5")], NOW)
+    core.connected(NOW)
+    drain(core)
+    core.key_changed("/event/pi.gpio.bell/single", b"1700000001.0", NOW)
+    assert drain(core) == []
+    core.key_changed("/event/pi.fake.bell/single", b"1700000001.0", NOW)
+    assert drain(core) == [
+        Message("raspy/pi/fake/bell/gesture", b"single", retain=False)
+    ]
+
+
+def test_the_gesture_topic_is_never_a_command() -> None:
+    topics = TopicMap("raspy", "pi")
+    assert not topics.is_command("raspy/pi/gpio/bell/gesture", frozenset({"gesture"}))
+    assert "raspy/+/+/+/gesture" not in topics.command_filters(frozenset({"gesture"}))
+    core = make_core()
+    assert core.command("raspy/pi/gpio/bell/gesture", b"single", NOW) == [
+        Refused("not_a_command", "'raspy/pi/gpio/bell/gesture'")
+    ]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
 from raspy.actors.scenario import STATE_KEYS
+from raspy.devices.gpio_gesture import Gesture
 from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, SendRequest
@@ -485,3 +486,29 @@ def test_anything_on_the_broker_during_and_after_the_sweep_is_taken(
         core.command(topic, payload, NOW, retained=retained)
     outputs = core.tick(NOW + SETTLE)
     assert all(not isinstance(output, Subscribe) for output in outputs)
+
+
+def test_a_buttons_trigger_an_earlier_run_left_is_cleared_another_hubs_kept() -> None:
+    """A trigger names no availability topic: it is this hub's when its device
+    comes through this hub (`via_device`), and its topic is the one raspy makes."""
+    core = make_core()
+    core.seed([], NOW)
+    connect(core)
+    bell = DeviceInfo(
+        "pi.gpio.bell", "sensor.binary", "bell", "", gestures=(Gesture.LONG,)
+    )
+    (mine,) = discovery_of(core).trigger_entries(bell)
+    other_hub = Discovery(
+        "homeassistant", TopicMap("raspy", "pi2"), qos=1, sw_version="1",
+        commandable=bool,
+    )  # fmt: skip
+    (theirs,) = other_hub.trigger_entries(bell)  # another hub, under this host
+    moved = dict(mine.config, unique_id="raspy.pi.gpio.door/long")
+    for topic, config in [
+        (mine.topic, mine.config),
+        (mine.topic.replace("bell", "hall"), theirs.config),
+        (mine.topic.replace("bell", "door"), moved),
+    ]:
+        replay(core, Message(topic, json.dumps(config).encode()))
+    core.tick(NOW + SETTLE)
+    assert cleared(core) == {mine.topic}

@@ -301,3 +301,32 @@ actions:
             f"event: '/event/hub.gpio.relay/max_on_expired': its device {no_readings}",
         ),
     ]
+
+
+def test_a_button_s_gestures_are_its_own_events_and_checked_as_pressed_is() -> None:
+    """`single`, `double` and `long` (a button's `double_press_s`, `long_press_s`)
+    are the button's own events: a mistyped button there is warned of too."""
+    text = """\
+name: presses
+triggers:
+  - event: "/event/{host}.gpio.buton/single"
+  - event: "/event/{host}.gpio.buton/double"
+  - event: "/event/{host}.gpio.buton/long"
+  - event: "/event/{host}.gpio.button/long"
+actions:
+  - log: x
+"""
+    tree = {"/device/hub.gpio.button/value"}
+    no_readings = (
+        "has no readings in the hub's tree now (a typo, or a device that is not"
+        " there yet?)"
+    )
+    assert warned(text, tree) == [
+        (
+            line,
+            12,
+            f"event: '/event/hub.gpio.buton/{what}' (did you mean"
+            f" '/event/hub.gpio.button/{what}'?): its device {no_readings}",
+        )
+        for line, what in ((3, "single"), (4, "double"), (5, "long"))
+    ]
