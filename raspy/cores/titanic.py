@@ -11,7 +11,8 @@ reply that arrives for a request that is no longer pending is dropped (§5.4 clo
 cancels). This module routes each input; the parts, one job each, are in
 titanic_output (inputs and outputs, re-exported here), titanic_settings,
 titanic_lifecycle, titanic_dispatch (what goes out when, attempts in flight; its own
-jobs), titanic_retention (purging old requests) and titanic_commit (Persist tokens).
+jobs), titanic_retention (purging old requests), titanic_commit (Persist tokens),
+titanic_startup (the store taken back) and titanic_deletion (close and purge).
 
 Quota (raspy extension, [limits]): requests not yet closed are bounded by count and
 by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
@@ -21,18 +22,11 @@ by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final
 
 from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
+from raspy.cores.titanic_deletion import Deletions
 from raspy.cores.titanic_dispatch import Dispatcher
-from raspy.cores.titanic_lifecycle import (
-    CLOSING,
-    REPLY_READY,
-    Entry,
-    Requests,
-    State,
-    Trigger,
-)
+from raspy.cores.titanic_lifecycle import REPLY_READY, Entry, Requests, State, Trigger
 from raspy.cores.titanic_output import (
     Answer,
     AnswerStored,
@@ -54,13 +48,11 @@ from raspy.cores.titanic_output import (
     Write,
 )
 from raspy.cores.titanic_retention import Retention
-from raspy.cores.titanic_settings import NOT_RELAYED_REPLY, TitanicSettings
+from raspy.cores.titanic_settings import TitanicSettings, request_size
+from raspy.cores.titanic_startup import Refusals, sort_stored
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mmi, titanic
 from raspy.protocol.titanic import Status
-
-# a stored request not relayed whose refusal could not be stored: the next try
-_REFUSAL_RETRY_S: Final = 5.0
 
 __all__ = [
     "Answer",
@@ -102,9 +94,11 @@ class TitanicCore:
         self._dispatcher = Dispatcher(self._settings)
         self._retention = Retention(self._settings)
         self._loaded = False
-        # stored requests for a service not relayed (_queue): uuid -> (queue order,
-        # when to store the refusal again after a failed commit; None: committing)
-        self._refusals: dict[str, tuple[int, float | None]] = {}
+        self._deletions = Deletions(self._requests, self._commits, self._dispatcher)
+        self._refusals = Refusals(
+            self._settings, self._requests, self._commits, self._dispatcher
+        )
+        self._refused = self._refusals.waiting  # popped on every reply commit
 
     # ------------------------------------------------------------ queries
 
@@ -135,15 +129,12 @@ class TitanicCore:
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic time at which on_tick has work, if any."""
-        candidates: list[float] = []
-        dispatch_at = self._dispatcher.next_deadline()
-        if dispatch_at is not None:
-            candidates.append(dispatch_at)
-        retention_at = self._retention.next_check_at()
-        if retention_at is not None:
-            candidates.append(retention_at)
-        candidates.extend(at for _, at in self._refusals.values() if at is not None)
-        return min(candidates) if candidates else None
+        candidates = (
+            self._dispatcher.next_deadline(),
+            self._retention.next_check_at(),
+            self._refusals.next_deadline(),
+        )
+        return min((at for at in candidates if at is not None), default=None)
 
     # ------------------------------------------------------------ start-up
 
@@ -160,34 +151,26 @@ class TitanicCore:
         entry whose request is missing is deleted (the store invariant says it cannot
         exist). Call once, before any other input. The quota does not refuse what
         is stored already: it only holds back new requests; a request for a service
-        not relayed (stored before on_request refused those) is refused now (_queue).
+        not relayed (stored before on_request refused those) is refused now
+        (titanic_startup).
         """
         if self._loaded or len(self._requests):
             raise ValueError("TitanicCore.load() must come first and only once")
         self._loaded = True
-        orders: dict[str, int] = {}
-        orphans: list[Write] = []
+        stored = sort_stored(requests, queue)
+        self._next_order = max(self._next_order, stored.next_order)
         out: list[Output] = []
-        by_uuid = {r.uuid: r for r in requests}
-        for order, uuid in sorted(queue):
-            if uuid in by_uuid and uuid not in orders:
-                orders[uuid] = order
-            else:
-                orphans.append(DeleteQueue(order, uuid))
-            self._next_order = max(self._next_order, order + 1)
-        for uuid in sorted(by_uuid, key=lambda u: (orders.get(u, -1), u)):
-            record = by_uuid[uuid]
-            queued = orders.get(uuid)
+        for record, queued in stored.requests:
             size = request_size(record.service, record.body)
             state = State.DONE if queued is None else State.PENDING
-            self._requests.add(Entry(uuid, record.created, queued, size, state))
-            self._retention.track(uuid, record.created)
+            self._requests.add(Entry(record.uuid, record.created, queued, size, state))
+            self._retention.track(record.uuid, record.created)
             if queued is not None:
-                self._queue(record, queued, now, wall, out)
+                self._refusals.queue(record, queued, now, wall, out)
         self._retention.start(now)
-        if orphans:
-            token = self._commits.add(Orphans(len(orphans)))
-            out.append(Persist(token, tuple(orphans)))
+        if stored.orphans:
+            token = self._commits.add(Orphans(len(stored.orphans)))
+            out.append(Persist(token, tuple(stored.orphans)))
         return out
 
     # ------------------------------------------------------------ the three services
@@ -254,15 +237,7 @@ class TitanicCore:
                 # unknown UUID answers 200 (§5.4, idempotent).
                 return [Answer(caller, (Status.OK.value,))]
             return self._refuse(caller, exc.reason)
-        entry = self._requests.get(uuid)
-        closing = entry is not None and entry.state in CLOSING
-        if entry is None or self._requests.fire(uuid, Trigger.CLOSE) is None:
-            # unknown, or its UUID not given out yet (ACCEPTING): nothing to close
-            return [Answer(caller, (Status.OK.value,))]
-        entry.closers.append(caller)
-        if closing:
-            return []  # joins the deletion under way
-        return self._delete(entry)
+        return self._deletions.close(caller, uuid)
 
     # ------------------------------------------------------------ store results
 
@@ -291,7 +266,7 @@ class TitanicCore:
             case StoreReply(uuid=uuid):
                 self._reply_committed(uuid, ok, now, out)
             case Delete(uuid=uuid):
-                self._delete_committed(uuid, ok, now, out)
+                self._deletions.committed(uuid, ok, now, out)
             case Orphans(count=count):
                 if not ok:
                     out.append(Noted(Event.FAILED, "", f"orphans:{count}"))
@@ -322,7 +297,7 @@ class TitanicCore:
     ) -> None:
         trigger = Trigger.REPLY_COMMITTED if ok else Trigger.REPLY_FAILED
         entry = self._requests.fire(uuid, trigger)
-        refusal = self._refusals.pop(uuid, None)
+        refusal = self._refused.pop(uuid, None)
         if entry is None:
             return
         if entry.state is State.DONE:
@@ -337,28 +312,8 @@ class TitanicCore:
             if refusal is None:
                 self._dispatcher.retry_later(uuid, now)
         if refusal is not None and not ok:
-            # never dispatched: its refusal is stored again a while later (a close
-            # under way may still fail and leave it pending)
-            self._refusals[uuid] = (refusal[0], now + _REFUSAL_RETRY_S)
+            self._refusals.retry_later(uuid, refusal[0], now)  # never dispatched
         # CLOSING_PENDING: its deletion is committing; a failed one resumes it
-
-    def _delete_committed(
-        self, uuid: str, ok: bool, now: float, out: list[Output]
-    ) -> None:
-        trigger = Trigger.DELETE_COMMITTED if ok else Trigger.DELETE_FAILED
-        entry = self._requests.fire(uuid, trigger)
-        if entry is None:
-            return
-        closers, entry.closers = entry.closers, []
-        if entry.state is State.GONE:
-            self._dispatcher.forget(uuid)  # a reply still to come will be dropped
-            out.append(Noted(Event.CLOSED if closers else Event.EXPIRED, uuid))
-            out.extend(Answer(c, (Status.OK.value,)) for c in closers)
-            return
-        out.append(Noted(Event.FAILED, uuid, "delete_commit"))
-        out.extend(Answer(c, (Status.ERROR.value,)) for c in closers)
-        if entry.state is State.PENDING:
-            self._dispatcher.resume(uuid, now)
 
     # ------------------------------------------------------------ dispatcher
 
@@ -423,52 +378,13 @@ class TitanicCore:
         """Timeouts (retry with backoff), backoffs that ended, and retention."""
         out: list[Output] = []
         self._dispatcher.expire(now, out)
-        for uuid, (order, at) in list(self._refusals.items()):
-            if at is not None and at <= now:
-                self._store_refusal(uuid, order, now, wall, out)
+        self._refusals.on_tick(now, wall, out)
         if self._retention.due(now):
-            out.extend(self._retention.purge(wall, self._expire))
+            out.extend(self._retention.purge(wall, self._deletions.expire))
         self._dispatcher.pump(now, out)
         return out
 
     # ------------------------------------------------------------ helpers
-
-    def _queue(
-        self,
-        record: StoredRequest,
-        order: int,
-        now: float,
-        wall: float,
-        out: list[Output],
-    ) -> None:
-        """A stored pending request into the dispatch queue. One for a service not
-        relayed (an older raspy took those) is never sent: the refusal is stored as
-        its reply, as its service would have answered a network client."""
-        uuid, service = record.uuid, record.service
-        if service not in self._settings.not_relayed:
-            self._dispatcher.queue(uuid, service, record.body, order)
-            return
-        out.append(Noted(Event.NOT_RELAYED, uuid, service.decode("utf-8", "replace")))
-        self._store_refusal(uuid, order, now, wall, out)
-
-    def _store_refusal(
-        self, uuid: str, order: int, now: float, wall: float, out: list[Output]
-    ) -> None:
-        """Store the refusal of a request not relayed as its reply. A commit that
-        fails stores it again _REFUSAL_RETRY_S later (_reply_committed); so does a
-        request whose deletion is under way (a failed one leaves it pending), and one
-        gone is forgotten."""
-        entry = self._requests.get(uuid)
-        if entry is None:
-            self._refusals.pop(uuid, None)
-            return
-        if self._requests.fire(uuid, Trigger.REPLY_RECEIVED) is None:
-            self._refusals[uuid] = (order, now + _REFUSAL_RETRY_S)
-            return
-        self._refusals[uuid] = (order, None)
-        token = self._commits.add(StoreReply(uuid))
-        writes = (PutReply(uuid, NOT_RELAYED_REPLY, wall), DeleteQueue(order, uuid))
-        out.append(Persist(token, writes))
 
     def _refuse(self, caller: Caller, reason: str) -> list[Output]:
         # §5.3 raspy: a malformed request is answered 400, the only "do not retry"
@@ -484,30 +400,3 @@ class TitanicCore:
             Noted(Event.OVER_QUOTA, "", what),
             Answer(caller, (Status.ERROR.value,)),
         ]
-
-    def _expire(self, uuid: str, out: list[Output]) -> bool:
-        """Retention's purge of one request; True once it is gone, False while it
-        is not (looked at again at the next check)."""
-        entry = self._requests.get(uuid)
-        if entry is None:
-            return True  # closed or purged
-        if entry.state in CLOSING:
-            return False  # a deletion is committing: it may fail
-        if self._requests.fire(uuid, Trigger.EXPIRE) is None:
-            return False  # STORING: purged at a later check, after its commit
-        out.extend(self._delete(entry))
-        return False  # gone once its deletion commits, which may fail
-
-    def _delete(self, entry: Entry) -> list[Output]:
-        """Describe the deletion of a request that has just entered a CLOSING state."""
-        self._dispatcher.hold(entry.uuid)
-        writes: list[Write] = [DeleteRequest(entry.uuid), DeleteReply(entry.uuid)]
-        if entry.order is not None:
-            writes.append(DeleteQueue(entry.order, entry.uuid))
-        return [Persist(self._commits.add(Delete(entry.uuid)), tuple(writes))]
-
-
-def request_size(service: bytes, body: Sequence[bytes]) -> int:
-    """A request's bytes as max_body_bytes and the pending-bytes quota count them:
-    the target service and its body frames, as it came in and as it is stored."""
-    return len(service) + sum(len(frame) for frame in body)

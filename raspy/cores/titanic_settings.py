@@ -6,6 +6,7 @@ defaults come from one place (raspy.config: TitanicConfig, LimitsConfig).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,12 @@ NOT_RELAYED_REPLY: Final = (
     b'{"error": "forbidden", "detail": "Titanic does not relay requests for this '
     b"service: only raspyd's own parts may use it\"}",
 )
+
+
+def request_size(service: bytes, body: Sequence[bytes]) -> int:
+    """A request's bytes as max_body_bytes and the pending-bytes quota count them:
+    the target service and its body frames, as it came in and as it is stored."""
+    return len(service) + sum(len(frame) for frame in body)
 
 
 @dataclass(frozen=True, slots=True)
