@@ -253,7 +253,19 @@ class Checks:
             self.problem(node, path, str(exc))
             return None
 
-    def expression(self, node: yaml.Node, path: str) -> CompiledExpression | None:
+    def expression(
+        self, node: yaml.Node, path: str, *, test: bool = True
+    ) -> CompiledExpression | None:
+        """An expression; `test`: one that holds or not (an `if:`, a `while:`), where
+        a list is Home Assistant's list of conditions, said so."""
+        if test and isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node,
+                path,
+                "expected an expression, got a list (one expression here: join"
+                " the tests with and, e.g. kv('/a') == 1 and hour() >= 18)",
+            )
+            return None
         source = self.text(node, path, limit=1 << 20)  # compile_expression bounds it
         if source is None:
             return None

@@ -264,6 +264,15 @@ class ChooseAction:
 
 
 @dataclass(frozen=True, slots=True)
+class IfAction:
+    """`if: EXPR, then: [...], else: [...]`: the plain form of a one-choice choose."""
+
+    condition: Expression
+    then: tuple[Action, ...]
+    otherwise: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EventAction:
     """Publish `key` (under /event/) with `value` (JSON, null too; `true` when the
     document gives none), or with what `expr` computes when the action runs."""
@@ -306,6 +315,7 @@ Action: TypeAlias = (
     | WaitUntilAction
     | RepeatAction
     | ChooseAction
+    | IfAction
     | EventAction
     | RunAction
     | StopAction

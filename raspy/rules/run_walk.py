@@ -131,6 +131,9 @@ def _taken_up(
         ):
             chosen = branches[place.choice - 1].actions if place.choice else otherwise
             return (yield from _block(scope, chosen, here, take_up.inner()))
+        case model.IfAction(then=then, otherwise=otherwise) if place.choice in (0, 1):
+            chosen = then if place.choice else otherwise
+            return (yield from _block(scope, chosen, here, take_up.inner()))
         case model.RepeatAction() if place.pass_ is not None:
             return (yield from _repeat(scope, action, here[:-1], place.index, take_up))
     raise _unfit()
@@ -202,27 +205,46 @@ def _one(
                     lambda: f"condition {short(condition.source)}: false, the run ends"
                 )
                 return _QUIET_STOP
-        case model.ChooseAction(branches=branches, otherwise=otherwise):
-            chosen = next(
-                (
-                    (number, b.actions)
-                    for number, b in enumerate(branches, 1)
-                    # of several choices, the one whose test failed
-                    if scope.holds(
-                        b.condition,
-                        f"choose choice {number}" if len(branches) > 1 else "choose",
-                    )
-                ),
-                (0, otherwise),
-            )
-            scope.note(
-                lambda: f"choose: choice {chosen[0]}" if chosen[0] else "choose: else"
-            )
-            here = (*where, Place(index, choice=chosen[0]))
-            return (yield from _block(scope, chosen[1], here))
+        case model.ChooseAction():
+            return (yield from _choose(scope, action, where, index))
+        case model.IfAction():
+            return (yield from _if(scope, action, where, index))
         case model.RepeatAction():
             return (yield from _repeat(scope, action, where, index))
     return None
+
+
+def _choose(
+    scope: RunScope, action: model.ChooseAction, where: Path, index: int
+) -> Generator[Step, Resume, object]:
+    """The first choice whose test holds, else the `else:` (choice 0 in a path)."""
+    branches = action.branches
+    chosen = next(
+        (
+            (number, b.actions)
+            for number, b in enumerate(branches, 1)
+            # of several choices, the one whose test failed
+            if scope.holds(
+                b.condition,
+                f"choose choice {number}" if len(branches) > 1 else "choose",
+            )
+        ),
+        (0, action.otherwise),
+    )
+    scope.note(lambda: f"choose: choice {chosen[0]}" if chosen[0] else "choose: else")
+    here = (*where, Place(index, choice=chosen[0]))
+    return (yield from _block(scope, chosen[1], here))
+
+
+def _if(
+    scope: RunScope, action: model.IfAction, where: Path, index: int
+) -> Generator[Step, Resume, object]:
+    """`then:` or `else:`; in a path, `then` is choice 1 and `else` 0, as a
+    one-choice choose's are."""
+    held = scope.holds(action.condition, "if")
+    scope.note(lambda: "if: then" if held else "if: else")
+    here = (*where, Place(index, choice=1 if held else 0))
+    return (yield from _block(scope, action.then if held else action.otherwise, here))
 
 
 def _repeat(

@@ -1,0 +1,113 @@
+"""The words a Home Assistant user reaches for (docs/scenarios.md): the `if:` action,
+`repeat.index`, `sun_up()` and `/scenario/<name>/last_error_at`, each on the real
+core, Clone server, store and fake devices, with a FakeClock; restarts as
+test_scenario_resume_nested.py does them."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+from support.core_actors import (
+    core_fixture,  # noqa: F401  # fixture `core`
+    tree_fixture,  # noqa: F401  # fixture `tree`
+    value,
+    wait_value,
+)
+from support.device_services import (
+    server_fixture,  # noqa: F401  # fixture `server`
+    services_fixture,  # noqa: F401  # fixture `services`
+)
+from support.scenario_house import (
+    LAMP,
+    House,
+    house_fixture,  # noqa: F401  # fixture `house`
+)
+from support.wait import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+MINUTE = 60.0
+PORCH = """\
+name: porch
+description: The lamp on; off after a while, how long by the trigger
+triggers:
+  - event: /event/porch/go
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+  - if: "trigger.value == 'long'"
+    then:
+      - wait: 30m
+      - set: /house/porch/by
+        value: "then"
+    else:
+      - wait: 20m
+      - set: /house/porch/by
+        value: "else"
+  - device: "{host}.fake.lamp"
+    action: "off"
+"""
+
+
+def logged(
+    logs: list[MutableMapping[str, Any]], event: str
+) -> list[MutableMapping[str, Any]]:
+    return [entry for entry in logs if entry["event"] == event]
+
+
+def place(house: House, name: str) -> Any:
+    """Where the record says the one run waits, once the tree has a record."""
+    key = f"/scenario/{name}/resume"
+    wait_until(lambda: value(house.tree, key) is not None, what="the record")
+    record: Any = value(house.tree, key)
+    [run] = record["runs"]
+    return run["at"]
+
+
+def restarted(house: House) -> list[MutableMapping[str, Any]]:
+    """raspyd stops and starts again (its core); the start's log."""
+    house.core.stop()
+    with capture_logs() as logs:
+        house.core.start(daemon_start=True)
+        house.core.request("list")  # answered once the core has started
+    return logs
+
+
+def later(house: House, name: str, seconds: float) -> None:
+    """The clock moves on `seconds`, and `name` has seen it."""
+    house.answered(name)
+    house.advance(seconds)
+    house.tick(name)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "wait_m", "at"),
+    [
+        ("long", 30, [{"action": 1, "choice": 1}, {"action": 0}]),
+        ("short", 20, [{"action": 1, "choice": "else"}, {"action": 0}]),
+    ],
+    ids=["then", "else"],
+)
+def test_an_if_takes_its_side_and_a_restart_in_its_wait_goes_on_there(
+    house: House, trigger: str, wait_m: int, at: list[Any]
+) -> None:
+    house.start()
+    name = house.imported("porch.yaml", PORCH)
+    house.event("/event/porch/go", trigger, name)
+    wait_value(house.tree, LAMP, True)
+    assert place(house, name) == at
+    later(house, name, 5 * MINUTE)
+    logs = restarted(house)
+    resumed = logged(logs, "scenario_run_resumed")
+    assert [(e["left_s"], e["at"]) for e in resumed] == [((wait_m - 5) * MINUTE, at)]
+    later(house, name, (wait_m - 5) * MINUTE - 1)
+    assert house.changes(LAMP) == [True]
+    later(house, name, 1)
+    wait_value(house.tree, LAMP, False)
+    side = "then" if trigger == "long" else "else"
+    assert value(house.tree, "/house/porch/by") == side
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert value(house.tree, f"/scenario/{name}/last_error") is None
