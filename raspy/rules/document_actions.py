@@ -213,6 +213,17 @@ def _wait_until(
 
 
 def _repeat(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    """A repeat; `repeat.index` is known in its actions and tests."""
+    checks.repeats += 1
+    try:
+        return _repeat_inside(checks, entries, path, node, where)
+    finally:
+        checks.repeats -= 1
+
+
+def _repeat_inside(
     checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     entries = checks.mapping(node, where)

@@ -63,6 +63,8 @@ class RunScope:
     trace: list[str] = field(default_factory=list)
     untraced: int = 0  # lines past TRACE_LINES, counted only
     started: float | None = None  # monotonic, at the first line
+    # the pass of each repeat the run is in, outermost first: repeat.index is the last
+    passes: list[int] = field(default_factory=list)
 
     def note(self, line: Callable[[], str]) -> None:
         """One line of the trace, at the run's time now. `line` writes it out, only
@@ -88,6 +90,7 @@ class RunScope:
             sun=self.env.sun,
             rng=self.env.rng,
             host=self.env.host,
+            repeat_index=self.passes[-1] if self.passes else None,
         )
 
     def text(self, template: str) -> str:

@@ -258,22 +258,28 @@ def _repeat(
     in the pass it was in (the rest of it, then `until:` and the next passes, as
     ever; `count:` and `while:` are not tested again before that pass)."""
     number = 0
-    while True:
-        inner = None
-        if take_up is not None:
-            number, inner, take_up = take_up.place.pass_ or 0, take_up.inner(), None
-        elif _another_pass(scope, action, number):
-            number += 1
-        else:
-            return None
-        before = scope.steps
-        here = (*where, Place(index, pass_=number))
-        if (yield from _block(scope, action.actions, here, inner)) is _QUIET_STOP:
-            return _QUIET_STOP
-        if scope.steps == before:  # a pass that yielded nothing still counts
-            yield Idle()
-        if action.until is not None and scope.holds(action.until, "repeat until"):
-            return None
+    scope.passes.append(0)  # repeat.index: the pass, in its actions and tests
+    try:
+        while True:
+            inner = None
+            if take_up is not None:
+                number, inner, take_up = take_up.place.pass_ or 0, take_up.inner(), None
+            else:
+                scope.passes[-1] = number + 1  # `while:` sees the pass it would make
+                if not _another_pass(scope, action, number):
+                    return None
+                number += 1
+            scope.passes[-1] = number
+            before = scope.steps
+            here = (*where, Place(index, pass_=number))
+            if (yield from _block(scope, action.actions, here, inner)) is _QUIET_STOP:
+                return _QUIET_STOP
+            if scope.steps == before:  # a pass that yielded nothing still counts
+                yield Idle()
+            if action.until is not None and scope.holds(action.until, "repeat until"):
+                return None
+    finally:
+        scope.passes.pop()
 
 
 def _another_pass(scope: RunScope, action: model.RepeatAction, done: int) -> bool:

@@ -111,3 +111,51 @@ def test_an_if_takes_its_side_and_a_restart_in_its_wait_goes_on_there(
     assert value(house.tree, "/house/porch/by") == side
     wait_value(house.tree, f"/scenario/{name}/state", "idle")
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+ROUNDS = """\
+name: rounds
+description: Three rounds of the lamp, each round's number written after its wait
+triggers:
+  - event: /event/rounds/go
+actions:
+  - repeat:
+      count: 3
+      actions:
+        - device: "{host}.fake.lamp"
+          action: "on"
+        - wait: 10m
+        - set: /house/rounds/round
+          value: "{repeat.index}"
+        - set: /house/rounds/left
+          expr: 3 - repeat.index
+"""
+
+
+def test_repeat_index_counts_the_passes_and_a_restart_keeps_the_pass(
+    house: House,
+) -> None:
+    house.start()
+    name = house.imported("rounds.yaml", ROUNDS)
+    house.event("/event/rounds/go", 1, name)
+    wait_value(house.tree, LAMP, True)
+    later(house, name, 10 * MINUTE)
+    wait_value(house.tree, "/house/rounds/round", 1)
+    wait_until(
+        lambda: place(house, name) == [{"action": 0, "pass": 2}, {"action": 1}],
+        what="pass 2's wait",
+    )
+    later(house, name, 4 * MINUTE)
+    logs = restarted(house)
+    assert [e["left_s"] for e in logged(logs, "scenario_run_resumed")] == [6 * MINUTE]
+    later(house, name, 6 * MINUTE)
+    wait_value(house.tree, "/house/rounds/round", 2)
+    wait_until(
+        lambda: place(house, name) == [{"action": 0, "pass": 3}, {"action": 1}],
+        what="pass 3's wait",
+    )
+    later(house, name, 10 * MINUTE)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert house.changes("/house/rounds/round") == [1, 2, 3]
+    assert house.changes("/house/rounds/left") == [2, 1, 0]
+    assert value(house.tree, f"/scenario/{name}/last_error") is None

@@ -26,8 +26,10 @@ def make_context(
     sun: Mapping[SunEvent, float | None] | None = None,
     host: str = "pi",
     rng: RandomSource | None = None,
+    repeat_index: int | None = None,
 ) -> EvalContext:
-    """`rng`: the random source of random() (a `random.Random(SEED)` by default)."""
+    """`rng`: the random source of random() (a `random.Random(SEED)` by default);
+    `repeat_index`: the pass of the repeat around (None: no repeat)."""
     kv_tree = dict(tree or {})
     sun_table = dict(sun if sun is not None else {SunEvent.SUNSET: SUNSET_TS})
 
@@ -46,4 +48,5 @@ def make_context(
         sun=read_sun,
         rng=random.Random(SEED) if rng is None else rng,
         host=host,
+        repeat_index=repeat_index,
     )

@@ -361,7 +361,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "s.yaml:3:6: conditions[0]: unknown function '__import__'",
             "s.yaml:4:5: conditions[1]: empty parentheses '()'",
-            "s.yaml:5:7: conditions[2]: attribute access is not allowed (only trigger.<field>)",
+            "s.yaml:5:7: conditions[2]: attribute access is not allowed (only trigger.<field> and repeat.index)",
             "s.yaml:6:9: conditions[3]: 'for' is not allowed",
             "s.yaml:7:6: conditions[4]: 'lambda' is not allowed",
             "s.yaml:8:6: conditions[5]: '**' is not allowed",
