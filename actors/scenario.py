@@ -33,7 +33,7 @@ from raspy.clock import Clock
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
-from raspy.rules.model import RandomSource, Scenario, SunEvent
+from raspy.rules.model import RandomSource, Scenario, SunEvent, no_place
 from raspy.rules.tree_view import TreeView
 from raspy.stats import Stats
 from raspy.ticker import SharedTicker
@@ -175,6 +175,7 @@ class ScenarioActor(pykka.ThreadingActor):
         rng: RandomSource,
         status: engine.Status | None = None,
         version: str = "",
+        sun_up: Callable[[float], bool | None] = no_place,
     ) -> None:
         super().__init__()
         self._name = scenario.name
@@ -184,7 +185,13 @@ class ScenarioActor(pykka.ThreadingActor):
         self._shutdown = False  # the core stops: the resume record stays
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
-            scenario, settings, kv=tree.kv, sun=sun, rng=rng, status=status
+            scenario,
+            settings,
+            kv=tree.kv,
+            sun=sun,
+            rng=rng,
+            status=status,
+            sun_up=sun_up,
         )
         # the engine keeps its requests and their deadlines: ids are its own
         self._client: LocalClient[None] = LocalClient(

@@ -446,6 +446,7 @@ class CoreActor(pykka.ThreadingActor):
                 rng=self.links.rng,
                 status=status,
                 version=fingerprint(entry.stored.code),
+                sun_up=self._sun_up,
             )
         except Exception as exc:  # this scenario fails, the others run
             log.exception("scenario_start_failed", scenario=scenario.name)
@@ -591,6 +592,12 @@ class CoreActor(pykka.ThreadingActor):
         return (
             None if self.location is None else sun_time(event, wall_ts, self.location)
         )
+
+    def _sun_up(self, wall_ts: float) -> bool | None:
+        """sun_up(): null without a place, as sun('sunset') is."""
+        from raspy.rules.sun import sun_is_up
+
+        return None if self.location is None else sun_is_up(wall_ts, self.location)
 
 
 def _with_state(status: Status, state: State, error: str | None = None) -> Status:

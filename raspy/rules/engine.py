@@ -201,6 +201,7 @@ class ScenarioCore:
         sun: Callable[[SunEvent, float], float | None],
         rng: RandomSource,
         status: Status | None = None,
+        sun_up: Callable[[float], bool | None] = model.no_place,
     ) -> None:
         self.scenario = scenario
         self._settings = settings
@@ -208,6 +209,7 @@ class ScenarioCore:
         self._own = OwnWrites(kv)
         self._kv = self._own.kv
         self._sun = sun
+        self._sun_up = sun_up  # sun_up(): None on a hub without a place
         self._rng = rng  # random() and random waits (model.RandomSource)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
         self._runs: dict[int, Run] = {}
@@ -443,6 +445,7 @@ class ScenarioCore:
             sun=self._sun,
             rng=self._rng,
             host=self._settings.host,
+            sun_up=self._sun_up,
         )
         for number, condition in enumerate(self.scenario.conditions, 1):
             try:
@@ -536,6 +539,7 @@ class ScenarioCore:
             self._settings.max_value_bytes,
             self._settings.http_service,
             self._own.wrote,
+            sun_up=self._sun_up,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
 

@@ -225,6 +225,7 @@ Node = (
     Literal
     | Variable
     | TriggerField
+    | RepeatIndex
     | ListOf
     | Negative
     | Not

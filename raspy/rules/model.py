@@ -58,6 +58,11 @@ def uniform(rng: RandomSource, low: float, high: float) -> float:
     return min(max(low * (1.0 - draw) + high * draw, low), high)
 
 
+def no_place(_wall_ts: float) -> bool | None:
+    """sun_up() on a hub without a place ([core] latitude and longitude): unknown."""
+    return None
+
+
 # `repeat.index` (an expression's or a template's) where no repeat is around it
 OUTSIDE_REPEAT: Final = "repeat.index is known only inside a repeat's actions"
 
@@ -67,7 +72,9 @@ class EvalContext:
     """What an expression may see. `kv` answers a key's JSON value (None if absent);
     `sun` answers the wall time of a sun event on the day of `wall_ts` (None in polar
     day or night); `rng` gives `random()` its numbers; `repeat_index` is the pass
-    of the innermost repeat the expression is in (from 1; None outside one)."""
+    of the innermost repeat the expression is in (from 1; None outside one);
+    `sun_up` answers whether the sun is above the horizon at a wall time (None
+    when the hub has no place)."""
 
     wall_ts: float
     tz: ZoneInfo
@@ -78,6 +85,7 @@ class EvalContext:
     rng: RandomSource
     host: str = ""
     repeat_index: int | None = None
+    sun_up: Callable[[float], bool | None] = no_place
 
 
 class Expression(Protocol):

@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
-from raspy.rules.model import EvalContext, Expression, RandomSource, SunEvent
+from raspy.rules.model import (
+    EvalContext,
+    Expression,
+    RandomSource,
+    SunEvent,
+    no_place,
+)
 from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
 from raspy.rules.template import context_names, fill, render
 
@@ -48,6 +54,7 @@ class RunEnv:
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
     # told each effect as the run yields it: a write reads back at once (own_writes)
     wrote: Callable[[Effect], None] | None = None
+    sun_up: Callable[[float], bool | None] = no_place  # None: the hub has no place
 
 
 @dataclass(slots=True)
@@ -91,6 +98,7 @@ class RunScope:
             rng=self.env.rng,
             host=self.env.host,
             repeat_index=self.passes[-1] if self.passes else None,
+            sun_up=self.env.sun_up,
         )
 
     def text(self, template: str) -> str:

@@ -159,3 +159,45 @@ def test_repeat_index_counts_the_passes_and_a_restart_keeps_the_pass(
     assert house.changes("/house/rounds/round") == [1, 2, 3]
     assert house.changes("/house/rounds/left") == [2, 1, 0]
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+SKY = """\
+name: sky
+description: The porch lamp on at a visit after dark only
+triggers:
+  - event: /event/sky/visit
+actions:
+  - set: /house/sky/up
+    expr: sun_up()
+  - if: "not sun_up()"
+    then:
+      - device: "{host}.fake.lamp"
+        action: "on"
+"""
+
+
+def test_sun_up_is_false_at_night_and_true_at_noon_in_berlin(house: House) -> None:
+    """The fake clock starts at 23:13 in Berlin (November); noon is 13 hours on."""
+    house.start()
+    name = house.imported("sky.yaml", SKY)
+    house.event("/event/sky/visit", 1, name)
+    wait_value(house.tree, "/house/sky/up", False)
+    wait_value(house.tree, LAMP, True)
+    later(house, name, 13 * 3600.0)
+    house.event("/event/sky/visit", 2, name)
+    wait_value(house.tree, "/house/sky/up", True)
+    wait_value(house.tree, f"/scenario/{name}/runs", 2)
+    assert house.changes("/house/sky/up") == [False, True]
+    assert house.changes(LAMP) == [True]  # not switched on by day
+    assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+def test_sun_up_on_a_hub_without_a_place_loads_and_is_null(house: House) -> None:
+    house.start(latitude=0.0, longitude=0.0)
+    name = house.imported("sky.yaml", SKY)
+    house.event("/event/sky/visit", 1, name)
+    wait_value(house.tree, f"/scenario/{name}/runs", 1)
+    wait_value(house.tree, f"/scenario/{name}/state", "idle")
+    assert house.changes("/house/sky/up") == [None]
+    wait_value(house.tree, LAMP, True)  # `not null` holds: after dark is assumed
+    assert value(house.tree, f"/scenario/{name}/last_error") is None

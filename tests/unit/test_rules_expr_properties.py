@@ -28,7 +28,7 @@ PIECES = [
     "l", "z", "f", "t", "x", "trigger", "key", "value", "from", "kv", "now", "between",
     "weekday", "sun", "abs", "min", "max", "round", "int", "float", "str", "len", "hour",
     "minute", "'06:00'", "'sunset'", "'{host}'", "'/{n}'", "**", "=", "lambda", "__class__",
-    "'\\u00e9'", "{", "}", ":", "repeat", "index",
+    "'\\u00e9'", "{", "}", ":", "repeat", "index", "sun_up",
 ]  # fmt: skip
 
 LEAVES = st.sampled_from(
@@ -36,7 +36,7 @@ LEAVES = st.sampled_from(
      "t", "trigger.key", "trigger.value", "trigger.from", "now()", "weekday()", "hour()",
      "kv('/a')", "kv('/b')", "kv('/c')", "kv('/d')", "kv('/e')", "kv('/f')",
      "sun('sunset')", "sun('dawn')", "between('06:00', '22:00')", "[1, 'a']", "[]",
-     "repeat.index"]
+     "repeat.index", "sun_up()"]
 )  # fmt: skip
 BINARY = st.sampled_from(
     ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "in", "not in",
