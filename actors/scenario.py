@@ -42,7 +42,14 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="scenario")
 
 _ASK_TIMEOUT_S: Final = 5.0
-STATE_KEYS: Final = ("state", "runs", "last_run", "last_trigger", "last_error")
+STATE_KEYS: Final = (
+    "state",
+    "runs",
+    "last_run",
+    "last_trigger",
+    "last_error",
+    "last_error_at",
+)
 
 
 # --- messages (tell unless said) ---------------------------------------------------------
@@ -387,6 +394,7 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         "last_run": status.last_run,
         "last_trigger": shown_trigger(status.last_trigger),
         "last_error": status.last_error,
+        "last_error_at": status.last_error_at,
     }
     return {
         f"/scenario/{name}/{entry}": json.dumps(

@@ -201,3 +201,49 @@ def test_sun_up_on_a_hub_without_a_place_loads_and_is_null(house: House) -> None
     assert house.changes("/house/sky/up") == [None]
     wait_value(house.tree, LAMP, True)  # `not null` holds: after dark is assumed
     assert value(house.tree, f"/scenario/{name}/last_error") is None
+
+
+BROKEN = """\
+name: broken
+description: A lamp that is not there, ten minutes after the trigger
+triggers:
+  - event: /event/broken/go
+actions:
+  - wait: 10m
+  - device: "{host}.fake.nosuch"
+    action: "on"
+"""
+
+
+def test_last_error_at_is_written_with_the_error_kept_shown_and_deleted(
+    house: House,
+) -> None:
+    house.start()
+    name = house.imported("broken.yaml", BROKEN)
+    at_key = f"/scenario/{name}/last_error_at"
+    assert value(house.tree, at_key) is None
+    house.event("/event/broken/go", 1, name)
+    later(house, name, 10 * MINUTE)
+    failed_at = house.core.clock.wall()
+    wait_value(house.tree, at_key, failed_at)
+    error = value(house.tree, f"/scenario/{name}/last_error")
+    assert isinstance(error, str)
+    assert "unknown_device" in error
+    status, got = house.core.request("get", name=name)
+    assert status == b"200"
+    assert (got["last_error"], got["last_error_at"]) == (error, failed_at)
+    _, listed = house.core.request("list")
+    [mine] = [entry for entry in listed if entry["name"] == name]
+    assert mine["last_error_at"] == failed_at
+    assert house.cli("show", name) == 0
+    [line] = [line for line in house.output if line.startswith("last error:")]
+    assert line.endswith(f": {error}")
+    assert line != f"last error:   {error}"  # the time comes first
+    # kept over a restart: the tree's time, not the start's
+    later(house, name, 5 * MINUTE)
+    house.restart()
+    status, got = house.core.request("get", name=name)
+    assert (got["last_error"], got["last_error_at"]) == (error, failed_at)
+    assert house.cli("delete", name) == 0
+    wait_value(house.tree, at_key, None)
+    assert value(house.tree, f"/scenario/{name}/last_error") is None
