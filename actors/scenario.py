@@ -33,7 +33,7 @@ from raspy.clock import Clock
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
-from raspy.rules.model import RandomSource, Scenario, SunEvent
+from raspy.rules.model import RandomSource, Scenario, SunEvent, no_place
 from raspy.rules.tree_view import TreeView
 from raspy.stats import Stats
 from raspy.ticker import SharedTicker
@@ -42,7 +42,14 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="scenario")
 
 _ASK_TIMEOUT_S: Final = 5.0
-STATE_KEYS: Final = ("state", "runs", "last_run", "last_trigger", "last_error")
+STATE_KEYS: Final = (
+    "state",
+    "runs",
+    "last_run",
+    "last_trigger",
+    "last_error",
+    "last_error_at",
+)
 
 
 # --- messages (tell unless said) ---------------------------------------------------------
@@ -175,6 +182,7 @@ class ScenarioActor(pykka.ThreadingActor):
         rng: RandomSource,
         status: engine.Status | None = None,
         version: str = "",
+        sun_up: Callable[[float], bool | None] = no_place,
     ) -> None:
         super().__init__()
         self._name = scenario.name
@@ -184,7 +192,13 @@ class ScenarioActor(pykka.ThreadingActor):
         self._shutdown = False  # the core stops: the resume record stays
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
-            scenario, settings, kv=tree.kv, sun=sun, rng=rng, status=status
+            scenario,
+            settings,
+            kv=tree.kv,
+            sun=sun,
+            rng=rng,
+            status=status,
+            sun_up=sun_up,
         )
         # the engine keeps its requests and their deadlines: ids are its own
         self._client: LocalClient[None] = LocalClient(
@@ -380,6 +394,7 @@ def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
         "last_run": status.last_run,
         "last_trigger": shown_trigger(status.last_trigger),
         "last_error": status.last_error,
+        "last_error_at": status.last_error_at,
     }
     return {
         f"/scenario/{name}/{entry}": json.dumps(

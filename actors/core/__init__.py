@@ -363,7 +363,7 @@ class CoreActor(pykka.ThreadingActor):
         if startup and scenario is not None and record.enabled:
             self._service.say_http_off(record.name, scenario)
         if scenario is None:
-            self.show(entry, _with_state(base, State.ERROR, error))
+            self.show(entry, self._with_error(base, error))
         elif not record.enabled:
             self.show(entry, _with_state(base, State.DISABLED))
         else:
@@ -416,7 +416,9 @@ class CoreActor(pykka.ThreadingActor):
         log.warning(
             "scenario_run_lost", scenario=name, last_run=status.last_run, reason=reason
         )
-        return dataclasses.replace(status, last_error=reason)
+        return dataclasses.replace(
+            status, last_error=reason, last_error_at=self.links.clock.wall()
+        )
 
     def _start_actor(
         self,
@@ -446,10 +448,11 @@ class CoreActor(pykka.ThreadingActor):
                 rng=self.links.rng,
                 status=status,
                 version=fingerprint(entry.stored.code),
+                sun_up=self._sun_up,
             )
         except Exception as exc:  # this scenario fails, the others run
             log.exception("scenario_start_failed", scenario=scenario.name)
-            self.show(entry, _with_state(status, State.ERROR, f"did not start: {exc}"))
+            self.show(entry, self._with_error(status, f"did not start: {exc}"))
             return
         self.routes.add(scenario.name, entry.ref, interest(scenario, self.host))
         clock = self.links.clock
@@ -530,10 +533,10 @@ class CoreActor(pykka.ThreadingActor):
             # a text that no longer loads: enabled, it is in error again and says
             # why, as at a start (it stayed shown disabled, though stored enabled)
             _, error = self._service.load(entry.stored)
-            self.show(entry, _with_state(entry.status, State.ERROR, error))
+            self.show(entry, self._with_error(entry.status, error))
         elif not enabled:
             self.stop_actor(name)
-            self.show(entry, _with_state(entry.status, State.DISABLED, reason))
+            self.show(entry, self._with_error(entry.status, reason, State.DISABLED))
         return entry
 
     def show(self, entry: Entry, status: Status) -> None:
@@ -585,6 +588,18 @@ class CoreActor(pykka.ThreadingActor):
             self.tree.update(key, b"")
             self.links.publisher.delete(key.encode("utf-8"))
 
+    def _with_error(
+        self, status: Status, error: str | None, state: State = State.ERROR
+    ) -> Status:
+        """`status` in `state`; `error` (if any) replaces the last one, at the time
+        now."""
+        if not error:
+            return _with_state(status, state)
+        at = self.links.clock.wall()
+        return dataclasses.replace(
+            status, state=state, last_error=error, last_error_at=at
+        )
+
     def _sun(self, event: model.SunEvent, wall_ts: float) -> float | None:
         from raspy.rules.sun import sun_time
 
@@ -592,9 +607,13 @@ class CoreActor(pykka.ThreadingActor):
             None if self.location is None else sun_time(event, wall_ts, self.location)
         )
 
+    def _sun_up(self, wall_ts: float) -> bool | None:
+        """sun_up(): null without a place, as sun('sunset') is."""
+        from raspy.rules.sun import sun_is_up
 
-def _with_state(status: Status, state: State, error: str | None = None) -> Status:
-    """The same counters in another state; `error` (if any) replaces the last one."""
-    return dataclasses.replace(
-        status, state=state, last_error=error or status.last_error
-    )
+        return None if self.location is None else sun_is_up(wall_ts, self.location)
+
+
+def _with_state(status: Status, state: State) -> Status:
+    """The same counters in another state."""
+    return dataclasses.replace(status, state=state)

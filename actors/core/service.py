@@ -311,6 +311,7 @@ class CoreService:
             "last_trigger": scn.shown_trigger(status.last_trigger),
             "runs": status.runs,
             "last_error": status.last_error,
+            "last_error_at": status.last_error_at,
             "last_skip": _shown_skip(status.last_skip),
         }
 

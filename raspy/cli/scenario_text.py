@@ -137,6 +137,15 @@ def describe_skip(skip: JsonValue, tz: tzinfo | None = None) -> str:
     return f"{when}: {reason} ({describe_trigger(skip.get('trigger'), tz)})"
 
 
+def describe_error(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
+    """The last error, after its time when the reply has one (as `last skipped`)."""
+    reason = cell(entry.get("last_error") or None)
+    at = entry.get("last_error_at")
+    if reason == "-" or at is None:
+        return reason
+    return f"{describe_time(at, tz)}: {reason}"
+
+
 def cell(value: JsonValue) -> str:
     """One line of printable text for a table cell or a `show` field."""
     text = "-" if value is None else value if isinstance(value, str) else _json(value)
@@ -209,7 +218,7 @@ def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
         ("last run", describe_time(entry.get("last_run"), tz)),
         ("last trigger", describe_trigger(entry.get("last_trigger"), tz)),
         ("runs", cell(entry.get("runs", 0))),
-        ("last error", cell(entry.get("last_error") or None)),
+        ("last error", describe_error(entry, tz)),
         ("last skipped", describe_skip(entry.get("last_skip"), tz)),
     ]
     head = "".join(f"{label + ':':<14}{value}\n" for label, value in fields)

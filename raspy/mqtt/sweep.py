@@ -34,7 +34,15 @@ MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
 # record of a run in a long wait, rules/resume_record.py): `/scenario/<n>/<key>`
 # is `<base>/<host>/scenario/<n>/<key>`, a topic as deep as a command's
 SCENARIO_FIELDS: Final = frozenset(
-    {"state", "runs", "last_run", "last_trigger", "last_error", "resume"}
+    {
+        "state",
+        "runs",
+        "last_run",
+        "last_trigger",
+        "last_error",
+        "last_error_at",
+        "resume",
+    }
 )
 
 

@@ -25,6 +25,7 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
     "wait_until": ("timeout", "continue_on_timeout"),
     "repeat": (),
     "choose": ("else",),
+    "if": ("then", "else"),
     "event": ("value", "expr"),
     "run": (),
     "stop": (),
@@ -212,6 +213,17 @@ def _wait_until(
 
 
 def _repeat(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    """A repeat; `repeat.index` is known in its actions and tests."""
+    checks.repeats += 1
+    try:
+        return _repeat_inside(checks, entries, path, node, where)
+    finally:
+        checks.repeats -= 1
+
+
+def _repeat_inside(
     checks: Checks, _entries: Entries, _path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
     entries = checks.mapping(node, where)
@@ -282,6 +294,23 @@ def _branch(checks: Checks, node: yaml.Node, path: str) -> model.Branch | None:
     if condition is None or actions is None:
         return None
     return model.Branch(condition, actions)
+
+
+def _if(
+    checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
+) -> model.Action | None:
+    """`if:`, `then:` and `else:` side by side, checked as a choose's choice is."""
+    condition = checks.expression(node, where)
+    if "then" not in entries:
+        checks.problem(entries["if"][0], path, "an if action needs then:")
+        return None
+    then = read_actions(checks, entries["then"][1], join(path, "then"), empty_ok=False)
+    otherwise: tuple[model.Action, ...] | None = ()
+    if "else" in entries:
+        otherwise = read_actions(checks, entries["else"][1], join(path, "else"))
+    if condition is None or then is None or otherwise is None:
+        return None
+    return model.IfAction(condition, then, otherwise)
 
 
 def _event(
@@ -360,6 +389,7 @@ _READERS: Final = {
     "wait_until": _wait_until,
     "repeat": _repeat,
     "choose": _choose,
+    "if": _if,
     "event": _event,
     "run": _run,
     "stop": _stop,

@@ -15,7 +15,7 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
-from raspy.rules import template
+from raspy.rules import model, template
 from raspy.rules.document_words import raspy_word
 from raspy.rules.document_yaml import (
     INVALID,
@@ -47,6 +47,7 @@ class Checks:
     document: str = ""  # the text, for columns inside values
     problems: list[Problem] = field(default_factory=list)
     variables: frozenset[str] = frozenset()
+    repeats: int = 0  # how many repeats the part being read is in (repeat.index)
 
     # --- recording --------------------------------------------------------------------
     def problem(
@@ -183,6 +184,8 @@ class Checks:
         """Whether `value` (at offset `base` of the node's text; None: unknown) is a
         template naming only `known` (default: built-ins and variables)."""
         names = (template.BUILTIN_NAMES | self.variables) if known is None else known
+        if known is None and self.repeats:
+            names = names | {template.REPEAT_INDEX}
         try:
             template.check(value, names)
         except template.TemplateError as exc:
@@ -253,7 +256,19 @@ class Checks:
             self.problem(node, path, str(exc))
             return None
 
-    def expression(self, node: yaml.Node, path: str) -> CompiledExpression | None:
+    def expression(
+        self, node: yaml.Node, path: str, *, test: bool = True
+    ) -> CompiledExpression | None:
+        """An expression; `test`: one that holds or not (an `if:`, a `while:`), where
+        a list is Home Assistant's list of conditions, said so."""
+        if test and isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node,
+                path,
+                "expected an expression, got a list (one expression here: join"
+                " the tests with and, e.g. kv('/a') == 1 and hour() >= 18)",
+            )
+            return None
         source = self.text(node, path, limit=1 << 20)  # compile_expression bounds it
         if source is None:
             return None
@@ -271,6 +286,10 @@ class Checks:
                     node, path, message, text_offset(node, offset, self.document)
                 )
                 return None
+        if compiled.repeat_uses() and not self.repeats:
+            offset = text_offset(node, compiled.repeat_uses()[0], self.document)
+            self.problem(node, path, model.OUTSIDE_REPEAT, offset)
+            return None
         for key, offset in compiled.kv_literals():
             # the key's template offsets hold inside the literal when it has no escapes
             base = (

@@ -58,7 +58,7 @@ def value_or_expr(
         )
         return INVALID
     if "expr" in entries:
-        compiled = checks.expression(entries["expr"][1], join(path, "expr"))
+        compiled = checks.expression(entries["expr"][1], join(path, "expr"), test=False)
         return INVALID if compiled is None else (None, compiled)
     found = value(checks, entries, path, key)
     return INVALID if isinstance(found, Invalid) else (found, None)

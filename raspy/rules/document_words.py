@@ -40,8 +40,6 @@ def raspy_word(key: str, allowed: tuple[str, ...]) -> str:
             f"{named}; a raspy trigger starts with its kind: {kinds},"
             " e.g. kv: /device/<host>.<service>.<name>/value)"
         )
-    if key == "if" and "choose" in allowed:
-        return f"{named} if action; raspy's is choose: [{{if: ..., then: [...]}}])"
     for word in _WORDS.get(key, ()):
         if word in allowed:
             return f"{named} word; raspy's is {quote(word)})"

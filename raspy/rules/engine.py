@@ -63,6 +63,7 @@ class Status:
     # what the run under way (the oldest, in parallel mode) did so far: a run in a
     # 20-minute fade showed only `running`, and `last_trace` was the run before it
     run_trace: tuple[str, ...] = ()
+    last_error_at: float | None = None  # epoch seconds of the failure last_error tells
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,7 @@ class ScenarioCore:
         sun: Callable[[SunEvent, float], float | None],
         rng: RandomSource,
         status: Status | None = None,
+        sun_up: Callable[[float], bool | None] = model.no_place,
     ) -> None:
         self.scenario = scenario
         self._settings = settings
@@ -208,6 +210,7 @@ class ScenarioCore:
         self._own = OwnWrites(kv)
         self._kv = self._own.kv
         self._sun = sun
+        self._sun_up = sun_up  # sun_up(): None on a hub without a place
         self._rng = rng  # random() and random waits (model.RandomSource)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
         self._runs: dict[int, Run] = {}
@@ -225,6 +228,8 @@ class ScenarioCore:
         self._last_run = base.last_run
         self._last_trigger = base.last_trigger
         self._last_error = base.last_error
+        self._last_error_at = base.last_error_at
+        self._wall = 0.0  # the wall time of the input at hand: a failure's time
         self._last_skip = base.last_skip
         self._last_trace = base.last_trace
         self._failed = False
@@ -243,6 +248,7 @@ class ScenarioCore:
     ) -> list[Output]:
         """A Clone key changed; `old` is what the tree held. `deleted` None: a `new`
         of None means deleted (a JSON null is a value when deleted is False)."""
+        self._wall = wall
         out: list[Output] = []
         for run in list(self._runs.values()):
             if isinstance(run.waiting, run_mod.AwaitChange):
@@ -259,6 +265,7 @@ class ScenarioCore:
         trigger = self.scenario.triggers[index]
         kind = tm.kind_of(type(trigger))
         data = tm.trigger_data(kind, getattr(trigger, "id", ""), value=scheduled_wall)
+        self._wall = wall
         out: list[Output] = []
         self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
@@ -278,6 +285,7 @@ class ScenarioCore:
         before any trigger; startup triggers fire if `fire` (the daemon's start, not
         a restart of the core within it nor an import)."""
         self._watch.resume(current, mono, wall)
+        self._wall = wall
         out: list[Output] = []
         for checkpoint in resume:
             self._resume(checkpoint, mono, wall, out)
@@ -297,6 +305,7 @@ class ScenarioCore:
     ) -> list[Output]:
         """A manual run: the mode applies, the conditions are not checked. `by`: the
         scenario whose `run:` started it, shown as `trigger.by`."""
+        self._wall = wall
         out: list[Output] = []
         data = tm.trigger_data("manual", "")
         if by is not None:
@@ -308,6 +317,7 @@ class ScenarioCore:
         self, request_id: int, body: tuple[bytes, ...], mono: float, wall: float
     ) -> list[Output]:
         """The answer to a SendRequest; a late one (run gone or timed out) is dropped."""
+        self._wall = wall
         out: list[Output] = []
         run = self._runs.get(self._requests.pop(request_id, 0))
         waiting = None if run is None else run.waiting
@@ -321,6 +331,7 @@ class ScenarioCore:
 
     def on_tick(self, mono: float, wall: float) -> list[Output]:
         """Deadlines: sleeps, request and wait timeouts, `for:` holds."""
+        self._wall = wall
         out: list[Output] = []
         for run in list(self._runs.values()):
             waiting = run.waiting
@@ -356,7 +367,7 @@ class ScenarioCore:
         if self._disabled:
             return self._finish([])
         self._failed = True
-        self._last_error = reason[:500]
+        self._error(reason[:500])
         return self._finish([])
 
     # --- what the owner reads --------------------------------------------------------
@@ -388,6 +399,7 @@ class ScenarioCore:
             self._last_skip,
             self._last_trace,
             () if under_way is None else trace_so_far(under_way),
+            self._last_error_at,
         )
 
     @property
@@ -443,6 +455,7 @@ class ScenarioCore:
             sun=self._sun,
             rng=self._rng,
             host=self._settings.host,
+            sun_up=self._sun_up,
         )
         for number, condition in enumerate(self.scenario.conditions, 1):
             try:
@@ -452,7 +465,7 @@ class ScenarioCore:
                     return False
             except ScenarioError as exc:
                 self._failed = True
-                self._last_error = f"condition {number}: {exc}"[:500]
+                self._error(f"condition {number}: {exc}"[:500])
                 # no run: the trace says so, not the run before's `done`
                 self._last_trace = (f"+0.0s failed: {self._last_error}",)
                 out.append(RunEnded(0, self._last_error))
@@ -536,6 +549,7 @@ class ScenarioCore:
             self._settings.max_value_bytes,
             self._settings.http_service,
             self._own.wrote,
+            sun_up=self._sun_up,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
 
@@ -590,7 +604,7 @@ class ScenarioCore:
         self._last_trace = trace_of(run)
         if run.error is not None:
             self._failed = True
-            self._last_error = run.error
+            self._error(run.error)
         out.append(RunEnded(run.run_id, run.error))
 
     def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
@@ -600,8 +614,13 @@ class ScenarioCore:
             self._end(run, out)
         self._watch.clear()
         self._disabled = True
-        self._last_error = reason
+        self._error(reason)
         out.append(Disabled(reason))
+
+    def _error(self, reason: str) -> None:
+        """The scenario's last error, and when (the input at hand's wall time)."""
+        self._last_error = reason
+        self._last_error_at = self._wall
 
     def _finish(self, out: list[Output]) -> list[Output]:
         self._own.handed_over()  # the owner sends this turn's writes, then reads

@@ -37,7 +37,14 @@ class ExpressionError(ScenarioError):
 class CompiledExpression:
     """A parsed expression (implements rules.model.Expression); immutable."""
 
-    __slots__ = ("_kv_keys", "_kv_literals", "_source", "_tree", "_variables")
+    __slots__ = (
+        "_kv_keys",
+        "_kv_literals",
+        "_repeat_uses",
+        "_source",
+        "_tree",
+        "_variables",
+    )
 
     def __init__(self, source: str, tree: expr_nodes.Node) -> None:
         self._source = source
@@ -57,6 +64,9 @@ class CompiledExpression:
             and isinstance(node.args[0].value, str)
         )
         self._kv_keys = frozenset(key for key, _ in self._kv_literals)
+        self._repeat_uses = tuple(
+            node.offset for node in nodes if isinstance(node, expr_nodes.RepeatIndex)
+        )
 
     @property
     def source(self) -> str:
@@ -81,6 +91,11 @@ class CompiledExpression:
     def variable_uses(self) -> tuple[tuple[str, int], ...]:
         """Each variable read with its offset in the source, in tree order."""
         return self._variables
+
+    def repeat_uses(self) -> tuple[int, ...]:
+        """The offsets of each `repeat.index` (the loader refuses it outside a
+        repeat's actions)."""
+        return self._repeat_uses
 
     def kv_literals(self) -> tuple[tuple[str, int], ...]:
         """Each literal kv() key with the offset of its string literal (the quote)."""

@@ -88,6 +88,10 @@ def _sun(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     return context.sun(_sun_event(args[0]), context.wall_ts)
 
 
+def _sun_up(context: EvalContext, _args: Sequence[JsonValue]) -> JsonValue:
+    return context.sun_up(context.wall_ts)
+
+
 def _sun_event(value: JsonValue) -> SunEvent:
     if isinstance(value, str) and value in SunEvent.__members__.values():
         return SunEvent(value)
@@ -271,6 +275,7 @@ FUNCTIONS: Final[dict[str, Function]] = {
         Function("hour", 0, 0, _hour),
         Function("minute", 0, 0, _minute),
         Function("sun", 1, 1, _sun, _check_sun),
+        Function("sun_up", 0, 0, _sun_up),
         Function("abs", 1, 1, _abs),
         Function("min", 1, 16, _extreme("min")),
         Function("max", 1, 16, _extreme("max")),

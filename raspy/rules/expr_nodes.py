@@ -19,7 +19,7 @@ from raspy.rules.expr_values import (
     number,
     truthy,
 )
-from raspy.rules.model import EvalContext
+from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,22 @@ class TriggerField:
 
     def evaluate(self, context: EvalContext) -> JsonValue:
         return context.trigger.get(self.field)
+
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatIndex:
+    """`repeat.index`: the pass of the innermost repeat, from 1 (the loader refuses
+    it outside a repeat's actions, so the fault is a guard)."""
+
+    offset: int
+
+    def evaluate(self, context: EvalContext) -> JsonValue:
+        if context.repeat_index is None:
+            raise Fault(OUTSIDE_REPEAT, self.offset)
+        return context.repeat_index
 
     def children(self) -> tuple[Node, ...]:
         return ()
@@ -209,6 +225,7 @@ Node = (
     Literal
     | Variable
     | TriggerField
+    | RepeatIndex
     | ListOf
     | Negative
     | Not

@@ -6,7 +6,7 @@ Grammar (loosest first), with Python's precedence:
   sum := term (('+'|'-') term)*;  term := unary (('*'|'/'|'//'|'%') unary)*
   unary := ('-'|'+') unary | atom
   atom := NUMBER | STRING | true|false|null (or True|False|None) | NAME | NAME '(' args ')'
-        | 'trigger' '.' FIELD | '(' expr ')' | '[' items ']'
+        | 'trigger' '.' FIELD | 'repeat' '.' 'index' | '(' expr ')' | '[' items ']'
 Bounded: nesting depth and node count; raises expr_values.Fault with an offset.
 """
 
@@ -317,6 +317,15 @@ class Parser:
                     field.offset,
                 )
             return n.TriggerField(token.offset, field.text)
+        if token.text == "repeat" and self._at("."):  # a variable `repeat` stays one
+            self._next()
+            field = self._next()
+            if field.text != "index":
+                raise Fault(
+                    f"repeat has only the field index, got {_shown(field)}",
+                    field.offset,
+                )
+            return n.RepeatIndex(token.offset)
         if not self._at("("):
             return n.Variable(token.offset, token.text)
         function = FUNCTIONS.get(token.text)
@@ -363,7 +372,9 @@ class Parser:
             raise Fault("subscripts are not allowed", token.offset)
         if token.kind == "op" and token.text == ".":
             raise Fault(
-                "attribute access is not allowed (only trigger.<field>)", token.offset
+                "attribute access is not allowed (only trigger.<field> and"
+                " repeat.index)",
+                token.offset,
             )
         if token.kind == "op" and token.text == "(":
             raise Fault("only the listed functions may be called", token.offset)

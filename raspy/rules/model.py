@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, TypeAlias
+from typing import Final, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
@@ -58,11 +58,23 @@ def uniform(rng: RandomSource, low: float, high: float) -> float:
     return min(max(low * (1.0 - draw) + high * draw, low), high)
 
 
+def no_place(_wall_ts: float) -> bool | None:
+    """sun_up() on a hub without a place ([core] latitude and longitude): unknown."""
+    return None
+
+
+# `repeat.index` (an expression's or a template's) where no repeat is around it
+OUTSIDE_REPEAT: Final = "repeat.index is known only inside a repeat's actions"
+
+
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """What an expression may see. `kv` answers a key's JSON value (None if absent);
     `sun` answers the wall time of a sun event on the day of `wall_ts` (None in polar
-    day or night); `rng` gives `random()` its numbers."""
+    day or night); `rng` gives `random()` its numbers; `repeat_index` is the pass
+    of the innermost repeat the expression is in (from 1; None outside one);
+    `sun_up` answers whether the sun is above the horizon at a wall time (None
+    when the hub has no place)."""
 
     wall_ts: float
     tz: ZoneInfo
@@ -72,6 +84,8 @@ class EvalContext:
     sun: Callable[[SunEvent, float], float | None]
     rng: RandomSource
     host: str = ""
+    repeat_index: int | None = None
+    sun_up: Callable[[float], bool | None] = no_place
 
 
 class Expression(Protocol):
@@ -264,6 +278,15 @@ class ChooseAction:
 
 
 @dataclass(frozen=True, slots=True)
+class IfAction:
+    """`if: EXPR, then: [...], else: [...]`: the plain form of a one-choice choose."""
+
+    condition: Expression
+    then: tuple[Action, ...]
+    otherwise: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EventAction:
     """Publish `key` (under /event/) with `value` (JSON, null too; `true` when the
     document gives none), or with what `expr` computes when the action runs."""
@@ -306,6 +329,7 @@ Action: TypeAlias = (
     | WaitUntilAction
     | RepeatAction
     | ChooseAction
+    | IfAction
     | EventAction
     | RunAction
     | StopAction

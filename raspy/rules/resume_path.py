@@ -1,5 +1,5 @@
 """Where in a scenario's actions a run waits: a path from the top-level actions down
-through `choose` branches and `repeat` passes to the `wait` itself (pure).
+through `choose` branches, `if` sides and `repeat` passes to the `wait` itself (pure).
 
 The resume record (rules.resume_record) keeps it as JSON, and a restart takes the run
 up there (rules.run.resumed). A path read back is checked against the document before
@@ -25,8 +25,9 @@ MAX_DEPTH: Final = 64  # far past any household's nesting; a record edited by ha
 class Place:
     """One level of a path: the action at `index` (from 0) of its block. Above the
     wait, that action holds the next level: a choose with the `choice` it took
-    (from 1, in document order; 0 is its `else:`), or a repeat in its `pass_`
-    (from 1). The last level is the wait, neither."""
+    (from 1, in document order; 0 is its `else:`), an `if` as a one-choice choose
+    (1 its `then:`, 0 its `else:`), or a repeat in its `pass_` (from 1). The last
+    level is the wait, neither."""
 
     index: int
     choice: int | None = None
@@ -106,6 +107,10 @@ def _inside(action: model.Action, place: Place, depth: int) -> tuple[model.Actio
             if place.choice <= len(branches):
                 return branches[place.choice - 1].actions
             raise _bad("no_such_place", f"level {depth}: no choice {place.choice}")
+        case model.IfAction(then=then, otherwise=otherwise) if place.choice is not None:
+            if place.choice > 1:
+                raise _bad("no_such_place", f"level {depth}: no choice {place.choice}")
+            return then if place.choice else otherwise
         case model.RepeatAction(count=count, actions=inner) if place.pass_ is not None:
             if count is not None and place.pass_ > count:
                 raise _bad("no_such_place", f"level {depth}: pass {place.pass_}")

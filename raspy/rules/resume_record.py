@@ -3,8 +3,9 @@ so that a restart of raspyd takes them up (pure).
 
 The record names the exact stored version of the scenario (a hash of its document)
 and, for each run, where it waits (rules.resume_path: the top-level action, or the
-`choose` branches and `repeat` passes down to a nested wait): a run is taken up only
-by the version whose actions it was running. Anything else in the key (another
+`choose` branches, `if` sides and `repeat` passes down to a nested wait; an `if` is
+a choose of one choice there, so the format stays 2): a run is taken up only by the
+version whose actions it was running. Anything else in the key (another
 version, text that is not such a record, a place that is no long wait of this
 document) is no record: decode raises MalformedMessage and the run is lost. Format 1
 (top-level waits only, `next`: the index after the wait) still loads.

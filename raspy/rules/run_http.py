@@ -1,4 +1,4 @@
-"""The `http:` action of a run (rules.run drives it): the request for `<host>.http`
+"""The `http:` action of a run (rules.run_walk calls it): the request for `<host>.http`
 filled in and checked, and the reason of a failure, which names the action by its
 method and URL, never the URL's query or user nor a header's value (tokens go there)."""
 
@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from raspy import http_request
 from raspy.names import HTTP_SERVICE
 from raspy.rules import model
+from raspy.rules.run_scope import RunScope
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
-
-if TYPE_CHECKING:
-    from raspy.rules.run import RunScope
 
 # an `http:` action waits for the service this much longer than its timeout: the
 # service says "no answer within 10s" itself, and a request may wait its turn behind

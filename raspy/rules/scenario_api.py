@@ -16,7 +16,8 @@ has "not_started": why. A run that waits its turn (mode queued) has "queued": ho
 wait.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch
-s or null), "last_trigger", "runs", "last_error"}. `run` starts a manual run: the
+s or null), "last_trigger", "runs", "last_error", "last_error_at" (epoch s of that
+failure, or null), "last_skip"}. `run` starts a manual run: the
 mode applies, the conditions are not checked.
 """
 

@@ -185,6 +185,14 @@ def sun_time(event: SunEvent, wall_ts: float, location: SunLocation) -> float | 
     return _event_on(event, label_of(wall_ts, location.tz).date(), location)
 
 
+def sun_is_up(wall_ts: float, location: SunLocation) -> bool:
+    """Whether the sun's centre is above the horizon at `wall_ts` (the altitude a
+    sunrise and a sunset cross): between them on a day with both, all of a polar
+    day, never in a polar night."""
+    observer = astral.Observer(location.latitude, location.longitude, 0.0)
+    return _height(observer, wall_ts) >= _EVENTS[SunEvent.SUNRISE][0]
+
+
 def next_sun(
     event: SunEvent, offset_s: float, after_ts: float, location: SunLocation
 ) -> float | None:

@@ -19,13 +19,15 @@ from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
-from raspy.rules.model import EvalContext
+from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
 TRIGGER_FIELDS: Final = ("key", "value", "from", "id", "kind", "by", "since")
 BUILTIN_NAMES: Final = frozenset(
     {"host", "now", *(f"trigger.{f}" for f in TRIGGER_FIELDS)}
 )
+# the pass of the innermost repeat, from 1: a name only inside a repeat's actions
+REPEAT_INDEX: Final = "repeat.index"
 _NAME: Final = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII
 )
@@ -207,6 +209,8 @@ def check(text: str, known: set[str] | frozenset[str]) -> None:
     """Raise TemplateError at the first field naming something not in `known`."""
     for part in parse(text):
         if isinstance(part, Field) and part.name not in known:
+            if part.name == REPEAT_INDEX:
+                raise TemplateError(OUTSIDE_REPEAT, part.offset, text)
             raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
 
 
@@ -309,6 +313,8 @@ def render_in(text: str, context: EvalContext) -> str:
             value = context.wall_ts if part.clock is not None else _now_text(context)
         elif name.startswith("trigger.") and name[8:] in TRIGGER_FIELDS:
             value = context.trigger.get(name[8:])
+        elif name == REPEAT_INDEX and context.repeat_index is not None:
+            value = context.repeat_index
         elif name in context.variables:
             value = context.variables[name]
         else:
@@ -325,10 +331,13 @@ def _now_text(context: EvalContext) -> str:
 
 def context_names(context: EvalContext) -> Names:
     """The names a template sees at run time: host, now (local ISO time), trigger.*,
-    variables (a variable never hides a built-in name); the zone and the time too."""
+    repeat.index inside a repeat, variables (a variable never hides a built-in
+    name); the zone and the time too."""
     names = Names(context.variables, context.tz, context.wall_ts)
     names["host"] = context.host
     names["now"] = _now_text(context)
     for field in TRIGGER_FIELDS:
         names[f"trigger.{field}"] = context.trigger.get(field)
+    if context.repeat_index is not None:
+        names[REPEAT_INDEX] = context.repeat_index
     return names

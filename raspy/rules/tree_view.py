@@ -125,11 +125,12 @@ class TreeView:
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
     """What the tree kept of a scenario from before a restart: runs, last run,
-    trigger and error (its state is the actor's to say)."""
+    trigger, error and its time (its state is the actor's to say)."""
     runs = tree.kv(f"/scenario/{name}/runs")
     last_run = tree.kv(f"/scenario/{name}/last_run")
     trigger = tree.kv(f"/scenario/{name}/last_trigger")
     error = tree.kv(f"/scenario/{name}/last_error")
+    error_at = tree.kv(f"/scenario/{name}/last_error_at")
     return Status(
         State.IDLE,
         runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
@@ -138,6 +139,9 @@ def status_from_tree(tree: TreeView, name: str) -> Status:
         else None,
         trigger if isinstance(trigger, dict) else None,
         error if isinstance(error, str) else None,
+        last_error_at=float(error_at)
+        if isinstance(error_at, int | float) and not isinstance(error_at, bool)
+        else None,
     )
 
 

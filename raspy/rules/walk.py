@@ -1,4 +1,4 @@
-"""Every action of a scenario, the nested ones of `choose` and `repeat` too, and the
+"""Every action of a scenario, the nested ones of `choose`, `if` and `repeat` too, and the
 expressions they test: for the parts that look through a scenario from outside (the
 keys it reads, the scenarios it names)."""
 
@@ -19,6 +19,9 @@ def every_action(actions: tuple[model.Action, ...]) -> Iterator[model.Action]:
             case model.ChooseAction(branches=branches, otherwise=otherwise):
                 for branch in branches:
                     yield from every_action(branch.actions)
+                yield from every_action(otherwise)
+            case model.IfAction(then=then, otherwise=otherwise):
+                yield from every_action(then)
                 yield from every_action(otherwise)
 
 
@@ -44,6 +47,8 @@ def expressions(scenario: model.Scenario) -> list[model.Expression]:
                 found.extend(e for e in (while_, until) if e is not None)
             case model.ChooseAction(branches=branches):
                 found.extend(branch.condition for branch in branches)
+            case model.IfAction(condition=condition):
+                found.append(condition)
     return found
 
 

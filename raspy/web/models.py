@@ -163,6 +163,7 @@ class ScenarioRow:
     # the last trigger that started no run (not in the tree: shown at page load)
     last_skip_at: float | None = None
     last_skip_reason: str = ""
+    last_error_at: float | None = None  # when the failure last_error tells came
 
 
 def scenarios(frames: Sequence[bytes]) -> list[ScenarioRow]:
@@ -189,6 +190,7 @@ def _scenario_row(item: object) -> ScenarioRow:
         last_error=_text(item.get("last_error")),
         last_skip_at=_number(skip.get("at")),
         last_skip_reason=_text(skip.get("reason")),
+        last_error_at=_number(item.get("last_error_at")),
     )
 
 

@@ -247,7 +247,10 @@ def _scenario_card(
         f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
         f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
         f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
-        f"{esc(show_value(row.last_error or None))}</dd>{_last_skip(row, now, zone)}"
+        f"{esc(show_value(row.last_error or None))}</dd>"
+        f'<dt>Failed at</dt><dd><time data-key="{key}last_error_at">'
+        f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"
+        f"{_last_skip(row, now, zone)}"
         "</dl>"
         f'<div class="actions">{toggle}'
         f"{post_button(f'{base}/run{back}', 'Run', csrf)}</div></li>"

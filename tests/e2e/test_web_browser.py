@@ -17,9 +17,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
@@ -334,7 +336,7 @@ def test_a_boards_odd_time_and_status_read_live_as_the_server_writes_them(
 @contextmanager
 def _frost_lamp_live(
     browser: Browser, hub: Hub, leaf: str, css: str
-) -> Iterator[tuple[Page, Locator, Callable[[str, str], None]]]:
+) -> Iterator[tuple[Page, Locator, Callable[[Any, str], None]]]:
     """The frost-lamp scenario's page, the element of CSS class `css` that shows its
     key `leaf`, and a way to write that key in the tree and wait for the element to
     read `want`; the key's value is put back at the end. The scenario is disabled
@@ -352,7 +354,7 @@ def _frost_lamp_live(
         page.goto(f"{hub.base}/scenarios/frost-lamp")
         shown = page.locator(f'{css}[data-key="{key}"]')
 
-        def write(value: str, want: str) -> None:
+        def write(value: Any, want: str) -> None:
             tree.set(key.encode(), json.dumps(value).encode(), confirm_timeout_s=5)
             page.wait_for_function(
                 "([el, want]) => el.textContent === want",
@@ -420,6 +422,29 @@ def test_a_last_error_cleared_live_reads_as_a_dash_as_the_page_writes_it(
             write(value, want)
             shown.append(error.text_content())
     assert shown == ["device gone", "\u2013"]
+
+
+def test_a_scenario_s_failure_time_is_on_its_card_and_follows_the_tree(
+    browser: Browser, hub: Hub
+) -> None:
+    """`last_error_at` beside `last_error`: the card says when the run failed, in
+    the hub's zone as its other times, and a failure after the page was loaded
+    shows without a reload."""
+    failed_at = 1_700_000_000.0
+    with _frost_lamp_live(browser, hub, "last_error_at", "time") as (
+        page,
+        shown,
+        write,
+    ):
+        label = page.locator("dt", has_text="Failed at")
+        assert label.count() == 1
+        zone = ZoneInfo(page.evaluate("document.body.dataset.tz"))
+        want = datetime.fromtimestamp(failed_at, zone).strftime("%Y-%m-%d %H:%M")
+        texts = []
+        for value, text in ((failed_at, want), (None, "never")):
+            write(value, text)
+            texts.append(shown.text_content())
+    assert texts == [want, "never"]
 
 
 def test_pressing_the_relay_switch_changes_the_tree(browser: Browser, hub: Hub) -> None:

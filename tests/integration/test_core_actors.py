@@ -103,6 +103,7 @@ def test_an_imported_scenario_acts_on_a_key_change_and_shows_its_state(
                 "last_trigger": value(tree, "/scenario/heat/last_trigger"),
                 "runs": 1,
                 "last_error": None,
+                "last_error_at": None,
                 "last_skip": None,
             }
         ],

@@ -4,11 +4,11 @@ a dict-backed Clone tree and a sun table (no astral, no clock)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
-from raspy.rules.model import EvalContext, RandomSource, SunEvent
+from raspy.rules.model import EvalContext, RandomSource, SunEvent, no_place
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Thursday 2026-12-03 14:05:30 in Berlin (UTC+1): 13:05:30 UTC
@@ -26,8 +26,12 @@ def make_context(
     sun: Mapping[SunEvent, float | None] | None = None,
     host: str = "pi",
     rng: RandomSource | None = None,
+    repeat_index: int | None = None,
+    sun_up: Callable[[float], bool | None] | None = None,
 ) -> EvalContext:
-    """`rng`: the random source of random() (a `random.Random(SEED)` by default)."""
+    """`rng`: the random source of random() (a `random.Random(SEED)` by default);
+    `repeat_index`: the pass of the repeat around (None: no repeat); `sun_up`:
+    the hub's answer to sun_up() (by default, as a hub without a place: None)."""
     kv_tree = dict(tree or {})
     sun_table = dict(sun if sun is not None else {SunEvent.SUNSET: SUNSET_TS})
 
@@ -46,4 +50,6 @@ def make_context(
         sun=read_sun,
         rng=random.Random(SEED) if rng is None else rng,
         host=host,
+        repeat_index=repeat_index,
+        sun_up=no_place if sun_up is None else sun_up,
     )

@@ -464,7 +464,9 @@ def _nested(
     finite: bool,
 ) -> Callable[[st.SearchStrategy[_Action]], st.SearchStrategy[_Action]]:
     def extend(inner: st.SearchStrategy[_Action]) -> st.SearchStrategy[_Action]:
-        return st.one_of(_repeat(_block(inner), finite), _choose(_block(inner)))
+        return st.one_of(
+            _repeat(_block(inner), finite), _choose(_block(inner)), _if(_block(inner))
+        )
 
     return extend
 
@@ -512,6 +514,23 @@ def _choose(draw: st.DrawFn, blocks: st.SearchStrategy[list[_Action]]) -> _Actio
         otherwise = tuple(a.action for a in flat)
         open_ended = open_ended or any(a.open_ended for a in flat)
     return _Action(entry, model.ChooseAction(tuple(branches), otherwise), open_ended)
+
+
+@st.composite
+def _if(draw: st.DrawFn, blocks: st.SearchStrategy[list[_Action]]) -> _Action:
+    source, compiled = draw(_expression())
+    then = draw(blocks)
+    entry: dict[str, Any] = {"if": source, "then": [a.written for a in then]}
+    sides = [then]
+    otherwise: tuple[model.Action, ...] = ()
+    if draw(st.booleans()):
+        flat = draw(blocks) if draw(st.booleans()) else []  # `else: []` loads too
+        entry["else"] = [a.written for a in flat]
+        otherwise = tuple(a.action for a in flat)
+        sides.append(flat)
+    open_ended = any(a.open_ended for side in sides for a in side)
+    built = model.IfAction(compiled, tuple(a.action for a in then), otherwise)
+    return _Action(entry, built, open_ended)
 
 
 ACTIONS: st.SearchStrategy[_Action] = st.recursive(

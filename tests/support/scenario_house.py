@@ -109,12 +109,9 @@ class House:
         # the dimmer's first reading, published before the core starts (as raspyd
         # starts the devices first): the store has it only at the next coalesced write
         wait_value(self.tree, HALL, 0)
+        place = {"timezone": "Europe/Berlin", "latitude": BERLIN[0]}
         self.core.config = dataclasses.replace(
-            self.core.config,
-            timezone="Europe/Berlin",
-            latitude=BERLIN[0],
-            longitude=BERLIN[1],
-            **config,
+            self.core.config, **{**place, "longitude": BERLIN[1], **config}
         )
         self.core.start()
         self.core.request("list")  # answered once the core has started (on_start)

@@ -26,7 +26,9 @@ actions:
     default: [{log: z}]
   - event: /event/x
     event_data: {a: 1}
-  - if: "true"
+  - if:
+      - condition: state
+    then: [{log: x}]
   - wait: 1s
     alias: short
 """
@@ -54,10 +56,11 @@ def test_home_assistant_s_words_are_told_raspy_s_at_their_place() -> None:
         " raspy's is 'else')",
         "s.yaml:17:5: actions[4]: unknown key 'event_data' (Home Assistant's word;"
         " raspy's is 'value')",
-        "s.yaml:18:5: actions[5]: unknown key 'if' (Home Assistant's if action;"
-        " raspy's is choose: [{if: ..., then: [...]}])",
+        "s.yaml:19:7: actions[5].if: expected an expression, got a list (one"
+        " expression here: join the tests with and, e.g. kv('/a') == 1 and"
+        " hour() >= 18)",
         # a word raspy takes nowhere near: no hint rather than a wrong one
-        "s.yaml:20:5: actions[6]: unknown key 'alias'",
+        "s.yaml:22:5: actions[6]: unknown key 'alias'",
     ]
 
 

@@ -291,7 +291,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             "s.yaml:21:12: actions[13].level: expected one of debug, info, warning, error, got text 'loud'",
             "s.yaml:22:20: actions[14].condition: expected a value, got the end",
             "s.yaml:23:5: actions[15]: unknown key 'frobnicate'",
-            "s.yaml:24:5: actions[16]: an action needs one of device, set, delete, call, http, wait, wait_until, repeat, choose, event, run, stop, log, condition",
+            "s.yaml:24:5: actions[16]: an action needs one of device, set, delete, call, http, wait, wait_until, repeat, choose, if, event, run, stop, log, condition",
             "s.yaml:26:5: actions[17]: one kind per action, got wait and log",
             "s.yaml:27:13: actions[18].log: unknown name 'trigger.nope'",
             "s.yaml:28:10: actions[19].log: expected text, got a mapping",
@@ -361,7 +361,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "s.yaml:3:6: conditions[0]: unknown function '__import__'",
             "s.yaml:4:5: conditions[1]: empty parentheses '()'",
-            "s.yaml:5:7: conditions[2]: attribute access is not allowed (only trigger.<field>)",
+            "s.yaml:5:7: conditions[2]: attribute access is not allowed (only trigger.<field> and repeat.index)",
             "s.yaml:6:9: conditions[3]: 'for' is not allowed",
             "s.yaml:7:6: conditions[4]: 'lambda' is not allowed",
             "s.yaml:8:6: conditions[5]: '**' is not allowed",

@@ -16,7 +16,7 @@ from support.scenario_engine import (
 )
 
 from raspy.devices.template import JsonValue
-from raspy.rules import engine, run
+from raspy.rules import engine, run, run_scope, run_walk
 from raspy.rules import model as m
 from raspy.rules.engine import State
 from raspy.rules.expr import compile_expression
@@ -701,13 +701,13 @@ def test_a_long_run_writes_out_no_trace_line_past_the_limit(
     counted, its value not written out (each value's JSON was made, to be cut at
     TRACE_VALUE_CHARS and dropped: 10,000 sets of a 40 KB value took 30% longer)."""
     written: list[object] = []
-    short = run._short
+    short = run_scope.short
 
     def counted(value: JsonValue) -> str:
         written.append(value)
         return short(value)
 
-    monkeypatch.setattr(run, "_short", counted)
+    monkeypatch.setattr(run_walk, "short", counted)
     big: JsonValue = {"text": "x" * 1000}
     h, _ = _fired(m.RepeatAction((m.SetAction("/n", big),), count=500))
     assert len(written) == run.TRACE_LINES

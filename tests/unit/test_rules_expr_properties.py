@@ -18,6 +18,7 @@ CONTEXT = make_context(
     tree={"/a": 1, "/b": "text", "/c": [1, 2], "/d": None, "/e": 1e308, "/f": {"x": 1}},
     variables={"n": 3, "s": "abc", "l": [1, "a"], "z": 0, "f": 2.5, "t": True},
     trigger={"key": "/a", "value": 1, "from": None, "id": "", "kind": "kv"},
+    repeat_index=2,
 )
 
 PIECES = [
@@ -27,14 +28,15 @@ PIECES = [
     "l", "z", "f", "t", "x", "trigger", "key", "value", "from", "kv", "now", "between",
     "weekday", "sun", "abs", "min", "max", "round", "int", "float", "str", "len", "hour",
     "minute", "'06:00'", "'sunset'", "'{host}'", "'/{n}'", "**", "=", "lambda", "__class__",
-    "'\\u00e9'", "{", "}", ":",
+    "'\\u00e9'", "{", "}", ":", "repeat", "index", "sun_up",
 ]  # fmt: skip
 
 LEAVES = st.sampled_from(
     ["1", "0", "2.5", "-3", "'a'", "''", "true", "false", "null", "n", "s", "l", "z", "f",
      "t", "trigger.key", "trigger.value", "trigger.from", "now()", "weekday()", "hour()",
      "kv('/a')", "kv('/b')", "kv('/c')", "kv('/d')", "kv('/e')", "kv('/f')",
-     "sun('sunset')", "sun('dawn')", "between('06:00', '22:00')", "[1, 'a']", "[]"]
+     "sun('sunset')", "sun('dawn')", "between('06:00', '22:00')", "[1, 'a']", "[]",
+     "repeat.index", "sun_up()"]
 )  # fmt: skip
 BINARY = st.sampled_from(
     ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "in", "not in",

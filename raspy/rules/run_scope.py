@@ -1,0 +1,142 @@
+"""What one run of a scenario sees and keeps (rules.run drives it): its clock, the
+hub's tree and sun table through RunEnv, the trigger and variables, the templates and
+expressions filled from them, and its trace (a line an action, `raspy scenario show`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, TypeAlias
+from zoneinfo import ZoneInfo
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+from raspy.rules.model import (
+    EvalContext,
+    Expression,
+    RandomSource,
+    SunEvent,
+    no_place,
+)
+from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
+from raspy.rules.template import context_names, fill, render
+
+DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
+# a run's trace (what it did, step by step: `raspy scenario show`) keeps this many
+# lines, then counts the rest; a value in a line is cut at TRACE_VALUE_CHARS
+TRACE_LINES: Final = 50
+TRACE_VALUE_CHARS: Final = 60
+TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
+
+
+@dataclass(slots=True)
+class RunClock:
+    """The time a run sees; the owner sets it before every step."""
+
+    mono: float
+    wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnv:
+    """What the run reads outside itself (the owner's tree, sun table, ids, random
+    numbers)."""
+
+    host: str
+    tz: ZoneInfo
+    kv: Callable[[str], JsonValue]
+    sun: Callable[[SunEvent, float], float | None]
+    next_request_id: Callable[[], int]
+    rng: RandomSource  # random() and random waits: passed in, seeded in tests
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES  # the tree's ([clone]) limit
+    http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
+    # told each effect as the run yields it: a write reads back at once (own_writes)
+    wrote: Callable[[Effect], None] | None = None
+    sun_up: Callable[[float], bool | None] = no_place  # None: the hub has no place
+
+
+@dataclass(slots=True)
+class RunScope:
+    """One run's inputs: the trigger, the variables, the clock."""
+
+    env: RunEnv
+    clock: RunClock
+    trigger: Mapping[str, JsonValue]
+    variables: Mapping[str, JsonValue] = field(default_factory=dict)
+    steps: int = 0  # the steps the run has yielded so far (Run counts them)
+    # what the run did, a line an action, each at its time since the run began
+    trace: list[str] = field(default_factory=list)
+    untraced: int = 0  # lines past TRACE_LINES, counted only
+    started: float | None = None  # monotonic, at the first line
+    # the pass of each repeat the run is in, outermost first: repeat.index is the last
+    passes: list[int] = field(default_factory=list)
+
+    def note(self, line: Callable[[], str]) -> None:
+        """One line of the trace, at the run's time now. `line` writes it out, only
+        while the trace has room: a note per action is on the engine's hot path,
+        and a run of thousands of actions would make each line to count it."""
+        if self.started is None:
+            self.started = self.clock.mono
+        if len(self.trace) >= TRACE_LINES:
+            self.untraced += 1
+            return
+        entry = f"+{self.clock.mono - self.started:.1f}s {line()}"
+        if len(entry) > TRACE_LINE_CHARS:  # a name filled from a large value
+            entry = entry[: TRACE_LINE_CHARS - 1] + "…"
+        self.trace.append(entry)
+
+    def context(self) -> EvalContext:
+        return EvalContext(
+            wall_ts=self.clock.wall,
+            tz=self.env.tz,
+            variables=self.variables,
+            trigger=self.trigger,
+            kv=self.env.kv,
+            sun=self.env.sun,
+            rng=self.env.rng,
+            host=self.env.host,
+            repeat_index=self.passes[-1] if self.passes else None,
+            sun_up=self.env.sun_up,
+        )
+
+    def text(self, template: str) -> str:
+        return render(template, context_names(self.context()))
+
+    def value(self, value: JsonValue) -> JsonValue:
+        """Every string inside the value is a template; a string that is one field
+        alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
+        return fill(value, context_names(self.context()))
+
+    def value_of(
+        self, value: JsonValue, expr: Expression | None, action: Callable[[], str]
+    ) -> JsonValue:
+        """An action's value: its `value:` filled in, or what its `expr:` computes
+        (a fault fails the run naming the `action`, `set /house/rings`, as `holds`
+        does)."""
+        if expr is None:
+            return self.value(value)
+        try:
+            return expr.evaluate(self.context())
+        except ScenarioError as exc:
+            raise RunFailed(f"{action()}: {exc}") from None
+
+    def holds(self, expression: Expression, action: str) -> bool:
+        """Whether `expression` holds; a fault fails the run naming the `action`
+        whose expression it is (`choose`, `wait_until`, ...), not the text alone."""
+        try:
+            return bool(expression.evaluate(self.context()))
+        except ScenarioError as exc:
+            raise RunFailed(f"{action}: {exc}") from None
+
+
+Program: TypeAlias = Generator[Step, Resume, None]
+
+
+def short(value: JsonValue) -> str:
+    """A value in a trace line: its JSON (a text as it is), cut short."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > TRACE_VALUE_CHARS:
+        return text[: TRACE_VALUE_CHARS - 1] + "…"
+    return text

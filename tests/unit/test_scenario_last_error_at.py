@@ -1,0 +1,117 @@
+"""`/scenario/<name>/last_error_at` (docs/scenarios.md, "State in the tree"): the
+epoch seconds of the failure `last_error` tells, written beside it; shown by
+`raspy scenario show` before the reason, as `last skipped` shows its time, and on
+the web face's scenario card."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC
+
+from support.scenario_engine import START_WALL, harness, scenario
+
+from raspy.actors.scenario import status_entries
+from raspy.cli import scenario_text as text
+from raspy.devices.template import JsonValue
+from raspy.rules import engine
+from raspy.rules import model as m
+from raspy.rules.expr import compile_expression
+from raspy.rules.tree_view import status_from_tree
+from raspy.web import models, pages
+from raspy.web.models import ScenarioRow
+
+GO = "/event/test/go"
+T_2026_12_03_13_30_UTC = 1_796_304_600.0
+
+
+def test_a_failed_run_says_when_it_failed() -> None:
+    bad = scenario(
+        [m.WaitAction(30.0), m.SetAction("/x", None, expr=compile_expression("1 / 0"))],
+        [m.EventTrigger(GO)],
+    )
+    h = harness(bad)
+    h.change(GO, 1)
+    assert h.core.status.last_error_at is None
+    h.advance(30.0)
+    status = h.core.status
+    assert status.state is engine.State.ERROR
+    assert status.last_error is not None
+    assert status.last_error_at == START_WALL + 30.0
+
+
+def test_a_condition_that_faults_and_a_runaway_say_when_too() -> None:
+    h = harness(
+        scenario(
+            [m.LogAction("x")],
+            [m.EventTrigger(GO)],
+            conditions=(compile_expression("trigger.value > 1"),),
+        )
+    )
+    h.advance(5.0)
+    h.change(GO, "text")
+    assert h.core.status.last_error_at == START_WALL + 5.0
+    h = harness(
+        scenario([m.LogAction("x")], [m.EventTrigger(GO)]), max_runs_per_minute=2
+    )
+    for n in range(3):
+        h.advance(1.0)
+        h.change(GO, n)
+    assert h.core.status.state is engine.State.DISABLED
+    assert h.core.status.last_error_at == START_WALL + 3.0
+
+
+def test_it_is_a_state_key_and_comes_back_from_the_tree() -> None:
+    status = engine.Status(
+        engine.State.ERROR, 1, 5.0, None, "boom", last_error_at=1_800_000_000.5
+    )
+    entries = {k: json.loads(v) for k, v in status_entries("s", status).items()}
+    assert entries["/scenario/s/last_error_at"] == 1_800_000_000.5
+    assert entries["/scenario/s/last_error"] == "boom"
+
+    class Tree:
+        def kv(self, key: str) -> JsonValue:
+            return entries.get(key)
+
+    back = status_from_tree(Tree(), "s")  # type: ignore[arg-type]  # kv() alone
+    assert (back.last_error, back.last_error_at) == ("boom", 1_800_000_000.5)
+
+
+def test_show_prints_the_time_before_the_reason() -> None:
+    entry: dict[str, JsonValue] = {
+        "name": "s",
+        "last_error": "device h.fake.lamp: on answered 404 unknown_device",
+        "last_error_at": T_2026_12_03_13_30_UTC,
+    }
+    shown = text.show_text(entry, UTC)
+    assert (
+        "last error:   2026-12-03 13:30:00 +00:00: device h.fake.lamp: on answered"
+        " 404 unknown_device\n"
+    ) in shown
+    assert "last error:   -\n" in text.show_text({**entry, "last_error": None}, UTC)
+
+
+def test_the_card_shows_when_it_failed() -> None:
+    item: dict[str, JsonValue] = {
+        "name": "s",
+        "state": "error",
+        "last_error": "boom",
+        "last_error_at": 1_800_000_000.0 - 60,
+    }
+    body = json.dumps([item]).encode()
+    [row] = models.scenarios([b"200", body])
+    assert row.last_error_at == 1_800_000_000.0 - 60
+    page = pages.scenarios_body([row], "c", 1_800_000_000.0)
+    assert (
+        '<dt>Failed at</dt><dd><time data-key="/scenario/s/last_error_at">'
+        "07:59:00</time></dd>"
+    ) in page
+    fine = replace(row, last_error="", last_error_at=None)
+    assert '/last_error_at">never</time>' in pages.scenarios_body(
+        [fine], "c", 1_800_000_000.0
+    )
+
+
+def test_a_row_without_the_field_still_parses() -> None:
+    [row] = models.scenarios([b"200", json.dumps([{"name": "s"}]).encode()])
+    assert row == ScenarioRow("s", "", False, "unknown", None, 0, "")
