@@ -36,6 +36,10 @@ from raspy.rules.run_steps import (
 # run in it goes on after a restart of raspyd; a shorter one (a blink loop's) is not
 # worth two durable writes
 RESUME_MIN_WAIT_S: Final = 60.0
+# inside a repeat, each pass's wait is a new record (one durable write a pass): a
+# loop that checks every couple of minutes would write all day (the SD card's
+# budget), so there only waits this long are recorded
+RESUME_MIN_REPEAT_WAIT_S: Final = 600.0
 
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:
@@ -144,14 +148,17 @@ def _wait(
 ) -> Generator[Step, Resume, None]:
     """A `wait`, its length drawn now when it is a random one; `where` and `index`:
     its block's path and its place in it. A wait whose length (the drawn one: what
-    the run really waits) is at least RESUME_MIN_WAIT_S is taken up after a restart
-    (Sleep.place), for what is left of that same length."""
+    the run really waits) is at least RESUME_MIN_WAIT_S (RESUME_MIN_REPEAT_WAIT_S
+    inside a repeat) is taken up after a restart (Sleep.place), for what is left
+    of that same length."""
     seconds, bounds = action.seconds, ""
     if action.max_seconds is not None:
         low, high = action.seconds, action.max_seconds
         seconds = model.uniform(scope.env.rng, low, high)
         bounds = f" (random, {low:g}s to {high:g}s)"
-    place = (*where, Place(index)) if seconds >= RESUME_MIN_WAIT_S else None
+    in_repeat = any(level.pass_ is not None for level in where)
+    floor = RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
+    place = (*where, Place(index)) if seconds >= floor else None
     scope.note(lambda: f"wait {seconds:g}s{bounds}")
     yield Sleep(scope.clock.mono + seconds, place, seconds)
 

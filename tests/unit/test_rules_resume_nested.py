@@ -336,3 +336,23 @@ def test_a_record_round_trips_through_its_json(
     body, left_out = resume_record.encode(VERSION, runs, 1 << 20)
     assert left_out == 0
     assert resume_record.decode(json.loads(body), VERSION, nested_doc()) == tuple(runs)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "recorded"), [(120.0, 0), (599.0, 0), (600.0, 3)]
+)
+def test_a_wait_inside_a_repeat_is_recorded_only_from_ten_minutes(
+    seconds: float, recorded: int
+) -> None:
+    """Each pass's wait is a record of its own, one durable write a pass: a loop
+    that checks every two minutes would write 30 records an hour, all day, so waits
+    in a repeat are recorded from 10 minutes (the top level's and a choose's from
+    one, as before)."""
+    repeat = m.RepeatAction((say("p"), m.WaitAction(seconds)), count=3)
+    doc = scenario([repeat, say("end")], [EVENT])
+    h = harness(doc)
+    h.change(GO, 1)
+    for _ in range(3):
+        h.advance(seconds)
+    assert said(h) == ["p", "p", "p", "end"]
+    assert len([runs for runs in records(h) if runs]) == recorded
