@@ -338,9 +338,7 @@ def test_a_record_round_trips_through_its_json(
     assert resume_record.decode(json.loads(body), VERSION, nested_doc()) == tuple(runs)
 
 
-@pytest.mark.parametrize(
-    ("seconds", "recorded"), [(120.0, 0), (599.0, 0), (600.0, 3)]
-)
+@pytest.mark.parametrize(("seconds", "recorded"), [(120.0, 0), (599.0, 0), (600.0, 3)])
 def test_a_wait_inside_a_repeat_is_recorded_only_from_ten_minutes(
     seconds: float, recorded: int
 ) -> None:
