@@ -345,7 +345,7 @@ class ScenarioCore:
                 if isinstance(waiting, SendRequest):
                     self._requests.pop(waiting.request_id, None)
                 self._advance(run, run_mod.TimedOut(), mono, wall, out)
-        for data in self._watch.due(mono):
+        for data in self._watch.due(mono, wall):
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
@@ -464,8 +464,12 @@ class ScenarioCore:
                     self._skip(reason[:_REASON_CHARS], trigger, wall, out)
                     return False
             except ScenarioError as exc:
+                reason = f"condition {number}: {exc}"[:500]
+                if not (self._failed and reason == self._last_error):
+                    # when this fault began: the same one again at every trigger
+                    # (a sensor away all day) is no new status, no write
+                    self._error(reason)
                 self._failed = True
-                self._error(f"condition {number}: {exc}"[:500])
                 # no run: the trace says so, not the run before's `done`
                 self._last_trace = (f"+0.0s failed: {self._last_error}",)
                 out.append(RunEnded(0, self._last_error))

@@ -20,10 +20,11 @@ TriggerData = dict[str, JsonValue]
 
 @dataclass(slots=True)
 class _Hold:
-    """A kv trigger with `for:` whose test holds since some time."""
+    """A kv trigger with `for:` whose test holds since `start` (monotonic s)."""
 
     deadline: float
     trigger: TriggerData
+    start: float
 
 
 class KvWatch:
@@ -81,7 +82,7 @@ class KvWatch:
                 if broken is not None and _keeps(trigger, new):
                     broken["value"] = new
                     broken["since"] = wall  # it holds again from now, whole time
-                    self._holds[slot] = _Hold(mono + trigger.for_s, broken)
+                    self._holds[slot] = _Hold(mono + trigger.for_s, broken, mono)
                     continue
             hold = self._holds.get(slot)
             if hold is not None:
@@ -95,7 +96,7 @@ class KvWatch:
             data = trigger_data("kv", trigger.id, key=key, value=new, from_=before)
             if trigger.for_s > 0:
                 data["since"] = wall
-                self._holds[slot] = _Hold(mono + trigger.for_s, data)
+                self._holds[slot] = _Hold(mono + trigger.for_s, data, mono)
             else:
                 fired.append(data)
         return fired
@@ -142,14 +143,18 @@ class KvWatch:
                 if slot not in self._holds and wanted(key) and holds(trigger, value):
                     data = trigger_data("kv", trigger.id, key=key, value=value)
                     data["since"] = wall
-                    self._holds[slot] = _Hold(mono + trigger.for_s, data)
+                    self._holds[slot] = _Hold(mono + trigger.for_s, data, mono)
 
-    def due(self, mono: float) -> list[TriggerData]:
-        """The `for:` holds that have held long enough (each fires once)."""
+    def due(self, mono: float, wall: float) -> list[TriggerData]:
+        """The `for:` holds that have held long enough (each fires once), their
+        `trigger.since` counted back from now (`wall`) by the monotonic clock: a
+        Pi without a clock chip starts on the time it stopped, and NTP sets it
+        right while the hold runs, so the wall time at its start may be hours off."""
         fired: list[TriggerData] = []
         for slot, hold in list(self._holds.items()):
             if hold.deadline <= mono:
                 del self._holds[slot]
+                hold.trigger["since"] = wall - (mono - hold.start)
                 fired.append(hold.trigger)
         return fired
 

@@ -95,3 +95,14 @@ def test_an_expression_reads_since_and_writes_it_with_time_text() -> None:
     h.change(LIVING, -11.0)
     assert _marks(h.advance(600)) == ["warm since 22:13"]
     assert _marks(h.change(LIVING, 31.0)) == ["warm"]
+
+
+def test_since_follows_the_clock_set_right_while_the_hold_ran() -> None:
+    """A Pi without a clock chip boots on the time it stopped; NTP sets it right
+    (here 9 hours on) while the hold runs: `since` is the hold's start on the clock
+    as it is now, not the wrong time the clock said then."""
+    h = harness(scenario([MARK], [_kv(below=19.5, for_s=600)]))
+    h.change(LIVING, 19.0)  # the hold begins, the clock 9 hours behind
+    h.advance(100)
+    h.wall += 9 * 3600.0  # NTP's step
+    assert _marks(h.advance(500)) == [f"{START_WALL + 9 * 3600.0} 07:13:20"]

@@ -61,6 +61,34 @@ def test_a_condition_that_faults_and_a_runaway_say_when_too() -> None:
     assert h.core.status.last_error_at == START_WALL + 3.0
 
 
+def test_the_same_condition_fault_at_every_trigger_is_no_new_status() -> None:
+    """A condition reading a sensor that is away faults at every trigger, all day:
+    the time is when the fault began, so the status (durable keys) stays as it was
+    and nothing is written again; another fault is a new time."""
+    h = harness(
+        scenario(
+            [m.LogAction("x")],
+            [m.EventTrigger(GO)],
+            conditions=(compile_expression("kv('/hum') > 60"),),
+        ),
+        tree={"/hum": "away"},
+    )
+    statuses: list[engine.Status] = []
+    for n in range(5):
+        h.advance(30.0)
+        outs = h.change(GO, n)
+        statuses += [o.status for o in outs if isinstance(o, engine.StatusChanged)]
+    assert len(statuses) == 1
+    assert h.core.status.last_error_at == START_WALL + 30.0
+    h.advance(30.0)
+    h.change(GO, "text")  # the same condition, another fault: when it began
+    h.tree["/hum"] = None
+    h.advance(30.0)
+    h.change(GO, 9)
+    assert h.core.status.last_error is not None
+    assert h.core.status.last_error_at == START_WALL + 210.0
+
+
 def test_it_is_a_state_key_and_comes_back_from_the_tree() -> None:
     status = engine.Status(
         engine.State.ERROR, 1, 5.0, None, "boom", last_error_at=1_800_000_000.5
