@@ -20,7 +20,7 @@ from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
 from raspy.rules.model import Scenario
-from raspy.rules.template import TemplateError, render
+from raspy.rules.template import TemplateError, parse, render
 from raspy.rules.trigger_match import literal_glob, matcher
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
@@ -159,8 +159,8 @@ def interest(scenario: Scenario, host: str) -> list[str]:
         keys.update(expression.kv_keys())
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     globs = [g for g in (_filled(p, names) for p in patterns) if g is not None]
-    literal = (_filled(k, names) for k in sorted(keys))
-    return globs + [literal_glob(k) for k in literal if k is not None]
+    literal = (_key_glob(k, names) for k in sorted(keys))
+    return globs + [k for k in literal if k is not None]
 
 
 def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
@@ -170,6 +170,31 @@ def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
         return render(text, names)
     except TemplateError:
         return None
+
+
+def _key_glob(key: str, names: dict[str, JsonValue]) -> str | None:
+    """The glob of a kv() key: itself alone once filled; a field known only as the
+    run goes (`{repeat.index}`, `{trigger.id}`) is any text there, so that a
+    `wait_until` on `/room/{repeat.index}/window` is woken by each room's window.
+    None for a key that would be all fields (it would match every key)."""
+    filled = _filled(key, names)
+    if filled is not None:
+        return literal_glob(filled)
+    try:
+        parts = parse(key)
+    except TemplateError:
+        return None
+    glob: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            glob.append(literal_glob(part))
+            continue
+        try:
+            glob.append(literal_glob(part.shown(names[part.name])))
+        except (KeyError, TemplateError):
+            glob.append("*")
+    text = "".join(glob)
+    return None if text.replace("*", "") == "" else text
 
 
 class Routes(Generic[Target]):

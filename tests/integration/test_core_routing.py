@@ -144,7 +144,36 @@ def test_interest_covers_trigger_globs_and_every_literal_kv_key() -> None:
         "/event/*",
         "/x/hall",
         "/y",
+        "/z/*",  # a field known only as the run goes: any text there
     ]
+
+
+def test_a_kv_key_with_a_field_of_the_run_is_routed_by_its_literal_parts() -> None:
+    """A `wait_until` on `/room/{repeat.index}/window` is woken by each room's
+    window (it was re-checked only at its timeout, or never without one); a key that
+    is all fields of the run gets no route (it would match every key)."""
+    waits = (
+        m.WaitUntilAction(
+            compile_expression("kv('/room/{repeat.index}/window') == 'shut'")
+        ),
+        m.WaitUntilAction(compile_expression("kv('{trigger.key}') == 1")),
+        m.WaitUntilAction(compile_expression("kv('/[a]/{host}/{trigger.id}') == 1")),
+    )
+    scenario = m.Scenario(
+        name="s",
+        triggers=(m.EventTrigger("/event/go"),),
+        actions=(m.RepeatAction(waits, count=2),),
+    )
+    assert interest(scenario, "hub") == [
+        "/event/go",
+        "/[[]a]/hub/*",
+        "/room/*/window",
+    ]
+    routes: Routes[str] = Routes()
+    routes.add("s", "s", interest(scenario, "hub"))
+    assert routes.refs("/room/2/window") == ("s",)
+    assert routes.refs("/room/2/door") == ()
+    assert routes.refs("/[a]/hub/x") == ("s",)
 
 
 def test_routes_answer_the_scenarios_whose_globs_match_a_key() -> None:
