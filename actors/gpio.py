@@ -2,11 +2,11 @@
 
 A DeviceServiceActor whose drivers hold gpiozero devices (raspy.devices.gpio). Inputs
 are event-driven: gpiozero's edge callback tells this actor an InputEdge (it never
-touches the actor's state), which debounces it and publishes the value at once, with
-the edge's time as `timestamp`; inputs are never polled. Outputs take their initial
-state at start (off, on, or the state last stored), are switched off after
-`max_on_s` (`/event/<fullname>/max_on_expired` says so), and at a clean stop are
-switched off or kept (`on_stop`). A switch's command that would turn it off sooner
+touches the actor's state), which has it debounced and the value published at once,
+with the edge's time as `timestamp` (raspy.devices.gpio_inputs); inputs are never
+polled. Outputs take their initial state at start (off, on, or the state last
+stored), are switched off after `max_on_s` (`/event/<fullname>/max_on_expired` says
+so), and at a clean stop are switched off or kept (`on_stop`). A switch's command that would turn it off sooner
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
 is held: answered at once (200, with what is pending and when) and carried out by
 this actor when the limit ends, the latest command winning (raspy.devices.gpio_hold).
@@ -35,17 +35,11 @@ from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, gpio_hold, gpio_options, service
 from raspy.devices.gpio_drive import drive
-from raspy.devices.gpio_gesture import Buttons, Gesture
-from raspy.devices.gpio_logic import BUTTON, Debounce, OnTimer
+from raspy.devices.gpio_inputs import Inputs
+from raspy.devices.gpio_logic import OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
 from raspy.devices.gpio_saved import SavedStates, keeps_pending
-from raspy.devices.gpio_tree import (
-    PendingKeys,
-    gesture_key,
-    max_on_key,
-    pressed_key,
-    same_since,
-)
+from raspy.devices.gpio_tree import Events, PendingKeys, max_on_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
@@ -87,8 +81,11 @@ class GpioServiceActor(DeviceServiceActor):
         self._pins = pins
         self._unavailable = unavailable
         self._restarting = restarting
-        self._debounce: dict[str, Debounce] = {}
-        self._buttons = Buttons()  # the gestures of buttons with their options on
+        self._events = Events(self._publisher, self._stats, self._name)
+        # debouncing and a button's gestures (raspy.devices.gpio_inputs)
+        self._inputs = Inputs(
+            self._registry, self._tree, self._events, self._stats, self._name
+        )
         self._on_timer = OnTimer()
         self._held = gpio_hold.Holds()
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
@@ -156,7 +153,7 @@ class GpioServiceActor(DeviceServiceActor):
         if reading.status is not Status.OK:
             log.error("gpio_pin_failed", device=device.fullname, detail=reading.detail)
         elif isinstance(driver, gpio.GpioInput):
-            self._input_read(device, bool(reading.value))
+            self._inputs.read(device, bool(reading.value))
         elif isinstance(driver, gpio.GpioOutput):
             self._track_on(device, driver)
             self._held.retime(device, driver, self._clock.monotonic())  # a reload
@@ -186,7 +183,7 @@ class GpioServiceActor(DeviceServiceActor):
             max_on_s=device.config.real("max_on_s"),
             on_for_s=round(on_for_s, 3),
         )
-        self._event(max_on_key(device.fullname), self._clock.wall())
+        self._events.write(max_on_key(device.fullname), self._clock.wall())
         self._store_state(device, driver)
 
     def _notifier(self, name: str) -> gpio.Notify:
@@ -224,58 +221,13 @@ class GpioServiceActor(DeviceServiceActor):
     def _on_other(self, message: Any) -> bool:
         match message:
             case InputEdge(name=name, active=active, monotonic=mono, wall_ts=wall_ts):
-                self._on_edge(name, active, mono, wall_ts)
+                if self._inputs.edge(name, active, mono, wall_ts):
+                    self._arm()
             case Tick():  # a max-on or debounce deadline may have come
                 self._on_alarm()
             case _:
                 return False
         return True
-
-    def _on_edge(self, name: str, active: bool, mono: float, wall_ts: float) -> None:
-        device = self._registry.find(name)
-        debounce = self._debounce.get(name)
-        if device is None or debounce is None:
-            return
-        self._stats.incr(f"devices.{self._name}.edges")
-        bounce_s = device.config.real("bounce_time_s")
-        value = debounce.on_edge(active, bounce_s, mono)
-        if value is not None:
-            self._report(device, value, mono, wall_ts)
-        elif debounce.settle_at() is not None:
-            self._stats.incr(f"devices.{self._name}.edges_held")
-            self._arm()
-
-    def _report(
-        self, device: Device, active: bool, mono: float, wall_ts: float
-    ) -> None:
-        """A debounced change: the reading, and a button's press and gestures."""
-        reading = Reading(active, device.config.text("unit"), Status.OK, wall_ts)
-        device.record(reading)
-        self._tree.write(device.fullname, reading)
-        if active and device.config.text("device_class") == BUTTON:
-            self._event(pressed_key(device.fullname), wall_ts)
-        if device.name in self._buttons:
-            self._said(device, self._buttons.edge(device.name, active, mono), wall_ts)
-            self._arm()
-
-    def _said(self, device: Device, gestures: list[Gesture], wall_ts: float) -> None:
-        """A button's gestures as events (raspy.devices.gpio_gesture)."""
-        for gesture in gestures:
-            self._stats.incr(f"devices.{self._name}.gestures")
-            self._event(gesture_key(device.fullname, gesture), wall_ts)
-
-    def _input_read(self, device: Device, active: bool) -> None:
-        """An input's level read at its start (or again, after a failure): its
-        debouncing from there, and a button's gestures from nothing under way (a
-        press held now makes none: its start was not seen)."""
-        self._debounce[device.name] = Debounce(active)
-        self._buttons.start(device.name, gpio_options.gesture_timing(device.config))
-
-    def _event(self, key: str, wall_ts: float) -> None:
-        """An event of a device into the tree: its key, the wall time as value."""
-        refused = self._publisher.set_many([(key.encode(), repr(wall_ts).encode())])
-        if refused:
-            self._stats.incr(f"devices.{self._name}.keys_refused")
 
     def _on_alarm(self) -> None:
         now = self._clock.monotonic()
@@ -287,17 +239,7 @@ class GpioServiceActor(DeviceServiceActor):
             device = self._registry.find(name)
             if device is not None and isinstance(device.driver, gpio.GpioOutput):
                 self._carry_out(device, device.driver)
-        for name, debounce in self._debounce.items():
-            device = self._registry.find(name)
-            if device is None:
-                continue
-            value = debounce.on_settle(device.config.real("bounce_time_s"), now)
-            if value is not None:
-                self._report(device, value, now, self._clock.wall())
-        for name, gesture in self._buttons.due(now):
-            device = self._registry.find(name)
-            if device is not None:
-                self._said(device, [gesture], self._clock.wall())
+        self._inputs.due(now, self._clock.wall())
         self._arm()
 
     def _switch_off_after_max_on(self, device: Device) -> None:
@@ -313,7 +255,7 @@ class GpioServiceActor(DeviceServiceActor):
             status=reading.status.value,
         )
         self._switched(device, driver, reading, now)
-        self._event(max_on_key(device.fullname), now)
+        self._events.write(max_on_key(device.fullname), now)
 
     def _switched(
         self, device: Device, driver: gpio.GpioOutput, reading: Reading, now: float
@@ -333,8 +275,7 @@ class GpioServiceActor(DeviceServiceActor):
         if self._alarm is None:
             return
         deadlines = [self._on_timer.next_deadline(), self._held.next_deadline()]
-        deadlines += [d.settle_at() for d in self._debounce.values()]
-        deadlines.append(self._buttons.next_deadline())
+        deadlines.append(self._inputs.next_deadline())
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
 
@@ -404,7 +345,7 @@ class GpioServiceActor(DeviceServiceActor):
             return
         reading = device.read(self._clock.wall())
         if reading.status is Status.OK:
-            self._input_read(device, bool(reading.value))
+            self._inputs.read(device, bool(reading.value))
             self._arm()
         device.record(reading)
         self._tree.write(device.fullname, reading)
@@ -422,8 +363,7 @@ class GpioServiceActor(DeviceServiceActor):
         from its next press (one under way says nothing)."""
         super()._reschedule(name, config)
         device = self._registry.find(name)
-        timing = gpio_options.gesture_timing(config)
-        if name in self._debounce and self._buttons.retime(name, timing):
+        if self._inputs.retime(name, config):
             self._arm()  # a button's options: a press under way dropped, unsaid
         if device is not None and isinstance(device.driver, gpio.GpioOutput):
             self._on_timer.forget(name)

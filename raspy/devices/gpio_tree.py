@@ -1,9 +1,11 @@
 """What the `gpio` service writes into the tree besides readings: its events' keys
-(a button's presses and gestures, an output's switch-off by max_on_s), a switch's pending change,
-and an input's first reading dated from when the tree last saw it change.
+(a button's presses and gestures, an output's switch-off by max_on_s), a switch's
+pending change, and an input's first reading dated from when the tree last saw it
+change.
 
-Pure: the service's actor (raspy.actors.gpio) writes what these say, a switch's
-pending key through PendingKeys and the publisher it is given.
+Pure: the service's actor (raspy.actors.gpio) writes what these say, its events
+through Events and a switch's pending key through PendingKeys, with the publisher
+each is given.
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ def gesture_of_key(key: str) -> tuple[str, Gesture] | None:
         return fullname, Gesture(last)
     except ValueError:
         return None
+
+
+class Events:
+    """Writes a service's events into the tree: the key, the wall time as value."""
+
+    def __init__(self, publisher: Publisher, stats: Stats, service: str) -> None:
+        self._publisher = publisher
+        self._stats = stats
+        self._refused_stat = f"devices.{service}.keys_refused"
+
+    def write(self, key: str, wall_ts: float) -> None:
+        if self._publisher.set_many([(key.encode(), repr(wall_ts).encode())]):
+            self._stats.incr(self._refused_stat)
 
 
 def max_on_key(fullname: str) -> str:

@@ -178,8 +178,7 @@ def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(
     door = {**BUTTON, "name": "door", "device_class": "door"}
     fullname = f"{HOST}.gpio.door"
     gpio.start(door, restarting=True)
-    _wait_entry(tree, fullname, "value", False)
-    shut_at = _value(tree, fullname, "timestamp")
+    shut_at = _wait_reading(gpio, tree, fullname, False)
     gpio.stop()
     gpio.start(door, restarting=True, tree=tree)
     status, reply = gpio.request(action="get", device="door")
@@ -188,11 +187,27 @@ def test_an_input_at_the_same_level_after_a_restart_keeps_its_time(
     assert _value(tree, fullname, "timestamp") == shut_at
     gpio.pins.drive("GPIO27", high=False)  # pull-up: low is active, the door open
     _wait_entry(tree, fullname, "value", True)
-    opened_at = _value(tree, fullname, "timestamp")
+    opened_at = _wait_reading(gpio, tree, fullname, True)
     gpio.stop()
     gpio.start(door, restarting=True, tree=tree)  # shut while it was away
-    _wait_entry(tree, fullname, "value", False)
-    assert _value(tree, fullname, "timestamp") > opened_at
+    assert _wait_reading(gpio, tree, fullname, False) > opened_at
+
+
+def _wait_reading(gpio: Gpio, tree: CloneClient, fullname: str, value: bool) -> float:
+    """The time of the input's reading, as the service has it (at `value`), once
+    the tree has that reading whole: its keys come one by one, the value first,
+    so the tree may show the new value with the old timestamp, or with none yet."""
+    status, reply = gpio.request(action="get", device=fullname.rsplit(".", 1)[1])
+    assert (status, reply["reading"]["value"]) == (b"200", value)
+    wall_ts: float = reply["reading"]["wall_ts"]
+    wait_until(
+        lambda: (
+            _value(tree, fullname) == value
+            and _value(tree, fullname, "timestamp") == wall_ts
+        ),
+        what=f"{fullname} at {value} since {wall_ts} in the tree",
+    )
+    return wall_ts
 
 
 @pytest.mark.parametrize(

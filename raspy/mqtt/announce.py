@@ -1,0 +1,219 @@
+"""The MQTT bridge's Home Assistant discovery announcements (pure): when a devices
+service is listed, what its `list` reply announces and clears, and a scenario's
+button.
+
+A service is listed when it gets a worker, when the tree has a key of a device its
+last list did not name (a 1-Wire `rescan`), and when one of its devices was
+configured (`/event/device/<fullname>/configured`); a device whose value is deleted
+has its configs cleared. The configs are retained messages of the bridge's Mirror;
+the `list` requests go through its Requests (raspy.mqtt.command).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from raspy.devices.reading import value_key
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.command import Requests
+from raspy.mqtt.listing import device_infos
+from raspy.mqtt.mirror import Mirror
+from raspy.mqtt.output import BridgeSettings, Output, Refused
+from raspy.names import DEVICES_SUFFIX
+
+
+@dataclass
+class _Known:
+    """Discovery bookkeeping: what was announced, per service and per scenario."""
+
+    by_service: dict[str, dict[str, tuple[str, ...]]] = field(
+        default_factory=dict
+    )  # fullname -> its config topics (its entity's, a button's triggers')
+    scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
+    listing: set[str] = field(default_factory=set)  # services asked, not yet answered
+    listed: set[str] = field(default_factory=set)
+    # per service, the devices its lists named or a key of which asked a list once:
+    # a device found later (a 1-Wire `rescan`) is listed for, an unlisted key not
+    # again and again
+    named: dict[str, set[str]] = field(default_factory=dict)
+    # configured while a `list` was in flight: its reply may predate the change
+    again: set[str] = field(default_factory=set)
+    # per service, the devices with a value in the tree
+    valued: dict[str, set[str]] = field(default_factory=dict)
+    # services whose every value was deleted in this run (raspyd deletes those of a
+    # service the config turned off at its start): the sweep waits for no `list`
+    # of theirs, which no worker may ever answer
+    emptied: set[str] = field(default_factory=set)
+
+
+class Announcer:
+    """See the module docstring. Does nothing when discovery is off."""
+
+    def __init__(
+        self, settings: BridgeSettings, mirror: Mirror, requests: Requests
+    ) -> None:
+        self.settings = settings
+        self._mirror = mirror
+        self._requests = requests
+        self._known = _Known()
+
+    @property
+    def waiting(self) -> bool:
+        """A `list` is in flight that a worker is there to answer (the sweep waits
+        for it)."""
+        return bool(self._known.listing - self._known.emptied)
+
+    def device_key(
+        self, fullname: str, leaf: str, body: bytes, now: float
+    ) -> list[Output]:
+        """A device's key `leaf` was set (or deleted: empty body)."""
+        discovery = self.settings.discovery
+        if discovery is None:
+            return []
+        service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
+        if leaf == "value":
+            self._valued(service, fullname, body)
+        if leaf == "value" and not body:
+            self._known.named.get(service, set()).discard(fullname)  # may come back
+            announced = self._known.by_service.get(service, {})
+            topics = announced.pop(fullname, None)
+            if topics is not None:
+                for topic in topics:
+                    self._mirror.retain(topic, b"")
+                return []
+            # announced before a restart, maybe (a device taken out of the config:
+            # its service deletes its keys at start): Home Assistant would keep
+            # the entity for ever, so clear each config it could have had
+            for config_topic in discovery.device_topics(fullname):
+                if config_topic not in self._mirror.sent:
+                    self._mirror.buffer.put(Message(config_topic, b""))
+            return []
+        known = self._known
+        if service in known.listing:
+            return []
+        if service in known.listed:
+            named = known.named.setdefault(service, set())
+            if not body or fullname in named:
+                return []
+            named.add(fullname)  # not in its last list: added since (a rescan)
+        return self._list(service, now)
+
+    def _valued(self, service: str, fullname: str, body: bytes) -> None:
+        known = self._known
+        valued = known.valued.setdefault(service, set())
+        if body:
+            valued.add(fullname)
+            known.emptied.discard(service)
+        elif fullname in valued:
+            valued.discard(fullname)
+            if not valued:
+                known.emptied.add(service)
+
+    def scenario_key(self, name: str, body: bytes) -> list[Output]:
+        """A scenario's state was set (or deleted): its button (scenario_buttons)."""
+        discovery = self.settings.discovery
+        if discovery is None or not self.settings.scenario_buttons:
+            return []
+        scenarios = self._known.scenarios
+        if body and name not in scenarios:
+            try:  # any Clone client may write a /scenario/<name>/state key
+                entry = discovery.scenario_entry(name)
+            except MalformedMessage as exc:
+                return [Refused(exc.reason, exc.detail)]
+            scenarios[name] = entry.topic
+            self._mirror.retain(entry.topic, entry.payload())
+        elif not body and name in scenarios:
+            self._mirror.retain(scenarios.pop(name), b"")
+        return []
+
+    def service_available(self, service: str, now: float) -> list[Output]:
+        """An MDP service got a worker; a devices service is listed (again)."""
+        if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
+            return []
+        name = service[: -len(DEVICES_SUFFIX)]
+        self._known.emptied.discard(name)  # up: its `list` is answered soon
+        if name.count(".") != 1 or name in self._known.listing:
+            return []
+        return self._list(name, now)
+
+    def configured(self, fullname: str, now: float) -> list[Output]:
+        """A device's config changed (a friendly name, a unit, ...): its service is
+        listed again, and listed() sends the configs that changed. One asked already
+        may have answered before the change: it is asked once more after."""
+        if self.settings.discovery is None or not self.settings.exposed(
+            value_key(fullname)
+        ):
+            return []
+        service = ".".join(fullname.split(".", 2)[:2])
+        if service in self._known.listing:
+            self._known.again.add(service)
+            return []
+        return self._list(service, now)
+
+    def _list(self, service: str, now: float) -> list[Output]:
+        self._known.listing.add(service)
+        body = json.dumps({"v": 1, "action": "list"}).encode()
+        return self._requests.request(
+            None, "list", f"{service}{DEVICES_SUFFIX}", body, now
+        )
+
+    def listed(
+        self, devices_service: str, status: int, reply: JsonValue, now: float
+    ) -> list[Output]:
+        """A `list` request to `devices_service` was answered."""
+        service = devices_service[: -len(DEVICES_SUFFIX)]
+        self._known.listing.discard(service)
+        outputs: list[Output]
+        if status != 200:
+            outputs = [Refused("list_failed", f"{devices_service}: {status}")]
+        else:
+            outputs = self._announce(service, reply)
+        return outputs + self._list_again(service, now)
+
+    def list_expired(self, devices_service: str, now: float) -> list[Output]:
+        """A `list` request to `devices_service` had no reply in time."""
+        service = devices_service[: -len(DEVICES_SUFFIX)]
+        self._known.listing.discard(service)
+        return self._list_again(service, now)
+
+    def _announce(self, service: str, reply: JsonValue) -> list[Output]:
+        """A service's `list` reply: the configs of its exposed devices retained,
+        those of the devices (or triggers) gone cleared."""
+        discovery = self.settings.discovery
+        infos = device_infos(reply)
+        if discovery is None or infos is None:
+            return [Refused("bad_list_reply", service)]
+        self._known.listed.add(service)
+        self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
+        announced = self._known.by_service.setdefault(service, {})
+        current: dict[str, tuple[str, ...]] = {}
+        outputs: list[Output] = []
+        for info in infos:
+            if not self.settings.exposed(value_key(info.fullname)):
+                continue
+            try:  # a name that makes no topic (another host's raspy-poller, say)
+                entry = discovery.device_entry(info)
+                entries = [] if entry is None else [entry]
+                entries += discovery.trigger_entries(info) if entries else []
+            except MalformedMessage as exc:
+                outputs.append(Refused(exc.reason, exc.detail))
+                continue
+            if not entries:
+                continue
+            current[info.fullname] = tuple(e.topic for e in entries)
+            for each in entries:
+                self._mirror.retain(each.topic, each.payload())
+        for fullname, topics in announced.items():
+            for topic in sorted(set(topics) - set(current.get(fullname, ()))):
+                self._mirror.retain(topic, b"")  # removed: its config goes (empty)
+        self._known.by_service[service] = current
+        return outputs
+
+    def _list_again(self, service: str, now: float) -> list[Output]:
+        if service not in self._known.again:
+            return []
+        self._known.again.discard(service)
+        return self._list(service, now)

@@ -1,0 +1,188 @@
+"""The MQTT bridge's requests to MDP services (pure): the commands from MQTT back to
+the devices (or scenarios), and the `list` requests discovery makes.
+
+A message on a command topic becomes a request to the device service (or the
+scenario service), or a refusal on `…/result`; a reply goes out on `…/result`, a
+request with none in REQUEST_TIMEOUT_S gets a 504 there. A `list` request's reply
+and timeout are handed back to the caller (raspy.mqtt.announce reads them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.devices.reading import value_key
+from raspy.devices.template import JsonValue
+from raspy.errors import MalformedMessage, quote
+from raspy.mqtt import payload as payloads
+from raspy.mqtt.buffer import Message
+from raspy.mqtt.mirror import Mirror
+from raspy.mqtt.output import (
+    REQUEST_TIMEOUT_S,
+    BridgeSettings,
+    Output,
+    Refused,
+    SendRequest,
+)
+from raspy.mqtt.topics import DeviceTarget, ScenarioTarget, Target
+
+MAX_PENDING: Final = 256
+ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
+# the device-service actions bridged besides the kinds' commands: `set` (the main
+# command) and `commands`, the read that tells an MQTT user a device's actions (a
+# word that is none gets no `…/result`: the bridge subscribes only to known actions)
+SERVICE_ACTIONS: Final = frozenset({"set", "commands"})
+READ_ACTIONS: Final = frozenset({"commands"})  # change nothing: every exposed device
+
+# a `list` request's service (`<host>.<svc>.devices`), its reply's status and body
+Listed = Callable[[str, int, JsonValue], list[Output]]
+# a `list` request timed out: its service
+ListExpired = Callable[[str], list[Output]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    expires_at: float
+    target: Target | None  # None: a `list` request for discovery
+    action: str
+    service: str
+
+
+class Requests:
+    """The requests in flight, by id; see the module docstring."""
+
+    def __init__(self, settings: BridgeSettings, mirror: Mirror) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self._mirror = mirror
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 0
+
+    def command(
+        self, topic: str, payload: bytes, now: float, *, retained: bool = False
+    ) -> list[Output]:
+        """A message on a command topic: a request, or a refusal on `…/result`.
+
+        A retained message is an old command the broker replays on subscribing: it
+        is refused, not run again at every restart of the bridge."""
+        if retained:
+            return [Refused("retained_command", quote(topic))]
+        try:
+            target = self.topics.parse_command(topic)
+        except MalformedMessage as exc:
+            return [Refused(exc.reason, exc.detail)]
+        if not self._ours(target):
+            return []  # another hub's, at the same broker: it answers it
+        action = target.action if isinstance(target, DeviceTarget) else "run"
+        refusal = self._refusal(target)
+        if refusal is not None:
+            return self._answer(target, action, *refusal)
+        try:
+            value = payloads.parse_command(payload)
+        except MalformedMessage as exc:
+            return self._answer(target, action, 400, exc.reason, exc.detail)
+        if len(self._pending) >= MAX_PENDING:
+            return self._answer(target, action, 503, "busy", "too many commands")
+        if isinstance(target, ScenarioTarget):
+            document: dict[str, JsonValue] = {
+                "v": 1,
+                "action": "run",
+                "name": target.name,
+            }
+            service = target.service
+        else:
+            document = {"v": 1, "action": action, "device": target.device}
+            if value is not None:
+                document["value"] = value
+            service = target.devices_service
+        body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return self.request(target, action, service, body, now)
+
+    def _ours(self, target: Target) -> bool:
+        """Is a command this hub's to answer: one for its own host, or for a device
+        of another host (a raspy-poller) whose value it mirrors? Several hubs may
+        meet at one broker, each subscribed to every host's command topics."""
+        if target.host == self.topics.host:
+            return True
+        if isinstance(target, ScenarioTarget):
+            return False
+        try:
+            topic = self.topics.device_topic(target.fullname, "value")
+        except MalformedMessage:
+            return False
+        return topic in self._mirror.sent
+
+    def _refusal(self, target: Target) -> tuple[int, str, str] | None:
+        settings = self.settings
+        if isinstance(target, ScenarioTarget):
+            if not settings.scenario_buttons:
+                return 403, "forbidden", "scenarios are not run over MQTT here"
+            return None
+        if target.action not in settings.actions or target.action in ADMIN_ACTIONS:
+            return 403, "forbidden", f"{target.action} is not bridged"
+        exposed = settings.exposed(value_key(target.fullname))
+        commandable = target.action in READ_ACTIONS or settings.commandable(
+            target.fullname
+        )
+        if not exposed or not commandable:
+            return 403, "forbidden", f"{target.fullname} takes no MQTT commands"
+        return None
+
+    def _answer(
+        self, target: Target, action: str, status: int, token: str, detail: str
+    ) -> list[Output]:
+        body = payloads.result_payload(action, status, payloads.refusal(token, detail))
+        message = Message(self.topics.result_topic(target), body, retain=False)
+        self._mirror.buffer.put(message)
+        return [Refused(token, detail)]
+
+    def request(
+        self, target: Target | None, action: str, service: str, body: bytes, now: float
+    ) -> list[Output]:
+        """`body` to `service`, answered for `target` (None: a `list`)."""
+        self._next_id += 1
+        expires_at = now + REQUEST_TIMEOUT_S
+        self._pending[self._next_id] = _Pending(expires_at, target, action, service)
+        return [SendRequest(self._next_id, service, body)]
+
+    def reply(
+        self, request_id: int, frames: list[bytes], listed: Listed
+    ) -> list[Output]:
+        """A service answered request `request_id` (frames: `[status, json]`): a
+        command's reply on `…/result`, a `list`'s to `listed`."""
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            return []  # timed out already
+        status_text = frames[0].decode("ascii", "replace") if frames else ""
+        # three digits (a worker may send any frame: int() of 5000 digits raises)
+        ok = len(status_text) == 3 and status_text.isdigit()
+        status = int(status_text) if ok else 502
+        reply = payloads.decode_reply(frames[1]) if len(frames) > 1 else None
+        if pending.target is None:
+            return listed(pending.service, status, reply)
+        result = payloads.result_payload(pending.action, status, reply)
+        topic = self.topics.result_topic(pending.target)
+        self._mirror.buffer.put(Message(topic, result, retain=False))
+        return []
+
+    def expire(self, now: float, list_expired: ListExpired) -> list[Output]:
+        """Requests with no reply by `now`: a command's 504 on `…/result`, a
+        `list`'s service to `list_expired`."""
+        outputs: list[Output] = []
+        for request_id, pending in list(self._pending.items()):
+            if pending.expires_at > now:
+                continue
+            del self._pending[request_id]
+            if pending.target is None:
+                outputs += list_expired(pending.service)
+                continue
+            outputs += self._answer(
+                pending.target, pending.action, 504, "timeout", pending.service
+            )
+        return outputs
+
+    def next_deadline(self) -> float | None:
+        return min((p.expires_at for p in self._pending.values()), default=None)
