@@ -9,6 +9,7 @@ counted: memory stays bounded whatever the tree does.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -49,6 +50,13 @@ class CoalescingBuffer:
         """Queue `message` unless its topic already has a (newer) one queued."""
         if message.topic not in self._queue:
             self.put(message)
+
+    def drop(self, stale: Callable[[Message], bool]) -> int:
+        """Drop the queued messages `stale` says; returns how many."""
+        gone = [topic for topic, message in self._queue.items() if stale(message)]
+        for topic in gone:
+            del self._queue[topic]
+        return len(gone)
 
     def take(self, count: int) -> list[Message]:
         """Up to `count` messages, oldest first, removed from the buffer."""

@@ -79,6 +79,13 @@ BIRTH_PAYLOAD: Final = b"online"
 REANNOUNCE_EVERY_S: Final = 5.0
 
 
+def late_is_wrong(message: Message) -> bool:
+    """A gesture, which the link went down before sending: a double press told at
+    the next connect, minutes late, would fire Home Assistant's automation then.
+    (A command's result still goes: its sender may still be waiting for it.)"""
+    return not message.retain and message.topic.endswith(f"/{GESTURE}")
+
+
 class BridgeCore:
     """See the module docstring. One owner thread; every method is quick."""
 
@@ -304,6 +311,9 @@ class BridgeCore:
         self.buffer.put_if_absent(Message(self.topics.availability, BIRTH_PAYLOAD))
         self._requeue()
 
-    def disconnected(self) -> None:
+    def disconnected(self) -> int:
+        """The link is down: a gesture still queued is not sent at the next
+        connect (late_is_wrong); returns how many were dropped."""
         self._online = False
         self._sweep.lost()
+        return self.buffer.drop(late_is_wrong)

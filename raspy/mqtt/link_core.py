@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from raspy.config import MqttConfig
 from raspy.mqtt.buffer import Message
-from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest
+from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest, late_is_wrong
 from raspy.mqtt.events import Event, Feed
 from raspy.mqtt.link_log import LinkLog, link_stats
 from raspy.mqtt.session import MqttSession
@@ -86,7 +86,8 @@ class LinkCore:
         session.connected(now)
         session.handed(1)
         actions = self._sort(core.connected(now), now)  # the mirror again, first
-        latest = {message.topic: message for message in held}  # in paho's order
+        # in paho's order; a gesture it never got out is not for now
+        latest = {m.topic: m for m in held if not late_is_wrong(m)}
         for message in latest.values():
             core.buffer.put_if_absent(message)  # a queued one is newer
         self.busy = True
@@ -96,7 +97,7 @@ class LinkCore:
     def disconnected(self, reason: str, now: float) -> None:
         if (lost := self.session.closed(now)) is not None:
             self.log.lost(lost, reason, now)
-        self.core.disconnected()
+        self.log.news_dropped(self.core.disconnected())
 
     def message(
         self, topic: str, payload: bytes, retained: bool, now: float

@@ -90,6 +90,11 @@ class LinkLog:
     def command(self) -> None:
         self._stats.incr("mqtt.commands")
 
+    def news_dropped(self, count: int) -> None:
+        """Gestures the link went down before sending: not sent late."""
+        if count:
+            self._stats.incr("mqtt.news_dropped", count)
+
     def published(self, count: int) -> None:
         if count:
             self._stats.incr("mqtt.published", count)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.config import MqttConfig
 from raspy.devices import service
 from raspy.devices.registry import Registry
 from raspy.devices.simulated import SimulatedFactory
@@ -25,7 +26,9 @@ from raspy.mqtt.core import (
 )
 from raspy.mqtt.discovery import DeviceInfo, Discovery
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.link_core import LinkCore
 from raspy.mqtt.topics import TopicMap
+from raspy.stats import Stats
 
 NOW = 1000.0
 LAMP = "/device/pi.fake.lamp/value"
@@ -1026,6 +1029,41 @@ def test_a_gesture_goes_out_once_not_retained_while_the_broker_is_there() -> Non
     core.key_changed("/event/pi.gpio.bell/single", b"1700000003.0", NOW)
     core.connected(NOW)
     assert [m for m in drain(core) if not m.retain] == []
+
+
+def test_a_gesture_queued_when_the_link_drops_is_not_sent_later() -> None:
+    """Queued but not yet taken when the Wi-Fi blinked: a double press told five
+    minutes later would fire Home Assistant's automation then. Retained states are
+    sent again as ever."""
+    core = make_core(discovery=False)
+    core.connected(NOW)
+    drain(core)
+    core.key_changed("/event/pi.gpio.bell/double", b"1700000001.5", NOW)
+    core.key_changed("/device/pi.fake.t1/value", b"21.5", NOW)
+    assert core.disconnected() == 1
+    core.connected(NOW + 300)
+    sent = drain(core)
+    assert [m for m in sent if not m.retain] == []
+    assert Message("raspy/pi/fake/t1/value", b"21.5") in sent
+
+
+def test_what_paho_held_goes_out_again_at_a_connect_but_a_gesture() -> None:
+    """Handed to paho and never acknowledged (the keepalive ran out): at the next
+    connect the retained state is queued again, the gesture is not."""
+    core = make_core(discovery=False)
+    stats = Stats()
+    link = LinkCore(MqttConfig(), core, stats)
+    link.connected(NOW, [])
+    link.take(NOW)
+    core.key_changed("/event/pi.gpio.bell/double", b"1700000001.5", NOW)
+    core.key_changed("/device/pi.fake.t1/value", b"21.5", NOW)
+    handed = link.take(NOW)
+    assert {m.retain for m in handed} == {True, False}
+    link.disconnected("keepalive", NOW + 90)
+    link.connected(NOW + 300, handed)
+    sent = link.take(NOW + 300)
+    assert [m for m in sent if not m.retain] == []
+    assert Message("raspy/pi/fake/t1/value", b"21.5") in sent
 
 
 def test_a_gesture_of_a_device_not_exposed_or_in_the_stored_tree_is_not_sent() -> None:
