@@ -298,7 +298,11 @@ class GpioServiceActor(DeviceServiceActor):
                     service.BAD_REQUEST, "config", "invalid_config", detail
                 )
         if isinstance(device.driver, gpio.GpioOutput):
-            return self._hold(device, device.driver, request)
+            now = self._clock.monotonic()
+            got = gpio_hold.get_reply(device, device.driver, request, now)
+            return (
+                got if got is not None else self._hold(device, device.driver, request)
+            )
         return None
 
     def _hold(

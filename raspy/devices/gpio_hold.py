@@ -148,6 +148,29 @@ def reply(
     return service.ok(action, device=device.name, **fields)
 
 
+def get_reply(
+    device: Device, driver: GpioOutput, request: service.Request, now: float
+) -> tuple[bytes, bytes] | None:
+    """A `get` of a switch with a change held: the common reply with what is
+    pending, as a held command's reply says it, at monotonic `now` (after a restart
+    the reading alone looked as if the command had been lost). None: nothing held,
+    or a `get` with a value, which the common handling refuses."""
+    state = driver.pending
+    if request.action != "get" or request.value is not None or state is None:
+        return None
+    decision = driver.decide(device.config, "on" if state else "off", None, now)
+    if decision is None or decision.hold is None:
+        return None
+    return service.ok(
+        "get",
+        device=device.name,
+        fullname=device.fullname,
+        reading=None if device.last is None else device.last.as_json(),
+        errors=device.errors,
+        pending=decision.hold.as_json(),
+    )
+
+
 def pending_entry(
     device: Device, driver: GpioOutput, due: float | None, now: float, wall: float
 ) -> dict[str, JsonValue] | None:

@@ -39,7 +39,8 @@ Actions (device: required, value: optional unless said):
                 -> {"rescan": "requested"}
     get         device -> {"device", "fullname", "reading", "errors"}
                 "reading" is the last one: {"value", "unit", "status", "wall_ts",
-                "detail"} or null before the first poll
+                "detail"} or null before the first poll; a GPIO switch with a
+                change held adds "pending" as a held command's reply does
     set         device, value: write the device's main command (switch `state`,
                 dimmer `level`, ...) -> {"device", "reading"}
     commands    device -> {"device", "oid", "commands": [{"name", "info",

@@ -62,9 +62,18 @@ def resumed(
     in. The wait left is kept as the first was, so a second restart within it takes
     the run up again."""
     scope.note(
-        lambda: f"resumed after a restart: wait {left_s:g}s left of {seconds:g}s"
+        lambda: (
+            "resumed after a restart: "
+            f"wait {_tenths(left_s)}s left of {_tenths(seconds)}s"
+        )
     )
     yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds))
+
+
+def _tenths(seconds: float) -> str:
+    """A time the run drew or the wall clock measured, as the trace's step times
+    are written: to a tenth of a second (`431.9`, `300`), not six digits."""
+    return f"{seconds:.1f}".removesuffix(".0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +160,15 @@ def _wait(
     the run really waits) is at least RESUME_MIN_WAIT_S (RESUME_MIN_REPEAT_WAIT_S
     inside a repeat) is taken up after a restart (Sleep.place), for what is left
     of that same length."""
-    seconds, bounds = action.seconds, ""
+    seconds, bounds, shown = action.seconds, "", f"{action.seconds:g}"
     if action.max_seconds is not None:
         low, high = action.seconds, action.max_seconds
         seconds = model.uniform(scope.env.rng, low, high)
-        bounds = f" (random, {low:g}s to {high:g}s)"
+        bounds, shown = f" (random, {low:g}s to {high:g}s)", _tenths(seconds)
     in_repeat = any(level.pass_ is not None for level in where)
     floor = RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
     place = (*where, Place(index)) if seconds >= floor else None
-    scope.note(lambda: f"wait {seconds:g}s{bounds}")
+    scope.note(lambda: f"wait {shown}s{bounds}")
     yield Sleep(scope.clock.mono + seconds, place, seconds)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Final
 
 from raspy import json_text
@@ -196,26 +197,33 @@ def _scenario_row(item: object) -> ScenarioRow:
 
 @dataclass(frozen=True, slots=True)
 class ScenarioDetail:
-    """One scenario as `get` tells it: its card, what its last run did, its text."""
+    """One scenario as `get` tells it: its card, what its last run did, its text,
+    and how far the run under way has come (empty: none)."""
 
     row: ScenarioRow
     mode: str
     trace: list[str]
     document: str
+    run_trace: list[str] = dataclass_field(default_factory=list)
 
 
 def scenario_detail(frames: Sequence[bytes]) -> ScenarioDetail:
     """The `get` reply of `<host>.core.scenario`."""
     body = _json("core.scenario", frames)
-    trace = body.get("last_trace") if isinstance(body, dict) else None
     return ScenarioDetail(
         row=_scenario_row(body),
         mode=_text(body.get("mode")),
-        trace=[line for line in trace if isinstance(line, str)]
-        if isinstance(trace, list)
-        else [],
+        trace=_lines(body.get("last_trace") if isinstance(body, dict) else None),
         document=_text(body.get("document")),
+        run_trace=_lines(body.get("run_trace") if isinstance(body, dict) else None),
     )
+
+
+def _lines(trace: object) -> list[str]:
+    """A trace's lines; anything but text left out."""
+    if not isinstance(trace, list):
+        return []
+    return [line for line in trace if isinstance(line, str)]
 
 
 @dataclass(frozen=True, slots=True)

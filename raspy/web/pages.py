@@ -204,18 +204,25 @@ def scenarios_body(
 def scenario_body(
     detail: ScenarioDetail, csrf: str, now: float, zone: tzinfo = UTC
 ) -> str:
-    """A scenario's own page: its card (its buttons bring the user back here), what
-    its last run did, and its document as stored."""
+    """A scenario's own page: its card (its buttons bring the user back here), how
+    far a run under way has come (a fade, a wait of 20 minutes: what it waits
+    for now), what its last run that ended did, and its document as stored."""
     card = _scenario_card(detail.row, csrf, now, zone, back="?back=page", link=False)
     trace = (
         f'<pre class="trace">{esc(chr(10).join(detail.trace))}</pre>'
         if detail.trace
         else notice("No run has ended since raspyd started.")
     )
+    under_way = (
+        "<h2>Run under way</h2>"
+        f'<pre class="trace">{esc(chr(10).join(detail.run_trace))}</pre>'
+        if detail.run_trace
+        else ""
+    )
     return (
         f'<ul class="scenarios single">{card}</ul>'
         f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd></dl>'
-        f"<h2>Last run did</h2>{trace}"
+        f"{under_way}<h2>Last run did</h2>{trace}"
         f'<h2>Document</h2><pre class="document">{esc(detail.document)}</pre>'
     )
 

@@ -644,6 +644,44 @@ def test_a_switch_held_by_a_command_from_elsewhere_says_so_in_every_browser(
     assert re.fullmatch(held_for, title or ""), title
 
 
+def test_the_note_under_a_held_switch_counts_down(browser: Browser, hub: Hub) -> None:
+    """The note was written once, when the held change came: a page left open on
+    the wall said "on in 10 min" until the compressor started, ten minutes later.
+    It counts down with the page's clock (Playwright's, moved on five minutes)."""
+    w, h = WIDTHS["desktop"]
+    page = browser.new_context(viewport={"width": w, "height": h}).new_page()
+    page.set_default_timeout(15_000)
+    page.clock.install()
+    selector = f'button.switch[data-key="{hub.key("gpio.compressor")}"]'
+    note = page.locator(selector).locator("xpath=ancestor::li").locator(".error")
+    try:
+        page.goto(f"{hub.base}/login")
+        page.fill("#secret", hub.token)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{hub.base}/")
+        assert _compressor(hub, "on")["pending"]["state"] is True
+        page.wait_for_function(
+            "(el) => el.textContent !== ''", arg=note.element_handle()
+        )
+        first = note.text_content()
+        page.clock.fast_forward("05:00")
+        page.wait_for_function(
+            "([el, first]) => el.textContent !== first",
+            arg=[note.element_handle(), first],
+        )
+        later = note.text_content()
+    finally:
+        _compressor(hub, "off")
+        page.context.close()
+    minutes = re.fullmatch(r"on in ([0-9]+) min", first or "")
+    assert minutes is not None, first
+    assert 6 <= int(minutes.group(1)) <= 10, first
+    # five minutes less (six when the real time that passed meanwhile, a few ms,
+    # took it over a minute's edge)
+    left = {f"on in {int(minutes.group(1)) - n} min" for n in (5, 6)}
+    assert later in left, (first, later)
+
+
 def test_a_graph_has_points(browser: Browser, hub: Hub) -> None:
     """The last hour's graph of the logged sensor fills up as it is recorded (the
     24-hour one merges a fresh sensor's minutes into one point)."""

@@ -139,6 +139,38 @@ def test_an_on_sooner_than_min_off_s_is_held_and_switches_by_itself_when_it_is_u
     _wait_counted(gpio, held=2, held_done=1)
 
 
+def test_a_get_says_what_is_held_until_it_is_carried_out(
+    clocked: tuple[Gpio, FakeClock],
+) -> None:
+    """`raspy device pi.gpio.compressor get` after a restart (or from a second
+    terminal) said `false` alone, as if the `on` had been lost: the `get` reply
+    carries the pending change as a held command's reply does, timed as of the
+    `get`, and none once the switch got there. (Its reading then may still be a
+    poll's taken at that same instant of the frozen fake clock: not compared.)"""
+    gpio, clock = clocked
+    _start(gpio, COMPRESSOR)
+    clock.advance(40)
+    assert gpio.request(action="on", device="compressor")[1]["pending"]["in_s"] == 260
+    clock.advance(100)
+    status, reply = gpio.request(action="get", device="compressor")
+    assert (status, reply["reading"]["value"], reply["pending"]) == (
+        b"200",
+        False,
+        {
+            "state": True,
+            "in_s": 160.0,
+            "detail": "off for 140s of min_off_s 300s: on in 160s",
+        },
+    )
+    assert (reply["fullname"], reply["errors"]) == (f"{HOST}.gpio.compressor", 0)
+    clock.advance(160)
+    wait_until(lambda: gpio.pins.level("GPIO17"), what="the held on")
+    wait_until(
+        lambda: "pending" not in gpio.request(action="get", device="compressor")[1],
+        what="a get without the change carried out",
+    )
+
+
 def test_the_held_change_is_published_as_any_switch_is(
     gpio: Gpio, tree: CloneClient
 ) -> None:

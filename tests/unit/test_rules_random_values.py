@@ -177,6 +177,15 @@ def test_the_wait_is_drawn_when_it_starts_and_the_trace_says_what_was_drawn() ->
     assert h.core.next_deadline() == h.mono + 300.0
 
 
+def test_the_trace_writes_a_drawn_wait_to_a_tenth_of_a_second() -> None:
+    """A draw is any float: the trace said `wait 431.873s`, six digits read by
+    nobody; the step lines say their times to a tenth, and so does the wait."""
+    h = harness(scenario([ON, RANDOM_WAIT, OFF], [EVENT]), rng=Numbers(0.14652, 0.0))
+    h.change(GO, 1)
+    assert h.core.next_deadline() == pytest.approx(h.mono + 431.868)
+    assert h.core.status.run_trace[-1] == "+0.0s wait 431.9s (random, 300s to 1200s)"
+
+
 def test_a_stop_ends_a_run_in_a_random_wait_at_once() -> None:
     h = harness(scenario([ON, RANDOM_WAIT, OFF], [EVENT]))
     h.change(GO, 1)

@@ -177,6 +177,17 @@ def test_the_trace_of_a_resumed_run_says_so() -> None:
     assert run.RESUME_MIN_WAIT_S == 60.0
 
 
+def test_the_trace_of_a_resumed_run_says_the_time_left_to_a_tenth() -> None:
+    """What is left is counted by the wall clock, any float: `wait 66.7057s left`
+    is said `wait 66.7s left`, as the step lines say their times."""
+    h = harness(scenario([ON, LONG, OFF], [EVENT]))
+    checkpoint = engine.Checkpoint(AT_WAIT, START_WALL + 66.7057, 1200.0, {"value": 3})
+    h.feed(h.core.on_startup(h.mono, h.wall, resume=[checkpoint]))
+    assert h.core.status.run_trace == (
+        "+0.0s resumed after a restart: wait 66.7s left of 1200s",
+    )
+
+
 def test_a_resumed_run_is_replaced_in_restart_mode() -> None:
     h = harness(scenario([ON, LONG, OFF], [EVENT], mode=m.Mode.RESTART))
     checkpoint = engine.Checkpoint(

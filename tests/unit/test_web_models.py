@@ -135,6 +135,23 @@ def test_a_scenario_s_get_reply_parses_and_a_bad_trace_line_is_left_out() -> Non
         models.scenario_detail(reply(["s"]))
 
 
+def test_a_scenario_s_get_reply_carries_the_run_under_way() -> None:
+    """`raspy scenario show` printed `run under way:`; the page did not read it."""
+    got = {
+        "name": "s",
+        "state": "running",
+        "mode": "single",
+        "last_trace": [],
+        "run_trace": ["+0.0s resumed after a restart: wait 554.2s left of 600s", 3],
+        "document": "name: s\n",
+    }
+    detail = models.scenario_detail(reply(got))
+    assert (detail.trace, detail.run_trace) == (
+        [],
+        ["+0.0s resumed after a restart: wait 554.2s left of 600s"],
+    )
+
+
 def test_history_points_parse_and_bad_points_are_refused() -> None:
     good = {
         "v": 1,

@@ -195,6 +195,23 @@ def test_a_scenario_card_links_its_page_whose_buttons_come_back_to_it() -> None:
     assert "No run has ended since raspyd started." in own
 
 
+def test_a_scenario_s_page_shows_how_far_its_run_under_way_has_come() -> None:
+    """A run in a wait of ten minutes showed `running` and "No run has ended":
+    not what it waits for, which `raspy scenario show` prints."""
+    row = ScenarioRow("hall", "", True, "running", None, 1, "")
+    lines = ["+0.0s choose: choice 2", "+0.0s wait 600s <now>"]
+    own = pages.scenario_body(
+        ScenarioDetail(row, "single", [], "name: hall\n", lines), "c", NOW
+    )
+    idle = pages.scenario_body(ScenarioDetail(row, "single", [], "name: x\n"), "c", NOW)
+    assert (
+        "<h2>Run under way</h2>"
+        '<pre class="trace">+0.0s choose: choice 2\n+0.0s wait 600s &lt;now&gt;</pre>'
+    ) in own
+    assert own.index("Run under way") < own.index("Last run did")
+    assert "Run under way" not in idle
+
+
 def test_a_scenario_state_with_spaces_is_one_class_on_its_card() -> None:
     """As a device's status: the state is any text a tree client writes."""
     row = ScenarioRow("hall", "", True, 'Odd "state"', None, 0, "")

@@ -128,25 +128,33 @@
 
   // A switch held by its min_on_s / min_off_s answers with what it holds, and its
   // device says it in the tree (`…/pending`, for every browser): said under it
-  // ("on in 5 min", the device's reason on hover) until the switch gets there, the
-  // key goes, or a while after its time. A click meanwhile goes from the state it
-  // is headed for: a second one cancels it.
+  // ("on in 5 min", the device's reason on hover), counting down as the time
+  // passes, until the switch gets there, the key goes, or a while after its time.
+  // A click meanwhile goes from the state it is headed for: a second one cancels it.
   function showPending(el, pending) {
     const box = errorBox(el);
     clearPending(el);
     el.dataset.heading = String(pending.state === true);
+    const inS = Math.min(Number(pending.in_s) || 0, 86400);
+    const until = Date.now() + inS * 1000;
+    const word = pending.state === true ? "on" : "off";
+    function tell() {
+      if (box) box.textContent = word + " in " + waitText(Math.max(0, (until - Date.now()) / 1000));
+    }
     if (box) {
-      box.textContent = (pending.state === true ? "on" : "off") + " in " + waitText(Number(pending.in_s) || 0);
+      tell();
       box.title = typeof pending.detail === "string" ? pending.detail : "";
       box.classList.add("pending");
     }
-    const inS = Math.min(Number(pending.in_s) || 0, 86400);
+    el._pendingTick = window.setInterval(tell, 1000);
     el._pendingTimer = window.setTimeout(function () { clearPending(el); }, (inS + 10) * 1000);
   }
 
   function clearPending(el) {
     if (el._pendingTimer) window.clearTimeout(el._pendingTimer);
+    if (el._pendingTick) window.clearInterval(el._pendingTick);
     el._pendingTimer = null;
+    el._pendingTick = null;
     if (el.dataset.heading === undefined) return;
     delete el.dataset.heading;
     const box = errorBox(el);
