@@ -197,6 +197,12 @@ class HoldLog:
         self._stat = f"devices.{service}."
         self._limiter = LogRateLimiter()
 
+    def restored(self, device: Device, state: bool) -> None:
+        """A start held a stored change again (initial = "restore"): said once, so
+        that the log tells why a switch goes by itself minutes after a start."""
+        self._stats.incr(f"{self._stat}held_restored")
+        log.info("device_held_switch_restored", device=device.fullname, state=state)
+
     def held(self, device: Device, action: str, hold: Hold, now: float) -> None:
         self._stats.incr(f"{self._stat}held")
         if self._limiter.should_log(f"held {device.name}", now):

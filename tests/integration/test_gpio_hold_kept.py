@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.device_services import (
     HOST,
@@ -288,3 +289,25 @@ def test_a_start_whose_pin_failed_keeps_the_held_change_for_the_next_start(
     assert gpio.pins.level("GPIO17") is False
     clock.advance(0.1)
     wait_until(lambda: gpio.pins.level("GPIO17"), what="the held on, a start later")
+
+
+def test_a_start_that_holds_a_stored_change_again_says_so_once(
+    clocked: tuple[Gpio, FakeClock], tree: CloneClient
+) -> None:
+    """The log tells why a switch goes by itself minutes after a start."""
+    gpio, clock = clocked
+    _start(gpio, tree, COMPRESSOR)
+    clock.advance(40)
+    assert gpio.request(action="on", device="compressor")[0] == b"200"
+    with capture_logs() as logs:
+        _restart_raspyd(gpio, tree, COMPRESSOR)
+    restored = [e for e in logs if e["event"] == "device_held_switch_restored"]
+    assert restored == [
+        {
+            "component": "gpio",
+            "event": "device_held_switch_restored",
+            "log_level": "info",
+            "device": FULLNAME,
+            "state": True,
+        }
+    ]

@@ -65,8 +65,8 @@
         const text = none ? show(value) : showTime(value);
         if (text !== null) el.textContent = text;
       } else {
-        // a last error cleared by a run that went well is "": none, a dash, as the
-        // page writes it
+        // an empty last error (the key written so by hand: a run that went well
+        // keeps the last failure's reason) is none, a dash, as the page writes it
         const none = value === "" && el.classList.contains("error-text");
         el.textContent = show(none ? null : value);
       }
