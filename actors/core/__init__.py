@@ -439,6 +439,7 @@ class CoreActor(pykka.ThreadingActor):
         status = _with_state(entry.status, State.IDLE)
         self.show(entry, status)
         try:
+            wanted = interest(scenario, self.host)  # before the actor, which it routes
             entry.ref = scn.ScenarioActor.start(
                 scenario,
                 self.settings,
@@ -454,7 +455,7 @@ class CoreActor(pykka.ThreadingActor):
             log.exception("scenario_start_failed", scenario=scenario.name)
             self.show(entry, self._with_error(status, f"did not start: {exc}"))
             return
-        self.routes.add(scenario.name, entry.ref, interest(scenario, self.host))
+        self.routes.add(scenario.name, entry.ref, wanted)
         clock = self.links.clock
         for index, trigger in enumerate(scenario.triggers):
             if isinstance(

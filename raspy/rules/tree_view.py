@@ -176,7 +176,8 @@ def _key_glob(key: str, names: dict[str, JsonValue]) -> str | None:
     """The glob of a kv() key: itself alone once filled; a field known only as the
     run goes (`{repeat.index}`, `{trigger.id}`) is any text there, so that a
     `wait_until` on `/room/{repeat.index}/window` is woken by each room's window.
-    None for a key that would be all fields (it would match every key)."""
+    None for a key that would be all fields and slashes (it would match every
+    key)."""
     filled = _filled(key, names)
     if filled is not None:
         return literal_glob(filled)
@@ -189,12 +190,15 @@ def _key_glob(key: str, names: dict[str, JsonValue]) -> str | None:
         if isinstance(part, str):
             glob.append(literal_glob(part))
             continue
+        if part.clock is not None or part.name not in names:
+            glob.append("*")  # a time is written in the zone of the run
+            continue
         try:
             glob.append(literal_glob(part.shown(names[part.name])))
-        except (KeyError, TemplateError):
+        except (TemplateError, ValueError):
             glob.append("*")
     text = "".join(glob)
-    return None if text.replace("*", "") == "" else text
+    return None if text.replace("*", "").replace("/", "") == "" else text
 
 
 class Routes(Generic[Target]):
