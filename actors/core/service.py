@@ -264,6 +264,28 @@ class CoreService:
                 "scenario_http_off", scenario=name, actions=len(found), reason=WHY
             )
 
+    def stored_at_start(self) -> list[StoredScenario]:
+        """The stored scenarios as the core's start loads them: the main record
+        (the zone and place they run in) written first, the preload folder's
+        examples stored at the first start, unreadable records logged."""
+        core = self._core
+        config = core.config
+        core.store.write_main_conf(
+            {
+                "timezone": str(core.tz.key),
+                "latitude": config.latitude,
+                "longitude": config.longitude,
+                "max_runs_per_minute": config.max_runs_per_minute,
+            }
+        )
+        stored, problems = core.store.load()
+        names = {record.name for record in stored}
+        if self.preload(config.preload_dir, names):
+            stored, problems = core.store.load()  # the first start: with the examples
+        for problem in problems:
+            log.error("scenario_record_unreadable", reason=problem)
+        return stored
+
     def preload(self, folder: str, stored: set[str]) -> int:
         """Import each `*.yaml` of `folder` whose name is not in `stored` yet; return
         how many were stored."""

@@ -1,0 +1,96 @@
+"""The CoreActor's `/scenario/<name>/…` keys: a scenario's state written as it
+changes, and deleted with the scenario (not an actor: the core's own part, on its
+thread, the only writer of those keys so that their order is kept).
+
+The core's view of the tree (TreeView) loses a deleted key at once, as the tree
+does once the publisher's write is in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from typing import Final
+
+import structlog
+
+from raspy.actors import scenario as scn
+from raspy.actors.clone.publisher import ClonePublisher
+from raspy.actors.core.parts import Entry
+from raspy.clock import Clock
+from raspy.rules.engine import State, Status
+from raspy.rules.tree_view import TreeView
+
+log = structlog.get_logger(component="core")
+
+SCENARIO_TREE: Final = "/scenario/"  # a scenario's keys: /scenario/<name>/<entry>
+
+
+class StatusKeys:
+    """See the module docstring."""
+
+    def __init__(self, tree: TreeView, publisher: ClonePublisher) -> None:
+        self._tree = tree
+        self._publisher = publisher
+
+    def show(self, entry: Entry, status: Status) -> None:
+        """Remember a scenario's state and write what changed under /scenario/<name>/.
+        A run's trace, which moves at every step, is in no key: when only it moved,
+        nothing is built or compared."""
+        before = entry.status
+        moved_trace_only = (
+            status.run_trace != before.run_trace
+            and dataclasses.replace(before, run_trace=status.run_trace) == status
+        )
+        entry.status = status
+        if moved_trace_only:
+            return
+        for key, body in scn.status_entries(entry.stored.name, status).items():
+            if entry.written.get(key) != body:
+                entry.written[key] = body
+                self._publisher.set(key.encode("utf-8"), body)
+
+    def forget_orphans(self, names: Collection[str]) -> None:
+        """Delete the tree keys of scenarios no longer stored (deleted from the store
+        while raspyd was stopped): the web face and MQTT would show them for ever."""
+        gone = [
+            key
+            for key, _ in self._tree.matching([f"{SCENARIO_TREE}*"])
+            if key[len(SCENARIO_TREE) :].partition("/")[0] not in names
+        ]
+        self.delete(gone)
+        if gone:
+            log.info("scenario_keys_forgotten", count=len(gone))
+
+    def forget(self, name: str, status: Status) -> None:
+        """Delete every key under /scenario/<name>/ of a deleted scenario: its state
+        and the keys it wrote itself (those stayed until the next start's
+        forget_orphans, so a hub that deletes scenarios and never restarts kept them
+        for ever)."""
+        prefix = f"{SCENARIO_TREE}{name}/"
+        keys = set(scn.status_entries(name, status))
+        keys.update(key for key, _ in self._tree.matching([f"{prefix}*"]))
+        self.delete(sorted(keys))
+
+    def delete(self, keys: list[str]) -> None:
+        """Out of the core's view of the tree at once, and out of the tree."""
+        for key in keys:
+            self._tree.update(key, b"")
+            self._publisher.delete(key.encode("utf-8"))
+
+
+def with_state(status: Status, state: State) -> Status:
+    """The same counters in another state."""
+    return dataclasses.replace(status, state=state)
+
+
+def with_error(
+    status: Status, error: str | None, clock: Clock, state: State = State.ERROR
+) -> Status:
+    """`status` in `state`; `error` (if any) replaces the last one, at the time
+    now."""
+    if not error:
+        return with_state(status, state)
+    return dataclasses.replace(
+        status, state=state, last_error=error, last_error_at=clock.wall()
+    )

@@ -1,0 +1,140 @@
+"""The CoreActor's time triggers: one TimeScheduler for the cron, at, every and sun
+triggers of every running scenario, on the core's SharedTicker.
+
+Not an actor: the core's own part, run on its thread. It says a step of the clock
+once (with cron: ClockSteps) and the days a sun trigger will not fire, and gives the
+scenarios the sun's times of the hub's place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pykka
+import structlog
+
+from raspy.clock import Clock
+from raspy.config import CoreConfig
+from raspy.rules import model
+from raspy.rules.clock_steps import ClockSteps
+from raspy.rules.timing import (
+    ClockJumped,
+    Fired,
+    SunLocation,
+    TimeScheduler,
+    absent_days,
+    iso_local,
+)
+from raspy.ticker import SharedTicker
+
+log = structlog.get_logger(component="core")
+
+_TIMED = model.CronTrigger | model.AtTrigger | model.EveryTrigger | model.SunTrigger
+
+
+class CoreTimers:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        config: CoreConfig,
+        tz: ZoneInfo,
+        clock: Clock,
+        ticker: SharedTicker,
+        steps: ClockSteps,
+    ) -> None:
+        self.tz = tz  # cron, at, sun and now() are in this zone
+        self.location = (
+            SunLocation(config.latitude, config.longitude, tz)
+            if config.has_location
+            else None
+        )
+        self._clock = clock
+        self._ticker = ticker
+        self._steps = steps  # shared with cron: one log a step
+        self._scheduler = TimeScheduler(tz, self.location)
+        self._triggers: dict[str, model.Trigger] = {}  # by key: `<name>#<index>`
+
+    def add(self, scenario: model.Scenario) -> None:
+        """Schedule each time trigger of a scenario whose actor just started."""
+        clock = self._clock
+        for index, trigger in enumerate(scenario.triggers):
+            if isinstance(trigger, _TIMED):
+                key, now_wall = f"{scenario.name}#{index}", clock.wall()
+                try:
+                    self._scheduler.add(key, trigger, now_wall, clock.monotonic())
+                except ValueError as exc:
+                    log.error(
+                        "scenario_trigger_unscheduled",
+                        scenario=scenario.name,
+                        reason=str(exc),
+                    )
+                    continue
+                self._triggers[key] = trigger
+                self._say_absent_sun(scenario.name, key, trigger, now_wall)
+
+    def remove(self, name: str, count: int) -> None:
+        """Unschedule the `count` triggers of a scenario whose actor stops."""
+        for index in range(count):
+            key = f"{name}#{index}"
+            self._scheduler.remove(key)
+            self._triggers.pop(key, None)
+
+    def arm(self, ref: pykka.ActorRef[Any]) -> None:
+        """Have the ticker tell `ref` at the next deadline."""
+        self._ticker.set(ref, self._scheduler.next_deadline_mono())
+
+    def due(self) -> Iterator[tuple[str, int, float]]:
+        """The triggers due now: `(scenario, index, scheduled wall time)`, each
+        followed by the log of the days its sun will not rise or set, if any."""
+        clock = self._clock
+        jumped = False  # the days between a fire and the next say nothing then
+        now_wall, now_mono = clock.wall(), clock.monotonic()
+        for out in self._scheduler.due(now_wall, now_mono):
+            match out:
+                case ClockJumped(delta_s=delta_s):
+                    said = self._steps.first(delta_s, now_wall, now_mono)
+                    if said is not None:  # cron may have said this step
+                        log.warning("clock_jumped", **said)
+                    jumped = True
+                case Fired(key=key, scheduled_wall_ts=scheduled):
+                    name, _, index = key.rpartition("#")
+                    yield name, int(index), scheduled
+                    trigger = self._triggers.get(key)
+                    if not jumped and trigger is not None:
+                        self._say_absent_sun(name, key, trigger, scheduled)
+
+    def _say_absent_sun(
+        self, name: str, key: str, trigger: model.Trigger, after_ts: float
+    ) -> None:
+        """Log once the days a sun trigger will not fire (polar day or night), when
+        its next fire is computed, so the silence is not taken for a fault."""
+        upcoming = self._scheduler.next_wall(key)
+        if not isinstance(trigger, model.SunTrigger) or upcoming is None:
+            return
+        absent = absent_days(trigger.offset_s, after_ts, upcoming, self.tz)
+        if absent is not None:
+            log.info(
+                "sun_event_absent",
+                scenario=name,
+                sun=trigger.event.value,
+                first_day=absent[0].isoformat(),
+                last_day=absent[1].isoformat(),
+                next=iso_local(upcoming, self.tz),
+            )
+
+    def sun(self, event: model.SunEvent, wall_ts: float) -> float | None:
+        """sun(): the time of a sun event, null without a place."""
+        from raspy.rules.sun import sun_time
+
+        return (
+            None if self.location is None else sun_time(event, wall_ts, self.location)
+        )
+
+    def sun_up(self, wall_ts: float) -> bool | None:
+        """sun_up(): null without a place, as sun('sunset') is."""
+        from raspy.rules.sun import sun_is_up
+
+        return None if self.location is None else sun_is_up(wall_ts, self.location)
