@@ -6,188 +6,72 @@ random `wait` draw from the `rng` it is given. Modes behave as Home Assistant's:
 `single` ignores a trigger while a run goes on, `restart` stops the run and starts
 again, `queued` runs one after another with at most `max` running or waiting,
 `parallel` runs up to `max` at once. More than `max_runs_per_minute` starts in a minute disable the scenario.
+
+This module decides; its parts keep: `engine_output` (the status, the outputs, the
+history the status tells), `engine_env` (what conditions and runs see), `run_book`
+(the mode's answer, the runs, requests, queue and resume checkpoints) and `runaway`
+(the guard). Their public names are re-exported here for the owner's side.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Final, TypeAlias, get_args
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterable
+from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.rules import model
 from raspy.rules import run as run_mod
 from raspy.rules import trigger_match as tm
-from raspy.rules.model import EvalContext, Mode, RandomSource, Scenario, SunEvent
+from raspy.rules.engine_env import EngineSettings, Surroundings
+from raspy.rules.engine_output import (
+    Checkpoint,
+    Disabled,
+    History,
+    Output,
+    Queued,
+    Resumable,
+    RunEnded,
+    Skipped,
+    State,
+    Status,
+    StatusChanged,
+    trace_of,
+    trace_so_far,
+)
+from raspy.rules.model import RandomSource, Scenario, SunEvent
 from raspy.rules.own_writes import OwnWrites
-from raspy.rules.resume_path import Path
-from raspy.rules.run import Effect, Run, RunClock, RunEnv, RunScope, SendRequest
+from raspy.rules.run import Run
+from raspy.rules.run_book import RunBook, Turn, turn
+from raspy.rules.runaway import (
+    RUNAWAY_WINDOW_S,
+    SCHEDULED_KINDS,
+    RunawayGuard,
+    runaway_reason,
+)
 
-RUNAWAY_WINDOW_S: Final = 60.0
+# the names the owner's side and the tests import from here (`engine.Status`)
+__all__ = [
+    "RUNAWAY_WINDOW_S",
+    "SCHEDULED_KINDS",
+    "Checkpoint",
+    "Disabled",
+    "EngineSettings",
+    "Output",
+    "Queued",
+    "Resumable",
+    "RunEnded",
+    "ScenarioCore",
+    "Skipped",
+    "State",
+    "Status",
+    "StatusChanged",
+    "runaway_reason",
+    "trace_of",
+    "trace_so_far",
+]
+
 _REASON_CHARS: Final = 300  # a skip's reason, the condition's text included
-# Starts by these triggers are not counted by the runaway guard: their schedule bounds
-# their rate (`every: 1s` is 60 a minute by design), and no action can make them fire
-# again, which is what a runaway is (a scenario whose set re-triggers it).
-SCHEDULED_KINDS: Final = frozenset(
-    tm.kind_of(trigger) for trigger in get_args(model.TimeTrigger)
-)
-
-
-class State(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    DISABLED = "disabled"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """What `/scenario/<name>/…` shows; last_run is epoch seconds."""
-
-    state: State
-    runs: int = 0
-    last_run: float | None = None
-    last_trigger: Mapping[str, JsonValue] | None = None
-    last_error: str | None = None
-    # the last trigger that started no run, and why (`at`, `reason`, `trigger`):
-    # the answer to "why did it not run?"; kept in memory only, never written
-    last_skip: Mapping[str, JsonValue] | None = None
-    # what the last run that ended did, a line an action (RunScope.trace), and how
-    # it ended: the answer to "why did it do that?"; in memory only, as last_skip
-    last_trace: tuple[str, ...] = ()
-    # what the run under way (the oldest, in parallel mode) did so far: a run in a
-    # 20-minute fade showed only `running`, and `last_trace` was the run before it
-    run_trace: tuple[str, ...] = ()
-    last_error_at: float | None = None  # epoch seconds of the failure last_error tells
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChanged:
-    status: Status
-
-
-@dataclass(frozen=True, slots=True)
-class Disabled:
-    """The runaway guard stopped the scenario; its owner should store it disabled."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RunEnded:
-    """A run ended: `error` is None when it finished (or stopped) cleanly. Run id 0:
-    no run started because a condition could not be evaluated (`error` says why)."""
-
-    run_id: int
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """A trigger started no run: conditions false, or the mode's limit reached
-    (`dropped`: a doorbell pressed while its runs were full is not rung)."""
-
-    reason: str
-    dropped: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A run paused in a long `wait`: enough to take it up after a restart of
-    raspyd. `path` is where the wait is (rules.resume_path: the top-level action,
-    or the choose branches and repeat passes down to it), `end_wall` when the wait
-    ends on the wall clock (epoch s), `seconds` its whole duration."""
-
-    path: Path
-    end_wall: float
-    seconds: float
-    trigger: Mapping[str, JsonValue]
-
-    def left_s(self, wall: float) -> float:
-        """What is left of the wait at `wall`: never more than the whole wait (a
-        clock set back does not stretch it), nothing once it ended."""
-        return min(max(self.end_wall - wall, 0.0), self.seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Resumable:
-    """The runs that a restart would take up changed: the owner keeps `runs` where a
-    start finds them (none: it forgets the record). `lost`: the other runs a restart
-    would end meanwhile (runs elsewhere, queued turns), which a start names lost."""
-
-    runs: tuple[Checkpoint, ...]
-    lost: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """A trigger's run waits its turn (mode queued); `waiting` runs wait now."""
-
-    waiting: int
-
-
-Output: TypeAlias = (
-    Effect
-    | SendRequest
-    | StatusChanged
-    | Disabled
-    | RunEnded
-    | Skipped
-    | Queued
-    | Resumable
-)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    host: str
-    tz: ZoneInfo
-    max_runs_per_minute: int = 60
-    step_limit: int = run_mod.DEFAULT_STEP_LIMIT
-    max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
-    http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
-
-
-def trace_so_far(run: Run) -> tuple[str, ...]:
-    """A run's lines so far, the ones past the limit counted."""
-    scope = run.scope
-    more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
-    return (*scope.trace, *more)
-
-
-def trace_of(run: Run) -> tuple[str, ...]:
-    """A run's trace as shown: its lines, the ones past the limit counted, and how
-    it ended."""
-    scope = run.scope
-    if run.error is not None:
-        ended = f"failed: {run.error}"
-    elif run.stopped:
-        ended = "stopped"
-    else:
-        ended = "done"
-    began = scope.clock.mono if scope.started is None else scope.started
-    # when it ended too: a timeout says after how long it failed
-    return (*trace_so_far(run), f"+{scope.clock.mono - began:.1f}s {ended}")
-
-
-def runaway_reason(limit: int, trigger: Mapping[str, JsonValue]) -> str:
-    """Why the guard disabled a scenario, with the trigger of the start it refused:
-    a loop (a set that triggers its own scenario) and a sensor read every second
-    look alike to it, and the two are mended differently."""
-    kind = trigger.get("kind")
-    key = trigger.get("key")
-    by = f"{kind} {key}" if isinstance(key, str) else str(kind)
-    return (
-        f"runaway: more than {limit} runs in a minute; disabled at a start by {by}"
-        " (an action that sets what triggers it loops; a reading this frequent"
-        " wants a test such as above:, to: or for:, or a higher [core]"
-        " max_runs_per_minute)"
-    )
 
 
 class ScenarioCore:
@@ -208,31 +92,16 @@ class ScenarioCore:
         self._settings = settings
         # the tree as the owner shows it, under what this turn's runs wrote
         self._own = OwnWrites(kv)
-        self._kv = self._own.kv
-        self._sun = sun
-        self._sun_up = sun_up  # sun_up(): None on a hub without a place
-        self._rng = rng  # random() and random waits (model.RandomSource)
         self._watch = tm.KvWatch(scenario.triggers, settings.host)
-        self._runs: dict[int, Run] = {}
-        self._queue: deque[dict[str, JsonValue]] = deque()
-        self._requests: dict[int, int] = {}  # request id -> run id
-        self._checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
-        self._recorded = Resumable(())  # the last record said to the owner
-        self._starts: deque[float] = deque()
-        self._ids = itertools.count(1)
-        self._request_ids = itertools.count(1)
+        book = self._book = RunBook(settings.step_limit)  # runs, requests, records
+        self._env = Surroundings(
+            settings, scenario.variables, self._own, sun, rng, sun_up, book.request_id
+        )
+        self._guard = RunawayGuard(settings.max_runs_per_minute)
         self._disabled = False
         self._draining = False  # _start_queued's loop is under way
-        base = status or Status(State.IDLE)
-        self._runs_total = base.runs
-        self._last_run = base.last_run
-        self._last_trigger = base.last_trigger
-        self._last_error = base.last_error
-        self._last_error_at = base.last_error_at
+        self._history = History.of(status)  # what the status tells of the past
         self._wall = 0.0  # the wall time of the input at hand: a failure's time
-        self._last_skip = base.last_skip
-        self._last_trace = base.last_trace
-        self._failed = False
         self._shown: Status | None = None
 
     # --- inputs --------------------------------------------------------------------
@@ -250,7 +119,7 @@ class ScenarioCore:
         of None means deleted (a JSON null is a value when deleted is False)."""
         self._wall = wall
         out: list[Output] = []
-        for run in list(self._runs.values()):
+        for run in list(self._book.runs.values()):
             if isinstance(run.waiting, run_mod.AwaitChange):
                 self._advance(run, run_mod.Woken(), mono, wall, out)
         gone = new is None if deleted is None else deleted
@@ -292,7 +161,7 @@ class ScenarioCore:
         if resume:
             # the record found at the start is rewritten (or forgotten) at the end
             # of this turn: it may count runs that are not taken up
-            self._recorded = Resumable((), -1)
+            self._book.recorded = Resumable((), -1)
         for trigger in self.scenario.triggers:
             if fire and isinstance(trigger, model.StartupTrigger):
                 self._fire(
@@ -319,13 +188,8 @@ class ScenarioCore:
         """The answer to a SendRequest; a late one (run gone or timed out) is dropped."""
         self._wall = wall
         out: list[Output] = []
-        run = self._runs.get(self._requests.pop(request_id, 0))
-        waiting = None if run is None else run.waiting
-        if (
-            run is not None
-            and isinstance(waiting, SendRequest)
-            and waiting.request_id == request_id
-        ):
+        run = self._book.answered(request_id)
+        if run is not None:
             self._advance(run, run_mod.Reply(body), mono, wall, out)
         return self._finish(out)
 
@@ -333,18 +197,8 @@ class ScenarioCore:
         """Deadlines: sleeps, request and wait timeouts, `for:` holds."""
         self._wall = wall
         out: list[Output] = []
-        for run in list(self._runs.values()):
-            waiting = run.waiting
-            if isinstance(waiting, run_mod.Sleep) and waiting.deadline <= mono:
-                self._advance(run, None, mono, wall, out)
-            elif (
-                isinstance(waiting, SendRequest | run_mod.AwaitChange)
-                and waiting.deadline is not None
-                and waiting.deadline <= mono
-            ):
-                if isinstance(waiting, SendRequest):
-                    self._requests.pop(waiting.request_id, None)
-                self._advance(run, run_mod.TimedOut(), mono, wall, out)
+        for run, resume in self._book.due(mono):
+            self._advance(run, resume, mono, wall, out)
         for data in self._watch.due(mono, wall):
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
@@ -353,10 +207,8 @@ class ScenarioCore:
         """End every run now (at `mono`, for their traces) and forget the queued ones
         (a `stop` request)."""
         out: list[Output] = []
-        self._queue.clear()
-        for run in list(self._runs.values()):
-            run.stop(mono)
-            self._end(run, out)
+        self._book.queue.clear()
+        self._stop_runs(mono, out)
         return self._finish(out)
 
     def action_refused(self, reason: str) -> list[Output]:
@@ -366,45 +218,46 @@ class ScenarioCore:
         A runaway disable that came first keeps its reason."""
         if self._disabled:
             return self._finish([])
-        self._failed = True
-        self._error(reason[:500])
+        self._history.failure(reason[:500], self._wall)
         return self._finish([])
 
     # --- what the owner reads --------------------------------------------------------
     def next_deadline(self) -> float | None:
-        hold = self._watch.next_deadline()
-        deadlines = [] if hold is None else [hold]
-        for run in self._runs.values():
-            if run.waiting is not None and run.waiting.deadline is not None:
-                deadlines.append(run.waiting.deadline)
-        return min(deadlines, default=None)
+        deadlines = (self._watch.next_deadline(), self._book.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
 
     @property
     def status(self) -> Status:
+        book, history = self._book, self._history
         if self._disabled:
             state = State.DISABLED
-        elif self._runs or self._queue:
+        elif book.runs or book.queue:
             state = State.RUNNING
-        elif self._failed:
+        elif history.failed:
             state = State.ERROR
         else:
             state = State.IDLE
-        under_way = next(iter(self._runs.values()), None)
+        under_way = next(iter(book.runs.values()), None)
         return Status(
             state,
-            self._runs_total,
-            self._last_run,
-            self._last_trigger,
-            self._last_error,
-            self._last_skip,
-            self._last_trace,
+            history.runs,
+            history.last_run,
+            history.last_trigger,
+            history.last_error,
+            history.last_skip,
+            history.last_trace,
             () if under_way is None else trace_so_far(under_way),
-            self._last_error_at,
+            history.last_error_at,
         )
 
     @property
     def running(self) -> int:
-        return len(self._runs)
+        return len(self._book.runs)
+
+    @property
+    def _requests(self) -> dict[int, int]:
+        """The requests whose answers runs wait for (a test waits for none left)."""
+        return self._book.requests
 
     # --- triggers ----------------------------------------------------------------------
     def _fire(
@@ -420,95 +273,50 @@ class ScenarioCore:
             return
         if check and not self._conditions_hold(trigger, wall, out):
             return
-        scenario = self.scenario
-        busy = len(self._runs)
-        if busy and scenario.mode is Mode.SINGLE:
-            self._skip("a run is under way (mode single)", trigger, wall, out, True)
+        scenario, book = self.scenario, self._book
+        answer = turn(scenario.mode, scenario.max_runs, len(book.runs), len(book.queue))
+        if isinstance(answer, str):
+            out.append(self._history.skipped(answer, trigger, wall, True))
             return
-        if busy and scenario.mode is Mode.RESTART:
-            for run in list(self._runs.values()):
-                run.stop(mono)
-                self._end(run, out)
-        if busy and scenario.mode is Mode.QUEUED:
-            if busy + len(self._queue) >= scenario.max_runs:
-                reason = f"queue full (max {scenario.max_runs})"
-                self._skip(reason, trigger, wall, out, True)
-            else:
-                self._queue.append(trigger)
-                out.append(Queued(len(self._queue)))
-            return
-        if scenario.mode is Mode.PARALLEL and busy >= scenario.max_runs:
-            reason = f"{busy} runs going (max {scenario.max_runs})"
-            self._skip(reason, trigger, wall, out, True)
+        if answer is Turn.RESTART:
+            self._stop_runs(mono, out)
+        elif answer is Turn.QUEUE:
+            book.queue.append(trigger)
+            out.append(Queued(len(book.queue)))
             return
         self._start(trigger, mono, wall, out)
 
     def _conditions_hold(
         self, trigger: dict[str, JsonValue], wall: float, out: list[Output]
     ) -> bool:
-        context = EvalContext(
-            wall_ts=wall,
-            tz=self._settings.tz,
-            variables=self.scenario.variables,
-            trigger=trigger,
-            kv=self._kv,
-            sun=self._sun,
-            rng=self._rng,
-            host=self._settings.host,
-            sun_up=self._sun_up,
-        )
+        context = self._env.context(trigger, wall)
         for number, condition in enumerate(self.scenario.conditions, 1):
             try:
                 if not condition.evaluate(context):
-                    reason = f"condition {number} is false: {condition.source}"
-                    self._skip(reason[:_REASON_CHARS], trigger, wall, out)
+                    why = f"condition {number} is false: {condition.source}"
+                    out.append(
+                        self._history.skipped(why[:_REASON_CHARS], trigger, wall)
+                    )
                     return False
             except ScenarioError as exc:
                 reason = f"condition {number}: {exc}"[:500]
-                if not (self._failed and reason == self._last_error):
-                    # when this fault began: the same one again at every trigger
-                    # (a sensor away all day) is no new status, no write
-                    self._error(reason)
-                self._failed = True
-                # no run: the trace says so, not the run before's `done`
-                self._last_trace = (f"+0.0s failed: {self._last_error}",)
-                out.append(RunEnded(0, self._last_error))
+                error = self._history.condition_failed(reason, self._wall)
+                out.append(RunEnded(0, error))
                 return False
         return True
-
-    def _skip(
-        self,
-        reason: str,
-        trigger: dict[str, JsonValue],
-        wall: float,
-        out: list[Output],
-        dropped: bool = False,
-    ) -> None:
-        self._last_skip = {"at": wall, "reason": reason, "trigger": dict(trigger)}
-        out.append(Skipped(reason, dropped=dropped))
 
     # --- runs ----------------------------------------------------------------------
     def _start(
         self, trigger: dict[str, JsonValue], mono: float, wall: float, out: list[Output]
     ) -> None:
-        if trigger.get("kind") not in SCHEDULED_KINDS:
-            limit = self._settings.max_runs_per_minute
-            starts = self._starts
-            while starts and starts[0] <= mono - RUNAWAY_WINDOW_S:
-                starts.popleft()
-            if len(starts) >= limit:
-                reason = runaway_reason(limit, trigger)
-                self._disable(reason, mono, out)
-                return
-            starts.append(mono)
-        self._runs_total += 1
-        self._last_run = wall
-        self._last_trigger = dict(trigger)
-        self._failed = False
-        scope = self._scope(trigger, mono, wall)
-        self._launch(
-            scope, run_mod.execute(scope, self.scenario.actions), mono, wall, out
-        )
+        refused = self._guard.refused(trigger, mono)
+        if refused is not None:
+            self._disable(refused, mono, out)
+            return
+        self._history.started(trigger, wall)
+        scope = self._env.scope(trigger, mono, wall)
+        program = run_mod.execute(scope, self.scenario.actions)
+        self._advance(self._book.add(scope, program), None, mono, wall, out)
 
     def _resume(
         self, checkpoint: Checkpoint, mono: float, wall: float, out: list[Output]
@@ -517,7 +325,7 @@ class ScenarioCore:
         the wait on the wall clock (never more than its whole time, so a clock set
         back does not stretch it; nothing when it ended while raspyd was down), then
         the rest. It is the same run: not counted again, nor by the runaway guard."""
-        scope = self._scope(dict(checkpoint.trigger), mono, wall)
+        scope = self._env.scope(dict(checkpoint.trigger), mono, wall)
         program = run_mod.resumed(
             scope,
             self.scenario.actions,
@@ -525,37 +333,7 @@ class ScenarioCore:
             checkpoint.left_s(wall),
             checkpoint.seconds,
         )
-        self._launch(scope, program, mono, wall, out)
-
-    def _launch(
-        self,
-        scope: RunScope,
-        program: run_mod.Program,
-        mono: float,
-        wall: float,
-        out: list[Output],
-    ) -> None:
-        """A new run of `program`, advanced to its first pause."""
-        run = Run(next(self._ids), scope, program, step_limit=self._settings.step_limit)
-        self._runs[run.run_id] = run
-        self._advance(run, None, mono, wall, out)
-
-    def _scope(
-        self, trigger: dict[str, JsonValue], mono: float, wall: float
-    ) -> RunScope:
-        env = RunEnv(
-            self._settings.host,
-            self._settings.tz,
-            self._kv,
-            self._sun,
-            lambda: next(self._request_ids),
-            self._rng,
-            self._settings.max_value_bytes,
-            self._settings.http_service,
-            self._own.wrote,
-            sun_up=self._sun_up,
-        )
-        return RunScope(env, RunClock(mono, wall), trigger, self.scenario.variables)
+        self._advance(self._book.add(scope, program), None, mono, wall, out)
 
     def _advance(
         self,
@@ -566,19 +344,9 @@ class ScenarioCore:
         out: list[Output],
     ) -> None:
         out.extend(run.advance(resume, mono, wall))
-        waiting = run.waiting
-        if isinstance(waiting, SendRequest):
-            self._requests[waiting.request_id] = run.run_id
-            out.append(waiting)
-        if isinstance(waiting, run_mod.Sleep) and waiting.place is not None:
-            self._checkpoints[run.run_id] = Checkpoint(
-                waiting.place,
-                wall + (waiting.deadline - mono),
-                waiting.seconds,
-                run.scope.trigger,
-            )
-        else:
-            self._checkpoints.pop(run.run_id, None)
+        request = self._book.paused(run, mono, wall)
+        if request is not None:
+            out.append(request)
         if run.done:
             self._end(run, out)
             self._start_queued(mono, wall, out)
@@ -590,51 +358,41 @@ class ScenarioCore:
         if self._draining:
             return  # the loop below starts the next one
         self._draining = True
+        book = self._book
         try:
-            while self._queue and not self._runs and not self._disabled:
-                self._start(self._queue.popleft(), mono, wall, out)
+            while book.queue and not book.runs and not self._disabled:
+                self._start(book.queue.popleft(), mono, wall, out)
         finally:
             self._draining = False
 
-    def _resumable(self) -> Resumable:
-        runs = tuple(self._checkpoints[i] for i in sorted(self._checkpoints))
-        lost = len(self._runs) - len(runs) + len(self._queue) if runs else 0
-        return Resumable(runs, lost)
-
     def _end(self, run: Run, out: list[Output]) -> None:
-        self._runs.pop(run.run_id, None)
-        self._checkpoints.pop(run.run_id, None)
-        self._requests = {r: i for r, i in self._requests.items() if i != run.run_id}
-        self._last_trace = trace_of(run)
-        if run.error is not None:
-            self._failed = True
-            self._error(run.error)
+        self._book.forget(run)
+        self._history.ended(run, self._wall)
         out.append(RunEnded(run.run_id, run.error))
 
-    def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
-        self._queue.clear()
-        for run in list(self._runs.values()):
+    def _stop_runs(self, mono: float | None, out: list[Output]) -> None:
+        """Every run going ends now (a stop, the mode restart, a disable)."""
+        for run in list(self._book.runs.values()):
             run.stop(mono)
             self._end(run, out)
+
+    def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
+        self._book.queue.clear()
+        self._stop_runs(mono, out)
         self._watch.clear()
         self._disabled = True
-        self._error(reason)
+        self._history.error(reason, self._wall)
         out.append(Disabled(reason))
-
-    def _error(self, reason: str) -> None:
-        """The scenario's last error, and when (the input at hand's wall time)."""
-        self._last_error = reason
-        self._last_error_at = self._wall
 
     def _finish(self, out: list[Output]) -> list[Output]:
         self._own.handed_over()  # the owner sends this turn's writes, then reads
         # one record a turn at most, when it changed: a restart-mode trigger ends
         # a run in its wait and starts the next one into it (one write, not two)
-        if self._checkpoints or self._recorded.runs or self._recorded.lost:
-            resumable = self._resumable()  # (not on the hot path of a reading)
-            if resumable != self._recorded:
-                self._recorded = resumable
-                out.append(resumable)
+        book = self._book
+        if book.checkpoints or book.recorded.runs or book.recorded.lost:
+            record = book.record()  # (not on the hot path of a reading)
+            if record is not None:
+                out.append(record)
         status = self.status
         if status != self._shown:
             self._shown = status

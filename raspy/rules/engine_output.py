@@ -1,0 +1,216 @@
+"""What a scenario's engine says and shows: its status, its outputs, a run's trace.
+
+Apart from `rules.engine` so that the owner's side (the scenario actor, the core's
+tree view and service, the resume record) reads these types without the machinery
+that makes them, and so that the engine stays one job (style.md §1). Pure data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from raspy.devices.template import JsonValue
+from raspy.rules.resume_path import Path
+from raspy.rules.run import Effect, Run, SendRequest
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    DISABLED = "disabled"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What `/scenario/<name>/…` shows; last_run is epoch seconds."""
+
+    state: State
+    runs: int = 0
+    last_run: float | None = None
+    last_trigger: Mapping[str, JsonValue] | None = None
+    last_error: str | None = None
+    # the last trigger that started no run, and why (`at`, `reason`, `trigger`):
+    # the answer to "why did it not run?"; kept in memory only, never written
+    last_skip: Mapping[str, JsonValue] | None = None
+    # what the last run that ended did, a line an action (RunScope.trace), and how
+    # it ended: the answer to "why did it do that?"; in memory only, as last_skip
+    last_trace: tuple[str, ...] = ()
+    # what the run under way (the oldest, in parallel mode) did so far: a run in a
+    # 20-minute fade showed only `running`, and `last_trace` was the run before it
+    run_trace: tuple[str, ...] = ()
+    last_error_at: float | None = None  # epoch seconds of the failure last_error tells
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    """The runaway guard stopped the scenario; its owner should store it disabled."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    """A run ended: `error` is None when it finished (or stopped) cleanly. Run id 0:
+    no run started because a condition could not be evaluated (`error` says why)."""
+
+    run_id: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A trigger started no run: conditions false, or the mode's limit reached
+    (`dropped`: a doorbell pressed while its runs were full is not rung)."""
+
+    reason: str
+    dropped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A run paused in a long `wait`: enough to take it up after a restart of
+    raspyd. `path` is where the wait is (rules.resume_path: the top-level action,
+    or the choose branches and repeat passes down to it), `end_wall` when the wait
+    ends on the wall clock (epoch s), `seconds` its whole duration."""
+
+    path: Path
+    end_wall: float
+    seconds: float
+    trigger: Mapping[str, JsonValue]
+
+    def left_s(self, wall: float) -> float:
+        """What is left of the wait at `wall`: never more than the whole wait (a
+        clock set back does not stretch it), nothing once it ended."""
+        return min(max(self.end_wall - wall, 0.0), self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """The runs that a restart would take up changed: the owner keeps `runs` where a
+    start finds them (none: it forgets the record). `lost`: the other runs a restart
+    would end meanwhile (runs elsewhere, queued turns), which a start names lost."""
+
+    runs: tuple[Checkpoint, ...]
+    lost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A trigger's run waits its turn (mode queued); `waiting` runs wait now."""
+
+    waiting: int
+
+
+Output: TypeAlias = (
+    Effect
+    | SendRequest
+    | StatusChanged
+    | Disabled
+    | RunEnded
+    | Skipped
+    | Queued
+    | Resumable
+)
+
+
+@dataclass(slots=True)
+class History:
+    """What a scenario's status tells of its past, kept by its engine as it goes;
+    from the status stored, so that a restart keeps the count and the last run."""
+
+    runs: int = 0
+    last_run: float | None = None
+    last_trigger: Mapping[str, JsonValue] | None = None
+    last_error: str | None = None
+    last_skip: Mapping[str, JsonValue] | None = None
+    last_trace: tuple[str, ...] = ()
+    last_error_at: float | None = None
+    failed: bool = False  # the last run or condition failed: the state `error`
+
+    @classmethod
+    def of(cls, status: Status | None) -> History:
+        if status is None:
+            return cls()
+        return cls(
+            status.runs,
+            status.last_run,
+            status.last_trigger,
+            status.last_error,
+            status.last_skip,
+            status.last_trace,
+            status.last_error_at,
+        )
+
+    def started(self, trigger: Mapping[str, JsonValue], wall: float) -> None:
+        self.runs += 1
+        self.last_run = wall
+        self.last_trigger = dict(trigger)
+        self.failed = False
+
+    def error(self, reason: str, wall: float) -> None:
+        """The scenario's last error, and when (the input at hand's wall time)."""
+        self.last_error = reason
+        self.last_error_at = wall
+
+    def failure(self, reason: str, wall: float) -> None:
+        """A run (or what it asked for) failed: the state `error`, and why."""
+        self.failed = True
+        self.error(reason, wall)
+
+    def condition_failed(self, reason: str, wall: float) -> str | None:
+        """A condition could not be evaluated, so no run started; the error shown."""
+        if not (self.failed and reason == self.last_error):
+            # when this fault began: the same one again at every trigger (a sensor
+            # away all day) is no new status, no write
+            self.error(reason, wall)
+        self.failed = True
+        # no run: the trace says so, not the run before's `done`
+        self.last_trace = (f"+0.0s failed: {self.last_error}",)
+        return self.last_error
+
+    def skipped(
+        self,
+        reason: str,
+        trigger: Mapping[str, JsonValue],
+        wall: float,
+        dropped: bool = False,
+    ) -> Skipped:
+        """A trigger started no run: noted (`last_skip`); the output that says so."""
+        self.last_skip = {"at": wall, "reason": reason, "trigger": dict(trigger)}
+        return Skipped(reason, dropped=dropped)
+
+    def ended(self, run: Run, wall: float) -> None:
+        self.last_trace = trace_of(run)
+        if run.error is not None:
+            self.failure(run.error, wall)
+
+
+def trace_so_far(run: Run) -> tuple[str, ...]:
+    """A run's lines so far, the ones past the limit counted."""
+    scope = run.scope
+    more = (f"... {scope.untraced} more lines",) if scope.untraced else ()
+    return (*scope.trace, *more)
+
+
+def trace_of(run: Run) -> tuple[str, ...]:
+    """A run's trace as shown: its lines, the ones past the limit counted, and how
+    it ended."""
+    scope = run.scope
+    if run.error is not None:
+        ended = f"failed: {run.error}"
+    elif run.stopped:
+        ended = "stopped"
+    else:
+        ended = "done"
+    began = scope.clock.mono if scope.started is None else scope.started
+    # when it ended too: a timeout says after how long it failed
+    return (*trace_so_far(run), f"+{scope.clock.mono - began:.1f}s {ended}")

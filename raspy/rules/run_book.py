@@ -1,0 +1,138 @@
+"""A scenario's runs under way: the mode's answer to a trigger, and the bookkeeping.
+
+Apart from `rules.engine`, which decides when runs start and end, this keeps who they
+are: the runs going, the triggers waiting their turn (mode queued), which run each
+request belongs to, where a run waits long enough to outlive a restart, and the
+record of those that the owner last heard. Pure; the engine's thread only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from enum import Enum
+
+from raspy.devices.template import JsonValue
+from raspy.rules import run as run_mod
+from raspy.rules.engine_output import Checkpoint, Resumable
+from raspy.rules.model import Mode
+from raspy.rules.run import Run, RunScope, SendRequest
+
+
+class Turn(Enum):
+    """What the mode does with a trigger whose conditions hold."""
+
+    START = "start"  # a new run now
+    RESTART = "restart"  # the runs going stop, then a new run
+    QUEUE = "queue"  # a run once the ones before it ended
+
+
+def turn(mode: Mode, max_runs: int, busy: int, queued: int) -> Turn | str:
+    """The mode's answer with `busy` runs going and `queued` triggers waiting: a
+    Turn, or why the trigger is dropped (its limit is reached)."""
+    if busy and mode is Mode.SINGLE:
+        return "a run is under way (mode single)"
+    if busy and mode is Mode.RESTART:
+        return Turn.RESTART
+    if busy and mode is Mode.QUEUED:
+        if busy + queued >= max_runs:
+            return f"queue full (max {max_runs})"
+        return Turn.QUEUE
+    if mode is Mode.PARALLEL and busy >= max_runs:
+        return f"{busy} runs going (max {max_runs})"
+    return Turn.START
+
+
+class RunBook:
+    """The runs of one scenario and what each waits for. The engine reads `runs`,
+    `queue`, `requests` and `checkpoints` directly on its hot paths."""
+
+    def __init__(self, step_limit: int) -> None:
+        self.runs: dict[int, Run] = {}
+        self.queue: deque[dict[str, JsonValue]] = deque()
+        self.requests: dict[int, int] = {}  # request id -> run id
+        self.checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
+        self.recorded = Resumable(())  # the last record said to the owner
+        self._step_limit = step_limit
+        self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+
+    def request_id(self) -> int:
+        return next(self._request_ids)
+
+    def add(self, scope: RunScope, program: run_mod.Program) -> Run:
+        """A new run of `program`, not started yet."""
+        run = Run(next(self._ids), scope, program, step_limit=self._step_limit)
+        self.runs[run.run_id] = run
+        return run
+
+    def paused(self, run: Run, mono: float, wall: float) -> SendRequest | None:
+        """`run` went on as far as it could at (`mono`, `wall`): what it waits for is
+        noted (a request's run, a long wait's checkpoint); the request to send."""
+        waiting = run.waiting
+        if isinstance(waiting, run_mod.Sleep) and waiting.place is not None:
+            self.checkpoints[run.run_id] = Checkpoint(
+                waiting.place,
+                wall + (waiting.deadline - mono),
+                waiting.seconds,
+                run.scope.trigger,
+            )
+        else:
+            self.checkpoints.pop(run.run_id, None)
+        if isinstance(waiting, SendRequest):
+            self.requests[waiting.request_id] = run.run_id
+            return waiting
+        return None
+
+    def forget(self, run: Run) -> None:
+        """`run` ended: it, its requests and its checkpoint go."""
+        self.runs.pop(run.run_id, None)
+        self.checkpoints.pop(run.run_id, None)
+        self.requests = {r: i for r, i in self.requests.items() if i != run.run_id}
+
+    def answered(self, request_id: int) -> Run | None:
+        """The run that waits for the answer to `request_id`; None for a late one
+        (its run gone, or it timed out)."""
+        run = self.runs.get(self.requests.pop(request_id, 0))
+        waiting = None if run is None else run.waiting
+        if isinstance(waiting, SendRequest) and waiting.request_id == request_id:
+            return run
+        return None
+
+    def due(self, mono: float) -> Iterator[tuple[Run, run_mod.Resume]]:
+        """The runs whose sleep ended or whose request or wait timed out by `mono`,
+        with what resumes each. Lazy: each run is looked at once the ones before it
+        went on (their ends may have stopped it)."""
+        for run in list(self.runs.values()):
+            waiting = run.waiting
+            if isinstance(waiting, run_mod.Sleep) and waiting.deadline <= mono:
+                yield run, None
+            elif (
+                isinstance(waiting, SendRequest | run_mod.AwaitChange)
+                and waiting.deadline is not None
+                and waiting.deadline <= mono
+            ):
+                if isinstance(waiting, SendRequest):
+                    self.requests.pop(waiting.request_id, None)
+                yield run, run_mod.TimedOut()
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline a run waits for."""
+        deadlines = [
+            run.waiting.deadline
+            for run in self.runs.values()
+            if run.waiting is not None and run.waiting.deadline is not None
+        ]
+        return min(deadlines, default=None)
+
+    def record(self) -> Resumable | None:
+        """The runs a restart would take up, when they changed since the owner last
+        heard (then it hears this); None when they did not."""
+        runs = tuple(self.checkpoints[i] for i in sorted(self.checkpoints))
+        lost = len(self.runs) - len(runs) + len(self.queue) if runs else 0
+        resumable = Resumable(runs, lost)
+        if resumable == self.recorded:
+            return None
+        self.recorded = resumable
+        return resumable

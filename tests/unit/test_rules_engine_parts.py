@@ -1,0 +1,47 @@
+"""The engine's parts on their own: the mode's answer, the runaway guard, and the
+names the owner's side still finds in rules.engine."""
+
+from __future__ import annotations
+
+from raspy.rules import engine, engine_env, engine_output, run_book, runaway
+from raspy.rules.model import Mode
+from raspy.rules.run_book import Turn, turn
+
+
+def test_the_engine_still_offers_every_name_its_parts_now_hold() -> None:
+    assert engine.Status is engine_output.Status
+    assert engine.Checkpoint is engine_output.Checkpoint
+    assert engine.Output is engine_output.Output
+    assert engine.EngineSettings is engine_env.EngineSettings
+    assert engine.runaway_reason is runaway.runaway_reason
+    assert engine.RUNAWAY_WINDOW_S == 60.0
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name
+
+
+def test_the_mode_answers_a_trigger_as_home_assistant_does() -> None:
+    assert turn(Mode.SINGLE, 1, 0, 0) is Turn.START
+    assert turn(Mode.SINGLE, 1, 1, 0) == "a run is under way (mode single)"
+    assert turn(Mode.RESTART, 1, 1, 0) is Turn.RESTART
+    assert turn(Mode.QUEUED, 3, 1, 1) is Turn.QUEUE
+    assert turn(Mode.QUEUED, 3, 1, 2) == "queue full (max 3)"
+    assert turn(Mode.QUEUED, 3, 0, 0) is Turn.START
+    assert turn(Mode.PARALLEL, 2, 1, 0) is Turn.START
+    assert turn(Mode.PARALLEL, 2, 2, 0) == "2 runs going (max 2)"
+
+
+def test_the_guard_counts_a_minute_of_starts_and_never_a_schedules() -> None:
+    guard = runaway.RunawayGuard(2)
+    kv = {"kind": "kv", "key": "/device/hub.fake.door/value"}
+    assert guard.refused(kv, 0.0) is None
+    assert guard.refused(kv, 1.0) is None
+    for second in range(100):  # a schedule's starts are not counted
+        assert guard.refused({"kind": "every"}, float(second)) is None
+    assert guard.refused(kv, 2.0) == runaway.runaway_reason(2, kv)
+    assert guard.refused(kv, 60.5) is None  # the start at 0.0 left the window
+
+
+def test_a_run_book_forgets_a_late_reply() -> None:
+    book = run_book.RunBook(step_limit=10)
+    assert book.answered(7) is None
+    assert book.record() is None  # nothing waits, as the owner last heard
