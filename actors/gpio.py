@@ -270,8 +270,9 @@ class GpioServiceActor(DeviceServiceActor):
         device.record(reading)
         self._tree.write(device.fullname, reading)
         if reading.status is Status.OK:
-            self._published(device, reading)
-        self._pending_key(device, driver)  # dropped also when the pin failed
+            self._published(device, reading)  # stored, timed, its pending key
+        else:
+            self._pending_key(device, driver)  # dropped also when the pin failed
 
     def _arm(self) -> None:
         if self._alarm is None:
@@ -398,6 +399,6 @@ class GpioServiceActor(DeviceServiceActor):
     def _pending_key(self, device: Device, driver: gpio.GpioOutput) -> None:
         """`/device/<fullname>/pending` as the held change now is (deleted when
         there is none), written only when that changes."""
-        mono, due = self._clock.monotonic(), self._held.deadline(device.name)
+        mono, due = self._clock.monotonic(), self._held.get(device.name)
         pending = gpio_hold.pending_entry(device, driver, due, mono, self._clock.wall())
         self._pending_keys.write(device.fullname, pending)

@@ -47,25 +47,9 @@ class Answer:
     hold: Hold | None = None
 
 
-class Holds:
-    """The changes held for a service's switches and when each is due (the actor
-    asks due() at its alarm, and sets the alarm by next_deadline())."""
-
-    def __init__(self) -> None:
-        self._deadlines = Deadlines()
-
-    def due(self, now: float) -> list[str]:
-        return self._deadlines.due(now)
-
-    def next_deadline(self) -> float | None:
-        return self._deadlines.next_deadline()
-
-    def forget(self, name: str) -> None:
-        self._deadlines.forget(name)
-
-    def deadline(self, name: str) -> float | None:
-        """When `name`'s held change is due (monotonic s), or None."""
-        return self._deadlines.get(name)
+class Holds(Deadlines):
+    """The changes held for a service's switches and when each is due, by name
+    (the actor asks due() at its alarm, and sets the alarm by next_deadline())."""
 
     def answer(
         self,
@@ -95,14 +79,14 @@ class Holds:
         if decision.verdict is Verdict.NOW or hold is None:
             return self._drop(device, driver, None)  # to the pin, as any command
         driver.hold(hold.state)
-        self._deadlines.set(device.name, hold.due)
+        self.set(device.name, hold.due)
         return Answer(reply(device, driver, request.action, wall, hold), hold)
 
     def _drop(
         self, device: Device, driver: GpioOutput, answered: tuple[bytes, bytes] | None
     ) -> Answer:
         driver.hold(None)
-        self._deadlines.forget(device.name)
+        self.forget(device.name)
         return Answer(answered)
 
     def retime(self, device: Device, driver: GpioOutput, now: float) -> None:
@@ -110,9 +94,9 @@ class Holds:
         a `config` changed them: a shorter one, or none, switches it sooner)."""
         left_s = driver.held_left_s(device.config, now)
         if left_s is None:
-            self._deadlines.forget(device.name)
+            self.forget(device.name)
         else:
-            self._deadlines.set(device.name, now + left_s)
+            self.set(device.name, now + left_s)
 
     def carry_out(
         self, device: Device, driver: GpioOutput, now: float, wall: float
@@ -125,10 +109,13 @@ class Holds:
         left_s = driver.held_left_s(device.config, now)
         # at its due time, the wait computed again may be a few 1e-12 s above 0,
         # which a deadline of now + that cannot hold: the alarm came back at once
-        if state is None or left_s is None or left_s > _DUE_WITHIN_S:
-            self.retime(device, driver, now)
+        if state is None or left_s is None:
+            self.forget(device.name)
             return None
-        self._deadlines.forget(device.name)
+        if left_s > _DUE_WITHIN_S:
+            self.set(device.name, now + left_s)  # retime(): a limit made longer
+            return None
+        self.forget(device.name)
         return driver.switch(device.config, state, wall)
 
 

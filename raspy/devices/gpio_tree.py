@@ -11,13 +11,12 @@ each is given.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Final
 
 from raspy import json_text
 from raspy.devices.gpio_gesture import Gesture
-from raspy.devices.reading import Reading, Status, value_key
+from raspy.devices.reading import Reading, Status, encode, value_key
 from raspy.devices.template import JsonValue
 from raspy.devices.tree import Publisher
 from raspy.stats import Stats
@@ -122,11 +121,7 @@ class PendingKeys:
 
     def found(self, fullname: str, tree: Mapping[str, bytes]) -> None:
         """At start: what the tree has (a crash may have left one behind)."""
-        body = tree.get(pending_key(fullname))
-        try:
-            value = json_text.loads(body) if body else None
-        except ValueError:
-            value = ""
+        value = json_text.tree_value(tree.get(pending_key(fullname)))
         # anything but a change (any client may write the key) is written over
         self._sent[fullname] = (
             None if value is None else _change(value if isinstance(value, dict) else {})
@@ -141,13 +136,9 @@ class PendingKeys:
         if self._sent.get(fullname) == change:
             return None
         self._sent[fullname] = change
-        body = b"" if pending is None else _json(pending)
+        body = b"" if pending is None else encode(dict(pending))
         return pending_key(fullname).encode("utf-8"), body
 
 
 def _change(pending: Mapping[str, JsonValue]) -> tuple[JsonValue, JsonValue]:
     return pending.get("state"), pending.get("due")
-
-
-def _json(value: Mapping[str, JsonValue]) -> bytes:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()

@@ -112,7 +112,8 @@ class Reading:
         }
 
 
-def _encode(value: JsonValue) -> bytes:
+def encode(value: JsonValue) -> bytes:
+    """A tree value's body: JSON text, never empty (an empty body deletes)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
 
 
@@ -122,8 +123,8 @@ def tree_entries(fullname: str, reading: Reading) -> dict[str, bytes]:
     Every value is JSON text, so none is ever empty (an empty Clone value deletes).
     """
     return {
-        value_key(fullname): _encode(reading.value),
-        value_key(fullname, "unit"): _encode(reading.unit),
-        value_key(fullname, TIMESTAMP_FIELD): _encode(reading.wall_ts),
-        value_key(fullname, "status"): _encode(reading.status.value),
+        value_key(fullname): encode(reading.value),
+        value_key(fullname, "unit"): encode(reading.unit),
+        value_key(fullname, TIMESTAMP_FIELD): encode(reading.wall_ts),
+        value_key(fullname, "status"): encode(reading.status.value),
     }
