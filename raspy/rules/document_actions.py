@@ -273,12 +273,19 @@ def _choose(
         ok = ok and branch is not None
         if branch is not None:
             branches.append(branch)
-    otherwise: tuple[model.Action, ...] | None = ()
-    if "else" in entries:
-        otherwise = read_actions(checks, entries["else"][1], join(path, "else"))
+    otherwise = _otherwise(checks, entries, path)
     if not ok or otherwise is None:
         return None
     return model.ChooseAction(tuple(branches), otherwise)
+
+
+def _otherwise(
+    checks: Checks, entries: Entries, path: str
+) -> tuple[model.Action, ...] | None:
+    """A choose's or an if's `else:` (none: no actions; None: it has problems)."""
+    if "else" not in entries:
+        return ()
+    return read_actions(checks, entries["else"][1], join(path, "else"))
 
 
 def _branch(checks: Checks, node: yaml.Node, path: str) -> model.Branch | None:
@@ -305,9 +312,7 @@ def _if(
         checks.problem(entries["if"][0], path, "an if action needs then:")
         return None
     then = read_actions(checks, entries["then"][1], join(path, "then"), empty_ok=False)
-    otherwise: tuple[model.Action, ...] | None = ()
-    if "else" in entries:
-        otherwise = read_actions(checks, entries["else"][1], join(path, "else"))
+    otherwise = _otherwise(checks, entries, path)
     if condition is None or then is None or otherwise is None:
         return None
     return model.IfAction(condition, then, otherwise)

@@ -123,7 +123,7 @@ class ScenarioCore:
             if isinstance(run.waiting, run_mod.AwaitChange):
                 self._advance(run, run_mod.Woken(), mono, wall, out)
         gone = new is None if deleted is None else deleted
-        for data in self._watch.on_change(key, old, new, mono, wall, deleted=gone):
+        for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
 
@@ -153,7 +153,7 @@ class ScenarioCore:
         runs of `resume` (found in the tree at a start) go on where they waited,
         before any trigger; startup triggers fire if `fire` (the daemon's start, not
         a restart of the core within it nor an import)."""
-        self._watch.resume(current, mono, wall)
+        self._watch.resume(current, mono)
         self._wall = wall
         out: list[Output] = []
         for checkpoint in resume:

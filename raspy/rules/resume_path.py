@@ -10,7 +10,7 @@ is named lost and the core never trips over it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypeGuard
 
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, shown
@@ -57,21 +57,21 @@ def from_json(
     when it is no such path (a wrong shape, an index past its block, a choice or a
     pass where the action holds none, a last level that is not a wait)."""
     if not isinstance(value, list) or not value:
-        raise _bad("bad_path", f"expected a list of places, got {shown(value)}")
+        raise bad("bad_path", f"expected a list of places, got {shown(value)}")
     if len(value) > MAX_DEPTH:
-        raise _bad("bad_path", f"{len(value)} levels, more than {MAX_DEPTH}")
+        raise bad("bad_path", f"{len(value)} levels, more than {MAX_DEPTH}")
     path: list[Place] = []
     block = actions
     for depth, item in enumerate(value):
         last = depth == len(value) - 1
         place = _place(item, depth)
         if not place.index < len(block):
-            raise _bad("no_such_place", f"level {depth}: no action {place.index}")
+            raise bad("no_such_place", f"level {depth}: no action {place.index}")
         action = block[place.index]
         path.append(place)
         if last:
             if not isinstance(action, model.WaitAction) or place != Place(place.index):
-                raise _bad("no_such_place", f"level {depth}: not a wait")
+                raise bad("no_such_place", f"level {depth}: not a wait")
             return tuple(path), action
         block = _inside(action, place, depth)
     raise AssertionError("unreachable: the loop returns at its last level")
@@ -79,17 +79,17 @@ def from_json(
 
 def _place(item: JsonValue, depth: int) -> Place:
     if not isinstance(item, dict) or not set(item) <= {"action", "choice", "pass"}:
-        raise _bad("bad_path", f"level {depth}: expected a place, got {shown(item)}")
+        raise bad("bad_path", f"level {depth}: expected a place, got {shown(item)}")
     index, choice, pass_ = item.get("action"), item.get("choice"), item.get("pass")
-    if not _count(index, 0):
-        raise _bad("bad_path", f"level {depth}: action {shown(index)}")
+    if not is_count(index, 0):
+        raise bad("bad_path", f"level {depth}: action {shown(index)}")
     assert isinstance(index, int)  # _count said so
-    if choice is not None and choice != ELSE and not _count(choice, 1):
-        raise _bad("bad_path", f"level {depth}: choice {shown(choice)}")
-    if pass_ is not None and not _count(pass_, 1):
-        raise _bad("bad_path", f"level {depth}: pass {shown(pass_)}")
+    if choice is not None and choice != ELSE and not is_count(choice, 1):
+        raise bad("bad_path", f"level {depth}: choice {shown(choice)}")
+    if pass_ is not None and not is_count(pass_, 1):
+        raise bad("bad_path", f"level {depth}: pass {shown(pass_)}")
     if choice is not None and pass_ is not None:
-        raise _bad("bad_path", f"level {depth}: both a choice and a pass")
+        raise bad("bad_path", f"level {depth}: both a choice and a pass")
     number = None if choice is None else 0 if choice == ELSE else choice
     assert number is None or isinstance(number, int)  # idem
     assert pass_ is None or isinstance(pass_, int)  # idem
@@ -106,21 +106,23 @@ def _inside(action: model.Action, place: Place, depth: int) -> tuple[model.Actio
                 return otherwise
             if place.choice <= len(branches):
                 return branches[place.choice - 1].actions
-            raise _bad("no_such_place", f"level {depth}: no choice {place.choice}")
+            raise bad("no_such_place", f"level {depth}: no choice {place.choice}")
         case model.IfAction(then=then, otherwise=otherwise) if place.choice is not None:
             if place.choice > 1:
-                raise _bad("no_such_place", f"level {depth}: no choice {place.choice}")
+                raise bad("no_such_place", f"level {depth}: no choice {place.choice}")
             return then if place.choice else otherwise
         case model.RepeatAction(count=count, actions=inner) if place.pass_ is not None:
             if count is not None and place.pass_ > count:
-                raise _bad("no_such_place", f"level {depth}: pass {place.pass_}")
+                raise bad("no_such_place", f"level {depth}: pass {place.pass_}")
             return inner
-    raise _bad("no_such_place", f"level {depth}: no block at action {place.index}")
+    raise bad("no_such_place", f"level {depth}: no block at action {place.index}")
 
 
-def _count(value: JsonValue, least: int) -> bool:
+def is_count(value: JsonValue, least: int) -> TypeGuard[int]:
+    """A whole number (not a bool) of at least `least`."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _bad(reason: str, detail: str) -> MalformedMessage:
+def bad(reason: str, detail: str) -> MalformedMessage:
+    """A resume record's fault (the record and its paths alike)."""
     return MalformedMessage(PROTOCOL, reason, detail)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage, shown
+from raspy.errors import shown
 from raspy.rules import model, resume_path
 from raspy.rules.engine import Checkpoint
 from raspy.rules.run import RESUME_MIN_WAIT_S
@@ -78,12 +78,14 @@ def decode(
     MalformedMessage (its reason a stable token) when `value` is no such record."""
     form = value.get("v") if isinstance(value, dict) else None
     if not isinstance(value, dict) or type(form) is not int or form not in (1, FORMAT):
-        raise _bad("not_a_record", f"expected a record, got {shown(value)}")
+        raise resume_path.bad("not_a_record", f"expected a record, got {shown(value)}")
     runs = value.get("runs")
     if value.get("version") != version:
-        raise _bad("other_version", f"written by {shown(value.get('version'))}")
+        raise resume_path.bad(
+            "other_version", f"written by {shown(value.get('version'))}"
+        )
     if not isinstance(runs, list) or not runs:
-        raise _bad("no_runs", f"expected a list of runs, got {shown(runs)}")
+        raise resume_path.bad("no_runs", f"expected a list of runs, got {shown(runs)}")
     legacy = form == 1
     return tuple(_checkpoint(run, scenario.actions, legacy) for run in runs)
 
@@ -105,10 +107,12 @@ def _checkpoint(
     run: JsonValue, actions: tuple[model.Action, ...], legacy: bool
 ) -> Checkpoint:
     if not isinstance(run, dict):
-        raise _bad("bad_run", f"expected a run, got {shown(run)}")
+        raise resume_path.bad("bad_run", f"expected a run, got {shown(run)}")
     end, seconds, trigger = run.get("end"), run.get("seconds"), run.get("trigger")
     if not _number(end) or not _number(seconds) or not isinstance(trigger, dict):
-        raise _bad("bad_run", "expected end, seconds (numbers) and a trigger")
+        raise resume_path.bad(
+            "bad_run", "expected end, seconds (numbers) and a trigger"
+        )
     path, wait = resume_path.from_json(
         _legacy_path(run) if legacy else run.get("at"), actions
     )
@@ -117,15 +121,17 @@ def _checkpoint(
     length = _length(wait, float(seconds))
     # the version is the same, so this holds; a record edited by hand may not
     if length is None:
-        raise _bad("no_such_wait", f"no recorded wait of {shown(seconds)}s there")
+        raise resume_path.bad(
+            "no_such_wait", f"no recorded wait of {shown(seconds)}s there"
+        )
     return Checkpoint(path, float(end), length, trigger)
 
 
 def _legacy_path(run: dict[str, JsonValue]) -> JsonValue:
     """A format-1 run's place: `next`, the top-level action after its wait."""
     index = run.get("next")
-    if not isinstance(index, int) or isinstance(index, bool) or index < 1:
-        raise _bad("bad_run", f"next {shown(index)}")
+    if not resume_path.is_count(index, 1):
+        raise resume_path.bad("bad_run", f"next {shown(index)}")
     return [{"action": index - 1}]
 
 
@@ -150,7 +156,3 @@ def _number(value: JsonValue) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer too large for a float
         return False
-
-
-def _bad(reason: str, detail: str) -> MalformedMessage:
-    return MalformedMessage(resume_path.PROTOCOL, reason, detail)

@@ -21,7 +21,7 @@ from raspy.rules.model import (
     no_place,
 )
 from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
-from raspy.rules.template import context_names, fill, render
+from raspy.rules.template import context_names, fill, render_in
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 # a run's trace (what it did, step by step: `raspy scenario show`) keeps this many
@@ -102,7 +102,7 @@ class RunScope:
         )
 
     def text(self, template: str) -> str:
-        return render(template, context_names(self.context()))
+        return render_in(template, self.context())
 
     def value(self, value: JsonValue) -> JsonValue:
         """Every string inside the value is a template; a string that is one field

@@ -9,6 +9,7 @@ Pure: the zone is passed in, no clock is read.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
@@ -55,6 +56,7 @@ class TimeFormat:
         )
 
 
+@functools.lru_cache(maxsize=256)  # time_text() at every evaluation: parsed once
 def parse_time_format(spec: str) -> TimeFormat:
     """The format `spec`, or TimeFormatError at the first thing it cannot take."""
     if len(spec) > MAX_FORMAT_CHARS:

@@ -48,13 +48,12 @@ class KvWatch:
         old: JsonValue,
         new: JsonValue,
         mono: float,
-        wall: float,
         *,
         deleted: bool,
     ) -> list[TriggerData]:
         """What fires now because `key` went from `old` to `new` (None: absent, or a
-        JSON null when not `deleted`: an event published with null fires); `wall`
-        (epoch s) is the `trigger.since` of a hold that starts now.
+        JSON null when not `deleted`: an event published with null fires); a hold
+        that starts now gets its `trigger.since` when it fires (due()).
 
         For a kv trigger, no value is no change of what it watches (a failed
         reading, a board marked offline, a key deleted): it fires nothing and
@@ -80,8 +79,7 @@ class KvWatch:
                 before = self._before_gap.pop(slot, None)
                 broken = self._broken.pop(slot, None)
                 if broken is not None and _keeps(trigger, new):
-                    broken["value"] = new
-                    broken["since"] = wall  # it holds again from now, whole time
+                    broken["value"] = new  # it holds again from now, whole time
                     self._holds[slot] = _Hold(mono + trigger.for_s, broken, mono)
                     continue
             hold = self._holds.get(slot)
@@ -95,7 +93,6 @@ class KvWatch:
                 continue
             data = trigger_data("kv", trigger.id, key=key, value=new, from_=before)
             if trigger.for_s > 0:
-                data["since"] = wall
                 self._holds[slot] = _Hold(mono + trigger.for_s, data, mono)
             else:
                 fired.append(data)
@@ -114,15 +111,13 @@ class KvWatch:
         if hold is not None:
             self._broken[slot] = hold.trigger
 
-    def resume(
-        self, current: Iterable[tuple[str, JsonValue]], mono: float, wall: float
-    ) -> None:
+    def resume(self, current: Iterable[tuple[str, JsonValue]], mono: float) -> None:
         """When the scenario starts (raspyd's start, an import, an enable): a `for:`
         test that the tree's value already meets starts holding now. The change
         into it came before the stop and its time is lost, so the whole duration
         runs from the start (a door left open across a restart still fires "open
-        for 10 minutes"), and `trigger.since` is the start's `wall` time: the time
-        the hold that fires began, as for any hold. Not for a trigger with `from:`
+        for 10 minutes"), and `trigger.since` is the start: the time the hold that
+        fires began, as for any hold. Not for a trigger with `from:`
         (the value before is unknown) nor one without a test (it fires on a
         change)."""
         current = list(current)
@@ -142,7 +137,6 @@ class KvWatch:
                 slot = (index, key)
                 if slot not in self._holds and wanted(key) and holds(trigger, value):
                     data = trigger_data("kv", trigger.id, key=key, value=value)
-                    data["since"] = wall
                     self._holds[slot] = _Hold(mono + trigger.for_s, data, mono)
 
     def due(self, mono: float, wall: float) -> list[TriggerData]:
