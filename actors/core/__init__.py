@@ -13,7 +13,6 @@ Nothing that fails here stops the daemon.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import uuid
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -288,9 +287,7 @@ class CoreActor(pykka.ThreadingActor):
         log.warning(
             "scenario_run_lost", scenario=name, last_run=status.last_run, reason=reason
         )
-        return dataclasses.replace(
-            status, last_error=reason, last_error_at=self.links.clock.wall()
-        )
+        return with_error(status, reason, self.links.clock, status.state)
 
     def _start_actor(
         self,
@@ -403,4 +400,4 @@ class CoreActor(pykka.ThreadingActor):
         self.stop_actor(name)
         entry = self.entries.pop(name, None)
         if entry is not None:
-            self.keys.forget(name, entry.status)
+            self.keys.forget(name)

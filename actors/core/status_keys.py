@@ -53,24 +53,23 @@ class StatusKeys:
     def forget_orphans(self, names: Collection[str]) -> None:
         """Delete the tree keys of scenarios no longer stored (deleted from the store
         while raspyd was stopped): the web face and MQTT would show them for ever."""
-        gone = [
+        gone = sorted(
             key
-            for key, _ in self._tree.matching([f"{SCENARIO_TREE}*"])
+            for key in self._tree.keys_under(SCENARIO_TREE)
             if key[len(SCENARIO_TREE) :].partition("/")[0] not in names
-        ]
+        )
         self.delete(gone)
         if gone:
             log.info("scenario_keys_forgotten", count=len(gone))
 
-    def forget(self, name: str, status: Status) -> None:
+    def forget(self, name: str) -> None:
         """Delete every key under /scenario/<name>/ of a deleted scenario: its state
         and the keys it wrote itself (those stayed until the next start's
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
         for ever)."""
         prefix = f"{SCENARIO_TREE}{name}/"
-        keys = set(scn.status_entries(name, status))
-        keys.update(key for key, _ in self._tree.matching([f"{prefix}*"]))
-        self.delete(sorted(keys))
+        keys = {f"{prefix}{entry}" for entry in scn.STATE_KEYS}
+        self.delete(sorted(keys | self._tree.keys_under(prefix)))
 
     def delete(self, keys: list[str]) -> None:
         """Out of the core's view of the tree at once, and out of the tree."""

@@ -55,7 +55,8 @@ class CoreTimers:
         self._ticker = ticker
         self._steps = steps  # shared with cron: one log a step
         self._scheduler = TimeScheduler(tz, self.location)
-        self._triggers: dict[str, model.Trigger] = {}  # by key: `<name>#<index>`
+        # the sun triggers, by key (`<name>#<index>`): their absent days are said
+        self._suns: dict[str, model.SunTrigger] = {}
 
     def add(self, scenario: model.Scenario) -> None:
         """Schedule each time trigger of a scenario whose actor just started."""
@@ -72,15 +73,16 @@ class CoreTimers:
                         reason=str(exc),
                     )
                     continue
-                self._triggers[key] = trigger
-                self._say_absent_sun(scenario.name, key, trigger, now_wall)
+                if isinstance(trigger, model.SunTrigger):
+                    self._suns[key] = trigger
+                    self._say_absent_sun(scenario.name, key, trigger, now_wall)
 
     def remove(self, name: str, count: int) -> None:
         """Unschedule the `count` triggers of a scenario whose actor stops."""
         for index in range(count):
             key = f"{name}#{index}"
             self._scheduler.remove(key)
-            self._triggers.pop(key, None)
+            self._suns.pop(key, None)
 
     def arm(self, ref: pykka.ActorRef[Any]) -> None:
         """Have the ticker tell `ref` at the next deadline."""
@@ -102,17 +104,17 @@ class CoreTimers:
                 case Fired(key=key, scheduled_wall_ts=scheduled):
                     name, _, index = key.rpartition("#")
                     yield name, int(index), scheduled
-                    trigger = self._triggers.get(key)
+                    trigger = self._suns.get(key)
                     if not jumped and trigger is not None:
                         self._say_absent_sun(name, key, trigger, scheduled)
 
     def _say_absent_sun(
-        self, name: str, key: str, trigger: model.Trigger, after_ts: float
+        self, name: str, key: str, trigger: model.SunTrigger, after_ts: float
     ) -> None:
         """Log once the days a sun trigger will not fire (polar day or night), when
         its next fire is computed, so the silence is not taken for a fault."""
         upcoming = self._scheduler.next_wall(key)
-        if not isinstance(trigger, model.SunTrigger) or upcoming is None:
+        if upcoming is None:
             return
         absent = absent_days(trigger.offset_s, after_ts, upcoming, self.tz)
         if absent is not None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from raspy import http_request
 from raspy.config import LimitsConfig, TitanicConfig
 
 _DEFAULTS: Final = TitanicConfig()
@@ -18,10 +19,14 @@ _LIMITS: Final = LimitsConfig()
 # the reply stored for a request of a service Titanic does not relay (one an older
 # raspy took, found in the store at a start): what `<host>.http` answers a network
 # client itself, so `titanic.reply` gives 200 and then these frames
-NOT_RELAYED_REPLY: Final = (
-    b"403",
-    b'{"error": "forbidden", "detail": "Titanic does not relay requests for this '
-    b"service: only raspyd's own parts may use it\"}",
+NOT_RELAYED_REPLY: Final = tuple(
+    http_request.encode_outcome(
+        http_request.Failure(
+            "forbidden",
+            "Titanic does not relay requests for this service: only raspyd's own "
+            "parts may use it",
+        )
+    )
 )
 
 
