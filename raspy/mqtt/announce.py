@@ -25,6 +25,11 @@ from raspy.mqtt.output import BridgeSettings, Output, Refused
 from raspy.names import DEVICES_SUFFIX
 
 
+def _service_of(fullname: str) -> str:
+    """A device's service, `<host>.<svc>`, from its full name."""
+    return ".".join(fullname.split(".", 2)[:2])
+
+
 @dataclass
 class _Known:
     """Discovery bookkeeping: what was announced, per service and per scenario."""
@@ -34,8 +39,8 @@ class _Known:
     )  # fullname -> its config topics (its entity's, a button's triggers')
     scenarios: dict[str, str] = field(default_factory=dict)  # name -> config topic
     listing: set[str] = field(default_factory=set)  # services asked, not yet answered
-    listed: set[str] = field(default_factory=set)
-    # per service, the devices its lists named or a key of which asked a list once:
+    # per service listed once, the devices its lists named or a key of which asked a
+    # list once:
     # a device found later (a 1-Wire `rescan`) is listed for, an unlisted key not
     # again and again
     named: dict[str, set[str]] = field(default_factory=dict)
@@ -73,7 +78,7 @@ class Announcer:
         discovery = self.settings.discovery
         if discovery is None:
             return []
-        service = ".".join(fullname.split(".", 2)[:2])  # `<host>.<svc>`
+        service = _service_of(fullname)
         if leaf == "value":
             self._valued(service, fullname, body)
         if leaf == "value" and not body:
@@ -94,8 +99,8 @@ class Announcer:
         known = self._known
         if service in known.listing:
             return []
-        if service in known.listed:
-            named = known.named.setdefault(service, set())
+        named = known.named.get(service)  # None: never listed
+        if named is not None:
             if not body or fullname in named:
                 return []
             named.add(fullname)  # not in its last list: added since (a rescan)
@@ -133,7 +138,7 @@ class Announcer:
         """An MDP service got a worker; a devices service is listed (again)."""
         if self.settings.discovery is None or not service.endswith(DEVICES_SUFFIX):
             return []
-        name = service[: -len(DEVICES_SUFFIX)]
+        name = service.removesuffix(DEVICES_SUFFIX)
         self._known.emptied.discard(name)  # up: its `list` is answered soon
         if name.count(".") != 1 or name in self._known.listing:
             return []
@@ -147,7 +152,7 @@ class Announcer:
             value_key(fullname)
         ):
             return []
-        service = ".".join(fullname.split(".", 2)[:2])
+        service = _service_of(fullname)
         if service in self._known.listing:
             self._known.again.add(service)
             return []
@@ -164,18 +169,18 @@ class Announcer:
         self, devices_service: str, status: int, reply: JsonValue, now: float
     ) -> list[Output]:
         """A `list` request to `devices_service` was answered."""
-        service = devices_service[: -len(DEVICES_SUFFIX)]
-        self._known.listing.discard(service)
+        service = devices_service.removesuffix(DEVICES_SUFFIX)
         outputs: list[Output]
         if status != 200:
             outputs = [Refused("list_failed", f"{devices_service}: {status}")]
         else:
             outputs = self._announce(service, reply)
-        return outputs + self._list_again(service, now)
+        return outputs + self.list_expired(devices_service, now)
 
     def list_expired(self, devices_service: str, now: float) -> list[Output]:
-        """A `list` request to `devices_service` had no reply in time."""
-        service = devices_service[: -len(DEVICES_SUFFIX)]
+        """A `list` request to `devices_service` had no reply in time (and, from
+        listed(), one that had: either way it is asked no more)."""
+        service = devices_service.removesuffix(DEVICES_SUFFIX)
         self._known.listing.discard(service)
         return self._list_again(service, now)
 
@@ -186,7 +191,6 @@ class Announcer:
         infos = device_infos(reply)
         if discovery is None or infos is None:
             return [Refused("bad_list_reply", service)]
-        self._known.listed.add(service)
         self._known.named.setdefault(service, set()).update(i.fullname for i in infos)
         announced = self._known.by_service.setdefault(service, {})
         current: dict[str, tuple[str, ...]] = {}

@@ -109,11 +109,7 @@ class Requests:
             return True
         if isinstance(target, ScenarioTarget):
             return False
-        try:
-            topic = self.topics.device_topic(target.fullname, "value")
-        except MalformedMessage:
-            return False
-        return topic in self._mirror.sent
+        return self._mirror.has_value(self.topics, target.fullname)
 
     def _refusal(self, target: Target) -> tuple[int, str, str] | None:
         settings = self.settings

@@ -260,10 +260,7 @@ class BridgeCore:
         fullname = fullname_of_unique(unique)  # a device's, or one of its triggers'
         if fullname.split(".", 1)[0] == self.topics.host:
             return False
-        try:
-            return self.topics.device_topic(fullname, "value") in self.mirror
-        except MalformedMessage:
-            return False
+        return self._mirror.has_value(self.topics, fullname)
 
     # --- the broker -----------------------------------------------------------------
     def connected(self, now: float) -> list[Output]:

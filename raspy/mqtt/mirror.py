@@ -7,7 +7,9 @@ broker may have lost them.
 
 from __future__ import annotations
 
+from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import CoalescingBuffer, Message
+from raspy.mqtt.topics import TopicMap
 
 
 class Mirror:
@@ -31,8 +33,13 @@ class Mirror:
         """Every retained message, queued again unless a newer one is: those under
         `configs_prefix` (the discovery configs; "" for none) first, then the states
         they name."""
-        sent, prefix = self.sent, configs_prefix
-        configs = [t for t in sent if prefix and t.startswith(prefix)]
-        states = [t for t in sent if not (prefix and t.startswith(prefix))]
-        for topic in [*configs, *states]:
-            self.buffer.put_if_absent(Message(topic, sent[topic]))
+        # sorted() keeps the order within each: configs first, then states
+        for topic in sorted(self.sent, key=lambda t: not t.startswith(configs_prefix)):
+            self.buffer.put_if_absent(Message(topic, self.sent[topic]))
+
+    def has_value(self, topics: TopicMap, fullname: str) -> bool:
+        """Was a value of the device `fullname` published (retained, not cleared)?"""
+        try:
+            return topics.device_topic(fullname, "value") in self.sent
+        except MalformedMessage:
+            return False
