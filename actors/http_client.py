@@ -249,7 +249,10 @@ class HttpClientActor(pykka.ThreadingActor):
                 else http_request.answer_line(outcome)
             )
             log.debug(
-                "http_request_failed", method=wanted.method, url=url, reason=reason
+                "http_request_failed",
+                method=wanted.method,
+                url=url,
+                reason=http_request.hidden(reason, dict(wanted.secrets)),
             )
         if not self._stopped.is_set():
             worker.reply(client, http_request.encode_outcome(outcome))

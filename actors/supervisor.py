@@ -14,7 +14,7 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config_files, http_lookup, names
+from raspy import config_files, http_lookup, names, secrets_file
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_server
@@ -187,6 +187,11 @@ def _start_services(rt: Runtime) -> None:
     if rt.config.titanic.enabled:
         _add_titanic(rt)
     if rt.config.http_client.enabled:
+        secrets_file.say_mode(
+            secrets_file.secrets_path(
+                rt.config.data_dir, rt.config.http_client.secrets_file
+            )
+        )
         # one bound on lookup threads for every life of the service (a restart
         # leaves the lookups of the last one stuck in a hung resolver)
         lookup = http_lookup.HostLookup(rt.config.http_client.max_concurrent)

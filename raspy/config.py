@@ -308,6 +308,10 @@ class HttpClientConfig:
     # requests under way at once (1..16), and host lookups (a hung DNS server holds
     # no more threads than this); more wait in the broker's queue
     max_concurrent: int = 4
+    # TOML file of the secrets `{secret.NAME}` fills in an `http:` action's url,
+    # headers and body (`NAME = "text"`, mode 0600), read again when it changes;
+    # empty: secrets.toml in data_dir (none there: no secrets)
+    secrets_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)

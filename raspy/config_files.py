@@ -20,6 +20,7 @@ import zmq.auth
 
 from raspy.config import Config, MqttConfig, SecurityConfig
 from raspy.errors import ConfigError
+from raspy.secrets_file import read_secrets, secrets_path
 from raspy.transport.curve import (
     CERTIFICATE_ERRORS,
     certificate_problem,
@@ -40,6 +41,8 @@ def problems(config: Config) -> list[str]:
         found += _mqtt(config.mqtt)
     if config.http.enabled and config.http.password_hash_file:
         found += _password_hash(config.http.password_hash_file)
+    if config.http_client.enabled:
+        found += _secrets(config)
     return found
 
 
@@ -145,6 +148,21 @@ def _tls(mqtt: MqttConfig) -> list[str]:
                 f"its unencrypted key: {exc}"
             )
     return found
+
+
+def _secrets(config: Config) -> list[str]:
+    """The secrets file, read as an `http:` action reads it: one named in the
+    config must be there; the data dir's may be missing (no secrets)."""
+    key = "http_client.secrets_file"
+    configured = config.http_client.secrets_file
+    path = secrets_path(config.data_dir, configured)
+    if not configured and not path.exists():
+        return []
+    try:
+        read_secrets(path)
+    except ConfigError as exc:  # "<path>: why"
+        return [f"{key}: {problem}" for problem in exc.problems]
+    return []
 
 
 def _password_hash(path: str) -> list[str]:

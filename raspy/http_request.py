@@ -6,7 +6,9 @@ A request is frame 0, JSON `{"v": 1, "method", "url", "headers": [[name, value],
 `"give_up_at"` is when its sender stops waiting for the answer, in seconds of
 raspyd's monotonic clock (the service answers raspyd's own parts only, which share
 that clock): the service makes no request whose turn comes too late, and cuts one
-short that would end after it. Without it (an older sender), only `timeout_s` counts. A reply is a
+short that would end after it. An optional `"secrets"`, `{name: value}`, are the secrets
+its url, headers and body hold (`{secret.NAME}` filled in): the service hides them
+in what it logs of an answer. Without it (an older sender), only `timeout_s` counts. A reply is a
 status frame and a JSON frame: `200` for a 2xx answer (`status`, `reason`, `body`,
 `truncated`); any other is `{"error": TOKEN, "detail": TEXT}` (with the answer's
 fields when there was one): `502` for an answer that is not 2xx (`status`) or no
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -56,7 +59,7 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _HOST: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
 # what stays as it is in a path or query; the rest (a space, a letter beyond ASCII)
 # is percent-encoded as UTF-8, as a browser sends it
-_URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
+URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
 _USER_SAFE: Final = "!$&'()*+,;=:%-._~"
 _VERSION: Final = 1
 _FAR_S: Final = 1e15  # beyond any monotonic clock's seconds
@@ -103,8 +106,8 @@ def check_url(text: str) -> str:
         raise UrlError(f"expected a port 1..65535, got 0 in {shown(shown_url(text))}")
     user, at, host_port = parts.netloc.rpartition("@")
     netloc = quote(user, safe=_USER_SAFE) + at + host_port
-    path = quote(parts.path, safe=_URL_SAFE)
-    query = quote(parts.query, safe=_URL_SAFE)
+    path = quote(parts.path, safe=URL_SAFE)
+    query = quote(parts.query, safe=URL_SAFE)
     return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
 
 
@@ -175,6 +178,22 @@ class HttpRequest:
     body: bytes = b""
     timeout_s: float = DEFAULT_TIMEOUT_S
     give_up_at: float | None = None  # monotonic s: when its sender stops waiting
+    # (name, value) of each secret filled in (`{secret.NAME}`): what the service
+    # hides in what it logs of the answer (a server may echo what it was sent)
+    secrets: tuple[tuple[str, str], ...] = ()
+
+
+def hidden(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with each secret's value, as written and as a URL carries it, put back
+    as its `{secret.NAME}`; the longest first (one value may hold another)."""
+    forms: dict[str, str] = {}
+    for name, value in secrets.items():
+        for form in (value, quote(value, safe=URL_SAFE)):
+            if form:
+                forms.setdefault(form, f"{{secret.{name}}}")
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, forms[form])
+    return text
 
 
 def encode_request(request: HttpRequest) -> tuple[bytes, ...]:
@@ -187,6 +206,8 @@ def encode_request(request: HttpRequest) -> tuple[bytes, ...]:
     }
     if request.give_up_at is not None:
         head["give_up_at"] = request.give_up_at
+    if request.secrets:
+        head["secrets"] = dict(request.secrets)
     frame = json.dumps(head, ensure_ascii=False).encode("utf-8")
     return (frame, request.body) if request.body else (frame,)
 
@@ -233,6 +254,11 @@ def decode_request(frames: list[bytes] | tuple[bytes, ...]) -> HttpRequest:
             "give_up_at",
             f"expected give_up_at as a number of seconds, got {shown(give_up_at)}",
         )
+    secrets = head.get("secrets", {})
+    if not isinstance(secrets, dict) or not all(
+        isinstance(value, str) for value in secrets.values()
+    ):
+        raise _bad("secrets", "expected secrets as an object of name: text")
     pairs = _headers(headers)
     body = frames[1] if len(frames) == 2 else b""
     if len(body) > MAX_BODY_BYTES:
@@ -240,7 +266,9 @@ def decode_request(frames: list[bytes] | tuple[bytes, ...]) -> HttpRequest:
     if body and method == "GET":
         raise _bad("body", "a GET sends no body")
     until = None if give_up_at is None else float(give_up_at)
-    return HttpRequest(method, url, pairs, body, float(timeout_s), until)
+    return HttpRequest(
+        method, url, pairs, body, float(timeout_s), until, tuple(secrets.items())
+    )
 
 
 def _headers(headers: object) -> tuple[tuple[str, str], ...]:

@@ -13,6 +13,7 @@ Nothing that fails here stops the daemon.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.resume_start import LOST_RUN_ERROR, RESTARTED_RUN_ERROR
 from raspy.rules.tree_view import Routes, TreeView, interest, status_from_tree
 from raspy.rules.trigger_match import hold_patterns
+from raspy.secrets_file import SecretsFile
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.ticker import SharedTicker
 
@@ -71,9 +73,13 @@ class CoreActor(pykka.ThreadingActor):
         daemon_start: bool = True,
         steps: ClockSteps | None = None,
         http_service: bool = True,
+        secrets: SecretsFile | None = None,
     ) -> None:
         super().__init__()
         self.host = host
+        # `{secret.NAME}` of `http:` actions (None: no secrets file): its runs read
+        # it as it is when they send, an import checks the names against it
+        self.secrets = secrets
         # raspyd serves `<host>.http` ([http_client] enabled): when not, an `http:`
         # action fails at every run, which its import and the start say
         self.http_service = http_service
@@ -95,6 +101,8 @@ class CoreActor(pykka.ThreadingActor):
             max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
             http_service=http_service,  # else an `http:` action fails at once
         )
+        if secrets is not None:
+            self.settings = dataclasses.replace(self.settings, secrets=secrets.load)
         self._ticker = SharedTicker(links.clock)
         # steps: shared with cron, one log a step
         self._timers = CoreTimers(

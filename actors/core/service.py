@@ -166,11 +166,13 @@ class CoreService:
     ) -> list[JsonValue]:
         """`source:line:col: warning: ...` of each device key the scenario names that
         the tree has nothing of now (rules.unmatched), and of each `http:` action
-        when raspyd's `<host>.http` is off (rules.http_off): a typo or a service
-        turned off shows at the import, not months later as a scenario that never
-        ran or a message that never came."""
+        when raspyd's `<host>.http` is off (rules.http_off), and of each secret an
+        `http:` action names that the secrets file lacks (rules.secret_uses): a typo
+        or a service turned off shows at the import, not months later as a scenario
+        that never ran or a message that never came."""
         # loaded on first use only
         from raspy.rules.http_off import http_off_warnings
+        from raspy.rules.secret_uses import secret_warnings
         from raspy.rules.unmatched import device_warnings
 
         core = self._core
@@ -179,6 +181,8 @@ class CoreService:
         )
         if not core.http_service:
             found = sorted(found + http_off_warnings(scenario, text))
+        elif core.secrets is not None:
+            found = sorted(found + secret_warnings(scenario, text, core.secrets.load()))
         return [
             f"{source}:{line}:{col}: warning: {message}" for line, col, message in found
         ]

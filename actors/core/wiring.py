@@ -21,6 +21,7 @@ from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig
 from raspy.rules.clock_steps import ClockSteps
+from raspy.secrets_file import SecretsFile, secrets_path
 from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -95,6 +96,9 @@ class _Start:
             daemon_start=not rt.core_started,
             steps=self.steps,
             http_service=rt.config.http_client.enabled,
+            secrets=SecretsFile(
+                secrets_path(rt.config.data_dir, rt.config.http_client.secrets_file)
+            ),
         )
         rt.core_started = True
         return ref

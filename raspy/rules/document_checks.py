@@ -4,10 +4,11 @@ raised: the loader reports all of them at once."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -48,6 +49,18 @@ class Checks:
     problems: list[Problem] = field(default_factory=list)
     variables: frozenset[str] = frozenset()
     repeats: int = 0  # how many repeats the part being read is in (repeat.index)
+    # `{secret.NAME}` may be used: only in an `http:` action's url, headers and body
+    secrets: bool = False
+
+    @contextlib.contextmanager
+    def secrets_allowed(self, allowed: bool = True) -> Iterator[None]:
+        """Templates read inside may (or, `allowed` False, may not) fill in a
+        secret: what is sent by an `http:` action and never written anywhere."""
+        before, self.secrets = self.secrets, allowed
+        try:
+            yield
+        finally:
+            self.secrets = before
 
     # --- recording --------------------------------------------------------------------
     def problem(
@@ -187,7 +200,7 @@ class Checks:
         if known is None and self.repeats:
             names = names | {template.REPEAT_INDEX}
         try:
-            template.check(value, names)
+            template.check(value, names, secrets=self.secrets)
         except template.TemplateError as exc:
             offset = (
                 0
@@ -297,8 +310,10 @@ class Checks:
                 if source[offset + 1 : offset + 1 + len(key)] == key
                 else None
             )
-            if not self.check_template(node, path, key, base=base):
-                return None
+            # a key is read from the tree: a secret there would be in its traces
+            with self.secrets_allowed(False):
+                if not self.check_template(node, path, key, base=base):
+                    return None
         return compiled
 
     def json(

@@ -2,7 +2,9 @@
 recorded in Checks, never raised). What can be checked at import is: a URL written
 out whole (http:// or https://, a host), the scheme of one that starts written out
 (`https://ntfy.sh/{topic}`), the method, the header names and the header values
-written out; what templates fill in is checked when the action runs."""
+written out; what templates fill in is checked when the action runs. Only here may a
+template fill in a secret (`{secret.NAME}`, rules.template): in the url, the headers
+and a `body:` (not an `expr:`, whose values a secret never reaches)."""
 
 from __future__ import annotations
 
@@ -24,14 +26,16 @@ KEYS: Final = ("method", "body", "expr", "headers", "timeout")
 def read_http(
     checks: Checks, entries: Entries, path: str, node: yaml.Node, where: str
 ) -> model.Action | None:
-    url = _url(checks, node, where)
+    with checks.secrets_allowed():  # `{secret.NAME}`: sent, never shown nor stored
+        url = _url(checks, node, where)
     method = _method(checks, entries, path)
-    given = value_or_expr(checks, entries, path, "body")
-    headers = (
-        _headers(checks, entries["headers"][1], join(path, "headers"))
-        if "headers" in entries
-        else ()
-    )
+    with checks.secrets_allowed():
+        given = value_or_expr(checks, entries, path, "body")
+        headers = (
+            _headers(checks, entries["headers"][1], join(path, "headers"))
+            if "headers" in entries
+            else ()
+        )
     timeout_s = seconds(
         checks, entries, path, "timeout", http_request.DEFAULT_TIMEOUT_S
     )

@@ -17,6 +17,8 @@ from raspy.rules import run as run_mod
 from raspy.rules.model import EvalContext, RandomSource, SunEvent
 from raspy.rules.own_writes import OwnWrites
 from raspy.rules.run import RunClock, RunEnv, RunScope
+from raspy.rules.run_scope import NO_SECRETS
+from raspy.secrets_file import Loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,8 @@ class EngineSettings:
     step_limit: int = run_mod.DEFAULT_STEP_LIMIT
     max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
+    # the secrets file as it is now: what `{secret.NAME}` fills in (run_scope.RunEnv)
+    secrets: Callable[[], Loaded] = lambda: NO_SECRETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,5 +75,6 @@ class Surroundings:
             self.settings.http_service,
             self.own.wrote,
             sun_up=self.sun_up,
+            secrets=self.settings.secrets,
         )
         return RunScope(env, RunClock(mono, wall), trigger, self.variables)

@@ -1,11 +1,17 @@
 """The `http:` action of a run (rules.run_walk calls it): the request for `<host>.http`
 filled in and checked, and the reason of a failure, which names the action by its
-method and URL, never the URL's query or user nor a header's value (tokens go there)."""
+method and URL, never the URL's query or user nor a header's value (tokens go there).
+
+Its url, headers and body may fill in secrets (`{secret.NAME}`, raspy.secrets_file),
+read from the file as it is when the action runs. A secret's value is in the request
+alone: every line of the trace and every reason (the run's `last_error`, the log)
+has it replaced by its `{secret.NAME}`, a server's answer quoted there too (a server
+may echo the URL it was asked)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from typing import Final
 
 from raspy import http_request
@@ -13,6 +19,7 @@ from raspy.names import HTTP_SERVICE
 from raspy.rules import model
 from raspy.rules.run_scope import RunScope
 from raspy.rules.run_steps import Reply, Resume, RunFailed, SendRequest, Step
+from raspy.rules.template import secret_names, value_strings
 
 # an `http:` action waits for the service this much longer than its timeout: the
 # service says "no answer within 10s" itself, and a request may wait its turn behind
@@ -21,14 +28,42 @@ HTTP_GRACE_S: Final = 5.0
 WHY_OFF: Final = "raspyd's [http_client] enabled = false: nothing was sent"
 
 
+def secrets_used(action: model.HttpAction) -> list[str]:
+    """The names of the secrets the action's url, headers and body fill in, once
+    each, in order."""
+    texts = [action.url, *(value for _, value in action.headers)]
+    texts += value_strings(action.body)
+    return list(dict.fromkeys(name for text in texts for name in secret_names(text)))
+
+
 def http_step(
     scope: RunScope, action: model.HttpAction
 ) -> Generator[Step, Resume, None]:
     """A request through `<host>.http`; anything but a 2xx answer fails the run,
     with a reason that names the action by its method and URL (never the URL's
-    query or user, nor a header's value: tokens go there)."""
-    filled = scope.text(action.url)
-    what = f"http {action.method} {http_request.shown_url(filled)}"
+    query or user, nor a header's value: tokens go there; nor a secret)."""
+    used = secrets_used(action)
+    secrets: dict[str, str] = {}
+    if used:
+        loaded = scope.env.secrets()
+        for name in used:
+            if name not in loaded.values:
+                shown = http_request.shown_url(action.url)
+                raise RunFailed(f"http {action.method} {shown}: {loaded.missing(name)}")
+            secrets[name] = loaded.values[name]
+    try:
+        yield from _request(scope, action, secrets)
+    except RunFailed as exc:
+        raise RunFailed(http_request.hidden(str(exc), secrets)) from None
+
+
+def _request(
+    scope: RunScope, action: model.HttpAction, secrets: Mapping[str, str]
+) -> Generator[Step, Resume, None]:
+    filled = scope.text(action.url, secrets)
+    what = http_request.hidden(
+        f"http {action.method} {http_request.shown_url(filled)}", secrets
+    )
     try:
         url = http_request.check_url(filled)
     except http_request.UrlError as exc:
@@ -37,14 +72,14 @@ def http_step(
         raise RunFailed(f"{what}: {WHY_OFF}")
     headers: list[tuple[str, str]] = []
     for name, template in action.headers:
-        value = scope.text(template)
+        value = scope.text(template, secrets)
         problem = http_request.header_value_problem(value)
         if problem is not None:
             raise RunFailed(f"{what}: header {name}: {problem}")
         headers.append((name, value))
     body = b""
     if action.expr is not None or action.has_body:
-        given = scope.value_of(action.body, action.expr, lambda: what)
+        given = scope.value_of(action.body, action.expr, lambda: what, secrets)
         if isinstance(given, str):  # text as it is; any other value as its JSON
             text, kind = given, http_request.TEXT_TYPE
         else:
@@ -67,7 +102,13 @@ def http_step(
     # after that is not sent, so a phone is never told after the run failed
     frames = http_request.encode_request(
         http_request.HttpRequest(
-            action.method, url, tuple(headers), body, action.timeout_s, deadline
+            action.method,
+            url,
+            tuple(headers),
+            body,
+            action.timeout_s,
+            deadline,
+            tuple(secrets.items()),  # the service hides them in what it logs
         )
     )
     service = f"{scope.env.host}.{HTTP_SERVICE}"
@@ -76,6 +117,7 @@ def http_step(
     if not isinstance(answer, Reply):
         raise RunFailed(f"{what}: {service} did not answer within {patience_s:g}s")
     ok, said = http_request.reply_reason(answer.body)
+    said = http_request.hidden(said, secrets)  # a server may quote what it was sent
     scope.note(lambda: f"{what}: {said}")
     if not ok:
         raise RunFailed(f"{what}: {said}")

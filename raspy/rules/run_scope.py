@@ -21,7 +21,8 @@ from raspy.rules.model import (
     no_place,
 )
 from raspy.rules.run_steps import Effect, Resume, RunFailed, Step
-from raspy.rules.template import context_names, fill, render_in
+from raspy.rules.template import SECRET_PREFIX, context_names, fill, render_in
+from raspy.secrets_file import Loaded
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 # a run's trace (what it did, step by step: `raspy scenario show`) keeps this many
@@ -29,6 +30,9 @@ DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
 TRACE_LINES: Final = 50
 TRACE_VALUE_CHARS: Final = 60
 TRACE_LINE_CHARS: Final = 400  # a line, a key (255 bytes at most) and a value whole
+
+
+NO_SECRETS: Final = Loaded("", problem="this hub has no secrets file")
 
 
 @dataclass(slots=True)
@@ -55,6 +59,9 @@ class RunEnv:
     # told each effect as the run yields it: a write reads back at once (own_writes)
     wrote: Callable[[Effect], None] | None = None
     sun_up: Callable[[float], bool | None] = no_place  # None: the hub has no place
+    # the secrets file as it is now (raspy.secrets_file.SecretsFile.load): what
+    # `{secret.NAME}` fills in an `http:` action
+    secrets: Callable[[], Loaded] = lambda: NO_SECRETS
 
 
 @dataclass(slots=True)
@@ -101,22 +108,33 @@ class RunScope:
             sun_up=self.env.sun_up,
         )
 
-    def text(self, template: str) -> str:
-        return render_in(template, self.context())
+    def text(self, template: str, secrets: Mapping[str, str] | None = None) -> str:
+        """`template` filled in; `{secret.NAME}` from `secrets` (an `http:`
+        action's: the import allows them nowhere else)."""
+        return render_in(template, self.context(), secrets)
 
-    def value(self, value: JsonValue) -> JsonValue:
+    def value(
+        self, value: JsonValue, secrets: Mapping[str, str] | None = None
+    ) -> JsonValue:
         """Every string inside the value is a template; a string that is one field
         alone (`"{trigger.value}"`) keeps the JSON type of what it names."""
-        return fill(value, context_names(self.context()))
+        names = context_names(self.context())
+        for name, secret in (secrets or {}).items():
+            names[f"{SECRET_PREFIX}{name}"] = secret
+        return fill(value, names)
 
     def value_of(
-        self, value: JsonValue, expr: Expression | None, action: Callable[[], str]
+        self,
+        value: JsonValue,
+        expr: Expression | None,
+        action: Callable[[], str],
+        secrets: Mapping[str, str] | None = None,
     ) -> JsonValue:
         """An action's value: its `value:` filled in, or what its `expr:` computes
         (a fault fails the run naming the `action`, `set /house/rings`, as `holds`
         does)."""
         if expr is None:
-            return self.value(value)
+            return self.value(value, secrets)
         try:
             return expr.evaluate(self.context())
         except ScenarioError as exc:

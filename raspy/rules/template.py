@@ -28,6 +28,13 @@ BUILTIN_NAMES: Final = frozenset(
 )
 # the pass of the innermost repeat, from 1: a name only inside a repeat's actions
 REPEAT_INDEX: Final = "repeat.index"
+# `{secret.NAME}`: a value of the secrets file ([http_client] secrets_file), filled
+# in only where an `http:` action sends it (its url, headers and body)
+SECRET_PREFIX: Final = "secret."  # noqa: S105  # a field's name, no secret
+ONLY_IN_HTTP: Final = (
+    "a secret ({secret.NAME}) may be used only in an http action's url, headers"
+    " and body: anywhere else its value would be written where others read it"
+)
 _NAME: Final = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII
 )
@@ -205,13 +212,48 @@ def template_names(text: str) -> set[str]:
     return {part.name for part in parse(text) if isinstance(part, Field)}
 
 
-def check(text: str, known: set[str] | frozenset[str]) -> None:
-    """Raise TemplateError at the first field naming something not in `known`."""
+def check(
+    text: str, known: set[str] | frozenset[str], *, secrets: bool = False
+) -> None:
+    """Raise TemplateError at the first field naming something not in `known`;
+    `{secret.NAME}` only with `secrets` (an `http:` action's url, headers, body)."""
     for part in parse(text):
-        if isinstance(part, Field) and part.name not in known:
+        if isinstance(part, Field) and part.name.startswith(SECRET_PREFIX):
+            _check_secret(part, text, secrets=secrets)
+        elif isinstance(part, Field) and part.name not in known:
             if part.name == REPEAT_INDEX:
                 raise TemplateError(OUTSIDE_REPEAT, part.offset, text)
             raise TemplateError(f"unknown name {quote(part.name)}", part.offset, text)
+
+
+def _check_secret(part: Field, text: str, *, secrets: bool) -> None:
+    if not secrets:
+        raise TemplateError(ONLY_IN_HTTP, part.offset, text)
+    if "." in part.name.removeprefix(SECRET_PREFIX):
+        raise TemplateError(
+            "a secret's name is one word: {secret.NAME}", part.offset, text
+        )
+    if part.decimals is not None or part.clock is not None:
+        raise TemplateError(
+            f"{{{part.name}}} is text as the secrets file has it: no format",
+            part.offset,
+            text,
+        )
+
+
+def secret_names(text: str) -> list[str]:
+    """The secrets a template fills in (`{secret.NAME}`: NAME), in order, once
+    each; [] for one that does not parse (the loader said why)."""
+    try:
+        parts = _parsed(text)
+    except TemplateError:
+        return []
+    names = (
+        part.name.removeprefix(SECRET_PREFIX)
+        for part in parts
+        if isinstance(part, Field) and part.name.startswith(SECRET_PREFIX)
+    )
+    return list(dict.fromkeys(names))
 
 
 def render(text: str, names: Mapping[str, JsonValue]) -> str:
@@ -297,8 +339,11 @@ def as_text(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def render_in(text: str, context: EvalContext) -> str:
-    """render(text, context_names(context)), computing only the names it uses."""
+def render_in(
+    text: str, context: EvalContext, secrets: Mapping[str, str] | None = None
+) -> str:
+    """render(text, context_names(context)), computing only the names it uses;
+    `{secret.NAME}` from `secrets` (an `http:` action's, rules.run_http)."""
     if "{" not in text and "}" not in text:
         return text
     out: list[str] = []
@@ -317,6 +362,12 @@ def render_in(text: str, context: EvalContext) -> str:
             value = context.repeat_index
         elif name in context.variables:
             value = context.variables[name]
+        elif (
+            secrets is not None
+            and name.startswith(SECRET_PREFIX)
+            and name[len(SECRET_PREFIX) :] in secrets
+        ):
+            value = secrets[name[len(SECRET_PREFIX) :]]
         else:
             raise TemplateError(f"unknown name {quote(name)}", part.offset, text)
         out.append(part.shown(value, context.tz))

@@ -50,6 +50,7 @@ from support.wait import wait_until
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
 from raspy.rules.sun import SunLocation, next_sun
+from raspy.secrets_file import SecretsFile
 
 COOKBOOK = Path(__file__).parents[2] / "docs" / "cookbook.md"
 BLOCK = re.compile(r"^```yaml\n(.*?)^```$", re.DOTALL | re.MULTILINE)
@@ -625,19 +626,23 @@ def test_after_a_restart_the_recipes_pick_up_where_the_house_is(house: House) ->
 @pytest.fixture(name="phone")
 def phone_fixture(house: House) -> Iterator[HttpServer]:
     """ntfy, where the phone's messages go: a server on 127.0.0.1, and the hub's
-    `<host>.http` service that the recipe's requests go through."""
+    `<host>.http` service that the recipe's requests go through; the secrets file
+    names the topic the recipe takes from it (the server's `/ok`)."""
+    secrets = house.folder / "secrets.toml"
+    secrets.write_text('ntfy_topic = "ok"\n', encoding="utf-8")
+    house.core.secrets = SecretsFile(secrets)
     with served_http(house) as server:
         yield server
 
 
 def _told_by_phone(house: House, phone: HttpServer) -> str:
-    """The recipe as the page writes it, its `ntfy` variable pointed at the test's
-    server instead of ntfy.sh (nothing leaves 127.0.0.1)."""
+    """The recipe as the page writes it, its URLs pointed at the test's server
+    instead of ntfy.sh (nothing leaves 127.0.0.1), the topic from the secrets file."""
     text = RECIPES["tell-my-phone"]
-    found = re.search(r'^  ntfy: "(https://ntfy\.sh/[^"]+)"$', text, re.MULTILINE)
-    assert found is not None
+    url = "https://ntfy.sh/{secret.ntfy_topic}"
+    assert text.count(url) == 2
     return house.imported(
-        "tell-my-phone.yaml", text.replace(found.group(1), f"{phone.url}/ok")
+        "tell-my-phone.yaml", text.replace(url, f"{phone.url}/{{secret.ntfy_topic}}")
     )
 
 

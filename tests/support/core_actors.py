@@ -23,6 +23,7 @@ from raspy.client.mdp import Client
 from raspy.config import CoreConfig
 from raspy.devices.template import JsonValue
 from raspy.rules.clock_steps import ClockSteps
+from raspy.secrets_file import SecretsFile
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.transport.outbox import Outbox
@@ -52,6 +53,7 @@ class Core:
     # random() and random waits: seeded, so a run draws the same numbers each time
     rng: random.Random = field(default_factory=lambda: random.Random(SEED))
     http_service: bool = True  # raspyd's [http_client] enabled
+    secrets: SecretsFile | None = None  # raspyd's secrets file (None: none)
 
     def start(self, *, daemon_start: bool = True) -> pykka.ActorRef[Any]:
         publish_outbox = self.server.ref.ask(msgs.GetPublishOutbox(), timeout=5)
@@ -74,6 +76,7 @@ class Core:
             daemon_start=daemon_start,
             steps=self.steps,
             http_service=self.http_service,
+            secrets=self.secrets,
         )
         self._started_scenarios(self.ref)
         return self.ref

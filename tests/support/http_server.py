@@ -59,6 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, extra, answer = _ANSWERS.get(path, (404, {}, b"no such topic\nhere"))
+        if path.startswith("/echo/"):  # a 404 that quotes what it was asked
+            answer = f"no such path: {self.path}".encode()
         if path == "/loop":
             extra = {"Location": f"/loop?{self.server.hops}"}
             self.server.hops += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,11 +12,13 @@ from raspy.devices.template import JsonValue
 from raspy.rules import engine, run
 from raspy.rules import model as m
 from raspy.rules.model import SunEvent
+from raspy.secrets_file import Loaded
 
 HOST = "hub"
 UTC_ZONE = ZoneInfo("UTC")
 START_MONO = 100.0
 START_WALL = 1_700_000_000.0
+SECRETS = "/etc/raspy/secrets.toml"  # the secrets file the harness's `secrets` are of
 SEED = 20_231_115  # the engine tests' random source: the same numbers every run
 
 
@@ -95,15 +98,21 @@ def harness(
     step_limit: int = run.DEFAULT_STEP_LIMIT,
     rng: m.RandomSource | None = None,
     http_service: bool = True,
+    secrets: dict[str, str] | None = None,
 ) -> Harness:
     """`rng`: the random source (a `random.Random(SEED)` when not given);
-    `http_service`: whether raspyd's `<host>.http` is on."""
+    `http_service`: whether raspyd's `<host>.http` is on; `secrets`: the secrets
+    file's values (None: the hub has none)."""
     values: dict[str, JsonValue] = {} if tree is None else tree
+    settings = engine.EngineSettings(
+        HOST, UTC_ZONE, max_runs_per_minute, step_limit, http_service=http_service
+    )
+    if secrets is not None:
+        given = Loaded(SECRETS, secrets)
+        settings = dataclasses.replace(settings, secrets=lambda: given)
     core = engine.ScenarioCore(
         scn,
-        engine.EngineSettings(
-            HOST, UTC_ZONE, max_runs_per_minute, step_limit, http_service=http_service
-        ),
+        settings,
         kv=values.get,
         sun=no_sun,
         rng=random.Random(SEED) if rng is None else rng,

@@ -24,6 +24,7 @@ from raspy.http_request import (
     encode_request,
     header_name_problem,
     header_value_problem,
+    hidden,
     reply_reason,
     shown_url,
 )
@@ -223,6 +224,23 @@ def test_give_up_at_is_optional_on_the_wire_and_must_be_a_number() -> None:
         "give_up_at",
         'expected give_up_at as a number of seconds, got "soon"',
     )
+
+
+def test_secrets_go_as_an_object_and_are_hidden_from_text() -> None:
+    """The secrets a request holds (`{secret.NAME}` filled in), which the service
+    hides in what it logs; as written and as a URL carries them, longest first."""
+    given = HttpRequest("GET", "https://x/", secrets=(("token", "a b"), ("k", "a")))
+    assert json.loads(encode_request(given)[0])["secrets"] == {"token": "a b", "k": "a"}
+    assert decode_request(encode_request(given)) == given
+    head = b'{"v": 1, "method": "GET", "url": "https://x/", "secrets": {"a": 1}}'
+    with pytest.raises(MalformedMessage) as caught:
+        decode_request([head])
+    assert caught.value.reason == "secrets"
+    secrets = {"token": "a b", "k": "a"}
+    assert hidden("/a%20b/a b/a/c", secrets) == (
+        "/{secret.token}/{secret.token}/{secret.k}/c"
+    )
+    assert hidden("nothing here", {"empty": ""}) == "nothing here"
 
 
 def test_a_body_too_large_or_sent_with_a_get_is_malformed() -> None:

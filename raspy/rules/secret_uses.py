@@ -1,0 +1,52 @@
+"""The secrets (`{secret.NAME}`) a scenario's `http:` actions fill in that the hub's
+secrets file does not have: the warnings of an import.
+
+Such an action fails at every run, saying which secret it missed; the import says so
+at once, with the line and column. A warning never refuses the import: the secret
+may be added to the file before the first run (the file is read at each use).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from raspy.devices.template import JsonValue
+from raspy.rules import model
+from raspy.rules.document import spots
+from raspy.rules.http_off import http_actions
+from raspy.rules.template import secret_names
+from raspy.secrets_file import Loaded
+
+WHY = "the action fails at every run until it is there"
+
+
+def _texts(action: model.HttpAction) -> list[tuple[str, str]]:
+    """(the YAML key holding it, template) of each text the action sends."""
+    texts = [("http", action.url), *action.headers]
+    todo: list[tuple[str, JsonValue]] = [("body", action.body)]
+    while todo:
+        key, value = todo.pop(0)
+        if isinstance(value, str):
+            texts.append((key, value))
+        elif isinstance(value, dict):
+            todo.extend(value.items())
+        elif isinstance(value, list):
+            todo.extend((key, item) for item in value)
+    return texts
+
+
+def secret_warnings(
+    scenario: model.Scenario, text: str, loaded: Loaded
+) -> list[tuple[int, int, str]]:
+    """(line, col, message) of each secret an `http:` action of `scenario` (its
+    document `text`) fills in that `loaded` (the file as it is now) lacks; once a
+    place and name."""
+    spot = functools.cache(lambda: spots(text))
+    found: set[tuple[int, int, str]] = set()
+    for action in http_actions(scenario):
+        for key, template in _texts(action):
+            for name in secret_names(template):
+                if name not in loaded.values:
+                    where = spot()(key, template)
+                    found.add((*where, f"{key}: {loaded.missing(name)}: {WHY}"))
+    return sorted(found)

@@ -1,0 +1,180 @@
+"""The secrets of scenarios' `http:` actions: a TOML file of `name = "text"`
+(`[http_client] secrets_file`, by default `secrets.toml` in the data dir), whose
+values `{secret.NAME}` fills in where an action sends them (rules.run_http).
+
+The file is outside the store, so no value is in the tree, a `raspy-kv dump` or a
+backup, and a scenario's text (shown by `raspy scenario show` and `export`) holds
+only the name. It is read again when it changes: one stat per use, so an edited
+file counts at the next request, without a SIGHUP. Nothing here ever puts a value
+in a message: a problem names the file, the line, the secret's name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import structlog
+
+from raspy.errors import ConfigError, shown
+
+log = structlog.get_logger(component="http_client")
+
+SECRETS_FILE: Final = "secrets.toml"  # in the data dir (a file name, not a secret)
+MAX_FILE_BYTES: Final = 64 * 1024  # tokens and topics: a few lines
+NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)  # `{secret.NAME}`
+_NOT_OWNERS: Final = 0o077  # any right of the group or of others
+_GROUP_READS: Final = 0o040
+
+
+def secrets_path(data_dir: str, configured: str) -> Path:
+    """The secrets file: `configured` ([http_client] secrets_file), else
+    secrets.toml in the data dir, beside raspy's other private files."""
+    return Path(configured) if configured else Path(data_dir) / SECRETS_FILE
+
+
+def parse_secrets(text: str, source: str) -> dict[str, str]:
+    """name -> text of a secrets file's `text`; ConfigError naming each problem
+    (the line of a TOML error, the name of a value that is no text), never a value."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message is a reason and a place ("Invalid value (at line 2,
+        # column 9)"), never the text it read
+        raise ConfigError([f"{source}: not TOML: {exc}"]) from None
+    problems: list[str] = []
+    found: dict[str, str] = {}
+    for name, value in table.items():
+        if not NAME.fullmatch(name):
+            problems.append(
+                f"{source}: {shown(name)}: a secret's name is letters, digits and _"
+                " (not first), as {secret.NAME} names it"
+            )
+        elif not isinstance(value, str):
+            what = "a table" if isinstance(value, dict) else "no text"
+            problems.append(
+                f'{source}: {name}: expected text ({name} = "..."), got {what}'
+            )
+        else:
+            found[name] = value
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The secrets in `path`; ConfigError when it is missing, unreadable or bad."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: a folder, not a file"]) from None
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        raise ConfigError([f"{path}: cannot read it: {why}"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_FILE_BYTES} bytes"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    return parse_secrets(text, str(path))
+
+
+def mode_problem(path: Path, uid: int | None = None) -> tuple[int, str] | None:
+    """(mode, the chmod that fixes it) when others than raspyd may read or write
+    the file: raspyd's own (`uid`, its effective uid when None) must be 0600;
+    another user's (root's, in /etc) is read through its group, which may read it
+    (0640). None for a file that is private, or not there."""
+    uid = os.geteuid() if uid is None else uid
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    ours = info.st_uid == uid
+    if not stat.S_ISREG(info.st_mode) or not mode & (
+        _NOT_OWNERS if ours else _NOT_OWNERS & ~_GROUP_READS
+    ):
+        return None
+    return mode, f"chmod {'600' if ours else '640'} {path}"
+
+
+def say_mode(path: Path, uid: int | None = None) -> bool:
+    """Warn (`secrets_file_mode`, naming the fix) when others may read or write the
+    secrets file; whether it warned. Not a refusal: the file is read through the
+    check of raspy.config_files at each start, and a restore or copy that lost
+    the mode would otherwise stop the whole hub over what this line names."""
+    found = mode_problem(path, uid)
+    if found is None:
+        return False
+    mode, fix = found
+    log.warning(
+        "secrets_file_mode",
+        path=str(path),
+        mode=f"{mode:04o}",
+        reason="the group or others may read or write the secrets",
+        fix=fix,
+    )
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The file as read last: its values, or why it cannot be used (`problem`:
+    missing, unreadable, bad; it names no value)."""
+
+    source: str  # the file's path
+    values: Mapping[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+    def missing(self, name: str) -> str:
+        """Why `{secret.name}` cannot be filled in, naming the name, not a value."""
+        if self.problem is not None:
+            return f"secret {name}: {self.problem}"
+        return f"secret {name}: not in {self.source}"
+
+
+_Identity = tuple[int, int, int, int] | None
+
+
+class SecretsFile:
+    """The secrets file, read again when its inode, time, size or mode changed (one
+    stat per use); any thread may call load()."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._known: tuple[_Identity, Loaded] | None = None
+
+    def _identity(self) -> _Identity:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode)
+
+    def load(self) -> Loaded:
+        identity = self._identity()
+        with self._lock:
+            known = self._known
+            if known is not None and known[0] == identity:
+                return known[1]
+            try:
+                loaded = Loaded(str(self.path), read_secrets(self.path))
+            except ConfigError as exc:
+                loaded = Loaded(str(self.path), problem="; ".join(exc.problems))
+            self._known = (identity, loaded)
+            return loaded
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self.load().values)

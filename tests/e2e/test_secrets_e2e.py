@@ -1,0 +1,136 @@
+"""Secrets of `http:` actions in the real raspyd: `{secret.NAME}` filled in from the
+data dir's secrets.toml when the action runs (a real request to a server on
+127.0.0.1 carries them in its URL path and a header), never shown (the trace, the
+run's `last_error` quoting a server that echoes the URL, the log at debug level, the
+exported text), the file read again when it changes; `raspyd --check-config` names
+a bad file by its line (docs/scenarios.md "Secrets")."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.daemon import Daemon, running_daemon
+from support.http_server import http_server
+from support.wait import wait_until
+
+from raspy.client.clone import CloneClient
+from raspy.rules.secret_uses import WHY
+
+pytestmark = pytest.mark.timeout(90)
+
+TOKEN = "4242:AAsecret-bot-token"  # noqa: S105  # a test value to look for
+KEY = "sk_live_7f3c9e1d"
+NEW_TOKEN = "4343:AAthe-new-bot-token"  # noqa: S105  # as TOKEN
+
+
+CONFIG = '[core]\nenabled = true\ntimezone = "UTC"\n'
+
+
+def scenario_cli(daemon: Daemon, *args: str) -> tuple[int, str, str]:
+    """`raspy scenario ARGS` as a process against this daemon."""
+    command = [sys.executable, "-m", "raspy.cli.raspy", "scenario", *args]
+    command += ["--server", daemon.endpoint, "--timeout", "10"]
+    done = subprocess.run(command, capture_output=True, timeout=30, check=False)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+def value(tree: CloneClient, key: str) -> Any:
+    body = tree.get(key.encode())
+    return None if body is None else json.loads(body)
+
+
+def _secrets(path: Path, token: str) -> None:
+    path.write_text(f'token = "{token}"\napi_key = "{KEY}"\n', encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def test_secrets_are_sent_and_never_shown_and_an_edit_counts_at_once(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    secrets = data / "secrets.toml"
+    _secrets(secrets, TOKEN)
+    with (
+        http_server() as server,
+        running_daemon(
+            data, config_text=CONFIG, extra_args=("--log-level", "debug")
+        ) as daemon,
+    ):
+        document = tmp_path / "e2e-tell.yaml"
+        text = (
+            "name: e2e-tell\n"
+            "actions:\n"
+            f'  - http: "{server.url}/echo/bot{{secret.token}}/sendMessage"\n'
+            "    headers:\n"
+            '      Authorization: "Bearer {secret.api_key}"\n'
+            "    body: {chat_id: 42, text: Door open}\n"
+            f'  - http: "{server.url}/ok/{{secret.unknown}}"\n'
+        )
+        document.write_text(text, encoding="utf-8")
+        assert scenario_cli(daemon, "import", str(document)) == (
+            0,
+            f"imported e2e-tell from {document}\n",
+            f"raspy scenario import: {document}:7:11: warning: http: secret "
+            f"unknown: not in {secrets}: {WHY}\n",
+        )
+        with CloneClient(daemon.endpoint) as tree:
+            tree.wait_synced()
+            assert scenario_cli(daemon, "run", "e2e-tell")[0] == 0
+            got = server.take(timeout_s=10)
+            assert (got.path, got.headers["authorization"]) == (
+                f"/echo/bot{TOKEN}/sendMessage",
+                f"Bearer {KEY}",
+            )
+            assert json.loads(got.body) == {"chat_id": 42, "text": "Door open"}
+            wait_until(
+                lambda: value(tree, "/scenario/e2e-tell/last_error") is not None,
+                what="the first run's failure",
+            )
+            # the server's 404 quotes the path it was asked: shown with the name
+            assert value(tree, "/scenario/e2e-tell/last_error") == (
+                f"http POST {server.url}/…: 404 Not Found: no such path: "
+                "/echo/bot{secret.token}/sendMessage"
+            )
+            _secrets(secrets, NEW_TOKEN)  # read at the next request, no SIGHUP
+            assert scenario_cli(daemon, "run", "e2e-tell")[0] == 0
+            assert server.take(timeout_s=10).path == f"/echo/bot{NEW_TOKEN}/sendMessage"
+            # the service's debug line of each failed request (quoting the answer)
+            wait_until(
+                lambda: daemon.log_text().count('"http_request_failed"') == 2,
+                what="the second request's log line",
+            )
+        status, shown, _ = scenario_cli(daemon, "show", "e2e-tell")
+        assert status == 0
+        assert "{secret.token}" in shown
+        status, exported, _ = scenario_cli(daemon, "export", "e2e-tell")
+        assert (status, exported) == (0, text)
+        log = daemon.log_text()
+        for seen in (shown, exported, log):
+            for secret in (TOKEN, NEW_TOKEN, KEY):
+                assert secret not in seen
+
+
+def test_check_config_names_a_bad_secrets_file_by_its_line(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'token = "{TOKEN}"\napi_key = {KEY}\n', encoding="utf-8")
+    config = tmp_path / "raspyd.toml"
+    config.write_text(f'[http_client]\nsecrets_file = "{secrets}"\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspyd", "--check-config", str(config)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.decode()) == (2, "")
+    assert done.stderr.decode() == (
+        f"raspyd: {config}: http_client.secrets_file: {secrets}: not TOML: Invalid "
+        "value (at line 2, column 11)\n"
+    )
+    assert KEY not in done.stderr.decode()

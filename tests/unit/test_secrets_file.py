@@ -1,0 +1,159 @@
+"""raspy.secrets_file: the TOML file of `{secret.NAME}` values, its problems named
+by file, line and name (never a value), read again when it changes; and
+raspy.config_files naming a bad one for `raspyd --check-config` and the start."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
+
+from raspy import config, config_files
+from raspy.errors import ConfigError
+from raspy.secrets_file import (
+    Loaded,
+    SecretsFile,
+    mode_problem,
+    parse_secrets,
+    say_mode,
+    secrets_path,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+GOOD = 'telegram_token = "123:abc"\nntfy_topic = "house-7fq2k"\n'
+
+
+def test_a_file_of_names_and_texts_is_read() -> None:
+    assert parse_secrets(GOOD, "s.toml") == {
+        "telegram_token": "123:abc",
+        "ntfy_topic": "house-7fq2k",
+    }
+
+
+def test_a_toml_error_is_named_with_its_line_and_no_value() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_secrets('a = "ok"\ntoken = 123:abc-secret\n', "s.toml")
+    assert caught.value.problems == [
+        "s.toml: not TOML: Expected newline or end of document after a statement "
+        "(at line 2, column 12)"
+    ]
+
+
+def test_a_value_that_is_no_text_and_a_bad_name_are_each_named() -> None:
+    text = 'pin = 1234\n"my token" = "t"\n[chat]\nid = "x"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_secrets(text, "s.toml")
+    assert caught.value.problems == [
+        's.toml: pin: expected text (pin = "..."), got no text',
+        's.toml: "my token": a secret\'s name is letters, digits and _ (not first),'
+        " as {secret.NAME} names it",
+        's.toml: chat: expected text (chat = "..."), got a table',
+    ]
+
+
+def test_the_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.toml"
+    secrets = SecretsFile(path)
+    assert secrets.load() == Loaded(str(path), problem=f"{path}: no such file")
+    path.write_text(GOOD, encoding="utf-8")
+    assert secrets.load().values["ntfy_topic"] == "house-7fq2k"
+    path.write_text('ntfy_topic = "moved-to-a-new-topic"\n', encoding="utf-8")
+    assert secrets.load() == Loaded(str(path), {"ntfy_topic": "moved-to-a-new-topic"})
+    path.write_text("ntfy_topic = \n", encoding="utf-8")
+    assert secrets.load() == Loaded(
+        str(path),
+        problem=f"{path}: not TOML: Invalid value (at line 1, column 14)",
+    )
+
+
+def test_a_file_others_may_read_is_named_with_its_fix(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    os.chmod(path, 0o600)
+    assert mode_problem(path) is None
+    os.chmod(path, 0o640)
+    assert mode_problem(path) == (0o640, f"chmod 600 {path}")
+    other = os.geteuid() + 1  # another user's file: its group may read it
+    assert mode_problem(path, uid=other) is None
+    os.chmod(path, 0o644)
+    assert mode_problem(path, uid=other) == (0o644, f"chmod 640 {path}")
+    with capture_logs() as logs:
+        assert say_mode(path)
+    assert logs == [
+        {
+            "component": "http_client",
+            "event": "secrets_file_mode",
+            "log_level": "warning",
+            "path": str(path),
+            "mode": "0644",
+            "reason": "the group or others may read or write the secrets",
+            "fix": f"chmod 600 {path}",
+        }
+    ]
+
+
+def test_the_data_dirs_file_is_the_default() -> None:
+    assert secrets_path("/var/lib/raspy", "") == Path("/var/lib/raspy/secrets.toml")
+    assert secrets_path("/var/lib/raspy", "/etc/raspy/s.toml") == Path(
+        "/etc/raspy/s.toml"
+    )
+
+
+def _problems(text: str) -> list[str]:
+    return config_files.problems(config.load(text, "raspyd.toml"))
+
+
+def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _problems(f'data_dir = "{data}"\n') == []  # none in the data dir: none
+    data.mkdir()
+    (data / "secrets.toml").write_text("token = 5\n", encoding="utf-8")
+    assert _problems(f'data_dir = "{data}"\n') == [
+        f"http_client.secrets_file: {data}/secrets.toml: token: expected text "
+        '(token = "..."), got no text'
+    ]
+    assert _problems(f'data_dir = "{data}"\n[http_client]\nenabled = false\n') == []
+    missing = tmp_path / "nope.toml"
+    assert _problems(f'[http_client]\nsecrets_file = "{missing}"\n') == [
+        f"http_client.secrets_file: {missing}: no such file"
+    ]
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=80))
+def test_any_text_is_secrets_or_a_config_error(text: str) -> None:
+    try:
+        found = parse_secrets(text, "s.toml")
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        problems = []
+        assert all(isinstance(value, str) for value in found.values())
+    assert all(problem.startswith("s.toml: ") for problem in problems)
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True),
+        # DEL goes escaped in TOML, which json.dumps leaves as it is
+        st.text(
+            st.characters(exclude_categories=["Cs"], exclude_characters="\x7f"),
+            max_size=20,
+        ),
+        max_size=5,
+    )
+)
+def test_secrets_written_as_toml_read_back_as_they_were(
+    secrets: dict[str, str],
+) -> None:
+    text = "".join(
+        f"{name} = {json.dumps(value, ensure_ascii=False)}\n"
+        for name, value in secrets.items()
+    )
+    assert parse_secrets(text, "s.toml") == secrets
