@@ -76,7 +76,11 @@ def decode(
     """The runs of a record written by this `version` of `scenario`;
     MalformedMessage (its reason a stable token) when `value` is no such record."""
     form = value.get("v") if isinstance(value, dict) else None
-    if not isinstance(value, dict) or type(form) is not int or form not in (1, 2, 3):
+    if (
+        not isinstance(value, dict)
+        or type(form) is not int
+        or form not in (1, FORMAT, UNTIL_FORMAT)
+    ):
         raise resume_path.bad("not_a_record", f"expected a record, got {shown(value)}")
     runs = value.get("runs")
     if value.get("version") != version:
