@@ -199,6 +199,7 @@ class ScenarioCore:
         out: list[Output] = []
         for run, resume in self._book.due(mono):
             self._advance(run, resume, mono, wall, out)
+        self._book.recordable(mono, wall)  # a wait_until waited long enough
         for data in self._watch.due(mono, wall):
             self._fire(data, mono, wall, out, check=True)
         return self._finish(out)
@@ -321,10 +322,11 @@ class ScenarioCore:
     def _resume(
         self, checkpoint: Checkpoint, mono: float, wall: float, out: list[Output]
     ) -> None:
-        """A run recorded in a long wait before a restart goes on: what is left of
-        the wait on the wall clock (never more than its whole time, so a clock set
-        back does not stretch it; nothing when it ended while raspyd was down), then
-        the rest. It is the same run: not counted again, nor by the runaway guard."""
+        """A run recorded in a long wait (or a wait_until) before a restart goes
+        on: what is left of the wait (of a wait_until's timeout) on the wall clock
+        (never more than its whole time, so a clock set back does not stretch it;
+        nothing when it ended while raspyd was down), then the rest. It is the same
+        run: not counted again, nor by the runaway guard."""
         scope = self._env.scope(dict(checkpoint.trigger), mono, wall)
         program = run_mod.resumed(
             scope,
@@ -332,6 +334,7 @@ class ScenarioCore:
             checkpoint.path,
             checkpoint.left_s(wall),
             checkpoint.seconds,
+            until=checkpoint.until,
         )
         self._advance(self._book.add(scope, program), None, mono, wall, out)
 

@@ -77,15 +77,18 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A run paused in a long `wait`: enough to take it up after a restart of
-    raspyd. `path` is where the wait is (rules.resume_path: the top-level action,
-    or the choose branches and repeat passes down to it), `end_wall` when the wait
-    ends on the wall clock (epoch s), `seconds` its whole duration."""
+    """A run paused in a long `wait`, or in a `wait_until` (`until`) that has waited
+    long enough: enough to take it up after a restart of raspyd. `path` is where
+    the wait is (rules.resume_path: the top-level action, or the choose branches and
+    repeat passes down to it), `end_wall` when the wait (a wait_until's timeout)
+    ends on the wall clock (epoch s), `seconds` its whole duration; both infinite
+    for a wait_until without a timeout."""
 
     path: Path
     end_wall: float
     seconds: float
     trigger: Mapping[str, JsonValue]
+    until: bool = False
 
     def left_s(self, wall: float) -> float:
         """What is left of the wait at `wall`: never more than the whole wait (a

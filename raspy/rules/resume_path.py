@@ -1,5 +1,6 @@
 """Where in a scenario's actions a run waits: a path from the top-level actions down
-through `choose` branches, `if` sides and `repeat` passes to the `wait` itself (pure).
+through `choose` branches, `if` sides and `repeat` passes to the `wait` (or the
+`wait_until`) itself (pure).
 
 The resume record (rules.resume_record) keeps it as JSON, and a restart takes the run
 up there (rules.run.resumed). A path read back is checked against the document before
@@ -51,11 +52,13 @@ def to_json(path: Path) -> list[JsonValue]:
 
 
 def from_json(
-    value: JsonValue, actions: tuple[model.Action, ...]
-) -> tuple[Path, model.WaitAction]:
-    """The path `value` names in `actions`, and the wait it ends at; MalformedMessage
-    when it is no such path (a wrong shape, an index past its block, a choice or a
-    pass where the action holds none, a last level that is not a wait)."""
+    value: JsonValue, actions: tuple[model.Action, ...], *, until: bool = False
+) -> tuple[Path, model.WaitAction | model.WaitUntilAction]:
+    """The path `value` names in `actions`, and the wait (`until`: the wait_until)
+    it ends at; MalformedMessage when it is no such path (a wrong shape, an index
+    past its block, a choice or a pass where the action holds none, a last level
+    that is not a wait, or not a wait_until)."""
+    kind = model.WaitUntilAction if until else model.WaitAction
     if not isinstance(value, list) or not value:
         raise bad("bad_path", f"expected a list of places, got {shown(value)}")
     if len(value) > MAX_DEPTH:
@@ -70,8 +73,9 @@ def from_json(
         action = block[place.index]
         path.append(place)
         if last:
-            if not isinstance(action, model.WaitAction) or place != Place(place.index):
-                raise bad("no_such_place", f"level {depth}: not a wait")
+            if not isinstance(action, kind) or place != Place(place.index):
+                what = "a wait_until" if until else "a wait"
+                raise bad("no_such_place", f"level {depth}: not {what}")
             return tuple(path), action
         block = _inside(action, place, depth)
     raise AssertionError("unreachable: the loop returns at its last level")

@@ -1,14 +1,19 @@
-"""The record of runs paused in a long `wait`, kept at `/scenario/<name>/resume`
-so that a restart of raspyd takes them up (pure).
+"""The record of runs paused in a long `wait` or a `wait_until`, kept at
+`/scenario/<name>/resume` so that a restart of raspyd takes them up (pure).
 
 The record names the exact stored version of the scenario (a hash of its document)
 and, for each run, where it waits (rules.resume_path: the top-level action, or the
 `choose` branches, `if` sides and `repeat` passes down to a nested wait; an `if` is
-a choose of one choice there, so the format stays 2): a run is taken up only by the
-version whose actions it was running. Anything else in the key (another
-version, text that is not such a record, a place that is no long wait of this
-document) is no record: decode raises MalformedMessage and the run is lost. Format 1
-(top-level waits only, `next`: the index after the wait) still loads.
+a choose of one choice there): a run is taken up only by the version whose actions
+it was running. Anything else in the key (another version, text that is not such a
+record, a place that is no long wait of this document) is no record: decode raises
+MalformedMessage and the run is lost. Format 1 (top-level waits only, `next`: the
+index after the wait) still loads.
+
+A record with a run in a `wait_until` (`"until": true`, `end` and `seconds` null
+when it has no timeout) is format 3; one of waits only stays format 2, so that the
+raspy before (which reads 1 and 2) takes those up after a downgrade, and names a
+format-3 record's runs lost (`not_a_record`) rather than misreading them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from raspy.rules.run import RESUME_MIN_WAIT_S
 
 ENTRY: Final = "resume"  # /scenario/<name>/resume
 FORMAT: Final = 2  # 1: top-level waits only, read still
+UNTIL_FORMAT: Final = 3  # a record with a run in a wait_until
 # runs whose waits all ended longer ago than this are not taken up but named lost: a
 # record from a restored backup, or a hub off for days
 STALE_AFTER_S: Final = 24 * 3600.0
@@ -50,18 +56,11 @@ def encode(
     such a wait), are counted in the record: a start names them lost."""
     kept = list(runs)
     while True:
+        until = any(run.until for run in kept)
         value: dict[str, JsonValue] = {
-            "v": FORMAT,
+            "v": UNTIL_FORMAT if until else FORMAT,
             "version": version,
-            "runs": [
-                {
-                    "at": resume_path.to_json(run.path),
-                    "end": run.end_wall,
-                    "seconds": run.seconds,
-                    "trigger": dict(run.trigger),
-                }
-                for run in kept
-            ],
+            "runs": [_run_json(run) for run in kept],
         }
         if lost + len(runs) - len(kept):
             value["lost"] = lost + len(runs) - len(kept)
@@ -77,7 +76,11 @@ def decode(
     """The runs of a record written by this `version` of `scenario`;
     MalformedMessage (its reason a stable token) when `value` is no such record."""
     form = value.get("v") if isinstance(value, dict) else None
-    if not isinstance(value, dict) or type(form) is not int or form not in (1, FORMAT):
+    if (
+        not isinstance(value, dict)
+        or type(form) is not int
+        or form not in (1, FORMAT, UNTIL_FORMAT)
+    ):
         raise resume_path.bad("not_a_record", f"expected a record, got {shown(value)}")
     runs = value.get("runs")
     if value.get("version") != version:
@@ -86,12 +89,12 @@ def decode(
         )
     if not isinstance(runs, list) or not runs:
         raise resume_path.bad("no_runs", f"expected a list of runs, got {shown(runs)}")
-    legacy = form == 1
-    return tuple(_checkpoint(run, scenario.actions, legacy) for run in runs)
+    return tuple(_checkpoint(run, scenario.actions, form) for run in runs)
 
 
 def stale(runs: Sequence[Checkpoint], wall: float) -> bool:
-    """Whether the newest of the recorded waits ended over STALE_AFTER_S ago."""
+    """Whether the newest of the recorded waits ended over STALE_AFTER_S ago (a
+    wait_until without a timeout never ends: it waits as long as it takes)."""
     return wall - max(run.end_wall for run in runs) > STALE_AFTER_S
 
 
@@ -103,21 +106,49 @@ def lost_runs(value: JsonValue) -> int:
     return max(count, 0)
 
 
+def _run_json(run: Checkpoint) -> JsonValue:
+    """One run of the record; a wait_until's without a timeout has null times."""
+    value: dict[str, JsonValue] = {
+        "at": resume_path.to_json(run.path),
+        "end": run.end_wall if math.isfinite(run.end_wall) else None,
+        "seconds": run.seconds if math.isfinite(run.seconds) else None,
+        "trigger": dict(run.trigger),
+    }
+    if run.until:
+        value["until"] = True
+    return value
+
+
 def _checkpoint(
-    run: JsonValue, actions: tuple[model.Action, ...], legacy: bool
+    run: JsonValue, actions: tuple[model.Action, ...], form: int
 ) -> Checkpoint:
     if not isinstance(run, dict):
         raise resume_path.bad("bad_run", f"expected a run, got {shown(run)}")
     end, seconds, trigger = run.get("end"), run.get("seconds"), run.get("trigger")
-    if not _number(end) or not _number(seconds) or not isinstance(trigger, dict):
-        raise resume_path.bad(
-            "bad_run", "expected end, seconds (numbers) and a trigger"
-        )
-    path, wait = resume_path.from_json(
-        _legacy_path(run) if legacy else run.get("at"), actions
-    )
-    assert isinstance(end, int | float)  # _number said so
+    until = run.get("until", False)
+    if until is not False and (until is not True or form < UNTIL_FORMAT):
+        raise resume_path.bad("bad_run", f"until {shown(until)}")
+    waits_until = until is True
+    endless = (
+        waits_until and end is None and seconds is None
+    )  # a wait_until, no timeout
+    if endless:
+        end = seconds = math.inf
+    elif not _number(end) or not _number(seconds):
+        raise resume_path.bad("bad_run", "expected end and seconds (numbers)")
+    if not isinstance(trigger, dict):
+        raise resume_path.bad("bad_run", f"expected a trigger, got {shown(trigger)}")
+    at = _legacy_path(run) if form == 1 else run.get("at")
+    path, wait = resume_path.from_json(at, actions, until=waits_until)
+    assert isinstance(end, int | float)  # _number said so, or no timeout
     assert isinstance(seconds, int | float)  # idem
+    if isinstance(wait, model.WaitUntilAction):
+        timeout = math.inf if wait.timeout_s is None else wait.timeout_s
+        if timeout != seconds:  # the version is the same; a record edited by hand
+            raise resume_path.bad(
+                "no_such_wait", f"no wait_until of {shown(run.get('seconds'))}s there"
+            )
+        return Checkpoint(path, float(end), timeout, trigger, until=True)
     length = _length(wait, float(seconds))
     # the version is the same, so this holds; a record edited by hand may not
     if length is None:

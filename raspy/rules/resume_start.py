@@ -1,13 +1,14 @@
 """What a scenario's start at the core's start does with the runs under way when
 raspyd (or the core inside it) stopped.
 
-The runs recorded in a long wait (rules.resume_record) are taken up when the record
+The runs recorded in a long wait or a wait_until (rules.resume_record) are taken up when the record
 is this very version's and the scenario runs; any other run under way at the stop is
 lost, and said so once. The CoreActor calls this for each stored scenario it loads.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -96,10 +97,13 @@ def resumable(
         log.warning("scenario_resume_stale", scenario=name)
         return ()
     for run in runs:
+        left = run.left_s(wall)
         log.info(
             "scenario_run_resumed",
             scenario=name,
-            left_s=round(run.left_s(wall), 3),
+            # a wait_until without a timeout: nothing left to count, null
+            left_s=round(left, 3) if math.isfinite(left) else None,
             at=resume_path.to_json(run.path),
+            wait="wait_until" if run.until else "wait",
         )
     return runs

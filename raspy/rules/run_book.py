@@ -71,13 +71,9 @@ class RunBook:
         """`run` went on as far as it could at (`mono`, `wall`): what it waits for is
         noted (a request's run, a long wait's checkpoint); the request to send."""
         waiting = run.waiting
-        if isinstance(waiting, run_mod.Sleep) and waiting.place is not None:
-            self.checkpoints[run.run_id] = Checkpoint(
-                waiting.place,
-                wall + (waiting.deadline - mono),
-                waiting.seconds,
-                run.scope.trigger,
-            )
+        checkpoint = _checkpoint(run, mono, wall)
+        if checkpoint is not None:
+            self.checkpoints[run.run_id] = checkpoint
         else:
             self.checkpoints.pop(run.run_id, None)
         if isinstance(waiting, SendRequest):
@@ -117,14 +113,40 @@ class RunBook:
                     self.requests.pop(waiting.request_id, None)
                 yield run, run_mod.TimedOut()
 
+    def recordable(self, mono: float, wall: float) -> None:
+        """The runs in a `wait_until` that have waited long enough by `mono` get
+        their checkpoint (the timer of AwaitChange.record_at; a wake may have
+        given it already)."""
+        for run in self._unrecorded():
+            waiting = run.waiting
+            assert isinstance(waiting, run_mod.AwaitChange)  # _unrecorded said so
+            if waiting.record_at <= mono:
+                self.paused(run, mono, wall)
+
     def next_deadline(self) -> float | None:
-        """The earliest deadline a run waits for."""
+        """The earliest deadline a run waits for, a wait_until's record's time
+        among them."""
         deadlines = [
             run.waiting.deadline
             for run in self.runs.values()
             if run.waiting is not None and run.waiting.deadline is not None
         ]
+        deadlines += [
+            run.waiting.record_at
+            for run in self._unrecorded()
+            if isinstance(run.waiting, run_mod.AwaitChange)  # (mypy)
+        ]
         return min(deadlines, default=None)
+
+    def _unrecorded(self) -> list[Run]:
+        """The runs in a wait_until that will be recorded and is not yet."""
+        return [
+            run
+            for run in self.runs.values()
+            if isinstance(run.waiting, run_mod.AwaitChange)
+            and run.waiting.place is not None
+            and run.run_id not in self.checkpoints
+        ]
 
     def record(self) -> Resumable | None:
         """The runs a restart would take up, when they changed since the owner last
@@ -136,3 +158,25 @@ class RunBook:
             return None
         self.recorded = resumable
         return resumable
+
+
+def _checkpoint(run: Run, mono: float, wall: float) -> Checkpoint | None:
+    """Where `run` waits, if a restart would take it up there: a long `wait`, or a
+    `wait_until` that has waited until its `record_at`."""
+    waiting = run.waiting
+    if isinstance(waiting, run_mod.Sleep) and waiting.place is not None:
+        end = wall + (waiting.deadline - mono)
+        return Checkpoint(waiting.place, end, waiting.seconds, run.scope.trigger)
+    if (
+        isinstance(waiting, run_mod.AwaitChange)
+        and waiting.place is not None
+        and waiting.record_at <= mono
+    ):
+        return Checkpoint(
+            waiting.place,
+            waiting.end_wall,
+            waiting.seconds,
+            run.scope.trigger,
+            until=True,
+        )
+    return None

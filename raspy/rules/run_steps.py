@@ -7,6 +7,7 @@ owner resumes it with a Reply, TimedOut or Woken (None resumes an effect or a Sl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -81,9 +82,20 @@ class SendRequest:
 
 @dataclass(frozen=True, slots=True)
 class AwaitChange:
-    """Resumed with Woken when a watched key changes, TimedOut at `deadline`."""
+    """Resumed with Woken when a watched key changes, TimedOut at `deadline`.
+
+    `place`: for a `wait_until` that may outlive a restart of raspyd, where it is in
+    the actions; the engine records the run there once it has waited until
+    `record_at` (monotonic s: a door that closes within the minute costs no write),
+    with `end_wall` (epoch s its timeout ends) and `seconds` (its whole timeout),
+    both infinite when it has none. The same for every wake of one wait_until, so
+    that a wake writes nothing new."""
 
     deadline: float | None
+    place: Path | None = None
+    record_at: float = 0.0
+    end_wall: float = math.inf
+    seconds: float = math.inf
 
 
 Await: TypeAlias = Sleep | SendRequest | AwaitChange

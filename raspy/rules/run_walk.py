@@ -6,6 +6,7 @@ action's step (rules.run_calls for those that go out, rules.run_http for `http:`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Final
@@ -34,7 +35,8 @@ from raspy.rules.run_steps import (
 
 # a `wait` this long or longer (at any depth) is recorded in the tree while it lasts, and a
 # run in it goes on after a restart of raspyd; a shorter one (a blink loop's) is not
-# worth two durable writes
+# worth two durable writes. A `wait_until` is recorded once it has waited this long
+# (a timer, so that a door closed within the minute costs no write at all)
 RESUME_MIN_WAIT_S: Final = 60.0
 # inside a repeat, each pass's wait is a new record (one durable write a pass): a
 # loop that checks every couple of minutes would write all day (the SD card's
@@ -53,6 +55,8 @@ def resumed(
     path: Path,
     left_s: float,
     seconds: float,
+    *,
+    until: bool = False,
 ) -> Program:
     """A run taken up after a restart of raspyd in the `wait` of `seconds` at `path`
     (from the top, through the choose branches and repeat passes it was in): what
@@ -60,14 +64,9 @@ def resumed(
     around it, innermost first, as if the run had never stopped. A choose is not
     tested again (its branch is in the path); a repeat goes on from the pass it was
     in. The wait left is kept as the first was, so a second restart within it takes
-    the run up again."""
-    scope.note(
-        lambda: (
-            "resumed after a restart: "
-            f"wait {_tenths(left_s)}s left of {_tenths(seconds)}s"
-        )
-    )
-    yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds))
+    the run up again. `until`: the place is a `wait_until`, whose test is made at
+    once; `seconds` its timeout then (infinite: none)."""
+    yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds, until))
 
 
 def _tenths(seconds: float) -> str:
@@ -84,6 +83,7 @@ class _TakeUp:
     path: Path
     left_s: float
     seconds: float
+    until: bool = False
     depth: int = 0
 
     @property
@@ -91,7 +91,17 @@ class _TakeUp:
         return self.path[self.depth]
 
     def inner(self) -> _TakeUp:
-        return _TakeUp(self.path, self.left_s, self.seconds, self.depth + 1)
+        return _TakeUp(self.path, self.left_s, self.seconds, self.until, self.depth + 1)
+
+    def said(self, action: model.WaitUntilAction | None) -> str:
+        """The trace's first line: `wait 554.2s left of 600s`, or for a wait_until
+        its test and `554.2s left of 600s` or `no timeout`."""
+        left = f"{_tenths(self.left_s)}s left of {_tenths(self.seconds)}s"
+        if action is None:
+            return f"resumed after a restart: wait {left}"
+        timeout = left if math.isfinite(self.seconds) else "no timeout"
+        source = short(action.condition.source)
+        return f"resumed after a restart: wait_until {source}, {timeout}"
 
 
 def _unfit() -> RunFailed:
@@ -134,8 +144,14 @@ def _taken_up(
     of the choose branch or repeat pass the path goes into."""
     place = take_up.place
     if take_up.depth == len(take_up.path) - 1:
-        if not isinstance(action, model.WaitAction):
+        if take_up.until and isinstance(action, model.WaitUntilAction):
+            line = take_up.said(action)
+            scope.note(lambda: line)
+            yield from _wait_until(scope, action, here[:-1], place.index, take_up)
+            return None
+        if take_up.until or not isinstance(action, model.WaitAction):
             raise _unfit()
+        scope.note(lambda: take_up.said(None))
         yield Sleep(scope.clock.mono + take_up.left_s, here, take_up.seconds)
         return None
     match action:
@@ -214,7 +230,8 @@ def _one(
         case model.HttpAction():
             yield from http_step(scope, action)
         case model.WaitUntilAction():
-            yield from _wait_until(scope, action)
+            scope.note(lambda: f"wait_until {short(action.condition.source)}")
+            yield from _wait_until(scope, action, where, index)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):
                 scope.note(
@@ -306,12 +323,31 @@ def _another_pass(scope: RunScope, action: model.RepeatAction, done: int) -> boo
 
 
 def _wait_until(
-    scope: RunScope, action: model.WaitUntilAction
+    scope: RunScope,
+    action: model.WaitUntilAction,
+    where: Path,
+    index: int,
+    take_up: _TakeUp | None = None,
 ) -> Generator[Step, Resume, None]:
-    deadline = None if action.timeout_s is None else scope.clock.mono + action.timeout_s
-    scope.note(lambda: f"wait_until {short(action.condition.source)}")
+    """A `wait_until` at `index` of the block at `where`; `take_up`: a resumed run's,
+    with what was left of its timeout (none left: it acts as its timeout at once,
+    unless its test holds now). One that may outlive a restart (no timeout, or one
+    past the floor of a `wait`) is recorded once it has waited that floor
+    (AwaitChange.record_at): a resumed one at once, as it was before."""
+    mono = scope.clock.mono
+    if take_up is None:
+        left = seconds = math.inf if action.timeout_s is None else action.timeout_s
+        in_repeat = any(level.pass_ is not None for level in where)
+        floor = RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
+        record_at = mono + floor
+    else:
+        left, seconds, record_at = take_up.left_s, take_up.seconds, mono
+    deadline = mono + left if math.isfinite(left) else None
+    place = (*where, Place(index)) if deadline is None or deadline > record_at else None
+    awaited = AwaitChange(deadline, place, record_at, scope.clock.wall + left, seconds)
+    expired = deadline is not None and deadline <= mono and take_up is not None
     while not scope.holds(action.condition, "wait_until"):
-        if isinstance((yield AwaitChange(deadline)), TimedOut):
+        if expired or isinstance((yield awaited), TimedOut):
             if action.continue_on_timeout:
                 scope.note(lambda: "wait_until: timed out, the run goes on")
                 return

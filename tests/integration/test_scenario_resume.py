@@ -271,7 +271,7 @@ SHORT_NESTED = NESTED.replace("20m", "10s")
 @pytest.mark.parametrize(
     "text",
     [SHORT, SHORT_NESTED, UNTIL],
-    ids=["10s", "10s-in-a-choose", "wait_until"],
+    ids=["10s", "10s-in-a-choose", "wait_until-under-a-minute"],
 )
 def test_a_short_wait_and_a_wait_until_are_lost_as_before(
     house: House, text: str
