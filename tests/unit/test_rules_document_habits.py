@@ -35,7 +35,7 @@ actions:
 
 
 def test_home_assistant_s_words_are_told_raspy_s_at_their_place() -> None:
-    kinds = "kv, event, cron, at, every, sun or startup"
+    kinds = "kv, when, event, cron, at, every, sun or startup"
     assert validate_scenario(HOME_ASSISTANT, "s.yaml") == [
         f"s.yaml:3:5: triggers[0]: unknown key 'platform' (Home Assistant's; a raspy"
         f" trigger starts with its kind: {kinds}, e.g. kv:"
