@@ -13,8 +13,11 @@ from support.core_actors import (
     wait_value,
 )
 from support.device_services import server_fixture  # noqa: F401  # fixture `server`
+from support.wait import wait_until
 
+from raspy.actors import messages as msgs
 from raspy.client.clone import CloneClient
+from raspy.devices.template import JsonValue
 
 THERMOSTAT = """\
 name: thermostat
@@ -32,6 +35,17 @@ actions:
 
 def _publish(core: Core, key: str, body: bytes) -> None:
     core.server.publisher.set(key.encode(), body)
+
+
+def _seen(core: Core, key: str, expected: JsonValue, name: str) -> None:
+    """The core took the change of `key`, and scenario `name` took what the core
+    told it of it (each actor takes its messages in order)."""
+    assert core.ref is not None
+    proxy = core.ref.proxy()
+    tree_view = proxy.tree.get()
+    wait_until(lambda: tree_view.kv(key) == expected, what=f"the core sees {key}")
+    core.ref.ask(msgs.Tick(), timeout=5)
+    proxy.entries.get()[name].ref.ask(msgs.Tick(), timeout=5)
 
 
 @pytest.mark.timeout(30)
@@ -94,9 +108,7 @@ actions:
     wait_value(tree, "/scenario/door/state", "idle")
     opened = core.clock.wall()
     _publish(core, "/house/door", b'"open"')
-    # the hold is on once the core answers (the change reached the actor before)
-    wait_value(tree, "/house/door", "open")
-    core.request("get", name="door")
+    _seen(core, "/house/door", "open", "door")  # the hold is on
     core.clock.advance(2)
     wait_value(tree, "/house/told", f"/house/door since {opened}")
 
