@@ -258,8 +258,8 @@ class CoreConfig:
     latitude: float = 0.0
     # (with latitude) degrees east of Greenwich, negative west (-180..180)
     longitude: float = 0.0
-    # runaway guard: more starts a minute by kv, event, startup or manual disable it
-    # (at least 1)
+    # runaway guard: more starts a minute by kv, when, event, startup or manual
+    # disable it (at least 1)
     max_runs_per_minute: int = 60
     preload_dir: str = ""  # *.yaml imported at start when not yet stored
 

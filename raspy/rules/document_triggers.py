@@ -11,13 +11,15 @@ import yaml
 from raspy.errors import quote
 from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
+from raspy.rules.document_when import read_when
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
 from raspy.rules.duration import parse_duration, parse_offset
 
-KINDS: Final = ("kv", "cron", "at", "every", "sun", "event", "startup")
+KINDS: Final = ("kv", "when", "cron", "at", "every", "sun", "event", "startup")
 _EXTRA: Final = {
     "kv": ("below", "above", "to", "from", "for", "id"),
     "sun": ("offset", "id"),
+    "when": ("for", "id"),
 }
 MAX_TRIGGERS: Final = 64
 MIN_EVERY_S: Final = 1.0
@@ -55,6 +57,8 @@ def read_trigger(checks: Checks, node: yaml.Node, path: str) -> model.Trigger | 
     trigger: model.Trigger | None
     if kind == "kv":
         trigger = _kv(checks, entries, path, trigger_id)
+    elif kind == "when":
+        trigger = read_when(checks, entries, path, trigger_id)
     elif kind == "event":
         pattern = _pattern(checks, value_node, where, "/event/")
         trigger = None if pattern is None else model.EventTrigger(pattern, trigger_id)

@@ -23,10 +23,20 @@ _WORDS: Final[Mapping[str, tuple[str, ...]]] = {
     "target": ("device",),
     "entity_id": ("kv", "device"),
     "alias": ("description",),
+    "value_template": ("when",),  # a template trigger's test
 }
 # a trigger's kind is its first key in raspy, not a `platform:` (or `trigger:`) value
 _KIND_KEYS: Final = ("platform", "trigger")
-_TRIGGER_KINDS: Final = ("kv", "event", "cron", "at", "every", "sun", "startup")
+_TRIGGER_KINDS: Final = (
+    "kv",
+    "when",
+    "event",
+    "cron",
+    "at",
+    "every",
+    "sun",
+    "startup",
+)
 
 
 def raspy_word(key: str, allowed: tuple[str, ...]) -> str:

@@ -49,6 +49,7 @@ from raspy.rules.runaway import (
     RunawayGuard,
     runaway_reason,
 )
+from raspy.rules.when_watch import WhenOutcome, WhenWatch
 
 # the names the owner's side and the tests import from here (`engine.Status`)
 __all__ = [
@@ -97,6 +98,7 @@ class ScenarioCore:
         self._env = Surroundings(
             settings, scenario.variables, self._own, sun, rng, sun_up, book.request_id
         )
+        self._when = WhenWatch(scenario.triggers, self._env)  # `when:` triggers
         self._guard = RunawayGuard(settings.max_runs_per_minute)
         self._disabled = False
         self._draining = False  # _start_queued's loop is under way
@@ -125,6 +127,8 @@ class ScenarioCore:
         gone = new is None if deleted is None else deleted
         for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
+        if self._when.active:  # most scenarios have none: nothing more to do
+            self._when_fired(self._when.on_change(key, mono, wall), mono, wall, out)
         return self._finish(out)
 
     def on_time(
@@ -156,6 +160,7 @@ class ScenarioCore:
         self._watch.resume(current, mono)
         self._wall = wall
         out: list[Output] = []
+        self._when_fired(self._when.start(mono, wall), mono, wall, out)
         for checkpoint in resume:
             self._resume(checkpoint, mono, wall, out)
         if resume:
@@ -202,6 +207,7 @@ class ScenarioCore:
         self._book.recordable(mono, wall)  # a wait_until waited long enough
         for data in self._watch.due(mono, wall):
             self._fire(data, mono, wall, out, check=True)
+        self._when_fired(self._when.due(mono, wall), mono, wall, out)
         return self._finish(out)
 
     def stop(self, mono: float | None = None) -> list[Output]:
@@ -224,32 +230,15 @@ class ScenarioCore:
 
     # --- what the owner reads --------------------------------------------------------
     def next_deadline(self) -> float | None:
-        deadlines = (self._watch.next_deadline(), self._book.next_deadline())
+        parts = (self._watch, self._book, self._when)
+        deadlines = (part.next_deadline() for part in parts)
         return min((d for d in deadlines if d is not None), default=None)
 
     @property
     def status(self) -> Status:
-        book, history = self._book, self._history
-        if self._disabled:
-            state = State.DISABLED
-        elif book.runs or book.queue:
-            state = State.RUNNING
-        elif history.failed:
-            state = State.ERROR
-        else:
-            state = State.IDLE
-        under_way = next(iter(book.runs.values()), None)
-        return Status(
-            state,
-            history.runs,
-            history.last_run,
-            history.last_trigger,
-            history.last_error,
-            history.last_skip,
-            history.last_trace,
-            () if under_way is None else trace_so_far(under_way),
-            history.last_error_at,
-        )
+        under_way = next(iter(self._book.runs.values()), None)
+        busy = bool(self._book.runs or self._book.queue)
+        return self._history.status(self._disabled, busy, under_way)
 
     @property
     def running(self) -> int:
@@ -286,6 +275,16 @@ class ScenarioCore:
             out.append(Queued(len(book.queue)))
             return
         self._start(trigger, mono, wall, out)
+
+    def _when_fired(
+        self, outcome: WhenOutcome, mono: float, wall: float, out: list[Output]
+    ) -> None:
+        """A fault that began is the scenario's error (once); what fired fires."""
+        for reason in outcome.faults:
+            if not self._disabled:
+                self._history.failure(reason, wall)
+        for data in outcome.fired:
+            self._fire(data, mono, wall, out, check=True)
 
     def _conditions_hold(
         self, trigger: dict[str, JsonValue], wall: float, out: list[Output]
@@ -383,6 +382,7 @@ class ScenarioCore:
         self._book.queue.clear()
         self._stop_runs(mono, out)
         self._watch.clear()
+        self._when.clear()
         self._disabled = True
         self._history.error(reason, self._wall)
         out.append(Disabled(reason))

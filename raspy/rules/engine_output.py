@@ -159,6 +159,29 @@ class History:
         self.last_trigger = dict(trigger)
         self.failed = False
 
+    def status(self, disabled: bool, busy: bool, under_way: Run | None) -> Status:
+        """The status now: `busy` with runs going or queued, `under_way` the oldest
+        run going (its trace so far)."""
+        if disabled:
+            state = State.DISABLED
+        elif busy:
+            state = State.RUNNING
+        elif self.failed:
+            state = State.ERROR
+        else:
+            state = State.IDLE
+        return Status(
+            state,
+            self.runs,
+            self.last_run,
+            self.last_trigger,
+            self.last_error,
+            self.last_skip,
+            self.last_trace,
+            () if under_way is None else trace_so_far(under_way),
+            self.last_error_at,
+        )
+
     def error(self, reason: str, wall: float) -> None:
         """The scenario's last error, and when (the input at hand's wall time)."""
         self.last_error = reason

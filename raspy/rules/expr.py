@@ -38,11 +38,14 @@ class CompiledExpression:
     """A parsed expression (implements rules.model.Expression); immutable."""
 
     __slots__ = (
+        "_computed_keys",
+        "_functions",
         "_kv_keys",
         "_kv_literals",
         "_repeat_uses",
         "_source",
         "_tree",
+        "_trigger_uses",
         "_variables",
     )
 
@@ -66,6 +69,20 @@ class CompiledExpression:
         self._kv_keys = frozenset(key for key, _ in self._kv_literals)
         self._repeat_uses = tuple(
             node.offset for node in nodes if isinstance(node, expr_nodes.RepeatIndex)
+        )
+        self._trigger_uses = tuple(
+            node.offset for node in nodes if isinstance(node, expr_nodes.TriggerField)
+        )
+        calls = [node for node in nodes if isinstance(node, expr_nodes.Call)]
+        self._functions = frozenset(call.function.name for call in calls)
+        self._computed_keys = tuple(
+            call.offset
+            for call in calls
+            if call.function.name == "kv"
+            and not (
+                isinstance(call.args[0], expr_nodes.Literal)
+                and isinstance(call.args[0].value, str)
+            )
         )
 
     @property
@@ -96,6 +113,20 @@ class CompiledExpression:
         """The offsets of each `repeat.index` (the loader refuses it outside a
         repeat's actions)."""
         return self._repeat_uses
+
+    def trigger_uses(self) -> tuple[int, ...]:
+        """The offsets of each `trigger.*` (a `when:` trigger is tested before any
+        run, so it has none)."""
+        return self._trigger_uses
+
+    def function_names(self) -> frozenset[str]:
+        """The functions it calls (`now`, `hour`: whether it reads the time)."""
+        return self._functions
+
+    def computed_keys(self) -> tuple[int, ...]:
+        """The offsets of each kv() whose key the expression puts together (no
+        literal key: nothing says which key's change to re-check it on)."""
+        return self._computed_keys
 
     def kv_literals(self) -> tuple[tuple[str, int], ...]:
         """Each literal kv() key with the offset of its string literal (the quote)."""

@@ -133,6 +133,18 @@ class EventTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class WhenTrigger:
+    """`expression` became true (Python's truth of its value, as a condition's):
+    re-tested when a key it reads changes, and each minute when `reads_time` (it
+    calls `now()`, `hour()`, `sun_up()`...). `for_s`: it must stay true that long."""
+
+    expression: Expression
+    reads_time: bool = False
+    for_s: float = 0.0
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CronTrigger:
     """Five-field cron, local time of the core's timezone."""
 
@@ -171,6 +183,7 @@ class StartupTrigger:
 Trigger: TypeAlias = (
     KvTrigger
     | EventTrigger
+    | WhenTrigger
     | CronTrigger
     | AtTrigger
     | EveryTrigger

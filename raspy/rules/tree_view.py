@@ -19,9 +19,9 @@ from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
+from raspy.rules.expr_keys import filled, key_glob
 from raspy.rules.model import Scenario
-from raspy.rules.template import TemplateError, parse, render
-from raspy.rules.trigger_match import literal_glob, matcher
+from raspy.rules.trigger_match import matcher
 
 _ROUTE_CACHE_LIMIT: Final = 50_000
 Target = TypeVar("Target")
@@ -155,50 +155,12 @@ def interest(scenario: Scenario, host: str) -> list[str]:
         if isinstance(t, model.KvTrigger | model.EventTrigger)
     ]
     keys: set[str] = set()
-    for expression in walk.expressions(scenario):
+    for expression in walk.expressions(scenario):  # a `when:` trigger's too
         keys.update(expression.kv_keys())
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
-    globs = [g for g in (_filled(p, names) for p in patterns) if g is not None]
-    literal = (_key_glob(k, names) for k in sorted(keys))
+    globs = [g for g in (filled(p, names) for p in patterns) if g is not None]
+    literal = (key_glob(k, names) for k in sorted(keys))
     return globs + [k for k in literal if k is not None]
-
-
-def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
-    """`text` with its templates filled; None for a key made of other names (such as
-    `{trigger.key}`): matched by no route."""
-    try:
-        return render(text, names)
-    except TemplateError:
-        return None
-
-
-def _key_glob(key: str, names: dict[str, JsonValue]) -> str | None:
-    """The glob of a kv() key: itself alone once filled; a field known only as the
-    run goes (`{repeat.index}`, `{trigger.id}`) is any text there, so that a
-    `wait_until` on `/room/{repeat.index}/window` is woken by each room's window.
-    None for a key that would be all fields and slashes (it would match every
-    key)."""
-    filled = _filled(key, names)
-    if filled is not None:
-        return literal_glob(filled)
-    try:
-        parts = parse(key)
-    except TemplateError:
-        return None
-    glob: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            glob.append(literal_glob(part))
-            continue
-        if part.clock is not None or part.name not in names:
-            glob.append("*")  # a time is written in the zone of the run
-            continue
-        try:
-            glob.append(literal_glob(part.shown(names[part.name])))
-        except (TemplateError, ValueError):
-            glob.append("*")
-    text = "".join(glob)
-    return None if text.replace("*", "").replace("/", "") == "" else text
 
 
 class Routes(Generic[Target]):

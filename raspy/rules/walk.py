@@ -26,9 +26,12 @@ def every_action(actions: tuple[model.Action, ...]) -> Iterator[model.Action]:
 
 
 def expressions(scenario: model.Scenario) -> list[model.Expression]:
-    """The conditions, every expression an action tests, and every `expr:` that
-    computes an action's value."""
-    found = list(scenario.conditions)
+    """The `when:` triggers' expressions, the conditions, every expression an
+    action tests, and every `expr:` that computes an action's value."""
+    found = [
+        t.expression for t in scenario.triggers if isinstance(t, model.WhenTrigger)
+    ]
+    found.extend(scenario.conditions)
     for action in every_action(scenario.actions):
         match action:
             case (

@@ -40,6 +40,7 @@ from support.scenario_house import (
     BERLIN,
     HALL,
     LAMP,
+    LIVING,
     MOTION,
     House,
     house_fixture,  # noqa: F401  # fixture `house`
@@ -135,6 +136,7 @@ def test_the_page_has_the_recipes_this_test_drives() -> None:
             "heat-manual",
             "tell-my-phone",
             "hall-button",
+            "heat-setpoint",
         ]
     )
 
@@ -724,3 +726,38 @@ def test_the_hall_button_toggles_switches_all_off_or_leaves_by_its_gesture(
     wait_value(house.tree, "/house/away", True)
     wait_value(house.tree, "/scenario/hall-button/runs", 3)
     assert value(house.tree, "/scenario/hall-button/last_error") is None
+
+
+# --- 13. a thermostat you can set ------------------------------------------------------
+def test_the_heater_follows_the_setpoint_in_the_tree_once_a_crossing(
+    house: House,
+) -> None:
+    house.start(*SWITCHES)
+    name = "heat-setpoint"
+    setpoint = "/house/living/setpoint"
+    house.reading(LIVING, 20.0)
+    house.reading(setpoint, 20.0)
+    _import(house, name)
+    house.reading(setpoint, 21.0, name)  # raised: the room is cold now
+    wait_value(house.tree, LAMP, True)
+    house.answered(name)
+    for reading in (20.2, 20.4, 21.0, 21.4):  # still cold, then in the band
+        house.reading(LIVING, reading, name)
+    house.reading(LIVING, 21.6, name)
+    wait_value(house.tree, LAMP, False)
+    house.answered(name)
+    house.reading(setpoint, 21.5, name)  # the band moves with it: nothing
+    house.reading(LIVING, None, name)  # the sensor gone: no value, told once
+    wait_value(house.tree, f"/scenario/{name}/state", "error")
+    house.reading(LIVING, 20.5, name)  # back, and cold: false before the gap
+    wait_value(house.tree, LAMP, True)
+    house.answered(name)
+    wait_value(house.tree, f"/scenario/{name}/runs", 3)
+    assert house.changes(LAMP) == [True, False, True]
+    assert value(house.tree, f"/scenario/{name}/last_trigger") == {
+        "kind": "when",
+        "id": "on",
+        "key": LIVING,
+        "value": True,
+        "from": None,
+    }

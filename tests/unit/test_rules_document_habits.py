@@ -35,7 +35,7 @@ actions:
 
 
 def test_home_assistant_s_words_are_told_raspy_s_at_their_place() -> None:
-    kinds = "kv, event, cron, at, every, sun or startup"
+    kinds = "kv, when, event, cron, at, every, sun or startup"
     assert validate_scenario(HOME_ASSISTANT, "s.yaml") == [
         f"s.yaml:3:5: triggers[0]: unknown key 'platform' (Home Assistant's; a raspy"
         f" trigger starts with its kind: {kinds}, e.g. kv:"
@@ -111,4 +111,12 @@ def test_jinja_braces_around_an_expression_and_a_computation_in_a_template() -> 
         " device, event or http action does)",
         "s.yaml:7:13: actions[1].log: '{' starts no {name} field (write '{{' for a"
         " brace)",
+    ]
+
+
+def test_a_template_trigger_s_value_template_is_told_raspy_s_when() -> None:
+    text = "name: a\ntriggers:\n  - value_template: x\nactions: [{wait: 1s}]\n"
+    assert validate_scenario(text, "s.yaml") == [
+        "s.yaml:3:5: triggers[0]: unknown key 'value_template' (Home Assistant's"
+        " word; raspy's is 'when')"
     ]

@@ -225,7 +225,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             "s.yaml:4:5: triggers[0]: one kind per trigger, got kv and cron",
             "s.yaml:5:5: triggers[1]: unknown key 'blow' (did you mean 'below'?)",
-            "s.yaml:6:5: triggers[2]: a trigger needs one of kv, cron, at, every, sun, event, startup",
+            "s.yaml:6:5: triggers[2]: a trigger needs one of kv, when, cron, at, every, sun, event, startup",
             "s.yaml:7:9: triggers[3].kv: expected a key pattern starting with /, got 'a/b'",
             "s.yaml:8:11: triggers[4].cron: cron 'x y': expected 5 fields (minute hour day month weekday), got 2",
             "s.yaml:9:9: triggers[5].at: expected a time like 23:00 or 06:30:15, got '25:00'",

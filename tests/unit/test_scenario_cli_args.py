@@ -333,6 +333,8 @@ def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
         {"kind": "event", "id": "", "key": "/event/bell", "value": "front"},
         {"kind": "manual"},
         {"kind": "manual", "id": "", "by": "boss"},  # another scenario's `run:`
+        {"kind": "when", "id": "cold", "key": "/house/setpoint", "value": True},
+        {"kind": "when", "id": "", "key": None, "value": True},  # by the minute
         None,
         "odd",
     ]
@@ -341,6 +343,8 @@ def test_a_trigger_shows_as_kind_id_key_and_value() -> None:
         'event /event/bell = "front"',
         "manual",
         "manual by boss",
+        "when (cold) /house/setpoint = true",
+        "when = true",
         "-",
         "odd",
     ]

@@ -1,0 +1,202 @@
+"""A scenario's `when:` triggers: an expression re-tested as the keys it reads change
+(and each minute when it reads the time), firing when it **becomes** true (pure: the
+times passed in).
+
+As a kv trigger's `above:`, it is a crossing: a test that stays true fires once.
+No value is no change: a test that faults (a null compared, a text added to a number)
+is neither true nor false. It fires nothing, breaks a `for:` hold, and the next
+truth is taken against the one before the fault; the fault is told once, when it
+begins, not at every reading (the scenario's `last_error` is on an SD card).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+from raspy.rules import model
+from raspy.rules.engine_env import Surroundings
+from raspy.rules.expr_keys import key_glob
+from raspy.rules.expr_values import truthy
+from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
+
+# the functions whose value moves with the clock alone (time_text(t) does not)
+TIME_FUNCTIONS: Final = frozenset(
+    {"now", "between", "weekday", "hour", "minute", "sun", "sun_up"}
+)
+MINUTE_S: Final = 60.0
+# a re-test a hair after the minute turns, so that hour() and between() read the new
+# minute even when the wall clock's fraction rounds the other way
+_PAST_THE_MINUTE_S: Final = 0.01
+
+
+@dataclass(slots=True)
+class _When:
+    """One `when:` trigger and what it knows: its last truth (kept through a fault),
+    whether it faults now, and its `for:` hold (start and deadline, monotonic)."""
+
+    number: int  # from 1, as `raspy scenario show` names it: "trigger 2 when: ..."
+    trigger: model.WhenTrigger
+    wants: Callable[[str], bool]  # the keys whose change re-tests it
+    context_trigger: Mapping[str, JsonValue]
+    truth: bool = False
+    fault: bool = False
+    broken: bool = False  # a fault broke its hold: a truth back holds again
+    hold: TriggerData | None = None
+    hold_start: float = 0.0
+    hold_deadline: float = 0.0
+
+
+@dataclass(slots=True)
+class WhenOutcome:
+    """What a re-test gave: the triggers that fire, and the faults that began."""
+
+    fired: list[TriggerData] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+
+
+class WhenWatch:
+    """The `when:` triggers of one scenario; see the module docstring."""
+
+    def __init__(self, triggers: Iterable[model.Trigger], env: Surroundings) -> None:
+        self._env = env
+        names: dict[str, JsonValue] = {**env.variables, "host": env.settings.host}
+        self._whens: list[_When] = []
+        for number, trigger in enumerate(triggers, 1):
+            if not isinstance(trigger, model.WhenTrigger):
+                continue
+            globs = (key_glob(k, names) for k in trigger.expression.kv_keys())
+            self._whens.append(
+                _When(
+                    number,
+                    trigger,
+                    matcher(g for g in globs if g is not None),
+                    trigger_data("when", trigger.id),
+                )
+            )
+        self._timed = [w for w in self._whens if w.trigger.reads_time]
+        self.active = bool(self._whens)  # an attribute: read on each key's change
+        self._next_minute: float | None = None  # monotonic, when _timed re-test
+
+    def start(self, mono: float, wall: float) -> WhenOutcome:
+        """The scenario starts (raspyd's start, an import, an enable): the truth now
+        is where it starts from, so a test already true fires nothing; with `for:`
+        it holds from now, for its whole time (as a kv trigger's `for:`)."""
+        outcome = WhenOutcome()
+        for when in self._whens:
+            when.truth = when.fault = when.broken = False
+            when.hold = None
+            value = self._test(when, wall, outcome)
+            if isinstance(value, _Fault):
+                continue
+            when.truth = truthy(value)
+            if when.truth and when.trigger.for_s > 0:
+                self._hold(when, None, value, mono)
+        if self._timed:
+            self._next_minute = _next_minute(mono, wall)
+        return outcome
+
+    def on_change(self, key: str, mono: float, wall: float) -> WhenOutcome:
+        """`key` changed: the triggers that read it are re-tested."""
+        outcome = WhenOutcome()
+        for when in self._whens:
+            if when.wants(key):
+                self._step(when, key, mono, wall, outcome)
+        return outcome
+
+    def due(self, mono: float, wall: float) -> WhenOutcome:
+        """The holds that held long enough (each fires once, its `trigger.since`
+        counted back by the monotonic clock, as a kv hold's), then, when the minute
+        turned, the tests that read the time (`trigger.key` null)."""
+        outcome = WhenOutcome()
+        for when in self._whens:
+            if when.hold is not None and when.hold_deadline <= mono:
+                when.hold["since"] = wall - (mono - when.hold_start)
+                outcome.fired.append(when.hold)
+                when.hold = None
+        if self._next_minute is not None and self._next_minute <= mono:
+            for when in self._timed:
+                self._step(when, None, mono, wall, outcome)
+            self._next_minute = _next_minute(mono, wall)
+        return outcome
+
+    def next_deadline(self) -> float | None:
+        holds = [w.hold_deadline for w in self._whens if w.hold is not None]
+        if self._next_minute is not None:
+            holds.append(self._next_minute)
+        return min(holds, default=None)
+
+    def clear(self) -> None:
+        """A disable: nothing holds, nothing is re-tested until the next start."""
+        for when in self._whens:
+            when.hold = None
+        self._next_minute = None
+
+    # --- one trigger ---------------------------------------------------------------------
+    def _step(
+        self,
+        when: _When,
+        key: str | None,
+        mono: float,
+        wall: float,
+        outcome: WhenOutcome,
+    ) -> None:
+        value = self._test(when, wall, outcome)
+        if isinstance(value, _Fault):
+            if when.hold is not None:
+                when.broken = True  # it cannot be said to have held through
+            when.hold = None
+            return
+        now_true = truthy(value)
+        was, broken = when.truth, when.broken
+        when.truth, when.broken = now_true, False
+        if not now_true:
+            when.hold = None
+            return
+        if when.hold is not None:
+            when.hold["value"] = value
+            return
+        if was and not broken:
+            return  # still true: no crossing
+        if when.trigger.for_s > 0:
+            self._hold(when, key, value, mono)
+        else:
+            outcome.fired.append(
+                trigger_data("when", when.trigger.id, key=key, value=value)
+            )
+
+    def _test(
+        self, when: _When, wall: float, outcome: WhenOutcome
+    ) -> JsonValue | _Fault:
+        """The expression's value now, or _FAULT (said once, when it begins)."""
+        context = self._env.context(when.context_trigger, wall)
+        try:
+            value = when.trigger.expression.evaluate(context)
+        except ScenarioError as exc:
+            if not when.fault:
+                outcome.faults.append(f"trigger {when.number} when: {exc}"[:500])
+            when.fault = True
+            return _FAULT
+        when.fault = False
+        return value
+
+    @staticmethod
+    def _hold(when: _When, key: str | None, value: JsonValue, mono: float) -> None:
+        when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
+        when.hold_start = mono
+        when.hold_deadline = mono + when.trigger.for_s
+
+
+class _Fault:
+    """A test that faulted: neither true nor false."""
+
+
+_FAULT: Final = _Fault()
+
+
+def _next_minute(mono: float, wall: float) -> float:
+    """The monotonic time of the next turn of the wall clock's minute."""
+    return mono + (MINUTE_S - wall % MINUTE_S) + _PAST_THE_MINUTE_S
