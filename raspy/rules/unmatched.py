@@ -31,7 +31,7 @@ from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.document import spots
 from raspy.rules.document_checks import meant
-from raspy.rules.template import TemplateError, render
+from raspy.rules.expr_keys import filled
 from raspy.rules.trigger_match import matcher
 
 # how alike a name must be to be offered as the one meant (difflib's ratio): device
@@ -81,7 +81,7 @@ def device_warnings(
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     found: list[tuple[int, int, str]] = []
     for raw in _trigger_patterns(scenario, model.KvTrigger):
-        pattern = _filled(raw, names)
+        pattern = filled(raw, names)
         if pattern is None or not pattern.startswith(DEVICE_TREE):
             continue
         if _matches_some(pattern, device_keys):
@@ -90,7 +90,7 @@ def device_warnings(
         named = _named(pattern, device_keys, fullnames())
         found.append((line, col, f"kv: {named} {_NOTHING}"))
     for raw in _trigger_patterns(scenario, model.EventTrigger):
-        pattern = _filled(raw, names)
+        pattern = filled(raw, names)
         if pattern is None or (found_event := _DEVICE_EVENT.fullmatch(pattern)) is None:
             continue
         fullname, what = found_event.group(1, 2)
@@ -102,7 +102,7 @@ def device_warnings(
         named = meant(pattern, guess)
         found.append((line, col, f"event: {named}: its device {_NO_READINGS}"))
     for raw in _devices(scenario):
-        fullname = _filled(raw, names)
+        fullname = filled(raw, names)
         if fullname is None or _friendly(fullname):
             continue
         if _has_readings(fullname, device_keys) or fullname in fullnames():
@@ -111,14 +111,14 @@ def device_warnings(
         named = meant(fullname, _close_device(fullname, fullnames()))
         found.append((line, col, f"device: {named} {_NO_READINGS}"))
     for raw in _commands(scenario):
-        command = _filled(raw, names)
+        command = filled(raw, names)
         if command is None or command in _known_commands():
             continue
         line, col = spot()("action", raw)
         guess = _close(command, sorted(_known_commands()), _CLOSE_COMMAND)
         found.append((line, col, f"action: {meant(command, guess)} {_NO_COMMAND}"))
     for raw in _read_keys(scenario):
-        key = _filled(raw, names)
+        key = filled(raw, names)
         if key is None or not key.startswith(DEVICE_TREE) or key in device_keys:
             continue
         line, col = _where(text, raw)
@@ -224,15 +224,6 @@ def _read_keys(scenario: model.Scenario) -> list[str]:
     for expression in walk.expressions(scenario):
         keys.update(expression.kv_keys())
     return sorted(keys)
-
-
-def _filled(text: str, names: dict[str, JsonValue]) -> str | None:
-    """`text` with {host} and the variables filled in; None when it needs a run's
-    names (`{trigger.key}`): known only when it runs, so not checked."""
-    try:
-        return render(text, names)
-    except TemplateError:
-        return None
 
 
 def _where(text: str, raw: str) -> tuple[int, int]:
