@@ -143,3 +143,18 @@ def test_the_card_shows_when_it_failed() -> None:
 def test_a_row_without_the_field_still_parses() -> None:
     [row] = models.scenarios([b"200", json.dumps([{"name": "s"}]).encode()])
     assert row == ScenarioRow("s", "", False, "unknown", None, 0, "")
+
+
+def test_the_cards_last_error_is_red_only_when_there_is_one() -> None:
+    """Its dash for none was in the error colour (class error-text) too."""
+    failed = ScenarioRow("s", "", True, "error", None, 1, "boom")
+    fine = replace(failed, state="idle", last_error="")
+    pages_of = [pages.scenarios_body([row], "c", 0.0) for row in (failed, fine)]
+    assert (
+        '<dd class="last-error error-text" data-key="/scenario/s/last_error">boom</dd>'
+    ) in pages_of[0]
+    for page in pages_of[1:]:
+        assert (
+            '<dd class="last-error" data-key="/scenario/s/last_error">\u2013</dd>'
+        ) in page
+        assert "error-text" not in page
