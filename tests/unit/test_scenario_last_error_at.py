@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC
 
 from support.scenario_engine import START_WALL, harness, scenario
 
@@ -110,13 +109,14 @@ def test_show_prints_the_time_before_the_reason() -> None:
         "name": "s",
         "last_error": "device h.fake.lamp: on answered 404 unknown_device",
         "last_error_at": T_2026_12_03_13_30_UTC,
+        "timezone": "UTC",
     }
-    shown = text.show_text(entry, UTC)
+    shown = text.show_text(entry)
     assert (
         "last error:   2026-12-03 13:30:00 +00:00: device h.fake.lamp: on answered"
         " 404 unknown_device\n"
     ) in shown
-    assert "last error:   -\n" in text.show_text({**entry, "last_error": None}, UTC)
+    assert "last error:   -\n" in text.show_text({**entry, "last_error": None})
 
 
 def test_the_card_shows_when_it_failed() -> None:
