@@ -170,8 +170,8 @@ class GpioServiceActor(DeviceServiceActor):
             self._not_restored(device, driver, on_for_s)
         elif pending is not None and driver.pending != pending and opened:
             self._store_state(device, driver)  # not held again: dropped
-        elif pending is not None and opened:
-            self._hold_log.restored(device, pending)
+        elif pending is not None and opened and driver.pending_from_store:
+            self._hold_log.restored(device, pending)  # not a reload's kept pin
 
     def _not_restored(
         self, device: Device, driver: gpio.GpioOutput, on_for_s: float

@@ -259,7 +259,7 @@ def _start_devices(rt: Runtime) -> None:
     publish_outbox = clone_ref.ask(msgs.GetPublishOutbox(), timeout=5)
     assert isinstance(publish_outbox, Outbox)
     rt.stop_children(lambda name: name.startswith("devices."))
-    publisher = ClonePublisher(publish_outbox)
+    publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)
     rt.publisher = publisher
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
         from raspy.actors.mqtt import start_mqtt

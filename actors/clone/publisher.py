@@ -41,10 +41,15 @@ class ClonePublisher:
     """Publish updates from any thread of raspyd, without TCP: into the Clone loop's
     outbox (CloneLoop.outbox, which the server answers msgs.GetPublishOutbox with).
     Once that server has stopped, what is published is dropped: a restarted server
-    has a new outbox, so its users get a new publisher."""
+    has a new outbox, so its users get a new publisher. `max_key_bytes` is the
+    server's ([clone] max_key_bytes): a key it would refuse is refused here, with
+    the reason, and one it would take is not."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(
+        self, outbox: Outbox, max_key_bytes: int = clone.MAX_KEY_BYTES
+    ) -> None:
         self.outbox = outbox
+        self.max_key_bytes = max_key_bytes
 
     def send(self, frames: Sequence[bytes]) -> None:
         """Queue one raw message (raspy.protocol.clone_local); never waits."""
@@ -71,7 +76,7 @@ class ClonePublisher:
         """set(), and the update's uuid, which its KeyChanged (or KeyRefused) carries
         back to a writer that waits for it."""
         try:
-            clone.check_path_key(key)
+            clone.check_path_key(key, self.max_key_bytes)
         except MalformedMessage as exc:
             raise ValueError(str(exc)) from exc
         pairs = tuple((props or {}).items())
@@ -86,7 +91,7 @@ class ClonePublisher:
     def set_many(self, entries: Sequence[tuple[bytes, bytes]]) -> Refused:
         """Queue plain sets (no properties, no ttl) in as few messages as possible;
         the keys §6.2 forbids are left out and returned with the reason."""
-        valid, refused = clone.split_by_key(entries)
+        valid, refused = clone.split_by_key(entries, self.max_key_bytes)
         for chunk in chunks(valid):
             try:
                 packed = packing.pack(chunk)

@@ -70,6 +70,7 @@ class CoreActor(pykka.ThreadingActor):
         links: CoreLinks,
         *,
         max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES,
+        max_key_bytes: int = run_mod.DEFAULT_MAX_KEY_BYTES,
         daemon_start: bool = True,
         steps: ClockSteps | None = None,
         http_service: bool = True,
@@ -99,6 +100,7 @@ class CoreActor(pykka.ThreadingActor):
             self.tz,
             config.max_runs_per_minute,
             max_value_bytes=max_value_bytes,  # a larger set fails its run, not silently
+            max_key_bytes=max_key_bytes,  # so does a key the server would refuse
             http_service=http_service,  # else an `http:` action fails at once
         )
         if secrets is not None:

@@ -93,6 +93,9 @@ class CoreService:
                         "last_trace": trace,
                         "run_trace": under_way,
                         "document": entry.stored.code,
+                        # the zone its times are the hub's local time in, for
+                        # `raspy scenario show` on another machine
+                        "timezone": str(core.tz.key),
                     }
                 )
             case "delete":

@@ -93,6 +93,7 @@ class _Start:
             tz,
             links,
             max_value_bytes=rt.config.clone.max_value_bytes,
+            max_key_bytes=rt.config.clone.max_key_bytes,
             daemon_start=not rt.core_started,
             steps=self.steps,
             http_service=rt.config.http_client.enabled,
@@ -124,5 +125,5 @@ def start_core(rt: Runtime) -> None:
     assert isinstance(publish_outbox, Outbox)
     steps = ClockSteps(core_zone(rt.config.core))
     for name in _CHILDREN:
-        publisher = ClonePublisher(publish_outbox)
+        publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)
         rt.add_child(name, _Start(rt, name, clone, publisher, steps))

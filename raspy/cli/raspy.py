@@ -53,6 +53,7 @@ from raspy.cli.arguments import (
 )
 from raspy.cli.last_resort import guarded
 from raspy.errors import ClientTimeout, shown
+from raspy.protocol import mmi
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
 
@@ -98,6 +99,12 @@ def _add_call(commands: argparse._SubParsersAction[UsageParser]) -> None:
         choices=[version.value for version in Version],
         default="0.2",
         help="MDP version or dialect (default 0.2)",
+    )
+    call.add_argument(
+        "--queue",
+        action="store_true",
+        help="send it even when no worker offers SERVICE now: the broker keeps it "
+        "for broker.request_ttl_s, and a worker that comes by then carries it out",
     )
     call.add_argument(
         "--titanic",
@@ -229,8 +236,6 @@ def _call(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
-    if args.titanic:
-        return _call_titanic(args, body, curve)
     with Client(
         args.server,
         version=Version(args.version),
@@ -238,12 +243,39 @@ def _call(args: argparse.Namespace) -> int:
         retries=args.retries,
         curve=curve,
     ) as client:
+        offered = _offered(client, args.service)
+        if args.titanic:
+            client.close()
+            return _call_titanic(args, body, curve, offered)
+        if not offered and not args.queue:
+            print(
+                f"{_PROG}: call: no worker offers {args.service} ({_PROG} call "
+                "mmi.services lists those that do); --queue sends it all the same",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
         try:
             reply = client.request(args.service, *body)
         except ClientTimeout as exc:
             raise ClientTimeout(f"{exc}{_why_silent(client, args.service)}") from None
     _print_frames(reply)
     return EXIT_OK
+
+
+def _offered(client: Client, service: str) -> bool:
+    """Whether a worker offers `service` now (RFC 8 mmi.service), asked before the
+    request is sent: the broker queues a request for a service without one, and a
+    worker that comes back within broker.request_ttl_s would carry it out long after
+    this command gave up. Only a 404 is "no": a broker without MMI answers 501."""
+    if service.startswith("mmi."):
+        return True  # the broker answers those itself
+    try:
+        answer = client.request(mmi.SERVICE, service)
+    except ClientTimeout as exc:
+        raise ClientTimeout(
+            f"{exc} (asked whether a worker offers {service!r}: nothing was sent)"
+        ) from None
+    return answer[:1] != [mmi.NOT_FOUND]
 
 
 def _why_silent(client: Client, service: str) -> str:
@@ -262,9 +294,11 @@ def _why_silent(client: Client, service: str) -> str:
 
 
 def _call_titanic(
-    args: argparse.Namespace, body: list[bytes], curve: CurveKeys | None
+    args: argparse.Namespace, body: list[bytes], curve: CurveKeys | None, offered: bool
 ) -> int:
-    """`raspy call --titanic`: submit, wait for the reply, close (docs/protocols.md §5.4)."""
+    """`raspy call --titanic`: submit, wait for the reply, close (docs/protocols.md §5.4).
+    Titanic keeps a request until a worker comes, on purpose: one absent now is only
+    said."""
     from raspy.client.titanic import TitanicClient
     from raspy.errors import TitanicError
 
@@ -276,6 +310,12 @@ def _call_titanic(
         curve=curve,
     ) as titanic:
         uuid = ""
+        if not offered:
+            print(
+                f"{_PROG}: call: no worker offers {args.service} now; Titanic keeps "
+                "the request until one does",
+                file=sys.stderr,
+            )
         try:
             uuid = titanic.submit(args.service, *body)
             print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from raspy.cli.time_text import wall_text
 from raspy.devices.template import JsonValue
-from raspy.errors import RaspyError, quote
+from raspy.errors import RaspyError, quote, shown
 from raspy.json_text import loads as json_loads
 
 PROTOCOL_VERSION: Final = 1
@@ -206,10 +207,26 @@ def _trace_text(trace: JsonValue, title: str = "last run did") -> str:
     return f"{title}:\n" + "".join(f"  {cell(line)}\n" for line in trace)
 
 
-def show_text(entry: Mapping[str, JsonValue], tz: tzinfo | None = None) -> str:
-    """A `get` reply for people: its fields, a blank line, then the document as stored."""
+def hub_zone(entry: Mapping[str, JsonValue]) -> tuple[tzinfo | None, str]:
+    """The zone a `get` reply's times are shown in, and the line that names it: the
+    hub's `[core] timezone` (its `timezone`), or this machine's (None) when an older
+    hub's reply has none or this machine does not know the zone."""
+    name = entry.get("timezone")
+    if not isinstance(name, str):
+        return None, "this machine's (the hub's reply names no zone: an older raspyd)"
+    try:
+        return ZoneInfo(name), f"{name} (the hub's [core] timezone)"
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a folder
+        return None, f"this machine's (the hub's zone {shown(name)} is unknown here)"
+
+
+def show_text(entry: Mapping[str, JsonValue]) -> str:
+    """A `get` reply for people: the zone of its times, its fields, a blank line,
+    then the document as stored."""
+    tz, zone = hub_zone(entry)
     enabled = entry.get("enabled")
     fields = [
+        ("times in", zone),
         ("name", cell(entry.get("name"))),
         ("description", cell(entry.get("description") or None)),
         ("enabled", "yes" if enabled is True else "no" if enabled is False else "-"),

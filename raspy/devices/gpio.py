@@ -53,6 +53,9 @@ class GpioOutput:
         self._fault = "pin not opened"
         self._level = 0
         self._last_on = self.full
+        # the last open() held again the change stored for it: a start of the
+        # output, not a reload that kept the pin and what it held
+        self.pending_from_store = False
 
     @property
     def level(self) -> int:
@@ -155,6 +158,7 @@ class GpioOutput:
         switch starts (it was held for a state not restored, or moot).
         """
         self.close()
+        self.pending_from_store = False
         initial = Initial(config.text("initial"))
         level = initial_level(initial, stored, self.full)
         wiring = self._wiring(config)
@@ -190,6 +194,7 @@ class GpioOutput:
         self._pin.on_since = on_since if level else None  # the same hold
         self._pin.switched = switched  # and the same last change (min_on_s)
         self._pin.pending = pending if self.oid == SWITCH else None  # and held change
+        self.pending_from_store = kept is None and self._pin.pending is not None
         self._opened_at(level)
         return expired
 

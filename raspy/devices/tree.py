@@ -49,8 +49,8 @@ class TreeWriter:
     """Writes readings as Clone entries: only those that changed since the last
     write, and all four whenever the status changes (so a stale key heals).
 
-    A key the Clone tree refuses (over 255 bytes, §6.2) is counted and logged once;
-    the device's other entries still go out.
+    A key the Clone tree refuses (over [clone] max_key_bytes, §6.2) is counted and
+    logged once; the device's other entries still go out.
     """
 
     def __init__(self, publisher: Publisher, stats: Stats, service: str) -> None:

@@ -236,14 +236,14 @@ def check_path_key(key: bytes, max_key_bytes: int = MAX_KEY_BYTES) -> None:
 
 
 def split_by_key(
-    entries: Iterable[tuple[bytes, bytes]],
+    entries: Iterable[tuple[bytes, bytes]], max_key_bytes: int = MAX_KEY_BYTES
 ) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, str]]]:
     """(entries whose key is a raspy key, [(refused key, reason)]), order kept."""
     valid: list[tuple[bytes, bytes]] = []
     refused: list[tuple[bytes, str]] = []
     for key, body in entries:
         try:
-            check_path_key(key)
+            check_path_key(key, max_key_bytes)
         except MalformedMessage as exc:
             refused.append((key, str(exc)))
             continue

@@ -27,6 +27,7 @@ class EngineSettings:
     tz: ZoneInfo
     max_runs_per_minute: int = 60
     step_limit: int = run_mod.DEFAULT_STEP_LIMIT
+    max_key_bytes: int = run_mod.DEFAULT_MAX_KEY_BYTES
     max_value_bytes: int = run_mod.DEFAULT_MAX_VALUE_BYTES
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
     # the secrets file as it is now: what `{secret.NAME}` fills in (run_scope.RunEnv)
@@ -74,6 +75,7 @@ class Surroundings:
             self.settings.max_value_bytes,
             self.settings.http_service,
             self.own.wrote,
+            max_key_bytes=self.settings.max_key_bytes,
             sun_up=self.sun_up,
             secrets=self.settings.secrets,
         )

@@ -20,6 +20,7 @@ from typing import Final
 
 from raspy.errors import ScenarioError
 from raspy.rules.run_scope import (
+    DEFAULT_MAX_KEY_BYTES,
     DEFAULT_MAX_VALUE_BYTES,
     TRACE_LINE_CHARS,
     TRACE_LINES,
@@ -51,6 +52,7 @@ from raspy.rules.run_steps import (
 from raspy.rules.run_walk import RESUME_MIN_WAIT_S, execute, resumed
 
 __all__ = [
+    "DEFAULT_MAX_KEY_BYTES",
     "DEFAULT_MAX_VALUE_BYTES",
     "DEFAULT_STEP_LIMIT",
     "RESUME_MIN_WAIT_S",

@@ -47,7 +47,7 @@ def checked_key(scope: RunScope, template: str) -> str:
     """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
     key = scope.text(template)
     try:
-        clone.check_path_key(key.encode("utf-8"))
+        clone.check_path_key(key.encode("utf-8"), scope.env.max_key_bytes)
     except MalformedMessage as exc:
         raise RunFailed(f"key {shown(key)}: {exc.detail}") from None
     return key

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
+from raspy.protocol import clone
 from raspy.rules.model import (
     EvalContext,
     Expression,
@@ -25,6 +26,7 @@ from raspy.rules.template import SECRET_PREFIX, context_names, fill, render_in
 from raspy.secrets_file import Loaded
 
 DEFAULT_MAX_VALUE_BYTES: Final = 64 * 1024  # [clone] max_value_bytes
+DEFAULT_MAX_KEY_BYTES: Final = clone.MAX_KEY_BYTES  # [clone] max_key_bytes
 # a run's trace (what it did, step by step: `raspy scenario show`) keeps this many
 # lines, then counts the rest; a value in a line is cut at TRACE_VALUE_CHARS
 TRACE_LINES: Final = 50
@@ -58,6 +60,7 @@ class RunEnv:
     http_service: bool = True  # raspyd's `<host>.http` is on ([http_client] enabled)
     # told each effect as the run yields it: a write reads back at once (own_writes)
     wrote: Callable[[Effect], None] | None = None
+    max_key_bytes: int = DEFAULT_MAX_KEY_BYTES  # the tree's ([clone]) limit
     sun_up: Callable[[float], bool | None] = no_place  # None: the hub has no place
     # the secrets file as it is now (raspy.secrets_file.SecretsFile.load): what
     # `{secret.NAME}` fills in an `http:` action

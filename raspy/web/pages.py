@@ -244,6 +244,8 @@ def _scenario_card(
         else post_button(f"{base}/enable{back}", "Enable", csrf)
     )
     name = f'<a href="{esc(base)}">{esc(row.name)}</a>' if link else esc(row.name)
+    # red only with an error to tell: its dash for none is plain text (app.js alike)
+    error_class = "last-error error-text" if row.last_error else "last-error"
     return (
         f'<li class="scenario"><div class="head"><span class="name">{name}</span>'
         f'<span class="state {status_class(row.state, "state-")}" '
@@ -253,7 +255,7 @@ def _scenario_card(
         f'<dl class="facts"><dt>Last run</dt><dd><time data-key="{key}last_run">'
         f"{esc(show_time(row.last_run, now, zone))}</time></dd>"
         f'<dt>Runs</dt><dd data-key="{key}runs">{row.runs}</dd>'
-        f'<dt>Last error</dt><dd class="error-text" data-key="{key}last_error">'
+        f'<dt>Last error</dt><dd class="{error_class}" data-key="{key}last_error">'
         f"{esc(show_value(row.last_error or None))}</dd>"
         f'<dt>Failed at</dt><dd><time data-key="{key}last_error_at">'
         f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"

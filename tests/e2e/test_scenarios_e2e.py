@@ -314,10 +314,11 @@ def test_the_cli_drives_a_scenario_through_run_stop_disable_enable_and_delete(
     )
     wait_until(lambda: value(tree, state_key) == "disabled", what="disabled")
     code, out, _ = scenario_cli(daemon, "show", "e2e-long")
-    assert (code, out.splitlines()[2:4]) == (
+    assert (code, out.splitlines()[3:5]) == (
         0,
         ["enabled:      no", "state:        disabled"],
     )
+    assert out.splitlines()[0].endswith("(the hub's [core] timezone)")
     assert scenario_cli(daemon, "enable", "e2e-long") == (0, "e2e-long: idle\n", "")
     assert scenario_cli(daemon, "delete", "e2e-long")[:2] == (0, "e2e-long: deleted\n")
     status, refusal = ask(daemon, "get", name="e2e-long")

@@ -398,7 +398,7 @@ def test_a_scenario_s_state_colour_follows_its_live_state(
         for value in ("error", "Odd state", "idle"):
             write(value, value)
             shown.append((state.get_attribute("class"), state.evaluate(colour)))
-        bad = page.locator(".error-text").first.evaluate(colour)
+        bad = _error_colour(page)
     assert [cls for cls, _ in shown] == [
         "state state-error",
         "state state-odd-state",
@@ -407,21 +407,72 @@ def test_a_scenario_s_state_colour_follows_its_live_state(
     assert (shown[0][1], shown[2][1] != bad) == (bad, True)
 
 
+def _error_colour(page: Page) -> str:
+    """The colour the stylesheet gives an error's text (class error-text)."""
+    colour: str = page.evaluate(
+        """() => { const probe = document.createElement("span");
+            probe.className = "error-text"; document.body.append(probe);
+            const colour = getComputedStyle(probe).color; probe.remove();
+            return colour; }"""
+    )
+    return colour
+
+
 def test_a_last_error_cleared_live_reads_as_a_dash_as_the_page_writes_it(
     browser: Browser, hub: Hub
 ) -> None:
     """A run that goes well clears `last_error` to "": the page's own text for
-    none is a dash, and a live update left the line blank."""
-    with _frost_lamp_live(browser, hub, "last_error", ".error-text") as (
-        _,
+    none is a dash, and a live update left the line blank. The dash is in the
+    plain text colour, the error in the error colour (the dash was red too)."""
+    colour = "(el) => getComputedStyle(el).color"
+    with _frost_lamp_live(browser, hub, "last_error", ".last-error") as (
+        page,
         error,
         write,
     ):
+        bad = _error_colour(page)
+        plain = page.locator('dd[data-key="/scenario/frost-lamp/runs"]').evaluate(
+            colour
+        )
         shown = []
         for value, want in (("device gone", "device gone"), ("", "\u2013")):
             write(value, want)
-            shown.append(error.text_content())
-    assert shown == ["device gone", "\u2013"]
+            shown.append((error.text_content(), error.evaluate(colour)))
+    assert bad != plain
+    assert shown == [("device gone", bad), ("\u2013", plain)]
+
+
+def test_a_scenario_s_last_error_dash_is_in_the_plain_text_colour(
+    browser: Browser, hub: Hub
+) -> None:
+    """The page as the server writes it: a scenario without an error shows a dash
+    for its last error, in the colour of the text around it, not the error's."""
+    colour = "(el) => getComputedStyle(el).color"
+    with (
+        _scenario_disabled(hub, "frost-lamp"),
+        CloneClient(hub.daemon.endpoint, b"/scenario/") as tree,
+    ):
+        tree.wait_synced()
+        key = b"/scenario/frost-lamp/last_error"
+        before = tree.get(key)
+        tree.set(key, b'""', confirm_timeout_s=5)
+        try:
+            page = logged_in(browser, hub)
+            page.goto(f"{hub.base}/scenarios/frost-lamp")
+            error = page.locator(
+                '.last-error[data-key="/scenario/frost-lamp/last_error"]'
+            )
+            shown = (error.text_content(), error.evaluate(colour))
+            plain = page.locator('dd[data-key="/scenario/frost-lamp/runs"]').evaluate(
+                colour
+            )
+            bad = _error_colour(page)
+            page.context.close()
+        finally:
+            if before:
+                tree.set(key, before, confirm_timeout_s=5)
+    assert bad != plain
+    assert shown == ("\u2013", plain)
 
 
 def test_a_scenario_s_failure_time_is_on_its_card_and_follows_the_tree(
@@ -790,7 +841,7 @@ def test_a_scenario_s_last_error_wraps_between_words_on_a_phone(
         assert _scenario_request(hub, action="run", name="broken-run") == b"200"
         page = logged_in(browser, hub, "phone")
         error = page.locator("li.scenario", has_text="broken-run").locator(
-            "dd.error-text"
+            "dd.last-error"
         )
 
         def shown_error() -> str | None:

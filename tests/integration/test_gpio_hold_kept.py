@@ -311,3 +311,30 @@ def test_a_start_that_holds_a_stored_change_again_says_so_once(
             "state": True,
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "reloaded",
+    [
+        pytest.param(COMPRESSOR, id="same-wiring"),
+        pytest.param({**COMPRESSOR, "active_high": False}, id="wiring-changed"),
+    ],
+)
+def test_a_reload_that_kept_the_pin_and_its_held_change_says_nothing_restored(
+    clocked: tuple[Gpio, FakeClock], tree: CloneClient, reloaded: dict[str, Any]
+) -> None:
+    """A reload (the service restarting in raspyd) keeps the pin and the change it
+    held: nothing came back from the store, so nothing is said restored (the line
+    would tell of a start that did not happen)."""
+    gpio, clock = clocked
+    gpio.start(COMPRESSOR, tree=tree, restarting=True)
+    assert gpio.request(action="get", device="compressor")[0] == b"200"
+    clock.advance(40)
+    assert gpio.request(action="on", device="compressor")[0] == b"200"
+    gpio.stop()  # a reload: the pin and what is held stay for the next start
+    with capture_logs() as logs:
+        gpio.start(reloaded, tree=tree, restarting=True)
+        reply = gpio.request(action="get", device="compressor")
+    assert reply[1]["pending"]["state"] is True  # still held
+    assert [e for e in logs if e["event"] == "device_held_switch_restored"] == []
+    assert gpio.stats.get("devices.gpio.held_restored") == 0

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import zmq
-from support.cli_process import finish
+from support.cli_process import answer_presence, finish
 from support.zmqctx import recv
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -28,6 +28,7 @@ def test_raspy_call_prints_each_reply_frame_on_its_own_line(
     """§3.3: the PARTIAL and FINAL bodies, one line per frame, 0x-hex if not UTF-8."""
     sock, endpoint = router
     process = start_call("--server", endpoint, "echo", "héllo", "x")
+    answer_presence(sock, b"echo")
     peer, *frames = recv(sock, timeout_ms=10_000)
     assert frames == [b"MDPC02", b"\x01", b"echo", "héllo".encode(), b"x"]
     sock.send_multipart([peer, b"MDPC02", b"\x02", b"echo", "héllo".encode()])
@@ -41,6 +42,9 @@ def test_raspy_call_speaks_mdp01_and_sends_one_empty_frame_without_body(
     """§2.3: a 0.1 REQUEST needs a body frame; none given sends one empty frame."""
     sock, endpoint = router
     process = start_call("--server", endpoint, "--version", "0.1", "echo")
+    peer, *probe = recv(sock, timeout_ms=10_000)
+    assert probe == [b"", b"MDPC01", b"mmi.service", b"echo"]
+    sock.send_multipart([peer, b"", b"MDPC01", b"mmi.service", b"200"])
     peer, *frames = recv(sock, timeout_ms=10_000)
     assert frames == [b"", b"MDPC01", b"echo", b""]
     sock.send_multipart([peer, b"", b"MDPC01", b"echo", b"ok"])
@@ -58,10 +62,33 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
-        f"raspy: {endpoint}: no reply from service 'nobody' after 2 tries of 0.2s"
-        " (the broker does not answer either)"
+        f"raspy: {endpoint}: no reply from service 'mmi.service' after 2 tries of "
+        "0.2s (asked whether a worker offers 'nobody': nothing was sent)"
     )
+    asked = [recv(sock), recv(sock)]
+    assert len({frames[0] for frames in asked}) == 2
+    assert {frames[-2] for frames in asked} == {b"mmi.service"}
+
+
+def test_raspy_call_exits_1_after_its_request_times_out(
+    router: tuple[Router, str],
+) -> None:
+    """§2.3: a worker was there when asked, then no reply: the tries, then exit 1."""
+    sock, endpoint = router
+    process = start_call(
+        "--server", endpoint, "--timeout", "0.2", "--retries", "2", "slow", "x"
+    )
+    answer_presence(sock, b"slow")
     assert len({recv(sock)[0], recv(sock)[0]}) == 2
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert (
+        err.decode()
+        .splitlines()[-1]
+        .startswith(
+            f"raspy: {endpoint}: no reply from service 'slow' after 2 tries of 0.2s"
+        )
+    )
 
 
 def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
@@ -73,6 +100,7 @@ def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
     process = start_call(
         "--server", endpoint, "--timeout", "0.2", "--retries", "1", "lamp", "on"
     )
+    answer_presence(sock, b"lamp")  # there when asked, gone by the request
     assert recv(sock, timeout_ms=10_000)[1:] == [b"MDPC02", b"\x01", b"lamp", b"on"]
     peer, *probe = recv(sock, timeout_ms=10_000)
     assert probe == [b"MDPC02", b"\x01", b"mmi.service", b"lamp"]
@@ -82,6 +110,55 @@ def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
     assert err.decode().splitlines()[-1] == (
         f"raspy: {endpoint}: no reply from service 'lamp' after 1 tries of 0.2s"
         " (no worker serves 'lamp' now)"
+    )
+
+
+def test_raspy_call_refuses_a_service_no_worker_offers_and_sends_nothing(
+    router: tuple[Router, str],
+) -> None:
+    """RFC 8: the broker is asked first; a request it would queue for a worker that
+    is not there (a typo, a board that is off) is not sent, and the line says why."""
+    sock, endpoint = router
+    process = start_call("--server", endpoint, "kitchen.relay", "on")
+    answer_presence(sock, b"kitchen.relay", b"404")
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert err.decode().splitlines() == [
+        "raspy: call: no worker offers kitchen.relay (raspy call mmi.services lists "
+        "those that do); --queue sends it all the same"
+    ]
+    assert sock.poll(200) == 0
+
+
+def test_raspy_call_with_queue_sends_to_a_service_no_worker_offers(
+    router: tuple[Router, str],
+) -> None:
+    """--queue: the user wants it queued for the worker to come; sent, its reply shown."""
+    sock, endpoint = router
+    process = start_call("--server", endpoint, "--queue", "kitchen.relay", "on")
+    answer_presence(sock, b"kitchen.relay", b"404")
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames == [b"MDPC02", b"\x01", b"kitchen.relay", b"on"]
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"kitchen.relay", b"done"])
+    assert finish(process) == (0, b"done\n", b"")
+
+
+def test_raspy_call_titanic_says_no_worker_is_there_and_submits_it_all_the_same(
+    router: tuple[Router, str],
+) -> None:
+    """Titanic keeps a request until a worker comes, on purpose: only said on stderr."""
+    sock, endpoint = router
+    process = start_call("--server", endpoint, "--titanic", "kitchen.relay", "on")
+    answer_presence(sock, b"kitchen.relay", b"404")
+    peer, *frames = recv(sock, timeout_ms=10_000)
+    assert frames[:3] == [b"MDPC02", b"\x01", b"titanic.request"]
+    assert b"kitchen.relay" in frames[3:]
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"titanic.request", b"500"])
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert err.decode().splitlines()[0] == (
+        "raspy: call: no worker offers kitchen.relay now; Titanic keeps the request "
+        "until one does"
     )
 
 

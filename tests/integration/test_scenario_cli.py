@@ -88,14 +88,57 @@ _SHOWN: Final = {
 def test_show_prints_the_last_run_in_this_machines_zone_naming_its_offset(
     router: tuple[Router, str],
 ) -> None:
-    """The hub's zone is not in the reply: the time is this machine's (TZ here, a
-    POSIX rule 3:30 west of UTC), and says so by its offset."""
+    """An older hub's reply has no zone: the time is this machine's (TZ here, a
+    POSIX rule 3:30 west of UTC), says so by its offset, and the first line says
+    that the zone is this machine's, once."""
     sock, endpoint = router
     process = start(endpoint, "show", "wake", env={"TZ": "XST+3:30"})
     answer(sock, b"200", _SHOWN)
     status, out, err = finish(process)
     assert (status, err) == (0, "")
+    assert out.startswith(
+        "times in:     this machine's (the hub's reply names no zone: an older "
+        "raspyd)\nname:         wake\n"
+    )
+    assert out.count("this machine's") == 1
     assert "last run:     2026-12-03 10:00:00 -03:30\n" in out
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "last_run"),
+    [
+        pytest.param(
+            "Asia/Tokyo",
+            "Asia/Tokyo (the hub's [core] timezone)",
+            "2026-12-03 22:30:00 +09:00",
+            id="the-hubs",
+        ),
+        pytest.param(
+            "Nowhere/Atlantis",
+            "this machine's (the hub's zone \"Nowhere/Atlantis\" is unknown here)",
+            "2026-12-03 10:00:00 -03:30",
+            id="unknown-here",
+        ),
+        pytest.param(
+            "Europe",  # a folder of the zone files, not a zone
+            "this machine's (the hub's zone \"Europe\" is unknown here)",
+            "2026-12-03 10:00:00 -03:30",
+            id="a-folder",
+        ),
+    ],
+)
+def test_show_prints_the_last_run_in_the_zone_the_hubs_reply_names(
+    router: tuple[Router, str], zone: str, first: str, last_run: str
+) -> None:
+    """The hub's `[core] timezone` in its reply: its times are written in it, not
+    in this machine's (TZ here), and the first line names it."""
+    sock, endpoint = router
+    process = start(endpoint, "show", "wake", env={"TZ": "XST+3:30"})
+    answer(sock, b"200", {**_SHOWN, "timezone": zone})
+    status, out, err = finish(process)
+    assert (status, err) == (0, "")
+    assert out.splitlines()[0] == f"times in:     {first}"
+    assert f"last run:     {last_run}\n" in out
 
 
 def test_show_json_keeps_the_epoch_seconds(router: tuple[Router, str]) -> None:

@@ -265,9 +265,10 @@ def test_show_prints_the_fields_then_the_document_as_stored() -> None:
                       "trigger": {"kind": "event", "key": "/event/bell", "value": 1}},
         "last_trace": ["+0.0s device h.fake.lamp on", "+0.1s device h.fake.lamp: 200",
                        "done"],
-        "document": "# comment\nname: frost-lamp\n",
+        "document": "# comment\nname: frost-lamp\n", "timezone": "UTC",
     }  # fmt: skip
-    assert text.show_text(entry, UTC) == (
+    assert text.show_text(entry) == (
+        "times in:     UTC (the hub's [core] timezone)\n"
         "name:         frost-lamp\n"
         "description:  Lamp on\n"
         "enabled:      yes\n"
@@ -295,8 +296,9 @@ def test_show_prints_the_run_under_way_before_the_last_one() -> None:
         "last_run": T_2026_12_03_13_30_UTC, "runs": 2,
         "run_trace": ["+0.0s device h.fake.hall level 5", "+0.0s wait 60s"],
         "last_trace": ["+0.0s device h.fake.hall level 5", "+1140.0s done"],
+        "timezone": "UTC",
     }  # fmt: skip
-    assert text.show_text(entry, UTC).split("runs:         2\n")[1] == (
+    assert text.show_text(entry).split("runs:         2\n")[1] == (
         "last error:   -\n"
         "last skipped: -\n"
         "run under way:\n"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC
 
 from support.scenario_engine import START_WALL, harness, scenario
 
@@ -110,13 +109,14 @@ def test_show_prints_the_time_before_the_reason() -> None:
         "name": "s",
         "last_error": "device h.fake.lamp: on answered 404 unknown_device",
         "last_error_at": T_2026_12_03_13_30_UTC,
+        "timezone": "UTC",
     }
-    shown = text.show_text(entry, UTC)
+    shown = text.show_text(entry)
     assert (
         "last error:   2026-12-03 13:30:00 +00:00: device h.fake.lamp: on answered"
         " 404 unknown_device\n"
     ) in shown
-    assert "last error:   -\n" in text.show_text({**entry, "last_error": None}, UTC)
+    assert "last error:   -\n" in text.show_text({**entry, "last_error": None})
 
 
 def test_the_card_shows_when_it_failed() -> None:
@@ -143,3 +143,18 @@ def test_the_card_shows_when_it_failed() -> None:
 def test_a_row_without_the_field_still_parses() -> None:
     [row] = models.scenarios([b"200", json.dumps([{"name": "s"}]).encode()])
     assert row == ScenarioRow("s", "", False, "unknown", None, 0, "")
+
+
+def test_the_cards_last_error_is_red_only_when_there_is_one() -> None:
+    """Its dash for none was in the error colour (class error-text) too."""
+    failed = ScenarioRow("s", "", True, "error", None, 1, "boom")
+    fine = replace(failed, state="idle", last_error="")
+    pages_of = [pages.scenarios_body([row], "c", 0.0) for row in (failed, fine)]
+    assert (
+        '<dd class="last-error error-text" data-key="/scenario/s/last_error">boom</dd>'
+    ) in pages_of[0]
+    for page in pages_of[1:]:
+        assert (
+            '<dd class="last-error" data-key="/scenario/s/last_error">\u2013</dd>'
+        ) in page
+        assert "error-text" not in page

@@ -66,8 +66,11 @@
         if (text !== null) el.textContent = text;
       } else {
         // an empty last error (the key written so by hand: a run that went well
-        // keeps the last failure's reason) is none, a dash, as the page writes it
-        const none = value === "" && el.classList.contains("error-text");
+        // keeps the last failure's reason) is none, a dash, as the page writes it,
+        // in the plain colour: red only for an error to tell
+        const lastError = el.classList.contains("last-error");
+        const none = lastError && (value === "" || value === null || value === undefined);
+        if (lastError) el.classList.toggle("error-text", !none);
         el.textContent = show(none ? null : value);
       }
     });
