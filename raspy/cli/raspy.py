@@ -243,7 +243,8 @@ def _call(args: argparse.Namespace) -> int:
         retries=args.retries,
         curve=curve,
     ) as client:
-        offered = _offered(client, args.service)
+        # --queue: the user wants it kept for a worker to come; nothing to ask
+        offered = args.queue or _offered(client, args.service, titanic=args.titanic)
         if args.titanic:
             client.close()
             return _call_titanic(args, body, curve, offered)
@@ -262,16 +263,19 @@ def _call(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _offered(client: Client, service: str) -> bool:
+def _offered(client: Client, service: str, *, titanic: bool = False) -> bool:
     """Whether a worker offers `service` now (RFC 8 mmi.service), asked before the
     request is sent: the broker queues a request for a service without one, and a
     worker that comes back within broker.request_ttl_s would carry it out long after
-    this command gave up. Only a 404 is "no": a broker without MMI answers 501."""
+    this command gave up. Only a 404 is "no": a broker without MMI answers 501. For
+    `titanic` the answer is only said, so no answer is no reason not to submit."""
     if service.startswith("mmi."):
         return True  # the broker answers those itself
     try:
         answer = client.request(mmi.SERVICE, service)
     except ClientTimeout as exc:
+        if titanic:
+            return True  # not known: submitted without a word
         raise ClientTimeout(
             f"{exc} (asked whether a worker offers {service!r}: nothing was sent)"
         ) from None

@@ -133,10 +133,11 @@ def test_raspy_call_refuses_a_service_no_worker_offers_and_sends_nothing(
 def test_raspy_call_with_queue_sends_to_a_service_no_worker_offers(
     router: tuple[Router, str],
 ) -> None:
-    """--queue: the user wants it queued for the worker to come; sent, its reply shown."""
+    """--queue: the user wants it queued for the worker to come, so the broker is not
+    asked first (a broker without MMI would make the question time out): sent at
+    once, its reply shown."""
     sock, endpoint = router
     process = start_call("--server", endpoint, "--queue", "kitchen.relay", "on")
-    answer_presence(sock, b"kitchen.relay", b"404")
     peer, *frames = recv(sock, timeout_ms=10_000)
     assert frames == [b"MDPC02", b"\x01", b"kitchen.relay", b"on"]
     sock.send_multipart([peer, b"MDPC02", b"\x03", b"kitchen.relay", b"done"])
@@ -160,6 +161,32 @@ def test_raspy_call_titanic_says_no_worker_is_there_and_submits_it_all_the_same(
         "raspy: call: no worker offers kitchen.relay now; Titanic keeps the request "
         "until one does"
     )
+
+
+def test_raspy_call_titanic_submits_when_the_broker_does_not_say_whether_a_worker_is_there(
+    router: tuple[Router, str],
+) -> None:
+    """The question is only for a line on stderr: unanswered, the request is still
+    submitted to Titanic, with no word about workers."""
+    sock, endpoint = router
+    process = start_call(
+        "--server",
+        endpoint,
+        "--timeout",
+        "0.2",
+        "--retries",
+        "1",
+        "--titanic",
+        "kitchen.relay",
+        "on",
+    )
+    assert recv(sock, timeout_ms=10_000)[-2:] == [b"mmi.service", b"kitchen.relay"]
+    peer, *frames = recv(sock, timeout_ms=10_000)  # not answered: Titanic next
+    assert frames[:3] == [b"MDPC02", b"\x01", b"titanic.request"]
+    sock.send_multipart([peer, b"MDPC02", b"\x03", b"titanic.request", b"500"])
+    status, out, err = finish(process)
+    assert (status, out) == (1, b"")
+    assert "no worker offers" not in err.decode()
 
 
 @pytest.mark.parametrize(
