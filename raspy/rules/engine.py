@@ -128,7 +128,8 @@ class ScenarioCore:
         for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
         if self._when.active:  # most scenarios have none: nothing more to do
-            self._when_fired(self._when.on_change(key, mono, wall), mono, wall, out)
+            fired = self._when.on_change(key, None if gone else new, mono, wall)
+            self._when_fired(fired, mono, wall, out)
         return self._finish(out)
 
     def on_time(

@@ -12,7 +12,7 @@ begins, not at every reading (the scenario's `last_error` is on an SD card).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from raspy.devices.template import JsonValue
@@ -99,12 +99,18 @@ class WhenWatch:
             self._next_minute = _next_minute(mono, wall)
         return outcome
 
-    def on_change(self, key: str, mono: float, wall: float) -> WhenOutcome:
-        """`key` changed: the triggers that read it are re-tested."""
+    def on_change(
+        self, key: str, new: JsonValue, mono: float, wall: float
+    ) -> WhenOutcome:
+        """`key` changed to `new` (None: deleted): the triggers that read it are
+        re-tested with `key` as this change left it. The shared view of the tree may
+        be ahead already (a 0, 1, 0 in quick succession reaches the scenario after
+        the view says 0 again), and a change that crossed must fire, as a kv
+        trigger's `to:` does from the change itself."""
         outcome = WhenOutcome()
         for when in self._whens:
             if when.wants(key):
-                self._step(when, key, mono, wall, outcome)
+                self._step(when, key, mono, wall, outcome, (key, new))
         return outcome
 
     def due(self, mono: float, wall: float) -> WhenOutcome:
@@ -143,8 +149,9 @@ class WhenWatch:
         mono: float,
         wall: float,
         outcome: WhenOutcome,
+        changed: tuple[str, JsonValue] | None = None,
     ) -> None:
-        value = self._test(when, wall, outcome)
+        value = self._test(when, wall, outcome, changed)
         if isinstance(value, _Fault):
             if when.hold is not None:
                 when.broken = True  # it cannot be said to have held through
@@ -169,10 +176,17 @@ class WhenWatch:
             )
 
     def _test(
-        self, when: _When, wall: float, outcome: WhenOutcome
+        self,
+        when: _When,
+        wall: float,
+        outcome: WhenOutcome,
+        changed: tuple[str, JsonValue] | None = None,
     ) -> JsonValue | _Fault:
-        """The expression's value now, or _FAULT (said once, when it begins)."""
+        """The expression's value now (`changed`: that key as its change left it),
+        or _FAULT (said once, when it begins)."""
         context = self._env.context(when.context_trigger, wall)
+        if changed is not None:
+            context = replace(context, kv=_overlaid(context.kv, *changed))
         try:
             value = when.trigger.expression.evaluate(context)
         except ScenarioError as exc:
@@ -188,6 +202,13 @@ class WhenWatch:
         when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
         when.hold_start = mono
         when.hold_deadline = mono + when.trigger.for_s
+
+
+def _overlaid(
+    kv: Callable[[str], JsonValue], key: str, value: JsonValue
+) -> Callable[[str], JsonValue]:
+    """`kv` with `key` reading `value`."""
+    return lambda asked: value if asked == key else kv(asked)
 
 
 class _Fault:

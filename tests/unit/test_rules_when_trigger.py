@@ -57,6 +57,18 @@ def test_a_setpoint_raised_above_the_temperature_fires_once_and_not_on_the_next_
     }
 
 
+def test_a_quick_crossing_fires_though_the_view_is_ahead_of_the_change() -> None:
+    """The core's view of the tree is updated before the scenario hears of each
+    change: a bell that goes 0, 1, 0 in quick succession reaches it as two changes
+    when the view says 0 again. The change to 1 crossed, and fires (as a kv
+    trigger's `to: 1` does); its `trigger.key` is the key that changed."""
+    h = _started(_when("kv('/door/bell') == 1", id="rang"), {"/door/bell": 0})
+    h.tree["/door/bell"] = 0  # the view, already past the 1
+    fired = h.feed(h.core.on_kv("/door/bell", 0, 1, h.mono, h.wall))
+    assert _marks(fired) == ["rang /door/bell true"]
+    assert _marks(h.feed(h.core.on_kv("/door/bell", 1, 0, h.mono, h.wall))) == []
+
+
 def test_a_test_already_true_at_the_start_fires_nothing() -> None:
     h = _started(_when(THERMOSTAT), {T: 18.0, SETPOINT: 21.0})
     assert _marks(h.change(T, 18.5)) == []
