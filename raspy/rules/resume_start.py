@@ -56,10 +56,11 @@ def at_start(
     other run under way at the stop is lost, and said."""
     found = tree.kv(resume_key(name))
     recorded = found is not None
-    runs = resumable(name, code, enabled, scenario, found, clock)
+    runs, stale = resumable(name, code, enabled, scenario, found, clock)
     running = tree.kv(f"/scenario/{name}/state") == "running"
-    # runs the stop ended elsewhere than in such a wait: lost, said too
-    others = bool(runs) and resume_record.lost_runs(found) > 0
+    # runs the stop ended elsewhere than in such a wait, or whose wait is stale:
+    # lost, said too
+    others = bool(runs) and (stale or resume_record.lost_runs(found) > 0)
     lost = None
     if others or (not runs and (running or recorded)):
         lost = LOST_RUN_ERROR if daemon_start else RESTARTED_RUN_ERROR
@@ -73,12 +74,13 @@ def resumable(
     scenario: model.Scenario | None,
     found: JsonValue,
     clock: Clock,
-) -> tuple[engine.Checkpoint, ...]:
+) -> tuple[tuple[engine.Checkpoint, ...], bool]:
     """The runs recorded in a long wait before this start, when the record is this
     very version's and the scenario runs (enabled, loadable); each one said with the
-    time its wait has left. `found`: the record's key as the tree has it."""
+    time its wait has left. `found`: the record's key as the tree has it. And
+    whether runs of the record were left out as stale."""
     if found is None or scenario is None or not enabled:
-        return ()
+        return (), False
     try:
         runs = resume_record.decode(found, fingerprint(code), scenario)
     except MalformedMessage as exc:
@@ -89,14 +91,14 @@ def resumable(
             reason=exc.reason,
             detail=exc.detail,
         )
-        return ()
+        return (), False
     wall = clock.wall()
-    if resume_record.stale(runs, wall):
-        # a record this old comes from a restored backup, or a hub off for days:
-        # what was left of those runs is no longer what anyone waits for
-        log.warning("scenario_resume_stale", scenario=name)
-        return ()
-    for run in runs:
+    fresh = tuple(run for run in runs if not resume_record.stale(run, wall))
+    if len(fresh) < len(runs):
+        # a wait that ended this long ago comes from a restored backup, or a hub off
+        # for days: what was left of that run is no longer what anyone waits for
+        log.warning("scenario_resume_stale", scenario=name, runs=len(runs) - len(fresh))
+    for run in fresh:
         left = run.left_s(wall)
         log.info(
             "scenario_run_resumed",
@@ -106,4 +108,4 @@ def resumable(
             at=resume_path.to_json(run.path),
             wait="wait_until" if run.until else "wait",
         )
-    return runs
+    return fresh, len(fresh) < len(runs)

@@ -339,3 +339,29 @@ def test_any_record_with_wait_untils_decodes_to_fitting_runs_or_raises(
         assert resume_record.decode(json.loads(body), VERSION, UNTIL_DOC) == (
             checkpoint,
         )
+
+
+def test_a_stale_wait_beside_a_wait_until_without_a_timeout_is_lost_alone() -> None:
+    """Each run of a record is judged on its own: a wait_until without a timeout never
+    ends, so it must not keep a wait that ended three days ago (a hub off for days)
+    from being named lost; that wait's run would otherwise go on at once, days late."""
+    from support.clock import FakeClock
+
+    from raspy.rules import resume_start
+    from raspy.rules.resume_record import fingerprint
+
+    code = "name: both\n"  # the stored text: only its fingerprint counts here
+    doc = scenario([m.WaitAction(1200.0), until(None)], [EVENT], mode="parallel")
+    clock = FakeClock(wall=START_WALL)
+    ended = START_WALL - 3 * 24 * 3600.0
+    runs = (
+        engine.Checkpoint((Place(0),), ended, 1200.0, {"kind": "event"}),
+        engine.Checkpoint(
+            (Place(1),), math.inf, math.inf, {"kind": "event"}, until=True
+        ),
+    )
+    body, _ = resume_record.encode(fingerprint(code), runs, 65536)
+    found = json.loads(body)
+    taken, stale = resume_start.resumable("both", code, True, doc, found, clock)
+    assert [run.until for run in taken] == [True]
+    assert stale
