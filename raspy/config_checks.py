@@ -15,13 +15,12 @@ from raspy.mqtt import topics
 from raspy.protocol.clone import MAX_FRAME_BYTES, MAX_PROPS_BYTES
 
 if TYPE_CHECKING:
-    from raspy.config import (
-        CloneConfig,
+    from raspy.config_messaging import CloneConfig, StoreConfig
+    from raspy.config_parts import (
         CoreConfig,
         HistoryConfig,
         HttpConfig,
         MqttConfig,
-        StoreConfig,
         SupervisorConfig,
     )
 
