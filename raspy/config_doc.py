@@ -4,8 +4,8 @@
 
 It walks the Config dataclass: a field whose default is a dataclass is a section,
 every other field a key. Help texts are the `#` comments kept next to each field in
-raspy/config.py (the lines right above it, and one at its end); a section's text is
-its class docstring. So a section or key added there shows up here by itself.
+raspy/config.py and its section modules (the lines right above it, and one at its
+end); a section's text is its class docstring. So a section or key added there shows up here by itself.
 """
 
 from __future__ import annotations

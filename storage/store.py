@@ -3,16 +3,16 @@
 Reads are short read txns (consistent snapshots; they never block the writer). Every
 write goes through one writer thread; an acknowledged write is synced to disk. Never
 open a Store before fork() and use it in the child: open one in the child instead.
+A write's operations (Put, Delete) are raspy.storage.ops; what an opening checks and
+migrates first, raspy.storage.opening.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -21,23 +21,12 @@ import structlog
 from raspy.atomic_file import fsync_directory
 from raspy.closing import Closing
 from raspy.config import StoreConfig
-from raspy.errors import (
-    DataDirError,
-    StoreError,
-    StoreNewerError,
-    ValueTooLargeError,
-    quote,
-)
-from raspy.storage import damage, schema
+from raspy.errors import StoreError, StoreNewerError
+from raspy.storage import damage, opening, schema
 from raspy.storage import env as env_mod
 from raspy.storage.lock import DataDirLock, writer_present
-from raspy.storage.tables import (
-    DATA_TABLES,
-    SCHEMA_VERSION_KEY,
-    Table,
-    decode_schema_version,
-    encode_schema_version,
-)
+from raspy.storage.ops import Delete, Op, Put, apply_ops, validate_ops
+from raspy.storage.tables import DATA_TABLES, Table
 from raspy.storage.writer import Done, GroupWriter, Job
 
 __all__ = ["Delete", "Op", "Put", "ReadView", "Store", "Table"]
@@ -47,32 +36,6 @@ log = structlog.get_logger(component="store")
 _MB: Final = 1024 * 1024
 _DEFAULT_CONFIG: Final = StoreConfig()
 _ALL: Final = 2**62  # "no limit" for scans: bounded by the table's size
-_CHECK_CHUNK: Final = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Put:
-    table: Table
-    key: bytes
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    table: Table
-    key: bytes
-
-
-Op = Put | Delete
-_OP_TYPES: Final = (Put, Delete)
-
-
-def _apply_ops(txn: env_mod.WriteTxn, ops: Sequence[Op]) -> None:
-    for op in ops:
-        if isinstance(op, Put):
-            txn.put(op.table, op.key, op.value)
-        else:
-            txn.delete(op.table, op.key)
 
 
 class ReadView(Closing):
@@ -163,11 +126,11 @@ class Store(Closing):
         `check_records` (raspyd) also decodes every record before any write.
         """
         path = Path(data_dir)
-        _check_path_text(path)
+        opening.check_path_text(path)
         lock = None
         created = False
         if not readonly:
-            _make_data_dir(path)
+            opening.make_data_dir(path)
             lock = DataDirLock(path)
         try:
             if lock is not None:
@@ -191,7 +154,7 @@ class Store(Closing):
                 fsync_directory(path)
             try:
                 try:
-                    version = _prepare(
+                    version = opening.prepare(
                         shared, readonly=readonly, check_records=check_records
                     )
                 except StoreNewerError as exc:  # which of the stores, for every caller
@@ -274,7 +237,7 @@ class Store(Closing):
         frozen = tuple(ops)
         self.validate(frozen)
         writer.submit(
-            Job(lambda txn: _apply_ops(txn, frozen), len(frozen), future, on_done)
+            Job(lambda txn: apply_ops(txn, frozen), len(frozen), future, on_done)
         )
 
     def commit(self, ops: Sequence[Op]) -> None:
@@ -334,7 +297,7 @@ class Store(Closing):
                 txn.clear(table)
             for ops in batches():
                 self.validate(ops)
-                _apply_ops(txn, ops)
+                apply_ops(txn, ops)
             schema.migrate(txn, schema_version)
 
         future: Future[None] = Future()
@@ -402,138 +365,3 @@ class Store(Closing):
             if self._lock is not None:
                 self._lock.release()
         log.info("store_closed", path=str(self.path))
-
-
-def validate_ops(ops: Sequence[Op], max_key_bytes: int, max_value_bytes: int) -> None:
-    """Raise ValueTooLargeError for a key or value over the limits (TypeError: misuse)."""
-    for op in ops:
-        if not isinstance(op, _OP_TYPES):
-            raise TypeError(f"expected Put or Delete, got {type(op).__name__}")
-        table: object = op.table  # checked at run time: callers may be untyped
-        key: object = op.key
-        if not isinstance(table, Table) or not isinstance(key, bytes):
-            raise TypeError("an op needs a Table and a bytes key")
-        if not 0 < len(key) <= max_key_bytes:
-            raise ValueTooLargeError(
-                f"key of {len(key)} bytes for {table}: LMDB keys are 1 to "
-                f"{max_key_bytes} bytes"
-            )
-        if isinstance(op, Put):
-            value: object = op.value
-            if not isinstance(value, bytes):
-                raise TypeError("a Put needs a bytes value")
-            if len(value) > max_value_bytes:
-                raise ValueTooLargeError(
-                    f"value of {len(value)} bytes for {table} key {quote(key)} is "
-                    f"over store.max_value_bytes ({max_value_bytes})"
-                )
-
-
-def _check_path_text(path: Path) -> None:
-    """LMDB takes its path as UTF-8: a name made of other bytes (a surrogate escape
-    in Python) is refused before anything is made."""
-    try:
-        os.fspath(path).encode()
-    except UnicodeEncodeError:
-        raise DataDirError(
-            f"data dir {os.fspath(path)!a}: the name is not UTF-8 text, which the"
-            " store needs"
-        ) from None
-
-
-def _make_data_dir(path: Path) -> None:
-    """The store is nobody else's business (issue 18): a new data dir is made 0700,
-    and one that the group or others may use is warned about and set to 0700."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    created = bool(missing) and missing[0] == path
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for made in reversed(missing):  # its name in its parent, from the top down
-            fsync_directory(made.parent)
-    except OSError as exc:
-        raise DataDirError(f"cannot create data dir {path}: {exc.strerror}") from exc
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if created:
-            path.chmod(0o700)  # mkdir's mode is masked by the umask
-        elif mode & 0o077:
-            log.warning(
-                "data_dir_permissions_tightened",
-                path=str(path),
-                mode=f"{mode:04o}",
-                now="0700",
-            )
-            path.chmod(0o700)
-    except OSError as exc:
-        raise DataDirError(
-            f"cannot make data dir {path} private (0700): {exc.strerror}"
-        ) from exc
-
-
-def _every_record(txn: env_mod.ReadTxn, table: Table) -> Iterator[tuple[bytes, bytes]]:
-    after: bytes | None = None
-    while True:
-        chunk = txn.range(table, after or b"", b"", after, _CHECK_CHUNK)
-        yield from chunk
-        if len(chunk) < _CHECK_CHUNK:
-            return
-        after = chunk[-1][0]
-
-
-def _stamped_version(stamp: bytes | None) -> int:
-    """The schema version a store says it has; 0 if none, or unreadable (the record
-    check names that one as damage)."""
-    if stamp is None:
-        return 0
-    try:
-        return decode_schema_version(stamp)
-    except StoreError:
-        return 0
-
-
-def _prepare(
-    shared: env_mod.Environment, *, readonly: bool, check_records: bool
-) -> int:
-    """Clear stale readers, check the schema version (and every record if asked),
-    all read-only; only then create tables and migrate."""
-    cleared = shared.reader_check()
-    if cleared:
-        log.warning("store_stale_readers_cleared", path=str(shared.path), count=cleared)
-    txn = shared.begin_read()
-    try:
-        stamp = txn.get(Table.META, SCHEMA_VERSION_KEY)
-        empty = all(txn.count(table) == 0 for table in Table)
-        # a newer raspy's store is refused as that, before the record check takes
-        # its stamp for damage (and advises a restore, not the upgrade)
-        schema.check_supported(_stamped_version(stamp))
-        if check_records:
-            damage.check_records(shared.path, lambda t: _every_record(txn, t))
-    finally:
-        shared.end_read(txn)
-    version = 0 if stamp is None else decode_schema_version(stamp)
-    schema.check_supported(version)
-    if not readonly:
-        shared.create_tables()
-    if readonly or version == schema.SCHEMA_VERSION:
-        log.info("store_opened", path=str(shared.path), schema_version=version)
-        return version
-
-    def migrate(txn: env_mod.WriteTxn) -> None:
-        schema.migrate(txn, version)
-        txn.put(
-            Table.META, SCHEMA_VERSION_KEY, encode_schema_version(schema.SCHEMA_VERSION)
-        )
-
-    shared.write(migrate)
-    if empty:
-        log.info(
-            "store_created", path=str(shared.path), schema_version=schema.SCHEMA_VERSION
-        )
-    else:
-        log.info(
-            "store_schema_migrated",
-            path=str(shared.path),
-            from_version=version,
-            to_version=schema.SCHEMA_VERSION,
-        )
-    return schema.SCHEMA_VERSION

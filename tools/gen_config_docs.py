@@ -1,7 +1,8 @@
-"""Write docs/configuration.md and raspy/defaults/raspyd.toml from raspy/config.py.
+"""Write docs/configuration.md and raspy/defaults/raspyd.toml from raspy/config.py
+and its section modules (raspy/config_messaging.py, raspy/config_parts.py).
 
-Run it after changing raspy/config.py (tests/unit/test_config_docs.py fails until
-then): `.venv/bin/python tools/gen_config_docs.py` (`--check` only compares).
+Run it after changing one of them (tests/unit/test_config_docs.py fails until then):
+`.venv/bin/python tools/gen_config_docs.py` (`--check` only compares).
 """
 
 from __future__ import annotations

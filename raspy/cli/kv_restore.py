@@ -27,8 +27,9 @@ from raspy.errors import (
 )
 from raspy.storage.check import validate_written
 from raspy.storage.dump import DumpReader, Header, Record, record_line_number
+from raspy.storage.ops import Put, validate_ops
 from raspy.storage.schema import SCHEMA_VERSION
-from raspy.storage.store import Put, Store, validate_ops
+from raspy.storage.store import Store
 from raspy.storage.tables import LAST_SEQ_KEY, MAX_KEY_BYTES, Table, decode_seq
 
 # a restore writes its records in batches of this many, or this many bytes, so it

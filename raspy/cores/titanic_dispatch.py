@@ -37,7 +37,7 @@ _MAX_SLOTS: Final = 4096  # dispatcher client ids alive at once (bounds edge rou
 _START_WINDOW: Final = 4  # attempts in flight to a service before any reply came back
 # what a frame takes in the stored reply beside its bytes (its msgpack header, at
 # most): PARTIALs are not bound by broker.max_frames, so max_reply_bytes counts it
-# for the record to fit store.max_value_bytes (raspy.config_checks)
+# for the record to fit store.max_value_bytes (raspy.config_sizes)
 FRAME_HEAD_BYTES: Final = 5
 
 

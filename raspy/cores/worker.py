@@ -104,7 +104,7 @@ class WorkerState(enum.Enum):
 
 _NEVER: Final = float("inf")
 # the least silence of a worker after which raspyd's broker may give it up
-# (raspy.config_checks.MIN_BROKER_SILENCE_S: two of a 2.5 s worker's heartbeats)
+# (raspy.config_bounds.MIN_BROKER_SILENCE_S: two of a 2.5 s worker's heartbeats)
 BROKER_LEAST_SILENCE_S: Final = 5.0
 
 

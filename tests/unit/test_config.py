@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import raspy
-from raspy import config, config_checks
+from raspy import config, config_bounds, config_checks, config_sizes
 from raspy.errors import ConfigError
 from raspy.protocol import clone
 from raspy.storage import tables
@@ -372,7 +372,7 @@ def test_the_edges_of_each_range_still_load(text: str) -> None:
 
 def test_every_bound_names_a_numeric_setting() -> None:
     """A key misspelt in BOUNDS would check nothing."""
-    for key in config_checks.BOUNDS:
+    for key in config_bounds.BOUNDS:
         section, _, name = key.partition(".")
         fields = {f.name: f.type for f in dataclasses.fields(config._SECTIONS[section])}
         assert fields.get(name) in ("int", "float"), key
@@ -449,9 +449,9 @@ def test_a_key_size_the_store_cannot_hold_is_refused(text: str, expected: str) -
 
 
 def test_the_key_limits_checked_are_the_stores() -> None:
-    assert config_checks.STORE_KEY_BYTES == tables.MAX_KEY_BYTES
+    assert config_sizes.STORE_KEY_BYTES == tables.MAX_KEY_BYTES
     head = len(tables.history_row_key(10, 1, ""))
-    assert head == config_checks.HISTORY_ROW_KEY_HEAD
+    assert head == config_sizes.HISTORY_ROW_KEY_HEAD
 
 
 def test_log_level_and_format_are_closed_sets() -> None:
@@ -773,7 +773,7 @@ def test_a_map_past_what_a_32_bit_process_can_map_is_refused_there() -> None:
 
 def test_the_platforms_word_size_is_the_default() -> None:
     bits = 32 if sys.maxsize < 2**32 else 64
-    assert bits == config_checks.PLATFORM_BITS
+    assert bits == config_sizes.PLATFORM_BITS
     big = {"store": config.StoreConfig(map_size_max_mb=2048)}
     assert bool(config_checks.section_problems(big, "f")) == (bits == 32)
 

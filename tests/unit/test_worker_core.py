@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.mdp_frames import DISCONNECT, HEARTBEAT, finals, requests
 
-from raspy.config_checks import MIN_BROKER_SILENCE_S
+from raspy.config_bounds import MIN_BROKER_SILENCE_S
 from raspy.cores.worker import (
     BROKER_LEAST_SILENCE_S,
     Connect,
