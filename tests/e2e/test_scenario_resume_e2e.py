@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import hostname, running_daemon
+from support.scenario_daemon import CONFIG, ask, scenarios_up, value
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
-from raspy.client.mdp import Client
 
-CONFIG = '[devices]\nfake_enabled = true\n\n[core]\nenabled = true\ntimezone = "UTC"\n'
 HEATER = """\
 name: e2e-heater
 triggers:
@@ -34,62 +32,42 @@ RECORD = "/scenario/e2e-heater/resume"
 AT = [{"action": 0, "choice": 1}, {"action": 0}]
 
 
-def _ask(daemon: Daemon, action: str, **fields: Any) -> tuple[bytes, Any]:
-    with Client(daemon.endpoint, timeout_s=10, retries=1) as client:
-        status, body = client.request(
-            f"{hostname()}.core.scenario",
-            json.dumps({"v": 1, "action": action, **fields}),
-        )
-    return status, json.loads(body)
-
-
-def _up(daemon: Daemon) -> bool:
-    with Client(daemon.endpoint, timeout_s=2, retries=1) as client:
-        service = f"{hostname()}.core.scenario"
-        return client.request("mmi.service", service) == [b"200"]
-
-
-def _value(tree: CloneClient, key: str) -> Any:
-    body = tree.get(key.encode())
-    return None if body is None else json.loads(body)
-
-
 def test_a_sigkill_in_a_nested_wait_and_a_start_send_the_command_after_it(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
     lamp = f"/device/{hostname()}.fake.lamp/value"
     with running_daemon(data_dir, config_text=CONFIG) as first:
-        wait_until(lambda: _up(first), what="the scenario service")
-        assert _ask(first, "import", document=HEATER, source="h.yaml")[0] == b"200"
+        wait_until(lambda: scenarios_up(first), what="the scenario service")
+        assert ask(first, "import", document=HEATER, source="h.yaml")[0] == b"200"
         with CloneClient(first.endpoint) as tree:
             tree.wait_synced()
-            wait_until(lambda: _value(tree, lamp) is False, what="the lamp off")
+            wait_until(lambda: value(tree, lamp) is False, what="the lamp off")
             tree.set(b"/event/e2e/heat", b'"later"', confirm_timeout_s=5)
-            wait_until(lambda: _value(tree, RECORD) is not None, what="the record")
-            record = _value(tree, RECORD)
+            wait_until(lambda: value(tree, RECORD) is not None, what="the record")
+            record = value(tree, RECORD)
             [run] = record["runs"]
             assert (run["at"], run["seconds"]) == (AT, 1800.0)
             # as if raspyd stayed down past the wait's end (a test waits no 30
             # minutes): the same record, its wait ending now
             record["runs"][0]["end"] = time.time()
             tree.set(RECORD.encode(), json.dumps(record).encode(), confirm_timeout_s=5)
-            wait_until(lambda: _value(tree, RECORD) == record, what="the edit")
-            assert _value(tree, lamp) is False  # the command is after the wait
+            wait_until(lambda: value(tree, RECORD) == record, what="the edit")
+            assert value(tree, lamp) is False  # the command is after the wait
         first.kill()
     with running_daemon(data_dir, config_text=CONFIG) as second:
-        wait_until(lambda: _up(second), what="the scenario service again")
+        wait_until(lambda: scenarios_up(second), what="the scenario service again")
         with CloneClient(second.endpoint) as tree:
             tree.wait_synced()
-            wait_until(lambda: _value(tree, lamp) is True, what="the lamp on")
+            wait_until(lambda: value(tree, lamp) is True, what="the lamp on")
             wait_until(
-                lambda: _value(tree, "/house/e2e/done") == "later",
+                lambda: value(tree, "/house/e2e/done") == "later",
                 what="the rest of the run",
             )
             wait_until(
-                lambda: _value(tree, "/scenario/e2e-heater/state") == "idle",
+                lambda: value(tree, "/scenario/e2e-heater/state") == "idle",
                 what="the run's end",
             )
-            assert _value(tree, "/scenario/e2e-heater/last_error") is None
-            wait_until(lambda: _value(tree, RECORD) is None, what="the record gone")
+            assert value(tree, "/scenario/e2e-heater/last_error") is None
+            wait_until(lambda: value(tree, RECORD) is None, what="the record gone")
         assert "scenario_run_resumed" in second.log_text()

@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-from support.daemon import Daemon, hostname, running_daemon
+from support.daemon import hostname, running_daemon
+from support.scenario_daemon import CONFIG, ask, scenarios_up, value
 from support.wait import wait_until
 
 from raspy.client.clone import CloneClient
-from raspy.client.mdp import Client
 from raspy.rules.resume_record import fingerprint
 
-CONFIG = '[devices]\nfake_enabled = true\n\n[core]\nenabled = true\ntimezone = "UTC"\n'
 HEATER = """\
 name: e2e-window
 triggers:
@@ -42,39 +40,19 @@ STATE = "/scenario/e2e-window/state"
 AT = [{"action": 1, "choice": 1}, {"action": 0}]
 
 
-def _ask(daemon: Daemon, action: str, **fields: Any) -> tuple[bytes, Any]:
-    with Client(daemon.endpoint, timeout_s=10, retries=1) as client:
-        status, body = client.request(
-            f"{hostname()}.core.scenario",
-            json.dumps({"v": 1, "action": action, **fields}),
-        )
-    return status, json.loads(body)
-
-
-def _up(daemon: Daemon) -> bool:
-    with Client(daemon.endpoint, timeout_s=2, retries=1) as client:
-        service = f"{hostname()}.core.scenario"
-        return client.request("mmi.service", service) == [b"200"]
-
-
-def _value(tree: CloneClient, key: str) -> Any:
-    body = tree.get(key.encode())
-    return None if body is None else json.loads(body)
-
-
 def test_a_sigkill_in_a_wait_until_and_a_start_go_on_when_the_window_closes(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
     lamp = f"/device/{hostname()}.fake.lamp/value"
     with running_daemon(data_dir, config_text=CONFIG) as first:
-        wait_until(lambda: _up(first), what="the scenario service")
-        assert _ask(first, "import", document=HEATER, source="w.yaml")[0] == b"200"
+        wait_until(lambda: scenarios_up(first), what="the scenario service")
+        assert ask(first, "import", document=HEATER, source="w.yaml")[0] == b"200"
         with CloneClient(first.endpoint) as tree:
             tree.wait_synced()
-            wait_until(lambda: _value(tree, lamp) is False, what="the lamp off")
+            wait_until(lambda: value(tree, lamp) is False, what="the lamp off")
             tree.set(WINDOW.encode(), b'"open"', confirm_timeout_s=5)
-            wait_until(lambda: _value(tree, STATE) == "running", what="the run")
+            wait_until(lambda: value(tree, STATE) == "running", what="the run")
             # the record the run's timer writes after a minute in its wait_until,
             # written now (a test waits no minute): the run, its place, 25 minutes
             # of its timeout left
@@ -93,28 +71,28 @@ def test_a_sigkill_in_a_wait_until_and_a_start_go_on_when_the_window_closes(
                 ],
             }
             tree.set(RECORD.encode(), json.dumps(record).encode(), confirm_timeout_s=5)
-            wait_until(lambda: _value(tree, RECORD) == record, what="the record")
+            wait_until(lambda: value(tree, RECORD) == record, what="the record")
         first.kill()
     with running_daemon(data_dir, config_text=CONFIG) as second:
-        wait_until(lambda: _up(second), what="the scenario service again")
+        wait_until(lambda: scenarios_up(second), what="the scenario service again")
         with CloneClient(second.endpoint) as tree:
             tree.wait_synced()
-            wait_until(lambda: _value(tree, STATE) == "running", what="resumed")
-            status, reply = _ask(second, "get", name="e2e-window")
+            wait_until(lambda: value(tree, STATE) == "running", what="resumed")
+            status, reply = ask(second, "get", name="e2e-window")
             assert status == b"200"
             assert reply["run_trace"][0].startswith(
                 "+0.0s resumed after a restart: wait_until "
             )
             # the run waits: the window is still open, the lamp stays off
-            wait_until(lambda: _value(tree, lamp) is False, what="the lamp read")
-            assert _value(tree, STATE) == "running"
+            wait_until(lambda: value(tree, lamp) is False, what="the lamp read")
+            assert value(tree, STATE) == "running"
             tree.set(WINDOW.encode(), b'"closed"', confirm_timeout_s=5)
-            wait_until(lambda: _value(tree, lamp) is True, what="the lamp on")
+            wait_until(lambda: value(tree, lamp) is True, what="the lamp on")
             wait_until(
-                lambda: _value(tree, "/house/e2e/back") == "open",
+                lambda: value(tree, "/house/e2e/back") == "open",
                 what="the rest of the run",
             )
-            wait_until(lambda: _value(tree, STATE) == "idle", what="the run's end")
-            assert _value(tree, "/scenario/e2e-window/last_error") is None
-            wait_until(lambda: _value(tree, RECORD) is None, what="the record gone")
+            wait_until(lambda: value(tree, STATE) == "idle", what="the run's end")
+            assert value(tree, "/scenario/e2e-window/last_error") is None
+            wait_until(lambda: value(tree, RECORD) is None, what="the record gone")
         assert "scenario_run_resumed" in second.log_text()
