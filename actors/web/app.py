@@ -35,6 +35,7 @@ from raspy.actors.web.middleware import BodyLimit, QuietDisconnect, secure
 from raspy.clock import Clock
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
+from raspy.web.editor import body_limit as editor_limit
 from raspy.web.login import (
     LoginThrottle,
     Session,
@@ -167,10 +168,15 @@ Handler = Callable[[Request, Backend, Session], Awaitable[Response]]
 
 
 def page_route(
-    backend: Backend, handler: Handler, *, api: bool = False
+    backend: Backend,
+    handler: Handler,
+    *,
+    api: bool = False,
+    form_limit: int = forms.MAX_FORM_BYTES,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a handler: no session -> /login (pages) or 401 (api); POSTs need the
-    same origin and the CSRF token (form field `csrf` or header X-CSRF-Token)."""
+    same origin and the CSRF token (form field `csrf` or header X-CSRF-Token;
+    `form_limit`: a form that holds a scenario's document is larger)."""
 
     async def endpoint(request: Request) -> Response:
         session = await backend.session(request)
@@ -184,7 +190,8 @@ def page_route(
             supplied = request.headers.get("x-csrf-token")
             if supplied is None:
                 try:
-                    supplied = forms.parse_form(await request.body()).get("csrf")
+                    body = await request.body()
+                    supplied = forms.parse_form(body, limit=form_limit).get("csrf")
                 except forms.FormError:
                     supplied = None
             origin, host = request.headers.get("origin"), request.headers.get("host")
@@ -326,7 +333,7 @@ async def _stream(
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     """The ASGI application (the page handlers are in raspy.actors.web.pages, the
     JSON API in raspy.actors.web.api)."""
-    from raspy.actors.web import api
+    from raspy.actors.web import api, editor
     from raspy.actors.web import pages as p
 
     def route(
@@ -335,8 +342,10 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         *,
         methods: tuple[str, ...] = ("GET",),
         api: bool = False,
+        form_limit: int = forms.MAX_FORM_BYTES,
     ) -> Route:
-        return Route(path, page_route(backend, handler, api=api), methods=list(methods))
+        endpoint = page_route(backend, handler, api=api, form_limit=form_limit)
+        return Route(path, endpoint, methods=list(methods))
 
     async def login_get(request: Request) -> Response:
         return await login_form(request, backend)
@@ -360,6 +369,7 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/device/{fullname}/chart.svg", p.chart),
         route("/scenarios", p.scenarios_page),
         route("/scenarios/{name}", p.scenario_page),
+        *editor.routes(route),  # before the buttons' /scenarios/{name}/{action}
         route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
         route("/services", p.services_page),
         route("/titanic", p.titanic_page),
@@ -371,6 +381,6 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(QuietDisconnect),
-            Middleware(BodyLimit, limit=MAX_BODY_BYTES),
+            Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger=editor_limit),
         ],
     )

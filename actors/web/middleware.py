@@ -7,6 +7,7 @@ the hub.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 import structlog
@@ -40,19 +41,28 @@ def secure(response: Response, *, cache: bool = False) -> Response:
 class BodyLimit:
     """Refuse a request body over `limit` bytes (413) before it is read: a declared
     length at once, one sent in chunks as soon as it passes the limit. Without it
-    every body was read whole, whatever its size, the login form's too."""
+    every body was read whole, whatever its size, the login form's too.
+    `larger(path)` names a larger limit for a path (the scenario editor's forms)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        larger: Callable[[str], int | None] = lambda path: None,
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger(scope.get("path", "")) or self.default
+        reason = f"request body over {limit} bytes"
         declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            too_large = secure(Response(self._reason, 413, media_type="text/plain"))
+        if not declared.isdigit() or int(declared) > limit:
+            too_large = secure(Response(reason, 413, media_type="text/plain"))
             await too_large(scope, receive, send)
             return
         received = 0
@@ -62,15 +72,11 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise HTTPException(413, self._reason)
+                if received > limit:
+                    raise HTTPException(413, reason)
             return message
 
         await self.app(scope, bounded, send)
-
-    @property
-    def _reason(self) -> str:
-        return f"request body over {self.limit} bytes"
 
 
 class QuietDisconnect:

@@ -27,10 +27,11 @@ class FormError(RaspyError):
     """A browser's request that is refused (400), with the reason."""
 
 
-def parse_form(body: bytes) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body; the first value of each field."""
-    if len(body) > MAX_FORM_BYTES:
-        raise FormError(f"form over {MAX_FORM_BYTES} bytes")
+def parse_form(body: bytes, *, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body; the first value of each field
+    (`limit`: the editor's forms hold a scenario's document)."""
+    if len(body) > limit:
+        raise FormError(f"form over {limit} bytes")
     try:
         text = body.decode("ascii")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))

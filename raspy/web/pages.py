@@ -195,10 +195,11 @@ def scenarios_body(
     rows: Sequence[ScenarioRow], csrf: str, now: float, zone: tzinfo = UTC
 ) -> str:
     """One card per scenario: state, last run, runs, last error and its buttons."""
+    new = '<p class="edit-links"><a class="button" href="/new-scenario">New scenario</a></p>'
     if not rows:
-        return notice("No scenarios stored (import some with raspy scenario import).")
+        return new + notice("No scenarios stored: write one with New scenario.")
     cards = "".join(_scenario_card(row, csrf, now, zone) for row in rows)
-    return f'<ul class="scenarios">{cards}</ul>'
+    return f'{new}<ul class="scenarios">{cards}</ul>'
 
 
 def scenario_body(
@@ -219,8 +220,13 @@ def scenario_body(
         if detail.run_trace
         else ""
     )
+    base = esc(scenario_href(detail.row.name))
+    edit = (  # the editor's pages (raspy.web.editor)
+        f'<p class="edit-links"><a class="button" href="{base}/edit">Edit</a> '
+        f'<a class="button" href="{base}/delete">Delete</a></p>'
+    )
     return (
-        f'<ul class="scenarios single">{card}</ul>'
+        f'<ul class="scenarios single">{card}</ul>{edit}'
         f'<dl class="facts"><dt>Mode</dt><dd>{esc(detail.mode)}</dd></dl>'
         f"{under_way}<h2>Last run did</h2>{trace}"
         f'<h2>Document</h2><pre class="document">{esc(detail.document)}</pre>'

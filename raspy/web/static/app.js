@@ -217,3 +217,28 @@
 
   if (document.body.dataset.live === "1" && window.EventSource) connect();
 })();
+
+// the scenario editor: the cursor at the first problem's line (and at any problem
+// clicked); without JavaScript the list of problems says the lines
+(function () {
+  const area = document.querySelector("form.editor textarea");
+  if (!area) return;
+  function goTo(line, col) {
+    const lines = area.value.split("\n");
+    const row = Math.min(Math.max(line, 1), lines.length);
+    let offset = 0;
+    for (let i = 0; i < row - 1; i++) offset += lines[i].length + 1;
+    offset += Math.min(Math.max(col - 1, 0), lines[row - 1].length);
+    area.focus();
+    area.setSelectionRange(offset, offset);
+    const height = parseFloat(getComputedStyle(area).lineHeight) || 20;
+    area.scrollTop = Math.max(0, (row - 3) * height);
+  }
+  if (area.dataset.line) goTo(Number(area.dataset.line), Number(area.dataset.col || 1));
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("ol.problems a[data-line]");
+    if (!link) return;
+    event.preventDefault();
+    goTo(Number(link.dataset.line), Number(link.dataset.col || 1));
+  });
+})();

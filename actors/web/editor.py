@@ -1,0 +1,326 @@
+"""The scenario editor's pages: edit a stored scenario, write a new one, delete one.
+
+Check asks the core's `validate`, Save its `import`; every problem and warning comes
+back above the user's text, which a refusal never loses. The edit page carries the
+fingerprint of the text it started from (raspy.web.editor.fingerprint): Save
+refuses (409) when the stored text changed since. GETs write nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from raspy import json_text
+from raspy.actors.web.app import Backend
+from raspy.web import editor, forms, html
+from raspy.web.editor import EditorForm, EditorView, Problem
+from raspy.web.login import Session
+from raspy.web.models import ReplyError
+from raspy.web.pages import scenario_href
+
+_NAME_LINE: Final = re.compile(r"^name[ \t]*:[ \t]*", re.MULTILINE)
+_FAILED: Final = (forms.FormError, ReplyError)  # said on the page, the text kept
+
+
+def routes(route: Callable[..., Route]) -> list[Route]:
+    """The editor's routes, made by build_app's `route` (session, CSRF)."""
+    big = {"form_limit": editor.MAX_EDITOR_FORM_BYTES}
+    return [
+        route(editor.NEW_PATH, new_form),
+        route(editor.NEW_PATH, new_submit, methods=("POST",), **big),
+        route("/scenarios/{name}/edit", edit_form),
+        route("/scenarios/{name}/edit", edit_submit, methods=("POST",), **big),
+        route("/scenarios/{name}/delete", delete_form),
+        route("/scenarios/{name}/delete", delete_submit, methods=("POST",)),
+    ]
+
+
+def _show(
+    backend: Backend, session: Session, title: str, body: str, status: int = 200
+) -> Response:
+    document = html.page(
+        title,
+        body,
+        csrf=session.csrf,
+        active="/scenarios",
+        host=backend.hostname,
+        zone=str(backend.zone),
+    )
+    return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
+
+
+def _flash(backend: Backend, session: Session, message: str) -> None:
+    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
+        backend.flashes.clear()
+    backend.flashes[session.sid] = message[:300]
+
+
+async def _core(backend: Backend, body: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The core's status and reply object; ReplyError when it cannot answer."""
+    service = f"{backend.hostname}.core.scenario"
+    if not await backend.available(service):
+        raise forms.FormError(f"{service}: no worker: is [core] enabled?")
+    frames = await backend.ask(service, body)
+    try:
+        reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
+    except ValueError:
+        reply = {}
+    return (frames[0] if frames else b"?"), (reply if isinstance(reply, dict) else {})
+
+
+def _refusal(status: bytes, reply: dict[str, Any]) -> tuple[str, list[Problem]]:
+    """The core's refusal: its reason, and its problems at their lines."""
+    reason = str(reply.get("error") or f"refused ({status.decode('ascii', 'replace')})")
+    reason = reason.removeprefix(f"{editor.SOURCE}: ")  # the source is this page
+    if reason.startswith("a scenario named ") and " exists" in reason:
+        # the core's words name the API's `replace: true`: here, the edit page
+        reason = reason.split(" exists", 1)[0] + (
+            " exists: edit it from its own page, or give this one another name"
+        )
+    reason = reason[:1].upper() + reason[1:]
+    problems = reply.get("problems")
+    return reason, editor.problems_of(problems if isinstance(problems, list) else [])
+
+
+async def _stored(backend: Backend, name: str) -> str | None:
+    """The stored text of `name`; None when there is no such scenario."""
+    status, reply = await _core(backend, forms.scenario_get_request(name))
+    if status == b"404":
+        return None
+    if status != b"200":
+        raise forms.FormError(_refusal(status, reply)[0])
+    return str(reply.get("document", ""))
+
+
+async def _check(view: EditorView, document: str, backend: Backend) -> EditorView:
+    status, reply = await _core(backend, editor.document_request("validate", document))
+    if status == b"200":
+        said = f"No problems: {reply.get('name')} is a valid scenario."
+        return _with(view, headline=said, error=False)
+    reason, problems = _refusal(status, reply)
+    return _with(view, headline=reason, problems=problems)
+
+
+def _with(view: EditorView, **changes: Any) -> EditorView:
+    return replace(view, **changes)
+
+
+async def _saved(
+    backend: Backend, session: Session, name: str, reply: dict[str, Any], text: str
+) -> Response:
+    """After an import: the scenario's page, or with warnings the edit page again,
+    showing them at their lines (the text is stored)."""
+    warnings = reply.get("warnings")
+    if isinstance(warnings, list) and warnings:
+        view = EditorView(
+            editor.edit_href(name),
+            text,
+            editor.fingerprint(text),
+            editor.problems_of(warnings),
+            headline=f"Saved {name}; the hub warns:",
+            error=False,
+            back=scenario_href(name),
+        )
+        return _show(
+            backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
+        )
+    _flash(backend, session, f"saved: {name}")
+    return RedirectResponse(scenario_href(name), status_code=303)
+
+
+async def edit_form(request: Request, backend: Backend, session: Session) -> Response:
+    name = request.path_params["name"]
+    try:
+        stored = await _stored(backend, name)
+    except _FAILED as exc:
+        return _show(
+            backend, session, f"Edit {name}", html.notice(str(exc), error=True), 503
+        )
+    if stored is None:
+        text = html.notice(f"no scenario named {name[:64]!r}", error=True)
+        return _show(backend, session, "Unknown scenario", text, 404)
+    view = EditorView(
+        editor.edit_href(name),
+        stored,
+        editor.fingerprint(stored),
+        back=scenario_href(name),
+    )
+    return _show(
+        backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
+    )
+
+
+async def edit_submit(request: Request, backend: Backend, session: Session) -> Response:
+    """Check, or Save over the stored text: refused when the text names another
+    scenario (a rename) or the stored text changed since the page was made."""
+    name = request.path_params["name"]
+    form = editor.parse_editor_form(await request.body())
+    view = EditorView(
+        editor.edit_href(name), form.document, form.base, back=scenario_href(name)
+    )
+    title = f"Edit {name}"
+    try:
+        if not form.save:
+            view = await _check(view, form.document, backend)
+            return _show(
+                backend, session, title, editor.editor_body(view, session.csrf)
+            )
+        return await _save_over(backend, session, name, form, view)
+    except _FAILED as exc:
+        view = _with(view, headline=str(exc))
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+
+
+async def _save_over(
+    backend: Backend, session: Session, name: str, form: EditorForm, view: EditorView
+) -> Response:
+    title = f"Edit {name}"
+    body = editor.document_request("validate", form.document)
+    status, reply = await _core(backend, body)
+    if status != b"200":
+        reason, problems = _refusal(status, reply)
+        view = _with(view, headline=reason, problems=problems)
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+    named = str(reply.get("name", ""))
+    if named != name:
+        view = _with(
+            view,
+            headline="Not saved: the name changed.",
+            problems=[_rename(form.document, name, named)],
+        )
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+    stored = await _stored(backend, name)
+    if editor.fingerprint(stored) != form.base:
+        said = (
+            f"Not saved: {name} was deleted since this page was opened."
+            if stored is None
+            else f"Not saved: {name} was changed since this page was opened; "
+            "its text now is below."
+        )
+        view = _with(
+            view,
+            headline=f"{said} Save again to store your text over it.",
+            base=editor.fingerprint(stored),  # a second Save means it
+            stored=stored,
+        )
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 409
+        )
+    status, reply = await _core(
+        backend, editor.document_request("import", form.document, replace=True)
+    )
+    if status != b"200":
+        reason, problems = _refusal(status, reply)
+        view = _with(view, headline=reason, problems=problems)
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+    return await _saved(backend, session, name, reply, form.document)
+
+
+def _rename(document: str, old: str, new: str) -> Problem:
+    """Why a changed `name:` is refused, at that line when it can be found."""
+    message = (
+        f"the name is {new}, the page edits {old}: to rename, save this text as a "
+        f"new scenario (New scenario), then delete {old}"
+    )
+    found = _NAME_LINE.search(document)
+    if found is None:
+        return Problem(0, 0, message)
+    line = document.count("\n", 0, found.start()) + 1
+    return Problem(line, found.end() - found.start() + 1, message)
+
+
+async def new_form(request: Request, backend: Backend, session: Session) -> Response:
+    view = EditorView(editor.NEW_PATH, editor.EXAMPLE)
+    return _show(
+        backend, session, "New scenario", editor.editor_body(view, session.csrf)
+    )
+
+
+async def new_submit(request: Request, backend: Backend, session: Session) -> Response:
+    """Check, or Save as a new scenario: a name already stored is refused."""
+    form = editor.parse_editor_form(await request.body())
+    view = EditorView(editor.NEW_PATH, form.document)
+    title = "New scenario"
+    try:
+        if not form.save:
+            view = await _check(view, form.document, backend)
+            return _show(
+                backend, session, title, editor.editor_body(view, session.csrf)
+            )
+        body = editor.document_request("import", form.document, replace=False)
+        status, reply = await _core(backend, body)
+    except _FAILED as exc:
+        view = _with(view, headline=str(exc))
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+    if status != b"200":
+        reason, problems = _refusal(status, reply)
+        view = _with(view, headline=reason, problems=problems)
+        return _show(
+            backend, session, title, editor.editor_body(view, session.csrf), 400
+        )
+    return await _saved(backend, session, str(reply.get("name")), reply, form.document)
+
+
+async def delete_form(request: Request, backend: Backend, session: Session) -> Response:
+    name = request.path_params["name"]
+    try:
+        stored = await _stored(backend, name)
+    except _FAILED as exc:
+        return _show(
+            backend, session, f"Delete {name}", html.notice(str(exc), error=True), 503
+        )
+    if stored is None:
+        text = html.notice(f"no scenario named {name[:64]!r}", error=True)
+        return _show(backend, session, "Unknown scenario", text, 404)
+    body = editor.delete_body(name, stored, session.csrf)
+    return _show(backend, session, f"Delete {name}", body)
+
+
+async def delete_submit(
+    request: Request, backend: Backend, session: Session
+) -> Response:
+    """The delete, once its box is ticked; then the scenarios page says so."""
+    name = request.path_params["name"]
+    if not editor.confirmed(await request.body()):
+        try:
+            stored = await _stored(backend, name) or ""
+        except _FAILED:
+            stored = ""
+        body = editor.delete_body(
+            name, stored, session.csrf, "Not deleted: tick the box to confirm."
+        )
+        return _show(backend, session, f"Delete {name}", body, 400)
+    try:
+        status, reply = await _core(backend, _delete_request(name))
+        message = (
+            f"deleted: {name}"
+            if status == b"200"
+            else f"failed: delete {name}: {_refusal(status, reply)[0]}"
+        )
+    except _FAILED as exc:
+        message = f"failed: delete {name}: {exc}"
+    _flash(backend, session, message)
+    return RedirectResponse("/scenarios", status_code=303)
+
+
+def _delete_request(name: str) -> bytes:
+    """The core's `delete` (not one of the list's buttons: it has its own page)."""
+    return json.dumps({"v": 1, "action": "delete", "name": name}).encode("utf-8")

@@ -1,0 +1,199 @@
+"""The scenario editor's pure part: its forms, the core's problems as lines and
+columns, the document's fingerprint, and the pages' HTML (text in, HTML out).
+
+The handlers that ask the core are in raspy.actors.web.editor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.rules.scenario_api import MAX_REQUEST_BYTES
+from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
+from raspy.web.html import esc, hidden_csrf, notice
+from raspy.web.pages import scenario_href
+
+# the name the core's problems carry (`document:3:5: ...`), stripped off again here
+SOURCE: Final = "document"
+NEW_PATH: Final = "/new-scenario"
+# a form holding a document the core takes whole: each byte of it is at most three
+# in the form (`%C3`), and the other fields fit in a small form's size
+MAX_EDITOR_FORM_BYTES: Final = 3 * MAX_REQUEST_BYTES + MAX_FORM_BYTES
+_PROBLEM: Final = re.compile(r"(\d+):(\d+): (.*)", re.DOTALL)
+_EDIT_PATH: Final = re.compile(r"/scenarios/[^/]+/edit")
+EXAMPLE: Final = """\
+# A scenario: its name, what starts it and what it does (docs/scenarios.md).
+name: my-scenario
+description: what it is for
+triggers:
+  - cron: "30 6 * * 1-5"   # 06:30 Monday to Friday
+actions:
+  - log: "good morning"
+"""
+
+
+def body_limit(path: str) -> int | None:
+    """The larger request body the editor's forms may have (None: the usual)."""
+    if path == NEW_PATH or _EDIT_PATH.fullmatch(path):
+        return MAX_EDITOR_FORM_BYTES
+    return None
+
+
+def fingerprint(document: str | None) -> str:
+    """What the edit page started from: the SHA-256 of the stored text (`absent`
+    when there is none), computed here when the page is made and again at Save."""
+    if document is None:
+        return "absent"
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EditorForm:
+    """What the edit and new pages post: the text, the button, the fingerprint."""
+
+    document: str
+    save: bool
+    base: str
+
+
+def parse_editor_form(body: bytes) -> EditorForm:
+    """The posted form; a browser sends a textarea's line breaks as CRLF, stored as
+    the LF they were typed as."""
+    fields = parse_form(body, limit=MAX_EDITOR_FORM_BYTES)
+    document = fields.get("document", "").replace("\r\n", "\n")
+    return EditorForm(document, fields.get("do") == "save", fields.get("base", ""))
+
+
+def document_request(action: str, document: str, *, replace: bool = False) -> bytes:
+    """`validate` or `import` for the core; FormError when the core would refuse
+    it for its size (said with the text kept, not as the core's terse refusal)."""
+    request: dict[str, object] = {
+        "v": 1,
+        "action": action,
+        "document": document,
+        "source": SOURCE,
+    }
+    if action == "import":
+        request["replace"] = replace
+    body = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if len(body) > MAX_REQUEST_BYTES:
+        raise FormError(
+            f"the document is {len(document.encode('utf-8', 'surrogatepass'))} bytes:"
+            f" the hub takes at most {MAX_REQUEST_BYTES} (with its request)"
+        )
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One line of the core's problems or warnings; line 0 when it names none."""
+
+    line: int
+    col: int
+    message: str
+
+
+def problems_of(lines: Sequence[object]) -> list[Problem]:
+    """`document:3:5: message` lines as Problems (anything else kept as its text)."""
+    found = []
+    for line in lines:
+        text = str(line)
+        match = _PROBLEM.fullmatch(text.removeprefix(f"{SOURCE}:"))
+        if text.startswith(f"{SOURCE}:") and match:
+            found.append(Problem(int(match[1]), int(match[2]), match[3]))
+        else:
+            found.append(Problem(0, 0, text))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class EditorView:
+    """One showing of the edit (or new) page."""
+
+    action: str  # where the form posts
+    document: str
+    base: str = ""  # the fingerprint of the stored text it started from
+    problems: Sequence[Problem] = ()
+    headline: str = ""  # above the problems: what the core said
+    error: bool = True  # the headline is a refusal (else a plain notice)
+    stored: str | None = None  # a conflict: the stored text now
+    back: str = "/scenarios"
+
+
+def _problem_item(problem: Problem) -> str:
+    if not problem.line:
+        return f"<li>{esc(problem.message)}</li>"
+    where = f"line {problem.line}, column {problem.col}"
+    return (
+        f'<li><a href="#document" data-line="{problem.line}" '
+        f'data-col="{problem.col}">{esc(where)}</a>: {esc(problem.message)}</li>'
+    )
+
+
+def editor_body(view: EditorView, csrf: str) -> str:
+    """The problems (each at its line and column), the textarea with the user's
+    text, Check and Save; on a conflict the stored text below."""
+    parts = [notice(view.headline, error=view.error)] if view.headline else []
+    if view.problems:
+        items = "".join(_problem_item(p) for p in view.problems)
+        parts.append(f'<ol class="problems">{items}</ol>')
+    first = next((p for p in view.problems if p.line), None)
+    at = f' data-line="{first.line}" data-col="{first.col}"' if first else ""
+    # the newline after <textarea> is eaten by the parser: one that starts the
+    # text stays
+    parts.append(
+        f'<form method="post" action="{esc(view.action)}" class="editor">'
+        f"{hidden_csrf(csrf)}"
+        f'<input type="hidden" name="base" value="{esc(view.base)}">'
+        '<label for="document">Document (YAML)</label>'
+        '<textarea id="document" name="document" rows="24" spellcheck="false" '
+        f'autocapitalize="off" autocomplete="off" wrap="off"{at}>\n'
+        f"{esc(view.document)}</textarea>"
+        '<div class="actions">'
+        '<button type="submit" name="do" value="check">Check</button> '
+        '<button type="submit" name="do" value="save" class="primary">Save</button> '
+        f'<a href="{esc(view.back)}">Cancel</a></div></form>'
+    )
+    if view.stored is not None:
+        parts.append(
+            f'<h2>Stored now</h2><pre class="document stored">{esc(view.stored)}</pre>'
+        )
+    return "".join(parts)
+
+
+def edit_href(name: str) -> str:
+    return f"{scenario_href(name)}/edit"
+
+
+def delete_href(name: str) -> str:
+    return f"{scenario_href(name)}/delete"
+
+
+def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
+    """The confirmation of a delete: a box to tick, then the button."""
+    shown = notice(problem, error=True) if problem else ""
+    return (
+        f"{shown}<p>Deleting <strong>{esc(name)}</strong> removes its document and "
+        "ends its runs under way. It cannot be undone; the document is below to "
+        "copy first.</p>"
+        f'<form method="post" action="{esc(delete_href(name))}" class="confirm">'
+        f"{hidden_csrf(csrf)}"
+        '<label><input type="checkbox" name="confirm" value="yes" required> '
+        f"Yes, delete {esc(name)}</label>"
+        '<div class="actions"><button type="submit" class="danger">Delete</button> '
+        f'<a href="{esc(scenario_href(name))}">Cancel</a></div></form>'
+        f'<h2>Document</h2><pre class="document">{esc(document)}</pre>'
+    )
+
+
+def confirmed(body: bytes) -> bool:
+    """The delete form's box was ticked."""
+    try:
+        return parse_form(body).get("confirm") == "yes"
+    except FormError:
+        return False

@@ -1,0 +1,184 @@
+"""The scenario editor in a real Chromium (Debian's `chromium` through Playwright)
+against the real raspyd: New scenario, Edit with Check showing a problem at its line
+(the cursor put there), a fixed text saved and shown on the scenario's page, and a
+Delete with its confirmation. Screenshots of the edit page with a problem shown, at
+desktop and phone width, go to the pytest tmp dir."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from support.daemon import Daemon
+from support.net import free_port_base
+from support.wait import wait_until
+
+CONFIG = '[core]\nenabled = true\ntimezone = "UTC"\n[http]\nenabled = true\n'
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+DOCUMENT = (
+    "name: web-edit\ndescription: written in the browser\nactions:\n  - log: 'first'\n"
+)
+# line 4 names an action there is none of
+BROKEN = (
+    "# edited in the browser\nname: web-edit\ndescription: now with a typo\n"
+    "actions:\n  - lg: 'second'\n"
+)
+FIXED = BROKEN.replace("lg:", "log:")
+pytestmark = pytest.mark.timeout(180)
+
+
+class Hub:
+    def __init__(self, daemon: Daemon, token: str) -> None:
+        self.daemon = daemon
+        self.token = token
+        self.base = f"http://127.0.0.1:{daemon.port_base + 4}"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    data_dir = tmp_path_factory.mktemp("editor") / "data"
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "raspy.cli.raspy",
+            "web-token",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=CONFIG)
+    try:
+        yield Hub(daemon.start(timeout_s=30), token)
+    finally:
+        daemon.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: `make test` installs it as root"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def logged_in(browser: Browser, hub: Hub, width: str = "desktop") -> Page:
+    w, h = WIDTHS[width]
+    page = browser.new_context(viewport={"width": w, "height": h}).new_page()
+    page.set_default_timeout(15_000)
+
+    def login_form() -> bool:
+        try:
+            page.goto(f"{hub.base}/login")
+        except Exception:  # noqa: BLE001  # not listening yet
+            return False
+        return True
+
+    wait_until(login_form, what="the web face's login form", timeout_s=15)
+    page.fill("#secret", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.base}/")
+    return page
+
+
+def _cursor_line(page: Page) -> int:
+    """The textarea's line (1-based) where its cursor is, when it has the focus."""
+    line: int = page.evaluate(
+        """() => {
+            const area = document.querySelector('form.editor textarea');
+            if (document.activeElement !== area) return 0;
+            return area.value.slice(0, area.selectionStart).split('\\n').length;
+        }"""
+    )
+    return line
+
+
+def _checked_with_a_problem(page: Page, hub: Hub) -> tuple[list[str], int]:
+    page.goto(f"{hub.base}/scenarios/web-edit/edit")
+    page.fill("#document", BROKEN)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Check").click()
+    return page.locator("ol.problems li").all_text_contents(), _cursor_line(page)
+
+
+def test_a_scenario_is_written_edited_checked_saved_and_deleted(
+    browser: Browser, hub: Hub, tmp_path: Path
+) -> None:
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/scenarios")
+    with page.expect_navigation():
+        page.get_by_role("link", name="New scenario").click()
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    created = (page.url, page.text_content("pre.document"))
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Edit").click()
+    opened = page.input_value("#document")
+    problems, cursor = _checked_with_a_problem(page, hub)
+    kept = page.input_value("#document")
+    (tmp_path / "editor-desktop.png").write_bytes(page.screenshot(full_page=True))
+
+    page.fill("#document", FIXED)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    saved = (page.url, page.text_content("p.notice"), page.text_content("pre.document"))
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Delete").click()
+    confirm_url = page.url
+    page.get_by_label("Yes, delete web-edit").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete").click()
+    deleted = (page.url, page.text_content("p.notice"))
+    cards = page.locator("li.scenario", has_text="web-edit").count()
+    page.context.close()
+
+    own = f"{hub.base}/scenarios/web-edit"
+    assert created == (own, DOCUMENT)
+    assert (opened, kept) == (DOCUMENT, BROKEN)
+    assert [p.split(": ", 1)[0] for p in problems] == ["line 5, column 5"]
+    assert cursor == 5
+    assert saved == (own, "saved: web-edit", FIXED)
+    assert confirm_url == f"{own}/delete"
+    assert (deleted, cards) == ((f"{hub.base}/scenarios", "deleted: web-edit"), 0)
+
+
+def test_the_edit_page_fits_a_phone_and_is_saved_as_a_screenshot(
+    browser: Browser, hub: Hub, tmp_path: Path
+) -> None:
+    page = logged_in(browser, hub, "phone")
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    try:
+        problems, cursor = _checked_with_a_problem(page, hub)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth"
+            " - document.documentElement.clientWidth"
+        )
+        (tmp_path / "editor-phone.png").write_bytes(page.screenshot(full_page=True))
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    assert (len(problems), cursor, overflow) == (1, 5, 0)

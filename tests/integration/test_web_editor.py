@@ -1,0 +1,288 @@
+"""The scenario editor's pages over real HTTP to a real runtime (core and web face
+on): Check and Save through the core, the text kept on every refusal, the
+fingerprint that catches a second editor, a rename refused, the CSRF token, the
+size bounds, and a delete only once confirmed."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from support.net import free_port_base
+from support.web_browser import Answer, Browser, allow_login
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.actors.web import WEB_PORT_OFFSET
+from raspy.rules.scenario_api import MAX_REQUEST_BYTES
+from raspy.web.editor import MAX_EDITOR_FORM_BYTES
+from raspy.web.forms import MAX_FORM_BYTES
+
+pytestmark = pytest.mark.timeout(60)
+CONFIG = "[core]\nenabled = true\n[http]\nenabled = true\n"
+GOOD = "name: lamp\ndescription: first\nactions:\n  - log: 'one'\n"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """A logged-in browser of a runtime with the core on."""
+    data_dir = tmp_path / "data"
+    allow_login(data_dir)
+    cfg = config_mod.load(
+        CONFIG,
+        "test.toml",
+        data_dir=str(data_dir),
+        hostname="testhost",
+        network__port_base=free_port_base(5),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
+        browser.log_in()
+        yield browser
+    finally:
+        rt.stop()
+
+
+def _field(body: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', body)
+    assert match is not None, body
+    return html.unescape(match[1])
+
+
+def _textarea(body: str) -> str:
+    match = re.search(r"<textarea[^>]*>\n(.*?)</textarea>", body, re.DOTALL)
+    assert match is not None, body
+    return html.unescape(match[1])
+
+
+def _post(browser: Browser, path: str, **fields: str) -> Answer:
+    csrf = fields.pop("csrf", None)
+    if csrf is None:
+        csrf = _field(browser.exchange("GET", "/scenarios").body, "csrf")
+    return browser.exchange("POST", path, urlencode({"csrf": csrf, **fields}))
+
+
+def _stored(browser: Browser, name: str) -> str | None:
+    page = browser.exchange("GET", f"/scenarios/{name}/edit")
+    if page.status == 404:
+        return None
+    assert page.status == 200, page.body
+    return _textarea(page.body)
+
+
+def _create(browser: Browser, document: str) -> None:
+    answer = _post(browser, "/new-scenario", document=document, do="save")
+    assert answer.status == 303, answer.body
+
+
+def _delete(browser: Browser, name: str) -> None:
+    _post(browser, f"/scenarios/{name}/delete", confirm="yes")
+
+
+@pytest.fixture
+def lamp(browser: Browser) -> Iterator[Browser]:
+    """`lamp` stored as GOOD; deleted at the end."""
+    _create(browser, GOOD)
+    try:
+        yield browser
+    finally:
+        _delete(browser, "lamp")
+
+
+def test_the_edit_page_holds_the_stored_text_and_its_fingerprint(
+    lamp: Browser,
+) -> None:
+    scenario = lamp.exchange("GET", "/scenarios/lamp")
+    page = lamp.exchange("GET", "/scenarios/lamp/edit")
+    assert ('href="/scenarios/lamp/edit"' in scenario.body, page.status) == (True, 200)
+    assert (_textarea(page.body), _field(page.body, "base")) == (
+        GOOD,
+        hashlib.sha256(GOOD.encode()).hexdigest(),
+    )
+
+
+def test_save_stores_the_text_and_goes_back_to_the_scenario_page(
+    lamp: Browser,
+) -> None:
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    changed = GOOD.replace("first", "second")
+    # a browser sends a textarea's line breaks as CRLF
+    answer = _post(
+        lamp,
+        "/scenarios/lamp/edit",
+        document=changed.replace("\n", "\r\n"),
+        base=base,
+        do="save",
+    )
+    page = lamp.exchange("GET", "/scenarios/lamp")
+    assert (answer.status, answer.body) == (303, "")
+    assert ("saved: lamp" in page.body, _stored(lamp, "lamp")) == (True, changed)
+
+
+def test_check_lists_each_problem_at_its_line_and_keeps_the_text(
+    lamp: Browser,
+) -> None:
+    broken = GOOD.replace("  - log: 'one'", "  - lg: 'one'") + "<b>&</b>: x\n"
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    checked = _post(lamp, "/scenarios/lamp/edit", document=broken, base=base)
+    saved = _post(lamp, "/scenarios/lamp/edit", document=broken, base=base, do="save")
+    lines = re.findall(r'data-line="(\d+)" data-col="(\d+)">line', checked.body)
+    assert (checked.status, saved.status) == (200, 400)
+    assert _textarea(checked.body) == _textarea(saved.body) == broken
+    assert "<b>&" not in checked.body  # the user's text is escaped
+    assert ("4", "5") in lines, checked.body
+    assert 'textarea id="document"' in checked.body
+    assert re.search(r'<textarea[^>]* data-line="\d+" data-col="\d+"', checked.body)
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_check_of_a_good_text_says_so_and_stores_nothing(lamp: Browser) -> None:
+    changed = GOOD.replace("first", "checked only")
+    answer = _post(lamp, "/scenarios/lamp/edit", document=changed, do="check")
+    assert (answer.status, "No problems: lamp is a valid scenario." in answer.body) == (
+        200,
+        True,
+    )
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
+    lamp: Browser,
+) -> None:
+    """Two people edit: the second Save would silently undo the first."""
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    theirs = GOOD.replace("first", "theirs")
+    mine = GOOD.replace("first", "mine")
+    assert (
+        _post(
+            lamp, "/scenarios/lamp/edit", document=theirs, base=base, do="save"
+        ).status
+        == 303
+    )
+    refused = _post(lamp, "/scenarios/lamp/edit", document=mine, base=base, do="save")
+    stored_shown = re.search(
+        r'<pre class="document stored">(.*?)</pre>', refused.body, re.DOTALL
+    )
+    assert (refused.status, _textarea(refused.body)) == (409, mine)
+    assert stored_shown is not None
+    assert html.unescape(stored_shown[1]) == theirs
+    assert _stored(lamp, "lamp") == theirs
+    # Save again from the refusal's page means it
+    again = _post(
+        lamp,
+        "/scenarios/lamp/edit",
+        document=mine,
+        base=_field(refused.body, "base"),
+        do="save",
+    )
+    assert (again.status, _stored(lamp, "lamp")) == (303, mine)
+
+
+def test_a_changed_name_is_refused_with_how_to_rename(lamp: Browser) -> None:
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    renamed = GOOD.replace("name: lamp", "name: lantern")
+    answer = _post(lamp, "/scenarios/lamp/edit", document=renamed, base=base, do="save")
+    assert (answer.status, _textarea(answer.body)) == (400, renamed)
+    assert "to rename, save this text as a new scenario" in answer.body
+    assert 'data-line="1" data-col="7"' in answer.body
+    assert (_stored(lamp, "lamp"), _stored(lamp, "lantern")) == (GOOD, None)
+
+
+def test_a_new_scenario_whose_name_is_taken_is_refused_with_its_text(
+    lamp: Browser,
+) -> None:
+    other = GOOD.replace("first", "another")
+    answer = _post(lamp, "/new-scenario", document=other, do="save")
+    assert (answer.status, _textarea(answer.body)) == (400, other)
+    assert "already stored" in answer.body
+    assert 'data-line="1"' in answer.body
+    assert "A scenario named lamp exists: edit it from its own page" in answer.body
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_new_scenario_page_starts_with_an_example_that_checks(browser: Browser) -> None:
+    page = browser.exchange("GET", "/new-scenario")
+    example = _textarea(page.body)
+    checked = _post(browser, "/new-scenario", document=example, do="check")
+    assert (page.status, checked.status) == (200, 200)
+    assert "No problems: my-scenario is a valid scenario." in checked.body
+    assert _stored(browser, "my-scenario") is None
+    assert 'href="/new-scenario"' in browser.exchange("GET", "/scenarios").body
+
+
+def test_a_save_without_the_csrf_token_changes_nothing(lamp: Browser) -> None:
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    changed = GOOD.replace("first", "forged")
+    answers = [
+        _post(
+            lamp,
+            "/scenarios/lamp/edit",
+            csrf="wrong",
+            document=changed,
+            base=base,
+            do="save",
+        ).status,
+        _post(
+            lamp,
+            "/new-scenario",
+            csrf="",
+            document=changed.replace("lamp", "forged"),
+            do="save",
+        ).status,
+        _post(lamp, "/scenarios/lamp/delete", csrf="wrong", confirm="yes").status,
+    ]
+    assert answers == [403, 403, 403]
+    assert (_stored(lamp, "lamp"), _stored(lamp, "forged")) == (GOOD, None)
+
+
+def test_a_document_larger_than_the_core_takes_is_refused_with_its_text(
+    lamp: Browser,
+) -> None:
+    large = GOOD + "# " + "x" * MAX_REQUEST_BYTES + "\n"
+    answer = _post(lamp, "/new-scenario", document=large, do="save")
+    assert (answer.status, _textarea(answer.body) == large) == (400, True)
+    assert f"the hub takes at most {MAX_REQUEST_BYTES}" in answer.body
+
+
+def test_a_form_over_the_editors_limit_is_refused_before_it_is_read(
+    lamp: Browser,
+) -> None:
+    """The editor's forms take a document; every other form stays small."""
+    import http.client
+
+    def declared(path: str, length: int) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", lamp.port, timeout=10)
+        try:
+            connection.putrequest("POST", path)
+            connection.putheader("Cookie", lamp.cookie)
+            connection.putheader("Content-Length", str(length))
+            connection.endheaders()  # and no body: refused on the declared length
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    assert [
+        declared("/scenarios/lamp/edit", MAX_EDITOR_FORM_BYTES + 1),
+        declared("/new-scenario", MAX_EDITOR_FORM_BYTES + 1),
+        declared("/scenarios/lamp/run", MAX_FORM_BYTES + 1),
+    ] == [413, 413, 413]
+
+
+def test_delete_asks_first_and_a_get_deletes_nothing(browser: Browser) -> None:
+    _create(browser, GOOD.replace("lamp", "doomed"))
+    confirm = browser.exchange("GET", "/scenarios/doomed/delete")
+    unticked = _post(browser, "/scenarios/doomed/delete")
+    still = _stored(browser, "doomed")
+    deleted = _post(browser, "/scenarios/doomed/delete", confirm="yes")
+    listing = browser.exchange("GET", "/scenarios")
+    assert (confirm.status, 'name="confirm"' in confirm.body) == (200, True)
+    assert (unticked.status, "tick the box" in unticked.body) == (400, True)
+    assert still is not None
+    assert (deleted.status, "deleted: doomed" in listing.body) == (303, True)
+    assert _stored(browser, "doomed") is None
