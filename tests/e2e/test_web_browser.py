@@ -349,6 +349,7 @@ def _frost_lamp_live(
         _scenario_disabled(hub, "frost-lamp"),
     ):
         tree.wait_synced()
+        _disabled_in_tree(tree, "frost-lamp")
         before = tree.get(key.encode())
         page = logged_in(browser, hub)
         page.goto(f"{hub.base}/scenarios/frost-lamp")
@@ -367,6 +368,15 @@ def _frost_lamp_live(
             page.context.close()
             if before:
                 tree.set(key.encode(), before, confirm_timeout_s=5)
+
+
+def _disabled_in_tree(tree: CloneClient, name: str) -> None:
+    """Wait until the tree says `name` is disabled: the core writes a scenario's
+    status keys (its state, and the last_error of a run the disable ended) in one
+    batch after it answers, so a test's own write of such a key made before that
+    batch arrives would be overwritten by it."""
+    key = f"/scenario/{name}/state".encode()
+    wait_until(lambda: tree.get(key) == b'"disabled"', what=f"{name} disabled")
 
 
 @contextmanager
@@ -453,6 +463,7 @@ def test_a_scenario_s_last_error_dash_is_in_the_plain_text_colour(
         CloneClient(hub.daemon.endpoint, b"/scenario/") as tree,
     ):
         tree.wait_synced()
+        _disabled_in_tree(tree, "frost-lamp")
         key = b"/scenario/frost-lamp/last_error"
         before = tree.get(key)
         tree.set(key, b'""', confirm_timeout_s=5)
