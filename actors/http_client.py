@@ -243,11 +243,9 @@ class HttpClientActor(pykka.ThreadingActor):
             )
         else:
             self._stats.incr(f"{PART}.failed")
-            reason = (
-                outcome.detail
-                if isinstance(outcome, http_request.Failure)
-                else http_request.answer_line(outcome)
-            )
+            # a request that carried a secret: the status line alone (a server
+            # may echo the secret in its body, where hidden() may not find it)
+            reason = http_request.shown_outcome(outcome, bare=bool(wanted.secrets))
             log.debug(
                 "http_request_failed",
                 method=wanted.method,

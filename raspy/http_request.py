@@ -48,6 +48,9 @@ MAX_ANSWER_BYTES: Final = 64 * 1024  # what is read of an answer's body
 MAX_REDIRECTS: Final = 3
 SHOWN_BODY_CHARS: Final = 200  # of an answer's body, in a failure's reason
 SHOWN_URL_CHARS: Final = 120
+SHOWN_PHRASE_CHARS: Final = 64  # a longer reason phrase is left out, never cut
+# a refused redirect of a request that carried a secret (its target is the server's)
+BARE_REDIRECT: Final = "a redirect was not followed"
 JSON_TYPE: Final = "application/json"
 TEXT_TYPE: Final = "text/plain; charset=utf-8"
 # headers raspy writes itself: a wrong one would break the request on the wire
@@ -331,6 +334,29 @@ _STATUS_OF_ERROR: Final = {
 }
 
 
+def status_line(status: object, phrase: object) -> str:
+    """`404 Not Found`: what is said of an answer to a request that carried a
+    secret. Never its body's text: a server may echo the secret there, cut,
+    squeezed or escaped where hidden() would not find it. A reason phrase that is
+    long or not one line is left out whole (a part of a secret is never shown)."""
+    code = str(status) if isinstance(status, int) else "?"
+    if (
+        isinstance(phrase, str)
+        and len(phrase) <= SHOWN_PHRASE_CHARS
+        and not _CONTROL.search(phrase)
+    ):
+        return f"{code} {phrase}".strip()
+    return code
+
+
+def shown_outcome(outcome: Outcome, bare: bool) -> str:
+    """What the service logs of a request that failed: `bare` (it carried a
+    secret), the status line alone, and a refused redirect not by its target."""
+    if isinstance(outcome, Failure):
+        return BARE_REDIRECT if bare and outcome.error == "redirect" else outcome.detail
+    return status_line(outcome.status, outcome.reason) if bare else answer_line(outcome)
+
+
 def answer_line(answer: Answer) -> str:
     """`404 Not Found: <the body's first characters, one line>`."""
     line = f"{answer.status} {answer.reason}".strip()
@@ -359,9 +385,10 @@ def encode_outcome(outcome: Outcome) -> list[bytes]:
     return [status, json.dumps(detail, ensure_ascii=False).encode("utf-8")]
 
 
-def reply_reason(reply: tuple[bytes, ...]) -> tuple[bool, str]:
+def reply_reason(reply: tuple[bytes, ...], bare: bool = False) -> tuple[bool, str]:
     """(whether the request succeeded, what to say of it) from the service's reply:
-    `204 No Content`, or the failure's detail."""
+    `204 No Content`, or the failure's detail; `bare` (the request carried a
+    secret): an answer's status line alone (status_line), never its body."""
     status = reply[0].decode("utf-8", "replace")[:16] if reply else ""
     try:
         detail = json_text.loads(reply[1]) if len(reply) > 1 else None
@@ -369,6 +396,10 @@ def reply_reason(reply: tuple[bytes, ...]) -> tuple[bool, str]:
         detail = None
     if not isinstance(detail, dict):
         return False, f"the service answered {status or 'nothing'}"
+    if bare and (status == "200" or detail.get("error") == "status"):
+        return status == "200", status_line(detail.get("status"), detail.get("reason"))
+    if bare and detail.get("error") == "redirect":
+        return False, BARE_REDIRECT
     if status == "200":
         return True, f"{detail.get('status')} {detail.get('reason', '')}".strip()
     return False, str(detail.get("detail", status))[:400]

@@ -116,8 +116,9 @@ def _request(
     answer = yield SendRequest(scope.env.next_request_id(), service, frames, deadline)
     if not isinstance(answer, Reply):
         raise RunFailed(f"{what}: {service} did not answer within {patience_s:g}s")
-    ok, said = http_request.reply_reason(answer.body)
-    said = http_request.hidden(said, secrets)  # a server may quote what it was sent
+    # a server may echo what it was sent: with a secret, the status line alone
+    ok, said = http_request.reply_reason(answer.body, bare=bool(secrets))
+    said = http_request.hidden(said, secrets)
     scope.note(lambda: f"{what}: {said}")
     if not ok:
         raise RunFailed(f"{what}: {said}")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from raspy.errors import MalformedMessage
 from raspy.http_request import (
+    BARE_REDIRECT,
     DEFAULT_TIMEOUT_S,
     MAX_BODY_BYTES,
     Answer,
@@ -26,6 +27,7 @@ from raspy.http_request import (
     header_value_problem,
     hidden,
     reply_reason,
+    shown_outcome,
     shown_url,
 )
 
@@ -271,6 +273,26 @@ def test_a_reply_says_whether_it_worked_and_what_happened(
     outcome: Answer | Failure, said: tuple[bool, str]
 ) -> None:
     assert reply_reason(tuple(encode_outcome(outcome))) == said
+
+
+@pytest.mark.parametrize(
+    ("outcome", "said"),
+    [
+        (Answer(204, "No Content"), (True, "204 No Content")),
+        (Answer(401, "Unauthorized", b"key tk_1 rejected"), (False, "401 Unauthorized")),
+        (Answer(401, "key tk_1 " + "x" * 60), (False, "401")),
+        (Answer(500, "", b"tk_1"), (False, "500")),
+        (Failure("redirect", "a redirect to https://tk_1/ refused"), (False, BARE_REDIRECT)),
+        (Failure("connect", "connection refused"), (False, "connection refused")),
+    ],
+)  # fmt: skip
+def test_a_reply_to_a_request_with_a_secret_says_its_status_line_alone(
+    outcome: Answer | Failure, said: tuple[bool, str]
+) -> None:
+    """Never the body, a long reason phrase nor a redirect's target: a server may
+    echo the secret there, cut or escaped where hidden() would not find it."""
+    assert reply_reason(tuple(encode_outcome(outcome)), bare=True) == said
+    assert shown_outcome(outcome, bare=True) == said[1]
 
 
 @given(st.lists(st.binary(max_size=30), max_size=3))

@@ -130,13 +130,42 @@ def test_a_run_sends_the_secrets_and_shows_none_of_them() -> None:
     h.reply(request, *encode_outcome(Answer(404, "Not Found", echo)))
     assert h.state is State.ERROR
     status = h.core.status
-    assert status.last_error == (
-        "http POST https://api.telegram.org/…: 404 Not Found: Not Found: "
-        "/bot{secret.telegram_token}/sendMessage, key {secret.api_key}"
-    )
+    # an answer to a request that carried a secret: its status line alone
+    assert status.last_error == "http POST https://api.telegram.org/…: 404 Not Found"
     shown = "\n".join([*status.last_trace, status.last_error])
     assert TOKEN not in shown
     assert KEY not in shown
+
+
+LONG = "tk_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+@pytest.mark.parametrize(
+    ("secret", "body"),
+    [
+        # cut at the 200 characters a reason quotes: half the token
+        (LONG, f"{'x' * 180} token {LONG} rejected".encode()),
+        # escaped in JSON, squeezed to one space: hidden() finds neither
+        ('to"ken', json.dumps({"error": 'bad key to"ken'}).encode()),
+        ("two  spaces", b"bad key two  spaces"),
+    ],
+)
+def test_an_answer_to_a_request_with_a_secret_is_shown_by_its_status_alone(
+    secret: str, body: bytes
+) -> None:
+    h, outputs = _tell({"telegram_token": "123:abc", "api_key": secret})
+    [request] = requests(outputs)
+    h.reply(request, *encode_outcome(Answer(401, "Unauthorized", body)))
+    status = h.core.status
+    assert status.last_error == (
+        "http POST https://api.telegram.org/…: 401 Unauthorized"
+    )
+    assert status.last_trace[-1].endswith(
+        "https://api.telegram.org/…: 401 Unauthorized"
+    )
+    shown = "\n".join([*status.last_trace, status.last_error])
+    assert "bad" not in shown
+    assert "ABCDEF" not in shown
 
 
 def test_a_secret_the_file_lacks_fails_the_run_naming_it_and_sends_nothing() -> None:
