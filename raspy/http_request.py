@@ -64,6 +64,10 @@ _HOST: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
 # is percent-encoded as UTF-8, as a browser sends it
 URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
 _USER_SAFE: Final = "!$&'()*+,;=:%-._~"
+# what a secret filled into a URL keeps as it is besides letters, digits and -._~
+# (a Telegram bot's token, an ntfy topic: the URL is what it was); the rest, / ? # @
+# % among it, is percent-encoded, so that a secret never ends its part of the URL
+_KEPT_AS_IS: Final = ":"
 _VERSION: Final = 1
 _FAR_S: Final = 1e15  # beyond any monotonic clock's seconds
 
@@ -72,16 +76,25 @@ class UrlError(ValueError):
     """A URL the service would not send a request to; the message says why."""
 
 
-def check_url(text: str) -> str:
+def url_secret(value: str) -> str:
+    """A secret's value as it is filled into a URL (see _KEPT_AS_IS)."""
+    return quote(value, safe=_KEPT_AS_IS, errors="surrogatepass")
+
+
+def check_url(text: str, shown_as: str | None = None) -> str:
     """`text` as it goes on the wire (a space and letters beyond ASCII in its path
     and query percent-encoded, its #fragment left out), or UrlError: an http:// or
-    https:// URL with a host, no control character, at most MAX_URL_CHARS."""
+    https:// URL with a host, no control character, at most MAX_URL_CHARS.
+    `shown_as`: the URL its messages name instead of `text` (secrets filled in:
+    the URL with each as its `{secret.NAME}`); urlsplit's own words, which may
+    quote any part of `text`, are then left out."""
+    named = text if shown_as is None else shown_as
     if len(text) > MAX_URL_CHARS:
         raise UrlError(f"a URL of {len(text)} characters; at most {MAX_URL_CHARS}")
     if _CONTROL.search(text):
         raise UrlError(
             "a URL has no control characters (a line break?), got "
-            f"{shown(shown_url(text))}"
+            f"{shown(shown_url(named))}"
         )
     if not _utf8(text):
         raise UrlError("a URL of text that is not UTF-8 (a lone surrogate)")
@@ -89,24 +102,25 @@ def check_url(text: str) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise UrlError(f"not a URL ({exc}): {shown(shown_url(text))}") from None
+        why = f" ({exc})" if shown_as is None else ""
+        raise UrlError(f"not a URL{why}: {shown(shown_url(named))}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise UrlError(
             "expected a URL starting with http:// or https://, got "
-            f"{shown(shown_url(text))}"
+            f"{shown(shown_url(named))}"
         )
     host = parts.hostname or ""
     if not host:
         raise UrlError(
-            f"a URL needs a host (https://HOST/...), got {shown(shown_url(text))}"
+            f"a URL needs a host (https://HOST/...), got {shown(shown_url(named))}"
         )
     if ":" not in host and not _HOST.fullmatch(host):  # IPv6: urlsplit checked it
         raise UrlError(
             "expected a host name of letters, digits, '.', '-' (an international "
-            f"one in its xn-- form), got {shown(host)}"
+            f"one in its xn-- form), got {shown(host if shown_as is None else shown_url(named))}"
         )
     if port == 0:
-        raise UrlError(f"expected a port 1..65535, got 0 in {shown(shown_url(text))}")
+        raise UrlError(f"expected a port 1..65535, got 0 in {shown(shown_url(named))}")
     user, at, host_port = parts.netloc.rpartition("@")
     netloc = quote(user, safe=_USER_SAFE) + at + host_port
     path = quote(parts.path, safe=URL_SAFE)
@@ -191,7 +205,7 @@ def hidden(text: str, secrets: Mapping[str, str]) -> str:
     as its `{secret.NAME}`; the longest first (one value may hold another)."""
     forms: dict[str, str] = {}
     for name, value in secrets.items():
-        for form in (value, quote(value, safe=URL_SAFE)):
+        for form in (value, quote(value, safe=URL_SAFE), url_secret(value)):
             if form:
                 forms.setdefault(form, f"{{secret.{name}}}")
     for form in sorted(forms, key=len, reverse=True):

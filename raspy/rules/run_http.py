@@ -3,10 +3,11 @@ filled in and checked, and the reason of a failure, which names the action by it
 method and URL, never the URL's query or user nor a header's value (tokens go there).
 
 Its url, headers and body may fill in secrets (`{secret.NAME}`, raspy.secrets_file),
-read from the file as it is when the action runs. A secret's value is in the request
-alone: every line of the trace and every reason (the run's `last_error`, the log)
-has it replaced by its `{secret.NAME}`, a server's answer quoted there too (a server
-may echo the URL it was asked)."""
+read from the file as it is when the action runs; in the URL percent-encoded, so
+that none ends its part. A secret's value is in the request alone: the action is
+named by its URL with each secret as its `{secret.NAME}`, every other line of the
+trace and every reason (the run's `last_error`, the log) has it replaced so, and an
+answer is said by its status line alone (a server may echo what it was sent)."""
 
 from __future__ import annotations
 
@@ -60,12 +61,17 @@ def http_step(
 def _request(
     scope: RunScope, action: model.HttpAction, secrets: Mapping[str, str]
 ) -> Generator[Step, Resume, None]:
-    filled = scope.text(action.url, secrets)
-    what = http_request.hidden(
-        f"http {action.method} {http_request.shown_url(filled)}", secrets
+    # a secret in the URL is percent-encoded: its / ? # @ never end its part; what
+    # names the action (and a URL's problem) is the URL with each as {secret.NAME}
+    filled = scope.text(
+        action.url,
+        {name: http_request.url_secret(value) for name, value in secrets.items()},
     )
+    named = scope.text(action.url, {name: f"{{secret.{name}}}" for name in secrets})
+    what = f"http {action.method} {http_request.shown_url(named)}"
+    in_url = bool(secret_names(action.url))
     try:
-        url = http_request.check_url(filled)
+        url = http_request.check_url(filled, shown_as=named if in_url else None)
     except http_request.UrlError as exc:
         raise RunFailed(f"{what}: {exc}") from None
     if not scope.env.http_service:  # not 15 s of waiting for a service that is off

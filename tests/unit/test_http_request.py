@@ -243,6 +243,8 @@ def test_secrets_go_as_an_object_and_are_hidden_from_text() -> None:
         "/{secret.token}/{secret.token}/{secret.k}/c"
     )
     assert hidden("nothing here", {"empty": ""}) == "nothing here"
+    # as a URL's secret is filled in (url_secret): its / ? # @ % encoded
+    assert hidden("/x%2Fy%40z/", {"s": "x/y@z"}) == "/{secret.s}/"
 
 
 def test_a_body_too_large_or_sent_with_a_get_is_malformed() -> None:

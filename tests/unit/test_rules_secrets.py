@@ -10,7 +10,7 @@ import json
 import pytest
 from support.scenario_engine import SECRETS, Harness, harness, requests, scenario
 
-from raspy.http_request import Answer, decode_request, encode_outcome
+from raspy.http_request import Answer, check_url, decode_request, encode_outcome
 from raspy.rules import engine
 from raspy.rules import model as m
 from raspy.rules.document import load_scenario, validate_scenario
@@ -183,4 +183,71 @@ def test_a_hub_without_a_secrets_file_fails_the_run_naming_the_secret() -> None:
     assert h.core.status.last_error == (
         "http POST https://api.telegram.org/…: secret telegram_token: "
         "this hub has no secrets file"
+    )
+
+
+def _sent(url: str, secrets: dict[str, str]) -> tuple[str | None, str | None]:
+    """(the URL sent, or None; the run's last error) of one `http: url` run."""
+    h = harness(scenario([m.HttpAction(url)], [m.EventTrigger(DOOR)]), secrets=secrets)
+    sent = requests(h.change(DOOR, "open"))
+    return (
+        decode_request(sent[0].body).url if sent else None,
+        h.core.status.last_error,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "wire"),
+    [
+        (
+            "https://bot:{secret.S}@api.example.com/send",
+            "s3cr3tPart/xyz",
+            "https://bot:s3cr3tPart%2Fxyz@api.example.com/send",
+        ),
+        (
+            "https://api.example.com/hook/{secret.S}?to=me",
+            "a?b#c@d%e f/é",
+            "https://api.example.com/hook/a%3Fb%23c%40d%25e%20f%2F%C3%A9?to=me",
+        ),
+        (
+            "https://api.example.com/send?token={secret.S}&to=me",
+            "k&to=them",
+            "https://api.example.com/send?token=k%26to%3Dthem&to=me",
+        ),
+    ],
+)
+def test_a_secret_in_a_url_is_percent_encoded_and_cannot_end_its_part(
+    url: str, secret: str, wire: str
+) -> None:
+    assert _sent(url, {"S": secret}) == (wire, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        (
+            "https://api.telegram.org/bot{secret.T}/sendMessage",
+            {"T": "123456789:AAH-x_Yz09.~"},
+        ),
+        ("https://ntfy.sh/{secret.T}", {"T": "my-house_7fq2k"}),
+        ("https://ntfy.example/{secret.T}?auth={secret.K}", {"T": "a", "K": "tk_9"}),
+    ],
+)
+def test_a_telegram_token_or_an_ntfy_topic_makes_the_url_it_made_before(
+    url: str, secrets: dict[str, str]
+) -> None:
+    written = url
+    for name, value in secrets.items():
+        written = written.replace(f"{{secret.{name}}}", value)
+    assert _sent(url, secrets) == (check_url(written), None)
+    assert check_url(written) == written
+
+
+def test_a_url_error_names_the_url_with_its_secrets_and_not_urlsplit() -> None:
+    """A secret in a port (which the import refuses): urlsplit's message would
+    quote it."""
+    assert _sent("https://api.example.com:{secret.P}/x", {"P": "s3cr3t"}) == (
+        None,
+        "http POST https://api.example.com:{secret.P}/…: not a URL: "
+        '"https://api.example.com:{secret.P}/…"',
     )
