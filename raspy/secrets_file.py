@@ -49,6 +49,10 @@ def parse_secrets(text: str, source: str) -> dict[str, str]:
         # tomllib's message is a reason and a place ("Invalid value (at line 2,
         # column 9)"), never the text it read
         raise ConfigError([f"{source}: not TOML: {exc}"]) from None
+    except RecursionError:  # `a = [[[[…`: tomllib recurses once a level
+        raise ConfigError([f"{source}: not TOML: nested too deeply"]) from None
+    except ValueError as exc:  # any other failure of the parser: its kind only
+        raise ConfigError([f"{source}: not TOML ({type(exc).__name__})"]) from None
     problems: list[str] = []
     found: dict[str, str] = {}
     for name, value in table.items():
@@ -70,14 +74,17 @@ def parse_secrets(text: str, source: str) -> dict[str, str]:
 
 
 def read_secrets(path: Path) -> dict[str, str]:
-    """The secrets in `path`; ConfigError when it is missing, unreadable or bad."""
+    """The secrets in `path`; ConfigError when it is missing, unreadable, bad, or
+    no regular file: a FIFO would block the reading thread, a device is not
+    opened at all (its stat is looked at first)."""
     try:
-        with path.open("rb") as file:
+        _regular(path, path.stat().st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            _regular(path, os.fstat(fd).st_mode)  # swapped since the stat
             raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{path}: a folder, not a file"]) from None
     except OSError as exc:
         why = (exc.strerror or str(exc)).lower()
         raise ConfigError([f"{path}: cannot read it: {why}"]) from None
@@ -88,6 +95,13 @@ def read_secrets(path: Path) -> dict[str, str]:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse_secrets(text, str(path))
+
+
+def _regular(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise ConfigError([f"{path}: a folder, not a file"])
+    if not stat.S_ISREG(mode):
+        raise ConfigError([f"{path}: not a regular file (a pipe, socket or device)"])
 
 
 def mode_problem(path: Path, uid: int | None = None) -> tuple[int, str] | None:

@@ -175,7 +175,7 @@ class CoreService:
         that never ran or a message that never came."""
         # loaded on first use only
         from raspy.rules.http_off import http_off_warnings
-        from raspy.rules.secret_uses import secret_warnings
+        from raspy.rules.secret_uses import secret_warnings, uses_secrets
         from raspy.rules.unmatched import device_warnings
 
         core = self._core
@@ -184,7 +184,7 @@ class CoreService:
         )
         if not core.http_service:
             found = sorted(found + http_off_warnings(scenario, text))
-        elif core.secrets is not None:
+        elif core.secrets is not None and uses_secrets(scenario):
             found = sorted(found + secret_warnings(scenario, text, core.secrets.load()))
         return [
             f"{source}:{line}:{col}: warning: {message}" for line, col, message in found

@@ -35,6 +35,17 @@ def _texts(action: model.HttpAction) -> list[tuple[str, str]]:
     return texts
 
 
+def uses_secrets(scenario: model.Scenario) -> bool:
+    """Whether an `http:` action of `scenario` fills in a secret: only then is the
+    file read for an import's warnings (a scenario without one never waits on it,
+    nor fails over it)."""
+    return any(
+        secret_names(template)
+        for action in http_actions(scenario)
+        for _, template in _texts(action)
+    )
+
+
 def secret_warnings(
     scenario: model.Scenario, text: str, loaded: Loaded
 ) -> list[tuple[int, int, str]]:

@@ -15,7 +15,7 @@ from raspy.rules import engine
 from raspy.rules import model as m
 from raspy.rules.document import load_scenario, validate_scenario
 from raspy.rules.engine import State
-from raspy.rules.secret_uses import WHY, secret_warnings
+from raspy.rules.secret_uses import WHY, secret_warnings, uses_secrets
 from raspy.rules.template import ONLY_IN_HTTP
 from raspy.secrets_file import Loaded
 
@@ -106,6 +106,14 @@ def test_a_secret_the_file_lacks_is_a_warning_at_its_place() -> None:
         11,
         f"http: secret telegram_token: {SECRETS}: no such file: {WHY}",
     )
+
+
+def test_only_a_scenario_that_names_a_secret_uses_secrets() -> None:
+    """The import reads the secrets file for those only."""
+    assert uses_secrets(load_scenario(TELL, "tell.yaml"))
+    plain = TELL.replace("{secret.telegram_token}", "123")
+    plain = plain.replace("{secret.api_key}", "{trigger.value}")
+    assert not uses_secrets(load_scenario(plain, "plain.yaml"))
 
 
 def _tell(

@@ -20,6 +20,7 @@ from raspy.secrets_file import (
     SecretsFile,
     mode_problem,
     parse_secrets,
+    read_secrets,
     say_mode,
     secrets_path,
 )
@@ -123,6 +124,38 @@ def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> Non
     assert _problems(f'[http_client]\nsecrets_file = "{missing}"\n') == [
         f"http_client.secrets_file: {missing}: no such file"
     ]
+
+
+def test_a_file_nested_too_deeply_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    """tomllib recurses once a level: a thousand `[` raise RecursionError."""
+    path = tmp_path / "secrets.toml"
+    path.write_text("a = " + "[" * 1000 + "\n", encoding="utf-8")
+    deep = f"{path}: not TOML: nested too deeply"
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(path)
+    assert caught.value.problems == [deep]
+    assert SecretsFile(path).load() == Loaded(str(path), problem=deep)
+    configured = f'[http_client]\nsecrets_file = "{path}"\n'
+    assert _problems(configured) == [f"http_client.secrets_file: {deep}"]
+
+
+def test_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """A FIFO would block the reading thread until someone writes to it."""
+    fifo = tmp_path / "secrets.toml"
+    os.mkfifo(fifo, 0o600)
+    for path in (fifo, Path(os.devnull)):
+        refused = f"{path}: not a regular file (a pipe, socket or device)"
+        with pytest.raises(ConfigError) as caught:
+            read_secrets(path)
+        assert caught.value.problems == [refused]
+        assert SecretsFile(path).load() == Loaded(str(path), problem=refused)
+    assert _problems(f'data_dir = "{tmp_path}"\n') == [
+        f"http_client.secrets_file: {fifo}: not a regular file (a pipe, socket or "
+        "device)"
+    ]
+    with pytest.raises(ConfigError) as caught:
+        read_secrets(tmp_path)
+    assert caught.value.problems == [f"{tmp_path}: a folder, not a file"]
 
 
 @settings(max_examples=300)
