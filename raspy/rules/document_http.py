@@ -4,10 +4,13 @@ out whole (http:// or https://, a host), the scheme of one that starts written o
 (`https://ntfy.sh/{topic}`), the method, the header names and the header values
 written out; what templates fill in is checked when the action runs. Only here may a
 template fill in a secret (`{secret.NAME}`, rules.template): in the url, the headers
-and a `body:` (not an `expr:`, whose values a secret never reaches)."""
+and a `body:` (not an `expr:`, whose values a secret never reaches), and only
+when the URL writes out its scheme, host and port (a template there would choose
+where the secret goes)."""
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import yaml
@@ -18,7 +21,14 @@ from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
 from raspy.rules.document_values import Entries, seconds, value_or_expr
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
-from raspy.rules.template import Field, parse, render
+from raspy.rules.template import (
+    SECRET_PREFIX,
+    Field,
+    parse,
+    render,
+    secret_names,
+    value_strings,
+)
 
 KEYS: Final = ("method", "body", "expr", "headers", "timeout")
 
@@ -53,6 +63,12 @@ def read_http(
             path,
             f"a GET sends no body: leave out {sends[0]}: or use method: POST or PUT",
         )
+        return None
+    sent = [] if isinstance(given, Invalid) else value_strings(given[0])
+    texts = [*(value for _, value in headers or ()), *sent]
+    if url is not None and not _secret_goes_to_a_written_host(
+        checks, node, where, url, texts
+    ):
         return None
     if (
         url is None
@@ -95,6 +111,45 @@ def _url(checks: Checks, node: yaml.Node, where: str) -> str | None:
         checks.problem(node, where, str(exc))
         return None
     return url
+
+
+def _secret_goes_to_a_written_host(
+    checks: Checks, node: yaml.Node, where: str, url: str, texts: list[str]
+) -> bool:
+    """Whether a secret the action sends (in `url` or the headers' and body's
+    `texts`) goes to a scheme, host and port written out in `url`; if not, a
+    problem: a template there would let whoever writes its value (a device key,
+    an MQTT message, the web face) choose where the secret is sent."""
+    names = [name for text in (url, *texts) for name in secret_names(text)]
+    if not names or written_host(url):
+        return True
+    checks.problem(
+        node,
+        where,
+        f"{{{SECRET_PREFIX}{names[0]}}} may be sent only to a host written out: "
+        "write the URL's scheme, host and port in it (https://api.example.com/…), "
+        "not filled in by a template, which would let whoever writes its value "
+        "choose where the secret goes",
+    )
+    return False
+
+
+def written_host(url: str) -> bool:
+    """Whether the template `url` writes out its scheme, host and port: before
+    them only a secret (in the user and password) is filled in, which is
+    percent-encoded and cannot end its part (rules.run_http)."""
+    masked = "".join(
+        part
+        if isinstance(part, str)
+        else ("\0s" if part.name.startswith(SECRET_PREFIX) else "\0f")
+        for part in parse(url)
+    )
+    scheme, sep, rest = masked.partition("://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    user, _, host_port = authority.rpartition("@")
+    return (
+        bool(sep and host_port) and "\0" not in scheme + host_port and "\0f" not in user
+    )
 
 
 def _method(checks: Checks, entries: Entries, path: str) -> str | None:

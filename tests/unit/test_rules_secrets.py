@@ -259,3 +259,54 @@ def test_a_url_error_names_the_url_with_its_secrets_and_not_urlsplit() -> None:
         "http POST https://api.example.com:{secret.P}/…: not a URL: "
         '"https://api.example.com:{secret.P}/…"',
     )
+
+
+HOST_WRITTEN = (
+    "may be sent only to a host written out: write the URL's scheme, host and port "
+    "in it (https://api.example.com/…), not filled in by a template, which would "
+    "let whoever writes its value choose where the secret goes"
+)
+
+
+def _http(url: str, more: str = "") -> str:
+    return (
+        "name: hook\ntriggers:\n  - event: /event/door\nactions:\n"
+        f'  - http: "{url}"\n{more}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "more", "secret"),
+    [
+        ("{trigger.value}/send?token={secret.T}", "", "T"),
+        ("https://{trigger.value}/send?token={secret.T}", "", "T"),
+        ("https://api.example.com{trigger.value}/send?token={secret.T}", "", "T"),
+        ("https://api.example.com:{trigger.value}/send?token={secret.T}", "", "T"),
+        # a tree value with `evil.example/` before the @ would end the authority
+        ("https://{trigger.value}@api.example.com/send?token={secret.T}", "", "T"),
+        ("{trigger.value}/send", '    headers: {X-Key: "{secret.K}"}\n', "K"),
+        ("https://{trigger.value}/send", '    body: {key: "{secret.K}"}\n', "K"),
+    ],
+)
+def test_a_secret_sent_to_a_host_a_template_fills_in_is_refused(
+    url: str, more: str, secret: str
+) -> None:
+    """Whoever writes the trigger's key (a Clone client, MQTT, the web face) would
+    choose where the token goes."""
+    assert validate_scenario(_http(url, more), "hook.yaml") == [
+        f"hook.yaml:5:11: actions[0].http: {{secret.{secret}}} {HOST_WRITTEN}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "more"),
+    [
+        ("https://bot:{secret.T}@api.example.com/send", ""),
+        ("https://api.example.com:8443/{trigger.value}?token={secret.T}", ""),
+        ("https://api.example.com?token={secret.T}", ""),
+        ("https://api.example.com", '    headers: {X-Key: "{secret.K}"}\n'),
+        ("{trigger.value}/send", '    body: {key: "{trigger.value}"}\n'),
+    ],
+)
+def test_a_secret_sent_to_a_host_written_out_is_imported(url: str, more: str) -> None:
+    assert validate_scenario(_http(url, more), "hook.yaml") == []
