@@ -28,6 +28,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import LocalWorker, ServiceWorkerActor, local_peer_id
 from raspy.clock import Clock
 from raspy.cores.supervision import PartStatus
+from raspy.protocol import clone
 from raspy.ticker import DeadlineTicker
 from raspy.transport.outbox import Outbox
 
@@ -53,8 +54,10 @@ class StatisticsActor(pykka.ThreadingActor):
         clock: Clock,
         publish_interval_s: float,
         read_published: Callable[[], Iterable[tuple[str, bytes]]] = lambda: (),
+        max_key_bytes: int = clone.MAX_KEY_BYTES,  # [clone] max_key_bytes
     ) -> None:
         super().__init__()
+        self._max_key_bytes = max_key_bytes
         # the tree under /stats/<host>/ as it is, read when a Clone server is new:
         # what a publication need not write again, and the keys of parts gone
         self._read_published = read_published
@@ -180,7 +183,7 @@ class StatisticsActor(pykka.ThreadingActor):
             self._publisher = None
             self._published.clear()  # a new Clone server: publish everything again
         if self._publisher is None and endpoint is not None:
-            self._publisher = ClonePublisher(endpoint)
+            self._publisher = ClonePublisher(endpoint, self._max_key_bytes)
             self._published = self._parts_published()
         return self._publisher
 

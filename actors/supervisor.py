@@ -182,6 +182,7 @@ def _start_services(rt: Runtime) -> None:
             rt.clock,
             rt.config.stats.publish_interval_s,
             lambda: read_tree(rt.ref_of(CLONE), rt.store, f"/stats/{host}/"),
+            rt.config.clone.max_key_bytes,
         ),
     )
     if rt.config.titanic.enabled:

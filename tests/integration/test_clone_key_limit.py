@@ -103,3 +103,26 @@ def test_a_scenario_set_of_a_key_over_a_smaller_limit_fails_its_run_saying_so(
     error = _scenario(rt, "get", name="long")["last_error"]
     assert "key of 150 bytes (at most 100)" in error
     assert SHORT_KEY.encode() not in _tree(rt)
+
+
+@pytest.mark.timeout(60)
+def test_the_statistics_publisher_refuses_by_the_configured_limit_and_says_so(
+    start_runtime: Start,
+) -> None:
+    """The statistics actor's own publisher checks the configured limit too: with
+    a limit its keys pass, each is refused at the writer and logged
+    (`stats_key_refused`), not sent for the server to drop unseen."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        rt = start_runtime(
+            "[clone]\nmax_key_bytes = 24\n\n[stats]\npublish_interval_s = 0.2\n"
+        )
+        assert rt.publisher is not None
+
+        def refused() -> list[str]:
+            return [e["key"] for e in logs if e["event"] == "stats_key_refused"]
+
+        wait_until(lambda: refused(), what="a statistics key refused at the writer")
+    assert all(key.startswith(f"/stats/{HOST}/") for key in refused())
+    assert all(len(key.encode()) > 24 for key in refused())
