@@ -123,6 +123,6 @@ def test_the_statistics_publisher_refuses_by_the_configured_limit_and_says_so(
         def refused() -> list[str]:
             return [e["key"] for e in logs if e["event"] == "stats_key_refused"]
 
-        wait_until(lambda: refused(), what="a statistics key refused at the writer")
+        wait_until(refused, what="a statistics key refused at the writer")
     assert all(key.startswith(f"/stats/{HOST}/") for key in refused())
     assert all(len(key.encode()) > 24 for key in refused())
