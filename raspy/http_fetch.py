@@ -73,7 +73,9 @@ def fetch(
             return outcome
         if redirects == MAX_REDIRECTS:
             return Failure("redirect", f"more than {MAX_REDIRECTS} redirects")
-        followed = _redirected(hop, outcome.status, outcome.location)
+        followed = _redirected(
+            hop, outcome.status, outcome.location, guarded=bool(request.secrets)
+        )
         if isinstance(followed, Failure):
             return followed
         hop = followed
@@ -88,7 +90,12 @@ class _Hop:
     body: bytes
 
 
-def _redirected(hop: _Hop, status: int, location: str) -> _Hop | Failure:
+def _redirected(
+    hop: _Hop, status: int, location: str, *, guarded: bool = False
+) -> _Hop | Failure:
+    """The next hop of a redirect, or why it is not made. Another host gets none of
+    the headers but Content-Type; `guarded` (the request carried a secret, which may
+    be in its body) refuses a redirect that would send the body to another host."""
     target = urljoin(hop.url, location.strip())
     try:
         target = check_url(target)
@@ -100,15 +107,23 @@ def _redirected(hop: _Hop, status: int, location: str) -> _Hop | Failure:
             "redirect", f"a redirect from https to http refused ({shown_url(target)})"
         )
     headers = hop.headers
-    if (before.scheme, before.hostname, before.port) != (
+    elsewhere = (before.scheme, before.hostname, before.port) != (
         after.scheme,
         after.hostname,
         after.port,
-    ):
+    )
+    if elsewhere:
         headers = tuple(
             (name, value) for name, value in headers if name.lower() == "content-type"
         )
-    if status == 303 or (status in (301, 302) and hop.method == "POST"):
+    to_get = status == 303 or (status in (301, 302) and hop.method == "POST")
+    if guarded and elsewhere and hop.body and not to_get:
+        return Failure(
+            "redirect",
+            "a redirect to another host refused: the body of a request that carries"
+            " a secret goes to the host the scenario names only",
+        )
+    if to_get:
         kept = tuple(pair for pair in headers if pair[0].lower() != "content-type")
         return _Hop("GET", target, kept, b"")
     return replace(hop, url=target, headers=headers)

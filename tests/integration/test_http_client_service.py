@@ -220,6 +220,23 @@ def test_redirects_are_followed_at_most_three_times_and_only_to_http(
     assert detail["detail"].startswith("a redirect to ftp://127.0.0.1/… refused")
 
 
+def test_a_body_with_a_secret_is_not_sent_on_to_another_host_by_a_307(
+    asker: Asker, server: HttpServer
+) -> None:
+    """A 307 keeps the method and the body. Another host gets none of the headers
+    (a token may be there), and when the request carried a secret, which may be in
+    its body, not the body either: the redirect is refused. Without a secret it is
+    followed, as any 307."""
+    with http_server() as other:
+        elsewhere = f"{server.url}/elsewhere?to={other.url}/ok"
+        secret = post(elsewhere, b"token=s3cr3t", secrets=(("t", "s3cr3t"),))
+        status, detail = asker.ask(secret)
+        assert (status, detail["error"]) == (b"502", "redirect")
+        assert "another host refused" in detail["detail"]
+        assert asker.ask(post(elsewhere, b"plain"))[0] == b"200"
+        assert [(r.path, r.body) for r in other.taken()] == [("/ok", b"plain")]
+
+
 def test_an_answer_over_64_kib_is_read_to_64_kib_only(
     asker: Asker, server: HttpServer
 ) -> None:

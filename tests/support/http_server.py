@@ -61,6 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, extra, answer = _ANSWERS.get(path, (404, {}, b"no such topic\nhere"))
         if path.startswith("/echo/"):  # a 404 that quotes what it was asked
             answer = f"no such path: {self.path}".encode()
+        if path == "/elsewhere":  # a 307 to the URL its query names (`?to=URL`)
+            status, extra = 307, {"Location": self.path.split("?to=", 1)[1]}
         if path == "/loop":
             extra = {"Location": f"/loop?{self.server.hops}"}
             self.server.hops += 1
