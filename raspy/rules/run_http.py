@@ -44,21 +44,41 @@ def http_step(
     query or user, nor a header's value: tokens go there; nor a secret)."""
     used = secrets_used(action)
     secrets: dict[str, str] = {}
+    source = ""
     if used:
         loaded = scope.env.secrets()
+        source = loaded.source
         for name in used:
             if name not in loaded.values:
                 shown = http_request.shown_url(action.url)
                 raise RunFailed(f"http {action.method} {shown}: {loaded.missing(name)}")
             secrets[name] = loaded.values[name]
     try:
-        yield from _request(scope, action, secrets)
+        yield from _request(scope, action, secrets, source)
     except RunFailed as exc:
         raise RunFailed(http_request.hidden(str(exc), secrets)) from None
 
 
+def _bad_url(template: str, exc: http_request.UrlError, source: str) -> str:
+    """Why the URL is refused. One a secret is in quotes its parts as the check saw
+    them, changed (a host lowercased, a port cut at a colon), where the hiding of a
+    value's exact forms would miss a piece of it: that one names the secret only."""
+    named = secret_names(template)
+    if not named:
+        return str(exc)
+    fields = ", ".join(f"{{secret.{name}}}" for name in named)
+    one = len(named) == 1
+    return (
+        f"not a URL once {fields} {'is' if one else 'are'} filled in (not shown"
+        f" here: look at {'its value' if one else 'their values'} in {source})"
+    )
+
+
 def _request(
-    scope: RunScope, action: model.HttpAction, secrets: Mapping[str, str]
+    scope: RunScope,
+    action: model.HttpAction,
+    secrets: Mapping[str, str],
+    source: str,
 ) -> Generator[Step, Resume, None]:
     filled = scope.text(action.url, secrets)
     what = http_request.hidden(
@@ -67,7 +87,7 @@ def _request(
     try:
         url = http_request.check_url(filled)
     except http_request.UrlError as exc:
-        raise RunFailed(f"{what}: {exc}") from None
+        raise RunFailed(f"{what}: {_bad_url(action.url, exc, source)}") from None
     if not scope.env.http_service:  # not 15 s of waiting for a service that is off
         raise RunFailed(f"{what}: {WHY_OFF}")
     headers: list[tuple[str, str]] = []

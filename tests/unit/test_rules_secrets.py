@@ -155,3 +155,32 @@ def test_a_hub_without_a_secrets_file_fails_the_run_naming_the_secret() -> None:
         "http POST https://api.telegram.org/…: secret telegram_token: "
         "this hub has no secrets file"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "value"),
+    [
+        # the check of a host lowercases it, and urllib quotes what follows a colon
+        ("http://{secret.hook}/x", "Hook&Token-9"),
+        ("http://h{secret.hook}/x", "h:AAsecretToken"),
+        ("{secret.hook}", "discord.com/api/webhooks/1/AAsecret"),
+    ],
+)
+def test_a_url_a_secret_makes_bad_is_refused_without_a_piece_of_it(
+    url: str, value: str
+) -> None:
+    """A URL the check refuses once a secret is in it: the check's own words quote
+    the URL's parts, changed (a host lowercased, a port cut at a colon), which the
+    hiding of exact forms misses; the reason names the secret instead."""
+    text = f'name: t\ntriggers:\n  - event: /event/door\nactions:\n  - http: "{url}"\n'
+    [action] = load_scenario(text, "t.yaml").actions
+    h = harness(scenario([action], [m.EventTrigger(DOOR)]), secrets={"hook": value})
+    assert requests(h.change(DOOR, "open")) == []
+    reason = h.core.status.last_error
+    assert reason is not None
+    assert reason.endswith(
+        ": not a URL once {secret.hook} is filled in (not shown here: look at its"
+        f" value in {SECRETS})"
+    ), reason
+    for piece in ("hook&token", "AAsecret", "discord"):
+        assert piece not in reason.lower(), reason
