@@ -213,6 +213,14 @@ def _as_latin1(value: str) -> str:
         return value
 
 
+def shown_secret_url(url: str, secrets: Mapping[str, str]) -> str:
+    """shown_url of a URL secrets were filled in: each one put back as its
+    `{secret.NAME}` first, since shown_url cuts a URL (at a `/`, `?` or `#`, or
+    at its length) and a piece of a value, which hidden() cannot know, would be
+    left in the host it shows."""
+    return shown_url(hidden(url, secrets))
+
+
 def encode_request(request: HttpRequest) -> tuple[bytes, ...]:
     head: dict[str, object] = {
         "v": _VERSION,

@@ -81,9 +81,7 @@ def _request(
     source: str,
 ) -> Generator[Step, Resume, None]:
     filled = scope.text(action.url, secrets)
-    what = http_request.hidden(
-        f"http {action.method} {http_request.shown_url(filled)}", secrets
-    )
+    what = f"http {action.method} {http_request.shown_secret_url(filled, secrets)}"
     try:
         url = http_request.check_url(filled)
     except http_request.UrlError as exc:

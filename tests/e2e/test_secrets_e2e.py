@@ -134,3 +134,37 @@ def test_check_config_names_a_bad_secrets_file_by_its_line(tmp_path: Path) -> No
         "value (at line 2, column 11)\n"
     )
     assert KEY not in done.stderr.decode()
+
+
+def test_a_secret_in_the_host_is_in_no_log_line_of_the_service(tmp_path: Path) -> None:
+    """The `<host>.http` service logs each request's URL as scheme and host: a host
+    (and port) a secret fills in is logged as its `{secret.NAME}`, as the run shows
+    it, never as its value."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    with http_server() as server:
+        where = "localhost:" + server.url.rsplit(":", 1)[1]
+        (data / "secrets.toml").write_text(f'where = "{where}"\n', encoding="utf-8")
+        os.chmod(data / "secrets.toml", 0o600)
+        with running_daemon(
+            data, config_text=CONFIG, extra_args=("--log-level", "debug")
+        ) as daemon:
+            document = tmp_path / "e2e-where.yaml"
+            document.write_text(
+                'name: e2e-where\nactions:\n  - http: "http://{secret.where}/ok"\n',
+                encoding="utf-8",
+            )
+            assert scenario_cli(daemon, "import", str(document))[0] == 0
+            assert scenario_cli(daemon, "run", "e2e-where")[0] == 0
+            assert server.take(timeout_s=10).path == "/ok"
+            wait_until(
+                lambda: '"http_request_done"' in daemon.log_text(),
+                what="the service's log line of the request",
+            )
+            status, shown, _ = scenario_cli(daemon, "show", "e2e-where")
+    assert status == 0
+    assert "http POST http://{secret.where}/…: 200 OK" in shown
+    log = daemon.log_text()
+    assert "http://{secret.where}/" in log  # JSON writes the … escaped
+    assert where not in log
+    assert where not in shown

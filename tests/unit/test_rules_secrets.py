@@ -184,3 +184,19 @@ def test_a_url_a_secret_makes_bad_is_refused_without_a_piece_of_it(
     ), reason
     for piece in ("hook&token", "AAsecret", "discord"):
         assert piece not in reason.lower(), reason
+
+
+def test_a_secret_the_shown_url_would_cut_is_not_shown_in_part() -> None:
+    """The reason shows a URL's scheme and host, its path as `/…`: a secret in the
+    host with a `/` in its value is put back as its name before that cut, not
+    left as the piece before the `/`."""
+    text = (
+        "name: t\ntriggers:\n  - event: /event/door\nactions:\n"
+        '  - http: "http://{secret.hook}x"\n'
+    )
+    [action] = load_scenario(text, "t.yaml").actions
+    secrets = {"hook": "hooks.example/AAsecret-path/"}
+    h = harness(scenario([action], [m.EventTrigger(DOOR)]), secrets=secrets)
+    [request] = requests(h.change(DOOR, "open"))
+    assert decode_request(request.body).url == "http://hooks.example/AAsecret-path/x"
+    assert h.core.status.run_trace[-1] == "+0.0s http POST http://{secret.hook}x"
