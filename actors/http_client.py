@@ -198,7 +198,7 @@ class HttpClientActor(pykka.ThreadingActor):
                 "http_request_dropped",
                 reason="late",
                 method=wanted.method,
-                url=http_request.shown_url(wanted.url),
+                url=http_request.shown_secret_url(wanted.url, dict(wanted.secrets)),
                 late_s=round(-left, 3),
             )
             failure = http_request.Failure(
@@ -218,7 +218,7 @@ class HttpClientActor(pykka.ThreadingActor):
     ) -> None:
         """On the request's own thread: fetch, answer, log (never a header's value
         nor the URL's query or user). `cut`: its timeout is what its turn left."""
-        url = http_request.shown_url(wanted.url)
+        url = http_request.shown_secret_url(wanted.url, dict(wanted.secrets))
         try:
             outcome = self._fetch(wanted, tls, self._lookup)
         except Exception as exc:  # a bug in the fetch: the client still gets a reply

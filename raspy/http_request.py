@@ -202,15 +202,40 @@ class HttpRequest:
 
 def hidden(text: str, secrets: Mapping[str, str]) -> str:
     """`text` with each secret's value, as written and as a URL carries it, put back
-    as its `{secret.NAME}`; the longest first (one value may hold another)."""
+    as its `{secret.NAME}`; the longest first (one value may hold another). Also as
+    a server may echo it back: escaped in a JSON string, and a value beyond ASCII
+    sent in a header as UTF-8 and read back as Latin-1 (as Python's and many
+    servers' header parsers read it)."""
     forms: dict[str, str] = {}
     for name, value in secrets.items():
-        for form in (value, quote(value, safe=URL_SAFE), url_secret(value)):
+        echoed = (
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            _as_latin1(value),
+        )
+        for form in (value, quote(value, safe=URL_SAFE), url_secret(value), *echoed):
             if form:
                 forms.setdefault(form, f"{{secret.{name}}}")
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, forms[form])
     return text
+
+
+def _as_latin1(value: str) -> str:
+    """`value`'s UTF-8 read as Latin-1: how a header beyond ASCII comes back from
+    a server that decodes headers so (the value itself when it is all ASCII)."""
+    try:
+        return value.encode("utf-8").decode("latin-1")
+    except UnicodeEncodeError:  # a lone surrogate: never sent in a header
+        return value
+
+
+def shown_secret_url(url: str, secrets: Mapping[str, str]) -> str:
+    """shown_url of a URL secrets were filled in: each one put back as its
+    `{secret.NAME}` first, since shown_url cuts a URL (at a `/`, `?` or `#`, or
+    at its length) and a piece of a value, which hidden() cannot know, would be
+    left in the host it shows."""
+    return shown_url(hidden(url, secrets))
 
 
 def encode_request(request: HttpRequest) -> tuple[bytes, ...]:

@@ -62,15 +62,28 @@ def parse_secrets(text: str, source: str) -> dict[str, str]:
                 " (not first), as {secret.NAME} names it"
             )
         elif not isinstance(value, str):
-            what = "a table" if isinstance(value, dict) else "no text"
             problems.append(
-                f'{source}: {name}: expected text ({name} = "..."), got {what}'
+                f'{source}: {name}: expected text ({name} = "..."), got {_kind(value)}'
             )
         else:
             found[name] = value
     if problems:
         raise ConfigError(problems)
     return found
+
+
+def _kind(value: object) -> str:
+    """What TOML read in place of a text, named by its kind and never shown: a
+    PIN written without quotes is a secret too."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number (quote it to keep it as written)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return "a date or time (quote it)"
 
 
 def read_secrets(path: Path) -> dict[str, str]:

@@ -16,11 +16,12 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
-from raspy.rules import model, template
+from raspy.rules import duration, model, template
 from raspy.rules.document_words import raspy_word
 from raspy.rules.document_yaml import (
     INVALID,
     Invalid,
+    duration_mapping_hint,
     is_text,
     kind_of,
     scalar,
@@ -30,6 +31,12 @@ from raspy.rules.expr import CompiledExpression, ExpressionError, compile_expres
 from raspy.rules.expr_functions import FUNCTIONS
 
 T = TypeVar("T")
+
+
+_DURATIONS: tuple[Callable[[object], float], ...] = (
+    duration.parse_duration,
+    duration.parse_offset,
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -258,7 +265,8 @@ class Checks:
     ) -> T | None:
         """`parse` of the scalar (its raw text when `raw`); its ValueError is the problem."""
         if not isinstance(node, yaml.ScalarNode):
-            self.problem(node, path, f"expected a value, got {kind_of(node)}")
+            hint = duration_mapping_hint(node) if parse in _DURATIONS else None
+            self.problem(node, path, hint or f"expected a value, got {kind_of(node)}")
             return None
         # a bare 1:30 is YAML 1.1's base-60 number 90: a duration is given the text
         # as written, to be told it reads like a clock (raspy.rules.duration)

@@ -12,7 +12,7 @@ import yaml
 from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
-from raspy.rules.document_yaml import INVALID, Invalid, kind_of
+from raspy.rules.document_yaml import INVALID, Invalid, duration_mapping_hint, kind_of
 from raspy.rules.duration import parse_duration
 from raspy.rules.expr import CompiledExpression
 
@@ -76,6 +76,10 @@ def wait(checks: Checks, node: yaml.Node, where: str) -> model.WaitAction | None
             where,
             f"expected a duration like 5m, or {{min: 5m, max: 20m}}, got {kind_of(node)}",
         )
+        return None
+    hint = duration_mapping_hint(node)  # Home Assistant's {minutes: 5}
+    if hint is not None:
+        checks.problem(node, where, hint)
         return None
     entries = checks.mapping(node, where)
     if entries is None or not checks.known_keys(entries, where, RANDOM_WAIT_KEYS):

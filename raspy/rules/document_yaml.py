@@ -13,6 +13,7 @@ from yaml.constructor import SafeConstructor
 
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
+from raspy.rules.duration import mapping_hint
 
 MAX_DEPTH: Final = 32
 _TAG: Final = "tag:yaml.org,2002:"
@@ -157,3 +158,18 @@ def text_offset(node: yaml.Node, offset: int, text: str) -> int:
 def _short(tag: str) -> str:
     shown = f"!!{tag.removeprefix(_TAG)}" if tag.startswith(_TAG) else tag
     return quote(shown)
+
+
+def duration_mapping_hint(node: yaml.Node) -> str | None:
+    """Home Assistant's duration mapping at `node` (`{minutes: 5}`) refused with
+    raspy's form for it (raspy.rules.duration); None for any other."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    found: dict[str, object] = {}
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode) or not isinstance(
+            value, yaml.ScalarNode
+        ):
+            return None
+        found[key.value] = scalar(value)
+    return mapping_hint(found)

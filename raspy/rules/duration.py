@@ -109,6 +109,39 @@ def _clock_hint(text: str) -> str:
     return f"{got} (a clock's time: write {_spelled(total)})"
 
 
+# Home Assistant writes a duration as a mapping too (`for: {minutes: 5}`)
+_HA_UNITS: Final = {
+    "days": 86_400.0,
+    "hours": 3600.0,
+    "minutes": 60.0,
+    "seconds": 1.0,
+    "milliseconds": 0.001,
+}
+
+
+def mapping_hint(mapping: dict[str, object]) -> str | None:
+    """The refusal of Home Assistant's duration mapping (`{minutes: 5}`, `{hours: 1,
+    minutes: 30}`) with raspy's form for it; None for any other mapping."""
+    if not mapping or not set(mapping) <= set(_HA_UNITS):
+        return None
+    total = 0.0
+    for unit, amount in mapping.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            return None
+        if not math.isfinite(amount) or amount < 0:
+            return None
+        total += amount * _HA_UNITS[unit]
+    whole = round(total)
+    if abs(total - whole) < 1e-9:
+        written = _spelled(whole)
+    else:
+        written = f"{round(total * 1000):d}ms" if total < 1 else f"{total:g}s"
+    return (
+        "expected a duration like 90s, 5m or 1h30m, got a mapping (Home "
+        f"Assistant's form: write {written})"
+    )
+
+
 def _spelled(seconds: int) -> str:
     """Whole seconds as a duration is written: 5400 is 1h30m."""
     parts = (

@@ -59,7 +59,9 @@ def http_step(
 
 
 def _request(
-    scope: RunScope, action: model.HttpAction, secrets: Mapping[str, str]
+    scope: RunScope,
+    action: model.HttpAction,
+    secrets: Mapping[str, str],
 ) -> Generator[Step, Resume, None]:
     # a secret in the URL is percent-encoded: its / ? # @ never end its part; what
     # names the action (and a URL's problem) is the URL with each as {secret.NAME}

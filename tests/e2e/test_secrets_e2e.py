@@ -7,6 +7,7 @@ a bad file by its line (docs/scenarios.md "Secrets")."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -140,3 +141,45 @@ def test_check_config_names_a_bad_secrets_file_by_its_line(tmp_path: Path) -> No
         "value (at line 2, column 11)\n"
     )
     assert KEY not in done.stderr.decode()
+
+
+def test_a_password_secret_is_sent_as_basic_auth_and_in_no_log_line(
+    tmp_path: Path,
+) -> None:
+    """A secret as the URL's password (`http://me:{secret.pw}@host/`, the one place
+    before the host a secret may go) reaches the server as basic authentication;
+    the `<host>.http` service logs the URL as scheme and host, and the run shows it
+    so, never the value. (A secret in the host itself is refused at import.)"""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    password = "s3cr3t/pw?x"  # noqa: S105  # a / and a ? that must not end it
+    (data / "secrets.toml").write_text(f'pw = "{password}"\n', encoding="utf-8")
+    os.chmod(data / "secrets.toml", 0o600)
+    with http_server() as server:
+        host_port = server.url.removeprefix("http://")
+        with running_daemon(
+            data, config_text=CONFIG, extra_args=("--log-level", "debug")
+        ) as daemon:
+            document = tmp_path / "e2e-pw.yaml"
+            document.write_text(
+                "name: e2e-pw\nactions:\n"
+                f'  - http: "http://me:{{secret.pw}}@{host_port}/ok"\n',
+                encoding="utf-8",
+            )
+            assert scenario_cli(daemon, "import", str(document))[0] == 0
+            assert scenario_cli(daemon, "run", "e2e-pw")[0] == 0
+            got = server.take(timeout_s=10)
+            wait_until(
+                lambda: '"http_request_done"' in daemon.log_text(),
+                what="the service's log line of the request",
+            )
+            status, shown, _ = scenario_cli(daemon, "show", "e2e-pw")
+    assert got.path == "/ok"
+    sent = base64.b64decode(got.headers["authorization"].removeprefix("Basic "))
+    assert sent.decode() == f"me:{password}"
+    assert status == 0
+    assert f"http POST http://{host_port}/…: 200 OK" in shown
+    log = daemon.log_text()
+    for piece in ("s3cr3t", "s3cr3t%2F"):
+        assert piece not in log
+        assert piece not in shown

@@ -247,6 +247,22 @@ def test_secrets_go_as_an_object_and_are_hidden_from_text() -> None:
     assert hidden("/x%2Fy%40z/", {"s": "x/y@z"}) == "/{secret.s}/"
 
 
+def test_a_secret_a_server_echoes_escaped_or_misread_is_hidden_too() -> None:
+    """A server that quotes the request back: a JSON body escapes a quote and a
+    letter beyond ASCII, and a header sent as UTF-8 comes back read as Latin-1
+    (`é` as `Ã©`, which Python's own http.server does)."""
+    secrets = {"key": 'tk_"é"'}
+    echoes = [
+        'tk_"é"',
+        'tk_\\"\\u00e9\\"',  # json.dumps of the value
+        'tk_\\"é\\"',  # the same, ensure_ascii=False
+        'tk_"Ã©"',  # its UTF-8 read as Latin-1
+        "tk_%22%C3%A9%22",  # in a URL
+    ]
+    for echo in echoes:
+        assert hidden(f"you sent {echo}.", secrets) == "you sent {secret.key}.", echo
+
+
 def test_a_body_too_large_or_sent_with_a_get_is_malformed() -> None:
     head = encode_request(HttpRequest("POST", "https://x/"))[0]
     with pytest.raises(MalformedMessage) as caught:

@@ -120,3 +120,30 @@ def test_a_template_trigger_s_value_template_is_told_raspy_s_when() -> None:
         "s.yaml:3:5: triggers[0]: unknown key 'value_template' (Home Assistant's"
         " word; raspy's is 'when')"
     ]
+
+
+def test_home_assistant_s_duration_mapping_is_refused_with_raspy_s_form() -> None:
+    """`for: {minutes: 5}`, as Home Assistant writes a duration, is told raspy's
+    text for it at a for:, a timeout: and a wait:, where a wait's `minutes` was
+    told "did you mean 'min'?", the key of a random wait, which is no help."""
+    text = (
+        "name: a\ntriggers:\n"
+        "  - kv: /x\n    for: {minutes: 5}\n"
+        "  - when: \"kv('/x') < 3\"\n    for: {hours: 1, minutes: 30}\n"
+        "actions:\n"
+        "  - wait: {minutes: 5}\n"
+        "  - wait: {milliseconds: 250}\n"
+        "  - wait_until: \"kv('/x') == 1\"\n    timeout: {seconds: 1.5}\n"
+        "  - wait: {min: 1m, max: 2m}\n"  # a random wait, as before
+        "  - wait: {minutes: 5, foo: 1}\n"  # not Home Assistant's: as before
+    )
+    told = "expected a duration like 90s, 5m or 1h30m, got a mapping (Home Assistant's"
+    assert validate_scenario(text, "s.yaml") == [
+        f"s.yaml:4:10: triggers[0].for: {told} form: write 5m)",
+        f"s.yaml:6:10: triggers[1].for: {told} form: write 1h30m)",
+        f"s.yaml:8:11: actions[0].wait: {told} form: write 5m)",
+        f"s.yaml:9:11: actions[1].wait: {told} form: write 250ms)",
+        f"s.yaml:11:14: actions[2].timeout: {told} form: write 1.5s)",
+        "s.yaml:13:12: actions[4].wait: unknown key 'minutes' (did you mean 'min'?)",
+        "s.yaml:13:24: actions[4].wait: unknown key 'foo'",
+    ]

@@ -51,10 +51,32 @@ def test_a_value_that_is_no_text_and_a_bad_name_are_each_named() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_secrets(text, "s.toml")
     assert caught.value.problems == [
-        's.toml: pin: expected text (pin = "..."), got no text',
+        's.toml: pin: expected text (pin = "..."), got a number (quote it to keep'
+        " it as written)",
         's.toml: "my token": a secret\'s name is letters, digits and _ (not first),'
         " as {secret.NAME} names it",
         's.toml: chat: expected text (chat = "..."), got a table',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("on = true", "true or false"),
+        ("ratio = 0.5", "a number (quote it to keep it as written)"),
+        ('ids = ["a", "b"]', "a list"),
+        ("since = 2026-12-06", "a date or time (quote it)"),
+        ("at = 07:30:00", "a date or time (quote it)"),
+    ],
+)
+def test_a_value_that_is_no_text_is_named_by_its_kind_not_shown(
+    line: str, kind: str
+) -> None:
+    name = line.split(" ", maxsplit=1)[0]
+    with pytest.raises(ConfigError) as caught:
+        parse_secrets(line + "\n", "s.toml")
+    assert caught.value.problems == [
+        f's.toml: {name}: expected text ({name} = "..."), got {kind}'
     ]
 
 
@@ -117,7 +139,7 @@ def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> Non
     (data / "secrets.toml").write_text("token = 5\n", encoding="utf-8")
     assert _problems(f'data_dir = "{data}"\n') == [
         f"http_client.secrets_file: {data}/secrets.toml: token: expected text "
-        '(token = "..."), got no text'
+        '(token = "..."), got a number (quote it to keep it as written)'
     ]
     assert _problems(f'data_dir = "{data}"\n[http_client]\nenabled = false\n') == []
     missing = tmp_path / "nope.toml"
