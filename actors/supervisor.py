@@ -193,6 +193,10 @@ def _start_services(rt: Runtime) -> None:
                 rt.config.data_dir, rt.config.http_client.secrets_file
             )
         )
+        for problem in config_files.secrets_problems(rt.config):
+            # not a refusal (raspy.config_files.secrets_problems says why): the
+            # http: actions that name a secret fail, each saying this
+            log.error("secrets_file_unusable", problem=problem)
         # one bound on lookup threads for every life of the service (a restart
         # leaves the lookups of the last one stuck in a hung resolver)
         lookup = http_lookup.HostLookup(rt.config.http_client.max_concurrent)

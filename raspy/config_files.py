@@ -41,9 +41,16 @@ def problems(config: Config) -> list[str]:
         found += _mqtt(config.mqtt)
     if config.http.enabled and config.http.password_hash_file:
         found += _password_hash(config.http.password_hash_file)
-    if config.http_client.enabled:
-        found += _secrets(config)
     return found
+
+
+def secrets_problems(config: Config) -> list[str]:
+    """The secrets file's problems (`http_client.secrets_file: PATH: why`). Not among
+    problems(): `raspyd --check-config` names them, but the start only logs them.
+    The file is edited while raspyd runs (an edit counts at the next request), and
+    a typo there fails the `http:` actions that name a secret, each saying why; it
+    must not keep the whole hub, its heating and its lights, from the next boot."""
+    return _secrets(config) if config.http_client.enabled else []
 
 
 def _why(exc: OSError, *, folder: bool) -> str:

@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_config_file(args: argparse.Namespace) -> int:
     """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
+    from raspy import config_files
     from raspy.actors import supervisor as supervisor_mod
 
     args.config = args.check_config
@@ -112,6 +113,7 @@ def _check_config_file(args: argparse.Namespace) -> int:
                 supervisor_mod.check_config(cfg)
             except ConfigError as exc:
                 problems += [p for p in exc.problems if p not in problems]
+            problems += config_files.secrets_problems(cfg)  # the start only logs them
     except ConfigError as exc:
         problems = exc.problems
     if problems:

@@ -183,3 +183,37 @@ def test_a_password_secret_is_sent_as_basic_auth_and_in_no_log_line(
     for piece in ("s3cr3t", "s3cr3t%2F"):
         assert piece not in log
         assert piece not in shown
+
+
+def test_a_broken_secrets_file_does_not_keep_raspyd_from_starting(
+    tmp_path: Path,
+) -> None:
+    """A typo made in the secrets file while raspyd runs must not keep the whole hub
+    from its next boot: raspyd starts and logs the problem, and an `http:` action
+    that names a secret fails saying it; `--check-config` still names it (above)."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    secrets = data / "secrets.toml"
+    secrets.write_text(f'token = "{TOKEN}"\napi_key = {KEY}\n', encoding="utf-8")
+    os.chmod(secrets, 0o600)
+    with http_server() as server, running_daemon(data, config_text=CONFIG) as daemon:
+        wait_until(
+            lambda: '"secrets_file_unusable"' in daemon.log_text(),
+            what="the secrets file's problem in the log",
+        )
+        document = tmp_path / "e2e-broken.yaml"
+        document.write_text(
+            "name: e2e-broken\nactions:\n"
+            f'  - http: "{server.url}/bot{{secret.token}}/send"\n',
+            encoding="utf-8",
+        )
+        assert scenario_cli(daemon, "import", str(document))[0] == 0
+        assert scenario_cli(daemon, "run", "e2e-broken")[0] == 0
+        with CloneClient(daemon.endpoint) as tree:
+            tree.wait_synced()
+            key = "/scenario/e2e-broken/last_error"
+            wait_until(lambda: value(tree, key), what="the run's failure")
+            error = value(tree, key)
+    assert "secret token:" in error and "not TOML" in error, error
+    assert server.taken() == []
+    assert TOKEN not in daemon.log_text() and KEY not in daemon.log_text()

@@ -129,7 +129,9 @@ def test_the_data_dirs_file_is_the_default() -> None:
 
 
 def _problems(text: str) -> list[str]:
-    return config_files.problems(config.load(text, "raspyd.toml"))
+    loaded = config.load(text, "raspyd.toml")
+    assert config_files.problems(loaded) == []  # the start does not refuse it
+    return config_files.secrets_problems(loaded)
 
 
 def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> None:
