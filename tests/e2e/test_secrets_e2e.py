@@ -214,6 +214,8 @@ def test_a_broken_secrets_file_does_not_keep_raspyd_from_starting(
             key = "/scenario/e2e-broken/last_error"
             wait_until(lambda: value(tree, key), what="the run's failure")
             error = value(tree, key)
-    assert "secret token:" in error and "not TOML" in error, error
+    assert "secret token:" in error, error
+    assert "not TOML" in error, error
     assert server.taken() == []
-    assert TOKEN not in daemon.log_text() and KEY not in daemon.log_text()
+    assert TOKEN not in daemon.log_text()
+    assert KEY not in daemon.log_text()
