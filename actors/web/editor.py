@@ -104,6 +104,12 @@ async def _check(view: EditorView, document: str, backend: Backend) -> EditorVie
     status, reply = await _core(backend, editor.document_request("validate", document))
     if status == b"200":
         said = f"No problems: {reply.get('name')} is a valid scenario."
+        warnings = reply.get("warnings")
+        if isinstance(warnings, list) and warnings:  # what a Save would warn of
+            said = f"{said[:-1]}; the hub warns:"
+            return _with(
+                view, headline=said, error=False, problems=editor.problems_of(warnings)
+            )
         return _with(view, headline=said, error=False)
     reason, problems = _refusal(status, reply)
     return _with(view, headline=reason, problems=problems)

@@ -152,6 +152,21 @@ def test_check_of_a_good_text_says_so_and_stores_nothing(lamp: Browser) -> None:
     assert _stored(lamp, "lamp") == GOOD
 
 
+def test_check_lists_the_warnings_a_save_would_give(lamp: Browser) -> None:
+    """Check asked the core's validate, which said nothing of what the import then
+    warned of (a device key the tree has nothing of)."""
+    watched = GOOD.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    answer = _post(lamp, "/scenarios/lamp/edit", document=watched, do="check")
+    assert answer.status == 200
+    assert "No problems: lamp is a valid scenario; the hub warns:" in answer.body
+    assert 'data-line="4" data-col="9">line 4, column 9</a>: warning: kv:' in (
+        answer.body
+    )
+    assert _stored(lamp, "lamp") == GOOD
+
+
 def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
     lamp: Browser,
 ) -> None:
