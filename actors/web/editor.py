@@ -100,10 +100,20 @@ async def _stored(backend: Backend, name: str) -> str | None:
     return str(reply.get("document", ""))
 
 
-async def _check(view: EditorView, document: str, backend: Backend) -> EditorView:
+async def _check(
+    view: EditorView, document: str, backend: Backend, editing: str = ""
+) -> EditorView:
+    """The core's validate; on the edit page (`editing`) a changed name too, which
+    Save refuses."""
     status, reply = await _core(backend, editor.document_request("validate", document))
+    named = str(reply.get("name", ""))
+    if status == b"200" and editing and named != editing:
+        rename = _rename(document, editing, named)
+        return _with(
+            view, headline="The name changed: Save refuses it.", problems=[rename]
+        )
     if status == b"200":
-        said = f"No problems: {reply.get('name')} is a valid scenario."
+        said = f"No problems: {named} is a valid scenario."
         warnings = reply.get("warnings")
         if isinstance(warnings, list) and warnings:  # what a Save would warn of
             said = f"{said[:-1]}; the hub warns:"
@@ -175,7 +185,7 @@ async def edit_submit(request: Request, backend: Backend, session: Session) -> R
     title = f"Edit {name}"
     try:
         if not form.save:
-            view = await _check(view, form.document, backend)
+            view = await _check(view, form.document, backend, editing=name)
             return _show(
                 backend, session, title, editor.editor_body(view, session.csrf)
             )

@@ -209,6 +209,17 @@ def test_a_changed_name_is_refused_with_how_to_rename(lamp: Browser) -> None:
     assert (_stored(lamp, "lamp"), _stored(lamp, "lantern")) == (GOOD, None)
 
 
+def test_check_gives_the_rename_problem_save_would(lamp: Browser) -> None:
+    """Check said "No problems" of a renamed text, which Save then refused."""
+    renamed = GOOD.replace("name: lamp", "name: lantern")
+    answer = _post(lamp, "/scenarios/lamp/edit", document=renamed, do="check")
+    assert (answer.status, _textarea(answer.body)) == (200, renamed)
+    assert "No problems" not in answer.body
+    assert "The name changed: Save refuses it." in answer.body
+    assert "to rename, save this text as a new scenario" in answer.body
+    assert 'data-line="1" data-col="7"' in answer.body
+
+
 def test_a_new_scenario_whose_name_is_taken_is_refused_with_its_text(
     lamp: Browser,
 ) -> None:
