@@ -91,8 +91,14 @@ def _refusal(status: bytes, reply: dict[str, Any]) -> tuple[str, list[Problem]]:
 
 
 async def _stored(backend: Backend, name: str) -> str | None:
-    """The stored text of `name`; None when there is no such scenario."""
-    status, reply = await _core(backend, forms.scenario_get_request(name))
+    """The stored text of `name`; None when there is no such scenario (nor can be:
+    a name the web face refuses to ask for, 300 characters, is unknown, not a
+    failure to answer)."""
+    try:
+        request = forms.scenario_get_request(name)
+    except forms.FormError:
+        return None
+    status, reply = await _core(backend, request)
     if status == b"404":
         return None
     if status != b"200":
@@ -123,6 +129,15 @@ async def _check(
         return _with(view, headline=said, error=False)
     reason, problems = _refusal(status, reply)
     return _with(view, headline=reason, problems=problems)
+
+
+def _unread(
+    backend: Backend, session: Session, title: str, exc: forms.FormError
+) -> Response:
+    """A body that is no form (sent by a script with the token in its header): 400,
+    saying why; there is no text to give back."""
+    said = html.notice(f"Not read: {exc}", error=True)
+    return _show(backend, session, title, said, 400)
 
 
 def _with(view: EditorView, **changes: Any) -> EditorView:
@@ -178,11 +193,14 @@ async def edit_submit(request: Request, backend: Backend, session: Session) -> R
     """Check, or Save over the stored text: refused when the text names another
     scenario (a rename) or the stored text changed since the page was made."""
     name = request.path_params["name"]
-    form = editor.parse_editor_form(await request.body())
+    title = f"Edit {name}"
+    try:
+        form = editor.parse_editor_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
     view = EditorView(
         editor.edit_href(name), form.document, form.base, back=scenario_href(name)
     )
-    title = f"Edit {name}"
     try:
         if not form.save:
             view = await _check(view, form.document, backend, editing=name)
@@ -270,9 +288,12 @@ async def new_form(request: Request, backend: Backend, session: Session) -> Resp
 
 async def new_submit(request: Request, backend: Backend, session: Session) -> Response:
     """Check, or Save as a new scenario: a name already stored is refused."""
-    form = editor.parse_editor_form(await request.body())
-    view = EditorView(editor.NEW_PATH, form.document)
     title = "New scenario"
+    try:
+        form = editor.parse_editor_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
+    view = EditorView(editor.NEW_PATH, form.document)
     try:
         if not form.save:
             view = await _check(view, form.document, backend)

@@ -300,6 +300,47 @@ def test_a_form_over_the_editors_limit_is_refused_before_it_is_read(
     ] == [413, 413, 413]
 
 
+def test_a_body_that_is_no_form_is_refused_with_400(lamp: Browser) -> None:
+    """A script's POST with the token in X-CSRF-Token (the body is not read for it)
+    and a body that is no form answered 500."""
+    import http.client
+
+    csrf = _field(lamp.exchange("GET", "/scenarios").body, "csrf")
+
+    def sent(path: str, body: bytes) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", lamp.port, timeout=10)
+        headers = {
+            "Cookie": lamp.cookie,
+            "X-CSRF-Token": csrf,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            answer = connection.getresponse()
+            return answer.status, answer.read().decode("utf-8")
+        finally:
+            connection.close()
+
+    answers = [
+        sent("/scenarios/lamp/edit", b"do=save&no-equals-sign"),
+        sent("/new-scenario", "document=\u00e9".encode()),
+    ]
+    assert [status for status, _ in answers] == [400, 400]
+    assert all("Not read: not a form" in body for _, body in answers), answers
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_a_name_no_scenario_can_have_is_unknown(browser: Browser) -> None:
+    """A name the web face refuses to ask the core for (over 255 characters) is no
+    scenario: 404, as for any unknown name, not 503 as if the hub failed."""
+    long = "x" * 300
+    answers = [
+        browser.exchange("GET", f"/scenarios/{long}/edit").status,
+        browser.exchange("GET", f"/scenarios/{long}/delete").status,
+    ]
+    assert answers == [404, 404]
+
+
 def test_delete_asks_first_and_a_get_deletes_nothing(browser: Browser) -> None:
     _create(browser, GOOD.replace("lamp", "doomed"))
     confirm = browser.exchange("GET", "/scenarios/doomed/delete")
