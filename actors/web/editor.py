@@ -334,17 +334,35 @@ async def delete_form(request: Request, backend: Backend, session: Session) -> R
 async def delete_submit(
     request: Request, backend: Backend, session: Session
 ) -> Response:
-    """The delete, once its box is ticked; then the scenarios page says so."""
+    """The delete, once its box is ticked, of the text the page showed (refused,
+    409, when it changed since); then the scenarios page says so."""
     name = request.path_params["name"]
-    if not editor.confirmed(await request.body()):
-        try:
-            stored = await _stored(backend, name) or ""
-        except _FAILED:
-            stored = ""
-        body = editor.delete_body(
-            name, stored, session.csrf, "Not deleted: tick the box to confirm."
+    title = f"Delete {name}"
+    try:
+        form = editor.parse_delete_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
+    try:
+        stored = await _stored(backend, name)
+    except _FAILED as exc:
+        _flash(backend, session, f"failed: delete {name}: {exc}")
+        return RedirectResponse("/scenarios", status_code=303)
+    if not form.confirmed:
+        said = "Not deleted: tick the box to confirm."
+        body = editor.delete_body(name, stored or "", session.csrf, said)
+        return _show(backend, session, title, body, 400)
+    if stored is None:
+        _flash(
+            backend, session, f"failed: delete {name}: no scenario named {name[:64]!r}"
         )
-        return _show(backend, session, f"Delete {name}", body, 400)
+        return RedirectResponse("/scenarios", status_code=303)
+    if editor.fingerprint(stored) != form.base:
+        said = (
+            f"Not deleted: {name} was changed since this page was opened; its text "
+            "now is below. Delete again to delete it."
+        )
+        body = editor.delete_body(name, stored, session.csrf, said)
+        return _show(backend, session, title, body, 409)
     try:
         status, reply = await _core(backend, _delete_request(name))
         message = (

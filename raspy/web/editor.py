@@ -175,7 +175,8 @@ def delete_href(name: str) -> str:
 
 
 def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
-    """The confirmation of a delete: a box to tick, then the button."""
+    """The confirmation of a delete: a box to tick, then the button; the form
+    carries the fingerprint of the text shown, so that the delete is of it."""
     shown = notice(problem, error=True) if problem else ""
     return (
         f"{shown}<p>Deleting <strong>{esc(name)}</strong> removes its document and "
@@ -183,6 +184,7 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
         "copy first.</p>"
         f'<form method="post" action="{esc(delete_href(name))}" class="confirm">'
         f"{hidden_csrf(csrf)}"
+        f'<input type="hidden" name="base" value="{esc(fingerprint(document))}">'
         '<label><input type="checkbox" name="confirm" value="yes" required> '
         f"Yes, delete {esc(name)}</label>"
         '<div class="actions"><button type="submit" class="danger">Delete</button> '
@@ -191,9 +193,15 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
     )
 
 
-def confirmed(body: bytes) -> bool:
-    """The delete form's box was ticked."""
-    try:
-        return parse_form(body).get("confirm") == "yes"
-    except FormError:
-        return False
+@dataclass(frozen=True, slots=True)
+class DeleteForm:
+    """What the delete page posts: its box ticked, the shown text's fingerprint."""
+
+    confirmed: bool
+    base: str
+
+
+def parse_delete_form(body: bytes) -> DeleteForm:
+    """The posted delete form; FormError when the body is no form."""
+    fields = parse_form(body)
+    return DeleteForm(fields.get("confirm") == "yes", fields.get("base", ""))

@@ -81,8 +81,11 @@ def _create(browser: Browser, document: str) -> None:
     assert answer.status == 303, answer.body
 
 
-def _delete(browser: Browser, name: str) -> None:
-    _post(browser, f"/scenarios/{name}/delete", confirm="yes")
+def _delete(browser: Browser, name: str) -> Answer:
+    """The delete page's form sent, its box ticked."""
+    page = browser.exchange("GET", f"/scenarios/{name}/delete")
+    base = _field(page.body, "base") if page.status == 200 else ""
+    return _post(browser, f"/scenarios/{name}/delete", confirm="yes", base=base)
 
 
 @pytest.fixture
@@ -300,6 +303,30 @@ def test_a_form_over_the_editors_limit_is_refused_before_it_is_read(
     ] == [413, 413, 413]
 
 
+def test_a_delete_of_a_text_changed_since_its_page_was_opened_is_refused(
+    lamp: Browser,
+) -> None:
+    """The delete removed whatever was stored then, not the text the confirmation
+    page showed (somebody saved a new one in between)."""
+    shown = _field(lamp.exchange("GET", "/scenarios/lamp/delete").body, "base")
+    theirs = GOOD.replace("first", "theirs")
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    saved = _post(lamp, "/scenarios/lamp/edit", document=theirs, base=base, do="save")
+    refused = _post(lamp, "/scenarios/lamp/delete", confirm="yes", base=shown)
+    document = re.search(r'<pre class="document">(.*?)</pre>', refused.body, re.DOTALL)
+    assert (saved.status, refused.status) == (303, 409)
+    assert "Not deleted: lamp was changed since this page was opened" in refused.body
+    assert document is not None
+    assert html.unescape(document[1]) == theirs
+    assert _field(refused.body, "base") == hashlib.sha256(theirs.encode()).hexdigest()
+    assert _stored(lamp, "lamp") == theirs
+    # Delete again from the refusal's page means it
+    again = _post(
+        lamp, "/scenarios/lamp/delete", confirm="yes", base=_field(refused.body, "base")
+    )
+    assert (again.status, _stored(lamp, "lamp")) == (303, None)
+
+
 def test_a_body_that_is_no_form_is_refused_with_400(lamp: Browser) -> None:
     """A script's POST with the token in X-CSRF-Token (the body is not read for it)
     and a body that is no form answered 500."""
@@ -346,7 +373,7 @@ def test_delete_asks_first_and_a_get_deletes_nothing(browser: Browser) -> None:
     confirm = browser.exchange("GET", "/scenarios/doomed/delete")
     unticked = _post(browser, "/scenarios/doomed/delete")
     still = _stored(browser, "doomed")
-    deleted = _post(browser, "/scenarios/doomed/delete", confirm="yes")
+    deleted = _delete(browser, "doomed")
     listing = browser.exchange("GET", "/scenarios")
     assert (confirm.status, 'name="confirm"' in confirm.body) == (200, True)
     assert (unticked.status, "tick the box" in unticked.body) == (400, True)
