@@ -28,6 +28,9 @@ from raspy.web.pages import scenario_href
 
 _NAME_LINE: Final = re.compile(r"^name[ \t]*:[ \t]*", re.MULTILINE)
 _FAILED: Final = (forms.FormError, ReplyError)  # said on the page, the text kept
+# the import replaces the scenario: its runs are cut, its `for:` holds start again
+EDIT_NOTE: Final = "A Save of a changed text ends the scenario's runs under way."
+NO_CHANGE: Final = "No change: nothing saved"
 
 
 def routes(route: Callable[..., Route]) -> list[Route]:
@@ -159,6 +162,7 @@ async def _saved(
             headline=f"Saved {name}; the hub warns:",
             error=False,
             back=scenario_href(name),
+            note=EDIT_NOTE,
         )
         return _show(
             backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
@@ -183,6 +187,7 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
         stored,
         editor.fingerprint(stored),
         back=scenario_href(name),
+        note=EDIT_NOTE,
     )
     return _show(
         backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
@@ -199,7 +204,11 @@ async def edit_submit(request: Request, backend: Backend, session: Session) -> R
     except forms.FormError as exc:
         return _unread(backend, session, title, exc)
     view = EditorView(
-        editor.edit_href(name), form.document, form.base, back=scenario_href(name)
+        editor.edit_href(name),
+        form.document,
+        form.base,
+        back=scenario_href(name),
+        note=EDIT_NOTE,
     )
     try:
         if not form.save:
@@ -254,6 +263,9 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
+    if form.document == stored:  # an import would end its runs for nothing
+        _flash(backend, session, NO_CHANGE)
+        return RedirectResponse(scenario_href(name), status_code=303)
     status, reply = await _core(
         backend, editor.document_request("import", form.document, replace=True)
     )

@@ -123,6 +123,7 @@ class EditorView:
     error: bool = True  # the headline is a refusal (else a plain notice)
     stored: str | None = None  # a conflict: the stored text now
     back: str = "/scenarios"
+    note: str = ""  # one line under the text: what a Save does besides storing
 
 
 def _problem_item(problem: Problem) -> str:
@@ -144,6 +145,7 @@ def editor_body(view: EditorView, csrf: str) -> str:
         parts.append(f'<ol class="problems">{items}</ol>')
     first = next((p for p in view.problems if p.line), None)
     at = f' data-line="{first.line}" data-col="{first.col}"' if first else ""
+    note = f'<p class="hint">{esc(view.note)}</p>' if view.note else ""
     # the newline after <textarea> is eaten by the parser: one that starts the
     # text stays
     parts.append(
@@ -153,7 +155,7 @@ def editor_body(view: EditorView, csrf: str) -> str:
         '<label for="document">Document (YAML)</label>'
         '<textarea id="document" name="document" rows="24" spellcheck="false" '
         f'autocapitalize="off" autocomplete="off" wrap="off"{at}>\n'
-        f"{esc(view.document)}</textarea>"
+        f"{esc(view.document)}</textarea>{note}"
         '<div class="actions">'
         '<button type="submit" name="do" value="check">Check</button> '
         '<button type="submit" name="do" value="save" class="primary">Save</button> '

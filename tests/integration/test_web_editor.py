@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from support.net import free_port_base
+from support.wait import wait_until
 from support.web_browser import Answer, Browser, allow_login
 
 from raspy import config as config_mod
@@ -126,6 +127,43 @@ def test_save_stores_the_text_and_goes_back_to_the_scenario_page(
     page = lamp.exchange("GET", "/scenarios/lamp")
     assert (answer.status, answer.body) == (303, "")
     assert ("saved: lamp" in page.body, _stored(lamp, "lamp")) == (True, changed)
+
+
+def test_save_of_the_stored_text_unchanged_stores_nothing_and_ends_no_run(
+    browser: Browser,
+) -> None:
+    """Save imported with replace every time: a Save with nothing changed ended
+    the runs under way (and started `for:` holds again)."""
+    waiting = "name: slow\nactions:\n  - wait: 10m\n  - log: 'done'\n"
+    _create(browser, waiting)
+    try:
+        page = browser.exchange("GET", "/scenarios/slow/edit")
+        assert "A Save of a changed text ends the scenario&#x27;s runs" in page.body
+        ran = _post(browser, "/scenarios/slow/run")
+        wait_until(
+            lambda: "state state-running" in _page(browser, "/scenarios/slow"),
+            what="the run of slow under way",
+        )
+        answer = _post(
+            browser,
+            "/scenarios/slow/edit",
+            document=waiting.replace("\n", "\r\n"),
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/slow")
+    finally:
+        _delete(browser, "slow")
+    assert (ran.status, answer.status, answer.body) == (303, 303, "")
+    assert "No change: nothing saved" in after
+    assert "state state-running" in after
+    assert "cut short by an import" not in after
+
+
+def _page(browser: Browser, path: str) -> str:
+    answer = browser.exchange("GET", path)
+    assert answer.status == 200, answer.body
+    return answer.body
 
 
 def test_check_lists_each_problem_at_its_line_and_keeps_the_text(
