@@ -163,6 +163,7 @@ async def _saved(
             error=False,
             back=scenario_href(name),
             note=EDIT_NOTE,
+            saved=True,
         )
         return _show(
             backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)

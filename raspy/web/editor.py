@@ -124,6 +124,7 @@ class EditorView:
     stored: str | None = None  # a conflict: the stored text now
     back: str = "/scenarios"
     note: str = ""  # one line under the text: what a Save does besides storing
+    saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
 
 
 def _problem_item(problem: Problem) -> str:
@@ -149,12 +150,13 @@ def editor_body(view: EditorView, csrf: str) -> str:
     # the newline after <textarea> is eaten by the parser: one that starts the
     # text stays
     parts.append(
-        f'<form method="post" action="{esc(view.action)}" class="editor">'
+        f'<form method="post" action="{esc(view.action)}" class="editor"'
+        f"{' data-saved' if view.saved else ''}>"
         f"{hidden_csrf(csrf)}"
         f'<input type="hidden" name="base" value="{esc(view.base)}">'
         '<label for="document">Document (YAML)</label>'
         '<textarea id="document" name="document" rows="24" spellcheck="false" '
-        f'autocapitalize="off" autocomplete="off" wrap="off"{at}>\n'
+        f'autocapitalize="off" wrap="off"{at}>\n'
         f"{esc(view.document)}</textarea>{note}"
         '<div class="actions">'
         '<button type="submit" name="do" value="check">Check</button> '

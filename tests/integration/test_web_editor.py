@@ -208,6 +208,23 @@ def test_check_lists_the_warnings_a_save_would_give(lamp: Browser) -> None:
     assert _stored(lamp, "lamp") == GOOD
 
 
+def test_the_editor_lets_the_browser_keep_the_text(lamp: Browser) -> None:
+    """No autocomplete="off" (it kept the browser from restoring the text typed);
+    a Save with warnings marks its page saved (app.js's draft of it goes)."""
+    page = lamp.exchange("GET", "/scenarios/lamp/edit")
+    watched = GOOD.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    base = _field(page.body, "base")
+    saved = _post(lamp, "/scenarios/lamp/edit", document=watched, base=base, do="save")
+    assert 'autocomplete="off"' not in page.body + saved.body
+    assert '<form method="post" action="/scenarios/lamp/edit" class="editor">' in (
+        page.body
+    )
+    assert 'class="editor" data-saved>' in saved.body
+    assert _stored(lamp, "lamp") == watched
+
+
 def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
     lamp: Browser,
 ) -> None:
