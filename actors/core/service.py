@@ -73,9 +73,9 @@ class CoreService:
         match request.action:
             case "list":
                 return api.ok([self._entry(e) for _, e in sorted(core.entries.items())])
-            case "validate":
+            case "validate":  # the import's warnings too, nothing stored
                 scenario = self._checked(request.document, request.source)
-                return api.ok({"name": scenario.name})
+                return api.ok(self._named(scenario, request))
             case "import":
                 return self._import(request)
         entry = core.entries.get(request.name)
@@ -155,14 +155,17 @@ class CoreService:
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
         self._store(scenario, request.document)
-        reply: dict[str, JsonValue] = {
-            "name": scenario.name,
-            "replaced": old is not None,
-        }
+        return api.ok({**self._named(scenario, request), "replaced": old is not None})
+
+    def _named(
+        self, scenario: model.Scenario, request: api.Request
+    ) -> dict[str, JsonValue]:
+        """{"name"}, and "warnings" when there are any (validate and import)."""
+        reply: dict[str, JsonValue] = {"name": scenario.name}
         warnings = self._warnings(scenario, request.document, request.source)
         if warnings:
             reply["warnings"] = warnings
-        return api.ok(reply)
+        return reply
 
     def _warnings(
         self, scenario: model.Scenario, text: str, source: str

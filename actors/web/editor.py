@@ -28,6 +28,9 @@ from raspy.web.pages import scenario_href
 
 _NAME_LINE: Final = re.compile(r"^name[ \t]*:[ \t]*", re.MULTILINE)
 _FAILED: Final = (forms.FormError, ReplyError)  # said on the page, the text kept
+# the import replaces the scenario: its runs are cut, its `for:` holds start again
+EDIT_NOTE: Final = "A Save of a changed text ends the scenario's runs under way."
+NO_CHANGE: Final = "No change: nothing saved"
 
 
 def routes(route: Callable[..., Route]) -> list[Route]:
@@ -91,8 +94,14 @@ def _refusal(status: bytes, reply: dict[str, Any]) -> tuple[str, list[Problem]]:
 
 
 async def _stored(backend: Backend, name: str) -> str | None:
-    """The stored text of `name`; None when there is no such scenario."""
-    status, reply = await _core(backend, forms.scenario_get_request(name))
+    """The stored text of `name`; None when there is no such scenario (nor can be:
+    a name the web face refuses to ask for, 300 characters, is unknown, not a
+    failure to answer)."""
+    try:
+        request = forms.scenario_get_request(name)
+    except forms.FormError:
+        return None
+    status, reply = await _core(backend, request)
     if status == b"404":
         return None
     if status != b"200":
@@ -100,13 +109,38 @@ async def _stored(backend: Backend, name: str) -> str | None:
     return str(reply.get("document", ""))
 
 
-async def _check(view: EditorView, document: str, backend: Backend) -> EditorView:
+async def _check(
+    view: EditorView, document: str, backend: Backend, editing: str = ""
+) -> EditorView:
+    """The core's validate; on the edit page (`editing`) a changed name too, which
+    Save refuses."""
     status, reply = await _core(backend, editor.document_request("validate", document))
+    named = str(reply.get("name", ""))
+    if status == b"200" and editing and named != editing:
+        rename = _rename(document, editing, named)
+        return _with(
+            view, headline="The name changed: Save refuses it.", problems=[rename]
+        )
     if status == b"200":
-        said = f"No problems: {reply.get('name')} is a valid scenario."
+        said = f"No problems: {named} is a valid scenario."
+        warnings = reply.get("warnings")
+        if isinstance(warnings, list) and warnings:  # what a Save would warn of
+            said = f"{said[:-1]}; the hub warns:"
+            return _with(
+                view, headline=said, error=False, problems=editor.problems_of(warnings)
+            )
         return _with(view, headline=said, error=False)
     reason, problems = _refusal(status, reply)
     return _with(view, headline=reason, problems=problems)
+
+
+def _unread(
+    backend: Backend, session: Session, title: str, exc: forms.FormError
+) -> Response:
+    """A body that is no form (sent by a script with the token in its header): 400,
+    saying why; there is no text to give back."""
+    said = html.notice(f"Not read: {exc}", error=True)
+    return _show(backend, session, title, said, 400)
 
 
 def _with(view: EditorView, **changes: Any) -> EditorView:
@@ -128,6 +162,8 @@ async def _saved(
             headline=f"Saved {name}; the hub warns:",
             error=False,
             back=scenario_href(name),
+            note=EDIT_NOTE,
+            saved=True,
         )
         return _show(
             backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
@@ -152,6 +188,7 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
         stored,
         editor.fingerprint(stored),
         back=scenario_href(name),
+        note=EDIT_NOTE,
     )
     return _show(
         backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
@@ -162,14 +199,21 @@ async def edit_submit(request: Request, backend: Backend, session: Session) -> R
     """Check, or Save over the stored text: refused when the text names another
     scenario (a rename) or the stored text changed since the page was made."""
     name = request.path_params["name"]
-    form = editor.parse_editor_form(await request.body())
-    view = EditorView(
-        editor.edit_href(name), form.document, form.base, back=scenario_href(name)
-    )
     title = f"Edit {name}"
     try:
+        form = editor.parse_editor_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
+    view = EditorView(
+        editor.edit_href(name),
+        form.document,
+        form.base,
+        back=scenario_href(name),
+        note=EDIT_NOTE,
+    )
+    try:
         if not form.save:
-            view = await _check(view, form.document, backend)
+            view = await _check(view, form.document, backend, editing=name)
             return _show(
                 backend, session, title, editor.editor_body(view, session.csrf)
             )
@@ -220,6 +264,9 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
+    if form.document == stored:  # an import would end its runs for nothing
+        _flash(backend, session, NO_CHANGE)
+        return RedirectResponse(scenario_href(name), status_code=303)
     status, reply = await _core(
         backend, editor.document_request("import", form.document, replace=True)
     )
@@ -254,9 +301,12 @@ async def new_form(request: Request, backend: Backend, session: Session) -> Resp
 
 async def new_submit(request: Request, backend: Backend, session: Session) -> Response:
     """Check, or Save as a new scenario: a name already stored is refused."""
-    form = editor.parse_editor_form(await request.body())
-    view = EditorView(editor.NEW_PATH, form.document)
     title = "New scenario"
+    try:
+        form = editor.parse_editor_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
+    view = EditorView(editor.NEW_PATH, form.document)
     try:
         if not form.save:
             view = await _check(view, form.document, backend)
@@ -297,17 +347,35 @@ async def delete_form(request: Request, backend: Backend, session: Session) -> R
 async def delete_submit(
     request: Request, backend: Backend, session: Session
 ) -> Response:
-    """The delete, once its box is ticked; then the scenarios page says so."""
+    """The delete, once its box is ticked, of the text the page showed (refused,
+    409, when it changed since); then the scenarios page says so."""
     name = request.path_params["name"]
-    if not editor.confirmed(await request.body()):
-        try:
-            stored = await _stored(backend, name) or ""
-        except _FAILED:
-            stored = ""
-        body = editor.delete_body(
-            name, stored, session.csrf, "Not deleted: tick the box to confirm."
+    title = f"Delete {name}"
+    try:
+        form = editor.parse_delete_form(await request.body())
+    except forms.FormError as exc:
+        return _unread(backend, session, title, exc)
+    try:
+        stored = await _stored(backend, name)
+    except _FAILED as exc:
+        _flash(backend, session, f"failed: delete {name}: {exc}")
+        return RedirectResponse("/scenarios", status_code=303)
+    if not form.confirmed:
+        said = "Not deleted: tick the box to confirm."
+        body = editor.delete_body(name, stored or "", session.csrf, said)
+        return _show(backend, session, title, body, 400)
+    if stored is None:
+        _flash(
+            backend, session, f"failed: delete {name}: no scenario named {name[:64]!r}"
         )
-        return _show(backend, session, f"Delete {name}", body, 400)
+        return RedirectResponse("/scenarios", status_code=303)
+    if editor.fingerprint(stored) != form.base:
+        said = (
+            f"Not deleted: {name} was changed since this page was opened; its text "
+            "now is below. Delete again to delete it."
+        )
+        body = editor.delete_body(name, stored, session.csrf, said)
+        return _show(backend, session, title, body, 409)
     try:
         status, reply = await _core(backend, _delete_request(name))
         message = (

@@ -6,14 +6,18 @@ scenario), 501 (unknown action) or 500 (internal failure).
 
     list                                   -> [entry, ...] sorted by name
     get       {"name"}                     -> entry + {"document"}
-    import    {"document", "source"?, "replace"?}  -> {"name", "replaced"}
-    validate  {"document", "source"?}      -> {"name"}
+    import    {"document", "source"?, "replace"?}  -> {"name", "replaced", "warnings"?}
+    validate  {"document", "source"?}      -> {"name", "warnings"?}
     delete | enable | disable | run | stop {"name"} -> {"name", "state"}
 
 `run` answers 200 also when its mode starts no run (single with a run under way, a full
 queue, parallel at max): the request was carried out as the mode says, and the reply
 has "not_started": why. A run that waits its turn (mode queued) has "queued": how many
 wait.
+
+"warnings" (only when there are any): `source:line:col: warning: ...` lines of what
+the document names that the hub lacks now (a device key, the http service, a secret);
+`validate` gives the same as `import` would, and stores nothing.
 
 An entry is {"name", "description", "enabled", "state", "mode", "last_run" (epoch
 s or null), "last_trigger", "runs", "last_error", "last_error_at" (epoch s of that

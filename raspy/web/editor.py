@@ -123,6 +123,8 @@ class EditorView:
     error: bool = True  # the headline is a refusal (else a plain notice)
     stored: str | None = None  # a conflict: the stored text now
     back: str = "/scenarios"
+    note: str = ""  # one line under the text: what a Save does besides storing
+    saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
 
 
 def _problem_item(problem: Problem) -> str:
@@ -144,16 +146,18 @@ def editor_body(view: EditorView, csrf: str) -> str:
         parts.append(f'<ol class="problems">{items}</ol>')
     first = next((p for p in view.problems if p.line), None)
     at = f' data-line="{first.line}" data-col="{first.col}"' if first else ""
+    note = f'<p class="hint">{esc(view.note)}</p>' if view.note else ""
     # the newline after <textarea> is eaten by the parser: one that starts the
     # text stays
     parts.append(
-        f'<form method="post" action="{esc(view.action)}" class="editor">'
+        f'<form method="post" action="{esc(view.action)}" class="editor"'
+        f"{' data-saved' if view.saved else ''}>"
         f"{hidden_csrf(csrf)}"
         f'<input type="hidden" name="base" value="{esc(view.base)}">'
         '<label for="document">Document (YAML)</label>'
         '<textarea id="document" name="document" rows="24" spellcheck="false" '
-        f'autocapitalize="off" autocomplete="off" wrap="off"{at}>\n'
-        f"{esc(view.document)}</textarea>"
+        f'autocapitalize="off" wrap="off"{at}>\n'
+        f"{esc(view.document)}</textarea>{note}"
         '<div class="actions">'
         '<button type="submit" name="do" value="check">Check</button> '
         '<button type="submit" name="do" value="save" class="primary">Save</button> '
@@ -175,7 +179,8 @@ def delete_href(name: str) -> str:
 
 
 def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
-    """The confirmation of a delete: a box to tick, then the button."""
+    """The confirmation of a delete: a box to tick, then the button; the form
+    carries the fingerprint of the text shown, so that the delete is of it."""
     shown = notice(problem, error=True) if problem else ""
     return (
         f"{shown}<p>Deleting <strong>{esc(name)}</strong> removes its document and "
@@ -183,6 +188,7 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
         "copy first.</p>"
         f'<form method="post" action="{esc(delete_href(name))}" class="confirm">'
         f"{hidden_csrf(csrf)}"
+        f'<input type="hidden" name="base" value="{esc(fingerprint(document))}">'
         '<label><input type="checkbox" name="confirm" value="yes" required> '
         f"Yes, delete {esc(name)}</label>"
         '<div class="actions"><button type="submit" class="danger">Delete</button> '
@@ -191,9 +197,15 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
     )
 
 
-def confirmed(body: bytes) -> bool:
-    """The delete form's box was ticked."""
-    try:
-        return parse_form(body).get("confirm") == "yes"
-    except FormError:
-        return False
+@dataclass(frozen=True, slots=True)
+class DeleteForm:
+    """What the delete page posts: its box ticked, the shown text's fingerprint."""
+
+    confirmed: bool
+    base: str
+
+
+def parse_delete_form(body: bytes) -> DeleteForm:
+    """The posted delete form; FormError when the body is no form."""
+    fields = parse_form(body)
+    return DeleteForm(fields.get("confirm") == "yes", fields.get("base", ""))

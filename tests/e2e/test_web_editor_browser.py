@@ -182,3 +182,57 @@ def test_the_edit_page_fits_a_phone_and_is_saved_as_a_screenshot(
             page.get_by_role("button", name="Delete").click()
         page.context.close()
     assert (len(problems), cursor, overflow) == (1, 5, 0)
+
+
+def _log_in_again(page: Page, hub: Hub) -> None:
+    page.fill("#secret", hub.token)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def test_a_save_after_the_session_ended_loses_no_text(
+    browser: Browser, hub: Hub
+) -> None:
+    """The session ends while the text is typed (its expiry, a new web-token, a
+    log-out in another tab): Save lands on the login form, and the edit page opened
+    again holds the stored text. The draft kept in the tab brings the typed text
+    back; once saved, it is gone."""
+    typed = DOCUMENT.replace("first", "typed while logged out")
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    restore = page.get_by_role("button", name="Restore your unsaved text")
+    try:
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        offered_at_first = restore.count()
+        page.fill("#document", typed)
+        other = page.context.new_page()
+        other.goto(f"{hub.base}/services")
+        with other.expect_navigation():
+            other.get_by_role("button", name="Log out").click()
+        other.close()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        landed = page.url
+        _log_in_again(page, hub)
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        reopened = page.input_value("#document")
+        restore.click()
+        restored = (page.input_value("#document"), restore.count())
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        saved = (page.url, page.text_content("p.notice"))
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        offered_after = restore.count()
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    assert (offered_at_first, landed, reopened) == (0, f"{hub.base}/login", DOCUMENT)
+    assert restored == (typed, 0)
+    assert saved == (f"{hub.base}/scenarios/web-edit", "saved: web-edit")
+    assert offered_after == 0

@@ -41,6 +41,21 @@ def test_an_import_with_the_http_service_off_warns_and_imports(core: Core) -> No
     assert (status, got["state"]) == (b"200", "idle")
 
 
+def test_a_validate_gives_the_same_warning_and_stores_nothing(core: Core) -> None:
+    """Check on the web's edit page asks `validate`: it said nothing of what the
+    import then warned of."""
+    core.http_service = False
+    core.start()
+    assert core.request("validate", document=TELL, source="tell.yaml") == (
+        b"200",
+        {
+            "name": "tell",
+            "warnings": [f"tell.yaml:5:11: warning: http: https://ntfy.sh/… {WHY}"],
+        },
+    )
+    assert core.request("get", name="tell")[0] == b"404"
+
+
 def test_the_start_says_it_of_each_stored_scenario_with_http(core: Core) -> None:
     core.start()
     assert core.request("import", document=TELL, source="tell.yaml") == (

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from support.net import free_port_base
+from support.wait import wait_until
 from support.web_browser import Answer, Browser, allow_login
 
 from raspy import config as config_mod
@@ -81,8 +82,11 @@ def _create(browser: Browser, document: str) -> None:
     assert answer.status == 303, answer.body
 
 
-def _delete(browser: Browser, name: str) -> None:
-    _post(browser, f"/scenarios/{name}/delete", confirm="yes")
+def _delete(browser: Browser, name: str) -> Answer:
+    """The delete page's form sent, its box ticked."""
+    page = browser.exchange("GET", f"/scenarios/{name}/delete")
+    base = _field(page.body, "base") if page.status == 200 else ""
+    return _post(browser, f"/scenarios/{name}/delete", confirm="yes", base=base)
 
 
 @pytest.fixture
@@ -125,6 +129,43 @@ def test_save_stores_the_text_and_goes_back_to_the_scenario_page(
     assert ("saved: lamp" in page.body, _stored(lamp, "lamp")) == (True, changed)
 
 
+def test_save_of_the_stored_text_unchanged_stores_nothing_and_ends_no_run(
+    browser: Browser,
+) -> None:
+    """Save imported with replace every time: a Save with nothing changed ended
+    the runs under way (and started `for:` holds again)."""
+    waiting = "name: slow\nactions:\n  - wait: 10m\n  - log: 'done'\n"
+    _create(browser, waiting)
+    try:
+        page = browser.exchange("GET", "/scenarios/slow/edit")
+        assert "A Save of a changed text ends the scenario&#x27;s runs" in page.body
+        ran = _post(browser, "/scenarios/slow/run")
+        wait_until(
+            lambda: "state state-running" in _page(browser, "/scenarios/slow"),
+            what="the run of slow under way",
+        )
+        answer = _post(
+            browser,
+            "/scenarios/slow/edit",
+            document=waiting.replace("\n", "\r\n"),
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/slow")
+    finally:
+        _delete(browser, "slow")
+    assert (ran.status, answer.status, answer.body) == (303, 303, "")
+    assert "No change: nothing saved" in after
+    assert "state state-running" in after
+    assert "cut short by an import" not in after
+
+
+def _page(browser: Browser, path: str) -> str:
+    answer = browser.exchange("GET", path)
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
 def test_check_lists_each_problem_at_its_line_and_keeps_the_text(
     lamp: Browser,
 ) -> None:
@@ -150,6 +191,38 @@ def test_check_of_a_good_text_says_so_and_stores_nothing(lamp: Browser) -> None:
         True,
     )
     assert _stored(lamp, "lamp") == GOOD
+
+
+def test_check_lists_the_warnings_a_save_would_give(lamp: Browser) -> None:
+    """Check asked the core's validate, which said nothing of what the import then
+    warned of (a device key the tree has nothing of)."""
+    watched = GOOD.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    answer = _post(lamp, "/scenarios/lamp/edit", document=watched, do="check")
+    assert answer.status == 200
+    assert "No problems: lamp is a valid scenario; the hub warns:" in answer.body
+    assert 'data-line="4" data-col="9">line 4, column 9</a>: warning: kv:' in (
+        answer.body
+    )
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_the_editor_lets_the_browser_keep_the_text(lamp: Browser) -> None:
+    """No autocomplete="off" (it kept the browser from restoring the text typed);
+    a Save with warnings marks its page saved (app.js's draft of it goes)."""
+    page = lamp.exchange("GET", "/scenarios/lamp/edit")
+    watched = GOOD.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    base = _field(page.body, "base")
+    saved = _post(lamp, "/scenarios/lamp/edit", document=watched, base=base, do="save")
+    assert 'autocomplete="off"' not in page.body + saved.body
+    assert '<form method="post" action="/scenarios/lamp/edit" class="editor">' in (
+        page.body
+    )
+    assert 'class="editor" data-saved>' in saved.body
+    assert _stored(lamp, "lamp") == watched
 
 
 def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
@@ -192,6 +265,17 @@ def test_a_changed_name_is_refused_with_how_to_rename(lamp: Browser) -> None:
     assert "to rename, save this text as a new scenario" in answer.body
     assert 'data-line="1" data-col="7"' in answer.body
     assert (_stored(lamp, "lamp"), _stored(lamp, "lantern")) == (GOOD, None)
+
+
+def test_check_gives_the_rename_problem_save_would(lamp: Browser) -> None:
+    """Check said "No problems" of a renamed text, which Save then refused."""
+    renamed = GOOD.replace("name: lamp", "name: lantern")
+    answer = _post(lamp, "/scenarios/lamp/edit", document=renamed, do="check")
+    assert (answer.status, _textarea(answer.body)) == (200, renamed)
+    assert "No problems" not in answer.body
+    assert "The name changed: Save refuses it." in answer.body
+    assert "to rename, save this text as a new scenario" in answer.body
+    assert 'data-line="1" data-col="7"' in answer.body
 
 
 def test_a_new_scenario_whose_name_is_taken_is_refused_with_its_text(
@@ -274,12 +358,77 @@ def test_a_form_over_the_editors_limit_is_refused_before_it_is_read(
     ] == [413, 413, 413]
 
 
+def test_a_delete_of_a_text_changed_since_its_page_was_opened_is_refused(
+    lamp: Browser,
+) -> None:
+    """The delete removed whatever was stored then, not the text the confirmation
+    page showed (somebody saved a new one in between)."""
+    shown = _field(lamp.exchange("GET", "/scenarios/lamp/delete").body, "base")
+    theirs = GOOD.replace("first", "theirs")
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    saved = _post(lamp, "/scenarios/lamp/edit", document=theirs, base=base, do="save")
+    refused = _post(lamp, "/scenarios/lamp/delete", confirm="yes", base=shown)
+    document = re.search(r'<pre class="document">(.*?)</pre>', refused.body, re.DOTALL)
+    assert (saved.status, refused.status) == (303, 409)
+    assert "Not deleted: lamp was changed since this page was opened" in refused.body
+    assert document is not None
+    assert html.unescape(document[1]) == theirs
+    assert _field(refused.body, "base") == hashlib.sha256(theirs.encode()).hexdigest()
+    assert _stored(lamp, "lamp") == theirs
+    # Delete again from the refusal's page means it
+    again = _post(
+        lamp, "/scenarios/lamp/delete", confirm="yes", base=_field(refused.body, "base")
+    )
+    assert (again.status, _stored(lamp, "lamp")) == (303, None)
+
+
+def test_a_body_that_is_no_form_is_refused_with_400(lamp: Browser) -> None:
+    """A script's POST with the token in X-CSRF-Token (the body is not read for it)
+    and a body that is no form answered 500."""
+    import http.client
+
+    csrf = _field(lamp.exchange("GET", "/scenarios").body, "csrf")
+
+    def sent(path: str, body: bytes) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", lamp.port, timeout=10)
+        headers = {
+            "Cookie": lamp.cookie,
+            "X-CSRF-Token": csrf,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            answer = connection.getresponse()
+            return answer.status, answer.read().decode("utf-8")
+        finally:
+            connection.close()
+
+    answers = [
+        sent("/scenarios/lamp/edit", b"do=save&no-equals-sign"),
+        sent("/new-scenario", "document=\u00e9".encode()),
+    ]
+    assert [status for status, _ in answers] == [400, 400]
+    assert all("Not read: not a form" in body for _, body in answers), answers
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_a_name_no_scenario_can_have_is_unknown(browser: Browser) -> None:
+    """A name the web face refuses to ask the core for (over 255 characters) is no
+    scenario: 404, as for any unknown name, not 503 as if the hub failed."""
+    long = "x" * 300
+    answers = [
+        browser.exchange("GET", f"/scenarios/{long}/edit").status,
+        browser.exchange("GET", f"/scenarios/{long}/delete").status,
+    ]
+    assert answers == [404, 404]
+
+
 def test_delete_asks_first_and_a_get_deletes_nothing(browser: Browser) -> None:
     _create(browser, GOOD.replace("lamp", "doomed"))
     confirm = browser.exchange("GET", "/scenarios/doomed/delete")
     unticked = _post(browser, "/scenarios/doomed/delete")
     still = _stored(browser, "doomed")
-    deleted = _post(browser, "/scenarios/doomed/delete", confirm="yes")
+    deleted = _delete(browser, "doomed")
     listing = browser.exchange("GET", "/scenarios")
     assert (confirm.status, 'name="confirm"' in confirm.body) == (200, True)
     assert (unticked.status, "tick the box" in unticked.body) == (400, True)

@@ -242,3 +242,47 @@
     goTo(Number(link.dataset.line), Number(link.dataset.col || 1));
   });
 })();
+
+// the editor's draft, kept in this tab (sessionStorage, by the form's action) from
+// each Check or Save until the scenario's page says it was saved: a Save answered
+// by the login form (the session expired or was ended) or by a bare 403 (a login in
+// another tab changed the CSRF token) left the page, and the edit page fetched
+// again holds the stored text. When a draft differs from it, a button restores it.
+(function () {
+  let store = null;
+  try { store = window.sessionStorage; } catch (error) { return; }  // not allowed here
+  if (!store) return;
+  const PREFIX = "raspy-draft:";
+  const NEW = PREFIX + "/new-scenario";
+  function saved(key, text) {
+    store.removeItem(key);
+    if (store.getItem(NEW) === text) store.removeItem(NEW);  // saved as a new one
+  }
+  // the scenario's page after a Save ("saved: NAME", or "No change: …")
+  const notice = document.querySelector("main > p.notice:not(.error)");
+  const said = notice ? notice.textContent : "";
+  const shown = document.querySelector("pre.document");
+  if (shown && (said.startsWith("saved: ") || said.startsWith("No change: "))) {
+    saved(PREFIX + window.location.pathname + "/edit", shown.textContent);
+  }
+  const form = document.querySelector("form.editor");
+  const area = form ? form.querySelector("textarea") : null;
+  if (!area) return;
+  const key = PREFIX + form.getAttribute("action");
+  if (form.dataset.saved !== undefined) saved(key, area.value);  // saved, with warnings
+  form.addEventListener("submit", function () {
+    try { store.setItem(key, area.value); } catch (error) { /* full: the page goes on */ }
+  });
+  const draft = store.getItem(key);
+  if (draft === null || draft === area.value) return;
+  const restore = document.createElement("button");
+  restore.type = "button";
+  restore.className = "restore";
+  restore.textContent = "Restore your unsaved text";
+  restore.addEventListener("click", function () {
+    area.value = draft;
+    restore.remove();
+    area.focus();
+  });
+  form.insertBefore(restore, form.querySelector("label"));
+})();
