@@ -29,6 +29,7 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
@@ -50,9 +51,12 @@ from raspy.actors.worker import (
     local_peer_id,
 )
 from raspy.config import Config
+from raspy.control_tables import declared
+from raspy.controls import Control
 from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
+from raspy.transport.outbox import Outbox
 from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
@@ -83,8 +87,10 @@ class WebSettings:
     session_s: float
     logins: LoginFiles
     zone: tzinfo = UTC  # the hub's ([core] timezone)
+    max_key_bytes: int = 255  # the Clone server's ([clone] max_key_bytes)
     # the sessions kept across restarts, in the data dir (None: in memory only)
     sessions_path: Path | None = None
+    controls: tuple[Control, ...] = ()  # [[controls]]: set on the Devices page
 
 
 class WebActor(SteadyActor):
@@ -117,9 +123,12 @@ class WebActor(SteadyActor):
             clock=links.clock,
             zone=settings.zone,
             sessions_path=settings.sessions_path,
+            controls=settings.controls,
         )
         server = self._server = WebServer(
-            lambda hub: build_app(backend, hub), self._sock
+            lambda hub: build_app(backend, hub),
+            self._sock,
+            live_keys=frozenset(c.key for c in settings.controls),
         )
         server.on_failure = self._http_failed
         try:
@@ -134,16 +143,25 @@ class WebActor(SteadyActor):
         self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
-            for prefix in LIVE_PREFIXES:
+            # a control's key is subscribed as a prefix: the hub keeps that key only
+            prefixes = (*LIVE_PREFIXES, *(c.key for c in self._settings.controls))
+            for prefix in prefixes:
                 links.clone.ask(
                     msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
                     timeout=_ASK_TIMEOUT_S,
                 )
             stored = [
                 item
-                for prefix in LIVE_PREFIXES
+                for prefix in prefixes
                 for item in read_tree(links.clone, links.store, prefix)
             ]
+            if self._backend is not None and self._settings.controls:
+                outbox = links.clone.ask(
+                    msgs.GetPublishOutbox(), timeout=_ASK_TIMEOUT_S
+                )
+                assert isinstance(outbox, Outbox)
+                publisher = ClonePublisher(outbox, self._settings.max_key_bytes)
+                self._backend.publish = publisher.set
             server.feed(stored, seed=True)
         server.start()
 
@@ -304,6 +322,8 @@ def start_web(rt: Runtime) -> None:
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
         sessions_path=sessions_path(config.data_dir),
         zone=core_zone(config.core),
+        controls=declared(config.controls, config.clone.max_key_bytes),
+        max_key_bytes=config.clone.max_key_bytes,
     )
 
     def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from raspy.actors.web.middleware import BodyLimit, QuietDisconnect, secure
 from raspy.clock import Clock
+from raspy.controls import Control
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.editor import body_limit as editor_limit
@@ -104,6 +105,9 @@ class Backend:
     # the services with a live worker, as the broker announced them (WatchServices);
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
+    controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
+    # writes a tree key (ClonePublisher.set, any thread); None: no Clone server
+    publish: Callable[[bytes, bytes], None] | None = None
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)
@@ -333,7 +337,7 @@ async def _stream(
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     """The ASGI application (the page handlers are in raspy.actors.web.pages, the
     JSON API in raspy.actors.web.api)."""
-    from raspy.actors.web import api, editor
+    from raspy.actors.web import api, controls, editor
     from raspy.actors.web import pages as p
 
     def route(
@@ -356,6 +360,11 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def devices(request: Request, backend: Backend, session: Session) -> Response:
         return await p.devices_page(request, backend, session, tree=hub.values)
 
+    async def control_form(
+        request: Request, backend: Backend, session: Session
+    ) -> Response:
+        return await controls.control_form(request, backend, session, hub.values)
+
     async def device(request: Request, backend: Backend, session: Session) -> Response:
         return await p.device_page(request, backend, session, tree=hub.values)
 
@@ -375,6 +384,8 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
         route("/api/device", api.device_command, methods=("POST",), api=True),
+        route("/controls", control_form, methods=("POST",)),
+        route("/api/control", controls.control_api, methods=("POST",), api=True),
         route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
     return Starlette(
