@@ -38,6 +38,7 @@ from raspy.actors.web.app import (
     Backend,
     ReadTitanic,
     ServiceRequest,
+    WriteKey,
     build_app,
 )
 from raspy.actors.web.server import WebServer, bind_socket
@@ -112,6 +113,9 @@ class WebActor(SteadyActor):
         )
         self._server: WebServer | None = None
         self._backend: Backend | None = None
+        # the controls' writes (raspy.controls), by the uuid of their update
+        self._publisher: ClonePublisher | None = None
+        self._writes: dict[bytes, Future[None]] = {}
 
     def on_start(self) -> None:
         links, settings = self._links, self._settings
@@ -144,10 +148,14 @@ class WebActor(SteadyActor):
         links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
             # a control's key is subscribed as a prefix: the hub keeps that key only
-            prefixes = (*LIVE_PREFIXES, *(c.key for c in self._settings.controls))
+            keys = tuple(c.key for c in self._settings.controls)
+            prefixes = (*LIVE_PREFIXES, *keys)
             for prefix in prefixes:
                 links.clone.ask(
-                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
+                    # a control's write that the server drops is said (KeyRefused)
+                    msgs.CloneSubscribe(
+                        prefix.encode(), self.actor_ref, refusals=prefix in keys
+                    ),
                     timeout=_ASK_TIMEOUT_S,
                 )
             stored = [
@@ -155,13 +163,12 @@ class WebActor(SteadyActor):
                 for prefix in prefixes
                 for item in read_tree(links.clone, links.store, prefix)
             ]
-            if self._backend is not None and self._settings.controls:
+            if self._settings.controls:
                 outbox = links.clone.ask(
                     msgs.GetPublishOutbox(), timeout=_ASK_TIMEOUT_S
                 )
                 assert isinstance(outbox, Outbox)
-                publisher = ClonePublisher(outbox, self._settings.max_key_bytes)
-                self._backend.publish = publisher.set
+                self._publisher = ClonePublisher(outbox, self._settings.max_key_bytes)
             server.feed(stored, seed=True)
         server.start()
 
@@ -188,9 +195,20 @@ class WebActor(SteadyActor):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case msgs.KeyChanged(key=key, body=body):
+            case msgs.KeyChanged(key=key, body=body, uuid=made):
                 if self._server is not None:
                     self._server.feed([(key.decode("utf-8", "replace"), body)])
+                written = self._writes.pop(made, None) if made else None
+                if written is not None:  # after the feed: the page shows it
+                    with contextlib.suppress(InvalidStateError):
+                        written.set_result(None)
+            case WriteKey(key=key, body=body, result=result):
+                self._write(key, body, result)
+            case msgs.KeyRefused(uuid=made, reason=reason):
+                refused = self._writes.pop(made, None)
+                if refused is not None:
+                    with contextlib.suppress(InvalidStateError):
+                        refused.set_exception(ValueError(reason))
             case ServiceRequest(service=service, body=body, result=result):
                 self._send(service, body, result)
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
@@ -204,6 +222,18 @@ class WebActor(SteadyActor):
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
+
+    def _write(self, key: bytes, body: bytes, result: Future[None]) -> None:
+        """A control's value, through the in-process publisher; `result` is set
+        when it comes back published (or refused)."""
+        self._writes = {k: f for k, f in self._writes.items() if not f.done()}
+        if self._publisher is None:
+            result.set_exception(ValueError("the tree is not served ([clone] is off)"))
+            return
+        try:
+            self._writes[self._publisher.update(key, body)] = result
+        except ValueError as exc:
+            result.set_exception(exc)
 
     def _service_changed(self, service: str, available: bool) -> None:
         backend = self._backend

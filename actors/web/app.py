@@ -78,6 +78,16 @@ class ServiceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteKey:
+    """Told to the WebActor: write a tree key (a control's value); `result` is set
+    once the Clone server has published it, an exception if it never will."""
+
+    key: bytes
+    body: bytes
+    result: Future[None]
+
+
+@dataclass(frozen=True, slots=True)
 class ReadTitanic:
     """Told to the WebActor: the first `limit` queue entries; `result`: (total, them)."""
 
@@ -106,8 +116,6 @@ class Backend:
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
     controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
-    # writes a tree key (ClonePublisher.set, any thread); None: no Clone server
-    publish: Callable[[bytes, bytes], None] | None = None
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)
@@ -137,6 +145,13 @@ class Backend:
         # a time-out: a page says so, as for any service that is silent
         reply = await self.ask("mmi.service", service.encode("utf-8"))
         return reply[:1] == [b"200"]
+
+    async def write(self, key: bytes, body: bytes) -> None:
+        """Write a tree key and wait until it is published (the live values have it
+        by then); ValueError says why it was not, TimeoutError after a few seconds."""
+        result: Future[None] = Future()
+        self.tell(WriteKey(key, body, result))
+        await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
     async def titanic(self, limit: int) -> tuple[int, list[TitanicEntry]]:
         result: Future[tuple[int, list[TitanicEntry]]] = Future()

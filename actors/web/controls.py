@@ -45,9 +45,12 @@ async def _write(request: Request, backend: Backend) -> tuple[str, JsonValue]:
         value = check(control, fields.get("value", ""))
     except ControlError as exc:
         raise _Refused(400, key, str(exc)) from None
-    if backend.publish is None:
-        raise _Refused(503, key, "the tree is not served here ([clone] is off)")
-    backend.publish(key.encode("utf-8"), body_of(value))
+    try:
+        await backend.write(key.encode("utf-8"), body_of(value))
+    except ValueError as exc:
+        raise _Refused(503, key, f"not written: {exc}") from None
+    except TimeoutError:
+        raise _Refused(504, key, "not confirmed within a few seconds") from None
     log.info("control_set", key=key)
     return key, value
 

@@ -89,6 +89,10 @@ def test_a_form_post_writes_the_key_and_a_refused_value_keeps_the_old(
             browser, "/controls", csrf=csrf, key=SETPOINT.decode(), value="22.5"
         )
         assert status == 303
+        # answered once published: the page it leads back to shows the value
+        assert '<span class="control-value">22.5</span>' in (
+            browser.exchange("GET", "/").body
+        )
         wait_until(lambda: _value(tree, SETPOINT) == 22.5, what="the setpoint 22.5")
 
         status, body = _post(
