@@ -102,6 +102,7 @@ class Runtime:
     fatal: str | None = None
     started_at: float = 0.0
     core_trackers: dict[str, PartTracker] = field(default_factory=dict)
+    controls_seeded: bool = False  # the controls' initial values: at the start only
     core_started: bool = False  # once: `startup:` triggers fire at the first core only
     statuses: tuple[PartStatus, ...] = ()  # the last snapshot; replaced, never edited
     fatal_event: threading.Event = field(default_factory=threading.Event)

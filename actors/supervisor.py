@@ -18,6 +18,7 @@ from raspy import config_files, http_lookup, names, secrets_file
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
 from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_server
+from raspy.actors.control_start import write_initials
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
 from raspy.actors.history import start_history_child
@@ -29,6 +30,7 @@ from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
+from raspy.control_tables import declared
 from raspy.cores.broker import BrokerCore, BrokerSettings
 from raspy.devices import registries
 from raspy.errors import ConfigError
@@ -266,6 +268,12 @@ def _start_devices(rt: Runtime) -> None:
     rt.stop_children(lambda name: name.startswith("devices."))
     publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)
     rt.publisher = publisher
+    if not rt.controls_seeded:  # once a start: never over a value deleted since
+        rt.controls_seeded = True
+        write_initials(
+            clone_ref,
+            declared(rt.config.controls, rt.config.clone.max_key_bytes),
+        )
     if rt.config.mqtt.enabled:  # the bridge (paho) is imported only when used
         from raspy.actors.mqtt import start_mqtt
 

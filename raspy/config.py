@@ -39,6 +39,7 @@ from raspy.config_parts import (
     StatsConfig,
     SupervisorConfig,
 )
+from raspy.control_tables import controls_of
 from raspy.errors import ConfigError, did_you_mean, shown
 from raspy.names import NAME_SEGMENT
 
@@ -88,6 +89,15 @@ class Config:
     log_format: str = "auto"
     # run even as root (not advised)
     allow_root: bool = False
+    # values the household sets from the web face (Devices page), one [[controls]]
+    # table each: key (a tree key such as /house/mode, not under /device/, /board/,
+    # /event/, /scenario/ or /stats/; one control per key), label (what the page
+    # shows; default: the key's last part), kind: number (min, max, step, unit),
+    # switch (true or false), choice (options, a list of texts) or text
+    # (max_length, 1..4096, default 255); and initial, written when raspyd starts
+    # and the key is absent from the tree (never over a value). The web face checks
+    # what it writes; scenarios' set: and raspy-kv set are not checked (docs/web.md)
+    controls: tuple[dict[str, Any], ...] = ()
     network: NetworkConfig = NetworkConfig()
     broker: BrokerConfig = BrokerConfig()
     store: StoreConfig = StoreConfig()
@@ -321,6 +331,11 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
                 problems.append(f"{source}: {key}: expected a table")
                 continue
             sections[key] = _build(_SECTIONS[key], value, key, source, problems)
+        elif key == "controls":
+            if not isinstance(value, list):
+                problems.append(f"{source}: controls: expected [[controls]] tables")
+            else:
+                top[key] = tuple(value)
         elif key in _TOP_LEVEL:
             expected = "bool" if key == "allow_root" else "str"
             reason = _check_type(value, expected)
@@ -347,4 +362,11 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             f"starting with a letter or digit, got {shown(top.pop('hostname'))}"
         )
     problems.extend(section_problems(sections, source))
+    clone_section = sections.get("clone", CloneConfig())
+    _, control_problems = controls_of(
+        top.get("controls", ()), source, clone_section.max_key_bytes
+    )
+    if control_problems:
+        problems += control_problems
+        top.pop("controls", None)
     return Config(**top, **sections), problems

@@ -29,6 +29,7 @@ import structlog
 
 from raspy import names
 from raspy.actors import messages as msgs
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
@@ -37,6 +38,7 @@ from raspy.actors.web.app import (
     Backend,
     ReadTitanic,
     ServiceRequest,
+    WriteKey,
     build_app,
 )
 from raspy.actors.web.server import WebServer, bind_socket
@@ -50,9 +52,12 @@ from raspy.actors.worker import (
     local_peer_id,
 )
 from raspy.config import Config
+from raspy.control_tables import declared
+from raspy.controls import Control
 from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
+from raspy.transport.outbox import Outbox
 from raspy.web.live import LIVE_PREFIXES
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
@@ -83,8 +88,10 @@ class WebSettings:
     session_s: float
     logins: LoginFiles
     zone: tzinfo = UTC  # the hub's ([core] timezone)
+    max_key_bytes: int = 255  # the Clone server's ([clone] max_key_bytes)
     # the sessions kept across restarts, in the data dir (None: in memory only)
     sessions_path: Path | None = None
+    controls: tuple[Control, ...] = ()  # [[controls]]: set on the Devices page
 
 
 class WebActor(SteadyActor):
@@ -106,6 +113,9 @@ class WebActor(SteadyActor):
         )
         self._server: WebServer | None = None
         self._backend: Backend | None = None
+        # the controls' writes (raspy.controls), by the uuid of their update
+        self._publisher: ClonePublisher | None = None
+        self._writes: dict[bytes, Future[None]] = {}
 
     def on_start(self) -> None:
         links, settings = self._links, self._settings
@@ -117,9 +127,12 @@ class WebActor(SteadyActor):
             clock=links.clock,
             zone=settings.zone,
             sessions_path=settings.sessions_path,
+            controls=settings.controls,
         )
         server = self._server = WebServer(
-            lambda hub: build_app(backend, hub), self._sock
+            lambda hub: build_app(backend, hub),
+            self._sock,
+            live_keys=frozenset(c.key for c in settings.controls),
         )
         server.on_failure = self._http_failed
         try:
@@ -134,16 +147,28 @@ class WebActor(SteadyActor):
         self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
-            for prefix in LIVE_PREFIXES:
+            # a control's key is subscribed as a prefix: the hub keeps that key only
+            keys = tuple(c.key for c in self._settings.controls)
+            prefixes = (*LIVE_PREFIXES, *keys)
+            for prefix in prefixes:
                 links.clone.ask(
-                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
+                    # a control's write that the server drops is said (KeyRefused)
+                    msgs.CloneSubscribe(
+                        prefix.encode(), self.actor_ref, refusals=prefix in keys
+                    ),
                     timeout=_ASK_TIMEOUT_S,
                 )
             stored = [
                 item
-                for prefix in LIVE_PREFIXES
+                for prefix in prefixes
                 for item in read_tree(links.clone, links.store, prefix)
             ]
+            if self._settings.controls:
+                outbox = links.clone.ask(
+                    msgs.GetPublishOutbox(), timeout=_ASK_TIMEOUT_S
+                )
+                assert isinstance(outbox, Outbox)
+                self._publisher = ClonePublisher(outbox, self._settings.max_key_bytes)
             server.feed(stored, seed=True)
         server.start()
 
@@ -170,9 +195,20 @@ class WebActor(SteadyActor):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case msgs.KeyChanged(key=key, body=body):
+            case msgs.KeyChanged(key=key, body=body, uuid=made):
                 if self._server is not None:
                     self._server.feed([(key.decode("utf-8", "replace"), body)])
+                written = self._writes.pop(made, None) if made else None
+                if written is not None:  # after the feed: the page shows it
+                    with contextlib.suppress(InvalidStateError):
+                        written.set_result(None)
+            case WriteKey(key=key, body=body, result=result):
+                self._write(key, body, result)
+            case msgs.KeyRefused(uuid=made, reason=reason):
+                refused = self._writes.pop(made, None)
+                if refused is not None:
+                    with contextlib.suppress(InvalidStateError):
+                        refused.set_exception(ValueError(reason))
             case ServiceRequest(service=service, body=body, result=result):
                 self._send(service, body, result)
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
@@ -186,6 +222,18 @@ class WebActor(SteadyActor):
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return None
+
+    def _write(self, key: bytes, body: bytes, result: Future[None]) -> None:
+        """A control's value, through the in-process publisher; `result` is set
+        when it comes back published (or refused)."""
+        self._writes = {k: f for k, f in self._writes.items() if not f.done()}
+        if self._publisher is None:
+            result.set_exception(ValueError("the tree is not served ([clone] is off)"))
+            return
+        try:
+            self._writes[self._publisher.update(key, body)] = result
+        except ValueError as exc:
+            result.set_exception(exc)
 
     def _service_changed(self, service: str, available: bool) -> None:
         backend = self._backend
@@ -304,6 +352,8 @@ def start_web(rt: Runtime) -> None:
         logins=LoginFiles(config.data_dir, config.http.password_hash_file),
         sessions_path=sessions_path(config.data_dir),
         zone=core_zone(config.core),
+        controls=declared(config.controls, config.clone.max_key_bytes),
+        max_key_bytes=config.clone.max_key_bytes,
     )
 
     def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:

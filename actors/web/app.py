@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from raspy.actors.web.middleware import BodyLimit, QuietDisconnect, secure
 from raspy.clock import Clock
+from raspy.controls import Control
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.editor import body_limit as editor_limit
@@ -77,6 +78,16 @@ class ServiceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteKey:
+    """Told to the WebActor: write a tree key (a control's value); `result` is set
+    once the Clone server has published it, an exception if it never will."""
+
+    key: bytes
+    body: bytes
+    result: Future[None]
+
+
+@dataclass(frozen=True, slots=True)
 class ReadTitanic:
     """Told to the WebActor: the first `limit` queue entries; `result`: (total, them)."""
 
@@ -104,6 +115,7 @@ class Backend:
     # the services with a live worker, as the broker announced them (WatchServices);
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
+    controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)
@@ -133,6 +145,13 @@ class Backend:
         # a time-out: a page says so, as for any service that is silent
         reply = await self.ask("mmi.service", service.encode("utf-8"))
         return reply[:1] == [b"200"]
+
+    async def write(self, key: bytes, body: bytes) -> None:
+        """Write a tree key and wait until it is published (the live values have it
+        by then); ValueError says why it was not, TimeoutError after a few seconds."""
+        result: Future[None] = Future()
+        self.tell(WriteKey(key, body, result))
+        await asyncio.wait_for(asyncio.wrap_future(result), REQUEST_TIMEOUT_S)
 
     async def titanic(self, limit: int) -> tuple[int, list[TitanicEntry]]:
         result: Future[tuple[int, list[TitanicEntry]]] = Future()
@@ -333,7 +352,7 @@ async def _stream(
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     """The ASGI application (the page handlers are in raspy.actors.web.pages, the
     JSON API in raspy.actors.web.api)."""
-    from raspy.actors.web import api, editor
+    from raspy.actors.web import api, controls, editor
     from raspy.actors.web import pages as p
 
     def route(
@@ -356,6 +375,11 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def devices(request: Request, backend: Backend, session: Session) -> Response:
         return await p.devices_page(request, backend, session, tree=hub.values)
 
+    async def control_form(
+        request: Request, backend: Backend, session: Session
+    ) -> Response:
+        return await controls.control_form(request, backend, session, hub.values)
+
     async def device(request: Request, backend: Backend, session: Session) -> Response:
         return await p.device_page(request, backend, session, tree=hub.values)
 
@@ -375,6 +399,8 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
         route("/api/device", api.device_command, methods=("POST",), api=True),
+        route("/controls", control_form, methods=("POST",)),
+        route("/api/control", controls.control_api, methods=("POST",), api=True),
         route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
     return Starlette(

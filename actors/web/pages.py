@@ -17,6 +17,7 @@ from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import devices_service_of
 from raspy.names import DEVICES_SUFFIX
 from raspy.web import forms, html, models, pages
+from raspy.web.control_html import controls_section
 from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
 
@@ -72,9 +73,13 @@ async def devices_page(
     backend: Backend,
     session: Session,
     tree: Callable[[str], Mapping[str, object]],
+    *,
+    refused: Mapping[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
-    """The devices of every served `*.devices` service, and, from `tree` (the live
-    values), those of a service no worker serves now (a remote board gone)."""
+    """The controls, then the devices of every served `*.devices` service, and, from
+    `tree` (the live values), those of a service no worker serves now (a remote
+    board gone). `refused`: a control's POST refused (key -> reason), said under it."""
     try:
         services = models.service_names(await backend.ask("mmi.services", b"*.devices"))
     except ReplyError as exc:
@@ -85,7 +90,11 @@ async def devices_page(
     if not problems:  # the broker said which are served
         rows += models.unserved_rows(tree(DEVICE_TREE), set(services))
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
-    return _page(backend, session, "Devices", body, "/", live=True)
+    values = {c.key: tree(c.key).get(c.key) for c in backend.controls}
+    shown = controls_section(backend.controls, values, session.csrf, refused)
+    return _page(
+        backend, session, "Devices", shown + body, "/", live=True, status=status
+    )
 
 
 def _device_service(fullname: str) -> str:

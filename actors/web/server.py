@@ -87,8 +87,9 @@ class WebServer:
         sock: socket.socket,
         *,
         header_timeout_s: float = HEADER_TIMEOUT_S,
+        live_keys: frozenset[str] = frozenset(),
     ) -> None:
-        self.hub = LiveHub()
+        self.hub = LiveHub(keys=live_keys)
         self._header_timeout_s = header_timeout_s
         self._sock = sock
         self._app_for = app_for

@@ -83,7 +83,13 @@ class LiveClient:
 class LiveHub:
     """Fans tree changes out to the connected clients; one thread uses it."""
 
-    def __init__(self, max_pending_keys: int = MAX_PENDING_KEYS) -> None:
+    def __init__(
+        self,
+        max_pending_keys: int = MAX_PENDING_KEYS,
+        keys: frozenset[str] = frozenset(),
+    ) -> None:
+        """`keys`: live beyond LIVE_PREFIXES (the controls' keys, raspy.controls)."""
+        self._keys = keys
         self._clients: list[LiveClient] = []
         # the latest fragment of every live key, and its value: kept, not read again
         # for a page (from a handler's deeper stack, a value nested deep that the
@@ -95,8 +101,11 @@ class LiveHub:
     def seed(self, items: Iterable[tuple[str, bytes]]) -> None:
         """Values read from the store at start; what the subscription brought wins."""
         for key, body in items:
-            if is_live(key) and body and key not in self._current:
+            if self._live(key) and body and key not in self._current:
                 self._current[key] = _fragment(key, body)
+
+    def _live(self, key: str) -> bool:
+        return is_live(key) or key in self._keys
 
     def values(self, prefix: str) -> dict[str, JsonValue]:
         """The current value of every live key under `prefix` (a page's first view)."""
@@ -124,7 +133,7 @@ class LiveHub:
         """Queue `changes` (key, body; empty body: deleted) for every client."""
         fragments: list[tuple[str, str]] = []
         for key, body in changes:
-            if not is_live(key):
+            if not self._live(key):
                 continue
             made = _fragment(key, body)
             fragments.append((key, made[0]))

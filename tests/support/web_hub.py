@@ -22,12 +22,13 @@ CONFIG = (
 
 
 @contextmanager
-def web_hub(tmp_path: Path) -> Iterator[tuple[int, Browser]]:
-    """(the runtime's port base, a logged-in Browser); stopped at the end."""
+def web_hub(tmp_path: Path, extra: str = "") -> Iterator[tuple[int, Browser]]:
+    """(the runtime's port base, a logged-in Browser); stopped at the end. `extra`:
+    more config (top-level keys and tables, such as [[controls]]), put first."""
     data_dir = tmp_path / "data"
     allow_login(data_dir)
     cfg = config_mod.load(
-        CONFIG,
+        extra + "\n" + CONFIG,
         "test.toml",
         data_dir=str(data_dir),
         hostname=HOST,

@@ -93,3 +93,17 @@ def test_every_yaml_example_in_the_docs_loads(doc: str) -> None:
         f"{doc} block {index}": validate_scenario(block, doc)
         for index, block in enumerate(blocks)
     } == {f"{doc} block {index}": [] for index in range(len(blocks))}
+
+
+def test_the_house_keys_the_examples_read_are_controls_of_run_toml() -> None:
+    """The house mode an example reads is set on the web face of `make run`, and
+    written at its start: the example acts as its comment says on a fresh hub."""
+    read = {
+        key
+        for path in EXAMPLES
+        for key in re.findall(r"kv\('(/house/[^']+)'\)", path.read_text("utf-8"))
+    }
+    controls = {table["key"]: table for table in RUN_TOML["controls"]}
+    assert read == {"/house/mode"}
+    assert read <= set(controls)
+    assert controls["/house/mode"]["initial"] == "home"

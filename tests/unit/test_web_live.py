@@ -221,3 +221,13 @@ def test_any_tree_change_reaches_the_browser_as_json_it_parses(
     sent = json.loads(data, parse_constant=_no_constant)
     assert name == "kv"
     assert len(sent) == len(live)
+
+
+def test_a_controls_key_is_live_and_a_key_it_prefixes_is_not() -> None:
+    """A control's key (raspy.controls) is subscribed as a prefix: the hub keeps
+    that key alone, seeded or changed."""
+    hub = LiveHub(keys=frozenset({"/house/mode"}))
+    hub.seed([("/house/mode", b'"home"'), ("/house/modest", b"1")])
+    hub.publish([("/house/mode", b'"away"'), ("/house/mode2", b"2")])
+    assert hub.values("/house/") == {"/house/mode": "away"}
+    assert hub.join(Wakes()).take() == b'event: kv\ndata: {"/house/mode":"away"}\n\n'

@@ -49,7 +49,50 @@
     return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
   }
 
+  // a control of the Devices page (its value, its widget) as the tree has it; a
+  // value that breaks its spec (written by a scenario or raspy-kv) is marked
+  function applyControl(key, value) {
+    document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
+      li.querySelector(".control-value").textContent = show(value);
+      const input = li.querySelector(".control-input");
+      if (input && document.activeElement !== input) {
+        input.value = value === null || value === undefined ? "" : String(value);
+      }
+      const toggle = li.querySelector("button.switch");
+      if (toggle) {
+        toggle.setAttribute("aria-checked", value === true ? "true" : "false");
+        toggle.value = value === true ? "false" : "true";
+      }
+      li.querySelectorAll("button.choice").forEach(function (button) {
+        button.setAttribute("aria-pressed", String(button.value === value));
+      });
+      li.classList.toggle("bad", value !== null && value !== undefined && !fits(li, value));
+      const note = li.querySelector(".bad-value");
+      if (note) note.textContent = li.classList.contains("bad") ? "value in the tree: not what this control takes" : "";
+    });
+  }
+
+  // the spec as the page's widget says it (the server's check is the judge)
+  function fits(li, value) {
+    const kind = li.dataset.kind;
+    if (kind === "switch") return typeof value === "boolean";
+    if (kind === "choice") {
+      return Array.prototype.some.call(li.querySelectorAll("button.choice"), function (b) { return b.value === value; });
+    }
+    const input = li.querySelector(".control-input");
+    if (kind === "text") return typeof value === "string" && value.length <= Number(input.maxLength);
+    if (typeof value !== "number") return false;
+    if (input.min !== "" && value < Number(input.min)) return false;
+    if (input.max !== "" && value > Number(input.max)) return false;
+    if (input.step !== "" && input.step !== "any") {
+      const steps = (value - Number(input.min || 0)) / Number(input.step);
+      if (Math.abs(steps - Math.round(steps)) > 1e-9) return false;
+    }
+    return true;
+  }
+
   function apply(key, value) {
+    applyControl(key, value);
     document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
       if (el.classList.contains("switch")) {
         el.setAttribute("aria-checked", value === true ? "true" : "false");
@@ -200,8 +243,35 @@
     });
   }
 
+  // a control's form: sent by fetch, its answer or refusal shown in place
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!form.classList || !form.classList.contains("control-form")) return;
+    event.preventDefault();
+    const li = form.closest("li");
+    const box = li.querySelector(".error");
+    const body = new URLSearchParams(new FormData(form));
+    if (event.submitter && event.submitter.name) body.set(event.submitter.name, event.submitter.value);
+    box.textContent = "";
+    fetch("/api/control", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
+      body: body.toString(),
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        let reply;
+        try { reply = JSON.parse(text); } catch (error) { reply = { error: text.slice(0, 200) }; }
+        if (!response.ok) throw new Error(reply.error || ("HTTP " + response.status));
+        applyControl(reply.key, reply.value);
+      });
+    }).catch(function (error) {
+      box.textContent = String(error.message || error);
+    });
+  });
+
   document.addEventListener("click", function (event) {
-    const el = event.target.closest("button.switch");
+    const el = event.target.closest("button.switch:not([name])");
     if (!el) return;
     // from the state it is headed for: a change it holds, else the one it shows
     const heading = el.dataset.heading !== undefined

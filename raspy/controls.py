@@ -1,0 +1,201 @@
+"""Controls: tree values the household sets from the web face (pure).
+
+A control is declared in raspyd's config (`[[controls]]`, read by
+raspy.control_tables) and names one tree key with what it may hold: a number within
+a range and on a step, a switch (true or false), a choice among texts, or a text.
+`check()` turns what a person typed (a form field; later an MQTT payload) into the
+JSON value to write, or raises ControlError with a reason the person reads;
+`breaks()` says why a value found in the tree (written by a scenario or
+`raspy-kv set`, which are not checked) does not fit. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import RaspyError, quote
+
+KINDS: Final = ("number", "switch", "choice", "text")
+MAX_INPUT_CHARS: Final = 4096  # what check() reads at most (a text's longest)
+_NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
+_INTEGER: Final = re.compile(r"[+-]?\d+")
+_NUMBER_CHARS: Final = 64
+_TRUE: Final = frozenset({"true", "on", "1", "yes"})
+_FALSE: Final = frozenset({"false", "off", "0", "no"})
+# exact: a number of 64 characters over a step of 17 digits fits in it whole
+_EXACT: Final = decimal.Context(prec=1000, Emax=10_000, Emin=-10_000)
+_LARGEST: Final = Decimal("1.7976931348623157e308")  # the largest float
+
+
+class ControlError(RaspyError):
+    """A value a control does not take; str() is the reason, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One declared control (raspy.control_tables builds them from the config)."""
+
+    key: str
+    label: str
+    kind: str  # one of KINDS
+    minimum: float | None = None  # number
+    maximum: float | None = None  # number
+    step: float | None = None  # number: the values are minimum (or 0) + n * step
+    unit: str = ""  # number
+    options: tuple[str, ...] = ()  # choice
+    max_length: int = 255  # text, in characters
+    initial: JsonValue = None  # written at raspyd's start when the key is absent
+
+
+def _shown(text: str) -> str:
+    """An input as a reason quotes it: 'holiday', cut at 64 bytes, escaped."""
+    return quote(text)
+
+
+def _plain(number: int | float | Decimal) -> str:
+    """A number as a person writes it: 15, 0.5, 1e-07 (no 15.0)."""
+    value = number if isinstance(number, Decimal) else Decimal(str(number))
+    if value == value.to_integral_value() and abs(value) < 10**16:
+        return str(int(value))
+    return str(float(value))
+
+
+def check(control: Control, raw: str) -> JsonValue:
+    """The JSON value to write for `raw`, a person's text; ControlError says why not."""
+    if len(raw) > MAX_INPUT_CHARS:
+        raise ControlError(f"longer than {MAX_INPUT_CHARS} characters")
+    match control.kind:
+        case "number":
+            value: JsonValue = _number(control, raw)
+        case "switch":
+            value = _switch(raw)
+        case "choice":
+            value = raw.strip()
+        case _:
+            value = raw
+    reason = breaks(control, value)
+    if reason is not None:
+        raise ControlError(reason)
+    return value
+
+
+def _number(control: Control, raw: str) -> int | float:
+    text = raw.strip()
+    if len(text) > _NUMBER_CHARS or not _NUMBER.fullmatch(text):
+        raise ControlError(f"{_shown(raw)} is not a number")
+    exact = Decimal(text)
+    if abs(exact) > _LARGEST:
+        raise ControlError(f"{text} is too large")
+    _within(control, exact, text)
+    # an int where the number is whole: 21, not 21.0; an integer as written up to
+    # 64 bits, any other number as the float nearest (its repr gives it back)
+    if _INTEGER.fullmatch(text) and abs(exact) < 2**63:
+        return int(exact)
+    value = float(exact)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+def _within(control: Control, exact: Decimal, text: str) -> None:
+    """ControlError if `exact` is out of the range or off the step."""
+    low, high = control.minimum, control.maximum
+    if low is not None and exact < Decimal(str(low)):
+        raise ControlError(f"{text} is below the minimum, {_plain(low)}")
+    if high is not None and exact > Decimal(str(high)):
+        raise ControlError(f"{text} is above the maximum, {_plain(high)}")
+    if control.step is not None:
+        base = Decimal(str(low)) if low is not None else Decimal(0)
+        steps = _EXACT.divide(_EXACT.subtract(exact, base), Decimal(str(control.step)))
+        if steps != steps.to_integral_value():
+            raise ControlError(
+                f"{text} is not on the {_plain(control.step)} step from {_plain(base)}"
+            )
+
+
+def _switch(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ControlError(f"{_shown(raw)} is not on or off (true or false)")
+
+
+def breaks(control: Control, value: JsonValue) -> str | None:
+    """Why `value` (from the tree, or check()'s) does not fit the control; None if
+    it does."""
+    match control.kind:
+        case "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{_value_text(value)} is not a number"
+            try:
+                exact = Decimal(str(value))
+                if not exact.is_finite():
+                    return f"{_value_text(value)} is not a finite number"
+                _within(control, exact, _plain(exact))
+            except ControlError as exc:
+                return str(exc)
+            return None
+        case "switch":
+            if isinstance(value, bool):
+                return None
+            return f"{_value_text(value)} is not on or off (true or false)"
+        case "choice":
+            if isinstance(value, str) and value in control.options:
+                return None
+            return f"{_value_text(value)} is not one of {', '.join(control.options)}"
+        case _:
+            return _text_breaks(control, value)
+
+
+def _text_breaks(control: Control, value: JsonValue) -> str | None:
+    if not isinstance(value, str):
+        return f"{_value_text(value)} is not a text"
+    if len(value) > control.max_length:
+        return f"a text of {len(value)} characters, more than {control.max_length}"
+    bad = next((c for c in value if _unwritable(c)), None)
+    if bad is not None:
+        return f"the text holds {bad!a}, a control character"
+    return None
+
+
+def _unwritable(char: str) -> bool:
+    """A control character or a lone surrogate (no UTF-8 holds it)."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000
+
+
+def _value_text(value: JsonValue) -> str:
+    """A tree value as a reason quotes it: its JSON, cut."""
+    if isinstance(value, str):
+        return _shown(value)
+    text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    return text if len(text) <= 64 else text[:64] + "…"
+
+
+def body_of(value: JsonValue) -> bytes:
+    """The tree body that holds `value` (JSON, as raspy-kv set writes it)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def as_input(control: Control, value: JsonValue) -> str:
+    """A value as a form field shows it, and check() takes back: the round trip."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and control.kind == "number":
+        return str(value) if isinstance(value, int) else repr(value)
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
+
+
+def default_label(key: str) -> str:
+    """What the page shows for a control without a label: the key's last part,
+    `_` and `-` as spaces, first letter capital (`/house/living/setpoint`: Setpoint)."""
+    last = key.rstrip("/").rsplit("/", 1)[-1].replace("_", " ").replace("-", " ")
+    return last[:1].upper() + last[1:] if last else key

@@ -1,0 +1,113 @@
+"""The controls at the top of the Devices page (pure): one form per control, which
+works without JavaScript (a POST to /controls) and which app.js sends to
+/api/control instead, showing the answer in place.
+
+A value in the tree that breaks its control's spec (a scenario's `set:` or
+`raspy-kv set` are not checked) is shown as it is, marked, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from raspy.controls import Control, as_input, breaks
+from raspy.devices.template import JsonValue
+from raspy.web.html import esc, hidden_csrf, notice, show_value
+
+
+def controls_section(
+    controls: Sequence[Control],
+    values: Mapping[str, object],
+    csrf: str,
+    refused: Mapping[str, str] | None = None,
+) -> str:
+    """The controls, each with its current value from `values` (key -> value, absent:
+    no value yet) and the reason of a refused POST in `refused` (key -> reason)."""
+    known = {c.key for c in controls}
+    stray = "".join(
+        notice(reason, error=True)
+        for key, reason in (refused or {}).items()
+        if key not in known
+    )
+    if not controls:
+        return stray
+    items = "".join(
+        _item(
+            c, cast(JsonValue, values.get(c.key)), csrf, (refused or {}).get(c.key, "")
+        )
+        for c in controls
+    )
+    return (
+        f'{stray}<section class="group"><h2>Controls</h2>'
+        f'<ul class="devices controls">{items}</ul></section>'
+    )
+
+
+def _item(control: Control, value: JsonValue, csrf: str, refusal: str) -> str:
+    key = esc(control.key)
+    bad = None if value is None else breaks(control, value)
+    unit = f' <span class="unit">{esc(control.unit)}</span>' if control.unit else ""
+    return (
+        f'<li class="device control{" bad" if bad else ""}" data-control-key="{key}" '
+        f'data-kind="{esc(control.kind)}">'
+        f'<span class="name">{esc(control.label)}</span>'
+        f'<span class="reading"><span class="control-value">{esc(show_value(value))}'
+        f"</span>{unit}</span>"
+        f'<span class="meta"><code>{key}</code></span>'
+        f'<form method="post" action="/controls" class="control-form" novalidate>'
+        f'{hidden_csrf(csrf)}<input type="hidden" name="key" value="{key}">'
+        f"{_widget(control, value)}</form>"
+        f'<span class="bad-value">{esc(f"value in the tree: {bad}" if bad else "")}'
+        "</span>"
+        f'<span class="error" role="alert">{esc(refusal)}</span></li>'
+    )
+
+
+def _widget(control: Control, value: JsonValue) -> str:
+    """The form's fields for the kind: each is a submit of its own or has Set."""
+    label = esc(control.label)
+    current = esc(as_input(control, value))
+    match control.kind:
+        case "switch":
+            on = value is True
+            return (
+                '<button type="submit" class="switch" role="switch" name="value" '
+                f'value="{"false" if on else "true"}" '
+                f'aria-checked="{"true" if on else "false"}" aria-label="{label}">'
+                "<span></span></button>"
+            )
+        case "choice":
+            return (
+                '<span class="choices">'
+                + "".join(
+                    '<button type="submit" class="choice" name="value" '
+                    f'value="{esc(option)}" aria-pressed="'
+                    f'{"true" if option == value else "false"}">{esc(option)}</button>'
+                    for option in control.options
+                )
+                + "</span>"
+            )
+        case "number":
+            limits = "".join(
+                f' {name}="{esc(as_input(control, number))}"'
+                for name, number in (
+                    ("min", control.minimum),
+                    ("max", control.maximum),
+                    ("step", control.step),
+                )
+                if number is not None
+            )
+            if control.step is None:
+                limits += ' step="any"'
+            field = (
+                f'<input type="number" name="value" value="{current}"{limits} '
+                f'inputmode="decimal" aria-label="{label}" class="control-input">'
+            )
+        case _:
+            field = (
+                f'<input type="text" name="value" value="{current}" '
+                f'maxlength="{control.max_length}" aria-label="{label}" '
+                'class="control-input">'
+            )
+    return f'<span class="control-set">{field}<button type="submit">Set</button></span>'

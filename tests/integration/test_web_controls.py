@@ -1,0 +1,174 @@
+"""The controls of the Devices page ([[controls]]) on a real runtime with a real
+Clone server: a form POST writes the key (read back by a Clone client), a refused
+value keeps the old one and says why under the control, a bad CSRF token writes
+nothing, and a control's `initial` is written at the start only where the key is
+absent."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import zmq
+from support.wait import wait_until
+from support.web_browser import Browser
+from support.web_hub import web_hub
+
+from raspy.client.clone import CloneClient
+
+CONTROLS = """
+[[controls]]
+key = "/house/living/setpoint"
+label = "Living room setpoint"
+kind = "number"
+min = 15
+max = 25
+step = 0.5
+unit = "°C"
+initial = 20
+
+[[controls]]
+key = "/house/mode"
+kind = "choice"
+options = ["home", "away", "night"]
+initial = "home"
+
+[[controls]]
+key = "/house/guests"
+kind = "switch"
+"""
+SETPOINT = b"/house/living/setpoint"
+
+
+@contextmanager
+def tree_at(port_base: int) -> Iterator[CloneClient]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    tree = CloneClient(f"tcp://127.0.0.1:{port_base}", b"/house/", context=context)
+    try:
+        yield tree
+    finally:
+        tree.close()
+        context.term()
+
+
+def _value(tree: CloneClient, key: bytes) -> object:
+    body = tree.get(key)
+    return None if body is None else json.loads(body)
+
+
+def _csrf(browser: Browser) -> str:
+    page = browser.exchange("GET", "/").body
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+def _post(browser: Browser, path: str, **fields: str) -> tuple[int, str]:
+    answer = browser.exchange("POST", path, urlencode(fields))
+    return answer.status, answer.body
+
+
+@pytest.mark.timeout(60)
+def test_a_form_post_writes_the_key_and_a_refused_value_keeps_the_old(
+    tmp_path: Path,
+) -> None:
+    with (
+        web_hub(tmp_path, CONTROLS) as (port_base, browser),
+        tree_at(port_base) as tree,
+    ):
+        wait_until(
+            lambda: _value(tree, SETPOINT) == 20, what="the initial setpoint, 20"
+        )
+        csrf = _csrf(browser)
+        status, _ = _post(
+            browser, "/controls", csrf=csrf, key=SETPOINT.decode(), value="22.5"
+        )
+        assert status == 303
+        # answered once published: the page it leads back to shows the value
+        assert '<span class="control-value">22.5</span>' in (
+            browser.exchange("GET", "/").body
+        )
+        wait_until(lambda: _value(tree, SETPOINT) == 22.5, what="the setpoint 22.5")
+
+        status, body = _post(
+            browser, "/controls", csrf=csrf, key=SETPOINT.decode(), value="22.3"
+        )
+        assert status == 400
+        item = body[body.index('data-control-key="/house/living/setpoint"') :]
+        item = item.split("</li>")[0]
+        assert "22.3 is not on the 0.5 step from 15</span>" in item
+        status, _ = _post(browser, "/controls", csrf=csrf, key="/house/mode", value="x")
+        assert status == 400
+
+        # a bad CSRF token: refused, nothing written
+        status, _ = _post(
+            browser, "/controls", csrf="forged", key=SETPOINT.decode(), value="16"
+        )
+        assert status == 403
+
+        # app.js's way: JSON back; a switch and a choice
+        status, body = _post(
+            browser, "/api/control", csrf=csrf, key="/house/guests", value="true"
+        )
+        assert status == 200, body
+        assert json.loads(body) == {"ok": True, "key": "/house/guests", "value": True}
+        status, body = _post(
+            browser, "/api/control", csrf=csrf, key="/house/mode", value="holiday"
+        )
+        assert status == 400
+        assert json.loads(body)["error"] == "'holiday' is not one of home, away, night"
+        status, body = _post(
+            browser, "/api/control", csrf=csrf, key="/house/else", value="1"
+        )
+        assert status == 404
+        wait_until(
+            lambda: _value(tree, b"/house/guests") is True, what="guests switched on"
+        )
+        # the refused ones changed nothing (the guests' write came after them)
+        assert _value(tree, SETPOINT) == 22.5
+        assert _value(tree, b"/house/mode") == "home"
+
+
+@pytest.mark.timeout(60)
+def test_a_value_that_breaks_its_control_is_shown_marked(tmp_path: Path) -> None:
+    with (
+        web_hub(tmp_path, CONTROLS) as (port_base, browser),
+        tree_at(port_base) as tree,
+    ):
+        tree.set(b"/house/mode", b'"holiday"')  # as raspy-kv set would: not checked
+
+        def item() -> str:
+            body = browser.exchange("GET", "/").body
+            found = body[body.rindex("<li", 0, body.index('"/house/mode"')) :]
+            found = found.split("</li>")[0]
+            return found if "holiday" in found else ""
+
+        shown = wait_until(item, what="the mode holiday on the page")
+    assert '<span class="control-value">holiday</span>' in shown
+    assert (
+        "value in the tree: &#x27;holiday&#x27; is not one of home, away, night"
+        in shown
+    )
+    assert shown.startswith('<li class="device control bad"')
+
+
+@pytest.mark.timeout(90)
+def test_initial_values_are_written_at_the_start_only_where_the_key_is_absent(
+    tmp_path: Path,
+) -> None:
+    with web_hub(tmp_path, CONTROLS) as (port_base, _), tree_at(port_base) as tree:
+        wait_until(lambda: _value(tree, SETPOINT) == 20, what="the initial setpoint")
+        wait_until(lambda: _value(tree, b"/house/mode") == "home", what="the mode")
+        assert _value(tree, b"/house/guests") is None  # no initial: none written
+        tree.set(SETPOINT, b"23", confirm_timeout_s=5)
+        tree.delete(b"/house/mode", confirm_timeout_s=5)
+    with web_hub(tmp_path, CONTROLS) as (port_base, _), tree_at(port_base) as tree:
+        # the absent key is written again, the household's value is kept
+        wait_until(lambda: _value(tree, b"/house/mode") == "home", what="the mode")
+        tree.wait_synced()
+        assert _value(tree, SETPOINT) == 23
