@@ -1,8 +1,9 @@
 """The MQTT bridge in raspyd: a thin actor between the daemon and the MQTT link.
 
 It follows the Clone tree in-process (CloneSubscribe: KeyChanged) under the fixed
-prefixes of its subtrees (BridgeCore checks each key against the subtrees' globs) and
-of the events it acts on (a device configured), is
+prefixes of its subtrees (BridgeCore checks each key against the subtrees' globs), of
+the events it acts on (a device configured) and of the controls' keys, whose values
+MQTT commands write through the in-process Clone publisher (the link's), is
 an in-process MDP client of the device services and the scenario service (its replies
 come back as MdpFrames), watches which services are up (for discovery), and hands all
 of it to the MqttLink, whose runner thread owns the MQTT socket and the BridgeCore.
@@ -21,6 +22,7 @@ import structlog
 
 from raspy import __version__
 from raspy.actors import messages as msgs
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.clone.server import read_tree
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.mqtt.link import MqttLink
@@ -35,14 +37,18 @@ from raspy.actors.worker import (
     local_peer_id,
 )
 from raspy.config import MqttConfig
+from raspy.control_tables import declared
+from raspy.controls import Control
 from raspy.devices.kinds import BUILTIN
 from raspy.devices.reading import CONFIGURED_TREE
 from raspy.errors import ConfigError
 from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
-from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged
+from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged, WriteRefused
 from raspy.mqtt.filters import GlobFilter, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
+from raspy.protocol import clone as clone_protocol
+from raspy.transport.outbox import Outbox
 
 if TYPE_CHECKING:
     from raspy.actors.supervisor import Runtime
@@ -74,9 +80,11 @@ def read_password(config: MqttConfig) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
-    """The core's settings from [mqtt]; every command of every built-in kind is
-    bridged, and the service actions `set` and `commands`."""
+def bridge_settings(
+    config: MqttConfig, host: str, controls: tuple[Control, ...] = ()
+) -> BridgeSettings:
+    """The core's settings from [mqtt] and the [[controls]]; every command of every
+    built-in kind is bridged, and the service actions `set` and `commands`."""
     topics = TopicMap(config.base_topic, host)
     commandable = GlobFilter(config.command_devices)
     exposed = GlobFilter(config.subtrees, rooted=True)
@@ -100,6 +108,7 @@ def bridge_settings(config: MqttConfig, host: str) -> BridgeSettings:
         scenario_buttons=config.scenario_buttons,
         max_buffered=config.buffer_max_messages,
         cleanup_after_s=config.cleanup_after_s,
+        controls=controls,
     )
 
 
@@ -107,25 +116,36 @@ class MqttBridgeActor(SteadyActor):
     """See the module docstring. A told message that fails is counted and logged
     (SteadyActor); only its link thread's failure stops it (then it is restarted)."""
 
-    def __init__(self, config: MqttConfig, host: str, links: BridgeLinks) -> None:
+    def __init__(
+        self,
+        config: MqttConfig,
+        host: str,
+        links: BridgeLinks,
+        controls: tuple[Control, ...] = (),
+        max_key_bytes: int = clone_protocol.MAX_KEY_BYTES,
+    ) -> None:
         super().__init__("mqtt", links.stats, links.clock.monotonic)
         self._config = config
         self._host = host
         self._links = links
+        self._max_key_bytes = max_key_bytes  # the Clone server's
         self._clone = links.tree()
         # the link's thread sends, this one reads the replies: BridgeCore keeps them
         self._client: LocalClient[None] = LocalClient(
             links.outbox, local_peer_id(f"mqtt.{uuid.uuid4().hex[:8]}")
         )
-        settings = bridge_settings(config, host)
+        settings = bridge_settings(config, host, controls)
+        core = BridgeCore(settings)
+        self._control_keys = tuple(core.controls.by_key)  # those bridged
         # the subtrees' fixed prefixes, the scenarios' states (discovery's
-        # buttons) and the devices' config changes (discovery again): what may
-        # matter; BridgeCore decides what goes out
-        watched = [*settings.exposed.prefixes(), SCENARIO_PREFIX]
+        # buttons), the devices' config changes (discovery again) and the
+        # controls' keys: what may matter; BridgeCore decides what goes out
+        watched = [*settings.exposed.prefixes(), SCENARIO_PREFIX, *self._control_keys]
         if settings.discovery is not None:
             watched.append(CONFIGURED_TREE)
         self._prefixes = minimal_prefixes(watched)
-        core = BridgeCore(settings)
+        for key, why in core.controls.skipped:
+            log.warning("mqtt_control_not_bridged", key=key, reason=why)
         self.link = MqttLink(
             config,
             core,
@@ -143,12 +163,18 @@ class MqttBridgeActor(SteadyActor):
 
     def on_start(self) -> None:
         links = self._links
+        if self._control_keys:  # before the runner starts: its thread writes
+            outbox = self._clone.ask(msgs.GetPublishOutbox(), timeout=_ASK_TIMEOUT_S)
+            assert isinstance(outbox, Outbox)
+            self.link.publisher = ClonePublisher(outbox, self._max_key_bytes)
         self.link.runner.start()
         try:
             self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
             for prefix in self._prefixes:
+                # a control's write the server drops is said (KeyRefused)
+                refusals = any(k.startswith(prefix) for k in self._control_keys)
                 self._clone.ask(
-                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref),
+                    msgs.CloneSubscribe(prefix.encode(), self.actor_ref, refusals),
                     timeout=_ASK_TIMEOUT_S,
                 )
             items = tuple(
@@ -178,9 +204,11 @@ class MqttBridgeActor(SteadyActor):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case msgs.KeyChanged(key=raw_key, body=body):
+            case msgs.KeyChanged(key=raw_key, body=body, uuid=made):
                 key = raw_key.decode("utf-8", "replace")
-                self.link.submit(TreeChanged(key, body))
+                self.link.submit(TreeChanged(key, body, made))
+            case msgs.KeyRefused(uuid=made, reason=reason):
+                self.link.submit(WriteRefused(made, reason))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames)
             case msgs.ServiceAvailabilityChanged(service=service, available=True):
@@ -217,7 +245,14 @@ def start_mqtt(rt: Runtime) -> None:
     their first readings); again with a new Clone server, else left running."""
 
     def start(clone: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
-        ref = MqttBridgeActor.start(rt.config.mqtt, rt.hostname, rt.peer_links(clone))
+        max_key_bytes = rt.config.clone.max_key_bytes
+        ref = MqttBridgeActor.start(
+            rt.config.mqtt,
+            rt.hostname,
+            rt.peer_links(clone),
+            declared(rt.config.controls, max_key_bytes),
+            max_key_bytes,
+        )
         # pykka runs on_start in the actor's thread: wait for its Clone subscription,
         # so the device services started next cannot publish a first reading unheard
         ref.ask(Started(), timeout=_ASK_TIMEOUT_S)

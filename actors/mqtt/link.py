@@ -12,13 +12,14 @@ from typing import Final
 
 import paho.mqtt.client as paho
 
+from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.mqtt.client import goodbye, greet, make_client
 from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.worker import LocalClient
 from raspy.clock import Clock
 from raspy.config import MqttConfig
 from raspy.mqtt.buffer import Message
-from raspy.mqtt.core import BridgeCore, SendRequest
+from raspy.mqtt.core import BridgeCore, SendRequest, WriteKey
 from raspy.mqtt.events import Event
 from raspy.mqtt.link_core import Action, LinkCore
 from raspy.mqtt.sweep import Subscribe, Unsubscribe
@@ -35,6 +36,9 @@ class MqttLink:
 
     _client: paho.Client  # from open() on
     _paho: PahoLoop | None = None
+    # the controls' writes (raspy.mqtt.controls): set by the actor before the
+    # runner starts, when there are controls (it may be used from any thread)
+    publisher: ClonePublisher | None = None
 
     def __init__(
         self,
@@ -99,6 +103,22 @@ class MqttLink:
                     self._client.subscribe([(topic, 0) for topic in filters])
                 case Unsubscribe(filters=filters):
                     self._client.unsubscribe(list(filters))
+                case WriteKey(request_id=request_id, key=key, body=body):
+                    self._write(request_id, key, body)
+
+    def _write(self, request_id: int, key: str, body: bytes) -> None:
+        """A control's value into the tree, through the in-process publisher the
+        web face's controls use too; BridgeCore answers when it comes back."""
+        now = self._monotonic()
+        if self.publisher is None:
+            self._state.wrote(request_id, None, "the tree is not served", now)
+            return
+        try:
+            made = self.publisher.update(key.encode("utf-8"), body)
+        except ValueError as exc:
+            self._state.wrote(request_id, None, str(exc), now)
+            return
+        self._state.wrote(request_id, made, "", now)
 
     def _connect(self, now: float) -> None:
         failure = reconnect(self._client)  # blocks at most CONNECT_TIMEOUT_S

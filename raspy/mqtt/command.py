@@ -3,7 +3,9 @@ the devices (or scenarios), and the `list` requests discovery makes.
 
 A message on a command topic becomes a request to the device service (or the
 scenario service), or a refusal on `…/result`; a reply goes out on `…/result`, a
-request with none in REQUEST_TIMEOUT_S gets a 504 there. A `list` request's reply
+request with none in REQUEST_TIMEOUT_S gets a 504 there. A control's command
+(raspy.mqtt.controls) is checked here and becomes a write of its key (WriteKey),
+answered when the Clone server publishes it (by the update's uuid) or refuses it. A `list` request's reply
 and timeout are handed back to the caller (raspy.mqtt.announce reads them).
 """
 
@@ -14,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.controls import ControlError, body_of
 from raspy.devices.reading import value_key
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage, quote
 from raspy.mqtt import payload as payloads
 from raspy.mqtt.buffer import Message
+from raspy.mqtt.controls import ControlMap, control_value
 from raspy.mqtt.mirror import Mirror
 from raspy.mqtt.output import (
     REQUEST_TIMEOUT_S,
@@ -26,8 +30,9 @@ from raspy.mqtt.output import (
     Output,
     Refused,
     SendRequest,
+    WriteKey,
 )
-from raspy.mqtt.topics import DeviceTarget, ScenarioTarget, Target
+from raspy.mqtt.topics import ControlTarget, DeviceTarget, ScenarioTarget, Target
 
 MAX_PENDING: Final = 256
 ADMIN_ACTIONS: Final = frozenset({"config", "log", "reset"})  # not over MQTT
@@ -54,12 +59,16 @@ class _Pending:
 class Requests:
     """The requests in flight, by id; see the module docstring."""
 
-    def __init__(self, settings: BridgeSettings, mirror: Mirror) -> None:
+    def __init__(
+        self, settings: BridgeSettings, mirror: Mirror, controls: ControlMap
+    ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self._mirror = mirror
+        self._controls = controls
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
+        self._writes: dict[bytes, int] = {}  # a control's update uuid -> request id
 
     def command(
         self, topic: str, payload: bytes, now: float, *, retained: bool = False
@@ -76,6 +85,8 @@ class Requests:
             return [Refused(exc.reason, exc.detail)]
         if not self._ours(target):
             return []  # another hub's, at the same broker: it answers it
+        if isinstance(target, ControlTarget):
+            return self._control(target, payload, now)
         action = target.action if isinstance(target, DeviceTarget) else "run"
         refusal = self._refusal(target)
         if refusal is not None:
@@ -107,11 +118,70 @@ class Requests:
         meet at one broker, each subscribed to every host's command topics."""
         if target.host == self.topics.host:
             return True
-        if isinstance(target, ScenarioTarget):
+        if isinstance(target, ScenarioTarget | ControlTarget):
             return False
         return self._mirror.has_value(self.topics, target.fullname)
 
-    def _refusal(self, target: Target) -> tuple[int, str, str] | None:
+    def _control(
+        self, target: ControlTarget, payload: bytes, now: float
+    ) -> list[Output]:
+        """A control's `set`: its payload checked as the web face checks a form
+        (raspy.controls.check), then its key written in-process (WriteKey)."""
+        control = self._controls.by_level.get(target.level)
+        if control is None:
+            detail = f"no control {quote(target.level)} on {self.topics.host}"
+            return self._answer(target, target.action, 404, "unknown_control", detail)
+        if target.action != "set":
+            detail = f"a control takes only set, not {target.action}"
+            return self._answer(target, target.action, 403, "forbidden", detail)
+        try:
+            value = control_value(control, payload)
+        except MalformedMessage as exc:
+            return self._answer(target, "set", 400, exc.reason, exc.detail)
+        except ControlError as exc:
+            detail = f"{control.key}: {exc}"
+            return self._answer(target, "set", 400, "invalid_value", detail)
+        if len(self._pending) >= MAX_PENDING:
+            return self._answer(target, "set", 503, "busy", "too many commands")
+        self._next_id += 1
+        expires_at = now + REQUEST_TIMEOUT_S
+        self._pending[self._next_id] = _Pending(expires_at, target, "set", control.key)
+        return [WriteKey(self._next_id, control.key, body_of(value))]
+
+    def writing(self, request_id: int, made: bytes) -> None:
+        """The link handed a control's write to the Clone server: its uuid."""
+        if request_id in self._pending:
+            self._writes[made] = request_id
+
+    def write_failed(self, request_id: int, reason: str) -> list[Output]:
+        """A control's write the Clone server will not publish (a reason for a
+        person): 503 on `…/result`, as the web face answers it."""
+        pending = self._pending.pop(request_id, None)
+        if pending is None or pending.target is None:
+            return []
+        detail = f"{pending.service}: not written: {reason}"
+        return self._answer(pending.target, "set", 503, "not_written", detail)
+
+    def written(self, made: bytes, body: bytes) -> None:
+        """The Clone server published the update `made`: a control's write is
+        answered 200 with its key and the value now in the tree."""
+        request_id = self._writes.pop(made, None)
+        pending = None if request_id is None else self._pending.pop(request_id, None)
+        if pending is None or pending.target is None:
+            return
+        reply = {"key": pending.service, "value": payloads.decode_reply(body)}
+        result = payloads.result_payload("set", 200, reply)
+        topic = self.topics.result_topic(pending.target)
+        self._mirror.buffer.put(Message(topic, result, retain=False))
+
+    def refused_write(self, made: bytes, reason: str) -> list[Output]:
+        """The Clone server dropped the update `made` (KeyRefused)."""
+        request_id = self._writes.pop(made, None)
+        return [] if request_id is None else self.write_failed(request_id, reason)
+
+    def _refusal(
+        self, target: DeviceTarget | ScenarioTarget
+    ) -> tuple[int, str, str] | None:
         settings = self.settings
         if isinstance(target, ScenarioTarget):
             if not settings.scenario_buttons:
@@ -178,6 +248,8 @@ class Requests:
             outputs += self._answer(
                 pending.target, pending.action, 504, "timeout", pending.service
             )
+        if self._writes and outputs:
+            self._writes = {u: i for u, i in self._writes.items() if i in self._pending}
         return outputs
 
     def next_deadline(self) -> float | None:

@@ -44,6 +44,7 @@ from raspy.mqtt.command import (
     SERVICE_ACTIONS,
     Requests,
 )
+from raspy.mqtt.controls import ControlMap
 from raspy.mqtt.discovery import fullname_of_unique
 from raspy.mqtt.mirror import Mirror
 from raspy.mqtt.output import (
@@ -52,6 +53,7 @@ from raspy.mqtt.output import (
     Output,
     Refused,
     SendRequest,
+    WriteKey,
 )
 from raspy.mqtt.sweep import Sweep, Swept
 from raspy.mqtt.topics import GESTURE, scenario_of_key
@@ -68,6 +70,7 @@ __all__ = [
     "Output",
     "Refused",
     "SendRequest",
+    "WriteKey",
 ]
 
 MAX_CACHED_TOPICS: Final = 100_000
@@ -96,7 +99,8 @@ class BridgeCore:
         self._mirror = Mirror(self.buffer)
         self.mirror = self._mirror.sent  # retained topic -> payload, as sent last
         self._topic_of: dict[str, str] = {}  # key -> topic: the same keys change again
-        self._requests = Requests(settings, self._mirror)
+        self.controls = ControlMap(settings.controls, settings.topics)
+        self._requests = Requests(settings, self._mirror, self.controls)
         self._announcer = Announcer(settings, self._mirror, self._requests)
         self._seeded = False  # the tree as stored is in (the sweep waits for it)
         self._online = False  # connected to the broker (gestures go out only then)
@@ -115,6 +119,13 @@ class BridgeCore:
             birth = f"{discovery.prefix}/{BIRTH_TOPIC_LEAF}"
             if birth != settings.topics.availability:  # (a prefix of `<base>/<host>`)
                 self.birth_topic = birth
+            for level, control in self.controls.by_level.items():
+                entry = discovery.control_entry(
+                    control,
+                    self.controls.topic(level, "value"),
+                    self.controls.topic(level, "set"),
+                )
+                self._mirror.retain(entry.topic, entry.payload())
 
     # --- the tree -------------------------------------------------------------------
     def seed(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
@@ -129,10 +140,18 @@ class BridgeCore:
         self._seeded = True
         return outputs
 
-    def key_changed(self, key: str, body: bytes, now: float) -> list[Output]:
-        """A tree key was set (or deleted: empty body)."""
+    def key_changed(
+        self, key: str, body: bytes, now: float, made: bytes = b""
+    ) -> list[Output]:
+        """A tree key was set (or deleted: empty body); `made`: its update's uuid
+        (a control's write this bridge made is answered then)."""
         outputs: list[Output] = []
         announcer = self._announcer
+        control_topic = self.controls.state_topic(key)
+        if control_topic is not None:
+            self._mirror.retain(control_topic, body)
+            if made:
+                self._requests.written(made, body)
         if self.settings.exposed(key):
             topic = self._topic_of.get(key)
             if topic is None:
@@ -201,6 +220,18 @@ class BridgeCore:
         """A message on a command topic: a request, or a refusal on `…/result`
         (a retained one is an old command the broker replays: refused)."""
         return self._requests.command(topic, payload, now, retained=retained)
+
+    def writing(self, request_id: int, made: bytes) -> None:
+        """A control's write (WriteKey) went to the Clone server as update `made`."""
+        self._requests.writing(request_id, made)
+
+    def write_failed(self, request_id: int, reason: str) -> list[Output]:
+        """A control's write (WriteKey) could not be sent: a 503 on `…/result`."""
+        return self._requests.write_failed(request_id, reason)
+
+    def write_refused(self, made: bytes, reason: str) -> list[Output]:
+        """The Clone server will not publish update `made` (a control's write)."""
+        return self._requests.refused_write(made, reason)
 
     def reply(self, request_id: int, frames: list[bytes], now: float) -> list[Output]:
         """A service answered request `request_id` (frames: `[status, json]`)."""

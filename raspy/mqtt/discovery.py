@@ -27,9 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.controls import Control
 from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.kinds import STATE_CLASSES
 from raspy.devices.template import JsonValue
+from raspy.mqtt.controls import control_entity, control_unique
 from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import GESTURE, RUN, TopicMap
 
@@ -325,9 +327,26 @@ class Discovery:
         """A button that runs scenario `name` (`…/scenario/<name>/run`), an entity of
         the hub's (a scenario runs there; it is no device of its own)."""
         unique_id = f"{UNIQUE_PREFIX}{self.topics.host}.scenario.{name}"
-        config = self._common(unique_id, name, "scenario")
-        config["name"] = name
-        config["device"] = self._hub_device()
+        config = self._hub_entity(unique_id, name, "scenario")
         config["command_topic"] = self.topics.scenario_topic(name, RUN)
         config["payload_press"] = "PRESS"
         return Entry(self.topic("button", unique_id), config)
+
+    def control_entry(self, control: Control, state: str, command: str) -> Entry:
+        """A control's number, switch, select or text (raspy.mqtt.controls), an
+        entity of the hub's named by the control's label; its unique id is made of
+        its key."""
+        unique_id = control_unique(self.topics.host, control.key)
+        entity = control_entity(control, state, command)
+        config = self._hub_entity(unique_id, control.label, "control")
+        config.update(entity.fields)
+        return Entry(self.topic(entity.component, unique_id), config)
+
+    def _hub_entity(
+        self, unique_id: str, name: str, model: str
+    ) -> dict[str, JsonValue]:
+        """The common fields of an entity of the hub's own, named `name`."""
+        config = self._common(unique_id, name, model)
+        config["name"] = name
+        config["device"] = self._hub_device()
+        return config

@@ -17,6 +17,15 @@ class Seed:
 class TreeChanged:
     key: str
     body: bytes
+    uuid: bytes = b""  # its writer's (a control's write this bridge made)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRefused:
+    """The Clone server will not publish the in-process update `uuid`."""
+
+    uuid: bytes
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +39,7 @@ class Replied:
     body: tuple[bytes, ...]
 
 
-Event = Seed | TreeChanged | ServiceUp | Replied
+Event = Seed | TreeChanged | ServiceUp | Replied | WriteRefused
 
 
 class Feed:
@@ -44,9 +53,11 @@ class Feed:
     def __call__(self, event: Event, now: float) -> list[Output]:
         core = self.core
         match event:
-            case TreeChanged(key=key, body=body):
+            case TreeChanged(key=key, body=body, uuid=made):
                 self.tree_changes += 1
-                return core.key_changed(key, body, now)
+                return core.key_changed(key, body, now, made)
+            case WriteRefused(uuid=made, reason=reason):
+                return core.write_refused(made, reason)
             case Replied(request_id=request_id, body=body):
                 return core.reply(request_id, list(body), now)
             case ServiceUp(service=service):

@@ -17,14 +17,22 @@ from collections.abc import Iterable
 
 from raspy.config import MqttConfig
 from raspy.mqtt.buffer import Message
-from raspy.mqtt.core import BridgeCore, Output, Refused, SendRequest, late_is_wrong
+from raspy.mqtt.core import (
+    BridgeCore,
+    Output,
+    Refused,
+    SendRequest,
+    WriteKey,
+    late_is_wrong,
+)
 from raspy.mqtt.events import Event, Feed
 from raspy.mqtt.link_log import LinkLog, link_stats
 from raspy.mqtt.session import MqttSession
 from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
 from raspy.stats import Stats
 
-Action = SendRequest | Subscribe | Unsubscribe  # what the link carries out
+# what the link carries out
+Action = SendRequest | Subscribe | Unsubscribe | WriteKey
 
 
 class LinkCore:
@@ -116,6 +124,17 @@ class LinkCore:
 
     def acknowledged(self) -> None:
         self.session.acknowledged()
+
+    def wrote(
+        self, request_id: int, made: bytes | None, reason: str, now: float
+    ) -> None:
+        """A control's write (WriteKey) was sent as update `made`, or not (None,
+        `reason`: its refusal waits in the buffer)."""
+        if made is not None:
+            self.core.writing(request_id, made)
+            return
+        self._sort(self.core.write_failed(request_id, reason), now)
+        self.busy = True
 
     def stats(self) -> dict[str, object]:
         return link_stats(self.session, self.feed)

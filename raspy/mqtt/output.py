@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from raspy.controls import Control
 from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.sweep import Subscribe, Swept, Unsubscribe
@@ -35,7 +36,17 @@ class Refused:
     detail: str
 
 
-Output = SendRequest | Refused | Subscribe | Unsubscribe | Swept
+@dataclass(frozen=True, slots=True)
+class WriteKey:
+    """Write `body` at tree key `key` through the hub's in-process Clone publisher
+    (a control's value); the link tells BridgeCore the update's uuid, or why not."""
+
+    request_id: int
+    key: str
+    body: bytes
+
+
+Output = SendRequest | Refused | Subscribe | Unsubscribe | Swept | WriteKey
 
 
 @dataclass
@@ -50,3 +61,6 @@ class BridgeSettings:
     # seconds after the first connection before the earlier runs' retained messages
     # this run does not publish are cleared; 0: never (see raspy.mqtt.sweep)
     cleanup_after_s: float = 0.0
+    # [[controls]]: their values go out and their commands are taken
+    # (raspy.mqtt.controls), whatever `subtrees` and `command_devices` say
+    controls: tuple[Control, ...] = ()

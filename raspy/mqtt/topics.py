@@ -17,6 +17,8 @@ from raspy.errors import MalformedMessage, quote
 
 SCENARIO_PREFIX: Final = "/scenario/"
 SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this name
+# reserved too: the controls' topics (raspy.mqtt.controls), `<base>/<host>/control/…`
+CONTROL_SEGMENT: Final = "control"
 # a device's keys as state topics; `pending`: a switch's change held by min_on_s /
 # min_off_s, while there is one (raspy.devices.gpio_tree.pending_key). Never a
 # command, and swept when no key backs it (a crash between a hold and its switch)
@@ -44,6 +46,11 @@ _LEVEL: Final = re.compile(
 
 def _malformed(reason: str, detail: str) -> MalformedMessage:
     return MalformedMessage("mqtt", reason, detail)
+
+
+def level_ok(level: str) -> bool:
+    """Is `level` one MQTT topic level the bridge may publish?"""
+    return _LEVEL.fullmatch(level) is not None
 
 
 def check_base(base: str) -> str:
@@ -83,7 +90,16 @@ class ScenarioTarget:
         return f"{self.host}.core.scenario"
 
 
-Target = DeviceTarget | ScenarioTarget
+@dataclass(frozen=True, slots=True)
+class ControlTarget:
+    """A command for the control whose topic level is `level` (raspy.mqtt.controls)."""
+
+    host: str
+    level: str
+    action: str
+
+
+Target = DeviceTarget | ScenarioTarget | ControlTarget
 
 
 class TopicMap:
@@ -143,12 +159,18 @@ class TopicMap:
             raise _malformed("not_a_command", quote(topic))
         if "." in host or "." in service:
             raise _malformed("bad_command_topic", quote(topic))
+        if service == CONTROL_SEGMENT:
+            return ControlTarget(host, name, action)
         return DeviceTarget(host, service, name, action)
 
     def result_topic(self, target: Target) -> str:
         if isinstance(target, ScenarioTarget):
             return (
                 f"{self.base}/{target.host}/{SCENARIO_SEGMENT}/{target.name}/{RESULT}"
+            )
+        if isinstance(target, ControlTarget):
+            return (
+                f"{self.base}/{target.host}/{CONTROL_SEGMENT}/{target.level}/{RESULT}"
             )
         return f"{self.base}/{target.host}/{target.service}/{target.device}/{RESULT}"
 

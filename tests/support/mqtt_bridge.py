@@ -15,6 +15,7 @@ from raspy.actors.mqtt.events import GetLinkStats
 from raspy.actors.worker import PeerLinks
 from raspy.clock import SystemClock
 from raspy.config import MqttConfig
+from raspy.controls import Control
 from raspy.stats import Stats
 from raspy.storage.store import Store
 from support.clonesrv import CloneServer
@@ -30,12 +31,20 @@ class Bridge:
         self.ref: pykka.ActorRef[Any] | None = None
         self.stats = Stats()
 
-    def start(self, port: int, base: str, subtrees: tuple[str, ...]) -> None:
+    def start(
+        self,
+        port: int,
+        base: str,
+        subtrees: tuple[str, ...],
+        *,
+        controls: tuple[Control, ...] = (),
+        discovery_prefix: str = "",
+    ) -> None:
         config = MqttConfig(
             enabled=True,
             port=port,
             base_topic=base,
-            discovery_prefix="",
+            discovery_prefix=discovery_prefix,
             subtrees=subtrees,
         )
         links = PeerLinks(
@@ -46,7 +55,7 @@ class Bridge:
             SystemClock(),
             self.stats,
         )
-        self.ref = MqttBridgeActor.start(config, "pi", links)
+        self.ref = MqttBridgeActor.start(config, "pi", links, controls)
         self.ref.ask(Started(), timeout=5)  # subscribed
 
     def link_stats(self) -> dict[str, object]:

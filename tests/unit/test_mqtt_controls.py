@@ -1,0 +1,127 @@
+"""The controls over MQTT (raspy.mqtt.controls): their topics, a command payload into
+the value to write (the web face's rule), and each kind's Home Assistant fields."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raspy.controls import Control, ControlError, as_input, breaks
+from raspy.errors import MalformedMessage
+from raspy.mqtt.controls import (
+    HA_MAX_TEXT,
+    ControlMap,
+    control_entity,
+    control_value,
+)
+from raspy.mqtt.payload import MAX_COMMAND_BYTES
+from raspy.mqtt.topics import ControlTarget, TopicMap
+
+TOPICS = TopicMap("raspy", "pi")
+SETPOINT = Control(
+    key="/house/setpoint", label="Setpoint", kind="number", minimum=15, maximum=25,
+    step=0.5, unit="°C",
+)  # fmt: skip
+MODE = Control(key="/house/mode", label="Mode", kind="choice", options=("home", "away"))
+GUESTS = Control(key="/house/guests", label="Guests", kind="switch")
+NOTE = Control(key="/house/note", label="Note", kind="text", max_length=40)
+CONTROLS = (SETPOINT, MODE, GUESTS, NOTE)
+
+
+def test_a_controls_topics_are_a_device_of_the_control_level() -> None:
+    controls = ControlMap(CONTROLS, TOPICS)
+    assert (
+        controls.state_topic("/house/setpoint")
+        == "raspy/pi/control/house.setpoint/value"
+    )
+    assert controls.state_topic("/house/other") is None
+    target = TOPICS.parse_command("raspy/pi/control/house.setpoint/set")
+    assert target == ControlTarget("pi", "house.setpoint", "set")
+    assert TOPICS.result_topic(target) == "raspy/pi/control/house.setpoint/result"
+    with pytest.raises(MalformedMessage):  # a state topic is never a command
+        TOPICS.parse_command("raspy/pi/control/house.setpoint/value")
+
+
+def test_a_key_whose_level_is_taken_or_invalid_is_not_bridged() -> None:
+    twin = Control(key="/house.setpoint", label="Twin", kind="switch")
+    plus = Control(key="/house/a+b", label="Plus", kind="switch")
+    controls = ControlMap((SETPOINT, twin, plus), TOPICS)
+    assert list(controls.by_key) == ["/house/setpoint"]
+    assert [key for key, _ in controls.skipped] == ["/house.setpoint", "/house/a+b"]
+
+
+@given(st.binary(max_size=80))
+def test_any_payload_gives_a_value_the_control_takes_or_a_reason(
+    payload: bytes,
+) -> None:
+    for control in CONTROLS:
+        refused: Exception | None = None
+        try:
+            value = control_value(control, payload)
+        except (ControlError, MalformedMessage) as exc:
+            refused = exc
+        if refused is None:
+            assert breaks(control, value) is None
+        else:
+            assert str(refused)  # a reason for a person, never empty
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=30, max_value=50).map(lambda n: (SETPOINT, n / 2)),
+        st.sampled_from(MODE.options).map(lambda o: (MODE, o)),
+        st.booleans().map(lambda b: (GUESTS, b)),
+        st.text(
+            st.characters(min_codepoint=0x20, exclude_categories=("Cs", "Cc")),
+            max_size=40,
+        ).map(lambda t: (NOTE, t)),
+    )
+)
+def test_a_value_as_home_assistant_or_the_page_sends_it_comes_back(
+    pair: tuple[Control, object],
+) -> None:
+    control, value = pair
+    assert control_value(control, as_input(control, value).encode()) == value  # type: ignore[arg-type]
+
+
+def test_a_payload_over_the_limit_or_not_utf8_is_malformed() -> None:
+    with pytest.raises(MalformedMessage, match=r"\d+ > \d+ bytes"):
+        control_value(NOTE, b"x" * (MAX_COMMAND_BYTES + 1))
+    with pytest.raises(MalformedMessage, match="UTF-8"):
+        control_value(NOTE, b"\xff")
+
+
+def test_each_kind_has_its_home_assistant_component_and_fields() -> None:
+    state, command = "s", "c"
+    number = control_entity(SETPOINT, state, command)
+    assert number.component == "number"
+    assert {k: number.fields[k] for k in ("min", "max", "step", "mode")} == {
+        "min": 15, "max": 25, "step": 0.5, "mode": "slider",
+    }  # fmt: skip
+    assert number.fields["unit_of_measurement"] == "°C"
+    assert control_entity(MODE, state, command).fields["options"] == ["home", "away"]
+    assert control_entity(MODE, state, command).component == "select"
+    assert control_entity(GUESTS, state, command).component == "switch"
+    long_text = Control(key="/k", label="K", kind="text", max_length=4096)
+    assert control_entity(long_text, state, command).fields["max"] == HA_MAX_TEXT
+
+
+@pytest.mark.parametrize(
+    ("control", "expected"),
+    [
+        (Control(key="/k", label="K", kind="number"), (-(2.0**53), 2.0**53, 0.001, "box")),
+        (Control(key="/k", label="K", kind="number", minimum=5, maximum=5, step=1),
+         (5, 6, 1, "slider")),
+        (Control(key="/k", label="K", kind="number", minimum=0, maximum=10**6, step=1),
+         (0, 10**6, 1, "box")),
+        (Control(key="/k", label="K", kind="number", minimum=0, maximum=1, step=1e-6),
+         (0, 1, 0.001, "slider")),
+    ],
+    ids=["unbounded", "one-value", "many-steps", "fine-step"],
+)  # fmt: skip
+def test_a_number_fits_home_assistants_limits(
+    control: Control, expected: tuple[float, float, float, str]
+) -> None:
+    fields = control_entity(control, "s", "c").fields
+    assert (fields["min"], fields["max"], fields["step"], fields["mode"]) == expected
