@@ -3,6 +3,8 @@ the value to write (the web face's rule), and each kind's Home Assistant fields.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,10 +17,14 @@ from raspy.mqtt.controls import (
     control_entity,
     control_value,
 )
+from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, Refused
+from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.output import WriteKey
 from raspy.mqtt.payload import MAX_COMMAND_BYTES
 from raspy.mqtt.topics import ControlTarget, TopicMap
 
 TOPICS = TopicMap("raspy", "pi")
+NOW = 1000.0
 SETPOINT = Control(
     key="/house/setpoint", label="Setpoint", kind="number", minimum=15, maximum=25,
     step=0.5, unit="°C",
@@ -125,3 +131,74 @@ def test_a_number_fits_home_assistants_limits(
 ) -> None:
     fields = control_entity(control, "s", "c").fields
     assert (fields["min"], fields["max"], fields["step"], fields["mode"]) == expected
+
+
+def _core() -> BridgeCore:
+    topics = TopicMap("raspy", "pi")
+    return BridgeCore(
+        BridgeSettings(
+            topics=topics,
+            exposed=GlobFilter(["/device/*"], rooted=True),
+            commandable=GlobFilter([]),
+            actions=frozenset({"set", "toggle"}),
+            discovery=None,
+            scenario_buttons=False,
+            max_buffered=100,
+            controls=CONTROLS,
+        )
+    )
+
+
+def _results(core: BridgeCore) -> list[dict[str, object]]:
+    return [
+        json.loads(m.payload)
+        for m in core.buffer.take(100)
+        if m.topic == "raspy/pi/control/house.setpoint/result"
+    ]
+
+
+def _write(core: BridgeCore) -> WriteKey:
+    (write,) = core.command("raspy/pi/control/house.setpoint/set", b" 21.5 ", NOW)
+    assert isinstance(write, WriteKey)
+    assert (write.key, write.body) == ("/house/setpoint", b"21.5")
+    return write
+
+
+def test_a_write_is_answered_when_the_clone_server_publishes_it() -> None:
+    core = _core()
+    write = _write(core)
+    core.writing(write.request_id, b"u1")
+    core.key_changed("/house/setpoint", b"21.5", NOW + 1, b"other")  # the web's
+    assert _results(core) == []
+    core.key_changed("/house/setpoint", b"21.5", NOW + 1, b"u1")
+    assert _results(core) == [
+        {
+            "v": 1, "action": "set", "status": 200,
+            "reply": {"key": "/house/setpoint", "value": 21.5},
+        }
+    ]  # fmt: skip
+
+
+def test_a_write_refused_or_never_published_is_a_503_or_a_504() -> None:
+    core = _core()
+    write = _write(core)
+    core.writing(write.request_id, b"u1")
+    (refused,) = core.write_refused(b"u1", "the commit failed")
+    assert isinstance(refused, Refused)
+    (result,) = _results(core)
+    assert (result["status"], result["reply"]) == (
+        503,
+        {
+            "error": "not_written",
+            "detail": "/house/setpoint: not written: the commit failed",
+        },
+    )
+    late = _write(core)
+    core.writing(late.request_id, b"u2")
+    assert core.tick(NOW + REQUEST_TIMEOUT_S - 1) == []
+    assert [
+        r.reason for r in core.tick(NOW + REQUEST_TIMEOUT_S) if isinstance(r, Refused)
+    ] == ["timeout"]
+    assert [r["status"] for r in _results(core)] == [504]
+    core.key_changed("/house/setpoint", b"21.5", NOW + 11, b"u2")  # too late: none
+    assert _results(core) == []
