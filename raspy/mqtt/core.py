@@ -56,7 +56,7 @@ from raspy.mqtt.output import (
     WriteKey,
 )
 from raspy.mqtt.sweep import Sweep, Swept
-from raspy.mqtt.topics import GESTURE, scenario_of_key
+from raspy.mqtt.topics import CONTROL_SEGMENT, GESTURE, scenario_of_key
 
 # importable from here as ever (the bridge's actor, tests)
 __all__ = [
@@ -100,6 +100,9 @@ class BridgeCore:
         self.mirror = self._mirror.sent  # retained topic -> payload, as sent last
         self._topic_of: dict[str, str] = {}  # key -> topic: the same keys change again
         self.controls = ControlMap(settings.controls, settings.topics)
+        self._control_level = (
+            f"{self.topics.base}/{self.topics.host}/{CONTROL_SEGMENT}/"
+        )
         self._requests = Requests(settings, self._mirror, self.controls)
         self._announcer = Announcer(settings, self._mirror, self._requests)
         self._seeded = False  # the tree as stored is in (the sweep waits for it)
@@ -163,6 +166,10 @@ class BridgeCore:
                     # e.g. /device/<h>.<svc>.lamp/set: retained there, it would
                     # switch the lamp again at every (re)subscription
                     return [Refused("key_on_command_topic", quote(key))]
+                if topic.startswith(self._control_level):
+                    # (a key /control/…, a device service named `control`): the
+                    # controls' own topics, which this key would write over
+                    return [Refused("key_on_control_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)

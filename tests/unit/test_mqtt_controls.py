@@ -202,3 +202,18 @@ def test_a_write_refused_or_never_published_is_a_503_or_a_504() -> None:
     assert [r["status"] for r in _results(core)] == [504]
     core.key_changed("/house/setpoint", b"21.5", NOW + 11, b"u2")  # too late: none
     assert _results(core) == []
+
+
+def test_a_tree_key_on_the_controls_topics_is_not_published() -> None:
+    """`/control/house.setpoint/value` (or a device service named `control`) would
+    write over the control's retained value."""
+    core = _core()
+    core.buffer.take(100)
+    key = "/device/pi.control.house.setpoint/value"
+    (refused,) = core.key_changed(key, b"1", NOW)
+    assert isinstance(refused, Refused)
+    assert refused.reason == "key_on_control_topic"
+    core.key_changed("/house/setpoint", b"20", NOW)
+    assert [(m.topic, m.payload) for m in core.buffer.take(100)] == [
+        ("raspy/pi/control/house.setpoint/value", b"20")
+    ]
