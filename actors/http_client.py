@@ -36,7 +36,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
-from raspy import http_fetch, http_lookup, http_request
+from raspy import http_fetch, http_lookup, http_reply, http_request
 from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock, SystemClock
@@ -54,7 +54,7 @@ PART: Final = "http_client"  # its counters: http_client.<name>
 REPLY_MARGIN_S: Final = 0.2
 Fetch = Callable[
     [http_request.HttpRequest, ssl.SSLContext, http_lookup.HostLookup],
-    http_request.Outcome,
+    http_reply.Outcome,
 ]
 
 
@@ -156,15 +156,15 @@ class HttpClientActor(pykka.ThreadingActor):
             detail = "only raspyd's own parts (scenarios) may use this service"
             worker.reply(
                 request.client,
-                http_request.encode_outcome(http_request.Failure("forbidden", detail)),
+                http_reply.encode_outcome(http_reply.Failure("forbidden", detail)),
             )
             return
         try:
             wanted = http_request.decode_request(request.body)
         except MalformedMessage as exc:
             self._stats.incr(f"{PART}.bad_requests")
-            failure = http_request.Failure("bad_request", exc.detail or exc.reason)
-            worker.reply(request.client, http_request.encode_outcome(failure))
+            failure = http_reply.Failure("bad_request", exc.detail or exc.reason)
+            worker.reply(request.client, http_reply.encode_outcome(failure))
             return
         timed = self._in_time(worker, request.client, wanted)
         if timed is None:
@@ -201,10 +201,10 @@ class HttpClientActor(pykka.ThreadingActor):
                 url=http_request.shown_secret_url(wanted.url, dict(wanted.secrets)),
                 late_s=round(-left, 3),
             )
-            failure = http_request.Failure(
+            failure = http_reply.Failure(
                 "timeout", "not sent: its turn came after its sender stopped waiting"
             )
-            worker.reply(client, http_request.encode_outcome(failure))
+            worker.reply(client, http_reply.encode_outcome(failure))
             return None
         return dataclasses.replace(wanted, timeout_s=cut)
 
@@ -224,17 +224,17 @@ class HttpClientActor(pykka.ThreadingActor):
         except Exception as exc:  # a bug in the fetch: the client still gets a reply
             self._stats.incr(f"{PART}.errors")
             log.exception("http_request_crashed", method=wanted.method, url=url)
-            outcome = http_request.Failure(
+            outcome = http_reply.Failure(
                 "protocol", f"internal error: {type(exc).__name__}"
             )
         if (
             cut
-            and isinstance(outcome, http_request.Failure)
+            and isinstance(outcome, http_reply.Failure)
             and outcome.error == "timeout"
         ):  # not the timeout its scenario gave: say why
             detail = f"{outcome.detail} (the time left after it waited its turn)"
-            outcome = http_request.Failure("timeout", detail)
-        if isinstance(outcome, http_request.Answer) and 200 <= outcome.status <= 299:
+            outcome = http_reply.Failure("timeout", detail)
+        if isinstance(outcome, http_reply.Answer) and 200 <= outcome.status <= 299:
             log.debug(
                 "http_request_done",
                 method=wanted.method,
@@ -245,7 +245,7 @@ class HttpClientActor(pykka.ThreadingActor):
             self._stats.incr(f"{PART}.failed")
             # a request that carried a secret: the status line alone (a server
             # may echo the secret in its body, where hidden() may not find it)
-            reason = http_request.shown_outcome(outcome, bare=bool(wanted.secrets))
+            reason = http_reply.shown_outcome(outcome, bare=bool(wanted.secrets))
             log.debug(
                 "http_request_failed",
                 method=wanted.method,
@@ -253,4 +253,4 @@ class HttpClientActor(pykka.ThreadingActor):
                 reason=http_request.hidden(reason, dict(wanted.secrets)),
             )
         if not self._stopped.is_set():
-            worker.reply(client, http_request.encode_outcome(outcome))
+            worker.reply(client, http_reply.encode_outcome(outcome))

@@ -36,13 +36,15 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from raspy import __version__
 from raspy.http_lookup import AddrInfo, HostLookup, LookupTimeout
-from raspy.http_request import (
+from raspy.http_reply import (
     MAX_ANSWER_BYTES,
-    MAX_REDIRECTS,
     Answer,
     Failure,
-    HttpRequest,
     Outcome,
+)
+from raspy.http_request import (
+    MAX_REDIRECTS,
+    HttpRequest,
     UrlError,
     check_url,
     shown_url,

@@ -1,4 +1,4 @@
-"""The `<host>.http` service's requests and replies, and the rules a URL and a header
+"""The `<host>.http` service's requests, and the rules a URL and a header
 of a scenario's `http:` action follow (pure: no socket, no clock).
 
 A request is frame 0, JSON `{"v": 1, "method", "url", "headers": [[name, value],
@@ -8,14 +8,9 @@ raspyd's monotonic clock (the service answers raspyd's own parts only, which sha
 that clock): the service makes no request whose turn comes too late, and cuts one
 short that would end after it. An optional `"secrets"`, `{name: value}`, are the secrets
 its url, headers and body hold (`{secret.NAME}` filled in): the service hides them
-in what it logs of an answer. Without it (an older sender), only `timeout_s` counts. A reply is a
-status frame and a JSON frame: `200` for a 2xx answer (`status`, `reason`, `body`,
-`truncated`); any other is `{"error": TOKEN, "detail": TEXT}` (with the answer's
-fields when there was one): `502` for an answer that is not 2xx (`status`) or no
-answer at all (`connect`, `tls`, `redirect`, `protocol`), `504` for `timeout`, `400`
-for a request that is not valid (`bad_request`), `403` for a client that is not one of
-raspyd's own parts (`forbidden`). README "Built-in services", docs/scenarios.md
-"Telling a phone".
+in what it logs of an answer. Without it (an older sender), only `timeout_s` counts. The
+reply is `raspy.http_reply`'s. README "Built-in services", docs/scenarios.md "Telling
+a phone".
 
 What is shown of a URL (logs, reasons, traces, a scenario's `last_error` in the tree)
 is its scheme and host: never its path, query or user and password, which are where
@@ -44,13 +39,8 @@ MAX_HEADER_VALUE_BYTES: Final = 8192
 # a notification is a few hundred bytes; this fits one frame of the broker's default
 # max_frame_bytes (1 MiB) with room to spare
 MAX_BODY_BYTES: Final = 512 * 1024
-MAX_ANSWER_BYTES: Final = 64 * 1024  # what is read of an answer's body
 MAX_REDIRECTS: Final = 3
-SHOWN_BODY_CHARS: Final = 200  # of an answer's body, in a failure's reason
 SHOWN_URL_CHARS: Final = 120
-SHOWN_PHRASE_CHARS: Final = 64  # a longer reason phrase is left out, never cut
-# a refused redirect of a request that carried a secret (its target is the server's)
-BARE_REDIRECT: Final = "a redirect was not followed"
 JSON_TYPE: Final = "application/json"
 TEXT_TYPE: Final = "text/plain; charset=utf-8"
 # headers raspy writes itself: a wrong one would break the request on the wire
@@ -58,7 +48,7 @@ RESERVED_HEADERS: Final = frozenset(
     {"host", "content-length", "transfer-encoding", "connection"}
 )
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # RFC 9110 §5.6.2
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS: Final = re.compile(r"[\x00-\x1f\x7f]")  # refused in a URL or a header
 _HOST: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
 # what stays as it is in a path or query; the rest (a space, a letter beyond ASCII)
 # is percent-encoded as UTF-8, as a browser sends it
@@ -91,7 +81,7 @@ def check_url(text: str, shown_as: str | None = None) -> str:
     named = text if shown_as is None else shown_as
     if len(text) > MAX_URL_CHARS:
         raise UrlError(f"a URL of {len(text)} characters; at most {MAX_URL_CHARS}")
-    if _CONTROL.search(text):
+    if CONTROL_CHARS.search(text):
         raise UrlError(
             "a URL has no control characters (a line break?), got "
             f"{shown(shown_url(named))}"
@@ -141,7 +131,7 @@ def shown_url(url: str) -> str:
         text = (
             f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{'…' if path else ''}"
         )
-    text = _CONTROL.sub("?", text)
+    text = CONTROL_CHARS.sub("?", text)
     if len(text) > SHOWN_URL_CHARS:
         text = text[: SHOWN_URL_CHARS - 1] + "…"
     return text
@@ -161,7 +151,7 @@ def header_name_problem(name: str) -> str | None:
 
 def header_value_problem(value: str) -> str | None:
     """Why `value` cannot be a header's value (None: it can); never shows it."""
-    if _CONTROL.search(value.replace("\t", " ")):
+    if CONTROL_CHARS.search(value.replace("\t", " ")):
         return "its value has a line break or another control character"
     if not _utf8(value):
         return "its value is not UTF-8 text (a lone surrogate)"
@@ -341,104 +331,3 @@ def _headers(headers: object) -> tuple[tuple[str, str], ...]:
 
 def _bad(reason: str, detail: str) -> MalformedMessage:
     return MalformedMessage("http", reason, detail)
-
-
-# --- replies ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What the server answered: its status line, the first MAX_ANSWER_BYTES of its
-    body (`truncated` when there was more), and a redirect's Location, if any."""
-
-    status: int
-    reason: str
-    body: bytes = b""
-    truncated: bool = False
-    location: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """No answer: `error` is connect, tls, timeout, redirect, protocol or
-    bad_request; `detail` says what happened, in a few words."""
-
-    error: str
-    detail: str
-
-
-Outcome = Answer | Failure
-_STATUS_OF_ERROR: Final = {
-    "timeout": b"504",
-    "bad_request": b"400",
-    "forbidden": b"403",
-}
-
-
-def status_line(status: object, phrase: object) -> str:
-    """`404 Not Found`: what is said of an answer to a request that carried a
-    secret. Never its body's text: a server may echo the secret there, cut,
-    squeezed or escaped where hidden() would not find it. A reason phrase that is
-    long or not one line is left out whole (a part of a secret is never shown)."""
-    code = str(status) if isinstance(status, int) else "?"
-    if (
-        isinstance(phrase, str)
-        and len(phrase) <= SHOWN_PHRASE_CHARS
-        and not _CONTROL.search(phrase)
-    ):
-        return f"{code} {phrase}".strip()
-    return code
-
-
-def shown_outcome(outcome: Outcome, bare: bool) -> str:
-    """What the service logs of a request that failed: `bare` (it carried a
-    secret), the status line alone, and a refused redirect not by its target."""
-    if isinstance(outcome, Failure):
-        return BARE_REDIRECT if bare and outcome.error == "redirect" else outcome.detail
-    return status_line(outcome.status, outcome.reason) if bare else answer_line(outcome)
-
-
-def answer_line(answer: Answer) -> str:
-    """`404 Not Found: <the body's first characters, one line>`."""
-    line = f"{answer.status} {answer.reason}".strip()
-    text = " ".join(answer.body.decode("utf-8", "replace").split())
-    if text:
-        cut = "…" if len(text) > SHOWN_BODY_CHARS else ""
-        line += f": {text[:SHOWN_BODY_CHARS].rstrip()}{cut}"
-    return line
-
-
-def encode_outcome(outcome: Outcome) -> list[bytes]:
-    """The service's reply to one request."""
-    if isinstance(outcome, Failure):
-        status = _STATUS_OF_ERROR.get(outcome.error, b"502")
-        detail: dict[str, object] = {"error": outcome.error, "detail": outcome.detail}
-    else:
-        ok = 200 <= outcome.status <= 299
-        status = b"200" if ok else b"502"
-        detail = {} if ok else {"error": "status", "detail": answer_line(outcome)}
-        detail.update(
-            status=outcome.status,
-            reason=outcome.reason,
-            body=outcome.body.decode("utf-8", "replace"),
-            truncated=outcome.truncated,
-        )
-    return [status, json.dumps(detail, ensure_ascii=False).encode("utf-8")]
-
-
-def reply_reason(reply: tuple[bytes, ...], bare: bool = False) -> tuple[bool, str]:
-    """(whether the request succeeded, what to say of it) from the service's reply:
-    `204 No Content`, or the failure's detail; `bare` (the request carried a
-    secret): an answer's status line alone (status_line), never its body."""
-    status = reply[0].decode("utf-8", "replace")[:16] if reply else ""
-    try:
-        detail = json_text.loads(reply[1]) if len(reply) > 1 else None
-    except ValueError:
-        detail = None
-    if not isinstance(detail, dict):
-        return False, f"the service answered {status or 'nothing'}"
-    if bare and (status == "200" or detail.get("error") == "status"):
-        return status == "200", status_line(detail.get("status"), detail.get("reason"))
-    if bare and detail.get("error") == "redirect":
-        return False, BARE_REDIRECT
-    if status == "200":
-        return True, f"{detail.get('status')} {detail.get('reason', '')}".strip()
-    return False, str(detail.get("detail", status))[:400]

@@ -1,4 +1,4 @@
-"""The one module that imports lmdb: environments, typed transactions, map growth.
+"""LMDB environments: one a data dir in this process, its writes, map growth.
 
 LMDB forbids opening one environment twice in a process, so every Store on a data dir
 shares one Environment here (by real path). Resizing the map needs no live read txn in
@@ -17,9 +17,11 @@ from typing import Any, Final
 import lmdb
 import structlog
 
-from raspy.errors import StoreDamagedError, StoreError, StoreFullError
-from raspy.storage import damage, write_errors
+from raspy.errors import StoreError, StoreFullError
+from raspy.storage import damage
+from raspy.storage.lmdb_errors import store_error
 from raspy.storage.tables import Table
+from raspy.storage.txn import ReadTxn, WriteTxn
 
 log = structlog.get_logger(component="store")
 
@@ -41,124 +43,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-# What LMDB says when it meets a damaged page at run time (the open-time checks
-# passed, so the damage is new): the store is then no longer trusted (see `damage`).
-_DAMAGE_ERRORS: Final = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
-_damaged: dict[str, str] = {}  # realpath -> the first damage seen, for the supervisor
-
-
-def _store_error(exc: BaseException, path: Path) -> StoreError:
-    text = str(exc)
-    written = write_errors.explain(path, text, write_errors.free_bytes(path))
-    if written is not None:  # a full disk, or a device that fails
-        return written
-    if isinstance(exc, _DAMAGE_ERRORS):
-        message = f"store in {path}: {type(exc).__name__}: {text}; " + damage.advice(
-            path
-        )
-        _damaged.setdefault(os.path.realpath(path), message)
-        return StoreDamagedError(message)
-    if isinstance(exc, lmdb.PanicError):
-        # LMDB refuses every transaction of this environment from now on (a write
-        # of its meta page failed): only a new open can go on, so the supervisor
-        # ends raspyd and systemd starts it again. The file need not be damaged.
-        message = (
-            f"store in {path}: {text}; LMDB refuses every write until the store is "
-            "opened again (raspyd stops; systemd starts it again)"
-        )
-        _damaged.setdefault(os.path.realpath(path), message)
-        return StoreError(message)
-    return StoreError(f"store in {path}: {type(exc).__name__}: {text}")
-
-
-def damage_seen(path: Path) -> str | None:
-    """The first damage (or MDB_PANIC) LMDB reported in this process for the store
-    in `path`: the store is of no more use in this process."""
-    return _damaged.get(os.path.realpath(path))
-
-
-class ReadTxn:
-    """One LMDB read transaction: a consistent snapshot. Close it promptly."""
-
-    def __init__(self, owner: Environment, txn: Any, thread: int) -> None:
-        self._owner = owner
-        self._txn = txn
-        self.thread = thread  # the thread that opened it, for the resize gate
-
-    def get(self, table: Table, key: bytes) -> bytes | None:
-        db = self._owner.db(table)
-        if db is None:
-            return None
-        try:
-            value: bytes | None = self._txn.get(key, db=db)
-        except lmdb.Error as exc:
-            raise _store_error(exc, self._owner.path) from exc
-        return value
-
-    def count(self, table: Table) -> int:
-        db = self._owner.db(table)
-        if db is None:
-            return 0
-        entries: int = self._txn.stat(db)["entries"]
-        return entries
-
-    def range(
-        self, table: Table, start: bytes, prefix: bytes, skip: bytes | None, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        """Up to `limit` items from key >= start while the key starts with prefix."""
-        db = self._owner.db(table)
-        found: list[tuple[bytes, bytes]] = []
-        if db is None or limit <= 0:
-            return found
-        try:
-            with self._txn.cursor(db=db) as cursor:
-                more = cursor.set_range(start)
-                while more:
-                    key: bytes = cursor.key()
-                    if not key.startswith(prefix):
-                        break
-                    if key != skip:
-                        found.append((key, cursor.value()))
-                        if len(found) >= limit:
-                            break
-                    more = cursor.next()
-        except lmdb.Error as exc:
-            raise _store_error(exc, self._owner.path) from exc
-        return found
-
-    def close(self) -> None:
-        self._txn.abort()
-
-
-class WriteTxn:
-    """One LMDB write transaction (writer thread only); implements schema.SchemaTxn."""
-
-    def __init__(self, owner: Environment, txn: Any) -> None:
-        self._dbs = owner.handles()
-        self._txn = txn
-
-    def _db(self, table: Table) -> Any:
-        return self._dbs[table]  # a writable environment has every table
-
-    def get(self, table: Table, key: bytes) -> bytes | None:
-        value: bytes | None = self._txn.get(key, db=self._dbs[table])
-        return value
-
-    def put(self, table: Table, key: bytes, value: bytes) -> None:
-        # One key at a time: putmulti has been seen to store part of a batch silently.
-        self._txn.put(key, value, db=self._dbs[table])
-
-    def delete(self, table: Table, key: bytes) -> None:
-        self._txn.delete(key, db=self._dbs[table])
-
-    def clear(self, table: Table) -> None:
-        self._txn.drop(self._db(table), delete=False)
-
-    def items(self, table: Table) -> Iterator[tuple[bytes, bytes]]:
-        with self._txn.cursor(db=self._db(table)) as cursor:
-            yield from cursor.iternext(keys=True, values=True)
 
 
 class Environment:
@@ -253,7 +137,7 @@ class Environment:
                 self.resize(0)  # another process grew the map: adopt its size
             except lmdb.Error as exc:
                 self._leave_read(thread)
-                raise _store_error(exc, self.path) from exc
+                raise store_error(exc, self.path) from exc
             except BaseException:
                 self._leave_read(thread)
                 raise
@@ -297,7 +181,7 @@ class Environment:
             try:
                 self._env.set_mapsize(new_size)
             except lmdb.Error as exc:
-                raise _store_error(exc, self.path) from exc
+                raise store_error(exc, self.path) from exc
         self._note_grown(current, new_size, "ahead")
         return True
 
@@ -330,7 +214,7 @@ class Environment:
                 try:
                     self._env.set_mapsize(new_size)
                 except lmdb.Error as exc:
-                    raise _store_error(exc, self.path) from exc
+                    raise store_error(exc, self.path) from exc
             finally:
                 self._resizing = False
                 self._gate.notify_all()
@@ -370,7 +254,7 @@ class Environment:
             try:
                 txn = self._env.begin(write=True)
             except lmdb.Error as exc:
-                raise _store_error(exc, self.path) from exc
+                raise store_error(exc, self.path) from exc
             try:
                 apply(txn)
                 if before_commit is not None:
@@ -382,7 +266,7 @@ class Environment:
                 continue
             except lmdb.Error as exc:
                 txn.abort()
-                raise _store_error(exc, self.path) from exc
+                raise store_error(exc, self.path) from exc
             except BaseException:
                 txn.abort()
                 raise

@@ -22,6 +22,7 @@ from raspy.storage.tables import (
     decode_schema_version,
     encode_schema_version,
 )
+from raspy.storage.txn import ReadTxn, WriteTxn
 
 log = structlog.get_logger(component="store")
 
@@ -69,7 +70,7 @@ def make_data_dir(path: Path) -> None:
         ) from exc
 
 
-def _every_record(txn: env_mod.ReadTxn, table: Table) -> Iterator[tuple[bytes, bytes]]:
+def _every_record(txn: ReadTxn, table: Table) -> Iterator[tuple[bytes, bytes]]:
     after: bytes | None = None
     while True:
         chunk = txn.range(table, after or b"", b"", after, _CHECK_CHUNK)
@@ -115,7 +116,7 @@ def prepare(shared: env_mod.Environment, *, readonly: bool, check_records: bool)
         log.info("store_opened", path=str(shared.path), schema_version=version)
         return version
 
-    def migrate(txn: env_mod.WriteTxn) -> None:
+    def migrate(txn: WriteTxn) -> None:
         schema.migrate(txn, version)
         txn.put(
             Table.META, SCHEMA_VERSION_KEY, encode_schema_version(schema.SCHEMA_VERSION)

@@ -11,7 +11,7 @@ from raspy.errors import ValueTooLargeError, quote
 from raspy.storage.tables import Table
 
 if TYPE_CHECKING:
-    from raspy.storage import env as env_mod
+    from raspy.storage.txn import WriteTxn
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ Op = Put | Delete
 _OP_TYPES: Final = (Put, Delete)
 
 
-def apply_ops(txn: env_mod.WriteTxn, ops: Sequence[Op]) -> None:
+def apply_ops(txn: WriteTxn, ops: Sequence[Op]) -> None:
     for op in ops:
         if isinstance(op, Put):
             txn.put(op.table, op.key, op.value)

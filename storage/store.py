@@ -24,9 +24,11 @@ from raspy.config import StoreConfig
 from raspy.errors import StoreError, StoreNewerError
 from raspy.storage import damage, opening, schema
 from raspy.storage import env as env_mod
+from raspy.storage.lmdb_errors import damage_seen
 from raspy.storage.lock import DataDirLock, writer_present
 from raspy.storage.ops import Delete, Op, Put, apply_ops, validate_ops
 from raspy.storage.tables import DATA_TABLES, Table
+from raspy.storage.txn import ReadTxn, WriteTxn
 from raspy.storage.writer import Done, GroupWriter, Job
 
 __all__ = ["Delete", "Op", "Put", "ReadView", "Store", "Table"]
@@ -47,9 +49,9 @@ class ReadView(Closing):
 
     def __init__(self, shared: env_mod.Environment) -> None:
         self._env = shared
-        self._txn: env_mod.ReadTxn | None = shared.begin_read()
+        self._txn: ReadTxn | None = shared.begin_read()
 
-    def _open_txn(self) -> env_mod.ReadTxn:
+    def _open_txn(self) -> ReadTxn:
         if self._txn is None:
             raise StoreError("read view is closed")
         return self._txn
@@ -292,7 +294,7 @@ class Store(Closing):
             raise ValueError("restore clears data tables only, never meta")
         cleared = tuple(clear)
 
-        def apply(txn: env_mod.WriteTxn) -> None:
+        def apply(txn: WriteTxn) -> None:
             for table in cleared:
                 txn.clear(table)
             for ops in batches():
@@ -333,7 +335,7 @@ class Store(Closing):
     def damage(self) -> str | None:
         """The damage LMDB reported at run time in this process, if any: the store
         is then no longer trusted (raspyd stops; see storage.damage)."""
-        return env_mod.damage_seen(self.path)
+        return damage_seen(self.path)
 
     def stats(self) -> dict[str, float]:
         """Counters (submits, batches, commits, ops, failed) and map gauges."""

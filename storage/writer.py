@@ -19,7 +19,8 @@ from typing import Final
 import structlog
 
 from raspy.errors import StoreError
-from raspy.storage.env import Environment, WriteTxn
+from raspy.storage.env import Environment
+from raspy.storage.txn import WriteTxn
 
 log = structlog.get_logger(component="store")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from raspy import http_request
+from raspy import http_reply
 from raspy.config import LimitsConfig, TitanicConfig
 
 _DEFAULTS: Final = TitanicConfig()
@@ -20,8 +20,8 @@ _LIMITS: Final = LimitsConfig()
 # raspy took, found in the store at a start): what `<host>.http` answers a network
 # client itself, so `titanic.reply` gives 200 and then these frames
 NOT_RELAYED_REPLY: Final = tuple(
-    http_request.encode_outcome(
-        http_request.Failure(
+    http_reply.encode_outcome(
+        http_reply.Failure(
             "forbidden",
             "Titanic does not relay requests for this service: only raspyd's own "
             "parts may use it",

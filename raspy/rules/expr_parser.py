@@ -8,145 +8,26 @@ Grammar (loosest first), with Python's precedence:
   atom := NUMBER | STRING | true|false|null (or True|False|None) | NAME | NAME '(' args ')'
         | 'trigger' '.' FIELD | 'repeat' '.' 'index' | '(' expr ')' | '[' items ']'
 Bounded: nesting depth and node count; raises expr_values.Fault with an offset.
+Its tokens come from `expr_tokens`.
 """
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.rules import expr_nodes as n
 from raspy.rules.expr_functions import FUNCTIONS, Function
-from raspy.rules.expr_values import INT_LIMIT, Fault
+from raspy.rules.expr_tokens import CONSTANTS, Token, tokenize
+from raspy.rules.expr_values import Fault
 from raspy.rules.template import TRIGGER_FIELDS
 
 MAX_DEPTH: Final = 32
 MAX_NODES: Final = 256
 MAX_LIST: Final = 64
 
-_NUMBER: Final = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-_OPERATORS: Final = (
-    "==", "!=", "<=", ">=", "//", "**", ":=",
-    "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", "=",
-)  # fmt: skip
-_REFUSED: Final = {
-    "**": "'**' is not allowed",
-    ":=": "':=' is not allowed",
-    "=": "'=' is not allowed (write == to compare)",
-}
-_ESCAPES: Final = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_CONSTANTS: Final[dict[str, JsonValue]] = {
-    "true": True, "false": False, "null": None, "True": True, "False": False, "None": None,
-}  # fmt: skip
-_WORDS: Final = frozenset({"and", "or", "not", "if", "else", "in"})
 _COMPARISONS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str  # "number", "string", "name", "word", "op", "end"
-    text: str
-    offset: int
-    value: JsonValue = None
-
-
-def tokenize(source: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(source):
-        char = source[position]
-        if char in " \t\r\n":
-            position += 1
-        elif char.isascii() and (
-            char.isdigit() or (char == "." and _NUMBER.match(source, position))
-        ):
-            tokens.append(_number(source, position))
-            position += len(tokens[-1].text)
-        elif char in "'\"":
-            token = _string(source, position)
-            tokens.append(token)
-            position += len(token.text)
-        elif match := _NAME.match(source, position):
-            word = match.group()
-            kind = "word" if word in _WORDS else "name"
-            field = (
-                len(tokens) >= 2
-                and tokens[-1].text == "."
-                and tokens[-2].text == "trigger"
-            )
-            if field:
-                kind = "name"  # trigger.from: a field name, not the keyword
-            elif word not in _CONSTANTS and kind == "name" and keyword.iskeyword(word):
-                raise Fault(f"'{word}' is not allowed", position)
-            tokens.append(Token(kind, word, position))
-            position = match.end()
-        else:
-            operator = next(
-                (op for op in _OPERATORS if source.startswith(op, position)), None
-            )
-            if operator is None:
-                # `{{ ... }}` is a template's habit (Home Assistant's Jinja): an
-                # expression is written bare, its keys' templates inside quotes
-                jinja = source.startswith("{{", position)
-                braces = " (an expression has no braces around it)" if jinja else ""
-                raise Fault(f"unexpected character {char!r}{braces}", position)
-            if operator in _REFUSED:
-                raise Fault(_REFUSED[operator], position)
-            tokens.append(Token("op", operator, position))
-            position += len(operator)
-    tokens.append(Token("end", "", len(source)))
-    return tokens
-
-
-def _number(source: str, position: int) -> Token:
-    match = _NUMBER.match(source, position)
-    assert match is not None
-    text = match.group()
-    end = match.end()
-    if end < len(source) and (source[end].isalnum() or source[end] == "_"):
-        raise Fault(f"bad number {source[position : end + 1]!r}", position)
-    if "." in text or match.group(2):
-        value: JsonValue = float(text)
-        if value in (float("inf"), float("-inf")):
-            raise Fault(f"number {text[:20]!r} is out of range", position)
-    else:
-        value = int(text)
-        if value > INT_LIMIT:
-            raise Fault(f"number {text[:20]!r} is out of range (±2**63)", position)
-    return Token("number", text, position, value)
-
-
-def _string(source: str, position: int) -> Token:
-    quote = source[position]
-    chars: list[str] = []
-    index = position + 1
-    while index < len(source):
-        char = source[index]
-        if char == quote:
-            return Token(
-                "string", source[position : index + 1], position, "".join(chars)
-            )
-        if char == "\\":
-            escape = source[index + 1 : index + 2]
-            if escape == "u" and re.fullmatch(
-                r"[0-9a-fA-F]{4}", source[index + 2 : index + 6]
-            ):
-                chars.append(chr(int(source[index + 2 : index + 6], 16)))
-                index += 6
-                continue
-            if escape not in _ESCAPES:
-                raise Fault(f"unknown escape '\\{escape}' in a string", index)
-            chars.append(_ESCAPES[escape])
-            index += 2
-            continue
-        chars.append(char)
-        index += 1
-    raise Fault("a string that never ends", position)
 
 
 class Parser:
@@ -306,8 +187,8 @@ class Parser:
         return self._refuse_postfix(node)
 
     def _name(self, token: Token) -> n.Node:
-        if token.text in _CONSTANTS:
-            return n.Literal(token.offset, _CONSTANTS[token.text])
+        if token.text in CONSTANTS:
+            return n.Literal(token.offset, CONSTANTS[token.text])
         if token.text == "trigger":
             self._expect(".")
             field = self._next()

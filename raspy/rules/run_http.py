@@ -15,7 +15,7 @@ import json
 from collections.abc import Generator, Mapping
 from typing import Final
 
-from raspy import http_request
+from raspy import http_reply, http_request
 from raspy.names import HTTP_SERVICE
 from raspy.rules import model
 from raspy.rules.run_scope import RunScope
@@ -125,7 +125,7 @@ def _request(
     if not isinstance(answer, Reply):
         raise RunFailed(f"{what}: {service} did not answer within {patience_s:g}s")
     # a server may echo what it was sent: with a secret, the status line alone
-    ok, said = http_request.reply_reason(answer.body, bare=bool(secrets))
+    ok, said = http_reply.reply_reason(answer.body, bare=bool(secrets))
     said = http_request.hidden(said, secrets)
     scope.note(lambda: f"{what}: {said}")
     if not ok:

@@ -24,9 +24,9 @@ from support.http_server import (
 )
 
 from raspy.client.mdp import Client
+from raspy.http_reply import MAX_ANSWER_BYTES
 from raspy.http_request import (
     JSON_TYPE,
-    MAX_ANSWER_BYTES,
     TEXT_TYPE,
     HttpRequest,
     encode_request,

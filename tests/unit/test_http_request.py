@@ -11,23 +11,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspy.errors import MalformedMessage
-from raspy.http_request import (
+from raspy.http_reply import (
     BARE_REDIRECT,
-    DEFAULT_TIMEOUT_S,
-    MAX_BODY_BYTES,
     Answer,
     Failure,
+    encode_outcome,
+    reply_reason,
+    shown_outcome,
+)
+from raspy.http_request import (
+    DEFAULT_TIMEOUT_S,
+    MAX_BODY_BYTES,
     HttpRequest,
     UrlError,
     check_url,
     decode_request,
-    encode_outcome,
     encode_request,
     header_name_problem,
     header_value_problem,
     hidden,
-    reply_reason,
-    shown_outcome,
     shown_url,
 )
 

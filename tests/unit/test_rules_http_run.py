@@ -9,14 +9,12 @@ import json
 
 from support.scenario_engine import Harness, harness, requests, scenario
 
+from raspy.http_reply import Answer, Failure, encode_outcome
 from raspy.http_request import (
     JSON_TYPE,
     TEXT_TYPE,
-    Answer,
-    Failure,
     HttpRequest,
     decode_request,
-    encode_outcome,
 )
 from raspy.rules import engine
 from raspy.rules import model as m

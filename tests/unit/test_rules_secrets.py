@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from support.scenario_engine import SECRETS, Harness, harness, requests, scenario
 
-from raspy.http_request import Answer, check_url, decode_request, encode_outcome
+from raspy.http_reply import Answer, encode_outcome
+from raspy.http_request import check_url, decode_request
 from raspy.rules import engine
 from raspy.rules import model as m
 from raspy.rules.document import load_scenario, validate_scenario

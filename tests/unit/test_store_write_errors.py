@@ -11,7 +11,7 @@ import lmdb
 import pytest
 
 from raspy.errors import StoreError, StoreFullError
-from raspy.storage import env as env_mod
+from raspy.storage import lmdb_errors
 from raspy.storage.write_errors import FULL_BELOW_BYTES, explain, free_bytes
 
 DIR = Path("var/raspy")
@@ -89,8 +89,8 @@ def test_an_lmdb_panic_makes_the_store_of_no_more_use_in_this_process(
     now seen as the store's end in this process (Store.damage(), which the
     supervisor reads: raspyd stops, systemd starts it again), and says so."""
     text = "mdb_txn_commit: MDB_PANIC: Update of meta page failed"
-    error = env_mod._store_error(lmdb.PanicError(text), tmp_path)
+    error = lmdb_errors.store_error(lmdb.PanicError(text), tmp_path)
     assert type(error) is StoreError
     assert str(error).startswith(f"store in {tmp_path}: {text}; LMDB refuses")
-    assert env_mod.damage_seen(tmp_path) == str(error)
-    assert env_mod.damage_seen(tmp_path / "other") is None
+    assert lmdb_errors.damage_seen(tmp_path) == str(error)
+    assert lmdb_errors.damage_seen(tmp_path / "other") is None
