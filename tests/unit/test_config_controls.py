@@ -67,6 +67,21 @@ def test_valid_controls_are_kept_and_declared() -> None:
             "controls[0].key: key of 301 bytes (at most 255)",
         ),
         (
+            'key = "/device"\nkind = "switch"',
+            'controls[0].key: "/device" is the start of /device/, a subtree raspy '
+            "writes itself",
+        ),
+        (
+            'key = "/dev"\nkind = "switch"\ninitial = true',
+            'controls[0].key: "/dev" is the start of /device/, a subtree raspy '
+            "writes itself",
+        ),
+        (
+            'key = "/scenario"\nkind = "text"',
+            'controls[0].key: "/scenario" is the start of /scenario/, a subtree '
+            "raspy writes itself",
+        ),
+        (
             'key = "/h"\nkind = "dial"',
             "controls[0].kind: expected one of number, "
             'switch, choice, text, got "dial"',
