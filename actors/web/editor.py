@@ -264,7 +264,7 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
-    if form.document == stored:  # an import would end its runs for nothing
+    if editor.same_text(form.document, stored):  # an import would end its runs
         _flash(backend, session, NO_CHANGE)
         return RedirectResponse(scenario_href(name), status_code=303)
     status, reply = await _core(

@@ -52,6 +52,17 @@ def fingerprint(document: str | None) -> str:
     return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def same_text(typed: str, stored: str | None) -> bool:
+    """Whether a Save holds the stored text unchanged, line breaks aside: a textarea
+    shows CRLF and a lone CR as LF and sends LF back (stored by `raspy scenario
+    import` from a file with CRLF, the text would never be the same)."""
+    return stored is not None and _lf(typed) == _lf(stored)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 @dataclass(frozen=True, slots=True)
 class EditorForm:
     """What the edit and new pages post: the text, the button, the fingerprint."""

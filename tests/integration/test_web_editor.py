@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from support.web_browser import Answer, Browser, allow_login
 from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
+from raspy.client.mdp import Client
 from raspy.rules.scenario_api import MAX_REQUEST_BYTES
 from raspy.web.editor import MAX_EDITOR_FORM_BYTES
 from raspy.web.forms import MAX_FORM_BYTES
@@ -30,8 +32,14 @@ GOOD = "name: lamp\ndescription: first\nactions:\n  - log: 'one'\n"
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
+def browser(hub: tuple[supervisor.Runtime, Browser]) -> Browser:
     """A logged-in browser of a runtime with the core on."""
+    return hub[1]
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[tuple[supervisor.Runtime, Browser]]:
+    """A runtime with the core on, and a logged-in browser of it."""
     data_dir = tmp_path / "data"
     allow_login(data_dir)
     cfg = config_mod.load(
@@ -45,7 +53,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     try:
         browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
         browser.log_in()
-        yield browser
+        yield rt, browser
     finally:
         rt.stop()
 
@@ -158,6 +166,40 @@ def test_save_of_the_stored_text_unchanged_stores_nothing_and_ends_no_run(
     assert "No change: nothing saved" in after
     assert "state state-running" in after
     assert "cut short by an import" not in after
+
+
+def test_a_save_unchanged_of_a_text_stored_with_crlf_stores_nothing(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    """A text imported with CRLF line breaks (`raspy scenario import` of a file
+    from Windows) came back from the textarea with LF: the Save imported it, and
+    ended the run under way."""
+    rt, browser = hub
+    stored = "name: slow\r\nactions:\r\n  - wait: 10m\r\n  - log: 'done'\r\n"
+    body = json.dumps({"v": 1, "action": "import", "document": stored})
+    endpoint = f"tcp://127.0.0.1:{rt.config.network.port_base}"
+    with Client(endpoint, timeout_s=5, retries=1) as client:
+        assert client.request("testhost.core.scenario", body)[0] == b"200"
+    try:
+        page = browser.exchange("GET", "/scenarios/slow/edit")
+        _post(browser, "/scenarios/slow/run")
+        wait_until(
+            lambda: "state state-running" in _page(browser, "/scenarios/slow"),
+            what="the run of slow under way",
+        )
+        answer = _post(
+            browser,
+            "/scenarios/slow/edit",
+            document=stored,  # as a browser sends the textarea: CRLF
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/slow")
+    finally:
+        _delete(browser, "slow")
+    assert (answer.status, answer.body) == (303, "")
+    assert "No change: nothing saved" in after
+    assert "state state-running" in after
 
 
 def _page(browser: Browser, path: str) -> str:
