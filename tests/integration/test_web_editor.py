@@ -332,6 +332,20 @@ def test_a_new_scenario_whose_name_is_taken_is_refused_with_its_text(
     assert _stored(lamp, "lamp") == GOOD
 
 
+def test_check_on_the_new_page_gives_the_taken_name_problem_save_would(
+    lamp: Browser,
+) -> None:
+    """Check said "No problems" of a name already stored, which Save refused."""
+    other = "# another lamp\n" + GOOD.replace("first", "another")
+    answer = _post(lamp, "/new-scenario", document=other, do="check")
+    assert (answer.status, _textarea(answer.body)) == (200, other)
+    assert "No problems" not in answer.body
+    assert "A scenario named lamp exists: edit it from its own page" in answer.body
+    assert "&#x27;lamp&#x27; is already stored" in answer.body
+    assert 'data-line="2" data-col="7"' in answer.body
+    assert _stored(lamp, "lamp") == GOOD
+
+
 def test_new_scenario_page_starts_with_an_example_that_checks(browser: Browser) -> None:
     page = browser.exchange("GET", "/new-scenario")
     example = _textarea(page.body)
