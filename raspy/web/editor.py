@@ -176,7 +176,8 @@ def editor_body(view: EditorView, csrf: str) -> str:
     )
     if view.stored is not None:
         parts.append(
-            f'<h2>Stored now</h2><pre class="document stored">{esc(view.stored)}</pre>'
+            f'<h2>Stored now</h2><pre class="document stored">\n{esc(view.stored)}'
+            "</pre>"
         )
     return "".join(parts)
 
@@ -204,7 +205,7 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
         f"Yes, delete {esc(name)}</label>"
         '<div class="actions"><button type="submit" class="danger">Delete</button> '
         f'<a href="{esc(scenario_href(name))}">Cancel</a></div></form>'
-        f'<h2>Document</h2><pre class="document">{esc(document)}</pre>'
+        f'<h2>Document</h2><pre class="document">\n{esc(document)}</pre>'
     )
 
 

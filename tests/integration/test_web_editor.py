@@ -282,7 +282,7 @@ def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
     )
     refused = _post(lamp, "/scenarios/lamp/edit", document=mine, base=base, do="save")
     stored_shown = re.search(
-        r'<pre class="document stored">(.*?)</pre>', refused.body, re.DOTALL
+        r'<pre class="document stored">\n(.*?)</pre>', refused.body, re.DOTALL
     )
     assert (refused.status, _textarea(refused.body)) == (409, mine)
     assert stored_shown is not None
@@ -424,7 +424,9 @@ def test_a_delete_of_a_text_changed_since_its_page_was_opened_is_refused(
     base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
     saved = _post(lamp, "/scenarios/lamp/edit", document=theirs, base=base, do="save")
     refused = _post(lamp, "/scenarios/lamp/delete", confirm="yes", base=shown)
-    document = re.search(r'<pre class="document">(.*?)</pre>', refused.body, re.DOTALL)
+    document = re.search(
+        r'<pre class="document">\n(.*?)</pre>', refused.body, re.DOTALL
+    )
     assert (saved.status, refused.status) == (303, 409)
     assert "Not deleted: lamp was changed since this page was opened" in refused.body
     assert document is not None
