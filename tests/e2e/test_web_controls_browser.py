@@ -186,3 +186,26 @@ def test_without_javascript_a_refusal_is_said_under_the_control(
     page.context.close()
     assert refusal == "15.25 is not on the 0.5 step from 15"
     assert shown == "16"
+
+
+def test_a_switch_and_a_choice_send_their_value_without_submit_event_submitter(
+    browser: Browser, hub: Hub
+) -> None:
+    """A browser without SubmitEvent.submitter (Safari before 15.4, older wall
+    tablets) sent no value: the clicked button's was taken from it only."""
+    hub.kv("set", "/house/mode", '"home"')
+    hub.kv("set", "/house/guests", "false")
+    page = _logged_in(browser, hub)
+    page.wait_for_selector(f'{MODE} button.choice[value=home][aria-pressed="true"]')
+    page.wait_for_selector(f'{GUESTS} button.switch[aria-checked="false"]')
+    page.evaluate("delete SubmitEvent.prototype.submitter")
+    assert page.evaluate("'submitter' in new SubmitEvent('submit')") is False
+    page.click(f"{MODE} button.choice[value=away]")
+    page.wait_for_selector(f'{MODE} button.choice[value=away][aria-pressed="true"]')
+    page.click(f"{GUESTS} button.switch")
+    page.wait_for_selector(f'{GUESTS} button.switch[aria-checked="true"]')
+    errors = page.locator(f"{MODE} .error, {GUESTS} .error").all_text_contents()
+    page.context.close()
+    assert errors == ["", ""]
+    assert hub.kv("get", "/house/mode") == '"away"\n'
+    assert hub.kv("get", "/house/guests") == "true\n"

@@ -251,7 +251,11 @@
     const li = form.closest("li");
     const box = li.querySelector(".error");
     const body = new URLSearchParams(new FormData(form));
-    if (event.submitter && event.submitter.name) body.set(event.submitter.name, event.submitter.value);
+    // the button that sent it (a switch's, a choice's) carries the value; a browser
+    // without SubmitEvent.submitter (Safari before 15.4) has the one clicked
+    const submitter = "submitter" in event ? event.submitter : form._clicked;
+    form._clicked = null;
+    if (submitter && submitter.name) body.set(submitter.name, submitter.value);
     box.textContent = "";
     fetch("/api/control", {
       method: "POST",
@@ -268,6 +272,11 @@
     }).catch(function (error) {
       box.textContent = String(error.message || error);
     });
+  });
+
+  document.addEventListener("click", function (event) {
+    const clicked = event.target.closest("form.control-form button[name]");
+    if (clicked) clicked.form._clicked = clicked;
   });
 
   document.addEventListener("click", function (event) {
