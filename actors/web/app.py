@@ -390,7 +390,8 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def device(request: Request, backend: Backend, session: Session) -> Response:
         return await p.device_page(request, backend, session, tree=hub.values)
 
-    big = {"form_limit": MAX_CONTROL_FORM_BYTES}  # a control's text
+    big = MAX_CONTROL_FORM_BYTES
+    control_api = controls.control_api
     routes: list[Any] = [
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
@@ -407,8 +408,9 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
         route("/api/device", api.device_command, methods=("POST",), api=True),
-        route("/controls", control_form, methods=("POST",), **big),
-        route("/api/control", controls.control_api, methods=("POST",), api=True, **big),
+        # a control's form may hold a text control's longest text
+        route("/controls", control_form, methods=("POST",), form_limit=big),
+        route("/api/control", control_api, methods=("POST",), api=True, form_limit=big),
         route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
     return Starlette(
