@@ -118,9 +118,11 @@ def _widget(control: Control, value: JsonValue) -> str:
                 f'inputmode="decimal" aria-label="{label}" class="control-input">'
             )
         case _:
+            # maxlength counts UTF-16 units, max_length characters (an emoji is
+            # two units): twice it cuts no text that fits; the server says the rest
             field = (
                 f'<input type="text" name="value" value="{current}" '
-                f'maxlength="{control.max_length}" aria-label="{label}" '
+                f'maxlength="{2 * control.max_length}" aria-label="{label}" '
                 'class="control-input">'
             )
     return f'<span class="control-set">{field}<button type="submit">Set</button></span>'
