@@ -129,6 +129,15 @@ def _key(
             f"({', '.join(RESERVED)})"
         )
         return None
+    # the web face follows a control's key as a byte prefix of the tree: `/device`
+    # or `/dev` would bring it every device reading a second time
+    starts = next((r for r in RESERVED if r.startswith(key)), None)
+    if starts is not None:
+        problems.append(
+            f"{where}: {shown(key)} is the start of {starts}, a subtree raspy "
+            "writes itself"
+        )
+        return None
     return key
 
 

@@ -11,6 +11,7 @@ JSON value to write, or raises ControlError with a reason the person reads;
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import json
 import re
@@ -19,7 +20,7 @@ from decimal import Decimal
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.errors import RaspyError, quote
+from raspy.errors import RaspyError, quote, shown
 
 KINDS: Final = ("number", "switch", "choice", "text")
 MAX_INPUT_CHARS: Final = 4096  # what check() reads at most (a text's longest)
@@ -31,6 +32,11 @@ _FALSE: Final = frozenset({"false", "off", "0", "no"})
 # exact: a number of 64 characters over a step of 17 digits fits in it whole
 _EXACT: Final = decimal.Context(prec=1000, Emax=10_000, Emin=-10_000)
 _LARGEST: Final = Decimal("1.7976931348623157e308")  # the largest float
+_TOML_KINDS: Final[dict[type, str]] = {
+    datetime.datetime: "the date-time",
+    datetime.date: "the date",
+    datetime.time: "the time",
+}
 
 
 class ControlError(RaspyError):
@@ -170,11 +176,18 @@ def _unwritable(char: str) -> bool:
     return code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000
 
 
-def _value_text(value: JsonValue) -> str:
-    """A tree value as a reason quotes it: its JSON, cut."""
+def _value_text(value: object) -> str:
+    """A value as a reason quotes it: its JSON, cut. A config's `initial` may be a
+    TOML date or time, which no JSON holds: named by its kind."""
     if isinstance(value, str):
         return _shown(value)
-    text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    if isinstance(value, datetime.date | datetime.time):
+        kind = _TOML_KINDS.get(type(value), "a date or time")
+        return f"{kind} {value.isoformat()}"
+    try:
+        text = json.dumps(value, ensure_ascii=True, allow_nan=True)
+    except (TypeError, ValueError):  # a list that holds a date, say
+        return shown(value)
     return text if len(text) <= 64 else text[:64] + "…"
 
 

@@ -132,7 +132,7 @@ class WebActor(SteadyActor):
         server = self._server = WebServer(
             lambda hub: build_app(backend, hub),
             self._sock,
-            live_keys=frozenset(c.key for c in settings.controls),
+            controls=settings.controls,
         )
         server.on_failure = self._http_failed
         try:

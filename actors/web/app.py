@@ -36,6 +36,8 @@ from raspy.clock import Clock
 from raspy.controls import Control
 from raspy.errors import ConfigError
 from raspy.web import forms, html, live
+from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
+from raspy.web.control_html import body_limit as control_limit
 from raspy.web.editor import body_limit as editor_limit
 from raspy.web.login import (
     LoginThrottle,
@@ -349,6 +351,11 @@ async def _stream(
         hub.leave(client)
 
 
+def _larger(path: str) -> int | None:
+    """The larger body limit of a path: the editor's forms, the controls' POSTs."""
+    return editor_limit(path) or control_limit(path)
+
+
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     """The ASGI application (the page handlers are in raspy.actors.web.pages, the
     JSON API in raspy.actors.web.api)."""
@@ -383,6 +390,8 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
     async def device(request: Request, backend: Backend, session: Session) -> Response:
         return await p.device_page(request, backend, session, tree=hub.values)
 
+    big = MAX_CONTROL_FORM_BYTES
+    control_api = controls.control_api
     routes: list[Any] = [
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
@@ -399,14 +408,15 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),
         route("/api/device", api.device_command, methods=("POST",), api=True),
-        route("/controls", control_form, methods=("POST",)),
-        route("/api/control", controls.control_api, methods=("POST",), api=True),
+        # a control's form may hold a text control's longest text
+        route("/controls", control_form, methods=("POST",), form_limit=big),
+        route("/api/control", control_api, methods=("POST",), api=True, form_limit=big),
         route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
     return Starlette(
         routes=routes,
         middleware=[
             Middleware(QuietDisconnect),
-            Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger=editor_limit),
+            Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger=_larger),
         ],
     )

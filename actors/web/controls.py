@@ -17,6 +17,7 @@ from raspy.controls import ControlError, body_of, check
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.web import forms
+from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
 from raspy.web.login import Session
 
 log = structlog.get_logger(component="web")
@@ -34,7 +35,7 @@ class _Refused(Exception):
 async def _write(request: Request, backend: Backend) -> tuple[str, JsonValue]:
     """The form's key and value, checked and written; _Refused says why not."""
     try:
-        fields = forms.parse_form(await request.body())
+        fields = forms.parse_form(await request.body(), limit=MAX_CONTROL_FORM_BYTES)
     except forms.FormError as exc:
         raise _Refused(400, "", str(exc)) from None
     key = fields.get("key", "")

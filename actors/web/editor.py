@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from raspy import json_text
 from raspy.actors.web.app import Backend
+from raspy.errors import quote
 from raspy.web import editor, forms, html
 from raspy.web.editor import EditorForm, EditorView, Problem
 from raspy.web.login import Session
@@ -112,14 +113,21 @@ async def _stored(backend: Backend, name: str) -> str | None:
 async def _check(
     view: EditorView, document: str, backend: Backend, editing: str = ""
 ) -> EditorView:
-    """The core's validate; on the edit page (`editing`) a changed name too, which
-    Save refuses."""
+    """The core's validate; on the edit page (`editing`) a changed name too, and on
+    the new page a name already stored: Save refuses both."""
     status, reply = await _core(backend, editor.document_request("validate", document))
     named = str(reply.get("name", ""))
     if status == b"200" and editing and named != editing:
         rename = _rename(document, editing, named)
         return _with(
             view, headline="The name changed: Save refuses it.", problems=[rename]
+        )
+    if status == b"200" and not editing and await _stored(backend, named) is not None:
+        return _with(
+            view,
+            headline=f"A scenario named {named} exists: edit it from its own page, "
+            "or give this one another name",
+            problems=[_at_name(document, f"{quote(named)} is already stored")],
         )
     if status == b"200":
         said = f"No problems: {named} is a valid scenario."
@@ -264,7 +272,7 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
-    if form.document == stored:  # an import would end its runs for nothing
+    if editor.same_text(form.document, stored):  # an import would end its runs
         _flash(backend, session, NO_CHANGE)
         return RedirectResponse(scenario_href(name), status_code=303)
     status, reply = await _core(
@@ -285,6 +293,11 @@ def _rename(document: str, old: str, new: str) -> Problem:
         f"the name is {new}, the page edits {old}: to rename, save this text as a "
         f"new scenario (New scenario), then delete {old}"
     )
+    return _at_name(document, message)
+
+
+def _at_name(document: str, message: str) -> Problem:
+    """A problem of the `name:` line, at its value when the line can be found."""
     found = _NAME_LINE.search(document)
     if found is None:
         return Problem(0, 0, message)

@@ -18,6 +18,7 @@ import structlog
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
+from raspy.controls import Control
 from raspy.web.live import LiveHub
 
 log = structlog.get_logger(component="web")
@@ -87,9 +88,9 @@ class WebServer:
         sock: socket.socket,
         *,
         header_timeout_s: float = HEADER_TIMEOUT_S,
-        live_keys: frozenset[str] = frozenset(),
+        controls: tuple[Control, ...] = (),
     ) -> None:
-        self.hub = LiveHub(keys=live_keys)
+        self.hub = LiveHub(controls=controls)
         self._header_timeout_s = header_timeout_s
         self._sock = sock
         self._app_for = app_for

@@ -9,11 +9,24 @@ A value in the tree that breaks its control's spec (a scenario's `set:` or
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import Final, cast
 
+from raspy.control_tables import MAX_TEXT_CHARS
 from raspy.controls import Control, as_input, breaks
 from raspy.devices.template import JsonValue
+from raspy.web.forms import MAX_FORM_BYTES
 from raspy.web.html import esc, hidden_csrf, notice, show_value
+
+CONTROL_PATHS: Final = frozenset({"/controls", "/api/control"})
+# a control's form holds a text of up to MAX_TEXT_CHARS characters: each is at most
+# four bytes of UTF-8, each byte at most three in the form (`%F0`); the key and the
+# token fit in a small form's size
+MAX_CONTROL_FORM_BYTES: Final = 3 * 4 * MAX_TEXT_CHARS + MAX_FORM_BYTES
+
+
+def body_limit(path: str) -> int | None:
+    """The larger request body a control's POST may have (None: the usual)."""
+    return MAX_CONTROL_FORM_BYTES if path in CONTROL_PATHS else None
 
 
 def controls_section(
@@ -105,9 +118,11 @@ def _widget(control: Control, value: JsonValue) -> str:
                 f'inputmode="decimal" aria-label="{label}" class="control-input">'
             )
         case _:
+            # maxlength counts UTF-16 units, max_length characters (an emoji is
+            # two units): twice it cuts no text that fits; the server says the rest
             field = (
                 f'<input type="text" name="value" value="{current}" '
-                f'maxlength="{control.max_length}" aria-label="{label}" '
+                f'maxlength="{2 * control.max_length}" aria-label="{label}" '
                 'class="control-input">'
             )
     return f'<span class="control-set">{field}<button type="submit">Set</button></span>'

@@ -52,6 +52,17 @@ def fingerprint(document: str | None) -> str:
     return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def same_text(typed: str, stored: str | None) -> bool:
+    """Whether a Save holds the stored text unchanged, line breaks aside: a textarea
+    shows CRLF and a lone CR as LF and sends LF back (stored by `raspy scenario
+    import` from a file with CRLF, the text would never be the same)."""
+    return stored is not None and _lf(typed) == _lf(stored)
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 @dataclass(frozen=True, slots=True)
 class EditorForm:
     """What the edit and new pages post: the text, the button, the fingerprint."""
@@ -165,7 +176,8 @@ def editor_body(view: EditorView, csrf: str) -> str:
     )
     if view.stored is not None:
         parts.append(
-            f'<h2>Stored now</h2><pre class="document stored">{esc(view.stored)}</pre>'
+            f'<h2>Stored now</h2><pre class="document stored">\n{esc(view.stored)}'
+            "</pre>"
         )
     return "".join(parts)
 
@@ -193,7 +205,7 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
         f"Yes, delete {esc(name)}</label>"
         '<div class="actions"><button type="submit" class="danger">Delete</button> '
         f'<a href="{esc(scenario_href(name))}">Cancel</a></div></form>'
-        f'<h2>Document</h2><pre class="document">{esc(document)}</pre>'
+        f'<h2>Document</h2><pre class="document">\n{esc(document)}</pre>'
     )
 
 

@@ -4,16 +4,21 @@ Pure: the hub is fed tree changes and tells each client's `wake` callback that i
 has something to send; whoever owns the connection takes the batch and writes it.
 A slow browser never grows memory: its pending changes are coalesced per key (the
 latest value wins), so a client holds at most one entry per key it may see.
+
+A batch is a `kv` event (key -> value) and, when a control's key (raspy.controls)
+is in it, a `control` event after it: key -> why its value breaks the control
+(None: it fits), said by the server's `breaks()`, which app.js shows as it is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from raspy import json_text
+from raspy.controls import Control, breaks
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 
@@ -69,15 +74,19 @@ class LiveClient:
 
     wake: Callable[[], None]
     pending: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # the controls' reasons
     overflowed: bool = False
 
     def take(self) -> bytes:
-        """The pending changes as one `kv` event (empty bytes: nothing to send)."""
+        """The pending changes as one `kv` event, then the controls' reasons as a
+        `control` event (empty bytes: nothing to send)."""
         if not self.pending:
             return b""
         data = "{" + ",".join(self.pending.values()) + "}"
-        self.pending = {}
-        return frame("kv", data)
+        notes = "{" + ",".join(self.notes.values()) + "}"
+        self.pending, sent = {}, self.notes
+        self.notes = {}
+        return frame("kv", data) + (frame("control", notes) if sent else b"")
 
 
 class LiveHub:
@@ -86,10 +95,12 @@ class LiveHub:
     def __init__(
         self,
         max_pending_keys: int = MAX_PENDING_KEYS,
-        keys: frozenset[str] = frozenset(),
+        controls: Sequence[Control] = (),
     ) -> None:
-        """`keys`: live beyond LIVE_PREFIXES (the controls' keys, raspy.controls)."""
-        self._keys = keys
+        """`controls`: their keys are live beyond LIVE_PREFIXES, with the reason
+        their value breaks them."""
+        self._controls = {c.key: c for c in controls}
+        self._notes: dict[str, str] = {}  # a control key's `control` fragment
         self._clients: list[LiveClient] = []
         # the latest fragment of every live key, and its value: kept, not read again
         # for a page (from a handler's deeper stack, a value nested deep that the
@@ -103,9 +114,21 @@ class LiveHub:
         for key, body in items:
             if self._live(key) and body and key not in self._current:
                 self._current[key] = _fragment(key, body)
+                self._note(key, self._current[key][1])
 
     def _live(self, key: str) -> bool:
-        return is_live(key) or key in self._keys
+        return is_live(key) or key in self._controls
+
+    def _note(self, key: str, value: JsonValue) -> str | None:
+        """The `control` fragment of a control's key (None: not a control's): why
+        its value breaks it, null when it fits or there is none."""
+        control = self._controls.get(key)
+        if control is None:
+            return None
+        reason = None if value is None else breaks(control, value)
+        text = json.dumps(key, ensure_ascii=False) + ":" + json.dumps(reason)
+        self._notes[key] = text
+        return text
 
     def values(self, prefix: str) -> dict[str, JsonValue]:
         """The current value of every live key under `prefix` (a page's first view)."""
@@ -118,7 +141,9 @@ class LiveHub:
     def join(self, wake: Callable[[], None]) -> LiveClient:
         """A new client; its first batch is the current value of every live key."""
         client = LiveClient(
-            wake, {key: text for key, (text, _) in self._current.items()}
+            wake,
+            {key: text for key, (text, _) in self._current.items()},
+            {key: self._notes[key] for key in self._current if key in self._notes},
         )
         self._clients.append(client)
         if client.pending:
@@ -131,12 +156,12 @@ class LiveHub:
 
     def publish(self, changes: Iterable[tuple[str, bytes]]) -> None:
         """Queue `changes` (key, body; empty body: deleted) for every client."""
-        fragments: list[tuple[str, str]] = []
+        fragments: list[tuple[str, str, str | None]] = []
         for key, body in changes:
             if not self._live(key):
                 continue
             made = _fragment(key, body)
-            fragments.append((key, made[0]))
+            fragments.append((key, made[0], self._note(key, made[1] if body else None)))
             if body:
                 self._current[key] = made
             else:
@@ -145,10 +170,12 @@ class LiveHub:
             return
         for client in self._clients:
             was_idle = not client.pending
-            for key, text in fragments:
+            for key, text, note in fragments:
                 client.pending[key] = text
+                if note is not None:
+                    client.notes[key] = note
             if len(client.pending) > self._max_pending_keys:
-                client.pending = {}
+                client.pending, client.notes = {}, {}
                 client.overflowed = True  # it reloads the page: a fresh snapshot
             if was_idle or client.overflowed:
                 client.wake()

@@ -39,12 +39,18 @@ key = "/house/guests"
 kind = "switch"
 initial = false
 
+[[controls]]
+key = "/house/note"
+kind = "text"
+max_length = 10
+
 [http]
 enabled = true
 """
 SETPOINT = 'li.control[data-control-key="/house/living/setpoint"]'
 MODE = 'li.control[data-control-key="/house/mode"]'
 GUESTS = 'li.control[data-control-key="/house/guests"]'
+NOTE = 'li.control[data-control-key="/house/note"]'
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -186,3 +192,57 @@ def test_without_javascript_a_refusal_is_said_under_the_control(
     page.context.close()
     assert refusal == "15.25 is not on the 0.5 step from 15"
     assert shown == "16"
+
+
+def test_a_switch_and_a_choice_send_their_value_without_submit_event_submitter(
+    browser: Browser, hub: Hub
+) -> None:
+    """A browser without SubmitEvent.submitter (Safari before 15.4, older wall
+    tablets) sent no value: the clicked button's was taken from it only."""
+    hub.kv("set", "/house/mode", '"home"')
+    hub.kv("set", "/house/guests", "false")
+    page = _logged_in(browser, hub)
+    page.wait_for_selector(f'{MODE} button.choice[value=home][aria-pressed="true"]')
+    page.wait_for_selector(f'{GUESTS} button.switch[aria-checked="false"]')
+    page.evaluate("delete SubmitEvent.prototype.submitter")
+    assert page.evaluate("'submitter' in new SubmitEvent('submit')") is False
+    page.click(f"{MODE} button.choice[value=away]")
+    page.wait_for_selector(f'{MODE} button.choice[value=away][aria-pressed="true"]')
+    page.click(f"{GUESTS} button.switch")
+    page.wait_for_selector(f'{GUESTS} button.switch[aria-checked="true"]')
+    errors = page.locator(f"{MODE} .error, {GUESTS} .error").all_text_contents()
+    page.context.close()
+    assert errors == ["", ""]
+    assert hub.kv("get", "/house/mode") == '"away"\n'
+    assert hub.kv("get", "/house/guests") == "true\n"
+
+
+def test_a_live_value_is_marked_with_the_servers_reason_only(
+    browser: Browser, hub: Hub
+) -> None:
+    """app.js judged a live value itself: six emoji under max_length 10 were
+    marked (twelve UTF-16 units), a text with a line break was not, and the note
+    said no reason. The server's breaks() now judges, its reason shown."""
+    page = _logged_in(browser, hub)
+    page.evaluate("window.sameDocument = true")
+    hub.kv("set", "/house/note", '"a\\nb"')
+    page.wait_for_selector(f"{NOTE}.bad")
+    marked = page.text_content(f"{NOTE} .bad-value")
+    emoji = "\U0001f600" * 6
+    hub.kv("set", "/house/note", f'"{emoji}"')
+    page.wait_for_function(
+        """([item, emoji]) => {
+            const li = document.querySelector(item);
+            return li.querySelector(".control-value").textContent === emoji
+                && !li.classList.contains("bad");
+        }""",
+        arg=[NOTE, emoji],
+    )
+    note = page.text_content(f"{NOTE} .bad-value")
+    # the field takes the six emoji whole (maxlength counts UTF-16 units)
+    page.fill(f"{NOTE} input[name=value]", emoji)
+    typed = page.input_value(f"{NOTE} input[name=value]")
+    same = page.evaluate("window.sameDocument === true")
+    page.context.close()
+    assert marked == "value in the tree: the text holds '\\n', a control character"
+    assert (note, typed, same) == ("", emoji, True)

@@ -236,3 +236,29 @@ def test_a_save_after_the_session_ended_loses_no_text(
     assert restored == (typed, 0)
     assert saved == (f"{hub.base}/scenarios/web-edit", "saved: web-edit")
     assert offered_after == 0
+
+
+def test_a_new_scenarios_draft_goes_when_its_text_starts_with_a_blank_line(
+    browser: Browser, hub: Hub
+) -> None:
+    """The scenario's page wrote its text right after `<pre>`, whose first newline
+    the HTML parser drops: the text shown was not the draft, which stayed."""
+    typed = "\n" + DOCUMENT
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", typed)
+    try:
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        saved = (page.text_content("p.notice"), page.text_content("pre.document"))
+        draft = page.evaluate("sessionStorage.getItem('raspy-draft:/new-scenario')")
+        page.goto(f"{hub.base}/new-scenario")
+        offered = page.get_by_role("button", name="Restore your unsaved text").count()
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    assert saved == ("saved: web-edit", typed)
+    assert (draft, offered) == (None, 0)

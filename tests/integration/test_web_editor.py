@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from support.web_browser import Answer, Browser, allow_login
 from raspy import config as config_mod
 from raspy.actors import supervisor
 from raspy.actors.web import WEB_PORT_OFFSET
+from raspy.client.mdp import Client
 from raspy.rules.scenario_api import MAX_REQUEST_BYTES
 from raspy.web.editor import MAX_EDITOR_FORM_BYTES
 from raspy.web.forms import MAX_FORM_BYTES
@@ -30,8 +32,14 @@ GOOD = "name: lamp\ndescription: first\nactions:\n  - log: 'one'\n"
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
+def browser(hub: tuple[supervisor.Runtime, Browser]) -> Browser:
     """A logged-in browser of a runtime with the core on."""
+    return hub[1]
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[tuple[supervisor.Runtime, Browser]]:
+    """A runtime with the core on, and a logged-in browser of it."""
     data_dir = tmp_path / "data"
     allow_login(data_dir)
     cfg = config_mod.load(
@@ -45,7 +53,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     try:
         browser = Browser(cfg.network.port_base + WEB_PORT_OFFSET)
         browser.log_in()
-        yield browser
+        yield rt, browser
     finally:
         rt.stop()
 
@@ -160,6 +168,40 @@ def test_save_of_the_stored_text_unchanged_stores_nothing_and_ends_no_run(
     assert "cut short by an import" not in after
 
 
+def test_a_save_unchanged_of_a_text_stored_with_crlf_stores_nothing(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    """A text imported with CRLF line breaks (`raspy scenario import` of a file
+    from Windows) came back from the textarea with LF: the Save imported it, and
+    ended the run under way."""
+    rt, browser = hub
+    stored = "name: slow\r\nactions:\r\n  - wait: 10m\r\n  - log: 'done'\r\n"
+    body = json.dumps({"v": 1, "action": "import", "document": stored})
+    endpoint = f"tcp://127.0.0.1:{rt.config.network.port_base}"
+    with Client(endpoint, timeout_s=5, retries=1) as client:
+        assert client.request("testhost.core.scenario", body)[0] == b"200"
+    try:
+        page = browser.exchange("GET", "/scenarios/slow/edit")
+        _post(browser, "/scenarios/slow/run")
+        wait_until(
+            lambda: "state state-running" in _page(browser, "/scenarios/slow"),
+            what="the run of slow under way",
+        )
+        answer = _post(
+            browser,
+            "/scenarios/slow/edit",
+            document=stored,  # as a browser sends the textarea: CRLF
+            base=_field(page.body, "base"),
+            do="save",
+        )
+        after = _page(browser, "/scenarios/slow")
+    finally:
+        _delete(browser, "slow")
+    assert (answer.status, answer.body) == (303, "")
+    assert "No change: nothing saved" in after
+    assert "state state-running" in after
+
+
 def _page(browser: Browser, path: str) -> str:
     answer = browser.exchange("GET", path)
     assert answer.status == 200, answer.body
@@ -240,7 +282,7 @@ def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(
     )
     refused = _post(lamp, "/scenarios/lamp/edit", document=mine, base=base, do="save")
     stored_shown = re.search(
-        r'<pre class="document stored">(.*?)</pre>', refused.body, re.DOTALL
+        r'<pre class="document stored">\n(.*?)</pre>', refused.body, re.DOTALL
     )
     assert (refused.status, _textarea(refused.body)) == (409, mine)
     assert stored_shown is not None
@@ -287,6 +329,20 @@ def test_a_new_scenario_whose_name_is_taken_is_refused_with_its_text(
     assert "already stored" in answer.body
     assert 'data-line="1"' in answer.body
     assert "A scenario named lamp exists: edit it from its own page" in answer.body
+    assert _stored(lamp, "lamp") == GOOD
+
+
+def test_check_on_the_new_page_gives_the_taken_name_problem_save_would(
+    lamp: Browser,
+) -> None:
+    """Check said "No problems" of a name already stored, which Save refused."""
+    other = "# another lamp\n" + GOOD.replace("first", "another")
+    answer = _post(lamp, "/new-scenario", document=other, do="check")
+    assert (answer.status, _textarea(answer.body)) == (200, other)
+    assert "No problems" not in answer.body
+    assert "A scenario named lamp exists: edit it from its own page" in answer.body
+    assert "&#x27;lamp&#x27; is already stored" in answer.body
+    assert 'data-line="2" data-col="7"' in answer.body
     assert _stored(lamp, "lamp") == GOOD
 
 
@@ -368,7 +424,9 @@ def test_a_delete_of_a_text_changed_since_its_page_was_opened_is_refused(
     base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
     saved = _post(lamp, "/scenarios/lamp/edit", document=theirs, base=base, do="save")
     refused = _post(lamp, "/scenarios/lamp/delete", confirm="yes", base=shown)
-    document = re.search(r'<pre class="document">(.*?)</pre>', refused.body, re.DOTALL)
+    document = re.search(
+        r'<pre class="document">\n(.*?)</pre>', refused.body, re.DOTALL
+    )
     assert (saved.status, refused.status) == (303, 409)
     assert "Not deleted: lamp was changed since this page was opened" in refused.body
     assert document is not None

@@ -67,6 +67,21 @@ def test_valid_controls_are_kept_and_declared() -> None:
             "controls[0].key: key of 301 bytes (at most 255)",
         ),
         (
+            'key = "/device"\nkind = "switch"',
+            'controls[0].key: "/device" is the start of /device/, a subtree raspy '
+            "writes itself",
+        ),
+        (
+            'key = "/dev"\nkind = "switch"\ninitial = true',
+            'controls[0].key: "/dev" is the start of /device/, a subtree raspy '
+            "writes itself",
+        ),
+        (
+            'key = "/scenario"\nkind = "text"',
+            'controls[0].key: "/scenario" is the start of /scenario/, a subtree '
+            "raspy writes itself",
+        ),
+        (
             'key = "/h"\nkind = "dial"',
             "controls[0].kind: expected one of number, "
             'switch, choice, text, got "dial"',
@@ -146,4 +161,27 @@ def test_check_config_names_every_control_problem(
         "away, night",
         f'raspyd: {path}: controls[1].key: "/event/x" is under a subtree raspy '
         "writes itself (/device/, /board/, /event/, /scenario/, /stats/)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("initial", "said"),
+    [
+        ("2026-12-24", "the date 2026-12-24"),
+        ("07:30:00", "the time 07:30:00"),
+        ("2026-12-24T07:30:00", "the date-time 2026-12-24T07:30:00"),
+        ("[2026-12-24]", '["2026-12-24"]'),
+    ],
+)
+def test_a_toml_date_or_time_as_initial_is_named_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], initial: str, said: str
+) -> None:
+    path = tmp_path / "raspyd.toml"
+    path.write_text(
+        f'[[controls]]\nkey = "/house/note"\nkind = "text"\ninitial = {initial}\n',
+        encoding="utf-8",
+    )
+    assert raspyd.main(["--check-config", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"raspyd: {path}: controls[0].initial: {said} is not a text"
     ]

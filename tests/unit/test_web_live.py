@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.controls import Control
 from raspy.json_text import tree_value
 from raspy.web.live import LiveHub, comment, frame, is_live, retry
 
@@ -226,8 +227,43 @@ def test_any_tree_change_reaches_the_browser_as_json_it_parses(
 def test_a_controls_key_is_live_and_a_key_it_prefixes_is_not() -> None:
     """A control's key (raspy.controls) is subscribed as a prefix: the hub keeps
     that key alone, seeded or changed."""
-    hub = LiveHub(keys=frozenset({"/house/mode"}))
+    hub = LiveHub(controls=[Control("/house/mode", "Mode", "text")])
     hub.seed([("/house/mode", b'"home"'), ("/house/modest", b"1")])
     hub.publish([("/house/mode", b'"away"'), ("/house/mode2", b"2")])
     assert hub.values("/house/") == {"/house/mode": "away"}
-    assert hub.join(Wakes()).take() == b'event: kv\ndata: {"/house/mode":"away"}\n\n'
+    assert hub.join(Wakes()).take() == (
+        b'event: kv\ndata: {"/house/mode":"away"}\n\n'
+        b'event: control\ndata: {"/house/mode":null}\n\n'
+    )
+
+
+def test_a_controls_key_comes_with_the_reason_its_value_breaks_it() -> None:
+    """app.js judged a live value itself, and not as the server does (a text's
+    length in UTF-16 units, no control characters, a float step): the server's
+    breaks() is the judge, its reason sent after the values."""
+    note = Control("/house/note", "Note", "text", max_length=10)
+    level = Control("/house/level", "Level", "number", minimum=0, step=0.1)
+    hub = LiveHub(controls=[note, level])
+    hub.seed([("/house/note", "😀".encode() * 6)])
+    client = hub.join(Wakes())
+    assert parse_events(client.take()) == [
+        ("kv", '{"/house/note":"😀😀😀😀😀😀"}'),
+        ("control", '{"/house/note":null}'),
+    ]
+    hub.publish(
+        [
+            ("/house/note", b'"a\\nb"'),
+            ("/house/level", b"0.30000000000000004"),
+            ("/device/x/value", b"1"),
+        ]
+    )
+    events = parse_events(client.take())
+    assert [name for name, _ in events] == ["kv", "control"]
+    assert json.loads(events[1][1]) == {
+        "/house/note": "the text holds '\\n', a control character",
+        "/house/level": "0.30000000000000004 is not on the 0.1 step from 0",
+    }
+    hub.publish([("/house/note", b"")])  # deleted: nothing to mark
+    assert parse_events(client.take())[1] == ("control", '{"/house/note":null}')
+    hub.publish([("/device/x/value", b"2")])  # no control's key: no control event
+    assert [name for name, _ in parse_events(client.take())] == ["kv"]

@@ -49,8 +49,7 @@
     return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
   }
 
-  // a control of the Devices page (its value, its widget) as the tree has it; a
-  // value that breaks its spec (written by a scenario or raspy-kv) is marked
+  // a control of the Devices page (its value, its widget) as the tree has it
   function applyControl(key, value) {
     document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
       li.querySelector(".control-value").textContent = show(value);
@@ -66,29 +65,18 @@
       li.querySelectorAll("button.choice").forEach(function (button) {
         button.setAttribute("aria-pressed", String(button.value === value));
       });
-      li.classList.toggle("bad", value !== null && value !== undefined && !fits(li, value));
-      const note = li.querySelector(".bad-value");
-      if (note) note.textContent = li.classList.contains("bad") ? "value in the tree: not what this control takes" : "";
     });
   }
 
-  // the spec as the page's widget says it (the server's check is the judge)
-  function fits(li, value) {
-    const kind = li.dataset.kind;
-    if (kind === "switch") return typeof value === "boolean";
-    if (kind === "choice") {
-      return Array.prototype.some.call(li.querySelectorAll("button.choice"), function (b) { return b.value === value; });
-    }
-    const input = li.querySelector(".control-input");
-    if (kind === "text") return typeof value === "string" && value.length <= Number(input.maxLength);
-    if (typeof value !== "number") return false;
-    if (input.min !== "" && value < Number(input.min)) return false;
-    if (input.max !== "" && value > Number(input.max)) return false;
-    if (input.step !== "" && input.step !== "any") {
-      const steps = (value - Number(input.min || 0)) / Number(input.step);
-      if (Math.abs(steps - Math.round(steps)) > 1e-9) return false;
-    }
-    return true;
+  // a value that breaks its control (written by a scenario or raspy-kv) is marked
+  // with the reason the server gives (its `control` event): the server judges
+  function markControl(key, reason) {
+    document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
+      const bad = typeof reason === "string" && reason !== "";
+      li.classList.toggle("bad", bad);
+      const note = li.querySelector(".bad-value");
+      if (note) note.textContent = bad ? "value in the tree: " + reason : "";
+    });
   }
 
   function apply(key, value) {
@@ -148,6 +136,10 @@
       const changes = JSON.parse(event.data);
       Object.keys(changes).forEach(function (key) { apply(key, changes[key]); });
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    });
+    source.addEventListener("control", function (event) {
+      const reasons = JSON.parse(event.data);
+      Object.keys(reasons).forEach(function (key) { markControl(key, reasons[key]); });
     });
     source.addEventListener("reload", function () { window.location.reload(); });
     // closed for good: raspyd answered 401 (it restarted, or the session ended or
@@ -251,7 +243,11 @@
     const li = form.closest("li");
     const box = li.querySelector(".error");
     const body = new URLSearchParams(new FormData(form));
-    if (event.submitter && event.submitter.name) body.set(event.submitter.name, event.submitter.value);
+    // the button that sent it (a switch's, a choice's) carries the value; a browser
+    // without SubmitEvent.submitter (Safari before 15.4) has the one clicked
+    const submitter = "submitter" in event ? event.submitter : form._clicked;
+    form._clicked = null;
+    if (submitter && submitter.name) body.set(submitter.name, submitter.value);
     box.textContent = "";
     fetch("/api/control", {
       method: "POST",
@@ -264,10 +260,16 @@
         try { reply = JSON.parse(text); } catch (error) { reply = { error: text.slice(0, 200) }; }
         if (!response.ok) throw new Error(reply.error || ("HTTP " + response.status));
         applyControl(reply.key, reply.value);
+        markControl(reply.key, null);  // checked by the server: it fits
       });
     }).catch(function (error) {
       box.textContent = String(error.message || error);
     });
+  });
+
+  document.addEventListener("click", function (event) {
+    const clicked = event.target.closest("form.control-form button[name]");
+    if (clicked) clicked.form._clicked = clicked;
   });
 
   document.addEventListener("click", function (event) {
