@@ -365,3 +365,20 @@ def test_a_stale_wait_beside_a_wait_until_without_a_timeout_is_lost_alone() -> N
     taken, stale = resume_start.resumable("both", code, True, doc, found, clock)
     assert [run.until for run in taken] == [True]
     assert stale
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "said"),
+    [(600.0, "(timeout 600s)"), (90.5, "(timeout 90.5s)"), (None, "(no timeout)")],
+)
+def test_the_trace_of_a_wait_until_says_its_timeout_as_it_begins(
+    timeout_s: float | None, said: str
+) -> None:
+    """As the resumed line says `554.2s left of 600s`, the line of the wait's start
+    says how long it may last."""
+    h = harness(heater(until(timeout_s)), tree={WINDOW: "open"})
+    h.change(GO, 1)
+    assert h.core.status.run_trace == (
+        "+0.0s set /heater = off",
+        f"+0.0s wait_until kv('/window') == 'closed' {said}",
+    )
