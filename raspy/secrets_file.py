@@ -11,6 +11,7 @@ in a message: a problem names the file, the line, the secret's name.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
@@ -104,7 +105,8 @@ def read_secrets(path: Path) -> dict[str, str]:
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError([f"{path}: larger than {MAX_FILE_BYTES} bytes"])
     try:
-        text = raw.decode("utf-8")
+        # a byte-order mark at the start (Windows editors write one) is skipped
+        text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse_secrets(text, str(path))

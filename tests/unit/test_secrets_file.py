@@ -150,6 +150,17 @@ def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> Non
     ]
 
 
+def test_a_byte_order_mark_at_the_start_of_the_file_is_skipped(tmp_path: Path) -> None:
+    """Windows editors write one: it was `not TOML: Invalid statement (at line 1,
+    column 1)`."""
+    path = tmp_path / "secrets.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert read_secrets(path) == {
+        "telegram_token": "123:abc",
+        "ntfy_topic": "house-7fq2k",
+    }
+
+
 def test_a_file_nested_too_deeply_is_a_config_error_naming_it(tmp_path: Path) -> None:
     """tomllib recurses once a level: a thousand `[` raise RecursionError."""
     path = tmp_path / "secrets.toml"
