@@ -6,17 +6,27 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.scenario_engine import START_MONO, START_WALL, Harness, harness, scenario
+from support.scenario_engine import (
+    START_MONO,
+    START_WALL,
+    Harness,
+    harness,
+    requests,
+    scenario,
+)
 
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage
 from raspy.rules import engine, resume_record
 from raspy.rules import model as m
+from raspy.rules.document import load_scenario
 from raspy.rules.expr import compile_expression
 from raspy.rules.resume_path import Place
 from raspy.rules.run import SetKey
@@ -382,3 +392,34 @@ def test_the_trace_of_a_wait_until_says_its_timeout_as_it_begins(
         "+0.0s set /heater = off",
         f"+0.0s wait_until kv('/window') == 'closed' {said}",
     )
+
+
+def _page_example() -> m.Scenario:
+    """The bedroom window of docs/scenarios.md, as a household copies it."""
+    page = Path(__file__).parents[2] / "docs" / "scenarios.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    [block] = [b for b in blocks if "name: bedroom-window" in b]
+    return load_scenario(block)
+
+
+def test_the_pages_heater_goes_on_when_its_window_closed_across_a_restart() -> None:
+    window = "/device/hub.gpio.bedroom-window/value"
+    doc = _page_example()
+    h = harness(doc, tree={window: False})
+    h.feed(h.core.on_startup(h.mono, h.wall, fire=False))
+    h.change(window, True)
+    [off] = requests(h.outputs)
+    h.reply(off, b"200", b"{}")
+    h.advance(61.0)  # recorded once it has waited a minute
+    assert [len(runs) for runs in records(h)][-1] == 1
+    body, _ = resume_record.encode(VERSION, records(h)[-1], 65536)
+    on = ("hub.gpio.devices", {"v": 1, "action": "on", "device": "bedroom-heater"})
+    for closed_while_down in (True, False):
+        r = harness(doc, tree={window: not closed_while_down})
+        runs = resume_record.decode(json.loads(body), VERSION, doc)
+        r.feed(r.core.on_startup(r.mono, r.wall, resume=runs))
+        if not closed_while_down:
+            assert requests(r.outputs) == []  # still open: it waits again
+            r.change(window, False)
+        sent = [(q.service, json.loads(q.body[0])) for q in requests(r.outputs)]
+        assert sent == [on]
