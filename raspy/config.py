@@ -9,6 +9,7 @@ path and value. The section classes are imported from here, as raspy does everyw
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 import tomllib
@@ -228,8 +229,9 @@ def _build(
 
 
 def read_file(path: str) -> str:
-    """The text of a config file; raises ConfigError, naming the file, if it cannot
-    be read or is not UTF-8 (TOML is UTF-8 only; the byte is named too)."""
+    """The text of a config file, a byte-order mark at its start skipped; raises
+    ConfigError, naming the file, if it cannot be read or is not UTF-8 (TOML is
+    UTF-8 only; the byte is named too)."""
     try:
         with Path(path).open("rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)  # /dev/zero, a log: never all
@@ -239,6 +241,9 @@ def read_file(path: str) -> str:
         raise ConfigError(
             [f"{path}: larger than {MAX_CONFIG_BYTES} bytes: not a config file?"]
         )
+    # a byte-order mark at the start (Windows editors write one) is skipped:
+    # tomllib would say `Invalid statement (at line 1, column 1)`
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -161,7 +161,8 @@ class HttpClientConfig:
     max_concurrent: int = 4
     # TOML file of the secrets `{secret.NAME}` fills in an `http:` action's url,
     # headers and body (`NAME = "text"`, mode 0600), read again when it changes;
-    # empty: secrets.toml in data_dir (none there: no secrets)
+    # empty: secrets.toml in data_dir (none there: no secrets); a relative path is
+    # from raspyd's working directory
     secrets_file: str = ""
 
 

@@ -11,6 +11,7 @@ in a message: a problem names the file, the line, the secret's name.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
@@ -97,17 +98,29 @@ def read_secrets(path: Path) -> dict[str, str]:
             _regular(path, os.fstat(fd).st_mode)  # swapped since the stat
             raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file"]) from None
+        raise ConfigError([f"{path}: no such file{_looked_at(path)}"]) from None
     except OSError as exc:
         why = (exc.strerror or str(exc)).lower()
         raise ConfigError([f"{path}: cannot read it: {why}"]) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError([f"{path}: larger than {MAX_FILE_BYTES} bytes"])
     try:
-        text = raw.decode("utf-8")
+        # a byte-order mark at the start (Windows editors write one) is skipped
+        text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse_secrets(text, str(path))
+
+
+def _looked_at(path: Path) -> str:
+    """Where a relative path was looked for: `secrets.toml: no such file` did not say
+    that it is taken from raspyd's working directory, which systemd sets."""
+    if path.is_absolute():
+        return ""
+    return (
+        f" (looked for {path.absolute()}: a relative path is from raspyd's working"
+        " directory)"
+    )
 
 
 def _regular(path: Path, mode: int) -> None:

@@ -33,12 +33,6 @@ from raspy.rules.expr_functions import FUNCTIONS
 T = TypeVar("T")
 
 
-_DURATIONS: tuple[Callable[[object], float], ...] = (
-    duration.parse_duration,
-    duration.parse_offset,
-)
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
     """One thing wrong with a document; line and col are 1-based."""
@@ -265,7 +259,10 @@ class Checks:
     ) -> T | None:
         """`parse` of the scalar (its raw text when `raw`); its ValueError is the problem."""
         if not isinstance(node, yaml.ScalarNode):
-            hint = duration_mapping_hint(node) if parse in _DURATIONS else None
+            signed = duration.DURATION_FIELDS.get(parse)
+            hint = (
+                None if signed is None else duration_mapping_hint(node, signed=signed)
+            )
             self.problem(node, path, hint or f"expected a value, got {kind_of(node)}")
             return None
         # a bare 1:30 is YAML 1.1's base-60 number 90: a duration is given the text

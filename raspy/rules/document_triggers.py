@@ -13,7 +13,7 @@ from raspy.rules import model
 from raspy.rules.document_checks import Checks, join
 from raspy.rules.document_when import read_when
 from raspy.rules.document_yaml import Invalid, kind_of, scalar
-from raspy.rules.duration import parse_duration, parse_offset
+from raspy.rules.duration import duration_field, parse_duration, parse_offset
 
 KINDS: Final = ("kv", "when", "cron", "at", "every", "sun", "event", "startup")
 _EXTRA: Final = {
@@ -167,6 +167,7 @@ def _cron(
     return model.CronTrigger(expression, trigger_id)
 
 
+@duration_field
 def _every(value: object) -> float:
     seconds = parse_duration(value)
     if seconds < MIN_EVERY_S:
@@ -201,6 +202,9 @@ def _sun_offset(value: object) -> float:
     if abs(seconds) > MAX_SUN_OFFSET_S:
         raise ValueError(f"expected an offset within ±12h, got {_shown(value)}")
     return seconds
+
+
+duration_field(_sun_offset, signed=True)
 
 
 def _startup(

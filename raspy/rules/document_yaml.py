@@ -160,9 +160,10 @@ def _short(tag: str) -> str:
     return quote(shown)
 
 
-def duration_mapping_hint(node: yaml.Node) -> str | None:
+def duration_mapping_hint(node: yaml.Node, *, signed: bool = False) -> str | None:
     """Home Assistant's duration mapping at `node` (`{minutes: 5}`) refused with
-    raspy's form for it (raspy.rules.duration); None for any other."""
+    raspy's form for it (raspy.rules.duration; `signed`: an offset's); None for any
+    other."""
     if not isinstance(node, yaml.MappingNode):
         return None
     found: dict[str, object] = {}
@@ -172,4 +173,4 @@ def duration_mapping_hint(node: yaml.Node) -> str | None:
         ):
             return None
         found[key.value] = scalar(value)
-    return mapping_hint(found)
+    return mapping_hint(found, signed=signed)

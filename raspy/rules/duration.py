@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Final
 
 from raspy.errors import quote
@@ -119,27 +120,46 @@ _HA_UNITS: Final = {
 }
 
 
-def mapping_hint(mapping: dict[str, object]) -> str | None:
+def mapping_hint(mapping: dict[str, object], *, signed: bool = False) -> str | None:
     """The refusal of Home Assistant's duration mapping (`{minutes: 5}`, `{hours: 1,
-    minutes: 30}`) with raspy's form for it; None for any other mapping."""
+    minutes: 30}`) with raspy's form for it; None for any other mapping. `signed`:
+    an offset's (`{minutes: -15}` is -15m)."""
     if not mapping or not set(mapping) <= set(_HA_UNITS):
         return None
     total = 0.0
     for unit, amount in mapping.items():
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             return None
-        if not math.isfinite(amount) or amount < 0:
+        if not math.isfinite(amount) or (amount < 0 and not signed):
             return None
         total += amount * _HA_UNITS[unit]
+    sign, total = ("-" if total < 0 else ""), abs(total)
     whole = round(total)
     if abs(total - whole) < 1e-9:
         written = _spelled(whole)
     else:
         written = f"{round(total * 1000):d}ms" if total < 1 else f"{total:g}s"
-    return (
-        "expected a duration like 90s, 5m or 1h30m, got a mapping (Home "
-        f"Assistant's form: write {written})"
+    expected = (
+        "an offset like -15m or 30s" if signed else "a duration like 90s, 5m or 1h30m"
     )
+    return (
+        f"expected {expected}, got a mapping (Home Assistant's form: write "
+        f"{sign}{written})"
+    )
+
+
+# the parsers of a document's fields that take a duration (True: a signed offset),
+# whose refusal of a mapping tells Home Assistant's form: a field's own parser
+# (an `every:`'s floor, a sun offset's ±12h) is marked with `duration_field`
+DURATION_FIELDS: Final[dict[object, bool]] = {}
+
+
+def duration_field(
+    parse: Callable[[object], float], *, signed: bool = False
+) -> Callable[[object], float]:
+    """Mark `parse` as a duration field's parser (see DURATION_FIELDS)."""
+    DURATION_FIELDS[parse] = signed
+    return parse
 
 
 def _spelled(seconds: int) -> str:
@@ -169,3 +189,7 @@ def _shown(value: object) -> str:
     if isinstance(value, int | float):
         return str(value)
     return f"a {type(value).__name__}"
+
+
+duration_field(parse_duration)
+duration_field(parse_offset, signed=True)

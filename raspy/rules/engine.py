@@ -280,10 +280,12 @@ class ScenarioCore:
     def _when_fired(
         self, outcome: WhenOutcome, mono: float, wall: float, out: list[Output]
     ) -> None:
-        """A fault that began is the scenario's error (once); what fired fires."""
+        """A fault that began is the scenario's error (once), shown while a test
+        faults; what fired fires."""
         for reason in outcome.faults:
             if not self._disabled:
-                self._history.failure(reason, wall)
+                self._history.error(reason, wall)
+        self._history.trigger_fault = self._when.faulting
         for data in outcome.fired:
             self._fire(data, mono, wall, out, check=True)
 
@@ -294,6 +296,7 @@ class ScenarioCore:
         for number, condition in enumerate(self.scenario.conditions, 1):
             try:
                 if not condition.evaluate(context):
+                    self._history.condition_fault = False  # tested without one
                     why = f"condition {number} is false: {condition.source}"
                     out.append(
                         self._history.skipped(why[:_REASON_CHARS], trigger, wall)
@@ -304,6 +307,7 @@ class ScenarioCore:
                 error = self._history.condition_failed(reason, self._wall)
                 out.append(RunEnded(0, error))
                 return False
+        self._history.condition_fault = False
         return True
 
     # --- runs ----------------------------------------------------------------------

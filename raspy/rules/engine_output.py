@@ -137,7 +137,12 @@ class History:
     last_skip: Mapping[str, JsonValue] | None = None
     last_trace: tuple[str, ...] = ()
     last_error_at: float | None = None
-    failed: bool = False  # the last run or condition failed: the state `error`
+    failed: bool = False  # the last run failed: the state `error` until the next
+    # a fault going on: a `when:` trigger's test, or the conditions at their last
+    # test; the state `error` only while it lasts (a sensor away a minute), the
+    # last error and its time kept when it ends
+    trigger_fault: bool = False
+    condition_fault: bool = False
 
     @classmethod
     def of(cls, status: Status | None) -> History:
@@ -157,7 +162,7 @@ class History:
         self.runs += 1
         self.last_run = wall
         self.last_trigger = dict(trigger)
-        self.failed = False
+        self.failed = self.condition_fault = False
 
     def status(self, disabled: bool, busy: bool, under_way: Run | None) -> Status:
         """The status now: `busy` with runs going or queued, `under_way` the oldest
@@ -166,7 +171,7 @@ class History:
             state = State.DISABLED
         elif busy:
             state = State.RUNNING
-        elif self.failed:
+        elif self.failed or self.trigger_fault or self.condition_fault:
             state = State.ERROR
         else:
             state = State.IDLE
@@ -194,11 +199,11 @@ class History:
 
     def condition_failed(self, reason: str, wall: float) -> str | None:
         """A condition could not be evaluated, so no run started; the error shown."""
-        if not (self.failed and reason == self.last_error):
+        if not (self.condition_fault and reason == self.last_error):
             # when this fault began: the same one again at every trigger (a sensor
             # away all day) is no new status, no write
             self.error(reason, wall)
-        self.failed = True
+        self.condition_fault = True
         # no run: the trace says so, not the run before's `done`
         self.last_trace = (f"+0.0s failed: {self.last_error}",)
         return self.last_error

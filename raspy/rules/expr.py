@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError, quote
+from raspy.errors import ScenarioError
 from raspy.rules import expr_nodes
 from raspy.rules.expr_functions import FUNCTIONS
 from raspy.rules.expr_parser import Parser
@@ -18,6 +18,10 @@ from raspy.rules.expr_values import Fault
 from raspy.rules.model import EvalContext
 
 MAX_SOURCE: Final = 1_000
+# a fault shows the expression whole up to this long, else this much around the
+# place its offset names: a scenario's last_error (500 characters) holds it with
+# what it says and names
+SHOWN_CHARS: Final = 160
 FUNCTION_NAMES: Final = frozenset(FUNCTIONS)
 
 
@@ -31,7 +35,28 @@ class ExpressionError(ScenarioError):
         self.reason = reason
         self.offset = offset
         self.source = source
-        super().__init__(f"expression {quote(source)}: {reason} (at offset {offset})")
+        shown = shown_source(source, offset)
+        super().__init__(f"expression {shown}: {reason} (at offset {offset})")
+
+
+def shown_source(source: str, offset: int) -> str:
+    """The expression in a fault's text: whole when it is short enough, else the
+    part around `offset`, cut sides marked, and where that part is (a cut at 64
+    bytes said `at offset 70` of a place it did not show)."""
+    if len(source) <= SHOWN_CHARS:
+        return _quoted(source)
+    start = max(0, min(offset - SHOWN_CHARS // 2, len(source) - SHOWN_CHARS))
+    end = start + SHOWN_CHARS
+    before = "…" if start else ""
+    after = "…" if end < len(source) else ""
+    piece = _quoted(f"{before}{source[start:end]}{after}")
+    return f"{piece} (offsets {start} to {end - 1} of {len(source)} shown)"
+
+
+def _quoted(text: str) -> str:
+    """`text` as quote() writes text, not cut: an expression is the scenario's own,
+    bounded by MAX_SOURCE."""
+    return repr(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 class CompiledExpression:

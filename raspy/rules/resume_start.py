@@ -31,6 +31,14 @@ RESTARTED_RUN_ERROR: Final = (
     "it was not resumed"
 )
 
+# why, when the start knows it without a write of its own: a run under way and no
+# record (or runs the record counts as `lost`) was in no wait that is recorded. Which
+# wait it was (a wait of 20s, a wait_until that had waited 30s) is memory the stop lost
+NOT_IN_A_LONG_WAIT: Final = (
+    "only a run in a wait of a minute or more, or in a wait_until that has waited a"
+    " minute (ten minutes inside a repeat), is taken up, not one queued behind it"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AtStart:
@@ -64,6 +72,10 @@ def at_start(
     lost = None
     if others or (not runs and (running or recorded)):
         lost = LOST_RUN_ERROR if daemon_start else RESTARTED_RUN_ERROR
+        if not recorded or (runs and not stale):
+            # (a record not taken up, another version's or stale: its log line
+            # says why)
+            lost = f"{lost}: {NOT_IN_A_LONG_WAIT}"
     return AtStart(runs, recorded and not runs, lost)
 
 

@@ -104,6 +104,14 @@ class _TakeUp:
         return f"resumed after a restart: wait_until {source}, {timeout}"
 
 
+def _waits_until(action: model.WaitUntilAction) -> str:
+    """The trace's line as a wait_until begins: its test and how long it may last,
+    as the line of one resumed after a restart says what is left."""
+    timeout = action.timeout_s
+    limit = "no timeout" if timeout is None else f"timeout {_tenths(timeout)}s"
+    return f"wait_until {short(action.condition.source)} ({limit})"
+
+
 def _unfit() -> RunFailed:
     """A place that is not in the actions: rules.resume_record checks a record against
     its document before a run is taken up from it, so this is a guard only."""
@@ -230,7 +238,7 @@ def _one(
         case model.HttpAction():
             yield from http_step(scope, action)
         case model.WaitUntilAction():
-            scope.note(lambda: f"wait_until {short(action.condition.source)}")
+            scope.note(lambda: _waits_until(action))
             yield from _wait_until(scope, action, where, index)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):

@@ -129,6 +129,11 @@ class WhenWatch:
             self._next_minute = _next_minute(mono, wall)
         return outcome
 
+    @property
+    def faulting(self) -> bool:
+        """Whether a test faults now (its last test did)."""
+        return any(when.fault for when in self._whens)
+
     def next_deadline(self) -> float | None:
         holds = [w.hold_deadline for w in self._whens if w.hold is not None]
         if self._next_minute is not None:

@@ -40,6 +40,7 @@ from raspy.client.clone import CloneClient
 from raspy.config import DevicesConfig, TitanicConfig
 from raspy.devices.registries import fake_registry
 from raspy.rules.engine import State
+from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
 from raspy.stats import Stats
 from raspy.storage.scenario_store import ScenarioStore
 from raspy.transport.outbox import Outbox
@@ -246,8 +247,9 @@ def test_a_run_cut_short_by_a_stop_is_named_after_the_restart(
     assert value(tree, "/scenario/slow/state") == "running"  # the stop cut it short
     core.start()
     wait_value(tree, "/scenario/slow/state", "idle")
-    wait_value(tree, "/scenario/slow/last_error", LOST_RUN_ERROR)
-    assert core.request("get", name="slow")[1]["last_error"] == LOST_RUN_ERROR
+    lost = f"{LOST_RUN_ERROR}: {NOT_IN_A_LONG_WAIT}"  # in a short wait: no record
+    wait_value(tree, "/scenario/slow/last_error", lost)
+    assert core.request("get", name="slow")[1]["last_error"] == lost
 
 
 def test_a_bad_document_is_refused_with_its_line_and_the_stored_one_stays(

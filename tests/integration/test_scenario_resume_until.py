@@ -30,6 +30,7 @@ from support.wait import wait_until
 from raspy import json_text
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import LOST_RUN_ERROR
+from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
 
 MINUTE = 60.0
 WINDOW = "/house/window"
@@ -219,7 +220,9 @@ def test_a_short_wait_until_writes_no_record_and_a_stop_in_it_loses_the_run(
     if stop:
         logs = restarted(house)
         lost = logged(logs, "scenario_run_lost")
-        assert [e["reason"] for e in lost] == [LOST_RUN_ERROR]
+        assert [e["reason"] for e in lost] == [
+            f"{LOST_RUN_ERROR}: {NOT_IN_A_LONG_WAIT}"
+        ]
         assert logged(logs, "scenario_run_resumed") == []
     else:
         house.reading(WINDOW, "closed", name)

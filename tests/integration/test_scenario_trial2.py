@@ -47,6 +47,7 @@ from raspy.devices.offline import offline_marks
 from raspy.devices.reading import Reading, Status, tree_entries
 from raspy.devices.template import JsonValue
 from raspy.rules.model import SunEvent
+from raspy.rules.resume_start import NOT_IN_A_LONG_WAIT
 from raspy.rules.sun import SunLocation, next_sun
 from raspy.rules.timing import iso_local
 
@@ -158,8 +159,9 @@ def test_a_restart_of_the_core_alone_says_what_cut_the_run_short(house: House) -
         house.core.request("list")
     lost = logged(logs, "scenario_run_lost")
     # it said "a stop of raspyd", which did not happen
-    assert [e["reason"] for e in lost] == [RESTARTED_RUN_ERROR]
-    wait_value(house.tree, f"/scenario/{porch}/last_error", RESTARTED_RUN_ERROR)
+    why = f"{RESTARTED_RUN_ERROR}: {NOT_IN_A_LONG_WAIT}"
+    assert [e["reason"] for e in lost] == [why]
+    wait_value(house.tree, f"/scenario/{porch}/last_error", why)
 
 
 # --- 2. the two DST nights ----------------------------------------------------------------

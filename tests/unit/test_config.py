@@ -25,6 +25,23 @@ def test_empty_text_gives_every_default() -> None:
     assert config.load("") == config.Config()
 
 
+def test_a_byte_order_mark_at_the_start_of_the_file_is_skipped(tmp_path: Path) -> None:
+    """Windows editors write one: tomllib said `Invalid statement (at line 1,
+    column 1)`. One elsewhere is no mark but a character, and still refused."""
+    path = tmp_path / "raspyd.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'log_level = "debug"\n')
+    text = config.read_file(str(path))
+    assert text == 'log_level = "debug"\n'
+    assert config.load(text, str(path)).log_level == "debug"
+    path.write_bytes(b'log_level = "debug"\n\xef\xbb\xbf')
+    with pytest.raises(ConfigError):
+        config.load(config.read_file(str(path)), str(path))
+    path.write_bytes(b"\xef\xbb\xbf# a\n\xff\n")  # the place counted in the file
+    with pytest.raises(ConfigError) as caught:
+        config.read_file(str(path))
+    assert caught.value.problems == [f"{path}: line 2: not UTF-8 text (byte 0xff)"]
+
+
 def test_file_values_override_defaults_and_flags_override_the_file() -> None:
     text = '[network]\nport_base = 6000\nbind = "192.0.2.7"\n[broker]\nheartbeat_liveness = 5\n'
     loaded = config.load(text, "raspy.toml", network__port_base=7000)

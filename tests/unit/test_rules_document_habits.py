@@ -147,3 +147,38 @@ def test_home_assistant_s_duration_mapping_is_refused_with_raspy_s_form() -> Non
         "s.yaml:13:12: actions[4].wait: unknown key 'minutes' (did you mean 'min'?)",
         "s.yaml:13:24: actions[4].wait: unknown key 'foo'",
     ]
+
+
+def test_every_duration_field_tells_home_assistant_s_mapping_its_form() -> None:
+    """A sun trigger's `offset: {minutes: 15}` (and an `every:`) was still told
+    "expected a value, got a mapping": each field that takes a duration says it;
+    an offset, which may be negative, as an offset."""
+    text = (
+        "name: a\ntriggers:\n"
+        "  - sun: sunset\n    offset: {minutes: 15}\n"
+        "  - sun: sunrise\n    offset: {minutes: -15}\n"
+        "  - every: {hours: 2}\n"
+        "actions:\n"
+        "  - set: /x\n    value: 1\n    ttl: {seconds: 30}\n"
+        "  - device: '{host}.fake.lamp'\n    action: 'on'\n    timeout: {seconds: 3}\n"
+        "  - call: '{host}.echo'\n    timeout: {seconds: 2}\n"
+        "  - http: https://ntfy.sh/x\n    timeout: {seconds: 20}\n"
+        "  - wait: {min: {minutes: 1}, max: 2m}\n"
+    )
+    told = "got a mapping (Home Assistant's form: write"
+    duration = f"expected a duration like 90s, 5m or 1h30m, {told}"
+    offset = f"expected an offset like -15m or 30s, {told}"
+    assert validate_scenario(text, "s.yaml") == [
+        f"s.yaml:4:13: triggers[0].offset: {offset} 15m)",
+        f"s.yaml:6:13: triggers[1].offset: {offset} -15m)",
+        f"s.yaml:7:12: triggers[2].every: {duration} 2h)",
+        f"s.yaml:11:10: actions[0].ttl: {duration} 30s)",
+        f"s.yaml:14:14: actions[1].timeout: {duration} 3s)",
+        f"s.yaml:16:14: actions[2].timeout: {duration} 2s)",
+        f"s.yaml:18:14: actions[3].timeout: {duration} 20s)",
+        f"s.yaml:19:17: actions[4].wait.min: {duration} 1m)",
+    ]
+    at = "name: a\ntriggers:\n  - at: {hours: 7}\nactions: [{log: x}]\n"
+    assert validate_scenario(at, "s.yaml") == [  # no duration: as before
+        "s.yaml:3:9: triggers[0].at: expected a value, got a mapping"
+    ]

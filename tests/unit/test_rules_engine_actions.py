@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -471,6 +472,34 @@ def test_a_condition_that_cannot_be_evaluated_puts_the_scenario_in_error() -> No
     )
     assert h.core.status.last_error == error
     assert engine.RunEnded(0, error) in outputs
+
+
+def test_a_condition_that_tests_again_without_a_fault_shows_idle_again() -> None:
+    """As a `when:` trigger's fault that ended: a condition that faulted at one
+    trigger and is false at the next (the sensor back) is no error any more; the
+    last error and its time are kept, and only the state changes."""
+    conditions = (compile_expression("kv('/t') < 18"),)
+    h = harness(
+        scenario([m.SetAction("/x", 1)], [m.EventTrigger(DOOR)], conditions=conditions)
+    )
+    h.change(DOOR, 1)
+    faulted = h.core.status
+    assert faulted.state is State.ERROR
+    h.tree["/t"] = 20.0
+    h.wall += 1
+    outputs = h.change(DOOR, 2)
+    assert outputs == [
+        engine.Skipped("condition 1 is false: kv('/t') < 18"),
+        engine.StatusChanged(
+            dataclasses.replace(
+                faulted, state=State.IDLE, last_skip=h.core.status.last_skip
+            )
+        ),
+    ]
+    assert (h.core.status.last_error_at, h.core.status.last_error) == (
+        faulted.last_error_at,
+        faulted.last_error,
+    )
 
 
 def test_choose_takes_the_first_branch_that_holds_else_the_otherwise() -> None:

@@ -174,6 +174,31 @@ def test_expression_error_is_a_scenario_error_naming_the_expression() -> None:
     )
 
 
+def test_a_long_expressions_fault_shows_the_place_its_offset_names() -> None:
+    """Cut at 64 bytes, the text said `(at offset 62)` of a place it did not show:
+    one that fits is shown whole; a longer one by the part around its offset, with
+    where that part is in the whole."""
+    fits = "kv('/device/pi.onewire.living/value') < kv('/house/setpoint') - 0.5"
+    with pytest.raises(ExpressionError) as caught:
+        value_of(fits)
+    assert str(caught.value) == (
+        "expression \"kv('/device/pi.onewire.living/value') < kv('/house/setpoint')"
+        " - 0.5\": '-' needs a number, got null (at offset 62)"
+    )
+    lamp = "kv('/device/pi.fake.lamp/value') == false"
+    living = "kv('/device/pi.fake.living/value') < kv('/house/setpoint') - 0.5"
+    long = " and ".join([lamp] * 6 + [living] + [lamp] * 2)
+    with pytest.raises(ExpressionError) as caught:
+        value_of(long)
+    assert (caught.value.offset, len(long)) == (335, 432)
+    assert str(caught.value) == (
+        "expression \"…value') == false and kv('/device/pi.fake.living/value') <"
+        " kv('/house/setpoint') - 0.5 and kv('/device/pi.fake.lamp/value') == false"
+        " and kv('/device/pi.fake.lamp…\" (offsets 255 to 414 of 432 shown):"
+        " '-' needs a number, got null (at offset 335)"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "reason", "offset"),
     [

@@ -6,17 +6,27 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.scenario_engine import START_MONO, START_WALL, Harness, harness, scenario
+from support.scenario_engine import (
+    START_MONO,
+    START_WALL,
+    Harness,
+    harness,
+    requests,
+    scenario,
+)
 
 from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage
 from raspy.rules import engine, resume_record
 from raspy.rules import model as m
+from raspy.rules.document import load_scenario
 from raspy.rules.expr import compile_expression
 from raspy.rules.resume_path import Place
 from raspy.rules.run import SetKey
@@ -365,3 +375,51 @@ def test_a_stale_wait_beside_a_wait_until_without_a_timeout_is_lost_alone() -> N
     taken, stale = resume_start.resumable("both", code, True, doc, found, clock)
     assert [run.until for run in taken] == [True]
     assert stale
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "said"),
+    [(600.0, "(timeout 600s)"), (90.5, "(timeout 90.5s)"), (None, "(no timeout)")],
+)
+def test_the_trace_of_a_wait_until_says_its_timeout_as_it_begins(
+    timeout_s: float | None, said: str
+) -> None:
+    """As the resumed line says `554.2s left of 600s`, the line of the wait's start
+    says how long it may last."""
+    h = harness(heater(until(timeout_s)), tree={WINDOW: "open"})
+    h.change(GO, 1)
+    assert h.core.status.run_trace == (
+        "+0.0s set /heater = off",
+        f"+0.0s wait_until kv('/window') == 'closed' {said}",
+    )
+
+
+def _page_example() -> m.Scenario:
+    """The bedroom window of docs/scenarios.md, as a household copies it."""
+    page = Path(__file__).parents[2] / "docs" / "scenarios.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    [block] = [b for b in blocks if "name: bedroom-window" in b]
+    return load_scenario(block)
+
+
+def test_the_pages_heater_goes_on_when_its_window_closed_across_a_restart() -> None:
+    window = "/device/hub.gpio.bedroom-window/value"
+    doc = _page_example()
+    h = harness(doc, tree={window: False})
+    h.feed(h.core.on_startup(h.mono, h.wall, fire=False))
+    h.change(window, True)
+    [off] = requests(h.outputs)
+    h.reply(off, b"200", b"{}")
+    h.advance(61.0)  # recorded once it has waited a minute
+    assert [len(runs) for runs in records(h)][-1] == 1
+    body, _ = resume_record.encode(VERSION, records(h)[-1], 65536)
+    on = ("hub.gpio.devices", {"v": 1, "action": "on", "device": "bedroom-heater"})
+    for closed_while_down in (True, False):
+        r = harness(doc, tree={window: not closed_while_down})
+        runs = resume_record.decode(json.loads(body), VERSION, doc)
+        r.feed(r.core.on_startup(r.mono, r.wall, resume=runs))
+        if not closed_while_down:
+            assert requests(r.outputs) == []  # still open: it waits again
+            r.change(window, False)
+        sent = [(q.service, json.loads(q.body[0])) for q in requests(r.outputs)]
+        assert sent == [on]

@@ -4,6 +4,8 @@ test already true at the start is no crossing; the clock passed in."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -150,6 +152,42 @@ def test_a_fault_fires_nothing_is_told_once_and_the_truth_before_it_counts() -> 
     h.change(T, 22.0)
     h.no_value(T)
     assert _marks(h.change(T, 20.0)) == [" /dev/t true"]  # false before it
+
+
+def test_a_fault_that_ended_shows_idle_again_and_keeps_the_last_error() -> None:
+    """A sensor gone a minute: `error` while the test faults, `idle` once it tests
+    again, with `last_error` and its time kept (the last failure); only the state
+    changed, so only its key is written, once, not at each reading."""
+    h = _started(_when(THERMOSTAT), {T: 20.0, SETPOINT: 21.0})
+    h.wall += 1
+    h.no_value(T)
+    faulted = h.core.status
+    assert faulted.state is engine.State.ERROR
+    outputs = h.change(T, 20.2)
+    assert outputs == [
+        engine.StatusChanged(dataclasses.replace(faulted, state=engine.State.IDLE))
+    ]
+    assert h.change(T, 20.1) == []  # no new status at the next reading
+    h.wall += 5
+    h.no_value(T)  # a new fault: the state, and when it began
+    assert (h.core.status.state, h.core.status.last_error_at) == (
+        engine.State.ERROR,
+        START_WALL + 6,
+    )
+
+
+def test_a_fault_that_ended_leaves_a_failed_run_in_error() -> None:
+    """`error` is also the last run's failure: a trigger's fault that ends does not
+    hide it (that waits for the next run)."""
+    fails = m.SetAction("/x/a", None, expr=compile_expression("1 + 'a'"))
+    trigger = _when("kv('/dev/t') < 19")
+    h = harness(scenario([fails], [trigger]), tree={T: 20.0})
+    h.feed(h.core.on_startup(h.mono, h.wall, fire=False))
+    h.change(T, 18.0)
+    assert h.state is engine.State.ERROR
+    h.no_value(T)
+    h.change(T, 18.0)  # true before the gap: no crossing, no run
+    assert (h.state, h.core.status.runs) == (engine.State.ERROR, 1)
 
 
 def test_a_fault_breaks_a_hold_and_a_truth_back_holds_again_from_then() -> None:

@@ -150,6 +150,32 @@ def test_check_config_names_a_bad_or_missing_secrets_file(tmp_path: Path) -> Non
     ]
 
 
+def test_a_byte_order_mark_at_the_start_of_the_file_is_skipped(tmp_path: Path) -> None:
+    """Windows editors write one: it was `not TOML: Invalid statement (at line 1,
+    column 1)`."""
+    path = tmp_path / "secrets.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert read_secrets(path) == {
+        "telegram_token": "123:abc",
+        "ntfy_topic": "house-7fq2k",
+    }
+
+
+def test_a_relative_file_that_is_missing_names_where_it_was_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`secrets.toml: no such file` did not say where: from raspyd's working
+    directory, which is not the config's folder nor the data dir."""
+    monkeypatch.chdir(tmp_path)
+    assert _problems('[http_client]\nsecrets_file = "secrets.toml"\n') == [
+        "http_client.secrets_file: secrets.toml: no such file (looked for"
+        f" {tmp_path}/secrets.toml: a relative path is from raspyd's working"
+        " directory)"
+    ]
+    (tmp_path / "secrets.toml").write_text(GOOD, encoding="utf-8")
+    assert _problems('[http_client]\nsecrets_file = "secrets.toml"\n') == []
+
+
 def test_a_file_nested_too_deeply_is_a_config_error_naming_it(tmp_path: Path) -> None:
     """tomllib recurses once a level: a thousand `[` raise RecursionError."""
     path = tmp_path / "secrets.toml"
