@@ -7,6 +7,7 @@ hold's `trigger.since` says when the hold began, after a restart of raspyd as we
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from support.core_actors import (
@@ -53,6 +54,8 @@ actions:
   - set: /house/freezer/since
     expr: "trigger.since"
 """
+
+HUB_ZONE = ZoneInfo("Europe/Berlin")  # the house's [core] timezone
 
 
 def _to(house: House, local: str) -> float:
@@ -124,7 +127,7 @@ def test_a_warm_freezer_says_since_when_and_after_a_restart_since_the_start(
     }
     assert house.cli("show", name) == 0
     assert _line(house, "last trigger:") == (
-        f"last trigger: kv {FREEZER} = -10.5 since {wall_text(warm)}"
+        f"last trigger: kv {FREEZER} = -10.5 since {wall_text(warm, HUB_ZONE)}"
     )
     # raspyd stops and starts again while the freezer is still warm: the hold is
     # taken up from the tree at the start, and its since is the start
@@ -139,9 +142,9 @@ def test_a_warm_freezer_says_since_when_and_after_a_restart_since_the_start(
     assert value(house.tree, "/house/freezer/told") == (
         "The freezer has been warm since 23:32"
     )
-    assert house.cli("show", name) == 0  # in the command line's zone: this machine's
+    assert house.cli("show", name) == 0  # in the hub's zone, which its reply names
     assert _line(house, "last trigger:") == (
-        f"last trigger: kv {FREEZER} = -11.5 since {wall_text(started)}"
+        f"last trigger: kv {FREEZER} = -11.5 since {wall_text(started, HUB_ZONE)}"
     )
 
 
