@@ -16,7 +16,7 @@ from raspy.devices.kinds import BUILTIN, KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote
-from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT
+from raspy.names import DEVICES_SUFFIX, NAME_SEGMENT, RESERVED_SERVICES
 
 _NO_STATE: Final[Mapping[str, JsonValue]] = MappingProxyType({})
 
@@ -171,6 +171,11 @@ class Registry:
                 raise ValueError(
                     f"{what} {value!r}: expected ASCII letters, digits, _ or -"
                 )
+        if service in RESERVED_SERVICES:
+            raise ValueError(
+                f"service {service!r}: a name the MQTT bridge keeps for the "
+                f"topics of its own ({', '.join(RESERVED_SERVICES)})"
+            )
         self.hostname = hostname
         self.service = service
         self.factory = factory

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from raspy.devices.reading import value_key
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage
+from raspy.errors import MalformedMessage, quote
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.command import Requests
 from raspy.mqtt.listing import device_infos
@@ -197,6 +197,10 @@ class Announcer:
         outputs: list[Output] = []
         for info in infos:
             if not self.settings.exposed(value_key(info.fullname)):
+                continue
+            reserved = self.settings.topics.reserved_device(info.fullname)
+            if reserved is not None:  # a switch there would set a control
+                outputs.append(Refused(reserved, quote(info.fullname)))
                 continue
             try:  # a name that makes no topic (another host's raspy-poller, say)
                 entry = discovery.device_entry(info)

@@ -156,6 +156,14 @@ class BridgeCore:
             if made:
                 self._requests.written(made, body)
         if self.settings.exposed(key):
+            device = device_of_key(key)
+            reserved = (
+                None if device is None else self.topics.reserved_device(device[0])
+            )
+            if reserved is not None:
+                # a device of a service named `control` or `scenario` (another
+                # program's worker): its topics are the controls' or scenarios'
+                return [Refused(reserved, quote(key))]
             topic = self._topic_of.get(key)
             if topic is None:
                 try:
@@ -167,13 +175,12 @@ class BridgeCore:
                     # switch the lamp again at every (re)subscription
                     return [Refused("key_on_command_topic", quote(key))]
                 if topic.startswith(self._control_level):
-                    # (a key /control/…, a device service named `control`): the
-                    # controls' own topics, which this key would write over
+                    # a key /control/…: the controls' own topics, which this key
+                    # would write over
                     return [Refused("key_on_control_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)
-            device = device_of_key(key)
             if device is not None:
                 outputs += announcer.device_key(device[0], device[1], body, now)
         scenario = scenario_of_key(key)
@@ -195,6 +202,8 @@ class BridgeCore:
         would fire an automation minutes late). Its device must be exposed."""
         if not self._online or not self.settings.exposed(value_key(fullname)):
             return []
+        if self.topics.reserved_device(fullname) is not None:
+            return []  # (its value was refused: key_changed)
         try:
             topic = self.topics.device_topic(fullname, GESTURE)
         except MalformedMessage as exc:

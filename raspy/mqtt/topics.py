@@ -16,8 +16,9 @@ from raspy.devices.reading import DEVICE_TREE, device_of_key, value_key
 from raspy.errors import MalformedMessage, quote
 
 SCENARIO_PREFIX: Final = "/scenario/"
-SCENARIO_SEGMENT: Final = "scenario"  # reserved: no device service takes this name
-# reserved too: the controls' topics (raspy.mqtt.controls), `<base>/<host>/control/…`
+# reserved levels (raspy.names.RESERVED_SERVICES: no device service takes these
+# names): the scenarios', and the controls' (raspy.mqtt.controls)
+SCENARIO_SEGMENT: Final = "scenario"
 CONTROL_SEGMENT: Final = "control"
 # a device's keys as state topics; `pending`: a switch's change held by min_on_s /
 # min_off_s, while there is one (raspy.devices.gpio_tree.pending_key). Never a
@@ -134,6 +135,21 @@ class TopicMap:
         if len(topic.encode("utf-8")) > MAX_TOPIC_BYTES:
             raise _malformed("topic_too_long", quote(key))
         return topic
+
+    def reserved_device(self, fullname: str) -> str | None:
+        """Why a device's topics are not its own, else None: a device of this
+        hub's host whose service is a reserved level (a worker of another program
+        may register `<host>.control.devices`) would have the topics of a control
+        (`…/control/<device>/set` is its command) or of a scenario."""
+        host, _, rest = fullname.partition(".")
+        service = rest.partition(".")[0]
+        if host != self.host:
+            return None  # another host's `control`: not this hub's controls
+        if service == CONTROL_SEGMENT:
+            return "key_on_control_topic"
+        if service == SCENARIO_SEGMENT:
+            return "key_on_scenario_topic"
+        return None
 
     def device_topic(self, fullname: str, leaf: str) -> str:
         """`<base>/<host>/<svc>/<device>/<leaf>` of a device's full name."""

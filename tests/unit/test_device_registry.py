@@ -9,9 +9,12 @@ import pytest
 
 from raspy.devices.onewire import OneWireFactory
 from raspy.devices.reading import Reading, Status
+from raspy.devices.registries import registry_of
 from raspy.devices.registry import Registry, devices_service, read
 from raspy.devices.simulated import SimulatedFactory
-from raspy.errors import DeviceError
+from raspy.errors import ConfigError, DeviceError
+from raspy.mqtt.topics import CONTROL_SEGMENT, SCENARIO_SEGMENT
+from raspy.names import RESERVED_SERVICES
 
 NOW = 1_700_000_000.0
 
@@ -179,3 +182,23 @@ def test_service_without_a_driver_for_a_kind_refuses_it(tmp_path: Path) -> None:
     with pytest.raises(DeviceError) as caught:
         registry.add({"name": "lamp", "oid": "switch"})
     assert str(caught.value) == "device 'lamp': oid: onewire has no switch devices"
+
+
+@pytest.mark.parametrize("service", RESERVED_SERVICES)
+def test_a_reserved_mqtt_level_is_refused_as_a_service_name(service: str) -> None:
+    """A device service named `control` would have the MQTT topics of the hub's
+    controls (`<base>/<host>/control/<device>/set`), `scenario` its scenarios'."""
+    with pytest.raises(
+        ValueError, match=f"service '{service}': a name the MQTT bridge"
+    ):
+        Registry("pi", service, SimulatedFactory())
+    with pytest.raises(ConfigError) as caught:
+        registry_of("pi", service, SimulatedFactory(), [])
+    assert caught.value.problems == [
+        f"devices.{service}: service '{service}': a name the MQTT bridge keeps for "
+        "the topics of its own (control, scenario)"
+    ]
+
+
+def test_the_reserved_service_names_are_the_bridges_levels() -> None:
+    assert set(RESERVED_SERVICES) == {CONTROL_SEGMENT, SCENARIO_SEGMENT}

@@ -10,14 +10,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.controls import Control, ControlError, as_input, breaks
-from raspy.errors import MalformedMessage
+from raspy.errors import MalformedMessage, quote
 from raspy.mqtt.controls import (
     HA_MAX_TEXT,
     ControlMap,
     control_entity,
     control_value,
 )
-from raspy.mqtt.core import REQUEST_TIMEOUT_S, BridgeCore, BridgeSettings, Refused
+from raspy.mqtt.core import (
+    REQUEST_TIMEOUT_S,
+    BridgeCore,
+    BridgeSettings,
+    Refused,
+    SendRequest,
+)
+from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.output import WriteKey
 from raspy.mqtt.payload import MAX_COMMAND_BYTES
@@ -216,4 +223,62 @@ def test_a_tree_key_on_the_controls_topics_is_not_published() -> None:
     core.key_changed("/house/setpoint", b"20", NOW)
     assert [(m.topic, m.payload) for m in core.buffer.take(100)] == [
         ("raspy/pi/control/house.setpoint/value", b"20")
+    ]
+
+
+def _discovering_core() -> BridgeCore:
+    topics = TopicMap("raspy", "pi")
+    every = GlobFilter(["*"])
+    return BridgeCore(
+        BridgeSettings(
+            topics=topics,
+            exposed=GlobFilter(["/device/*"], rooted=True),
+            commandable=every,
+            actions=frozenset({"set", "toggle"}),
+            discovery=Discovery(
+                "homeassistant", topics, qos=1, sw_version="0.1.0", commandable=every
+            ),
+            scenario_buttons=True,
+            max_buffered=100,
+            controls=CONTROLS,
+        )
+    )
+
+
+@pytest.mark.parametrize("service", ["control", "scenario"])
+def test_a_device_of_a_reserved_service_level_is_never_announced_or_mirrored(
+    service: str,
+) -> None:
+    """Another program's worker may register `pi.control.devices`: its switch's
+    topics would be `raspy/pi/control/<device>/value|set`, a control's, and Home
+    Assistant's switch would write the control's key (under `scenario`, a
+    scenario's). Its devices are refused; another service's are announced."""
+    core = _discovering_core()
+    core.buffer.take(100)
+    key = f"/device/pi.{service}.house.setpoint/value"
+    assert core.key_changed(key, b"true", NOW) == [
+        Refused(f"key_on_{service}_topic", quote(key))
+    ]
+    (listing,) = core.service_available(f"pi.{service}.devices", NOW)
+    assert isinstance(listing, SendRequest)
+    items = [
+        {"name": name, "fullname": f"pi.{svc}.{name}", "oid": "switch", "config": {}}
+        for svc, name in ((service, "house.setpoint"), ("fake", "lamp"))
+    ]
+    reply = json.dumps({"v": 1, "action": "list", "devices": items}).encode()
+    refused = core.reply(listing.request_id, [b"200", reply], NOW)
+    fullname = f"pi.{service}.house.setpoint"
+    assert refused == [Refused(f"key_on_{service}_topic", quote(fullname))]
+    sent = core.buffer.take(100)
+    assert [json.loads(m.payload)["unique_id"] for m in sent] == ["raspy.pi.fake.lamp"]
+    assert not any(f"raspy/pi/{service}/" in m.payload.decode() for m in sent)
+
+
+def test_a_device_of_another_host_named_control_is_that_hosts() -> None:
+    """Only this hub's `control` level holds its controls."""
+    core = _discovering_core()
+    core.buffer.take(100)
+    core.key_changed("/device/board2.control.lamp/value", b"true", NOW)
+    assert [m.topic for m in core.buffer.take(100)] == [
+        "raspy/board2/control/lamp/value"
     ]
