@@ -116,9 +116,9 @@ class Requests:
         """Is a command this hub's to answer: one for its own host, or for a device
         of another host (a raspy-poller) whose value it mirrors? Several hubs may
         meet at one broker, each subscribed to every host's command topics."""
-        if target.host == self.topics.host:
-            return True
-        if isinstance(target, ScenarioTarget | ControlTarget):
+        if target.host == self.topics.host or isinstance(target, ControlTarget):
+            return True  # (a ControlTarget is only ever this host's)
+        if isinstance(target, ScenarioTarget):
             return False
         return self._mirror.has_value(self.topics, target.fullname)
 

@@ -93,7 +93,8 @@ class ScenarioTarget:
 
 @dataclass(frozen=True, slots=True)
 class ControlTarget:
-    """A command for the control whose topic level is `level` (raspy.mqtt.controls)."""
+    """A command for the control whose topic level is `level` (raspy.mqtt.controls);
+    `host` is always the bridge's own (another's `control` is a device service)."""
 
     host: str
     level: str
@@ -175,8 +176,8 @@ class TopicMap:
             raise _malformed("not_a_command", quote(topic))
         if "." in host or "." in service:
             raise _malformed("bad_command_topic", quote(topic))
-        if service == CONTROL_SEGMENT:
-            return ControlTarget(host, name, action)
+        if service == CONTROL_SEGMENT and host == self.host:
+            return ControlTarget(host, name, action)  # another host's: a device
         return DeviceTarget(host, service, name, action)
 
     def result_topic(self, target: Target) -> str:

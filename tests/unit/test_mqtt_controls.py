@@ -28,7 +28,7 @@ from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.filters import GlobFilter
 from raspy.mqtt.output import WriteKey
 from raspy.mqtt.payload import MAX_COMMAND_BYTES
-from raspy.mqtt.topics import ControlTarget, TopicMap
+from raspy.mqtt.topics import ControlTarget, DeviceTarget, TopicMap
 
 TOPICS = TopicMap("raspy", "pi")
 NOW = 1000.0
@@ -282,3 +282,27 @@ def test_a_device_of_another_host_named_control_is_that_hosts() -> None:
     assert [m.topic for m in core.buffer.take(100)] == [
         "raspy/board2/control/lamp/value"
     ]
+
+
+def test_a_command_to_another_hosts_control_service_is_a_device_command() -> None:
+    """`raspy/board2/control/lamp/set` is no control of this hub: a device of
+    board2's service `control`, answered when this hub mirrors it (it was dropped
+    without a `…/result`)."""
+    assert TOPICS.parse_command("raspy/board2/control/lamp/set") == DeviceTarget(
+        "board2", "control", "lamp", "set"
+    )
+    core = _discovering_core()
+    core.key_changed("/device/board2.control.lamp/value", b"false", NOW)
+    core.buffer.take(100)
+    body = json.dumps({"v": 1, "action": "set", "device": "lamp", "value": True})
+    assert core.command("raspy/board2/control/lamp/set", b"ON", NOW) == [
+        SendRequest(2, "board2.control.devices", body.encode())
+    ]
+    core.reply(2, [b"200", b'{"v": 1}'], NOW)
+    (result,) = core.buffer.take(100)
+    assert (result.topic, json.loads(result.payload)["status"]) == (
+        "raspy/board2/control/lamp/result",
+        200,
+    )
+    # one not mirrored is another hub's, left to it
+    assert core.command("raspy/pi2/control/lamp/set", b"ON", NOW) == []
