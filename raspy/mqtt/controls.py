@@ -14,6 +14,7 @@ start).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -142,6 +143,10 @@ def _number_fields(control: Control) -> dict[str, JsonValue]:
     step = max(step, HA_MIN_STEP)
     if high <= low:  # one value only: Home Assistant wants max > min
         high = low + step
+        if not low < high < math.inf:  # a bound so large that the step is lost
+            high = math.nextafter(low, math.inf)  # (or overflows): the next float
+        if math.isinf(high):  # low is the largest float: min goes down a hair
+            high, low = low, math.nextafter(low, -math.inf)
     bounded = control.minimum is not None and control.maximum is not None
     slider = (
         bounded and control.step is not None and (high - low) / step <= SLIDER_MAX_STEPS

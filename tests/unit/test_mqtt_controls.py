@@ -4,6 +4,7 @@ the value to write (the web face's rule), and each kind's Home Assistant fields.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given
@@ -306,3 +307,37 @@ def test_a_command_to_another_hosts_control_service_is_a_device_command() -> Non
     )
     # one not mirrored is another hub's, left to it
     assert core.command("raspy/pi2/control/lamp/set", b"ON", NOW) == []
+
+
+_BOUND = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(_BOUND, _BOUND, st.none() | st.floats(min_value=5e-324, allow_infinity=False))
+def test_a_numbers_min_is_below_its_max_and_its_step_above_zero(
+    low: float | None, high: float | None, step: float | None
+) -> None:
+    """Home Assistant refuses a number whose max is not above its min (`min=1e16`
+    and no max gave 1e16 for both: 1e16 + 0.001 is 1e16 in a float)."""
+    if low is not None and high is not None and low > high:
+        low, high = high, low  # the config check refuses min > max
+    control = Control(
+        key="/k", label="K", kind="number", minimum=low, maximum=high, step=step
+    )
+    fields = control_entity(control, "s", "c").fields
+    low_out, high_out, step_out = fields["min"], fields["max"], fields["step"]
+    assert isinstance(low_out, float | int)
+    assert isinstance(high_out, float | int)
+    assert isinstance(step_out, float | int)
+    assert math.isfinite(low_out)
+    assert math.isfinite(high_out)
+    assert low_out < high_out
+    assert step_out > 0
+    json.loads(json.dumps(fields, allow_nan=False))
+
+
+def test_a_huge_minimum_without_a_maximum_still_has_a_larger_maximum() -> None:
+    control = Control(key="/k", label="K", kind="number", minimum=1e16)
+    fields = control_entity(control, "s", "c").fields
+    assert fields["min"] == 1e16
+    assert isinstance(fields["max"], float)
+    assert fields["max"] > 1e16
