@@ -94,7 +94,8 @@ class Config:
     # table each: key (a tree key such as /house/mode, not under /device/, /board/,
     # /event/, /scenario/ or /stats/; one control per key), label (what the page
     # shows; default: the key's last part), kind: number (min, max, step, unit),
-    # switch (true or false), choice (options, a list of texts) or text
+    # switch (true or false), choice (options, a list of texts, none of them "none"
+    # in any case: Home Assistant's word for no option) or text
     # (max_length, 1..4096, default 255); and initial, written when raspyd starts
     # and the key is absent from the tree (never over a value). The web face checks
     # what it writes; scenarios' set: and raspy-kv set are not checked (docs/web.md)

@@ -23,6 +23,9 @@ MAX_OPTIONS: Final = 50
 MAX_OPTION_CHARS: Final = 64
 MAX_TEXT_CHARS: Final = 4096
 MAX_UNIT_CHARS: Final = 16
+# a choice's option the MQTT bridge could not show: Home Assistant's select takes
+# the payload `none`, in any case, as "no option" (unknown)
+UNKNOWN_OPTION: Final = "none"
 _COMMON: Final = ("key", "label", "kind", "initial")
 _OWN: Final = {
     "number": ("min", "max", "step", "unit"),
@@ -224,6 +227,13 @@ def _choice_fields(
     if len(set(options)) != len(options):
         twice = next(o for o in options if options.count(o) > 1)
         problems.append(f"{where}.options: {shown(twice)} is listed twice")
+        return {}
+    unknown = next((o for o in options if o.lower() == UNKNOWN_OPTION), None)
+    if unknown is not None:
+        problems.append(
+            f"{where}.options: {shown(unknown)} is Home Assistant's word for no "
+            "option (its select would show unknown when it is chosen)"
+        )
         return {}
     return {"options": tuple(options)}
 

@@ -107,6 +107,11 @@ def test_valid_controls_are_kept_and_declared() -> None:
             'controls[0].options: "a" is listed twice',
         ),
         (
+            'key = "/h"\nkind = "choice"\noptions = ["home", "None"]',
+            'controls[0].options: "None" is Home Assistant\'s word for no option '
+            "(its select would show unknown when it is chosen)",
+        ),
+        (
             'key = "/h"\nkind = "choice"\noptions = []',
             "controls[0].options: expected a list of 1..50 texts of 1..64 "
             "characters, without spaces around them, got []",
@@ -185,3 +190,12 @@ def test_a_toml_date_or_time_as_initial_is_named_not_a_crash(
     assert capsys.readouterr().err.splitlines() == [
         f"raspyd: {path}: controls[0].initial: {said} is not a text"
     ]
+
+
+@pytest.mark.parametrize("spelled", ["none", "NONE", "nOnE"])
+def test_an_option_home_assistant_reads_as_no_option_is_refused(spelled: str) -> None:
+    """An MQTT select takes the payload `none`, in any case, as no option."""
+    (problem,) = _problems(
+        f'[[controls]]\nkey = "/h"\nkind = "choice"\noptions = ["a", "{spelled}"]\n'
+    )
+    assert problem.startswith(f'raspy.toml: controls[0].options: "{spelled}" is ')
