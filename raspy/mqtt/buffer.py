@@ -2,8 +2,11 @@
 
 While the broker is away, or slower than the tree, a topic that changes again only
 replaces its queued message (it keeps its place in the queue, so a busy key cannot
-starve the others). Past `max_messages` the oldest queued message is dropped and
-counted: memory stays bounded whatever the tree does.
+starve the others). Past `max_messages` a message that is not retained (a command's
+result, a gesture) is dropped and counted: it never takes a retained message's place.
+A retained one takes the oldest queued message's, which is counted too and handed to
+`on_evicted` (the bridge's Mirror: it sends a lost retained message again). Memory
+stays bounded whatever the tree does.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class CoalescingBuffer:
         self.max_messages = max_messages
         self.dropped = 0
         self._queue: OrderedDict[str, Message] = OrderedDict()
+        self.on_evicted: Callable[[Message], None] = _kept_nowhere
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -36,15 +40,23 @@ class CoalescingBuffer:
     def __contains__(self, topic: str) -> bool:
         return topic in self._queue
 
+    @property
+    def full(self) -> bool:
+        return len(self._queue) >= self.max_messages
+
     def put(self, message: Message) -> None:
-        """Queue `message`, replacing a queued one of the same topic."""
+        """Queue `message`, replacing a queued one of the same topic; when full,
+        see the module docstring."""
         queue = self._queue
         if message.topic in queue or len(queue) < self.max_messages:
             queue[message.topic] = message
             return
-        queue.popitem(last=False)
         self.dropped += 1
+        if not message.retain:
+            return  # a flood of results must not push out the values
+        evicted = queue.popitem(last=False)[1]
         queue[message.topic] = message
+        self.on_evicted(evicted)
 
     def put_if_absent(self, message: Message) -> None:
         """Queue `message` unless its topic already has a (newer) one queued."""
@@ -65,3 +77,7 @@ class CoalescingBuffer:
         while queue and len(taken) < count:
             taken.append(queue.popitem(last=False)[1])
         return taken
+
+
+def _kept_nowhere(message: Message) -> None:
+    """A buffer without a Mirror: an evicted message is only counted."""

@@ -319,6 +319,11 @@ class BridgeCore:
         subscribe = self._sweep.start(now, self.settings.actions, self.mirror)
         return [] if subscribe is None else [subscribe]
 
+    def refill(self) -> int:
+        """Retained messages the full buffer evicted, queued again while it has
+        room (the link calls it once it took messages out); how many."""
+        return self._mirror.refill()
+
     def _requeue(self) -> None:
         """Every retained message mirrored, queued again unless a newer one is:
         the discovery configs first, then the states they name."""

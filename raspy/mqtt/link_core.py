@@ -69,6 +69,8 @@ class LinkCore:
         session, buffer = self.session, self.core.buffer
         session.stable(now)
         messages, more = session.take(buffer)
+        if messages and self.core.refill():  # room again: what the full buffer lost
+            more = not session.full
         self.log.published(len(messages))
         self.busy = self.busy or more
         self.log.buffer(buffer, session.inflight, self.core.reannounced)
