@@ -215,6 +215,3 @@ class SecretsFile:
                 loaded = Loaded(str(self.path), problem="; ".join(exc.problems))
             self._known = (identity, loaded)
             return loaded
-
-    def names(self) -> frozenset[str]:
-        return frozenset(self.load().values)

@@ -248,7 +248,7 @@ def _call(args: argparse.Namespace) -> int:
         if args.titanic:
             client.close()
             return _call_titanic(args, body, curve, offered)
-        if not offered and not args.queue:
+        if not offered:
             print(
                 f"{_PROG}: call: no worker offers {args.service} ({_PROG} call "
                 "mmi.services lists those that do); --queue sends it all the same",
@@ -289,10 +289,10 @@ def _why_silent(client: Client, service: str) -> str:
         return ""
     client.timeout_s, client.retries = _MMI_PROBE_S, 1
     try:
-        answer = client.request("mmi.service", service)
+        offered = _offered(client, service)
     except ClientTimeout:
         return " (the broker does not answer either)"
-    if answer[:1] == [b"404"]:
+    if not offered:
         return f" (no worker serves {service!r} now)"
     return f" ({service!r} has a worker: it is busy or slow)"
 

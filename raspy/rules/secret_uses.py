@@ -14,6 +14,7 @@ from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.document import spots
 from raspy.rules.http_off import http_actions
+from raspy.rules.run_http import secrets_used
 from raspy.rules.template import secret_names
 from raspy.secrets_file import Loaded
 
@@ -39,11 +40,7 @@ def uses_secrets(scenario: model.Scenario) -> bool:
     """Whether an `http:` action of `scenario` fills in a secret: only then is the
     file read for an import's warnings (a scenario without one never waits on it,
     nor fails over it)."""
-    return any(
-        secret_names(template)
-        for action in http_actions(scenario)
-        for _, template in _texts(action)
-    )
+    return any(secrets_used(action) for action in http_actions(scenario))
 
 
 def secret_warnings(
