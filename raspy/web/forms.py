@@ -21,6 +21,10 @@ MAX_FORM_BYTES: Final = 8 * 1024
 MAX_NAME_CHARS: Final = 255
 DEVICE_ACTIONS: Final = frozenset({"set", "on", "off", "toggle", "log"})
 SCENARIO_ACTIONS: Final = frozenset({"enable", "disable", "run"})
+# what a form body is, said when one is not (a script that sent JSON, say)
+_FORM: Final = (
+    "expected name=value fields joined by &, percent-encoded, as a browser sends a form"
+)
 
 
 class FormError(RaspyError):
@@ -34,9 +38,15 @@ def parse_form(body: bytes, *, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
         raise FormError(f"form over {limit} bytes")
     try:
         text = body.decode("ascii")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FormError(f"not a form: {quote(str(exc))}") from None
+    except UnicodeDecodeError as exc:
+        byte = body[exc.start]
+        raise FormError(
+            f"not a form: byte 0x{byte:02x} at offset {exc.start} is not ASCII ({_FORM})"
+        ) from None
+    bare = next((f for f in text.split("&") if "=" not in f), None) if text else None
+    if bare is not None:
+        raise FormError(f"not a form: the field {quote(bare)} has no '=' ({_FORM})")
+    pairs = parse_qsl(text, keep_blank_values=True)
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)

@@ -45,6 +45,40 @@ def test_a_bad_form_is_refused(body: bytes, reason: str) -> None:
     assert str(caught.value).startswith(reason)
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            b'{"key": "/house/mode", "value": "away"}',
+            'not a form: the field \'{"key": "/house/mode", "value": "away"}\' '
+            "has no '=' (expected name=value fields joined by &, percent-encoded, as a "
+            "browser sends a form)",
+            id="json",
+        ),
+        pytest.param(
+            b"csrf=x&&value=1",
+            "not a form: the field '' has no '=' (expected name=value fields joined "
+            "by &, percent-encoded, as a browser sends a form)",
+            id="empty-field",
+        ),
+        pytest.param(
+            "value=caf\u00e9".encode(),
+            "not a form: byte 0xc3 at offset 9 is not ASCII (expected name=value "
+            "fields joined by &, percent-encoded, as a browser sends a form)",
+            id="utf8-not-encoded",
+        ),
+    ],
+)
+def test_a_body_that_is_no_form_is_told_in_the_forms_words(
+    body: bytes, reason: str
+) -> None:
+    """A script that posts JSON, or text not percent-encoded, reads what a form is,
+    not Python's words ('bad query field', 'ascii' codec)."""
+    with pytest.raises(FormError) as caught:
+        parse_form(body)
+    assert str(caught.value) == reason
+
+
 @given(st.binary(max_size=300))
 def test_any_form_body_parses_or_raises_form_error(body: bytes) -> None:
     try:
