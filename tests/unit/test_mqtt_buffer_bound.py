@@ -122,3 +122,19 @@ def test_a_buffer_hands_what_it_evicts_to_its_owner() -> None:
     buffer.put(Message("b", b"1"))  # full: a goes
     assert (buffer.dropped, evicted) == (2, [Message("a", b"1")])
     assert buffer.take(5) == [Message("b", b"1")]
+
+
+def test_messages_that_are_not_retained_are_each_kept_in_their_turn() -> None:
+    """A state is replaced by its newer value; an answer or a gesture is news: six
+    commands sent in a burst get six answers, in order, and a retained value of the
+    same topic still replaces only its own older value."""
+    buffer = CoalescingBuffer(100)
+    for n in range(6):
+        buffer.put(Message("r/result", str(n).encode(), retain=False))
+    buffer.put(Message("v", b"1"))
+    buffer.put(Message("v", b"2"))
+    taken = buffer.take(100)
+    assert [(m.topic, m.payload) for m in taken] == [
+        *[("r/result", str(n).encode()) for n in range(6)],
+        ("v", b"2"),
+    ]
