@@ -205,9 +205,9 @@ class MqttConfig:
     command_devices: tuple[str, ...] = ("*",)
     # a Home Assistant button per scenario, and `…/scenario/<name>/run` runs it
     scenario_buttons: bool = True
-    # messages held while the broker is away (latest per topic; at least 1): when
-    # full, a result is dropped, a retained message pushes out the oldest (queued
-    # again once there is room)
+    # messages held while the broker is away (a state's latest per topic, each
+    # result in its turn; at least 1): when full, a result is dropped, a retained
+    # message pushes out the oldest (queued again once there is room)
     buffer_max_messages: int = 100_000
     # seconds after connecting before the retained messages an earlier run left and
     # this one does not publish are cleared (ghost entities): 0..3600; 0: never
