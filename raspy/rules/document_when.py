@@ -22,9 +22,9 @@ from raspy.rules.document_checks import Checks, join
 from raspy.rules.document_yaml import text_offset
 from raspy.rules.duration import parse_duration
 from raspy.rules.expr import CompiledExpression
+from raspy.rules.expr_functions import TIME_FUNCTIONS
 from raspy.rules.expr_keys import key_glob
 from raspy.rules.template import TemplateError, parse
-from raspy.rules.when_watch import TIME_FUNCTIONS
 
 _PLACEHOLDER: Final = "x"  # a variable's or the host's value: only its presence counts
 

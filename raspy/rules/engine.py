@@ -239,7 +239,9 @@ class ScenarioCore:
     def status(self) -> Status:
         under_way = next(iter(self._book.runs.values()), None)
         busy = bool(self._book.runs or self._book.queue)
-        return self._history.status(self._disabled, busy, under_way)
+        return self._history.status(
+            self._disabled, busy, under_way, self._when.faulting
+        )
 
     @property
     def running(self) -> int:
@@ -285,7 +287,6 @@ class ScenarioCore:
         for reason in outcome.faults:
             if not self._disabled:
                 self._history.error(reason, wall)
-        self._history.trigger_fault = self._when.faulting
         for data in outcome.fired:
             self._fire(data, mono, wall, out, check=True)
 

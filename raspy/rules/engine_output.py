@@ -141,7 +141,6 @@ class History:
     # a fault going on: a `when:` trigger's test, or the conditions at their last
     # test; the state `error` only while it lasts (a sensor away a minute), the
     # last error and its time kept when it ends
-    trigger_fault: bool = False
     condition_fault: bool = False
 
     @classmethod
@@ -164,14 +163,16 @@ class History:
         self.last_trigger = dict(trigger)
         self.failed = self.condition_fault = False
 
-    def status(self, disabled: bool, busy: bool, under_way: Run | None) -> Status:
+    def status(
+        self, disabled: bool, busy: bool, under_way: Run | None, faulting: bool
+    ) -> Status:
         """The status now: `busy` with runs going or queued, `under_way` the oldest
         run going (its trace so far)."""
         if disabled:
             state = State.DISABLED
         elif busy:
             state = State.RUNNING
-        elif self.failed or self.trigger_fault or self.condition_fault:
+        elif self.failed or faulting or self.condition_fault:
             state = State.ERROR
         else:
             state = State.IDLE

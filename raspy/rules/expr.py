@@ -83,13 +83,12 @@ class CompiledExpression:
             for node in nodes
             if isinstance(node, expr_nodes.Variable)
         )
+        calls = [node for node in nodes if isinstance(node, expr_nodes.Call)]
+        kv_calls = [call for call in calls if call.function.name == "kv"]
         self._kv_literals = tuple(
-            (node.args[0].value, node.args[0].offset)
-            for node in nodes
-            if isinstance(node, expr_nodes.Call)
-            and node.function.name == "kv"
-            and isinstance(node.args[0], expr_nodes.Literal)
-            and isinstance(node.args[0].value, str)
+            (key, call.args[0].offset)
+            for call in kv_calls
+            if (key := _literal_key(call)) is not None
         )
         self._kv_keys = frozenset(key for key, _ in self._kv_literals)
         self._repeat_uses = tuple(
@@ -98,16 +97,9 @@ class CompiledExpression:
         self._trigger_uses = tuple(
             node.offset for node in nodes if isinstance(node, expr_nodes.TriggerField)
         )
-        calls = [node for node in nodes if isinstance(node, expr_nodes.Call)]
         self._functions = frozenset(call.function.name for call in calls)
         self._computed_keys = tuple(
-            call.offset
-            for call in calls
-            if call.function.name == "kv"
-            and not (
-                isinstance(call.args[0], expr_nodes.Literal)
-                and isinstance(call.args[0].value, str)
-            )
+            call.offset for call in kv_calls if _literal_key(call) is None
         )
 
     @property
@@ -183,3 +175,11 @@ def compile_expression(text: str) -> CompiledExpression:
         offset = 0 if fault.offset is None else fault.offset
         raise ExpressionError(fault.reason, offset, text) from None
     return CompiledExpression(text, tree)
+
+
+def _literal_key(call: expr_nodes.Call) -> str | None:
+    """The key a kv() call names as a text written out; None for one it computes."""
+    key = call.args[0]
+    if isinstance(key, expr_nodes.Literal) and isinstance(key.value, str):
+        return key.value
+    return None

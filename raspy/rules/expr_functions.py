@@ -28,7 +28,9 @@ _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 class Function:
     """`check` sees each literal argument at compile time (by its index);
     `check_all` all of them together, when every argument is a literal. `counts`,
-    when given, are the only numbers of arguments allowed within min..max."""
+    when given, are the only numbers of arguments allowed within min..max. `clock`:
+    its value moves with the clock alone (a `when:` that calls it is re-tested each
+    minute)."""
 
     name: str
     min_args: int
@@ -37,6 +39,7 @@ class Function:
     check: Callable[[int, JsonValue], None] | None = None
     check_all: Callable[[Sequence[JsonValue]], None] | None = None
     counts: tuple[int, ...] = ()
+    clock: bool = False
 
 
 def seconds_of_day(text: JsonValue, what: str) -> int:
@@ -269,13 +272,13 @@ FUNCTIONS: Final[dict[str, Function]] = {
     f.name: f
     for f in (
         Function("kv", 1, 1, _kv, _check_kv),
-        Function("now", 0, 0, _now),
-        Function("between", 2, 2, _between, _check_clock),
-        Function("weekday", 0, 0, _weekday),
-        Function("hour", 0, 0, _hour),
-        Function("minute", 0, 0, _minute),
-        Function("sun", 1, 1, _sun, _check_sun),
-        Function("sun_up", 0, 0, _sun_up),
+        Function("now", 0, 0, _now, clock=True),
+        Function("between", 2, 2, _between, _check_clock, clock=True),
+        Function("weekday", 0, 0, _weekday, clock=True),
+        Function("hour", 0, 0, _hour, clock=True),
+        Function("minute", 0, 0, _minute, clock=True),
+        Function("sun", 1, 1, _sun, _check_sun, clock=True),
+        Function("sun_up", 0, 0, _sun_up, clock=True),
         Function("abs", 1, 1, _abs),
         Function("min", 1, 16, _extreme("min")),
         Function("max", 1, 16, _extreme("max")),
@@ -290,3 +293,5 @@ FUNCTIONS: Final[dict[str, Function]] = {
         ),
     )
 }
+# the functions whose value moves with the clock alone (time_text(t) does not)
+TIME_FUNCTIONS: Final = frozenset(name for name, f in FUNCTIONS.items() if f.clock)

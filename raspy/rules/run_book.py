@@ -118,10 +118,7 @@ class RunBook:
         their checkpoint (the timer of AwaitChange.record_at; a wake may have
         given it already)."""
         for run in self._unrecorded():
-            waiting = run.waiting
-            assert isinstance(waiting, run_mod.AwaitChange)  # _unrecorded said so
-            if waiting.record_at <= mono:
-                self.paused(run, mono, wall)
+            self.paused(run, mono, wall)  # no checkpoint yet for one not due
 
     def next_deadline(self) -> float | None:
         """The earliest deadline a run waits for, a wait_until's record's time

@@ -69,6 +69,13 @@ def resumed(
     yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds, until))
 
 
+def _resume_floor(where: Path) -> float:
+    """How long a wait must last (a wait_until must have waited) to be recorded:
+    longer inside a repeat, where each pass's wait is a record of its own."""
+    in_repeat = any(level.pass_ is not None for level in where)
+    return RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
+
+
 def _tenths(seconds: float) -> str:
     """A time the run drew or the wall clock measured, as the trace's step times
     are written: to a tenth of a second (`431.9`, `300`), not six digits."""
@@ -189,9 +196,7 @@ def _wait(
         low, high = action.seconds, action.max_seconds
         seconds = model.uniform(scope.env.rng, low, high)
         bounds, shown = f" (random, {low:g}s to {high:g}s)", _tenths(seconds)
-    in_repeat = any(level.pass_ is not None for level in where)
-    floor = RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
-    place = (*where, Place(index)) if seconds >= floor else None
+    place = (*where, Place(index)) if seconds >= _resume_floor(where) else None
     scope.note(lambda: f"wait {shown}s{bounds}")
     yield Sleep(scope.clock.mono + seconds, place, seconds)
 
@@ -345,9 +350,7 @@ def _wait_until(
     mono = scope.clock.mono
     if take_up is None:
         left = seconds = math.inf if action.timeout_s is None else action.timeout_s
-        in_repeat = any(level.pass_ is not None for level in where)
-        floor = RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
-        record_at = mono + floor
+        record_at = mono + _resume_floor(where)
     else:
         left, seconds, record_at = take_up.left_s, take_up.seconds, mono
     deadline = mono + left if math.isfinite(left) else None

@@ -23,10 +23,6 @@ from raspy.rules.expr_keys import key_glob
 from raspy.rules.expr_values import truthy
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
 
-# the functions whose value moves with the clock alone (time_text(t) does not)
-TIME_FUNCTIONS: Final = frozenset(
-    {"now", "between", "weekday", "hour", "minute", "sun", "sun_up"}
-)
 MINUTE_S: Final = 60.0
 # a re-test a hair after the minute turns, so that hour() and between() read the new
 # minute even when the wall clock's fraction rounds the other way
