@@ -90,7 +90,8 @@ async def devices_page(
     if not problems:  # the broker said which are served
         rows += models.unserved_rows(tree(DEVICE_TREE), set(services))
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
-    values = {c.key: tree(c.key).get(c.key) for c in backend.controls}
+    live = tree("/") if backend.controls else {}  # one pass, not one a control
+    values = {c.key: live.get(c.key) for c in backend.controls}
     shown = controls_section(backend.controls, values, session.csrf, refused)
     return _page(
         backend, session, "Devices", shown + body, "/", live=True, status=status

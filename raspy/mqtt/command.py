@@ -143,10 +143,8 @@ class Requests:
             return self._answer(target, "set", 400, "invalid_value", detail)
         if len(self._pending) >= MAX_PENDING:
             return self._answer(target, "set", 503, "busy", "too many commands")
-        self._next_id += 1
-        expires_at = now + REQUEST_TIMEOUT_S
-        self._pending[self._next_id] = _Pending(expires_at, target, "set", control.key)
-        return [WriteKey(self._next_id, control.key, body_of(value))]
+        request_id = self._track(target, "set", control.key, now)
+        return [WriteKey(request_id, control.key, body_of(value))]
 
     def writing(self, request_id: int, made: bytes) -> None:
         """The link handed a control's write to the Clone server: its uuid."""
@@ -209,10 +207,16 @@ class Requests:
         self, target: Target | None, action: str, service: str, body: bytes, now: float
     ) -> list[Output]:
         """`body` to `service`, answered for `target` (None: a `list`)."""
+        return [SendRequest(self._track(target, action, service, now), service, body)]
+
+    def _track(
+        self, target: Target | None, action: str, service: str, now: float
+    ) -> int:
+        """A new request in flight, answered for `target` by REQUEST_TIMEOUT_S."""
         self._next_id += 1
         expires_at = now + REQUEST_TIMEOUT_S
         self._pending[self._next_id] = _Pending(expires_at, target, action, service)
-        return [SendRequest(self._next_id, service, body)]
+        return self._next_id
 
     def reply(
         self, request_id: int, frames: list[bytes], listed: Listed

@@ -156,16 +156,16 @@ class BridgeCore:
             if made:
                 self._requests.written(made, body)
         if self.settings.exposed(key):
-            device = device_of_key(key)
-            reserved = (
-                None if device is None else self.topics.reserved_device(device[0])
-            )
-            if reserved is not None:
-                # a device of a service named `control` or `scenario` (another
-                # program's worker): its topics are the controls' or scenarios'
-                return [Refused(reserved, quote(key))]
-            topic = self._topic_of.get(key)
+            topic = self._topic_of.get(key)  # cached only once it passed the checks
             if topic is None:
+                device = device_of_key(key)
+                reserved = (
+                    None if device is None else self.topics.reserved_device(device[0])
+                )
+                if reserved is not None:
+                    # a device of a service named `control` or `scenario` (another
+                    # program's worker): its topics are the controls' or scenarios'
+                    return [Refused(reserved, quote(key))]
                 try:
                     topic = self.topics.state_topic(key)
                 except MalformedMessage as exc:
@@ -181,6 +181,7 @@ class BridgeCore:
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)
+            device = device_of_key(key)
             if device is not None:
                 outputs += announcer.device_key(device[0], device[1], body, now)
         scenario = scenario_of_key(key)

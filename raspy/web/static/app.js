@@ -49,6 +49,12 @@
     return String(value).toLowerCase().slice(0, 40).replace(/[^a-z0-9_-]/g, "-");
   }
 
+  // the keys of the page's controls: they come from the config and do not change
+  // while the page is open, so a device's reading looks for no control
+  const CONTROL_KEYS = new Set(Array.from(document.querySelectorAll("li.control"), function (li) {
+    return li.dataset.controlKey;
+  }));
+
   // a control of the Devices page (its value, its widget) as the tree has it
   function applyControl(key, value) {
     document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
@@ -80,7 +86,7 @@
   }
 
   function apply(key, value) {
-    applyControl(key, value);
+    if (CONTROL_KEYS.has(key)) applyControl(key, value);
     document.querySelectorAll('[data-key="' + CSS.escape(key) + '"]').forEach(function (el) {
       if (el.classList.contains("switch")) {
         el.setAttribute("aria-checked", value === true ? "true" : "false");
