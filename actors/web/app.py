@@ -39,6 +39,7 @@ from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
 from raspy.web.control_html import body_limit as control_limit
+from raspy.web.editor import SavedWarnings
 from raspy.web.editor import body_limit as editor_limit
 from raspy.web.login import (
     LoginThrottle,
@@ -115,6 +116,8 @@ class Backend:
     kept: KeptSessions = field(init=False)  # the sessions' copy in sessions_path
     # one message per session for the page a POST redirects to (never in the URL)
     flashes: dict[str, str] = field(default_factory=dict)
+    # one Save's warnings per session, for the edit page it redirects to
+    warned: dict[str, SavedWarnings] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # the services with a live worker, as the broker announced them (WatchServices);
     # replaced whole by the WebActor's thread, read here

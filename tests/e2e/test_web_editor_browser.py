@@ -275,6 +275,45 @@ def test_a_login_goes_back_to_the_edit_page_it_was_asked_for(
     assert (back, offered) == (f"{hub.base}/scenarios/web-edit/edit", 1)
 
 
+def _title(page: Page) -> str:
+    """The page's title without the hub's name."""
+    return page.title().split(" · ")[0]
+
+
+def test_a_new_scenario_saved_with_warnings_lands_on_its_edit_page(
+    browser: Browser, hub: Hub
+) -> None:
+    """The warnings were answered at /new-scenario: the address bar kept it, and a
+    reload sent the form again (refused: already stored). Now the browser is on the
+    edit page, which shows them; a reload shows the stored text, and the draft of
+    the new page is gone."""
+    watched = DOCUMENT.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", watched)
+    try:
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        landed = (page.url, _title(page), page.text_content("p.notice"))
+        warned = page.locator("ol.problems li").all_text_contents()
+        draft = page.evaluate("sessionStorage.getItem('raspy-draft:/new-scenario')")
+        page.reload()
+        reloaded = (page.url, page.locator("p.notice").count(), _title(page))
+        text = page.input_value("#document")
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    edit = f"{hub.base}/scenarios/web-edit/edit"
+    assert landed == (edit, "Edit web-edit", "Saved web-edit; the hub warns:")
+    assert [item.split(":", 1)[0] for item in warned] == ["line 4, column 9"]
+    assert (draft, reloaded, text) == (None, (edit, 0, "Edit web-edit"), watched)
+
+
 def test_a_new_scenarios_draft_goes_when_its_text_starts_with_a_blank_line(
     browser: Browser, hub: Hub
 ) -> None:
