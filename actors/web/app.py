@@ -18,6 +18,7 @@ from datetime import UTC, tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import structlog
 from starlette.applications import Starlette
@@ -38,6 +39,7 @@ from raspy.errors import ConfigError
 from raspy.web import forms, html, live
 from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
 from raspy.web.control_html import body_limit as control_limit
+from raspy.web.editor import SavedWarnings
 from raspy.web.editor import body_limit as editor_limit
 from raspy.web.login import (
     LoginThrottle,
@@ -45,6 +47,7 @@ from raspy.web.login import (
     Sessions,
     client_key,
     csrf_ok,
+    safe_next,
     same_origin,
     verify,
 )
@@ -113,6 +116,8 @@ class Backend:
     kept: KeptSessions = field(init=False)  # the sessions' copy in sessions_path
     # one message per session for the page a POST redirects to (never in the URL)
     flashes: dict[str, str] = field(default_factory=dict)
+    # one Save's warnings per session, for the edit page it redirects to
+    warned: dict[str, SavedWarnings] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # the services with a live worker, as the broker announced them (WatchServices);
     # replaced whole by the WebActor's thread, read here
@@ -206,7 +211,7 @@ def page_route(
                 return secure(
                     JSONResponse({"error": "login required"}, status_code=401)
                 )
-            return secure(RedirectResponse("/login", status_code=303))
+            return secure(RedirectResponse(_login_href(request), status_code=303))
         if request.method == "POST":
             supplied = request.headers.get("x-csrf-token")
             if supplied is None:
@@ -223,17 +228,31 @@ def page_route(
     return endpoint
 
 
+def _login_href(request: Request) -> str:
+    """/login, with the page asked for as its `next` (a GET's: the target of a
+    POST is no page to go back to), so that a login goes back there."""
+    if request.method not in ("GET", "HEAD"):
+        return "/login"
+    path = request.scope.get("raw_path") or request.url.path.encode("utf-8")
+    query = request.scope.get("query_string") or b""
+    target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    target = safe_next(target)
+    if target == "/":
+        return "/login"
+    return "/login?" + urlencode({"next": target}, safe="/")
+
+
 async def login_form(request: Request, backend: Backend) -> Response:
+    going = safe_next(request.query_params.get("next"))
     if await backend.session(request) is not None:
-        return secure(RedirectResponse("/", status_code=303))
-    return _login_page("", status=200)
+        return secure(RedirectResponse(going, status_code=303))
+    return _login_page("", status=200, next_path=going)
 
 
-def _login_page(message: str, *, status: int) -> Response:
+def _login_page(message: str, *, status: int, next_path: str = "/") -> Response:
     token = secrets.token_urlsafe(24)
-    response = secure(
-        Response(html.login_page(token, message), status, media_type="text/html")
-    )
+    page = html.login_page(token, message, next_path)
+    response = secure(Response(page, status, media_type="text/html"))
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -250,27 +269,28 @@ async def login_submit(request: Request, backend: Backend) -> Response:
         fields = forms.parse_form(await request.body())
     except forms.FormError as exc:
         return _login_page(str(exc), status=400)
+    going = safe_next(fields.get("next"))  # kept by a refusal: a second try goes too
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     supplied = fields.get("csrf", "")
     if not cookie or not secrets.compare_digest(
         cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
     ):
-        return _login_page("The form expired; try again.", status=403)
+        return _login_page("The form expired; try again.", status=403, next_path=going)
     now = backend.clock.monotonic()
     client = client_key(None if request.client is None else request.client.host)
     refusal = backend.throttle.refusal(client, now)
     if refusal is not None:
-        return _login_page(refusal, status=429)
+        return _login_page(refusal, status=429, next_path=going)
     secret = fields.get("secret", "")
     logins = backend.logins.fingerprint()  # before the check: a change after it wins
     # counted while it is checked: tries sent at once must not all pass the throttle
     backend.throttle.failed(client, now)
     if not await asyncio.to_thread(backend.check_secret, secret):
-        return _login_page("Wrong token or password.", status=401)
+        return _login_page("Wrong token or password.", status=401, next_path=going)
     backend.throttle.cleared(client, now)
     session = backend.sessions.create(now, logins)
     await backend.kept.save()  # stored before the browser has its cookie
-    response = secure(RedirectResponse("/", status_code=303))
+    response = secure(RedirectResponse(going, status_code=303))
     response.set_cookie(
         SESSION_COOKIE,
         session.sid,

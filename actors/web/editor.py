@@ -22,7 +22,7 @@ from raspy import json_text
 from raspy.actors.web.app import Backend
 from raspy.errors import quote
 from raspy.web import editor, forms, html
-from raspy.web.editor import EditorForm, EditorView, Problem
+from raspy.web.editor import EditorForm, EditorView, Problem, SavedWarnings
 from raspy.web.login import Session
 from raspy.web.models import ReplyError
 from raspy.web.pages import scenario_href
@@ -155,27 +155,21 @@ def _with(view: EditorView, **changes: Any) -> EditorView:
     return replace(view, **changes)
 
 
-async def _saved(
+def _saved(
     backend: Backend, session: Session, name: str, reply: dict[str, Any], text: str
 ) -> Response:
-    """After an import: the scenario's page, or with warnings the edit page again,
-    showing them at their lines (the text is stored)."""
+    """After an import: the scenario's page, or with warnings its edit page, which
+    shows them at their lines (the text is stored). A redirect either way: the
+    address is the page's, and a reload sends no form again (from New scenario
+    it was refused as already stored)."""
     warnings = reply.get("warnings")
     if isinstance(warnings, list) and warnings:
-        view = EditorView(
-            editor.edit_href(name),
-            text,
-            editor.fingerprint(text),
-            editor.problems_of(warnings),
-            headline=f"Saved {name}; the hub warns:",
-            error=False,
-            back=scenario_href(name),
-            note=EDIT_NOTE,
-            saved=True,
+        if len(backend.warned) > len(backend.sessions):  # of sessions that ended
+            backend.warned.clear()
+        backend.warned[session.sid] = SavedWarnings(
+            name, editor.fingerprint(text), tuple(editor.problems_of(warnings))
         )
-        return _show(
-            backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
-        )
+        return RedirectResponse(editor.edit_href(name), status_code=303)
     _flash(backend, session, f"saved: {name}")
     return RedirectResponse(scenario_href(name), status_code=303)
 
@@ -198,6 +192,16 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
         back=scenario_href(name),
         note=EDIT_NOTE,
     )
+    warned = backend.warned.pop(session.sid, None)
+    # the warnings of the text stored now: not once another Save changed it
+    if warned is not None and (warned.name, warned.base) == (name, view.base):
+        view = _with(
+            view,
+            problems=warned.warnings,
+            headline=f"Saved {name}; the hub warns:",
+            error=False,
+            saved=True,
+        )
     return _show(
         backend, session, f"Edit {name}", editor.editor_body(view, session.csrf)
     )
@@ -284,7 +288,7 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
-    return await _saved(backend, session, name, reply, form.document)
+    return _saved(backend, session, name, reply, form.document)
 
 
 def _rename(document: str, old: str, new: str) -> Problem:
@@ -339,7 +343,7 @@ async def new_submit(request: Request, backend: Backend, session: Session) -> Re
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
-    return await _saved(backend, session, str(reply.get("name")), reply, form.document)
+    return _saved(backend, session, str(reply.get("name")), reply, form.document)
 
 
 async def delete_form(request: Request, backend: Backend, session: Session) -> Response:

@@ -138,6 +138,16 @@ class EditorView:
     saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
 
 
+@dataclass(frozen=True, slots=True)
+class SavedWarnings:
+    """What a Save with warnings leaves for the edit page it redirects to (once):
+    the scenario, the fingerprint of the text saved, and the warnings."""
+
+    name: str
+    base: str
+    warnings: tuple[Problem, ...]
+
+
 def _problem_item(problem: Problem) -> str:
     if not problem.line:
         return f"<li>{esc(problem.message)}</li>"

@@ -121,9 +121,15 @@ def page(
     )
 
 
-def login_page(login_csrf: str, message: str = "") -> str:
-    """The login form (the only page served without a session)."""
+def login_page(login_csrf: str, message: str = "", next_path: str = "/") -> str:
+    """The login form (the only page served without a session); `next_path`: the
+    page to go to once logged in (login.safe_next has checked it)."""
     shown = notice(message, error=True) if message else ""
+    going = (
+        f'<input type="hidden" name="next" value="{esc(next_path)}">'
+        if next_path != "/"
+        else ""
+    )
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -134,7 +140,7 @@ def login_page(login_csrf: str, message: str = "") -> str:
         "<main><h1>raspy</h1>"
         f"{shown}"
         '<form method="post" action="/login" class="login-form">'
-        f"{hidden_csrf(login_csrf)}"
+        f"{hidden_csrf(login_csrf)}{going}"
         '<label for="secret">Token or password</label>'
         '<input id="secret" name="secret" type="password" autocomplete="current-password" required autofocus>'
         '<button type="submit">Log in</button></form>'

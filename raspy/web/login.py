@@ -247,6 +247,25 @@ def csrf_ok(session: Session, supplied: str | None) -> bool:
     )
 
 
+MAX_NEXT_CHARS: Final = 2000  # longer than any page's address here
+
+
+def safe_next(target: str | None) -> str:
+    """Where a login goes after success: `target` when it is a path of this site
+    (one leading slash, then printable ASCII, no space, no backslash), else `/`.
+    Anything else would make a link to the hub's login an open redirect, sending
+    the browser on to another site once logged in: two leading slashes name a host,
+    so does a backslash after the first slash, a scheme names a site, and browsers
+    drop tabs and newlines, which turns a slash, a tab and a slash into two."""
+    if not target or len(target) > MAX_NEXT_CHARS:
+        return "/"
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if any(not "!" <= char <= "~" or char == "\\" for char in target):
+        return "/"
+    return target
+
+
 _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 
 

@@ -177,14 +177,22 @@ def plain_request(hub: Hub, method: str, path: str, **headers: str) -> tuple[int
 
 
 def test_a_request_without_login_is_refused(hub: Hub) -> None:
-    """Pages send to the login form; the API and the live stream answer 401."""
+    """Pages send to the login form (a GET's naming itself as where to go back
+    to); the API and the live stream answer 401."""
+    device = f"/device/{hostname()}.fake.outdoor"
     assert [
         plain_request(hub, "GET", "/"),
-        plain_request(hub, "GET", f"/device/{hostname()}.fake.outdoor"),
+        plain_request(hub, "GET", device),
         plain_request(hub, "GET", "/events"),
         plain_request(hub, "POST", "/api/device"),
         plain_request(hub, "POST", "/scenarios/frost-lamp/run"),
-    ] == [(303, "/login"), (303, "/login"), (401, ""), (401, ""), (303, "/login")]
+    ] == [
+        (303, "/login"),
+        (303, f"/login?next={device}"),
+        (401, ""),
+        (401, ""),
+        (303, "/login"),
+    ]
 
 
 def test_no_page_leaves_an_error_in_the_browser_console(
@@ -902,7 +910,7 @@ def test_log_out_ends_the_session(browser: Browser, hub: Hub) -> None:
     page.goto(f"{hub.base}/services")
     landed = page.url
     page.context.close()
-    assert landed == f"{hub.base}/login"
+    assert landed == f"{hub.base}/login?next=/services"
 
 
 def test_a_live_page_whose_session_ended_goes_to_the_login_form(

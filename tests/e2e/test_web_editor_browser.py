@@ -238,6 +238,82 @@ def test_a_save_after_the_session_ended_loses_no_text(
     assert offered_after == 0
 
 
+def test_a_login_goes_back_to_the_edit_page_it_was_asked_for(
+    browser: Browser, hub: Hub
+) -> None:
+    """The session ends while the edit page is open: the edit page fetched again
+    leads to the login form, and the login went to the devices page, away from the
+    text the draft keeps. Now it goes back to the edit page, which offers it."""
+    typed = DOCUMENT.replace("first", "typed before the session ended")
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    try:
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        page.fill("#document", typed)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Check").click()
+        other = page.context.new_page()
+        other.goto(f"{hub.base}/services")
+        with other.expect_navigation():
+            other.get_by_role("button", name="Log out").click()
+        other.close()
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        landed = page.url
+        _log_in_again(page, hub)
+        back = page.url
+        offered = page.get_by_role("button", name="Restore your unsaved text").count()
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    assert landed == f"{hub.base}/login?next=/scenarios/web-edit/edit"
+    assert (back, offered) == (f"{hub.base}/scenarios/web-edit/edit", 1)
+
+
+def _title(page: Page) -> str:
+    """The page's title without the hub's name."""
+    return page.title().split(" · ")[0]
+
+
+def test_a_new_scenario_saved_with_warnings_lands_on_its_edit_page(
+    browser: Browser, hub: Hub
+) -> None:
+    """The warnings were answered at /new-scenario: the address bar kept it, and a
+    reload sent the form again (refused: already stored). Now the browser is on the
+    edit page, which shows them; a reload shows the stored text, and the draft of
+    the new page is gone."""
+    watched = DOCUMENT.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", watched)
+    try:
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        landed = (page.url, _title(page), page.text_content("p.notice"))
+        warned = page.locator("ol.problems li").all_text_contents()
+        draft = page.evaluate("sessionStorage.getItem('raspy-draft:/new-scenario')")
+        page.reload()
+        reloaded = (page.url, page.locator("p.notice").count(), _title(page))
+        text = page.input_value("#document")
+    finally:
+        page.goto(f"{hub.base}/scenarios/web-edit/delete")
+        page.get_by_label("Yes, delete web-edit").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete").click()
+        page.context.close()
+    edit = f"{hub.base}/scenarios/web-edit/edit"
+    assert landed == (edit, "Edit web-edit", "Saved web-edit; the hub warns:")
+    assert [item.split(":", 1)[0] for item in warned] == ["line 4, column 9"]
+    assert (draft, reloaded, text) == (None, (edit, 0, "Edit web-edit"), watched)
+
+
 def test_a_new_scenarios_draft_goes_when_its_text_starts_with_a_blank_line(
     browser: Browser, hub: Hub
 ) -> None:

@@ -259,12 +259,61 @@ def test_the_editor_lets_the_browser_keep_the_text(lamp: Browser) -> None:
     )
     base = _field(page.body, "base")
     saved = _post(lamp, "/scenarios/lamp/edit", document=watched, base=base, do="save")
-    assert 'autocomplete="off"' not in page.body + saved.body
+    assert (saved.status, saved.location) == (303, "/scenarios/lamp/edit")
+    shown = lamp.exchange("GET", saved.location)
+    assert 'autocomplete="off"' not in page.body + shown.body
     assert '<form method="post" action="/scenarios/lamp/edit" class="editor">' in (
         page.body
     )
-    assert 'class="editor" data-saved>' in saved.body
+    assert 'class="editor" data-saved>' in shown.body
     assert _stored(lamp, "lamp") == watched
+
+
+WATCHED = 'name: porch\ntriggers:\n  - kv: "/device/*.fake.nowhere/value"\n' + (
+    "actions:\n  - log: 'one'\n"
+)
+
+
+def test_a_new_scenario_saved_with_warnings_is_at_its_edit_pages_address(
+    browser: Browser,
+) -> None:
+    """The warnings were answered at /new-scenario: the page said "Edit porch" at
+    the old address, and a reload sent the form again, then refused as already
+    stored. Now a redirect to the edit page, which shows them once."""
+    saved = _post(browser, "/new-scenario", document=WATCHED, do="save")
+    try:
+        shown = browser.exchange("GET", saved.location)
+        again = browser.exchange("GET", "/scenarios/porch/edit")
+    finally:
+        _delete(browser, "porch")
+    assert (saved.status, saved.location) == (303, "/scenarios/porch/edit")
+    assert (shown.status, _textarea(shown.body)) == (200, WATCHED)
+    assert "Saved porch; the hub warns:" in shown.body
+    assert 'data-line="3" data-col="9">line 3, column 9</a>: warning: kv:' in (
+        shown.body
+    )
+    assert 'class="editor" data-saved>' in shown.body
+    # once: the page fetched again is the plain edit page
+    assert ("the hub warns" in again.body, "data-saved" in again.body) == (
+        False,
+        False,
+    )
+
+
+def test_the_warnings_of_a_text_changed_since_are_not_shown(lamp: Browser) -> None:
+    """Another Save (another tab, another person) between the redirect and the
+    edit page: the warnings were of a text no longer stored."""
+    page = lamp.exchange("GET", "/scenarios/lamp/edit")
+    watched = GOOD.replace(
+        "actions:", 'triggers:\n  - kv: "/device/*.fake.nowhere/value"\nactions:'
+    )
+    base = _field(page.body, "base")
+    saved = _post(lamp, "/scenarios/lamp/edit", document=watched, base=base, do="save")
+    base = hashlib.sha256(watched.encode()).hexdigest()
+    _post(lamp, "/scenarios/lamp/edit", document=GOOD, base=base, do="save")
+    shown = lamp.exchange("GET", saved.location)
+    assert (saved.status, _textarea(shown.body)) == (303, GOOD)
+    assert ("the hub warns" in shown.body, "data-saved" in shown.body) == (False, False)
 
 
 def test_save_refuses_when_the_stored_text_changed_since_the_page_was_opened(

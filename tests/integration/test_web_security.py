@@ -5,9 +5,11 @@ is read."""
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -15,10 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from support.wait import wait_until
-from support.web_browser import Answer, Browser, allow_login
+from support.web_browser import TOKEN, Answer, Browser, allow_login
 
 from raspy.actors.web import app as app_mod
 from raspy.actors.web.app import Backend, ServiceRequest, build_app
@@ -604,7 +607,7 @@ def test_a_path_with_no_page_is_a_page_with_the_menu_behind_the_login(
     menu to go on from and without the security headers every other answer has;
     and it answered without a login."""
     status, headers, _ = _get(served, "/scenario/hall-motion", "")
-    assert (status, headers["location"]) == (303, "/login")
+    assert (status, headers["location"]) == (303, "/login?next=/scenario/hall-motion")
     browser = served.browser()
     browser.log_in()
     status, headers, body = _get(served, "/scenario/<b>hall-motion", browser.cookie)
@@ -613,3 +616,74 @@ def test_a_path_with_no_page_is_a_page_with_the_menu_behind_the_login(
     assert '<a href="/scenarios">Scenarios</a>' in body
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["cache-control"] == "no-store"
+
+
+def _login_with(browser: Browser, login_path: str, secret: str) -> Answer:
+    """The login form fetched from `login_path` and sent as a browser would (its
+    fields, `next` among them when the form holds one)."""
+    form = browser.exchange("GET", login_path)
+    browser.cookie = form.cookies[0].split(";")[0]
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.body)
+    )
+    fields = {name: html.unescape(value) for name, value in fields.items()}
+    return browser.exchange("POST", "/login", urlencode({**fields, "secret": secret}))
+
+
+@pytest.mark.timeout(60)
+def test_a_login_goes_back_to_the_page_it_was_asked_for(served: Served) -> None:
+    """A login went to the devices page whatever page the browser was on (the
+    edit page of a scenario, whose draft the editor keeps)."""
+    status, headers, _ = _get(served, "/scenarios/hall%20lamp/edit?x=1&y=2", "")
+    assert (status, headers["location"]) == (
+        303,
+        "/login?next=/scenarios/hall%2520lamp/edit%3Fx%3D1%26y%3D2",
+    )
+    browser = served.browser()
+    wrong = _login_with(browser, headers["location"], "not-the-token")
+    kept = 'name="next" value="/scenarios/hall%20lamp/edit?x=1&amp;y=2"'
+    assert (wrong.status, kept in wrong.body) == (401, True)  # a second try goes too
+    answer = _login_with(browser, headers["location"], TOKEN)
+    assert (answer.status, answer.location) == (
+        303,
+        "/scenarios/hall%20lamp/edit?x=1&y=2",
+    )
+    browser.cookie = answer.cookies[0].split(";")[0]  # logged in: the form goes on
+    again = browser.exchange("GET", "/login?next=/services")
+    assert (again.status, again.location) == (303, "/services")
+
+
+@pytest.mark.timeout(60)
+def test_a_post_without_a_session_is_not_remembered(served: Served) -> None:
+    """The target of a POST is no page to go back to."""
+    answer = served.browser().exchange("POST", "/scenarios/hall/run", "csrf=x")
+    assert (answer.status, answer.location) == (303, "/login")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example",  # browsers drop the tab: //evil.example
+        "/\n/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        "",
+    ],
+)
+@pytest.mark.timeout(60)
+def test_a_login_goes_to_no_other_site(served: Served, target: str) -> None:
+    """`next` is a path of this site or nothing: an open redirect would send a
+    browser on to another site from a link to the hub's login."""
+    browser = served.browser()
+    form = browser.exchange("GET", "/login?" + urlencode({"next": target}))
+    assert 'name="next"' not in form.body
+    browser.cookie = form.cookies[0].split(";")[0]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.body)
+    assert csrf is not None
+    answer = browser.exchange(
+        "POST", "/login", urlencode({"csrf": csrf[1], "secret": TOKEN, "next": target})
+    )
+    assert (answer.status, answer.location) == (303, "/")

@@ -24,6 +24,7 @@ class Answer:
     content_type: str
     cookies: list[str]
     body: str
+    location: str = ""  # a redirect's Location header
 
 
 class Browser:
@@ -49,6 +50,7 @@ class Browser:
                 response.getheader("content-type") or "",
                 response.headers.get_all("set-cookie") or [],
                 response.read().decode("utf-8"),
+                response.getheader("location") or "",
             )
         finally:
             connection.close()

@@ -19,6 +19,7 @@ from raspy.web.login import (
     hash_secret,
     new_token,
     parse_hash,
+    safe_next,
     same_origin,
     verify,
 )
@@ -328,3 +329,34 @@ def test_any_hash_file_gives_a_hash_nothing_or_a_config_error(data: bytes) -> No
         except ConfigError as exc:
             found = str(exc)
     assert found is None or isinstance(found, SecretHash) or str(path) in found
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("target", "went"),
+    [
+        ("/scenarios/hall/edit", "/scenarios/hall/edit"),
+        ("/device/a%20b?x=1&y=2", "/device/a%20b?x=1&y=2"),
+        ("/", "/"),
+        (None, "/"),
+        ("", "/"),
+        ("scenarios", "/"),  # relative
+        ("//evil.example/x", "/"),  # a host
+        ("///evil.example", "/"),
+        ("/\\evil.example", "/"),  # a backslash: a host to browsers
+        ("/\\/evil.example", "/"),
+        ("https://evil.example/", "/"),  # a scheme
+        ("javascript:alert(1)", "/"),
+        ("/\t/evil.example", "/"),  # browsers drop the tab: //evil.example
+        ("/\r\n/evil.example", "/"),
+        ("/a\x00b", "/"),
+        ("/a\x7fb", "/"),
+        ("/a b", "/"),
+        ("/caf\u00e9", "/"),  # not as a browser sends a path: percent-encoded
+        ("/" + "a" * 2000, "/"),
+    ],
+)
+def test_a_login_goes_on_only_to_a_path_of_this_site(
+    target: str | None, went: str
+) -> None:
+    assert safe_next(target) == went
