@@ -15,10 +15,11 @@ from dataclasses import replace
 from typing import Any, Final
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from raspy import json_text
+from raspy.actors.web import pages
 from raspy.actors.web.app import Backend
 from raspy.errors import quote
 from raspy.web import editor, forms, html
@@ -50,28 +51,13 @@ def routes(route: Callable[..., Route]) -> list[Route]:
 def _show(
     backend: Backend, session: Session, title: str, body: str, status: int = 200
 ) -> Response:
-    document = html.page(
-        title,
-        body,
-        csrf=session.csrf,
-        active="/scenarios",
-        host=backend.hostname,
-        zone=str(backend.zone),
-    )
-    return HTMLResponse(document.encode("utf-8", "replace"), status_code=status)
-
-
-def _flash(backend: Backend, session: Session, message: str) -> None:
-    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
-        backend.flashes.clear()
-    backend.flashes[session.sid] = message[:300]
+    """An editor page, under the Scenarios menu entry."""
+    return pages.page(backend, session, title, body, "/scenarios", status=status)
 
 
 async def _core(backend: Backend, body: bytes) -> tuple[bytes, dict[str, Any]]:
     """The core's status and reply object; ReplyError when it cannot answer."""
-    service = f"{backend.hostname}.core.scenario"
-    if not await backend.available(service):
-        raise forms.FormError(f"{service}: no worker: is [core] enabled?")
+    service = await pages.scenario_service(backend)
     frames = await backend.ask(service, body)
     try:
         reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
@@ -170,7 +156,7 @@ def _saved(
             name, editor.fingerprint(text), tuple(editor.problems_of(warnings))
         )
         return RedirectResponse(editor.edit_href(name), status_code=303)
-    _flash(backend, session, f"saved: {name}")
+    pages.flash(backend, session, f"saved: {name}")
     return RedirectResponse(scenario_href(name), status_code=303)
 
 
@@ -277,7 +263,7 @@ async def _save_over(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
     if editor.same_text(form.document, stored):  # an import would end its runs
-        _flash(backend, session, NO_CHANGE)
+        pages.flash(backend, session, NO_CHANGE)
         return RedirectResponse(scenario_href(name), status_code=303)
     status, reply = await _core(
         backend, editor.document_request("import", form.document, replace=True)
@@ -375,14 +361,14 @@ async def delete_submit(
     try:
         stored = await _stored(backend, name)
     except _FAILED as exc:
-        _flash(backend, session, f"failed: delete {name}: {exc}")
+        pages.flash(backend, session, f"failed: delete {name}: {exc}")
         return RedirectResponse("/scenarios", status_code=303)
     if not form.confirmed:
         said = "Not deleted: tick the box to confirm."
         body = editor.delete_body(name, stored or "", session.csrf, said)
         return _show(backend, session, title, body, 400)
     if stored is None:
-        _flash(
+        pages.flash(
             backend, session, f"failed: delete {name}: no scenario named {name[:64]!r}"
         )
         return RedirectResponse("/scenarios", status_code=303)
@@ -402,7 +388,7 @@ async def delete_submit(
         )
     except _FAILED as exc:
         message = f"failed: delete {name}: {exc}"
-    _flash(backend, session, message)
+    pages.flash(backend, session, message)
     return RedirectResponse("/scenarios", status_code=303)
 
 

@@ -24,7 +24,7 @@ from raspy.web.models import DeviceRow, ReplyError
 _TITANIC_SHOWN = 100
 
 
-def _page(
+def page(
     backend: Backend,
     session: Session,
     title: str,
@@ -93,7 +93,7 @@ async def devices_page(
     live = tree("/") if backend.controls else {}  # one pass, not one a control
     values = {c.key: live.get(c.key) for c in backend.controls}
     shown = controls_section(backend.controls, values, session.csrf, refused)
-    return _page(
+    return page(
         backend, session, "Devices", shown + body, "/", live=True, status=status
     )
 
@@ -132,7 +132,7 @@ async def device_page(
     row = next((r for r in rows if r.fullname == fullname), None)
     if row is None:
         text = "; ".join(problems) or f"no device {fullname[:64]!r}"
-        return _page(
+        return page(
             backend,
             session,
             "Unknown device",
@@ -144,7 +144,7 @@ async def device_page(
     body = pages.device_body(row, graph, backend.clock.wall(), backend.zone)
     if problems:  # shown from the tree: say why there is nothing to command
         body = "".join(html.notice(problem) for problem in problems) + body
-    return _page(backend, session, row.label, body, "/", live=True)
+    return page(backend, session, row.label, body, "/", live=True)
 
 
 async def _history(backend: Backend, fullname: str, span: str) -> models.History:
@@ -213,7 +213,7 @@ async def scenarios_page(
 ) -> Response:
     message = backend.flashes.pop(session.sid, "")
     try:
-        service = await _scenario_service(backend)
+        service = await scenario_service(backend)
         rows = models.scenarios(
             await backend.ask(service, b'{"v": 1, "action": "list"}')
         )
@@ -224,10 +224,17 @@ async def scenarios_page(
             rows, session.csrf, backend.clock.wall(), backend.zone
         )
     body = _flashed(message, body)
-    return _page(backend, session, "Scenarios", body, "/scenarios", live=True)
+    return page(backend, session, "Scenarios", body, "/scenarios", live=True)
 
 
-async def _scenario_service(backend: Backend) -> str:
+def flash(backend: Backend, session: Session, message: str) -> None:
+    """The outcome of a button, shown once above the next page of `session`."""
+    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
+        backend.flashes.clear()
+    backend.flashes[session.sid] = message[:300]
+
+
+async def scenario_service(backend: Backend) -> str:
     """The core's scenario service; ReplyError if no worker serves it."""
     service = f"{backend.hostname}.core.scenario"
     if not await backend.available(service):
@@ -249,10 +256,10 @@ async def scenario_page(
     name = request.path_params["name"]
     message = backend.flashes.pop(session.sid, "")
     try:
-        service = await _scenario_service(backend)
+        service = await scenario_service(backend)
         frames = await backend.ask(service, forms.scenario_get_request(name))
         if frames[:1] == [b"404"]:
-            return _page(
+            return page(
                 backend,
                 session,
                 "Unknown scenario",
@@ -267,7 +274,7 @@ async def scenario_page(
         body = pages.scenario_body(
             detail, session.csrf, backend.clock.wall(), backend.zone
         )
-    return _page(
+    return page(
         backend, session, name, _flashed(message, body), "/scenarios", live=True
     )
 
@@ -291,9 +298,7 @@ async def scenario_action(
             message = f"{action}: {name} done"
     except (forms.FormError, ReplyError, ValueError) as exc:
         message = f"failed: {action} {name}: {exc}"
-    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
-        backend.flashes.clear()
-    backend.flashes[session.sid] = message[:300]
+    flash(backend, session, message)
     # the buttons of a scenario's own page bring the user back to it
     back = request.query_params.get("back") == "page"
     target = pages.scenario_href(name) if back else "/scenarios"
@@ -318,7 +323,7 @@ async def services_page(
         problems.append(str(exc))
     stats = await asyncio.gather(*(_part_stats(backend, part) for part in parts))
     body = pages.services_body(workers, stats, problems)
-    return _page(backend, session, "Services", body, "/services")
+    return page(backend, session, "Services", body, "/services")
 
 
 async def _part_stats(backend: Backend, part: str) -> pages.PartStats:
@@ -349,14 +354,14 @@ async def titanic_page(
     body = pages.titanic_body(entries, total, stats, backend.clock.wall(), backend.zone)
     if problem:
         body = html.notice(problem, error=True) + body
-    return _page(backend, session, "Titanic queue", body, "/titanic")
+    return page(backend, session, "Titanic queue", body, "/titanic")
 
 
 async def not_found(request: Request, backend: Backend, session: Session) -> Response:
     """Any other path: the page's frame with its menu, so a mistyped or old link
     leads somewhere (Starlette's own answer was a bare "Not Found")."""
     path = request.url.path[:64]
-    return _page(
+    return page(
         backend,
         session,
         "No such page",
