@@ -12,9 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
+from support.chromium import chromium, new_web_token
 from support.daemon import Daemon, hostname
 from support.net import free_port_base
 from support.wait import wait_until
@@ -103,20 +101,7 @@ class Hub:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data_dir = tmp_path_factory.mktemp("web") / "data"
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "raspy.cli.raspy",
-            "web-token",
-            "--data-dir",
-            str(data_dir),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
+    token = new_web_token(data_dir)
     daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=CONFIG)
     try:
         running = Hub(daemon.start(timeout_s=30), token)
@@ -140,16 +125,8 @@ def _answers(hub: Hub) -> bool:
 def browser() -> Iterator[Browser]:
     """One Chromium for the module (each test works in its own context, with its own
     cookies); it is up before a test's thread and socket snapshot, and ends after."""
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is needed: `make test` installs it as root"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def logged_in(browser: Browser, hub: Hub, width: str = "desktop") -> Page:

@@ -6,14 +6,12 @@ desktop and phone width, go to the pytest tmp dir."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
+from support.chromium import chromium, new_web_token
 from support.daemon import Daemon
 from support.net import free_port_base
 from support.wait import wait_until
@@ -42,20 +40,7 @@ class Hub:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     data_dir = tmp_path_factory.mktemp("editor") / "data"
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "raspy.cli.raspy",
-            "web-token",
-            "--data-dir",
-            str(data_dir),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
+    token = new_web_token(data_dir)
     daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=CONFIG)
     try:
         yield Hub(daemon.start(timeout_s=30), token)
@@ -65,16 +50,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is needed: `make test` installs it as root"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def logged_in(browser: Browser, hub: Hub, width: str = "desktop") -> Page:
