@@ -26,10 +26,13 @@ log = structlog.get_logger(component="web")
 class _Refused(Exception):
     """A control's POST refused: the HTTP status and the reason, for a person."""
 
-    def __init__(self, status: int, key: str, reason: str) -> None:
+    def __init__(
+        self, status: int, key: str, reason: str, sent: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.key = key
+        self.sent = sent  # the value's text as the form sent it
 
 
 async def _write(request: Request, backend: Backend) -> tuple[str, JsonValue]:
@@ -42,16 +45,17 @@ async def _write(request: Request, backend: Backend) -> tuple[str, JsonValue]:
     control = next((c for c in backend.controls if c.key == key), None)
     if control is None:
         raise _Refused(404, key, f"no control for the key {quote(key)}")
+    sent = fields.get("value", "")
     try:
-        value = check(control, fields.get("value", ""))
+        value = check(control, sent)
     except ControlError as exc:
-        raise _Refused(400, key, str(exc)) from None
+        raise _Refused(400, key, str(exc), sent) from None
     try:
         await backend.write(key.encode("utf-8"), body_of(value))
     except ValueError as exc:
-        raise _Refused(503, key, f"not written: {exc}") from None
+        raise _Refused(503, key, f"not written: {exc}", sent) from None
     except TimeoutError:
-        raise _Refused(504, key, "not confirmed within a few seconds") from None
+        raise _Refused(504, key, "not confirmed within a few seconds", sent) from None
     log.info("control_set", key=key)
     return key, value
 
@@ -63,7 +67,7 @@ async def control_form(
     tree: Callable[[str], Mapping[str, object]],
 ) -> Response:
     """Back to the Devices page, or that page again (400) with the reason under
-    the control."""
+    the control and the text sent in its field."""
     from raspy.actors.web import pages
 
     try:
@@ -75,6 +79,7 @@ async def control_form(
             session,
             tree=tree,
             refused={exc.key: str(exc)},
+            sent={} if exc.sent is None else {exc.key: exc.sent},
             status=exc.status,
         )
     return RedirectResponse("/", status_code=303)

@@ -75,11 +75,13 @@ async def devices_page(
     tree: Callable[[str], Mapping[str, object]],
     *,
     refused: Mapping[str, str] | None = None,
+    sent: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     """The controls, then the devices of every served `*.devices` service, and, from
     `tree` (the live values), those of a service no worker serves now (a remote
-    board gone). `refused`: a control's POST refused (key -> reason), said under it."""
+    board gone). `refused`: a control's POST refused (key -> reason), said under it;
+    `sent`: the text it sent (key -> text), in its field again."""
     try:
         services = models.service_names(await backend.ask("mmi.services", b"*.devices"))
     except ReplyError as exc:
@@ -92,7 +94,7 @@ async def devices_page(
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
     live = tree("/") if backend.controls else {}  # one pass, not one a control
     values = {c.key: live.get(c.key) for c in backend.controls}
-    shown = controls_section(backend.controls, values, session.csrf, refused)
+    shown = controls_section(backend.controls, values, session.csrf, refused, sent)
     return page(
         backend, session, "Devices", shown + body, "/", live=True, status=status
     )

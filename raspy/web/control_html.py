@@ -34,9 +34,12 @@ def controls_section(
     values: Mapping[str, object],
     csrf: str,
     refused: Mapping[str, str] | None = None,
+    sent: Mapping[str, str] | None = None,
 ) -> str:
     """The controls, each with its current value from `values` (key -> value, absent:
-    no value yet) and the reason of a refused POST in `refused` (key -> reason)."""
+    no value yet) and the reason of a refused POST in `refused` (key -> reason);
+    `sent` (key -> text): what that POST sent, shown again in a number's or a text's
+    field, not the tree's value (a person fixes what they typed)."""
     known = {c.key for c in controls}
     stray = "".join(
         notice(reason, error=True)
@@ -47,7 +50,11 @@ def controls_section(
         return stray
     items = "".join(
         _item(
-            c, cast(JsonValue, values.get(c.key)), csrf, (refused or {}).get(c.key, "")
+            c,
+            cast(JsonValue, values.get(c.key)),
+            csrf,
+            (refused or {}).get(c.key, ""),
+            (sent or {}).get(c.key),
         )
         for c in controls
     )
@@ -57,7 +64,9 @@ def controls_section(
     )
 
 
-def _item(control: Control, value: JsonValue, csrf: str, refusal: str) -> str:
+def _item(
+    control: Control, value: JsonValue, csrf: str, refusal: str, sent: str | None
+) -> str:
     key = esc(control.key)
     bad = None if value is None else breaks(control, value)
     unit = f' <span class="unit">{esc(control.unit)}</span>' if control.unit else ""
@@ -70,17 +79,18 @@ def _item(control: Control, value: JsonValue, csrf: str, refusal: str) -> str:
         f'<span class="meta"><code>{key}</code></span>'
         f'<form method="post" action="/controls" class="control-form" novalidate>'
         f'{hidden_csrf(csrf)}<input type="hidden" name="key" value="{key}">'
-        f"{_widget(control, value)}</form>"
+        f"{_widget(control, value, sent)}</form>"
         f'<span class="bad-value">{esc(f"value in the tree: {bad}" if bad else "")}'
         "</span>"
         f'<span class="error" role="alert">{esc(refusal)}</span></li>'
     )
 
 
-def _widget(control: Control, value: JsonValue) -> str:
-    """The form's fields for the kind: each is a submit of its own or has Set."""
+def _widget(control: Control, value: JsonValue, sent: str | None) -> str:
+    """The form's fields for the kind: each is a submit of its own or has Set; a
+    field shows `sent` when there is one (a refused POST's text)."""
     label = esc(control.label)
-    current = esc(as_input(control, value))
+    current = esc(as_input(control, value) if sent is None else sent)
     match control.kind:
         case "switch":
             on = value is True

@@ -203,3 +203,40 @@ def test_a_text_as_long_as_a_control_may_take_fits_in_the_form(
             400,
             {"error": "longer than 4096 characters"},
         )
+
+
+@pytest.mark.timeout(60)
+def test_a_refused_value_is_shown_again_in_its_field_the_others_from_the_tree(
+    tmp_path: Path,
+) -> None:
+    """Without JavaScript the 400 page showed the tree's value in the field: what
+    the person typed was lost. It shows what they sent (escaped), the reason under
+    it, and the other controls as the tree has them."""
+    note = '\n[[controls]]\nkey = "/house/note"\nkind = "text"\nmax_length = 5\n'
+    with web_hub(tmp_path, CONTROLS + note) as (port_base, browser):
+        with tree_at(port_base) as tree:
+            wait_until(lambda: _value(tree, SETPOINT) == 20, what="the setpoint")
+            wait_until(lambda: _value(tree, b"/house/mode") == "home", what="mode")
+        csrf = _csrf(browser)
+        status, body = _post(
+            browser, "/controls", csrf=csrf, key="/house/note", value='<b>"x"&'
+        )
+        assert status == 400
+        item = body[body.index('data-control-key="/house/note"') :].split("</li>")[0]
+        assert 'name="value" value="&lt;b&gt;&quot;x&quot;&amp;" ' in item
+        assert '"alert">a text of 7 characters, more than 5</span>' in item
+        assert "<b>" not in item
+        setpoint = body[body.index(f'data-control-key="{SETPOINT.decode()}"') :]
+        assert 'name="value" value="20" ' in setpoint.split("</li>")[0]
+
+        status, body = _post(
+            browser, "/controls", csrf=csrf, key=SETPOINT.decode(), value="22.3"
+        )
+        assert status == 400
+        item = body[body.index(f'data-control-key="{SETPOINT.decode()}"') :]
+        item = item.split("</li>")[0]
+        assert 'name="value" value="22.3" ' in item
+        assert '<span class="control-value">20</span>' in item  # the tree's
+        assert "22.3 is not on the 0.5 step from 15</span>" in item
+        note_item = body[body.index('data-control-key="/house/note"') :]
+        assert 'name="value" value="" ' in note_item.split("</li>")[0]
