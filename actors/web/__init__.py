@@ -58,7 +58,7 @@ from raspy.errors import ConfigError, StoreError
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
 from raspy.transport.outbox import Outbox
-from raspy.web.live import LIVE_PREFIXES
+from raspy.web.live import LIVE_PREFIXES, is_live
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import TitanicEntry
 from raspy.web.session_file import sessions_path
@@ -116,6 +116,7 @@ class WebActor(SteadyActor):
         # the controls' writes (raspy.controls), by the uuid of their update
         self._publisher: ClonePublisher | None = None
         self._writes: dict[bytes, Future[None]] = {}
+        self._control_keys = frozenset(c.key for c in settings.controls)
 
     def on_start(self) -> None:
         links, settings = self._links, self._settings
@@ -147,7 +148,8 @@ class WebActor(SteadyActor):
         self._client.attach(links.edge, self.actor_ref, _ASK_TIMEOUT_S)
         links.edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
         if links.clone is not None:
-            # a control's key is subscribed as a prefix: the hub keeps that key only
+            # a control's key is subscribed as a prefix (the Clone server has no
+            # other kind): what it brings under it is dropped here (_wanted)
             keys = tuple(c.key for c in self._settings.controls)
             prefixes = (*LIVE_PREFIXES, *keys)
             for prefix in prefixes:
@@ -159,9 +161,10 @@ class WebActor(SteadyActor):
                     timeout=_ASK_TIMEOUT_S,
                 )
             stored = [
-                item
+                (key, body)
                 for prefix in prefixes
-                for item in read_tree(links.clone, links.store, prefix)
+                for key, body in read_tree(links.clone, links.store, prefix)
+                if self._wanted(key)
             ]
             if self._settings.controls:
                 outbox = links.clone.ask(
@@ -171,6 +174,11 @@ class WebActor(SteadyActor):
                 self._publisher = ClonePublisher(outbox, self._settings.max_key_bytes)
             server.feed(stored, seed=True)
         server.start()
+
+    def _wanted(self, key: str) -> bool:
+        """A live key or a control's own: not one a control's key only prefixes
+        (`/house/modest/x` under `/house/mode`)."""
+        return is_live(key) or key in self._control_keys
 
     def _http_failed(self, error: BaseException) -> None:
         with contextlib.suppress(pykka.ActorDeadError):
@@ -195,9 +203,12 @@ class WebActor(SteadyActor):
 
     def receive(self, message: Any) -> Any:
         match message:
-            case msgs.KeyChanged(key=key, body=body, uuid=made):
+            case msgs.KeyChanged(key=raw, body=body, uuid=made):
+                key = raw.decode("utf-8", "replace")
+                if not self._wanted(key):
+                    return None  # under a control's key, not it: nothing of ours
                 if self._server is not None:
-                    self._server.feed([(key.decode("utf-8", "replace"), body)])
+                    self._server.feed([(key, body)])
                 written = self._writes.pop(made, None) if made else None
                 if written is not None:  # after the feed: the page shows it
                     with contextlib.suppress(InvalidStateError):

@@ -6,6 +6,8 @@ absent."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import re
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from support.wait import wait_until
 from support.web_browser import Browser
 from support.web_hub import web_hub
 
+from raspy.actors.web.server import WebServer
 from raspy.client.clone import CloneClient
 
 CONTROLS = """
@@ -240,3 +243,54 @@ def test_a_refused_value_is_shown_again_in_its_field_the_others_from_the_tree(
         assert "22.3 is not on the 0.5 step from 15</span>" in item
         note_item = body[body.index('data-control-key="/house/note"') :]
         assert 'name="value" value="" ' in note_item.split("</li>")[0]
+
+
+@pytest.mark.timeout(90)
+def test_a_key_a_controls_key_only_prefixes_never_reaches_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web face follows `/house/mode` as a prefix of the tree: `/house/modest/x`
+    came into it too, at the start and on every change, and only the live hub
+    dropped it. The web actor keeps the control's own key alone: what it feeds the
+    HTTP side (watched here) never holds the other, nor the stream, nor the page."""
+    fed: list[str] = []
+    feed = WebServer.feed
+
+    def watched(
+        self: WebServer, changes: list[tuple[str, bytes]], *, seed: bool = False
+    ) -> None:
+        fed.extend(key for key, _ in changes)
+        feed(self, changes, seed=seed)
+
+    monkeypatch.setattr(WebServer, "feed", watched)
+    with web_hub(tmp_path, CONTROLS) as (port_base, browser):
+        stream = http.client.HTTPConnection("127.0.0.1", browser.port, timeout=1)
+        stream.request("GET", "/events", headers={"Cookie": browser.cookie})
+        response = stream.getresponse()
+        assert response.status == 200
+        sent = b""
+
+        def streamed(marker: bytes) -> bool:
+            nonlocal sent
+            with contextlib.suppress(TimeoutError):
+                sent += response.read1(65536)
+            return marker in sent
+
+        try:
+            with tree_at(port_base) as tree:
+                tree.set(b"/house/modest/x", b'"stray"', confirm_timeout_s=5)
+                tree.set(b"/house/mode", b'"night"', confirm_timeout_s=5)
+            wait_until(lambda: streamed(b'"night"'), what="the mode night streamed")
+        finally:
+            stream.close()
+        assert b"modest" not in sent
+        assert "modest" not in browser.exchange("GET", "/").body
+    assert "/house/mode" in fed
+    assert [key for key in fed if key.startswith("/house/modest")] == []
+    fed.clear()
+    # at the start: the stored tree under the control's key is read, the key alone kept
+    with web_hub(tmp_path, CONTROLS) as (_, browser):
+        shown = browser.exchange("GET", "/").body
+        assert 'value="night" aria-pressed="true"' in shown
+    assert "/house/mode" in fed
+    assert [key for key in fed if key.startswith("/house/modest")] == []
