@@ -93,6 +93,16 @@ def _checked_with_a_problem(page: Page, hub: Hub) -> tuple[list[str], int]:
     return page.locator("ol.problems li").all_text_contents(), _cursor_line(page)
 
 
+def _deleted_through_its_page(page: Page, hub: Hub, name: str = "web-edit") -> None:
+    """The scenario a test made, deleted as a user does (its confirmation ticked);
+    the page's browser context closed."""
+    page.goto(f"{hub.base}/scenarios/{name}/delete")
+    page.get_by_label(f"Yes, delete {name}").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete").click()
+    page.context.close()
+
+
 def test_a_scenario_is_written_edited_checked_saved_and_deleted(
     browser: Browser, hub: Hub, tmp_path: Path
 ) -> None:
@@ -153,11 +163,7 @@ def test_the_edit_page_fits_a_phone_and_is_saved_as_a_screenshot(
         )
         (tmp_path / "editor-phone.png").write_bytes(page.screenshot(full_page=True))
     finally:
-        page.goto(f"{hub.base}/scenarios/web-edit/delete")
-        page.get_by_label("Yes, delete web-edit").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Delete").click()
-        page.context.close()
+        _deleted_through_its_page(page, hub)
     assert (len(problems), cursor, overflow) == (1, 5, 0)
 
 
@@ -204,11 +210,7 @@ def test_a_save_after_the_session_ended_loses_no_text(
         page.goto(f"{hub.base}/scenarios/web-edit/edit")
         offered_after = restore.count()
     finally:
-        page.goto(f"{hub.base}/scenarios/web-edit/delete")
-        page.get_by_label("Yes, delete web-edit").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Delete").click()
-        page.context.close()
+        _deleted_through_its_page(page, hub)
     assert (offered_at_first, landed, reopened) == (0, f"{hub.base}/login", DOCUMENT)
     assert restored == (typed, 0)
     assert saved == (f"{hub.base}/scenarios/web-edit", "saved: web-edit")
@@ -243,11 +245,7 @@ def test_a_login_goes_back_to_the_edit_page_it_was_asked_for(
         back = page.url
         offered = page.get_by_role("button", name="Restore your unsaved text").count()
     finally:
-        page.goto(f"{hub.base}/scenarios/web-edit/delete")
-        page.get_by_label("Yes, delete web-edit").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Delete").click()
-        page.context.close()
+        _deleted_through_its_page(page, hub)
     assert landed == f"{hub.base}/login?next=/scenarios/web-edit/edit"
     assert (back, offered) == (f"{hub.base}/scenarios/web-edit/edit", 1)
 
@@ -280,11 +278,7 @@ def test_a_new_scenario_saved_with_warnings_lands_on_its_edit_page(
         reloaded = (page.url, page.locator("p.notice").count(), _title(page))
         text = page.input_value("#document")
     finally:
-        page.goto(f"{hub.base}/scenarios/web-edit/delete")
-        page.get_by_label("Yes, delete web-edit").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Delete").click()
-        page.context.close()
+        _deleted_through_its_page(page, hub)
     edit = f"{hub.base}/scenarios/web-edit/edit"
     assert landed == (edit, "Edit web-edit", "Saved web-edit; the hub warns:")
     assert [item.split(":", 1)[0] for item in warned] == ["line 4, column 9"]
@@ -308,10 +302,6 @@ def test_a_new_scenarios_draft_goes_when_its_text_starts_with_a_blank_line(
         page.goto(f"{hub.base}/new-scenario")
         offered = page.get_by_role("button", name="Restore your unsaved text").count()
     finally:
-        page.goto(f"{hub.base}/scenarios/web-edit/delete")
-        page.get_by_label("Yes, delete web-edit").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Delete").click()
-        page.context.close()
+        _deleted_through_its_page(page, hub)
     assert saved == ("saved: web-edit", typed)
     assert (draft, offered) == (None, 0)

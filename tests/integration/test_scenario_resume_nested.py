@@ -137,13 +137,6 @@ def restarted(house: House, *, daemon_start: bool = True) -> list[Any]:
     return logs
 
 
-def later(house: House, name: str, seconds: float) -> None:
-    """The clock moves on `seconds`, and `name` has seen it."""
-    house.answered(name)
-    house.advance(seconds)
-    house.tick(name)
-
-
 @pytest.mark.parametrize(
     ("trigger", "wait_m", "at"),
     [
@@ -160,16 +153,16 @@ def test_a_restart_in_a_wait_of_a_choose_branch_turns_the_heater_off_on_time(
     house.event("/event/heat/go", trigger, name)
     wait_value(house.tree, LAMP, True)
     assert place(house, name) == at
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     house.core.stop()
     assert stored(house, record_key(name))["runs"][0]["at"] == at
     logs = restarted(house)
     resumed = logged(logs, "scenario_run_resumed")
     assert [(e["left_s"], e["at"]) for e in resumed] == [((wait_m - 5) * MINUTE, at)]
     assert logged(logs, "scenario_run_lost") == []
-    later(house, name, (wait_m - 5) * MINUTE - 1)
+    house.later(name, (wait_m - 5) * MINUTE - 1)
     assert house.changes(LAMP) == [True]
-    later(house, name, 1)
+    house.later(name, 1)
     wait_value(house.tree, LAMP, False)
     # the rest of the branch, then the rest of the top level, with its trigger
     wait_value(house.tree, "/house/heat/done", trigger)
@@ -180,7 +173,7 @@ def test_a_restart_in_a_wait_of_a_choose_branch_turns_the_heater_off_on_time(
     assert value(house.tree, f"/scenario/{name}/last_error") is None
     assert value(house.tree, f"/scenario/{name}/runs") == 1
     wait_value(house.tree, record_key(name), None)
-    later(house, name, 60 * MINUTE)
+    house.later(name, 60 * MINUTE)
     assert house.changes(LAMP) == [True, False]  # once
     assert house.changes("/house/heat/done") == [trigger]
 
@@ -193,23 +186,23 @@ def test_a_restart_on_pass_3_of_5_does_the_passes_left_once(house: House) -> Non
         waits_at(house, name, [{"action": 0, "pass": number}, {"action": 1}])
         wait_value(house.tree, LAMP, True)
         if number < 3:
-            later(house, name, 10 * MINUTE)
-    later(house, name, 4 * MINUTE)
+            house.later(name, 10 * MINUTE)
+    house.later(name, 4 * MINUTE)
     logs = restarted(house)
     assert [e["left_s"] for e in logged(logs, "scenario_run_resumed")] == [6 * MINUTE]
-    later(house, name, 6 * MINUTE)
+    house.later(name, 6 * MINUTE)
     # pass 3's rest, then pass 4 with its whole wait
     waits_at(house, name, [{"action": 0, "pass": 4}, {"action": 1}])
     for number in (4, 5):
-        later(house, name, 10 * MINUTE - 1)
+        house.later(name, 10 * MINUTE - 1)
         assert value(house.tree, "/house/cycle/done") is None
-        later(house, name, 1)
+        house.later(name, 1)
         if number == 4:
             waits_at(house, name, [{"action": 0, "pass": 5}, {"action": 1}])
     wait_value(house.tree, "/house/cycle/done", True)
     wait_value(house.tree, f"/scenario/{name}/state", "idle")
     assert value(house.tree, f"/scenario/{name}/last_error") is None
-    later(house, name, 60 * MINUTE)
+    house.later(name, 60 * MINUTE)
     assert house.changes(LAMP) == [True, False] * 5
     assert len(house.changes("/event/cycle/round")) == 5
     assert house.changes("/house/cycle/done") == [True]
@@ -222,16 +215,16 @@ def test_a_wait_two_blocks_deep_survives_two_restarts(house: House) -> None:
     house.event("/event/deep/go", "x", name)
     first = [{"action": 0, "choice": 1}, {"action": 0, "pass": 1}, {"action": 1}]
     waits_at(house, name, first)
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     logs = restarted(house)
     assert [e["at"] for e in logged(logs, "scenario_run_resumed")] == [first]
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     second = [{"action": 0, "choice": 1}, {"action": 0, "pass": 2}, {"action": 1}]
     waits_at(house, name, second)
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     logs = restarted(house, daemon_start=False)
     assert [e["left_s"] for e in logged(logs, "scenario_run_resumed")] == [10 * MINUTE]
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     wait_value(house.tree, "/house/deep/done", "x")
     wait_value(house.tree, f"/scenario/{name}/state", "idle")
     assert value(house.tree, f"/scenario/{name}/last_error") is None
@@ -271,5 +264,5 @@ def test_a_record_whose_place_is_not_in_the_document_is_a_lost_run(
     wait_value(house.tree, key, None)
     house.event("/event/heat/go", "short", name)  # the scenario still runs
     wait_value(house.tree, f"/scenario/{name}/state", "running")
-    later(house, name, 20 * MINUTE)
+    house.later(name, 20 * MINUTE)
     wait_value(house.tree, "/house/heat/done", "short")

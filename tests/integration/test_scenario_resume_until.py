@@ -75,13 +75,6 @@ def stored(house: House, key: str) -> Any:
     return json_text.loads(found[key]) if key in found else None
 
 
-def later(house: House, name: str, seconds: float) -> None:
-    """The clock moves on `seconds`, and `name` has seen it."""
-    house.answered(name)
-    house.advance(seconds)
-    house.tick(name)
-
-
 def opened(house: House, text: str) -> str:
     """The scenario imported and the window opened: the run in its wait_until."""
     name = house.imported("heater.yaml", text)
@@ -109,13 +102,13 @@ def test_a_reboot_with_the_window_still_open_turns_the_heater_on_when_it_closes(
 ) -> None:
     house.start()
     name = opened(house, HEATER)
-    later(house, name, 59)
+    house.later(name, 59)
     house.reading(WINDOW, "ajar", name)  # woken, still not closed
     assert value(house.tree, RECORD) is None  # not a minute yet: no write
-    later(house, name, 1)
+    house.later(name, 1)
     wait_until(lambda: value(house.tree, RECORD) is not None, what="the record")
     house.reading(WINDOW, "open", name)  # a wake after the record: no new write
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     house.core.stop()
     record = stored(house, RECORD)
     assert record["v"] == 3
@@ -133,7 +126,7 @@ def test_a_reboot_with_the_window_still_open_turns_the_heater_on_when_it_closes(
     assert logged(logs, "scenario_run_lost") == []
     assert house.cli("show", name) == 0
     assert f"+0.0s {SAID}, no timeout" in [line.strip() for line in house.output]
-    later(house, name, 3 * 3600)
+    house.later(name, 3 * 3600)
     assert value(house.tree, LAMP) is False
     house.reading(WINDOW, "closed", name)
     wait_value(house.tree, LAMP, True)
@@ -153,7 +146,7 @@ def test_a_window_closed_while_raspyd_was_down_turns_the_heater_on_at_the_start(
 ) -> None:
     house.start()
     name = opened(house, HEATER)
-    later(house, name, 2 * MINUTE)
+    house.later(name, 2 * MINUTE)
     wait_until(lambda: value(house.tree, RECORD) is not None, what="the record")
     logs = restarted(house, closed=True)
     assert [e["wait"] for e in logged(logs, "scenario_run_resumed")] == ["wait_until"]
@@ -170,7 +163,7 @@ def test_a_timeout_that_ended_while_raspyd_was_down_goes_on_as_its_timeout_does(
     """`continue_on_timeout: true`: the run goes on at the start, late, not never."""
     house.start()
     name = opened(house, TIMED)
-    later(house, name, 2 * MINUTE)
+    house.later(name, 2 * MINUTE)
     wait_until(lambda: value(house.tree, RECORD) is not None, what="the record")
     assert value(house.tree, RECORD)["runs"][0]["seconds"] == 600  # type: ignore[index,call-overload]  # a dict
     house.core.stop()
@@ -190,7 +183,7 @@ def test_a_wait_until_inside_a_choose_waits_what_is_left_of_its_timeout(
 ) -> None:
     house.start()
     name = opened(house, CHOSEN)
-    later(house, name, 3 * MINUTE)
+    house.later(name, 3 * MINUTE)
     at = [{"action": 1, "choice": 1}, {"action": 0}]
     wait_until(lambda: value(house.tree, RECORD) is not None, what="the record")
     logs = restarted(house)
@@ -199,7 +192,7 @@ def test_a_wait_until_inside_a_choose_waits_what_is_left_of_its_timeout(
     assert house.cli("show", name) == 0
     shown = [line.strip() for line in house.output]
     assert f"+0.0s {SAID}, 420s left of 600s" in shown
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     assert value(house.tree, LAMP) is False
     house.reading(WINDOW, "closed", name)
     wait_value(house.tree, LAMP, True)
@@ -216,7 +209,7 @@ def test_a_short_wait_until_writes_no_record_and_a_stop_in_it_loses_the_run(
     within that minute loses the run, as before, and says so."""
     house.start()
     name = opened(house, HEATER)
-    later(house, name, 20)
+    house.later(name, 20)
     if stop:
         logs = restarted(house)
         lost = logged(logs, "scenario_run_lost")
@@ -228,6 +221,6 @@ def test_a_short_wait_until_writes_no_record_and_a_stop_in_it_loses_the_run(
         house.reading(WINDOW, "closed", name)
         wait_value(house.tree, LAMP, True)
         wait_value(house.tree, f"/scenario/{name}/state", "idle")
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     assert house.changes(RECORD) == []
     assert stored(house, RECORD) is None

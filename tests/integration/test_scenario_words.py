@@ -76,13 +76,6 @@ def restarted(house: House) -> list[MutableMapping[str, Any]]:
     return logs
 
 
-def later(house: House, name: str, seconds: float) -> None:
-    """The clock moves on `seconds`, and `name` has seen it."""
-    house.answered(name)
-    house.advance(seconds)
-    house.tick(name)
-
-
 @pytest.mark.parametrize(
     ("trigger", "wait_m", "at"),
     [
@@ -99,13 +92,13 @@ def test_an_if_takes_its_side_and_a_restart_in_its_wait_goes_on_there(
     house.event("/event/porch/go", trigger, name)
     wait_value(house.tree, LAMP, True)
     assert place(house, name) == at
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     logs = restarted(house)
     resumed = logged(logs, "scenario_run_resumed")
     assert [(e["left_s"], e["at"]) for e in resumed] == [((wait_m - 5) * MINUTE, at)]
-    later(house, name, (wait_m - 5) * MINUTE - 1)
+    house.later(name, (wait_m - 5) * MINUTE - 1)
     assert house.changes(LAMP) == [True]
-    later(house, name, 1)
+    house.later(name, 1)
     wait_value(house.tree, LAMP, False)
     side = "then" if trigger == "long" else "else"
     assert value(house.tree, "/house/porch/by") == side
@@ -139,22 +132,22 @@ def test_repeat_index_counts_the_passes_and_a_restart_keeps_the_pass(
     name = house.imported("rounds.yaml", ROUNDS)
     house.event("/event/rounds/go", 1, name)
     wait_value(house.tree, LAMP, True)
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     wait_value(house.tree, "/house/rounds/round", 1)
     wait_until(
         lambda: place(house, name) == [{"action": 0, "pass": 2}, {"action": 1}],
         what="pass 2's wait",
     )
-    later(house, name, 4 * MINUTE)
+    house.later(name, 4 * MINUTE)
     logs = restarted(house)
     assert [e["left_s"] for e in logged(logs, "scenario_run_resumed")] == [6 * MINUTE]
-    later(house, name, 6 * MINUTE)
+    house.later(name, 6 * MINUTE)
     wait_value(house.tree, "/house/rounds/round", 2)
     wait_until(
         lambda: place(house, name) == [{"action": 0, "pass": 3}, {"action": 1}],
         what="pass 3's wait",
     )
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     wait_value(house.tree, f"/scenario/{name}/state", "idle")
     assert house.changes("/house/rounds/round") == [1, 2, 3]
     assert house.changes("/house/rounds/left") == [2, 1, 0]
@@ -183,7 +176,7 @@ def test_sun_up_is_false_at_night_and_true_at_noon_in_berlin(house: House) -> No
     house.event("/event/sky/visit", 1, name)
     wait_value(house.tree, "/house/sky/up", False)
     wait_value(house.tree, LAMP, True)
-    later(house, name, 13 * 3600.0)
+    house.later(name, 13 * 3600.0)
     house.event("/event/sky/visit", 2, name)
     wait_value(house.tree, "/house/sky/up", True)
     wait_value(house.tree, f"/scenario/{name}/runs", 2)
@@ -223,7 +216,7 @@ def test_last_error_at_is_written_with_the_error_kept_shown_and_deleted(
     at_key = f"/scenario/{name}/last_error_at"
     assert value(house.tree, at_key) is None
     house.event("/event/broken/go", 1, name)
-    later(house, name, 10 * MINUTE)
+    house.later(name, 10 * MINUTE)
     failed_at = house.core.clock.wall()
     wait_value(house.tree, at_key, failed_at)
     error = value(house.tree, f"/scenario/{name}/last_error")
@@ -240,7 +233,7 @@ def test_last_error_at_is_written_with_the_error_kept_shown_and_deleted(
     assert line.endswith(f": {error}")
     assert line != f"last error:   {error}"  # the time comes first
     # kept over a restart: the tree's time, not the start's
-    later(house, name, 5 * MINUTE)
+    house.later(name, 5 * MINUTE)
     house.restart()
     status, got = house.core.request("get", name=name)
     assert (got["last_error"], got["last_error_at"]) == (error, failed_at)

@@ -183,6 +183,13 @@ class House:
         for name in names:
             entries[name].ref.ask(msgs.Tick(), timeout=5)
 
+    def later(self, name: str, seconds: float) -> None:
+        """The clock moves on `seconds`, and `name` has seen it (its requests
+        answered first, so that none times out on the moved clock)."""
+        self.answered(name)
+        self.advance(seconds)
+        self.tick(name)
+
     def restart(self) -> None:
         """raspyd stops and starts again (its core, in this process); Core.start
         waits for the scenarios' start."""
