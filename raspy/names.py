@@ -12,7 +12,9 @@ NAME_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # the MQTT bridge's own levels under `<base>/<host>/` (its scenarios' and controls'
 # topics, raspy.mqtt.topics): never a device service's name, whose devices' topics
 # would be theirs (`<base>/<host>/control/<device>/set` is a control's command)
-RESERVED_SERVICES: Final = ("control", "scenario")
+CONTROL_SERVICE: Final = "control"
+SCENARIO_SERVICE: Final = "scenario"
+RESERVED_SERVICES: Final = (CONTROL_SERVICE, SCENARIO_SERVICE)
 # the end of a device service's name: `<hostname>.<service>.devices`
 DEVICES_SUFFIX: Final = ".devices"
 # `<hostname>.echo`: raspyd serves it whatever its config, and a board never does, so

@@ -83,7 +83,7 @@ class ControlMap:
         return None if level is None else self.topic(level, VALUE)
 
     def topic(self, level: str, leaf: str) -> str:
-        return f"{self.topics.base}/{self.topics.host}/{CONTROL_SEGMENT}/{level}/{leaf}"
+        return self.topics.control_topic(level, leaf)
 
 
 def control_value(control: Control, payload: bytes) -> JsonValue:

@@ -56,7 +56,7 @@ from raspy.mqtt.output import (
     WriteKey,
 )
 from raspy.mqtt.sweep import Sweep, Swept
-from raspy.mqtt.topics import CONTROL_SEGMENT, GESTURE, scenario_of_key
+from raspy.mqtt.topics import GESTURE, scenario_of_key
 
 # importable from here as ever (the bridge's actor, tests)
 __all__ = [
@@ -100,9 +100,6 @@ class BridgeCore:
         self.mirror = self._mirror.sent  # retained topic -> payload, as sent last
         self._topic_of: dict[str, str] = {}  # key -> topic: the same keys change again
         self.controls = ControlMap(settings.controls, settings.topics)
-        self._control_level = (
-            f"{self.topics.base}/{self.topics.host}/{CONTROL_SEGMENT}/"
-        )
         self._requests = Requests(settings, self._mirror, self.controls)
         self._announcer = Announcer(settings, self._mirror, self._requests)
         self._seeded = False  # the tree as stored is in (the sweep waits for it)
@@ -156,9 +153,9 @@ class BridgeCore:
             if made:
                 self._requests.written(made, body)
         if self.settings.exposed(key):
+            device = device_of_key(key)
             topic = self._topic_of.get(key)  # cached only once it passed the checks
             if topic is None:
-                device = device_of_key(key)
                 reserved = (
                     None if device is None else self.topics.reserved_device(device[0])
                 )
@@ -174,14 +171,13 @@ class BridgeCore:
                     # e.g. /device/<h>.<svc>.lamp/set: retained there, it would
                     # switch the lamp again at every (re)subscription
                     return [Refused("key_on_command_topic", quote(key))]
-                if topic.startswith(self._control_level):
+                if topic.startswith(self.topics.control_prefix):
                     # a key /control/…: the controls' own topics, which this key
                     # would write over
                     return [Refused("key_on_control_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)
-            device = device_of_key(key)
             if device is not None:
                 outputs += announcer.device_key(device[0], device[1], body, now)
         scenario = scenario_of_key(key)

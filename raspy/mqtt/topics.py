@@ -14,12 +14,13 @@ from typing import Final
 
 from raspy.devices.reading import DEVICE_TREE, device_of_key, value_key
 from raspy.errors import MalformedMessage, quote
+from raspy.names import CONTROL_SERVICE, SCENARIO_SERVICE
 
 SCENARIO_PREFIX: Final = "/scenario/"
 # reserved levels (raspy.names.RESERVED_SERVICES: no device service takes these
 # names): the scenarios', and the controls' (raspy.mqtt.controls)
-SCENARIO_SEGMENT: Final = "scenario"
-CONTROL_SEGMENT: Final = "control"
+SCENARIO_SEGMENT: Final = SCENARIO_SERVICE
+CONTROL_SEGMENT: Final = CONTROL_SERVICE
 # a device's keys as state topics; `pending`: a switch's change held by min_on_s /
 # min_off_s, while there is one (raspy.devices.gpio_tree.pending_key). Never a
 # command, and swept when no key backs it (a crash between a hold and its switch)
@@ -180,15 +181,22 @@ class TopicMap:
             return ControlTarget(host, name, action)  # another host's: a device
         return DeviceTarget(host, service, name, action)
 
+    @property
+    def control_prefix(self) -> str:
+        """`<base>/<host>/control/`: where this hub's controls' topics are."""
+        return f"{self.base}/{self.host}/{CONTROL_SEGMENT}/"
+
+    def control_topic(self, level: str, leaf: str) -> str:
+        """`<base>/<host>/control/<level>/<leaf>`: a control's topic on this hub."""
+        return f"{self.control_prefix}{level}/{leaf}"
+
     def result_topic(self, target: Target) -> str:
         if isinstance(target, ScenarioTarget):
             return (
                 f"{self.base}/{target.host}/{SCENARIO_SEGMENT}/{target.name}/{RESULT}"
             )
-        if isinstance(target, ControlTarget):
-            return (
-                f"{self.base}/{target.host}/{CONTROL_SEGMENT}/{target.level}/{RESULT}"
-            )
+        if isinstance(target, ControlTarget):  # this hub's only (parse_command)
+            return self.control_topic(target.level, RESULT)
         return f"{self.base}/{target.host}/{target.service}/{target.device}/{RESULT}"
 
     def is_command(self, topic: str, actions: frozenset[str]) -> bool:
