@@ -150,11 +150,10 @@ def _saved(
     it was refused as already stored)."""
     warnings = reply.get("warnings")
     if isinstance(warnings, list) and warnings:
-        if len(backend.warned) > len(backend.sessions):  # of sessions that ended
-            backend.warned.clear()
-        backend.warned[session.sid] = SavedWarnings(
+        found = SavedWarnings(
             name, editor.fingerprint(text), tuple(editor.problems_of(warnings))
         )
+        pages.remember(backend.warned, backend, session, found)
         return RedirectResponse(editor.edit_href(name), status_code=303)
     pages.flash(backend, session, f"saved: {name}")
     return RedirectResponse(scenario_href(name), status_code=303)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +23,9 @@ from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
 
 _TITANIC_SHOWN = 100
+
+
+T = TypeVar("T")
 
 
 def page(
@@ -229,11 +233,17 @@ async def scenarios_page(
     return page(backend, session, "Scenarios", body, "/scenarios", live=True)
 
 
+def remember(store: dict[str, T], backend: Backend, session: Session, value: T) -> None:
+    """`value` kept for `session`'s next page (a one-shot notice); the store is
+    emptied once it outgrows the live sessions (those of sessions that ended)."""
+    if len(store) > len(backend.sessions):
+        store.clear()
+    store[session.sid] = value
+
+
 def flash(backend: Backend, session: Session, message: str) -> None:
     """The outcome of a button, shown once above the next page of `session`."""
-    if len(backend.flashes) > len(backend.sessions):  # of sessions that ended
-        backend.flashes.clear()
-    backend.flashes[session.sid] = message[:300]
+    remember(backend.flashes, backend, session, message[:300])
 
 
 async def scenario_service(backend: Backend) -> str:
