@@ -85,10 +85,9 @@ class CompiledExpression:
         )
         calls = [node for node in nodes if isinstance(node, expr_nodes.Call)]
         kv_calls = [call for call in calls if call.function.name == "kv"]
+        keyed = [(call, _literal_key(call)) for call in kv_calls]
         self._kv_literals = tuple(
-            (key, call.args[0].offset)
-            for call in kv_calls
-            if (key := _literal_key(call)) is not None
+            (key, call.args[0].offset) for call, key in keyed if key is not None
         )
         self._kv_keys = frozenset(key for key, _ in self._kv_literals)
         self._repeat_uses = tuple(
@@ -98,9 +97,7 @@ class CompiledExpression:
             node.offset for node in nodes if isinstance(node, expr_nodes.TriggerField)
         )
         self._functions = frozenset(call.function.name for call in calls)
-        self._computed_keys = tuple(
-            call.offset for call in kv_calls if _literal_key(call) is None
-        )
+        self._computed_keys = tuple(call.offset for call, key in keyed if key is None)
 
     @property
     def source(self) -> str:

@@ -65,13 +65,17 @@ def _request(
 ) -> Generator[Step, Resume, None]:
     # a secret in the URL is percent-encoded: its / ? # @ never end its part; what
     # names the action (and a URL's problem) is the URL with each as {secret.NAME}
-    filled = scope.text(
-        action.url,
-        {name: http_request.url_secret(value) for name, value in secrets.items()},
-    )
-    named = scope.text(action.url, {name: f"{{secret.{name}}}" for name in secrets})
+    if secrets:
+        filled = scope.text(
+            action.url,
+            {name: http_request.url_secret(value) for name, value in secrets.items()},
+        )
+        named = scope.text(action.url, {name: f"{{secret.{name}}}" for name in secrets})
+        in_url = bool(secret_names(action.url))
+    else:  # the common case: one fill, no parse
+        filled = named = scope.text(action.url)
+        in_url = False
     what = f"http {action.method} {http_request.shown_url(named)}"
-    in_url = bool(secret_names(action.url))
     try:
         url = http_request.check_url(filled, shown_as=named if in_url else None)
     except http_request.UrlError as exc:
