@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import ssl
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any, Final
@@ -221,9 +222,11 @@ class HttpClientActor(pykka.ThreadingActor):
         url = http_request.shown_secret_url(wanted.url, dict(wanted.secrets))
         try:
             outcome = self._fetch(wanted, tls, self._lookup)
-        except Exception as exc:  # a bug in the fetch: the client still gets a reply
+        except Exception as exc:  # noqa: BLE001  # logged by _log_crash
+            # a bug in the fetch: logged with its secrets hidden; the client still
+            # gets a reply
             self._stats.incr(f"{PART}.errors")
-            log.exception("http_request_crashed", method=wanted.method, url=url)
+            _log_crash(exc, wanted, url)
             outcome = http_reply.Failure(
                 "protocol", f"internal error: {type(exc).__name__}"
             )
@@ -254,3 +257,22 @@ class HttpClientActor(pykka.ThreadingActor):
             )
         if not self._stopped.is_set():
             worker.reply(client, http_reply.encode_outcome(outcome))
+
+
+def _log_crash(exc: Exception, wanted: http_request.HttpRequest, url: str) -> None:
+    """`http_request_crashed`: the exception's type, its message and traceback with
+    each secret the request carried put back as its `{secret.NAME}` (hidden(), in
+    every form it knows), as in every other line of the request. log.exception
+    would write them as they are: a message may quote a URL, a header or what a
+    server answered (a redirect's Location), secrets and all."""
+    secrets = dict(wanted.secrets)
+    log.error(
+        "http_request_crashed",
+        method=wanted.method,
+        url=url,
+        error=type(exc).__name__,
+        detail=http_request.hidden(str(exc), secrets),
+        exception=http_request.hidden(
+            "".join(traceback.format_exception(exc)).rstrip("\n"), secrets
+        ),
+    )

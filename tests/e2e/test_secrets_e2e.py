@@ -219,3 +219,57 @@ def test_a_broken_secrets_file_does_not_keep_raspyd_from_starting(
     assert server.taken() == []
     assert TOKEN not in daemon.log_text()
     assert KEY not in daemon.log_text()
+
+
+def test_a_request_whose_handling_crashes_logs_no_secret(tmp_path: Path) -> None:
+    """A redirect whose Location is no URL (a host in brackets that is no IP
+    address, built by the server from the secret it was sent) makes the fetch
+    raise (urljoin's ValueError quotes the host): the real way into the
+    service's crash branch. Its log line carries the exception's type, message
+    and traceback with the secret as its `{secret.NAME}`; the run's
+    `last_error`, the trace and the log never hold the value."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    _secrets(data / "secrets.toml", TOKEN)
+    with http_server() as server, running_daemon(data, config_text=CONFIG) as daemon:
+        document = tmp_path / "e2e-crash.yaml"
+        document.write_text(
+            "name: e2e-crash\nactions:\n"
+            f'  - http: "{server.url}/elsewhere?to=http://[{{secret.token}}]/"\n',
+            encoding="utf-8",
+        )
+        assert scenario_cli(daemon, "import", str(document))[0] == 0
+        assert scenario_cli(daemon, "run", "e2e-crash")[0] == 0
+        got = server.take(timeout_s=10)
+        with CloneClient(daemon.endpoint) as tree:
+            tree.wait_synced()
+            key = "/scenario/e2e-crash/last_error"
+            wait_until(lambda: value(tree, key), what="the run's failure")
+            error = value(tree, key)
+        wait_until(
+            lambda: '"http_request_crashed"' in daemon.log_text(),
+            what="the service's crash line",
+        )
+        status, shown, _ = scenario_cli(daemon, "show", "e2e-crash")
+    assert got.path == f"/elsewhere?to=http://[{TOKEN}]/"
+    assert error == f"http POST {server.url}/…: internal error: ValueError"
+    log = daemon.log_text()
+    assert status == 0
+    for seen in (error, shown, log):
+        assert TOKEN not in seen
+    crashed = [
+        json.loads(line)
+        for line in log.splitlines()
+        if '"http_request_crashed"' in line
+    ]
+    assert len(crashed) == 1
+    line = crashed[0]
+    why = "'{secret.token}' does not appear to be an IPv4 or IPv6 address"
+    assert (line["level"], line["method"], line["url"]) == (
+        "error",
+        "POST",
+        f"{server.url}/…",
+    )
+    assert (line["error"], line["detail"]) == ("ValueError", why)
+    assert line["exception"].startswith("Traceback (most recent call last):\n")
+    assert line["exception"].endswith(f"\nValueError: {why}")
