@@ -3,10 +3,12 @@
 A control is declared in raspyd's config (`[[controls]]`, read by
 raspy.control_tables) and names one tree key with what it may hold: a number within
 a range and on a step, a switch (true or false), a choice among texts, or a text.
-`check()` turns what a person typed (a form field; later an MQTT payload) into the
-JSON value to write, or raises ControlError with a reason the person reads;
-`breaks()` says why a value found in the tree (written by a scenario or
-`raspy-kv set`, which are not checked) does not fit. Nothing here writes anything.
+`check()` turns what a person typed (a form field; an MQTT payload) into the
+JSON value to write, or raises ControlError with a reason the person reads: nothing
+sent asks for a value (`enter a number`, not `'' is not a number`), but for a text,
+where empty is a value like any other. `breaks()` says why a value found in the
+tree (written by a scenario or `raspy-kv set`, which are not checked) does not
+fit. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def check(control: Control, raw: str) -> JsonValue:
             value = _switch(raw)
         case "choice":
             value = raw.strip()
+            if not value:
+                raise ControlError(f"choose one of {', '.join(control.options)}")
         case _:
             value = raw
     reason = breaks(control, value)
@@ -93,6 +97,8 @@ def check(control: Control, raw: str) -> JsonValue:
 
 def _number(control: Control, raw: str) -> int | float:
     text = raw.strip()
+    if not text:  # a field cleared before Set: `'' is not a number` puzzled
+        raise ControlError("enter a number")
     if len(text) > _NUMBER_CHARS or not _NUMBER.fullmatch(text):
         raise ControlError(f"{_shown(raw)} is not a number")
     exact = Decimal(text)
@@ -125,6 +131,8 @@ def _within(control: Control, exact: Decimal, text: str) -> None:
 
 def _switch(raw: str) -> bool:
     word = raw.strip().lower()
+    if not word:
+        raise ControlError("choose on or off (true or false)")
     if word in _TRUE:
         return True
     if word in _FALSE:

@@ -105,6 +105,14 @@ def test_a_form_post_writes_the_key_and_a_refused_value_keeps_the_old(
         item = body[body.index('data-control-key="/house/living/setpoint"') :]
         item = item.split("</li>")[0]
         assert "22.3 is not on the 0.5 step from 15</span>" in item
+        # the field cleared before Set: asked for a number, not `'' is not a number`
+        status, body = _post(
+            browser, "/controls", csrf=csrf, key=SETPOINT.decode(), value=""
+        )
+        assert status == 400
+        item = body[body.index('data-control-key="/house/living/setpoint"') :]
+        item = item.split("</li>")[0]
+        assert '<span class="error" role="alert">enter a number</span>' in item
         status, _ = _post(browser, "/controls", csrf=csrf, key="/house/mode", value="x")
         assert status == 400
 
@@ -125,6 +133,13 @@ def test_a_form_post_writes_the_key_and_a_refused_value_keeps_the_old(
         )
         assert status == 400
         assert json.loads(body)["error"] == "'holiday' is not one of home, away, night"
+        status, body = _post(
+            browser, "/api/control", csrf=csrf, key="/house/mode", value=""
+        )
+        assert (status, json.loads(body)) == (
+            400,
+            {"error": "choose one of home, away, night"},
+        )
         status, body = _post(
             browser, "/api/control", csrf=csrf, key="/house/else", value="1"
         )

@@ -39,6 +39,7 @@ CONTROLS = (SETPOINT, MODE, GUESTS, NOTE, ANY_NUMBER)
         (GUESTS, "on", True),
         (GUESTS, "False", False),
         (NOTE, "a note", "a note"),
+        (NOTE, "", ""),  # an empty text is a value: the note cleared
         (ANY_NUMBER, "-0.1", -0.1),
     ],
 )
@@ -58,7 +59,11 @@ def test_a_value_the_control_takes_is_the_json_value_to_write(
         (SETPOINT, "30", "30 is above the maximum, 25"),
         (SETPOINT, "warm", "'warm' is not a number"),
         (SETPOINT, "nan", "'nan' is not a number"),
-        (SETPOINT, "", "'' is not a number"),
+        # nothing sent (a field cleared before Set): asked for, not quoted
+        (SETPOINT, "", "enter a number"),
+        (SETPOINT, "  ", "enter a number"),
+        (MODE, "", "choose one of home, away, night"),
+        (GUESTS, " ", "choose on or off (true or false)"),
         (MODE, "holiday", "'holiday' is not one of home, away, night"),
         (GUESTS, "maybe", "'maybe' is not on or off (true or false)"),
         (NOTE, "x" * 11, "a text of 11 characters, more than 10"),
