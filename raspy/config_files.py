@@ -19,7 +19,7 @@ from pathlib import Path
 import zmq.auth
 
 from raspy.config import Config, MqttConfig, SecurityConfig
-from raspy.errors import ConfigError
+from raspy.errors import ConfigError, looked_for
 from raspy.secrets_file import read_secrets, secrets_path
 from raspy.transport.curve import (
     CERTIFICATE_ERRORS,
@@ -53,10 +53,11 @@ def secrets_problems(config: Config) -> list[str]:
     return _secrets(config) if config.http_client.enabled else []
 
 
-def _why(exc: OSError, *, folder: bool) -> str:
-    """The reason in words, without Python's repr of the path."""
+def _why(exc: OSError, path: str, *, folder: bool) -> str:
+    """The reason in words, without Python's repr of the path; a relative `path`
+    that is not there names where it was looked for."""
     if isinstance(exc, FileNotFoundError):
-        return "no such folder" if folder else "no such file"
+        return ("no such folder" if folder else "no such file") + looked_for(path)
     if isinstance(exc, NotADirectoryError):
         return "not a folder"
     if isinstance(exc, IsADirectoryError):
@@ -69,7 +70,7 @@ def _folder(key: str, path: str) -> list[str]:
         with os.scandir(path):
             pass
     except OSError as exc:
-        return [f"{key}: {path}: {_why(exc, folder=True)}"]
+        return [f"{key}: {path}: {_why(exc, path, folder=True)}"]
     return []
 
 
@@ -78,7 +79,7 @@ def _file(key: str, path: str) -> list[str]:
         with Path(path).open("rb"):
             pass
     except OSError as exc:
-        return [f"{key}: {path}: {_why(exc, folder=False)}"]
+        return [f"{key}: {path}: {_why(exc, path, folder=False)}"]
     return []
 
 
@@ -112,7 +113,8 @@ def _mqtt(mqtt: MqttConfig) -> list[str]:
         try:
             Path(mqtt.password_file).read_text("utf-8")
         except OSError as exc:
-            found.append(f"{key}: {mqtt.password_file}: {_why(exc, folder=False)}")
+            why = _why(exc, mqtt.password_file, folder=False)
+            found.append(f"{key}: {mqtt.password_file}: {why}")
         except UnicodeDecodeError:
             found.append(f"{key}: {mqtt.password_file}: not UTF-8 text")
     if mqtt.tls:
@@ -179,7 +181,10 @@ def _password_hash(path: str) -> list[str]:
 
     key = "http.password_hash_file"
     if not Path(path).exists():
-        return [f"{key}: {path}: no such file (make it with raspy web-password FILE)"]
+        return [
+            f"{key}: {path}: no such file{looked_for(path)} (make it with raspy "
+            "web-password FILE)"
+        ]
     found = _file(key, path)
     if not found:
         try:

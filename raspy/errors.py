@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
+from os import PathLike
+from pathlib import Path
 
 _QUOTE_LIMIT = 64
 
@@ -27,6 +29,19 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     (`min_of_s`: `min_off_s`), else nothing: a hint to append to a refusal."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def looked_for(path: str | PathLike[str]) -> str:
+    """` (looked for /var/lib/raspy/x.pem: a relative path is from raspyd's working
+    directory)` for a relative `path`, nothing for an absolute one: the hint of
+    `PATH: no such file`, which did not say that such a path is taken from
+    raspyd's working directory (which systemd sets), not the config's folder."""
+    if Path(path).is_absolute():
+        return ""
+    return (
+        f" (looked for {Path(path).absolute()}: a relative path is from raspyd's"
+        " working directory)"
+    )
 
 
 def shown(value: object) -> str:

@@ -24,7 +24,7 @@ from typing import Final
 
 import structlog
 
-from raspy.errors import ConfigError, shown
+from raspy.errors import ConfigError, looked_for, shown
 
 log = structlog.get_logger(component="http_client")
 
@@ -98,7 +98,7 @@ def read_secrets(path: Path) -> dict[str, str]:
             _regular(path, os.fstat(fd).st_mode)  # swapped since the stat
             raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file{_looked_at(path)}"]) from None
+        raise ConfigError([f"{path}: no such file{looked_for(path)}"]) from None
     except OSError as exc:
         why = (exc.strerror or str(exc)).lower()
         raise ConfigError([f"{path}: cannot read it: {why}"]) from None
@@ -110,17 +110,6 @@ def read_secrets(path: Path) -> dict[str, str]:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse_secrets(text, str(path))
-
-
-def _looked_at(path: Path) -> str:
-    """Where a relative path was looked for: `secrets.toml: no such file` did not say
-    that it is taken from raspyd's working directory, which systemd sets."""
-    if path.is_absolute():
-        return ""
-    return (
-        f" (looked for {path.absolute()}: a relative path is from raspyd's working"
-        " directory)"
-    )
 
 
 def _regular(path: Path, mode: int) -> None:

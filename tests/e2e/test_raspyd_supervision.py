@@ -80,13 +80,14 @@ def test_sighup_names_a_change_that_needs_a_restart_once(tmp_path: Path) -> None
         )
 
 
-def _raspyd(*args: str) -> subprocess.CompletedProcess[str]:
+def _raspyd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "raspy.cli.raspyd", *args],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -141,6 +142,47 @@ def test_check_config_and_the_start_name_every_missing_file(tmp_path: Path) -> N
     started = _raspyd("--config", str(config), "--data-dir", str(tmp_path / "var"))
     assert (started.returncode, started.stderr.splitlines()) == (2, problems)
     assert not (tmp_path / "var").exists()
+
+
+def test_a_missing_relative_file_is_named_with_where_it_was_looked_for(
+    tmp_path: Path,
+) -> None:
+    """`ca.pem: no such file` did not say that a relative path is taken from
+    raspyd's working directory (systemd's, not the config's folder): the MQTT, TLS
+    and CURVE files, and the web password's, say where they were looked for, as
+    the secrets file does."""
+    config = tmp_path / "raspyd.toml"
+    config.write_text(
+        '[security]\ncurve_secret_key_file = "keys/server.key_secret"\n'
+        'authorized_keys_dir = "clients"\n'
+        '[mqtt]\nenabled = true\npassword_file = "mqtt-password"\n'
+        'tls = true\ntls_ca_file = "ca.pem"\ntls_cert_file = "client.pem"\n'
+        'tls_key_file = "client.key"\n'
+        '[http]\nenabled = true\npassword_hash_file = "web-password"\n'
+    )
+    why = "a relative path is from raspyd's working directory"
+    named = [
+        ("security.curve_secret_key_file", "keys/server.key_secret", "file"),
+        ("security.authorized_keys_dir", "clients", "folder"),
+        ("mqtt.password_file", "mqtt-password", "file"),
+        ("mqtt.tls_ca_file", "ca.pem", "file"),
+        ("mqtt.tls_cert_file", "client.pem", "file"),
+        ("mqtt.tls_key_file", "client.key", "file"),
+    ]
+    checked = _raspyd("--check-config", "raspyd.toml", cwd=tmp_path)
+    assert (checked.returncode, checked.stderr.splitlines()) == (
+        2,
+        [
+            f"raspyd: raspyd.toml: {key}: {path}: no such {kind} (looked for "
+            f"{tmp_path / path}: {why})"
+            for key, path, kind in named
+        ]
+        + [
+            "raspyd: raspyd.toml: http.password_hash_file: web-password: no such "
+            f"file (looked for {tmp_path / 'web-password'}: {why}) (make it with "
+            "raspy web-password FILE)"
+        ],
+    )
 
 
 def test_sighup_keeps_the_running_config_when_a_named_folder_is_missing(
