@@ -22,6 +22,7 @@ from raspy.rules.document_triggers import read_triggers
 from raspy.rules.document_yaml import Invalid, compose
 from raspy.rules.expr import FUNCTION_NAMES, CompiledExpression
 from raspy.rules.template import BUILTIN_NAMES
+from raspy.rules.yaml_hint import hint
 
 __all__ = [
     "DocumentError",
@@ -310,7 +311,7 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> Problem:
         )
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "not valid YAML"
+        message = (exc.problem or exc.context or "not valid YAML") + hint(exc, text)
         if "single document" in (exc.context or ""):
             message = "one document per text (a second '---' document found)"
         if mark is not None:

@@ -142,7 +142,10 @@ CASES: list[tuple[str, str, list[str]]] = [
     (
         "tab indent",
         "name: a\n\tactions: []\n",
-        ["s.yaml:2:1: YAML: found character '\\t' that cannot start any token"],
+        [
+            "s.yaml:2:1: YAML: found character '\\t' that cannot start any token "
+            "(a tab: YAML takes spaces, never tabs)"
+        ],
     ),
     (
         "control character",
