@@ -98,7 +98,10 @@ def _redirected(
     """The next hop of a redirect, or why it is not made. Another host gets none of
     the headers but Content-Type; `guarded` (the request carried a secret, which may
     be in its body) refuses a redirect that would send the body to another host."""
-    target = urljoin(hop.url, location.strip())
+    try:
+        target = urljoin(hop.url, location.strip())
+    except ValueError:  # a host in brackets that is no address: no URL at all
+        return Failure("redirect", "a redirect to a Location that is no URL refused")
     try:
         target = check_url(target)
     except UrlError as exc:

@@ -311,3 +311,19 @@ def test_requests_beyond_the_workers_wait_their_turn_in_the_broker(
         assert [r.path for r in server.taken()] == ["/ok"]
     finally:
         asker.close()
+
+
+def test_a_redirect_to_no_url_is_a_refused_redirect(
+    asker: Asker, server: HttpServer
+) -> None:
+    """A Location with a host in brackets that is no address is no URL: urljoin
+    raises on it. That is the server's fault, told as a refused redirect (it was
+    an `internal error: ValueError`, logged as a crash of the fetch)."""
+    status, detail = asker.ask(post(f"{server.url}/elsewhere?to=http://[nohost]/"))
+    assert (status, detail) == (
+        b"502",
+        {
+            "error": "redirect",
+            "detail": "a redirect to a Location that is no URL refused",
+        },
+    )
