@@ -3,9 +3,11 @@ the value to write (the web face's rule), and each kind's Home Assistant fields.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
+import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,6 +121,53 @@ def test_each_kind_has_its_home_assistant_component_and_fields() -> None:
     assert control_entity(GUESTS, state, command).component == "switch"
     long_text = Control(key="/k", label="K", kind="text", max_length=4096)
     assert control_entity(long_text, state, command).fields["max"] == HA_MAX_TEXT
+
+
+def _home_assistant_reads(component: str, template: str, payload: bytes) -> str:
+    """A control's state as Home Assistant's MQTT platform takes it: the template
+    rendered with `value`, and `value_json` only when the payload is JSON (an empty
+    one, a cleared retained message, is not), stripped; then each platform's rule.
+    number: its `payload_reset` (default `None`) is unknown, an empty text ignored;
+    select: `none` in any case is unknown; switch: `None` is unknown; text: the
+    rendered text is the state, whatever it is."""
+    text = payload.decode()
+    variables: dict[str, object] = {"value": text}
+    with contextlib.suppress(ValueError):
+        variables["value_json"] = json.loads(text)
+    env = jinja2.Environment()  # noqa: S701  # not HTML: as Home Assistant renders it
+    rendered = env.from_string(template).render(variables).strip()
+    match component:
+        case "number" if not rendered:
+            return "ignored"
+        case "number":
+            return "unknown" if rendered == "None" else str(float(rendered))
+        case "select":
+            return "unknown" if rendered.lower() == "none" else rendered
+        case "switch":
+            return "unknown" if rendered == "None" else rendered
+    return rendered
+
+
+@pytest.mark.parametrize(
+    ("control", "states"),
+    [
+        (NOTE, {b'"hi"': "hi", b"null": "", b"": "", b'"None"': "None"}),
+        (SETPOINT, {b"21.5": "21.5", b"20": "20.0", b"null": "unknown", b"": "unknown"}),
+        (MODE, {b'"away"': "away", b"null": "unknown", b"": "unknown"}),
+        (GUESTS, {b"true": "true", b"false": "false", b"null": "unknown", b"": "unknown"}),
+    ],
+    ids=["text", "number", "choice", "switch"],
+)  # fmt: skip
+def test_a_control_without_a_value_shows_as_home_assistant_shows_no_value(
+    control: Control, states: dict[bytes, str]
+) -> None:
+    """null (a key set to it) or a deleted key (an empty retained payload): a text
+    is empty (it showed `None`, the Python word, as its text), a number, a select
+    and a switch unknown (a deleted key left their old state)."""
+    entity = control_entity(control, "s", "c")
+    template = str(entity.fields["value_template"])
+    read = {p: _home_assistant_reads(entity.component, template, p) for p in states}
+    assert read == states
 
 
 @pytest.mark.parametrize(
