@@ -206,8 +206,9 @@ class MqttConfig:
     # a Home Assistant button per scenario, and `…/scenario/<name>/run` runs it
     scenario_buttons: bool = True
     # messages held while the broker is away (a state's latest per topic, each
-    # result in its turn; at least 1): when full, a result is dropped, a retained
-    # message pushes out the oldest (queued again once there is room)
+    # result in its turn; at least 1): when full, a retained message waits outside
+    # (queued again once there is room), a result takes the newest retained one's
+    # place, or is dropped if only results are queued
     buffer_max_messages: int = 100_000
     # seconds after connecting before the retained messages an earlier run left and
     # this one does not publish are cleared (ghost entities): 0..3600; 0: never

@@ -22,6 +22,7 @@ from raspy.mqtt.command import Requests
 from raspy.mqtt.listing import device_infos
 from raspy.mqtt.mirror import Mirror
 from raspy.mqtt.output import BridgeSettings, Output, Refused
+from raspy.mqtt.topics import service_prefix
 from raspy.names import DEVICES_SUFFIX
 
 
@@ -200,7 +201,8 @@ class Announcer:
                 continue
             reserved = self.settings.topics.reserved_device(info.fullname)
             if reserved is not None:  # a switch there would set a control
-                outputs.append(Refused(reserved, quote(info.fullname)))
+                prefix = service_prefix(info.fullname)
+                outputs.append(Refused(reserved, quote(info.fullname), prefix))
                 continue
             try:  # a name that makes no topic (another host's raspy-poller, say)
                 entry = discovery.device_entry(info)

@@ -41,10 +41,16 @@ _COMPONENTS: Final = {
     "text": "text",
 }
 COMPONENTS: Final = frozenset(_COMPONENTS.values())
-# the JSON state as the text Home Assistant wants: `"away"` is away, null is None
-# (unknown); a switch's true/false are its state_on/state_off
-_AS_TEXT: Final = "{{ value_json }}"
-_NULL_UNKNOWN: Final = "{{ 'None' if value_json is none else value }}"
+# The JSON state as the text Home Assistant wants: `"away"` is away, a switch's
+# true/false its state_on/state_off. No value (null, or a deleted key: its empty
+# payload is no JSON, so value_json is undefined) is what each platform takes for
+# it: the text `None` for a number (its `payload_reset`), a select (`none` in any
+# case) and a switch, which show unknown; a text has no unknown (the rendered text
+# is its state, `None` was shown as such): the empty text
+_NO_VALUE: Final = "value_json is not defined or value_json is none"
+_UNKNOWN_OR_JSON: Final = "{{ 'None' if " + _NO_VALUE + " else value_json }}"
+_UNKNOWN_OR_PAYLOAD: Final = "{{ 'None' if " + _NO_VALUE + " else value }}"
+_EMPTY_OR_TEXT: Final = "{{ '' if " + _NO_VALUE + " else value_json }}"
 
 
 def control_level(key: str) -> str:
@@ -119,17 +125,19 @@ def control_entity(control: Control, state: str, command: str) -> ControlEntity:
             fields.update(_number_fields(control))
         case "switch":
             fields.update(
-                value_template=_NULL_UNKNOWN,
+                value_template=_UNKNOWN_OR_PAYLOAD,
                 payload_on="true",
                 payload_off="false",
                 state_on="true",
                 state_off="false",
             )
         case "choice":
-            fields.update(value_template=_AS_TEXT, options=list(control.options))
+            fields.update(
+                value_template=_UNKNOWN_OR_JSON, options=list(control.options)
+            )
         case _:
             fields.update(
-                value_template=_AS_TEXT, max=min(control.max_length, HA_MAX_TEXT)
+                value_template=_EMPTY_OR_TEXT, max=min(control.max_length, HA_MAX_TEXT)
             )
     return ControlEntity(_COMPONENTS[control.kind], fields)
 
@@ -156,7 +164,7 @@ def _number_fields(control: Control) -> dict[str, JsonValue]:
         "max": high,
         "step": step,
         "mode": "slider" if slider else "box",
-        "value_template": _AS_TEXT,
+        "value_template": _UNKNOWN_OR_JSON,
     }
     if control.unit:
         fields["unit_of_measurement"] = control.unit

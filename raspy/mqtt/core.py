@@ -56,7 +56,7 @@ from raspy.mqtt.output import (
     WriteKey,
 )
 from raspy.mqtt.sweep import Sweep, Swept
-from raspy.mqtt.topics import GESTURE, scenario_of_key
+from raspy.mqtt.topics import GESTURE, scenario_of_key, service_prefix
 
 # importable from here as ever (the bridge's actor, tests)
 __all__ = [
@@ -159,10 +159,11 @@ class BridgeCore:
                 reserved = (
                     None if device is None else self.topics.reserved_device(device[0])
                 )
-                if reserved is not None:
+                if reserved is not None and device is not None:
                     # a device of a service named `control` or `scenario` (another
-                    # program's worker): its topics are the controls' or scenarios'
-                    return [Refused(reserved, quote(key))]
+                    # program's worker, an older board): its topics are the
+                    # controls' or scenarios' of its host
+                    return [Refused(reserved, quote(key), service_prefix(device[0]))]
                 try:
                     topic = self.topics.state_topic(key)
                 except MalformedMessage as exc:

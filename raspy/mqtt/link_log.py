@@ -2,10 +2,15 @@
 
 Bad input and failed connects are counted every time and logged at most once a minute
 per reason (docs/style.md §5): an absent broker or a flood of bad commands cannot fill
-the SD card. Payloads and passwords are never logged.
+the SD card. A refusal that names a key prefix (every device of a reserved service
+level) is logged once per prefix instead, as nothing under it will ever go out: the
+first time, and again only if more than LogRateLimiter's bound of prefixes came
+since. Payloads and passwords are never logged.
 """
 
 from __future__ import annotations
+
+import math
 
 import structlog
 
@@ -28,11 +33,20 @@ class LinkLog:
         self._config = config
         self._stats = stats
         self._limiter = LogRateLimiter()
+        self._prefixes = LogRateLimiter(window_s=math.inf)  # once each (bounded)
 
     def refused(self, out: Refused, now: float) -> None:
         """Input (a command, a key, a reply) BridgeCore would not handle."""
         self._stats.incr(f"mqtt.refused.{out.reason}")
-        if self._limiter.should_log(out.reason, now):
+        if out.prefix:
+            if self._prefixes.should_log(out.prefix, now):
+                log.warning(
+                    "mqtt_device_not_bridged",
+                    reason=out.reason,
+                    key_prefix=out.prefix,
+                    first=out.detail,
+                )
+        elif self._limiter.should_log(out.reason, now):
             log.warning("mqtt_input_refused", reason=out.reason, detail=out.detail)
 
     def connecting(self) -> None:

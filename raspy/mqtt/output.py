@@ -30,10 +30,13 @@ class SendRequest:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A command or key the bridge would not handle (count it; log it rate-limited)."""
+    """A command or key the bridge would not handle (count it; log it rate-limited:
+    once a minute per reason, or, with `prefix`, once per that key prefix, as every
+    key under it is refused alike)."""
 
     reason: str
     detail: str
+    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ class ScenarioTarget:
 @dataclass(frozen=True, slots=True)
 class ControlTarget:
     """A command for the control whose topic level is `level` (raspy.mqtt.controls);
-    `host` is always the bridge's own (another's `control` is a device service)."""
+    `host` is always the bridge's own (another's `control` is that hub's)."""
 
     host: str
     level: str
@@ -139,14 +139,13 @@ class TopicMap:
         return topic
 
     def reserved_device(self, fullname: str) -> str | None:
-        """Why a device's topics are not its own, else None: a device of this
-        hub's host whose service is a reserved level (a worker of another program
-        may register `<host>.control.devices`) would have the topics of a control
-        (`…/control/<device>/set` is its command) or of a scenario."""
-        host, _, rest = fullname.partition(".")
-        service = rest.partition(".")[0]
-        if host != self.host:
-            return None  # another host's `control`: not this hub's controls
+        """Why a device's topics are not its own, else None: a device, of any
+        host, whose service is a reserved level would have the topics of that
+        host's controls (`…/control/<device>/set` is a control's command) or
+        scenarios. No raspyd of this version has such a service, but another
+        program's worker may register `<host>.control.devices`, and an older
+        board's keys (or keys written by hand) may still be in the tree."""
+        service = fullname.split(".", 2)[1] if fullname.count(".") >= 2 else ""
         if service == CONTROL_SEGMENT:
             return "key_on_control_topic"
         if service == SCENARIO_SEGMENT:
@@ -178,7 +177,9 @@ class TopicMap:
         if "." in host or "." in service:
             raise _malformed("bad_command_topic", quote(topic))
         if service == CONTROL_SEGMENT and host == self.host:
-            return ControlTarget(host, name, action)  # another host's: a device
+            return ControlTarget(host, name, action)
+        # (another host's `control`: that hub's; as a device it is never mirrored
+        # (reserved_device), so the bridge leaves it unanswered)
         return DeviceTarget(host, service, name, action)
 
     @property
@@ -224,6 +225,13 @@ class TopicMap:
         wanted = sorted(actions - NOT_COMMANDS)
         filters = [f"{self.base}/+/+/+/{action}" for action in wanted]
         return [*filters, f"{self.base}/+/{SCENARIO_SEGMENT}/+/{RUN}"]
+
+
+def service_prefix(fullname: str) -> str:
+    """`/device/<host>.<service>.`: the keys of every device of a device's service
+    (a reserved level refuses them all alike: logged once for the prefix)."""
+    host, service = fullname.split(".", 2)[:2]
+    return f"{DEVICE_TREE}{host}.{service}."
 
 
 def scenario_of_key(key: str) -> tuple[str, str] | None:

@@ -71,6 +71,33 @@ def test_keys_outside_the_subtrees_prefixes_never_reach_the_bridge(
 
 
 @pytest.mark.timeout(60)
+def test_another_hosts_reserved_service_levels_are_not_mirrored(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher
+) -> None:
+    """`control` and `scenario` are no device service's: a key of another host's
+    (an older board's, one written by hand) would be published on that host's
+    controls' or scenarios' topics, where its hub takes commands and Home
+    Assistant reads their state."""
+    bridge.start(mosquitto.port, BASE, ("/device/*",))
+    watcher.wait_for(_topic(HOST, "status"), b"online")
+    bridge.set(
+        ("/device/board2.control.house.mode/value", b'"away"'),
+        ("/device/board2.scenario.wake/value", b"1"),
+        (
+            "/device/board2.fake.lamp/value",
+            b"true",
+        ),  # the last: when it is out, all are
+    )
+    watcher.wait_for(_topic("board2", "fake", "lamp", "value"), b"true")
+    assert {message.topic for message in watcher.messages} == {
+        _topic(HOST, "status"),
+        _topic("board2", "fake", "lamp", "value"),
+    }
+    assert bridge.stats.get("mqtt.refused.key_on_control_topic") == 1
+    assert bridge.stats.get("mqtt.refused.key_on_scenario_topic") == 1
+
+
+@pytest.mark.timeout(60)
 def test_a_reading_not_yet_stored_is_in_the_bridges_first_picture(
     bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher, store: Store
 ) -> None:

@@ -3,9 +3,11 @@ the value to write (the web face's rule), and each kind's Home Assistant fields.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
+import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,6 +121,53 @@ def test_each_kind_has_its_home_assistant_component_and_fields() -> None:
     assert control_entity(GUESTS, state, command).component == "switch"
     long_text = Control(key="/k", label="K", kind="text", max_length=4096)
     assert control_entity(long_text, state, command).fields["max"] == HA_MAX_TEXT
+
+
+def _home_assistant_reads(component: str, template: str, payload: bytes) -> str:
+    """A control's state as Home Assistant's MQTT platform takes it: the template
+    rendered with `value`, and `value_json` only when the payload is JSON (an empty
+    one, a cleared retained message, is not), stripped; then each platform's rule.
+    number: its `payload_reset` (default `None`) is unknown, an empty text ignored;
+    select: `none` in any case is unknown; switch: `None` is unknown; text: the
+    rendered text is the state, whatever it is."""
+    text = payload.decode()
+    variables: dict[str, object] = {"value": text}
+    with contextlib.suppress(ValueError):
+        variables["value_json"] = json.loads(text)
+    env = jinja2.Environment()  # noqa: S701  # not HTML: as Home Assistant renders it
+    rendered = env.from_string(template).render(variables).strip()
+    match component:
+        case "number" if not rendered:
+            return "ignored"
+        case "number":
+            return "unknown" if rendered == "None" else str(float(rendered))
+        case "select":
+            return "unknown" if rendered.lower() == "none" else rendered
+        case "switch":
+            return "unknown" if rendered == "None" else rendered
+    return rendered
+
+
+@pytest.mark.parametrize(
+    ("control", "states"),
+    [
+        (NOTE, {b'"hi"': "hi", b"null": "", b"": "", b'"None"': "None"}),
+        (SETPOINT, {b"21.5": "21.5", b"20": "20.0", b"null": "unknown", b"": "unknown"}),
+        (MODE, {b'"away"': "away", b"null": "unknown", b"": "unknown"}),
+        (GUESTS, {b"true": "true", b"false": "false", b"null": "unknown", b"": "unknown"}),
+    ],
+    ids=["text", "number", "choice", "switch"],
+)  # fmt: skip
+def test_a_control_without_a_value_shows_as_home_assistant_shows_no_value(
+    control: Control, states: dict[bytes, str]
+) -> None:
+    """null (a key set to it) or a deleted key (an empty retained payload): a text
+    is empty (it showed `None`, the Python word, as its text), a number, a select
+    and a switch unknown (a deleted key left their old state)."""
+    entity = control_entity(control, "s", "c")
+    template = str(entity.fields["value_template"])
+    read = {p: _home_assistant_reads(entity.component, template, p) for p in states}
+    assert read == states
 
 
 @pytest.mark.parametrize(
@@ -246,67 +295,58 @@ def _discovering_core() -> BridgeCore:
     )
 
 
+@pytest.mark.parametrize("host", ["pi", "board2"])
 @pytest.mark.parametrize("service", ["control", "scenario"])
 def test_a_device_of_a_reserved_service_level_is_never_announced_or_mirrored(
-    service: str,
+    service: str, host: str
 ) -> None:
     """Another program's worker may register `pi.control.devices`: its switch's
     topics would be `raspy/pi/control/<device>/value|set`, a control's, and Home
     Assistant's switch would write the control's key (under `scenario`, a
-    scenario's). Its devices are refused; another service's are announced."""
+    scenario's). Another host's (an older board, keys written by hand) would take
+    the topics of that host's controls: `raspy/board2/control/…` was mirrored. Its
+    devices are refused, once per service for the log; another service's go out."""
     core = _discovering_core()
     core.buffer.take(100)
-    key = f"/device/pi.{service}.house.setpoint/value"
+    prefix = f"/device/{host}.{service}."
+    key = f"{prefix}house.setpoint/value"
     assert core.key_changed(key, b"true", NOW) == [
-        Refused(f"key_on_{service}_topic", quote(key))
+        Refused(f"key_on_{service}_topic", quote(key), prefix)
     ]
-    (listing,) = core.service_available(f"pi.{service}.devices", NOW)
+    (listing,) = core.service_available(f"{host}.{service}.devices", NOW)
     assert isinstance(listing, SendRequest)
     items = [
-        {"name": name, "fullname": f"pi.{svc}.{name}", "oid": "switch", "config": {}}
+        {
+            "name": name,
+            "fullname": f"{host}.{svc}.{name}",
+            "oid": "switch",
+            "config": {},
+        }
         for svc, name in ((service, "house.setpoint"), ("fake", "lamp"))
     ]
     reply = json.dumps({"v": 1, "action": "list", "devices": items}).encode()
     refused = core.reply(listing.request_id, [b"200", reply], NOW)
-    fullname = f"pi.{service}.house.setpoint"
-    assert refused == [Refused(f"key_on_{service}_topic", quote(fullname))]
+    fullname = f"{host}.{service}.house.setpoint"
+    assert refused == [Refused(f"key_on_{service}_topic", quote(fullname), prefix)]
     sent = core.buffer.take(100)
-    assert [json.loads(m.payload)["unique_id"] for m in sent] == ["raspy.pi.fake.lamp"]
-    assert not any(f"raspy/pi/{service}/" in m.payload.decode() for m in sent)
-
-
-def test_a_device_of_another_host_named_control_is_that_hosts() -> None:
-    """Only this hub's `control` level holds its controls."""
-    core = _discovering_core()
-    core.buffer.take(100)
-    core.key_changed("/device/board2.control.lamp/value", b"true", NOW)
-    assert [m.topic for m in core.buffer.take(100)] == [
-        "raspy/board2/control/lamp/value"
+    assert [json.loads(m.payload)["unique_id"] for m in sent] == [
+        f"raspy.{host}.fake.lamp"
     ]
+    assert not any(f"raspy/{host}/{service}/" in m.payload.decode() for m in sent)
 
 
-def test_a_command_to_another_hosts_control_service_is_a_device_command() -> None:
-    """`raspy/board2/control/lamp/set` is no control of this hub: a device of
-    board2's service `control`, answered when this hub mirrors it (it was dropped
-    without a `…/result`)."""
+def test_a_command_on_another_hosts_control_topics_is_left_to_that_hub() -> None:
+    """`raspy/board2/control/lamp/set` is board2's control: this hub mirrors no
+    device there, so it neither sends it to `board2.control.devices` nor answers
+    it on board2's `…/result` (it did, once the key was in the tree)."""
     assert TOPICS.parse_command("raspy/board2/control/lamp/set") == DeviceTarget(
         "board2", "control", "lamp", "set"
     )
     core = _discovering_core()
     core.key_changed("/device/board2.control.lamp/value", b"false", NOW)
     core.buffer.take(100)
-    body = json.dumps({"v": 1, "action": "set", "device": "lamp", "value": True})
-    assert core.command("raspy/board2/control/lamp/set", b"ON", NOW) == [
-        SendRequest(2, "board2.control.devices", body.encode())
-    ]
-    core.reply(2, [b"200", b'{"v": 1}'], NOW)
-    (result,) = core.buffer.take(100)
-    assert (result.topic, json.loads(result.payload)["status"]) == (
-        "raspy/board2/control/lamp/result",
-        200,
-    )
-    # one not mirrored is another hub's, left to it
-    assert core.command("raspy/pi2/control/lamp/set", b"ON", NOW) == []
+    assert core.command("raspy/board2/control/lamp/set", b"ON", NOW) == []
+    assert core.buffer.take(100) == []
 
 
 _BOUND = st.none() | st.floats(allow_nan=False, allow_infinity=False)

@@ -237,9 +237,9 @@ def test_the_buffer_keeps_the_latest_per_topic_in_first_queued_order() -> None:
     assert buffer.take(10) == [Message("a", b"2"), Message("b", b"1")]
     buffer.put(Message("a", b"3"))
     buffer.put(Message("b", b"3"))
-    buffer.put(Message("c", b"3"))  # full: the oldest goes
+    buffer.put(Message("c", b"3"))  # full: the newest waits outside
     assert buffer.dropped == 1
-    assert buffer.take(10) == [Message("b", b"3"), Message("c", b"3")]
+    assert buffer.take(10) == [Message("a", b"3"), Message("b", b"3")]
 
 
 @given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.binary(max_size=4))))

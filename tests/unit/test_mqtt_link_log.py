@@ -8,10 +8,12 @@ import json
 from structlog.testing import capture_logs
 
 from raspy.config import MqttConfig
+from raspy.errors import quote
 from raspy.mqtt.buffer import Message
 from raspy.mqtt.core import BridgeCore, BridgeSettings, Refused, SendRequest
 from raspy.mqtt.events import Feed, Replied, Seed, ServiceUp, TreeChanged
 from raspy.mqtt.filters import GlobFilter
+from raspy.mqtt.link_core import LinkCore
 from raspy.mqtt.link_log import LinkLog, link_stats
 from raspy.mqtt.session import Lost, MqttSession
 from raspy.mqtt.topics import TopicMap
@@ -48,6 +50,38 @@ def test_refused_input_is_counted_each_time_and_logged_once_a_minute() -> None:
         "component": "mqtt",
     }
     assert logs == [{"event": "mqtt_input_refused", **entry}] * 2
+
+
+def test_a_reserved_service_levels_keys_are_logged_once_per_prefix() -> None:
+    """Every key of another host's `control` service (an older board's) is refused
+    alike: counted each time, logged once for its prefix, however long it lasts."""
+    stats = Stats()
+    link = LinkCore(CONFIG, make_core(), stats)
+    keys = [
+        "/device/board2.control.lamp/value",
+        "/device/board2.control.lamp/status",
+        "/device/board2.control.fan/value",
+        "/device/board2.scenario.x/value",
+        "/device/pi.control.y/value",
+    ]
+    with capture_logs() as logs:
+        for now in (0.0, 100.0, 1000.0):
+            for key in keys:
+                link.event(TreeChanged(key, b"1"), now)
+    assert stats.counters() == {
+        "mqtt.refused.key_on_control_topic": 12,
+        "mqtt.refused.key_on_scenario_topic": 3,
+    }
+    assert [(e["event"], e["key_prefix"], e["first"]) for e in logs] == [
+        ("mqtt_device_not_bridged", "/device/board2.control.", quote(keys[0])),
+        ("mqtt_device_not_bridged", "/device/board2.scenario.", quote(keys[3])),
+        ("mqtt_device_not_bridged", "/device/pi.control.", quote(keys[4])),
+    ]
+    assert [e["reason"] for e in logs] == [
+        "key_on_control_topic",
+        "key_on_scenario_topic",
+        "key_on_control_topic",
+    ]
 
 
 def test_connect_failures_and_refusals_are_counted_and_logged_rate_limited() -> None:
