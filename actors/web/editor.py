@@ -257,7 +257,7 @@ async def _save_over(
     )
     status, reply = await _core(backend, request)
     if status == b"409":
-        view = _changed_since(view, name, reply)
+        view = editor.changed_since(view, name, reply)
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
@@ -268,30 +268,6 @@ async def _save_over(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
     return _saved(backend, session, name, reply, form.document)
-
-
-def _changed_since(view: EditorView, name: str, reply: dict[str, Any]) -> EditorView:
-    """The core's 409 to a Save: the user's text kept, the text stored now below,
-    and the page's fingerprint that one's, so that a second Save means it."""
-    stored = _document(reply)
-    said = (
-        f"Not saved: {name} was deleted since this page was opened."
-        if stored is None
-        else f"Not saved: {name} was changed since this page was opened; "
-        "its text now is below."
-    )
-    return _with(
-        view,
-        headline=f"{said} Save again to store your text over it.",
-        base=fingerprint(stored),
-        stored=stored,
-    )
-
-
-def _document(reply: dict[str, Any]) -> str | None:
-    """The stored text a 409 carries (None: no scenario is stored by that name)."""
-    document = reply.get("document")
-    return document if isinstance(document, str) else None
 
 
 def _rename(document: str, old: str, new: str) -> Problem:
@@ -390,7 +366,7 @@ async def delete_submit(
     except _FAILED as exc:
         pages.flash(backend, session, f"failed: delete {name}: {exc}")
         return RedirectResponse("/scenarios", status_code=303)
-    stored = _document(reply)
+    stored = editor.stored_now(reply)
     if status == b"409" and stored is not None:
         said = (
             f"Not deleted: {name} was changed since this page was opened; its text "

@@ -6,6 +6,7 @@ The handlers that ask the core are in raspy.actors.web.editor.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -136,6 +137,31 @@ class EditorView:
     back: str = "/scenarios"
     note: str = ""  # one line under the text: what a Save does besides storing
     saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
+
+
+def changed_since(view: EditorView, name: str, reply: dict[str, object]) -> EditorView:
+    """The page after the core's 409 to a Save: the user's text kept, the text
+    stored now below, and its fingerprint the page's, so that a second Save means
+    it."""
+    stored = stored_now(reply)
+    said = (
+        f"Not saved: {name} was deleted since this page was opened."
+        if stored is None
+        else f"Not saved: {name} was changed since this page was opened; "
+        "its text now is below."
+    )
+    return dataclasses.replace(
+        view,
+        headline=f"{said} Save again to store your text over it.",
+        base=fingerprint(stored),
+        stored=stored,
+    )
+
+
+def stored_now(reply: dict[str, object]) -> str | None:
+    """The stored text a 409 carries (None: no scenario is stored by that name)."""
+    document = reply.get("document")
+    return document if isinstance(document, str) else None
 
 
 @dataclass(frozen=True, slots=True)
