@@ -99,6 +99,7 @@ class CoreService:
                     }
                 )
             case "delete":
+                _guard(request.name, request.if_fingerprint, entry.stored.code)
                 core.store.delete(request.name)
                 core.forget(request.name)
                 return api.ok({"name": request.name, "state": "deleted"})
@@ -139,6 +140,10 @@ class CoreService:
         core = self._core
         scenario = self._checked(request.document, request.source)
         old = core.entries.get(scenario.name)
+        # compared here, on the core's one thread, before the write: no other
+        # writer can come between (the web editor's Save over a text it showed)
+        stored = None if old is None else old.stored.code
+        _guard(scenario.name, request.if_fingerprint, stored)
         if old is not None and not request.replace:
             raise api.bad(
                 f"a scenario named {scenario.name} exists (replace it with replace: true)",
@@ -371,6 +376,13 @@ def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:
     if isinstance(problems, list) and problems:
         return "; ".join(str(p) for p in problems)
     return "" if problems_only else str(refused.body.get("error", "refused"))
+
+
+def _guard(name: str, expected: str | None, stored: str | None) -> None:
+    """Refuse (409) a write of `name` whose "if_fingerprint" (`expected`; None: the
+    request has none) is not that of the text stored now (`stored`; None: none)."""
+    if expected is not None and api.fingerprint(stored) != expected:
+        raise api.changed_since(name, stored, expected)
 
 
 def _states(text: str, key: str) -> bool:

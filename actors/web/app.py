@@ -115,7 +115,7 @@ class Backend:
     sessions: Sessions = field(init=False)
     kept: KeptSessions = field(init=False)  # the sessions' copy in sessions_path
     # one message per session for the page a POST redirects to (never in the URL)
-    flashes: dict[str, str] = field(default_factory=dict)
+    flashes: dict[str, html.Flash] = field(default_factory=dict)
     # one Save's warnings per session, for the edit page it redirects to
     warned: dict[str, SavedWarnings] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

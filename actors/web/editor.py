@@ -2,13 +2,13 @@
 
 Check asks the core's `validate`, Save its `import`; every problem and warning comes
 back above the user's text, which a refusal never loses. The edit page carries the
-fingerprint of the text it started from (raspy.web.editor.fingerprint): Save
-refuses (409) when the stored text changed since. GETs write nothing.
+fingerprint of the text it started from (raspy.rules.scenario_api.fingerprint), and
+Save and Delete send it with their write: the core refuses (409) when the stored
+text changed since, in the same step as the write. GETs write nothing.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +22,7 @@ from raspy import json_text
 from raspy.actors.web import pages
 from raspy.actors.web.app import Backend
 from raspy.errors import quote
+from raspy.rules.scenario_api import fingerprint
 from raspy.web import editor, forms, html
 from raspy.web.editor import EditorForm, EditorView, Problem, SavedWarnings
 from raspy.web.login import Session
@@ -151,11 +152,11 @@ def _saved(
     warnings = reply.get("warnings")
     if isinstance(warnings, list) and warnings:
         found = SavedWarnings(
-            name, editor.fingerprint(text), tuple(editor.problems_of(warnings))
+            name, fingerprint(text), tuple(editor.problems_of(warnings))
         )
         pages.remember(backend.warned, backend, session, found)
         return RedirectResponse(editor.edit_href(name), status_code=303)
-    pages.flash(backend, session, f"saved: {name}")
+    pages.flash(backend, session, f"saved: {name}", saved=True)
     return RedirectResponse(scenario_href(name), status_code=303)
 
 
@@ -173,7 +174,7 @@ async def edit_form(request: Request, backend: Backend, session: Session) -> Res
     view = EditorView(
         editor.edit_href(name),
         stored,
-        editor.fingerprint(stored),
+        fingerprint(stored),
         back=scenario_href(name),
         note=EDIT_NOTE,
     )
@@ -244,29 +245,22 @@ async def _save_over(
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 400
         )
+    # the stored text only to tell a Save of it unchanged (which must not end its
+    # runs); the import itself is over the text the page started from, which the
+    # core compares as it writes (another writer in between: 409)
     stored = await _stored(backend, name)
-    if editor.fingerprint(stored) != form.base:
-        said = (
-            f"Not saved: {name} was deleted since this page was opened."
-            if stored is None
-            else f"Not saved: {name} was changed since this page was opened; "
-            "its text now is below."
-        )
-        view = _with(
-            view,
-            headline=f"{said} Save again to store your text over it.",
-            base=editor.fingerprint(stored),  # a second Save means it
-            stored=stored,
-        )
+    if fingerprint(stored) == form.base and editor.same_text(form.document, stored):
+        pages.flash(backend, session, NO_CHANGE, saved=True)
+        return RedirectResponse(scenario_href(name), status_code=303)
+    request = editor.document_request(
+        "import", form.document, replace=True, if_fingerprint=form.base
+    )
+    status, reply = await _core(backend, request)
+    if status == b"409":
+        view = editor.changed_since(view, name, reply)
         return _show(
             backend, session, title, editor.editor_body(view, session.csrf), 409
         )
-    if editor.same_text(form.document, stored):  # an import would end its runs
-        pages.flash(backend, session, NO_CHANGE)
-        return RedirectResponse(scenario_href(name), status_code=303)
-    status, reply = await _core(
-        backend, editor.document_request("import", form.document, replace=True)
-    )
     if status != b"200":
         reason, problems = _refusal(status, reply)
         view = _with(view, headline=reason, problems=problems)
@@ -357,40 +351,33 @@ async def delete_submit(
         form = editor.parse_delete_form(await request.body())
     except forms.FormError as exc:
         return _unread(backend, session, title, exc)
-    try:
-        stored = await _stored(backend, name)
-    except _FAILED as exc:
-        pages.flash(backend, session, f"failed: delete {name}: {exc}")
-        return RedirectResponse("/scenarios", status_code=303)
-    if not form.confirmed:
+    if not form.confirmed:  # the page again, with the text stored now to copy
+        try:
+            stored = await _stored(backend, name)
+        except _FAILED as exc:
+            pages.flash(backend, session, f"failed: delete {name}: {exc}")
+            return RedirectResponse("/scenarios", status_code=303)
         said = "Not deleted: tick the box to confirm."
         body = editor.delete_body(name, stored or "", session.csrf, said)
         return _show(backend, session, title, body, 400)
-    if stored is None:
-        pages.flash(
-            backend, session, f"failed: delete {name}: no scenario named {name[:64]!r}"
-        )
+    try:
+        # of the text the page showed: the core compares it as it deletes
+        status, reply = await _core(backend, editor.delete_request(name, form.base))
+    except _FAILED as exc:
+        pages.flash(backend, session, f"failed: delete {name}: {exc}")
         return RedirectResponse("/scenarios", status_code=303)
-    if editor.fingerprint(stored) != form.base:
+    stored = editor.stored_now(reply)
+    if status == b"409" and stored is not None:
         said = (
             f"Not deleted: {name} was changed since this page was opened; its text "
             "now is below. Delete again to delete it."
         )
         body = editor.delete_body(name, stored, session.csrf, said)
         return _show(backend, session, title, body, 409)
-    try:
-        status, reply = await _core(backend, _delete_request(name))
-        message = (
-            f"deleted: {name}"
-            if status == b"200"
-            else f"failed: delete {name}: {_refusal(status, reply)[0]}"
-        )
-    except _FAILED as exc:
-        message = f"failed: delete {name}: {exc}"
+    message = (
+        f"deleted: {name}"
+        if status == b"200"
+        else f"failed: delete {name}: {_refusal(status, reply)[0]}"
+    )
     pages.flash(backend, session, message)
     return RedirectResponse("/scenarios", status_code=303)
-
-
-def _delete_request(name: str) -> bytes:
-    """The core's `delete` (not one of the list's buttons: it has its own page)."""
-    return json.dumps({"v": 1, "action": "delete", "name": name}).encode("utf-8")

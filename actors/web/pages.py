@@ -217,7 +217,7 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
 async def scenarios_page(
     request: Request, backend: Backend, session: Session
 ) -> Response:
-    message = backend.flashes.pop(session.sid, "")
+    flashed = backend.flashes.pop(session.sid, None)
     try:
         service = await scenario_service(backend)
         rows = models.scenarios(
@@ -229,7 +229,7 @@ async def scenarios_page(
         body = pages.scenarios_body(
             rows, session.csrf, backend.clock.wall(), backend.zone
         )
-    body = _flashed(message, body)
+    body = _flashed(flashed, body)
     return page(backend, session, "Scenarios", body, "/scenarios", live=True)
 
 
@@ -241,9 +241,12 @@ def remember(store: dict[str, T], backend: Backend, session: Session, value: T) 
     store[session.sid] = value
 
 
-def flash(backend: Backend, session: Session, message: str) -> None:
-    """The outcome of a button, shown once above the next page of `session`."""
-    remember(backend.flashes, backend, session, message[:300])
+def flash(
+    backend: Backend, session: Session, message: str, *, saved: bool = False
+) -> None:
+    """The outcome of a button, shown once above the next page of `session`;
+    `saved`: the editor's Save stored its text (the notice marked for app.js)."""
+    remember(backend.flashes, backend, session, html.Flash(message[:300], saved))
 
 
 async def scenario_service(backend: Backend) -> str:
@@ -254,11 +257,13 @@ async def scenario_service(backend: Backend) -> str:
     return service
 
 
-def _flashed(message: str, body: str) -> str:
+def _flashed(flashed: html.Flash | None, body: str) -> str:
     """The outcome of the last button pressed, above the page."""
-    if not message:
+    if flashed is None or not flashed.message:
         return body
-    return html.notice(message, error=message.startswith("failed")) + body
+    message = flashed.message
+    said = html.notice(message, error=message.startswith("failed"), saved=flashed.saved)
+    return said + body
 
 
 async def scenario_page(
@@ -266,7 +271,7 @@ async def scenario_page(
 ) -> Response:
     """A scenario's card, what its last run did, and its document."""
     name = request.path_params["name"]
-    message = backend.flashes.pop(session.sid, "")
+    flashed = backend.flashes.pop(session.sid, None)
     try:
         service = await scenario_service(backend)
         frames = await backend.ask(service, forms.scenario_get_request(name))
@@ -287,7 +292,7 @@ async def scenario_page(
             detail, session.csrf, backend.clock.wall(), backend.zone
         )
     return page(
-        backend, session, name, _flashed(message, body), "/scenarios", live=True
+        backend, session, name, _flashed(flashed, body), "/scenarios", live=True
     )
 
 

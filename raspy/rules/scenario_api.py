@@ -2,13 +2,22 @@
 
 Request: one frame, a JSON object `{"v": 1, "action": A, ...}`. Reply: `[status, json]`
 with 200, 400 (malformed or refused: `{"error", "problems"?}`), 404 (unknown
-scenario), 501 (unknown action) or 500 (internal failure).
+scenario), 409 (changed since: "if_fingerprint" below), 501 (unknown action) or 500
+(internal failure).
 
     list                                   -> [entry, ...] sorted by name
     get       {"name"}                     -> entry + {"document"}
-    import    {"document", "source"?, "replace"?}  -> {"name", "replaced", "warnings"?}
+    import    {"document", "source"?, "replace"?, "if_fingerprint"?}
+                                           -> {"name", "replaced", "warnings"?}
     validate  {"document", "source"?}      -> {"name", "warnings"?}
-    delete | enable | disable | run | stop {"name"} -> {"name", "state"}
+    delete    {"name", "if_fingerprint"?}  -> {"name", "state"}
+    enable | disable | run | stop {"name"} -> {"name", "state"}
+
+"if_fingerprint" (`fingerprint` of the text the writer saw, "absent" for none): the
+write is done only when the scenario's stored text has that fingerprint, compared
+in the same step as the write (the core serves one request at a time); else 409
+`{"error", "name", "document"}` with the text stored now (null: none). Without it,
+the write is done whatever is stored.
 
 `run` answers 200 also when its mode starts no run (single with a run under way, a full
 queue, parallel at max): the request was carried out as the mode says, and the reply
@@ -27,12 +36,15 @@ mode applies, the conditions are not checked.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Final
 
 from raspy import json_text
 from raspy.devices.template import JsonValue
+from raspy.errors import quote
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024
 NAME_ACTIONS: Final = frozenset({"get", "delete", "enable", "disable", "run", "stop"})
@@ -40,10 +52,22 @@ DOCUMENT_ACTIONS: Final = frozenset({"import", "validate"})
 ACTIONS: Final = NAME_ACTIONS | DOCUMENT_ACTIONS | {"list"}
 _ALLOWED: Final = {
     "list": {"v", "action"},
-    "import": {"v", "action", "document", "source", "replace"},
+    "import": {"v", "action", "document", "source", "replace", "if_fingerprint"},
     "validate": {"v", "action", "document", "source"},
     **{action: {"v", "action", "name"} for action in NAME_ACTIONS},
+    "delete": {"v", "action", "name", "if_fingerprint"},
 }
+ABSENT: Final = "absent"  # the fingerprint of no stored text
+_FINGERPRINT: Final = re.compile(rf"{ABSENT}|[0-9a-f]{{64}}")
+
+
+def fingerprint(document: str | None) -> str:
+    """What a writer saw of a scenario: the SHA-256 of its stored text, ABSENT when
+    there is none. The core compares it before an import or delete that carries
+    it; the web editor's pages carry it from the text they showed."""
+    if document is None:
+        return ABSENT
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +77,7 @@ class Request:
     document: str = ""
     source: str = "<document>"
     replace: bool = False
+    if_fingerprint: str | None = None  # None: written whatever is stored
 
 
 class Refused(Exception):  # a reply, not a fault
@@ -92,11 +117,12 @@ def parse(frames: list[bytes]) -> Request:
     unknown = sorted(set(body) - _ALLOWED[action])
     if unknown:
         raise bad(f"{action}: unknown field {unknown[0][:64]!r}")
+    if_fingerprint = _if_fingerprint(action, body)
     if action in NAME_ACTIONS:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise bad(f'{action}: expected "name": a string')
-        return Request(action, name=name)
+        return Request(action, name=name, if_fingerprint=if_fingerprint)
     if action in DOCUMENT_ACTIONS:
         document, source = body.get("document"), body.get("source", "<document>")
         replace = body.get("replace", False)
@@ -104,8 +130,44 @@ def parse(frames: list[bytes]) -> Request:
             raise bad(f'{action}: expected "document": the text')
         if not isinstance(source, str) or not isinstance(replace, bool):
             raise bad(f'{action}: expected "source" a string, "replace" a bool')
-        return Request(action, document=document, source=source[:200], replace=replace)
+        return Request(
+            action,
+            document=document,
+            source=source[:200],
+            replace=replace,
+            if_fingerprint=if_fingerprint,
+        )
     return Request(action)
+
+
+def _if_fingerprint(action: str, body: dict[str, JsonValue]) -> str | None:
+    """The request's "if_fingerprint" (None when it has none); a value no text can
+    have is refused rather than answered 409 for ever."""
+    if "if_fingerprint" not in body:
+        return None
+    value = body["if_fingerprint"]
+    if not isinstance(value, str) or not _FINGERPRINT.fullmatch(value):
+        raise bad(
+            f'{action}: expected "if_fingerprint": "{ABSENT}" or a SHA-256 of the '
+            "stored text as 64 lowercase hex digits"
+        )
+    return value
+
+
+def changed_since(name: str, stored: str | None, expected: str) -> Refused:
+    """409: the stored text of `name` is not the one "if_fingerprint" (`expected`)
+    names: another writer came first. The reply carries the text stored now, or
+    null when there is none."""
+    if stored is None:
+        said = "is not stored (deleted since it was read?)"
+    elif expected == ABSENT:
+        said = "is stored (imported since it was read), if_fingerprint says none"
+    else:
+        said = "changed since it was read: its stored text is another"
+    return Refused(
+        b"409",
+        {"error": f"scenario {quote(name)} {said}", "name": name, "document": stored},
+    )
 
 
 def encode(value: JsonValue) -> bytes:

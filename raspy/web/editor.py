@@ -1,19 +1,19 @@
 """The scenario editor's pure part: its forms, the core's problems as lines and
-columns, the document's fingerprint, and the pages' HTML (text in, HTML out).
+columns, the requests to the core, and the pages' HTML (text in, HTML out).
 
 The handlers that ask the core are in raspy.actors.web.editor.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from raspy.rules.scenario_api import MAX_REQUEST_BYTES
+from raspy.rules.scenario_api import MAX_REQUEST_BYTES, fingerprint
 from raspy.web.forms import MAX_FORM_BYTES, FormError, parse_form
 from raspy.web.html import esc, hidden_csrf, notice
 from raspy.web.pages import scenario_href
@@ -44,14 +44,6 @@ def body_limit(path: str) -> int | None:
     return None
 
 
-def fingerprint(document: str | None) -> str:
-    """What the edit page started from: the SHA-256 of the stored text (`absent`
-    when there is none), computed here when the page is made and again at Save."""
-    if document is None:
-        return "absent"
-    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def same_text(typed: str, stored: str | None) -> bool:
     """Whether a Save holds the stored text unchanged, line breaks aside: a textarea
     shows CRLF and a lone CR as LF and sends LF back (stored by `raspy scenario
@@ -80,9 +72,16 @@ def parse_editor_form(body: bytes) -> EditorForm:
     return EditorForm(document, fields.get("do") == "save", fields.get("base", ""))
 
 
-def document_request(action: str, document: str, *, replace: bool = False) -> bytes:
-    """`validate` or `import` for the core; FormError when the core would refuse
-    it for its size (said with the text kept, not as the core's terse refusal)."""
+def document_request(
+    action: str,
+    document: str,
+    *,
+    replace: bool = False,
+    if_fingerprint: str | None = None,
+) -> bytes:
+    """`validate` or `import` for the core (an import only over the stored text
+    `if_fingerprint` names, when given); FormError when the core would refuse it
+    for its size (said with the text kept, not as the core's terse refusal)."""
     request: dict[str, object] = {
         "v": 1,
         "action": action,
@@ -91,6 +90,8 @@ def document_request(action: str, document: str, *, replace: bool = False) -> by
     }
     if action == "import":
         request["replace"] = replace
+    if if_fingerprint is not None:
+        request["if_fingerprint"] = if_fingerprint
     body = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
     if len(body) > MAX_REQUEST_BYTES:
         raise FormError(
@@ -136,6 +137,31 @@ class EditorView:
     back: str = "/scenarios"
     note: str = ""  # one line under the text: what a Save does besides storing
     saved: bool = False  # the text is stored (a Save's warnings): app.js's draft goes
+
+
+def changed_since(view: EditorView, name: str, reply: dict[str, object]) -> EditorView:
+    """The page after the core's 409 to a Save: the user's text kept, the text
+    stored now below, and its fingerprint the page's, so that a second Save means
+    it."""
+    stored = stored_now(reply)
+    said = (
+        f"Not saved: {name} was deleted since this page was opened."
+        if stored is None
+        else f"Not saved: {name} was changed since this page was opened; "
+        "its text now is below."
+    )
+    return dataclasses.replace(
+        view,
+        headline=f"{said} Save again to store your text over it.",
+        base=fingerprint(stored),
+        stored=stored,
+    )
+
+
+def stored_now(reply: dict[str, object]) -> str | None:
+    """The stored text a 409 carries (None: no scenario is stored by that name)."""
+    document = reply.get("document")
+    return document if isinstance(document, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +243,17 @@ def delete_body(name: str, document: str, csrf: str, problem: str = "") -> str:
         f'<a href="{esc(scenario_href(name))}">Cancel</a></div></form>'
         f'<h2>Document</h2><pre class="document">\n{esc(document)}</pre>'
     )
+
+
+def delete_request(name: str, if_fingerprint: str) -> bytes:
+    """The core's `delete` of the text the delete page showed (its fingerprint)."""
+    request = {
+        "v": 1,
+        "action": "delete",
+        "name": name,
+        "if_fingerprint": if_fingerprint,
+    }
+    return json.dumps(request).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
 
@@ -81,9 +82,22 @@ def table(
     return f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def notice(text: str, *, error: bool = False) -> str:
+def notice(text: str, *, error: bool = False, saved: bool = False) -> str:
+    """A line above a page; `saved` marks it (`data-saved`) as a Save's success,
+    which app.js goes by to drop its draft, whatever the words."""
     css = "notice error" if error else "notice"
-    return f'<p class="{css}" role="{"alert" if error else "status"}">{esc(text)}</p>'
+    role = "alert" if error else "status"
+    mark = " data-saved" if saved else ""
+    return f'<p class="{css}" role="{role}"{mark}>{esc(text)}</p>'
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """The outcome of a button, shown once above the next page; `saved`: a Save
+    of the editor stored its text (or found it stored unchanged)."""
+
+    message: str
+    saved: bool = False
 
 
 def page(

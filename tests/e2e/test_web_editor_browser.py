@@ -305,3 +305,73 @@ def test_a_new_scenarios_draft_goes_when_its_text_starts_with_a_blank_line(
         _deleted_through_its_page(page, hub)
     assert saved == ("saved: web-edit", typed)
     assert (draft, offered) == (None, 0)
+
+
+REWORD = """document.addEventListener("readystatechange", () => {
+  if (document.readyState !== "interactive") return;
+  for (const said of document.querySelectorAll("p.notice")) {
+    said.textContent = said.textContent.replace("saved: ", "Stored ");
+  }
+});"""
+
+
+def _draft(page: Page, key: str = "raspy-draft:/scenarios/web-edit/edit") -> object:
+    return page.evaluate(f"sessionStorage.getItem('{key}')")
+
+
+def test_the_draft_goes_after_a_save_whatever_the_notice_says(
+    browser: Browser, hub: Hub
+) -> None:
+    """app.js dropped the draft when the scenario's page said "saved: NAME": a
+    notice in other words kept it, offered again over the text it had saved. Now
+    the server marks the notice of a Save that stored its text."""
+    typed = DOCUMENT.replace("first", "saved under other words")
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    try:
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        page.fill("#document", typed)
+        # as a later wording may say it: the notice's words changed before app.js
+        # runs (a deferred script runs once the document is "interactive")
+        page.add_init_script(REWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        said = page.text_content("p.notice")
+        draft = _draft(page)
+        page.goto(f"{hub.base}/scenarios/web-edit/edit")
+        offered = page.get_by_role("button", name="Restore your unsaved text").count()
+    finally:
+        _deleted_through_its_page(page, hub)
+    assert (said, draft, offered) == ("Stored web-edit", None, 0)
+
+
+def test_a_checked_text_left_by_a_link_is_not_offered_again(
+    browser: Browser, hub: Hub
+) -> None:
+    """Check, then Cancel (a change of mind): the edit page opened again in the same
+    tab offered the checked text as unsaved, as after a session that ended. A
+    link to a problem's line stays on the page and keeps it."""
+    page = logged_in(browser, hub)
+    page.goto(f"{hub.base}/new-scenario")
+    page.fill("#document", DOCUMENT)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    try:
+        problems, _ = _checked_with_a_problem(page, hub)
+        page.locator("ol.problems a").first.click()
+        kept = _draft(page)
+        with page.expect_navigation():
+            page.get_by_role("link", name="Cancel").click()
+        dropped = (page.url, _draft(page))
+        with page.expect_navigation():
+            page.get_by_role("link", name="Edit").click()
+        offered = page.get_by_role("button", name="Restore your unsaved text").count()
+        text = page.input_value("#document")
+    finally:
+        _deleted_through_its_page(page, hub)
+    assert (len(problems), kept) == (1, BROKEN)
+    assert dropped == (f"{hub.base}/scenarios/web-edit", None)
+    assert (offered, text) == (0, DOCUMENT)

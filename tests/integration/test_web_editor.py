@@ -542,3 +542,89 @@ def test_delete_asks_first_and_a_get_deletes_nothing(browser: Browser) -> None:
     assert still is not None
     assert (deleted.status, "deleted: doomed" in listing.body) == (303, True)
     assert _stored(browser, "doomed") is None
+
+
+def _core_request(rt: supervisor.Runtime, **fields: object) -> bytes:
+    """One core.scenario request as another writer sends it (`raspy scenario`)."""
+    body = json.dumps({"v": 1, **fields})
+    endpoint = f"tcp://127.0.0.1:{rt.config.network.port_base}"
+    with Client(endpoint, timeout_s=5, retries=1) as client:
+        status: bytes = client.request("testhost.core.scenario", body)[0]
+    return status
+
+
+def test_a_save_over_a_text_another_writer_replaced_or_deleted_is_refused(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    """`raspy scenario import --replace`, then `delete`, while the page is open:
+    the core refuses the Save (its 409 carries the text stored now, or none); a
+    Save from the refusal's page stores the user's text."""
+    rt, browser = hub
+    _create(browser, GOOD)
+    theirs = GOOD.replace("first", "theirs")
+    mine = GOOD.replace("first", "mine")
+    try:
+        base = _field(browser.exchange("GET", "/scenarios/lamp/edit").body, "base")
+        replaced = _core_request(rt, action="import", document=theirs, replace=True)
+        changed = _post(
+            browser, "/scenarios/lamp/edit", document=mine, base=base, do="save"
+        )
+        deleted = _core_request(rt, action="delete", name="lamp")
+        gone = _post(
+            browser,
+            "/scenarios/lamp/edit",
+            document=mine,
+            base=_field(changed.body, "base"),
+            do="save",
+        )
+        again = _post(
+            browser,
+            "/scenarios/lamp/edit",
+            document=mine,
+            base=_field(gone.body, "base"),
+            do="save",
+        )
+        stored = _stored(browser, "lamp")
+    finally:
+        _delete(browser, "lamp")
+    assert (replaced, deleted) == (b"200", b"200")
+    assert (changed.status, _textarea(changed.body)) == (409, mine)
+    assert "Not saved: lamp was changed since this page was opened" in changed.body
+    assert _field(changed.body, "base") == hashlib.sha256(theirs.encode()).hexdigest()
+    assert (gone.status, _textarea(gone.body)) == (409, mine)
+    assert "Not saved: lamp was deleted since this page was opened." in gone.body
+    assert 'class="document stored"' not in gone.body
+    assert (_field(gone.body, "base"), again.status, stored) == ("absent", 303, mine)
+
+
+def test_a_delete_after_another_writer_deleted_it_says_so(
+    hub: tuple[supervisor.Runtime, Browser],
+) -> None:
+    rt, browser = hub
+    _create(browser, GOOD)
+    base = _field(browser.exchange("GET", "/scenarios/lamp/delete").body, "base")
+    assert _core_request(rt, action="delete", name="lamp") == b"200"
+    answer = _post(browser, "/scenarios/lamp/delete", confirm="yes", base=base)
+    listing = _page(browser, "/scenarios")
+    assert (answer.status, answer.location) == (303, "/scenarios")
+    assert "failed: delete lamp: No scenario named &#x27;lamp&#x27;" in listing
+
+
+def test_the_page_after_a_save_is_marked_saved_for_the_draft(lamp: Browser) -> None:
+    """app.js dropped its draft when the notice's words began with "saved: " or
+    "No change: ": other words would have kept it. The server marks the notice."""
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    changed = GOOD.replace("first", "second")
+    _post(lamp, "/scenarios/lamp/edit", document=changed, base=base, do="save")
+    saved = _page(lamp, "/scenarios/lamp")
+    base = _field(lamp.exchange("GET", "/scenarios/lamp/edit").body, "base")
+    _post(lamp, "/scenarios/lamp/edit", document=changed, base=base, do="save")
+    unchanged = _page(lamp, "/scenarios/lamp")
+    _post(lamp, "/scenarios/lamp/disable?back=page")
+    disabled = _page(lamp, "/scenarios/lamp")
+    assert '<p class="notice" role="status" data-saved>saved: lamp</p>' in saved
+    assert (
+        '<p class="notice" role="status" data-saved>No change: nothing saved</p>'
+        in unchanged
+    )
+    assert '<p class="notice" role="status">disable: lamp done</p>' in disabled

@@ -3,13 +3,21 @@ otherwise)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.rules import scenario_api as api
+
+SHA_X = hashlib.sha256(b"x").hexdigest()
+BAD_FINGERPRINT = (
+    'expected "if_fingerprint": "absent" or a SHA-256 of the stored text as 64 '
+    "lowercase hex digits"
+)
 
 
 def _body(**fields: object) -> list[bytes]:
@@ -30,8 +38,16 @@ def _body(**fields: object) -> list[bytes]:
             _body(action="validate", document="x"),
             api.Request("validate", document="x", source="<document>"),
         ),
+        (
+            _body(action="import", document="x", if_fingerprint=SHA_X),
+            api.Request("import", document="x", if_fingerprint=SHA_X),
+        ),
+        (
+            _body(action="delete", name="a", if_fingerprint="absent"),
+            api.Request("delete", name="a", if_fingerprint="absent"),
+        ),
     ],
-    ids=["list", "get", "run", "import", "validate"],
+    ids=["list", "get", "run", "import", "validate", "import-if", "delete-if"],
 )
 def test_requests_parse_into_their_fields(
     frames: list[bytes], expected: api.Request
@@ -61,6 +77,31 @@ def test_requests_parse_into_their_fields(
             b"400",
             'import: expected "source" a string, "replace" a bool',
         ),
+        (
+            _body(action="import", document="x", if_fingerprint=SHA_X.upper()),
+            b"400",
+            f"import: {BAD_FINGERPRINT}",
+        ),
+        (
+            _body(action="delete", name="a", if_fingerprint=SHA_X + "0"),
+            b"400",
+            f"delete: {BAD_FINGERPRINT}",
+        ),
+        (
+            _body(action="delete", name="a", if_fingerprint=None),
+            b"400",
+            f"delete: {BAD_FINGERPRINT}",
+        ),
+        (
+            _body(action="validate", document="x", if_fingerprint=SHA_X),
+            b"400",
+            "validate: unknown field 'if_fingerprint'",
+        ),
+        (
+            _body(action="enable", name="a", if_fingerprint=SHA_X),
+            b"400",
+            "enable: unknown field 'if_fingerprint'",
+        ),
     ],
     ids=[
         "no-frame",
@@ -74,6 +115,11 @@ def test_requests_parse_into_their_fields(
         "no-name",
         "no-document",
         "replace-type",
+        "fingerprint-upper-case",
+        "fingerprint-too-long",
+        "fingerprint-null",
+        "validate-if",
+        "enable-if",
     ],
 )
 def test_bad_requests_are_refused_with_status_and_reason(
@@ -92,3 +138,48 @@ def test_any_frames_parse_or_are_refused(frames: list[bytes]) -> None:
     except api.Refused as refused:
         status = refused.status
     assert status in (b"200", b"400", b"501")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@given(
+    st.sampled_from(["import", "delete"]),
+    _JSON
+    | st.just("absent")
+    | st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
+    | st.binary(min_size=32, max_size=33).map(bytes.hex),
+)
+def test_any_if_fingerprint_parses_as_itself_or_is_refused_with_its_reason(
+    action: str, value: object
+) -> None:
+    fields = {"document": "x"} if action == "import" else {"name": "a"}
+    well_formed = isinstance(value, str) and re.fullmatch(r"absent|[0-9a-f]{64}", value)
+    outcome: object
+    try:
+        outcome = api.parse(_body(action=action, if_fingerprint=value, **fields))
+    except api.Refused as refused:
+        outcome = refused.reply()
+    if well_formed:
+        assert isinstance(outcome, api.Request)
+        assert outcome.if_fingerprint == value
+    else:
+        assert outcome == (
+            b"400",
+            api.encode({"error": f"{action}: {BAD_FINGERPRINT}"}),
+        )
+
+
+def test_the_fingerprint_is_the_sha256_of_the_text_and_absent_for_none() -> None:
+    assert [api.fingerprint(None), api.fingerprint("x"), api.fingerprint("\udc80")] == [
+        "absent",
+        SHA_X,
+        hashlib.sha256(b"\xed\xb2\x80").hexdigest(),  # a lone surrogate, as is
+    ]

@@ -322,10 +322,12 @@
 })();
 
 // the editor's draft, kept in this tab (sessionStorage, by the form's action) from
-// each Check or Save until the scenario's page says it was saved: a Save answered
-// by the login form (the session expired or was ended) or by a bare 403 (a login in
-// another tab changed the CSRF token) left the page, and the edit page fetched
-// again holds the stored text. When a draft differs from it, a button restores it.
+// each Check or Save until the text is saved (the server marks the page that says
+// so with data-saved) or the user leaves the editor by one of the page's links or
+// other forms (Cancel, the menu, Log out): a Save answered by the login form (the
+// session expired or was ended) or by a bare 403 (a login in another tab changed
+// the CSRF token) left the page, and the edit page fetched again holds the stored
+// text. When a draft differs from it, a button restores it.
 (function () {
   let store = null;
   try { store = window.sessionStorage; } catch (error) { return; }  // not allowed here
@@ -337,10 +339,8 @@
     if (store.getItem(NEW) === text) store.removeItem(NEW);  // saved as a new one
   }
   // the scenario's page after a Save ("saved: NAME", or "No change: …")
-  const notice = document.querySelector("main > p.notice:not(.error)");
-  const said = notice ? notice.textContent : "";
   const shown = document.querySelector("pre.document");
-  if (shown && (said.startsWith("saved: ") || said.startsWith("No change: "))) {
+  if (shown && document.querySelector("main > p.notice[data-saved]")) {
     saved(PREFIX + window.location.pathname + "/edit", shown.textContent);
   }
   const form = document.querySelector("form.editor");
@@ -350,6 +350,17 @@
   if (form.dataset.saved !== undefined) saved(key, area.value);  // saved, with warnings
   form.addEventListener("submit", function () {
     try { store.setItem(key, area.value); } catch (error) { /* full: the page goes on */ }
+  });
+  // left on purpose: the text checked or refused here is not worth offering again
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || event.button !== 0) return;
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    if (link.target || link.getAttribute("href").startsWith("#")) return;
+    store.removeItem(key);
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target !== form) store.removeItem(key);
   });
   const draft = store.getItem(key);
   if (draft === null || draft === area.value) return;
