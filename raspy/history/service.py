@@ -151,13 +151,34 @@ def _bad_key(action: str, key: JsonValue) -> Reply:
 
 
 _CLOSE_KEY: Final = 0.85  # a typo of a device's name, not another device of it
+_CLOSE_NAME: Final = 0.75  # the device's own name, as raspy.errors compares names
+
+
+def _device_name(key: str) -> str:
+    """The last part of a key's device name: `attic` of `/device/pi.fake.attic/value`."""
+    return key.rpartition("/")[0].rpartition(".")[2]
+
+
+def _meant(full_key: str, recorded: Collection[str]) -> str | None:
+    """The recorded key a typo of `full_key` likely meant. Whole keys alone will not
+    do: `/device/<host>.<svc>.` and `/value` are most of a key, so any two devices
+    of a service look alike (`cellar` was offered `attic`); the device's own name
+    must be close too (or the same, a typo in the host or service)."""
+    name = _device_name(full_key)
+    alike = [
+        key
+        for key in recorded
+        if difflib.SequenceMatcher(None, name, _device_name(key)).ratio() >= _CLOSE_NAME
+    ]
+    close = difflib.get_close_matches(full_key, alike, n=1, cutoff=_CLOSE_KEY)
+    return close[0] if close else None
 
 
 def _unknown_key(action: str, full_key: str, recorded: Collection[str]) -> Reply:
     """Which recorded key was likely meant, and when a key has points: a key just
     forgotten was told `only a device with log = true is recorded`, which it was."""
-    close = difflib.get_close_matches(full_key, list(recorded), n=1, cutoff=_CLOSE_KEY)
-    meant = f" (did you mean {shown(close[0])}?)" if close else ""
+    close = _meant(full_key, recorded)
+    meant = f" (did you mean {shown(close)}?)" if close else ""
     return refused(
         NOT_FOUND,
         action,

@@ -219,3 +219,40 @@ def test_an_action_of_a_lone_surrogate_is_answered_not_raised(action: str) -> No
     status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch)
     assert status == b"501"
     assert json.loads(reply)["action"] == action
+
+
+_HOUSE = {
+    "/device/pi-kitchen.onewire.attic/value",
+    "/device/pi-kitchen.onewire.freezer/value",
+    "/device/pi-kitchen.gpio.lamp/value",
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("asked", "meant"),
+    [
+        ("pi-kitchen.onewire.atic", "/device/pi-kitchen.onewire.attic/value"),
+        ("pi-kitchen.onwire.attic", "/device/pi-kitchen.onewire.attic/value"),
+        ("pi-kitchen.gpio.lamps", "/device/pi-kitchen.gpio.lamp/value"),
+        ("pi-kitchen.onewire.cellar", None),
+        ("pi-kitchen.onewire.boiler", None),
+        ("pi-kitchen.gpio.heater", None),
+    ],
+)
+def test_an_unknown_key_is_offered_only_a_device_whose_name_is_alike(
+    asked: str, meant: str | None
+) -> None:
+    """The host and service are most of a key: `cellar` was offered `attic`, and
+    `boiler` `freezer`, as typos of theirs (a forgotten `roof` was offered
+    `bathroom`), which no one would take them for."""
+    body = {"v": 1, "action": "history", "key": asked, "since": 1}
+    status, reply = service.handle(
+        [json.dumps(body).encode()], _NOW, _TIERS, _HOUSE, _fetch
+    )
+    assert status == b"404"
+    detail = json.loads(reply)["detail"]
+    if meant is None:
+        assert "did you mean" not in detail
+    else:
+        assert f'(did you mean "{meant}"?)' in detail
