@@ -148,8 +148,11 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: warnings and errors are logged to stderr, results are printed."""
-    log_mod.configure("error")  # client retries: one line at the end, not warnings
+    """Entry point: results are printed; a failure is one line on stderr."""
+    # One line at the end, nothing before it: a client's retries are warnings, and a
+    # store write that failed (a full disk under a restore) an error event of the
+    # writer's, which the command's own line says again
+    log_mod.configure("critical")
     return guarded("raspy-kv", lambda: run(argv))
 
 

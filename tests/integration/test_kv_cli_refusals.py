@@ -415,6 +415,9 @@ def test_a_restore_that_fails_on_a_full_disk_leaves_no_empty_store_behind(
         check=False,
     )
     assert done.returncode == 1, done.stderr
+    # one line, as every CLI's failure: the store writer's error event came first
+    # (a JSON object, `store_batch_failed`) and said it again
+    assert re.fullmatch(r"raspy-kv: [^\n]+\n", done.stderr.decode()), done.stderr
     assert not (target / "data.mdb").exists()
     with pytest.raises(StoreDamagedError, match=r"data\.mdb is missing"):
         Store.open(target)  # as raspyd would, without --init
