@@ -158,11 +158,15 @@ def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _not_taken(key: str, size: int) -> str:
-    """The hub answered the snapshot but published no update: it dropped it."""
+    """The hub answered the snapshot but published no update: it dropped it, or its
+    store could not write it (a full disk). The client cannot tell which: both are
+    named, with the log event that says it (only the first was, so a full disk was
+    taken for a value too long)."""
     return (
-        f"{key}: the hub did not take the update (value {size} bytes; it drops values "
-        f"over its [clone] max_value_bytes, {CloneConfig().max_value_bytes} by default; "
-        "its log says why: clone_input_rejected)"
+        f"{key}: the hub did not take the update (value {size} bytes): it drops values "
+        f"over its [clone] max_value_bytes ({CloneConfig().max_value_bytes} by default; "
+        "its log: clone_input_rejected), and fails a write its store cannot make "
+        "(a full disk; its log: clone_commit_failed)"
     )
 
 

@@ -630,9 +630,10 @@ def test_raspy_kv_set_and_del_say_why_nothing_happened(
     assert out == "/k/latin set (seq 1)\n0x636166e9\n"
     messages = [line for line in err.splitlines() if not line.startswith("{")]
     assert messages == [
-        "raspy-kv: /k/big: the hub did not take the update (value 10 bytes; it drops "
-        "values over its [clone] max_value_bytes, 65536 by default; its log says why: "
-        "clone_input_rejected)",
+        "raspy-kv: /k/big: the hub did not take the update (value 10 bytes): it drops "
+        "values over its [clone] max_value_bytes (65536 by default; its log: "
+        "clone_input_rejected), and fails a write its store cannot make (a full disk; "
+        "its log: clone_commit_failed)",
         "raspy-kv: /k/never: no such key",
     ]
 
