@@ -80,12 +80,17 @@ class RunNow:
 
 @dataclass(frozen=True, slots=True)
 class RunAnswer:
-    """The Status after a manual run, and why no run started when the mode kept it
-    from starting (None: it started, or was queued)."""
+    """The Status after a manual run, and why no run started when the mode (or the
+    runaway guard) kept it from starting (None: it started, or was queued). A run
+    that ended within the request (nothing in it waited) says how: `done`, or
+    `failed` with its reason; the state alone may be another run's, or left from
+    an earlier one."""
 
     status: engine.Status
     not_started: str | None = None
     queued: int | None = None  # mode queued: the run waits, this many waiting
+    done: bool = False
+    failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,15 +252,10 @@ class ScenarioActor(pykka.ThreadingActor):
                     core.on_startup(mono, wall, current, fire=fire, resume=resume)
                 )
             case RunNow(by=by):
+                before = core.last_run_id
                 outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
-                skipped = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
-                queued = [o.waiting for o in outputs if isinstance(o, engine.Queued)]
-                return RunAnswer(
-                    core.status,
-                    skipped[0] if skipped else None,
-                    queued[0] if queued else None,
-                )
+                return _answer(core.status, outputs, before, core.last_run_id)
             case StopRuns(shutdown=shutdown):
                 self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)
@@ -378,6 +378,30 @@ class ScenarioActor(pykka.ThreadingActor):
                 key=key[:64],
                 reason=str(exc),
             )
+
+
+def _answer(
+    status: engine.Status, outputs: list[engine.Output], before: int, last: int
+) -> RunAnswer:
+    """What a manual run did, from the outputs of its request: `before` and `last`
+    the id of the run started last before and after it (the run it started, if
+    any, is `before + 1`: a mode restart ends the runs going first)."""
+    not_started = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
+    # the runaway guard refused the start (and disables the scenario)
+    not_started += [o.reason for o in outputs if isinstance(o, engine.Disabled)]
+    queued = [o.waiting for o in outputs if isinstance(o, engine.Queued)]
+    ended = [
+        o
+        for o in outputs
+        if isinstance(o, engine.RunEnded) and last > before and o.run_id == before + 1
+    ]
+    return RunAnswer(
+        status,
+        not_started[0] if not_started else None,
+        queued[0] if queued else None,
+        done=bool(ended) and ended[0].error is None,
+        failed=ended[0].error if ended else None,
+    )
 
 
 # A trigger's value and old value are shown in last_trigger up to this size of JSON

@@ -129,6 +129,10 @@ class CoreService:
                     return api.ok({**reply, "not_started": answer.not_started})
                 if answer.queued is not None:  # it waits its turn (mode queued)
                     return api.ok({**reply, "queued": answer.queued})
+                if answer.failed is not None:  # this run, not one before it
+                    return api.ok({**reply, "failed": answer.failed})
+                if answer.done:  # over already: the state may be another run's
+                    return api.ok({**reply, "done": True})
             case "stop":
                 if entry.ref is not None:
                     core.show(

@@ -350,6 +350,20 @@ def _state_verb(args: argparse.Namespace) -> int:
             if reply.ok and isinstance(queued, int):
                 print(f"{name}: queued ({queued} waiting)")
                 continue
+            failed = reply.field("failed")
+            if reply.ok and isinstance(failed, str):
+                # this run failed before the reply (an older hub's reply has no
+                # such field: its state alone is printed, as it was)
+                print(
+                    f"{_PROG} {args.scenario_command}: {name}: failed: "
+                    f"{text.cell(failed)}",
+                    file=sys.stderr,
+                )
+                status = EXIT_FAILURE
+                continue
+            if reply.ok and reply.field("done") is True:
+                print(f"{name}: done")  # over already; the state may be another run's
+                continue
             if reply.ok and args.scenario_command == "enable":
                 status = max(status, _enabled(name, reply))
                 continue

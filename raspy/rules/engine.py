@@ -244,6 +244,12 @@ class ScenarioCore:
         )
 
     @property
+    def last_run_id(self) -> int:
+        """The id of the run started last (0: none yet): a manual run's owner
+        tells by it whether this request started one, and how it ended."""
+        return self._book.last_id
+
+    @property
     def running(self) -> int:
         return len(self._book.runs)
 

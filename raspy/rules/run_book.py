@@ -54,6 +54,7 @@ class RunBook:
         self.requests: dict[int, int] = {}  # request id -> run id
         self.checkpoints: dict[int, Checkpoint] = {}  # run id -> where it waits
         self.recorded = Resumable(())  # the last record said to the owner
+        self.last_id = 0  # the run added last (0: none yet)
         self._step_limit = step_limit
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
@@ -65,6 +66,7 @@ class RunBook:
         """A new run of `program`, not started yet."""
         run = Run(next(self._ids), scope, program, step_limit=self._step_limit)
         self.runs[run.run_id] = run
+        self.last_id = run.run_id
         return run
 
     def paused(self, run: Run, mono: float, wall: float) -> SendRequest | None:

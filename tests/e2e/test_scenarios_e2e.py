@@ -330,6 +330,44 @@ def test_the_cli_drives_a_scenario_through_run_stop_disable_enable_and_delete(
     assert status == b"404"
 
 
+def test_a_run_over_at_once_is_said_failed_with_its_reason_or_done(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    """Cookbook recipe 13 run by hand: `trigger.id` is empty, so its device action
+    gives no command. `raspy scenario run` printed `heat-setpoint: error` and
+    exited 0, the reason only in `show`."""
+    path = tmp_path / "setpoint.yaml"
+    path.write_text(
+        "name: e2e-setpoint\nmode: queued\ntriggers:\n"
+        "  - event: /event/e2e-setpoint\n"
+        '    id: "on"\n'
+        'actions:\n  - device: "{host}.fake.lamp"\n    action: "{trigger.id}"\n',
+        encoding="utf-8",
+    )
+    assert scenario_cli(daemon, "import", str(path))[0] == 0
+    why = (
+        f'device {hostname()}.fake.lamp: action "{{trigger.id}}" gave no command '
+        "in this run (its trigger: manual): nothing sent"
+    )
+    assert scenario_cli(daemon, "run", "e2e-setpoint") == (
+        1,
+        "",
+        f"raspy scenario run: e2e-setpoint: failed: {why}\n",
+    )
+    path.write_text(
+        "name: e2e-setpoint\nactions:\n  - set: /scenario/e2e-setpoint/ok\n"
+        "    value: true\n",
+        encoding="utf-8",
+    )
+    assert scenario_cli(daemon, "import", "--replace", str(path))[0] == 0
+    assert scenario_cli(daemon, "run", "e2e-setpoint") == (
+        0,
+        "e2e-setpoint: done\n",
+        "",
+    )
+    assert ask(daemon, "delete", name="e2e-setpoint")[0] == b"200"
+
+
 def test_an_http_action_reaches_the_server_and_a_network_client_may_not_use_it(
     daemon: Daemon, tree: CloneClient, tmp_path: Path
 ) -> None:

@@ -208,7 +208,12 @@ def test_a_broken_secrets_file_does_not_keep_raspyd_from_starting(
             encoding="utf-8",
         )
         assert scenario_cli(daemon, "import", str(document))[0] == 0
-        assert scenario_cli(daemon, "run", "e2e-broken")[0] == 0
+        # it fails at once, nothing sent: the command says so, and exits 1
+        code, _, said = scenario_cli(daemon, "run", "e2e-broken")
+        assert (code, said.split(": ")[:4]) == (
+            1,
+            ["raspy scenario run", "e2e-broken", "failed", f"http POST {server.url}/…"],
+        )
         with CloneClient(daemon.endpoint) as tree:
             tree.wait_synced()
             key = "/scenario/e2e-broken/last_error"

@@ -249,6 +249,24 @@ def test_a_run_its_mode_did_not_start_is_said_on_stderr_and_exits_1(
     )
 
 
+def test_a_run_over_before_the_reply_says_how_it_ended(
+    router: tuple[Router, str],
+) -> None:
+    """A run that failed at once printed `a: error` and exited 0, its reason only
+    in `show`; one done at once printed the state, maybe another run's."""
+    sock, endpoint = router
+    process = start(endpoint, "run", "a", "b", "c")
+    why = 'device pi.fake.lamp: action "{trigger.id}" gave no command'
+    answer(sock, b"200", {"name": "a", "state": "error", "failed": why})
+    answer(sock, b"200", {"name": "b", "state": "running", "done": True})
+    answer(sock, b"200", {"name": "c", "state": "error"})  # an older hub's reply
+    assert finish(process) == (
+        1,
+        "b: done\nc: error\n",
+        f"raspy scenario run: a: failed: {why}\n",
+    )
+
+
 def test_a_queued_run_is_said_with_how_many_wait(router: tuple[Router, str]) -> None:
     sock, endpoint = router
     process = start(endpoint, "run", "a")
