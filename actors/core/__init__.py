@@ -24,6 +24,7 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors import scenario as scn
 from raspy.actors.clone.server import read_tree
+from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
@@ -141,6 +142,8 @@ class CoreActor(pykka.ThreadingActor):
         self.tree.seed(read_tree(self.links.clone, self.links.store, ""))
         for record in self._service.stored_at_start():
             self.install(record, startup=True)
+        # once for all: a file that cannot be used is one line, not one a scenario
+        start_notes.say_secrets_missing(self.entries, self.secrets, self.http_service)
         self.keys.forget_orphans(self.entries)
         attach(self.links.edge, self._worker, self.actor_ref)
         log.info("core_started", count=len(self.entries), timezone=str(self.tz.key))
@@ -280,7 +283,7 @@ class CoreActor(pykka.ThreadingActor):
         entry = Entry(record, scenario, base)
         self.entries[record.name] = entry
         if startup and scenario is not None and record.enabled:
-            self._service.say_http_off(record.name, scenario)
+            start_notes.say_http_off(record.name, scenario, self.http_service)
         if scenario is None:
             self.show(entry, with_error(base, error, self.links.clock))
         elif not record.enabled:

@@ -270,19 +270,6 @@ class CoreService:
                 record.name, reason or str(refused.body.get("error"))
             )
 
-    def say_http_off(self, name: str, scenario: model.Scenario) -> None:
-        """Log at the start that a scenario's `http:` actions will fail, when raspyd
-        does not serve `<host>.http` (its import said so too)."""
-        if self._core.http_service:
-            return
-        from raspy.rules.http_off import WHY, http_actions  # with the parser: lazily
-
-        found = http_actions(scenario)
-        if found:
-            log.warning(
-                "scenario_http_off", scenario=name, actions=len(found), reason=WHY
-            )
-
     def stored_at_start(self) -> list[StoredScenario]:
         """The stored scenarios as the core's start loads them: the main record
         (the zone and place they run in) written first, the preload folder's

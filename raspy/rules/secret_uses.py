@@ -1,9 +1,11 @@
 """The secrets (`{secret.NAME}`) a scenario's `http:` actions fill in that the hub's
-secrets file does not have: the warnings of an import.
+secrets file does not have: the warnings of an import, and of the core's start.
 
 Such an action fails at every run, saying which secret it missed; the import says so
 at once, with the line and column. A warning never refuses the import: the secret
-may be added to the file before the first run (the file is read at each use).
+may be added to the file before the first run (the file is read at each use). The
+start says it too: the file is in no dump, and a hub restored to a new card without
+it started without a word, each such action failing at its run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from raspy.rules.template import secret_names
 from raspy.secrets_file import Loaded
 
 WHY = "the action fails at every run until it is there"
+# the start's words (a log line a scenario, or one for a file that cannot be used)
+MISSING_AT_START = (
+    "its http: actions that fill them in fail at every run until the secrets file "
+    "has them"
+)
+UNUSABLE_AT_START = (
+    "their http: actions that fill in a secret fail at every run until the secrets "
+    "file is there and readable (no dump or backup holds it: copy it back)"
+)
 
 
 def _texts(action: model.HttpAction) -> list[tuple[str, str]]:
@@ -58,3 +69,15 @@ def secret_warnings(
                     where = spot()(key, template)
                     found.add((*where, f"{key}: {loaded.missing(name)}: {WHY}"))
     return sorted(found)
+
+
+def missing_secrets(scenario: model.Scenario, loaded: Loaded) -> list[str]:
+    """The names, sorted and once each, of the secrets the `http:` actions of
+    `scenario` fill in that `loaded` lacks (every one when it could not be read)."""
+    names = {
+        name
+        for action in http_actions(scenario)
+        for _, template in _texts(action)
+        for name in secret_names(template)
+    }
+    return sorted(name for name in names if name not in loaded.values)

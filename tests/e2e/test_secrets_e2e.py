@@ -226,6 +226,43 @@ def test_a_broken_secrets_file_does_not_keep_raspyd_from_starting(
     assert KEY not in daemon.log_text()
 
 
+def test_a_start_without_the_secrets_file_names_the_scenarios_that_need_it(
+    tmp_path: Path,
+) -> None:
+    """A store restored to a new card without secrets.toml (no dump holds it):
+    raspyd started without a word, and each `http:` action that names a secret
+    failed at its run. Its start now logs one line: the file's problem and the
+    scenarios it fails."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    preload = tmp_path / "scenarios"
+    preload.mkdir()
+    for name in ("e2e-door", "e2e-bell"):
+        (preload / f"{name}.yaml").write_text(
+            f"name: {name}\nactions:\n"
+            '  - http: "https://api.telegram.org/bot{secret.token}/sendMessage"\n',
+            encoding="utf-8",
+        )
+    config = CONFIG + f'preload_dir = "{preload}"\n'
+    with running_daemon(data, config_text=config) as daemon:
+        wait_until(
+            lambda: '"scenario_secrets_unusable"' in daemon.log_text(),
+            what="the start's line of the missing file",
+        )
+        said = [
+            json.loads(line)
+            for line in daemon.log_text().splitlines()
+            if '"scenario_secrets' in line
+        ]
+    assert [(line["event"], line["scenarios"], line["problem"]) for line in said] == [
+        (
+            "scenario_secrets_unusable",
+            ["e2e-bell", "e2e-door"],
+            f"{data / 'secrets.toml'}: no such file",
+        )
+    ]
+
+
 def test_a_redirect_to_no_url_fails_as_a_redirect_and_shows_no_secret(
     tmp_path: Path,
 ) -> None:
