@@ -93,9 +93,6 @@ class CoreService:
                         "last_trace": trace,
                         "run_trace": under_way,
                         "document": entry.stored.code,
-                        # the zone its times are the hub's local time in, for
-                        # `raspy scenario show` on another machine
-                        "timezone": str(core.tz.key),
                     }
                 )
             case "delete":
@@ -341,6 +338,11 @@ class CoreService:
             "last_error": status.last_error,
             "last_error_at": status.last_error_at,
             "last_skip": _shown_skip(status.last_skip),
+            # the zone its times are the hub's local time in, for `raspy scenario
+            # show` and `list` on another machine: in each entry, so that the
+            # list stays the bare list older clients read (and a list with no
+            # entry has no time to show)
+            "timezone": str(self._core.tz.key),
         }
 
     @staticmethod

@@ -301,7 +301,10 @@ def _export(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     with _Hub(args) as hub:
         body = hub.need("list").body
-    print(text.json_text(body) if args.json else text.list_table(body), end="")
+    if args.json:
+        print(text.json_text(body), end="")
+    else:
+        print(text.list_table(body, text.list_zone(body)), end="")
     return EXIT_OK
 
 

@@ -194,6 +194,15 @@ def list_table(listing: JsonValue, tz: tzinfo | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def list_zone(listing: JsonValue) -> tzinfo | None:
+    """The zone a `list` reply's times are shown in: the hub's `[core] timezone`,
+    which each entry names, or this machine's (None) when an older hub's entries
+    do not or this machine does not know it."""
+    for entry in _entries(listing):
+        return hub_zone(entry)[0]
+    return None
+
+
 def list_names(listing: JsonValue) -> list[str]:
     """The names in a `list` reply, in its order."""
     return [str(entry.get("name")) for entry in _entries(listing)]

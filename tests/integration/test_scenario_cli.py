@@ -67,6 +67,31 @@ def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -
     )
 
 
+@pytest.mark.parametrize(
+    ("zone", "last_run"),
+    [
+        pytest.param("Asia/Tokyo", "2026-12-03 22:30:00 +09:00", id="the-hubs"),
+        pytest.param(None, "2026-12-03 10:00:00 -03:30", id="an-older-hub"),
+        pytest.param("Nowhere/Atlantis", "2026-12-03 10:00:00 -03:30", id="unknown"),
+    ],
+)
+def test_list_prints_times_in_the_zone_its_entries_name(
+    router: tuple[Router, str], zone: str | None, last_run: str
+) -> None:
+    """Each entry names the hub's `[core] timezone`; an older hub's do not, and a
+    zone unknown here is no use: then this machine's (TZ here)."""
+    sock, endpoint = router
+    process = start(endpoint, "list", env={"TZ": "XST+3:30"})
+    entry = {"name": "wake", "state": "idle", "last_run": 1_796_304_600.0, "runs": 1}
+    answer(sock, b"200", [entry if zone is None else {**entry, "timezone": zone}])
+    assert finish(process) == (
+        0,
+        "NAME  STATE  LAST RUN                    RUNS\n"
+        f"wake  idle   {last_run}     1\n",
+        "",
+    )
+
+
 def test_list_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> None:
     sock, endpoint = router
     process = start(endpoint, "list", "--json")
