@@ -64,7 +64,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     dump = commands.add_parser("dump", help="write the store as text (works live)")
     dump.add_argument("--data-dir", required=True, help="the store's directory")
-    dump.add_argument("-o", "--output", metavar="FILE", help="default: stdout")
+    dump.add_argument("-o", "--output", metavar="FILE", help="default (and -): stdout")
     dump.add_argument(
         "--db",
         nargs="+",
@@ -77,7 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     restore = commands.add_parser("restore", help="write a dump back, all or nothing")
     restore.add_argument("--data-dir", required=True, help="the store's directory")
-    restore.add_argument("file", metavar="FILE", help="a file written by dump")
+    restore.add_argument(
+        "file", metavar="FILE", help="a file written by dump; - reads stdin"
+    )
     restore.add_argument(
         "--replace", action="store_true", help="first empty the dbs the dump holds"
     )
