@@ -112,13 +112,15 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=kv_backup.KEEP,
         metavar="N",
-        help=f"raspy-*.dump files kept, the new one included (default {kv_backup.KEEP})",
+        help="backups of this kind (full, or --no-history) kept, the new one"
+        f" included (default {kv_backup.KEEP})",
     )
     backup.add_argument(
         "--no-history",
         action="store_true",
         help="leave out the recorded values (the bulk of a store after years: "
-        "~10 MB a logged sensor); for a backup on the SD card",
+        "~10 MB a logged sensor); for a backup on the SD card. Named"
+        " raspy-<time>-nohistory.dump, and kept apart from the full ones",
     )
     backup.set_defaults(run=kv_backup.backup)
 
