@@ -24,6 +24,7 @@ from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
     DumpFormatError,
+    StoreDeviceError,
     StoreError,
     StoreLockedError,
     quote,
@@ -305,9 +306,17 @@ def _restore(
             room=_ROOM_FACTOR * scan.data_bytes,
             stop=stop,  # Ctrl-C: the writer thread, mid-txn, aborts it
         )
-    except BaseException:
+    except BaseException as exc:
         stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
+        if isinstance(exc, StoreDeviceError):
+            # "dump the store" led back here: the data.mdb the restore began is gone
+            # again, and a dump of it said to restore a dump
+            raise Failure(
+                f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
+                " restore into a data dir on sound storage",
+                EXIT_DATA,
+            ) from exc
         raise
     store.close()
     how = "replacing" if cleared else "into"

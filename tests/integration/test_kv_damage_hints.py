@@ -6,7 +6,10 @@ damaged data dir and restore the newest backup into a new one."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +17,11 @@ from structlog.testing import capture_logs
 from support.damaged_store import garbage_in_a_leaf_value
 from support.kv_cli import make_store, run
 
+from raspy import packing
 from raspy.errors import StoreDamagedError
+from raspy.storage import write_errors
 from raspy.storage.damage import DATA_FILE
-from raspy.storage.store import Store
+from raspy.storage.store import Put, Store, Table
 
 
 def _hint(data_dir: Path) -> str:
@@ -76,3 +81,56 @@ def test_raspyd_names_the_first_unreadable_record_and_check_lists_them_all(
     status, out, err = run(["check", "--data-dir", str(store)], capsys)
     assert (status, err) == (1, "")
     assert out.splitlines()[0].startswith("kv '")
+
+
+@pytest.fixture(name="small_fs")
+def small_fs_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs, mounted at tmp_path/fs for this test (as
+    tests/integration/test_store_full_disk.py mounts it)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (unit tests cover the text)")
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], timeout=10, check=True)
+
+
+def test_a_restore_on_a_failing_device_is_not_sent_to_dump_what_it_never_wrote(
+    small_fs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LMDB's I/O error with room left names a failing device, and said to dump the
+    store: after a restore, which wrote nothing and removed the data.mdb it began,
+    that dump said the store was lost and to restore a dump, onto the same device.
+    The device is a real filesystem that fills (LMDB: Input/output error); only the
+    room it reports is faked, as a failing card's that has room."""
+    monkeypatch.setattr(write_errors, "free_bytes", lambda _path: 3 * 1024**3)
+    ops = [
+        Put(Table.CRON, b"job%04d" % n, packing.pack(bytes(3000))) for n in range(1000)
+    ]
+    make_store(source := tmp_path / "source", ops)
+    dump = tmp_path / "big.dump"
+    assert run(["dump", "--data-dir", str(source), "-o", str(dump)], capsys)[0] == 0
+    data_dir = small_fs / "data"
+    status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
+    assert (status, out) == (1, "")
+    assert re.fullmatch(
+        rf"raspy-kv: store in {re.escape(str(data_dir))}: mdb_\w+: Input/output"
+        r" error, with 3072 MB free on its filesystem, so not a full disk: the"
+        r" storage device \(an SD card\?\) may be failing; nothing of the dump was"
+        r" written. Look at `dmesg`, and restore into a data dir on sound storage\n",
+        err,
+    ), err
+    assert not (data_dir / DATA_FILE).exists()
