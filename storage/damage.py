@@ -52,9 +52,8 @@ def advice(data_dir: Path) -> str:
     do", as commands. raspyd and every raspy-kv command say it, `check` among them:
     it never sends the user to a command that says the same line again."""
     return (
-        f"keep it and restore your newest backup: `mv {data_dir} {data_dir}.damaged`,"
-        f" then `raspy-kv restore --data-dir {data_dir} FILE` (the daily backups:"
-        " /var/backups/raspy; docs/recovery.md)"
+        f"keep it and restore the newest backup of it: `mv {data_dir} {data_dir}.damaged`,"
+        f" then `raspy-kv restore --data-dir {data_dir} FILE` (docs/recovery.md)"
     )
 
 

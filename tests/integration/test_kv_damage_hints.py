@@ -26,9 +26,8 @@ from raspy.storage.store import Put, Store, Table
 
 def _hint(data_dir: Path) -> str:
     return (
-        f"keep it and restore your newest backup: `mv {data_dir} {data_dir}.damaged`,"
-        f" then `raspy-kv restore --data-dir {data_dir} FILE` (the daily backups:"
-        " /var/backups/raspy; docs/recovery.md)"
+        f"keep it and restore the newest backup of it: `mv {data_dir} {data_dir}.damaged`,"
+        f" then `raspy-kv restore --data-dir {data_dir} FILE` (docs/recovery.md)"
     )
 
 
