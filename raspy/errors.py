@@ -110,6 +110,16 @@ class StoreFullError(StoreError):
     """The map reached its configured maximum, or the disk is full."""
 
 
+class StoreDeviceError(StoreError):
+    """A write failed with an I/O error while its filesystem had room: the storage
+    device may be failing. `fault` says so without what to do, for a caller whose
+    advice differs (a restore: nothing was written, so there is no store to save)."""
+
+    def __init__(self, fault: str, advice: str) -> None:
+        super().__init__(f"{fault}. {advice}")
+        self.fault = fault
+
+
 class StoreLockedError(StoreError):
     """Another process holds the data dir for writing."""
 

@@ -48,10 +48,12 @@ WriterPresent = Callable[[], bool]
 
 
 def advice(data_dir: Path) -> str:
-    """What helps, for the end of a refusal's one line."""
+    """What helps, for the end of a refusal's one line: docs/recovery.md's "What to
+    do", as commands. raspyd and every raspy-kv command say it, `check` among them:
+    it never sends the user to a command that says the same line again."""
     return (
-        f"inspect it with `raspy-kv check --data-dir {data_dir}`, then restore a dump "
-        f"(`raspy-kv restore`) into a new data dir or move {data_dir} aside"
+        f"keep it and restore the newest backup of it: `mv {data_dir} {data_dir}.damaged`,"
+        f" then `raspy-kv restore --data-dir {data_dir} FILE` (docs/recovery.md)"
     )
 
 
@@ -192,7 +194,10 @@ def check_records(data_dir: Path, records: RecordSource) -> None:
             try:
                 validate_record(table, key, value)
             except StoreError as exc:
+                # raspyd names the first; check lists them all (the pages are
+                # sound: the other dbs may still be dumped, docs/recovery.md)
                 raise StoreDamagedError(
                     f"{data_dir / DATA_FILE}: {table} record {quote(key)} is "
-                    f"unreadable: {exc}; {advice(data_dir)}"
+                    f"unreadable: {exc}; `raspy-kv check --data-dir {data_dir}` lists"
+                    f" every such record; {advice(data_dir)}"
                 ) from None

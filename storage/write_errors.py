@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from raspy.errors import StoreError, StoreFullError
+from raspy.errors import StoreDeviceError, StoreError, StoreFullError
 
 # An I/O error with less than this free on the store's filesystem is a full disk:
 # the write cut short took what was left, down to a block.
@@ -63,9 +63,10 @@ def explain(path: Path, text: str, free: int | None) -> StoreError | None:
         return None
     if free is not None and free < FULL_BELOW_BYTES:
         return _full(path, text, free)
-    return StoreError(
+    # the dump goes to a FILE: to stdout it filled the terminal, and saved nothing
+    return StoreDeviceError(
         f"store in {path}: {text}, with {_amount(free)} free on its filesystem, so "
-        f"not a full disk: the storage device (an SD card?) may be failing. Look at "
-        f"`dmesg`, dump the store (`raspy-kv dump --data-dir {path}`) and move the "
-        f"data dir to sound storage"
+        f"not a full disk: the storage device (an SD card?) may be failing",
+        f"Look at `dmesg`, dump the store onto other storage (`raspy-kv dump "
+        f"--data-dir {path} -o FILE`) and move the data dir to sound storage",
     )

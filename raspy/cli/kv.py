@@ -64,7 +64,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     dump = commands.add_parser("dump", help="write the store as text (works live)")
     dump.add_argument("--data-dir", required=True, help="the store's directory")
-    dump.add_argument("-o", "--output", metavar="FILE", help="default: stdout")
+    dump.add_argument("-o", "--output", metavar="FILE", help="default (and -): stdout")
     dump.add_argument(
         "--db",
         nargs="+",
@@ -77,7 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     restore = commands.add_parser("restore", help="write a dump back, all or nothing")
     restore.add_argument("--data-dir", required=True, help="the store's directory")
-    restore.add_argument("file", metavar="FILE", help="a file written by dump")
+    restore.add_argument(
+        "file", metavar="FILE", help="a file written by dump; - reads stdin"
+    )
     restore.add_argument(
         "--replace", action="store_true", help="first empty the dbs the dump holds"
     )
@@ -110,13 +112,15 @@ def _build_parser() -> argparse.ArgumentParser:
         type=_at_least_one,
         default=kv_backup.KEEP,
         metavar="N",
-        help=f"raspy-*.dump files kept, the new one included (default {kv_backup.KEEP})",
+        help="backups of this kind (full, or --no-history) kept, the new one"
+        f" included (default {kv_backup.KEEP})",
     )
     backup.add_argument(
         "--no-history",
         action="store_true",
         help="leave out the recorded values (the bulk of a store after years: "
-        "~10 MB a logged sensor); for a backup on the SD card",
+        "~10 MB a logged sensor); for a backup on the SD card. Named"
+        " raspy-<time>-nohistory.dump, and kept apart from the full ones",
     )
     backup.set_defaults(run=kv_backup.backup)
 

@@ -1,6 +1,8 @@
 """raspy-kv backup: a dated dump into a backup dir outside the data dir, read back
-from the disk and checked before it counts, then the oldest beyond --keep removed
-(only files named as a backup names them, and its temp files left by a cut)."""
+from the disk and checked before it counts, then the oldest of its kind beyond --keep
+removed (only files named as a backup of that kind is, and its temp files left by a
+cut). A full backup and a --no-history one are named apart and rotate apart: a small
+nightly one on the SD card and a weekly full one in the same dir keep each other."""
 
 from __future__ import annotations
 
@@ -29,15 +31,29 @@ KEEP: Final = 7  # backups kept: a week of daily ones
 # a backup's temp file untouched this long was left by a backup cut short
 _STALE_TEMP_S: Final = 24 * 3600.0
 
-# raspy-<UTC time>[-N].dump, N from 2 for a second backup in the same second: the only
-# names a backup writes, and the only ones its rotation removes
+# the kinds of backup, as their names end: all the tables, or all but the history
+FULL: Final = ""
+NO_HISTORY: Final = "-nohistory"
+# raspy-<UTC time>[-N][-nohistory].dump, N from 2 for a second backup of the kind in
+# the same second: the only names a backup writes, and the only ones its rotation
+# removes (of its own kind). The older name of --no-history backups was a full one's:
+# such files count as full ones
 _BACKUP_NAME: Final = re.compile(
-    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?\.dump"
+    r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?(-nohistory)?\.dump"
 )
 
 
-def _backup_name(stamp: str, number: int) -> str:
-    return f"raspy-{stamp}.dump" if number == 1 else f"raspy-{stamp}-{number}.dump"
+def _backup_name(stamp: str, number: int, kind: str) -> str:
+    numbered = "" if number == 1 else f"-{number}"
+    return f"raspy-{stamp}{numbered}{kind}.dump"
+
+
+def _kind_of(name: str) -> str | None:
+    """The kind of backup `name` is named as (FULL, NO_HISTORY), None for none."""
+    match = _BACKUP_NAME.fullmatch(name)
+    if match is None:
+        return None
+    return NO_HISTORY if match.group(3) else FULL
 
 
 def _backup_dir(name: str, data_dir: str) -> Path:
@@ -62,7 +78,7 @@ def _backup_dir(name: str, data_dir: str) -> Path:
 
 
 def _write_backup(
-    store: Store, backup_dir: Path, tables: tuple[Table, ...]
+    store: Store, backup_dir: Path, tables: tuple[Table, ...], kind: str
 ) -> tuple[Path, int]:
     """The tables of the store as a new dated dump in backup_dir; a name taken
     already (even while this one was written) gets the next number, nothing is
@@ -70,7 +86,7 @@ def _write_backup(
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     for number in itertools.count(1):
-        path = backup_dir / _backup_name(stamp, number)
+        path = backup_dir / _backup_name(stamp, number, kind)
         if os.path.lexists(path):
             continue
         try:
@@ -136,8 +152,8 @@ class Recheck:
 
 
 def recheck(backup_dir: Path, new: Path) -> Recheck:
-    """Read the kept backups older than `new` back as a whole (every line, the end
-    line's count and checksum): an SD card or a USB stick that decays spoils them in
+    """Read the kept backups (of either kind) but `new` back as a whole (every line,
+    the end line's count and checksum): an SD card or a USB stick that decays spoils them in
     silence, and the day one is needed is too late to find out. Each spoiled one is
     said, and kept: it may still restore up to its bad line."""
     found = Recheck()
@@ -158,14 +174,15 @@ def recheck(backup_dir: Path, new: Path) -> Recheck:
     return found
 
 
-def _backups(backup_dir: Path, new: Path) -> list[str]:
+def _backups(backup_dir: Path, new: Path, kind: str | None = None) -> list[str]:
     """The names of the backups in backup_dir but `new` (regular files named as a
-    backup names them)."""
+    backup names them), of `kind` only if it is given."""
     with os.scandir(backup_dir) as entries:
         return [
             entry.name
             for entry in entries
-            if _BACKUP_NAME.fullmatch(entry.name)
+            if (found := _kind_of(entry.name)) is not None
+            and kind in (None, found)
             and entry.name != new.name
             and entry.is_file(follow_symlinks=False)
         ]
@@ -177,12 +194,13 @@ def _backup_order(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2) or 1)
 
 
-def stale_temp(entry: os.DirEntry[str], now: float) -> bool:
-    """A backup's temp file that no backup is writing any more: left by a power cut
-    or a kill mid-write (a running backup writes its temp file all the time). One
-    gone since the listing (another backup's, renamed to its backup) is not."""
+def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
+    """The temp file of a backup of `kind` that no backup is writing any more: left
+    by a power cut or a kill mid-write (a running backup writes its temp file all
+    the time). One gone since the listing (another backup's, renamed to its backup)
+    is not."""
     target = temp_target(entry.name)
-    if target is None or _BACKUP_NAME.fullmatch(target) is None:
+    if target is None or _kind_of(target) != kind:
         return False
     try:
         return (
@@ -194,16 +212,18 @@ def stale_temp(entry: os.DirEntry[str], now: float) -> bool:
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
-    """Remove the oldest backups (by the time in their names) beyond `keep`, counting
-    the new one, which is always kept: a clock set back (a Pi without a clock, before
-    NTP) must not make today's backup the first one removed. Only regular files named
-    as a backup names them, and a backup's temp files untouched for a day; returns
-    how many of each were removed."""
+    """Remove the oldest backups of the new one's kind (by the time in their names)
+    beyond `keep`, counting the new one, which is always kept: a clock set back (a Pi
+    without a clock, before NTP) must not make today's backup the first one removed.
+    Only regular files named as a backup of the kind is, and the temp files of such
+    backups untouched for a day; returns how many of each were removed."""
     now = time.time()
-    older = sorted(_backups(backup_dir, new), key=_backup_order)
+    kind = _kind_of(new.name)
+    assert kind is not None  # named by _backup_name
+    older = sorted(_backups(backup_dir, new, kind), key=_backup_order)
     beyond = older[: max(0, len(older) - (keep - 1))]
     with os.scandir(backup_dir) as entries:
-        stale = [entry.name for entry in entries if stale_temp(entry, now)]
+        stale = [entry.name for entry in entries if stale_temp(entry, now, kind)]
     removed = sum(_remove_old(backup_dir / name, new) for name in beyond)
     return removed, sum(_remove_old(backup_dir / name, new) for name in stale)
 
@@ -228,7 +248,8 @@ def backup(args: argparse.Namespace) -> int:
         tables = tuple(
             t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
         )
-        path, count = _write_backup(store, backup_dir, tables)
+        kind = NO_HISTORY if args.no_history else FULL
+        path, count = _write_backup(store, backup_dir, tables, kind)
     finally:
         store.close()
     size = read_back(path, count)

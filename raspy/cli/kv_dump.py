@@ -16,6 +16,7 @@ from typing import IO
 from raspy.atomic_file import atomic_writer, is_special
 from raspy.cli import EXIT_OK, output_status
 from raspy.cli.kv_store import (
+    STDIO,
     Failure,
     Progress,
     open_readonly,
@@ -30,11 +31,11 @@ from raspy.storage.tables import DATA_TABLES, Table
 
 @contextmanager
 def _output(name: str | None, *, replace: bool = True) -> Iterator[IO[bytes]]:
-    """stdout, or FILE (mode 0600) written under a temp name, fsynced, then renamed.
-    `replace=False`: a FILE that exists is kept, and FileExistsError raised. A FILE
+    """stdout (None, or `-` as Unix tools have it; `./-` is a file), or FILE (mode
+    0600) written under a temp name, fsynced, then renamed. `replace=False`: a FILE that exists is kept, and FileExistsError raised. A FILE
     that is there and is no regular file (a pipe, `/dev/stdout`, a device) is
     written into: renamed over, a device node (as root) was replaced by a file."""
-    if name is None:
+    if name is None or name == STDIO:
         with stdout_errors():
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
@@ -69,7 +70,7 @@ def write_dump(
     replace: bool = True,
 ) -> int:
     """The tables of the store, from one read txn, as a dump to `output` (stdout if
-    None), its header made at `now`; returns the records written."""
+    None or `-`), its header made at `now`; returns the records written."""
     with store.read_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))

@@ -1,26 +1,30 @@
 """raspy-kv restore: a dump written back, all or nothing, in two passes: the whole
 file checked before the data dir is touched, then read again, in bounded batches,
-inside the store's one restore txn."""
+inside the store's one restore txn. A dump on stdin (`-`) is kept in a temp file for
+the two readings."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from raspy import config as config_mod
 from raspy.cli import EXIT_OK, EXIT_USAGE
-from raspy.cli.kv_store import EXIT_DATA, Failure, Progress, report
+from raspy.cli.kv_store import EXIT_DATA, STDIO, Failure, Progress, report
 from raspy.config import StoreConfig
 from raspy.errors import (
     ConfigError,
     DumpFormatError,
+    StoreDeviceError,
     StoreError,
     StoreLockedError,
     quote,
@@ -39,6 +43,15 @@ _BATCH_BYTES: Final = 1024 * 1024
 # the map room a restore asks for ahead, per byte of keys and values: B-tree pages
 # are not full, and big values take whole overflow pages
 _ROOM_FACTOR: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The dump to read (`path`) and what the messages call it (`name`): the FILE,
+    or `stdin` for `-`, kept in a temp file."""
+
+    path: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,43 +74,109 @@ def _max_line(config: StoreConfig) -> int:
     return 8 * (config.max_value_bytes + MAX_KEY_BYTES) + 4096
 
 
+def _lines(
+    handle: IO[bytes], max_line: int, step: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """The lines of `handle`, a buffer at a time; a line longer than `max_line`
+    bytes raises DumpFormatError."""
+    number = 0
+    while line := handle.readline(max_line + 1):
+        number += 1
+        if len(line) > max_line:
+            raise DumpFormatError(
+                number, f"longer than {max_line} bytes: no dump has such a line"
+            )
+        if step is not None:
+            step(len(line))
+        yield line
+
+
 @contextmanager
 def _dump_lines(
-    file: str, max_line: int, progress: Progress | None = None
+    source: _Source, max_line: int, progress: Progress | None = None
 ) -> Iterator[Iterator[bytes]]:
     """The dump's lines, read a buffer at a time (a restore never holds the file);
     a line longer than `max_line` bytes raises DumpFormatError."""
     try:
-        handle = Path(file).open("rb")  # noqa: SIM115  # closed below
+        handle = Path(source.path).open("rb")  # noqa: SIM115  # closed below
     except OSError as exc:
-        raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
+        raise Failure(f"cannot read {source.name}: {exc.strerror}", EXIT_USAGE) from exc
     step = progress.step if progress is not None and progress.shown else None
-
-    def lines() -> Iterator[bytes]:
-        number = 0
-        while line := handle.readline(max_line + 1):
-            number += 1
-            if len(line) > max_line:
-                raise DumpFormatError(
-                    number, f"longer than {max_line} bytes: no dump has such a line"
-                )
-            if step is not None:
-                step(len(line))
-            yield line
-
     with handle:
-        yield lines()
+        yield _lines(handle, max_line, step)
 
 
-def _scan_dump(file: str, verify_checksum: bool, config: StoreConfig) -> _Scan:
+@contextmanager
+def _source(file: str, max_line: int) -> Iterator[_Source]:
+    """The dump FILE; for `-`, stdin copied into a private temp file first (a
+    restore reads its dump twice), which is removed at the end. A line too long
+    for a dump ends the copy (a pipe of /dev/zero must not fill the disk)."""
+    if file != STDIO:
+        yield _Source(file, file)
+        return
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        raise Failure(
+            "restore -: stdin is a terminal, not a dump: pipe one in, or name the"
+            " dump FILE instead of -",
+            EXIT_USAGE,
+        )
+    temp = _keep_stdin(stdin, max_line)
+    try:
+        yield _Source(temp, "stdin")
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def _keep_stdin(stdin: IO[bytes], max_line: int) -> str:
+    """stdin copied into a new temp file (0600: a whole store); its path."""
+    temp = ""
+    try:
+        fd, temp = tempfile.mkstemp(prefix="raspy-kv-restore-", suffix=".dump")
+        with os.fdopen(fd, "wb") as out:
+            _copy_lines(stdin, out, max_line)
+    except BaseException as exc:
+        if temp:
+            Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # of the temp file: stdin's are Failures
+            raise Failure(_no_room(exc), EXIT_DATA) from exc
+        raise
+    return temp
+
+
+def _copy_lines(stdin: IO[bytes], out: IO[bytes], max_line: int) -> None:
+    lines = _lines(stdin, max_line)
+    while True:
+        try:
+            line = next(lines, None)
+        except DumpFormatError as exc:
+            raise Failure(f"stdin {exc}", EXIT_DATA) from exc
+        except OSError as exc:
+            raise Failure(f"cannot read stdin: {exc.strerror}", EXIT_DATA) from exc
+        if line is None:
+            return
+        out.write(line)
+
+
+def _no_room(exc: OSError) -> str:
+    return (
+        f"cannot keep stdin in {tempfile.gettempdir()} for the restore (it reads its"
+        f" dump twice: checked, then written): {exc.strerror}; set TMPDIR to a"
+        " directory with room, or name the dump FILE instead of -"
+    )
+
+
+def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _Scan:
     """Pass 1, before the data dir is touched: every line parsed and every record
     within the store's limits and decodable as its table says, one at a time."""
-    size = Path(file).stat().st_size if Path(file).is_file() else 0
+    file = source.name
+    path = Path(source.path)
+    size = path.stat().st_size if path.is_file() else 0
     progress = Progress("check", size)
     data_bytes, last_seq = 0, None
     max_line = _max_line(config)
     try:
-        with _dump_lines(file, max_line, progress) as lines:
+        with _dump_lines(source, max_line, progress) as lines:
             reader = DumpReader(lines, verify_checksum=verify_checksum)
             for index, record in enumerate(reader.records()):
                 _validate(file, index, record, config)
@@ -137,7 +216,7 @@ def _validate(file: str, index: int, record: Record, config: StoreConfig) -> Non
 
 
 def _batches(
-    file: str, scan: _Scan, last: list[Put], stop: threading.Event
+    source: _Source, scan: _Scan, last: list[Put], stop: threading.Event
 ) -> Iterator[list[Put]]:
     """Pass 2, inside the restore's one txn: the records again, in bounded batches,
     then `last`. A file that changed since pass 1, or `stop` (Ctrl-C), raises
@@ -149,11 +228,12 @@ def _batches(
         return batch
 
     progress = Progress("restore", scan.count)
+    file = source.name
     changed = f"{file} changed during the restore; nothing was written"
     batch: list[Put] = []
     size = 0
     try:
-        with _dump_lines(file, scan.max_line) as lines:
+        with _dump_lines(source, scan.max_line) as lines:
             reader = DumpReader(lines, verify_checksum=False, unique=False)
             for record in reader.records():
                 batch.append(Put(record.table, record.key, record.value))
@@ -199,8 +279,15 @@ def _store_config(path: str | None) -> StoreConfig:
 def restore(args: argparse.Namespace) -> int:
     started = time.monotonic()
     config = _store_config(args.config)
+    with _source(args.file, _max_line(config)) as source:
+        return _restore(args, source, config, started)
+
+
+def _restore(
+    args: argparse.Namespace, source: _Source, config: StoreConfig, started: float
+) -> int:
     # all of it checked before the data dir is touched, then read again to write it
-    scan = _scan_dump(args.file, not args.ignore_checksum, config)
+    scan = _scan_dump(source, not args.ignore_checksum, config)
     header = scan.header
     cleared = header.tables if args.replace else ()
     try:
@@ -213,15 +300,23 @@ def restore(args: argparse.Namespace) -> int:
         held = 0 if cleared else _held(store, header.tables)
         last = _keep_seq(store, scan, cleared)
         store.restore(
-            lambda: _batches(args.file, scan, last, stop),
+            lambda: _batches(source, scan, last, stop),
             clear=cleared,
             schema_version=header.schema_version,
             room=_ROOM_FACTOR * scan.data_bytes,
             stop=stop,  # Ctrl-C: the writer thread, mid-txn, aborts it
         )
-    except BaseException:
+    except BaseException as exc:
         stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
+        if isinstance(exc, StoreDeviceError):
+            # "dump the store" led back here: the data.mdb the restore began is gone
+            # again, and a dump of it said to restore a dump
+            raise Failure(
+                f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
+                " restore into a data dir on sound storage",
+                EXIT_DATA,
+            ) from exc
         raise
     store.close()
     how = "replacing" if cleared else "into"

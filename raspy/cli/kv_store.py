@@ -20,6 +20,7 @@ from raspy.storage.tables import Table
 
 EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be
 _CHUNK: Final = 1000
+STDIO: Final = "-"  # a FILE that stands for stdout (dump -o) or stdin (restore)
 
 
 class Failure(Exception):

@@ -25,7 +25,7 @@ from raspy.storage.dump import Record, parse
 from raspy.storage.store import Put, Table
 from raspy.storage.tables import recorded_key_record
 
-NAME = r"raspy-\d{8}T\d{6}Z(?:-\d+)?\.dump"
+NAME = r"raspy-\d{8}T\d{6}Z(?:-\d+)?(?:-nohistory)?\.dump"
 
 
 def _backup(
@@ -514,7 +514,7 @@ def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
 ) -> None:
     """A power cut mid-backup leaves its temp file (the size of a backup); the next
     backup removes it once nobody has written it for a day. A temp file being
-    written now, and anyone else's, stay."""
+    written now, another kind of backup's, and anyone else's, stay."""
     make_store(store := tmp_path / "store")
     (backups := tmp_path / "backups").mkdir()
     day_ago = time.time() - 25 * 3600
@@ -523,6 +523,8 @@ def test_a_temp_file_left_by_a_backup_cut_short_a_day_ago_is_removed(
         ".raspy-20261102T031500Z-2.dump.0123456789ab.tmp": time.time(),  # being written
         ".notes.txt.0123456789ab.tmp": day_ago,  # another program's
         ".raspy-x.dump.0123456789ab.tmp": day_ago,  # not a backup's name
+        # a --no-history backup's: another kind, left to its own rotation
+        ".raspy-20261101T031500Z-nohistory.dump.0123456789ab.tmp": day_ago,
     }
     for name, when in [(left, day_ago), *kept.items()]:
         (backups / name).write_bytes(b"partial")
@@ -552,4 +554,49 @@ def test_a_temp_file_gone_between_the_listing_and_its_look_is_passed_over(
     with os.scandir(backups) as entries:
         (entry,) = list(entries)
     temp.unlink()  # the other backup is done: its temp file is its backup now
-    assert kv_backup.stale_temp(entry, time.time() + 2 * 86400) is False
+    stale = kv_backup.stale_temp(entry, time.time() + 2 * 86400, kv_backup.FULL)
+    assert stale is False
+
+
+_FULL = ["raspy-20261101T031500Z.dump", "raspy-20261108T031500Z.dump"]
+_SMALL = [
+    "raspy-20261102T031500Z-nohistory.dump",
+    "raspy-20261103T031500Z-nohistory.dump",
+    "raspy-20261103T031500Z-2-nohistory.dump",
+]
+
+
+@pytest.mark.parametrize("new", ["no-history", "full"])
+def test_full_and_no_history_backups_rotate_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], new: str
+) -> None:
+    """A small nightly --no-history backup and a weekly full one in the same dir:
+    `--keep 1` of either removed the other kind too (every raspy-*.dump counted), so
+    the nightly one took the weekly full ones. Each kind now has its own name, and
+    --keep counts and removes only its own; both kinds are read back."""
+    history = Put(Table.HISTORY, *recorded_key_record("/device/pi.fake.t1/value"))
+    make_store(store := tmp_path / "store", [*CONTENT, history])
+    (backups := tmp_path / "backups").mkdir()
+    content = _a_dump(store, tmp_path, capsys)
+    for name in _FULL + _SMALL:
+        (backups / name).write_bytes(content)
+    more = ("--no-history",) if new == "no-history" else ()
+    status, out, err = _backup(store, backups, capsys, "--keep", "1", *more)
+    assert (status, err) == (0, ""), err
+    own, other = (_SMALL, _FULL) if new == "no-history" else (_FULL, _SMALL)
+    suffix = r"-nohistory\.dump" if new == "no-history" else r"\.dump"
+    done = re.fullmatch(
+        rf"raspy-kv: backup {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z{suffix}):"
+        rf" .*; {len(own)} old removed; {len(other)} older checked again in {TIME}\n",
+        out,
+    )
+    assert done is not None, out
+    assert sorted(p.name for p in backups.iterdir()) == sorted([*other, done.group(1)])
+    tables = parse((backups / done.group(1)).read_bytes()).header.tables
+    assert (Table.HISTORY in tables) == (new == "full")
+    # a no-history backup restores as any dump does
+    status, _, err = run(
+        ["restore", "--data-dir", str(tmp_path / "new"), str(backups / done.group(1))],
+        capsys,
+    )
+    assert status == 0, err

@@ -63,8 +63,8 @@ def test_an_io_error_with_room_left_points_at_the_device(
     assert str(error) == (
         f"store in var/raspy: {EIO}, with {shown} free on its filesystem, so not a "
         "full disk: the storage device (an SD card?) may be failing. Look at "
-        "`dmesg`, dump the store (`raspy-kv dump --data-dir var/raspy`) and move the "
-        "data dir to sound storage"
+        "`dmesg`, dump the store onto other storage (`raspy-kv dump --data-dir "
+        "var/raspy -o FILE`) and move the data dir to sound storage"
     )
 
 

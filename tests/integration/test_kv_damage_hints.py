@@ -1,0 +1,135 @@
+"""What raspy-kv says helps, for a damaged store: a step the user can take, never the
+command just run. Before, `raspy-kv check` on a truncated store said "inspect it with
+`raspy-kv check --data-dir DIR`", and dump, backup and restore sent the user to check,
+which says the same line again; the help is docs/recovery.md's "What to do": keep the
+damaged data dir and restore the newest backup into a new one."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+from support.damaged_store import garbage_in_a_leaf_value
+from support.kv_cli import make_store, run
+
+from raspy import packing
+from raspy.errors import StoreDamagedError
+from raspy.storage import write_errors
+from raspy.storage.damage import DATA_FILE
+from raspy.storage.store import Put, Store, Table
+
+
+def _hint(data_dir: Path) -> str:
+    return (
+        f"keep it and restore the newest backup of it: `mv {data_dir} {data_dir}.damaged`,"
+        f" then `raspy-kv restore --data-dir {data_dir} FILE` (docs/recovery.md)"
+    )
+
+
+@pytest.mark.parametrize("command", ["check", "dump", "backup", "restore"])
+def test_a_truncated_store_is_met_with_the_restore_of_a_backup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    make_store(store := tmp_path / "store")
+    (backups := tmp_path / "backups").mkdir()
+    dump = tmp_path / "good.dump"
+    assert run(["dump", "--data-dir", str(store), "-o", str(dump)], capsys)[0] == 0
+    data = store / DATA_FILE
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    more = {
+        "check": [],
+        "dump": ["-o", str(tmp_path / "new.dump")],
+        "backup": ["--to", str(backups)],
+        "restore": [str(dump)],  # a merge into the damaged store
+    }[command]
+    status, out, err = run([command, "--data-dir", str(store), *more], capsys)
+    assert (status, out) == (1, "")
+    found = re.fullmatch(
+        rf"raspy-kv: {re.escape(str(data))}: truncated: \d+ bytes, but meta page \d"
+        rf" \(txn \d+\) needs \d+ \(\d+ pages of \d+\); (.*)\n",
+        err,
+    )
+    assert found is not None, err
+    assert found.group(1) == _hint(store)
+    assert "raspy-kv check" not in err
+
+
+def test_raspyd_names_the_first_unreadable_record_and_check_lists_them_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store raspyd opens decodes every record and names the first it cannot:
+    there `raspy-kv check` does add something (every such record, the pages being
+    sound), and the line says so, with the restore."""
+    make_store(store := tmp_path / "store")
+    garbage_in_a_leaf_value(store)
+    with pytest.raises(StoreDamagedError) as refused, capture_logs():
+        Store.open(store, check_records=True)
+    found = re.fullmatch(
+        rf"{re.escape(str(store / DATA_FILE))}: kv record '.*' is unreadable: .*;"
+        rf" `raspy-kv check --data-dir {re.escape(str(store))}` lists every such"
+        r" record; (.*)",
+        str(refused.value),
+    )
+    assert found is not None, refused.value
+    assert found.group(1) == _hint(store)
+    status, out, err = run(["check", "--data-dir", str(store)], capsys)
+    assert (status, err) == (1, "")
+    assert out.splitlines()[0].startswith("kv '")
+
+
+@pytest.fixture(name="small_fs")
+def small_fs_fixture(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs, mounted at tmp_path/fs for this test (as
+    tests/integration/test_store_full_disk.py mounts it)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (unit tests cover the text)")
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], timeout=10, check=True)
+
+
+def test_a_restore_on_a_failing_device_is_not_sent_to_dump_what_it_never_wrote(
+    small_fs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LMDB's I/O error with room left names a failing device, and said to dump the
+    store: after a restore, which wrote nothing and removed the data.mdb it began,
+    that dump said the store was lost and to restore a dump, onto the same device.
+    The device is a real filesystem that fills (LMDB: Input/output error); only the
+    room it reports is faked, as a failing card's that has room."""
+    monkeypatch.setattr(write_errors, "free_bytes", lambda _path: 3 * 1024**3)
+    ops = [
+        Put(Table.CRON, b"job%04d" % n, packing.pack(bytes(3000))) for n in range(1000)
+    ]
+    make_store(source := tmp_path / "source", ops)
+    dump = tmp_path / "big.dump"
+    assert run(["dump", "--data-dir", str(source), "-o", str(dump)], capsys)[0] == 0
+    data_dir = small_fs / "data"
+    status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
+    assert (status, out) == (1, "")
+    assert re.fullmatch(
+        rf"raspy-kv: store in {re.escape(str(data_dir))}: mdb_\w+: Input/output"
+        r" error, with 3072 MB free on its filesystem, so not a full disk: the"
+        r" storage device \(an SD card\?\) may be failing; nothing of the dump was"
+        r" written. Look at `dmesg`, and restore into a data dir on sound storage\n",
+        err,
+    ), err
+    assert not (data_dir / DATA_FILE).exists()
