@@ -311,6 +311,10 @@ async def scenario_action(
             message = f"{action}: {name} not started: {reply['not_started']}"
         elif isinstance(reply.get("queued"), int):
             message = f"{action}: {name} queued ({reply['queued']} waiting)"
+        elif isinstance(reply.get("failed"), str):  # this run, over at once
+            message = f"failed: {action} {name}: {reply['failed']}"
+        elif action == "run" and not reply.get("done"):  # it goes on (or: older hub)
+            message = f"{action}: {name} started"
         else:
             message = f"{action}: {name} done"
     except (forms.FormError, ReplyError, ValueError) as exc:

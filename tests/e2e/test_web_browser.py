@@ -826,7 +826,7 @@ def test_run_pressed_while_a_single_scenario_runs_says_it_did_not_start(
         _scenario_request(hub, action="stop", name="slow-run")
         _scenario_request(hub, action="delete", name="slow-run")
     assert notices == [
-        "run: slow-run done",
+        "run: slow-run started",
         "run: slow-run not started: a run is under way (mode single)",
     ]
 

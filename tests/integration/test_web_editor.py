@@ -628,3 +628,27 @@ def test_the_page_after_a_save_is_marked_saved_for_the_draft(lamp: Browser) -> N
         in unchanged
     )
     assert '<p class="notice" role="status">disable: lamp done</p>' in disabled
+
+
+def test_the_run_button_says_how_a_run_over_at_once_ended(browser: Browser) -> None:
+    """The core's `run` reply says how a run that ended within the request ended;
+    the button's notice said `done` for every run, one that failed at once too
+    (its reason only on the scenario's page), and for one still going."""
+    failing = "name: broken\nactions:\n  - set: /web/x\n    expr: \"1 + 'a'\"\n"
+    going = "name: slow\nactions:\n  - wait: 10m\n"
+    quick = "name: quick\nactions:\n  - log: 'hello'\n"
+    for document in (failing, going, quick):
+        _create(browser, document)
+    try:
+        notices = []
+        for name in ("broken", "slow", "quick"):
+            ran = _post(browser, f"/scenarios/{name}/run")
+            assert ran.status == 303
+            notices.append(_page(browser, "/scenarios"))
+    finally:
+        for name in ("broken", "slow", "quick"):
+            _delete(browser, name)
+    assert "failed: run broken: " in notices[0]
+    assert "&#x27;+&#x27; needs a number" in notices[0]
+    assert "run: slow started" in notices[1]
+    assert "run: quick done" in notices[2]
