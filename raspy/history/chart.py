@@ -11,8 +11,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Final
+
+from raspy.history.time_ticks import time_ticks
 
 Point = Sequence[float]  # [t, avg, min, max]
 XY = tuple[float, float]
@@ -36,12 +38,6 @@ TEXT_COLOUR: Final = "#222222"
 BACKGROUND: Final = "#ffffff"
 # a gap in the data wider than this many typical steps breaks the line
 GAP_STEPS: Final = 3.0
-_TIME_STEPS_S: Final = (
-    60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600,
-    86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400,
-    365 * 86400, 2 * 365 * 86400, 5 * 365 * 86400,
-)  # fmt: skip
-_MAX_TIME_TICKS: Final = 8
 _MAX_VALUE_TICKS: Final = 6
 
 
@@ -123,30 +119,6 @@ def _runs(
             runs.append([])
         runs[-1].append(point)
     return runs
-
-
-def _time_step(span_s: float) -> int:
-    for step in _TIME_STEPS_S:
-        if span_s / step <= _MAX_TIME_TICKS:
-            return step
-    return _TIME_STEPS_S[-1]
-
-
-def _time_text(t: float, step_s: int, zone: tzinfo) -> str:
-    moment = datetime.fromtimestamp(t, zone)
-    if step_s >= 365 * 86400:
-        return moment.strftime("%Y")
-    if step_s >= 30 * 86400:
-        return moment.strftime("%Y-%m")
-    if step_s >= 86400 or (moment.hour == 0 and moment.minute == 0):
-        return moment.strftime("%m-%d")
-    return moment.strftime("%H:%M")
-
-
-def _offset_s(t: float, zone: tzinfo) -> float:
-    """The zone's UTC offset at `t`: ticks fall on its hours and midnights."""
-    offset = datetime.fromtimestamp(t, zone).utcoffset()
-    return offset.total_seconds() if offset is not None else 0.0
 
 
 def _tick_indices(low: float, high: float, step: float) -> range:
@@ -232,22 +204,10 @@ def layout(
         shapes.append(
             Label((left - 6, y + 4), _value_text(tick, value_step), "end", 11)
         )
-    time_step = _time_step(t_end - t_start)
-    offset = _offset_s(t_start, zone)
-    for index in _tick_indices(t_start + offset, t_end + offset, time_step):
-        # the offset at the tick itself: after a clock change in the range (summer
-        # time) a tick stays on the zone's midnight, not an hour off, a day early;
-        # asked twice, so a midnight the change skips goes to the hour after it
-        local = index * time_step
-        tick = local - offset
-        for _ in range(2):
-            tick = local - _offset_s(tick, zone)
-        if not t_start <= tick <= t_end:
-            continue
+    for tick, text in time_ticks(t_start, t_end, zone):
         x = x_of(tick)
         shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))
         shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))
-        text = _time_text(tick, time_step, zone)
         shapes.append(Label((x, bottom + 16), text, "middle", 11))
     shapes.append(Label((right, 18), unit, "end", 12))
     shapes.append(Label((right, height - 4), str(zone), "end", 10))

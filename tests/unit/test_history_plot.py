@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.history.plot import svg_chart
+from raspy.history.time_ticks import time_ticks
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _DAY = 86400.0
@@ -160,3 +161,66 @@ def test_a_week_across_a_clock_change_has_its_ticks_on_the_zones_midnights() -> 
     for day, text in zip(range(22, 29), dates, strict=True):
         at = start + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
         assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
+
+
+def _x_time(label: ET.Element, start: float, end: float, width: int = 800) -> float:
+    """The instant at a label's x on a chart of start..end drawn `width` wide."""
+    plot_width = width - 16 - 64
+    return start + (float(label.attrib["x"]) - 64) / plot_width * (end - start)
+
+
+def _labels_at(svg: str, start: float, end: float) -> list[tuple[str, float]]:
+    texts = _tags(svg, "text")
+    return [
+        (t.text or "", _x_time(t, start, end))
+        for t in texts
+        if t.attrib.get("y") == "280"  # the time axis's labels (height 300)
+    ]
+
+
+def test_a_years_chart_labels_its_quarters_on_their_first_days() -> None:
+    """The ticks were multiples of 91 days from 1970 labelled as months: in
+    Europe/Berlin "2025-01" stood at 23 January."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2025, 1, 1, tzinfo=zone).timestamp()
+    end = datetime(2025, 12, 31, tzinfo=zone).timestamp()
+    points = [[t, 1.0, 1.0, 1.0] for t in range(int(start), int(end) + 1, 86400)]
+    end = points[-1][0]
+    svg = svg_chart(points, title="t", unit="W", zone=zone)
+    labels = _labels_at(svg, start, end)
+    assert [text for text, _ in labels] == ["2025-01", "2025-04", "2025-07", "2025-10"]
+    for (_, at), month in zip(labels, (1, 4, 7, 10), strict=True):
+        assert abs(at - datetime(2025, month, 1, tzinfo=zone).timestamp()) < 3 * 3600
+
+
+def test_a_five_year_chart_labels_each_year_on_its_first_of_january() -> None:
+    """ "2021" stood at 2021-12-19: a multiple of 365 days from 1970."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2021, 1, 1, tzinfo=zone).timestamp()
+    points = [[start + i * 86400 * 7, 1.0, 0.0, 2.0] for i in range(5 * 52 + 1)]
+    end = points[-1][0]
+    labels = _labels_at(svg_chart(points, title="t", unit="", zone=zone), start, end)
+    assert [text for text, _ in labels] == ["2021", "2022", "2023", "2024", "2025"]
+    for (_, at), year in zip(labels, range(2021, 2026), strict=True):
+        assert abs(at - datetime(year, 1, 1, tzinfo=zone).timestamp()) < 12 * 3600
+
+
+@given(
+    st.floats(min_value=0, max_value=4e9),
+    st.floats(min_value=113 * _DAY, max_value=30 * 365 * _DAY),
+    st.sampled_from(["UTC", "Europe/Berlin", "America/Denver", "Asia/Kolkata"]),
+)
+def test_month_and_year_ticks_fall_on_the_first_of_their_month(
+    start: float, span: float, zone_name: str
+) -> None:
+    """Each tick of a chart of more than a month is midnight on the 1st of the
+    month (or year) it names, in the chart's zone, and names no month twice."""
+    zone = ZoneInfo(zone_name)
+    ticks = time_ticks(start, start + span, zone)
+    assert ticks
+    assert len({text for _, text in ticks}) == len(ticks)
+    for tick, text in ticks:
+        moment = datetime.fromtimestamp(tick, zone)
+        assert (moment.day, moment.hour, moment.minute) == (1, 0, 0)
+        assert text == moment.strftime("%Y" if len(text) == 4 else "%Y-%m")
+        assert start <= tick <= start + span
