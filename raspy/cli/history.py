@@ -27,6 +27,7 @@ from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
 from raspy.history.tiers import format_duration, parse_duration
+from raspy.machine_zone import machine_zone
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
@@ -182,7 +183,7 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
 
     title = f"{reply['key']} ({reply['tier']})"
     points = reply["points"]
-    zone = datetime.now().astimezone().tzinfo or UTC  # this machine's, as the text
+    zone = _plot_zone()
     if path.lower().endswith(".png"):
         data = png_chart(points, title=title, unit=unit, zone=zone)
     else:
@@ -193,6 +194,13 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
         raise Refused(
             output_status(exc), f"--plot: cannot write {path}: {exc.strerror}"
         ) from None
+
+
+def _plot_zone() -> tzinfo:
+    """This machine's zone, as the text's: a ZoneInfo, so that a range across a
+    summer-time change is drawn on the zone's clock on both sides; a TZ that names
+    no zone (a POSIX rule such as XST+3:30) as its offset now."""
+    return machine_zone() or datetime.now().astimezone().tzinfo or UTC
 
 
 def _count(points: list[Any]) -> str:

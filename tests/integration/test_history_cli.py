@@ -7,7 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import pytest
 import zmq
@@ -22,14 +26,16 @@ T_2026_12_03_13_30_UTC: Final = 1_796_304_600.0
 WEST_3_30: Final = {"TZ": "XST+3:30"}
 
 
-def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+def start(
+    endpoint: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "raspy.cli.raspy", "history", *args]
     options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
     return subprocess.Popen(
         command + options,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, **WEST_3_30},
+        env={**os.environ, **(WEST_3_30 if env is None else env)},
     )
 
 
@@ -132,3 +138,31 @@ def test_a_hub_without_the_history_service_is_told_and_nothing_is_sent(
         " at the hub, and --host its name?): nothing was sent\n"
     )
     assert sock.poll(0) == 0
+
+
+def test_a_plot_across_a_summer_time_change_keeps_to_the_zones_midnights(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """It drew in the fixed offset of the moment it ran: after Berlin's change from
+    UTC+2 to UTC+1 (2026-10-25) every midnight tick stood an hour off, at 23:00 the
+    day before (in December the other way round), and the chart named the zone by
+    the abbreviation of the day it ran (CET)."""
+    sock, endpoint = router
+    zone = ZoneInfo("Europe/Berlin")
+    start_t = datetime(2026, 10, 22, tzinfo=zone).timestamp()
+    points = [[start_t + 3600 * i, 1, 1, 1] for i in range(7 * 24 + 1)]
+    chart = tmp_path / "attic.svg"
+    process = start(
+        endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "Europe/Berlin"}
+    )
+    answer(sock, {**_reply(points), "since": start_t, "until": points[-1][0]})
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    texts = list(root.iter("{http://www.w3.org/2000/svg}text"))
+    assert texts[-1].text == "Europe/Berlin"
+    dates = [t for t in texts if (t.text or "").startswith("10-")]
+    assert [t.text for t in dates] == [f"10-{day}" for day in range(22, 29)]
+    width_s = points[-1][0] - start_t
+    for day, text in zip(range(22, 29), dates, strict=True):
+        at = start_t + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
+        assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
