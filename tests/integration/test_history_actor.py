@@ -336,6 +336,21 @@ def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(
     ]
 
 
+def test_a_key_no_utf8_encodes_is_refused_and_the_actor_answers_on(
+    recorder: Recorder,
+) -> None:
+    """`raspy history $'/device/\\xff/value' --forget`: the store's encoding of the
+    key raised out of the handler, no reply went back, and the command waited out
+    its timeout to say the hub does not answer."""
+    for action in ("forget", "history"):
+        fields: dict[str, Any] = {"since": T0} if action == "history" else {}
+        status, body = mdp_request(
+            recorder.edge, SERVICE, action=action, key="/device/\udcff/value", **fields
+        )
+        assert (status, json.loads(body)["error"]) == (b"400", "bad_request")
+    assert recorder.stats.get("history.errors") == 0
+
+
 def test_forget_deletes_the_rows_of_tiers_no_longer_configured(
     recorder: Recorder,
 ) -> None:
