@@ -52,7 +52,7 @@ def when(text: str, now: float) -> float:
         if not math.isfinite(moment):  # 400 digits: no JSON carries an infinity
             raise ValueError(text)
         return moment
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # a date at the calendar's edge
         raise ValueError(
             f"expected a duration back from now (24h, 7d), epoch seconds or an ISO "
             f"date, got {shown(text)}"

@@ -166,3 +166,25 @@ def test_a_plot_across_a_summer_time_change_keeps_to_the_zones_midnights(
     for day, text in zip(range(22, 29), dates, strict=True):
         at = start_t + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
         assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
+
+
+@pytest.mark.parametrize(
+    ("tz", "option", "text"),
+    [
+        ("XST+3:30", "--until", "9999-12-31T23:59"),  # west: past the year 9999
+        ("XST-3:30", "--since", "0001-01-01T00:00"),  # east: before the year 1
+    ],
+)
+def test_a_date_at_the_calendars_edge_is_a_usage_error(
+    router: tuple[Router, str], tz: str, option: str, text: str
+) -> None:
+    """It ended in `internal error: OverflowError`, exit 70: the local date in UTC
+    lies beyond the calendar datetime holds."""
+    _, endpoint = router
+    process = start(endpoint, "hub.fake.attic", option, text, env={"TZ": tz})
+    assert finish(process) == (
+        2,
+        "",
+        f"raspy history: {option}: expected a duration back from now (24h, 7d), "
+        f'epoch seconds or an ISO date, got "{text}"\n',
+    )
