@@ -36,6 +36,7 @@ BAND_COLOUR: Final = "#9ec5e8"
 LINE_COLOUR: Final = "#1f5fa8"
 TEXT_COLOUR: Final = "#222222"
 BACKGROUND: Final = "#ffffff"
+DOT_RADIUS: Final = 3.5  # a lone point: seen at a glance, unlike a 4 px dash
 # a gap in the data wider than this many typical steps breaks the line
 GAP_STEPS: Final = 3.0
 _MAX_VALUE_TICKS: Final = 6
@@ -69,6 +70,15 @@ class Polygon:
 
 
 @dataclass(frozen=True, slots=True)
+class Dot:
+    """A filled disc: a point with no neighbour to draw a line to."""
+
+    at: XY
+    radius: float
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
 class Label:
     """Text whose baseline starts (anchor "start"), centres or ends at `at`."""
 
@@ -78,7 +88,7 @@ class Label:
     size: int
 
 
-Shape = Segment | Polyline | Polygon | Label
+Shape = Segment | Polyline | Polygon | Dot | Label
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +222,12 @@ def layout(
     shapes.append(Label((right, 18), unit, "end", 12))
     shapes.append(Label((right, height - 4), str(zone), "end", 10))
     for run in _runs(data):
-        if len(run) == 1:
-            t, avg, _low, _high = run[0]
+        if len(run) == 1:  # alone (the first after a forget, one between gaps)
+            t, avg, low, high = run[0]
             x = x_of(t)
-            shapes.append(
-                Segment((x - 2, y_of(avg)), (x + 2, y_of(avg)), LINE_COLOUR, 2)
-            )
+            if low != high:
+                shapes.append(Segment((x, y_of(low)), (x, y_of(high)), BAND_COLOUR, 3))
+            shapes.append(Dot((x, y_of(avg)), DOT_RADIUS, LINE_COLOUR))
             continue
         upper = tuple((x_of(p[0]), y_of(p[3])) for p in run)
         lower = tuple((x_of(p[0]), y_of(p[2])) for p in reversed(run))

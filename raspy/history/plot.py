@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 from raspy.history.chart import (
     BACKGROUND,
     TEXT_COLOUR,
+    Dot,
     Label,
     Point,
     Polygon,
@@ -58,6 +59,11 @@ def _element(shape: Shape) -> str:
             )
         case Polygon(points=points, colour=colour):
             return f'<polygon points="{_path(points)}" fill="{colour}" stroke="none"/>'
+        case Dot(at=(x, y), radius=radius, colour=colour):
+            return (
+                f'<circle cx="{_number(x)}" cy="{_number(y)}" r="{radius}" '
+                f'fill="{colour}"/>'
+            )
         case Label(at=(x, y), text=text, anchor=anchor, size=size):
             return (
                 f'<text x="{_number(x)}" y="{_number(y)}" text-anchor={quoteattr(anchor)} '

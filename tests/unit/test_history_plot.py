@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import struct
 import xml.etree.ElementTree as ET
+import zlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.history.chart import LINE_COLOUR
 from raspy.history.plot import svg_chart
+from raspy.history.png import png_chart
 from raspy.history.time_ticks import time_ticks
 
 _SVG = "{http://www.w3.org/2000/svg}"
@@ -93,6 +97,34 @@ def test_svg_chart_of_one_flat_point_still_has_a_value_axis() -> None:
     svg = svg_chart([[_START, 5.0, 5.0, 5.0]], title="one", unit="%")
     assert not _tags(svg, "polygon")
     assert len(_tags(svg, "line")) > 2
+
+
+def test_a_lone_point_is_a_dot_in_the_svg() -> None:
+    """A single point (the first after a forget, one between gaps) was a dash 4 px
+    wide and 2 high: in a household's screenshot, barely there."""
+    points = [[_START, 5.0, 5.0, 5.0]]
+    (dot,) = _tags(svg_chart(points, title="one", unit="%"), "circle")
+    assert float(dot.attrib["r"]) >= 3
+    assert dot.attrib["fill"] == LINE_COLOUR
+    gapped = [*_day_of_points()[:50], [_START + 200 * 300, 22.0, 21.0, 23.0]]
+    assert len(_tags(svg_chart(gapped, title="t", unit=""), "circle")) == 1
+
+
+def _png_pixels(data: bytes) -> list[bytes]:
+    """The RGB pixels of one of our PNGs (8-bit RGB, filter 0 on every row)."""
+    width, height = struct.unpack(">II", data[16:24])
+    idat = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
+    raw = zlib.decompress(data[idat + 4 : idat + 4 + length])
+    stride = width * 3 + 1
+    rows = [raw[r * stride + 1 : (r + 1) * stride] for r in range(height)]
+    return [row[i : i + 3] for row in rows for i in range(0, len(row), 3)]
+
+
+def test_a_lone_point_is_a_dot_in_the_png() -> None:
+    data = png_chart([[_START, 5.0, 5.0, 5.0]], title="one", unit="%")
+    line = bytes.fromhex(LINE_COLOUR.removeprefix("#"))
+    assert _png_pixels(data).count(line) >= 30  # a disc of radius 3.5: ~38 pixels
 
 
 _number = st.floats(allow_nan=True, allow_infinity=True, width=32)
