@@ -162,7 +162,7 @@ async def _history(backend: Backend, fullname: str, span: str) -> models.History
     body = forms.history_request(fullname, now - pages.RANGES[span], None)
     frames = await backend.ask(service, body)
     if frames[:1] == [b"404"]:  # logged, but no number recorded yet: no data so far
-        return models.History(fullname, "", [])
+        return models.History(fullname, "", [], now - pages.RANGES[span], now)
     return models.history(frames)
 
 
@@ -206,6 +206,8 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         width=size[0],
         height=size[1],
         zone=backend.zone,
+        since=history.since,
+        until=history.until,
     )
     return Response(
         svg.encode("utf-8", "replace"),

@@ -184,16 +184,29 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
     title = f"{reply['key']} ({reply['tier']})"
     points = reply["points"]
     zone = _plot_zone()
+    # the time axis spans the range asked, as the reply says it
+    since, until = _number(reply.get("since")), _number(reply.get("until"))
     if path.lower().endswith(".png"):
-        data = png_chart(points, title=title, unit=unit, zone=zone)
+        data = png_chart(
+            points, title=title, unit=unit, zone=zone, since=since, until=until
+        )
     else:
-        data = svg_chart(points, title=title, unit=unit, zone=zone).encode("utf-8")
+        svg = svg_chart(
+            points, title=title, unit=unit, zone=zone, since=since, until=until
+        )
+        data = svg.encode("utf-8")
     try:
         write_named_output(path, data)
     except OSError as exc:
         raise Refused(
             output_status(exc), f"--plot: cannot write {path}: {exc.strerror}"
         ) from None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _plot_zone() -> tzinfo:

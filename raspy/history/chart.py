@@ -168,6 +168,10 @@ def _value_range(
     return low - pad, high + pad
 
 
+def _drawable_range(since: float, until: float) -> bool:
+    return MIN_TIME_S < since < until < MAX_TIME_S
+
+
 def layout(
     points: Sequence[Point],
     *,
@@ -176,9 +180,13 @@ def layout(
     width: int,
     height: int,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
 ) -> Chart:
     """The shapes of the chart of `points` ([t, avg, min, max], t epoch s), its time
-    axis in `zone` (named under it)."""
+    axis in `zone` (named under it), spanning since..until when given (the range
+    asked: a day's chart of a sensor recorded for an hour is a day wide, its points
+    where they fall), else the points' times."""
     width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
     height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
@@ -196,6 +204,8 @@ def layout(
         )
         return Chart(width, height, tuple(shapes))
     t_start, t_end = data[0][0], data[-1][0]
+    if since is not None and until is not None and _drawable_range(since, until):
+        t_start, t_end = min(since, t_start), max(until, t_end)
     if t_end - t_start < 1:
         t_start, t_end = t_start - 30, t_end + 30
     v_low, v_high = _value_range(data)

@@ -80,12 +80,22 @@ def svg_chart(
     width: int = 800,
     height: int = 300,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
 ) -> str:
     """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
-    the min..max band, the average line, time (in `zone`) and value axes, the unit.
+    the min..max band, the average line, time (in `zone`, over since..until when
+    given: the range asked) and value axes, the unit.
     """
     chart = layout(
-        points, title=title, unit=unit, width=width, height=height, zone=zone
+        points,
+        title=title,
+        unit=unit,
+        width=width,
+        height=height,
+        zone=zone,
+        since=since,
+        until=until,
     )
     body = "\n".join(_element(shape) for shape in chart.shapes)
     return (

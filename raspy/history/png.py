@@ -171,10 +171,19 @@ def png_chart(
     width: int = 800,
     height: int = 300,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
 ) -> bytes:
     """The chart of svg_chart() as PNG bytes (text in a small pixel font)."""
     chart = layout(
-        points, title=title, unit=unit, width=width, height=height, zone=zone
+        points,
+        title=title,
+        unit=unit,
+        width=width,
+        height=height,
+        zone=zone,
+        since=since,
+        until=until,
     )
     canvas = _Canvas(chart.width, chart.height, BACKGROUND)
     text_colour = _rgb(TEXT_COLOUR)

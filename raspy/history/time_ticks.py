@@ -41,7 +41,8 @@ def time_ticks(t_start: float, t_end: float, zone: tzinfo) -> list[Tick]:
 
 def _time_step(span_s: float) -> int:
     for step in _TIME_STEPS_S:
-        if span_s / step <= MAX_TICKS:
+        # a hair over: a day asked as now - 24 h .. the hub's now, a moment later
+        if span_s / step <= MAX_TICKS * 1.001:
             return step
     return _TIME_STEPS_S[-1]
 

@@ -188,3 +188,35 @@ def test_a_date_at_the_calendars_edge_is_a_usage_error(
         f"raspy history: {option}: expected a duration back from now (24h, 7d), "
         f'epoch seconds or an ISO date, got "{text}"\n',
     )
+
+
+def test_a_plot_spans_the_range_asked_not_only_its_points(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """A day asked of a sensor recorded for ten minutes was a chart ten minutes
+    wide: the time axis is the day (a tick every 3 hours), its points at the end."""
+    sock, endpoint = router
+    t = T_2026_12_03_13_30_UTC
+    chart = tmp_path / "attic.svg"
+    process = start(endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "UTC"})
+    answer(
+        sock,
+        {**_reply([[t - 600, 1, 1, 1], [t, 2, 2, 2]]), "since": t - 86400, "until": t},
+    )
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    axis = [
+        e.text
+        for e in root.iter("{http://www.w3.org/2000/svg}text")
+        if e.attrib.get("y") == "280"
+    ]
+    assert axis == [
+        "15:00",
+        "18:00",
+        "21:00",
+        "12-03",
+        "03:00",
+        "06:00",
+        "09:00",
+        "12:00",
+    ]

@@ -256,3 +256,17 @@ def test_month_and_year_ticks_fall_on_the_first_of_their_month(
         assert (moment.day, moment.hour, moment.minute) == (1, 0, 0)
         assert text == moment.strftime("%Y" if len(text) == 4 else "%Y-%m")
         assert start <= tick <= start + span
+
+
+def test_the_time_axis_spans_the_range_asked_with_the_points_where_they_fall() -> None:
+    """A "24h" chart of a sensor recorded for the last hour spanned that hour: its
+    axis read 23:00 .. 00:00 as if the day were all there."""
+    day_start = _START - _DAY
+    points = [[_START - 3600 + 60 * i, 5.0, 5.0, 5.0] for i in range(61)]
+    svg = svg_chart(points, title="t", unit="", since=day_start, until=_START)
+    labels = [text for text, _ in _labels_at(svg, day_start, _START)]
+    assert labels == ["05-28", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00",
+                      "21:00", "05-29"]  # fmt: skip
+    (line,) = _tags(svg, "polyline")
+    xs = [float(xy.split(",")[0]) for xy in line.attrib["points"].split()]
+    assert (round(xs[0]), round(xs[-1])) == (round(64 + 720 * 23 / 24), 784)
