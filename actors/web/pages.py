@@ -186,7 +186,8 @@ _CHART_SIZES = {"800": (800, 300), "400": (400, 260)}
 
 
 async def chart(request: Request, backend: Backend, session: Session) -> Response:
-    """`/device/<name>/chart.svg?range=&width=&unit=`: the history graph as SVG."""
+    """`/device/<name>/chart.svg?range=&width=&unit=&kind=`: the history graph as
+    SVG (a switch's values labelled off and on)."""
     from raspy.history.plot import svg_chart
 
     fullname = request.path_params["fullname"]
@@ -208,6 +209,7 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         zone=backend.zone,
         since=history.since,
         until=history.until,
+        switch=pages.is_switch(request.query_params.get("kind", "")),
     )
     return Response(
         svg.encode("utf-8", "replace"),

@@ -36,6 +36,7 @@ BAND_COLOUR: Final = "#9ec5e8"
 LINE_COLOUR: Final = "#1f5fa8"
 TEXT_COLOUR: Final = "#222222"
 BACKGROUND: Final = "#ffffff"
+TWO_VALUED_PAD: Final = 0.08  # a line at 0 or 1 is not hidden under an edge
 DOT_RADIUS: Final = 3.5  # a lone point: seen at a glance, unlike a 4 px dash
 # a gap in the data wider than this many typical steps breaks the line
 GAP_STEPS: Final = 3.0
@@ -168,6 +169,29 @@ def _value_range(
     return low - pad, high + pad
 
 
+def _two_valued(points: list[tuple[float, float, float, float]]) -> bool:
+    """Every min and max 0 or 1: a switch's values (true/false are recorded as 1/0;
+    a merged point's average is the share of the time it was on)."""
+    return all(p[2] in (0.0, 1.0) and p[3] in (0.0, 1.0) for p in points)
+
+
+def _value_ticks(
+    points: list[tuple[float, float, float, float]],
+    v_low: float,
+    v_high: float,
+    switch: bool,
+) -> list[tuple[float, str]]:
+    """The value axis's ticks and labels: 0 and 1 alone for 0/1 values (off and
+    on for a switch), else round steps of the range."""
+    if _two_valued(points):
+        return [(0.0, "off" if switch else "0"), (1.0, "on" if switch else "1")]
+    step = _value_step(v_high - v_low)
+    return [
+        (index * step, _value_text(index * step, step))
+        for index in _tick_indices(v_low, v_high, step)
+    ]
+
+
 def _drawable_range(since: float, until: float) -> bool:
     return MIN_TIME_S < since < until < MAX_TIME_S
 
@@ -182,11 +206,13 @@ def layout(
     zone: tzinfo = UTC,
     since: float | None = None,
     until: float | None = None,
+    switch: bool = False,
 ) -> Chart:
     """The shapes of the chart of `points` ([t, avg, min, max], t epoch s), its time
     axis in `zone` (named under it), spanning since..until when given (the range
     asked: a day's chart of a sensor recorded for an hour is a day wide, its points
-    where they fall), else the points' times."""
+    where they fall), else the points' times. Values that are all 0 or 1 get an axis
+    of 0..1, labelled off and on for a `switch`."""
     width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
     height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
@@ -209,6 +235,8 @@ def layout(
     if t_end - t_start < 1:
         t_start, t_end = t_start - 30, t_end + 30
     v_low, v_high = _value_range(data)
+    if _two_valued(data):  # a switch (or any 0/1): an axis of 0..1, not 0..2
+        v_low, v_high = -TWO_VALUED_PAD, 1 + TWO_VALUED_PAD
 
     def x_of(t: float) -> float:
         return left + (t - t_start) / (t_end - t_start) * (right - left)
@@ -216,14 +244,10 @@ def layout(
     def y_of(v: float) -> float:
         return bottom - (v - v_low) / (v_high - v_low) * (bottom - top)
 
-    value_step = _value_step(v_high - v_low)
-    for index in _tick_indices(v_low, v_high, value_step):
-        tick = index * value_step
+    for tick, text in _value_ticks(data, v_low, v_high, switch):
         y = y_of(tick)
         shapes.append(Segment((left, y), (right, y), GRID_COLOUR, 1))
-        shapes.append(
-            Label((left - 6, y + 4), _value_text(tick, value_step), "end", 11)
-        )
+        shapes.append(Label((left - 6, y + 4), text, "end", 11))
     for tick, text in time_ticks(t_start, t_end, zone):
         x = x_of(tick)
         shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))

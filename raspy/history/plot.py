@@ -82,10 +82,12 @@ def svg_chart(
     zone: tzinfo = UTC,
     since: float | None = None,
     until: float | None = None,
+    switch: bool = False,
 ) -> str:
     """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
     the min..max band, the average line, time (in `zone`, over since..until when
-    given: the range asked) and value axes, the unit.
+    given: the range asked) and value axes (0..1 for 0/1 values, off and on for a
+    `switch`), the unit.
     """
     chart = layout(
         points,
@@ -96,6 +98,7 @@ def svg_chart(
         zone=zone,
         since=since,
         until=until,
+        switch=switch,
     )
     body = "\n".join(_element(shape) for shape in chart.shapes)
     return (

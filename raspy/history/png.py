@@ -173,6 +173,7 @@ def png_chart(
     zone: tzinfo = UTC,
     since: float | None = None,
     until: float | None = None,
+    switch: bool = False,
 ) -> bytes:
     """The chart of svg_chart() as PNG bytes (text in a small pixel font)."""
     chart = layout(
@@ -184,6 +185,7 @@ def png_chart(
         zone=zone,
         since=since,
         until=until,
+        switch=switch,
     )
     canvas = _Canvas(chart.width, chart.height, BACKGROUND)
     text_colour = _rgb(TEXT_COLOUR)

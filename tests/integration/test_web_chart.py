@@ -184,3 +184,31 @@ def test_a_days_chart_spans_the_day_whatever_the_data_holds(
     ]
     assert drawn_x
     assert min(drawn_x) > 64 + 720 * 0.95  # the last 5% of the day, at the right
+
+
+@pytest.mark.timeout(60)
+def test_a_switchs_chart_has_an_axis_of_off_and_on(start_runtime: Start) -> None:
+    """A lamp's value axis ran from 0 to 2 (a value that never changed got +- 1 of
+    room): its values are 0 and 1, labelled off and on, as the page knows its kind."""
+    _, browser = start_runtime(
+        '[[devices.fake]]\nname = "lamp"\noid = "switch"\nlog = true\n'
+        "poll_interval_s = 0.2\n[history]\nenabled = true\n"
+    )
+    page = browser.exchange("GET", f"/device/{HOST}.fake.lamp")
+    assert page.status == 200
+    srcset = page.body.split('srcset="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert "kind=switch" in srcset
+    answers: list[Answer] = []
+
+    def drawn() -> bool:
+        answers.append(browser.exchange("GET", srcset))
+        return answers[-1].status == 200 and ">no data</text>" not in answers[-1].body
+
+    wait_until(drawn, what="the lamp's chart (its values recorded)")
+    root = ET.fromstring(answers[-1].body)  # noqa: S314 -- our own output
+    values = [
+        t.text
+        for t in root.iter(f"{_SVG}text")
+        if t.attrib.get("text-anchor") == "end" and t.attrib.get("x") == "58"
+    ]
+    assert values == ["off", "on"]

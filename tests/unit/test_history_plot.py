@@ -270,3 +270,37 @@ def test_the_time_axis_spans_the_range_asked_with_the_points_where_they_fall() -
     (line,) = _tags(svg, "polyline")
     xs = [float(xy.split(",")[0]) for xy in line.attrib["points"].split()]
     assert (round(xs[0]), round(xs[-1])) == (round(64 + 720 * 23 / 24), 784)
+
+
+def _value_labels(svg: str) -> list[tuple[str, float]]:
+    return [
+        (t.text or "", float(t.attrib["y"]))
+        for t in _tags(svg, "text")
+        if t.attrib.get("text-anchor") == "end" and t.attrib.get("x") == "58"
+    ]
+
+
+def test_a_switch_always_on_has_an_axis_of_0_to_1_not_0_to_2() -> None:
+    """A value that does not change had an axis of value +- 1: a lamp left on all
+    day was drawn at the middle of 0..2, a lamp left off at the middle of -1..1."""
+    for value in (1.0, 0.0):
+        points = [[_START + 60 * i, value, value, value] for i in range(100)]
+        labels = _value_labels(svg_chart(points, title="t", unit=""))
+        assert [text for text, _ in labels] == ["0", "1"]
+        (_, y0), (_, y1) = labels
+        assert (y0 > 240, y1 < 60) == (True, True)  # near the foot, near the top
+
+
+def test_a_switchs_values_are_labelled_off_and_on_and_averages_stay_between() -> None:
+    """Merged points of a switch average the share of the time it was on: the
+    axis stays 0..1 (it ran 0, 0.2, ... 1.0 with padding below 0 and above 1)."""
+    points = [[_START + 3600 * i, (i % 5) / 4, 0.0, 1.0] for i in range(24)]
+    points += [[_START + 3600 * 24, 1.0, 1.0, 1.0]]
+    svg = svg_chart(points, title="t", unit="", switch=True)
+    assert [text for text, _ in _value_labels(svg)] == ["off", "on"]
+
+
+def test_values_other_than_0_and_1_keep_their_round_steps() -> None:
+    points = [[_START + 60 * i, v, v, v] for i, v in enumerate((0.0, 1.0, 2.0))]
+    labels = _value_labels(svg_chart(points, title="t", unit="", switch=True))
+    assert [text for text, _ in labels] == ["0", "0.5", "1.0", "1.5", "2.0"]
