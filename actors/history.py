@@ -127,6 +127,8 @@ class HistoryActor(pykka.ThreadingActor):
         self.recorded: set[str] = set()
         self._new_keys: set[str] = set()
         self._logged: dict[bytes, set[str]] = {}  # device service -> logged names
+        # what a service logged when it went away: its return is no new log flag
+        self._away: dict[bytes, set[str]] = {}
         self._services: set[bytes] = set()
         # a device's last `/value` as a sample (None: not a number, e.g. null when
         # its board is offline), and those whose reading it was: a reading that
@@ -270,7 +272,10 @@ class HistoryActor(pykka.ThreadingActor):
             self._ask_devices(name)
         else:
             self._services.discard(name)
-            self._logged.pop(name, None)
+            gone = self._logged.pop(name, None)
+            if gone is not None:
+                self._away[name] = gone
+            self._gauge_logged()
 
     def _ask_devices(self, name: bytes) -> None:
         # one question a service at a time: an unanswered one is forgotten, so a
@@ -299,7 +304,9 @@ class HistoryActor(pykka.ThreadingActor):
             return
         if self._logged.get(name) != logged:
             log.info("history_devices_logged", service=name.decode(), count=len(logged))
-        newly = logged.difference(*self._logged.values())
+        # a device of a service that went away and is back was logged all along:
+        # its last value, read before, is no new first point (stamped now)
+        newly = logged.difference(*self._logged.values(), self._away.pop(name, ()))
         self._logged[name] = logged
         for fullname in sorted(newly):
             # its value now, as last seen in this run: a device just set to record
@@ -308,6 +315,9 @@ class HistoryActor(pykka.ThreadingActor):
             value = self._last.get(fullname)
             if value is not None:
                 self._sample(fullname, value)
+        self._gauge_logged()
+
+    def _gauge_logged(self) -> None:
         self.links.stats.gauge(
             "history.logged_devices", sum(len(names) for names in self._logged.values())
         )

@@ -5,13 +5,10 @@ Kept apart from the actors so that supervision code needs only this module.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pykka
 
@@ -20,6 +17,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import CoreActor, CoreLinks
 from raspy.actors.cron import start_cron
 from raspy.config import CoreConfig
+from raspy.machine_zone import machine_zone
 from raspy.rules.clock_steps import ClockSteps
 from raspy.secrets_file import SecretsFile, secrets_path
 from raspy.transport.outbox import Outbox
@@ -31,21 +29,10 @@ _CHILDREN: Final = ("core", "cron")  # the supervisor's names of what start_core
 
 
 def core_zone(config: CoreConfig) -> ZoneInfo:
-    """[core] timezone, else this machine's zone (/etc/timezone, /etc/localtime), else UTC."""
+    """[core] timezone, else this machine's zone (raspy.machine_zone), else UTC."""
     if config.timezone:
         return ZoneInfo(config.timezone)
-    candidates: list[str] = []
-    with contextlib.suppress(OSError, UnicodeError):
-        candidates.append(Path("/etc/timezone").read_text("utf-8").strip())
-    link = os.path.realpath("/etc/localtime")
-    if "/zoneinfo/" in link:
-        candidates.append(link.split("/zoneinfo/", 1)[1])
-    for name in candidates:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return ZoneInfo("UTC")
+    return machine_zone() or ZoneInfo("UTC")
 
 
 @dataclass

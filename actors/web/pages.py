@@ -162,7 +162,7 @@ async def _history(backend: Backend, fullname: str, span: str) -> models.History
     body = forms.history_request(fullname, now - pages.RANGES[span], None)
     frames = await backend.ask(service, body)
     if frames[:1] == [b"404"]:  # logged, but no number recorded yet: no data so far
-        return models.History(fullname, "", [])
+        return models.History(fullname, "", [], now - pages.RANGES[span], now)
     return models.history(frames)
 
 
@@ -186,7 +186,8 @@ _CHART_SIZES = {"800": (800, 300), "400": (400, 260)}
 
 
 async def chart(request: Request, backend: Backend, session: Session) -> Response:
-    """`/device/<name>/chart.svg?range=&width=&unit=`: the history graph as SVG."""
+    """`/device/<name>/chart.svg?range=&width=&unit=&kind=`: the history graph as
+    SVG (a switch's values labelled off and on)."""
     from raspy.history.plot import svg_chart
 
     fullname = request.path_params["fullname"]
@@ -206,6 +207,9 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         width=size[0],
         height=size[1],
         zone=backend.zone,
+        since=history.since,
+        until=history.until,
+        switch=pages.is_switch(request.query_params.get("kind", "")),
     )
     return Response(
         svg.encode("utf-8", "replace"),

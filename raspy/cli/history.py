@@ -27,6 +27,7 @@ from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
 from raspy.history.tiers import format_duration, parse_duration
+from raspy.machine_zone import machine_zone
 
 _PROG: Final = "raspy history"
 _PLOT_SUFFIXES: Final = (".svg", ".png")
@@ -51,7 +52,7 @@ def when(text: str, now: float) -> float:
         if not math.isfinite(moment):  # 400 digits: no JSON carries an infinity
             raise ValueError(text)
         return moment
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # a date at the calendar's edge
         raise ValueError(
             f"expected a duration back from now (24h, 7d), epoch seconds or an ISO "
             f"date, got {shown(text)}"
@@ -182,17 +183,37 @@ def _plot(path: str, reply: dict[str, Any], unit: str) -> None:
 
     title = f"{reply['key']} ({reply['tier']})"
     points = reply["points"]
-    zone = datetime.now().astimezone().tzinfo or UTC  # this machine's, as the text
+    zone = _plot_zone()
+    # the time axis spans the range asked, as the reply says it
+    since, until = _number(reply.get("since")), _number(reply.get("until"))
     if path.lower().endswith(".png"):
-        data = png_chart(points, title=title, unit=unit, zone=zone)
+        data = png_chart(
+            points, title=title, unit=unit, zone=zone, since=since, until=until
+        )
     else:
-        data = svg_chart(points, title=title, unit=unit, zone=zone).encode("utf-8")
+        svg = svg_chart(
+            points, title=title, unit=unit, zone=zone, since=since, until=until
+        )
+        data = svg.encode("utf-8")
     try:
         write_named_output(path, data)
     except OSError as exc:
         raise Refused(
             output_status(exc), f"--plot: cannot write {path}: {exc.strerror}"
         ) from None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _plot_zone() -> tzinfo:
+    """This machine's zone, as the text's: a ZoneInfo, so that a range across a
+    summer-time change is drawn on the zone's clock on both sides; a TZ that names
+    no zone (a POSIX rule such as XST+3:30) as its offset now."""
+    return machine_zone() or datetime.now().astimezone().tzinfo or UTC
 
 
 def _count(points: list[Any]) -> str:

@@ -11,8 +11,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Final
+
+from raspy.history.time_ticks import time_ticks
 
 Point = Sequence[float]  # [t, avg, min, max]
 XY = tuple[float, float]
@@ -34,14 +36,10 @@ BAND_COLOUR: Final = "#9ec5e8"
 LINE_COLOUR: Final = "#1f5fa8"
 TEXT_COLOUR: Final = "#222222"
 BACKGROUND: Final = "#ffffff"
+TWO_VALUED_PAD: Final = 0.08  # a line at 0 or 1 is not hidden under an edge
+DOT_RADIUS: Final = 3.5  # a lone point: seen at a glance, unlike a 4 px dash
 # a gap in the data wider than this many typical steps breaks the line
 GAP_STEPS: Final = 3.0
-_TIME_STEPS_S: Final = (
-    60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600,
-    86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400,
-    365 * 86400, 2 * 365 * 86400, 5 * 365 * 86400,
-)  # fmt: skip
-_MAX_TIME_TICKS: Final = 8
 _MAX_VALUE_TICKS: Final = 6
 
 
@@ -73,6 +71,15 @@ class Polygon:
 
 
 @dataclass(frozen=True, slots=True)
+class Dot:
+    """A filled disc: a point with no neighbour to draw a line to."""
+
+    at: XY
+    radius: float
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
 class Label:
     """Text whose baseline starts (anchor "start"), centres or ends at `at`."""
 
@@ -82,7 +89,7 @@ class Label:
     size: int
 
 
-Shape = Segment | Polyline | Polygon | Label
+Shape = Segment | Polyline | Polygon | Dot | Label
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,30 +132,6 @@ def _runs(
     return runs
 
 
-def _time_step(span_s: float) -> int:
-    for step in _TIME_STEPS_S:
-        if span_s / step <= _MAX_TIME_TICKS:
-            return step
-    return _TIME_STEPS_S[-1]
-
-
-def _time_text(t: float, step_s: int, zone: tzinfo) -> str:
-    moment = datetime.fromtimestamp(t, zone)
-    if step_s >= 365 * 86400:
-        return moment.strftime("%Y")
-    if step_s >= 30 * 86400:
-        return moment.strftime("%Y-%m")
-    if step_s >= 86400 or (moment.hour == 0 and moment.minute == 0):
-        return moment.strftime("%m-%d")
-    return moment.strftime("%H:%M")
-
-
-def _offset_s(t: float, zone: tzinfo) -> float:
-    """The zone's UTC offset at `t`: ticks fall on its hours and midnights."""
-    offset = datetime.fromtimestamp(t, zone).utcoffset()
-    return offset.total_seconds() if offset is not None else 0.0
-
-
 def _tick_indices(low: float, high: float, step: float) -> range:
     """The multiples of `step` within low..high, as indices (never more than 20:
     adding a step to a float that dwarfs it would not advance)."""
@@ -186,6 +169,33 @@ def _value_range(
     return low - pad, high + pad
 
 
+def _two_valued(points: list[tuple[float, float, float, float]]) -> bool:
+    """Every min and max 0 or 1: a switch's values (true/false are recorded as 1/0;
+    a merged point's average is the share of the time it was on)."""
+    return all(p[2] in (0.0, 1.0) and p[3] in (0.0, 1.0) for p in points)
+
+
+def _value_ticks(
+    points: list[tuple[float, float, float, float]],
+    v_low: float,
+    v_high: float,
+    switch: bool,
+) -> list[tuple[float, str]]:
+    """The value axis's ticks and labels: 0 and 1 alone for 0/1 values (off and
+    on for a switch), else round steps of the range."""
+    if _two_valued(points):
+        return [(0.0, "off" if switch else "0"), (1.0, "on" if switch else "1")]
+    step = _value_step(v_high - v_low)
+    return [
+        (index * step, _value_text(index * step, step))
+        for index in _tick_indices(v_low, v_high, step)
+    ]
+
+
+def _drawable_range(since: float, until: float) -> bool:
+    return MIN_TIME_S < since < until < MAX_TIME_S
+
+
 def layout(
     points: Sequence[Point],
     *,
@@ -194,9 +204,15 @@ def layout(
     width: int,
     height: int,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
+    switch: bool = False,
 ) -> Chart:
     """The shapes of the chart of `points` ([t, avg, min, max], t epoch s), its time
-    axis in `zone` (named under it)."""
+    axis in `zone` (named under it), spanning since..until when given (the range
+    asked: a day's chart of a sensor recorded for an hour is a day wide, its points
+    where they fall), else the points' times. Values that are all 0 or 1 get an axis
+    of 0..1, labelled off and on for a `switch`."""
     width = min(max(int(width), MIN_WIDTH), MAX_SIDE)
     height = min(max(int(height), MIN_HEIGHT), MAX_SIDE)
     left, right = MARGIN_LEFT, width - MARGIN_RIGHT
@@ -214,9 +230,13 @@ def layout(
         )
         return Chart(width, height, tuple(shapes))
     t_start, t_end = data[0][0], data[-1][0]
+    if since is not None and until is not None and _drawable_range(since, until):
+        t_start, t_end = min(since, t_start), max(until, t_end)
     if t_end - t_start < 1:
         t_start, t_end = t_start - 30, t_end + 30
     v_low, v_high = _value_range(data)
+    if _two_valued(data):  # a switch (or any 0/1): an axis of 0..1, not 0..2
+        v_low, v_high = -TWO_VALUED_PAD, 1 + TWO_VALUED_PAD
 
     def x_of(t: float) -> float:
         return left + (t - t_start) / (t_end - t_start) * (right - left)
@@ -224,40 +244,24 @@ def layout(
     def y_of(v: float) -> float:
         return bottom - (v - v_low) / (v_high - v_low) * (bottom - top)
 
-    value_step = _value_step(v_high - v_low)
-    for index in _tick_indices(v_low, v_high, value_step):
-        tick = index * value_step
+    for tick, text in _value_ticks(data, v_low, v_high, switch):
         y = y_of(tick)
         shapes.append(Segment((left, y), (right, y), GRID_COLOUR, 1))
-        shapes.append(
-            Label((left - 6, y + 4), _value_text(tick, value_step), "end", 11)
-        )
-    time_step = _time_step(t_end - t_start)
-    offset = _offset_s(t_start, zone)
-    for index in _tick_indices(t_start + offset, t_end + offset, time_step):
-        # the offset at the tick itself: after a clock change in the range (summer
-        # time) a tick stays on the zone's midnight, not an hour off, a day early;
-        # asked twice, so a midnight the change skips goes to the hour after it
-        local = index * time_step
-        tick = local - offset
-        for _ in range(2):
-            tick = local - _offset_s(tick, zone)
-        if not t_start <= tick <= t_end:
-            continue
+        shapes.append(Label((left - 6, y + 4), text, "end", 11))
+    for tick, text in time_ticks(t_start, t_end, zone):
         x = x_of(tick)
         shapes.append(Segment((x, top), (x, bottom), GRID_COLOUR, 1))
         shapes.append(Segment((x, bottom), (x, bottom + 4), AXIS_COLOUR, 1))
-        text = _time_text(tick, time_step, zone)
         shapes.append(Label((x, bottom + 16), text, "middle", 11))
     shapes.append(Label((right, 18), unit, "end", 12))
     shapes.append(Label((right, height - 4), str(zone), "end", 10))
     for run in _runs(data):
-        if len(run) == 1:
-            t, avg, _low, _high = run[0]
+        if len(run) == 1:  # alone (the first after a forget, one between gaps)
+            t, avg, low, high = run[0]
             x = x_of(t)
-            shapes.append(
-                Segment((x - 2, y_of(avg)), (x + 2, y_of(avg)), LINE_COLOUR, 2)
-            )
+            if low != high:
+                shapes.append(Segment((x, y_of(low)), (x, y_of(high)), BAND_COLOUR, 3))
+            shapes.append(Dot((x, y_of(avg)), DOT_RADIUS, LINE_COLOUR))
             continue
         upper = tuple((x_of(p[0]), y_of(p[3])) for p in run)
         lower = tuple((x_of(p[0]), y_of(p[2])) for p in reversed(run))

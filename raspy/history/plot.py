@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 from raspy.history.chart import (
     BACKGROUND,
     TEXT_COLOUR,
+    Dot,
     Label,
     Point,
     Polygon,
@@ -58,6 +59,11 @@ def _element(shape: Shape) -> str:
             )
         case Polygon(points=points, colour=colour):
             return f'<polygon points="{_path(points)}" fill="{colour}" stroke="none"/>'
+        case Dot(at=(x, y), radius=radius, colour=colour):
+            return (
+                f'<circle cx="{_number(x)}" cy="{_number(y)}" r="{radius}" '
+                f'fill="{colour}"/>'
+            )
         case Label(at=(x, y), text=text, anchor=anchor, size=size):
             return (
                 f'<text x="{_number(x)}" y="{_number(y)}" text-anchor={quoteattr(anchor)} '
@@ -74,12 +80,25 @@ def svg_chart(
     width: int = 800,
     height: int = 300,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
+    switch: bool = False,
 ) -> str:
     """An SVG document charting `points` ([t, avg, min, max], t epoch s, ascending):
-    the min..max band, the average line, time (in `zone`) and value axes, the unit.
+    the min..max band, the average line, time (in `zone`, over since..until when
+    given: the range asked) and value axes (0..1 for 0/1 values, off and on for a
+    `switch`), the unit.
     """
     chart = layout(
-        points, title=title, unit=unit, width=width, height=height, zone=zone
+        points,
+        title=title,
+        unit=unit,
+        width=width,
+        height=height,
+        zone=zone,
+        since=since,
+        until=until,
+        switch=switch,
     )
     body = "\n".join(_element(shape) for shape in chart.shapes)
     return (

@@ -17,6 +17,7 @@ from typing import Final
 from raspy.history.chart import (
     BACKGROUND,
     TEXT_COLOUR,
+    Dot,
     Label,
     Point,
     Polygon,
@@ -108,6 +109,18 @@ class _Canvas:
             for left, right in zip(crossings[::2], crossings[1::2], strict=False):
                 self.span(row, math.ceil(left - 0.5), math.floor(right - 0.5), colour)
 
+    def disc(self, centre: tuple[float, float], radius: float, colour: bytes) -> None:
+        """The pixels whose centres lie within `radius` of `centre`."""
+        cx, cy = centre
+        for row in range(math.floor(cy - radius), math.ceil(cy + radius) + 1):
+            dy = row + 0.5 - cy
+            if abs(dy) > radius:
+                continue
+            half = math.sqrt(radius * radius - dy * dy)
+            self.span(
+                row, math.ceil(cx - half - 0.5), math.floor(cx + half - 0.5), colour
+            )
+
     def text(self, label: Label, colour: bytes) -> None:
         scale = max(1, round(label.size / 6))
         advance = 4 * scale
@@ -158,10 +171,21 @@ def png_chart(
     width: int = 800,
     height: int = 300,
     zone: tzinfo = UTC,
+    since: float | None = None,
+    until: float | None = None,
+    switch: bool = False,
 ) -> bytes:
     """The chart of svg_chart() as PNG bytes (text in a small pixel font)."""
     chart = layout(
-        points, title=title, unit=unit, width=width, height=height, zone=zone
+        points,
+        title=title,
+        unit=unit,
+        width=width,
+        height=height,
+        zone=zone,
+        since=since,
+        until=until,
+        switch=switch,
     )
     canvas = _Canvas(chart.width, chart.height, BACKGROUND)
     text_colour = _rgb(TEXT_COLOUR)
@@ -174,6 +198,8 @@ def png_chart(
                     canvas.line(a, b, line_width, _rgb(colour))
             case Polygon(points=corners, colour=colour):
                 canvas.polygon(corners, _rgb(colour))
+            case Dot(at=centre, radius=radius, colour=colour):
+                canvas.disc(centre, radius, _rgb(colour))
             case Label():
                 canvas.text(shape, text_colour)
     return encode_png(canvas.width, canvas.height, canvas.pixels)

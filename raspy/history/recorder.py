@@ -99,11 +99,8 @@ class Recorder:
                 self.dropped += 1  # the slot holds a later step: the clock is behind
                 continue
             same_step = current is not None and tier.start_of(current.t) == start
-            if tier.raw:
-                if current is not None and same_step and current.t > t:
-                    self.dropped += 1
-                    continue
-                bucket = Bucket.of(t, value)
+            if tier.raw:  # the newest reading of the step, also one stamped
+                bucket = Bucket.of(t, value)  # earlier in it (the clock went back)
             elif current is not None and same_step:
                 bucket = current.plus(value)
             else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Collection, Sequence
-from typing import Final
+from typing import Final, TypeGuard
 
 from raspy.devices import reading, request_body
 from raspy.devices.service import ok, refused
@@ -87,7 +87,7 @@ def handle(
     if action != "history":
         return refused(UNKNOWN_ACTION, action, "unknown_action", shown(action))
     key = parsed.get("key")
-    if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
+    if not _good_key(key):
         return _bad_key(action, key)
     resolution = parsed.get("resolution", query.AUTO)
     try:
@@ -133,7 +133,7 @@ def _forget(
     if extra:
         return refused(BAD_REQUEST, action, "unknown_field", ", ".join(extra))
     key = parsed.get("key")
-    if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
+    if not _good_key(key):
         return _bad_key(action, key)
     full_key = value_key(key)
     try:
@@ -143,6 +143,19 @@ def _forget(
     if rows is None:
         return _unknown_key(action, full_key, recorded)
     return ok(action, key=full_key, rows=rows)
+
+
+def _good_key(key: JsonValue) -> TypeGuard[str]:
+    """A key the store can hold: a string of 1 to 255 characters that UTF-8 encodes
+    (JSON may name a lone surrogate, `"\\udcff"`: a byte of argv that was not UTF-8;
+    the store's encoding of it raised out of the handler, and no reply went back)."""
+    if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY_CHARS:
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bad_key(action: str, key: JsonValue) -> Reply:

@@ -292,6 +292,8 @@ class History:
     key: str
     tier: str
     points: list[Point]
+    since: float | None = None  # the range asked, as the reply says it
+    until: float | None = None
 
 
 def history(frames: Sequence[bytes]) -> History:
@@ -307,7 +309,13 @@ def history(frames: Sequence[bytes]) -> History:
             raise ReplyError("logger.history", "expected [t, avg, min, max] points")
         t, avg, low, high = (float(x or 0.0) for x in numbers)
         parsed.append((t, avg, low, high))
-    return History(_text(body.get("key")), _text(body.get("tier")), parsed)
+    return History(
+        _text(body.get("key")),
+        _text(body.get("tier")),
+        parsed,
+        _number(body.get("since")),
+        _number(body.get("until")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,16 +144,25 @@ class Graph:
     unit: str = ""
 
 
-def chart_href(fullname: str, span: str, width: int, unit: str) -> str:
-    query = urlencode({"range": span, "width": width, "unit": unit})
-    return f"/device/{url_quote(fullname, safe='')}/chart.svg?{query}"
+def chart_href(fullname: str, span: str, width: int, unit: str, kind: str = "") -> str:
+    """The chart's URL; `kind` (the device's) when its chart says more of it: a
+    switch's 0 and 1 are off and on."""
+    fields: dict[str, str | int] = {"range": span, "width": width, "unit": unit}
+    if is_switch(kind):
+        fields["kind"] = kind
+    return f"/device/{url_quote(fullname, safe='')}/chart.svg?{urlencode(fields)}"
+
+
+def is_switch(kind: str) -> bool:
+    """A kind whose value is on or off (true/false, recorded as 1/0)."""
+    return kind in _SWITCHES
 
 
 def _picture(row: DeviceRow, graph: Graph) -> str:
     """The chart at phone size, or desktop size from 48 rem up: the browser fetches
     only the one it shows, drawn with text that stays readable at that size."""
-    wide = chart_href(row.fullname, graph.span, 800, graph.unit)
-    narrow = chart_href(row.fullname, graph.span, 400, graph.unit)
+    wide = chart_href(row.fullname, graph.span, 800, graph.unit, row.oid)
+    narrow = chart_href(row.fullname, graph.span, 400, graph.unit, row.oid)
     return (
         f'<picture><source media="(min-width: 48rem)" srcset="{esc(wide)}">'
         f'<img src="{esc(narrow)}" alt="history of {esc(row.fullname)}" '

@@ -5,6 +5,7 @@ it records the logged devices only, follows the `log` flag set at run time, answ
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,6 +34,7 @@ from raspy.actors.history import (
     stored_rows,
 )
 from raspy.client.clone import CloneClient
+from raspy.client.worker import Worker
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
@@ -175,6 +177,64 @@ def test_devices_without_the_log_flag_are_not_recorded_until_it_is_set(
         f"/device/{ATTIC}/value",
         f"/device/{CELLAR}/value",
     ]
+
+
+ROOF = f"{HOST}.far.roof"
+_FAR_LIST = json.dumps(
+    {"v": 1, "action": "list", "devices": [{"fullname": ROOF, "config": {"log": True}}]}
+).encode()
+
+
+class FarService:
+    """A devices service of its own (a second board's): a real MDP worker on the
+    broker that answers `list` with one logged device, the roof, and comes and goes."""
+
+    def __init__(self, edge: EdgeHandle) -> None:
+        self.edge = edge
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def up(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        name = f"{HOST}.far.devices"
+        with Worker(self.edge.endpoint, name, context=self.edge.context) as worker:
+            worker.serve(lambda body: [b"200", _FAR_LIST], stop=self._stop)
+
+    def down(self) -> None:
+        """Its worker says goodbye (DISCONNECT): the broker tells the recorder."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def test_a_devices_service_back_after_going_away_repeats_no_value(
+    recorder: Recorder, edge: EdgeHandle
+) -> None:
+    """Its whole list counted as newly logged on its return, so the last value of
+    each of its devices was sampled again, stamped then: a repeat of an old reading
+    in the history (the far board may have been off for hours)."""
+    recorder.server.publisher.set(f"/device/{ROOF}/value".encode(), b"7.5")
+    recorder.publish(ATTIC, 20.0, T0)  # the roof's update is taken before it
+    far = FarService(edge)
+    far.up()
+    try:
+        recorder.wait_logged(2)  # the roof logged: its value now, a first point
+        first = [T0, 7.5, 7.5, 7.5]
+        status, reply = recorder.history(key=ROOF, since=T0 - 60)
+        assert (status, reply["points"]) == (b"200", [first])
+        far.down()
+        recorder.wait_logged(1)
+        recorder.clock.advance(60)
+        far.up()
+        recorder.wait_logged(2)
+        status, reply = recorder.history(key=ROOF, since=T0 - 60)
+        assert (status, reply["points"]) == (b"200", [first])
+    finally:
+        far.down()
 
 
 def test_history_survives_a_restart_and_buckets_go_on_where_they_were(
@@ -334,6 +394,21 @@ def test_forget_deletes_every_row_of_a_key_written_or_not_and_its_record(
     assert _points(recorder, T0 - 60, resolution="1m") == [
         [T0 + _FLUSH_S, 30.0, 30.0, 30.0]
     ]
+
+
+def test_a_key_no_utf8_encodes_is_refused_and_the_actor_answers_on(
+    recorder: Recorder,
+) -> None:
+    """`raspy history $'/device/\\xff/value' --forget`: the store's encoding of the
+    key raised out of the handler, no reply went back, and the command waited out
+    its timeout to say the hub does not answer."""
+    for action in ("forget", "history"):
+        fields: dict[str, Any] = {"since": T0} if action == "history" else {}
+        status, body = mdp_request(
+            recorder.edge, SERVICE, action=action, key="/device/\udcff/value", **fields
+        )
+        assert (status, json.loads(body)["error"]) == (b"400", "bad_request")
+    assert recorder.stats.get("history.errors") == 0
 
 
 def test_forget_deletes_the_rows_of_tiers_no_longer_configured(

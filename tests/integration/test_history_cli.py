@@ -7,7 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import pytest
 import zmq
@@ -22,14 +26,16 @@ T_2026_12_03_13_30_UTC: Final = 1_796_304_600.0
 WEST_3_30: Final = {"TZ": "XST+3:30"}
 
 
-def start(endpoint: str, *args: str) -> subprocess.Popen[bytes]:
+def start(
+    endpoint: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "raspy.cli.raspy", "history", *args]
     options = ["--server", endpoint, "--host", "hub", "--timeout", "5"]
     return subprocess.Popen(
         command + options,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, **WEST_3_30},
+        env={**os.environ, **(WEST_3_30 if env is None else env)},
     )
 
 
@@ -132,3 +138,85 @@ def test_a_hub_without_the_history_service_is_told_and_nothing_is_sent(
         " at the hub, and --host its name?): nothing was sent\n"
     )
     assert sock.poll(0) == 0
+
+
+def test_a_plot_across_a_summer_time_change_keeps_to_the_zones_midnights(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """It drew in the fixed offset of the moment it ran: after Berlin's change from
+    UTC+2 to UTC+1 (2026-10-25) every midnight tick stood an hour off, at 23:00 the
+    day before (in December the other way round), and the chart named the zone by
+    the abbreviation of the day it ran (CET)."""
+    sock, endpoint = router
+    zone = ZoneInfo("Europe/Berlin")
+    start_t = datetime(2026, 10, 22, tzinfo=zone).timestamp()
+    points = [[start_t + 3600 * i, 1, 1, 1] for i in range(7 * 24 + 1)]
+    chart = tmp_path / "attic.svg"
+    process = start(
+        endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "Europe/Berlin"}
+    )
+    answer(sock, {**_reply(points), "since": start_t, "until": points[-1][0]})
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    texts = list(root.iter("{http://www.w3.org/2000/svg}text"))
+    assert texts[-1].text == "Europe/Berlin"
+    dates = [t for t in texts if (t.text or "").startswith("10-")]
+    assert [t.text for t in dates] == [f"10-{day}" for day in range(22, 29)]
+    width_s = points[-1][0] - start_t
+    for day, text in zip(range(22, 29), dates, strict=True):
+        at = start_t + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
+        assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
+
+
+@pytest.mark.parametrize(
+    ("tz", "option", "text"),
+    [
+        ("XST+3:30", "--until", "9999-12-31T23:59"),  # west: past the year 9999
+        ("XST-3:30", "--since", "0001-01-01T00:00"),  # east: before the year 1
+    ],
+)
+def test_a_date_at_the_calendars_edge_is_a_usage_error(
+    router: tuple[Router, str], tz: str, option: str, text: str
+) -> None:
+    """It ended in `internal error: OverflowError`, exit 70: the local date in UTC
+    lies beyond the calendar datetime holds."""
+    _, endpoint = router
+    process = start(endpoint, "hub.fake.attic", option, text, env={"TZ": tz})
+    assert finish(process) == (
+        2,
+        "",
+        f"raspy history: {option}: expected a duration back from now (24h, 7d), "
+        f'epoch seconds or an ISO date, got "{text}"\n',
+    )
+
+
+def test_a_plot_spans_the_range_asked_not_only_its_points(
+    router: tuple[Router, str], tmp_path: Path
+) -> None:
+    """A day asked of a sensor recorded for ten minutes was a chart ten minutes
+    wide: the time axis is the day (a tick every 3 hours), its points at the end."""
+    sock, endpoint = router
+    t = T_2026_12_03_13_30_UTC
+    chart = tmp_path / "attic.svg"
+    process = start(endpoint, "hub.fake.attic", "--plot", str(chart), env={"TZ": "UTC"})
+    answer(
+        sock,
+        {**_reply([[t - 600, 1, 1, 1], [t, 2, 2, 2]]), "since": t - 86400, "until": t},
+    )
+    assert finish(process)[0] == 0
+    root = ET.fromstring(chart.read_text("utf-8"))  # noqa: S314 -- our own output
+    axis = [
+        e.text
+        for e in root.iter("{http://www.w3.org/2000/svg}text")
+        if e.attrib.get("y") == "280"
+    ]
+    assert axis == [
+        "15:00",
+        "18:00",
+        "21:00",
+        "12-03",
+        "03:00",
+        "06:00",
+        "09:00",
+        "12:00",
+    ]

@@ -5,6 +5,7 @@ why at once (503), as the device page does."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ DEVICES = (
     'name = "attic"\noid = "sensor.temperature"\nlog = true\npoll_interval_s = 0.2\n'
 )
 WEB = "[http]\nenabled = true\n"
+_SVG = "{http://www.w3.org/2000/svg}"
 
 
 Start = Callable[[str], tuple[supervisor.Runtime, Browser]]
@@ -149,3 +151,64 @@ def test_a_device_with_nothing_recorded_yet_gets_a_chart_that_says_no_data(
     assert (answers[-1].status, answers[-1].content_type) == (200, "image/svg+xml")
     assert ">no data</text>" in answers[-1].body
     assert f">{HOST}.fake.cellar (7d)</text>" in answers[-1].body
+
+
+@pytest.mark.timeout(60)
+def test_a_days_chart_spans_the_day_whatever_the_data_holds(
+    start_runtime: Start,
+) -> None:
+    """A sensor recorded for seconds had a "24h" chart whose time axis spanned those
+    seconds: the axis is the last 24 hours (a tick every 3 hours), the points at
+    its right end, where they fall."""
+    _, browser = start_runtime("[history]\nenabled = true\n")
+    answers: list[Answer] = []
+
+    def drawn() -> bool:
+        answers.append(browser.exchange("GET", CHART))
+        return answers[-1].status == 200 and ">no data</text>" not in answers[-1].body
+
+    wait_until(drawn, what="the sensor's chart (its values recorded)")
+    root = ET.fromstring(answers[-1].body)  # noqa: S314 -- our own output
+    axis = [
+        t.text or ""
+        for t in root.iter(f"{_SVG}text")
+        if t.attrib.get("y") == "280"  # under the time axis (height 300)
+    ]
+    hours = [text for text in axis if ":" in text]
+    assert len(axis) >= 7
+    assert all(text.endswith(":00") and int(text[:2]) % 3 == 0 for text in hours)
+    drawn_x = [float(c.attrib["cx"]) for c in root.iter(f"{_SVG}circle")] + [
+        float(xy.split(",")[0])
+        for line in root.iter(f"{_SVG}polyline")
+        for xy in line.attrib["points"].split()
+    ]
+    assert drawn_x
+    assert min(drawn_x) > 64 + 720 * 0.95  # the last 5% of the day, at the right
+
+
+@pytest.mark.timeout(60)
+def test_a_switchs_chart_has_an_axis_of_off_and_on(start_runtime: Start) -> None:
+    """A lamp's value axis ran from 0 to 2 (a value that never changed got +- 1 of
+    room): its values are 0 and 1, labelled off and on, as the page knows its kind."""
+    _, browser = start_runtime(
+        '[[devices.fake]]\nname = "lamp"\noid = "switch"\nlog = true\n'
+        "poll_interval_s = 0.2\n[history]\nenabled = true\n"
+    )
+    page = browser.exchange("GET", f"/device/{HOST}.fake.lamp")
+    assert page.status == 200
+    srcset = page.body.split('srcset="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert "kind=switch" in srcset
+    answers: list[Answer] = []
+
+    def drawn() -> bool:
+        answers.append(browser.exchange("GET", srcset))
+        return answers[-1].status == 200 and ">no data</text>" not in answers[-1].body
+
+    wait_until(drawn, what="the lamp's chart (its values recorded)")
+    root = ET.fromstring(answers[-1].body)  # noqa: S314 -- our own output
+    values = [
+        t.text
+        for t in root.iter(f"{_SVG}text")
+        if t.attrib.get("text-anchor") == "end" and t.attrib.get("x") == "58"
+    ]
+    assert values == ["off", "on"]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import struct
 import xml.etree.ElementTree as ET
+import zlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.history.chart import LINE_COLOUR
 from raspy.history.plot import svg_chart
+from raspy.history.png import png_chart
+from raspy.history.time_ticks import time_ticks
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _DAY = 86400.0
@@ -94,6 +99,34 @@ def test_svg_chart_of_one_flat_point_still_has_a_value_axis() -> None:
     assert len(_tags(svg, "line")) > 2
 
 
+def test_a_lone_point_is_a_dot_in_the_svg() -> None:
+    """A single point (the first after a forget, one between gaps) was a dash 4 px
+    wide and 2 high: in a household's screenshot, barely there."""
+    points = [[_START, 5.0, 5.0, 5.0]]
+    (dot,) = _tags(svg_chart(points, title="one", unit="%"), "circle")
+    assert float(dot.attrib["r"]) >= 3
+    assert dot.attrib["fill"] == LINE_COLOUR
+    gapped = [*_day_of_points()[:50], [_START + 200 * 300, 22.0, 21.0, 23.0]]
+    assert len(_tags(svg_chart(gapped, title="t", unit=""), "circle")) == 1
+
+
+def _png_pixels(data: bytes) -> list[bytes]:
+    """The RGB pixels of one of our PNGs (8-bit RGB, filter 0 on every row)."""
+    width, height = struct.unpack(">II", data[16:24])
+    idat = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
+    raw = zlib.decompress(data[idat + 4 : idat + 4 + length])
+    stride = width * 3 + 1
+    rows = [raw[r * stride + 1 : (r + 1) * stride] for r in range(height)]
+    return [row[i : i + 3] for row in rows for i in range(0, len(row), 3)]
+
+
+def test_a_lone_point_is_a_dot_in_the_png() -> None:
+    data = png_chart([[_START, 5.0, 5.0, 5.0]], title="one", unit="%")
+    line = bytes.fromhex(LINE_COLOUR.removeprefix("#"))
+    assert _png_pixels(data).count(line) >= 30  # a disc of radius 3.5: ~38 pixels
+
+
 _number = st.floats(allow_nan=True, allow_infinity=True, width=32)
 
 
@@ -160,3 +193,114 @@ def test_a_week_across_a_clock_change_has_its_ticks_on_the_zones_midnights() -> 
     for day, text in zip(range(22, 29), dates, strict=True):
         at = start + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
         assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
+
+
+def _x_time(label: ET.Element, start: float, end: float, width: int = 800) -> float:
+    """The instant at a label's x on a chart of start..end drawn `width` wide."""
+    plot_width = width - 16 - 64
+    return start + (float(label.attrib["x"]) - 64) / plot_width * (end - start)
+
+
+def _labels_at(svg: str, start: float, end: float) -> list[tuple[str, float]]:
+    texts = _tags(svg, "text")
+    return [
+        (t.text or "", _x_time(t, start, end))
+        for t in texts
+        if t.attrib.get("y") == "280"  # the time axis's labels (height 300)
+    ]
+
+
+def test_a_years_chart_labels_its_quarters_on_their_first_days() -> None:
+    """The ticks were multiples of 91 days from 1970 labelled as months: in
+    Europe/Berlin "2025-01" stood at 23 January."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2025, 1, 1, tzinfo=zone).timestamp()
+    end = datetime(2025, 12, 31, tzinfo=zone).timestamp()
+    points = [[t, 1.0, 1.0, 1.0] for t in range(int(start), int(end) + 1, 86400)]
+    end = points[-1][0]
+    svg = svg_chart(points, title="t", unit="W", zone=zone)
+    labels = _labels_at(svg, start, end)
+    assert [text for text, _ in labels] == ["2025-01", "2025-04", "2025-07", "2025-10"]
+    for (_, at), month in zip(labels, (1, 4, 7, 10), strict=True):
+        assert abs(at - datetime(2025, month, 1, tzinfo=zone).timestamp()) < 3 * 3600
+
+
+def test_a_five_year_chart_labels_each_year_on_its_first_of_january() -> None:
+    """ "2021" stood at 2021-12-19: a multiple of 365 days from 1970."""
+    zone = ZoneInfo("Europe/Berlin")
+    start = datetime(2021, 1, 1, tzinfo=zone).timestamp()
+    points = [[start + i * 86400 * 7, 1.0, 0.0, 2.0] for i in range(5 * 52 + 1)]
+    end = points[-1][0]
+    labels = _labels_at(svg_chart(points, title="t", unit="", zone=zone), start, end)
+    assert [text for text, _ in labels] == ["2021", "2022", "2023", "2024", "2025"]
+    for (_, at), year in zip(labels, range(2021, 2026), strict=True):
+        assert abs(at - datetime(year, 1, 1, tzinfo=zone).timestamp()) < 12 * 3600
+
+
+@given(
+    st.floats(min_value=0, max_value=4e9),
+    st.floats(min_value=113 * _DAY, max_value=30 * 365 * _DAY),
+    st.sampled_from(["UTC", "Europe/Berlin", "America/Denver", "Asia/Kolkata"]),
+)
+def test_month_and_year_ticks_fall_on_the_first_of_their_month(
+    start: float, span: float, zone_name: str
+) -> None:
+    """Each tick of a chart of more than a month is midnight on the 1st of the
+    month (or year) it names, in the chart's zone, and names no month twice."""
+    zone = ZoneInfo(zone_name)
+    ticks = time_ticks(start, start + span, zone)
+    assert ticks
+    assert len({text for _, text in ticks}) == len(ticks)
+    for tick, text in ticks:
+        moment = datetime.fromtimestamp(tick, zone)
+        assert (moment.day, moment.hour, moment.minute) == (1, 0, 0)
+        assert text == moment.strftime("%Y" if len(text) == 4 else "%Y-%m")
+        assert start <= tick <= start + span
+
+
+def test_the_time_axis_spans_the_range_asked_with_the_points_where_they_fall() -> None:
+    """A "24h" chart of a sensor recorded for the last hour spanned that hour: its
+    axis read 23:00 .. 00:00 as if the day were all there."""
+    day_start = _START - _DAY
+    points = [[_START - 3600 + 60 * i, 5.0, 5.0, 5.0] for i in range(61)]
+    svg = svg_chart(points, title="t", unit="", since=day_start, until=_START)
+    labels = [text for text, _ in _labels_at(svg, day_start, _START)]
+    assert labels == ["05-28", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00",
+                      "21:00", "05-29"]  # fmt: skip
+    (line,) = _tags(svg, "polyline")
+    xs = [float(xy.split(",")[0]) for xy in line.attrib["points"].split()]
+    assert (round(xs[0]), round(xs[-1])) == (round(64 + 720 * 23 / 24), 784)
+
+
+def _value_labels(svg: str) -> list[tuple[str, float]]:
+    return [
+        (t.text or "", float(t.attrib["y"]))
+        for t in _tags(svg, "text")
+        if t.attrib.get("text-anchor") == "end" and t.attrib.get("x") == "58"
+    ]
+
+
+def test_a_switch_always_on_has_an_axis_of_0_to_1_not_0_to_2() -> None:
+    """A value that does not change had an axis of value +- 1: a lamp left on all
+    day was drawn at the middle of 0..2, a lamp left off at the middle of -1..1."""
+    for value in (1.0, 0.0):
+        points = [[_START + 60 * i, value, value, value] for i in range(100)]
+        labels = _value_labels(svg_chart(points, title="t", unit=""))
+        assert [text for text, _ in labels] == ["0", "1"]
+        (_, y0), (_, y1) = labels
+        assert (y0 > 240, y1 < 60) == (True, True)  # near the foot, near the top
+
+
+def test_a_switchs_values_are_labelled_off_and_on_and_averages_stay_between() -> None:
+    """Merged points of a switch average the share of the time it was on: the
+    axis stays 0..1 (it ran 0, 0.2, ... 1.0 with padding below 0 and above 1)."""
+    points = [[_START + 3600 * i, (i % 5) / 4, 0.0, 1.0] for i in range(24)]
+    points += [[_START + 3600 * 24, 1.0, 1.0, 1.0]]
+    svg = svg_chart(points, title="t", unit="", switch=True)
+    assert [text for text, _ in _value_labels(svg)] == ["off", "on"]
+
+
+def test_values_other_than_0_and_1_keep_their_round_steps() -> None:
+    points = [[_START + 60 * i, v, v, v] for i, v in enumerate((0.0, 1.0, 2.0))]
+    labels = _value_labels(svg_chart(points, title="t", unit="", switch=True))
+    assert [text for text, _ in labels] == ["0", "0.5", "1.0", "1.5", "2.0"]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from raspy.actors.history import sample_value
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, max_rows, parse_tiers
@@ -169,3 +173,53 @@ def test_after_the_clock_steps_back_every_bucket_it_lives_again_goes_on() -> Non
     assert recorder.dropped == 0
     assert table[RowId(_KEY, 60, 1)] == Bucket(_T0 + 60, 10, 14.0, 1.0, 2.0)
     assert table[RowId(_KEY, 60, 2)] == Bucket(_T0 + 120, 12, 18.0, 1.0, 2.0)
+
+
+def _stepped_back(
+    phase: float, shift: float, back_s: int
+) -> tuple[Recorder, dict[RowId, Bucket], list[float]]:
+    """Samples every 10 s at `phase` for an hour, a flush, then the clock steps back
+    `back_s` and the samples go on at `phase + shift` for back_s + 60 s."""
+    recorder = Recorder((Tier(10, 7200, raw=True), Tier(60, 14400, raw=False)))
+    table: dict[RowId, Bucket] = {}
+    before = [_T0 + phase + 10 * i for i in range(360)]
+    for t in before:
+        recorder.record(_KEY, t, 1.0, table.get)
+    table.update(recorder.take_pending())
+    after = [before[-1] + 10 - back_s + shift + 10 * i for i in range(back_s // 10 + 6)]
+    for t in after:
+        recorder.record(_KEY, t, 2.0, table.get)
+    table.update(recorder.take_pending())
+    return recorder, table, after
+
+
+@pytest.mark.parametrize(("phase", "shift"), [(8.0, -5.0), (5.0, -3.0), (9.5, -9.0)])
+def test_after_the_clock_steps_back_minutes_each_raw_step_keeps_the_newest(
+    phase: float, shift: float
+) -> None:
+    """A sample whose raw step held a later point of the first pass (its seconds
+    later in the step) was dropped, and the open bucket stayed on the future step,
+    so every sample after it was dropped too, for the whole stretch lived again."""
+    _check_newest_wins(*_stepped_back(phase, shift, 300))
+
+
+def _check_newest_wins(
+    recorder: Recorder, table: dict[RowId, Bucket], after: list[float]
+) -> None:
+    assert recorder.dropped == 0
+    raw = Tier(10, 7200, raw=True)
+    newest = {raw.start_of(t): t for t in after}  # the last sample of each step
+    for start, t in newest.items():
+        assert table[RowId(_KEY, 10, raw.slot_of(start))] == Bucket.of(t, 2.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(min_value=0, max_value=9.99),
+    st.floats(min_value=-9.99, max_value=9.99),
+    st.integers(min_value=2, max_value=90).map(lambda n: n * 10),
+)
+def test_after_the_clock_steps_back_no_phase_drops_a_sample(
+    phase: float, shift: float, back_s: int
+) -> None:
+    _check_newest_wins(*_stepped_back(phase, shift, back_s))

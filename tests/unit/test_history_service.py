@@ -14,6 +14,7 @@ from raspy.errors import StoreError
 from raspy.history import query, service
 from raspy.history.recorder import Bucket
 from raspy.history.tiers import Tier, parse_tiers
+from raspy.storage.tables import recorded_key_record
 
 _KEY = "/device/pi.fake.attic/value"
 _T0 = 1_780_012_800.0
@@ -126,12 +127,19 @@ _JSON = st.recursive(
     ),
     max_leaves=8,
 )
+# a byte of argv that is not UTF-8 (`$'/device/\xff/value'`) reads as U+DCFF
+_SURROGATES = st.text(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.sampled_from("/a."),
+    min_size=1,
+    max_size=8,
+)
 _FIELDS = st.fixed_dictionaries(
     {},
     optional={
         "v": st.sampled_from([1, 1, 2, "1"]),
-        "action": st.sampled_from(["history", "keys", "x"]) | st.text(max_size=4),
-        "key": st.sampled_from([_KEY, "pi.fake.attic", "/x"]) | _JSON,
+        "action": st.sampled_from(["history", "keys", "forget", "x"])
+        | st.text(max_size=4),
+        "key": st.sampled_from([_KEY, "pi.fake.attic", "/x"]) | _JSON | _SURROGATES,
         "since": st.floats(allow_nan=False) | st.integers() | _JSON,
         "until": st.floats(allow_nan=False) | st.none() | _JSON,
         "resolution": st.sampled_from(["auto", "10s", "1h", "1d"]) | _JSON,
@@ -139,20 +147,47 @@ _FIELDS = st.fixed_dictionaries(
 )
 
 
-@given(st.one_of(_FIELDS.map(lambda d: json.dumps(d).encode()), st.binary(max_size=64)))
-def test_any_body_gets_a_status_and_a_json_object(body: bytes) -> None:
-    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch)
+def _store_forget(key: str) -> int | None:
+    """A forget that encodes the key as the store does (its record's key)."""
+    recorded_key_record(key)
+    return 3 if key == _KEY else None
+
+
+@given(
+    st.one_of(_FIELDS.map(lambda d: json.dumps(d).encode()), st.binary(max_size=64)),
+    st.booleans(),
+)
+def test_any_body_gets_a_status_and_a_json_object(body: bytes, forgets: bool) -> None:
+    forget = _store_forget if forgets else None
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch, forget)
     document = json.loads(reply)
     assert status in {b"200", b"400", b"404", b"501"}
     assert document["v"] == 1
     if status == b"200":
         assert set(document) in (
             {"v", "action", "keys"},
+            {"v", "action", "key", "rows"},
             {"v", "action", "key", "tier", "step_s", "since", "until", "points"},
         )
         assert len(document.get("points", ())) <= query.MAX_POINTS
     else:
         assert set(document) == {"v", "action", "error", "detail"}
+
+
+@given(
+    st.sampled_from(["history", "forget"]),
+    _SURROGATES | st.text(max_size=8) | st.sampled_from([_KEY, "pi.fake.attic"]),
+)
+def test_any_key_of_a_request_gets_a_reply(action: str, key: str) -> None:
+    """Keys of any characters, lone surrogates among them, with a forget that
+    encodes them as the store does: a reply, never an exception."""
+    document: dict[str, Any] = {"v": 1, "action": action, "key": key}
+    if action == "history":
+        document["since"] = 0
+    body = json.dumps(document).encode()
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch, _store_forget)
+    assert status in {b"200", b"400", b"404"}
+    assert json.loads(reply)["action"] == action
 
 
 @given(st.lists(st.binary(max_size=8), max_size=3).filter(lambda f: len(f) != 1))
@@ -256,3 +291,19 @@ def test_an_unknown_key_is_offered_only_a_device_whose_name_is_alike(
         assert "did you mean" not in detail
     else:
         assert f'(did you mean "{meant}"?)' in detail
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("action", ["forget", "history"])
+@pytest.mark.parametrize("key", ["/device/\udcff/value", "pi.fake.\udcffattic"])
+def test_a_key_no_utf8_encodes_is_a_bad_request(action: str, key: str) -> None:
+    """`raspy history $'/device/\\xff/value' --forget`: the store's encoding of the
+    key raised UnicodeEncodeError out of the handler, so no reply went back and the
+    command waited out its timeout to say the hub does not answer."""
+    body = json.dumps({"v": 1, "action": action, "key": key, "since": 0}).encode()
+    if action == "forget":
+        body = json.dumps({"v": 1, "action": action, "key": key}).encode()
+    status, reply = service.handle([body], _NOW, _TIERS, {_KEY}, _fetch, _store_forget)
+    document = json.loads(reply)
+    assert (status, document["error"]) == (b"400", "bad_request")
+    assert document["detail"].startswith("key: expected a Clone key or a device name")

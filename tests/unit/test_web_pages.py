@@ -149,9 +149,10 @@ def test_the_graph_is_a_picture_of_two_sizes_of_the_chart() -> None:
     assert figure == (
         '<figure class="chart"><picture>'
         '<source media="(min-width: 48rem)" srcset="/device/h.fake.lamp/chart.svg?'
-        'range=7d&amp;width=800&amp;unit=%C2%B0C">'
+        'range=7d&amp;width=800&amp;unit=%C2%B0C&amp;kind=switch">'
         '<img src="/device/h.fake.lamp/chart.svg?range=7d&amp;width=400&amp;'
-        'unit=%C2%B0C" alt="history of h.fake.lamp" width="400" height="260">'
+        'unit=%C2%B0C&amp;kind=switch" alt="history of h.fake.lamp" width="400" '
+        'height="260">'
         "</picture></figure>"
     )
 
