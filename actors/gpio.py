@@ -38,6 +38,7 @@ from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_logic import OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
+from raspy.devices.gpio_retry import OffRetries
 from raspy.devices.gpio_saved import SavedStates, keeps_pending
 from raspy.devices.gpio_tree import Events, PendingKeys, max_on_key, same_since
 from raspy.devices.reading import Reading, Status
@@ -87,6 +88,7 @@ class GpioServiceActor(DeviceServiceActor):
             self._registry, self._tree, self._events, self._stats, self._name
         )
         self._on_timer = OnTimer()
+        self._off_retries = OffRetries(self._stats, self._name)  # max_on_s refused
         self._held = gpio_hold.Holds()
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
         # what the store has of each output (a change only is written), and
@@ -247,17 +249,25 @@ class GpioServiceActor(DeviceServiceActor):
     def _switch_off_after_max_on(self, device: Device) -> None:
         driver = device.driver
         assert isinstance(driver, gpio.GpioOutput)
-        now = self._clock.wall()
+        now, first = self._clock.wall(), not self._off_retries.retrying(device.name)
         reading = driver.switch(device.config, False, now)  # drops what was held
-        self._stats.incr(f"devices.{self._name}.max_on_expired")
-        log.warning(
-            "device_switched_off_after_max_on",
-            device=device.fullname,
-            max_on_s=device.config.real("max_on_s"),
-            status=reading.status.value,
-        )
+        if first:  # counted and said once, however many tries the pin takes
+            self._stats.incr(f"devices.{self._name}.max_on_expired")
+            log.warning(
+                "device_switched_off_after_max_on",
+                device=device.fullname,
+                max_on_s=device.config.real("max_on_s"),
+                status=reading.status.value,
+            )
+        if reading.status is Status.OK:
+            self._off_retries.succeeded(device)
         self._switched(device, driver, reading, now)
-        self._events.write(max_on_key(device.fullname), now)
+        if first:
+            self._events.write(max_on_key(device.fullname), now)
+        if reading.status is not Status.OK:  # tried again: the deadline is gone
+            mono = self._clock.monotonic()
+            due = self._off_retries.failed(device, reading.detail, mono)
+            self._on_timer.set(device.name, due)
 
     def _switched(
         self, device: Device, driver: gpio.GpioOutput, reading: Reading, now: float
@@ -387,6 +397,8 @@ class GpioServiceActor(DeviceServiceActor):
         mono = self._clock.monotonic()
         driver.last_change(mono)
         on_since = driver.on_since(mono)
+        if on_since is None or max_on_s <= 0:  # a switch-off by max_on_s is moot
+            self._off_retries.forget(device.name)
         self._on_timer.switched(
             device.name, on_since is not None, max_on_s, on_since or 0.0
         )

@@ -4,8 +4,8 @@ table.
 A `config` change over MDP is stored as the fields that differ from the config file
 (the file's values stay the defaults underneath) and committed before the request is
 answered; `reset` deletes it. An output's state is committed when it changes (a user
-action, not a reading). Every write is one small durable commit on the caller's
-thread.
+action, not a reading). Both are deleted when their device leaves the config file
+(forget_removed). Every write is one small durable commit on the caller's thread.
 """
 
 from __future__ import annotations
@@ -110,6 +110,23 @@ class DeviceSettings:
         record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts, pending)
         self._store.commit([Put(Table.DEVICE, key, record)])
 
+    def forget_others(self, fullname_prefix: str, keep: Collection[str]) -> list[str]:
+        """Delete the settings and states stored under the prefix for every full
+        name not in `keep`, in one commit (a record that does not decode too); the
+        full names forgotten, sorted. Durable on return; StoreError if not."""
+        deletes: list[Delete] = []
+        gone: set[str] = set()
+        for prefix in (DEVICE_CONFIG_PREFIX, DEVICE_STATE_PREFIX):
+            start = device_key(prefix, fullname_prefix)
+            for key, _ in self._store.scan(Table.DEVICE, start):
+                fullname = key[len(prefix) :].decode("utf-8", "replace")
+                if fullname not in keep:
+                    deletes.append(Delete(Table.DEVICE, key))
+                    gone.add(fullname)
+        if deletes:
+            self._store.commit(deletes)
+        return sorted(gone)
+
 
 class ServiceSettings:
     """One device service's view: the config file's values of its devices, and what
@@ -130,6 +147,26 @@ class ServiceSettings:
         self._file_configs.update(
             (d.name, d.config) for d in devices if d.parent is None
         )
+
+    def forget_removed(self) -> None:
+        """At start (a reload restarts the service): what is stored for a device the
+        config file no longer has, its output state and its settings changed over
+        MDP, is deleted. A later device of that name would otherwise take them over:
+        a new `heater` with initial = restore started on because an old one was on.
+        Only for services whose devices all come from the file (not 1-Wire, whose
+        discovered sensors may be off the bus for a while and keep their rename).
+        A store that refuses is logged; the service starts all the same."""
+        if self.stored is None:
+            return
+        keep = {device.fullname for device in self._registry.devices()}
+        service = self._registry.devices_service
+        try:
+            gone = self.stored.forget_others(self._registry.fullname(""), keep)
+        except StoreError as exc:
+            log.error("device_settings_not_forgotten", service=service, reason=str(exc))
+            return
+        if gone:
+            log.info("device_settings_forgotten", service=service, devices=gone)
 
     def apply_saved(self, names: Collection[str] | None = None) -> None:
         """At start (and for `names`, devices a rescan found): what was stored goes

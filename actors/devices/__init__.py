@@ -131,6 +131,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._rescan()
             stored = self._stored_readings()
             self._forget_gone(stored)
+            if self._discover is None:  # a 1-Wire sensor off the bus keeps its own
+                self._settings.forget_removed()
             self._settings.apply_saved()
             self._resume(stored)
             self._started(stored)

@@ -56,6 +56,11 @@ RANGE_C: Final = (-55.0, 125.0)  # the datasheet range of the DS18x20 family
 # top bit of the configuration register (scratchpad byte 4) tells them apart: it
 # reads 0 on a DS1825 (0 R1 R0 1 AD3-AD0), 1 on a MAX31850 (bits 7-4 read 1).
 FAMILY_3B: Final = 0x3B
+# The DS18S20 (family 10) counts ½ °C in scratchpad bytes 0-1; the kernel's `t=` adds
+# its extended resolution (COUNT_REMAIN, COUNT_PER_C), within ¼ °C of that count
+# when the bytes agree. Further than this from it, `t=` is not the sensor's.
+FAMILY_DS18S20: Final = 0x10
+_DS18S20_AGREE_C: Final = 0.5
 _MAX31850_CONFIG_BIT: Final = 0x80
 MAX31850: Final = "MAX31850"
 DS1825: Final = "DS1825"
@@ -144,10 +149,15 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
         72 01 4b 46 7f ff 0e 10 57 t=23125
 
     Pure; never raises. 12-bit families are decoded from the scratchpad bytes (1/16 °C,
-    two's complement, LSB first); others (DS18S20) from the kernel's `t=` (m°C).
+    two's complement, LSB first); others (DS18S20) from the kernel's `t=` (m°C),
+    which for a DS18S20 must agree with its scratchpad (see _ds18s20). The kernel
+    ends the file with a newline: text without one was cut short (`t=231` of
+    `t=23125` would read 0.231 °C), and is refused.
     """
     if not text.strip():
         return W1Result(Status.EMPTY, None, "empty file")
+    if not text.endswith("\n"):
+        return W1Result(Status.MALFORMED, None, "truncated: no newline at the end")
     lines = text.splitlines()
     scratchpad = _scratchpad(lines[0])
     if isinstance(scratchpad, W1Result):
@@ -164,8 +174,25 @@ def parse_w1_slave(text: str, family_code: int) -> W1Result:
     family = families().get(family_code)
     if family is not None and family.twelve_bit:
         celsius = _sixteenths(scratchpad) / 16.0
+    elif family_code == FAMILY_DS18S20:
+        return _ds18s20(scratchpad, int(temp_line[2]))
     else:
         celsius = int(temp_line[2]) / 1000.0
+    return classify(celsius)
+
+
+def _ds18s20(scratchpad: bytes, t_milli: int) -> W1Result:
+    """A DS18S20's `t=` (m°C), refused when it is more than ½ °C from the count of
+    its scratchpad (bytes 0-1: ½ °C, two's complement, LSB first): a value cut short
+    or the kernel's `t=0` for a scratchpad it could not convert (COUNT_PER_C 0)."""
+    halves = int.from_bytes(scratchpad[:2], "little", signed=True) / 2.0
+    celsius = t_milli / 1000.0
+    if abs(celsius - halves) > _DS18S20_AGREE_C:
+        return W1Result(
+            Status.MALFORMED,
+            None,
+            f"t={t_milli} is not the scratchpad's {halves} °C",
+        )
     return classify(celsius)
 
 

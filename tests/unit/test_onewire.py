@@ -232,6 +232,98 @@ def test_ds18s20_temperature_comes_from_the_kernel_t_value() -> None:
     assert parse_w1_slave(text, DS18S20) == W1Result(Status.OK, 22.75)
 
 
+def _ds18s20_text(halves: int, count_remain: int, t_milli: str | None = None) -> str:
+    """A DS18S20's file for a count of `halves` ½ °C and its COUNT_REMAIN (of 16),
+    with the `t=` the kernel computes from them (w1_therm's w1_DS18S20_convert_temp)
+    unless given."""
+    data = halves.to_bytes(2, "little", signed=True)
+    data += bytes([0x4B, 0x46, 0xFF, 0xFF, count_remain, 0x10])
+    text = w1_slave_text(data + bytes([onewire.crc8(data)]), t_milli=0)
+    kernel = (halves >> 1) * 1000 - 250 + 1000 * (16 - count_remain) // 16
+    return text.replace("t=0\n", f"t={kernel if t_milli is None else t_milli}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        pytest.param(
+            _ds18s20_text(46, 12, "231"),
+            "t=231 is not the scratchpad's 23.0 °C",
+            id="cut",
+        ),
+        pytest.param(
+            _ds18s20_text(46, 12, "0"), "t=0 is not the scratchpad's 23.0 °C", id="zero"
+        ),
+        pytest.param(
+            _ds18s20_text(-21, 4, "-1"),
+            "t=-1 is not the scratchpad's -10.5 °C",
+            id="negative",
+        ),
+    ],
+)
+def test_a_ds18s20_t_value_far_from_its_scratchpad_is_refused(
+    text: str, detail: str
+) -> None:
+    """A `t=` cut short (`t=231` of `t=23125`) read 0.231 °C; so did the kernel's
+    `t=0` for a scratchpad it could not convert. The scratchpad counts ½ °C."""
+    assert parse_w1_slave(text, DS18S20) == W1Result(Status.MALFORMED, None, detail)
+
+
+@pytest.mark.parametrize(
+    "family", [DS18B20, DS18S20, FAMILY_3B], ids=["ds18b20", "ds18s20", "3b"]
+)
+@pytest.mark.parametrize("cut", [1, 3], ids=["newline", "digits"])
+def test_a_file_cut_short_is_refused_as_truncated(family: int, cut: int) -> None:
+    """The kernel ends the file with a newline; without one it was cut short."""
+    text = _ds18s20_text(46, 12) if family == DS18S20 else REAL_SAMPLE
+    assert parse_w1_slave(text[:-cut], family) == W1Result(
+        Status.MALFORMED, None, "truncated: no newline at the end"
+    )
+
+
+@given(halves=st.integers(-55 * 2, 125 * 2), remain=st.integers(1, 8))
+def test_a_ds18s20_reads_the_kernels_t_value_when_its_bytes_agree(
+    halves: int, remain: int
+) -> None:
+    """The count of ½ °C is the temperature rounded; COUNT_REMAIN agrees with it
+    (1-8 for an odd count, 9-16 for an even one): the kernel's finer `t=` is read,
+    and judged as any temperature (85 °C, the range)."""
+    remain += 0 if halves % 2 else 8
+    text = _ds18s20_text(halves, remain)
+    t_milli = int(text.rsplit("t=", 1)[1])
+    assert parse_w1_slave(text, DS18S20) == onewire.classify(t_milli / 1000)
+
+
+@given(
+    halves=st.integers(-55 * 2, 125 * 2),
+    remain=st.integers(1, 16),
+    keep=st.integers(1, 6),
+)
+def test_a_ds18s20_t_value_cut_short_is_refused_or_agrees(
+    halves: int, remain: int, keep: int
+) -> None:
+    """Whatever digits of `t=` are left, the value read is within ½ °C of the
+    scratchpad's count, or the reading is refused."""
+    text = _ds18s20_text(halves, remain)
+    t_text = text.rsplit("t=", 1)[1].strip()[:keep]
+    if t_text in ("", "-"):
+        return
+    result = parse_w1_slave(_ds18s20_text(halves, remain, t_text), DS18S20)
+    cut_c = int(t_text) / 1000
+    if abs(cut_c - halves / 2) <= 0.5:
+        assert result == onewire.classify(cut_c)
+    else:
+        assert result.status is Status.MALFORMED
+
+
+@given(
+    text=st.text(max_size=120).filter(lambda t: t.strip() and not t.endswith("\n")),
+    family=st.sampled_from([DS18B20, DS18S20, FAMILY_3B]),
+)
+def test_any_text_without_a_final_newline_is_malformed(text: str, family: int) -> None:
+    assert parse_w1_slave(text, family).status is Status.MALFORMED
+
+
 @given(raw=st.integers(-55 * 16, 125 * 16))
 def test_every_raw_count_in_range_reads_back_as_sixteenths(raw: int) -> None:
     result = parse_w1_slave(w1_slave_text(scratchpad(raw)), DS18B20)
