@@ -26,7 +26,9 @@ from raspy.errors import (
     ConfigError,
     DataDirError,
     StoreDamagedError,
+    StoreDeviceError,
     StoreError,
+    StoreFullError,
     StoreLockedError,
     StoreNewerError,
 )
@@ -292,6 +294,8 @@ def _main(argv: list[str] | None) -> int:
         return _fail(str(exc), EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
+    except (StoreFullError, StoreDeviceError) as exc:  # its message says what helps
+        return _fail(str(exc), EXIT_FAILURE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "

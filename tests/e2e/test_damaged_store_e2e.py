@@ -28,6 +28,7 @@ from support.damaged_store import (
     truncate_to_half,
     zero_meta_pages,
 )
+from support.small_fs import fill, small_tmpfs
 
 from raspy.storage.damage import DATA_FILE
 
@@ -152,3 +153,20 @@ def test_the_advised_restore_brings_back_a_lost_store(
     assert run_kv_check(data_dir).returncode == 0
     with running_daemon(data_dir) as daemon:
         assert daemon.terminate() == 0
+
+
+def test_a_start_on_a_full_disk_is_told_to_free_space_not_to_inspect_the_store(
+    tmp_path: Path,
+) -> None:
+    """A store that cannot be written at start for a full filesystem is no damaged
+    store: raspyd said so, then added "inspect it with `raspy-kv check` or move the
+    data dir aside", advice for a damaged one. Its line says what helps, alone."""
+    with small_tmpfs(tmp_path / "fs", size="1m") as where:
+        fill(where, leave_bytes=16 * 1024)
+        data_dir = where / "data"
+        result = run_raspyd(data_dir, "--init")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"raspyd: store in {data_dir}: the filesystem is full (")
+    assert line.endswith("or move the data dir to a bigger one, then retry")
+    assert "raspy-kv check" not in line

@@ -6,9 +6,7 @@ damaged data dir and restore the newest backup into a new one."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 from support.damaged_store import garbage_in_a_leaf_value
 from support.kv_cli import make_store, run
+from support.small_fs import small_tmpfs
 
 from raspy import packing
 from raspy.errors import StoreDamagedError
@@ -84,24 +83,9 @@ def test_raspyd_names_the_first_unreadable_record_and_check_lists_them_all(
 
 @pytest.fixture(name="small_fs")
 def small_fs_fixture(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs, mounted at tmp_path/fs for this test (as
-    tests/integration/test_store_full_disk.py mounts it)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (unit tests cover the text)")
-    where = tmp_path / "fs"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
+    """A 2 MB tmpfs, mounted at tmp_path/fs for this test."""
+    with small_tmpfs(tmp_path / "fs") as where:
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], timeout=10, check=True)
 
 
 def test_a_restore_on_a_failing_device_is_not_sent_to_dump_what_it_never_wrote(

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.small_fs import small_tmpfs
 
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, StoreFullError
@@ -23,22 +23,8 @@ _ROOMY_MAP = StoreConfig(map_size_initial_mb=1, map_size_max_mb=64)  # disk fill
 @pytest.fixture(name="small_fs")
 def small_fs_fixture(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs, mounted at tmp_path/fs for this test."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (unit tests cover the logic)")
-    where = tmp_path / "fs"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(where)],
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "fs") as where:
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], timeout=10, check=True)
 
 
 @pytest.mark.parametrize(
