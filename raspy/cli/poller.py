@@ -174,6 +174,15 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
+    unused = registries.board_unused(args.service, cfg.devices)
+    if unused:  # as a warning: a file that worked before must not stop a board
+        structlog.get_logger(component="raspy-poller").warning(
+            "config_not_used",
+            keys=unused,
+            service=args.service,
+            reason="raspy-poller serves only the --service it is given, onewire or "
+            "fake; GPIO and the RTC are served by raspyd only",
+        )
     try:
         store = _open_store(args.data_dir, cfg)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error

@@ -44,6 +44,23 @@ def fake_registry(hostname: str, config: DevicesConfig) -> Registry:
     return registry_of(hostname, FAKE, simulated.SimulatedFactory(), configs)
 
 
+def board_unused(service: str, config: DevicesConfig) -> list[str]:
+    """The `[devices]` keys set in a board's config that raspy-poller running
+    `service` does not use: GPIO and the RTC are served by raspyd alone, and a board
+    runs one service. A relay's table in a board's file must not be taken as served."""
+    return [
+        key
+        for key, used in (
+            ("devices.gpio_enabled", config.gpio_enabled),
+            ("devices.gpio", bool(config.gpio)),
+            ("devices.rtc_enabled", config.rtc_enabled),
+            ("devices.fake", service != FAKE and bool(config.fake)),
+            ("devices.onewire", service != ONEWIRE and bool(config.onewire)),
+        )
+        if used
+    ]
+
+
 def onewire_registry(hostname: str, config: DevicesConfig) -> Registry:
     """The `onewire` service's named sensors (more are discovered); ConfigError."""
     configs: list[object] = [

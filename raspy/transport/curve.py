@@ -7,6 +7,7 @@ is logged (issue 18): once a minute per address and key, within the log budget.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,8 @@ def load_certificate_keys(
     path: str, *, need_secret: bool
 ) -> tuple[bytes, bytes | None]:
     """(public, secret) of a zmq certificate file; ConfigError naming the file."""
+    if not os.path.exists(path):  # pyzmq says "Invalid certificate file" for it
+        raise ConfigError([f"{path}: no such file"])
     try:
         public, secret = zmq.auth.load_certificate(path)
     except CERTIFICATE_ERRORS as exc:

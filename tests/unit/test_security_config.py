@@ -111,3 +111,16 @@ def test_any_certificate_file_gives_keys_or_a_config_error(
             assert len(public) == 40
             assert secret is not None or not need_secret
     assert not refusal or path in refusal
+
+
+@pytest.mark.parametrize("need_secret", [True, False])
+def test_a_certificate_file_that_is_not_there_is_said_so(
+    tmp_path: Path, need_secret: bool
+) -> None:
+    """`raspy-poller --server-key hub.key` with no such file said `cannot load CURVE
+    certificate: Invalid certificate file: hub.key` (pyzmq's words), which reads as
+    a file that is there but damaged."""
+    path = str(tmp_path / "hub.key")
+    with pytest.raises(ConfigError) as caught:
+        load_certificate_keys(path, need_secret=need_secret)
+    assert caught.value.problems == [f"{path}: no such file"]
