@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean install-base install-service install-poller install-poller-hub mosquitto chromium
+.PHONY: run test lint bench clean install-base install-service install-gpio-access install-poller install-poller-hub mosquitto chromium
 
 $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,8 @@ clean:
 # 7 kept in /var/backups/raspy, made here, owner raspy, 0700), the timer enabled.
 # An upgrade is `git pull && sudo make install-service`: raspyd is restarted, not just
 # started (a start leaves a running raspyd on the old code, its files replaced under it).
+# The unit files are written anew each time: a local change is a drop-in
+# (`systemctl edit raspyd`), which is kept.
 PREFIX ?= /opt/raspy
 UNIT_DIR ?= /etc/systemd/system
 # the backup unit names this directory; another one: `systemctl edit raspy-backup`
@@ -94,19 +96,41 @@ install-base:
 	install -m 0644 docs/configuration.md $(PREFIX)/share/doc/raspy/configuration.md
 	install -m 0644 docs/recovery.md $(PREFIX)/share/doc/raspy/recovery.md
 
+# raspyd's working directory (the unit's RuntimeDirectory): the config is checked
+# there, so that a relative path in it is looked for where raspyd will look.
+RUN_DIR = /run/raspy
 install-service: install-base
 	test -e /etc/raspy/raspyd.toml || install -m 0644 raspy/defaults/raspyd.toml /etc/raspy/raspyd.toml
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspyd.service > $(UNIT_DIR)/raspyd.service
+	@$(MAKE) --no-print-directory install-gpio-access
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.service > $(UNIT_DIR)/raspy-backup.service
 	sed 's#/opt/raspy#$(PREFIX)#g' raspy/defaults/raspy-backup.timer > $(UNIT_DIR)/raspy-backup.timer
 	install -d -m 0700 -o raspy -g raspy $(BACKUP_DIR)
-	$(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
+	install -d -m 0700 -o raspy -g raspy $(RUN_DIR)
+	cd $(RUN_DIR) && $(PREFIX)/bin/raspyd --check-config /etc/raspy/raspyd.toml
 	systemctl daemon-reload
 	systemctl enable raspyd.service
 	systemctl restart raspyd.service
 	systemctl enable --now raspy-backup.timer
 	@echo "raspyd installed: systemctl status raspyd; journalctl -u raspyd -f"
 	@echo "daily backups in $(BACKUP_DIR): systemctl list-timers raspy-backup; journalctl -u raspy-backup"
+
+# GPIO (part of install-service, after the raspy user and the unit): where a `gpio`
+# group exists (Raspberry Pi OS: it owns /dev/gpiochip*), raspy joins it and the drop-in
+# raspyd.service.d/gpio.conf gives the unit the group and the gpiochip devices.
+# Elsewhere none, and an earlier one goes: a SupplementaryGroups= naming a group that
+# does not exist keeps the unit from starting.
+GPIO_DROPIN = $(UNIT_DIR)/raspyd.service.d/gpio.conf
+install-gpio-access:
+	@if getent group gpio >/dev/null; then \
+	    usermod --append --groups gpio raspy \
+	    && install -d -m 0755 $(UNIT_DIR)/raspyd.service.d \
+	    && install -m 0644 raspy/defaults/raspyd-gpio.conf $(GPIO_DROPIN) \
+	    && echo "GPIO: raspy is in the gpio group, and $(GPIO_DROPIN) gives raspyd /dev/gpiochip*"; \
+	else \
+	    rm -f $(GPIO_DROPIN) \
+	    && echo "GPIO: no gpio group on this machine: raspyd gets no GPIO access (README, GPIO on a Raspberry Pi)"; \
+	fi
 
 # A second board (as root): raspy-poller as raspy-poller.service (Type=notify, watchdog,
 # hardening; state, the device settings changed over MDP, in /var/lib/raspy-poller),

@@ -32,10 +32,11 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 
 
 def looked_for(path: str | PathLike[str]) -> str:
-    """` (looked for /var/lib/raspy/x.pem: a relative path is from raspyd's working
+    """` (looked for /run/raspy/x.pem: a relative path is from raspyd's working
     directory)` for a relative `path`, nothing for an absolute one: the hint of
     `PATH: no such file`, which did not say that such a path is taken from
-    raspyd's working directory (which systemd sets), not the config's folder."""
+    raspyd's working directory (which the systemd unit sets: /run/raspy), not the
+    config's folder."""
     if Path(path).is_absolute():
         return ""
     return (

@@ -5,6 +5,7 @@ backup's service and timer, raspy-poller's) pass `systemd-analyze verify`."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ BACKUP_TIMER = DEFAULTS / "raspy-backup.timer"
 POLLER_UNIT = DEFAULTS / "raspy-poller.service"
 POLLER_ENV = DEFAULTS / "raspy-poller.env"
 POLLER_TOML = DEFAULTS / "raspy-poller.toml"
+GPIO_DROP_IN = DEFAULTS / "raspyd-gpio.conf"
 
 
 def _receive_until(server: socket.socket, wanted: bytes, seen: list[bytes]) -> None:
@@ -131,6 +133,28 @@ def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     raspyd = Path(sys.executable).parent / "raspyd"
     unit = tmp_path / "raspyd.service"
     unit.write_text(UNIT.read_text().replace("/opt/raspy/bin/raspyd", str(raspyd)))
+    _verified(unit)
+
+
+@pytest.mark.skipif(
+    _ANALYZE is None,
+    reason="systemd-analyze is not installed here (Debian: apt-get install systemd)",
+)
+def test_the_unit_with_its_gpio_drop_in_passes_systemd_analyze_verify(
+    tmp_path: Path,
+) -> None:
+    """The drop-in `make install-service` writes on a machine with a gpio group, read
+    with the unit as systemd reads it (from raspyd.service.d/ beside it)."""
+    assert _ANALYZE is not None
+    raspyd = Path(sys.executable).parent / "raspyd"
+    unit = tmp_path / "raspyd.service"
+    unit.write_text(UNIT.read_text().replace("/opt/raspy/bin/raspyd", str(raspyd)))
+    drop_in = tmp_path / "raspyd.service.d" / "gpio.conf"
+    drop_in.parent.mkdir()
+    drop_in.write_text(GPIO_DROP_IN.read_text() + "NoSuchKey=1\n")
+    with pytest.raises(AssertionError, match="NoSuchKey"):
+        _verified(unit)  # the drop-in is read: a bad key in it is named
+    drop_in.write_text(GPIO_DROP_IN.read_text())
     _verified(unit)
 
 
@@ -264,3 +288,38 @@ def test_the_poller_unit_is_raspyds_hardened_notify_service_with_its_own_state()
     assert env["RASPY_SERVICE"] == ["onewire"]
     loaded = config.load(POLLER_TOML.read_text(encoding="utf-8"), str(POLLER_TOML))
     assert loaded.log_format == "json"
+
+
+def test_each_unit_works_in_a_tmpfs_directory_of_its_own() -> None:
+    """lgpio makes its notification pipe (.lgd-nfy*) in the working directory, which
+    was `/`, read-only under ProtectSystem=strict: the Pi's pin factory failed. Each
+    unit has its runtime directory (/run: a tmpfs, nothing on the card) as its
+    working directory, the unit's user's alone (the pipe is mode 0664: another user
+    reading it would take the GPIO edges), and names it after itself (a hub and a
+    board on one machine do not remove each other's at a stop)."""
+    for unit, name in ((UNIT, "raspy"), (POLLER_UNIT, "raspy-poller")):
+        settings = _settings(unit)
+        assert settings["RuntimeDirectory"] == [name], unit.name
+        assert settings["RuntimeDirectoryMode"] == ["0700"], unit.name
+        assert settings["WorkingDirectory"] == [f"%t/{name}"], unit.name
+        # lgpio chdir()s the whole process to LG_WD when it is set: not wanted
+        assert not any("LG_WD" in value for value in settings.get("Environment", []))
+
+
+def test_the_gpio_drop_in_gives_the_group_and_every_gpiochip() -> None:
+    drop_in = _settings(GPIO_DROP_IN)
+    assert drop_in == {
+        "SupplementaryGroups": ["gpio"],
+        "DeviceAllow": ["char-gpiochip rw"],
+    }
+    assert GPIO_DROP_IN.read_text().splitlines().count("[Service]") == 1
+
+
+def test_no_unit_asks_to_be_edited() -> None:
+    """`make install-service` (and install-poller) write the units anew at every
+    upgrade: a setting left commented out for the user to uncomment (as GPIO's were)
+    is lost at the next one. A local change is a drop-in: `systemctl edit`."""
+    for unit, name in ((UNIT, "raspyd"), (POLLER_UNIT, "raspy-poller")):
+        text = unit.read_text()
+        assert not re.findall(r"^[#;]\s*[A-Z][A-Za-z]+=", text, re.MULTILINE), name
+        assert f"`sudo systemctl edit {name}`" in text, name

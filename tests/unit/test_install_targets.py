@@ -5,6 +5,7 @@ and leaves a running raspyd on the old code, its files replaced under it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,3 +65,101 @@ def test_install_poller_restarts_a_running_poller(tmp_path: Path) -> None:
         ),
         "raspy-poller.service",
     )
+
+
+@pytest.mark.timeout(60)
+def test_install_service_checks_the_config_where_raspyd_runs(tmp_path: Path) -> None:
+    """A relative path in the config is taken from raspyd's working directory, the
+    unit's /run/raspy: the check before the restart looks for it there too (it
+    looked in the clone `make` ran in), in the directory made as systemd makes it."""
+    lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
+    unit = (REPO / "raspy/defaults/raspyd.service").read_text().splitlines()
+    assert "WorkingDirectory=%t/raspy" in unit  # %t: /run for a system unit
+    assert "RuntimeDirectoryMode=0700" in unit
+    made = lines.index("install -d -m 0700 -o raspy -g raspy /run/raspy")
+    checked = lines.index(
+        f"cd /run/raspy && {tmp_path / 'opt'}/bin/raspyd"
+        " --check-config /etc/raspy/raspyd.toml"
+    )
+    assert made < checked < lines.index("systemctl restart raspyd.service")
+
+
+def _fake_system(tmp_path: Path, *, gpio_group: bool) -> dict[str, str]:
+    """An environment whose `getent` knows a gpio group or not, and whose `usermod`
+    writes its arguments to usermod.log instead of /etc/group."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    found = 0 if gpio_group else 2
+    (bin_dir / "getent").write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "group gpio" ] && echo gpio:x:997: && exit {found}\n'
+        "exit 2\n"
+    )
+    (bin_dir / "usermod").write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/usermod.log\n'
+    )
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def _gpio_access(
+    tmp_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    units = tmp_path / "units"
+    units.mkdir(exist_ok=True)
+    return subprocess.run(
+        ["make", "-C", str(REPO), "install-gpio-access", f"UNIT_DIR={units}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.mark.timeout(60)
+def test_where_a_gpio_group_exists_raspy_joins_it_and_the_unit_gets_the_chips(
+    tmp_path: Path,
+) -> None:
+    """Raspberry Pi OS: /dev/gpiochip* belong to the gpio group, which the raspy user
+    was not in, and the unit's lines for it were commented out: lgpio could not open
+    a chip. Now raspy joins the group and a drop-in gives the unit the group and
+    every gpiochip (a Pi 5's is gpiochip4 or gpiochip0, by kernel)."""
+    env = _fake_system(tmp_path, gpio_group=True)
+    drop_in = tmp_path / "units/raspyd.service.d/gpio.conf"
+    shipped = REPO / "raspy/defaults/raspyd-gpio.conf"
+    for _ in range(2):  # an upgrade does it again; --append keeps raspy's other groups
+        result = _gpio_access(tmp_path, env)
+        assert result.returncode == 0, result.stderr
+        assert "GPIO: raspy is in the gpio group" in result.stdout
+        assert drop_in.read_text() == shipped.read_text()
+    usermod = (tmp_path / "usermod.log").read_text()
+    assert usermod == "--append --groups gpio raspy\n" * 2
+
+
+@pytest.mark.timeout(60)
+def test_without_a_gpio_group_nothing_names_one(tmp_path: Path) -> None:
+    """SupplementaryGroups=gpio on a machine with no such group keeps raspyd from
+    starting: no drop-in there, and one from before (the group since removed) goes;
+    the raspy user is left as it is."""
+    drop_in = tmp_path / "units/raspyd.service.d/gpio.conf"
+    drop_in.parent.mkdir(parents=True)
+    drop_in.write_text((REPO / "raspy/defaults/raspyd-gpio.conf").read_text())
+    result = _gpio_access(tmp_path, _fake_system(tmp_path, gpio_group=False))
+    assert result.returncode == 0, result.stderr
+    assert not drop_in.exists()
+    assert not (tmp_path / "usermod.log").exists()
+    assert "GPIO: no gpio group on this machine" in result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_install_service_gives_gpio_access_before_raspyd_restarts(
+    tmp_path: Path,
+) -> None:
+    """After the unit is written (the drop-in's directory beside it) and before
+    systemd reloads the units and restarts raspyd with them."""
+    lines = _dry_run(tmp_path, "install-service", f"UNIT_DIR={tmp_path}")
+    written = next(i for i, line in enumerate(lines) if "raspyd.service >" in line)
+    gpio = next(i for i, line in enumerate(lines) if "getent group gpio" in line)
+    assert any(f"{tmp_path}/raspyd.service.d/gpio.conf" in line for line in lines)
+    assert written < gpio < lines.index("systemctl daemon-reload")
