@@ -8,6 +8,7 @@ device status and never an exception that ends an actor.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +23,12 @@ _REFERENCE_REVISION: Final = "a02082"  # Raspberry Pi 3 Model B
 
 
 # What to do when the Pi's GPIO cannot be opened (said with every device's status).
+# raspy runs from a venv of its own (make's .venv, the service's /opt/raspy), which
+# does not see apt's python3-lgpio: lgpio goes into that venv, named as it is
 NO_GPIO_HINT: Final = (
-    "on a Raspberry Pi: sudo apt install python3-lgpio (or pip install lgpio in "
-    'raspy\'s venv); to try raspy elsewhere: [devices] pin_factory = "mock"'
+    f"on a Raspberry Pi: {sys.prefix}/bin/pip install lgpio (raspy's venv, which "
+    "does not see apt's python3-lgpio); to try raspy elsewhere: [devices] "
+    'pin_factory = "mock"'
 )
 
 

@@ -5,6 +5,7 @@ pins: edges into the tree, debounce, max_on_s, safe states, settings that last
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -488,6 +489,9 @@ def test_without_gpio_every_status_and_reply_says_why_and_what_to_do(
         pytest.skip("this machine has GPIO")
     assert reason.startswith("no GPIO on this machine (LGPIOFactory: ")
     assert reason.endswith(f"; {NO_GPIO_HINT}")
+    # the venv raspy runs from, which apt's python3-lgpio would not reach
+    assert f"; on a Raspberry Pi: {sys.prefix}/bin/pip install lgpio (" in reason
+    assert "apt install" not in reason
     gpio.start(RELAY, BUTTON, unavailable=reason)
     _wait_entry(tree, f"{HOST}.gpio.button", "status", "error")
     status, reply = gpio.request(action="on", device="relay")
