@@ -61,53 +61,121 @@ def count_argument(text: str) -> int:
     return value
 
 
-def add_server_option(parser: argparse.ArgumentParser) -> None:
+def _default(value: object, given_only: bool) -> object:
+    """`value`, or argparse.SUPPRESS for an option that sets its attribute only when
+    given: one a nested sub-command repeats from its group (`raspy scenario --server
+    X import`), since argparse copies a sub-command's defaults over the values the
+    group's options set."""
+    return argparse.SUPPRESS if given_only else value
+
+
+def add_server_option(
+    parser: argparse.ArgumentParser, *, given_only: bool = False
+) -> None:
     """--server: the broker endpoint, checked before any socket sees it."""
     parser.add_argument(
         "--server",
         type=endpoint_argument,
-        default=DEFAULT_SERVER,
+        default=_default(DEFAULT_SERVER, given_only),
         help=f"broker endpoint (default {DEFAULT_SERVER})",
     )
 
 
 def add_curve_options(
-    parser: argparse.ArgumentParser, *, owner: str = "this client's"
+    parser: argparse.ArgumentParser,
+    *,
+    owner: str = "this client's",
+    given_only: bool = False,
 ) -> None:
     """--server-key and --client-cert (see client_curve for the pairing check)."""
     parser.add_argument(
         "--server-key",
         metavar="FILE",
+        default=_default(None, given_only),
         help="the hub's public certificate (NAME.key): talk CURVE to it",
     )
     parser.add_argument(
         "--client-cert",
         metavar="FILE",
+        default=_default(None, given_only),
         help=f"{owner} secret certificate (NAME.key_secret); with --server-key",
     )
+
+
+HUB_OPTION_DEFAULTS: Final[dict[str, object]] = {
+    "server": DEFAULT_SERVER,
+    "host": None,
+    "timeout": DEFAULT_TIMEOUT_S,
+    "server_key": None,
+    "client_cert": None,
+}
 
 
 def add_hub_options(
     parser: argparse.ArgumentParser,
     *,
     timeout_help: str = "seconds to wait for each reply",
+    given_only: bool = False,
 ) -> None:
     """The options of a command that asks a hub service: --server, --host,
-    --timeout, and the CURVE pair."""
-    add_server_option(parser)
+    --timeout, and the CURVE pair (defaults: HUB_OPTION_DEFAULTS). `given_only`
+    for a nested sub-command that repeats its group's (see _default)."""
+    add_server_option(parser, given_only=given_only)
     parser.add_argument(
         "--host",
         metavar="NAME",
+        default=_default(None, given_only),
         help="the hub's host name in service names (default: this machine's)",
     )
     parser.add_argument(
         "--timeout",
         type=seconds_argument,
-        default=DEFAULT_TIMEOUT_S,
+        default=_default(DEFAULT_TIMEOUT_S, given_only),
         metavar="S",
         help=f"{timeout_help} (default {DEFAULT_TIMEOUT_S:g})",
     )
-    add_curve_options(parser)
+    add_curve_options(parser, given_only=given_only)
+
+
+def hub_options_set(args: argparse.Namespace) -> list[str]:
+    """The hub options whose value is not their default (for a command that takes
+    none, but whose group does): as written on the command line."""
+    return [
+        "--" + dest.replace("_", "-")
+        for dest, default in HUB_OPTION_DEFAULTS.items()
+        if getattr(args, dest, default) != default
+    ]
+
+
+class _AfterCommand(argparse.Action):
+    """A sub-command's option given before COMMAND: said in one line, where argparse
+    would take its value for the command (`invalid choice: 'tcp://…'`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            f"{option_string} goes after the command "
+            f"({parser.prog} COMMAND {option_string} …)"
+        )
+
+
+def refuse_before_command(parser: argparse.ArgumentParser, *options: str) -> None:
+    """Make `options`, which only the sub-commands take, a clear usage error on the
+    top-level parser (hidden from its help)."""
+    for option in options:
+        parser.add_argument(
+            option,
+            nargs="?",
+            action=_AfterCommand,
+            default=argparse.SUPPRESS,
+            dest=f"before_command{option.replace('-', '_')}",
+            help=argparse.SUPPRESS,
+        )
 
 
 def check_curve_pair(args: argparse.Namespace) -> None:

@@ -26,7 +26,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser
+from raspy.cli.arguments import UsageParser, refuse_before_command
 from raspy.cli.kv_store import EXIT_DATA, Failure
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
@@ -59,6 +59,10 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Dump, restore, check and back up a raspy store (offline or live).",
     )
     parser.add_argument("--version", action="version", version=version_line("raspy-kv"))
+    # the store commands take --data-dir, the live ones the rest: after COMMAND
+    refuse_before_command(
+        parser, "--data-dir", "--server", "--timeout", "--server-key", "--client-cert"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = [t.value for t in DATA_TABLES]
 

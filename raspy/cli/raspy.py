@@ -49,6 +49,7 @@ from raspy.cli.arguments import (
     client_curve,
     count_argument,
     not_utf8,
+    refuse_before_command,
     seconds_argument,
 )
 from raspy.cli.last_resort import guarded
@@ -138,6 +139,10 @@ def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = UsageParser(prog=_PROG, description="Talk to a raspy hub over ZeroMQ.")
     parser.add_argument("--version", action="version", version=version_line(_PROG))
+    # the commands' defaults differ (--timeout 2.5 or 5): taken after COMMAND only
+    refuse_before_command(
+        parser, "--server", "--host", "--timeout", "--server-key", "--client-cert"
+    )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=UsageParser
     )

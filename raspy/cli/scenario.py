@@ -17,7 +17,12 @@ import zmq
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
-from raspy.cli.arguments import CurveOptionError, add_hub_options, client_curve
+from raspy.cli.arguments import (
+    CurveOptionError,
+    add_hub_options,
+    client_curve,
+    hub_options_set,
+)
 from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout
 from raspy.names import short_hostname
@@ -31,9 +36,11 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # --- parser -----------------------------------------------------------------------------
 def _hub_options() -> argparse.ArgumentParser:
-    """The options of every command that talks to the hub."""
+    """The options of every command that talks to the hub, after the command. They
+    are `scenario`'s too (`raspy scenario --server X import`), which holds their
+    defaults: here they set a value only when given, and then the later one wins."""
     hub = argparse.ArgumentParser(add_help=False)
-    add_hub_options(hub)
+    add_hub_options(hub, given_only=True)
     return hub
 
 
@@ -45,6 +52,7 @@ def add_parser(commands: Commands) -> None:
         description="Scenarios of a raspy hub (service <host>.core.scenario).",
     )
     scenario.set_defaults(run=run)
+    add_hub_options(scenario)  # before the command too, for all but validate
     verbs = scenario.add_subparsers(
         dest="scenario_command", required=True, metavar="COMMAND"
     )
@@ -129,6 +137,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    given = hub_options_set(args)  # before `validate`: after it, argparse refuses
+    if given:
+        print(
+            f"{_PROG} validate: {', '.join(given)}: validate asks no hub, it checks "
+            "the files here",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     problems, named = files.read_all(args.files)
     for problem in problems:
         print(problem)
