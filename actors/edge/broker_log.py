@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import structlog
 
@@ -11,11 +12,26 @@ from raspy.ratelimit import LogRateLimiter
 
 log = structlog.get_logger(component="edge")
 
+_SHOWN_BYTES: Final = 64  # of a peer's service name or routing id: lines stay small
+
+
+def peer_text(peer: bytes) -> str:
+    """A routing id as every broker line names a peer: an in-process one (0xff, then
+    its name) as `local:NAME`, one a peer chose in printable ASCII (ZMQ_ROUTING_ID)
+    as `id:NAME`, and libzmq's own (0x00, then a number) and any other as hex, as
+    before. The prefixes keep a name from passing for hex. At most 64 bytes shown."""
+    local = peer[:1] == broker.LOCAL_PREFIX
+    name = peer[1:] if local else peer
+    if name and all(0x21 <= byte <= 0x7E for byte in name):
+        cut = "…" if len(name) > _SHOWN_BYTES else ""
+        return ("local:" if local else "id:") + name[:_SHOWN_BYTES].decode() + cut
+    return peer[:_SHOWN_BYTES].hex() + ("…" if len(peer) > _SHOWN_BYTES else "")
+
 
 def _service(name: bytes) -> str:
     """At most 64 bytes of a peer's service name: a line's size is bounded too."""
-    shown = name[:64].decode("ascii", "backslashreplace")
-    return shown + ("…" if len(name) > 64 else "")
+    shown = name[:_SHOWN_BYTES].decode("ascii", "backslashreplace")
+    return shown + ("…" if len(name) > _SHOWN_BYTES else "")
 
 
 def log_broker_output(
@@ -32,7 +48,7 @@ def log_broker_output(
                 emit = log.info if restarted else log.warning
                 emit(
                     "frame_rejected",
-                    peer=peer.hex(),
+                    peer=peer_text(peer),
                     reason=reason,
                     detail=detail,
                     frames=count,
@@ -42,7 +58,7 @@ def log_broker_output(
             emit(
                 "worker_registered",
                 service=_service(service),
-                worker=worker.hex(),
+                worker=peer_text(worker),
                 version=str(ver),
             )
         case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
@@ -50,7 +66,7 @@ def log_broker_output(
             emit(
                 "worker_removed",
                 service=_service(service),
-                worker=worker.hex(),
+                worker=peer_text(worker),
                 reason=reason,
             )
         case broker.RequestDropped(service=service, client=client, reason=reason):
@@ -58,7 +74,7 @@ def log_broker_output(
                 log.warning(
                     "request_dropped",
                     service=_service(service),
-                    client=client.hex(),
+                    client=peer_text(client),
                     reason=reason,
                 )
         case _:

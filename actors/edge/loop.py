@@ -12,7 +12,7 @@ from typing import Final
 import zmq
 
 from raspy.actors import messages as msgs
-from raspy.actors.edge.broker_log import log, log_broker_output
+from raspy.actors.edge.broker_log import log, log_broker_output, peer_text
 from raspy.actors.edge.local import LocalPeers
 from raspy.actors.edge.router import EdgeSettings, bind_router
 from raspy.clock import Clock
@@ -153,7 +153,7 @@ class EdgeLoop:
             if self._log_limiter.should_log(
                 (peer, "send_dropped"), self._clock.monotonic()
             ):
-                log.warning("send_dropped", peer=peer.hex(), reason="hwm")
+                log.warning("send_dropped", peer=peer_text(peer), reason="hwm")
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
