@@ -4,6 +4,8 @@ usage line, and every tool that talks to the hub spells its options the same way
 from __future__ import annotations
 
 import argparse
+import sys
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli import EXIT_USAGE
@@ -185,16 +187,24 @@ def check_curve_pair(args: argparse.Namespace) -> None:
         raise CurveOptionError("--server-key and --client-cert go together")
 
 
-def client_curve(args: argparse.Namespace) -> CurveKeys | None:
+def client_curve(args: argparse.Namespace, prog: str) -> CurveKeys | None:
     """The client's CurveKeys from --server-key/--client-cert (None: plain text);
-    CurveOptionError names a lone option or a missing or bad certificate file."""
+    CurveOptionError names a lone option or a missing or bad certificate file. A
+    hub's secret certificate as --server-key is a warning line headed `prog`."""
     from raspy.transport.curve import client_keys  # zmq.auth: only when asked
 
     check_curve_pair(args)
     try:
-        return client_keys(args.server_key, args.client_cert)
+        return client_keys(
+            args.server_key, args.client_cert, warn=partial(warn_line, prog)
+        )
     except ConfigError as exc:
         raise CurveOptionError(str(exc)) from None
+
+
+def warn_line(prog: str, line: str) -> None:
+    """A warning on stderr, where the tools say what they do not refuse."""
+    print(f"{prog}: warning: {line}", file=sys.stderr)
 
 
 def not_utf8(exc: UnicodeEncodeError) -> str:

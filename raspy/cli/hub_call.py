@@ -52,7 +52,7 @@ def call_json(
     from raspy.client.mdp import Client
 
     try:
-        curve = client_curve(args)
+        curve = client_curve(args, f"raspy {args.command}")
     except CurveOptionError as exc:
         raise Refused(2, str(exc)) from None
     body = json.dumps(document).encode("utf-8")

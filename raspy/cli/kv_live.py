@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from typing import Any, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from raspy.cli.arguments import count_argument, not_utf8, seconds_argument
+from raspy.cli.arguments import (
+    count_argument,
+    not_utf8,
+    seconds_argument,
+    warn_line,
+)
 from raspy.cli.kv_store import stdout_errors
 from raspy.client.clone import Change, CloneClient, fetch_snapshot
 from raspy.config import CloneConfig
@@ -89,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{shown(args.server)}"
             )
         endpoints = clone.Endpoints.parse(args.server)
-        args.curve = client_keys(args.server_key, args.client_cert)
+        args.curve = client_keys(
+            args.server_key, args.client_cert, warn=partial(warn_line, "raspy-kv")
+        )
         with stdout_errors():  # a full disk behind stdout: status 1, not a bug
             try:
                 return _COMMANDS[args.live_command](args, endpoints)

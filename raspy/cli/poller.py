@@ -170,10 +170,15 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
     heap.limit_arenas()  # before any thread: raspy.heap says why
     try:
         cfg, registry, hostname = _load(args)
-        curve = client_keys(args.server_key, args.client_cert)
+        warnings: list[str] = []  # said once logging is set up
+        curve = client_keys(args.server_key, args.client_cert, warn=warnings.append)
     except (ConfigError, ValueError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     log_mod.configure(cfg.log_level, cfg.log_format)  # type: ignore[arg-type]  # validated by config
+    for warning in warnings:  # a hub's secret certificate as --server-key
+        structlog.get_logger(component="raspy-poller").warning(
+            "server_key_is_secret", path=args.server_key, reason=warning
+        )
     unused = registries.board_unused(args.service, cfg.devices)
     if unused:  # as a warning: a file that worked before must not stop a board
         structlog.get_logger(component="raspy-poller").warning(

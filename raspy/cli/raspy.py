@@ -181,7 +181,9 @@ def _status(args: argparse.Namespace) -> int:
     from raspy.cli import status
     from raspy.client.mdp import Client
 
-    curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
+    curve = client_curve(
+        args, f"{_PROG} {args.command}"
+    )  # CurveOptionError: _main's one line, exit 2
     with Client(
         args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
     ) as client:
@@ -240,7 +242,9 @@ def _call(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
-    curve = client_curve(args)  # CurveOptionError: _main's one line, exit 2
+    curve = client_curve(
+        args, f"{_PROG} {args.command}"
+    )  # CurveOptionError: _main's one line, exit 2
     with Client(
         args.server,
         version=Version(args.version),

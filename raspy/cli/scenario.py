@@ -168,7 +168,7 @@ class _Hub:
         from raspy.client.mdp import Client
 
         try:
-            curve = client_curve(args)
+            curve = client_curve(args, f"{_PROG} {args.scenario_command}")
         except CurveOptionError as exc:
             raise files.Failure(2, str(exc)) from None
         self.service = service_name(args.host)

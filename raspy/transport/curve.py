@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -27,6 +28,7 @@ from raspy.transport.sockets import Context, CurveKeys
 log = structlog.get_logger(component="curve")
 
 _STOP_TIMEOUT_S: Final = 5.0  # for the ZAP thread to end once told
+SECRET_SUFFIX: Final = "_secret"  # noqa: S105  # a file name's end (NAME.key_secret), no password
 
 __all__ = [
     "CERTIFICATE_ERRORS",
@@ -34,6 +36,7 @@ __all__ = [
     "certificate_problem",
     "load_certificate_keys",
     "load_server_keys",
+    "secret_server_key",
     "start_curve_server",
 ]
 
@@ -190,16 +193,39 @@ def start_curve_server(context: Context, security: SecurityConfig) -> CurveServe
     return CurveServer(keys, authenticator)
 
 
-def client_keys(server_key: str | None, client_cert: str | None) -> CurveKeys | None:
+def client_keys(
+    server_key: str | None,
+    client_cert: str | None,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> CurveKeys | None:
     """Client CurveKeys from the hub's public certificate and this client's secret one.
 
     Both paths or neither (None: plain text). ConfigError names a missing or bad file.
+    A server key file that holds the hub's secret key too works, but is told to
+    `warn` (one line): it invites copying the hub's secret onto every board.
     """
     if server_key is None and client_cert is None:
         return None
     if server_key is None or client_cert is None:
         raise ConfigError(["--server-key and --client-cert go together"])
-    server_public, _ = load_certificate_keys(server_key, need_secret=False)
+    server_public, server_secret = load_certificate_keys(server_key, need_secret=False)
     public, secret = load_certificate_keys(client_cert, need_secret=True)
     assert secret is not None  # need_secret=True guarantees it
+    if server_secret is not None and warn is not None:
+        warn(secret_server_key(server_key))
     return CurveKeys(public, secret, server_key=server_public)
+
+
+def secret_server_key(path: str) -> str:
+    """The line for a --server-key file that holds the hub's secret key: what to
+    give instead (the public half `raspy keys` wrote beside it)."""
+    public = (
+        path.removesuffix(SECRET_SUFFIX)
+        if path.endswith(".key" + SECRET_SUFFIX)
+        else "its NAME.key"
+    )
+    return (
+        f"--server-key {path} holds the hub's secret key: give the public "
+        f"certificate ({public}) instead and keep the secret one on the hub alone"
+    )

@@ -90,7 +90,7 @@ def test_hub_options_default_to_the_local_hub_and_no_curve() -> None:
         args.server, args.host, args.timeout, args.server_key, args.client_cert
     ) == (DEFAULT_SERVER, None, DEFAULT_TIMEOUT_S, None, None)  # fmt: skip
     assert DEFAULT_SERVER == "tcp://127.0.0.1:5514"
-    assert client_curve(args) is None
+    assert client_curve(args, "t") is None
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_hub_options_default_to_the_local_hub_and_no_curve() -> None:
 def test_one_curve_option_alone_is_refused(argv: list[str]) -> None:
     args = hub_parser().parse_args(argv)
     with pytest.raises(CurveOptionError) as refused:
-        client_curve(args)
+        client_curve(args, "t")
     assert str(refused.value) == "--server-key and --client-cert go together"
 
 
@@ -109,22 +109,23 @@ def test_a_missing_certificate_is_refused_naming_the_file(tmp_path: Path) -> Non
         ["--server-key", missing, "--client-cert", missing + "_secret"]
     )
     with pytest.raises(CurveOptionError) as refused:
-        client_curve(args)
+        client_curve(args, "t")
     assert "absent.key" in str(refused.value)
 
 
 def test_the_curve_pair_loads_the_hub_key_and_this_clients_keys(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub_public, _ = zmq.auth.create_certificates(str(tmp_path), "hub")
     _, me_secret = zmq.auth.create_certificates(str(tmp_path), "me")
     args = hub_parser().parse_args(
         ["--server-key", hub_public, "--client-cert", me_secret]
     )
-    keys = client_curve(args)
+    keys = client_curve(args, "t")
     assert keys is not None
     assert keys.server_key == zmq.auth.load_certificate(hub_public)[0]
     assert (keys.public_key, keys.secret_key) == zmq.auth.load_certificate(me_secret)
+    assert capsys.readouterr().err == ""  # the hub's public half: no warning
 
 
 def test_a_bad_server_endpoint_is_a_usage_error(
