@@ -94,7 +94,11 @@ class WorkerLink:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self._apply(self.core.on_frames(frames, time.monotonic()))
+            sessions = self.core.sessions
+            outputs = self.core.on_frames(frames, time.monotonic())
+            if self.core.sessions > sessions:  # the broker spoke: it took our READY
+                self._log_connection("worker_connected")
+            self._apply(outputs)
 
     def reply(self, client: bytes, body: Sequence[bytes], *, final: bool) -> None:
         self._apply(self.core.reply(client, body, time.monotonic(), final=final))
@@ -161,8 +165,13 @@ class WorkerLink:
             curve=self._curve,
             reconnect_max_ms=RECONNECT_MAX_MS,  # a broker away for hours: every 2 s
         )
+        # ZeroMQ connects in the background, to a broker there or not: connected is
+        # said when the broker first speaks (a heartbeat or a request)
+        self._log_connection("worker_connecting")
+
+    def _log_connection(self, event: str) -> None:
         log.info(
-            "worker_connected",
+            event,
             service=service_name(self.core.service),
             endpoint=self._endpoint,
             version=self.core.version.value,

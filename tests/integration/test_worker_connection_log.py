@@ -1,0 +1,93 @@
+"""What a Worker logs of its connection (a board's raspy-poller among them): ZeroMQ
+connects in the background whether a broker listens or not, so `worker_connected`,
+logged at the connect, was said with no hub there at all, at start and again at once
+after `broker_lost`. It is `worker_connecting` then, and `worker_connected` once the
+broker has spoken."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+from support.edge_fixtures import EdgeHandle
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy.client.mdp import Worker
+from raspy.cores.broker import BrokerSettings
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST: dict[str, Any] = {
+    "heartbeat_interval_s": 0.1,
+    "heartbeat_liveness": 3,
+    "reconnect_initial_s": 0.1,
+    "reconnect_max_s": 0.2,
+}
+
+
+@pytest.fixture
+def broker_settings() -> BrokerSettings:
+    """The broker heartbeats a new idle worker within 0.1 s."""
+    return BrokerSettings(heartbeat_interval_s=0.1)
+
+
+def worker_events(logs: list[MutableMapping[str, Any]]) -> list[str]:
+    return [e["event"] for e in logs if e.get("component") == "mdp_worker"]
+
+
+def test_with_no_broker_the_worker_is_connecting_and_never_connected() -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port_base(1)}"
+    with capture_logs() as logs:
+        worker = Worker(endpoint, "shed.fake.devices", **FAST)
+        try:
+            assert [e for e in logs if e.get("component") == "mdp_worker"] == [
+                {
+                    "component": "mdp_worker",
+                    "event": "worker_connecting",
+                    "service": "shed.fake.devices",
+                    "endpoint": endpoint,
+                    "version": "0.2",
+                    "log_level": "info",
+                }
+            ]
+            wait_until(
+                lambda: len(worker_events(logs)) >= 3,
+                what="a broker_lost and the connect after it",
+                timeout_s=20,
+            )
+        finally:
+            worker.close()
+    assert worker_events(logs)[:3] == [
+        "worker_connecting",
+        "broker_lost",
+        "worker_connecting",
+    ]
+    assert "worker_connected" not in worker_events(logs)
+
+
+def test_a_worker_is_connected_once_the_broker_has_spoken(edge: EdgeHandle) -> None:
+    with capture_logs() as logs:
+        worker = Worker(edge.endpoint, "shed.fake.devices", **FAST)
+        try:
+            wait_until(
+                lambda: "worker_connected" in worker_events(logs),
+                what="the broker's first heartbeat",
+                timeout_s=20,
+            )
+        finally:
+            worker.close()
+    said = [e for e in logs if e.get("component") == "mdp_worker"]
+    assert said[:2] == [
+        {
+            "component": "mdp_worker",
+            "event": event,
+            "service": "shed.fake.devices",
+            "endpoint": edge.endpoint,
+            "version": "0.2",
+            "log_level": "info",
+        }
+        for event in ("worker_connecting", "worker_connected")
+    ]
