@@ -358,6 +358,9 @@ class ScenarioCore:
         out: list[Output],
     ) -> None:
         out.extend(run.advance(resume, mono, wall))
+        waiting = run.waiting  # a wait_until's fault, said as it begins
+        if isinstance(waiting, run_mod.AwaitChange) and waiting.fault is not None:
+            self._history.error(waiting.fault, wall)
         request = self._book.paused(run, mono, wall)
         if request is not None:
             out.append(request)

@@ -89,13 +89,16 @@ class AwaitChange:
     `record_at` (monotonic s: a door that closes within the minute costs no write),
     with `end_wall` (epoch s its timeout ends) and `seconds` (its whole timeout),
     both infinite when it has none. The same for every wake of one wait_until, so
-    that a wake writes nothing new."""
+    that a wake writes nothing new. `fault`: the fault of its test that began with
+    this test (no value: it waits on), which the scenario shows once as its
+    last_error; None at the next wakes."""
 
     deadline: float | None
     place: Path | None = None
     record_at: float = 0.0
     end_wall: float = math.inf
     seconds: float = math.inf
+    fault: str | None = None
 
 
 Await: TypeAlias = Sleep | SendRequest | AwaitChange

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from raspy.errors import shown
 from raspy.rules import model
+from raspy.rules.expr_values import truthy
 from raspy.rules.resume_path import Path, Place
+from raspy.rules.retest import Fault, Retested
 from raspy.rules.run_calls import call_step, checked_key, device_step, fitting
 from raspy.rules.run_http import http_step
 from raspy.rules.run_scope import Program, RunScope, short
@@ -357,8 +359,11 @@ def _wait_until(
     place = (*where, Place(index)) if deadline is None or deadline > record_at else None
     awaited = AwaitChange(deadline, place, record_at, scope.clock.wall + left, seconds)
     expired = deadline is not None and deadline <= mono and take_up is not None
-    while not scope.holds(action.condition, "wait_until"):
-        if expired or isinstance((yield awaited), TimedOut):
+    tested = Retested(action.condition, "wait_until")
+    said: list[str] = []
+    while not _holds(tested, scope, said):
+        fault = _fault_began(scope, said)
+        if expired or isinstance((yield replace(awaited, fault=fault)), TimedOut):
             if action.continue_on_timeout:
                 scope.note(lambda: "wait_until: timed out, the run goes on")
                 return
@@ -366,3 +371,20 @@ def _wait_until(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
     scope.note(lambda: "wait_until: holds")
+
+
+def _holds(tested: Retested, scope: RunScope, said: list[str]) -> bool:
+    """Whether a wait_until's test holds now; a fault is no value, so not yet (a
+    board's failed reading, as a `when:` trigger takes it)."""
+    value = tested.value(scope.context(), said)
+    return not isinstance(value, Fault) and truthy(value)
+
+
+def _fault_began(scope: RunScope, said: list[str]) -> str | None:
+    """The fault that began with a wait_until's test, if one did: a line of the
+    trace now (the engine shows it as the scenario's last_error)."""
+    if not said:
+        return None
+    fault = said.pop()
+    scope.note(lambda: f"{fault}; no value, it waits on")
+    return fault

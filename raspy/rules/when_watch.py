@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError
 from raspy.rules import model
 from raspy.rules.engine_env import Surroundings
 from raspy.rules.expr_keys import key_glob
 from raspy.rules.expr_values import truthy
+from raspy.rules.retest import Fault, Retested
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
 
 MINUTE_S: Final = 60.0
@@ -32,14 +32,14 @@ _PAST_THE_MINUTE_S: Final = 0.01
 @dataclass(slots=True)
 class _When:
     """One `when:` trigger and what it knows: its last truth (kept through a fault),
-    whether it faults now, and its `for:` hold (start and deadline, monotonic)."""
+    its tests (whether it faults now), and its `for:` hold (start and deadline,
+    monotonic)."""
 
-    number: int  # from 1, as `raspy scenario show` names it: "trigger 2 when: ..."
     trigger: model.WhenTrigger
+    tested: Retested  # its fault named by its number: `trigger 2 when: ...`
     wants: Callable[[str], bool]  # the keys whose change re-tests it
     context_trigger: Mapping[str, JsonValue]
     truth: bool = False
-    fault: bool = False
     broken: bool = False  # a fault broke its hold: a truth back holds again
     hold: TriggerData | None = None
     hold_start: float = 0.0
@@ -67,8 +67,8 @@ class WhenWatch:
             globs = (key_glob(k, names) for k in trigger.expression.kv_keys())
             self._whens.append(
                 _When(
-                    number,
                     trigger,
+                    Retested(trigger.expression, f"trigger {number} when"),
                     matcher(g for g in globs if g is not None),
                     trigger_data("when", trigger.id),
                 )
@@ -83,10 +83,10 @@ class WhenWatch:
         it holds from now, for its whole time (as a kv trigger's `for:`)."""
         outcome = WhenOutcome()
         for when in self._whens:
-            when.truth = when.fault = when.broken = False
+            when.truth = when.tested.fault = when.broken = False
             when.hold = None
             value = self._test(when, wall, outcome)
-            if isinstance(value, _Fault):
+            if isinstance(value, Fault):
                 continue
             when.truth = truthy(value)
             if when.truth and when.trigger.for_s > 0:
@@ -128,7 +128,7 @@ class WhenWatch:
     @property
     def faulting(self) -> bool:
         """Whether a test faults now (its last test did)."""
-        return any(when.fault for when in self._whens)
+        return any(when.tested.fault for when in self._whens)
 
     def next_deadline(self) -> float | None:
         holds = [w.hold_deadline for w in self._whens if w.hold is not None]
@@ -153,7 +153,7 @@ class WhenWatch:
         changed: tuple[str, JsonValue] | None = None,
     ) -> None:
         value = self._test(when, wall, outcome, changed)
-        if isinstance(value, _Fault):
+        if isinstance(value, Fault):
             if when.hold is not None:
                 when.broken = True  # it cannot be said to have held through
             when.hold = None
@@ -182,21 +182,13 @@ class WhenWatch:
         wall: float,
         outcome: WhenOutcome,
         changed: tuple[str, JsonValue] | None = None,
-    ) -> JsonValue | _Fault:
+    ) -> JsonValue | Fault:
         """The expression's value now (`changed`: that key as its change left it),
-        or _FAULT (said once, when it begins)."""
+        or FAULT (said once, when it begins)."""
         context = self._env.context(when.context_trigger, wall)
         if changed is not None:
             context = replace(context, kv=_overlaid(context.kv, *changed))
-        try:
-            value = when.trigger.expression.evaluate(context)
-        except ScenarioError as exc:
-            if not when.fault:
-                outcome.faults.append(f"trigger {when.number} when: {exc}"[:500])
-            when.fault = True
-            return _FAULT
-        when.fault = False
-        return value
+        return when.tested.value(context, outcome.faults)
 
     @staticmethod
     def _hold(when: _When, key: str | None, value: JsonValue, mono: float) -> None:
@@ -210,13 +202,6 @@ def _overlaid(
 ) -> Callable[[str], JsonValue]:
     """`kv` with `key` reading `value`."""
     return lambda asked: value if asked == key else kv(asked)
-
-
-class _Fault:
-    """A test that faulted: neither true nor false."""
-
-
-_FAULT: Final = _Fault()
 
 
 def _next_minute(mono: float, wall: float) -> float:

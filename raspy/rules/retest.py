@@ -1,0 +1,54 @@
+"""An expression tested again as what it reads changes: a `when:` trigger's
+(rules.when_watch) and a `wait_until`'s (rules.run_walk). What the two share is
+written here once, so that a trigger and a wait never read the same change
+differently:
+
+- no value is no change: a test that faults (a null compared, a text added to a
+  number) is neither true nor false, and the fault is said once, when it begins,
+  not at every re-test (the scenario's `last_error` is on an SD card).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.errors import ScenarioError
+from raspy.rules.model import EvalContext, Expression
+
+_REASON_CHARS: Final = 500  # a fault as the scenario's last_error shows it
+
+
+class Fault:
+    """A test that faulted: neither true nor false."""
+
+
+FAULT: Final = Fault()
+
+
+@dataclass(slots=True)
+class Retested:
+    """One expression's tests in turn; `name` says whose it is in a fault's
+    reason (`trigger 2 when`, `wait_until`); `fault`: the last test faulted."""
+
+    expression: Expression
+    name: str
+    fault: bool = False
+
+    def value(
+        self,
+        context: EvalContext,
+        said: list[str],
+    ) -> JsonValue | Fault:
+        """The expression's value in `context`, or FAULT; a fault that begins with
+        this test is appended to `said`, the one after it is not."""
+        try:
+            value = self.expression.evaluate(context)
+        except ScenarioError as exc:
+            if not self.fault:
+                said.append(f"{self.name}: {exc}"[:_REASON_CHARS])
+            self.fault = True
+            return FAULT
+        self.fault = False
+        return value

@@ -1,0 +1,140 @@
+"""A `wait_until` through ScenarioCore (docs/scenarios.md, the actions table and
+"When something goes wrong"): a fault in its test is no value, as a `when:`
+trigger's is; the clock and the tree moved by the harness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.scenario_engine import Harness, harness, requests, sets
+
+from raspy.rules import run
+from raspy.rules.document import load_scenario
+from raspy.rules.engine import State
+
+pytestmark = pytest.mark.timeout(30)
+
+LIVING = "/device/hub.fake.living/value"
+# the first example of docs/scenarios.md, without its time-of-day condition
+HEAT_LIVING = """
+name: heat-living
+mode: single
+variables: {target: 19.5}
+triggers:
+  - kv: "/device/{host}.fake.living/value"
+    below: 19.5
+    for: 60s
+actions:
+  - device: "{host}.fake.lamp"
+    action: "on"
+  - wait_until: "kv('/device/{host}.fake.living/value') > target"
+    timeout: 2h
+    continue_on_timeout: true
+  - device: "{host}.fake.lamp"
+    action: "off"
+"""
+NULL_FAULT = (
+    "wait_until: expression \"kv('/device/{host}.fake.living/value') > target\": "
+    "cannot compare null > 19.5 (at offset 39)"
+)
+
+
+def _lamp(h: Harness) -> list[str]:
+    """The lamp's commands so far, each answered at once."""
+    said = []
+    for request in requests(h.outputs):
+        said.append(json.loads(request.body[0])["action"])
+        if request.request_id in h.core._requests:
+            h.reply(request, b"200")
+    return said
+
+
+def _heating() -> Harness:
+    """heat-living in its wait_until, the lamp (the heater) turned on."""
+    h = harness(load_scenario(HEAT_LIVING), tree={LIVING: 20})
+    h.change(LIVING, 19)
+    h.advance(61)
+    assert _lamp(h) == ["on"]
+    assert h.core.running == 1
+    return h
+
+
+def test_a_null_reading_during_the_wait_is_no_value_and_the_heater_goes_off() -> None:
+    """The board's failed reading (the key goes null) is neither warm nor cold: the
+    run waits on, the fault said once as it begins (a trace line, last_error),
+    and the heater goes off when the board is back warm."""
+    h = _heating()
+    h.advance(5)
+    h.no_value(LIVING)
+    assert (h.core.running, h.state) == (1, State.RUNNING)
+    assert h.core.status.last_error == NULL_FAULT
+    began = h.core.status.last_error_at
+    h.advance(30)
+    h.no_value(LIVING)  # the board still away: nothing new to say
+    assert h.core.status.last_error_at == began
+    h.change(LIVING, 21)
+    assert _lamp(h) == ["on", "off"]
+    assert h.core.running == 0
+    assert h.core.status.last_trace[2:] == (
+        "+0.0s wait_until kv('/device/{host}.fake.living/value') > target"
+        " (timeout 7200s)",
+        f"+5.0s {NULL_FAULT}; no value, it waits on",
+        "+35.0s wait_until: holds",
+        "+35.0s device hub.fake.lamp off",
+        "+35.0s device hub.fake.lamp: 200",
+        "+35.0s done",
+    )
+    assert h.state is State.IDLE  # the run did not fail; the fault stays told
+
+
+def test_a_fault_that_lasts_to_the_timeout_lets_the_timeout_act() -> None:
+    """No value until the timeout: `continue_on_timeout` goes on (the heater off
+    after 2 h at the latest, as the document says)."""
+    h = _heating()
+    h.no_value(LIVING)
+    h.advance(7199)
+    assert _lamp(h) == ["on"]
+    h.advance(1)
+    assert _lamp(h) == ["on", "off"]
+    assert h.core.status.last_trace[-5:-3] == (
+        f"+0.0s {NULL_FAULT}; no value, it waits on",
+        "+7200.0s wait_until: timed out, the run goes on",
+    )
+
+
+def test_a_fault_at_the_waits_start_is_said_at_once_and_the_timeout_ends_it() -> None:
+    """The first test faults as a later one does (a key misspelt, so absent): the
+    run waits, last_error says why at once, and the timeout fails the run."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/hous/temp') > 20\"\n    timeout: 60s\n"
+            "  - set: /warm\n    value: true\n"
+        )
+    )
+    h.change("/go", 1)
+    assert (h.core.running, h.state) == (1, State.RUNNING)
+    assert h.core.status.last_error == (
+        "wait_until: expression \"kv('/hous/temp') > 20\": "
+        "cannot compare null > 20 (at offset 17)"
+    )
+    assert sets(h.advance(60)) == []
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        "wait_until \"kv('/hous/temp') > 20\" timed out after 60s"
+    )
+
+
+def test_a_test_that_faults_then_holds_on_a_change_goes_on() -> None:
+    """A fault at the start, then a value that holds: the run goes on."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/t') > 20\"\n"
+            "  - set: /warm\n    value: true\n"
+        )
+    )
+    h.change("/go", 1)
+    assert h.core.running == 1
+    assert sets(h.change("/t", 21)) == [run.SetKey("/warm", True)]
