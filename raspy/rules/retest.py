@@ -5,11 +5,16 @@ differently:
 
 - no value is no change: a test that faults (a null compared, a text added to a
   number) is neither true nor false, and the fault is said once, when it begins,
-  not at every re-test (the scenario's `last_error` is on an SD card).
+  not at every re-test (the scenario's `last_error` is on an SD card);
+- a change is tested with its key as that change left it (`changed`): the shared
+  view of the tree may be ahead already (a bell's 0, 1, 0 in quick succession
+  reaches a scenario after the view says 0 again), and the 1 must count.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,9 +45,13 @@ class Retested:
         self,
         context: EvalContext,
         said: list[str],
+        changed: tuple[str, JsonValue] | None = None,
     ) -> JsonValue | Fault:
-        """The expression's value in `context`, or FAULT; a fault that begins with
-        this test is appended to `said`, the one after it is not."""
+        """The expression's value in `context` (`changed`: that key read as its
+        change left it), or FAULT; a fault that begins with this test is appended
+        to `said`, the one after it is not."""
+        if changed is not None:
+            context = dataclasses.replace(context, kv=_overlaid(context.kv, *changed))
         try:
             value = self.expression.evaluate(context)
         except ScenarioError as exc:
@@ -52,3 +61,10 @@ class Retested:
             return FAULT
         self.fault = False
         return value
+
+
+def _overlaid(
+    kv: Callable[[str], JsonValue], key: str, value: JsonValue
+) -> Callable[[str], JsonValue]:
+    """`kv` with `key` reading `value`."""
+    return lambda asked: value if asked == key else kv(asked)

@@ -126,7 +126,13 @@ class TimedOut:
 
 @dataclass(frozen=True, slots=True)
 class Woken:
-    pass
+    """A key a wait_until may read changed: `key` and the `value` its change left
+    (None: deleted), which the test reads though the tree has moved on since (a
+    bell's 0, 1, 0 heard after the tree says 0 again); `key` None: nothing
+    changed, test again as the tree is."""
+
+    key: str | None = None
+    value: JsonValue = None
 
 
 Resume: TypeAlias = Reply | TimedOut | Woken | None

@@ -11,6 +11,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Final
 
+from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model
 from raspy.rules.expr_values import truthy
@@ -33,6 +34,7 @@ from raspy.rules.run_steps import (
     Step,
     StopScenario,
     TimedOut,
+    Woken,
 )
 
 # a `wait` this long or longer (at any depth) is recorded in the tree while it lasts, and a
@@ -361,9 +363,15 @@ def _wait_until(
     expired = deadline is not None and deadline <= mono and take_up is not None
     tested = Retested(action.condition, "wait_until")
     said: list[str] = []
-    while not _holds(tested, scope, said):
+    changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
+    while not _holds(tested, scope, said, changed):
         fault = _fault_began(scope, said)
-        if expired or isinstance((yield replace(awaited, fault=fault)), TimedOut):
+        waits = awaited if fault is None else replace(awaited, fault=fault)
+        woken = None if expired else (yield waits)
+        changed = None
+        if isinstance(woken, Woken) and woken.key is not None:
+            changed = (woken.key, woken.value)
+        elif expired or isinstance(woken, TimedOut):
             if action.continue_on_timeout:
                 scope.note(lambda: "wait_until: timed out, the run goes on")
                 return
@@ -373,10 +381,16 @@ def _wait_until(
     scope.note(lambda: "wait_until: holds")
 
 
-def _holds(tested: Retested, scope: RunScope, said: list[str]) -> bool:
-    """Whether a wait_until's test holds now; a fault is no value, so not yet (a
-    board's failed reading, as a `when:` trigger takes it)."""
-    value = tested.value(scope.context(), said)
+def _holds(
+    tested: Retested,
+    scope: RunScope,
+    said: list[str],
+    changed: tuple[str, JsonValue] | None,
+) -> bool:
+    """Whether a wait_until's test holds now (`changed`: that key read as its
+    change left it); a fault is no value, so not yet (a board's failed reading, as
+    a `when:` trigger takes it)."""
+    value = tested.value(scope.context(), said, changed)
     return not isinstance(value, Fault) and truthy(value)
 
 

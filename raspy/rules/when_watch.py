@@ -12,7 +12,7 @@ begins, not at every reading (the scenario's `last_error` is on an SD card).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Final
 
 from raspy.devices.template import JsonValue
@@ -186,22 +186,13 @@ class WhenWatch:
         """The expression's value now (`changed`: that key as its change left it),
         or FAULT (said once, when it begins)."""
         context = self._env.context(when.context_trigger, wall)
-        if changed is not None:
-            context = replace(context, kv=_overlaid(context.kv, *changed))
-        return when.tested.value(context, outcome.faults)
+        return when.tested.value(context, outcome.faults, changed)
 
     @staticmethod
     def _hold(when: _When, key: str | None, value: JsonValue, mono: float) -> None:
         when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
         when.hold_start = mono
         when.hold_deadline = mono + when.trigger.for_s
-
-
-def _overlaid(
-    kv: Callable[[str], JsonValue], key: str, value: JsonValue
-) -> Callable[[str], JsonValue]:
-    """`kv` with `key` reading `value`."""
-    return lambda asked: value if asked == key else kv(asked)
 
 
 def _next_minute(mono: float, wall: float) -> float:

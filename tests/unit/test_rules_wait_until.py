@@ -138,3 +138,56 @@ def test_a_test_that_faults_then_holds_on_a_change_goes_on() -> None:
     h.change("/go", 1)
     assert h.core.running == 1
     assert sets(h.change("/t", 21)) == [run.SetKey("/warm", True)]
+
+
+def test_a_quick_change_wakes_the_wait_though_the_view_is_ahead_of_it() -> None:
+    """A bell's 0, 1, 0 reaches the scenario as two changes after the core's view
+    of the tree says 0 again: the wait is tested with the key as each change left
+    it, so the 1 is seen, as a `when:` on the same change fires."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/bell') == 1\"\n    timeout: 60s\n"
+            "  - set: /rung\n    value: yes!\n"
+        ),
+        tree={"/bell": 0},
+    )
+    h.change("/go", 1)
+    assert h.core.running == 1
+    h.tree["/bell"] = 0  # the view, already past the 1
+    rang = h.feed(h.core.on_kv("/bell", 0, 1, h.mono, h.wall))
+    assert sets(rang) == [run.SetKey("/rung", "yes!")]
+    assert h.core.running == 0
+
+
+def test_the_changed_key_is_overlaid_for_that_test_only() -> None:
+    """A change of another key after the quick one reads the tree as it is: the
+    overlay is the change's, once, not a value kept."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/bell') == 1 and kv('/door') == 'open'\"\n"
+            "  - set: /rung\n    value: yes!\n"
+        ),
+        tree={"/bell": 0, "/door": "shut"},
+    )
+    h.change("/go", 1)
+    h.tree["/bell"] = 0
+    assert sets(h.feed(h.core.on_kv("/bell", 0, 1, h.mono, h.wall))) == []
+    assert sets(h.change("/door", "open")) == []  # the bell says 0 again
+    assert sets(h.change("/bell", 1)) == [run.SetKey("/rung", "yes!")]
+
+
+def test_a_key_deleted_is_read_as_absent_by_its_wake() -> None:
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/lock') == null\"\n"
+            "  - set: /free\n    value: true\n"
+        ),
+        tree={"/lock": "held"},
+    )
+    h.change("/go", 1)
+    h.tree["/lock"] = "held"  # the view, already holding it again
+    freed = h.feed(h.core.on_kv("/lock", "held", None, h.mono, h.wall, deleted=True))
+    assert sets(freed) == [run.SetKey("/free", True)]
