@@ -8,7 +8,9 @@ differently:
   not at every re-test (the scenario's `last_error` is on an SD card);
 - a change is tested with its key as that change left it (`changed`): the shared
   view of the tree may be ahead already (a bell's 0, 1, 0 in quick succession
-  reaches a scenario after the view says 0 again), and the 1 must count.
+  reaches a scenario after the view says 0 again), and the 1 must count;
+- a test that reads the time is tested again as the wall clock turns a minute
+  (`next_minute`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.rules.model import EvalContext, Expression
 
+MINUTE_S: Final = 60.0
+# a re-test a hair after the minute turns, so that hour() and between() read the new
+# minute even when the wall clock's fraction rounds the other way
+_PAST_THE_MINUTE_S: Final = 0.01
 _REASON_CHARS: Final = 500  # a fault as the scenario's last_error shows it
 
 
@@ -68,3 +74,8 @@ def _overlaid(
 ) -> Callable[[str], JsonValue]:
     """`kv` with `key` reading `value`."""
     return lambda asked: value if asked == key else kv(asked)
+
+
+def next_minute(mono: float, wall: float) -> float:
+    """The monotonic time of the next turn of the wall clock's minute."""
+    return mono + (MINUTE_S - wall % MINUTE_S) + _PAST_THE_MINUTE_S

@@ -91,7 +91,9 @@ class AwaitChange:
     both infinite when it has none. The same for every wake of one wait_until, so
     that a wake writes nothing new. `fault`: the fault of its test that began with
     this test (no value: it waits on), which the scenario shows once as its
-    last_error; None at the next wakes."""
+    last_error; None at the next wakes. `retest_at`: for a test that reads the
+    time, when the wall clock's minute turns next (monotonic s): it is woken then
+    (Woken without a key)."""
 
     deadline: float | None
     place: Path | None = None
@@ -99,6 +101,7 @@ class AwaitChange:
     end_wall: float = math.inf
     seconds: float = math.inf
     fault: str | None = None
+    retest_at: float | None = None
 
 
 Await: TypeAlias = Sleep | SendRequest | AwaitChange

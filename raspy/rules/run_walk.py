@@ -16,7 +16,7 @@ from raspy.errors import shown
 from raspy.rules import model
 from raspy.rules.expr_values import truthy
 from raspy.rules.resume_path import Path, Place
-from raspy.rules.retest import Fault, Retested
+from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.run_calls import call_step, checked_key, device_step, fitting
 from raspy.rules.run_http import http_step
 from raspy.rules.run_scope import Program, RunScope, short
@@ -366,8 +366,7 @@ def _wait_until(
     changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
     while not _holds(tested, scope, said, changed):
         fault = _fault_began(scope, said)
-        waits = awaited if fault is None else replace(awaited, fault=fault)
-        woken = None if expired else (yield waits)
+        woken = None if expired else (yield _awaiting(awaited, action, scope, fault))
         changed = None
         if isinstance(woken, Woken) and woken.key is not None:
             changed = (woken.key, woken.value)
@@ -392,6 +391,21 @@ def _holds(
     a `when:` trigger takes it)."""
     value = tested.value(scope.context(), said, changed)
     return not isinstance(value, Fault) and truthy(value)
+
+
+def _awaiting(
+    awaited: AwaitChange,
+    action: model.WaitUntilAction,
+    scope: RunScope,
+    fault: str | None,
+) -> AwaitChange:
+    """What a wait_until waits for until its next test: a fault that began with
+    this test, and when the minute turns for a test that reads the time."""
+    if fault is None and not action.reads_time:
+        return awaited  # the same each wake: nothing new to make
+    clock = scope.clock
+    retest_at = next_minute(clock.mono, clock.wall) if action.reads_time else None
+    return replace(awaited, fault=fault, retest_at=retest_at)
 
 
 def _fault_began(scope: RunScope, said: list[str]) -> str | None:

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
 from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.engine_env import Surroundings
 from raspy.rules.expr_keys import key_glob
 from raspy.rules.expr_values import truthy
-from raspy.rules.retest import Fault, Retested
+from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
-
-MINUTE_S: Final = 60.0
-# a re-test a hair after the minute turns, so that hour() and between() read the new
-# minute even when the wall clock's fraction rounds the other way
-_PAST_THE_MINUTE_S: Final = 0.01
 
 
 @dataclass(slots=True)
@@ -92,7 +86,7 @@ class WhenWatch:
             if when.truth and when.trigger.for_s > 0:
                 self._hold(when, None, value, mono)
         if self._timed:
-            self._next_minute = _next_minute(mono, wall)
+            self._next_minute = next_minute(mono, wall)
         return outcome
 
     def on_change(
@@ -122,7 +116,7 @@ class WhenWatch:
         if self._next_minute is not None and self._next_minute <= mono:
             for when in self._timed:
                 self._step(when, None, mono, wall, outcome)
-            self._next_minute = _next_minute(mono, wall)
+            self._next_minute = next_minute(mono, wall)
         return outcome
 
     @property
@@ -193,8 +187,3 @@ class WhenWatch:
         when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
         when.hold_start = mono
         when.hold_deadline = mono + when.trigger.for_s
-
-
-def _next_minute(mono: float, wall: float) -> float:
-    """The monotonic time of the next turn of the wall clock's minute."""
-    return mono + (MINUTE_S - wall % MINUTE_S) + _PAST_THE_MINUTE_S

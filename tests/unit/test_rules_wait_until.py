@@ -1,6 +1,7 @@
 """A `wait_until` through ScenarioCore (docs/scenarios.md, the actions table and
-"When something goes wrong"): a fault in its test is no value, as a `when:`
-trigger's is; the clock and the tree moved by the harness."""
+"When something goes wrong"), tested again as a `when:` trigger is: a fault in its
+test is no value, a change is read as it left its key, a test of the time is made
+again each minute; the clock and the tree moved by the harness."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import json
 import pytest
 from support.scenario_engine import Harness, harness, requests, sets
 
-from raspy.rules import run
-from raspy.rules.document import load_scenario
+from raspy.rules import engine, run
+from raspy.rules.document import load_scenario, validate_scenario
 from raspy.rules.engine import State
+from raspy.rules.resume_path import Place
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -191,3 +193,98 @@ def test_a_key_deleted_is_read_as_absent_by_its_wake() -> None:
     h.tree["/lock"] = "held"  # the view, already holding it again
     freed = h.feed(h.core.on_kv("/lock", "held", None, h.mono, h.wall, deleted=True))
     assert sets(freed) == [run.SetKey("/free", True)]
+
+
+MORNING = (
+    "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+    '  - wait_until: "hour() >= 7"\n'
+    "  - set: /morning\n    value: true\n"
+)
+THREE_AM = 1_699_920_000.0 + 3 * 3600  # 2023-11-14 03:00 UTC
+
+
+def _ticks_until(h: Harness, wall: float) -> list[engine.Output]:
+    """The owner's timer: a tick at each deadline the core asks for, up to `wall`
+    (bounded: a wait re-tested each minute asks for one a minute)."""
+    out: list[engine.Output] = []
+    for _ in range(10_000):
+        deadline = h.core.next_deadline()
+        if deadline is None or h.wall + (deadline - h.mono) > wall:
+            return out
+        out += h.advance(deadline - h.mono)
+    raise AssertionError("more ticks than the time allows")
+
+
+def test_a_wait_until_that_reads_the_time_is_tested_each_minute() -> None:
+    """`hour() >= 7` from 03:00, no timeout: it held at 07:00:00.01, the first
+    re-test of that minute; it waited for ever (and was recorded for restarts)."""
+    h = harness(load_scenario(MORNING))
+    h.wall = THREE_AM
+    h.change("/go", 1)
+    assert sets(_ticks_until(h, THREE_AM + 4 * 3600 - 1)) == []
+    assert h.core.running == 1
+    assert sets(_ticks_until(h, THREE_AM + 4 * 3600 + 1)) == [
+        run.SetKey("/morning", True)
+    ]
+    assert h.wall == pytest.approx(THREE_AM + 4 * 3600 + 0.01)
+    assert h.core.running == 0
+
+
+def test_a_wait_until_of_a_key_and_the_time_is_tested_by_either() -> None:
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/away') == true and hour() >= 7\"\n"
+            "  - set: /morning\n    value: true\n"
+        ),
+        tree={"/away": False},
+    )
+    h.wall = THREE_AM
+    h.change("/go", 1)
+    assert sets(h.change("/away", True)) == []  # 03:00 still
+    assert sets(_ticks_until(h, THREE_AM + 4 * 3600 + 1)) == [
+        run.SetKey("/morning", True)
+    ]
+
+
+def test_a_resumed_wait_until_of_the_time_is_tested_at_once_then_each_minute() -> None:
+    h = harness(load_scenario(MORNING))
+    h.wall = THREE_AM
+    h.feed(
+        h.core.on_startup(
+            h.mono,
+            h.wall,
+            fire=False,
+            resume=[
+                engine.Checkpoint(
+                    (Place(0),), float("inf"), float("inf"), {"kind": "kv"}, until=True
+                )
+            ],
+        )
+    )
+    assert h.core.running == 1
+    assert h.core.next_deadline() == pytest.approx(h.mono + 60.01)
+    assert sets(_ticks_until(h, THREE_AM + 4 * 3600 + 1)) == [
+        run.SetKey("/morning", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "col"),
+    [
+        ("'trigger.value > 2'", 18),
+        ("'false'\n    timeout: 1h", 18),
+        ("'random() < 0.5'\n    timeout: 5m\n    continue_on_timeout: true", 18),
+    ],
+)
+def test_a_wait_until_that_reads_neither_a_key_nor_the_time_is_refused(
+    written: str, col: int
+) -> None:
+    """Nothing would test it again: it holds at once or never. A timeout makes it
+    a pause of that timeout, which a `wait:` says plainly: refused too."""
+    text = f"name: a\ntriggers:\n  - kv: /go\nactions:\n  - wait_until: {written}\n"
+    assert validate_scenario(text, "s.yaml") == [
+        f"s.yaml:5:{col}: actions[0].wait_until: reads no key with kv('...') and not"
+        " the time, so nothing tests it again: it holds at once or never (a fixed"
+        " pause is a wait:)"
+    ]
