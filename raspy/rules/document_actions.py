@@ -39,11 +39,13 @@ MAX_COUNT: Final = 10_000
 MAX_FRAMES: Final = 16
 LEVELS: Final = ("debug", "info", "warning", "error")
 _NAME: Final = re.compile(model.NAME_PATTERN)
-# a wait_until that nothing tests again (no key, no time): refused with a timeout
-# too, where it would be a pause of its timeout or none, which `wait:` says plainly
+# a wait_until that nothing tests again (no key, no time) and no timeout ends: it
+# holds at once or waits for ever. With a timeout it is a pause of that timeout at
+# most: taken, as before (a stored scenario so written still loads after an upgrade)
 NEVER_RETESTED: Final = (
-    "reads no key with kv('...') and not the time, so nothing tests it again: it"
-    " holds at once or never (a fixed pause is a wait:)"
+    "reads no key with kv('...') and not the time, so nothing tests it again:"
+    " without a timeout it holds at once or waits for ever (give it a timeout:, or"
+    " write a wait:)"
 )
 
 Entries = dict[str, tuple[yaml.Node, yaml.Node]]
@@ -216,7 +218,7 @@ def _wait_until(
         )
     if condition is None or isinstance(timeout_s, Invalid) or go_on is None:
         return None
-    if reads_nothing(condition):
+    if timeout_s < 0 and reads_nothing(condition):
         offset = text_offset(node, 0, checks.document)
         checks.problem(node, where, NEVER_RETESTED, offset)
         return None

@@ -273,18 +273,33 @@ def test_a_resumed_wait_until_of_the_time_is_tested_at_once_then_each_minute() -
     ("written", "col"),
     [
         ("'trigger.value > 2'", 18),
-        ("'false'\n    timeout: 1h", 18),
-        ("'random() < 0.5'\n    timeout: 5m\n    continue_on_timeout: true", 18),
+        ("'false'", 18),
+        ("'random() < 0.5'\n    continue_on_timeout: true", 18),
     ],
 )
 def test_a_wait_until_that_reads_neither_a_key_nor_the_time_is_refused(
     written: str, col: int
 ) -> None:
-    """Nothing would test it again: it holds at once or never. A timeout makes it
-    a pause of that timeout, which a `wait:` says plainly: refused too."""
+    """Nothing would test it again and no timeout ends it: it holds at once or
+    waits for ever."""
     text = f"name: a\ntriggers:\n  - kv: /go\nactions:\n  - wait_until: {written}\n"
     assert validate_scenario(text, "s.yaml") == [
         f"s.yaml:5:{col}: actions[0].wait_until: reads no key with kv('...') and not"
-        " the time, so nothing tests it again: it holds at once or never (a fixed"
-        " pause is a wait:)"
+        " the time, so nothing tests it again: without a timeout it holds at once or"
+        " waits for ever (give it a timeout:, or write a wait:)"
     ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "'false'\n    timeout: 1h",
+        "'random() < 0.5'\n    timeout: 5m\n    continue_on_timeout: true",
+    ],
+)
+def test_a_wait_until_that_reads_nothing_but_has_a_timeout_is_taken(
+    written: str,
+) -> None:
+    """A pause of its timeout at most: a stored scenario so written loads as before."""
+    text = f"name: a\ntriggers:\n  - kv: /go\nactions:\n  - wait_until: {written}\n"
+    assert validate_scenario(text, "s.yaml") == []
