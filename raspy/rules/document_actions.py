@@ -13,7 +13,8 @@ from raspy.errors import quote
 from raspy.rules import document_http, model
 from raspy.rules.document_checks import Checks, join
 from raspy.rules.document_values import seconds, value_or_expr, wait
-from raspy.rules.document_yaml import Invalid, kind_of, scalar
+from raspy.rules.document_when import reads_nothing, reads_time
+from raspy.rules.document_yaml import Invalid, kind_of, scalar, text_offset
 
 KEYS: Final[dict[str, tuple[str, ...]]] = {
     "device": ("action", "value", "expr", "timeout"),
@@ -38,6 +39,14 @@ MAX_COUNT: Final = 10_000
 MAX_FRAMES: Final = 16
 LEVELS: Final = ("debug", "info", "warning", "error")
 _NAME: Final = re.compile(model.NAME_PATTERN)
+# a wait_until that nothing tests again (no key, no time) and no timeout ends: it
+# holds at once or waits for ever. With a timeout it is a pause of that timeout at
+# most: taken, as before (a stored scenario so written still loads after an upgrade)
+NEVER_RETESTED: Final = (
+    "reads no key with kv('...') and not the time, so nothing tests it again:"
+    " without a timeout it holds at once or waits for ever (give it a timeout:, or"
+    " write a wait:)"
+)
 
 Entries = dict[str, tuple[yaml.Node, yaml.Node]]
 
@@ -209,7 +218,12 @@ def _wait_until(
         )
     if condition is None or isinstance(timeout_s, Invalid) or go_on is None:
         return None
-    return model.WaitUntilAction(condition, None if timeout_s < 0 else timeout_s, go_on)
+    if timeout_s < 0 and reads_nothing(condition):
+        offset = text_offset(node, 0, checks.document)
+        checks.problem(node, where, NEVER_RETESTED, offset)
+        return None
+    timeout = None if timeout_s < 0 else timeout_s
+    return model.WaitUntilAction(condition, timeout, go_on, reads_time(condition))
 
 
 def _repeat(

@@ -51,6 +51,15 @@ def read_when(
     return model.WhenTrigger(expression, reads_time(expression), hold_s, trigger_id)
 
 
+def reads_nothing(expression: CompiledExpression) -> bool:
+    """Whether it reads neither a key nor the time: nothing makes a `wait_until`
+    of it test again (a key put together by the expression is still a key: its
+    wait ends at its timeout, as documented)."""
+    return not (
+        expression.kv_keys() or expression.computed_keys() or reads_time(expression)
+    )
+
+
 def reads_time(expression: CompiledExpression) -> bool:
     """Whether its value may change with the clock alone: a time function, or a
     key with a time in it (`kv('/plan/{now:%H}')`)."""
@@ -88,7 +97,7 @@ def _unwatchable(
                 " be every key): write its fixed parts out",
                 offset,
             )
-    if not expression.kv_keys() and not reads_time(expression):
+    if reads_nothing(expression):
         return (
             "reads no key with kv('...') and not the time, so it never changes:"
             " a when: fires when what it reads makes it true",

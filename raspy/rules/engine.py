@@ -121,10 +121,11 @@ class ScenarioCore:
         of None means deleted (a JSON null is a value when deleted is False)."""
         self._wall = wall
         out: list[Output] = []
+        gone = new is None if deleted is None else deleted
         for run in list(self._book.runs.values()):
             if isinstance(run.waiting, run_mod.AwaitChange):
-                self._advance(run, run_mod.Woken(), mono, wall, out)
-        gone = new is None if deleted is None else deleted
+                woken = run_mod.Woken(key, None if gone else new)
+                self._advance(run, woken, mono, wall, out)
         for data in self._watch.on_change(key, old, new, mono, deleted=gone):
             self._fire(data, mono, wall, out, check=True)
         if self._when.active:  # most scenarios have none: nothing more to do
@@ -358,6 +359,9 @@ class ScenarioCore:
         out: list[Output],
     ) -> None:
         out.extend(run.advance(resume, mono, wall))
+        waiting = run.waiting  # a wait_until's fault, said as it begins
+        if isinstance(waiting, run_mod.AwaitChange) and waiting.fault is not None:
+            self._history.error(waiting.fault, wall)
         request = self._book.paused(run, mono, wall)
         if request is not None:
             out.append(request)

@@ -261,11 +261,13 @@ class WaitAction:
 @dataclass(frozen=True, slots=True)
 class WaitUntilAction:
     """Wait until `condition` holds; past `timeout_s` (None: forever) the run fails,
-    unless `continue_on_timeout`."""
+    unless `continue_on_timeout`. Tested again when a key it reads changes, and
+    each minute when `reads_time` (as a WhenTrigger's)."""
 
     condition: Expression
     timeout_s: float | None = None
     continue_on_timeout: bool = False
+    reads_time: bool = False
 
 
 @dataclass(frozen=True, slots=True)

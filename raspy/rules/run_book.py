@@ -100,8 +100,9 @@ class RunBook:
 
     def due(self, mono: float) -> Iterator[tuple[Run, run_mod.Resume]]:
         """The runs whose sleep ended or whose request or wait timed out by `mono`,
-        with what resumes each. Lazy: each run is looked at once the ones before it
-        went on (their ends may have stopped it)."""
+        or whose wait_until reads the time and its minute turned, with what resumes
+        each. Lazy: each run is looked at once the ones before it went on (their
+        ends may have stopped it)."""
         for run in list(self.runs.values()):
             waiting = run.waiting
             if isinstance(waiting, run_mod.Sleep) and waiting.deadline <= mono:
@@ -114,6 +115,12 @@ class RunBook:
                 if isinstance(waiting, SendRequest):
                     self.requests.pop(waiting.request_id, None)
                 yield run, run_mod.TimedOut()
+            elif (
+                isinstance(waiting, run_mod.AwaitChange)
+                and waiting.retest_at is not None
+                and waiting.retest_at <= mono
+            ):
+                yield run, run_mod.Woken()  # tested again as the tree is
 
     def recordable(self, mono: float, wall: float) -> None:
         """The runs in a `wait_until` that have waited long enough by `mono` get
@@ -124,7 +131,7 @@ class RunBook:
 
     def next_deadline(self) -> float | None:
         """The earliest deadline a run waits for, a wait_until's record's time
-        among them."""
+        and the next minute of one that reads the time among them."""
         deadlines = [
             run.waiting.deadline
             for run in self.runs.values()
@@ -134,6 +141,12 @@ class RunBook:
             run.waiting.record_at
             for run in self._unrecorded()
             if isinstance(run.waiting, run_mod.AwaitChange)  # (mypy)
+        ]
+        deadlines += [
+            run.waiting.retest_at
+            for run in self.runs.values()
+            if isinstance(run.waiting, run_mod.AwaitChange)
+            and run.waiting.retest_at is not None
         ]
         return min(deadlines, default=None)
 

@@ -89,13 +89,19 @@ class AwaitChange:
     `record_at` (monotonic s: a door that closes within the minute costs no write),
     with `end_wall` (epoch s its timeout ends) and `seconds` (its whole timeout),
     both infinite when it has none. The same for every wake of one wait_until, so
-    that a wake writes nothing new."""
+    that a wake writes nothing new. `fault`: the fault of its test that began with
+    this test (no value: it waits on), which the scenario shows once as its
+    last_error; None at the next wakes. `retest_at`: for a test that reads the
+    time, when the wall clock's minute turns next (monotonic s): it is woken then
+    (Woken without a key)."""
 
     deadline: float | None
     place: Path | None = None
     record_at: float = 0.0
     end_wall: float = math.inf
     seconds: float = math.inf
+    fault: str | None = None
+    retest_at: float | None = None
 
 
 Await: TypeAlias = Sleep | SendRequest | AwaitChange
@@ -123,7 +129,13 @@ class TimedOut:
 
 @dataclass(frozen=True, slots=True)
 class Woken:
-    pass
+    """A key a wait_until may read changed: `key` and the `value` its change left
+    (None: deleted), which the test reads though the tree has moved on since (a
+    bell's 0, 1, 0 heard after the tree says 0 again); `key` None: nothing
+    changed, test again as the tree is."""
+
+    key: str | None = None
+    value: JsonValue = None
 
 
 Resume: TypeAlias = Reply | TimedOut | Woken | None

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
+from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model
+from raspy.rules.expr_values import truthy
 from raspy.rules.resume_path import Path, Place
+from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.run_calls import call_step, checked_key, device_step, fitting
 from raspy.rules.run_http import http_step
 from raspy.rules.run_scope import Program, RunScope, short
@@ -31,6 +34,7 @@ from raspy.rules.run_steps import (
     Step,
     StopScenario,
     TimedOut,
+    Woken,
 )
 
 # a `wait` this long or longer (at any depth) is recorded in the tree while it lasts, and a
@@ -357,8 +361,16 @@ def _wait_until(
     place = (*where, Place(index)) if deadline is None or deadline > record_at else None
     awaited = AwaitChange(deadline, place, record_at, scope.clock.wall + left, seconds)
     expired = deadline is not None and deadline <= mono and take_up is not None
-    while not scope.holds(action.condition, "wait_until"):
-        if expired or isinstance((yield awaited), TimedOut):
+    tested = Retested(action.condition, "wait_until")
+    said: list[str] = []
+    changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
+    while not _holds(tested, scope, said, changed):
+        fault = _fault_began(scope, said)
+        woken = None if expired else (yield _awaiting(awaited, action, scope, fault))
+        changed = None
+        if isinstance(woken, Woken) and woken.key is not None:
+            changed = (woken.key, woken.value)
+        elif expired or isinstance(woken, TimedOut):
             if action.continue_on_timeout:
                 scope.note(lambda: "wait_until: timed out, the run goes on")
                 return
@@ -366,3 +378,41 @@ def _wait_until(
                 f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
             )
     scope.note(lambda: "wait_until: holds")
+
+
+def _holds(
+    tested: Retested,
+    scope: RunScope,
+    said: list[str],
+    changed: tuple[str, JsonValue] | None,
+) -> bool:
+    """Whether a wait_until's test holds now (`changed`: that key read as its
+    change left it); a fault is no value, so not yet (a board's failed reading, as
+    a `when:` trigger takes it)."""
+    value = tested.value(scope.context(), said, changed)
+    return not isinstance(value, Fault) and truthy(value)
+
+
+def _awaiting(
+    awaited: AwaitChange,
+    action: model.WaitUntilAction,
+    scope: RunScope,
+    fault: str | None,
+) -> AwaitChange:
+    """What a wait_until waits for until its next test: a fault that began with
+    this test, and when the minute turns for a test that reads the time."""
+    if fault is None and not action.reads_time:
+        return awaited  # the same each wake: nothing new to make
+    clock = scope.clock
+    retest_at = next_minute(clock.mono, clock.wall) if action.reads_time else None
+    return replace(awaited, fault=fault, retest_at=retest_at)
+
+
+def _fault_began(scope: RunScope, said: list[str]) -> str | None:
+    """The fault that began with a wait_until's test, if one did: a line of the
+    trace now (the engine shows it as the scenario's last_error)."""
+    if not said:
+        return None
+    fault = said.pop()
+    scope.note(lambda: f"{fault}; no value, it waits on")
+    return fault

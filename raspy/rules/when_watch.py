@@ -12,34 +12,28 @@ begins, not at every reading (the scenario's `last_error` is on an SD card).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Final
+from dataclasses import dataclass, field
 
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError
 from raspy.rules import model
 from raspy.rules.engine_env import Surroundings
 from raspy.rules.expr_keys import key_glob
 from raspy.rules.expr_values import truthy
+from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
-
-MINUTE_S: Final = 60.0
-# a re-test a hair after the minute turns, so that hour() and between() read the new
-# minute even when the wall clock's fraction rounds the other way
-_PAST_THE_MINUTE_S: Final = 0.01
 
 
 @dataclass(slots=True)
 class _When:
     """One `when:` trigger and what it knows: its last truth (kept through a fault),
-    whether it faults now, and its `for:` hold (start and deadline, monotonic)."""
+    its tests (whether it faults now), and its `for:` hold (start and deadline,
+    monotonic)."""
 
-    number: int  # from 1, as `raspy scenario show` names it: "trigger 2 when: ..."
     trigger: model.WhenTrigger
+    tested: Retested  # its fault named by its number: `trigger 2 when: ...`
     wants: Callable[[str], bool]  # the keys whose change re-tests it
     context_trigger: Mapping[str, JsonValue]
     truth: bool = False
-    fault: bool = False
     broken: bool = False  # a fault broke its hold: a truth back holds again
     hold: TriggerData | None = None
     hold_start: float = 0.0
@@ -67,8 +61,8 @@ class WhenWatch:
             globs = (key_glob(k, names) for k in trigger.expression.kv_keys())
             self._whens.append(
                 _When(
-                    number,
                     trigger,
+                    Retested(trigger.expression, f"trigger {number} when"),
                     matcher(g for g in globs if g is not None),
                     trigger_data("when", trigger.id),
                 )
@@ -83,16 +77,16 @@ class WhenWatch:
         it holds from now, for its whole time (as a kv trigger's `for:`)."""
         outcome = WhenOutcome()
         for when in self._whens:
-            when.truth = when.fault = when.broken = False
+            when.truth = when.tested.fault = when.broken = False
             when.hold = None
             value = self._test(when, wall, outcome)
-            if isinstance(value, _Fault):
+            if isinstance(value, Fault):
                 continue
             when.truth = truthy(value)
             if when.truth and when.trigger.for_s > 0:
                 self._hold(when, None, value, mono)
         if self._timed:
-            self._next_minute = _next_minute(mono, wall)
+            self._next_minute = next_minute(mono, wall)
         return outcome
 
     def on_change(
@@ -122,13 +116,13 @@ class WhenWatch:
         if self._next_minute is not None and self._next_minute <= mono:
             for when in self._timed:
                 self._step(when, None, mono, wall, outcome)
-            self._next_minute = _next_minute(mono, wall)
+            self._next_minute = next_minute(mono, wall)
         return outcome
 
     @property
     def faulting(self) -> bool:
         """Whether a test faults now (its last test did)."""
-        return any(when.fault for when in self._whens)
+        return any(when.tested.fault for when in self._whens)
 
     def next_deadline(self) -> float | None:
         holds = [w.hold_deadline for w in self._whens if w.hold is not None]
@@ -153,7 +147,7 @@ class WhenWatch:
         changed: tuple[str, JsonValue] | None = None,
     ) -> None:
         value = self._test(when, wall, outcome, changed)
-        if isinstance(value, _Fault):
+        if isinstance(value, Fault):
             if when.hold is not None:
                 when.broken = True  # it cannot be said to have held through
             when.hold = None
@@ -182,43 +176,14 @@ class WhenWatch:
         wall: float,
         outcome: WhenOutcome,
         changed: tuple[str, JsonValue] | None = None,
-    ) -> JsonValue | _Fault:
+    ) -> JsonValue | Fault:
         """The expression's value now (`changed`: that key as its change left it),
-        or _FAULT (said once, when it begins)."""
+        or FAULT (said once, when it begins)."""
         context = self._env.context(when.context_trigger, wall)
-        if changed is not None:
-            context = replace(context, kv=_overlaid(context.kv, *changed))
-        try:
-            value = when.trigger.expression.evaluate(context)
-        except ScenarioError as exc:
-            if not when.fault:
-                outcome.faults.append(f"trigger {when.number} when: {exc}"[:500])
-            when.fault = True
-            return _FAULT
-        when.fault = False
-        return value
+        return when.tested.value(context, outcome.faults, changed)
 
     @staticmethod
     def _hold(when: _When, key: str | None, value: JsonValue, mono: float) -> None:
         when.hold = trigger_data("when", when.trigger.id, key=key, value=value)
         when.hold_start = mono
         when.hold_deadline = mono + when.trigger.for_s
-
-
-def _overlaid(
-    kv: Callable[[str], JsonValue], key: str, value: JsonValue
-) -> Callable[[str], JsonValue]:
-    """`kv` with `key` reading `value`."""
-    return lambda asked: value if asked == key else kv(asked)
-
-
-class _Fault:
-    """A test that faulted: neither true nor false."""
-
-
-_FAULT: Final = _Fault()
-
-
-def _next_minute(mono: float, wall: float) -> float:
-    """The monotonic time of the next turn of the wall clock's minute."""
-    return mono + (MINUTE_S - wall % MINUTE_S) + _PAST_THE_MINUTE_S

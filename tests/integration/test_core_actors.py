@@ -238,7 +238,8 @@ def test_a_run_cut_short_by_a_stop_is_named_after_the_restart(
     the last error."""
     core.start()
     slow = (
-        'name: slow\nactions:\n  - wait_until: "false"\n    timeout: 1h\n'
+        "name: slow\nactions:\n  - wait_until: \"kv('/house/never') == 1\"\n"
+        "    timeout: 1h\n"
         "  - set: /scenario/slow/note\n    value: done\n"
     )
     assert core.request("import", document=slow)[0] == b"200"

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from raspy.devices.template import JsonValue
 from raspy.rules import document_yaml, model
+from raspy.rules.document_when import reads_nothing, reads_time
 from raspy.rules.expr import compile_expression
 
 Drawn: TypeAlias = tuple[Any, Any]  # (what the document says, what the model holds)
@@ -372,7 +373,8 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
             model.WaitAction(low[0], high[0]),
         )
     if kind == "wait_until":
-        source, compiled = draw(_expression())
+        # one that nothing would test again (no key, no time) is refused
+        source, compiled = draw(_expression().filter(lambda d: not reads_nothing(d[1])))
         written = {"wait_until": source}
         timeout_s: float | None = None
         if finite or draw(st.booleans()):
@@ -382,7 +384,7 @@ def _simple_action(draw: st.DrawFn, finite: bool) -> _Action:
             written["continue_on_timeout"] = go_on
         return _Action(
             written,
-            model.WaitUntilAction(compiled, timeout_s, go_on),
+            model.WaitUntilAction(compiled, timeout_s, go_on, reads_time(compiled)),
             open_ended=timeout_s is None,
         )
     if kind == "event":

@@ -187,9 +187,14 @@ def test_every_trigger_kind_maps_onto_the_model(
         ("{wait: 250ms}", model.WaitAction(0.25)),
         (
             "{wait_until: 'hour() > 6', continue_on_timeout: true, timeout: 5m}",
-            model.WaitUntilAction(compile_expression("hour() > 6"), 300.0, True),
+            model.WaitUntilAction(
+                compile_expression("hour() > 6"), 300.0, True, reads_time=True
+            ),
         ),
-        ("{wait_until: 'true'}", model.WaitUntilAction(compile_expression("true"))),
+        (
+            "{wait_until: \"kv('/x') == 1\"}",
+            model.WaitUntilAction(compile_expression("kv('/x') == 1")),
+        ),
         (
             "{repeat: {while: 'n < 3', actions: [{wait: 1s}]}}",
             model.RepeatAction(
