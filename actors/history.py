@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Final
 import pykka
 import structlog
 
-from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors.worker import (
     LocalClient,
@@ -41,15 +40,15 @@ from raspy.devices.reading import (
 )
 from raspy.errors import StoreError
 from raspy.history import query, service
+from raspy.history.intake import logged_devices, sample_value
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, parse_tiers
 from raspy.names import DEVICES_SUFFIX
+from raspy.storage.history_rows import bucket_of, stored_rows
 from raspy.storage.store import Delete, Put, ReadView
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,
-    HISTORY_ROW_PREFIX,
     Table,
-    decode_history_row,
     decode_kv,
     encode_history_row,
     history_row_key,
@@ -68,50 +67,9 @@ LOG_REFRESH_S: Final = 5.0
 _ASK_TIMEOUT_S: Final = 5.0
 _DEVICES_SUFFIX: Final = DEVICES_SUFFIX.encode()
 _LIST_BODY: Final = b'{"v": 1, "action": "list"}'
-_LAST_INDEX: Final = 2**32 - 1  # a row key's step and slot are 4 bytes each
 
 
 HistoryLinks = PeerLinks  # what the history actor talks to
-
-
-def logged_devices(reply: tuple[bytes, ...]) -> set[str] | None:
-    """The full names whose `log` is true in a devices `list` reply, None if the
-    reply is not a 200 list."""
-    if len(reply) != 2 or reply[0] != b"200":
-        return None
-    try:
-        document = json_text.loads(reply[1])
-    except (UnicodeDecodeError, ValueError):
-        return None
-    devices = document.get("devices") if isinstance(document, dict) else None
-    if not isinstance(devices, list):
-        return None
-    names: set[str] = set()
-    for device in devices:
-        if not isinstance(device, dict):
-            continue
-        config, fullname = device.get("config"), device.get("fullname")
-        if (
-            isinstance(fullname, str)
-            and isinstance(config, dict)
-            and config.get("log") is True
-        ):
-            names.add(fullname)
-    return names
-
-
-def sample_value(body: bytes) -> float | None:
-    """A Clone `/value` body (JSON text) as a number to record: numbers as they are,
-    true/false as 1/0 (a switch's graph), anything else None."""
-    try:
-        value = json_text.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    return None
 
 
 class HistoryActor(pykka.ThreadingActor):
@@ -327,7 +285,7 @@ class HistoryActor(pykka.ThreadingActor):
         data = self.links.store.get(
             Table.HISTORY, history_row_key(row.step_s, row.slot, row.key)
         )
-        return None if data is None else _bucket(data)
+        return None if data is None else bucket_of(data)
 
     def _flush(self) -> None:
         rows = self.recorder.take_pending()
@@ -414,49 +372,9 @@ class HistoryActor(pykka.ThreadingActor):
             if pending is not None:
                 return pending
             data = view.get(Table.HISTORY, history_row_key(tier.step_s, slot, key))
-            return None if data is None else _bucket(data)
+            return None if data is None else bucket_of(data)
 
         return fetch
-
-
-def stored_rows(view: ReadView, key: str) -> list[bytes]:
-    """The row keys of `key` in the store, in every tier that has rows there: those
-    configured, and those no longer (a step taken out of [history] tiers, the slots
-    past a span made shorter), whose rows a device retired for good kept for ever.
-
-    Rows are keyed (step, slot, key): each (step, slot) that holds a row of any key
-    is looked up once, and a seek skips those that hold none, so it costs about the
-    slots in use, never a scan of every key's rows."""
-    rows: list[bytes] = []
-    step = slot = 0
-    while True:
-        row = history_row_key(step, slot, key)
-        found = None
-        if view.get(Table.HISTORY, row) is not None:
-            rows.append(row)
-        else:
-            after = view.iter_from(Table.HISTORY, HISTORY_ROW_PREFIX, row, 1)
-            if not after:
-                return rows
-            # the next (step, slot) in use, the key of another device's row
-            head = after[0][0][1:9].ljust(8, b"\0")
-            found = (int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big"))
-        if found is not None and found != (step, slot):
-            step, slot = found
-        elif slot < _LAST_INDEX:
-            slot += 1
-        elif step < _LAST_INDEX:
-            step, slot = step + 1, 0
-        else:
-            return rows
-
-
-def _bucket(data: bytes) -> Bucket | None:
-    try:
-        row = decode_history_row(data)
-    except StoreError:
-        return None  # a damaged row reads as a gap; `raspy-kv check` names it
-    return row
 
 
 def start_history(

@@ -31,7 +31,6 @@ from raspy.actors.history import (
     LOG_REFRESH_S,
     HistoryActor,
     HistoryLinks,
-    stored_rows,
 )
 from raspy.client.clone import CloneClient
 from raspy.client.worker import Worker
@@ -39,6 +38,7 @@ from raspy.clock import SystemClock
 from raspy.config import DevicesConfig, HistoryConfig
 from raspy.devices.registries import fake_registry
 from raspy.stats import Stats
+from raspy.storage.history_rows import stored_rows
 from raspy.storage.store import Delete, Put, Store
 from raspy.storage.tables import (
     HISTORY_KEY_PREFIX,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raspy.actors.history import sample_value
+from raspy.history.intake import sample_value
 from raspy.history.recorder import Bucket, Recorder, RowId
 from raspy.history.tiers import Tier, max_rows, parse_tiers
 
