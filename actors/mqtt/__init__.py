@@ -39,7 +39,7 @@ from raspy.actors.worker import (
 from raspy.config import MqttConfig
 from raspy.control_tables import declared
 from raspy.controls import Control
-from raspy.devices.kinds import BUILTIN
+from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.reading import CONFIGURED_TREE
 from raspy.errors import ConfigError
 from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings

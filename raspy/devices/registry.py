@@ -12,7 +12,8 @@ from types import MappingProxyType
 from typing import Final, Protocol
 
 from raspy.devices import kinds
-from raspy.devices.kinds import BUILTIN, KindRegister
+from raspy.devices.builtin_kinds import BUILTIN
+from raspy.devices.kinds import KindRegister
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig, FieldSpec, JsonValue, Kind
 from raspy.errors import DeviceError, quote

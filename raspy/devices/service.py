@@ -81,7 +81,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from raspy.devices import request_body
-from raspy.devices.kinds import BASE, DEVICE_REQUESTS
+from raspy.devices.builtin_kinds import BASE
+from raspy.devices.kinds import DEVICE_REQUESTS
 from raspy.devices.reading import Reading
 from raspy.devices.registry import Device, Registry
 from raspy.devices.template import (

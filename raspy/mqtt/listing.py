@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.gpio_logic import BUTTON
-from raspy.devices.kinds import BUILTIN, STATE_CLASSES
+from raspy.devices.kinds import STATE_CLASSES
 from raspy.devices.template import JsonValue, reason_against
 from raspy.errors import DeviceError
 from raspy.mqtt.discovery import DeviceInfo

@@ -24,8 +24,9 @@ import re
 from collections.abc import Collection
 from typing import Final
 
+from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_gesture import Gesture
-from raspy.devices.kinds import BUILTIN, DEVICE_REQUESTS, NAME_PATTERN
+from raspy.devices.kinds import DEVICE_REQUESTS, NAME_PATTERN
 from raspy.devices.reading import DEVICE_TREE, device_of_key
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk

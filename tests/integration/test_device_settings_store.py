@@ -14,7 +14,8 @@ from support.kv_cli import run
 
 from raspy import packing
 from raspy.config import DevicesConfig
-from raspy.devices.kinds import BUILTIN, validate
+from raspy.devices.builtin_kinds import BUILTIN
+from raspy.devices.kinds import validate
 from raspy.devices.registries import fake_registry
 from raspy.errors import StoreError
 from raspy.storage import check

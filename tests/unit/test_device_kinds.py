@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raspy.devices import kinds
-from raspy.devices.kinds import BUILTIN, KindRegister
+from raspy.devices.builtin_kinds import BUILTIN
+from raspy.devices.kinds import KindRegister
 from raspy.devices.template import (
     Access,
     CommandSpec,

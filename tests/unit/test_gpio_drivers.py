@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raspy.devices import gpio, gpio_options
+from raspy.devices.builtin_kinds import BUILTIN
 from raspy.devices.gpio_logic import Decision, Hold, Verdict
 from raspy.devices.gpio_pins import Pins, reference_resolve
-from raspy.devices.kinds import BUILTIN, validate
+from raspy.devices.kinds import validate
 from raspy.devices.reading import Reading, Status
 from raspy.devices.template import DeviceConfig
 from raspy.errors import DeviceError

@@ -13,7 +13,8 @@ from support.rtc_sysfs import FakeRtcTree
 from raspy import clockhealth
 from raspy.clockhealth import ClockHealth, ClockSource, interpret
 from raspy.devices import rtc
-from raspy.devices.kinds import BUILTIN, validate
+from raspy.devices.builtin_kinds import BUILTIN
+from raspy.devices.kinds import validate
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.template import DeviceConfig
