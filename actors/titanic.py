@@ -37,21 +37,17 @@ from raspy.errors import (
 )
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
-from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
 from raspy.storage.turn_writes import TurnWrites
 from raspy.ticker import DeadlineTicker
+from raspy.titanic_log import QUIET_EVENTS, TitanicLog
 from raspy.transport.outbox import Outbox, pack_patience
 
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
-# counted, never logged: added up once per run of outputs
-_QUIET_EVENTS: Final = frozenset(
-    {core_mod.Event.ACCEPTED, core_mod.Event.DONE, core_mod.Event.CLOSED}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +112,7 @@ class TitanicActor(pykka.ThreadingActor):
         self._ticker = DeadlineTicker(
             self.actor_ref, clock, name="raspy-titanic-ticker"
         )
-        self._log_limiter = LogRateLimiter()
+        self._logs = TitanicLog(stats, clock.monotonic, self._core.quota_usage)
         self._handler_capacity = max(0, config.handler_capacity)
         self._local_replies: list[bytes] = []  # answers gathered in one _run
         self._worker_replies: list[tuple[Caller, Sequence[bytes]]] = []  # the same
@@ -165,9 +161,7 @@ class TitanicActor(pykka.ThreadingActor):
             self._store.scan(Table.TITANIC_REQUESTS)
         )
         queue, bad_keys = records.queue_entries(self._store.scan(Table.TITANIC_QUEUE))
-        for key, reason in [*bad, *bad_keys]:
-            self._stats.incr("titanic.load_errors")
-            log.error("titanic_record_unreadable", key=key.hex(), reason=reason)
+        self._logs.unreadable([*bad, *bad_keys])
         return self._core.load(
             requests, queue, self._clock.monotonic(), self._clock.wall()
         )
@@ -224,7 +218,7 @@ class TitanicActor(pykka.ThreadingActor):
                 try:
                     reply = mdp_decode.decode_at_client(one.frames, mdp.Version.V02)
                 except MalformedMessage as exc:
-                    self._reject(one.peer_id, exc)
+                    self._logs.rejected(one.peer_id, exc)
                     continue
                 replies.append((slot, reply.body, reply.final))
             if replies:
@@ -243,7 +237,7 @@ class TitanicActor(pykka.ThreadingActor):
         try:
             decoded = worker.decode(frames)
         except MalformedMessage as exc:
-            self._reject(peer_id, exc)
+            self._logs.rejected(peer_id, exc)
             return
         if isinstance(decoded, mdp.Disconnect):
             worker.ready()  # the broker forgot this worker: register again
@@ -302,7 +296,7 @@ class TitanicActor(pykka.ThreadingActor):
         while todo:
             out = todo.popleft()
             match out:
-                case core_mod.Noted(event=event) if event in _QUIET_EVENTS:
+                case core_mod.Noted(event=event) if event in QUIET_EVENTS:
                     counted[event] = counted.get(event, 0) + 1
                 case core_mod.Answer(caller=caller, body=body):
                     self._answer(caller, body)
@@ -323,7 +317,7 @@ class TitanicActor(pykka.ThreadingActor):
                     # a late reply to a retired slot reaches no slot: dropped
                     self._slots.pop(self._slot_peer(slot), None)
                 case core_mod.Noted():
-                    self._note(out)
+                    self._logs.note(out)
         for name, count in counted.items():
             self._stats.incr(f"titanic.{name}", count)
         if self._worker_replies:
@@ -374,52 +368,6 @@ class TitanicActor(pykka.ThreadingActor):
             self._answer(caller, [tsp.Status.ERROR.value])
             return
         self._answer(caller, [tsp.Status.OK.value, *record.body])
-
-    def _note(self, noted: core_mod.Noted) -> None:
-        event = noted.event
-        self._stats.incr(f"titanic.{event}")
-        Event = core_mod.Event
-        if event is Event.FAILED:
-            log.error("titanic_request_failed", uuid=noted.uuid, reason=noted.reason)
-        elif event is Event.RETRIED:
-            log.warning(
-                "titanic_dispatch_timed_out", uuid=noted.uuid, reason=noted.reason
-            )
-        elif event is Event.EXPIRED:
-            log.info("titanic_request_expired", uuid=noted.uuid)
-        elif event is Event.NOT_RELAYED:  # once a request: each is refused once
-            log.warning(
-                "titanic_request_not_relayed",
-                uuid=noted.uuid,
-                service=noted.reason,
-                reason="stored by an older raspy; the service takes raspyd's own "
-                "parts only: answered 403, never sent",
-            )
-        elif event is Event.REJECTED and self._log_limiter.should_log(
-            (event, noted.reason), self._now()
-        ):
-            log.warning("titanic_request_rejected", reason=noted.reason)
-        elif event is Event.OVER_QUOTA and self._log_limiter.should_log(
-            (event, noted.reason), self._now()
-        ):
-            requests, size = self._core.quota_usage()
-            log.warning(
-                "titanic_over_quota",
-                limit=noted.reason,
-                requests=requests,
-                bytes=size,
-                refused=self._stats.get(f"titanic.{event}"),
-            )
-
-    def _reject(self, peer_id: bytes, exc: MalformedMessage) -> None:
-        self._stats.incr(f"titanic.rejected.{exc.reason}")
-        if self._log_limiter.should_log((peer_id, exc.reason), self._now()):
-            log.warning(
-                "frame_rejected",
-                peer=peer_id.hex(),
-                reason=exc.reason,
-                detail=exc.detail,
-            )
 
     def _slot_peer(self, slot: int) -> bytes:
         return self._slot_prefix + str(slot).encode("ascii")
