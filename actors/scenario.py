@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from raspy.clock import Clock
 from raspy.devices.template import JsonValue
 from raspy.rules import engine, resume_record
 from raspy.rules import run as run_mod
+from raspy.rules.manual_run import run_answer
 from raspy.rules.model import RandomSource, Scenario, SunEvent, no_place
 from raspy.rules.tree_view import TreeView
 from raspy.stats import Stats
@@ -42,14 +43,6 @@ from raspy.transport.outbox import Outbox
 log = structlog.get_logger(component="scenario")
 
 _ASK_TIMEOUT_S: Final = 5.0
-STATE_KEYS: Final = (
-    "state",
-    "runs",
-    "last_run",
-    "last_trigger",
-    "last_error",
-    "last_error_at",
-)
 
 
 # --- messages (tell unless said) ---------------------------------------------------------
@@ -72,25 +65,11 @@ class TimeFired:
 
 @dataclass(frozen=True, slots=True)
 class RunNow:
-    """Ask: a manual run; answers a RunAnswer. `by`: the scenario whose `run:`
-    asked for it (None: a `core.scenario` request, the CLI or the web face)."""
+    """Ask: a manual run; answers a RunAnswer (raspy.rules.manual_run). `by`: the
+    scenario whose `run:` asked for it (None: a `core.scenario` request, the CLI or
+    the web face)."""
 
     by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunAnswer:
-    """The Status after a manual run, and why no run started when the mode (or the
-    runaway guard) kept it from starting (None: it started, or was queued). A run
-    that ended within the request (nothing in it waited) says how: `done`, or
-    `failed` with its reason; the state alone may be another run's, or left from
-    an earlier one."""
-
-    status: engine.Status
-    not_started: str | None = None
-    queued: int | None = None  # mode queued: the run waits, this many waiting
-    done: bool = False
-    failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +234,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 before = core.last_run_id
                 outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
-                return _answer(core.status, outputs, before, core.last_run_id)
+                return run_answer(core.status, outputs, before, core.last_run_id)
             case StopRuns(shutdown=shutdown):
                 self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)
@@ -378,68 +357,3 @@ class ScenarioActor(pykka.ThreadingActor):
                 key=key[:64],
                 reason=str(exc),
             )
-
-
-def _answer(
-    status: engine.Status, outputs: list[engine.Output], before: int, last: int
-) -> RunAnswer:
-    """What a manual run did, from the outputs of its request: `before` and `last`
-    the id of the run started last before and after it (the run it started, if
-    any, is `before + 1`: a mode restart ends the runs going first)."""
-    not_started = [o.reason for o in outputs if isinstance(o, engine.Skipped)]
-    # the runaway guard refused the start (and disables the scenario)
-    not_started += [o.reason for o in outputs if isinstance(o, engine.Disabled)]
-    queued = [o.waiting for o in outputs if isinstance(o, engine.Queued)]
-    ended = [
-        o
-        for o in outputs
-        if isinstance(o, engine.RunEnded) and last > before and o.run_id == before + 1
-    ]
-    return RunAnswer(
-        status,
-        not_started[0] if not_started else None,
-        queued[0] if queued else None,
-        done=bool(ended) and ended[0].error is None,
-        failed=ended[0].error if ended else None,
-    )
-
-
-# A trigger's value and old value are shown in last_trigger up to this size of JSON
-# each: a key's value may be up to [clone] max_value_bytes, and two of them would not
-# fit in one (the Clone server dropped the write, and the key went stale silently).
-SHOWN_VALUE_BYTES: Final = 1024
-
-
-def status_entries(name: str, status: engine.Status) -> dict[str, bytes]:
-    """`/scenario/<name>/<entry>` -> JSON body, for every state key."""
-    values: dict[str, JsonValue] = {
-        "state": status.state.value,
-        "runs": status.runs,
-        "last_run": status.last_run,
-        "last_trigger": shown_trigger(status.last_trigger),
-        "last_error": status.last_error,
-        "last_error_at": status.last_error_at,
-    }
-    return {
-        f"/scenario/{name}/{entry}": json.dumps(
-            values[entry], ensure_ascii=False
-        ).encode("utf-8")
-        for entry in STATE_KEYS
-    }
-
-
-def shown_trigger(
-    trigger: Mapping[str, JsonValue] | None,
-) -> dict[str, JsonValue] | None:
-    """A trigger's data as the tree and the replies show it: each value up to
-    SHOWN_VALUE_BYTES of JSON, a larger one by its size."""
-    return None if trigger is None else {k: _shown(v) for k, v in trigger.items()}
-
-
-def _shown(value: JsonValue) -> JsonValue:
-    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES."""
-    if isinstance(value, str | list | dict):
-        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-        if size > SHOWN_VALUE_BYTES:
-            return f"({size} bytes of JSON, not shown)"
-    return value

@@ -21,6 +21,8 @@ from raspy.errors import ScenarioError, StoreError, quote
 from raspy.rules import model
 from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
+from raspy.rules.manual_run import RunAnswer
+from raspy.rules.status_entries import shown_trigger
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
@@ -117,7 +119,7 @@ class CoreService:
                         f"scenario {request.name} is {entry.status.state.value}"
                     )
                 answer = entry.ref.ask(scn.RunNow(), timeout=_ASK_S)
-                assert isinstance(answer, scn.RunAnswer)
+                assert isinstance(answer, RunAnswer)
                 core.show(entry, answer.status)
                 reply = {"name": request.name, "state": self._state(entry)}
                 if answer.not_started is not None:
@@ -333,7 +335,7 @@ class CoreService:
             "state": self._state(entry),
             "mode": entry.stored.mode,
             "last_run": status.last_run,
-            "last_trigger": scn.shown_trigger(status.last_trigger),
+            "last_trigger": shown_trigger(status.last_trigger),
             "runs": status.runs,
             "last_error": status.last_error,
             "last_error_at": status.last_error_at,
@@ -360,7 +362,7 @@ def _shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
     trigger = skip.get("trigger")
     if not isinstance(trigger, dict):
         return dict(skip)
-    return {**skip, "trigger": scn.shown_trigger(trigger)}
+    return {**skip, "trigger": shown_trigger(trigger)}
 
 
 def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:

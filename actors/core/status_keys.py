@@ -14,11 +14,11 @@ from typing import Final
 
 import structlog
 
-from raspy.actors import scenario as scn
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
 from raspy.rules.engine import State, Status
+from raspy.rules.status_entries import STATE_KEYS, status_entries
 from raspy.rules.tree_view import TreeView
 
 log = structlog.get_logger(component="core")
@@ -45,7 +45,7 @@ class StatusKeys:
         entry.status = status
         if moved_trace_only:
             return
-        for key, body in scn.status_entries(entry.stored.name, status).items():
+        for key, body in status_entries(entry.stored.name, status).items():
             if entry.written.get(key) != body:
                 entry.written[key] = body
                 self._publisher.set(key.encode("utf-8"), body)
@@ -68,7 +68,7 @@ class StatusKeys:
         forget_orphans, so a hub that deletes scenarios and never restarts kept them
         for ever)."""
         prefix = f"{SCENARIO_TREE}{name}/"
-        keys = {f"{prefix}{entry}" for entry in scn.STATE_KEYS}
+        keys = {f"{prefix}{entry}" for entry in STATE_KEYS}
         self.delete(sorted(keys | self._tree.keys_under(prefix)))
 
     def delete(self, keys: list[str]) -> None:

@@ -30,7 +30,7 @@ from raspy.mqtt.discovery import TRIGGER_COMPONENT, UNIQUE_PREFIX, Discovery
 from raspy.mqtt.topics import RESULT, STATE_FIELDS, TopicMap
 
 MAX_SWEEP_TOPICS: Final = 50_000  # retained topics kept for the sweep, at most
-# the keys raspy writes for a scenario (actors/scenario.py STATE_KEYS, and the
+# the keys raspy writes for a scenario (rules/status_entries.py STATE_KEYS, and the
 # record of a run in a long wait, rules/resume_record.py): `/scenario/<n>/<key>`
 # is `<base>/<host>/scenario/<n>/<key>`, a topic as deep as a command's
 SCENARIO_FIELDS: Final = frozenset(

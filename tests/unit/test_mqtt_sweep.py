@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from paho.mqtt.client import topic_matches_sub
 
-from raspy.actors.scenario import STATE_KEYS
 from raspy.devices.gpio_gesture import Gesture
 from raspy.errors import MalformedMessage
 from raspy.mqtt.buffer import Message
@@ -26,6 +25,7 @@ from raspy.mqtt.sweep import (
 )
 from raspy.mqtt.topics import TopicMap
 from raspy.rules import resume_record
+from raspy.rules.status_entries import STATE_KEYS
 
 NOW = 1000.0
 SETTLE = 2.0

@@ -10,12 +10,12 @@ from dataclasses import replace
 
 from support.scenario_engine import START_WALL, harness, scenario
 
-from raspy.actors.scenario import status_entries
 from raspy.cli import scenario_text as text
 from raspy.devices.template import JsonValue
 from raspy.rules import engine
 from raspy.rules import model as m
 from raspy.rules.expr import compile_expression
+from raspy.rules.status_entries import status_entries
 from raspy.rules.tree_view import status_from_tree
 from raspy.web import models, pages
 from raspy.web.models import ScenarioRow

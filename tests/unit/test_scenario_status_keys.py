@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from raspy.actors.scenario import SHOWN_VALUE_BYTES, status_entries
 from raspy.devices.template import JsonValue
 from raspy.rules.engine import State, Status
+from raspy.rules.status_entries import SHOWN_VALUE_BYTES, status_entries
 
 
 def _status(trigger: dict[str, JsonValue]) -> Status:

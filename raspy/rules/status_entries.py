@@ -1,0 +1,64 @@
+"""A scenario's status as the tree and the replies show it: its `/scenario/<name>/…`
+entries as JSON bodies, a trigger's values cut to a size.
+
+Pure: the core actor (actors/core/status_keys.py) writes the entries, its service
+shows the trigger in its replies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from raspy.devices.template import JsonValue
+from raspy.rules.engine_output import Status
+
+STATE_KEYS: Final = (
+    "state",
+    "runs",
+    "last_run",
+    "last_trigger",
+    "last_error",
+    "last_error_at",
+)
+
+# A trigger's value and old value are shown in last_trigger up to this size of JSON
+# each: a key's value may be up to [clone] max_value_bytes, and two of them would not
+# fit in one (the Clone server dropped the write, and the key went stale silently).
+SHOWN_VALUE_BYTES: Final = 1024
+
+
+def status_entries(name: str, status: Status) -> dict[str, bytes]:
+    """`/scenario/<name>/<entry>` -> JSON body, for every state key."""
+    values: dict[str, JsonValue] = {
+        "state": status.state.value,
+        "runs": status.runs,
+        "last_run": status.last_run,
+        "last_trigger": shown_trigger(status.last_trigger),
+        "last_error": status.last_error,
+        "last_error_at": status.last_error_at,
+    }
+    return {
+        f"/scenario/{name}/{entry}": json.dumps(
+            values[entry], ensure_ascii=False
+        ).encode("utf-8")
+        for entry in STATE_KEYS
+    }
+
+
+def shown_trigger(
+    trigger: Mapping[str, JsonValue] | None,
+) -> dict[str, JsonValue] | None:
+    """A trigger's data as the tree and the replies show it: each value up to
+    SHOWN_VALUE_BYTES of JSON, a larger one by its size."""
+    return None if trigger is None else {k: _shown(v) for k, v in trigger.items()}
+
+
+def _shown(value: JsonValue) -> JsonValue:
+    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES."""
+    if isinstance(value, str | list | dict):
+        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        if size > SHOWN_VALUE_BYTES:
+            return f"({size} bytes of JSON, not shown)"
+    return value
