@@ -33,13 +33,13 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core.wiring import core_zone
 from raspy.actors.steady import SteadyActor
-from raspy.actors.web.app import (
+from raspy.actors.web.app import build_app
+from raspy.actors.web.backend import (
     REQUEST_TIMEOUT_S,
     Backend,
     ReadTitanic,
     ServiceRequest,
     WriteKey,
-    build_app,
 )
 from raspy.actors.web.server import WebServer, bind_socket
 from raspy.actors.worker import (

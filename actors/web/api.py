@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from raspy import json_text
-from raspy.actors.web.app import Backend
+from raspy.actors.web.backend import Backend
 from raspy.web import forms
 from raspy.web.login import Session
 from raspy.web.models import ReplyError

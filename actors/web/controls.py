@@ -12,7 +12,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from raspy.actors.web.app import Backend
+from raspy.actors.web.backend import Backend
 from raspy.controls import ControlError, body_of, check
 from raspy.devices.template import JsonValue
 from raspy.errors import quote

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from raspy import json_text
 from raspy.actors.web import pages
-from raspy.actors.web.app import Backend
+from raspy.actors.web.backend import Backend
 from raspy.errors import quote
 from raspy.rules.scenario_api import fingerprint
 from raspy.web import editor, forms, html

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from raspy import json_text
-from raspy.actors.web.app import Backend
+from raspy.actors.web.backend import Backend
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import devices_service_of
 from raspy.names import DEVICES_SUFFIX

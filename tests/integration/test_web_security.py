@@ -23,8 +23,9 @@ import pytest
 from support.wait import wait_until
 from support.web_browser import TOKEN, Answer, Browser, allow_login
 
-from raspy.actors.web import app as app_mod
-from raspy.actors.web.app import Backend, ServiceRequest, build_app
+from raspy.actors.web import backend as app_mod
+from raspy.actors.web.app import build_app
+from raspy.actors.web.backend import Backend, ServiceRequest
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES

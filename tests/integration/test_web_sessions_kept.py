@@ -15,7 +15,8 @@ import pytest
 from structlog.testing import capture_logs
 from support.web_browser import Browser, allow_login
 
-from raspy.actors.web.app import Backend, build_app
+from raspy.actors.web.app import build_app
+from raspy.actors.web.backend import Backend
 from raspy.actors.web.server import WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.login import hash_secret, session_key

@@ -1,0 +1,145 @@
+"""Who may in: the login (its form, its POST, the logout) and page_route, the gate
+every route but /login and /static passes through.
+
+A route without a session goes to /login (pages) or gets 401 (/api, /events); every
+change is a POST from the same origin carrying the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Final
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from raspy.actors.web.backend import SESSION_COOKIE, Backend, Handler
+from raspy.actors.web.middleware import secure
+from raspy.web import forms, html
+from raspy.web.login import Session, client_key, csrf_ok, safe_next, same_origin
+
+LOGIN_COOKIE: Final = "raspy_login"
+
+
+def page_route(
+    backend: Backend,
+    handler: Handler,
+    *,
+    api: bool = False,
+    form_limit: int = forms.MAX_FORM_BYTES,
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: no session -> /login (pages) or 401 (api); POSTs need the
+    same origin and the CSRF token (form field `csrf` or header X-CSRF-Token;
+    `form_limit`: a form that holds a scenario's document is larger)."""
+
+    async def endpoint(request: Request) -> Response:
+        session = await backend.session(request)
+        if session is None:
+            if api:
+                return secure(
+                    JSONResponse({"error": "login required"}, status_code=401)
+                )
+            return secure(RedirectResponse(_login_href(request), status_code=303))
+        if request.method == "POST":
+            supplied = request.headers.get("x-csrf-token")
+            if supplied is None:
+                try:
+                    body = await request.body()
+                    supplied = forms.parse_form(body, limit=form_limit).get("csrf")
+                except forms.FormError:
+                    supplied = None
+            origin, host = request.headers.get("origin"), request.headers.get("host")
+            if not same_origin(origin, host or "") or not csrf_ok(session, supplied):
+                return secure(Response("CSRF check failed", status_code=403))
+        return secure(await handler(request, backend, session))
+
+    return endpoint
+
+
+def _login_href(request: Request) -> str:
+    """/login, with the page asked for as its `next` (a GET's: the target of a
+    POST is no page to go back to), so that a login goes back there."""
+    if request.method not in ("GET", "HEAD"):
+        return "/login"
+    path = request.scope.get("raw_path") or request.url.path.encode("utf-8")
+    query = request.scope.get("query_string") or b""
+    target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    target = safe_next(target)
+    if target == "/":
+        return "/login"
+    return "/login?" + urlencode({"next": target}, safe="/")
+
+
+async def login_form(request: Request, backend: Backend) -> Response:
+    going = safe_next(request.query_params.get("next"))
+    if await backend.session(request) is not None:
+        return secure(RedirectResponse(going, status_code=303))
+    return _login_page("", status=200, next_path=going)
+
+
+def _login_page(message: str, *, status: int, next_path: str = "/") -> Response:
+    token = secrets.token_urlsafe(24)
+    page = html.login_page(token, message, next_path)
+    response = secure(Response(page, status, media_type="text/html"))
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+async def login_submit(request: Request, backend: Backend) -> Response:
+    try:
+        fields = forms.parse_form(await request.body())
+    except forms.FormError as exc:
+        return _login_page(str(exc), status=400)
+    going = safe_next(fields.get("next"))  # kept by a refusal: a second try goes too
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    supplied = fields.get("csrf", "")
+    if not cookie or not secrets.compare_digest(
+        cookie.encode("utf-8", "replace"), supplied.encode("utf-8", "replace")
+    ):
+        return _login_page("The form expired; try again.", status=403, next_path=going)
+    now = backend.clock.monotonic()
+    client = client_key(None if request.client is None else request.client.host)
+    refusal = backend.throttle.refusal(client, now)
+    if refusal is not None:
+        return _login_page(refusal, status=429, next_path=going)
+    secret = fields.get("secret", "")
+    logins = backend.logins.fingerprint()  # before the check: a change after it wins
+    # counted while it is checked: tries sent at once must not all pass the throttle
+    backend.throttle.failed(client, now)
+    if not await asyncio.to_thread(backend.check_secret, secret):
+        return _login_page("Wrong token or password.", status=401, next_path=going)
+    backend.throttle.cleared(client, now)
+    session = backend.sessions.create(now, logins)
+    await backend.kept.save()  # stored before the browser has its cookie
+    response = secure(RedirectResponse(going, status_code=303))
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.sid,
+        max_age=int(backend.session_s),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=False,  # plain HTTP on the LAN: a Secure cookie would never be sent
+    )
+    response.delete_cookie(
+        LOGIN_COOKIE, path="/login", httponly=True, samesite="strict"
+    )
+    return response
+
+
+async def logout(request: Request, backend: Backend, session: Session) -> Response:
+    backend.sessions.drop(session.sid)
+    await backend.kept.save()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
