@@ -10,7 +10,8 @@ again, `queued` runs one after another with at most `max` running or waiting,
 This module decides; its parts keep: `engine_output` (the status, the outputs, the
 history the status tells), `engine_env` (what conditions and runs see), `run_book`
 (the mode's answer, the runs, requests, queue and resume checkpoints) and `runaway`
-(the guard). Their public names are re-exported here for the owner's side.
+(the guard); `engine_runs` (ScenarioRuns, its base class) carries out what becomes
+of the runs. Their public names are re-exported here for the owner's side.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from raspy.rules.engine_output import (
     trace_of,
     trace_so_far,
 )
+from raspy.rules.engine_runs import ScenarioRuns
 from raspy.rules.model import RandomSource, Scenario, SunEvent
 from raspy.rules.own_writes import OwnWrites
-from raspy.rules.run import Run
 from raspy.rules.run_book import RunBook, Turn, turn
 from raspy.rules.runaway import (
     RUNAWAY_WINDOW_S,
@@ -75,7 +76,7 @@ __all__ = [
 _REASON_CHARS: Final = 300  # a skip's reason, the condition's text included
 
 
-class ScenarioCore:
+class ScenarioCore(ScenarioRuns):
     """One scenario's triggers, runs and state; see the module docstring."""
 
     def __init__(
@@ -318,91 +319,7 @@ class ScenarioCore:
         self._history.condition_fault = False
         return True
 
-    # --- runs ----------------------------------------------------------------------
-    def _start(
-        self, trigger: dict[str, JsonValue], mono: float, wall: float, out: list[Output]
-    ) -> None:
-        refused = self._guard.refused(trigger, mono)
-        if refused is not None:
-            self._disable(refused, mono, out)
-            return
-        self._history.started(trigger, wall)
-        scope = self._env.scope(trigger, mono, wall)
-        program = run_mod.execute(scope, self.scenario.actions)
-        self._advance(self._book.add(scope, program), None, mono, wall, out)
-
-    def _resume(
-        self, checkpoint: Checkpoint, mono: float, wall: float, out: list[Output]
-    ) -> None:
-        """A run recorded in a long wait (or a wait_until) before a restart goes
-        on: what is left of the wait (of a wait_until's timeout) on the wall clock
-        (never more than its whole time, so a clock set back does not stretch it;
-        nothing when it ended while raspyd was down), then the rest. It is the same
-        run: not counted again, nor by the runaway guard."""
-        scope = self._env.scope(dict(checkpoint.trigger), mono, wall)
-        program = run_mod.resumed(
-            scope,
-            self.scenario.actions,
-            checkpoint.path,
-            checkpoint.left_s(wall),
-            checkpoint.seconds,
-            until=checkpoint.until,
-        )
-        self._advance(self._book.add(scope, program), None, mono, wall, out)
-
-    def _advance(
-        self,
-        run: Run,
-        resume: run_mod.Resume,
-        mono: float,
-        wall: float,
-        out: list[Output],
-    ) -> None:
-        out.extend(run.advance(resume, mono, wall))
-        waiting = run.waiting  # a wait_until's fault, said as it begins
-        if isinstance(waiting, run_mod.AwaitChange) and waiting.fault is not None:
-            self._history.error(waiting.fault, wall)
-        request = self._book.paused(run, mono, wall)
-        if request is not None:
-            out.append(request)
-        if run.done:
-            self._end(run, out)
-            self._start_queued(mono, wall, out)
-
-    def _start_queued(self, mono: float, wall: float, out: list[Output]) -> None:
-        """The queued runs' turns, in a loop: a run that ends at once comes back
-        here through _start, and a queue of up to `max` (1000) such runs, one call
-        inside the other, went past Python's stack."""
-        if self._draining:
-            return  # the loop below starts the next one
-        self._draining = True
-        book = self._book
-        try:
-            while book.queue and not book.runs and not self._disabled:
-                self._start(book.queue.popleft(), mono, wall, out)
-        finally:
-            self._draining = False
-
-    def _end(self, run: Run, out: list[Output]) -> None:
-        self._book.forget(run)
-        self._history.ended(run, self._wall)
-        out.append(RunEnded(run.run_id, run.error))
-
-    def _stop_runs(self, mono: float | None, out: list[Output]) -> None:
-        """Every run going ends now (a stop, the mode restart, a disable)."""
-        for run in list(self._book.runs.values()):
-            run.stop(mono)
-            self._end(run, out)
-
-    def _disable(self, reason: str, mono: float, out: list[Output]) -> None:
-        self._book.queue.clear()
-        self._stop_runs(mono, out)
-        self._watch.clear()
-        self._when.clear()
-        self._disabled = True
-        self._history.error(reason, self._wall)
-        out.append(Disabled(reason))
-
+    # --- the turn's end ---------------------------------------------------------------
     def _finish(self, out: list[Output]) -> list[Output]:
         self._own.handed_over()  # the owner sends this turn's writes, then reads
         # one record a turn at most, when it changed: a restart-mode trigger ends
