@@ -6,8 +6,9 @@ ScenarioActor per enabled scenario, follows the daemon's own Clone updates in-pr
 kv() (and the scenarios' own writes until they come back: TreeView), schedules every
 time trigger (timers.CoreTimers), writes `/scenario/<name>/…` (status_keys: the only
 writer of those keys, so their order is kept), takes up the runs a stop left in a
-long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py).
-Nothing that fails here stops the daemon.
+long wait (rules.resume_start) and answers `<host>.core.scenario` (service.py). What
+becomes of each scenario (installed, started, stopped, enabled, forgotten) is its
+base class, ScenarioSet (scenario_set.py). Nothing that fails here stops the daemon.
 """
 
 from __future__ import annotations
@@ -26,23 +27,21 @@ from raspy.actors import scenario as scn
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
+from raspy.actors.core.scenario_set import ScenarioSet
 from raspy.actors.core.service import CoreService
-from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
+from raspy.actors.core.status_keys import StatusKeys
 from raspy.actors.core.timers import CoreTimers
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.config import CoreConfig
 from raspy.errors import quote
 from raspy.json_text import tree_value
-from raspy.rules import engine, model, resume_start
+from raspy.rules import engine
 from raspy.rules import run as run_mod
 from raspy.rules.clock_steps import ClockSteps
-from raspy.rules.engine import State, Status
-from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.resume_start import LOST_RUN_ERROR, RESTARTED_RUN_ERROR
-from raspy.rules.tree_view import Routes, TreeView, interest, status_from_tree
-from raspy.rules.trigger_match import hold_patterns
+from raspy.rules.tree_view import Routes, TreeView
 from raspy.secrets_file import SecretsFile
-from raspy.storage.scenario_store import ScenarioStore, StoredScenario
+from raspy.storage.scenario_store import ScenarioStore
 from raspy.ticker import SharedTicker
 
 log = structlog.get_logger(component="core")
@@ -57,10 +56,9 @@ __all__ = [
 ]
 
 _ASK_TIMEOUT_S: Final = 5.0
-_STOP_TIMEOUT_S: Final = 5.0
 
 
-class CoreActor(pykka.ThreadingActor):
+class CoreActor(ScenarioSet):
     """See the module docstring."""
 
     def __init__(
@@ -252,165 +250,3 @@ class CoreActor(pykka.ThreadingActor):
                     caller.ref.tell(scn.ActionRefused(f"{action}: {reason}"))
             return
         entry.ref.tell(scn.StopRuns() if stop else scn.RunNow(by=by))
-
-    # --- the set (used by CoreService too) ------------------------------------------
-    def install(
-        self,
-        record: StoredScenario,
-        *,
-        startup: bool = False,
-        status: Status | None = None,
-    ) -> Entry:
-        """Load a stored record, start its actor if enabled, show its state."""
-        scenario, error = self._service.load(record)
-        base = status or status_from_tree(self.tree, record.name)
-        resume: tuple[engine.Checkpoint, ...] = ()
-        if startup:
-            found = resume_start.at_start(
-                self.tree,
-                record.name,
-                record.code,
-                enabled=record.enabled,
-                scenario=scenario,
-                clock=self.links.clock,
-                daemon_start=self.daemon_start,
-            )
-            resume = found.runs
-            if found.drop_record:
-                self.keys.delete([resume_key(record.name)])
-            if found.lost is not None:
-                base = self.run_lost(record.name, base, found.lost)
-        entry = Entry(record, scenario, base)
-        self.entries[record.name] = entry
-        if startup and scenario is not None and record.enabled:
-            start_notes.say_http_off(record.name, scenario, self.http_service)
-        if scenario is None:
-            self.show(entry, with_error(base, error, self.links.clock))
-        elif not record.enabled:
-            self.show(entry, with_state(base, State.DISABLED))
-        else:
-            self._start_actor(entry, scenario, startup, resume)
-        return entry
-
-    def run_lost(self, name: str, status: Status, reason: str) -> Status:
-        """A run was under way when raspyd stopped or a new version replaced the
-        scenario: its remaining actions (a delay, a wait) are not resumed, so say so
-        once."""
-        self.links.stats.incr("core.runs_lost")
-        log.warning(
-            "scenario_run_lost", scenario=name, last_run=status.last_run, reason=reason
-        )
-        return with_error(status, reason, self.links.clock, status.state)
-
-    def _start_actor(
-        self,
-        entry: Entry,
-        scenario: model.Scenario,
-        startup: bool,
-        resume: tuple[engine.Checkpoint, ...] = (),
-    ) -> None:
-        links = scn.ScenarioLinks(
-            self.actor_ref,
-            self.links.edge,
-            self.links.outbox,
-            self.links.publisher,
-            self._ticker,
-            self.links.clock,
-            self.links.stats,
-        )
-        status = with_state(entry.status, State.IDLE)
-        self.show(entry, status)
-        try:
-            wanted = interest(scenario, self.host)  # before the actor, which it routes
-            entry.ref = scn.ScenarioActor.start(
-                scenario,
-                self.settings,
-                links,
-                tree=self.tree,
-                sun=self._timers.sun,
-                rng=self.links.rng,
-                status=status,
-                version=fingerprint(entry.stored.code),
-                sun_up=self._timers.sun_up,
-            )
-        except Exception as exc:  # this scenario fails, the others run
-            log.exception("scenario_start_failed", scenario=scenario.name)
-            error = f"did not start: {exc}"
-            self.show(entry, with_error(status, error, self.links.clock))
-            return
-        self.routes.add(scenario.name, entry.ref, wanted)
-        self._timers.add(scenario)
-        self._timers.arm(self.actor_ref)
-        # whenever a scenario starts (raspyd's start, an import, a new version, an
-        # enable): a `for:` test the tree meets holds from now, for its whole time
-        patterns = hold_patterns(scenario.triggers, self.host)
-        current = self.tree.matching(patterns)
-        fire = startup and self.daemon_start
-        entry.ref.tell(scn.Startup(current, fire=fire, resume=resume))
-
-    def stop_actor(self, name: str, *, shutdown: bool = False) -> bool:
-        """Stop a scenario's actor; True when it ended runs under way (or may have:
-        it did not answer while the core saw it running). `shutdown`: the core
-        itself stops, and the runs in a long wait are to be taken up at its next
-        start (their record stays)."""
-        entry = self.entries.get(name)
-        if entry is None or entry.ref is None:
-            return False
-        ref, entry.ref = entry.ref, None
-        self.routes.remove(name)
-        if entry.scenario is not None:
-            self._timers.remove(name, len(entry.scenario.triggers))
-        # its runs stopped before the actor, which hands back the status: the run
-        # a disable cuts short is the last trace, not the one before. Asked even
-        # when the core saw it idle: the actor's report of a run just started may
-        # still wait here, behind this very request
-        cut = entry.status.state is State.RUNNING
-        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            stopped = ref.ask(scn.StopRuns(shutdown), timeout=_ASK_TIMEOUT_S)
-            if isinstance(stopped, scn.RunsStopped):
-                entry.status = stopped.status
-                cut = stopped.ended > 0
-        try:
-            ref.stop(block=True, timeout=_STOP_TIMEOUT_S)
-        except (pykka.ActorDeadError, pykka.Timeout):
-            log.warning("scenario_stop_timed_out", scenario=name)
-        return cut
-
-    def set_enabled(
-        self, name: str, enabled: bool, *, reason: str | None = None
-    ) -> Entry:
-        """Store the flag, start or stop the actor; `reason`: the runaway guard's."""
-        entry = self.entries[name]
-        self.store.set_enabled(name, enabled, self.links.clock.wall())
-        record = entry.stored
-        entry.stored = StoredScenario(
-            record.name,
-            record.code,
-            enabled,
-            record.mode,
-            record.imported_at,
-            self.links.clock.wall(),
-        )
-        if enabled and entry.ref is None and entry.scenario is not None:
-            self._start_actor(entry, entry.scenario, startup=False)
-        elif enabled and entry.scenario is None:
-            # a text that no longer loads: enabled, it is in error again and says
-            # why, as at a start (it stayed shown disabled, though stored enabled)
-            _, error = self._service.load(entry.stored)
-            self.show(entry, with_error(entry.status, error, self.links.clock))
-        elif not enabled:
-            self.stop_actor(name)
-            status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
-            self.show(entry, status)
-        return entry
-
-    def show(self, entry: Entry, status: Status) -> None:
-        """Remember a scenario's state and write what changed (StatusKeys)."""
-        self.keys.show(entry, status)
-
-    def forget(self, name: str) -> None:
-        """Remove a deleted scenario's actor and every key under /scenario/<name>/."""
-        self.stop_actor(name)
-        entry = self.entries.pop(name, None)
-        if entry is not None:
-            self.keys.forget(name)
