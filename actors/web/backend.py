@@ -85,6 +85,10 @@ class Backend:
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
     controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
+    # each device's friendly name as its service last listed it (fullname -> name):
+    # a remote board gone keeps its devices' names on the pages (its readings stay
+    # in the tree; the names come only with a list reply). One entry a device seen.
+    labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.session_s)

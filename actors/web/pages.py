@@ -69,6 +69,11 @@ async def _device_rows(
             raise result
         else:
             rows += result
+    for row in rows:  # remembered for when their service is gone (unserved_rows)
+        if row.friendly_name:
+            backend.labels[row.fullname] = row.friendly_name
+        else:
+            backend.labels.pop(row.fullname, None)
     return rows, problems
 
 
@@ -94,7 +99,7 @@ async def devices_page(
         problems = []
     rows, more = await _device_rows(backend, services)
     if not problems:  # the broker said which are served
-        rows += models.unserved_rows(tree(DEVICE_TREE), set(services))
+        rows += models.unserved_rows(tree(DEVICE_TREE), set(services), backend.labels)
     body = pages.devices_body(rows, problems + more, backend.clock.wall(), backend.zone)
     live = tree("/") if backend.controls else {}  # one pass, not one a control
     values = {c.key: live.get(c.key) for c in backend.controls}
@@ -131,7 +136,9 @@ async def device_page(
         rows, problems = [], [str(exc)]
     else:
         if not served:
-            rows = models.unserved_rows(tree(f"{DEVICE_TREE}{fullname}/"), ())
+            rows = models.unserved_rows(
+                tree(f"{DEVICE_TREE}{fullname}/"), (), backend.labels
+            )
             problems = [f"{service}: no worker serves it now"]
         else:
             rows, problems = await _device_rows(backend, [service])

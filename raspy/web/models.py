@@ -119,11 +119,14 @@ def devices(service: str, frames: Sequence[bytes]) -> list[DeviceRow]:
 
 
 def unserved_rows(
-    tree: Mapping[str, object], served: Collection[str]
+    tree: Mapping[str, object],
+    served: Collection[str],
+    labels: Mapping[str, str] | None = None,
 ) -> list[DeviceRow]:
     """Devices in the tree whose `<host>.<svc>.devices` is not among `served` (a
     remote board gone: its readings stay, marked offline once the hub's grace
-    ends), from their keys alone; sorted by full name."""
+    ends), from their keys and `labels` (their friendly names as their service
+    last listed them: the tree has none); sorted by full name."""
     fields: dict[str, dict[str, object]] = {}
     for key, value in tree.items():
         found = device_of_key(key)
@@ -147,6 +150,7 @@ def unserved_rows(
                 status=_text(known.get("status"), "unknown"),
                 wall_ts=_number(known.get("timestamp")),
                 logged=False,
+                friendly_name=(labels or {}).get(fullname, ""),
             )
         )
     return rows
