@@ -25,6 +25,10 @@ def peer_text(peer: bytes) -> str:
     if name and all(0x21 <= byte <= 0x7E for byte in name):
         cut = "…" if len(name) > _SHOWN_BYTES else ""
         return ("local:" if local else "id:") + name[:_SHOWN_BYTES].decode() + cut
+    return _hex(peer)
+
+
+def _hex(peer: bytes) -> str:
     return peer[:_SHOWN_BYTES].hex() + ("…" if len(peer) > _SHOWN_BYTES else "")
 
 
@@ -46,9 +50,12 @@ def log_broker_output(
                 # remote worker sends once after raspyd restarts (told to reconnect)
                 restarted = reason == "unknown_worker" and detail == "Heartbeat"
                 emit = log.info if restarted else log.warning
+                # local_id: a network peer that chose an id with the in-process
+                # marker; as local:NAME it would pass for one of raspyd's own parts
+                shown = _hex(peer) if reason == "local_id" else peer_text(peer)
                 emit(
                     "frame_rejected",
-                    peer=peer_text(peer),
+                    peer=shown,
                     reason=reason,
                     detail=detail,
                     frames=count,

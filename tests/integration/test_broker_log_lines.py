@@ -67,7 +67,6 @@ def test_each_line_that_names_a_peer_shows_an_in_process_one_by_its_name() -> No
         RequestDropped(b"hub.history", HISTORY, "expired"),
         WorkerRegistered(b"hub.history", HISTORY, Version.V02),
         WorkerRemoved(b"hub.history", HISTORY, "disconnect"),
-        Rejected(HISTORY, "local_id", "", 3),
     ]
     log.configure("debug", "json")  # an in-process worker's coming and going: debug
     with capture_logs() as logs:
@@ -81,9 +80,24 @@ def test_each_line_that_names_a_peer_shows_an_in_process_one_by_its_name() -> No
          "worker": name, "version": "0.2", "log_level": "debug"},
         {**edge, "event": "worker_removed", "service": "hub.history",
          "worker": name, "reason": "disconnect", "log_level": "debug"},
-        {**edge, "event": "frame_rejected", "peer": name, "reason": "local_id",
-         "detail": "", "frames": 3, "log_level": "warning"},
     ]  # fmt: skip
+
+
+def test_a_network_peer_with_an_in_process_id_is_shown_in_hex() -> None:
+    """The broker rejects (`local_id`) a network peer whose routing id starts with
+    the in-process marker, which anyone may choose: as `local:history.…` the line
+    read as raspyd's own history client rejected. An in-process peer's other
+    refusals still name it."""
+    limiter = LogRateLimiter()
+    with capture_logs() as logs:
+        log_broker_output(Rejected(HISTORY, "local_id", "", 3), limiter, lambda: 0.0)
+        log_broker_output(
+            Rejected(HISTORY, "unexpected_reply", "", 2), limiter, lambda: 0.0
+        )
+    assert [(e["event"], e["peer"], e["reason"]) for e in logs] == [
+        ("frame_rejected", "ff686973746f72792e3061316232633364", "local_id"),
+        ("frame_rejected", "local:history.0a1b2c3d", "unexpected_reply"),
+    ]
 
 
 @pytest.mark.parametrize(

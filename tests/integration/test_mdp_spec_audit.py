@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+from structlog.testing import capture_logs
 from support.edge_fixtures import EdgeHandle
 from support.mdp_spec import (
     DIALECTS,
@@ -565,16 +566,20 @@ def test_a_network_peer_posing_with_the_in_process_prefix_is_rejected(
 ) -> None:
     """A DEALER may choose its routing id; one starting with 0xff (the in-process
     prefix) must not pass for an in-process peer: its READY registers nothing and
-    its DISCONNECT removes nothing, and it is counted as rejected.local_id."""
+    its DISCONNECT removes nothing, and it is counted as rejected.local_id. Its log
+    line shows the id in hex: `local:echo` would name raspyd's own part."""
     worker = _registered(edge, dealers, V02, b"echo")
     poser = dealers.open(edge.endpoint, routing_id=b"\xffecho")
-    poser.send_multipart(ready(dialect, b"posed"))
-    poser.send_multipart(disconnect(dialect))
-    _round_trip(edge, dealers)
-    assert mmi_service(edge.context, edge.endpoint, b"posed") == b"404"
-    assert mmi_service(edge.context, edge.endpoint, b"echo") == b"200"
-    assert nothing_within(poser, 50)
-    assert nothing_within(worker, 0)
-    stats = edge.ref.ask(GetStats(), timeout=5)
+    with capture_logs() as logs:
+        poser.send_multipart(ready(dialect, b"posed"))
+        poser.send_multipart(disconnect(dialect))
+        _round_trip(edge, dealers)
+        assert mmi_service(edge.context, edge.endpoint, b"posed") == b"404"
+        assert mmi_service(edge.context, edge.endpoint, b"echo") == b"200"
+        assert nothing_within(poser, 50)
+        assert nothing_within(worker, 0)
+        stats = edge.ref.ask(GetStats(), timeout=5)
     assert isinstance(stats, dict)
     assert stats.get("broker.rejected.local_id") == 2
+    rejected = [e for e in logs if e["event"] == "frame_rejected"]
+    assert [(e["peer"], e["reason"]) for e in rejected] == [("ff6563686f", "local_id")]
