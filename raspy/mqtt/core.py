@@ -127,6 +127,13 @@ class BridgeCore:
                 )
                 self._mirror.retain(entry.topic, entry.payload())
 
+    @property
+    def forgotten(self) -> int:
+        """Retained messages lost past the mirror's bound (the link's statistics): a
+        deletion so forgotten leaves its topic's old message at the broker until
+        the next start's sweep."""
+        return self._mirror.forgotten
+
     # --- the tree -------------------------------------------------------------------
     def seed(self, items: list[tuple[str, bytes]], now: float) -> list[Output]:
         """The tree as stored at start (the subscription brings what is newer)."""

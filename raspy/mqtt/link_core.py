@@ -73,7 +73,7 @@ class LinkCore:
             more = not session.full
         self.log.published(len(messages))
         self.busy = self.busy or more
-        self.log.buffer(buffer, session.inflight, self.core.reannounced)
+        self.log.buffer(self.core, session.inflight)
         return messages
 
     # --- the connection ---------------------------------------------------------------

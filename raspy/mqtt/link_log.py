@@ -15,8 +15,7 @@ import math
 import structlog
 
 from raspy.config import MqttConfig
-from raspy.mqtt.buffer import CoalescingBuffer
-from raspy.mqtt.core import Refused
+from raspy.mqtt.core import BridgeCore, Refused
 from raspy.mqtt.events import Feed
 from raspy.mqtt.session import Lost, MqttSession
 from raspy.mqtt.sweep import Swept
@@ -113,13 +112,16 @@ class LinkLog:
         if count:
             self._stats.incr("mqtt.published", count)
 
-    def buffer(self, buffer: CoalescingBuffer, inflight: int, reannounced: int) -> None:
-        """What waits, what was dropped, what paho holds unacknowledged, and how many
-        of Home Assistant's birth messages were answered."""
+    def buffer(self, core: BridgeCore, inflight: int) -> None:
+        """What waits, what was dropped or forgotten, what paho holds
+        unacknowledged, and how many of Home Assistant's birth messages were
+        answered."""
+        buffer = core.buffer
         self._stats.gauge("mqtt.buffered", len(buffer))
         self._stats.gauge("mqtt.dropped", buffer.dropped)
+        self._stats.gauge("mqtt.forgotten", core.forgotten)
         self._stats.gauge("mqtt.inflight", inflight)
-        self._stats.gauge("mqtt.reannounced", reannounced)
+        self._stats.gauge("mqtt.reannounced", core.reannounced)
 
 
 def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:
@@ -130,6 +132,7 @@ def link_stats(session: MqttSession, feed: Feed) -> dict[str, object]:
         "buffered": len(buffer),
         "inflight": session.inflight,
         "dropped": buffer.dropped,
+        "forgotten": feed.core.forgotten,
         "tree_changes": feed.tree_changes,
         "reannounced": feed.core.reannounced,  # Home Assistant's birth messages
     }

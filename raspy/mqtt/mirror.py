@@ -13,7 +13,8 @@ A state the mirror holds (`sent`) is the cheapest, as every requeue sends it aga
 (and a change of its value): its topic goes, the newest first. Another retained
 message (a deleted key's clear, the sweep's) is kept while a state can go in its
 place, else the one that comes is forgotten: its topic keeps its old retained
-message at the broker until the next start's sweep. `forgotten` counts them.
+message at the broker until the next start's sweep. `forgotten` counts them (the
+link's `mqtt.forgotten` statistic).
 """
 
 from __future__ import annotations

@@ -138,3 +138,17 @@ def test_home_assistants_birth_message_is_no_command_and_resends_the_mirror() ->
     inflight = link.stats()["inflight"]
     assert isinstance(inflight, int)
     assert stats.get("mqtt.inflight") == inflight > 0
+
+
+def test_what_the_full_buffer_could_not_keep_is_in_the_statistics() -> None:
+    """Past the buffer's bound (100 here) a retained message waits outside it, and
+    past as many again one is forgotten (a deletion so forgotten keeps its old
+    message at the broker until the next start's sweep): counted, and published
+    where a user sees statistics, as what the buffer dropped is."""
+    stats = Stats()
+    link = make_link(stats)
+    for n in range(250):  # the broker away: nothing goes out
+        link.event(TreeChanged(f"/device/pi.fake.k{n}/value", b"1"), NOW)
+    assert link.take(NOW) == []
+    assert link.stats()["forgotten"] == link.core.forgotten == 50
+    assert (stats.get("mqtt.forgotten"), stats.get("mqtt.dropped")) == (50, 150)

@@ -168,6 +168,7 @@ def test_each_event_goes_to_the_core_and_only_tree_changes_are_counted() -> None
         "buffered": 0,
         "inflight": 0,
         "dropped": 0,
+        "forgotten": 0,
         "tree_changes": 1,
         "reannounced": 0,
     }
