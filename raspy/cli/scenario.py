@@ -320,7 +320,7 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(text.json_text(body), end="")
     else:
-        print(text.list_table(body, text.list_zone(body)), end="")
+        print(text.list_text(body), end="")
     return EXIT_OK
 
 

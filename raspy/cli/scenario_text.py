@@ -194,13 +194,16 @@ def list_table(listing: JsonValue, tz: tzinfo | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def list_zone(listing: JsonValue) -> tzinfo | None:
-    """The zone a `list` reply's times are shown in: the hub's `[core] timezone`,
-    which each entry names, or this machine's (None) when an older hub's entries
-    do not or this machine does not know it."""
-    for entry in _entries(listing):
-        return hub_zone(entry)[0]
-    return None
+def list_text(listing: JsonValue) -> str:
+    """The `list` reply for people: the zone of its times, as `show` names it (the
+    hub's `[core] timezone`, which each entry names, or this machine's when an
+    older hub's entries do not or this machine does not know it), then the table.
+    An empty list has no times, and no zone line."""
+    entries = _entries(listing)
+    if not entries:
+        return list_table(listing)
+    tz, zone = hub_zone(entries[0])
+    return f"times in: {zone}\n" + list_table(listing, tz)
 
 
 def list_names(listing: JsonValue) -> list[str]:
@@ -217,9 +220,10 @@ def _trace_text(trace: JsonValue, title: str = "last run did") -> str:
 
 
 def hub_zone(entry: Mapping[str, JsonValue]) -> tuple[tzinfo | None, str]:
-    """The zone a `get` reply's times are shown in, and the line that names it: the
-    hub's `[core] timezone` (its `timezone`), or this machine's (None) when an older
-    hub's reply has none or this machine does not know the zone."""
+    """The zone the times of a `get` reply (or a `list` entry) are shown in, and
+    the words that name it: the hub's `[core] timezone` (its `timezone`), or this
+    machine's (None) when an older hub's reply has none or this machine does not
+    know the zone."""
     name = entry.get("timezone")
     if not isinstance(name, str):
         return None, "this machine's (the hub's reply names no zone: an older raspyd)"

@@ -18,7 +18,10 @@ from support.net import free_port_base
 pytestmark = pytest.mark.timeout(60)
 
 Router = zmq.Socket[bytes]
-TABLE = "NAME        STATE  LAST RUN  RUNS\nfrost-lamp  idle   -            0\n"
+TABLE = (
+    "times in: this machine's (the hub's reply names no zone: an older raspyd)\n"
+    "NAME        STATE  LAST RUN  RUNS\nfrost-lamp  idle   -            0\n"
+)
 LISTING = [
     {
         "name": "frost-lamp",

@@ -62,34 +62,59 @@ def test_list_asks_for_the_list_and_prints_a_table(router: tuple[Router, str]) -
     assert answer(sock, b"200", listing) == {"v": 1, "action": "list"}
     assert finish(process) == (
         0,
+        "times in: this machine's (the hub's reply names no zone: an older raspyd)\n"
         "NAME        STATE  LAST RUN  RUNS\nfrost-lamp  idle   -            0\n",
         "",
     )
 
 
 @pytest.mark.parametrize(
-    ("zone", "last_run"),
+    ("zone", "said", "last_run"),
     [
-        pytest.param("Asia/Tokyo", "2026-12-03 22:30:00 +09:00", id="the-hubs"),
-        pytest.param(None, "2026-12-03 10:00:00 -03:30", id="an-older-hub"),
-        pytest.param("Nowhere/Atlantis", "2026-12-03 10:00:00 -03:30", id="unknown"),
+        pytest.param(
+            "Asia/Tokyo",
+            "Asia/Tokyo (the hub's [core] timezone)",
+            "2026-12-03 22:30:00 +09:00",
+            id="the-hubs",
+        ),
+        pytest.param(
+            None,
+            "this machine's (the hub's reply names no zone: an older raspyd)",
+            "2026-12-03 10:00:00 -03:30",
+            id="an-older-hub",
+        ),
+        pytest.param(
+            "Nowhere/Atlantis",
+            "this machine's (the hub's zone \"Nowhere/Atlantis\" is unknown here)",
+            "2026-12-03 10:00:00 -03:30",
+            id="unknown",
+        ),
     ],
 )
-def test_list_prints_times_in_the_zone_its_entries_name(
-    router: tuple[Router, str], zone: str | None, last_run: str
+def test_list_prints_times_in_the_zone_its_entries_name_and_says_which(
+    router: tuple[Router, str], zone: str | None, said: str, last_run: str
 ) -> None:
     """Each entry names the hub's `[core] timezone`; an older hub's do not, and a
-    zone unknown here is no use: then this machine's (TZ here)."""
+    zone unknown here is no use: then this machine's (TZ here). The first line
+    names the zone, as show's does: the times alone did not say whose they are."""
     sock, endpoint = router
     process = start(endpoint, "list", env={"TZ": "XST+3:30"})
     entry = {"name": "wake", "state": "idle", "last_run": 1_796_304_600.0, "runs": 1}
     answer(sock, b"200", [entry if zone is None else {**entry, "timezone": zone}])
     assert finish(process) == (
         0,
+        f"times in: {said}\n"
         "NAME  STATE  LAST RUN                    RUNS\n"
         f"wake  idle   {last_run}     1\n",
         "",
     )
+
+
+def test_an_empty_list_names_no_zone(router: tuple[Router, str]) -> None:
+    sock, endpoint = router
+    process = start(endpoint, "list")
+    answer(sock, b"200", [])
+    assert finish(process) == (0, "NAME  STATE  LAST RUN  RUNS\n", "")
 
 
 def test_list_json_prints_the_reply_as_it_came(router: tuple[Router, str]) -> None:

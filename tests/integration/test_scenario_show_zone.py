@@ -1,6 +1,6 @@
 """`raspy scenario show` and `list` write their times in the hub's `[core]
 timezone`, which the core's `get` reply and each entry of its `list` reply name,
-not in the zone of the machine the command runs on (TZ of its process here); `show`
+not in the zone of the machine the command runs on (TZ of its process here); each
 says which zone that is on its first line."""
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def test_list_writes_the_last_run_in_the_hubs_zone(core: Core) -> None:
     assert core.request("list")[1][0]["timezone"] == TOKYO
     assert _cli(core, "list") == (
         0,
+        f"times in: {TOKYO} (the hub's [core] timezone)\n"
         "NAME  STATE  LAST RUN                    RUNS\n"
         "wake  idle   2023-11-15 07:13:20 +09:00     1\n",
         "",

@@ -234,6 +234,20 @@ def test_list_prints_a_table_of_name_state_last_run_and_runs() -> None:
     assert text.list_names(listing) == ["frost-lamp", "hall-sunset", "x"]
 
 
+def test_list_text_names_the_zone_of_its_times_first() -> None:
+    """As show's first line does: the hub's zone, or this machine's for an older
+    hub's entries (they name none); an empty list has no times to name it for."""
+    entry: dict[str, JsonValue] = {"name": "a", "state": "idle", "last_run": None}
+    table = "NAME  STATE  LAST RUN  RUNS\na     idle   -            0\n"
+    tokyo = text.list_text([{**entry, "timezone": "Asia/Tokyo"}])
+    assert tokyo == "times in: Asia/Tokyo (the hub's [core] timezone)\n" + table
+    assert text.list_text([entry]) == (
+        "times in: this machine's (the hub's reply names no zone: an older raspyd)\n"
+        + table
+    )
+    assert text.list_text([]) == "NAME  STATE  LAST RUN  RUNS\n"
+
+
 def test_list_refuses_a_body_that_is_not_a_list_of_objects() -> None:
     with pytest.raises(text.ReplyError) as error:
         text.list_table({"name": "x"}, UTC)
