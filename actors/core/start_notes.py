@@ -42,13 +42,12 @@ def say_secrets_missing(
         return
     from raspy.rules import secret_uses  # with the parser: lazily
 
-    using = {
-        name: entry.scenario
-        for name, entry in sorted(entries.items())
-        if entry.scenario is not None
-        and entry.stored.enabled
-        and secret_uses.uses_secrets(entry.scenario)
-    }
+    using: dict[str, list[str]] = {}  # scenario -> the secrets it names
+    for name, entry in sorted(entries.items()):
+        if entry.scenario is None or not entry.stored.enabled:
+            continue
+        if named := secret_uses.secrets_named(entry.scenario):
+            using[name] = named
     if not using:
         return
     loaded = secrets.load()
@@ -60,8 +59,8 @@ def say_secrets_missing(
             reason=secret_uses.UNUSABLE_AT_START,
         )
         return
-    for name, scenario in using.items():
-        missing = secret_uses.missing_secrets(scenario, loaded)
+    for name, named in using.items():
+        missing = [secret for secret in named if secret not in loaded.values]
         if missing:
             log.warning(
                 "scenario_secrets_missing",

@@ -71,13 +71,9 @@ def secret_warnings(
     return sorted(found)
 
 
-def missing_secrets(scenario: model.Scenario, loaded: Loaded) -> list[str]:
+def secrets_named(scenario: model.Scenario) -> list[str]:
     """The names, sorted and once each, of the secrets the `http:` actions of
-    `scenario` fill in that `loaded` lacks (every one when it could not be read)."""
-    names = {
-        name
-        for action in http_actions(scenario)
-        for _, template in _texts(action)
-        for name in secret_names(template)
-    }
-    return sorted(name for name in names if name not in loaded.values)
+    `scenario` fill in (what the start compares with the file's)."""
+    return sorted(
+        {name for action in http_actions(scenario) for name in secrets_used(action)}
+    )

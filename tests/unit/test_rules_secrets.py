@@ -17,7 +17,7 @@ from raspy.rules import engine
 from raspy.rules import model as m
 from raspy.rules.document import load_scenario, validate_scenario
 from raspy.rules.engine import State
-from raspy.rules.secret_uses import WHY, secret_warnings, uses_secrets
+from raspy.rules.secret_uses import WHY, secret_warnings, secrets_named, uses_secrets
 from raspy.rules.template import ONLY_IN_HTTP
 from raspy.secrets_file import Loaded
 
@@ -116,6 +116,17 @@ def test_only_a_scenario_that_names_a_secret_uses_secrets() -> None:
     plain = TELL.replace("{secret.telegram_token}", "123")
     plain = plain.replace("{secret.api_key}", "{trigger.value}")
     assert not uses_secrets(load_scenario(plain, "plain.yaml"))
+
+
+def test_the_secrets_a_scenario_names_are_sorted_and_once_each() -> None:
+    """What the start compares with the file's names: every `http:` action's url,
+    headers and body, a name in two places or two actions once."""
+    second = '  - http: "https://ntfy.sh/{secret.zone_key}/{secret.api_key}"\n'
+    scn = load_scenario(TELL + second, "tell.yaml")
+    assert secrets_named(scn) == ["api_key", "telegram_token", "zone_key"]
+    plain = TELL.replace("{secret.telegram_token}", "123")
+    plain = plain.replace("{secret.api_key}", "{trigger.value}")
+    assert secrets_named(load_scenario(plain, "plain.yaml")) == []
 
 
 def _tell(
