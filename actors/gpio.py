@@ -98,14 +98,11 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm: DeadlineTicker | None = None
 
     # --- lifecycle --------------------------------------------------------------------
-    def _started(self, tree: Mapping[str, bytes]) -> None:
+    def _started(self, tree: Mapping[str, bytes], saved: Saved) -> None:
         self._alarm = DeadlineTicker(
             self.actor_ref, self._clock, name="raspy-gpio-alarm"
         )
         self._alarm.start()
-        prefix = self._registry.fullname("")
-        stored = self._settings.stored
-        saved = Saved() if stored is None else stored.load(prefix)
         devices = self._registry.devices()
         outputs = [d for d in devices if isinstance(d.driver, gpio.GpioOutput)]
         for device in outputs:  # first: they adopt the outputs kept for them

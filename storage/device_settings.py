@@ -6,6 +6,8 @@ A `config` change over MDP is stored as the fields that differ from the config f
 answered; `reset` deletes it. An output's state is committed when it changes (a user
 action, not a reading). Both are deleted when their device leaves the config file
 (forget_removed). Every write is one small durable commit on the caller's thread.
+A service's start reads the table once (ServiceSettings.load): forgetting, applying
+the settings and opening the outputs all use that one Saved.
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ class Saved:
     states_since: dict[str, float] = field(default_factory=dict)
     # the state a change held by min_on_s / min_off_s switches a switch to, if any
     pending: dict[str, bool] = field(default_factory=dict)
+    # every record's key and full name, one that does not decode too (to forget
+    # it): bookkeeping, not what is saved
+    keys: dict[bytes, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def drop(self, fullnames: Collection[str]) -> None:
+        """Forget these devices here too, once the store has (forget_others)."""
+        for key, fullname in list(self.keys.items()):
+            if fullname in fullnames:
+                del self.keys[key]
+        for held in (self.configs, self.states, self.states_since, self.pending):
+            for fullname in fullnames:
+                held.pop(fullname, None)
 
 
 class DeviceSettings:
@@ -69,6 +83,7 @@ class DeviceSettings:
             start = device_key(prefix, fullname_prefix)
             for key, data in self._store.scan(Table.DEVICE, start):
                 fullname = key[len(prefix) :].decode("utf-8", "replace")
+                saved.keys[key] = fullname
                 try:
                     record = decode_device_record(key, data)
                 except StoreError as exc:
@@ -110,21 +125,20 @@ class DeviceSettings:
         record = encode_device_record(DEVICE_STATE_PREFIX, value, wall_ts, pending)
         self._store.commit([Put(Table.DEVICE, key, record)])
 
-    def forget_others(self, fullname_prefix: str, keep: Collection[str]) -> list[str]:
-        """Delete the settings and states stored under the prefix for every full
-        name not in `keep`, in one commit (a record that does not decode too); the
-        full names forgotten, sorted. Durable on return; StoreError if not."""
-        deletes: list[Delete] = []
-        gone: set[str] = set()
-        for prefix in (DEVICE_CONFIG_PREFIX, DEVICE_STATE_PREFIX):
-            start = device_key(prefix, fullname_prefix)
-            for key, _ in self._store.scan(Table.DEVICE, start):
-                fullname = key[len(prefix) :].decode("utf-8", "replace")
-                if fullname not in keep:
-                    deletes.append(Delete(Table.DEVICE, key))
-                    gone.add(fullname)
+    def forget_others(self, saved: Saved, keep: Collection[str]) -> list[str]:
+        """Delete the settings and states in `saved` (as `load` read them) of every
+        full name not in `keep`, in one commit (a record that does not decode too),
+        and drop them from `saved`; the full names forgotten, sorted. Durable on
+        return; StoreError if not (`saved` is then as it was)."""
+        gone = {name for name in saved.keys.values() if name not in keep}
+        deletes = [
+            Delete(Table.DEVICE, key)
+            for key, name in saved.keys.items()
+            if name in gone
+        ]
         if deletes:
             self._store.commit(deletes)
+            saved.drop(gone)
         return sorted(gone)
 
 
@@ -148,35 +162,41 @@ class ServiceSettings:
             (d.name, d.config) for d in devices if d.parent is None
         )
 
-    def forget_removed(self) -> None:
+    def load(self) -> Saved:
+        """What the store holds for this service's devices (nothing without one);
+        StoreError if it cannot be read."""
+        if self.stored is None:
+            return Saved()
+        return self.stored.load(self._registry.fullname(""))
+
+    def forget_removed(self, saved: Saved) -> None:
         """At start (a reload restarts the service): what is stored for a device the
         config file no longer has, its output state and its settings changed over
         MDP, is deleted. A later device of that name would otherwise take them over:
         a new `heater` with initial = restore started on because an old one was on.
         Only for services whose devices all come from the file (not 1-Wire, whose
         discovered sensors may be off the bus for a while and keep their rename).
-        A store that refuses is logged; the service starts all the same."""
+        A store that refuses is logged; the service starts all the same. `saved`:
+        what `load` read at this start; what is deleted is dropped from it."""
         if self.stored is None:
             return
         keep = {device.fullname for device in self._registry.devices()}
         service = self._registry.devices_service
         try:
-            gone = self.stored.forget_others(self._registry.fullname(""), keep)
+            gone = self.stored.forget_others(saved, keep)
         except StoreError as exc:
             log.error("device_settings_not_forgotten", service=service, reason=str(exc))
             return
         if gone:
             log.info("device_settings_forgotten", service=service, devices=gone)
 
-    def apply_saved(self, names: Collection[str] | None = None) -> None:
-        """At start (and for `names`, devices a rescan found): what was stored goes
-        over the file's values; a stored field the file no longer allows (an option
-        dropped, a choice narrowed by an upgrade or an edit of the file) is logged
-        and left out, the others applied."""
-        if self.stored is None:
-            return
+    def apply_saved(self, saved: Saved, names: Collection[str] | None = None) -> None:
+        """At start (and for `names`, devices a rescan found): what was stored
+        (`saved`, as `load` read it) goes over the file's values; a stored field the
+        file no longer allows (an option dropped, a choice narrowed by an upgrade or
+        an edit of the file) is logged and left out, the others applied."""
         prefix = self._registry.fullname("")
-        for fullname, fields in self.stored.load(prefix).configs.items():
+        for fullname, fields in saved.configs.items():
             name = fullname[len(prefix) :]
             if name not in self._file_configs:
                 continue  # a device gone from the config file

@@ -40,7 +40,7 @@ from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
-from raspy.storage.device_settings import DeviceSettings, ServiceSettings
+from raspy.storage.device_settings import DeviceSettings, Saved, ServiceSettings
 from raspy.transport.outbox import Outbox
 
 log = structlog.get_logger(component="devices")
@@ -131,11 +131,12 @@ class DeviceServiceActor(pykka.ThreadingActor):
             self._rescan()
             stored = self._stored_readings()
             self._forget_gone(stored)
+            saved = self._settings.load()  # the device table, read once
             if self._discover is None:  # a 1-Wire sensor off the bus keeps its own
-                self._settings.forget_removed()
-            self._settings.apply_saved()
+                self._settings.forget_removed(saved)
+            self._settings.apply_saved(saved)
             self._resume(stored)
-            self._started(stored)
+            self._started(stored, saved)
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
                 self.actor_ref,
@@ -161,9 +162,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
         self._release()
 
     # --- hooks for services with hardware of their own (actors/gpio.py) --------------
-    def _started(self, stored: Mapping[str, bytes]) -> None:
+    def _started(self, stored: Mapping[str, bytes], saved: Saved) -> None:
         """After saved settings are applied, before polling starts; `stored` is this
-        service's keys as the tree had them at start."""
+        service's keys as the tree had them at start, `saved` what the store's
+        device table has for them (the outputs' states)."""
 
     def _stopping(self) -> None:
         """At a stop or a failure, after polling ended (release hardware here)."""
@@ -318,7 +320,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         """What was stored for devices a rescan found; a store that cannot be read
         leaves them at their found settings (they are polled all the same)."""
         try:
-            self._settings.apply_saved(names)
+            self._settings.apply_saved(self._settings.load(), names)
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error(

@@ -28,6 +28,8 @@ from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
 
 KEEP: Final = 7  # backups kept: a week of daily ones
+# a dump's header line is far shorter: a longer first line is no backup's
+_HEADER_MAX_BYTES: Final = 64 * 1024
 # a backup's temp file untouched this long was left by a backup cut short
 _STALE_TEMP_S: Final = 24 * 3600.0
 
@@ -36,8 +38,8 @@ FULL: Final = ""
 NO_HISTORY: Final = "-nohistory"
 # raspy-<UTC time>[-N][-nohistory].dump, N from 2 for a second backup of the kind in
 # the same second: the only names a backup writes, and the only ones its rotation
-# removes (of its own kind). The older name of --no-history backups was a full one's:
-# such files count as full ones
+# removes (of its own kind). An older raspy-kv named --no-history backups as full ones:
+# for such a name the header's dbs tell the kind (_kind_in)
 _BACKUP_NAME: Final = re.compile(
     r"raspy-(\d{8}T\d{6}Z)(?:-([2-9]|[1-9]\d{1,8}))?(-nohistory)?\.dump"
 )
@@ -54,6 +56,22 @@ def _kind_of(name: str) -> str | None:
     if match is None:
         return None
     return NO_HISTORY if match.group(3) else FULL
+
+
+def _kind_in(path: Path, named: str) -> str:
+    """The kind of the backup (or temp file of one) at `path`, named as of kind
+    `named`. A full one's name may hold a --no-history backup an older raspy-kv
+    wrote: its header's dbs decide (no history: NO_HISTORY), else the name does (a
+    header that cannot be read: the check of the older backups says so)."""
+    if named != FULL:
+        return named
+    try:
+        with path.open("rb") as handle:
+            line = handle.readline(_HEADER_MAX_BYTES)
+        header = DumpReader([line]).header
+    except (DumpFormatError, OSError):
+        return named
+    return FULL if Table.HISTORY in header.tables else NO_HISTORY
 
 
 def _backup_dir(name: str, data_dir: str) -> Path:
@@ -176,15 +194,15 @@ def recheck(backup_dir: Path, new: Path) -> Recheck:
 
 def _backups(backup_dir: Path, new: Path, kind: str | None = None) -> list[str]:
     """The names of the backups in backup_dir but `new` (regular files named as a
-    backup names them), of `kind` only if it is given."""
+    backup names them), of `kind` only if it is given (see _kind_in)."""
     with os.scandir(backup_dir) as entries:
         return [
             entry.name
             for entry in entries
-            if (found := _kind_of(entry.name)) is not None
-            and kind in (None, found)
+            if (named := _kind_of(entry.name)) is not None
             and entry.name != new.name
             and entry.is_file(follow_symlinks=False)
+            and (kind is None or _kind_in(Path(entry.path), named) == kind)
         ]
 
 
@@ -200,15 +218,17 @@ def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
     the time). One gone since the listing (another backup's, renamed to its backup)
     is not."""
     target = temp_target(entry.name)
-    if target is None or _kind_of(target) != kind:
+    named = None if target is None else _kind_of(target)
+    if named is None:
         return False
     try:
-        return (
+        stale = (
             entry.is_file(follow_symlinks=False)
             and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
         )
     except FileNotFoundError:
         return False
+    return stale and _kind_in(Path(entry.path), named) == kind
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:

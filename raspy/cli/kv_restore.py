@@ -295,6 +295,8 @@ def _restore(
         store = Store.open(args.data_dir, config, init=True)
     except StoreLockedError as exc:
         raise Failure(f"{exc}; stop raspyd before a restore", EXIT_DATA) from exc
+    except StoreDeviceError as exc:  # the open of a new or lost store writes too
+        raise _device_failure(exc) from exc
     stop = threading.Event()
     try:
         held = 0 if cleared else _held(store, header.tables)
@@ -310,13 +312,7 @@ def _restore(
         stop.set()
         store.discard_created()  # a lost store stays lost: raspyd still refuses
         if isinstance(exc, StoreDeviceError):
-            # "dump the store" led back here: the data.mdb the restore began is gone
-            # again, and a dump of it said to restore a dump
-            raise Failure(
-                f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
-                " restore into a data dir on sound storage",
-                EXIT_DATA,
-            ) from exc
+            raise _device_failure(exc) from exc
         raise
     store.close()
     how = "replacing" if cleared else "into"
@@ -331,6 +327,17 @@ def _restore(
         sys.stderr,
     )
     return EXIT_OK
+
+
+def _device_failure(exc: StoreDeviceError) -> Failure:
+    """A failing device met by the restore, at the open or in its txn: the store's
+    advice, "dump the store", led back here (the data.mdb the restore began is gone
+    again, and a dump of it said to restore a dump)."""
+    return Failure(
+        f"{exc.fault}; nothing of the dump was written. Look at `dmesg`, and"
+        " restore into a data dir on sound storage",
+        EXIT_DATA,
+    )
 
 
 def _held(store: Store, tables: tuple[Table, ...]) -> int:

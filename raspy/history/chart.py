@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Final
 
-from raspy.history.time_ticks import time_ticks
+from raspy.history.time_ticks import tick_indices, time_ticks
 
 Point = Sequence[float]  # [t, avg, min, max]
 XY = tuple[float, float]
@@ -132,13 +132,6 @@ def _runs(
     return runs
 
 
-def _tick_indices(low: float, high: float, step: float) -> range:
-    """The multiples of `step` within low..high, as indices (never more than 20:
-    adding a step to a float that dwarfs it would not advance)."""
-    first, last = math.ceil(low / step), math.floor(high / step)
-    return range(first, min(last, first + 20) + 1)
-
-
 def _value_step(span: float) -> float:
     raw = span / _MAX_VALUE_TICKS
     power = 10.0 ** math.floor(math.log10(raw))
@@ -188,7 +181,7 @@ def _value_ticks(
     step = _value_step(v_high - v_low)
     return [
         (index * step, _value_text(index * step, step))
-        for index in _tick_indices(v_low, v_high, step)
+        for index in tick_indices(v_low, v_high, step)
     ]
 
 

@@ -79,13 +79,19 @@ def _offset_s(t: float, zone: tzinfo) -> float:
     return offset.total_seconds() if offset is not None else 0.0
 
 
+def tick_indices(low: float, high: float, step: float) -> range:
+    """The multiples of `step` within low..high, as indices (never more than
+    _MOST + 1: adding a step to a float that dwarfs it would not advance); the
+    value axis's ticks too."""
+    first, last = math.ceil(low / step), math.floor(high / step)
+    return range(first, min(last, first + _MOST) + 1)
+
+
 def _clock_ticks(t_start: float, t_end: float, step: int, zone: tzinfo) -> list[Tick]:
     """The multiples of `step` of the zone's wall clock within t_start..t_end."""
     offset = _offset_s(t_start, zone)
-    low, high = t_start + offset, t_end + offset
-    first, last = math.ceil(low / step), math.floor(high / step)
     ticks: list[Tick] = []
-    for index in range(first, min(last, first + _MOST) + 1):
+    for index in tick_indices(t_start + offset, t_end + offset, step):
         # the offset at the tick itself: after a clock change in the range (summer
         # time) a tick stays on the zone's midnight, not an hour off, a day early;
         # asked twice, so a midnight the change skips goes to the hour after it

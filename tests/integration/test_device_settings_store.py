@@ -64,7 +64,8 @@ def test_a_stored_field_the_file_no_longer_allows_leaves_the_others_applied(
         "pi.fake.lamp", {"friendly_name": "Desk lamp", "dropped_option": 3}, 10.0
     )
     with capture_logs() as logs:
-        ServiceSettings(registry, DeviceSettings(store)).apply_saved()
+        settings = ServiceSettings(registry, DeviceSettings(store))
+        settings.apply_saved(settings.load())
     assert registry.get("lamp").config.settings["friendly_name"] == "Desk lamp"
     refused = [e for e in logs if e["event"] == "device_setting_not_applied"]
     assert [(e["device"], e["field"]) for e in refused] == [
@@ -85,6 +86,39 @@ def test_a_record_that_does_not_decode_is_skipped_and_logged(store: Store) -> No
     with capture_logs() as logs:
         assert DeviceSettings(store).load("pi.gpio.") == Saved()
     assert [e["event"] for e in logs] == ["device_record_skipped"]
+
+
+def test_forgetting_deletes_what_was_read_of_the_others_a_bad_record_too(
+    store: Store,
+) -> None:
+    """A start reads the table once: what is forgotten is deleted from the store
+    and from what was read, which then goes on to the settings and the outputs."""
+    settings = DeviceSettings(store)
+    settings.save_config("pi.gpio.relay", {"friendly_name": "Heater"}, 10.0)
+    settings.save_state("pi.gpio.relay", True, 11.0)
+    settings.save_config("pi.gpio.old", {"friendly_name": "Gone"}, 12.0)
+    settings.save_state("pi.gpio.old", 40, 13.0, pending=True)
+    store.commit([Put(Table.DEVICE, b"state/pi.gpio.bad", b"\xc1")])
+    settings.save_state("pi.fake.lamp", False, 14.0)  # another service's
+    with capture_logs():
+        saved = settings.load("pi.gpio.")
+    assert settings.forget_others(saved, {"pi.gpio.relay"}) == [
+        "pi.gpio.bad",
+        "pi.gpio.old",
+    ]
+    kept = Saved(
+        configs={"pi.gpio.relay": {"friendly_name": "Heater"}},
+        states={"pi.gpio.relay": True},
+        states_since={"pi.gpio.relay": 11.0},
+    )
+    assert saved == kept
+    assert settings.load("pi.gpio.") == kept
+    assert [key for key, _ in store.scan(Table.DEVICE)] == [
+        b"config/pi.gpio.relay",
+        b"state/pi.fake.lamp",
+        b"state/pi.gpio.relay",
+    ]
+    assert settings.forget_others(saved, {"pi.gpio.relay"}) == []
 
 
 @pytest.mark.parametrize(

@@ -600,3 +600,49 @@ def test_full_and_no_history_backups_rotate_apart(
         capsys,
     )
     assert status == 0, err
+
+
+def test_the_no_history_backups_of_an_older_raspy_kv_rotate_with_their_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older raspy-kv named a --no-history backup as a full one. Counted as full
+    by their names, the ones the shipped nightly unit had written stayed for good
+    after the upgrade (no full backup is made there to rotate them), and were read
+    back every night. Their header says which dbs they hold: without the history
+    they rotate with the --no-history ones, as does the temp file such a backup cut
+    short left; a full one with the same kind of name is still counted as full."""
+    history = Put(Table.HISTORY, *recorded_key_record("/device/pi.fake.t1/value"))
+    make_store(store := tmp_path / "store", [*CONTENT, history])
+    (scratch := tmp_path / "scratch").mkdir()
+    assert _backup(store, scratch, capsys, "--no-history")[0] == 0
+    small = _only_backup(scratch).read_bytes()
+    full = _a_dump(store, tmp_path, capsys)
+    (backups := tmp_path / "backups").mkdir()
+    old_full = "raspy-20261101T031500Z.dump"  # the oldest of all
+    (backups / old_full).write_bytes(full)
+    old_small = [f"raspy-2026110{day}T031500Z.dump" for day in (2, 3, 4)]
+    old_small.append("raspy-20261105T031500Z-nohistory.dump")
+    for name in old_small:
+        (backups / name).write_bytes(small)
+    left = ".raspy-20261104T031500Z.dump.0123456789ab.tmp"
+    (backups / left).write_bytes(small[: len(small) // 2])
+    day_ago = time.time() - 25 * 3600
+    os.utime(backups / left, (day_ago, day_ago))
+    status, out, err = _backup(store, backups, capsys, "--keep", "2", "--no-history")
+    assert (status, err) == (0, ""), err
+    done = re.fullmatch(
+        rf"raspy-kv: backup {re.escape(str(backups))}/(raspy-\d{{8}}T\d{{6}}Z"
+        r"-nohistory\.dump): .*; 3 old and 1 partial \(a backup cut short\) removed;"
+        rf" 2 older checked again in {TIME}\n",
+        out,
+    )
+    assert done is not None, out
+    assert sorted(p.name for p in backups.iterdir()) == sorted(
+        [old_full, old_small[-1], done.group(1)]
+    )
+    # the full one is counted as full: a full backup with --keep 1 removes it
+    status, out, err = _backup(store, backups, capsys, "--keep", "1")
+    assert (status, err) == (0, ""), err
+    assert "; 1 old removed; 2 older checked again in " in out
+    assert old_full not in _backups(backups)
+    assert old_small[-1] in _backups(backups)

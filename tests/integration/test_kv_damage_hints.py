@@ -6,6 +6,7 @@ damaged data dir and restore the newest backup into a new one."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from structlog.testing import capture_logs
 from support.damaged_store import garbage_in_a_leaf_value
 from support.kv_cli import make_store, run
-from support.small_fs import small_tmpfs
+from support.small_fs import fill, small_tmpfs
 
 from raspy import packing
 from raspy.errors import StoreDamagedError
@@ -107,6 +108,46 @@ def test_a_restore_on_a_failing_device_is_not_sent_to_dump_what_it_never_wrote(
     dump = tmp_path / "big.dump"
     assert run(["dump", "--data-dir", str(source), "-o", str(dump)], capsys)[0] == 0
     data_dir = small_fs / "data"
+    status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
+    assert (status, out) == (1, "")
+    assert re.fullmatch(
+        rf"raspy-kv: store in {re.escape(str(data_dir))}: mdb_\w+: Input/output"
+        r" error, with 3072 MB free on its filesystem, so not a full disk: the"
+        r" storage device \(an SD card\?\) may be failing; nothing of the dump was"
+        r" written. Look at `dmesg`, and restore into a data dir on sound storage\n",
+        err,
+    ), err
+    assert not (data_dir / DATA_FILE).exists()
+
+
+def _free(where: Path) -> int:
+    found = os.statvfs(where)
+    return found.f_bavail * found.f_frsize
+
+
+def test_a_restore_whose_open_meets_a_failing_device_is_not_sent_to_dump_either(
+    small_fs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restore into a data dir whose data.mdb was lost writes at the open already
+    (its tables, the schema stamp): the device failing there was met with "dump the
+    store onto other storage", where there is no store to dump. The filesystem is
+    left one page short of what the open of a new store takes, measured here, so
+    the open's last write is cut short (LMDB: Input/output error); its room is
+    faked as above."""
+    make_store(source := tmp_path / "source")
+    dump = tmp_path / "small.dump"
+    assert run(["dump", "--data-dir", str(source), "-o", str(dump)], capsys)[0] == 0
+    data_dir = small_fs / "data"
+    with capture_logs():
+        Store.open(data_dir).close()
+    before = _free(small_fs)
+    for name in (DATA_FILE, "lock.mdb"):  # the store is lost; its marker stays
+        (data_dir / name).unlink()
+    fill(small_fs, _free(small_fs) - before - 4096)
+    monkeypatch.setattr(write_errors, "free_bytes", lambda _path: 3 * 1024**3)
     status, out, err = run(["restore", "--data-dir", str(data_dir), str(dump)], capsys)
     assert (status, out) == (1, "")
     assert re.fullmatch(

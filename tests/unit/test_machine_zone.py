@@ -1,5 +1,6 @@
-"""This machine's zone as a ZoneInfo: TZ when set, else /etc/timezone, else the
-zone /etc/localtime links to (an `etc` folder in tmp_path plays /etc)."""
+"""This machine's zone as a ZoneInfo, as the C library finds it: TZ when set (a
+zone's name, or a zone file's path), else the zone /etc/localtime links to, else
+/etc/timezone (an `etc` folder in tmp_path plays /etc)."""
 
 from __future__ import annotations
 
@@ -32,17 +33,46 @@ def test_a_tz_set_is_the_zone_whatever_the_files_say(
 
 
 @pytest.mark.timeout(10)
-def test_without_tz_etc_timezone_names_the_zone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("tz", "zone"),
+    [
+        (":{etc}/localtime", "America/Denver"),  # TZ=:/etc/localtime, a common one
+        ("{etc}/localtime", "America/Denver"),
+        (f"{_ZONEINFO}/Europe/Berlin", "Europe/Berlin"),
+        (f":{_ZONEINFO}/Europe/Berlin", "Europe/Berlin"),
+    ],
+)
+def test_a_tz_that_names_a_file_is_the_zone_of_that_file(
+    tmp_path: Path, tz: str, zone: str
+) -> None:
+    """A TZ that is a path names a zone file, as for the C library; it was taken for
+    a zone's name, no zone, and the core fell to UTC."""
     (tmp_path / "timezone").write_text("Asia/Tokyo\n", "utf-8")
     (tmp_path / "localtime").symlink_to(_ZONEINFO / "America" / "Denver")
-    assert machine_zone({}, tmp_path) == ZoneInfo("Asia/Tokyo")
+    found = machine_zone({"TZ": tz.format(etc=tmp_path)}, tmp_path)
+    assert found == ZoneInfo(zone)
 
 
 @pytest.mark.timeout(10)
-def test_without_tz_or_etc_timezone_the_localtime_link_names_it(tmp_path: Path) -> None:
-    (tmp_path / "timezone").write_text("Not/A_Zone\n", "utf-8")
+def test_without_tz_the_localtime_link_names_the_zone_whatever_etc_timezone_says(
+    tmp_path: Path,
+) -> None:
+    """The C library reads /etc/localtime and never /etc/timezone: a stale one made
+    a chart's zone differ from the times printed beside it."""
+    (tmp_path / "timezone").write_text("Asia/Tokyo\n", "utf-8")
     (tmp_path / "localtime").symlink_to(_ZONEINFO / "America" / "Denver")
     assert machine_zone({}, tmp_path) == ZoneInfo("America/Denver")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("localtime", ["none", "a copy"])
+def test_without_a_localtime_link_etc_timezone_names_the_zone(
+    tmp_path: Path, localtime: str
+) -> None:
+    (tmp_path / "timezone").write_text("Asia/Tokyo\n", "utf-8")
+    if localtime == "a copy":  # a zone file copied, not linked: it has no name
+        (tmp_path / "localtime").write_bytes((_ZONEINFO / "UTC").read_bytes())
+    assert machine_zone({}, tmp_path) == ZoneInfo("Asia/Tokyo")
 
 
 @pytest.mark.timeout(10)
