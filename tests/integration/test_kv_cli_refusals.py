@@ -371,6 +371,9 @@ def run_kv(*argv: str) -> int:
 
 _RESTORE_WITH_FILE_LIMIT = """
 import resource, signal, sys
+# no .pyc written under the size limit: cut short, it is the run's bytecode folder's
+# for every later process (support/bytecode.py), which then cannot import it
+sys.dont_write_bytecode = True
 from raspy.cli import kv
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
 limit = int(sys.argv[3])

@@ -128,6 +128,9 @@ def test_dump_dash_whose_reader_left_ends_with_1_and_nothing_said(
 
 _RESTORE_STDIN_WITH_FILE_LIMIT = """
 import resource, signal, sys
+# no .pyc written under the size limit: cut short, it is the run's bytecode folder's
+# for every later process (support/bytecode.py), which then cannot import it
+sys.dont_write_bytecode = True
 from raspy.cli import kv
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
 resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
