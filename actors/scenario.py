@@ -234,7 +234,7 @@ class ScenarioActor(pykka.ThreadingActor):
                 before = core.last_run_id
                 outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
-                return run_answer(core.status, outputs, before, core.last_run_id)
+                return run_answer(core.status, outputs, before)
             case StopRuns(shutdown=shutdown):
                 self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)

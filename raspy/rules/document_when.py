@@ -52,12 +52,10 @@ def read_when(
 
 
 def reads_nothing(expression: CompiledExpression) -> bool:
-    """Whether it reads neither a key nor the time: nothing makes a `wait_until`
-    of it test again (a key put together by the expression is still a key: its
-    wait ends at its timeout, as documented)."""
-    return not (
-        expression.kv_keys() or expression.computed_keys() or reads_time(expression)
-    )
+    """Whether it reads neither a key written out nor the time: nothing makes a
+    `wait_until` of it test again (a key put together by the expression wakes
+    nothing: such a wait ends at its timeout, as documented)."""
+    return not (expression.kv_keys() or reads_time(expression))
 
 
 def reads_time(expression: CompiledExpression) -> bool:

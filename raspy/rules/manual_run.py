@@ -33,21 +33,15 @@ class RunAnswer:
     failed: str | None = None
 
 
-def run_answer(
-    status: Status, outputs: list[Output], before: int, last: int
-) -> RunAnswer:
-    """What a manual run did, from the outputs of its request: `before` and `last`
-    the id of the run started last before and after it (the run it started, if
-    any, is `before + 1`: a mode restart ends the runs going first)."""
+def run_answer(status: Status, outputs: list[Output], before: int) -> RunAnswer:
+    """What a manual run did, from the outputs of its request: `before` the id of
+    the run started last before it (the run it started, if any, is `before + 1`,
+    ids coming from one counter: a mode restart ends the runs going first)."""
     not_started = [o.reason for o in outputs if isinstance(o, Skipped)]
     # the runaway guard refused the start (and disables the scenario)
     not_started += [o.reason for o in outputs if isinstance(o, Disabled)]
     queued = [o.waiting for o in outputs if isinstance(o, Queued)]
-    ended = [
-        o
-        for o in outputs
-        if isinstance(o, RunEnded) and last > before and o.run_id == before + 1
-    ]
+    ended = [o for o in outputs if isinstance(o, RunEnded) and o.run_id == before + 1]
     return RunAnswer(
         status,
         not_started[0] if not_started else None,

@@ -145,7 +145,8 @@ class RunScope:
 
     def holds(self, expression: Expression, action: str) -> bool:
         """Whether `expression` holds; a fault fails the run naming the `action`
-        whose expression it is (`choose`, `wait_until`, ...), not the text alone."""
+        whose expression it is (`choose`, `if`, `repeat while`, ...), not the text
+        alone. A `wait_until` takes a fault as no value instead (raspy.rules.retest)."""
         try:
             return bool(expression.evaluate(self.context()))
         except ScenarioError as exc:

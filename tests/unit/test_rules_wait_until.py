@@ -139,6 +139,7 @@ def test_a_test_that_faults_then_holds_on_a_change_goes_on() -> None:
     )
     h.change("/go", 1)
     assert h.core.running == 1
+    assert (h.core.status.last_error or "").startswith("wait_until: expression")
     assert sets(h.change("/t", 21)) == [run.SetKey("/warm", True)]
 
 
@@ -247,6 +248,42 @@ def test_a_wait_until_of_a_key_and_the_time_is_tested_by_either() -> None:
     ]
 
 
+def test_a_wait_until_of_a_key_and_the_time_is_woken_by_the_key_too() -> None:
+    """The other order: past 07:00 the minutes turn and the key still says no;
+    the key's change then makes it hold at once, not at the next minute."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/away') == true and hour() >= 7\"\n"
+            "  - set: /morning\n    value: true\n"
+        ),
+        tree={"/away": False},
+    )
+    h.wall = THREE_AM + 4.5 * 3600
+    h.change("/go", 1)
+    assert sets(_ticks_until(h, h.wall + 120)) == []
+    assert h.core.running == 1
+    assert sets(h.change("/away", True)) == [run.SetKey("/morning", True)]
+
+
+def test_a_resumed_wait_until_that_holds_goes_on_at_the_start() -> None:
+    """Resumed past 07:00: tested at once, it holds, the run goes on at the start."""
+    h = harness(load_scenario(MORNING))
+    h.wall = THREE_AM + 4.5 * 3600
+    outputs = h.core.on_startup(
+        h.mono,
+        h.wall,
+        fire=False,
+        resume=[
+            engine.Checkpoint(
+                (Place(0),), float("inf"), float("inf"), {"kind": "kv"}, until=True
+            )
+        ],
+    )
+    assert sets(h.feed(outputs)) == [run.SetKey("/morning", True)]
+    assert h.core.running == 0
+
+
 def test_a_resumed_wait_until_of_the_time_is_tested_at_once_then_each_minute() -> None:
     h = harness(load_scenario(MORNING))
     h.wall = THREE_AM
@@ -274,6 +311,7 @@ def test_a_resumed_wait_until_of_the_time_is_tested_at_once_then_each_minute() -
     [
         ("'trigger.value > 2'", 18),
         ("'false'", 18),
+        ("\"kv('/x/' + trigger.key) == 1\"", 18),
         ("'random() < 0.5'\n    continue_on_timeout: true", 18),
     ],
 )
