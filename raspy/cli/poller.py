@@ -35,7 +35,6 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any, Final
 
 import pykka
@@ -50,6 +49,13 @@ from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
 from raspy.cli.arguments import UsageParser, add_curve_options
 from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
+from raspy.cli.board_service import (
+    ASK_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    BoardDeviceService,
+    not_answered,
+    stopped,
+)
 from raspy.cli.endpoints import port_base_argument
 from raspy.cli.hub_watch import HubWatch
 from raspy.cli.last_resort import guarded
@@ -60,7 +66,6 @@ from raspy.clock import SystemClock
 from raspy.devices import registries
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import Registry
-from raspy.devices.service import DEVICE_ERROR, Request, parse_request, refused
 from raspy.errors import (
     ConfigError,
     DataDirError,
@@ -78,8 +83,6 @@ from raspy.transport.curve import client_keys
 from raspy.transport.sockets import CurveKeys, check_endpoint
 
 _RECV_WAIT_S: Final = 0.25  # how often the loop looks at its stop flag
-_ASK_TIMEOUT_S: Final = 5.0
-_STOP_TIMEOUT_S: Final = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,23 +300,14 @@ def _run(
         notifier.close()
         if worker is not None:
             worker.close()  # DISCONNECT: the hub's offline grace starts now
-        stuck = service is not None and service.is_alive() and not _stopped(service)
+        stuck = service is not None and service.is_alive() and not stopped(service)
         tree.close()
         probe.close()  # a look under way: its sockets would hold the term()
         context.term()
         if stuck:
             raise _ServiceStuck(
-                f"the device service did not stop within {_STOP_TIMEOUT_S:g} s"
+                f"the device service did not stop within {STOP_TIMEOUT_S:g} s"
             )
-
-
-class BoardDeviceService(devices.DeviceServiceActor):
-    """The board's device service, on a daemon thread: one stuck past its stop (a
-    read or a write the kernel does not end) must not keep the process from its
-    exit, which Python holds for every thread that is not a daemon (systemd ended
-    it at its stop timeout). raspy-poller has no outputs to put in a safe state."""
-
-    use_daemon_thread = True
 
 
 class _ServiceStuck(RaspyError):
@@ -330,35 +324,6 @@ def stuck_failure(exc: RaspyError) -> tuple[str, int]:
     if isinstance(cause, RaspyError):
         return str(cause), EXIT_FAILURE
     return str(exc), EXIT_FAILURE
-
-
-def _stopped(service: pykka.ActorRef[Any]) -> bool:
-    """Stop the device service; False if it is still running after the timeout."""
-    try:
-        service.stop(block=True, timeout=_STOP_TIMEOUT_S)
-    except pykka.Timeout:
-        structlog.get_logger(component="raspy-poller").error(
-            "device_service_stop_timeout", timeout_s=_STOP_TIMEOUT_S
-        )
-        return False
-    return True
-
-
-def _not_answered(body: Sequence[bytes]) -> tuple[bytes, bytes]:
-    """The 500 for a request the device service did not answer in time (a rescan
-    held up by parts that do not answer, a read the kernel holds)."""
-    request = parse_request(body)
-    action = request.action if isinstance(request, Request) else None
-    structlog.get_logger(component="raspy-poller").warning(
-        "device_request_timeout", action=action, timeout_s=_ASK_TIMEOUT_S
-    )
-    return refused(
-        DEVICE_ERROR,
-        action,
-        "device_error",
-        f"the device service did not answer within {_ASK_TIMEOUT_S:g} s; it may "
-        "still carry the request out",
-    )
 
 
 def _serve(
@@ -392,14 +357,14 @@ def _serve(
         client, body = request
         try:
             reply = service.ask(
-                devices.HandleRequest(tuple(body)), timeout=_ASK_TIMEOUT_S
+                devices.HandleRequest(tuple(body)), timeout=ASK_TIMEOUT_S
             )
         except pykka.ActorDeadError:
             continue  # the loop ends at its next turn
         except pykka.Timeout:
             # answered all the same: until a reply goes, the broker holds this
             # worker busy with the request and the hub's others wait for ever
-            reply = _not_answered(body)
+            reply = not_answered(body)
         assert isinstance(reply, tuple)  # (status, json), as HandleRequest answers
         worker.reply(client, [bytes(frame) for frame in reply])
     return 0

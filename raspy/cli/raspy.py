@@ -1,8 +1,8 @@
 """`raspy`: command-line client of a raspy hub (sub-commands).
 
 `raspy call SERVICE [BODY...]` sends one MDP request and prints each reply body frame
-on its own line (UTF-8 where it decodes, else 0x-hex). Exit status: 0 reply, 1 no
-reply (timeout), 2 bad usage or input, 130 Ctrl-C.
+on its own line (UTF-8 where it decodes, else 0x-hex; raspy.cli.call). Exit status: 0
+reply, 1 no reply (timeout), 2 bad usage or input, 130 Ctrl-C.
 
 `raspy status` prints a table of the hub's supervised parts.
 
@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast
+from typing import cast
 
 import zmq
 
@@ -36,6 +36,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
+from raspy.cli import call as call_cli
 from raspy.cli import device as device_cli
 from raspy.cli import history as history_cli
 from raspy.cli import scenario as scenario_cli
@@ -47,81 +48,14 @@ from raspy.cli.arguments import (
     add_server_option,
     check_curve_pair,
     client_curve,
-    count_argument,
     not_utf8,
     refuse_before_command,
     seconds_argument,
 )
 from raspy.cli.last_resort import guarded
 from raspy.errors import ClientTimeout, shown
-from raspy.protocol import mmi
-from raspy.protocol.mdp import Version
-from raspy.transport.sockets import CurveKeys
-
-if TYPE_CHECKING:
-    from raspy.client.mdp import Client
 
 _PROG = "raspy"
-_MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?
-
-
-def _add_call(commands: argparse._SubParsersAction[UsageParser]) -> None:
-    call = commands.add_parser(
-        "call",
-        help="send one MDP request and print the reply",
-        description="Send one MDP request; print each reply body frame on a line.",
-    )
-    call.add_argument(
-        "service", nargs="?", help="service name, e.g. <hostname>.echo (required)"
-    )
-    call.add_argument(
-        "body",
-        nargs="*",
-        help="body frames (UTF-8); none sends one empty frame",
-    )
-    add_server_option(call)
-    call.add_argument(
-        "--timeout",
-        type=seconds_argument,
-        default=2.5,
-        metavar="S",
-        help="seconds to wait for each reply (default 2.5)",
-    )
-    call.add_argument(
-        "--retries",
-        type=count_argument,
-        default=3,
-        metavar="N",
-        help="sends in all before giving up (default 3); each is a new request, so "
-        "send a toggle with 1",
-    )
-    call.add_argument(
-        "--version",
-        choices=[version.value for version in Version],
-        default="0.2",
-        help="MDP version or dialect (default 0.2)",
-    )
-    call.add_argument(
-        "--queue",
-        action="store_true",
-        help="send it even when no worker offers SERVICE now: the broker keeps it "
-        "for broker.request_ttl_s, and a worker that comes by then carries it out",
-    )
-    call.add_argument(
-        "--titanic",
-        action="store_true",
-        help="go through Titanic: store the request durably, wait for the reply, "
-        "close it, print the reply",
-    )
-    call.add_argument(
-        "--wait",
-        type=seconds_argument,
-        default=60.0,
-        metavar="S",
-        help="with --titanic: seconds to wait for the reply (default 60)",
-    )
-    add_curve_options(call)
-    call.set_defaults(run=_call)
 
 
 def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
@@ -146,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=UsageParser
     )
-    _add_call(commands)
+    call_cli.add_parser(commands)
     _add_keys(commands)
     _add_status(commands)
     scenario_cli.add_parser(
@@ -229,143 +163,6 @@ def _keys(args: argparse.Namespace) -> int:
     print(f"public: {public_path}")
     print(f"secret: {secret_path}")
     return EXIT_OK
-
-
-def _call(args: argparse.Namespace) -> int:
-    """Plain MDP request through the broker (`raspy call`)."""
-    from raspy.client.mdp import Client
-
-    if not args.service:
-        print(
-            f"{_PROG}: call: SERVICE is required, e.g. raspy call <hostname>.echo hi",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    body = [frame.encode("utf-8") for frame in args.body] or [b""]
-    curve = client_curve(
-        args, f"{_PROG} {args.command}"
-    )  # CurveOptionError: _main's one line, exit 2
-    with Client(
-        args.server,
-        version=Version(args.version),
-        timeout_s=args.timeout,
-        retries=args.retries,
-        curve=curve,
-    ) as client:
-        # --queue: the user wants it kept for a worker to come; nothing to ask
-        offered = args.queue or _offered(client, args.service, titanic=args.titanic)
-        if args.titanic:
-            client.close()
-            return _call_titanic(args, body, curve, offered)
-        if not offered:
-            print(
-                f"{_PROG}: call: no worker offers {args.service} ({_PROG} call "
-                "mmi.services lists those that do); --queue sends it all the same",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
-        try:
-            reply = client.request(args.service, *body)
-        except ClientTimeout as exc:
-            raise ClientTimeout(f"{exc}{_why_silent(client, args.service)}") from None
-    _print_frames(reply)
-    return EXIT_OK
-
-
-def _offered(client: Client, service: str, *, titanic: bool = False) -> bool:
-    """Whether a worker offers `service` now (RFC 8 mmi.service), asked before the
-    request is sent: the broker queues a request for a service without one, and a
-    worker that comes back within broker.request_ttl_s would carry it out long after
-    this command gave up. Only a 404 is "no": a broker without MMI answers 501. For
-    `titanic` the answer is only said, so no answer is no reason not to submit."""
-    if service.startswith("mmi."):
-        return True  # the broker answers those itself
-    try:
-        answer = client.request(mmi.SERVICE, service)
-    except ClientTimeout as exc:
-        if titanic:
-            return True  # not known: submitted without a word
-        raise ClientTimeout(
-            f"{exc} (asked whether a worker offers {service!r}: nothing was sent)"
-        ) from None
-    return answer[:1] != [mmi.NOT_FOUND]
-
-
-def _why_silent(client: Client, service: str) -> str:
-    """After a timeout: whether any worker serves `service` now (RFC 8 mmi.service,
-    one short try), so that a mistyped name is told from a slow worker."""
-    if service.startswith("mmi."):
-        return ""
-    client.timeout_s, client.retries = _MMI_PROBE_S, 1
-    try:
-        offered = _offered(client, service)
-    except ClientTimeout:
-        return " (the broker does not answer either)"
-    if not offered:
-        return f" (no worker serves {service!r} now)"
-    return f" ({service!r} has a worker: it is busy or slow)"
-
-
-def _call_titanic(
-    args: argparse.Namespace, body: list[bytes], curve: CurveKeys | None, offered: bool
-) -> int:
-    """`raspy call --titanic`: submit, wait for the reply, close (docs/protocols.md §5.4).
-    Titanic keeps a request until a worker comes, on purpose: one absent now is only
-    said."""
-    from raspy.client.titanic import TitanicClient
-    from raspy.errors import TitanicError
-
-    with TitanicClient(
-        args.server,
-        version=Version(args.version),
-        timeout_s=args.timeout,
-        retries=args.retries,
-        curve=curve,
-    ) as titanic:
-        uuid = ""
-        if not offered:
-            print(
-                f"{_PROG}: call: no worker offers {args.service} now; Titanic keeps "
-                "the request until one does",
-                file=sys.stderr,
-            )
-        try:
-            uuid = titanic.submit(args.service, *body)
-            print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
-            reply = titanic.wait(uuid, timeout_s=args.wait)
-        except KeyboardInterrupt:
-            if not uuid:
-                raise  # not stored: nothing to tell but that it was interrupted
-            print(
-                f"{_PROG}: interrupted; request {uuid} stays queued "
-                f"(ask again: raspy call titanic.reply {uuid})",
-                file=sys.stderr,
-            )
-            return EXIT_INTERRUPTED
-        except ClientTimeout:
-            if not uuid:
-                raise  # Titanic itself did not answer: main() says so
-            print(
-                f"{_PROG}: call: no reply within {args.wait:g}s; request {uuid} stays "
-                f"queued (ask again: raspy call titanic.reply {uuid})",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
-        except TitanicError as exc:
-            print(f"{_PROG}: call: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        titanic.close(uuid)
-    _print_frames(reply)
-    return EXIT_OK
-
-
-def _print_frames(frames: Sequence[bytes]) -> None:
-    """UTF-8 frames as text, any other as 0x-hex (one line each)."""
-    for frame in frames:
-        try:
-            print(frame.decode("utf-8"))
-        except UnicodeDecodeError:
-            print("0x" + frame.hex())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

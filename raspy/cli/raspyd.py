@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import signal
 import sys
@@ -15,10 +14,16 @@ import pykka
 import structlog
 import zmq
 
-from raspy import config as config_mod
 from raspy import config_doc, heap, names
 from raspy import log as log_mod
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, reader_left, version_line
+from raspy.cli import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    bind_check,
+    raspyd_config,
+    reader_left,
+    version_line,
+)
 from raspy.cli.arguments import UsageParser
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
@@ -32,7 +37,6 @@ from raspy.errors import (
     StoreLockedError,
     StoreNewerError,
 )
-from raspy.protocol import clone
 from raspy.sdnotify import Notifier
 from raspy.storage.lock import in_use, lock_holder
 
@@ -101,44 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_config_file(args: argparse.Namespace) -> int:
-    """`--check-config FILE`: every problem on its own line (2), or `FILE: ok` (0)."""
-    from raspy import config_files
-    from raspy.actors import supervisor as supervisor_mod
-
-    args.config = args.check_config
-    try:
-        text = config_mod.read_file(args.config)
-        cfg, problems = config_mod.best_effort(text, args.config, **_overrides(args))
-        if cfg is not None:  # what is valid, checked further: every problem at once
-            try:
-                supervisor_mod.check_config(cfg)
-            except ConfigError as exc:
-                problems += [p for p in exc.problems if p not in problems]
-            problems += config_files.secrets_problems(cfg)  # the start only logs them
-    except ConfigError as exc:
-        problems = exc.problems
-    if problems:
-        return _config_failed(problems, args.config)
-    print(f"{args.config}: ok")
-    return 0
-
-
-def _config_failed(problems: list[str], source: str) -> int:
-    """Each problem on its own line, naming the file where it does not yet."""
-    for problem in problems:
-        where = "" if source in problem else f"{source}: "
-        print(f"raspyd: {where}{problem}", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _print_config(args: argparse.Namespace) -> int:
     """`--print-config`: the effective configuration, or the reference (--markdown)."""
     if args.markdown:
         print(config_doc.render_markdown(), end="")
         return 0
     try:
-        cfg = load_config(args)
+        cfg = raspyd_config.load_config(args)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
     source = args.config or "the defaults"
@@ -154,76 +127,6 @@ def _print_config(args: argparse.Namespace) -> int:
 def _fail(message: str, status: int) -> int:
     print(f"raspyd: {message}", file=sys.stderr)
     return status
-
-
-def load_config(args: argparse.Namespace) -> config_mod.Config:
-    """File (if any) then flags; raises ConfigError."""
-    text, source = "", "<defaults>"
-    if args.config:
-        source = args.config
-        text = config_mod.read_file(args.config)
-    return config_mod.load(text, source, **_overrides(args))
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The flags that replace config values (None: not given)."""
-    return {
-        "data_dir": args.data_dir,
-        "network__port_base": args.port_base,
-        "network__bind": args.bind,
-        "log_format": args.log_format,
-        "log_level": args.log_level,
-        "allow_root": True if args.allow_root else None,
-    }
-
-
-def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
-    from raspy.actors import supervisor as supervisor_mod
-
-    endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
-    if cfg.clone.enabled:
-        ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
-        endpoints += [ports.snapshot, ports.publisher, ports.collector]
-    return endpoints
-
-
-def _unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
-    """Try every port before anything starts: a taken port is a runtime failure (1),
-    an address this host cannot listen on a usage error (2); one line each."""
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    try:
-        for endpoint in _listen_endpoints(cfg):
-            sock = context.socket(zmq.ROUTER)
-            sock.setsockopt(zmq.LINGER, 0)
-            try:
-                sock.bind(endpoint)
-            except zmq.ZMQError as exc:
-                status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
-                return (
-                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
-                    status,
-                )
-            finally:
-                sock.close(linger=0)
-    finally:
-        context.term()
-    return _web_unbindable(cfg)
-
-
-def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
-    """The web face's port, tried the same way: said in one line before anything
-    starts, not after every part started and stopped again."""
-    if not cfg.http.enabled:
-        return None
-    from raspy.actors.web import WEB_PORT_OFFSET
-    from raspy.actors.web.server import ListenError, bind_socket
-
-    try:
-        bind_socket(cfg.http.bind, cfg.network.port_base + WEB_PORT_OFFSET).close()
-    except ListenError as exc:
-        status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
-        return str(exc), status
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +145,7 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.check_config is not None:
-            return _flushed(_check_config_file(args))
+            return _flushed(raspyd_config.check_config_file(args))
         if args.print_config:
             return _flushed(_print_config(args))
     except BrokenPipeError:  # `raspyd --print-config | head`: the reader left
@@ -254,10 +157,10 @@ def _main(argv: list[str] | None) -> int:
 
     source = args.config or "<defaults>"
     try:
-        cfg = load_config(args)
+        cfg = raspyd_config.load_config(args)
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
-        return _config_failed(exc.problems, source)
+        return raspyd_config.config_failed(exc.problems, source)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",
@@ -272,7 +175,7 @@ def _main(argv: list[str] | None) -> int:
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
-    problem = _unbindable(cfg)
+    problem = bind_check.unbindable(cfg)
     if problem is not None:
         return _fail(*problem)
     bind = cfg.network.bind or "localhost"  # empty: the default, loopback
@@ -394,7 +297,7 @@ def _reload(
     from raspy.actors import supervisor as supervisor_mod
 
     try:
-        new = load_config(args)
+        new = raspyd_config.load_config(args)
         supervisor_mod.check_config(new)
     except (ConfigError, OSError) as exc:
         log.error("config_reload_failed", reason=str(exc), path=args.config)

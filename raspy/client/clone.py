@@ -22,7 +22,8 @@ import zmq
 
 from raspy.client.clone_agent import Agent, Change, ResyncCommand, SetCommand
 from raspy.closing import Closing
-from raspy.cores.clone_client import ClientSettings, CloneClientCore
+from raspy.cores.clone_client import CloneClientCore
+from raspy.cores.clone_client_state import ClientSettings
 from raspy.errors import ClientTimeout, MalformedMessage, shown
 from raspy.log import library_logger
 from raspy.protocol import clone

@@ -9,14 +9,16 @@ whole-map client re-snapshots on a sequence gap (§6.7). KVSETs go out once the 
 `max_unconfirmed` waiting; the first resend while live also asks a snapshot, which
 confirms an update whose echo was lost if it holds the value written. No sockets, no
 clock, no logging: time comes in, outputs go.
+
+The parts: clone_client_state (the settings, the counters, the phase, a connection's
+session), clone_client_writes (CloneWrites, its base class: the KVSETs and their
+resends), clone_client_output (what it returns); this module is the connection, the
+publisher's updates and the snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Final
 
 from raspy.cores.clone_client_output import (
     AskSnapshot,
@@ -34,16 +36,16 @@ from raspy.cores.clone_client_output import (
     SendSet,
     Synced,
 )
-from raspy.errors import MalformedMessage, shown
+from raspy.cores.clone_client_state import COUNTS, ClientSettings, Phase, Session
+from raspy.cores.clone_client_writes import CloneWrites, PendingSet
+from raspy.errors import MalformedMessage
 from raspy.protocol import clone
 
 __all__ = [
-    "COUNTS",
     "AskSnapshot",
     "Change",
     "Changed",
     "ClientOutput",
-    "ClientSettings",
     "CloneClientCore",
     "Confirmed",
     "Connect",
@@ -51,66 +53,14 @@ __all__ = [
     "Entry",
     "Failed",
     "GapDetected",
-    "Phase",
     "Reconnecting",
     "Rejected",
     "SendSet",
     "Synced",
 ]
 
-_SUBSCRIBED: Final = b"\x01"  # XPUB: a peer's subscribe message starts with it (§1.6)
-_UNSUBSCRIBED: Final = b"\x00"
 
-
-class Phase(Enum):
-    WAIT_HUGZ = "wait_hugz"
-    SNAPSHOT = "snapshot"
-    LIVE = "live"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientSettings:
-    server_ttl_s: float = 5.0  # silence that declares the server dead (§6.5)
-    resend_s: float = 2.0  # an unconfirmed KVSET goes again after this (§6.4)
-    max_set_attempts: int = 5
-    max_unconfirmed: int = 10_000  # past it, the oldest unconfirmed update fails
-    max_pending_updates: int = 1_000_000  # buffered during a snapshot, then reconnect
-
-
-COUNTS: Final = (
-    "snapshots",
-    "gaps",
-    "reconnects",
-    "rejected",
-    "resends",
-    "set_failed",
-    "set_dropped",
-)
-
-
-@dataclass
-class _PendingSet:
-    key: bytes
-    frames: list[bytes]
-    sent_at: float | None = None
-    attempts: int = 0
-    resynced: bool = False  # a snapshot was asked because its echo was late
-
-
-@dataclass
-class _Session:
-    """What one connection (fresh sockets) knows; a reconnect starts a new one."""
-
-    heard_at: float
-    phase: Phase = Phase.WAIT_HUGZ
-    snapshot_at: float = 0.0
-    snapshot: dict[bytes, Entry] = field(default_factory=dict)
-    pending: list[clone.KvMsg] = field(default_factory=list)
-    collector_listens: bool = False
-    publisher_connections: int = 0
-
-
-class CloneClientCore:
+class CloneClientCore(CloneWrites):
     """One client session of one subtree (b"": the whole map). Not thread-safe."""
 
     def __init__(self, subtree: bytes, settings: ClientSettings) -> None:
@@ -120,8 +70,8 @@ class CloneClientCore:
         self.last_seq = 0
         self.live = False
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
-        self._session = _Session(heard_at=0.0)
-        self._sets: dict[bytes, _PendingSet] = {}
+        self._session = Session(heard_at=0.0)
+        self._sets: dict[bytes, PendingSet] = {}
         self._echoed: list[bytes] = []  # published by the server, not yet in the cache
 
     @property
@@ -134,7 +84,7 @@ class CloneClientCore:
         return [self._connect(now)]
 
     def _connect(self, now: float) -> Connect:
-        self._session = _Session(heard_at=now)
+        self._session = Session(heard_at=now)
         for pending in self._sets.values():
             pending.sent_at = None  # resend on the new connection, same UUID
         if self.subtree:
@@ -292,102 +242,6 @@ class CloneClientCore:
         if session.phase is Phase.LIVE:
             out += self._confirmed_by_snapshot()
         out.append(Synced())
-        return out
-
-    def _confirmed_by_snapshot(self) -> list[ClientOutput]:
-        """Resent updates whose echo never came but whose value the snapshot holds
-        (read-your-writes: the server's copy is what was written)."""
-        out: list[ClientOutput] = []
-        for uuid, pending in list(self._sets.items()):
-            if not pending.resynced:
-                continue
-            body = pending.frames[-1]  # KVSET: key, seq, uuid, properties, body
-            entry = self.cache.get(pending.key)
-            if (entry.body == body) if entry is not None else not body:
-                del self._sets[uuid]
-                out.append(Confirmed(uuid))
-        return out
-
-    # --- writes (§6.4) --------------------------------------------------------------
-    def set(
-        self, key: bytes, uuid: bytes, frames: list[bytes], now: float
-    ) -> list[ClientOutput]:
-        """Queue a KVSET (`frames`, carrying `uuid`) until it is published."""
-        self._sets[uuid] = _PendingSet(key, frames)
-        out: list[ClientOutput] = []
-        limit = self.settings.max_unconfirmed
-        if len(self._sets) > limit:
-            # memory stays bounded while the server is away: the oldest fails
-            oldest = next(iter(self._sets))
-            dropped = self._sets.pop(oldest)
-            self.counts["set_dropped"] += 1
-            detail = (
-                f"update of {shown(dropped.key)} dropped: more than "
-                f"{limit} updates unconfirmed"
-            )
-            out.append(Failed(oldest, "dropped", detail))
-        return out + self._send_due(now)
-
-    def on_collector(self, frames: Sequence[bytes], now: float) -> list[ClientOutput]:
-        """A message from the XPUB: the collector's (un)subscription (§1.6)."""
-        if frames and frames[0][:1] in (_SUBSCRIBED, _UNSUBSCRIBED):
-            self._session.collector_listens = frames[0][:1] == _SUBSCRIBED
-        return self._send_due(now)
-
-    def _can_send(self) -> bool:
-        # both ways must be live: the collector hears us, and we hear the echo
-        session = self._session
-        return session.collector_listens and session.phase is not Phase.WAIT_HUGZ
-
-    def _send_due(self, now: float) -> list[ClientOutput]:
-        if not self._sets or not self._can_send():
-            return []
-        out: list[ClientOutput] = []
-        settings = self.settings
-        for uuid, pending in list(self._sets.items()):
-            if (
-                pending.sent_at is not None
-                and now - pending.sent_at < settings.resend_s
-            ):
-                continue
-            if pending.attempts >= settings.max_set_attempts:
-                del self._sets[uuid]
-                self.counts["set_failed"] += 1
-                detail = f"update of {shown(pending.key)} never confirmed"
-                out.append(Failed(uuid, "never_confirmed", detail))
-                continue
-            out.append(SendSet(uuid, pending.frames))
-            self.counts["resends"] += 1 if pending.attempts else 0
-            pending.attempts += 1
-            pending.sent_at = now
-            if not pending.key.startswith(self.subtree):
-                del self._sets[uuid]  # outside our subtree: its echo never reaches us
-                out.append(Confirmed(uuid))
-            elif pending.attempts > 1 and not pending.resynced:
-                out += self._resync(pending, now)
-        return out
-
-    def _resync(self, pending: _PendingSet, now: float) -> list[ClientOutput]:
-        """A resend while live: the echo may have been lost (a server cuts off a
-        subscriber that falls behind, and when that update is the last one for a
-        while no gap shows it); a resent KVSET the server already applied is dropped
-        as a duplicate, so only a snapshot can tell. Once per update."""
-        pending.resynced = True
-        if self._session.phase is not Phase.LIVE:
-            return []  # a snapshot is under way (or to come): it will tell
-        self.live = False
-        return [self._ask_snapshot(now)]
-
-    def close(self) -> list[ClientOutput]:
-        """Every unconfirmed update fails."""
-        detail = "clone client closed before the update was confirmed"
-        out: list[ClientOutput] = [
-            Failed(uuid, "closed", detail) for uuid in self._sets
-        ]
-        self._sets.clear()
-        # the server published these: stored, though this cache never showed them
-        out += [Confirmed(uuid) for uuid in self._echoed]
-        self._echoed = []
         return out
 
     def _decode(self, frames: Sequence[bytes], where: str) -> clone.KvMsg | Rejected:

@@ -12,7 +12,15 @@ from typing import Any, Final
 import structlog
 
 from raspy.config import DevicesConfig
-from raspy.devices import gpio, gpio_options, gpio_pins, onewire, rtc, simulated
+from raspy.devices import (
+    gpio,
+    gpio_options,
+    gpio_pins,
+    onewire,
+    rtc,
+    simulated,
+    w1_slave,
+)
 from raspy.devices.registry import Registry
 from raspy.devices.template import JsonValue
 from raspy.errors import ConfigError, DeviceError, quote
@@ -127,7 +135,7 @@ def onewire_discover(config: DevicesConfig) -> Discover:
 
     def discover(registry: Registry) -> list[dict[str, JsonValue]]:
         new = onewire.new_sensors(onewire.discover(base_dir), registry)
-        parts = sum(1 for sensor in new if sensor.family.code == onewire.FAMILY_3B)
+        parts = sum(1 for sensor in new if sensor.family.code == w1_slave.FAMILY_3B)
         timeout_s = IDENTIFY_TIMEOUT_S + IDENTIFY_PER_PART_S * parts
         found, late = onewire.identify_all(base_dir, new, timeout_s)
         for sensor_id in late:

@@ -1,5 +1,5 @@
 """An expression tested again as what it reads changes: a `when:` trigger's
-(rules.when_watch) and a `wait_until`'s (rules.run_walk). What the two share is
+(rules.when_watch) and a `wait_until`'s (rules.run_waits). What the two share is
 written here once, so that a trigger and a wait never read the same change
 differently:
 

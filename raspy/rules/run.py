@@ -9,9 +9,9 @@ a wait for a change) fails: a `repeat` with no wait in it cannot hold its actor,
 click a device through its requests, for ever.
 
 The parts: rules.run_scope (what a run sees, its trace), rules.run_walk (the walk
-through the actions, `execute` and `resumed`), rules.run_calls and rules.run_http
-(the steps that go out); this module drives a program (`Run`) and is what the
-engine imports.
+through the actions, `execute` and `resumed`), rules.run_waits (a `wait` and a
+`wait_until`), rules.run_calls and rules.run_http (the steps that go out); this
+module drives a program (`Run`) and is what the engine imports.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from raspy.rules.run_steps import (
     TimedOut,
     Woken,
 )
-from raspy.rules.run_walk import RESUME_MIN_WAIT_S, execute, resumed
+from raspy.rules.run_waits import RESUME_MIN_WAIT_S
+from raspy.rules.run_walk import execute, resumed
 
 __all__ = [
     "DEFAULT_MAX_KEY_BYTES",

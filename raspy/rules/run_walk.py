@@ -1,27 +1,21 @@
 """The walk of a run through a scenario's actions (rules.run drives it): each block
-in order, a `choose`'s branch and a `repeat`'s passes, the waits (a long one says
-where it is, so that a restart can take the run up there: `resumed`), and each
-action's step (rules.run_calls for those that go out, rules.run_http for `http:`).
+in order, a `choose`'s branch, an `if`'s side and a `repeat`'s passes, a resumed
+run's way back to the wait it was in (`resumed`), and each action's step
+(rules.run_waits for the waits, rules.run_calls for those that go out,
+rules.run_http for `http:`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
-from dataclasses import dataclass, replace
 from typing import Final
 
-from raspy.devices.template import JsonValue
-from raspy.errors import shown
 from raspy.rules import model
-from raspy.rules.expr_values import truthy
 from raspy.rules.resume_path import Path, Place
-from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.run_calls import call_step, checked_key, device_step, fitting
 from raspy.rules.run_http import http_step
 from raspy.rules.run_scope import Program, RunScope, short
 from raspy.rules.run_steps import (
-    AwaitChange,
     DeleteKey,
     Idle,
     Log,
@@ -33,19 +27,13 @@ from raspy.rules.run_steps import (
     Sleep,
     Step,
     StopScenario,
-    TimedOut,
-    Woken,
 )
-
-# a `wait` this long or longer (at any depth) is recorded in the tree while it lasts, and a
-# run in it goes on after a restart of raspyd; a shorter one (a blink loop's) is not
-# worth two durable writes. A `wait_until` is recorded once it has waited this long
-# (a timer, so that a door closed within the minute costs no write at all)
-RESUME_MIN_WAIT_S: Final = 60.0
-# inside a repeat, each pass's wait is a new record (one durable write a pass): a
-# loop that checks every couple of minutes would write all day (the SD card's
-# budget), so there only waits this long are recorded
-RESUME_MIN_REPEAT_WAIT_S: Final = 600.0
+from raspy.rules.run_waits import (
+    TakeUp,
+    wait_step,
+    wait_until_begins,
+    wait_until_step,
+)
 
 
 def execute(scope: RunScope, actions: tuple[model.Action, ...]) -> Program:
@@ -70,57 +58,7 @@ def resumed(
     in. The wait left is kept as the first was, so a second restart within it takes
     the run up again. `until`: the place is a `wait_until`, whose test is made at
     once; `seconds` its timeout then (infinite: none)."""
-    yield from _block(scope, actions, (), _TakeUp(path, left_s, seconds, until))
-
-
-def _resume_floor(where: Path) -> float:
-    """How long a wait must last (a wait_until must have waited) to be recorded:
-    longer inside a repeat, where each pass's wait is a record of its own."""
-    in_repeat = any(level.pass_ is not None for level in where)
-    return RESUME_MIN_REPEAT_WAIT_S if in_repeat else RESUME_MIN_WAIT_S
-
-
-def _tenths(seconds: float) -> str:
-    """A time the run drew or the wall clock measured, as the trace's step times
-    are written: to a tenth of a second (`431.9`, `300`), not six digits."""
-    return f"{seconds:.1f}".removesuffix(".0")
-
-
-@dataclass(frozen=True, slots=True)
-class _TakeUp:
-    """Where a resumed run goes on: the wait at `path` with `left_s` of its `seconds`
-    left; `depth`, the level of `path` of the block at hand."""
-
-    path: Path
-    left_s: float
-    seconds: float
-    until: bool = False
-    depth: int = 0
-
-    @property
-    def place(self) -> Place:
-        return self.path[self.depth]
-
-    def inner(self) -> _TakeUp:
-        return _TakeUp(self.path, self.left_s, self.seconds, self.until, self.depth + 1)
-
-    def said(self, action: model.WaitUntilAction | None) -> str:
-        """The trace's first line: `wait 554.2s left of 600s`, or for a wait_until
-        its test and `554.2s left of 600s` or `no timeout`."""
-        left = f"{_tenths(self.left_s)}s left of {_tenths(self.seconds)}s"
-        if action is None:
-            return f"resumed after a restart: wait {left}"
-        timeout = left if math.isfinite(self.seconds) else "no timeout"
-        source = short(action.condition.source)
-        return f"resumed after a restart: wait_until {source}, {timeout}"
-
-
-def _waits_until(action: model.WaitUntilAction) -> str:
-    """The trace's line as a wait_until begins: its test and how long it may last,
-    as the line of one resumed after a restart says what is left."""
-    timeout = action.timeout_s
-    limit = "no timeout" if timeout is None else f"timeout {_tenths(timeout)}s"
-    return f"wait_until {short(action.condition.source)} ({limit})"
+    yield from _block(scope, actions, (), TakeUp(path, left_s, seconds, until))
 
 
 def _unfit() -> RunFailed:
@@ -136,7 +74,7 @@ def _block(
     scope: RunScope,
     actions: tuple[model.Action, ...],
     where: Path,
-    take_up: _TakeUp | None = None,
+    take_up: TakeUp | None = None,
 ) -> Generator[Step, Resume, object]:
     """A block's actions in order; `where`: the path to the block (a long `wait` in
     it says where it is); `take_up`: go on from a resumed run's place in it."""
@@ -157,7 +95,7 @@ def _block(
 
 
 def _taken_up(
-    scope: RunScope, action: model.Action, here: Path, take_up: _TakeUp
+    scope: RunScope, action: model.Action, here: Path, take_up: TakeUp
 ) -> Generator[Step, Resume, object]:
     """The action at `here` in a resumed run: the rest of the wait, or of the block
     of the choose branch or repeat pass the path goes into."""
@@ -166,7 +104,7 @@ def _taken_up(
         if take_up.until and isinstance(action, model.WaitUntilAction):
             line = take_up.said(action)
             scope.note(lambda: line)
-            yield from _wait_until(scope, action, here[:-1], place.index, take_up)
+            yield from wait_until_step(scope, action, here[:-1], place.index, take_up)
             return None
         if take_up.until or not isinstance(action, model.WaitAction):
             raise _unfit()
@@ -185,24 +123,6 @@ def _taken_up(
         case model.RepeatAction() if place.pass_ is not None:
             return (yield from _repeat(scope, action, here[:-1], place.index, take_up))
     raise _unfit()
-
-
-def _wait(
-    scope: RunScope, action: model.WaitAction, where: Path, index: int
-) -> Generator[Step, Resume, None]:
-    """A `wait`, its length drawn now when it is a random one; `where` and `index`:
-    its block's path and its place in it. A wait whose length (the drawn one: what
-    the run really waits) is at least RESUME_MIN_WAIT_S (RESUME_MIN_REPEAT_WAIT_S
-    inside a repeat) is taken up after a restart (Sleep.place), for what is left
-    of that same length."""
-    seconds, bounds, shown = action.seconds, "", f"{action.seconds:g}"
-    if action.max_seconds is not None:
-        low, high = action.seconds, action.max_seconds
-        seconds = model.uniform(scope.env.rng, low, high)
-        bounds, shown = f" (random, {low:g}s to {high:g}s)", _tenths(seconds)
-    place = (*where, Place(index)) if seconds >= _resume_floor(where) else None
-    scope.note(lambda: f"wait {shown}s{bounds}")
-    yield Sleep(scope.clock.mono + seconds, place, seconds)
 
 
 def _one(
@@ -239,7 +159,7 @@ def _one(
             scope.note(lambda: f"stop {target}")
             yield StopScenario(target)
         case model.WaitAction():
-            yield from _wait(scope, action, where, index)
+            yield from wait_step(scope, action, where, index)
         case model.DeviceAction():
             yield from device_step(scope, action)
         case model.CallAction():
@@ -247,8 +167,8 @@ def _one(
         case model.HttpAction():
             yield from http_step(scope, action)
         case model.WaitUntilAction():
-            scope.note(lambda: _waits_until(action))
-            yield from _wait_until(scope, action, where, index)
+            scope.note(lambda: wait_until_begins(action))
+            yield from wait_until_step(scope, action, where, index)
         case model.ConditionAction(condition=condition):
             if not scope.holds(condition, "condition"):
                 scope.note(
@@ -302,7 +222,7 @@ def _repeat(
     action: model.RepeatAction,
     where: Path,
     index: int,
-    take_up: _TakeUp | None = None,
+    take_up: TakeUp | None = None,
 ) -> Generator[Step, Resume, object]:
     """The repeat at `index` of the block at `where`; `take_up`: a resumed run goes on
     in the pass it was in (the rest of it, then `until:` and the next passes, as
@@ -337,82 +257,3 @@ def _another_pass(scope: RunScope, action: model.RepeatAction, done: int) -> boo
     if action.count is not None and done >= action.count:
         return False
     return action.while_ is None or scope.holds(action.while_, "repeat while")
-
-
-def _wait_until(
-    scope: RunScope,
-    action: model.WaitUntilAction,
-    where: Path,
-    index: int,
-    take_up: _TakeUp | None = None,
-) -> Generator[Step, Resume, None]:
-    """A `wait_until` at `index` of the block at `where`; `take_up`: a resumed run's,
-    with what was left of its timeout (none left: it acts as its timeout at once,
-    unless its test holds now). One that may outlive a restart (no timeout, or one
-    past the floor of a `wait`) is recorded once it has waited that floor
-    (AwaitChange.record_at): a resumed one at once, as it was before."""
-    mono = scope.clock.mono
-    if take_up is None:
-        left = seconds = math.inf if action.timeout_s is None else action.timeout_s
-        record_at = mono + _resume_floor(where)
-    else:
-        left, seconds, record_at = take_up.left_s, take_up.seconds, mono
-    deadline = mono + left if math.isfinite(left) else None
-    place = (*where, Place(index)) if deadline is None or deadline > record_at else None
-    awaited = AwaitChange(deadline, place, record_at, scope.clock.wall + left, seconds)
-    expired = deadline is not None and deadline <= mono and take_up is not None
-    tested = Retested(action.condition, "wait_until")
-    said: list[str] = []
-    changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
-    while not _holds(tested, scope, said, changed):
-        fault = _fault_began(scope, said)
-        woken = None if expired else (yield _awaiting(awaited, action, scope, fault))
-        changed = None
-        if isinstance(woken, Woken) and woken.key is not None:
-            changed = (woken.key, woken.value)
-        elif expired or isinstance(woken, TimedOut):
-            if action.continue_on_timeout:
-                scope.note(lambda: "wait_until: timed out, the run goes on")
-                return
-            raise RunFailed(
-                f"wait_until {shown(action.condition.source)} timed out after {action.timeout_s:g}s"
-            )
-    scope.note(lambda: "wait_until: holds")
-
-
-def _holds(
-    tested: Retested,
-    scope: RunScope,
-    said: list[str],
-    changed: tuple[str, JsonValue] | None,
-) -> bool:
-    """Whether a wait_until's test holds now (`changed`: that key read as its
-    change left it); a fault is no value, so not yet (a board's failed reading, as
-    a `when:` trigger takes it)."""
-    value = tested.value(scope.context(), said, changed)
-    return not isinstance(value, Fault) and truthy(value)
-
-
-def _awaiting(
-    awaited: AwaitChange,
-    action: model.WaitUntilAction,
-    scope: RunScope,
-    fault: str | None,
-) -> AwaitChange:
-    """What a wait_until waits for until its next test: a fault that began with
-    this test, and when the minute turns for a test that reads the time."""
-    if fault is None and not action.reads_time:
-        return awaited  # the same each wake: nothing new to make
-    clock = scope.clock
-    retest_at = next_minute(clock.mono, clock.wall) if action.reads_time else None
-    return replace(awaited, fault=fault, retest_at=retest_at)
-
-
-def _fault_began(scope: RunScope, said: list[str]) -> str | None:
-    """The fault that began with a wait_until's test, if one did: a line of the
-    trace now (the engine shows it as the scenario's last_error)."""
-    if not said:
-        return None
-    fault = said.pop()
-    scope.note(lambda: f"{fault}; no value, it waits on")
-    return fault

@@ -11,7 +11,7 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy.actors import supervisor
-from raspy.cli import raspyd
+from raspy.cli import raspyd, raspyd_config
 
 
 def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
@@ -34,7 +34,7 @@ def test_a_reload_that_meets_a_failed_store_is_logged_and_the_loop_goes_on(
             str(free_port_base(5)),
         ]
     )
-    rt = supervisor.start(raspyd.load_config(args))
+    rt = supervisor.start(raspyd_config.load_config(args))
     try:
         rt.call(lambda: rt.inject_fault(supervisor.STORE))
         path.write_text('hostname = "testhost"\n[devices]\nfake_enabled = false\n')

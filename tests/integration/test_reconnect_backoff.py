@@ -13,7 +13,8 @@ from zmq.utils.monitor import recv_monitor_message
 
 from raspy.client.clone_agent import Agent
 from raspy.client.worker import Worker
-from raspy.cores.clone_client import ClientSettings, CloneClientCore
+from raspy.cores.clone_client import CloneClientCore
+from raspy.cores.clone_client_state import ClientSettings
 from raspy.protocol import clone
 from raspy.transport.sockets import RECONNECT_MAX_MS, Context, Socket
 

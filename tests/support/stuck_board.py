@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pykka
 
-from raspy.cli.poller import BoardDeviceService
+from raspy.cli.board_service import BoardDeviceService
 from raspy.clock import SystemClock
 from raspy.config import DevicesConfig
 from raspy.devices.registries import fake_registry

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from raspy.devices.onewire import crc8
+from raspy.devices.w1_slave import crc8
 
 POWER_ON_RAW = 0x0550  # 85 °C
 DS18B20 = 0x28

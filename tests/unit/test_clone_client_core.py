@@ -12,7 +12,6 @@ from raspy.cores.clone_client import (
     AskSnapshot,
     Change,
     Changed,
-    ClientSettings,
     CloneClientCore,
     Confirmed,
     Connect,
@@ -20,12 +19,12 @@ from raspy.cores.clone_client import (
     Entry,
     Failed,
     GapDetected,
-    Phase,
     Reconnecting,
     Rejected,
     SendSet,
     Synced,
 )
+from raspy.cores.clone_client_state import ClientSettings, Phase
 from raspy.protocol import clone
 
 T0: Final = 1000.0

@@ -21,20 +21,18 @@ from support.sysfs import (
     w1_slave_text,
 )
 
-from raspy.devices import onewire
+from raspy.devices import onewire, w1_slave
 from raspy.devices.onewire import (
     FoundSensor,
     OneWireFactory,
-    W1Result,
     discover,
-    families,
     identify,
     new_configs,
-    parse_w1_slave,
     read_w1_slave,
 )
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Registry
+from raspy.devices.w1_slave import W1Result, families, parse_w1_slave
 from raspy.errors import DeviceError
 
 NOW = 1_700_000_000.0
@@ -69,7 +67,7 @@ def test_w1thermsensor_supplies_the_family_table_without_loading_modules() -> No
     """Issue 7: w1thermsensor with W1THERMSENSOR_NO_KERNEL_MODULE=1 set first."""
     table = families()
     assert os.environ["W1THERMSENSOR_NO_KERNEL_MODULE"] == "1"
-    assert table[DS18B20] == onewire.Family(DS18B20, "DS18B20", twelve_bit=True)
+    assert table[DS18B20] == w1_slave.Family(DS18B20, "DS18B20", twelve_bit=True)
     assert table[DS18S20].twelve_bit is False
 
 
@@ -228,7 +226,7 @@ def test_config_with_a_bad_sensor_id_is_refused(tree: FakeW1Tree) -> None:
 def test_ds18s20_temperature_comes_from_the_kernel_t_value() -> None:
     """DS18S20 (family 10) is not 12-bit: the kernel's t= carries the value."""
     data = bytes([0x2E, 0x00, 0x4B, 0x46, 0xFF, 0xFF, 0x0C, 0x10])
-    text = w1_slave_text(data + bytes([onewire.crc8(data)]), t_milli=22750)
+    text = w1_slave_text(data + bytes([w1_slave.crc8(data)]), t_milli=22750)
     assert parse_w1_slave(text, DS18S20) == W1Result(Status.OK, 22.75)
 
 
@@ -238,7 +236,7 @@ def _ds18s20_text(halves: int, count_remain: int, t_milli: str | None = None) ->
     unless given."""
     data = halves.to_bytes(2, "little", signed=True)
     data += bytes([0x4B, 0x46, 0xFF, 0xFF, count_remain, 0x10])
-    text = w1_slave_text(data + bytes([onewire.crc8(data)]), t_milli=0)
+    text = w1_slave_text(data + bytes([w1_slave.crc8(data)]), t_milli=0)
     kernel = (halves >> 1) * 1000 - 250 + 1000 * (16 - count_remain) // 16
     return text.replace("t=0\n", f"t={kernel if t_milli is None else t_milli}\n")
 
@@ -291,7 +289,7 @@ def test_a_ds18s20_reads_the_kernels_t_value_when_its_bytes_agree(
     remain += 0 if halves % 2 else 8
     text = _ds18s20_text(halves, remain)
     t_milli = int(text.rsplit("t=", 1)[1])
-    assert parse_w1_slave(text, DS18S20) == onewire.classify(t_milli / 1000)
+    assert parse_w1_slave(text, DS18S20) == w1_slave.classify(t_milli / 1000)
 
 
 @given(
@@ -311,7 +309,7 @@ def test_a_ds18s20_t_value_cut_short_is_refused_or_agrees(
     result = parse_w1_slave(_ds18s20_text(halves, remain, t_text), DS18S20)
     cut_c = int(t_text) / 1000
     if abs(cut_c - halves / 2) <= 0.5:
-        assert result == onewire.classify(cut_c)
+        assert result == w1_slave.classify(cut_c)
     else:
         assert result.status is Status.MALFORMED
 

@@ -1,0 +1,62 @@
+"""Every port raspyd will listen on (MDP, Clone's three, the web face's) tried
+before anything starts: a port taken or an address this host cannot listen on is
+said in one line, not after every part started and stopped again."""
+
+from __future__ import annotations
+
+import errno
+
+import zmq
+
+from raspy import config as config_mod
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE
+from raspy.protocol import clone
+
+
+def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
+    from raspy.actors import supervisor as supervisor_mod
+
+    endpoints = [supervisor_mod.mdp_endpoint_for(cfg)]
+    if cfg.clone.enabled:
+        ports = clone.Endpoints.from_port_base(cfg.network.bind, cfg.network.port_base)
+        endpoints += [ports.snapshot, ports.publisher, ports.collector]
+    return endpoints
+
+
+def unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+    """Try every port before anything starts: a taken port is a runtime failure (1),
+    an address this host cannot listen on a usage error (2); one line each."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        for endpoint in _listen_endpoints(cfg):
+            sock = context.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
+                return (
+                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
+                    status,
+                )
+            finally:
+                sock.close(linger=0)
+    finally:
+        context.term()
+    return _web_unbindable(cfg)
+
+
+def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+    """The web face's port, tried the same way: said in one line before anything
+    starts, not after every part started and stopped again."""
+    if not cfg.http.enabled:
+        return None
+    from raspy.actors.web import WEB_PORT_OFFSET
+    from raspy.actors.web.server import ListenError, bind_socket
+
+    try:
+        bind_socket(cfg.http.bind, cfg.network.port_base + WEB_PORT_OFFSET).close()
+    except ListenError as exc:
+        status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
+        return str(exc), status
+    return None
