@@ -133,7 +133,7 @@ def wait_until_step(
     said: list[str] = []
     changed: tuple[str, JsonValue] | None = None  # a wake's key, as it left it
     while not _holds(tested, scope, said, changed):
-        fault = _fault_began(scope, said)
+        fault = _fault_began(scope, said, waits=not expired)
         woken = None if expired else (yield _awaiting(awaited, action, scope, fault))
         changed = None
         if isinstance(woken, Woken) and woken.key is not None:
@@ -176,11 +176,13 @@ def _awaiting(
     return replace(awaited, fault=fault, retest_at=retest_at)
 
 
-def _fault_began(scope: RunScope, said: list[str]) -> str | None:
+def _fault_began(scope: RunScope, said: list[str], *, waits: bool) -> str | None:
     """The fault that began with a wait_until's test, if one did: a line of the
-    trace now (the engine shows it as the scenario's last_error)."""
+    trace now (the engine shows it as the scenario's last_error). `waits`: false
+    for a resumed wait whose timeout ended while raspyd was down (its timeout acts
+    at once: the line does not say that it waits on)."""
     if not said:
         return None
     fault = said.pop()
-    scope.note(lambda: f"{fault}; no value, it waits on")
+    scope.note(lambda: f"{fault}; no value" + (", it waits on" if waits else ""))
     return fault

@@ -341,3 +341,32 @@ def test_a_wait_until_that_reads_nothing_but_has_a_timeout_is_taken(
     """A pause of its timeout at most: a stored scenario so written loads as before."""
     text = f"name: a\ntriggers:\n  - kv: /go\nactions:\n  - wait_until: {written}\n"
     assert validate_scenario(text, "s.yaml") == []
+
+
+def test_a_resumed_wait_whose_timeout_ended_and_whose_test_faults_says_no_wait() -> (
+    None
+):
+    """Its timeout ended while raspyd was down: the timeout acts at once. A fault
+    of its first test is told as no value, not as a wait that goes on."""
+    h = harness(
+        load_scenario(
+            "name: t\ntriggers:\n  - kv: /go\nactions:\n"
+            "  - wait_until: \"kv('/t') > 20\"\n    timeout: 10m\n"
+            "    continue_on_timeout: true\n"
+            "  - set: /after\n    value: true\n"
+        )
+    )
+    outputs = h.core.on_startup(
+        h.mono,
+        h.wall,
+        fire=False,
+        resume=[
+            engine.Checkpoint((Place(0),), h.wall - 60, 600.0, {"kind": "kv"}, True)
+        ],
+    )
+    assert sets(h.feed(outputs)) == [run.SetKey("/after", True)]
+    fault = "wait_until: expression \"kv('/t') > 20\": cannot compare null > 20"
+    said = [line for line in h.core.status.last_trace if fault in line]
+    assert [line.split(" ", 1)[1] for line in said] == [
+        f"{fault} (at offset 9); no value"
+    ]
