@@ -93,13 +93,16 @@ class RunsStopped:
 @dataclass(frozen=True, slots=True)
 class Startup:
     """Resume `for:` holds from `current`, the tree's values of the keys the
-    scenario's `for:` triggers watch, and fire the startup triggers if `fire` (told
-    once when the core starts, and to the new version of a replaced scenario; `fire`
-    only at the daemon's start)."""
+    scenario's `for:` triggers watch, start the `when:` tests from `seen`, the keys
+    they read as the core had them when it told this (the shared view may be ahead
+    by the time it is taken; None: the view), and fire the startup triggers if
+    `fire` (told once when the core starts, and to the new version of a replaced
+    scenario; `fire` only at the daemon's start)."""
 
     current: tuple[tuple[str, JsonValue], ...] = ()
     fire: bool = True
     resume: tuple[engine.Checkpoint, ...] = ()  # runs recorded before a restart
+    seen: tuple[tuple[str, JsonValue], ...] | None = None
 
 
 # --- told to the core --------------------------------------------------------------------
@@ -226,9 +229,11 @@ class ScenarioActor(pykka.ThreadingActor):
                 self._apply(core.on_tick(mono, wall))
             case msgs.MdpFrames(frames=frames, peer_id=peer_id):
                 self._on_reply(peer_id, frames, mono, wall)
-            case Startup(current=current, fire=fire, resume=resume):
+            case Startup(current=current, fire=fire, resume=resume, seen=seen):
                 self._apply(
-                    core.on_startup(mono, wall, current, fire=fire, resume=resume)
+                    core.on_startup(
+                        mono, wall, current, fire=fire, resume=resume, seen=seen
+                    )
                 )
             case RunNow(by=by):
                 before = core.last_run_id

@@ -143,6 +143,7 @@ def start(
         # every service's READY is in the broker before the daemon says it started:
         # a client's first mmi.service gets 200, not a 404 from a READY in flight;
         # the parts' own .mmi/.statistics services (raspy status) included
+        _parts_started(runtime)
         statistics = runtime.ref_of("statistics")
         if statistics is not None:
             statistics.ask(msgs.Settle(), timeout=_SETTLE_TIMEOUT_S)
@@ -152,6 +153,20 @@ def start(
         raise
     runtime.watch()
     return runtime
+
+
+def _parts_started(rt: Runtime) -> None:
+    """Wait until every part has run its on_start. pykka runs it on the part's own
+    thread after start() returned, and a worker attaches there (its READY): the
+    core's `core.scenario` answered "no worker" to a request right after the start.
+    A part that fails there is the supervisor's to see, as any crash; one slower
+    than the bound is waited for no longer (the start goes on, as before)."""
+    for child in rt.children:
+        if child.ref is None:
+            continue
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+            # answered by pykka once on_start has run, before any message
+            child.ref.proxy().actor_urn.get(timeout=_SETTLE_TIMEOUT_S)
 
 
 def _start_services(rt: Runtime) -> None:

@@ -24,7 +24,13 @@ from raspy.actors.core.timers import CoreTimers
 from raspy.rules import engine, model, resume_start
 from raspy.rules.engine import State, Status
 from raspy.rules.resume_record import fingerprint, resume_key
-from raspy.rules.tree_view import Routes, TreeView, interest, status_from_tree
+from raspy.rules.tree_view import (
+    Routes,
+    TreeView,
+    interest,
+    status_from_tree,
+    when_patterns,
+)
 from raspy.rules.trigger_match import hold_patterns
 from raspy.storage.scenario_store import ScenarioStore, StoredScenario
 from raspy.ticker import SharedTicker
@@ -142,11 +148,14 @@ class ScenarioSet(pykka.ThreadingActor):
         self._timers.add(scenario)
         self._timers.arm(self.actor_ref)
         # whenever a scenario starts (raspyd's start, an import, a new version, an
-        # enable): a `for:` test the tree meets holds from now, for its whole time
+        # enable): a `for:` test the tree meets holds from now, for its whole time;
+        # a `when:` test starts from the tree as it is now: a change after this is
+        # routed to the actor behind the start, and crosses there
         patterns = hold_patterns(scenario.triggers, self.host)
         current = self.tree.matching(patterns)
+        seen = self.tree.matching(when_patterns(scenario, self.host))
         fire = startup and self.daemon_start
-        entry.ref.tell(scn.Startup(current, fire=fire, resume=resume))
+        entry.ref.tell(scn.Startup(current, fire=fire, resume=resume, seen=seen))
 
     def stop_actor(self, name: str, *, shutdown: bool = False) -> bool:
         """Stop a scenario's actor; True when it ended runs under way (or may have:

@@ -154,16 +154,19 @@ class ScenarioCore(ScenarioRuns):
         *,
         fire: bool = True,
         resume: Iterable[Checkpoint] = (),
+        seen: Iterable[tuple[str, JsonValue]] | None = None,
     ) -> list[Output]:
         """The core started with this scenario loaded (or loaded its new version):
         `for:` holds resume from the tree's `current` values (KvWatch.resume); the
-        runs of `resume` (found in the tree at a start) go on where they waited,
-        before any trigger; startup triggers fire if `fire` (the daemon's start, not
-        a restart of the core within it nor an import)."""
+        `when:` tests start from `seen`, the keys they read as the core had them
+        then (WhenWatch.start; None: the view now); the runs of `resume` (found in
+        the tree at a start) go on where they waited, before any trigger; startup
+        triggers fire if `fire` (the daemon's start, not a restart of the core
+        within it nor an import)."""
         self._watch.resume(current, mono)
         self._wall = wall
         out: list[Output] = []
-        self._when_fired(self._when.start(mono, wall), mono, wall, out)
+        self._when_fired(self._when.start(mono, wall, seen), mono, wall, out)
         for checkpoint in resume:
             self._resume(checkpoint, mono, wall, out)
         if resume:

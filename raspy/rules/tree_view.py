@@ -163,6 +163,20 @@ def interest(scenario: Scenario, host: str) -> list[str]:
     return globs + [k for k in literal if k is not None]
 
 
+def when_patterns(scenario: Scenario, host: str) -> list[str]:
+    """Globs of the keys its `when:` tests read, each matching itself only, as
+    rules.when_watch re-tests them (what a start reads as the core had them)."""
+    names: dict[str, JsonValue] = {**scenario.variables, "host": host}
+    keys = {
+        key
+        for trigger in scenario.triggers
+        if isinstance(trigger, model.WhenTrigger)
+        for key in trigger.expression.kv_keys()
+    }
+    globs = (key_glob(k, names) for k in sorted(keys))
+    return [g for g in globs if g is not None]
+
+
 class Routes(Generic[Target]):
     """Which scenario actors (`Target`: their refs) want a key (one thread only)."""
 

@@ -11,6 +11,7 @@ begins, not at every reading (the scenario's `last_error` is on an SD card).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -71,15 +72,27 @@ class WhenWatch:
         self.active = bool(self._whens)  # an attribute: read on each key's change
         self._next_minute: float | None = None  # monotonic, when _timed re-test
 
-    def start(self, mono: float, wall: float) -> WhenOutcome:
+    def start(
+        self,
+        mono: float,
+        wall: float,
+        seen: Iterable[tuple[str, JsonValue]] | None = None,
+    ) -> WhenOutcome:
         """The scenario starts (raspyd's start, an import, an enable): the truth now
         is where it starts from, so a test already true fires nothing; with `for:`
-        it holds from now, for its whole time (as a kv trigger's `for:`)."""
+        it holds from now, for its whole time (as a kv trigger's `for:`).
+
+        `seen`: the keys the tests read as the owner had them when it told the
+        start (a key missing: absent). The shared view may be ahead by the time
+        the start is taken, and a change after the start is on its way here: read
+        from the view, it would be the start's truth and never cross (a door
+        opened just after an import answered fired nothing). None: the view."""
         outcome = WhenOutcome()
+        values = None if seen is None else dict(seen)
         for when in self._whens:
             when.truth = when.tested.fault = when.broken = False
             when.hold = None
-            value = self._test(when, wall, outcome)
+            value = self._test(when, wall, outcome, as_seen=values)
             if isinstance(value, Fault):
                 continue
             when.truth = truthy(value)
@@ -176,10 +189,19 @@ class WhenWatch:
         wall: float,
         outcome: WhenOutcome,
         changed: tuple[str, JsonValue] | None = None,
+        *,
+        as_seen: Mapping[str, JsonValue] | None = None,
     ) -> JsonValue | Fault:
-        """The expression's value now (`changed`: that key as its change left it),
-        or FAULT (said once, when it begins)."""
+        """The expression's value now (`changed`: that key as its change left it;
+        `as_seen`: the keys it reads as the start saw them), or FAULT (said once,
+        when it begins)."""
         context = self._env.context(when.context_trigger, wall)
+        if as_seen is not None:
+            live, wants = context.kv, when.wants
+            context = dataclasses.replace(
+                context,
+                kv=lambda key: as_seen.get(key) if wants(key) else live(key),
+            )
         return when.tested.value(context, outcome.faults, changed)
 
     @staticmethod

@@ -4,16 +4,21 @@ left running by a devices reload, started again with a new Clone server."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any
 
 import pykka
+import pytest
+import zmq
 from support.device_services import HOST
+from support.mdp_spec import mmi_service
 from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy import config as config_mod
 from raspy.actors import supervisor
+from raspy.actors.core import CoreActor
 from raspy.client.mdp import Client
 
 
@@ -78,4 +83,35 @@ def test_core_disabled_in_the_config_starts_no_core(tmp_path: Path) -> None:
     try:
         assert (_ref(runtime, "core"), _ref(runtime, "cron")) == (None, None)
     finally:
+        runtime.stop()
+
+
+@pytest.mark.timeout(30)
+def test_the_core_serves_once_the_start_has_returned(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """pykka runs a part's on_start on its own thread after start() returned, and
+    the core attaches its worker there: the start returned before it had, and a
+    request right after it found no worker ("is [core] enabled?" on the web face's
+    editor, once in a loaded run)."""
+    release = threading.Event()
+    on_start = CoreActor.on_start
+
+    def slow_start(self: CoreActor) -> None:
+        # a loaded machine: the core's start takes a while (until the test has
+        # asked, at most a second, which a start that waits for it waits out)
+        release.wait(timeout=1.0)
+        on_start(self)
+
+    monkeypatch.setattr(CoreActor, "on_start", slow_start)
+    runtime = _runtime(tmp_path)
+    try:
+        service = f"{HOST}.core.scenario".encode()
+        status = mmi_service(zmq_context, runtime.mdp_endpoint, service)
+        release.set()
+        assert status == b"200"
+    finally:
+        release.set()
         runtime.stop()

@@ -77,6 +77,41 @@ def test_a_test_already_true_at_the_start_fires_nothing() -> None:
     assert h.core.status.runs == 0
 
 
+DOOR_OPEN = "kv('/house/door') == 'open'"
+
+
+def _started_as_seen(
+    trigger: m.WhenTrigger, seen: list[tuple[str, JsonValue]]
+) -> Harness:
+    """Started from `seen` (the keys as the core had them when it told the start)
+    while the view already shows the door opened just after it."""
+    h = harness(scenario([MARK], [trigger]), tree={"/house/door": "open"})
+    h.feed(h.core.on_startup(h.mono, h.wall, fire=False, seen=seen))
+    return h
+
+
+@pytest.mark.parametrize("seen", [[("/house/door", "closed")], []])
+def test_a_change_after_the_start_crosses_though_the_view_had_it_at_the_start(
+    seen: list[tuple[str, JsonValue]],
+) -> None:
+    """The core tells a scenario its start, then each change after it; the shared
+    view may be past such a change when the start is taken. The start reads what
+    the core had when it told it (closed, or no door key yet), and the change
+    fires (it fired nothing when the start read the view)."""
+    h = _started_as_seen(_when(DOOR_OPEN, id="door"), seen)
+    fired = h.feed(h.core.on_kv("/house/door", None, "open", h.mono, h.wall))
+    assert _marks(fired) == ["door /house/door true"]
+
+
+def test_a_hold_begun_after_the_start_names_its_key_though_the_view_was_ahead() -> None:
+    h = _started_as_seen(_when(DOOR_OPEN, for_s=2.0), [("/house/door", "closed")])
+    h.advance(1)
+    h.feed(h.core.on_kv("/house/door", "closed", "open", h.mono, h.wall))
+    assert _marks(h.advance(2)) == [" /house/door true"]
+    assert h.core.status.last_trigger is not None
+    assert h.core.status.last_trigger["since"] == START_WALL + 1
+
+
 def test_the_value_seen_is_the_expressions_own_and_truth_is_a_conditions() -> None:
     h = _started(_when("kv('/dev/n') and kv('/dev/n') * 2"), {})
     assert _marks(h.change("/dev/n", 0)) == []  # 0 is false
