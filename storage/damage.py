@@ -23,7 +23,7 @@ import structlog
 
 from raspy.atomic_file import fsync_directory, write_atomic
 from raspy.errors import StoreDamagedError, StoreError, quote
-from raspy.storage import lmdb_file
+from raspy.storage import lmdb_file, write_errors
 from raspy.storage.check import validate_record
 from raspy.storage.tables import Table
 
@@ -84,11 +84,15 @@ def refuse_lost_store(data_dir: Path, *, init: bool) -> None:
     )
 
 
-def discard_data_file(data_dir: Path) -> None:
+def discard_data_file(data_dir: Path, *, lock_file: bool = False) -> None:
     """Remove the data file that a writer made in this open and could not fill (a
     failed `raspyd --init` or `raspy-kv restore`): an empty store left behind would
-    pass for the lost one. Call it while holding the data dir's lock."""
+    pass for the lost one. With `lock_file`, LMDB's lock file too (this open made
+    it, in a data dir that never held a store: left behind, it would pass for the
+    sign of a lost one). Call it while holding the data dir's lock."""
     (data_dir / DATA_FILE).unlink(missing_ok=True)
+    if lock_file:
+        (data_dir / LMDB_LOCK_FILE).unlink(missing_ok=True)
     fsync_directory(data_dir)
 
 
@@ -97,7 +101,14 @@ def write_marker(data_dir: Path) -> None:
     marker = data_dir / MARKER_FILE
     if marker.exists():
         return
-    write_atomic(marker, _MARKER_TEXT.encode(), mode=0o600)
+    try:
+        write_atomic(marker, _MARKER_TEXT.encode(), mode=0o600)
+    except OSError as exc:
+        if write_errors.no_room(exc):
+            raise write_errors.full_at_open(
+                data_dir, f"writing {MARKER_FILE}: {exc.strerror}"
+            ) from exc
+        raise
 
 
 @contextmanager

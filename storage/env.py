@@ -18,7 +18,7 @@ import lmdb
 import structlog
 
 from raspy.errors import StoreError, StoreFullError
-from raspy.storage import damage
+from raspy.storage import damage, lmdb_lock, write_errors
 from raspy.storage.lmdb_errors import store_error
 from raspy.storage.tables import Table
 from raspy.storage.txn import ReadTxn, WriteTxn
@@ -350,11 +350,13 @@ def _open(
     if readonly and damage.data_file_absent(path):
         raise StoreError(f"no store in {path}")
     damage.check_data_file(path, deep=deep)
+    lmdb_lock.reserve(path)  # the least LMDB maps: a full disk, never a SIGBUS
     try:
         env = lmdb.open(
             str(path),
             map_size=map_bytes,
             max_dbs=_MAX_DBS,
+            max_readers=lmdb_lock.MAX_READERS,
             subdir=True,
             readonly=readonly,
             create=not readonly,
@@ -365,9 +367,15 @@ def _open(
             mode=0o600,
         )
     except lmdb.Error as exc:
+        # no room for a new store's first pages (LMDB says ENOSPC for a short write
+        # there): a full disk, not a damaged store. Anything else is as it was.
+        full = write_errors.explain(path, str(exc), write_errors.free_bytes(path))
+        if write_errors.NO_SPACE_TEXT in str(exc) and full is not None:
+            raise full from exc
         raise StoreError(f"store in {path} cannot be opened: {exc}") from exc
     shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
     try:
+        lmdb_lock.reserve(path)  # the rest, now that LMDB has sized the file
         shared._open_tables(create=False)
     except BaseException:
         env.close()

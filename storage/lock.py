@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy.errors import StoreLockedError
+from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
 
@@ -22,7 +23,11 @@ class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / LOCK_NAME
         self._fd: int | None = None
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            _raise_full_if_no_room(data_dir, self.path, exc)
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -32,8 +37,13 @@ class DataDirLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # the kernel drops the flock with the last fd
+            os.close(fd)
+            _raise_full_if_no_room(data_dir, self.path, exc)
+            raise
         self._fd = fd
 
     def release(self) -> None:
@@ -42,6 +52,15 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _raise_full_if_no_room(data_dir: Path, path: Path, exc: OSError) -> None:
+    """A lock file the filesystem has no room for is a full disk (StoreFullError),
+    said as one; any other failure goes on as it is."""
+    if write_errors.no_room(exc):
+        raise write_errors.full_at_open(
+            data_dir, f"writing its lock file {path.name}: {exc.strerror}"
+        ) from exc
 
 
 def in_use(data_dir: Path, holder: str) -> str:

@@ -130,7 +130,7 @@ class Store(Closing):
         path = Path(data_dir)
         opening.check_path_text(path)
         lock = None
-        created = False
+        created = made_lock_file = False
         if not readonly:
             opening.make_data_dir(path)
             lock = DataDirLock(path)
@@ -138,6 +138,12 @@ class Store(Closing):
             if lock is not None:
                 damage.refuse_lost_store(path, init=init)
                 created = damage.data_file_absent(path)
+                # LMDB's lock file marks a data dir that held a store: one that a
+                # plain first start makes goes again with the data file if the open
+                # fails (a full disk), or the next start took the dir for one whose
+                # store was lost. An init (--init, a restore) leaves it, as a sign
+                # that a store was meant to be here.
+                made_lock_file = created and not init and not damage.held_a_store(path)
             else:  # a reader walks the file only while no writer is there
                 damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(
@@ -172,7 +178,7 @@ class Store(Closing):
         except BaseException:
             if lock is not None:
                 if created:  # a half-made new store must not pass for a store
-                    damage.discard_data_file(path)
+                    damage.discard_data_file(path, lock_file=made_lock_file)
                 lock.release()
             raise
 

@@ -8,6 +8,8 @@ card gives. So for an I/O error the free space of the store's filesystem decides
 next to nothing free means the disk filled up (the cut-short write used the rest).
 Growing the map writes nothing (the file grows only as pages are written), so a full
 disk shows in puts (LMDB spills pages of a big txn) and commits, never in a resize.
+An opening that finds no room (the data dir's lock file, LMDB's lock.mdb, a new
+store's first pages, its marker) is said the same way (`full_at_open`).
 """
 
 from __future__ import annotations
@@ -45,11 +47,31 @@ def _amount(count: int | None) -> str:
     return f"{count // (1024 * 1024)} MB"
 
 
+def _what_helps(path: Path) -> str:
+    return (
+        f"Free space on the filesystem of {path} (`df {path}`), or move the data dir "
+        "to a bigger one, then retry"
+    )
+
+
 def _full(path: Path, said: str, free: int | None) -> StoreFullError:
     return StoreFullError(
         f"store in {path}: the filesystem is full ({_amount(free)} free; LMDB said "
-        f"{said!r}); nothing of this write was stored. Free space on the filesystem "
-        f"of {path} (`df {path}`), or move the data dir to a bigger one, then retry"
+        f"{said!r}); nothing of this write was stored. {_what_helps(path)}"
+    )
+
+
+def no_room(exc: OSError) -> bool:
+    """Did the kernel refuse the write for want of room (the disk, or a quota)?"""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def full_at_open(path: Path, what: str) -> StoreFullError:
+    """The store in `path` cannot be opened: its filesystem has no room for `what`
+    (a lock file, LMDB's lock.mdb, the store's marker), which its opening writes."""
+    return StoreFullError(
+        f"store in {path}: the filesystem is full ({_amount(free_bytes(path))} free; "
+        f"{what}); the store was not opened. {_what_helps(path)}"
     )
 
 

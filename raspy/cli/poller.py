@@ -71,6 +71,7 @@ from raspy.errors import (
     DataDirError,
     RaspyError,
     StoreError,
+    StoreFullError,
     StoreLockedError,
     StoreNewerError,
 )
@@ -195,17 +196,14 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
         store = _open_store(args.data_dir, cfg)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
-    except StoreError as exc:  # damaged, or a newer raspy's: the sensors go on
-        newer = isinstance(exc, StoreNewerError)
+    except StoreError as exc:  # damaged, a newer raspy's, a full disk: sensors go on
         structlog.get_logger(component="raspy-poller").error(
             "board_store_unusable",
             data_dir=args.data_dir,
             reason=str(exc),
             consequence="the settings it holds are not applied; one changed over "
             "MDP lasts until raspy-poller restarts",
-            hint="upgrade raspy on this board"
-            if newer
-            else f"raspy-kv check --data-dir {args.data_dir}",
+            hint=_store_hint(exc, args.data_dir),
         )
         store = None
     discover = (
@@ -229,6 +227,16 @@ def _start(args: argparse.Namespace, stop: SignalInbox) -> int:
         structlog.get_logger(component="raspy-poller").info(
             "poller_stopped", hostname=hostname, service=args.service
         )
+
+
+def _store_hint(exc: StoreError, data_dir: str) -> str:
+    """What helps with a store the board runs without: a full disk's own message
+    says it (free space, then restart), and a check would only find the store sound."""
+    if isinstance(exc, StoreNewerError):
+        return "upgrade raspy on this board"
+    if isinstance(exc, StoreFullError):
+        return "free space as the reason says, then restart raspy-poller"
+    return f"raspy-kv check --data-dir {data_dir}"
 
 
 def _open_store(data_dir: str | None, cfg: config_mod.Config) -> Store | None:

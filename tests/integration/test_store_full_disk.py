@@ -1,7 +1,8 @@
 """A really full filesystem under a Store: a tmpfs of 2 MB (root only: it is mounted
 for the test). LMDB reports a full disk as ENOSPC, or as EIO when the disk cut a write
 short; both must read as a full disk, never as a failing device. The message logic
-itself is covered without root in tests/unit/test_store_write_errors.py."""
+itself is covered without root in tests/unit/test_store_write_errors.py. A full disk
+at the open: tests/e2e/test_full_card_e2e.py."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import lmdb
 import pytest
-from support.small_fs import small_tmpfs
+from structlog.testing import capture_logs
+from support.small_fs import fill, small_tmpfs
 
 from raspy.config import StoreConfig
 from raspy.errors import StoreError, StoreFullError
+from raspy.storage import lmdb_lock
+from raspy.storage.damage import LMDB_LOCK_FILE
+from raspy.storage.lock import DataDirLock
 from raspy.storage.store import Put, Store, Table
 
 _ROOMY_MAP = StoreConfig(map_size_initial_mb=1, map_size_max_mb=64)  # disk fills first
@@ -65,3 +71,42 @@ def test_a_full_filesystem_reads_as_full_not_as_a_failing_device(
         assert store.get(Table.CRON, b"job000000") is not None  # earlier writes stay
     finally:
         store.close()
+
+
+def test_lock_mdb_is_lmdbs_own_size_with_every_page_on_disk(tmp_path: Path) -> None:
+    """LMDB writes to its mapping of lock.mdb: a page with no block behind it is a
+    SIGBUS on a full disk. After an open every page of it has one, and the file is
+    the size LMDB itself makes (its readers' count unchanged)."""
+    bare = tmp_path / "bare"
+    lmdb.open(str(bare), max_readers=lmdb_lock.MAX_READERS).close()
+    with capture_logs():
+        Store.open(tmp_path / "data").close()
+    found = (tmp_path / "data" / LMDB_LOCK_FILE).stat()
+    assert found.st_size == (bare / LMDB_LOCK_FILE).stat().st_size
+    assert found.st_size >= lmdb_lock.LEAST_BYTES
+    assert found.st_blocks * 512 >= found.st_size
+
+
+def _open_fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def test_a_lock_file_with_no_room_for_its_pid_is_a_full_disk_and_holds_nothing(
+    small_fs: Path,
+) -> None:
+    """Writing the pid into the data dir's lock file failed with ENOSPC as a bare
+    OSError (raspy-kv: an internal error), and its descriptor stayed open, holding
+    the lock: this very process was then refused as "in use by" itself."""
+    data_dir = small_fs / "data"
+    data_dir.mkdir()
+    fill(small_fs, 0)
+    before = _open_fds()
+    with pytest.raises(StoreFullError) as refused:
+        DataDirLock(data_dir)
+    assert str(refused.value).startswith(
+        f"store in {data_dir}: the filesystem is full (0 KB free; writing its lock"
+        " file lock: No space left on device); the store was not opened."
+    )
+    assert _open_fds() == before
+    (small_fs / "filler").unlink()
+    DataDirLock(data_dir).release()

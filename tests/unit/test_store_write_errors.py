@@ -5,6 +5,9 @@ tests/integration/test_store_full_disk.py (root only: it mounts a small tmpfs)."
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 from pathlib import Path
 
 import lmdb
@@ -12,7 +15,13 @@ import pytest
 
 from raspy.errors import StoreError, StoreFullError
 from raspy.storage import lmdb_errors
-from raspy.storage.write_errors import FULL_BELOW_BYTES, explain, free_bytes
+from raspy.storage.write_errors import (
+    FULL_BELOW_BYTES,
+    explain,
+    free_bytes,
+    full_at_open,
+    no_room,
+)
 
 DIR = Path("var/raspy")
 EIO = "mdb_txn_commit: Input/output error"
@@ -94,3 +103,33 @@ def test_an_lmdb_panic_makes_the_store_of_no_more_use_in_this_process(
     assert str(error).startswith(f"store in {tmp_path}: {text}; LMDB refuses")
     assert lmdb_errors.damage_seen(tmp_path) == str(error)
     assert lmdb_errors.damage_seen(tmp_path / "other") is None
+
+
+@pytest.mark.parametrize(
+    ("number", "full"),
+    [
+        (errno.ENOSPC, True),
+        (errno.EDQUOT, True),
+        (errno.EIO, False),
+        (errno.EACCES, False),
+    ],
+)
+def test_no_room_is_a_full_disk_or_a_spent_quota(number: int, full: bool) -> None:
+    assert no_room(OSError(number, os.strerror(number))) is full
+
+
+def test_an_opening_without_room_names_what_needed_it(tmp_path: Path) -> None:
+    """At the open nothing of the store is written yet: the line names what found no
+    room (a lock file, LMDB's lock.mdb) and says the store was not opened."""
+    error = full_at_open(
+        tmp_path, "writing its lock file lock: No space left on device"
+    )
+    assert isinstance(error, StoreFullError)
+    assert re.fullmatch(
+        rf"store in {re.escape(str(tmp_path))}: the filesystem is full \(\d+ [KM]B free;"
+        r" writing its lock file lock: No space left on device\); the store was not"
+        rf" opened. Free space on the filesystem of {re.escape(str(tmp_path))} \(`df"
+        rf" {re.escape(str(tmp_path))}`\), or move the data dir to a bigger one, then"
+        r" retry",
+        str(error),
+    ), str(error)
