@@ -271,7 +271,7 @@ class GpioServiceActor(DeviceServiceActor):
     ) -> None:
         """raspy switched an output itself (max_on_s, a held change come due):
         published, stored and timed (min_on_s, min_off_s) as a command's switch."""
-        self._commanded[device.name] = now  # a poll taken before it is stale
+        self._readings.commanded(device.name, now)  # a poll before it is stale
         self._held.forget(device.name)
         driver.last_change(self._clock.monotonic())  # also when the pin failed
         device.record(reading)
