@@ -33,7 +33,7 @@ import structlog
 
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
-from raspy.devices import gpio, gpio_hold, gpio_options, service
+from raspy.devices import gpio, gpio_hold, gpio_options
 from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_logic import OnTimer
@@ -43,6 +43,13 @@ from raspy.devices.gpio_saved import SavedStates, keeps_pending
 from raspy.devices.gpio_tree import Events, PendingKeys, max_on_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.service_vocabulary import (
+    BAD_REQUEST,
+    Effect,
+    PollRequested,
+    Request,
+    refused,
+)
 from raspy.devices.template import DeviceConfig
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
@@ -290,7 +297,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm.set(min(due) if due else None)
 
     # --- requests ---------------------------------------------------------------------
-    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+    def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         pins = self._pins
         mock = pins is not None and pins.kind is PinFactoryKind.MOCK
         if request.action == "drive" and mock:
@@ -304,9 +311,7 @@ class GpioServiceActor(DeviceServiceActor):
         if request.action == "config" and isinstance(request.value, dict):
             detail = gpio_options.fixed_change(device.config, request.value)
             if detail is not None:
-                return service.refused(
-                    service.BAD_REQUEST, "config", "invalid_config", detail
-                )
+                return refused(BAD_REQUEST, "config", "invalid_config", detail)
         if isinstance(device.driver, gpio.GpioOutput):
             now = self._clock.monotonic()
             got = gpio_hold.get_reply(device, device.driver, request, now)
@@ -316,7 +321,7 @@ class GpioServiceActor(DeviceServiceActor):
         return None
 
     def _hold(
-        self, device: Device, driver: gpio.GpioOutput, request: service.Request
+        self, device: Device, driver: gpio.GpioOutput, request: Request
     ) -> tuple[bytes, bytes] | None:
         """A command that would switch the output sooner than min_on_s / min_off_s
         allow is held (raspy.devices.gpio_hold): answered at once, and carried out
@@ -342,10 +347,10 @@ class GpioServiceActor(DeviceServiceActor):
         self._hold_log.done(device, state, reading, mono)
         self._switched(device, driver, reading, now)
 
-    def _apply(self, effect: service.Effect) -> None:
+    def _apply(self, effect: Effect) -> None:
         """A read asked of an input (`reset`, `poll`) is done here: inputs are not
         polled, so the poller would drop it."""
-        if isinstance(effect, service.PollRequested):
+        if isinstance(effect, PollRequested):
             device = self._registry.find(effect.device)
             if device is not None and isinstance(device.driver, gpio.GpioInput):
                 self._read_input(device)

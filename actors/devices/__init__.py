@@ -23,11 +23,23 @@ from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
-from raspy.devices import service
 from raspy.devices.reading import CONFIGURED_TTL_S, Reading, configured_key, value_key
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
+from raspy.devices.service import handle_request
 from raspy.devices.service_readings import ServiceReadings
+from raspy.devices.service_vocabulary import (
+    OK,
+    ConfigChanged,
+    Effect,
+    Handled,
+    PollRequested,
+    Publish,
+    Request,
+    RescanRequested,
+    device_error,
+    parse_request,
+)
 from raspy.devices.template import DeviceConfig
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
@@ -161,7 +173,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _polled_devices(self) -> list[poller_mod.PolledDevice]:
         return [_polled(d) for d in self._registry.devices()]
 
-    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+    def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         """A reply that replaces the common handling of `request`, or None."""
         return None
 
@@ -229,8 +241,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         self._stats.incr(f"devices.{self._name}.requests")
-        request = service.parse_request(body)
-        if isinstance(request, service.Handled):
+        request = parse_request(body)
+        if isinstance(request, Handled):
             return request.reply
         replaced = self._before_handle(request)
         if replaced is not None:
@@ -239,7 +251,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             None if request.device is None else self._registry.resolve(request.device)
         )
         before = None if target is None else target.config
-        handled = service.handle_request(self._registry, request, self._clock.wall())
+        handled = handle_request(self._registry, request, self._clock.wall())
         try:
             for effect in handled.effects:
                 self._apply(effect)
@@ -248,8 +260,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 self._registry.configure(before.name, before.as_dict())
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
-            return service.device_error("config", f"not stored: {exc}")
-        if request.action == "reset" and handled.reply[0] == service.OK and before:
+            return device_error("config", f"not stored: {exc}")
+        if request.action == "reset" and handled.reply[0] == OK and before:
             refused = self._back_to_file(before.name)
             if refused is not None:
                 return refused
@@ -280,23 +292,23 @@ class DeviceServiceActor(pykka.ThreadingActor):
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
-            return service.device_error("reset", f"not stored: {exc}")
+            return device_error("reset", f"not stored: {exc}")
         if config is not None:
             self._reschedule(name, config)
         return None
 
-    def _apply(self, effect: service.Effect) -> None:
+    def _apply(self, effect: Effect) -> None:
         match effect:
-            case service.Publish(device=name, fullname=fullname, reading=reading):
+            case Publish(device=name, fullname=fullname, reading=reading):
                 self._readings.commanded(name, reading.wall_ts)
                 self._tree.write(fullname, reading)
                 self._published(self._registry.get(name), reading)
-            case service.PollRequested(device=name):
+            case PollRequested(device=name):
                 self._tell_poller(poller_mod.PollNow(name))
-            case service.ConfigChanged(device=name, config=config):
+            case ConfigChanged(device=name, config=config):
                 self._settings.save(name, config, self._clock.wall())
                 self._reschedule(name, config)
-            case service.RescanRequested():
+            case RescanRequested():
                 found = self._rescan()
                 if found:
                     self._apply_saved({d.name for d in found})
@@ -346,9 +358,9 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 value = json_text.loads(body)
             except ValueError:
                 continue
-            request = service.Request("set", device.name, value)
-            handled = service.handle_request(self._registry, request, now)
-            if handled.reply[0] == service.OK:
+            request = Request("set", device.name, value)
+            handled = handle_request(self._registry, request, now)
+            if handled.reply[0] == OK:
                 for effect in handled.effects:
                     self._apply(effect)
 
