@@ -2,9 +2,9 @@
 
 A DeviceServiceActor whose drivers hold gpiozero devices (raspy.devices.gpio). Inputs
 are event-driven: gpiozero's edge callback tells this actor an InputEdge (it never
-touches the actor's state), which has it debounced and the value published at once,
-with the edge's time as `timestamp` (raspy.devices.gpio_inputs); inputs are never
-polled. Outputs take their initial state at start (off, on, or the state last
+touches the actor's state: raspy.devices.gpio_edge), which has it debounced and the
+value published at once, with the edge's time as `timestamp`
+(raspy.devices.gpio_inputs); inputs are never polled. Outputs take their initial state at start (off, on, or the state last
 stored), are switched off after `max_on_s` (`/event/<fullname>/max_on_expired` says
 so), and at a clean stop are switched off or kept (`on_stop`). A switch's command that would turn it off sooner
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
@@ -25,16 +25,15 @@ With `pin_factory = "mock"` only, the service takes one more action, `drive`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
-import pykka
 import structlog
 
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
 from raspy.devices import gpio, gpio_hold, gpio_options
 from raspy.devices.gpio_drive import drive
+from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_logic import OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
@@ -57,16 +56,6 @@ from raspy.ticker import DeadlineTicker, Tick
 log = structlog.get_logger(component="gpio")
 
 _NO_PINS: Final = "no pin factory"
-
-
-@dataclass(frozen=True, slots=True)
-class InputEdge:
-    """An input changed (gpiozero's thread -> the actor); times of the edge."""
-
-    name: str
-    active: bool
-    monotonic: float
-    wall_ts: float
 
 
 class GpioServiceActor(DeviceServiceActor):
@@ -150,7 +139,9 @@ class GpioServiceActor(DeviceServiceActor):
                     stored_pending=pending,
                 )  # fmt: skip
             elif isinstance(driver, gpio.GpioInput):
-                driver.open(pins, config, self._notifier(device.name))
+                driver.open(
+                    pins, config, notifier(self.actor_ref, self._clock, device.name)
+                )
         elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
             driver.unavailable(self._unavailable)
         reading = device.read(now)
@@ -193,17 +184,6 @@ class GpioServiceActor(DeviceServiceActor):
         )
         self._events.write(max_on_key(device.fullname), self._clock.wall())
         self._store_state(device, driver)
-
-    def _notifier(self, name: str) -> gpio.Notify:
-        target, clock = self.actor_ref, self._clock
-
-        def notify(active: bool) -> None:  # gpiozero's thread: tell, nothing else
-            try:
-                target.tell(InputEdge(name, active, clock.monotonic(), clock.wall()))
-            except pykka.ActorDeadError:
-                return
-
-        return notify
 
     def _stopping(self) -> None:
         if self._alarm is not None:
