@@ -2,9 +2,9 @@
 
 A DeviceServiceActor whose drivers hold gpiozero devices (raspy.devices.gpio). Inputs
 are event-driven: gpiozero's edge callback tells this actor an InputEdge (it never
-touches the actor's state), which has it debounced and the value published at once,
-with the edge's time as `timestamp` (raspy.devices.gpio_inputs); inputs are never
-polled. Outputs take their initial state at start (off, on, or the state last
+touches the actor's state: raspy.devices.gpio_edge), which has it debounced and the
+value published at once, with the edge's time as `timestamp`
+(raspy.devices.gpio_inputs); inputs are never polled. Outputs take their initial state at start (off, on, or the state last
 stored), are switched off after `max_on_s` (`/event/<fullname>/max_on_expired` says
 so), and at a clean stop are switched off or kept (`on_stop`). A switch's command that would turn it off sooner
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
@@ -25,16 +25,15 @@ With `pin_factory = "mock"` only, the service takes one more action, `drive`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
-import pykka
 import structlog
 
 from raspy.actors import poller as poller_mod
 from raspy.actors.devices import DeviceServiceActor
-from raspy.devices import gpio, gpio_hold, gpio_options, service
+from raspy.devices import gpio, gpio_hold, gpio_options
 from raspy.devices.gpio_drive import drive
+from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
 from raspy.devices.gpio_logic import OnTimer
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
@@ -43,6 +42,13 @@ from raspy.devices.gpio_saved import SavedStates, keeps_pending
 from raspy.devices.gpio_tree import Events, PendingKeys, max_on_key, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.service_vocabulary import (
+    BAD_REQUEST,
+    Effect,
+    PollRequested,
+    Request,
+    refused,
+)
 from raspy.devices.template import DeviceConfig
 from raspy.storage.device_settings import Saved
 from raspy.ticker import DeadlineTicker, Tick
@@ -50,16 +56,6 @@ from raspy.ticker import DeadlineTicker, Tick
 log = structlog.get_logger(component="gpio")
 
 _NO_PINS: Final = "no pin factory"
-
-
-@dataclass(frozen=True, slots=True)
-class InputEdge:
-    """An input changed (gpiozero's thread -> the actor); times of the edge."""
-
-    name: str
-    active: bool
-    monotonic: float
-    wall_ts: float
 
 
 class GpioServiceActor(DeviceServiceActor):
@@ -143,7 +139,9 @@ class GpioServiceActor(DeviceServiceActor):
                     stored_pending=pending,
                 )  # fmt: skip
             elif isinstance(driver, gpio.GpioInput):
-                driver.open(pins, config, self._notifier(device.name))
+                driver.open(
+                    pins, config, notifier(self.actor_ref, self._clock, device.name)
+                )
         elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
             driver.unavailable(self._unavailable)
         reading = device.read(now)
@@ -186,17 +184,6 @@ class GpioServiceActor(DeviceServiceActor):
         )
         self._events.write(max_on_key(device.fullname), self._clock.wall())
         self._store_state(device, driver)
-
-    def _notifier(self, name: str) -> gpio.Notify:
-        target, clock = self.actor_ref, self._clock
-
-        def notify(active: bool) -> None:  # gpiozero's thread: tell, nothing else
-            try:
-                target.tell(InputEdge(name, active, clock.monotonic(), clock.wall()))
-            except pykka.ActorDeadError:
-                return
-
-        return notify
 
     def _stopping(self) -> None:
         if self._alarm is not None:
@@ -271,7 +258,7 @@ class GpioServiceActor(DeviceServiceActor):
     ) -> None:
         """raspy switched an output itself (max_on_s, a held change come due):
         published, stored and timed (min_on_s, min_off_s) as a command's switch."""
-        self._commanded[device.name] = now  # a poll taken before it is stale
+        self._readings.commanded(device.name, now)  # a poll before it is stale
         self._held.forget(device.name)
         driver.last_change(self._clock.monotonic())  # also when the pin failed
         device.record(reading)
@@ -290,7 +277,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._alarm.set(min(due) if due else None)
 
     # --- requests ---------------------------------------------------------------------
-    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+    def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         pins = self._pins
         mock = pins is not None and pins.kind is PinFactoryKind.MOCK
         if request.action == "drive" and mock:
@@ -304,9 +291,7 @@ class GpioServiceActor(DeviceServiceActor):
         if request.action == "config" and isinstance(request.value, dict):
             detail = gpio_options.fixed_change(device.config, request.value)
             if detail is not None:
-                return service.refused(
-                    service.BAD_REQUEST, "config", "invalid_config", detail
-                )
+                return refused(BAD_REQUEST, "config", "invalid_config", detail)
         if isinstance(device.driver, gpio.GpioOutput):
             now = self._clock.monotonic()
             got = gpio_hold.get_reply(device, device.driver, request, now)
@@ -316,7 +301,7 @@ class GpioServiceActor(DeviceServiceActor):
         return None
 
     def _hold(
-        self, device: Device, driver: gpio.GpioOutput, request: service.Request
+        self, device: Device, driver: gpio.GpioOutput, request: Request
     ) -> tuple[bytes, bytes] | None:
         """A command that would switch the output sooner than min_on_s / min_off_s
         allow is held (raspy.devices.gpio_hold): answered at once, and carried out
@@ -342,10 +327,10 @@ class GpioServiceActor(DeviceServiceActor):
         self._hold_log.done(device, state, reading, mono)
         self._switched(device, driver, reading, now)
 
-    def _apply(self, effect: service.Effect) -> None:
+    def _apply(self, effect: Effect) -> None:
         """A read asked of an input (`reset`, `poll`) is done here: inputs are not
         polled, so the poller would drop it."""
-        if isinstance(effect, service.PollRequested):
+        if isinstance(effect, PollRequested):
             device = self._registry.find(effect.device)
             if device is not None and isinstance(device.driver, gpio.GpioInput):
                 self._read_input(device)

@@ -8,7 +8,6 @@ reply; a refused document changes nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -22,7 +21,7 @@ from raspy.rules import model
 from raspy.rules import scenario_api as api
 from raspy.rules.engine import State, Status
 from raspy.rules.manual_run import RunAnswer
-from raspy.rules.status_entries import shown_trigger
+from raspy.rules.status_entries import shown_skip, shown_trigger
 from raspy.storage.scenario_records import MAIN
 from raspy.storage.scenario_store import StoredScenario
 
@@ -98,7 +97,7 @@ class CoreService:
                     }
                 )
             case "delete":
-                _guard(request.name, request.if_fingerprint, entry.stored.code)
+                api.guard(request.name, request.if_fingerprint, entry.stored.code)
                 core.store.delete(request.name)
                 core.forget(request.name)
                 return api.ok({"name": request.name, "state": "deleted"})
@@ -140,18 +139,20 @@ class CoreService:
         return api.ok({"name": request.name, "state": self._state(entry)})
 
     def _import(self, request: api.Request) -> tuple[bytes, bytes]:
+        from raspy.rules.document import problem_at, states_key  # on first use only
+
         core = self._core
         scenario = self._checked(request.document, request.source)
         old = core.entries.get(scenario.name)
         # compared here, on the core's one thread, before the write: no other
         # writer can come between (the web editor's Save over a text it showed)
         stored = None if old is None else old.stored.code
-        _guard(scenario.name, request.if_fingerprint, stored)
+        api.guard(scenario.name, request.if_fingerprint, stored)
         if old is not None and not request.replace:
             raise api.bad(
                 f"a scenario named {scenario.name} exists (replace it with replace: true)",
                 problems=[
-                    _at(
+                    problem_at(
                         request.source,
                         request.document,
                         "name",
@@ -159,7 +160,7 @@ class CoreService:
                     )
                 ],
             )
-        if old is not None and not _states(request.document, "enabled"):
+        if old is not None and not states_key(request.document, "enabled"):
             # a document without `enabled:` replaces the text, not the user's choice
             scenario = dataclasses.replace(scenario, enabled=old.stored.enabled)
         self._store(scenario, request.document)
@@ -222,7 +223,7 @@ class CoreService:
 
     def _checked(self, text: str, source: str) -> model.Scenario:
         """The loaded document, or Refused 400 with every problem."""
-        from raspy.rules.document import DocumentError, load_scenario
+        from raspy.rules.document import DocumentError, load_scenario, problem_at
 
         try:
             scenario = load_scenario(text, source)
@@ -233,7 +234,7 @@ class CoreService:
         problems: list[JsonValue] = []
         if scenario.name == MAIN:
             problems.append(
-                _at(
+                problem_at(
                     source,
                     text,
                     "name",
@@ -244,7 +245,7 @@ class CoreService:
             isinstance(t, model.SunTrigger) for t in scenario.triggers
         ):
             problems.append(
-                _at(
+                problem_at(
                     source,
                     text,
                     "triggers",
@@ -261,7 +262,7 @@ class CoreService:
         try:
             return self._checked(record.code, f"scenario {record.name}"), None
         except api.Refused as refused:
-            reason = _refusal_text(refused, problems_only=True)
+            reason = api.refusal_text(refused, problems_only=True)
             log.error("scenario_unloadable", scenario=record.name, reason=reason)
             # a text stored by an older raspy may fail a check added since: say what
             # to do, the text being kept as it was
@@ -320,7 +321,7 @@ class CoreService:
                 log.error(
                     "scenario_preload_refused",
                     path=path.name,
-                    reason=_refusal_text(refused),
+                    reason=api.refusal_text(refused),
                 )
             except (OSError, UnicodeError, ScenarioError, StoreError) as exc:
                 log.error("scenario_preload_failed", path=path.name, reason=str(exc))
@@ -339,7 +340,7 @@ class CoreService:
             "runs": status.runs,
             "last_error": status.last_error,
             "last_error_at": status.last_error_at,
-            "last_skip": _shown_skip(status.last_skip),
+            "last_skip": shown_skip(status.last_skip),
             # the zone its times are the hub's local time in, for `raspy scenario
             # show` and `list` on another machine: in each entry, so that the
             # list stays the bare list older clients read (and a list with no
@@ -352,50 +353,6 @@ class CoreService:
         if not entry.stored.enabled:
             return State.DISABLED.value
         return entry.status.state.value
-
-
-def _shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
-    """The last skip as replies show it: its trigger's values capped as the tree's
-    last_trigger is (a list of many scenarios stays small)."""
-    if skip is None:
-        return None
-    trigger = skip.get("trigger")
-    if not isinstance(trigger, dict):
-        return dict(skip)
-    return {**skip, "trigger": shown_trigger(trigger)}
-
-
-def _refusal_text(refused: api.Refused, *, problems_only: bool = False) -> str:
-    """A refusal for a log line: its problems, one after another (not a dict)."""
-    problems = refused.body.get("problems")
-    if isinstance(problems, list) and problems:
-        return "; ".join(str(p) for p in problems)
-    return "" if problems_only else str(refused.body.get("error", "refused"))
-
-
-def _guard(name: str, expected: str | None, stored: str | None) -> None:
-    """Refuse (409) a write of `name` whose "if_fingerprint" (`expected`; None: the
-    request has none) is not that of the text stored now (`stored`; None: none)."""
-    if expected is not None and api.fingerprint(stored) != expected:
-        raise api.changed_since(name, stored, expected)
-
-
-def _states(text: str, key: str) -> bool:
-    """Does the (valid) document say top-level `key` itself?"""
-    from raspy.rules.document import place  # the parser: loaded on first use only
-
-    return place(text, key)[0] == key
-
-
-def _at(source: str, text: str, key: str, message: str, *, inner: str = "") -> str:
-    """A hub-side problem as the document checks write theirs:
-    `source:line:col: path: message`, at the value it is about."""
-    from raspy.rules.document import place  # the parser: loaded on first use only
-
-    path, line, col = place(text, key, inner)
-    return (
-        f"{source}:{line}:{col}: {path}: {message}" if path else f"{source}: {message}"
-    )
 
 
 def _stopped(answer: object) -> Status:

@@ -3,13 +3,13 @@
 Each actor owns its Registry (raspy.devices.registry: one owner thread), answers
 `<hostname>.<service>.devices` (raspy.devices.service.handle) as an in-process MDP
 worker or, in raspy-poller, through HandleRequest asks, records what its
-DevicePollerActor reads and publishes it under `/device/<fullname>/` in the Clone tree.
+DevicePollerActor reads and publishes it under `/device/<fullname>/` in the Clone tree
+(raspy.devices.service_readings).
 It never reads a device itself: reads block, and run on the poller's reader thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -23,18 +23,23 @@ from raspy.actors import messages as msgs
 from raspy.actors import poller as poller_mod
 from raspy.actors.worker import LocalWorker, attach, local_peer_id
 from raspy.clock import Clock
-from raspy.devices import service
-from raspy.devices.reading import (
-    CONFIGURED_TTL_S,
-    DEVICE_TREE,
-    Reading,
-    Status,
-    configured_key,
-    device_of_key,
-    value_key,
-)
+from raspy.devices.reading import CONFIGURED_TTL_S, Reading, configured_key, value_key
 from raspy.devices.registries import Discover
 from raspy.devices.registry import Device, Registry
+from raspy.devices.service import handle_request
+from raspy.devices.service_readings import ServiceReadings
+from raspy.devices.service_vocabulary import (
+    OK,
+    ConfigChanged,
+    Effect,
+    Handled,
+    PollRequested,
+    Publish,
+    Request,
+    RescanRequested,
+    device_error,
+    parse_request,
+)
 from raspy.devices.template import DeviceConfig
 from raspy.devices.tree import DevicePublisher, ReadTree, TreeWriter
 from raspy.errors import DeviceError, StoreError
@@ -97,17 +102,14 @@ class DeviceServiceActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._read_stall_s = read_stall_s
-        # the tree under a prefix as it is at start (raspyd: the store with the
-        # coalesced values not yet written laid over it): readings of devices gone
-        # are deleted, and (for simulated devices) outputs take their last value
-        # again; raspy-poller has none and sends ForgetGone once it has the hub's
-        self._stored = stored
         self._resume_outputs = resume_outputs
         self._registry = registry
         # the config file's values, under what was changed over MDP (reset: back)
         self._settings = ServiceSettings(registry, settings)
         self._publisher = publisher
         self._tree = TreeWriter(publisher, stats, registry.service)
+        # the stored tree at start (raspy-poller: none), a poll's readings recorded
+        self._readings = ServiceReadings(registry, self._tree, publisher, stats, stored)
         self._clock = clock
         self._stats = stats
         self._link = link
@@ -121,16 +123,14 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 registry.devices_service.encode("utf-8"),
             )
         self._poller: pykka.ActorRef[Any] | None = None
-        # wall_ts of readings a command published: an older poll reading is stale
-        self._commanded: dict[str, float] = {}
         self._limiter = LogRateLimiter()
 
     # --- lifecycle --------------------------------------------------------------------
     def on_start(self) -> None:
         try:
             self._rescan()
-            stored = self._stored_readings()
-            self._forget_gone(stored)
+            stored = self._readings.stored()
+            self._readings.forget_gone(stored)
             saved = self._settings.load()  # the device table, read once
             if self._discover is None:  # a 1-Wire sensor off the bus keeps its own
                 self._settings.forget_removed(saved)
@@ -173,7 +173,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _polled_devices(self) -> list[poller_mod.PolledDevice]:
         return [_polled(d) for d in self._registry.devices()]
 
-    def _before_handle(self, request: service.Request) -> tuple[bytes, bytes] | None:
+    def _before_handle(self, request: Request) -> tuple[bytes, bytes] | None:
         """A reply that replaces the common handling of `request`, or None."""
         return None
 
@@ -214,15 +214,15 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         match message:
             case poller_mod.DevicesRead(readings=readings):
-                self._on_readings(readings)
+                self._readings.polled(readings)
             case msgs.MdpFrames(frames=frames):
                 self._on_mdp(frames)
             case HandleRequest(body=body):
                 return self._handle(body)
             case ForgetGone(tree=tree):
-                self._forget_gone(tree)
+                self._readings.forget_gone(tree)
             case Republish():
-                self._republish()
+                self._readings.republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
                 raise RuntimeError(f"device poller of {bus} failed") from error
             case _ if self._on_other(message):
@@ -241,8 +241,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
 
     def _handle(self, body: Sequence[bytes]) -> tuple[bytes, bytes]:
         self._stats.incr(f"devices.{self._name}.requests")
-        request = service.parse_request(body)
-        if isinstance(request, service.Handled):
+        request = parse_request(body)
+        if isinstance(request, Handled):
             return request.reply
         replaced = self._before_handle(request)
         if replaced is not None:
@@ -251,7 +251,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
             None if request.device is None else self._registry.resolve(request.device)
         )
         before = None if target is None else target.config
-        handled = service.handle_request(self._registry, request, self._clock.wall())
+        handled = handle_request(self._registry, request, self._clock.wall())
         try:
             for effect in handled.effects:
                 self._apply(effect)
@@ -260,8 +260,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 self._registry.configure(before.name, before.as_dict())
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
-            return service.device_error("config", f"not stored: {exc}")
-        if request.action == "reset" and handled.reply[0] == service.OK and before:
+            return device_error("config", f"not stored: {exc}")
+        if request.action == "reset" and handled.reply[0] == OK and before:
             refused = self._back_to_file(before.name)
             if refused is not None:
                 return refused
@@ -292,23 +292,23 @@ class DeviceServiceActor(pykka.ThreadingActor):
         except StoreError as exc:
             self._stats.incr(f"devices.{self._name}.store_failed")
             log.error("device_settings_not_stored", service=self._name, reason=str(exc))
-            return service.device_error("reset", f"not stored: {exc}")
+            return device_error("reset", f"not stored: {exc}")
         if config is not None:
             self._reschedule(name, config)
         return None
 
-    def _apply(self, effect: service.Effect) -> None:
+    def _apply(self, effect: Effect) -> None:
         match effect:
-            case service.Publish(device=name, fullname=fullname, reading=reading):
-                self._commanded[name] = reading.wall_ts
+            case Publish(device=name, fullname=fullname, reading=reading):
+                self._readings.commanded(name, reading.wall_ts)
                 self._tree.write(fullname, reading)
                 self._published(self._registry.get(name), reading)
-            case service.PollRequested(device=name):
+            case PollRequested(device=name):
                 self._tell_poller(poller_mod.PollNow(name))
-            case service.ConfigChanged(device=name, config=config):
+            case ConfigChanged(device=name, config=config):
                 self._settings.save(name, config, self._clock.wall())
                 self._reschedule(name, config)
-            case service.RescanRequested():
+            case RescanRequested():
                 found = self._rescan()
                 if found:
                     self._apply_saved({d.name for d in found})
@@ -342,69 +342,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
         except pykka.ActorDeadError as exc:  # the supervisor restarts the service
             raise RuntimeError(f"device poller of {self._name} is gone") from exc
 
-    # --- readings ---------------------------------------------------------------------
-    def _on_readings(self, readings: tuple[tuple[str, Reading], ...]) -> None:
-        stats, name = self._stats, self._name
-        stats.incr(f"devices.{name}.reads", len(readings))
-        published: list[tuple[str, Reading]] = []
-        for device_name, taken in readings:
-            device = self._registry.find(device_name)
-            if device is None:
-                continue
-            commanded_at = self._commanded.pop(device_name, None)
-            if commanded_at is not None and taken.wall_ts < commanded_at:
-                stats.incr(f"devices.{name}.stale_readings")  # read before a command
-                continue
-            last, reading = device.last, taken
-            if reading.status is not Status.OK:
-                stats.incr(f"devices.{name}.read_errors")
-                if not reading.unit:
-                    reading = dataclasses.replace(taken, unit=_unit(device))
-            if device.record(reading):
-                _log_change(device, last, reading)
-            published.append((device.fullname, reading))
-        self._tree.write_all(published)
-
-    def _stored_readings(self) -> dict[str, bytes]:
-        """This service's keys as the tree has them, read once per start."""
-        if self._stored is None:
-            return {}
-        registry = self._registry
-        return dict(
-            self._stored(f"{DEVICE_TREE}{registry.hostname}.{registry.service}.")
-        )
-
-    def _republish(self) -> None:
-        self._tree.forget()
-        current = [(d.fullname, d.last) for d in self._registry.devices()]
-        count = self._tree.write_all((f, r) for f, r in current if r is not None)
-        log.info(
-            "device_readings_republished",
-            service=self._registry.devices_service,
-            count=count,
-        )
-
-    def _forget_gone(self, stored: Mapping[str, bytes]) -> None:
-        """Delete the readings of this service's devices that are no longer there (an
-        entry removed from the config, a sensor gone at a restart): a scenario, the
-        web face and MQTT would otherwise keep a fresh-looking "ok" for ever."""
-        registry = self._registry
-        known = set(registry.names())
-        gone: dict[str, str] = {}  # key -> the device's full name
-        for key in stored:
-            found = device_of_key(key)
-            if found is not None and found[0].split(".", 2)[2] not in known:
-                gone[key] = found[0]
-        if not gone:
-            return
-        self._publisher.set_many([(key.encode("utf-8"), b"") for key in sorted(gone)])
-        self._stats.incr(f"devices.{self._name}.forgotten", len(gone))
-        log.info(
-            "device_readings_forgotten",
-            service=registry.devices_service,
-            devices=sorted(set(gone.values())),
-        )
-
+    # --- outputs resumed, devices discovered -----------------------------------------
     def _resume(self, stored: dict[str, bytes]) -> None:
         """Simulated outputs (a switch, a dimmer) take the value they had before a
         restart or a reload, as a real relay keeps its state (GPIO: initial =
@@ -420,9 +358,9 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 value = json_text.loads(body)
             except ValueError:
                 continue
-            request = service.Request("set", device.name, value)
-            handled = service.handle_request(self._registry, request, now)
-            if handled.reply[0] == service.OK:
+            request = Request("set", device.name, value)
+            handled = handle_request(self._registry, request, now)
+            if handled.reply[0] == OK:
                 for effect in handled.effects:
                     self._apply(effect)
 
@@ -449,21 +387,3 @@ def _polled(device: Device) -> poller_mod.PolledDevice:
     return poller_mod.PolledDevice(
         device.name, device.config.real("poll_interval_s"), device.read
     )
-
-
-def _unit(device: Device) -> str:
-    unit = device.config.settings.get("unit")
-    return unit if isinstance(unit, str) else ""
-
-
-def _log_change(device: Device, last: Reading | None, reading: Reading) -> None:
-    """Once per status change (never per read); a first good reading is not news."""
-    if reading.status is not Status.OK:
-        log.warning(
-            "device_read_failed",
-            device=device.fullname,
-            status=reading.status.value,
-            detail=reading.detail,
-        )
-    elif last is not None:
-        log.info("device_recovered", device=device.fullname, status=last.status.value)

@@ -11,7 +11,12 @@ import pykka
 import structlog
 
 from raspy.actors import devices
-from raspy.devices.service import DEVICE_ERROR, Request, parse_request, refused
+from raspy.devices.service_vocabulary import (
+    DEVICE_ERROR,
+    Request,
+    parse_request,
+    refused,
+)
 
 ASK_TIMEOUT_S: Final = 5.0
 STOP_TIMEOUT_S: Final = 10.0

@@ -8,11 +8,12 @@ nothing is acknowledged before that (§5.5.1 "accepted means stored").
 A request's state changes only through the life cycle's transition table
 (titanic_lifecycle: states, triggers, TRANSITIONS, owned by one Requests object); a
 reply that arrives for a request that is no longer pending is dropped (§5.4 close
-cancels). This module routes each input; the parts, one job each, are in
-titanic_output (inputs and outputs, re-exported here), titanic_settings,
-titanic_lifecycle, titanic_dispatch (what goes out when, attempts in flight; its own
-jobs), titanic_retention (purging old requests), titanic_commit (Persist tokens),
-titanic_startup (the store taken back) and titanic_deletion (close and purge).
+cancels). This module routes each input; the state and its queries are in its base
+class (titanic_book); the parts, one job each, are in titanic_output (inputs and
+outputs, re-exported here), titanic_settings, titanic_lifecycle, titanic_dispatch
+(what goes out when, attempts in flight; its own jobs), titanic_retention (purging
+old requests), titanic_commit (Persist tokens), titanic_startup (the store taken
+back) and titanic_deletion (close and purge).
 
 Quota (raspy extension, [limits]): requests not yet closed are bounded by count and
 by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
@@ -21,12 +22,11 @@ by request body bytes; over quota `titanic.request` answers 500 (RFC 9's only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-from raspy.cores.titanic_commit import Accept, Commits, Delete, Orphans, StoreReply
-from raspy.cores.titanic_deletion import Deletions
-from raspy.cores.titanic_dispatch import Dispatcher
-from raspy.cores.titanic_lifecycle import REPLY_READY, Entry, Requests, State, Trigger
+from raspy.cores.titanic_book import TitanicBook
+from raspy.cores.titanic_commit import Accept, Delete, Orphans, StoreReply
+from raspy.cores.titanic_lifecycle import REPLY_READY, Entry, State, Trigger
 from raspy.cores.titanic_output import (
     Answer,
     AnswerStored,
@@ -47,9 +47,8 @@ from raspy.cores.titanic_output import (
     StoredRequest,
     Write,
 )
-from raspy.cores.titanic_retention import Retention
 from raspy.cores.titanic_settings import TitanicSettings, request_size
-from raspy.cores.titanic_startup import Refusals, sort_stored
+from raspy.cores.titanic_startup import sort_stored
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mmi, titanic
 from raspy.protocol.titanic import Status
@@ -78,63 +77,8 @@ __all__ = [
 ]
 
 
-class TitanicCore:
-    """Titanic's state: known requests, dispatch queue, in-flight attempts, timers."""
-
-    def __init__(
-        self,
-        settings: TitanicSettings | None = None,
-        new_uuid: Callable[[], str] = titanic.new_uuid,
-    ) -> None:
-        self._settings = settings or TitanicSettings()
-        self._new_uuid = new_uuid
-        self._requests = Requests()
-        self._next_order = 0
-        self._commits = Commits()
-        self._dispatcher = Dispatcher(self._settings)
-        self._retention = Retention(self._settings)
-        self._loaded = False
-        self._deletions = Deletions(self._requests, self._commits, self._dispatcher)
-        self._refusals = Refusals(
-            self._settings, self._requests, self._commits, self._dispatcher
-        )
-        self._refused = self._refusals.waiting  # popped on every reply commit
-
-    # ------------------------------------------------------------ queries
-
-    def pending_count(self) -> int:
-        """Requests given out whose reply is not stored yet."""
-        return self._requests.unanswered_count()
-
-    def known_count(self) -> int:
-        """Requests given out and not yet closed (or purged)."""
-        return self._requests.visible_count()
-
-    def quota_usage(self) -> tuple[int, int]:
-        """(requests, body bytes) held against the quota, accepts in commit included."""
-        return len(self._requests), self._requests.total_bytes()
-
-    def in_flight_count(self) -> int:
-        return self._dispatcher.in_flight_count()
-
-    def tracked_services(self) -> int:
-        """Services the dispatcher keeps state for (bounded by the live ones and
-        those with requests pending); for tests and the soak."""
-        return self._dispatcher.tracked_services()
-
-    def state_of(self, uuid: str) -> State:
-        """The life-cycle state of a request (GONE if unknown); for tests and stats."""
-        entry = self._requests.get(uuid)
-        return State.GONE if entry is None else entry.state
-
-    def next_deadline(self) -> float | None:
-        """The earliest monotonic time at which on_tick has work, if any."""
-        candidates = (
-            self._dispatcher.next_deadline(),
-            self._retention.next_check_at(),
-            self._refusals.next_deadline(),
-        )
-        return min((at for at in candidates if at is not None), default=None)
+class TitanicCore(TitanicBook):
+    """Titanic's life cycle: each input routed to its parts (state in TitanicBook)."""
 
     # ------------------------------------------------------------ start-up
 

@@ -23,11 +23,11 @@ from typing import Final
 
 import structlog
 
-from raspy.devices import service
 from raspy.devices.gpio import GpioOutput
 from raspy.devices.gpio_logic import Deadlines, Hold, Verdict, too_soon
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
+from raspy.devices.service_vocabulary import Request, ok
 from raspy.devices.template import JsonValue
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
@@ -55,7 +55,7 @@ class Holds(Deadlines):
         self,
         device: Device,
         driver: GpioOutput,
-        request: service.Request,
+        request: Request,
         now: float,
         wall: float,
     ) -> Answer:
@@ -132,11 +132,11 @@ def reply(
     fields: dict[str, JsonValue] = {"reading": reading.as_json()}
     if hold is not None:
         fields["pending"] = hold.as_json()
-    return service.ok(action, device=device.name, **fields)
+    return ok(action, device=device.name, **fields)
 
 
 def get_reply(
-    device: Device, driver: GpioOutput, request: service.Request, now: float
+    device: Device, driver: GpioOutput, request: Request, now: float
 ) -> tuple[bytes, bytes] | None:
     """A `get` of a switch with a change held: the common reply with what is
     pending, as a held command's reply says it, at monotonic `now` (after a restart
@@ -148,7 +148,7 @@ def get_reply(
     decision = driver.decide(device.config, "on" if state else "off", None, now)
     if decision is None or decision.hold is None:
         return None
-    return service.ok(
+    return ok(
         "get",
         device=device.name,
         fullname=device.fullname,

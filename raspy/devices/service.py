@@ -3,6 +3,8 @@
 No sockets, no clock, no logging: handle() takes the service's Registry, the request
 body and `now` (epoch s), and returns the reply frames plus the side effects the
 owning actor must carry out (publish a value, poll a device, save a config, rescan).
+The words it answers in (the request parsed, the replies, the effects) are in
+raspy.devices.service_vocabulary, which the services with actions of their own share.
 
 Device services (README section)
 ================================
@@ -75,136 +77,33 @@ invalid_config.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
-from raspy.devices import request_body
 from raspy.devices.builtin_kinds import BASE
 from raspy.devices.kinds import DEVICE_REQUESTS
 from raspy.devices.reading import Reading
 from raspy.devices.registry import Device, Registry
-from raspy.devices.template import (
-    CommandSpec,
-    DeviceConfig,
-    JsonValue,
-    normalise,
-    reason_against,
+from raspy.devices.service_vocabulary import (
+    BAD_REQUEST,
+    DEVICE_ERROR,
+    NOT_FOUND,
+    UNKNOWN_ACTION,
+    ConfigChanged,
+    Effect,
+    Handled,
+    PollRequested,
+    Publish,
+    Request,
+    RescanRequested,
+    handled_error,
+    handled_ok,
+    parse_request,
 )
+from raspy.devices.template import CommandSpec, JsonValue, normalise, reason_against
 from raspy.errors import DeviceError, quote
 
-VERSION: Final = request_body.VERSION
-MAX_REQUEST_BYTES: Final = request_body.MAX_REQUEST_BYTES
-OK: Final = b"200"
-BAD_REQUEST: Final = b"400"
-NOT_FOUND: Final = b"404"
-DEVICE_ERROR: Final = b"500"
-UNKNOWN_ACTION: Final = b"501"
-_KEYS: Final = frozenset({"v", "action", "device", "value"})
 _SERVICE_WIDE: Final = frozenset({"list_keys", "list", "rescan"})
-
-
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """Put this reading of `device` into the Clone tree (reading.tree_entries())."""
-
-    device: str
-    fullname: str
-    reading: Reading
-
-
-@dataclass(frozen=True, slots=True)
-class PollRequested:
-    """Read `device` now (off the actor thread) and publish what comes."""
-
-    device: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigChanged:
-    """`device` has a new config: save it, and reschedule its poller."""
-
-    device: str
-    config: DeviceConfig
-
-
-@dataclass(frozen=True, slots=True)
-class RescanRequested:
-    """Look for new devices on the service's bus."""
-
-
-Effect = Publish | PollRequested | ConfigChanged | RescanRequested
-
-
-@dataclass(frozen=True, slots=True)
-class Handled:
-    """The reply frames `[status, json]` and the effects to carry out, in order."""
-
-    reply: tuple[bytes, bytes]
-    effects: tuple[Effect, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A well-formed request of vocabulary version 1 (`value` None: no value)."""
-
-    action: str
-    device: str | None
-    value: JsonValue
-
-
-def _encode(document: dict[str, JsonValue]) -> bytes:
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
-    # a lone surrogate a request named ("\ud800" in its JSON) and a reply echoes
-    # has no UTF-8: it goes back as that JSON escape (only a string can hold one)
-    return text.encode("utf-8", "backslashreplace")
-
-
-def _ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:
-    return Handled(
-        (OK, _encode({"v": VERSION, "action": action, **fields})), tuple(effects)
-    )
-
-
-def _error(status: bytes, action: str | None, token: str, detail: str) -> Handled:
-    document: dict[str, JsonValue] = {
-        "v": VERSION,
-        "action": action,
-        "error": token,
-        "detail": detail,
-    }
-    return Handled((status, _encode(document)))
-
-
-def device_error(action: str, detail: str) -> tuple[bytes, bytes]:
-    """A 500 reply (the device, or storing its settings, failed)."""
-    return _error(DEVICE_ERROR, action, "device_error", detail).reply
-
-
-def refused(
-    status: bytes, action: str | None, token: str, detail: str
-) -> tuple[bytes, bytes]:
-    """An error reply of the vocabulary, for services with actions of their own."""
-    return _error(status, action, token, detail).reply
-
-
-def ok(action: str, **fields: JsonValue) -> tuple[bytes, bytes]:
-    """A 200 reply of the vocabulary, for services with actions of their own."""
-    return _ok(action, (), **fields).reply
-
-
-def parse_request(body: Sequence[bytes]) -> Request | Handled:
-    """The request in `body`, or the 400 reply that refuses it."""
-    parsed = request_body.parse(body, _KEYS)
-    if isinstance(parsed, request_body.Refusal):
-        return _error(BAD_REQUEST, parsed.action, parsed.token, parsed.detail)
-    document = parsed
-    action = str(document["action"])
-    device = document.get("device")
-    if device is not None and not isinstance(device, str):
-        return _error(BAD_REQUEST, action, "bad_request", "device: expected a string")
-    return Request(action, device, document.get("value"))
 
 
 def handle(registry: Registry, body: Sequence[bytes], now: float) -> Handled:
@@ -220,7 +119,7 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
     action = request.action
     if action in _SERVICE_WIDE:
         if request.device is not None or request.value is not None:
-            return _error(
+            return handled_error(
                 BAD_REQUEST, action, "bad_request", "takes no device or value"
             )
         return _service_wide(registry, action)
@@ -228,13 +127,13 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
     device = None if request.device is None else registry.resolve(request.device)
     if action not in known and action not in DEVICE_REQUESTS and device is None:
         # of a device found, its kind's commands are named instead (_on_device)
-        return _error(
+        return handled_error(
             UNKNOWN_ACTION, action, "unknown_action", f"no action {quote(action)} here"
         )
     if request.device is None:
-        return _error(BAD_REQUEST, action, "missing_device", "device: required")
+        return handled_error(BAD_REQUEST, action, "missing_device", "device: required")
     if device is None:  # by its name, or its friendly name
-        return _error(
+        return handled_error(
             NOT_FOUND,
             action,
             "unknown_device",
@@ -246,12 +145,14 @@ def handle_request(registry: Registry, request: Request, now: float) -> Handled:
 def _service_wide(registry: Registry, action: str) -> Handled:
     if action == "list_keys":
         names: list[JsonValue] = [*registry.names()]
-        return _ok(action, devices=names)
+        return handled_ok(action, devices=names)
     if action == "list":
-        return _ok(action, devices=[_describe(d) for d in registry.devices()])
+        return handled_ok(action, devices=[_describe(d) for d in registry.devices()])
     if not registry.factory.rescan_supported:
-        return _error(UNKNOWN_ACTION, action, "unknown_action", "no bus to rescan")
-    return _ok(action, [RescanRequested()], rescan="requested")
+        return handled_error(
+            UNKNOWN_ACTION, action, "unknown_action", "no bus to rescan"
+        )
+    return handled_ok(action, [RescanRequested()], rescan="requested")
 
 
 def _describe(device: Device) -> JsonValue:
@@ -277,10 +178,10 @@ def _on_device(
     match action:
         case "get":
             if value is not None:
-                return _error(
+                return handled_error(
                     BAD_REQUEST, action, "takes_no_value", "get takes no value"
                 )
-            return _ok(
+            return handled_ok(
                 action,
                 device=name,
                 fullname=device.fullname,
@@ -290,26 +191,32 @@ def _on_device(
         case "set":
             main = device.kind.main_command
             if value is None:
-                return _error(BAD_REQUEST, action, "value_required", "set: no value")
+                return handled_error(
+                    BAD_REQUEST, action, "value_required", "set: no value"
+                )
             if not main.writable:
-                return _error(
+                return handled_error(
                     BAD_REQUEST, action, "read_only", f"{main.name}: read-only"
                 )
             return _command(device, main, request, now)
         case "commands":
             commands = [_command_json(c) for c in device.kind.commands]
-            return _ok(action, device=name, oid=device.config.oid, commands=commands)
+            return handled_ok(
+                action, device=name, oid=device.config.oid, commands=commands
+            )
         case "config" | "log":
             return _configure(registry, device, request)
         case "poll":
             if value is not None:
-                return _error(
+                return handled_error(
                     BAD_REQUEST, action, "takes_no_value", "poll takes no value"
                 )
-            return _ok(action, [PollRequested(name)], device=name, poll="requested")
+            return handled_ok(
+                action, [PollRequested(name)], device=name, poll="requested"
+            )
         case "reset":
             if value is not None:
-                return _error(
+                return handled_error(
                     BAD_REQUEST, action, "takes_no_value", "reset takes no value"
                 )
             return _reset(registry, device, now)
@@ -324,7 +231,7 @@ def _on_device(
             f"{quote(action)} is not a command of {device.config.oid}"
             f" (its commands: {known})"
         )
-        return _error(UNKNOWN_ACTION, action, "unknown_action", detail)
+        return handled_error(UNKNOWN_ACTION, action, "unknown_action", detail)
     return _command(device, command, request, now)
 
 
@@ -344,43 +251,49 @@ def _command(
     action, value, name = request.action, request.value, device.name
     if command.value is None:
         if value is not None:
-            return _error(
+            return handled_error(
                 BAD_REQUEST, action, "takes_no_value", f"{command.name}: a trigger"
             )
     elif value is None:
         if not command.readable:
-            return _error(
+            return handled_error(
                 BAD_REQUEST, action, "value_required", f"{command.name}: write-only"
             )
         return _read_command(device, command, action)
     elif not command.writable:
-        return _error(BAD_REQUEST, action, "read_only", f"{command.name}: read-only")
+        return handled_error(
+            BAD_REQUEST, action, "read_only", f"{command.name}: read-only"
+        )
     else:
         reason = reason_against(command.value, value)
         if reason is not None:
-            return _error(
+            return handled_error(
                 BAD_REQUEST, action, "invalid_value", f"{command.name}: {reason}"
             )
         value = normalise(command.value, value)
     try:
         reading = device.driver.execute(device.config, command.name, value, now)
     except DeviceError as exc:
-        return _error(DEVICE_ERROR, action, "device_error", str(exc))
+        return handled_error(DEVICE_ERROR, action, "device_error", str(exc))
     device.record(reading)
     effects = [Publish(name, device.fullname, reading)]
-    return _ok(action, effects, device=name, reading=reading.as_json())
+    return handled_ok(action, effects, device=name, reading=reading.as_json())
 
 
 def _read_command(device: Device, command: CommandSpec, action: str) -> Handled:
     name = device.name
     if command.name == device.kind.main:
-        return _ok(
+        return handled_ok(
             action, device=name, command=command.name, reading=_reading(device.last)
         )
     state = device.driver.state()
     if command.name not in state:
-        return _error(DEVICE_ERROR, action, "device_error", f"{command.name}: no value")
-    return _ok(action, device=name, command=command.name, value=state[command.name])
+        return handled_error(
+            DEVICE_ERROR, action, "device_error", f"{command.name}: no value"
+        )
+    return handled_ok(
+        action, device=name, command=command.name, value=state[command.name]
+    )
 
 
 def _configure(registry: Registry, device: Device, request: Request) -> Handled:
@@ -390,19 +303,19 @@ def _configure(registry: Registry, device: Device, request: Request) -> Handled:
     if value is not None:
         if action == "log" and not isinstance(value, bool):
             detail = "log: expected true or false"
-            return _error(BAD_REQUEST, action, "invalid_value", detail)
+            return handled_error(BAD_REQUEST, action, "invalid_value", detail)
         changes = {"log": value} if action == "log" else value
         before = device.config
         try:
             config = registry.configure(name, changes)
         except DeviceError as exc:
-            return _error(BAD_REQUEST, action, "invalid_config", str(exc))
+            return handled_error(BAD_REQUEST, action, "invalid_config", str(exc))
         if config != before:  # a change to what it is: no write to the card
             effects.append(ConfigChanged(name, config))
     current = device.config.as_dict()
     if action == "log":
-        return _ok(action, effects, device=name, log=current["log"])
-    return _ok(action, effects, device=name, config=current)
+        return handled_ok(action, effects, device=name, log=current["log"])
+    return handled_ok(action, effects, device=name, config=current)
 
 
 def _reset(registry: Registry, device: Device, now: float) -> Handled:
@@ -417,4 +330,4 @@ def _reset(registry: Registry, device: Device, now: float) -> Handled:
         else:
             each.record(reading)
             effects.append(Publish(each.name, each.fullname, reading))
-    return _ok("reset", effects, device=device.name, reset=names)
+    return handled_ok("reset", effects, device=device.name, reset=names)

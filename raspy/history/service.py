@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Final, TypeGuard
 
 from raspy.devices import reading, request_body
-from raspy.devices.service import ok, refused
+from raspy.devices.service_vocabulary import ok, refused
 from raspy.devices.template import JsonValue
 from raspy.errors import StoreError, shown
 from raspy.history import query

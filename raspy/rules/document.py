@@ -29,6 +29,8 @@ __all__ = [
     "Problem",
     "load_scenario",
     "place",
+    "problem_at",
+    "states_key",
     "validate_scenario",
 ]
 
@@ -116,6 +118,22 @@ def place(text: str, key: str, inner: str = "") -> tuple[str, int, int]:
                     node, path = found, f"{key}[{index}].{inner}"
                     break
     return path, node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def states_key(text: str, key: str) -> bool:
+    """Does the (valid) document say top-level `key` itself?"""
+    return place(text, key)[0] == key
+
+
+def problem_at(
+    source: str, text: str, key: str, message: str, *, inner: str = ""
+) -> str:
+    """A hub-side problem as the document checks write theirs:
+    `source:line:col: path: message`, at the value it is about."""
+    path, line, col = place(text, key, inner)
+    return (
+        f"{source}:{line}:{col}: {path}: {message}" if path else f"{source}: {message}"
+    )
 
 
 def spot(text: str, key: str, value: str) -> tuple[int, int]:

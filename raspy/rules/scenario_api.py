@@ -170,6 +170,21 @@ def changed_since(name: str, stored: str | None, expected: str) -> Refused:
     )
 
 
+def guard(name: str, expected: str | None, stored: str | None) -> None:
+    """Refuse (409) a write of `name` whose "if_fingerprint" (`expected`; None: the
+    request has none) is not that of the text stored now (`stored`; None: none)."""
+    if expected is not None and fingerprint(stored) != expected:
+        raise changed_since(name, stored, expected)
+
+
+def refusal_text(refused: Refused, *, problems_only: bool = False) -> str:
+    """A refusal for a log line: its problems, one after another (not a dict)."""
+    problems = refused.body.get("problems")
+    if isinstance(problems, list) and problems:
+        return "; ".join(str(p) for p in problems)
+    return "" if problems_only else str(refused.body.get("error", "refused"))
+
+
 def encode(value: JsonValue) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
 

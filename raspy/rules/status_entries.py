@@ -2,7 +2,7 @@
 entries as JSON bodies, a trigger's values cut to a size.
 
 Pure: the core actor (actors/core/status_keys.py) writes the entries, its service
-shows the trigger in its replies.
+shows the trigger and the last skip in its replies.
 """
 
 from __future__ import annotations
@@ -53,6 +53,17 @@ def shown_trigger(
     """A trigger's data as the tree and the replies show it: each value up to
     SHOWN_VALUE_BYTES of JSON, a larger one by its size."""
     return None if trigger is None else {k: _shown(v) for k, v in trigger.items()}
+
+
+def shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
+    """The last skip as replies show it: its trigger's values capped as the tree's
+    last_trigger is (a list of many scenarios stays small)."""
+    if skip is None:
+        return None
+    trigger = skip.get("trigger")
+    if not isinstance(trigger, dict):
+        return dict(skip)
+    return {**skip, "trigger": shown_trigger(trigger)}
 
 
 def _shown(value: JsonValue) -> JsonValue:

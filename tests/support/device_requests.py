@@ -10,7 +10,7 @@ import pytest
 
 from raspy.devices import service
 from raspy.devices.registry import Registry
-from raspy.devices.service import Handled
+from raspy.devices.service_vocabulary import Handled
 from raspy.devices.simulated import SimulatedFactory
 
 NOW = 1_700_000_400.0

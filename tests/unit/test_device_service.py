@@ -16,7 +16,7 @@ from raspy.devices import service
 from raspy.devices.onewire import OneWireFactory
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Registry
-from raspy.devices.service import (
+from raspy.devices.service_vocabulary import (
     ConfigChanged,
     Handled,
     PollRequested,

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from raspy.devices import gpio, service
+from raspy.devices import gpio
 from raspy.devices.gpio_hold import Holds
 from raspy.devices.gpio_pins import Pins
 from raspy.devices.registry import Device, Registry
+from raspy.devices.service_vocabulary import Request
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -36,9 +37,7 @@ def _held_on(
 ) -> float:
     """An `on` at `now` to the switch, off since `since`: held; its due time."""
     driver.last_change(since)
-    answer = holds.answer(
-        device, driver, service.Request("on", device.name, None), now, WALL
-    )
+    answer = holds.answer(device, driver, Request("on", device.name, None), now, WALL)
     assert answer.hold is not None
     assert answer.hold.state is True
     return answer.hold.due
@@ -52,7 +51,7 @@ def test_a_reset_refused_for_its_value_keeps_the_held_change(
     device, driver, _ = switch
     holds = Holds()
     due = _held_on(holds, device, driver, 1000.0, 1040.0)
-    bad_reset = service.Request("reset", device.name, 1)
+    bad_reset = Request("reset", device.name, 1)
     assert holds.answer(device, driver, bad_reset, 1041.0, WALL).reply is None
     assert driver.pending is True
     assert holds.next_deadline() == due
