@@ -18,8 +18,10 @@ file (that covers the header LMDB writes at its open), and the rest once LMDB ha
 sized it, before any read txn takes a slot: nothing past LMDB's own size is
 allocated, so the file stays as LMDB makes it. Once allocated, a lock.mdb needs
 nothing more: the store opens on a full disk (a dump can save it). One that LMDB
-made alone (an older raspy) has holes; the next open fills them, or, with no room
-left, says the disk is full.
+made alone (an older raspy) has holes; the next open with room fills them, and one
+without room opens as before: LMDB has laid that file out (its header page is on
+disk), and a hole is written only by the 63rd reader at once. Only a file LMDB has
+yet to lay out (new, or shorter than the least) must have its blocks first.
 
 The data file needs none of this: LMDB maps it read-only (raspy never sets
 writemap) and writes it with pwrite, whose ENOSPC is an error, not a signal.
@@ -60,16 +62,20 @@ def reserve(data_dir: Path) -> None:
         found = os.fstat(fd)
         wanted = max(found.st_size, LEAST_BYTES)
         if found.st_blocks * _BLOCK_UNIT < wanted:  # new, short, or with holes
-            _allocate(fd, wanted, data_dir)
+            # LMDB writes its header into a new or short file at once; a laid-out
+            # one (an older raspy's, or the tail LMDB adds past LEAST_BYTES on some
+            # platforms) opens as before when there is no room
+            strict = found.st_size < LEAST_BYTES
+            _allocate(fd, wanted, data_dir, strict=strict)
     finally:
         os.close(fd)
 
 
-def _allocate(fd: int, wanted: int, data_dir: Path) -> None:
+def _allocate(fd: int, wanted: int, data_dir: Path, *, strict: bool) -> None:
     try:
         os.posix_fallocate(fd, 0, wanted)
     except OSError as exc:
-        if write_errors.no_room(exc):
+        if write_errors.no_room(exc) and strict:
             raise _full(data_dir, wanted) from exc
 
 

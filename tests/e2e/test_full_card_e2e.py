@@ -202,3 +202,24 @@ def test_a_store_opened_before_with_room_is_read_on_a_full_card(
         _kv("restore", "--data-dir", str(tmp_path / "back"), str(dump)).returncode == 0
     )
     assert records(tmp_path / "back") == records(data_dir)
+
+
+def test_a_store_whose_lock_file_an_older_raspy_laid_out_is_read_on_a_full_card(
+    small_fs: Path, tmp_path: Path
+) -> None:
+    """An older raspy let LMDB lay lock.mdb out alone: its full size, holes past the
+    header page. On a full card its holes cannot get blocks, but LMDB has no need of
+    them to open it (one reader writes in the header page): the store is checked and
+    dumped, as before the blocks were allocated first."""
+    make_store(data_dir := small_fs / "data")
+    lock = data_dir / LMDB_LOCK_FILE
+    size = lock.stat().st_size
+    lock.unlink()
+    with lock.open("wb") as made:  # as LMDB makes it: its header, then ftruncate
+        made.write(bytes(4096))
+        made.truncate(size)
+    assert lock.stat().st_blocks * 512 < size  # holes
+    fill(small_fs, 0)
+    assert _kv("check", "--data-dir", str(data_dir)).returncode == 0
+    saved = _kv("dump", "--data-dir", str(data_dir), "-o", str(tmp_path / "s.dump"))
+    assert saved.returncode == 0, saved.stderr
