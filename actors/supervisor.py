@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from typing import Final
 
 import pykka
 import structlog
 import zmq
+from pykka.messages import ProxyGetAttr
 
 from raspy import config_files, http_lookup, names, secrets_file
 from raspy.actors import edge as edge_mod
@@ -161,12 +163,18 @@ def _parts_started(rt: Runtime) -> None:
     core's `core.scenario` answered "no worker" to a request right after the start.
     A part that fails there is the supervisor's to see, as any crash; one slower
     than the bound is waited for no longer (the start goes on, as before)."""
+    # answered by pykka itself once on_start has run (before any other message);
+    # asked of every part at once, waited for against one deadline
+    asked = ProxyGetAttr(attr_path=("actor_urn",))
+    answers = []
     for child in rt.children:
-        if child.ref is None:
-            continue
+        if child.ref is not None:
+            with contextlib.suppress(pykka.ActorDeadError):
+                answers.append(child.ref.ask(asked, block=False))
+    deadline = time.monotonic() + _SETTLE_TIMEOUT_S
+    for answer in answers:
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            # answered by pykka once on_start has run, before any message
-            child.ref.proxy().actor_urn.get(timeout=_SETTLE_TIMEOUT_S)
+            answer.get(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _start_services(rt: Runtime) -> None:
