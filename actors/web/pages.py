@@ -60,8 +60,10 @@ async def _device_rows(
 
     rows: list[DeviceRow] = []
     problems: list[str] = []
-    for result in await asyncio.gather(
-        *(one(s) for s in services), return_exceptions=True
+    for service, result in zip(
+        services,
+        await asyncio.gather(*(one(s) for s in services), return_exceptions=True),
+        strict=True,
     ):
         if isinstance(result, ReplyError):
             problems.append(str(result))
@@ -69,12 +71,22 @@ async def _device_rows(
             raise result
         else:
             rows += result
-    for row in rows:  # remembered for when their service is gone (unserved_rows)
-        if row.friendly_name:
-            backend.labels[row.fullname] = row.friendly_name
-        else:
-            backend.labels.pop(row.fullname, None)
+            _remember_labels(backend.labels, service, result)
     return rows, problems
+
+
+def _remember_labels(
+    labels: dict[str, str], service: str, rows: Sequence[DeviceRow]
+) -> None:
+    """The friendly names a service listed, for when it is gone (unserved_rows):
+    its entries replaced by what it lists now, so a device it no longer has (or
+    renamed) leaves them and they stay as many as the devices listed."""
+    prefix = service.removesuffix(DEVICES_SUFFIX) + "."
+    for fullname in [name for name in labels if name.startswith(prefix)]:
+        del labels[fullname]
+    labels.update(
+        (row.fullname, row.friendly_name) for row in rows if row.friendly_name
+    )
 
 
 async def devices_page(
