@@ -24,9 +24,11 @@ With `pin_factory = "mock"` only, the service takes one more action, `drive`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+import pykka
 import structlog
 
 from raspy.actors import poller as poller_mod
@@ -140,7 +142,7 @@ class GpioServiceActor(DeviceServiceActor):
                 )  # fmt: skip
             elif isinstance(driver, gpio.GpioInput):
                 driver.open(
-                    pins, config, notifier(self.actor_ref, self._clock, device.name)
+                    pins, config, notifier(self._tell, self._clock, device.name)
                 )
         elif isinstance(driver, gpio.GpioOutput | gpio.GpioInput):
             driver.unavailable(self._unavailable)
@@ -229,6 +231,11 @@ class GpioServiceActor(DeviceServiceActor):
                 self._carry_out(device, device.driver)
         self._inputs.due(now, self._clock.wall())
         self._arm()
+
+    def _tell(self, edge: InputEdge) -> None:
+        """An edge from gpiozero's thread; none once the actor is stopped."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(edge)
 
     def _switch_off_after_max_on(self, device: Device) -> None:
         driver = device.driver

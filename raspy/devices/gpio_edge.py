@@ -7,10 +7,8 @@ actor's state; the actor debounces it on its own thread (raspy.devices.gpio_inpu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import pykka
 
 from raspy.clock import Clock
 from raspy.devices.gpio import Notify
@@ -26,13 +24,11 @@ class InputEdge:
     wall_ts: float
 
 
-def notifier(target: pykka.ActorRef[Any], clock: Clock, name: str) -> Notify:
-    """The callback of input `name`'s pin: each edge told to `target`, no more."""
+def notifier(tell: Callable[[InputEdge], None], clock: Clock, name: str) -> Notify:
+    """The callback of input `name`'s pin: each edge given to `tell` (the actor's,
+    which passes over an actor already stopped), no more."""
 
     def notify(active: bool) -> None:  # gpiozero's thread: tell, nothing else
-        try:
-            target.tell(InputEdge(name, active, clock.monotonic(), clock.wall()))
-        except pykka.ActorDeadError:
-            return
+        tell(InputEdge(name, active, clock.monotonic(), clock.wall()))
 
     return notify

@@ -37,8 +37,6 @@ from raspy.rules.engine_output import (
     State,
     Status,
     StatusChanged,
-    trace_of,
-    trace_so_far,
 )
 from raspy.rules.engine_runs import ScenarioRuns
 from raspy.rules.model import RandomSource, Scenario, SunEvent
@@ -46,7 +44,6 @@ from raspy.rules.own_writes import OwnWrites
 from raspy.rules.run_book import RunBook, Turn, turn
 from raspy.rules.runaway import (
     RUNAWAY_WINDOW_S,
-    SCHEDULED_KINDS,
     RunawayGuard,
     runaway_reason,
 )
@@ -55,7 +52,6 @@ from raspy.rules.when_watch import WhenOutcome, WhenWatch
 # the names the owner's side and the tests import from here (`engine.Status`)
 __all__ = [
     "RUNAWAY_WINDOW_S",
-    "SCHEDULED_KINDS",
     "Checkpoint",
     "Disabled",
     "EngineSettings",
@@ -69,8 +65,6 @@ __all__ = [
     "Status",
     "StatusChanged",
     "runaway_reason",
-    "trace_of",
-    "trace_so_far",
 ]
 
 _REASON_CHARS: Final = 300  # a skip's reason, the condition's text included
