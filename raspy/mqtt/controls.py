@@ -21,8 +21,7 @@ from typing import Final
 
 from raspy.controls import Control, check
 from raspy.devices.template import JsonValue
-from raspy.errors import MalformedMessage
-from raspy.mqtt.payload import MAX_COMMAND_BYTES
+from raspy.mqtt.payload import command_text
 from raspy.mqtt.topics import CONTROL_SEGMENT, TopicMap, level_ok
 
 SET: Final = "set"
@@ -97,15 +96,7 @@ def control_value(control: Control, payload: bytes) -> JsonValue:
     the web face (`21.5`, `away`, `on`, a text), checked by the same rule
     (raspy.controls.check: ControlError says why not); MalformedMessage for a
     payload that is no text at all."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise MalformedMessage(
-            "mqtt", "payload_too_long", f"{len(payload)} > {MAX_COMMAND_BYTES} bytes"
-        )
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedMessage("mqtt", "bad_payload", "not UTF-8") from exc
-    return check(control, text)
+    return check(control, command_text(payload))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,17 +33,21 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse_command(payload: bytes) -> JsonValue:
-    """The value of a command payload (None: no value)."""
+def command_text(payload: bytes) -> str:
+    """A command payload as text; MalformedMessage when too long or not UTF-8."""
     if len(payload) > MAX_COMMAND_BYTES:
         raise MalformedMessage(
             "mqtt", "payload_too_long", f"{len(payload)} > {MAX_COMMAND_BYTES} bytes"
         )
     try:
-        text = payload.decode("utf-8")
+        return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage("mqtt", "bad_payload", "not UTF-8") from exc
-    stripped = text.strip()
+
+
+def parse_command(payload: bytes) -> JsonValue:
+    """The value of a command payload (None: no value)."""
+    stripped = command_text(payload).strip()
     if not stripped:
         return None
     word = _SWITCH_WORDS.get(stripped.lower())
