@@ -168,9 +168,7 @@ class Requests:
         if pending is None or pending.target is None:
             return
         reply = {"key": pending.service, "value": payloads.decode_reply(body)}
-        result = payloads.result_payload("set", 200, reply)
-        topic = self.topics.result_topic(pending.target)
-        self._mirror.buffer.put(Message(topic, result, retain=False))
+        self._result(pending.target, "set", 200, reply)
 
     def refused_write(self, made: bytes, reason: str) -> list[Output]:
         """The Clone server dropped the update `made` (KeyRefused)."""
@@ -198,10 +196,16 @@ class Requests:
     def _answer(
         self, target: Target, action: str, status: int, token: str, detail: str
     ) -> list[Output]:
-        body = payloads.result_payload(action, status, payloads.refusal(token, detail))
+        self._result(target, action, status, payloads.refusal(token, detail))
+        return [Refused(token, detail)]
+
+    def _result(
+        self, target: Target, action: str, status: int, reply: JsonValue
+    ) -> None:
+        """A command's answer on its `…/result`, queued in its turn (not retained)."""
+        body = payloads.result_payload(action, status, reply)
         message = Message(self.topics.result_topic(target), body, retain=False)
         self._mirror.buffer.put(message)
-        return [Refused(token, detail)]
 
     def request(
         self, target: Target | None, action: str, service: str, body: bytes, now: float
@@ -233,9 +237,7 @@ class Requests:
         reply = payloads.decode_reply(frames[1]) if len(frames) > 1 else None
         if pending.target is None:
             return listed(pending.service, status, reply)
-        result = payloads.result_payload(pending.action, status, reply)
-        topic = self.topics.result_topic(pending.target)
-        self._mirror.buffer.put(Message(topic, result, retain=False))
+        self._result(pending.target, pending.action, status, reply)
         return []
 
     def expire(self, now: float, list_expired: ListExpired) -> list[Output]:
