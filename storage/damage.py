@@ -104,10 +104,7 @@ def write_marker(data_dir: Path) -> None:
     try:
         write_atomic(marker, _MARKER_TEXT.encode(), mode=0o600)
     except OSError as exc:
-        if write_errors.no_room(exc):
-            raise write_errors.full_at_open(
-                data_dir, f"writing {MARKER_FILE}: {exc.strerror}"
-            ) from exc
+        write_errors.raise_if_no_room(data_dir, f"writing {MARKER_FILE}", exc)
         raise
 
 

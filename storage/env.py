@@ -369,9 +369,8 @@ def _open(
     except lmdb.Error as exc:
         # no room for a new store's first pages (LMDB says ENOSPC for a short write
         # there): a full disk, not a damaged store. Anything else is as it was.
-        full = write_errors.explain(path, str(exc), write_errors.free_bytes(path))
-        if write_errors.NO_SPACE_TEXT in str(exc) and full is not None:
-            raise full from exc
+        if write_errors.NO_SPACE_TEXT in str(exc):
+            raise write_errors.full_at_open(path, f"LMDB said {str(exc)!r}") from exc
         raise StoreError(f"store in {path} cannot be opened: {exc}") from exc
     shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
     try:

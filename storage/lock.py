@@ -26,7 +26,9 @@ class DataDirLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            _raise_full_if_no_room(data_dir, self.path, exc)
+            write_errors.raise_if_no_room(
+                data_dir, f"writing its lock file {self.path.name}", exc
+            )
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,7 +44,9 @@ class DataDirLock:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError as exc:  # the kernel drops the flock with the last fd
             os.close(fd)
-            _raise_full_if_no_room(data_dir, self.path, exc)
+            write_errors.raise_if_no_room(
+                data_dir, f"writing its lock file {self.path.name}", exc
+            )
             raise
         self._fd = fd
 
@@ -52,15 +56,6 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
-
-
-def _raise_full_if_no_room(data_dir: Path, path: Path, exc: OSError) -> None:
-    """A lock file the filesystem has no room for is a full disk (StoreFullError),
-    said as one; any other failure goes on as it is."""
-    if write_errors.no_room(exc):
-        raise write_errors.full_at_open(
-            data_dir, f"writing its lock file {path.name}: {exc.strerror}"
-        ) from exc
 
 
 def in_use(data_dir: Path, holder: str) -> str:

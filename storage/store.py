@@ -142,8 +142,9 @@ class Store(Closing):
                 # plain first start makes goes again with the data file if the open
                 # fails (a full disk), or the next start took the dir for one whose
                 # store was lost. An init (--init, a restore) leaves it, as a sign
-                # that a store was meant to be here.
-                made_lock_file = created and not init and not damage.held_a_store(path)
+                # that a store was meant to be here. (No store was here before: the
+                # refusal above takes a data file gone from a dir that held one.)
+                made_lock_file = created and not init
             else:  # a reader walks the file only while no writer is there
                 damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(

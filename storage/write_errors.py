@@ -66,6 +66,14 @@ def no_room(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def raise_if_no_room(data_dir: Path, what: str, exc: OSError) -> None:
+    """A write the opening of the store in `data_dir` makes (`what`), refused for
+    want of room: a full disk (StoreFullError), said as one; any other failure is
+    left to the caller."""
+    if no_room(exc):
+        raise full_at_open(data_dir, f"{what}: {exc.strerror}") from exc
+
+
 def full_at_open(path: Path, what: str) -> StoreFullError:
     """The store in `path` cannot be opened: its filesystem has no room for `what`
     (a lock file, LMDB's lock.mdb, the store's marker), which its opening writes."""
