@@ -191,14 +191,17 @@ def _main(argv: list[str] | None) -> int:
         runtime = supervisor_mod.start(cfg, init_store=args.init)
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
-    except StoreDamagedError as exc:  # its message names the file and what helps
-        return _fail(str(exc), EXIT_FAILURE)
-    except StoreNewerError as exc:  # not damaged: a newer raspy's (a downgrade)
+    except (
+        StoreDamagedError,
+        StoreNewerError,
+        StoreFullError,
+        StoreDeviceError,
+    ) as exc:
+        # each names the store and what helps (a newer raspy's: a downgrade; a full
+        # disk or a failing device: not a damaged store)
         return _fail(str(exc), EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)
-    except (StoreFullError, StoreDeviceError) as exc:  # its message says what helps
-        return _fail(str(exc), EXIT_FAILURE)
     except StoreError as exc:
         return _fail(
             f"{exc}; inspect it with `raspy-kv check --data-dir {cfg.data_dir}` "

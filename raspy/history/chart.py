@@ -169,14 +169,11 @@ def _two_valued(points: list[tuple[float, float, float, float]]) -> bool:
 
 
 def _value_ticks(
-    points: list[tuple[float, float, float, float]],
-    v_low: float,
-    v_high: float,
-    switch: bool,
+    two_valued: bool, v_low: float, v_high: float, switch: bool
 ) -> list[tuple[float, str]]:
     """The value axis's ticks and labels: 0 and 1 alone for 0/1 values (off and
     on for a switch), else round steps of the range."""
-    if _two_valued(points):
+    if two_valued:
         return [(0.0, "off" if switch else "0"), (1.0, "on" if switch else "1")]
     step = _value_step(v_high - v_low)
     return [
@@ -227,9 +224,10 @@ def layout(
         t_start, t_end = min(since, t_start), max(until, t_end)
     if t_end - t_start < 1:
         t_start, t_end = t_start - 30, t_end + 30
-    v_low, v_high = _value_range(data)
-    if _two_valued(data):  # a switch (or any 0/1): an axis of 0..1, not 0..2
-        v_low, v_high = -TWO_VALUED_PAD, 1 + TWO_VALUED_PAD
+    two_valued = _two_valued(data)  # a switch (or any 0/1): an axis of 0..1, not 0..2
+    v_low, v_high = (
+        (-TWO_VALUED_PAD, 1 + TWO_VALUED_PAD) if two_valued else _value_range(data)
+    )
 
     def x_of(t: float) -> float:
         return left + (t - t_start) / (t_end - t_start) * (right - left)
@@ -237,7 +235,7 @@ def layout(
     def y_of(v: float) -> float:
         return bottom - (v - v_low) / (v_high - v_low) * (bottom - top)
 
-    for tick, text in _value_ticks(data, v_low, v_high, switch):
+    for tick, text in _value_ticks(two_valued, v_low, v_high, switch):
         y = y_of(tick)
         shapes.append(Segment((left, y), (right, y), GRID_COLOUR, 1))
         shapes.append(Label((left - 6, y + 4), text, "end", 11))
