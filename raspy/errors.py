@@ -11,17 +11,18 @@ from pathlib import Path
 _QUOTE_LIMIT = 64
 
 
-def quote(value: bytes | str) -> str:
-    """Render an outside value for a message: at most 64 bytes, never raw control bytes.
+def quote(value: bytes | str, limit: int | None = _QUOTE_LIMIT) -> str:
+    """Render an outside value for a message: at most `limit` bytes (64; None: not
+    cut, for a text already bounded), never raw control bytes.
 
     Bytes show as their repr without the b prefix ('ab\\x00'), text as its repr.
     """
     if isinstance(value, bytes):
-        shown = repr(value[:_QUOTE_LIMIT])[1:]
-        return shown + ("…" if len(value) > _QUOTE_LIMIT else "")
+        kept = value if limit is None else value[:limit]
+        return repr(kept)[1:] + ("…" if len(kept) < len(value) else "")
     raw = value.encode("utf-8", "replace")
-    shown = repr(raw[:_QUOTE_LIMIT].decode("utf-8", "replace"))
-    return shown + ("…" if len(raw) > _QUOTE_LIMIT else "")
+    kept = raw if limit is None else raw[:limit]
+    return repr(kept.decode("utf-8", "replace")) + ("…" if len(kept) < len(raw) else "")
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

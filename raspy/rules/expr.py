@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from raspy.devices.template import JsonValue
-from raspy.errors import ScenarioError
+from raspy.errors import ScenarioError, quote
 from raspy.rules import expr_nodes
 from raspy.rules.expr_functions import FUNCTIONS
 from raspy.rules.expr_parser import Parser
@@ -44,19 +44,13 @@ def shown_source(source: str, offset: int) -> str:
     part around `offset`, cut sides marked, and where that part is (a cut at 64
     bytes said `at offset 70` of a place it did not show)."""
     if len(source) <= SHOWN_CHARS:
-        return _quoted(source)
+        return quote(source, limit=None)  # bounded by MAX_SOURCE
     start = max(0, min(offset - SHOWN_CHARS // 2, len(source) - SHOWN_CHARS))
     end = start + SHOWN_CHARS
     before = "…" if start else ""
     after = "…" if end < len(source) else ""
-    piece = _quoted(f"{before}{source[start:end]}{after}")
+    piece = quote(f"{before}{source[start:end]}{after}", limit=None)
     return f"{piece} (offsets {start} to {end - 1} of {len(source)} shown)"
-
-
-def _quoted(text: str) -> str:
-    """`text` as quote() writes text, not cut: an expression is the scenario's own,
-    bounded by MAX_SOURCE."""
-    return repr(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 class CompiledExpression:
