@@ -4,7 +4,10 @@ both, so that what wakes a wait and what re-tests a trigger never differ."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from raspy.devices.template import JsonValue
+from raspy.rules.model import Expression
 from raspy.rules.template import TemplateError, parse, render
 from raspy.rules.trigger_match import literal_glob
 
@@ -45,3 +48,13 @@ def key_glob(key: str, names: dict[str, JsonValue]) -> str | None:
             glob.append("*")
     text = "".join(glob)
     return None if text.replace("*", "").replace("/", "") == "" else text
+
+
+def literal_globs(
+    expressions: Iterable[Expression], names: dict[str, JsonValue]
+) -> list[str]:
+    """The literal kv() keys of `expressions` as globs matching each key only, their
+    fields filled from `names` (one that cannot be filled left out), sorted."""
+    keys = {key for expression in expressions for key in expression.kv_keys()}
+    globs = (key_glob(k, names) for k in sorted(keys))
+    return [g for g in globs if g is not None]

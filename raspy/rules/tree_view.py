@@ -19,7 +19,7 @@ from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
-from raspy.rules.expr_keys import filled, key_glob
+from raspy.rules.expr_keys import filled, literal_globs
 from raspy.rules.model import Scenario
 from raspy.rules.trigger_match import matcher
 
@@ -154,27 +154,18 @@ def interest(scenario: Scenario, host: str) -> list[str]:
         for t in scenario.triggers
         if isinstance(t, model.KvTrigger | model.EventTrigger)
     ]
-    keys: set[str] = set()
-    for expression in walk.expressions(scenario):  # a `when:` trigger's too
-        keys.update(expression.kv_keys())
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
     globs = [g for g in (filled(p, names) for p in patterns) if g is not None]
-    literal = (key_glob(k, names) for k in sorted(keys))
-    return globs + [k for k in literal if k is not None]
+    # a `when:` trigger's expressions among them
+    return globs + literal_globs(walk.expressions(scenario), names)
 
 
 def when_patterns(scenario: Scenario, host: str) -> list[str]:
     """Globs of the keys its `when:` tests read, each matching itself only, as
     rules.when_watch re-tests them (what a start reads as the core had them)."""
     names: dict[str, JsonValue] = {**scenario.variables, "host": host}
-    keys = {
-        key
-        for trigger in scenario.triggers
-        if isinstance(trigger, model.WhenTrigger)
-        for key in trigger.expression.kv_keys()
-    }
-    globs = (key_glob(k, names) for k in sorted(keys))
-    return [g for g in globs if g is not None]
+    whens = (t for t in scenario.triggers if isinstance(t, model.WhenTrigger))
+    return literal_globs((t.expression for t in whens), names)
 
 
 class Routes(Generic[Target]):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from raspy.devices.template import JsonValue
 from raspy.rules import model
 from raspy.rules.engine_env import Surroundings
-from raspy.rules.expr_keys import key_glob
+from raspy.rules.expr_keys import literal_globs
 from raspy.rules.expr_values import truthy
 from raspy.rules.retest import Fault, Retested, next_minute
 from raspy.rules.trigger_match import TriggerData, matcher, trigger_data
@@ -59,12 +59,12 @@ class WhenWatch:
         for number, trigger in enumerate(triggers, 1):
             if not isinstance(trigger, model.WhenTrigger):
                 continue
-            globs = (key_glob(k, names) for k in trigger.expression.kv_keys())
+            globs = literal_globs([trigger.expression], names)
             self._whens.append(
                 _When(
                     trigger,
                     Retested(trigger.expression, f"trigger {number} when"),
-                    matcher(g for g in globs if g is not None),
+                    matcher(globs),
                     trigger_data("when", trigger.id),
                 )
             )
