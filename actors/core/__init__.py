@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from typing import Any, Final
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pykka
@@ -27,7 +27,7 @@ from raspy.actors import scenario as scn
 from raspy.actors.clone.server import read_tree
 from raspy.actors.core import start_notes
 from raspy.actors.core.parts import CoreLinks, Entry
-from raspy.actors.core.scenario_set import ScenarioSet
+from raspy.actors.core.scenario_set import ASK_TIMEOUT_S, ScenarioSet
 from raspy.actors.core.service import CoreService
 from raspy.actors.core.status_keys import StatusKeys
 from raspy.actors.core.timers import CoreTimers
@@ -54,8 +54,6 @@ __all__ = [
     "CoreLinks",
     "Entry",
 ]
-
-_ASK_TIMEOUT_S: Final = 5.0
 
 
 class CoreActor(ScenarioSet):
@@ -132,7 +130,7 @@ class CoreActor(ScenarioSet):
         # one that never will must not stay in it (TreeView)
         self.links.clone.ask(
             msgs.CloneSubscribe(b"/", self.actor_ref, refusals=True),
-            timeout=_ASK_TIMEOUT_S,
+            timeout=ASK_TIMEOUT_S,
         )
         # the live tree, not the store alone: device readings reach the store once a
         # coalesce interval, and the devices start first (kv() read null until the
@@ -150,7 +148,7 @@ class CoreActor(ScenarioSet):
         self._worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
             self.links.clone.ask(
-                msgs.CloneUnsubscribe(self.actor_ref), timeout=_ASK_TIMEOUT_S
+                msgs.CloneUnsubscribe(self.actor_ref), timeout=ASK_TIMEOUT_S
             )
         for name in list(self.entries):
             self.stop_actor(name, shutdown=True)

@@ -37,7 +37,7 @@ from raspy.ticker import SharedTicker
 
 log = structlog.get_logger(component="core")
 
-_ASK_TIMEOUT_S: Final = 5.0
+ASK_TIMEOUT_S: Final = 5.0  # an ask of a part of the hub (a scenario, the Clone server)
 _STOP_TIMEOUT_S: Final = 5.0
 
 
@@ -175,7 +175,7 @@ class ScenarioSet(pykka.ThreadingActor):
         # still wait here, behind this very request
         cut = entry.status.state is State.RUNNING
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            stopped = ref.ask(scn.StopRuns(shutdown), timeout=_ASK_TIMEOUT_S)
+            stopped = ref.ask(scn.StopRuns(shutdown), timeout=ASK_TIMEOUT_S)
             if isinstance(stopped, scn.RunsStopped):
                 entry.status = stopped.status
                 cut = stopped.ended > 0
