@@ -175,9 +175,16 @@ def _bisect(
 
 
 def _event_on(event: SunEvent, day: date, location: SunLocation) -> float | None:
-    """The first `event` on the local `day` (epoch s), None if it does not happen."""
+    """The `event` of the local `day` (epoch s), None if it does not happen.
+
+    Near a polar day a date may hold two: sunsets at 00:14 (the evening before's,
+    late) and at 23:59. The day's own is the morning's first rising or the
+    evening's last setting."""
     found = _crossings(event, day, location)
-    return found[0] if found else None
+    if not found:
+        return None
+    _altitude, rising = _EVENTS[event]
+    return found[0] if rising else found[-1]
 
 
 def sun_time(event: SunEvent, wall_ts: float, location: SunLocation) -> float | None:

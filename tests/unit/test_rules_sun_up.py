@@ -92,3 +92,16 @@ def test_a_scenario_without_a_place_loads_and_its_test_is_false() -> None:
     h.change("/event/go", 1)
     assert [s.value for s in sets(h.outputs)] == ["night"]
     assert h.core.status.last_error is None
+
+
+def test_on_a_day_with_two_sunsets_sun_sunset_is_the_evening_s() -> None:
+    """At the edge of a polar day a date holds two sunsets: the one just past
+    midnight is the evening before's, late; `sun('sunset')` is "today's event"
+    (docs/scenarios.md), the one at the day's end."""
+    start = _at(TROMSO, 2027, 7, 27, 12)
+    sunset = sun_time(SunEvent.SUNSET, start, TROMSO)
+    assert sunset is not None
+    assert datetime.fromtimestamp(sunset, OSLO).hour == 23
+    sunrise = sun_time(SunEvent.SUNRISE, start, TROMSO)
+    assert sunrise is not None
+    assert sunrise < sunset
