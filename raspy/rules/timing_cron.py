@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterError, croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 from raspy.errors import quote
 from raspy.rules.timing_local import label_of, resolve
@@ -57,7 +57,7 @@ def _labels_from(expression: str, start: datetime) -> croniter:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         labels = cache[expression] = croniter(
-            expression, start, day_or=_days_either(expression)
+            expression, start, day_or=expression.startswith("@")
         )
     else:
         labels.set_current(start, force=True)
@@ -72,6 +72,18 @@ def _days_either(expression: str) -> bool:
         return True
     day, _month, weekday = expression.split(" ")[2:]
     return not (day.startswith("*") or weekday.startswith("*"))
+
+
+def _halves(expression: str) -> tuple[str, ...]:
+    """The expressions whose fires together are the schedule's.
+
+    "Either day field" is done here as two schedules, one per field, rather than by
+    croniter's day_or: croniter keeps `#`, `L5` and `W` as an intersection even
+    then (`0 0 15 * 1#3` fired only on third Mondays that were the 15th)."""
+    if expression.startswith("@") or not _days_either(expression):
+        return (expression,)
+    minute, hour, day, month, weekday = expression.split(" ")
+    return (f"{minute} {hour} {day} {month} *", f"{minute} {hour} * {month} {weekday}")
 
 
 def _follows_the_clock(expression: str) -> bool:
@@ -114,12 +126,13 @@ class CronSchedule:
         # A minute early: label_of rounds to the microsecond, so an instant a hair
         # before a whole minute would otherwise start the search past that minute.
         start = label_of(after_ts, tz) - timedelta(minutes=1)
-        labels = _labels_from(self.expression, start)
-        for _ in range(_MAX_SKIPPED_LABELS):
-            fire = resolve(labels.get_next(datetime), tz)
-            if fire > after_ts:
-                return fire
-        raise ValueError(f"no fire after {after_ts}")
+        fires = [
+            _first_fire(half, start, after_ts, tz) for half in _halves(self.expression)
+        ]
+        found = [fire for fire in fires if fire is not None]
+        if not found:
+            raise ValueError(f"no fire after {after_ts}")
+        return min(found)
 
     def _second_pass_after(self, after_ts: float, tz: ZoneInfo) -> float | None:
         """The first second occurrence of a repeated label > after, if it comes before
@@ -133,7 +146,43 @@ class CronSchedule:
         start = label - timedelta(minutes=1)
         if after_ts < later:  # in the first pass: the repeat's labels all come again
             start -= timedelta(seconds=later - earlier)
-        labels = _labels_from(self.expression, start)
+        fires = [
+            _second_fire(half, start, after_ts, tz) for half in _halves(self.expression)
+        ]
+        found = [fire for fire in fires if fire is not None]
+        return min(found) if found else None
+
+    def matches(self, label: datetime) -> bool:
+        """Whether the naive local `label` (to the minute) is one of the schedule's."""
+        return any(
+            croniter.match(half, label, half.startswith("@"))
+            for half in _halves(self.expression)
+        )
+
+
+def _first_fire(
+    expression: str, start: datetime, after_ts: float, tz: ZoneInfo
+) -> float | None:
+    """One half's first instant > after_ts from the label `start`; None if it has
+    none (a half that never matches, such as `0 0 30 2 *` beside a weekday)."""
+    try:
+        labels = _labels_from(expression, start)
+        for _ in range(_MAX_SKIPPED_LABELS):
+            fire = resolve(labels.get_next(datetime), tz)
+            if fire > after_ts:
+                return fire
+    except CroniterBadDateError:
+        return None
+    return None
+
+
+def _second_fire(
+    expression: str, start: datetime, after_ts: float, tz: ZoneInfo
+) -> float | None:
+    """One half's second occurrence of a repeated label > after_ts, if it comes
+    before that half's next first-pass fire."""
+    try:
+        labels = _labels_from(expression, start)
         for _ in range(_MAX_SKIPPED_LABELS):
             candidate = labels.get_next(datetime)
             earlier, later = _occurrences(candidate, tz)
@@ -141,13 +190,9 @@ class CronSchedule:
                 return later
             if resolve(candidate, tz) > after_ts:
                 return None  # the first pass comes first from here on
+    except CroniterBadDateError:
         return None
-
-    def matches(self, label: datetime) -> bool:
-        """Whether the naive local `label` (to the minute) is one of the schedule's."""
-        return bool(
-            croniter.match(self.expression, label, _days_either(self.expression))
-        )
+    return None
 
 
 def _repeat_near(after_ts: float, first: float, tz: ZoneInfo) -> bool:
@@ -205,28 +250,61 @@ def parse_cron(text: str) -> CronSchedule:
                     f"cron {quote(expression)}: field {position}: "
                     f"unexpected character in {quote(field)}"
                 )
-    try:
-        days_either = _days_either(expression)
-        croniter(expression, _PROBE_START, day_or=days_either).get_next(datetime)
-    except (CroniterError, OverflowError, ValueError, KeyError, IndexError) as exc:
-        reason = _said(str(exc) or type(exc).__name__, expression)
-        raise ValueError(f"cron {quote(expression)}: {reason}") from exc
+            _refuse_random(expression, position, field)
+    never: list[CroniterBadDateError] = []
+    for half in _halves(expression):
+        try:
+            croniter(half, _PROBE_START, day_or=half.startswith("@")).get_next(datetime)
+        except CroniterBadDateError as exc:
+            never.append(exc)  # refused only if no half ever matches
+        except (CroniterError, OverflowError, ValueError, KeyError, IndexError) as exc:
+            reason = _said(str(exc) or type(exc).__name__, half)
+            raise ValueError(f"cron {quote(expression)}: {reason}") from exc
+    if len(never) == len(_halves(expression)):
+        reason = "it never matches a date (such as 31 February)"
+        raise ValueError(f"cron {quote(expression)}: {reason}") from never[0]
     return CronSchedule(expression)
 
 
 _FIELD_NAMES: Final = ("minute", "hour", "day", "month", "weekday")
 _STEP: Final = re.compile(r"step '([^']*)' in field (\d)")
+_BANDS: Final = re.compile(r"bands '([^']*)' in field (\d)")
 _RANGES: Final = "minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7"
+# croniter's random (`R`) and hashed (`H`) fields: a different time at each start
+_RANDOM_OR_HASHED: Final = re.compile(r"(?<![A-Za-z])[RrHh](?![A-Za-z])")
+
+
+def _refuse_random(expression: str, position: int, field: str) -> None:
+    if _RANDOM_OR_HASHED.search(field):
+        raise ValueError(
+            f"cron {quote(expression)}: field {position}: `R` and `H` (a random or "
+            f"hashed time) are not read; give the time in {quote(field)}"
+        )
 
 
 def _said(reason: str, expression: str) -> str:
-    """croniter's reason in raspy's words (it writes `[expr] ... field 0 ...`)."""
+    """croniter's reason in raspy's words (it writes `[expr] ... field 0 ...`,
+    counting fields from 0, and lowers the expression's case)."""
     if "failed to find next date" in reason:
         return "it never matches a date (such as 31 February)"
-    step = _STEP.search(reason)
-    if step is not None and int(step.group(2)) < len(_FIELD_NAMES):
-        field = _FIELD_NAMES[int(step.group(2))]
-        return f"{field} field: step {quote(step.group(1))} is not allowed"
-    if "out of range" in reason:
+    for pattern, words in ((_STEP, "step"), (_BANDS, "range")):
+        found = pattern.search(reason)
+        if found is not None and int(found.group(2)) < len(_FIELD_NAMES):
+            field = _FIELD_NAMES[int(found.group(2))]
+            return f"{field} field: {words} {quote(found.group(1))} is not allowed"
+    if "out of range" in reason or "out of bands" in reason:
         return f"a value is out of range ({_RANGES})"
-    return reason.removeprefix(f"[{expression}]").strip() or "not a cron expression"
+    if "Invalid day_of_week value" in reason and "#" in expression:
+        return "in weekday#N, N is 1-5 (the first to the fifth of the month)"
+    for prefix in (f"[{expression}]", f"[{expression.lower()}]"):
+        reason = reason.removeprefix(prefix)
+    reason = reason.strip()
+    if reason == "is not acceptable":  # croniter names no field
+        return _NOT_READ
+    return reason or "not a cron expression"
+
+
+_NOT_READ: Final = (
+    "a field is not read: use numbers, ranges (1-5), lists (1,3), steps (*/15), "
+    "names (jan, mon), `L` for the last day, `1#2` for the second Monday"
+)

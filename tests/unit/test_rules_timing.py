@@ -87,8 +87,51 @@ def test_parse_cron_accepts_five_fields_and_aliases(text: str, expression: str) 
         ),
         ("*/0 * * * *", "cron '*/0 * * * *': minute field: step '0' is not allowed"),
         ("x" * 201, "cron: over 200 characters"),
+        (
+            "R 7 * * *",
+            "cron 'R 7 * * *': field 1: `R` and `H` (a random or hashed time) are "
+            "not read; give the time in 'R'",
+        ),
+        (
+            "0 h * * *",
+            "cron '0 h * * *': field 2: `R` and `H` (a random or hashed time) are "
+            "not read; give the time in 'h'",
+        ),
+        (
+            "0 0 1-40 * *",
+            "cron '0 0 1-40 * *': a value is out of range (minute 0-59, hour 0-23, "
+            "day 1-31, month 1-12, weekday 0-7)",
+        ),
+        (
+            "0 0 * * 5#6",
+            "cron '0 0 * * 5#6': in weekday#N, N is 1-5 (the first to the fifth of "
+            "the month)",
+        ),
+        ("0 0 L-2 * *", "cron '0 0 L-2 * *': day field: range 'l-2' is not allowed"),
+        (
+            "0 0 * * 5L",
+            "cron '0 0 * * 5L': a field is not read: use numbers, ranges (1-5), "
+            "lists (1,3), steps (*/15), names (jan, mon), `L` for the last day, "
+            "`1#2` for the second Monday",
+        ),
     ],
-    ids=["empty", "four", "six", "reboot", "dollar", "never", "range", "step", "long"],
+    ids=[
+        "empty",
+        "four",
+        "six",
+        "reboot",
+        "dollar",
+        "never",
+        "range",
+        "step",
+        "long",
+        "random",
+        "hashed",
+        "bands",
+        "nth-weekday",
+        "last-minus",
+        "quartz-last",
+    ],
 )
 def test_parse_cron_refuses_bad_expressions_with_one_line(
     text: str, message: str
@@ -117,6 +160,11 @@ def test_a_cron_schedule_fires_strictly_after_the_given_instant() -> None:
         ("0 7 1-31/2 * 1", [1, 3, 5, 7, 9, 11, 12, 13]),  # no `*`: either one
         ("0 7 * * 1", [5, 12, 19, 26]),  # a `*` day: the weekday alone
         ("0 7 13 * *", [13]),
+        # the other crons' forms are either-one too (croniter alone intersects them)
+        ("0 7 15 * 1#3", [15, 19, 15, 16, 15, 16]),  # the 15th or the 3rd Monday
+        ("0 7 1 * 1#2", [1, 12, 1, 9, 1, 9]),  # the 1st or the 2nd Monday
+        ("0 7 L * 5#5", [30, 31, 28, 31, 30]),  # the month's last day or 5th Friday
+        ("0 7 1 * L5", [1, 30, 1, 27, 1, 27]),  # the 1st or the last Friday
     ],
 )
 def test_cron_days_match_when_either_restricted_field_does(
