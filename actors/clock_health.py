@@ -42,10 +42,19 @@ def health_entries(
     rtc_present: bool,
     drift_s: float | None,
 ) -> dict[str, bytes]:
-    """The `/stats/<hostname>/clock/` keys and JSON values (health None: unknown)."""
+    """The `/stats/<hostname>/clock/` keys and JSON values (health None: unknown).
+
+    Every key is given each time, null when unknown, so a failing call or RTC
+    leaves no earlier value standing beside it ("ok" beside "unknown")."""
     prefix = f"{STATS_TREE}{hostname}/{CLOCK_SUBTREE}/"
     if health is None:
-        entries: dict[str, Any] = {"synchronised": None, "source": "unknown"}
+        entries: dict[str, Any] = {
+            "synchronised": None,
+            "estimated_error_s": None,
+            "max_error_s": None,
+            "state": None,
+            "source": "unknown",
+        }
     else:
         entries = {
             "synchronised": health.synchronised,
@@ -54,8 +63,8 @@ def health_entries(
             "state": health.state,
             "source": health.source(rtc_present).value,
         }
-    if drift_s is not None:
-        entries["rtc_drift_s"] = round(drift_s, 3)
+    if rtc_present or drift_s is not None:
+        entries["rtc_drift_s"] = None if drift_s is None else round(drift_s, 3)
     return {f"{prefix}{k}": json.dumps(v).encode() for k, v in entries.items()}
 
 

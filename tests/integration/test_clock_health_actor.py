@@ -84,8 +84,58 @@ def test_the_entries_name_source_errors_and_drift() -> None:
     }
     assert health_entries("pi", None, False, None) == {
         "/stats/pi/clock/synchronised": b"null",
+        "/stats/pi/clock/estimated_error_s": b"null",
+        "/stats/pi/clock/max_error_s": b"null",
+        "/stats/pi/clock/state": b"null",
         "/stats/pi/clock/source": b'"unknown"',
     }
+    assert health_entries("pi", SYNCED, True, None)["/stats/pi/clock/rtc_drift_s"] == (
+        b"null"
+    )
+
+
+def test_a_call_or_rtc_that_starts_failing_leaves_no_old_value_standing(
+    tmp_path: Path,
+) -> None:
+    """The kernel answered "ok" and the RTC its drift; then both fail: the tree says
+    unknown throughout, not "ok" and an old drift beside `source: "unknown"`."""
+    answers: list[ClockHealth | None] = [SYNCED, None]
+
+    def read() -> ClockHealth:
+        sample = answers.pop(0) if len(answers) > 1 else answers[0]
+        if sample is None:
+            raise ClockHealthError("adjtimex: failed with errno 1")
+        return sample
+
+    rtc = FakeRtcTree(tmp_path / "class" / "rtc")
+    rtc.add("rtc0", 1_700_000_012)
+    publisher = RecordingPublisher()
+    ref = ClockHealthActor.start(
+        "pi",
+        publisher,
+        clock=FakeClock(wall=1_700_000_010.0),
+        stats=Stats(),
+        interval_s=0.05,
+        rtc_dir=rtc.root,
+        read=read,
+    )
+    try:
+        wait_until(
+            lambda: publisher.latest().get(b"/stats/pi/clock/rtc_drift_s") == b"2.0",
+            what="the first, good sample in the tree",
+        )
+        rtc.write("rtc0", "since_epoch", "not a number\n")
+        wait_until(
+            lambda: publisher.latest().get(b"/stats/pi/clock/source") == b'"unknown"'
+            and publisher.latest().get(b"/stats/pi/clock/rtc_drift_s") == b"null",
+            what="the failing call and RTC in the tree",
+        )
+    finally:
+        ref.stop(block=True, timeout=5)
+    latest = publisher.latest()
+    assert latest[b"/stats/pi/clock/state"] == b"null"
+    assert latest[b"/stats/pi/clock/max_error_s"] == b"null"
+    assert latest[b"/stats/pi/clock/estimated_error_s"] == b"null"
 
 
 def test_a_failing_kernel_call_is_published_as_unknown(tmp_path: Path) -> None:
