@@ -46,10 +46,13 @@ class _Start:
     clone: pykka.ActorRef[Any]
     publisher: ClonePublisher
     steps: ClockSteps  # the core's and cron's both: a clock step is logged once
+    # read once for both: a restart of one of them after the machine's zone changed
+    # must not put the scenarios and cron in two zones
+    tz: ZoneInfo
 
     def __call__(self) -> pykka.ActorRef[Any]:
         rt = self.rt
-        tz = core_zone(rt.config.core)
+        tz = self.tz
         if self.name == "cron":
             return start_cron(
                 edge=rt.edge,
@@ -110,7 +113,8 @@ def start_core(rt: Runtime) -> None:
         return
     publish_outbox = clone.ask(msgs.GetPublishOutbox(), timeout=5)
     assert isinstance(publish_outbox, Outbox)
-    steps = ClockSteps(core_zone(rt.config.core))
+    tz = core_zone(rt.config.core)
+    steps = ClockSteps(tz)
     for name in _CHILDREN:
         publisher = ClonePublisher(publish_outbox, rt.config.clone.max_key_bytes)
-        rt.add_child(name, _Start(rt, name, clone, publisher, steps))
+        rt.add_child(name, _Start(rt, name, clone, publisher, steps, tz))
