@@ -126,8 +126,10 @@ def test_a_call_or_rtc_that_starts_failing_leaves_no_old_value_standing(
         )
         rtc.write("rtc0", "since_epoch", "not a number\n")
         wait_until(
-            lambda: publisher.latest().get(b"/stats/pi/clock/source") == b'"unknown"'
-            and publisher.latest().get(b"/stats/pi/clock/rtc_drift_s") == b"null",
+            lambda: (
+                publisher.latest().get(b"/stats/pi/clock/source") == b'"unknown"'
+                and publisher.latest().get(b"/stats/pi/clock/rtc_drift_s") == b"null"
+            ),
             what="the failing call and RTC in the tree",
         )
     finally:
