@@ -6,7 +6,7 @@ touches the actor's state: raspy.devices.gpio_edge), which has it debounced and 
 value published at once, with the edge's time as `timestamp`
 (raspy.devices.gpio_inputs); inputs are never polled. Outputs take their initial state at start (off, on, or the state last
 stored), are switched off after `max_on_s` (`/event/<fullname>/max_on_expired` says
-so), and at a clean stop are switched off or kept (`on_stop`). A switch's command that would turn it off sooner
+so: raspy.devices.gpio_max_on), and at a clean stop are switched off or kept (`on_stop`). A switch's command that would turn it off sooner
 than `min_on_s` after it went on, or on sooner than `min_off_s` after it went off,
 is held: answered at once (200, with what is pending and when) and carried out by
 this actor when the limit ends, the latest command winning (raspy.devices.gpio_hold).
@@ -37,11 +37,10 @@ from raspy.devices import gpio, gpio_hold, gpio_options
 from raspy.devices.gpio_drive import drive
 from raspy.devices.gpio_edge import InputEdge, notifier
 from raspy.devices.gpio_inputs import Inputs
-from raspy.devices.gpio_logic import OnTimer
+from raspy.devices.gpio_max_on import MaxOn
 from raspy.devices.gpio_pins import PinFactoryKind, Pins
-from raspy.devices.gpio_retry import OffRetries
 from raspy.devices.gpio_saved import SavedStates, keeps_pending
-from raspy.devices.gpio_tree import Events, PendingKeys, max_on_key, same_since
+from raspy.devices.gpio_tree import Events, PendingKeys, same_since
 from raspy.devices.reading import Reading, Status
 from raspy.devices.registry import Device
 from raspy.devices.service_vocabulary import (
@@ -85,8 +84,7 @@ class GpioServiceActor(DeviceServiceActor):
         self._inputs = Inputs(
             self._registry, self._tree, self._events, self._stats, self._name
         )
-        self._on_timer = OnTimer()
-        self._off_retries = OffRetries(self._stats, self._name)  # max_on_s refused
+        self._max_on = MaxOn(self._events, self._stats, self._name)
         self._held = gpio_hold.Holds()
         self._hold_log = gpio_hold.HoldLog(self._stats, self._name)
         # what the store has of each output (a change only is written), and
@@ -177,14 +175,7 @@ class GpioServiceActor(DeviceServiceActor):
     ) -> None:
         """A stored `on` older than max_on_s was not restored: said as a switch-off
         by max_on_s is, and stored off (the next start has nothing to say)."""
-        self._stats.incr(f"devices.{self._name}.max_on_expired")
-        log.warning(
-            "device_not_restored_after_max_on",
-            device=device.fullname,
-            max_on_s=device.config.real("max_on_s"),
-            on_for_s=round(on_for_s, 3),
-        )
-        self._events.write(max_on_key(device.fullname), self._clock.wall())
+        self._max_on.not_restored(device, on_for_s, self._clock.wall())
         self._store_state(device, driver)
 
     def _stopping(self) -> None:
@@ -221,10 +212,10 @@ class GpioServiceActor(DeviceServiceActor):
 
     def _on_alarm(self) -> None:
         now = self._clock.monotonic()
-        for name in self._on_timer.due(now):
+        for name in self._max_on.due(now):
             device = self._registry.find(name)
-            if device is not None:
-                self._switch_off_after_max_on(device)
+            if device is not None:  # raspy.devices.gpio_max_on
+                self._max_on.switch_off(device, self._clock, self._switched)
         for name in self._held.due(now):
             device = self._registry.find(name)
             if device is not None and isinstance(device.driver, gpio.GpioOutput):
@@ -236,29 +227,6 @@ class GpioServiceActor(DeviceServiceActor):
         """An edge from gpiozero's thread; none once the actor is stopped."""
         with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(edge)
-
-    def _switch_off_after_max_on(self, device: Device) -> None:
-        driver = device.driver
-        assert isinstance(driver, gpio.GpioOutput)
-        now, first = self._clock.wall(), not self._off_retries.retrying(device.name)
-        reading = driver.switch(device.config, False, now)  # drops what was held
-        if first:  # counted and said once, however many tries the pin takes
-            self._stats.incr(f"devices.{self._name}.max_on_expired")
-            log.warning(
-                "device_switched_off_after_max_on",
-                device=device.fullname,
-                max_on_s=device.config.real("max_on_s"),
-                status=reading.status.value,
-            )
-        if reading.status is Status.OK:
-            self._off_retries.succeeded(device)
-        self._switched(device, driver, reading, now)
-        if first:
-            self._events.write(max_on_key(device.fullname), now)
-        if reading.status is not Status.OK:  # tried again: the deadline is gone
-            mono = self._clock.monotonic()
-            due = self._off_retries.failed(device, reading.detail, mono)
-            self._on_timer.set(device.name, due)
 
     def _switched(
         self, device: Device, driver: gpio.GpioOutput, reading: Reading, now: float
@@ -278,7 +246,7 @@ class GpioServiceActor(DeviceServiceActor):
     def _arm(self) -> None:
         if self._alarm is None:
             return
-        deadlines = [self._on_timer.next_deadline(), self._held.next_deadline()]
+        deadlines = [self._max_on.next_deadline(), self._held.next_deadline()]
         deadlines.append(self._inputs.next_deadline())
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
@@ -372,7 +340,7 @@ class GpioServiceActor(DeviceServiceActor):
         if self._inputs.retime(name, config):
             self._arm()  # a button's options: a press under way dropped, unsaid
         if device is not None and isinstance(device.driver, gpio.GpioOutput):
-            self._on_timer.forget(name)
+            self._max_on.forget(name)
             self._held.retime(device, device.driver, self._clock.monotonic())
             self._track_on(device, device.driver)  # and the alarm set
             self._pending_key(device, device.driver)
@@ -382,15 +350,9 @@ class GpioServiceActor(DeviceServiceActor):
         this service (a reload every half hour kept a heater on for good); and
         min_on_s / min_off_s from its last change, noted here after every switch
         (a command, a reset, the state at start)."""
-        max_on_s = device.config.real("max_on_s")
         mono = self._clock.monotonic()
         driver.last_change(mono)
-        on_since = driver.on_since(mono)
-        if on_since is None or max_on_s <= 0:  # a switch-off by max_on_s is moot
-            self._off_retries.forget(device.name)
-        self._on_timer.switched(
-            device.name, on_since is not None, max_on_s, on_since or 0.0
-        )
+        self._max_on.track(device, driver, mono)
         self._arm()
 
     def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:

@@ -30,7 +30,13 @@ from pathlib import Path
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchproc import free_port, start_raspyd, stop  # tools/ is not a package
+from benchproc import (  # tools/ is not a package
+    echo_ok,
+    free_port,
+    start_raspyd,
+    stop,
+    wait_for_echo,
+)
 
 from raspy.client import Client, ClientTimeout
 from raspy.names import short_hostname
@@ -295,21 +301,10 @@ def raspyd(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], Target, Path
         clone.Endpoints.from_port_base("127.0.0.1", port_base),
     )
     try:
-        deadline = time.monotonic() + 30
-        while not _echo_ok(target.mdp, 0.5):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"raspyd did not start: see {log_path}")
+        wait_for_echo(process, target.mdp, log_path)
         yield process, target, log_path
     finally:
         stop(process, 10.0)
-
-
-def _echo_ok(endpoint: str, timeout_s: float) -> bool:
-    try:
-        with Client(endpoint, timeout_s=timeout_s, retries=1) as client:
-            return client.request(f"{short_hostname()}.echo", "ping") == [b"ping"]
-    except ClientTimeout:
-        return False
 
 
 def _refusals(endpoint: str) -> dict[str, int]:
@@ -364,7 +359,7 @@ def run(name: str, probe: Probe, seconds: float) -> Row:
                 if not stuck:  # the probes' sockets are the main thread's by now
                     context.destroy(linger=0)
             elapsed = time.monotonic() - started
-            echo_ok = _echo_ok(target.mdp, 10.0)
+            echo = echo_ok(target.mdp, 10.0)
             refusals = _settled_refusals(target.mdp)
             peak = _peak_rss_mb(target.pid)
             written = log_path.read_bytes()[log_start:]
@@ -378,7 +373,7 @@ def run(name: str, probe: Probe, seconds: float) -> Row:
             written.count(b"\n"),
             log_seconds,
             refusals,
-            echo_ok,
+            echo,
         )
 
 

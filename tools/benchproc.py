@@ -1,7 +1,7 @@
 """What every benchmark needs of the machine: free loopback ports, a raspyd of its
 own, a process's CPU, memory and I/O from /proc, the filesystem under a path, a
-raspyd's first device reading, and stopping what it started. Imported by the tools/bench_*.py
-scripts (not installed)."""
+raspyd's echo answering and its first device reading, and stopping what it started.
+Imported by the tools/bench_*.py scripts and tools/soak.py (not installed)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import zmq
+
+from raspy.client import Client, ClientTimeout
+from raspy.names import short_hostname
 
 # the tests' port picker (tests/support/net.py), one copy for both
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -119,6 +123,27 @@ def fs_type(path: Path) -> str:
         ) > len(best):
             best, kind = mount, fields[2]
     return kind
+
+
+def echo_ok(endpoint: str, timeout_s: float) -> bool:
+    """Whether the built-in `<host>.echo` of the raspyd at `endpoint` answers a ping
+    within `timeout_s` (one try)."""
+    try:
+        with Client(endpoint, timeout_s=timeout_s, retries=1) as client:
+            return client.request(f"{short_hostname()}.echo", "ping") == [b"ping"]
+    except ClientTimeout:
+        return False
+
+
+def wait_for_echo(
+    process: subprocess.Popen[bytes], endpoint: str, log_path: Path
+) -> None:
+    """Until the raspyd `process` answers its echo at `endpoint` (30 s at most);
+    SystemExit naming its log if it ended or did not answer in time."""
+    deadline = time.monotonic() + 30
+    while not echo_ok(endpoint, 0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"raspyd did not start: see {log_path}")
 
 
 def wait_for_readings(base: int, timeout_s: float) -> bool:

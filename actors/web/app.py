@@ -105,9 +105,9 @@ def _larger(path: str) -> int | None:
 
 
 def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
-    """The ASGI application (the page handlers are in raspy.actors.web.pages, the
-    JSON API in raspy.actors.web.api)."""
-    from raspy.actors.web import api, controls, editor
+    """The ASGI application (the page handlers are in raspy.actors.web.pages and
+    raspy.actors.web.scenarios, the JSON API in raspy.actors.web.api)."""
+    from raspy.actors.web import api, controls, editor, scenarios
     from raspy.actors.web import pages as p
 
     def route(
@@ -148,10 +148,12 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         route("/", devices),
         route("/device/{fullname}", device),
         route("/device/{fullname}/chart.svg", p.chart),
-        route("/scenarios", p.scenarios_page),
-        route("/scenarios/{name}", p.scenario_page),
+        route("/scenarios", scenarios.scenarios_page),
+        route("/scenarios/{name}", scenarios.scenario_page),
         *editor.routes(route),  # before the buttons' /scenarios/{name}/{action}
-        route("/scenarios/{name}/{action}", p.scenario_action, methods=("POST",)),
+        route(
+            "/scenarios/{name}/{action}", scenarios.scenario_action, methods=("POST",)
+        ),
         route("/services", p.services_page),
         route("/titanic", p.titanic_page),
         route("/events", events_route(hub), api=True),

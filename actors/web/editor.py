@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from raspy import json_text
-from raspy.actors.web import pages
+from raspy.actors.web import pages, scenarios
 from raspy.actors.web.backend import Backend
 from raspy.errors import quote
 from raspy.rules.scenario_api import fingerprint
@@ -58,7 +58,7 @@ def _show(
 
 async def _core(backend: Backend, body: bytes) -> tuple[bytes, dict[str, Any]]:
     """The core's status and reply object; ReplyError when it cannot answer."""
-    service = await pages.scenario_service(backend)
+    service = await scenarios.scenario_service(backend)
     frames = await backend.ask(service, body)
     try:
         reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
@@ -154,9 +154,9 @@ def _saved(
         found = SavedWarnings(
             name, fingerprint(text), tuple(editor.problems_of(warnings))
         )
-        pages.remember(backend.warned, backend, session, found)
+        scenarios.remember(backend.warned, backend, session, found)
         return RedirectResponse(editor.edit_href(name), status_code=303)
-    pages.flash(backend, session, f"saved: {name}", saved=True)
+    scenarios.flash(backend, session, f"saved: {name}", saved=True)
     return RedirectResponse(scenario_href(name), status_code=303)
 
 
@@ -250,7 +250,7 @@ async def _save_over(
     # core compares as it writes (another writer in between: 409)
     stored = await _stored(backend, name)
     if fingerprint(stored) == form.base and editor.same_text(form.document, stored):
-        pages.flash(backend, session, NO_CHANGE, saved=True)
+        scenarios.flash(backend, session, NO_CHANGE, saved=True)
         return RedirectResponse(scenario_href(name), status_code=303)
     request = editor.document_request(
         "import", form.document, replace=True, if_fingerprint=form.base
@@ -355,7 +355,7 @@ async def delete_submit(
         try:
             stored = await _stored(backend, name)
         except _FAILED as exc:
-            pages.flash(backend, session, f"failed: delete {name}: {exc}")
+            scenarios.flash(backend, session, f"failed: delete {name}: {exc}")
             return RedirectResponse("/scenarios", status_code=303)
         said = "Not deleted: tick the box to confirm."
         body = editor.delete_body(name, stored or "", session.csrf, said)
@@ -364,7 +364,7 @@ async def delete_submit(
         # of the text the page showed: the core compares it as it deletes
         status, reply = await _core(backend, editor.delete_request(name, form.base))
     except _FAILED as exc:
-        pages.flash(backend, session, f"failed: delete {name}: {exc}")
+        scenarios.flash(backend, session, f"failed: delete {name}: {exc}")
         return RedirectResponse("/scenarios", status_code=303)
     stored = editor.stored_now(reply)
     if status == b"409" and stored is not None:
@@ -379,5 +379,5 @@ async def delete_submit(
         if status == b"200"
         else f"failed: delete {name}: {_refusal(status, reply)[0]}"
     )
-    pages.flash(backend, session, message)
+    scenarios.flash(backend, session, message)
     return RedirectResponse("/scenarios", status_code=303)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from raspy import json_text
 from raspy.actors.web.backend import Backend
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.registry import devices_service_of
@@ -23,9 +21,6 @@ from raspy.web.login import Session
 from raspy.web.models import DeviceRow, ReplyError
 
 _TITANIC_SHOWN = 100
-
-
-T = TypeVar("T")
 
 
 def page(
@@ -235,118 +230,6 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         media_type="image/svg+xml",
         headers={"X-History-Points": str(len(history.points))},
     )
-
-
-async def scenarios_page(
-    request: Request, backend: Backend, session: Session
-) -> Response:
-    flashed = backend.flashes.pop(session.sid, None)
-    try:
-        service = await scenario_service(backend)
-        rows = models.scenarios(
-            await backend.ask(service, b'{"v": 1, "action": "list"}')
-        )
-    except ReplyError as exc:
-        body = html.notice(str(exc), error=True)
-    else:
-        body = pages.scenarios_body(
-            rows, session.csrf, backend.clock.wall(), backend.zone
-        )
-    body = _flashed(flashed, body)
-    return page(backend, session, "Scenarios", body, "/scenarios", live=True)
-
-
-def remember(store: dict[str, T], backend: Backend, session: Session, value: T) -> None:
-    """`value` kept for `session`'s next page (a one-shot notice); the store is
-    emptied once it outgrows the live sessions (those of sessions that ended)."""
-    if len(store) > len(backend.sessions):
-        store.clear()
-    store[session.sid] = value
-
-
-def flash(
-    backend: Backend, session: Session, message: str, *, saved: bool = False
-) -> None:
-    """The outcome of a button, shown once above the next page of `session`;
-    `saved`: the editor's Save stored its text (the notice marked for app.js)."""
-    remember(backend.flashes, backend, session, html.Flash(message[:300], saved))
-
-
-async def scenario_service(backend: Backend) -> str:
-    """The core's scenario service; ReplyError if no worker serves it."""
-    service = f"{backend.hostname}.core.scenario"
-    if not await backend.available(service):
-        raise ReplyError(service, "no worker: is [core] enabled?")
-    return service
-
-
-def _flashed(flashed: html.Flash | None, body: str) -> str:
-    """The outcome of the last button pressed, above the page."""
-    if flashed is None or not flashed.message:
-        return body
-    message = flashed.message
-    said = html.notice(message, error=message.startswith("failed"), saved=flashed.saved)
-    return said + body
-
-
-async def scenario_page(
-    request: Request, backend: Backend, session: Session
-) -> Response:
-    """A scenario's card, what its last run did, and its document."""
-    name = request.path_params["name"]
-    flashed = backend.flashes.pop(session.sid, None)
-    try:
-        service = await scenario_service(backend)
-        frames = await backend.ask(service, forms.scenario_get_request(name))
-        if frames[:1] == [b"404"]:
-            return page(
-                backend,
-                session,
-                "Unknown scenario",
-                html.notice(f"no scenario named {name[:64]!r}", error=True),
-                "/scenarios",
-                status=404,
-            )
-        detail = models.scenario_detail(frames)
-    except (forms.FormError, ReplyError) as exc:
-        body = html.notice(str(exc), error=True)
-    else:
-        body = pages.scenario_body(
-            detail, session.csrf, backend.clock.wall(), backend.zone
-        )
-    return page(
-        backend, session, name, _flashed(flashed, body), "/scenarios", live=True
-    )
-
-
-async def scenario_action(
-    request: Request, backend: Backend, session: Session
-) -> Response:
-    name, action = request.path_params["name"], request.path_params["action"]
-    service = f"{backend.hostname}.core.scenario"
-    try:
-        frames = await backend.ask(service, forms.scenario_request(action, name))
-        reply = json_text.loads(frames[1]) if len(frames) > 1 else {}
-        reply = reply if isinstance(reply, dict) else {}
-        if frames[:1] != [b"200"]:
-            raise ReplyError(service, str(reply.get("error", "refused")))
-        if reply.get("not_started"):
-            message = f"{action}: {name} not started: {reply['not_started']}"
-        elif isinstance(reply.get("queued"), int):
-            message = f"{action}: {name} queued ({reply['queued']} waiting)"
-        elif isinstance(reply.get("failed"), str):  # this run, over at once
-            message = f"failed: {action} {name}: {reply['failed']}"
-        elif action == "run" and not reply.get("done"):  # it goes on (or: older hub)
-            message = f"{action}: {name} started"
-        else:
-            message = f"{action}: {name} done"
-    except (forms.FormError, ReplyError, ValueError) as exc:
-        message = f"failed: {action} {name}: {exc}"
-    flash(backend, session, message)
-    # the buttons of a scenario's own page bring the user back to it
-    back = request.query_params.get("back") == "page"
-    target = pages.scenario_href(name) if back else "/scenarios"
-    return RedirectResponse(target, status_code=303)
 
 
 async def services_page(

@@ -2,7 +2,7 @@
 
 The max-on deadline is gone once it came (gpio_logic.Deadlines.due): a pin error at
 that moment (a transient fault of the GPIO chip, a relay board's driver) left a
-heater on for good. The service's actor sets the output's deadline again at the
+heater on for good. gpio_max_on.MaxOn sets the output's deadline again at the
 time given here, after raspy.backoff's delays (2 s, doubling up to 30 s), until the
 pin takes it or a command changes the output (it is then off, or no max_on_s is
 left). Each try is counted; the log says at most one a minute per output, and once

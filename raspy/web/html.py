@@ -100,6 +100,15 @@ class Flash:
     saved: bool = False
 
 
+def flashed(flash: Flash | None, body: str) -> str:
+    """The outcome of the last button pressed, above the page."""
+    if flash is None or not flash.message:
+        return body
+    message = flash.message
+    said = notice(message, error=message.startswith("failed"), saved=flash.saved)
+    return said + body
+
+
 def page(
     title: str,
     body: str,
