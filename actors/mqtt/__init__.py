@@ -40,12 +40,13 @@ from raspy.config import MqttConfig
 from raspy.control_tables import declared
 from raspy.controls import Control
 from raspy.devices.builtin_kinds import BUILTIN
-from raspy.devices.reading import CONFIGURED_TREE
+from raspy.devices.gpio_tree import EVENT_TREE
+from raspy.devices.reading import CONFIGURED_TREE, DEVICE_TREE
 from raspy.errors import ConfigError
 from raspy.mqtt.core import SERVICE_ACTIONS, BridgeCore, BridgeSettings
 from raspy.mqtt.discovery import Discovery
 from raspy.mqtt.events import Replied, Seed, ServiceUp, TreeChanged, WriteRefused
-from raspy.mqtt.filters import GlobFilter, minimal_prefixes
+from raspy.mqtt.filters import GlobFilter, event_prefixes, minimal_prefixes
 from raspy.mqtt.topics import SCENARIO_PREFIX, TopicMap
 from raspy.protocol import clone as clone_protocol
 from raspy.transport.outbox import Outbox
@@ -137,10 +138,17 @@ class MqttBridgeActor(SteadyActor):
         settings = bridge_settings(config, host, controls)
         core = BridgeCore(settings)
         self._control_keys = tuple(core.controls.by_key)  # those bridged
-        # the subtrees' fixed prefixes, the scenarios' states (discovery's
-        # buttons), the devices' config changes (discovery again) and the
-        # controls' keys: what may matter; BridgeCore decides what goes out
-        watched = [*settings.exposed.prefixes(), SCENARIO_PREFIX, *self._control_keys]
+        # the subtrees' fixed prefixes, the exposed devices' events (a button's
+        # gestures), the scenarios' states (discovery's buttons), the devices'
+        # config changes (discovery again) and the controls' keys: what may
+        # matter; BridgeCore decides what goes out
+        exposed = settings.exposed.prefixes()
+        watched = [
+            *exposed,
+            *event_prefixes(exposed, DEVICE_TREE, EVENT_TREE),
+            SCENARIO_PREFIX,
+            *self._control_keys,
+        ]
         if settings.discovery is not None:
             watched.append(CONFIGURED_TREE)
         self._prefixes = minimal_prefixes(watched)

@@ -32,6 +32,22 @@ def minimal_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(kept))
 
 
+def event_prefixes(
+    prefixes: Iterable[str], device_tree: str, event_tree: str
+) -> tuple[str, ...]:
+    """The event keys' prefixes of the devices under `prefixes`: a device's gestures
+    are `<event_tree><fullname>/…` beside its `<device_tree><fullname>/…`, so
+    `/device/pi.gpio.` asks for `/event/pi.gpio.`, and a prefix that `device_tree`
+    starts with (`/`, `/device/`) for the whole event tree."""
+    found: list[str] = []
+    for prefix in prefixes:
+        if device_tree.startswith(prefix):
+            found.append(event_tree)
+        elif prefix.startswith(device_tree):
+            found.append(event_tree + prefix[len(device_tree) :])
+    return minimal_prefixes(found)
+
+
 class GlobFilter:
     """True for a name matching any of the globs; the answer is cached per name."""
 

@@ -146,3 +146,28 @@ def test_a_scenarios_state_is_bridged_and_never_taken_for_a_command(
     counters = bridge.stats.counters()
     assert counters["mqtt.commands"] == 1, counters
     assert not [name for name in counters if name.startswith("mqtt.refused.")], counters
+
+
+@pytest.mark.timeout(60)
+def test_a_button_s_gesture_reaches_mqtt_with_the_device_subtree_exposed(
+    bridge: Bridge, mosquitto: Mosquitto, watcher: Watcher
+) -> None:
+    """docs/mqtt.md: each gesture goes out as it happens on `…/<device>/gesture` for
+    a device the subtrees expose. A gesture is an `/event/<fullname>/…` key, outside
+    `/device/`: the bridge must follow the exposed devices' events too, or every
+    trigger it announces to Home Assistant is dead."""
+    bridge.start(mosquitto.port, BASE, ("/device/pi.gpio.*",))
+    watcher.wait_for(_topic(HOST, "status"), b"online")
+    bridge.set(
+        ("/event/pi.other.door/single", b"1700000000.5"),  # not exposed: not followed
+        ("/event/pi.gpio.button/double", b"1700000001.5"),
+    )
+    watcher.wait_for(_topic("pi", "gpio", "button", "gesture"), b"double")
+    bridge.set(("/device/pi.gpio.lamp/value", b"true"))  # the last: all are out
+    watcher.wait_for(_topic("pi", "gpio", "lamp", "value"), b"true")
+    assert bridge.link_stats()["tree_changes"] == 2  # the other board's: not followed
+    assert {message.topic for message in watcher.messages} == {
+        _topic(HOST, "status"),
+        _topic("pi", "gpio", "button", "gesture"),
+        _topic("pi", "gpio", "lamp", "value"),
+    }

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raspy.mqtt.filters import GlobFilter, fixed_prefix, minimal_prefixes
+from raspy.mqtt.filters import (
+    GlobFilter,
+    event_prefixes,
+    fixed_prefix,
+    minimal_prefixes,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +58,25 @@ def test_every_name_a_glob_matches_starts_with_one_prefix_only(
     prefixes = GlobFilter(globs, rooted=True).prefixes()
     if any(fnmatch.fnmatchcase(name, glob) for glob in globs):
         assert sum(name.startswith(prefix) for prefix in prefixes) == 1
+
+
+@pytest.mark.parametrize(
+    ("prefixes", "events"),
+    [
+        (("/device/",), ("/event/",)),
+        (("/",), ("/event/",)),
+        (("",), ("/event/",)),
+        (
+            ("/device/pi.gpio.", "/device/pi.fake.hall"),
+            ("/event/pi.fake.hall", "/event/pi.gpio."),
+        ),
+        (("/stats/", "/scenario/"), ()),
+        (("/dev",), ("/event/",)),
+    ],
+)
+def test_the_exposed_devices_events_are_followed(
+    prefixes: tuple[str, ...], events: tuple[str, ...]
+) -> None:
+    """A button's gestures are `/event/<fullname>/…` keys: the bridge follows those
+    of the devices it exposes (docs/mqtt.md, gestures)."""
+    assert event_prefixes(prefixes, "/device/", "/event/") == events
