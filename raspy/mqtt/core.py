@@ -183,6 +183,10 @@ class BridgeCore:
                     # a key /control/…: the controls' own topics, which this key
                     # would write over
                     return [Refused("key_on_control_topic", quote(key))]
+                if topic in (self.topics.availability, self.birth_topic):
+                    # a key /status: the bridge's `online`, which every entity's
+                    # availability reads (or Home Assistant's birth topic)
+                    return [Refused("key_on_status_topic", quote(key))]
                 if len(self._topic_of) < MAX_CACHED_TOPICS:
                     self._topic_of[key] = topic
             self._mirror.retain(topic, body)

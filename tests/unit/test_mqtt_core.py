@@ -81,6 +81,19 @@ def test_a_deleted_key_clears_its_retained_message() -> None:
     assert drain(core) == []
 
 
+def test_a_tree_key_on_the_bridges_availability_topic_is_not_published() -> None:
+    """A key `/status` maps to `<base>/<host>/status`, the bridge's own `online`
+    (and last will): published or cleared there, every entity would show
+    unavailable until the next reconnect."""
+    core = make_core(subtrees=("/*",), discovery=False)
+    for body in (b'"x"', b""):
+        (refused,) = core.key_changed("/status", body, NOW)
+        assert isinstance(refused, Refused)
+        assert refused.reason == "key_on_status_topic"
+    core.key_changed("/statuses", b"1", NOW)
+    assert drain(core) == [Message("raspy/pi/statuses", b"1")]
+
+
 def test_a_new_device_service_is_listed_once_for_discovery() -> None:
     core = make_core()
     outputs = core.key_changed(LAMP, b"true", NOW)
