@@ -26,7 +26,7 @@ longer. Memory stays bounded whatever the tree does.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -90,6 +90,23 @@ class CoalescingBuffer:
         queued (one that is not retained is always queued)."""
         if message.topic not in self._retained:
             self.put(message)
+
+    def put_news_first(self, news: Sequence[Message]) -> None:
+        """Queue news that went out before anything queued now (a command's results
+        paho held unacknowledged across a reconnect) ahead of everything, in its
+        order: each one kept, none replacing another of its topic. When full, as
+        `put`: the newest queued retained message makes room, else the one that
+        comes is dropped."""
+        places = [place for place, _ in self._news]
+        places += [place for place, _ in self._retained.values()]
+        low = min(places, default=self._places + 1)
+        for offset, message in enumerate(reversed(news), start=1):
+            if self.full:
+                self.dropped += 1
+                if not self._retained:
+                    continue
+                self.on_evicted(self._retained.popitem(last=True)[1][1])
+            self._news.appendleft((low - offset, message))
 
     def drop(self, stale: Callable[[Message], bool]) -> int:
         """Drop the queued messages `stale` says; returns how many."""

@@ -6,9 +6,10 @@ link (actors/mqtt/link.py) owns the paho client and carries the actions out.
 
 On each CONNACK the link takes from paho what it still held of the connection before
 (unacknowledged, which paho would send again on its own) and hands it here: it goes
-back into the buffer, one message per topic behind what is already queued, so the
-in-flight count starts again from what paho really holds (only `online`) and paho
-never holds more than the session's window.
+back into the buffer (a state one message per topic behind what is already queued;
+a command's results each one, in their order, ahead of those answered meanwhile), so
+the in-flight count starts again from what paho really holds (only `online`) and
+paho never holds more than the session's window.
 """
 
 from __future__ import annotations
@@ -96,10 +97,13 @@ class LinkCore:
         session.connected(now)
         session.handed(1)
         actions = self._sort(core.connected(now), now)  # the mirror again, first
-        # in paho's order; a gesture it never got out is not for now
-        latest = {m.topic: m for m in held if not late_is_wrong(m)}
-        for message in latest.values():
-            core.buffer.put_if_absent(message)  # a queued one is newer
+        # in paho's order; a gesture it never got out is not for now. A command's
+        # results are each kept, ahead of those answered while away; a state is
+        # one per topic, and a queued one is newer
+        held = [m for m in held if not late_is_wrong(m)]
+        core.buffer.put_news_first([m for m in held if not m.retain])
+        for message in {m.topic: m for m in held if m.retain}.values():
+            core.buffer.put_if_absent(message)
         self.busy = True
         self.log.connected()
         return actions

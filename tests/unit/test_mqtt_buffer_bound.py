@@ -208,3 +208,27 @@ def test_only_what_can_be_sent_again_goes_while_there_is_any(
     assert all(m.retain for m in evicted)
     news = [m for m in buffer.take(100) if not m.retain]
     assert len(news) + news_dropped == sum(not retain for _, retain in puts)
+
+
+def test_news_held_across_a_reconnect_goes_first_and_a_full_buffer_keeps_news() -> (
+    None
+):
+    """Results put back first (paho held them): ahead of everything, in their order;
+    when full, the newest queued value makes room, and only news that finds no value
+    to put off is dropped."""
+    evicted: list[Message] = []
+    buffer = CoalescingBuffer(3)
+    buffer.on_evicted = evicted.append
+    value = Message("raspy/pi/fake/a/value", b"1")
+    late = Message("raspy/pi/fake/a/result", b"late", retain=False)
+    buffer.put(value)
+    buffer.put(late)
+    held = [Message("raspy/pi/fake/a/result", b"%d" % n, retain=False) for n in (1, 2)]
+    buffer.put_news_first(held)
+    assert evicted == [value]
+    assert buffer.dropped == 1
+    assert buffer.take(10) == [*held, late]
+    buffer.put(late)
+    buffer.put_news_first(held * 2)  # one place left for four: the older go
+    assert buffer.dropped == 1 + 2
+    assert buffer.take(10) == [held[0], held[1], late]
