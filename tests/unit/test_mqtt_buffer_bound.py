@@ -210,9 +210,7 @@ def test_only_what_can_be_sent_again_goes_while_there_is_any(
     assert len(news) + news_dropped == sum(not retain for _, retain in puts)
 
 
-def test_news_held_across_a_reconnect_goes_first_and_a_full_buffer_keeps_news() -> (
-    None
-):
+def test_news_held_across_a_reconnect_goes_first_and_a_full_buffer_keeps_news() -> None:
     """Results put back first (paho held them): ahead of everything, in their order;
     when full, the newest queued value makes room, and only news that finds no value
     to put off is dropped."""
