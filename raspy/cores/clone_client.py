@@ -193,6 +193,7 @@ class CloneClientCore(CloneWrites):
             gap = GapDetected(msg.seq, self.last_seq)
             ask = self._ask_snapshot(now)
             self._session.pending = [msg]
+            self._session.gap_seq = msg.seq
             return [gap, ask]
         self.last_seq = msg.seq
         if msg.body:
@@ -223,7 +224,13 @@ class CloneClientCore(CloneWrites):
         session = self._session
         old, self.cache = self.cache, session.snapshot
         session.snapshot = {}
-        self.last_seq = seq
+        # RFC 12's KTHXBAI carries the highest KVSYNC sequence (zero when KVSYNCs
+        # carry zero), which can lie far below the server's own. A snapshot asked
+        # after the update that showed a gap holds everything before that update,
+        # so the update follows on from it: taken as a gap again, it would ask for
+        # the same snapshot for ever. raspy's server answers at least its number.
+        self.last_seq = max(seq, session.gap_seq - 1)
+        session.gap_seq = 0
         self.live = True
         session.phase = Phase.LIVE
         out: list[ClientOutput] = [EndSnapshot()]

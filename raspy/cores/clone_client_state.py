@@ -46,5 +46,6 @@ class Session:
     snapshot_at: float = 0.0
     snapshot: dict[bytes, Entry] = field(default_factory=dict)
     pending: list[clone.KvMsg] = field(default_factory=list)
+    gap_seq: int = 0  # the update whose gap asked the snapshot under way (0: none)
     collector_listens: bool = False
     publisher_connections: int = 0

@@ -222,3 +222,30 @@ def test_client_asks_for_its_snapshot_when_updates_flow_without_hugz(
         assert client.stats()["snapshots"] == 1
     finally:
         client.close()
+
+
+def test_whole_map_client_goes_live_with_kthxbai_numbered_as_rfc12(
+    zmq_context: Context, server: ZguideStyleServer
+) -> None:
+    """RFC 12: a KVSYNC's sequence may be zero, and KTHXBAI carries the highest
+    KVSYNC sequence, so it can lie far below the next KVPUB's number. The client
+    may ask once more (it cannot tell that from a lost update), then goes live."""
+    client = CloneClient(server.endpoints, context=zmq_context, server_ttl_s=30)
+    try:
+        routing_id, _request = server.icanhaz()
+        server.router.send_multipart([routing_id, b"/a", ZERO, b"", b"", b"x"])
+        server.router.send_multipart([routing_id, b"KTHXBAI", ZERO, b"", b"", b""])
+        client.wait_synced()
+        server.publisher.send_multipart([b"/a", seq(57), b"", b"", b"y"])
+        routing_id, request = server.icanhaz()
+        assert request == [b"ICANHAZ?", b""]
+        server.router.send_multipart([routing_id, b"/a", ZERO, b"", b"", b"y"])
+        server.router.send_multipart([routing_id, b"KTHXBAI", ZERO, b"", b"", b""])
+        server.publisher.send_multipart([b"/b", seq(58), b"", b"", b"z"])
+        wait_until(lambda: client.get(b"/b") == b"z", what="the next KVPUB applied")
+        assert client.items() == [(b"/a", b"y"), (b"/b", b"z")]
+        assert client.seq == 58
+        assert client.stats()["snapshots"] == 2
+        assert not server.router.poll(300), "the client asked for yet another snapshot"
+    finally:
+        client.close()

@@ -12,6 +12,7 @@ from raspy.cores.clone_client import (
     AskSnapshot,
     Change,
     Changed,
+    ClientOutput,
     CloneClientCore,
     Confirmed,
     Connect,
@@ -197,6 +198,74 @@ def test_whole_map_client_resnapshots_on_a_sequence_gap() -> None:
     # the message that showed the gap is applied after the new snapshot if newer
     outputs = core.on_snapshot(clone.kthxbai(11, b""), T0)
     assert outputs == [EndSnapshot(), Changed((Change(b"/k", 12, b"v", ()),)), Synced()]
+
+
+def rfc12_snapshot(
+    core: CloneClientCore, entries: dict[bytes, bytes]
+) -> list[ClientOutput]:
+    """What a server written to RFC 12 answers: KVSYNCs of sequence zero (the RFC
+    allows it), then KTHXBAI with the highest KVSYNC sequence: zero."""
+    for key, body in entries.items():
+        assert core.on_snapshot(clone.kvsync(key, 0, body), T0) == []
+    return core.on_snapshot(clone.kthxbai(0, b""), T0)
+
+
+def test_whole_map_client_goes_live_with_a_server_that_numbers_kthxbai_as_rfc12() -> (
+    None
+):
+    """RFC 12: KVSYNC sequences may be zero and KTHXBAI carries the highest of them,
+    so the next KVPUB's number lies far above it. The client cannot tell that from a
+    lost update and asks once more; a snapshot asked after that KVPUB holds all
+    before it, so the KVPUB is then applied and the client is live."""
+    core = CloneClientCore(b"", SETTINGS)
+    core.start(T0)
+    core.on_update(clone.hugz(), T0)
+    assert rfc12_snapshot(core, {b"/a": b"x"})[-1] == Synced()
+    assert core.on_update(kvpub(b"/a", 57, b"y"), T0) == [
+        GapDetected(57, 0),
+        AskSnapshot([b"ICANHAZ?", b""]),
+    ]
+    assert rfc12_snapshot(core, {b"/a": b"y"}) == [
+        EndSnapshot(),
+        Changed((Change(b"/a", 0, b"y", (), from_snapshot=True),)),
+        Changed((Change(b"/a", 57, b"y", ()),)),
+        Synced(),
+    ]
+    assert (core.live, core.phase, core.last_seq) == (True, Phase.LIVE, 57)
+    assert core.on_update(kvpub(b"/b", 58, b"z"), T0) == [
+        Changed((Change(b"/b", 58, b"z", ()),))
+    ]
+    assert core.counts["snapshots"] == 2
+    # a loss after that is still seen
+    assert core.on_update(kvpub(b"/b", 60), T0)[0] == GapDetected(60, 58)
+
+
+def test_only_the_update_that_asked_the_snapshot_follows_on_from_it() -> None:
+    """§6.7: an update lost while that snapshot came is still a gap."""
+    core = synced_core(seq=0)
+    core.on_update(kvpub(b"/a", 57), T0)  # a gap: re-snapshot
+    core.on_update(kvpub(b"/a", 59), T0)  # 58 lost meanwhile
+    outputs = rfc12_snapshot(core, {b"/a": b"v"})
+    assert outputs[2:4] == [
+        Changed((Change(b"/a", 57, b"v", ()),)),
+        GapDetected(59, 57),
+    ]
+    assert core.phase is Phase.SNAPSHOT
+
+
+def test_a_snapshot_from_raspys_server_still_drops_what_it_holds() -> None:
+    """raspy's KTHXBAI is the server's own number: updates up to it are in the
+    snapshot and not applied again."""
+    core = synced_core(seq=10)
+    core.on_update(kvpub(b"/k", 12), T0)  # a gap: re-snapshot
+    core.on_snapshot(clone.kvsync(b"/k", 12, b"v"), T0)
+    outputs = core.on_snapshot(clone.kthxbai(13, b""), T0)
+    assert outputs == [
+        EndSnapshot(),
+        Changed((Change(b"/k", 12, b"v", (), from_snapshot=True),)),
+        Synced(),
+    ]
+    assert core.last_seq == 13
 
 
 def test_subtree_client_takes_gaps_as_normal() -> None:
