@@ -243,11 +243,12 @@ class CloneClientCore(CloneWrites):
                 out += self._apply(msg, now)
             else:
                 session.pending.append(msg)  # a gap started a new snapshot
-        if session.phase is Phase.LIVE and self._echoed:
+        if session.phase is not Phase.LIVE:
+            return out  # not in step: a new snapshot is under way
+        if self._echoed:
             out += [Confirmed(uuid) for uuid in self._echoed]
             self._echoed = []
-        if session.phase is Phase.LIVE:
-            out += self._confirmed_by_snapshot()
+        out += self._confirmed_by_snapshot()
         out.append(Synced())
         return out
 

@@ -253,6 +253,23 @@ def test_only_the_update_that_asked_the_snapshot_follows_on_from_it() -> None:
     assert core.phase is Phase.SNAPSHOT
 
 
+def test_no_synced_while_a_gap_among_the_waiting_updates_asks_a_new_snapshot() -> None:
+    """§6.3 step 4, §6.7: a gap among the updates that waited for the snapshot asks
+    for a new one; until that one is complete, the copy is not in step."""
+    core = synced_core(seq=10)
+    core.on_update(kvpub(b"/k", 12), T0)  # a gap: re-snapshot
+    core.on_update(kvpub(b"/k", 15), T0)  # 13 and 14 lost meanwhile
+    outputs = core.on_snapshot(clone.kthxbai(12, b""), T0)
+    assert outputs == [
+        EndSnapshot(),
+        GapDetected(15, 12),
+        AskSnapshot([b"ICANHAZ?", b""]),
+    ]
+    assert (core.live, core.phase) == (False, Phase.SNAPSHOT)
+    assert core.on_snapshot(clone.kthxbai(15, b""), T0) == [EndSnapshot(), Synced()]
+    assert core.live
+
+
 def test_a_snapshot_from_raspys_server_still_drops_what_it_holds() -> None:
     """raspy's KTHXBAI is the server's own number: updates up to it are in the
     snapshot and not applied again."""
