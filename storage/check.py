@@ -73,8 +73,13 @@ def _plain_kv(value: bytes) -> dict[str, object] | None:
         and 0 <= seq < 2**64
         and type(record["body"]) is bytes
         and (ttl is None or type(ttl) is float)
-        and type(props) is dict
-        and all(type(k) is str and type(v) is str for k, v in props.items())
+        and (
+            type(props) is bytes
+            or (
+                type(props) is dict
+                and all(type(k) is str and type(v) is str for k, v in props.items())
+            )
+        )
     )
     return record if plain else None
 

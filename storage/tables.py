@@ -47,11 +47,15 @@ DATA_TABLES: Final = tuple(t for t in Table if t is not Table.META)
 
 @dataclass(frozen=True, slots=True)
 class KvRecord:
-    """One Clone key's stored state: the sequence of the update that last set it."""
+    """One Clone key's stored state: the sequence of the update that last set it.
+
+    `props`: the properties frame as its KVSET carried it; records written before
+    raspy kept the frame hold the parsed properties, a map of strings.
+    """
 
     seq: int
     body: bytes
-    props: dict[str, str]
+    props: bytes | dict[str, str]
     ttl: float | None
 
 
@@ -101,16 +105,20 @@ def _number(value: object, what: str) -> float:
 
 
 def encode_kv(
-    seq: int, body: bytes, props: Mapping[str, str], ttl: float | None
+    seq: int, body: bytes, props: bytes | Mapping[str, str], ttl: float | None
 ) -> bytes:
-    """kv value: the Clone sequence, body, properties and ttl in seconds (or None)."""
+    """kv value: the Clone sequence, body, properties and ttl in seconds (or None).
+
+    The Clone server gives `props` as the frame it received (bytes: any bytes RFC 12
+    allows, kept exactly); a map of strings is the older form, still read.
+    """
     if not 0 <= seq <= SEQ_MAX:
         raise ValueError(f"sequence {seq} outside 0..2**64-1")
     return packing.pack(
         {
             "seq": seq,
             "body": bytes(body),
-            "props": dict(props),
+            "props": bytes(props) if isinstance(props, bytes) else dict(props),
             "ttl": None if ttl is None else float(ttl),
         }
     )
@@ -125,15 +133,19 @@ def decode_kv(data: bytes) -> KvRecord:
         raise StoreError(f"{what}: seq: expected an integer 0..2**64-1")
     if not isinstance(body, bytes):
         raise StoreError(f"{what}: body: expected bytes, got {type(body).__name__}")
-    if not isinstance(props, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in props.items()
-    ):
-        raise StoreError(f"{what}: props: expected a map of strings")
+    if not isinstance(props, bytes) and not _string_map(props):
+        raise StoreError(f"{what}: props: expected bytes or a map of strings")
     return KvRecord(
         seq=seq,
         body=body,
         props=props,
         ttl=None if ttl is None else _number(ttl, f"{what}: ttl"),
+    )
+
+
+def _string_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     )
 
 

@@ -105,7 +105,7 @@ def store_ops(updates: list[core_mod.Update], mark: int | None = None) -> list[O
         if update.is_delete:
             ops.append(Delete(Table.KV, update.key))
         else:
-            value = encode_kv(update.seq, update.body, dict(update.props), update.ttl_s)
+            value = encode_kv(update.seq, update.body, update.props_frame, update.ttl_s)
             ops.append(Put(Table.KV, update.key, value))
     if mark is None:
         mark = updates[-1].seq

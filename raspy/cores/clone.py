@@ -26,7 +26,8 @@ class Update:
     """An accepted change with its sequence number; an empty body is a delete (§6.4).
 
     `ttl_s` is the relative ttl (None: permanent); server deletions have an empty
-    uuid and no properties (§6.6).
+    uuid and no properties (§6.6). `props_frame` is the properties frame as the
+    KVSET carried it, published and stored as it came; `props` its parsed pairs.
     """
 
     seq: int
@@ -35,6 +36,7 @@ class Update:
     props: clone.Props
     body: bytes
     ttl_s: float | None
+    props_frame: bytes = b""
 
     @property
     def is_delete(self) -> bool:
@@ -42,9 +44,8 @@ class Update:
 
     def kvpub(self) -> list[bytes]:
         """The KVPUB: uuid, properties and body echoed unchanged (§6.4)."""
-        return clone.encode_kvmsg(
-            clone.KvMsg(self.key, self.seq, self.uuid, self.props, self.body)
-        )
+        seq = clone.encode_seq(self.seq)
+        return [self.key, seq, self.uuid, self.props_frame, self.body]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ class CloneCore:
             ttl_s=ttl_s,
             uuid=msg.uuid,
             now=now,
+            props_frame=bytes(frames[3]),
         )
 
     def on_local(self, frames: Sequence[bytes], now: float) -> list[CloneOutput]:
@@ -261,6 +263,7 @@ class CloneCore:
         uuid: bytes,
         now: float,
         coalesced: bool = False,
+        props_frame: bytes = b"",
     ) -> list[CloneOutput]:
         if len(body) > self._max_value_bytes:
             detail = f"{len(body)} > {self._max_value_bytes}"
@@ -275,7 +278,8 @@ class CloneCore:
         else:
             # §6.6: a set without ttl (or ttl=0) is permanent; a delete ends the ttl
             self._expires_at.pop(key, None)
-        update = self._next(key, uuid, props, body, ttl_s if body else None)
+        ttl_s = ttl_s if body else None
+        update = self._next(key, uuid, props, body, ttl_s, props_frame)
         return [Accept(update, coalesced)]
 
     def on_tick(self, now: float) -> list[CloneOutput]:
@@ -329,9 +333,10 @@ class CloneCore:
         props: clone.Props,
         body: bytes,
         ttl_s: float | None,
+        props_frame: bytes = b"",
     ) -> Update:
         self._last_seq += 1
-        return Update(self._last_seq, key, uuid, props, body, ttl_s)
+        return Update(self._last_seq, key, uuid, props, body, ttl_s, props_frame)
 
     def _set_deadline(self, key: bytes, expires_at: float) -> None:
         self._expires_at[key] = expires_at

@@ -97,8 +97,8 @@ def test_readings_are_published_at_once_and_stored_when_the_interval_ends(
         ),
         what="one flush of two readings",
     )
-    assert _stored(wear_store, b"/device/a/value") == KvRecord(3, b"3", {}, None)
-    assert _stored(wear_store, b"/device/b/value") == KvRecord(2, b"2", {}, None)
+    assert _stored(wear_store, b"/device/a/value") == KvRecord(3, b"3", b"", None)
+    assert _stored(wear_store, b"/device/b/value") == KvRecord(2, b"2", b"", None)
 
 
 def test_a_snapshot_holds_the_published_readings_not_yet_stored(
@@ -136,12 +136,12 @@ def test_a_client_write_to_a_reading_is_stored_before_published_and_stays(
             b"21",
         )
         assert _stored(wear_store, b"/device/a/setpoint") == KvRecord(
-            2, b"21", {}, None
+            2, b"21", b"", None
         )
         clock.advance(INTERVAL_S)
         wear_server.turn()
         assert _stored(wear_store, b"/device/a/setpoint") == KvRecord(
-            2, b"21", {}, None
+            2, b"21", b"", None
         )
         assert snapshot(zmq_context, wear_server.endpoints.snapshot, b"/device/") == [
             clone.kvsync(b"/device/a/setpoint", 2, b"21"),
@@ -159,8 +159,8 @@ def test_a_clean_stop_writes_the_pending_readings_and_a_restart_starts_past_the_
     try:
         with clone_server(zmq_context, store, clock) as running:
             _readings(running, (b"/device/a/value", b"1"), (b"/stats/x", b"2"))
-        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", {}, None)
-        assert _stored(store, b"/stats/x") == KvRecord(2, b"2", {}, None)
+        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
+        assert _stored(store, b"/stats/x") == KvRecord(2, b"2", b"", None)
         with clone_server(zmq_context, store, clock) as again:
             sub = subscriber(zmq_context, again.endpoints.publisher, b"/device/")
             try:
@@ -180,7 +180,7 @@ def test_with_coalescing_off_readings_are_stored_before_published(
     try:
         with clone_server(zmq_context, store, clock) as running:
             _readings(running, (b"/device/a/value", b"1"))
-            assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", {}, None)
+            assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
             assert _mark(store) == 1
     finally:
         store.close()

@@ -115,9 +115,7 @@ def test_kvset_on_the_collector_is_stored_then_published_with_the_next_sequence(
         assert next_update(sub) == [b"/k", _seq(1), UUID_A, b"unit=C\n", b"21.5"]
         record = store.get(Table.KV, b"/k")
         assert record is not None
-        assert decode_kv(record) == decode_kv(
-            encode_kv(1, b"21.5", {"unit": "C"}, None)
-        )
+        assert decode_kv(record) == decode_kv(encode_kv(1, b"21.5", b"unit=C\n", None))
         assert store.get(Table.KV_META, LAST_SEQ_KEY) == encode_seq(1)
     finally:
         writer.close()

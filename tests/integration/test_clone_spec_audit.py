@@ -24,6 +24,9 @@ from support.clonesrv import (
 )
 from support.wait import wait_until
 
+from raspy.storage.store import Store
+from raspy.storage.tables import Table, decode_kv
+
 Context = zmq.Context[zmq.Socket[bytes]]
 ZERO = b"\x00" * 8
 
@@ -125,6 +128,31 @@ def test_kvpub_echoes_uuid_and_properties_and_kvsync_carries_neither(
         [b"/t", seq(1), b"", b"", b"21.5"],
         [b"KTHXBAI", seq(1), b"", b"", b""],
     ]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        b"a=1",  # no newline after the last property
+        b"\n\nunit=C\n\n",  # empty lines
+        b"x=1\nx=2\n",  # one name twice
+    ],
+)
+def test_kvpub_echoes_the_properties_frame_exactly_as_received(
+    server: CloneServer,
+    store: Store,
+    writer: zmq.Socket[bytes],
+    sub: zmq.Socket[bytes],
+    properties: bytes,
+) -> None:
+    """RFC 12: the server publishes the client's properties as it received them
+    (§6.4), whatever their spelling; the store keeps the same bytes."""
+    update_id = uuid.uuid4().bytes
+    writer.send_multipart([b"/p", ZERO, update_id, properties, b"1"])
+    assert next_update(sub) == [b"/p", seq(1), update_id, properties, b"1"]
+    record = store.get(Table.KV, b"/p")
+    assert record is not None
+    assert decode_kv(record).props == properties
 
 
 def test_empty_value_deletes_the_key_and_deleting_an_absent_key_is_still_published(

@@ -31,7 +31,8 @@ def test_first_update_gets_sequence_one_and_echoes_uuid_and_properties() -> None
     """§6.2 raspy: the first update gets 1; §6.4: UUID and properties echoed."""
     core = CloneCore()
     out = core.on_kvset(_kvset(b"/a", b"v", UUID_A, b"unit=C\n"), NOW)
-    assert out == [Accept(Update(1, b"/a", UUID_A, (("unit", "C"),), b"v", None))]
+    props = (("unit", "C"),)
+    assert out == [Accept(Update(1, b"/a", UUID_A, props, b"v", None, b"unit=C\n"))]
     assert _accepted(out).kvpub() == [
         b"/a",
         clone.encode_seq(1),
@@ -181,7 +182,8 @@ def test_publisher_kvset_with_ttl_carries_it_as_a_property_so_clients_see_it() -
     core = CloneCore()
     frames = clone.kvset(b"/d", b"21", b"", (("unit", "C"),), ttl_s=30)
     update = _accepted(core.on_kvset(frames, NOW))
-    assert update == Update(1, b"/d", b"", (("unit", "C"), ("ttl", "30")), b"21", 30.0)
+    props = (("unit", "C"), ("ttl", "30"))
+    assert update == Update(1, b"/d", b"", props, b"21", 30.0, b"unit=C\nttl=30\n")
     assert core.next_deadline() == NOW + 30
 
 

@@ -72,7 +72,7 @@ def test_an_in_process_kvset_is_numbered_and_echoed_like_a_collector_one() -> No
     core = CloneCore()
     frames = clone.kvset(b"/a", b"v", UUID_A, (("unit", "C"),))
     assert core.on_local([PUBLISH_CHANNEL, *frames], NOW) == [
-        Accept(Update(1, b"/a", UUID_A, (("unit", "C"),), b"v", None))
+        Accept(Update(1, b"/a", UUID_A, (("unit", "C"),), b"v", None, b"unit=C\n"))
     ]
 
 

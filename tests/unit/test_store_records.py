@@ -49,6 +49,18 @@ def test_kv_value_is_a_msgpack_map_of_seq_body_props_and_ttl() -> None:
     assert decode_kv(encoded) == KvRecord(7, b"on", {"unit": "C"}, 30.0)
 
 
+@given(seqs, st.binary(max_size=50), st.binary(max_size=50))
+def test_kv_records_keep_the_properties_frame_as_it_came(
+    seq: int, body: bytes, props: bytes
+) -> None:
+    """§6.4: the Clone server stores a KVSET's properties frame as it came (any
+    bytes, UTF-8 or not), and the checks of raspy-kv take such a record."""
+    encoded = encode_kv(seq, body, props, None)
+    assert decode_kv(encoded) == KvRecord(seq, body, props, None)
+    last_seq = (Table.KV_META, b"last_seq", encode_seq(seq))
+    assert _check([(Table.KV, b"/a", encoded), last_seq]) == []
+
+
 @given(
     seqs,
     st.binary(max_size=50),
@@ -125,7 +137,7 @@ def test_arbitrary_bytes_decode_or_raise_store_error(data: bytes) -> None:
         ),
         pytest.param(
             packing.pack({"seq": 1, "body": b"", "props": {"a": 1}, "ttl": None}),
-            "kv record: props: expected a map of strings",
+            "kv record: props: expected bytes or a map of strings",
             id="int-prop",
         ),
         pytest.param(
