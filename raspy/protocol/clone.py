@@ -32,6 +32,7 @@ MAX_TTL_S: Final = 1e9  # about 31 years; keeps deadlines finite
 _SEQ: Final = struct.Struct(">Q")  # §6.2: exactly 8 bytes, unsigned, big-endian
 ZERO_SEQ: Final = bytes(8)
 _LITERALS: Final = frozenset((KTHXBAI, HUGZ))
+_ESCAPE: Final = "surrogateescape"  # properties' bytes that are not UTF-8
 
 Props = tuple[tuple[str, str], ...]
 
@@ -133,11 +134,29 @@ def encode_props(props: Iterable[tuple[str, str]] | Mapping[str, str]) -> bytes:
         if "\n" in value:
             raise ValueError(f"property {name!r}: value contains a newline")
         lines.append(f"{name}={value}\n")
-    return "".join(lines).encode("utf-8")
+    try:
+        return "".join(lines).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: raspy writes only text
+        bad = next(line for line in lines if not _is_utf8(line))
+        raise ValueError(f"property {quote(bad.rstrip())}: not UTF-8 text") from None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_props(frame: bytes) -> Props:
-    """Split lines on \\n, skip empty ones, split each at its first `=` (§6.2)."""
+    """Split lines on \\n, skip empty ones, split each at its first `=` (§6.2).
+
+    RFC 12 asks nothing of the bytes but `=` and newlines: any that are not UTF-8
+    come through as lone surrogates (errors="surrogateescape"), so that
+    `prop_bytes` gives them back exactly. encode_props refuses them: raspy writes
+    only text.
+    """
     if len(frame) > MAX_PROPS_BYTES:
         raise MalformedMessage(
             _PROTO, "properties_too_large", f"{len(frame)} > {MAX_PROPS_BYTES}"
@@ -149,13 +168,13 @@ def decode_props(frame: bytes) -> Props:
         name, sep, value = line.partition(b"=")
         if not sep or not name:
             raise MalformedMessage(_PROTO, "bad_properties", f"line {quote(line)}")
-        try:
-            props.append((name.decode("utf-8"), value.decode("utf-8")))
-        except UnicodeDecodeError as exc:
-            raise MalformedMessage(
-                _PROTO, "bad_properties", f"not UTF-8: {quote(line)}"
-            ) from exc
+        props.append((name.decode("utf-8", _ESCAPE), value.decode("utf-8", _ESCAPE)))
     return tuple(props)
+
+
+def prop_bytes(text: str) -> bytes:
+    """A property's name or value as the bytes the frame held (see decode_props)."""
+    return text.encode("utf-8", _ESCAPE)
 
 
 def prop(props: Props, name: str) -> str | None:
@@ -181,7 +200,7 @@ def parse_ttl(text: str) -> float:
         and (not fraction or fraction.isdigit())
     )
     if not valid:
-        raise MalformedMessage(_PROTO, "bad_ttl", f"ttl={quote(text)}")
+        raise MalformedMessage(_PROTO, "bad_ttl", f"ttl={quote(prop_bytes(text))}")
     return min(float(text), MAX_TTL_S)
 
 

@@ -136,6 +136,7 @@ def test_kvpub_echoes_uuid_and_properties_and_kvsync_carries_neither(
         b"a=1",  # no newline after the last property
         b"\n\nunit=C\n\n",  # empty lines
         b"x=1\nx=2\n",  # one name twice
+        b"owner=J\xf6rg\n",  # not UTF-8: RFC 12 asks only for no `=` in a name
     ],
 )
 def test_kvpub_echoes_the_properties_frame_exactly_as_received(

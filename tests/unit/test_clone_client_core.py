@@ -285,6 +285,17 @@ def test_a_snapshot_from_raspys_server_still_drops_what_it_holds() -> None:
     assert core.last_seq == 13
 
 
+def test_a_kvpub_whose_properties_are_not_utf8_is_applied() -> None:
+    """RFC 12 asks of properties only names without `=` and no newline (§6.2)."""
+    core = synced_core(seq=10)
+    frames = [b"/k", clone.encode_seq(11), b"", b"owner=J\xf6rg\n", b"v"]
+    [changed] = core.on_update(frames, T0)
+    assert isinstance(changed, Changed)
+    [(name, value)] = changed.changes[0].props
+    assert (name, clone.prop_bytes(value)) == ("owner", b"J\xf6rg")
+    assert core.last_seq == 11
+
+
 def test_subtree_client_takes_gaps_as_normal() -> None:
     """§6.7: sequence numbers are global, so a subtree client sees gaps."""
     core = synced_core(subtree=b"/a/", seq=10)

@@ -263,3 +263,21 @@ def test_local_batch_rejects_a_bad_key_and_keeps_the_rest() -> None:
         "body_too_large",
     ]
     assert core.last_seq == 1
+
+
+def test_a_kvset_whose_properties_are_not_utf8_is_numbered_and_echoed() -> None:
+    """RFC 12 asks of properties only names without `=` and no newline anywhere
+    (§6.2); the KVPUB echoes them as received (§6.4)."""
+    core = CloneCore()
+    properties = b"owner=J\xf6rg\n"
+    update = _accepted(core.on_kvset(_kvset(b"/a", b"v", UUID_A, properties), NOW))
+    assert update.kvpub() == [b"/a", clone.encode_seq(1), UUID_A, properties, b"v"]
+
+
+def test_a_refused_kvset_with_properties_not_utf8_still_names_key_and_uuid() -> None:
+    """§6.4: a ttl that is no number is dropped; the writer is still named."""
+    core = CloneCore()
+    frames = _kvset(b"/a", b"v", UUID_A, b"owner=J\xf6rg\nttl=soon\n")
+    [refused] = core.on_kvset(frames, NOW)
+    assert isinstance(refused, Rejected)
+    assert (refused.reason, refused.key, refused.uuid) == ("bad_ttl", b"/a", UUID_A)

@@ -12,7 +12,7 @@ from support.dump_text import json_line as _line
 
 from raspy import packing
 from raspy.storage.dump import Dump, Header, Record, dump_lines, parse
-from raspy.storage.tables import Table
+from raspy.storage.tables import Table, decode_kv, encode_kv
 
 
 def test_dump_is_a_header_one_line_per_record_and_a_checksummed_end_line() -> None:
@@ -148,3 +148,13 @@ def test_each_record_shows_bytes_in_the_most_readable_exact_form(
         "value": shown_value,
     }
     assert parse(b"".join(lines)) == Dump(header, (Record(table, key, value),))
+
+
+@pytest.mark.parametrize("props", [b"owner=J\xf6rg\n", b"a=1", b""])
+def test_a_kv_record_keeps_its_properties_frame_through_a_dump(props: bytes) -> None:
+    """The Clone server stores a KVSET's properties frame as it came, bytes that are
+    not UTF-8 included (RFC 12 allows them); a dump gives the same record back."""
+    record = Record(Table.KV, b"/a", encode_kv(5, b"21.5", props, None))
+    dumped = b"".join(dump_lines(HEADER, (record,)))
+    assert parse(dumped).records == (record,)
+    assert decode_kv(parse(dumped).records[0].value).props == props
