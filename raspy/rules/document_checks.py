@@ -268,8 +268,14 @@ class Checks:
         # a bare 1:30 is YAML 1.1's base-60 number 90: a duration is given the text
         # as written, to be told it reads like a clock (raspy.rules.duration)
         clock = node.tag.endswith(("int", "float")) and ":" in node.value
+        value = node.value if raw or clock else scalar(node)
+        if isinstance(value, Invalid):  # a number past ±2**63: said as such
+            self.problem(
+                node, path, f"expected a number within ±2**63, got {kind_of(node)}"
+            )
+            return None
         try:
-            return parse(node.value if raw or clock else scalar(node))
+            return parse(value)
         except ValueError as exc:
             self.problem(node, path, str(exc))
             return None

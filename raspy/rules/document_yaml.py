@@ -5,6 +5,7 @@ tag can build a Python object. Aliases, foreign tags and deep nesting are refuse
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Final
 
@@ -14,6 +15,7 @@ from yaml.constructor import SafeConstructor
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules.duration import mapping_hint
+from raspy.rules.expr_values import INT_LIMIT
 
 MAX_DEPTH: Final = 32
 _TAG: Final = "tag:yaml.org,2002:"
@@ -108,6 +110,10 @@ def scalar(node: yaml.Node) -> JsonValue | Invalid:
             value = str(node.value)
     except ValueError:  # an int past Python's digit limit
         return INVALID
+    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
+        # no number a scenario holds is past ±2**63 (raspy.rules.expr_values); a
+        # hex, octal or base-60 one escapes Python's digit limit above
+        return INVALID
     return value
 
 
@@ -172,5 +178,7 @@ def duration_mapping_hint(node: yaml.Node, *, signed: bool = False) -> str | Non
             value, yaml.ScalarNode
         ):
             return None
-        found[key.value] = scalar(value)
+        amount = scalar(value)
+        # a number past ±2**63 (INVALID) is too long whatever its unit
+        found[key.value] = math.inf if isinstance(amount, Invalid) else amount
     return mapping_hint(found, signed=signed)

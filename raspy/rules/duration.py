@@ -38,6 +38,8 @@ def parse_offset(value: object) -> float:
                 ) from exc
             return -seconds if text[0] == "-" else seconds
     if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        if -value > MAX_DURATION_S:  # (float() of a huge int overflows)
+            raise ValueError(_too_long(value))
         return -_checked(float(-value), value)
     return parse_duration(value)
 
@@ -51,9 +53,9 @@ def _magnitude(value: object, *, signed: bool) -> float:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected a finite duration, got {value}")
         if value < 0:
-            raise ValueError(f"expected a duration ≥ 0, got {value}")
+            raise ValueError(f"expected a duration ≥ 0, got {_shown(value)}")
         if value > MAX_DURATION_S:
-            raise ValueError(f"duration too long (at most 366d), got {value}")
+            raise ValueError(_too_long(value))
         return float(value)
     return _parse_text(value, signed=signed)
 
@@ -94,9 +96,10 @@ def _clock_hint(text: str) -> str:
     form for it, or both when it is not known whether `1:30` is minutes or hours."""
     got = f"expected a duration like 90s, 5m or 1h30m, got {quote(text)}"
     parts = text.split(":")
-    if not all(part.isdigit() and part.isascii() for part in parts) or not (
-        2 <= len(parts) <= 3
-    ):
+    if not all(
+        part.isdigit() and part.isascii() and len(part) <= _CLOCK_DIGITS
+        for part in parts
+    ) or not (2 <= len(parts) <= 3):
         return got
     numbers = [int(part) for part in parts]
     if len(parts) == 2:
@@ -110,6 +113,7 @@ def _clock_hint(text: str) -> str:
     return f"{got} (a clock's time: write {_spelled(total)})"
 
 
+_CLOCK_DIGITS: Final = 6  # a clock's part longer than this is no clock
 # Home Assistant writes a duration as a mapping too (`for: {minutes: 5}`)
 _HA_UNITS: Final = {
     "days": 86_400.0,
@@ -118,6 +122,7 @@ _HA_UNITS: Final = {
     "seconds": 1.0,
     "milliseconds": 0.001,
 }
+_HA_LIMIT: Final = MAX_DURATION_S * 1000  # the most of any unit that can be in range
 
 
 def mapping_hint(mapping: dict[str, object], *, signed: bool = False) -> str | None:
@@ -130,9 +135,13 @@ def mapping_hint(mapping: dict[str, object], *, signed: bool = False) -> str | N
     for unit, amount in mapping.items():
         if isinstance(amount, bool) or not isinstance(amount, int | float):
             return None
-        if not math.isfinite(amount) or (amount < 0 and not signed):
+        if amount < 0 and not signed:
             return None
+        if not abs(amount) <= _HA_LIMIT:  # inf, nan; float() of a huge int overflows
+            return f"duration too long (at most 366d), got a mapping with {unit}"
         total += amount * _HA_UNITS[unit]
+    if abs(total) > MAX_DURATION_S:
+        return f"duration too long (at most 366d), got a mapping of {abs(total):g}s"
     sign, total = ("-" if total < 0 else ""), abs(total)
     whole = round(total)
     if abs(total - whole) < 1e-9:
@@ -175,8 +184,12 @@ def _spelled(seconds: int) -> str:
 
 def _checked(seconds: float, value: object) -> float:
     if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
-        raise ValueError(f"duration too long (at most 366d), got {_shown(value)}")
+        raise ValueError(_too_long(value))
     return seconds
+
+
+def _too_long(value: object) -> str:
+    return f"duration too long (at most 366d), got {_shown(value)}"
 
 
 def _shown(value: object) -> str:
@@ -186,9 +199,11 @@ def _shown(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return "a number past ±2**63" if abs(value) > 2**63 else f"{value:.3g}"
     if isinstance(value, int | float):
         return str(value)
-    return f"a {type(value).__name__}"
+    return "a value"
 
 
 duration_field(parse_duration)

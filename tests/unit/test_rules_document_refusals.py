@@ -416,6 +416,90 @@ def test_document_error_holds_every_problem_and_prints_one_per_line() -> None:
     )
 
 
+HEX = "0x" + "f" * 5000  # past Python's digit limit, which YAML's hex escapes
+HUGE = "1" + "0" * 400
+NUMBERS: list[tuple[str, str, list[str]]] = [
+    (
+        "a hex variable past 2**63",
+        f"name: a\nvariables: {{x: {HEX}}}\n" + OK_ACTIONS,
+        [
+            "s.yaml:2:16: variables.x: expected a JSON value, "
+            "got a number of 5002 characters"
+        ],
+    ),
+    (
+        "a base-60 variable past 2**63",
+        "name: a\nvariables: {x: 1" + ":59" * 20 + "}\n" + OK_ACTIONS,
+        [
+            "s.yaml:2:16: variables.x: expected a JSON value, "
+            "got a number of 61 characters"
+        ],
+    ),
+    (
+        "a hex call body",
+        f"name: a\nactions: [{{call: echo, body: {HEX}}}]\n",
+        [
+            "s.yaml:2:30: actions[0].body: expected a JSON value, "
+            "got a number of 5002 characters"
+        ],
+    ),
+    (
+        "Home Assistant's duration of a huge float",
+        "name: a\nactions: [{wait: {hours: 1e308}}]\n",
+        [
+            "s.yaml:2:18: actions[0].wait: duration too long (at most 366d), "
+            "got a mapping with hours"
+        ],
+    ),
+    (
+        "Home Assistant's duration of a huge int",
+        f"name: a\nactions: [{{wait: {{seconds: {HUGE}}}}}]\n",
+        [
+            "s.yaml:2:18: actions[0].wait: duration too long (at most 366d), "
+            "got a mapping with seconds"
+        ],
+    ),
+    (
+        "a hugely negative sun offset",
+        f"name: a\ntriggers: [{{sun: sunset, offset: -{HUGE}}}]\n" + OK_ACTIONS,
+        [
+            "s.yaml:2:34: triggers[0].offset: expected a number within ±2**63, "
+            "got a number of 402 characters"
+        ],
+    ),
+    (
+        "a wait of 5000 digits",
+        "name: a\nactions: [{wait: 1" + "0" * 5000 + "}]\n",
+        [
+            "s.yaml:2:18: actions[0].wait: expected a number within ±2**63, "
+            "got a number of 5001 characters"
+        ],
+    ),
+    (
+        "a clock of 5000 digits",
+        'name: a\nactions: [{wait: "' + "9" * 5000 + ':30"}]\n',
+        [
+            "s.yaml:2:18: actions[0].wait: expected a duration like 90s, 5m or "
+            "1h30m, got '" + "9" * 64 + "'…"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [(t, lines) for _, t, lines in NUMBERS],
+    ids=[c[0] for c in NUMBERS],
+)
+def test_a_number_past_2_63_is_refused_at_its_place_in_raspy_s_words(
+    text: str, lines: list[str]
+) -> None:
+    """No number a scenario holds is past ±2**63 (docs/scenarios.md): one written in
+    hex or base 60, or as a duration, loaded and then broke the engine, crashed the
+    loader (OverflowError), or was refused in Python's own words."""
+    assert validate_scenario(text, "s.yaml") == lines
+
+
 def test_a_huge_expression_string_is_refused() -> None:
     text = "name: a\nconditions: ['" + "1+" * 6000 + "1']\n" + OK_ACTIONS
     assert validate_scenario(text, "s.yaml") == [
