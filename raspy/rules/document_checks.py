@@ -221,6 +221,9 @@ class Checks:
 
     def number(self, node: yaml.Node, path: str) -> float | None:
         value = scalar(node)
+        if isinstance(value, Invalid) and node.tag.endswith("int"):  # past ±2**63
+            self.problem(node, path, "number out of range")
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(node, path, f"expected a number, got {kind_of(node)}")
             return None

@@ -203,7 +203,9 @@ def _shown(value: object) -> str:
         return "a number past ±2**63" if abs(value) > 2**63 else f"{value:.3g}"
     if isinstance(value, int | float):
         return str(value)
-    return "a value"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return "a value"  # (a document's unreadable number, never a class's name)
 
 
 duration_field(parse_duration)
