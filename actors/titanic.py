@@ -270,7 +270,7 @@ class TitanicActor(pykka.ThreadingActor):
         if service == tsp.REQUEST_SERVICE:
             return core.on_request(caller, body, self._clock.wall())
         if service == tsp.REPLY_SERVICE:
-            return core.on_reply_query(caller, body, self._clock.wall())
+            return core.on_reply_query(caller, body, self._now())
         return core.on_close(caller, body)
 
     def _answer(self, caller: Caller, body: Sequence[bytes]) -> None:

@@ -85,7 +85,8 @@ class TitanicConfig:
     # least 1, at most store.max_value_bytes less the record around it (64 bytes and
     # 5 a frame of broker.max_frames), checked while Titanic is on
     max_body_bytes: int = 256 * 1024
-    # seconds a request is kept after it was made (1 s to a year); 0: until
+    # seconds a request is kept after it was accepted, of real time: a clock set
+    # by NTP or set back does not shorten it (1 s to a year); 0: until
     # titanic.close (RFC 9); a raspy extension
     retention_s: float = 0.0
     # seconds to wait for a service's reply before the attempt counts as failed

@@ -47,6 +47,7 @@ from raspy.cores.titanic_output import (
     StoredRequest,
     Write,
 )
+from raspy.cores.titanic_retention import stored_age
 from raspy.cores.titanic_settings import TitanicSettings, request_size
 from raspy.cores.titanic_startup import sort_stored
 from raspy.errors import MalformedMessage
@@ -96,7 +97,8 @@ class TitanicCore(TitanicBook):
         exist). Call once, before any other input. The quota does not refuse what
         is stored already: it only holds back new requests; a request for a service
         not relayed (stored before on_request refused those) is refused now
-        (titanic_startup).
+        (titanic_startup). With retention, a stored request ages from `now` plus
+        its age by its stamp and `wall`, when both look set (titanic_retention).
         """
         if self._loaded or len(self._requests):
             raise ValueError("TitanicCore.load() must come first and only once")
@@ -107,8 +109,10 @@ class TitanicCore(TitanicBook):
         for record, queued in stored.requests:
             size = request_size(record.service, record.body)
             state = State.DONE if queued is None else State.PENDING
-            self._requests.add(Entry(record.uuid, record.created, queued, size, state))
-            self._retention.track(record.uuid, record.created)
+            entry = Entry(record.uuid, record.created, queued, size, state)
+            self._requests.add(entry)
+            age = stored_age(record.created, wall)
+            entry.expires = self._retention.track(record.uuid, now, age)
             if queued is not None:
                 self._refusals.queue(record, queued, now, wall, out)
         self._retention.start(now)
@@ -153,19 +157,16 @@ class TitanicCore(TitanicBook):
         return [Persist(token, writes)]
 
     def on_reply_query(
-        self, caller: Caller, body: Sequence[bytes], wall: float
+        self, caller: Caller, body: Sequence[bytes], now: float
     ) -> list[Output]:
-        """`titanic.reply` (§5.4): 300 pending, 200 + reply when done, 400 unknown."""
+        """`titanic.reply` (§5.4): 300 pending, 200 + reply when done, 400 unknown
+        (or past retention at monotonic `now`, though not purged yet)."""
         try:
             uuid = titanic.decode_reply_query(body).uuid
         except MalformedMessage as exc:
             return self._refuse(caller, exc.reason)
         entry = self._requests.get(uuid)
-        if (
-            entry is None
-            or entry.state is State.ACCEPTING
-            or self._retention.expired(entry.created, wall)
-        ):
+        if entry is None or entry.state is State.ACCEPTING or entry.expires <= now:
             return [Answer(caller, (Status.UNKNOWN.value,))]
         if entry.state in REPLY_READY:
             return [AnswerStored(caller, uuid)]
@@ -230,7 +231,7 @@ class TitanicCore(TitanicBook):
         entry = self._requests.fire(uuid, Trigger.ACCEPT_COMMITTED)
         assert entry is not None
         assert entry.order is not None
-        self._retention.track(uuid, entry.created)
+        entry.expires = self._retention.track(uuid, now)  # ages from its commit
         # on_request refused a service not relayed: only a stored one can be (load)
         self._dispatcher.queue(uuid, commit.service, commit.body, entry.order)
         out.append(Noted(Event.ACCEPTED, uuid))
@@ -324,7 +325,7 @@ class TitanicCore(TitanicBook):
         self._dispatcher.expire(now, out)
         self._refusals.on_tick(now, wall, out)
         if self._retention.due(now):
-            out.extend(self._retention.purge(wall, self._deletions.expire))
+            out.extend(self._retention.purge(now, self._deletions.expire))
         self._dispatcher.pump(now, out)
         return out
 

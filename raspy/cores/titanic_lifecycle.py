@@ -14,6 +14,7 @@ deletion puts it back exactly there; GONE is never stored: the entry is forgotte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from enum import Enum
 from typing import Final
@@ -90,13 +91,14 @@ CLOSING: Final = frozenset(
 class Entry:
     """One request as the life cycle knows it; the dispatcher keeps its own job."""
 
-    __slots__ = ("closers", "created", "order", "size", "state", "uuid")
+    __slots__ = ("closers", "created", "expires", "order", "size", "state", "uuid")
 
     def __init__(
         self, uuid: str, created: float, order: int | None, size: int, state: State
     ) -> None:
         self.uuid = uuid
-        self.created = created  # wall_ts
+        self.created = created  # wall_ts, as stored (never used to age it)
+        self.expires = math.inf  # monotonic; set by retention once accepted
         self.order = order  # queue counter while a queue entry is stored, else None
         self.size = size  # request body bytes (for the quota)
         self.state = state

@@ -1,27 +1,49 @@
 """Retention: when a request has been kept long enough to be purged (retention_s).
 
 Its own module because the expiry heap and the check timer are a job of their own,
-apart from answering and dispatching. It knows UUIDs and creation times only: the
-core's purge callback fires EXPIRE through the life cycle and describes the deletion
+apart from answering and dispatching. It knows UUIDs and deadlines only: the core's
+purge callback fires EXPIRE through the life cycle and describes the deletion
 (Persist). retention_s = 0 keeps every request until titanic.close.
+
+A request ages on the monotonic clock, as Clone's ttl and the scenario's waits do: a
+Pi has no battery clock, and its wall clock runs from 1970 or from the last shutdown
+until NTP steps it, so a request accepted then must not look years old a moment
+later. A stored request taken back at start-up has its wall-clock age added
+(stored_age) only when its stamp and the clock both look set; otherwise it ages from
+the start, never from its stamp (docs/protocols.md §5.5, retention).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
+from typing import Final
 
 from raspy.cores.titanic_output import Output
 from raspy.cores.titanic_settings import TitanicSettings
 
+# 2023-01-01 00:00 UTC, before any raspy: a wall clock earlier than this has not been
+# set yet (a Pi without a battery clock starts at 1970 until NTP)
+CLOCK_SET_FLOOR: Final = 1_672_531_200.0
+
+
+def stored_age(created: float, wall: float) -> float:
+    """How long ago a stored request was accepted, as its stamp and the clock say,
+    when both look right: a stamp or a clock before CLOCK_SET_FLOOR (not set yet),
+    or a stamp later than the clock (set back since), counts as accepted now."""
+    if CLOCK_SET_FLOOR <= created <= wall < math.inf:
+        return wall - created
+    return 0.0
+
 
 class Retention:
-    """Accepted requests in order of creation, and the next time to look for old ones."""
+    """Accepted requests in order of their deadline, and the next time to look."""
 
     def __init__(self, settings: TitanicSettings) -> None:
         self._retention_s = settings.retention_s
         self._check_s = settings.retention_check_s
-        self._expiries: list[tuple[float, str]] = []  # (wall_ts, uuid)
+        self._expiries: list[tuple[float, str]] = []  # (monotonic deadline, uuid)
         self._next_check_at: float | None = None  # monotonic s
 
     def start(self, now: float) -> None:
@@ -29,16 +51,17 @@ class Retention:
         if self._retention_s > 0:
             self._next_check_at = now
 
-    def track(self, uuid: str, created: float) -> None:
-        """A request was added to the known ones."""
-        if self._retention_s > 0:
-            heapq.heappush(self._expiries, (created, uuid))
-            if self._next_check_at is None:
-                self._next_check_at = 0.0
-
-    def expired(self, created: float, wall: float) -> bool:
+    def track(self, uuid: str, now: float, age: float = 0.0) -> float:
+        """A request `age` s old at monotonic `now` was added to the known ones: its
+        monotonic deadline (infinite with retention off)."""
         retention = self._retention_s
-        return retention > 0 and wall >= created + retention
+        if retention <= 0:
+            return math.inf
+        expires = now + retention - age
+        heapq.heappush(self._expiries, (expires, uuid))
+        if self._next_check_at is None:
+            self._next_check_at = 0.0
+        return expires
 
     def next_check_at(self) -> float | None:
         """When the next check is due, if there is anything to check."""
@@ -54,19 +77,18 @@ class Retention:
         return False
 
     def purge(
-        self, wall: float, expire: Callable[[str, list[Output]], bool]
+        self, now: float, expire: Callable[[str, list[Output]], bool]
     ) -> list[Output]:
-        """Expire every old request, oldest first.
+        """Expire every request whose deadline has come, oldest first.
 
         `expire(uuid, out)` says True once the request is gone; until then (its
         reply or its deletion is being committed, and a deletion may fail) it is
         looked at again at the next check.
         """
         out: list[Output] = []
-        retention = self._retention_s
         expiries = self._expiries
         later: list[tuple[float, str]] = []
-        while expiries and expiries[0][0] + retention <= wall:
+        while expiries and expiries[0][0] <= now:
             item = heapq.heappop(expiries)
             if not expire(item[1], out):
                 later.append(item)

@@ -374,6 +374,31 @@ def test_retention_limit_answers_400_and_purges_never_closed_requests(
             handle.stop()
 
 
+def test_retention_counts_real_time_when_ntp_sets_the_clock(
+    edge: EdgeHandle, tmp_path: Path
+) -> None:
+    """A request accepted on a Pi's clock before NTP is not purged when NTP sets it:
+    it is kept retention_s of the monotonic clock."""
+    clock = FakeClock(wall=120.0)
+    with open_store(tmp_path / "store") as store:
+        handle = harness(edge, store)
+        handle.start(TitanicConfig(service_workers=1, retention_s=3600.0), clock)
+        try:
+            with handle.client() as client:
+                uuid = client.submit(SVC, b"early")
+                clock.step_wall(1.765e9)
+                clock.advance(10.0)
+                assert client.reply(uuid) == (b"300", [])
+                clock.advance(3590.0)
+                assert client.reply(uuid) == (b"400", [])
+                wait_until(
+                    lambda: store.scan(Table.TITANIC_REQUESTS) == [],
+                    what="the expired request to be purged",
+                )
+        finally:
+            handle.stop()
+
+
 def test_raspy_call_titanic_submits_waits_closes_and_prints_the_reply(
     titanic: TitanicHarness, capsys: pytest.CaptureFixture[str]
 ) -> None:

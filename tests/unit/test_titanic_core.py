@@ -39,8 +39,8 @@ from raspy.cores.titanic import (
 from raspy.storage.tables import TitanicReplyRecord, encode_titanic_reply
 
 
-def reply_status(core: TitanicCore, uuid: str, wall: float = WALL) -> object:
-    (out,) = core.on_reply_query(REPLIER, [uuid.encode()], wall)
+def reply_status(core: TitanicCore, uuid: str, now: float = 0.0) -> object:
+    (out,) = core.on_reply_query(REPLIER, [uuid.encode()], now)
     if isinstance(out, AnswerStored):
         return out
     assert isinstance(out, Answer)
@@ -120,7 +120,7 @@ def test_a_bad_uuid_is_unknown_400_for_reply_and_200_for_close() -> None:
     """§5.2 raspy: anything not 32 hex characters is an unknown UUID: titanic.reply
     answers 400, titanic.close answers 200 as for any unknown UUID (§5.4)."""
     core = make_core()
-    assert core.on_reply_query(REPLIER, [b"nope"], WALL) == [
+    assert core.on_reply_query(REPLIER, [b"nope"], 0.0) == [
         Noted(Event.REJECTED, "", "bad_uuid"),
         Answer(REPLIER, (b"400",)),
     ]
@@ -294,18 +294,18 @@ def test_retention_limit_forgets_never_closed_requests() -> None:
     """Issue 5 raspy extension: after the retention limit titanic.reply answers 400."""
     core = make_core(retention_s=100.0)
     uuid = accept(core, [b"x"])
-    assert reply_status(core, uuid, WALL + 99) == (b"300",)
-    assert reply_status(core, uuid, WALL + 100) == (b"400",)
+    assert reply_status(core, uuid, 99.0) == (b"300",)
+    assert reply_status(core, uuid, 100.0) == (b"400",)
     assert core.next_deadline() == 0.0
-    assert core.on_tick(0.0, WALL + 50) == []
-    out = core.on_tick(1.0, WALL + 100)
+    assert core.on_tick(50.0, WALL + 50) == []
+    out = core.on_tick(100.0, WALL + 100)
     persist = persist_of(out)
     assert persist.writes == (
         DeleteRequest(uuid),
         DeleteReply(uuid),
         DeleteQueue(0, uuid),
     )
-    assert core.on_committed(persist.token, True, 1.1) == [Noted(Event.EXPIRED, uuid)]
+    assert core.on_committed(persist.token, True, 100.1) == [Noted(Event.EXPIRED, uuid)]
     assert core.known_count() == 0
 
 
@@ -320,21 +320,21 @@ def test_a_failed_deletion_that_close_and_purge_met_in_is_purged_later(
     uuid = accept(core, [b"x"])
     if first == "close":
         deletion = persist_of(core.on_close(CLOSER, [uuid.encode()]))
-        assert only(core.on_tick(1.0, WALL + 100), Persist) == []
+        assert only(core.on_tick(100.0, WALL + 100), Persist) == []
     else:
-        deletion = persist_of(core.on_tick(1.0, WALL + 100))
+        deletion = persist_of(core.on_tick(100.0, WALL + 100))
         assert core.on_close(CLOSER, [uuid.encode()]) == []
-    out = core.on_committed(deletion.token, False, 1.1)
+    out = core.on_committed(deletion.token, False, 100.1)
     assert Answer(CLOSER, (b"500",)) in out
-    again = persist_of(core.on_tick(2.0, WALL + 101))
+    again = persist_of(core.on_tick(101.0, WALL + 101))
     assert again.writes == (
         DeleteRequest(uuid),
         DeleteReply(uuid),
         DeleteQueue(0, uuid),
     )
-    assert core.on_committed(again.token, True, 2.1) == [Noted(Event.EXPIRED, uuid)]
+    assert core.on_committed(again.token, True, 101.1) == [Noted(Event.EXPIRED, uuid)]
     assert core.known_count() == 0
-    assert core.on_tick(3.0, WALL + 102) == []  # the next check finds it gone
+    assert core.on_tick(102.0, WALL + 102) == []  # the next check finds it gone
     assert core.next_deadline() is None
 
 
@@ -342,7 +342,7 @@ def test_retention_off_keeps_requests_until_closed() -> None:
     """§5.5.4: RFC 9 defines no expiry; the default keeps everything."""
     core = make_core()
     uuid = accept(core, [b"x"])
-    assert reply_status(core, uuid, WALL + 10 * 365 * 86400) == (b"300",)
+    assert reply_status(core, uuid, 10 * 365 * 86400.0) == (b"300",)
     assert core.next_deadline() is None
 
 

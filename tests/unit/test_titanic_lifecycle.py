@@ -90,8 +90,8 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
     ok or failed at random; time moves forward only.
     """
 
-    @initialize(retention=st.booleans())
-    def start(self, retention: bool) -> None:
+    @initialize(retention=st.booleans(), wall=st.sampled_from([120.0, WALL]))
+    def start(self, retention: bool, wall: float) -> None:
         self.retention_s = RETENTION_S if retention else 0.0
         self.core = make_core(
             dispatch_window=WINDOW,
@@ -102,15 +102,17 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
             pending_requests=QUOTA,
         )
         self.now = 0.0
+        self.wall_at_zero = wall  # the wall clock at now = 0; clock_steps moves it
         # the model store (what a committed transaction left)
         self.requests: dict[str, float] = {}  # uuid -> created (wall)
         self.service_of: dict[str, bytes] = {}  # every request ever stored
-        self.created: dict[str, float] = {}
         self.replies: dict[str, tuple[bytes, ...]] = {}
         self.queue: set[tuple[int, str]] = set()
         self.submitted: deque[Persist] = deque()
         # what the clients were told
         self.accepted: set[str] = set()  # answered 200 + UUID
+        self.accepted_at: dict[str, float] = {}  # uuid -> monotonic time of its 200
+        self.close_asked: set[str] = set()
         self.closed: set[str] = set()  # titanic.close answered 200
         self.flights: dict[int, str] = {}  # slot -> uuid of the attempt out
         self.open_slots: set[int] = set()
@@ -130,6 +132,7 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
                         uuid = body[1].decode()
                         assert uuid in self.requests, "acknowledged before stored"
                         self.accepted.add(uuid)
+                        self.accepted_at[uuid] = self.now
                 case Answer(caller=caller, body=body) if caller == CLOSER:
                     pass  # checked by the rule that closes
                 case AnswerStored(uuid=uuid):
@@ -158,7 +161,6 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
                 case PutRequest(uuid=uuid, service=service, created=created):
                     self.requests[uuid] = created
                     self.service_of[uuid] = service
-                    self.created[uuid] = created
                 case PutQueue(order=order, uuid=uuid):
                     self.queue.add((order, uuid))
                 case PutReply(uuid=uuid, body=body):
@@ -234,6 +236,7 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def close(self, data: st.DataObject) -> None:
         uuid = data.draw(st.sampled_from(sorted(self.accepted)))
+        self.close_asked.add(uuid)
         out = self.run(self.core.on_close(CLOSER, [uuid.encode()]))
         if [o for o in out if isinstance(o, Answer) and o.body == (b"200",)]:
             assert uuid not in self.requests, "close answered before the deletion"
@@ -243,7 +246,7 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def ask_for_the_reply(self, data: st.DataObject) -> None:
         uuid = data.draw(st.sampled_from(sorted(self.accepted)))
-        (out,) = self.run(self.core.on_reply_query(REPLIER, [uuid.encode()], self.wall))
+        (out,) = self.run(self.core.on_reply_query(REPLIER, [uuid.encode()], self.now))
         state = self.core.state_of(uuid)
         if isinstance(out, AnswerStored):
             assert state in (State.DONE, State.CLOSING_DONE)
@@ -254,19 +257,40 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
             assert uuid not in self.replies
         else:
             assert out.body == (b"400",)
-            expired = self.wall >= self.created[uuid] + self.retention_s
-            assert state is State.GONE or (self.retention_s > 0 and expired)
+            assert state is State.GONE or self.kept_long_enough(uuid)
 
     @rule(seconds=st.sampled_from([0.5, 2.0, 7.0, 30.0]))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
         self.run(self.core.on_tick(self.now, self.wall))
 
+    @rule(step=st.sampled_from([-1.7e9, -86400.0, -60.0, 60.0, 86400.0, 1.7e9]))
+    def clock_steps(self, step: float) -> None:
+        """The wall clock set (NTP at boot) or set back; the monotonic one runs on."""
+        self.wall_at_zero += step
+        self.run(self.core.on_tick(self.now, self.wall))
+
+    def kept_long_enough(self, uuid: str) -> bool:
+        """Retention is on and `retention_s` of real time has passed since its 200."""
+        return (
+            self.retention_s > 0
+            and self.now >= self.accepted_at[uuid] + self.retention_s
+        )
+
     # ------------------------------------------------------------ invariants
 
     @property
     def wall(self) -> float:
-        return WALL + self.now
+        return self.wall_at_zero + self.now
+
+    @invariant()
+    def only_retention_ends_a_request_not_closed_and_never_early(self) -> None:
+        """However the wall clock steps, a request is purged (its deletion begun)
+        only `retention_s` of monotonic time after it was accepted."""
+        for uuid in self.accepted - self.close_asked:
+            state = self.core.state_of(uuid)
+            if state is State.GONE or state.value.startswith("closing"):
+                assert self.kept_long_enough(uuid), (uuid, state)
 
     @invariant()
     def a_stored_reply_is_never_lost(self) -> None:
