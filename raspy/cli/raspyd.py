@@ -24,7 +24,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser
+from raspy.cli.arguments import UsageParser, path_argument
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="raspyd",
         description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
     )
-    parser.add_argument("--data-dir", help="store directory (created 0700)")
+    parser.add_argument(
+        "--data-dir", type=path_argument, help="store directory (created 0700)"
+    )
     parser.add_argument(
         "--port-base",
         type=_port,
