@@ -103,6 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--config",
         metavar="FILE",
+        type=path_argument,
         help="raspyd's config: its [store] limits (max_value_bytes, map size) apply",
     )
     restore.set_defaults(run=kv_restore.restore)

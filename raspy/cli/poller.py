@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
     )
-    parser.add_argument("--config", help="TOML configuration file ([devices] table)")
+    parser.add_argument(
+        "--config",
+        type=path_argument,
+        help="TOML configuration file ([devices] table)",
+    )
     parser.add_argument(
         "--data-dir",
         type=path_argument,

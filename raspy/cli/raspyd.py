@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="MDP port N; Clone uses N+1..N+3, the web face N+4 (default 5514)",
     )
     parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument("--config", type=path_argument, help="TOML configuration file")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config",
         metavar="FILE",
+        type=path_argument,
         help="check FILE (with the other flags) and exit: 0 fine, 2 every problem",
     )
     parser.add_argument(

@@ -64,6 +64,31 @@ TABLE = [
         EMPTY,
     ),
     ("raspy-kv", ["restore", "--data-dir", "", "{tmp}/x.dump"], EMPTY),
+    # before: raspyd and raspy-poller ran without a config, saying nothing of it
+    (
+        "raspyd",
+        [
+            "--config",
+            "",
+            "--data-dir",
+            "{tmp}/d",
+            "--port-base",
+            FREE_BASE,
+            "--allow-root",
+        ],
+        EMPTY,
+    ),
+    ("raspyd", ["--check-config", ""], EMPTY),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--config", ""],
+        EMPTY,
+    ),
+    (
+        "raspy-kv",
+        ["restore", "--config", "", "--data-dir", "{tmp}/d", "{tmp}/x"],
+        EMPTY,
+    ),
     ("raspy-kv", ["dump", "--data-dir", ""], EMPTY),
     # before: status 70, "internal error: ValueError: PosixPath('.') has an empty name"
     ("raspy-kv", ["dump", "--data-dir", "{tmp}", "-o", ""], EMPTY),
