@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 DEFAULT_MODE = 0o666  # as open() makes a file: the umask takes its share
 # the temp file of atomic_writer: .NAME.<12 hex digits>.tmp
@@ -56,7 +56,10 @@ def atomic_writer(
 
 
 def _temp_path(target: Path) -> Path:
-    """A new temp file's name beside `target`: .NAME.<12 hex digits>.tmp (_TEMP_NAME)."""
+    """A new temp file's name beside `target`: .NAME.<12 hex digits>.tmp (_TEMP_NAME).
+    A target with no name ("" is the current folder, "/") is a folder, not a file."""
+    if not target.name:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
 
 
@@ -135,26 +138,36 @@ def write_atomic(path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE) -> 
         out.write(data)
 
 
+_SPECIAL_FOLDERS: Final = ("/dev/", "/proc/")
+
+
 def is_special(path: str | Path) -> bool:
     """A path that is there and is neither a regular file nor a directory: a pipe,
-    `/dev/stdout`, a device. Such a file is written into, never renamed over: a
-    rename replaced it with a regular file (as root, the device node itself)."""
+    `/dev/stdout`, a device; or any name under /dev or /proc (`/dev/stdout` leads
+    to a regular file when the shell redirects stdout into one). Such a file is
+    written into, never renamed over: a rename replaced it with a regular file (as
+    root, the device node or `/dev/stdout` itself)."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
+    if os.path.abspath(path).startswith(_SPECIAL_FOLDERS):
+        return not stat.S_ISDIR(mode)
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def write_named_output(path: str | Path, data: bytes) -> None:
+def write_named_output(
+    path: str | Path, data: bytes, *, mode: int = DEFAULT_MODE
+) -> None:
     """Write what a user asked for into the file they named (`-o FILE`, a chart):
-    a regular file or a new name is replaced all or nothing (write_atomic); a pipe
-    or a device (`-o /dev/stdout`) is written into as it is."""
+    a regular file or a new name is replaced all or nothing (write_atomic, a new
+    file made with `mode`); a pipe or a device (`-o /dev/stdout`) is written into
+    as it is."""
     if is_special(path):
         with open(path, "wb") as out:
             out.write(data)
         return
-    write_atomic(path, data)
+    write_atomic(path, data, mode=mode)
 
 
 def fsync_directory(directory: Path) -> None:

@@ -7,6 +7,7 @@ import errno
 import os
 import platform
 import sys
+from types import TracebackType
 from typing import Final
 
 from raspy import __version__
@@ -19,6 +20,42 @@ EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT, as shells report a Ctrl-C
 _NAMED_WRONG: Final = frozenset(
     {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
 )
+
+
+# what each tool's module is called when it runs as `python -m raspy.cli.<module>`
+_TOOLS: Final = {
+    "kv.py": "raspy-kv",
+    "poller.py": "raspy-poller",
+    "raspyd.py": "raspyd",
+    "raspy.py": "raspy",
+}
+
+
+def _tool_name() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name in _TOOLS or not name or name.startswith("-") or name.endswith(".py"):
+        return _TOOLS.get(name, "raspy")
+    return name
+
+
+def _interrupted_quietly(
+    kind: type[BaseException],
+    exc: BaseException,
+    traceback: TracebackType | None,
+    *,
+    previous: object = sys.excepthook,
+) -> None:
+    """A Ctrl-C before a tool's main() catches it (while its modules are still
+    being imported) is one line too, not a traceback of the import machinery;
+    Python still ends the process as killed by SIGINT (status 130 in a shell)."""
+    if issubclass(kind, KeyboardInterrupt) and not os.environ.get("RASPY_TRACEBACK"):
+        print(f"{_tool_name()}: interrupted", file=sys.stderr)
+        return
+    if callable(previous):
+        previous(kind, exc, traceback)
+
+
+sys.excepthook = _interrupted_quietly
 
 
 def output_status(exc: OSError) -> int:

@@ -63,6 +63,15 @@ def count_argument(text: str) -> int:
     return value
 
 
+def path_argument(text: str) -> str:
+    """A file or folder name (--data-dir, --config): never empty. An empty one (an
+    unset shell variable, `--data-dir "$DIR"`) would mean the current folder, where
+    raspyd would make a store and set the folder's mode to 0700."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
+
+
 def _default(value: object, given_only: bool) -> object:
     """`value`, or argparse.SUPPRESS for an option that sets its attribute only when
     given: one a nested sub-command repeats from its group (`raspy scenario --server

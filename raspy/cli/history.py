@@ -22,7 +22,7 @@ import zmq
 
 from raspy.atomic_file import write_named_output
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
-from raspy.cli.arguments import add_hub_options
+from raspy.cli.arguments import add_hub_options, path_argument
 from raspy.cli.hub_call import Refused, call_json
 from raspy.cli.time_text import wall_text
 from raspy.errors import shown
@@ -102,7 +102,10 @@ def add_parser(commands: Commands) -> None:
         help="auto (default) or a tier's step, e.g. 10s, 5m, 1h",
     )
     history.add_argument(
-        "--plot", metavar="FILE", help="write a chart to FILE.svg or FILE.png"
+        "--plot",
+        metavar="FILE",
+        type=path_argument,
+        help="write a chart to FILE.svg or FILE.png",
     )
     history.add_argument("--unit", default="", help="unit shown on the chart")
     history.add_argument(

@@ -26,7 +26,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser, refuse_before_command
+from raspy.cli.arguments import UsageParser, path_argument, refuse_before_command
 from raspy.cli.kv_store import EXIT_DATA, Failure
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
@@ -67,8 +67,16 @@ def _build_parser() -> argparse.ArgumentParser:
     names = [t.value for t in DATA_TABLES]
 
     dump = commands.add_parser("dump", help="write the store as text (works live)")
-    dump.add_argument("--data-dir", required=True, help="the store's directory")
-    dump.add_argument("-o", "--output", metavar="FILE", help="default (and -): stdout")
+    dump.add_argument(
+        "--data-dir", required=True, type=path_argument, help="the store's directory"
+    )
+    dump.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=path_argument,
+        help="default (and -): stdout",
+    )
     dump.add_argument(
         "--db",
         nargs="+",
@@ -80,7 +88,9 @@ def _build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=kv_dump.dump)
 
     restore = commands.add_parser("restore", help="write a dump back, all or nothing")
-    restore.add_argument("--data-dir", required=True, help="the store's directory")
+    restore.add_argument(
+        "--data-dir", required=True, type=path_argument, help="the store's directory"
+    )
     restore.add_argument(
         "file", metavar="FILE", help="a file written by dump; - reads stdin"
     )
@@ -93,18 +103,23 @@ def _build_parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--config",
         metavar="FILE",
+        type=path_argument,
         help="raspyd's config: its [store] limits (max_value_bytes, map size) apply",
     )
     restore.set_defaults(run=kv_restore.restore)
 
     check = commands.add_parser("check", help="verify every record (works live)")
-    check.add_argument("--data-dir", required=True, help="the store's directory")
+    check.add_argument(
+        "--data-dir", required=True, type=path_argument, help="the store's directory"
+    )
     check.set_defaults(run=kv_check.check)
 
     backup = commands.add_parser(
         "backup", help="a dated, checked dump into a directory; keeps the last N"
     )
-    backup.add_argument("--data-dir", required=True, help="the store's directory")
+    backup.add_argument(
+        "--data-dir", required=True, type=path_argument, help="the store's directory"
+    )
     backup.add_argument(
         "--to",
         required=True,

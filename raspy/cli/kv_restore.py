@@ -114,6 +114,12 @@ def _source(file: str, max_line: int) -> Iterator[_Source]:
     if file != STDIO:
         yield _Source(file, file)
         return
+    if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
+        raise Failure(
+            "restore -: stdin is closed: pipe a dump in, or name the dump FILE"
+            " instead of -",
+            EXIT_USAGE,
+        )
     stdin = sys.stdin.buffer
     if stdin.isatty():
         raise Failure(

@@ -46,7 +46,7 @@ from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
-from raspy.cli.arguments import UsageParser, add_curve_options
+from raspy.cli.arguments import UsageParser, add_curve_options, path_argument
 from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
@@ -100,9 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--service", required=True, choices=(registries.ONEWIRE, registries.FAKE)
     )
-    parser.add_argument("--config", help="TOML configuration file ([devices] table)")
+    parser.add_argument(
+        "--config",
+        type=path_argument,
+        help="TOML configuration file ([devices] table)",
+    )
     parser.add_argument(
         "--data-dir",
+        type=path_argument,
         help="this board's store (created 0700): device settings changed over MDP "
         "last across restarts",
     )

@@ -49,6 +49,7 @@ from raspy.cli.arguments import (
     check_curve_pair,
     client_curve,
     not_utf8,
+    path_argument,
     refuse_before_command,
     seconds_argument,
 )
@@ -56,6 +57,7 @@ from raspy.cli.last_resort import guarded
 from raspy.errors import ClientTimeout, shown
 
 _PROG = "raspy"
+_NAME_MAX = 255  # bytes in a file name on Linux file systems (ext4, FAT, tmpfs)
 
 
 def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
@@ -65,7 +67,9 @@ def _add_keys(commands: argparse._SubParsersAction[UsageParser]) -> None:
         description="Write DIR/NAME.key (public) and DIR/NAME.key_secret (secret); "
         "DIR is created 0700 if needed. Existing files are never overwritten.",
     )
-    keys.add_argument("dir", metavar="DIR", help="folder for the certificates")
+    keys.add_argument(
+        "dir", metavar="DIR", type=path_argument, help="folder for the certificates"
+    )
     keys.add_argument("name", metavar="NAME", help="base name of the two files")
     keys.set_defaults(run=_keys)
 
@@ -134,6 +138,14 @@ def _keys(args: argparse.Namespace) -> int:
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
         print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
+        return EXIT_USAGE
+    longest = len(os.fsencode(f"{name}.key_secret"))
+    if longest > _NAME_MAX:  # the file system refuses the name (ENAMETOOLONG)
+        print(
+            f"{_PROG}: keys: NAME {shown(name)} is too long: NAME.key_secret takes "
+            f"{longest} bytes, a file name at most {_NAME_MAX}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"

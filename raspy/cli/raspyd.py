@@ -24,7 +24,7 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser
+from raspy.cli.arguments import UsageParser, path_argument
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
@@ -67,14 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="raspyd",
         description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
     )
-    parser.add_argument("--data-dir", help="store directory (created 0700)")
+    parser.add_argument(
+        "--data-dir", type=path_argument, help="store directory (created 0700)"
+    )
     parser.add_argument(
         "--port-base",
         type=_port,
         help="MDP port N; Clone uses N+1..N+3, the web face N+4 (default 5514)",
     )
     parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--config", help="TOML configuration file")
+    parser.add_argument("--config", type=path_argument, help="TOML configuration file")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config",
         metavar="FILE",
+        type=path_argument,
         help="check FILE (with the other flags) and exit: 0 fine, 2 every problem",
     )
     parser.add_argument(

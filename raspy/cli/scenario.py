@@ -22,6 +22,7 @@ from raspy.cli.arguments import (
     add_hub_options,
     client_curve,
     hub_options_set,
+    path_argument,
 )
 from raspy.devices.template import JsonValue
 from raspy.errors import ClientTimeout
@@ -85,7 +86,9 @@ def add_parser(commands: Commands) -> None:
         "YAML stream, the documents separated by `---` lines, which `import` reads back.",
     )
     export.add_argument("names", nargs="*", metavar="NAME")
-    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", type=path_argument, help="write to FILE"
+    )
     export.set_defaults(scenario_run=_export)
     listing = verbs.add_parser(
         "list", parents=[hub], help="a table: name, state, last run, runs"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
+from raspy.cli.arguments import path_argument
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
 
@@ -32,7 +33,10 @@ def add_parsers(commands: Any) -> None:
         "(0600). The previous token stops working.",
     )
     token.add_argument(
-        "--data-dir", default="var/raspy", help="raspyd's data dir (default var/raspy)"
+        "--data-dir",
+        default="var/raspy",
+        type=path_argument,
+        help="raspyd's data dir (default var/raspy)",
     )
     token.set_defaults(run=_token)
     password = commands.add_parser(
@@ -41,7 +45,9 @@ def add_parsers(commands: Any) -> None:
         description="Read a password (asked twice on a terminal, else one line of "
         "standard input) and write its scrypt hash to FILE (0600).",
     )
-    password.add_argument("file", metavar="FILE", help="where the hash goes")
+    password.add_argument(
+        "file", metavar="FILE", type=path_argument, help="where the hash goes"
+    )
     password.set_defaults(run=_password)
 
 
@@ -83,6 +89,13 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _read_password() -> str | None:
+    if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
+        print(
+            f"{_PROG}: web-password: stdin is closed: type the password on a "
+            "terminal, or pipe it in",
+            file=sys.stderr,
+        )
+        return None
     if sys.stdin.isatty():
         first = getpass.getpass("web password: ")
         if getpass.getpass("again: ") != first:

@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import Final
 
-from raspy.atomic_file import write_atomic
+from raspy.atomic_file import write_named_output
 from raspy.errors import ConfigError
 from raspy.web.login import SecretHash, b64url, parse_hash
 
@@ -38,10 +38,12 @@ def read_hash(path: Path, what: str) -> SecretHash | None:
 def write_private(path: Path, text: str, *, make_folder: bool = True) -> None:
     """Replace `path` with `text`, mode 0600, all or nothing. `make_folder`: its
     folder (a data dir raspyd has not made yet) may be made, never the ones above it:
-    a mistyped path fails instead of growing a tree nobody reads."""
+    a mistyped path fails instead of growing a tree nobody reads. A pipe or a
+    device (`/dev/stdout`) is written into: a rename would put a regular file in its
+    place (as root, over the device node itself)."""
     if make_folder:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"), mode=0o600)
+    write_named_output(path, text.encode("utf-8"), mode=0o600)
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

@@ -185,3 +185,13 @@ def test_a_prepared_file_whose_rename_fails_leaves_no_temp_file(
     with pytest.raises(IsADirectoryError):
         prepared.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png"]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("name", ["", "/"])
+def test_a_path_with_no_file_name_is_a_folder_not_a_value_error(name: str) -> None:
+    """ "" (the current folder) and "/" have no name for the temp file beside them:
+    before, ValueError ("PosixPath('.') has an empty name"), which the tools did not
+    take for a file named wrong (`raspy-kv dump -o ''`: status 70)."""
+    with pytest.raises(IsADirectoryError):
+        write_atomic(name, b"x")
