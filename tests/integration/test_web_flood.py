@@ -1,0 +1,87 @@
+"""The web face against a flood from the LAN, with no login: over real sockets to
+the real WebServer (uvicorn, build_app) on an ephemeral port. Neither the log nor
+the server's connections may be taken by one client."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from support.wait import wait_until
+from support.web_browser import Browser, allow_login
+
+from raspy import log as log_mod
+from raspy.actors.web.app import build_app
+from raspy.actors.web.backend import Backend
+from raspy.actors.web.server import WebServer, bind_socket
+from raspy.clock import SystemClock
+from raspy.web.login_files import LoginFiles
+
+INVALID = "Invalid HTTP request received."
+
+
+def _no_services(message: object) -> None:
+    raise AssertionError(f"unexpected request to the services: {message!r}")
+
+
+@contextmanager
+def _serving(data_dir: Path, header_timeout_s: float = 10.0) -> Iterator[int]:
+    allow_login(data_dir)
+    backend = Backend(
+        hostname="testhost",
+        tell=_no_services,
+        logins=LoginFiles(data_dir, ""),
+        session_s=3600.0,
+        clock=SystemClock(),
+    )
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = WebServer(
+        lambda hub: build_app(backend, hub), sock, header_timeout_s=header_timeout_s
+    )
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()
+
+
+def _send_bad_request(port: int) -> None:
+    """A request with a raw byte in its path, answered 400 and logged by uvicorn."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(b"GET /\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while client.recv(65536):
+            pass  # until the server closes it
+
+
+@pytest.mark.timeout(60)
+def test_a_flood_of_bad_requests_writes_the_budget_and_a_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvicorn's records (through `logging`) escaped the per-event budget: every bad
+    request anyone sent, with no login, wrote a line, thousands a second to the SD
+    card. Now its lines are held to the budget and the rest counted in a summary."""
+    log_mod.configure("info", "json", cache=False, events_per_s=5)
+    sent = 200
+    with _serving(tmp_path) as port:
+        for _ in range(sent):
+            _send_bad_request(port)
+    written, suppressed = 0, 0
+
+    def all_counted() -> bool:
+        nonlocal written, suppressed
+        log_mod.flush_suppressed()
+        for line in capsys.readouterr().err.splitlines():
+            record = json.loads(line)
+            if record["event"] == INVALID:
+                written += 1
+            elif record.get("suppressed_event") == f"uvicorn.error: {INVALID}":
+                suppressed += int(record["count"])
+        return written + suppressed == sent
+
+    wait_until(all_counted, what="every bad request written or counted")
+    assert 0 < written < sent
