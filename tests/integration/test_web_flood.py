@@ -17,7 +17,12 @@ from support.web_browser import Browser, allow_login
 from raspy import log as log_mod
 from raspy.actors.web.app import build_app
 from raspy.actors.web.backend import Backend
-from raspy.actors.web.server import WebServer, bind_socket
+from raspy.actors.web.server import (
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_ADDRESS,
+    WebServer,
+    bind_socket,
+)
 from raspy.clock import SystemClock
 from raspy.web.login_files import LoginFiles
 
@@ -85,3 +90,68 @@ def test_a_flood_of_bad_requests_writes_the_budget_and_a_summary(
 
     wait_until(all_counted, what="every bad request written or counted")
     assert 0 < written < sent
+
+
+def _half_open(port: int, source: str, count: int) -> list[socket.socket]:
+    """`count` connections from `source` that begin a request and never end it."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            client = socket.create_connection(
+                ("127.0.0.1", port), timeout=10, source_address=(source, 0)
+            )
+            held.append(client)
+            client.sendall(b"GET / HTTP/1.1\r\n")
+    except BaseException:
+        for client in held:
+            client.close()
+        raise
+    return held
+
+
+def _closed_by_server(clients: list[socket.socket]) -> int:
+    closed = 0
+    for client in clients:
+        client.setblocking(False)
+        try:
+            closed += client.recv(1024) == b""
+        except BlockingIOError:
+            pass  # still open, nothing to read
+        except ConnectionResetError:
+            closed += 1
+    return closed
+
+
+@pytest.mark.timeout(60)
+def test_one_address_cannot_take_every_connection(tmp_path: Path) -> None:
+    """The header deadline bounds how long a half-open connection lasts, not how
+    many one client holds: more than MAX_CONNECTIONS of them from one address made
+    the web face answer 503 to every other browser, with no login needed."""
+    with _serving(tmp_path) as port:
+        held = _half_open(port, "127.0.0.2", MAX_CONNECTIONS + 10)
+        try:
+            extra = MAX_CONNECTIONS + 10 - MAX_CONNECTIONS_PER_ADDRESS
+            wait_until(
+                lambda: _closed_by_server(held) >= extra,
+                what="the connections beyond the cap closed",
+            )
+            for source in ("127.0.0.3", "127.0.0.4"):
+                assert Browser(port, source).exchange("GET", "/login").status == 200
+            # the first ones, within the cap, are still open
+            assert _closed_by_server(held[:MAX_CONNECTIONS_PER_ADDRESS]) == 0
+            # and one of them closed makes room for one more from that address
+            held[0].close()
+            again = Browser(port, "127.0.0.2")
+
+            def served_again() -> bool:
+                try:
+                    return again.exchange("GET", "/login").status == 200
+                except ConnectionError:  # the close not yet seen by the server
+                    return False
+
+            wait_until(
+                served_again, what="a new connection from the address once one closed"
+            )
+        finally:
+            for client in held:
+                client.close()
