@@ -29,7 +29,8 @@ from raspy.actors.web.backend import Backend, ServiceRequest
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES
-from raspy.web.login_files import LoginFiles
+from raspy.web.login import SecretHash, hash_secret
+from raspy.web.login_files import LoginFiles, write_private
 
 HOST = "testhost"
 JSON = "application/json"
@@ -688,3 +689,41 @@ def test_a_login_goes_to_no_other_site(served: Served, target: str) -> None:
         "POST", "/login", urlencode({"csrf": csrf[1], "secret": TOKEN, "next": target})
     )
     assert (answer.status, answer.location) == (303, "/")
+
+
+@pytest.mark.timeout(30)
+def test_a_login_takes_as_many_checks_with_a_token_as_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login ran scrypt once per login file present: without a `raspy web-token`
+    a wrong password took half the time, which told anyone on the LAN whether a
+    token exists. Each login is now checked against the same number of hashes."""
+    calls: list[object] = []
+    real_verify = app_mod.verify
+
+    def counted(secret: str, expected: SecretHash) -> bool:
+        calls.append(expected)
+        return real_verify(secret, expected)
+
+    monkeypatch.setattr(app_mod, "verify", counted)
+    password = tmp_path / "password"
+    write_private(password, hash_secret("the household's password").line() + "\n")
+    counts: dict[tuple[bool, str], int] = {}
+    for with_token in (False, True):
+        data_dir = tmp_path / f"token-{with_token}"
+        data_dir.mkdir()
+        if with_token:
+            allow_login(data_dir)
+        backend = Backend(
+            hostname=HOST,
+            tell=_no_services,
+            logins=LoginFiles(data_dir, str(password)),
+            session_s=3600.0,
+            clock=SystemClock(),
+        )
+        for secret in ("a wrong guess", "the household's password"):
+            calls.clear()
+            matched = backend.check_secret(secret)
+            assert matched == (secret != "a wrong guess")
+            counts[with_token, secret] = len(calls)
+    assert len(set(counts.values())) == 1, counts
