@@ -32,10 +32,42 @@ _SECURITY_HEADERS: Final = {
 }
 
 
-def secure(response: Response, *, cache: bool = False) -> Response:
-    response.headers.update(_SECURITY_HEADERS)
-    response.headers["Cache-Control"] = "private, max-age=3600" if cache else "no-store"
+_DEFAULTS: Final = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in {**_SECURITY_HEADERS, "Cache-Control": "no-store"}.items()
+)
+
+
+def cached(response: Response) -> Response:
+    """A response browsers may keep for an hour (the static files); every other
+    is `no-store` (SecurityHeaders)."""
+    response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+class SecurityHeaders:
+    """The security headers, and `Cache-Control: no-store`, on every answer that
+    has not set its own: the outermost layer, so that no answer is without them,
+    Starlette's own (a 405, a 413 raised while a body is read, a 500) too. Set
+    per response, they were missing on every answer no handler of ours made."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {bytes(name).lower() for name, _ in headers}
+                headers += [(n, v) for n, v in _DEFAULTS if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 class BodyLimit:
@@ -62,7 +94,7 @@ class BodyLimit:
         reason = f"request body over {limit} bytes"
         declared = Headers(scope=scope).get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
-            too_large = secure(Response(reason, 413, media_type="text/plain"))
+            too_large = Response(reason, 413, media_type="text/plain")
             await too_large(scope, receive, send)
             return
         received = 0

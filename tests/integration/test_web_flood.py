@@ -6,53 +6,17 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from support.wait import wait_until
-from support.web_browser import Browser, allow_login
+from support.web_browser import Browser
+from support.web_served import web_served
 
 from raspy import log as log_mod
-from raspy.actors.web.app import build_app
-from raspy.actors.web.backend import Backend
-from raspy.actors.web.server import (
-    MAX_CONNECTIONS,
-    MAX_CONNECTIONS_PER_ADDRESS,
-    WebServer,
-    bind_socket,
-)
-from raspy.clock import SystemClock
-from raspy.web.login_files import LoginFiles
+from raspy.actors.web.server import MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS
 
 INVALID = "Invalid HTTP request received."
-
-
-def _no_services(message: object) -> None:
-    raise AssertionError(f"unexpected request to the services: {message!r}")
-
-
-@contextmanager
-def _serving(data_dir: Path, header_timeout_s: float = 10.0) -> Iterator[int]:
-    allow_login(data_dir)
-    backend = Backend(
-        hostname="testhost",
-        tell=_no_services,
-        logins=LoginFiles(data_dir, ""),
-        session_s=3600.0,
-        clock=SystemClock(),
-    )
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = WebServer(
-        lambda hub: build_app(backend, hub), sock, header_timeout_s=header_timeout_s
-    )
-    server.start()
-    try:
-        yield port
-    finally:
-        server.stop()
 
 
 def _send_bad_request(port: int) -> None:
@@ -72,7 +36,7 @@ def test_a_flood_of_bad_requests_writes_the_budget_and_a_summary(
     card. Now its lines are held to the budget and the rest counted in a summary."""
     log_mod.configure("info", "json", cache=False, events_per_s=5)
     sent = 200
-    with _serving(tmp_path) as port:
+    with web_served(tmp_path) as (port, _):
         for _ in range(sent):
             _send_bad_request(port)
     written, suppressed = 0, 0
@@ -127,7 +91,7 @@ def test_one_address_cannot_take_every_connection(tmp_path: Path) -> None:
     """The header deadline bounds how long a half-open connection lasts, not how
     many one client holds: more than MAX_CONNECTIONS of them from one address made
     the web face answer 503 to every other browser, with no login needed."""
-    with _serving(tmp_path) as port:
+    with web_served(tmp_path) as (port, _):
         held = _half_open(port, "127.0.0.2", MAX_CONNECTIONS + 10)
         try:
             extra = MAX_CONNECTIONS + 10 - MAX_CONNECTIONS_PER_ADDRESS
