@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, Final
@@ -25,6 +26,7 @@ from raspy.actors.web.backend import Backend, Handler
 from raspy.actors.web.gate import login_form, login_submit, logout, page_route
 from raspy.actors.web.middleware import (
     BodyLimit,
+    HostCheck,
     QuietDisconnect,
     SecurityHeaders,
     cached,
@@ -33,6 +35,7 @@ from raspy.web import forms, live
 from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
 from raspy.web.control_html import body_limit as control_limit
 from raspy.web.editor import body_limit as editor_limit
+from raspy.web.hosts import own_names
 from raspy.web.login import Session
 
 KEEPALIVE_S: Final = 15.0
@@ -113,7 +116,8 @@ def _larger(path: str) -> int | None:
 def build_app(backend: Backend, hub: live.LiveHub) -> ASGIApp:
     """The ASGI application (the page handlers are in raspy.actors.web.pages and
     raspy.actors.web.scenarios, the JSON API in raspy.actors.web.api), inside
-    SecurityHeaders: no answer leaves without them."""
+    SecurityHeaders (no answer leaves without them) and HostCheck (a request
+    under a name not the hub's is refused)."""
     from raspy.actors.web import api, controls, editor, scenarios
     from raspy.actors.web import pages as p
 
@@ -179,4 +183,5 @@ def build_app(backend: Backend, hub: live.LiveHub) -> ASGIApp:
     # any other target, behind the gate: a route's `{path:path}` matched no path
     # with a newline (`/x%0aY`), nor `*` or an absolute URL (`http://host/x`)
     app.router.default = request_response(page_route(backend, p.not_found))
-    return SecurityHeaders(app)
+    names = own_names((socket.gethostname(), backend.hostname), backend.hosts)
+    return SecurityHeaders(HostCheck(app, names))

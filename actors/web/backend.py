@@ -96,6 +96,8 @@ class Backend:
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
     controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
+    # [http] hosts: names served besides IP addresses and the machine's own
+    hosts: tuple[str, ...] = ()
     # each device's friendly name as its service last listed it (fullname -> name):
     # a remote board gone keeps its devices' names on the pages (its readings stay
     # in the tree; the names come only with a list reply). One entry a device seen.

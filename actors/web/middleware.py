@@ -1,5 +1,6 @@
 """What every answer of the web face passes through: the security headers, the
-request body's limit, and a client gone while its body was read.
+check of the `Host` name, the request body's limit, and a client gone while its
+body was read.
 
 Pure ASGI around the Starlette app (raspy.actors.web.app); nothing here speaks to
 the hub.
@@ -16,6 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from raspy.web.hosts import refused_name
 
 log = structlog.get_logger(component="web")
 
@@ -68,6 +71,31 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_secured)
+
+
+class HostCheck:
+    """Refuse (400, one line) a request whose `Host` names no IP address and none of
+    `names` (raspy.web.hosts): a page elsewhere whose name was made to point at
+    the hub (DNS rebinding) would otherwise drive the login form, and every page
+    after a login, from a household member's browser, as if it were the hub's own."""
+
+    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+        self.app = app
+        self.names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refused = refused_name(Headers(scope=scope).get("host"), self.names)
+            if refused is not None:
+                log.warning("web_host_refused", host=refused[:100])
+                reason = (
+                    f"this hub does not answer to the name {refused[:100]!r}: add it "
+                    "to [http] hosts in raspyd's config to use it\n"
+                )
+                answer = Response(reason, 400, media_type="text/plain")
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -8,13 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support.web_browser import allow_login
-
 from raspy.actors.web.app import build_app
 from raspy.actors.web.backend import Backend
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.login_files import LoginFiles
+from support.web_browser import allow_login
 
 
 def no_services(message: object) -> None:
