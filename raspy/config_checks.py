@@ -20,6 +20,7 @@ from raspy.config_sizes import (
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
+from raspy.web.hosts import is_host_name
 
 if TYPE_CHECKING:
     from raspy.config_messaging import StoreConfig
@@ -163,6 +164,13 @@ def _http_problems(source: str, section: HttpConfig | None) -> list[str]:
     problems = []
     if not section.bind:
         problems.append(f'{source}: http.bind: expected an address, got ""')
+    hosts: tuple[object, ...] = section.hosts  # TOML: any item type
+    for host in hosts:
+        if not isinstance(host, str) or not is_host_name(host):
+            problems.append(
+                f"{source}: http.hosts: expected host names without a port "
+                f"(hub.home.arpa), got {shown(host)}"
+            )
     return problems
 
 

@@ -146,6 +146,10 @@ class HttpConfig:
     password_hash_file: str = ""
     # seconds a login session lasts (60 to a year)
     session_s: float = 7 * 24 * 3600.0
+    # host names the web face answers to besides IP addresses, localhost, the
+    # machine's hostname and <hostname>.local (a DNS name of the hub, a reverse
+    # proxy's); a request under any other name is refused (DNS rebinding)
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

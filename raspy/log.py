@@ -37,15 +37,20 @@ class _Budget:
     ) -> MutableMapping[str, Any]:
         if getattr(self._local, "summarising", False):
             return event_dict  # at most one summary per name and window
+        if not self.admit(str(event_dict.get("event"))):
+            raise structlog.DropEvent
+        return event_dict
+
+    def admit(self, name: str) -> bool:
+        """May an event of this name be written now? (summaries of ended windows
+        are logged on the way)."""
         now = time.monotonic()
         with self._lock:
-            admitted = self._budget.admit(str(event_dict.get("event")), now)
+            admitted = self._budget.admit(name, now)
             ended = self._budget.due(now)
         if ended:
             self._summarise(ended)
-        if not admitted:
-            raise structlog.DropEvent
-        return event_dict
+        return admitted
 
     def flush(self) -> None:
         with self._lock:
@@ -61,6 +66,19 @@ class _Budget:
                 log.warning("log_suppressed", suppressed_event=name, count=count)
         finally:
             self._local.summarising = False
+
+
+class _RecordBudget(logging.Filter):
+    """The same budget for the records of libraries that use `logging` (uvicorn's
+    "Invalid HTTP request received." for each bad request anyone on the LAN sends),
+    keyed by the logger's name and the message's template, not its filled-in text."""
+
+    def __init__(self, budget: _Budget) -> None:
+        super().__init__()
+        self._budget = budget
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._budget.admit(f"{record.name}: {record.msg}")
 
 
 _budget: _Budget | None = None
@@ -146,8 +164,8 @@ def configure(
         if use_console
         else structlog.processors.JSONRenderer()
     )
-    _route_stdlib_logging(renderer, level)
     _budget = _Budget(events_per_s) if events_per_s > 0 else None
+    _route_stdlib_logging(renderer, level, _budget)
     budget: list[structlog.typing.Processor] = [] if _budget is None else [_budget]
     structlog.configure(
         processors=[
@@ -166,10 +184,12 @@ def configure(
     )
 
 
-def _route_stdlib_logging(renderer: structlog.typing.Processor, level: str) -> None:
+def _route_stdlib_logging(
+    renderer: structlog.typing.Processor, level: str, budget: _Budget | None
+) -> None:
     """Records of libraries that use `logging` (pykka reports a dead actor there) go
-    out through the same renderer: one JSON object per line for journald, not a bare
-    traceback."""
+    out through the same renderer, within the same budget: one JSON object per line
+    for journald, not a bare traceback."""
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_logger_name,
@@ -186,6 +206,8 @@ def _route_stdlib_logging(renderer: structlog.typing.Processor, level: str) -> N
         logging.StreamHandler()
     )  # sys.stderr, looked up when each record is written
     handler.setFormatter(formatter)
+    if budget is not None:
+        handler.addFilter(_RecordBudget(budget))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.getLevelNamesMapping()[level.upper()])

@@ -92,6 +92,7 @@ class WebSettings:
     # the sessions kept across restarts, in the data dir (None: in memory only)
     sessions_path: Path | None = None
     controls: tuple[Control, ...] = ()  # [[controls]]: set on the Devices page
+    hosts: tuple[str, ...] = ()  # [http] hosts: names served besides the own ones
 
 
 class WebActor(SteadyActor):
@@ -129,6 +130,7 @@ class WebActor(SteadyActor):
             zone=settings.zone,
             sessions_path=settings.sessions_path,
             controls=settings.controls,
+            hosts=settings.hosts,
         )
         server = self._server = WebServer(
             lambda hub: build_app(backend, hub),
@@ -365,6 +367,7 @@ def start_web(rt: Runtime) -> None:
         zone=core_zone(config.core),
         controls=declared(config.controls, config.clone.max_key_bytes),
         max_key_bytes=config.clone.max_key_bytes,
+        hosts=config.http.hosts,
     )
 
     def start(clone: pykka.ActorRef[Any] | None) -> pykka.ActorRef[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, Final
@@ -18,15 +19,23 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp
 
 from raspy.actors.web.backend import Backend, Handler
 from raspy.actors.web.gate import login_form, login_submit, logout, page_route
-from raspy.actors.web.middleware import BodyLimit, QuietDisconnect, secure
+from raspy.actors.web.middleware import (
+    BodyLimit,
+    HostCheck,
+    QuietDisconnect,
+    SecurityHeaders,
+    cached,
+)
 from raspy.web import forms, live
 from raspy.web.control_html import MAX_CONTROL_FORM_BYTES
 from raspy.web.control_html import body_limit as control_limit
 from raspy.web.editor import body_limit as editor_limit
+from raspy.web.hosts import own_names
 from raspy.web.login import Session
 
 KEEPALIVE_S: Final = 15.0
@@ -45,8 +54,8 @@ _STATIC: Final = {
 async def static(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _STATIC:
-        return secure(Response("not found", 404))
-    return secure(Response(_static_bytes(name), media_type=_STATIC[name]), cache=True)
+        return Response("not found", 404)
+    return cached(Response(_static_bytes(name), media_type=_STATIC[name]))
 
 
 @functools.cache
@@ -104,9 +113,11 @@ def _larger(path: str) -> int | None:
     return editor_limit(path) or control_limit(path)
 
 
-def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
+def build_app(backend: Backend, hub: live.LiveHub) -> ASGIApp:
     """The ASGI application (the page handlers are in raspy.actors.web.pages and
-    raspy.actors.web.scenarios, the JSON API in raspy.actors.web.api)."""
+    raspy.actors.web.scenarios, the JSON API in raspy.actors.web.api), inside
+    SecurityHeaders (no answer leaves without them) and HostCheck (a request
+    under a name not the hub's is refused)."""
     from raspy.actors.web import api, controls, editor, scenarios
     from raspy.actors.web import pages as p
 
@@ -161,12 +172,16 @@ def build_app(backend: Backend, hub: live.LiveHub) -> Starlette:
         # a control's form may hold a text control's longest text
         route("/controls", control_form, methods=("POST",), form_limit=big),
         route("/api/control", control_api, methods=("POST",), api=True, form_limit=big),
-        route("/{path:path}", p.not_found, methods=("GET", "POST")),  # last
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(QuietDisconnect),
             Middleware(BodyLimit, limit=MAX_BODY_BYTES, larger=_larger),
         ],
     )
+    # any other target, behind the gate: a route's `{path:path}` matched no path
+    # with a newline (`/x%0aY`), nor `*` or an absolute URL (`http://host/x`)
+    app.router.default = request_response(page_route(backend, p.not_found))
+    names = own_names((socket.gethostname(), backend.hostname), backend.hosts)
+    return SecurityHeaders(HostCheck(app, names))

@@ -24,7 +24,14 @@ from raspy.controls import Control
 from raspy.errors import ConfigError
 from raspy.web import html
 from raspy.web.editor import SavedWarnings
-from raspy.web.login import LoginThrottle, Session, Sessions, verify
+from raspy.web.login import (
+    LoginThrottle,
+    SecretHash,
+    Session,
+    Sessions,
+    unmatchable_hash,
+    verify,
+)
 from raspy.web.login_files import LoginFiles
 from raspy.web.models import ReplyError, TitanicEntry
 from raspy.web.session_file import KeptSessions
@@ -33,6 +40,10 @@ log = structlog.get_logger(component="web")
 
 SESSION_COOKIE: Final = "raspy_session"
 REQUEST_TIMEOUT_S: Final = 5.0
+# a login is checked against this many hashes, whichever files exist: the token's
+# and the password's, an unmatchable one in place of each that is absent
+LOGIN_KINDS: Final = 2
+_ABSENT: Final[SecretHash] = unmatchable_hash()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,8 @@ class Backend:
     # replaced whole by the WebActor's thread, read here
     live_services: frozenset[str] = frozenset()
     controls: tuple[Control, ...] = ()  # [[controls]], on the Devices page
+    # [http] hosts: names served besides IP addresses and the machine's own
+    hosts: tuple[str, ...] = ()
     # each device's friendly name as its service last listed it (fullname -> name):
     # a remote board gone keeps its devices' names on the pages (its readings stay
     # in the tree; the names come only with a list reply). One entry a device seen.
@@ -147,13 +160,19 @@ class Backend:
 
     def check_secret(self, secret: str) -> bool:
         """Any configured login matches (scrypt: run off the loop). A hash file made
-        unreadable since the start logs why and lets nobody in."""
+        unreadable since the start logs why and lets nobody in. Always LOGIN_KINDS
+        checks, every one run: one per file present, stopping at the first match,
+        made a login without a `raspy web-token` twice as fast as one with it."""
         try:
             hashes = self.logins.hashes()
         except ConfigError as exc:
             log.error("web_login_unusable", reason=str(exc))
             return False
-        return any(verify(secret, expected) for expected in hashes)
+        hashes = hashes[:LOGIN_KINDS]
+        checked = [verify(secret, expected) for expected in hashes]
+        for _ in range(LOGIN_KINDS - len(hashes)):
+            verify(secret, _ABSENT)  # its answer is no: only its time counts
+        return any(checked)
 
 
 Handler = Callable[[Request, Backend, Session], Awaitable[Response]]

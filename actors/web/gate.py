@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from raspy.actors.web.backend import SESSION_COOKIE, Backend, Handler
-from raspy.actors.web.middleware import secure
 from raspy.web import forms, html
 from raspy.web.login import Session, client_key, csrf_ok, safe_next, same_origin
 
@@ -39,10 +38,8 @@ def page_route(
         session = await backend.session(request)
         if session is None:
             if api:
-                return secure(
-                    JSONResponse({"error": "login required"}, status_code=401)
-                )
-            return secure(RedirectResponse(_login_href(request), status_code=303))
+                return JSONResponse({"error": "login required"}, status_code=401)
+            return RedirectResponse(_login_href(request), status_code=303)
         if request.method == "POST":
             supplied = request.headers.get("x-csrf-token")
             if supplied is None:
@@ -53,8 +50,8 @@ def page_route(
                     supplied = None
             origin, host = request.headers.get("origin"), request.headers.get("host")
             if not same_origin(origin, host or "") or not csrf_ok(session, supplied):
-                return secure(Response("CSRF check failed", status_code=403))
-        return secure(await handler(request, backend, session))
+                return Response("CSRF check failed", status_code=403)
+        return await handler(request, backend, session)
 
     return endpoint
 
@@ -76,14 +73,14 @@ def _login_href(request: Request) -> str:
 async def login_form(request: Request, backend: Backend) -> Response:
     going = safe_next(request.query_params.get("next"))
     if await backend.session(request) is not None:
-        return secure(RedirectResponse(going, status_code=303))
+        return RedirectResponse(going, status_code=303)
     return _login_page("", status=200, next_path=going)
 
 
 def _login_page(message: str, *, status: int, next_path: str = "/") -> Response:
     token = secrets.token_urlsafe(24)
     page = html.login_page(token, message, next_path)
-    response = secure(Response(page, status, media_type="text/html"))
+    response = Response(page, status, media_type="text/html")
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -121,7 +118,7 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     backend.throttle.cleared(client, now)
     session = backend.sessions.create(now, logins)
     await backend.kept.save()  # stored before the browser has its cookie
-    response = secure(RedirectResponse(going, status_code=303))
+    response = RedirectResponse(going, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session.sid,

@@ -1,5 +1,6 @@
 """What every answer of the web face passes through: the security headers, the
-request body's limit, and a client gone while its body was read.
+check of the `Host` name, the request body's limit, and a client gone while its
+body was read.
 
 Pure ASGI around the Starlette app (raspy.actors.web.app); nothing here speaks to
 the hub.
@@ -17,6 +18,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from raspy.web.hosts import refused_name
+
 log = structlog.get_logger(component="web")
 
 _SECURITY_HEADERS: Final = {
@@ -32,10 +35,67 @@ _SECURITY_HEADERS: Final = {
 }
 
 
-def secure(response: Response, *, cache: bool = False) -> Response:
-    response.headers.update(_SECURITY_HEADERS)
-    response.headers["Cache-Control"] = "private, max-age=3600" if cache else "no-store"
+_DEFAULTS: Final = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in {**_SECURITY_HEADERS, "Cache-Control": "no-store"}.items()
+)
+
+
+def cached(response: Response) -> Response:
+    """A response browsers may keep for an hour (the static files); every other
+    is `no-store` (SecurityHeaders)."""
+    response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+class SecurityHeaders:
+    """The security headers, and `Cache-Control: no-store`, on every answer that
+    has not set its own: the outermost layer, so that no answer is without them,
+    Starlette's own (a 405, a 413 raised while a body is read, a 500) too. Set
+    per response, they were missing on every answer no handler of ours made."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {bytes(name).lower() for name, _ in headers}
+                headers += [(n, v) for n, v in _DEFAULTS if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
+class HostCheck:
+    """Refuse (400, one line) a request whose `Host` names no IP address and none of
+    `names` (raspy.web.hosts): a page elsewhere whose name was made to point at
+    the hub (DNS rebinding) would otherwise drive the login form, and every page
+    after a login, from a household member's browser, as if it were the hub's own."""
+
+    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+        self.app = app
+        self.names = names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refused = refused_name(Headers(scope=scope).get("host"), self.names)
+            if refused is not None:
+                log.warning("web_host_refused", host=refused[:100])
+                reason = (
+                    f"this hub does not answer to the name {refused[:100]!r}: add it "
+                    "to [http] hosts in raspyd's config to use it\n"
+                )
+                answer = Response(reason, 400, media_type="text/plain")
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -62,7 +122,7 @@ class BodyLimit:
         reason = f"request body over {limit} bytes"
         declared = Headers(scope=scope).get("content-length", "0")
         if not declared.isdigit() or int(declared) > limit:
-            too_large = secure(Response(reason, 413, media_type="text/plain"))
+            too_large = Response(reason, 413, media_type="text/plain")
             await too_large(scope, receive, send)
             return
         received = 0

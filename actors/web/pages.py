@@ -287,7 +287,7 @@ async def titanic_page(
 async def not_found(request: Request, backend: Backend, session: Session) -> Response:
     """Any other path: the page's frame with its menu, so a mistyped or old link
     leads somewhere (Starlette's own answer was a bare "Not Found")."""
-    path = request.url.path[:64]
+    path = str(request.scope["path"])[:64]  # `*` and `http://host/x` too
     return page(
         backend,
         session,

@@ -33,22 +33,55 @@ _FORCE_AFTER_S: Final = _GRACE_S + 0.5
 _GIVE_UP_AFTER_S: Final = 0.5
 STOP_BUDGET_S: Final = _FORCE_AFTER_S + _GIVE_UP_AFTER_S
 HEADER_TIMEOUT_S: Final = 10.0
+MAX_CONNECTIONS: Final = 256  # uvicorn's limit_concurrency: more get 503
+# Connections open at once from one address. A browser opens at most 6 to a host,
+# and each open page holds one more for its live stream: 32 is five busy browsers
+# on one address (a reverse proxy's, all of them behind it), and one client needs
+# eight addresses to fill MAX_CONNECTIONS.
+MAX_CONNECTIONS_PER_ADDRESS: Final = 32
 
 
 class _HeaderDeadline(H11Protocol):
-    """h11 with a deadline for a request's headers, and one for its body. uvicorn
-    has neither: a client that connects and sends its headers (or its body) a byte
-    at a time, or never ends them, held its connection for ever, and 256 of them
-    (limit_concurrency) made every other browser get 503. A connection whose next
-    request has not begun `timeout_s` after it opened, or after the last response,
-    is closed; so is one whose request's body is not all in `timeout_s` after its
-    headers (the handler reading it sees the client gone)."""
+    """h11 with a deadline for a request's headers, and one for its body, and a cap
+    on the connections of one address. uvicorn has none: a client that connects and
+    sends its headers (or its body) a byte at a time, or never ends them, held its
+    connection for ever, and 256 of them (limit_concurrency) made every other
+    browser get 503. A connection whose next request has not begun `timeout_s`
+    after it opened, or after the last response, is closed; so is one whose
+    request's body is not all in `timeout_s` after its headers (the handler reading
+    it sees the client gone). The deadlines alone bound how long each connection
+    lasts, not how many one client holds: ~26 new ones a second kept 256 open. One
+    beyond `per_address` open from its address is closed at once."""
 
     timeout_s = HEADER_TIMEOUT_S
+    per_address = MAX_CONNECTIONS_PER_ADDRESS
+    # address -> connections open from it; one dict per server (_protocol_with),
+    # touched only on its loop
+    open_from: dict[str, int] = {}  # noqa: RUF012  # replaced per server
+    _address = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._address = "" if self.client is None else str(self.client[0])
+        count = self.open_from.get(self._address, 0) + 1
+        self.open_from[self._address] = count
+        if count > self.per_address:
+            log.warning(
+                "web_connection_refused",
+                address=self._address,
+                reason=f"over {self.per_address} connections open from it",
+            )
+            transport.close()
+            return
         self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        count = self.open_from.get(self._address, 0) - 1
+        if count > 0:
+            self.open_from[self._address] = count
+        else:
+            self.open_from.pop(self._address, None)
 
     def handle_events(self) -> None:
         before = self.cycle
@@ -75,8 +108,10 @@ class _HeaderDeadline(H11Protocol):
 
 
 def _protocol_with(timeout_s: float) -> type[H11Protocol]:
-    """_HeaderDeadline with its deadline (tests use a short one)."""
-    return type("HeaderDeadline", (_HeaderDeadline,), {"timeout_s": timeout_s})
+    """_HeaderDeadline with its deadline (tests use a short one) and its own count
+    of the connections per address."""
+    fields = {"timeout_s": timeout_s, "open_from": {}}
+    return type("HeaderDeadline", (_HeaderDeadline,), fields)
 
 
 class WebServer:
@@ -173,7 +208,7 @@ class WebServer:
             access_log=False,
             server_header=False,
             proxy_headers=False,
-            limit_concurrency=256,
+            limit_concurrency=MAX_CONNECTIONS,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=_GRACE_S,
         )

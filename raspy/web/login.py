@@ -84,6 +84,15 @@ def parse_hash(text: str) -> SecretHash:
     return SecretHash(n, r, p, salt, digest)
 
 
+def unmatchable_hash() -> SecretHash:
+    """A hash no secret matches (a random digest), as slow to check as a real one:
+    checked in place of a login file that is absent, so that the time a login takes
+    does not say which files exist."""
+    return SecretHash(
+        _N, _R, _P, secrets.token_bytes(_SALT_BYTES), secrets.token_bytes(_HASH_BYTES)
+    )
+
+
 def verify(secret: str, expected: SecretHash) -> bool:
     """Does `secret` hash to `expected`? Compared in constant time."""
     if not secret or len(secret) > MAX_SECRET_CHARS:

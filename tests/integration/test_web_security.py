@@ -29,7 +29,8 @@ from raspy.actors.web.backend import Backend, ServiceRequest
 from raspy.actors.web.server import HEADER_TIMEOUT_S, WebServer, bind_socket
 from raspy.clock import SystemClock
 from raspy.web.forms import MAX_FORM_BYTES
-from raspy.web.login_files import LoginFiles
+from raspy.web.login import SecretHash, hash_secret, verify
+from raspy.web.login_files import LoginFiles, write_private
 
 HOST = "testhost"
 JSON = "application/json"
@@ -69,6 +70,7 @@ def _serving(
         logins=LoginFiles(data_dir, ""),
         session_s=3600.0,
         clock=SystemClock(),
+        hosts=("hub.lan",),  # the name a TLS proxy passes on
     )
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
@@ -339,8 +341,8 @@ def test_a_request_whose_headers_never_end_is_cut_off(tmp_path: Path) -> None:
         fresh = socket.create_connection(("127.0.0.1", served.port), timeout=10)
         kept = socket.create_connection(("127.0.0.1", served.port), timeout=10)
         try:
-            fresh.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")  # and no more
-            kept.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+            fresh.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and no more
+            kept.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             answer = b""
             while b"</html>" not in answer:
                 chunk = kept.recv(65536)
@@ -364,7 +366,7 @@ def test_a_request_whose_body_never_ends_is_cut_off(tmp_path: Path) -> None:
         slow = socket.create_connection(("127.0.0.1", served.port), timeout=10)
         try:
             slow.sendall(
-                b"POST /login HTTP/1.1\r\nHost: x\r\n"
+                b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 b"Content-Type: application/x-www-form-urlencoded\r\n"
                 b"Content-Length: 100\r\n\r\ncsrf=a"  # and no more
             )
@@ -379,7 +381,7 @@ def test_a_client_that_leaves_mid_body_leaves_no_error_in_the_log(
 ) -> None:
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as client:
         client.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n\r\ncsrf=a"
         )
     # the server has seen the close once it serves the next request
@@ -688,3 +690,41 @@ def test_a_login_goes_to_no_other_site(served: Served, target: str) -> None:
         "POST", "/login", urlencode({"csrf": csrf[1], "secret": TOKEN, "next": target})
     )
     assert (answer.status, answer.location) == (303, "/")
+
+
+@pytest.mark.timeout(30)
+def test_a_login_takes_as_many_checks_with_a_token_as_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login ran scrypt once per login file present: without a `raspy web-token`
+    a wrong password took half the time, which told anyone on the LAN whether a
+    token exists. Each login is now checked against the same number of hashes."""
+    calls: list[object] = []
+    real_verify = verify
+
+    def counted(secret: str, expected: SecretHash) -> bool:
+        calls.append(expected)
+        return real_verify(secret, expected)
+
+    monkeypatch.setattr(app_mod, "verify", counted)
+    password = tmp_path / "password"
+    write_private(password, hash_secret("the household's password").line() + "\n")
+    counts: dict[tuple[bool, str], int] = {}
+    for with_token in (False, True):
+        data_dir = tmp_path / f"token-{with_token}"
+        data_dir.mkdir()
+        if with_token:
+            allow_login(data_dir)
+        backend = Backend(
+            hostname=HOST,
+            tell=_no_services,
+            logins=LoginFiles(data_dir, str(password)),
+            session_s=3600.0,
+            clock=SystemClock(),
+        )
+        for secret in ("a wrong guess", "the household's password"):
+            calls.clear()
+            matched = backend.check_secret(secret)
+            assert matched == (secret != "a wrong guess")  # noqa: S105  # a test secret
+            counts[with_token, secret] = len(calls)
+    assert len(set(counts.values())) == 1, counts
