@@ -20,7 +20,7 @@ from raspy.storage.tables import (
     encode_seq,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
 class SchemaTxn(Protocol):
@@ -56,8 +56,14 @@ def _raise_last_seq(txn: SchemaTxn) -> None:
         txn.put(Table.KV_META, LAST_SEQ_KEY, encode_seq(highest))
 
 
+def _props_frame(txn: SchemaTxn) -> None:
+    """1 -> 2: a kv record's props may be the properties frame as its KVSET carried
+    it (bytes); records with a map of strings still read. Nothing to rewrite: the
+    version says that an older raspy, which reads only the map, must not open it."""
+
+
 # MIGRATIONS[v] upgrades a store at version v to v + 1.
-MIGRATIONS: Final[dict[int, Step]] = {0: _raise_last_seq}
+MIGRATIONS: Final[dict[int, Step]] = {0: _raise_last_seq, 1: _props_frame}
 
 
 def check_supported(version: int) -> None:

@@ -158,9 +158,12 @@ class CloneClientCore(CloneWrites):
         out: list[ClientOutput] = []
         if session.phase is Phase.WAIT_HUGZ:
             # §6.3 raspy: a HUGZ, or a KVPUB from a server that sends HUGZ only when
-            # idle (RFC 12), proves the subscription live: now ask for the snapshot
+            # idle (RFC 12), proves the subscription live: now ask for the snapshot,
+            # which holds that KVPUB (asked after it came: see _finish_snapshot)
             out.append(self._ask_snapshot(now))
             out += self._send_due(now)
+            if msg.key != clone.HUGZ:
+                session.asked_after = msg.seq
         if msg.key == clone.HUGZ:  # §6.5: never an update, whatever its seq
             return out
         if not msg.key.startswith(self.subtree):
@@ -193,7 +196,7 @@ class CloneClientCore(CloneWrites):
             gap = GapDetected(msg.seq, self.last_seq)
             ask = self._ask_snapshot(now)
             self._session.pending = [msg]
-            self._session.gap_seq = msg.seq
+            self._session.asked_after = msg.seq
             return [gap, ask]
         self.last_seq = msg.seq
         if msg.body:
@@ -226,11 +229,13 @@ class CloneClientCore(CloneWrites):
         session.snapshot = {}
         # RFC 12's KTHXBAI carries the highest KVSYNC sequence (zero when KVSYNCs
         # carry zero), which can lie far below the server's own. A snapshot asked
-        # after the update that showed a gap holds everything before that update,
-        # so the update follows on from it: taken as a gap again, it would ask for
-        # the same snapshot for ever. raspy's server answers at least its number.
-        self.last_seq = max(seq, session.gap_seq - 1)
-        session.gap_seq = 0
+        # after an update came holds that update (a server applies an update before
+        # it publishes it): the client goes on from its number. Taken as a gap
+        # again, it would ask for the same snapshot for ever; applied again over the
+        # snapshot, it would put back a value a later, lost update had replaced.
+        # raspy's server answers at least that number.
+        self.last_seq = max(seq, session.asked_after)
+        session.asked_after = 0
         self.live = True
         session.phase = Phase.LIVE
         out: list[ClientOutput] = [EndSnapshot()]

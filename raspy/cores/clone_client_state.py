@@ -46,6 +46,8 @@ class Session:
     snapshot_at: float = 0.0
     snapshot: dict[bytes, Entry] = field(default_factory=dict)
     pending: list[clone.KvMsg] = field(default_factory=list)
-    gap_seq: int = 0  # the update whose gap asked the snapshot under way (0: none)
+    # the update after which the snapshot under way was asked (a gap's, or the first
+    # KVPUB of a server that sends HUGZ only when idle): it holds it (0: none)
+    asked_after: int = 0
     collector_listens: bool = False
     publisher_connections: int = 0

@@ -20,6 +20,7 @@ from support.store_holder import holding_store
 from raspy import packing
 from raspy.cli import kv
 from raspy.storage.dump import Dump, Header, Record, parse
+from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Put, Table
 from raspy.storage.tables import (
     DATA_TABLES,
@@ -104,7 +105,9 @@ def test_dump_to_stdout_with_selected_dbs(
     assert status == 0
     dump = parse(captured.out)
     assert dump == Dump(
-        Header(1, dump.header.created, (Table.KV_META, Table.TITANIC_QUEUE)),
+        Header(
+            SCHEMA_VERSION, dump.header.created, (Table.KV_META, Table.TITANIC_QUEUE)
+        ),
         (
             Record(Table.KV_META, LAST_SEQ_KEY, encode_seq(5)),
             Record(Table.TITANIC_QUEUE, queue_key(1, UUID), UUID),
@@ -166,7 +169,7 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
         f"raspy-kv: restored 1 records replacing 1 dbs in {TIME}\n", err
     )
     assert records(data_dir) == {
-        (Table.META, b"schema_version"): encode_schema_version(1),
+        (Table.META, b"schema_version"): encode_schema_version(SCHEMA_VERSION),
         (Table.SCENARIO, b"scenario.new.code"): NEW,
         (Table.CRON, b"c"): b"2",
     }
@@ -183,7 +186,7 @@ def test_restore_replace_empties_only_the_dbs_the_dump_holds(
         err,
     )
     assert records(data_dir) == {
-        (Table.META, b"schema_version"): encode_schema_version(1),
+        (Table.META, b"schema_version"): encode_schema_version(SCHEMA_VERSION),
         (Table.SCENARIO, b"scenario.more.code"): MORE,
         (Table.SCENARIO, b"scenario.new.code"): NEW,
         (Table.CRON, b"c"): b"2",

@@ -183,14 +183,14 @@ def test_a_dump_of_a_newer_schema_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue #4: data written by a newer raspy is refused, naming both versions."""
-    dump = write_dump(tmp_path / "v2.dump", Header(2, "later", (Table.KV,)), ())
+    dump = write_dump(tmp_path / "v3.dump", Header(3, "later", (Table.KV,)), ())
     status, _, err = run(
         ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
     )
     assert (status, err) == (
         1,
-        f"raspy-kv: {dump} line 1: schema version 2 is newer than this raspy "
-        "supports (1)\n",
+        f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
+        "supports (2)\n",
     )
     assert not (tmp_path / "a").exists()
 
@@ -214,7 +214,7 @@ def test_a_store_of_a_newer_raspy_is_named_by_its_data_dir(
         1,
         "",
         f"raspy-kv: {data_dir}: store schema version 7 is newer than this raspy "
-        "supports (1); upgrade raspy, or restore a dump into a new data dir\n",
+        "supports (2); upgrade raspy, or restore a dump into a new data dir\n",
     )
 
 

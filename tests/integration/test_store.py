@@ -26,6 +26,7 @@ from raspy.errors import (
     StoreFullError,
     ValueTooLargeError,
 )
+from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Delete, Put, Store, Table
 
 
@@ -44,12 +45,12 @@ class WriterGate:
         assert self.release.wait(EVENT_TIMEOUT_S), "gate never released"
 
 
-def test_a_new_store_has_a_0700_data_dir_and_schema_version_1(data_dir: Path) -> None:
+def test_a_new_store_has_a_0700_data_dir_and_the_schema_version(data_dir: Path) -> None:
     """docs/architecture.md: data dir created 0700; issue #4: schema version in meta."""
     with Store.open(data_dir, TINY) as store:
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-        assert store.schema_version == 1
-        assert store.get(Table.META, b"schema_version") == packing.pack(1)
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.get(Table.META, b"schema_version") == packing.pack(SCHEMA_VERSION)
 
 
 def test_committed_writes_are_read_back_by_get_scan_and_read_view(store: Store) -> None:

@@ -22,6 +22,7 @@ from support.store_holder import holding_store
 from raspy import packing
 from raspy.errors import StoreError, StoreLockedError, StoreNewerError
 from raspy.storage.lock import DataDirLock
+from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Delete, Put, Store, Table
 from raspy.storage.tables import LAST_SEQ_KEY, decode_seq, encode_kv, encode_seq
 
@@ -104,7 +105,7 @@ def test_a_store_from_a_newer_raspy_is_refused_unchanged(data_dir: Path) -> None
         store.commit([Put(Table.META, b"schema_version", packing.pack(7))])
     before = (data_dir / "data.mdb").read_bytes()
     message = (
-        f"{data_dir}: store schema version 7 is newer than this raspy supports (1); "
+        f"{data_dir}: store schema version 7 is newer than this raspy supports (2); "
         "upgrade raspy, or restore a dump into a new data dir"
     )
     for readonly, check_records in ((False, False), (True, False), (False, True)):
@@ -134,8 +135,8 @@ def test_a_version_0_store_is_migrated_to_1_by_its_registered_step(
     with Store.open(data_dir, TINY, readonly=True) as old:
         assert old.schema_version == 0
     with capture_logs() as logs, Store.open(data_dir, TINY) as store:
-        assert store.schema_version == 1
-        assert store.get(Table.META, b"schema_version") == packing.pack(1)
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.get(Table.META, b"schema_version") == packing.pack(SCHEMA_VERSION)
         assert decode_seq(store.get(Table.KV_META, LAST_SEQ_KEY) or b"") == 8
     assert logs[0] == {
         "event": "store_schema_migrated",
@@ -143,7 +144,7 @@ def test_a_version_0_store_is_migrated_to_1_by_its_registered_step(
         "component": "store",
         "path": str(data_dir),
         "from_version": 0,
-        "to_version": 1,
+        "to_version": SCHEMA_VERSION,
     }
 
 
