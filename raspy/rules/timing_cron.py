@@ -67,11 +67,12 @@ def _labels_from(expression: str, start: datetime) -> croniter:
 def _days_either(expression: str) -> bool:
     """Whether a day matches when either its day of the month or its weekday does
     (both restricted), as Debian's cron reads them: a field that starts with `*`
-    (`*`, `*/2`) makes it both (`0 7 */2 * 1`: the odd days that are Mondays)."""
+    (`*`, `*/2`) or is `?` makes it both (`0 7 */2 * 1`: the odd days that are Mondays)."""
     if expression.startswith("@"):
         return True
     day, _month, weekday = expression.split(" ")[2:]
-    return not (day.startswith("*") or weekday.startswith("*"))
+    # `?` is another cron's `*` (no restriction), read as such by croniter
+    return not (day.startswith(("*", "?")) or weekday.startswith(("*", "?")))
 
 
 def _halves(expression: str) -> tuple[str, ...]:
