@@ -44,7 +44,10 @@ def event_prefixes(
         if device_tree.startswith(prefix):
             found.append(event_tree)
         elif prefix.startswith(device_tree):
-            found.append(event_tree + prefix[len(device_tree) :])
+            # up to the device's full name: `/device/pi.gpio.button/value` exposes
+            # the button, whose gestures are `/event/pi.gpio.button/double`
+            name, slash, _field = prefix[len(device_tree) :].partition("/")
+            found.append(event_tree + name + slash)
     return minimal_prefixes(found)
 
 

@@ -227,6 +227,9 @@ def test_news_held_across_a_reconnect_goes_first_and_a_full_buffer_keeps_news() 
     assert buffer.dropped == 1
     assert buffer.take(10) == [*held, late]
     buffer.put(late)
-    buffer.put_news_first(held * 2)  # one place left for four: the older go
+    four = [
+        Message("raspy/pi/fake/a/result", b"r%d" % n, retain=False) for n in range(4)
+    ]
+    buffer.put_news_first(four)  # two places left for four: the older go
     assert buffer.dropped == 1 + 2
-    assert buffer.take(10) == [held[0], held[1], late]
+    assert buffer.take(10) == [four[2], four[3], late]

@@ -72,6 +72,7 @@ def test_every_name_a_glob_matches_starts_with_one_prefix_only(
         ),
         (("/stats/", "/scenario/"), ()),
         (("/dev",), ("/event/",)),
+        (("/device/pi.gpio.button/value",), ("/event/pi.gpio.button/",)),
     ],
 )
 def test_the_exposed_devices_events_are_followed(
