@@ -221,7 +221,7 @@ class Checks:
 
     def number(self, node: yaml.Node, path: str) -> float | None:
         value = scalar(node)
-        if isinstance(value, Invalid) and node.tag.endswith("int"):  # past ±2**63
+        if isinstance(value, Invalid) and node.tag.endswith("int"):  # no float holds
             self.problem(node, path, "number out of range")
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -272,10 +272,10 @@ class Checks:
         # as written, to be told it reads like a clock (raspy.rules.duration)
         clock = node.tag.endswith(("int", "float")) and ":" in node.value
         value = node.value if raw or clock else scalar(node)
-        if isinstance(value, Invalid):  # a number past ±2**63: said as such
-            self.problem(
-                node, path, f"expected a number within ±2**63, got {kind_of(node)}"
-            )
+        if isinstance(value, Invalid):  # an int past Python's digit limit
+            too_long = duration.DURATION_FIELDS.get(parse) is not None
+            reason = "duration too long (at most 366d)" if too_long else "out of range"
+            self.problem(node, path, f"{reason}, got {kind_of(node)}")
             return None
         try:
             return parse(value)

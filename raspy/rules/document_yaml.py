@@ -15,7 +15,6 @@ from yaml.constructor import SafeConstructor
 from raspy.devices.template import JsonValue
 from raspy.errors import quote
 from raspy.rules.duration import mapping_hint
-from raspy.rules.expr_values import INT_LIMIT
 
 MAX_DEPTH: Final = 32
 _TAG: Final = "tag:yaml.org,2002:"
@@ -110,11 +109,20 @@ def scalar(node: yaml.Node) -> JsonValue | Invalid:
             value = str(node.value)
     except ValueError:  # an int past Python's digit limit
         return INVALID
-    if isinstance(value, int) and not -INT_LIMIT <= value <= INT_LIMIT:
-        # no number a scenario holds is past ±2**63 (raspy.rules.expr_values); a
-        # hex, octal or base-60 one escapes Python's digit limit above
+    if isinstance(value, int) and not _writable(value):
+        # a hex or base-60 int escapes Python's digit limit above, to fail later
+        # wherever it is written as text (a condition, a log line, a call's body)
         return INVALID
     return value
+
+
+def _writable(value: int) -> bool:
+    """Whether Python writes the int as text (within its digit limit)."""
+    try:
+        str(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_text(node: yaml.Node) -> bool:
@@ -179,6 +187,6 @@ def duration_mapping_hint(node: yaml.Node, *, signed: bool = False) -> str | Non
         ):
             return None
         amount = scalar(value)
-        # a number past ±2**63 (INVALID) is too long whatever its unit
+        # a number past Python's digit limit (INVALID) is too long in any unit
         found[key.value] = math.inf if isinstance(amount, Invalid) else amount
     return mapping_hint(found, signed=signed)

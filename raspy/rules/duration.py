@@ -199,10 +199,12 @@ def _shown(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int) and abs(value) >= 10**18:
-        return "a number past ±2**63" if abs(value) > 2**63 else f"{value:.3g}"
     if isinstance(value, int | float):
-        return str(value)
+        try:
+            text = str(value)
+        except ValueError:  # an int past Python's digit limit
+            return "a number of over 4300 digits"
+        return text if len(text) <= 24 else f"a number of {len(text)} characters"
     if isinstance(value, list | dict):
         return "a list" if isinstance(value, list) else "a mapping"
     return "a value"  # (a document's unreadable number, never a class's name)
