@@ -81,6 +81,7 @@ class CommitPipeline:
         self._interval_s = store.config.coalesce_interval_s
         self._next_flush: float | None = None
         self._flushing: _Flush | None = None
+        self._flush_failures = 0  # a stop tries no flush again once one failed
         self.buffer = CoalescingBuffer()
         self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
         self.published_seq = core.last_seq  # everything up to here went out
@@ -112,15 +113,22 @@ class CommitPipeline:
         """At a clean stop: store what was accepted and the coalesced values (issue 17:
         nothing is lost), calling `publish` as batches are stored, for up to `limit_s`."""
         self.submit()
+        failures = self._flush_failures
         self.flush()
         deadline = time.monotonic() + limit_s
         poller = zmq.Poller()
         poller.register(self._wake.read_fd, zmq.POLLIN)
-        while self.in_flight and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            # a flush that failed at the stop is not tried again: the values it kept
+            # are lost with the process, as they were before the stop
+            retry = self._flush_failures == failures
+            if not (self._batches or self._flushing or (retry and self.in_flight)):
+                return
             poller.poll(100)
             self._wake.drain()
             publish()
-            self.flush()  # what came in while the last flush was stored
+            if retry:
+                self.flush()  # what came in while the last flush was stored
 
     @property
     def in_flight(self) -> bool:
@@ -263,9 +271,36 @@ class CommitPipeline:
             self._stats.incr("clone.coalesced.flushes")
             self._stats.incr("clone.coalesced.written", len(flush.updates))
             return
-        # the values stay published in memory; the next readings replace them
+        # pending again (what is still the latest of its key): the next flush, or a
+        # clean stop, writes it; a key with no further reading is not lost
+        kept = self._put_back(flush.updates)
+        self._flush_failures += 1
         self._stats.incr("clone.coalesced.flush_failed", len(flush.updates))
-        log.error("clone_flush_failed", count=len(flush.updates), reason=str(error))
+        log.error(
+            "clone_flush_failed",
+            count=len(flush.updates),
+            kept=kept,
+            reason=str(error),
+        )
+
+    def _put_back(self, updates: list[core_mod.Update]) -> int:
+        """Coalesced updates a failed write did not store are pending again, each
+        only if it is still the latest this server has of its key (published, or on
+        its way to be): a newer value, durable or not, is written instead. How many."""
+        newest: dict[bytes, int] = {}
+        for update in self._unsettled():  # newest first; failed durable ones left out
+            newest.setdefault(update.key, update.seq)
+        kept = 0
+        for update in updates:
+            latest = newest.get(update.key)
+            shown = self.buffer.shown(update.key)
+            if latest is None:
+                live = shown is not None and shown.seq == update.seq
+            else:
+                live = latest == update.seq
+            if live and self.buffer.restore(update):
+                kept += 1
+        return kept
 
     def released(self) -> Iterator[core_mod.Update]:
         """Stored (or covered) updates in sequence order, each exactly once.

@@ -85,6 +85,16 @@ class CoalescingBuffer:
         if shown is not None and shown.seq < update.seq:
             del self._published[update.key]  # the store holds it (or its deletion)
 
+    def restore(self, update: Update) -> bool:
+        """A write of `update` failed: it is pending again, unless something newer
+        is pending for its key. True if it is."""
+        pending = self._pending.get(update.key)
+        if pending is not None and pending.seq >= update.seq:
+            return False
+        self._pending.pop(update.key, None)
+        self._pending[update.key] = update
+        return True
+
     def take(self) -> list[Update]:
         """Everything to write in the next group commit, in sequence order."""
         taken = sorted(self._pending.values(), key=lambda u: u.seq)

@@ -1,0 +1,115 @@
+"""Coalesced values a failed write did not store are not lost (issue 17): a real
+Clone server over a real store that fails for real (its map at its maximum, a value
+too large for it), then has room again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zmq
+from support.clock import FakeClock
+from support.clonesrv import CloneServer, clone_server
+from support.wait import wait_until
+
+from raspy.config import StoreConfig
+from raspy.errors import StoreFullError
+from raspy.storage.store import Delete, Put, Store
+from raspy.storage.tables import KvRecord, Table, decode_kv
+
+pytestmark = pytest.mark.timeout(60)
+
+Context = zmq.Context[zmq.Socket[bytes]]
+INTERVAL_S = 60.0
+FILL_BYTES = 20_000
+BIG_READING = b"r" * 10_000  # no room for it in a map filled with FILL_BYTES values
+
+
+def _stored(store: Store, key: bytes) -> KvRecord | None:
+    raw = store.get(Table.KV, key)
+    return None if raw is None else decode_kv(raw)
+
+
+def _fill(store: Store) -> list[bytes]:
+    """Values under the cron table until the map, at its maximum, takes no more."""
+    keys: list[bytes] = []
+    for n in range(200):  # a 1 MB map is full long before
+        key = b"fill%03d" % n
+        try:
+            store.commit([Put(Table.CRON, key, b"f" * FILL_BYTES)])
+        except StoreFullError:
+            return keys
+        keys.append(key)
+    raise AssertionError("the map never filled")
+
+
+def _make_room(store: Store, keys: list[bytes]) -> None:
+    """Delete a few fill values; LMDB reuses their pages a few commits later."""
+    store.commit([Delete(Table.CRON, key) for key in keys[:4]])
+    for n in range(3):
+        store.commit([Put(Table.CRON, b"turn", b"%d" % n)])
+
+
+def _readings(server: CloneServer, *entries: tuple[bytes, bytes]) -> None:
+    before = server.counter("clone.published")
+    assert server.publisher.set_many(list(entries)) == []
+    wait_until(
+        lambda: server.counter("clone.published") == before + len(entries),
+        what=f"{len(entries)} readings published",
+    )
+
+
+def test_a_failed_flush_keeps_its_values_for_the_next_one(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A flush the store refused (here its map at the maximum) lost its values: a
+    key with no further reading (a statistic, a quiet sensor) was never written,
+    also not at a clean stop, and a restart showed it gone."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/stats/big", BIG_READING), (b"/stats/up", b"1"))
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 2,
+                what="the flush failed",
+            )
+            assert _stored(store, b"/stats/up") is None
+            _make_room(store, filled)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flushes") == 1,
+                what="the next flush",
+            )
+            assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+            assert _stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+    finally:
+        store.close()
+
+
+def test_a_failed_flush_is_tried_again_at_a_clean_stop(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Issue 17: a clean stop loses nothing, also after a failed flush."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/stats/big", BIG_READING))
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 1,
+                what="the flush failed",
+            )
+            _make_room(store, filled)
+        assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+    finally:
+        store.close()
