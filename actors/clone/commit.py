@@ -15,7 +15,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import zmq
@@ -39,6 +39,9 @@ class _Batch:
 
     entries: list[tuple[core_mod.Update, bool]]  # (update, coalesced)
     mark: int | None = None  # the high-water mark its transaction writes
+    # the pending coalesced values its durable updates took out: pending again if
+    # its commit fails (else nothing would write the value subscribers have)
+    displaced: list[core_mod.Update] = field(default_factory=list)
     done: bool = False
     error: BaseException | None = None
 
@@ -87,6 +90,7 @@ class CommitPipeline:
         self.published_seq = core.last_seq  # everything up to here went out
         self._mark_submitted = core.last_seq
         self._accepted: list[tuple[core_mod.Update, bool]] = []
+        self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
         self._batches: deque[_Batch] = deque()
         self._results: queue.SimpleQueue[
             tuple[_Batch | _Flush, BaseException | None]
@@ -146,7 +150,9 @@ class CommitPipeline:
         if coalesced:
             self.buffer.accept(update)
         else:
-            self.buffer.supersede(update)
+            displaced = self.buffer.supersede(update)
+            if displaced is not None:
+                self._displaced.append(displaced)
 
     def submit(self) -> None:
         """Group commit: everything accepted since the last call, in one submit.
@@ -156,8 +162,8 @@ class CommitPipeline:
         """
         if not self._accepted:
             return
-        batch = _Batch(self._accepted)
-        self._accepted = []
+        batch = _Batch(self._accepted, displaced=self._displaced)
+        self._accepted, self._displaced = [], []
         self._batches.append(batch)
         durable = [u for u, c in batch.entries if not c]
         if durable or self.blocks.wanted > self._mark_submitted:
@@ -344,6 +350,7 @@ class CommitPipeline:
                 seq=durable[0].seq,
                 reason=str(batch.error),
             )
+            self._put_back(batch.displaced)
             # one retry: a mark alone for the coalesced ones, then they are lost
             batch.error = None if coalesced else batch.error
         batch.entries = coalesced

@@ -5,12 +5,13 @@ too large for it), then has room again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import zmq
 from support.clock import FakeClock
-from support.clonesrv import CloneServer, clone_server
+from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
 from raspy.config import StoreConfig
@@ -111,5 +112,35 @@ def test_a_failed_flush_is_tried_again_at_a_clean_stop(
             )
             _make_room(store, filled)
         assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+    finally:
+        store.close()
+
+
+def test_a_failed_client_write_keeps_the_newer_reading_of_its_key_pending(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A durable set of a key takes that key's pending reading out (the store must
+    never see the older value after it). When the durable set's commit failed, the
+    reading subscribers had was written by no flush: the store kept the value
+    before it, and a restart went back to that."""
+    config = StoreConfig(map_size_initial_mb=1, coalesce_interval_s=INTERVAL_S)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=1000))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            sub = subscriber(zmq_context, running.endpoints.publisher, b"/device/")
+            try:
+                running.publisher.set(b"/device/k/value", b"old")  # durable
+                assert next_update(sub)[4] == b"old"
+                assert running.publisher.set_many([(b"/device/k/value", b"new")]) == []
+                assert next_update(sub)[4] == b"new"
+                # too large for the store (not for the Clone server): it fails
+                running.publisher.set(b"/device/k/value", b"x" * 2000)
+                wait_until(
+                    lambda: running.counter("clone.commit_failed") == 1,
+                    what="the failed commit",
+                )
+            finally:
+                sub.close(linger=0)
+        assert _stored(store, b"/device/k/value") == KvRecord(2, b"new", b"", None)
     finally:
         store.close()
