@@ -324,11 +324,22 @@ class CommitPipeline:
                 if batch.error is None:
                     self._write(batch, [])  # store a mark for it first
                     return
-                self._stats.incr("clone.coalesced.lost", len(batch.entries))
-                batch.entries = []
+                self._lost(batch)
             self._batches.popleft()
             if batch.entries:
                 yield from self._release(batch)
+
+    def _lost(self, batch: _Batch) -> None:
+        """Coalesced updates no stored mark covers are never published, so never
+        written either: the store keeps what subscribers were last told, which is
+        pending again if it was not written yet."""
+        self._stats.incr("clone.coalesced.lost", len(batch.entries))
+        for update, _ in batch.entries:
+            self.buffer.drop(update)
+        keys = dict.fromkeys(update.key for update, _ in batch.entries)
+        batch.entries = []
+        shown = [self.buffer.shown(key) for key in keys]
+        self._put_back([update for update in shown if update is not None])
 
     def _failed(self, batch: _Batch) -> None:
         """Drop the durable updates of a failed batch; keep the coalesced ones."""

@@ -97,6 +97,12 @@ class CoalescingBuffer:
         self._pending[update.key] = update
         return True
 
+    def drop(self, update: Update) -> None:
+        """`update` will never be published: not written either, if still pending."""
+        pending = self._pending.get(update.key)
+        if pending is not None and pending.seq == update.seq:
+            del self._pending[update.key]
+
     def take(self) -> list[Update]:
         """Everything to write in the next group commit, in sequence order."""
         taken = sorted(self._pending.values(), key=lambda u: u.seq)

@@ -5,8 +5,10 @@ too large for it), then has room again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import zmq
@@ -14,10 +16,16 @@ from support.clock import FakeClock
 from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
+from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
+from raspy.cores import clone as core_mod
 from raspy.errors import StoreFullError
+from raspy.stats import Stats
+from raspy.storage.ops import Op
 from raspy.storage.store import Delete, Put, Store
 from raspy.storage.tables import KvRecord, Table, decode_kv
+from raspy.storage.writer import Done
+from raspy.transport.wakeup import Wakeup
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -144,3 +152,70 @@ def test_a_failed_client_write_keeps_the_newer_reading_of_its_key_pending(
         assert _stored(store, b"/device/k/value") == KvRecord(2, b"new", b"", None)
     finally:
         store.close()
+
+
+class _Refusing:
+    """A real store whose next `refuse` submits fail as a full one's would (a
+    transient failure of exactly one write, which the map cannot be made to give)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.config = store.config
+        self.refuse = 0
+
+    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise StoreFullError(f"store in {self.store.path} is full (refused)")
+        self.store.submit_then(ops, on_done)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def _drained(pipeline: CommitPipeline) -> list[int]:
+    """The sequence numbers released once nothing is on its way to the store."""
+    out: list[int] = []
+
+    def settled() -> bool:
+        out.extend(update.seq for update in pipeline.released())
+        return not pipeline._batches
+
+    wait_until(settled, what="the batches settled")
+    return out
+
+
+def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
+    tmp_path: Path,
+) -> None:
+    """A coalesced update is published only once a stored mark covers its number;
+    when that mark could not be stored it was counted lost and never published,
+    but stayed pending: the next flush stored a value no subscriber was told, in
+    place of the one they were."""
+    config = StoreConfig(map_size_initial_mb=1, seq_block=1)
+    store = Store.open(tmp_path / "data", config)
+    wake = Wakeup()
+    try:
+        refusing = _Refusing(store)
+        stats = Stats()
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(_reading(1, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert _drained(pipeline) == [1]
+        refusing.refuse = 1  # the mark for seq 2
+        pipeline.accept(_reading(2, b"22.0"), coalesced=True)
+        pipeline.submit()
+        assert _drained(pipeline) == []
+        assert stats.get("clone.coalesced.lost") == 1
+        pipeline.finish(lambda: None, 5.0)
+        assert _stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+    finally:
+        wake.close()
+        store.close()
+
+
+def _reading(seq: int, body: bytes) -> core_mod.Update:
+    return core_mod.Update(seq, b"/device/t/value", b"", (), body, None)
