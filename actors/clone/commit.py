@@ -117,20 +117,36 @@ class CommitPipeline:
         """At a clean stop: store what was accepted and the coalesced values (issue 17:
         nothing is lost), calling `publish` as batches are stored, for up to `limit_s`."""
         self.submit()
+        self._settle(publish, limit_s)
+
+    def write_pending(self, limit_s: float) -> None:
+        """After the I/O thread failed: store the coalesced values (subscribers were
+        told most of them) and publish nothing, for up to `limit_s`; the server
+        started in its place reads the store once they are written (load())."""
+        self._collect()
+        self._settle(None, limit_s)
+
+    def _settle(self, publish: Callable[[], None] | None, limit_s: float) -> None:
         failures = self._flush_failures
         self.flush()
         deadline = time.monotonic() + limit_s
         poller = zmq.Poller()
         poller.register(self._wake.read_fd, zmq.POLLIN)
         while time.monotonic() < deadline:
-            # a flush that failed at the stop is not tried again: the values it kept
-            # are lost with the process, as they were before the stop
+            # a flush that failed here is not tried again: the values it kept are
+            # lost with the process, as they were before the stop
             retry = self._flush_failures == failures
-            if not (self._batches or self._flushing or (retry and self.in_flight)):
+            waiting = bool(self._flushing or (retry and self.buffer.pending_count))
+            if publish is not None:
+                waiting = waiting or bool(self._batches) or (retry and self.in_flight)
+            if not waiting:
                 return
             poller.poll(100)
             self._wake.drain()
-            publish()
+            if publish is None:
+                self._collect()
+            else:
+                publish()
             if retry:
                 self.flush()  # what came in while the last flush was stored
 

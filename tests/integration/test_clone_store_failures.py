@@ -16,6 +16,7 @@ from support.clock import FakeClock
 from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
+from raspy.actors import messages as msgs
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
@@ -219,3 +220,29 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
 
 def _reading(seq: int, body: bytes) -> core_mod.Update:
     return core_mod.Update(seq, b"/device/t/value", b"", (), body, None)
+
+
+class _Breaking:
+    """An in-process subscriber whose tell raises what no part expects: the Clone
+    I/O thread fails on it (a bug there, as the supervisor sees it)."""
+
+    def tell(self, message: object) -> None:
+        raise RuntimeError("a bug in a subscriber")
+
+
+def test_the_readings_of_the_interval_are_stored_when_the_io_thread_fails(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A failed I/O thread skipped every write of the pending coalesced values: up
+    to coalesce_interval_s of published readings were gone when the supervisor
+    started the server again. They are stored; nothing more is published."""
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/device/a/value", b"1"))
+            running.ref.ask(msgs.CloneSubscribe(b"/boom/", cast(Any, _Breaking())))
+            running.publisher.set(b"/boom/x", b"1")  # durable: its release fails
+            wait_until(lambda: not running.ref.is_alive(), what="the server failed")
+        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
+    finally:
+        store.close()
