@@ -221,6 +221,12 @@ class GpioServiceActor(DeviceServiceActor):
             if device is not None and isinstance(device.driver, gpio.GpioOutput):
                 self._carry_out(device, device.driver)
         self._inputs.due(now, self._clock.wall())
+        for name in self._saved.due(now):  # states the store refused, as they are now
+            device = self._registry.find(name)
+            if device is not None and isinstance(device.driver, gpio.GpioOutput):
+                self._store_state(device, device.driver)
+            else:
+                self._saved.forget(name)
         self._arm()
 
     def _tell(self, edge: InputEdge) -> None:
@@ -247,7 +253,7 @@ class GpioServiceActor(DeviceServiceActor):
         if self._alarm is None:
             return
         deadlines = [self._max_on.next_deadline(), self._held.next_deadline()]
-        deadlines.append(self._inputs.next_deadline())
+        deadlines += [self._inputs.next_deadline(), self._saved.retry_at()]
         due = [d for d in deadlines if d is not None]
         self._alarm.set(min(due) if due else None)
 
@@ -358,6 +364,7 @@ class GpioServiceActor(DeviceServiceActor):
     def _store_state(self, device: Device, driver: gpio.GpioOutput) -> None:
         """An output's state, durable (for initial = restore) if it changed."""
         self._saved.store(device, driver, self._clock.monotonic(), self._clock.wall())
+        self._arm()  # a write that failed is tried again (raspy.devices.gpio_saved)
 
     def _pending_key(self, device: Device, driver: gpio.GpioOutput) -> None:
         """`/device/<fullname>/pending` as the held change now is (deleted when

@@ -2,12 +2,16 @@
 
 The kernel drops a flock when its holder dies, so a crashed raspyd never leaves a
 stale lock behind. The holder's pid is written into the file for the error message.
+Whether a writer holds it is asked by taking a shared flock for a moment
+(lock_holder: Linux has no query for a flock, F_GETLK sees only fcntl locks), so the
+writer's exclusive lock is retried for a moment before it counts as taken.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Final
 
@@ -15,6 +19,10 @@ from raspy.errors import StoreLockedError
 from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
+# how long a shared flock of lock_holder() (raspy-kv asks it every 20 ms while it
+# waits for a store being made) may stand in the way of the writer's lock
+PROBE_WAIT_S: Final = 0.5
+_PROBE_RETRY_S: Final = 0.005
 
 
 class DataDirLock:
@@ -31,7 +39,7 @@ class DataDirLock:
             )
             raise
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusive(fd)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
@@ -56,6 +64,20 @@ class DataDirLock:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _lock_exclusive(fd: int) -> None:
+    """LOCK_EX, or BlockingIOError if another process holds the lock for longer than
+    a lock_holder() probe would (PROBE_WAIT_S)."""
+    deadline = time.monotonic() + PROBE_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(_PROBE_RETRY_S)
 
 
 def in_use(data_dir: Path, holder: str) -> str:

@@ -15,7 +15,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 import zmq
@@ -39,6 +39,9 @@ class _Batch:
 
     entries: list[tuple[core_mod.Update, bool]]  # (update, coalesced)
     mark: int | None = None  # the high-water mark its transaction writes
+    # the pending coalesced values its durable updates took out: pending again if
+    # its commit fails (else nothing would write the value subscribers have)
+    displaced: list[core_mod.Update] = field(default_factory=list)
     done: bool = False
     error: BaseException | None = None
 
@@ -81,11 +84,13 @@ class CommitPipeline:
         self._interval_s = store.config.coalesce_interval_s
         self._next_flush: float | None = None
         self._flushing: _Flush | None = None
+        self._flush_failures = 0  # a stop tries no flush again once one failed
         self.buffer = CoalescingBuffer()
         self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
         self.published_seq = core.last_seq  # everything up to here went out
         self._mark_submitted = core.last_seq
         self._accepted: list[tuple[core_mod.Update, bool]] = []
+        self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
         self._batches: deque[_Batch] = deque()
         self._results: queue.SimpleQueue[
             tuple[_Batch | _Flush, BaseException | None]
@@ -112,15 +117,38 @@ class CommitPipeline:
         """At a clean stop: store what was accepted and the coalesced values (issue 17:
         nothing is lost), calling `publish` as batches are stored, for up to `limit_s`."""
         self.submit()
+        self._settle(publish, limit_s)
+
+    def write_pending(self, limit_s: float) -> None:
+        """After the I/O thread failed: store the coalesced values (subscribers were
+        told most of them) and publish nothing, for up to `limit_s`; the server
+        started in its place reads the store once they are written (load())."""
+        self._collect()
+        self._settle(None, limit_s)
+
+    def _settle(self, publish: Callable[[], None] | None, limit_s: float) -> None:
+        failures = self._flush_failures
         self.flush()
         deadline = time.monotonic() + limit_s
         poller = zmq.Poller()
         poller.register(self._wake.read_fd, zmq.POLLIN)
-        while self.in_flight and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            # a flush that failed here is not tried again: the values it kept are
+            # lost with the process, as they were before the stop
+            retry = self._flush_failures == failures
+            waiting = bool(self._flushing or (retry and self.buffer.pending_count))
+            if publish is not None:
+                waiting = waiting or bool(self._batches) or (retry and self.in_flight)
+            if not waiting:
+                return
             poller.poll(100)
             self._wake.drain()
-            publish()
-            self.flush()  # what came in while the last flush was stored
+            if publish is None:
+                self._collect()
+            else:
+                publish()
+            if retry:
+                self.flush()  # what came in while the last flush was stored
 
     @property
     def in_flight(self) -> bool:
@@ -138,7 +166,9 @@ class CommitPipeline:
         if coalesced:
             self.buffer.accept(update)
         else:
-            self.buffer.supersede(update)
+            displaced = self.buffer.supersede(update)
+            if displaced is not None:
+                self._displaced.append(displaced)
 
     def submit(self) -> None:
         """Group commit: everything accepted since the last call, in one submit.
@@ -148,8 +178,8 @@ class CommitPipeline:
         """
         if not self._accepted:
             return
-        batch = _Batch(self._accepted)
-        self._accepted = []
+        batch = _Batch(self._accepted, displaced=self._displaced)
+        self._accepted, self._displaced = [], []
         self._batches.append(batch)
         durable = [u for u, c in batch.entries if not c]
         if durable or self.blocks.wanted > self._mark_submitted:
@@ -263,9 +293,36 @@ class CommitPipeline:
             self._stats.incr("clone.coalesced.flushes")
             self._stats.incr("clone.coalesced.written", len(flush.updates))
             return
-        # the values stay published in memory; the next readings replace them
+        # pending again (what is still the latest of its key): the next flush, or a
+        # clean stop, writes it; a key with no further reading is not lost
+        kept = self._put_back(flush.updates)
+        self._flush_failures += 1
         self._stats.incr("clone.coalesced.flush_failed", len(flush.updates))
-        log.error("clone_flush_failed", count=len(flush.updates), reason=str(error))
+        log.error(
+            "clone_flush_failed",
+            count=len(flush.updates),
+            kept=kept,
+            reason=str(error),
+        )
+
+    def _put_back(self, updates: list[core_mod.Update]) -> int:
+        """Coalesced updates a failed write did not store are pending again, each
+        only if it is still the latest this server has of its key (published, or on
+        its way to be): a newer value, durable or not, is written instead. How many."""
+        newest: dict[bytes, int] = {}
+        for update in self._unsettled():  # newest first; failed durable ones left out
+            newest.setdefault(update.key, update.seq)
+        kept = 0
+        for update in updates:
+            latest = newest.get(update.key)
+            shown = self.buffer.shown(update.key)
+            if latest is None:
+                live = shown is not None and shown.seq == update.seq
+            else:
+                live = latest == update.seq
+            if live and self.buffer.restore(update):
+                kept += 1
+        return kept
 
     def released(self) -> Iterator[core_mod.Update]:
         """Stored (or covered) updates in sequence order, each exactly once.
@@ -283,11 +340,22 @@ class CommitPipeline:
                 if batch.error is None:
                     self._write(batch, [])  # store a mark for it first
                     return
-                self._stats.incr("clone.coalesced.lost", len(batch.entries))
-                batch.entries = []
+                self._lost(batch)
             self._batches.popleft()
             if batch.entries:
                 yield from self._release(batch)
+
+    def _lost(self, batch: _Batch) -> None:
+        """Coalesced updates no stored mark covers are never published, so never
+        written either: the store keeps what subscribers were last told, which is
+        pending again if it was not written yet."""
+        self._stats.incr("clone.coalesced.lost", len(batch.entries))
+        for update, _ in batch.entries:
+            self.buffer.drop(update)
+        keys = dict.fromkeys(update.key for update, _ in batch.entries)
+        batch.entries = []
+        shown = [self.buffer.shown(key) for key in keys]
+        self._put_back([update for update in shown if update is not None])
 
     def _failed(self, batch: _Batch) -> None:
         """Drop the durable updates of a failed batch; keep the coalesced ones."""
@@ -309,6 +377,7 @@ class CommitPipeline:
                 seq=durable[0].seq,
                 reason=str(batch.error),
             )
+            self._put_back(batch.displaced)
             # one retry: a mark alone for the coalesced ones, then they are lost
             batch.error = None if coalesced else batch.error
         batch.entries = coalesced

@@ -137,11 +137,14 @@ class CloneLoop:
 
     def close(self) -> None:
         """A clean stop publishes what is stored first (up to STOP_FLUSH_S); what
-        in-process publishers send from then on is dropped."""
+        in-process publishers send from then on is dropped. After a failure the
+        coalesced values are still stored, and nothing is published."""
         try:
             if self.runner.failure is None:  # opened: publish what is still stored
                 self._commits.finish(self._publish_committed, STOP_FLUSH_S)
                 self._xpub.flush(time.monotonic(), stopping=True)
+            else:  # the readings published in the last interval are not lost
+                self._commits.write_pending(STOP_FLUSH_S)
         finally:
             self.outbox.close()
             self._parts.snapshots.close()

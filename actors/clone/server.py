@@ -104,6 +104,9 @@ class CloneServerActor(pykka.ThreadingActor):
                 self._loop.runner.call(message)
                 return None
             case _IoFailed(error=error):
+                # its close() still stores the pending readings: the server the
+                # supervisor starts in this one's place reads the store after that
+                self._loop.runner.stop(timeout_s=STOP_FLUSH_S + 5)
                 raise RuntimeError("clone I/O thread failed") from error
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)

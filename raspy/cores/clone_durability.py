@@ -54,7 +54,8 @@ class CoalescingBuffer:
 
     `pending` is what the next group commit writes (latest per key, in accept order
     = sequence order); a durable update of the same key takes its key out, because the
-    store must never see an older value after a newer one. `published` is the latest
+    store must never see an older value after a newer one (and it is put back if that
+    update's commit fails). `published` is the latest
     coalesced update per key that subscribers were told and that the store may not
     have yet: snapshots lay it over the store (the higher sequence of the two wins).
     """
@@ -72,9 +73,10 @@ class CoalescingBuffer:
         self._pending.pop(update.key, None)
         self._pending[update.key] = update
 
-    def supersede(self, update: Update) -> None:
-        """A durable update was given its number: never write an older value after."""
-        self._pending.pop(update.key, None)
+    def supersede(self, update: Update) -> Update | None:
+        """A durable update was given its number: never write an older value after.
+        The pending update it took out (to restore() if its commit fails), or None."""
+        return self._pending.pop(update.key, None)
 
     def released(self, update: Update, *, coalesced: bool) -> None:
         """An update went out to subscribers (in sequence order)."""
@@ -84,6 +86,22 @@ class CoalescingBuffer:
         shown = self._published.get(update.key)
         if shown is not None and shown.seq < update.seq:
             del self._published[update.key]  # the store holds it (or its deletion)
+
+    def restore(self, update: Update) -> bool:
+        """A write of `update` failed: it is pending again, unless something newer
+        is pending for its key. True if it is."""
+        pending = self._pending.get(update.key)
+        if pending is not None and pending.seq >= update.seq:
+            return False
+        self._pending.pop(update.key, None)
+        self._pending[update.key] = update
+        return True
+
+    def drop(self, update: Update) -> None:
+        """`update` will never be published: not written either, if still pending."""
+        pending = self._pending.get(update.key)
+        if pending is not None and pending.seq == update.seq:
+            del self._pending[update.key]
 
     def take(self) -> list[Update]:
         """Everything to write in the next group commit, in sequence order."""

@@ -9,16 +9,20 @@ min_off_s hold for it (raspy.devices.gpio_hold), so a start holds it again.
 
 The store is reached only through what it is given (StateSaver: the store's
 device table in raspyd), on the caller's thread; a write that fails is logged and
-counted, never raised: the pin has switched all the same.
+counted, never raised: the pin has switched all the same. It is tried again, with
+the output's state as it is then, from the service's alarm (`retry_at`, `due`), with
+backoff, until one succeeds: a heater switched on while the store failed would
+otherwise come back off at the next start.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 
+from raspy.backoff import Backoff, BackoffPolicy
 from raspy.devices.gpio import GpioOutput
 from raspy.devices.gpio_logic import Initial
 from raspy.devices.registry import Device
@@ -27,6 +31,8 @@ from raspy.errors import StoreError
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="gpio")
+
+SAVE_RETRY: Final = BackoffPolicy(initial_s=2.0, max_s=60.0)
 
 
 class StateSaver(Protocol):
@@ -67,6 +73,9 @@ class SavedStates:
         self._stats = stats
         self._failed_stat = f"devices.{service}.state_not_stored"
         self._saved: dict[str, tuple[JsonValue, float | None, bool | None]] = {}
+        self._unsaved: set[str] = set()  # device names whose last write failed
+        self._backoff = Backoff(SAVE_RETRY)
+        self._retry_at: float | None = None
 
     def store(
         self, device: Device, driver: GpioOutput, now: float, wall: float
@@ -75,17 +84,42 @@ class SavedStates:
         unless the store has it so already."""
         record = self.change(device, driver, now, wall)
         if self._saver is None or record is None:
+            self._settled(device.name)
             return
         try:
             self._saver.save_state(
                 device.fullname, record.value, record.since, record.pending
             )
-            self.written(device.fullname, record)
         except StoreError as exc:
             self._stats.incr(self._failed_stat)
             log.error(
                 "device_state_not_stored", device=device.fullname, reason=str(exc)
             )
+            self._unsaved.add(device.name)
+            self._retry_at = self._backoff.failed(now)
+            return
+        self.written(device.fullname, record)
+        self._settled(device.name)
+
+    def _settled(self, name: str) -> None:
+        self._unsaved.discard(name)
+        if not self._unsaved:
+            self._backoff.reset()
+            self._retry_at = None
+
+    def retry_at(self) -> float | None:
+        """When states whose write failed are tried again (monotonic), or None."""
+        return self._retry_at if self._unsaved else None
+
+    def due(self, now: float) -> list[str]:
+        """The names of the outputs to store again now (store() each, as it is)."""
+        if self._retry_at is None or now < self._retry_at:
+            return []
+        return sorted(self._unsaved)
+
+    def forget(self, name: str) -> None:
+        """An output gone from the service: nothing of it to store again."""
+        self._settled(name)
 
     def change(
         self, device: Device, driver: GpioOutput, now: float, wall: float

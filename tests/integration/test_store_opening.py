@@ -3,9 +3,11 @@ other processes) and schema versions (issue #4, docs/architecture.md pitfalls)."
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,7 @@ def test_a_second_writer_in_another_process_is_refused_naming_its_pid(
 
 GROWER = """
 import sys
+import threading
 from raspy import log
 from raspy.config import StoreConfig
 from raspy.storage.store import Store, Put, Table
@@ -164,6 +167,7 @@ def test_the_migration_never_lowers_a_higher_last_seq(data_dir: Path) -> None:
 
 READER = """
 import sys
+import threading
 from raspy import log
 from raspy.storage.store import Store, Table
 log.configure("warning")
@@ -199,3 +203,20 @@ def test_a_reader_slot_left_by_a_killed_process_is_cleared_at_open(
         "path": str(data_dir),
         "count": 1,
     }
+
+
+def test_a_writer_starting_while_raspy_kv_asks_for_one_is_not_refused(
+    data_dir: Path,
+) -> None:
+    """raspy-kv asks whether a raspyd holds the data dir by taking a shared lock for
+    a moment, again and again while it waits for a store being made; a raspyd that
+    started in that moment failed 'in use by another process (pid unknown)'."""
+    data_dir.mkdir()
+    probe = os.open(data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # as lock_holder() does
+    ended = threading.Timer(0.05, lambda: os.close(probe))  # a probe's moment
+    ended.start()
+    try:
+        DataDirLock(data_dir).release()
+    finally:
+        ended.join()

@@ -1,0 +1,248 @@
+"""Coalesced values a failed write did not store are not lost (issue 17): a real
+Clone server over a real store that fails for real (its map at its maximum, a value
+too large for it), then has room again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import zmq
+from support.clock import FakeClock
+from support.clonesrv import CloneServer, clone_server, next_update, subscriber
+from support.wait import wait_until
+
+from raspy.actors import messages as msgs
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.config import StoreConfig
+from raspy.cores import clone as core_mod
+from raspy.errors import StoreFullError
+from raspy.stats import Stats
+from raspy.storage.ops import Op
+from raspy.storage.store import Delete, Put, Store
+from raspy.storage.tables import KvRecord, Table, decode_kv
+from raspy.storage.writer import Done
+from raspy.transport.wakeup import Wakeup
+
+pytestmark = pytest.mark.timeout(60)
+
+Context = zmq.Context[zmq.Socket[bytes]]
+INTERVAL_S = 60.0
+FILL_BYTES = 20_000
+BIG_READING = b"r" * 10_000  # no room for it in a map filled with FILL_BYTES values
+
+
+def _stored(store: Store, key: bytes) -> KvRecord | None:
+    raw = store.get(Table.KV, key)
+    return None if raw is None else decode_kv(raw)
+
+
+def _fill(store: Store) -> list[bytes]:
+    """Values under the cron table until the map, at its maximum, takes no more."""
+    keys: list[bytes] = []
+    for n in range(200):  # a 1 MB map is full long before
+        key = b"fill%03d" % n
+        try:
+            store.commit([Put(Table.CRON, key, b"f" * FILL_BYTES)])
+        except StoreFullError:
+            return keys
+        keys.append(key)
+    raise AssertionError("the map never filled")
+
+
+def _make_room(store: Store, keys: list[bytes]) -> None:
+    """Delete a few fill values; LMDB reuses their pages a few commits later."""
+    store.commit([Delete(Table.CRON, key) for key in keys[:4]])
+    for n in range(3):
+        store.commit([Put(Table.CRON, b"turn", b"%d" % n)])
+
+
+def _readings(server: CloneServer, *entries: tuple[bytes, bytes]) -> None:
+    before = server.counter("clone.published")
+    assert server.publisher.set_many(list(entries)) == []
+    wait_until(
+        lambda: server.counter("clone.published") == before + len(entries),
+        what=f"{len(entries)} readings published",
+    )
+
+
+def test_a_failed_flush_keeps_its_values_for_the_next_one(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A flush the store refused (here its map at the maximum) lost its values: a
+    key with no further reading (a statistic, a quiet sensor) was never written,
+    also not at a clean stop, and a restart showed it gone."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/stats/big", BIG_READING), (b"/stats/up", b"1"))
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 2,
+                what="the flush failed",
+            )
+            assert _stored(store, b"/stats/up") is None
+            _make_room(store, filled)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flushes") == 1,
+                what="the next flush",
+            )
+            assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+            assert _stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+    finally:
+        store.close()
+
+
+def test_a_failed_flush_is_tried_again_at_a_clean_stop(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Issue 17: a clean stop loses nothing, also after a failed flush."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/stats/big", BIG_READING))
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 1,
+                what="the flush failed",
+            )
+            _make_room(store, filled)
+        assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+    finally:
+        store.close()
+
+
+def test_a_failed_client_write_keeps_the_newer_reading_of_its_key_pending(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A durable set of a key takes that key's pending reading out (the store must
+    never see the older value after it). When the durable set's commit failed, the
+    reading subscribers had was written by no flush: the store kept the value
+    before it, and a restart went back to that."""
+    config = StoreConfig(map_size_initial_mb=1, coalesce_interval_s=INTERVAL_S)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=1000))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            sub = subscriber(zmq_context, running.endpoints.publisher, b"/device/")
+            try:
+                running.publisher.set(b"/device/k/value", b"old")  # durable
+                assert next_update(sub)[4] == b"old"
+                assert running.publisher.set_many([(b"/device/k/value", b"new")]) == []
+                assert next_update(sub)[4] == b"new"
+                # too large for the store (not for the Clone server): it fails
+                running.publisher.set(b"/device/k/value", b"x" * 2000)
+                wait_until(
+                    lambda: running.counter("clone.commit_failed") == 1,
+                    what="the failed commit",
+                )
+            finally:
+                sub.close(linger=0)
+        assert _stored(store, b"/device/k/value") == KvRecord(2, b"new", b"", None)
+    finally:
+        store.close()
+
+
+class _Refusing:
+    """A real store whose next `refuse` submits fail as a full one's would (a
+    transient failure of exactly one write, which the map cannot be made to give)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.config = store.config
+        self.refuse = 0
+
+    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise StoreFullError(f"store in {self.store.path} is full (refused)")
+        self.store.submit_then(ops, on_done)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def _drained(pipeline: CommitPipeline) -> list[int]:
+    """The sequence numbers released once nothing is on its way to the store."""
+    out: list[int] = []
+
+    def settled() -> bool:
+        out.extend(update.seq for update in pipeline.released())
+        return not pipeline._batches
+
+    wait_until(settled, what="the batches settled")
+    return out
+
+
+def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
+    tmp_path: Path,
+) -> None:
+    """A coalesced update is published only once a stored mark covers its number;
+    when that mark could not be stored it was counted lost and never published,
+    but stayed pending: the next flush stored a value no subscriber was told, in
+    place of the one they were."""
+    config = StoreConfig(map_size_initial_mb=1, seq_block=1)
+    store = Store.open(tmp_path / "data", config)
+    wake = Wakeup()
+    try:
+        refusing = _Refusing(store)
+        stats = Stats()
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(_reading(1, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert _drained(pipeline) == [1]
+        refusing.refuse = 1  # the mark for seq 2
+        pipeline.accept(_reading(2, b"22.0"), coalesced=True)
+        pipeline.submit()
+        assert _drained(pipeline) == []
+        assert stats.get("clone.coalesced.lost") == 1
+        pipeline.finish(lambda: None, 5.0)
+        assert _stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+    finally:
+        wake.close()
+        store.close()
+
+
+def _reading(seq: int, body: bytes) -> core_mod.Update:
+    return core_mod.Update(seq, b"/device/t/value", b"", (), body, None)
+
+
+class _Breaking:
+    """An in-process subscriber whose tell raises what no part expects: the Clone
+    I/O thread fails on it (a bug there, as the supervisor sees it)."""
+
+    def tell(self, message: object) -> None:
+        raise RuntimeError("a bug in a subscriber")
+
+
+def test_the_readings_of_the_interval_are_stored_when_the_io_thread_fails(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A failed I/O thread skipped every write of the pending coalesced values: up
+    to coalesce_interval_s of published readings were gone when the supervisor
+    started the server again. They are stored; nothing more is published."""
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(running, (b"/device/a/value", b"1"))
+            running.ref.ask(msgs.CloneSubscribe(b"/boom/", cast(Any, _Breaking())))
+            running.publisher.set(b"/boom/x", b"1")  # durable: its release fails
+            wait_until(lambda: not running.ref.is_alive(), what="the server failed")
+        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
+    finally:
+        store.close()
