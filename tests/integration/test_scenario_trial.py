@@ -423,6 +423,11 @@ def test_a_garage_left_open_is_told_after_the_timeout(house: House) -> None:
         house.advance(900)
         wait_value(house.tree, LAMP, True)
         wait_value(house.tree, f"/scenario/{strict}/state", "error")
+        # the lamp is in the tree before the run's next action, its log line
+        wait_until(
+            lambda: any(e["event"] == "scenario_logged" for e in logs),
+            what="the garage's log line",
+        )
     wait_value(
         house.tree,
         f"/scenario/{strict}/last_error",
