@@ -3,6 +3,7 @@ the client library's loggers (library_logger), which configure nothing."""
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import threading
@@ -71,14 +72,16 @@ class _Budget:
 class _RecordBudget(logging.Filter):
     """The same budget for the records of libraries that use `logging` (uvicorn's
     "Invalid HTTP request received." for each bad request anyone on the LAN sends),
-    keyed by the logger's name and the message's template, not its filled-in text."""
+    keyed by the logger's name and the line that logs it: a library that fills in
+    its message itself (pykka's, asyncio's) would make every record a key of its own,
+    never held, and push raspy's own events out of the budget's table."""
 
     def __init__(self, budget: _Budget) -> None:
         super().__init__()
         self._budget = budget
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return self._budget.admit(f"{record.name}: {record.msg}")
+        return self._budget.admit(f"{record.name} at {record.module}:{record.lineno}")
 
 
 _budget: _Budget | None = None
@@ -102,6 +105,11 @@ class _StderrLogger(structlog.PrintLogger):
         stream = sys.stderr
         stream.write(message + "\n")
         stream.flush()
+
+    def __init__(self) -> None:
+        # never written to (msg writes to sys.stderr): a closed stdout (`>&-`),
+        # sys.stdout None, made structlog's default fail as the tools start
+        super().__init__(io.StringIO())
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg

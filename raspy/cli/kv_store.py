@@ -110,7 +110,8 @@ def stdout_errors() -> Iterator[None]:
     was written has no end line, so restore refuses it."""
     try:
         yield
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
+            sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader left: run() says nothing
     except OSError as exc:

@@ -195,7 +195,8 @@ def _main(argv: Sequence[str] | None) -> int:
     log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
-        sys.stdout.flush()  # a reader that left shows here, not at interpreter exit
+        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
+            sys.stdout.flush()  # a reader that left shows here, not at exit
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

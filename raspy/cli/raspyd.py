@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _flushed(status: int) -> int:
     """`status`, once stdout is written out (a reader that left is seen here)."""
-    sys.stdout.flush()
+    if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
+        sys.stdout.flush()
     return status
 
 

@@ -144,7 +144,8 @@ def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:
 def write_output(output: str | None, data: bytes) -> None:
     """To stdout, or to a file through a temp file and a rename (never half written)."""
     if output is None:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
+            sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return

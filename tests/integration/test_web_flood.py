@@ -48,7 +48,7 @@ def test_a_flood_of_bad_requests_writes_the_budget_and_a_summary(
             record = json.loads(line)
             if record["event"] == INVALID:
                 written += 1
-            elif record.get("suppressed_event") == f"uvicorn.error: {INVALID}":
+            elif str(record.get("suppressed_event")).startswith("uvicorn.error at "):
                 suppressed += int(record["count"])
         return written + suppressed == sent
 

@@ -4,6 +4,7 @@ name, then one summary line (issue 18)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -94,3 +95,29 @@ def test_no_budget_when_events_per_s_is_zero(
         log.warning("flooded_event", index=index)
     indexes = [line["index"] for line in _lines(capsys.readouterr().err)]
     assert indexes == list(range(50))
+
+
+def test_a_library_that_fills_in_its_own_message_is_held_to_the_budget(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """pykka and asyncio log text they formatted themselves: keyed by that text,
+    every record was an event of its own, never held. Keyed by where it is logged,
+    a flood from one line writes the budget, then one summary."""
+    log_mod.configure("info", "json", cache=False, events_per_s=2)
+    library = logging.getLogger("some.library")
+    for index in range(100):
+        library.warning(f"Unexpected message received by actor {index}")
+    written = [
+        line
+        for line in _lines(capsys.readouterr().err)
+        if "Unexpected" in str(line["event"])
+    ]
+    assert len(written) == 2
+
+    def summary() -> list[dict[str, object]]:
+        log_mod.flush_suppressed()
+        return _lines(capsys.readouterr().err)
+
+    (line,) = wait_until(summary, what="the summary line", timeout_s=5.0)
+    assert str(line["suppressed_event"]).startswith("some.library at ")
+    assert line["count"] == 98

@@ -1,0 +1,45 @@
+"""A tool run with its stdout closed (`>&-`, as a careless cron line does): it
+still answers in one line and its own status, never "a bug in raspy" (exit 70) or
+a traceback while it loads (structlog's default logger took sys.stdout, None)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+TOOLS = Path(sys.executable).parent
+
+
+def _closed_stdout(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TOOLS / tool), *args],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=50,
+        check=False,
+        preexec_fn=lambda: os.close(1),  # as the shell's >&-
+    )
+
+
+def test_raspy_kv_check_with_stdout_closed_says_what_it_says(tmp_path: Path) -> None:
+    found = _closed_stdout("raspy-kv", "check", "--data-dir", str(tmp_path))
+    assert (found.returncode, found.stderr) == (
+        2,
+        f"raspy-kv: no store in {tmp_path}\n",
+    )
+
+
+def test_raspyd_check_config_with_stdout_closed_checks_it(tmp_path: Path) -> None:
+    config = tmp_path / "raspyd.toml"
+    config.write_text("[network]\nport_base = 70000\n", encoding="utf-8")
+    found = _closed_stdout("raspyd", "--check-config", str(config))
+    assert found.returncode == 2, found.stderr
+    assert "port_base" in found.stderr
+    assert "Traceback" not in found.stderr
+    assert "a bug in raspy" not in found.stderr
