@@ -56,7 +56,13 @@ def add_live_commands(subparsers: Any) -> None:
                 "--subtree",
                 action="store_true",
                 help="delete every key that starts with KEY (a retired board's "
-                "readings: /device/<host>.<svc>.)",
+                "readings: /device/<host>.<svc>.); says how many and asks first",
+            )
+            parser.add_argument(
+                "--yes",
+                action="store_true",
+                help="with --subtree: delete without asking (needed without a "
+                "terminal, and always for the whole tree, /)",
             )
         if name == "watch":
             parser.add_argument(
@@ -189,6 +195,10 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
         if not keys:
             what = "no key under it" if args.subtree else "no such key"
             return _fail(f"{args.key}: {what}", EXIT_FAILURE)
+        if args.subtree and not args.yes:
+            refused = _not_confirmed(args.key, len(keys))
+            if refused is not None:
+                return refused
         for found in keys:  # each confirmed before the next: none left half-done
             client.delete(found, confirm_timeout_s=args.timeout)
         if args.subtree:
@@ -196,6 +206,34 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
         else:
             print(f"{args.key} deleted (seq {client.seq})")
     return EXIT_OK
+
+
+def _not_confirmed(prefix: str, count: int) -> int | None:
+    """None once a `--subtree` delete may go on without --yes: asked on a terminal
+    and answered yes. A household's tree is its state: `del / --subtree` once took
+    all of it without a word. The root needs --yes always, a script (no terminal)
+    --yes for any subtree; a terminal is asked, and anything but y or yes keeps
+    every key (status 1)."""
+    many = f"{count} key{'s' if count != 1 else ''}"
+    if prefix == "/":
+        return _fail(
+            f"del / --subtree would delete the whole tree ({many}): add --yes to "
+            "mean it",
+            EXIT_USAGE,
+        )
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        return _fail(
+            f"del {prefix} --subtree would delete {many}: add --yes to delete them "
+            "(no terminal to ask on)",
+            EXIT_USAGE,
+        )
+    print(f"raspy-kv: delete {many} under {prefix}? [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    answer = stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    return _fail(f"{prefix}: nothing deleted", EXIT_FAILURE)
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:

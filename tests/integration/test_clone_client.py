@@ -654,8 +654,8 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
             srv.publisher.set(key, b"1")
         wait_until(lambda: srv.counter("clone.published") == 3, what="the keys")
         capsys.readouterr()
-        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 0
-        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 1
+        assert kv.run(["del", "--subtree", "--yes", "/device/b.f.", *server]) == 0
+        assert kv.run(["del", "--subtree", "--yes", "/device/b.f.", *server]) == 1
         assert kv.run(["ls", "/device/", *server]) == 0
         out, err = capsys.readouterr()
     assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
