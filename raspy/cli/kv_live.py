@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from functools import partial
 from typing import Any, Final
 
@@ -129,8 +130,19 @@ def show(value: bytes) -> str:
     return text if text.isprintable() else "0x" + value.hex()
 
 
-def _key(text: str) -> bytes:
-    key = os.fsencode(text)  # the argument's bytes, as the shell passed them
+def _key(text: str, *, new: bool = False) -> bytes:
+    """KEY as the shell passed its bytes (UTF-8 or not), checked as a raspy key.
+    A `new` one (set) takes no control character: `/t9/a<newline>b` would make
+    `ls` show a key that is not what was typed; get and del still reach one that
+    came in by another way (RFC 12 allows any bytes)."""
+    key = _rooted(text, "key")
+    if new:
+        bad = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+        if bad is not None:
+            raise ValueError(
+                f"key {shown(key)}: a control character (U+{ord(bad):04X}) in it; "
+                "a key set here is printable text"
+            )
     try:
         clone.check_path_key(key)
     except MalformedMessage as exc:
@@ -138,9 +150,25 @@ def _key(text: str) -> bytes:
     return key
 
 
+def _subtree(text: str) -> bytes:
+    """SUBTREE: empty (the whole tree) or a /-rooted prefix."""
+    return _rooted(text, "subtree") if text else b""
+
+
+def _rooted(text: str, what: str) -> bytes:
+    """The argument's bytes, refused unless they start with /: said here, with the
+    argument as typed ("ä b"), where the protocol's check shows raw bytes."""
+    raw = os.fsencode(text)
+    if not raw.startswith(b"/"):
+        raise ValueError(
+            f"{what} {shown(raw)} is not /-rooted (raspy's keys start with /)"
+        )
+    return raw
+
+
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     snap = fetch_snapshot(
-        endpoints, os.fsencode(args.subtree), timeout_s=args.timeout, curve=args.curve
+        endpoints, _subtree(args.subtree), timeout_s=args.timeout, curve=args.curve
     )
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
@@ -158,7 +186,7 @@ def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    key, body = _key(args.key), os.fsencode(args.value)
+    key, body = _key(args.key, new=True), os.fsencode(args.value)
     if not body:
         raise ValueError("VALUE is empty (an empty value deletes: use del)")
     with CloneClient(endpoints, key, curve=args.curve) as client:
@@ -237,7 +265,7 @@ def _not_confirmed(prefix: str, count: int) -> int | None:
 
 
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    with CloneClient(endpoints, os.fsencode(args.subtree), curve=args.curve) as client:
+    with CloneClient(endpoints, _subtree(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
         seen = 0
         try:

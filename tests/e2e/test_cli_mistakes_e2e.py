@@ -121,6 +121,47 @@ def test_an_empty_path_or_a_name_too_long_is_one_line_and_status_2(
     assert work.stat().st_mode == mode
 
 
+KV_AT = ["--server", f"127.0.0.1:{FREE_BASE}", "--timeout", "1"]
+# (tool, arguments, the line's words from its start after "TOOL: "): a trial's
+# mistakes, each said where it is and as it was typed, before any hub is asked
+TYPED = [
+    # before: set, and `ls` showed the key as 0x-hex
+    (
+        "raspy-kv",
+        ["set", "/t9/a\nb", "1", *KV_AT],
+        'key "/t9/a\\nb": a control character (U+000A) in it',
+    ),
+    # U+009B is a terminal's CSI: the line shows it escaped, never as it is
+    (
+        "raspy-kv",
+        ["set", "/t9/\u009b", "1", *KV_AT],
+        'key "/t9/\\u009b": a control character (U+009B)',
+    ),
+    # before: key '\xc3\xa4 b' is not /-rooted (the bytes, not what was typed)
+    ("raspy-kv", ["ls", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["watch", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["get", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
+    ("raspy-kv", ["del", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
+    ("raspy-kv", ["set", "ä b", "1", *KV_AT], 'key "ä b" is not /-rooted'),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "says"),
+    TYPED,
+    ids=[f"{row[0]}-{row[1][0]}-{n}" for n, row in enumerate(TYPED)],
+)
+def test_a_mistake_is_one_line_as_typed_and_status_2(
+    tmp_path: Path, tool: str, args: list[str], says: str
+) -> None:
+    result = _run(
+        tool, *(a.replace("{tmp}", str(tmp_path)) for a in args), cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    _one_line(result, tool, says)
+    assert result.stderr.startswith(f"{tool}: {says}"), result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

@@ -603,7 +603,7 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
     assert capsys.readouterr().err == (
         f"raspy-kv: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
-        "raspy-kv: key 'relative' is not /-rooted\n"
+        'raspy-kv: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
         'raspy-kv: expected HOST:PORT-BASE, got "nowhere"\n'
     )
 
