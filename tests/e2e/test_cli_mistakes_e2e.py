@@ -11,10 +11,15 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.daemon import Daemon, running_daemon
 from support.net import free_port_base
+from support.scenario_daemon import CONFIG as SCENARIO_CONFIG
+from support.scenario_daemon import scenarios_up
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -256,3 +261,30 @@ def test_ctrl_c_while_a_tool_starts_is_one_line(tmp_path: Path) -> None:
     )
     assert result.stderr == "raspy-kv: interrupted\n"
     assert result.returncode in (-2, 130)
+
+
+@pytest.fixture(scope="module")
+def core_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One raspyd with the scenario core, for the commands that ask it."""
+    folder = tmp_path_factory.mktemp("hub")
+    with running_daemon(folder / "data", config_text=SCENARIO_CONFIG) as daemon:
+        wait_until(lambda: scenarios_up(daemon), what="the scenario service")
+        yield daemon
+
+
+@pytest.mark.timeout(120)  # a daemon to start first
+@pytest.mark.parametrize(
+    "verb", ["show", "export", "run", "stop", "enable", "disable", "delete"]
+)
+def test_a_name_of_10000_characters_is_said_cut_short(
+    core_hub: Daemon, tmp_path: Path, verb: str
+) -> None:
+    """run/stop/enable/disable/delete repeated the whole NAME at the head of their
+    line (10 KB); show and export, whose line is the hub's refusal, cut it already."""
+    name = "x" * 10_000
+    result = _run(
+        "raspy", "scenario", verb, name, "--server", core_hub.endpoint, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    _one_line(result, "raspy", "404: no scenario named")
+    assert len(result.stderr) < 300, result.stderr[:300]
