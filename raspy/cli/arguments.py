@@ -12,6 +12,7 @@ from raspy.cli import EXIT_USAGE
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ConfigError, shown
+from raspy.names import NAME_SEGMENT
 
 if TYPE_CHECKING:
     from raspy.transport.sockets import CurveKeys
@@ -69,6 +70,27 @@ def path_argument(text: str) -> str:
     raspyd would make a store and set the folder's mode to 0700."""
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
+
+
+def host_argument(text: str) -> str:
+    """--host NAME (the hub's <hostname> in service names): never empty. An empty
+    one (`--host "$HUB"` with HUB unset) meant this machine's name, unsaid."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a host name, got an empty one")
+    return text
+
+
+def hostname_argument(text: str) -> str:
+    """--hostname NAME (this process's <hostname>): what the config's `hostname`
+    takes, said of the option; empty was this machine's name, unsaid."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a host name, got an empty one")
+    if not NAME_SEGMENT.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "expected 1-64 ASCII letters, digits, '_' or '-', starting with a letter "
+            f"or digit, got {shown(text)}"
+        )
     return text
 
 
@@ -135,6 +157,7 @@ def add_hub_options(
     parser.add_argument(
         "--host",
         metavar="NAME",
+        type=host_argument,
         default=_default(None, given_only),
         help="the hub's host name in service names (default: this machine's)",
     )

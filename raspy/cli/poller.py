@@ -46,7 +46,12 @@ from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
-from raspy.cli.arguments import UsageParser, add_curve_options, path_argument
+from raspy.cli.arguments import (
+    UsageParser,
+    add_curve_options,
+    hostname_argument,
+    path_argument,
+)
 from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
@@ -112,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         "last across restarts",
     )
     add_curve_options(parser, owner="this poller's")
-    parser.add_argument("--hostname", help="the <hostname> of service and device names")
+    parser.add_argument(
+        "--hostname",
+        type=hostname_argument,
+        help="the <hostname> of service and device names",
+    )
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(

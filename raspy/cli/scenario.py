@@ -64,7 +64,7 @@ def add_parser(commands: Commands) -> None:
         description="Check each FILE with the hub's loader; print every problem as "
         "FILE:LINE:COL: message. A file may hold several documents (a YAML stream).",
     )
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE", type=path_argument)
     validate.set_defaults(scenario_run=_validate)
     imports = verbs.add_parser(
         "import",
@@ -73,7 +73,7 @@ def add_parser(commands: Commands) -> None:
         description="Check every FILE here first (nothing is sent if one is bad), then "
         "store each document on the hub, exactly as written (comments kept).",
     )
-    imports.add_argument("files", nargs="+", metavar="FILE")
+    imports.add_argument("files", nargs="+", metavar="FILE", type=path_argument)
     imports.add_argument(
         "--replace", action="store_true", help="replace scenarios of the same name"
     )

@@ -148,6 +148,45 @@ TYPED = [
     ("raspy-kv", ["get", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
     ("raspy-kv", ["del", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
     ("raspy-kv", ["set", "ä b", "1", *KV_AT], 'key "ä b" is not /-rooted'),
+    # before: an empty one was this machine's name, or `.` ("cannot read : Is a
+    # directory"), unsaid
+    (
+        "raspy",
+        ["scenario", "show", "x", "--host", "", "--server", UNREACHABLE],
+        "scenario show: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "--host", "", "list", "--server", UNREACHABLE],
+        "scenario: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["history", "/a", "--host", "", "--server", UNREACHABLE],
+        "history: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "validate", ""],
+        "scenario validate: argument FILE: expected a path, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "import", "{tmp}/a.yaml", "", "--server", UNREACHABLE],
+        "scenario import: argument FILE: expected a path, got an empty one",
+    ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--hostname", ""],
+        "argument --hostname: expected a host name, got an empty one",
+    ),
+    # before: `<defaults>: hostname: …`, as if a config file said it
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--hostname", "a b"],
+        "argument --hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
+        'starting with a letter or digit, got "a b"',
+    ),
 ]
 
 
@@ -164,7 +203,8 @@ def test_a_mistake_is_one_line_as_typed_and_status_2(
     )
     assert result.returncode == 2, result.stderr
     _one_line(result, tool, says)
-    assert result.stderr.startswith(f"{tool}: {says}"), result.stderr
+    # `raspy-kv: …`, or the sub-command's own head: `raspy scenario show: …`
+    assert result.stderr.startswith((f"{tool}: {says}", f"{tool} {says}"))
 
 
 @pytest.mark.parametrize(
