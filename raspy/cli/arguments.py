@@ -4,8 +4,10 @@ usage line, and every tool that talks to the hub spells its options the same way
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli import EXIT_USAGE
@@ -70,6 +72,28 @@ def path_argument(text: str) -> str:
     raspyd would make a store and set the folder's mode to 0700."""
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
+
+
+def not_a_folder(path: str) -> str | None:
+    """Why `path` cannot be a folder: it, or the nearest part of it that exists, is
+    a file or a device (mkdir would say "File exists" or "Not a directory"); None
+    if it can."""
+    for part in (Path(path), *Path(path).parents):
+        if part.is_dir():
+            return None
+        if os.path.lexists(part):
+            head = "" if part == Path(path) else f"{path}: "
+            what = "a file, not a folder" if part.is_file() else "not a folder"
+            return f"{head}{part} is {what}"
+    return None
+
+
+def data_dir_argument(text: str) -> str:
+    """--data-dir: a path (path_argument) that is, or can be made, a folder."""
+    problem = not_a_folder(path_argument(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -49,6 +49,7 @@ from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
 from raspy.cli.arguments import (
     UsageParser,
     add_curve_options,
+    data_dir_argument,
     hostname_argument,
     path_argument,
 )
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir",
-        type=path_argument,
+        type=data_dir_argument,
         help="this board's store (created 0700): device settings changed over MDP "
         "last across restarts",
     )

@@ -24,7 +24,12 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser, path_argument
+from raspy.cli.arguments import (
+    UsageParser,
+    data_dir_argument,
+    not_a_folder,
+    path_argument,
+)
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
@@ -68,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
     )
     parser.add_argument(
-        "--data-dir", type=path_argument, help="store directory (created 0700)"
+        "--data-dir", type=data_dir_argument, help="store directory (created 0700)"
     )
     parser.add_argument(
         "--port-base",
@@ -164,6 +169,9 @@ def _main(argv: list[str] | None) -> int:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
         return raspyd_config.config_failed(exc.problems, source)
+    problem = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
+    if problem is not None:
+        return _fail(f"{source}: data_dir: {problem}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",

@@ -181,7 +181,7 @@ TABLE = [
         "cannot read config",
     ),
     ("raspy-kv", ["dump", "--data-dir", "{tmp}/nothing"], 2, "no store"),
-    ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "no store"),
+    ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "/dev/null is not a folder"),
 ]
 
 

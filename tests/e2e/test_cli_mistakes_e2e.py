@@ -187,6 +187,27 @@ TYPED = [
         "argument --hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
         'starting with a letter or digit, got "a b"',
     ),
+    # before: "cannot create data dir …: File exists" ({tmp}/file is a file)
+    (
+        "raspyd",
+        ["--data-dir", "{tmp}/file", "--port-base", FREE_BASE, "--allow-root"],
+        "argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspyd",
+        ["--config", "{tmp}/file.toml", "--port-base", FREE_BASE, "--allow-root"],
+        "{tmp}/file.toml: data_dir: {tmp}/file/d: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--data-dir", "{tmp}/file"],
+        "argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspy-kv",
+        ["restore", "--data-dir", "{tmp}/file", "{tmp}/x.dump"],
+        "restore: argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
 ]
 
 
@@ -198,9 +219,12 @@ TYPED = [
 def test_a_mistake_is_one_line_as_typed_and_status_2(
     tmp_path: Path, tool: str, args: list[str], says: str
 ) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "file.toml").write_text(f'data_dir = "{tmp_path}/file/d"\n')
     result = _run(
         tool, *(a.replace("{tmp}", str(tmp_path)) for a in args), cwd=tmp_path
     )
+    says = says.replace("{tmp}", str(tmp_path))
     assert result.returncode == 2, result.stderr
     _one_line(result, tool, says)
     # `raspy-kv: …`, or the sub-command's own head: `raspy scenario show: …`
