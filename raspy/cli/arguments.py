@@ -97,6 +97,20 @@ def data_dir_argument(text: str) -> str:
     return text
 
 
+def bind_argument(text: str) -> str:
+    """raspyd --bind: what [network] bind takes, said of the option (it was said
+    of `<defaults>:`); an empty one (an unset variable) was loopback, unsaid."""
+    from raspy.config_checks import BIND_ADDRESS
+
+    if not text:
+        raise argparse.ArgumentTypeError("expected an address, got an empty one")
+    if not BIND_ADDRESS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address, a host or interface name, or *, got {shown(text)}"
+        )
+    return text
+
+
 def host_argument(text: str) -> str:
     """--host NAME (the hub's <hostname> in service names): never empty. An empty
     one (`--host "$HUB"` with HUB unset) meant this machine's name, unsaid."""

@@ -26,6 +26,7 @@ from raspy.cli import (
 )
 from raspy.cli.arguments import (
     UsageParser,
+    bind_argument,
     data_dir_argument,
     not_a_folder,
     path_argument,
@@ -80,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         help="MDP port N; Clone uses N+1..N+3, the web face N+4 (default 5514)",
     )
-    parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--bind",
+        type=bind_argument,
+        help="address to listen on (default 127.0.0.1)",
+    )
     parser.add_argument("--config", type=path_argument, help="TOML configuration file")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -186,7 +191,8 @@ def _main(argv: list[str] | None) -> int:
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
-    problem = bind_check.unbindable(cfg)
+    where = "--bind" if args.bind is not None else f"{source}: network.bind"
+    problem = bind_check.unbindable(cfg, where)
     if problem is not None:
         return _fail(*problem)
     bind = cfg.network.bind or "localhost"  # empty: the default, loopback

@@ -187,6 +187,41 @@ TYPED = [
         "argument --hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
         'starting with a letter or digit, got "a b"',
     ),
+    # before: "cannot listen on tcp://nohost:…: No such device" (ZeroMQ's words)
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "nohost"),
+        ],
+        "--bind nohost: not an IP address or interface of this machine",
+    ),
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--config", "{tmp}/bind.toml"),
+        ],
+        "{tmp}/bind.toml: network.bind nohost: not an IP address or interface of "
+        "this machine",
+    ),
+    # before: `<defaults>: network.bind: …`, and an empty one was loopback, unsaid
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "a b"),
+        ],
+        'argument --bind: expected an IP address, a host or interface name, or *, got "a b"',
+    ),
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", ""),
+        ],
+        "argument --bind: expected an address, got an empty one",
+    ),
     # before: "cannot create data dir …: File exists" ({tmp}/file is a file)
     (
         "raspyd",
@@ -221,6 +256,7 @@ def test_a_mistake_is_one_line_as_typed_and_status_2(
 ) -> None:
     (tmp_path / "file").write_text("")
     (tmp_path / "file.toml").write_text(f'data_dir = "{tmp_path}/file/d"\n')
+    (tmp_path / "bind.toml").write_text('[network]\nbind = "nohost"\n')
     result = _run(
         tool, *(a.replace("{tmp}", str(tmp_path)) for a in args), cwd=tmp_path
     )
