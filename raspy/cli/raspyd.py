@@ -174,9 +174,9 @@ def _main(argv: list[str] | None) -> int:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
         return raspyd_config.config_failed(exc.problems, source)
-    problem = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
-    if problem is not None:
-        return _fail(f"{source}: data_dir: {problem}", EXIT_USAGE)
+    not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
+    if not_folder is not None:
+        return _fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",
