@@ -5,6 +5,7 @@ said in one line, not after every part started and stopped again."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 from typing import Final
 
 import zmq
@@ -32,6 +33,18 @@ _NOT_HERE: Final = {
 }
 
 
+_IPV6: Final = (
+    "an IPv6 address, which raspyd does not listen on (give an IPv4 one, or *)"
+)
+
+
+def _is_ipv6(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False
+
+
 def unbindable(
     cfg: config_mod.Config, where: str = "network.bind"
 ) -> tuple[str, int] | None:
@@ -47,6 +60,8 @@ def unbindable(
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
                 not_here = _NOT_HERE.get(exc.errno or 0)
+                if not_here is not None and _is_ipv6(cfg.network.bind):
+                    not_here = _IPV6
                 if not_here is not None:
                     return f"{where} {cfg.network.bind}: {not_here}", EXIT_USAGE
                 status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE

@@ -205,6 +205,15 @@ TYPED = [
         "{tmp}/bind.toml: network.bind nohost: not an IP address or interface of "
         "this machine",
     ),
+    # ZeroMQ listens on no IPv6 address unless asked to, which raspyd does not
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "::1"),
+        ],
+        "--bind ::1: an IPv6 address, which raspyd does not listen on",
+    ),
     # before: `<defaults>: network.bind: …`, and an empty one was loopback, unsaid
     (
         "raspyd",
