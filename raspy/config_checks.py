@@ -38,7 +38,7 @@ _PIN_FACTORIES: Final = ("default", "mock")
 MAX_HUGZ_S: Final = 2.5
 MIN_HUGZ_S: Final = 0.01  # tiny: HUGZ in a loop (74% of a core)
 # what ZeroMQ takes in tcp://ADDRESS:PORT: *, an IPv4 or IPv6 literal, a name
-_BIND: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
+BIND_ADDRESS: Final = re.compile(r"\*|[A-Za-z0-9_.:%-]{1,253}")
 
 
 def section_problems(
@@ -48,7 +48,11 @@ def section_problems(
     `word_bits`: the platform's, whose address space bounds the store's map."""
     problems: list[str] = []
     network = sections.get("network")
-    if network is not None and network.bind and not _BIND.fullmatch(network.bind):
+    if (
+        network is not None
+        and network.bind
+        and not BIND_ADDRESS.fullmatch(network.bind)
+    ):
         problems.append(
             f"{source}: network.bind: expected an IP address, a host or interface "
             f"name, or *, got {shown(network.bind)}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
+from typing import Final
 
 _QUOTE_LIMIT = 64
 
@@ -46,6 +48,15 @@ def looked_for(path: str | PathLike[str]) -> str:
     )
 
 
+# DEL and the C1 controls, which JSON leaves as they are: a terminal may act on
+# one (U+009B is an 8-bit CSI), so a message shows it escaped as JSON would
+_C1: Final = re.compile("[\x7f-\x9f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def shown(value: object) -> str:
     """Render an outside value for a user's message, with no Python repr in it.
 
@@ -63,7 +74,7 @@ def shown(value: object) -> str:
     if isinstance(value, str):
         raw = value.encode("utf-8", "replace")
         text = raw[:_QUOTE_LIMIT].decode("utf-8", "ignore")
-        return json.dumps(text, ensure_ascii=False) + (
+        return _C1.sub(_escaped, json.dumps(text, ensure_ascii=False)) + (
             "…" if len(raw) > _QUOTE_LIMIT else ""
         )
     if isinstance(value, bool):

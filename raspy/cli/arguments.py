@@ -4,14 +4,17 @@ usage line, and every tool that talks to the hub spells its options the same way
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from raspy.cli import EXIT_USAGE
 from raspy.cli.endpoints import endpoint_argument
 from raspy.config import DEFAULT_PORT_BASE
 from raspy.errors import ConfigError, shown
+from raspy.names import NAME_SEGMENT
 
 if TYPE_CHECKING:
     from raspy.transport.sockets import CurveKeys
@@ -69,6 +72,63 @@ def path_argument(text: str) -> str:
     raspyd would make a store and set the folder's mode to 0700."""
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return text
+
+
+def not_a_folder(path: str) -> str | None:
+    """Why `path` cannot be a folder: it, or the nearest part of it that exists, is
+    a file or a device (mkdir would say "File exists" or "Not a directory"); None
+    if it can."""
+    for part in (Path(path), *Path(path).parents):
+        if part.is_dir():
+            return None
+        if os.path.lexists(part):
+            head = "" if part == Path(path) else f"{path}: "
+            what = "a file, not a folder" if part.is_file() else "not a folder"
+            return f"{head}{part} is {what}"
+    return None
+
+
+def data_dir_argument(text: str) -> str:
+    """--data-dir: a path (path_argument) that is, or can be made, a folder."""
+    problem = not_a_folder(path_argument(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def bind_argument(text: str) -> str:
+    """raspyd --bind: what [network] bind takes, said of the option (it was said
+    of `<defaults>:`); an empty one (an unset variable) was loopback, unsaid."""
+    from raspy.config_checks import BIND_ADDRESS
+
+    if not text:
+        raise argparse.ArgumentTypeError("expected an address, got an empty one")
+    if not BIND_ADDRESS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address, a host or interface name, or *, got {shown(text)}"
+        )
+    return text
+
+
+def host_argument(text: str) -> str:
+    """--host NAME (the hub's <hostname> in service names): never empty. An empty
+    one (`--host "$HUB"` with HUB unset) meant this machine's name, unsaid."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a host name, got an empty one")
+    return text
+
+
+def hostname_argument(text: str) -> str:
+    """--hostname NAME (this process's <hostname>): what the config's `hostname`
+    takes, said of the option; empty was this machine's name, unsaid."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a host name, got an empty one")
+    if not NAME_SEGMENT.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "expected 1-64 ASCII letters, digits, '_' or '-', starting with a letter "
+            f"or digit, got {shown(text)}"
+        )
     return text
 
 
@@ -135,6 +195,7 @@ def add_hub_options(
     parser.add_argument(
         "--host",
         metavar="NAME",
+        type=host_argument,
         default=_default(None, given_only),
         help="the hub's host name in service names (default: this machine's)",
     )

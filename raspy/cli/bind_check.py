@@ -5,6 +5,8 @@ said in one line, not after every part started and stopped again."""
 from __future__ import annotations
 
 import errno
+import ipaddress
+from typing import Final
 
 import zmq
 
@@ -23,9 +25,32 @@ def _listen_endpoints(cfg: config_mod.Config) -> list[str]:
     return endpoints
 
 
-def unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
+# ZeroMQ's words ("No such device") for an address that is not this machine's
+_NOT_HERE: Final = {
+    # a name ZeroMQ took for an interface (it resolves no host names in a bind)
+    errno.ENODEV: "not an IP address or interface of this machine",
+    errno.EADDRNOTAVAIL: "not one of this machine's addresses",
+}
+
+
+_IPV6: Final = (
+    "an IPv6 address, which raspyd does not listen on (give an IPv4 one, or *)"
+)
+
+
+def _is_ipv6(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False
+
+
+def unbindable(
+    cfg: config_mod.Config, where: str = "network.bind"
+) -> tuple[str, int] | None:
     """Try every port before anything starts: a taken port is a runtime failure (1),
-    an address this host cannot listen on a usage error (2); one line each."""
+    an address this host cannot listen on a usage error (2), naming where the
+    address was given (`where`: --bind, or the config's setting); one line each."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
         for endpoint in _listen_endpoints(cfg):
@@ -34,6 +59,11 @@ def unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
+                not_here = _NOT_HERE.get(exc.errno or 0)
+                if not_here is not None and _is_ipv6(cfg.network.bind):
+                    not_here = _IPV6
+                if not_here is not None:
+                    return f"{where} {cfg.network.bind}: {not_here}", EXIT_USAGE
                 status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
                 return (
                     f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",

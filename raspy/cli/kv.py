@@ -26,7 +26,12 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser, path_argument, refuse_before_command
+from raspy.cli.arguments import (
+    UsageParser,
+    data_dir_argument,
+    path_argument,
+    refuse_before_command,
+)
 from raspy.cli.kv_store import EXIT_DATA, Failure
 from raspy.cli.last_resort import guarded
 from raspy.errors import StoreError
@@ -68,7 +73,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     dump = commands.add_parser("dump", help="write the store as text (works live)")
     dump.add_argument(
-        "--data-dir", required=True, type=path_argument, help="the store's directory"
+        "--data-dir",
+        required=True,
+        type=data_dir_argument,
+        help="the store's directory",
     )
     dump.add_argument(
         "-o",
@@ -89,7 +97,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     restore = commands.add_parser("restore", help="write a dump back, all or nothing")
     restore.add_argument(
-        "--data-dir", required=True, type=path_argument, help="the store's directory"
+        "--data-dir",
+        required=True,
+        type=data_dir_argument,
+        help="the store's directory",
     )
     restore.add_argument(
         "file", metavar="FILE", help="a file written by dump; - reads stdin"
@@ -110,7 +121,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="verify every record (works live)")
     check.add_argument(
-        "--data-dir", required=True, type=path_argument, help="the store's directory"
+        "--data-dir",
+        required=True,
+        type=data_dir_argument,
+        help="the store's directory",
     )
     check.set_defaults(run=kv_check.check)
 
@@ -118,7 +132,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "backup", help="a dated, checked dump into a directory; keeps the last N"
     )
     backup.add_argument(
-        "--data-dir", required=True, type=path_argument, help="the store's directory"
+        "--data-dir",
+        required=True,
+        type=data_dir_argument,
+        help="the store's directory",
     )
     backup.add_argument(
         "--to",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from functools import partial
 from typing import Any, Final
 
@@ -56,7 +57,13 @@ def add_live_commands(subparsers: Any) -> None:
                 "--subtree",
                 action="store_true",
                 help="delete every key that starts with KEY (a retired board's "
-                "readings: /device/<host>.<svc>.)",
+                "readings: /device/<host>.<svc>.); says how many and asks first",
+            )
+            parser.add_argument(
+                "--yes",
+                action="store_true",
+                help="with --subtree: delete without asking (needed without a "
+                "terminal, and always for the whole tree, /)",
             )
         if name == "watch":
             parser.add_argument(
@@ -123,8 +130,19 @@ def show(value: bytes) -> str:
     return text if text.isprintable() else "0x" + value.hex()
 
 
-def _key(text: str) -> bytes:
-    key = os.fsencode(text)  # the argument's bytes, as the shell passed them
+def _key(text: str, *, new: bool = False) -> bytes:
+    """KEY as the shell passed its bytes (UTF-8 or not), checked as a raspy key.
+    A `new` one (set) takes no control character: `/t9/a<newline>b` would make
+    `ls` show a key that is not what was typed; get and del still reach one that
+    came in by another way (RFC 12 allows any bytes)."""
+    key = _rooted(text, "key")
+    if new:
+        bad = next((ch for ch in text if unicodedata.category(ch) == "Cc"), None)
+        if bad is not None:
+            raise ValueError(
+                f"key {shown(key)}: a control character (U+{ord(bad):04X}) in it; "
+                "a key set here is printable text"
+            )
     try:
         clone.check_path_key(key)
     except MalformedMessage as exc:
@@ -132,9 +150,25 @@ def _key(text: str) -> bytes:
     return key
 
 
+def _subtree(text: str) -> bytes:
+    """SUBTREE: empty (the whole tree) or a /-rooted prefix."""
+    return _rooted(text, "subtree") if text else b""
+
+
+def _rooted(text: str, what: str) -> bytes:
+    """The argument's bytes, refused unless they start with /: said here, with the
+    argument as typed ("ä b"), where the protocol's check shows raw bytes."""
+    raw = os.fsencode(text)
+    if not raw.startswith(b"/"):
+        raise ValueError(
+            f"{what} {shown(raw)} is not /-rooted (raspy's keys start with /)"
+        )
+    return raw
+
+
 def _ls(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     snap = fetch_snapshot(
-        endpoints, os.fsencode(args.subtree), timeout_s=args.timeout, curve=args.curve
+        endpoints, _subtree(args.subtree), timeout_s=args.timeout, curve=args.curve
     )
     for key, body in sorted(snap.items.items()):
         print(f"{show(key)} {show(body)}")
@@ -152,7 +186,7 @@ def _get(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
 
 
 def _set(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    key, body = _key(args.key), os.fsencode(args.value)
+    key, body = _key(args.key, new=True), os.fsencode(args.value)
     if not body:
         raise ValueError("VALUE is empty (an empty value deletes: use del)")
     with CloneClient(endpoints, key, curve=args.curve) as client:
@@ -189,6 +223,10 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
         if not keys:
             what = "no key under it" if args.subtree else "no such key"
             return _fail(f"{args.key}: {what}", EXIT_FAILURE)
+        if args.subtree and not args.yes:
+            refused = _not_confirmed(args.key, len(keys))
+            if refused is not None:
+                return refused
         for found in keys:  # each confirmed before the next: none left half-done
             client.delete(found, confirm_timeout_s=args.timeout)
         if args.subtree:
@@ -198,8 +236,36 @@ def _del(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
     return EXIT_OK
 
 
+def _not_confirmed(prefix: str, count: int) -> int | None:
+    """None once a `--subtree` delete may go on without --yes: asked on a terminal
+    and answered yes. A household's tree is its state: `del / --subtree` once took
+    all of it without a word. The root needs --yes always, a script (no terminal)
+    --yes for any subtree; a terminal is asked, and anything but y or yes keeps
+    every key (status 1)."""
+    many = f"{count} key{'s' if count != 1 else ''}"
+    if prefix == "/":
+        return _fail(
+            f"del / --subtree would delete the whole tree ({many}): add --yes to "
+            "mean it",
+            EXIT_USAGE,
+        )
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        return _fail(
+            f"del {prefix} --subtree would delete {many}: add --yes to delete them "
+            "(no terminal to ask on)",
+            EXIT_USAGE,
+        )
+    print(f"raspy-kv: delete {many} under {prefix}? [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    answer = stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return None
+    return _fail(f"{prefix}: nothing deleted", EXIT_FAILURE)
+
+
 def _watch(args: argparse.Namespace, endpoints: clone.Endpoints) -> int:
-    with CloneClient(endpoints, os.fsencode(args.subtree), curve=args.curve) as client:
+    with CloneClient(endpoints, _subtree(args.subtree), curve=args.curve) as client:
         client.wait_synced(args.timeout)
         seen = 0
         try:

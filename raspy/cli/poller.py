@@ -46,7 +46,13 @@ from raspy import heap, names
 from raspy import log as log_mod
 from raspy.actors import devices
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, version_line
-from raspy.cli.arguments import UsageParser, add_curve_options, path_argument
+from raspy.cli.arguments import (
+    UsageParser,
+    add_curve_options,
+    data_dir_argument,
+    hostname_argument,
+    path_argument,
+)
 from raspy.cli.board_probe import CHECK_EVERY_S, PROBE_TIMEOUT_S, HubSaysNo, Probe
 from raspy.cli.board_publisher import ClientPublisher
 from raspy.cli.board_service import (
@@ -107,12 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir",
-        type=path_argument,
+        type=data_dir_argument,
         help="this board's store (created 0700): device settings changed over MDP "
         "last across restarts",
     )
     add_curve_options(parser, owner="this poller's")
-    parser.add_argument("--hostname", help="the <hostname> of service and device names")
+    parser.add_argument(
+        "--hostname",
+        type=hostname_argument,
+        help="the <hostname> of service and device names",
+    )
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     parser.add_argument(

@@ -24,7 +24,13 @@ from raspy.cli import (
     reader_left,
     version_line,
 )
-from raspy.cli.arguments import UsageParser, path_argument
+from raspy.cli.arguments import (
+    UsageParser,
+    bind_argument,
+    data_dir_argument,
+    not_a_folder,
+    path_argument,
+)
 from raspy.cli.last_resort import guarded
 from raspy.cli.signals import SignalInbox
 from raspy.errors import (
@@ -68,14 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="raspy hub: Majordomo broker, Titanic, Clone key-value tree, devices.",
     )
     parser.add_argument(
-        "--data-dir", type=path_argument, help="store directory (created 0700)"
+        "--data-dir", type=data_dir_argument, help="store directory (created 0700)"
     )
     parser.add_argument(
         "--port-base",
         type=_port,
         help="MDP port N; Clone uses N+1..N+3, the web face N+4 (default 5514)",
     )
-    parser.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--bind",
+        type=bind_argument,
+        help="address to listen on (default 127.0.0.1)",
+    )
     parser.add_argument("--config", type=path_argument, help="TOML configuration file")
     parser.add_argument("--log-format", choices=("console", "json"))
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -165,6 +175,9 @@ def _main(argv: list[str] | None) -> int:
         supervisor_mod.check_config(cfg)
     except ConfigError as exc:
         return raspyd_config.config_failed(exc.problems, source)
+    not_folder = not_a_folder(cfg.data_dir)  # --data-dir's is said by argparse
+    if not_folder is not None:
+        return _fail(f"{source}: data_dir: {not_folder}", EXIT_USAGE)
     if os.geteuid() == 0 and not cfg.allow_root:
         return _fail(
             "refusing to run as root; run as a normal user or pass --allow-root",
@@ -179,7 +192,8 @@ def _main(argv: list[str] | None) -> int:
     holder = lock_holder(Path(cfg.data_dir))
     if holder is not None:  # before the ports, which that raspyd holds too
         return _fail(in_use(Path(cfg.data_dir), holder), EXIT_USAGE)
-    problem = bind_check.unbindable(cfg)
+    where = "--bind" if args.bind is not None else f"{source}: network.bind"
+    problem = bind_check.unbindable(cfg, where)
     if problem is not None:
         return _fail(*problem)
     bind = cfg.network.bind or "localhost"  # empty: the default, loopback

@@ -64,7 +64,7 @@ def add_parser(commands: Commands) -> None:
         description="Check each FILE with the hub's loader; print every problem as "
         "FILE:LINE:COL: message. A file may hold several documents (a YAML stream).",
     )
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE", type=path_argument)
     validate.set_defaults(scenario_run=_validate)
     imports = verbs.add_parser(
         "import",
@@ -73,7 +73,7 @@ def add_parser(commands: Commands) -> None:
         description="Check every FILE here first (nothing is sent if one is bad), then "
         "store each document on the hub, exactly as written (comments kept).",
     )
-    imports.add_argument("files", nargs="+", metavar="FILE")
+    imports.add_argument("files", nargs="+", metavar="FILE", type=path_argument)
     imports.add_argument(
         "--replace", action="store_true", help="replace scenarios of the same name"
     )
@@ -337,7 +337,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _enabled(name: str, reply: text.Reply) -> int:
-    """`NAME: state`, or, for a scenario enabled that does not run (its stored text
+    """`NAME: state` (`name` as text.named shows it), or, for a scenario enabled that does not run (its stored text
     no longer loads: the reply's `not_running` says why and what to do), that on
     stderr, and 1. A scenario in error after a failed run runs at its next
     trigger: that is not it."""
@@ -356,8 +356,9 @@ def _state_verb(args: argparse.Namespace) -> int:
     """run / stop / enable / disable / delete, for each NAME; goes on past a refusal."""
     status = EXIT_OK
     with _Hub(args) as hub:
-        for name in args.names:
-            reply = hub.ask(args.scenario_command, write=True, name=name)
+        for given in args.names:
+            reply = hub.ask(args.scenario_command, write=True, name=given)
+            name = text.named(given)
             not_started = reply.field("not_started")
             if reply.ok and isinstance(not_started, str):
                 # its mode kept the run from starting: say so, and exit 1

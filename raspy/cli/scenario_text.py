@@ -153,6 +153,15 @@ def cell(value: JsonValue) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text) or "-"
 
 
+def named(name: str) -> str:
+    """NAME for the head of a line: as typed when short printable text (most are),
+    else as quote() shows it, cut at 64 bytes (as the hub's own refusals): a 10,000
+    character name made each of run/stop/enable/disable/delete's lines 10 KB."""
+    if len(name.encode("utf-8", "replace")) <= 64 and name.isprintable():
+        return name
+    return quote(name)
+
+
 def _json(value: JsonValue) -> str:
     return json.dumps(value, ensure_ascii=False)
 

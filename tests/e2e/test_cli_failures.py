@@ -91,7 +91,7 @@ TABLE = [
         "raspyd",
         ["--data-dir", "{tmp}/d", "--bind", "192.0.2.1", "--allow-root"],
         2,
-        "cannot listen on tcp://192.0.2.1:",
+        "--bind 192.0.2.1: not one of this machine's addresses",
     ),
     # unreachable server
     (
@@ -181,7 +181,7 @@ TABLE = [
         "cannot read config",
     ),
     ("raspy-kv", ["dump", "--data-dir", "{tmp}/nothing"], 2, "no store"),
-    ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "no store"),
+    ("raspy-kv", ["check", "--data-dir", "/dev/null"], 2, "/dev/null is not a folder"),
 ]
 
 

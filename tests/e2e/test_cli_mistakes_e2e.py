@@ -11,10 +11,15 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.daemon import Daemon, running_daemon
 from support.net import free_port_base
+from support.scenario_daemon import CONFIG as SCENARIO_CONFIG
+from support.scenario_daemon import scenarios_up
+from support.wait import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -121,6 +126,156 @@ def test_an_empty_path_or_a_name_too_long_is_one_line_and_status_2(
     assert work.stat().st_mode == mode
 
 
+KV_AT = ["--server", f"127.0.0.1:{FREE_BASE}", "--timeout", "1"]
+# (tool, arguments, the line's words from its start after "TOOL: "): a trial's
+# mistakes, each said where it is and as it was typed, before any hub is asked
+TYPED = [
+    # before: set, and `ls` showed the key as 0x-hex
+    (
+        "raspy-kv",
+        ["set", "/t9/a\nb", "1", *KV_AT],
+        'key "/t9/a\\nb": a control character (U+000A) in it',
+    ),
+    # U+009B is a terminal's CSI: the line shows it escaped, never as it is
+    (
+        "raspy-kv",
+        ["set", "/t9/\u009b", "1", *KV_AT],
+        'key "/t9/\\u009b": a control character (U+009B)',
+    ),
+    # before: key '\xc3\xa4 b' is not /-rooted (the bytes, not what was typed)
+    ("raspy-kv", ["ls", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["watch", "ä b", *KV_AT], 'subtree "ä b" is not /-rooted'),
+    ("raspy-kv", ["get", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
+    ("raspy-kv", ["del", "ä b", *KV_AT], 'key "ä b" is not /-rooted'),
+    ("raspy-kv", ["set", "ä b", "1", *KV_AT], 'key "ä b" is not /-rooted'),
+    # before: an empty one was this machine's name, or `.` ("cannot read : Is a
+    # directory"), unsaid
+    (
+        "raspy",
+        ["scenario", "show", "x", "--host", "", "--server", UNREACHABLE],
+        "scenario show: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "--host", "", "list", "--server", UNREACHABLE],
+        "scenario: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["history", "/a", "--host", "", "--server", UNREACHABLE],
+        "history: argument --host: expected a host name, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "validate", ""],
+        "scenario validate: argument FILE: expected a path, got an empty one",
+    ),
+    (
+        "raspy",
+        ["scenario", "import", "{tmp}/a.yaml", "", "--server", UNREACHABLE],
+        "scenario import: argument FILE: expected a path, got an empty one",
+    ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--hostname", ""],
+        "argument --hostname: expected a host name, got an empty one",
+    ),
+    # before: `<defaults>: hostname: …`, as if a config file said it
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--hostname", "a b"],
+        "argument --hostname: expected 1-64 ASCII letters, digits, '_' or '-', "
+        'starting with a letter or digit, got "a b"',
+    ),
+    # before: "cannot listen on tcp://nohost:…: No such device" (ZeroMQ's words)
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "nohost"),
+        ],
+        "--bind nohost: not an IP address or interface of this machine",
+    ),
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--config", "{tmp}/bind.toml"),
+        ],
+        "{tmp}/bind.toml: network.bind nohost: not an IP address or interface of "
+        "this machine",
+    ),
+    # ZeroMQ listens on no IPv6 address unless asked to, which raspyd does not
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "::1"),
+        ],
+        "--bind ::1: an IPv6 address, which raspyd does not listen on",
+    ),
+    # before: `<defaults>: network.bind: …`, and an empty one was loopback, unsaid
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", "a b"),
+        ],
+        'argument --bind: expected an IP address, a host or interface name, or *, got "a b"',
+    ),
+    (
+        "raspyd",
+        [
+            *("--data-dir", "{tmp}/d", "--port-base", FREE_BASE, "--allow-root"),
+            *("--bind", ""),
+        ],
+        "argument --bind: expected an address, got an empty one",
+    ),
+    # before: "cannot create data dir …: File exists" ({tmp}/file is a file)
+    (
+        "raspyd",
+        ["--data-dir", "{tmp}/file", "--port-base", FREE_BASE, "--allow-root"],
+        "argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspyd",
+        ["--config", "{tmp}/file.toml", "--port-base", FREE_BASE, "--allow-root"],
+        "{tmp}/file.toml: data_dir: {tmp}/file/d: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspy-poller",
+        ["--connect", UNREACHABLE, "--service", "fake", "--data-dir", "{tmp}/file"],
+        "argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
+    (
+        "raspy-kv",
+        ["restore", "--data-dir", "{tmp}/file", "{tmp}/x.dump"],
+        "restore: argument --data-dir: {tmp}/file is a file, not a folder",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "says"),
+    TYPED,
+    ids=[f"{row[0]}-{row[1][0]}-{n}" for n, row in enumerate(TYPED)],
+)
+def test_a_mistake_is_one_line_as_typed_and_status_2(
+    tmp_path: Path, tool: str, args: list[str], says: str
+) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "file.toml").write_text(f'data_dir = "{tmp_path}/file/d"\n')
+    (tmp_path / "bind.toml").write_text('[network]\nbind = "nohost"\n')
+    result = _run(
+        tool, *(a.replace("{tmp}", str(tmp_path)) for a in args), cwd=tmp_path
+    )
+    says = says.replace("{tmp}", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    _one_line(result, tool, says)
+    # `raspy-kv: …`, or the sub-command's own head: `raspy scenario show: …`
+    assert result.stderr.startswith((f"{tool}: {says}", f"{tool} {says}"))
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -215,3 +370,30 @@ def test_ctrl_c_while_a_tool_starts_is_one_line(tmp_path: Path) -> None:
     )
     assert result.stderr == "raspy-kv: interrupted\n"
     assert result.returncode in (-2, 130)
+
+
+@pytest.fixture(scope="module")
+def core_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One raspyd with the scenario core, for the commands that ask it."""
+    folder = tmp_path_factory.mktemp("hub")
+    with running_daemon(folder / "data", config_text=SCENARIO_CONFIG) as daemon:
+        wait_until(lambda: scenarios_up(daemon), what="the scenario service")
+        yield daemon
+
+
+@pytest.mark.timeout(120)  # a daemon to start first
+@pytest.mark.parametrize(
+    "verb", ["show", "export", "run", "stop", "enable", "disable", "delete"]
+)
+def test_a_name_of_10000_characters_is_said_cut_short(
+    core_hub: Daemon, tmp_path: Path, verb: str
+) -> None:
+    """run/stop/enable/disable/delete repeated the whole NAME at the head of their
+    line (10 KB); show and export, whose line is the hub's refusal, cut it already."""
+    name = "x" * 10_000
+    result = _run(
+        "raspy", "scenario", verb, name, "--server", core_hub.endpoint, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr
+    _one_line(result, "raspy", "404: no scenario named")
+    assert len(result.stderr) < 300, result.stderr[:300]

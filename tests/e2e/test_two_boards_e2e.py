@@ -256,7 +256,14 @@ def test_a_hung_board_goes_offline_leaves_mmi_heals_and_can_be_retired(
             # the keys deleted; it never writes them back
             retired = subprocess.run(
                 [
-                    *(sys.executable, "-m", "raspy.cli.kv", "del", "--subtree"),
+                    *(
+                        sys.executable,
+                        "-m",
+                        "raspy.cli.kv",
+                        "del",
+                        "--subtree",
+                        "--yes",
+                    ),
                     f"/device/{BOARD}.fake.",
                     *("--server", f"127.0.0.1:{daemon.port_base}"),
                 ],

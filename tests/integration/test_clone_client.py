@@ -603,7 +603,7 @@ def test_raspy_kv_reports_no_answer_and_bad_usage_on_one_line(
     assert kv.run(["get", "/x", "--server", "nowhere"]) == 2
     assert capsys.readouterr().err == (
         f"raspy-kv: no snapshot from tcp://127.0.0.1:{base + 1} in 0.2 s\n"
-        "raspy-kv: key 'relative' is not /-rooted\n"
+        'raspy-kv: key "relative" is not /-rooted (raspy\'s keys start with /)\n'
         'raspy-kv: expected HOST:PORT-BASE, got "nowhere"\n'
     )
 
@@ -654,8 +654,8 @@ def test_raspy_kv_del_subtree_deletes_every_key_under_it_and_no_other(
             srv.publisher.set(key, b"1")
         wait_until(lambda: srv.counter("clone.published") == 3, what="the keys")
         capsys.readouterr()
-        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 0
-        assert kv.run(["del", "--subtree", "/device/b.f.", *server]) == 1
+        assert kv.run(["del", "--subtree", "--yes", "/device/b.f.", *server]) == 0
+        assert kv.run(["del", "--subtree", "--yes", "/device/b.f.", *server]) == 1
         assert kv.run(["ls", "/device/", *server]) == 0
         out, err = capsys.readouterr()
     assert out == ("2 keys under /device/b.f. deleted (seq 5)\n/device/b.g.y/value 1\n")
