@@ -361,6 +361,9 @@ def _assemble(document: dict[str, Any], source: str) -> tuple[Config, list[str]]
             f"{source}: log_format: expected one of {', '.join(_LOG_FORMATS)}, "
             f"got {shown(top.pop('log_format'))}"
         )
+    if top.get("data_dir") == "":  # would be the folder raspyd is started in
+        problems.append(f'{source}: data_dir: expected a path, got ""')
+        top.pop("data_dir")
     hostname = top.get("hostname", "")
     if hostname and not NAME_SEGMENT.fullmatch(hostname):  # every name's first part
         problems.append(

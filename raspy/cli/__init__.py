@@ -55,7 +55,10 @@ def _interrupted_quietly(
         previous(kind, exc, traceback)
 
 
-sys.excepthook = _interrupted_quietly
+# only while a tool of raspy's runs (`-m`: `python -m raspy.cli.kv` as its package is
+# imported): a program that imports raspy.cli keeps its own tracebacks
+if os.path.basename(sys.argv[0] if sys.argv else "") in {*_TOOLS.values(), "-m"}:
+    sys.excepthook = _interrupted_quietly
 
 
 def output_status(exc: OSError) -> int:

@@ -140,6 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     backup.add_argument(
         "--to",
         required=True,
+        type=path_argument,
         metavar="BACKUP_DIR",
         help="an existing directory outside the data dir (a USB stick, a NAS mount)",
     )

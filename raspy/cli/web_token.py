@@ -65,6 +65,13 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if sys.stdout is None:  # closed (`>&-`): print() writes nowhere, raises nothing
+        print(
+            f"{_PROG}: web-token: stdout is closed: nobody would see the token "
+            "(the one in use stays valid)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     token = new_token()
     # shown before it is stored: a token nobody saw (stdout closed or full) must not
     # take the place of the one that works

@@ -43,3 +43,33 @@ def test_raspyd_check_config_with_stdout_closed_checks_it(tmp_path: Path) -> Non
     assert "port_base" in found.stderr
     assert "Traceback" not in found.stderr
     assert "a bug in raspy" not in found.stderr
+
+
+def test_a_web_token_nobody_would_see_does_not_replace_the_one_in_use(
+    tmp_path: Path,
+) -> None:
+    """stdout closed: print() writes nowhere and raises nothing, so the new token's
+    hash replaced the working one and nobody ever saw the new token."""
+    before = _closed_stdout("raspy", "web-token", "--data-dir", str(tmp_path))
+    assert before.returncode == 2, before.stderr
+    assert before.stderr == (
+        "raspy: web-token: stdout is closed: nobody would see the token "
+        "(the one in use stays valid)\n"
+    )
+    assert not (tmp_path / "web-token").exists()
+
+
+def test_an_empty_backup_folder_is_refused_not_taken_for_the_current_one(
+    tmp_path: Path,
+) -> None:
+    """`--to "$BACKUP"` with BACKUP unset wrote (and pruned) backups where it ran."""
+    found = subprocess.run(
+        [str(TOOLS / "raspy-kv"), "backup", "--data-dir", str(tmp_path), "--to", ""],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert found.returncode == 2
+    assert "--to: expected a path, got an empty one" in found.stderr

@@ -372,6 +372,27 @@ def test_ctrl_c_while_a_tool_starts_is_one_line(tmp_path: Path) -> None:
     assert result.returncode in (-2, 130)
 
 
+def test_a_program_importing_raspy_cli_keeps_its_own_ctrl_c_traceback(
+    tmp_path: Path,
+) -> None:
+    """The quiet Ctrl-C is a tool's: a program of the user's (a script, a
+    benchmark) that imports raspy.cli lost its traceback to "raspy: interrupted"."""
+    code = "import raspy.cli.time_text; raise KeyboardInterrupt"
+    script = tmp_path / "mine.py"
+    script.write_text(code + "\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().endswith("KeyboardInterrupt")
+    assert "raspy: interrupted" not in result.stderr
+
+
 @pytest.fixture(scope="module")
 def core_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """One raspyd with the scenario core, for the commands that ask it."""

@@ -681,8 +681,10 @@ def test_a_float_setting_must_be_finite(number: str) -> None:
             "f: network.bind: expected an IP address, a host or interface name, "
             'or *, got "not an ip"',
         ),
+        # the folder raspyd is started in: a store made there, its mode set to 0700
+        ('data_dir = ""\n', 'f: data_dir: expected a path, got ""'),
     ],
-    ids=["hostname", "bind"],
+    ids=["hostname", "bind", "data_dir"],
 )
 def test_names_the_start_would_trip_on_are_refused_here(
     text: str, problem: str
