@@ -20,7 +20,7 @@ from raspy.config_sizes import (
 from raspy.errors import MalformedMessage, shown
 from raspy.history.tiers import parse_tiers
 from raspy.mqtt import topics
-from raspy.web.hosts import is_host_name
+from raspy.names import is_host_name
 
 if TYPE_CHECKING:
     from raspy.config_messaging import StoreConfig

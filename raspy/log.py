@@ -111,6 +111,16 @@ class _StderrLogger(structlog.PrintLogger):
         # sys.stdout None, made structlog's default fail as the tools start
         super().__init__(io.StringIO())
 
+    # copied and pickled as what it is (PrintLogger's own allow only stdout/stderr)
+    def __getstate__(self) -> str:
+        return "stderr"
+
+    def __setstate__(self, state: Any) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memodict: dict[str, object]) -> _StderrLogger:
+        return _StderrLogger()
+
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
 

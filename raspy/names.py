@@ -23,6 +23,10 @@ ECHO_SERVICE: Final = "echo"
 # `<hostname>.http`: the HTTP requests of scenarios' `http:` actions, made by raspyd
 # for its own parts only (actors/http_client.py)
 HTTP_SERVICE: Final = "http"
+# a DNS name (the web face's [http] hosts): letters, digits, hyphens, dots
+_HOST_NAME: Final = re.compile(
+    r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
 
 
 def short_hostname(configured: str = "") -> str:
@@ -39,3 +43,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_host_name(text: str) -> bool:
+    """Is `text` a DNS name (letters, digits, hyphens, dots; no port, no scheme)?"""
+    return (
+        len(text) <= 253 and _HOST_NAME.fullmatch(text.lower().rstrip(".")) is not None
+    )

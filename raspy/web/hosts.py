@@ -10,13 +10,7 @@ names and those configured ([http] hosts). Pure: no sockets, no config.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable
-from typing import Final
-
-_NAME: Final = re.compile(
-    r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
-)
 
 
 def own_names(
@@ -33,11 +27,6 @@ def own_names(
             names |= {name, short, f"{short}.local"}
     names |= {name.lower().rstrip(".") for name in configured}
     return frozenset(names)
-
-
-def is_host_name(text: str) -> bool:
-    """Is `text` a DNS name (letters, digits, hyphens, dots; no port, no scheme)?"""
-    return len(text) <= 253 and _NAME.fullmatch(text.lower().rstrip(".")) is not None
 
 
 def refused_name(host: str | None, names: frozenset[str]) -> str | None:
