@@ -71,7 +71,8 @@ def check_supported(version: int) -> None:
     if version > SCHEMA_VERSION:
         raise StoreNewerError(
             f"store schema version {version} is newer than this raspy supports "
-            f"({SCHEMA_VERSION}); upgrade raspy, or restore a dump into a new data dir"
+            f"({SCHEMA_VERSION}); upgrade raspy, or restore a dump of schema "
+            f"{SCHEMA_VERSION} or older (one taken before the upgrade) into a new data dir"
         )
 
 

@@ -172,6 +172,17 @@ def _no_room(exc: OSError) -> str:
     )
 
 
+def _check_schema(file: str, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise Failure(
+            f"{file} line 1: schema version {version} is newer than this raspy "
+            f"supports ({SCHEMA_VERSION}); restore it with that newer raspy, or "
+            f"restore a dump of schema {SCHEMA_VERSION} or older (one taken before "
+            "the upgrade)",
+            EXIT_DATA,
+        )
+
+
 def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _Scan:
     """Pass 1, before the data dir is touched: every line parsed and every record
     within the store's limits and decodable as its table says, one at a time."""
@@ -184,6 +195,9 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
     try:
         with _dump_lines(source, max_line, progress) as lines:
             reader = DumpReader(lines, verify_checksum=verify_checksum)
+            # before the records: a newer raspy's may not read here, and one that
+            # does not would be named as damaged instead of as newer
+            _check_schema(file, reader.header.schema_version)
             for index, record in enumerate(reader.records()):
                 _validate(file, index, record, config)
                 data_bytes += len(record.key) + len(record.value)
@@ -195,12 +209,6 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
         raise Failure(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from exc
     finally:
         progress.close()
-    if reader.header.schema_version > SCHEMA_VERSION:
-        raise Failure(
-            f"{file} line 1: schema version {reader.header.schema_version} is newer "
-            f"than this raspy supports ({SCHEMA_VERSION})",
-            EXIT_DATA,
-        )
     return _Scan(
         reader.header, reader.count, data_bytes, reader.digest, last_seq, max_line
     )

@@ -261,7 +261,8 @@ def test_raspyd_on_a_newer_raspys_store_says_so_not_that_it_is_damaged(
     assert result.returncode == 1, result.stderr
     assert result.stderr == (
         f"raspyd: {data_dir}: store schema version 7 is newer than this raspy "
-        "supports (2); upgrade raspy, or restore a dump into a new data dir\n"
+        "supports (2); upgrade raspy, or restore a dump of schema 2 or older (one "
+        "taken before the upgrade) into a new data dir\n"
     )
     assert (data_dir / "data.mdb").read_bytes() == before
 

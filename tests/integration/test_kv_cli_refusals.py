@@ -190,7 +190,32 @@ def test_a_dump_of_a_newer_schema_is_refused(
     assert (status, err) == (
         1,
         f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
-        "supports (2)\n",
+        "supports (2); restore it with that newer raspy, or restore a dump of "
+        "schema 2 or older (one taken before the upgrade)\n",
+    )
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_newer_schema_is_said_before_a_record_it_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newer raspy's dump holds records this one cannot read (schema 2's kv
+    properties were such a change for schema 1): the header's version is what is
+    wrong, said before the first such record, which was named as if damaged."""
+    future = packing.pack({"seq": 1, "body": b"on", "props": 7, "ttl": None})
+    dump = write_dump(
+        tmp_path / "v3.dump",
+        Header(3, "later", (Table.KV,)),
+        (Record(Table.KV, b"/my/key", future),),
+    )
+    status, _, err = run(
+        ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
+    )
+    assert (status, err) == (
+        1,
+        f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
+        "supports (2); restore it with that newer raspy, or restore a dump of "
+        "schema 2 or older (one taken before the upgrade)\n",
     )
     assert not (tmp_path / "a").exists()
 
@@ -214,7 +239,8 @@ def test_a_store_of_a_newer_raspy_is_named_by_its_data_dir(
         1,
         "",
         f"raspy-kv: {data_dir}: store schema version 7 is newer than this raspy "
-        "supports (2); upgrade raspy, or restore a dump into a new data dir\n",
+        "supports (2); upgrade raspy, or restore a dump of schema 2 or older (one "
+        "taken before the upgrade) into a new data dir\n",
     )
 
 

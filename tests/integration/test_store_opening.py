@@ -109,7 +109,8 @@ def test_a_store_from_a_newer_raspy_is_refused_unchanged(data_dir: Path) -> None
     before = (data_dir / "data.mdb").read_bytes()
     message = (
         f"{data_dir}: store schema version 7 is newer than this raspy supports (2); "
-        "upgrade raspy, or restore a dump into a new data dir"
+        "upgrade raspy, or restore a dump of schema 2 or older (one taken before the "
+        "upgrade) into a new data dir"
     )
     for readonly, check_records in ((False, False), (True, False), (False, True)):
         with pytest.raises(StoreError) as caught:
