@@ -7,6 +7,7 @@ dialect. Each Worker is made in the thread that serves with it (one owner per so
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
@@ -15,7 +16,14 @@ import zmq
 from majortomo.broker import Broker
 from support.wait import wait_until
 
-from raspy.client import Client, ClientReply, Version, Worker
+from raspy.client import (
+    Client,
+    ClientReply,
+    ClientTimeout,
+    TitanicClient,
+    Version,
+    Worker,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -86,14 +94,15 @@ def serving(
     run: Callable[[Worker, threading.Event], None],
     *,
     heartbeat_while_busy: bool = True,
+    service: str = "upper",
 ) -> Iterator[None]:
-    """A majortomo-dialect Worker of `upper`, made and used in its own thread."""
+    """A majortomo-dialect Worker of `service`, made and used in its own thread."""
     stop = threading.Event()
 
     def main() -> None:
         with Worker(
             endpoint,
-            "upper",
+            service,
             version=VMJ,
             heartbeat_interval_s=HEARTBEAT_S,
             heartbeat_liveness=4,
@@ -195,3 +204,39 @@ def test_our_worker_registers_again_after_majortomo_broker_restarts(
             client(zmq_context, endpoint) as caller,
         ):
             assert caller.request("upper", "after") == [b"AFTER"]
+
+
+def test_titanic_submit_is_sent_once_however_slow_the_commit(
+    zmq_context: Context,
+) -> None:
+    """A submit whose answer is late is not resent: a second copy would be stored
+    (and run) under a UUID the caller never learns. It times out saying so."""
+    stored: list[list[bytes]] = []
+    committed = threading.Event()  # the first commit is held until the test says
+
+    def store(worker: Worker, stop: threading.Event) -> None:
+        while not stop.is_set():
+            request = worker.recv(timeout_s=0.05)
+            if request is None:
+                continue
+            sender, body = request
+            stored.append(body)
+            if len(stored) == 1:
+                committed.wait(10)  # a slow fsync
+            worker.reply(sender, [b"200", uuid.uuid4().hex.encode()])
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(zmq_context, endpoint, store, service="titanic.request"),
+        TitanicClient(
+            endpoint, version=VMJ, timeout_s=0.5, retries=3, context=zmq_context
+        ) as titanic,
+    ):
+        try:
+            with pytest.raises(ClientTimeout, match="may have been stored"):
+                titanic.submit("pi.toggle", "on")
+        finally:
+            committed.set()
+        # one worker, one queue: the answer to this comes after any earlier copy's
+        titanic.submit("pi.toggle", "off")
+    assert stored == [[b"pi.toggle", b"on"], [b"pi.toggle", b"off"]]
