@@ -42,6 +42,33 @@ def to_bytes(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
+def reply_frames(body: Sequence[bytes | str]) -> tuple[bytes, ...]:
+    """A reply body as frames, checked in the caller's thread: on the I/O thread a
+    frame ZeroMQ cannot send was lost unseen, and the broker kept the worker busy.
+
+    str frames go as UTF-8, bytearray and memoryview ones as bytes; a bare bytes or
+    str (not a list of frames) and a frame of any other type are a TypeError.
+    """
+    given: object = body  # what a handler returns is not checked by its type
+    if isinstance(given, (bytes, bytearray, memoryview, str)):
+        raise TypeError(
+            f"a reply body is a list of frames, not one {type(given).__name__}: "
+            "wrap it in a list"
+        )
+    frames: list[bytes] = []
+    for index, item in enumerate(body):
+        frame: object = item
+        if isinstance(frame, (bytes, str)):
+            frames.append(to_bytes(frame))
+        elif isinstance(frame, (bytearray, memoryview)):
+            frames.append(bytes(frame))
+        else:
+            raise TypeError(
+                f"reply frame {index} is a {type(frame).__name__}, not bytes or str"
+            )
+    return tuple(frames)
+
+
 class Worker(Closing):
     """A blocking MDP worker of one service on a DEALER socket.
 
@@ -133,39 +160,44 @@ class Worker(Closing):
         return self._recv_direct(self._link, timeout_s)
 
     def reply(
-        self, client: bytes, body: Sequence[bytes], *, final: bool = True
+        self, client: bytes, body: Sequence[bytes | str], *, final: bool = True
     ) -> None:
         """Answer the request from `client`; final=False sends a PARTIAL (0.2 only).
 
-        A reply to a request received before a reconnect is dropped and logged:
-        the broker has forgotten it. Raises ValueError for an empty body, and
-        RaspyError if the I/O thread died.
+        `body` is a list of frames: bytes, or str sent as UTF-8. A reply to a
+        request received before a reconnect is dropped and logged: the broker has
+        forgotten it. Raises TypeError for a body that is not a list of frames
+        (b"x" instead of [b"x"]) or a frame of another type, ValueError for an empty
+        body, and RaspyError if the I/O thread died.
         """
         self._check_usable()
-        if not body:
+        frames = reply_frames(body)
+        if not frames:
             raise ValueError("an MDP reply needs at least one body frame")
         if not final and self.version is Version.V01:
             raise ValueError("MDP/0.1 has no partial replies")
         if self._runner is not None:
-            done = self._runner.call(Reply(client, tuple(body), final))
+            done = self._runner.call(Reply(client, frames, final))
             if done.done() and done.exception() is not None:
                 raise self._thread_failed("takes no replies") from self._failure
         else:
             assert self._link is not None
-            self._link.reply(client, body, final=final)
+            self._link.reply(client, frames, final=final)
 
     def serve(
         self,
-        handler: Callable[[list[bytes]], Sequence[bytes]],
+        handler: Callable[[list[bytes]], Sequence[bytes | str]],
         *,
         stop: threading.Event | None = None,
         max_requests: int | None = None,
     ) -> None:
         """Answer requests with handler(body) until `stop` is set or `max_requests`.
 
-        The handler runs in the calling thread; its return value is the FINAL body.
-        An exception from the handler ends serve() and propagates; close() then
-        tells the broker, which gives the request to another worker.
+        The handler runs in the calling thread; its return value is the FINAL body,
+        a list of frames as reply() takes. An exception from the handler, or the
+        TypeError of a body that is not a list of frames, ends serve() and
+        propagates; close() then tells the broker, which gives the request to
+        another worker.
         """
         served = 0
         timeout_s = None if stop is None else _STOP_POLL_S

@@ -240,3 +240,66 @@ def test_titanic_submit_is_sent_once_however_slow_the_commit(
         # one worker, one queue: the answer to this comes after any earlier copy's
         titanic.submit("pi.toggle", "off")
     assert stored == [[b"pi.toggle", b"on"], [b"pi.toggle", b"off"]]
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+def test_a_handlers_str_frames_are_sent_as_utf8(
+    zmq_context: Context, heartbeat_while_busy: bool
+) -> None:
+    """Frames of str, as Client.request takes them, go out as UTF-8; on the I/O
+    thread they were lost and the client timed out."""
+
+    def greet(worker: Worker, stop: threading.Event) -> None:
+        worker.serve(lambda body: ["hello " + body[0].decode(), b"!"], stop=stop)
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(
+            zmq_context, endpoint, greet, heartbeat_while_busy=heartbeat_while_busy
+        ),
+        Client(
+            endpoint, version=VMJ, timeout_s=2.0, retries=1, context=zmq_context
+        ) as caller,
+    ):
+        assert caller.request("upper", "bob") == [b"hello bob", b"!"]
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"x", "not one bytes: wrap it in a list"),
+        ("x", "not one str: wrap it in a list"),
+        ([b"x", 7], "reply frame 1 is a int"),
+    ],
+    ids=["bytes", "str", "int-frame"],
+)
+def test_a_reply_body_that_is_not_frames_ends_serve_with_a_type_error(
+    zmq_context: Context, heartbeat_while_busy: bool, answer: object, error: str
+) -> None:
+    """The mistake is raised in the handler's thread, not lost on the I/O thread
+    while serve() went on and the broker waited for the reply for ever."""
+    raised: list[BaseException] = []
+
+    def serve_wrongly(worker: Worker, stop: threading.Event) -> None:
+        try:
+            worker.serve(lambda body: answer, stop=stop)  # type: ignore[arg-type,return-value]
+        except TypeError as exc:
+            raised.append(exc)
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(
+            zmq_context,
+            endpoint,
+            serve_wrongly,
+            heartbeat_while_busy=heartbeat_while_busy,
+        ),
+        Client(
+            endpoint, version=VMJ, timeout_s=0.3, retries=1, context=zmq_context
+        ) as caller,
+    ):
+        with pytest.raises(ClientTimeout):
+            caller.request("upper", "bob")
+        wait_until(lambda: raised, what="serve() to raise")
+    assert error in str(raised[0])
