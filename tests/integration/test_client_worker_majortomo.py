@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 import zmq
 from majortomo.broker import Broker
+from majortomo.worker import Worker as MajortomoWorker
 from support.wait import wait_until
 
 from raspy.client import (
@@ -303,3 +304,50 @@ def test_a_reply_body_that_is_not_frames_ends_serve_with_a_type_error(
             caller.request("upper", "bob")
         wait_until(lambda: raised, what="serve() to raise")
     assert error in str(raised[0])
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [([[b"row1"], [b"row2"]], [b"row1", b"row2"]), ([], [])],
+    ids=["after-partials", "alone"],
+)
+def test_our_client_takes_majortomos_empty_final(
+    zmq_context: Context, parts: list[list[bytes]], expected: list[bytes]
+) -> None:
+    """§3.4: majortomo's worker ends a stream with a FINAL of no body frame, which
+    its broker passes on as [b'', MDPC02, 0x04]. It was refused as short, and the
+    request resent and run again until the client gave up."""
+    runs: list[list[bytes]] = []
+
+    with majortomo_broker(zmq_context) as endpoint:
+        worker = MajortomoWorker(
+            endpoint,
+            b"stream",
+            heartbeat_interval=HEARTBEAT_S,
+            heartbeat_timeout=HEARTBEAT_S * 8,
+            zmq_context=zmq_context,
+        )
+
+        def stream() -> None:
+            worker.connect()
+            try:
+                request = worker.wait_for_request()
+                sender, frames = request
+                runs.append(frames)
+                for part in parts:
+                    worker.send_reply_partial(sender, part)
+                worker.send_reply_final(sender, [])
+            finally:
+                worker.close()  # type: ignore[no-untyped-call]  # majortomo: no annotation
+
+        thread = threading.Thread(target=stream, name="majortomo-worker")
+        thread.start()
+        try:
+            with Client(
+                endpoint, version=VMJ, timeout_s=2.0, retries=3, context=zmq_context
+            ) as caller:
+                assert caller.request("stream", "go") == expected
+        finally:
+            thread.join(timeout=10)
+        assert not thread.is_alive()
+    assert runs == [[b"go"]]
