@@ -59,7 +59,8 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
         default=3,
         metavar="N",
         help="sends in all before giving up (default 3); each is a new request, so "
-        "send a toggle with 1",
+        "send a toggle with 1; with --titanic the request is submitted once and N "
+        "counts the sends of each reply poll and of the close",
     )
     call.add_argument(
         "--version",

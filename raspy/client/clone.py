@@ -230,8 +230,10 @@ class CloneClient(Closing):
     ) -> None:
         """Send a KVSET with a fresh UUID4; resent with the same UUID until the server
         publishes it. With `confirm_timeout_s`, wait for that (ClientTimeout).
-        ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl) and for
-        a value larger than any server takes (clone.MAX_FRAME_BYTES, 4 MiB)."""
+        ValueError for what §6.2-§6.6 forbid (the key, a property, the ttl), for
+        a value larger than any server takes (clone.MAX_FRAME_BYTES, 4 MiB), and for
+        `confirm_timeout_s` with a key outside `subtree`: the server's echo of it
+        never reaches this client, so nothing could confirm it."""
         if not body:
             raise ValueError("an empty body means delete: use delete()")
         self._send(key, body, ttl_s, props, confirm_timeout_s)
@@ -252,6 +254,14 @@ class CloneClient(Closing):
             raise RuntimeError("clone client is closed")
         if len(body) > clone.MAX_FRAME_BYTES:  # its socket drops the connection at it
             raise ValueError(f"value_too_large: {len(body)} > {clone.MAX_FRAME_BYTES}")
+        if confirm_timeout_s is not None and not key.startswith(self.subtree):
+            # sent once and taken as done (clone_client_writes): no echo comes back
+            raise ValueError(
+                f"update of {shown(key)} cannot be confirmed: it is outside this "
+                f"client's subtree {shown(self.subtree)}, whose echo alone it "
+                "receives; send it without confirm_timeout_s, or from a client of "
+                "a subtree that holds it"
+            )
         update_id = uuid.uuid4().bytes
         frames = clone.kvset(key, body, update_id, tuple((props or {}).items()), ttl_s)
         try:

@@ -228,5 +228,5 @@ def _workers(frames: list[bytes]) -> dict[str, int] | None:
             str(name): int(counts.get("idle", 0)) + int(counts.get("busy", 0))
             for name, counts in table.items()
         }
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, OverflowError):  # 1e999: inf
         return None

@@ -101,32 +101,42 @@ class Client(Closing):
         self._limiter = LogRateLimiter()
 
     def request(
-        self, service: bytes | str, *body: bytes | str, until: float | None = None
+        self,
+        service: bytes | str,
+        *body: bytes | str,
+        until: float | None = None,
+        retries: int | None = None,
     ) -> list[bytes]:
         """Send one request; return every reply body frame in order.
 
         In 0.2 and majortomo the PARTIAL bodies come first, then the FINAL body.
         Raises ClientTimeout after `retries` sends without a complete reply, or by
         `until` (time.monotonic()) when given: a caller's deadline (TitanicClient's
-        wait) that a broker gone away must not stretch by the retries. ValueError if
-        there is no body frame (RFC 7 needs one).
+        wait) that a broker gone away must not stretch by the retries. `retries`
+        given here counts for this call alone: 1 for a request that must not be
+        sent twice (TitanicClient's submit). ValueError if there is no body frame
+        (RFC 7 needs one).
         """
+        tries = self.retries if retries is None else retries
+        if tries < 1:
+            raise ValueError(f"retries must be >= 1, got {tries}")
         name, frames = self._encode(service, body)
         self._begin()
         collected: list[bytes] | None = None
         try:
-            for attempt in range(1, self.retries + 1):
+            for attempt in range(1, tries + 1):
                 timeout_s = self._attempt_s(until)
                 if timeout_s <= 0:
-                    raise self._timeout(name, cut_short=True)
+                    raise self._timeout(name, tries, cut_short=True)
                 sock = self._send(frames)
                 try:
                     collected = self._collect(sock, name, timeout_s, until)
                 except _NoReply:
-                    self._retry(name, attempt, last=self._attempt_s(until) <= 0)
+                    last = attempt == tries or self._attempt_s(until) <= 0
+                    self._retry(name, attempt, last=last)
                 else:
                     return collected
-            raise self._timeout(name, cut_short=until is not None)
+            raise self._timeout(name, tries, cut_short=until is not None)
         finally:
             self._busy = False
             if collected is None:
@@ -158,9 +168,9 @@ class Client(Closing):
                 except _NoReply:
                     if yielded:
                         self._drop_socket()
-                        raise self._timeout(name) from None
+                        raise self._timeout(name, self.retries) from None
                     self._retry(name, attempt)
-            raise self._timeout(name)
+            raise self._timeout(name, self.retries)
         finally:
             self._busy = False
             if not done:
@@ -264,11 +274,13 @@ class Client(Closing):
                 endpoint=self.endpoint,
             )
 
-    def _timeout(self, service: bytes, *, cut_short: bool = False) -> ClientTimeout:
+    def _timeout(
+        self, service: bytes, tries: int, *, cut_short: bool = False
+    ) -> ClientTimeout:
         how = (
             "by the caller's deadline"
             if cut_short
-            else f"after {self.retries} tries of {self.timeout_s}s"
+            else f"after {tries} tries of {self.timeout_s}s"
         )
         try:  # shown as it was given (a name in bytes that are not UTF-8: escaped)
             name: bytes | str = service.decode("utf-8")

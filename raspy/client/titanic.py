@@ -57,7 +57,8 @@ class TitanicClient:
     """Titanic's three services as calls; see the module docstring.
 
     Raises ClientTimeout when the broker does not answer (after the MDP client's
-    retries) and TitanicError for a 400 or 500 where a result was expected.
+    retries; submit sends once, see there) and TitanicError for a 400 or 500 where
+    a result was expected.
     """
 
     def __init__(
@@ -82,12 +83,26 @@ class TitanicClient:
     def submit(self, service: bytes | str, *body: bytes | str) -> str:
         """Store a request for `service`; return its UUID once Titanic committed it.
 
+        titanic.request is sent once, never resent: a resend while the first copy
+        is being committed would store the request twice (it would run twice) and
+        lose the first UUID. So `timeout_s` should cover the hub's slowest commit.
+        Raises ClientTimeout when no answer comes within `timeout_s`: the request
+        may have been stored all the same, under a UUID this client never learnt.
         Raises TitanicError with status 400 (malformed or too large: do not retry)
         or 500 (the store failed: retry later).
         """
         frames = [_to_bytes(frame) for frame in body]
         request = tsp.Request(_to_bytes(service), tuple(frames))
-        answer = self._call(tsp.REQUEST_SERVICE, tsp.encode_request(request))
+        try:
+            reply = self._client.request(
+                tsp.REQUEST_SERVICE, *tsp.encode_request(request), retries=1
+            )
+        except ClientTimeout as exc:
+            raise ClientTimeout(
+                f"{exc}; the request may have been stored all the same, under a "
+                "UUID not known here (submitting it again may run it twice)"
+            ) from None
+        answer = tsp.decode_answer(reply)
         if answer.status is not Status.OK:
             raise TitanicError(answer.status.value, _REFUSED[answer.status])
         return tsp.accepted_uuid(answer)

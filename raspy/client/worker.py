@@ -6,12 +6,13 @@ thread: the caller's, or the I/O runner's (raspy.client.link.LinkOwner). Importe
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Literal
 
 import zmq
 
@@ -37,9 +38,47 @@ _PAUSE: Final = threading.Event()  # never set: a pause while no socket exists
 _JOIN_GRACE_S: Final = 5.0
 
 
+class _Ended(enum.Enum):
+    """What wakes a caller that waits for a request when no request comes."""
+
+    FAILED = "failed"  # the I/O thread died
+    CLOSED = "closed"  # close() was called, e.g. from a signal handler
+
+
+Request = tuple[bytes, list[bytes]]
+_Closed = Literal[_Ended.CLOSED]
+
+
 def to_bytes(value: bytes | str) -> bytes:
     """str as UTF-8; bytes unchanged."""
     return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def reply_frames(body: Sequence[bytes | str]) -> tuple[bytes, ...]:
+    """A reply body as frames, checked in the caller's thread: on the I/O thread a
+    frame ZeroMQ cannot send was lost unseen, and the broker kept the worker busy.
+
+    str frames go as UTF-8, bytearray and memoryview ones as bytes; a bare bytes or
+    str (not a list of frames) and a frame of any other type are a TypeError.
+    """
+    given: object = body  # what a handler returns is not checked by its type
+    if isinstance(given, (bytes, bytearray, memoryview, str)):
+        raise TypeError(
+            f"a reply body is a list of frames, not one {type(given).__name__}: "
+            "wrap it in a list"
+        )
+    frames: list[bytes] = []
+    for index, item in enumerate(body):
+        frame: object = item
+        if isinstance(frame, (bytes, str)):
+            frames.append(to_bytes(frame))
+        elif isinstance(frame, (bytearray, memoryview)):
+            frames.append(bytes(frame))
+        else:
+            raise TypeError(
+                f"reply frame {index} is a {type(frame).__name__}, not bytes or str"
+            )
+    return tuple(frames)
 
 
 class Worker(Closing):
@@ -96,8 +135,8 @@ class Worker(Closing):
         self._failure: BaseException | None = None
         self._link: WorkerLink | None = None
         self._runner: Runner | None = None
-        # from the runner: requests; None once it failed
-        self._requests: queue.SimpleQueue[mdp.WorkerRequest | None] = (
+        # from the runner: requests, then FAILED if it dies; CLOSED from close()
+        self._requests: queue.SimpleQueue[mdp.WorkerRequest | _Ended] = (
             queue.SimpleQueue()
         )
         if heartbeat_while_busy:
@@ -121,62 +160,74 @@ class Worker(Closing):
         thread may read it."""
         return self._core.sessions
 
-    def recv(self, timeout_s: float | None = None) -> tuple[bytes, list[bytes]] | None:
+    def recv(self, timeout_s: float | None = None) -> Request | None:
         """The next request as (client, body), or None after `timeout_s` (None: wait).
 
-        Reply to it with reply(client, ...). Raises RaspyError if the I/O thread died.
+        Reply to it with reply(client, ...). Raises RaspyError if the I/O thread died,
+        and ValueError once the worker is closed, also when close() comes while it
+        waits (from a signal handler).
         """
-        self._check_usable()
-        if self._runner is not None:
-            return self._recv_from_runner(timeout_s)
-        assert self._link is not None
-        return self._recv_direct(self._link, timeout_s)
+        request = self._receive(timeout_s)
+        if request is _Ended.CLOSED:
+            raise ValueError("worker is closed")
+        return request
 
     def reply(
-        self, client: bytes, body: Sequence[bytes], *, final: bool = True
+        self, client: bytes, body: Sequence[bytes | str], *, final: bool = True
     ) -> None:
         """Answer the request from `client`; final=False sends a PARTIAL (0.2 only).
 
-        A reply to a request received before a reconnect is dropped and logged:
-        the broker has forgotten it. Raises ValueError for an empty body, and
-        RaspyError if the I/O thread died.
+        `body` is a list of frames: bytes, or str sent as UTF-8. A reply to a
+        request received before a reconnect is dropped and logged: the broker has
+        forgotten it. Raises TypeError for a body that is not a list of frames
+        (b"x" instead of [b"x"]) or a frame of another type, ValueError for an empty
+        body, and RaspyError if the I/O thread died.
         """
         self._check_usable()
-        if not body:
+        frames = reply_frames(body)
+        if not frames:
             raise ValueError("an MDP reply needs at least one body frame")
         if not final and self.version is Version.V01:
             raise ValueError("MDP/0.1 has no partial replies")
         if self._runner is not None:
-            done = self._runner.call(Reply(client, tuple(body), final))
+            done = self._runner.call(Reply(client, frames, final))
             if done.done() and done.exception() is not None:
                 raise self._thread_failed("takes no replies") from self._failure
         else:
             assert self._link is not None
-            self._link.reply(client, body, final=final)
+            self._link.reply(client, frames, final=final)
 
     def serve(
         self,
-        handler: Callable[[list[bytes]], Sequence[bytes]],
+        handler: Callable[[list[bytes]], Sequence[bytes | str]],
         *,
         stop: threading.Event | None = None,
         max_requests: int | None = None,
     ) -> None:
-        """Answer requests with handler(body) until `stop` is set or `max_requests`.
+        """Answer requests with handler(body) until `stop` is set, `max_requests`,
+        or close() (from a signal handler: serve() then returns).
 
-        The handler runs in the calling thread; its return value is the FINAL body.
-        An exception from the handler ends serve() and propagates; close() then
-        tells the broker, which gives the request to another worker.
+        The handler runs in the calling thread; its return value is the FINAL body,
+        a list of frames as reply() takes. An exception from the handler, or the
+        TypeError of a body that is not a list of frames, ends serve() and
+        propagates; close() then tells the broker, which gives the request to
+        another worker.
         """
         served = 0
         timeout_s = None if stop is None else _STOP_POLL_S
         while max_requests is None or served < max_requests:
-            if stop is not None and stop.is_set():
+            if self._closed or (stop is not None and stop.is_set()):
                 return
-            request = self.recv(timeout_s)
+            request = self._receive(timeout_s)
+            if request is _Ended.CLOSED:
+                return
             if request is None:
                 continue
             client, body = request
-            self.reply(client, handler(body))
+            answer = handler(body)
+            if self._was_closed():  # in the handler: the broker has the request back
+                return
+            self.reply(client, answer)
             served += 1
 
     def close(self) -> None:
@@ -184,6 +235,7 @@ class Worker(Closing):
         if self._closed:
             return
         self._closed = True
+        self._requests.put(_Ended.CLOSED)  # wakes a recv() that waits (reentrant)
         if self._link is not None:
             self._link.close(self._linger_ms)
         stopped = self._runner is None or self._runner.stop(
@@ -194,11 +246,20 @@ class Worker(Closing):
 
     # ------------------------------------------------------------ caller's thread
 
+    def _receive(self, timeout_s: float | None) -> Request | _Closed | None:
+        self._check_usable()
+        if self._runner is not None:
+            return self._recv_from_runner(timeout_s)
+        assert self._link is not None
+        return self._recv_direct(self._link, timeout_s)
+
     def _recv_direct(
         self, link: WorkerLink, timeout_s: float | None
-    ) -> tuple[bytes, list[bytes]] | None:
+    ) -> Request | _Closed | None:
         until = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
+            if self._closed:  # by a signal handler, while this thread waited
+                return _Ended.CLOSED
             if self._pending:
                 request = self._pending.popleft()
                 return request.client, list(request.body)
@@ -211,7 +272,14 @@ class Worker(Closing):
             sock = link.socket
             if sock is None:
                 _PAUSE.wait(wait_ms / 1000)  # waiting to reconnect: no socket
-            elif sock.poll(wait_ms):
+                continue
+            try:
+                readable = sock.poll(wait_ms)
+            except zmq.ZMQError:
+                if self._was_closed():  # close() took the socket from the poll
+                    return _Ended.CLOSED
+                raise
+            if readable:
                 link.on_readable()
 
     # ------------------------------------------------------------ with I/O runner
@@ -236,18 +304,22 @@ class Worker(Closing):
     def _io_failed(self, error: BaseException) -> None:
         """On the runner's thread: the caller's next recv() or reply() raises."""
         self._failure = error
-        self._requests.put(None)
+        self._requests.put(_Ended.FAILED)
 
-    def _recv_from_runner(
-        self, timeout_s: float | None
-    ) -> tuple[bytes, list[bytes]] | None:
+    def _recv_from_runner(self, timeout_s: float | None) -> Request | _Closed | None:
         try:
             request = self._requests.get(timeout=timeout_s)
         except queue.Empty:
             return None
-        if request is None:
+        if request is _Ended.CLOSED:
+            return request
+        if request is _Ended.FAILED:
             raise self._thread_failed("failed") from self._failure
         return request.client, list(request.body)
+
+    def _was_closed(self) -> bool:
+        """Read afresh: a signal handler may have called close() meanwhile."""
+        return self._closed
 
     def _check_usable(self) -> None:
         if self._closed:

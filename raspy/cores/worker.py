@@ -272,17 +272,26 @@ class WorkerCore:
     ) -> list[WorkerOutput]:
         """Frames for a reply to `client`; final=False sends a PARTIAL (0.2 only).
 
-        Raises ValueError for an empty body, or a PARTIAL in MDP/0.1.
+        Raises ValueError for an empty body, or a PARTIAL in MDP/0.1, and
+        TypeError for a frame that is not bytes; the request stays outstanding.
         """
         if not body:
             raise ValueError("an MDP reply needs at least one body frame")
         if not final and self.version is mdp.Version.V01:
             raise ValueError("MDP/0.1 has no partial replies")
+        for index, frame in enumerate(body):
+            if not isinstance(frame, bytes):
+                raise TypeError(
+                    f"reply frame {index} is a {type(frame).__name__}, not bytes"
+                )
         if self.state is not WorkerState.CONNECTED:
             return [ReplyDropped(client, "not_connected")]
         count = self._outstanding.get(client)
         if count is None:
             return [ReplyDropped(client, "unknown_client")]
+        # encoded before the request is counted as answered: a reply that cannot
+        # be sent must not leave the broker's request unanswered and forgotten
+        frames = mdp.encode(mdp.WorkerReply(self.version, client, tuple(body), final))
         if final:
             if count > 1:
                 self._outstanding[client] = count - 1
@@ -295,8 +304,7 @@ class WorkerCore:
                         self._broker_expires_at, now + self._silence_s
                     )
         self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
-        message = mdp.WorkerReply(self.version, client, tuple(body), final)
-        return [Send(mdp.encode(message))]
+        return [Send(frames)]
 
     def close(self) -> list[WorkerOutput]:
         """Stop for good: DISCONNECT if connected (RFC 7 allows it at any time)."""

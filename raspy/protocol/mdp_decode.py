@@ -260,9 +260,8 @@ def decode_at_client(frames: Sequence[bytes], version: Version) -> ClientReply:
         if count < 4:
             raise _short("MDPC02 reply", count)
         return ClientReply(_V02, frames[2], tuple(frames[3:]), command == final)
-    # majortomo: [b'', MDPC02, cmd, body0, *more], no service frame (§3.4)
-    if count < 4:
-        raise _short("majortomo reply", count)
+    # majortomo: [b'', MDPC02, cmd, *body], no service frame, and no body frame
+    # needed: majortomo's worker ends a stream with an empty FINAL (§3.4)
     return ClientReply(_VMJ, b"", tuple(frames[3:]), command == final)
 
 

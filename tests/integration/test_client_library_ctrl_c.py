@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from support.net import free_port_base
+from support.wait import wait_until
 
 SCRIPTS = {
     "client_request": (
@@ -74,3 +76,59 @@ def test_ctrl_c_ends_a_waiting_call_at_once(name: str) -> None:
     assert process.returncode != 0
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     assert took_s < 5.0, f"{took_s:.1f}s from SIGINT to exit"  # not a hang
+
+
+WORKER_CLOSED_BY_SIGNAL = (
+    "import signal\n"
+    "from raspy.client import Worker\n"
+    "worker = Worker(ENDPOINT, 'pi.weather', heartbeat_while_busy=IO, linger_ms=0)\n"
+    "signal.signal(signal.SIGTERM, lambda *_: worker.close())\n"
+    "print('waiting', flush=True)\n"
+    "CALL\n"
+)
+CALLS = {
+    "serve": "worker.serve(lambda body: body)\nprint('serve returned')",
+    "recv": (
+        "try:\n"
+        "    worker.recv()\n"
+        "except ValueError as exc:\n"
+        "    print(f'recv raised {exc}')"
+    ),
+}
+ENDINGS = {"serve": "serve returned\n", "recv": "recv raised worker is closed\n"}
+
+
+def _main_thread_sleeps(pid: int) -> bool:
+    """The process's main thread waits in the kernel (state S): it is in the call."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "S"
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("io", [True, False], ids=["io", "direct"])
+def test_worker_closed_by_a_signal_handler_ends_its_wait(call: str, io: bool) -> None:
+    """The way a service shuts down on SIGTERM: close() in the handler. serve()
+    returns and recv() raises ValueError; they waited for ever (I/O thread) or
+    raised ZeroMQ's ENOTSOCK (socket in the caller's thread)."""
+    endpoint = f"tcp://127.0.0.1:{free_port_base()}"
+    script = WORKER_CLOSED_BY_SIGNAL.replace("CALL", CALLS[call])
+    code = f"ENDPOINT = {endpoint!r}\nIO = {io}\n{script}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        while (line := process.stdout.readline()) != "waiting\n":
+            assert line, "the script ended before it waited"
+        # a signal before the call would find the worker closed: not the case here
+        wait_until(lambda: _main_thread_sleeps(process.pid), what=f"{call}() to wait")
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()  # its SIGTERM handler only closes the worker
+        process.wait(timeout=10)
+    assert (process.returncode, stdout) == (0, ENDINGS[call]), stderr

@@ -7,15 +7,24 @@ dialect. Each Worker is made in the thread that serves with it (one owner per so
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 
 import pytest
 import zmq
 from majortomo.broker import Broker
+from majortomo.worker import Worker as MajortomoWorker
 from support.wait import wait_until
 
-from raspy.client import Client, ClientReply, Version, Worker
+from raspy.client import (
+    Client,
+    ClientReply,
+    ClientTimeout,
+    TitanicClient,
+    Version,
+    Worker,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -86,14 +95,15 @@ def serving(
     run: Callable[[Worker, threading.Event], None],
     *,
     heartbeat_while_busy: bool = True,
+    service: str = "upper",
 ) -> Iterator[None]:
-    """A majortomo-dialect Worker of `upper`, made and used in its own thread."""
+    """A majortomo-dialect Worker of `service`, made and used in its own thread."""
     stop = threading.Event()
 
     def main() -> None:
         with Worker(
             endpoint,
-            "upper",
+            service,
             version=VMJ,
             heartbeat_interval_s=HEARTBEAT_S,
             heartbeat_liveness=4,
@@ -195,3 +205,149 @@ def test_our_worker_registers_again_after_majortomo_broker_restarts(
             client(zmq_context, endpoint) as caller,
         ):
             assert caller.request("upper", "after") == [b"AFTER"]
+
+
+def test_titanic_submit_is_sent_once_however_slow_the_commit(
+    zmq_context: Context,
+) -> None:
+    """A submit whose answer is late is not resent: a second copy would be stored
+    (and run) under a UUID the caller never learns. It times out saying so."""
+    stored: list[list[bytes]] = []
+    committed = threading.Event()  # the first commit is held until the test says
+
+    def store(worker: Worker, stop: threading.Event) -> None:
+        while not stop.is_set():
+            request = worker.recv(timeout_s=0.05)
+            if request is None:
+                continue
+            sender, body = request
+            stored.append(body)
+            if len(stored) == 1:
+                committed.wait(10)  # a slow fsync
+            worker.reply(sender, [b"200", uuid.uuid4().hex.encode()])
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(zmq_context, endpoint, store, service="titanic.request"),
+        TitanicClient(
+            endpoint, version=VMJ, timeout_s=0.5, retries=3, context=zmq_context
+        ) as titanic,
+    ):
+        try:
+            with pytest.raises(ClientTimeout, match="may have been stored"):
+                titanic.submit("pi.toggle", "on")
+        finally:
+            committed.set()
+        # one worker, one queue: the answer to this comes after any earlier copy's
+        titanic.submit("pi.toggle", "off")
+    assert stored == [[b"pi.toggle", b"on"], [b"pi.toggle", b"off"]]
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+def test_a_handlers_str_frames_are_sent_as_utf8(
+    zmq_context: Context, heartbeat_while_busy: bool
+) -> None:
+    """Frames of str, as Client.request takes them, go out as UTF-8; on the I/O
+    thread they were lost and the client timed out."""
+
+    def greet(worker: Worker, stop: threading.Event) -> None:
+        worker.serve(lambda body: ["hello " + body[0].decode(), b"!"], stop=stop)
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(
+            zmq_context, endpoint, greet, heartbeat_while_busy=heartbeat_while_busy
+        ),
+        Client(
+            endpoint, version=VMJ, timeout_s=2.0, retries=1, context=zmq_context
+        ) as caller,
+    ):
+        assert caller.request("upper", "bob") == [b"hello bob", b"!"]
+
+
+@pytest.mark.parametrize("heartbeat_while_busy", [True, False], ids=["io", "direct"])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"x", "not one bytes: wrap it in a list"),
+        ("x", "not one str: wrap it in a list"),
+        ([b"x", 7], "reply frame 1 is a int"),
+    ],
+    ids=["bytes", "str", "int-frame"],
+)
+def test_a_reply_body_that_is_not_frames_ends_serve_with_a_type_error(
+    zmq_context: Context, heartbeat_while_busy: bool, answer: object, error: str
+) -> None:
+    """The mistake is raised in the handler's thread, not lost on the I/O thread
+    while serve() went on and the broker waited for the reply for ever."""
+    raised: list[BaseException] = []
+
+    def serve_wrongly(worker: Worker, stop: threading.Event) -> None:
+        try:
+            worker.serve(lambda body: answer, stop=stop)  # type: ignore[arg-type,return-value]
+        except TypeError as exc:
+            raised.append(exc)
+
+    with (
+        majortomo_broker(zmq_context) as endpoint,
+        serving(
+            zmq_context,
+            endpoint,
+            serve_wrongly,
+            heartbeat_while_busy=heartbeat_while_busy,
+        ),
+        Client(
+            endpoint, version=VMJ, timeout_s=0.3, retries=1, context=zmq_context
+        ) as caller,
+    ):
+        with pytest.raises(ClientTimeout):
+            caller.request("upper", "bob")
+        wait_until(lambda: raised, what="serve() to raise")
+    assert error in str(raised[0])
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [([[b"row1"], [b"row2"]], [b"row1", b"row2"]), ([], [])],
+    ids=["after-partials", "alone"],
+)
+def test_our_client_takes_majortomos_empty_final(
+    zmq_context: Context, parts: list[list[bytes]], expected: list[bytes]
+) -> None:
+    """§3.4: majortomo's worker ends a stream with a FINAL of no body frame, which
+    its broker passes on as [b'', MDPC02, 0x04]. It was refused as short, and the
+    request resent and run again until the client gave up."""
+    runs: list[list[bytes]] = []
+
+    with majortomo_broker(zmq_context) as endpoint:
+        worker = MajortomoWorker(
+            endpoint,
+            b"stream",
+            heartbeat_interval=HEARTBEAT_S,
+            heartbeat_timeout=HEARTBEAT_S * 8,
+            zmq_context=zmq_context,
+        )
+
+        def stream() -> None:
+            worker.connect()
+            try:
+                request = worker.wait_for_request()
+                sender, frames = request
+                runs.append(frames)
+                for part in parts:
+                    worker.send_reply_partial(sender, part)
+                worker.send_reply_final(sender, [])
+            finally:
+                worker.close()  # type: ignore[no-untyped-call]  # majortomo: no annotation
+
+        thread = threading.Thread(target=stream, name="majortomo-worker")
+        thread.start()
+        try:
+            with Client(
+                endpoint, version=VMJ, timeout_s=2.0, retries=3, context=zmq_context
+            ) as caller:
+                assert caller.request("stream", "go") == expected
+        finally:
+            thread.join(timeout=10)
+        assert not thread.is_alive()
+    assert runs == [[b"go"]]

@@ -349,6 +349,26 @@ def test_client_writes_reads_and_sees_ttl_expiry_through_the_real_server(
         client.close()
 
 
+def test_confirmed_set_outside_the_subtree_is_refused_not_sent(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """§6.7: a subtree client never hears the server's echo of a key outside it, so
+    a set that asks for confirmation there is refused; it reported success before,
+    though the server (this one drops every KVSET) published nothing."""
+    client = _client(zmq_context, scripted.endpoints, subtree=b"/mine/")
+    try:
+        _synced(scripted, client, {}, seq=0)
+        with pytest.raises(ValueError, match="cannot be confirmed") as refused:
+            client.set(b"/other/x", b"v", confirm_timeout_s=2)
+        assert '"/other/x"' in str(refused.value)
+        assert '"/mine/"' in str(refused.value)
+        client.set(b"/other/x", b"w")  # unconfirmed: sent once, as before
+        # one socket, in order: had the refused update gone out, it would come first
+        assert scripted.kvset()[4] == b"w"
+    finally:
+        client.close()
+
+
 def test_subtree_client_sees_only_its_subtree_from_another_clients_writes(
     zmq_context: Context, server: CloneServer
 ) -> None:

@@ -94,7 +94,7 @@ INVALID_AT_CLIENT = [
     ("v02-no-body", V02, [b"MDPC02", b"\x03", SVC], "short"),
     ("v02-empty", V02, [], "short"),
     ("mj-rfc18-final-byte", VMJ, [b"", b"MDPC02", b"\x02", b"x"], "bad_command"),
-    ("mj-no-body", VMJ, [b"", b"MDPC02", b"\x04"], "short"),
+    ("mj-no-command", VMJ, [b"", b"MDPC02"], "short"),
     ("mj-no-delimiter", VMJ, [b"MDPC02", b"\x04", b"x"], "bad_envelope"),
 ]
 
@@ -110,6 +110,14 @@ def test_client_rejects_replies_outside_its_version(
     with pytest.raises(MalformedMessage) as caught:
         mdp_decode.decode_at_client(frames, version)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("command", [b"\x03", b"\x04"], ids=["partial", "final"])
+def test_majortomo_reply_may_carry_no_body_frame(command: bytes) -> None:
+    """§3.4: majortomo's worker ends a stream with an empty FINAL, and its broker
+    passes it on; RFC 18's one-body-frame rule is not the dialect's."""
+    reply = mdp_decode.decode_at_client([b"", b"MDPC02", command], VMJ)
+    assert reply == mdp.ClientReply(VMJ, b"", (), final=command == b"\x04")
 
 
 INVALID_AT_WORKER = [

@@ -138,6 +138,18 @@ def test_worker_refuses_partial_in_mdp01_and_empty_reply() -> None:
         core.reply(C1, [], T0)
 
 
+def test_a_reply_frame_that_is_not_bytes_leaves_the_request_outstanding() -> None:
+    """A reply that cannot go out must not count as sent: the worker would be idle
+    to itself and busy to the broker, the client never answered."""
+    core = connected()
+    core.on_frames(REQUEST[V02], T0)
+    with pytest.raises(TypeError, match="reply frame 1 is a str"):
+        core.reply(C1, [b"ok", "HELLO"], T0)  # type: ignore[list-item]
+    assert core.busy
+    assert core.reply(C1, [b"HELLO"], T0) == [Send(FINAL[V02])]
+    assert not core.busy
+
+
 def test_worker_declares_broker_lost_after_liveness_intervals_of_silence() -> None:
     """§2.6/§2.7: broker deadline passed -> close socket, wait the reconnect delay."""
     core = connected()

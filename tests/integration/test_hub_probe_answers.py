@@ -1,0 +1,37 @@
+"""HubProbe against a raw ROUTER that plays the hub's broker: what an mmi.workers
+answer may hold, and what poll() makes of it (raspy.client.hub_probe)."""
+
+from __future__ import annotations
+
+import pytest
+import zmq
+from support.wait import wait_until
+from support.zmqctx import recv
+
+from raspy.client.hub_probe import HubAnswer, HubProbe
+
+Context = zmq.Context[zmq.Socket[bytes]]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [b'{"pi.gpio": {"idle": 1e999}}', b'{"pi.gpio": {"busy": -1e999}}'],
+    ids=["idle-infinite", "busy-infinite"],
+)
+def test_a_count_json_reads_as_infinite_is_no_answer_and_poll_goes_on(
+    zmq_context: Context, router: tuple[zmq.Socket[bytes], str], table: bytes
+) -> None:
+    """JSON's 1e999 is float infinity, which int() refuses with OverflowError: it
+    came out of poll(); now that reply is not the answer, and the next one is."""
+    sock, endpoint = router
+    probe = HubProbe(zmq_context, endpoint, b"pi.*", curve=None, timeout_s=5.0)
+    try:
+        peer, *_ = recv(sock)
+        sock.send_multipart([peer, b"MDPC02", b"\x03", b"mmi.workers", b"200", table])
+        assert probe.poll(0.2) is None  # read and set aside, nothing raised
+        good = b'{"pi.gpio": {"idle": 1, "busy": 1}}'
+        sock.send_multipart([peer, b"MDPC02", b"\x03", b"mmi.workers", b"200", good])
+        answer = wait_until(lambda: probe.poll(0.05), what="the second answer")
+        assert answer == HubAnswer(workers={"pi.gpio": 2})
+    finally:
+        probe.close()
