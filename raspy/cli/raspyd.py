@@ -237,10 +237,10 @@ def _main(argv: list[str] | None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
-    try:
-        return _serve(args, runtime, signals, log)
-    finally:
-        signals.close()
+    # The inbox is never given back: its handlers stay to the end of the process. Once
+    # given back (SIG_DFL), a second SIGTERM or SIGINT while the interpreter ends (it
+    # waits for the parts' threads) ended raspyd by the signal (143), not its status.
+    return _serve(args, runtime, signals, log)
 
 
 def _serve(
