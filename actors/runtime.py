@@ -305,17 +305,22 @@ class Runtime:
 
     def stop(self) -> bool:
         """Stop children (reverse order), then the edge (DISCONNECTs workers), then the
-        store; False if a socket owner never ended (its context is left open)."""
+        store; False if a part did not stop in time (raspy.child_set.STOP_TIMEOUT_S)
+        or a socket owner never ended (its context is left open): raspyd exits 1."""
         self._owner.stop()
-        self._children.stop_all()
+        running = self._children.stop_all()
         self.wiring.stopped(self)
-        stop_actor(EDGE, self.edge)
+        if not stop_actor(EDGE, self.edge):
+            running.append(EDGE)
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
         if term_within(self.context, TERM_TIMEOUT_S) is not None:
             # "runner_stuck" said whose socket is still open
             log.error("context_term_stuck", waited_s=TERM_TIMEOUT_S)
+            return False
+        if running:  # each named by component_stop_timed_out; their threads go on
+            log.error("daemon_stopped", components_still_running=running)
             return False
         log.info("daemon_stopped")
         return True

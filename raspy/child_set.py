@@ -170,10 +170,14 @@ class ChildSet:
         self.children = [c for c in self.children if c not in stopped]
         return stopped
 
-    def stop_all(self) -> None:
-        """Stop every child, the last started first (they are kept, for statuses)."""
-        for child in reversed(self.children):
-            stop_actor(child.name, child.ref)
+    def stop_all(self) -> list[str]:
+        """Stop every child, the last started first (they are kept, for statuses);
+        return the names of those still running after STOP_TIMEOUT_S."""
+        return [
+            child.name
+            for child in reversed(self.children)
+            if not stop_actor(child.name, child.ref)
+        ]
 
     def check(self, now: float) -> None:
         """One supervision round: restart what is due, notice what died."""
@@ -225,14 +229,17 @@ def report_failed(decision: Failed, stats: Stats) -> None:
     log.error("component_failed", component=decision.name, reason=decision.reason)
 
 
-def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> None:
-    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; one that does not stop in
-    time is named (and a part started in its place may find what it held taken)."""
+def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> bool:
+    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; False if it is still running
+    then. One that does not stop in time is named (and a part started in its place
+    may find what it held taken)."""
     if ref is None:
-        return
+        return True
     try:
         ref.stop(block=True, timeout=STOP_TIMEOUT_S)
     except pykka.ActorDeadError:
-        return
+        return True
     except pykka.Timeout:  # not Python's TimeoutError
         log.warning("component_stop_timed_out", component=name)
+        return False
+    return True

@@ -81,4 +81,21 @@ def test_a_second_sigterm_after_the_stop_does_not_kill_raspyd_by_the_signal(
         proc.send_signal(signal.SIGTERM)  # nothing, if raspyd has already exited
         proc.send_signal(signal.SIGINT)
         status = proc.wait(timeout=30)
-    assert status == 0
+    assert status == 1  # the part that did not stop
+
+
+@pytest.mark.timeout(60)
+def test_a_part_that_does_not_stop_ends_raspyd_with_status_1_at_once(
+    tmp_path: Path,
+) -> None:
+    """raspyd said `daemon_stopped`, then lived on as long as the hung part's thread
+    (pykka's are not daemon threads: the interpreter waits for them), and exited 0;
+    systemd killed it at its stop timeout. Now it ends right after the stop, 1."""
+    with _hanging_daemon(tmp_path, hang_s=120.0) as (daemon, proc):
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=20)  # STOP_TIMEOUT_S and the rest of the stop
+    assert status == 1
+    timed_out = _events(daemon, "component_stop_timed_out")
+    assert [event["component"] for event in timed_out] == ["echo"]
+    (stopped,) = _events(daemon, "daemon_stopped")
+    assert stopped["components_still_running"] == ["echo"]
