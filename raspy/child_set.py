@@ -39,6 +39,7 @@ class Child:
     start: ActorStart
     tracker: PartTracker
     ref: pykka.ActorRef[Any] | None = None
+    critical: bool = False  # given up, it ends raspyd (ChildSet.add)
 
     @property
     def restarts(self) -> int:
@@ -68,6 +69,7 @@ class ChildSet:
         stats: Stats,
         restarted: Callable[[Child], None],
         given_up: Callable[[str], None] = lambda name: None,
+        fatal: Callable[[Failed], None] = lambda decision: None,
     ) -> None:
         self.children: list[Child] = []
         self._policy = policy
@@ -75,22 +77,37 @@ class ChildSet:
         self._stats = stats
         self._restarted = restarted
         self._given_up = given_up  # a part failed for good: what it left is cleared
+        self._fatal = fatal  # a critical part failed for good: raspyd must end
         # restarts of the parts stopped and forgotten, by name: a part started again
         # in their place (a new Clone server's followers, a reload) goes on counting
         self._restarts_before: dict[str, int] = {}
 
-    def add(self, name: str, start: ActorStart, *, critical: bool = False) -> Child:
-        """Start a part and supervise it. If its first start raises, a `critical`
-        part raises (raspyd does not start); any other is retried with backoff."""
+    def add(
+        self,
+        name: str,
+        start: ActorStart,
+        *,
+        critical: bool = False,
+        retried: bool = False,
+    ) -> Child:
+        """Start a part and supervise it. A `critical` part is one raspyd cannot do
+        without: if this start raises, so does add() (raspyd does not start), unless
+        it is `retried` (started again in a running raspyd: a reload, a new leader);
+        and once it is `failed`, the `fatal` callback ends raspyd. Any other start
+        that raises is retried with backoff."""
         now = self._clock.monotonic()
         tracker = PartTracker(
-            name, self._policy(), now, restarts=self._restarts_before.get(name, 0)
+            name,
+            self._policy(),
+            now,
+            restarts=self._restarts_before.get(name, 0),
+            critical=critical,
         )
-        child = Child(name, start, tracker)
+        child = Child(name, start, tracker, critical=critical)
         try:
             child.ref = start()
         except Exception as exc:
-            if critical:
+            if critical and not retried:
                 raise
             self._report(
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
@@ -145,8 +162,8 @@ class ChildSet:
         """Start child `name` bound to the running `leader`, unless it already is:
         one bound to a replaced leader is stopped, and (if `enabled`) started again
         with the new one. While the leader is absent or down there is none, unless
-        `without_leader`: then it runs bound to None. `critical`: only its first
-        start raises (a start after a new leader is retried with backoff)."""
+        `without_leader`: then it runs bound to None. `critical` (add()): only its
+        first start raises (a start after a new leader is retried with backoff)."""
         ref = self.ref_of(leader)
         current = self.named(name)
         if (
@@ -159,7 +176,12 @@ class ChildSet:
         if enabled and (ref is not None or without_leader):
             # without `without_leader`, start_with is only ever given a running leader
             start = cast(OptionalLeaderStart, start_with)
-            self.add(name, Follower(ref, start), critical=critical and current is None)
+            self.add(
+                name,
+                Follower(ref, start),
+                critical=critical,
+                retried=current is not None,
+            )
 
     def stop(self, selected: Callable[[str], bool]) -> list[Child]:
         """Stop and forget the selected children; return them."""
@@ -213,6 +235,8 @@ class ChildSet:
         if isinstance(decision, Failed):
             report_failed(decision, self._stats)
             self._given_up(decision.name)
+            if decision.fatal:
+                self._fatal(decision)
             return
         log.error(
             "component_died",

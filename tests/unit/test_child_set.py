@@ -15,7 +15,7 @@ from support.wait import wait_until
 
 from raspy.backoff import BackoffPolicy
 from raspy.child_set import Child, ChildSet
-from raspy.cores.supervision import PartState, RestartPolicy
+from raspy.cores.supervision import Failed, PartState, RestartPolicy
 from raspy.stats import Stats
 
 POLICY = RestartPolicy(
@@ -43,11 +43,13 @@ class Set:
         self.clock = FakeClock(monotonic=0.0)
         self.stats = Stats()
         self.restarted: list[str] = []
+        self.fatal: list[Failed] = []
         self.children = ChildSet(
             lambda: POLICY,
             self.clock,
             self.stats,
             lambda child: self.restarted.append(child.name),
+            fatal=self.fatal.append,
         )
 
     def round_after(self, seconds: float) -> None:
@@ -109,6 +111,38 @@ def test_a_critical_part_whose_first_start_fails_raises(parts: Set) -> None:
     with pytest.raises(OSError, match="no such bus"):
         parts.children.add("bus", _refuses, critical=True)
     assert parts.children.children == []
+
+
+def test_a_critical_part_given_up_is_fatal_and_another_is_not(parts: Set) -> None:
+    """A critical part's flag only made its first start raise: the Clone server
+    given up left raspyd running without its tree."""
+    starts = iter([Part.start, _refuses, _refuses, _refuses])
+    titanic = parts.children.add("titanic", lambda: next(starts)(), critical=True)
+    bus = parts.children.add("bus", _refuses)
+    _crash(titanic)
+    for _ in range(4):
+        parts.round_after(10.0)
+    assert titanic.tracker.state is bus.tracker.state is PartState.FAILED
+    assert [(f.name, f.fatal) for f in parts.fatal] == [("titanic", True)]
+
+
+def test_a_critical_follower_started_for_a_new_leader_stays_critical(
+    parts: Set,
+) -> None:
+    leader = parts.children.add("clone", Part.start)
+    starts = iter([Part.start, _refuses, _refuses, _refuses, _refuses])
+
+    def follower(ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        return next(starts)()
+
+    parts.children.follow("web", "clone", follower, critical=True)
+    _crash(leader)
+    parts.round_after(0.1)
+    parts.round_after(1.0)  # the leader restarted
+    parts.children.follow("web", "clone", follower, critical=True)  # retried: no raise
+    for _ in range(4):
+        parts.round_after(10.0)
+    assert [(f.name, f.fatal) for f in parts.fatal] == [("web", True)]
 
 
 def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) -> None:
