@@ -15,6 +15,7 @@ from typing import Any, Final, Literal, cast, overload
 
 import pykka
 import structlog
+from pykka.messages import ProxyGetAttr
 
 from raspy.clock import Clock
 from raspy.cores import supervision
@@ -24,6 +25,9 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="supervisor")
 
 STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
+# how long a restart waits for the part's on_start (then: at the next rounds)
+START_WAIT_S: Final = 2.0
+_ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
@@ -40,6 +44,8 @@ class Child:
     tracker: PartTracker
     ref: pykka.ActorRef[Any] | None = None
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
+    # a restart's actor until it answers (its on_start done): then the restart counts
+    starting: pykka.Future[Any] | None = None
 
     @property
     def restarts(self) -> int:
@@ -206,6 +212,9 @@ class ChildSet:
         for child in list(self.children):
             if not any(each is child for each in self.children):
                 continue  # replaced in this round (a restarted leader's followers)
+            if child.starting is not None:
+                self._confirm(child, now)
+                continue
             up = child.ref is not None and child.ref.is_alive()
             decision = supervision.supervise(
                 child.tracker, None if up else "stopped unexpectedly", now
@@ -217,6 +226,9 @@ class ChildSet:
                 self._report(decision)
 
     def _restart(self, child: Child, now: float) -> None:
+        """Start the part again; it counts as restarted once it has answered (_confirm):
+        pykka runs its on_start on its own thread after start() returned, and one
+        that raises there was counted and logged as restarted, then as dead."""
         try:
             child.ref = child.start()
         except Exception as exc:  # noqa: BLE001  # a part's start may raise anything
@@ -224,6 +236,34 @@ class ChildSet:
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
             )
             return
+        child.tracker.starting()
+        # answered by pykka itself once on_start has run, before any other message
+        child.starting = child.ref.ask(_ON_START_DONE, block=False)
+        self._confirm(child, now, START_WAIT_S)
+
+    def _confirm(self, child: Child, now: float, wait_s: float = 0.0) -> None:
+        """A restarted part that has answered within `wait_s` is running; one that
+        died first (in its on_start, or right after it) crashed again; else: asked
+        again at the next round."""
+        assert child.starting is not None
+        try:
+            child.starting.get(timeout=wait_s)
+        except pykka.Timeout:
+            if child.ref is not None and child.ref.is_alive():
+                return  # still in its on_start
+            # dead, the question unanswered (asked as it stopped: pykka drops it)
+            failure = "stopped as it started"
+        except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
+            failure = f"stopped as it started: {exc}"
+        else:
+            child.starting = None
+            self._started(child, now)
+            return
+        child.starting = None
+        child.ref = None
+        self._report(supervision.on_crash(child.tracker, now, failure))
+
+    def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
         self._stats.incr(f"supervisor.restarts.{child.name}")
         log.warning(

@@ -111,6 +111,10 @@ class PartTracker:
         self._next_try_at = None
         self._backoff.succeeded(now)
 
+    def starting(self) -> None:
+        """A restart's start returned; not yet known to run (restarting, not due)."""
+        self._next_try_at = None
+
     def crashed(self, now: float, reason: str) -> PartState:
         """The part died, or its start raised; return the state it is in now."""
         if self._state in (PartState.FAILED, PartState.STOPPED):
