@@ -9,7 +9,8 @@ thread that only observes, asks raspy.cores.supervision what to do, and calls
 start()/stop() cannot crash on a part's behalf. The children are raspy.child_set's.
 The edge and the store cannot be restarted in place (every service holds them): when
 one dies it is `failed` and `fatal` is set, and raspyd exits non-zero so that systemd
-restarts the whole daemon. What is started, and in which order, is the start-up's job
+restarts the whole daemon. So it is when a critical part (the Clone server, Titanic,
+the web face) is given up after its restarts: raspyd is of no use without it. What is started, and in which order, is the start-up's job
 (raspy.actors.supervisor); it hands this object the start-ups a restart or a reload
 repeats (Wiring).
 """
@@ -123,6 +124,7 @@ class Runtime:
             self.stats,
             self._restarted,
             lambda name: self.wiring.given_up(self, name),
+            self._make_fatal,
         )
 
     @property
@@ -143,11 +145,17 @@ class Runtime:
         self._publish_statuses()
 
     def add_child(
-        self, name: str, start: ActorStart, *, critical: bool = False
+        self,
+        name: str,
+        start: ActorStart,
+        *,
+        critical: bool = False,
+        retried: bool = False,
     ) -> Child:
         """Start a part and supervise it. If its first start raises, a `critical`
-        part raises (raspyd does not start); any other is retried with backoff."""
-        child = self._children.add(name, start, critical=critical)
+        part raises (raspyd does not start) unless `retried`; any other is retried
+        with backoff. A critical part given up (`failed`) ends raspyd (fatal)."""
+        child = self._children.add(name, start, critical=critical, retried=retried)
         self._publish_statuses()
         return child
 
@@ -210,7 +218,9 @@ class Runtime:
         if plan.restart_titanic:
             for child in self.stop_children(lambda name: name == "titanic"):
                 if self.config.titanic.enabled:
-                    self.add_child(child.name, child.start)
+                    self.add_child(
+                        child.name, child.start, critical=child.critical, retried=True
+                    )
             if self.config.titanic.enabled and self._children.named("titanic") is None:
                 self.wiring.add_titanic(self)
         if plan.restart_devices:
@@ -271,6 +281,10 @@ class Runtime:
 
     def _failed(self, decision: Failed) -> None:
         report_failed(decision, self.stats)
+        self._make_fatal(decision)
+
+    def _make_fatal(self, decision: Failed) -> None:
+        """A part raspyd cannot do without is given up: raspyd ends (status 1)."""
         if decision.fatal and self.fatal is None:
             self.fatal = f"{decision.name} failed: {decision.reason}"
             self.fatal_event.set()
@@ -305,17 +319,22 @@ class Runtime:
 
     def stop(self) -> bool:
         """Stop children (reverse order), then the edge (DISCONNECTs workers), then the
-        store; False if a socket owner never ended (its context is left open)."""
+        store; False if a part did not stop in time (raspy.child_set.STOP_TIMEOUT_S)
+        or a socket owner never ended (its context is left open): raspyd exits 1."""
         self._owner.stop()
-        self._children.stop_all()
+        running = self._children.stop_all()
         self.wiring.stopped(self)
-        stop_actor(EDGE, self.edge)
+        if not stop_actor(EDGE, self.edge):
+            running.append(EDGE)
         self.store.close()
         if self.curve is not None:  # after the sockets close, before term (§8.2)
             self.curve.stop()
         if term_within(self.context, TERM_TIMEOUT_S) is not None:
             # "runner_stuck" said whose socket is still open
             log.error("context_term_stuck", waited_s=TERM_TIMEOUT_S)
+            return False
+        if running:  # each named by component_stop_timed_out; their threads go on
+            log.error("daemon_stopped", components_still_running=running)
             return False
         log.info("daemon_stopped")
         return True

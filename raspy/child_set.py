@@ -15,6 +15,7 @@ from typing import Any, Final, Literal, cast, overload
 
 import pykka
 import structlog
+from pykka.messages import ProxyGetAttr
 
 from raspy.clock import Clock
 from raspy.cores import supervision
@@ -24,6 +25,9 @@ from raspy.stats import Stats
 log = structlog.get_logger(component="supervisor")
 
 STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
+# how long a restart waits for the part's on_start (then: at the next rounds)
+START_WAIT_S: Final = 2.0
+_ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
@@ -39,6 +43,9 @@ class Child:
     start: ActorStart
     tracker: PartTracker
     ref: pykka.ActorRef[Any] | None = None
+    critical: bool = False  # given up, it ends raspyd (ChildSet.add)
+    # a restart's actor until it answers (its on_start done): then the restart counts
+    starting: pykka.Future[Any] | None = None
 
     @property
     def restarts(self) -> int:
@@ -68,6 +75,7 @@ class ChildSet:
         stats: Stats,
         restarted: Callable[[Child], None],
         given_up: Callable[[str], None] = lambda name: None,
+        fatal: Callable[[Failed], None] = lambda decision: None,
     ) -> None:
         self.children: list[Child] = []
         self._policy = policy
@@ -75,22 +83,37 @@ class ChildSet:
         self._stats = stats
         self._restarted = restarted
         self._given_up = given_up  # a part failed for good: what it left is cleared
+        self._fatal = fatal  # a critical part failed for good: raspyd must end
         # restarts of the parts stopped and forgotten, by name: a part started again
         # in their place (a new Clone server's followers, a reload) goes on counting
         self._restarts_before: dict[str, int] = {}
 
-    def add(self, name: str, start: ActorStart, *, critical: bool = False) -> Child:
-        """Start a part and supervise it. If its first start raises, a `critical`
-        part raises (raspyd does not start); any other is retried with backoff."""
+    def add(
+        self,
+        name: str,
+        start: ActorStart,
+        *,
+        critical: bool = False,
+        retried: bool = False,
+    ) -> Child:
+        """Start a part and supervise it. A `critical` part is one raspyd cannot do
+        without: if this start raises, so does add() (raspyd does not start), unless
+        it is `retried` (started again in a running raspyd: a reload, a new leader);
+        and once it is `failed`, the `fatal` callback ends raspyd. Any other start
+        that raises is retried with backoff."""
         now = self._clock.monotonic()
         tracker = PartTracker(
-            name, self._policy(), now, restarts=self._restarts_before.get(name, 0)
+            name,
+            self._policy(),
+            now,
+            restarts=self._restarts_before.get(name, 0),
+            critical=critical,
         )
-        child = Child(name, start, tracker)
+        child = Child(name, start, tracker, critical=critical)
         try:
             child.ref = start()
         except Exception as exc:
-            if critical:
+            if critical and not retried:
                 raise
             self._report(
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
@@ -145,8 +168,8 @@ class ChildSet:
         """Start child `name` bound to the running `leader`, unless it already is:
         one bound to a replaced leader is stopped, and (if `enabled`) started again
         with the new one. While the leader is absent or down there is none, unless
-        `without_leader`: then it runs bound to None. `critical`: only its first
-        start raises (a start after a new leader is retried with backoff)."""
+        `without_leader`: then it runs bound to None. `critical` (add()): only its
+        first start raises (a start after a new leader is retried with backoff)."""
         ref = self.ref_of(leader)
         current = self.named(name)
         if (
@@ -159,7 +182,12 @@ class ChildSet:
         if enabled and (ref is not None or without_leader):
             # without `without_leader`, start_with is only ever given a running leader
             start = cast(OptionalLeaderStart, start_with)
-            self.add(name, Follower(ref, start), critical=critical and current is None)
+            self.add(
+                name,
+                Follower(ref, start),
+                critical=critical,
+                retried=current is not None,
+            )
 
     def stop(self, selected: Callable[[str], bool]) -> list[Child]:
         """Stop and forget the selected children; return them."""
@@ -170,16 +198,23 @@ class ChildSet:
         self.children = [c for c in self.children if c not in stopped]
         return stopped
 
-    def stop_all(self) -> None:
-        """Stop every child, the last started first (they are kept, for statuses)."""
-        for child in reversed(self.children):
-            stop_actor(child.name, child.ref)
+    def stop_all(self) -> list[str]:
+        """Stop every child, the last started first (they are kept, for statuses);
+        return the names of those still running after STOP_TIMEOUT_S."""
+        return [
+            child.name
+            for child in reversed(self.children)
+            if not stop_actor(child.name, child.ref)
+        ]
 
     def check(self, now: float) -> None:
         """One supervision round: restart what is due, notice what died."""
         for child in list(self.children):
             if not any(each is child for each in self.children):
                 continue  # replaced in this round (a restarted leader's followers)
+            if child.starting is not None:
+                self._confirm(child, now)
+                continue
             up = child.ref is not None and child.ref.is_alive()
             decision = supervision.supervise(
                 child.tracker, None if up else "stopped unexpectedly", now
@@ -191,6 +226,9 @@ class ChildSet:
                 self._report(decision)
 
     def _restart(self, child: Child, now: float) -> None:
+        """Start the part again; it counts as restarted once it has answered (_confirm):
+        pykka runs its on_start on its own thread after start() returned, and one
+        that raises there was counted and logged as restarted, then as dead."""
         try:
             child.ref = child.start()
         except Exception as exc:  # noqa: BLE001  # a part's start may raise anything
@@ -198,6 +236,34 @@ class ChildSet:
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
             )
             return
+        child.tracker.starting()
+        # answered by pykka itself once on_start has run, before any other message
+        child.starting = child.ref.ask(_ON_START_DONE, block=False)
+        self._confirm(child, now, START_WAIT_S)
+
+    def _confirm(self, child: Child, now: float, wait_s: float = 0.0) -> None:
+        """A restarted part that has answered within `wait_s` is running; one that
+        died first (in its on_start, or right after it) crashed again; else: asked
+        again at the next round."""
+        assert child.starting is not None
+        try:
+            child.starting.get(timeout=wait_s)
+        except pykka.Timeout:
+            if child.ref is not None and child.ref.is_alive():
+                return  # still in its on_start
+            # dead, the question unanswered (asked as it stopped: pykka drops it)
+            failure = "stopped as it started"
+        except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
+            failure = f"stopped as it started: {exc}"
+        else:
+            child.starting = None
+            self._started(child, now)
+            return
+        child.starting = None
+        child.ref = None
+        self._report(supervision.on_crash(child.tracker, now, failure))
+
+    def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
         self._stats.incr(f"supervisor.restarts.{child.name}")
         log.warning(
@@ -209,6 +275,8 @@ class ChildSet:
         if isinstance(decision, Failed):
             report_failed(decision, self._stats)
             self._given_up(decision.name)
+            if decision.fatal:
+                self._fatal(decision)
             return
         log.error(
             "component_died",
@@ -225,14 +293,17 @@ def report_failed(decision: Failed, stats: Stats) -> None:
     log.error("component_failed", component=decision.name, reason=decision.reason)
 
 
-def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> None:
-    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; one that does not stop in
-    time is named (and a part started in its place may find what it held taken)."""
+def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> bool:
+    """Stop a part's actor, waiting up to STOP_TIMEOUT_S; False if it is still running
+    then. One that does not stop in time is named (and a part started in its place
+    may find what it held taken)."""
     if ref is None:
-        return
+        return True
     try:
         ref.stop(block=True, timeout=STOP_TIMEOUT_S)
     except pykka.ActorDeadError:
-        return
+        return True
     except pykka.Timeout:  # not Python's TimeoutError
         log.warning("component_stop_timed_out", component=name)
+        return False
+    return True

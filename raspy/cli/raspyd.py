@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pykka
 import structlog
@@ -144,7 +146,8 @@ def _fail(message: str, status: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `raspyd`; what no check foresaw is one line and status 70
-    (raspy.cli.last_resort), as for the other tools."""
+    (raspy.cli.last_resort), as for the other tools. Once the daemon has started it
+    does not return: the process ends at the end of its stop (_end)."""
     return guarded("raspyd", lambda: _main(argv))
 
 
@@ -237,10 +240,31 @@ def _main(argv: list[str] | None) -> int:
         data_dir=cfg.data_dir,
         pid=os.getpid(),
     )
-    try:
-        return _serve(args, runtime, signals, log)
-    finally:
-        signals.close()
+    # The inbox is never given back: its handlers stay to the end of the process. Once
+    # given back (SIG_DFL), a second SIGTERM or SIGINT while the interpreter ends (it
+    # waits for the parts' threads) ended raspyd by the signal (143), not its status.
+    # A bug in the loop is the last resort's line and 70 here, so that _end ends it too
+    # (RASPY_TRACEBACK=1 lets it through whole: then the interpreter ends raspyd).
+    return _end(guarded("raspyd", lambda: _serve(args, runtime, signals, log)))
+
+
+def _end(status: int) -> NoReturn:
+    """End the process now, with `status`, once what it wrote is out.
+
+    The parts have been stopped (or named as stuck): a thread still running, a part
+    hung in a handler past its stop, an HTTP request on a lookup or worker thread,
+    must not keep the process. The interpreter's own exit waits for every such thread
+    (pykka's actors are not daemon threads, and the executors join theirs at exit):
+    raspyd stayed after `daemon_stopped` until systemd killed it at its stop
+    timeout. The store and the sockets are closed by then; the log writes each line
+    at once; what is left to write out is the standard streams."""
+    log_mod.flush_suppressed()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: closed (`>&-`)
+            with contextlib.suppress(OSError, ValueError):  # a reader that left
+                stream.flush()
+    os._exit(status)
 
 
 def _serve(

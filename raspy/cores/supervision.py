@@ -73,12 +73,15 @@ class PartTracker:
         *,
         restartable: bool = True,
         restarts: int = 0,
+        critical: bool = False,
     ) -> None:
         """`restarts`: those of the part this one replaces (the same name), so the
-        count goes on since raspyd started."""
+        count goes on since raspyd started. `critical`: raspyd cannot do without it,
+        so once it is given up raspyd must end (Failed.fatal)."""
         self.name = name
         self.policy = policy
         self.restartable = restartable
+        self.critical = critical
         self._backoff = Backoff(policy.backoff)
         self._crashes: deque[float] = deque()
         self._state = PartState.RUNNING
@@ -107,6 +110,10 @@ class PartTracker:
         self._set(PartState.RUNNING, now, "")
         self._next_try_at = None
         self._backoff.succeeded(now)
+
+    def starting(self) -> None:
+        """A restart's start returned; not yet known to run (restarting, not due)."""
+        self._next_try_at = None
 
     def crashed(self, now: float, reason: str) -> PartState:
         """The part died, or its start raised; return the state it is in now."""
@@ -214,7 +221,8 @@ class Died:
 @dataclass(frozen=True, slots=True)
 class Failed:
     """The part is given up; `fatal` when it cannot be restarted in place (the edge,
-    the store), so raspyd must exit and be restarted whole."""
+    the store) or raspyd cannot do without it (a critical part: the Clone server,
+    Titanic, the web face), so raspyd must exit and be restarted whole."""
 
     name: str
     reason: str
@@ -229,7 +237,8 @@ def on_crash(tracker: PartTracker, now: float, reason: str) -> Died | Failed:
     state = tracker.crashed(now, reason)
     status = tracker.status()
     if state is PartState.FAILED:
-        return Failed(tracker.name, status.reason, fatal=not tracker.restartable)
+        fatal = tracker.critical or not tracker.restartable
+        return Failed(tracker.name, status.reason, fatal=fatal)
     return Died(
         tracker.name,
         reason,

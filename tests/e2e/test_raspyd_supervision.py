@@ -367,3 +367,62 @@ def test_a_bug_in_the_main_loop_still_stops_the_parts_and_writes_what_they_hold(
     finally:
         store.close()
     assert any(key.startswith(b"/device/") for key in keys), keys
+
+
+# The Clone server dies once raspyd serves (the fault hook, taught `clone`), and
+# every start after its first raises: it is given up after max_restarts.
+_CLONE_GIVEN_UP = """
+import sys
+from raspy.actors import runtime, supervisor
+from raspy.child_set import stop_actor
+from raspy.cli import raspyd
+
+first_start = supervisor.start_clone_server
+starts = []
+
+def start_clone_server(*args, **kwargs):
+    starts.append(1)
+    if len(starts) > 1:
+        raise OSError("the Clone server's port is taken")
+    return first_start(*args, **kwargs)
+
+def inject_fault(self, part):
+    stop_actor(part, self.ref_of(part))
+
+supervisor.start_clone_server = start_clone_server
+runtime.Runtime.inject_fault = inject_fault
+sys.exit(raspyd.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_clone_server_given_up_ends_raspyd_with_status_1(tmp_path: Path) -> None:
+    """The hub's tree is its heart: a Clone server given up left raspyd running,
+    pinging systemd's watchdog, its followers shown `running`. It is critical: once
+    it is `failed` raspyd stops and exits 1 (so that systemd restarts it whole)."""
+    daemon = Daemon(
+        tmp_path / "data",
+        config_text=(
+            "[supervisor]\nrestart_initial_s = 0.05\nrestart_max_s = 0.1\n"
+            "max_restarts = 1\n"
+        ),
+    )
+    with daemon.log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CLONE_GIVEN_UP, *daemon.args()[3:]],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**os.environ, FAULT_ENV: "clone"},
+        )
+    try:
+        status = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert status == 1
+    lines = daemon.log_text().splitlines()
+    assert lines[-1].startswith("raspyd: clone failed: start failed: ")
+    assert [e["component"] for e in _events(daemon, "component_failed")] == ["clone"]
+    (failed,) = _events(daemon, "daemon_failed")
+    assert str(failed["reason"]).startswith("clone failed")
+    assert _events(daemon, "daemon_stopped")

@@ -84,6 +84,13 @@ def test_a_part_that_crashes_at_start_is_retried_then_failed(
     failed = [e for e in logs if e["event"] == "component_failed"]
     assert len(failed) == 1
     assert "4 crashes within 60 s" in failed[0]["reason"]
+    # its on_start never ran through: no restart (each was logged and counted as
+    # one, `component_restarted count=1/2/3`, each followed by its traceback)
+    assert not [e for e in logs if e["event"] == "component_restarted"]
+    status = runtime.status_of("bus")
+    assert status is not None
+    assert status.restarts == 0
+    assert "supervisor.restarts.bus" not in runtime.stats.snapshot()
     assert runtime.fatal is None  # an ordinary part does not stop the daemon
     assert _state(runtime, "echo") is PartState.RUNNING
 
@@ -101,7 +108,10 @@ def test_a_part_that_crashes_right_after_start_backs_off_then_fails(
     assert died == [0.05, 0.1, 0.2]  # never back to 0.05: it never stayed up
     status = runtime.status_of("bus")
     assert status is not None
-    assert status.restarts == 3
+    # a restart counts once the part answered; this one may die before that, as
+    # its crash and the supervisor's question race in its inbox
+    restarted = [e for e in logs if e["event"] == "component_restarted"]
+    assert status.restarts == len(restarted) <= 3
     assert "4 crashes within 60 s" in status.reason
 
 

@@ -4,7 +4,8 @@ follow a leader."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pykka
@@ -13,9 +14,10 @@ from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.wait import wait_until
 
+from raspy import child_set
 from raspy.backoff import BackoffPolicy
 from raspy.child_set import Child, ChildSet
-from raspy.cores.supervision import PartState, RestartPolicy
+from raspy.cores.supervision import Failed, PartState, RestartPolicy
 from raspy.stats import Stats
 
 POLICY = RestartPolicy(
@@ -38,16 +40,28 @@ def _refuses() -> pykka.ActorRef[Any]:
     raise OSError("no such bus")
 
 
+def _in_turn(*starts: Callable[[], pykka.ActorRef[Any]]) -> Callable[[], Any]:
+    """A part's start that is each of `starts` in turn, one per start."""
+    left = iter(starts)
+
+    def start() -> Any:
+        return next(left)()
+
+    return start
+
+
 class Set:
     def __init__(self) -> None:
         self.clock = FakeClock(monotonic=0.0)
         self.stats = Stats()
         self.restarted: list[str] = []
+        self.fatal: list[Failed] = []
         self.children = ChildSet(
             lambda: POLICY,
             self.clock,
             self.stats,
             lambda child: self.restarted.append(child.name),
+            fatal=self.fatal.append,
         )
 
     def round_after(self, seconds: float) -> None:
@@ -109,6 +123,38 @@ def test_a_critical_part_whose_first_start_fails_raises(parts: Set) -> None:
     with pytest.raises(OSError, match="no such bus"):
         parts.children.add("bus", _refuses, critical=True)
     assert parts.children.children == []
+
+
+def test_a_critical_part_given_up_is_fatal_and_another_is_not(parts: Set) -> None:
+    """A critical part's flag only made its first start raise: the Clone server
+    given up left raspyd running without its tree."""
+    start = _in_turn(Part.start, _refuses, _refuses, _refuses)
+    titanic = parts.children.add("titanic", start, critical=True)
+    bus = parts.children.add("bus", _refuses)
+    _crash(titanic)
+    for _ in range(4):
+        parts.round_after(10.0)
+    assert titanic.tracker.state is bus.tracker.state is PartState.FAILED
+    assert [(f.name, f.fatal) for f in parts.fatal] == [("titanic", True)]
+
+
+def test_a_critical_follower_started_for_a_new_leader_stays_critical(
+    parts: Set,
+) -> None:
+    leader = parts.children.add("clone", Part.start)
+    starts = iter([Part.start, _refuses, _refuses, _refuses, _refuses])
+
+    def follower(ref: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        return next(starts)()
+
+    parts.children.follow("web", "clone", follower, critical=True)
+    _crash(leader)
+    parts.round_after(0.1)
+    parts.round_after(1.0)  # the leader restarted
+    parts.children.follow("web", "clone", follower, critical=True)  # retried: no raise
+    for _ in range(4):
+        parts.round_after(10.0)
+    assert [(f.name, f.fatal) for f in parts.fatal] == [("web", True)]
 
 
 def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) -> None:
@@ -177,3 +223,38 @@ def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
     ]
     parts.children.stop(lambda name: name == "clone")
     assert parts.children.add("clone", Part.start).restarts == 1
+
+
+def test_a_restart_counts_once_the_part_has_run_its_on_start(
+    parts: Set, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart was counted and logged as soon as start() returned, before the
+    part's on_start ran (on its own thread): one whose on_start raised was logged
+    `component_restarted` each time, then died. Now it counts once the part has
+    answered; until then it stays `restarting`, and is not started again."""
+    monkeypatch.setattr(child_set, "START_WAIT_S", 0.0)
+    release = threading.Event()
+
+    class SlowStart(Part):
+        def on_start(self) -> None:
+            release.wait(10)
+
+    child = parts.children.add("bus", _in_turn(Part.start, SlowStart.start))
+    _crash(child)
+    parts.round_after(0.1)
+    with capture_logs() as logs:
+        parts.round_after(1.0)  # restarted: its on_start has not run through
+        parts.round_after(10.0)
+        assert (child.tracker.state, child.restarts) == (PartState.RESTARTING, 0)
+        assert logs == []
+        release.set()
+        wait_until(lambda: child.ref is not None and child.ref.is_alive(), what="up")
+
+        def counted() -> bool:
+            parts.round_after(0.0)
+            return child.restarts == 1
+
+        wait_until(counted, what="the restart counted")
+    assert child.tracker.state is PartState.RUNNING
+    assert [(e["event"], e["count"]) for e in logs] == [("component_restarted", 1)]
+    assert parts.restarted == ["bus"]
