@@ -7,13 +7,16 @@ the outbox); past that capacity they wait in the broker's queue, which each answ
 drains, or go to its in-process MDP workers (service_workers per service, one by
 default, which also make the services visible to MMI). It dispatches stored requests
 as an in-process MDP client, one client id ("slot") per attempt in flight. One turn's
-writes go to the Store in one submit_then(); the store's callback only tells this
-actor (it runs on the writer thread). Nothing is acknowledged before its commit.
+writes go to the Store in one submit_then(); the store's callback (on the writer
+thread) only queues the result and tells this actor, and a stop takes the results
+still to come itself. Nothing is acknowledged before its commit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
+import time
 import uuid as uuid_mod
 from collections import deque
 from collections.abc import Sequence
@@ -48,6 +51,8 @@ from raspy.transport.outbox import Outbox, pack_patience
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
+# how long a stop waits for the commits still running (the supervisor waits 3 s)
+_STOP_COMMITS_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +94,18 @@ class TitanicActor(pykka.ThreadingActor):
         # an attempt still queued in the broker at its timeout is dropped there, never
         # run beside the next attempt
         self._patience = pack_patience(settings.dispatch_timeout_s)
-        # Group commit, first stage: one turn's writes become one submit.
+        # Group commit, first stage: one turn's writes become one submit. The
+        # store's results wait here until the actor takes them (a Committed tells
+        # it to; a stop takes them itself, as no tell reaches it then).
         self._writes = TurnWrites(
             store,
             self._tell_committed,
             request_flush=lambda: self.actor_ref.tell(_Flush()),
         )
+        self._results: queue.SimpleQueue[tuple[int, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
+        self._stopping = False  # no dispatch goes out: the next instance sends them
         # Slot ids are new for every instance: a late reply meant for an attempt of a
         # previous instance must never be taken for one of ours.
         # One route at the edge for every peer of this actor: `<owner>/<worker>` and
@@ -142,6 +153,12 @@ class TitanicActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._ticker.stop()
+        try:
+            unacknowledged = self._finish_commits()
+        except Exception:  # the edge must still hear of the stop below
+            self._stats.incr("titanic.errors")
+            log.exception("titanic_stop_commits_failed")
+            unacknowledged = self._writes.running()
         for worker in self._workers.values():
             worker.disconnect()
         with contextlib.suppress(pykka.ActorDeadError):
@@ -149,7 +166,37 @@ class TitanicActor(pykka.ThreadingActor):
                 self._edge.tell(msgs.HandleLocally(service, None))
             self._edge.tell(msgs.DetachLocal(self._owner))
             self._edge.tell(msgs.UnwatchServices(self.actor_ref))
-        log.info("titanic_stopped", pending=self._core.pending_count())
+        log.info(
+            "titanic_stopped",
+            pending=self._core.pending_count(),
+            unacknowledged=unacknowledged,
+        )
+
+    def _finish_commits(self) -> int:
+        """At a stop (a reload of [titanic], raspyd's stop): submit what is gathered
+        and take the results of the commits still running, up to _STOP_COMMITS_S, so
+        that a request stored is answered, not left to its client's retry (stored
+        and run twice). Their dispatches are left to the next instance, which finds
+        them queued in the store. The edge is still up: it stops after its parts.
+        Returns how many batches stayed unacknowledged."""
+        self._stopping = True
+        self._writes.flush()
+        deadline = time.monotonic() + _STOP_COMMITS_S
+        while self._writes.running():
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                result = self._results.get(timeout=left)
+            except queue.Empty:
+                break
+            self._writes.covered()  # no _Flush can be told now: flushed below
+            try:
+                self._on_batch_committed(*result)
+            finally:
+                self._writes.flush()
+        running = self._writes.running()
+        if running:
+            log.warning("titanic_commits_unacknowledged", batches=running)
+        return running
 
     def _load(self) -> list[core_mod.Output]:
         """Read every stored request and queue entry (§5.5.3), once the writes of
@@ -187,8 +234,8 @@ class TitanicActor(pykka.ThreadingActor):
                 self._on_batch((message,))
             case _Flush():
                 self._writes.flush()
-            case msgs.Committed(token=batch, error=error):
-                self._on_batch_committed(batch, error)
+            case msgs.Committed():
+                self._take_results()
             case msgs.ServiceAvailabilityChanged(service=service, available=available):
                 self._run(core.on_service(service, available, self._now()))
             case msgs.Tick():
@@ -324,7 +371,7 @@ class TitanicActor(pykka.ThreadingActor):
             replies, self._worker_replies = self._worker_replies, []
             for to, answer in replies:
                 self._workers[to.worker].reply(to.client, answer)
-        if dispatches:
+        if dispatches and not self._stopping:
             self._outbox.send_mdp_batch(dispatches)
         if self._local_replies:
             records, self._local_replies = self._local_replies, []
@@ -348,12 +395,23 @@ class TitanicActor(pykka.ThreadingActor):
         tokens = self._writes.tokens_of(batch)
         self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
 
+    def _take_results(self) -> None:
+        """Every commit result waiting (a Committed may find those of later ones,
+        and the later Committed then none)."""
+        results = self._results
+        while True:
+            try:
+                batch, error = results.get_nowait()
+            except queue.Empty:
+                return
+            self._on_batch_committed(batch, error)
+
     def _tell_committed(self, batch: int, error: BaseException | None) -> None:
-        """On the store's writer thread: only tell the actor."""
-        try:
+        """On the store's writer thread: keep the result, tell the actor; once it
+        is stopping no tell reaches it, and on_stop takes the result itself."""
+        self._results.put((batch, error))
+        with contextlib.suppress(pykka.ActorDeadError):
             self.actor_ref.tell(msgs.Committed(batch, error))
-        except pykka.ActorDeadError:
-            log.warning("titanic_commit_unacknowledged", token=batch)
 
     def _answer_stored(self, caller: Caller, uuid: str) -> None:
         try:

@@ -76,6 +76,11 @@ class TurnWrites:
         except (StoreError, ValueError) as exc:
             on_done(batch, exc)
 
+    def running(self) -> int:
+        """Batches submitted whose tokens were not asked for yet (not finished, or
+        their result not taken)."""
+        return len(self._batches)
+
     def tokens_of(self, batch: int) -> list[int]:
         """The tokens a finished batch held (once: the batch is forgotten)."""
         return self._batches.pop(batch, [])
