@@ -36,7 +36,9 @@ class TitanicBook:
         self._dispatcher = Dispatcher(self._settings)
         self._retention = Retention(self._settings)
         self._loaded = False
-        self._deletions = Deletions(self._requests, self._commits, self._dispatcher)
+        self._deletions = Deletions(
+            self._requests, self._commits, self._dispatcher, self._retention
+        )
         self._refusals = Refusals(
             self._settings, self._requests, self._commits, self._dispatcher
         )
@@ -63,6 +65,11 @@ class TitanicBook:
         """Services the dispatcher keeps state for (bounded by the live ones and
         those with requests pending); for tests and the soak."""
         return self._dispatcher.tracked_services()
+
+    def heap_items(self) -> dict[str, int]:
+        """Items in the retention heap, stale ones included (for tests and the
+        soak: they follow the requests known, not the traffic)."""
+        return {"retention": self._retention.heap_size()}
 
     def state_of(self, uuid: str) -> State:
         """The life-cycle state of a request (GONE if unknown); for tests and stats."""

@@ -24,6 +24,7 @@ from raspy.cores.titanic_output import (
     Persist,
     Write,
 )
+from raspy.cores.titanic_retention import Retention
 from raspy.protocol.titanic import Status
 
 
@@ -31,11 +32,16 @@ class Deletions:
     """Starts deletions and takes their commit results."""
 
     def __init__(
-        self, requests: Requests, commits: Commits, dispatcher: Dispatcher
+        self,
+        requests: Requests,
+        commits: Commits,
+        dispatcher: Dispatcher,
+        retention: Retention,
     ) -> None:
         self._requests = requests
         self._commits = commits
         self._dispatcher = dispatcher
+        self._retention = retention
 
     def close(self, caller: Caller, uuid: str) -> list[Output]:
         """titanic.close of a well-formed UUID: idempotent."""
@@ -71,6 +77,7 @@ class Deletions:
         closers, entry.closers = entry.closers, []
         if entry.state is State.GONE:
             self._dispatcher.forget(uuid)  # a reply still to come will be dropped
+            self._retention.forget(uuid)
             out.append(Noted(Event.CLOSED if closers else Event.EXPIRED, uuid))
             out.extend(Answer(c, (Status.OK.value,)) for c in closers)
             return

@@ -11,6 +11,11 @@ until NTP steps it, so a request accepted then must not look years old a moment
 later. A stored request taken back at start-up has its wall-clock age added
 (stored_age) only when its stamp and the clock both look set; otherwise it ages from
 the start, never from its stamp (docs/protocols.md §5.5, retention).
+
+A request closed before its deadline is forgotten (forget); its heap item is left
+where it is and skipped, and the heap is built again from the deadlines kept once
+most of its items are stale, so memory follows the requests known, not the rate of
+requests times retention_s.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ class Retention:
     def __init__(self, settings: TitanicSettings) -> None:
         self._retention_s = settings.retention_s
         self._check_s = settings.retention_check_s
+        self._slack = settings.heap_slack
         self._expiries: list[tuple[float, str]] = []  # (monotonic deadline, uuid)
+        self._deadlines: dict[str, float] = {}  # uuid -> its deadline, while tracked
         self._next_check_at: float | None = None  # monotonic s
 
     def start(self, now: float) -> None:
@@ -58,16 +65,31 @@ class Retention:
         if retention <= 0:
             return math.inf
         expires = now + retention - age
+        self._deadlines[uuid] = expires
         heapq.heappush(self._expiries, (expires, uuid))
         if self._next_check_at is None:
             self._next_check_at = 0.0
         return expires
 
+    def forget(self, uuid: str) -> None:
+        """The request is gone (closed, or purged): nothing to check for it."""
+        deadlines = self._deadlines
+        if deadlines.pop(uuid, None) is None:
+            return
+        if len(self._expiries) > 2 * len(deadlines) + self._slack:
+            self._expiries = [(at, uuid) for uuid, at in deadlines.items()]
+            heapq.heapify(self._expiries)
+
+    def heap_size(self) -> int:
+        """Items in the heap, stale ones included (for tests and the soak)."""
+        return len(self._expiries)
+
     def next_check_at(self) -> float | None:
-        """When the next check is due, if there is anything to check."""
-        if self._next_check_at is not None and self._expiries:
-            return self._next_check_at
-        return None
+        """When the next check is due: not before the earliest deadline, nor
+        before retention_check_s after the last check; None with nothing tracked."""
+        if self._next_check_at is None or not self._drop_stale_top():
+            return None
+        return max(self._next_check_at, self._expiries[0][0])
 
     def due(self, now: float) -> bool:
         """Whether a check is due now; if so, the one after is scheduled."""
@@ -87,11 +109,28 @@ class Retention:
         """
         out: list[Output] = []
         expiries = self._expiries
+        deadlines = self._deadlines
         later: list[tuple[float, str]] = []
         while expiries and expiries[0][0] <= now:
             item = heapq.heappop(expiries)
-            if not expire(item[1], out):
+            at, uuid = item
+            if deadlines.get(uuid) != at:
+                continue  # forgotten (a stale item)
+            if expire(uuid, out):
+                deadlines.pop(uuid, None)
+            else:
                 later.append(item)
         for item in later:
             heapq.heappush(expiries, item)
         return out
+
+    def _drop_stale_top(self) -> bool:
+        """Pop the stale items at the top; whether a live one is left."""
+        expiries = self._expiries
+        deadlines = self._deadlines
+        while expiries:
+            at, uuid = expiries[0]
+            if deadlines.get(uuid) == at:
+                return True
+            heapq.heappop(expiries)
+        return False

@@ -48,6 +48,10 @@ class TitanicSettings:
     retry_max_s: float = _DEFAULTS.retry_max_s
     dispatch_window: int = _DEFAULTS.dispatch_window  # most in flight per service
     retention_check_s: float = 1.0
+    # stale items (closed or held requests) a heap keeps beside its live ones
+    # before it is built again: the rebuilds stay rare, the memory follows the
+    # requests known (titanic_retention, titanic_dispatch)
+    heap_slack: int = 64
     # quota: requests not yet closed, and their request body bytes ([limits])
     pending_requests: int = _LIMITS.titanic_pending_requests
     pending_bytes: int = _LIMITS.titanic_pending_bytes

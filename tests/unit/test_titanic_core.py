@@ -296,7 +296,7 @@ def test_retention_limit_forgets_never_closed_requests() -> None:
     uuid = accept(core, [b"x"])
     assert reply_status(core, uuid, 99.0) == (b"300",)
     assert reply_status(core, uuid, 100.0) == (b"400",)
-    assert core.next_deadline() == 0.0
+    assert core.next_deadline() == 100.0  # no wake-up before it is due
     assert core.on_tick(50.0, WALL + 50) == []
     out = core.on_tick(100.0, WALL + 100)
     persist = persist_of(out)

@@ -41,6 +41,7 @@ SERVICES = (b"svc.a", b"svc.b")
 WINDOW = 3
 RETENTION_S = 50.0
 QUOTA = 6
+SLACK = 2  # stale heap items kept beside the live ones (TitanicSettings.heap_slack)
 
 
 # ---------------------------------------------------------------- the table
@@ -100,6 +101,7 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
             retry_max_s=4.0,
             retention_s=self.retention_s,
             pending_requests=QUOTA,
+            heap_slack=SLACK,
         )
         self.now = 0.0
         self.wall_at_zero = wall  # the wall clock at now = 0; clock_steps moves it
@@ -328,6 +330,13 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
         assert self.core.known_count() == len(
             {u for u in self.accepted if self.core.state_of(u) is not State.GONE}
         )
+
+    @invariant()
+    def memory_follows_the_requests_known(self) -> None:
+        """The heaps hold a bounded number of stale items beside the live ones,
+        whatever the traffic: none grows with the requests seen."""
+        known = self.core.quota_usage()[0]  # every request not yet forgotten
+        assert self.core.heap_items()["retention"] <= 2 * known + SLACK
 
     @invariant()
     def no_pending_request_sits_idle(self) -> None:

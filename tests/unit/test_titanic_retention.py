@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.titanic_core_calls import (
     CALLER,
+    CLOSER,
     REPLIER,
     SVC,
     WALL,
@@ -89,6 +90,39 @@ def test_a_clock_set_back_neither_purges_early_nor_keeps_for_longer() -> None:
     assert purged(core.on_tick(2.0, WALL - 365 * DAY)) == []
     assert status(core, uuid, DAY - 1) == b"300"
     assert purged(core.on_tick(DAY, WALL - 365 * DAY)) == [uuid]
+
+
+def closed(core: TitanicCore, uuid: str, now: float) -> None:
+    persist = persist_of(core.on_close(CLOSER, [uuid.encode()]))
+    (answer,) = only(core.on_committed(persist.token, True, now), Answer)
+    assert answer == Answer(CLOSER, (b"200",))
+
+
+def test_a_closed_request_leaves_nothing_in_retention_for_the_rest_of_its_time() -> (
+    None
+):
+    """Every closed request stayed in the expiry heap until its retention ended:
+    memory grew with the rate of requests times retention_s, past the quota."""
+    core = make_core(retention_s=DAY, pending_requests=10)
+    core.load([], [], 0.0, WALL)
+    kept = accepted(core, WALL, 0.0)
+    for n in range(1, 2001):
+        closed(core, accepted(core, WALL + n, float(n)), float(n))
+    assert core.known_count() == 1
+    assert core.heap_items()["retention"] <= 100  # not one item per request seen
+    assert purged(core.on_tick(DAY - 1, WALL + DAY)) == []
+    assert purged(core.on_tick(DAY, WALL + DAY)) == [kept]
+
+
+def test_titanic_wakes_for_retention_only_when_a_request_is_due() -> None:
+    """A request a day from its end woke Titanic every retention_check_s."""
+    core = make_core(retention_s=DAY)
+    core.load([], [], 0.0, WALL)
+    uuid = accepted(core, WALL, 0.0)
+    assert purged(core.on_tick(0.0, WALL)) == []
+    assert core.next_deadline() == DAY
+    closed(core, uuid, 5.0)
+    assert core.next_deadline() is None
 
 
 def load_one(core: TitanicCore, created: float, wall: float, now: float) -> str:
@@ -178,7 +212,7 @@ def test_a_request_taken_back_is_purged_within_retention_of_the_start(
     core = make_core(retention_s=retention)
     uuid = load_one(core, created, wall, now)
     ends = now + retention - stored_age(created, wall)
-    assert core.next_deadline() == now  # the first check at once
+    assert core.next_deadline() == max(now, ends)  # at once, if old enough
     before = ends - max(1e-6 * abs(ends), 1e-3)
     if before >= now:
         assert status(core, uuid, before) == b"200"
