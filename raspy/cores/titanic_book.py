@@ -67,9 +67,12 @@ class TitanicBook:
         return self._dispatcher.tracked_services()
 
     def heap_items(self) -> dict[str, int]:
-        """Items in the retention heap, stale ones included (for tests and the
-        soak: they follow the requests known, not the traffic)."""
-        return {"retention": self._retention.heap_size()}
+        """Items in the retention and ready heaps, stale ones included (for tests
+        and the soak: they follow the requests known, not the traffic)."""
+        return {
+            "retention": self._retention.heap_size(),
+            "ready": self._dispatcher.ready_items(),
+        }
 
     def state_of(self, uuid: str) -> State:
         """The life-cycle state of a request (GONE if unknown); for tests and stats."""

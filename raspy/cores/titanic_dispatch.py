@@ -10,7 +10,10 @@ Invariants: an entry has at most one attempt in flight (docs/protocols.md §5.5.
 entries go out oldest first, only to available services. Attempts in flight per
 service start at 4, grow by one per reply up to dispatch_window and halve on a timeout.
 Heap items are never removed in place: a job's ticket is bumped on every
-(re)schedule, and items with an old ticket are skipped when they reach the top.
+(re)schedule, and items with an old ticket are skipped when they reach the top. A
+ready heap whose service has no worker is never popped, so it is built again from
+its live items once most are stale (held or forgotten jobs): its size follows the
+jobs known, not the requests sent and closed meanwhile.
 Retries back off with raspy.backoff (retry_initial_s doubling up to retry_max_s).
 """
 
@@ -114,6 +117,7 @@ class Dispatcher:
         self._windows: dict[bytes, int] = {}  # service -> attempts allowed in flight
         self._job_counts: dict[bytes, int] = {}  # service -> jobs known (> 0)
         self._free_slots: list[int] = []
+        self._slack = settings.heap_slack
         self._next_slot = 0
         self._next_flight = 1
 
@@ -133,6 +137,10 @@ class Dispatcher:
             | self._available
             | self._job_counts.keys()
         )
+
+    def ready_items(self) -> int:
+        """Items in the ready heaps, stale ones included (for tests and the soak)."""
+        return sum(len(heap) for heap in self._ready.values())
 
     def next_deadline(self) -> float | None:
         """The earliest attempt timeout or end of a backoff, if any."""
@@ -169,6 +177,7 @@ class Dispatcher:
         if job.where in (Where.READY, Where.WAITING):
             job.where = Where.NOWHERE  # its heap items go stale
             job.ticket += 1
+            self._shrink_ready(job.service)
 
     def resume(self, uuid: str, now: float) -> None:
         """The deletion failed: the request is pending again; retried after a backoff."""
@@ -198,9 +207,10 @@ class Dispatcher:
             left = self._job_counts[job.service] - 1
             if left:
                 self._job_counts[job.service] = left
+                self._shrink_ready(job.service)
             else:
                 del self._job_counts[job.service]
-            self._tidy(job.service)
+                self._tidy(job.service)
 
     def set_available(
         self, service: bytes, available: bool, now: float, out: list[Output]
@@ -328,6 +338,17 @@ class Dispatcher:
             out.append(CloseSlot(slot))
         else:
             self._free_slots.append(slot)
+
+    def _shrink_ready(self, service: bytes) -> None:
+        """Build a service's ready heap again from its live items once they are
+        fewer than half of it (and the slack): amortised O(1) a stale item."""
+        heap = self._ready.get(service)
+        if heap is None or len(heap) <= 2 * self._job_counts[service] + self._slack:
+            return
+        current = self._ticket_current
+        live = [item for item in heap if current(item[1], item[2])]
+        heapq.heapify(live)
+        self._ready[service] = live
 
     def _tidy(self, service: bytes) -> None:
         """Forget what is kept for a service that has no jobs left: its ready heap

@@ -328,3 +328,25 @@ def test_a_refusal_that_failed_while_a_close_came_is_forgotten_once_closed() -> 
     assert core.state_of(uuid_of(1)) is State.GONE
     assert only(core.on_tick(25.0, WALL), Persist) == []
     assert core.next_deadline() is None
+
+
+def test_a_service_without_a_worker_keeps_no_ready_item_of_its_closed_requests() -> (
+    None
+):
+    """One request waits for a service with no worker; every other one sent and
+    closed for it left an item in its ready heap, which only a dispatch pops
+    (50,001 items for one request known)."""
+    core = make_core(pending_requests=10)
+    core.load([], [], 0.0, WALL)
+    waiting = accept(core, [b"first"])
+    for n in range(1, 2001):
+        uuid = accept(core, [b"%d" % n], float(n))
+        persist = persist_of(core.on_close(CLOSER, [uuid.encode()]))
+        (answer,) = only(core.on_committed(persist.token, True, float(n)), Answer)
+        assert answer == Answer(CLOSER, (b"200",))
+    assert core.known_count() == 1
+    assert core.heap_items()["ready"] <= 100  # not one item per request seen
+    # the one left is still the one sent when a worker comes
+    assert only(core.on_service(SVC, True, 2001.0), Dispatch) == [
+        Dispatch(0, waiting, SVC, (b"first",), 1)
+    ]

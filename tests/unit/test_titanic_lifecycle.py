@@ -336,7 +336,9 @@ class TitanicLifecycleMachine(RuleBasedStateMachine):
         """The heaps hold a bounded number of stale items beside the live ones,
         whatever the traffic: none grows with the requests seen."""
         known = self.core.quota_usage()[0]  # every request not yet forgotten
-        assert self.core.heap_items()["retention"] <= 2 * known + SLACK
+        heaps = self.core.heap_items()
+        assert heaps["retention"] <= 2 * known + SLACK
+        assert heaps["ready"] <= 2 * known + SLACK * len(SERVICES)
 
     @invariant()
     def no_pending_request_sits_idle(self) -> None:
