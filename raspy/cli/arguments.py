@@ -79,12 +79,15 @@ def not_a_folder(path: str) -> str | None:
     """Why `path` cannot be a folder: it, or the nearest part of it that exists, is
     a file or a device (mkdir would say "File exists" or "Not a directory"); None
     if it can."""
+    # os.path's tests, not Path's: under a folder the user may not open, Path's
+    # raise PermissionError (Python 3.11); the walk goes on up to one it can see,
+    # and the mkdir or open later says what is wrong
     for part in (Path(path), *Path(path).parents):
-        if part.is_dir():
+        if os.path.isdir(part):
             return None
         if os.path.lexists(part):
             head = "" if part == Path(path) else f"{path}: "
-            what = "a file, not a folder" if part.is_file() else "not a folder"
+            what = "a file, not a folder" if os.path.isfile(part) else "not a folder"
             return f"{head}{part} is {what}"
     return None
 

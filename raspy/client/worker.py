@@ -58,8 +58,9 @@ def reply_frames(body: Sequence[bytes | str]) -> tuple[bytes, ...]:
     """A reply body as frames, checked in the caller's thread: on the I/O thread a
     frame ZeroMQ cannot send was lost unseen, and the broker kept the worker busy.
 
-    str frames go as UTF-8, bytearray and memoryview ones as bytes; a bare bytes or
-    str (not a list of frames) and a frame of any other type are a TypeError.
+    str frames go as UTF-8, any buffer (bytearray, memoryview, zmq.Frame) as its
+    bytes; a bare bytes or str (not a list of frames) and a frame that is no buffer
+    are a TypeError.
     """
     given: object = body  # what a handler returns is not checked by its type
     if isinstance(given, (bytes, bytearray, memoryview, str)):
@@ -72,12 +73,13 @@ def reply_frames(body: Sequence[bytes | str]) -> tuple[bytes, ...]:
         frame: object = item
         if isinstance(frame, (bytes, str)):
             frames.append(to_bytes(frame))
-        elif isinstance(frame, (bytearray, memoryview)):
-            frames.append(bytes(frame))
-        else:
+            continue
+        try:  # any buffer pyzmq sent before (bytearray, memoryview, zmq.Frame)
+            frames.append(bytes(memoryview(frame)))  # type: ignore[arg-type]
+        except TypeError:
             raise TypeError(
                 f"reply frame {index} is a {type(frame).__name__}, not bytes or str"
-            )
+            ) from None
     return tuple(frames)
 
 

@@ -18,6 +18,7 @@ from raspy.cli.arguments import (
     add_hub_options,
     client_curve,
     count_argument,
+    not_a_folder,
     seconds_argument,
 )
 
@@ -148,3 +149,19 @@ def test_a_bad_server_endpoint_is_a_usage_error(
 )
 def test_a_server_is_tcp_host_port_or_host_port_alone(given: str, server: str) -> None:
     assert hub_parser().parse_args(["--server", given]).server == server
+
+
+def test_a_data_dir_stat_cannot_see_is_left_to_the_mkdir_not_a_bug(
+    tmp_path: Path,
+) -> None:
+    """Path.is_dir() raises for errors other than "no such file" (Python 3.11: a
+    folder the user may not open, a name too long): argparse let it through, and
+    raspyd said "internal error … a bug in raspy". The walk goes on up instead."""
+    too_long = tmp_path / ("a" * 300) / "data"
+    assert not_a_folder(str(too_long)) is None
+    afile = tmp_path / "f"
+    afile.write_text("x", encoding="utf-8")
+    assert (
+        not_a_folder(str(afile / "data"))
+        == f"{afile}/data: {afile} is a file, not a folder"
+    )
