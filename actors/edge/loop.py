@@ -54,6 +54,8 @@ class EdgeLoop:
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._now = 0.0  # of the drain in progress
+        self._gone: list[bytes] = []  # peers a send found gone, for the core
+        self._forgetting = False  # in _forget_gone: it carries out what it finds
 
     def open(self, runner: Runner) -> None:
         router = self._router = bind_router(self._context, self._settings)
@@ -123,6 +125,8 @@ class EdgeLoop:
             self._from_client(message[1], message[2], message[3:])
         elif channel == LOCAL_REPLY_CHANNEL:
             self._local.replies(message, self._send, self._now)
+            if self._gone:
+                self._forget_gone()
         elif channel == MDP_BATCH_CHANNEL:
             self._apply_batch(message)
         else:
@@ -143,6 +147,8 @@ class EdgeLoop:
                 self._local.availability(out.service, out.available)
             else:
                 log_broker_output(out, self._log_limiter, self._clock.monotonic)
+        if self._gone and not self._forgetting:
+            self._forget_gone()
 
     def _send(self, peer: bytes, frames: list[bytes]) -> None:
         assert self._router is not None
@@ -157,7 +163,23 @@ class EdgeLoop:
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            self._stats.incr("edge.send_unroutable")  # gone, e.g. a client's retry
+            # gone: a client's retry, or a worker whose board rebooted (the core
+            # forgets it once these outputs are carried out: _forget_gone)
+            self._stats.incr("edge.send_unroutable")
+            self._gone.append(peer)
+
+    def _forget_gone(self) -> None:
+        """Tell the broker of the peers a send found gone, after the outputs that met
+        them (never from inside its own output loop). A worker's request is sent again
+        at once (docs/protocols.md §1.3), which may meet another gone worker."""
+        self._forgetting = True
+        try:
+            now = self._clock.monotonic()
+            gone = self._gone
+            while gone:
+                self._apply(self._core.peer_gone(gone.pop(0), now))
+        finally:
+            self._forgetting = False
 
     def _from_client(self, peer: bytes, patience: bytes, frames: list[bytes]) -> None:
         patience_s = unpack_patience(patience)

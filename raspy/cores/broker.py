@@ -6,8 +6,9 @@ sent to a worker after its DISCONNECT or expiry; a worker is idle or busy with e
 one request; a service never has both queued requests and idle workers.
 
 Raspy choices beyond the spec:
-- A request whose worker expires, DISCONNECTs or is disconnected for a protocol error
-  before its FINAL/REPLY goes back to the front of its queue and is dispatched again
+- A request whose worker expires, DISCONNECTs, is disconnected for a protocol error
+  or is found unreachable (`peer_gone`: the ROUTER could not send to it) before its
+  FINAL/REPLY goes back to the front of its queue and is dispatched again
   (issue 3, over §2.5.6); a 0.1 client's PARTIAL buffer restarts. Not so once a
   PARTIAL of it went to a 0.2 or majortomo client (§3.7): a new attempt's stream
   would follow the failed one's parts, so the request is dropped
@@ -218,6 +219,23 @@ class BrokerCore(BrokerHandlers):
         self._next_at = self._earliest()
         return out
 
+    def peer_gone(self, peer: bytes, now: float) -> list[BrokerOutput]:
+        """The ROUTER could not send to `peer` (EHOSTUNREACH): its connection is gone,
+        e.g. a board that rebooted without DISCONNECT. A worker is forgotten at once
+        (`unreachable`) and its request goes to another worker or waits for one, not
+        held until its busy timeout and carried out long after its client gave up; a
+        request whose own REQUEST was what failed never reached it, so that loss is
+        not counted against it (MAX_WORKERS_LOST). Any other peer (a client that
+        left) changes nothing."""
+        out = self._out = []
+        worker = self._workers.get(peer)
+        if worker is not None:
+            self._counts["unreachable_workers"] += 1
+            # nothing was sent to it since the REQUEST: that send is the one that failed
+            delivered = worker.last_sent_at != worker.busy_since
+            self._forget(worker, "unreachable", now, delivered=delivered)
+        return out
+
     def next_deadline(self) -> float | None:
         """When on_tick next has work (maybe early, never late); None if never."""
         return None if self._next_at == _INF else self._next_at
@@ -374,7 +392,10 @@ class BrokerCore(BrokerHandlers):
         self._out.append(Send(worker.id, mdp.disconnect_frames(worker.version)))
         self._forget(worker, reason, now)
 
-    def _forget(self, worker: Worker, reason: str, now: float) -> None:
+    def _forget(
+        self, worker: Worker, reason: str, now: float, *, delivered: bool = True
+    ) -> None:
+        """Remove `worker`; its request, if `delivered` to it, counts one worker lost."""
         del self._workers[worker.id]
         if not worker.local:
             self._external_workers -= 1
@@ -387,7 +408,7 @@ class BrokerCore(BrokerHandlers):
         if service.live == 0:
             self._out.append(ServiceAvailability(service.name, False))
         if pending is not None and not pending.failed:
-            pending.lost += 1
+            pending.lost += int(delivered)
             if pending.streamed:  # §3.7: the client has part of this attempt's reply
                 self._drop(service, pending, "partial_lost")
             elif pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them

@@ -55,7 +55,12 @@ class BrokerBook:
         self._counts: dict[str, int] = dict.fromkeys(
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
-        self._counts.update(expired_workers=0, heartbeats_sent=0, heartbeats_received=0)
+        self._counts.update(
+            expired_workers=0,
+            unreachable_workers=0,
+            heartbeats_sent=0,
+            heartbeats_received=0,
+        )
         self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ queries
