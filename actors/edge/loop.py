@@ -50,11 +50,11 @@ class EdgeLoop:
         self.bound_endpoint = ""
         self._context, self._settings, self._clock = context, settings, clock
         self._core, self._stats = core, stats
-        self._local = LocalPeers(core, stats, self._apply)
+        self._gone: list[bytes] = []  # peers found gone (a send failed), for the core
+        self._local = LocalPeers(core, stats, self._apply, self._gone.append)
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._now = 0.0  # of the drain in progress
-        self._gone: list[bytes] = []  # peers a send found gone, for the core
         self._forgetting = False  # in _forget_gone: it carries out what it finds
 
     def open(self, runner: Runner) -> None:
@@ -71,7 +71,7 @@ class EdgeLoop:
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
             self._apply(self._core.on_tick(now))
-            self._local.flush()
+            self._flush()
 
     def close(self) -> None:
         """Last words (DISCONNECT to every worker), then the ROUTER closes whatever
@@ -95,7 +95,7 @@ class EdgeLoop:
             }
         if not self._local.command(command, self._now):
             raise UnknownCommand("edge", command)
-        self._local.flush()  # requests queued for a handler that just came
+        self._flush()  # requests queued for a handler that just came
         return None
 
     # ------------------------------------------------------------ sources
@@ -105,7 +105,7 @@ class EdgeLoop:
         try:
             drain(self._router, self._from_router, _DRAIN_BATCH)
         finally:
-            self._local.flush()
+            self._flush()
 
     def _from_router(self, frames: list[bytes]) -> None:
         self._apply(self._core.on_router_frames(frames[0], frames[1:], self._now))
@@ -115,7 +115,7 @@ class EdgeLoop:
         try:
             self.outbox.drain(self._from_outbox, _DRAIN_BATCH)
         finally:
-            self._local.flush()  # in-process clients ask titanic.* too
+            self._flush()  # in-process clients ask titanic.* too
 
     def _from_outbox(self, message: list[bytes]) -> None:
         channel = message[0] if message else b""
@@ -133,6 +133,14 @@ class EdgeLoop:
             self._stats.incr("edge.outbox.rejected")
 
     # ------------------------------------------------------------ outputs
+    def _flush(self) -> None:
+        """What this turn gathered for in-process peers, told; an actor found dead
+        meanwhile is forgotten, and what that sends again is told too."""
+        self._local.flush()
+        while self._gone:
+            self._forget_gone()
+            self._local.flush()
+
     def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
         send_type = broker.Send
         for out in outputs:
@@ -169,15 +177,20 @@ class EdgeLoop:
             self._gone.append(peer)
 
     def _forget_gone(self) -> None:
-        """Tell the broker of the peers a send found gone, after the outputs that met
-        them (never from inside its own output loop). A worker's request is sent again
-        at once (docs/protocols.md §1.3), which may meet another gone worker."""
+        """Tell the broker of the peers found gone, after the outputs that met them
+        (never from inside its own output loop): a network peer a send could not
+        reach (docs/protocols.md §1.3), an in-process actor that died. A worker's
+        request is sent again at once, which may meet another gone worker."""
         self._forgetting = True
         try:
             now = self._clock.monotonic()
-            gone = self._gone
+            gone, core = self._gone, self._core
             while gone:
-                self._apply(self._core.peer_gone(gone.pop(0), now))
+                peer = gone.pop(0)
+                if peer[:1] == broker.LOCAL_PREFIX:
+                    self._apply(core.forget_local(peer, "owner_dead", now))
+                else:
+                    self._apply(core.peer_gone(peer, now))
         finally:
             self._forgetting = False
 

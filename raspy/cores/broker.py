@@ -49,6 +49,9 @@ Raspy choices beyond the spec:
   `dialect_changed`), so they are counted and logged like invalid ones.
 - `shutdown()` sends DISCONNECT to external workers only: in-process workers are
   stopped by their supervisor, and a DISCONNECT would make them register again.
+- In-process workers are never heartbeated or expired: those of an actor that died
+  without DISCONNECT, or detached from the edge, are forgotten when the edge says so
+  (`forget_local`), and their requests go to other workers or wait.
 - In-process handlers (`handle_locally`, Titanic): up to `capacity` requests for such
   a service at once go straight to its handler (LocalRequest), one hop instead of a
   worker round trip. Past that they go to an idle registered worker or queue, under
@@ -104,6 +107,10 @@ _OVER_LIMITS: Final = frozenset(
     ("too_many_frames", "frame_too_large", "message_too_large")
 )
 _V01: Final = mdp.Version.V01
+
+
+def _busy(worker: Worker) -> bool:
+    return worker.request is not None
 
 
 class BrokerCore(BrokerHandlers):
@@ -234,6 +241,17 @@ class BrokerCore(BrokerHandlers):
             # nothing was sent to it since the REQUEST: that send is the one that failed
             delivered = worker.last_sent_at != worker.busy_since
             self._forget(worker, "unreachable", now, delivered=delivered)
+        return out
+
+    def forget_local(self, owner: bytes, reason: str, now: float) -> list[BrokerOutput]:
+        """The in-process actor attached as `owner` is gone (it died without a word,
+        or detached): forget its workers, `owner` and every `owner/…`, and send their
+        requests again or queue them, as for any worker lost. In-process workers are
+        never expired: nothing else would ever free them."""
+        out = self._out = []
+        # idle ones first: a request sent again must not go to one of them
+        for worker in sorted(self._local_workers(owner), key=_busy):
+            self._forget(worker, reason, now)
         return out
 
     def next_deadline(self) -> float | None:

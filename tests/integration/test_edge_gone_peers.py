@@ -1,20 +1,26 @@
-"""The edge over real sockets when a peer's connection is gone (docs/protocols.md
-§1.3): a worker killed without DISCONNECT (a board that rebooted) is forgotten at the
-first send that cannot reach it, and its request goes to another worker at once."""
+"""The edge over real sockets when a peer is gone without a word: a worker killed
+without DISCONNECT (a board that rebooted) is forgotten at the first send that cannot
+reach it (docs/protocols.md §1.3), the in-process workers of an actor that died at
+the first message that meets it; their request goes to another worker at once."""
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterator
 
 import pytest
 import zmq
+from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
 
 from raspy.actors.edge import EdgeLoop, EdgeSettings
+from raspy.actors.messages import AttachLocal, MdpFrames
+from raspy.actors.worker import local_peer_id
 from raspy.clock import SystemClock
 from raspy.cores.broker import BrokerCore
 from raspy.protocol import mdp
+from raspy.protocol.mmi import WorkerCounts
 from raspy.stats import Stats
 
 _BOARD = b"board-1"  # the routing id of the worker that goes away
@@ -132,3 +138,42 @@ def test_a_reply_to_a_client_gone_is_counted_and_the_worker_serves_on(
         assert core.stats()["unreachable_workers"] == 0
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["told", "batched"])
+def test_a_request_for_an_actor_dead_without_a_word_goes_to_a_live_worker(
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+    edge_by_hand: _HandDriven,
+    batched: bool,
+) -> None:
+    """An in-process worker's actor died after READY (Titanic's on_start failing
+    after it): its workers, which never expire, each took one request for ever; now
+    the first request that meets the dead actor forgets them all and goes to a live
+    worker."""
+    edge, core = edge_by_hand, edge_by_hand.core
+    dead_owner, live_owner = local_peer_id("dead"), local_peer_id("live")
+    dead = QueueRecorder.start(queue.Queue())
+    live_inbox: queue.Queue[object] = queue.Queue()
+    live = QueueRecorder.start(live_inbox)
+    client = dealer(zmq_context, edge.loop.bound_endpoint)
+    try:
+        edge.loop.execute(AttachLocal(dead_owner, dead, batched=batched))
+        edge.loop.execute(AttachLocal(live_owner, live))
+        ready = mdp.encode(mdp.Ready(mdp.Version.V02, b"svc"))
+        for index in range(3):  # idle longest: the first to get a request
+            edge.loop.outbox.send_mdp(local_peer_id("dead", f"w{index}"), ready)
+        edge.loop.outbox.send_mdp(live_owner, ready)
+        edge.turn_until(lambda: core.worker_counts()[b"svc"].idle == 4, "4 workers")
+        dead.stop()
+        client.send_multipart(
+            mdp.encode(mdp.ClientRequest(mdp.Version.V01, b"svc", (b"switch on",)))
+        )
+        edge.turn_until(lambda: not live_inbox.empty(), "the request at a live actor")
+        delivered = live_inbox.get_nowait()
+        assert isinstance(delivered, MdpFrames)
+        assert delivered.frames[-1] == b"switch on"
+        assert core.worker_counts() == {b"svc": WorkerCounts(0, 1, 0, 1, 0)}
+        assert edge.stats.get("edge.local_dead") == 1
+    finally:
+        live.stop()
+        client.close()

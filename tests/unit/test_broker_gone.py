@@ -1,5 +1,6 @@
 """BrokerCore when a peer is gone without a word: a worker the ROUTER can no longer
-reach (peer_gone, docs/protocols.md §1.3)."""
+reach (peer_gone, docs/protocols.md §1.3), the in-process workers of an actor that
+died or detached (forget_local)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from support.broker_frames import (
 )
 
 from raspy.cores.broker import (
+    LOCAL_PREFIX,
     BrokerCore,
     Send,
     ServiceAvailability,
@@ -135,3 +137,41 @@ def test_a_client_that_is_gone_changes_nothing(core: BrokerCore) -> None:
     assert core.peer_gone(C1, T0 + 1) == []
     assert core.peer_gone(C2, T0 + 1) == []
     assert (core.stats(), core.worker_counts()) == before
+
+
+# ---------------------------------------------------------------- in-process owners
+
+OWNER = LOCAL_PREFIX + b"titanic.1"
+OWNED = [OWNER + b"/w0", OWNER + b"/w1", OWNER + b"/w2"]
+OTHER = LOCAL_PREFIX + b"titanic.10/w0"  # `owner` is no prefix of its id
+LIVE = LOCAL_PREFIX + b"live"
+
+
+def test_the_workers_of_a_dead_actor_are_forgotten_and_their_request_sent_again(
+    core: BrokerCore,
+) -> None:
+    """An actor that died without DISCONNECT (an on_start that failed after READY)
+    left in-process workers, which never expire, each to take a request for ever:
+    they are forgotten with its owner id, and a request held by one goes to a live
+    worker, neither to another of the dead actor's nor dropped as workers lost."""
+    for worker in [*OWNED, OWNER, OTHER, LIVE]:
+        core.on_frames(worker, ready(V02), T0)
+    assert sends(core.on_frames(C1, request(V02, b"switch on"), T0 + 1)) == [
+        Send(OWNED[0], _job())
+    ]
+    out = core.forget_local(OWNER, "owner_dead", T0 + 2)
+    removed = [o for o in out if isinstance(o, WorkerRemoved)]
+    assert sorted(o.worker for o in removed) == sorted([*OWNED, OWNER])
+    assert {o.reason for o in removed} == {"owner_dead"}
+    assert sends(out) == [Send(OTHER, _job())]
+    assert core.worker_counts()[SVC].busy == 1
+    assert core.worker_counts()[SVC].idle == 1  # LIVE
+    assert core.stats()["redispatched"] == 1
+
+
+def test_forgetting_an_owner_without_workers_changes_nothing(
+    core: BrokerCore,
+) -> None:
+    core.on_frames(LIVE, ready(V02), T0)
+    assert core.forget_local(OWNER, "detached", T0) == []
+    assert core.worker_counts()[SVC].idle == 1
