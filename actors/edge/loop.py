@@ -85,8 +85,11 @@ class EdgeLoop:
                 self._router.close(linger=self._settings.linger_ms)
 
     def execute(self, command: object) -> object:
-        # what in-process peers wrote before asking (a READY) is the broker's first
-        self._drain_outbox(0)
+        # what in-process peers wrote before asking (a READY) is the broker's first:
+        # all of it, however many drains it takes (one stops at _DRAIN_BATCH; a start
+        # may write more READYs than that, and Settle says they are all in)
+        for _ in range(max(1, -(-self.outbox.pending // _DRAIN_BATCH))):
+            self._drain_outbox(0)
         if isinstance(command, msgs.Settle):
             return None
         if isinstance(command, msgs.GetStats):
