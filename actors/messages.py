@@ -8,6 +8,7 @@ from typing import Any, Final
 import pykka
 
 from raspy import ticker
+from raspy.cores import broker_state
 from raspy.cores.clone import Guarded
 from raspy.protocol import mdp
 
@@ -35,7 +36,7 @@ class ServiceAvailabilityChanged:
     available: bool
 
 
-ROUTE_SEPARATOR: Final = b"/"
+ROUTE_SEPARATOR: Final = broker_state.ROUTE_SEPARATOR
 
 
 @dataclass(frozen=True, slots=True)

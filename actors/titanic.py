@@ -132,18 +132,26 @@ class TitanicActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         outputs = self._load()
-        self._edge.ask(
-            msgs.AttachLocal(self._owner, self.actor_ref, batched=True),
-            timeout=_ASK_TIMEOUT_S,
-        )
-        for worker in self._workers.values():
-            worker.ready()
-        self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
-        for service in tsp.SERVICES:
-            handle = msgs.HandleLocally(service, self.actor_ref, self._handler_capacity)
-            self._edge.ask(handle, timeout=_ASK_TIMEOUT_S)
-        self._ticker.start()
-        self._run(outputs)
+        try:
+            self._edge.ask(
+                msgs.AttachLocal(self._owner, self.actor_ref, batched=True),
+                timeout=_ASK_TIMEOUT_S,
+            )
+            for worker in self._workers.values():
+                worker.ready()
+            self._edge.ask(msgs.WatchServices(self.actor_ref), timeout=_ASK_TIMEOUT_S)
+            for service in tsp.SERVICES:
+                handle = msgs.HandleLocally(
+                    service, self.actor_ref, self._handler_capacity
+                )
+                self._edge.ask(handle, timeout=_ASK_TIMEOUT_S)
+            self._ticker.start()
+            self._run(outputs)
+        except BaseException:
+            # pykka does not call on_stop after a failed start: READY workers left
+            # behind would each take a request for ever, and the ticker would run on
+            self._leave()
+            raise
         log.info(
             "titanic_started",
             count=self._core.known_count(),
@@ -152,6 +160,16 @@ class TitanicActor(pykka.ThreadingActor):
         )
 
     def on_stop(self) -> None:
+        unacknowledged = self._leave()
+        log.info(
+            "titanic_stopped",
+            pending=self._core.pending_count(),
+            unacknowledged=unacknowledged,
+        )
+
+    def _leave(self) -> int:
+        """Stop the ticker, answer the commits still running, DISCONNECT the
+        workers, and detach from the edge; how many batches stayed unacknowledged."""
         self._ticker.stop()
         try:
             unacknowledged = self._finish_commits()
@@ -166,11 +184,7 @@ class TitanicActor(pykka.ThreadingActor):
                 self._edge.tell(msgs.HandleLocally(service, None))
             self._edge.tell(msgs.DetachLocal(self._owner))
             self._edge.tell(msgs.UnwatchServices(self.actor_ref))
-        log.info(
-            "titanic_stopped",
-            pending=self._core.pending_count(),
-            unacknowledged=unacknowledged,
-        )
+        return unacknowledged
 
     def _finish_commits(self) -> int:
         """At a stop (a reload of [titanic], raspyd's stop): submit what is gathered

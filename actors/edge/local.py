@@ -23,15 +23,19 @@ from raspy.transport.outbox import split_records
 Ref = pykka.ActorRef[Any]
 Send = Callable[[bytes, list[bytes]], None]  # frames to a peer over the ROUTER
 Apply = Callable[[list[broker.BrokerOutput]], None]  # the edge's output handling
+Gone = Callable[[bytes], None]  # a peer found gone, for the broker to forget
 
 
 class LocalPeers:
     """Routes to in-process actors; see the module docstring."""
 
-    def __init__(self, core: broker.BrokerCore, stats: Stats, apply: Apply) -> None:
+    def __init__(
+        self, core: broker.BrokerCore, stats: Stats, apply: Apply, gone: Gone
+    ) -> None:
         self._core = core
         self._stats = stats
         self._apply = apply
+        self._gone = gone  # told of a dead owner; the edge tells the broker later
         self._owners: dict[bytes, Ref] = {}  # route `owner` serves `owner/anything`
         self._batched: set[bytes] = set()  # owners attached with batched=True
         self._handlers: dict[bytes, Ref] = {}  # service -> local handler
@@ -50,6 +54,8 @@ class LocalPeers:
             case msgs.DetachLocal(peer_id=peer_id):
                 self._owners.pop(peer_id, None)
                 self._batched.discard(peer_id)
+                # workers it did not DISCONNECT would hold their requests for ever
+                self._apply(self._core.forget_local(peer_id, "detached", now))
             case msgs.WatchServices(ref=ref):
                 self._watchers.append(ref)
                 for service in sorted(self._available):
@@ -83,8 +89,16 @@ class LocalPeers:
         try:
             ref.tell(msgs.MdpFrames(tuple(frames), peer))
         except pykka.ActorDeadError:
-            self._stats.incr("edge.local_dead")
-            self._owners.pop(owner, None)
+            self._dead(owner)
+
+    def _dead(self, owner: bytes) -> None:
+        """`owner`'s actor died without detaching (e.g. an on_start that failed after
+        READY): its route goes, and the broker is to forget its workers, whose
+        requests would otherwise wait for ever (in-process workers never expire)."""
+        self._stats.incr("edge.local_dead")
+        self._owners.pop(owner, None)
+        self._batched.discard(owner)
+        self._gone(owner)
 
     def replies(self, message: list[bytes], send: Send, now: float) -> None:
         """A local handler's answers, `[R, *(service, client, count, *frames)]` (the
@@ -119,8 +133,7 @@ class LocalPeers:
                 if ref is not None:
                     ref.tell(msgs.MdpFramesBatch(tuple(messages)))
             except pykka.ActorDeadError:
-                self._stats.incr("edge.local_dead")
-                self._owners.pop(owner, None)
+                self._dead(owner)
         handed, self._handed = self._handed, {}
         for service, requests in handed.items():
             ref = self._handlers.get(service)

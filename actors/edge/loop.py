@@ -50,10 +50,12 @@ class EdgeLoop:
         self.bound_endpoint = ""
         self._context, self._settings, self._clock = context, settings, clock
         self._core, self._stats = core, stats
-        self._local = LocalPeers(core, stats, self._apply)
+        self._gone: list[bytes] = []  # peers found gone (a send failed), for the core
+        self._local = LocalPeers(core, stats, self._apply, self._gone.append)
         self._log_limiter = LogRateLimiter()
         self._router: Socket | None = None
         self._now = 0.0  # of the drain in progress
+        self._forgetting = False  # in _forget_gone: it carries out what it finds
 
     def open(self, runner: Runner) -> None:
         router = self._router = bind_router(self._context, self._settings)
@@ -69,7 +71,7 @@ class EdgeLoop:
         deadline = self._core.next_deadline()
         if deadline is not None and deadline <= now:
             self._apply(self._core.on_tick(now))
-            self._local.flush()
+            self._flush()
 
     def close(self) -> None:
         """Last words (DISCONNECT to every worker), then the ROUTER closes whatever
@@ -83,8 +85,11 @@ class EdgeLoop:
                 self._router.close(linger=self._settings.linger_ms)
 
     def execute(self, command: object) -> object:
-        # what in-process peers wrote before asking (a READY) is the broker's first
-        self._drain_outbox(0)
+        # what in-process peers wrote before asking (a READY) is the broker's first:
+        # all of it, however many drains it takes (one stops at _DRAIN_BATCH; a start
+        # may write more READYs than that, and Settle says they are all in)
+        for _ in range(max(1, -(-self.outbox.pending // _DRAIN_BATCH))):
+            self._drain_outbox(0)
         if isinstance(command, msgs.Settle):
             return None
         if isinstance(command, msgs.GetStats):
@@ -93,7 +98,7 @@ class EdgeLoop:
             }
         if not self._local.command(command, self._now):
             raise UnknownCommand("edge", command)
-        self._local.flush()  # requests queued for a handler that just came
+        self._flush()  # requests queued for a handler that just came
         return None
 
     # ------------------------------------------------------------ sources
@@ -103,7 +108,7 @@ class EdgeLoop:
         try:
             drain(self._router, self._from_router, _DRAIN_BATCH)
         finally:
-            self._local.flush()
+            self._flush()
 
     def _from_router(self, frames: list[bytes]) -> None:
         self._apply(self._core.on_router_frames(frames[0], frames[1:], self._now))
@@ -113,7 +118,7 @@ class EdgeLoop:
         try:
             self.outbox.drain(self._from_outbox, _DRAIN_BATCH)
         finally:
-            self._local.flush()  # in-process clients ask titanic.* too
+            self._flush()  # in-process clients ask titanic.* too
 
     def _from_outbox(self, message: list[bytes]) -> None:
         channel = message[0] if message else b""
@@ -123,12 +128,22 @@ class EdgeLoop:
             self._from_client(message[1], message[2], message[3:])
         elif channel == LOCAL_REPLY_CHANNEL:
             self._local.replies(message, self._send, self._now)
+            if self._gone:
+                self._forget_gone()
         elif channel == MDP_BATCH_CHANNEL:
             self._apply_batch(message)
         else:
             self._stats.incr("edge.outbox.rejected")
 
     # ------------------------------------------------------------ outputs
+    def _flush(self) -> None:
+        """What this turn gathered for in-process peers, told; an actor found dead
+        meanwhile is forgotten, and what that sends again is told too."""
+        self._local.flush()
+        while self._gone:
+            self._forget_gone()
+            self._local.flush()
+
     def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
         send_type = broker.Send
         for out in outputs:
@@ -143,6 +158,8 @@ class EdgeLoop:
                 self._local.availability(out.service, out.available)
             else:
                 log_broker_output(out, self._log_limiter, self._clock.monotonic)
+        if self._gone and not self._forgetting:
+            self._forget_gone()
 
     def _send(self, peer: bytes, frames: list[bytes]) -> None:
         assert self._router is not None
@@ -157,7 +174,28 @@ class EdgeLoop:
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            self._stats.incr("edge.send_unroutable")  # gone, e.g. a client's retry
+            # gone: a client's retry, or a worker whose board rebooted (the core
+            # forgets it once these outputs are carried out: _forget_gone)
+            self._stats.incr("edge.send_unroutable")
+            self._gone.append(peer)
+
+    def _forget_gone(self) -> None:
+        """Tell the broker of the peers found gone, after the outputs that met them
+        (never from inside its own output loop): a network peer a send could not
+        reach (docs/protocols.md §1.3), an in-process actor that died. A worker's
+        request is sent again at once, which may meet another gone worker."""
+        self._forgetting = True
+        try:
+            now = self._clock.monotonic()
+            gone, core = self._gone, self._core
+            while gone:
+                peer = gone.pop(0)
+                if peer[:1] == broker.LOCAL_PREFIX:
+                    self._apply(core.forget_local(peer, "owner_dead", now))
+                else:
+                    self._apply(core.peer_gone(peer, now))
+        finally:
+            self._forgetting = False
 
     def _from_client(self, peer: bytes, patience: bytes, frames: list[bytes]) -> None:
         patience_s = unpack_patience(patience)

@@ -6,8 +6,9 @@ sent to a worker after its DISCONNECT or expiry; a worker is idle or busy with e
 one request; a service never has both queued requests and idle workers.
 
 Raspy choices beyond the spec:
-- A request whose worker expires, DISCONNECTs or is disconnected for a protocol error
-  before its FINAL/REPLY goes back to the front of its queue and is dispatched again
+- A request whose worker expires, DISCONNECTs, is disconnected for a protocol error
+  or is found unreachable (`peer_gone`: the ROUTER could not send to it) before its
+  FINAL/REPLY goes back to the front of its queue and is dispatched again
   (issue 3, over §2.5.6); a 0.1 client's PARTIAL buffer restarts. Not so once a
   PARTIAL of it went to a 0.2 or majortomo client (§3.7): a new attempt's stream
   would follow the failed one's parts, so the request is dropped
@@ -48,6 +49,9 @@ Raspy choices beyond the spec:
   `dialect_changed`), so they are counted and logged like invalid ones.
 - `shutdown()` sends DISCONNECT to external workers only: in-process workers are
   stopped by their supervisor, and a DISCONNECT would make them register again.
+- In-process workers are never heartbeated or expired: those of an actor that died
+  without DISCONNECT, or detached from the edge, are forgotten when the edge says so
+  (`forget_local`), and their requests go to other workers or wait.
 - In-process handlers (`handle_locally`, Titanic): up to `capacity` requests for such
   a service at once go straight to its handler (LocalRequest), one hop instead of a
   worker round trip. Past that they go to an idle registered worker or queue, under
@@ -103,6 +107,10 @@ _OVER_LIMITS: Final = frozenset(
     ("too_many_frames", "frame_too_large", "message_too_large")
 )
 _V01: Final = mdp.Version.V01
+
+
+def _busy(worker: Worker) -> bool:
+    return worker.request is not None
 
 
 class BrokerCore(BrokerHandlers):
@@ -216,6 +224,34 @@ class BrokerCore(BrokerHandlers):
                 self._drop_expired(service, self._pop(service), now)
             self._tidy(service)
         self._next_at = self._earliest()
+        return out
+
+    def peer_gone(self, peer: bytes, now: float) -> list[BrokerOutput]:
+        """The ROUTER could not send to `peer` (EHOSTUNREACH): its connection is gone,
+        e.g. a board that rebooted without DISCONNECT. A worker is forgotten at once
+        (`unreachable`) and its request goes to another worker or waits for one, not
+        held until its busy timeout and carried out long after its client gave up; a
+        request whose own REQUEST was what failed never reached it, so that loss is
+        not counted against it (MAX_WORKERS_LOST). Any other peer (a client that
+        left) changes nothing."""
+        out = self._out = []
+        worker = self._workers.get(peer)
+        if worker is not None:
+            self._counts["unreachable_workers"] += 1
+            # nothing was sent to it since the REQUEST: that send is the one that failed
+            delivered = worker.last_sent_at != worker.busy_since
+            self._forget(worker, "unreachable", now, delivered=delivered)
+        return out
+
+    def forget_local(self, owner: bytes, reason: str, now: float) -> list[BrokerOutput]:
+        """The in-process actor attached as `owner` is gone (it died without a word,
+        or detached): forget its workers, `owner` and every `owner/…`, and send their
+        requests again or queue them, as for any worker lost. In-process workers are
+        never expired: nothing else would ever free them."""
+        out = self._out = []
+        # idle ones first: a request sent again must not go to one of them
+        for worker in sorted(self._local_workers(owner), key=_busy):
+            self._forget(worker, reason, now)
         return out
 
     def next_deadline(self) -> float | None:
@@ -374,7 +410,10 @@ class BrokerCore(BrokerHandlers):
         self._out.append(Send(worker.id, mdp.disconnect_frames(worker.version)))
         self._forget(worker, reason, now)
 
-    def _forget(self, worker: Worker, reason: str, now: float) -> None:
+    def _forget(
+        self, worker: Worker, reason: str, now: float, *, delivered: bool = True
+    ) -> None:
+        """Remove `worker`; its request, if `delivered` to it, counts one worker lost."""
         del self._workers[worker.id]
         if not worker.local:
             self._external_workers -= 1
@@ -387,7 +426,7 @@ class BrokerCore(BrokerHandlers):
         if service.live == 0:
             self._out.append(ServiceAvailability(service.name, False))
         if pending is not None and not pending.failed:
-            pending.lost += 1
+            pending.lost += int(delivered)
             if pending.streamed:  # §3.7: the client has part of this attempt's reply
                 self._drop(service, pending, "partial_lost")
             elif pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them

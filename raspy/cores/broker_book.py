@@ -15,7 +15,13 @@ from typing import Final
 
 from raspy.cores.broker_output import BrokerOutput, Rejected, RequestDropped, Send
 from raspy.cores.broker_settings import BrokerSettings
-from raspy.cores.broker_state import LOCAL_PREFIX, Pending, Service, Worker
+from raspy.cores.broker_state import (
+    LOCAL_PREFIX,
+    ROUTE_SEPARATOR,
+    Pending,
+    Service,
+    Worker,
+)
 from raspy.protocol import mdp, mmi
 
 MAX_SERVICE_BYTES: Final = mdp.MAX_SERVICE_BYTES
@@ -55,7 +61,12 @@ class BrokerBook:
         self._counts: dict[str, int] = dict.fromkeys(
             ("requests", "replies", "partials", "mmi", "redispatched"), 0
         )
-        self._counts.update(expired_workers=0, heartbeats_sent=0, heartbeats_received=0)
+        self._counts.update(
+            expired_workers=0,
+            unreachable_workers=0,
+            heartbeats_sent=0,
+            heartbeats_received=0,
+        )
         self._handlers: dict[bytes, list[int]] = {}  # service -> [capacity, handed]
 
     # ------------------------------------------------------------ queries
@@ -77,6 +88,16 @@ class BrokerBook:
             row[0 if worker.request is None else 1] += 1
             row[_VERSION_SLOT[worker.version]] += 1
         return {name: mmi.WorkerCounts(*row) for name, row in rows.items()}
+
+    def _local_workers(self, owner: bytes) -> list[Worker]:
+        """The in-process workers routed to the actor attached as `owner`: `owner`
+        itself and every `owner/…`."""
+        prefix = owner + ROUTE_SEPARATOR
+        return [
+            worker
+            for worker in self._workers.values()
+            if worker.local and (worker.id == owner or worker.id.startswith(prefix))
+        ]
 
     def stats(self) -> dict[str, int]:
         """Counters since start (rejected.<reason>, dropped.<reason> too) and gauges."""

@@ -39,7 +39,8 @@ class WorkerRegistered:
 
 @dataclass(frozen=True, slots=True)
 class WorkerRemoved:
-    """A worker is forgotten: disconnect, expired, protocol_error or shutdown."""
+    """A worker is forgotten: disconnect, expired, unreachable, protocol_error,
+    shutdown, or its in-process actor owner_dead or detached."""
 
     service: bytes
     worker: bytes

@@ -15,6 +15,8 @@ from raspy.protocol.frames import FrameLimits
 
 LOCAL_PREFIX: Final = b"\xff"
 """In-process peers (actors) have ids starting with 0xff; libzmq ids start with 0x00."""
+ROUTE_SEPARATOR: Final = b"/"
+"""An in-process id `owner/sub` belongs to the actor attached as `owner` (the edge)."""
 
 # What a queued request costs beyond its bytes, measured with tracemalloc on CPython
 # 3.11 (the Pending, its body tuple, the client id): ~200 bytes plus ~35 per frame.

@@ -83,6 +83,11 @@ class Outbox:
         """Register with the owner's poller: readable when messages wait."""
         return self._wakeup.read_fd
 
+    @property
+    def pending(self) -> int:
+        """Messages appended and not drained yet (any thread may ask)."""
+        return len(self._messages)
+
     def send(self, frames: Sequence[bytes]) -> None:
         """Queue one message; never waits. After close() the message is dropped."""
         self._append(list(frames))

@@ -11,6 +11,7 @@ import pykka
 import pytest
 import zmq
 from support.edge_fixtures import EdgeHandle
+from support.mdp_spec import mmi_service
 from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 from support.zmqctx import dealer, recv
@@ -238,16 +239,21 @@ def test_replies_to_a_client_that_does_not_read_are_dropped_and_counted(
     [BrokerSettings(heartbeat_interval_s=0.02, heartbeat_liveness=10_000)],
 )
 def test_a_send_to_a_peer_gone_is_counted_as_unroutable(edge: EdgeHandle) -> None:
-    """§1.3: a message for a peer whose connection is gone (here the HEARTBEATs to a
-    worker that closed its socket without DISCONNECT, until it expires) is dropped
-    and counted, and the broker goes on."""
+    """§1.3: a message for a peer whose connection is gone (here a HEARTBEAT to a
+    worker that closed its socket without DISCONNECT, long before it would expire)
+    is dropped and counted, the worker is forgotten at once, and the broker goes
+    on."""
     worker = _ready_worker(edge, [b"MDPW02", b"\x01", b"gone"])
     _wait_service(edge, b"gone")
     worker.close()
     wait_until(
         lambda: edge.stats.get("edge.send_unroutable"), what="a counted unroutable send"
     )
-    _wait_service(edge, b"gone")  # still registered, and MMI still answered
+    # forgotten, and MMI still answered
+    assert mmi_service(edge.context, edge.endpoint, b"gone") == b"404"
+    stats = edge.ref.ask(GetStats(), timeout=5)
+    assert isinstance(stats, dict)
+    assert stats["broker.unreachable_workers"] == 1
 
 
 def test_edge_sends_disconnect_to_workers_when_it_stops(edge: EdgeHandle) -> None:

@@ -65,3 +65,26 @@ def test_the_edge_actor_carries_settle_to_its_loop(edge: EdgeHandle) -> None:
         assert edge.ref.ask(msgs.Settle(), timeout=5) is None
     assert mmi_service(edge.context, edge.endpoint, b"late") == b"200"
     assert [log["event"] for log in logs if log["log_level"] == "warning"] == []
+
+
+def test_settle_waits_for_more_readys_than_one_drain_takes(
+    zmq_context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """One drain stops at 256 messages; titanic.service_workers = 64 alone writes 192
+    READYs, and the other parts theirs: Settle was answered with some still queued,
+    so a client's first mmi.service could get 404 after raspyd said it started."""
+    core = BrokerCore()
+    loop = EdgeLoop(
+        zmq_context, EdgeSettings("tcp://127.0.0.1:*"), core, FakeClock(), Stats()
+    )
+    loop.open(_Registrations())  # type: ignore[arg-type]  # register() is all it uses
+    try:
+        services = [b"svc%d" % index for index in range(600)]
+        for index, service in enumerate(services):
+            ready = mdp.encode(mdp.Ready(mdp.Version.V02, service))
+            loop.outbox.send_mdp(local_peer_id(f"part{index}"), ready)
+        assert loop.execute(msgs.Settle()) is None
+        assert core.services() == sorted(services)
+        assert loop.outbox.pending == 0
+    finally:
+        loop.close()

@@ -363,6 +363,7 @@ def test_stats_count_requests_replies_and_workers(core: BrokerCore) -> None:
         "mmi": 1,
         "redispatched": 0,
         "expired_workers": 0,
+        "unreachable_workers": 0,
         "heartbeats_sent": 0,
         "heartbeats_received": 1,
         "workers": 1,

@@ -23,7 +23,7 @@ REMOTE = b"\x00\x80\x00\x00\x01"
 def test_answers_go_to_their_clients_and_a_cut_record_is_counted() -> None:
     core, stats = BrokerCore(), Stats()
     core.handle_locally(SERVICE, 4, 0.0)
-    peers = LocalPeers(core, stats, lambda outputs: None)
+    peers = LocalPeers(core, stats, lambda outputs: None, lambda peer: None)
     seen: queue.Queue[object] = queue.Queue()
     ref = QueueRecorder.start(seen)
     try:
@@ -47,7 +47,7 @@ def test_answers_go_to_their_clients_and_a_cut_record_is_counted() -> None:
 
 def test_a_dead_handler_is_forgotten_and_its_service_falls_back_to_workers() -> None:
     core, stats = BrokerCore(), Stats()
-    peers = LocalPeers(core, stats, lambda outputs: None)
+    peers = LocalPeers(core, stats, lambda outputs: None, lambda peer: None)
     ref = QueueRecorder.start(queue.Queue())
     assert peers.command(msgs.HandleLocally(SERVICE, ref, 4), 0.0)
     ref.stop()

@@ -33,7 +33,7 @@ def test_an_unwatching_actor_is_told_no_more_and_the_others_still_are(
     recorders: list[tuple[pykka.ActorRef[Any], queue.Queue[object]]],
 ) -> None:
     (first, first_seen), (second, second_seen) = recorders
-    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None)
+    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None, lambda peer: None)
     for ref in (first, second):
         assert peers.command(msgs.WatchServices(ref), 0.0)
     assert peers.watcher_count == 2
@@ -49,7 +49,7 @@ def test_unwatching_twice_or_unknown_changes_nothing(
     recorders: list[tuple[pykka.ActorRef[Any], queue.Queue[object]]],
 ) -> None:
     (first, _), (second, _) = recorders
-    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None)
+    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None, lambda peer: None)
     peers.command(msgs.WatchServices(first), 0.0)
     peers.command(msgs.UnwatchServices(second), 0.0)
     assert peers.watcher_count == 1
@@ -62,7 +62,7 @@ def test_a_watcher_that_died_silently_is_dropped_at_the_next_event(
     recorders: list[tuple[pykka.ActorRef[Any], queue.Queue[object]]],
 ) -> None:
     (first, _), (second, second_seen) = recorders
-    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None)
+    peers = LocalPeers(BrokerCore(), Stats(), lambda outputs: None, lambda peer: None)
     peers.command(msgs.WatchServices(first), 0.0)
     peers.command(msgs.WatchServices(second), 0.0)
     first.stop()
