@@ -377,7 +377,11 @@ class CommitPipeline:
                 seq=durable[0].seq,
                 reason=str(batch.error),
             )
-            self._put_back(batch.displaced)
+            # what subscribers were last shown of each key is pending again: the
+            # reading the set took out, or one in a flush that failed beside it
+            keys = dict.fromkeys(update.key for update in durable)
+            shown = [s for key in keys if (s := self.buffer.shown(key)) is not None]
+            self._put_back([*batch.displaced, *shown])
             # one retry: a mark alone for the coalesced ones, then they are lost
             batch.error = None if coalesced else batch.error
         batch.entries = coalesced

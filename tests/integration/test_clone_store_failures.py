@@ -218,6 +218,37 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
         store.close()
 
 
+def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
+    tmp_path: Path,
+) -> None:
+    """The reading was in the flush under way when a client's durable set of its key
+    came (nothing pending for the set to take out); the store refused both. The
+    flush's failure left the reading to the newer set, and the set's failure had
+    nothing to put back: what subscribers were shown was written by no one."""
+    config = StoreConfig(map_size_initial_mb=1, seq_block=1000)
+    store = Store.open(tmp_path / "data", config)
+    wake = Wakeup()
+    try:
+        refusing = _Refusing(store)
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(_reading(1, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert _drained(pipeline) == [1]
+        refusing.refuse = 2  # the flush of the reading, then the client's set
+        pipeline.flush()
+        pipeline.accept(_reading(2, b"set by a client"), coalesced=False)
+        pipeline.submit()
+        assert _drained(pipeline) == []
+        pipeline.finish(lambda: None, 5.0)
+        assert _stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+    finally:
+        wake.close()
+        store.close()
+
+
 def _reading(seq: int, body: bytes) -> core_mod.Update:
     return core_mod.Update(seq, b"/device/t/value", b"", (), body, None)
 
