@@ -25,6 +25,7 @@ With `pin_factory = "mock"` only, the service takes one more action, `drive`
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -182,6 +183,12 @@ class GpioServiceActor(DeviceServiceActor):
         if self._alarm is not None:
             self._alarm.stop()
             self._alarm = None
+        # a state the store refused, tried once more before the service goes (a
+        # reload or a stop before its retry was due would leave the store's old one)
+        for name in self._saved.due(math.inf):
+            device = self._registry.find(name)
+            if device is not None and isinstance(device.driver, gpio.GpioOutput):
+                self._store_state(device, device.driver)
         restarting = self._restarting()
         for device in self._registry.devices():
             driver = device.driver

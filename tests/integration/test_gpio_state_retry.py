@@ -95,3 +95,24 @@ def test_a_state_the_store_refused_is_written_again_as_it_is_then(
     gpio.start(HEATER, tree=tree)
     assert gpio.request(action="get", device="heater")[0] == b"200"
     assert gpio.pins.level("GPIO17") is True
+
+
+def test_a_state_still_to_store_is_tried_once_more_at_the_stop(
+    gpio: Gpio, tree: CloneClient, store: Store, refusal: Refusal
+) -> None:
+    """The store came back before the retry was due, and a stop (or a reload of the
+    device services) came first: the heater started again from the store's old off."""
+    clock = FakeClock()
+    gpio.clock = clock
+    gpio.start(HEATER, tree=tree)
+    assert gpio.request(action="get", device="heater")[0] == b"200"
+    refusal.failing = True
+    assert gpio.request(action="on", device="heater")[0] == b"200"
+    assert _not_stored(gpio) == 1
+    refusal.failing = False  # the retry is 2 s away: the stop comes first
+    gpio.stop()
+    assert _state(store) is True
+    gpio.pins = Pins.mock()
+    gpio.start(HEATER, tree=tree)
+    assert gpio.request(action="get", device="heater")[0] == b"200"
+    assert gpio.pins.level("GPIO17") is True
