@@ -76,7 +76,7 @@ class Wiring:
     """The start-ups a restart or a reload repeats, from raspy.actors.supervisor
     (which imports every actor; this module does not)."""
 
-    add_titanic: Callable[[Runtime], None]
+    add_titanic: Callable[[Runtime, bool], None]  # (runtime, retried)
     start_devices: Callable[[Runtime], None]  # the device services and their followers
     clone_restarted: Callable[[Runtime], None]  # everything bound to the Clone server
     given_up: Callable[[Runtime, str], None]  # a part failed for good (its name)
@@ -222,7 +222,7 @@ class Runtime:
                         child.name, child.start, critical=child.critical, retried=True
                     )
             if self.config.titanic.enabled and self._children.named("titanic") is None:
-                self.wiring.add_titanic(self)
+                self.wiring.add_titanic(self, True)
         if plan.restart_devices:
             self.wiring.start_devices(self)
         changed = list(plan.changed)

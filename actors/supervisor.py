@@ -14,7 +14,6 @@ from typing import Final
 import pykka
 import structlog
 import zmq
-from pykka.messages import ProxyGetAttr
 
 from raspy import config_files, http_lookup, names, secrets_file
 from raspy.actors import edge as edge_mod
@@ -30,6 +29,7 @@ from raspy.actors.runtime import CLONE, EDGE, STATISTICS, STORE, Child, Runtime,
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
 from raspy.actors.worker import EchoWorkerActor
+from raspy.child_set import ON_START_DONE
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
 from raspy.control_tables import declared
@@ -163,14 +163,12 @@ def _parts_started(rt: Runtime) -> None:
     core's `core.scenario` answered "no worker" to a request right after the start.
     A part that fails there is the supervisor's to see, as any crash; one slower
     than the bound is waited for no longer (the start goes on, as before)."""
-    # answered by pykka itself once on_start has run (before any other message);
     # asked of every part at once, waited for against one deadline
-    asked = ProxyGetAttr(attr_path=("actor_urn",))
     answers = []
     for child in rt.children:
         if child.ref is not None:
             with contextlib.suppress(pykka.ActorDeadError):
-                answers.append(child.ref.ask(asked, block=False))
+                answers.append(child.ref.ask(ON_START_DONE, block=False))
     deadline = time.monotonic() + _SETTLE_TIMEOUT_S
     for answer in answers:
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
@@ -260,7 +258,10 @@ def _start_services(rt: Runtime) -> None:
     _start_web(rt)  # last: its pages ask the services started above
 
 
-def _add_titanic(rt: Runtime) -> None:
+def _add_titanic(rt: Runtime, retried: bool = False) -> None:
+    """Titanic as a part; `retried`: turned on by a reload in a running raspyd, where
+    a start that raises is retried by the supervisor (not raised out of the reload,
+    which would leave no Titanic part at all)."""
     rt.add_child(
         "titanic",
         lambda: start_titanic(
@@ -276,6 +277,7 @@ def _add_titanic(rt: Runtime) -> None:
             not_relayed=frozenset({f"{rt.hostname}.{names.HTTP_SERVICE}".encode()}),
         ),
         critical=True,
+        retried=retried,
     )
 
 

@@ -27,7 +27,8 @@ log = structlog.get_logger(component="supervisor")
 STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
 # how long a restart waits for the part's on_start (then: at the next rounds)
 START_WAIT_S: Final = 2.0
-_ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
+# answered by pykka itself once a part's on_start has run (before any other message)
+ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
@@ -238,7 +239,7 @@ class ChildSet:
             return
         child.tracker.starting()
         # answered by pykka itself once on_start has run, before any other message
-        child.starting = child.ref.ask(_ON_START_DONE, block=False)
+        child.starting = child.ref.ask(ON_START_DONE, block=False)
         self._confirm(child, now, START_WAIT_S)
 
     def _confirm(self, child: Child, now: float, wait_s: float = 0.0) -> None:

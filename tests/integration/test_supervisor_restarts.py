@@ -267,3 +267,30 @@ def test_a_part_added_just_after_the_statistics_actor_died_is_supervised(
         lambda: runtime.ref_of("statistics") not in (None, statistics),
         what="the statistics actor started again",
     )
+
+
+def test_titanic_turned_on_by_a_reload_is_supervised_when_its_start_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload that turns Titanic on, whose first start raises: the part was never
+    added (the error came out of the reload), so nothing restarted it and raspyd
+    ran on without Titanic. It is retried as any part a running raspyd restarts."""
+    real = supervisor.start_titanic  # type: ignore[attr-defined]
+    tries: list[int] = []
+
+    def fails_once(*args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+        tries.append(1)
+        if len(tries) == 1:
+            raise OSError("the store is busy")
+        return real(*args, **kwargs)
+
+    with runtimes(tmp_path / "data", FAST) as start:
+        rt = start("[titanic]\nenabled = false\n")
+        monkeypatch.setattr(supervisor, "start_titanic", fails_once)
+        on = replace(rt.config, titanic=replace(rt.config.titanic, enabled=True))
+        rt.reload(on)
+        wait_until(
+            lambda: _state(rt, "titanic") is PartState.RUNNING,
+            what="Titanic started again by the supervisor",
+        )
+    assert len(tries) == 2
