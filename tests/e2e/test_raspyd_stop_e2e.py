@@ -27,6 +27,15 @@ def hung_on_stop(self):
     threading.Event().wait(float(os.environ["RASPY_TEST_HANG_S"]))
 
 worker.EchoWorkerActor.on_stop = hung_on_stop
+end_delay_s = float(os.environ.get("RASPY_TEST_END_DELAY_S", "0"))
+if end_delay_s:  # the process lives on a moment after its stop, as a slow exit would
+    real_end = raspyd._end
+
+    def slow_end(status):
+        threading.Event().wait(end_delay_s)
+        real_end(status)
+
+    raspyd._end = slow_end
 sys.exit(raspyd.main(sys.argv[1:]))
 """
 
@@ -41,7 +50,7 @@ def _events(daemon: Daemon, name: str) -> list[dict[str, object]]:
 
 @contextmanager
 def _hanging_daemon(
-    tmp_path: Path, hang_s: float
+    tmp_path: Path, hang_s: float, end_delay_s: float = 0.0
 ) -> Iterator[tuple[Daemon, subprocess.Popen[bytes]]]:
     """raspyd serving, its echo part hanging `hang_s` in its stop; killed at the end."""
     daemon = Daemon(tmp_path / "data", config_text="")
@@ -50,7 +59,11 @@ def _hanging_daemon(
             [sys.executable, "-c", _HANGS_ON_STOP, *daemon.args()[3:]],
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "RASPY_TEST_HANG_S": str(hang_s)},
+            env={
+                **os.environ,
+                "RASPY_TEST_HANG_S": str(hang_s),
+                "RASPY_TEST_END_DELAY_S": str(end_delay_s),
+            },
         )
     try:
         wait_until(
@@ -71,14 +84,15 @@ def test_a_second_sigterm_after_the_stop_does_not_kill_raspyd_by_the_signal(
     """The handlers were given back (SIG_DFL) once the stop was done, while the
     interpreter still waited for the hung part's thread: a second SIGTERM then ended
     the process by the signal (status 143 to systemd), not with raspyd's own."""
-    with _hanging_daemon(tmp_path, hang_s=8.0) as (daemon, proc):
+    with _hanging_daemon(tmp_path, hang_s=8.0, end_delay_s=3.0) as (daemon, proc):
         proc.send_signal(signal.SIGTERM)
         wait_until(
             lambda: _events(daemon, "daemon_stopped"),
             what="the stop done",
             timeout_s=20,
         )
-        proc.send_signal(signal.SIGTERM)  # nothing, if raspyd has already exited
+        assert proc.poll() is None  # alive for the end's delay: the signals land
+        proc.send_signal(signal.SIGTERM)
         proc.send_signal(signal.SIGINT)
         status = proc.wait(timeout=30)
     assert status == 1  # the part that did not stop
