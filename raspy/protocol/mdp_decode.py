@@ -170,7 +170,9 @@ def _decode_worker_at_broker(
         raise _bad_command(header, command)
     rest = start + 1
     if kind in (_FINAL, _PARTIAL):
-        client, body = _envelope(frames, rest, "reply")
+        # majortomo's worker ends a stream with a FINAL of no body frame (§3.4)
+        bodiless = version is _VMJ and kind == _FINAL
+        client, body = _envelope(frames, rest, "reply", bodiless=bodiless)
         return WorkerReply(version, client, body, kind == _FINAL)
     if kind == _HEARTBEAT:
         _exactly(frames, rest, "HEARTBEAT")
@@ -197,10 +199,10 @@ def _exactly(frames: Sequence[bytes], end: int, what: str) -> None:
 
 
 def _envelope(
-    frames: Sequence[bytes], start: int, what: str
+    frames: Sequence[bytes], start: int, what: str, *, bodiless: bool = False
 ) -> tuple[bytes, tuple[bytes, ...]]:
-    # client_addr, b'', body0, *more (§2.4, §3.3)
-    if len(frames) < start + 3:
+    # client_addr, b'', body0, *more (§2.4, §3.3); `bodiless`: body0 may be missing
+    if len(frames) < start + (2 if bodiless else 3):
         raise _short(what, len(frames))
     if frames[start + 1]:
         raise MalformedMessage(

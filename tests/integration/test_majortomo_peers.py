@@ -74,3 +74,59 @@ def test_majortomo_worker_serves_rfc7_and_rfc18_clients(edge: EdgeHandle) -> Non
         client.close()
         thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+def test_a_majortomo_workers_final_without_a_body_ends_every_clients_reply(
+    edge: EdgeHandle,
+) -> None:
+    """majortomo's worker may end a stream with a FINAL of no body frame
+    (`send_reply_final(client, [])`): the broker refused it as short, the stream never
+    ended, and the client's resends ran the handler again. A client of RFC 7 or 18,
+    whose reply needs a body frame, gets one empty frame; majortomo's gets none."""
+    worker = MajortomoWorker(
+        edge.endpoint, b"upper", zmq_context=edge.context, zmq_linger=0
+    )
+    stop = threading.Event()
+    handled: list[bytes] = []
+
+    def serve() -> None:
+        worker.connect()
+        try:
+            while not stop.is_set():
+                try:
+                    client_address, body = worker.wait_for_request()
+                except Exception:  # noqa: BLE001  # majortomo raises on broker DISCONNECT/timeouts
+                    return
+                handled.append(body[0])
+                if body[0] != b"none":
+                    worker.send_reply_partial(client_address, [body[0].upper()])
+                worker.send_reply_final(client_address, [])
+        finally:
+            worker.close()  # type: ignore[no-untyped-call]  # majortomo is typed by comments only
+
+    thread = threading.Thread(target=serve, name="majortomo-worker")
+    thread.start()
+    client = dealer(edge.context, edge.endpoint)
+    majortomo = MajortomoClient(edge.endpoint, zmq_context=edge.context, zmq_linger=0)
+    try:
+        wait_until(lambda: _service_ready(edge, b"upper"), what="majortomo worker")
+        client.send_multipart([b"MDPC02", b"\x01", b"upper", b"abc"])
+        assert recv(client) == [b"MDPC02", b"\x02", b"upper", b"ABC"]
+        assert recv(client) == [b"MDPC02", b"\x03", b"upper", b""]
+        client.send_multipart([b"MDPC02", b"\x01", b"upper", b"none"])
+        assert recv(client) == [b"MDPC02", b"\x03", b"upper", b""]
+        client.send_multipart([b"", b"MDPC01", b"upper", b"xyz"])
+        assert recv(client) == [b"", b"MDPC01", b"upper", b"XYZ"]
+        client.send_multipart([b"", b"MDPC01", b"upper", b"none"])
+        assert recv(client) == [b"", b"MDPC01", b"upper", b""]
+        stop.set()  # the worker ends after the last request
+        majortomo.connect()
+        majortomo.send(b"upper", b"def")
+        assert majortomo.recv_all_as_list(timeout=3) == [b"DEF"]
+        assert handled == [b"abc", b"none", b"xyz", b"none", b"def"]  # each once
+    finally:
+        stop.set()
+        client.close()
+        majortomo.close()  # type: ignore[no-untyped-call]  # majortomo is typed by comments only
+        thread.join(timeout=10)
+        assert not thread.is_alive()
