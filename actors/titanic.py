@@ -6,17 +6,14 @@ service at once, one tell per edge turn, answers straight back to the client thr
 the outbox); past that capacity they wait in the broker's queue, which each answer
 drains, or go to its in-process MDP workers (service_workers per service, one by
 default, which also make the services visible to MMI). It dispatches stored requests
-as an in-process MDP client, one client id ("slot") per attempt in flight. One turn's
-writes go to the Store in one submit_then(); the store's callback (on the writer
-thread) only queues the result and tells this actor, and a stop takes the results
-still to come itself. Nothing is acknowledged before its commit.
+as an in-process MDP client, one client id ("slot") per attempt in flight. Its writes
+reach the store, and their results come back, through its base class TitanicCommits
+(`titanic_commits.py`). Nothing is acknowledged before its commit.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
-import time
 import uuid as uuid_mod
 from collections import deque
 from collections.abc import Sequence
@@ -27,23 +24,19 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
+from raspy.actors.titanic_commits import Flush, TitanicCommits
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
 from raspy.cores import titanic as core_mod
 from raspy.cores import titanic_records as records
 from raspy.cores.titanic import Caller, TitanicCore, TitanicSettings
-from raspy.errors import (
-    MalformedMessage,
-    PackingError,
-    StoreError,
-)
+from raspy.errors import MalformedMessage, StoreError
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol import titanic as tsp
 from raspy.stats import Stats
 from raspy.storage import tables
 from raspy.storage.store import Store, Table
-from raspy.storage.turn_writes import TurnWrites
 from raspy.ticker import DeadlineTicker
 from raspy.titanic_log import QUIET_EVENTS, TitanicLog
 from raspy.transport.outbox import Outbox, pack_patience
@@ -51,8 +44,6 @@ from raspy.transport.outbox import Outbox, pack_patience
 log = structlog.get_logger(component="titanic")
 
 _ASK_TIMEOUT_S: Final = 5.0
-# how long a stop waits for the commits still running (the supervisor waits 3 s)
-_STOP_COMMITS_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +51,7 @@ class Inspect:
     """Ask (tests, stats): counts of known, pending and in-flight requests."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Flush:
-    """Submit the writes gathered in this turn (told to self after the first one)."""
-
-
-class TitanicActor(pykka.ThreadingActor):
+class TitanicActor(TitanicCommits):
     """Titanic inside raspyd; see the module docstring."""
 
     def __init__(
@@ -80,7 +66,7 @@ class TitanicActor(pykka.ThreadingActor):
         limits: LimitsConfig | None = None,
         not_relayed: frozenset[bytes] = frozenset(),
     ) -> None:
-        super().__init__()
+        super().__init__(store)
         self._edge = edge
         self._outbox = outbox
         self._store = store
@@ -94,18 +80,6 @@ class TitanicActor(pykka.ThreadingActor):
         # an attempt still queued in the broker at its timeout is dropped there, never
         # run beside the next attempt
         self._patience = pack_patience(settings.dispatch_timeout_s)
-        # Group commit, first stage: one turn's writes become one submit. The
-        # store's results wait here until the actor takes them (a Committed tells
-        # it to; a stop takes them itself, as no tell reaches it then).
-        self._writes = TurnWrites(
-            store,
-            self._tell_committed,
-            request_flush=lambda: self.actor_ref.tell(_Flush()),
-        )
-        self._results: queue.SimpleQueue[tuple[int, BaseException | None]] = (
-            queue.SimpleQueue()
-        )
-        self._stopping = False  # no dispatch goes out: the next instance sends them
         # Slot ids are new for every instance: a late reply meant for an attempt of a
         # previous instance must never be taken for one of ours.
         # One route at the edge for every peer of this actor: `<owner>/<worker>` and
@@ -186,32 +160,6 @@ class TitanicActor(pykka.ThreadingActor):
             self._edge.tell(msgs.UnwatchServices(self.actor_ref))
         return unacknowledged
 
-    def _finish_commits(self) -> int:
-        """At a stop (a reload of [titanic], raspyd's stop): submit what is gathered
-        and take the results of the commits still running, up to _STOP_COMMITS_S, so
-        that a request stored is answered, not left to its client's retry (stored
-        and run twice). Their dispatches are left to the next instance, which finds
-        them queued in the store. The edge is still up: it stops after its parts.
-        Returns how many batches stayed unacknowledged."""
-        self._stopping = True
-        self._writes.flush()
-        deadline = time.monotonic() + _STOP_COMMITS_S
-        while self._writes.running():
-            left = max(0.0, deadline - time.monotonic())
-            try:
-                result = self._results.get(timeout=left)
-            except queue.Empty:
-                break
-            self._writes.covered()  # no _Flush can be told now: flushed below
-            try:
-                self._on_batch_committed(*result)
-            finally:
-                self._writes.flush()
-        running = self._writes.running()
-        if running:
-            log.warning("titanic_commits_unacknowledged", batches=running)
-        return running
-
     def _load(self) -> list[core_mod.Output]:
         """Read every stored request and queue entry (§5.5.3), once the writes of
         an actor before this one (a reload restarts Titanic) are in: the store
@@ -246,7 +194,7 @@ class TitanicActor(pykka.ThreadingActor):
                 self._on_batch(messages)
             case msgs.MdpFrames():
                 self._on_batch((message,))
-            case _Flush():
+            case Flush():
                 self._writes.flush()
             case msgs.Committed():
                 self._take_results()
@@ -391,41 +339,6 @@ class TitanicActor(pykka.ThreadingActor):
             records, self._local_replies = self._local_replies, []
             self._outbox.send_local_replies(records)
         self._ticker.set(self._core.next_deadline())
-
-    def _persist(
-        self, token: int, writes: tuple[core_mod.Write, ...]
-    ) -> list[core_mod.Output]:
-        """Gather one Persist for this turn's submit; refuse it alone if invalid."""
-        try:
-            self._writes.add(token, [records.store_op(write) for write in writes])
-        except (StoreError, PackingError, ValueError) as exc:
-            log.error("titanic_commit_failed", reason=str(exc))
-            return self._core.on_committed(token, False, self._now())
-        return []
-
-    def _on_batch_committed(self, batch: int, error: BaseException | None) -> None:
-        if error is not None:
-            log.error("titanic_commit_failed", reason=str(error))
-        tokens = self._writes.tokens_of(batch)
-        self._run(self._core.on_batch_committed(tokens, error is None, self._now()))
-
-    def _take_results(self) -> None:
-        """Every commit result waiting (a Committed may find those of later ones,
-        and the later Committed then none)."""
-        results = self._results
-        while True:
-            try:
-                batch, error = results.get_nowait()
-            except queue.Empty:
-                return
-            self._on_batch_committed(batch, error)
-
-    def _tell_committed(self, batch: int, error: BaseException | None) -> None:
-        """On the store's writer thread: keep the result, tell the actor; once it
-        is stopping no tell reaches it, and on_stop takes the result itself."""
-        self._results.put((batch, error))
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(msgs.Committed(batch, error))
 
     def _answer_stored(self, caller: Caller, uuid: str) -> None:
         try:

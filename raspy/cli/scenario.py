@@ -3,7 +3,8 @@
 `validate` checks files here with the hub's own loader (no daemon needed); every other
 command talks to `<host>.core.scenario` over MDP (one JSON frame each way). Exit
 status: 0 ok, 1 refused or no reply (every problem printed), 2 bad usage or a file
-that cannot be read or written. Text formats live in raspy.cli.scenario_text.
+that cannot be read or written. Text formats live in raspy.cli.scenario_text, the
+client to the hub in raspy.cli.scenario_hub.
 """
 
 from __future__ import annotations
@@ -17,20 +18,11 @@ import zmq
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
-from raspy.cli.arguments import (
-    CurveOptionError,
-    add_hub_options,
-    client_curve,
-    hub_options_set,
-    path_argument,
-)
-from raspy.devices.template import JsonValue
+from raspy.cli.arguments import add_hub_options, hub_options_set, path_argument
+from raspy.cli.scenario_hub import Hub
 from raspy.errors import ClientTimeout
-from raspy.names import short_hostname
 
 _PROG: Final = "raspy scenario"
-_READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
-_WRITE_RETRIES: Final = 1  # a resent import could answer "exists": send once
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -158,80 +150,13 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- the hub ----------------------------------------------------------------------------
-def service_name(host: str | None) -> str:
-    """`<host>.core.scenario` (the short host name of this machine by default)."""
-    return f"{host or short_hostname()}.core.scenario"
-
-
-class _Hub:
-    """One MDP client to the scenario service, closed by `with`."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        from raspy.client.mdp import Client
-
-        try:
-            curve = client_curve(args, f"{_PROG} {args.scenario_command}")
-        except CurveOptionError as exc:
-            raise files.Failure(2, str(exc)) from None
-        self.service = service_name(args.host)
-        try:
-            self._reads = Client(
-                args.server, timeout_s=args.timeout, retries=_READ_RETRIES, curve=curve
-            )
-            self._writes = Client(
-                args.server, timeout_s=args.timeout, retries=_WRITE_RETRIES, curve=curve
-            )
-        except ValueError as exc:
-            raise files.Failure(2, str(exc)) from None
-
-    def __enter__(self) -> _Hub:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._reads.close()
-        self._writes.close()
-
-    def ask(
-        self, action: str, *, write: bool = False, **fields: JsonValue
-    ) -> text.Reply:
-        client = self._writes if write else self._reads
-        try:
-            frames = client.request(self.service, text.request(action, **fields))
-        except ClientTimeout as exc:
-            raise files.Failure(1, self._why_silent(exc)) from None
-        return text.decode_reply(frames, self.service)
-
-    def _why_silent(self, exc: ClientTimeout) -> str:
-        """No reply: a hub without that service (a wrong --host, [core] off) answers
-        MMI, a hub that is down does not."""
-        try:
-            known = self._reads.request("mmi.service", self.service)
-        except ClientTimeout:
-            return f"{exc} (is raspyd running with [core] enabled?)"
-        if known[:1] == [b"404"]:
-            return (
-                f"the hub has no {self.service} (a wrong --host, or [core] not "
-                "enabled there)"
-            )
-        return f"{exc} (the hub has {self.service} but it did not answer)"
-
-    def need(
-        self, action: str, *, write: bool = False, **fields: JsonValue
-    ) -> text.Reply:
-        """Like ask; a refusal becomes Failure(1) with its error and problems."""
-        reply = self.ask(action, write=write, **fields)
-        if not reply.ok:
-            raise files.Failure(1, *text.refusal_lines(reply))
-        return reply
-
-
+# --- the hub's commands -----------------------------------------------------------------
 def _import(args: argparse.Namespace) -> int:
     problems, named = files.read_all(args.files)
     if problems:
         raise files.Failure(1, *problems, "nothing imported")
     done: list[str] = []
-    with _Hub(args) as hub:
+    with Hub(args, _PROG) as hub:
         if not args.replace:
             _refuse_stored_names(hub, named)
         for name, document in named.items():
@@ -272,7 +197,7 @@ def _warn_of_devices(reply: text.Reply, document: files.Document) -> None:
         print(f"{_PROG} import: {line}", file=sys.stderr)
 
 
-def _warn_of_unknown(hub: _Hub, elsewhere: list[files.Reference]) -> None:
+def _warn_of_unknown(hub: Hub, elsewhere: list[files.Reference]) -> None:
     """The warnings of run:/stop: naming no scenario on the hub. What is imported is
     imported: a list the hub does not give is one more warning, not a failure."""
     prefix = f"{_PROG} import:"
@@ -288,7 +213,7 @@ def _warn_of_unknown(hub: _Hub, elsewhere: list[files.Reference]) -> None:
         print(f"{prefix} {warning}", file=sys.stderr)
 
 
-def _refuse_stored_names(hub: _Hub, named: dict[str, files.Document]) -> None:
+def _refuse_stored_names(hub: Hub, named: dict[str, files.Document]) -> None:
     """Without --replace, a name the hub has already stops the import before it
     starts (the hub refuses it too: this only keeps the files all or nothing)."""
     stored = set(text.list_names(hub.need("list").body))
@@ -303,7 +228,7 @@ def _refuse_stored_names(hub: _Hub, named: dict[str, files.Document]) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with _Hub(args) as hub:
+    with Hub(args, _PROG) as hub:
         names: list[str] = args.names or text.list_names(hub.need("list").body)
         documents = []
         for name in names:
@@ -318,7 +243,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _Hub(args) as hub:
+    with Hub(args, _PROG) as hub:
         body = hub.need("list").body
     if args.json:
         print(text.json_text(body), end="")
@@ -328,7 +253,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with _Hub(args) as hub:
+    with Hub(args, _PROG) as hub:
         body = hub.need("get", name=args.name).body
     if not isinstance(body, dict):
         raise text.ReplyError(f"get {args.name}: expected a JSON object")
@@ -355,7 +280,7 @@ def _enabled(name: str, reply: text.Reply) -> int:
 def _state_verb(args: argparse.Namespace) -> int:
     """run / stop / enable / disable / delete, for each NAME; goes on past a refusal."""
     status = EXIT_OK
-    with _Hub(args) as hub:
+    with Hub(args, _PROG) as hub:
         for given in args.names:
             reply = hub.ask(args.scenario_command, write=True, name=given)
             name = text.named(given)

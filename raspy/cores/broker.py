@@ -66,7 +66,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from raspy.cores.broker_book import MAX_SERVICE_BYTES
-from raspy.cores.broker_handlers import BrokerHandlers
+from raspy.cores.broker_departures import BrokerDepartures
 from raspy.cores.broker_output import (
     BrokerOutput,
     LocalRequest,
@@ -97,10 +97,6 @@ __all__ = [
     "WorkerRemoved",
 ]
 
-
-# A request whose worker went away this many times is dropped, not sent again: one
-# that makes every worker crash would go round for as long as they are restarted.
-MAX_WORKERS_LOST: Final = 3
 _INF: Final = float("inf")
 # FrameLimits reasons: from a busy worker, its reply is over them
 _OVER_LIMITS: Final = frozenset(
@@ -109,15 +105,12 @@ _OVER_LIMITS: Final = frozenset(
 _V01: Final = mdp.Version.V01
 
 
-def _busy(worker: Worker) -> bool:
-    return worker.request is not None
-
-
-class BrokerCore(BrokerHandlers):
+class BrokerCore(BrokerDepartures):
     """Services, idle and busy workers, bounded request queues, heartbeats and MMI:
     what each input does. Its state, bookkeeping, queries and MMI answers are
     BrokerBook's (`broker_book`), its in-process handlers BrokerHandlers'
-    (`broker_handlers`): base classes, so the per-message path takes no extra hop.
+    (`broker_handlers`), the workers that went away BrokerDepartures'
+    (`broker_departures`): base classes, so the per-message path takes no extra hop.
 
     Not thread-safe: one owner (the edge's I/O thread) calls every method.
     """
@@ -224,34 +217,6 @@ class BrokerCore(BrokerHandlers):
                 self._drop_expired(service, self._pop(service), now)
             self._tidy(service)
         self._next_at = self._earliest()
-        return out
-
-    def peer_gone(self, peer: bytes, now: float) -> list[BrokerOutput]:
-        """The ROUTER could not send to `peer` (EHOSTUNREACH): its connection is gone,
-        e.g. a board that rebooted without DISCONNECT. A worker is forgotten at once
-        (`unreachable`) and its request goes to another worker or waits for one, not
-        held until its busy timeout and carried out long after its client gave up; a
-        request whose own REQUEST was what failed never reached it, so that loss is
-        not counted against it (MAX_WORKERS_LOST). Any other peer (a client that
-        left) changes nothing."""
-        out = self._out = []
-        worker = self._workers.get(peer)
-        if worker is not None:
-            self._counts["unreachable_workers"] += 1
-            # nothing was sent to it since the REQUEST: that send is the one that failed
-            delivered = worker.last_sent_at != worker.busy_since
-            self._forget(worker, "unreachable", now, delivered=delivered)
-        return out
-
-    def forget_local(self, owner: bytes, reason: str, now: float) -> list[BrokerOutput]:
-        """The in-process actor attached as `owner` is gone (it died without a word,
-        or detached): forget its workers, `owner` and every `owner/…`, and send their
-        requests again or queue them, as for any worker lost. In-process workers are
-        never expired: nothing else would ever free them."""
-        out = self._out = []
-        # idle ones first: a request sent again must not go to one of them
-        for worker in sorted(self._local_workers(owner), key=_busy):
-            self._forget(worker, reason, now)
         return out
 
     def next_deadline(self) -> float | None:
@@ -406,37 +371,3 @@ class BrokerCore(BrokerHandlers):
         service.idle.append(worker)
         if service.queue:
             self._dispatch(service, now)
-
-    def _disconnect(self, worker: Worker, reason: str, now: float) -> None:
-        """Send DISCONNECT in the worker's own dialect, then forget it."""
-        self._out.append(Send(worker.id, mdp.disconnect_frames(worker.version)))
-        self._forget(worker, reason, now)
-
-    def _forget(
-        self, worker: Worker, reason: str, now: float, *, delivered: bool = True
-    ) -> None:
-        """Remove `worker`; its request, if `delivered` to it, counts one worker lost."""
-        del self._workers[worker.id]
-        if not worker.local:
-            self._external_workers -= 1
-        service = worker.service
-        pending = worker.request
-        if pending is None:
-            service.idle.remove(worker)
-        service.live -= 1
-        self._out.append(WorkerRemoved(service.name, worker.id, reason))
-        if service.live == 0:
-            self._out.append(ServiceAvailability(service.name, False))
-        if pending is not None and not pending.failed:
-            pending.lost += int(delivered)
-            if pending.streamed:  # §3.7: the client has part of this attempt's reply
-                self._drop(service, pending, "partial_lost")
-            elif pending.lost >= MAX_WORKERS_LOST:  # it may be what ends them
-                self._drop(service, pending, "workers_lost")
-            else:  # issue 3: send it again to another worker of the service
-                self._counts["redispatched"] += 1
-                pending.restart()
-                self._push(service, pending, requeue=True)
-                self._at(service.expires_at(pending, self._ttl_s))
-                self._dispatch(service, now)
-        self._tidy(service)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from raspy.cli import scenario as cli
 from raspy.cli import scenario_files as files
+from raspy.cli import scenario_hub as hub
 from raspy.cli import scenario_text as text
 from raspy.cli.raspy import build_parser, main
 from raspy.devices.template import JsonValue
@@ -155,8 +156,8 @@ def test_a_file_is_read_up_to_a_bound_then_refused(
 
 
 def test_the_service_is_the_short_host_name_dot_core_scenario() -> None:
-    assert cli.service_name("hub") == "hub.core.scenario"
-    assert cli.service_name(None) == f"{short_hostname()}.core.scenario"
+    assert hub.service_name("hub") == "hub.core.scenario"
+    assert hub.service_name(None) == f"{short_hostname()}.core.scenario"
 
 
 # --- requests and replies ---------------------------------------------------------------
