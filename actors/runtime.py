@@ -32,6 +32,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import PeerLinks
 from raspy.child_set import (
     ActorStart,
+    BeforeStop,
     Child,
     ChildSet,
     LeaderStart,
@@ -151,11 +152,19 @@ class Runtime:
         *,
         critical: bool = False,
         retried: bool = False,
+        prepare_stop: BeforeStop | None = None,
     ) -> Child:
         """Start a part and supervise it. If its first start raises, a `critical`
         part raises (raspyd does not start) unless `retried`; any other is retried
-        with backoff. A critical part given up (`failed`) ends raspyd (fatal)."""
-        child = self._children.add(name, start, critical=critical, retried=retried)
+        with backoff. A critical part given up (`failed`) ends raspyd (fatal).
+        `prepare_stop`: asked of its actor before each stop (ChildSet.add)."""
+        child = self._children.add(
+            name,
+            start,
+            critical=critical,
+            retried=retried,
+            prepare_stop=prepare_stop,
+        )
         self._publish_statuses()
         return child
 
@@ -219,7 +228,11 @@ class Runtime:
             for child in self.stop_children(lambda name: name == "titanic"):
                 if self.config.titanic.enabled:
                     self.add_child(
-                        child.name, child.start, critical=child.critical, retried=True
+                        child.name,
+                        child.start,
+                        critical=child.critical,
+                        retried=True,
+                        prepare_stop=child.prepare_stop,
                     )
             if self.config.titanic.enabled and self._children.named("titanic") is None:
                 self.wiring.add_titanic(self, True)

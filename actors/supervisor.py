@@ -28,6 +28,7 @@ from raspy.actors.http_client import HttpClientActor
 from raspy.actors.runtime import CLONE, EDGE, STATISTICS, STORE, Child, Runtime, Wiring
 from raspy.actors.statistics import StatisticsActor, StatsWorkerActor
 from raspy.actors.titanic import start_titanic
+from raspy.actors.titanic_commits import prepare_stop as prepare_titanic_stop
 from raspy.actors.worker import EchoWorkerActor
 from raspy.child_set import ON_START_DONE
 from raspy.clock import Clock, SystemClock
@@ -278,6 +279,8 @@ def _add_titanic(rt: Runtime, retried: bool = False) -> None:
         ),
         critical=True,
         retried=retried,
+        # its stop's answers go out while the edge can still reach it
+        prepare_stop=prepare_titanic_stop,
     )
 
 

@@ -8,12 +8,12 @@ drains, or go to its in-process MDP workers (service_workers per service, one by
 default, which also make the services visible to MMI). It dispatches stored requests
 as an in-process MDP client, one client id ("slot") per attempt in flight. Its writes
 reach the store, and their results come back, through its base class TitanicCommits
-(`titanic_commits.py`). Nothing is acknowledged before its commit.
+(`titanic_commits.py`), which also holds its stop. Nothing is acknowledged before its
+commit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid as uuid_mod
 from collections import deque
 from collections.abc import Sequence
@@ -24,7 +24,7 @@ import pykka
 import structlog
 
 from raspy.actors import messages as msgs
-from raspy.actors.titanic_commits import Flush, TitanicCommits
+from raspy.actors.titanic_commits import Flush, PrepareStop, TitanicCommits
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock
 from raspy.config import LimitsConfig, TitanicConfig
@@ -141,25 +141,6 @@ class TitanicActor(TitanicCommits):
             unacknowledged=unacknowledged,
         )
 
-    def _leave(self) -> int:
-        """Stop the ticker, answer the commits still running, DISCONNECT the
-        workers, and detach from the edge; how many batches stayed unacknowledged."""
-        self._ticker.stop()
-        try:
-            unacknowledged = self._finish_commits()
-        except Exception:  # the edge must still hear of the stop below
-            self._stats.incr("titanic.errors")
-            log.exception("titanic_stop_commits_failed")
-            unacknowledged = self._writes.running()
-        for worker in self._workers.values():
-            worker.disconnect()
-        with contextlib.suppress(pykka.ActorDeadError):
-            for service in tsp.SERVICES:
-                self._edge.tell(msgs.HandleLocally(service, None))
-            self._edge.tell(msgs.DetachLocal(self._owner))
-            self._edge.tell(msgs.UnwatchServices(self.actor_ref))
-        return unacknowledged
-
     def _load(self) -> list[core_mod.Output]:
         """Read every stored request and queue entry (§5.5.3), once the writes of
         an actor before this one (a reload restarts Titanic) are in: the store
@@ -202,6 +183,9 @@ class TitanicActor(TitanicCommits):
                 self._run(core.on_service(service, available, self._now()))
             case msgs.Tick():
                 self._run(core.on_tick(self._now(), self._clock.wall()))
+            case PrepareStop():
+                if not self._left:
+                    self._prepare_stop()
             case Inspect():
                 return {
                     "known": core.known_count(),
@@ -242,6 +226,9 @@ class TitanicActor(TitanicCommits):
         worker = self._workers.get(peer_id)
         if worker is None:
             self._stats.incr("titanic.unroutable")
+            return
+        if self._left:  # its DISCONNECT queued this request again at the broker
+            self._stats.incr("titanic.stop_dropped")
             return
         try:
             decoded = worker.decode(frames)

@@ -1,10 +1,13 @@
-"""TitanicCommits: the way Titanic's writes reach the store and their results come back.
+"""TitanicCommits: the way Titanic's writes reach the store and their results come
+back, and Titanic's stop, which must answer the commits still running.
 
 One turn's writes go to the Store in one submit_then(); the store's callback (on the
 writer thread) only queues the result and tells the actor, and a stop takes the
-results still to come itself. Nothing is acknowledged before its commit. A base class
-of TitanicActor (`titanic.py`), not a part it holds, so that the accept path reaches
-these methods with no extra hop (tools/bench_titanic.py).
+results still to come itself. Nothing is acknowledged before its commit. A stopper
+asks PrepareStop first (prepare_stop), so that the stop's answers go out while the
+edge can still reach the actor. A base class of TitanicActor (`titanic.py`), not a
+part it holds, so that the accept path reaches these methods with no extra hop
+(tools/bench_titanic.py).
 """
 
 from __future__ import annotations
@@ -13,23 +16,31 @@ import contextlib
 import queue
 import time
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import pykka
 import structlog
 
 from raspy.actors import messages as msgs
+from raspy.actors.worker import LocalWorker
 from raspy.cores import titanic as core_mod
 from raspy.cores import titanic_records as records
 from raspy.cores.titanic import TitanicCore
 from raspy.errors import PackingError, StoreError
+from raspy.protocol import titanic as tsp
+from raspy.stats import Stats
 from raspy.storage.store import Store
 from raspy.storage.turn_writes import TurnWrites
+from raspy.ticker import DeadlineTicker
 
 log = structlog.get_logger(component="titanic")
 
 # how long a stop waits for the commits still running (the supervisor waits 3 s)
 _STOP_COMMITS_S: Final = 2.0
+# how long the edge may take to drop the handlers as a stop begins (each service)
+_HANDLERS_ASK_S: Final = 1.0
+# how long a stopper waits for PrepareStop: the commits' wait and a little more
+PREPARE_STOP_S: Final = _STOP_COMMITS_S + 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +48,30 @@ class Flush:
     """Submit the writes gathered in this turn (told to self after the first one)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PrepareStop:
+    """Ask, before stop(): do the stop's work while the edge can still reach the
+    actor (prepare_stop)."""
+
+
+def prepare_stop(ref: pykka.ActorRef[Any]) -> None:
+    """What a stopper of Titanic asks before ref.stop() (raspy.child_set's
+    prepare_stop: raspyd's stop, a reload of [titanic]). Bounded by PREPARE_STOP_S;
+    raises pykka's ActorDeadError or Timeout, which the stop that follows outlives."""
+    ref.ask(PrepareStop(), timeout=PREPARE_STOP_S)
+
+
 class TitanicCommits(pykka.ThreadingActor):
     """The turn's writes (`_writes`), the store's results (`_results`), and the stop
-    that answers the commits still running. TitanicActor sets `_core` and carries
-    out what the core returns (`_run`)."""
+    that answers the commits still running. TitanicActor sets `_core` and the parts
+    the stop lets go, and carries out what the core returns (`_run`)."""
 
     _core: TitanicCore
+    _edge: pykka.ActorRef[Any]
+    _owner: bytes  # its route at the edge
+    _workers: dict[bytes, LocalWorker]
+    _ticker: DeadlineTicker
+    _stats: Stats
 
     def __init__(self, store: Store) -> None:
         super().__init__()
@@ -58,6 +87,7 @@ class TitanicCommits(pykka.ThreadingActor):
             queue.SimpleQueue()
         )
         self._stopping = False  # no dispatch goes out: the next instance sends them
+        self._left = False  # the workers DISCONNECTed, detached from the edge
 
     def _run(self, outputs: list[core_mod.Output]) -> None:
         """TitanicActor's: carry out the core's outputs."""
@@ -66,6 +96,47 @@ class TitanicCommits(pykka.ThreadingActor):
     def _now(self) -> float:
         """TitanicActor's: its clock's monotonic time."""
         raise NotImplementedError
+
+    def _prepare_stop(self) -> None:
+        """PrepareStop: the stop's work while the edge can still tell this actor
+        anything (pykka marks it stopped before on_stop: a tell of the edge then
+        fails, and the edge forgets its workers, their answers refused and the
+        stored requests they held queued again, to be stored twice). The handlers
+        go first (asked, so that the answers written after it hand it nothing
+        more), then the commits are answered through workers the broker still
+        knows, then the workers leave. A request handed to it since is still
+        stored and answered (the broker no longer holds it; on_stop waits for its
+        commit); one for a worker is dropped: its DISCONNECT queued it again."""
+        log.info("titanic_stopping", workers=len(self._workers))
+        self._ticker.stop()
+        with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+            for service in tsp.SERVICES:
+                handle = msgs.HandleLocally(service, None)
+                self._edge.ask(handle, timeout=_HANDLERS_ASK_S)
+        self._leave()
+
+    def _leave(self) -> int:
+        """Stop the ticker, answer the commits still running, DISCONNECT the
+        workers, and detach from the edge (once: after PrepareStop, the stop only
+        answers the commits begun since); how many batches stayed unacknowledged."""
+        self._ticker.stop()
+        try:
+            unacknowledged = self._finish_commits()
+        except Exception:  # the edge must still hear of the stop below
+            self._stats.incr("titanic.errors")
+            log.exception("titanic_stop_commits_failed")
+            unacknowledged = self._writes.running()
+        if self._left:
+            return unacknowledged
+        self._left = True
+        for worker in self._workers.values():
+            worker.disconnect()
+        with contextlib.suppress(pykka.ActorDeadError):
+            for service in tsp.SERVICES:
+                self._edge.tell(msgs.HandleLocally(service, None))
+            self._edge.tell(msgs.DetachLocal(self._owner))
+            self._edge.tell(msgs.UnwatchServices(self.actor_ref))
+        return unacknowledged
 
     def _finish_commits(self) -> int:
         """At a stop (a reload of [titanic], raspyd's stop): submit what is gathered

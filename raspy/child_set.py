@@ -31,6 +31,8 @@ START_WAIT_S: Final = 2.0
 ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
+# asked of a running part before its stop, bounded by itself (Child.prepare_stop)
+BeforeStop = Callable[[pykka.ActorRef[Any]], None]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
 OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
@@ -47,6 +49,9 @@ class Child:
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
     # a restart's actor until it answers (its on_start done): then the restart counts
     starting: pykka.Future[Any] | None = None
+    # the stop's work done while the actor can still be told anything (pykka marks
+    # it stopped before its on_stop): asked first by every stop of ChildSet's
+    prepare_stop: BeforeStop | None = None
 
     @property
     def restarts(self) -> int:
@@ -96,12 +101,14 @@ class ChildSet:
         *,
         critical: bool = False,
         retried: bool = False,
+        prepare_stop: BeforeStop | None = None,
     ) -> Child:
         """Start a part and supervise it. A `critical` part is one raspyd cannot do
         without: if this start raises, so does add() (raspyd does not start), unless
         it is `retried` (started again in a running raspyd: a reload, a new leader);
         and once it is `failed`, the `fatal` callback ends raspyd. Any other start
-        that raises is retried with backoff."""
+        that raises is retried with backoff. `prepare_stop` is asked of its actor
+        before each stop of it (Child.prepare_stop)."""
         now = self._clock.monotonic()
         tracker = PartTracker(
             name,
@@ -110,7 +117,9 @@ class ChildSet:
             restarts=self._restarts_before.get(name, 0),
             critical=critical,
         )
-        child = Child(name, start, tracker, critical=critical)
+        child = Child(
+            name, start, tracker, critical=critical, prepare_stop=prepare_stop
+        )
         try:
             child.ref = start()
         except Exception as exc:
@@ -194,7 +203,7 @@ class ChildSet:
         """Stop and forget the selected children; return them."""
         stopped = [child for child in self.children if selected(child.name)]
         for child in stopped:
-            stop_actor(child.name, child.ref)
+            stop_child(child)
             self._restarts_before[child.name] = child.restarts
         self.children = [c for c in self.children if c not in stopped]
         return stopped
@@ -203,9 +212,7 @@ class ChildSet:
         """Stop every child, the last started first (they are kept, for statuses);
         return the names of those still running after STOP_TIMEOUT_S."""
         return [
-            child.name
-            for child in reversed(self.children)
-            if not stop_actor(child.name, child.ref)
+            child.name for child in reversed(self.children) if not stop_child(child)
         ]
 
     def check(self, now: float) -> None:
@@ -292,6 +299,25 @@ def report_failed(decision: Failed, stats: Stats) -> None:
     """A part given up, in the log and the counters."""
     stats.incr(f"supervisor.failed.{decision.name}")
     log.error("component_failed", component=decision.name, reason=decision.reason)
+
+
+def stop_child(child: Child) -> bool:
+    """Ask the child's prepare_stop, if it has one, then stop its actor (stop_actor).
+    A prepare that fails or times out is logged and the stop goes on; one of an
+    actor already dead is nothing to say."""
+    ref, prepare = child.ref, child.prepare_stop
+    if ref is not None and prepare is not None:
+        try:
+            prepare(ref)
+        except pykka.ActorDeadError:
+            pass
+        except Exception as exc:  # noqa: BLE001  # a part's hook may raise anything
+            log.warning(
+                "component_prepare_stop_failed",
+                component=child.name,
+                reason=str(exc) or type(exc).__name__,
+            )
+    return stop_actor(child.name, ref)
 
 
 def stop_actor(name: str, ref: pykka.ActorRef[Any] | None) -> bool:

@@ -258,3 +258,48 @@ def test_a_restart_counts_once_the_part_has_run_its_on_start(
     assert child.tracker.state is PartState.RUNNING
     assert [(e["event"], e["count"]) for e in logs] == [("component_restarted", 1)]
     assert parts.restarted == ["bus"]
+
+
+class Asked(pykka.ThreadingActor):
+    """Answers "alive?" while running: what a stop asked of it before stopping it."""
+
+    def on_receive(self, message: Any) -> Any:
+        return "alive"
+
+
+def test_every_stop_asks_a_part_to_prepare_first_while_it_is_alive(
+    parts: Set,
+) -> None:
+    """prepare_stop is asked of the running actor before ChildSet.stop and
+    ChildSet.stop_all stop it (Titanic answers its clients then: once stopping, an
+    actor can be told nothing); a dead actor or a hook that fails does not keep the
+    part from being stopped, and the failure is named."""
+    answers: list[str] = []
+
+    def prepare(ref: pykka.ActorRef[Any]) -> None:
+        answers.append(ref.ask("alive?", block=True, timeout=5))
+
+    def refuse(ref: pykka.ActorRef[Any]) -> None:
+        raise pykka.Timeout("no answer within 3 s")
+
+    reloaded = parts.children.add("titanic", Asked.start, prepare_stop=prepare)
+    parts.children.stop(lambda name: name == "titanic")
+    last = parts.children.add("titanic", Asked.start, prepare_stop=prepare)
+    dead = parts.children.add("dead", Asked.start, prepare_stop=prepare)
+    failing = parts.children.add("failing", Asked.start, prepare_stop=refuse)
+    assert dead.ref is not None
+    dead.ref.stop()
+    with capture_logs() as logs:
+        assert parts.children.stop_all() == []
+    assert answers == ["alive", "alive"]
+    for child in (reloaded, last, failing):
+        assert child.ref is not None
+        assert not child.ref.is_alive()
+    assert logs == [
+        {
+            "event": "component_prepare_stop_failed",
+            "component": "failing",
+            "reason": "no answer within 3 s",
+            "log_level": "warning",
+        }
+    ]
