@@ -304,3 +304,32 @@ def test_a_reload_of_titanic_and_raspyds_stop_each_prepare_its_stop(
     finally:
         if not stopped:
             rt.stop()
+
+
+@pytest.mark.timeout(30)
+def test_a_request_handed_as_the_stop_was_prepared_is_stored_and_answered(
+    titanic: TitanicHarness,
+) -> None:
+    """The edge may hand Titanic a titanic.request just before its handler is taken
+    away, so that it arrives after PrepareStop: the broker no longer holds it, and
+    its client does not resend a submit. It is stored and answered by the stop."""
+    ref = titanic.ref
+    assert ref is not None
+    client = dealer(titanic.context, titanic.endpoint, routing_id=b"\x00late")
+    try:
+        # an MMI question first: its answer says the edge's ROUTER knows the client
+        mmi = mdp.ClientRequest(mdp.Version.V02, b"mmi.service", (SVC,))
+        client.send_multipart(mdp.encode(mmi))
+        recv(client, 5000)
+        prepare_stop(ref)
+        body = tsp.encode_request(tsp.Request(SVC, (b"late",)))
+        request = mdp.ClientRequest(mdp.Version.V02, tsp.REQUEST_SERVICE, tuple(body))
+        ref.tell(msgs.LocalRequests(tsp.REQUEST_SERVICE, ((b"\x00late", request),)))
+        titanic.stop()
+        frames = recv(client, 5000)
+    finally:
+        client.close(linger=0)
+    reply = mdp_decode.decode_at_client(frames, mdp.Version.V02)
+    uuid = tsp.accepted_uuid(tsp.decode_answer(reply.body))
+    stored = [key.decode() for key, _ in titanic.store.scan(Table.TITANIC_REQUESTS)]
+    assert stored == [uuid]
