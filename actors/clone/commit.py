@@ -15,11 +15,12 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 import zmq
 
+from raspy.actors.clone.commit_failures import Batch, CommitFailures
 from raspy.actors.clone.records import kv_essentials, load_state, store_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
@@ -33,33 +34,20 @@ log = structlog.get_logger(component="clone")
 
 
 @dataclass
-class _Batch:
-    """Updates accepted in one loop turn; published once stored (or, for coalesced
-    ones only, once their sequence numbers are covered by a stored mark)."""
-
-    entries: list[tuple[core_mod.Update, bool]]  # (update, coalesced)
-    mark: int | None = None  # the high-water mark its transaction writes
-    # the pending coalesced values its durable updates took out: pending again if
-    # its commit fails (else nothing would write the value subscribers have)
-    displaced: list[core_mod.Update] = field(default_factory=list)
-    done: bool = False
-    error: BaseException | None = None
-
-
-@dataclass
 class _Flush:
     """One group commit of coalesced values."""
 
     updates: list[core_mod.Update]
 
 
-class CommitPipeline:
+class CommitPipeline(CommitFailures):
     """Accepted -> submitted -> committed -> released in order. I/O thread only,
     except `_committed`, which the writer thread calls.
 
     Durable updates are stored before they are released; coalesced ones go to the
     CoalescingBuffer and are written, latest per key, by tick() every
-    `coalesce_interval_s` and by flush() at a clean stop (issue 17).
+    `coalesce_interval_s` and by flush() at a clean stop (issue 17). What a failed
+    write puts back or undoes is its base class's (`commit_failures.py`).
     """
 
     def __init__(
@@ -91,9 +79,9 @@ class CommitPipeline:
         self._mark_submitted = core.last_seq
         self._accepted: list[tuple[core_mod.Update, bool]] = []
         self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
-        self._batches: deque[_Batch] = deque()
+        self._batches: deque[Batch] = deque()
         self._results: queue.SimpleQueue[
-            tuple[_Batch | _Flush, BaseException | None]
+            tuple[Batch | _Flush, BaseException | None]
         ] = queue.SimpleQueue()
 
     def load(self, now: float) -> int:
@@ -178,7 +166,7 @@ class CommitPipeline:
         """
         if not self._accepted:
             return
-        batch = _Batch(self._accepted, displaced=self._displaced)
+        batch = Batch(self._accepted, displaced=self._displaced)
         self._accepted, self._displaced = [], []
         self._batches.append(batch)
         durable = [u for u, c in batch.entries if not c]
@@ -189,7 +177,7 @@ class CommitPipeline:
             # (released in order after it; if that one fails, released() writes one)
             batch.done = True
 
-    def _write(self, batch: _Batch, durable: list[core_mod.Update]) -> None:
+    def _write(self, batch: Batch, durable: list[core_mod.Update]) -> None:
         batch.mark = self._mark_submitted = self.blocks.wanted
         batch.done, batch.error = False, None
         try:
@@ -266,7 +254,7 @@ class CommitPipeline:
         except (StoreError, ValueError) as exc:
             self._committed(flush, exc)
 
-    def _committed(self, job: _Batch | _Flush, error: BaseException | None) -> None:
+    def _committed(self, job: Batch | _Flush, error: BaseException | None) -> None:
         """Store.submit's on_done, on the writer thread: hand over, touch nothing."""
         self._results.put((job, error))
         self._wake.notify()
@@ -305,25 +293,6 @@ class CommitPipeline:
             reason=str(error),
         )
 
-    def _put_back(self, updates: list[core_mod.Update]) -> int:
-        """Coalesced updates a failed write did not store are pending again, each
-        only if it is still the latest this server has of its key (published, or on
-        its way to be): a newer value, durable or not, is written instead. How many."""
-        newest: dict[bytes, int] = {}
-        for update in self._unsettled():  # newest first; failed durable ones left out
-            newest.setdefault(update.key, update.seq)
-        kept = 0
-        for update in updates:
-            latest = newest.get(update.key)
-            shown = self.buffer.shown(update.key)
-            if latest is None:
-                live = shown is not None and shown.seq == update.seq
-            else:
-                live = latest == update.seq
-            if live and self.buffer.restore(update):
-                kept += 1
-        return kept
-
     def released(self) -> Iterator[core_mod.Update]:
         """Stored (or covered) updates in sequence order, each exactly once.
 
@@ -345,74 +314,11 @@ class CommitPipeline:
             if batch.entries:
                 yield from self._release(batch)
 
-    def _lost(self, batch: _Batch) -> None:
-        """Coalesced updates no stored mark covers are never published, so never
-        written either: the store keeps what subscribers were last told, which is
-        pending again if it was not written yet."""
-        self._stats.incr("clone.coalesced.lost", len(batch.entries))
-        for update, _ in batch.entries:
-            self.buffer.drop(update)
-        keys = dict.fromkeys(update.key for update, _ in batch.entries)
-        batch.entries = []
-        shown = [self.buffer.shown(key) for key in keys]
-        self._put_back([update for update in shown if update is not None])
-
-    def _failed(self, batch: _Batch) -> None:
-        """Drop the durable updates of a failed batch; keep the coalesced ones."""
-        durable = [u for u, c in batch.entries if not c]
-        coalesced: list[tuple[core_mod.Update, bool]] = [
-            (u, c) for u, c in batch.entries if c
-        ]
-        if durable:
-            self._stats.incr("clone.commit_failed", len(durable))
-            self._core.forget(u.uuid for u in durable if u.uuid)
-            self._undo_expiry(durable)
-            if self._on_lost is not None:
-                for update in durable:
-                    if update.uuid:
-                        self._on_lost(update.key, update.uuid, "commit_failed")
-            log.error(
-                "clone_commit_failed",
-                count=len(durable),
-                seq=durable[0].seq,
-                reason=str(batch.error),
-            )
-            # what subscribers were last shown of each key is pending again: the
-            # reading the set took out, or one in a flush that failed beside it
-            keys = dict.fromkeys(update.key for update in durable)
-            shown = [s for key in keys if (s := self.buffer.shown(key)) is not None]
-            self._put_back([*batch.displaced, *shown])
-            # one retry: a mark alone for the coalesced ones, then they are lost
-            batch.error = None if coalesced else batch.error
-        batch.entries = coalesced
-
-    def _undo_expiry(self, failed: list[core_mod.Update]) -> None:
-        """The core set or ended each failed update's expiry when it accepted it: a
-        permanent key whose ephemeral set was lost would be deleted at that ttl. The
-        key expires again as the store has it, unless an update accepted since
-        (still on its way, or published and not yet written) decides it."""
-        lost = {update.key: update.seq for update in failed}  # the newest of each
-        newer: dict[bytes, int] = {}
-        for update in self._unsettled():  # newest first; the failed ones left out
-            newer.setdefault(update.key, update.seq)
-        now = self._monotonic()
-        for key, seq in lost.items():
-            shown = self.buffer.shown(key)
-            if newer.get(key, 0) > seq or (shown is not None and shown.seq > seq):
-                continue
-            try:
-                value = self._store.get(Table.KV, key)
-                ttl_s = None if value is None else kv_essentials(value)[2]
-            except StoreError as exc:  # left as it is: the next start reads it
-                log.error("clone_expiry_unread", key=key.hex(), reason=str(exc))
-                continue
-            self._core.restore_expiry(key, ttl_s, now)
-
-    def _covered(self, batch: _Batch) -> bool:
+    def _covered(self, batch: Batch) -> bool:
         last = max((u.seq for u, c in batch.entries if c), default=0)
         return self.blocks.covered(last)
 
-    def _release(self, batch: _Batch) -> Iterator[core_mod.Update]:
+    def _release(self, batch: Batch) -> Iterator[core_mod.Update]:
         buffer = self.buffer
         for update, coalesced in batch.entries:
             buffer.released(update, coalesced=coalesced)
