@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import yaml
 
@@ -148,8 +148,7 @@ class Checks:
         if len(node.value) > limit:
             self.problem(node, path, f"at most {limit} items, got {len(node.value)}")
             return None
-        items: list[yaml.Node] = node.value
-        return items
+        return cast(list[yaml.Node], node.value)
 
     # --- scalars ----------------------------------------------------------------------
     def text(self, node: yaml.Node, path: str, *, limit: int = 1024) -> str | None:
