@@ -8,6 +8,7 @@ apply KVPUBs newer than the snapshot; KVSET on a PUB to the collector; HUGZ keep
 from __future__ import annotations
 
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,15 +87,27 @@ class RfcClient:
                 return frames
 
     def kvset(self, key: bytes, body: bytes, properties: bytes = b"") -> list[bytes]:
-        """Send a KVSET and resend it (same UUID) until it is published back."""
+        """Send a KVSET and resend it (same UUID) until it is published back: the
+        first may be lost while the PUB's connection to the collector is made (a
+        HUGZ coming meanwhile is no echo: it waited for one that never came)."""
         update_id = uuid.uuid4().bytes
         kvset = [key, b"\x00" * 8, update_id, properties, body]
         for _ in range(50):
             self.publisher.send_multipart(kvset)
-            if self.subscriber.poll(200):
-                frames = self.next_update()
-                assert frames[2] == update_id
-                return frames
+            deadline = time.monotonic() + 0.2
+            while (left_s := deadline - time.monotonic()) > 0 and self.subscriber.poll(
+                int(left_s * 1000) + 1
+            ):
+                frames = self.subscriber.recv_multipart()
+                if frames[0] == b"HUGZ":
+                    self.hugz.append(frames)
+                    continue
+                number = struct.unpack("!Q", frames[1])[0]
+                if number > self.sequence:
+                    self.sequence = number
+                    self.store(frames[0], frames[4])
+                if frames[2] == update_id:
+                    return frames
         raise AssertionError("the KVSET never came back")
 
 
