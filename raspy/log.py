@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import MutableMapping
-from typing import Any, Final, Literal, TextIO
+from typing import Any, Final, Literal
 
 import structlog
 
@@ -123,18 +123,6 @@ class _StderrLogger(structlog.PrintLogger):
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # its stream is a property here
-    """A logging handler writing to whatever sys.stderr is at the time (as above)."""
-
-    @property
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: TextIO) -> None:
-        return
 
 
 def _stderr_logger(*_args: object) -> _StderrLogger:
