@@ -61,6 +61,13 @@ if os.path.basename(sys.argv[0] if sys.argv else "") in {*_TOOLS.values(), "-m"}
     sys.excepthook = _interrupted_quietly
 
 
+def flush_stdout() -> None:
+    """Write out what was printed (a reader that left is seen here, not at exit);
+    nothing when stdout is closed (`>&-`: None, where print() wrote nowhere)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
 def output_status(exc: OSError) -> int:
     """The status of a FILE a tool could not write: 2 when it is named wrong (a
     folder, a missing folder, no permission), 1 when the write failed on the way

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
 
-from raspy.cli import EXIT_FAILURE, EXIT_USAGE, reader_left
+from raspy.cli import EXIT_FAILURE, EXIT_USAGE, flush_stdout, reader_left
 from raspy.storage import damage
 from raspy.storage.lock import lock_holder, writer_present
 from raspy.storage.store import ReadView, Store
@@ -110,8 +110,7 @@ def stdout_errors() -> Iterator[None]:
     was written has no end line, so restore refuses it."""
     try:
         yield
-        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
-            sys.stdout.flush()
+        flush_stdout()
     except BrokenPipeError:
         raise  # the reader left: run() says nothing
     except OSError as exc:

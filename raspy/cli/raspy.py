@@ -33,6 +33,7 @@ from raspy.cli import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    flush_stdout,
     reader_left,
     version_line,
 )
@@ -195,8 +196,7 @@ def _main(argv: Sequence[str] | None) -> int:
     log.configure("error")  # retries are the client's business: one line at the end
     try:
         status: int = args.run(args)
-        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
-            sys.stdout.flush()  # a reader that left shows here, not at exit
+        flush_stdout()
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -22,6 +22,7 @@ from raspy.cli import (
     EXIT_FAILURE,
     EXIT_USAGE,
     bind_check,
+    flush_stdout,
     raspyd_config,
     reader_left,
     version_line,
@@ -153,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _flushed(status: int) -> int:
     """`status`, once stdout is written out (a reader that left is seen here)."""
-    if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
-        sys.stdout.flush()
+    flush_stdout()
     return status
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import write_named_output
+from raspy.cli import flush_stdout
 from raspy.cli import scenario_text as text
 from raspy.errors import quote
 
@@ -144,8 +145,7 @@ def read_all(paths: Sequence[str]) -> tuple[list[str], dict[str, Document]]:
 def write_output(output: str | None, data: bytes) -> None:
     """To stdout, or to a file through a temp file and a rename (never half written)."""
     if output is None:
-        if sys.stdout is not None:  # None: closed (`>&-`); print() wrote nowhere
-            sys.stdout.flush()
+        flush_stdout()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
