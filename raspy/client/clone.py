@@ -203,7 +203,9 @@ class CloneClient(Closing):
         return self._agent.syncs
 
     def wait_synced(self, timeout_s: float = 5.0) -> None:
-        """Block until the first snapshot is complete; ClientTimeout otherwise."""
+        """Block until the cache is in step with the server (`live`): the first
+        snapshot, or after a start-over (a server lost or restarted, a gap) the new
+        one, is complete; ClientTimeout otherwise."""
         deadline = time.monotonic() + timeout_s
         while not self._agent.synced.wait(min(0.5, deadline - time.monotonic())):
             if time.monotonic() >= deadline:

@@ -58,7 +58,12 @@ class ResyncCommand:
 
 class Agent:
     """Moves bytes between the three sockets and the core; the runner's thread only,
-    except `lock`, `core` (read under the lock), `synced` and `syncs` (read)."""
+    except `lock`, `core` (read under the lock), `synced` and `syncs` (read).
+
+    `synced` is set while the cache is in step with the server: set at each snapshot
+    completed, cleared whenever the core starts over or asks a new snapshot (a
+    server lost or restarted, a gap), so that a caller waiting for it after a
+    reconnect waits for the new server's copy, not the old one's."""
 
     def __init__(
         self,
@@ -198,8 +203,10 @@ class Agent:
                 case core_mod.Failed(uuid=uuid, reason=reason, detail=detail):
                     self._failed(uuid, reason, detail)
                 case core_mod.Connect(subscriptions=subscriptions):
+                    self.synced.clear()  # starting over: in step again at Synced
                     self._connect(subscriptions)
                 case core_mod.AskSnapshot(frames=frames):
+                    self.synced.clear()  # a gap or a lost echo: the same
                     dealer = self._open("dealer", zmq.DEALER)
                     dealer.connect(self._endpoints.snapshot)
                     dealer.send_multipart(frames)

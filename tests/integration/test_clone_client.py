@@ -202,6 +202,27 @@ def test_silent_server_makes_the_client_start_again_with_fresh_sockets(
         client.close()
 
 
+def test_wait_synced_after_a_reconnect_waits_for_the_new_snapshot(
+    zmq_context: Context, scripted: ScriptedServer
+) -> None:
+    """A caller waiting for the cache after the server was lost (restarted) is told
+    synced once the new server's snapshot is in, not at once from the first one."""
+    client = _client(zmq_context, scripted.endpoints, server_ttl_s=0.3)
+    try:
+        _synced(scripted, client, {b"/old": (1, b"1")}, seq=1)
+        wait_until(lambda: client.stats()["reconnects"] >= 1, what="a reconnect")
+        with pytest.raises(ClientTimeout):
+            client.wait_synced(0.2)
+        routing_id, _ = scripted.handshake()
+        scripted.answer(routing_id, {b"/new": (5, b"5")}, seq=5)
+        client.wait_synced(5)
+        assert client.live
+        assert client.items() == [(b"/new", b"5")]
+        assert client.syncs == 2
+    finally:
+        client.close()
+
+
 def test_a_server_away_for_long_is_logged_once_a_minute_not_at_each_reconnect(
     zmq_context: Context,
 ) -> None:
