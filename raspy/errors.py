@@ -179,6 +179,17 @@ class ClientTimeout(RaspyError, TimeoutError):
     """A client call got no answer within its timeout and retries."""
 
 
+class MalformedReply(ClientTimeout):
+    """A reply came but cannot be decoded: the request ends there, never resent (its
+    handler would run again, and its answer would be the same). A ClientTimeout, so
+    that a caller that handles a call left without an answer handles this one too;
+    `reason` is the decoder's token (docs/protocols.md §2.8)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 class TitanicError(RaspyError):
     """Titanic refused a call: 400 (unknown, do not retry) or 500 (retry later)."""
 

@@ -5,7 +5,7 @@ Titanic client (raspy.client.titanic), and the Clone key-value tree client
 from raspy.client.clone import Change, CloneClient, Snapshot, fetch_snapshot
 from raspy.client.mdp import Client, Worker
 from raspy.client.titanic import TitanicClient
-from raspy.errors import ClientTimeout, TitanicError
+from raspy.errors import ClientTimeout, MalformedReply, TitanicError
 from raspy.protocol.mdp import ClientReply, Version
 from raspy.transport.sockets import CurveKeys
 
@@ -16,6 +16,7 @@ __all__ = [
     "ClientTimeout",
     "CloneClient",
     "CurveKeys",
+    "MalformedReply",
     "Snapshot",
     "TitanicClient",
     "TitanicError",

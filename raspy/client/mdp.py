@@ -41,7 +41,7 @@ import zmq
 from raspy.client.link import service_name
 from raspy.client.worker import Worker, to_bytes
 from raspy.closing import Closing
-from raspy.errors import ClientTimeout, MalformedMessage, quote
+from raspy.errors import ClientTimeout, MalformedMessage, MalformedReply, quote
 from raspy.log import library_logger
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.mdp import ClientReply, Version
@@ -72,7 +72,9 @@ class Client(Closing):
     Lazy Pirate (docs/protocols.md §2.3): when no reply comes within `timeout_s`, the
     socket is closed (linger 0), a new one is made and the request sent again, up to
     `retries` sends in all (zguide's count: 3 means one send and two resends); then
-    ClientTimeout is raised. A resent request may run twice at the worker.
+    ClientTimeout is raised. A resent request may run twice at the worker. A reply
+    that comes but cannot be decoded is not waited out: it raises MalformedReply (a
+    ClientTimeout) at once, without a resend.
     """
 
     def __init__(
@@ -115,7 +117,8 @@ class Client(Closing):
         wait) that a broker gone away must not stretch by the retries. `retries`
         given here counts for this call alone: 1 for a request that must not be
         sent twice (TitanicClient's submit). ValueError if there is no body frame
-        (RFC 7 needs one).
+        (RFC 7 needs one). MalformedReply (a ClientTimeout) when a reply comes that
+        cannot be decoded: the request is not sent again.
         """
         tries = self.retries if retries is None else retries
         if tries < 1:
@@ -148,7 +151,8 @@ class Client(Closing):
         """Send one request; yield each reply (PARTIALs, then the FINAL) as it comes.
 
         The request is resent on timeout only while nothing has been yielded yet;
-        after that a timeout raises ClientTimeout at once. Leaving the loop early
+        after that a timeout raises ClientTimeout at once; a reply that cannot be
+        decoded raises MalformedReply, never a resend. Leaving the loop early
         discards the socket, so the next request starts clean; after close(), reading
         on raises ValueError.
         """
@@ -252,8 +256,14 @@ class Client(Closing):
             try:
                 reply = mdp_decode.decode_at_client(frames, self.version)
             except MalformedMessage as exc:
-                self._rejected(exc.reason, len(frames))
-                continue
+                # the broker's answer, unreadable: asked again, it would run the
+                # handler again and come back the same (a broker of another
+                # version or dialect), so the request ends here
+                raise MalformedReply(
+                    f"{self.endpoint}: malformed reply from service "
+                    f"{_shown_service(service)}: {exc}",
+                    exc.reason,
+                ) from None
             if reply.service and reply.service != service:
                 self._rejected("wrong_service", len(frames))
                 continue
@@ -282,12 +292,8 @@ class Client(Closing):
             if cut_short
             else f"after {tries} tries of {self.timeout_s}s"
         )
-        try:  # shown as it was given (a name in bytes that are not UTF-8: escaped)
-            name: bytes | str = service.decode("utf-8")
-        except UnicodeDecodeError:
-            name = service
         return ClientTimeout(
-            f"{self.endpoint}: no reply from service {quote(name)} {how}"
+            f"{self.endpoint}: no reply from service {_shown_service(service)} {how}"
         )
 
     def _rejected(self, reason: str, frames: int) -> None:
@@ -298,3 +304,12 @@ class Client(Closing):
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+
+
+def _shown_service(service: bytes) -> str:
+    """A service name as it was given (a name in bytes that are not UTF-8: escaped)."""
+    try:
+        name: bytes | str = service.decode("utf-8")
+    except UnicodeDecodeError:
+        name = service
+    return quote(name)

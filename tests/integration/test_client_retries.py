@@ -14,7 +14,7 @@ import pytest
 import zmq
 from support.zmqctx import recv
 
-from raspy.client import Client, ClientReply, ClientTimeout, Version
+from raspy.client import Client, ClientReply, ClientTimeout, MalformedReply, Version
 
 Context = zmq.Context[zmq.Socket[bytes]]
 T = TypeVar("T")
@@ -130,21 +130,54 @@ def test_client_collects_partials_then_final_in_order(
     assert future.result(timeout=5) == [b"a", b"b", b"c"]
 
 
-def test_client_ignores_malformed_and_foreign_replies(
+def test_client_ignores_a_reply_for_another_service(
     zmq_context: Context,
     router: tuple[zmq.Socket[bytes], str],
     pool: ThreadPoolExecutor,
 ) -> None:
-    """§2.8: invalid input is dropped; a reply for another service is not ours."""
+    """A reply for another service is not ours: the client waits on for its own."""
     sock, endpoint = router
     future = run_client(
         pool, zmq_context, endpoint, V02, lambda c: c.request("svc", "q")
     )
     peer = recv(sock)[0]
-    sock.send_multipart([peer, b"garbage"])
     sock.send_multipart([peer, b"MDPC02", b"\x03", b"other", b"no"])
     sock.send_multipart([peer, b"MDPC02", b"\x03", b"svc", b"yes"])
     assert future.result(timeout=5) == [b"yes"]
+
+
+# a reply each version's client cannot decode: another dialect's, or no MDP at all
+_MALFORMED = {
+    V01: [b"MDPC01", b"svc", b"no empty frame"],
+    V02: [b"", b"MDPC02", b"\x03", b"svc", b"majortomo's envelope"],
+    VMJ: [b"garbage"],
+}
+
+
+@pytest.mark.parametrize("version", [V01, V02, VMJ], ids=str)
+@pytest.mark.parametrize("streamed", [False, True], ids=["request", "parts"])
+def test_a_malformed_reply_ends_the_request_without_a_resend(
+    zmq_context: Context,
+    router: tuple[zmq.Socket[bytes], str],
+    pool: ThreadPoolExecutor,
+    version: Version,
+    streamed: bool,
+) -> None:
+    """A reply that came but cannot be decoded ends the request with MalformedReply
+    at once: asked again, the handler would run again and answer the same."""
+    sock, endpoint = router
+
+    def call(client: Client) -> object:
+        if streamed:
+            return list(client.request_parts("svc", "q"))
+        return client.request("svc", "q")
+
+    future = run_client(pool, zmq_context, endpoint, version, call)
+    peer = recv(sock)[0]
+    sock.send_multipart([peer, *_MALFORMED[version]])
+    with pytest.raises(MalformedReply, match="malformed reply from service 'svc'"):
+        future.result(timeout=5)
+    assert not sock.poll(int(2000 * TIMEOUT_S))  # never sent again (ms)
 
 
 def test_client_streams_parts_and_does_not_resend_once_a_part_arrived(
