@@ -304,8 +304,6 @@ class BrokerCore(BrokerDepartures):
         self._make_idle(worker, now)
         if not pending.failed:
             self._counts["replies"] += 1
-            if not body and pending.version is not mdp.Version.MAJORTOMO:
-                body = (b"",)  # a majortomo worker's bodiless FINAL: RFC 7/18 need one
             frames = mdp.client_reply_frames(pending.version, service.name, body)
             self._out.append(Send(pending.client, frames))
 

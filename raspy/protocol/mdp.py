@@ -172,7 +172,14 @@ def worker_request_frames(
 def client_reply_frames(
     version: Version, service: bytes, body: Sequence[bytes], final: bool = True
 ) -> list[bytes]:
-    """Broker -> client reply frames; 0.1 replies must be final (§2.3, §3.3, §3.4)."""
+    """Broker -> client reply frames; 0.1 replies must be final (§2.3, §3.3, §3.4).
+
+    An empty `body` (a majortomo worker's bodiless FINAL) goes to a majortomo client
+    as it is, to an RFC 7 or RFC 18 client as one empty frame: their replies need a
+    body frame (§3.4).
+    """
+    if not body and version is not _VMJ:
+        body = (b"",)
     if version is _V02:
         return [C_CLIENT02, C02_FINAL if final else C02_PARTIAL, service, *body]
     if version is _V01:

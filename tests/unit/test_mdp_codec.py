@@ -240,3 +240,20 @@ def test_workers_decode_the_documented_broker_commands(
 ) -> None:
     """docs/protocols.md §2.4, §3.3, §3.4: a worker of each version reads broker commands."""
     assert mdp_decode.decode_at_worker(frames, message.version) == message
+
+
+@pytest.mark.parametrize(
+    ("version", "frames"),
+    [
+        pytest.param(V01, [b"", b"MDPC01", SVC, b""], id="v01"),
+        pytest.param(V02, [b"MDPC02", b"\x03", SVC, b""], id="v02"),
+        pytest.param(VMJ, [b"", b"MDPC02", b"\x04"], id="majortomo"),
+    ],
+)
+def test_a_reply_of_no_body_frame_gets_one_empty_frame_where_its_version_needs_one(
+    version: mdp.Version, frames: list[bytes]
+) -> None:
+    """§3.4: a majortomo worker's FINAL of no body frame goes on to a majortomo
+    client as it is; an RFC 7 or RFC 18 reply needs a body frame, one empty frame."""
+    assert mdp.client_reply_frames(version, SVC, ()) == frames
+    assert mdp_decode.decode_at_client(frames, version).final
