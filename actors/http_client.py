@@ -41,7 +41,7 @@ from raspy import http_fetch, http_lookup, http_reply, http_request
 from raspy.actors import messages as msgs
 from raspy.actors.worker import LocalWorker, local_peer_id
 from raspy.clock import Clock, SystemClock
-from raspy.cores.broker import LOCAL_PREFIX
+from raspy.cores.broker_state import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp
 from raspy.stats import Stats

@@ -19,7 +19,7 @@ import structlog
 from raspy.actors import messages as msgs
 from raspy.actors.messages import ROUTE_SEPARATOR
 from raspy.clock import Clock
-from raspy.cores.broker import LOCAL_PREFIX
+from raspy.cores.broker_state import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
 from raspy.stats import Stats

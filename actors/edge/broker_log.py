@@ -7,7 +7,7 @@ from typing import Final
 
 import structlog
 
-from raspy.cores import broker
+from raspy.cores import broker_output, broker_state
 from raspy.ratelimit import LogRateLimiter
 
 log = structlog.get_logger(component="edge")
@@ -20,7 +20,7 @@ def peer_text(peer: bytes) -> str:
     its name) as `local:NAME`, one a peer chose in printable ASCII (ZMQ_ROUTING_ID)
     as `id:NAME`, and libzmq's own (0x00, then a number) and any other as hex, as
     before. The prefixes keep a name from passing for hex. At most 64 bytes shown."""
-    local = peer[:1] == broker.LOCAL_PREFIX
+    local = peer[:1] == broker_state.LOCAL_PREFIX
     name = peer[1:] if local else peer
     if name and all(0x21 <= byte <= 0x7E for byte in name):
         cut = "…" if len(name) > _SHOWN_BYTES else ""
@@ -39,12 +39,16 @@ def _service(name: bytes) -> str:
 
 
 def log_broker_output(
-    out: broker.BrokerOutput, limiter: LogRateLimiter, monotonic: Callable[[], float]
+    out: broker_output.BrokerOutput,
+    limiter: LogRateLimiter,
+    monotonic: Callable[[], float],
 ) -> None:
     """Log what the broker reports; bad input at most once per (peer, reason) a
     minute (docs/style.md §5); in-process workers come and go with their actors: debug."""
     match out:
-        case broker.Rejected(peer=peer, reason=reason, detail=detail, frames=count):
+        case broker_output.Rejected(
+            peer=peer, reason=reason, detail=detail, frames=count
+        ):
             if limiter.should_log((peer, reason), monotonic()):
                 # a worker's heartbeat to a broker that does not know it: what every
                 # remote worker sends once after raspyd restarts (told to reconnect)
@@ -60,23 +64,27 @@ def log_broker_output(
                     detail=detail,
                     frames=count,
                 )
-        case broker.WorkerRegistered(service=service, worker=worker, version=ver):
-            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+        case broker_output.WorkerRegistered(
+            service=service, worker=worker, version=ver
+        ):
+            emit = log.debug if worker[:1] == broker_state.LOCAL_PREFIX else log.info
             emit(
                 "worker_registered",
                 service=_service(service),
                 worker=peer_text(worker),
                 version=str(ver),
             )
-        case broker.WorkerRemoved(service=service, worker=worker, reason=reason):
-            emit = log.debug if worker[:1] == broker.LOCAL_PREFIX else log.info
+        case broker_output.WorkerRemoved(service=service, worker=worker, reason=reason):
+            emit = log.debug if worker[:1] == broker_state.LOCAL_PREFIX else log.info
             emit(
                 "worker_removed",
                 service=_service(service),
                 worker=peer_text(worker),
                 reason=reason,
             )
-        case broker.RequestDropped(service=service, client=client, reason=reason):
+        case broker_output.RequestDropped(
+            service=service, client=client, reason=reason
+        ):
             if limiter.should_log((service, reason), monotonic()):
                 log.warning(
                     "request_dropped",

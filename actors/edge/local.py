@@ -15,14 +15,14 @@ from typing import Any
 import pykka
 
 from raspy.actors import messages as msgs
-from raspy.cores import broker
+from raspy.cores import broker, broker_output, broker_state
 from raspy.protocol import mdp
 from raspy.stats import Stats
 from raspy.transport.outbox import split_records
 
 Ref = pykka.ActorRef[Any]
 Send = Callable[[bytes, list[bytes]], None]  # frames to a peer over the ROUTER
-Apply = Callable[[list[broker.BrokerOutput]], None]  # the edge's output handling
+Apply = Callable[[list[broker_output.BrokerOutput]], None]  # the edge's output handling
 Gone = Callable[[bytes], None]  # a peer found gone, for the broker to forget
 
 
@@ -109,7 +109,7 @@ class LocalPeers:
             self._stats.incr("edge.outbox.rejected")
         core = self._core
         for (service, client), frames in records:
-            if client[:1] == broker.LOCAL_PREFIX:
+            if client[:1] == broker_state.LOCAL_PREFIX:
                 self.deliver(client, frames)
             else:
                 send(client, frames)
@@ -117,7 +117,7 @@ class LocalPeers:
             if handed:
                 self._apply(handed)
 
-    def hand(self, request: broker.LocalRequest) -> None:
+    def hand(self, request: broker_output.LocalRequest) -> None:
         """A request the broker gives to the service's local handler."""
         service = request.request.service
         self._handed.setdefault(service, []).append((request.client, request.request))

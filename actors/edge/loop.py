@@ -16,7 +16,7 @@ from raspy.actors.edge.broker_log import log, log_broker_output, peer_text
 from raspy.actors.edge.local import LocalPeers
 from raspy.actors.edge.router import EdgeSettings, bind_router
 from raspy.clock import Clock
-from raspy.cores import broker
+from raspy.cores import broker, broker_output, broker_state
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import drain, send_frames
@@ -144,17 +144,17 @@ class EdgeLoop:
             self._forget_gone()
             self._local.flush()
 
-    def _apply(self, outputs: list[broker.BrokerOutput]) -> None:
-        send_type = broker.Send
+    def _apply(self, outputs: list[broker_output.BrokerOutput]) -> None:
+        send_type = broker_output.Send
         for out in outputs:
             if type(out) is send_type:
-                if out.peer[:1] == broker.LOCAL_PREFIX:
+                if out.peer[:1] == broker_state.LOCAL_PREFIX:
                     self._local.deliver(out.peer, out.frames)
                 else:
                     self._send(out.peer, out.frames)
-            elif type(out) is broker.LocalRequest:
+            elif type(out) is broker_output.LocalRequest:
                 self._local.hand(out)
-            elif isinstance(out, broker.ServiceAvailability):
+            elif isinstance(out, broker_output.ServiceAvailability):
                 self._local.availability(out.service, out.available)
             else:
                 log_broker_output(out, self._log_limiter, self._clock.monotonic)
@@ -190,7 +190,7 @@ class EdgeLoop:
             gone, core = self._gone, self._core
             while gone:
                 peer = gone.pop(0)
-                if peer[:1] == broker.LOCAL_PREFIX:
+                if peer[:1] == broker_state.LOCAL_PREFIX:
                     self._apply(core.forget_local(peer, "owner_dead", now))
                 else:
                     self._apply(core.peer_gone(peer, now))

@@ -70,8 +70,6 @@ from raspy.cores.broker_departures import BrokerDepartures
 from raspy.cores.broker_output import (
     BrokerOutput,
     LocalRequest,
-    Rejected,
-    RequestDropped,
     Send,
     ServiceAvailability,
     WorkerRegistered,
@@ -82,20 +80,9 @@ from raspy.cores.broker_state import LOCAL_PREFIX, Pending, Service, Worker
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
 
-__all__ = [
-    "LOCAL_PREFIX",
-    "MAX_SERVICE_BYTES",
-    "BrokerCore",
-    "BrokerOutput",
-    "BrokerSettings",
-    "LocalRequest",
-    "Rejected",
-    "RequestDropped",
-    "Send",
-    "ServiceAvailability",
-    "WorkerRegistered",
-    "WorkerRemoved",
-]
+# BrokerSettings is broker_settings': listed while actors/supervisor.py imports it
+# from here (other modules import each name from the module that defines it)
+__all__ = ["BrokerCore", "BrokerSettings"]
 
 _INF: Final = float("inf")
 # FrameLimits reasons: from a busy worker, its reply is over them

@@ -1,6 +1,6 @@
 """What BrokerCore returns: messages to send and events to count and log.
 
-Frozen values, no behaviour; re-exported by raspy.cores.broker.
+Frozen values, no behaviour.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from raspy.actors.messages import (
 )
 from raspy.actors.worker import EchoWorkerActor, local_peer_id
 from raspy.client import Client
-from raspy.cores.broker import BrokerSettings
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol.mdp import ClientRequest, client_reply_frames
 from raspy.transport.outbox import Outbox
 

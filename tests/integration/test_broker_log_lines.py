@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from raspy import log
 from raspy.actors.edge import log_broker_output
 from raspy.actors.edge.broker_log import peer_text
-from raspy.cores.broker import (
+from raspy.cores.broker_output import (
     BrokerOutput,
     Rejected,
     RequestDropped,

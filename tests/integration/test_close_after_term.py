@@ -15,7 +15,8 @@ from raspy.actors import messages as msgs
 from raspy.actors.edge import EdgeLoop, EdgeSettings
 from raspy.client import Worker
 from raspy.clock import SystemClock
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol import mdp
 from raspy.stats import Stats
 from raspy.transport.runner import Runner

@@ -15,7 +15,8 @@ from support.mdp_spec import mmi_service
 from raspy.actors import messages as msgs
 from raspy.actors.edge import EdgeLoop, EdgeSettings
 from raspy.actors.worker import local_peer_id
-from raspy.cores.broker import BrokerCore, Send
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import Send
 from raspy.protocol import mdp
 from raspy.stats import Stats
 

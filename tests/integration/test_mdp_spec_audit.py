@@ -39,7 +39,7 @@ from support.wait import wait_until
 from support.zmqctx import recv
 
 from raspy.actors.messages import GetStats
-from raspy.cores.broker import BrokerSettings
+from raspy.cores.broker_settings import BrokerSettings
 
 
 @pytest.fixture

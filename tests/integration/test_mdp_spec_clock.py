@@ -37,7 +37,7 @@ from support.mdp_spec import (
 from support.wait import wait_until
 from support.zmqctx import recv
 
-from raspy.cores.broker import BrokerSettings
+from raspy.cores.broker_settings import BrokerSettings
 
 INTERVAL_S = 1.0
 LIVENESS = 3

@@ -26,7 +26,8 @@ from support.wait import wait_until
 from raspy.actors import edge as edge_mod
 from raspy.client import Client, Version, Worker
 from raspy.clock import SystemClock
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 
 FAST_S = 0.2  # worker heartbeat interval and first reconnect delay

@@ -19,7 +19,8 @@ from support.wait import wait_until
 
 from raspy.actors import edge as edge_mod
 from raspy.clock import SystemClock
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 
 pytestmark = pytest.mark.timeout(60)

@@ -16,7 +16,7 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy.client.mdp import Worker
-from raspy.cores.broker import BrokerSettings
+from raspy.cores.broker_settings import BrokerSettings
 
 pytestmark = pytest.mark.timeout(60)
 

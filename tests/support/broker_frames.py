@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from raspy.cores.broker import (
-    LOCAL_PREFIX,
-    BrokerCore,
-    BrokerOutput,
-    BrokerSettings,
-    Send,
-)
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import BrokerOutput, Send
+from raspy.cores.broker_settings import BrokerSettings
+from raspy.cores.broker_state import LOCAL_PREFIX
 from raspy.protocol import mdp
 
 V01 = mdp.Version.V01

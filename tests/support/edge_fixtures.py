@@ -11,7 +11,8 @@ import zmq
 
 from raspy.actors import edge as edge_mod
 from raspy.clock import SystemClock
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 from raspy.transport.outbox import Outbox
 from support.zmqctx import checked_context

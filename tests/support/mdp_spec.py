@@ -14,7 +14,8 @@ import zmq
 
 from raspy.actors import edge as edge_mod
 from raspy.actors.messages import GetStats
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.stats import Stats
 from support.clock import FakeClock
 from support.wait import wait_until

@@ -21,15 +21,15 @@ from support.broker_frames import (
     sends,
 )
 
-from raspy.cores.broker import (
-    BrokerCore,
-    BrokerSettings,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import (
     RequestDropped,
     Send,
     ServiceAvailability,
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_settings import BrokerSettings
 
 # ---------------------------------------------------------------- dialogs
 

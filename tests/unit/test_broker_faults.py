@@ -22,9 +22,8 @@ from support.broker_frames import (
     sends,
 )
 
-from raspy.cores.broker import (
-    BrokerCore,
-    BrokerSettings,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import (
     Rejected,
     RequestDropped,
     Send,
@@ -32,6 +31,7 @@ from raspy.cores.broker import (
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol import mdp
 from raspy.protocol.frames import FrameLimits
 

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raspy.cores.broker import (
-    LOCAL_PREFIX,
-    BrokerCore,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import (
     BrokerOutput,
-    BrokerSettings,
     Rejected,
     RequestDropped,
     Send,
@@ -23,6 +21,8 @@ from raspy.cores.broker import (
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_settings import BrokerSettings
+from raspy.cores.broker_state import LOCAL_PREFIX
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode
 from raspy.protocol.frames import FrameLimits

@@ -24,7 +24,9 @@ from support.broker_frames import (
     sends,
 )
 
-from raspy.cores.broker import BrokerCore, BrokerSettings, RequestDropped, Send
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import RequestDropped, Send
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol import mdp
 
 PATIENCE_S = 5.0

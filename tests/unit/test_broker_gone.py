@@ -21,14 +21,14 @@ from support.broker_frames import (
     sends,
 )
 
-from raspy.cores.broker import (
-    LOCAL_PREFIX,
-    BrokerCore,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import (
     Send,
     ServiceAvailability,
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_state import LOCAL_PREFIX
 
 
 def _job() -> list[bytes]:

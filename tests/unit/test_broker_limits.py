@@ -19,16 +19,16 @@ from support.broker_frames import (
 )
 
 from raspy import config
-from raspy.cores.broker import (
-    MAX_SERVICE_BYTES,
-    BrokerCore,
-    BrokerSettings,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_book import MAX_SERVICE_BYTES
+from raspy.cores.broker_output import (
     Rejected,
     RequestDropped,
     Send,
     ServiceAvailability,
     WorkerRegistered,
 )
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.cores.broker_state import FRAME_OVERHEAD_BYTES, REQUEST_OVERHEAD_BYTES
 from raspy.errors import ConfigError
 from raspy.protocol import mdp

@@ -26,9 +26,8 @@ from support.broker_frames import (
 )
 
 from raspy.config import BrokerConfig, LimitsConfig
-from raspy.cores.broker import (
-    BrokerCore,
-    BrokerSettings,
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import (
     Rejected,
     RequestDropped,
     Send,
@@ -36,6 +35,7 @@ from raspy.cores.broker import (
     WorkerRegistered,
     WorkerRemoved,
 )
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol import mmi
 from raspy.protocol.frames import FrameLimits
 

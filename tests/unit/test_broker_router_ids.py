@@ -22,7 +22,9 @@ from support.broker_frames import (
     sends,
 )
 
-from raspy.cores.broker import LOCAL_PREFIX, BrokerCore, Rejected
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import Rejected
+from raspy.cores.broker_state import LOCAL_PREFIX
 
 
 def test_a_network_peer_with_an_in_process_id_cannot_disconnect_a_local_worker(

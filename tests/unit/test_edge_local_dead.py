@@ -11,7 +11,8 @@ from support.recording_actor import QueueRecorder
 from raspy.actors import messages as msgs
 from raspy.actors.edge.local import LocalPeers
 from raspy.actors.worker import local_peer_id
-from raspy.cores.broker import BrokerCore, BrokerOutput, Send, WorkerRemoved
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import BrokerOutput, Send, WorkerRemoved
 from raspy.protocol import mdp
 from raspy.stats import Stats
 

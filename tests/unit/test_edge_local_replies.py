@@ -11,7 +11,8 @@ from support.recording_actor import QueueRecorder
 from raspy.actors import messages as msgs
 from raspy.actors.edge.local import LocalPeers
 from raspy.actors.worker import local_peer_id
-from raspy.cores.broker import BrokerCore, LocalRequest
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import LocalRequest
 from raspy.protocol import mdp
 from raspy.stats import Stats
 from raspy.transport.outbox import LOCAL_REPLY_CHANNEL

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.broker_frames import C1, C2, SVC, T0, V01, V02, W1, ready, request, sends
 
-from raspy.cores.broker import BrokerCore, BrokerSettings, LocalRequest, RequestDropped
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_output import LocalRequest, RequestDropped
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.protocol import mdp
 
 
