@@ -18,6 +18,7 @@ from raspy.actors.clone.snapshot import SnapshotStreamer
 from raspy.clock import Clock
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_pacing import ClonePacing
+from raspy.errors import quote
 from raspy.ratelimit import LogRateLimiter
 from raspy.stats import Stats
 from raspy.transport.multipart import drain
@@ -148,6 +149,17 @@ class CloneIntake:
         self._stats.incr(out.counter)
         now = self._clock.monotonic()
         if out.worth_logging and self._limiter.should_log((peer, out.reason), now):
+            # the update refused, when it names one: the key cut short, as every
+            # outside value (docs/style.md §4), the uuid as hex
+            named: dict[str, str] = {}
+            if out.key:
+                named["key"] = quote(out.key)
+            if out.uuid:
+                named["uuid"] = out.uuid.hex()
             log.warning(
-                "clone_input_rejected", peer=peer, reason=out.reason, detail=out.detail
+                "clone_input_rejected",
+                peer=peer,
+                reason=out.reason,
+                detail=out.detail,
+                **named,
             )

@@ -353,9 +353,10 @@ class CloneCore:
 
 
 def _writer_of(frames: Sequence[bytes]) -> tuple[bytes, bytes]:
-    """(key, uuid) of a refused KVSET whose frames still read as one, else empty."""
-    try:
-        msg = clone.decode_kvmsg(frames)
-    except MalformedMessage:
+    """(key, uuid) of a refused KVSET of five frames, whatever else is wrong with it
+    (its properties, its sequence): empty when it has no key, and the uuid empty
+    when it is not 16 bytes. For the log and for an in-process writer."""
+    if len(frames) != 5 or not frames[0]:
         return b"", b""
-    return msg.key, msg.uuid
+    uuid = bytes(frames[2])
+    return bytes(frames[0]), uuid if len(uuid) == clone.UUID_BYTES else b""

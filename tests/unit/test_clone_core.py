@@ -177,6 +177,28 @@ def test_invalid_kvset_is_rejected_and_takes_no_sequence_number() -> None:
     assert core.last_seq == 0
 
 
+def test_a_kvset_refused_for_its_properties_still_names_its_key_and_uuid() -> None:
+    """Properties that do not parse (a line without `=`, a frame over the limit) are
+    refused like a bad ttl: the refusal names the key and uuid, for the log and for
+    an in-process writer waiting on its update."""
+    core = CloneCore()
+    assert core.on_kvset(_kvset(b"/a", b"1", UUID_A, b"no equals\n"), NOW) == [
+        Rejected("bad_properties", "line 'no equals'", b"/a", UUID_A)
+    ]
+    huge = b"x=" + b"y" * clone.MAX_PROPS_BYTES
+    [refused] = core.on_kvset(_kvset(b"/a", b"1", UUID_A, huge), NOW)
+    assert isinstance(refused, Rejected)
+    assert (refused.reason, refused.key, refused.uuid) == (
+        "properties_too_large",
+        b"/a",
+        UUID_A,
+    )
+    # a uuid that is not 16 bytes is none: only the key is named
+    bad_uuid = [b"/a", bytes(8), b"\x01" * 3, b"", b"1"]
+    assert core.on_kvset(bad_uuid, NOW) == [Rejected("bad_uuid", "3 bytes", b"/a")]
+    assert core.last_seq == 0
+
+
 def test_publisher_kvset_with_ttl_carries_it_as_a_property_so_clients_see_it() -> None:
     """§6.6: on the wire ttl is relative seconds, sent as an integer (ClonePublisher)."""
     core = CloneCore()

@@ -124,6 +124,26 @@ def test_collector_input_goes_to_the_core_and_refusals_are_counted_and_logged(
         pull.close(linger=0)
 
 
+def test_a_refused_kvset_is_logged_with_its_key_and_uuid_cut_short(
+    parts: CloneParts, stats: Stats
+) -> None:
+    """The log names the update refused (its properties here): the key cut to 64
+    bytes as every outside value, the uuid in hex; what names no update, neither."""
+    writer = uuid.uuid4().bytes
+    key = b"/" + b"k" * 300
+    refused = [key, bytes(8), writer, b"no equals\n", b"1"]
+    with capture_logs() as logs:
+        parts.intake.apply(parts.core.on_kvset(refused, 1.0), "collector")
+        parts.intake.apply(parts.core.on_kvset([b"KVSET"], 1.0), "collector")
+    assert stats.get("clone.rejected.bad_properties") == 1
+    first, second = (e for e in logs if e["event"] == "clone_input_rejected")
+    assert first["reason"] == "bad_properties"
+    assert first["key"] == "'/" + "k" * 63 + "'…"
+    assert first["uuid"] == writer.hex()
+    assert "key" not in second
+    assert "uuid" not in second
+
+
 def test_snapshot_requests_past_the_waiting_limit_are_refused_as_queue_full(
     parts: CloneParts, stats: Stats
 ) -> None:
