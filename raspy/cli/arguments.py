@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -23,11 +25,67 @@ DEFAULT_SERVER: Final = f"tcp://127.0.0.1:{DEFAULT_PORT_BASE}"
 DEFAULT_TIMEOUT_S: Final = 5.0
 
 
+_NO_VALUE: Final = re.compile(r"argument (.+): expected one argument")
+
+
 class UsageParser(argparse.ArgumentParser):
     """Usage errors in one line (`raspy call: argument --server: …`) and exit status
-    2, as every tool of raspy says them (argparse prints the whole usage first)."""
+    2, as every tool of raspy says them (argparse prints the whole usage first).
+
+    A value that begins with `-` is taken after its option with a space too
+    (`--since -1h`, `--timeout -1e3`), as after `=`: argparse reads one that is not
+    a plain number (`-5`) as an option, and said the option "expected one
+    argument". An option followed by another option, or by nothing, is said to
+    have no value."""
+
+    def parse_known_args(  # type: ignore[override]  # typeshed's overloads
+        self,
+        args: Sequence[str] | None = None,
+        namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
+        given = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._dash_values_joined(given), namespace)
+
+    def _dash_values_joined(self, args: list[str]) -> list[str]:
+        """`args` with each of this parser's one-value options and a following
+        value that begins with `-` made one `--option=value` (none after `--`)."""
+        joined: list[str] = []
+        index = 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                return joined + args[index:]
+            value = args[index + 1] if index + 1 < len(args) else None
+            if (
+                value is not None
+                and self._takes_one_value(arg)
+                and value.startswith("-")
+                and not value.startswith("--")
+                and value not in self._option_string_actions
+            ):
+                joined.append(f"{arg}={value}")
+                index += 2
+                continue
+            joined.append(arg)
+            index += 1
+        return joined
+
+    def _takes_one_value(self, arg: str) -> bool:
+        """Whether `arg` names (or, as argparse allows, begins the name of just one)
+        long option of this parser that takes exactly one value."""
+        if not arg.startswith("--") or "=" in arg:
+            return False
+        names = [name for name in self._option_string_actions if name.startswith(arg)]
+        if arg in self._option_string_actions:
+            names = [arg]
+        if len(names) != 1:
+            return False
+        return self._option_string_actions[names[0]].nargs is None
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse declares NoReturn
+        no_value = _NO_VALUE.fullmatch(message)
+        if no_value is not None:  # argparse's words for `--since` with none after it
+            message = f"argument {no_value.group(1)}: expected a value, got none"
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 

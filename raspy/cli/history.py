@@ -2,9 +2,9 @@
 chart (`--plot FILE.svg|FILE.png`), from the hub's `<host>.logger.history`.
 
 KEY is a Clone key (`/device/<host>.<svc>.<dev>/value`) or a device's full name.
---since/--until take a duration back from now (`24h`, `7d`), epoch seconds, or an
-ISO date (`2026-05-29T06:00`, this machine's local time unless it names a zone, as
-the times printed do: `2026-05-29 06:00:00 +02:00`). Points print in this machine's
+--since/--until take a duration back from now (`24h`, `7d`, or `-24h`), epoch
+seconds, or an ISO date (`2026-05-29T06:00`, this machine's local time unless it
+names a zone, as the times printed do: `2026-05-29 06:00:00 +02:00`). Points print in this machine's
 zone with their UTC offset (raspy.cli.time_text): the hub's zone is not in its reply.
 """
 
@@ -43,8 +43,8 @@ def when(text: str, now: float) -> float:
     text = text.strip()
     if text == "now":
         return now
-    try:
-        return now - parse_duration(text)
+    try:  # `-1h` as journalctl writes it: back from now too
+        return now - parse_duration(text.removeprefix("-"))
     except ValueError:
         pass
     try:
