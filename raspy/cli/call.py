@@ -27,7 +27,7 @@ from raspy.transport.sockets import CurveKeys
 if TYPE_CHECKING:
     from raspy.client.mdp import Client
 
-_PROG: Final = "raspy"
+_PROG: Final = "raspy call"
 _MMI_PROBE_S: Final = 1.0  # after a call timed out: is anyone serving the service?
 
 
@@ -97,14 +97,12 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.service:
         print(
-            f"{_PROG}: call: SERVICE is required, e.g. raspy call <hostname>.echo hi",
+            f"{_PROG}: SERVICE is required, e.g. raspy call <hostname>.echo hi",
             file=sys.stderr,
         )
         return EXIT_USAGE
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
-    curve = client_curve(
-        args, f"{_PROG} {args.command}"
-    )  # CurveOptionError: _main's one line, exit 2
+    curve = client_curve(args, _PROG)  # CurveOptionError: _main's one line, exit 2
     with Client(
         args.server,
         version=Version(args.version),
@@ -119,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             return _call_titanic(args, body, curve, offered)
         if not offered:
             print(
-                f"{_PROG}: call: no worker offers {args.service} ({_PROG} call "
+                f"{_PROG}: no worker offers {args.service} ({_PROG} "
                 "mmi.services lists those that do); --queue sends it all the same",
                 file=sys.stderr,
             )
@@ -185,13 +183,13 @@ def _call_titanic(
         uuid = ""
         if not offered:
             print(
-                f"{_PROG}: call: no worker offers {args.service} now; Titanic keeps "
+                f"{_PROG}: no worker offers {args.service} now; Titanic keeps "
                 "the request until one does",
                 file=sys.stderr,
             )
         try:
             uuid = titanic.submit(args.service, *body)
-            print(f"{_PROG}: call: stored as Titanic request {uuid}", file=sys.stderr)
+            print(f"{_PROG}: stored as Titanic request {uuid}", file=sys.stderr)
             reply = titanic.wait(uuid, timeout_s=args.wait)
         except KeyboardInterrupt:
             if not uuid:
@@ -206,13 +204,13 @@ def _call_titanic(
             if not uuid:
                 raise  # Titanic itself did not answer: main() says so
             print(
-                f"{_PROG}: call: no reply within {args.wait:g}s; request {uuid} stays "
+                f"{_PROG}: no reply within {args.wait:g}s; request {uuid} stays "
                 f"queued (ask again: raspy call titanic.reply {uuid})",
                 file=sys.stderr,
             )
             return EXIT_FAILURE
         except TitanicError as exc:
-            print(f"{_PROG}: call: {exc}", file=sys.stderr)
+            print(f"{_PROG}: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         titanic.close(uuid)
     _print_frames(reply)

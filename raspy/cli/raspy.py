@@ -120,9 +120,7 @@ def _status(args: argparse.Namespace) -> int:
     from raspy.cli import status
     from raspy.client.mdp import Client
 
-    curve = client_curve(
-        args, f"{_PROG} {args.command}"
-    )  # CurveOptionError: _main's one line, exit 2
+    curve = client_curve(args, f"{_PROG} status")  # CurveOptionError: exit 2
     with Client(
         args.server, timeout_s=args.timeout, retries=args.retries, curve=curve
     ) as client:
@@ -138,25 +136,25 @@ def _keys(args: argparse.Namespace) -> int:
 
     name: str = args.name
     if not name or "/" in name or name in (".", ".."):
-        print(f"{_PROG}: keys: bad NAME {shown(name)}", file=sys.stderr)
+        print(f"{_PROG} keys: bad NAME {shown(name)}", file=sys.stderr)
         return EXIT_USAGE
     longest = len(os.fsencode(f"{name}.key_secret"))
     if longest > _NAME_MAX:  # the file system refuses the name (ENAMETOOLONG)
         print(
-            f"{_PROG}: keys: NAME {shown(name)} is too long: NAME.key_secret takes "
+            f"{_PROG} keys: NAME {shown(name)} is too long: NAME.key_secret takes "
             f"{longest} bytes, a file name at most {_NAME_MAX}",
             file=sys.stderr,
         )
         return EXIT_USAGE
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():  # mkdir would say "File exists"
-        print(f"{_PROG}: keys: {folder}: not a directory", file=sys.stderr)
+        print(f"{_PROG} keys: {folder}: not a directory", file=sys.stderr)
         return EXIT_USAGE
     public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
     existing = [str(path) for path in (public, secret) if path.exists()]
     if existing:
         print(
-            f"{_PROG}: keys: refusing to overwrite {', '.join(existing)}",
+            f"{_PROG} keys: refusing to overwrite {', '.join(existing)}",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -168,7 +166,7 @@ def _keys(args: argparse.Namespace) -> int:
         os.chmod(public_path, 0o644)
     except OSError as exc:
         print(
-            f"{_PROG}: keys: cannot write to {folder}: {exc.strerror}", file=sys.stderr
+            f"{_PROG} keys: cannot write to {folder}: {exc.strerror}", file=sys.stderr
         )
         return EXIT_USAGE
     finally:
@@ -185,12 +183,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    # every line is headed `raspy COMMAND:`, as argparse heads a usage error
+    prefix = " ".join([_PROG, args.command, getattr(args, "scenario_command", "")])
+    prefix = prefix.rstrip()
+    if unknown:  # argparse would head it `raspy:`, the top parser's name
+        parser.exit(
+            EXIT_USAGE, f"{prefix}: unrecognized arguments: {' '.join(unknown)}\n"
+        )
     if args.command == "call":
         try:
             check_curve_pair(args)
         except CurveOptionError as exc:
-            parser.error(f"call: {exc}")
+            parser.exit(EXIT_USAGE, f"{prefix}: {exc}\n")
     from raspy import log
 
     log.configure("error")  # retries are the client's business: one line at the end
@@ -198,16 +203,16 @@ def _main(argv: Sequence[str] | None) -> int:
         status: int = args.run(args)
         flush_stdout()
     except KeyboardInterrupt:
-        print(f"{_PROG}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ClientTimeout as exc:
-        print(f"{_PROG}: {exc}", file=sys.stderr)
+        print(f"{prefix}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except UnicodeEncodeError as exc:
-        print(f"{_PROG}: {args.command}: {not_utf8(exc)}", file=sys.stderr)
+        print(f"{prefix}: {not_utf8(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, zmq.ZMQError) as exc:
-        print(f"{_PROG}: {args.command}: {exc}", file=sys.stderr)
+        print(f"{prefix}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `raspy call … | head -1`: the reader left
         return reader_left()

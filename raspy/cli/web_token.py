@@ -55,19 +55,19 @@ def _token(args: argparse.Namespace) -> int:
     path = token_path(args.data_dir)
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         # said as it is: mkdir's own word for it is "File exists"
-        print(f"{_PROG}: web-token: {args.data_dir}: not a directory", file=sys.stderr)
+        print(f"{_PROG} web-token: {args.data_dir}: not a directory", file=sys.stderr)
         return EXIT_USAGE
     if not os.path.isdir(args.data_dir) and not os.path.isdir(
         os.path.dirname(os.path.abspath(args.data_dir))
     ):  # write_private makes the data dir, never the folders above it
         print(
-            f"{_PROG}: web-token: cannot write {path}: No such file or directory",
+            f"{_PROG} web-token: cannot write {path}: No such file or directory",
             file=sys.stderr,
         )
         return EXIT_USAGE
     if sys.stdout is None:  # closed (`>&-`): print() writes nowhere, raises nothing
         print(
-            f"{_PROG}: web-token: stdout is closed: nobody would see the token "
+            f"{_PROG} web-token: stdout is closed: nobody would see the token "
             "(the one in use stays valid)",
             file=sys.stderr,
         )
@@ -80,25 +80,25 @@ def _token(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return reader_left()
     except OSError as exc:
-        print(f"{_PROG}: web-token: cannot print it: {exc.strerror}", file=sys.stderr)
+        print(f"{_PROG} web-token: cannot print it: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILURE
     try:
         write_private(path, hash_secret(token).line() + "\n")
     except OSError as exc:
         print(
-            f"{_PROG}: web-token: cannot write {path}: {exc.strerror} "
+            f"{_PROG} web-token: cannot write {path}: {exc.strerror} "
             "(that token is not valid)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    print(f"{_PROG}: web-token: its hash is in {path}; log in with it", file=sys.stderr)
+    print(f"{_PROG} web-token: its hash is in {path}; log in with it", file=sys.stderr)
     return EXIT_OK
 
 
 def _read_password() -> str | None:
     if sys.stdin is None:  # closed by the caller (`<&-`): Python leaves it None
         print(
-            f"{_PROG}: web-password: stdin is closed: type the password on a "
+            f"{_PROG} web-password: stdin is closed: type the password on a "
             "terminal, or pipe it in",
             file=sys.stderr,
         )
@@ -106,7 +106,7 @@ def _read_password() -> str | None:
     if sys.stdin.isatty():
         first = getpass.getpass("web password: ")
         if getpass.getpass("again: ") != first:
-            print(f"{_PROG}: web-password: the two differ", file=sys.stderr)
+            print(f"{_PROG} web-password: the two differ", file=sys.stderr)
             return None
         password = first
     else:
@@ -115,7 +115,7 @@ def _read_password() -> str | None:
         password.encode("utf-8")  # bytes that are not UTF-8 arrive as surrogates
     except UnicodeEncodeError:
         # never shown, not even in part: it is a secret
-        print(f"{_PROG}: web-password: the password is not UTF-8 text", file=sys.stderr)
+        print(f"{_PROG} web-password: the password is not UTF-8 text", file=sys.stderr)
         return None
     return password
 
@@ -126,7 +126,7 @@ def _password(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_SECRET_CHARS:
         print(
-            f"{_PROG}: web-password: expected {MIN_PASSWORD_CHARS}.."
+            f"{_PROG} web-password: expected {MIN_PASSWORD_CHARS}.."
             f"{MAX_SECRET_CHARS} characters, got {len(password)}",
             file=sys.stderr,
         )
@@ -136,9 +136,9 @@ def _password(args: argparse.Namespace) -> int:
         write_private(path, hash_secret(password).line() + "\n", make_folder=False)
     except OSError as exc:
         print(
-            f"{_PROG}: web-password: cannot write {path}: {exc.strerror}",
+            f"{_PROG} web-password: cannot write {path}: {exc.strerror}",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    print(f"{_PROG}: web-password: hash written to {path}", file=sys.stderr)
+    print(f"{_PROG} web-password: hash written to {path}", file=sys.stderr)
     return EXIT_OK

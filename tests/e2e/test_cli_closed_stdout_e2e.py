@@ -53,7 +53,7 @@ def test_a_web_token_nobody_would_see_does_not_replace_the_one_in_use(
     before = _closed_stdout("raspy", "web-token", "--data-dir", str(tmp_path))
     assert before.returncode == 2, before.stderr
     assert before.stderr == (
-        "raspy: web-token: stdout is closed: nobody would see the token "
+        "raspy web-token: stdout is closed: nobody would see the token "
         "(the one in use stays valid)\n"
     )
     assert not (tmp_path / "web-token").exists()

@@ -444,12 +444,12 @@ def test_ctrl_c_while_raspy_call_titanic_waits_shows_the_uuid(hub: Daemon) -> No
     uuid = first[-1].strip().rsplit(" ", 1)[-1]
     assert len(uuid) == 32
     assert first[0] == (  # Titanic keeps it for the worker to come: only said
-        "raspy: call: no worker offers nobody.here now; Titanic keeps the request "
+        "raspy call: no worker offers nobody.here now; Titanic keeps the request "
         "until one does\n"
     )
     assert "Traceback" not in stderr
     assert stderr.splitlines() == [
-        f"raspy: interrupted; request {uuid} stays queued "
+        f"raspy call: interrupted; request {uuid} stays queued "
         f"(ask again: raspy call titanic.reply {uuid})"
     ]
 
@@ -582,7 +582,7 @@ def test_a_web_password_that_is_not_utf8_is_refused_and_never_shown(
     )
     stderr = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 2, stderr
-    assert stderr == "raspy: web-password: the password is not UTF-8 text\n"
+    assert stderr == "raspy web-password: the password is not UTF-8 text\n"
     assert not (tmp_path / "hash").exists()
 
 

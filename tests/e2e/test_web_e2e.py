@@ -172,7 +172,7 @@ def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) 
         short.stderr,
         good.returncode,
         verify("a long enough one", stored),
-    ) == (2, "raspy: web-password: expected 8..1024 characters, got 5\n", 0, True)
+    ) == (2, "raspy web-password: expected 8..1024 characters, got 5\n", 0, True)
 
 
 def test_a_mistyped_folder_is_refused_not_made(tmp_path: Path) -> None:
@@ -184,12 +184,12 @@ def test_a_mistyped_folder_is_refused_not_made(tmp_path: Path) -> None:
     assert (token.returncode, token.stdout, token.stderr) == (
         2,
         "",
-        f"raspy: web-token: cannot write {tmp_path}/no/data/web-token: "
+        f"raspy web-token: cannot write {tmp_path}/no/data/web-token: "
         "No such file or directory\n",
     )
     assert (password.returncode, password.stderr) == (
         2,
-        f"raspy: web-password: cannot write {tmp_path}/nodir/web.hash: "
+        f"raspy web-password: cannot write {tmp_path}/nodir/web.hash: "
         "No such file or directory\n",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == []

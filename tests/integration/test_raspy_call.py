@@ -62,7 +62,7 @@ def test_raspy_call_exits_1_after_its_tries_time_out(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
-        f"raspy: {endpoint}: no reply from service 'mmi.service' after 2 tries of "
+        f"raspy call: {endpoint}: no reply from service 'mmi.service' after 2 tries of "
         "0.2s (asked whether a worker offers 'nobody': nothing was sent)"
     )
     asked = [recv(sock), recv(sock)]
@@ -86,7 +86,7 @@ def test_raspy_call_exits_1_after_its_request_times_out(
         err.decode()
         .splitlines()[-1]
         .startswith(
-            f"raspy: {endpoint}: no reply from service 'slow' after 2 tries of 0.2s"
+            f"raspy call: {endpoint}: no reply from service 'slow' after 2 tries of 0.2s"
         )
     )
 
@@ -108,7 +108,7 @@ def test_after_a_timeout_raspy_call_says_whether_any_worker_serves_it(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[-1] == (
-        f"raspy: {endpoint}: no reply from service 'lamp' after 1 tries of 0.2s"
+        f"raspy call: {endpoint}: no reply from service 'lamp' after 1 tries of 0.2s"
         " (no worker serves 'lamp' now)"
     )
 
@@ -124,7 +124,7 @@ def test_raspy_call_refuses_a_service_no_worker_offers_and_sends_nothing(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines() == [
-        "raspy: call: no worker offers kitchen.relay (raspy call mmi.services lists "
+        "raspy call: no worker offers kitchen.relay (raspy call mmi.services lists "
         "those that do); --queue sends it all the same"
     ]
     assert sock.poll(200) == 0
@@ -158,7 +158,7 @@ def test_raspy_call_titanic_says_no_worker_is_there_and_submits_it_all_the_same(
     status, out, err = finish(process)
     assert (status, out) == (1, b"")
     assert err.decode().splitlines()[0] == (
-        "raspy: call: no worker offers kitchen.relay now; Titanic keeps the request "
+        "raspy call: no worker offers kitchen.relay now; Titanic keeps the request "
         "until one does"
     )
 

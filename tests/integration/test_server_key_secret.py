@@ -53,7 +53,7 @@ def test_raspy_warns_and_goes_on(tmp_path: Path) -> None:
         1,
         "",
         f"raspy status: warning: {warning(tmp_path)}\n"
-        f"raspy: {endpoint}: no reply from service 'mmi.services' after 1 tries of "
+        f"raspy status: {endpoint}: no reply from service 'mmi.services' after 1 tries of "
         "0.2s\n",
     )
 
