@@ -243,6 +243,29 @@ HUB_OPTION_DEFAULTS: Final[dict[str, object]] = {
 }
 
 
+def add_host_option(
+    parser: argparse.ArgumentParser, *, given_only: bool = False, more_help: str = ""
+) -> None:
+    """--host NAME, default None (this machine's name: raspy.names.short_hostname)."""
+    parser.add_argument(
+        "--host",
+        metavar="NAME",
+        type=host_argument,
+        default=_default(None, given_only),
+        help="the hub's host name in service names (default: this machine's)"
+        + more_help,
+    )
+
+
+def under_host(name: str, host: str | None) -> str:
+    """A service or device name that begins with `.` (`.echo`, `.fake.lamp`) under
+    the hub's host name (--host, else this machine's); any other as it is, since no
+    name part begins with a dot (raspy.names.NAME_SEGMENT)."""
+    from raspy.names import short_hostname
+
+    return f"{host or short_hostname()}{name}" if name.startswith(".") else name
+
+
 def add_hub_options(
     parser: argparse.ArgumentParser,
     *,
@@ -253,13 +276,7 @@ def add_hub_options(
     --timeout, and the CURVE pair (defaults: HUB_OPTION_DEFAULTS). `given_only`
     for a nested sub-command that repeats its group's (see _default)."""
     add_server_option(parser, given_only=given_only)
-    parser.add_argument(
-        "--host",
-        metavar="NAME",
-        type=host_argument,
-        default=_default(None, given_only),
-        help="the hub's host name in service names (default: this machine's)",
-    )
+    add_host_option(parser, given_only=given_only)
     parser.add_argument(
         "--timeout",
         type=seconds_argument,

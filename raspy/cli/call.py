@@ -1,5 +1,6 @@
 """`raspy call SERVICE [BODY...]`: one MDP request, each reply body frame printed on
-its own line (UTF-8 where it decodes, else 0x-hex); `--titanic` through Titanic. A
+its own line (UTF-8 where it decodes, else 0x-hex); `--titanic` through Titanic;
+a SERVICE that begins with `.` is under --host (`.echo`), as names are elsewhere. A
 worker is looked for first (RFC 8 mmi.service), so that no request waits in the
 broker for one that comes too late, and a timeout says whether anyone serves it."""
 
@@ -14,10 +15,12 @@ from raspy.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import (
     UsageParser,
     add_curve_options,
+    add_host_option,
     add_server_option,
     client_curve,
     count_argument,
     seconds_argument,
+    under_host,
 )
 from raspy.errors import ClientTimeout
 from raspy.protocol import mmi
@@ -38,7 +41,9 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
         description="Send one MDP request; print each reply body frame on a line.",
     )
     call.add_argument(
-        "service", nargs="?", help="service name, e.g. <hostname>.echo (required)"
+        "service",
+        nargs="?",
+        help="service name, e.g. <hostname>.echo, or .echo for the --host's (required)",
     )
     call.add_argument(
         "body",
@@ -46,6 +51,7 @@ def add_parser(commands: argparse._SubParsersAction[UsageParser]) -> None:
         help="body frames (UTF-8); none sends one empty frame",
     )
     add_server_option(call)
+    add_host_option(call, more_help="; a SERVICE beginning with . is under it (.echo)")
     call.add_argument(
         "--timeout",
         type=seconds_argument,
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    args.service = under_host(args.service, args.host)
     body = [frame.encode("utf-8") for frame in args.body] or [b""]
     curve = client_curve(args, _PROG)  # CurveOptionError: _main's one line, exit 2
     with Client(

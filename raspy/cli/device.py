@@ -2,8 +2,9 @@
 
 NAME is the device's full name as the tree has it, `<host>.<service>.<device>`
 (`pi.fake.lamp`, `pi.fake.tv.volume`), or with its friendly_name for the device
-(`pi.fake.Desk lamp`); the request goes to `<host>.<service>.devices`
-(raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
+(`pi.fake.Desk lamp`), or `.<service>.<device>` under --host (default this
+machine's name, as the other sub-commands take it); the request goes to
+`<host>.<service>.devices` (raspy.devices.service) as `{"v": 1, "action": ACTION, "device": ..., "value": ...}`.
 VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
 else the text itself. It is sent once: a toggle sent again after a timeout could run
 twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
@@ -25,8 +26,10 @@ from raspy.cli import EXIT_OK, EXIT_USAGE
 from raspy.cli.arguments import (
     DEFAULT_TIMEOUT_S,
     add_curve_options,
+    add_host_option,
     add_server_option,
     seconds_argument,
+    under_host,
 )
 from raspy.cli.hub_call import NoReply, Refused, call_json
 from raspy.devices.template import JsonValue
@@ -52,7 +55,10 @@ def add_parser(commands: Commands) -> None:
         "poll, reset (README, Device services).",
     )
     device.add_argument(
-        "name", metavar="NAME", help="the device's full name, <host>.<service>.<device>"
+        "name",
+        metavar="NAME",
+        help="the device's full name, <host>.<service>.<device>, or .<service>.<device> "
+        "for the --host's",
     )
     device.add_argument("action", metavar="ACTION", help="e.g. on, toggle, level, get")
     device.add_argument(
@@ -64,7 +70,8 @@ def add_parser(commands: Commands) -> None:
     device.add_argument(
         "--json", action="store_true", help="print the device service's JSON reply"
     )
-    add_server_option(device)  # the hub's host name is in NAME: no --host
+    add_server_option(device)
+    add_host_option(device, more_help="; a NAME beginning with . is under it")
     device.add_argument(
         "--timeout",
         type=seconds_argument,
@@ -127,6 +134,7 @@ def answer_text(name: str, reply: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused (a bad
     NAME or VALUE, an ACTION the device does not have)."""
+    args.name = under_host(args.name, args.host)
     try:
         service, device = split_name(args.name)
         document: dict[str, Any] = {"v": 1, "action": args.action, "device": device}
