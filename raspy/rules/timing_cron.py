@@ -252,6 +252,7 @@ def parse_cron(text: str) -> CronSchedule:
                     f"unexpected character in {quote(field)}"
                 )
             _refuse_random(expression, position, field)
+            _refuse_stepped_wrap(expression, position, field)
     never: list[CroniterBadDateError] = []
     for half in _halves(expression):
         try:
@@ -281,6 +282,55 @@ def _refuse_random(expression: str, position: int, field: str) -> None:
             f"cron {quote(expression)}: field {position}: `R` and `H` (a random or "
             f"hashed time) are not read; give the time in {quote(field)}"
         )
+
+
+# A range that wraps around (`5-2`, `FRI-MON`, `22-2`) is read by croniter as it is
+# meant, on past the field's end and on from its start (5-59,0-2); with a step it
+# counts the wrap one off (`50-10/7`: 50, 57, 5 where 4 is meant), so that is refused.
+_STEPPED_RANGE: Final = re.compile(r"([0-9A-Za-z]+)-([0-9A-Za-z]+)/([0-9]+)")
+_FIELD_SPANS: Final = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_MONTHS: Final = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")  # fmt: skip
+_WEEKDAYS: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_NAMES: Final[tuple[dict[str, int], ...]] = (
+    {},
+    {},
+    {},
+    {name: n for n, name in enumerate(_MONTHS, 1)},
+    {name: n for n, name in enumerate(_WEEKDAYS)},
+)
+
+
+def _refuse_stepped_wrap(expression: str, position: int, field: str) -> None:
+    """A range that wraps around with a step: refused, with the two ranges to write."""
+    low, high = _FIELD_SPANS[position - 1]
+    names = _NAMES[position - 1]
+    for item in field.split(","):
+        found = _STEPPED_RANGE.fullmatch(item)
+        if found is None:
+            continue
+        start, end = (_value(text, names) for text in found.group(1, 2))
+        step = int(found.group(3))
+        if start is None or end is None or step <= 1:
+            continue
+        if position == 5:  # a weekday's 7 is its 0, Sunday
+            start, end = start % 7, end % 7
+        if start <= end:
+            continue  # no wrap
+        last = start + step * ((high - start) // step)
+        again = last + step - (high - low + 1)
+        write = f"{start}-{high}/{step}" + (
+            f",{again}-{end}/{step}" if again <= end else ""
+        )
+        raise ValueError(
+            f"cron {quote(expression)}: {_FIELD_NAMES[position - 1]} field: a range "
+            f"that wraps around takes no step ({quote(item)}); write {write}"
+        )
+
+
+def _value(text: str, names: dict[str, int]) -> int | None:
+    if text.isdigit():
+        return int(text)
+    return names.get(text.lower())
 
 
 def _said(reason: str, expression: str) -> str:
