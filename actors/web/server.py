@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
 from collections.abc import Callable
@@ -39,6 +40,24 @@ MAX_CONNECTIONS: Final = 256  # uvicorn's limit_concurrency: more get 503
 # on one address (a reverse proxy's, all of them behind it), and one client needs
 # eight addresses to fill MAX_CONNECTIONS.
 MAX_CONNECTIONS_PER_ADDRESS: Final = 32
+# An IPv6 client is counted by its /64: one host is given a whole /64 (2^64
+# addresses, SLAAC and privacy addresses), and could otherwise open 32 from each.
+IPV6_PREFIX_BITS: Final = 64
+
+
+def counted_as(address: str) -> str:
+    """What the per-address cap counts a peer under: an IPv4 address as it is, an
+    IPv6 one by its /64 (`2001:db8:0:1::/64`), an IPv4-mapped one (`::ffff:192.0.2.7`,
+    a dual-stack socket's) as its IPv4 address; text that is no address as it is."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])  # fe80::1%eth0
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX_BITS}", strict=False))
 
 
 class _HeaderDeadline(H11Protocol):
@@ -51,7 +70,8 @@ class _HeaderDeadline(H11Protocol):
     request's body is not all in `timeout_s` after its headers (the handler reading
     it sees the client gone). The deadlines alone bound how long each connection
     lasts, not how many one client holds: ~26 new ones a second kept 256 open. One
-    beyond `per_address` open from its address is closed at once."""
+    beyond `per_address` open from its address (an IPv6 one's /64: counted_as) is
+    closed at once."""
 
     timeout_s = HEADER_TIMEOUT_S
     per_address = MAX_CONNECTIONS_PER_ADDRESS
@@ -62,13 +82,15 @@ class _HeaderDeadline(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._address = "" if self.client is None else str(self.client[0])
+        address = "" if self.client is None else str(self.client[0])
+        self._address = counted_as(address)
         count = self.open_from.get(self._address, 0) + 1
         self.open_from[self._address] = count
         if count > self.per_address:
             log.warning(
                 "web_connection_refused",
-                address=self._address,
+                address=address,
+                counted_as=self._address,
                 reason=f"over {self.per_address} connections open from it",
             )
             transport.close()
