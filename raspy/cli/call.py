@@ -22,7 +22,7 @@ from raspy.cli.arguments import (
     seconds_argument,
     under_host,
 )
-from raspy.errors import ClientTimeout
+from raspy.errors import ClientTimeout, MalformedReply
 from raspy.protocol import mmi
 from raspy.protocol.mdp import Version
 from raspy.transport.sockets import CurveKeys
@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILURE
         try:
             reply = client.request(args.service, *body)
+        except MalformedReply:
+            raise  # an answer came: whether a worker serves it is beside the point
         except ClientTimeout as exc:
             raise ClientTimeout(f"{exc}{_why_silent(client, args.service)}") from None
     _print_frames(reply)
