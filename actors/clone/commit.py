@@ -108,10 +108,12 @@ class CommitPipeline(CommitFailures):
         self._settle(publish, limit_s)
 
     def write_pending(self, limit_s: float) -> None:
-        """After the I/O thread failed: store the coalesced values (subscribers were
-        told most of them) and publish nothing, for up to `limit_s`; the server
-        started in its place reads the store once they are written (load())."""
-        self._collect()
+        """After the I/O thread failed: store what was accepted and the coalesced
+        values (subscribers were told most of them) and publish nothing, for up to
+        `limit_s`; a durable update is stored, or its writer told it is lost
+        (on_lost). The server started in its place reads the store once they are
+        written (load())."""
+        self.submit()
         self._settle(None, limit_s)
 
     def _settle(self, publish: Callable[[], None] | None, limit_s: float) -> None:
@@ -124,15 +126,18 @@ class CommitPipeline(CommitFailures):
             # a flush that failed here is not tried again: the values it kept are
             # lost with the process, as they were before the stop
             retry = self._flush_failures == failures
-            waiting = bool(self._flushing or (retry and self.buffer.pending_count))
+            waiting = bool(
+                self._flushing or self._batches or (retry and self.buffer.pending_count)
+            )
             if publish is not None:
-                waiting = waiting or bool(self._batches) or (retry and self.in_flight)
+                waiting = waiting or (retry and self.in_flight)
             if not waiting:
                 return
             poller.poll(100)
             self._wake.drain()
-            if publish is None:
-                self._collect()
+            if publish is None:  # settled as released, told to no one
+                for _ in self.released(told=False):
+                    pass
             else:
                 publish()
             if retry:
@@ -293,12 +298,14 @@ class CommitPipeline(CommitFailures):
             reason=str(error),
         )
 
-    def released(self) -> Iterator[core_mod.Update]:
+    def released(self, *, told: bool = True) -> Iterator[core_mod.Update]:
         """Stored (or covered) updates in sequence order, each exactly once.
 
-        A failed transaction loses its durable updates: logged, counted and their
-        UUIDs forgotten so that a resend gets through. Its coalesced updates still go
-        out once a mark covers them; if storing that mark alone fails, they are lost.
+        A failed transaction loses its durable updates: logged, counted, their
+        writers told (on_lost) and their UUIDs forgotten so that a resend gets
+        through. Its coalesced updates still go out once a mark covers them; if
+        storing that mark alone fails, they are lost. `told=False` (after the I/O
+        thread failed): the caller publishes nothing, so none is counted published.
         """
         self._collect()
         while self._batches and self._batches[0].done:
@@ -312,17 +319,18 @@ class CommitPipeline(CommitFailures):
                 self._lost(batch)
             self._batches.popleft()
             if batch.entries:
-                yield from self._release(batch)
+                yield from self._release(batch, told)
 
     def _covered(self, batch: Batch) -> bool:
         last = max((u.seq for u, c in batch.entries if c), default=0)
         return self.blocks.covered(last)
 
-    def _release(self, batch: Batch) -> Iterator[core_mod.Update]:
+    def _release(self, batch: Batch, told: bool) -> Iterator[core_mod.Update]:
         buffer = self.buffer
         for update, coalesced in batch.entries:
             buffer.released(update, coalesced=coalesced)
             yield update
         self.published_seq = batch.entries[-1][0].seq
-        self._stats.incr("clone.published", len(batch.entries))
+        if told:
+            self._stats.incr("clone.published", len(batch.entries))
         self._stats.gauge("clone.last_seq", self.published_seq)

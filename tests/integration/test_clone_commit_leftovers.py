@@ -1,0 +1,79 @@
+"""What the Clone server's commit pipeline leaves when its I/O thread fails: a
+durable update is stored, or its writer told it is lost. Real LMDB."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from support.clone_pipeline import reading, stored
+
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.config import StoreConfig
+from raspy.cores import clone as core_mod
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.storage.tables import KvRecord
+from raspy.transport.wakeup import Wakeup
+
+pytestmark = pytest.mark.timeout(60)
+
+UUID = b"u" * 16
+
+
+class _Told:
+    """on_lost's calls: (key, uuid, reason) of each writer told its write is lost."""
+
+    def __init__(self) -> None:
+        self.lost: list[tuple[bytes, bytes, str]] = []
+
+    def __call__(self, key: bytes, uuid: bytes, reason: str) -> None:
+        self.lost.append((key, uuid, reason))
+
+
+def _pipeline(store: Store, wake: Wakeup, told: _Told) -> CommitPipeline:
+    pipeline = CommitPipeline(store, core_mod.CloneCore(), Stats(), wake, on_lost=told)
+    pipeline.load(0.0)
+    return pipeline
+
+
+def test_a_durable_update_accepted_when_the_io_thread_fails_is_stored(
+    tmp_path: Path,
+) -> None:
+    """The I/O thread failed between accepting an in-process write and its turn's
+    submit: the write was neither stored nor its writer told anything."""
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    wake = Wakeup()
+    try:
+        told = _Told()
+        pipeline = _pipeline(store, wake, told)
+        pipeline.accept(reading(1, b"on", uuid=UUID))
+        pipeline.write_pending(5.0)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"on", b"", None)
+        assert told.lost == []
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_durable_update_that_fails_after_the_io_thread_failed_is_said_lost(
+    tmp_path: Path,
+) -> None:
+    """Its write failed while (or after) the I/O thread failed: nothing released it
+    any more, so its writer, which waits for KeyChanged or KeyRefused, heard
+    nothing."""
+    config = replace(StoreConfig(map_size_initial_mb=1), max_value_bytes=1000)
+    store = Store.open(tmp_path / "data", config)
+    wake = Wakeup()
+    try:
+        told = _Told()
+        pipeline = _pipeline(store, wake, told)
+        pipeline.accept(reading(1, b"x" * 2000, uuid=UUID))  # too large for the store
+        pipeline.submit()
+        pipeline.write_pending(5.0)
+        assert told.lost == [(b"/device/t/value", UUID, "commit_failed")]
+        assert stored(store, b"/device/t/value") is None
+    finally:
+        wake.close()
+        store.close()
