@@ -1,5 +1,6 @@
-"""What the Clone server's commit pipeline leaves when its I/O thread fails: a
-durable update is stored, or its writer told it is lost. Real LMDB."""
+"""What the Clone server's commit pipeline leaves when a write or its I/O thread
+fails: a durable update is stored, or its writer told it is lost; a coalesced value
+the map cannot take is dropped alone, not with every other. Real LMDB."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.clone_pipeline import reading, stored
+from support.clone_pipeline import drained, reading, stored
+from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.config import StoreConfig
@@ -74,6 +76,51 @@ def test_a_durable_update_that_fails_after_the_io_thread_failed_is_said_lost(
         pipeline.write_pending(5.0)
         assert told.lost == [(b"/device/t/value", UUID, "commit_failed")]
         assert stored(store, b"/device/t/value") is None
+    finally:
+        wake.close()
+        store.close()
+
+
+def _flushed(pipeline: CommitPipeline) -> None:
+    """A flush submitted now, and waited for (what it wrote, or put back)."""
+    pipeline.flush()
+
+    def settled() -> bool:
+        list(pipeline.released())  # collects the store's answers
+        return pipeline._flushing is None
+
+    wait_until(settled, what="the flush settled")
+
+
+def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
+    tmp_path: Path,
+) -> None:
+    """A flush is one transaction: one value bigger than the map's maximum made
+    every flush fail, so no other reading was ever stored again (and each was put
+    back for the next flush, which failed the same way)."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        big = reading(1, b"b" * (3 << 19), key=b"/device/big/value")  # 1.5 MB
+        pipeline.accept(big, coalesced=True)
+        pipeline.accept(reading(2, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1, 2]
+        _flushed(pipeline)
+        assert stored(store, b"/device/t/value") == KvRecord(2, b"21.5", b"", None)
+        assert stored(store, b"/device/big/value") is None
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert pipeline.buffer.pending_count == 0  # not tried again and again
+        pipeline.accept(reading(3, b"22.0"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [3]
+        _flushed(pipeline)
+        assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
+        assert stats.get("clone.coalesced.flush_failed") == 0
     finally:
         wake.close()
         store.close()

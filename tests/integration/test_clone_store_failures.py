@@ -66,9 +66,46 @@ def _readings(server: CloneServer, *entries: tuple[bytes, bytes]) -> None:
 def test_a_failed_flush_keeps_its_values_for_the_next_one(
     zmq_context: Context, tmp_path: Path, clock: FakeClock
 ) -> None:
-    """A flush the store refused (here its map at the maximum) lost its values: a
-    key with no further reading (a statistic, a quiet sensor) was never written,
-    also not at a clean stop, and a restart showed it gone."""
+    """A flush the store refused (here its map at the maximum, with room for none
+    of its values) lost its values: a key with no further reading (a statistic, a
+    quiet sensor) was never written, also not at a clean stop, and a restart showed
+    it gone."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(
+                running, (b"/stats/big", BIG_READING), (b"/stats/bulk", BIG_READING)
+            )
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 2,
+                what="the flush failed",
+            )
+            assert stored(store, b"/stats/bulk") is None
+            _make_room(store, filled)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flushes") == 1,
+                what="the next flush",
+            )
+            assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+            assert stored(store, b"/stats/bulk") == KvRecord(2, BIG_READING, b"", None)
+            assert running.counter("clone.coalesced.dropped") == 0
+    finally:
+        store.close()
+
+
+def test_a_reading_a_full_map_cannot_take_does_not_hold_back_the_others(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A flush is one transaction: one reading too big for what the map at its
+    maximum has left failed it whole, at every interval, and no other reading was
+    stored again. The others are written, that one dropped (counted, logged); its
+    next reading is written once there is room."""
     config = StoreConfig(
         map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
     )
@@ -79,18 +116,20 @@ def test_a_failed_flush_keeps_its_values_for_the_next_one(
             filled = _fill(store)
             clock.advance(INTERVAL_S)
             wait_until(
-                lambda: running.counter("clone.coalesced.flush_failed") == 2,
-                what="the flush failed",
+                lambda: running.counter("clone.coalesced.dropped") == 1,
+                what="the big reading dropped",
             )
-            assert stored(store, b"/stats/up") is None
+            assert stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+            assert stored(store, b"/stats/big") is None
+            assert running.counter("clone.coalesced.flush_failed") == 0
             _make_room(store, filled)
+            _readings(running, (b"/stats/big", BIG_READING))
             clock.advance(INTERVAL_S)
             wait_until(
-                lambda: running.counter("clone.coalesced.flushes") == 1,
+                lambda: running.counter("clone.coalesced.flushes") == 2,
                 what="the next flush",
             )
-            assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
-            assert stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+            assert stored(store, b"/stats/big") == KvRecord(3, BIG_READING, b"", None)
     finally:
         store.close()
 
