@@ -84,7 +84,14 @@ class CoalescedFlushes(CommitFailures):
         """Submit the pending coalesced values now (unless a flush is in flight)."""
         if self._flushing is not None or not self.buffer.pending_count:
             return
-        flush = Flush(self.buffer.take())
+        # only what a stored mark covers: a reading whose block's mark is still on
+        # its way is published only once it is stored, and never if it fails
+        # (CommitFailures._lost); written before, the store would hold a value no
+        # subscriber was told
+        taken = self.buffer.take(self.blocks.confirmed)
+        if not taken:
+            return
+        flush = Flush(taken)
         self._flushing = flush
         self._submit_flush(flush)
 

@@ -1,14 +1,16 @@
 """What the Clone server's commit pipeline leaves when a write or its I/O thread
 fails: a durable update is stored, or its writer told it is lost; a coalesced value
-the map cannot take is dropped alone, not with every other. Real LMDB."""
+the map cannot take is dropped alone, not with every other; one whose block's mark
+was not stored is never written. Real LMDB."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
-from support.clone_pipeline import drained, reading, stored
+from support.clone_pipeline import Refusing, drained, reading, stored
 from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
@@ -121,6 +123,39 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
         _flushed(pipeline)
         assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
         assert stats.get("clone.coalesced.flush_failed") == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
+    tmp_path: Path,
+) -> None:
+    """The interval's flush came in the turn that accepted the reading, so it took
+    the reading before its block's mark was stored; the mark failed, so no
+    subscriber was told the reading, yet the flush wrote it: the store held a value
+    that nobody was shown, and a snapshot or a restart showed it."""
+    store = Store.open(
+        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1)
+    )
+    wake = Wakeup()
+    try:
+        refusing = Refusing(store)
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(reading(1, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1]
+        refusing.refuse = 1  # the mark for seq 2
+        pipeline.accept(reading(2, b"22.0"), coalesced=True)
+        pipeline.submit()
+        pipeline.flush()  # the turn's tick: the interval is up
+        store.written()  # whatever that flush submitted is written
+        assert drained(pipeline) == []
+        pipeline.finish(lambda: None, 5.0)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
     finally:
         wake.close()
         store.close()
