@@ -141,6 +141,13 @@ class DataDirError(StoreError):
     """The data dir cannot be created or made private (0700)."""
 
 
+class DataDirLockError(StoreError):
+    """The data dir's lock file cannot be made, locked or written for a reason
+    other than a full disk (a folder in its place, no permission, a read-only
+    mount, an I/O error): a runtime failure, named with the file and the OS's
+    words, not a bug."""
+
+
 class StoreNewerError(StoreError):
     """The store was written by a newer raspy (a newer schema): not damaged, and
     nothing was written to it; the message says what helps."""

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from raspy.errors import StoreLockedError
+from raspy.errors import DataDirLockError, StoreError, StoreLockedError
 from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
@@ -34,16 +34,16 @@ class DataDirLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            write_errors.raise_if_no_room(
-                data_dir, f"writing its lock file {self.path.name}", exc
-            )
-            raise
+            raise self._unusable("open", exc) from exc
         try:
             _lock_exclusive(fd)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
             raise StoreLockedError(in_use(data_dir, holder)) from None
+        except OSError as exc:  # e.g. a filesystem without flock
+            os.close(fd)
+            raise self._unusable("lock", exc) from exc
         except BaseException:
             os.close(fd)
             raise
@@ -52,11 +52,21 @@ class DataDirLock:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError as exc:  # the kernel drops the flock with the last fd
             os.close(fd)
-            write_errors.raise_if_no_room(
-                data_dir, f"writing its lock file {self.path.name}", exc
-            )
-            raise
+            raise self._unusable("write", exc) from exc
         self._fd = fd
+
+    def _unusable(self, doing: str, exc: OSError) -> StoreError:
+        """A full disk said as one (StoreFullError); any other failure of the lock
+        file (a folder in its place, no permission, a read-only mount, EIO) named
+        with the file and the OS's words, not left to be taken for a bug."""
+        data_dir = self.path.parent
+        write_errors.raise_if_no_room(
+            data_dir, f"writing its lock file {self.path.name}", exc
+        )
+        return DataDirLockError(
+            f"data dir {data_dir}: cannot {doing} its lock file {self.path}: "
+            f"{exc.strerror or exc}"
+        )
 
     def release(self) -> None:
         """Unlock and close; safe to call twice."""

@@ -15,12 +15,12 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import structlog
 import zmq
 
-from raspy.actors.clone.commit_failures import Batch, CommitFailures
+from raspy.actors.clone.commit_failures import Batch
+from raspy.actors.clone.flushes import Alone, CoalescedFlushes, Flush
 from raspy.actors.clone.records import kv_essentials, load_state, store_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
@@ -33,21 +33,15 @@ from raspy.transport.wakeup import Wakeup
 log = structlog.get_logger(component="clone")
 
 
-@dataclass
-class _Flush:
-    """One group commit of coalesced values."""
-
-    updates: list[core_mod.Update]
-
-
-class CommitPipeline(CommitFailures):
+class CommitPipeline(CoalescedFlushes):
     """Accepted -> submitted -> committed -> released in order. I/O thread only,
     except `_committed`, which the writer thread calls.
 
     Durable updates are stored before they are released; coalesced ones go to the
     CoalescingBuffer and are written, latest per key, by tick() every
-    `coalesce_interval_s` and by flush() at a clean stop (issue 17). What a failed
-    write puts back or undoes is its base class's (`commit_failures.py`).
+    `coalesce_interval_s` and by flush() at a clean stop (issue 17): their base
+    class's (`flushes.py`), as what a failed write puts back or undoes is its base's
+    (`commit_failures.py`).
     """
 
     def __init__(
@@ -71,7 +65,7 @@ class CommitPipeline(CommitFailures):
         self._wake = wake
         self._interval_s = store.config.coalesce_interval_s
         self._next_flush: float | None = None
-        self._flushing: _Flush | None = None
+        self._flushing: Flush | Alone | None = None
         self._flush_failures = 0  # a stop tries no flush again once one failed
         self.buffer = CoalescingBuffer()
         self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
@@ -80,9 +74,9 @@ class CommitPipeline(CommitFailures):
         self._accepted: list[tuple[core_mod.Update, bool]] = []
         self._displaced: list[core_mod.Update] = []  # by _accepted's durable ones
         self._batches: deque[Batch] = deque()
-        self._results: queue.SimpleQueue[
-            tuple[Batch | _Flush, BaseException | None]
-        ] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[tuple[Batch | Flush, BaseException | None]] = (
+            queue.SimpleQueue()
+        )
 
     def load(self, now: float) -> int:
         """Restore the sequence and the ephemeral keys (§6.6: a fresh full ttl from
@@ -108,10 +102,12 @@ class CommitPipeline(CommitFailures):
         self._settle(publish, limit_s)
 
     def write_pending(self, limit_s: float) -> None:
-        """After the I/O thread failed: store the coalesced values (subscribers were
-        told most of them) and publish nothing, for up to `limit_s`; the server
-        started in its place reads the store once they are written (load())."""
-        self._collect()
+        """After the I/O thread failed: store what was accepted and the coalesced
+        values (subscribers were told most of them) and publish nothing, for up to
+        `limit_s`; a durable update is stored, or its writer told it is lost
+        (on_lost). The server started in its place reads the store once they are
+        written (load())."""
+        self.submit()
         self._settle(None, limit_s)
 
     def _settle(self, publish: Callable[[], None] | None, limit_s: float) -> None:
@@ -124,15 +120,18 @@ class CommitPipeline(CommitFailures):
             # a flush that failed here is not tried again: the values it kept are
             # lost with the process, as they were before the stop
             retry = self._flush_failures == failures
-            waiting = bool(self._flushing or (retry and self.buffer.pending_count))
+            waiting = bool(
+                self._flushing or self._batches or (retry and self.buffer.pending_count)
+            )
             if publish is not None:
-                waiting = waiting or bool(self._batches) or (retry and self.in_flight)
+                waiting = waiting or (retry and self.in_flight)
             if not waiting:
                 return
             poller.poll(100)
             self._wake.drain()
-            if publish is None:
-                self._collect()
+            if publish is None:  # settled as released, told to no one
+                for _ in self.released(told=False):
+                    pass
             else:
                 publish()
             if retry:
@@ -221,40 +220,7 @@ class CommitPipeline(CommitFailures):
                 if batch.error is None or coalesced:
                     yield update
 
-    def next_flush(self) -> float | None:
-        """When tick() has coalesced values to write (the loop's clock); None: no
-        values wait, or a flush is in flight (its end wakes the loop)."""
-        if self._interval_s <= 0 or self._flushing is not None:
-            return None
-        if not self.buffer.pending_count:
-            return None
-        return self._next_flush
-
-    def tick(self, now: float) -> None:
-        """Write the coalesced values once per interval (one group commit)."""
-        if self._interval_s <= 0:
-            return
-        if self._next_flush is None:
-            self._next_flush = now + self._interval_s
-        if now >= self._next_flush and self._flushing is None:
-            self._next_flush = now + self._interval_s
-            self.flush()
-
-    def flush(self) -> None:
-        """Submit the pending coalesced values now (unless a flush is in flight)."""
-        if self._flushing is not None or not self.buffer.pending_count:
-            return
-        flush = _Flush(self.buffer.take())
-        self._flushing = flush
-        try:
-            ops = store_ops(
-                flush.updates, max(self.blocks.wanted, flush.updates[-1].seq)
-            )
-            self._store.submit_then(ops, functools.partial(self._committed, flush))
-        except (StoreError, ValueError) as exc:
-            self._committed(flush, exc)
-
-    def _committed(self, job: Batch | _Flush, error: BaseException | None) -> None:
+    def _committed(self, job: Batch | Flush, error: BaseException | None) -> None:
         """Store.submit's on_done, on the writer thread: hand over, touch nothing."""
         self._results.put((job, error))
         self._wake.notify()
@@ -265,7 +231,7 @@ class CommitPipeline(CommitFailures):
                 job, error = self._results.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(job, _Flush):
+            if isinstance(job, Flush):
                 self._flushed(job, error)
                 continue
             job.done, job.error = True, error
@@ -274,31 +240,14 @@ class CommitPipeline(CommitFailures):
             elif error is not None:
                 self._mark_submitted = self.blocks.confirmed
 
-    def _flushed(self, flush: _Flush, error: BaseException | None) -> None:
-        self._flushing = None
-        if error is None:
-            self.buffer.written(flush.updates)
-            self._stats.incr("clone.coalesced.flushes")
-            self._stats.incr("clone.coalesced.written", len(flush.updates))
-            return
-        # pending again (what is still the latest of its key): the next flush, or a
-        # clean stop, writes it; a key with no further reading is not lost
-        kept = self._put_back(flush.updates)
-        self._flush_failures += 1
-        self._stats.incr("clone.coalesced.flush_failed", len(flush.updates))
-        log.error(
-            "clone_flush_failed",
-            count=len(flush.updates),
-            kept=kept,
-            reason=str(error),
-        )
-
-    def released(self) -> Iterator[core_mod.Update]:
+    def released(self, *, told: bool = True) -> Iterator[core_mod.Update]:
         """Stored (or covered) updates in sequence order, each exactly once.
 
-        A failed transaction loses its durable updates: logged, counted and their
-        UUIDs forgotten so that a resend gets through. Its coalesced updates still go
-        out once a mark covers them; if storing that mark alone fails, they are lost.
+        A failed transaction loses its durable updates: logged, counted, their
+        writers told (on_lost) and their UUIDs forgotten so that a resend gets
+        through. Its coalesced updates still go out once a mark covers them; if
+        storing that mark alone fails, they are lost. `told=False` (after the I/O
+        thread failed): the caller publishes nothing, so none is counted published.
         """
         self._collect()
         while self._batches and self._batches[0].done:
@@ -312,17 +261,18 @@ class CommitPipeline(CommitFailures):
                 self._lost(batch)
             self._batches.popleft()
             if batch.entries:
-                yield from self._release(batch)
+                yield from self._release(batch, told)
 
     def _covered(self, batch: Batch) -> bool:
         last = max((u.seq for u, c in batch.entries if c), default=0)
         return self.blocks.covered(last)
 
-    def _release(self, batch: Batch) -> Iterator[core_mod.Update]:
+    def _release(self, batch: Batch, told: bool) -> Iterator[core_mod.Update]:
         buffer = self.buffer
         for update, coalesced in batch.entries:
             buffer.released(update, coalesced=coalesced)
             yield update
         self.published_seq = batch.entries[-1][0].seq
-        self._stats.incr("clone.published", len(batch.entries))
+        if told:
+            self._stats.incr("clone.published", len(batch.entries))
         self._stats.gauge("clone.last_seq", self.published_seq)

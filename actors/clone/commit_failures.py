@@ -59,20 +59,28 @@ class CommitFailures:
         """Coalesced updates a failed write did not store are pending again, each
         only if it is still the latest this server has of its key (published, or on
         its way to be): a newer value, durable or not, is written instead. How many."""
+        kept = 0
+        for update in self._latest(updates):
+            if self.buffer.restore(update):
+                kept += 1
+        return kept
+
+    def _latest(self, updates: list[core_mod.Update]) -> list[core_mod.Update]:
+        """Those of `updates` that are still the latest this server has of their
+        key (published, or on its way to be)."""
         newest: dict[bytes, int] = {}
         for update in self._unsettled():  # newest first; failed durable ones left out
             newest.setdefault(update.key, update.seq)
-        kept = 0
+        live: list[core_mod.Update] = []
         for update in updates:
             latest = newest.get(update.key)
-            shown = self.buffer.shown(update.key)
             if latest is None:
-                live = shown is not None and shown.seq == update.seq
-            else:
-                live = latest == update.seq
-            if live and self.buffer.restore(update):
-                kept += 1
-        return kept
+                shown = self.buffer.shown(update.key)
+                if shown is not None and shown.seq == update.seq:
+                    live.append(update)
+            elif latest == update.seq:
+                live.append(update)
+        return live
 
     def _lost(self, batch: Batch) -> None:
         """Coalesced updates no stored mark covers are never published, so never

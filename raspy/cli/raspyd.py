@@ -39,6 +39,7 @@ from raspy.cli.signals import SignalInbox
 from raspy.errors import (
     ConfigError,
     DataDirError,
+    DataDirLockError,
     StoreDamagedError,
     StoreDeviceError,
     StoreError,
@@ -217,9 +218,11 @@ def _main(argv: list[str] | None) -> int:
         StoreNewerError,
         StoreFullError,
         StoreDeviceError,
+        DataDirLockError,
     ) as exc:
         # each names the store and what helps (a newer raspy's: a downgrade; a full
-        # disk or a failing device: not a damaged store)
+        # disk or a failing device: not a damaged store; the lock file and the OS's
+        # words)
         return _fail(str(exc), EXIT_FAILURE)
     except ConfigError as exc:
         return _fail(f"{args.config or '<defaults>'}: {exc}", EXIT_USAGE)

@@ -103,10 +103,20 @@ class CoalescingBuffer:
         if pending is not None and pending.seq == update.seq:
             del self._pending[update.key]
 
-    def take(self) -> list[Update]:
-        """Everything to write in the next group commit, in sequence order."""
-        taken = sorted(self._pending.values(), key=lambda u: u.seq)
-        self._pending = {}
+    def take(self, upto: int | None = None) -> list[Update]:
+        """What the next group commit writes, in sequence order: everything, or
+        (`upto`) the updates numbered up to it; the rest stay pending."""
+        pending = self._pending
+        if upto is None:
+            taken = list(pending.values())
+        else:
+            taken = [u for u in pending.values() if u.seq <= upto]
+        if len(taken) == len(pending):
+            self._pending = {}
+        else:
+            for update in taken:
+                del pending[update.key]
+        taken.sort(key=lambda u: u.seq)
         return taken
 
     def written(self, updates: Iterable[Update]) -> None:

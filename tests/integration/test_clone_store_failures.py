@@ -5,7 +5,6 @@ too large for it), then has room again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +12,7 @@ from typing import Any, cast
 import pytest
 import zmq
 from support.clock import FakeClock
+from support.clone_pipeline import Refusing, drained, reading, stored
 from support.clonesrv import CloneServer, clone_server, next_update, subscriber
 from support.wait import wait_until
 
@@ -22,10 +22,8 @@ from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
 from raspy.errors import StoreFullError
 from raspy.stats import Stats
-from raspy.storage.ops import Op
 from raspy.storage.store import Delete, Put, Store
-from raspy.storage.tables import KvRecord, Table, decode_kv
-from raspy.storage.writer import Done
+from raspy.storage.tables import KvRecord, Table
 from raspy.transport.wakeup import Wakeup
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,11 +32,6 @@ Context = zmq.Context[zmq.Socket[bytes]]
 INTERVAL_S = 60.0
 FILL_BYTES = 20_000
 BIG_READING = b"r" * 10_000  # no room for it in a map filled with FILL_BYTES values
-
-
-def _stored(store: Store, key: bytes) -> KvRecord | None:
-    raw = store.get(Table.KV, key)
-    return None if raw is None else decode_kv(raw)
 
 
 def _fill(store: Store) -> list[bytes]:
@@ -73,9 +66,46 @@ def _readings(server: CloneServer, *entries: tuple[bytes, bytes]) -> None:
 def test_a_failed_flush_keeps_its_values_for_the_next_one(
     zmq_context: Context, tmp_path: Path, clock: FakeClock
 ) -> None:
-    """A flush the store refused (here its map at the maximum) lost its values: a
-    key with no further reading (a statistic, a quiet sensor) was never written,
-    also not at a clean stop, and a restart showed it gone."""
+    """A flush the store refused (here its map at the maximum, with room for none
+    of its values) lost its values: a key with no further reading (a statistic, a
+    quiet sensor) was never written, also not at a clean stop, and a restart showed
+    it gone."""
+    config = StoreConfig(
+        map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
+    )
+    store = Store.open(tmp_path / "data", config)
+    try:
+        with clone_server(zmq_context, store, clock) as running:
+            _readings(
+                running, (b"/stats/big", BIG_READING), (b"/stats/bulk", BIG_READING)
+            )
+            filled = _fill(store)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flush_failed") == 2,
+                what="the flush failed",
+            )
+            assert stored(store, b"/stats/bulk") is None
+            _make_room(store, filled)
+            clock.advance(INTERVAL_S)
+            wait_until(
+                lambda: running.counter("clone.coalesced.flushes") == 1,
+                what="the next flush",
+            )
+            assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+            assert stored(store, b"/stats/bulk") == KvRecord(2, BIG_READING, b"", None)
+            assert running.counter("clone.coalesced.dropped") == 0
+    finally:
+        store.close()
+
+
+def test_a_reading_a_full_map_cannot_take_does_not_hold_back_the_others(
+    zmq_context: Context, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A flush is one transaction: one reading too big for what the map at its
+    maximum has left failed it whole, at every interval, and no other reading was
+    stored again. The others are written, that one dropped (counted, logged); its
+    next reading is written once there is room."""
     config = StoreConfig(
         map_size_initial_mb=1, map_size_max_mb=1, coalesce_interval_s=INTERVAL_S
     )
@@ -86,18 +116,20 @@ def test_a_failed_flush_keeps_its_values_for_the_next_one(
             filled = _fill(store)
             clock.advance(INTERVAL_S)
             wait_until(
-                lambda: running.counter("clone.coalesced.flush_failed") == 2,
-                what="the flush failed",
+                lambda: running.counter("clone.coalesced.dropped") == 1,
+                what="the big reading dropped",
             )
-            assert _stored(store, b"/stats/up") is None
+            assert stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+            assert stored(store, b"/stats/big") is None
+            assert running.counter("clone.coalesced.flush_failed") == 0
             _make_room(store, filled)
+            _readings(running, (b"/stats/big", BIG_READING))
             clock.advance(INTERVAL_S)
             wait_until(
-                lambda: running.counter("clone.coalesced.flushes") == 1,
+                lambda: running.counter("clone.coalesced.flushes") == 2,
                 what="the next flush",
             )
-            assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
-            assert _stored(store, b"/stats/up") == KvRecord(2, b"1", b"", None)
+            assert stored(store, b"/stats/big") == KvRecord(3, BIG_READING, b"", None)
     finally:
         store.close()
 
@@ -120,7 +152,7 @@ def test_a_failed_flush_is_tried_again_at_a_clean_stop(
                 what="the flush failed",
             )
             _make_room(store, filled)
-        assert _stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
+        assert stored(store, b"/stats/big") == KvRecord(1, BIG_READING, b"", None)
     finally:
         store.close()
 
@@ -150,40 +182,9 @@ def test_a_failed_client_write_keeps_the_newer_reading_of_its_key_pending(
                 )
             finally:
                 sub.close(linger=0)
-        assert _stored(store, b"/device/k/value") == KvRecord(2, b"new", b"", None)
+        assert stored(store, b"/device/k/value") == KvRecord(2, b"new", b"", None)
     finally:
         store.close()
-
-
-class _Refusing:
-    """A real store whose next `refuse` submits fail as a full one's would (a
-    transient failure of exactly one write, which the map cannot be made to give)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.config = store.config
-        self.refuse = 0
-
-    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
-        if self.refuse:
-            self.refuse -= 1
-            raise StoreFullError(f"store in {self.store.path} is full (refused)")
-        self.store.submit_then(ops, on_done)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-
-def _drained(pipeline: CommitPipeline) -> list[int]:
-    """The sequence numbers released once nothing is on its way to the store."""
-    out: list[int] = []
-
-    def settled() -> bool:
-        out.extend(update.seq for update in pipeline.released())
-        return not pipeline._batches
-
-    wait_until(settled, what="the batches settled")
-    return out
 
 
 def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
@@ -197,22 +198,22 @@ def test_a_reading_whose_mark_was_not_stored_is_neither_published_nor_written(
     store = Store.open(tmp_path / "data", config)
     wake = Wakeup()
     try:
-        refusing = _Refusing(store)
+        refusing = Refusing(store)
         stats = Stats()
         pipeline = CommitPipeline(
             cast(Store, refusing), core_mod.CloneCore(), stats, wake
         )
         pipeline.load(0.0)
-        pipeline.accept(_reading(1, b"21.5"), coalesced=True)
+        pipeline.accept(reading(1, b"21.5"), coalesced=True)
         pipeline.submit()
-        assert _drained(pipeline) == [1]
+        assert drained(pipeline) == [1]
         refusing.refuse = 1  # the mark for seq 2
-        pipeline.accept(_reading(2, b"22.0"), coalesced=True)
+        pipeline.accept(reading(2, b"22.0"), coalesced=True)
         pipeline.submit()
-        assert _drained(pipeline) == []
+        assert drained(pipeline) == []
         assert stats.get("clone.coalesced.lost") == 1
         pipeline.finish(lambda: None, 5.0)
-        assert _stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
     finally:
         wake.close()
         store.close()
@@ -229,28 +230,24 @@ def test_a_reading_in_a_failed_flush_beside_a_failed_client_write_is_kept(
     store = Store.open(tmp_path / "data", config)
     wake = Wakeup()
     try:
-        refusing = _Refusing(store)
+        refusing = Refusing(store)
         pipeline = CommitPipeline(
             cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
         )
         pipeline.load(0.0)
-        pipeline.accept(_reading(1, b"21.5"), coalesced=True)
+        pipeline.accept(reading(1, b"21.5"), coalesced=True)
         pipeline.submit()
-        assert _drained(pipeline) == [1]
+        assert drained(pipeline) == [1]
         refusing.refuse = 2  # the flush of the reading, then the client's set
         pipeline.flush()
-        pipeline.accept(_reading(2, b"set by a client"), coalesced=False)
+        pipeline.accept(reading(2, b"set by a client"), coalesced=False)
         pipeline.submit()
-        assert _drained(pipeline) == []
+        assert drained(pipeline) == []
         pipeline.finish(lambda: None, 5.0)
-        assert _stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
     finally:
         wake.close()
         store.close()
-
-
-def _reading(seq: int, body: bytes) -> core_mod.Update:
-    return core_mod.Update(seq, b"/device/t/value", b"", (), body, None)
 
 
 class _Breaking:
@@ -274,6 +271,6 @@ def test_the_readings_of_the_interval_are_stored_when_the_io_thread_fails(
             running.ref.ask(msgs.CloneSubscribe(b"/boom/", cast(Any, _Breaking())))
             running.publisher.set(b"/boom/x", b"1")  # durable: its release fails
             wait_until(lambda: not running.ref.is_alive(), what="the server failed")
-        assert _stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
+        assert stored(store, b"/device/a/value") == KvRecord(1, b"1", b"", None)
     finally:
         store.close()

@@ -80,6 +80,16 @@ def test_take_returns_the_latest_value_per_key_in_sequence_order() -> None:
     assert buffer.take() == []
 
 
+def test_take_up_to_a_mark_leaves_the_numbers_past_it_pending() -> None:
+    buffer = CoalescingBuffer()
+    for update in (_update(1, b"/a"), _update(2, b"/b"), _update(3, b"/c")):
+        buffer.accept(update)
+    assert buffer.take(2) == [_update(1, b"/a"), _update(2, b"/b")]
+    assert buffer.pending_count == 1
+    assert buffer.take(2) == []
+    assert buffer.take(3) == [_update(3, b"/c")]
+
+
 def test_a_durable_update_keeps_the_older_coalesced_value_from_being_written() -> None:
     buffer = CoalescingBuffer()
     buffer.accept(_update(1, b"/a"))

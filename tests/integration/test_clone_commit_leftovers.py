@@ -1,0 +1,161 @@
+"""What the Clone server's commit pipeline leaves when a write or its I/O thread
+fails: a durable update is stored, or its writer told it is lost; a coalesced value
+the map cannot take is dropped alone, not with every other; one whose block's mark
+was not stored is never written. Real LMDB."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import cast
+
+import pytest
+from support.clone_pipeline import Refusing, drained, reading, stored
+from support.wait import wait_until
+
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.config import StoreConfig
+from raspy.cores import clone as core_mod
+from raspy.stats import Stats
+from raspy.storage.store import Store
+from raspy.storage.tables import KvRecord
+from raspy.transport.wakeup import Wakeup
+
+pytestmark = pytest.mark.timeout(60)
+
+UUID = b"u" * 16
+
+
+class _Told:
+    """on_lost's calls: (key, uuid, reason) of each writer told its write is lost."""
+
+    def __init__(self) -> None:
+        self.lost: list[tuple[bytes, bytes, str]] = []
+
+    def __call__(self, key: bytes, uuid: bytes, reason: str) -> None:
+        self.lost.append((key, uuid, reason))
+
+
+def _pipeline(store: Store, wake: Wakeup, told: _Told) -> CommitPipeline:
+    pipeline = CommitPipeline(store, core_mod.CloneCore(), Stats(), wake, on_lost=told)
+    pipeline.load(0.0)
+    return pipeline
+
+
+def test_a_durable_update_accepted_when_the_io_thread_fails_is_stored(
+    tmp_path: Path,
+) -> None:
+    """The I/O thread failed between accepting an in-process write and its turn's
+    submit: the write was neither stored nor its writer told anything."""
+    store = Store.open(tmp_path / "data", StoreConfig(map_size_initial_mb=1))
+    wake = Wakeup()
+    try:
+        told = _Told()
+        pipeline = _pipeline(store, wake, told)
+        pipeline.accept(reading(1, b"on", uuid=UUID))
+        pipeline.write_pending(5.0)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"on", b"", None)
+        assert told.lost == []
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_durable_update_that_fails_after_the_io_thread_failed_is_said_lost(
+    tmp_path: Path,
+) -> None:
+    """Its write failed while (or after) the I/O thread failed: nothing released it
+    any more, so its writer, which waits for KeyChanged or KeyRefused, heard
+    nothing."""
+    config = replace(StoreConfig(map_size_initial_mb=1), max_value_bytes=1000)
+    store = Store.open(tmp_path / "data", config)
+    wake = Wakeup()
+    try:
+        told = _Told()
+        pipeline = _pipeline(store, wake, told)
+        pipeline.accept(reading(1, b"x" * 2000, uuid=UUID))  # too large for the store
+        pipeline.submit()
+        pipeline.write_pending(5.0)
+        assert told.lost == [(b"/device/t/value", UUID, "commit_failed")]
+        assert stored(store, b"/device/t/value") is None
+    finally:
+        wake.close()
+        store.close()
+
+
+def _flushed(pipeline: CommitPipeline) -> None:
+    """A flush submitted now, and waited for (what it wrote, or put back)."""
+    pipeline.flush()
+
+    def settled() -> bool:
+        list(pipeline.released())  # collects the store's answers
+        return pipeline._flushing is None
+
+    wait_until(settled, what="the flush settled")
+
+
+def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
+    tmp_path: Path,
+) -> None:
+    """A flush is one transaction: one value bigger than the map's maximum made
+    every flush fail, so no other reading was ever stored again (and each was put
+    back for the next flush, which failed the same way)."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        big = reading(1, b"b" * (3 << 19), key=b"/device/big/value")  # 1.5 MB
+        pipeline.accept(big, coalesced=True)
+        pipeline.accept(reading(2, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1, 2]
+        _flushed(pipeline)
+        assert stored(store, b"/device/t/value") == KvRecord(2, b"21.5", b"", None)
+        assert stored(store, b"/device/big/value") is None
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert pipeline.buffer.pending_count == 0  # not tried again and again
+        pipeline.accept(reading(3, b"22.0"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [3]
+        _flushed(pipeline)
+        assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
+        assert stats.get("clone.coalesced.flush_failed") == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_whose_mark_failed_is_not_written_by_the_flush_under_way(
+    tmp_path: Path,
+) -> None:
+    """The interval's flush came in the turn that accepted the reading, so it took
+    the reading before its block's mark was stored; the mark failed, so no
+    subscriber was told the reading, yet the flush wrote it: the store held a value
+    that nobody was shown, and a snapshot or a restart showed it."""
+    store = Store.open(
+        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1)
+    )
+    wake = Wakeup()
+    try:
+        refusing = Refusing(store)
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), Stats(), wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(reading(1, b"21.5"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1]
+        refusing.refuse = 1  # the mark for seq 2
+        pipeline.accept(reading(2, b"22.0"), coalesced=True)
+        pipeline.submit()
+        pipeline.flush()  # the turn's tick: the interval is up
+        store.written()  # whatever that flush submitted is written
+        assert drained(pipeline) == []
+        pipeline.finish(lambda: None, 5.0)
+        assert stored(store, b"/device/t/value") == KvRecord(1, b"21.5", b"", None)
+    finally:
+        wake.close()
+        store.close()

@@ -1,0 +1,62 @@
+"""The Clone server's commit pipeline driven by hand over a real Store: a store whose
+next submits are refused as a full one's would be, the releases drained, what the
+store holds of a key, and updates made to measure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from raspy.actors.clone.commit import CommitPipeline
+from raspy.cores import clone as core_mod
+from raspy.errors import StoreFullError
+from raspy.storage.ops import Op
+from raspy.storage.store import Store
+from raspy.storage.tables import KvRecord, Table, decode_kv
+from raspy.storage.writer import Done
+from support.wait import wait_until
+
+KEY = b"/device/t/value"
+
+
+class Refusing:
+    """A real store whose next `refuse` submits fail as a full one's would (a
+    transient failure of exactly one write, which the map cannot be made to give)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.config = store.config
+        self.refuse = 0
+
+    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise StoreFullError(f"store in {self.store.path} is full (refused)")
+        self.store.submit_then(ops, on_done)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def drained(pipeline: CommitPipeline) -> list[int]:
+    """The sequence numbers released once nothing is on its way to the store."""
+    out: list[int] = []
+
+    def settled() -> bool:
+        out.extend(update.seq for update in pipeline.released())
+        return not pipeline._batches
+
+    wait_until(settled, what="the batches settled")
+    return out
+
+
+def stored(store: Store, key: bytes) -> KvRecord | None:
+    raw = store.get(Table.KV, key)
+    return None if raw is None else decode_kv(raw)
+
+
+def reading(
+    seq: int, body: bytes, key: bytes = KEY, uuid: bytes = b""
+) -> core_mod.Update:
+    """An update of `key` numbered `seq` (a uuid: an in-process writer's set)."""
+    return core_mod.Update(seq, key, uuid, (), body, None)
