@@ -6,7 +6,9 @@ looks at the answer at its next rounds, and a question left unanswered for
 `supervisor.hung_after_s` shows the part hung (raspy.cores.supervision.on_hang).
 
 One question a part every PING_EVERY_S at most: on an idle hub each is one wake-up
-of that part's thread, nothing on the supervisor's (it does not wait).
+of that part's thread (two or three context switches, the interpreter's lock taken
+from the supervisor's thread), nothing on the supervisor's (it does not wait).
+A part hung is seen within hung_after_s + PING_EVERY_S.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from pykka.messages import ProxyGetAttr
 # answered by pykka itself on the part's thread, before any message told after it
 # and after its on_start: a restart's proof that it started, too
 PING: Final = ProxyGetAttr(attr_path=("actor_urn",))
-PING_EVERY_S: Final = 10.0
+PING_EVERY_S: Final = 20.0
 
 
 def ping_every_s(hung_after_s: float) -> float:
-    """How often a part is asked: every 10 s, or more often under a shorter bound,
-    so that a hung part is seen within about 1.5 bounds."""
+    """How often a part is asked: every 20 s, or every half bound under a bound
+    shorter than 40 s (a test's), so that a hung part is seen within 1.5 bounds."""
     return min(PING_EVERY_S, hung_after_s / 2)
 
 

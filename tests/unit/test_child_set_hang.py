@@ -108,7 +108,7 @@ def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
     with capture_logs() as logs:
         parts.round_after(0.0)  # each part asked
         _answered(echo)
-        parts.round_after(10.0)  # echo answered, asked again
+        parts.round_after(10.0)  # echo answered; asked again 20 s after
         _answered(echo)
         parts.round_after(50.0)  # bus silent 60 s: not past the bound
         _answered(echo)
