@@ -10,9 +10,12 @@ start()/stop() cannot crash on a part's behalf. The children are raspy.child_set
 The edge and the store cannot be restarted in place (every service holds them): when
 one dies it is `failed` and `fatal` is set, and raspyd exits non-zero so that systemd
 restarts the whole daemon. So it is when a critical part (the Clone server, Titanic,
-the web face) is given up after its restarts: raspyd is of no use without it. What is started, and in which order, is the start-up's job
-(raspy.actors.supervisor); it hands this object the start-ups a restart or a reload
-repeats (Wiring).
+the web face) is given up after its restarts: raspyd is of no use without it; and
+when any part (or the edge's actor) is hung, its thread taking no message for
+`supervisor.hung_after_s` (raspy.hang_watch): a thread cannot be killed, nor a part
+started safely beside one that still holds what it held. What is started, and in
+which order, is the start-up's job (raspy.actors.supervisor); it hands this object
+the start-ups a restart or a reload repeats (Wiring).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from raspy.child_set import (
     LeaderStart,
     OptionalLeaderStart,
     report_failed,
+    report_hung,
     stop_actor,
 )
 from raspy.clock import Clock
@@ -50,6 +54,7 @@ from raspy.cores.supervision import (
     RestartPolicy,
     restart_policy,
 )
+from raspy.hang_watch import Pulse, ping_every_s
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -111,6 +116,7 @@ class Runtime:
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
     _announced_restart_keys: frozenset[str] = frozenset()
     _edge_io_check: Callable[[], bool] | None = None
+    _edge_pulse: Pulse | None = None  # the edge actor's proof of life
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
@@ -143,6 +149,8 @@ class Runtime:
             self.core_trackers[name] = PartTracker(
                 name, self.policy, self.started_at, restartable=False
             )
+        every_s = ping_every_s(self.policy.hung_after_s)
+        self._edge_pulse = Pulse(every_s, self.started_at)
         self._publish_statuses()
 
     def add_child(
@@ -279,6 +287,11 @@ class Runtime:
             decision = supervision.supervise(self.core_trackers[name], reason, now)
             if isinstance(decision, Failed):
                 self._failed(decision)
+        if edge_up and self._edge_pulse is not None:  # its actor's thread, too
+            silent_s = self._edge_pulse.silent_for(self.edge, now)
+            hung = report_hung(self.core_trackers[EDGE], now, silent_s, self.stats)
+            if hung is not None:
+                self._make_fatal(hung)
 
     def _edge_alive(self) -> bool:
         try:
@@ -299,7 +312,8 @@ class Runtime:
     def _make_fatal(self, decision: Failed) -> None:
         """A part raspyd cannot do without is given up: raspyd ends (status 1)."""
         if decision.fatal and self.fatal is None:
-            self.fatal = f"{decision.name} failed: {decision.reason}"
+            verb = "hung" if decision.hung else "failed"
+            self.fatal = f"{decision.name} {verb}: {decision.reason}"
             self.fatal_event.set()
             if self.on_fatal is not None:
                 self.on_fatal()

@@ -15,20 +15,25 @@ from typing import Any, Final, Literal, cast, overload
 
 import pykka
 import structlog
-from pykka.messages import ProxyGetAttr
 
 from raspy.clock import Clock
 from raspy.cores import supervision
-from raspy.cores.supervision import Died, Failed, PartTracker, Restart, RestartPolicy
+from raspy.cores.supervision import (
+    Died,
+    Failed,
+    PartState,
+    PartTracker,
+    Restart,
+    RestartPolicy,
+)
+from raspy.hang_watch import PING, Pulse, ping_every_s
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
 
 STOP_TIMEOUT_S: Final = 3.0  # how long stop_actor waits for a part to stop
-# how long a restart waits for the part's on_start (then: at the next rounds)
-START_WAIT_S: Final = 2.0
 # answered by pykka itself once a part's on_start has run (before any other message)
-ON_START_DONE: Final = ProxyGetAttr(attr_path=("actor_urn",))
+ON_START_DONE: Final = PING
 
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 # asked of a running part before its stop, bounded by itself (Child.prepare_stop)
@@ -49,6 +54,9 @@ class Child:
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
     # a restart's actor until it answers (its on_start done): then the restart counts
     starting: pykka.Future[Any] | None = None
+    starting_since: float = 0.0  # when that restart began (hung past the bound)
+    # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
+    pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
     # it stopped before its on_stop): asked first by every stop of ChildSet's
     prepare_stop: BeforeStop | None = None
@@ -118,7 +126,12 @@ class ChildSet:
             critical=critical,
         )
         child = Child(
-            name, start, tracker, critical=critical, prepare_stop=prepare_stop
+            name,
+            start,
+            tracker,
+            critical=critical,
+            prepare_stop=prepare_stop,
+            pulse=Pulse(ping_every_s(tracker.policy.hung_after_s), now),
         )
         try:
             child.ref = start()
@@ -216,18 +229,25 @@ class ChildSet:
         ]
 
     def check(self, now: float) -> None:
-        """One supervision round: restart what is due, notice what died."""
+        """One supervision round: restart what is due, notice what died or hung.
+        It waits on no part: what a part was asked is looked at in the next rounds."""
         for child in list(self.children):
             if not any(each is child for each in self.children):
                 continue  # replaced in this round (a restarted leader's followers)
+            if child.tracker.state is PartState.HUNG:
+                continue  # raspyd is ending (fatal)
             if child.starting is not None:
                 self._confirm(child, now)
                 continue
             up = child.ref is not None and child.ref.is_alive()
+            if up and self._hung(child, now):
+                continue
             decision = supervision.supervise(
                 child.tracker, None if up else "stopped unexpectedly", now
             )
             if isinstance(decision, Restart):
+                if _leader_gone(child):
+                    continue  # the leader's restart starts it anew (follow)
                 self._restart(child, now)
             elif decision is not None:
                 child.ref = None
@@ -245,20 +265,22 @@ class ChildSet:
             )
             return
         child.tracker.starting()
-        # answered by pykka itself once on_start has run, before any other message
+        # answered by pykka itself once on_start has run, before any other message;
+        # looked at from the next round on (this one waits on no part)
         child.starting = child.ref.ask(ON_START_DONE, block=False)
-        self._confirm(child, now, START_WAIT_S)
+        child.starting_since = now
 
-    def _confirm(self, child: Child, now: float, wait_s: float = 0.0) -> None:
-        """A restarted part that has answered within `wait_s` is running; one that
-        died first (in its on_start, or right after it) crashed again; else: asked
-        again at the next round."""
+    def _confirm(self, child: Child, now: float) -> None:
+        """A restarted part that has answered is running; one that died first (in
+        its on_start, or right after it) crashed again; one still in its on_start
+        past the bound is hung; else: looked at again at the next round."""
         assert child.starting is not None
         try:
-            child.starting.get(timeout=wait_s)
+            child.starting.get(timeout=0)
         except pykka.Timeout:
             if child.ref is not None and child.ref.is_alive():
-                return  # still in its on_start
+                self._report_hung(child, now, now - child.starting_since)
+                return  # still in its on_start (or hung: raspyd ends)
             # dead, the question unanswered (asked as it stopped: pykka drops it)
             failure = "stopped as it started"
         except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
@@ -271,8 +293,24 @@ class ChildSet:
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))
 
+    def _hung(self, child: Child, now: float) -> bool:
+        """Ask the running part for its proof of life; True if it is hung."""
+        assert child.ref is not None
+        assert child.pulse is not None
+        return self._report_hung(child, now, child.pulse.silent_for(child.ref, now))
+
+    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
+        """A part silent past its bound is hung: said once, and raspyd ends."""
+        in_start = child.starting is not None
+        decision = report_hung(child.tracker, now, silent_s, self._stats, in_start)
+        if decision is None:
+            return False
+        self._fatal(decision)
+        return True
+
     def _started(self, child: Child, now: float) -> None:
         child.tracker.started(now)
+        child.pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
         self._stats.incr(f"supervisor.restarts.{child.name}")
         log.warning(
             "component_restarted", component=child.name, count=child.tracker.restarts
@@ -295,10 +333,44 @@ class ChildSet:
         )
 
 
+def _leader_gone(child: Child) -> bool:
+    """Is `child` a follower bound to a leader that died? Started again, it would
+    be bound to the dead one until the new leader's restart, which is confirmed at a
+    later round (the rounds wait on no part), replaced it."""
+    start = child.start
+    return (
+        isinstance(start, Follower)
+        and start.leader is not None
+        and not start.leader.is_alive()
+    )
+
+
 def report_failed(decision: Failed, stats: Stats) -> None:
     """A part given up, in the log and the counters."""
     stats.incr(f"supervisor.failed.{decision.name}")
     log.error("component_failed", component=decision.name, reason=decision.reason)
+
+
+def report_hung(
+    tracker: PartTracker,
+    now: float,
+    silent_s: float,
+    stats: Stats,
+    in_start: bool = False,
+) -> Failed | None:
+    """A part silent for `silent_s`: past its bound it is hung, said once in the log
+    and the counters; the Failed returned is fatal (raspy.cores.supervision.on_hang)."""
+    decision = supervision.on_hang(tracker, now, silent_s)
+    if decision is not None:
+        stats.incr(f"supervisor.hung.{tracker.name}")
+        log.error(
+            "component_hung",
+            component=tracker.name,
+            silent_s=round(silent_s, 1),
+            hung_after_s=tracker.policy.hung_after_s,
+            in_start=in_start,
+        )
+    return decision
 
 
 def stop_child(child: Child) -> bool:

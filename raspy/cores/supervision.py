@@ -6,7 +6,9 @@ One PartTracker per part. Restarts back off exponentially (raspy.backoff); the d
 only resets once the part has stayed up `stable_s`, so a part that dies right after
 each start is tried less and less often, and after `max_restarts` crashes within
 `window_s` it is given up (`failed`). Each supervision round asks supervise() about
-every part and acts on the Decision it returns.
+every part and acts on the Decision it returns. A part that gives no sign of life
+for `hung_after_s` (raspy.hang_watch) is `hung`: its thread cannot be stopped or
+started again beside it, so raspyd must end (on_hang).
 """
 
 from __future__ import annotations
@@ -30,23 +32,32 @@ class PartState(enum.StrEnum):
     RESTARTING = "restarting"  # crashed; the next start is due at `next_try_at`
     FAILED = "failed"  # crashed too often, or a part that cannot be restarted in place
     STOPPED = "stopped"  # stopped on purpose (shutdown, reload)
+    HUNG = "hung"  # its thread took no message for hung_after_s: raspyd ends
 
 
-_DOWN: Final = (PartState.RESTARTING, PartState.FAILED)  # what the summary names
+_DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)
+_OVER: Final = (
+    PartState.FAILED,
+    PartState.STOPPED,
+    PartState.HUNG,
+)  # for good  # what the summary names
 
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
-    """How a part is restarted; `max_restarts` crashes within `window_s` make it failed."""
+    """How a part is restarted; `max_restarts` crashes within `window_s` make it
+    failed; one silent for `hung_after_s` (or that long in a restart's on_start) is
+    hung."""
 
     backoff: BackoffPolicy
     max_restarts: int = 5
     window_s: float = 300.0
+    hung_after_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.max_restarts < 1 or self.window_s <= 0:
+        if self.max_restarts < 1 or self.window_s <= 0 or self.hung_after_s <= 0:
             raise ValueError(
-                f"restart policy: need max_restarts >= 1 and window_s > 0, got {self}"
+                f"restart policy: need max_restarts >= 1, window_s > 0 and hung_after_s > 0, got {self}"
             )
 
 
@@ -117,7 +128,7 @@ class PartTracker:
 
     def crashed(self, now: float, reason: str) -> PartState:
         """The part died, or its start raised; return the state it is in now."""
-        if self._state in (PartState.FAILED, PartState.STOPPED):
+        if self._state in _OVER:
             return self._state
         self._crashes.append(now)
         while self._crashes and self._crashes[0] < now - self.policy.window_s:
@@ -137,6 +148,11 @@ class PartTracker:
             return self._state
         self._next_try_at = None
         return self._state
+
+    def hung(self, now: float, reason: str) -> None:
+        """The part's thread took no message for too long: for good (on_hang)."""
+        self._set(PartState.HUNG, now, reason)
+        self._next_try_at = None
 
     def stopped(self, now: float) -> None:
         self._set(PartState.STOPPED, now, "")
@@ -180,6 +196,7 @@ def restart_policy(config: SupervisorConfig) -> RestartPolicy:
         ),
         max_restarts=config.max_restarts,
         window_s=config.restart_window_s,
+        hung_after_s=config.hung_after_s,
     )
 
 
@@ -227,6 +244,7 @@ class Failed:
     name: str
     reason: str
     fatal: bool
+    hung: bool = False  # given up as hung (on_hang), not for its crashes
 
 
 Decision = Restart | Died | Failed
@@ -245,6 +263,24 @@ def on_crash(tracker: PartTracker, now: float, reason: str) -> Died | Failed:
         retry_in_s=(status.next_try_at or now) - now,
         failures_in_a_row=tracker.failures_in_a_row,
     )
+
+
+def on_hang(tracker: PartTracker, now: float, silent_s: float) -> Failed | None:
+    """The part has not answered for `silent_s`: past its bound it is hung, and
+    raspyd must end (fatal, critical or not): a Python thread cannot be killed, and
+    one hung keeps what it holds (sockets, the store's handles, pins), so a part
+    started beside it is unsafe and one left so does nothing while all looks well.
+    None while within the bound, or when it is already over for good."""
+    bound = tracker.policy.hung_after_s
+    if silent_s <= bound or tracker.state in _OVER:
+        return None
+    doing = "in its start" if tracker.state is PartState.RESTARTING else "to a ping"
+    reason = (
+        f"no answer {doing} for {round(silent_s, 1):g} s "
+        f"(supervisor.hung_after_s = {bound:g})"
+    )
+    tracker.hung(now, reason)
+    return Failed(tracker.name, reason, fatal=True, hung=True)
 
 
 def supervise(

@@ -3,9 +3,11 @@ systemd restarts it); SIGHUP applies what it can and names the rest once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -426,3 +428,75 @@ def test_a_clone_server_given_up_ends_raspyd_with_status_1(tmp_path: Path) -> No
     (failed,) = _events(daemon, "daemon_failed")
     assert str(failed["reason"]).startswith("clone failed")
     assert _events(daemon, "daemon_stopped")
+
+
+# The fault hook, taught to hang a part: its thread blocks in a handler (for 60 s at
+# most; raspyd ends long before), as a deadlock or a read that never returns would.
+_HANG = """
+import sys
+from pykka.messages import ProxyCall
+from raspy.actors import runtime
+from raspy.cli import raspyd
+
+def inject_fault(self, part):
+    block = ProxyCall(attr_path=("actor_stopped", "wait"), args=(60,), kwargs={})
+    self.ref_of(part).tell(block)
+
+runtime.Runtime.inject_fault = inject_fault
+sys.exit(raspyd.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_hung_part_ends_raspyd_with_status_1_and_no_more_watchdog(
+    tmp_path: Path,
+) -> None:
+    """A part blocked for ever in a handler was alive to every check: raspyd went on
+    pinging systemd's watchdog, `raspy status` said `running`, and the hub did
+    nothing. Now the part is `hung` past supervisor.hung_after_s (said once), and
+    raspyd stops pinging, stops and exits 1, so that systemd restarts it whole, even
+    for a part that is not critical (its thread keeps what it held)."""
+    daemon = Daemon(tmp_path / "data", config_text="[supervisor]\nhung_after_s = 1\n")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.settimeout(20)
+    server.bind(str(tmp_path / "notify"))
+    env = {
+        **os.environ,
+        FAULT_ENV: "echo",
+        "NOTIFY_SOCKET": str(tmp_path / "notify"),
+        "WATCHDOG_USEC": "400000",
+    }
+    with daemon.log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HANG, *daemon.args()[3:]],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env=env,
+        )
+    try:
+        seen: list[bytes] = []
+        while not any(b"STOPPING=1" in m.split(b"\n") for m in seen):
+            seen.append(server.recv(4096))
+        status = proc.wait(timeout=30)
+        server.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                seen.append(server.recv(4096))
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        server.close()
+    assert status == 1
+    stopping = next(i for i, m in enumerate(seen) if b"STOPPING=1" in m.split(b"\n"))
+    assert b"STATUS=echo hung: no answer to a ping for " in seen[stopping]
+    assert not any(b"WATCHDOG=1" in m.split(b"\n") for m in seen[stopping:])
+    lines = daemon.log_text().splitlines()
+    assert lines[-1].startswith("raspyd: echo hung: no answer to a ping for ")
+    assert lines[-1].endswith(" s (supervisor.hung_after_s = 1)")
+    (hung,) = _events(daemon, "component_hung")
+    assert (hung["component"], hung["hung_after_s"]) == ("echo", 1.0)
+    (failed,) = _events(daemon, "daemon_failed")
+    assert str(failed["reason"]).startswith("echo hung")
+    stuck = _events(daemon, "component_stop_timed_out")
+    assert [e["component"] for e in stuck] == ["echo"]
+    assert "Traceback" not in daemon.log_text()

@@ -155,14 +155,16 @@ def test_the_edge_or_the_store_failing_is_fatal(
     assert [e["component"] for e in failed] == [part]
 
 
-def test_the_supervisors_rounds_never_ask_the_edge_actor(
+def test_the_supervisors_rounds_ask_the_edge_actor_only_for_its_pulse(
     runtime: supervisor.Runtime,
 ) -> None:
     """The edge's I/O thread is checked each round without a proxy call to the edge
-    actor (the parts' own messages to it are not counted). Before, every round asked
-    it (a wake-up of its thread, five times a second on an idle Pi), and an ask it
-    could not answer within 2 s, while it waited up to 5 s on its I/O thread under
-    load, read as the edge stopped: fatal."""
+    actor (the parts' own messages to it are not counted); the actor itself is asked
+    only the hang watch's question, at most once per raspy.hang_watch.PING_EVERY_S
+    (the first round asks it). Before, every round asked it (a wake-up of its thread,
+    five times a second on an idle Pi), and an ask it could not answer within 2 s,
+    while it waited up to 5 s on its I/O thread under load, read as the edge
+    stopped: fatal."""
 
     def rounds_after(count: int) -> None:
         rounds = [runtime.statuses]  # held: a new tuple each round, never reused
@@ -174,7 +176,7 @@ def test_the_supervisors_rounds_never_ask_the_edge_actor(
 
         wait_until(seen, what=f"{count} supervisor rounds")
 
-    rounds_after(2)  # the first round may ask once, for the check it keeps
+    rounds_after(2)  # the first round asks once: the edge check's and the pulse's
     inbox = runtime.edge.actor_inbox
     received: list[object] = []
     put = inbox.put

@@ -14,7 +14,6 @@ from structlog.testing import capture_logs
 from support.clock import FakeClock
 from support.wait import wait_until
 
-from raspy import child_set
 from raspy.backoff import BackoffPolicy
 from raspy.child_set import Child, ChildSet
 from raspy.cores.supervision import Failed, PartState, RestartPolicy
@@ -68,6 +67,16 @@ class Set:
         self.clock.advance(seconds)
         self.children.check(self.clock.monotonic())
 
+    def confirmed(self) -> None:
+        """Rounds at this time until each restart's on_start has answered: a round
+        waits on no part, the next ones look."""
+
+        def settled() -> bool:
+            self.children.check(self.clock.monotonic())
+            return all(child.starting is None for child in self.children.children)
+
+        wait_until(settled, what="the restarts confirmed")
+
 
 @pytest.fixture
 def parts() -> Iterator[Set]:
@@ -94,6 +103,7 @@ def test_a_dead_part_is_restarted_once_its_delay_is_over(parts: Set) -> None:
         parts.round_after(0.5)
         assert parts.children.ref_of("bus") is None  # 1 s backoff: not yet
         parts.round_after(0.5)
+        parts.confirmed()
     again = parts.children.ref_of("bus")
     assert again is not None
     assert again is not first
@@ -174,6 +184,7 @@ def test_a_follower_is_restarted_only_when_its_leader_is_replaced(parts: Set) ->
     parts.children.follow("web", "clone", follower)  # the leader is down: stopped
     assert parts.children.named("web") is None
     parts.round_after(1.0)
+    parts.confirmed()
     assert parts.restarted == ["clone"]
     parts.children.follow("web", "clone", follower)
     assert leader.ref is not first
@@ -208,10 +219,12 @@ def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
     _crash(web)
     parts.round_after(0.1)
     parts.round_after(1.0)
+    parts.confirmed()
     assert (web.tracker.state, web.restarts) == (PartState.RUNNING, 1)
     _crash(leader)
     parts.round_after(0.1)
     parts.round_after(1.0)
+    parts.confirmed()
     parts.children.follow("web", "clone", lambda _leader: Part.start())
     again = parts.children.named("web")
     assert again is not None
@@ -225,14 +238,11 @@ def test_a_part_started_again_in_place_of_one_keeps_its_restart_count(
     assert parts.children.add("clone", Part.start).restarts == 1
 
 
-def test_a_restart_counts_once_the_part_has_run_its_on_start(
-    parts: Set, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_restart_counts_once_the_part_has_run_its_on_start(parts: Set) -> None:
     """A restart was counted and logged as soon as start() returned, before the
     part's on_start ran (on its own thread): one whose on_start raised was logged
     `component_restarted` each time, then died. Now it counts once the part has
     answered; until then it stays `restarting`, and is not started again."""
-    monkeypatch.setattr(child_set, "START_WAIT_S", 0.0)
     release = threading.Event()
 
     class SlowStart(Part):

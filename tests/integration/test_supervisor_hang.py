@@ -1,0 +1,90 @@
+"""A part hung in a real runtime: its thread blocked in a handler on an Event the
+test holds. It was `running` to the supervisor, to systemd's watchdog (healthy())
+and to `raspy status`; now it is `hung` past supervisor.hung_after_s, and the
+runtime is fatal (raspyd ends on it: tests/e2e/test_raspyd_supervision.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+from support.net import free_port_base
+from support.wait import wait_until
+
+from raspy import config as config_mod
+from raspy.actors import supervisor
+from raspy.cores.supervision import PartState
+
+RELEASE = threading.Event()  # set at the end: nothing stays blocked
+
+
+class Block:
+    pass
+
+
+class Blocks(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Block):
+            RELEASE.wait(30)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    RELEASE.clear()
+    cfg = config_mod.load(
+        "[supervisor]\nhung_after_s = 1\n[clone]\nenabled = false\n",
+        "test.toml",
+        data_dir=str(tmp_path / "data"),
+        hostname="testhost",
+        network__port_base=free_port_base(),
+    )
+    rt = supervisor.start(cfg)
+    try:
+        yield rt
+    finally:
+        RELEASE.set()
+        rt.stop()
+
+
+def _status_rows(endpoint: str) -> dict[str, list[str]]:
+    """`raspy status`, its rows by part."""
+    result = subprocess.run(
+        [sys.executable, "-m", "raspy.cli.raspy", "status", "--server", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    return {row[0].removeprefix("testhost."): row for row in rows}
+
+
+@pytest.mark.timeout(60)
+def test_a_part_blocked_in_a_handler_is_hung_shown_and_fatal(
+    runtime: supervisor.Runtime,
+) -> None:
+    ref = runtime.call(lambda: runtime.add_child("bus", Blocks.start).ref)
+    assert isinstance(ref, pykka.ActorRef)
+    ref.tell(Block())
+    wait_until(runtime.fatal_event.is_set, what="the hung part fatal", timeout_s=20)
+    status = runtime.status_of("bus")
+    assert status is not None
+    assert status.state is PartState.HUNG
+    assert status.reason.startswith("no answer to a ping for ")
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith("bus hung: no answer to a ping for ")
+    assert not runtime.healthy()  # the watchdog is no longer pinged
+    assert runtime.summary() == "bus hung"
+    assert runtime.status_of("echo").state is PartState.RUNNING  # type: ignore[union-attr]
+
+    def shown() -> bool:
+        row = _status_rows(runtime.mdp_endpoint).get("bus")
+        return row is not None and row[1] == "hung"
+
+    wait_until(shown, what="raspy status to show bus hung", timeout_s=20)

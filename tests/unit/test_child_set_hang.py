@@ -1,0 +1,177 @@
+"""A hung part (raspy.hang_watch): a real pykka actor whose handler blocks on an Event
+the test holds, rounds driven by the test on a fake clock. A part blocked for ever
+was alive to every check, `running`, while the hub stopped acting; a restarted part
+whose on_start hung stayed `restarting` for ever; and a restart's round waited up
+to 2 s on the part's on_start."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pykka
+import pytest
+from structlog.testing import capture_logs
+from support.clock import FakeClock
+from support.wait import wait_until
+
+from raspy.backoff import BackoffPolicy
+from raspy.child_set import Child, ChildSet
+from raspy.cores.supervision import Failed, PartState, RestartPolicy, summary
+from raspy.stats import Stats
+
+POLICY = RestartPolicy(
+    BackoffPolicy(initial_s=1.0, max_s=8.0, stable_s=30.0),
+    max_restarts=5,
+    window_s=100.0,
+    hung_after_s=60.0,
+)
+
+
+class Block:
+    """Told to a Part: its handler waits on the test's Event (a deadlock, a read that
+    never returns)."""
+
+
+class Crash:
+    pass
+
+
+class Part(pykka.ThreadingActor):
+    release = threading.Event()  # set by the fixture at the end: nothing stays hung
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Block):
+            self.release.wait(30)
+            return None
+        if isinstance(message, Crash):
+            raise RuntimeError("lost the bus")
+        return "here"
+
+
+class SlowStart(Part):
+    def on_start(self) -> None:
+        self.release.wait(30)
+
+
+class Set:
+    def __init__(self) -> None:
+        self.clock = FakeClock(monotonic=0.0)
+        self.stats = Stats()
+        self.fatal: list[Failed] = []
+        self.children = ChildSet(
+            lambda: POLICY,
+            self.clock,
+            self.stats,
+            lambda child: None,
+            fatal=self.fatal.append,
+        )
+
+    def round_after(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.children.check(self.clock.monotonic())
+
+
+@pytest.fixture
+def parts() -> Iterator[Set]:
+    Part.release.clear()
+    made = Set()
+    yield made
+    Part.release.set()
+    made.children.stop_all()
+
+
+def _ref(child: Child) -> pykka.ActorRef[Any]:
+    assert child.ref is not None
+    return child.ref
+
+
+def _state(child: Child) -> PartState:
+    return child.tracker.state
+
+
+def _answered(child: Child) -> None:
+    """Whatever the part was asked before now has been answered (its inbox is in
+    order): the next round sees its answer, however slow this machine."""
+    assert _ref(child).ask("here?", timeout=10) == "here"
+
+
+@pytest.mark.timeout(30)
+def test_a_part_blocked_in_a_handler_is_hung_past_its_bound_and_fatal(
+    parts: Set,
+) -> None:
+    bus = parts.children.add("bus", Part.start)  # not critical: fatal all the same
+    echo = parts.children.add("echo", Part.start)
+    _ref(bus).tell(Block())
+    with capture_logs() as logs:
+        parts.round_after(0.0)  # each part asked
+        _answered(echo)
+        parts.round_after(10.0)  # echo answered; asked again 20 s after
+        _answered(echo)
+        parts.round_after(50.0)  # bus silent 60 s: not past the bound
+        _answered(echo)
+        assert _state(bus) is PartState.RUNNING
+        assert parts.fatal == []
+        parts.round_after(0.5)
+        _answered(echo)
+        parts.round_after(10.0)  # said once
+    assert _state(bus) is PartState.HUNG
+    assert _state(echo) is PartState.RUNNING
+    reason = "no answer to a ping for 60.5 s (supervisor.hung_after_s = 60)"
+    assert parts.fatal == [Failed("bus", reason, fatal=True, hung=True)]
+    assert [(e["event"], e["log_level"], e["component"]) for e in logs] == [
+        ("component_hung", "error", "bus")
+    ]
+    assert logs[0]["silent_s"] == 60.5
+    assert parts.stats.snapshot()["supervisor.hung.bus"] == 1
+    assert bus.tracker.status().reason == reason
+    assert summary([bus.tracker.status(), echo.tracker.status()]) == "bus hung"
+
+
+@pytest.mark.timeout(30)
+def test_a_handler_that_runs_long_within_the_bound_is_not_hung(parts: Set) -> None:
+    bus = parts.children.add("bus", Part.start)
+    _ref(bus).tell(Block())
+    parts.round_after(0.0)
+    parts.round_after(59.5)
+    Part.release.set()  # the handler ends, the question is answered
+    _answered(bus)
+    with capture_logs() as logs:
+        parts.round_after(0.5)
+        _answered(bus)
+        for _ in range(10):
+            parts.round_after(10.0)
+            _answered(bus)
+    assert _state(bus) is PartState.RUNNING
+    assert parts.fatal == []
+    assert logs == []
+
+
+@pytest.mark.timeout(30)
+def test_a_restart_whose_on_start_hangs_is_hung_and_the_round_does_not_wait(
+    parts: Set,
+) -> None:
+    starts: Iterator[Callable[[], pykka.ActorRef[Any]]]
+    starts = iter([Part.start, SlowStart.start])
+
+    def start() -> pykka.ActorRef[Any]:
+        return next(starts)()
+
+    bus = parts.children.add("bus", start)
+    _ref(bus).tell(Crash())
+    wait_until(lambda: not _ref(bus).is_alive(), what="the part dead")
+    parts.round_after(0.1)
+    began = time.monotonic()
+    parts.round_after(1.0)  # restarted: its on_start waits on the test
+    assert time.monotonic() - began < 1.0  # it waited 2 s for the on_start
+    assert _state(bus) is PartState.RESTARTING
+    with capture_logs() as logs:
+        parts.round_after(59.0)
+        assert parts.fatal == []
+        parts.round_after(1.5)
+    assert _state(bus) is PartState.HUNG
+    reason = "no answer in its start for 60.5 s (supervisor.hung_after_s = 60)"
+    assert parts.fatal == [Failed("bus", reason, fatal=True, hung=True)]
+    assert [(e["event"], e["in_start"]) for e in logs] == [("component_hung", True)]
