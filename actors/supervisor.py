@@ -34,7 +34,8 @@ from raspy.child_set import ON_START_DONE
 from raspy.clock import Clock, SystemClock
 from raspy.config import Config
 from raspy.control_tables import declared
-from raspy.cores.broker import BrokerCore, BrokerSettings
+from raspy.cores.broker import BrokerCore
+from raspy.cores.broker_settings import BrokerSettings
 from raspy.devices import registries
 from raspy.errors import ConfigError
 from raspy.service_stats import Snapshot

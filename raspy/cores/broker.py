@@ -75,14 +75,11 @@ from raspy.cores.broker_output import (
     WorkerRegistered,
     WorkerRemoved,
 )
-from raspy.cores.broker_settings import BrokerSettings
 from raspy.cores.broker_state import LOCAL_PREFIX, Pending, Service, Worker
 from raspy.errors import MalformedMessage
 from raspy.protocol import mdp, mdp_decode, mmi
 
-# BrokerSettings is broker_settings': listed while actors/supervisor.py imports it
-# from here (other modules import each name from the module that defines it)
-__all__ = ["BrokerCore", "BrokerSettings"]
+__all__ = ["BrokerCore"]  # other names: import them from where they are defined
 
 _INF: Final = float("inf")
 # FrameLimits reasons: from a busy worker, its reply is over them
