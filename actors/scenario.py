@@ -11,7 +11,6 @@ is logged with its cause and the actor carries on.
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
+from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import (
@@ -265,52 +265,66 @@ class ScenarioActor(pykka.ThreadingActor):
 
     # --- outputs ---------------------------------------------------------------------
     def _apply(self, outputs: list[engine.Output]) -> None:
-        links = self._links
+        """Carry out a turn's outputs; one that fails is logged and the others go out
+        all the same: a write that raised skipped the rest, the ticker among them,
+        and the run's wait never ended."""
         for out in outputs:
-            match out:
-                case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
-                    self._publish(key, value, ttl_s)
-                case run_mod.DeleteKey(key=key):
-                    self._publish(key, None, delete=True)
-                case run_mod.PublishEvent(key=key, value=value):
-                    self._publish(key, value)
-                case run_mod.SendRequest(
-                    request_id=request_id, service=service, body=body, deadline=at
-                ):
-                    patience_s = max(0.0, at - links.clock.monotonic())
-                    name = service.encode("utf-8")
-                    self._client.send(request_id, name, body, patience_s)
-                case run_mod.Log(level=level, message=text):
-                    emit = log.warning if level in ("warning", "error") else log.info
-                    emit(
-                        "scenario_logged",
-                        scenario=self._name,
-                        level=level,
-                        message=text,
-                    )
-                case run_mod.RunScenario(name=name):
-                    self._tell_core(RunRequested(name, self._name))
-                case run_mod.StopScenario(name=name):
-                    self._tell_core(RunRequested(name, self._name, stop=True))
-                case engine.StatusChanged(status=status):
-                    self._tell_core(StatusReported(self._name, status, self.actor_ref))
-                case engine.Disabled(reason=reason):
-                    log.error("scenario_runaway", scenario=self._name, reason=reason)
-                    self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
-                case engine.RunEnded(error=error) if error is not None:
-                    links.stats.incr("core.scenario.failed_runs")
-                    log.error("scenario_run_failed", scenario=self._name, reason=error)
-                case engine.RunEnded():
-                    links.stats.incr("core.scenario.runs")
-                case engine.Skipped(reason=reason, dropped=dropped):
-                    if dropped:  # counted where a household looks (raspy status)
-                        links.stats.incr("core.scenario.dropped")
-                    log.debug("scenario_skipped", scenario=self._name, reason=reason)
-                case engine.Queued(waiting=waiting):
-                    log.debug("scenario_queued", scenario=self._name, waiting=waiting)
-                case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
-                    self._record(runs, lost)
-        links.ticker.set(self.actor_ref, self._core.next_deadline())
+            try:
+                self._output(out)
+            except Exception:
+                self._links.stats.incr("core.scenario.errors")
+                log.exception(
+                    "scenario_output_failed",
+                    scenario=self._name,
+                    kind=type(out).__name__,
+                )
+        self._links.ticker.set(self.actor_ref, self._core.next_deadline())
+
+    def _output(self, out: engine.Output) -> None:
+        links = self._links
+        match out:
+            case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
+                self._publish(key, value, ttl_s)
+            case run_mod.DeleteKey(key=key):
+                self._publish(key, None, delete=True)
+            case run_mod.PublishEvent(key=key, value=value):
+                self._publish(key, value)
+            case run_mod.SendRequest(
+                request_id=request_id, service=service, body=body, deadline=at
+            ):
+                patience_s = max(0.0, at - links.clock.monotonic())
+                name = service.encode("utf-8")
+                self._client.send(request_id, name, body, patience_s)
+            case run_mod.Log(level=level, message=text):
+                emit = log.warning if level in ("warning", "error") else log.info
+                emit(
+                    "scenario_logged",
+                    scenario=self._name,
+                    level=level,
+                    message=text,
+                )
+            case run_mod.RunScenario(name=name):
+                self._tell_core(RunRequested(name, self._name))
+            case run_mod.StopScenario(name=name):
+                self._tell_core(RunRequested(name, self._name, stop=True))
+            case engine.StatusChanged(status=status):
+                self._tell_core(StatusReported(self._name, status, self.actor_ref))
+            case engine.Disabled(reason=reason):
+                log.error("scenario_runaway", scenario=self._name, reason=reason)
+                self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
+            case engine.RunEnded(error=error) if error is not None:
+                links.stats.incr("core.scenario.failed_runs")
+                log.error("scenario_run_failed", scenario=self._name, reason=error)
+            case engine.RunEnded():
+                links.stats.incr("core.scenario.runs")
+            case engine.Skipped(reason=reason, dropped=dropped):
+                if dropped:  # counted where a household looks (raspy status)
+                    links.stats.incr("core.scenario.dropped")
+                log.debug("scenario_skipped", scenario=self._name, reason=reason)
+            case engine.Queued(waiting=waiting):
+                log.debug("scenario_queued", scenario=self._name, waiting=waiting)
+            case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
+                self._record(runs, lost)
 
     def _tell_core(self, message: object) -> None:
         """A report to the core; none once the core is stopping (it stops this actor
@@ -348,7 +362,7 @@ class ScenarioActor(pykka.ThreadingActor):
         """A Clone write (`value` None is JSON null; only `delete` deletes), which
         every scenario's kv() reads from now on (TreeView.send); a key the tree
         refuses fails only this write (logged)."""
-        body = b"" if delete else json.dumps(value, ensure_ascii=False).encode("utf-8")
+        body = b"" if delete else json_text.encode(value)
         raw, ttl = key.encode("utf-8"), ttl_s or None
         try:
             self._tree.send(

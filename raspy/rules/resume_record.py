@@ -19,11 +19,11 @@ format-3 record's runs lost (`not_a_record`) rather than misreading them.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model, resume_path
@@ -64,7 +64,7 @@ def encode(
         }
         if lost + len(runs) - len(kept):
             value["lost"] = lost + len(runs) - len(kept)
-        body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        body = json_text.encode(value)
         if len(body) <= max_bytes or not kept:
             return body, len(runs) - len(kept)
         kept.pop()

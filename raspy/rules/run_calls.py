@@ -34,7 +34,7 @@ def fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
         return value  # a number, true, false or null: a few bytes
     if isinstance(value, str) and 6 * len(value) + 2 <= limit:
         return value  # even all \uXXXX escapes fit: no need to encode it here
-    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    size = len(json_text.encode(value))
     if size > limit:
         raise RunFailed(
             f"key {shown(key)}: a value of {size} bytes is over [clone] "

@@ -712,3 +712,63 @@ actions:
     )
     core.clock.advance(10)
     wait_value(tree, "/scenario/cold/note", "/house/cellar")
+
+
+def test_a_lone_surrogate_in_a_trigger_value_breaks_no_write_and_no_wait(
+    core: Core, tree: CloneClient
+) -> None:
+    """`"caf\\ud800"` is ASCII and JSON, and names a lone surrogate, which no UTF-8
+    holds: as a trigger's value it raised out of every write of the scenario (its
+    state stuck `running`, every list a 500), and out of the turn before its wait
+    was scheduled (the run never went on) or its resume record written."""
+    core.start()
+    document = """\
+name: note
+triggers: [{kv: /house/note}]
+actions:
+  - set: /scenario/note/copy
+    value: "{trigger.value}"
+  - wait: 2m
+  - set: /scenario/note/after
+    value: done
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/note/state", "idle")
+    _publish(core, "/house/note", b'"caf\\ud800"')
+    wait_value(tree, "/scenario/note/state", "running")
+    wait_value(tree, "/scenario/note/copy", "caf\ud800")  # as it was read
+    wait_until(
+        lambda: tree.get(b"/scenario/note/resume") is not None,
+        what="the run's resume record",
+    )
+    status, listed = core.request("list")
+    assert (status, listed[0]["last_trigger"]["value"]) == (b"200", "caf\ud800")
+    shown = value(tree, "/scenario/note/last_trigger")
+    assert isinstance(shown, dict)
+    assert shown["value"] == "caf\ud800"
+    core.clock.advance(120)
+    wait_value(tree, "/scenario/note/after", "done")
+    wait_value(tree, "/scenario/note/state", "idle")
+
+
+def test_an_output_that_fails_skips_none_of_the_turn_after_it(
+    core: Core, tree: CloneClient
+) -> None:
+    """A call to a service named by a lone surrogate cannot be sent (no UTF-8 holds
+    it): that raised out of the turn, and skipped what came after it, the ticker
+    among them, so the request never timed out and the run stayed `running`."""
+    core.start()
+    document = """\
+name: svc
+triggers: [{kv: /house/svc}]
+actions:
+  - call: "{trigger.value}"
+    timeout: 5s
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/svc/state", "idle")
+    _publish(core, "/house/svc", b'"x.\\ud800"')
+    wait_value(tree, "/scenario/svc/state", "running")
+    core.clock.advance(5)
+    wait_value(tree, "/scenario/svc/state", "error")
+    assert "did not answer within 5s" in str(value(tree, "/scenario/svc/last_error"))
