@@ -53,8 +53,9 @@ def encode(
     """The record's JSON body with as many of `runs` as fit in `max_bytes` (the
     tree's value limit: a trigger may carry a large value), and how many were left
     out. Those, and the `lost` others (runs a stop of raspyd ends elsewhere than in
-    such a wait), are counted in the record: a start names them lost."""
-    kept = list(runs)
+    such a wait), are counted in the record: a start names them lost. A run whose
+    trigger holds a number JSON has not (a body `1e400`) is left out too."""
+    kept = [run for run in runs if _writable(run)]
     while True:
         until = any(run.until for run in kept)
         value: dict[str, JsonValue] = {
@@ -105,6 +106,15 @@ def lost_runs(value: JsonValue) -> int:
     if not isinstance(count, int) or isinstance(count, bool):
         return 0
     return max(count, 0)
+
+
+def _writable(run: Checkpoint) -> bool:
+    """Whether the run's trigger is JSON: no number in it that is not finite."""
+    try:
+        json_text.encode(dict(run.trigger))
+    except ValueError:
+        return False
+    return True
 
 
 def _run_json(run: Checkpoint) -> JsonValue:

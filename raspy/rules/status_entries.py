@@ -7,6 +7,7 @@ shows the trigger and the last skip in its replies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Final
 
@@ -65,9 +66,15 @@ def shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
 
 
 def _shown(value: JsonValue) -> JsonValue:
-    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES."""
+    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES, or
+    a note that it is no JSON (a number that is not finite: a body `1e400`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"({value!r}: not a finite number, not shown)"
     if isinstance(value, str | list | dict):
-        size = len(json_text.encode(value))
+        try:
+            size = len(json_text.encode(value))
+        except ValueError:
+            return "(a value holding a number that is not finite, not shown)"
         if size > SHOWN_VALUE_BYTES:
             return f"({size} bytes of JSON, not shown)"
     return value

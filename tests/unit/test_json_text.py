@@ -73,3 +73,9 @@ def test_a_lone_surrogate_read_is_written_back_as_its_escape(body: bytes) -> Non
     assert json_text.encode({"b": "é", "a": 1}, sort_keys=True) == (
         '{"a": 1, "b": "é"}'.encode()
     )
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, {"a": [math.inf]}])
+def test_a_number_json_has_not_is_never_written(value: object) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        json_text.encode(value)
