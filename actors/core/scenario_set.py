@@ -124,7 +124,9 @@ class ScenarioSet(pykka.ThreadingActor):
             self.links.clock,
             self.links.stats,
         )
-        status = with_state(entry.status, State.IDLE)
+        # a failed run's `error` stays until the next run starts (docs/scenarios.md)
+        kept = entry.status.state is State.ERROR
+        status = with_state(entry.status, State.ERROR if kept else State.IDLE)
         self.show(entry, status)
         try:
             wanted = interest(scenario, self.host)  # before the actor, which it routes

@@ -772,3 +772,32 @@ actions:
     core.clock.advance(5)
     wait_value(tree, "/scenario/svc/state", "error")
     assert "did not answer within 5s" in str(value(tree, "/scenario/svc/last_error"))
+
+
+def test_a_failed_run_is_still_the_state_after_a_restart_until_the_next_run(
+    core: Core, tree: CloneClient
+) -> None:
+    """`state` is `error` from a run that failed until the next run starts: a
+    restart of the core showed such a scenario `idle`, its error beside it."""
+    core.start()
+    document = """\
+name: ratio
+triggers: [{kv: /house/ratio}]
+actions:
+  - set: /scenario/ratio/inverse
+    expr: "1 / trigger.value"
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/ratio/state", "idle")
+    _publish(core, "/house/ratio", b"0")
+    wait_value(tree, "/scenario/ratio/state", "error")
+    failure = core.request("get", name="ratio")[1]["last_error"]
+    assert "division by zero" in failure
+    core.stop()
+    core.start()
+    got = core.request("get", name="ratio")[1]
+    assert (got["state"], got["last_error"]) == ("error", failure)
+    assert value(tree, "/scenario/ratio/state") == "error"
+    _publish(core, "/house/ratio", b"4")
+    wait_value(tree, "/scenario/ratio/inverse", 0.25)
+    wait_value(tree, "/scenario/ratio/state", "idle")
