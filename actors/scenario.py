@@ -76,9 +76,13 @@ class RunNow:
 class StopRuns:
     """Ask: end every run now; answers RunsStopped. `shutdown`: the core stops (raspyd
     stops, or the core is restarted inside it): the record of the runs in a long
-    wait stays in the tree for the next start to take them up."""
+    wait stays in the tree for the next start to take them up. `last`: the core
+    stops the actor next (a disable, a new version, a delete, its own stop): it
+    takes no input after this one, so that no `for:` hold or `when:` test due
+    before its stop starts a run that nothing would end."""
 
     shutdown: bool = False
+    last: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._version = version  # resume_record.fingerprint of the stored document
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
+        self._ended = False  # its last StopRuns came: every input is ignored
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
             scenario,
@@ -220,6 +225,9 @@ class ScenarioActor(pykka.ThreadingActor):
     def _receive(self, message: Any) -> Any:
         core, clock = self._core, self._links.clock
         mono, wall = clock.monotonic(), clock.wall()
+        if self._ended:  # a Tick the ticker sent before, a late reply: on its way out
+            log.debug("scenario_input_ignored", scenario=self._name)
+            return None
         match message:
             case KvChanged(key=key, old=old, new=new, deleted=deleted):
                 self._apply(core.on_kv(key, old, new, mono, wall, deleted=deleted))
@@ -240,10 +248,13 @@ class ScenarioActor(pykka.ThreadingActor):
                 outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
                 return run_answer(core.status, outputs, before)
-            case StopRuns(shutdown=shutdown):
+            case StopRuns(shutdown=shutdown, last=last):
                 self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)
                 self._apply(outputs)
+                if last:
+                    self._ended = True
+                    self._links.ticker.set(self.actor_ref, None)
                 ended = sum(isinstance(o, engine.RunEnded) for o in outputs)
                 return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):

@@ -177,7 +177,8 @@ class ScenarioSet(pykka.ThreadingActor):
         # still wait here, behind this very request
         cut = entry.status.state is State.RUNNING
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            stopped = ref.ask(scn.StopRuns(shutdown), timeout=ASK_TIMEOUT_S)
+            # the last input it takes: a hold due before its stop starts no run
+            stopped = ref.ask(scn.StopRuns(shutdown, last=True), timeout=ASK_TIMEOUT_S)
             if isinstance(stopped, scn.RunsStopped):
                 entry.status = stopped.status
                 cut = stopped.ended > 0

@@ -29,6 +29,7 @@ from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
+from raspy.actors import scenario as scn
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
 from raspy.actors.core.service import REPLACED_RUN_ERROR
@@ -801,3 +802,42 @@ actions:
     _publish(core, "/house/ratio", b"4")
     wait_value(tree, "/scenario/ratio/inverse", 0.25)
     wait_value(tree, "/scenario/ratio/state", "idle")
+
+
+def test_a_hold_due_between_the_last_stop_and_the_actors_end_starts_no_run(
+    core: Core, tree: CloneClient
+) -> None:
+    """A disable, a new version or a delete asks the actor to stop its runs, then
+    stops it: a Tick of a `for:` hold due in between started a run, whose first
+    action went out and whose resume record stayed in the tree for ever (the
+    actor's stop threw away what its last stop of runs did)."""
+    core.start()
+    document = """\
+name: hold
+triggers:
+  - kv: /house/door
+    above: 0
+    for: 10s
+actions:
+  - set: /scenario/hold/began
+    value: true
+  - wait: 2m
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/hold/state", "idle")
+    assert core.ref is not None
+    proxy = core.ref.proxy()
+    view = proxy.tree.get()
+    _publish(core, "/house/door", b"1")
+    wait_until(lambda: view.kv("/house/door") == 1, what="the core's view of the door")
+    ref = proxy.entries.get()["hold"].ref  # after the core told the change on
+    ref.ask(msgs.Tick(), timeout=5)  # after the change: the hold is under way
+    # what the core's stop_actor asks, then a Tick of the hold due before its stop
+    assert isinstance(ref.ask(scn.StopRuns(last=True), timeout=5), scn.RunsStopped)
+    core.clock.advance(10)
+    ref.ask(msgs.Tick(), timeout=5)
+    ref.stop(block=True, timeout=5)
+    _publish(core, "/house/marker", b"1")  # after any write of the Tick's turn
+    wait_value(tree, "/house/marker", 1)
+    assert tree.get(b"/scenario/hold/began") is None
+    assert tree.get(b"/scenario/hold/resume") is None
