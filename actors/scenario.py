@@ -11,7 +11,6 @@ is logged with its cause and the actor carries on.
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Final
 import pykka
 import structlog
 
+from raspy import json_text
 from raspy.actors import messages as msgs
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.worker import (
@@ -76,9 +76,13 @@ class RunNow:
 class StopRuns:
     """Ask: end every run now; answers RunsStopped. `shutdown`: the core stops (raspyd
     stops, or the core is restarted inside it): the record of the runs in a long
-    wait stays in the tree for the next start to take them up."""
+    wait stays in the tree for the next start to take them up. `last`: the core
+    stops the actor next (a disable, a new version, a delete, its own stop): it
+    takes no input after this one, so that no `for:` hold or `when:` test due
+    before its stop starts a run that nothing would end."""
 
     shutdown: bool = False
+    last: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,7 @@ class ScenarioActor(pykka.ThreadingActor):
         self._version = version  # resume_record.fingerprint of the stored document
         self._max_value_bytes = settings.max_value_bytes
         self._shutdown = False  # the core stops: the resume record stays
+        self._ended = False  # its last StopRuns came: every input is ignored
         self._tree = tree  # the core's view: kv() reads it, _publish sends through it
         self._core = engine.ScenarioCore(
             scenario,
@@ -220,6 +225,9 @@ class ScenarioActor(pykka.ThreadingActor):
     def _receive(self, message: Any) -> Any:
         core, clock = self._core, self._links.clock
         mono, wall = clock.monotonic(), clock.wall()
+        if self._ended:  # a Tick the ticker sent before, a late reply: on its way out
+            log.debug("scenario_input_ignored", scenario=self._name)
+            return None
         match message:
             case KvChanged(key=key, old=old, new=new, deleted=deleted):
                 self._apply(core.on_kv(key, old, new, mono, wall, deleted=deleted))
@@ -240,10 +248,13 @@ class ScenarioActor(pykka.ThreadingActor):
                 outputs = core.run_now(mono, wall, by=by)
                 self._apply(outputs)
                 return run_answer(core.status, outputs, before)
-            case StopRuns(shutdown=shutdown):
+            case StopRuns(shutdown=shutdown, last=last):
                 self._shutdown = self._shutdown or shutdown
                 outputs = core.stop(mono)
                 self._apply(outputs)
+                if last:
+                    self._ended = True
+                    self._links.ticker.set(self.actor_ref, None)
                 ended = sum(isinstance(o, engine.RunEnded) for o in outputs)
                 return RunsStopped(core.status, ended)
             case ActionRefused(reason=reason):
@@ -265,52 +276,66 @@ class ScenarioActor(pykka.ThreadingActor):
 
     # --- outputs ---------------------------------------------------------------------
     def _apply(self, outputs: list[engine.Output]) -> None:
-        links = self._links
+        """Carry out a turn's outputs; one that fails is logged and the others go out
+        all the same: a write that raised skipped the rest, the ticker among them,
+        and the run's wait never ended."""
         for out in outputs:
-            match out:
-                case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
-                    self._publish(key, value, ttl_s)
-                case run_mod.DeleteKey(key=key):
-                    self._publish(key, None, delete=True)
-                case run_mod.PublishEvent(key=key, value=value):
-                    self._publish(key, value)
-                case run_mod.SendRequest(
-                    request_id=request_id, service=service, body=body, deadline=at
-                ):
-                    patience_s = max(0.0, at - links.clock.monotonic())
-                    name = service.encode("utf-8")
-                    self._client.send(request_id, name, body, patience_s)
-                case run_mod.Log(level=level, message=text):
-                    emit = log.warning if level in ("warning", "error") else log.info
-                    emit(
-                        "scenario_logged",
-                        scenario=self._name,
-                        level=level,
-                        message=text,
-                    )
-                case run_mod.RunScenario(name=name):
-                    self._tell_core(RunRequested(name, self._name))
-                case run_mod.StopScenario(name=name):
-                    self._tell_core(RunRequested(name, self._name, stop=True))
-                case engine.StatusChanged(status=status):
-                    self._tell_core(StatusReported(self._name, status, self.actor_ref))
-                case engine.Disabled(reason=reason):
-                    log.error("scenario_runaway", scenario=self._name, reason=reason)
-                    self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
-                case engine.RunEnded(error=error) if error is not None:
-                    links.stats.incr("core.scenario.failed_runs")
-                    log.error("scenario_run_failed", scenario=self._name, reason=error)
-                case engine.RunEnded():
-                    links.stats.incr("core.scenario.runs")
-                case engine.Skipped(reason=reason, dropped=dropped):
-                    if dropped:  # counted where a household looks (raspy status)
-                        links.stats.incr("core.scenario.dropped")
-                    log.debug("scenario_skipped", scenario=self._name, reason=reason)
-                case engine.Queued(waiting=waiting):
-                    log.debug("scenario_queued", scenario=self._name, waiting=waiting)
-                case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
-                    self._record(runs, lost)
-        links.ticker.set(self.actor_ref, self._core.next_deadline())
+            try:
+                self._output(out)
+            except Exception:
+                self._links.stats.incr("core.scenario.errors")
+                log.exception(
+                    "scenario_output_failed",
+                    scenario=self._name,
+                    kind=type(out).__name__,
+                )
+        self._links.ticker.set(self.actor_ref, self._core.next_deadline())
+
+    def _output(self, out: engine.Output) -> None:
+        links = self._links
+        match out:
+            case run_mod.SetKey(key=key, value=value, ttl_s=ttl_s):
+                self._publish(key, value, ttl_s)
+            case run_mod.DeleteKey(key=key):
+                self._publish(key, None, delete=True)
+            case run_mod.PublishEvent(key=key, value=value):
+                self._publish(key, value)
+            case run_mod.SendRequest(
+                request_id=request_id, service=service, body=body, deadline=at
+            ):
+                patience_s = max(0.0, at - links.clock.monotonic())
+                name = service.encode("utf-8")
+                self._client.send(request_id, name, body, patience_s)
+            case run_mod.Log(level=level, message=text):
+                emit = log.warning if level in ("warning", "error") else log.info
+                emit(
+                    "scenario_logged",
+                    scenario=self._name,
+                    level=level,
+                    message=text,
+                )
+            case run_mod.RunScenario(name=name):
+                self._tell_core(RunRequested(name, self._name))
+            case run_mod.StopScenario(name=name):
+                self._tell_core(RunRequested(name, self._name, stop=True))
+            case engine.StatusChanged(status=status):
+                self._tell_core(StatusReported(self._name, status, self.actor_ref))
+            case engine.Disabled(reason=reason):
+                log.error("scenario_runaway", scenario=self._name, reason=reason)
+                self._tell_core(RunawayDisabled(self._name, reason, self.actor_ref))
+            case engine.RunEnded(error=error) if error is not None:
+                links.stats.incr("core.scenario.failed_runs")
+                log.error("scenario_run_failed", scenario=self._name, reason=error)
+            case engine.RunEnded():
+                links.stats.incr("core.scenario.runs")
+            case engine.Skipped(reason=reason, dropped=dropped):
+                if dropped:  # counted where a household looks (raspy status)
+                    links.stats.incr("core.scenario.dropped")
+                log.debug("scenario_skipped", scenario=self._name, reason=reason)
+            case engine.Queued(waiting=waiting):
+                log.debug("scenario_queued", scenario=self._name, waiting=waiting)
+            case engine.Resumable(runs=runs, lost=lost) if not self._shutdown:
+                self._record(runs, lost)
 
     def _tell_core(self, message: object) -> None:
         """A report to the core; none once the core is stopping (it stops this actor
@@ -348,7 +373,7 @@ class ScenarioActor(pykka.ThreadingActor):
         """A Clone write (`value` None is JSON null; only `delete` deletes), which
         every scenario's kv() reads from now on (TreeView.send); a key the tree
         refuses fails only this write (logged)."""
-        body = b"" if delete else json.dumps(value, ensure_ascii=False).encode("utf-8")
+        body = b"" if delete else json_text.encode(value)
         raw, ttl = key.encode("utf-8"), ttl_s or None
         try:
             self._tree.send(

@@ -1,4 +1,5 @@
-"""JSON text from outside raspy: a tree value, a request, a reply.
+"""JSON text from outside raspy (a tree value, a request, a reply), and the JSON
+raspy writes back.
 
 Any Clone client may write, and any MDP peer may send, JSON nested deeper than
 Python's stack (`[[[[…`, a few kB). For it `json.loads` raises RecursionError, which
@@ -11,6 +12,11 @@ that is not JSON. An integer too large for a float (JSON has no limit, Python's
 reader takes 4300 digits) is read as `1e400` is (an infinity, or what the caller's
 `parse_float` makes of it), which every reader already meets: `float()` and
 `math.isfinite()` of such an integer raise OverflowError, no ValueError either.
+
+JSON may name a lone surrogate (`"\\ud800"`, or the bytes ED A0 80, which `json.loads`
+takes from bytes), a character no UTF-8 holds: `encode` writes a value holding one
+with its escape, as it was read, where `.encode("utf-8")` raised. JSON's `1e400`
+reads as an infinity, which `encode` never writes (as `Infinity`, which is no JSON).
 """
 
 from __future__ import annotations
@@ -81,3 +87,16 @@ def tree_value(body: bytes | None) -> JsonValue:
     except ValueError:
         return body.decode("utf-8", "replace")
     return value
+
+
+def encode(value: object, *, sort_keys: bool = False) -> bytes:
+    """A value as the UTF-8 JSON raspy writes: a string holding a lone surrogate
+    (read from JSON, or a document's `"\\ud800"`) is written with its non-ASCII
+    escaped, the JSON it came as, rather than raise UnicodeEncodeError. A number
+    that is not finite (`1e400` reads as one) is a ValueError: `Infinity` and `NaN`
+    are no JSON, and a reader that is not Python refuses the whole body."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=sort_keys)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, allow_nan=False, sort_keys=sort_keys).encode("ascii")

@@ -124,7 +124,9 @@ class ScenarioSet(pykka.ThreadingActor):
             self.links.clock,
             self.links.stats,
         )
-        status = with_state(entry.status, State.IDLE)
+        # a failed run's `error` stays until the next run starts (docs/scenarios.md)
+        kept = entry.status.state is State.ERROR
+        status = with_state(entry.status, State.ERROR if kept else State.IDLE)
         self.show(entry, status)
         try:
             wanted = interest(scenario, self.host)  # before the actor, which it routes
@@ -175,7 +177,8 @@ class ScenarioSet(pykka.ThreadingActor):
         # still wait here, behind this very request
         cut = entry.status.state is State.RUNNING
         with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
-            stopped = ref.ask(scn.StopRuns(shutdown), timeout=ASK_TIMEOUT_S)
+            # the last input it takes: a hold due before its stop starts no run
+            stopped = ref.ask(scn.StopRuns(shutdown, last=True), timeout=ASK_TIMEOUT_S)
             if isinstance(stopped, scn.RunsStopped):
                 entry.status = stopped.status
                 cut = stopped.ended > 0

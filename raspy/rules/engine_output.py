@@ -145,6 +145,8 @@ class History:
 
     @classmethod
     def of(cls, status: Status | None) -> History:
+        """From the status its owner kept; `error` stays until the next run starts
+        (a restart, a new version of the scenario)."""
         if status is None:
             return cls()
         return cls(
@@ -155,6 +157,7 @@ class History:
             status.last_skip,
             status.last_trace,
             status.last_error_at,
+            failed=status.state is State.ERROR,
         )
 
     def started(self, trigger: Mapping[str, JsonValue], wall: float) -> None:

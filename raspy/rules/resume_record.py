@@ -19,11 +19,11 @@ format-3 record's runs lost (`not_a_record`) rather than misreading them.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Sequence
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.errors import shown
 from raspy.rules import model, resume_path
@@ -53,8 +53,9 @@ def encode(
     """The record's JSON body with as many of `runs` as fit in `max_bytes` (the
     tree's value limit: a trigger may carry a large value), and how many were left
     out. Those, and the `lost` others (runs a stop of raspyd ends elsewhere than in
-    such a wait), are counted in the record: a start names them lost."""
-    kept = list(runs)
+    such a wait), are counted in the record: a start names them lost. A run whose
+    trigger holds a number JSON has not (a body `1e400`) is left out too."""
+    kept = [run for run in runs if _writable(run)]
     while True:
         until = any(run.until for run in kept)
         value: dict[str, JsonValue] = {
@@ -64,7 +65,7 @@ def encode(
         }
         if lost + len(runs) - len(kept):
             value["lost"] = lost + len(runs) - len(kept)
-        body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        body = json_text.encode(value)
         if len(body) <= max_bytes or not kept:
             return body, len(runs) - len(kept)
         kept.pop()
@@ -105,6 +106,15 @@ def lost_runs(value: JsonValue) -> int:
     if not isinstance(count, int) or isinstance(count, bool):
         return 0
     return max(count, 0)
+
+
+def _writable(run: Checkpoint) -> bool:
+    """Whether the run's trigger is JSON: no number in it that is not finite."""
+    try:
+        json_text.encode(dict(run.trigger))
+    except ValueError:
+        return False
+    return True
 
 
 def _run_json(run: Checkpoint) -> JsonValue:

@@ -6,6 +6,7 @@ after the fact what a run thinks it wrote."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Generator, Mapping
 from typing import Final
 
@@ -28,13 +29,22 @@ def _asked(request: Mapping[str, JsonValue]) -> str:
 
 def fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
     """`value`, or RunFailed when the tree would drop it as too large (the server
-    refuses it after the fact, and the run would look successful)."""
+    refuses it after the fact, and the run would look successful), or when it is
+    no JSON (a number that is not finite, from a tree body `1e400`), as `expr:`
+    fails for such a result."""
     limit = scope.env.max_value_bytes
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RunFailed(f"key {shown(key)}: the value is not a finite number")
     if not isinstance(value, str | list | dict):
         return value  # a number, true, false or null: a few bytes
     if isinstance(value, str) and 6 * len(value) + 2 <= limit:
         return value  # even all \uXXXX escapes fit: no need to encode it here
-    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    try:
+        size = len(json_text.encode(value))
+    except ValueError:
+        raise RunFailed(
+            f"key {shown(key)}: the value holds a number that is not finite"
+        ) from None
     if size > limit:
         raise RunFailed(
             f"key {shown(key)}: a value of {size} bytes is over [clone] "
@@ -76,7 +86,13 @@ def device_step(
             request["value"] = value
     elif action.value is not None:
         request["value"] = scope.value(action.value)
-    body = (json.dumps(request).encode("utf-8"),)
+    try:  # as a `set` does: `Infinity` (a body `1e400` read) is no JSON
+        body = (json.dumps(request, allow_nan=False).encode("utf-8"),)
+    except ValueError:
+        raise RunFailed(
+            f"device {fullname}: {command}: the value is or holds a number that is "
+            "not finite"
+        ) from None
     scope.note(lambda: f"device {fullname} {_asked(request)}")
     reply = yield from _request(
         scope, f"{host}.{service}.devices", body, action.timeout_s

@@ -37,7 +37,6 @@ mode applies, the conditions are not checked.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -186,7 +185,7 @@ def refusal_text(refused: Refused, *, problems_only: bool = False) -> str:
 
 
 def encode(value: JsonValue) -> bytes:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return json_text.encode(value, sort_keys=True)
 
 
 def ok(value: JsonValue) -> tuple[bytes, bytes]:

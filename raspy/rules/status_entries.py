@@ -7,10 +7,11 @@ shows the trigger and the last skip in its replies.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from typing import Final
 
+from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules.engine_output import Status
 
@@ -40,9 +41,7 @@ def status_entries(name: str, status: Status) -> dict[str, bytes]:
         "last_error_at": status.last_error_at,
     }
     return {
-        f"/scenario/{name}/{entry}": json.dumps(
-            values[entry], ensure_ascii=False
-        ).encode("utf-8")
+        f"/scenario/{name}/{entry}": json_text.encode(values[entry])
         for entry in STATE_KEYS
     }
 
@@ -67,9 +66,15 @@ def shown_skip(skip: Mapping[str, JsonValue] | None) -> JsonValue:
 
 
 def _shown(value: JsonValue) -> JsonValue:
-    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES."""
+    """`value`, or a note of its size when its JSON is over SHOWN_VALUE_BYTES, or
+    a note that it is no JSON (a number that is not finite: a body `1e400`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"({value!r}: not a finite number, not shown)"
     if isinstance(value, str | list | dict):
-        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        try:
+            size = len(json_text.encode(value))
+        except ValueError:
+            return "(a value holding a number that is not finite, not shown)"
         if size > SHOWN_VALUE_BYTES:
             return f"({size} bytes of JSON, not shown)"
     return value

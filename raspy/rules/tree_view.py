@@ -125,14 +125,16 @@ class TreeView:
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
     """What the tree kept of a scenario from before a restart: runs, last run,
-    trigger, error and its time (its state is the actor's to say)."""
+    trigger, error and its time, and `error` if it was its state (a failed run's
+    is kept until the next run starts); any other state is the actor's to say."""
+    state = tree.kv(f"/scenario/{name}/state")
     runs = tree.kv(f"/scenario/{name}/runs")
     last_run = tree.kv(f"/scenario/{name}/last_run")
     trigger = tree.kv(f"/scenario/{name}/last_trigger")
     error = tree.kv(f"/scenario/{name}/last_error")
     error_at = tree.kv(f"/scenario/{name}/last_error_at")
     return Status(
-        State.IDLE,
+        State.ERROR if state == State.ERROR.value else State.IDLE,
         runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
         float(last_run)
         if isinstance(last_run, int | float) and not isinstance(last_run, bool)

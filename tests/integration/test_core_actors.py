@@ -29,6 +29,7 @@ from support.recording_actor import QueueRecorder
 from support.wait import wait_until
 
 from raspy.actors import messages as msgs
+from raspy.actors import scenario as scn
 from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core import LOST_RUN_ERROR, CoreActor, CoreLinks
 from raspy.actors.core.service import REPLACED_RUN_ERROR
@@ -712,3 +713,131 @@ actions:
     )
     core.clock.advance(10)
     wait_value(tree, "/scenario/cold/note", "/house/cellar")
+
+
+def test_a_lone_surrogate_in_a_trigger_value_breaks_no_write_and_no_wait(
+    core: Core, tree: CloneClient
+) -> None:
+    """`"caf\\ud800"` is ASCII and JSON, and names a lone surrogate, which no UTF-8
+    holds: as a trigger's value it raised out of every write of the scenario (its
+    state stuck `running`, every list a 500), and out of the turn before its wait
+    was scheduled (the run never went on) or its resume record written."""
+    core.start()
+    document = """\
+name: note
+triggers: [{kv: /house/note}]
+actions:
+  - set: /scenario/note/copy
+    value: "{trigger.value}"
+  - wait: 2m
+  - set: /scenario/note/after
+    value: done
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/note/state", "idle")
+    _publish(core, "/house/note", b'"caf\\ud800"')
+    wait_value(tree, "/scenario/note/state", "running")
+    wait_value(tree, "/scenario/note/copy", "caf\ud800")  # as it was read
+    wait_until(
+        lambda: tree.get(b"/scenario/note/resume") is not None,
+        what="the run's resume record",
+    )
+    status, listed = core.request("list")
+    assert (status, listed[0]["last_trigger"]["value"]) == (b"200", "caf\ud800")
+    shown = value(tree, "/scenario/note/last_trigger")
+    assert isinstance(shown, dict)
+    assert shown["value"] == "caf\ud800"
+    core.clock.advance(120)
+    wait_value(tree, "/scenario/note/after", "done")
+    wait_value(tree, "/scenario/note/state", "idle")
+
+
+def test_an_output_that_fails_skips_none_of_the_turn_after_it(
+    core: Core, tree: CloneClient
+) -> None:
+    """A call to a service named by a lone surrogate cannot be sent (no UTF-8 holds
+    it): that raised out of the turn, and skipped what came after it, the ticker
+    among them, so the request never timed out and the run stayed `running`."""
+    core.start()
+    document = """\
+name: svc
+triggers: [{kv: /house/svc}]
+actions:
+  - call: "{trigger.value}"
+    timeout: 5s
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/svc/state", "idle")
+    _publish(core, "/house/svc", b'"x.\\ud800"')
+    wait_value(tree, "/scenario/svc/state", "running")
+    core.clock.advance(5)
+    wait_value(tree, "/scenario/svc/state", "error")
+    assert "did not answer within 5s" in str(value(tree, "/scenario/svc/last_error"))
+
+
+def test_a_failed_run_is_still_the_state_after_a_restart_until_the_next_run(
+    core: Core, tree: CloneClient
+) -> None:
+    """`state` is `error` from a run that failed until the next run starts: a
+    restart of the core showed such a scenario `idle`, its error beside it."""
+    core.start()
+    document = """\
+name: ratio
+triggers: [{kv: /house/ratio}]
+actions:
+  - set: /scenario/ratio/inverse
+    expr: "1 / trigger.value"
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/ratio/state", "idle")
+    _publish(core, "/house/ratio", b"0")
+    wait_value(tree, "/scenario/ratio/state", "error")
+    failure = core.request("get", name="ratio")[1]["last_error"]
+    assert "division by zero" in failure
+    core.stop()
+    core.start()
+    got = core.request("get", name="ratio")[1]
+    assert (got["state"], got["last_error"]) == ("error", failure)
+    assert value(tree, "/scenario/ratio/state") == "error"
+    _publish(core, "/house/ratio", b"4")
+    wait_value(tree, "/scenario/ratio/inverse", 0.25)
+    wait_value(tree, "/scenario/ratio/state", "idle")
+
+
+def test_a_hold_due_between_the_last_stop_and_the_actors_end_starts_no_run(
+    core: Core, tree: CloneClient
+) -> None:
+    """A disable, a new version or a delete asks the actor to stop its runs, then
+    stops it: a Tick of a `for:` hold due in between started a run, whose first
+    action went out and whose resume record stayed in the tree for ever (the
+    actor's stop threw away what its last stop of runs did)."""
+    core.start()
+    document = """\
+name: hold
+triggers:
+  - kv: /house/door
+    above: 0
+    for: 10s
+actions:
+  - set: /scenario/hold/began
+    value: true
+  - wait: 2m
+"""
+    assert core.request("import", document=document)[0] == b"200"
+    wait_value(tree, "/scenario/hold/state", "idle")
+    assert core.ref is not None
+    proxy = core.ref.proxy()
+    view = proxy.tree.get()
+    _publish(core, "/house/door", b"1")
+    wait_until(lambda: view.kv("/house/door") == 1, what="the core's view of the door")
+    ref = proxy.entries.get()["hold"].ref  # after the core told the change on
+    ref.ask(msgs.Tick(), timeout=5)  # after the change: the hold is under way
+    # what the core's stop_actor asks, then a Tick of the hold due before its stop
+    assert isinstance(ref.ask(scn.StopRuns(last=True), timeout=5), scn.RunsStopped)
+    core.clock.advance(10)
+    ref.ask(msgs.Tick(), timeout=5)
+    ref.stop(block=True, timeout=5)
+    _publish(core, "/house/marker", b"1")  # after any write of the Tick's turn
+    wait_value(tree, "/house/marker", 1)
+    assert tree.get(b"/scenario/hold/began") is None
+    assert tree.get(b"/scenario/hold/resume") is None

@@ -58,3 +58,24 @@ def test_an_integer_no_float_holds_is_an_infinity_as_1e400_is() -> None:
     assert json_text.tree_value(huge.encode()) == math.inf
     held = "9" * 300
     assert json_text.loads(f"[{held}, -{held}]") == [int(held), -int(held)]
+
+
+@pytest.mark.parametrize("body", [b'"caf\\ud800"', b'"caf\xed\xa0\x80"'])
+def test_a_lone_surrogate_read_is_written_back_as_its_escape(body: bytes) -> None:
+    """JSON names a lone surrogate by its escape, and json.loads takes one from the
+    bytes ED A0 80 too; no UTF-8 holds it: written back escaped, not raised."""
+    value = json_text.tree_value(body)
+    assert value == "caf\ud800"
+    assert (
+        json_text.encode({"v": value, "é": 1}) == b'{"v": "caf\\ud800", "\\u00e9": 1}'
+    )
+    assert json_text.loads(json_text.encode(value)) == value
+    assert json_text.encode({"b": "é", "a": 1}, sort_keys=True) == (
+        '{"a": 1, "b": "é"}'.encode()
+    )
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, {"a": [math.inf]}])
+def test_a_number_json_has_not_is_never_written(value: object) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        json_text.encode(value)

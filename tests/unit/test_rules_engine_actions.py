@@ -592,6 +592,44 @@ def test_an_expression_fault_in_an_action_fails_the_run() -> None:
     )
 
 
+@pytest.mark.parametrize("given", [float("inf"), float("nan"), [1, float("-inf")]])
+def test_a_value_json_cannot_hold_fails_the_run_as_an_expression_does(
+    given: JsonValue,
+) -> None:
+    """A tree body `1e400` reads as an infinity: `value: "{trigger.value}"` wrote
+    the body `Infinity`, which is no JSON, where `expr:` fails the run."""
+    key = "/event/x"
+    for action in (
+        m.SetAction(key, "{trigger.value}"),
+        m.EventAction(key, "{trigger.value}"),
+    ):
+        h = harness(
+            scenario([action, m.SetAction("/after", 1)], [m.EventTrigger(DOOR)])
+        )
+        outputs = h.change(DOOR, given)
+        assert [
+            o for o in outputs if isinstance(o, run.SetKey | run.PublishEvent)
+        ] == []
+        assert h.state is State.ERROR
+        assert h.core.status.last_error == (
+            f'key "{key}": the value is not a finite number'
+            if isinstance(given, float)
+            else f'key "{key}": the value holds a number that is not finite'
+        )
+
+
+def test_a_device_value_json_cannot_hold_fails_the_run_and_is_not_sent() -> None:
+    h = harness(
+        scenario(
+            [m.DeviceAction(LAMP, "set", "{trigger.value}")], [m.EventTrigger(DOOR)]
+        )
+    )
+    assert requests(h.change(DOOR, float("inf"))) == []
+    assert h.core.status.last_error == (
+        f"device {LAMP}: set: the value is or holds a number that is not finite"
+    )
+
+
 def test_a_value_over_the_trees_limit_fails_the_run_naming_key_and_limit() -> None:
     """The tree drops a value over [clone] max_value_bytes after the fact: the run
     fails at the set, so it is not reported as a success with the key missing."""

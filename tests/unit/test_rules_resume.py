@@ -166,6 +166,21 @@ def test_a_record_too_large_for_the_tree_keeps_the_runs_that_fit() -> None:
     assert resume_record.fingerprint("a: 1\n") != resume_record.fingerprint("a: 2\n")
 
 
+def test_a_run_whose_trigger_json_cannot_hold_is_left_out_of_the_record() -> None:
+    """A trigger value of `1e400` reads as an infinity, which JSON has not: the
+    record was written with `Infinity` in it, a body no other reader takes."""
+    kept = engine.Checkpoint(AT_WAIT, 5.0, 1200.0, {"value": 1})
+    infinite = engine.Checkpoint(AT_WAIT, 5.0, 1200.0, {"value": [float("inf")]})
+    body, left_out = resume_record.encode("abc", [infinite, kept], 65536)
+    assert left_out == 1
+    written = json.loads(body, parse_constant=_no_constant)
+    assert (written["runs"][0]["trigger"], written["lost"]) == ({"value": 1}, 1)
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} written: no JSON")
+
+
 def test_the_trace_of_a_resumed_run_says_so() -> None:
     h = harness(scenario([ON, LONG, OFF], [EVENT]))
     checkpoint = engine.Checkpoint(AT_WAIT, START_WALL + 300.0, 1200.0, {"value": 3})

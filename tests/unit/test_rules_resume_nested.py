@@ -326,7 +326,11 @@ def test_any_record_decodes_to_fitting_runs_or_raises_its_typed_error(
     end=st.floats(allow_nan=False, allow_infinity=False),
     trigger=st.dictionaries(
         st.sampled_from(["kind", "value", "key"]),
-        st.none() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+        # finite: a run whose trigger holds an infinity is left out (no JSON holds it)
+        st.none()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8),
     ),
 )
 def test_a_record_round_trips_through_its_json(

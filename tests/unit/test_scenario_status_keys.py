@@ -55,3 +55,23 @@ def test_a_value_up_to_the_limit_is_shown_whole() -> None:
     trigger: dict[str, JsonValue] = {"key": "/k", "value": value, "from": 1}
     body = status_entries("s", _status(trigger))["/scenario/s/last_trigger"]
     assert json.loads(body)["value"] == value
+
+
+def test_a_trigger_value_json_cannot_hold_is_shown_as_a_note() -> None:
+    """A tree body `1e400` reads as an infinity: last_trigger was written with
+    `Infinity` in it, which no JSON reader takes (the web face, MQTT)."""
+    trigger: dict[str, JsonValue] = {
+        "key": "/k",
+        "value": float("inf"),
+        "from": [float("nan")],
+    }
+    body = status_entries("s", _status(trigger))["/scenario/s/last_trigger"]
+    assert json.loads(body, parse_constant=_no_constant) == {
+        "key": "/k",
+        "value": "(inf: not a finite number, not shown)",
+        "from": "(a value holding a number that is not finite, not shown)",
+    }
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} written: no JSON")
