@@ -53,11 +53,23 @@ def fitting(scope: RunScope, key: str, value: JsonValue) -> JsonValue:
     return value
 
 
+def _utf8(text: str, where: str) -> bytes:
+    """`text` as UTF-8, or RunFailed saying `where` (`key "/x":`) holds text no
+    UTF-8 holds: a tree value may name a lone surrogate (`"caf\\ud800"` is ASCII
+    and JSON), which a template puts in a key, a frame or a name."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        lone = f"\\u{ord(text[exc.start]):04x}"
+        raise RunFailed(f"{where} not UTF-8 text (a lone surrogate, {lone})") from None
+
+
 def checked_key(scope: RunScope, template: str) -> str:
     """A Clone key filled in; RunFailed when the tree would refuse it (§6.2)."""
     key = scope.text(template)
+    raw = _utf8(key, f"key {shown(key)}:")
     try:
-        clone.check_path_key(key.encode("utf-8"), scope.env.max_key_bytes)
+        clone.check_path_key(raw, scope.env.max_key_bytes)
     except MalformedMessage as exc:
         raise RunFailed(f"key {shown(key)}: {exc.detail}") from None
     return key
@@ -67,6 +79,7 @@ def device_step(
     scope: RunScope, action: model.DeviceAction
 ) -> Generator[Step, Resume, None]:
     fullname = scope.text(action.device)
+    _utf8(fullname, f"device {shown(fullname)}:")  # its service is a frame
     host, _, rest = fullname.partition(".")
     service, _, device = rest.partition(".")
     if not (host and service and device):
@@ -107,7 +120,10 @@ def call_step(
     scope: RunScope, action: model.CallAction
 ) -> Generator[Step, Resume, None]:
     service = scope.text(action.service)
-    body = tuple(scope.text(frame).encode("utf-8") for frame in action.body)
+    body = tuple(
+        _utf8(scope.text(frame), f"call {service}: body frame {number} is")
+        for number, frame in enumerate(action.body, 1)
+    )
     scope.note(lambda: f"call {service}" + (" (titanic)" if action.titanic else ""))
     if action.titanic:
         reply = yield from _request(
