@@ -120,6 +120,9 @@ def call_step(
     scope: RunScope, action: model.CallAction
 ) -> Generator[Step, Resume, None]:
     service = scope.text(action.service)
+    # refused here, where the run says why: the actor could not send it, and the
+    # run waited for its timeout
+    _utf8(service, f"call {shown(service)}: the service is")
     body = tuple(
         _utf8(scope.text(frame), f"call {service}: body frame {number} is")
         for number, frame in enumerate(action.body, 1)

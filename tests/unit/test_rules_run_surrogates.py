@@ -55,6 +55,19 @@ def test_a_call_body_with_a_lone_surrogate_fails_the_run_naming_the_frame(
 
 
 @pytest.mark.timeout(10)
+@pytest.mark.parametrize("titanic", [False, True])
+def test_a_call_to_a_service_with_a_lone_surrogate_fails_the_run_at_once(
+    titanic: bool,
+) -> None:
+    h, outputs = _fired(m.CallAction("hub.{trigger.value}", ("hi",), titanic))
+    assert requests(outputs) == []
+    assert h.state is State.ERROR
+    assert h.core.status.last_error == (
+        'call "hub.caf?": the service is not UTF-8 text (a lone surrogate, \\ud800)'
+    )
+
+
+@pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "name", ["hub.{trigger.value}.lamp", "hub.fake.{trigger.value}"]
 )
