@@ -27,12 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from raspy import json_text
 from raspy.controls import Control
 from raspy.devices.gpio_gesture import Gesture
 from raspy.devices.kinds import STATE_CLASSES
 from raspy.devices.template import JsonValue
 from raspy.mqtt.controls import control_entity, control_unique
-from raspy.mqtt.payload import json_bytes
 from raspy.mqtt.topics import GESTURE, RUN, TopicMap
 
 MANUFACTURER: Final = "raspy"
@@ -104,7 +104,8 @@ class Entry:
     config: Mapping[str, JsonValue]
 
     def payload(self) -> bytes:
-        return json_bytes(dict(self.config))
+        """The config as UTF-8 JSON, keys sorted (a label's lone surrogate escaped)."""
+        return json_text.encode(dict(self.config), sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)

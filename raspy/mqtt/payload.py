@@ -72,19 +72,15 @@ def parse_command(payload: bytes) -> JsonValue:
     return value
 
 
-def json_bytes(document: JsonValue) -> bytes:
-    """`document` as UTF-8 JSON (keys sorted); with its non-ASCII escaped when a
-    string holds a lone surrogate (from a service's reply or list), rather than raise."""
-    try:
-        return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(document, sort_keys=True).encode("ascii")
-
-
 def result_payload(action: str, status: int, body: JsonValue) -> bytes:
     """`…/result`: `{"v": 1, "action", "status", "reply"}`, the MDP status as a
-    number and the service's JSON reply (or the bridge's own refusal)."""
-    return json_bytes({"v": 1, "action": action, "status": status, "reply": body})
+    number and the service's JSON reply (or the bridge's own refusal), keys sorted.
+    Written by raspy's one JSON encoder (json_text.encode), as the core writes the
+    tree: a lone surrogate from a reply escaped, a number JSON has not refused
+    (decode_reply keeps a reply holding one as text)."""
+    return json_text.encode(
+        {"v": 1, "action": action, "status": status, "reply": body}, sort_keys=True
+    )
 
 
 def refusal(token: str, detail: str) -> dict[str, JsonValue]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.devices.template import JsonValue
 from raspy.errors import MalformedMessage
+from raspy.mqtt.discovery import Entry
 from raspy.mqtt.payload import (
     MAX_COMMAND_BYTES,
     decode_reply,
@@ -124,3 +127,61 @@ def test_a_number_past_a_floats_range_is_no_infinity_in_the_request(
 
 def _no(name: str) -> None:
     raise AssertionError(f"{name} in the result payload")
+
+
+def _wire(document: object) -> bytes:
+    """The bytes the bridge has always put on the wire for a JSON document: UTF-8,
+    keys sorted, `json.dumps`'s separators; all non-ASCII escaped when a string
+    holds a lone surrogate (no UTF-8 holds one)."""
+    try:
+        return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
+    except UnicodeEncodeError:
+        return json.dumps(document, sort_keys=True).encode("ascii")
+
+
+_TEXTS = st.text(max_size=12) | st.sampled_from(["°C", "caf\ud800", "\udfff é"])
+_DOCUMENTS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXTS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_TEXTS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_DOCUMENTS)
+def test_a_result_and_a_discovery_config_are_the_bytes_they_always_were(
+    reply: JsonValue,
+) -> None:
+    """One encoder writes the core's JSON and the bridge's (raspy.json_text): the
+    bytes on the MQTT wire are as before, byte for byte."""
+    document = {"v": 1, "action": "get", "status": 200, "reply": reply}
+    assert result_payload("get", 200, reply) == _wire(document)
+    config: dict[str, JsonValue] = {"name": reply, "unique_id": "raspy.pi.fake.t"}
+    assert Entry("x/config", config).payload() == _wire(config)
+
+
+def test_the_wire_bytes_of_a_result_with_text_beyond_ascii() -> None:
+    assert result_payload("get", 200, {"unit": "°C", "a": [1, 2.5, None]}) == (
+        b'{"action": "get", "reply": {"a": [1, 2.5, null], "unit": "\xc2\xb0C"}, '
+        b'"status": 200, "v": 1}'
+    )
+    assert result_payload("set", 400, {"detail": "caf\ud800 é"}) == (
+        b'{"action": "set", "reply": {"detail": "caf\\ud800 \\u00e9"}, '
+        b'"status": 400, "v": 1}'
+    )
+
+
+@pytest.mark.parametrize("number", [math.inf, -math.inf, math.nan])
+def test_a_number_json_has_not_is_never_written_to_the_wire(number: float) -> None:
+    """`NaN` and `Infinity` are no JSON: Home Assistant refuses a whole config, and
+    a result's reader its whole payload. A reply never holds one (decode_reply
+    keeps such a body as text); the encoder refuses one rather than write it."""
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        result_payload("get", 200, {"t": number})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        Entry("x/config", {"precision": number}).payload()
