@@ -312,8 +312,9 @@ def _refuse_stepped_wrap(expression: str, position: int, field: str) -> None:
         step = int(found.group(3))
         if start is None or end is None or step <= 1:
             continue
-        if position == 5:  # a weekday's 7 is its 0, Sunday
-            start, end = start % 7, end % 7
+        if position == 5:  # Sunday is 0 and 7: as a start the week's first day,
+            # as an end its last (`1-7/2`, `WED-SUN/2` end on Sunday: no wrap)
+            start, end = start % 7, end or 7
         if start <= end:
             continue  # no wrap
         last = start + step * ((high - start) // step)

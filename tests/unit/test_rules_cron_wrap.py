@@ -86,7 +86,15 @@ def test_a_wrapping_range_with_a_step_is_refused_naming_the_field(
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize(
-    "expression", ["0 0 * * 7-2/2", "5-2/1 * * * *", "1-5/2 * * * *"]
+    "expression",
+    [
+        "0 0 * * 7-2/2",
+        "0 8 * * 1-7/2",  # Monday to Sunday: 7 as an end is the week's last day
+        "0 0 * * 3-7/2",
+        "0 0 * * WED-SUN/2",
+        "5-2/1 * * * *",
+        "1-5/2 * * * *",
+    ],
 )
 def test_a_step_without_a_wrap_is_taken(expression: str) -> None:
     parse_cron(expression)
