@@ -48,7 +48,8 @@ class UsageParser(argparse.ArgumentParser):
 
     def _dash_values_joined(self, args: list[str]) -> list[str]:
         """`args` with each of this parser's one-value options and a following
-        value that begins with `-` made one `--option=value` (none after `--`)."""
+        value that begins with `-` made one (`--option=value`, `-ovalue`), except a
+        value that is an option itself (`-h`, `-oFILE`) and any after `--`."""
         joined: list[str] = []
         index = 0
         while index < len(args):
@@ -62,8 +63,10 @@ class UsageParser(argparse.ArgumentParser):
                 and value.startswith("-")
                 and not value.startswith("--")
                 and value not in self._option_string_actions
+                and value[:2] not in self._option_string_actions  # `-oFILE`: one
             ):
-                joined.append(f"{arg}={value}")
+                # a short option's value is written attached without `=` (`-o-x`)
+                joined.append(f"{arg}{value}" if arg[1] != "-" else f"{arg}={value}")
                 index += 2
                 continue
             joined.append(arg)
@@ -71,8 +74,10 @@ class UsageParser(argparse.ArgumentParser):
         return joined
 
     def _takes_one_value(self, arg: str) -> bool:
-        """Whether `arg` names (or, as argparse allows, begins the name of just one)
-        long option of this parser that takes exactly one value."""
+        """Whether `arg` names an option of this parser (or, as argparse allows,
+        begins the name of just one long option) that takes exactly one value."""
+        if arg in self._option_string_actions:
+            return self._option_string_actions[arg].nargs is None
         if not arg.startswith("--") or "=" in arg:
             return False
         names = [name for name in self._option_string_actions if name.startswith(arg)]

@@ -72,3 +72,27 @@ def test_a_minus_before_a_duration_means_back_from_now_too() -> None:
     assert when("-1h", 10_000.0) == when("1h", 10_000.0) == 6_400.0
     with pytest.raises(ValueError, match="expected a duration back from now"):
         when("--1h", 10_000.0)
+
+
+def kv_parsed(*argv: str) -> argparse.Namespace:
+    from raspy.cli.kv import _build_parser
+
+    return _build_parser().parse_args(list(argv))
+
+
+@pytest.mark.timeout(10)
+def test_a_short_options_dash_value_after_a_space_is_its_value() -> None:
+    """`-o -x.dump`: the value, as with a long option (it was said to have none)."""
+    args = kv_parsed("dump", "--data-dir", "d", "-o", "-x.dump")
+    assert args.output == "-x.dump"
+
+
+@pytest.mark.timeout(10)
+def test_a_short_option_with_its_value_attached_is_never_taken_as_a_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--data-dir -o/tmp/out`: `-o/tmp/out` is the option -o, not the data dir."""
+    with pytest.raises(SystemExit) as exited:
+        kv_parsed("dump", "--data-dir", "-o/tmp/out")
+    assert exited.value.code == 2
+    assert "argument --data-dir: expected a value, got none" in capsys.readouterr().err
