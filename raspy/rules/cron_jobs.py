@@ -42,14 +42,13 @@ job_exists.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from raspy import packing
+from raspy import json_text, packing
 from raspy.devices import request_body
 from raspy.devices.template import JsonValue, shown
 from raspy.errors import PackingError, quote
@@ -175,8 +174,7 @@ def event_body(
 
 # --- requests -----------------------------------------------------------------------
 def _encode(document: Mapping[str, JsonValue]) -> bytes:
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, sort_keys=True)
-    return text.encode("utf-8")
+    return json_text.encode(document, sort_keys=True)
 
 
 def ok(action: str, effects: Sequence[Effect] = (), **fields: JsonValue) -> Handled:
