@@ -19,7 +19,7 @@ from typing import Any
 
 from raspy import json_text
 from raspy.cli.arguments import CurveOptionError, client_curve
-from raspy.errors import ClientTimeout
+from raspy.errors import ClientTimeout, MalformedReply
 from raspy.protocol import mmi
 
 
@@ -59,6 +59,8 @@ def call_json(
     with Client(args.server, timeout_s=args.timeout, retries=1, curve=curve) as client:
         try:
             present = client.request(mmi.SERVICE.decode(), service)[:1]
+        except MalformedReply as exc:  # it answered: no "no reply" for it
+            raise Refused(1, str(exc)) from None
         except ClientTimeout:
             raise Refused(
                 1, f"no reply from the broker at {args.server} within {args.timeout:g}s"
@@ -70,6 +72,8 @@ def call_json(
             )
         try:
             frames = client.request(service, body)
+        except MalformedReply as exc:
+            raise Refused(1, str(exc)) from None
         except ClientTimeout:
             raise NoReply(
                 f"no reply from {service} at {args.server} within {args.timeout:g}s"

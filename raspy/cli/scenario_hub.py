@@ -15,7 +15,7 @@ from raspy.cli import scenario_files as files
 from raspy.cli import scenario_text as text
 from raspy.cli.arguments import CurveOptionError, client_curve
 from raspy.devices.template import JsonValue
-from raspy.errors import ClientTimeout
+from raspy.errors import ClientTimeout, MalformedReply
 from raspy.names import short_hostname
 
 _READ_RETRIES: Final = 3  # list/get/validate may be resent (Lazy Pirate)
@@ -62,6 +62,8 @@ class Hub:
         client = self._writes if write else self._reads
         try:
             frames = client.request(self.service, text.request(action, **fields))
+        except MalformedReply as exc:  # it answered: no guess at why it was silent
+            raise files.Failure(1, str(exc)) from None
         except ClientTimeout as exc:
             raise files.Failure(1, self._why_silent(exc)) from None
         return text.decode_reply(frames, self.service)

@@ -46,3 +46,53 @@ def test_a_malformed_reply_is_said_without_the_silent_hub_hint(
     assert "does not answer" not in err
     assert len(err.splitlines()) == 1
     assert not sock.poll(100)  # neither resent nor followed by an MMI probe
+
+
+def _answer_mmi_then_garbage(sock: zmq.Socket[bytes], requests: int) -> list[bytes]:
+    """Play a broker for `requests` requests: MMI's asks answered 200, any other
+    answered with a reply of no service frame. The services asked, in order."""
+    asked_for: list[bytes] = []
+    for _ in range(requests):
+        peer, *frames = recv(sock)
+        header = frames.index(b"MDPC02")
+        envelope, service = [peer, *frames[:header]], frames[header + 2]
+        asked_for.append(service)
+        if service == b"mmi.service":
+            sock.send_multipart([*envelope, b"MDPC02", b"\x03", service, b"200"])
+        else:
+            sock.send_multipart([*envelope, b"MDPC02", b"\x03"])
+    return asked_for
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("argv", "requests", "served"),
+    [
+        (["device", "pi.fake.lamp", "get"], 2, b"pi.fake.devices"),
+        (["scenario", "list", "--host", "pi"], 1, b"pi.core.scenario"),
+    ],
+    ids=["device", "scenario list"],
+)
+def test_other_commands_say_a_malformed_reply_as_such(
+    router: tuple[zmq.Socket[bytes], str],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    requests: int,
+    served: bytes,
+) -> None:
+    """`raspy device` (through hub_call) and `raspy scenario` (scenario_hub) said a
+    malformed reply as "no reply … within", and scenario_hub asked MMI why."""
+    sock, endpoint = router
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(
+            main, [*argv[:2], "--server", endpoint, "--timeout", "2", *argv[2:]]
+        )
+        asked_for = _answer_mmi_then_garbage(sock, requests)
+        status = future.result(timeout=10)
+    err = capsys.readouterr().err
+    assert asked_for[-1] == served
+    assert status == 1
+    assert "malformed reply" in err
+    assert "no reply" not in err
+    assert len(err.splitlines()) == 1
+    assert not sock.poll(100)  # no MMI probe after it, nothing resent

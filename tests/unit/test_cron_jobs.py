@@ -347,7 +347,7 @@ def test_the_event_body_names_the_job_and_both_instants_in_local_time() -> None:
 def test_a_lone_surrogate_in_a_request_is_answered_never_raised() -> None:
     """`handle` never raises: an action named with a lone surrogate (`\\ud800`, read
     from JSON) is answered, its name written back as the escape it came as."""
-    handled = cron_jobs.handle({}, [b'{"v":1,"action":"x\\ud800"}'], 0.0, UTC)
+    handled = cron_jobs.handle({}, [b'{"v":1,"action":"x\\ud800"}'], 0.0, BERLIN)
     status, body = handled.reply
     assert status != b"200"
     assert b"\\ud800" in body
