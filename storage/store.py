@@ -213,6 +213,12 @@ class Store(Closing):
     def max_key_bytes(self) -> int:
         return self._env.max_key_bytes
 
+    @property
+    def max_map_bytes(self) -> int:
+        """The most the map grows to (store.map_size_max_mb): a value bigger than it
+        can never be stored, however much room is made."""
+        return self._env.max_bytes
+
     def validate(self, ops: Sequence[Op]) -> None:
         """Raise ValueTooLargeError for a key or value over the limits."""
         validate_ops(ops, self.max_key_bytes, self.config.max_value_bytes)

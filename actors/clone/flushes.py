@@ -1,7 +1,9 @@
 """The coalesced values' group commits (issue 17), under CommitPipeline (`commit.py`):
 written latest per key once an interval, put back when a write fails; a flush that
 found no room written again a value a transaction, once, so that one value the map
-cannot take is dropped alone and does not keep every other reading off the disk.
+has no room for does not keep every other reading off the disk. Only a value the
+store can never take is dropped; one refused for want of room is put back, and the
+next interval tries it again (room may have been made).
 A base class of CommitPipeline, as CommitFailures is this one's.
 """
 
@@ -24,10 +26,9 @@ log = structlog.get_logger(component="clone")
 @dataclass
 class Alone:
     """A flush that found no room, written again a value a transaction (once): what
-    fits is stored, a value that does not is dropped, so that one value the map
-    cannot take (bigger than its maximum) does not keep every other off the disk."""
+    fits is stored, so that one value the map has no room for does not keep every
+    other off the disk; what does not is put back, or dropped if it never can."""
 
-    error: BaseException  # the whole flush's
     waiting: int
     written: list[core_mod.Update] = field(default_factory=list)
     refused: list[tuple[core_mod.Update, BaseException]] = field(default_factory=list)
@@ -45,6 +46,16 @@ def no_room(error: BaseException) -> bool:
     """The store could not take the value: its map (or disk) is full, or it is over
     store.max_value_bytes."""
     return isinstance(error, StoreFullError | ValueTooLargeError)
+
+
+def never_fits(update: core_mod.Update, error: BaseException, max_map: int) -> bool:
+    """The store refused `update` for good: over its limits, or bigger than the map
+    at its maximum (`max_map` bytes). A full map or disk alone says nothing of
+    later: room is made (values deleted, the disk freed) and the value fits."""
+    if isinstance(error, ValueTooLargeError):
+        return True
+    size = len(update.key) + len(update.body) + len(update.props_frame)
+    return isinstance(error, StoreFullError) and size > max_map
 
 
 class CoalescedFlushes(CommitFailures):
@@ -114,7 +125,7 @@ class CoalescedFlushes(CommitFailures):
         elif no_room(error) and len(flush.updates) > 1:
             self._write_alone(flush.updates, error)
         else:
-            self._flush_failed(flush.updates, error)
+            self._refused([(update, error) for update in flush.updates])
 
     def _flush_written(self, updates: list[core_mod.Update]) -> None:
         self.buffer.written(updates)
@@ -145,7 +156,7 @@ class CoalescedFlushes(CommitFailures):
         if not live:
             self._flush_failed(updates, error)
             return
-        alone = self._flushing = Alone(error, len(live))
+        alone = self._flushing = Alone(len(live))
         for update in live:
             self._submit_flush(Flush([update], alone))
 
@@ -160,12 +171,16 @@ class CoalescedFlushes(CommitFailures):
         if alone.waiting:
             return
         self._flushing = None
-        if not alone.written:  # nothing fits: the store is full, no value to blame
-            self._flush_failed([update for update, _ in alone.refused], alone.error)
-            return
-        self._flush_written(alone.written)
-        dropped = [(u, e) for u, e in alone.refused if no_room(e)]
-        failed = [u for u, e in alone.refused if not no_room(e)]
+        if alone.written:
+            self._flush_written(alone.written)
+        self._refused(alone.refused)
+
+    def _refused(self, refused: list[tuple[core_mod.Update, BaseException]]) -> None:
+        """Drop what the store can never take; put the rest back (a full map or
+        disk may have room at the next interval, which writes it alone again)."""
+        max_map = self._store.max_map_bytes
+        dropped = [(u, e) for u, e in refused if never_fits(u, e, max_map)]
+        failed = [(u, e) for u, e in refused if not never_fits(u, e, max_map)]
         if dropped:  # what subscribers were told of these keys is not stored
             self._stats.incr("clone.coalesced.dropped", len(dropped))
             log.error(
@@ -176,4 +191,4 @@ class CoalescedFlushes(CommitFailures):
                 reason=str(dropped[0][1]),
             )
         if failed:
-            self._flush_failed(failed, alone.error)
+            self._flush_failed([u for u, _ in failed], failed[0][1])

@@ -1,7 +1,8 @@
 """What the Clone server's commit pipeline leaves when a write or its I/O thread
 fails: a durable update is stored, or its writer told it is lost; a coalesced value
-the map cannot take is dropped alone, not with every other; one whose block's mark
-was not stored is never written. Real LMDB."""
+bigger than the map is dropped alone, not with every other, and one refused for want
+of room kept for the next flush; one whose block's mark was not stored is never
+written. Real LMDB."""
 
 from __future__ import annotations
 
@@ -123,6 +124,66 @@ def test_a_reading_the_map_cannot_take_is_dropped_not_every_other(
         _flushed(pipeline)
         assert stored(store, b"/device/t/value") == KvRecord(3, b"22.0", b"", None)
         assert stats.get("clone.coalesced.flush_failed") == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_lone_reading_bigger_than_the_map_is_dropped(tmp_path: Path) -> None:
+    """The only reading of the interval, bigger than the map at its maximum: it was
+    put back, and every interval after failed on it again (the map grown to its
+    maximum for it), though no room made could ever take it."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        big = reading(1, b"b" * (3 << 19), key=b"/device/big/value")  # 1.5 MB
+        pipeline.accept(big, coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1]
+        _flushed(pipeline)
+        assert stored(store, b"/device/big/value") is None
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert pipeline.buffer.pending_count == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_refused_for_want_of_room_for_now_is_kept_pending(
+    tmp_path: Path,
+) -> None:
+    """The flush found no room, and the first of its readings, written alone, found
+    none either while the second fitted: the first was dropped for good, though
+    a full map (or disk) has room again later. Subscribers were told it, and the
+    store, a clean stop and a restart kept the value before it."""
+    store = Store.open(
+        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1000)
+    )
+    wake = Wakeup()
+    try:
+        refusing = Refusing(store)
+        stats = Stats()
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(reading(1, b"21.5", key=b"/device/a/value"), coalesced=True)
+        pipeline.accept(reading(2, b"7", key=b"/device/b/value"), coalesced=True)
+        pipeline.submit()
+        assert drained(pipeline) == [1, 2]
+        refusing.refuse = 2  # the flush, then the first reading alone: full, for now
+        _flushed(pipeline)
+        assert stored(store, b"/device/b/value") == KvRecord(2, b"7", b"", None)
+        assert stored(store, b"/device/a/value") is None
+        assert stats.get("clone.coalesced.dropped") == 0
+        assert pipeline.buffer.pending_count == 1  # the next interval tries it again
+        _flushed(pipeline)  # room again
+        assert stored(store, b"/device/a/value") == KvRecord(1, b"21.5", b"", None)
+        assert pipeline.buffer.pending_count == 0
     finally:
         wake.close()
         store.close()
