@@ -23,6 +23,7 @@ from raspy.actors.core.status_keys import StatusKeys, with_error, with_state
 from raspy.actors.core.timers import CoreTimers
 from raspy.rules import engine, model, resume_start
 from raspy.rules.engine import State, Status
+from raspy.rules.engine_output import ErrorFrom
 from raspy.rules.resume_record import fingerprint, resume_key
 from raspy.rules.tree_view import (
     Routes,
@@ -91,7 +92,7 @@ class ScenarioSet(pykka.ThreadingActor):
         if startup and scenario is not None and record.enabled:
             start_notes.say_http_off(record.name, scenario, self.http_service)
         if scenario is None:
-            self.show(entry, with_error(base, error, self.links.clock))
+            self.show(entry, self._load_error(base, error))
         elif not record.enabled:
             self.show(entry, with_state(base, State.DISABLED))
         else:
@@ -124,9 +125,11 @@ class ScenarioSet(pykka.ThreadingActor):
             self.links.clock,
             self.links.stats,
         )
-        # a failed run's `error` stays until the next run starts (docs/scenarios.md)
-        kept = entry.status.state is State.ERROR
-        status = with_state(entry.status, State.ERROR if kept else State.IDLE)
+        # a failed run's `error` stays until the next run starts (docs/scenarios.md);
+        # one of the text or of a start is this start's to judge: it loads now
+        old = entry.status
+        kept = old.state is State.ERROR and old.error_from is ErrorFrom.RUN
+        status = with_state(old, State.ERROR if kept else State.IDLE)
         self.show(entry, status)
         try:
             wanted = interest(scenario, self.host)  # before the actor, which it routes
@@ -144,7 +147,8 @@ class ScenarioSet(pykka.ThreadingActor):
         except Exception as exc:  # this scenario fails, the others run
             log.exception("scenario_start_failed", scenario=scenario.name)
             error = f"did not start: {exc}"
-            self.show(entry, with_error(status, error, self.links.clock))
+            source = ErrorFrom.START
+            self.show(entry, with_error(status, error, self.links.clock, source=source))
             return
         self.routes.add(scenario.name, entry.ref, wanted)
         self._timers.add(scenario)
@@ -209,12 +213,17 @@ class ScenarioSet(pykka.ThreadingActor):
             # a text that no longer loads: enabled, it is in error again and says
             # why, as at a start (it stayed shown disabled, though stored enabled)
             _, error = self._service.load(entry.stored)
-            self.show(entry, with_error(entry.status, error, self.links.clock))
+            self.show(entry, self._load_error(entry.status, error))
         elif not enabled:
             self.stop_actor(name)
             status = with_error(entry.status, reason, self.links.clock, State.DISABLED)
             self.show(entry, status)
         return entry
+
+    def _load_error(self, status: Status, error: str | None) -> Status:
+        """The state `error` of a text that no longer loads, and why: judged again
+        at each start, never kept as a run's (tree_view.status_from_tree)."""
+        return with_error(status, error, self.links.clock, source=ErrorFrom.LOAD)
 
     def show(self, entry: Entry, status: Status) -> None:
         """Remember a scenario's state and write what changed (StatusKeys)."""

@@ -211,8 +211,6 @@ class CoreService:
         if old is not None:
             cut = core.stop_actor(scenario.name)
             status = old.status  # as the stop left it: the run it cut is the trace
-            if old.scenario is None:  # its error was its text, which loads now
-                status = dataclasses.replace(status, state=State.IDLE)
             if cut:
                 status = core.run_lost(scenario.name, status, REPLACED_RUN_ERROR)
         imported = wall if old is None else old.stored.imported_at

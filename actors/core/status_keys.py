@@ -18,6 +18,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.actors.core.parts import Entry
 from raspy.clock import Clock
 from raspy.rules.engine import State, Status
+from raspy.rules.engine_output import ErrorFrom
 from raspy.rules.status_entries import STATE_KEYS, status_entries
 from raspy.rules.tree_view import TreeView
 
@@ -84,10 +85,16 @@ def with_state(status: Status, state: State) -> Status:
 
 
 def with_error(
-    status: Status, error: str | None, clock: Clock, state: State = State.ERROR
+    status: Status,
+    error: str | None,
+    clock: Clock,
+    state: State = State.ERROR,
+    source: ErrorFrom | None = None,
 ) -> Status:
     """`status` in `state`; `error` (if any) replaces the last one, at the time
-    now."""
+    now; `source` (if any) says where the state `error` came from."""
+    if source is not None:
+        status = dataclasses.replace(status, error_from=source)
     if not error:
         return with_state(status, state)
     return dataclasses.replace(

@@ -40,24 +40,41 @@ MAX_CONNECTIONS: Final = 256  # uvicorn's limit_concurrency: more get 503
 # on one address (a reverse proxy's, all of them behind it), and one client needs
 # eight addresses to fill MAX_CONNECTIONS.
 MAX_CONNECTIONS_PER_ADDRESS: Final = 32
-# An IPv6 client is counted by its /64: one host is given a whole /64 (2^64
-# addresses, SLAAC and privacy addresses), and could otherwise open 32 from each.
+# An IPv6 client from beyond the hub's own network is counted by its /64: such a
+# host is given a whole /64 (2^64 addresses, SLAAC and privacy addresses), and
+# could otherwise open 32 from each. One in the hub's own /64 (the home LAN: every
+# phone, tablet and wall dashboard there has its address in the router's one /64)
+# or a link-local one (all in fe80::/64) is counted by its address, as an IPv4 one.
 IPV6_PREFIX_BITS: Final = 64
 
 
-def counted_as(address: str) -> str:
+def counted_as(address: str, local: str = "") -> str:
     """What the per-address cap counts a peer under: an IPv4 address as it is, an
-    IPv6 one by its /64 (`2001:db8:0:1::/64`), an IPv4-mapped one (`::ffff:192.0.2.7`,
-    a dual-stack socket's) as its IPv4 address; text that is no address as it is."""
-    try:
-        ip = ipaddress.ip_address(address.partition("%")[0])  # fe80::1%eth0
-    except ValueError:
+    IPv4-mapped one (`::ffff:192.0.2.7`, a dual-stack socket's) as its IPv4
+    address, an IPv6 one by its /64 (`2001:db8:0:1::/64`) unless it is link-local
+    or in the /64 of `local`, the address it reached the hub at (the accepted
+    socket's own): then as it is; text that is no address as it is."""
+    ip = _address(address)
+    if ip is None:
         return address
     if isinstance(ip, ipaddress.IPv4Address):
         return str(ip)
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX_BITS}", strict=False))
+    network = ipaddress.ip_network(f"{ip}/{IPV6_PREFIX_BITS}", strict=False)
+    own = _address(local)
+    if ip.is_link_local or (own is not None and own in network):
+        return str(ip)
+    return str(network)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`text` as an address (a link-local one's zone, `fe80::1%eth0`, left out),
+    or None when it is none."""
+    try:
+        return ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return None
 
 
 class _HeaderDeadline(H11Protocol):
@@ -70,8 +87,8 @@ class _HeaderDeadline(H11Protocol):
     request's body is not all in `timeout_s` after its headers (the handler reading
     it sees the client gone). The deadlines alone bound how long each connection
     lasts, not how many one client holds: ~26 new ones a second kept 256 open. One
-    beyond `per_address` open from its address (an IPv6 one's /64: counted_as) is
-    closed at once."""
+    beyond `per_address` open from its address (an IPv6 one from beyond the hub's
+    own /64: its /64, counted_as) is closed at once."""
 
     timeout_s = HEADER_TIMEOUT_S
     per_address = MAX_CONNECTIONS_PER_ADDRESS
@@ -83,7 +100,8 @@ class _HeaderDeadline(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         address = "" if self.client is None else str(self.client[0])
-        self._address = counted_as(address)
+        local = "" if self.server is None else str(self.server[0])
+        self._address = counted_as(address, local)
         count = self.open_from.get(self._address, 0) + 1
         self.open_from[self._address] = count
         if count > self.per_address:

@@ -41,6 +41,7 @@ SCENARIO_FIELDS: Final = frozenset(
         "last_trigger",
         "last_error",
         "last_error_at",
+        "error_from",
         "resume",
     }
 )

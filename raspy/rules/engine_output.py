@@ -24,6 +24,15 @@ class State(StrEnum):
     ERROR = "error"
 
 
+class ErrorFrom(StrEnum):
+    """Where a state `error` came from, stored beside it: a start keeps a run's
+    until the next run starts, and judges again one of the text or of the start."""
+
+    RUN = "run"  # a run that failed, a request it made refused, a fault going on
+    LOAD = "load"  # the stored text no longer loads
+    START = "start"  # the scenario's actor did not start
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """What `/scenario/<name>/…` shows; last_run is epoch seconds."""
@@ -43,6 +52,9 @@ class Status:
     # 20-minute fade showed only `running`, and `last_trace` was the run before it
     run_trace: tuple[str, ...] = ()
     last_error_at: float | None = None  # epoch seconds of the failure last_error tells
+    # where the state `error` came from (meaningless in another state): the engine
+    # says only a run's, the core a load's or a start's
+    error_from: ErrorFrom = ErrorFrom.RUN
 
 
 @dataclass(frozen=True, slots=True)

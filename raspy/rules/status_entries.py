@@ -13,7 +13,7 @@ from typing import Final
 
 from raspy import json_text
 from raspy.devices.template import JsonValue
-from raspy.rules.engine_output import Status
+from raspy.rules.engine_output import State, Status
 
 STATE_KEYS: Final = (
     "state",
@@ -22,6 +22,7 @@ STATE_KEYS: Final = (
     "last_trigger",
     "last_error",
     "last_error_at",
+    "error_from",
 )
 
 # A trigger's value and old value are shown in last_trigger up to this size of JSON
@@ -39,6 +40,8 @@ def status_entries(name: str, status: Status) -> dict[str, bytes]:
         "last_trigger": shown_trigger(status.last_trigger),
         "last_error": status.last_error,
         "last_error_at": status.last_error_at,
+        # beside `error` only: what a restart keeps of it (rules.tree_view)
+        "error_from": status.error_from.value if status.state is State.ERROR else None,
     }
     return {
         f"/scenario/{name}/{entry}": json_text.encode(values[entry])

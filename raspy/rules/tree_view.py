@@ -19,6 +19,7 @@ from raspy import json_text
 from raspy.devices.template import JsonValue
 from raspy.rules import model, walk
 from raspy.rules.engine import State, Status
+from raspy.rules.engine_output import ErrorFrom
 from raspy.rules.expr_keys import filled, literal_globs
 from raspy.rules.model import Scenario
 from raspy.rules.trigger_match import matcher
@@ -125,16 +126,21 @@ class TreeView:
 
 def status_from_tree(tree: TreeView, name: str) -> Status:
     """What the tree kept of a scenario from before a restart: runs, last run,
-    trigger, error and its time, and `error` if it was its state (a failed run's
-    is kept until the next run starts); any other state is the actor's to say."""
+    trigger, error and its time, and `error` if it was its state because of a run
+    (`error_from` "run": kept until the next run starts). Any other state is the
+    start's to say: an error of the text or of the actor's start is judged again
+    (a text that loads now is idle), as is an `error` stored without `error_from`
+    (by a raspy before it: where it came from is not known)."""
     state = tree.kv(f"/scenario/{name}/state")
+    error_from = tree.kv(f"/scenario/{name}/error_from")
+    run_error = state == State.ERROR.value and error_from == ErrorFrom.RUN.value
     runs = tree.kv(f"/scenario/{name}/runs")
     last_run = tree.kv(f"/scenario/{name}/last_run")
     trigger = tree.kv(f"/scenario/{name}/last_trigger")
     error = tree.kv(f"/scenario/{name}/last_error")
     error_at = tree.kv(f"/scenario/{name}/last_error_at")
     return Status(
-        State.ERROR if state == State.ERROR.value else State.IDLE,
+        State.ERROR if run_error else State.IDLE,
         runs if isinstance(runs, int) and not isinstance(runs, bool) else 0,
         float(last_run)
         if isinstance(last_run, int | float) and not isinstance(last_run, bool)

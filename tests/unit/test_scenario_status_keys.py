@@ -28,6 +28,7 @@ def test_every_state_key_is_written_as_json() -> None:
         "/scenario/heat/last_trigger": {**trigger, "from": None},
         "/scenario/heat/last_error": None,
         "/scenario/heat/last_error_at": None,
+        "/scenario/heat/error_from": None,
     }
 
 
