@@ -20,7 +20,7 @@ from typing import Final
 
 from raspy.atomic_file import temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE
-from raspy.cli.kv_dump import write_dump
+from raspy.cli.kv_dump import inside_data_dir, write_dump
 from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
 from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
@@ -85,8 +85,7 @@ def _backup_dir(name: str, data_dir: str) -> Path:
             " that is not mounted must not fill the SD card): mount or make it",
             EXIT_USAGE,
         )
-    real, data = path.resolve(), Path(data_dir).resolve()
-    if real == data or data in real.parents:
+    if inside_data_dir(path, data_dir):
         raise Failure(
             f"backup dir {name} is inside the data dir {data_dir}: a backup must"
             " survive the loss of the store; choose a directory outside it",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from raspy.atomic_file import atomic_writer, is_special
-from raspy.cli import EXIT_OK, output_status
+from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.kv_store import (
     STDIO,
     Failure,
@@ -27,6 +27,27 @@ from raspy.cli.kv_store import (
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
+
+
+def inside_data_dir(folder: str | Path, data_dir: str) -> bool:
+    """Is `folder` (resolved) the data dir or a folder inside it?"""
+    real, data = Path(folder).resolve(), Path(data_dir).resolve()
+    return real == data or data in real.parents
+
+
+def refuse_into_data_dir(output: str | None, data_dir: str) -> None:
+    """A dump written into the data dir is refused: `-o DIR/data.mdb` renamed it over
+    the live store (a running raspyd then wrote on into the unlinked file, and lost
+    what it confirmed next), and a dump kept there is lost with the store. stdout
+    and a special file (a pipe, /dev/stdout) are written into, never renamed."""
+    if output is None or output == STDIO or is_special(output):
+        return
+    if inside_data_dir(Path(output).parent, data_dir):
+        raise Failure(
+            f"{output} is inside the data dir {data_dir}: a dump there could replace"
+            " the store's own files and is lost with the store; write it outside",
+            EXIT_USAGE,
+        )
 
 
 @contextmanager
@@ -89,6 +110,7 @@ def write_dump(
 def dump(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = tuple(t for t in DATA_TABLES if not args.db or t.value in args.db)
+    refuse_into_data_dir(args.output, args.data_dir)
     store = open_readonly(args.data_dir)
     try:
         count = write_dump(store, tables, args.output, datetime.now(UTC))

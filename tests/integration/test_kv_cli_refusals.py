@@ -314,6 +314,32 @@ def test_usage_errors_exit_2_with_one_line(
     assert run(argv, capsys) == (2, "", message + "\n")
 
 
+@pytest.mark.parametrize(
+    "output", ["store/data.mdb", "store/raspy.dump", "link/data.mdb"]
+)
+def test_dump_into_the_data_dir_is_refused_and_the_store_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    """`dump -o DIR/data.mdb` renamed the dump over the live store (raspyd then wrote
+    into the unlinked file); a dump anywhere in the data dir (a link to it too) is
+    refused, one line, exit 2, and the store is left as it was."""
+    store = tmp_path / "store"
+    make_store(store)
+    (tmp_path / "link").symlink_to(store)
+    before = records(store)
+    files = sorted(p.name for p in store.iterdir())
+    target = tmp_path / output
+    assert run(["dump", "--data-dir", str(store), "-o", str(target)], capsys) == (
+        2,
+        "",
+        f"raspy-kv: {target} is inside the data dir {store}: a dump there could"
+        " replace the store's own files and is lost with the store; write it"
+        " outside\n",
+    )
+    assert sorted(p.name for p in store.iterdir()) == files
+    assert records(store) == before
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("command", ["dump", "check"])
 def test_a_full_disk_behind_stdout_is_a_data_problem_not_a_bug(
