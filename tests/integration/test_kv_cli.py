@@ -214,6 +214,46 @@ def test_restore_never_lowers_the_last_sequence_number(
     assert records(data_dir)[(Table.KV_META, LAST_SEQ_KEY)] == encode_seq(90)
 
 
+@pytest.mark.parametrize(
+    ("into", "replace"),
+    [("empty", False), ("lower", False), ("lower", True)],
+    ids=["into-an-empty-store", "merged", "replacing"],
+)
+def test_a_restore_of_kv_alone_raises_last_seq_to_its_highest_seq(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], into: str, replace: bool
+) -> None:
+    """docs/recovery.md's way out of a damaged db (`dump --db kv`, then restore) left
+    kv.meta last_seq below the restored seqs (a dump of kv has no last_seq), and
+    check then failed: last_seq becomes the highest of the stored one, the dump's,
+    and every kv seq restored."""
+    source = tmp_path / "source"
+    make_store(
+        source,
+        [
+            Put(Table.KV, b"/a", encode_kv(20, b"x", {}, None)),
+            Put(Table.KV, b"/b", encode_kv(7, b"y", {}, None)),
+            Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(20)),
+        ],
+    )
+    dump = tmp_path / "kv.dump"
+    argv = ["dump", "--data-dir", str(source), "--db", "kv", "-o", str(dump)]
+    assert run(argv, capsys)[0] == 0
+    target = tmp_path / "target"
+    if into == "lower":
+        make_store(
+            target,
+            [
+                Put(Table.KV, b"/old", encode_kv(10, b"z", {}, None)),
+                Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(10)),
+            ],
+        )
+    restore = ["restore", "--data-dir", str(target), str(dump)]
+    assert run(restore + (["--replace"] if replace else []), capsys)[0] == 0
+    assert records(target)[(Table.KV_META, LAST_SEQ_KEY)] == encode_seq(20)
+    status, out, _ = run(["check", "--data-dir", str(target)], capsys)
+    assert (status, out.split(":")[-1].split(" in ")[0]) == (0, " ok")
+
+
 def test_a_dump_of_an_older_schema_is_migrated_in_the_restore_transaction(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
