@@ -183,6 +183,17 @@ def walk_pinned(data_dir: Path, txnid: int) -> bool:
     return True
 
 
+PIN_TRIES: Final = 5  # read txns a busy writer may overtake before a walk gives up
+
+
+def overtaken(data_dir: Path) -> StoreError:
+    """walk_pinned found no meta page of its txn PIN_TRIES times in a row."""
+    return StoreError(
+        f"{data_dir / DATA_FILE} was written {PIN_TRIES} times while its pages were"
+        " being checked (a busy raspyd); try again"
+    )
+
+
 def _pinned_meta(fd: int, txnid: int) -> lmdb_file.Meta | None:
     """The meta page of txn `txnid`, or None: its slot now holds a later txn. A meta
     page that does not parse is one the writer is writing (the open checked both)."""

@@ -155,9 +155,7 @@ class Store(Closing):
                 # refusal above takes a data file gone from a dir that held one.)
                 made_lock_file = created and not init
             else:  # a reader walks the file only while no writer is there
-                walked_txn = damage.check_for_reader(
-                    path, lambda: writer_present(path)
-                )
+                walked_txn = damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
@@ -165,6 +163,7 @@ class Store(Closing):
                 max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
                 durable=durable,
                 deep_check=lock is not None,  # a reader's walk: check_for_reader
+                walked_txn=walked_txn,
             )
             if created:
                 # LMDB made data.mdb (and lock.mdb): their names must survive a power
@@ -187,7 +186,7 @@ class Store(Closing):
                     lock=lock,
                     schema_version=version,
                     created=created,
-                    walked_txn=walked_txn,
+                    walked_txn=shared.walked_txn,
                 )
             except BaseException:
                 env_mod.release(shared)

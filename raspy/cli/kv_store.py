@@ -20,7 +20,6 @@ from raspy.storage.tables import Table
 
 EXIT_DATA: Final = EXIT_FAILURE  # a store or a dump that is not as it should be
 _CHUNK: Final = 1000
-_PIN_TRIES: Final = 5  # read txns a busy raspyd may overtake before the walk gives up
 STDIO: Final = "-"  # a FILE that stands for stdout (dump -o) or stdin (restore)
 
 
@@ -99,17 +98,13 @@ def walked_view(store: Store) -> Iterator[ReadView]:
     """One read txn whose snapshot had every page walked before any cursor runs:
     beside raspyd the open walks none (storage.damage.check_for_reader), and LMDB
     aborts the process on a damaged page a cursor meets."""
-    for _ in range(_PIN_TRIES):
+    for _ in range(damage.PIN_TRIES):
         with store.read_view() as view:
             txnid = view.txn_id()
             if txnid == store.walked_txn or damage.walk_pinned(store.path, txnid):
                 yield view
                 return
-    raise Failure(
-        f"raspyd wrote {store.path} {_PIN_TRIES} times while its pages were being"
-        " checked; try again",
-        EXIT_DATA,
-    )
+    raise damage.overtaken(store.path)
 
 
 def records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:

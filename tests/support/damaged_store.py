@@ -125,15 +125,20 @@ def garbage_in_a_leaf_header(data_dir: Path) -> None:
     _write(data_dir, start, _garbage(64))
 
 
-def one_bit_in_a_leaf_flag(data_dir: Path) -> None:
-    """One byte flipped: a kv leaf page's flags say branch (LMDB's cursor asserts
-    IS_LEAF on it and aborts the process)."""
-    size, owned = _pages_of(data_dir, b"kv")
-    at = owned[-1] * size + 10  # the flags, after the page number and the pad
-    with (data_dir / DATA_FILE).open("r+b") as file:
-        file.seek(at)
-        flags = file.read(1)[0]
-    _write(data_dir, at, bytes([flags ^ (lmdb_file.P_LEAF | lmdb_file.P_BRANCH)]))
+def leaf_flag_flipped(owner: bytes) -> Damage:
+    """One byte changed: a leaf page of a database says it is a branch (LMDB's
+    cursor asserts on it and aborts the process)."""
+
+    def damage(data_dir: Path) -> None:
+        size, owned = _pages_of(data_dir, owner)
+        at = owned[-1] * size + 10  # the flags, after the page number and the pad
+        with (data_dir / DATA_FILE).open("r+b") as file:
+            file.seek(at)
+            flags = file.read(1)[0]
+        _write(data_dir, at, bytes([flags ^ (lmdb_file.P_LEAF | lmdb_file.P_BRANCH)]))
+
+    damage.__name__ = f"leaf_flag_flipped_in_{owner.decode()}"
+    return damage
 
 
 def empty_data_file(data_dir: Path) -> None:
