@@ -125,7 +125,7 @@ def test_a_record_that_cannot_be_stored_is_refused_before_anything_is_written(
     dump = write_dump(
         tmp_path / "bad.dump",
         Header(1, "now", DATA_TABLES),
-        (Record(Table.SCENARIO, b"scenario.fine.code", packing.pack("text")), record),
+        (Record(Table.CRON, b"job", packing.pack([1])), record),
     )
     status, _, err = run(
         ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
