@@ -158,6 +158,26 @@ def _parse_header_line(line: bytes) -> Header:
     return _parse_header(obj)
 
 
+_HEADER_START: Final = b'{"format": "' + FORMAT_NAME.encode() + b'", '
+
+
+def _first_line(first: bytes) -> Header:
+    """Line 1, with its newline if the file has one. A file that ends inside a
+    dump's header (no newline, and its start is a header's) is truncated, not
+    damaged: said so, not as JSON that does not parse."""
+    line = first.removesuffix(b"\n")
+    if first.endswith(b"\n"):
+        return _parse_header_line(line)
+    try:
+        return _parse_header_line(line)
+    except DumpFormatError:
+        if _HEADER_START.startswith(line) or FORMAT_NAME.encode() in line[:64]:
+            raise DumpFormatError(
+                1, "the file ends inside the header: file truncated"
+            ) from None
+        raise
+
+
 def _parse_header(obj: dict[str, Any]) -> Header:
     if obj.get("format") != FORMAT_NAME:
         raise DumpFormatError(1, f"not a {FORMAT_NAME} file (no header)")
@@ -291,7 +311,7 @@ class DumpReader:
         if not first:
             raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
         # a file of another kind is named as such, even without a newline
-        self.header = _parse_header_line(first.removesuffix(b"\n"))
+        self.header = _first_line(first)
         self._whole(first, 1)
         self._digest.update(first)
 
@@ -331,7 +351,7 @@ def parse(data: bytes, *, verify_checksum: bool = True) -> Dump:
     if not data:
         raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
     lines = data.split(b"\n")
-    _parse_header_line(lines[0])  # a file of another kind is named as such
+    _first_line(lines[0] + (b"\n" if len(lines) > 1 else b""))  # another kind: said
     if lines[-1]:  # truncation is named before any bad line inside
         raise DumpFormatError(len(lines), "last line has no newline: file truncated")
     reader = DumpReader(

@@ -186,7 +186,8 @@ def _check_schema(file: str, version: int) -> None:
             f"{file} line 1: schema version {version} is newer than this raspy "
             f"supports ({SCHEMA_VERSION}); restore it with that newer raspy, or "
             f"restore a dump of schema {SCHEMA_VERSION} or older (one taken before "
-            "the upgrade)",
+            "the upgrade); or the file is damaged (its checksum is checked only at"
+            " its end)",
             EXIT_DATA,
         )
 

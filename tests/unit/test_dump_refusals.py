@@ -53,6 +53,18 @@ def _header(**fields: object) -> dict[str, object]:
     [
         pytest.param(b"", 1, "empty file: not a raspy-kv-dump file", id="empty"),
         pytest.param(
+            _valid()[:12],
+            1,
+            "the file ends inside the header: file truncated",
+            id="cut-inside-the-header's-start",
+        ),
+        pytest.param(
+            _valid()[:100],
+            1,
+            "the file ends inside the header: file truncated",
+            id="cut-inside-the-header",
+        ),
+        pytest.param(
             _valid()[:-5],
             4,
             "last line has no newline: file truncated",
