@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import temp_target
-from raspy.cli import EXIT_OK, EXIT_USAGE
+from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
 from raspy.cli.kv_dump import inside_data_dir, write_dump
 from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
 from raspy.errors import DumpFormatError, DumpTooNewError
@@ -30,8 +30,6 @@ from raspy.storage.tables import DATA_TABLES, Table
 KEEP: Final = 7  # backups kept: a week of daily ones
 # a dump's header line is far shorter: a longer first line is no backup's
 _HEADER_MAX_BYTES: Final = 64 * 1024
-# a backup's temp file untouched this long was left by a backup cut short
-_STALE_TEMP_S: Final = 24 * 3600.0
 
 # the kinds of backup, as their names end: all the tables, or all but the history
 FULL: Final = ""
@@ -212,22 +210,13 @@ def _backup_order(name: str) -> tuple[str, int]:
 
 
 def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
-    """The temp file of a backup of `kind` that no backup is writing any more: left
-    by a power cut or a kill mid-write (a running backup writes its temp file all
-    the time). One gone since the listing (another backup's, renamed to its backup)
-    is not."""
-    target = temp_target(entry.name)
-    named = None if target is None else _kind_of(target)
-    if named is None:
+    """The temp file of a backup of `kind` that no backup is writing any more
+    (kv_dump.stale_temp)."""
+    if not kv_dump.stale_temp(entry, now, lambda name: _kind_of(name) is not None):
         return False
-    try:
-        stale = (
-            entry.is_file(follow_symlinks=False)
-            and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
-        )
-    except FileNotFoundError:
-        return False
-    return stale and _kind_in(Path(entry.path), named) == kind
+    named = _kind_of(temp_target(entry.name) or "")
+    assert named is not None  # as just checked
+    return _kind_in(Path(entry.path), named) == kind
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:

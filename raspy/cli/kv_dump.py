@@ -5,15 +5,16 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
-from raspy.atomic_file import atomic_writer, is_special
+from raspy.atomic_file import atomic_writer, is_special, temp_target
 from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.kv_store import (
     STDIO,
@@ -28,6 +29,43 @@ from raspy.cli.kv_store import (
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
+
+# a dump's temp file untouched this long was left by a dump cut short (a running
+# one writes it all the time)
+STALE_TEMP_S: Final = 24 * 3600.0
+
+
+def stale_temp(
+    entry: os.DirEntry[str], now: float, target: Callable[[str], bool]
+) -> bool:
+    """The temp file of a dump into a file that `target` names, that no dump is
+    writing any more (a power cut or a kill mid-write left it). One gone since the
+    listing (renamed to its dump) is not."""
+    name = temp_target(entry.name)
+    if name is None or not target(name):
+        return False
+    try:
+        return (
+            entry.is_file(follow_symlinks=False)
+            and now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_S
+        )
+    except FileNotFoundError:
+        return False
+
+
+def _remove_stale_temps(output: Path) -> int:
+    """The temp files of earlier dumps into `output` that were cut short, removed
+    (one that cannot be is left: the dump itself is written); how many."""
+    now, removed = time.time(), 0
+    with os.scandir(output.parent) as entries:
+        stale = [e.path for e in entries if stale_temp(e, now, output.name.__eq__)]
+    for path in stale:
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed += 1
+    return removed
 
 
 def inside_data_dir(folder: str | Path, data_dir: str) -> bool:
@@ -117,5 +155,11 @@ def dump(args: argparse.Namespace) -> int:
         count = write_dump(store, tables, args.output, datetime.now(UTC))
     finally:
         store.close()
-    report(f"dumped {count} records from {len(tables)} dbs", started, sys.stderr)
+    stale = 0
+    if args.output not in (None, STDIO) and not is_special(args.output):
+        stale = _remove_stale_temps(Path(args.output))
+    partial = f"; {stale} partial (a dump cut short) removed" if stale else ""
+    report(
+        f"dumped {count} records from {len(tables)} dbs{partial}", started, sys.stderr
+    )
     return EXIT_OK
