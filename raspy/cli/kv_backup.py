@@ -7,12 +7,15 @@ nightly one on the SD card and a weekly full one in the same dir keep each other
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import itertools
 import os
 import re
 import sys
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +93,41 @@ def _backup_dir(name: str, data_dir: str) -> Path:
             EXIT_USAGE,
         )
     return path
+
+
+@contextmanager
+def _one_at_a_time(backup_dir: Path) -> Iterator[None]:
+    """The backup dir's lock (flock on the dir) for the whole run: two backups at
+    once (the timer's and one by hand) each removed the oldest beyond --keep as they
+    counted them, leaving fewer, and one could name a file the other had removed.
+    A second one waits for the first rather than fails: both backups are then
+    written, checked and counted, and a nightly run never fails for a hand's. A
+    file system without locks (some network shares) goes on without it."""
+    try:
+        fd = os.open(backup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise Failure(
+            f"cannot open backup dir {backup_dir}: {exc.strerror}", EXIT_USAGE
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"raspy-kv backup: another backup is writing into {backup_dir};"
+                " waiting for it to end",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise Failure(
+                    f"cannot lock backup dir {backup_dir}: {exc.strerror}", EXIT_DATA
+                ) from exc
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
 
 
 def _write_backup(
@@ -251,18 +289,19 @@ def _remove_old(path: Path, new: Path) -> bool:
 def backup(args: argparse.Namespace) -> int:
     started = time.monotonic()
     backup_dir = _backup_dir(args.to, args.data_dir)
-    store = open_readonly(args.data_dir)
-    try:
-        tables = tuple(
-            t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
-        )
-        kind = NO_HISTORY if args.no_history else FULL
-        path, count = _write_backup(store, backup_dir, tables, kind)
-    finally:
-        store.close()
-    size = read_back(path, count)
-    removed, stale = _rotate(backup_dir, args.keep, path)
-    rechecked = recheck(backup_dir, path)
+    with _one_at_a_time(backup_dir):
+        store = open_readonly(args.data_dir)
+        try:
+            tables = tuple(
+                t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
+            )
+            kind = NO_HISTORY if args.no_history else FULL
+            path, count = _write_backup(store, backup_dir, tables, kind)
+        finally:
+            store.close()
+        size = read_back(path, count)
+        removed, stale = _rotate(backup_dir, args.keep, path)
+        rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(rechecked.spoiled)
     verb = "reads" if spoiled == 1 else "read"
