@@ -66,6 +66,8 @@ class Environment:
         self._page_bytes: int = env.stat()["psize"]
         # the txn whose snapshot had every page walked at the open (None: none)
         self.walked_txn: int | None = None
+        # lock.mdb, open until LMDB's is closed (lmdb_lock.reserve)
+        self.lock_fd: int | None = None
 
     # --- opening -----------------------------------------------------------------
 
@@ -300,6 +302,9 @@ class Environment:
 
     def close(self) -> None:
         self._env.close()
+        if self.lock_fd is not None:  # LMDB's locks went with its own descriptor
+            fd, self.lock_fd = self.lock_fd, None
+            os.close(fd)
 
 
 def acquire(
@@ -401,12 +406,14 @@ def _open(
     shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
     shared.walked_txn = walked_txn
     try:
-        lmdb_lock.reserve(path)  # the rest, now that LMDB has sized the file
+        # the rest, now that LMDB has sized the file; its descriptor is closed after
+        # LMDB's (closing it now dropped LMDB's locks on the file: lmdb_lock.reserve)
+        shared.lock_fd = lmdb_lock.reserve(path, keep_open=True)
         if readonly and walked_txn is None:
             # beside a writer: the main tree and the tables' first reads come next
             shared.walked_txn = _walk_pinned(path, env)
         shared._open_tables(create=False)
     except BaseException:
-        env.close()
+        shared.close()
         raise
     return shared
