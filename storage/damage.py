@@ -136,18 +136,76 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
             meta = lmdb_file.current_meta(head, lambda at, n: os.pread(fd, n, at))
             lmdb_file.check_length(meta, size)
             if deep:
-                page = meta.page_bytes
-                # no readahead (this fd only): the walk reads each page once. The
-                # pages it reads stay cached: the record check and the services' loads
-                # read them next (dropping them doubled the disk reads at start-up,
-                # docs/PERFORMANCE.md "Issue 15: the page walk's cache")
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-                lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
+                _walk(fd, meta)
         except StoreDamagedError as exc:
             raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     return meta
+
+
+def _walk(fd: int, meta: lmdb_file.Meta) -> None:
+    page = meta.page_bytes
+    # no readahead (this fd only): the walk reads each page once. The pages it reads
+    # stay cached: the record check and the services' loads read them next (dropping
+    # them doubled the disk reads at start-up, docs/PERFORMANCE.md "Issue 15: the
+    # page walk's cache")
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
+
+
+def walk_pinned(data_dir: Path, txnid: int) -> bool:
+    """Every page of the snapshot that a reader's open read txn `txnid` pinned,
+    walked beside a writer, before any cursor of that txn runs: LMDB asserts (the
+    process aborts) on a damaged page a cursor meets. Safe while a writer commits:
+    LMDB reuses a page only once it was freed by a txn older than the oldest reader
+    slot's txn (mdb_find_oldest), and a page of snapshot `txnid` is freed only by a
+    later txn; the writer writes new pages past the snapshot's last page, or free
+    pages no snapshot at or after `txnid` can reach. So while the reader holds its
+    slot, the pages walked are the pages its cursors read.
+
+    Returns False when neither meta page holds txn `txnid` any more (the writer
+    committed twice since it was pinned, overwriting its meta page, or is writing a
+    meta page now): take a new read txn and walk again. StoreDamagedError as
+    check_data_file raises it."""
+    path = data_dir / DATA_FILE
+    with _opened(path) as fd:
+        try:
+            meta = _pinned_meta(fd, txnid)
+            if meta is None:
+                return False
+            lmdb_file.check_length(meta, os.fstat(fd).st_size)
+            _walk(fd, meta)
+        except StoreDamagedError as exc:
+            raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
+    return True
+
+
+PIN_TRIES: Final = 5  # read txns a busy writer may overtake before a walk gives up
+
+
+def overtaken(data_dir: Path) -> StoreError:
+    """walk_pinned found no meta page of its txn PIN_TRIES times in a row."""
+    return StoreError(
+        f"{data_dir / DATA_FILE} was written {PIN_TRIES} times while its pages were"
+        " being checked (a busy raspyd); try again"
+    )
+
+
+def _pinned_meta(fd: int, txnid: int) -> lmdb_file.Meta | None:
+    """The meta page of txn `txnid`, or None: its slot now holds a later txn. A meta
+    page that does not parse is one the writer is writing (the open checked both)."""
+    try:
+        first = lmdb_file.parse_meta(os.pread(fd, lmdb_file.META_BYTES, 0), 0)
+        if first.txnid == txnid:
+            return first
+        at = first.page_bytes
+        second = lmdb_file.parse_meta(os.pread(fd, lmdb_file.META_BYTES, at), 1)
+    except StoreDamagedError:
+        return None
+    return second if second.txnid == txnid else None
 
 
 def _meta_readable(data_dir: Path) -> bool:
@@ -180,19 +238,25 @@ def wait_while_made(
         _PAUSE.wait(0.02)
 
 
-def check_for_reader(data_dir: Path, writer_present: WriterPresent) -> None:
+def check_for_reader(data_dir: Path, writer_present: WriterPresent) -> int | None:
     """check_data_file for a reader: every page is walked only when no writer is
     there. A writer that starts during the walk (raspyd) writes pages the walk then
     reads: damage found then is not trusted, and the file is checked again as beside
-    a writer (its meta pages and length; raspyd walked it itself)."""
+    a writer (its meta pages and length). Returns the txn whose snapshot was walked
+    (None: none was, or a writer came): a reader that reads another snapshot walks
+    it once its read txn pinned it (walk_pinned)."""
     writing = writer_present()
     try:
-        check_data_file(data_dir, deep=not writing)
+        meta = check_data_file(data_dir, deep=not writing)
     except StoreDamagedError:
         if writing or not writer_present():
             raise
         log.info("store_walk_overtaken", path=str(data_dir))
         check_data_file(data_dir, deep=False)
+        return None
+    if writing or meta is None or writer_present():
+        return None
+    return meta.txnid
 
 
 def check_records(data_dir: Path, records: RecordSource) -> None:

@@ -158,6 +158,26 @@ def _parse_header_line(line: bytes) -> Header:
     return _parse_header(obj)
 
 
+_HEADER_START: Final = b'{"format": "' + FORMAT_NAME.encode() + b'", '
+
+
+def _first_line(first: bytes) -> Header:
+    """Line 1, with its newline if the file has one. A file that ends inside a
+    dump's header (no newline, and its start is a header's) is truncated, not
+    damaged: said so, not as JSON that does not parse."""
+    line = first.removesuffix(b"\n")
+    if first.endswith(b"\n"):
+        return _parse_header_line(line)
+    try:
+        return _parse_header_line(line)
+    except DumpFormatError:
+        if _HEADER_START.startswith(line) or FORMAT_NAME.encode() in line[:64]:
+            raise DumpFormatError(
+                1, "the file ends inside the header: file truncated"
+            ) from None
+        raise
+
+
 def _parse_header(obj: dict[str, Any]) -> Header:
     if obj.get("format") != FORMAT_NAME:
         raise DumpFormatError(1, f"not a {FORMAT_NAME} file (no header)")
@@ -226,6 +246,38 @@ def _check_end(
         )
 
 
+class _KeyOrder:
+    """Each db's records together, in ascending key order: the last key and line,
+    and the dbs whose records ended (a few names, whatever the dump's size)."""
+
+    def __init__(self) -> None:
+        self._table: Table | None = None
+        self._key = b""
+        self._line = 0
+        self._ended: dict[Table, int] = {}
+
+    def check(self, record: Record, number: int) -> None:
+        if record.table is not self._table:
+            if record.table in self._ended:
+                raise DumpFormatError(
+                    number,
+                    f"database {record.table} again: its records ended on line"
+                    f" {self._ended[record.table]} (a dump lists each one's together)",
+                )
+            if self._table is not None:
+                self._ended[self._table] = self._line
+            self._table = record.table
+        elif record.key == self._key:
+            raise DumpFormatError(number, f"duplicate key, first on line {self._line}")
+        elif record.key < self._key:
+            raise DumpFormatError(
+                number,
+                f"key out of order: below the key on line {self._line} (a dump lists"
+                " each database's keys in ascending order)",
+            )
+        self._key, self._line = record.key, number
+
+
 class DumpReader:
     """Reads a dump line by line (a file, or any iterable of lines with their newline),
     so a restore holds one line at a time, not the file: header on construction, then
@@ -233,9 +285,13 @@ class DumpReader:
 
     `digest` (after records()): SHA-256 of every byte before the end line, whether or
     not the end line's checksum is verified, so a second pass can tell that the file
-    stayed the same. `unique` refuses a key twice (it keeps every key seen) and a
-    field twice in one object; without it, a faster decoder reads the lines (for a
-    second pass over a file whose `digest` is then compared with the first's).
+    stayed the same. `unique` refuses a key twice and a field twice in one object: a
+    dump lists each db's records together, in ascending key order (LMDB's cursor
+    order, as raspy-kv has always written them), so a key not above the one before
+    it in its db, or a db whose records come again after another's, is refused, and
+    the reader holds one key, not every key seen. Without it, a faster decoder reads
+    the lines (for a second pass over a file whose `digest` is then compared with the
+    first's).
     """
 
     def __init__(
@@ -255,7 +311,7 @@ class DumpReader:
         if not first:
             raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
         # a file of another kind is named as such, even without a newline
-        self.header = _parse_header_line(first.removesuffix(b"\n"))
+        self.header = _first_line(first)
         self._whole(first, 1)
         self._digest.update(first)
 
@@ -270,7 +326,7 @@ class DumpReader:
 
     def records(self) -> Iterator[Record]:
         """Every record, in file order; DumpFormatError names the first bad line."""
-        seen: dict[tuple[Table, bytes], int] = {}
+        order = _KeyOrder()
         number = 1
         for line in self._lines:
             number += 1
@@ -283,11 +339,7 @@ class DumpReader:
                 return
             record = _parse_record(obj, number, self.header.tables)
             if self._unique:
-                first = seen.setdefault((record.table, record.key), number)
-                if first != number:
-                    raise DumpFormatError(
-                        number, f"duplicate key, first on line {first}"
-                    )
+                order.check(record, number)
             self.count += 1
             self._digest.update(line)
             yield record
@@ -299,7 +351,7 @@ def parse(data: bytes, *, verify_checksum: bool = True) -> Dump:
     if not data:
         raise DumpFormatError(1, f"empty file: not a {FORMAT_NAME} file")
     lines = data.split(b"\n")
-    _parse_header_line(lines[0])  # a file of another kind is named as such
+    _first_line(lines[0] + (b"\n" if len(lines) > 1 else b""))  # another kind: said
     if lines[-1]:  # truncation is named before any bad line inside
         raise DumpFormatError(len(lines), "last line has no newline: file truncated")
     reader = DumpReader(

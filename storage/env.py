@@ -64,6 +64,10 @@ class Environment:
         self._depth: dict[int, int] = {}  # open read txns per thread ident
         self.max_key_bytes: int = env.max_key_size()
         self._page_bytes: int = env.stat()["psize"]
+        # the txn whose snapshot had every page walked at the open (None: none)
+        self.walked_txn: int | None = None
+        # lock.mdb, open until LMDB's is closed (lmdb_lock.reserve)
+        self.lock_fd: int | None = None
 
     # --- opening -----------------------------------------------------------------
 
@@ -298,6 +302,9 @@ class Environment:
 
     def close(self) -> None:
         self._env.close()
+        if self.lock_fd is not None:  # LMDB's locks went with its own descriptor
+            fd, self.lock_fd = self.lock_fd, None
+            os.close(fd)
 
 
 def acquire(
@@ -308,8 +315,11 @@ def acquire(
     max_bytes: int,
     durable: bool,
     deep_check: bool = True,
+    walked_txn: int | None = None,
 ) -> Environment:
-    """This process's Environment for `path`, opened if needed; release() it after."""
+    """This process's Environment for `path`, opened if needed; release() it after.
+    A reader whose open walked no page (`walked_txn` None: a writer is there) walks
+    the snapshot of a read txn it pins before any cursor runs (damage.walk_pinned)."""
     key = os.path.realpath(path)
     with _registry_lock:
         shared = _registry.get(key)
@@ -319,11 +329,31 @@ def acquire(
             raise StoreError(f"store in {path} is open read-only in this process")
         if shared is None:
             shared = _open(
-                path, readonly, map_bytes, max_bytes, durable=durable, deep=deep_check
+                path,
+                readonly,
+                map_bytes,
+                max_bytes,
+                durable=durable,
+                deep=deep_check,
+                walked_txn=walked_txn,
             )
             _registry[key] = shared
         shared._refs += 1
         return shared
+
+
+def _walk_pinned(path: Path, env: Any) -> int:
+    """Every page of the snapshot of a read txn, walked while it is pinned; that
+    txn's id."""
+    for _ in range(damage.PIN_TRIES):
+        txn = env.begin(write=False)
+        try:
+            txnid: int = txn.id()
+            if damage.walk_pinned(path, txnid):
+                return txnid
+        finally:
+            txn.abort()
+    raise damage.overtaken(path)
 
 
 def release(shared: Environment) -> None:
@@ -345,6 +375,7 @@ def _open(
     *,
     durable: bool,
     deep: bool,
+    walked_txn: int | None,
 ) -> Environment:
     """Check the file (never mapped before it passes), then open it with LMDB."""
     if readonly and damage.data_file_absent(path):
@@ -373,10 +404,16 @@ def _open(
             raise write_errors.full_at_open(path, f"LMDB said {str(exc)!r}") from exc
         raise StoreError(f"store in {path} cannot be opened: {exc}") from exc
     shared = Environment(path, env, writable=not readonly, max_bytes=max_bytes)
+    shared.walked_txn = walked_txn
     try:
-        lmdb_lock.reserve(path)  # the rest, now that LMDB has sized the file
+        # the rest, now that LMDB has sized the file; its descriptor is closed after
+        # LMDB's (closing it now dropped LMDB's locks on the file: lmdb_lock.reserve)
+        shared.lock_fd = lmdb_lock.reserve(path, keep_open=True)
+        if readonly and walked_txn is None:
+            # beside a writer: the main tree and the tables' first reads come next
+            shared.walked_txn = _walk_pinned(path, env)
         shared._open_tables(create=False)
     except BaseException:
-        env.close()
+        shared.close()
         raise
     return shared

@@ -45,19 +45,29 @@ LEAST_BYTES: Final = (MAX_READERS - 1) * _CACHE_LINE + 3 * _CACHE_LINE
 _BLOCK_UNIT: Final = 512  # st_blocks counts these
 
 
-def reserve(data_dir: Path) -> None:
+def reserve(data_dir: Path, *, keep_open: bool = False) -> int | None:
     """Give lock.mdb in `data_dir` blocks for all it has (and at least LEAST_BYTES,
     making it if missing, as LMDB would); raises StoreFullError for a full disk.
     Call it before lmdb.open and again after. Any other failure (a read-only
     mount, a file the user may not write, a filesystem without fallocate) is left
-    to LMDB, which meets it at its open as it did before."""
+    to LMDB, which meets it at its open as it did before.
+
+    After lmdb.open, `keep_open`: the file descriptor is returned, not closed, and
+    the caller closes it only once LMDB has closed the store. Closing any descriptor
+    of lock.mdb drops every fcntl lock the process holds on it, LMDB's too: the
+    shared lock that tells a later opener that the lock file is in use. That opener
+    then took itself for the first and laid the lock file out again under a running
+    writer (its reader table emptied, its txn id reset), and the writer went on to
+    reuse pages still in use: MDB_CORRUPTED, with a raspy-kv check or backup beside
+    raspyd. None: the file could not be opened."""
     path = data_dir / LMDB_LOCK_FILE
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if write_errors.no_room(exc):
             raise _full(data_dir, LEAST_BYTES) from exc
-        return
+        return None
+    kept = False
     try:
         found = os.fstat(fd)
         wanted = max(found.st_size, LEAST_BYTES)
@@ -67,8 +77,11 @@ def reserve(data_dir: Path) -> None:
             # platforms) opens as before when there is no room
             strict = found.st_size < LEAST_BYTES
             _allocate(fd, wanted, data_dir, strict=strict)
+        kept = keep_open
     finally:
-        os.close(fd)
+        if not kept:
+            os.close(fd)
+    return fd if kept else None
 
 
 def _allocate(fd: int, wanted: int, data_dir: Path, *, strict: bool) -> None:

@@ -70,6 +70,10 @@ class ReadView(Closing):
         """Number of records in the table, in this snapshot."""
         return self._open_txn().count(table)
 
+    def txn_id(self) -> int:
+        """The id of the txn whose snapshot this view reads (its meta page's)."""
+        return self._open_txn().txn_id()
+
     def close(self) -> None:
         if self._txn is not None:
             txn, self._txn = self._txn, None
@@ -87,6 +91,7 @@ class Store(Closing):
         lock: DataDirLock | None,
         schema_version: int,
         created: bool = False,
+        walked_txn: int | None = None,
     ) -> None:
         """Use Store.open()."""
         self._env = shared
@@ -98,6 +103,9 @@ class Store(Closing):
         self.path = shared.path
         self.schema_version = schema_version
         self.readonly = lock is None
+        # a reader's open walked every page of this txn's snapshot (None: none, a
+        # writer was there): damage.check_for_reader
+        self.walked_txn = walked_txn
         self._writer: GroupWriter | None = None
         if lock is not None:
             self._writer = GroupWriter(shared, group_commit=config.group_commit)
@@ -131,6 +139,7 @@ class Store(Closing):
         opening.check_path_text(path)
         lock = None
         created = made_lock_file = False
+        walked_txn = None
         if not readonly:
             opening.make_data_dir(path)
             lock = DataDirLock(path)
@@ -146,7 +155,7 @@ class Store(Closing):
                 # refusal above takes a data file gone from a dir that held one.)
                 made_lock_file = created and not init
             else:  # a reader walks the file only while no writer is there
-                damage.check_for_reader(path, lambda: writer_present(path))
+                walked_txn = damage.check_for_reader(path, lambda: writer_present(path))
             shared = env_mod.acquire(
                 path,
                 readonly=readonly,
@@ -154,6 +163,7 @@ class Store(Closing):
                 max_bytes=max(config.map_size_initial_mb, config.map_size_max_mb) * _MB,
                 durable=durable,
                 deep_check=lock is not None,  # a reader's walk: check_for_reader
+                walked_txn=walked_txn,
             )
             if created:
                 # LMDB made data.mdb (and lock.mdb): their names must survive a power
@@ -171,7 +181,12 @@ class Store(Closing):
                 if lock is not None:
                     damage.write_marker(path)
                 return cls(
-                    shared, config, lock=lock, schema_version=version, created=created
+                    shared,
+                    config,
+                    lock=lock,
+                    schema_version=version,
+                    created=created,
+                    walked_txn=shared.walked_txn,
                 )
             except BaseException:
                 env_mod.release(shared)

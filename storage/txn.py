@@ -42,6 +42,11 @@ class ReadTxn:
         entries: int = self._txn.stat(db)["entries"]
         return entries
 
+    def txn_id(self) -> int:
+        """The txn whose snapshot this reads: its meta page's txn id."""
+        txnid: int = self._txn.id()
+        return txnid
+
     def range(
         self, table: Table, start: bytes, prefix: bytes, skip: bytes | None, limit: int
     ) -> list[tuple[bytes, bytes]]:

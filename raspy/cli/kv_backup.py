@@ -7,20 +7,23 @@ nightly one on the SD card and a weekly full one in the same dir keep each other
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import itertools
 import os
 import re
 import sys
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from raspy.atomic_file import temp_target
-from raspy.cli import EXIT_OK, EXIT_USAGE
-from raspy.cli.kv_dump import write_dump
+from raspy.cli import EXIT_OK, EXIT_USAGE, kv_dump
+from raspy.cli.kv_dump import inside_data_dir, write_dump
 from raspy.cli.kv_store import EXIT_DATA, Failure, open_readonly, report, stdout_errors
 from raspy.errors import DumpFormatError, DumpTooNewError
 from raspy.storage.dump import DumpReader, record_line_number
@@ -30,8 +33,6 @@ from raspy.storage.tables import DATA_TABLES, Table
 KEEP: Final = 7  # backups kept: a week of daily ones
 # a dump's header line is far shorter: a longer first line is no backup's
 _HEADER_MAX_BYTES: Final = 64 * 1024
-# a backup's temp file untouched this long was left by a backup cut short
-_STALE_TEMP_S: Final = 24 * 3600.0
 
 # the kinds of backup, as their names end: all the tables, or all but the history
 FULL: Final = ""
@@ -85,14 +86,48 @@ def _backup_dir(name: str, data_dir: str) -> Path:
             " that is not mounted must not fill the SD card): mount or make it",
             EXIT_USAGE,
         )
-    real, data = path.resolve(), Path(data_dir).resolve()
-    if real == data or data in real.parents:
+    if inside_data_dir(path, data_dir):
         raise Failure(
             f"backup dir {name} is inside the data dir {data_dir}: a backup must"
             " survive the loss of the store; choose a directory outside it",
             EXIT_USAGE,
         )
     return path
+
+
+@contextmanager
+def _one_at_a_time(backup_dir: Path) -> Iterator[None]:
+    """The backup dir's lock (flock on the dir) for the whole run: two backups at
+    once (the timer's and one by hand) each removed the oldest beyond --keep as they
+    counted them, leaving fewer, and one could name a file the other had removed.
+    A second one waits for the first rather than fails: both backups are then
+    written, checked and counted, and a nightly run never fails for a hand's. A
+    file system without locks (some network shares) goes on without it."""
+    try:
+        fd = os.open(backup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise Failure(
+            f"cannot open backup dir {backup_dir}: {exc.strerror}", EXIT_USAGE
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"raspy-kv backup: another backup is writing into {backup_dir};"
+                " waiting for it to end",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise Failure(
+                    f"cannot lock backup dir {backup_dir}: {exc.strerror}", EXIT_DATA
+                ) from exc
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
 
 
 def _write_backup(
@@ -213,22 +248,13 @@ def _backup_order(name: str) -> tuple[str, int]:
 
 
 def stale_temp(entry: os.DirEntry[str], now: float, kind: str) -> bool:
-    """The temp file of a backup of `kind` that no backup is writing any more: left
-    by a power cut or a kill mid-write (a running backup writes its temp file all
-    the time). One gone since the listing (another backup's, renamed to its backup)
-    is not."""
-    target = temp_target(entry.name)
-    named = None if target is None else _kind_of(target)
-    if named is None:
+    """The temp file of a backup of `kind` that no backup is writing any more
+    (kv_dump.stale_temp)."""
+    if not kv_dump.stale_temp(entry, now, lambda name: _kind_of(name) is not None):
         return False
-    try:
-        stale = (
-            entry.is_file(follow_symlinks=False)
-            and now - entry.stat(follow_symlinks=False).st_mtime > _STALE_TEMP_S
-        )
-    except FileNotFoundError:
-        return False
-    return stale and _kind_in(Path(entry.path), named) == kind
+    named = _kind_of(temp_target(entry.name) or "")
+    assert named is not None  # as just checked
+    return _kind_in(Path(entry.path), named) == kind
 
 
 def _rotate(backup_dir: Path, keep: int, new: Path) -> tuple[int, int]:
@@ -263,18 +289,19 @@ def _remove_old(path: Path, new: Path) -> bool:
 def backup(args: argparse.Namespace) -> int:
     started = time.monotonic()
     backup_dir = _backup_dir(args.to, args.data_dir)
-    store = open_readonly(args.data_dir)
-    try:
-        tables = tuple(
-            t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
-        )
-        kind = NO_HISTORY if args.no_history else FULL
-        path, count = _write_backup(store, backup_dir, tables, kind)
-    finally:
-        store.close()
-    size = read_back(path, count)
-    removed, stale = _rotate(backup_dir, args.keep, path)
-    rechecked = recheck(backup_dir, path)
+    with _one_at_a_time(backup_dir):
+        store = open_readonly(args.data_dir)
+        try:
+            tables = tuple(
+                t for t in DATA_TABLES if not (args.no_history and t is Table.HISTORY)
+            )
+            kind = NO_HISTORY if args.no_history else FULL
+            path, count = _write_backup(store, backup_dir, tables, kind)
+        finally:
+            store.close()
+        size = read_back(path, count)
+        removed, stale = _rotate(backup_dir, args.keep, path)
+        rechecked = recheck(backup_dir, path)
     partial = f" and {stale} partial (a backup cut short)" if stale else ""
     spoiled = len(rechecked.spoiled)
     verb = "reads" if spoiled == 1 else "read"

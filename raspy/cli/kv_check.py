@@ -15,6 +15,7 @@ from raspy.cli.kv_store import (
     records,
     report,
     stdout_errors,
+    walked_view,
 )
 from raspy.storage.check import Checker
 from raspy.storage.tables import Table
@@ -25,7 +26,7 @@ def check(args: argparse.Namespace) -> int:
     store = open_readonly(args.data_dir)
     checker = Checker()
     try:
-        with store.read_view() as view:
+        with walked_view(store) as view:
             progress = Progress("check", sum(view.count(t) for t in Table))
             for table in Table:
                 for key, value in records(view, table):

@@ -5,16 +5,17 @@ dated dumps the same way."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
-from raspy.atomic_file import atomic_writer, is_special
-from raspy.cli import EXIT_OK, output_status
+from raspy.atomic_file import atomic_writer, is_special, temp_target
+from raspy.cli import EXIT_OK, EXIT_USAGE, output_status
 from raspy.cli.kv_store import (
     STDIO,
     Failure,
@@ -23,10 +24,69 @@ from raspy.cli.kv_store import (
     records,
     report,
     stdout_errors,
+    walked_view,
 )
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
 from raspy.storage.tables import DATA_TABLES, Table
+
+# a dump's temp file untouched this long was left by a dump cut short (a running
+# one writes it all the time)
+STALE_TEMP_S: Final = 24 * 3600.0
+
+
+def stale_temp(
+    entry: os.DirEntry[str], now: float, target: Callable[[str], bool]
+) -> bool:
+    """The temp file of a dump into a file that `target` names, that no dump is
+    writing any more (a power cut or a kill mid-write left it). One gone since the
+    listing (renamed to its dump) is not."""
+    name = temp_target(entry.name)
+    if name is None or not target(name):
+        return False
+    try:
+        return (
+            entry.is_file(follow_symlinks=False)
+            and now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_S
+        )
+    except FileNotFoundError:
+        return False
+
+
+def _remove_stale_temps(output: Path) -> int:
+    """The temp files of earlier dumps into `output` that were cut short, removed
+    (one that cannot be is left: the dump itself is written); how many."""
+    now, removed = time.time(), 0
+    with os.scandir(output.parent) as entries:
+        stale = [e.path for e in entries if stale_temp(e, now, output.name.__eq__)]
+    for path in stale:
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed += 1
+    return removed
+
+
+def inside_data_dir(folder: str | Path, data_dir: str) -> bool:
+    """Is `folder` (resolved) the data dir or a folder inside it?"""
+    real, data = Path(folder).resolve(), Path(data_dir).resolve()
+    return real == data or data in real.parents
+
+
+def refuse_into_data_dir(output: str | None, data_dir: str) -> None:
+    """A dump written into the data dir is refused: `-o DIR/data.mdb` renamed it over
+    the live store (a running raspyd then wrote on into the unlinked file, and lost
+    what it confirmed next), and a dump kept there is lost with the store. stdout
+    and a special file (a pipe, /dev/stdout) are written into, never renamed."""
+    if output is None or output == STDIO or is_special(output):
+        return
+    if inside_data_dir(Path(output).parent, data_dir):
+        raise Failure(
+            f"{output} is inside the data dir {data_dir}: a dump there could replace"
+            " the store's own files and is lost with the store; write it outside",
+            EXIT_USAGE,
+        )
 
 
 @contextmanager
@@ -71,7 +131,7 @@ def write_dump(
 ) -> int:
     """The tables of the store, from one read txn, as a dump to `output` (stdout if
     None or `-`), its header made at `now`; returns the records written."""
-    with store.read_view() as view:
+    with walked_view(store) as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
         progress = Progress("dump", sum(view.count(t) for t in tables))
@@ -89,10 +149,17 @@ def write_dump(
 def dump(args: argparse.Namespace) -> int:
     started = time.monotonic()
     tables = tuple(t for t in DATA_TABLES if not args.db or t.value in args.db)
+    refuse_into_data_dir(args.output, args.data_dir)
     store = open_readonly(args.data_dir)
     try:
         count = write_dump(store, tables, args.output, datetime.now(UTC))
     finally:
         store.close()
-    report(f"dumped {count} records from {len(tables)} dbs", started, sys.stderr)
+    stale = 0
+    if args.output not in (None, STDIO) and not is_special(args.output):
+        stale = _remove_stale_temps(Path(args.output))
+    partial = f"; {stale} partial (a dump cut short) removed" if stale else ""
+    report(
+        f"dumped {count} records from {len(tables)} dbs{partial}", started, sys.stderr
+    )
     return EXIT_OK

@@ -34,7 +34,14 @@ from raspy.storage.dump import DumpReader, Header, Record, record_line_number
 from raspy.storage.ops import Put, validate_ops
 from raspy.storage.schema import SCHEMA_VERSION
 from raspy.storage.store import Store
-from raspy.storage.tables import LAST_SEQ_KEY, MAX_KEY_BYTES, Table, decode_seq
+from raspy.storage.tables import (
+    LAST_SEQ_KEY,
+    MAX_KEY_BYTES,
+    Table,
+    decode_kv,
+    decode_seq,
+    encode_seq,
+)
 
 # a restore writes its records in batches of this many, or this many bytes, so it
 # holds a batch of them at a time, not the dump (docs/PERFORMANCE.md "Restore")
@@ -63,6 +70,7 @@ class _Scan:
     data_bytes: int  # keys and values, for the map's room
     digest: str  # of every byte before the end line: the second pass must match
     last_seq: int | None  # the dump's kv.meta last_seq
+    kv_seq: int | None  # the highest seq of the dump's kv records
     max_line: int  # bytes in one line at most (see _max_line)
 
 
@@ -178,7 +186,8 @@ def _check_schema(file: str, version: int) -> None:
             f"{file} line 1: schema version {version} is newer than this raspy "
             f"supports ({SCHEMA_VERSION}); restore it with that newer raspy, or "
             f"restore a dump of schema {SCHEMA_VERSION} or older (one taken before "
-            "the upgrade)",
+            "the upgrade); or the file is damaged (its checksum is checked only at"
+            " its end)",
             EXIT_DATA,
         )
 
@@ -190,7 +199,7 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
     path = Path(source.path)
     size = path.stat().st_size if path.is_file() else 0
     progress = Progress("check", size)
-    data_bytes, last_seq = 0, None
+    data_bytes, last_seq, kv_seq = 0, None, None
     max_line = _max_line(config)
     try:
         with _dump_lines(source, max_line, progress) as lines:
@@ -203,6 +212,8 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
                 data_bytes += len(record.key) + len(record.value)
                 if record.table is Table.KV_META and record.key == LAST_SEQ_KEY:
                     last_seq = decode_seq(record.value)  # validated above
+                elif record.table is Table.KV:
+                    kv_seq = max(kv_seq or 0, decode_kv(record.value).seq)
     except DumpFormatError as exc:
         raise Failure(f"{file} {exc}", EXIT_DATA) from exc
     except OSError as exc:
@@ -210,7 +221,13 @@ def _scan_dump(source: _Source, verify_checksum: bool, config: StoreConfig) -> _
     finally:
         progress.close()
     return _Scan(
-        reader.header, reader.count, data_bytes, reader.digest, last_seq, max_line
+        reader.header,
+        reader.count,
+        data_bytes,
+        reader.digest,
+        last_seq,
+        kv_seq,
+        max_line,
     )
 
 
@@ -267,15 +284,21 @@ def _batches(
     yield going(batch + last)
 
 
-def _keep_seq(store: Store, scan: _Scan, cleared: tuple[Table, ...]) -> list[Put]:
-    """A sequence number is never reused: never lower kv.meta last_seq by a restore.
-    Returns the write that keeps the stored one, if it is needed."""
+def _keep_seq(store: Store, scan: _Scan) -> list[Put]:
+    """A sequence number is never reused: kv.meta last_seq after a restore is the
+    highest of the stored one, the dump's, and every kv seq the dump restores (a
+    dump of kv alone has no last_seq: docs/recovery.md). Returns the write that
+    sets it, written after the dump's records (--replace or not)."""
     stored = store.get(Table.KV_META, LAST_SEQ_KEY)
-    if stored is None or not (scan.last_seq is not None or Table.KV_META in cleared):
+    found = (
+        None if stored is None else decode_seq(stored),
+        scan.last_seq,
+        scan.kv_seq,
+    )
+    highest = max((seq for seq in found if seq is not None), default=None)
+    if highest is None:
         return []
-    if (scan.last_seq or 0) < decode_seq(stored):
-        return [Put(Table.KV_META, LAST_SEQ_KEY, stored)]
-    return []
+    return [Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(highest))]
 
 
 def _store_config(path: str | None) -> StoreConfig:
@@ -314,7 +337,7 @@ def _restore(
     stop = threading.Event()
     try:
         held = 0 if cleared else _held(store, header.tables)
-        last = _keep_seq(store, scan, cleared)
+        last = _keep_seq(store, scan)
         store.restore(
             lambda: _batches(source, scan, last, stop),
             clear=cleared,

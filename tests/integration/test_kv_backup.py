@@ -649,3 +649,50 @@ def test_the_no_history_backups_of_an_older_raspy_kv_rotate_with_their_kind(
     assert "; 1 old removed; 2 older checked again in " in out
     assert old_full not in _backups(backups)
     assert old_small[-1] in _backups(backups)
+
+
+_DIR_LOCKER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_second_backup_into_one_dir_waits_for_the_first(tmp_path: Path) -> None:
+    """Two backups at once into one dir (the timer's and one by hand) each rotated
+    as it counted, leaving fewer than --keep, and one could report a file the other
+    had removed. The dir is locked for a run: a second one says it waits, touches
+    nothing while it waits, and is written once the first ends."""
+    make_store(data_dir := tmp_path / "a")
+    (backups := tmp_path / "backups").mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-c", _DIR_LOCKER, str(backups)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as first:
+        assert first.stdin is not None
+        assert first.stdout is not None
+        assert first.stdout.readline() == b"locked\n"
+        command = [sys.executable, "-m", "raspy.cli.kv", "backup"]
+        with subprocess.Popen(
+            [*command, "--data-dir", str(data_dir), "--to", str(backups)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as second:
+            assert second.stderr is not None
+            assert second.stderr.readline() == (
+                f"raspy-kv backup: another backup is writing into {backups};"
+                " waiting for it to end\n"
+            )
+            assert list(backups.iterdir()) == []
+            first.stdin.write(b"\n")
+            first.stdin.flush()
+            out, err = second.communicate(timeout=30)
+        assert first.wait(timeout=10) == 0
+    assert (second.returncode, err) == (0, "")
+    assert out.startswith(f"raspy-kv: backup {backups}/raspy-")
+    assert len([p for p in backups.iterdir() if p.name.endswith(".dump")]) == 1

@@ -121,3 +121,22 @@ def test_damage_found_by_a_walk_that_a_writer_overtook_is_not_trusted(
 def test_damage_found_with_no_writer_around_is_reported(damaged_pages: Path) -> None:
     with pytest.raises(StoreDamagedError, match="database 'kv' page"):
         damage.check_for_reader(damaged_pages, lambda: False)
+
+
+def test_the_pinned_walk_names_the_damage_of_its_snapshot(damaged_pages: Path) -> None:
+    """Beside a writer a reader walks the snapshot its read txn pinned: the meta page
+    of that txn is found (the latest here) and the damaged page named."""
+    meta = damage.check_data_file(damaged_pages, deep=False)
+    assert meta is not None
+    with pytest.raises(StoreDamagedError, match="database 'kv' page"):
+        damage.walk_pinned(damaged_pages, meta.txnid)
+
+
+def test_a_pinned_txn_no_meta_page_holds_any_more_asks_for_a_new_one(
+    damaged_pages: Path,
+) -> None:
+    """A writer that committed twice since the txn was pinned wrote over its meta
+    page: nothing is walked (the pages found are another snapshot's), False says so."""
+    meta = damage.check_data_file(damaged_pages, deep=False)
+    assert meta is not None
+    assert damage.walk_pinned(damaged_pages, meta.txnid - 2) is False

@@ -10,6 +10,7 @@ import re
 import select
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,76 @@ def test_restore_never_lowers_the_last_sequence_number(
         == 0
     )
     assert records(data_dir)[(Table.KV_META, LAST_SEQ_KEY)] == encode_seq(90)
+
+
+@pytest.mark.parametrize(
+    ("into", "replace"),
+    [("empty", False), ("lower", False), ("lower", True)],
+    ids=["into-an-empty-store", "merged", "replacing"],
+)
+def test_a_restore_of_kv_alone_raises_last_seq_to_its_highest_seq(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], into: str, replace: bool
+) -> None:
+    """docs/recovery.md's way out of a damaged db (`dump --db kv`, then restore) left
+    kv.meta last_seq below the restored seqs (a dump of kv has no last_seq), and
+    check then failed: last_seq becomes the highest of the stored one, the dump's,
+    and every kv seq restored."""
+    source = tmp_path / "source"
+    make_store(
+        source,
+        [
+            Put(Table.KV, b"/a", encode_kv(20, b"x", {}, None)),
+            Put(Table.KV, b"/b", encode_kv(7, b"y", {}, None)),
+            Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(20)),
+        ],
+    )
+    dump = tmp_path / "kv.dump"
+    argv = ["dump", "--data-dir", str(source), "--db", "kv", "-o", str(dump)]
+    assert run(argv, capsys)[0] == 0
+    target = tmp_path / "target"
+    if into == "lower":
+        make_store(
+            target,
+            [
+                Put(Table.KV, b"/old", encode_kv(10, b"z", {}, None)),
+                Put(Table.KV_META, LAST_SEQ_KEY, encode_seq(10)),
+            ],
+        )
+    restore = ["restore", "--data-dir", str(target), str(dump)]
+    assert run(restore + (["--replace"] if replace else []), capsys)[0] == 0
+    assert records(target)[(Table.KV_META, LAST_SEQ_KEY)] == encode_seq(20)
+    status, out, _ = run(["check", "--data-dir", str(target)], capsys)
+    assert (status, out.split(":")[-1].split(" in ")[0]) == (0, " ok")
+
+
+def test_dump_to_a_file_removes_the_temp_files_earlier_dumps_into_it_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dump -o FILE cut short (a kill, a power cut) left .FILE.<hex>.tmp for good;
+    the next dump into FILE removes those untouched for a day, as backup does its
+    own. A fresh one (a dump writing now) and another file's are left."""
+    make_store(tmp_path / "a")
+    (out := tmp_path / "out").mkdir()
+    stale = out / ".raspy.dump.0123456789ab.tmp"
+    fresh = out / ".raspy.dump.ba9876543210.tmp"
+    other = out / ".other.dump.0123456789ab.tmp"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"partial")
+    day_ago = time.time() - 86400 - 60
+    for path in (stale, other):
+        os.utime(path, (day_ago, day_ago))
+    target = out / "raspy.dump"
+    status, _, err = run(
+        ["dump", "--data-dir", str(tmp_path / "a"), "-o", str(target)], capsys
+    )
+    assert (status, err.split(" in ")[0]) == (
+        0,
+        f"raspy-kv: dumped {len(CONTENT)} records from {len(DATA_TABLES)} dbs;"
+        " 1 partial (a dump cut short) removed",
+    )
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [target.name, fresh.name, other.name]
+    )
 
 
 def test_a_dump_of_an_older_schema_is_migrated_in_the_restore_transaction(

@@ -125,7 +125,7 @@ def test_a_record_that_cannot_be_stored_is_refused_before_anything_is_written(
     dump = write_dump(
         tmp_path / "bad.dump",
         Header(1, "now", DATA_TABLES),
-        (Record(Table.SCENARIO, b"scenario.fine.code", packing.pack("text")), record),
+        (Record(Table.CRON, b"job", packing.pack([1])), record),
     )
     status, _, err = run(
         ["restore", "--data-dir", str(tmp_path / "a"), str(dump)], capsys
@@ -191,7 +191,8 @@ def test_a_dump_of_a_newer_schema_is_refused(
         1,
         f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
         "supports (2); restore it with that newer raspy, or restore a dump of "
-        "schema 2 or older (one taken before the upgrade)\n",
+        "schema 2 or older (one taken before the upgrade); or the file is damaged"
+        " (its checksum is checked only at its end)\n",
     )
     assert not (tmp_path / "a").exists()
 
@@ -215,7 +216,8 @@ def test_a_newer_schema_is_said_before_a_record_it_changed(
         1,
         f"raspy-kv: {dump} line 1: schema version 3 is newer than this raspy "
         "supports (2); restore it with that newer raspy, or restore a dump of "
-        "schema 2 or older (one taken before the upgrade)\n",
+        "schema 2 or older (one taken before the upgrade); or the file is damaged"
+        " (its checksum is checked only at its end)\n",
     )
     assert not (tmp_path / "a").exists()
 
@@ -312,6 +314,32 @@ def test_usage_errors_exit_2_with_one_line(
     message = message.replace("DIR", str(tmp_path / "DIR"))
     message = message.replace("FILE", str(tmp_path / "FILE"))
     assert run(argv, capsys) == (2, "", message + "\n")
+
+
+@pytest.mark.parametrize(
+    "output", ["store/data.mdb", "store/raspy.dump", "link/data.mdb"]
+)
+def test_dump_into_the_data_dir_is_refused_and_the_store_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    """`dump -o DIR/data.mdb` renamed the dump over the live store (raspyd then wrote
+    into the unlinked file); a dump anywhere in the data dir (a link to it too) is
+    refused, one line, exit 2, and the store is left as it was."""
+    store = tmp_path / "store"
+    make_store(store)
+    (tmp_path / "link").symlink_to(store)
+    before = records(store)
+    files = sorted(p.name for p in store.iterdir())
+    target = tmp_path / output
+    assert run(["dump", "--data-dir", str(store), "-o", str(target)], capsys) == (
+        2,
+        "",
+        f"raspy-kv: {target} is inside the data dir {store}: a dump there could"
+        " replace the store's own files and is lost with the store; write it"
+        " outside\n",
+    )
+    assert sorted(p.name for p in store.iterdir()) == files
+    assert records(store) == before
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

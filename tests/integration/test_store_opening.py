@@ -221,3 +221,41 @@ def test_a_writer_starting_while_raspy_kv_asks_for_one_is_not_refused(
         DataDirLock(data_dir).release()
     finally:
         ended.join()
+
+
+_FIRST_OPENER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+except BlockingIOError:
+    print("in use")
+else:
+    print("first")
+"""
+
+
+@pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
+def test_an_open_store_keeps_lmdb_s_lock_on_its_lock_file(
+    tmp_path: Path, readonly: bool
+) -> None:
+    """LMDB holds a shared fcntl lock on lock.mdb while a process has the store open:
+    a later opener that can lock it alone takes itself for the first and lays the
+    lock file out again (the reader table emptied, the txn id reset) under a running
+    writer, which then reused pages still in use (MDB_CORRUPTED: a raspy-kv check
+    beside raspyd did it). The open's second look at lock.mdb closed a descriptor of
+    it, and closing any descriptor of a file drops all of the process's fcntl locks
+    on it: no opener, raspyd or raspy-kv, held LMDB's lock after its open."""
+    data_dir = tmp_path / "data"
+    with capture_logs():
+        Store.open(data_dir, TINY).close()
+        with Store.open(data_dir, TINY, readonly=readonly) as store:
+            assert store.get(Table.KV, b"nothing") is None
+            other = subprocess.run(
+                [sys.executable, "-c", _FIRST_OPENER, str(data_dir / "lock.mdb")],
+                capture_output=True,
+                text=True,
+                timeout=EVENT_TIMEOUT_S,
+                check=True,
+            )
+    assert other.stdout == "in use\n"

@@ -125,6 +125,22 @@ def garbage_in_a_leaf_header(data_dir: Path) -> None:
     _write(data_dir, start, _garbage(64))
 
 
+def leaf_flag_flipped(owner: bytes) -> Damage:
+    """One byte changed: a leaf page of a database says it is a branch (LMDB's
+    cursor asserts on it and aborts the process)."""
+
+    def damage(data_dir: Path) -> None:
+        size, owned = _pages_of(data_dir, owner)
+        at = owned[-1] * size + 10  # the flags, after the page number and the pad
+        with (data_dir / DATA_FILE).open("r+b") as file:
+            file.seek(at)
+            flags = file.read(1)[0]
+        _write(data_dir, at, bytes([flags ^ (lmdb_file.P_LEAF | lmdb_file.P_BRANCH)]))
+
+    damage.__name__ = f"leaf_flag_flipped_in_{owner.decode()}"
+    return damage
+
+
 def empty_data_file(data_dir: Path) -> None:
     os.truncate(data_dir / DATA_FILE, 0)
 

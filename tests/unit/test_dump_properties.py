@@ -40,6 +40,8 @@ record_lists = st.lists(
     st.tuples(st.sampled_from(DATA_TABLES), keys, values),
     max_size=12,
     unique_by=lambda r: (r[0], r[1]),
+).map(  # as a dump holds them: each db's together, in key order
+    lambda recs: sorted(recs, key=lambda r: (DATA_TABLES.index(r[0]), r[1]))
 )
 
 

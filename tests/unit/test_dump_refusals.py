@@ -53,6 +53,18 @@ def _header(**fields: object) -> dict[str, object]:
     [
         pytest.param(b"", 1, "empty file: not a raspy-kv-dump file", id="empty"),
         pytest.param(
+            _valid()[:12],
+            1,
+            "the file ends inside the header: file truncated",
+            id="cut-inside-the-header's-start",
+        ),
+        pytest.param(
+            _valid()[:100],
+            1,
+            "the file ends inside the header: file truncated",
+            id="cut-inside-the-header",
+        ),
+        pytest.param(
             _valid()[:-5],
             4,
             "last line has no newline: file truncated",
@@ -124,6 +136,27 @@ def _header(**fields: object) -> dict[str, object]:
             3,
             "duplicate key, first on line 2",
             id="duplicate-key",
+        ),
+        pytest.param(
+            _replace_line(3, {"db": "kv", "key": "A", "value": "x"}),
+            3,
+            "key out of order: below the key on line 2 (a dump lists each"
+            " database's keys in ascending order)",
+            id="key-out-of-order",
+        ),
+        pytest.param(
+            _text(
+                HEADER,
+                (
+                    Record(Table.KV, b"a", KV_VALUE),
+                    Record(Table.KV_META, b"last_seq", b"\0" * 8),
+                    Record(Table.KV, b"b", KV_VALUE),
+                ),
+            ),
+            4,
+            "database kv again: its records ended on line 2 (a dump lists each"
+            " one's together)",
+            id="a-database-again",
         ),
         pytest.param(
             _replace_line(3, {"db": "cron", "key": "a", "value": "x"}),
