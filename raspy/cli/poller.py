@@ -16,8 +16,8 @@ the config is read at start only, and a SIGHUP (raspyd's reload), at any time
 from the start of main on, is logged and changes nothing (`systemctl restart
 raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
-wants keys it was not given), or one whose own device service has this board's
-service name (the board runs under the hub's name). A hub that already has a live
+wants keys it was not given), or one that runs under this board's hostname,
+whatever the service (the names under it are the hub's). A hub that already has a live
 worker of this board's service from another board, at start or later (two boards
 with one hostname, raspy.cli.board_check), ends it with status 1 and a line naming
 the clash.
