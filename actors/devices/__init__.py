@@ -72,7 +72,9 @@ class HandleRequest:
 class ForgetGone:
     """raspy-poller: the hub's copy of this service's subtree, once its Clone client
     has the snapshot; the readings of devices no longer here are deleted, as the
-    in-hub service does at start with `stored`."""
+    in-hub service does at start with `stored`, and at the first copy simulated
+    outputs take the value the hub kept for them (`resume_outputs`). Asked, so
+    that the board sends nothing before (raspy.cli.hub_watch)."""
 
     tree: Mapping[str, bytes]
 
@@ -102,7 +104,10 @@ class DeviceServiceActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._read_stall_s = read_stall_s
+        # simulated outputs take their value again from the first copy of the tree:
+        # `stored` at start, or (raspy-poller: none) the hub's, with ForgetGone
         self._resume_outputs = resume_outputs
+        self._tree_at_start = stored is not None
         self._registry = registry
         # the config file's values, under what was changed over MDP (reset: back)
         self._settings = ServiceSettings(registry, settings)
@@ -135,7 +140,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
             if self._discover is None:  # a 1-Wire sensor off the bus keeps its own
                 self._settings.forget_removed(saved)
             self._settings.apply_saved(saved)
-            self._resume(stored)
+            if self._tree_at_start:
+                self._resume(stored)
             self._started(stored, saved)
             self._poller = poller_mod.DevicePollerActor.start(
                 self._name,
@@ -221,6 +227,7 @@ class DeviceServiceActor(pykka.ThreadingActor):
                 return self._handle(body)
             case ForgetGone(tree=tree):
                 self._readings.forget_gone(tree)
+                self._resume(tree)  # the first copy only
             case Republish():
                 self._readings.republish()
             case poller_mod.PollerFailed(bus=bus, error=error):
@@ -343,12 +350,15 @@ class DeviceServiceActor(pykka.ThreadingActor):
             raise RuntimeError(f"device poller of {self._name} is gone") from exc
 
     # --- outputs resumed, devices discovered -----------------------------------------
-    def _resume(self, stored: dict[str, bytes]) -> None:
+    def _resume(self, stored: Mapping[str, bytes]) -> None:
         """Simulated outputs (a switch, a dimmer) take the value they had before a
         restart or a reload, as a real relay keeps its state (GPIO: initial =
-        restore); sensors refuse the set and keep polling."""
+        restore); sensors refuse the set and keep polling. Once, from the first
+        copy of the tree: a later one (a board back with its hub) is older than
+        what the outputs were set to meanwhile."""
         if not self._resume_outputs:
             return
+        self._resume_outputs = False
         now = self._clock.wall()
         for device in self._registry.devices():
             body = stored.get(value_key(device.fullname))

@@ -183,7 +183,8 @@ def _forget_turned_off(
     off (`fake_enabled = false`, ...): every device of such a service is gone, as a
     device taken out of a running service's config is (its readings are deleted
     then). They stayed in the tree, marked offline, and so on every page and in
-    Home Assistant, for ever."""
+    Home Assistant, for ever. Every such key is this hub's: a raspy-poller under
+    the hub's hostname is refused whatever its service (raspy.cli.board_check)."""
     turned_off = {FAKE, ONEWIRE, RTC, GPIO} - set(hosted)
     if not turned_off:
         return

@@ -9,11 +9,14 @@ silent for `expiry_s`), so a twin is only believed when two probes in a row, bot
 on a session older than that, count two or more. The probes come at jittered
 intervals, so of two twins one sees it first and leaves; the other then counts one.
 
-The hub's own device service of this board's name is another matter: raspyd
-serves `<host>.<part>.mmi` for each part it supervises (its device service of
-kind `fake`: `<host>.devices.fake.mmi`), which no board serves and no lost
-connection leaves behind, so the first answer that has it is believed. One
-`mmi.workers` question asks for every name under `<hostname>.` at once.
+A board under the hub's own hostname is another matter, whatever its service:
+the names `<host>.…` and the keys `/device/<host>.…` are the hub's (a reload that
+turns one of the hub's services off deletes that service's keys, a board's among
+them). raspyd serves `<host>.echo` whatever its config, and `<host>.<part>.mmi` for
+each part it supervises (its device service of kind `fake`:
+`<host>.devices.fake.mmi`), which no board serves and no lost connection leaves
+behind, so the first answer that has either is believed. One `mmi.workers`
+question asks for every name under `<hostname>.` at once.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from raspy.devices.registry import devices_service
 class Verdict(Enum):
     FINE = "fine"  # nothing to say (or no answer)
     TWIN = "twin"  # another board serves this board's name
-    HUB = "hub"  # the hub's raspyd runs under this board's name (its own devices)
+    HUB = "hub"  # the hub's raspyd runs under this board's name
     REFUSED = "refused"  # the hub refuses our handshake: say it once
 
 
@@ -64,11 +67,10 @@ class BoardNames:
         # a hostname is a name segment (raspy.names: no glob characters in it)
         return f"{self.hostname}.*".encode()
 
-    def clash(self, workers: Mapping[str, int]) -> Verdict:
-        """Who else serves our name, once another worker is believed: the hub when
-        its echo is there (its part's own service, which says so at once, is looked
-        for before: its statistics may be restarting), else a twin board."""
-        return Verdict.HUB if self.hub_echo in workers else Verdict.TWIN
+    def is_hub(self, workers: Mapping[str, int]) -> bool:
+        """The hub runs under our hostname: its echo is there, or its own device
+        service of our kind (its echo may be restarting)."""
+        return self.hub_echo in workers or self.hub_part in workers
 
 
 @dataclass(slots=True)
@@ -101,7 +103,7 @@ class BoardCheck:
         if answer.workers is None:
             return Verdict.FINE  # the hub is away: nothing learned
         self._said = None
-        if self.names.hub_part in answer.workers:
+        if self.names.is_hub(answer.workers):
             return Verdict.HUB  # sure at once: see the module docstring
         settled = session_since is not None and now - session_since >= self.expiry_s
         if answer.workers.get(self.names.devices, 0) >= 2 and settled:
@@ -109,5 +111,5 @@ class BoardCheck:
         else:
             self._strikes = 0
         if self._strikes >= 2:
-            return self.names.clash(answer.workers)
+            return Verdict.TWIN
         return Verdict.FINE

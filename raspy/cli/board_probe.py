@@ -96,16 +96,16 @@ class Probe:
             self._pending = None
 
     def said_no(self, verdict: Verdict) -> HubSaysNo:
-        """The line and status for a name that is not ours: the hub's own device
-        service when raspyd runs under this board's name (the board started on the
-        hub's host with the same service, or named after it), else a twin board."""
+        """The line and status for a name that is not ours: the hub's when raspyd
+        runs under this board's name (the board started on the hub's host, or named
+        after it), whatever the service, else a twin board's."""
         hostname, service = self.names.hostname, self.names.devices
         if verdict is Verdict.HUB:
             return HubSaysNo(
-                f"the hub itself serves {service} (raspyd's own devices: the hub runs "
-                f"under the host name {hostname!r} too), so this board cannot use "
-                "that name; give it a name of its own (--hostname NAME, or "
-                'hostname = "NAME" in its config) and start it again',
+                f"the hub itself runs under the host name {hostname!r}: the names "
+                f"{hostname}.* of services and devices are its own, so this board "
+                f"cannot serve {service}; give it a name of its own (--hostname "
+                'NAME, or hostname = "NAME" in its config) and start it again',
                 EXIT_USAGE,  # a config to change, not a clash that passes: no restart
             )
         return HubSaysNo(
@@ -117,8 +117,8 @@ class Probe:
         )
 
     def before_start(self, stop: SignalInbox) -> bool:
-        """Refuse to start against a hub that refuses our keys, that runs our device
-        service itself (said at its first answer), or that has a worker of our
+        """Refuse to start against a hub that refuses our keys, that runs under our
+        hostname (said at its first answer), or that has a worker of our
         service for longer than a killed predecessor of ours would keep it. A hub
         that does not answer is not waited for: the checks go on later.
         False: a signal came meanwhile (taken from `stop`), so start nothing."""
@@ -146,13 +146,13 @@ class Probe:
             table = answer.workers
             if table is None:
                 return True
-            if self.names.hub_part in table:  # no stale worker: no need to wait
+            if self.names.is_hub(table):  # no stale worker: no need to wait
                 raise self.said_no(Verdict.HUB)
             workers = table.get(self.names.devices, 0)
             if not workers:
                 return True
             if time.monotonic() >= deadline:
-                raise self.said_no(self.names.clash(table))
+                raise self.said_no(Verdict.TWIN)
             if not waiting:  # says why the start takes these seconds
                 waiting = True
                 structlog.get_logger(component="raspy-poller").info(

@@ -21,10 +21,16 @@ class ClientPublisher:
     next update if that comes first. An event (set())
     goes to the Clone client at once, which sends it when the hub's collector
     listens: a key outside this board's subtree is sent once, never confirmed.
+
+    Readings are held, too, until open(): until the device service has had the
+    hub's copy of its subtree (raspy.cli.hub_watch). Its simulated outputs take
+    their value from it, and a switch that was on and read `false` at start must
+    not reach the hub in between (an off and an on again, which rules would see).
     """
 
     def __init__(self, client: CloneClient) -> None:
         self._client = client
+        self._open = False
         self._held: dict[bytes, bytes] = {}
         # the device service's thread and the main loop's: a key's values go out
         # in the order they were given
@@ -35,7 +41,7 @@ class ClientPublisher:
     ) -> list[tuple[bytes, str]]:
         valid, refused = clone.split_by_key(entries)
         with self._lock:
-            if not self._client.live:
+            if not (self._open and self._client.live):
                 for key, body in valid:
                     self._held.pop(key, None)
                     self._held[key] = body
@@ -43,10 +49,15 @@ class ClientPublisher:
             self._send([*self._take_held(), *valid])
         return refused
 
+    def open(self) -> None:
+        """Readings may go from now on (the device service has had the hub's copy)."""
+        with self._lock:
+            self._open = True
+
     def flush(self) -> None:
         """Send what was held while the hub was away, if the client is live again."""
         with self._lock:
-            if self._held and self._client.live:
+            if self._held and self._open and self._client.live:
                 self._send(self._take_held())
 
     def _take_held(self) -> list[tuple[bytes, bytes]]:

@@ -16,6 +16,7 @@ from raspy.actors import devices
 from raspy.cli.board_check import Verdict
 from raspy.cli.board_probe import Probe
 from raspy.cli.board_publisher import ClientPublisher
+from raspy.cli.board_service import ASK_TIMEOUT_S
 from raspy.client.clone import Change, CloneClient
 from raspy.client.mdp import Worker
 from raspy.devices.reading import Status
@@ -33,9 +34,10 @@ class HubWatch:
     snapshot (readings of devices gone are deleted, as raspyd does at start; a hub
     restored from an older dump, or killed before its last coalesced commit, has
     them back; the Clone client takes a new snapshot by itself whenever its
-    connection to the hub's publisher is made again), and every new MDP session
-    after the first (all readings sent again in full: while this board was away the
-    hub may have marked them offline).
+    connection to the hub's publisher is made again; its simulated outputs take
+    their value from the first copy, before any reading of it goes), and every new
+    MDP session after the first (all readings sent again in full: while this board
+    was away the hub may have marked them offline).
 
     And an offline mark of ours seen at any other time: the hub decides to mark
     when it has not heard of this board for its grace, and a mark it decided just
@@ -74,12 +76,16 @@ class HubWatch:
 
     def check(self) -> None:
         tree, service = self._tree, self._service
-        self._publisher.flush()  # the hub is back: what was held goes now
         syncs = tree.syncs
         if syncs != self._syncs and tree.live:
+            first = self._syncs == 0
             self._syncs = syncs
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
-            service.tell(devices.ForgetGone(copy))
+            if first:
+                self._first_copy(devices.ForgetGone(copy))
+            else:
+                service.tell(devices.ForgetGone(copy))
+        self._publisher.flush()  # the hub is back: what was held goes now
         sessions = self._worker.sessions
         now = time.monotonic()
         if self._marked.is_set():  # a mark set after this look stays for the next one
@@ -99,6 +105,20 @@ class HubWatch:
                 self._log.warning("readings_marked_offline_while_here")
                 service.tell(devices.Republish())
         self._look_at_hub()
+
+    def _first_copy(self, message: devices.ForgetGone) -> None:
+        """The hub's first copy, taken by the device service before anything it
+        read goes to the hub (the publisher holds it until then): its simulated
+        outputs take their value from it, so the hub sees no `false` of a switch
+        that was on, read at start before the copy came. A service busy past the
+        bound (a rescan) takes the copy later; its readings go meanwhile."""
+        try:
+            self._service.ask(message, timeout=ASK_TIMEOUT_S)
+        except pykka.Timeout:
+            self._log.warning("first_copy_not_taken", timeout_s=ASK_TIMEOUT_S)
+        except pykka.ActorDeadError:
+            pass  # the serving loop ends at its next turn
+        self._publisher.open()
 
     def _mark_stands(self) -> bool:
         """One of our readings is offline in the hub's tree as this board sees it."""

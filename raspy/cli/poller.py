@@ -8,16 +8,18 @@ hub (port N) and publishes readings as Clone KVSETs to the hub's collector (N+3)
 so several boards make one tree. The Clone client waits until the collector listens
 (docs/protocols.md §1.6) and resends until the hub publishes each update (§6.4). Once
 it has the hub's copy of its subtree, the readings of devices no longer here are
-deleted; after a loss of the hub every reading is sent again in full (the hub marks
-the readings of a board it has not heard for `[devices] offline_after_s` offline).
+deleted, and at the first copy (before any reading goes) simulated outputs take the
+values the hub kept for them, as raspyd's own do at a restart; after a loss of the
+hub every reading is sent again in full (the hub marks the readings of a board it
+has not heard for `[devices] offline_after_s` offline).
 SIGTERM or SIGINT ends it cleanly (exit 0): the worker's DISCONNECT starts the hub's
 grace at once, and nothing is marked before it ends, so a restart costs no write;
 the config is read at start only, and a SIGHUP (raspyd's reload), at any time
 from the start of main on, is logged and changes nothing (`systemctl restart
 raspy-poller` applies a changed one);
 bad usage or config exits 2, and so does a hub that refuses this board's keys (or
-wants keys it was not given), or one whose own device service has this board's
-service name (the board runs under the hub's name). A hub that already has a live
+wants keys it was not given), or one that runs under this board's hostname,
+whatever the service (the names under it are the hub's). A hub that already has a live
 worker of this board's service from another board, at start or later (two boards
 with one hostname, raspy.cli.board_check), ends it with status 1 and a line naming
 the clash.
@@ -304,6 +306,8 @@ def _run(
             stats=Stats(),
             discover=discover,
             settings=settings,
+            # simulated outputs keep state like a relay: from the hub's copy
+            resume_outputs=registry.service == registries.FAKE,
         )
         # the hub gives a dead board up in liveness x interval, even with a request
         # at it (docs/protocols.md §2.6), so its readings go offline in time

@@ -84,13 +84,18 @@ def test_the_hubs_own_device_service_of_our_name_is_believed_at_its_first_answer
 
 
 @pytest.mark.timeout(5)
-def test_a_believed_clash_is_the_hubs_when_it_runs_under_our_name() -> None:
-    """Two settled probes count two: a twin board, unless the hub serves
-    `<name>.echo` (its part's service missing for a moment)."""
-    for others, verdict in (((), Verdict.TWIN), ((NAMES.hub_echo,), Verdict.HUB)):
-        check = _check()
-        assert check.answer(_workers(2, *others), T0 + 20, T0) is Verdict.FINE
-        assert check.answer(_workers(2, *others), T0 + 35, T0) is verdict
+def test_the_hub_under_our_name_is_believed_at_once_whatever_our_service() -> None:
+    """A board under the hub's hostname with a service the hub does not run: the
+    hub's `<name>.echo` says it runs under that name, and `/device/<name>.…` keys
+    are the hub's (a reload turning its own `onewire` off deleted the board's
+    readings). Before, only the hub's own device service of our kind was looked
+    for, and the echo only behind two workers of ours."""
+    assert _check().answer(_workers(1, NAMES.hub_echo), T0, None) is Verdict.HUB
+    assert _check().answer(_workers(0, NAMES.hub_echo), T0, None) is Verdict.HUB
+    assert _check().answer(_workers(2, NAMES.hub_echo), T0, T0) is Verdict.HUB
+    other = BoardNames("shed", "onewire")  # another host's echo says nothing
+    check = BoardCheck(other, EXPIRY, EVERY, random.Random(7))
+    assert check.answer(_workers(0, NAMES.hub_echo), T0, None) is Verdict.FINE
 
 
 @pytest.mark.timeout(5)

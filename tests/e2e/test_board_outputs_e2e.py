@@ -1,0 +1,129 @@
+"""A board's simulated outputs across its restart, at the real raspyd: a `fake`
+switch turned on keeps its state, as the hub's own `fake` switch does (and a relay),
+and the hub never sees it `false` in between, even when the board started while
+the hub did not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.board_link import BoardLink
+from support.daemon import Daemon, running_daemon
+from support.two_boards import BOARD, POLLER, SERVICE
+from support.two_boards import back as _back
+from support.two_boards import hub_tree as _tree
+from support.two_boards import poller as _poller
+from support.two_boards import said as _said
+from support.wait import wait_until
+
+from raspy.client.clone import Change, CloneClient
+from raspy.client.mdp import Client
+
+# a restart well within the grace: the hub marks nothing offline meanwhile
+HUB = "[devices]\noffline_after_s = 60.0\n"
+LAMP = '[[devices.fake]]\nname = "lamp"\noid = "switch"\npoll_interval_s = 0.2\n'
+LAMP_VALUE = f"/device/{BOARD}.fake.lamp/value".encode()
+
+
+def _lamp(endpoint: str, action: str) -> Any:
+    """The lamp's reading in the board's reply to `action` (`on`, `get`): None
+    before it has one, else {"value": ...}."""
+    with Client(endpoint, timeout_s=5, retries=1) as client:
+        status, body = client.request(
+            SERVICE, json.dumps({"v": 1, "action": action, "device": "lamp"})
+        )
+    assert status == b"200", body
+    return json.loads(body)["reading"]
+
+
+def _lamp_on_then_board_stopped(daemon: Daemon, config: Path, log: Path) -> float:
+    """The board's lamp turned on, the board stopped (SIGTERM); the wall time then
+    (a reading taken later is the next board's)."""
+    with _poller(daemon.endpoint, config, log) as board:
+        _back(daemon, 0.0)
+        assert _lamp(daemon.endpoint, "on")["value"] is True
+        with _tree(daemon) as tree:
+            wait_until(lambda: tree.get(LAMP_VALUE) == b"true", what="the lamp on")
+        board.send_signal(signal.SIGTERM)
+        assert board.wait(timeout=30) == 0
+    return time.time()
+
+
+def _lamp_on_again(daemon: Daemon, tree: CloneClient, before: float) -> None:
+    """The board back: its readings taken after `before` at the hub (none goes
+    before it has the hub's copy), its lamp on."""
+    _back(daemon, before)
+    reading = wait_until(lambda: _lamp(daemon.endpoint, "get"), what="the lamp read")
+    assert reading["value"] is True, reading
+    assert tree.get(LAMP_VALUE) == b"true"
+
+
+def _lamp_values(tree: CloneClient) -> list[bytes]:
+    """Every value of the lamp the hub publishes from now on."""
+    seen: list[bytes] = []
+
+    def lamp_changed(change: Change) -> None:
+        if change.key == LAMP_VALUE:
+            seen.append(change.body)
+
+    tree.on_change(lamp_changed)
+    return seen
+
+
+@pytest.fixture(name="config")
+def config_fixture(tmp_path: Path) -> Path:
+    path = tmp_path / "poller.toml"
+    path.write_text(POLLER + LAMP, encoding="utf-8")
+    return path
+
+
+@pytest.mark.timeout(120)
+def test_a_boards_switch_that_was_on_is_on_again_after_the_board_restarts(
+    tmp_path: Path, config: Path
+) -> None:
+    """raspy-poller took nothing from the hub's copy but the readings of devices
+    gone: its switch came back `false` (the hub's tree too), where raspyd's own
+    `fake` switch takes its value again. Now it takes it from the hub's first
+    copy."""
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        before = _lamp_on_then_board_stopped(daemon, config, tmp_path / "first.log")
+        with _tree(daemon) as tree:
+            seen = _lamp_values(tree)
+            with _poller(daemon.endpoint, config, tmp_path / "second.log"):
+                _lamp_on_again(daemon, tree, before)
+    assert b"false" not in seen, seen
+
+
+@pytest.mark.timeout(120)
+def test_a_switch_read_before_the_hub_answers_does_not_reach_it_as_false(
+    tmp_path: Path, config: Path
+) -> None:
+    """The board starts while the hub does not answer (the link stalled): its lamp
+    is read `false` and held. Sent as the hub came back, before the board had the
+    hub's copy, the hub saw the lamp go off and on again (a rule on it would have
+    run twice); now nothing goes before the copy is taken."""
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        before = _lamp_on_then_board_stopped(daemon, config, tmp_path / "first.log")
+        log = tmp_path / "second.log"
+        with (
+            _tree(daemon) as tree,
+            BoardLink(daemon.port_base) as link,
+        ):
+            seen = _lamp_values(tree)
+            link.stall()
+            with _poller(link.endpoint, config, log):
+                # 5 s after its start without the hub: the lamp was read long before
+                wait_until(
+                    lambda: "clone_server_reconnected" in _said(log),
+                    what="the board's Clone client giving the silent hub up",
+                    timeout_s=30,
+                )
+                link.heal()
+                _lamp_on_again(daemon, tree, before)
+    assert b"false" not in seen, seen
