@@ -99,7 +99,7 @@ def test_a_taken_web_port_stops_raspyd_at_start(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (  # one line, before anything started
         1,
         f"raspyd: web face cannot listen on 127.0.0.1:{base + 4}: "
-        "Address already in use\n",
+        "Address already in use (--port-base N moves all of raspyd's ports)\n",
     )
     assert not (tmp_path / "data").exists()
 
