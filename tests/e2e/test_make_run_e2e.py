@@ -100,6 +100,7 @@ def runs() -> Iterator[list[MakeRun]]:
 def _serving(folder: Path, run: MakeRun, port_base: int) -> str:
     """Wait for its address line and for raspyd on the data dir and the web port."""
     line = wait_until(lambda: run.said(FACE), what="make run's address", timeout_s=60)
+    assert line is not None  # wait_until returns only a true value
     wait_until(
         lambda: lock_holder(folder / "var" / "raspy"), what="raspyd", timeout_s=60
     )

@@ -123,7 +123,8 @@ def _simulated_range(name: str) -> tuple[float, float] | None:
     if "min" not in defaults:
         return None
     low, high = table.get("min", defaults["min"]), table.get("max", defaults["max"])
-    assert isinstance(low, float | int) and isinstance(high, float | int)
+    assert isinstance(low, float | int)
+    assert isinstance(high, float | int)
     return float(low), float(high)
 
 
