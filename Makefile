@@ -12,15 +12,28 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
-# make run serves the web face too: run.toml plus [http] enabled (var/run.toml), and a
-# fresh login token each time
+# make run serves the web face too: run.toml plus [http] enabled (var/run.toml). The
+# login token is made at the first run only (`web-token --if-none`: later runs keep
+# it, so a login lasts across restarts) and never while a raspyd runs on var/raspy (a
+# second `make run` must not log out the first one's browsers). PORT_BASE moves every
+# port: MDP on it, Clone on the next three, the web face on PORT_BASE + 4.
+PORT_BASE ?= 5514
+TOKEN_CMD = $(VENV)/bin/raspy web-token --data-dir var/raspy
 run: $(VENV)/.stamp
+	@case "$(PORT_BASE)" in ''|0*|*[!0-9]*) \
+	  echo "make run: PORT_BASE: expected a port number, got '$(PORT_BASE)'" >&2; exit 2;; esac
 	@mkdir -p var && cat raspy/defaults/run.toml > var/run.toml && \
 	  printf '\n[http]\nenabled = true\n' >> var/run.toml
-	@token=$$($(VENV)/bin/raspy web-token --data-dir var/raspy 2>/dev/null) && \
-	  echo "raspy web face: http://127.0.0.1:5518/ - log in with the token $$token" && \
-	  echo "(a new token any time: $(VENV)/bin/raspy web-token --data-dir var/raspy)"
-	$(VENV)/bin/raspyd --data-dir var/raspy --config var/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
+	@token=$$($(TOKEN_CMD) --if-none) || exit $$?; \
+	  web="http://127.0.0.1:$$(($(PORT_BASE) + 4))/"; \
+	  if [ -n "$$token" ]; then \
+	    echo "raspy web face: $$web - log in with the token $$token"; \
+	    echo "(it stays valid across restarts; a new one, which logs every browser out: $(TOKEN_CMD))"; \
+	  else \
+	    echo "raspy web face: $$web - log in with the token the first make run printed: it still works"; \
+	    echo "(lost it? $(TOKEN_CMD) makes a new one and logs every browser out)"; \
+	  fi
+	$(VENV)/bin/raspyd --data-dir var/raspy --port-base $(PORT_BASE) --config var/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The MQTT bridge's tests start a real Mosquitto (Debian package `mosquitto`).
 mosquitto:

@@ -33,6 +33,10 @@ _NOT_HERE: Final = {
 }
 
 
+# after a taken port: the one way past it that needs no config edit (make run's
+# PORT_BASE passes it on)
+MOVE_PORTS: Final = " (--port-base N moves all of raspyd's ports)"
+
 _IPV6: Final = (
     "an IPv6 address, which raspyd does not listen on (give an IPv4 one, or *)"
 )
@@ -64,10 +68,11 @@ def unbindable(
                     not_here = _IPV6
                 if not_here is not None:
                     return f"{where} {cfg.network.bind}: {not_here}", EXIT_USAGE
-                status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
+                taken = exc.errno == errno.EADDRINUSE
                 return (
-                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}",
-                    status,
+                    f"cannot listen on {endpoint}: {zmq.strerror(exc.errno or 0)}"
+                    + (MOVE_PORTS if taken else ""),
+                    EXIT_FAILURE if taken else EXIT_USAGE,
                 )
             finally:
                 sock.close(linger=0)
@@ -87,6 +92,7 @@ def _web_unbindable(cfg: config_mod.Config) -> tuple[str, int] | None:
     try:
         bind_socket(cfg.http.bind, cfg.network.port_base + WEB_PORT_OFFSET).close()
     except ListenError as exc:
-        status = EXIT_FAILURE if exc.errno == errno.EADDRINUSE else EXIT_USAGE
-        return str(exc), status
+        if exc.errno == errno.EADDRINUSE:
+            return str(exc) + MOVE_PORTS, EXIT_FAILURE
+        return str(exc), EXIT_USAGE
     return None

@@ -8,8 +8,11 @@ machine's name, as the other sub-commands take it); the request goes to
 VALUE is JSON where it reads as JSON (`true`, `40`, `{"friendly_name": "Desk"}`),
 else the text itself. It is sent once: a toggle sent again after a timeout could run
 twice; and only when a worker serves the device's service (raspy.cli.hub_call): a
-command to a board that is away is not left in the broker to run when it is back. The reading or value the device answers is printed as `NAME = VALUE`, any
-other answer as its JSON (`--json`: always the JSON).
+command to a board that is away is not left in the broker to run when it is back. The
+reading or value the device answers is printed as `NAME = VALUE`; a `config` answer
+as one `NAME: field = value` line per field it sets (every field when it only reads
+them), the values as JSON as in `NAME = VALUE`; any other answer as its JSON
+(`--json`: always the JSON).
 """
 
 from __future__ import annotations
@@ -131,6 +134,35 @@ def answer_text(name: str, reply: dict[str, Any]) -> str:
     return json.dumps(reply, ensure_ascii=False)
 
 
+def config_text(name: str, sent: JsonValue, reply: dict[str, Any]) -> str | None:
+    """A `config` answer as `NAME: field = value` lines: the fields sent, as the
+    device now has them (the whole config once more said nothing about what
+    changed), or every field when none was sent; None when the reply holds no
+    config to show them from."""
+    config = reply.get("config")
+    if not isinstance(config, dict):
+        return None
+    fields = (
+        [field for field in sent if field in config] if isinstance(sent, dict) else []
+    )
+    lines = [
+        f"{name}: {field} = {json.dumps(config[field], ensure_ascii=False)}"
+        for field in fields or sorted(config)
+    ]
+    return "\n".join(lines) if lines else None
+
+
+def _shown(args: argparse.Namespace, value: JsonValue, reply: dict[str, Any]) -> str:
+    """What `raspy device` prints of a reply."""
+    if args.json:
+        return json.dumps(reply)
+    if args.action == "config":
+        text = config_text(args.name, value, reply)
+        if text is not None:
+            return text
+    return answer_text(args.name, reply)
+
+
 def run(args: argparse.Namespace) -> int:
     """`raspy device`: 0 answered, 1 no answer or a device error, 2 refused (a bad
     NAME or VALUE, an ACTION the device does not have)."""
@@ -149,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             refused_too=(_UNKNOWN_ACTION,),
             absent_why=" (its board away, or no such service)",
         )
-        print(json.dumps(reply) if args.json else answer_text(args.name, reply))
+        print(_shown(args, value, reply))
     except ValueError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE

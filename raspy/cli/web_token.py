@@ -1,7 +1,10 @@
 """`raspy web-token` and `raspy web-password`: the web face's two logins.
 
 web-token makes a new random token, prints it once and keeps only its scrypt hash in
-the data dir (file `web-token`, 0600; the previous token stops working). web-password
+the data dir (file `web-token`, 0600; the previous token stops working). With
+--if-none (what `make run` runs at every start) it makes one only for a data dir that
+has none, and none while another process holds the data dir: a second `make run`
+beside a running one must not log out the browsers of the first. web-password
 reads a password (twice on a terminal, else one line of standard input) and writes
 its hash to FILE for `[http] password_hash_file`.
 """
@@ -17,6 +20,7 @@ from typing import Any
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli.arguments import path_argument
+from raspy.storage.lock import in_use, lock_holder
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
 
@@ -37,6 +41,12 @@ def add_parsers(commands: Any) -> None:
         default="var/raspy",
         type=path_argument,
         help="raspyd's data dir (default var/raspy)",
+    )
+    token.add_argument(
+        "--if-none",
+        action="store_true",
+        help="make one only when DATA_DIR has none (else print nothing: the token "
+        "made before still works), and never while a raspyd runs on DATA_DIR",
     )
     token.set_defaults(run=_token)
     password = commands.add_parser(
@@ -72,6 +82,17 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.if_none:
+        holder = lock_holder(Path(args.data_dir))
+        if holder is not None:  # its token is the one its browsers logged in with
+            print(
+                f"{_PROG} web-token: {in_use(Path(args.data_dir), holder)}: "
+                "no token made (the one in use stays valid)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if os.path.lexists(path):  # only its hash is kept: the token itself is not here
+            return EXIT_OK
     token = new_token()
     # shown before it is stored: a token nobody saw (stdout closed or full) must not
     # take the place of the one that works
@@ -91,7 +112,11 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    print(f"{_PROG} web-token: its hash is in {path}; log in with it", file=sys.stderr)
+    if not args.if_none:  # with it, the caller says what the token is for
+        print(
+            f"{_PROG} web-token: its hash is in {path}; log in with it",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -223,7 +223,8 @@ def test_raspyd_on_a_taken_port_says_so_and_exits_1(tmp_path: Path) -> None:
     _assert_one_line(
         result.stderr,
         "raspyd",
-        containing=f"cannot listen on tcp://127.0.0.1:{base + 2}: Address already in use",
+        containing=f"cannot listen on tcp://127.0.0.1:{base + 2}: Address already in use"
+        " (--port-base N moves all of raspyd's ports)",
     )
 
 

@@ -21,6 +21,7 @@ from support.daemon import Daemon
 from support.net import free_port_base
 from support.wait import wait_until
 
+from raspy.storage.lock import DataDirLock
 from raspy.web.login import parse_hash, verify
 
 
@@ -98,7 +99,7 @@ def test_a_taken_web_port_stops_raspyd_at_start(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (  # one line, before anything started
         1,
         f"raspyd: web face cannot listen on 127.0.0.1:{base + 4}: "
-        "Address already in use\n",
+        "Address already in use (--port-base N moves all of raspyd's ports)\n",
     )
     assert not (tmp_path / "data").exists()
 
@@ -160,6 +161,46 @@ def test_web_token_prints_a_token_and_keeps_only_its_hash_private(
         False,
         True,
     )
+
+
+def test_web_token_if_none_keeps_the_token_made_before_and_a_running_hub_s(
+    tmp_path: Path,
+) -> None:
+    """`make run` runs it at every start: a second start once made a new token each
+    time (every browser logged out), and made it even beside a running raspyd,
+    whose own start then failed on the held data dir."""
+    data_dir = tmp_path / "data"
+    made = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    stored = (data_dir / "web-token").read_text(encoding="utf-8")
+    kept = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    assert (
+        made.returncode,
+        made.stderr,
+        kept.returncode,
+        kept.stdout,
+        kept.stderr,
+    ) == (
+        0,
+        "",
+        0,
+        "",
+        "",
+    )
+    assert verify(made.stdout.strip(), parse_hash(stored))
+    assert (data_dir / "web-token").read_text(encoding="utf-8") == stored
+    (data_dir / "web-token").unlink()
+    lock = DataDirLock(data_dir)  # as a running raspyd holds it
+    try:
+        held = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    finally:
+        lock.release()
+    assert (held.returncode, held.stdout, held.stderr) == (
+        2,
+        "",
+        f"raspy web-token: data dir {data_dir} is in use by another process "
+        f"(pid {os.getpid()}): no token made (the one in use stays valid)\n",
+    )
+    assert not (data_dir / "web-token").exists()
 
 
 def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) -> None:

@@ -5,12 +5,13 @@ to be possibly still carried out (raspy.cli.hub_call)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Final
 
 import zmq
-from support.cli_process import answer_presence
+from support.cli_process import answer_json, answer_presence
 from support.cli_process import finish_text as finish
 from support.zmqctx import recv
 
@@ -60,4 +61,41 @@ def test_a_command_sent_without_an_answer_may_still_be_carried_out(
         "",
         f"raspy device: cellar.fake.lamp: no reply from cellar.fake.devices at "
         f"{endpoint} within 0.5s; it may still be carried out\n",
+    )
+
+
+CONFIG: Final = {"friendly_name": "Desk", "log": True, "oid": "switch"}
+
+
+def _config(router: tuple[Router, str], *args: str) -> tuple[int, str, str]:
+    """`raspy device cellar.fake.lamp config ARGS`, answered with CONFIG, as the
+    service answers a config read or change: the device's whole config."""
+    sock, endpoint = router
+    process = start(endpoint, "cellar.fake.lamp", "config", *args)
+    answer_presence(sock, SERVICE)
+    answer_json(sock, SERVICE, b"200", {"device": "lamp", "config": CONFIG})
+    return finish(process)
+
+
+def test_a_config_change_prints_the_fields_it_set_one_a_line(
+    router: tuple[Router, str],
+) -> None:
+    """The whole reply, one line of JSON, said neither what changed nor in the
+    README's `name = value` form; --json still gives it."""
+    sent = '{"friendly_name": "Desk", "log": true}'
+    assert _config(router, sent) == (
+        0,
+        'cellar.fake.lamp: friendly_name = "Desk"\ncellar.fake.lamp: log = true\n',
+        "",
+    )
+    assert _config(router) == (  # a read: every field
+        0,
+        'cellar.fake.lamp: friendly_name = "Desk"\ncellar.fake.lamp: log = true\n'
+        'cellar.fake.lamp: oid = "switch"\n',
+        "",
+    )
+    assert _config(router, sent, "--json") == (
+        0,
+        json.dumps({"device": "lamp", "config": CONFIG}) + "\n",
+        "",
     )

@@ -13,8 +13,9 @@ import pytest
 import raspy
 from raspy import config
 from raspy.cli.raspy import main
+from raspy.devices.simulated import SimulatedFactory
 from raspy.rules.document import load_scenario, validate_scenario
-from raspy.rules.model import DeviceAction
+from raspy.rules.model import DeviceAction, KvTrigger
 
 DEFAULTS = Path(raspy.__file__).parent / "defaults"
 EXAMPLES = sorted((DEFAULTS / "scenarios").glob("*.yaml"))
@@ -107,3 +108,56 @@ def test_the_house_keys_the_examples_read_are_controls_of_run_toml() -> None:
     assert read == {"/house/mode"}
     assert read <= set(controls)
     assert controls["/house/mode"]["initial"] == "home"
+
+
+def _simulated_range(name: str) -> tuple[float, float] | None:
+    """The lowest and highest value of `make run`'s simulated sensor `name` (its
+    kind's defaults where run.toml gives none); None when run.toml has no such
+    sensor (a recipe's device the reader adds or writes by hand)."""
+    table = next((t for t in RUN_TOML["devices"]["fake"] if t["name"] == name), None)
+    if table is None:
+        return None
+    defaults = {
+        f.name: f.default for f in SimulatedFactory().fields(table["oid"]) or ()
+    }
+    if "min" not in defaults:
+        return None
+    low, high = table.get("min", defaults["min"]), table.get("max", defaults["max"])
+    assert isinstance(low, float | int)
+    assert isinstance(high, float | int)
+    return float(low), float(high)
+
+
+def _documents() -> list[tuple[str, str]]:
+    """(where, text) of every scenario a reader tries on `make run`: the examples it
+    preloads and the YAML of the README and the cookbook."""
+    found = [(path.name, path.read_text(encoding="utf-8")) for path in EXAMPLES]
+    for doc in ("README.md", "docs/cookbook.md"):
+        blocks = _yaml_blocks(DEFAULTS.parent.parent / doc)
+        found += [(f"{doc} block {index}", text) for index, text in enumerate(blocks)]
+    return found
+
+
+_SIMULATED_KEY = re.compile(r"/device/\{host\}\.fake\.([^./]+)/value")
+
+
+def test_every_bound_a_scenario_sets_on_a_simulated_sensor_is_crossed() -> None:
+    """A trigger's `above:`/`below:` on a sensor of `make run` lies inside the range
+    it sweeps, or the scenario never fires there: the cookbook's bathroom fan waited
+    for 70 % on a humidity that went from 30 to 70 and never above."""
+    checked, outside = 0, []
+    for where, text in _documents():
+        scenario = load_scenario(text, where)
+        for trigger in scenario.triggers:
+            match = _SIMULATED_KEY.fullmatch(getattr(trigger, "pattern", ""))
+            if not isinstance(trigger, KvTrigger) or match is None:
+                continue
+            sweep = _simulated_range(match[1])
+            for bound in (trigger.above, trigger.below):
+                if sweep is None or bound is None:
+                    continue
+                checked += 1
+                if not sweep[0] < bound < sweep[1]:
+                    outside.append(f"{where}: {match[1]} {bound} outside {sweep}")
+    assert outside == []
+    assert checked >= 4  # the bathroom's two, frost-lamp's and cold-living's
