@@ -35,12 +35,8 @@ class PartState(enum.StrEnum):
     HUNG = "hung"  # its thread took no message for hung_after_s: raspyd ends
 
 
-_DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)
-_OVER: Final = (
-    PartState.FAILED,
-    PartState.STOPPED,
-    PartState.HUNG,
-)  # for good  # what the summary names
+_DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)  # the summary's
+_OVER: Final = (PartState.FAILED, PartState.STOPPED, PartState.HUNG)  # for good
 
 
 @dataclass(frozen=True, slots=True)
