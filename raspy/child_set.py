@@ -26,7 +26,7 @@ from raspy.cores.supervision import (
     Restart,
     RestartPolicy,
 )
-from raspy.hang_watch import PING, Pulse, ping_every_s
+from raspy.hang_watch import PING, Ask, Pulse, actor_ask, ping_every_s
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -38,6 +38,9 @@ ON_START_DONE: Final = PING
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 # asked of a running part before its stop, bounded by itself (Child.prepare_stop)
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
+# how a running part's I/O thread is asked its proof of life (raspy.hang_watch):
+# the part's own ask, taken once its on_start has run (it may block that long)
+IoAsk = Callable[[pykka.ActorRef[Any]], Ask]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
 OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
@@ -57,6 +60,11 @@ class Child:
     starting_since: float = 0.0  # when that restart began (hung past the bound)
     # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
     pulse: Pulse | None = None
+    # a part whose work runs on an I/O thread (the Clone server): how that thread
+    # is asked, and, while this actor runs, its ask and its proof of life
+    io_ask: IoAsk | None = None
+    io: Ask | None = None
+    io_pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
     # it stopped before its on_stop): asked first by every stop of ChildSet's
     prepare_stop: BeforeStop | None = None
@@ -110,13 +118,15 @@ class ChildSet:
         critical: bool = False,
         retried: bool = False,
         prepare_stop: BeforeStop | None = None,
+        io_ask: IoAsk | None = None,
     ) -> Child:
         """Start a part and supervise it. A `critical` part is one raspyd cannot do
         without: if this start raises, so does add() (raspyd does not start), unless
         it is `retried` (started again in a running raspyd: a reload, a new leader);
         and once it is `failed`, the `fatal` callback ends raspyd. Any other start
         that raises is retried with backoff. `prepare_stop` is asked of its actor
-        before each stop of it (Child.prepare_stop)."""
+        before each stop of it (Child.prepare_stop); `io_ask` gives its I/O thread's
+        proof of life, watched as its actor's is (Child.io_ask)."""
         now = self._clock.monotonic()
         tracker = PartTracker(
             name,
@@ -132,6 +142,7 @@ class ChildSet:
             critical=critical,
             prepare_stop=prepare_stop,
             pulse=Pulse(ping_every_s(tracker.policy.hung_after_s), now),
+            io_ask=io_ask,
         )
         try:
             child.ref = start()
@@ -143,6 +154,7 @@ class ChildSet:
             )
         else:
             log.info("component_started", component=name)
+            self._watch_io(child, now)
         self.children.append(child)
         return child
 
@@ -288,21 +300,49 @@ class ChildSet:
         else:
             child.starting = None
             self._started(child, now)
+            self._watch_io(child, now)
             return
         child.starting = None
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))
 
+    def _watch_io(self, child: Child, now: float) -> None:
+        """A part started, with an I/O thread: from now on that is asked, too. One
+        whose ask cannot be had (it died, or did not answer) goes without: its
+        actor's proof of life shows the rest."""
+        child.io = child.io_pulse = None
+        if child.io_ask is None or child.ref is None:
+            return
+        try:
+            child.io = child.io_ask(child.ref)
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            log.warning(
+                "component_io_unwatched", component=child.name, reason=repr(exc)
+            )
+            return
+        child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
+
     def _hung(self, child: Child, now: float) -> bool:
-        """Ask the running part for its proof of life; True if it is hung."""
+        """Ask the running part for its proof of life, and its I/O thread for its
+        own; True if it is hung."""
         assert child.ref is not None
         assert child.pulse is not None
-        return self._report_hung(child, now, child.pulse.silent_for(child.ref, now))
+        silent_s = child.pulse.silent_for(actor_ask(child.ref), now)
+        if self._report_hung(child, now, silent_s):
+            return True
+        if child.io is None or child.io_pulse is None:
+            return False
+        silent_s = child.io_pulse.silent_for(child.io, now)
+        return self._report_hung(child, now, silent_s, io_thread=True)
 
-    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
+    def _report_hung(
+        self, child: Child, now: float, silent_s: float, *, io_thread: bool = False
+    ) -> bool:
         """A part silent past its bound is hung: said once, and raspyd ends."""
         in_start = child.starting is not None
-        decision = report_hung(child.tracker, now, silent_s, self._stats, in_start)
+        decision = report_hung(
+            child.tracker, now, silent_s, self._stats, in_start, io_thread=io_thread
+        )
         if decision is None:
             return False
         self._fatal(decision)
@@ -357,10 +397,13 @@ def report_hung(
     silent_s: float,
     stats: Stats,
     in_start: bool = False,
+    *,
+    io_thread: bool = False,
 ) -> Failed | None:
-    """A part silent for `silent_s`: past its bound it is hung, said once in the log
-    and the counters; the Failed returned is fatal (raspy.cores.supervision.on_hang)."""
-    decision = supervision.on_hang(tracker, now, silent_s)
+    """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
+    is hung, said once in the log and the counters; the Failed returned is fatal
+    (raspy.cores.supervision.on_hang)."""
+    decision = supervision.on_hang(tracker, now, silent_s, io_thread=io_thread)
     if decision is not None:
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(
@@ -369,6 +412,7 @@ def report_hung(
             silent_s=round(silent_s, 1),
             hung_after_s=tracker.policy.hung_after_s,
             in_start=in_start,
+            io_thread=io_thread,
         )
     return decision
 
