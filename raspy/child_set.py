@@ -55,9 +55,10 @@ class Child:
     tracker: PartTracker
     ref: pykka.ActorRef[Any] | None = None
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
-    # a restart's actor until it answers (its on_start done): then the restart counts
+    # a start's (the first, a restart's) answer to come once its on_start is done:
+    # then the part runs, and a restart counts
     starting: pykka.Future[Any] | None = None
-    starting_since: float = 0.0  # when that restart began (hung past the bound)
+    starting_since: float = 0.0  # when that start began (hung past the bound)
     # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
     pulse: Pulse | None = None
     # a part whose work runs on an I/O thread (the Clone server): how that thread
@@ -154,7 +155,7 @@ class ChildSet:
             )
         else:
             log.info("component_started", component=name)
-            self._watch_io(child, now)
+            self._watch_start(child, now)  # a slow on_start is not a silent part
         self.children.append(child)
         return child
 
@@ -248,9 +249,8 @@ class ChildSet:
                 continue  # replaced in this round (a restarted leader's followers)
             if child.tracker.state is PartState.HUNG:
                 continue  # raspyd is ending (fatal)
-            if child.starting is not None:
-                self._confirm(child, now)
-                continue
+            if child.starting is not None and not self._confirm(child, now):
+                continue  # still in its start (or hung), or it died in it
             up = child.ref is not None and child.ref.is_alive()
             if up and self._hung(child, now):
                 continue
@@ -276,35 +276,43 @@ class ChildSet:
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
             )
             return
+        self._watch_start(child, now)
+
+    def _watch_start(self, child: Child, now: float) -> None:
+        """Ask the part just started, without waiting, to answer once it has run its
+        on_start (answered by pykka itself, before any other message); looked at from
+        the next round on (_confirm). Until then it is in its start, not silent."""
+        assert child.ref is not None
         child.tracker.starting()
-        # answered by pykka itself once on_start has run, before any other message;
-        # looked at from the next round on (this one waits on no part)
         child.starting = child.ref.ask(ON_START_DONE, block=False)
         child.starting_since = now
 
-    def _confirm(self, child: Child, now: float) -> None:
-        """A restarted part that has answered is running; one that died first (in
-        its on_start, or right after it) crashed again; one still in its on_start
-        past the bound is hung; else: looked at again at the next round."""
+    def _confirm(self, child: Child, now: float) -> bool:
+        """A started part that has answered is running (a restart counts then): True,
+        it is watched from this round on. One that died first (in its on_start, or
+        right after it) crashed (again); one still in its on_start past the bound is
+        hung; else: looked at again at the next round."""
         assert child.starting is not None
         try:
             child.starting.get(timeout=0)
         except pykka.Timeout:
             if child.ref is not None and child.ref.is_alive():
                 self._report_hung(child, now, now - child.starting_since)
-                return  # still in its on_start (or hung: raspyd ends)
+                return False  # still in its on_start (or hung: raspyd ends)
             # dead, the question unanswered (asked as it stopped: pykka drops it)
             failure = "stopped as it started"
         except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
             failure = f"stopped as it started: {exc}"
         else:
             child.starting = None
-            self._started(child, now)
+            if child.tracker.state is PartState.RESTARTING:
+                self._started(child, now)
             self._watch_io(child, now)
-            return
+            return True
         child.starting = None
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))
+        return False
 
     def _watch_io(self, child: Child, now: float) -> None:
         """A part started, with an I/O thread: from now on that is asked, too. One
@@ -403,7 +411,9 @@ def report_hung(
     """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
     is hung, said once in the log and the counters; the Failed returned is fatal
     (raspy.cores.supervision.on_hang)."""
-    decision = supervision.on_hang(tracker, now, silent_s, io_thread=io_thread)
+    decision = supervision.on_hang(
+        tracker, now, silent_s, in_start=in_start, io_thread=io_thread
+    )
     if decision is not None:
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(

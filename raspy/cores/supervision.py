@@ -262,19 +262,25 @@ def on_crash(tracker: PartTracker, now: float, reason: str) -> Died | Failed:
 
 
 def on_hang(
-    tracker: PartTracker, now: float, silent_s: float, *, io_thread: bool = False
+    tracker: PartTracker,
+    now: float,
+    silent_s: float,
+    *,
+    in_start: bool = False,
+    io_thread: bool = False,
 ) -> Failed | None:
-    """The part has not answered for `silent_s` (`io_thread`: its I/O runner's
-    thread, not its actor's): past its bound it is hung, and raspyd must end (fatal,
-    critical or not): a Python thread cannot be killed, and one hung keeps what it
-    holds (sockets, the store's handles, pins), so a part started beside it is
-    unsafe and one left so does nothing while all looks well. None while within the
-    bound, or when it is already over for good."""
+    """The part has not answered for `silent_s` (`in_start`: to its start, a first
+    one or a restart's; `io_thread`: its I/O runner's thread, not its actor's):
+    past its bound it is hung, and raspyd must end (fatal, critical or not): a
+    Python thread cannot be killed, and one hung keeps what it holds (sockets, the
+    store's handles, pins), so a part started beside it is unsafe and one left so
+    does nothing while all looks well. None while within the bound, or when it is
+    already over for good."""
     bound = tracker.policy.hung_after_s
     if silent_s <= bound or tracker.state in _OVER:
         return None
-    if tracker.state is PartState.RESTARTING:
-        doing = "in its start"
+    if in_start:
+        doing = "to its start"
     elif io_thread:
         doing = "from its I/O thread"
     else:
