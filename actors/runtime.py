@@ -38,6 +38,7 @@ from raspy.child_set import (
     BeforeStop,
     Child,
     ChildSet,
+    IoAsk,
     LeaderStart,
     OptionalLeaderStart,
     report_failed,
@@ -54,7 +55,7 @@ from raspy.cores.supervision import (
     RestartPolicy,
     restart_policy,
 )
-from raspy.hang_watch import Pulse, ping_every_s
+from raspy.hang_watch import Ask, Pulse, actor_ask, ping_every_s
 from raspy.owner_thread import OwnerThread
 from raspy.stats import Stats
 from raspy.storage.store import Store
@@ -116,7 +117,9 @@ class Runtime:
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
     _announced_restart_keys: frozenset[str] = frozenset()
     _edge_io_check: Callable[[], bool] | None = None
+    _edge_io_ask: Ask | None = None  # its I/O thread asked a no-op (hang_watch)
     _edge_pulse: Pulse | None = None  # the edge actor's proof of life
+    _edge_io_pulse: Pulse | None = None  # and its I/O thread's
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
     _owner: OwnerThread = field(init=False)
     _children: ChildSet = field(init=False)
@@ -151,6 +154,7 @@ class Runtime:
             )
         every_s = ping_every_s(self.policy.hung_after_s)
         self._edge_pulse = Pulse(every_s, self.started_at)
+        self._edge_io_pulse = Pulse(every_s, self.started_at)
         self._publish_statuses()
 
     def add_child(
@@ -161,17 +165,20 @@ class Runtime:
         critical: bool = False,
         retried: bool = False,
         prepare_stop: BeforeStop | None = None,
+        io_ask: IoAsk | None = None,
     ) -> Child:
         """Start a part and supervise it. If its first start raises, a `critical`
         part raises (raspyd does not start) unless `retried`; any other is retried
         with backoff. A critical part given up (`failed`) ends raspyd (fatal).
-        `prepare_stop`: asked of its actor before each stop (ChildSet.add)."""
+        `prepare_stop`: asked of its actor before each stop; `io_ask`: its I/O
+        thread's proof of life (ChildSet.add)."""
         child = self._children.add(
             name,
             start,
             critical=critical,
             retried=retried,
             prepare_stop=prepare_stop,
+            io_ask=io_ask,
         )
         self._publish_statuses()
         return child
@@ -241,6 +248,7 @@ class Runtime:
                         critical=child.critical,
                         retried=True,
                         prepare_stop=child.prepare_stop,
+                        io_ask=child.io_ask,
                     )
             if self.config.titanic.enabled and self._children.named("titanic") is None:
                 self.wiring.add_titanic(self, True)
@@ -287,16 +295,36 @@ class Runtime:
             decision = supervision.supervise(self.core_trackers[name], reason, now)
             if isinstance(decision, Failed):
                 self._failed(decision)
-        if edge_up and self._edge_pulse is not None:  # its actor's thread, too
-            silent_s = self._edge_pulse.silent_for(self.edge, now)
-            hung = report_hung(self.core_trackers[EDGE], now, silent_s, self.stats)
-            if hung is not None:
-                self._make_fatal(hung)
+        if edge_up:  # its actor's thread and its I/O thread take their messages
+            self._check_edge_pulse(self._edge_pulse, actor_ask(self.edge), now)
+            self._check_edge_pulse(
+                self._edge_io_pulse, self._edge_io_ask, now, io_thread=True
+            )
+
+    def _check_edge_pulse(
+        self,
+        pulse: Pulse | None,
+        ask: Ask | None,
+        now: float,
+        *,
+        io_thread: bool = False,
+    ) -> None:
+        """One of the edge's threads silent past the bound: hung, and fatal."""
+        if pulse is None or ask is None:
+            return
+        silent_s = pulse.silent_for(ask, now)
+        hung = report_hung(
+            self.core_trackers[EDGE], now, silent_s, self.stats, io_thread=io_thread
+        )
+        if hung is not None:
+            self._make_fatal(hung)
 
     def _edge_alive(self) -> bool:
         try:
             if self._edge_io_check is None:  # asked once; then no ask per round
-                self._edge_io_check = self.edge.proxy().io_check().get(timeout=2)
+                proxy = self.edge.proxy()
+                self._edge_io_ask = proxy.io_ask().get(timeout=2)
+                self._edge_io_check = proxy.io_check().get(timeout=2)
         except (pykka.ActorDeadError, pykka.Timeout):
             return False
         return self.edge.is_alive() and self._edge_io_check()

@@ -18,7 +18,12 @@ import zmq
 from raspy import config_files, http_lookup, names, secrets_file
 from raspy.actors import edge as edge_mod
 from raspy.actors import messages as msgs
-from raspy.actors.clone.server import ClonePublisher, read_tree, start_clone_server
+from raspy.actors.clone.server import (
+    ClonePublisher,
+    clone_io_ask,
+    read_tree,
+    start_clone_server,
+)
 from raspy.actors.control_start import write_initials
 from raspy.actors.core.wiring import start_core
 from raspy.actors.devices import hardware
@@ -251,6 +256,7 @@ def _start_services(rt: Runtime) -> None:
                 limits=rt.config.limits,
             ),
             critical=True,
+            io_ask=clone_io_ask,  # its work is on its I/O thread
         )
         _start_devices(rt)
     if rt.config.http.enabled:

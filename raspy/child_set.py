@@ -26,7 +26,7 @@ from raspy.cores.supervision import (
     Restart,
     RestartPolicy,
 )
-from raspy.hang_watch import PING, Pulse, ping_every_s
+from raspy.hang_watch import PING, Ask, Pulse, actor_ask, ping_every_s
 from raspy.stats import Stats
 
 log = structlog.get_logger(component="supervisor")
@@ -38,6 +38,9 @@ ON_START_DONE: Final = PING
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 # asked of a running part before its stop, bounded by itself (Child.prepare_stop)
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
+# how a running part's I/O thread is asked its proof of life (raspy.hang_watch):
+# the part's own ask, taken once its on_start has run (it may block that long)
+IoAsk = Callable[[pykka.ActorRef[Any]], Ask]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
 OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
@@ -52,11 +55,17 @@ class Child:
     tracker: PartTracker
     ref: pykka.ActorRef[Any] | None = None
     critical: bool = False  # given up, it ends raspyd (ChildSet.add)
-    # a restart's actor until it answers (its on_start done): then the restart counts
+    # a start's (the first, a restart's) answer to come once its on_start is done:
+    # then the part runs, and a restart counts
     starting: pykka.Future[Any] | None = None
-    starting_since: float = 0.0  # when that restart began (hung past the bound)
+    starting_since: float = 0.0  # when that start began (hung past the bound)
     # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
     pulse: Pulse | None = None
+    # a part whose work runs on an I/O thread (the Clone server): how that thread
+    # is asked, and, while this actor runs, its ask and its proof of life
+    io_ask: IoAsk | None = None
+    io: Ask | None = None
+    io_pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
     # it stopped before its on_stop): asked first by every stop of ChildSet's
     prepare_stop: BeforeStop | None = None
@@ -110,13 +119,15 @@ class ChildSet:
         critical: bool = False,
         retried: bool = False,
         prepare_stop: BeforeStop | None = None,
+        io_ask: IoAsk | None = None,
     ) -> Child:
         """Start a part and supervise it. A `critical` part is one raspyd cannot do
         without: if this start raises, so does add() (raspyd does not start), unless
         it is `retried` (started again in a running raspyd: a reload, a new leader);
         and once it is `failed`, the `fatal` callback ends raspyd. Any other start
         that raises is retried with backoff. `prepare_stop` is asked of its actor
-        before each stop of it (Child.prepare_stop)."""
+        before each stop of it (Child.prepare_stop); `io_ask` gives its I/O thread's
+        proof of life, watched as its actor's is (Child.io_ask)."""
         now = self._clock.monotonic()
         tracker = PartTracker(
             name,
@@ -132,6 +143,7 @@ class ChildSet:
             critical=critical,
             prepare_stop=prepare_stop,
             pulse=Pulse(ping_every_s(tracker.policy.hung_after_s), now),
+            io_ask=io_ask,
         )
         try:
             child.ref = start()
@@ -143,6 +155,7 @@ class ChildSet:
             )
         else:
             log.info("component_started", component=name)
+            self._watch_start(child, now)  # a slow on_start is not a silent part
         self.children.append(child)
         return child
 
@@ -236,9 +249,8 @@ class ChildSet:
                 continue  # replaced in this round (a restarted leader's followers)
             if child.tracker.state is PartState.HUNG:
                 continue  # raspyd is ending (fatal)
-            if child.starting is not None:
-                self._confirm(child, now)
-                continue
+            if child.starting is not None and not self._confirm(child, now):
+                continue  # still in its start (or hung), or it died in it
             up = child.ref is not None and child.ref.is_alive()
             if up and self._hung(child, now):
                 continue
@@ -264,45 +276,81 @@ class ChildSet:
                 supervision.on_crash(child.tracker, now, f"start failed: {exc}")
             )
             return
+        self._watch_start(child, now)
+
+    def _watch_start(self, child: Child, now: float) -> None:
+        """Ask the part just started, without waiting, to answer once it has run its
+        on_start (answered by pykka itself, before any other message); looked at from
+        the next round on (_confirm). Until then it is in its start, not silent."""
+        assert child.ref is not None
         child.tracker.starting()
-        # answered by pykka itself once on_start has run, before any other message;
-        # looked at from the next round on (this one waits on no part)
         child.starting = child.ref.ask(ON_START_DONE, block=False)
         child.starting_since = now
 
-    def _confirm(self, child: Child, now: float) -> None:
-        """A restarted part that has answered is running; one that died first (in
-        its on_start, or right after it) crashed again; one still in its on_start
-        past the bound is hung; else: looked at again at the next round."""
+    def _confirm(self, child: Child, now: float) -> bool:
+        """A started part that has answered is running (a restart counts then): True,
+        it is watched from this round on. One that died first (in its on_start, or
+        right after it) crashed (again); one still in its on_start past the bound is
+        hung; else: looked at again at the next round."""
         assert child.starting is not None
         try:
             child.starting.get(timeout=0)
         except pykka.Timeout:
             if child.ref is not None and child.ref.is_alive():
                 self._report_hung(child, now, now - child.starting_since)
-                return  # still in its on_start (or hung: raspyd ends)
+                return False  # still in its on_start (or hung: raspyd ends)
             # dead, the question unanswered (asked as it stopped: pykka drops it)
             failure = "stopped as it started"
         except Exception as exc:  # noqa: BLE001  # ActorDeadError: died first
             failure = f"stopped as it started: {exc}"
         else:
             child.starting = None
-            self._started(child, now)
-            return
+            if child.tracker.state is PartState.RESTARTING:
+                self._started(child, now)
+            self._watch_io(child, now)
+            return True
         child.starting = None
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))
+        return False
+
+    def _watch_io(self, child: Child, now: float) -> None:
+        """A part started, with an I/O thread: from now on that is asked, too. One
+        whose ask cannot be had (it died, or did not answer) goes without: its
+        actor's proof of life shows the rest."""
+        child.io = child.io_pulse = None
+        if child.io_ask is None or child.ref is None:
+            return
+        try:
+            child.io = child.io_ask(child.ref)
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            log.warning(
+                "component_io_unwatched", component=child.name, reason=repr(exc)
+            )
+            return
+        child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
 
     def _hung(self, child: Child, now: float) -> bool:
-        """Ask the running part for its proof of life; True if it is hung."""
+        """Ask the running part for its proof of life, and its I/O thread for its
+        own; True if it is hung."""
         assert child.ref is not None
         assert child.pulse is not None
-        return self._report_hung(child, now, child.pulse.silent_for(child.ref, now))
+        silent_s = child.pulse.silent_for(actor_ask(child.ref), now)
+        if self._report_hung(child, now, silent_s):
+            return True
+        if child.io is None or child.io_pulse is None:
+            return False
+        silent_s = child.io_pulse.silent_for(child.io, now)
+        return self._report_hung(child, now, silent_s, io_thread=True)
 
-    def _report_hung(self, child: Child, now: float, silent_s: float) -> bool:
+    def _report_hung(
+        self, child: Child, now: float, silent_s: float, *, io_thread: bool = False
+    ) -> bool:
         """A part silent past its bound is hung: said once, and raspyd ends."""
         in_start = child.starting is not None
-        decision = report_hung(child.tracker, now, silent_s, self._stats, in_start)
+        decision = report_hung(
+            child.tracker, now, silent_s, self._stats, in_start, io_thread=io_thread
+        )
         if decision is None:
             return False
         self._fatal(decision)
@@ -357,10 +405,15 @@ def report_hung(
     silent_s: float,
     stats: Stats,
     in_start: bool = False,
+    *,
+    io_thread: bool = False,
 ) -> Failed | None:
-    """A part silent for `silent_s`: past its bound it is hung, said once in the log
-    and the counters; the Failed returned is fatal (raspy.cores.supervision.on_hang)."""
-    decision = supervision.on_hang(tracker, now, silent_s)
+    """A part silent for `silent_s` (`io_thread`: its I/O thread): past its bound it
+    is hung, said once in the log and the counters; the Failed returned is fatal
+    (raspy.cores.supervision.on_hang)."""
+    decision = supervision.on_hang(
+        tracker, now, silent_s, in_start=in_start, io_thread=io_thread
+    )
     if decision is not None:
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(
@@ -369,6 +422,7 @@ def report_hung(
             silent_s=round(silent_s, 1),
             hung_after_s=tracker.policy.hung_after_s,
             in_start=in_start,
+            io_thread=io_thread,
         )
     return decision
 

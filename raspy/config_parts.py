@@ -86,9 +86,10 @@ class SupervisorConfig:
     max_restarts: int = 5
     # seconds over which max_restarts is counted (1 to a year)
     restart_window_s: float = 300.0
-    # a part whose thread answers nothing this long (a handler blocked for ever, or
-    # a restart's start) is hung, and raspyd exits 1 for systemd to restart it
-    # whole. Handlers wait up to about 10 s on other parts (1 to 86400)
+    # a part whose thread (or I/O thread) answers nothing this long (a handler or
+    # a command blocked for ever, or its start) is hung, and raspyd exits 1
+    # for systemd to restart it whole. Handlers wait up to about 10 s on other parts
+    # (1 to 86400)
     hung_after_s: float = 60.0
 
 

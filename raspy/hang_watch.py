@@ -5,14 +5,21 @@ question pykka answers by itself on the part's thread, without waiting for it: i
 looks at the answer at its next rounds, and a question left unanswered for
 `supervisor.hung_after_s` shows the part hung (raspy.cores.supervision.on_hang).
 
-One question a part every PING_EVERY_S at most: on an idle hub each is one wake-up
-of that part's thread (two or three context switches, the interpreter's lock taken
-from the supervisor's thread), nothing on the supervisor's (it does not wait).
+The edge and the Clone server do their real work on an I/O runner's thread, not on
+their actor's: their actor answers its question while that thread is stuck. So each
+of them is also asked a no-op command through its runner (raspy.transport.runner:
+call() wakes the loop and returns a Future). A Pulse takes any such ask (`Ask`).
+
+One question a thread every PING_EVERY_S at most: on an idle hub each is one wake-up
+of that thread (two or three context switches, the interpreter's lock taken from
+the supervisor's thread), nothing on the supervisor's (it does not wait).
 A part hung is seen within hung_after_s + PING_EVERY_S.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable
 from typing import Any, Final
 
 import pykka
@@ -23,6 +30,10 @@ from pykka.messages import ProxyGetAttr
 PING: Final = ProxyGetAttr(attr_path=("actor_urn",))
 PING_EVERY_S: Final = 20.0
 
+Answer = pykka.Future[Any] | concurrent.futures.Future[Any]
+# a question asked without blocking: its answer comes on the thread watched
+Ask = Callable[[], Answer]
+
 
 def ping_every_s(hung_after_s: float) -> float:
     """How often a part is asked: every 20 s, or every half bound under a bound
@@ -30,30 +41,46 @@ def ping_every_s(hung_after_s: float) -> float:
     return min(PING_EVERY_S, hung_after_s / 2)
 
 
+def actor_ask(ref: pykka.ActorRef[Any]) -> Ask:
+    """PING asked of `ref`'s actor (its thread); a dead one's is answered by its
+    death."""
+    return lambda: ref.ask(PING, block=False)
+
+
 class Pulse:
-    """One part's proof of life: one question at a time, asked without blocking."""
+    """One thread's proof of life: one question at a time, asked without blocking."""
 
     def __init__(self, every_s: float, now: float) -> None:
         self._every_s = every_s
-        self._answer: pykka.Future[Any] | None = None
+        self._answer: Answer | None = None
         self._asked_at = now
         self._next_at = now  # the first round asks
 
-    def silent_for(self, ref: pykka.ActorRef[Any], now: float) -> float:
-        """Ask `ref` when a question is due; return how long the one asked has gone
+    def silent_for(self, ask: Ask, now: float) -> float:
+        """`ask` when a question is due; return how long the one asked has gone
         unanswered (0.0: answered, or none asked). A dead part's question is answered
-        by its death: the supervisor sees that on its own."""
+        by its death (an exception): the supervisor sees that on its own."""
         if self._answer is None:
             if now >= self._next_at:
-                self._answer = ref.ask(PING, block=False)  # dead: already answered
+                self._answer = ask()  # dead: already answered
                 self._asked_at = now
             return 0.0
-        try:
-            self._answer.get(timeout=0)
-        except pykka.Timeout:
+        if not _answered(self._answer):
             return now - self._asked_at
-        except Exception:  # noqa: BLE001, S110  # ActorDeadError: it died, seen as such
-            pass
         self._answer = None
         self._next_at = now + self._every_s
         return 0.0
+
+
+def _answered(answer: Answer) -> bool:
+    """Has `answer` come (a value or an exception)? Waits for nothing."""
+    try:
+        if isinstance(answer, concurrent.futures.Future):
+            answer.result(timeout=0)
+        else:
+            answer.get(timeout=0)
+    except (pykka.Timeout, concurrent.futures.TimeoutError):
+        return False
+    except Exception:  # noqa: BLE001, S110  # ActorDeadError, a stopped runner: seen as such
+        pass
+    return True

@@ -18,6 +18,7 @@ from raspy.actors.clone.publisher import ClonePublisher
 from raspy.clock import Clock
 from raspy.config import CloneConfig, LimitsConfig, NetworkConfig
 from raspy.cores.clone import Guarded, Update
+from raspy.hang_watch import Ask
 from raspy.protocol import clone
 from raspy.stats import Stats
 from raspy.storage.scenario_store import live_records, live_tree
@@ -30,6 +31,7 @@ __all__ = [
     "CloneLoop",
     "ClonePublisher",
     "CloneServerActor",
+    "clone_io_ask",
     "read_records",
     "read_tree",
     "set_if_unchanged",
@@ -82,6 +84,13 @@ class CloneServerActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         self._loop.runner.start()
+
+    def io_ask(self) -> Ask:
+        """The I/O thread's proof of life (raspy.hang_watch), asked by any thread
+        without this actor: a no-op command (Tick) through the runner, answered once
+        the thread takes commands."""
+        runner = self._loop.runner
+        return lambda: runner.call(msgs.Tick())
 
     def on_stop(self) -> None:
         self._loop.runner.stop(timeout_s=STOP_FLUSH_S + 5)
@@ -154,6 +163,12 @@ def set_if_unchanged(
     answer = clone_ref.ask(msgs.SetIfUnchanged(tuple(groups)), timeout=_ASK_TIMEOUT_S)
     assert isinstance(answer, list)  # CloneIntake.guarded's
     return answer
+
+
+def clone_io_ask(ref: pykka.ActorRef[Any]) -> Ask:
+    """The running server's I/O thread's proof of life (ChildSet.add's io_ask)."""
+    ask: Ask = ref.proxy().io_ask().get(timeout=_ASK_TIMEOUT_S)
+    return ask
 
 
 def start_clone_server(

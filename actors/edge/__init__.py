@@ -21,6 +21,7 @@ from raspy.actors.edge.router import EdgeSettings
 from raspy.actors.steady import SteadyActor
 from raspy.clock import Clock
 from raspy.cores import broker
+from raspy.hang_watch import Ask
 from raspy.stats import Stats
 from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner
@@ -100,6 +101,13 @@ class EdgeActor(SteadyActor):
         (and the supervisor's again for the answer) each time."""
         runner = self._runner
         return lambda: runner.alive
+
+    def io_ask(self) -> Ask:
+        """The I/O thread's proof of life (raspy.hang_watch), asked by any thread
+        without this actor: a no-op command through the runner (Settle: the outbox
+        drained, as any wake-up does), answered once the thread takes commands."""
+        runner = self._runner
+        return lambda: runner.call(msgs.Settle())
 
 
 def start_edge(

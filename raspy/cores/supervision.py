@@ -35,12 +35,8 @@ class PartState(enum.StrEnum):
     HUNG = "hung"  # its thread took no message for hung_after_s: raspyd ends
 
 
-_DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)
-_OVER: Final = (
-    PartState.FAILED,
-    PartState.STOPPED,
-    PartState.HUNG,
-)  # for good  # what the summary names
+_DOWN: Final = (PartState.RESTARTING, PartState.FAILED, PartState.HUNG)  # the summary's
+_OVER: Final = (PartState.FAILED, PartState.STOPPED, PartState.HUNG)  # for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,16 +261,30 @@ def on_crash(tracker: PartTracker, now: float, reason: str) -> Died | Failed:
     )
 
 
-def on_hang(tracker: PartTracker, now: float, silent_s: float) -> Failed | None:
-    """The part has not answered for `silent_s`: past its bound it is hung, and
-    raspyd must end (fatal, critical or not): a Python thread cannot be killed, and
-    one hung keeps what it holds (sockets, the store's handles, pins), so a part
-    started beside it is unsafe and one left so does nothing while all looks well.
-    None while within the bound, or when it is already over for good."""
+def on_hang(
+    tracker: PartTracker,
+    now: float,
+    silent_s: float,
+    *,
+    in_start: bool = False,
+    io_thread: bool = False,
+) -> Failed | None:
+    """The part has not answered for `silent_s` (`in_start`: to its start, a first
+    one or a restart's; `io_thread`: its I/O runner's thread, not its actor's):
+    past its bound it is hung, and raspyd must end (fatal, critical or not): a
+    Python thread cannot be killed, and one hung keeps what it holds (sockets, the
+    store's handles, pins), so a part started beside it is unsafe and one left so
+    does nothing while all looks well. None while within the bound, or when it is
+    already over for good."""
     bound = tracker.policy.hung_after_s
     if silent_s <= bound or tracker.state in _OVER:
         return None
-    doing = "in its start" if tracker.state is PartState.RESTARTING else "to a ping"
+    if in_start:
+        doing = "to its start"
+    elif io_thread:
+        doing = "from its I/O thread"
+    else:
+        doing = "to a ping"
     reason = (
         f"no answer {doing} for {round(silent_s, 1):g} s "
         f"(supervisor.hung_after_s = {bound:g})"

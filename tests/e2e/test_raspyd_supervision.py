@@ -489,7 +489,10 @@ def test_a_hung_part_ends_raspyd_with_status_1_and_no_more_watchdog(
     assert status == 1
     stopping = next(i for i, m in enumerate(seen) if b"STOPPING=1" in m.split(b"\n"))
     assert b"STATUS=echo hung: no answer to a ping for " in seen[stopping]
-    assert not any(b"WATCHDOG=1" in m.split(b"\n") for m in seen[stopping:])
+    # the watchdog was pinged while all was well, and never once the part was hung
+    hung_shown = next(i for i, m in enumerate(seen) if _status_says_hung(m))
+    assert any(b"WATCHDOG=1" in m.split(b"\n") for m in seen[:hung_shown])
+    assert not any(b"WATCHDOG=1" in m.split(b"\n") for m in seen[hung_shown:])
     lines = daemon.log_text().splitlines()
     assert lines[-1].startswith("raspyd: echo hung: no answer to a ping for ")
     assert lines[-1].endswith(" s (supervisor.hung_after_s = 1)")
@@ -500,3 +503,10 @@ def test_a_hung_part_ends_raspyd_with_status_1_and_no_more_watchdog(
     stuck = _events(daemon, "component_stop_timed_out")
     assert [e["component"] for e in stuck] == ["echo"]
     assert "Traceback" not in daemon.log_text()
+
+
+def _status_says_hung(message: bytes) -> bool:
+    """Does this sd_notify message's STATUS= name a hung part?"""
+    return any(
+        line.startswith(b"STATUS=") and b"hung" in line for line in message.split(b"\n")
+    )

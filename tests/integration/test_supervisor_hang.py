@@ -1,7 +1,9 @@
 """A part hung in a real runtime: its thread blocked in a handler on an Event the
 test holds. It was `running` to the supervisor, to systemd's watchdog (healthy())
 and to `raspy status`; now it is `hung` past supervisor.hung_after_s, and the
-runtime is fatal (raspyd ends on it: tests/e2e/test_raspyd_supervision.py)."""
+runtime is fatal (raspyd ends on it: tests/e2e/test_raspyd_supervision.py). So is
+the edge or the Clone server whose I/O thread is blocked in a command: their actor
+answered its ping while their real work had stopped."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from support.net import free_port_base
 from support.wait import wait_until
 
 from raspy import config as config_mod
+from raspy.actors import messages as msgs
 from raspy.actors import supervisor
+from raspy.actors.runtime import CLONE, EDGE
 from raspy.cores.supervision import PartState
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
@@ -34,11 +38,20 @@ class Blocks(pykka.ThreadingActor):
             RELEASE.wait(30)
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+class BlocksTells:
+    """Stands in for an actor's ref in a command to an I/O thread: what that thread
+    tells it blocks the thread on the test's Event (a read that never returns)."""
+
+    actor_urn = "urn:test:blocks-tells"  # a watcher's name (UnwatchServices)
+
+    def tell(self, message: object) -> None:
+        RELEASE.wait(30)
+
+
+def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
     RELEASE.clear()
     cfg = config_mod.load(
-        "[supervisor]\nhung_after_s = 1\n[clone]\nenabled = false\n",
+        text,
         "test.toml",
         data_dir=str(tmp_path / "data"),
         hostname="testhost",
@@ -50,6 +63,19 @@ def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
     finally:
         RELEASE.set()
         rt.stop()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    yield from _runtime(
+        tmp_path, "[supervisor]\nhung_after_s = 1\n[clone]\nenabled = false\n"
+    )
+
+
+@pytest.fixture
+def with_clone(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+    # a bound of 2 s: the Clone server's followers start too, on a shared machine
+    yield from _runtime(tmp_path, "[supervisor]\nhung_after_s = 2\n")
 
 
 def _status_rows(endpoint: str) -> dict[str, list[str]]:
@@ -88,3 +114,45 @@ def test_a_part_blocked_in_a_handler_is_hung_shown_and_fatal(
         return row is not None and row[1] == "hung"
 
     wait_until(shown, what="raspy status to show bus hung", timeout_s=20)
+
+
+@pytest.mark.timeout(60)
+def test_an_edge_whose_io_thread_is_blocked_is_hung_and_fatal(
+    runtime: supervisor.Runtime,
+) -> None:
+    # the command runs on the edge's I/O thread: it tells the watcher every
+    # available service at once (echo's, among others), and blocks there
+    runtime.edge.tell(msgs.WatchServices(BlocksTells()))  # type: ignore[arg-type]
+    wait_until(runtime.fatal_event.is_set, what="the hung edge fatal", timeout_s=20)
+    assert runtime.edge.is_alive()  # its actor still answers
+    status = runtime.status_of(EDGE)
+    assert status is not None
+    assert status.state is PartState.HUNG
+    assert status.reason.startswith("no answer from its I/O thread for ")
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith("edge hung: no answer from its I/O thread for ")
+    assert not runtime.healthy()
+    assert runtime.summary() == "edge hung"
+
+
+@pytest.mark.timeout(60)
+def test_a_clone_server_whose_io_thread_is_blocked_is_hung_and_fatal(
+    with_clone: supervisor.Runtime,
+) -> None:
+    runtime = with_clone
+    clone = runtime.ref_of(CLONE)
+    assert clone is not None
+    blocks = msgs.CloneSubscribe(b"/test/", BlocksTells())  # type: ignore[arg-type]
+    clone.ask(blocks, timeout=10)
+    publisher = runtime.publisher
+    assert publisher is not None
+    publisher.set(b"/test/key", b"1")  # its KeyChanged, told on the I/O thread, blocks
+    wait_until(runtime.fatal_event.is_set, what="the hung Clone server", timeout_s=30)
+    assert clone.is_alive()  # its actor still answers
+    status = runtime.status_of(CLONE)
+    assert status is not None
+    assert status.state is PartState.HUNG
+    assert status.reason.startswith("no answer from its I/O thread for ")
+    assert runtime.fatal is not None
+    assert runtime.fatal.startswith("clone hung: no answer from its I/O thread for ")
+    assert runtime.summary() == "clone hung"

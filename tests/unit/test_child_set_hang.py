@@ -172,6 +172,56 @@ def test_a_restart_whose_on_start_hangs_is_hung_and_the_round_does_not_wait(
         assert parts.fatal == []
         parts.round_after(1.5)
     assert _state(bus) is PartState.HUNG
-    reason = "no answer in its start for 60.5 s (supervisor.hung_after_s = 60)"
+    reason = "no answer to its start for 60.5 s (supervisor.hung_after_s = 60)"
     assert parts.fatal == [Failed("bus", reason, fatal=True, hung=True)]
     assert [(e["event"], e["in_start"]) for e in logs] == [("component_hung", True)]
+
+
+@pytest.mark.timeout(30)
+def test_a_first_start_whose_on_start_hangs_is_hung_in_its_start(parts: Set) -> None:
+    """A first start (and one by follow() or a reload) was measured as a ping's
+    silence: a slow on_start (hundreds of scenarios compiled on a Pi) was called hung
+    "to a ping", not in its start."""
+    bus = parts.children.add("bus", SlowStart.start)
+    with capture_logs() as logs:
+        parts.round_after(0.0)
+        parts.round_after(60.0)  # in its on_start for 60 s: not past the bound
+        assert _state(bus) is PartState.RUNNING
+        assert parts.fatal == []
+        parts.round_after(0.5)
+        parts.round_after(10.0)  # said once
+    assert _state(bus) is PartState.HUNG
+    reason = "no answer to its start for 60.5 s (supervisor.hung_after_s = 60)"
+    assert parts.fatal == [Failed("bus", reason, fatal=True, hung=True)]
+    assert [(e["event"], e["in_start"]) for e in logs] == [("component_hung", True)]
+    assert parts.stats.snapshot()["supervisor.hung.bus"] == 1
+
+
+@pytest.mark.timeout(30)
+def test_a_first_start_that_ends_within_the_bound_is_running_not_restarted(
+    parts: Set,
+) -> None:
+    """Its start watched as a restart's is, it is no restart: nothing counted."""
+    restarted: list[str] = []
+    parts.children = ChildSet(
+        lambda: POLICY,
+        parts.clock,
+        parts.stats,
+        lambda child: restarted.append(child.name),
+        fatal=parts.fatal.append,
+    )
+    bus = parts.children.add("bus", SlowStart.start)
+    parts.round_after(0.0)
+    parts.round_after(59.5)
+    in_start = bus.starting is not None
+    assert in_start  # still in its start
+    Part.release.set()  # its on_start ends
+    _answered(bus)
+    with capture_logs() as logs:
+        for _ in range(8):
+            parts.round_after(10.0)
+            _answered(bus)
+    assert bus.starting is None
+    assert _state(bus) is PartState.RUNNING
+    assert (bus.restarts, restarted, parts.fatal, logs) == (0, [], [], [])
+    assert "supervisor.restarts.bus" not in parts.stats.snapshot()
