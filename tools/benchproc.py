@@ -53,12 +53,17 @@ def start_raspyd(
         command += ["--config", str(config)]
     if log_format is not None:
         command += ["--log-format", log_format]
+    # `-m` puts the working directory first on the path: run from another tree's
+    # root, an older venv's raspyd imported that tree's `raspy` (mixed code in an A/B)
+    env = {**os.environ, "PYTHONSAFEPATH": "1"}
     if log_path is None:
         return subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
     with log_path.open("wb") as log_file:
-        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
 
 
 def cpu_seconds(pid: int) -> float:
