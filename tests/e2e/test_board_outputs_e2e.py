@@ -1,12 +1,14 @@
 """A board's simulated outputs across its restart, at the real raspyd: a `fake`
 switch turned on keeps its state, as the hub's own `fake` switch does (and a relay),
 and the hub never sees it `false` in between, even when the board started while
-the hub did not answer; and a set it was sent before it had the hub's copy stays.
+the hub did not answer; a set it was sent before it had the hub's copy stays; and a
+board with no such outputs (1-Wire) does not wait for that copy.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -14,7 +16,8 @@ from typing import Any
 
 import pytest
 from support.board_link import SNAPSHOT, BoardLink
-from support.daemon import Daemon, running_daemon
+from support.daemon import Daemon, running_daemon, running_poller
+from support.sysfs import FakeW1Tree, release_fifo
 from support.two_boards import BACK_WITHIN_S, BOARD, POLLER, SERVICE
 from support.two_boards import answers as _answers
 from support.two_boards import back as _back
@@ -165,3 +168,51 @@ def test_a_switch_turned_off_before_the_board_has_the_hubs_copy_stays_off(
                 wait_until(sent_since_off, what="the board's lamp at the hub")
                 assert tree.get(LAMP_VALUE) == b"false"
                 assert _lamp(daemon.endpoint, "get")["value"] is False
+
+
+@pytest.mark.timeout(120)
+def test_a_onewire_board_does_not_wait_for_the_hubs_first_copy(
+    tmp_path: Path,
+) -> None:
+    """Only `fake` has outputs to resume, yet every board's main loop asked its
+    device service to take the hub's first copy, for up to 5 s, its readings held
+    meanwhile: a 1-Wire board whose start is slow (ten family-3b parts that do
+    not answer: 13 s to tell them, longer than the hub's first request and the
+    copy waited for, 5 s each) gave up on it (`first_copy_not_taken`) with its
+    loop stuck. Now such a board hands the copy over and goes on."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius("28-00000000000a", 20.0)
+    fifos = []
+    for n in range(10):
+        silent = f"3b-0000000000{n:02d}"
+        w1.add(silent, "")
+        fifo = w1.base_dir / silent / "w1_slave"
+        fifo.unlink()
+        os.mkfifo(fifo)
+        fifos.append(fifo)
+    config = tmp_path / "poller.toml"
+    config.write_text(f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n')
+    service = f"{BOARD}.onewire.devices"
+    log = tmp_path / "poller.log"
+    keys = json.dumps({"v": 1, "action": "list_keys"})
+    try:
+        with (
+            running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+            running_poller(
+                daemon.endpoint,
+                log,
+                *("--service", "onewire", "--hostname", BOARD, "--config", str(config)),
+            ),
+            Client(daemon.endpoint, timeout_s=20, retries=1) as client,
+        ):
+            wait_until(
+                lambda: "device_service_started" in _said(log),
+                what="the board's device service started",
+                timeout_s=30,
+            )
+            status, body = client.request(service, keys)  # through the main loop
+            assert status == b"200", body
+    finally:
+        for fifo in fifos:
+            release_fifo(fifo)
+    assert "first_copy_not_taken" not in _said(log)
