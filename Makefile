@@ -16,12 +16,16 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 # login token is made at the first run only (`web-token --if-none`: later runs keep
 # it, so a login lasts across restarts) and never while a raspyd runs on var/raspy (a
 # second `make run` must not log out the first one's browsers). PORT_BASE moves every
-# port: MDP on it, Clone on the next three, the web face on PORT_BASE + 4.
+# port: MDP on it, Clone on the next three, the web face on PORT_BASE + 4; checked
+# before any token is made, up to what raspyd takes with the web face on.
 PORT_BASE ?= 5514
+MAX_PORT_BASE = 65531
 TOKEN_CMD = $(VENV)/bin/raspy web-token --data-dir var/raspy
 run: $(VENV)/.stamp
 	@case "$(PORT_BASE)" in ''|0*|*[!0-9]*) \
 	  echo "make run: PORT_BASE: expected a port number, got '$(PORT_BASE)'" >&2; exit 2;; esac
+	@case "$(PORT_BASE)" in ??????*) false;; *) [ "$(PORT_BASE)" -le $(MAX_PORT_BASE) ];; esac || { \
+	  echo "make run: PORT_BASE: expected 1..$(MAX_PORT_BASE) (the web face listens on PORT_BASE + 4), got '$(PORT_BASE)'" >&2; exit 2; }
 	@mkdir -p var && cat raspy/defaults/run.toml > var/run.toml && \
 	  printf '\n[http]\nenabled = true\n' >> var/run.toml
 	@token=$$($(TOKEN_CMD) --if-none) || exit $$?; \

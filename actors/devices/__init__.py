@@ -108,6 +108,9 @@ class DeviceServiceActor(pykka.ThreadingActor):
         # `stored` at start, or (raspy-poller: none) the hub's, with ForgetGone
         self._resume_outputs = resume_outputs
         self._tree_at_start = stored is not None
+        # devices a request changed before that copy came (raspy-poller): newer
+        # than the hub's value of them, so not resumed
+        self._commanded: set[str] = set()
         self._registry = registry
         # the config file's values, under what was changed over MDP (reset: back)
         self._settings = ServiceSettings(registry, settings)
@@ -307,6 +310,8 @@ class DeviceServiceActor(pykka.ThreadingActor):
     def _apply(self, effect: Effect) -> None:
         match effect:
             case Publish(device=name, fullname=fullname, reading=reading):
+                if self._resume_outputs:  # a request before the first copy
+                    self._commanded.add(name)
                 self._readings.commanded(name, reading.wall_ts)
                 self._tree.write(fullname, reading)
                 self._published(self._registry.get(name), reading)
@@ -355,12 +360,17 @@ class DeviceServiceActor(pykka.ThreadingActor):
         restart or a reload, as a real relay keeps its state (GPIO: initial =
         restore); sensors refuse the set and keep polling. Once, from the first
         copy of the tree: a later one (a board back with its hub) is older than
-        what the outputs were set to meanwhile."""
+        what the outputs were set to meanwhile; so is the first copy for a device
+        a request changed before it came (raspy-poller answers as soon as its
+        worker is connected, and a copy held up comes seconds later)."""
         if not self._resume_outputs:
             return
         self._resume_outputs = False
+        commanded, self._commanded = self._commanded, set()
         now = self._clock.wall()
         for device in self._registry.devices():
+            if device.name in commanded:
+                continue
             body = stored.get(value_key(device.fullname))
             if not body:
                 continue

@@ -26,6 +26,7 @@ class ClientPublisher:
     hub's copy of its subtree (raspy.cli.hub_watch). Its simulated outputs take
     their value from it, and a switch that was on and read `false` at start must
     not reach the hub in between (an off and an on again, which rules would see).
+    A service with no such outputs (`onewire`) is opened at once.
     """
 
     def __init__(self, client: CloneClient) -> None:

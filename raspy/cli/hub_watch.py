@@ -35,7 +35,8 @@ class HubWatch:
     restored from an older dump, or killed before its last coalesced commit, has
     them back; the Clone client takes a new snapshot by itself whenever its
     connection to the hub's publisher is made again; its simulated outputs take
-    their value from the first copy, before any reading of it goes), and every new
+    their value from the first copy, before any reading of it goes: only for a
+    service that has such outputs, `resume_outputs`), and every new
     MDP session after the first (all readings sent again in full: while this board
     was away the hub may have marked them offline).
 
@@ -55,6 +56,8 @@ class HubWatch:
         worker: Worker,
         service: pykka.ActorRef[Any],
         probe: Probe,
+        *,
+        resume_outputs: bool,
     ) -> None:
         self._tree = tree
         self._publisher = publisher
@@ -67,6 +70,11 @@ class HubWatch:
         self._marked = threading.Event()  # set on the Clone client's thread
         self._mark_seen_at: float | None = None  # monotonic; looked at again later
         self._log = structlog.get_logger(component="raspy-poller")
+        # the first copy is waited for only by a service whose outputs take their
+        # value from it (`fake`); a 1-Wire board's readings go at once
+        self._resume_outputs = resume_outputs
+        if not resume_outputs:
+            publisher.open()
         tree.on_change(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -81,7 +89,7 @@ class HubWatch:
             first = self._syncs == 0
             self._syncs = syncs
             copy = {key.decode("utf-8", "replace"): body for key, body in tree.items()}
-            if first:
+            if first and self._resume_outputs:
                 self._first_copy(devices.ForgetGone(copy))
             else:
                 service.tell(devices.ForgetGone(copy))

@@ -298,6 +298,8 @@ def _run(
     publisher = ClientPublisher(tree)
     service: pykka.ActorRef[Any] | None = None
     worker: Worker | None = None
+    # simulated outputs keep state like a relay: from the hub's copy
+    resume_outputs = registry.service == registries.FAKE
     try:
         service = BoardDeviceService.start(
             registry,
@@ -306,8 +308,7 @@ def _run(
             stats=Stats(),
             discover=discover,
             settings=settings,
-            # simulated outputs keep state like a relay: from the hub's copy
-            resume_outputs=registry.service == registries.FAKE,
+            resume_outputs=resume_outputs,
         )
         # the hub gives a dead board up in liveness x interval, even with a request
         # at it (docs/protocols.md §2.6), so its readings go offline in time
@@ -319,7 +320,9 @@ def _run(
             curve=curve,
         )
         log.info("poller_started", service=registry.devices_service, hub=hub)
-        watch = HubWatch(tree, publisher, worker, service, probe)
+        watch = HubWatch(
+            tree, publisher, worker, service, probe, resume_outputs=resume_outputs
+        )
         notifier.ready(f"serving {registry.devices_service} for {hub}")
         return _serve(worker, service, watch, stop, notifier)
     finally:

@@ -4,7 +4,9 @@ web-token makes a new random token, prints it once and keeps only its scrypt has
 the data dir (file `web-token`, 0600; the previous token stops working). With
 --if-none (what `make run` runs at every start) it makes one only for a data dir that
 has none, and none while another process holds the data dir: a second `make run`
-beside a running one must not log out the browsers of the first. web-password
+beside a running one must not log out the browsers of the first. It looks and
+writes holding the data dir's lock itself (freed before raspyd starts), so two
+first `make run`s at once make one token. web-password
 reads a password (twice on a terminal, else one line of standard input) and writes
 its hash to FILE for `[http] password_hash_file`.
 """
@@ -20,7 +22,8 @@ from typing import Any
 
 from raspy.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, reader_left
 from raspy.cli.arguments import path_argument
-from raspy.storage.lock import in_use, lock_holder
+from raspy.errors import StoreError, StoreLockedError
+from raspy.storage.lock import DataDirLock
 from raspy.web.login import MAX_SECRET_CHARS, hash_secret, new_token
 from raspy.web.login_files import token_path, write_private
 
@@ -82,17 +85,35 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.if_none:
-        holder = lock_holder(Path(args.data_dir))
-        if holder is not None:  # its token is the one its browsers logged in with
-            print(
-                f"{_PROG} web-token: {in_use(Path(args.data_dir), holder)}: "
-                "no token made (the one in use stays valid)",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
+    if not args.if_none:
+        return _new_token(path, args.if_none)
+    try:  # made only for a data dir that has none: looked at and written under
+        # its lock, so two first `make run`s at once make one token, not two
+        Path(args.data_dir).mkdir(mode=0o700, exist_ok=True)
+        lock = DataDirLock(Path(args.data_dir))
+    except StoreLockedError as exc:  # its token is the one its browsers logged in with
+        print(
+            f"{_PROG} web-token: {exc}: no token made (the one in use stays valid)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except StoreError as exc:  # its lock file: named with the OS's words
+        print(f"{_PROG} web-token: {exc}: no token made", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(
+            f"{_PROG} web-token: cannot write {path}: {exc.strerror}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    try:
         if os.path.lexists(path):  # only its hash is kept: the token itself is not here
             return EXIT_OK
+        return _new_token(path, args.if_none)
+    finally:
+        lock.release()  # before raspyd, which takes it, starts
+
+
+def _new_token(path: Path, if_none: bool) -> int:
     token = new_token()
     # shown before it is stored: a token nobody saw (stdout closed or full) must not
     # take the place of the one that works
@@ -112,7 +133,7 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if not args.if_none:  # with it, the caller says what the token is for
+    if not if_none:  # with it, the caller says what the token is for
         print(
             f"{_PROG} web-token: its hash is in {path}; log in with it",
             file=sys.stderr,

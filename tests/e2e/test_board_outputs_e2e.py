@@ -1,21 +1,25 @@
 """A board's simulated outputs across its restart, at the real raspyd: a `fake`
 switch turned on keeps its state, as the hub's own `fake` switch does (and a relay),
 and the hub never sees it `false` in between, even when the board started while
-the hub did not answer.
+the hub did not answer; a set it was sent before it had the hub's copy stays; and a
+board with no such outputs (1-Wire) does not wait for that copy.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.board_link import BoardLink
-from support.daemon import Daemon, running_daemon
-from support.two_boards import BOARD, POLLER, SERVICE
+from support.board_link import SNAPSHOT, BoardLink
+from support.daemon import Daemon, running_daemon, running_poller
+from support.sysfs import FakeW1Tree, release_fifo
+from support.two_boards import BACK_WITHIN_S, BOARD, POLLER, SERVICE
+from support.two_boards import answers as _answers
 from support.two_boards import back as _back
 from support.two_boards import hub_tree as _tree
 from support.two_boards import poller as _poller
@@ -29,6 +33,7 @@ from raspy.client.mdp import Client
 HUB = "[devices]\noffline_after_s = 60.0\n"
 LAMP = '[[devices.fake]]\nname = "lamp"\noid = "switch"\npoll_interval_s = 0.2\n'
 LAMP_VALUE = f"/device/{BOARD}.fake.lamp/value".encode()
+LAMP_TIMESTAMP = f"/device/{BOARD}.fake.lamp/timestamp".encode()
 
 
 def _lamp(endpoint: str, action: str) -> Any:
@@ -127,3 +132,87 @@ def test_a_switch_read_before_the_hub_answers_does_not_reach_it_as_false(
                 link.heal()
                 _lamp_on_again(daemon, tree, before)
     assert b"false" not in seen, seen
+
+
+@pytest.mark.timeout(120)
+def test_a_switch_turned_off_before_the_board_has_the_hubs_copy_stays_off(
+    tmp_path: Path, config: Path
+) -> None:
+    """The board's worker answers as soon as it is connected, its Clone client's
+    first copy may come seconds later (held up here: only the snapshot port
+    stalls). An `off` in between was answered 200, and then the copy set the lamp
+    back to the hub's older `true`: a rule told OK, the lamp on again. Now a
+    device a request changed keeps what the request set."""
+    with running_daemon(tmp_path / "data", config_text=HUB) as daemon:
+        _lamp_on_then_board_stopped(daemon, config, tmp_path / "first.log")
+        with (
+            _tree(daemon) as tree,
+            BoardLink(daemon.port_base) as link,
+        ):
+            link.stall(SNAPSHOT)
+            with _poller(link.endpoint, config, tmp_path / "second.log"):
+                wait_until(
+                    lambda: _answers(daemon.endpoint),
+                    what="the board's service answering",
+                    timeout_s=BACK_WITHIN_S,
+                )
+                off_at = time.time()
+                assert _lamp(daemon.endpoint, "off")["value"] is False
+                assert tree.get(LAMP_VALUE) == b"true"  # held until the copy came
+                link.heal()
+
+                def sent_since_off() -> bool:
+                    body = tree.get(LAMP_TIMESTAMP)
+                    return body is not None and float(body) >= off_at
+
+                wait_until(sent_since_off, what="the board's lamp at the hub")
+                assert tree.get(LAMP_VALUE) == b"false"
+                assert _lamp(daemon.endpoint, "get")["value"] is False
+
+
+@pytest.mark.timeout(120)
+def test_a_onewire_board_does_not_wait_for_the_hubs_first_copy(
+    tmp_path: Path,
+) -> None:
+    """Only `fake` has outputs to resume, yet every board's main loop asked its
+    device service to take the hub's first copy, for up to 5 s, its readings held
+    meanwhile: a 1-Wire board whose start is slow (ten family-3b parts that do
+    not answer: 13 s to tell them, longer than the hub's first request and the
+    copy waited for, 5 s each) gave up on it (`first_copy_not_taken`) with its
+    loop stuck. Now such a board hands the copy over and goes on."""
+    w1 = FakeW1Tree(tmp_path / "sys")
+    w1.add_celsius("28-00000000000a", 20.0)
+    fifos = []
+    for n in range(10):
+        silent = f"3b-0000000000{n:02d}"
+        w1.add(silent, "")
+        fifo = w1.base_dir / silent / "w1_slave"
+        fifo.unlink()
+        os.mkfifo(fifo)
+        fifos.append(fifo)
+    config = tmp_path / "poller.toml"
+    config.write_text(f'[devices]\nonewire_base_dir = "{w1.base_dir}"\n')
+    service = f"{BOARD}.onewire.devices"
+    log = tmp_path / "poller.log"
+    keys = json.dumps({"v": 1, "action": "list_keys"})
+    try:
+        with (
+            running_daemon(tmp_path / "data", config_text=HUB) as daemon,
+            running_poller(
+                daemon.endpoint,
+                log,
+                *("--service", "onewire", "--hostname", BOARD, "--config", str(config)),
+            ),
+            Client(daemon.endpoint, timeout_s=20, retries=1) as client,
+        ):
+            wait_until(
+                lambda: "device_service_started" in _said(log),
+                what="the board's device service started",
+                timeout_s=30,
+            )
+            status, body = client.request(service, keys)  # through the main loop
+            assert status == b"200", body
+    finally:
+        for fifo in fifos:
+            release_fifo(fifo)
+    assert "first_copy_not_taken" not in _said(log)

@@ -170,3 +170,27 @@ def test_make_run_refuses_a_port_base_that_is_no_number(folder: Path) -> None:
     assert done.returncode != 0
     assert "make run: PORT_BASE: expected a port number, got '65x'" in done.stderr
     assert not (folder / "var").exists()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("port_base", ["65532", "65533", "1000000"])
+def test_make_run_refuses_a_port_base_with_no_room_for_its_ports(
+    folder: Path, port_base: str
+) -> None:
+    """`PORT_BASE=65533` made and printed a token and an address on port 65537,
+    then raspyd refused it; its web face needs PORT_BASE + 4, so 65531 is the
+    last it takes. Now nothing is made."""
+    done = subprocess.run(
+        [*_make(1)[:-2], f"PORT_BASE={port_base}", "run"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert (
+        f"make run: PORT_BASE: expected 1..65531 (the web face listens on "
+        f"PORT_BASE + 4), got '{port_base}'"
+    ) in done.stderr
+    assert not (folder / "var").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -201,6 +202,38 @@ def test_web_token_if_none_keeps_the_token_made_before_and_a_running_hub_s(
         f"(pid {os.getpid()}): no token made (the one in use stays valid)\n",
     )
     assert not (data_dir / "web-token").exists()
+
+
+@pytest.mark.timeout(60)
+def test_two_web_token_if_none_at_once_make_one_token(tmp_path: Path) -> None:
+    """Two first `make run`s at once: both looked for a holder and a token file
+    with no lock held, both printed a token, and the second write replaced the
+    first (its browser's login refused). The first is stopped here between its
+    print and its write, as a busy machine may; the second now finds the data
+    dir held by it and makes none."""
+    data_dir = tmp_path / "data"
+    command = [sys.executable, "-m", "raspy.cli.raspy", "web-token"]
+    command += ["--data-dir", str(data_dir), "--if-none"]
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert first.stdout is not None
+        token = first.stdout.readline().strip()  # printed before it is stored
+        first.send_signal(signal.SIGSTOP)
+        second = raspy_cli("web-token", "--data-dir", str(data_dir), "--if-none")
+    finally:
+        first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=30)
+    assert (first.returncode, out, err) == (0, "", "")
+    assert second.stdout == ""
+    assert (second.returncode, second.stderr) == (
+        2,
+        f"raspy web-token: data dir {data_dir} is in use by another process "
+        f"(pid {first.pid}): no token made (the one in use stays valid)\n",
+    )
+    stored = (data_dir / "web-token").read_text(encoding="utf-8")
+    assert verify(token, parse_hash(stored))
 
 
 def test_web_password_hashes_a_password_and_refuses_a_short_one(tmp_path: Path) -> None:

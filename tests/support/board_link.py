@@ -3,7 +3,8 @@
 `BoardLink` relays a whole port base (raspyd's N..N+3: MDP, snapshot, publisher,
 collector) from its own base to the hub's, so a raspy-poller given `link.endpoint`
 reaches the hub only through it; `stall()`, `cut()` and `heal()` act on all four
-ports as `Relay`'s do on one.
+ports as `Relay`'s do on one (`stall(SNAPSHOT)`: only the one a Clone client takes
+its first copy from, while MDP goes on).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from support.net import free_port_base
 from support.relay import Relay
 
 _SPAN: Final = 4  # raspyd's ports from its base
+SNAPSHOT: Final = 1  # the Clone snapshot port's offset from the base
 
 
 class BoardLink:
@@ -30,9 +32,10 @@ class BoardLink:
     def endpoint(self) -> str:
         return f"tcp://127.0.0.1:{self.port_base}"
 
-    def stall(self) -> None:
-        for relay in self._relays:
-            relay.stall()
+    def stall(self, *offsets: int) -> None:
+        """All four ports, or those at `offsets` from the base."""
+        for offset in offsets or range(_SPAN):
+            self._relays[offset].stall()
 
     def heal(self) -> None:
         for relay in self._relays:
