@@ -18,7 +18,7 @@ import lmdb
 import structlog
 
 from raspy.errors import StoreError, StoreFullError
-from raspy.storage import damage, lmdb_lock, write_errors
+from raspy.storage import damage, lmdb_lock, pins, write_errors
 from raspy.storage.lmdb_errors import store_error
 from raspy.storage.tables import Table
 from raspy.storage.txn import ReadTxn, WriteTxn
@@ -55,6 +55,7 @@ class Environment:
         self.pid = os.getpid()
         self._fork = _forks[0]
         self.map_grows = 0
+        self.pins = pins.PinWatch(self.pid)  # other processes' old snapshots
         self._env = env
         self._dbs: dict[Table, Any] = {}
         self._refs = 0
@@ -109,6 +110,12 @@ class Environment:
         """Clear reader slots of dead processes; returns how many were cleared."""
         cleared: int = self._env.reader_check()
         return cleared
+
+    def pinning_readers(self) -> list[pins.Pin]:
+        """Read txns of other processes on a snapshot older than the last commit:
+        the pages freed since cannot be reused while they last (storage.pins)."""
+        last: int = self._env.info()["last_txnid"]
+        return self.pins.update(self._env.readers(), last)
 
     # --- reads ------------------------------------------------------------------
 
@@ -242,9 +249,15 @@ class Environment:
         max_bytes = self.max_bytes
         current = self.map_size
         if current >= max_bytes:
+            if self.reader_check():  # a dead reader's snapshot held the room: retry
+                return
+            try:
+                pinned = pins.blame(self.pinning_readers())
+            except lmdb.Error:  # the error is said all the same, without them
+                pinned = ""
             raise StoreFullError(
                 f"store in {self.path} is full: the map reached its maximum of "
-                f"{max_bytes // _MB} MB (store.map_size_max_mb)"
+                f"{max_bytes // _MB} MB (store.map_size_max_mb){pinned}"
             )
         new_size = min(current * 2, max_bytes)
         self._resize_to(current, new_size, "full")

@@ -19,6 +19,7 @@ from typing import Final
 import structlog
 
 from raspy.errors import StoreError
+from raspy.storage import pins
 from raspy.storage.env import Environment
 from raspy.storage.txn import WriteTxn
 
@@ -114,14 +115,29 @@ class GroupWriter:
         self._acknowledge()  # stopped: the last batch
 
     def _check_readers(self) -> None:
+        """Clear the slots of dead readers; warn of a live one that has held one
+        snapshot for long (the store grows with each commit while it does)."""
         try:
             cleared = self._env.reader_check()
+            pinned = self._env.pinning_readers()
         except Exception:  # the loop must go on; the next check may succeed
             log.exception("store_reader_check_failed", path=str(self._env.path))
             return
         if cleared:
             log.warning(
                 "store_stale_readers_cleared", path=str(self._env.path), count=cleared
+            )
+        for pin in map(pins.named, self._env.pins.newly_long(pinned)):
+            log.warning(
+                "store_reader_holds_old_snapshot",
+                path=str(self._env.path),
+                pid=pin.pid,
+                command=pin.command,
+                held_min=int(pin.held_s // 60),
+                commits_behind=pin.behind,
+                why="the pages freed since cannot be reused: the store grows until "
+                "it ends",
+                text=pins.describe(pin),
             )
 
     def _process(self, batch: list[Job]) -> None:
