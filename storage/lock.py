@@ -99,6 +99,46 @@ def _read_pid(fd: int) -> str:
     return text if text.isdigit() else "unknown"
 
 
+class ReadLock:
+    """A shared flock on the data dir's lock file, for a reader that LMDB gives no
+    reader slot (a read-only mount): while it is held, a writer's DataDirLock is
+    refused ("in use"), so no raspyd starts and reuses the pages being read. flock
+    works on a descriptor opened read-only, on a read-only mount too. No lock file
+    (no writer ever ran here) or no flock on its filesystem: nothing is held. A
+    writer holding the lock now: nothing is held, and `writer` is its pid (or
+    "unknown")."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self.writer: str | None = None
+        self._fd: int | None = None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise DataDirLockError(
+                f"data dir {data_dir}: cannot open its lock file {self.path}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.writer = _read_pid(fd)
+            os.close(fd)
+            return
+        except OSError:  # no flock on its filesystem (ENOLCK): no writer takes one
+            os.close(fd)  # either (DataDirLock fails there), so none can start
+            return
+        self._fd = fd
+
+    def release(self) -> None:
+        """Unlock (closing the descriptor drops the flock); safe to call twice."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
 def writer_present(data_dir: Path) -> bool:
     """Does a process hold the data dir's write lock now (a running raspyd)?"""
     return lock_holder(data_dir) is not None
@@ -114,6 +154,8 @@ def lock_holder(data_dir: Path) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return _read_pid(fd)
+    except OSError:  # no flock on its filesystem (ENOLCK): no writer holds one
+        return None
     finally:
         os.close(fd)  # closing drops the shared lock taken above
     return None

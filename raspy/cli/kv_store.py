@@ -14,7 +14,7 @@ from typing import IO, Final
 
 from raspy.cli import EXIT_FAILURE, EXIT_USAGE, flush_stdout, reader_left
 from raspy.storage import damage
-from raspy.storage.lock import lock_holder, writer_present
+from raspy.storage.lock import ReadLock, writer_present
 from raspy.storage.store import ReadView, Store
 from raspy.storage.tables import Table
 
@@ -70,27 +70,56 @@ def open_readonly(data_dir: str) -> Store:
         if damage.held_a_store(path):  # it was lost: a data problem, not a typo
             damage.refuse_lost_store(path, init=False)
         raise Failure(f"no store in {data_dir}", EXIT_USAGE)
-    _refuse_slotless_read(path)
-    return Store.open(data_dir, readonly=True)
+    guard = _refuse_slotless_read(path)
+    try:
+        store = _GuardedStore.open(data_dir, readonly=True)
+    except BaseException:
+        if guard is not None:
+            guard.release()
+        raise
+    assert isinstance(store, _GuardedStore)  # Store.open builds its own class
+    store.guard = guard
+    return store
 
 
-def _refuse_slotless_read(data_dir: Path) -> None:
+class _GuardedStore(Store):
+    """A read-only Store that may hold the data dir's lock shared until it closes
+    (_refuse_slotless_read)."""
+
+    guard: ReadLock | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.guard is not None:
+                self.guard.release()
+
+
+def _refuse_slotless_read(data_dir: Path) -> ReadLock | None:
     """LMDB opens a read-only store on a read-only mount (systemd's ReadOnlyPaths=)
-    without its lock file: its reads then hold no reader slot, and a running raspyd
-    may reuse the very pages being read. Fine for a card mounted read-only to rescue
-    it; beside raspyd, refused."""
+    without its lock file (one that cannot be written, or is missing and cannot be
+    made): its reads then hold no reader slot, and a raspyd writing meanwhile may
+    reuse the very pages being read. Beside a running raspyd that is refused;
+    without one (a card mounted read-only to rescue it, a backup at boot) the data
+    dir's lock is held shared for the whole read, so a raspyd that starts meanwhile
+    finds the data dir in use (systemd starts it again) instead of writing."""
     lock_file = data_dir / damage.LMDB_LOCK_FILE
-    if not lock_file.exists() or os.access(lock_file, os.R_OK | os.W_OK):
-        return
-    holder = lock_holder(data_dir)
-    if holder is not None:
-        raise Failure(
-            f"{lock_file} cannot be written, and raspyd (pid {holder}) writes this"
-            " store: LMDB would read it without a reader slot, so raspyd could reuse"
-            f" the pages being read; make {lock_file} writable (systemd:"
-            " ReadWritePaths=) or stop raspyd",
-            EXIT_DATA,
-        )
+    if lock_file.exists():
+        if os.access(lock_file, os.R_OK | os.W_OK):
+            return None
+    elif os.access(data_dir, os.W_OK):
+        return None  # LMDB makes it (storage.lmdb_lock): the reads hold a slot
+    guard = ReadLock(data_dir)
+    if guard.writer is None:
+        return guard
+    raise Failure(
+        f"{lock_file} cannot be written, and raspyd (pid {guard.writer}) writes this"
+        " store: LMDB would read it without a reader slot, so raspyd could reuse"
+        f" the pages being read; make {lock_file} writable (systemd:"
+        " ReadWritePaths=) or stop raspyd",
+        EXIT_DATA,
+    )
 
 
 @contextmanager
