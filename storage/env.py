@@ -122,6 +122,10 @@ class Environment:
         return self._dbs
 
     @property
+    def page_bytes(self) -> int:
+        return self._page_bytes
+
+    @property
     def map_size(self) -> int:
         size: int = self._env.info()["map_size"]
         return size

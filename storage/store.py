@@ -239,6 +239,13 @@ class Store(Closing):
         can never be stored, however much room is made."""
         return self._env.max_bytes
 
+    @property
+    def page_bytes(self) -> int:
+        """LMDB's page size: the map always holds a few pages besides any value (its
+        two meta pages, the roots of the trees), so a value within a few pages of
+        max_map_bytes can never be stored either."""
+        return self._env.page_bytes
+
     def validate(self, ops: Sequence[Op]) -> None:
         """Raise ValueTooLargeError for a key or value over the limits."""
         validate_ops(ops, self.max_key_bytes, self.config.max_value_bytes)
