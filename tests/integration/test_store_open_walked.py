@@ -9,13 +9,17 @@ the newer snapshot's main tree is damaged, right after the open's walk."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.damaged_store import leaf_flag_flipped
 
 from raspy.config import StoreConfig
+from raspy.errors import StoreDamagedError
+from raspy.storage import damage
 from raspy.storage.store import Put, Store, Table
 
 pytestmark = pytest.mark.timeout(60)
@@ -130,3 +134,26 @@ def test_the_open_beside_raspyd_reads_the_snapshot_it_walked(tmp_path: Path) -> 
     result = _open(data_dir, "beside raspyd")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("opened: schema version"), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("owner", "found"), [(b"kv", False), (b"meta", True), (b"(main)", True)]
+)
+def test_the_open_walk_checks_the_trees_it_reads_only(
+    tmp_path: Path, owner: bytes, found: bool
+) -> None:
+    """The open reads the main tree and the meta table; the kv table's pages are
+    the command's view's to walk (once: raspy-kv check read a big store twice)."""
+    data_dir = _store(tmp_path / "data")
+    leaf_flag_flipped(owner)(data_dir)
+    meta = damage.check_data_file(data_dir, deep=False)
+    assert meta is not None
+    trees = frozenset({Table.META.value.encode()})
+    named = re.escape(f"database '{owner.decode()}' page")
+    if found:
+        with pytest.raises(StoreDamagedError, match=named):
+            damage.walk_pinned(data_dir, meta.txnid, trees)
+    else:
+        assert damage.walk_pinned(data_dir, meta.txnid, trees)
+    with pytest.raises(StoreDamagedError, match=named):
+        damage.walk_pinned(data_dir, meta.txnid)  # every tree
