@@ -144,17 +144,19 @@ def check_data_file(data_dir: Path, *, deep: bool) -> lmdb_file.Meta | None:
     return meta
 
 
-def _walk(fd: int, meta: lmdb_file.Meta) -> None:
+def _walk(fd: int, meta: lmdb_file.Meta, trees: frozenset[bytes] | None = None) -> None:
     page = meta.page_bytes
     # no readahead (this fd only): the walk reads each page once. The pages it reads
     # stay cached: the record check and the services' loads read them next (dropping
     # them doubled the disk reads at start-up, docs/PERFORMANCE.md "Issue 15: the
     # page walk's cache")
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-    lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page))
+    lmdb_file.walk(meta, lambda no, n: os.pread(fd, n * page, no * page), trees=trees)
 
 
-def walk_pinned(data_dir: Path, txnid: int) -> bool:
+def walk_pinned(
+    data_dir: Path, txnid: int, trees: frozenset[bytes] | None = None
+) -> bool:
     """Every page of the snapshot that a reader's open read txn `txnid` pinned,
     walked beside a writer, before any cursor of that txn runs: LMDB asserts (the
     process aborts) on a damaged page a cursor meets. Safe while a writer commits:
@@ -162,7 +164,8 @@ def walk_pinned(data_dir: Path, txnid: int) -> bool:
     slot's txn (mdb_find_oldest), and a page of snapshot `txnid` is freed only by a
     later txn; the writer writes new pages past the snapshot's last page, or free
     pages no snapshot at or after `txnid` can reach. So while the reader holds its
-    slot, the pages walked are the pages its cursors read.
+    slot, the pages walked are the pages its cursors read. `trees`: only the main
+    tree and these named ones (lmdb_file.Walker), for a txn that reads no other.
 
     Returns False when neither meta page holds txn `txnid` any more (the writer
     committed twice since it was pinned, overwriting its meta page, or is writing a
@@ -175,7 +178,7 @@ def walk_pinned(data_dir: Path, txnid: int) -> bool:
             if meta is None:
                 return False
             lmdb_file.check_length(meta, os.fstat(fd).st_size)
-            _walk(fd, meta)
+            _walk(fd, meta, trees)
         except StoreDamagedError as exc:
             raise StoreDamagedError(f"{path}: {exc}; {advice(data_dir)}") from None
         except OSError as exc:

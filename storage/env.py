@@ -65,22 +65,22 @@ class Environment:
         self._depth: dict[int, int] = {}  # open read txns per thread ident
         self.max_key_bytes: int = env.max_key_size()
         self._page_bytes: int = env.stat()["psize"]
-        # the txn whose snapshot had every page walked at the open (None: none)
+        # the txn whose snapshot had every page walked (None: none yet)
         self.walked_txn: int | None = None
+        self._opening = threading.Lock()
         # lock.mdb, open until LMDB's is closed (lmdb_lock.reserve)
         self.lock_fd: int | None = None
 
     # --- opening -----------------------------------------------------------------
 
     def _open_tables(self, *, create: bool) -> None:
-        """Open the named databases that exist (and, with create, make the others)."""
+        """A writer's named databases, env-wide: those that exist (and, with create,
+        the others). A reader's are opened by each read txn in its own snapshot
+        (tables_in)."""
+        assert self.writable
         with self.reading() as txn, txn.cursor() as cursor:
             names = {bytes(key) for key in cursor.iternext(keys=True, values=False)}
         wanted = [t for t in Table if create or t.value.encode() in names]
-        if not self.writable:
-            for table in wanted:
-                self._dbs[table] = self._env.open_db(table.value.encode(), create=False)
-            return
 
         def open_all(txn: Any) -> None:
             for table in wanted:
@@ -89,6 +89,27 @@ class Environment:
                 )
 
         self._write_raw(open_all)
+
+    def tables_in(self, txn: Any) -> dict[Table, Any]:
+        """A reader's handles of the tables that exist, opened in read txn `txn`:
+        LMDB looks their names up in that txn's main tree, the one its walk checked
+        (begin_walked). A handle opened in a read txn ends with it (py-lmdb resets a
+        read txn, never commits it), so each read txn opens its own; in Table
+        order, so that overlapping ones put each name in the same slot."""
+        if self.writable:
+            return self._dbs
+        found: dict[Table, Any] = {}
+        with self._opening:  # LMDB does not lock a read txn's mdb_dbi_open
+            for table in Table:
+                try:
+                    found[table] = self._env.open_db(
+                        table.value.encode(), txn=txn, create=False
+                    )
+                except lmdb.NotFoundError:
+                    continue
+                except lmdb.Error as exc:
+                    raise store_error(exc, self.path) from exc
+        return found
 
     def create_tables(self) -> None:
         """Make every named database that is missing (writers only), in one txn."""
@@ -100,6 +121,10 @@ class Environment:
 
     def handles(self) -> dict[Table, Any]:
         return self._dbs
+
+    @property
+    def page_bytes(self) -> int:
+        return self._page_bytes
 
     @property
     def map_size(self) -> int:
@@ -160,6 +185,29 @@ class Environment:
             txn.close()
         finally:
             self._leave_read(txn.thread)
+
+    def begin_walked(self, trees: frozenset[bytes] | None = None) -> ReadTxn:
+        """A read txn whose snapshot had its pages walked (damage.walk_pinned) while
+        it was pinned, before any cursor of it runs: LMDB aborts the process on a
+        damaged page a cursor meets. `trees`: only the main tree and the named ones
+        given (what the txn will read); None: every tree. A full walk of the same
+        txn (walked_txn) is not done again. Beside a busy writer the snapshot may be
+        overwritten during the walk: a new txn is taken, PIN_TRIES times."""
+        for _ in range(damage.PIN_TRIES):
+            txn = self.begin_read()
+            try:
+                txnid = txn.txn_id()
+                if txnid == self.walked_txn or damage.walk_pinned(
+                    self.path, txnid, trees
+                ):
+                    if trees is None:
+                        self.walked_txn = txnid
+                    return txn
+            except BaseException:
+                self.end_read(txn)
+                raise
+            self.end_read(txn)
+        raise damage.overtaken(self.path)
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
@@ -331,8 +379,8 @@ def acquire(
     walked_txn: int | None = None,
 ) -> Environment:
     """This process's Environment for `path`, opened if needed; release() it after.
-    A reader whose open walked no page (`walked_txn` None: a writer is there) walks
-    the snapshot of a read txn it pins before any cursor runs (damage.walk_pinned)."""
+    `walked_txn`: the txn whose snapshot a reader's open walked (None: none, a writer
+    is there); a read txn of another snapshot is walked by begin_walked."""
     key = os.path.realpath(path)
     with _registry_lock:
         shared = _registry.get(key)
@@ -353,20 +401,6 @@ def acquire(
             _registry[key] = shared
         shared._refs += 1
         return shared
-
-
-def _walk_pinned(path: Path, env: Any) -> int:
-    """Every page of the snapshot of a read txn, walked while it is pinned; that
-    txn's id."""
-    for _ in range(damage.PIN_TRIES):
-        txn = env.begin(write=False)
-        try:
-            txnid: int = txn.id()
-            if damage.walk_pinned(path, txnid):
-                return txnid
-        finally:
-            txn.abort()
-    raise damage.overtaken(path)
 
 
 def release(shared: Environment) -> None:
@@ -422,10 +456,8 @@ def _open(
         # the rest, now that LMDB has sized the file; its descriptor is closed after
         # LMDB's (closing it now dropped LMDB's locks on the file: lmdb_lock.reserve)
         shared.lock_fd = lmdb_lock.reserve(path, keep_open=True)
-        if readonly and walked_txn is None:
-            # beside a writer: the main tree and the tables' first reads come next
-            shared.walked_txn = _walk_pinned(path, env)
-        shared._open_tables(create=False)
+        if not readonly:  # a reader's read txns open their own (tables_in)
+            shared._open_tables(create=False)
     except BaseException:
         shared.close()
         raise

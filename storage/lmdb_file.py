@@ -191,12 +191,20 @@ def _key_order(flags: int) -> Callable[[bytes], object]:
 
 
 class Walker:
-    """Walks every tree of one meta page's snapshot: walk() or StoreDamagedError."""
+    """Walks every tree of one meta page's snapshot: walk() or StoreDamagedError.
+    `trees`: only the main tree and the named databases given (a reader that reads
+    no other), not the free pages' tree, which no reader reads."""
 
     def __init__(
-        self, meta: Meta, read_page: ReadPage, *, record_owners: bool = False
+        self,
+        meta: Meta,
+        read_page: ReadPage,
+        *,
+        record_owners: bool = False,
+        trees: frozenset[bytes] | None = None,
     ) -> None:
         self._meta = meta
+        self._trees = trees
         self._read = read_page
         self._seen = bytearray(meta.last_page + 1)  # a byte a page: small, bounded
         self._record_owners = record_owners
@@ -205,10 +213,13 @@ class Walker:
         self.report = WalkReport()
 
     def walk(self) -> WalkReport:
-        self._tree(b"(free pages)", self._meta.free)
+        if self._trees is None:
+            self._tree(b"(free pages)", self._meta.free)
         self._tree(b"(main)", self._meta.main)
         while self._databases:  # the named databases the main tree holds
-            self._tree(*self._databases.pop())
+            name, record = self._databases.pop()
+            if self._trees is None or name in self._trees:
+                self._tree(name, record)
         return self.report
 
     def _page(self, pgno: int, what: str, owner: bytes, count: int = 1) -> bytes:
@@ -396,6 +407,13 @@ class _Node:
     flags: int
 
 
-def walk(meta: Meta, read_page: ReadPage, *, record_owners: bool = False) -> WalkReport:
-    """Every page of every tree in meta's snapshot checked; StoreDamagedError if not."""
-    return Walker(meta, read_page, record_owners=record_owners).walk()
+def walk(
+    meta: Meta,
+    read_page: ReadPage,
+    *,
+    record_owners: bool = False,
+    trees: frozenset[bytes] | None = None,
+) -> WalkReport:
+    """Every page of every tree in meta's snapshot checked (`trees`: of the main
+    tree and those named only); StoreDamagedError if not."""
+    return Walker(meta, read_page, record_owners=record_owners, trees=trees).walk()

@@ -27,6 +27,9 @@ from raspy.storage.txn import ReadTxn, WriteTxn
 log = structlog.get_logger(component="store")
 
 _CHECK_CHUNK: Final = 1000
+# what a reader's open reads: the tables' records in the main tree (their counts) and
+# the schema version in the meta table; its walk checks those trees only
+_OPEN_TREES: Final = frozenset({Table.META.value.encode()})
 
 
 def check_path_text(path: Path) -> None:
@@ -97,7 +100,10 @@ def prepare(shared: env_mod.Environment, *, readonly: bool, check_records: bool)
     cleared = shared.reader_check()
     if cleared:
         log.warning("store_stale_readers_cleared", path=str(shared.path), count=cleared)
-    txn = shared.begin_read()
+    if readonly:  # beside raspyd, a snapshot none of our checks has seen
+        txn = shared.begin_walked(None if check_records else _OPEN_TREES)
+    else:  # the writer's open walked every page (damage.check_data_file)
+        txn = shared.begin_read()
     try:
         stamp = txn.get(Table.META, SCHEMA_VERSION_KEY)
         empty = all(txn.count(table) == 0 for table in Table)

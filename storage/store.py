@@ -47,9 +47,11 @@ class ReadView(Closing):
     Do not commit() from the thread that holds a view: growing the map waits for it.
     """
 
-    def __init__(self, shared: env_mod.Environment) -> None:
+    def __init__(self, shared: env_mod.Environment, *, walked: bool = False) -> None:
         self._env = shared
-        self._txn: ReadTxn | None = shared.begin_read()
+        self._txn: ReadTxn | None = (
+            shared.begin_walked() if walked else shared.begin_read()
+        )
 
     def _open_txn(self) -> ReadTxn:
         if self._txn is None:
@@ -91,7 +93,6 @@ class Store(Closing):
         lock: DataDirLock | None,
         schema_version: int,
         created: bool = False,
-        walked_txn: int | None = None,
     ) -> None:
         """Use Store.open()."""
         self._env = shared
@@ -103,9 +104,6 @@ class Store(Closing):
         self.path = shared.path
         self.schema_version = schema_version
         self.readonly = lock is None
-        # a reader's open walked every page of this txn's snapshot (None: none, a
-        # writer was there): damage.check_for_reader
-        self.walked_txn = walked_txn
         self._writer: GroupWriter | None = None
         if lock is not None:
             self._writer = GroupWriter(shared, group_commit=config.group_commit)
@@ -186,7 +184,6 @@ class Store(Closing):
                     lock=lock,
                     schema_version=version,
                     created=created,
-                    walked_txn=shared.walked_txn,
                 )
             except BaseException:
                 env_mod.release(shared)
@@ -222,6 +219,14 @@ class Store(Closing):
         self._check_open()
         return ReadView(self._env)
 
+    def walked_view(self) -> ReadView:
+        """read_view() whose snapshot had every page walked before any cursor runs
+        (Environment.begin_walked), for a reader that reads the whole store beside
+        raspyd (raspy-kv check, dump, backup): the open walks only what it reads,
+        and LMDB aborts the process on a damaged page a cursor meets."""
+        self._check_open()
+        return ReadView(self._env, walked=True)
+
     # --- writes -----------------------------------------------------------------
 
     @property
@@ -233,6 +238,13 @@ class Store(Closing):
         """The most the map grows to (store.map_size_max_mb): a value bigger than it
         can never be stored, however much room is made."""
         return self._env.max_bytes
+
+    @property
+    def page_bytes(self) -> int:
+        """LMDB's page size: the map always holds a few pages besides any value (its
+        two meta pages, the roots of the trees), so a value within a few pages of
+        max_map_bytes can never be stored either."""
+        return self._env.page_bytes
 
     def validate(self, ops: Sequence[Op]) -> None:
         """Raise ValueTooLargeError for a key or value over the limits."""

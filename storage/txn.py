@@ -24,9 +24,17 @@ class ReadTxn:
         self._owner = owner
         self._txn = txn
         self.thread = thread  # the thread that opened it, for the resize gate
+        # a reader's handles, opened in this snapshot at the first read: not before
+        # its walk (Environment.begin_walked), as opening reads its main tree
+        self._dbs: dict[Table, Any] | None = None
+
+    def _db(self, table: Table) -> Any:
+        if self._dbs is None:
+            self._dbs = self._owner.tables_in(self._txn)
+        return self._dbs.get(table)
 
     def get(self, table: Table, key: bytes) -> bytes | None:
-        db = self._owner.db(table)
+        db = self._db(table)
         if db is None:
             return None
         try:
@@ -36,7 +44,7 @@ class ReadTxn:
         return value
 
     def count(self, table: Table) -> int:
-        db = self._owner.db(table)
+        db = self._db(table)
         if db is None:
             return 0
         entries: int = self._txn.stat(db)["entries"]
@@ -51,7 +59,7 @@ class ReadTxn:
         self, table: Table, start: bytes, prefix: bytes, skip: bytes | None, limit: int
     ) -> list[tuple[bytes, bytes]]:
         """Up to `limit` items from key >= start while the key starts with prefix."""
-        db = self._owner.db(table)
+        db = self._db(table)
         found: list[tuple[bytes, bytes]] = []
         if db is None or limit <= 0:
             return found

@@ -67,6 +67,7 @@ class CommitPipeline(CoalescedFlushes):
         self._next_flush: float | None = None
         self._flushing: Flush | Alone | None = None
         self._flush_failures = 0  # a stop tries no flush again once one failed
+        self._refused_flushes: dict[bytes, int] = {}
         self.buffer = CoalescingBuffer()
         self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
         self.published_seq = core.last_seq  # everything up to here went out

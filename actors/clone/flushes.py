@@ -1,9 +1,11 @@
 """The coalesced values' group commits (issue 17), under CommitPipeline (`commit.py`):
 written latest per key once an interval, put back when a write fails; a flush that
 found no room written again a value a transaction, once, so that one value the map
-has no room for does not keep every other reading off the disk. Only a value the
-store can never take is dropped; one refused for want of room is put back, and the
-next interval tries it again (room may have been made).
+has no room for does not keep every other reading off the disk. A value the store
+can never take is dropped; one refused for want of room is put back, and the next
+interval tries it again (room may have been made), but no more than
+REFUSED_FLUSHES_MAX times while the others of its flush are stored: each time costs
+the flush one write (and sync) per value instead of one.
 A base class of CommitPipeline, as CommitFailures is this one's.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Final
 
 import structlog
 
@@ -48,14 +51,27 @@ def no_room(error: BaseException) -> bool:
     return isinstance(error, StoreFullError | ValueTooLargeError)
 
 
-def never_fits(update: core_mod.Update, error: BaseException, max_map: int) -> bool:
+# pages the map holds besides a value's bytes, whatever is deleted: its two meta
+# pages, the main tree's root, the meta table's leaf (the schema version) and the
+# leaf that holds the value's key (under a page) and points to its overflow pages
+MAP_FLOOR_PAGES: Final = 4
+# flushes that may find no room for a value while the other values were stored
+# (a value that fits only a store emptier than this one): then it is dropped
+REFUSED_FLUSHES_MAX: Final = 10
+
+
+def never_fits(
+    update: core_mod.Update, error: BaseException, max_map: int, page_bytes: int
+) -> bool:
     """The store refused `update` for good: over its limits, or bigger than the map
-    at its maximum (`max_map` bytes). A full map or disk alone says nothing of
-    later: room is made (values deleted, the disk freed) and the value fits."""
+    at its maximum (`max_map` bytes) can hold beside the pages it always holds. A
+    full map or disk alone says nothing of later: room is made (values deleted,
+    the disk freed) and the value fits."""
     if isinstance(error, ValueTooLargeError):
         return True
     size = len(update.key) + len(update.body) + len(update.props_frame)
-    return isinstance(error, StoreFullError) and size > max_map
+    floor = MAP_FLOOR_PAGES * page_bytes
+    return isinstance(error, StoreFullError) and size + floor > max_map
 
 
 class CoalescedFlushes(CommitFailures):
@@ -67,6 +83,8 @@ class CoalescedFlushes(CommitFailures):
     _next_flush: float | None
     _flushing: Flush | Alone | None
     _flush_failures: int  # a stop tries no flush again once one failed
+    # per key: flushes that found no room for its value while others were stored
+    _refused_flushes: dict[bytes, int]
 
     def _committed(self, job: Batch | Flush, error: BaseException | None) -> None:
         """CommitPipeline's: Store.submit's on_done, on the writer thread."""
@@ -128,6 +146,8 @@ class CoalescedFlushes(CommitFailures):
             self._refused([(update, error) for update in flush.updates])
 
     def _flush_written(self, updates: list[core_mod.Update]) -> None:
+        for update in updates:
+            self._refused_flushes.pop(update.key, None)
         self.buffer.written(updates)
         self._stats.incr("clone.coalesced.flushes")
         self._stats.incr("clone.coalesced.written", len(updates))
@@ -173,14 +193,29 @@ class CoalescedFlushes(CommitFailures):
         self._flushing = None
         if alone.written:
             self._flush_written(alone.written)
+            for update, refusal in alone.refused:  # it cost the flush its writes
+                if no_room(refusal):
+                    count = self._refused_flushes.get(update.key, 0) + 1
+                    self._refused_flushes[update.key] = count
         self._refused(alone.refused)
 
     def _refused(self, refused: list[tuple[core_mod.Update, BaseException]]) -> None:
-        """Drop what the store can never take; put the rest back (a full map or
-        disk may have room at the next interval, which writes it alone again)."""
-        max_map = self._store.max_map_bytes
-        dropped = [(u, e) for u, e in refused if never_fits(u, e, max_map)]
-        failed = [(u, e) for u, e in refused if not never_fits(u, e, max_map)]
+        """Drop what the store can never take, and what found no room in
+        REFUSED_FLUSHES_MAX flushes that stored the others; put the rest back (a
+        full map or disk may have room at the next interval, which writes it alone
+        again)."""
+        max_map, page_bytes = self._store.max_map_bytes, self._store.page_bytes
+        dropped: list[tuple[core_mod.Update, str]] = []
+        failed: list[tuple[core_mod.Update, BaseException]] = []
+        for update, error in refused:
+            if never_fits(update, error, max_map, page_bytes):
+                dropped.append((update, str(error)))
+            elif self._refused_flushes.get(update.key, 0) >= REFUSED_FLUSHES_MAX:
+                del self._refused_flushes[update.key]
+                reason = f"no room in {REFUSED_FLUSHES_MAX} flushes that stored others"
+                dropped.append((update, f"{reason}: {error}"))
+            else:
+                failed.append((update, error))
         if dropped:  # what subscribers were told of these keys is not stored
             self._stats.incr("clone.coalesced.dropped", len(dropped))
             log.error(
@@ -188,7 +223,7 @@ class CoalescedFlushes(CommitFailures):
                 count=len(dropped),
                 keys=[update.key.decode("utf-8", "replace") for update, _ in dropped],
                 bytes=[len(update.body) for update, _ in dropped],
-                reason=str(dropped[0][1]),
+                reason=dropped[0][1],
             )
         if failed:
             self._flush_failed([u for u, _ in failed], failed[0][1])

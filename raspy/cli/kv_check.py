@@ -15,7 +15,6 @@ from raspy.cli.kv_store import (
     records,
     report,
     stdout_errors,
-    walked_view,
 )
 from raspy.storage.check import Checker
 from raspy.storage.tables import Table
@@ -26,7 +25,7 @@ def check(args: argparse.Namespace) -> int:
     store = open_readonly(args.data_dir)
     checker = Checker()
     try:
-        with walked_view(store) as view:
+        with store.walked_view() as view:
             progress = Progress("check", sum(view.count(t) for t in Table))
             for table in Table:
                 for key, value in records(view, table):

@@ -24,7 +24,6 @@ from raspy.cli.kv_store import (
     records,
     report,
     stdout_errors,
-    walked_view,
 )
 from raspy.storage.dump import DumpWriter, Header, Record
 from raspy.storage.store import Store
@@ -131,7 +130,7 @@ def write_dump(
 ) -> int:
     """The tables of the store, from one read txn, as a dump to `output` (stdout if
     None or `-`), its header made at `now`; returns the records written."""
-    with walked_view(store) as view:
+    with store.walked_view() as view:
         created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer = DumpWriter(Header(store.schema_version, created, tables))
         progress = Progress("dump", sum(view.count(t) for t in tables))

@@ -122,20 +122,6 @@ def _refuse_slotless_read(data_dir: Path) -> ReadLock | None:
     )
 
 
-@contextmanager
-def walked_view(store: Store) -> Iterator[ReadView]:
-    """One read txn whose snapshot had every page walked before any cursor runs:
-    beside raspyd the open walks none (storage.damage.check_for_reader), and LMDB
-    aborts the process on a damaged page a cursor meets."""
-    for _ in range(damage.PIN_TRIES):
-        with store.read_view() as view:
-            txnid = view.txn_id()
-            if txnid == store.walked_txn or damage.walk_pinned(store.path, txnid):
-                yield view
-                return
-    raise damage.overtaken(store.path)
-
-
 def records(view: ReadView, table: Table) -> Iterator[tuple[bytes, bytes]]:
     """Every record of a table in key order, in chunks, from one read txn."""
     after: bytes | None = None

@@ -15,10 +15,11 @@ from support.clone_pipeline import Refusing, drained, reading, stored
 from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
+from raspy.actors.clone.flushes import REFUSED_FLUSHES_MAX
 from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
 from raspy.stats import Stats
-from raspy.storage.store import Store
+from raspy.storage.store import Put, Store, Table
 from raspy.storage.tables import KvRecord
 from raspy.transport.wakeup import Wakeup
 
@@ -148,6 +149,72 @@ def test_a_lone_reading_bigger_than_the_map_is_dropped(tmp_path: Path) -> None:
         assert stored(store, b"/device/big/value") is None
         assert stats.get("clone.coalesced.dropped") == 1
         assert pipeline.buffer.pending_count == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
+    """Under the map's maximum, but bigger than what it can hold beside the pages
+    it always holds (its meta pages, the trees' roots): it was put back, and every
+    interval after failed on it again."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        size = store.max_map_bytes - 2 * store.page_bytes
+        pipeline.accept(
+            reading(1, b"b" * size, key=b"/device/big/value"), coalesced=True
+        )
+        pipeline.submit()
+        assert drained(pipeline) == [1]
+        _flushed(pipeline)
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert pipeline.buffer.pending_count == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_that_fits_an_emptier_store_only_is_dropped_in_the_end(
+    tmp_path: Path,
+) -> None:
+    """0.9 of the map, beside data that is there to stay: each interval its flush
+    failed and every value was written again in a transaction (and a sync) of its
+    own, for ever. After REFUSED_FLUSHES_MAX such flushes it is dropped, once."""
+    config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
+    store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
+    store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
+    wake = Wakeup()
+    try:
+        stats = Stats()
+        pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
+        pipeline.load(0.0)
+        big = reading(1, b"b" * (store.max_map_bytes * 9 // 10), b"/device/big/value")
+        pipeline.accept(big, coalesced=True)
+        for n in range(REFUSED_FLUSHES_MAX):
+            assert stats.get("clone.coalesced.dropped") == 0
+            pipeline.accept(reading(n + 2, b"%d" % n), coalesced=True)
+            pipeline.submit()
+            assert drained(pipeline) == ([1] if n == 0 else []) + [n + 2]
+            _flushed(pipeline)  # the other reading is written alone
+            assert stored(store, b"/device/t/value") == KvRecord(
+                n + 2, b"%d" % n, b"", None
+            )
+        assert stats.get("clone.coalesced.dropped") == 1
+        assert stored(store, b"/device/big/value") is None
+        assert pipeline.buffer.pending_count == 0
+        flushes = stats.get("clone.coalesced.flushes")
+        pipeline.accept(reading(REFUSED_FLUSHES_MAX + 2, b"last"), coalesced=True)
+        pipeline.submit()
+        drained(pipeline)
+        _flushed(pipeline)  # one group commit again
+        assert stats.get("clone.coalesced.flushes") == flushes + 1
+        # put back each time but the last, which dropped it
+        assert stats.get("clone.coalesced.flush_failed") == REFUSED_FLUSHES_MAX - 1
     finally:
         wake.close()
         store.close()
