@@ -168,6 +168,38 @@ def test_value_ticks_of_tiny_and_huge_steps_name_their_values() -> None:
     ]
 
 
+def test_values_the_recorder_keeps_are_drawn_with_labels_that_fit() -> None:
+    """The recorder keeps numbers up to 1e200; the chart took only those under
+    1e15 and said "no data" for a meter counting beyond."""
+    for scale in (1e16, 1e199):
+        points = [[_START + 60 * i, v, v, v] for i, v in enumerate((scale, 3 * scale))]
+        svg = svg_chart(points, title="t", unit="")
+        assert "no data" not in [t.text for t in _tags(svg, "text")]
+        assert len(_tags(svg, "polyline")) == 1
+        labels = [text for text, _ in _value_labels(svg)]
+        assert len(labels) >= 3
+        assert len(set(labels)) == len(labels)
+        assert all(len(text) <= 10 for text in labels), labels
+        assert [float(text) for text in labels] == sorted(float(t) for t in labels)
+        assert scale <= float(labels[-1]) <= 3.2 * scale
+
+
+def test_a_tiny_but_real_spread_gets_its_own_axis() -> None:
+    """Values spanning less than 1e-9 (a µA sensor in amperes) were drawn as a flat
+    line on an axis of -1..1; a spread is flat only against the values' size."""
+    tiny = [[_START + 60 * i, i * 1e-10, i * 1e-10, i * 1e-10] for i in range(10)]
+    labels = [
+        float(text) for text, _ in _value_labels(svg_chart(tiny, title="t", unit="A"))
+    ]
+    assert len(labels) >= 3
+    assert -1e-10 <= labels[0] < labels[-1] <= 1e-9
+    flat = [[_START + 60 * i, 1e14 + 1, 1e14 + 1, 1e14 + 1] for i in range(3)]
+    labels = [
+        float(text) for text, _ in _value_labels(svg_chart(flat, title="t", unit=""))
+    ]
+    assert labels[0] < 1e14 + 1 < labels[-1]
+
+
 def test_svg_chart_of_text_no_utf8_holds_is_still_utf8() -> None:
     """`raspy history --unit` typed in a Latin-1 terminal: Python reads the byte
     0xb0 of its ° as the lone surrogate U+DCB0, which no UTF-8 encodes, so the
