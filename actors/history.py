@@ -187,10 +187,11 @@ class HistoryActor(pykka.ThreadingActor):
         if value_key not in self.recorded:
             self.recorded.add(value_key)
             self._new_keys.add(value_key)
-        self.recorder.record(value_key, self.links.clock.wall(), value, self._stored)
+        wall = self.links.clock.wall()
+        dropped = self.recorder.record(value_key, wall, value, self._stored)
         self.links.stats.incr("history.samples")
-        if self.recorder.dropped:
-            self.links.stats.gauge("history.dropped", self.recorder.dropped)
+        if dropped:  # a counter of the shared stats: it goes on across restarts
+            self.links.stats.incr("history.dropped", dropped)
 
     def _last_value(self, fullname: str) -> float | None:
         """The device's `/value` as a sample: the last one seen, or (after a start,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Final
 
+from raspy.history.recorder import MAX_VALUE
 from raspy.history.time_ticks import tick_indices, time_ticks
 
 Point = Sequence[float]  # [t, avg, min, max]
@@ -26,7 +27,6 @@ MARGIN_BOTTOM: Final = 36
 MIN_WIDTH: Final = 160
 MIN_HEIGHT: Final = 100
 MAX_SIDE: Final = 4000
-MAX_VALUE: Final = 1e15  # beyond: not a reading (and spans would overflow)
 # epoch s a calendar date holds in any zone (years 2 to 5138): datetime fails beyond
 MIN_TIME_S: Final = -6.2e10
 MAX_TIME_S: Final = 1e11
@@ -41,6 +41,10 @@ DOT_RADIUS: Final = 3.5  # a lone point: seen at a glance, unlike a 4 px dash
 # a gap in the data wider than this many typical steps breaks the line
 GAP_STEPS: Final = 3.0
 _MAX_VALUE_TICKS: Final = 6
+_LABEL_CHARS: Final = 10  # what the left margin holds; longer: with an exponent
+# a spread below this (or 1e-9 of the values) is flat: the step of a smaller one
+# would underflow
+_MIN_SPREAD: Final = 1e-300
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +106,15 @@ class Chart:
 
 
 def _finite(points: Sequence[Point]) -> list[tuple[float, float, float, float]]:
-    """The drawable points, sorted: four finite numbers of a sane magnitude."""
+    """The drawable points, sorted: four finite numbers, within the recorder's
+    MAX_VALUE (what it keeps, it draws)."""
     kept = []
     for point in points:
         if len(point) < 4:
             continue
         t, avg, low, high = (float(v) for v in point[:4])
         if MIN_TIME_S < t < MAX_TIME_S and all(
-            abs(v) < MAX_VALUE for v in (avg, low, high)
+            abs(v) <= MAX_VALUE for v in (avg, low, high)
         ):
             kept.append((t, avg, min(low, avg, high), max(low, avg, high)))
     kept.sort()
@@ -143,11 +148,29 @@ def _value_step(span: float) -> float:
 
 def _value_text(value: float, step: float) -> str:
     """The tick's value with as many decimals as the step has (2.5 -> one,
-    2.5e-07 -> eight, 2e+06 -> none)."""
+    2.5e-07 -> eight, 2e+06 -> none); one wider than the margin (1e+16, 2e-12)
+    with an exponent and the digits the step needs, if that is shorter."""
     mantissa, _, exponent = f"{step:.6g}".partition("e")
     decimals = max(0, len(mantissa.partition(".")[2]) - int(exponent or 0))
     text = f"{value:.{decimals}f}"
-    return "0" if float(text) == 0 else text
+    if float(text) == 0:
+        return "0"
+    if len(text) > _LABEL_CHARS:
+        short = _exponent_text(value, step)
+        return short if len(short) < len(text) else text
+    return text
+
+
+def _exponent_text(value: float, step: float) -> str:
+    """The value as 1.02e+16, with the digits that tell ticks `step` apart, no
+    trailing zeros (2.5e+15, 5e+15, 7.5e+15, 1e+16)."""
+    step_digits, _, step_exponent = f"{step:.5e}".partition("e")
+    places = len(step_digits.rstrip("0").partition(".")[2])
+    places += int(f"{value:e}".partition("e")[2]) - int(step_exponent)
+    digits, _, exponent = f"{value:.{max(0, places)}e}".partition("e")
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return f"{digits}e{exponent}"
 
 
 def _value_range(
@@ -155,7 +178,8 @@ def _value_range(
 ) -> tuple[float, float]:
     low = min(p[2] for p in points)
     high = max(p[3] for p in points)
-    if high - low < 1e-9 * max(1.0, abs(high)):
+    # flat against the values' size: a tiny spread of tiny values gets its axis
+    if high - low <= max(1e-9 * max(abs(high), abs(low)), _MIN_SPREAD):
         pad = max(1.0, abs(high) * 0.05)
         return low - pad, high + pad
     pad = (high - low) * 0.05

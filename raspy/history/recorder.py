@@ -76,16 +76,18 @@ class Recorder:
         self._pending: dict[RowId, Bucket] = {}
         self.dropped = 0  # samples not finite, beyond MAX_VALUE, or older than a slot
 
-    def record(self, key: str, t: float, value: float, stored: Lookup) -> None:
+    def record(self, key: str, t: float, value: float, stored: Lookup) -> int:
         """Add one sample; `stored` is asked for a slot's row when the open bucket
         does not hold the sample's step (the raw tier: when it holds a later one):
         after a start (a bucket half-filled before a restart goes on where it was)
         and after the clock stepped back (the step's bucket goes on, also when the
         clock comes to it again, or a new one replaces an older lap; a slot holding
-        a newer step than the sample keeps it)."""
+        a newer step than the sample keeps it). Returns the drops of this sample (added
+        to `dropped` too)."""
         if not (math.isfinite(t) and math.isfinite(value) and abs(value) <= MAX_VALUE):
             self.dropped += 1
-            return
+            return 1
+        dropped = 0
         for tier in self.tiers:
             row = RowId(key, tier.step_s, tier.slot_of(t))
             start = tier.start_of(t)
@@ -96,7 +98,7 @@ class Recorder:
             if opened is None or opened > start or (opened < start and not tier.raw):
                 current = self._pending.get(row) or stored(row)
             if current is not None and tier.start_of(current.t) > start:
-                self.dropped += 1  # the slot holds a later step: the clock is behind
+                dropped += 1  # the slot holds a later step: the clock is behind
                 continue
             same_step = current is not None and tier.start_of(current.t) == start
             if tier.raw:  # the newest reading of the step, also one stamped
@@ -107,6 +109,8 @@ class Recorder:
                 bucket = Bucket.of(float(start), value)
             self._open[(key, tier.step_s)] = bucket
             self._pending[row] = bucket
+        self.dropped += dropped
+        return dropped
 
     def forget(self, key: str) -> set[RowId]:
         """Drop what is held of `key` (open buckets, rows not yet written): its

@@ -88,20 +88,44 @@ def tick_indices(low: float, high: float, step: float) -> range:
 
 
 def _clock_ticks(t_start: float, t_end: float, step: int, zone: tzinfo) -> list[Tick]:
-    """The multiples of `step` of the zone's wall clock within t_start..t_end."""
-    offset = _offset_s(t_start, zone)
-    ticks: list[Tick] = []
-    for index in tick_indices(t_start + offset, t_end + offset, step):
-        # the offset at the tick itself: after a clock change in the range (summer
-        # time) a tick stays on the zone's midnight, not an hour off, a day early;
-        # asked twice, so a midnight the change skips goes to the hour after it
-        local = index * step
-        tick = local - offset
-        for _ in range(2):
-            tick = local - _offset_s(tick, zone)
-        if t_start <= tick <= t_end:
-            ticks.append((tick, _clock_text(tick, step, zone)))
-    return ticks
+    """The multiples of `step` of the zone's wall clock within t_start..t_end. The
+    range is walked on the wall clock at the start's offset and at the end's, so
+    a clock change in it (summer time) leaves no stretch without ticks, and a
+    tick both walks reach is kept once."""
+    offsets = sorted({_offset_s(t_start, zone), _offset_s(t_end, zone)})
+    # a repeated stretch (autumn) long enough for a step has ticks of its own;
+    # else only its first pass (a day's tick once, not again an hour later)
+    twice = offsets[-1] - offsets[0] >= step
+    indices = {
+        index
+        for offset in offsets
+        for index in tick_indices(t_start + offset, t_end + offset, step)
+    }
+    ticks: dict[float, str] = {}
+    for index in sorted(indices):
+        for tick in _instants(index * step, offsets, zone, twice):
+            if t_start <= tick <= t_end and tick not in ticks:
+                ticks[tick] = _clock_text(tick, step, zone)
+    return sorted(ticks.items())
+
+
+def _instants(
+    local: float, offsets: list[float], zone: tzinfo, twice: bool
+) -> list[float]:
+    """The instants whose wall clock reads `local` (seconds from the local epoch):
+    one, or two in a repeated hour (the first only unless `twice`). A time the
+    change skips, or one of an offset neither end has, is asked of the zone: its
+    offset at the tick, asked twice, so a midnight the change skips goes to the
+    hour after it."""
+    found = sorted(
+        local - off for off in offsets if _offset_s(local - off, zone) == off
+    )
+    if found:
+        return found if twice else found[:1]
+    tick = local - offsets[0]
+    for _ in range(2):
+        tick = local - _offset_s(tick, zone)
+    return [tick]
 
 
 def _clock_text(t: float, step_s: int, zone: tzinfo) -> str:

@@ -68,8 +68,13 @@ class Recorder:
         self.stats = Stats()
         self.ref: pykka.ActorRef[Any] | None = None
 
-    def start(self, config: HistoryConfig = _CONFIG) -> None:
-        self.stats = Stats()  # this actor's counters only
+    def start(
+        self, config: HistoryConfig = _CONFIG, *, same_stats: bool = False
+    ) -> None:
+        """`same_stats`: the counters go on, as raspyd's do when it restarts the
+        recorder (a new Clone server); else this actor's counters only."""
+        if not same_stats:
+            self.stats = Stats()
         links = HistoryLinks(
             self.edge.ref,
             self.edge.outbox,
@@ -253,6 +258,25 @@ def test_history_survives_a_restart_and_buckets_go_on_where_they_were(
         [T0 + 25, 30.0, 30.0, 30.0],
     ]
     assert _points(recorder, T0 - 60, resolution="1m") == [[T0, 20.0, 10.0, 30.0]]
+
+
+def test_dropped_samples_are_counted_on_across_a_restart_of_the_recorder(
+    recorder: Recorder,
+) -> None:
+    """`history.dropped` was a gauge of the running recorder's own count: after a
+    restart (raspyd starts a new one with a new Clone server) it stood still, then
+    went back to count from 0. Each raw slot here holds a point an hour newer than
+    the sample (the raw tier keeps an hour): one drop before the restart, one after."""
+    recorder.publish(ATTIC, 10.0, T0 + 3605)
+    recorder.publish(ATTIC, 11.0, T0 + 3615)
+    recorder.clock.step_wall(-3600.0)  # NTP sets a clock that ran an hour ahead
+    recorder.publish(ATTIC, 12.0, T0 + 5)
+    assert recorder.stats.get("history.dropped") == 1
+    recorder.stop()
+    recorder.start(same_stats=True)
+    recorder.wait_logged(1)
+    recorder.publish(ATTIC, 13.0, T0 + 15)
+    assert recorder.stats.get("history.dropped") == 2
 
 
 def test_a_stored_bucket_that_began_before_since_is_answered_dated_at_since(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 import xml.etree.ElementTree as ET
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -168,6 +169,38 @@ def test_value_ticks_of_tiny_and_huge_steps_name_their_values() -> None:
     ]
 
 
+def test_values_the_recorder_keeps_are_drawn_with_labels_that_fit() -> None:
+    """The recorder keeps numbers up to 1e200; the chart took only those under
+    1e15 and said "no data" for a meter counting beyond."""
+    for scale in (1e16, 1e199):
+        points = [[_START + 60 * i, v, v, v] for i, v in enumerate((scale, 3 * scale))]
+        svg = svg_chart(points, title="t", unit="")
+        assert "no data" not in [t.text for t in _tags(svg, "text")]
+        assert len(_tags(svg, "polyline")) == 1
+        labels = [text for text, _ in _value_labels(svg)]
+        assert len(labels) >= 3
+        assert len(set(labels)) == len(labels)
+        assert all(len(text) <= 10 for text in labels), labels
+        assert [float(text) for text in labels] == sorted(float(t) for t in labels)
+        assert scale <= float(labels[-1]) <= 3.2 * scale
+
+
+def test_a_tiny_but_real_spread_gets_its_own_axis() -> None:
+    """Values spanning less than 1e-9 (a µA sensor in amperes) were drawn as a flat
+    line on an axis of -1..1; a spread is flat only against the values' size."""
+    tiny = [[_START + 60 * i, i * 1e-10, i * 1e-10, i * 1e-10] for i in range(10)]
+    labels = [
+        float(text) for text, _ in _value_labels(svg_chart(tiny, title="t", unit="A"))
+    ]
+    assert len(labels) >= 3
+    assert -1e-10 <= labels[0] < labels[-1] <= 1e-9
+    flat = [[_START + 60 * i, 1e14 + 1, 1e14 + 1, 1e14 + 1] for i in range(3)]
+    labels = [
+        float(text) for text, _ in _value_labels(svg_chart(flat, title="t", unit=""))
+    ]
+    assert labels[0] < 1e14 + 1 < labels[-1]
+
+
 def test_svg_chart_of_text_no_utf8_holds_is_still_utf8() -> None:
     """`raspy history --unit` typed in a Latin-1 terminal: Python reads the byte
     0xb0 of its ° as the lone surrogate U+DCB0, which no UTF-8 encodes, so the
@@ -193,6 +226,36 @@ def test_a_week_across_a_clock_change_has_its_ticks_on_the_zones_midnights() -> 
     for day, text in zip(range(22, 29), dates, strict=True):
         at = start + (float(text.attrib["x"]) - 64) / (800 - 16 - 64) * width_s
         assert abs(at - datetime(2026, 10, day, tzinfo=zone).timestamp()) < 120
+
+
+@pytest.mark.parametrize(
+    ("start", "span", "clock"),
+    [
+        # Berlin skips 02:00..03:00 on 2026-03-29 (01:00 UTC): ticks stopped at
+        # 03:45, the local range worked out with the offset of the chart's start,
+        # and the last hour had none (03:00..03:30 came twice instead)
+        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC).timestamp(), 7200, "01:30 01:45 "
+         "03:00 03:15 03:30 03:45 04:00 04:15 04:30"),
+        # and lives 02:00..03:00 twice on 2026-10-25 (from 01:00 UTC): the
+        # repeated hour had no ticks of its own
+        (datetime(2026, 10, 25, 0, 0, tzinfo=UTC).timestamp(), 7200, "02:00 02:15 "
+         "02:30 02:45 02:00 02:15 02:30 02:45 03:00"),
+        # a chart shorter than the change: a minute's ticks on both sides of it
+        (datetime(2026, 10, 25, 0, 56, tzinfo=UTC).timestamp(), 480, "02:56 02:57 "
+         "02:58 02:59 02:00 02:01 02:02 02:03 02:04"),
+        (datetime(2026, 3, 29, 0, 56, tzinfo=UTC).timestamp(), 480, "01:56 01:57 "
+         "01:58 01:59 03:00 03:01 03:02 03:03 03:04"),
+    ],
+    ids=["spring", "autumn", "autumn-minutes", "spring-minutes"],
+)  # fmt: skip
+def test_a_short_chart_across_a_clock_change_has_ticks_all_along(
+    start: float, span: float, clock: str
+) -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    ticks = time_ticks(start, start + span, zone)
+    assert " ".join(text for _, text in ticks) == clock
+    times = [t for t, _ in ticks]
+    assert times == [start + span / 8 * i for i in range(9)]  # even, in order
 
 
 def _x_time(label: ET.Element, start: float, end: float, width: int = 800) -> float:
