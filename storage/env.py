@@ -94,8 +94,10 @@ class Environment:
         """A reader's handles of the tables that exist, opened in read txn `txn`:
         LMDB looks their names up in that txn's main tree, the one its walk checked
         (begin_walked). A handle opened in a read txn ends with it (py-lmdb resets a
-        read txn, never commits it), so each read txn opens its own; in Table
-        order, so that overlapping ones put each name in the same slot."""
+        read txn, never commits it), so each read txn opens its own, in Table order.
+        For single-threaded readers with txns that do not overlap (raspy-kv): two
+        overlapping ones share LMDB's handle slots, which holds only while every
+        table keeps LMDB's default key order and flags."""
         if self.writable:
             return self._dbs
         found: dict[Table, Any] = {}
@@ -115,9 +117,6 @@ class Environment:
         """Make every named database that is missing (writers only), in one txn."""
         if len(self._dbs) < len(Table):
             self._open_tables(create=True)
-
-    def db(self, table: Table) -> Any:
-        return self._dbs.get(table)
 
     def handles(self) -> dict[Table, Any]:
         return self._dbs
@@ -297,12 +296,12 @@ class Environment:
         max_bytes = self.max_bytes
         current = self.map_size
         if current >= max_bytes:
-            if self.reader_check():  # a dead reader's snapshot held the room: retry
-                return
             try:
+                if self.reader_check():  # a dead reader's snapshot held the room:
+                    return  # the write is tried again
                 pinned = pins.blame(self.pinning_readers())
-            except lmdb.Error:  # the error is said all the same, without them
-                pinned = ""
+            except Exception:  # noqa: BLE001  # a failed write says it is full all the
+                pinned = ""  # same: reading the readers never changes what it raises
             raise StoreFullError(
                 f"store in {self.path} is full: the map reached its maximum of "
                 f"{max_bytes // _MB} MB (store.map_size_max_mb){pinned}"
