@@ -1,0 +1,201 @@
+"""The web face as a household sees it, in a real Chromium (Debian's `chromium`
+driven by Playwright, as tests/e2e/test_web_browser.py) against one real raspyd:
+names that wrap between words at phone width, a network failure said in words, a
+disabled scenario's Run, the Record note, a control's value set elsewhere, and a
+comma decimal typed in a German browser.
+
+Screenshots go to the pytest tmp dir (`shots`), to be looked at.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route
+from support.chromium import chromium, new_web_token
+from support.daemon import Daemon, hostname
+from support.net import free_port_base
+from support.wait import wait_until
+
+SCENARIO = """name: hall-sunset
+description: The hall's light at dusk
+triggers:
+  - event: /event/hall/evening
+actions:
+  - event: /event/hall/dimmed
+    value: 30
+"""
+CONFIG = """
+[devices]
+fake_enabled = true
+
+[[devices.fake]]
+name = "living"
+oid = "sensor.temperature"
+friendly_name = "Temperatur am Fenster"
+poll_interval_s = 10.0
+
+[[devices.fake]]
+name = "tv"
+oid = "media.tv"
+poll_interval_s = 600.0
+
+[[devices.fake]]
+name = "lamp"
+oid = "switch"
+poll_interval_s = 10.0
+
+[core]
+enabled = true
+timezone = "UTC"
+preload_dir = "{scenarios}"
+
+[[controls]]
+key = "/house/living/setpoint"
+label = "Living room"
+kind = "number"
+min = 15
+max = 25
+step = 0.5
+unit = "°C"
+initial = 20
+
+[[controls]]
+key = "/house/mode"
+label = "House mode"
+kind = "choice"
+options = ["home", "away", "night", "holiday"]
+initial = "home"
+
+[http]
+enabled = true
+"""
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SETPOINT = 'li.control[data-control-key="/house/living/setpoint"]'
+MODE = 'li.control[data-control-key="/house/mode"]'
+NO_ANSWER = "No answer from the hub: check the connection and try again."
+# each word of an element's text: on how many lines it is drawn (1: not broken)
+WORD_LINES = """el => {
+    const text = el.firstChild;
+    const out = [];
+    let at = 0;
+    for (const word of text.data.split(" ")) {
+        const range = document.createRange();
+        range.setStart(text, at);
+        range.setEnd(text, at + word.length);
+        const tops = new Set(Array.from(range.getClientRects(), r => Math.round(r.top)));
+        out.push([word, tops.size]);
+        at += word.length + 1;
+    }
+    return out;
+}"""
+pytestmark = pytest.mark.timeout(180)
+
+
+class Hub:
+    def __init__(self, daemon: Daemon, token: str, shots: Path) -> None:
+        self.daemon = daemon
+        self.token = token
+        self.shots = shots
+        self.base = f"http://127.0.0.1:{daemon.port_base + 4}"
+
+    def kv(self, *args: str, check: bool = True) -> str:
+        """raspy-kv against this hub: its output (it must succeed, if `check`)."""
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "raspy.cli.kv",
+                *args,
+                "--server",
+                f"127.0.0.1:{self.daemon.port_base}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=check,
+        ).stdout
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    data_dir = tmp_path_factory.mktemp("polish") / "data"
+    token = new_web_token(data_dir)
+    scenarios = tmp_path_factory.mktemp("scenarios")
+    (scenarios / "hall-sunset.yaml").write_text(SCENARIO)
+    config = CONFIG.replace("{scenarios}", str(scenarios))
+    daemon = Daemon(data_dir, port_base=free_port_base(5), config_text=config)
+    try:
+        yield Hub(daemon.start(timeout_s=30), token, tmp_path_factory.mktemp("shots"))
+    finally:
+        daemon.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def _logged_in(browser: Browser, hub: Hub, **context: Any) -> Page:
+    def ready() -> bool:
+        try:
+            page.goto(f"{hub.base}/login")
+        except Exception:  # noqa: BLE001  # not listening yet: tried again
+            return False
+        return True
+
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(15_000)
+    wait_until(ready, what="the web face to listen", timeout_s=15)
+    page.fill("#secret", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub.base}/")
+    return page
+
+
+def _shot(page: Page, hub: Hub, name: str) -> None:
+    """A screenshot, its bytes written here: a path= would start Playwright's
+    executor threads, which outlive the test."""
+    (hub.shots / name).write_bytes(page.screenshot(full_page=True))
+
+
+def _device(fullname: str) -> str:
+    return f'li.device:has(> a.name[href="/device/{fullname}"])'
+
+
+def test_at_phone_width_names_wrap_between_words_beside_a_long_value(
+    browser: Browser, hub: Hub
+) -> None:
+    """`word-break: break-all` drew "Temperatur a / m Fenster", and a long text
+    value squeezed its device's name to "tv.cha / nnel"."""
+    host = hostname()
+    long_text = "Tagesschau in 100 Sekunden – Nachrichten aus aller Welt"
+    channel_key = f"/device/{host}.fake.tv.channel/value"
+    # written over the device's own first value, which it keeps (polled rarely)
+    wait_until(lambda: hub.kv("get", channel_key, check=False) == "1\n", what="the channel's value")
+    hub.kv("set", channel_key, f'"{long_text}"')
+    page = _logged_in(browser, hub, viewport=PHONE)
+    living, channel = _device(f"{host}.fake.living"), _device(f"{host}.fake.tv.channel")
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s).textContent === t",
+        arg=[f"{channel} .value", long_text],
+    )
+    _shot(page, hub, "phone-devices.png")
+    living_words = page.eval_on_selector(f"{living} a.name", WORD_LINES)
+    channel_words = page.eval_on_selector(f"{channel} a.name", WORD_LINES)
+    share = page.eval_on_selector(
+        channel,
+        "li => li.querySelector('a.name').getBoundingClientRect().width"
+        " / li.clientWidth",
+    )
+    page.context.close()
+    assert living_words == [["Temperatur", 1], ["am", 1], ["Fenster", 1]]
+    assert channel_words == [["tv.channel", 1]]
+    assert share >= 0.35
