@@ -199,3 +199,27 @@ def test_at_phone_width_names_wrap_between_words_beside_a_long_value(
     assert living_words == [["Temperatur", 1], ["am", 1], ["Fenster", 1]]
     assert channel_words == [["tv.channel", 1]]
     assert share >= 0.35
+
+
+def test_a_network_failure_is_said_in_words(browser: Browser, hub: Hub) -> None:
+    """A switch or a control whose request never reached the hub said the
+    browser's "Failed to fetch"."""
+    page = _logged_in(browser, hub, viewport=DESKTOP)
+
+    def cut(route: Route) -> None:
+        route.abort("internetdisconnected")
+
+    page.route("**/api/device", cut)
+    page.route("**/api/control", cut)
+    lamp = _device(f"{hostname()}.fake.lamp")
+    page.click(f"{lamp} button.switch")
+    page.wait_for_function(
+        "s => document.querySelector(s).textContent !== ''", arg=f"{lamp} .error"
+    )
+    page.click(f"{MODE} button.choice[value=away]")
+    page.wait_for_function(
+        "s => document.querySelector(s).textContent !== ''", arg=f"{MODE} .error"
+    )
+    said = [page.text_content(f"{lamp} .error"), page.text_content(f"{MODE} .error")]
+    page.context.close()
+    assert said == [NO_ANSWER, NO_ANSWER]

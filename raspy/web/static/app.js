@@ -158,6 +158,11 @@
     });
   }
 
+  // fetch's own failure (offline, the hub down, the Wi-Fi gone): the browser's
+  // words ("Failed to fetch", "NetworkError when…") tell a household nothing
+  const NO_ANSWER = "No answer from the hub: check the connection and try again.";
+  function unreachable() { throw new Error(NO_ANSWER); }
+
   function errorBox(el) {
     const item = el.closest("li, p");
     return item ? item.querySelector(".error") : null;
@@ -234,7 +239,7 @@
         if (answer.pending && typeof answer.pending === "object") showPending(el, answer.pending);
         if (typeof answer.log === "boolean") el.setAttribute("aria-checked", String(answer.log));
       });
-    }).catch(function (error) {
+    }, unreachable).catch(function (error) {
       if (box) box.textContent = String(error.message || error);
       // a slider whose move failed (offline, refused) goes back to the device's level
       if (el.classList.contains("dimmer")) el.value = el.dataset.level || el.defaultValue;
@@ -268,7 +273,7 @@
         applyControl(reply.key, reply.value);
         markControl(reply.key, null);  // checked by the server: it fits
       });
-    }).catch(function (error) {
+    }, unreachable).catch(function (error) {
       box.textContent = String(error.message || error);
     });
   });
