@@ -48,11 +48,18 @@ def remember(store: dict[str, T], backend: Backend, session: Session, value: T) 
 
 
 def flash(
-    backend: Backend, session: Session, message: str, *, saved: bool = False
+    backend: Backend,
+    session: Session,
+    message: str,
+    *,
+    saved: bool = False,
+    error: bool | None = None,
 ) -> None:
     """The outcome of a button, shown once above the next page of `session`;
-    `saved`: the editor's Save stored its text (the notice marked for app.js)."""
-    remember(backend.flashes, backend, session, html.Flash(message[:300], saved))
+    `saved`: the editor's Save stored its text (the notice marked for app.js);
+    `error`: shown as one (by default, a message that starts with "failed")."""
+    bad = message.startswith("failed") if error is None else error
+    remember(backend.flashes, backend, session, html.Flash(message[:300], saved, bad))
 
 
 async def scenario_service(backend: Backend) -> str:
@@ -104,20 +111,43 @@ async def scenario_action(
         reply = reply if isinstance(reply, dict) else {}
         if frames[:1] != [b"200"]:
             raise ReplyError(service, str(reply.get("error", "refused")))
-        if reply.get("not_started"):
-            message = f"{action}: {name} not started: {reply['not_started']}"
-        elif isinstance(reply.get("queued"), int):
-            message = f"{action}: {name} queued ({reply['queued']} waiting)"
-        elif isinstance(reply.get("failed"), str):  # this run, over at once
-            message = f"failed: {action} {name}: {reply['failed']}"
-        elif action == "run" and not reply.get("done"):  # it goes on (or: older hub)
-            message = f"{action}: {name} started"
-        else:
-            message = f"{action}: {name} done"
-    except (forms.FormError, ReplyError, ValueError) as exc:
-        message = f"failed: {action} {name}: {exc}"
-    flash(backend, session, message)
+        message, error = outcome(action, name, reply)
+    except ReplyError as exc:
+        message, error = refusal(action, name, exc.detail), True
+    except (forms.FormError, ValueError) as exc:
+        message, error = refusal(action, name, str(exc)), True
+    flash(backend, session, message, error=error)
     # the buttons of a scenario's own page bring the user back to it
     back = request.query_params.get("back") == "page"
     target = pages.scenario_href(name) if back else "/scenarios"
     return RedirectResponse(target, status_code=303)
+
+
+def outcome(action: str, name: str, reply: dict[str, object]) -> tuple[str, bool]:
+    """What a button did, as a sentence (and whether it is bad news), from the
+    core's 200 reply; the service's name is no word of the household's."""
+    if reply.get("not_started"):
+        return f"{name} did not start: {reply['not_started']}", False
+    if isinstance(reply.get("queued"), int):
+        return f"{name} queued ({reply['queued']} waiting)", False
+    if isinstance(reply.get("failed"), str):  # this run, over at once
+        return f"{name} failed: {reply['failed']}", True
+    if action == "run":  # it goes on (or: an older hub), or it is over already
+        return (
+            (f"{name} done", False) if reply.get("done") else (f"{name} started", False)
+        )
+    if action == "enable" and reply.get("not_running"):
+        return f"{name} enabled, but it does not run: {reply['not_running']}", True
+    done = {"enable": "enabled", "disable": "disabled"}
+    return f"{name} {done.get(action, action + ' done')}", False
+
+
+def refusal(action: str, name: str, reason: str) -> str:
+    """A button the core refused: a disabled scenario's Run says what to do."""
+    for state, advice in (
+        ("disabled", "enable it to run it"),
+        ("error", "its text does not load: edit it"),
+    ):
+        if reason == f"scenario {name} is {state}":
+            return f"{name} is {state}: {advice}"
+    return f"{name}: {action} refused: {reason}"

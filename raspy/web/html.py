@@ -94,19 +94,19 @@ def notice(text: str, *, error: bool = False, saved: bool = False) -> str:
 @dataclass(frozen=True, slots=True)
 class Flash:
     """The outcome of a button, shown once above the next page; `saved`: a Save
-    of the editor stored its text (or found it stored unchanged)."""
+    of the editor stored its text (or found it stored unchanged); `error`: it
+    failed (shown in red)."""
 
     message: str
     saved: bool = False
+    error: bool = False
 
 
 def flashed(flash: Flash | None, body: str) -> str:
     """The outcome of the last button pressed, above the page."""
     if flash is None or not flash.message:
         return body
-    message = flash.message
-    said = notice(message, error=message.startswith("failed"), saved=flash.saved)
-    return said + body
+    return notice(flash.message, error=flash.error, saved=flash.saved) + body
 
 
 def page(

@@ -278,8 +278,19 @@ def _scenario_card(
         f"{esc(show_time(row.last_error_at, now, zone))}</time></dd>"
         f"{_last_skip(row, now, zone)}"
         "</dl>"
-        f'<div class="actions">{toggle}'
-        f"{post_button(f'{base}/run{back}', 'Run', csrf)}</div></li>"
+        f'<div class="actions">{toggle}{_run_button(row, f"{base}/run{back}", csrf)}'
+        "</div></li>"
+    )
+
+
+def _run_button(row: ScenarioRow, action: str, csrf: str) -> str:
+    """Run; for a disabled scenario, which the core would refuse to run, a Run
+    that cannot be pressed and what to do instead."""
+    if row.enabled:
+        return post_button(action, "Run", csrf)
+    return (
+        '<button type="button" disabled>Run</button> '
+        '<span class="why">Enable it to run it.</span>'
     )
 
 

@@ -795,8 +795,8 @@ def test_a_scenario_is_disabled_and_enabled_again_from_its_page(
     after_enable = page.text_content("p.notice")
     page.context.close()
     assert (after_disable, after_enable) == (
-        ("disable: frost-lamp done", "disabled"),
-        "enable: frost-lamp done",
+        ("frost-lamp disabled", "disabled"),
+        "frost-lamp enabled",
     )
 
 
@@ -826,8 +826,8 @@ def test_run_pressed_while_a_single_scenario_runs_says_it_did_not_start(
         _scenario_request(hub, action="stop", name="slow-run")
         _scenario_request(hub, action="delete", name="slow-run")
     assert notices == [
-        "run: slow-run started",
-        "run: slow-run not started: a run is under way (mode single)",
+        "slow-run started",
+        "slow-run did not start: a run is under way (mode single)",
     ]
 
 
@@ -1021,7 +1021,7 @@ def test_a_scenario_s_own_page_shows_what_its_last_run_did_and_its_document(
         0,
         True,
     )
-    assert notice == (own, "run: web-traced done")
+    assert notice == (own, "web-traced done")
     assert [line.split(" ", 1)[1] for line in lines] == [
         "set /web/traced = 42",
         "log info: traced run",

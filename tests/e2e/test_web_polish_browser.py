@@ -223,3 +223,27 @@ def test_a_network_failure_is_said_in_words(browser: Browser, hub: Hub) -> None:
     said = [page.text_content(f"{lamp} .error"), page.text_content(f"{MODE} .error")]
     page.context.close()
     assert said == [NO_ANSWER, NO_ANSWER]
+
+
+def test_a_disabled_scenario_offers_no_run_and_the_outcomes_are_sentences(
+    browser: Browser, hub: Hub
+) -> None:
+    page = _logged_in(browser, hub, viewport=PHONE)
+    page.goto(f"{hub.base}/scenarios/hall-sunset")
+    page.click("li.scenario button:text-is('Disable')")
+    page.wait_for_selector("p.notice")
+    flashed = page.text_content("p.notice")
+    _shot(page, hub, "phone-scenario-disabled.png")
+    run = page.locator("li.scenario .actions button:text-is('Run')")
+    run_disabled = run.is_disabled()
+    why = page.locator("li.scenario .actions .why").all_text_contents()
+    page.click("li.scenario button:text-is('Enable')")
+    page.wait_for_selector("li.scenario .actions button:text-is('Disable')")
+    enabled = page.text_content("p.notice")
+    page.context.close()
+    assert (flashed, run_disabled, why) == (
+        "hall-sunset disabled",
+        True,
+        ["Enable it to run it."],
+    )
+    assert enabled == "hall-sunset enabled"

@@ -627,7 +627,7 @@ def test_the_page_after_a_save_is_marked_saved_for_the_draft(lamp: Browser) -> N
         '<p class="notice" role="status" data-saved>No change: nothing saved</p>'
         in unchanged
     )
-    assert '<p class="notice" role="status">disable: lamp done</p>' in disabled
+    assert '<p class="notice" role="status">lamp disabled</p>' in disabled
 
 
 def test_the_run_button_says_how_a_run_over_at_once_ended(browser: Browser) -> None:
@@ -648,7 +648,7 @@ def test_the_run_button_says_how_a_run_over_at_once_ended(browser: Browser) -> N
     finally:
         for name in ("broken", "slow", "quick"):
             _delete(browser, name)
-    assert "failed: run broken: " in notices[0]
+    assert '<p class="notice error" role="alert">broken failed: ' in notices[0]
     assert "&#x27;+&#x27; needs a number" in notices[0]
-    assert "run: slow started" in notices[1]
-    assert "run: quick done" in notices[2]
+    assert "slow started" in notices[1]
+    assert "quick done" in notices[2]

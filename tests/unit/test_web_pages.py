@@ -196,6 +196,52 @@ def test_a_scenario_card_links_its_page_whose_buttons_come_back_to_it() -> None:
     assert "No run has ended since raspyd started." in own
 
 
+def test_a_disabled_scenario_s_run_cannot_be_pressed_and_says_why() -> None:
+    """A disabled scenario offered Run, which the core refused as "failed: run
+    hall-sunset: vm.core.scenario: scenario hall-sunset is disabled"."""
+    off = ScenarioRow("hall-sunset", "", False, "disabled", None, 0, "")
+    listed = pages.scenarios_body([off], "c", NOW)
+    own = pages.scenario_body(ScenarioDetail(off, "single", [], "name: x\n"), "c", NOW)
+    for body in (listed, own):
+        assert "/run\"" not in body and "/run?" not in body
+        assert (
+            '<button type="button" disabled>Run</button> '
+            '<span class="why">Enable it to run it.</span>'
+        ) in body
+        assert "/enable" in body
+
+
+def test_a_scenario_button_s_outcome_is_a_sentence_without_the_service() -> None:
+    from raspy.actors.web.scenarios import outcome, refusal
+
+    name = "hall-sunset"
+    assert outcome("run", name, {"name": name, "state": "running"}) == (
+        "hall-sunset started",
+        False,
+    )
+    assert outcome("run", name, {"done": True}) == ("hall-sunset done", False)
+    assert outcome("run", name, {"failed": "'+' needs a number"}) == (
+        "hall-sunset failed: '+' needs a number",
+        True,
+    )
+    assert outcome("run", name, {"not_started": "a run is under way (mode single)"})[
+        0
+    ] == ("hall-sunset did not start: a run is under way (mode single)")
+    assert outcome("run", name, {"queued": 2}) == ("hall-sunset queued (2 waiting)", False)
+    assert outcome("disable", name, {"state": "disabled"}) == ("hall-sunset disabled", False)
+    assert outcome("enable", name, {"state": "idle"}) == ("hall-sunset enabled", False)
+    assert outcome("enable", name, {"not_running": "line 3: bad"}) == (
+        "hall-sunset enabled, but it does not run: line 3: bad",
+        True,
+    )
+    assert refusal("run", name, "scenario hall-sunset is disabled") == (
+        "hall-sunset is disabled: enable it to run it"
+    )
+    assert refusal("run", name, "no scenario named 'hall-sunset'") == (
+        "hall-sunset: run refused: no scenario named 'hall-sunset'"
+    )
+
+
 def test_a_scenario_s_page_shows_how_far_its_run_under_way_has_come() -> None:
     """A run in a wait of ten minutes showed `running` and "No run has ended":
     not what it waits for, which `raspy scenario show` prints."""
