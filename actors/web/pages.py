@@ -185,9 +185,7 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
     drawn once); the page only says when there is no history service."""
     service = f"{backend.hostname}.logger.history"
     if not row.logged:  # no chart to fetch: it would be a broken image
-        return pages.Graph(
-            span, problem="No history recorded: set log = true for this device."
-        )
+        return pages.Graph(span, problem=pages.NOT_RECORDED, unrecorded=True)
     try:
         if not await backend.available(service):
             return pages.Graph(span, problem="History is off: enable [history].")

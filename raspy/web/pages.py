@@ -142,6 +142,11 @@ class Graph:
     span: str
     problem: str = ""
     unit: str = ""
+    unrecorded: bool = False  # the problem is the device's log off (app.js clears it)
+
+
+# the Record switch is on the same page, below the graph: it says which to turn on
+NOT_RECORDED: Final = "Not recorded yet: turn on Record below."
 
 
 def chart_href(fullname: str, span: str, width: int, unit: str, kind: str = "") -> str:
@@ -178,6 +183,10 @@ def device_body(row: DeviceRow, graph: Graph, now: float, zone: tzinfo = UTC) ->
         for span in RANGES
     )
     chart = notice(graph.problem) if graph.problem else _picture(row, graph)
+    if graph.unrecorded:  # gone once Record is on (app.js)
+        chart = (
+            f'<p class="notice" role="status" data-unrecorded>{esc(graph.problem)}</p>'
+        )
     record = (
         f'<button type="button" class="switch" role="switch" data-action="log" '
         f'aria-checked="{"true" if row.logged else "false"}" '

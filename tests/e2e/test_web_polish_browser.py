@@ -247,3 +247,18 @@ def test_a_disabled_scenario_offers_no_run_and_the_outcomes_are_sentences(
         ["Enable it to run it."],
     )
     assert enabled == "hall-sunset enabled"
+
+
+def test_the_record_note_goes_when_recording_is_turned_on(
+    browser: Browser, hub: Hub
+) -> None:
+    page = _logged_in(browser, hub, viewport=DESKTOP)
+    page.goto(f"{hub.base}/device/{hostname()}.fake.lamp")
+    before = page.text_content("figure.chart")
+    page.click("p.record button.switch")
+    page.wait_for_selector('p.record button.switch[aria-checked="true"]')
+    page.wait_for_selector("figure.chart .notice", state="detached")
+    page.click("p.record button.switch")  # as it was, for the other tests
+    page.wait_for_selector('p.record button.switch[aria-checked="false"]')
+    page.context.close()
+    assert before == "Not recorded yet: turn on Record below."

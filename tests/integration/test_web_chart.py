@@ -124,7 +124,7 @@ def test_a_device_that_records_nothing_gets_a_note_not_a_broken_chart(
         return pages[-1].status == 200
 
     wait_until(served, what="the cellar's page")
-    assert "No history recorded: set log = true for this device." in pages[-1].body
+    assert "Not recorded yet: turn on Record below." in pages[-1].body
     assert "chart.svg" not in pages[-1].body
 
 

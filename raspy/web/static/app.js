@@ -237,7 +237,11 @@
           apply(el.dataset.key, answer.reading.value);
         }
         if (answer.pending && typeof answer.pending === "object") showPending(el, answer.pending);
-        if (typeof answer.log === "boolean") el.setAttribute("aria-checked", String(answer.log));
+        if (typeof answer.log === "boolean") {
+          el.setAttribute("aria-checked", String(answer.log));
+          // the note that asked for it, above, is done with
+          if (answer.log) document.querySelectorAll("[data-unrecorded]").forEach(function (note) { note.remove(); });
+        }
       });
     }, unreachable).catch(function (error) {
       if (box) box.textContent = String(error.message || error);
