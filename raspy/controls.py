@@ -167,6 +167,46 @@ def breaks(control: Control, value: JsonValue) -> str | None:
             return _text_breaks(control, value)
 
 
+def set_elsewhere(control: Control, value: JsonValue) -> str | None:
+    """Why a value found in the tree does not fit, as the web page says it under
+    the control (breaks() speaks to the config's author): `Set elsewhere to
+    "party", which is not one of the choices` (the buttons show them). None: it
+    fits."""
+    reason = breaks(control, value)
+    if reason is None:
+        return None
+    said = shown(value)
+    match control.kind:
+        case "choice":
+            why = "is not one of the choices"
+        case "switch":
+            why = "is neither on nor off"
+        case "number" if _finite(value):
+            # "40 is above the maximum, 25": the number as the check read it
+            said, why = reason.split(" ", 1)
+        case "number":
+            why = "is not a number"
+        case _ if not isinstance(value, str):
+            why = "is not a text"
+        case _ if len(value) > control.max_length:
+            return (
+                f"Set elsewhere to a text of {len(value)} characters, more than "
+                f"the {control.max_length} it takes"
+            )
+        case _:
+            # "the text holds '\\n', a control character"
+            return "Set elsewhere to a text that " + reason.removeprefix("the text ")
+    return f"Set elsewhere to {said}, which {why}"
+
+
+def _finite(value: JsonValue) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and Decimal(str(value)).is_finite()
+    )
+
+
 def _text_breaks(control: Control, value: JsonValue) -> str | None:
     if not isinstance(value, str):
         return f"{_value_text(value)} is not a text"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, cast
 
 from raspy.control_tables import MAX_TEXT_CHARS
-from raspy.controls import Control, as_input, breaks
+from raspy.controls import Control, as_input, set_elsewhere
 from raspy.devices.template import JsonValue
 from raspy.web.forms import MAX_FORM_BYTES
 from raspy.web.html import esc, hidden_csrf, notice, show_value
@@ -68,8 +68,13 @@ def _item(
     control: Control, value: JsonValue, csrf: str, refusal: str, sent: str | None
 ) -> str:
     key = esc(control.key)
-    bad = None if value is None else breaks(control, value)
-    unit = f' <span class="unit">{esc(control.unit)}</span>' if control.unit else ""
+    bad = None if value is None else set_elsewhere(control, value)
+    # a unit only beside a number: "warm °C" read as if it were one
+    unit = (
+        f' <span class="unit"{"" if _is_number(value) else " hidden"}>{esc(control.unit)}</span>'
+        if control.unit
+        else ""
+    )
     return (
         f'<li class="device control{" bad" if bad else ""}" data-control-key="{key}" '
         f'data-kind="{esc(control.kind)}">'
@@ -80,17 +85,25 @@ def _item(
         f'<form method="post" action="/controls" class="control-form" novalidate>'
         f'{hidden_csrf(csrf)}<input type="hidden" name="key" value="{key}">'
         f"{_widget(control, value, sent)}</form>"
-        f'<span class="bad-value">{esc(f"value in the tree: {bad}" if bad else "")}'
-        "</span>"
+        f'<span class="bad-value">{esc(bad or "")}</span>'
         f'<span class="error" role="alert">{esc(refusal)}</span></li>'
     )
+
+
+def _is_number(value: JsonValue) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _widget(control: Control, value: JsonValue, sent: str | None) -> str:
     """The form's fields for the kind: each is a submit of its own or has Set; a
     field shows `sent` when there is one (a refused POST's text)."""
     label = esc(control.label)
-    current = esc(as_input(control, value) if sent is None else sent)
+    if sent is not None:
+        current = esc(sent)
+    elif control.kind == "number" and not _is_number(value):
+        current = ""  # "warm" is no number to start from
+    else:
+        current = esc(as_input(control, value))
     match control.kind:
         case "switch":
             on = value is True

@@ -6,8 +6,9 @@ A slow browser never grows memory: its pending changes are coalesced per key (th
 latest value wins), so a client holds at most one entry per key it may see.
 
 A batch is a `kv` event (key -> value) and, when a control's key (raspy.controls)
-is in it, a `control` event after it: key -> why its value breaks the control
-(None: it fits), said by the server's `breaks()`, which app.js shows as it is.
+is in it, a `control` event after it: key -> why its value does not fit the control
+(None: it fits), said by the server's `set_elsewhere()`, which app.js shows as it
+is.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from raspy import json_text
-from raspy.controls import Control, breaks
+from raspy.controls import Control, set_elsewhere
 from raspy.devices.reading import DEVICE_TREE
 from raspy.devices.template import JsonValue
 
@@ -125,7 +126,7 @@ class LiveHub:
         control = self._controls.get(key)
         if control is None:
             return None
-        reason = None if value is None else breaks(control, value)
+        reason = None if value is None else set_elsewhere(control, value)
         text = json.dumps(key, ensure_ascii=False) + ":" + json.dumps(reason)
         self._notes[key] = text
         return text

@@ -223,5 +223,5 @@ def test_a_live_value_is_marked_with_the_servers_reason_only(
     typed = page.input_value(f"{NOTE} input[name=value]")
     same = page.evaluate("window.sameDocument === true")
     page.context.close()
-    assert marked == "value in the tree: the text holds '\\n', a control character"
+    assert marked == "Set elsewhere to a text that holds '\\n', a control character"
     assert (note, typed, same) == ("", emoji, True)

@@ -262,3 +262,49 @@ def test_the_record_note_goes_when_recording_is_turned_on(
     page.wait_for_selector('p.record button.switch[aria-checked="false"]')
     page.context.close()
     assert before == "Not recorded yet: turn on Record below."
+
+
+def test_a_value_set_elsewhere_is_said_plainly_and_leaves_the_field(
+    browser: Browser, hub: Hub
+) -> None:
+    """A setpoint written as "warm" read "warm °C", went into the number field (a
+    console warning) and was said as "value in the tree: …"."""
+    page = _logged_in(browser, hub, viewport=PHONE)
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text))
+    hub.kv("set", "/house/living/setpoint", '"warm"')
+    hub.kv("set", "/house/mode", '"party"')
+    page.wait_for_selector(f"{SETPOINT}.bad")
+    page.wait_for_selector(f"{MODE}.bad")
+    notes = [
+        page.text_content(f"{SETPOINT} .bad-value"),
+        page.text_content(f"{MODE} .bad-value"),
+    ]
+    field = page.input_value(f"{SETPOINT} input[name=value]")
+    unit_shown = page.is_visible(f"{SETPOINT} .unit")
+    boxes = page.eval_on_selector_all(
+        f"{MODE} button.choice",
+        "bs => bs.map(b => [b.getBoundingClientRect().left,"
+        " b.getBoundingClientRect().right, b.getBoundingClientRect().top])",
+    )
+    _shot(page, hub, "phone-controls-elsewhere.png")
+    # the page loaded now says the same
+    page.reload()
+    reloaded = page.text_content(f"{SETPOINT} .bad-value")
+    reloaded_unit = page.is_visible(f"{SETPOINT} .unit")
+    hub.kv("set", "/house/living/setpoint", "20")
+    hub.kv("set", "/house/mode", '"home"')
+    page.context.close()
+    assert notes == [
+        'Set elsewhere to "warm", which is not a number',
+        'Set elsewhere to "party", which is not one of the choices',
+    ]
+    assert (field, unit_shown, warnings) == ("20", False, [])
+    assert (reloaded, reloaded_unit) == (notes[0], False)
+    # the mode's buttons on one line do not touch
+    gaps = [
+        right[0] - left[1]
+        for left, right in zip(boxes, boxes[1:], strict=False)
+        if left[2] == right[2]
+    ]
+    assert gaps and min(gaps) >= 4

@@ -169,8 +169,7 @@ def test_a_value_that_breaks_its_control_is_shown_marked(tmp_path: Path) -> None
         shown = wait_until(item, what="the mode holiday on the page")
     assert '<span class="control-value">holiday</span>' in shown
     assert (
-        "value in the tree: &#x27;holiday&#x27; is not one of home, away, night"
-        in shown
+        "Set elsewhere to &quot;holiday&quot;, which is not one of the choices" in shown
     )
     assert shown.startswith('<li class="device control bad"')
 

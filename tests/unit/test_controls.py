@@ -16,6 +16,7 @@ from raspy.controls import (
     breaks,
     check,
     default_label,
+    set_elsewhere,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,6 +120,37 @@ def test_a_tree_value_that_breaks_the_spec_is_named() -> None:
     assert breaks(GUESTS, "yes") == "'yes' is not on or off (true or false)"
     assert breaks(MODE, 3) == "3 is not one of home, away, night"
     assert breaks(MODE, "night") is None
+
+
+def test_a_tree_value_that_breaks_the_spec_is_said_in_a_sentence_for_the_page() -> None:
+    """The page said "value in the tree: 'party' is not one of home, away, …"."""
+    holiday = Control("/house/mode", "Mode", "choice", options=("home", "holiday"))
+    assert set_elsewhere(holiday, "party") == (
+        'Set elsewhere to "party", which is not one of the choices'
+    )
+    assert set_elsewhere(SETPOINT, "warm") == (
+        'Set elsewhere to "warm", which is not a number'
+    )
+    assert set_elsewhere(SETPOINT, 40) == (
+        "Set elsewhere to 40, which is above the maximum, 25"
+    )
+    assert set_elsewhere(SETPOINT, 22.3) == (
+        "Set elsewhere to 22.3, which is not on the 0.5 step from 15"
+    )
+    assert set_elsewhere(SETPOINT, math.inf) == (
+        "Set elsewhere to inf, which is not a number"
+    )
+    assert set_elsewhere(GUESTS, "yes") == (
+        'Set elsewhere to "yes", which is neither on nor off'
+    )
+    assert set_elsewhere(NOTE, 5) == "Set elsewhere to 5, which is not a text"
+    assert set_elsewhere(NOTE, "x" * 11) == (
+        "Set elsewhere to a text of 11 characters, more than the 10 it takes"
+    )
+    assert set_elsewhere(NOTE, "a\nb") == (
+        "Set elsewhere to a text that holds '\\n', a control character"
+    )
+    assert set_elsewhere(SETPOINT, 21.5) is None
 
 
 def test_the_default_label_is_the_keys_last_part() -> None:

@@ -260,8 +260,10 @@ def test_a_controls_key_comes_with_the_reason_its_value_breaks_it() -> None:
     events = parse_events(client.take())
     assert [name for name, _ in events] == ["kv", "control"]
     assert json.loads(events[1][1]) == {
-        "/house/note": "the text holds '\\n', a control character",
-        "/house/level": "0.30000000000000004 is not on the 0.1 step from 0",
+        "/house/note": "Set elsewhere to a text that holds '\\n', a control character",
+        "/house/level": (
+            "Set elsewhere to 0.30000000000000004, which is not on the 0.1 step from 0"
+        ),
     }
     hub.publish([("/house/note", b"")])  # deleted: nothing to mark
     assert parse_events(client.take())[1] == ("control", '{"/house/note":null}')

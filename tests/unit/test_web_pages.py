@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raspy.controls import Control
 from raspy.web import html, pages
+from raspy.web.control_html import controls_section
 from raspy.web.models import DeviceRow, ScenarioDetail, ScenarioRow
 
 NOW = 1_800_000_000.0
@@ -265,3 +267,15 @@ def test_a_scenario_state_with_spaces_is_one_class_on_its_card() -> None:
     assert '<span class="state state-odd--state-" ' in pages.scenarios_body(
         [row], "c", NOW
     )
+
+
+def test_a_number_control_holding_no_number_shows_no_unit_and_an_empty_field() -> None:
+    """A setpoint written as "warm" read "warm °C", and "warm" went into its
+    number field."""
+    setpoint = Control("/s", "Setpoint", "number", 15, 25, 0.5, "°C")
+    warm = controls_section([setpoint], {"/s": "warm"}, "c")
+    fine = controls_section([setpoint], {"/s": 21.5}, "c")
+    assert '<span class="unit" hidden>°C</span>' in warm
+    assert 'name="value" value=""' in warm
+    assert '<span class="unit">°C</span>' in fine
+    assert 'name="value" value="21.5"' in fine

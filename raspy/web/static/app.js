@@ -59,8 +59,14 @@
   function applyControl(key, value) {
     document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
       li.querySelector(".control-value").textContent = show(value);
+      // a unit only beside a number ("warm °C" read as one), and a number's field
+      // keeps what it holds when the tree's value is none ("warm", written elsewhere)
+      const number = typeof value === "number";
+      const unit = li.querySelector(".unit");
+      if (unit) unit.hidden = !number;
       const input = li.querySelector(".control-input");
-      if (input && document.activeElement !== input) {
+      const fits = li.dataset.kind !== "number" || number;
+      if (input && document.activeElement !== input && fits) {
         input.value = value === null || value === undefined ? "" : String(value);
       }
       const toggle = li.querySelector("button.switch");
@@ -75,13 +81,13 @@
   }
 
   // a value that breaks its control (written by a scenario or raspy-kv) is marked
-  // with the reason the server gives (its `control` event): the server judges
+  // with the sentence the server gives (its `control` event): the server judges
   function markControl(key, reason) {
     document.querySelectorAll('li.control[data-control-key="' + CSS.escape(key) + '"]').forEach(function (li) {
       const bad = typeof reason === "string" && reason !== "";
       li.classList.toggle("bad", bad);
       const note = li.querySelector(".bad-value");
-      if (note) note.textContent = bad ? "value in the tree: " + reason : "";
+      if (note) note.textContent = bad ? reason : "";
     });
   }
 
