@@ -28,6 +28,10 @@ KINDS: Final = ("number", "switch", "choice", "text")
 MAX_INPUT_CHARS: Final = 4096  # what check() reads at most (a text's longest)
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
 _INTEGER: Final = re.compile(r"[+-]?\d+")
+_DECIMAL: Final = re.compile(r"[+-]?\d+(?:\.\d+)?")  # said as typed in a reason
+# a comma as the decimal mark (a German phone's keypad): "21,5"; with three digits
+# after it, "1,000" could as well be a thousand, and is refused
+_COMMA: Final = re.compile(r"([+-]?\d*),(\d+)")
 _NUMBER_CHARS: Final = 64
 _TRUE: Final = frozenset({"true", "on", "1", "yes"})
 _FALSE: Final = frozenset({"false", "off", "0", "no"})
@@ -99,18 +103,38 @@ def _number(control: Control, raw: str) -> int | float:
     text = raw.strip()
     if not text:  # a field cleared before Set: `'' is not a number` puzzled
         raise ControlError("enter a number")
+    text = _comma_decimal(text)
     if len(text) > _NUMBER_CHARS or not _NUMBER.fullmatch(text):
         raise ControlError(f"{_shown(raw)} is not a number")
     exact = Decimal(text)
     if abs(exact) > _LARGEST:
         raise ControlError(f"{text} is too large")
-    _within(control, exact, text)
+    # the number as it was read: "1e1 is below the minimum" left the 10 to work out
+    _within(control, exact, text if _DECIMAL.fullmatch(text) else _plain(exact))
     # an int where the number is whole: 21, not 21.0; an integer as written up to
     # 64 bits, any other number as the float nearest (its repr gives it back)
     if _INTEGER.fullmatch(text) and abs(exact) < 2**63:
         return int(exact)
     value = float(exact)
     return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+def _comma_decimal(text: str) -> str:
+    """`21,5` as `21.5`: a comma is the decimal mark in much of Europe, and a
+    browser's number field sent `21,5` as 215. One that may be a thousands
+    separator (`1,000`) is refused rather than read as another number."""
+    found = _COMMA.fullmatch(text)
+    if found is None:
+        return text
+    whole, decimals = found.groups()
+    point = f"{whole}.{decimals}"
+    if len(decimals) == 3 and whole.lstrip("+-"):
+        read = (_plain(Decimal(point)), str(int(whole + decimals)))
+        raise ControlError(
+            f"{_shown(text)} could mean {read[0]} or {read[1]}: "
+            "write the number without a thousands separator"
+        )
+    return point
 
 
 def _within(control: Control, exact: Decimal, text: str) -> None:

@@ -125,20 +125,12 @@ def _widget(control: Control, value: JsonValue, sent: str | None) -> str:
                 + "</span>"
             )
         case "number":
-            limits = "".join(
-                f' {name}="{esc(as_input(control, number))}"'
-                for name, number in (
-                    ("min", control.minimum),
-                    ("max", control.maximum),
-                    ("step", control.step),
-                )
-                if number is not None
-            )
-            if control.step is None:
-                limits += ' step="any"'
+            # text, not type="number": a browser in German sent "21,5" typed
+            # there as 215; check() reads the comma as the decimal mark
             field = (
-                f'<input type="number" name="value" value="{current}"{limits} '
-                f'inputmode="decimal" aria-label="{label}" class="control-input">'
+                f'<input type="text" name="value" value="{current}" '
+                'inputmode="decimal" autocomplete="off" '
+                f'aria-label="{label}" class="control-input">'
             )
         case _:
             # maxlength counts UTF-16 units, max_length characters (an emoji is

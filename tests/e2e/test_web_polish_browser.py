@@ -308,3 +308,30 @@ def test_a_value_set_elsewhere_is_said_plainly_and_leaves_the_field(
         if left[2] == right[2]
     ]
     assert gaps and min(gaps) >= 4
+
+
+def test_a_comma_decimal_in_a_german_browser_is_read_as_the_decimal(
+    browser: Browser, hub: Hub
+) -> None:
+    """With the browser in de-DE, Chromium sent "21,5" typed in the setpoint's
+    type="number" field as "215" (refused only as above the maximum; "1,5"
+    would have been 15, and taken). The field is text now, the comma sent as
+    typed and read as the decimal mark."""
+    hub.kv("set", "/house/living/setpoint", "20")
+    page = _logged_in(browser, hub, viewport=PHONE, locale="de-DE")
+    assert page.evaluate("navigator.language") == "de-DE"
+    field = page.locator(f"{SETPOINT} input[name=value]")
+    field.fill("")
+    field.press_sequentially("21,5")
+    with page.expect_request("**/api/control") as sent:
+        page.click(f"{SETPOINT} button:text-is('Set')")
+    body = sent.value.post_data or ""
+    page.wait_for_function(
+        "s => document.querySelector(s).textContent === '21.5'",
+        arg=f"{SETPOINT} .control-value",
+    )
+    error = page.text_content(f"{SETPOINT} .error")
+    page.context.close()
+    assert "value=21%2C5" in body
+    assert error == ""
+    assert hub.kv("get", "/house/living/setpoint") == "21.5\n"

@@ -42,6 +42,11 @@ CONTROLS = (SETPOINT, MODE, GUESTS, NOTE, ANY_NUMBER)
         (NOTE, "a note", "a note"),
         (NOTE, "", ""),  # an empty text is a value: the note cleared
         (ANY_NUMBER, "-0.1", -0.1),
+        # a comma as the decimal mark (a browser in German)
+        (SETPOINT, "21,5", 21.5),
+        (SETPOINT, " 20,0 ", 20),
+        (ANY_NUMBER, "-0,25", -0.25),
+        (ANY_NUMBER, ",5", 0.5),
     ],
 )
 def test_a_value_the_control_takes_is_the_json_value_to_write(
@@ -70,6 +75,25 @@ def test_a_value_the_control_takes_is_the_json_value_to_write(
         (NOTE, "x" * 11, "a text of 11 characters, more than 10"),
         (NOTE, "a\nb", "the text holds '\\n', a control character"),
         (ANY_NUMBER, "1e400", "1e400 is too large"),
+        # said as the number read, not as typed
+        (SETPOINT, "1e1", "10 is below the minimum, 15"),
+        (SETPOINT, "1,5", "1.5 is below the minimum, 15"),
+        (SETPOINT, "2.13e1", "21.3 is not on the 0.5 step from 15"),
+        # a comma that may be a thousands separator: never read as another number
+        (
+            SETPOINT,
+            "1,000",
+            "'1,000' could mean 1 or 1000: write the number "
+            "without a thousands separator",
+        ),
+        (
+            ANY_NUMBER,
+            "-1,250",
+            "'-1,250' could mean -1.25 or -1250: write the "
+            "number without a thousands separator",
+        ),
+        (SETPOINT, "21,5,0", "'21,5,0' is not a number"),
+        (SETPOINT, "21.5,0", "'21.5,0' is not a number"),
     ],
 )
 def test_a_value_the_control_does_not_take_is_refused_with_a_reason(
