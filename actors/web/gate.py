@@ -18,9 +18,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from raspy.actors.web.backend import SESSION_COOKIE, Backend, Handler
 from raspy.web import forms, html
+from raspy.web.editor import is_editor
 from raspy.web.login import Session, client_key, csrf_ok, safe_next, same_origin
 
 LOGIN_COOKIE: Final = "raspy_login"
+ENDED_TOLD_S: Final = 86400
 
 
 def page_route(
@@ -39,7 +41,9 @@ def page_route(
         if session is None:
             if api:
                 return JSONResponse({"error": "login required"}, status_code=401)
-            return RedirectResponse(_login_href(request), status_code=303)
+            # a session cookie the hub no longer knows: a session that ended
+            ended = bool(request.cookies.get(SESSION_COOKIE))
+            return RedirectResponse(_login_href(request, ended), status_code=303)
         if request.method == "POST":
             supplied = request.headers.get("x-csrf-token")
             if supplied is None:
@@ -56,30 +60,51 @@ def page_route(
     return endpoint
 
 
-def _login_href(request: Request) -> str:
+def _login_href(request: Request, ended: bool = False) -> str:
     """/login, with the page asked for as its `next` (a GET's: the target of a
-    POST is no page to go back to), so that a login goes back there."""
-    if request.method not in ("GET", "HEAD"):
-        return "/login"
-    path = request.scope.get("raw_path") or request.url.path.encode("utf-8")
-    query = request.scope.get("query_string") or b""
-    target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+    POST is no page to go back to, but the editor's own page, whose text app.js
+    kept at the Save), so that a login goes back there; `ended`: the browser's
+    session ended (`ended=1`, or `ended=edit` from the editor's Save)."""
+    fields: dict[str, str] = {}
+    raw = request.scope.get("raw_path") or request.url.path.encode("utf-8")
+    path = raw.decode("latin-1")
+    saved = request.method == "POST" and is_editor(request.url.path)
+    if request.method in ("GET", "HEAD"):
+        query = request.scope.get("query_string") or b""
+        target = path + ("?" + query.decode("latin-1") if query else "")
+    else:
+        target = path if saved else "/"
     target = safe_next(target)
-    if target == "/":
-        return "/login"
-    return "/login?" + urlencode({"next": target}, safe="/")
+    if target != "/":
+        fields["next"] = target
+    if ended:
+        fields["ended"] = "edit" if saved else "1"
+    return "/login" + ("?" + urlencode(fields, safe="/") if fields else "")
+
+
+# what the login form says when a session ended (the `ended` of its address)
+ENDED: Final = {
+    "1": "Your session ended; log in again.",
+    "edit": (
+        "Your session ended; log in again. The text you were editing is kept in "
+        "this tab: the editor offers to restore it."
+    ),
+}
 
 
 async def login_form(request: Request, backend: Backend) -> Response:
     going = safe_next(request.query_params.get("next"))
     if await backend.session(request) is not None:
         return RedirectResponse(going, status_code=303)
-    return _login_page("", status=200, next_path=going)
+    note = ENDED.get(request.query_params.get("ended", ""), "")
+    return _login_page("", status=200, next_path=going, note=note)
 
 
-def _login_page(message: str, *, status: int, next_path: str = "/") -> Response:
+def _login_page(
+    message: str, *, status: int, next_path: str = "/", note: str = ""
+) -> Response:
     token = secrets.token_urlsafe(24)
-    page = html.login_page(token, message, next_path)
+    page = html.login_page(token, message, next_path, note)
     response = Response(page, status, media_type="text/html")
     response.set_cookie(
         LOGIN_COOKIE,
@@ -122,7 +147,8 @@ async def login_submit(request: Request, backend: Backend) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         session.sid,
-        max_age=int(backend.session_s),
+        # a day past the session: a browser back after it ended is told so
+        max_age=int(backend.session_s) + ENDED_TOLD_S,
         path="/",
         httponly=True,
         samesite="strict",

@@ -39,9 +39,12 @@ actions:
 
 def body_limit(path: str) -> int | None:
     """The larger request body the editor's forms may have (None: the usual)."""
-    if path == NEW_PATH or _EDIT_PATH.fullmatch(path):
-        return MAX_EDITOR_FORM_BYTES
-    return None
+    return MAX_EDITOR_FORM_BYTES if is_editor(path) else None
+
+
+def is_editor(path: str) -> bool:
+    """A path of the editor's page (New scenario, Edit; its form posts there)."""
+    return path == NEW_PATH or _EDIT_PATH.fullmatch(path) is not None
 
 
 def same_text(typed: str, stored: str | None) -> bool:

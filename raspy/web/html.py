@@ -144,10 +144,13 @@ def page(
     )
 
 
-def login_page(login_csrf: str, message: str = "", next_path: str = "/") -> str:
+def login_page(
+    login_csrf: str, message: str = "", next_path: str = "/", note: str = ""
+) -> str:
     """The login form (the only page served without a session); `next_path`: the
-    page to go to once logged in (login.safe_next has checked it)."""
-    shown = notice(message, error=True) if message else ""
+    page to go to once logged in (login.safe_next has checked it); `message`: why
+    a login failed, `note`: why one is asked for (a session that ended)."""
+    shown = notice(message, error=True) if message else notice(note) if note else ""
     going = (
         f'<input type="hidden" name="next" value="{esc(next_path)}">'
         if next_path != "/"

@@ -287,7 +287,7 @@ def test_a_password_login_over_http_gives_a_strict_http_only_cookie(
     assert (answer.status, answer.location, flags) == (
         303,
         "/",
-        ["httponly", "max-age=604800", "path=/", "samesite=strict"],
+        ["httponly", "max-age=691200", "path=/", "samesite=strict"],
     )
 
 

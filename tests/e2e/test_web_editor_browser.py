@@ -211,7 +211,12 @@ def test_a_save_after_the_session_ended_loses_no_text(
         offered_after = restore.count()
     finally:
         _deleted_through_its_page(page, hub)
-    assert (offered_at_first, landed, reopened) == (0, f"{hub.base}/login", DOCUMENT)
+    # the login form leads back to the editor (it led to the devices page)
+    assert (offered_at_first, landed, reopened) == (
+        0,
+        f"{hub.base}/login?next=/scenarios/web-edit/edit",
+        DOCUMENT,
+    )
     assert restored == (typed, 0)
     assert saved == (f"{hub.base}/scenarios/web-edit", "saved: web-edit")
     assert offered_after == 0

@@ -663,6 +663,42 @@ def test_a_post_without_a_session_is_not_remembered(served: Served) -> None:
     assert (answer.status, answer.location) == (303, "/login")
 
 
+@pytest.mark.timeout(60)
+def test_the_login_form_says_when_a_session_ended_and_that_the_editor_kept_the_text(
+    served: Served, tmp_path: Path
+) -> None:
+    """After a session ended (here a new token; or its time), the login form
+    gave no reason, and a Save of the editor led to it and then to the devices
+    page, away from the text app.js had kept."""
+    browser = served.browser()
+    browser.log_in()
+    stale = browser.cookie
+    allow_login(tmp_path)  # a new token: every session ends
+    page = browser.exchange("GET", "/services")
+    save = browser.exchange("POST", "/scenarios/hall%20lamp/edit", "csrf=x")
+    run = browser.exchange("POST", "/scenarios/hall/run", "csrf=x")
+    never = served.browser().exchange("GET", "/services")  # no session ever
+    assert page.location == "/login?next=/services&ended=1"
+    assert save.location == "/login?next=/scenarios/hall%2520lamp/edit&ended=edit"
+    assert run.location == "/login?ended=1"
+    assert never.location == "/login?next=/services"
+    told = browser.exchange("GET", page.location).body
+    assert (
+        '<p class="notice" role="status">Your session ended; log in again.</p>' in told
+    )
+    kept = browser.exchange("GET", save.location).body
+    assert (
+        "Your session ended; log in again. The text you were editing is kept in "
+        "this tab: the editor offers to restore it."
+    ) in kept
+    assert "session ended" not in browser.exchange("GET", never.location).body
+    browser.cookie = stale
+    answer = _login_with(browser, save.location, TOKEN)
+    assert (answer.status, answer.location) == (303, "/scenarios/hall%20lamp/edit")
+    # the cookie outlives its session a day, so that a browser back then is told
+    assert f"Max-Age={int(served.backend.session_s) + 86400};" in answer.cookies[0]
+
+
 @pytest.mark.parametrize(
     "target",
     [
