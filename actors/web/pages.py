@@ -194,7 +194,9 @@ async def _graph(backend: Backend, row: DeviceRow, span: str) -> pages.Graph:
     return pages.Graph(span, unit=row.unit)
 
 
-_CHART_SIZES = {"800": (800, 300), "400": (400, 260)}
+_CHART_SIZES = {
+    str(width): (width, height) for width, height in pages.CHART_SIZES.items()
+}
 
 
 async def chart(request: Request, backend: Backend, session: Session) -> Response:
@@ -214,7 +216,9 @@ async def chart(request: Request, backend: Backend, session: Session) -> Respons
         return Response(str(exc), 503, media_type="text/plain")
     svg = svg_chart(
         history.points,
-        title=f"{fullname} ({', '.join(filter(None, (span, history.tier)))})",
+        # the device as the page calls it, and the range in words (its tier,
+        # "10s", is no word of the household's)
+        title=f"{backend.labels.get(fullname, fullname)}, {pages.RANGE_WORDS[span]}",
         unit=unit,
         width=size[0],
         height=size[1],

@@ -150,7 +150,34 @@ def test_a_device_with_nothing_recorded_yet_gets_a_chart_that_says_no_data(
     wait_until(answered, what="the cellar's chart")
     assert (answers[-1].status, answers[-1].content_type) == (200, "image/svg+xml")
     assert ">no data</text>" in answers[-1].body
-    assert f">{HOST}.fake.cellar (7d)</text>" in answers[-1].body
+    assert f">{HOST}.fake.cellar, last 7 days</text>" in answers[-1].body
+
+
+@pytest.mark.timeout(60)
+def test_a_chart_is_titled_with_the_friendly_name_and_the_range_in_words(
+    start_runtime: Start,
+) -> None:
+    """The title read "testhost.fake.cellar (24h, 10s)"; and a phone's chart
+    is drawn at the 340 px the page shows it at (its labels were shrunk)."""
+    _, browser = start_runtime(
+        '[[devices.fake]]\nname = "cellar"\noid = "sensor.temperature"\n'
+        'friendly_name = "Keller unten"\nlog = true\n'
+        "[history]\nenabled = true\n"
+    )
+    page = browser.exchange("GET", f"/device/{HOST}.fake.cellar")
+    assert "chart.svg?range=24h&amp;width=340" in page.body
+    chart = f"/device/{HOST}.fake.cellar/chart.svg?range=24h&width=340"
+    answers: list[Answer] = []
+
+    def answered() -> bool:
+        answers.append(browser.exchange("GET", chart))
+        return answers[-1].status == 200
+
+    wait_until(answered, what="the cellar's chart")
+    root = ET.fromstring(answers[-1].body)  # noqa: S314 -- our own output
+    assert root.attrib["width"] == "340"
+    texts = [t.text for t in root.iter(f"{_SVG}text")]
+    assert texts[0] == "Keller unten, last 24 hours"
 
 
 @pytest.mark.timeout(60)
