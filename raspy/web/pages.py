@@ -8,6 +8,7 @@ posts their commands to `/api/device` with the session's CSRF token.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from typing import Final
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
-from raspy.web.html import esc, notice, post_button, show_time, show_value, table
+from raspy.web.html import (
+    esc,
+    notice,
+    post_button,
+    show_duration,
+    show_time,
+    show_value,
+    table,
+)
 from raspy.web.models import (
     DeviceRow,
     ScenarioDetail,
@@ -363,16 +372,40 @@ def _stats_details(part: PartStats, *, opened: bool = False) -> str:
         if part.problem
         else table(
             ("Name", "Type", "Value"),
-            [(esc(r.name), esc(r.kind), esc(r.value)) for r in part.rows],
+            [(esc(r.name), esc(r.kind), _stat_value(r)) for r in part.rows],
             css="stats",
         )
     )
     flag = " open" if opened else ""
     state = next((r.value for r in part.rows if r.name == "state"), "")
+    uptime = next((_seconds(r) for r in part.rows if r.name == "uptime_s"), None)
+    up = f" up {show_duration(uptime)}" if state == "running" and uptime else ""
     shown = (
-        f' <span class="state state-{esc(state)}">{esc(state)}</span>' if state else ""
+        f' <span class="state state-{esc(state)}">{esc(state)}</span>{esc(up)}'
+        if state
+        else ""
     )
     return f"<details{flag}><summary>{esc(part.part)}{shown}</summary>{body}</details>"
+
+
+def _seconds(row: StatRow) -> float | None:
+    """A statistic in seconds (its name ends in `_s`), None for any other."""
+    if not row.name.endswith("_s"):
+        return None
+    try:
+        value = float(row.value)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _stat_value(row: StatRow) -> str:
+    """A value as a person reads it: seconds as a duration ("281.513" as "4 min
+    41 s", the figure on hover), the rest as it is."""
+    seconds = _seconds(row)
+    if seconds is None:
+        return esc(row.value)
+    return f'<span title="{esc(row.value)} s">{esc(show_duration(seconds))}</span>'
 
 
 def titanic_body(

@@ -287,3 +287,27 @@ def test_a_number_control_holding_no_number_shows_no_unit_and_an_empty_field() -
     assert 'name="value" value=""' in warm
     assert '<span class="unit">°C</span>' in fine
     assert 'name="value" value="21.5"' in fine
+
+
+def test_seconds_in_the_statistics_read_as_a_duration() -> None:
+    """The Titanic page showed "uptime_s gauge 281.513"."""
+    from raspy.web.models import StatRow
+
+    rows = [
+        StatRow("state", "string", "running"),
+        StatRow("uptime_s", "gauge", "281.513"),
+        StatRow("requests", "counter32", "7"),
+    ]
+    body = pages.titanic_body([], 0, pages.PartStats("vm.titanic", rows), NOW)
+    assert (
+        '<summary>vm.titanic <span class="state state-running">running</span>'
+        " up 4 min 41 s</summary>"
+    ) in body
+    assert '<td><span title="281.513 s">4 min 41 s</span></td>' in body
+    assert "<td>7</td>" in body
+    assert [html.show_duration(s) for s in (0, 41.9, 3600 * 3 + 720, 86400 * 2 + 4 * 3600)] == [
+        "0 s",
+        "41 s",
+        "3 h 12 min",
+        "2 d 4 h",
+    ]
