@@ -9,6 +9,7 @@ Screenshots go to the pytest tmp dir (`shots`), to be looked at.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -176,10 +177,13 @@ def test_at_phone_width_names_wrap_between_words_beside_a_long_value(
     """`word-break: break-all` drew "Temperatur a / m Fenster", and a long text
     value squeezed its device's name to "tv.cha / nnel"."""
     host = hostname()
-    long_text = "Tagesschau in 100 Sekunden – Nachrichten aus aller Welt"
+    long_text = "Tagesschau in 100 Sekunden - Nachrichten aus aller Welt"
     channel_key = f"/device/{host}.fake.tv.channel/value"
     # written over the device's own first value, which it keeps (polled rarely)
-    wait_until(lambda: hub.kv("get", channel_key, check=False) == "1\n", what="the channel's value")
+    wait_until(
+        lambda: hub.kv("get", channel_key, check=False) == "1\n",
+        what="the channel's value",
+    )
     hub.kv("set", channel_key, f'"{long_text}"')
     page = _logged_in(browser, hub, viewport=PHONE)
     living, channel = _device(f"{host}.fake.living"), _device(f"{host}.fake.tv.channel")
@@ -304,10 +308,11 @@ def test_a_value_set_elsewhere_is_said_plainly_and_leaves_the_field(
     # the mode's buttons on one line do not touch
     gaps = [
         right[0] - left[1]
-        for left, right in zip(boxes, boxes[1:], strict=False)
+        for left, right in itertools.pairwise(boxes)
         if left[2] == right[2]
     ]
-    assert gaps and min(gaps) >= 4
+    assert gaps
+    assert min(gaps) >= 4
 
 
 def test_a_comma_decimal_in_a_german_browser_is_read_as_the_decimal(
