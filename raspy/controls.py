@@ -103,8 +103,10 @@ def _number(control: Control, raw: str) -> int | float:
     text = raw.strip()
     if not text:  # a field cleared before Set: `'' is not a number` puzzled
         raise ControlError("enter a number")
+    if len(text) > _NUMBER_CHARS:  # before the comma's reading, which says it
+        raise ControlError(f"{_shown(raw)} is not a number")
     text = _comma_decimal(text)
-    if len(text) > _NUMBER_CHARS or not _NUMBER.fullmatch(text):
+    if not _NUMBER.fullmatch(text):
         raise ControlError(f"{_shown(raw)} is not a number")
     exact = Decimal(text)
     if abs(exact) > _LARGEST:
@@ -128,7 +130,8 @@ def _comma_decimal(text: str) -> str:
         return text
     whole, decimals = found.groups()
     point = f"{whole}.{decimals}"
-    if len(decimals) == 3 and whole.lstrip("+-"):
+    # a whole part of zeros (`0,125`, `-0,250`) is no thousands group
+    if len(decimals) == 3 and whole.lstrip("+-").lstrip("0"):
         read = (_plain(Decimal(point)), str(int(whole + decimals)))
         raise ControlError(
             f"{_shown(text)} could mean {read[0]} or {read[1]}: "

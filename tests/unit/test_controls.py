@@ -18,6 +18,7 @@ from raspy.controls import (
     default_label,
     set_elsewhere,
 )
+from raspy.errors import quote
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,6 +48,9 @@ CONTROLS = (SETPOINT, MODE, GUESTS, NOTE, ANY_NUMBER)
         (SETPOINT, " 20,0 ", 20),
         (ANY_NUMBER, "-0,25", -0.25),
         (ANY_NUMBER, ",5", 0.5),
+        # three decimals after a whole part of zeros: no thousands group
+        (ANY_NUMBER, "0,125", 0.125),
+        (ANY_NUMBER, "-0,250", -0.25),
     ],
 )
 def test_a_value_the_control_takes_is_the_json_value_to_write(
@@ -94,6 +98,12 @@ def test_a_value_the_control_takes_is_the_json_value_to_write(
         ),
         (SETPOINT, "21,5,0", "'21,5,0' is not a number"),
         (SETPOINT, "21.5,0", "'21.5,0' is not a number"),
+        # too long to be a number: said so before any reading of its comma
+        (
+            ANY_NUMBER,
+            "9" * 100 + ",123",
+            f"{quote('9' * 100 + ',123')} is not a number",
+        ),
     ],
 )
 def test_a_value_the_control_does_not_take_is_refused_with_a_reason(
