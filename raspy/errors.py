@@ -137,6 +137,12 @@ class StoreLockedError(StoreError):
     """Another process holds the data dir for writing."""
 
 
+class StoreBeingReadError(StoreLockedError):
+    """No writer holds the data dir, but a raspy-kv reading it without a reader slot
+    holds its lock shared (storage.lock.ReadLock): a writer must wait for it to end,
+    or write over the pages being read."""
+
+
 class DataDirError(StoreError):
     """The data dir cannot be created or made private (0700)."""
 

@@ -4,7 +4,10 @@ The kernel drops a flock when its holder dies, so a crashed raspyd never leaves 
 stale lock behind. The holder's pid is written into the file for the error message.
 Whether a writer holds it is asked by taking a shared flock for a moment
 (lock_holder: Linux has no query for a flock, F_GETLK sees only fcntl locks), so the
-writer's exclusive lock is retried for a moment before it counts as taken.
+writer's exclusive lock is retried for a moment before it counts as taken. A lock
+still taken then is told apart: a writer's (exclusive, StoreLockedError with its pid)
+or only readers' (shared, ReadLock: StoreBeingReadError, no pid, as the file holds
+the last writer's).
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ import time
 from pathlib import Path
 from typing import Final
 
-from raspy.errors import DataDirLockError, StoreError, StoreLockedError
+from raspy.errors import (
+    DataDirLockError,
+    StoreBeingReadError,
+    StoreError,
+    StoreLockedError,
+)
 from raspy.storage import write_errors
 
 LOCK_NAME: Final = "lock"
@@ -38,8 +46,11 @@ class DataDirLock:
         try:
             _lock_exclusive(fd)
         except BlockingIOError:
+            readers_only = _shared_free(fd)
             holder = _read_pid(fd)
             os.close(fd)
+            if readers_only:
+                raise StoreBeingReadError(being_read(data_dir)) from None
             raise StoreLockedError(in_use(data_dir, holder)) from None
         except OSError as exc:  # e.g. a filesystem without flock
             os.close(fd)
@@ -90,8 +101,26 @@ def _lock_exclusive(fd: int) -> None:
         time.sleep(_PROBE_RETRY_S)
 
 
+def _shared_free(fd: int) -> bool:
+    """Can a shared lock be had now (so only readers hold the lock, no writer)? Let
+    go at once: the caller closes `fd` anyway."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # BlockingIOError: a writer holds it
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
+
+
 def in_use(data_dir: Path, holder: str) -> str:
     return f"data dir {data_dir} is in use by another process (pid {holder})"
+
+
+def being_read(data_dir: Path) -> str:
+    return (
+        f"data dir {data_dir} is being read by a raspy-kv without a reader slot (its"
+        " lock.mdb missing or read-only); no writer holds it"
+    )
 
 
 def _read_pid(fd: int) -> str:
@@ -102,7 +131,8 @@ def _read_pid(fd: int) -> str:
 class ReadLock:
     """A shared flock on the data dir's lock file, for a reader that LMDB gives no
     reader slot (a read-only mount): while it is held, a writer's DataDirLock is
-    refused ("in use"), so no raspyd starts and reuses the pages being read. flock
+    refused (StoreBeingReadError; raspyd waits for it to end), so no raspyd starts
+    and reuses the pages being read. flock
     works on a descriptor opened read-only, on a read-only mount too. No lock file
     (no writer ever ran here) or no flock on its filesystem: nothing is held. A
     writer holding the lock now: nothing is held, and `writer` is its pid (or

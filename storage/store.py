@@ -267,19 +267,34 @@ class Store(Closing):
         self._submit(ops, future, on_done)
         return future
 
-    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+    def submit_then(
+        self, ops: Sequence[Op], on_done: Done, *, alone: bool = False
+    ) -> None:
         """submit() for callers that only need the callback (the actors' hot paths):
-        no Future is made, which is a lock and a condition less per write."""
-        self._submit(ops, None, on_done)
+        no Future is made, which is a lock and a condition less per write. `alone`:
+        in a transaction of its own, never shared with other submits (a write that
+        may find no room fails no other's transaction, nor costs it a failed one)."""
+        self._submit(ops, None, on_done, alone=alone)
 
     def _submit(
-        self, ops: Sequence[Op], future: Future[None] | None, on_done: Done | None
+        self,
+        ops: Sequence[Op],
+        future: Future[None] | None,
+        on_done: Done | None,
+        *,
+        alone: bool = False,
     ) -> None:
         writer = self._live_writer()
         frozen = tuple(ops)
         self.validate(frozen)
         writer.submit(
-            Job(lambda txn: apply_ops(txn, frozen), len(frozen), future, on_done)
+            Job(
+                lambda txn: apply_ops(txn, frozen),
+                len(frozen),
+                future,
+                on_done,
+                alone=alone,
+            )
         )
 
     def commit(self, ops: Sequence[Op]) -> None:

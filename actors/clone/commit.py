@@ -20,7 +20,7 @@ import structlog
 import zmq
 
 from raspy.actors.clone.commit_failures import Batch
-from raspy.actors.clone.flushes import Alone, CoalescedFlushes, Flush
+from raspy.actors.clone.flushes import CoalescedFlushes, Flush, Round
 from raspy.actors.clone.records import kv_essentials, load_state, store_ops
 from raspy.cores import clone as core_mod
 from raspy.cores.clone_durability import CoalescingBuffer, SequenceBlocks
@@ -65,9 +65,9 @@ class CommitPipeline(CoalescedFlushes):
         self._wake = wake
         self._interval_s = store.config.coalesce_interval_s
         self._next_flush: float | None = None
-        self._flushing: Flush | Alone | None = None
+        self._flushing: Round | None = None
         self._flush_failures = 0  # a stop tries no flush again once one failed
-        self._refused_flushes: dict[bytes, int] = {}
+        self._refused_keys: set[bytes] = set()
         self.buffer = CoalescingBuffer()
         self.blocks = SequenceBlocks(core.last_seq, store.config.seq_block)
         self.published_seq = core.last_seq  # everything up to here went out

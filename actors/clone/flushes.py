@@ -1,11 +1,14 @@
 """The coalesced values' group commits (issue 17), under CommitPipeline (`commit.py`):
-written latest per key once an interval, put back when a write fails; a flush that
-found no room written again a value a transaction, once, so that one value the map
-has no room for does not keep every other reading off the disk. A value the store
-can never take is dropped; one refused for want of room is put back, and the next
-interval tries it again (room may have been made), but no more than
-REFUSED_FLUSHES_MAX times while the others of its flush are stored: each time costs
-the flush one write (and sync) per value instead of one.
+written latest per key once an interval, put back when a write fails.
+
+A flush that finds no room writes its values again a transaction each, once, so that
+one value the map (or disk) has no room for does not keep every other reading off
+the disk. A key whose value found no room while others were stored is remembered:
+from then on each flush writes its value alone, after the group of the others, so it
+costs one transaction an interval and the others go on in one, until it is stored
+(room was made: values deleted, the disk freed) and forgotten. What finds no room is
+put back for the next interval, never dropped for it: only a value the store can
+never take (over its limits, or bigger than the map at its maximum holds) is dropped.
 A base class of CommitPipeline, as CommitFailures is this one's.
 """
 
@@ -27,10 +30,9 @@ log = structlog.get_logger(component="clone")
 
 
 @dataclass
-class Alone:
-    """A flush that found no room, written again a value a transaction (once): what
-    fits is stored, so that one value the map has no room for does not keep every
-    other off the disk; what does not is put back, or dropped if it never can."""
+class Round:
+    """One flush: its group commit and the values written alone beside it, settled
+    once every one of its writes is answered."""
 
     waiting: int
     written: list[core_mod.Update] = field(default_factory=list)
@@ -39,10 +41,12 @@ class Alone:
 
 @dataclass
 class Flush:
-    """One group commit of coalesced values (`alone`: one value of an Alone)."""
+    """One write of a Round: its `group` (the values no room was lacking for before,
+    written again alone if it finds none), or one value alone."""
 
     updates: list[core_mod.Update]
-    alone: Alone | None = None
+    round: Round
+    group: bool = False
 
 
 def no_room(error: BaseException) -> bool:
@@ -55,9 +59,6 @@ def no_room(error: BaseException) -> bool:
 # pages, the main tree's root, the meta table's leaf (the schema version) and the
 # leaf that holds the value's key (under a page) and points to its overflow pages
 MAP_FLOOR_PAGES: Final = 4
-# flushes that may find no room for a value while the other values were stored
-# (a value that fits only a store emptier than this one): then it is dropped
-REFUSED_FLUSHES_MAX: Final = 10
 
 
 def never_fits(
@@ -81,10 +82,10 @@ class CoalescedFlushes(CommitFailures):
     blocks: SequenceBlocks
     _interval_s: float
     _next_flush: float | None
-    _flushing: Flush | Alone | None
+    _flushing: Round | None
     _flush_failures: int  # a stop tries no flush again once one failed
-    # per key: flushes that found no room for its value while others were stored
-    _refused_flushes: dict[bytes, int]
+    # keys whose value found no room while others were stored: written alone
+    _refused_keys: set[bytes]
 
     def _committed(self, job: Batch | Flush, error: BaseException | None) -> None:
         """CommitPipeline's: Store.submit's on_done, on the writer thread."""
@@ -110,7 +111,9 @@ class CoalescedFlushes(CommitFailures):
             self.flush()
 
     def flush(self) -> None:
-        """Submit the pending coalesced values now (unless a flush is in flight)."""
+        """Submit the pending coalesced values now (unless a flush is in flight): the
+        group of those no room was lacking for before, then each of the others in a
+        transaction of its own."""
         if self._flushing is not None or not self.buffer.pending_count:
             return
         # only what a stored mark covers: a reading whose block's mark is still on
@@ -120,34 +123,60 @@ class CoalescedFlushes(CommitFailures):
         taken = self.buffer.take(self.blocks.confirmed)
         if not taken:
             return
-        flush = Flush(taken)
-        self._flushing = flush
-        self._submit_flush(flush)
+        known = self._refused_keys
+        group = [update for update in taken if update.key not in known]
+        alone = [update for update in taken if update.key in known]
+        flushing = self._flushing = Round(len(alone) + bool(group))
+        if group:
+            self._submit_flush(Flush(group, flushing, group=True))
+        for update in alone:
+            self._submit_flush(Flush([update], flushing))
 
     def _submit_flush(self, flush: Flush) -> None:
         try:
             ops = store_ops(
                 flush.updates, max(self.blocks.wanted, flush.updates[-1].seq)
             )
-            self._store.submit_then(ops, functools.partial(self._committed, flush))
+            self._store.submit_then(
+                ops, functools.partial(self._committed, flush), alone=not flush.group
+            )
         except (StoreError, ValueError) as exc:
             self._committed(flush, exc)
 
     def _flushed(self, flush: Flush, error: BaseException | None) -> None:
-        if flush.alone is not None:
-            self._written_alone(flush, flush.alone, error)
+        flushing = flush.round
+        if error is None:
+            flushing.written.extend(flush.updates)
+        elif flush.group and no_room(error) and len(flush.updates) > 1:
+            self._write_alone(flush, error)
+        else:
+            flushing.refused.extend((update, error) for update in flush.updates)
+        flushing.waiting -= 1
+        if flushing.waiting:
             return
         self._flushing = None
-        if error is None:
-            self._flush_written(flush.updates)
-        elif no_room(error) and len(flush.updates) > 1:
-            self._write_alone(flush.updates, error)
-        else:
-            self._refused([(update, error) for update in flush.updates])
+        if flushing.written:
+            self._flush_written(flushing.written)
+            # no room for these while the others were stored: the value, not the
+            # store, is what lacks room, so it goes alone from now on
+            for update, refusal in flushing.refused:
+                if no_room(refusal):
+                    self._refused_keys.add(update.key)
+        self._refused(flushing.refused)
+
+    def _write_alone(self, flush: Flush, error: BaseException) -> None:
+        """The group found no room: each of its values that is still the latest of
+        its key in a transaction of its own, so that what fits is stored."""
+        live = self._latest(flush.updates)
+        if not live:
+            flush.round.refused.extend((update, error) for update in flush.updates)
+            return
+        flush.round.waiting += len(live)
+        for update in live:
+            self._submit_flush(Flush([update], flush.round))
 
     def _flush_written(self, updates: list[core_mod.Update]) -> None:
-        for update in updates:
-            self._refused_flushes.pop(update.key, None)
+        self._refused_keys.difference_update(update.key for update in updates)
         self.buffer.written(updates)
         self._stats.incr("clone.coalesced.flushes")
         self._stats.incr("clone.coalesced.written", len(updates))
@@ -167,53 +196,16 @@ class CoalescedFlushes(CommitFailures):
             reason=str(error),
         )
 
-    def _write_alone(
-        self, updates: list[core_mod.Update], error: BaseException
-    ) -> None:
-        """The flush found no room: each value that is still the latest of its key
-        in a transaction of its own (the writer groups them again while they fit)."""
-        live = self._latest(updates)
-        if not live:
-            self._flush_failed(updates, error)
-            return
-        alone = self._flushing = Alone(len(live))
-        for update in live:
-            self._submit_flush(Flush([update], alone))
-
-    def _written_alone(
-        self, flush: Flush, alone: Alone, error: BaseException | None
-    ) -> None:
-        if error is None:
-            alone.written.extend(flush.updates)
-        else:
-            alone.refused.extend((update, error) for update in flush.updates)
-        alone.waiting -= 1
-        if alone.waiting:
-            return
-        self._flushing = None
-        if alone.written:
-            self._flush_written(alone.written)
-            for update, refusal in alone.refused:  # it cost the flush its writes
-                if no_room(refusal):
-                    count = self._refused_flushes.get(update.key, 0) + 1
-                    self._refused_flushes[update.key] = count
-        self._refused(alone.refused)
-
     def _refused(self, refused: list[tuple[core_mod.Update, BaseException]]) -> None:
-        """Drop what the store can never take, and what found no room in
-        REFUSED_FLUSHES_MAX flushes that stored the others; put the rest back (a
-        full map or disk may have room at the next interval, which writes it alone
-        again)."""
+        """Drop what the store can never take; put the rest back (a full map or disk
+        may have room at the next interval, which tries it again)."""
         max_map, page_bytes = self._store.max_map_bytes, self._store.page_bytes
         dropped: list[tuple[core_mod.Update, str]] = []
         failed: list[tuple[core_mod.Update, BaseException]] = []
         for update, error in refused:
             if never_fits(update, error, max_map, page_bytes):
+                self._refused_keys.discard(update.key)
                 dropped.append((update, str(error)))
-            elif self._refused_flushes.get(update.key, 0) >= REFUSED_FLUSHES_MAX:
-                del self._refused_flushes[update.key]
-                reason = f"no room in {REFUSED_FLUSHES_MAX} flushes that stored others"
-                dropped.append((update, f"{reason}: {error}"))
             else:
                 failed.append((update, error))
         if dropped:  # what subscribers were told of these keys is not stored

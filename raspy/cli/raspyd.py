@@ -25,6 +25,7 @@ from raspy.cli import (
     flush_stdout,
     raspyd_config,
     reader_left,
+    start_wait,
     version_line,
 )
 from raspy.cli.arguments import (
@@ -209,8 +210,16 @@ def _main(argv: list[str] | None) -> int:
         )
     # Handlers first: clients may see the broker before start() returns.
     signals = SignalInbox((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+    waiting = Notifier()  # tells systemd of a wait for a reader (start_wait)
     try:
-        runtime = supervisor_mod.start(cfg, init_store=args.init)
+        # a raspy-kv reading without a reader slot holds the data dir: waited for
+        started = start_wait.start_after_slotless_reads(
+            lambda: supervisor_mod.start(cfg, init_store=args.init),
+            Path(cfg.data_dir),
+            waiting,
+            lambda timeout_s: _stop_came(signals, timeout_s),
+            log,
+        )
     except (StoreLockedError, DataDirError) as exc:  # the data dir: a usage error
         return _fail(str(exc), EXIT_USAGE)
     except (
@@ -236,6 +245,12 @@ def _main(argv: list[str] | None) -> int:
         return _fail(f"cannot start: {exc}", EXIT_FAILURE)
     except pykka.Timeout as exc:  # a part did not answer at start (not TimeoutError)
         return _fail(f"cannot start: a part did not answer within {exc}", EXIT_FAILURE)
+    finally:
+        waiting.close()
+    if started is None:  # SIGTERM or SIGINT while it waited: nothing started
+        log.info("daemon_stopped_before_start")
+        return 0
+    runtime = started
     log.info(
         "daemon_started",
         hostname=runtime.hostname,
@@ -249,6 +264,12 @@ def _main(argv: list[str] | None) -> int:
     # A bug in the loop is the last resort's line and 70 here, so that _end ends it too
     # (RASPY_TRACEBACK=1 lets it through whole: then the interpreter ends raspyd).
     return _end(guarded("raspyd", lambda: _serve(args, runtime, signals, log)))
+
+
+def _stop_came(signals: SignalInbox, timeout_s: float) -> bool:
+    """Waits up to `timeout_s` for a signal; True if SIGTERM or SIGINT came (a
+    SIGHUP before the start has no running configuration to reload)."""
+    return any(signum != signal.SIGHUP for signum in signals.wait(timeout_s))
 
 
 def _end(status: int) -> NoReturn:

@@ -1,8 +1,8 @@
 """What the Clone server's commit pipeline leaves when a write or its I/O thread
 fails: a durable update is stored, or its writer told it is lost; a coalesced value
 bigger than the map is dropped alone, not with every other, and one refused for want
-of room kept for the next flush; one whose block's mark was not stored is never
-written. Real LMDB."""
+of room kept for the next flush, written alone after the others' group until it is
+stored; one whose block's mark was not stored is never written. Real LMDB."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from support.clone_pipeline import Refusing, drained, reading, stored
 from support.wait import wait_until
 
 from raspy.actors.clone.commit import CommitPipeline
-from raspy.actors.clone.flushes import REFUSED_FLUSHES_MAX
 from raspy.config import StoreConfig
 from raspy.cores import clone as core_mod
 from raspy.stats import Stats
@@ -179,12 +178,23 @@ def test_a_reading_a_few_pages_under_the_map_is_dropped(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_reading_that_fits_an_emptier_store_only_is_dropped_in_the_end(
+def _writes(store: Store, before: dict[str, float]) -> dict[str, float]:
+    """What the store's writer did since `before` (its stats then)."""
+    after = store.stats()
+    return {
+        name: after[name] - before[name] for name in ("batches", "commits", "failed")
+    }
+
+
+def test_a_reading_that_fits_only_an_emptier_store_costs_one_write_an_interval(
     tmp_path: Path,
 ) -> None:
-    """0.9 of the map, beside data that is there to stay: each interval its flush
-    failed and every value was written again in a transaction (and a sync) of its
-    own, for ever. After REFUSED_FLUSHES_MAX such flushes it is dropped, once."""
+    """0.9 of the map, beside data that is there to stay: each interval the value
+    went back into the group, the group failed, and every value was written again
+    in a transaction (and a sync) of its own; after 10 intervals it was dropped for
+    that cost. Now it is written alone after the group of the others, one refused
+    write an interval, until a value of its key is stored (then it is in the group
+    again)."""
     config = StoreConfig(map_size_initial_mb=1, map_size_max_mb=1)
     store = Store.open(tmp_path / "data", replace(config, max_value_bytes=2 << 20))
     store.commit([Put(Table.HISTORY, b"h%04d" % i, b"r" * 100) for i in range(2000)])
@@ -193,28 +203,102 @@ def test_a_reading_that_fits_an_emptier_store_only_is_dropped_in_the_end(
         stats = Stats()
         pipeline = CommitPipeline(store, core_mod.CloneCore(), stats, wake)
         pipeline.load(0.0)
-        big = reading(1, b"b" * (store.max_map_bytes * 9 // 10), b"/device/big/value")
+        big_key = b"/device/big/value"
+        big = reading(1, b"b" * (store.max_map_bytes * 9 // 10), big_key)
         pipeline.accept(big, coalesced=True)
-        for n in range(REFUSED_FLUSHES_MAX):
-            assert stats.get("clone.coalesced.dropped") == 0
-            pipeline.accept(reading(n + 2, b"%d" % n), coalesced=True)
+        for n in range(12):
+            for i in range(3):  # three other readings
+                key = b"/device/t%d/value" % i
+                pipeline.accept(reading(2 + 3 * n + i, b"%d" % n, key), coalesced=True)
             pipeline.submit()
-            assert drained(pipeline) == ([1] if n == 0 else []) + [n + 2]
-            _flushed(pipeline)  # the other reading is written alone
-            assert stored(store, b"/device/t/value") == KvRecord(
-                n + 2, b"%d" % n, b"", None
-            )
-        assert stats.get("clone.coalesced.dropped") == 1
-        assert stored(store, b"/device/big/value") is None
-        assert pipeline.buffer.pending_count == 0
-        flushes = stats.get("clone.coalesced.flushes")
-        pipeline.accept(reading(REFUSED_FLUSHES_MAX + 2, b"last"), coalesced=True)
+            drained(pipeline)
+            before = store.stats()
+            _flushed(pipeline)
+            if n:  # the first found no room, then wrote each value alone
+                assert _writes(store, before) == {
+                    "batches": 2,  # the group, then the big value alone
+                    "commits": 1,
+                    "failed": 1,
+                }
+            for i in range(3):
+                assert stored(store, b"/device/t%d/value" % i) == KvRecord(
+                    2 + 3 * n + i, b"%d" % n, b"", None
+                )
+            assert stored(store, big_key) is None
+            assert pipeline.buffer.pending_count == 1  # tried again next interval
+        assert stats.get("clone.coalesced.dropped") == 0
+        # a smaller value of the key: it fits, written alone; then forgotten
+        pipeline.accept(reading(100, b"small", big_key), coalesced=True)
         pipeline.submit()
         drained(pipeline)
-        _flushed(pipeline)  # one group commit again
-        assert stats.get("clone.coalesced.flushes") == flushes + 1
-        # put back each time but the last, which dropped it
-        assert stats.get("clone.coalesced.flush_failed") == REFUSED_FLUSHES_MAX - 1
+        before = store.stats()
+        _flushed(pipeline)
+        assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+        assert stored(store, big_key) == KvRecord(100, b"small", b"", None)
+        assert pipeline.buffer.pending_count == 0
+        pipeline.accept(reading(101, b"last", b"/device/t0/value"), coalesced=True)
+        pipeline.accept(reading(102, b"b", big_key), coalesced=True)
+        pipeline.submit()
+        drained(pipeline)
+        before = store.stats()
+        _flushed(pipeline)  # one group again
+        assert _writes(store, before) == {"batches": 1, "commits": 1, "failed": 0}
+        assert stored(store, big_key) == KvRecord(102, b"b", b"", None)
+        assert stored(store, b"/device/t0/value") == KvRecord(101, b"last", b"", None)
+        assert stats.get("clone.coalesced.dropped") == 0
+    finally:
+        wake.close()
+        store.close()
+
+
+def test_a_reading_a_full_disk_refuses_is_stored_once_the_disk_is_freed(
+    tmp_path: Path,
+) -> None:
+    """A full disk on which the small readings still fit the store's pages and a
+    bigger one does not: the bigger one was dropped for good after 10 intervals,
+    though the disk may be freed a minute later. It waits, alone after the others'
+    group, for as long as the disk is full."""
+    store = Store.open(
+        tmp_path / "data", StoreConfig(map_size_initial_mb=1, seq_block=1000)
+    )
+    wake = Wakeup()
+    try:
+        refusing = Refusing(store)
+        stats = Stats()
+        pipeline = CommitPipeline(
+            cast(Store, refusing), core_mod.CloneCore(), stats, wake
+        )
+        pipeline.load(0.0)
+        pipeline.accept(
+            reading(1, b"i" * 5000, key=b"/device/cam/value"), coalesced=True
+        )
+        pipeline.submit()
+        drained(pipeline)
+        refusing.room = 1000  # the disk is full
+        for n in range(15):
+            pipeline.accept(reading(2 + n, b"%d" % n), coalesced=True)
+            pipeline.submit()
+            drained(pipeline)
+            before = store.stats()
+            _flushed(pipeline)
+            if n:  # the others' group: one transaction
+                assert _writes(store, before) == {
+                    "batches": 1,
+                    "commits": 1,
+                    "failed": 0,
+                }
+            assert stored(store, b"/device/t/value") == KvRecord(
+                2 + n, b"%d" % n, b"", None
+            )
+            assert stored(store, b"/device/cam/value") is None
+        assert stats.get("clone.coalesced.dropped") == 0
+        assert pipeline.buffer.pending_count == 1
+        refusing.room = None  # the disk freed
+        _flushed(pipeline)
+        assert stored(store, b"/device/cam/value") == KvRecord(
+            1, b"i" * 5000, b"", None
+        )
+        assert pipeline.buffer.pending_count == 0
     finally:
         wake.close()
         store.close()

@@ -1,14 +1,17 @@
 """A raspy-kv read of a store on a read-only mount (systemd's ReadOnlyPaths=, the
 backup unit at boot): LMDB reads it without a reader slot, so a raspyd that starts
 meanwhile could reuse the pages being read. The read holds the data dir's lock
-shared for as long as it lasts: raspyd's start finds the data dir in use."""
+shared for as long as it lasts: raspyd's start waits for it to end."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -23,7 +26,8 @@ from support.daemon import Daemon
 from support.wait import wait_until
 
 from raspy import packing
-from raspy.errors import StoreLockedError
+from raspy.cli import start_wait
+from raspy.errors import StoreBeingReadError
 from raspy.storage import lock as lock_mod
 from raspy.storage.damage import LMDB_LOCK_FILE
 from raspy.storage.store import Put, Store, Table
@@ -92,39 +96,88 @@ def _stalled_read_only_dump(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]
         dump.communicate()
 
 
-def _raspyd_start(data_dir: Path) -> tuple[int, str]:
-    """raspyd started on the data dir (as systemd would): its status and output
-    once it exits; (0, ...) if it still ran after 20 s (then it was killed)."""
-    try:
-        done = subprocess.run(
-            Daemon(data_dir).args(),
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:  # run() killed it
-        return 0, f"raspyd started and ran: {exc.stdout!r}"
-    return done.returncode, done.stdout + done.stderr
+def _events(log_path: Path, event: str) -> list[dict[str, object]]:
+    """raspyd's JSON log lines of `event`."""
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    found: list[dict[str, object]] = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("event") == event:
+                found.append(entry)
+    return found
+
+
+def _datagrams(server: socket.socket, seen: list[bytes]) -> list[bytes]:
+    """`seen`, with what came on the notify socket since the last call."""
+    while True:
+        try:
+            seen.append(server.recv(4096))
+        except BlockingIOError:
+            return seen
+
+
+def _said(seen: list[bytes], line: bytes) -> bool:
+    return any(line in message.split(b"\n") for message in seen)
 
 
 @needs_mounts
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("lock_mdb", ["read-only", "missing"])
-def test_a_read_without_a_reader_slot_keeps_raspyd_from_starting_until_it_ends(
+def test_raspyd_waits_for_a_read_without_a_reader_slot_then_starts(
     tmp_path: Path, lock_mdb: str
 ) -> None:
+    """It exited "in use" naming the pid the last raspyd left in the lock file, and
+    systemd's restarts (5 s apart, 5 in 10 minutes) ran out under a read of half a
+    minute: raspyd stayed down. It waits (systemd's start timeout pushed back), writes
+    nothing while the read lasts, and starts once it ends, the same process."""
     _make_store(data_dir := tmp_path / "data")
+    (data_dir / lock_mod.LOCK_NAME).write_text("4242\n")  # a raspyd long gone
     if lock_mdb == "missing":  # LMDB cannot make it on the read-only mount
         (data_dir / LMDB_LOCK_FILE).unlink()
-    with _stalled_read_only_dump(data_dir):
-        status, output = _raspyd_start(data_dir)
-        assert status != 0, output
-        assert f"data dir {data_dir} is in use by another process" in output
-        with capture_logs(), pytest.raises(StoreLockedError):
-            Store.open(data_dir)
-    with capture_logs(), Store.open(data_dir) as store:  # the read ended: free
-        store.commit([Put(Table.CRON, b"after", b"1")])
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(tmp_path / "notify"))
+    server.setblocking(False)
+    daemon = Daemon(data_dir)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    seen: list[bytes] = []
+    extend = b"EXTEND_TIMEOUT_USEC=%d" % (start_wait.EXTEND_BY_S * 1_000_000)
+    try:
+        with _stalled_read_only_dump(data_dir) as dump:
+            with daemon.log_path.open("wb") as log_file:
+                daemon.process = subprocess.Popen(
+                    daemon.args(), stdout=log_file, stderr=subprocess.STDOUT, env=env
+                )
+            wait_until(
+                lambda: _said(_datagrams(server, seen), extend),
+                what="raspyd to push back systemd's start timeout",
+                timeout_s=20,
+            )
+            assert daemon.process.poll() is None, daemon.log_text()
+            assert [
+                (entry["data_dir"], entry["why"])
+                for entry in _events(daemon.log_path, "start_waits_for_reader")
+            ] == [(str(data_dir), start_wait.WHY)]
+            assert not _said(seen, b"READY=1")
+            with capture_logs(), pytest.raises(StoreBeingReadError) as refused:
+                Store.open(data_dir)
+            assert str(refused.value) == lock_mod.being_read(data_dir)
+            assert dump.stdout is not None
+            while dump.stdout.read(65536):  # the dump goes on to its end
+                pass
+            assert dump.wait(timeout=20) == 0
+        wait_until(
+            lambda: _said(_datagrams(server, seen), b"READY=1"),
+            what="raspyd to start once the read ended",
+            timeout_s=30,
+        )
+        ready = next(m for m in seen if b"READY=1" in m.split(b"\n"))
+        assert f"MAINPID={daemon.process.pid}".encode() in ready.split(b"\n")
+        assert len(_events(daemon.log_path, "start_waits_for_reader")) == 1
+        assert daemon.terminate(timeout_s=15) == 0
+    finally:
+        daemon.kill()
+        server.close()
 
 
 @needs_mounts

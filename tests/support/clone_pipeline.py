@@ -10,7 +10,7 @@ from typing import Any
 from raspy.actors.clone.commit import CommitPipeline
 from raspy.cores import clone as core_mod
 from raspy.errors import StoreFullError
-from raspy.storage.ops import Op
+from raspy.storage.ops import Op, Put
 from raspy.storage.store import Store
 from raspy.storage.tables import KvRecord, Table, decode_kv
 from raspy.storage.writer import Done
@@ -21,18 +21,27 @@ KEY = b"/device/t/value"
 
 class Refusing:
     """A real store whose next `refuse` submits fail as a full one's would (a
-    transient failure of exactly one write, which the map cannot be made to give)."""
+    transient failure of exactly one write, which the map cannot be made to give);
+    and, while `room` is not None, every submit whose values take more than `room`
+    bytes: a full disk, on which a write that fits the pages the store has
+    already is stored, and one that needs more is refused."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.config = store.config
         self.refuse = 0
+        self.room: int | None = None
 
-    def submit_then(self, ops: Sequence[Op], on_done: Done) -> None:
+    def submit_then(
+        self, ops: Sequence[Op], on_done: Done, *, alone: bool = False
+    ) -> None:
         if self.refuse:
             self.refuse -= 1
             raise StoreFullError(f"store in {self.store.path} is full (refused)")
-        self.store.submit_then(ops, on_done)
+        size = sum(len(op.value) for op in ops if isinstance(op, Put))
+        if self.room is not None and size > self.room:
+            raise StoreFullError(f"store in {self.store.path}: no room on its disk")
+        self.store.submit_then(ops, on_done, alone=alone)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)

@@ -1,0 +1,84 @@
+"""raspyd's start while a raspy-kv reads its data dir without a reader slot.
+
+Such a read (lock.mdb missing or read-only: a backup at boot, a card mounted
+read-only) holds the data dir's lock shared for as long as it lasts, so that no
+raspyd writes over the pages being read. Exiting "in use" then, as for another
+raspyd, let systemd's restarts (RestartSec=5s, StartLimitBurst=5) run out while a
+long read went on: raspyd stayed down until started by hand. So raspyd waits for the
+read to end, bounded, and keeps systemd's start timeout (TimeoutStartSec=, Type=notify)
+from ending it meanwhile with EXTEND_TIMEOUT_USEC. It must never take the lock
+while the read holds it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from raspy.errors import StoreBeingReadError
+from raspy.sdnotify import Notifier
+
+T = TypeVar("T")
+
+# how long raspyd waits for such a read: a backup of the store without its history
+# takes seconds to a few minutes on a Pi
+WAIT_LIMIT_S: Final = 600.0
+# systemd ends a start that says nothing within the time it last asked for: asked
+# every EXTEND_EVERY_S for EXTEND_BY_S, a missed message or two is no matter
+EXTEND_EVERY_S: Final = 10.0
+EXTEND_BY_S: Final = 30.0
+_RETRY_S: Final = 0.5
+WHY: Final = (
+    "data dir is being read by a raspy-kv without a reader slot; starting once it ends"
+)
+
+
+def gave_up(data_dir: Path, limit_s: float) -> str:
+    return (
+        f"data dir {data_dir} was still being read by a raspy-kv without a reader slot"
+        f" (its lock.mdb missing or read-only) after {limit_s:.0f} s; raspyd did not"
+        " start, as it would write over the pages being read: let that raspy-kv end,"
+        " or stop it, then start raspyd again"
+    )
+
+
+def start_after_slotless_reads(
+    start: Callable[[], T],
+    data_dir: Path,
+    notifier: Notifier,
+    stopped: Callable[[float], bool],
+    log: Any,
+    *,
+    limit_s: float = WAIT_LIMIT_S,
+) -> T | None:
+    """`start()`, tried again while it finds the data dir read without a reader slot
+    (StoreBeingReadError), for up to `limit_s` (then StoreBeingReadError saying so).
+    `stopped(timeout_s)` waits between tries and says whether a stop came (SIGTERM):
+    then None, nothing started. Said once in the log and to systemd (STATUS)."""
+    began = next_extend = time.monotonic()
+    said = False
+    while True:
+        try:
+            return start()
+        except StoreBeingReadError:
+            now = time.monotonic()
+            if now - began >= limit_s:
+                raise StoreBeingReadError(gave_up(data_dir, limit_s)) from None
+            if not said:
+                said = True
+                log.warning(
+                    "start_waits_for_reader",
+                    data_dir=str(data_dir),
+                    limit_s=limit_s,
+                    why=WHY,
+                )
+            if now >= next_extend:
+                notifier.notify(
+                    extend_timeout_usec=str(int(EXTEND_BY_S * 1_000_000)),
+                    status=f"waiting: {WHY}",
+                )
+                next_extend = now + EXTEND_EVERY_S
+            if stopped(_RETRY_S):
+                return None

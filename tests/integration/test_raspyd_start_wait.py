@@ -1,0 +1,175 @@
+"""raspyd's start beside a raspy-kv that reads the data dir without a reader slot
+(raspy.cli.start_wait): waited for, bounded, with systemd's start timeout pushed
+back; a writer holding the data dir is no reader and is not waited for. Real flocks
+on a real store, a real notify socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from raspy.cli import start_wait
+from raspy.errors import StoreBeingReadError, StoreLockedError
+from raspy.sdnotify import Notifier
+from raspy.storage import lock as lock_mod
+from raspy.storage.store import Store
+
+pytestmark = pytest.mark.timeout(30)
+
+log = structlog.get_logger(component="raspyd")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    with capture_logs(), Store.open(tmp_path / "data"):
+        pass  # a store, and its lock file, as raspyd leaves them
+    (tmp_path / "data" / lock_mod.LOCK_NAME).write_text("4242\n")  # long gone
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[tuple[socket.socket, Notifier]]:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(str(tmp_path / "notify"))
+    server.setblocking(False)
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+    try:
+        yield server, notifier
+    finally:
+        notifier.close()
+        server.close()
+
+
+def _received(server: socket.socket) -> list[bytes]:
+    seen: list[bytes] = []
+    while True:
+        try:
+            seen.append(server.recv(4096))
+        except BlockingIOError:
+            return seen
+
+
+def _open(data_dir: Path) -> Store:
+    with capture_logs():
+        return Store.open(data_dir)
+
+
+def test_a_read_that_outlasts_the_wait_is_said_and_nothing_is_started(
+    data_dir: Path, notify: tuple[socket.socket, Notifier]
+) -> None:
+    server, notifier = notify
+    reader = lock_mod.ReadLock(data_dir)
+    try:
+        with capture_logs() as logs, pytest.raises(StoreBeingReadError) as refused:
+            start_wait.start_after_slotless_reads(
+                lambda: _open(data_dir),
+                data_dir,
+                notifier,
+                lambda _timeout_s: False,
+                log,
+                limit_s=1.0,
+            )
+    finally:
+        reader.release()
+    assert str(refused.value) == start_wait.gave_up(data_dir, 1.0)
+    assert str(refused.value) == (
+        f"data dir {data_dir} was still being read by a raspy-kv without a reader"
+        " slot (its lock.mdb missing or read-only) after 1 s; raspyd did not start,"
+        " as it would write over the pages being read: let that raspy-kv end, or"
+        " stop it, then start raspyd again"
+    )
+    assert logs == [
+        {
+            "event": "start_waits_for_reader",
+            "component": "raspyd",
+            "data_dir": str(data_dir),
+            "limit_s": 1.0,
+            "why": "data dir is being read by a raspy-kv without a reader slot;"
+            " starting once it ends",
+            "log_level": "warning",
+        }
+    ]
+    # the first try asks systemd for time at once; the next only 10 s later
+    assert _received(server) == [
+        b"EXTEND_TIMEOUT_USEC=30000000\nSTATUS=waiting: " + start_wait.WHY.encode()
+    ]
+    with _open(data_dir):  # nothing was left holding the data dir
+        pass
+
+
+def test_the_start_goes_on_once_the_read_ends(
+    data_dir: Path, notify: tuple[socket.socket, Notifier]
+) -> None:
+    _, notifier = notify
+    reader = lock_mod.ReadLock(data_dir)
+    waits: list[float] = []
+
+    def stopped(timeout_s: float) -> bool:
+        waits.append(timeout_s)
+        reader.release()  # the read ends while raspyd waits
+        return False
+
+    with capture_logs():
+        store = start_wait.start_after_slotless_reads(
+            lambda: _open(data_dir), data_dir, notifier, stopped, log
+        )
+    assert store is not None
+    store.close()
+    assert waits == [0.5]
+
+
+def test_a_stop_while_it_waits_starts_nothing(
+    data_dir: Path, notify: tuple[socket.socket, Notifier]
+) -> None:
+    _, notifier = notify
+    reader = lock_mod.ReadLock(data_dir)
+    try:
+        with capture_logs():
+            started = start_wait.start_after_slotless_reads(
+                lambda: _open(data_dir), data_dir, notifier, lambda _t: True, log
+            )
+    finally:
+        reader.release()
+    assert started is None
+
+
+def test_a_writer_holding_the_data_dir_is_named_at_once_not_waited_for(
+    data_dir: Path, notify: tuple[socket.socket, Notifier]
+) -> None:
+    """The lock taken exclusively: another raspyd, named by the pid it wrote."""
+    server, notifier = notify
+    writer = lock_mod.DataDirLock(data_dir)
+    try:
+        with capture_logs() as logs, pytest.raises(StoreLockedError) as refused:
+            start_wait.start_after_slotless_reads(
+                lambda: _open(data_dir), data_dir, notifier, lambda _t: False, log
+            )
+    finally:
+        writer.release()
+    assert type(refused.value) is StoreLockedError
+    assert str(refused.value) == lock_mod.in_use(data_dir, str(os.getpid()))
+    assert logs == []
+    assert _received(server) == []
+
+
+def test_only_readers_holding_the_data_dir_are_told_from_a_writer(
+    data_dir: Path,
+) -> None:
+    """It named the pid the last writer left in the lock file (a raspyd long gone,
+    or a pid since reused) as the one holding it."""
+    reader = lock_mod.ReadLock(data_dir)
+    try:
+        with pytest.raises(StoreBeingReadError) as refused:
+            lock_mod.DataDirLock(data_dir)
+    finally:
+        reader.release()
+    assert str(refused.value) == (
+        f"data dir {data_dir} is being read by a raspy-kv without a reader slot (its"
+        " lock.mdb missing or read-only); no writer holds it"
+    )
