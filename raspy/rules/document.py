@@ -15,6 +15,7 @@ import yaml
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
+from raspy.json_text import encode
 from raspy.rules import model
 from raspy.rules.document_actions import read_actions
 from raspy.rules.document_checks import Checks, Problem, join
@@ -37,6 +38,10 @@ __all__ = [
 MAX_DOCUMENT_BYTES: Final = 256 * 1024
 MAX_CONDITIONS: Final = 64
 MAX_VARIABLES: Final = 64
+# their JSON at most, as a value in the tree ([clone] max_value_bytes' default): an
+# expression's work grows with the size of what it compares, and a 256 KiB document
+# could hold a list of 100,000 items
+MAX_VARIABLES_BYTES: Final = 64 * 1024
 MAX_RUNS: Final = 1000
 MAX_SHOWN: Final = 100  # problems listed in a message; DocumentError.problems has all
 TOP_KEYS: Final = (
@@ -295,6 +300,15 @@ def _variables(
             variables[key] = value
         else:
             variables[key] = None  # keeps the name known: no follow-up problems
+    size = len(encode(variables))
+    if size > MAX_VARIABLES_BYTES:
+        checks.problem(
+            node,
+            "variables",
+            f"their JSON is {size} bytes, at most {MAX_VARIABLES_BYTES}"
+            " (as a value in the tree): keep a long list in the tree and read it"
+            " with kv()",
+        )
     return variables
 
 

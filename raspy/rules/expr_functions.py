@@ -20,6 +20,12 @@ from raspy.rules.expr_values import Fault, checked_number, describe, is_number, 
 from raspy.rules.model import EvalContext, SunEvent, uniform
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
+# what a unit of work (expr_values.Work) is worth, as measured: min() and max()
+# check and pick each item in two units; str() writes CHARS_PER_UNIT characters
+# a unit, kv() decodes about ITEMS_PER_UNIT items (of a list or object it reads)
+PICK_UNITS: Final = 2
+ITEMS_PER_UNIT: Final = 8
+CHARS_PER_UNIT: Final = 16
 _CLOCK: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _SUN_EVENTS: Final = ", ".join(event.value for event in SunEvent)
 
@@ -65,7 +71,14 @@ def _kv(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
         rendered = template.render_in(key, context)
     except template.TemplateError as exc:
         raise Fault(f"kv() key: {exc.reason}") from None
-    return context.kv(rendered)
+    value = context.kv(rendered)
+    # about the work of reading it from the tree (its JSON decoded), judged by its
+    # outside alone: counting the items inside would cost as much again
+    if isinstance(value, list | dict):
+        context.work.charge(len(value) // ITEMS_PER_UNIT)
+    elif isinstance(value, str):
+        context.work.charge(len(value) // CHARS_PER_UNIT)
+    return value
 
 
 def _check_kv(_index: int, key: JsonValue) -> None:
@@ -175,8 +188,9 @@ def _len(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
 def _extreme(name: str) -> Callable[[EvalContext, Sequence[JsonValue]], JsonValue]:
     pick = min if name == "min" else max
 
-    def run(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    def run(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
         items = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+        context.work.charge(len(items) * PICK_UNITS)
         if not items:
             raise Fault(f"{name}() of an empty list")
         if all(is_number(item) for item in items):
@@ -192,8 +206,10 @@ def _abs(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
     return checked_number(abs(number(args[0], "abs()")))
 
 
-def _str(_context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
-    return template.as_text(args[0])
+def _str(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:
+    text = template.as_text(args[0])
+    context.work.charge(len(text) // CHARS_PER_UNIT)  # after: it is bounded
+    return text
 
 
 def _random(context: EvalContext, args: Sequence[JsonValue]) -> JsonValue:

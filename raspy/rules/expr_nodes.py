@@ -174,7 +174,7 @@ class Comparison:
         for operator, offset, node in self.rest:
             right = node.evaluate(context)
             try:
-                holds = compare(operator, left, right)
+                holds = compare(operator, left, right, context.work)
             except Fault as fault:
                 raise Fault(fault.reason, offset) from None
             if not holds:

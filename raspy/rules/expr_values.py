@@ -7,6 +7,7 @@ no number ever becomes infinite, NaN or an integer past ±2**63. Pure, no I/O.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Final
 
 from raspy.devices.template import JsonValue
@@ -14,6 +15,14 @@ from raspy.errors import ScenarioError, quote
 
 INT_LIMIT: Final = 2**63
 MAX_STRING: Final = 65_536
+# the work one evaluation may do, in units of about one list item compared (half
+# a microsecond to a microsecond on a PC's core): the parser bounds an expression's
+# size, not the size of the values it compares, searches or writes out
+MAX_WORK: Final = 1_000_000
+TOO_MUCH_WORK: Final = (
+    f"the expression does too much work (more than {MAX_WORK:,} items of long"
+    " lists or texts compared, searched or written out)"
+)
 
 
 class Fault(ScenarioError):
@@ -24,6 +33,25 @@ class Fault(ScenarioError):
         self.reason = reason
         self.offset = offset
         super().__init__(reason)
+
+
+class Work:
+    """A meter of the work of the evaluations that share it (a context's): each
+    operation whose time grows with its values' size charges it, and past `limit`
+    units it is a Fault. A `==` on two lists of 100,000 items takes 50 ms; 60 of
+    them in one condition, tested at every trigger or in a loop, would hold the
+    scenario's actor for seconds at a time."""
+
+    __slots__ = ("limit", "spent")
+
+    def __init__(self, limit: int = MAX_WORK) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def charge(self, units: int) -> None:
+        self.spent += units
+        if self.spent > self.limit:
+            raise Fault(TOO_MUCH_WORK)
 
 
 def is_number(value: JsonValue) -> bool:
@@ -59,29 +87,38 @@ def number(value: JsonValue, what: str) -> int | float:
     raise Fault(f"{what} needs a number, got {describe(value)}")
 
 
-def same(left: JsonValue, right: JsonValue) -> bool:
-    """JSON equality: 1 == 1.0, but true != 1 and "1" != 1."""
+def same(left: JsonValue, right: JsonValue, work: Work | None = None) -> bool:
+    """JSON equality: 1 == 1.0, but true != 1 and "1" != 1. `work` is charged an
+    item of each list or object compared (a text compares at memory speed)."""
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left == right
     if is_number(left) and is_number(right):
         return left == right
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(same, left, right))
+        if len(left) != len(right):
+            return False
+        if work is not None:
+            work.charge(len(left))
+        return all(map(same, left, right, repeat(work)))
     if isinstance(left, dict) and isinstance(right, dict):
+        if work is not None:
+            work.charge(len(left))
         return left.keys() == right.keys() and all(
-            same(v, right[k]) for k, v in left.items()
+            same(v, right[k], work) for k, v in left.items()
         )
     return type(left) is type(right) and left == right
 
 
-def compare(operator: str, left: JsonValue, right: JsonValue) -> bool:
+def compare(
+    operator: str, left: JsonValue, right: JsonValue, work: Work | None = None
+) -> bool:
     """One comparison; ordering only between two numbers or two strings."""
     if operator == "==":
-        return same(left, right)
+        return same(left, right, work)
     if operator == "!=":
-        return not same(left, right)
+        return not same(left, right, work)
     if operator in ("in", "not in"):
-        found = contains(right, left)
+        found = contains(right, left, work)
         return found if operator == "in" else not found
     if not (is_number(left) and is_number(right)) and not (
         isinstance(left, str) and isinstance(right, str)
@@ -98,13 +135,15 @@ def compare(operator: str, left: JsonValue, right: JsonValue) -> bool:
     return left >= right  # type: ignore[operator]  # idem
 
 
-def contains(container: JsonValue, item: JsonValue) -> bool:
+def contains(container: JsonValue, item: JsonValue, work: Work | None = None) -> bool:
     if isinstance(container, str):
         if not isinstance(item, str):
             raise Fault(f"'in' a string needs a string, got {describe(item)}")
         return item in container
     if isinstance(container, list):
-        return any(same(item, element) for element in container)
+        if work is not None:
+            work.charge(len(container))
+        return any(map(same, repeat(item), container, repeat(work)))
     raise Fault(
         f"'in' needs a string or a list on the right, got {describe(container)}"
     )

@@ -13,6 +13,7 @@ from typing import Final, Protocol, TypeAlias
 from zoneinfo import ZoneInfo
 
 from raspy.devices.template import JsonValue
+from raspy.rules.expr_values import Work
 
 NAME_PATTERN = r"[a-z0-9_-]{1,64}"
 
@@ -74,7 +75,8 @@ class EvalContext:
     day or night); `rng` gives `random()` its numbers; `repeat_index` is the pass
     of the innermost repeat the expression is in (from 1; None outside one);
     `sun_up` answers whether the sun is above the horizon at a wall time (None
-    when the hub has no place)."""
+    when the hub has no place); `work` meters what its evaluations do (a run's
+    contexts share the run's meter, expr_values.Work)."""
 
     wall_ts: float
     tz: ZoneInfo
@@ -86,6 +88,7 @@ class EvalContext:
     host: str = ""
     repeat_index: int | None = None
     sun_up: Callable[[float], bool | None] = no_place
+    work: Work = field(default_factory=Work)
 
 
 class Expression(Protocol):

@@ -6,7 +6,9 @@ event, log, run or stop another scenario) are carried out by the owner at once; 
 resumes it with what happened. Time is passed in through `RunClock` before each step.
 A run that takes more than `step_limit` steps without a wait (a sleep not over yet,
 a wait for a change) fails: a `repeat` with no wait in it cannot hold its actor, nor
-click a device through its requests, for ever.
+click a device through its requests, for ever. Its expressions' work counts too
+(WORK_PER_STEP units a step): a loop of conditions on long lists is bounded by
+what it does, not by its steps alone.
 
 The parts: rules.run_scope (what a run sees, its trace), rules.run_walk (the walk
 through the actions, `execute` and `resumed`), rules.run_waits (a `wait` and a
@@ -83,6 +85,10 @@ __all__ = [
 ]
 
 DEFAULT_STEP_LIMIT: Final = 10_000
+# units of an expression's work (expr_values.Work) that count as one step: about
+# what an action's step costs (50 µs); the 10,000 steps are about a second's work
+WORK_PER_STEP: Final = 100
+WORKED: Final = " (counting its expressions' work as steps)"
 
 
 class Run:
@@ -123,9 +129,11 @@ class Run:
                     isinstance(step, Sleep) and step.deadline > mono
                 ):
                     self._unpaused = 0
+                    self.scope.work.spent = 0
                     self.waiting = step
                     return effects
-                if self._unpaused == self._step_limit:  # one more than allowed
+                worked = self.scope.work.spent // WORK_PER_STEP
+                if self._unpaused + worked >= self._step_limit:  # one more than allowed
                     break
                 self._unpaused += 1
                 if isinstance(step, SendRequest):
@@ -135,7 +143,10 @@ class Run:
                     effects.append(step)
                     if self.scope.env.wrote is not None:
                         self.scope.env.wrote(step)
-            self._fail(f"more than {self._step_limit} steps without a wait; stopped")
+            self._fail(
+                f"more than {self._step_limit} steps without a wait"
+                f"{WORKED if worked else ''}; stopped"
+            )
         except StopIteration:
             self.done = True
         except ScenarioError as exc:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError
 from raspy.protocol import clone
+from raspy.rules.expr_values import Work
 from raspy.rules.model import (
     EvalContext,
     Expression,
@@ -82,6 +83,8 @@ class RunScope:
     started: float | None = None  # monotonic, at the first line
     # the pass of each repeat the run is in, outermost first: repeat.index is the last
     passes: list[int] = field(default_factory=list)
+    # what its expressions did since the run last paused (Run counts it as steps)
+    work: Work = field(default_factory=Work)
 
     def note(self, line: Callable[[], str]) -> None:
         """One line of the trace, at the run's time now. `line` writes it out, only
@@ -109,6 +112,7 @@ class RunScope:
             host=self.env.host,
             repeat_index=self.passes[-1] if self.passes else None,
             sun_up=self.env.sun_up,
+            work=self.work,
         )
 
     def text(self, template: str, secrets: Mapping[str, str] | None = None) -> str:

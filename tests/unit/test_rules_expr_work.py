@@ -1,0 +1,146 @@
+"""An expression's work is bounded, not only its size: `==`, `in`, `min`, `max`,
+`str()` and `kv()` take time in the size of their values, and 60 comparisons of a
+100,000-item list in a condition held a scenario's actor for 3 s at every trigger,
+or for hours in a `repeat`. A meter (expr_values.Work) makes too much work a fault,
+and a run counts its expressions' work as steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.expr_context import make_context
+from support.scenario_engine import harness, sets
+
+from raspy.devices.template import JsonValue
+from raspy.rules import engine, run
+from raspy.rules.document import DocumentError, load_scenario
+from raspy.rules.expr import ExpressionError, compile_expression
+from raspy.rules.expr_values import TOO_MUCH_WORK
+
+pytestmark = pytest.mark.timeout(60)
+
+BIG: list[JsonValue] = [0] * 40_000  # 40,000 units a comparison with itself
+HUGE: list[JsonValue] = [0] * 400_000
+
+
+def _evaluate(text: str, **values: JsonValue) -> JsonValue:
+    context = make_context(variables=values, tree={"/big": BIG, "/huge": HUGE})
+    return compile_expression(text).evaluate(context)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " and ".join(["l == l"] * 30),  # 30 comparisons of 40,000 items
+        " and ".join(["l != [1]"] * 10 + ["l == l"] * 30),
+        " and ".join(["kv('/big') == kv('/big')"] * 30),
+        " and ".join(["[l, l] == [l, l]"] * 15),
+        " and ".join(["1 not in l"] * 26),
+        " and ".join(["min(l) == 0"] * 15),  # picked from 40,000 items, 15 times
+        " and ".join(["max(l) == 0"] * 15),
+        " and ".join(["len(str(h)) > 0"] * 25),  # 800,000 characters written each
+        " and ".join(["len(kv('/huge')) > 0"] * 25),  # 400,000 items decoded each
+    ],
+    ids=["eq", "ne", "kv-eq", "nested", "in", "min", "max", "str", "kv-read"],
+)
+def test_an_expression_that_does_too_much_work_is_a_fault(text: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        _evaluate(text, l=BIG, h=HUGE)
+    assert caught.value.reason == TOO_MUCH_WORK
+
+
+def test_work_within_the_budget_gives_the_value() -> None:
+    # 20 comparisons of 40,000 items: 800,000 units, under the million
+    assert _evaluate(" and ".join(["l == l"] * 20), l=BIG) is True
+    assert _evaluate("1 in l or min(l) == 0", l=BIG) is True
+
+
+def test_an_ordinary_expression_charges_next_to_nothing() -> None:
+    context = make_context(variables={"target": 19.5}, tree={"/t": 18.5})
+    text = "kv('/t') < target - 0.5 and hour() >= 6 and 'a' in ['a', 'b']"
+    assert compile_expression(text).evaluate(context) is True
+    assert context.work.spent < 10
+
+
+def _document(body: str, variables: str = "") -> str:
+    return f"name: t\n{variables}triggers:\n  - event: /event/x\n" + body.lstrip("\n")
+
+
+def test_a_condition_that_does_too_much_work_fails_as_a_condition_fault() -> None:
+    condition = " and ".join(["kv('/big') == kv('/big')"] * 13)  # 520,000 units
+    doc = _document(
+        f'conditions:\n  - "{condition}"\n  - "{condition}"\n'
+        "actions:\n  - set: /x\n    value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    outputs = h.change("/event/x", True)
+    assert sets(outputs) == []
+    error = h.core.status.last_error or ""
+    # the conditions of one trigger share a budget: the second one goes past it
+    assert error.startswith("condition 2: expression")
+    assert TOO_MUCH_WORK in error
+
+
+def test_a_loop_of_conditions_counts_their_work_as_steps() -> None:
+    """`repeat: count` over a condition comparing a long list ran every pass: 10,000
+    passes of 60 comparisons of 100,000 items were 9 hours without a wait."""
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 1000\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        "        - set: /x\n          value: 1\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    outputs = h.change("/event/x", True)
+    # 500 steps of work a pass (two reads of 40,000 items, 40,000 compared) and
+    # the actions' few: 19 passes, not 1000
+    assert 15 <= len(sets(outputs)) <= 20
+    ended = [o for o in outputs if isinstance(o, engine.RunEnded)]
+    assert ended[0].error == (
+        f"more than {run.DEFAULT_STEP_LIMIT} steps without a wait"
+        " (counting its expressions' work as steps); stopped"
+    )
+
+
+def test_a_runs_work_is_counted_again_from_each_wait() -> None:
+    doc = _document(
+        "actions:\n  - repeat:\n      count: 30\n      actions:\n"
+        "        - condition: \"kv('/big') == kv('/big')\"\n"
+        "        - wait: 1s\n"
+    )
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    h.change("/event/x", True)
+    for _ in range(30):  # 1.5 million units in all: the budget's, and steps'
+        h.advance(1.0)
+    assert h.core.status.last_error is None
+    assert h.state is engine.State.IDLE
+
+
+def test_a_single_expression_of_a_run_past_the_budget_fails_naming_its_action() -> None:
+    condition = " and ".join(["kv('/big') == kv('/big')"] * 30)
+    doc = _document(f'actions:\n  - condition: "{condition}"\n')
+    h = harness(load_scenario(doc), tree={"/big": BIG})
+    h.change("/event/x", True)
+    error = h.core.status.last_error or ""
+    assert error.startswith("condition: expression")
+    assert TOO_MUCH_WORK in error
+
+
+def test_variables_past_64_kib_of_json_are_refused_at_their_line() -> None:
+    items = json.dumps([0] * 40_000)  # 120,000 bytes of JSON
+    doc = _document(
+        "actions:\n  - set: /x\n    value: 1\n", f"variables:\n  l: {items}\n"
+    )
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(doc)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.col) == (3, 3)
+    assert problem.message.startswith("variables: their JSON is 120007 bytes")
+
+
+def test_variables_up_to_64_kib_load() -> None:
+    items = json.dumps(list(range(10_000)))
+    doc = _document(
+        "actions:\n  - set: /x\n    value: 1\n", f"variables:\n  l: {items}\n"
+    )
+    assert load_scenario(doc).variables["l"] == list(range(10_000))
