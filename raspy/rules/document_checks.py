@@ -24,6 +24,7 @@ from raspy.rules.document_yaml import (
     duration_mapping_hint,
     is_text,
     kind_of,
+    number_slip,
     scalar,
     text_offset,
 )
@@ -359,6 +360,10 @@ class Checks:
             return INVALID
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(node, path, f"expected a finite number, got {kind_of(node)}")
+            return INVALID
+        slip = number_slip(node, value)
+        if slip is not None:
+            self.problem(node, path, slip)
             return INVALID
         if templates and isinstance(value, str):
             return value if self.check_template(node, path, value) else INVALID

@@ -203,9 +203,11 @@ def _headers(
 
 
 def _header_value(checks: Checks, node: yaml.Node, where: str) -> str | None:
+    """A header's value as text; a bare number is sent as written (a header is
+    text on the wire: `X-Wake: 6:45` is not YAML's base-60 405, `010` not 8)."""
     raw = scalar(node)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return str(raw)
+        return str(node.value)
     if not isinstance(raw, str) or not isinstance(node, yaml.ScalarNode):
         checks.problem(
             node,

@@ -24,6 +24,7 @@ _TEXT_TAGS: Final = frozenset(
 _SCALAR_TAGS: Final = _TEXT_TAGS | {
     f"{_TAG}{name}" for name in ("int", "float", "bool", "null")
 }
+_NUMBER_TAGS: Final = frozenset({f"{_TAG}int", f"{_TAG}float"})
 _ALLOWED_TAGS: Final = _SCALAR_TAGS | {f"{_TAG}seq", f"{_TAG}map"}
 _SHORT_TAGS: Final = {f"{_TAG}seq": "a list", f"{_TAG}map": "a mapping"}
 _CONSTRUCTOR: Final = SafeConstructor()  # only its scalar readers are used: no state
@@ -123,6 +124,30 @@ def _writable(value: int) -> bool:
     except ValueError:
         return False
     return True
+
+
+_OCTAL: Final = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal int: 010 is 8
+
+
+def number_slip(node: yaml.Node, value: JsonValue) -> str | None:
+    """What is wrong with a bare number YAML 1.1 reads otherwise than it looks
+    (`6:45` is 405 in base 60, `010` is 8 in octal), said with its fix; None for
+    any other value. A duration and a time of day have their own words for it."""
+    if not isinstance(node, yaml.ScalarNode) or isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float) or node.tag not in _NUMBER_TAGS:
+        return None
+    raw = str(node.value)
+    if ":" in raw:
+        return (
+            f"a bare {raw} is YAML's base-60 number {value!r}: quote it, {quote(raw)}"
+        )
+    if _OCTAL.fullmatch(raw) and int(raw.replace("_", ""), 10) != value:
+        return (
+            f"a bare {raw} is YAML's octal number {value!r}: quote it, {quote(raw)},"
+            f" or write {int(raw.replace('_', ''), 10)}"
+        )
+    return None
 
 
 def is_text(node: yaml.Node) -> bool:

@@ -1,0 +1,87 @@
+"""Bare numbers YAML 1.1 reads otherwise than they look: `6:45` is 405 (base 60) and
+`010` is 8 (octal). A header is text on the wire, so it is sent as written; a value
+or a body refuses them at their line, as a duration does."""
+
+from __future__ import annotations
+
+import pytest
+
+from raspy.rules import model
+from raspy.rules.document import DocumentError, load_scenario
+
+HEAD = "name: t\ntriggers:\n  - event: /event/x\nactions:\n"
+
+
+def _http(headers: str) -> model.HttpAction:
+    (action,) = load_scenario(
+        HEAD + f"  - http: https://h/\n    headers: {{X-Val: {headers}}}\n"
+    ).actions
+    assert isinstance(action, model.HttpAction)
+    return action
+
+
+@pytest.mark.parametrize(
+    "written", ["6:45", "23:15", "1:30", "010", "0x1F", "4.50", "1_000", "+5", "4"]
+)
+def test_a_bare_number_as_a_header_is_sent_as_written(written: str) -> None:
+    assert _http(written).headers == (("X-Val", written),)
+
+
+def _refusal(text: str) -> tuple[int, int, str]:
+    with pytest.raises(DocumentError) as caught:
+        load_scenario(HEAD + text)
+    (problem,) = caught.value.problems
+    return problem.line, problem.col, problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "message"),
+    [
+        (
+            "  - set: /x\n    value: 6:45\n",
+            (6, 12),
+            "actions[0].value: a bare 6:45 is YAML's base-60 number 405:"
+            " quote it, '6:45'",
+        ),
+        (
+            "  - set: /x\n    value: 010\n",
+            (6, 12),
+            "actions[0].value: a bare 010 is YAML's octal number 8: quote it,"
+            " '010', or write 10",
+        ),
+        (
+            "  - http: https://h/\n    body: {at: 6:45}\n",
+            (6, 16),
+            "actions[0].body.at: a bare 6:45 is YAML's base-60 number 405:"
+            " quote it, '6:45'",
+        ),
+        (
+            "  - event: /event/y\n    value: [1, -0_17]\n",
+            (6, 16),
+            "actions[0].value[1]: a bare -0_17 is YAML's octal number -15: quote it,"
+            " '-0_17', or write -17",
+        ),
+        (
+            "  - set: /x\n    value: 1:30.5\n",
+            (6, 12),
+            "actions[0].value: a bare 1:30.5 is YAML's base-60 number 90.5:"
+            " quote it, '1:30.5'",
+        ),
+    ],
+    ids=["clock", "octal", "body", "signed-octal-in-a-list", "float"],
+)
+def test_a_value_that_yaml_reads_as_base_60_or_octal_is_refused_at_its_line(
+    text: str, place: tuple[int, int], message: str
+) -> None:
+    assert _refusal(text) == (*place, message)
+
+
+@pytest.mark.parametrize(
+    ("written", "value"), [("0", 0), ("007", 7), ("0x1F", 31), ("10", 10)]
+)
+def test_a_number_that_reads_as_it_looks_is_a_value(
+    written: str, value: object
+) -> None:
+    (action,) = load_scenario(HEAD + f"  - set: /x\n    value: {written}\n").actions
+    assert isinstance(action, model.SetAction)
+    assert action.value == value
