@@ -10,6 +10,7 @@ where the secret goes)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Final
 
@@ -206,6 +207,9 @@ def _header_value(checks: Checks, node: yaml.Node, where: str) -> str | None:
     """A header's value as text; a bare number is sent as written (a header is
     text on the wire: `X-Wake: 6:45` is not YAML's base-60 405, `010` not 8)."""
     raw = scalar(node)
+    if isinstance(raw, float) and not math.isfinite(raw):  # `.nan` was sent as nan
+        checks.problem(node, where, f"expected a finite number, got {kind_of(node)}")
+        return None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return str(node.value)
     if not isinstance(raw, str) or not isinstance(node, yaml.ScalarNode):

@@ -85,3 +85,19 @@ def test_a_number_that_reads_as_it_looks_is_a_value(
     (action,) = load_scenario(HEAD + f"  - set: /x\n    value: {written}\n").actions
     assert isinstance(action, model.SetAction)
     assert action.value == value
+
+
+@pytest.mark.parametrize("written", [".nan", ".inf", "-.inf", "1e400", "-1e400"])
+def test_a_header_that_is_no_finite_number_is_refused_as_a_body_is(
+    written: str,
+) -> None:
+    text = f"  - http: https://h/\n    headers: {{Priority: {written}}}\n"
+    assert _refusal(text) == (
+        6,
+        25,
+        f"actions[0].headers.Priority: expected a finite number, got {written}",
+    )
+    body = f"  - http: https://h/\n    body: {written}\n"
+    assert _refusal(body)[2] == (
+        f"actions[0].body: expected a finite number, got {written}"
+    )
