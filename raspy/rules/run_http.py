@@ -11,11 +11,11 @@ answer is said by its status line alone (a server may echo what it was sent)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Mapping
 from typing import Final
 
-from raspy import http_reply, http_request
+from raspy import http_reply, http_request, json_text
+from raspy.devices.template import JsonValue
 from raspy.names import HTTP_SERVICE
 from raspy.rules import model
 from raspy.rules.run_scope import RunScope
@@ -58,6 +58,24 @@ def http_step(
         raise RunFailed(http_request.hidden(str(exc), secrets)) from None
 
 
+def _body(what: str, given: JsonValue) -> tuple[bytes, str]:
+    """The body's bytes and type: a text as it is, any other value as its JSON
+    (json_text's: a lone surrogate escaped as it was read); a number that is not
+    finite (a tree value `1e400`) fails the run naming the action, as a `set`
+    and a `device` do."""
+    if isinstance(given, str):
+        encoded = http_request.body_bytes(given)
+        if encoded is None:
+            raise RunFailed(f"{what}: a body that is not UTF-8 text (a lone surrogate)")
+        return encoded, http_request.TEXT_TYPE
+    try:
+        return json_text.encode(given), http_request.JSON_TYPE
+    except ValueError:
+        raise RunFailed(
+            f"{what}: the body is or holds a number that is not finite"
+        ) from None
+
+
 def _request(
     scope: RunScope,
     action: model.HttpAction,
@@ -91,16 +109,9 @@ def _request(
         headers.append((name, value))
     body = b""
     if action.expr is not None or action.has_body:
-        given = scope.value_of(action.body, action.expr, lambda: what, secrets)
-        if isinstance(given, str):  # text as it is; any other value as its JSON
-            text, kind = given, http_request.TEXT_TYPE
-        else:
-            text = json.dumps(given, ensure_ascii=False, allow_nan=False)
-            kind = http_request.JSON_TYPE
-        encoded = http_request.body_bytes(text)
-        if encoded is None:
-            raise RunFailed(f"{what}: a body that is not UTF-8 text (a lone surrogate)")
-        body = encoded
+        body, kind = _body(
+            what, scope.value_of(action.body, action.expr, lambda: what, secrets)
+        )
         if len(body) > http_request.MAX_BODY_BYTES:
             raise RunFailed(
                 f"{what}: a body of {len(body)} bytes; at most "

@@ -6,7 +6,9 @@ header's value."""
 from __future__ import annotations
 
 import json
+import math
 
+import pytest
 from support.scenario_engine import Harness, harness, requests, scenario
 
 from raspy.http_reply import Answer, Failure, encode_outcome
@@ -187,3 +189,32 @@ def test_a_lone_surrogate_from_the_tree_is_a_fault_naming_where_it_went() -> Non
     assert h.core.status.last_error == (
         "http POST https://ntfy.sh/…: header Title: its value is not UTF-8 text (a lone surrogate)"
     )
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        m.HttpAction(NTFY, body={"v": "{trigger.value}"}, has_body=True),
+        m.HttpAction(NTFY, body="{trigger.value}", has_body=True),
+        m.HttpAction(NTFY, expr=compile_expression("[1, trigger.value]")),
+    ],
+    ids=["in-a-mapping", "alone", "expr"],
+)
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_a_body_holding_a_number_that_is_not_finite_fails_naming_the_action(
+    action: m.HttpAction, value: float
+) -> None:
+    """A tree value `1e400` reads as an infinity: the run failed in Python's
+    words (`ValueError: Out of range float values are not JSON compliant`)."""
+    h, outputs = _fired(action, value)
+    assert requests(outputs) == []
+    assert h.core.status.last_error == (
+        "http POST https://ntfy.sh/…: the body is or holds a number that is not finite"
+    )
+
+
+def test_a_json_body_holding_a_lone_surrogate_is_sent_with_its_escape() -> None:
+    _, outputs = _fired(
+        m.HttpAction(NTFY, body={"v": "{trigger.value}"}, has_body=True), "a\ud800"
+    )
+    assert _sent(outputs).body == b'{"v": "a\\ud800"}'
