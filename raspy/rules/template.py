@@ -19,6 +19,7 @@ from typing import Final, NamedTuple
 
 from raspy.devices.template import JsonValue
 from raspy.errors import ScenarioError, quote
+from raspy.rules.expr_values import INT_LIMIT
 from raspy.rules.model import OUTSIDE_REPEAT, EvalContext
 from raspy.rules.time_format import TimeFormat, TimeFormatError, parse_time_format
 
@@ -71,9 +72,13 @@ class Field(NamedTuple):
             return value if written is None else written
         assert self.decimals is not None  # one of the two formats
         result = rounded(number, self.decimals)
-        return int(result) if self.decimals == 0 else float(result)
+        if self.decimals == 0 and -INT_LIMIT <= result <= INT_LIMIT:
+            return int(result)
+        # a whole number past ±2**63 (1e300 with :.0f) stays the float it was:
+        # as an int it wrote 301 digits no JSON reader but Python's takes whole
+        return float(result)
 
-    def _time(self, number: float | None, tz: tzinfo | None) -> str | None:
+    def _time(self, number: int | float | None, tz: tzinfo | None) -> str | None:
         """`number` as the field's time in `tz`; None without a time format, for no
         number, or past what a calendar shows."""
         if self.clock is None or number is None:
@@ -98,7 +103,7 @@ class Names(dict[str, JsonValue]):
         self.wall_ts = wall_ts
 
 
-def rounded(number: float, decimals: int) -> Decimal:
+def rounded(number: int | float, decimals: int) -> Decimal:
     """`number` to `decimals` places (negative: tens, hundreds, ...), a half away
     from zero as people round (20.5 is 21, where Python's round and format go to
     even: 20), on the float's exact value (2.675 is stored as 2.67499..., so 2.67);
@@ -111,16 +116,19 @@ def rounded(number: float, decimals: int) -> Decimal:
     return abs(result) if result.is_zero() else result
 
 
-def _number(value: JsonValue) -> float | None:
-    """A finite JSON number as a float; None for anything else (true is not a
-    number, and Infinity or NaN, which Python's JSON reads, has no decimals)."""
+def _number(value: JsonValue) -> int | float | None:
+    """A finite JSON number, an int kept whole (as a float 9007199254740993 was
+    ...992); None for anything else (true is not a number, and Infinity or NaN,
+    which Python's JSON reads, has no decimals)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
         number = float(value)
     except OverflowError:  # an int too large for a float: written as it is
         return None
-    return number if math.isfinite(number) else None
+    if not math.isfinite(number):
+        return None
+    return value
 
 
 class TemplateError(ScenarioError):

@@ -137,6 +137,32 @@ def test_a_number_alone_is_rounded_half_away_from_zero(
     assert type(result) is type(kept)
 
 
+@pytest.mark.parametrize(
+    ("value", "places", "kept", "shown"),
+    [
+        # an int went through a float: 2**53 + 1 came out as 2**53
+        (9_007_199_254_740_993, 0, 9_007_199_254_740_993, "9007199254740993"),
+        (-9_007_199_254_740_993, 0, -9_007_199_254_740_993, "-9007199254740993"),
+        (2**63, 0, 2**63, str(2**63)),
+        (123_456_789_012_345_678, 2, 1.2345678901234568e17, "123456789012345678.00"),
+        # past ±2**63 a whole number stays a float (it set a 301-digit int)
+        (1e300, 0, 1e300, str(int(1e300))),  # the float's exact digits
+        (-1e19, 0, -1e19, "-10000000000000000000"),
+        (10**30, 0, 1e30, "1" + "0" * 30),
+        (2**63 + 1, 0, 9.223372036854776e18, str(2**63 + 1)),
+    ],
+)
+def test_a_large_number_keeps_its_digits_and_its_json_range(
+    value: int | float, places: int, kept: JsonValue, shown: str
+) -> None:
+    field = parse(f"{{v:.{places}f}}")[0]
+    assert isinstance(field, Field)
+    result = field.kept(value)
+    assert result == kept
+    assert type(result) is type(kept)
+    assert render(f"{{v:.{places}f}}", {"v": value}) == shown
+
+
 def test_render_in_applies_the_decimals_too() -> None:
     context = make_context(trigger={"value": 21.0625})
     assert render_in("at {trigger.value:.1f} °C", context) == "at 21.1 °C"
