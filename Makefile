@@ -34,7 +34,7 @@ run: $(VENV)/.stamp
 	    echo "raspy web face: $$web - log in with the token $$token"; \
 	    echo "(it stays valid across restarts; a new one, which logs every browser out: $(TOKEN_CMD))"; \
 	  else \
-	    echo "raspy web face: $$web - log in with the token the first make run printed: it still works"; \
+	    echo "raspy web face: $$web - log in with the token the last make run (or raspy web-token) printed: it still works"; \
 	    echo "(lost it? $(TOKEN_CMD) makes a new one and logs every browser out)"; \
 	  fi
 	$(VENV)/bin/raspyd --data-dir var/raspy --port-base $(PORT_BASE) --config var/run.toml --log-format console $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -268,12 +268,16 @@ class _KeyOrder:
                 self._ended[self._table] = self._line
             self._table = record.table
         elif record.key == self._key:
-            raise DumpFormatError(number, f"duplicate key, first on line {self._line}")
+            raise DumpFormatError(
+                number,
+                f"duplicate key {quote(record.key)}, first on line {self._line}",
+            )
         elif record.key < self._key:
             raise DumpFormatError(
                 number,
-                f"key out of order: below the key on line {self._line} (a dump lists"
-                " each database's keys in ascending order)",
+                f"key {quote(record.key)} out of order: below {quote(self._key)} on"
+                f" line {self._line}; move the line to where its key sorts (a dump"
+                " lists each database's keys in ascending order)",
             )
         self._key, self._line = record.key, number
 

@@ -151,8 +151,8 @@ def test_make_run_keeps_its_login_and_leaves_a_running_hub_alone(
     again = MakeRun(folder, base)
     runs.append(again)
     assert _serving(folder, again, base) == (
-        f"{FACE}{web} - log in with the token the first make run printed: "
-        "it still works"
+        f"{FACE}{web} - log in with the token the last make run (or raspy web-token)"
+        " printed: it still works"
     )
     assert (data_dir / "web-token").read_bytes() == stored
 

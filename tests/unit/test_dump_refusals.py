@@ -134,14 +134,14 @@ def _header(**fields: object) -> dict[str, object]:
         pytest.param(
             _replace_line(3, {"db": "kv", "key": "a", "value": "x"}),
             3,
-            "duplicate key, first on line 2",
+            "duplicate key 'a', first on line 2",
             id="duplicate-key",
         ),
         pytest.param(
             _replace_line(3, {"db": "kv", "key": "A", "value": "x"}),
             3,
-            "key out of order: below the key on line 2 (a dump lists each"
-            " database's keys in ascending order)",
+            "key 'A' out of order: below 'a' on line 2; move the line to where its"
+            " key sorts (a dump lists each database's keys in ascending order)",
             id="key-out-of-order",
         ),
         pytest.param(
