@@ -16,6 +16,7 @@ from typing import Any
 
 import pykka
 import pytest
+from pykka.messages import ProxyCall
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -24,6 +25,7 @@ from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE, EDGE
 from raspy.cores.supervision import PartState
+from raspy.hang_watch import PING
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
 
@@ -76,6 +78,18 @@ def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
 def with_clone(tmp_path: Path) -> Iterator[supervisor.Runtime]:
     # a bound of 2 s: the Clone server's followers start too, on a shared machine
     yield from _runtime(tmp_path, "[supervisor]\nhung_after_s = 2\n")
+
+
+def _rounds_after(rt: supervisor.Runtime, count: int) -> None:
+    """Wait for `count` more supervision rounds (each publishes a new tuple)."""
+    rounds = [rt.statuses]
+
+    def seen() -> bool:
+        if rt.statuses is not rounds[-1]:
+            rounds.append(rt.statuses)
+        return len(rounds) > count
+
+    wait_until(seen, what=f"{count} supervisor rounds")
 
 
 def _status_rows(endpoint: str) -> dict[str, list[str]]:
@@ -156,3 +170,34 @@ def test_a_clone_server_whose_io_thread_is_blocked_is_hung_and_fatal(
     assert runtime.fatal is not None
     assert runtime.fatal.startswith("clone hung: no answer from its I/O thread for ")
     assert runtime.summary() == "clone hung"
+
+
+EDGE_BUSY_S = 3.0  # longer than the 2 s the supervisor waited for the edge's answers
+
+
+@pytest.mark.timeout(60)
+def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first round asked the edge, waiting 2 s each, how its I/O thread is
+    checked and asked: an edge actor busy longer then (its start's work, a slow
+    Pi) read as the edge stopped, and raspyd ended. Now it is asked without
+    waiting, and the answer is taken when it comes: its actor busy for 3 s from
+    the first round on is no failure."""
+    real = supervisor.Runtime.watch
+
+    def busy_first(rt: supervisor.Runtime) -> None:
+        wait = ProxyCall(
+            attr_path=("actor_stopped", "wait"), args=(EDGE_BUSY_S,), kwargs={}
+        )
+        rt.edge.tell(wait)  # its thread waits on an Event never set
+        real(rt)
+
+    monkeypatch.setattr(supervisor.Runtime, "watch", busy_first)
+    for runtime in _runtime(tmp_path, "[clone]\nenabled = false\n"):
+        runtime.edge.ask(PING, timeout=10)  # its thread free again
+        _rounds_after(runtime, 3)
+        assert runtime.fatal is None
+        status = runtime.status_of(EDGE)
+        assert status is not None
+        assert status.state is PartState.RUNNING
