@@ -88,8 +88,8 @@ class SupervisorConfig:
     restart_window_s: float = 300.0
     # a part whose thread (or I/O thread) answers nothing this long (a handler or
     # a command blocked for ever) is hung, and raspyd exits 1
-    # for systemd to restart it whole. Handlers wait up to about 10 s on other parts
-    # (1 to 86400)
+    # for systemd to restart it whole. Handlers wait up to about 10 s on other
+    # parts: under 15 s a healthy hub would read as hung (15 to 86400)
     hung_after_s: float = 60.0
     # a part still in its start this long (the scenario engine compiles every stored
     # scenario in it: about 2 ms each on a desktop, 10 to 20 ms on a Pi 3) is hung

@@ -7,6 +7,7 @@ answered its ping while their real work had stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE, EDGE
-from raspy.cores.supervision import PartState
+from raspy.cores.supervision import PartState, RestartPolicy, restart_policy
 from raspy.hang_watch import PING
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
@@ -50,6 +51,18 @@ class BlocksTells:
         RELEASE.wait(30)
 
 
+def _hung_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The runtime's parts hung after `seconds`, set on its policy: the config takes
+    no bound under 15 s (a healthy hub's handlers wait up to about 10 s)."""
+
+    def policy(rt: supervisor.Runtime) -> RestartPolicy:
+        return dataclasses.replace(
+            restart_policy(rt.config.supervisor), hung_after_s=seconds
+        )
+
+    monkeypatch.setattr(supervisor.Runtime, "policy", property(policy))
+
+
 def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
     RELEASE.clear()
     cfg = config_mod.load(
@@ -68,16 +81,20 @@ def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
-    yield from _runtime(
-        tmp_path, "[supervisor]\nhung_after_s = 1\n[clone]\nenabled = false\n"
-    )
+def runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[supervisor.Runtime]:
+    _hung_after(monkeypatch, 1.0)
+    yield from _runtime(tmp_path, "[clone]\nenabled = false\n")
 
 
 @pytest.fixture
-def with_clone(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+def with_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[supervisor.Runtime]:
     # a bound of 2 s: the Clone server's followers start too, on a shared machine
-    yield from _runtime(tmp_path, "[supervisor]\nhung_after_s = 2\n")
+    _hung_after(monkeypatch, 2.0)
+    yield from _runtime(tmp_path, "")
 
 
 def _rounds_after(rt: supervisor.Runtime, count: int) -> None:
