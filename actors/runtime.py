@@ -116,8 +116,10 @@ class Runtime:
     fatal_event: threading.Event = field(default_factory=threading.Event)
     on_fatal: Callable[[], None] | None = None  # raspyd's main loop, woken at once
     _announced_restart_keys: frozenset[str] = frozenset()
-    _edge_io_check: Callable[[], bool] | None = None
-    _edge_io_ask: Ask | None = None  # its I/O thread asked a no-op (hang_watch)
+    # how the edge's I/O thread is checked and asked (hang_watch), once the edge
+    # has answered; asked without waiting (_edge_io_watch)
+    _edge_io: edge_mod.IoWatch | None = None
+    _edge_io_asked: pykka.Future[edge_mod.IoWatch] | None = None
     _edge_pulse: Pulse | None = None  # the edge actor's proof of life
     _edge_io_pulse: Pulse | None = None  # and its I/O thread's
     _part_names: frozenset[str] = frozenset()  # as the statistics actor was told
@@ -155,6 +157,7 @@ class Runtime:
         every_s = ping_every_s(self.policy.hung_after_s)
         self._edge_pulse = Pulse(every_s, self.started_at)
         self._edge_io_pulse = Pulse(every_s, self.started_at)
+        self._edge_io_watch()  # asked now: its answer is in by the first round
         self._publish_statuses()
 
     def add_child(
@@ -297,8 +300,9 @@ class Runtime:
                 self._failed(decision)
         if edge_up:  # its actor's thread and its I/O thread take their messages
             self._check_edge_pulse(self._edge_pulse, actor_ask(self.edge), now)
+            io = self._edge_io
             self._check_edge_pulse(
-                self._edge_io_pulse, self._edge_io_ask, now, io_thread=True
+                self._edge_io_pulse, None if io is None else io.ask, now, io_thread=True
             )
 
     def _check_edge_pulse(
@@ -320,14 +324,36 @@ class Runtime:
             self._make_fatal(hung)
 
     def _edge_alive(self) -> bool:
-        try:
-            if self._edge_io_check is None:  # asked once; then no ask per round
-                proxy = self.edge.proxy()
-                self._edge_io_ask = proxy.io_ask().get(timeout=2)
-                self._edge_io_check = proxy.io_check().get(timeout=2)
-        except (pykka.ActorDeadError, pykka.Timeout):
+        """The edge's actor runs, and its I/O thread too once the edge has said how
+        that is checked (_edge_io_watch); until then its actor's alone."""
+        if not self.edge.is_alive():
             return False
-        return self.edge.is_alive() and self._edge_io_check()
+        io = self._edge_io_watch()
+        return io is None or io.check()
+
+    def _edge_io_watch(self) -> edge_mod.IoWatch | None:
+        """How the edge's I/O thread is watched, asked of the edge once without
+        waiting and looked at each round until it has answered: a first answer
+        later than a round (an edge busy at the start) is not the edge stopped, and
+        no round waits on it. One that never comes is the edge actor's pulse's to
+        see (its ping is answered after it): hung. An error is asked again."""
+        if self._edge_io is not None:
+            return self._edge_io
+        try:
+            if self._edge_io_asked is None:
+                self._edge_io_asked = self.edge.proxy().io_watch()
+            self._edge_io = self._edge_io_asked.get(timeout=0)
+        except pykka.Timeout:
+            return None
+        except pykka.ActorDeadError:  # seen by is_alive()
+            self._edge_io_asked = None
+            return None
+        except Exception as exc:  # noqa: BLE001  # the edge's answer may be any error
+            log.warning("edge_io_watch_failed", reason=repr(exc))
+            self._edge_io_asked = None
+            return None
+        self._edge_io_asked = None
+        return self._edge_io
 
     def _restarted(self, child: Child) -> None:
         if child.name == CLONE:

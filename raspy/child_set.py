@@ -38,9 +38,10 @@ ON_START_DONE: Final = PING
 ActorStart = Callable[[], pykka.ActorRef[Any]]
 # asked of a running part before its stop, bounded by itself (Child.prepare_stop)
 BeforeStop = Callable[[pykka.ActorRef[Any]], None]
-# how a running part's I/O thread is asked its proof of life (raspy.hang_watch):
-# the part's own ask, taken once its on_start has run (it may block that long)
-IoAsk = Callable[[pykka.ActorRef[Any]], Ask]
+# how a part's I/O thread is asked its proof of life (raspy.hang_watch): the part is
+# asked for its own ask without waiting (answered once its on_start has run); the
+# answer is picked up at the rounds (ChildSet._io_of)
+IoAsk = Callable[[pykka.ActorRef[Any]], pykka.Future[Ask]]
 LeaderStart = Callable[[pykka.ActorRef[Any]], pykka.ActorRef[Any]]
 # a follower that also runs while its leader is absent or down (given None then)
 OptionalLeaderStart = Callable[[pykka.ActorRef[Any] | None], pykka.ActorRef[Any]]
@@ -62,8 +63,10 @@ class Child:
     # its proof of life while it runs (raspy.hang_watch); set by ChildSet.add
     pulse: Pulse | None = None
     # a part whose work runs on an I/O thread (the Clone server): how that thread
-    # is asked, and, while this actor runs, its ask and its proof of life
+    # is asked; while this actor runs, its ask (once answered: `io_asked` is the
+    # question in flight until then) and its proof of life
     io_ask: IoAsk | None = None
+    io_asked: pykka.Future[Ask] | None = None
     io: Ask | None = None
     io_pulse: Pulse | None = None
     # the stop's work done while the actor can still be told anything (pykka marks
@@ -281,11 +284,25 @@ class ChildSet:
     def _watch_start(self, child: Child, now: float) -> None:
         """Ask the part just started, without waiting, to answer once it has run its
         on_start (answered by pykka itself, before any other message); looked at from
-        the next round on (_confirm). Until then it is in its start, not silent."""
+        the next round on (_confirm). Until then it is in its start, not silent. A
+        part with an I/O thread is asked for that thread's ask right after
+        (answered after its on_start, too): picked up once it runs (_io_of)."""
         assert child.ref is not None
         child.tracker.starting()
         child.starting = child.ref.ask(ON_START_DONE, block=False)
         child.starting_since = now
+        child.io = child.io_pulse = child.io_asked = None
+        self._ask_io(child)
+
+    def _ask_io(self, child: Child) -> None:
+        """Ask the part for its I/O thread's ask, without waiting. A dead part's
+        answer is its death: the supervisor sees it on its own."""
+        if child.io_ask is None or child.ref is None:
+            return
+        try:
+            child.io_asked = child.io_ask(child.ref)
+        except pykka.ActorDeadError:
+            child.io_asked = None
 
     def _confirm(self, child: Child, now: float) -> bool:
         """A started part that has answered is running (a restart counts then): True,
@@ -307,28 +324,38 @@ class ChildSet:
             child.starting = None
             if child.tracker.state is PartState.RESTARTING:
                 self._started(child, now)
-            self._watch_io(child, now)
             return True
         child.starting = None
         child.ref = None
         self._report(supervision.on_crash(child.tracker, now, failure))
         return False
 
-    def _watch_io(self, child: Child, now: float) -> None:
-        """A part started, with an I/O thread: from now on that is asked, too. One
-        whose ask cannot be had (it died, or did not answer) goes without: its
-        actor's proof of life shows the rest."""
-        child.io = child.io_pulse = None
-        if child.io_ask is None or child.ref is None:
-            return
+    def _io_of(self, child: Child, now: float) -> Ask | None:
+        """The running part's I/O thread's ask, once the part has answered with it
+        (looked at without waiting, at each round until then); None meanwhile. An
+        answer that is an error (the part died: the supervisor sees it on its own)
+        is asked again at the next round: never given up while the part runs."""
+        if child.io is not None or child.io_ask is None:
+            return child.io
+        if child.io_asked is None:
+            self._ask_io(child)  # the last answer was an error
+            return None
         try:
-            child.io = child.io_ask(child.ref)
-        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            child.io = child.io_asked.get(timeout=0)
+        except pykka.Timeout:
+            return None  # not yet: its actor's own pulse shows one that never does
+        except pykka.ActorDeadError:
+            child.io_asked = None
+            return None
+        except Exception as exc:  # noqa: BLE001  # the part's answer may be any error
             log.warning(
-                "component_io_unwatched", component=child.name, reason=repr(exc)
+                "component_io_ask_failed", component=child.name, reason=repr(exc)
             )
-            return
+            child.io_asked = None
+            return None
+        child.io_asked = None
         child.io_pulse = Pulse(ping_every_s(child.tracker.policy.hung_after_s), now)
+        return child.io
 
     def _hung(self, child: Child, now: float) -> bool:
         """Ask the running part for its proof of life, and its I/O thread for its
@@ -338,9 +365,10 @@ class ChildSet:
         silent_s = child.pulse.silent_for(actor_ask(child.ref), now)
         if self._report_hung(child, now, silent_s):
             return True
-        if child.io is None or child.io_pulse is None:
+        io = self._io_of(child, now)
+        if io is None or child.io_pulse is None:
             return False
-        silent_s = child.io_pulse.silent_for(child.io, now)
+        silent_s = child.io_pulse.silent_for(io, now)
         return self._report_hung(child, now, silent_s, io_thread=True)
 
     def _report_hung(
@@ -415,12 +443,14 @@ def report_hung(
         tracker, now, silent_s, in_start=in_start, io_thread=io_thread
     )
     if decision is not None:
+        policy = tracker.policy
         stats.incr(f"supervisor.hung.{tracker.name}")
         log.error(
             "component_hung",
             component=tracker.name,
             silent_s=round(silent_s, 1),
-            hung_after_s=tracker.policy.hung_after_s,
+            # the bound it is past: a start's is larger (RestartPolicy.start_bound_s)
+            hung_after_s=policy.start_bound_s if in_start else policy.hung_after_s,
             in_start=in_start,
             io_thread=io_thread,
         )

@@ -95,7 +95,10 @@ BOUNDS: Final[dict[str, Bound]] = {
     "supervisor.stable_s": Bound(0, YEAR_S),
     "supervisor.restart_window_s": Bound(1, YEAR_S),
     "supervisor.max_restarts": Bound(1),
-    "supervisor.hung_after_s": Bound(1, 86400),
+    # handlers wait up to ~10 s on other parts: a shorter bound reads a healthy hub
+    # as hung, and ends it (tests set theirs on the RestartPolicy, not here)
+    "supervisor.hung_after_s": Bound(15, 86400),
+    "supervisor.start_hung_after_s": Bound(15, 86400),
     "stats.publish_interval_s": Bound(0.1, 86400, off=True),  # tiny: writes in a loop
     "history.flush_interval_s": Bound(1, 3600),
     "http.session_s": Bound(60, YEAR_S),  # tiny: every login at once expired

@@ -87,10 +87,16 @@ class SupervisorConfig:
     # seconds over which max_restarts is counted (1 to a year)
     restart_window_s: float = 300.0
     # a part whose thread (or I/O thread) answers nothing this long (a handler or
-    # a command blocked for ever, or its start) is hung, and raspyd exits 1
-    # for systemd to restart it whole. Handlers wait up to about 10 s on other parts
-    # (1 to 86400)
+    # a command blocked for ever) is hung, and raspyd exits 1
+    # for systemd to restart it whole. Handlers wait up to about 10 s on other
+    # parts: under 15 s a healthy hub would read as hung (15 to 86400)
     hung_after_s: float = 60.0
+    # a part still in its start this long (the scenario engine compiles every stored
+    # scenario in it: about 2 ms each on a desktop, 10 to 20 ms on a Pi 3) is hung
+    # likewise; never less than hung_after_s. Larger than hung_after_s: a start
+    # that is only slow would end raspyd, and systemd would start the same slow
+    # start again and again (15 to 86400)
+    start_hung_after_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,10 +165,11 @@ def set_if_unchanged(
     return answer
 
 
-def clone_io_ask(ref: pykka.ActorRef[Any]) -> Ask:
-    """The running server's I/O thread's proof of life (ChildSet.add's io_ask)."""
-    ask: Ask = ref.proxy().io_ask().get(timeout=_ASK_TIMEOUT_S)
-    return ask
+def clone_io_ask(ref: pykka.ActorRef[Any]) -> pykka.Future[Ask]:
+    """The server's I/O thread's proof of life (ChildSet.add's io_ask), asked without
+    waiting: answered once its on_start has run."""
+    answer: pykka.Future[Ask] = ref.proxy().io_ask()
+    return answer
 
 
 def start_clone_server(

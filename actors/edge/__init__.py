@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pykka
 import structlog
@@ -26,7 +26,14 @@ from raspy.stats import Stats
 from raspy.transport.outbox import Outbox
 from raspy.transport.runner import Runner
 
-__all__ = ["EdgeActor", "EdgeLoop", "EdgeSettings", "log_broker_output", "start_edge"]
+__all__ = [
+    "EdgeActor",
+    "EdgeLoop",
+    "EdgeSettings",
+    "IoWatch",
+    "log_broker_output",
+    "start_edge",
+]
 
 log = structlog.get_logger(component="edge")
 
@@ -41,6 +48,13 @@ _COMMANDS: Final = (
     msgs.GetStats,
     msgs.Settle,
 )
+
+
+class IoWatch(NamedTuple):
+    """The edge's I/O thread, watched by any thread without the edge's actor."""
+
+    check: Callable[[], bool]  # does it still run (io_alive)
+    ask: Ask  # its proof of life (raspy.hang_watch)
 
 
 class EdgeActor(SteadyActor):
@@ -95,19 +109,16 @@ class EdgeActor(SteadyActor):
         """Whether the I/O thread still runs."""
         return self._runner.alive
 
-    def io_check(self) -> Callable[[], bool]:
-        """io_alive as a call any thread may make without asking this actor: the
-        supervisor checks it every round, and an ask would wake this actor's thread
-        (and the supervisor's again for the answer) each time."""
+    def io_watch(self) -> IoWatch:
+        """How the supervisor watches the I/O thread without asking this actor
+        (asked once, without waiting): each round would otherwise wake this actor's
+        thread, and the supervisor's again for the answer."""
         runner = self._runner
-        return lambda: runner.alive
-
-    def io_ask(self) -> Ask:
-        """The I/O thread's proof of life (raspy.hang_watch), asked by any thread
-        without this actor: a no-op command through the runner (Settle: the outbox
-        drained, as any wake-up does), answered once the thread takes commands."""
-        runner = self._runner
-        return lambda: runner.call(msgs.Settle())
+        # a no-op command through the runner (Settle: the outbox drained, as any
+        # wake-up does), answered once the thread takes commands
+        return IoWatch(
+            check=lambda: runner.alive, ask=lambda: runner.call(msgs.Settle())
+        )
 
 
 def start_edge(

@@ -42,19 +42,31 @@ _OVER: Final = (PartState.FAILED, PartState.STOPPED, PartState.HUNG)  # for good
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
     """How a part is restarted; `max_restarts` crashes within `window_s` make it
-    failed; one silent for `hung_after_s` (or that long in a restart's on_start) is
-    hung."""
+    failed; one silent for `hung_after_s` is hung, and one in its on_start (a first
+    start, a restart's) for `start_bound_s`."""
 
     backoff: BackoffPolicy
     max_restarts: int = 5
     window_s: float = 300.0
     hung_after_s: float = 60.0
+    start_hung_after_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.max_restarts < 1 or self.window_s <= 0 or self.hung_after_s <= 0:
+        if (
+            self.max_restarts < 1
+            or self.window_s <= 0
+            or self.hung_after_s <= 0
+            or self.start_hung_after_s <= 0
+        ):
             raise ValueError(
-                f"restart policy: need max_restarts >= 1, window_s > 0 and hung_after_s > 0, got {self}"
+                "restart policy: need max_restarts >= 1, window_s > 0, hung_after_s > 0"
+                f" and start_hung_after_s > 0, got {self}"
             )
+
+    @property
+    def start_bound_s(self) -> float:
+        """How long a start may go unanswered: never less than a running part."""
+        return max(self.start_hung_after_s, self.hung_after_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +205,7 @@ def restart_policy(config: SupervisorConfig) -> RestartPolicy:
         max_restarts=config.max_restarts,
         window_s=config.restart_window_s,
         hung_after_s=config.hung_after_s,
+        start_hung_after_s=config.start_hung_after_s,
     )
 
 
@@ -271,23 +284,27 @@ def on_hang(
 ) -> Failed | None:
     """The part has not answered for `silent_s` (`in_start`: to its start, a first
     one or a restart's; `io_thread`: its I/O runner's thread, not its actor's):
-    past its bound it is hung, and raspyd must end (fatal, critical or not): a
+    past its bound (a start's is larger: RestartPolicy.start_bound_s) it is hung,
+    and raspyd must end (fatal, critical or not): a
     Python thread cannot be killed, and one hung keeps what it holds (sockets, the
     store's handles, pins), so a part started beside it is unsafe and one left so
     does nothing while all looks well. None while within the bound, or when it is
     already over for good."""
-    bound = tracker.policy.hung_after_s
+    policy = tracker.policy
+    bound = policy.start_bound_s if in_start else policy.hung_after_s
     if silent_s <= bound or tracker.state in _OVER:
         return None
+    key = "hung_after_s"
     if in_start:
         doing = "to its start"
+        if bound > policy.hung_after_s:
+            key = "start_hung_after_s"
     elif io_thread:
         doing = "from its I/O thread"
     else:
         doing = "to a ping"
     reason = (
-        f"no answer {doing} for {round(silent_s, 1):g} s "
-        f"(supervisor.hung_after_s = {bound:g})"
+        f"no answer {doing} for {round(silent_s, 1):g} s (supervisor.{key} = {bound:g})"
     )
     tracker.hung(now, reason)
     return Failed(tracker.name, reason, fatal=True, hung=True)

@@ -432,7 +432,9 @@ def test_a_clone_server_given_up_ends_raspyd_with_status_1(tmp_path: Path) -> No
 
 # The fault hook, taught to hang a part: its thread blocks in a handler (for 60 s at
 # most; raspyd ends long before), as a deadlock or a read that never returns would.
+# The bound is 1 s, set on the supervisor's policy: the config takes no less than 15.
 _HANG = """
+import dataclasses
 import sys
 from pykka.messages import ProxyCall
 from raspy.actors import runtime
@@ -442,7 +444,13 @@ def inject_fault(self, part):
     block = ProxyCall(attr_path=("actor_stopped", "wait"), args=(60,), kwargs={})
     self.ref_of(part).tell(block)
 
+def policy(self):
+    return dataclasses.replace(
+        runtime.restart_policy(self.config.supervisor), hung_after_s=1.0
+    )
+
 runtime.Runtime.inject_fault = inject_fault
+runtime.Runtime.policy = property(policy)
 sys.exit(raspyd.main(sys.argv[1:]))
 """
 
@@ -456,7 +464,7 @@ def test_a_hung_part_ends_raspyd_with_status_1_and_no_more_watchdog(
     nothing. Now the part is `hung` past supervisor.hung_after_s (said once), and
     raspyd stops pinging, stops and exits 1, so that systemd restarts it whole, even
     for a part that is not critical (its thread keeps what it held)."""
-    daemon = Daemon(tmp_path / "data", config_text="[supervisor]\nhung_after_s = 1\n")
+    daemon = Daemon(tmp_path / "data")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.settimeout(20)
     server.bind(str(tmp_path / "notify"))

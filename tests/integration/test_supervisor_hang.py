@@ -7,6 +7,7 @@ answered its ping while their real work had stopped."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import pykka
 import pytest
+from pykka.messages import ProxyCall
 from support.net import free_port_base
 from support.wait import wait_until
 
@@ -23,7 +25,8 @@ from raspy import config as config_mod
 from raspy.actors import messages as msgs
 from raspy.actors import supervisor
 from raspy.actors.runtime import CLONE, EDGE
-from raspy.cores.supervision import PartState
+from raspy.cores.supervision import PartState, RestartPolicy, restart_policy
+from raspy.hang_watch import PING
 
 RELEASE = threading.Event()  # set at the end: nothing stays blocked
 
@@ -48,6 +51,18 @@ class BlocksTells:
         RELEASE.wait(30)
 
 
+def _hung_after(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The runtime's parts hung after `seconds`, set on its policy: the config takes
+    no bound under 15 s (a healthy hub's handlers wait up to about 10 s)."""
+
+    def policy(rt: supervisor.Runtime) -> RestartPolicy:
+        return dataclasses.replace(
+            restart_policy(rt.config.supervisor), hung_after_s=seconds
+        )
+
+    monkeypatch.setattr(supervisor.Runtime, "policy", property(policy))
+
+
 def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
     RELEASE.clear()
     cfg = config_mod.load(
@@ -66,16 +81,32 @@ def _runtime(tmp_path: Path, text: str) -> Iterator[supervisor.Runtime]:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[supervisor.Runtime]:
-    yield from _runtime(
-        tmp_path, "[supervisor]\nhung_after_s = 1\n[clone]\nenabled = false\n"
-    )
+def runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[supervisor.Runtime]:
+    _hung_after(monkeypatch, 1.0)
+    yield from _runtime(tmp_path, "[clone]\nenabled = false\n")
 
 
 @pytest.fixture
-def with_clone(tmp_path: Path) -> Iterator[supervisor.Runtime]:
+def with_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[supervisor.Runtime]:
     # a bound of 2 s: the Clone server's followers start too, on a shared machine
-    yield from _runtime(tmp_path, "[supervisor]\nhung_after_s = 2\n")
+    _hung_after(monkeypatch, 2.0)
+    yield from _runtime(tmp_path, "")
+
+
+def _rounds_after(rt: supervisor.Runtime, count: int) -> None:
+    """Wait for `count` more supervision rounds (each publishes a new tuple)."""
+    rounds = [rt.statuses]
+
+    def seen() -> bool:
+        if rt.statuses is not rounds[-1]:
+            rounds.append(rt.statuses)
+        return len(rounds) > count
+
+    wait_until(seen, what=f"{count} supervisor rounds")
 
 
 def _status_rows(endpoint: str) -> dict[str, list[str]]:
@@ -156,3 +187,34 @@ def test_a_clone_server_whose_io_thread_is_blocked_is_hung_and_fatal(
     assert runtime.fatal is not None
     assert runtime.fatal.startswith("clone hung: no answer from its I/O thread for ")
     assert runtime.summary() == "clone hung"
+
+
+EDGE_BUSY_S = 3.0  # longer than the 2 s the supervisor waited for the edge's answers
+
+
+@pytest.mark.timeout(60)
+def test_an_edge_busy_at_the_first_round_is_not_taken_for_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first round asked the edge, waiting 2 s each, how its I/O thread is
+    checked and asked: an edge actor busy longer then (its start's work, a slow
+    Pi) read as the edge stopped, and raspyd ended. Now it is asked without
+    waiting, and the answer is taken when it comes: its actor busy for 3 s from
+    the first round on is no failure."""
+    real = supervisor.Runtime.watch
+
+    def busy_first(rt: supervisor.Runtime) -> None:
+        wait = ProxyCall(
+            attr_path=("actor_stopped", "wait"), args=(EDGE_BUSY_S,), kwargs={}
+        )
+        rt.edge.tell(wait)  # its thread waits on an Event never set
+        real(rt)
+
+    monkeypatch.setattr(supervisor.Runtime, "watch", busy_first)
+    for runtime in _runtime(tmp_path, "[clone]\nenabled = false\n"):
+        runtime.edge.ask(PING, timeout=10)  # its thread free again
+        _rounds_after(runtime, 3)
+        assert runtime.fatal is None
+        status = runtime.status_of(EDGE)
+        assert status is not None
+        assert status.state is PartState.RUNNING

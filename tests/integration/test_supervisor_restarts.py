@@ -176,7 +176,7 @@ def test_the_supervisors_rounds_ask_the_edge_actor_only_for_its_pulse(
 
         wait_until(seen, what=f"{count} supervisor rounds")
 
-    rounds_after(2)  # the first round asks once: the edge check's and the pulse's
+    rounds_after(2)  # the first round asks the pulse (the edge check: at the start)
     inbox = runtime.edge.actor_inbox
     received: list[object] = []
     put = inbox.put

@@ -308,6 +308,14 @@ def test_port_base_must_leave_room_for_the_three_clone_ports() -> None:
             "[supervisor]\nrestart_window_s = 0\n",
             "supervisor.restart_window_s: expected seconds in 1..31536000, got 0.0",
         ),
+        (  # a healthy hub's handlers wait up to ~10 s: it was taken for hung
+            "[supervisor]\nhung_after_s = 10\n",
+            "supervisor.hung_after_s: expected seconds in 15..86400, got 10.0",
+        ),
+        (
+            "[supervisor]\nstart_hung_after_s = 5\n",
+            "supervisor.start_hung_after_s: expected seconds in 15..86400, got 5.0",
+        ),
         (
             "[stats]\npublish_interval_s = 1e-9\n",
             "stats.publish_interval_s: expected 0 (off) or seconds in 0.1..86400, got 1e-09",

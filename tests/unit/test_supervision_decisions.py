@@ -14,7 +14,9 @@ from raspy.cores.supervision import (
     Restart,
     RestartPolicy,
     on_crash,
+    on_hang,
     plan_reload,
+    restart_policy,
     summary,
     supervise,
 )
@@ -65,6 +67,33 @@ def test_a_part_that_cannot_be_restarted_fails_fatally_at_once() -> None:
     )
     assert supervise(tracker, "damaged page 7", 4.0) is None  # said once
     assert supervise(tracker, None, 1000.0) is None  # and never restarted
+
+
+def test_a_start_is_held_to_its_own_larger_bound_never_to_less_than_a_ping() -> None:
+    """A start was held to hung_after_s: one only slow (every stored scenario
+    compiled on a Pi) ended raspyd, and its next start was as slow."""
+    tracker = PartTracker("core", POLICY, now=0.0)  # the defaults: 60 s and 300 s
+    assert on_hang(tracker, 61.0, 61.0) is not None  # a ping's silence: hung
+    tracker = PartTracker("core", POLICY, now=0.0)
+    assert on_hang(tracker, 300.0, 300.0, in_start=True) is None
+    assert on_hang(tracker, 301.0, 301.0, in_start=True) == Failed(
+        "core",
+        "no answer to its start for 301 s (supervisor.start_hung_after_s = 300)",
+        fatal=True,
+        hung=True,
+    )
+    long_pings = RestartPolicy(POLICY.backoff, hung_after_s=600.0)
+    tracker = PartTracker("core", long_pings, now=0.0)
+    assert on_hang(tracker, 400.0, 400.0, in_start=True) is None  # not the shorter
+    decision = on_hang(tracker, 601.0, 601.0, in_start=True)
+    assert decision is not None
+    assert decision.reason.endswith("(supervisor.hung_after_s = 600)")
+
+
+def test_the_start_bound_is_read_from_the_config() -> None:
+    cfg = config.load("[supervisor]\nstart_hung_after_s = 900\n", "test.toml")
+    assert restart_policy(cfg.supervisor).start_bound_s == 900.0
+    assert restart_policy(config.load("", "test.toml").supervisor).start_bound_s == 300
 
 
 def test_the_summary_names_only_the_parts_that_are_not_running() -> None:
